@@ -1,0 +1,61 @@
+# The two commands of the README:
+#   make run   installs what is missing, builds, and starts the desktop app
+#   make test  installs what is missing, builds, and runs every check and test
+# Everything else here is a step of those two.
+
+SHELL := /bin/bash
+SHARED ?= $(abspath ../shared)
+export KYC_SHARED_DIR ?= $(SHARED)
+export KYC_MODEL_MIRROR ?= $(SHARED)/models
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+DESKTOP_TAGS := desktop,production,webkit2_41
+# webkit2_41 selects the WebKitGTK 4.1 that Debian 12 ships for every
+# package that imports Wails, including go vet's and go test's builds.
+export GOFLAGS ?= -tags=webkit2_41
+FRONTEND_SRC := $(shell find frontend/src -type f) frontend/index.html frontend/package.json frontend/vite.config.ts frontend/tsconfig.json
+ARTIFACTS ?= $(CURDIR)/artifacts/test-$(shell date -u +%Y%m%d-%H%M%S)
+
+.PHONY: run test setup system models build cli desktop lint go-test clean
+
+run: setup build
+	@if [ -n "$$DISPLAY" ]; then bin/kyc-desktop; \
+	else echo "no DISPLAY: starting the app on a virtual display (xvfb-run)"; xvfb-run -a -s "-screen 0 1280x800x24" bin/kyc-desktop; fi
+
+test: setup build lint go-test
+
+setup: system models
+
+system:
+	@scripts/setup.sh
+
+# The runtime and models, installed outside git and checked by sha256.
+models: cli
+	@bin/kyc models install > /dev/null
+
+build: cli desktop
+
+cli:
+	@echo "==> building bin/kyc and bin/kyc-central (the first cgo build of OpenCV takes about a minute)"
+	@go build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+
+desktop: frontend/dist/index.html
+	@echo "==> building bin/kyc-desktop"
+	@go build -tags $(DESKTOP_TAGS) -ldflags "$(LDFLAGS)" -o bin/kyc-desktop .
+
+frontend/dist/index.html: $(FRONTEND_SRC)
+	@echo "==> building the frontend"
+	@cd frontend && npm run build --silent
+
+lint:
+	@echo "==> gofmt and go vet"
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' ; git ls-files --others --exclude-standard '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
+	@go vet ./...
+
+go-test:
+	@echo "==> go test (artifacts: $(ARTIFACTS))"
+	@KYC_DESKTOP_BIN=$(CURDIR)/bin/kyc-desktop KYC_ARTIFACTS=$(ARTIFACTS) go test -count=1 ./...
+
+clean:
+	rm -rf bin artifacts frontend/dist/assets frontend/dist/index.html

@@ -1,0 +1,103 @@
+// Package imageio turns untrusted image bytes into OpenCV matrices, refusing
+// what is not an image, what was cut short, and what is too large to decode
+// safely, before OpenCV spends memory on it.
+package imageio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif" // registers the decoders DecodeConfig probes with
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"os"
+
+	"gocv.io/x/gocv"
+)
+
+// DefaultMaxPixels bounds a decoded image: 40 MP covers every phone and
+// document camera while refusing decompression bombs.
+const DefaultMaxPixels = 40_000_000
+
+// MaxFileBytes bounds the file read before any decoding.
+const MaxFileBytes = 64 << 20
+
+var (
+	// ErrNotImage is returned for bytes that no decoder recognises.
+	ErrNotImage = errors.New("not a decodable image")
+	// ErrTruncated is returned for a JPEG or PNG whose end is missing: a
+	// partial upload or copy whose lower part would decode as grey.
+	ErrTruncated = errors.New("image file is truncated")
+	// ErrTooLarge is returned when the image has more pixels than allowed
+	// or the file is larger than MaxFileBytes.
+	ErrTooLarge = errors.New("image too large")
+)
+
+// ReadFile loads and decodes the image at path (see Decode).
+func ReadFile(path string, maxPixels int) (gocv.Mat, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return gocv.NewMat(), fmt.Errorf("reading image %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return gocv.NewMat(), fmt.Errorf("reading image %s: %w", path, err)
+	}
+	m, err := Decode(data, maxPixels)
+	if err != nil {
+		return m, fmt.Errorf("image %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Decode decodes an image into a 3-channel BGR Mat. maxPixels <= 0 means
+// DefaultMaxPixels. The caller closes the Mat.
+func Decode(data []byte, maxPixels int) (gocv.Mat, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	if len(data) > MaxFileBytes {
+		return gocv.NewMat(), fmt.Errorf("%w: file over %d MB", ErrTooLarge, MaxFileBytes>>20)
+	}
+	if len(data) == 0 {
+		return gocv.NewMat(), fmt.Errorf("%w: empty file", ErrNotImage)
+	}
+	if err := checkComplete(data); err != nil {
+		return gocv.NewMat(), err
+	}
+	if cfg, format, err := image.DecodeConfig(bytes.NewReader(data)); err == nil && cfg.Width*cfg.Height > maxPixels {
+		return gocv.NewMat(), fmt.Errorf("%w: %dx%d %s is over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, format, maxPixels)
+	}
+	m, err := gocv.IMDecode(data, gocv.IMReadColor)
+	if err != nil || m.Empty() {
+		m.Close()
+		return gocv.NewMat(), ErrNotImage
+	}
+	if m.Rows()*m.Cols() > maxPixels {
+		w, h := m.Cols(), m.Rows()
+		m.Close()
+		return gocv.NewMat(), fmt.Errorf("%w: %dx%d is over %d pixels", ErrTooLarge, w, h, maxPixels)
+	}
+	return m, nil
+}
+
+// checkComplete looks for the format's end marker; OpenCV would otherwise
+// decode a truncated file into an image with a grey lower part.
+func checkComplete(data []byte) error {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+		// Trailing padding after EOI is common; search the last bytes.
+		tail := data[max(0, len(data)-4096):]
+		if !bytes.Contains(tail, []byte{0xFF, 0xD9}) {
+			return fmt.Errorf("%w: JPEG has no end-of-image marker", ErrTruncated)
+		}
+	case bytes.HasPrefix(data, []byte("\x89PNG")):
+		if !bytes.Contains(data[max(0, len(data)-64):], []byte("IEND")) {
+			return fmt.Errorf("%w: PNG has no IEND chunk", ErrTruncated)
+		}
+	}
+	return nil
+}

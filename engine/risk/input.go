@@ -1,0 +1,125 @@
+package risk
+
+import "errors"
+
+// ErrInvalidInput is returned (wrapped, with the offending field) by Evaluate
+// when an Input is malformed: a signal out of [0,1], an unknown signal or
+// verdict, an attempt number below 1.
+var ErrInvalidInput = errors.New("invalid risk input")
+
+// Input is what one verification attempt measured.
+type Input struct {
+	// Signals holds the measured signals. A signal that was not measured is
+	// absent from the map; a present 0 means "measured, and fully
+	// untrustworthy".
+	Signals map[SignalName]float64 `json:"signals"`
+	// Attempt is the 1-based attempt number within the session.
+	Attempt int `json:"attempt"`
+	// WatchlistHits counts confirmed sanctions/PEP hits (escalate).
+	WatchlistHits int `json:"watchlist_hits"`
+	// WatchlistPotentialMatches counts fuzzy candidates awaiting a human
+	// decision (review).
+	WatchlistPotentialMatches int `json:"watchlist_potential_matches"`
+	// DocExpired reports a document past its expiry date.
+	DocExpired bool `json:"doc_expired"`
+	// DocAttack is the attack type the document liveness check named, if
+	// any.
+	DocAttack DocAttack `json:"doc_attack,omitempty"`
+	// Device is the device integrity verdict; empty when no check ran.
+	Device DeviceVerdict `json:"device,omitempty"`
+	// CaptureIssues lists the capture problems found.
+	CaptureIssues []CaptureIssue `json:"capture_issues,omitempty"`
+}
+
+// DocAttack is the kind of document presentation attack detected.
+type DocAttack string
+
+const (
+	// DocAttackNone: no attack type named.
+	DocAttackNone DocAttack = ""
+	// DocAttackScreen: the document was displayed on a screen.
+	DocAttackScreen DocAttack = "screen"
+	// DocAttackPrint: the document is a photocopy or print.
+	DocAttackPrint DocAttack = "print"
+)
+
+// DeviceVerdict is the outcome of the device and environment check.
+type DeviceVerdict string
+
+const (
+	// DeviceUnchecked: no device check ran (e.g. a platform without one).
+	DeviceUnchecked DeviceVerdict = ""
+	// DeviceOK: nothing found.
+	DeviceOK DeviceVerdict = "ok"
+	// DeviceWarn: weak indicators; a human should look (review cap).
+	DeviceWarn DeviceVerdict = "warn"
+	// DeviceBlock: an emulator, virtual camera, hooking framework or the
+	// like was found (reject).
+	DeviceBlock DeviceVerdict = "block"
+)
+
+// CaptureIssue is a retryable capture problem.
+type CaptureIssue string
+
+const (
+	// CaptureDocQuality: document blurred, glared, dark or unreadable.
+	CaptureDocQuality CaptureIssue = "doc_quality"
+	// CaptureSelfieQuality: selfie blurred, dark, occluded or turned away.
+	CaptureSelfieQuality CaptureIssue = "selfie_quality"
+	// CaptureNoFace: no face in the selfie.
+	CaptureNoFace CaptureIssue = "no_face"
+	// CaptureMultipleFaces: more than one face in the selfie.
+	CaptureMultipleFaces CaptureIssue = "multiple_faces"
+)
+
+// retry returns the reason code of c and the capture to take again; false
+// when c is unknown.
+func (c CaptureIssue) retry() (ReasonCode, RetryStep, bool) {
+	switch c {
+	case CaptureDocQuality:
+		return DocImageQuality, RetryDocument, true
+	case CaptureSelfieQuality:
+		return SelfieImageQuality, RetrySelfie, true
+	case CaptureNoFace:
+		return NoFace, RetrySelfie, true
+	case CaptureMultipleFaces:
+		return MultipleFaces, RetrySelfie, true
+	}
+	return "", RetryNone, false
+}
+
+func (in Input) validate() error {
+	var p problems
+	for s, v := range in.Signals {
+		if !s.known() {
+			p.add("unknown signal %q", s)
+		} else if !(v >= 0 && v <= 1) { // also catches NaN
+			p.add("signal %s is %v, want 0-1", s, v)
+		}
+	}
+	if in.Attempt < 1 {
+		p.add("attempt %d, want 1 or more", in.Attempt)
+	}
+	if in.WatchlistHits < 0 {
+		p.add("watchlist_hits %d, want 0 or more", in.WatchlistHits)
+	}
+	if in.WatchlistPotentialMatches < 0 {
+		p.add("watchlist_potential_matches %d, want 0 or more", in.WatchlistPotentialMatches)
+	}
+	switch in.DocAttack {
+	case DocAttackNone, DocAttackScreen, DocAttackPrint:
+	default:
+		p.add("unknown doc_attack %q", in.DocAttack)
+	}
+	switch in.Device {
+	case DeviceUnchecked, DeviceOK, DeviceWarn, DeviceBlock:
+	default:
+		p.add("unknown device verdict %q", in.Device)
+	}
+	for _, c := range in.CaptureIssues {
+		if _, _, ok := c.retry(); !ok {
+			p.add("unknown capture issue %q", c)
+		}
+	}
+	return p.err(ErrInvalidInput)
+}

@@ -1,0 +1,99 @@
+package risk
+
+// ReasonCode is a stable internal code saying why a decision was taken. Codes
+// are for operators, audit logs and the central server; they must never be
+// shown to the user (use Result.Message for that).
+type ReasonCode string
+
+// Reason is one finding behind a decision. Detail is operator-facing text with
+// the measured values; like the code it is never shown to the user.
+type Reason struct {
+	Code   ReasonCode `json:"code"`
+	Detail string     `json:"detail"`
+}
+
+// Compliance.
+const (
+	// WatchlistHit: at least one confirmed sanctions/PEP hit. Escalates to
+	// compliance ahead of every other rule.
+	WatchlistHit ReasonCode = "WATCHLIST_HIT"
+	// WatchlistPotentialMatch: a fuzzy candidate that needs a human to
+	// confirm or clear it. Caps the decision at review.
+	WatchlistPotentialMatch ReasonCode = "WATCHLIST_POTENTIAL_MATCH"
+)
+
+// Fraud: final reject, no retry, generic user message.
+const (
+	// DeviceBlocked: the device check returned DeviceBlock.
+	DeviceBlocked ReasonCode = "DEVICE_BLOCKED"
+	// FaceLivenessFailed: face liveness below Thresholds.FaceLivenessMin
+	// (presentation attack).
+	FaceLivenessFailed ReasonCode = "FACE_LIVENESS_FAILED"
+	// DocScreenReplay: the document was shown on a screen.
+	DocScreenReplay ReasonCode = "DOC_SCREEN_REPLAY"
+	// DocPrintedCopy: the document is a photocopy or printed reproduction.
+	DocPrintedCopy ReasonCode = "DOC_PRINTED_COPY"
+	// DocLivenessFailed: document liveness below Thresholds.DocLivenessMin
+	// without a specific attack type reported.
+	DocLivenessFailed ReasonCode = "DOC_LIVENESS_FAILED"
+	// DocTampered: document authenticity below
+	// Thresholds.DocAuthenticityMin.
+	DocTampered ReasonCode = "DOC_TAMPERED"
+)
+
+// Retryable failures.
+const (
+	// DocImageQuality: the document capture was blurred, glared, dark or
+	// unreadable.
+	DocImageQuality ReasonCode = "DOC_IMAGE_QUALITY"
+	// SelfieImageQuality: the selfie was blurred, dark, occluded or at too
+	// steep an angle.
+	SelfieImageQuality ReasonCode = "SELFIE_IMAGE_QUALITY"
+	// NoFace: no face was found in the selfie.
+	NoFace ReasonCode = "NO_FACE"
+	// MultipleFaces: more than one face was found in the selfie.
+	MultipleFaces ReasonCode = "MULTIPLE_FACES"
+	// DocExpired: the document is past its expiry date; the user is asked
+	// for another document.
+	DocExpired ReasonCode = "DOC_EXPIRED"
+	// FaceMismatch: face match below Thresholds.FaceMatchMin. Retried or
+	// rejected per Config.FaceMismatch, always with the generic message.
+	FaceMismatch ReasonCode = "FACE_MISMATCH"
+	// RetriesExhausted: a retryable failure on the last allowed attempt;
+	// the decision is Config.RetriesExhausted.
+	RetriesExhausted ReasonCode = "RETRIES_EXHAUSTED"
+)
+
+// Review caps: the decision is at most review.
+const (
+	// FaceMatchLow: face match at or above Thresholds.FaceMatchMin but
+	// below Thresholds.FaceMatchAccept.
+	FaceMatchLow ReasonCode = "FACE_MATCH_LOW"
+	// DataChecksFailed: data checks below Thresholds.DataChecksMin.
+	DataChecksFailed ReasonCode = "DATA_CHECKS_FAILED"
+	// DeviceWarning: the device check returned DeviceWarn.
+	DeviceWarning ReasonCode = "DEVICE_WARNING"
+	// NoSignals: no signal with a non-zero weight was present, so there is
+	// no score to band.
+	NoSignals ReasonCode = "NO_SIGNALS"
+)
+
+// Missing signals. Each caps the decision at review when the signal is in
+// Config.Required; otherwise it is recorded and the score is renormalised.
+const (
+	SignalMissingFaceLiveness    ReasonCode = "SIGNAL_MISSING_FACE_LIVENESS"
+	SignalMissingFaceMatch       ReasonCode = "SIGNAL_MISSING_FACE_MATCH"
+	SignalMissingDocAuthenticity ReasonCode = "SIGNAL_MISSING_DOC_AUTHENTICITY"
+	SignalMissingDocLiveness     ReasonCode = "SIGNAL_MISSING_DOC_LIVENESS"
+	SignalMissingDataChecks      ReasonCode = "SIGNAL_MISSING_DATA_CHECKS"
+	SignalMissingSanctions       ReasonCode = "SIGNAL_MISSING_SANCTIONS"
+	SignalMissingDeviceIntegrity ReasonCode = "SIGNAL_MISSING_DEVICE_INTEGRITY"
+)
+
+// Score bands, reported when the score band decided the route.
+const (
+	// ScoreBelowApprove: the score is in the review band.
+	ScoreBelowApprove ReasonCode = "SCORE_BELOW_APPROVE"
+	// ScoreBelowReview: the score is in the reject band.
+	ScoreBelowReview ReasonCode = "SCORE_BELOW_REVIEW"
+)

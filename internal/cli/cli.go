@@ -1,0 +1,137 @@
+// Package cli implements the kyc command: each subcommand parses its flags,
+// calls the engine or the stores, and prints one JSON result (or a table for
+// people) on stdout, or a JSON error with a non-zero exit status.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Env is what a command runs with: its output streams and build facts.
+type Env struct {
+	Stdout  io.Writer
+	Stderr  io.Writer // progress and diagnostics for people; never results
+	Version string
+	Format  Format
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *Env, args []string) (any, error)
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"version": {"print the versions of the product and of the native libraries it loaded", runVersion},
+		"models":  {"install | verify | list the models and the ONNX Runtime library", runModels},
+	}
+}
+
+// Main runs the kyc command line and returns the process exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, version string) int {
+	env := &Env{Stdout: stdout, Stderr: stderr, Version: version, Format: FormatJSON}
+	args, format, err := extractFormat(args)
+	if err != nil {
+		return fail(env, err)
+	}
+	env.Format = format
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		usage(stderr, cmds)
+		return fail(env, Errorf(ExitUsage, "usage", "unknown command %q", args[0]))
+	}
+	res, err := c.run(ctx, env, args[1:])
+	if err != nil {
+		return fail(env, err)
+	}
+	if err := writeResult(stdout, env.Format, res); err != nil {
+		return fail(env, err)
+	}
+	return ExitOK
+}
+
+func fail(env *Env, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	e := classify(err)
+	writeError(env.Stdout, e)
+	return e.Exit
+}
+
+// extractFormat pulls the global --format flag from anywhere in args, so
+// both `kyc --format table models list` and `kyc models list --format table`
+// work.
+func extractFormat(args []string) ([]string, Format, error) {
+	format := FormatJSON
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--format" || a == "-format":
+			if i+1 >= len(args) {
+				return nil, "", Errorf(ExitUsage, "usage", "--format needs a value (json or table)")
+			}
+			i++
+			f, err := parseFormat(args[i])
+			if err != nil {
+				return nil, "", err
+			}
+			format = f
+		case strings.HasPrefix(a, "--format=") || strings.HasPrefix(a, "-format="):
+			f, err := parseFormat(a[strings.Index(a, "=")+1:])
+			if err != nil {
+				return nil, "", err
+			}
+			format = f
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, format, nil
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: kyc [--format json|table] <command> [flags]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].summary)
+	}
+}
+
+// newFlags returns a flag set whose parse errors become usage errors rather
+// than an exit from inside the flag package.
+func newFlags(env *Env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return Errorf(ExitUsage, "usage", "%s: %v", fs.Name(), err)
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openkyc/kyc/models"
+)
+
+// TestMain lets a test run the command line in a child process (the test
+// binary re-executed), so each run has its own process-wide ONNX Runtime
+// and a real exit status, as bin/kyc would.
+func TestMain(m *testing.M) {
+	if os.Getenv("KYC_CLI_CHILD") == "1" {
+		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr, "test"))
+	}
+	os.Exit(m.Run())
+}
+
+type run struct {
+	exit   int
+	stdout string
+	stderr string
+}
+
+// kyc runs the command line with args in a child process.
+func kyc(t *testing.T, env []string, args ...string) run {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "KYC_CLI_CHILD=1"), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := run{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func decodeError(t *testing.T, r run) Error {
+	t.Helper()
+	var e struct {
+		Error Error `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &e); err != nil || e.Error.Code == "" {
+		t.Fatalf("stdout is not a JSON error: %q (%v)", r.stdout, err)
+	}
+	return e.Error
+}
+
+func TestVersionReportsLoadedLibraries(t *testing.T) {
+	r := kyc(t, nil, "version", "--format", "json")
+	if r.exit != 0 {
+		t.Fatalf("exit %d: %s %s", r.exit, r.stdout, r.stderr)
+	}
+	var v map[string]string
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	if v["version"] != "test" || v["onnxruntime"] != "1.30.0" || v["opencv"] != "4.6.0" {
+		t.Fatalf("version = %v", v)
+	}
+	if _, err := os.Stat(v["onnxruntime_library"]); err != nil {
+		t.Fatalf("reported library %q: %v", v["onnxruntime_library"], err)
+	}
+}
+
+func TestVersionRuntimeErrors(t *testing.T) {
+	junk := filepath.Join(t.TempDir(), "libonnxruntime.so")
+	if err := os.WriteFile(junk, []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		lib, code string
+	}{
+		{filepath.Join(t.TempDir(), "absent.so"), "runtime_missing"},
+		{junk, "runtime_invalid"},
+	} {
+		r := kyc(t, []string{models.RuntimeEnv + "=" + c.lib}, "version")
+		if e := decodeError(t, r); e.Code != c.code || r.exit != ExitMissing {
+			t.Errorf("%s: exit %d error %+v, want %s and exit %d", c.lib, r.exit, e, c.code, ExitMissing)
+		}
+	}
+}
+
+// copyModels makes a private copy of the installed model directory so a
+// test can damage it.
+func copyModels(t *testing.T) string {
+	t.Helper()
+	src, err := models.DefaultDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	err = filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if fi.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(filepath.Join(dst, rel))
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+	if err != nil {
+		t.Fatalf("copying models: %v", err)
+	}
+	return dst
+}
+
+func TestModelsVerify(t *testing.T) {
+	dir := copyModels(t)
+	env := []string{models.DirEnv + "=" + dir}
+	r := kyc(t, env, "models", "verify")
+	if r.exit != 0 {
+		t.Fatalf("verify of the installed models: exit %d\n%s\n%s", r.exit, r.stdout, r.stderr)
+	}
+	var res modelsResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Models) != len(models.Default().Entries) {
+		t.Fatalf("verify listed %d models, manifest has %d", len(res.Models), len(models.Default().Entries))
+	}
+	for _, m := range res.Models {
+		if !m.Verified {
+			t.Errorf("%s not verified: %s", m.Name, m.Problem)
+		}
+	}
+
+	// One changed byte in one model: non-zero exit, the file named.
+	target := filepath.Join(dir, "fr-feature", "0.0.1", "fr_feature.onnx")
+	f, err := os.OpenFile(target, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte{0}
+	if _, err := f.ReadAt(b, 1000); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, 1000); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	r = kyc(t, env, "models", "verify")
+	e := decodeError(t, r)
+	if r.exit != ExitRejected || e.Code != "model_corrupt" || !strings.Contains(e.Message, target) {
+		t.Fatalf("verify after tampering: exit %d error %+v; want exit %d, model_corrupt naming %s", r.exit, e, ExitRejected, target)
+	}
+	if !strings.Contains(r.stderr, "fr-feature") {
+		t.Errorf("stderr does not name the corrupt model: %s", r.stderr)
+	}
+
+	// A deleted model is "missing", with its own code and exit status.
+	if err := os.Remove(target); err != nil {
+		t.Fatal(err)
+	}
+	r = kyc(t, env, "models", "verify")
+	if e := decodeError(t, r); r.exit != ExitMissing || e.Code != "model_missing" {
+		t.Fatalf("verify with a model missing: exit %d error %+v", r.exit, e)
+	}
+}
+
+func TestModelsListTable(t *testing.T) {
+	r := kyc(t, nil, "--format", "table", "models", "list")
+	if r.exit != 0 {
+		t.Fatalf("exit %d: %s", r.exit, r.stdout)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != len(models.Default().Entries)+1 || !strings.HasPrefix(lines[0], "NAME") {
+		t.Fatalf("table:\n%s", r.stdout)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"no-such-command"},
+		{"models"},
+		{"models", "explode"},
+		{"models", "verify", "--no-such-flag"},
+		{"--format", "xml", "version"},
+		{"--format"},
+	} {
+		r := kyc(t, nil, args...)
+		if e := decodeError(t, r); r.exit != ExitUsage || e.Code != "usage" {
+			t.Errorf("%v: exit %d error %+v, want usage / %d", args, r.exit, e, ExitUsage)
+		}
+	}
+	if r := kyc(t, nil); r.exit != ExitUsage || !strings.Contains(r.stderr, "usage: kyc") {
+		t.Errorf("no arguments: exit %d, stderr %q", r.exit, r.stderr)
+	}
+}

@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/models"
+)
+
+// Exit codes of the kyc command (the README documents them).
+const (
+	ExitOK          = 0 // the command did its job (a decision was made, a check ran)
+	ExitInternal    = 1 // a bug or an unexpected failure
+	ExitUsage       = 2 // bad flags or arguments
+	ExitInput       = 3 // the input is unusable: not an image, malformed file, no face
+	ExitRejected    = 4 // a check failed: a corrupt model, a blocked device
+	ExitMissing     = 5 // something is not installed: the runtime or a model
+	ExitUnavailable = 6 // a source or server could not be reached
+)
+
+// Error is what a failed command prints: {"error": {"code", "message"}}.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Exit    int    `json:"-"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf builds an Error with a code and exit status.
+func Errorf(exit int, code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Exit: exit}
+}
+
+// classify maps an error to the code and exit status people and scripts see.
+func classify(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	msg := err.Error()
+	for _, c := range []struct {
+		target error
+		exit   int
+		code   string
+	}{
+		{models.ErrNotInstalled, ExitMissing, "model_missing"},
+		{models.ErrCorrupt, ExitRejected, "model_corrupt"},
+		{models.ErrUnknownModel, ExitUsage, "unknown_model"},
+		{models.ErrSourceUnavailable, ExitUnavailable, "source_unavailable"},
+		{ort.ErrLibraryMissing, ExitMissing, "runtime_missing"},
+		{ort.ErrLibraryTooOld, ExitMissing, "runtime_too_old"},
+		{ort.ErrLibraryInvalid, ExitMissing, "runtime_invalid"},
+	} {
+		if errors.Is(err, c.target) {
+			return &Error{Code: c.code, Message: msg, Exit: c.exit}
+		}
+	}
+	return &Error{Code: "internal", Message: msg, Exit: ExitInternal}
+}
+
+// Format is how results are printed.
+type Format string
+
+// Output formats.
+const (
+	FormatJSON  Format = "json"
+	FormatTable Format = "table"
+)
+
+func parseFormat(s string) (Format, error) {
+	switch Format(s) {
+	case FormatJSON, FormatTable:
+		return Format(s), nil
+	}
+	return "", Errorf(ExitUsage, "usage", "unknown --format %q (json or table)", s)
+}
+
+// writeResult prints v as indented JSON or as a table for people.
+func writeResult(w io.Writer, f Format, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding result: %w", err)
+	}
+	if f == FormatJSON {
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // integers print as integers, not 4.5e+07
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return fmt.Errorf("encoding result: %w", err)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	writeTable(tw, b, generic)
+	return tw.Flush()
+}
+
+func writeError(w io.Writer, e *Error) {
+	b, _ := json.Marshal(map[string]*Error{"error": e})
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// writeTable lays out a list of objects as columns and anything else as
+// flattened key/value rows.
+func writeTable(w io.Writer, raw []byte, v any) {
+	switch x := v.(type) {
+	case []any:
+		if len(x) == 0 {
+			fmt.Fprintln(w, "(none)")
+			return
+		}
+		cols := columnOrder(raw, x)
+		fmt.Fprintln(w, strings.ToUpper(strings.Join(cols, "\t")))
+		for _, row := range x {
+			flat := flatten("", row)
+			cells := make([]string, len(cols))
+			for i, c := range cols {
+				cells[i] = flat[c]
+			}
+			fmt.Fprintln(w, strings.Join(cells, "\t"))
+		}
+	case map[string]any:
+		// A single list field (e.g. {"models": [...]}) reads best as columns.
+		if len(x) == 1 {
+			for _, inner := range x {
+				if list, ok := inner.([]any); ok {
+					var fields map[string]json.RawMessage
+					_ = json.Unmarshal(raw, &fields)
+					for _, f := range fields {
+						raw = f
+					}
+					writeTable(w, raw, list)
+					return
+				}
+			}
+		}
+		flat := flatten("", x)
+		for _, k := range sortedKeys(flat) {
+			fmt.Fprintf(w, "%s\t%s\n", k, flat[k])
+		}
+	default:
+		fmt.Fprintln(w, scalar(v))
+	}
+}
+
+func flatten(prefix string, v any) map[string]string {
+	out := map[string]string{}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, inner := range x {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			for fk, fv := range flatten(key, inner) {
+				out[fk] = fv
+			}
+		}
+	case []any:
+		parts := make([]string, len(x))
+		for i, inner := range x {
+			parts[i] = scalar(inner)
+		}
+		out[prefix] = strings.Join(parts, ", ")
+	default:
+		out[prefix] = scalar(v)
+	}
+	return out
+}
+
+func scalar(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "-"
+	case string:
+		return x
+	case json.Number:
+		if f, err := x.Float64(); err == nil && strings.ContainsAny(x.String(), ".eE") {
+			return fmt.Sprintf("%.4g", f)
+		}
+		return x.String()
+	case map[string]any, []any:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// columnOrder lists the flattened keys of a list of objects in the order
+// their fields appear in the JSON (the struct's order), not alphabetically.
+func columnOrder(raw []byte, rows []any) []string {
+	var cols []string
+	seen := map[string]bool{}
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			cols = append(cols, k)
+		}
+	}
+	var objs []json.RawMessage
+	if json.Unmarshal(raw, &objs) == nil && len(objs) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(objs[0]))
+		depth := 0
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				break
+			}
+			switch t := tok.(type) {
+			case json.Delim:
+				if t == '{' || t == '[' {
+					depth++
+				} else {
+					depth--
+				}
+			case string:
+				if depth == 1 {
+					flat := flatten("", rows[0])
+					for _, k := range sortedKeys(flat) {
+						if k == t || strings.HasPrefix(k, t+".") {
+							add(k)
+						}
+					}
+					// Skip the value so its strings are not taken for keys.
+					var skip json.RawMessage
+					if dec.Decode(&skip) != nil {
+						return cols
+					}
+				}
+			}
+		}
+	}
+	for _, row := range rows {
+		for _, k := range sortedKeys(flatten("", row)) {
+			add(k)
+		}
+	}
+	return cols
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDesktopHomeScreenshot runs the built desktop app in a real window
+// under Xvfb, waits for the frontend to report the home screen rendered,
+// and saves a screenshot of the display under the run's artifacts folder.
+// It fails when the window is blank or is not the home screen.
+func TestDesktopHomeScreenshot(t *testing.T) {
+	for _, tool := range []string{"Xvfb", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (run `make setup`): %v", tool, err)
+		}
+	}
+	bin := desktopBinary(t)
+	display := startXvfb(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	logs, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var logMu sync.Mutex
+	var logText strings.Builder
+	rendered := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(logs)
+		once := sync.Once{}
+		for sc.Scan() {
+			logMu.Lock()
+			logText.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
+			if strings.Contains(sc.Text(), "home screen rendered") {
+				once.Do(func() { close(rendered) })
+			}
+		}
+	}()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	select {
+	case <-rendered:
+	case <-time.After(90 * time.Second):
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Fatalf("the app did not report the home screen rendered within 90 s; its log:\n%s", logText.String())
+	}
+	time.Sleep(time.Second) // let the compositor paint the last frame
+
+	shot := filepath.Join(artifactsDir(t), "screenshots", "home.png")
+	if err := os.MkdirAll(filepath.Dir(shot), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	grab := exec.Command("ffmpeg", "-loglevel", "error", "-f", "x11grab", "-draw_mouse", "0",
+		"-video_size", "1280x800", "-i", display, "-frames:v", "1", "-y", shot)
+	if out, err := grab.CombinedOutput(); err != nil {
+		t.Fatalf("screenshot: %v\n%s", err, out)
+	}
+	t.Logf("screenshot saved to %s", shot)
+	checkHomeScreenshot(t, shot)
+}
+
+// checkHomeScreenshot asserts the picture is the home screen: varied
+// content, the header band's colour at the top, and the green "verified"
+// badges of the model table.
+func checkHomeScreenshot(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("decoding screenshot: %v", err)
+	}
+	b := img.Bounds()
+	var sum, sumSq float64
+	var green int
+	colours := map[[3]uint32]bool{}
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl := rgb(img, x, y)
+			l := 0.299*float64(r) + 0.587*float64(g) + 0.114*float64(bl)
+			sum += l
+			sumSq += l * l
+			colours[[3]uint32{r >> 4, g >> 4, bl >> 4}] = true
+			if near(r, 46) && near(g, 125) && near(bl, 50) {
+				green++
+			}
+		}
+	}
+	n := float64((b.Dx() / 2) * (b.Dy() / 2))
+	std := math.Sqrt(sumSq/n - (sum/n)*(sum/n))
+	if std < 10 || len(colours) < 20 {
+		t.Fatalf("screenshot looks blank: luma std %.1f, %d colours", std, len(colours))
+	}
+	if r, g, bl := rgb(img, 5, 5); !(near(r, 31) && near(g, 58) && near(bl, 104)) {
+		t.Errorf("top-left pixel is (%d,%d,%d), want the header's (31,58,104): the home screen did not render", r, g, bl)
+	}
+	if green < 200 {
+		t.Errorf("only %d green badge pixels: the model table did not render its statuses", green)
+	}
+}
+
+func rgb(img image.Image, x, y int) (uint32, uint32, uint32) {
+	r, g, b, _ := img.At(x, y).RGBA()
+	return r >> 8, g >> 8, b >> 8
+}
+
+func near(v, want uint32) bool { return v+12 >= want && v <= want+12 }
+
+// desktopBinary returns $KYC_DESKTOP_BIN (the Makefile's build) or builds
+// the app into a temporary folder.
+func desktopBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("KYC_DESKTOP_BIN"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return abs
+	}
+	out := filepath.Join(t.TempDir(), "kyc-desktop")
+	build := exec.Command("go", "build", "-tags", "desktop,production,webkit2_41", "-o", out, ".")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the desktop app: %v\n%s", err, b)
+	}
+	return out
+}
+
+// startXvfb starts a private X server on a free display and stops it when
+// the test ends.
+func startXvfb(t *testing.T) string {
+	t.Helper()
+	for n := 90; n < 190; n++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
+			continue
+		}
+		display := fmt.Sprintf(":%d", n)
+		cmd := exec.Command("Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp")
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting Xvfb: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		socket := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+		for i := 0; i < 100; i++ {
+			if _, err := os.Stat(socket); err == nil {
+				t.Cleanup(func() {
+					_ = cmd.Process.Signal(syscall.SIGTERM)
+					<-exited
+				})
+				return display
+			}
+			select {
+			case <-exited:
+				i = 100 // display taken meanwhile: try the next one
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	t.Fatal("no free X display for Xvfb")
+	return ""
+}
+
+// artifactsDir is the folder this test run saves pictures in: $KYC_ARTIFACTS
+// (the Makefile names one per run), else artifacts/test-<time>.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("KYC_ARTIFACTS"); d != "" {
+		return d
+	}
+	return filepath.Join("artifacts", "test-"+time.Now().UTC().Format("20060102-150405"))
+}
