@@ -38,10 +38,12 @@ build: cli desktop
 cli:
 	@echo "==> building bin/kyc and bin/kyc-central (the first cgo build of OpenCV takes about a minute)"
 	@go build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+	@bin/sealbin bin/kyc bin/kyc-central > /dev/null
 
-desktop: frontend/dist/index.html
+desktop: cli frontend/dist/index.html
 	@echo "==> building bin/kyc-desktop"
 	@go build -tags $(DESKTOP_TAGS) -ldflags "$(LDFLAGS)" -o bin/kyc-desktop .
+	@bin/sealbin bin/kyc-desktop > /dev/null
 
 frontend/dist/index.html: $(FRONTEND_SRC)
 	@echo "==> building the frontend"

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/openkyc/kyc/engine/camera"
+	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/models"
 )
@@ -17,8 +18,11 @@ import (
 type Config struct {
 	Version string
 	Store   *models.Store
-	// SysRoot is the root of the sysfs tree cameras are listed from ("/").
+	// SysRoot is the filesystem root cameras are listed from and the device
+	// checks inspect ("/").
 	SysRoot string
+	// Profile is the deployment profile whose policy judges the device.
+	Profile device.Profile
 	Logger  *slog.Logger
 }
 
@@ -33,6 +37,9 @@ type App struct {
 func New(cfg Config) *App {
 	if cfg.SysRoot == "" {
 		cfg.SysRoot = "/"
+	}
+	if cfg.Profile == "" {
+		cfg.Profile = device.ProfileField
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -64,6 +71,16 @@ type HomeInfo struct {
 	CameraError  string          `json:"camera_error,omitempty"`
 	Models       []ModelStatus   `json:"models"`
 	ModelsOK     bool            `json:"models_ok"`
+	Device       DeviceStatus    `json:"device"`
+}
+
+// DeviceStatus is the start-up device check as the home screen shows it:
+// the verdict, and the checks that did not pass.
+type DeviceStatus struct {
+	Profile  string          `json:"profile"`
+	Verdict  string          `json:"verdict"`
+	Findings []device.Result `json:"findings"`
+	Error    string          `json:"error,omitempty"`
 }
 
 // Home gathers the home screen: cameras found, each model's verified
@@ -82,12 +99,42 @@ func (a *App) Home() HomeInfo {
 	if err != nil {
 		h.CameraError = err.Error()
 	}
+	h.Device = a.checkDevice()
 	st, err := a.cfg.Store.Verify()
 	h.ModelsOK = err == nil
 	for _, s := range st {
 		h.Models = append(h.Models, ModelStatus{s.Name, s.Version, string(s.Kind), s.License, s.Purpose, s.Verified, s.Problem})
 	}
 	return h
+}
+
+// checkDevice runs the device checks under the configured profile. A
+// policy that cannot be built is shown as a blocking problem: an app that
+// cannot judge its device must not start a verification.
+func (a *App) checkDevice() DeviceStatus {
+	st := DeviceStatus{Profile: string(a.cfg.Profile), Verdict: string(device.VerdictBlock), Findings: []device.Result{}}
+	pol, err := device.DefaultPolicy(a.cfg.Profile)
+	if err != nil {
+		st.Error = err.Error()
+		return st
+	}
+	ctx := a.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rep, err := device.Run(ctx, device.Options{Root: a.cfg.SysRoot, Policy: pol})
+	if err != nil {
+		st.Error = err.Error()
+		return st
+	}
+	st.Verdict = string(rep.Verdict)
+	for _, c := range rep.Checks {
+		if c.Status != device.StatusPass {
+			st.Findings = append(st.Findings, c)
+		}
+	}
+	a.cfg.Logger.Info("device check", "profile", rep.Profile, "verdict", rep.Verdict, "findings", len(st.Findings))
+	return st
 }
 
 // HomeRendered is called by the frontend once the home screen is on

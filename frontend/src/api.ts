@@ -17,6 +17,20 @@ export interface ModelStatus {
   problem?: string;
 }
 
+export interface DeviceFinding {
+  name: string;
+  status: "pass" | "warn" | "fail";
+  severity: string;
+  evidence: Record<string, string>;
+}
+
+export interface DeviceStatus {
+  profile: string;
+  verdict: "ok" | "warn" | "block";
+  findings: DeviceFinding[];
+  error?: string;
+}
+
 export interface HomeInfo {
   version: string;
   onnxruntime: string;
@@ -27,6 +41,7 @@ export interface HomeInfo {
   camera_error?: string;
   models: ModelStatus[];
   models_ok: boolean;
+  device: DeviceStatus;
 }
 
 interface AppBinding {

@@ -37,6 +37,21 @@ function renderHome(h: HomeInfo): void {
   }
   if (h.camera_error) cams.append(el("p", { class: "error" }, h.camera_error));
 
+  const verdictText: Record<string, string> = { ok: "trusted", warn: "warnings", block: "blocked" };
+  const dev = el("section", { class: "card wide", id: "device" },
+    el("h2", {}, `Device check (${h.device.profile}) `,
+      el("span", { class: `badge ${h.device.verdict}` }, verdictText[h.device.verdict] ?? h.device.verdict)));
+  if (h.device.error) dev.append(el("p", { class: "error" }, h.device.error));
+  if (h.device.findings.length > 0) {
+    const ul = el("ul", { class: "findings" });
+    for (const f of h.device.findings) {
+      const detail = Object.entries(f.evidence).slice(0, 2).map(([k, v]) => `${k}: ${v}`).join("; ");
+      ul.append(el("li", {}, el("span", { class: `badge ${f.status === "fail" ? "block" : "warn"}` }, f.status), ` ${f.name.replace(/_/g, " ")} `,
+        el("span", { class: "muted" }, detail)));
+    }
+    dev.append(ul);
+  }
+
   const table = el("table", {}, el("tr", {}, el("th", {}, "Model"), el("th", {}, "Version"), el("th", {}, "Purpose"), el("th", {}, "Status")));
   for (const m of h.models) {
     const row = el("tr", {}, el("td", {}, m.name), el("td", {}, m.version), el("td", { class: "muted" }, m.purpose),
@@ -48,11 +63,11 @@ function renderHome(h: HomeInfo): void {
     el("h2", {}, "Models ", badge(h.models_ok, "all verified", "action needed")), table);
 
   const start = el("button", { class: "primary", id: "start" }, "New verification");
-  start.toggleAttribute("disabled", !h.models_ok || !!h.runtime_error);
+  start.toggleAttribute("disabled", !h.models_ok || !!h.runtime_error || h.device.verdict === "block");
 
   root.replaceChildren(
     el("header", {}, el("h1", {}, "OpenKYC"), el("span", { class: "muted" }, "on-device identity verification")),
-    el("main", {}, runtime, cams, models),
+    el("main", {}, runtime, cams, dev, models),
     el("footer", {}, start),
   );
 }

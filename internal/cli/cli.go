@@ -28,8 +28,11 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"version": {"print the versions of the product and of the native libraries it loaded", runVersion},
-		"models":  {"install | verify | list the models and the ONNX Runtime library", runModels},
+		"version":      {"print the versions of the product and of the native libraries it loaded", runVersion},
+		"models":       {"install | verify | list the models and the ONNX Runtime library", runModels},
+		"device-check": {"check the device and its environment before a capture (exit 4 when blocked)", runDeviceCheck},
+
+		// Face engine (issue 3).
 	}
 }
 
@@ -60,6 +63,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, version 
 	}
 	if err := writeResult(stdout, env.Format, res); err != nil {
 		return fail(env, err)
+	}
+	// A result may carry its own exit status: a device-check report whose
+	// verdict is block is printed in full and still fails the command.
+	if ec, ok := res.(interface{ ExitCode() int }); ok {
+		return ec.ExitCode()
 	}
 	return ExitOK
 }

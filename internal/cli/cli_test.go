@@ -216,3 +216,42 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("no arguments: exit %d, stderr %q", r.exit, r.stderr)
 	}
 }
+
+func TestDeviceCheck(t *testing.T) {
+	// The test binary is unsealed: a warning in the field profile, a block
+	// for an unattended kiosk, which must not run a binary it cannot vouch for.
+	r := kyc(t, nil, "device-check", "--profile", "kiosk")
+	var rep struct {
+		Verdict string `json:"verdict"`
+		Checks  []struct {
+			Name, Status string
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("kiosk report is not JSON: %v\n%s", err, r.stdout)
+	}
+	if r.exit != ExitRejected || rep.Verdict != "block" {
+		t.Fatalf("kiosk profile: exit %d verdict %q, want %d and block", r.exit, rep.Verdict, ExitRejected)
+	}
+	if len(rep.Checks) < 8 {
+		t.Fatalf("only %d checks reported", len(rep.Checks))
+	}
+
+	r = kyc(t, nil, "device-check", "--profile", "field")
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if r.exit != 0 || rep.Verdict == "block" {
+		t.Fatalf("field profile on this machine: exit %d verdict %q\n%s", r.exit, rep.Verdict, r.stdout)
+	}
+
+	for _, args := range [][]string{
+		{"device-check", "--profile", "mainframe"},
+		{"device-check", "--last-contact", "yesterday"},
+	} {
+		r := kyc(t, nil, args...)
+		if e := decodeError(t, r); r.exit != ExitUsage {
+			t.Errorf("%v: exit %d error %+v", args, r.exit, e)
+		}
+	}
+}

@@ -85,12 +85,17 @@ func parseFormat(s string) (Format, error) {
 
 // writeResult prints v as indented JSON or as a table for people.
 func writeResult(w io.Writer, f Format, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	// MRZ lines are full of '<': print them as they are, not as \u003c.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encoding result: %w", err)
 	}
+	b := buf.Bytes()
 	if f == FormatJSON {
-		_, err = fmt.Fprintf(w, "%s\n", b)
+		_, err := w.Write(b)
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -121,7 +126,7 @@ func writeTable(w io.Writer, raw []byte, v any) {
 		cols := columnOrder(raw, x)
 		fmt.Fprintln(w, strings.ToUpper(strings.Join(cols, "\t")))
 		for _, row := range x {
-			flat := flatten("", row)
+			flat := rowCells(row)
 			cells := make([]string, len(cols))
 			for i, c := range cols {
 				cells[i] = flat[c]
@@ -129,23 +134,31 @@ func writeTable(w io.Writer, raw []byte, v any) {
 			fmt.Fprintln(w, strings.Join(cells, "\t"))
 		}
 	case map[string]any:
-		// A single list field (e.g. {"models": [...]}) reads best as columns.
-		if len(x) == 1 {
-			for _, inner := range x {
-				if list, ok := inner.([]any); ok {
-					var fields map[string]json.RawMessage
-					_ = json.Unmarshal(raw, &fields)
-					for _, f := range fields {
-						raw = f
-					}
-					writeTable(w, raw, list)
-					return
+		// Scalar fields as key/value rows, then each list of objects (a
+		// report's checks, a list's models) as its own table of columns.
+		var fields map[string]json.RawMessage
+		_ = json.Unmarshal(raw, &fields)
+		var lists []string
+		rest := map[string]any{}
+		for k, inner := range x {
+			if list, ok := inner.([]any); ok && len(list) > 0 {
+				if _, isObj := list[0].(map[string]any); isObj {
+					lists = append(lists, k)
+					continue
 				}
 			}
+			rest[k] = inner
 		}
-		flat := flatten("", x)
+		flat := flatten("", rest)
 		for _, k := range sortedKeys(flat) {
 			fmt.Fprintf(w, "%s\t%s\n", k, flat[k])
+		}
+		sort.Strings(lists)
+		for _, k := range lists {
+			if len(flat) > 0 || len(lists) > 1 {
+				fmt.Fprintf(w, "\n%s:\n", strings.ToUpper(k))
+			}
+			writeTable(w, fields[k], x[k])
 		}
 	default:
 		fmt.Fprintln(w, scalar(v))
@@ -233,12 +246,7 @@ func columnOrder(raw []byte, rows []any) []string {
 				}
 			case string:
 				if depth == 1 {
-					flat := flatten("", rows[0])
-					for _, k := range sortedKeys(flat) {
-						if k == t || strings.HasPrefix(k, t+".") {
-							add(k)
-						}
-					}
+					add(t)
 					// Skip the value so its strings are not taken for keys.
 					var skip json.RawMessage
 					if dec.Decode(&skip) != nil {
@@ -249,9 +257,33 @@ func columnOrder(raw []byte, rows []any) []string {
 		}
 	}
 	for _, row := range rows {
-		for _, k := range sortedKeys(flatten("", row)) {
+		for _, k := range sortedKeys(rowCells(row)) {
 			add(k)
 		}
 	}
 	return cols
+}
+
+// rowCells turns one row object into cells: nested objects become a
+// compact "key=value, ..." cell rather than a column each.
+func rowCells(row any) map[string]string {
+	out := map[string]string{}
+	obj, ok := row.(map[string]any)
+	if !ok {
+		out["value"] = scalar(row)
+		return out
+	}
+	for k, v := range obj {
+		if inner, ok := v.(map[string]any); ok {
+			flat := flatten("", inner)
+			parts := make([]string, 0, len(flat))
+			for _, fk := range sortedKeys(flat) {
+				parts = append(parts, fk+"="+flat[fk])
+			}
+			out[k] = strings.Join(parts, ", ")
+			continue
+		}
+		out[k] = scalar(v)
+	}
+	return out
 }

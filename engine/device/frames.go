@@ -1,0 +1,293 @@
+package device
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// Frame statistics work on 8x8 blocks. Noise is measured in the flattest
+// blocks, where the high-frequency residual of a real sensor is its noise
+// and not scene texture.
+const (
+	noiseBlock = 8
+	// noisePercentile picks the flattest blocks. A capture of a face has far
+	// more than this share of background and skin.
+	noisePercentile = 0.10
+	// minNoiseSigma, in 8-bit grey levels. Consumer sensors keep about 1 to
+	// 3 levels of noise at mid-tones after ISP denoising; rounding a
+	// noise-free rendering to 8 bits contributes at most 0.29 (the standard
+	// deviation of uniform rounding error). The limit sits between the two.
+	minNoiseSigma = 0.5
+	// minUsableShare is the share of unclipped blocks below which frames
+	// (a covered lens, a blown-out scene) carry too little signal to judge:
+	// clipped pixels are noise-free on a real sensor too.
+	minUsableShare = 0.05
+)
+
+// ErrNoFrames is returned by CheckFrames when it is given no frames.
+var ErrNoFrames = errors.New("no frames")
+
+// ErrBadFrame is returned by CheckFrames for a nil, malformed, tiny or
+// differently sized frame.
+var ErrBadFrame = errors.New("unusable frame")
+
+// CheckFrames flags consecutive frames too perfect to come from a sensor:
+// a frame repeated byte for byte (a still image or a frame-rate converted
+// video fed through a virtual camera), or frames without sensor noise, whose
+// flat regions have no high-frequency residual (spatial noise) and do not
+// change between frames (temporal noise). Frames must share one size of at
+// least 24x24. A single frame without spatial noise only warns: MJPEG
+// compression removes that too, and only temporal noise tells them apart.
+//
+// Noise is estimated with Immerkær's Laplacian-mask estimator per block,
+// and from the absolute difference of consecutive frames per block; each
+// takes the 10th percentile over unclipped blocks, then the median over
+// frames. The test catches still and locally moving renderings, not every
+// synthetic video: a rendering panned across the whole frame changes every
+// block between frames, so its temporal estimate is high and it passes.
+func CheckFrames(frames []*image.Gray) (Result, error) {
+	if len(frames) == 0 {
+		return Result{}, ErrNoFrames
+	}
+	size := image.Point{}
+	if frames[0] != nil {
+		size = frames[0].Rect.Size()
+	}
+	lumas := make([][][]byte, len(frames))
+	for i, f := range frames {
+		rows, err := lumaRows(f, size)
+		if err != nil {
+			return Result{}, fmt.Errorf("frame %d: %w", i, err)
+		}
+		lumas[i] = rows
+	}
+
+	r := newResult(CheckFrameStatistics, SeverityHigh)
+	r.Evidence["frames"] = strconv.Itoa(len(frames))
+	var spatial, temporal []float64
+	usableShare := 0.0
+	identical := 0
+	var prevUsable []bool
+	for i, rows := range lumas {
+		usable, residual := blockStats(rows)
+		share := float64(countTrue(usable)) / float64(len(usable))
+		usableShare += share / float64(len(lumas))
+		spatial = append(spatial, percentile(pick(residual, usable), noisePercentile))
+		if i > 0 {
+			if share >= minUsableShare && sameFrame(lumas[i-1], rows) {
+				identical++
+			}
+			both := make([]bool, len(usable))
+			for b := range both {
+				both[b] = usable[b] && prevUsable[b]
+			}
+			temporal = append(temporal, percentile(blockDiffs(lumas[i-1], rows, both), noisePercentile))
+		}
+		prevUsable = usable
+	}
+
+	sigma, tsigma := median(spatial), median(temporal)
+	r.Evidence["usable_blocks"] = fmt.Sprintf("%.0f%%", 100*usableShare)
+	r.Evidence["spatial_noise"] = fmt.Sprintf("%.2f", sigma)
+	if len(temporal) > 0 {
+		r.Evidence["temporal_noise"] = fmt.Sprintf("%.2f", tsigma)
+		r.Evidence["identical_pairs"] = strconv.Itoa(identical)
+	}
+	switch {
+	case identical > 0:
+		r.Severity = SeverityCritical
+		r.flag(StatusFail, "finding", "repeated frames: a sensor's noise never repeats")
+	case usableShare < minUsableShare:
+		r.Severity = SeverityMedium
+		r.flag(StatusWarn, "finding", "frames too clipped (dark or saturated) to judge")
+	case sigma < minNoiseSigma && len(temporal) == 0:
+		// Compression (an MJPEG webcam) also removes spatial noise; only
+		// the change between frames tells the two apart.
+		r.Severity = SeverityMedium
+		r.flag(StatusWarn, "finding", "no spatial sensor noise in a single frame: rendered or compressed")
+	case sigma < minNoiseSigma && tsigma < minNoiseSigma:
+		r.flag(StatusFail, "finding", "no sensor noise: frames look rendered or re-encoded")
+	}
+	return r, nil
+}
+
+// frameResult runs CheckFrames for Run, where bad frames are a warning.
+func frameResult(frames []*image.Gray) Result {
+	r, err := CheckFrames(frames)
+	if err != nil {
+		r = newResult(CheckFrameStatistics, SeverityMedium)
+		r.flag(StatusWarn, "error", err.Error())
+	}
+	return r
+}
+
+// lumaRows validates f against size and returns its rows.
+func lumaRows(f *image.Gray, size image.Point) ([][]byte, error) {
+	if f == nil {
+		return nil, fmt.Errorf("%w: nil", ErrBadFrame)
+	}
+	w, h := f.Rect.Dx(), f.Rect.Dy()
+	if f.Rect.Size() != size {
+		return nil, fmt.Errorf("%w: size %dx%d differs from the first frame's %dx%d", ErrBadFrame, w, h, size.X, size.Y)
+	}
+	if w < 3*noiseBlock || h < 3*noiseBlock {
+		return nil, fmt.Errorf("%w: %dx%d is smaller than %dx%d", ErrBadFrame, w, h, 3*noiseBlock, 3*noiseBlock)
+	}
+	if f.Stride < w || f.PixOffset(f.Rect.Min.X, f.Rect.Max.Y-1)+w > len(f.Pix) {
+		return nil, fmt.Errorf("%w: pixel buffer too short for %dx%d", ErrBadFrame, w, h)
+	}
+	rows := make([][]byte, h)
+	for y := range rows {
+		o := f.PixOffset(f.Rect.Min.X, f.Rect.Min.Y+y)
+		rows[y] = f.Pix[o : o+w]
+	}
+	return rows, nil
+}
+
+// blockStats returns, per whole 8x8 block in row-major order, whether the
+// block is unclipped (no pixel at 0 or 255) and its Immerkær noise estimate:
+// the mean absolute response to the mask [1 -2 1; -2 4 -2; 1 -2 1], whose
+// response to white noise of deviation s has deviation 6s. The mask is the
+// outer product of [1 -2 1] with itself, so it is applied as a horizontal
+// second difference per row, then a vertical one across three rows.
+func blockStats(rows [][]byte) (usable []bool, sigma []float64) {
+	h, w := len(rows), len(rows[0])
+	bw, bh := w/noiseBlock, h/noiseBlock
+	lo := make([]byte, bw*bh)
+	hi := make([]byte, bw*bh)
+	sum := make([]int, bw*bh)
+	for i := range lo {
+		lo[i] = 255
+	}
+	// Horizontal second differences of rows y-1, y and y+1.
+	prev, cur, next := make([]int32, w), make([]int32, w), make([]int32, w)
+	hdiff(rows[0], cur)
+	for y := range bh * noiseBlock {
+		b0 := (y / noiseBlock) * bw
+		row := rows[y]
+		for bx := range bw {
+			l, h := lo[b0+bx], hi[b0+bx]
+			for _, v := range row[bx*noiseBlock : (bx+1)*noiseBlock] {
+				l, h = min(l, v), max(h, v)
+			}
+			lo[b0+bx], hi[b0+bx] = l, h
+		}
+		if y+1 >= h {
+			break
+		}
+		prev, cur, next = cur, next, prev
+		hdiff(rows[y+1], next)
+		if y == 0 {
+			continue
+		}
+		for bx := range bw {
+			var acc int32
+			for x := max(bx*noiseBlock, 1); x < min((bx+1)*noiseBlock, w-1); x++ {
+				l := prev[x] - 2*cur[x] + next[x]
+				acc += max(l, -l)
+			}
+			sum[b0+bx] += int(acc)
+		}
+	}
+	usable = make([]bool, bw*bh)
+	sigma = make([]float64, bw*bh)
+	scale := math.Sqrt(math.Pi/2) / 6
+	for i := range usable {
+		bx, by := i%bw, i/bw
+		// The mask needs both neighbours, so the image's outer pixels are
+		// not centres.
+		cols := min((bx+1)*noiseBlock, w-1) - max(bx*noiseBlock, 1)
+		rows := min((by+1)*noiseBlock, h-1) - max(by*noiseBlock, 1)
+		usable[i] = lo[i] > 0 && hi[i] < 255
+		sigma[i] = scale * float64(sum[i]) / float64(cols*rows)
+	}
+	return usable, sigma
+}
+
+// hdiff writes the horizontal second difference of row into out; the
+// first and last entries, which lack a neighbour, are left alone.
+func hdiff(row []byte, out []int32) {
+	out = out[:len(row)]
+	for x := 1; x < len(row)-1; x++ {
+		out[x] = int32(row[x-1]) - 2*int32(row[x]) + int32(row[x+1])
+	}
+}
+
+// blockDiffs returns the temporal noise estimate of each selected block:
+// the difference of two frames with noise deviation s has deviation s√2,
+// so its mean absolute value is 2s/√π.
+func blockDiffs(a, b [][]byte, selected []bool) []float64 {
+	bw := len(a[0]) / noiseBlock
+	scale := math.Sqrt(math.Pi) / 2 / (noiseBlock * noiseBlock)
+	var out []float64
+	for i, ok := range selected {
+		if !ok {
+			continue
+		}
+		x0, y0 := (i%bw)*noiseBlock, (i/bw)*noiseBlock
+		sum := 0
+		for y := y0; y < y0+noiseBlock; y++ {
+			ra, rb := a[y][x0:x0+noiseBlock], b[y][x0:x0+noiseBlock]
+			for x := range ra {
+				sum += abs(int(ra[x]) - int(rb[x]))
+			}
+		}
+		out = append(out, scale*float64(sum))
+	}
+	return out
+}
+
+func sameFrame(a, b [][]byte) bool {
+	for y := range a {
+		if !bytes.Equal(a[y], b[y]) {
+			return false
+		}
+	}
+	return true
+}
+
+// pick returns the values whose flag is set.
+func pick(vals []float64, keep []bool) []float64 {
+	var out []float64
+	for i, v := range vals {
+		if keep[i] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// percentile returns the q-quantile of xs (nearest rank), 0 when empty:
+// no unclipped block means no measurable noise.
+func percentile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[int(q*float64(len(s)-1))]
+}
+
+func median(xs []float64) float64 { return percentile(xs, 0.5) }
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

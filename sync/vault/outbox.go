@@ -1,0 +1,192 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// State is where a submission stands in the outbox.
+type State string
+
+// Outbox states. A submission starts queued; a sender marks it sending, then
+// synced, rejected (the server refused it; terminal unless re-queued by an
+// operator) or queued again after a failed attempt.
+const (
+	StateQueued   State = "queued"
+	StateSending  State = "sending"
+	StateSynced   State = "synced"
+	StateRejected State = "rejected"
+)
+
+// ErrInvalidTransition means MarkState was asked for a move the outbox does
+// not allow, such as synced to sending, or sending while another sender's
+// lease is still live.
+var ErrInvalidTransition = errors.New("vault: invalid outbox state transition")
+
+// OutboxEntry is the sync state of one submission.
+type OutboxEntry struct {
+	SubmissionID string `json:"submission_id"`
+	State        State  `json:"state"`
+	Attempts     int    `json:"attempts"` // send attempts started
+	// NextAttempt is when a queued entry becomes due, or when a sending
+	// entry's lease lapses; zero once synced or rejected.
+	NextAttempt time.Time `json:"next_attempt"`
+	Reason      string    `json:"reason,omitempty"` // why it entered its state (failure or rejection)
+	EnqueuedAt  time.Time `json:"enqueued_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// due reports whether NextPending may hand the entry to a sender at now.
+func (e OutboxEntry) due(now time.Time) bool {
+	return (e.State == StateQueued || e.State == StateSending) && !e.NextAttempt.After(now)
+}
+
+// enqueue writes a fresh outbox entry for the submission stored under key.
+// It runs in the caller's transaction, which is what makes a submission and
+// its entry atomic.
+func (v *Vault) enqueue(tx *bbolt.Tx, k *keyring, key []byte, id string, now time.Time) error {
+	return v.putOutbox(tx, k, key, OutboxEntry{SubmissionID: id, State: StateQueued, NextAttempt: now, EnqueuedAt: now, UpdatedAt: now})
+}
+
+func (v *Vault) putOutbox(tx *bbolt.Tx, k *keyring, key []byte, e OutboxEntry) error {
+	pt, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encoding outbox entry: %w", err)
+	}
+	return v.putRecord(tx, k, bucketOutbox, key, pt)
+}
+
+func readOutbox(tx *bbolt.Tx, k *keyring, key []byte) (OutboxEntry, error) {
+	pt, err := getRecord(tx, k, bucketOutbox, key)
+	if err != nil {
+		return OutboxEntry{}, err
+	}
+	var e OutboxEntry
+	if err := json.Unmarshal(pt, &e); err != nil {
+		return OutboxEntry{}, fmt.Errorf("%w: decoding outbox entry: %w", ErrCorrupt, err)
+	}
+	return e, nil
+}
+
+// OutboxStatus returns the outbox entry of a submission.
+func (v *Vault) OutboxStatus(ctx context.Context, submissionID string) (OutboxEntry, error) {
+	if err := validateID(kindSubmission, submissionID); err != nil {
+		return OutboxEntry{}, fmt.Errorf("reading outbox entry: %w", err)
+	}
+	var e OutboxEntry
+	err := v.view(ctx, func(tx *bbolt.Tx, k *keyring) (err error) {
+		e, err = readOutbox(tx, k, k.recordID(kindSubmission, submissionID))
+		return err
+	})
+	if err != nil {
+		return OutboxEntry{}, fmt.Errorf("reading outbox entry: %w", err)
+	}
+	return e, nil
+}
+
+// NextPending returns the entry a sender should work on next: among queued
+// entries that are due and sending entries whose lease has lapsed, the one
+// due earliest (then enqueued earliest). ok is false when nothing is due.
+// It does not claim the entry; the sender claims it with
+// MarkState(StateSending), which fails for all but one concurrent sender.
+// Every entry is decrypted, so the cost grows with the outbox.
+func (v *Vault) NextPending(ctx context.Context) (entry OutboxEntry, ok bool, err error) {
+	err = v.view(ctx, func(tx *bbolt.Tx, k *keyring) error {
+		now := v.opts.Now()
+		c := tx.Bucket([]byte(bucketOutbox)).Cursor()
+		for key, _ := c.First(); key != nil; key, _ = c.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			e, err := readOutbox(tx, k, key)
+			if err != nil {
+				return err
+			}
+			if e.due(now) && (!ok || before(e, entry)) {
+				entry, ok = e, true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return OutboxEntry{}, false, fmt.Errorf("finding next pending submission: %w", err)
+	}
+	return entry, ok, nil
+}
+
+// before orders entries for NextPending.
+func before(a, b OutboxEntry) bool {
+	if c := a.NextAttempt.Compare(b.NextAttempt); c != 0 {
+		return c < 0
+	}
+	if c := a.EnqueuedAt.Compare(b.EnqueuedAt); c != 0 {
+		return c < 0
+	}
+	return a.SubmissionID < b.SubmissionID
+}
+
+// MarkState moves a submission's outbox entry to state, recording reason
+// (required for StateRejected):
+//
+//   - sending, from queued or from sending whose lease lapsed: counts an
+//     attempt and leases the entry for Options.SendLease;
+//   - queued, from sending (the attempt failed): due again after
+//     Options.Backoff(attempts); from rejected (operator re-queue): due now;
+//   - synced, from sending;
+//   - rejected, from queued or sending.
+//
+// Anything else is ErrInvalidTransition.
+func (v *Vault) MarkState(ctx context.Context, submissionID string, state State, reason string) error {
+	if err := validateID(kindSubmission, submissionID); err != nil {
+		return fmt.Errorf("updating outbox entry: %w", err)
+	}
+	if state == StateRejected && strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("updating outbox entry: %w: rejection needs a reason", ErrInvalid)
+	}
+	err := v.update(ctx, func(tx *bbolt.Tx, k *keyring) error {
+		key := k.recordID(kindSubmission, submissionID)
+		e, err := readOutbox(tx, k, key)
+		if err != nil {
+			return err
+		}
+		now := v.opts.Now()
+		if err := v.transition(&e, state, now); err != nil {
+			return err
+		}
+		e.Reason, e.UpdatedAt = reason, now
+		return v.putOutbox(tx, k, key, e)
+	})
+	if err != nil {
+		return fmt.Errorf("updating outbox entry: %w", err)
+	}
+	return nil
+}
+
+// transition applies the state machine documented on MarkState.
+func (v *Vault) transition(e *OutboxEntry, to State, now time.Time) error {
+	from := e.State
+	switch {
+	case to == StateSending && (from == StateQueued || from == StateSending && !e.NextAttempt.After(now)):
+		e.Attempts++
+		e.NextAttempt = now.Add(v.opts.SendLease)
+	case to == StateQueued && from == StateSending:
+		e.NextAttempt = now.Add(v.opts.Backoff(e.Attempts))
+	case to == StateQueued && from == StateRejected:
+		e.NextAttempt = now
+	case to == StateSynced && from == StateSending,
+		to == StateRejected && (from == StateQueued || from == StateSending):
+		e.NextAttempt = time.Time{}
+	case to == StateSending && from == StateSending:
+		return fmt.Errorf("%w: another sender holds the lease until %s", ErrInvalidTransition, e.NextAttempt.Format(time.RFC3339))
+	default:
+		return fmt.Errorf("%w: %s to %q", ErrInvalidTransition, from, to)
+	}
+	e.State = to
+	return nil
+}

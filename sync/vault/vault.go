@@ -1,0 +1,451 @@
+// Package vault is the encrypted on-device store that lets kiosks and field
+// laptops keep capturing for hours offline: sessions, submissions, their
+// images, the outbox of submissions waiting to sync, and an audit log, all in
+// one bbolt file.
+//
+// # Encryption
+//
+// Every record is sealed with XChaCha20-Poly1305 under its own random data
+// key (DEK). The DEK is wrapped by a key-encryption key (KEK) that comes from
+// an operator passphrase (Argon2id, parameters in the vault header) or a
+// root-only key file. Both the record and its wrapped DEK carry associated
+// data naming their bucket and record key, so a value copied into another
+// slot fails authentication. A random master secret, also wrapped by the KEK,
+// doubles as the key-verification record (a wrong passphrase gives
+// ErrWrongKey) and is the root of two derived keys: one turns business ids
+// into opaque record keys (HMAC-SHA256), the other keys the audit hash chain.
+// Nothing personal is stored in plaintext, record keys included: bucket names
+// are fixed words, record keys are HMACs, random ids or sequence numbers, and
+// the header holds only KDF parameters and a salt.
+//
+// # Retention
+//
+// Shred deletes a submission's wrapped DEKs with its records (crypto-
+// shredding): a ciphertext that survives anywhere is undecryptable. bbolt
+// keeps freed pages in the file until reused, so call Compact afterwards to
+// rewrite the file without them. Compaction cannot scrub blocks the file
+// system or an SSD keeps on its own; full-disk encryption covers that.
+//
+// # Durability and concurrency
+//
+// Each write is one bbolt transaction, fsynced on commit: when a method
+// returns nil the data survives a crash or power cut. A submission and its
+// outbox entry are written in the same transaction. A Vault is safe for
+// concurrent use: bbolt runs one writer at a time (writers queue) alongside
+// any number of readers, and Rotate, Compact and Close wait for in-flight
+// calls and hold off new ones while they run. Only one process can open a
+// vault file at a time.
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+var (
+	// ErrWrongKey means the passphrase or key file does not open this vault
+	// (the key-verification record did not authenticate), or is the wrong
+	// kind of key source for it.
+	ErrWrongKey = errors.New("vault: wrong passphrase or key")
+	// ErrInsecureKeyFile means a key file is readable or owned by someone
+	// other than the current user.
+	ErrInsecureKeyFile = errors.New("vault: key file is not private to the current user")
+	// ErrAuthentication means a stored value failed authentication: it was
+	// modified, truncated, or moved from another slot.
+	ErrAuthentication = errors.New("vault: record failed authentication")
+	// ErrNotFound means no record exists under the given id.
+	ErrNotFound = errors.New("vault: not found")
+	// ErrShredded means a record's ciphertext is present but its data key is
+	// gone, so it can never be decrypted again.
+	ErrShredded = errors.New("vault: record data key has been shredded")
+	// ErrExists means a submission with the same id is already stored;
+	// captured submissions are never overwritten.
+	ErrExists = errors.New("vault: already exists")
+	// ErrInvalid means an argument was malformed (empty id, payload that is
+	// not JSON, bad parameters).
+	ErrInvalid = errors.New("vault: invalid argument")
+	// ErrCorrupt means the file's structure is not that of a vault (missing
+	// header or bucket, unparseable metadata).
+	ErrCorrupt = errors.New("vault: file is damaged or not a vault")
+	// ErrClosed means the Vault has been closed.
+	ErrClosed = errors.New("vault: closed")
+	// ErrReadOnly means a write was attempted on a vault opened read-only.
+	ErrReadOnly = errors.New("vault: opened read-only")
+	// ErrLocked means another process holds the vault file open.
+	ErrLocked = errors.New("vault: in use by another process")
+)
+
+// Bucket names: fixed, non-personal words.
+const (
+	bucketMeta        = "meta"        // header, wrapped master secret, audit head
+	bucketKeys        = "keys"        // wrapped DEKs, keyed by bucket and record key
+	bucketSessions    = "sessions"    // capture sessions
+	bucketSubmissions = "submissions" // submission records
+	bucketBlobs       = "blobs"       // images, keyed by submission key + random id
+	bucketOutbox      = "outbox"      // sync state, keyed like submissions
+	bucketAudit       = "audit"       // audit entries, keyed by sequence number
+)
+
+var allBuckets = [...]string{bucketMeta, bucketKeys, bucketSessions, bucketSubmissions, bucketBlobs, bucketOutbox, bucketAudit}
+
+// Keys in the meta bucket.
+const (
+	metaHeader    = "header"
+	metaMaster    = "master"
+	metaAuditHead = "audit-head"
+)
+
+// Options tune a vault. The zero value is usable.
+type Options struct {
+	// Argon2 is the passphrase KDF cost used when creating a vault or
+	// rotating to a passphrase; zero means DefaultArgon2. An existing vault
+	// always opens with the parameters in its header.
+	Argon2 Argon2Params
+	// Now is the clock for record timestamps, retention and outbox
+	// scheduling; nil means time.Now.
+	Now func() time.Time
+	// SendLease is how long a submission marked sending is reserved for its
+	// sender; after it lapses (the sender crashed) NextPending offers the
+	// submission again. Zero means 5 minutes.
+	SendLease time.Duration
+	// Backoff gives the delay before retry number attempts+1 after a failed
+	// send; nil means DefaultBackoff.
+	Backoff func(attempts int) time.Duration
+	// LockTimeout bounds the wait for another process to release the file;
+	// zero means 5 seconds.
+	LockTimeout time.Duration
+	// ReadOnly opens an existing vault for reading only.
+	ReadOnly bool
+}
+
+// DefaultBackoff doubles the retry delay from 30 seconds up to one hour.
+func DefaultBackoff(attempts int) time.Duration {
+	d := 30 * time.Second
+	for i := 1; i < attempts && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SendLease <= 0 {
+		o.SendLease = 5 * time.Minute
+	}
+	if o.Backoff == nil {
+		o.Backoff = DefaultBackoff
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 5 * time.Second
+	}
+	return o
+}
+
+// Vault is an open vault file. See the package documentation for the
+// concurrency rules.
+type Vault struct {
+	path string
+	opts Options
+
+	// mu is held shared by every operation and exclusively by Rotate,
+	// Compact and Close, which replace db or keys.
+	mu   sync.RWMutex
+	db   *bbolt.DB
+	keys *keyring
+}
+
+// Open opens the vault at path, creating it (mode 0600) when the file does
+// not exist, with key as its key source. A wrong passphrase or key file gives
+// ErrWrongKey.
+func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, fmt.Errorf("opening vault: %w: empty path", ErrInvalid)
+	}
+	if key == nil {
+		return nil, fmt.Errorf("opening vault %s: %w: nil key source", path, ErrInvalid)
+	}
+	opts = opts.withDefaults()
+	db, err := openDB(path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening vault %s: %w", path, err)
+	}
+	keys, err := unlock(ctx, db, key, opts)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening vault %s: %w", path, err)
+	}
+	return &Vault{path: path, opts: opts, db: db, keys: keys}, nil
+}
+
+func openDB(path string, opts Options) (*bbolt.DB, error) {
+	if opts.ReadOnly {
+		// bbolt would create a missing file even in read-only mode.
+		if _, err := os.Stat(path); err != nil {
+			return nil, err
+		}
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, ErrLocked
+	}
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrVersionMismatch) || errors.Is(err, bolterrors.ErrChecksum) {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return db, err
+}
+
+// unlock reads the header and unwraps the master secret, or initialises a
+// new vault when the file is empty.
+func unlock(ctx context.Context, db *bbolt.DB, key KeySource, opts Options) (*keyring, error) {
+	var rawHeader, wrappedMaster []byte
+	err := db.View(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket([]byte(bucketMeta))
+		if meta == nil {
+			// No header: a new file, unless it already holds something.
+			if k, _ := tx.Cursor().First(); k != nil {
+				return fmt.Errorf("%w: bbolt file without a vault header", ErrCorrupt)
+			}
+			return nil
+		}
+		for _, name := range allBuckets {
+			if tx.Bucket([]byte(name)) == nil {
+				return fmt.Errorf("%w: missing %s bucket", ErrCorrupt, name)
+			}
+		}
+		rawHeader = clone(meta.Get([]byte(metaHeader)))
+		wrappedMaster = clone(meta.Get([]byte(metaMaster)))
+		if rawHeader == nil || wrappedMaster == nil {
+			return fmt.Errorf("%w: missing header", ErrCorrupt)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rawHeader == nil {
+		if opts.ReadOnly {
+			return nil, fmt.Errorf("%w: cannot create a vault", ErrReadOnly)
+		}
+		return create(ctx, db, key, opts)
+	}
+	h, err := parseHeader(rawHeader)
+	if err != nil {
+		return nil, err
+	}
+	kek, err := deriveKEK(key, h)
+	if err != nil {
+		return nil, err
+	}
+	master, err := unseal(kek, wrappedMaster, masterAAD(rawHeader))
+	if err != nil {
+		return nil, ErrWrongKey
+	}
+	if len(master) != keySize {
+		return nil, fmt.Errorf("%w: master secret has %d bytes", ErrCorrupt, len(master))
+	}
+	return newKeyring(kek, master)
+}
+
+// create initialises an empty file: buckets, header, wrapped master secret.
+func create(ctx context.Context, db *bbolt.DB, key KeySource, opts Options) (*keyring, error) {
+	h, kek, err := newKEK(key, opts.Argon2)
+	if err != nil {
+		return nil, err
+	}
+	master := randomBytes(keySize)
+	keys, err := newKeyring(kek, master)
+	if err != nil {
+		return nil, err
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return fmt.Errorf("creating bucket %s: %w", name, err)
+			}
+		}
+		if err := putKEKRecords(tx, h, kek, master); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("initialising vault: %w", err)
+	}
+	return keys, nil
+}
+
+// newKEK builds a fresh header for key and derives its KEK.
+func newKEK(key KeySource, p Argon2Params) (header, []byte, error) {
+	if key == nil {
+		return header{}, nil, fmt.Errorf("%w: nil key source", ErrInvalid)
+	}
+	h, err := newHeader(key, p)
+	if err != nil {
+		return header{}, nil, err
+	}
+	kek, err := deriveKEK(key, h)
+	if err != nil {
+		return header{}, nil, err
+	}
+	return h, kek, nil
+}
+
+// putKEKRecords writes the header and the master secret wrapped under kek.
+// The header is part of the master's AAD, so editing the KDF parameters or
+// salt is detected even when it happens to yield a working key.
+func putKEKRecords(tx *bbolt.Tx, h header, kek, master []byte) error {
+	rawHeader, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encoding header: %w", err)
+	}
+	meta := tx.Bucket([]byte(bucketMeta))
+	if err := meta.Put([]byte(metaHeader), rawHeader); err != nil {
+		return fmt.Errorf("writing header: %w", err)
+	}
+	if err := meta.Put([]byte(metaMaster), seal(kek, master, masterAAD(rawHeader))); err != nil {
+		return fmt.Errorf("writing master secret: %w", err)
+	}
+	return nil
+}
+
+func masterAAD(rawHeader []byte) []byte {
+	return aad(purposeMaster, bucketMeta, rawHeader)
+}
+
+// Path returns the vault file's path.
+func (v *Vault) Path() string { return v.path }
+
+// Close closes the file and wipes the keys from memory. It waits for
+// in-flight calls; later calls return ErrClosed. Closing twice is a no-op.
+func (v *Vault) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.db == nil {
+		return nil
+	}
+	err := v.db.Close()
+	v.db = nil
+	v.keys.wipe()
+	v.keys = nil
+	if err != nil {
+		return fmt.Errorf("closing vault %s: %w", v.path, err)
+	}
+	return nil
+}
+
+// view runs fn in a read transaction.
+func (v *Vault) view(ctx context.Context, fn func(tx *bbolt.Tx, k *keyring) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.db == nil {
+		return ErrClosed
+	}
+	return v.db.View(func(tx *bbolt.Tx) error { return fn(tx, v.keys) })
+}
+
+// update runs fn in a write transaction. The transaction commits only if
+// fn succeeds and ctx is still live, so a cancelled call changes nothing.
+func (v *Vault) update(ctx context.Context, fn func(tx *bbolt.Tx, k *keyring) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.db == nil {
+		return ErrClosed
+	}
+	if v.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	return v.db.Update(func(tx *bbolt.Tx) error {
+		if err := fn(tx, v.keys); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
+}
+
+// dekSlot is the key of a record's wrapped DEK in the keys bucket. Bucket
+// names never contain a zero byte, so the split is unambiguous.
+func dekSlot(bucket string, id []byte) []byte {
+	s := make([]byte, 0, len(bucket)+1+len(id))
+	s = append(s, bucket...)
+	s = append(s, 0)
+	return append(s, id...)
+}
+
+// putRecord seals plaintext into bucket under id. A new record gets a fresh
+// DEK stamped with the clock; an overwritten one keeps its DEK and stamp, so
+// retention counts from when the record was first stored.
+func (v *Vault) putRecord(tx *bbolt.Tx, k *keyring, bucket string, id, plaintext []byte) error {
+	keys := tx.Bucket([]byte(bucketKeys))
+	slot := dekSlot(bucket, id)
+	var dek []byte
+	if wrapped := keys.Get(slot); wrapped != nil {
+		var err error
+		if dek, _, err = unwrapDEK(k.kek, bucket, id, wrapped); err != nil {
+			return fmt.Errorf("unwrapping data key: %w", err)
+		}
+	} else {
+		dek = randomBytes(keySize)
+		if err := keys.Put(slot, wrapDEK(k.kek, bucket, id, dek, v.opts.Now())); err != nil {
+			return fmt.Errorf("storing data key: %w", err)
+		}
+	}
+	if err := tx.Bucket([]byte(bucket)).Put(id, seal(dek, plaintext, aad(purposeRecord, bucket, id))); err != nil {
+		return fmt.Errorf("storing record: %w", err)
+	}
+	return nil
+}
+
+// getRecord returns the plaintext of the record under id in bucket.
+func getRecord(tx *bbolt.Tx, k *keyring, bucket string, id []byte) ([]byte, error) {
+	sealed := tx.Bucket([]byte(bucket)).Get(id)
+	if sealed == nil {
+		return nil, ErrNotFound
+	}
+	wrapped := tx.Bucket([]byte(bucketKeys)).Get(dekSlot(bucket, id))
+	if wrapped == nil {
+		return nil, ErrShredded
+	}
+	dek, _, err := unwrapDEK(k.kek, bucket, id, wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("unwrapping data key: %w", err)
+	}
+	return unseal(dek, sealed, aad(purposeRecord, bucket, id))
+}
+
+// deleteRecord removes a record and its wrapped DEK.
+func deleteRecord(tx *bbolt.Tx, bucket string, id []byte) error {
+	if err := tx.Bucket([]byte(bucketKeys)).Delete(dekSlot(bucket, id)); err != nil {
+		return fmt.Errorf("deleting data key: %w", err)
+	}
+	if err := tx.Bucket([]byte(bucket)).Delete(id); err != nil {
+		return fmt.Errorf("deleting record: %w", err)
+	}
+	return nil
+}
+
+// clone copies a bbolt value, which is only valid inside its transaction.
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
