@@ -1,0 +1,268 @@
+package forensics
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/internal/testenv"
+)
+
+func analyze(t testing.TB, raw []byte) Report {
+	t.Helper()
+	img := decodeBGR(t, raw)
+	defer img.Close()
+	rep, err := Analyze(context.Background(), raw, img, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func check(t testing.TB, rep Report, name string) Check {
+	t.Helper()
+	for _, c := range append(rep.Authenticity.Checks, rep.Liveness.Checks...) {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %s", name)
+	return Check{}
+}
+
+func flagged(c Check) bool { return c.Applicable && c.Score < 0.5 }
+
+// TestSynthetic measures each check on cards the tuning never saw
+// (evalSeeds): the forgery it targets must be flagged, the genuine card
+// must not be.
+func TestSynthetic(t *testing.T) {
+	type tally struct{ hit, n int }
+	rates := map[string]*tally{}
+	count := func(key string, ok bool) {
+		if rates[key] == nil {
+			rates[key] = &tally{}
+		}
+		rates[key].n++
+		if ok {
+			rates[key].hit++
+		}
+	}
+	seeds := evalSeeds[:6]
+	for _, seed := range seeds {
+		genuine := genuineJPEG(t, seed)
+		g := analyze(t, genuine)
+		for _, name := range []string{CheckELA, CheckDoubleJPEG, CheckMetadata, CheckCopyMove} {
+			count("false alarm "+name, flagged(check(t, g, name)))
+		}
+		count("false alarm liveness", g.Liveness.Attack != "")
+
+		d := analyze(t, doubleSaved(t, seed, 70))
+		count("detect double (70 then 90)", flagged(check(t, d, CheckDoubleJPEG)))
+
+		cm, src, dst := copyMoved(t, seed)
+		c := check(t, analyze(t, cm), CheckCopyMove)
+		found := flagged(c)
+		if found {
+			r := c.Evidence["source_region"].(Region)
+			got := image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H)
+			// Pairs are canonicalised left to right: the reported source
+			// may be either copy.
+			found = got.Overlaps(src) || got.Overlaps(dst)
+		}
+		count("detect copy-move (region located)", found)
+
+		m := analyze(t, withSoftware(t, genuine, "Adobe Photoshop 24.0 (Windows)"))
+		mc := check(t, m, CheckMetadata)
+		count("detect editor metadata", flagged(mc) && strings.Contains(strings.Join(mc.Evidence["editors"].([]string), ","), "Photoshop"))
+
+		sp, _ := spliced(t, seed)
+		count("detect splice, off-grid (ELA)", flagged(check(t, analyze(t, sp), CheckELA)))
+
+		count("attack screen", analyze(t, screenReplay(t, seed)).Liveness.Attack == AttackScreen)
+		count("attack print", analyze(t, printedCopy(t, seed)).Liveness.Attack == AttackPrint)
+		count("attack photocopy", analyze(t, photocopied(t, seed)).Liveness.Attack == AttackPhotocopy)
+	}
+	// Regression floors on the evaluation seeds (the first run measured
+	// 6/6 for each except screen, 4/6); the off-grid splice is a known gap
+	// (see elaCheck) and is reported, not required.
+	want := map[string]float64{
+		"detect double (70 then 90)":        0.8,
+		"detect copy-move (region located)": 0.8,
+		"detect editor metadata":            1,
+		"attack screen":                     0.6,
+		"attack print":                      0.8,
+		"attack photocopy":                  0.8,
+	}
+	for key, r := range rates {
+		rate := float64(r.hit) / float64(r.n)
+		t.Logf("%-36s %d/%d", key, r.hit, r.n)
+		if min, ok := want[key]; ok && rate < min {
+			t.Errorf("%s: rate %.2f below %.2f", key, rate, min)
+		}
+		if strings.HasPrefix(key, "false alarm") && rate > 0.2 {
+			t.Errorf("%s: rate %.2f above 0.2", key, rate)
+		}
+	}
+}
+
+// TestSpecimens runs on the real PassportEye specimen photos and scans,
+// which are genuine documents: it reports the false-alarm rate of every
+// check, and requires the metadata check to name the editors their EXIF
+// really holds.
+func TestSpecimens(t *testing.T) {
+	dir := testenv.Data(t, "mrz", "passporteye")
+	paths, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no specimens in %s: %v", dir, err)
+	}
+	alarms := map[string]int{}
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := analyze(t, raw)
+		var flags []string
+		for _, c := range append(rep.Authenticity.Checks, rep.Liveness.Checks...) {
+			if flagged(c) {
+				alarms[c.Name]++
+				flags = append(flags, c.Name)
+			}
+		}
+		t.Logf("%-22s auth %.2f live %.2f attack %q flags %v", filepath.Base(p), rep.Authenticity.Score, rep.Liveness.Score, rep.Liveness.Attack, flags)
+		// Files whose EXIF Software names an editor must be flagged, and a
+		// flag must name the editor it found.
+		md := check(t, rep, CheckMetadata)
+		sw, _ := md.Evidence["software"].([]string)
+		editors, _ := md.Evidence["editors"].([]string)
+		named := strings.Join(sw, ",")
+		if (strings.Contains(named, "Photoshop") || strings.Contains(named, "Paint.NET")) && !flagged(md) {
+			t.Errorf("%s: software %v not flagged", filepath.Base(p), sw)
+		}
+		if flagged(md) != (len(editors) > 0) {
+			t.Errorf("%s: flagged %v with editors %v", filepath.Base(p), flagged(md), editors)
+		}
+	}
+	for _, name := range []string{CheckELA, CheckDoubleJPEG, CheckMetadata, CheckCopyMove, CheckScreen, CheckPrint, CheckPhotocopy} {
+		t.Logf("flagged by %-24s %d/%d", name, alarms[name], len(paths))
+	}
+}
+
+func TestEstimateQuality(t *testing.T) {
+	card := renderCard(t, 1, 320, 200)
+	defer card.Close()
+	for _, q := range []int{40, 75, 90, 97} {
+		info, err := parseJPEG(encodeJPEG(t, card, q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, exact := estimateQuality(info.quant[info.lumaTable])
+		if got != q || !exact {
+			t.Errorf("quality %d: estimated %d exact %v", q, got, exact)
+		}
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	card := renderCard(t, 2, 320, 200)
+	defer card.Close()
+	jpg := encodeJPEG(t, card, 90)
+	var png bytes.Buffer
+	pbuf, err := gocv.IMEncode(gocv.PNGFileExt, card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png.Write(pbuf.GetBytes())
+	pbuf.Close()
+	tiny := gocv.NewMatWithSize(20, 20, gocv.MatTypeCV8UC3)
+	defer tiny.Close()
+	grey := gocv.NewMatWithSize(200, 200, gocv.MatTypeCV8UC1)
+	defer grey.Close()
+	empty := gocv.NewMat()
+	defer empty.Close()
+
+	cases := []struct {
+		name    string
+		raw     []byte
+		img     gocv.Mat
+		wantErr error
+		jpegOK  bool // JPEG checks applicable
+	}{
+		{"valid jpeg", jpg, card, nil, true},
+		{"no bytes", nil, card, nil, false},
+		{"png", png.Bytes(), card, nil, false},
+		{"garbage", []byte("definitely not an image"), card, nil, false},
+		{"header cut short", jpg[:40], card, nil, false},
+		{"bad segment length", append([]byte{0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xFF}, jpg[6:100]...), card, nil, false},
+		{"tiny image", jpg, tiny, ErrTooSmall, false},
+		{"empty image", jpg, empty, ErrTooSmall, false},
+		{"grey image", jpg, grey, errors.New("channels"), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := Analyze(context.Background(), tc.raw, tc.img, Options{})
+			if tc.wantErr != nil {
+				if err == nil || (!errors.Is(err, tc.wantErr) && !strings.Contains(err.Error(), tc.wantErr.Error())) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := check(t, rep, CheckDoubleJPEG).Applicable; got != tc.jpegOK {
+				t.Errorf("double-compression applicable = %v, want %v", got, tc.jpegOK)
+			}
+			if len(rep.Authenticity.Checks) != 4 || len(rep.Liveness.Checks) != 3 {
+				t.Errorf("checks: %d authenticity, %d liveness", len(rep.Authenticity.Checks), len(rep.Liveness.Checks))
+			}
+			if _, err := json.Marshal(rep); err != nil {
+				t.Errorf("report does not marshal: %v", err)
+			}
+		})
+	}
+}
+
+func TestCancelled(t *testing.T) {
+	card := renderCard(t, 3, 320, 200)
+	defer card.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Analyze(ctx, encodeJPEG(t, card, 90), card, Options{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// FuzzParseJPEG shows the header and metadata parsers never panic.
+func FuzzParseJPEG(f *testing.F) {
+	f.Add(withSoftware(f, []byte{0xFF, 0xD8, 0xFF, 0xD9}, "GIMP 2.10"))
+	f.Add([]byte{0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43, 0x00})
+	f.Add([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x04tEXtSo\x00x"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		info, err := parseJPEG(raw)
+		metadataCheck(raw, info, err, DefaultOptions())
+	})
+}
+
+// BenchmarkAnalyze runs every check on a 1600x1000 capture.
+func BenchmarkAnalyze(b *testing.B) {
+	card := renderCard(b, 42, 1600, 1000)
+	defer card.Close()
+	raw := encodeJPEG(b, card, 90)
+	img := decodeBGR(b, raw)
+	defer img.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Analyze(context.Background(), raw, img, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

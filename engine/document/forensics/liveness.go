@@ -1,0 +1,293 @@
+package forensics
+
+import (
+	"image"
+	"math"
+
+	"gocv.io/x/gocv"
+)
+
+const (
+	// specTiles is the tile grid (per side) whose power spectra are
+	// averaged; nine tiles cut the periodogram's noise by three.
+	specTiles = 3
+	// specMinPeriod and specMaxPeriod bound (in pixels) the periods of
+	// the peaks considered: longer periods are layout (text lines), not
+	// a pixel grid or a dot screen.
+	specMaxPeriod = 24.0
+	// specAxisBand is the half-width (bins) of the bands along the axes
+	// left out: straight edges and text lines put their energy there.
+	specAxisBand = 2
+	// specBackground is the side of the box window estimating the local
+	// background of the log spectrum.
+	specBackground = 11
+	// colourSide is the long side of the copy the colour check reads.
+	colourSide = 256
+)
+
+// peak is a periodic component of the image.
+type peak struct {
+	fx, fy       int // frequency bins, fy >= 0
+	n            int // tile size: frequency fx/n cycles per pixel
+	luma, chroma float64
+}
+
+func (p peak) prominence() float64 { return max(p.luma, p.chroma) }
+
+func (p peak) period() float64 { return float64(p.n) / math.Hypot(float64(p.fx), float64(p.fy)) }
+
+// angle is the orientation of the peak modulo 90 degrees: the members of
+// one square lattice (a pixel grid, one ink's dot screen) share it.
+func (p peak) angle() float64 {
+	a := math.Atan2(float64(p.fy), float64(p.fx)) * 180 / math.Pi
+	return math.Mod(a+360, 90)
+}
+
+func livenessChecks(img gocv.Mat, opts Options) []Check {
+	peaks, n := spectralPeaks(img, opts.PeakProminence)
+	return append(periodicChecks(peaks, n, opts), colourCheck(img, opts))
+}
+
+// spectralPeaks averages the power spectra of tiles of the luminance and
+// of the two chroma channels, and returns the local maxima that stand out
+// from their neighbourhood by at least minProm (natural log of the power
+// ratio), away from DC, the axes and the JPEG 8-pixel grid harmonics.
+func spectralPeaks(img gocv.Mat, minProm float64) ([]peak, int) {
+	n := 256
+	for n > 32 && (img.Cols() < n || img.Rows() < n) {
+		n /= 2
+	}
+	window := hann(n)
+	powL := make([]float64, n*n)
+	powC := make([]float64, n*n)
+	lab := gocv.NewMat()
+	defer lab.Close()
+	for ty := 0; ty < specTiles; ty++ {
+		for tx := 0; tx < specTiles; tx++ {
+			r := image.Rect(0, 0, n, n).Add(image.Pt((img.Cols()-n)*tx/(specTiles-1), (img.Rows()-n)*ty/(specTiles-1)))
+			// Converting only the tiles keeps the costly Lab conversion to
+			// a fraction of the image.
+			tile := img.Region(r)
+			gocv.CvtColor(tile, &lab, gocv.ColorBGRToLab)
+			tile.Close()
+			planes := gocv.Split(lab)
+			for c, p := range planes {
+				dst := powC
+				if c == 0 {
+					dst = powL
+				}
+				addPower(p, window, dst)
+				p.Close()
+			}
+		}
+	}
+	bgL, bgC := logBackground(powL, n), logBackground(powC, n)
+	var peaks []peak
+	jpegStep := n / 8
+	for fy := 0; fy <= n/2; fy++ {
+		for fx := -n / 2; fx < n/2; fx++ {
+			if absInt(fx) <= specAxisBand || fy <= specAxisBand {
+				continue
+			}
+			if float64(n)/math.Hypot(float64(fx), float64(fy)) > specMaxPeriod {
+				continue
+			}
+			if d := absInt(fx) % jpegStep; d <= 1 || d == jpegStep-1 {
+				continue
+			}
+			if d := fy % jpegStep; d <= 1 || d == jpegStep-1 {
+				continue
+			}
+			i := idx(fx, fy, n)
+			pl, pc := math.Log(powL[i]+1e-9)-bgL[i], math.Log(powC[i]+1e-9)-bgC[i]
+			if max(pl, pc) < minProm {
+				continue
+			}
+			if !localMax(powL, fx, fy, n) && !localMax(powC, fx, fy, n) {
+				continue
+			}
+			peaks = append(peaks, peak{fx: fx, fy: fy, n: n, luma: pl, chroma: pc})
+		}
+	}
+	return peaks, n
+}
+
+// idx maps a signed frequency to the index in an unshifted n x n spectrum.
+func idx(fx, fy, n int) int { return ((fy+n)%n)*n + (fx+n)%n }
+
+func localMax(p []float64, fx, fy, n int) bool {
+	v := p[idx(fx, fy, n)]
+	for dy := -1; dy <= 1; dy++ {
+		for dx := -1; dx <= 1; dx++ {
+			if (dx != 0 || dy != 0) && p[idx(fx+dx, fy+dy, n)] > v {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func hann(n int) []float64 {
+	w := make([]float64, n)
+	for i := range w {
+		w[i] = 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(n-1))
+	}
+	return w
+}
+
+// addPower adds the windowed power spectrum of the n x n plane to dst.
+func addPower(plane gocv.Mat, window []float64, dst []float64) {
+	n := len(window)
+	src := plane.ToBytes()
+	stepRow := n
+	var sum float64
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			sum += float64(src[y*stepRow+x])
+		}
+	}
+	meanV := sum / float64(n*n)
+	f := gocv.NewMatWithSize(n, n, gocv.MatTypeCV32F)
+	defer f.Close()
+	data, _ := f.DataPtrFloat32()
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			data[y*n+x] = float32((float64(src[y*stepRow+x]) - meanV) * window[x] * window[y])
+		}
+	}
+	spec := gocv.NewMat()
+	defer spec.Close()
+	gocv.DFT(f, &spec, gocv.DftComplexOutput)
+	c, _ := spec.DataPtrFloat32()
+	for i := range dst {
+		re, im := float64(c[2*i]), float64(c[2*i+1])
+		dst[i] += re*re + im*im
+	}
+}
+
+// logBackground returns the box-filtered log spectrum (periodic borders),
+// the level a peak is measured against.
+func logBackground(p []float64, n int) []float64 {
+	lg := make([]float64, len(p))
+	for i, v := range p {
+		lg[i] = math.Log(v + 1e-9)
+	}
+	h := specBackground / 2
+	tmp := make([]float64, len(p))
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			s := 0.0
+			for d := -h; d <= h; d++ {
+				s += lg[y*n+(x+d+n)%n]
+			}
+			tmp[y*n+x] = s / specBackground
+		}
+	}
+	out := make([]float64, len(p))
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			s := 0.0
+			for d := -h; d <= h; d++ {
+				s += tmp[((y+d+n)%n)*n+x]
+			}
+			out[y*n+x] = s / specBackground
+		}
+	}
+	return out
+}
+
+// colourCheck measures the chroma spread of the document: a colour ID
+// card photographed has clearly varying hues, a black-and-white copy has
+// almost none (a colour cast from the light shifts the mean, not the
+// spread).
+func colourCheck(img gocv.Mat, opts Options) Check {
+	if opts.MonochromeDocument {
+		return notApplicable(CheckPhotocopy, "document is printed without colour")
+	}
+	small := gocv.NewMat()
+	defer small.Close()
+	scale := float64(colourSide) / float64(max(img.Cols(), img.Rows()))
+	gocv.Resize(img, &small, image.Pt(max(1, int(float64(img.Cols())*scale)), max(1, int(float64(img.Rows())*scale))), 0, 0, gocv.InterpolationArea)
+	lab := gocv.NewMat()
+	defer lab.Close()
+	gocv.CvtColor(small, &lab, gocv.ColorBGRToLab)
+	px := lab.ToBytes()
+	var sa, sb, saa, sbb float64
+	cnt := float64(len(px) / 3)
+	for i := 0; i+2 < len(px); i += 3 {
+		a, b := float64(px[i+1]), float64(px[i+2])
+		sa, sb, saa, sbb = sa+a, sb+b, saa+a*a, sbb+b*b
+	}
+	va := saa/cnt - (sa/cnt)*(sa/cnt)
+	vb := sbb/cnt - (sb/cnt)*(sb/cnt)
+	spread := math.Sqrt(max(va, 0) + max(vb, 0))
+	return Check{Name: CheckPhotocopy, Score: 1 - ramp(spread, opts.ColourThreshold), Applicable: true, Evidence: map[string]any{
+		"chroma_spread": round3(spread),
+		"mean_a":        round3(sa/cnt - 128),
+		"mean_b":        round3(sb/cnt - 128),
+	}}
+}
+
+// periodicChecks turns the peaks into the screen and print checks. Any
+// strong periodic structure means a reproduction (a physical card has none
+// at these periods); the screen check scores all of it. Most of it in
+// luminance means ink dots: the print check scores that part, and
+// attackOf lets it take precedence.
+func periodicChecks(peaks []peak, n int, opts Options) []Check {
+	chroma, luma, ev := latticeStats(peaks)
+	ev["tile"] = n
+	ev["chroma_peak_mass"], ev["luma_peak_mass"] = round3(chroma), round3(luma)
+	evS := map[string]any{"periodic_mass": round3(chroma + luma)}
+	evP := map[string]any{}
+	for k, v := range ev {
+		evS[k], evP[k] = v, v
+	}
+	return []Check{
+		{Name: CheckScreen, Score: ramp(chroma+luma, opts.ScreenThreshold), Applicable: true, Evidence: evS},
+		{Name: CheckPrint, Score: ramp(luma, opts.PrintThreshold), Applicable: true, Evidence: evP},
+	}
+}
+
+// latticeStats splits the strong periodic peaks by what they modulate. A
+// display's sub-pixel stripes alternate colour at nearly constant
+// brightness, so its peaks (and the moire they fold into) are stronger in
+// chroma than in luminance. Halftone dots are ink on white paper: their
+// peaks are strongest in luminance, at one period and several screen
+// angles (the rosette).
+func latticeStats(peaks []peak) (chromaMass, lumaMass float64, ev map[string]any) {
+	angles := map[int]bool{}
+	for _, p := range peaks {
+		if d := p.chroma - p.luma; d > 0 {
+			chromaMass += d
+		} else {
+			lumaMass -= d
+			angles[int(math.Round(p.angle()/5))%18] = true
+		}
+	}
+	var top []map[string]any
+	for _, p := range strongest(peaks, 8) {
+		top = append(top, map[string]any{"period_px": round3(p.period()), "angle": round3(math.Atan2(float64(p.fy), float64(p.fx)) * 180 / math.Pi), "luma": round3(p.luma), "chroma": round3(p.chroma)})
+	}
+	ev = map[string]any{"peaks": len(peaks), "luma_orientations": len(angles), "strongest": top}
+	return chromaMass, lumaMass, ev
+}
+
+// strongest returns up to k peaks by prominence.
+func strongest(ps []peak, k int) []peak {
+	out := make([]peak, 0, k)
+	used := make([]bool, len(ps))
+	for len(out) < k {
+		bi := -1
+		for i, p := range ps {
+			if !used[i] && (bi < 0 || p.prominence() > ps[bi].prominence()) {
+				bi = i
+			}
+		}
+		if bi < 0 {
+			break
+		}
+		used[bi] = true
+		out = append(out, ps[bi])
+	}
+	return out
+}
