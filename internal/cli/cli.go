@@ -31,6 +31,8 @@ func commands() map[string]command {
 		"version":      {"print the versions of the product and of the native libraries it loaded", runVersion},
 		"models":       {"install | verify | list the models and the ONNX Runtime library", runModels},
 		"device-check": {"check the device and its environment before a capture (exit 4 when blocked)", runDeviceCheck},
+		"watchlist":    {"import | list the sanctions and PEP watchlists kept on this device", runWatchlist},
+		"screen":       {"screen a name against the watchlists: hits, strongest first", runScreen},
 
 		// Face engine (issue 3).
 	}
@@ -81,33 +83,34 @@ func fail(env *Env, err error) int {
 	return e.Exit
 }
 
-// extractFormat pulls the global --format flag from anywhere in args, so
-// both `kyc --format table models list` and `kyc models list --format table`
-// work.
+// extractFormat pulls the global output format (--format json|table) from
+// anywhere in args, so both `kyc --format table models list` and `kyc models
+// list --format table` work. Any other --format value is left to the
+// subcommand: `kyc watchlist import --format ofac-csv` names a list format.
 func extractFormat(args []string) ([]string, Format, error) {
 	format := FormatJSON
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		switch {
-		case a == "--format" || a == "-format":
+		name, value, hasValue := strings.Cut(a, "=")
+		if name != "--format" && name != "-format" {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasValue {
 			if i+1 >= len(args) {
 				return nil, "", Errorf(ExitUsage, "usage", "--format needs a value (json or table)")
 			}
+			value = args[i+1]
+		}
+		f, err := parseFormat(value)
+		if err != nil {
+			rest = append(rest, a) // not an output format: the subcommand's flag
+			continue
+		}
+		format = f
+		if !hasValue {
 			i++
-			f, err := parseFormat(args[i])
-			if err != nil {
-				return nil, "", err
-			}
-			format = f
-		case strings.HasPrefix(a, "--format=") || strings.HasPrefix(a, "-format="):
-			f, err := parseFormat(a[strings.Index(a, "=")+1:])
-			if err != nil {
-				return nil, "", err
-			}
-			format = f
-		default:
-			rest = append(rest, a)
 		}
 	}
 	return rest, format, nil

@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+
+	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/models"
+)
+
+// WatchlistsEnv overrides the folder the watchlists are kept in (default
+// $KYC_HOME/watchlists). Central pushes list files there; each is replaced
+// atomically.
+const WatchlistsEnv = "KYC_WATCHLISTS_DIR"
+
+func watchlistDir(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if d := os.Getenv(WatchlistsEnv); d != "" {
+		return d, nil
+	}
+	home, err := models.Home()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, "watchlists"), nil
+}
+
+// screeningError maps the screening package's errors to codes.
+func screeningError(err error) error {
+	switch {
+	case errors.Is(err, screening.ErrEmptyName), errors.Is(err, screening.ErrBadMinScore),
+		errors.Is(err, screening.ErrBadDate), errors.Is(err, screening.ErrUnknownFormat), errors.Is(err, screening.ErrBadListName):
+		return Errorf(ExitUsage, "usage", "%v", err)
+	case errors.Is(err, screening.ErrMalformed), errors.Is(err, screening.ErrNoEntries):
+		return Errorf(ExitInput, "invalid_watchlist", "%v", err)
+	case errors.Is(err, screening.ErrCorruptList):
+		return Errorf(ExitRejected, "watchlist_corrupt", "%v", err)
+	case errors.Is(err, os.ErrNotExist):
+		return Errorf(ExitInput, "not_found", "%v", err)
+	}
+	return err
+}
+
+type watchlistResult struct {
+	Dir   string               `json:"dir"`
+	Lists []screening.ListInfo `json:"lists"`
+}
+
+func runWatchlist(ctx context.Context, env *Env, args []string) (any, error) {
+	if len(args) == 0 || (args[0] != "import" && args[0] != "list") {
+		return nil, Errorf(ExitUsage, "usage", "kyc watchlist import --format ofac-csv|un-xml|pep-csv PATH | kyc watchlist list")
+	}
+	fs := newFlags(env, "watchlist "+args[0])
+	dirFlag := fs.String("dir", "", "watchlist folder (default $"+WatchlistsEnv+" or $KYC_HOME/watchlists)")
+	format := fs.String("format", "", "import format: ofac-csv (a folder with sdn.csv, alt.csv, add.csv), un-xml or pep-csv")
+	name := fs.String("name", "", "store the imported list under this name instead of the format's default")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return nil, err
+	}
+	dir, err := watchlistDir(*dirFlag)
+	if err != nil {
+		return nil, err
+	}
+	store, err := screening.OpenStore(dir)
+	if err != nil {
+		return nil, screeningError(err)
+	}
+	if args[0] == "import" {
+		if fs.NArg() != 1 || *format == "" {
+			return nil, Errorf(ExitUsage, "usage", "kyc watchlist import --format ofac-csv|un-xml|pep-csv PATH")
+		}
+		list, err := screening.Import(ctx, *format, fs.Arg(0))
+		if err != nil {
+			return nil, screeningError(err)
+		}
+		if *name != "" {
+			list.Name = *name
+		}
+		if err := store.Put(ctx, list); err != nil {
+			return nil, screeningError(err)
+		}
+	}
+	lists, err := store.Lists(ctx)
+	if err != nil {
+		return nil, screeningError(err)
+	}
+	return watchlistResult{Dir: dir, Lists: append([]screening.ListInfo{}, lists...)}, nil
+}
+
+type screenResult struct {
+	Query screenQuery     `json:"query"`
+	Lists []string        `json:"lists"`
+	Hits  []screening.Hit `json:"hits"`
+}
+
+type screenQuery struct {
+	Name    string `json:"name"`
+	DOB     string `json:"dob,omitempty"`
+	Country string `json:"country,omitempty"`
+}
+
+func runScreen(ctx context.Context, env *Env, args []string) (any, error) {
+	fs := newFlags(env, "screen")
+	name := fs.String("name", "", `the name to screen, given names first or "FAMILY, Given"`)
+	dob := fs.String("dob", "", "date of birth: YYYY-MM-DD, YYYY-MM or YYYY")
+	country := fs.String("country", "", "nationality: ISO 3166 code or English name")
+	entity := fs.Bool("entity", false, "the name is an organisation, vessel or aircraft")
+	minScore := fs.Float64("min-score", 0, "least score a hit needs (default the engine's calibrated minimum)")
+	dirFlag := fs.String("dir", "", "watchlist folder (default $"+WatchlistsEnv+" or $KYC_HOME/watchlists)")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	q := screening.Query{Name: *name, Country: *country, Entity: *entity, MinScore: *minScore}
+	if *dob != "" {
+		d, err := screening.ParseDate(*dob)
+		if err != nil {
+			return nil, Errorf(ExitUsage, "usage", "--dob: %v", err)
+		}
+		q.DOB = d
+	}
+	dir, err := watchlistDir(*dirFlag)
+	if err != nil {
+		return nil, err
+	}
+	store, err := screening.OpenStore(dir)
+	if err != nil {
+		return nil, screeningError(err)
+	}
+	lists, err := store.LoadAll(ctx)
+	if err != nil {
+		return nil, screeningError(err)
+	}
+	if len(lists) == 0 {
+		// Screening against nothing would report a clean person: refuse.
+		return nil, Errorf(ExitMissing, "no_watchlists", "no watchlists in %s: import one with `kyc watchlist import`", dir)
+	}
+	hits, err := screening.NewIndex(lists...).Screen(q)
+	if err != nil {
+		return nil, screeningError(err)
+	}
+	res := screenResult{Query: screenQuery{*name, *dob, *country}, Hits: append([]screening.Hit{}, hits...)}
+	for _, l := range lists {
+		res.Lists = append(res.Lists, l.Name+"@"+l.Version)
+	}
+	return res, nil
+}
