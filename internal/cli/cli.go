@@ -33,8 +33,8 @@ func commands() map[string]command {
 		"device-check": {"check the device and its environment before a capture (exit 4 when blocked)", runDeviceCheck},
 		"watchlist":    {"import | list the sanctions and PEP watchlists kept on this device", runWatchlist},
 		"screen":       {"screen a name against the watchlists: hits, strongest first", runScreen},
-
-		// Face engine (issue 3).
+		"face-match":   {"compare a selfie with a reference portrait: similarity, decision, liveness, quality", runFaceMatch},
+		"eval":         {"eval faces: measure face verification accuracy on a face set, with a DET plot", runEval},
 	}
 }
 

@@ -1,0 +1,93 @@
+package face
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"sort"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// benchImages composes the benchmark inputs from shared photos: a
+// 1280x720 selfie (the minivision live sample, 480x640, placed in a
+// landscape frame) and a 1000x630 document-like card with a portrait at
+// the left.
+func benchImages(b *testing.B) (selfie, doc gocv.Mat) {
+	b.Helper()
+	selfie = compose(b, 1280, 720, placed{readImage(b, "liveness", "minivision_samples", "image_T1.jpg"), 1.1, image.Pt(380, 5)})
+	doc = compose(b, 1000, 630, placed{bbt(b, "sheldon1"), 1.8, image.Pt(40, 140)})
+	return selfie, doc
+}
+
+// reportP50 runs f b.N times and adds the median latency to the result.
+func reportP50(b *testing.B, f func() error) {
+	b.Helper()
+	d := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(t0))
+	}
+	b.StopTimer()
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "p50-ms")
+}
+
+func BenchmarkStages(b *testing.B) {
+	ctx := context.Background()
+	for _, threads := range []int{1, 2} {
+		e := newTestEngine(b, threads)
+		selfie, doc := benchImages(b)
+		sf := detectOne(b, e.det, selfie)
+		aligned, err := Align(selfie, sf.Landmarks)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer aligned.Close()
+		stages := []struct {
+			name string
+			f    func() error
+		}{
+			{"detect_selfie_1280x720", func() error { _, err := e.det.Detect(ctx, selfie); return err }},
+			{"detect_document_1000x630", func() error { _, err := e.det.Detect(ctx, doc); return err }},
+			{"align_quality", func() error {
+				al, err := Align(selfie, sf.Landmarks)
+				if err != nil {
+					return err
+				}
+				AssessQuality(sf, al, DefaultQuality)
+				return al.Close()
+			}},
+			{"embed", func() error { _, err := e.emb.Embed(ctx, aligned); return err }},
+			{"liveness", func() error { _, err := e.live.Score(ctx, selfie, sf.Box); return err }},
+		}
+		for _, s := range stages {
+			b.Run(fmt.Sprintf("%s/threads=%d", s.name, threads), func(b *testing.B) { reportP50(b, s.f) })
+		}
+	}
+}
+
+// BenchmarkFaceMatch is the whole comparison: detection on both images,
+// alignment, quality, embedding of both, liveness on the selfie.
+func BenchmarkFaceMatch(b *testing.B) {
+	ctx := context.Background()
+	for _, threads := range []int{1, 2} {
+		e := newTestEngine(b, threads)
+		selfie, doc := benchImages(b)
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			reportP50(b, func() error {
+				r, err := e.Match(ctx, selfie, doc, true)
+				if err == nil && r.Decision.Decision == "" {
+					err = fmt.Errorf("no decision")
+				}
+				return err
+			})
+		})
+	}
+}

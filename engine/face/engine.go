@@ -1,0 +1,253 @@
+package face
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/ort"
+)
+
+var (
+	// ErrNoFace is returned when an image holds no face the detector finds.
+	ErrNoFace = errors.New("no face found")
+	// ErrMultipleFaces is returned when an image that must show one person
+	// (a selfie) holds a second face nearly as large as the first.
+	ErrMultipleFaces = errors.New("more than one face")
+)
+
+// DominanceRatio is how much smaller in area than the largest face a second
+// face must be for the largest to count as the only subject: a face of half
+// the side (a bystander far behind, a document's ghost portrait) is
+// tolerated, a second person beside the first is not.
+const DominanceRatio = 0.25
+
+// Largest returns the largest face, or ErrNoFace. faces must be sorted
+// largest first, as detectors return them.
+func Largest(faces []Face) (Face, error) {
+	if len(faces) == 0 {
+		return Face{}, ErrNoFace
+	}
+	return faces[0], nil
+}
+
+// Dominant returns the only prominent face: the largest, provided every
+// other face is under DominanceRatio of its area.
+func Dominant(faces []Face) (Face, error) {
+	f, err := Largest(faces)
+	if err != nil {
+		return f, err
+	}
+	if len(faces) > 1 && faces[1].Box.Area() > DominanceRatio*f.Box.Area() {
+		return Face{}, fmt.Errorf("%w: %d faces, the second %.0f%% of the first's area", ErrMultipleFaces, len(faces), 100*faces[1].Box.Area()/f.Box.Area())
+	}
+	return f, nil
+}
+
+// Config names the model files and execution settings of an Engine.
+type Config struct {
+	DetectorModel string // YuNet 2023mar
+	EmbedderModel string // fr_feature
+	LivenessModel string // MiniFASNetV2-SE; "" disables liveness
+	// Threads is the intra-op thread count of each model session. Match
+	// already works on its two images concurrently.
+	Threads  int
+	Detector YuNetConfig
+	Quality  QualityThresholds // zero value means DefaultQuality
+	Matcher  Matcher           // zero value means DefaultMatcher()
+	// LiveThreshold is the live probability at or above which a selfie is
+	// live; 0 means DefaultLiveThreshold.
+	LiveThreshold float64
+}
+
+// Engine runs the whole face pipeline. It is safe for concurrent use.
+type Engine struct {
+	det           *YuNet
+	emb           *Embedder
+	live          *Liveness
+	quality       QualityThresholds
+	matcher       Matcher
+	liveThreshold float64
+}
+
+// New loads the models named in cfg.
+func New(cfg Config) (*Engine, error) {
+	opt := ort.Options{IntraOpThreads: max(cfg.Threads, 1)}
+	e := &Engine{quality: cfg.Quality, matcher: cfg.Matcher, liveThreshold: cfg.LiveThreshold}
+	if e.quality == (QualityThresholds{}) {
+		e.quality = DefaultQuality
+	}
+	if e.matcher == (Matcher{}) {
+		e.matcher = DefaultMatcher()
+	}
+	if e.liveThreshold <= 0 {
+		e.liveThreshold = DefaultLiveThreshold
+	}
+	var err error
+	if e.det, err = NewYuNet(cfg.DetectorModel, cfg.Detector, opt); err != nil {
+		return nil, err
+	}
+	if e.emb, err = NewEmbedder(cfg.EmbedderModel, opt); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if cfg.LivenessModel != "" {
+		if e.live, err = NewLiveness(cfg.LivenessModel, opt); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Close releases the models.
+func (e *Engine) Close() error {
+	var errs []error
+	if e.det != nil {
+		errs = append(errs, e.det.Close())
+	}
+	if e.emb != nil {
+		errs = append(errs, e.emb.Close())
+	}
+	if e.live != nil {
+		errs = append(errs, e.live.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Matcher returns the matcher the engine decides with.
+func (e *Engine) Matcher() Matcher { return e.matcher }
+
+// Analysis is one image's face: where it is, how usable, and its
+// embedding.
+type Analysis struct {
+	Face      Face      `json:"face"`
+	Detected  int       `json:"faces_detected"`
+	Quality   Quality   `json:"quality"`
+	Embedding Embedding `json:"-"`
+}
+
+// Selection says which face of an image is analysed.
+type Selection func([]Face) (Face, error)
+
+// Timings are the milliseconds each stage took.
+type Timings map[string]float64
+
+func (t Timings) since(stage string, start time.Time) {
+	t[stage] = float64(time.Since(start).Microseconds()) / 1000
+}
+
+// Analyze detects the faces of img, picks one with pick (Dominant or
+// Largest), aligns it, measures its quality and embeds it. It records the
+// stages in t under prefix.
+func (e *Engine) Analyze(ctx context.Context, img gocv.Mat, pick Selection, t Timings, prefix string) (Analysis, error) {
+	start := time.Now()
+	faces, err := e.det.Detect(ctx, img)
+	if err != nil {
+		return Analysis{}, err
+	}
+	t.since(prefix+"detect", start)
+	f, err := pick(faces)
+	if err != nil {
+		return Analysis{Detected: len(faces)}, err
+	}
+	a := Analysis{Face: f, Detected: len(faces)}
+	start = time.Now()
+	aligned, err := Align(img, f.Landmarks)
+	if err != nil {
+		return a, err
+	}
+	defer aligned.Close()
+	a.Quality = AssessQuality(f, aligned, e.quality)
+	t.since(prefix+"align_quality", start)
+	start = time.Now()
+	if a.Embedding, err = e.emb.Embed(ctx, aligned); err != nil {
+		return a, err
+	}
+	t.since(prefix+"embed", start)
+	return a, nil
+}
+
+// LivenessResult is the passive liveness verdict on the selfie.
+type LivenessResult struct {
+	Score     float64 `json:"score"` // probability of a live face
+	Threshold float64 `json:"threshold"`
+	Live      bool    `json:"live"`
+}
+
+// Liveness scores face f of img; it fails when the engine has no liveness
+// model.
+func (e *Engine) Liveness(ctx context.Context, img gocv.Mat, f Face) (LivenessResult, error) {
+	if e.live == nil {
+		return LivenessResult{}, errors.New("liveness model not loaded")
+	}
+	p, err := e.live.Score(ctx, img, f.Box)
+	if err != nil {
+		return LivenessResult{}, err
+	}
+	return LivenessResult{Score: p, Threshold: e.liveThreshold, Live: p >= e.liveThreshold}, nil
+}
+
+// MatchResult is a 1:1 comparison of a selfie with a reference portrait.
+type MatchResult struct {
+	Decision
+	Liveness  *LivenessResult `json:"liveness"` // nil when skipped
+	Selfie    Analysis        `json:"selfie"`
+	Reference Analysis        `json:"reference"`
+	Timings   Timings         `json:"timings_ms"`
+}
+
+// ImageError says which of the two images an error belongs to.
+type ImageError struct {
+	Image string // "selfie" or "reference"
+	Err   error
+}
+
+func (e *ImageError) Error() string { return e.Image + ": " + e.Err.Error() }
+func (e *ImageError) Unwrap() error { return e.Err }
+
+// Match compares the selfie's single dominant face with the largest face of
+// the reference, scoring liveness on the selfie when withLiveness. The two
+// images are worked on concurrently.
+func (e *Engine) Match(ctx context.Context, selfie, reference gocv.Mat, withLiveness bool) (MatchResult, error) {
+	if withLiveness && e.live == nil {
+		return MatchResult{}, errors.New("liveness asked for but no liveness model loaded")
+	}
+	start := time.Now()
+	ts, tr := Timings{}, Timings{}
+	var res MatchResult
+	var errS, errR error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		res.Reference, errR = e.Analyze(ctx, reference, Largest, tr, "reference_")
+	}()
+	res.Selfie, errS = e.Analyze(ctx, selfie, Dominant, ts, "selfie_")
+	if errS == nil && withLiveness {
+		t0 := time.Now()
+		var l LivenessResult
+		if l, errS = e.Liveness(ctx, selfie, res.Selfie.Face); errS == nil {
+			res.Liveness = &l
+		}
+		ts.since("selfie_liveness", t0)
+	}
+	wg.Wait()
+	if errS != nil {
+		return res, &ImageError{Image: "selfie", Err: errS}
+	}
+	if errR != nil {
+		return res, &ImageError{Image: "reference", Err: errR}
+	}
+	res.Decision = e.matcher.Decide(Cosine(res.Selfie.Embedding, res.Reference.Embedding))
+	res.Timings = ts
+	for k, v := range tr {
+		res.Timings[k] = v
+	}
+	res.Timings.since("total", start)
+	return res, nil
+}

@@ -1,0 +1,108 @@
+package face
+
+import (
+	"context"
+	"image"
+	"path/filepath"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/internal/testenv"
+)
+
+func newTestEngine(t testing.TB, threads int) *Engine {
+	t.Helper()
+	testenv.ORT(t)
+	e, err := New(Config{
+		DetectorModel: testenv.Model(t, "yunet"),
+		EmbedderModel: testenv.Model(t, "fr-feature"),
+		LivenessModel: testenv.Model(t, "minifasnet-v2se"),
+		Threads:       threads,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+func newTestDetector(t testing.TB) *YuNet {
+	t.Helper()
+	testenv.ORT(t)
+	d, err := NewYuNet(testenv.Model(t, "yunet"), YuNetConfig{}, ort.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// readImage loads a shared data image; the test closes it at cleanup.
+func readImage(t testing.TB, elem ...string) gocv.Mat {
+	t.Helper()
+	m, err := imageio.ReadFile(testenv.Data(t, elem...), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func bbt(t testing.TB, name string) gocv.Mat {
+	t.Helper()
+	return readImage(t, "faces", "faceapi_bbt", name[:len(name)-1], name+".png")
+}
+
+// compose pastes img, scaled by scale, onto a grey canvas of w x h with its
+// top-left corner at (x, y).
+func compose(t testing.TB, w, h int, parts ...placed) gocv.Mat {
+	t.Helper()
+	canvas := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(128, 128, 128, 0), h, w, gocv.MatTypeCV8UC3)
+	for _, p := range parts {
+		sz := image.Pt(int(float64(p.img.Cols())*p.scale), int(float64(p.img.Rows())*p.scale))
+		scaled := gocv.NewMat()
+		gocv.Resize(p.img, &scaled, sz, 0, 0, gocv.InterpolationLinear)
+		roi := canvas.Region(image.Rect(p.at.X, p.at.Y, p.at.X+sz.X, p.at.Y+sz.Y))
+		scaled.CopyTo(&roi)
+		roi.Close()
+		scaled.Close()
+	}
+	t.Cleanup(func() { canvas.Close() })
+	return canvas
+}
+
+type placed struct {
+	img   gocv.Mat
+	scale float64
+	at    image.Point
+}
+
+func detectOne(t testing.TB, d Detector, img gocv.Mat) Face {
+	t.Helper()
+	faces, err := d.Detect(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(faces) == 0 {
+		t.Fatal("no face detected")
+	}
+	return faces[0]
+}
+
+// globData lists shared data files matching the pattern elements, as paths
+// relative to the data folder, failing when there are none.
+func globData(t testing.TB, elem ...string) []string {
+	t.Helper()
+	root := testenv.Data(t)
+	matches, err := filepath.Glob(filepath.Join(append([]string{root}, elem...)...))
+	if err != nil || len(matches) == 0 {
+		t.Fatalf("no shared data matches %v (%v)", elem, err)
+	}
+	for i, m := range matches {
+		matches[i], _ = filepath.Rel(root, m)
+	}
+	return matches
+}

@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"encoding/json"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/internal/testenv"
+)
+
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// twoFaces writes a photo of two people side by side.
+func twoFaces(t *testing.T, path string) {
+	t.Helper()
+	canvas := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(128, 128, 128, 0), 300, 600, gocv.MatTypeCV8UC3)
+	defer canvas.Close()
+	for i, name := range []string{"leonard/leonard1.png", "penny/penny1.png"} {
+		m := gocv.IMRead(testenv.Data(t, "faces", "faceapi_bbt", name), gocv.IMReadColor)
+		roi := canvas.Region(image.Rect(50+300*i, 75, 200+300*i, 225))
+		m.CopyTo(&roi)
+		roi.Close()
+		m.Close()
+	}
+	if !gocv.IMWrite(path, canvas) {
+		t.Fatalf("writing %s", path)
+	}
+}
+
+func TestFaceMatchInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := testenv.Data(t, "faces", "faceapi_bbt", "leonard", "leonard1.png")
+	text := filepath.Join(dir, "notes.jpg")
+	if err := os.WriteFile(text, []byte("this is not a photo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jpg, err := os.ReadFile(testenv.Data(t, "liveness", "minivision_samples", "image_T1.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.jpg")
+	if err := os.WriteFile(truncated, jpg[:len(jpg)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.png")
+	writePNG(t, huge, image.NewGray(image.Rect(0, 0, 8000, 6250))) // 50 megapixels
+	blank := filepath.Join(dir, "blank.png")
+	grey := image.NewGray(image.Rect(0, 0, 320, 240))
+	for i := range grey.Pix {
+		grey.Pix[i] = uint8(100 + i%50) // a gentle texture, no face
+	}
+	writePNG(t, blank, grey)
+	two := filepath.Join(dir, "two.png")
+	twoFaces(t, two)
+
+	for _, c := range []struct {
+		name string
+		args []string
+		exit int
+		code string
+	}{
+		{"selfie not an image", []string{"--selfie", text, "--reference", good}, ExitInput, "not_an_image"},
+		{"truncated reference", []string{"--selfie", good, "--reference", truncated}, ExitInput, "truncated_image"},
+		{"50 megapixel selfie", []string{"--selfie", huge, "--reference", good}, ExitInput, "image_too_large"},
+		{"missing file", []string{"--selfie", filepath.Join(dir, "nope.jpg"), "--reference", good}, ExitInput, "file_not_found"},
+		{"no face", []string{"--selfie", blank, "--reference", good}, ExitInput, "no_face"},
+		{"two faces in the selfie", []string{"--selfie", two, "--reference", good}, ExitInput, "multiple_faces"},
+		{"no reference", []string{"--selfie", good}, ExitUsage, "usage"},
+		{"far out of range", []string{"--selfie", good, "--reference", good, "--far", "1e-6"}, ExitUsage, "usage"},
+	} {
+		r := kyc(t, nil, append([]string{"face-match"}, c.args...)...)
+		e := decodeError(t, r)
+		if r.exit != c.exit || e.Code != c.code {
+			t.Errorf("%s: exit %d code %q (%s), want exit %d code %q", c.name, r.exit, e.Code, e.Message, c.exit, c.code)
+		}
+	}
+}
+
+func TestFaceMatchDecides(t *testing.T) {
+	face := func(name string) string {
+		return testenv.Data(t, "faces", "faceapi_bbt", name[:len(name)-1], name+".png")
+	}
+	two := filepath.Join(t.TempDir(), "two.png")
+	twoFaces(t, two)
+	for _, c := range []struct {
+		name     string
+		args     []string
+		decision string
+		liveness bool
+	}{
+		{"same person", []string{"--selfie", face("leonard2"), "--reference", face("leonard4")}, "match", true},
+		{"different people", []string{"--selfie", face("raj2"), "--reference", face("howard2")}, "no_match", true},
+		{"reference to reference", []string{"--selfie", face("penny5"), "--reference", face("penny2"), "--no-liveness"}, "match", false},
+		// A reference holding two faces is compared by its largest; which of
+		// the two same-sized faces that is does not matter here.
+		{"group reference", []string{"--selfie", face("leonard3"), "--reference", two, "--no-liveness"}, "", false},
+	} {
+		r := kyc(t, nil, append([]string{"face-match"}, c.args...)...)
+		if r.exit != ExitOK {
+			t.Errorf("%s: exit %d: %s", c.name, r.exit, r.stdout)
+			continue
+		}
+		var out struct {
+			Similarity *float64 `json:"similarity"`
+			Score      float64  `json:"score"`
+			Threshold  float64  `json:"threshold"`
+			Decision   string   `json:"decision"`
+			Liveness   *struct {
+				Score float64 `json:"score"`
+				Live  *bool   `json:"live"`
+			} `json:"liveness"`
+			Faces map[string]struct {
+				Face struct {
+					Box       map[string]float64   `json:"box"`
+					Landmarks []map[string]float64 `json:"landmarks"`
+				} `json:"face"`
+				Quality struct {
+					Failures []string `json:"failures"`
+				} `json:"quality"`
+			} `json:"faces"`
+			Timings map[string]float64 `json:"timings_ms"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+			t.Fatalf("%s: %v: %s", c.name, err, r.stdout)
+		}
+		if out.Similarity == nil || (c.decision != "" && out.Decision != c.decision) || (out.Decision != "match" && out.Decision != "no_match") || out.Score < 0 || out.Score > 1 || out.Threshold == 0 {
+			t.Errorf("%s: %s", c.name, r.stdout)
+		}
+		if (out.Liveness != nil) != c.liveness || (out.Liveness != nil && out.Liveness.Live == nil) {
+			t.Errorf("%s: liveness %+v, want present=%v", c.name, out.Liveness, c.liveness)
+		}
+		for _, role := range []string{"selfie", "reference"} {
+			f := out.Faces[role]
+			if f.Face.Box["w"] <= 0 || len(f.Face.Landmarks) != 5 || f.Quality.Failures == nil {
+				t.Errorf("%s: %s face incomplete: %+v", c.name, role, f)
+			}
+		}
+		if out.Timings["total"] <= 0 || out.Timings["selfie_embed"] <= 0 {
+			t.Errorf("%s: timings %v", c.name, out.Timings)
+		}
+	}
+}
+
+func TestEvalFaces(t *testing.T) {
+	out := t.TempDir()
+	data := testenv.Data(t, "faces", "faceapi_bbt")
+	r := kyc(t, nil, "eval", "faces", "--data", data, "--identities", "amy,raj,sheldon", "--out", out)
+	if r.exit != ExitOK {
+		t.Fatalf("exit %d: %s %s", r.exit, r.stdout, r.stderr)
+	}
+	var res struct {
+		Images  int     `json:"images"`
+		Pairs   int     `json:"pairs"`
+		AUC     float64 `json:"auc"`
+		DETPlot string  `json:"det_plot"`
+		Points  []struct {
+			FAR float64 `json:"far"`
+		} `json:"tar_at_far"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Images != 15 || res.Pairs != 105 || res.AUC < 0.9 || len(res.Points) != 3 {
+		t.Errorf("eval result %+v", res)
+	}
+	if st, err := os.Stat(res.DETPlot); err != nil || st.Size() == 0 {
+		t.Errorf("DET plot %q: %v", res.DETPlot, err)
+	}
+	pairs := filepath.Join(out, "pairs.csv")
+	if err := os.WriteFile(pairs, []byte("file_x,file_y,Decision\namy/amy1.png,amy/amy2.png,1\namy/amy1.png,raj/raj1.png,0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = kyc(t, nil, "eval", "faces", "--data", data, "--pairs", pairs)
+	if r.exit != ExitOK || json.Unmarshal([]byte(r.stdout), &res) != nil || res.Pairs != 2 {
+		t.Errorf("pairs CSV run: exit %d %s", r.exit, r.stdout)
+	}
+	for _, args := range [][]string{
+		{"eval"},
+		{"eval", "faces"},
+		{"eval", "faces", "--data", filepath.Join(out, "missing")},
+	} {
+		if r := kyc(t, nil, args...); r.exit == ExitOK {
+			t.Errorf("%v: exit 0", args)
+		} else {
+			decodeError(t, r)
+		}
+	}
+}
