@@ -222,3 +222,19 @@ func photocopied(t testing.TB, seed uint64) []byte {
 	}
 	return encodeJPEG(t, out, 90)
 }
+
+// mutedGenuine is a genuine document printed in faint colours: the card's
+// chroma reduced to a fifth, saved once at quality 90.
+func mutedGenuine(t testing.TB, seed uint64) []byte {
+	t.Helper()
+	card := renderCard(t, seed, cardW, cardH)
+	defer card.Close()
+	p, _ := card.DataPtrUint8()
+	for i := 0; i+2 < len(p); i += 3 {
+		grey := (float64(p[i]) + float64(p[i+1]) + float64(p[i+2])) / 3
+		for c := 0; c < 3; c++ {
+			p[i+c] = uint8(grey + 0.2*(float64(p[i+c])-grey))
+		}
+	}
+	return encodeJPEG(t, card, 90)
+}

@@ -1,17 +1,19 @@
 package forensics
 
 import (
+	"context"
+	"encoding/binary"
 	"image"
 	"math"
+	"math/bits"
+	"slices"
 
 	"gocv.io/x/gocv"
 )
 
 const (
-	// cmNeighbours is how many nearest descriptors are fetched per
-	// keypoint: itself, its copies at other pyramid levels, the best
-	// distant match and the runner-up for the ratio test.
-	cmNeighbours = 6
+	// orbDescBytes is the length of an ORB descriptor (256 bits).
+	orbDescBytes = 32
 	// cmSameSpot is the distance (working pixels) under which two
 	// keypoints are the same spot seen at two pyramid levels.
 	cmSameSpot = 6.0
@@ -34,7 +36,7 @@ func (p pair) shift() (float64, float64) { return p.to.X - p.from.X, p.to.Y - p.
 // trace of a region copied elsewhere in the same image. Repeated printed
 // patterns fail the ratio test (each element has many equally good twins),
 // and isolated coincidences do not form a cluster.
-func copyMoveCheck(img gocv.Mat, opts Options) Check {
+func copyMoveCheck(ctx context.Context, img gocv.Mat, opts Options) Check {
 	work, scale := downscaleGrey(img, opts.WorkLongSide)
 	defer work.Close()
 	orb := gocv.NewORBWithParams(opts.CopyMoveFeatures, 1.2, 8, 31, 0, 2, gocv.ORBScoreTypeHarris, 31, 10)
@@ -43,40 +45,43 @@ func copyMoveCheck(img gocv.Mat, opts Options) Check {
 	defer mask.Close()
 	kps, desc := orb.DetectAndCompute(work, mask)
 	defer desc.Close()
+	if err := ctx.Err(); err != nil {
+		return notApplicable(CheckCopyMove, err.Error())
+	}
 	ev := map[string]any{"keypoints": len(kps)}
-	if len(kps) < cmNeighbours {
+	if len(kps) < 2 || desc.Cols() != orbDescBytes {
 		ev["cluster_size"] = 0
 		return Check{Name: CheckCopyMove, Score: 1, Applicable: true, Evidence: ev}
 	}
-	bf := gocv.NewBFMatcherWithParams(gocv.NormHamming, false)
-	defer bf.Close()
-	knn := bf.KnnMatch(desc, desc, cmNeighbours)
+	// A rival further than this cannot fail the ratio test of a pair that
+	// passes the distance cap, so no match beyond it is needed.
+	reach := int(math.Ceil(float64(opts.CopyMoveMaxHamming) / opts.CopyMoveRatio))
+	near := hammingNeighbours(packDescriptors(desc.ToBytes()), reach)
 
 	diag := math.Hypot(float64(work.Cols()), float64(work.Rows()))
 	minShift := opts.CopyMoveMinShift * diag
 	var pairs []pair
 	seen := map[[2]int]bool{}
-	for i, ms := range knn {
-		best, second := -1, -1
-		bestD, secondD := 0.0, math.Inf(1)
+	for i, ms := range near {
+		best, bestD, secondD := -1, 0, math.Inf(1)
 		for _, m := range ms {
-			if m.TrainIdx < 0 || m.TrainIdx >= len(kps) || dist(kps[i], kps[m.TrainIdx]) < minShift {
+			if dist(kps[i], kps[m.idx]) < minShift {
 				continue
 			}
 			if best < 0 {
-				best, bestD = m.TrainIdx, m.Distance
+				best, bestD = m.idx, m.dist
 				continue
 			}
 			// The same target spot at another pyramid level is no rival.
-			if dist(kps[best], kps[m.TrainIdx]) >= cmSameSpot {
-				second, secondD = m.TrainIdx, m.Distance
+			if dist(kps[best], kps[m.idx]) >= cmSameSpot {
+				secondD = float64(m.dist)
 				break
 			}
 		}
-		if best < 0 || bestD > float64(opts.CopyMoveMaxHamming) {
+		if best < 0 || bestD > opts.CopyMoveMaxHamming {
 			continue
 		}
-		if second >= 0 && bestD >= opts.CopyMoveRatio*secondD {
+		if float64(bestD) >= opts.CopyMoveRatio*secondD {
 			continue
 		}
 		a, b := i, best
@@ -170,6 +175,49 @@ next:
 		kept = append(kept, p.from)
 	}
 	return len(kept)
+}
+
+// neighbour is a descriptor within reach of another one.
+type neighbour struct{ idx, dist int }
+
+// packDescriptors turns rows of 32 descriptor bytes into 4 words each.
+func packDescriptors(b []byte) [][4]uint64 {
+	out := make([][4]uint64, len(b)/orbDescBytes)
+	for i := range out {
+		for w := range out[i] {
+			out[i][w] = binary.LittleEndian.Uint64(b[i*orbDescBytes+8*w:])
+		}
+	}
+	return out
+}
+
+// hammingNeighbours returns, for every descriptor, the others at most
+// reach bits away, nearest first (ties by index). Each unordered pair is
+// compared once; with reach far below the 128 bits of unrelated
+// descriptors the lists stay short, so this exact search costs less than
+// a k-nearest brute-force match and needs no arbitrary k.
+func hammingNeighbours(d [][4]uint64, reach int) [][]neighbour {
+	out := make([][]neighbour, len(d))
+	for i := range d {
+		a := &d[i]
+		for j := i + 1; j < len(d); j++ {
+			b := &d[j]
+			h := bits.OnesCount64(a[0]^b[0]) + bits.OnesCount64(a[1]^b[1]) + bits.OnesCount64(a[2]^b[2]) + bits.OnesCount64(a[3]^b[3])
+			if h <= reach {
+				out[i] = append(out[i], neighbour{j, h})
+				out[j] = append(out[j], neighbour{i, h})
+			}
+		}
+	}
+	for _, ns := range out {
+		slices.SortFunc(ns, func(x, y neighbour) int {
+			if x.dist != y.dist {
+				return x.dist - y.dist
+			}
+			return x.idx - y.idx
+		})
+	}
+	return out
 }
 
 func dist(a, b gocv.KeyPoint) float64 { return math.Hypot(a.X-b.X, a.Y-b.Y) }

@@ -1,6 +1,7 @@
 package forensics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -11,31 +12,31 @@ import (
 )
 
 // jpegChecks runs the checks that need the file's own 8x8 grid: error
-// level analysis and double quantisation. For a JPEG the file is decoded
+// level analysis, double quantisation and block-grid alignment. For a JPEG the file is decoded
 // again to grey (libjpeg then returns its Y plane exactly, and ignoring
 // EXIF orientation keeps the block grid); other input falls back to the
 // grey of img and skips the DCT check.
-func jpegChecks(raw []byte, jpg jpegInfo, jpgErr error, img gocv.Mat, opts Options) []Check {
+func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img gocv.Mat, opts Options) []Check {
 	quality := opts.ELAQuality
-	var dq Check
+	var dq, grid Check
+	var reason string // why the checks of the file's own grid cannot run
 	grey := gocv.NewMat()
 	defer grey.Close()
 	switch {
 	case jpgErr != nil:
-		reason := "not a JPEG"
+		reason = "not a JPEG"
 		if !errors.Is(jpgErr, ErrNotJPEG) {
 			reason = jpgErr.Error()
 		}
-		dq = notApplicable(CheckDoubleJPEG, reason)
 	case jpg.quant[jpg.lumaTable] == nil:
-		dq = notApplicable(CheckDoubleJPEG, "no luminance quantisation table")
+		reason = "no luminance quantisation table"
 	case jpg.width*jpg.height > opts.MaxPixels:
-		dq = notApplicable(CheckDoubleJPEG, fmt.Sprintf("%dx%d is over %d pixels", jpg.width, jpg.height, opts.MaxPixels))
+		reason = fmt.Sprintf("%dx%d is over %d pixels", jpg.width, jpg.height, opts.MaxPixels)
 	default:
 		g, err := gocv.IMDecode(raw, gocv.IMReadGrayScale|gocv.IMReadIgnoreOrientation)
 		if err != nil || g.Empty() {
 			g.Close()
-			dq = notApplicable(CheckDoubleJPEG, "JPEG does not decode")
+			reason = "JPEG does not decode"
 			break
 		}
 		grey.Close()
@@ -43,11 +44,13 @@ func jpegChecks(raw []byte, jpg jpegInfo, jpgErr error, img gocv.Mat, opts Optio
 		table := jpg.quant[jpg.lumaTable]
 		quality, _ = estimateQuality(table)
 		dq = doubleQuantCheck(grey, table, jpg, opts)
+		grid = blockGridCheck(ctx, grey.ToBytes(), grey.Cols(), grey.Rows(), opts)
 	}
-	if grey.Empty() {
+	if reason != "" {
+		dq, grid = notApplicable(CheckDoubleJPEG, reason), notApplicable(CheckBlockGrid, reason)
 		gocv.CvtColor(img, &grey, gocv.ColorBGRToGray)
 	}
-	return []Check{elaCheck(grey, quality, opts), dq}
+	return []Check{elaCheck(ctx, grey, quality, opts), dq, grid}
 }
 
 // elaGhostSteps are how far below the file's quality the image is
@@ -61,7 +64,7 @@ var elaGhostSteps = [...]int{30, 20, 10}
 // and, for each, compares block by block the error level with that of
 // blocks of similar texture, looking for a connected region of unusually
 // low error. It reports the strongest such region over the qualities.
-func elaCheck(grey gocv.Mat, quality int, opts Options) Check {
+func elaCheck(ctx context.Context, grey gocv.Mat, quality int, opts Options) Check {
 	b := opts.ELABlock
 	w, h := grey.Cols(), grey.Rows()
 	bw, bh := w/b, h/b
@@ -75,6 +78,9 @@ func elaCheck(grey gocv.Mat, quality int, opts Options) Check {
 	var bestComp []int
 	var bestErr []float64
 	for _, step := range elaGhostSteps {
+		if err := ctx.Err(); err != nil {
+			return notApplicable(CheckELA, err.Error())
+		}
 		q := min(max(quality-step, 30), 95)
 		errLevel, err := reencodeError(grey, g, q, b)
 		if err != nil {

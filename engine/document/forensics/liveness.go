@@ -1,6 +1,7 @@
 package forensics
 
 import (
+	"context"
 	"image"
 	"math"
 
@@ -23,6 +24,9 @@ const (
 	specBackground = 11
 	// colourSide is the long side of the copy the colour check reads.
 	colourSide = 256
+	// castLevels is the number of lightness levels whose mean chroma is
+	// taken as the light's cast.
+	castLevels = 32
 )
 
 // peak is a periodic component of the image.
@@ -43,8 +47,8 @@ func (p peak) angle() float64 {
 	return math.Mod(a+360, 90)
 }
 
-func livenessChecks(img gocv.Mat, opts Options) []Check {
-	peaks, n := spectralPeaks(img, opts.PeakProminence)
+func livenessChecks(ctx context.Context, img gocv.Mat, opts Options) []Check {
+	peaks, n := spectralPeaks(ctx, img, opts.PeakProminence)
 	return append(periodicChecks(peaks, n, opts), colourCheck(img, opts))
 }
 
@@ -52,7 +56,7 @@ func livenessChecks(img gocv.Mat, opts Options) []Check {
 // of the two chroma channels, and returns the local maxima that stand out
 // from their neighbourhood by at least minProm (natural log of the power
 // ratio), away from DC, the axes and the JPEG 8-pixel grid harmonics.
-func spectralPeaks(img gocv.Mat, minProm float64) ([]peak, int) {
+func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64) ([]peak, int) {
 	n := 256
 	for n > 32 && (img.Cols() < n || img.Rows() < n) {
 		n /= 2
@@ -64,6 +68,9 @@ func spectralPeaks(img gocv.Mat, minProm float64) ([]peak, int) {
 	defer lab.Close()
 	for ty := 0; ty < specTiles; ty++ {
 		for tx := 0; tx < specTiles; tx++ {
+			if ctx.Err() != nil {
+				return nil, n
+			}
 			r := image.Rect(0, 0, n, n).Add(image.Pt((img.Cols()-n)*tx/(specTiles-1), (img.Rows()-n)*ty/(specTiles-1)))
 			// Converting only the tiles keeps the costly Lab conversion to
 			// a fraction of the image.
@@ -166,31 +173,34 @@ func addPower(plane gocv.Mat, window []float64, dst []float64) {
 }
 
 // logBackground returns the box-filtered log spectrum (periodic borders),
-// the level a peak is measured against.
+// the level a peak is measured against. Running sums keep it linear in the
+// spectrum size.
 func logBackground(p []float64, n int) []float64 {
 	lg := make([]float64, len(p))
 	for i, v := range p {
 		lg[i] = math.Log(v + 1e-9)
 	}
+	tmp := boxRows(lg, n, 1, n)
+	// The vertical pass is the horizontal one on strided elements.
+	return boxRows(tmp, 1, n, n)
+}
+
+// boxRows averages, along n lines of n elements (line l, element k at
+// l*lineStep+k*elemStep), each element with its specBackground-wide
+// periodic neighbourhood.
+func boxRows(v []float64, lineStep, elemStep, n int) []float64 {
 	h := specBackground / 2
-	tmp := make([]float64, len(p))
-	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			s := 0.0
-			for d := -h; d <= h; d++ {
-				s += lg[y*n+(x+d+n)%n]
-			}
-			tmp[y*n+x] = s / specBackground
+	out := make([]float64, len(v))
+	for l := 0; l < n; l++ {
+		base := l * lineStep
+		at := func(k int) float64 { return v[base+((k+n)%n)*elemStep] }
+		s := 0.0
+		for d := -h; d <= h; d++ {
+			s += at(d)
 		}
-	}
-	out := make([]float64, len(p))
-	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			s := 0.0
-			for d := -h; d <= h; d++ {
-				s += tmp[((y+d+n)%n)*n+x]
-			}
-			out[y*n+x] = s / specBackground
+		for k := 0; k < n; k++ {
+			out[base+k*elemStep] = s / specBackground
+			s += at(k+h+1) - at(k-h)
 		}
 	}
 	return out
@@ -213,19 +223,40 @@ func colourCheck(img gocv.Mat, opts Options) Check {
 	gocv.CvtColor(small, &lab, gocv.ColorBGRToLab)
 	px := lab.ToBytes()
 	var sa, sb, saa, sbb float64
+	// Per lightness level: pixel count and chroma sums.
+	var lv [castLevels][5]float64
 	cnt := float64(len(px) / 3)
 	for i := 0; i+2 < len(px); i += 3 {
 		a, b := float64(px[i+1]), float64(px[i+2])
 		sa, sb, saa, sbb = sa+a, sb+b, saa+a*a, sbb+b*b
+		l := &lv[int(px[i])*castLevels/256]
+		l[0], l[1], l[2], l[3], l[4] = l[0]+1, l[1]+a, l[2]+b, l[3]+a*a, l[4]+b*b
 	}
-	va := saa/cnt - (sa/cnt)*(sa/cnt)
-	vb := sbb/cnt - (sb/cnt)*(sb/cnt)
-	spread := math.Sqrt(max(va, 0) + max(vb, 0))
-	return Check{Name: CheckPhotocopy, Score: 1 - ramp(spread, opts.ColourThreshold), Applicable: true, Evidence: map[string]any{
-		"chroma_spread": round3(spread),
-		"mean_a":        round3(sa/cnt - 128),
-		"mean_b":        round3(sb/cnt - 128),
+	spread := math.Sqrt(spreadOf(cnt, sa, sb, saa, sbb))
+	residual := 0.0
+	for _, l := range lv {
+		if l[0] > 0 {
+			residual += l[0] * spreadOf(l[0], l[1], l[2], l[3], l[4])
+		}
+	}
+	residual = math.Sqrt(residual / cnt)
+	// Flagged only when both are low: little colour, and what there is
+	// follows lightness like a cast.
+	score := 1 - min(ramp(spread, opts.ColourThreshold), ramp(residual, opts.CastThreshold))
+	return Check{Name: CheckPhotocopy, Score: score, Applicable: true, Evidence: map[string]any{
+		"chroma_spread":   round3(spread),
+		"residual_spread": round3(residual),
+		"mean_a":          round3(sa/cnt - 128),
+		"mean_b":          round3(sb/cnt - 128),
 	}}
+}
+
+// spreadOf is the summed variance of a and b from n values' sums and sums
+// of squares.
+func spreadOf(n, sa, sb, saa, sbb float64) float64 {
+	va := saa/n - (sa/n)*(sa/n)
+	vb := sbb/n - (sb/n)*(sb/n)
+	return max(va, 0) + max(vb, 0)
 }
 
 // periodicChecks turns the peaks into the screen and print checks. Any
