@@ -1,0 +1,44 @@
+package capture
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gocv.io/x/gocv"
+)
+
+// JPEGQuality is the quality captures are saved at (the product's q90).
+const JPEGQuality = 90
+
+// SaveJPEG writes img to path as a JPEG at JPEGQuality, through a synced
+// temporary file renamed into place, so a crash never leaves half a capture.
+func SaveJPEG(path string, img gocv.Mat) (err error) {
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, img, []int{gocv.IMWriteJpegQuality, JPEGQuality})
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", path, err)
+	}
+	defer buf.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".capture-*.jpg")
+	if err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(buf.GetBytes()); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	return nil
+}

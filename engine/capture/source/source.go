@@ -1,0 +1,131 @@
+// Package source opens the frame sources a capture session reads: V4L2
+// cameras, network streams (RTSP, HTTP MJPEG), video files and folders of
+// images, all behind one interface, and keeps a live source alive across
+// an unplugged cable with Reconnecting.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gocv.io/x/gocv"
+)
+
+// Kind says what a source reads from.
+type Kind string
+
+// Source kinds.
+const (
+	KindDevice Kind = "device" // a V4L2 camera
+	KindStream Kind = "stream" // a network stream URL
+	KindFile   Kind = "file"   // a video file
+	KindFolder Kind = "folder" // a folder of still images
+)
+
+// Live reports whether frames of this kind arrive on the camera's clock
+// (and are lost if nobody reads them) rather than on demand.
+func (k Kind) Live() bool { return k == KindDevice || k == KindStream }
+
+// Info describes an open source.
+type Info struct {
+	Kind   Kind    `json:"kind"`
+	Name   string  `json:"name"`
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+	FPS    float64 `json:"fps"`
+}
+
+// Source yields BGR frames.
+type Source interface {
+	// Info describes the source as opened.
+	Info() Info
+	// Read fills dst with the next frame. It returns io.EOF when a finite
+	// source has no more frames and an error wrapping ErrReadFailed when a
+	// live source stopped delivering (an unplugged camera, a dropped
+	// stream).
+	Read(ctx context.Context, dst *gocv.Mat) error
+	// Close releases the source.
+	Close() error
+}
+
+// ErrReadFailed is wrapped by Read errors of a source that stopped
+// delivering frames; reopening it may help.
+var ErrReadFailed = errors.New("frame read failed")
+
+// ErrUnknownSource is returned by Parse for a spec that names no device,
+// URL, file or folder.
+var ErrUnknownSource = errors.New("unknown source")
+
+// Options choose what a source delivers. Zero fields keep the source's own
+// setting.
+type Options struct {
+	Width, Height int     // requested camera resolution
+	FPS           float64 // requested camera frame rate; a folder's nominal rate
+}
+
+// DefaultFolderFPS is the nominal frame rate of an image folder.
+const DefaultFolderFPS = 10
+
+// Spec is a parsed source description.
+type Spec struct {
+	Kind   Kind
+	Device int    // for KindDevice
+	Target string // URL, file or folder path
+}
+
+var devicePath = regexp.MustCompile(`^/dev/video([0-9]+)$`)
+
+// Parse reads a source description: a device index ("0") or node
+// ("/dev/video2"), an rtsp://, http:// or https:// URL, a folder of images or
+// a video file.
+func Parse(s string) (Spec, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Spec{}, fmt.Errorf("%w: empty source", ErrUnknownSource)
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 0 {
+			return Spec{}, fmt.Errorf("%w: negative device index %d", ErrUnknownSource, n)
+		}
+		return Spec{Kind: KindDevice, Device: n}, nil
+	}
+	if m := devicePath.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return Spec{Kind: KindDevice, Device: n, Target: s}, nil
+	}
+	lower := strings.ToLower(s)
+	for _, scheme := range []string{"rtsp://", "rtsps://", "http://", "https://"} {
+		if strings.HasPrefix(lower, scheme) {
+			return Spec{Kind: KindStream, Target: s}, nil
+		}
+	}
+	st, err := os.Stat(s)
+	if err != nil {
+		return Spec{}, fmt.Errorf("%w: %s: %v", ErrUnknownSource, s, err)
+	}
+	if st.IsDir() {
+		return Spec{Kind: KindFolder, Target: s}, nil
+	}
+	return Spec{Kind: KindFile, Target: s}, nil
+}
+
+// Open opens the source spec describes.
+func Open(ctx context.Context, spec Spec, opt Options) (Source, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	switch spec.Kind {
+	case KindDevice:
+		return openDevice(spec.Device, opt)
+	case KindStream, KindFile:
+		return openURI(spec.Kind, spec.Target)
+	case KindFolder:
+		return OpenFolder(spec.Target, opt.FPS)
+	}
+	return nil, fmt.Errorf("%w: kind %q", ErrUnknownSource, spec.Kind)
+}

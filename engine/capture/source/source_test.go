@@ -1,0 +1,259 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+func TestParse(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "clip.avi")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		in   string
+		want Spec
+		err  bool
+	}{
+		{in: "0", want: Spec{Kind: KindDevice, Device: 0}},
+		{in: " 3 ", want: Spec{Kind: KindDevice, Device: 3}},
+		{in: "/dev/video2", want: Spec{Kind: KindDevice, Device: 2, Target: "/dev/video2"}},
+		{in: "rtsp://cam.local/stream", want: Spec{Kind: KindStream, Target: "rtsp://cam.local/stream"}},
+		{in: "HTTP://10.0.0.5:8080/video.mjpg", want: Spec{Kind: KindStream, Target: "HTTP://10.0.0.5:8080/video.mjpg"}},
+		{in: dir, want: Spec{Kind: KindFolder, Target: dir}},
+		{in: file, want: Spec{Kind: KindFile, Target: file}},
+		{in: "", err: true},
+		{in: "-1", err: true},
+		{in: filepath.Join(dir, "missing.mp4"), err: true},
+	}
+	for _, tt := range tests {
+		got, err := Parse(tt.in)
+		if tt.err {
+			if !errors.Is(err, ErrUnknownSource) {
+				t.Errorf("Parse(%q) error = %v, want ErrUnknownSource", tt.in, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// frame returns a w x h frame filled with grey level v.
+func frame(w, h int, v uint8) gocv.Mat {
+	return gocv.NewMatWithSizeFromScalar(gocv.NewScalar(float64(v), float64(v), float64(v), 0), h, w, gocv.MatTypeCV8UC3)
+}
+
+// readAll reads src to its end and returns the mean grey level of each frame.
+func readAll(t *testing.T, src Source) []int {
+	t.Helper()
+	var levels []int
+	m := gocv.NewMat()
+	defer m.Close()
+	for {
+		err := src.Read(context.Background(), &m)
+		if errors.Is(err, io.EOF) {
+			return levels
+		}
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		levels = append(levels, int(m.Mean().Val1+0.5))
+	}
+}
+
+func TestFolder(t *testing.T) {
+	dir := t.TempDir()
+	for i, v := range []uint8{30, 90, 150} {
+		m := frame(64, 48, v)
+		gocv.PutText(&m, "x", image.Pt(2, 40), gocv.FontHersheyPlain, 0.5, color.RGBA{v, v, v, 255}, 1)
+		if !gocv.IMWrite(filepath.Join(dir, string(rune('c'-i))+".png"), m) {
+			t.Fatal("writing test image")
+		}
+		m.Close()
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not an image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := Parse(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := Open(context.Background(), spec, Options{FPS: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if got := src.Info(); got != (Info{Kind: KindFolder, Name: dir, Width: 64, Height: 48, FPS: 5}) {
+		t.Errorf("Info = %+v", got)
+	}
+	// Name order: a.png (150), b.png (90), c.png (30).
+	if got := readAll(t, src); len(got) != 3 || got[0] != 150 || got[1] != 90 || got[2] != 30 {
+		t.Errorf("levels = %v, want [150 90 30]", got)
+	}
+	if _, err := OpenFolder(t.TempDir(), 0); err == nil {
+		t.Error("empty folder opened without error")
+	}
+}
+
+func TestVideoFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clip.avi")
+	vw, err := gocv.VideoWriterFile(path, "MJPG", 15, 160, 120, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	levels := []uint8{20, 60, 100, 140, 180, 220}
+	for _, v := range levels {
+		m := frame(160, 120, v)
+		if err := vw.Write(m); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+	}
+	vw.Close()
+	spec, err := Parse(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := Open(context.Background(), spec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	info := src.Info()
+	if info.Kind != KindFile || info.Width != 160 || info.Height != 120 || info.FPS != 15 {
+		t.Errorf("Info = %+v", info)
+	}
+	got := readAll(t, src)
+	if len(got) != len(levels) {
+		t.Fatalf("read %d frames, want %d", len(got), len(levels))
+	}
+	for i, v := range levels {
+		if d := got[i] - int(v); d < -3 || d > 3 {
+			t.Errorf("frame %d level %d, want %d", i, got[i], v)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	garbage := filepath.Join(t.TempDir(), "garbage.mp4")
+	if err := os.WriteFile(garbage, []byte("definitely not a video"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []Spec{
+		{Kind: KindFile, Target: garbage},
+		{Kind: KindFolder, Target: filepath.Join(t.TempDir(), "none")},
+		{Kind: "tape"},
+	} {
+		if s, err := Open(context.Background(), spec, Options{}); err == nil {
+			s.Close()
+			t.Errorf("Open(%+v) succeeded", spec)
+		}
+	}
+}
+
+// flaky is a live source whose reads fail from read failFrom on (never when
+// failFrom is 0).
+type flaky struct {
+	n, failFrom int
+	closed      bool
+}
+
+func (f *flaky) Info() Info {
+	return Info{Kind: KindDevice, Name: "fake", Width: 8, Height: 8, FPS: 30}
+}
+func (f *flaky) Read(ctx context.Context, dst *gocv.Mat) error {
+	f.n++
+	if f.failFrom > 0 && f.n >= f.failFrom {
+		return ErrReadFailed
+	}
+	m := frame(8, 8, uint8(f.n))
+	defer m.Close()
+	m.CopyTo(dst)
+	return nil
+}
+func (f *flaky) Close() error { f.closed = true; return nil }
+
+func TestReconnecting(t *testing.T) {
+	var opens, refusals atomic.Int32
+	refusals.Store(-1) // the first open must succeed
+	first := &flaky{failFrom: 4}
+	open := func(ctx context.Context) (Source, error) {
+		opens.Add(1)
+		if opens.Load() == 1 {
+			return first, nil
+		}
+		if refusals.Add(1) < 3 {
+			return nil, errors.New("no such device")
+		}
+		return &flaky{}, nil
+	}
+	b := Backoff{Min: time.Millisecond, Max: 4 * time.Millisecond}
+	r, err := NewReconnecting(context.Background(), open, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	m := gocv.NewMat()
+	defer m.Close()
+	var states []State
+	var disconnectedReads int
+	for ok := 0; ok < 6; {
+		err := r.Read(context.Background(), &m)
+		states = append(states, r.State())
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrDisconnected):
+			disconnectedReads++
+		default:
+			t.Fatalf("read: %v", err)
+		}
+		if len(states) > 50 {
+			t.Fatal("source never came back")
+		}
+	}
+	if !first.closed {
+		t.Error("failed source was not closed")
+	}
+	// 3 good reads, the failing read, 3 refused reopens, then good again.
+	if disconnectedReads != 4 || r.Disconnects() != 1 {
+		t.Errorf("disconnected reads = %d, disconnects = %d; want 4 and 1", disconnectedReads, r.Disconnects())
+	}
+	if states[3] != StateDisconnected || states[len(states)-1] != StateConnected {
+		t.Errorf("states = %v", states)
+	}
+	if _, err := NewReconnecting(context.Background(), open, Backoff{}); err == nil {
+		t.Error("zero backoff accepted")
+	}
+}
+
+func TestReconnectingHonoursContext(t *testing.T) {
+	open := func(ctx context.Context) (Source, error) { return &flaky{failFrom: 1}, nil }
+	r, err := NewReconnecting(context.Background(), open, Backoff{Min: time.Hour, Max: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gocv.NewMat()
+	defer m.Close()
+	if err := r.Read(context.Background(), &m); !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("first read: %v, want disconnected", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := r.Read(ctx, &m); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("read during an hour's backoff: %v, want the context's deadline", err)
+	}
+}

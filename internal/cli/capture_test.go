@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"encoding/json"
+	"image"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/internal/synth"
+)
+
+// documentVideo writes a video: four empty frames, then a card held
+// steady for seven frames, all softened but frame sharp.
+func documentVideo(t *testing.T, sharp int) string {
+	t.Helper()
+	bg := synth.Background(1280, 720, 9)
+	defer bg.Close()
+	card := synth.Card(synth.CardOptions{Lines: []string{"NIK 3171012345678901", "NAMA SITI AMINAH"}, Seed: 12})
+	defer card.Close()
+	path := filepath.Join(t.TempDir(), "doc.avi")
+	err := synth.WriteVideo(path, 15, 11, func(i int) gocv.Mat {
+		if i < 4 {
+			return bg.Clone()
+		}
+		m, _ := synth.Place(bg, card, synth.Placement{CenterX: 0.5, CenterY: 0.52, WidthFrac: 0.62, Rotate: 2})
+		if i != sharp {
+			gocv.GaussianBlur(m, &m, image.Pt(0, 0), 0.8, 0, gocv.BorderDefault)
+		}
+		return m
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCaptureDocument(t *testing.T) {
+	video := documentVideo(t, 7)
+	out := filepath.Join(t.TempDir(), "out")
+	r := kyc(t, nil, "capture", "--source", video, "--mode", "document", "--out", out, "--lang", "id")
+	if r.exit != 0 {
+		t.Fatalf("exit %d: %s %s", r.exit, r.stdout, r.stderr)
+	}
+	var res captureResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("decoding %q: %v", r.stdout, err)
+	}
+	if !res.Complete || len(res.Captured) != 1 {
+		t.Fatalf("complete=%v captured=%+v", res.Complete, res.Captured)
+	}
+	// The first steady frame has no previous outline to judge motion by;
+	// the next five fill the window, whose sharpest frame is 7.
+	c := res.Captured[0]
+	if c.Name != "front" || c.Frame != 7 || c.File != filepath.Join(out, "front.jpg") {
+		t.Errorf("captured %+v, want front frame 7", c)
+	}
+	img := gocv.IMRead(c.File, gocv.IMReadColor)
+	if img.Cols() != 1280 || img.Rows() != 720 {
+		t.Errorf("saved capture is %dx%d", img.Cols(), img.Rows())
+	}
+	img.Close()
+	want := []messageCount{
+		{Key: "move_into_frame", Text: "Arahkan dokumen ke dalam bingkai", Count: 4},
+		{Key: "hold_steady", Text: "Tahan agar tidak bergerak", Count: 1},
+		{Key: "capturing", Text: "Mengambil gambar…", Count: 5},
+	}
+	if len(res.Messages) != len(want) {
+		t.Fatalf("messages %+v, want %+v", res.Messages, want)
+	}
+	for i := range want {
+		if res.Messages[i] != want[i] {
+			t.Errorf("message %d = %+v, want %+v", i, res.Messages[i], want[i])
+		}
+	}
+	if res.Seen < 10 || res.Analysed != 10 || res.FPS <= 0 || res.Source.Kind != "file" || res.Source.Width != 1280 {
+		t.Errorf("summary %+v", res)
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 1 {
+		t.Errorf("out holds %d files, want only front.jpg (no temporary files)", len(entries))
+	}
+}
+
+func TestCaptureUsageErrors(t *testing.T) {
+	video := filepath.Join(t.TempDir(), "missing.avi")
+	out := t.TempDir()
+	for _, args := range [][]string{
+		{"capture", "--source", out, "--mode", "passport", "--out", out},
+		{"capture", "--source", out, "--out", out, "--lang", "fr"},
+		{"capture", "--source", out},
+		{"capture", "--source", video, "--out", out},
+		{"capture", "--source", out, "--out", out, "--sides", "3"},
+		{"capture", "--source", out, "--mode", "selfie", "--challenges", "wink", "--out", out},
+	} {
+		r := kyc(t, nil, args...)
+		if r.exit != ExitUsage || decodeError(t, r).Code != "usage" {
+			t.Errorf("%v: exit %d %s", args, r.exit, r.stdout)
+		}
+	}
+}
