@@ -139,6 +139,12 @@ func Find(img gocv.Mat, opt Options) (Result, error) {
 		best.Quad[i].X /= scale
 		best.Quad[i].Y /= scale
 	}
+	if scale < 1 {
+		best.Quad = refine(img, best.Quad, 4/scale+2)
+		refined := measure(best.Quad, img.Cols(), float64(img.Cols()*img.Rows()))
+		refined.Score, refined.Found = best.Score, true
+		best = refined
+	}
 	return best, nil
 }
 

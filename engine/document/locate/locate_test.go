@@ -29,7 +29,7 @@ func TestFindSyntheticScenes(t *testing.T) {
 	// Seed 7: the options were developed on other seeds; this set only reports.
 	rng := rand.New(rand.NewPCG(7, 1))
 	const n = 40
-	found := 0
+	found, worst := 0, 0.0
 	for i := 0; i < n; i++ {
 		bg := synth.Background(1280, 720, uint64(500+i))
 		// A whole card in view: guidance asks for that before anything is
@@ -58,7 +58,9 @@ func TestFindSyntheticScenes(t *testing.T) {
 			t.Logf("scene %d %+v: not found (score %.2f)", i, p, r.Score)
 			continue
 		}
-		if e := maxCornerError(r, truth, cardW); e > 0.04 {
+		e := maxCornerError(r, truth, cardW)
+		worst = math.Max(worst, e)
+		if e > 0.02 {
 			t.Logf("scene %d %+v: corner error %.3f of card width", i, p, e)
 			continue
 		}
@@ -71,7 +73,7 @@ func TestFindSyntheticScenes(t *testing.T) {
 		}
 		found++
 	}
-	t.Logf("found %d of %d synthetic scenes within 4%% corner error", found, n)
+	t.Logf("found %d of %d synthetic scenes within 2%% corner error; worst %.2f%%", found, n, 100*worst)
 	if found < n*9/10 {
 		t.Fatalf("found only %d of %d scenes", found, n)
 	}
