@@ -17,7 +17,7 @@ apt_packages=(
   xvfb xauth                      # a display for the window in tests and headless runs
   ffmpeg                          # screenshots and test videos
   chromium                        # UI tests
-  fonts-ocr-b fonts-dejavu-core   # synthetic documents (OCR-B is the MRZ typeface); UI font
+  fonts-ocr-b fonts-dejavu-core pango1.0-tools  # synthetic documents (OCR-B is the MRZ typeface, drawn with pango-view); UI font
   postgresql                      # a real server for the central store tests
 )
 

@@ -237,10 +237,14 @@ func regionOf(r image.Rectangle) Region {
 // (a JPEG test on a PNG) has Applicable false, Score 1, and is left out of
 // the aggregate.
 type Check struct {
-	Name       string         `json:"name"`
-	Score      float64        `json:"score"`
-	Applicable bool           `json:"applicable"`
-	Evidence   map[string]any `json:"evidence"`
+	Name       string  `json:"name"`
+	Score      float64 `json:"score"`
+	Applicable bool    `json:"applicable"`
+	// Advisory checks are reported for the operator but left out of the
+	// aggregate: their false-alarm rate on genuine documents is not yet
+	// low enough for them to reject anyone on their own.
+	Advisory bool           `json:"advisory,omitempty"`
+	Evidence map[string]any `json:"evidence"`
 }
 
 func notApplicable(name, reason string) Check {
@@ -345,7 +349,7 @@ func attackOf(cs []Check, thr float64) string {
 func minScore(cs []Check) float64 {
 	s := 1.0
 	for _, c := range cs {
-		if c.Applicable {
+		if c.Applicable && !c.Advisory {
 			s = min(s, c.Score)
 		}
 	}

@@ -107,7 +107,7 @@ func blockGridCheck(ctx context.Context, grey []byte, w, h int, opts Options) Ch
 	}
 	z := textureZ(score, texture)
 	comp, mass := strongestRegion(boxSmooth(z, ww, wh), ww, wh, opts.ELAZ)
-	c := Check{Name: CheckBlockGrid, Score: ramp(mass, opts.BlockGridThreshold), Applicable: true, Evidence: map[string]any{
+	c := Check{Name: CheckBlockGrid, Score: ramp(mass, opts.BlockGridThreshold), Applicable: true, Advisory: true, Evidence: map[string]any{
 		"window": gridWindow, "anomaly_mass": round3(mass),
 	}}
 	if len(comp) == 0 {
