@@ -1,15 +1,36 @@
-package central
+package central_test
 
 import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
 
+func openBolt(t *testing.T) *boltstore.Store {
+	t.Helper()
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestServeHealthAndGracefulShutdown(t *testing.T) {
-	s := New(Config{Addr: "127.0.0.1:0", Version: "test"})
+	box, err := central.GenerateBoxKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := central.New(central.Config{Addr: "127.0.0.1:0", Version: "test", Store: openBolt(t), BoxKey: box})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -46,8 +67,19 @@ func TestServeHealthAndGracefulShutdown(t *testing.T) {
 	}
 }
 
+func TestNewNeedsStoreAndKey(t *testing.T) {
+	if _, err := central.New(central.Config{}); err == nil {
+		t.Fatal("New accepted a config without store and key")
+	}
+}
+
 func TestServeBadAddress(t *testing.T) {
-	if err := New(Config{Addr: "256.0.0.1:99999"}).Serve(context.Background(), nil); err == nil {
+	box, _ := central.GenerateBoxKey()
+	s, err := central.New(central.Config{Addr: "256.0.0.1:99999", Store: openBolt(t), BoxKey: box})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(context.Background(), nil); err == nil {
 		t.Fatal("Serve accepted an invalid address")
 	}
 }

@@ -1,0 +1,78 @@
+package pgstore
+
+// migrations are applied in order; the version of each is its index + 1.
+// Never edit an applied migration: append a new one.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE devices (
+	id          text PRIMARY KEY,
+	public_key  bytea NOT NULL,
+	app_version text NOT NULL DEFAULT '',
+	enrolled_at timestamptz NOT NULL,
+	revoked_at  timestamptz
+);
+CREATE TABLE enroll_tokens (
+	hash       bytea PRIMARY KEY,
+	created_at timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL,
+	used_at    timestamptz,
+	device_id  text
+);
+CREATE TABLE nonces (
+	device_id  text NOT NULL,
+	nonce      text NOT NULL,
+	expires_at timestamptz NOT NULL,
+	PRIMARY KEY (device_id, nonce)
+);
+CREATE INDEX nonces_expires ON nonces (expires_at);
+CREATE TABLE submissions (
+	device_id     text NOT NULL,
+	key           text NOT NULL,
+	id            text NOT NULL,
+	manifest_hash bytea NOT NULL,
+	created_at    timestamptz NOT NULL,
+	received_at   timestamptz NOT NULL,
+	completed_at  timestamptz,
+	verdict       text NOT NULL,
+	payload       bytea NOT NULL,
+	PRIMARY KEY (device_id, key)
+);
+CREATE INDEX submissions_received ON submissions (received_at, device_id, key);
+CREATE TABLE images (
+	device_id   text NOT NULL,
+	key         text NOT NULL,
+	name        text NOT NULL,
+	ord         int NOT NULL,
+	size        bigint NOT NULL,
+	sha256      bytea NOT NULL,
+	content_key bytea NOT NULL,
+	received    bigint NOT NULL DEFAULT 0,
+	PRIMARY KEY (device_id, key, name),
+	FOREIGN KEY (device_id, key) REFERENCES submissions ON DELETE CASCADE
+);
+CREATE TABLE image_chunks (
+	device_id text NOT NULL,
+	key       text NOT NULL,
+	name      text NOT NULL,
+	off       bigint NOT NULL,
+	data      bytea NOT NULL,
+	PRIMARY KEY (device_id, key, name, off),
+	FOREIGN KEY (device_id, key, name) REFERENCES images ON DELETE CASCADE
+);
+CREATE TABLE risk_config (
+	version      bigint PRIMARY KEY,
+	doc          bytea NOT NULL,
+	published_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE watchlists (
+	name         text NOT NULL,
+	version      bigint NOT NULL,
+	size         bigint NOT NULL,
+	sha256       bytea NOT NULL,
+	data         bytea NOT NULL,
+	published_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (name, version)
+);
+`,
+}

@@ -1,0 +1,594 @@
+// Package pgstore is central's PostgreSQL store, for several central
+// instances behind a load balancer. Every invariant is enforced by the
+// database, not by the instance: primary keys with ON CONFLICT DO NOTHING
+// dedupe submissions and nonces, row locks serialise the chunks of one
+// submission, and an advisory lock serialises schema migrations and
+// version numbering.
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// Advisory lock keys (arbitrary constants, unique within this schema).
+const (
+	lockMigrate   = 0x6b7963_01
+	lockRisk      = 0x6b7963_02
+	lockWatchlist = 0x6b7963_03
+)
+
+// nonceSweepEvery is how many nonces are recorded between sweeps of the
+// expired ones.
+const nonceSweepEvery = 1024
+
+// Store is a PostgreSQL-backed central.Store.
+type Store struct {
+	pool   *pool
+	nonces atomic.Int64
+}
+
+// DefaultPoolSize is the number of connections one store opens at most.
+const DefaultPoolSize = 16
+
+var _ central.Store = (*Store)(nil)
+
+// Open connects to the database at dsn and applies pending migrations.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening central store: %w", err)
+	}
+	s := &Store{pool: newPool(cfg, DefaultPoolSize)}
+	if err := s.migrate(ctx); err != nil {
+		s.pool.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// SchemaVersion is the newest migration this build knows.
+func SchemaVersion() int { return len(migrations) }
+
+// migrate applies pending migrations in one transaction under an advisory
+// lock, so instances starting together apply each migration once.
+func (s *Store) migrate(ctx context.Context) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		var cur int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+			return err
+		}
+		if cur > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this build's %d", cur, len(migrations))
+		}
+		for v := cur + 1; v <= len(migrations); v++ {
+			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("migration %d: %w", v, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("migrating central schema: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	s.pool.close()
+	return nil
+}
+
+// exec runs one statement.
+func (s *Store) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	var tag pgconn.CommandTag
+	err := s.pool.with(ctx, func(c *pgx.Conn) (err error) {
+		tag, err = c.Exec(ctx, sql, args...)
+		return err
+	})
+	return tag, err
+}
+
+// tx runs fn in a transaction, committed when fn returns nil.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.pool.with(ctx, func(c *pgx.Conn) error { return pgx.BeginFunc(ctx, c, fn) })
+}
+
+// query runs fn on a connection for reads that need one.
+func (s *Store) query(ctx context.Context, fn func(*pgx.Conn) error) error {
+	return s.pool.with(ctx, fn)
+}
+
+// CreateEnrollToken implements central.Store.
+func (s *Store) CreateEnrollToken(ctx context.Context, t central.EnrollToken) error {
+	_, err := s.exec(ctx, `INSERT INTO enroll_tokens (hash, created_at, expires_at) VALUES ($1, $2, $3)`, t.Hash[:], t.CreatedAt, t.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("creating enrolment token: %w", err)
+	}
+	return nil
+}
+
+// Enroll implements central.Store.
+func (s *Store) Enroll(ctx context.Context, tokenHash [sha256.Size]byte, d central.Device) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		// The conditional update consumes the token exactly once even when
+		// two instances redeem it at the same moment.
+		tag, err := tx.Exec(ctx, `UPDATE enroll_tokens SET used_at = $2, device_id = $3 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2`, tokenHash[:], d.EnrolledAt, d.ID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return central.ErrTokenInvalid
+		}
+		tag, err = tx.Exec(ctx, `INSERT INTO devices (id, public_key, app_version, enrolled_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, d.ID, d.PublicKey, d.AppVersion, d.EnrolledAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return central.ErrDeviceExists
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("enrolling device: %w", err)
+	}
+	return nil
+}
+
+const deviceCols = `id, public_key, app_version, enrolled_at, revoked_at`
+
+func scanDevice(row pgx.Row) (central.Device, error) {
+	var d central.Device
+	var revoked *time.Time
+	if err := row.Scan(&d.ID, &d.PublicKey, &d.AppVersion, &d.EnrolledAt, &revoked); err != nil {
+		return d, err
+	}
+	d.EnrolledAt = d.EnrolledAt.UTC()
+	if revoked != nil {
+		d.RevokedAt = revoked.UTC()
+	}
+	return d, nil
+}
+
+// Device implements central.Store.
+func (s *Store) Device(ctx context.Context, id string) (central.Device, error) {
+	var d central.Device
+	err := s.query(ctx, func(c *pgx.Conn) (err error) {
+		d, err = scanDevice(c.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id))
+		return err
+	})
+	if err != nil {
+		return d, fmt.Errorf("reading device: %w", notFound(err))
+	}
+	return d, nil
+}
+
+// Devices implements central.Store.
+func (s *Store) Devices(ctx context.Context) ([]central.Device, error) {
+	var ds []central.Device
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT `+deviceCols+` FROM devices ORDER BY enrolled_at, id`)
+		if err != nil {
+			return err
+		}
+		ds, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.Device, error) { return scanDevice(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing devices: %w", err)
+	}
+	return ds, nil
+}
+
+// RevokeDevice implements central.Store.
+func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.exec(ctx, `UPDATE devices SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, id, at)
+	if err != nil {
+		return fmt.Errorf("revoking device: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("revoking device: %w", central.ErrNotFound)
+	}
+	return nil
+}
+
+// UseNonce implements central.Store.
+func (s *Store) UseNonce(ctx context.Context, deviceID, nonce string, now, expires time.Time) error {
+	if s.nonces.Add(1)%nonceSweepEvery == 0 {
+		if _, err := s.exec(ctx, `DELETE FROM nonces WHERE expires_at < $1`, now); err != nil {
+			return fmt.Errorf("sweeping nonces: %w", err)
+		}
+	}
+	tag, err := s.exec(ctx, `INSERT INTO nonces (device_id, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, deviceID, nonce, expires)
+	if err != nil {
+		return fmt.Errorf("recording nonce: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return central.ErrReplay
+	}
+	return nil
+}
+
+// BeginSubmission implements central.Store.
+func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (protocol.UploadState, bool, error) {
+	var st protocol.UploadState
+	var created bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var completed *time.Time
+		if len(sub.Images) == 0 {
+			completed = &sub.ReceivedAt
+		}
+		// A concurrent insert of the same key waits for the first
+		// transaction and then does nothing.
+		tag, err := tx.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+			sub.DeviceID, sub.Key, sub.ID, sub.ManifestHash, sub.CreatedAt, sub.ReceivedAt, completed, sub.Verdict, []byte(sub.Payload))
+		if err != nil {
+			return err
+		}
+		created = tag.RowsAffected() == 1
+		if created {
+			b := &pgx.Batch{}
+			for i, im := range sub.Images {
+				b.Queue(`INSERT INTO images (device_id, key, name, ord, size, sha256, content_key) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+					sub.DeviceID, sub.Key, im.Name, i, im.Size, im.SHA256, im.Key)
+			}
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return err
+			}
+			rec := central.Submission{Images: slices.Clone(sub.Images)}
+			for i := range rec.Images {
+				rec.Images[i].Received = 0
+			}
+			if completed != nil {
+				rec.CompletedAt = *completed
+			}
+			st = rec.State()
+			return nil
+		}
+		cur, err := loadSubmission(ctx, tx, sub.DeviceID, sub.Key, false)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(cur.ManifestHash, sub.ManifestHash) {
+			return central.ErrConflict
+		}
+		st = cur.State()
+		return nil
+	})
+	if err != nil {
+		return st, false, fmt.Errorf("recording submission: %w", err)
+	}
+	return st, created, nil
+}
+
+// querier is what both a pool and a transaction offer.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const submissionCols = `device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict`
+
+func scanSubmission(row pgx.Row, payload *[]byte) (central.Submission, error) {
+	var s central.Submission
+	var completed *time.Time
+	dst := []any{&s.DeviceID, &s.Key, &s.ID, &s.ManifestHash, &s.CreatedAt, &s.ReceivedAt, &completed, &s.Verdict}
+	if payload != nil {
+		dst = append(dst, payload)
+	}
+	if err := row.Scan(dst...); err != nil {
+		return s, err
+	}
+	s.CreatedAt, s.ReceivedAt = s.CreatedAt.UTC(), s.ReceivedAt.UTC()
+	if completed != nil {
+		s.CompletedAt = completed.UTC()
+	}
+	return s, nil
+}
+
+func loadSubmission(ctx context.Context, q querier, deviceID, key string, withPayload bool) (central.Submission, error) {
+	var payload []byte
+	cols := submissionCols
+	pp := (*[]byte)(nil)
+	if withPayload {
+		cols += ", payload"
+		pp = &payload
+	}
+	sub, err := scanSubmission(q.QueryRow(ctx, `SELECT `+cols+` FROM submissions WHERE device_id = $1 AND key = $2`, deviceID, key), pp)
+	if err != nil {
+		return sub, notFound(err)
+	}
+	sub.Payload = payload
+	if sub.Images, err = loadImages(ctx, q, deviceID, key, false); err != nil {
+		return sub, err
+	}
+	return sub, nil
+}
+
+func loadImages(ctx context.Context, q querier, deviceID, key string, forUpdate bool) ([]central.ImageProgress, error) {
+	sql := `SELECT name, size, sha256, content_key, received FROM images WHERE device_id = $1 AND key = $2 ORDER BY ord`
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	rows, err := q.Query(ctx, sql, deviceID, key)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.ImageProgress, error) {
+		var im central.ImageProgress
+		err := r.Scan(&im.Name, &im.Size, &im.SHA256, &im.Key, &im.Received)
+		return im, err
+	})
+}
+
+// Upload implements central.Store.
+func (s *Store) Upload(ctx context.Context, deviceID, key string) (central.Submission, error) {
+	var sub central.Submission
+	err := s.query(ctx, func(c *pgx.Conn) (err error) {
+		sub, err = loadSubmission(ctx, c, deviceID, key, true)
+		return err
+	})
+	if err != nil {
+		return sub, fmt.Errorf("reading submission: %w", err)
+	}
+	return sub, nil
+}
+
+// AppendChunk implements central.Store. Locking every image row of the
+// submission serialises its chunks, so exactly one transaction sees the
+// last image complete and stamps the submission complete.
+func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.UploadState, error) {
+	var st protocol.UploadState
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		ims, err := loadImages(ctx, tx, c.DeviceID, c.Key, true)
+		if err != nil {
+			return err
+		}
+		var completed *time.Time
+		if err := tx.QueryRow(ctx, `SELECT completed_at FROM submissions WHERE device_id = $1 AND key = $2`, c.DeviceID, c.Key).Scan(&completed); err != nil {
+			return notFound(err)
+		}
+		sub := central.Submission{Images: ims}
+		if completed != nil {
+			sub.CompletedAt = completed.UTC()
+		}
+		i := -1
+		for j, im := range ims {
+			if im.Name == c.Image {
+				i = j
+			}
+		}
+		if i < 0 {
+			return central.ErrNotFound
+		}
+		im := &ims[i]
+		if c.Offset != im.Received || int64(len(c.Data)) > im.Size-im.Received || len(c.Data) == 0 {
+			st = sub.State()
+			return central.ErrOffset
+		}
+		im.Received += int64(len(c.Data))
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO image_chunks (device_id, key, name, off, data) VALUES ($1, $2, $3, $4, $5)`, c.DeviceID, c.Key, c.Image, c.Offset, c.Data)
+		b.Queue(`UPDATE images SET received = $4 WHERE device_id = $1 AND key = $2 AND name = $3`, c.DeviceID, c.Key, c.Image, im.Received)
+		done := true
+		for _, im := range ims {
+			done = done && im.Received == im.Size
+		}
+		if done && sub.CompletedAt.IsZero() {
+			sub.CompletedAt = c.At
+			b.Queue(`UPDATE submissions SET completed_at = $3 WHERE device_id = $1 AND key = $2`, c.DeviceID, c.Key, c.At)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		st = sub.State()
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("appending image chunk: %w", err)
+	}
+	return st, nil
+}
+
+// ImageData implements central.Store.
+func (s *Store) ImageData(ctx context.Context, deviceID, key, image string) ([]byte, error) {
+	var out []byte
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		var size int64
+		err := c.QueryRow(ctx, `SELECT received FROM images WHERE device_id = $1 AND key = $2 AND name = $3`, deviceID, key, image).Scan(&size)
+		if err != nil {
+			return notFound(err)
+		}
+		rows, err := c.Query(ctx, `SELECT data FROM image_chunks WHERE device_id = $1 AND key = $2 AND name = $3 ORDER BY off`, deviceID, key, image)
+		if err != nil {
+			return err
+		}
+		out = make([]byte, 0, size)
+		var chunk []byte
+		_, err = pgx.ForEachRow(rows, []any{&chunk}, func() error {
+			out = append(out, chunk...)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading image: %w", err)
+	}
+	return out, nil
+}
+
+// Submissions implements central.Store.
+func (s *Store) Submissions(ctx context.Context, f central.Filter) ([]central.Submission, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.DeviceID != "" {
+		add("device_id = $%d", f.DeviceID)
+	}
+	if !f.ReceivedAfter.IsZero() {
+		add("received_at >= $%d", f.ReceivedAfter)
+	}
+	if !f.ReceivedBefore.IsZero() {
+		add("received_at < $%d", f.ReceivedBefore)
+	}
+	if f.Verdict != "" {
+		add("verdict = $%d", f.Verdict)
+	}
+	if f.Complete != nil {
+		if *f.Complete {
+			where = append(where, "completed_at IS NOT NULL")
+		} else {
+			where = append(where, "completed_at IS NULL")
+		}
+	}
+	sql := `SELECT ` + submissionCols + ` FROM submissions`
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	args = append(args, f.EffectiveLimit())
+	sql += fmt.Sprintf(` ORDER BY received_at, device_id, key LIMIT $%d`, len(args))
+	var subs []central.Submission
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		subs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.Submission, error) { return scanSubmission(r, nil) })
+		if err != nil {
+			return err
+		}
+		for i := range subs {
+			if subs[i].Images, err = loadImages(ctx, c, subs[i].DeviceID, subs[i].Key, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing submissions: %w", err)
+	}
+	return subs, nil
+}
+
+// PutRisk implements central.Store.
+func (s *Store) PutRisk(ctx context.Context, doc json.RawMessage) (int64, error) {
+	var v int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockRisk); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO risk_config (version, doc) SELECT coalesce(max(version), 0) + 1, $1 FROM risk_config RETURNING version`, []byte(doc)).Scan(&v)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("publishing risk configuration: %w", err)
+	}
+	return v, nil
+}
+
+// Risk implements central.Store.
+func (s *Store) Risk(ctx context.Context) (json.RawMessage, int64, error) {
+	var doc []byte
+	var v int64
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT doc, version FROM risk_config ORDER BY version DESC LIMIT 1`).Scan(&doc, &v)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading risk configuration: %w", err)
+	}
+	return doc, v, nil
+}
+
+// PutWatchlist implements central.Store.
+func (s *Store) PutWatchlist(ctx context.Context, name string, data []byte) (protocol.Watchlist, error) {
+	sum := sha256.Sum256(data)
+	w := protocol.Watchlist{Name: name, Size: int64(len(data)), SHA256: sum[:]}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockWatchlist); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO watchlists (name, version, size, sha256, data)
+			SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4 FROM watchlists WHERE name = $1 RETURNING version`,
+			name, w.Size, w.SHA256, data).Scan(&w.Version)
+	})
+	if err != nil {
+		return w, fmt.Errorf("publishing watchlist: %w", err)
+	}
+	// Older versions are kept for audit; devices only see the newest.
+	return w, nil
+}
+
+// Watchlists implements central.Store.
+func (s *Store) Watchlists(ctx context.Context) ([]protocol.Watchlist, error) {
+	var ws []protocol.Watchlist
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT DISTINCT ON (name) name, version, size, sha256 FROM watchlists ORDER BY name, version DESC`)
+		if err != nil {
+			return err
+		}
+		ws, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (protocol.Watchlist, error) {
+			var w protocol.Watchlist
+			err := r.Scan(&w.Name, &w.Version, &w.Size, &w.SHA256)
+			return w, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing watchlists: %w", err)
+	}
+	if ws == nil {
+		ws = []protocol.Watchlist{}
+	}
+	return ws, nil
+}
+
+// Watchlist implements central.Store.
+func (s *Store) Watchlist(ctx context.Context, name string) (protocol.Watchlist, []byte, error) {
+	w := protocol.Watchlist{Name: name}
+	var data []byte
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT version, size, sha256, data FROM watchlists WHERE name = $1 ORDER BY version DESC LIMIT 1`, name).Scan(&w.Version, &w.Size, &w.SHA256, &data)
+	})
+	if err != nil {
+		return w, nil, fmt.Errorf("reading watchlist: %w", notFound(err))
+	}
+	return w, data, nil
+}
+
+// notFound maps "no rows" to central.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return central.ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,132 @@
+package identity
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+func TestLoadOrCreate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "device.key")
+	id, err := LoadOrCreate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %v, %v; want mode 0600", fi, err)
+	}
+	again, err := LoadOrCreate(path)
+	if err != nil || again.DeviceID() != id.DeviceID() {
+		t.Fatalf("reloaded identity %v, %v; want the same device", again, err)
+	}
+	if len(id.DeviceID()) != 32 || id.DeviceID() != protocol.DeviceID(id.Public()) {
+		t.Errorf("device id %q", id.DeviceID())
+	}
+	if Generate().DeviceID() == id.DeviceID() {
+		t.Error("two generated identities share a device id")
+	}
+}
+
+func TestLoadRefusesBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.key")
+	if _, err := LoadOrCreate(good); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(good)
+	cases := []struct {
+		name string
+		data []byte
+		mode os.FileMode
+		want error
+	}{
+		{"readable by others", data, 0o644, ErrInsecureKeyFile},
+		{"not a key", []byte("hello"), 0o600, ErrMalformed},
+		{"bad seed", []byte(keyFileMagic + "AAAA\n"), 0o600, ErrMalformed},
+		{"empty", nil, 0o600, ErrMalformed},
+	}
+	for _, c := range cases {
+		p := filepath.Join(dir, c.name)
+		if err := os.WriteFile(p, c.data, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, c.mode) // WriteFile's mode is subject to umask
+		if _, err := Load(p); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}
+
+func TestContentKeyStableAcrossLoads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "device.key")
+	a, _ := LoadOrCreate(path)
+	b, _ := Load(path)
+	sum := sha256.Sum256([]byte("img"))
+	ka, err := a.ContentKey("s1", "selfie", sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := b.ContentKey("s1", "selfie", sum)
+	kc, _ := Generate().ContentKey("s1", "selfie", sum)
+	if string(ka) != string(kb) || string(ka) == string(kc) {
+		t.Error("content keys must be stable per device and differ between devices")
+	}
+}
+
+func TestEnrollmentFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "enrollment.json")
+	e := Enrollment{CentralURL: "https://central.example", DeviceID: "abc", EnrolledAt: time.Now().UTC().Truncate(time.Second)}
+	e.CentralBoxKey[0] = 9
+	if err := SaveEnrollment(path, e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadEnrollment(path)
+	if err != nil || got != e {
+		t.Fatalf("LoadEnrollment = %+v, %v; want %+v", got, err, e)
+	}
+	for name, body := range map[string]string{"garbage": "{", "missing key": `{"central_url":"x","device_id":"d"}`} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		if _, err := LoadEnrollment(p); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestParseCentralURL(t *testing.T) {
+	cases := map[string]string{
+		"https://central.example/": "https://central.example",
+		"http://127.0.0.1:8443":    "http://127.0.0.1:8443",
+		"https://host/prefix/":     "https://host/prefix",
+		"ftp://host":               "",
+		"central.example":          "",
+		"https://host/?q=1":        "",
+		"":                         "",
+	}
+	for in, want := range cases {
+		got, err := ParseCentralURL(in)
+		if (err != nil) != (want == "") || got != want {
+			t.Errorf("ParseCentralURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestEnrollUnreachable(t *testing.T) {
+	// A port nothing listens on, on loopback.
+	_, err := Enroll(context.Background(), &http.Client{Timeout: time.Second}, "http://127.0.0.1:1", "tok", Generate(), "t")
+	if err == nil || errors.Is(err, ErrEnrollRefused) {
+		t.Errorf("Enroll to a dead address = %v; want a network error", err)
+	}
+	if _, err := Enroll(context.Background(), http.DefaultClient, "http://127.0.0.1:1", " ", Generate(), "t"); err == nil {
+		t.Error("Enroll accepted an empty token")
+	}
+}

@@ -1,0 +1,303 @@
+// Package synctest holds the parts the sync tests and benchmarks share: a
+// central on loopback, device enrolment, deterministic submissions carrying
+// a signed attestation, a simulated clock, a recording and
+// connection-resetting TCP proxy, and the exactly-once-and-intact check.
+package synctest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/protocol"
+	"github.com/openkyc/kyc/sync/vault"
+)
+
+// AdminToken is the admin bearer token of test centrals.
+const AdminToken = "test-admin-token"
+
+// Central is a central server on 127.0.0.1.
+type Central struct {
+	URL    string
+	Addr   string
+	Store  central.Store
+	Server *central.Server
+	Box    *central.BoxKey
+	stop   func()
+}
+
+// CentralOptions tune StartCentral.
+type CentralOptions struct {
+	Addr    string // "" means a free port on 127.0.0.1
+	Box     *central.BoxKey
+	Now     func() time.Time
+	MaxSkew time.Duration
+	// Wrap, when set, wraps central's handler (fault injection).
+	Wrap func(http.Handler) http.Handler
+}
+
+// StartCentral serves a central over store on loopback until Stop or the
+// end of the test. It does not close the store.
+func StartCentral(tb testing.TB, store central.Store, o CentralOptions) *Central {
+	tb.Helper()
+	if o.Box == nil {
+		var err error
+		if o.Box, err = central.GenerateBoxKey(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	srv, err := central.New(central.Config{Store: store, BoxKey: o.Box, AdminToken: AdminToken, Now: o.Now, MaxSkew: o.MaxSkew, MaxInFlight: 256})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	// Re-binding the port of a central that just stopped can race with the
+	// kernel releasing it.
+	for i := 0; ; i++ {
+		if ln, err = net.Listen("tcp", o.Addr); err == nil || i == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := srv.Handler()
+	if o.Wrap != nil {
+		h = o.Wrap(h)
+	}
+	hs := &http.Server{Handler: h}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln)
+	}()
+	c := &Central{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), Store: store, Server: srv, Box: o.Box}
+	var once sync.Once
+	c.stop = func() {
+		once.Do(func() {
+			// Close, not Shutdown: a restart test wants in-flight
+			// requests cut off as by a crash.
+			hs.Close()
+			<-done
+		})
+	}
+	tb.Cleanup(c.stop)
+	return c
+}
+
+// Stop stops serving, cutting off requests in flight.
+func (c *Central) Stop() { c.stop() }
+
+// Admin sends an admin API request and decodes a JSON answer into out
+// (when not nil). It returns the status code.
+func (c *Central) Admin(tb testing.TB, method, path string, body []byte, out any) int {
+	tb.Helper()
+	req, err := http.NewRequest(method, c.URL+path, bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			tb.Fatalf("%s %s: decoding answer: %v", method, path, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// Token creates an enrolment token through the admin API.
+func (c *Central) Token(tb testing.TB) string {
+	tb.Helper()
+	var tr central.TokenResponse
+	if code := c.Admin(tb, http.MethodPost, "/admin/v1/enroll-tokens", nil, &tr); code != http.StatusCreated {
+		tb.Fatalf("creating token: status %d", code)
+	}
+	return tr.Token
+}
+
+// Enroll enrols a new device identity.
+func (c *Central) Enroll(tb testing.TB) (*identity.Identity, identity.Enrollment) {
+	tb.Helper()
+	id := identity.Generate()
+	return id, c.EnrollIdentity(tb, id)
+}
+
+// EnrollIdentity enrols the given identity.
+func (c *Central) EnrollIdentity(tb testing.TB, id *identity.Identity) identity.Enrollment {
+	tb.Helper()
+	e, err := identity.Enroll(context.Background(), http.DefaultClient, c.URL, c.Token(tb), id, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+// Person is the personal data in submission n, for wire-capture checks.
+func Person(n int) (name, nik string) {
+	return fmt.Sprintf("Siti Nurhaliza Binti Test%04d", n), fmt.Sprintf("3174%012d", 96_000_000+n)
+}
+
+// Submission builds submission n of a device, deterministically (the same
+// id and n give the same bytes, so a killed process's submissions can be
+// checked): a payload with a name, a NIK and a signed attestation, and
+// images of imageSize bytes (none if imageSize is 0).
+func Submission(tb testing.TB, id *identity.Identity, n, imageSize int) vault.Submission {
+	tb.Helper()
+	s, err := NewSubmission(id, n, imageSize)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// NewSubmission is Submission for code without a testing.TB (a helper
+// process).
+func NewSubmission(id *identity.Identity, n, imageSize int) (vault.Submission, error) {
+	created := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
+	att := device.Attestation{
+		DeviceID: id.DeviceID(), AppVersion: "test",
+		Report: device.Report{Verdict: device.VerdictOK, Profile: device.ProfileKiosk, Time: created, OS: "linux", Arch: "amd64"},
+	}
+	if err := att.Sign(id.Signer()); err != nil {
+		return vault.Submission{}, err
+	}
+	name, nik := Person(n)
+	payload, err := json.Marshal(map[string]any{"name": name, "nik": nik, "decision": "approve", "attestation": att})
+	if err != nil {
+		return vault.Submission{}, err
+	}
+	s := vault.Submission{ID: fmt.Sprintf("sub-%s-%05d", id.DeviceID()[:8], n), CreatedAt: created, Payload: payload}
+	if imageSize > 0 {
+		rng := rand.New(rand.NewPCG(uint64(n), 42))
+		s.Images = map[string][]byte{}
+		for _, name := range []string{"selfie", "document"} {
+			img := make([]byte, imageSize)
+			for i := range img {
+				img[i] = byte(rng.UintN(256))
+			}
+			s.Images[name] = img
+		}
+	}
+	return s, nil
+}
+
+// Hash summarises a submission's content for comparison.
+func Hash(id string, payload []byte, images map[string][]byte) [sha256.Size]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s|%d:", len(id), id, len(payload))
+	h.Write(payload)
+	for _, n := range slices.Sorted(maps.Keys(images)) {
+		sum := sha256.Sum256(images[n])
+		fmt.Fprintf(h, "|%s:", n)
+		h.Write(sum[:])
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// CheckDelivered asserts that central holds exactly the submissions want
+// for the device, each once, complete, with identical content.
+func CheckDelivered(tb testing.TB, store central.Store, deviceID string, want []vault.Submission) {
+	tb.Helper()
+	ctx := context.Background()
+	got, err := store.Submissions(ctx, central.Filter{DeviceID: deviceID})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, s := range got {
+		seen[s.ID]++
+	}
+	for id, n := range seen {
+		if n != 1 {
+			tb.Errorf("submission %s stored %d times", id, n)
+		}
+	}
+	if len(got) != len(want) {
+		tb.Errorf("central holds %d submissions of the device, want %d", len(got), len(want))
+	}
+	for _, w := range want {
+		sub, err := store.Upload(ctx, deviceID, protocol.SubmissionKey(w.ID))
+		if err != nil {
+			tb.Errorf("submission %s: %v", w.ID, err)
+			continue
+		}
+		if sub.CompletedAt.IsZero() {
+			tb.Errorf("submission %s is incomplete at central", w.ID)
+			continue
+		}
+		images := map[string][]byte{}
+		for _, im := range sub.Images {
+			if images[im.Name], err = store.ImageData(ctx, deviceID, sub.Key, im.Name); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if len(images) == 0 {
+			images = nil
+		}
+		if Hash(sub.ID, sub.Payload, images) != Hash(w.ID, w.Payload, w.Images) {
+			tb.Errorf("submission %s differs at central from what the device captured", w.ID)
+		}
+	}
+}
+
+// Clock is a simulated clock: Sleep advances it at once.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock starts a simulated clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the simulated time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Sleep advances the clock by d, unless ctx has ended.
+func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.Advance(d)
+	return nil
+}
+
+// Contains reports whether haystack holds needle, for wire checks.
+func Contains(haystack []byte, needle string) bool {
+	return bytes.Contains(haystack, []byte(needle)) || strings.Contains(strings.ToLower(string(haystack)), strings.ToLower(needle))
+}
