@@ -37,6 +37,8 @@ func commands() map[string]command {
 		"watchlist":    {"import | list the sanctions and PEP watchlists kept on this device", runWatchlist},
 		"screen":       {"screen a name against the watchlists: hits, strongest first", runScreen},
 		"face-match":   {"compare a selfie with a reference portrait: similarity, decision, liveness, quality", runFaceMatch},
+		"document":     {"read a document photo: type, fields, MRZ with check digits, forensics, liveness, portrait", runDocument},
+		"verify":       {"run the whole on-device verification: device, document, face, screening, risk decision", runVerify},
 		"eval":         {"eval faces: measure face verification accuracy on a face set, with a DET plot", runEval},
 	}
 }

@@ -126,6 +126,12 @@ func readFaceImage(role, path string) (gocv.Mat, error) {
 		return m, nil
 	}
 	m.Close() // the empty Mat imageio returns with an error
+	return m, imageInputError(role, err)
+}
+
+// imageInputError gives each way an input image can be unusable its own
+// code: every command that reads images reports them alike.
+func imageInputError(role string, err error) error {
 	for _, c := range []struct {
 		target error
 		code   string
@@ -136,10 +142,10 @@ func readFaceImage(role, path string) (gocv.Mat, error) {
 		{imageio.ErrTooLarge, "image_too_large"},
 	} {
 		if errors.Is(err, c.target) {
-			return m, Errorf(ExitInput, c.code, "%s: %v", role, err)
+			return Errorf(ExitInput, c.code, "%s: %v", role, err)
 		}
 	}
-	return m, Errorf(ExitInput, "unreadable_image", "%s: %v", role, err)
+	return Errorf(ExitInput, "unreadable_image", "%s: %v", role, err)
 }
 
 // faceError gives the engine's input errors their codes.

@@ -11,6 +11,7 @@ const (
 	reasonAlpha   = "digit in an alphabetic field"
 	reasonFiller  = "K read for a filler inside a run of fillers"
 	reasonCountry = "K read for a filler: only then is the country code known"
+	reasonCode    = "document code of an identity card starts with I, A or C"
 )
 
 // fixCharacters corrects OCR confusions the layout proves (a letter in a
@@ -19,6 +20,7 @@ func (p *parser) fixCharacters() {
 	for _, f := range p.l.fields() {
 		p.fixClass(f)
 	}
+	p.fixCardCode()
 	p.fixNameFillers()
 	for _, s := range []span{p.l.number, p.l.optional, p.l.optional2} {
 		p.fixTrailingFillers(s)
@@ -46,6 +48,22 @@ func (p *parser) fixCharacters() {
 		if !p.valid(CheckComposite) && p.fieldChecksValid() {
 			p.repairByCheck(CheckComposite, []span{p.optionalData(), p.l.optional2})
 		}
+	}
+}
+
+// fixCardCode corrects the first letter of a TD1/TD2 card's document code,
+// which ICAO 9303 restricts to I, A or C: a T, L, J or 1 there is an I
+// whose serif the OCR lost or added (no check digit covers the code, but
+// the layout does).
+func (p *parser) fixCardCode() {
+	if p.l.format != TD1 && p.l.format != TD2 {
+		return
+	}
+	row := p.grid[p.l.code.line]
+	c := p.l.code.start
+	switch row[c] {
+	case 'T', 'L', 'J', '1':
+		p.set(p.l.code.line, c, 'I', reasonCode)
 	}
 }
 

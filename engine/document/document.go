@@ -1,0 +1,364 @@
+// Package document runs the document half of the engine on a captured ID
+// photo: it finds and rectifies the document, reads it (OCR, the MRZ),
+// classifies it and extracts its fields, runs forensics and document
+// liveness, and finds the printed portrait for the face match. The
+// independent pipelines run in parallel; the text-level steps that need
+// their results run after.
+package document
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"sync"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/document/fields"
+	"github.com/openkyc/kyc/engine/document/forensics"
+	"github.com/openkyc/kyc/engine/document/locate"
+	"github.com/openkyc/kyc/engine/document/mrz"
+	"github.com/openkyc/kyc/engine/document/mrzread"
+	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/ocr"
+)
+
+// ErrNoOCR is returned by New without an OCR engine.
+var ErrNoOCR = errors.New("document: an OCR engine is required")
+
+// Config wires the components an Analyzer uses; the caller owns them.
+type Config struct {
+	OCR *ocr.Engine
+	// MRZ reads machine readable zones; nil means mrzread.New(OCR).
+	MRZ *mrzread.Reader
+	// Faces finds the printed portrait; nil skips the portrait.
+	Faces face.Detector
+	// Forensics tunes the forensic and liveness checks; nil means
+	// forensics.DefaultOptions().
+	Forensics *forensics.Options
+	// RectifyWidth is the width of the rectified document (1000 pixels,
+	// about 300 DPI for an ID-1 card).
+	RectifyWidth int
+	// Now is the clock expiry is judged by; nil means time.Now.
+	Now func() time.Time
+}
+
+// Analyzer runs the document pipelines. It is safe for concurrent use when
+// its components are.
+type Analyzer struct {
+	cfg Config
+}
+
+// New checks cfg and returns an Analyzer.
+func New(cfg Config) (*Analyzer, error) {
+	if cfg.OCR == nil {
+		return nil, ErrNoOCR
+	}
+	if cfg.MRZ == nil {
+		cfg.MRZ = mrzread.New(cfg.OCR)
+	}
+	if cfg.Forensics == nil {
+		o := forensics.DefaultOptions()
+		cfg.Forensics = &o
+	}
+	if cfg.RectifyWidth <= 0 {
+		cfg.RectifyWidth = 1000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Analyzer{cfg: cfg}, nil
+}
+
+// Image is one side of the document as captured: its file bytes (for the
+// JPEG and metadata forensics) and its decoded BGR pixels.
+type Image struct {
+	Raw []byte
+	Mat gocv.Mat
+}
+
+// Side describes where the document was found on one image.
+type Side struct {
+	Found  bool        `json:"found"`
+	Quad   locate.Quad `json:"quad,omitempty"`
+	Format string      `json:"format"`
+	// Rotation is the turn, in degrees clockwise, applied after
+	// rectification to bring the text upright.
+	Rotation int `json:"rotation"`
+	// Lines is the number of text lines read.
+	Lines int `json:"lines"`
+	// Text holds the lines read, top to bottom, for the operator view.
+	Text []string `json:"text"`
+}
+
+// Portrait is the face printed on the document, in the rectified front.
+type Portrait struct {
+	Box   face.Box `json:"box"`
+	Score float64  `json:"score"`
+}
+
+// Result is the document half of a verification.
+type Result struct {
+	Type       fields.DocType          `json:"type"`
+	Country    string                  `json:"country"`
+	Confidence float64                 `json:"confidence"`
+	Fields     map[string]fields.Field `json:"fields"`
+	MRZ        *mrz.Result             `json:"mrz"`
+	Mismatches []fields.Mismatch       `json:"mismatches"`
+	Expired    bool                    `json:"expired"`
+	NIK        *fields.NIK             `json:"nik,omitempty"`
+	Forensics  forensics.Authenticity  `json:"forensics"`
+	Liveness   forensics.Liveness      `json:"liveness"`
+	Portrait   *Portrait               `json:"portrait"`
+	Front      Side                    `json:"front"`
+	Back       *Side                   `json:"back,omitempty"`
+	TimingsMS  map[string]float64      `json:"timings_ms"`
+
+	// PortraitImage is the portrait cut from the rectified front, for the
+	// face match; empty when no portrait was found. Close releases it.
+	PortraitImage gocv.Mat `json:"-"`
+}
+
+// Close releases the portrait image.
+func (r *Result) Close() error {
+	if r != nil && r.PortraitImage.Ptr() != nil {
+		return r.PortraitImage.Close()
+	}
+	return nil
+}
+
+// timings collects stage durations from concurrent pipelines.
+type timings struct {
+	mu sync.Mutex
+	m  map[string]float64
+}
+
+func (t *timings) since(stage string, start time.Time) {
+	t.mu.Lock()
+	t.m[stage] = float64(time.Since(start).Microseconds()) / 1000
+	t.mu.Unlock()
+}
+
+// page is one side after finding, rectifying and reading it.
+type page struct {
+	side  Side
+	img   gocv.Mat // rectified and upright (or the whole photo)
+	lines []ocr.Line
+	mrz   *mrz.Result
+}
+
+// Analyze runs every pipeline on the front and, when given, the back.
+func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image) (*Result, error) {
+	if front.Mat.Empty() {
+		return nil, fmt.Errorf("document: %w", ocr.ErrBadImage)
+	}
+	start := time.Now()
+	t := &timings{m: map[string]float64{}}
+	res := &Result{TimingsMS: t.m}
+
+	var (
+		wg                 sync.WaitGroup
+		fr                 forensics.Report
+		frontPage          *page
+		backPage           *page
+		frErr, fpErr, bErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := time.Now()
+		fr, frErr = forensics.Analyze(ctx, front.Raw, front.Mat, *a.cfg.Forensics)
+		t.since("forensics", s)
+	}()
+	if back != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			backPage, bErr = a.readPage(ctx, back.Mat, "back", t)
+		}()
+	}
+	frontPage, fpErr = a.readPage(ctx, front.Mat, "front", t)
+	wg.Wait()
+	defer func() {
+		for _, p := range []*page{frontPage, backPage} {
+			if p != nil {
+				p.img.Close()
+			}
+		}
+	}()
+	if err := errors.Join(fpErr, bErr); err != nil {
+		return nil, err
+	}
+	if frErr != nil {
+		return nil, fmt.Errorf("document forensics: %w", frErr)
+	}
+	res.Forensics, res.Liveness = fr.Authenticity, fr.Liveness
+
+	// The MRZ may be on either side (a TD1 card carries it on the back).
+	res.MRZ = frontPage.mrz
+	if backPage != nil && backPage.mrz != nil && (res.MRZ == nil || backPage.mrz.ValidScore > res.MRZ.ValidScore) {
+		res.MRZ = backPage.mrz
+	}
+	s := time.Now()
+	lines := toFieldLines(frontPage.lines)
+	if backPage != nil {
+		// Back lines go below the front's, so reading order stays natural.
+		off := frontPage.img.Rows()
+		for _, l := range toFieldLines(backPage.lines) {
+			l.Box = l.Box.Add(image.Pt(0, off))
+			lines = append(lines, l)
+		}
+	}
+	size := image.Pt(frontPage.img.Cols(), frontPage.img.Rows())
+	ext := fields.Extract(lines, size, res.MRZ, a.cfg.Now())
+	t.since("fields", s)
+	res.Type, res.Country, res.Confidence = ext.Type, ext.Country, ext.Confidence
+	res.Fields, res.Mismatches, res.Expired, res.NIK = ext.Fields, ext.Mismatches, ext.Expired, ext.NIK
+	res.Front = frontPage.side
+	if backPage != nil {
+		res.Back = &backPage.side
+	}
+
+	if a.cfg.Faces != nil {
+		s := time.Now()
+		if err := a.findPortrait(ctx, frontPage.img, res); err != nil {
+			return nil, err
+		}
+		t.since("portrait", s)
+	}
+	t.since("total", start)
+	return res, nil
+}
+
+// readPage finds and rectifies the document, turns it upright, and reads
+// its text and MRZ.
+func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *timings) (*page, error) {
+	s := time.Now()
+	loc, err := locate.Find(img, locate.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("finding the document (%s): %w", name, err)
+	}
+	p := &page{side: Side{Found: loc.Found, Format: string(loc.Format), Text: []string{}}}
+	if loc.Found {
+		p.side.Quad = loc.Quad
+		if p.img, err = locate.Rectify(img, loc, a.cfg.RectifyWidth); err != nil {
+			return nil, fmt.Errorf("rectifying the document (%s): %w", name, err)
+		}
+	} else {
+		// A scan or a tight crop: the whole image is the document.
+		p.img = img.Clone()
+	}
+	t.since(name+"_locate", s)
+
+	// The MRZ reader tries both upright and upside down; when it finds a
+	// zone read upside down, the page is turned for the full OCR too.
+	s = time.Now()
+	m, err := a.cfg.MRZ.Read(ctx, p.img)
+	switch {
+	case err == nil:
+		p.mrz = m
+	case errors.Is(err, mrzread.ErrNoMRZ):
+	default:
+		p.img.Close()
+		return nil, fmt.Errorf("reading the MRZ (%s): %w", name, err)
+	}
+	t.since(name+"_mrz", s)
+
+	s = time.Now()
+	lines, rot, err := a.readUpright(ctx, &p.img)
+	if err != nil {
+		p.img.Close()
+		return nil, fmt.Errorf("reading the document text (%s): %w", name, err)
+	}
+	p.lines, p.side.Rotation, p.side.Lines = lines, rot, len(lines)
+	for _, l := range lines {
+		p.side.Text = append(p.side.Text, l.Text)
+	}
+	t.since(name+"_ocr", s)
+	return p, nil
+}
+
+// readUpright OCRs the page, and once more turned by 180 degrees when the
+// first reading is poor; it keeps the more confident reading and leaves img
+// turned to match it.
+func (a *Analyzer) readUpright(ctx context.Context, img *gocv.Mat) ([]ocr.Line, int, error) {
+	lines, err := a.cfg.OCR.Read(ctx, *img, ocr.DecodeOptions{})
+	if err != nil {
+		return nil, 0, err
+	}
+	conf := meanConf(lines)
+	// Upright text reads at high confidence; below this the page may be
+	// upside down (a card held the wrong way round).
+	const uprightConf = 0.75
+	if conf >= uprightConf {
+		return lines, 0, nil
+	}
+	turned, err := locate.Rotate(*img, 180)
+	if err != nil {
+		return nil, 0, err
+	}
+	alt, err := a.cfg.OCR.Read(ctx, turned, ocr.DecodeOptions{})
+	if err != nil {
+		turned.Close()
+		return nil, 0, err
+	}
+	if meanConf(alt) > conf+0.05 {
+		img.Close()
+		*img = turned
+		return alt, 180, nil
+	}
+	turned.Close()
+	return lines, 0, nil
+}
+
+// meanConf is the mean confidence of the lines, weighted by length.
+func meanConf(lines []ocr.Line) float64 {
+	var sum, n float64
+	for _, l := range lines {
+		w := float64(len([]rune(l.Text)))
+		sum += float64(l.Conf) * w
+		n += w
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / n
+}
+
+func toFieldLines(lines []ocr.Line) []fields.Line {
+	out := make([]fields.Line, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, fields.Line{Text: l.Text, Box: l.Box.Bounds(), Conf: l.Conf})
+	}
+	return out
+}
+
+// findPortrait detects the printed face on the rectified front and cuts a
+// generous crop around it for the face match.
+func (a *Analyzer) findPortrait(ctx context.Context, img gocv.Mat, res *Result) error {
+	faces, err := a.cfg.Faces.Detect(ctx, img)
+	if err != nil {
+		return fmt.Errorf("finding the portrait: %w", err)
+	}
+	f, err := face.Largest(faces)
+	if errors.Is(err, face.ErrNoFace) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("finding the portrait: %w", err)
+	}
+	res.Portrait = &Portrait{Box: f.Box, Score: f.Score}
+	// Half a face of margin on each side keeps the landmarks and the
+	// context the embedding's alignment needs.
+	r := image.Rect(int(f.Box.X-f.Box.W/2), int(f.Box.Y-f.Box.H/2), int(f.Box.X+f.Box.W*1.5), int(f.Box.Y+f.Box.H*1.5)).
+		Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
+	if r.Empty() {
+		return nil
+	}
+	crop := img.Region(r)
+	res.PortraitImage = crop.Clone()
+	crop.Close()
+	return nil
+}

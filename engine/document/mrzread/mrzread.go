@@ -1,0 +1,295 @@
+// Package mrzread finds and reads the machine readable zone of a document
+// photo: the OCR detector's boxes shaped like MRZ lines are read with the
+// recogniser limited to the MRZ alphabet and handed to package mrz, which
+// picks the zone, repairs OCR confusions and checks the check digits.
+package mrzread
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/document/mrz"
+	"github.com/openkyc/kyc/engine/ocr"
+)
+
+// ErrNoMRZ is returned by Read when the image holds no readable machine
+// readable zone; it wraps mrz.ErrNoMRZ, so either sentinel matches. A photo
+// without a zone is an expected outcome, not a failure of the reader.
+var ErrNoMRZ = fmt.Errorf("mrzread: %w", mrz.ErrNoMRZ)
+
+const (
+	// minLineAspect is the least width/height ratio of a box worth reading:
+	// the shortest MRZ line, 30 OCR-B characters at a 2.54 mm pitch, is
+	// about 30 times as wide as its text is tall, and 20 times once the
+	// detector's margin is added; half of that allows for a line cut in two
+	// by a reflection before merging, or seen at an angle.
+	minLineAspect = 10
+	// maxAdded bounds the characters the length repair may insert into a
+	// line: the same three the parser accepts a line to be off by, plus one.
+	maxAdded = 4
+	// retryScore is the share of valid check digits below which the zone
+	// is read upside down as well, in case the page was: anything short of
+	// a perfect reading, since an upside-down zone can still validate a
+	// check digit or two by chance.
+	retryScore = 100
+)
+
+// mrzDecode reads MRZ lines: only their alphabet, only their lengths. The
+// lines are not squeezed (DecodeOptions.MaxWidth): at 3 frames a
+// character a blurred TD1 line lost characters.
+var mrzDecode = ocr.DecodeOptions{Allow: ocr.MRZAlphabet, Lengths: []int{30, 36, 44}, MaxAdded: maxAdded}
+
+// Reader reads machine readable zones. It is safe for concurrent use when
+// its OCR engine is.
+type Reader struct {
+	ocr *ocr.Engine
+	// Now gives the date that decides two-digit centuries and expiry; nil
+	// means time.Now.
+	Now func() time.Time
+}
+
+// New returns a Reader that uses engine for detection and recognition.
+func New(engine *ocr.Engine) *Reader { return &Reader{ocr: engine} }
+
+// Read finds and parses the machine readable zone of a BGR document image.
+// It returns ErrNoMRZ when there is none it can read; a zone whose check
+// digits fail is still a Result, with a low ValidScore.
+//
+// The zone is looked for first with morphology, which is cheap, and only
+// the regions found are given to the text detector; the whole page is
+// detected only when none of them reads well.
+func (r *Reader) Read(ctx context.Context, img gocv.Mat) (*mrz.Result, error) {
+	if img.Empty() || img.Type() != gocv.MatTypeCV8UC3 {
+		return nil, fmt.Errorf("reading MRZ: %w", ocr.ErrBadImage)
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	var best *mrz.Result
+	var firstErr error
+	keep := func(res *mrz.Result, err error) {
+		switch {
+		case res != nil && (best == nil || res.ValidScore > best.ValidScore):
+			best = res
+		case err != nil && firstErr == nil:
+			firstErr = err
+		}
+	}
+	for _, q := range findBands(img) {
+		crop, extent := cutBand(img, q)
+		res, err := r.readRegion(ctx, crop, extent, now())
+		crop.Close()
+		if err != nil && !isNoMRZ(err) {
+			return nil, err
+		}
+		keep(res, err)
+		if best != nil && best.ValidScore == 100 {
+			return best, nil
+		}
+	}
+	if best != nil && best.ValidScore >= retryScore {
+		return best, nil
+	}
+	res, err := r.readRegion(ctx, img, [2]float64{}, now())
+	if err != nil && !isNoMRZ(err) {
+		return nil, err
+	}
+	keep(res, err)
+	if best != nil {
+		return best, nil
+	}
+	return nil, firstErr
+}
+
+// readRegion detects the lines of img and reads those shaped like MRZ
+// lines, upright and, when that reads badly, upside down. Lines are
+// stretched to span at least extent along the image's x axis, where the
+// zone was seen to lie; a zero extent stretches nothing.
+func (r *Reader) readRegion(ctx context.Context, img gocv.Mat, extent [2]float64, now time.Time) (*mrz.Result, error) {
+	boxes, err := r.ocr.Detect(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("reading MRZ: %w", err)
+	}
+	cands := lineCandidates(boxes, extent)
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("%w: no text line is shaped like an MRZ line", ErrNoMRZ)
+	}
+	best, err := r.parse(ctx, img, cands, now)
+	if best != nil && best.ValidScore >= retryScore {
+		return best, nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("reading MRZ: %w", ctxErr)
+	}
+	// Upside down, the same boxes are read from their opposite corners and
+	// in the opposite order: no second detection is needed.
+	flipped := make([]ocr.Quad, len(cands))
+	for i, q := range cands {
+		flipped[len(cands)-1-i] = ocr.Quad{q[2], q[3], q[0], q[1]}
+	}
+	res, ferr := r.parse(ctx, img, flipped, now)
+	switch {
+	case res != nil && (best == nil || res.ValidScore > best.ValidScore):
+		return res, nil
+	case best != nil:
+		return best, nil
+	case isNoMRZ(err) && isNoMRZ(ferr):
+		return nil, fmt.Errorf("%w: %v", ErrNoMRZ, err)
+	case !isNoMRZ(err):
+		return nil, err
+	}
+	return nil, ferr
+}
+
+// parse reads the boxes as MRZ lines and parses them.
+func (r *Reader) parse(ctx context.Context, img gocv.Mat, boxes []ocr.Quad, now time.Time) (*mrz.Result, error) {
+	lines, err := r.ocr.Recognize(ctx, img, boxes, mrzDecode)
+	if err != nil {
+		return nil, fmt.Errorf("reading MRZ: %w", err)
+	}
+	texts := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if l.Text != "" {
+			texts = append(texts, l.Text)
+		}
+	}
+	res, err := mrz.Parse(texts, now)
+	if err != nil {
+		return nil, fmt.Errorf("reading MRZ: %w", err)
+	}
+	return res, nil
+}
+
+// isNoMRZ reports whether err means the text held no zone, as opposed to
+// the reader failing.
+func isNoMRZ(err error) bool {
+	return errors.Is(err, mrz.ErrNoMRZ) || errors.Is(err, mrz.ErrUnknownFormat)
+}
+
+// lineCandidates merges the pieces of lines the detector split and keeps
+// the boxes shaped like MRZ lines, in reading order, stretched as
+// alignZone does.
+func lineCandidates(boxes []ocr.Quad, extent [2]float64) []ocr.Quad {
+	merged := mergeCollinear(boxes)
+	var out []ocr.Quad
+	for _, q := range merged {
+		if h := q.Height(); h > 0 && q.Width()/h >= minLineAspect {
+			out = append(out, q)
+		}
+	}
+	return alignZone(out, extent)
+}
+
+// alignZone stretches every line to the ends of the longest line of
+// similar height, and to the x range extent when it is not zero: the lines
+// of a zone all start and end together, and the detector often stops short
+// of a long run of fillers at a line's end or loses a faint first
+// character.
+func alignZone(lines []ocr.Quad, extent [2]float64) []ocr.Quad {
+	out := make([]ocr.Quad, len(lines))
+	for i, q := range lines {
+		out[i] = q
+		h := q.Height()
+		dx, dy := q[1].X-q[0].X, q[1].Y-q[0].Y
+		l := math.Hypot(dx, dy)
+		if h <= 0 || l == 0 {
+			continue
+		}
+		ux, uy := dx/l, dy/l
+		u := func(p ocr.Point) float64 { return p.X*ux + p.Y*uy }
+		v := func(p ocr.Point) float64 { return -p.X*uy + p.Y*ux }
+		minU, maxU := math.Min(u(q[0]), u(q[3])), math.Max(u(q[1]), u(q[2]))
+		if extent != [2]float64{} && ux > 0.9 {
+			// The extent's ends as seen along this line's direction.
+			c := q.Center()
+			minU = math.Min(minU, u(ocr.Point{X: extent[0], Y: c.Y}))
+			maxU = math.Max(maxU, u(ocr.Point{X: extent[1], Y: c.Y}))
+		}
+		for _, o := range lines {
+			ho := o.Height()
+			// Only the lines of this zone: similar height, close above or
+			// below, overlapping along the text.
+			if ho <= 0 || math.Max(h, ho) > 1.5*math.Min(h, ho) ||
+				math.Abs(v(o.Center())-v(q.Center())) > 4*math.Max(h, ho) {
+				continue
+			}
+			ol, or := math.Min(u(o[0]), u(o[3])), math.Max(u(o[1]), u(o[2]))
+			if or < minU || ol > maxU {
+				continue
+			}
+			minU, maxU = math.Min(minU, ol), math.Max(maxU, or)
+		}
+		pt := func(p ocr.Point, at float64) ocr.Point {
+			d := at - u(p)
+			return ocr.Point{X: p.X + d*ux, Y: p.Y + d*uy}
+		}
+		out[i] = ocr.Quad{pt(q[0], minU), pt(q[1], maxU), pt(q[2], maxU), pt(q[3], minU)}
+	}
+	return out
+}
+
+// mergeCollinear joins boxes that continue each other on one text line:
+// similar height, centres on one line along the text direction and a gap
+// of at most two heights. The detector splits an MRZ line where glare or a
+// long run of fillers thins it out.
+func mergeCollinear(boxes []ocr.Quad) []ocr.Quad {
+	out := append([]ocr.Quad(nil), boxes...)
+	for merged := true; merged; {
+		merged = false
+		for i := 0; i < len(out) && !merged; i++ {
+			for j := i + 1; j < len(out); j++ {
+				if q, ok := join(out[i], out[j]); ok {
+					out[i] = q
+					out = append(out[:j], out[j+1:]...)
+					merged = true
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// join returns the box covering a and b when they are pieces of one line.
+func join(a, b ocr.Quad) (ocr.Quad, bool) {
+	ha, hb := a.Height(), b.Height()
+	if ha <= 0 || hb <= 0 || math.Max(ha, hb) > 1.5*math.Min(ha, hb) {
+		return ocr.Quad{}, false
+	}
+	// The text direction of a, as a unit vector.
+	dx, dy := a[1].X-a[0].X, a[1].Y-a[0].Y
+	l := math.Hypot(dx, dy)
+	if l == 0 {
+		return ocr.Quad{}, false
+	}
+	ux, uy := dx/l, dy/l
+	ca, cb := a.Center(), b.Center()
+	along := (cb.X-ca.X)*ux + (cb.Y-ca.Y)*uy
+	across := -(cb.X-ca.X)*uy + (cb.Y-ca.Y)*ux
+	h := math.Max(ha, hb)
+	if math.Abs(across) > h/2 {
+		return ocr.Quad{}, false
+	}
+	gap := math.Abs(along) - (a.Width()+b.Width())/2
+	if gap > 2*h {
+		return ocr.Quad{}, false
+	}
+	// The union, as a rectangle along a's direction.
+	minU, maxU, minV, maxV := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, q := range []ocr.Quad{a, b} {
+		for _, p := range q {
+			u := p.X*ux + p.Y*uy
+			v := -p.X*uy + p.Y*ux
+			minU, maxU = math.Min(minU, u), math.Max(maxU, u)
+			minV, maxV = math.Min(minV, v), math.Max(maxV, v)
+		}
+	}
+	pt := func(u, v float64) ocr.Point { return ocr.Point{X: u*ux - v*uy, Y: u*uy + v*ux} }
+	return ocr.Quad{pt(minU, minV), pt(maxU, minV), pt(maxU, maxV), pt(minU, maxV)}, true
+}

@@ -1,0 +1,187 @@
+// Package ocr reads printed text in images with PaddleOCR's PP-OCRv4
+// networks run in ONNX Runtime: the DB detector finds text boxes, an
+// optional classifier turns upside-down lines, and the CTC recogniser reads
+// each line with a confidence for every character. Decoding can be limited
+// to a set of characters, which is how machine-readable zones are read.
+package ocr
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/ort"
+)
+
+// ErrBadImage is returned for an image that is empty or not 8-bit
+// 3-channel BGR.
+var ErrBadImage = errors.New("ocr: image is empty or not 8-bit BGR")
+
+// Config names the model files and the tuning of the engine. Zero values
+// take PaddleOCR's defaults.
+type Config struct {
+	DetModel string // ch_PP-OCRv4_det_infer.onnx
+	RecModel string // ch_PP-OCRv4_rec_infer.onnx
+	Keys     string // ppocr_keys_v1.txt, the recogniser's classes
+	// ClsModel (ch_ppocr_mobile_v2.0_cls_infer.onnx) turns lines read upside
+	// down; empty skips the step.
+	ClsModel string
+
+	// Threads is ONNX Runtime's intra-op thread count per session.
+	Threads int
+	// MaxSide bounds the longer side of the image given to the detector
+	// (960).
+	MaxSide int
+	// PixelThreshold binarises the detector's probability map (0.3).
+	PixelThreshold float32
+	// BoxThreshold drops boxes whose mean probability is lower (0.6).
+	BoxThreshold float32
+	// UnclipRatio grows each box, as DB shrinks text regions in training
+	// (1.5).
+	UnclipRatio float64
+	// RecBatch is how many lines are recognised in one run (8).
+	RecBatch int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Threads <= 0 {
+		c.Threads = 1
+	}
+	if c.MaxSide <= 0 {
+		c.MaxSide = 960
+	}
+	if c.PixelThreshold <= 0 {
+		c.PixelThreshold = 0.3
+	}
+	if c.BoxThreshold <= 0 {
+		c.BoxThreshold = 0.6
+	}
+	if c.UnclipRatio <= 0 {
+		c.UnclipRatio = 1.5
+	}
+	if c.RecBatch <= 0 {
+		c.RecBatch = 8
+	}
+	return c
+}
+
+// Engine holds the loaded networks. It has no mutable state after New, so
+// one Engine serves concurrent calls.
+type Engine struct {
+	cfg     Config
+	det     *ort.Session
+	rec     *ort.Session
+	cls     *ort.Session // nil when no classifier is configured
+	classes []rune       // recogniser class i-1 is classes[i-1]; 0 is the CTC blank
+	classOf map[rune][]int
+}
+
+// New loads the networks named in cfg. ort.Init must have been called.
+func New(cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if cfg.DetModel == "" || cfg.RecModel == "" || cfg.Keys == "" {
+		return nil, errors.New("ocr: DetModel, RecModel and Keys must all be set")
+	}
+	classes, err := readKeys(cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, classes: classes, classOf: make(map[rune][]int, len(classes))}
+	for i, r := range classes {
+		e.classOf[r] = append(e.classOf[r], i+1)
+	}
+	opt := ort.Options{IntraOpThreads: cfg.Threads}
+	if e.det, err = ort.NewSession(cfg.DetModel, opt); err != nil {
+		return nil, fmt.Errorf("ocr detector: %w", err)
+	}
+	if e.rec, err = ort.NewSession(cfg.RecModel, opt); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("ocr recogniser: %w", err)
+	}
+	if out := e.rec.Outputs(); len(out) != 1 || len(out[0].Shape) != 3 ||
+		(out[0].Shape[2] > 0 && int(out[0].Shape[2]) != len(classes)+1) {
+		e.Close()
+		return nil, fmt.Errorf("ocr recogniser %s: output %+v does not match %d classes from %s plus the blank",
+			cfg.RecModel, out, len(classes), cfg.Keys)
+	}
+	if cfg.ClsModel != "" {
+		if e.cls, err = ort.NewSession(cfg.ClsModel, opt); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("ocr orientation classifier: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// readKeys reads the recogniser's class list, one character a line, and
+// appends the space PP-OCR adds as its last class.
+func readKeys(path string) ([]rune, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading OCR keys: %w", err)
+	}
+	defer f.Close()
+	var classes []rune
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), "\r")
+		rs := []rune(line)
+		if len(rs) != 1 {
+			return nil, fmt.Errorf("reading OCR keys %s: line %d holds %q, want one character", path, n, line)
+		}
+		classes = append(classes, rs[0])
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading OCR keys %s: %w", path, err)
+	}
+	if len(classes) == 0 {
+		return nil, fmt.Errorf("reading OCR keys %s: no classes", path)
+	}
+	return append(classes, ' '), nil
+}
+
+// Close releases the networks.
+func (e *Engine) Close() error {
+	var errs []error
+	for _, s := range []*ort.Session{e.det, e.rec, e.cls} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Char is one recognised character and the recogniser's probability for it.
+type Char struct {
+	Rune rune
+	Conf float32
+}
+
+// Line is one recognised line of text.
+type Line struct {
+	Text  string
+	Box   Quad
+	Conf  float32 // mean of the character confidences; 0 for an empty line
+	Chars []Char
+}
+
+// Read finds and reads every text line in a BGR image, in reading order.
+func (e *Engine) Read(ctx context.Context, img gocv.Mat, opt DecodeOptions) ([]Line, error) {
+	boxes, err := e.Detect(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	return e.Recognize(ctx, img, boxes, opt)
+}
+
+func checkImage(img gocv.Mat) error {
+	if img.Empty() || img.Channels() != 3 || img.Type() != gocv.MatTypeCV8UC3 {
+		return fmt.Errorf("%w (want 8-bit BGR, got %dx%d type %v)", ErrBadImage, img.Cols(), img.Rows(), img.Type())
+	}
+	return nil
+}

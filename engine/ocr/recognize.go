@@ -1,0 +1,173 @@
+package ocr
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"slices"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/ort"
+)
+
+const (
+	// recHeight is the recogniser's input height.
+	recHeight = 48
+	// recMinWidth is the narrowest batch PP-OCRv4 is run at (its training
+	// shape is 48x320); narrower lines are padded.
+	recMinWidth = 320
+	// recMaxWidth bounds one line's input so a degenerate sliver cannot
+	// ask for an enormous tensor; 80 height-widths hold any MRZ line.
+	recMaxWidth = recHeight * 80
+	// recStride is how many input columns make one CTC frame.
+	recStride = 8
+)
+
+// recNorm maps bytes to [-1, 1], PaddleOCR's recogniser and classifier
+// normalisation; the padding value 128 is (almost) its zero.
+var recNorm = ort.Normalize{
+	Mean:  [3]float32{127.5, 127.5, 127.5},
+	Scale: [3]float32{1 / 127.5, 1 / 127.5, 1 / 127.5},
+}
+
+var padGrey = color.RGBA{128, 128, 128, 0}
+
+// Recognize reads the text inside each box of img, returning one Line per
+// box in the order given.
+func (e *Engine) Recognize(ctx context.Context, img gocv.Mat, boxes []Quad, opt DecodeOptions) ([]Line, error) {
+	if err := checkImage(img); err != nil {
+		return nil, fmt.Errorf("recognising text: %w", err)
+	}
+	crops := make([]gocv.Mat, 0, len(boxes))
+	defer func() {
+		for _, c := range crops {
+			c.Close()
+		}
+	}()
+	for _, q := range boxes {
+		crops = append(crops, rectify(img, q))
+	}
+	if e.cls != nil {
+		if err := e.orient(ctx, crops); err != nil {
+			return nil, err
+		}
+	}
+	lines, err := e.ReadCrops(ctx, crops, opt)
+	if err != nil {
+		return nil, err
+	}
+	for i := range lines {
+		lines[i].Box = boxes[i]
+	}
+	return lines, nil
+}
+
+// rectify cuts the quad out of img as an upright rectangle, turning tall
+// boxes a quarter so the text runs left to right.
+func rectify(img gocv.Mat, q Quad) gocv.Mat {
+	w := max(1, int(math.Round(q.Width())))
+	h := max(1, int(math.Round(q.Height())))
+	src := gocv.NewPoint2fVectorFromPoints([]gocv.Point2f{
+		{X: float32(q[0].X), Y: float32(q[0].Y)}, {X: float32(q[1].X), Y: float32(q[1].Y)},
+		{X: float32(q[2].X), Y: float32(q[2].Y)}, {X: float32(q[3].X), Y: float32(q[3].Y)},
+	})
+	defer src.Close()
+	dst := gocv.NewPoint2fVectorFromPoints([]gocv.Point2f{
+		{X: 0, Y: 0}, {X: float32(w), Y: 0}, {X: float32(w), Y: float32(h)}, {X: 0, Y: float32(h)},
+	})
+	defer dst.Close()
+	m := gocv.GetPerspectiveTransform2f(src, dst)
+	defer m.Close()
+	out := gocv.NewMat()
+	gocv.WarpPerspectiveWithParams(img, &out, m, image.Pt(w, h), gocv.InterpolationCubic, gocv.BorderReplicate, color.RGBA{})
+	if float64(h) >= 1.5*float64(w) {
+		gocv.Rotate(out, &out, gocv.Rotate90CounterClockwise)
+	}
+	return out
+}
+
+// ReadCrops reads images that each hold one line of text running left to
+// right (crops from Recognize, or line images from elsewhere). Each line's
+// Box is the whole crop.
+func (e *Engine) ReadCrops(ctx context.Context, crops []gocv.Mat, opt DecodeOptions) ([]Line, error) {
+	dec, err := e.decoder(opt)
+	if err != nil {
+		return nil, err
+	}
+	maxW := recMaxWidth
+	if opt.MaxWidth > 0 {
+		maxW = min(maxW, max(opt.MaxWidth, recMinWidth))
+	}
+	widths := make([]int, len(crops))
+	for i, c := range crops {
+		if err := checkImage(c); err != nil {
+			return nil, fmt.Errorf("recognising line %d: %w", i, err)
+		}
+		widths[i] = scaledWidth(c, recHeight, maxW)
+	}
+	// Lines of similar length share a batch, so little of it is padding.
+	order := make([]int, len(crops))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return widths[a] - widths[b] })
+	lines := make([]Line, len(crops))
+	for start := 0; start < len(order); start += e.cfg.RecBatch {
+		batch := order[start:min(start+e.cfg.RecBatch, len(order))]
+		batchW := recMinWidth
+		for _, i := range batch {
+			batchW = max(batchW, widths[i])
+		}
+		in := ort.NewNCHW(len(batch), 3, recHeight, batchW)
+		for n, i := range batch {
+			if err := fillPadded(in, n, crops[i], widths[i], batchW); err != nil {
+				return nil, fmt.Errorf("recognising line %d: %w", i, err)
+			}
+		}
+		out, err := e.rec.Run(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("recognising text: %w", err)
+		}
+		probs := out[0]
+		if len(probs.Shape) != 3 || int(probs.Shape[0]) != len(batch) || int(probs.Shape[2]) != len(dec.symbol) {
+			return nil, fmt.Errorf("recognising text: output shape %v, want [%d T %d]", probs.Shape, len(batch), len(dec.symbol))
+		}
+		frames, classes := int(probs.Shape[1]), int(probs.Shape[2])
+		for n, i := range batch {
+			p := probs.Data[n*frames*classes : (n+1)*frames*classes]
+			lines[i] = newLine(dec.decodeLine(p, frames, classes, opt))
+			lines[i].Box = Quad{{0, 0}, {float64(crops[i].Cols()), 0},
+				{float64(crops[i].Cols()), float64(crops[i].Rows())}, {0, float64(crops[i].Rows())}}
+		}
+	}
+	return lines, nil
+}
+
+// scaledWidth is the width of img scaled to height h, at least 1 and at
+// most maxW.
+func scaledWidth(img gocv.Mat, h, maxW int) int {
+	w := int(math.Ceil(float64(h) * float64(img.Cols()) / float64(img.Rows())))
+	return min(max(w, 1), maxW)
+}
+
+// fillPadded writes img, scaled to the tensor's height and width w, into
+// batch slot n of t, padding on the right with grey to the tensor's width
+// batchW.
+func fillPadded(t ort.Tensor, n int, img gocv.Mat, w, batchW int) error {
+	h := int(t.Shape[2])
+	resized := gocv.NewMat()
+	defer resized.Close()
+	interp := gocv.InterpolationLinear
+	if img.Rows() > 2*h {
+		// Linear sampling aliases when shrinking a lot.
+		interp = gocv.InterpolationArea
+	}
+	gocv.Resize(img, &resized, image.Pt(w, h), 0, 0, interp)
+	if w < batchW {
+		gocv.CopyMakeBorder(resized, &resized, 0, 0, 0, batchW-w, gocv.BorderConstant, padGrey)
+	}
+	return t.SetImage(n, resized.ToBytes(), h, batchW, recNorm)
+}

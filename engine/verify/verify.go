@@ -1,0 +1,346 @@
+// Package verify runs one whole on-device verification: the device check,
+// the document, the selfie (liveness and its face), the 1:1 match against
+// the document's portrait, the screening of the extracted name, and the
+// risk decision. Stages that do not depend on each other run in parallel:
+// the device check, the document pipelines and the selfie analysis start
+// together; the match waits for the portrait and the screening for the name.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/engine/document"
+	"github.com/openkyc/kyc/engine/document/fields"
+	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/engine/screening"
+)
+
+// DefaultConfirmScore is the screening score from which a hit counts as a
+// confirmed watchlist hit (escalate) rather than a potential match
+// (review): on the screening package's calibration data no ordinary name
+// scored above it.
+const DefaultConfirmScore = 0.93
+
+// Engine holds the components a verification runs; the caller owns them.
+type Engine struct {
+	Document *document.Analyzer
+	Face     *face.Engine
+	// Screening is the watchlist index; nil leaves the sanctions signal
+	// missing, which the risk policy handles explicitly.
+	Screening *screening.Index
+	// Device runs the device check; nil leaves the device unchecked.
+	Device       func(ctx context.Context) (device.Report, error)
+	Risk         risk.Config
+	ConfirmScore float64
+}
+
+// Input is one attempt's captures.
+type Input struct {
+	Front  document.Image
+	Back   *document.Image
+	Selfie gocv.Mat
+	// Attempt is the 1-based attempt number in the session.
+	Attempt int
+	Lang    risk.Language
+}
+
+// FaceReport is the face half of the report.
+type FaceReport struct {
+	Match     *face.Decision       `json:"match"`
+	Liveness  *face.LivenessResult `json:"liveness"`
+	Selfie    *face.Analysis       `json:"selfie"`
+	Reference *face.Analysis       `json:"reference"`
+	Problem   string               `json:"problem,omitempty"`
+}
+
+// ScreeningReport is what the name screening found.
+type ScreeningReport struct {
+	Screened bool            `json:"screened"`
+	Name     string          `json:"name,omitempty"`
+	Hits     []screening.Hit `json:"hits"`
+}
+
+// Report is the whole verification.
+type Report struct {
+	Decision    risk.Decision      `json:"decision"`
+	Score       float64            `json:"score"`
+	Reasons     []risk.Reason      `json:"reasons"`
+	NextAction  risk.NextAction    `json:"next_action"`
+	RetryStep   risk.RetryStep     `json:"retry_step,omitempty"`
+	UserMessage string             `json:"user_message"`
+	Risk        risk.Result        `json:"risk"`
+	Document    *document.Result   `json:"document"`
+	Face        FaceReport         `json:"face"`
+	Screening   ScreeningReport    `json:"screening"`
+	Device      *device.Report     `json:"device"`
+	TimingsMS   map[string]float64 `json:"timings_ms"`
+}
+
+type clock struct {
+	mu sync.Mutex
+	m  map[string]float64
+}
+
+func (c *clock) since(stage string, start time.Time) {
+	c.mu.Lock()
+	c.m[stage] = float64(time.Since(start).Microseconds()) / 1000
+	c.mu.Unlock()
+}
+
+// Verify runs every stage and decides. Input problems that a new capture
+// can fix (no face in the selfie, an unreadable document) are decisions
+// with a RETRY, not errors; errors are failures of the machinery.
+func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
+	if e.Document == nil || e.Face == nil {
+		return nil, errors.New("verify: the document and face engines are required")
+	}
+	if in.Attempt < 1 {
+		in.Attempt = 1
+	}
+	if in.Lang == "" {
+		in.Lang = risk.English
+	}
+	start := time.Now()
+	c := &clock{m: map[string]float64{}}
+	rep := &Report{TimingsMS: c.m}
+
+	var (
+		wg                 sync.WaitGroup
+		dev                *device.Report
+		devErr, docErr     error
+		doc                *document.Result
+		selfie             face.Analysis
+		selfieErr, liveErr error
+		live               face.LivenessResult
+	)
+	if e.Device != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := time.Now()
+			r, err := e.Device(ctx)
+			dev, devErr = &r, err
+			c.since("device", s)
+		}()
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		s := time.Now()
+		doc, docErr = e.Document.Analyze(ctx, in.Front, in.Back)
+		c.since("document", s)
+	}()
+	go func() {
+		defer wg.Done()
+		s := time.Now()
+		selfie, selfieErr = e.Face.Analyze(ctx, in.Selfie, face.Dominant, face.Timings{}, "")
+		if selfieErr == nil {
+			live, liveErr = e.Face.Liveness(ctx, in.Selfie, selfie.Face)
+		}
+		c.since("selfie", s)
+	}()
+	wg.Wait()
+	if doc != nil {
+		defer doc.Close()
+	}
+	if devErr != nil {
+		return nil, fmt.Errorf("device check: %w", devErr)
+	}
+	if docErr != nil {
+		return nil, fmt.Errorf("document: %w", docErr)
+	}
+	rep.Document, rep.Device = doc, dev
+	in2 := risk.Input{Signals: map[risk.SignalName]float64{}, Attempt: in.Attempt}
+
+	// The selfie.
+	switch {
+	case errors.Is(selfieErr, face.ErrNoFace):
+		in2.CaptureIssues = append(in2.CaptureIssues, risk.CaptureNoFace)
+		rep.Face.Problem = "no face in the selfie"
+	case errors.Is(selfieErr, face.ErrMultipleFaces):
+		in2.CaptureIssues = append(in2.CaptureIssues, risk.CaptureMultipleFaces)
+		rep.Face.Problem = "several faces in the selfie"
+	case selfieErr != nil:
+		return nil, fmt.Errorf("selfie: %w", selfieErr)
+	case liveErr != nil:
+		return nil, fmt.Errorf("selfie liveness: %w", liveErr)
+	default:
+		rep.Face.Selfie, rep.Face.Liveness = &selfie, &live
+		in2.Signals[risk.FaceLiveness] = live.Score
+		if !selfie.Quality.OK {
+			in2.CaptureIssues = append(in2.CaptureIssues, risk.CaptureSelfieQuality)
+		}
+	}
+
+	// The match against the document's portrait, and the screening of the
+	// document's name, run side by side.
+	wg.Add(2)
+	var matchErr error
+	go func() {
+		defer wg.Done()
+		if selfieErr != nil {
+			return
+		}
+		if doc.PortraitImage.Ptr() == nil || doc.PortraitImage.Empty() {
+			rep.Face.Problem = "no portrait found on the document"
+			return
+		}
+		s := time.Now()
+		ref, err := e.Face.Analyze(ctx, doc.PortraitImage, face.Largest, face.Timings{}, "")
+		if errors.Is(err, face.ErrNoFace) {
+			rep.Face.Problem = "no face in the document portrait"
+			return
+		}
+		if err != nil {
+			matchErr = err
+			return
+		}
+		d := e.Face.Matcher().Decide(face.Cosine(selfie.Embedding, ref.Embedding))
+		rep.Face.Reference, rep.Face.Match = &ref, &d
+		c.since("match", s)
+	}()
+	go func() {
+		defer wg.Done()
+		s := time.Now()
+		rep.Screening = e.screen(doc)
+		c.since("screening", s)
+	}()
+	wg.Wait()
+	if matchErr != nil {
+		return nil, fmt.Errorf("face match: %w", matchErr)
+	}
+	if rep.Face.Match != nil {
+		in2.Signals[risk.FaceMatch] = rep.Face.Match.Score
+	}
+
+	// The document.
+	in2.Signals[risk.DocAuthenticity] = doc.Forensics.Score
+	in2.Signals[risk.DocLiveness] = doc.Liveness.Score
+	switch doc.Liveness.Attack {
+	case "screen":
+		in2.DocAttack = risk.DocAttackScreen
+	case "print", "photocopy":
+		in2.DocAttack = risk.DocAttackPrint
+	}
+	in2.DocExpired = doc.Expired
+	if v, ok := dataChecks(doc); ok {
+		in2.Signals[risk.DataChecks] = v
+	}
+	if doc.Type == fields.TypeUnknown && doc.MRZ == nil {
+		// Nothing readable: ask for the document again.
+		in2.CaptureIssues = append(in2.CaptureIssues, risk.CaptureDocQuality)
+	}
+
+	// Screening.
+	if rep.Screening.Screened {
+		confirm := e.ConfirmScore
+		if confirm == 0 {
+			confirm = DefaultConfirmScore
+		}
+		in2.Signals[risk.Sanctions] = 1
+		for _, h := range rep.Screening.Hits {
+			if h.Score >= confirm {
+				in2.WatchlistHits++
+			} else {
+				in2.WatchlistPotentialMatches++
+			}
+		}
+		if len(rep.Screening.Hits) > 0 {
+			in2.Signals[risk.Sanctions] = 0
+		}
+	}
+
+	// The device.
+	if dev != nil {
+		in2.Device = risk.DeviceVerdict(dev.Verdict)
+		in2.Signals[risk.DeviceIntegrity] = map[device.Verdict]float64{device.VerdictOK: 1, device.VerdictWarn: 0.5}[dev.Verdict]
+	}
+
+	res, err := risk.Evaluate(e.Risk, in2)
+	if err != nil {
+		return nil, fmt.Errorf("risk: %w", err)
+	}
+	msg, err := res.Message.Text(in.Lang)
+	if err != nil {
+		return nil, fmt.Errorf("risk message: %w", err)
+	}
+	rep.Risk = res
+	rep.Decision, rep.Score, rep.Reasons, rep.NextAction, rep.RetryStep = res.Decision, res.Score, res.Reasons, res.NextAction, res.RetryStep
+	rep.UserMessage = msg
+	c.since("total", start)
+	return rep, nil
+}
+
+// screen screens the document holder's name, with the birth date and
+// nationality the document gives.
+func (e *Engine) screen(doc *document.Result) ScreeningReport {
+	rep := ScreeningReport{Hits: []screening.Hit{}}
+	if e.Screening == nil {
+		return rep
+	}
+	name := holderName(doc)
+	if name == "" {
+		return rep
+	}
+	q := screening.Query{Name: name}
+	if f, ok := doc.Fields[fields.FieldBirthDate]; ok {
+		if d, err := screening.ParseDate(f.Value); err == nil {
+			q.DOB = d
+		}
+	}
+	if f, ok := doc.Fields[fields.FieldNationality]; ok {
+		q.Country = f.Value
+	}
+	hits, err := e.Screening.Screen(q)
+	if err != nil {
+		return rep
+	}
+	rep.Screened, rep.Name, rep.Hits = true, name, append(rep.Hits, hits...)
+	return rep
+}
+
+// holderName is the name as screening wants it: "SURNAME, Given names"
+// when the document separates them, else the full printed name.
+func holderName(doc *document.Result) string {
+	sur, given := doc.Fields[fields.FieldSurname].Value, doc.Fields[fields.FieldGivenNames].Value
+	if sur != "" {
+		if given != "" {
+			return sur + ", " + given
+		}
+		return sur
+	}
+	return strings.TrimSpace(doc.Fields[fields.FieldName].Value)
+}
+
+// dataChecks is the share of the document's data checks that pass: the
+// MRZ check digits, each MRZ/visual or NIK/printed agreement, and the NIK's
+// own validity. ok is false when the document offered nothing to check.
+func dataChecks(doc *document.Result) (float64, bool) {
+	pass, total := 0.0, 0.0
+	if doc.MRZ != nil {
+		total++
+		pass += float64(doc.MRZ.ValidScore) / 100
+	}
+	if doc.NIK != nil {
+		total++
+		if doc.NIK.Valid {
+			pass++
+		}
+	}
+	if total == 0 {
+		return 0, false
+	}
+	// Each mismatch between two readings of the same fact is a failed
+	// check of its own.
+	total += float64(len(doc.Mismatches))
+	return pass / total, true
+}

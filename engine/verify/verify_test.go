@@ -1,0 +1,202 @@
+package verify
+
+import (
+	"context"
+	"image"
+	"math/rand/v2"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/document"
+	"github.com/openkyc/kyc/engine/document/fields"
+	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/engine/ocr"
+	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/synth"
+	"github.com/openkyc/kyc/internal/testenv"
+)
+
+func newEngine(t testing.TB) *Engine {
+	t.Helper()
+	testenv.ORT(t)
+	o, err := ocr.New(ocr.Config{DetModel: testenv.Model(t, "ppocr-det"), RecModel: testenv.Model(t, "ppocr-rec"),
+		Keys: testenv.Model(t, "ppocr-keys"), ClsModel: testenv.Model(t, "ppocr-cls")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	y, err := face.NewYuNet(testenv.Model(t, "yunet"), face.YuNetConfig{}, ort.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { y.Close() })
+	d, err := document.New(document.Config{OCR: o, Faces: y})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := face.New(face.Config{DetectorModel: testenv.Model(t, "yunet"), EmbedderModel: testenv.Model(t, "fr-feature"),
+		LivenessModel: testenv.Model(t, "minifasnet-v2se")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	list, err := screening.ImportOFAC(context.Background(), testenv.Data(t, "sanctions", "ofac_sdn_sample"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Engine{Document: d, Face: f, Screening: screening.NewIndex(list), Risk: risk.DefaultConfig()}
+}
+
+// readFace reads photo n of a faceapi_bbt identity.
+func readFace(t testing.TB, who string, n int) gocv.Mat {
+	t.Helper()
+	m, err := imageio.ReadFile(testenv.Data(t, "faces", "faceapi_bbt", who, who+string(rune('0'+n))+".png"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// ktpPhoto renders a KTP-like card with the holder's portrait, placed on a
+// desk, and returns it as JPEG bytes and pixels.
+func ktpPhoto(t testing.TB, portrait gocv.Mat) document.Image {
+	t.Helper()
+	card := synth.Card(synth.CardOptions{Width: 1000, Portrait: &portrait, Seed: 4, Lines: []string{
+		"PROVINSI DKI JAKARTA", "NIK : 3171234508900001", "Nama : BUDI SANTOSO", "Agama : ISLAM",
+	}})
+	defer card.Close()
+	bg := synth.Background(1600, 1000, 77)
+	defer bg.Close()
+	scene, _ := synth.Place(bg, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 4, Tilt: 8})
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, scene, []int{gocv.IMWriteJpegQuality, 92})
+	scene.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := append([]byte(nil), buf.GetBytes()...)
+	buf.Close()
+	m, err := imageio.Decode(raw, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return document.Image{Raw: raw, Mat: m}
+}
+
+// selfieScene puts a face photo in a 1280x720 frame, as a webcam sees it.
+func selfieScene(t testing.TB, f gocv.Mat) gocv.Mat {
+	t.Helper()
+	s := synth.Background(1280, 720, uint64(rand.IntN(1000)))
+	big := gocv.NewMat()
+	defer big.Close()
+	gocv.Resize(f, &big, image.Pt(360, 360), 0, 0, gocv.InterpolationCubic)
+	roi := s.Region(image.Rect(460, 180, 820, 540))
+	big.CopyTo(&roi)
+	roi.Close()
+	return s
+}
+
+// portraitOf cuts the face of a photo with a margin, as a card prints it.
+func portraitOf(t testing.TB, eng *Engine, img gocv.Mat) gocv.Mat {
+	t.Helper()
+	a, err := eng.Face.Analyze(context.Background(), img, face.Largest, face.Timings{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := a.Face.Box
+	r := image.Rect(int(b.X-b.W*0.4), int(b.Y-b.H*0.5), int(b.X+b.W*1.4), int(b.Y+b.H*1.5)).Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
+	roi := img.Region(r)
+	defer roi.Close()
+	return roi.Clone()
+}
+
+func TestVerifyRoutes(t *testing.T) {
+	eng := newEngine(t)
+	// The live sample of the minivision set is a real camera capture: the
+	// selfie, and the source of the portrait printed on the card.
+	live, err := imageio.ReadFile(testenv.Data(t, "liveness", "minivision_samples", "image_T1.jpg"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	portrait := portraitOf(t, eng, live)
+	defer portrait.Close()
+	sheldon := readFace(t, "sheldon", 2)
+	defer sheldon.Close()
+	doc := ktpPhoto(t, portrait)
+	defer doc.Mat.Close()
+
+	rep, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("same person: decision %s score %.1f reasons %v; doc type %s, face %+v", rep.Decision, rep.Score, rep.Reasons, rep.Document.Type, rep.Face.Match)
+	if rep.Document.Type != fields.TypeKTP {
+		t.Errorf("document type %s, want ktp (text %v)", rep.Document.Type, rep.Document.Front.Text)
+	}
+	if rep.Face.Match == nil || rep.Face.Match.Decision != "match" {
+		t.Fatalf("same person not matched: %+v (%s)", rep.Face.Match, rep.Face.Problem)
+	}
+	if rep.Decision != risk.Approve || rep.NextAction != risk.Exit {
+		t.Errorf("genuine person: %s %s, reasons %v", rep.Decision, rep.NextAction, rep.Reasons)
+	}
+	if !rep.Screening.Screened || len(rep.Screening.Hits) != 0 {
+		t.Errorf("screening: %+v", rep.Screening)
+	}
+	for _, stage := range []string{"document", "selfie", "match", "screening", "total"} {
+		if _, ok := rep.TimingsMS[stage]; !ok {
+			t.Errorf("no timing for %s", stage)
+		}
+	}
+
+	other := selfieScene(t, sheldon)
+	defer other.Close()
+	rep, err = eng.Verify(context.Background(), Input{Front: doc, Selfie: other, Attempt: 1, Lang: risk.Indonesian})
+	if rep.UserMessage == "" || rep.NextAction == risk.Exit && rep.Decision == risk.Approve {
+		t.Errorf("different person: message %q, %s %s", rep.UserMessage, rep.Decision, rep.NextAction)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("other person: decision %s reasons %v", rep.Decision, rep.Reasons)
+	if rep.Face.Match == nil || rep.Face.Match.Decision != "no_match" {
+		t.Fatalf("different person matched: %+v", rep.Face.Match)
+	}
+	if rep.Decision == risk.Approve || !rep.Risk.HasReason(risk.FaceMismatch) {
+		t.Errorf("different person: %s %v", rep.Decision, rep.Reasons)
+	}
+
+	empty := gocv.NewMatWithSize(720, 1280, gocv.MatTypeCV8UC3)
+	defer empty.Close()
+	rep, err = eng.Verify(context.Background(), Input{Front: doc, Selfie: empty, Attempt: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.NextAction != risk.Retry || !rep.Risk.HasReason(risk.NoFace) {
+		t.Errorf("selfie without a face: %s %s %v", rep.Decision, rep.NextAction, rep.Reasons)
+	}
+}
+
+// BenchmarkVerify is one whole verification (document pipelines, selfie,
+// match, screening, risk) of a 1600x1000 document photo and a 640x480
+// selfie, the models already loaded.
+func BenchmarkVerify(b *testing.B) {
+	eng := newEngine(b)
+	live, err := imageio.ReadFile(testenv.Data(b, "liveness", "minivision_samples", "image_T1.jpg"), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer live.Close()
+	portrait := portraitOf(b, eng, live)
+	defer portrait.Close()
+	doc := ktpPhoto(b, portrait)
+	defer doc.Mat.Close()
+	for b.Loop() {
+		if _, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
