@@ -46,6 +46,8 @@ type Config struct {
 	UnclipRatio float64
 	// RecBatch is how many lines are recognised in one run (8).
 	RecBatch int
+	// Workers is how many recognition runs go on at once (1).
+	Workers int
 }
 
 func (c Config) withDefaults() Config {
@@ -66,6 +68,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RecBatch <= 0 {
 		c.RecBatch = 8
+	}
+	if c.Workers <= 0 {
+		c.Workers = 1
 	}
 	return c
 }

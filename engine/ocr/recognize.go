@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"sync"
 
 	"gocv.io/x/gocv"
 
@@ -115,35 +116,79 @@ func (e *Engine) ReadCrops(ctx context.Context, crops []gocv.Mat, opt DecodeOpti
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return widths[a] - widths[b] })
 	lines := make([]Line, len(crops))
+	var batches [][]int
 	for start := 0; start < len(order); start += e.cfg.RecBatch {
-		batch := order[start:min(start+e.cfg.RecBatch, len(order))]
-		batchW := recMinWidth
-		for _, i := range batch {
-			batchW = max(batchW, widths[i])
-		}
-		in := ort.NewNCHW(len(batch), 3, recHeight, batchW)
-		for n, i := range batch {
-			if err := fillPadded(in, n, crops[i], widths[i], batchW); err != nil {
-				return nil, fmt.Errorf("recognising line %d: %w", i, err)
+		batches = append(batches, order[start:min(start+e.cfg.RecBatch, len(order))])
+	}
+	// Batches are independent: with Workers > 1 they run side by side,
+	// each on its own ONNX Runtime thread, which on a small CPU beats one
+	// run with more intra-op threads.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan []int)
+	errs := make(chan error, len(batches))
+	var wg sync.WaitGroup
+	for w := 0; w < min(e.cfg.Workers, len(batches)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range jobs {
+				if err := e.recognizeBatch(ctx, dec, crops, widths, batch, lines, opt); err != nil {
+					errs <- err
+					cancel()
+				}
 			}
-		}
-		out, err := e.rec.Run(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("recognising text: %w", err)
-		}
-		probs := out[0]
-		if len(probs.Shape) != 3 || int(probs.Shape[0]) != len(batch) || int(probs.Shape[2]) != len(dec.symbol) {
-			return nil, fmt.Errorf("recognising text: output shape %v, want [%d T %d]", probs.Shape, len(batch), len(dec.symbol))
-		}
-		frames, classes := int(probs.Shape[1]), int(probs.Shape[2])
-		for n, i := range batch {
-			p := probs.Data[n*frames*classes : (n+1)*frames*classes]
-			lines[i] = newLine(dec.decodeLine(p, frames, classes, opt))
-			lines[i].Box = Quad{{0, 0}, {float64(crops[i].Cols()), 0},
-				{float64(crops[i].Cols()), float64(crops[i].Rows())}, {0, float64(crops[i].Rows())}}
+		}()
+	}
+feed:
+	for _, b := range batches {
+		select {
+		case jobs <- b:
+		case <-ctx.Done():
+			break feed
 		}
 	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("recognising text: %w", err)
+	}
 	return lines, nil
+}
+
+// recognizeBatch runs the recogniser on one batch of crops and writes the
+// decoded lines to their slots of lines (each batch owns its slots).
+func (e *Engine) recognizeBatch(ctx context.Context, dec decoder, crops []gocv.Mat, widths, batch []int, lines []Line, opt DecodeOptions) error {
+	batchW := recMinWidth
+	for _, i := range batch {
+		batchW = max(batchW, widths[i])
+	}
+	in := ort.NewNCHW(len(batch), 3, recHeight, batchW)
+	for n, i := range batch {
+		if err := fillPadded(in, n, crops[i], widths[i], batchW); err != nil {
+			return fmt.Errorf("recognising line %d: %w", i, err)
+		}
+	}
+	out, err := e.rec.Run(ctx, in)
+	if err != nil {
+		return fmt.Errorf("recognising text: %w", err)
+	}
+	probs := out[0]
+	if len(probs.Shape) != 3 || int(probs.Shape[0]) != len(batch) || int(probs.Shape[2]) != len(dec.symbol) {
+		return fmt.Errorf("recognising text: output shape %v, want [%d T %d]", probs.Shape, len(batch), len(dec.symbol))
+	}
+	frames, classes := int(probs.Shape[1]), int(probs.Shape[2])
+	for n, i := range batch {
+		p := probs.Data[n*frames*classes : (n+1)*frames*classes]
+		lines[i] = newLine(dec.decodeLine(p, frames, classes, opt))
+		lines[i].Box = Quad{{0, 0}, {float64(crops[i].Cols()), 0},
+			{float64(crops[i].Cols()), float64(crops[i].Rows())}, {0, float64(crops[i].Rows())}}
+	}
+	return nil
 }
 
 // scaledWidth is the width of img scaled to height h, at least 1 and at

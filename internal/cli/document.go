@@ -38,7 +38,9 @@ func openDocumentEngine(threads int) (*documentEngine, error) {
 	if err := runtimeinfo.LoadRuntime(store); err != nil {
 		return nil, err
 	}
-	cfg := ocr.Config{Threads: threads}
+	// Two recognition runs at once, one thread each: on a small CPU that
+	// beats one run with two threads (see STACK.md on ORT spinning).
+	cfg := ocr.Config{Threads: threads, Workers: 2}
 	for name, dst := range map[string]*string{"ppocr-det": &cfg.DetModel, "ppocr-rec": &cfg.RecModel, "ppocr-keys": &cfg.Keys, "ppocr-cls": &cfg.ClsModel} {
 		if *dst, err = store.Path(name); err != nil {
 			return nil, err
