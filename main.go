@@ -2,9 +2,15 @@
 // Wails window whose screens are served from frontend/dist and whose Go
 // side lives in package app. Build it with the tags desktop,production and
 // webkit2_41 (see the Makefile).
+//
+// Kiosk mode (the settings screen, or KYC_KIOSK=1) makes the window
+// fullscreen, frameless and not resizable, and lets only one instance run
+// (which needs a D-Bus session bus). Production builds never offer the
+// context menu or the developer tools.
 package main
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"log/slog"
@@ -13,8 +19,10 @@ import (
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/runtime"
 
 	"github.com/openkyc/kyc/app"
+	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/models"
 )
 
@@ -25,14 +33,34 @@ var assets embed.FS
 var version = "dev"
 
 func main() {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	store, err := models.DefaultStore()
-	if err != nil {
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "kyc-desktop:", err)
 		os.Exit(1)
 	}
-	a := app.New(app.Config{Version: version, Store: store, Logger: logger})
-	err = wails.Run(&options.App{
+}
+
+func run() error {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	store, err := models.DefaultStore()
+	if err != nil {
+		return err
+	}
+	dir, err := app.DefaultDir()
+	if err != nil {
+		return err
+	}
+	kiosk, err := app.LoadKioskSetting(dir)
+	if err != nil {
+		return err
+	}
+	kiosk = kiosk || os.Getenv("KYC_KIOSK") == "1"
+	profile := device.ProfileField
+	if kiosk {
+		profile = device.ProfileKiosk
+	}
+	a := app.New(app.Config{Version: version, Store: store, Dir: dir, Profile: profile, Logger: logger})
+	var windowCtx context.Context
+	opts := &options.App{
 		Title:            "OpenKYC",
 		Width:            1280,
 		Height:           800,
@@ -40,11 +68,26 @@ func main() {
 		MinHeight:        700,
 		AssetServer:      &assetserver.Options{Assets: assets},
 		BackgroundColour: &options.RGBA{R: 238, G: 241, B: 246, A: 255},
-		OnStartup:        a.Startup,
-		Bind:             []any{a},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "kyc-desktop:", err)
-		os.Exit(1)
+		OnStartup: func(ctx context.Context) {
+			windowCtx = ctx
+			a.Startup(ctx)
+		},
+		OnShutdown: a.Shutdown,
+		Bind:       []any{a},
 	}
+	if kiosk {
+		opts.Fullscreen, opts.Frameless, opts.DisableResize = true, true, true
+		opts.WindowStartState = options.Fullscreen
+		opts.SingleInstanceLock = &options.SingleInstanceLock{
+			UniqueId: "org.openkyc.desktop",
+			// A second launch brings the running kiosk forward instead.
+			OnSecondInstanceLaunch: func(options.SecondInstanceData) {
+				if windowCtx != nil {
+					runtime.WindowUnminimise(windowCtx)
+					runtime.WindowShow(windowCtx)
+				}
+			},
+		}
+	}
+	return wails.Run(opts)
 }

@@ -16,12 +16,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openkyc/kyc/models"
 )
 
 // TestDesktopHomeScreenshot runs the built desktop app in a real window
-// under Xvfb, waits for the frontend to report the home screen rendered,
-// and saves a screenshot of the display under the run's artifacts folder.
-// It fails when the window is blank or is not the home screen.
+// under Xvfb, waits for the frontend to report the start screen (sign-in
+// with the engine's status) rendered, and saves a screenshot of the display
+// under the run's artifacts folder. It fails when the window is blank or
+// is not that screen.
 func TestDesktopHomeScreenshot(t *testing.T) {
 	for _, tool := range []string{"Xvfb", "ffmpeg"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -31,10 +34,17 @@ func TestDesktopHomeScreenshot(t *testing.T) {
 	bin := desktopBinary(t)
 	display := startXvfb(t)
 
+	modelsDir, err := models.DefaultDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir() // the app's files and vault, away from the user's
+
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = append(os.Environ(), "DISPLAY="+display)
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "KYC_HOME="+home, "KYC_MODELS_DIR="+modelsDir,
+		"KYC_DEVICE_DIR="+filepath.Join(home, "device"))
 	logs, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +63,7 @@ func TestDesktopHomeScreenshot(t *testing.T) {
 			logMu.Lock()
 			logText.WriteString(sc.Text() + "\n")
 			logMu.Unlock()
-			if strings.Contains(sc.Text(), "home screen rendered") {
+			if strings.Contains(sc.Text(), "sign_in screen rendered") {
 				once.Do(func() { close(rendered) })
 			}
 		}
@@ -67,7 +77,7 @@ func TestDesktopHomeScreenshot(t *testing.T) {
 	case <-time.After(90 * time.Second):
 		logMu.Lock()
 		defer logMu.Unlock()
-		t.Fatalf("the app did not report the home screen rendered within 90 s; its log:\n%s", logText.String())
+		t.Fatalf("the app did not report the start screen rendered within 90 s; its log:\n%s", logText.String())
 	}
 	time.Sleep(time.Second) // let the compositor paint the last frame
 

@@ -1,17 +1,25 @@
 // Package app is the Go side of the desktop application's screens: the
-// methods the Wails window binds, and the session flow behind them. It
-// wires the engine, the model store and (later) the vault; it holds no
-// engine logic itself.
+// methods the Wails window binds, and the verification flow behind them.
+// The flow lives here, not in the page: the app decides which screen is
+// shown (View) and every window showing the UI renders the same one. It
+// wires the capture guidance, the verification engine, the vault and the
+// sync agent together; it holds no engine logic itself.
 package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"os"
+	"sync"
+	"time"
 
 	"github.com/openkyc/kyc/engine/camera"
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/models"
+	"github.com/openkyc/kyc/sync/vault"
 )
 
 // Config is what the desktop binary hands the app.
@@ -23,14 +31,62 @@ type Config struct {
 	SysRoot string
 	// Profile is the deployment profile whose policy judges the device.
 	Profile device.Profile
-	Logger  *slog.Logger
+	// DevicePolicy is a JSON device policy laid over the profile's default
+	// (a deployment's own, e.g. one accepting its VDI); empty uses
+	// $KYC_DEVICE_POLICY, else the default alone.
+	DevicePolicy string
+	// Dir holds settings.json, session.json, operators.json and the demo
+	// videos (default $KYC_HOME/desktop).
+	Dir string
+	// DeviceDir holds the device key, the enrolment and the vault, shared
+	// with `kyc sync` (default $KYC_DEVICE_DIR, else
+	// <user config>/openkyc/device).
+	DeviceDir string
+	// WatchlistDir is where screening lists are loaded from (default
+	// $KYC_WATCHLISTS, else $KYC_HOME/watchlists).
+	WatchlistDir string
+	// DemoCardPhoto and DemoSelfiePhoto are the demo person's photos (on
+	// the card, and in the selfie video); empty uses two photos of one
+	// person from the shared data set when it is there.
+	DemoCardPhoto, DemoSelfiePhoto string
+	// SyncEvery is the pause between sync passes (default 15 s).
+	SyncEvery time.Duration
+	Logger    *slog.Logger
 }
 
 // App is bound to the window: its exported methods are callable from the
 // frontend as window.go.app.App.<Method>.
 type App struct {
 	cfg Config
-	ctx context.Context
+	// emit tells every window the view changed; nil outside Wails.
+	emit func(event string, data ...any)
+
+	ctx    context.Context // the app's lifetime: Shutdown cancels it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the app starts
+
+	preview *preview
+
+	// enginesReady is closed once engines or enginesErr is set.
+	enginesReady chan struct{}
+	engines      *Engines
+	enginesErr   error
+
+	mu           sync.Mutex
+	rev          int
+	screen       Screen
+	back         Screen // where settings returns to
+	lastError    string
+	device       *DeviceStatus
+	settings     Settings
+	sessionCfg   SessionConfig
+	accounts     operators
+	operator     string
+	lastActivity time.Time
+	sess         *session
+	vault        *vault.Vault
+	vaultErr     string
+	syncState    syncStatus
 }
 
 // New returns an App; Startup must run before the window calls it.
@@ -44,15 +100,17 @@ func New(cfg Config) *App {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &App{cfg: cfg}
+	if cfg.SyncEvery <= 0 {
+		cfg.SyncEvery = 15 * time.Second
+	}
+	if cfg.Dir == "" {
+		cfg.Dir, _ = DefaultDir() // an empty Dir is reported by Start
+	}
+	return &App{cfg: cfg, preview: newPreview(), enginesReady: make(chan struct{}), screen: ScreenStarting,
+		settings: DefaultSettings(), sessionCfg: DefaultSessionConfig()}
 }
 
-// Startup is called by Wails when the window is created.
-func (a *App) Startup(ctx context.Context) {
-	a.ctx = ctx
-}
-
-// ModelStatus is one row of the home screen's model table.
+// ModelStatus is one row of the start screen's model table.
 type ModelStatus struct {
 	Name     string `json:"name"`
 	Version  string `json:"version"`
@@ -63,7 +121,7 @@ type ModelStatus struct {
 	Problem  string `json:"problem,omitempty"`
 }
 
-// HomeInfo is everything the home screen shows.
+// HomeInfo is the engine's state as the start screen shows it.
 type HomeInfo struct {
 	runtimeinfo.Versions
 	RuntimeError string          `json:"runtime_error,omitempty"`
@@ -74,8 +132,8 @@ type HomeInfo struct {
 	Device       DeviceStatus    `json:"device"`
 }
 
-// DeviceStatus is the start-up device check as the home screen shows it:
-// the verdict, and the checks that did not pass.
+// DeviceStatus is a device check as the screens show it: the verdict, and
+// the checks that did not pass.
 type DeviceStatus struct {
 	Profile  string          `json:"profile"`
 	Verdict  string          `json:"verdict"`
@@ -83,10 +141,10 @@ type DeviceStatus struct {
 	Error    string          `json:"error,omitempty"`
 }
 
-// Home gathers the home screen: cameras found, each model's verified
-// status, and the versions of the libraries actually loaded. Problems are
-// shown on the screen rather than failing the call, so an operator sees
-// what to fix.
+// Home gathers the engine's state: cameras found, each model's verified
+// status, the versions of the libraries actually loaded and the device
+// check. Problems are shown on the screen rather than failing the call, so
+// an operator sees what to fix.
 func (a *App) Home() HomeInfo {
 	var h HomeInfo
 	v, err := runtimeinfo.Read(a.cfg.Version, a.cfg.Store)
@@ -113,7 +171,7 @@ func (a *App) Home() HomeInfo {
 // cannot judge its device must not start a verification.
 func (a *App) checkDevice() DeviceStatus {
 	st := DeviceStatus{Profile: string(a.cfg.Profile), Verdict: string(device.VerdictBlock), Findings: []device.Result{}}
-	pol, err := device.DefaultPolicy(a.cfg.Profile)
+	pol, err := a.devicePolicy()
 	if err != nil {
 		st.Error = err.Error()
 		return st
@@ -137,8 +195,35 @@ func (a *App) checkDevice() DeviceStatus {
 	return st
 }
 
-// HomeRendered is called by the frontend once the home screen is on
-// screen; the log line lets operators and the UI test see start-up finish.
-func (a *App) HomeRendered() {
-	a.cfg.Logger.Info("home screen rendered")
+// devicePolicy is the profile's default policy with the configured policy
+// file laid over it.
+func (a *App) devicePolicy() (device.Policy, error) {
+	pol, err := device.DefaultPolicy(a.cfg.Profile)
+	if err != nil {
+		return pol, err
+	}
+	path := a.cfg.DevicePolicy
+	if path == "" {
+		path = os.Getenv("KYC_DEVICE_POLICY")
+	}
+	if path == "" {
+		return pol, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return pol, fmt.Errorf("reading the device policy: %w", err)
+	}
+	if err := json.Unmarshal(b, &pol); err != nil {
+		return pol, fmt.Errorf("decoding the device policy %s: %w", path, err)
+	}
+	if err := pol.Validate(); err != nil {
+		return pol, fmt.Errorf("device policy %s: %w", path, err)
+	}
+	return pol, nil
+}
+
+// ScreenRendered is called by the page once a screen is on screen; the log
+// line lets operators and the UI tests see each screen arrive.
+func (a *App) ScreenRendered(screen string) {
+	a.cfg.Logger.Info(screen + " screen rendered")
 }

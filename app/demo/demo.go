@@ -1,0 +1,124 @@
+// Package demo renders the demo camera: a document video and a selfie
+// video of one person, so the desktop app shows the whole verification
+// flow on a machine without cameras. The end-to-end tests render their
+// scenarios (another face, a spoof, an expired card) with it too.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/internal/synth"
+)
+
+// ErrNoFace means the photo a video is rendered from shows no face.
+var ErrNoFace = errors.New("demo: no face in the photo")
+
+// FPS is the frame rate of the demo videos, a webcam's usual rate.
+const FPS = 15
+
+// KTPLines are the printed lines of the demo identity card.
+var KTPLines = []string{"PROVINSI DKI JAKARTA", "NIK : 3171234508900001", "Nama : BUDI SANTOSO", "Agama : ISLAM"}
+
+// Portrait cuts the largest face of photo with the margin a card prints.
+func Portrait(ctx context.Context, det face.Detector, photo gocv.Mat) (gocv.Mat, error) {
+	b, err := largestFace(ctx, det, photo)
+	if err != nil {
+		return gocv.NewMat(), err
+	}
+	r := image.Rect(int(b.X-b.W*0.4), int(b.Y-b.H*0.5), int(b.X+b.W*1.4), int(b.Y+b.H*1.5)).
+		Intersect(image.Rect(0, 0, photo.Cols(), photo.Rows()))
+	roi := photo.Region(r)
+	defer roi.Close()
+	return roi.Clone(), nil
+}
+
+func largestFace(ctx context.Context, det face.Detector, img gocv.Mat) (face.Box, error) {
+	faces, err := det.Detect(ctx, img)
+	if err != nil {
+		return face.Box{}, fmt.Errorf("demo: detecting the face: %w", err)
+	}
+	if len(faces) == 0 {
+		return face.Box{}, ErrNoFace
+	}
+	best := faces[0].Box
+	for _, f := range faces[1:] {
+		if f.Box.W*f.Box.H > best.W*best.H {
+			best = f.Box
+		}
+	}
+	return best, nil
+}
+
+// Card renders an identity card with the portrait and lines.
+func Card(portrait gocv.Mat, lines []string) gocv.Mat {
+	return synth.Card(synth.CardOptions{Width: 1000, Portrait: &portrait, Seed: 4, Lines: lines})
+}
+
+// WriteDocumentVideo writes a 1920x1080 video of card: the empty desk, the
+// card held off to the side, then held steady in the middle.
+func WriteDocumentVideo(path string, card gocv.Mat) error {
+	bg := synth.Background(1920, 1080, 77)
+	defer bg.Close()
+	const away, steady = 24, 24
+	return synth.WriteVideo(path, FPS, away+steady+6, func(i int) gocv.Mat {
+		p := synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.62, Rotate: 2, Tilt: 4}
+		switch {
+		case i < 8:
+			return bg.Clone()
+		case i < 16:
+			p.WidthFrac, p.CenterX = 0.35, 0.3 // too small: "move closer"
+		case i < away:
+			p.Rotate = 25 // turned: "align the document"
+		default:
+			p.CenterX += 0.0004 * math.Sin(float64(i)) // a hand is never quite still
+		}
+		m, _ := synth.Place(bg, card, p)
+		return m
+	})
+}
+
+// WriteSelfieVideo writes a 640x480 video of photo's face: off to the side
+// first, then centred in the guide oval and steady. The photo is scaled so
+// the face fills the oval as a person at arm's length does.
+func WriteSelfieVideo(ctx context.Context, path string, det face.Detector, photo gocv.Mat) error {
+	const w, h = 640, 480
+	b, err := largestFace(ctx, det, photo)
+	if err != nil {
+		return err
+	}
+	// The default selfie oval: centre (0.5, 0.45), vertical radius 0.36 h.
+	ovalH := 0.72 * h
+	scale := 0.7 * ovalH / b.H
+	sw, sh := int(float64(photo.Cols())*scale), int(float64(photo.Rows())*scale)
+	scaled := gocv.NewMat()
+	defer scaled.Close()
+	gocv.Resize(photo, &scaled, image.Pt(sw, sh), 0, 0, gocv.InterpolationArea)
+	fx, fy := (b.X+b.W/2)*scale, (b.Y+b.H/2)*scale
+	bg := synth.Background(w, h, 21)
+	defer bg.Close()
+	render := func(cx, cy float64) gocv.Mat {
+		out := bg.Clone()
+		x, y := int(cx-fx), int(cy-fy)
+		r := image.Rect(x, y, x+sw, y+sh).Intersect(image.Rect(0, 0, w, h))
+		src := scaled.Region(r.Sub(image.Pt(x, y)))
+		dst := out.Region(r)
+		src.CopyTo(&dst)
+		src.Close()
+		dst.Close()
+		return out
+	}
+	const off, steady = 5, 25
+	return synth.WriteVideo(path, FPS, off+steady, func(i int) gocv.Mat {
+		if i < off {
+			return render(0.5*w-0.3*w, 0.45*h) // off the oval: "center your face"
+		}
+		return render(0.5*w+0.5*math.Sin(float64(i)), 0.45*h)
+	})
+}

@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/openkyc/kyc/app/demo"
+	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
+	"github.com/openkyc/kyc/models"
+)
+
+// demoDir is where the demo camera's videos live: $KYC_HOME/demo.
+func (a *App) demoDir() string {
+	return filepath.Join(filepath.Dir(a.cfg.Dir), "demo")
+}
+
+// demoPhotos are the demo person's two photos: one printed on the card,
+// the other the selfie. They are the configured ones, else Leonard's first
+// two of the shared face set ($KYC_SHARED_DIR).
+func (a *App) demoPhotos() (card, selfie string) {
+	if a.cfg.DemoCardPhoto != "" && a.cfg.DemoSelfiePhoto != "" {
+		return a.cfg.DemoCardPhoto, a.cfg.DemoSelfiePhoto
+	}
+	d := os.Getenv("KYC_SHARED_DIR")
+	if d == "" {
+		return "", ""
+	}
+	dir := filepath.Join(d, "data", "faces", "faceapi_bbt", "leonard")
+	return filepath.Join(dir, "leonard1.png"), filepath.Join(dir, "leonard2.png")
+}
+
+// demoVideo is the demo camera for a capture (document or selfie).
+func demoVideo(dir, kind string) string {
+	return filepath.Join(dir, kind+".avi")
+}
+
+// ensureDemo renders the demo videos into dir unless both are there.
+func (a *App) ensureDemo(ctx context.Context) error {
+	dir := a.demoDir()
+	doc, selfie := demoVideo(dir, "document"), demoVideo(dir, "selfie")
+	if exists(doc) && exists(selfie) {
+		return nil
+	}
+	cardPath, selfiePath := a.demoPhotos()
+	if cardPath == "" {
+		return errors.New("no demo photos: set KYC_SHARED_DIR")
+	}
+	photo, err := imageio.ReadFile(cardPath, 0)
+	if err != nil {
+		return fmt.Errorf("reading the demo card photo: %w", err)
+	}
+	defer photo.Close()
+	selfiePhoto, err := imageio.ReadFile(selfiePath, 0)
+	if err != nil {
+		return fmt.Errorf("reading the demo selfie photo: %w", err)
+	}
+	defer selfiePhoto.Close()
+	det, err := openDetector(a.cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer det.Close()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	portrait, err := demo.Portrait(ctx, det, photo)
+	if err != nil {
+		return err
+	}
+	defer portrait.Close()
+	card := demo.Card(portrait, demo.KTPLines)
+	defer card.Close()
+	// Written under temporary names and renamed, so a half-written video
+	// is never taken for a camera.
+	for _, v := range []struct {
+		path  string
+		write func(string) error
+	}{
+		{doc, func(p string) error { return demo.WriteDocumentVideo(p, card) }},
+		{selfie, func(p string) error { return demo.WriteSelfieVideo(ctx, p, det, selfiePhoto) }},
+	} {
+		tmp := v.path + ".tmp.avi"
+		if err := v.write(tmp); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := os.Rename(tmp, v.path); err != nil {
+			return fmt.Errorf("writing the demo video: %w", err)
+		}
+	}
+	return nil
+}
+
+// openDetector loads the face detector from the store.
+func openDetector(store *models.Store) (*face.YuNet, error) {
+	if err := runtimeinfo.LoadRuntime(store); err != nil {
+		return nil, fmt.Errorf("loading ONNX Runtime: %w", err)
+	}
+	p, err := store.Path("yunet")
+	if err != nil {
+		return nil, err
+	}
+	return face.NewYuNet(p, face.YuNetConfig{}, ort.Options{IntraOpThreads: 1, InterOpThreads: 1})
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}

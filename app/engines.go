@@ -1,0 +1,113 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openkyc/kyc/engine/document"
+	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/ocr"
+	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
+	"github.com/openkyc/kyc/models"
+)
+
+// Engines are the loaded models a session runs: the document analyzer, the
+// face engine, the selfie guidance's detector and the watchlist index.
+type Engines struct {
+	Document *document.Analyzer
+	Face     *face.Engine
+	// Guide is the face detector of live selfie guidance: its own session,
+	// so guidance never waits for a verification.
+	Guide *face.YuNet
+	// Screening is nil when no watchlist is installed: the sanctions signal
+	// is then missing, which the risk policy handles.
+	Screening *screening.Index
+
+	ocr      *ocr.Engine
+	docFaces *face.YuNet
+}
+
+// OpenEngines loads every model from the verified store and the watchlists
+// from watchlistDir (an empty or missing folder leaves Screening nil).
+// Each model gets one thread: the stages already run in parallel on a
+// machine that also decodes the camera.
+func OpenEngines(ctx context.Context, store *models.Store, watchlistDir string) (*Engines, error) {
+	if err := runtimeinfo.LoadRuntime(store); err != nil {
+		return nil, fmt.Errorf("loading ONNX Runtime: %w", err)
+	}
+	paths := map[string]string{}
+	for _, name := range []string{"ppocr-det", "ppocr-rec", "ppocr-keys", "ppocr-cls", "yunet", "fr-feature", "minifasnet-v2se"} {
+		p, err := store.Path(name)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", name, err)
+		}
+		paths[name] = p
+	}
+	e := &Engines{}
+	one := ort.Options{IntraOpThreads: 1, InterOpThreads: 1}
+	var err error
+	if e.ocr, err = ocr.New(ocr.Config{DetModel: paths["ppocr-det"], RecModel: paths["ppocr-rec"], Keys: paths["ppocr-keys"], ClsModel: paths["ppocr-cls"], Threads: 1}); err != nil {
+		return nil, fmt.Errorf("loading OCR: %w", err)
+	}
+	if e.docFaces, err = face.NewYuNet(paths["yunet"], face.YuNetConfig{}, one); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("loading the portrait detector: %w", err)
+	}
+	if e.Guide, err = face.NewYuNet(paths["yunet"], face.YuNetConfig{}, one); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("loading the guidance detector: %w", err)
+	}
+	if e.Document, err = document.New(document.Config{OCR: e.ocr, Faces: e.docFaces}); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("building the document analyzer: %w", err)
+	}
+	if e.Face, err = face.New(face.Config{Threads: 1, DetectorModel: paths["yunet"], EmbedderModel: paths["fr-feature"], LivenessModel: paths["minifasnet-v2se"]}); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("loading the face engine: %w", err)
+	}
+	if e.Screening, err = loadWatchlists(ctx, watchlistDir); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// loadWatchlists indexes every list in dir; none gives a nil index.
+func loadWatchlists(ctx context.Context, dir string) (*screening.Index, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	st, err := screening.OpenStore(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening watchlists %s: %w", dir, err)
+	}
+	lists, err := st.LoadAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading watchlists %s: %w", dir, err)
+	}
+	if len(lists) == 0 {
+		return nil, nil
+	}
+	return screening.NewIndex(lists...), nil
+}
+
+// Close releases every model session.
+func (e *Engines) Close() error {
+	var errs []error
+	if e.Face != nil {
+		errs = append(errs, e.Face.Close())
+	}
+	if e.Guide != nil {
+		errs = append(errs, e.Guide.Close())
+	}
+	if e.docFaces != nil {
+		errs = append(errs, e.docFaces.Close())
+	}
+	if e.ocr != nil {
+		errs = append(errs, e.ocr.Close())
+	}
+	return errors.Join(errs...)
+}

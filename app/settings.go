@@ -1,0 +1,175 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/engine/capture/source"
+)
+
+// Settings are the operator's choices on the settings screen, kept in
+// settings.json in the app's folder.
+type Settings struct {
+	// DocumentCamera and SelfieCamera are capture sources as
+	// source.Parse reads them: a camera index or /dev/videoN, a stream
+	// URL, a video file or an image folder. Empty means the demo video.
+	DocumentCamera string `json:"document_camera"`
+	SelfieCamera   string `json:"selfie_camera"`
+	Lang           string `json:"lang"` // en or id
+	// Kiosk starts the next launch fullscreen and frameless, as a single
+	// instance (see main.go); it takes effect on restart.
+	Kiosk bool `json:"kiosk"`
+	// IdleSeconds is how long without input before the session is
+	// cleared (and, once more at home, the operator signed out).
+	IdleSeconds int `json:"idle_seconds"`
+}
+
+// DefaultSettings are the settings of a fresh install.
+func DefaultSettings() Settings {
+	return Settings{Lang: string(capture.English), IdleSeconds: 120}
+}
+
+// Validate reports the first setting the app cannot use.
+func (s Settings) Validate() error {
+	if _, err := capture.ParseLang(s.Lang); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	if s.IdleSeconds < 10 || s.IdleSeconds > 3600 {
+		return fmt.Errorf("settings: idle timeout %d s: want 10..3600", s.IdleSeconds)
+	}
+	for _, c := range []string{s.DocumentCamera, s.SelfieCamera} {
+		if c == "" {
+			continue
+		}
+		if _, err := source.Parse(c); err != nil {
+			return fmt.Errorf("settings: camera %q: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// SessionConfig is what a verification session accepts and how it
+// captures, as the eKYC flow's session configuration names it. It is read
+// from session.json in the app's folder; missing fields keep the defaults.
+type SessionConfig struct {
+	AcceptedDocuments []string `json:"accepted_documents"`
+	AcceptedCountries []string `json:"accepted_countries"`
+	// LivenessType is passive, or active with Challenges prompted after
+	// the selfie (turn_left, turn_right, blink, smile).
+	LivenessType string   `json:"liveness_type"`
+	Challenges   []string `json:"challenges,omitempty"`
+	// Sides is how many sides each document type is captured on; a type
+	// not listed has one.
+	Sides map[string]int `json:"sides,omitempty"`
+	// SessionTTL bounds a whole session, seconds.
+	SessionTTL int `json:"session_ttl"`
+}
+
+// DefaultSessionConfig accepts the documents the engine reads.
+func DefaultSessionConfig() SessionConfig {
+	return SessionConfig{
+		AcceptedDocuments: []string{"national_id", "passport", "driving_license"},
+		AcceptedCountries: []string{"ID", "SG", "MY", "GB", "US"},
+		LivenessType:      "passive",
+		Sides:             map[string]int{"driving_license": 2},
+		SessionTTL:        1800,
+	}
+}
+
+// Validate reports the first field the flow cannot run with.
+func (c SessionConfig) Validate() error {
+	switch {
+	case len(c.AcceptedDocuments) == 0:
+		return errors.New("session config: no accepted documents")
+	case len(c.AcceptedCountries) == 0:
+		return errors.New("session config: no accepted countries")
+	case c.LivenessType != "passive" && c.LivenessType != "active":
+		return fmt.Errorf("session config: liveness_type %q: want passive or active", c.LivenessType)
+	case c.LivenessType == "active" && len(c.Challenges) == 0:
+		return errors.New("session config: active liveness needs challenges")
+	case c.SessionTTL < 60:
+		return fmt.Errorf("session config: session_ttl %d s below 60", c.SessionTTL)
+	}
+	for _, ch := range c.Challenges {
+		if _, err := capture.ParseChallenge(ch); err != nil {
+			return fmt.Errorf("session config: %w", err)
+		}
+	}
+	for doc, n := range c.Sides {
+		if n != 1 && n != 2 {
+			return fmt.Errorf("session config: %s has %d sides: want 1 or 2", doc, n)
+		}
+	}
+	return nil
+}
+
+// sides is how many sides of doc are captured.
+func (c SessionConfig) sides(doc string) int {
+	if n := c.Sides[doc]; n == 2 {
+		return 2
+	}
+	return 1
+}
+
+// accepts reports whether the pair is allowed.
+func (c SessionConfig) accepts(doc, country string) bool {
+	return slices.Contains(c.AcceptedDocuments, doc) && slices.Contains(c.AcceptedCountries, country)
+}
+
+// ttl is the session lifetime.
+func (c SessionConfig) ttl() time.Duration { return time.Duration(c.SessionTTL) * time.Second }
+
+// readJSON decodes path into v, leaving v as it is when the file does not
+// exist.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeJSON writes v to path through a synced temporary file and a rename,
+// so a crash leaves the old file or the new one, never half of either.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replacing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,343 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/openkyc/kyc/engine/camera"
+	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/models"
+	"github.com/openkyc/kyc/sync/vault"
+)
+
+// Screen names what the window shows.
+type Screen string
+
+// The screens, in the order a verification meets them.
+const (
+	ScreenStarting        Screen = "starting"         // the start-up device check is running
+	ScreenBlocked         Screen = "blocked"          // the device policy refuses this device
+	ScreenSignIn          Screen = "sign_in"          // operator sign-in
+	ScreenHome            Screen = "home"             // new verification, queue, sync state
+	ScreenSettings        Screen = "settings"         // cameras, language, kiosk mode
+	ScreenDocumentSelect  Screen = "document_select"  // document type and country
+	ScreenCaptureDocument Screen = "capture_document" // live document capture
+	ScreenCaptureSelfie   Screen = "capture_selfie"   // live selfie capture
+	ScreenProcessing      Screen = "processing"       // the engine runs
+	ScreenResult          Screen = "result"           // decision and next action
+)
+
+// View is the whole state of the screens: the page renders it and nothing
+// else. It holds nothing personal: no image, name or document number.
+type View struct {
+	Rev       int           `json:"rev"` // increases on every change
+	Screen    Screen        `json:"screen"`
+	Lang      string        `json:"lang"`
+	Kiosk     bool          `json:"kiosk"`
+	Operator  string        `json:"operator,omitempty"`
+	FirstRun  bool          `json:"first_run"` // no operator account yet: sign-in creates one
+	Error     string        `json:"error,omitempty"`
+	Device    *DeviceStatus `json:"device,omitempty"`
+	VaultErr  string        `json:"vault_error,omitempty"`
+	Config    SessionConfig `json:"config"`
+	Session   *SessionView  `json:"session,omitempty"`
+	Progress  []Stage       `json:"progress,omitempty"`
+	Result    *ResultView   `json:"result,omitempty"`
+	IdleLimit int           `json:"idle_seconds"`
+}
+
+// SessionView is the non-personal state of the running session.
+type SessionView struct {
+	ID         string   `json:"id"`
+	DocType    string   `json:"doc_type"`
+	Country    string   `json:"country"`
+	Attempt    int      `json:"attempt"`
+	Sides      int      `json:"sides"`
+	Captured   []string `json:"captured"` // front, back, selfie as they are taken
+	Challenges []string `json:"challenges,omitempty"`
+}
+
+// Stage is one step of processing.
+type Stage struct {
+	Name  string  `json:"name"`
+	State string  `json:"state"` // pending, running, done
+	MS    float64 `json:"ms,omitempty"`
+}
+
+// ResultView is a verification's outcome in two views: the customer's,
+// which is only the generic message, and the operator's.
+type ResultView struct {
+	SubmissionID string          `json:"submission_id"`
+	NextAction   risk.NextAction `json:"next_action"`
+	RetryStep    risk.RetryStep  `json:"retry_step,omitempty"`
+	Message      string          `json:"message"` // the customer view
+	Operator     OperatorResult  `json:"operator"`
+}
+
+// OperatorResult is what the operator sees: decision, score and reason
+// codes (their details can quote the document, so they stay in the vault).
+type OperatorResult struct {
+	Decision    risk.Decision      `json:"decision"`
+	Score       float64            `json:"score"`
+	Reasons     []risk.ReasonCode  `json:"reasons"`
+	FaceMatch   *float64           `json:"face_match,omitempty"`
+	Liveness    *float64           `json:"liveness,omitempty"`
+	DocType     string             `json:"detected_doc_type,omitempty"`
+	TimingsMS   map[string]float64 `json:"timings_ms"`
+	CaptureToMS float64            `json:"capture_to_result_ms"` // last capture to the result ready
+}
+
+// State returns the current view.
+func (a *App) State() View {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.viewLocked()
+}
+
+func (a *App) viewLocked() View {
+	v := View{Rev: a.rev, Screen: a.screen, Lang: a.settings.Lang, Kiosk: a.settings.Kiosk, Operator: a.operator,
+		FirstRun: len(a.accounts.Accounts) == 0, Error: a.lastError, Device: a.device, VaultErr: a.vaultErr,
+		Config: a.sessionCfg, IdleLimit: a.settings.IdleSeconds}
+	if s := a.sess; s != nil {
+		sv := &SessionView{ID: s.id, DocType: s.docType, Country: s.country, Attempt: s.attempt,
+			Sides: a.sessionCfg.sides(s.docType), Captured: append([]string{}, s.steps...)}
+		if a.sessionCfg.LivenessType == "active" {
+			sv.Challenges = a.sessionCfg.Challenges
+		}
+		v.Session = sv
+		v.Progress = slices.Clone(s.progress)
+		v.Result = s.result
+	}
+	return v
+}
+
+// setScreenLocked shows screen and tells every window.
+func (a *App) setScreenLocked(s Screen) {
+	a.screen = s
+	a.rev++
+	if a.emit != nil {
+		a.emit("view", a.rev)
+	}
+}
+
+// touchLocked records operator activity and clears the last message.
+func (a *App) touchLocked() {
+	a.lastActivity = time.Now()
+	a.lastError = ""
+}
+
+// Activity is called by the page on the operator's or customer's input: it
+// holds off the idle timeout.
+func (a *App) Activity() {
+	a.mu.Lock()
+	a.lastActivity = time.Now()
+	a.mu.Unlock()
+}
+
+// SignIn checks an operator's passphrase against the local accounts (so a
+// field agent signs in offline). On first run, with no account yet, it
+// creates the account it is given.
+func (a *App) SignIn(name, passphrase string) (View, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.touchLocked()
+	if a.screen != ScreenSignIn {
+		return a.viewLocked(), fmt.Errorf("signing in: not on the sign-in screen (%s)", a.screen)
+	}
+	if len(a.accounts.Accounts) == 0 {
+		if err := validateAccount(name, passphrase); err != nil {
+			a.lastError = err.Error()
+			return a.viewLocked(), err
+		}
+		h, err := hashPassphrase(name, passphrase)
+		if err != nil {
+			return a.viewLocked(), err
+		}
+		ops := operators{Accounts: []operatorHash{h}}
+		if err := writeJSON(filepath.Join(a.cfg.Dir, "operators.json"), ops); err != nil {
+			a.lastError = err.Error()
+			return a.viewLocked(), err
+		}
+		a.accounts = ops
+	} else if err := a.accounts.check(name, passphrase); err != nil {
+		a.lastError = err.Error()
+		a.cfg.Logger.Warn("sign-in refused")
+		a.rev++
+		return a.viewLocked(), err
+	}
+	a.operator = name
+	a.audit("operator.sign_in", name)
+	a.setScreenLocked(ScreenHome)
+	return a.viewLocked(), nil
+}
+
+// SignOut ends any session and shows sign-in.
+func (a *App) SignOut() View {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.touchLocked()
+	a.endSessionLocked()
+	if a.operator != "" {
+		a.audit("operator.sign_out", a.operator)
+	}
+	a.operator = ""
+	if a.screen != ScreenBlocked && a.screen != ScreenStarting {
+		a.setScreenLocked(ScreenSignIn)
+	}
+	return a.viewLocked()
+}
+
+// audit records an operator event in the vault's audit trail; a vault that
+// is not open has nothing to record into (the home screen says so).
+func (a *App) audit(action, subject string) {
+	if a.vault == nil {
+		return
+	}
+	if err := a.vault.Audit(a.ctx, vault.AuditEvent{Actor: "desktop", Action: action, Subject: subject}); err != nil {
+		a.cfg.Logger.Error("audit", "action", action, "err", err)
+	}
+}
+
+// QueueItem is one submission in the home screen's queue.
+type QueueItem struct {
+	ID        string      `json:"id"`
+	CreatedAt time.Time   `json:"created_at"`
+	State     vault.State `json:"state"`
+	Attempts  int         `json:"attempts"`
+	Reason    string      `json:"reason,omitempty"`
+}
+
+// QueueView is the home screen's queue and what it knows of central.
+type QueueView struct {
+	Items []QueueItem `json:"items"`
+	Sync  syncStatus  `json:"sync"`
+	Error string      `json:"error,omitempty"`
+}
+
+// maxQueueItems bounds the queue shown: the newest submissions.
+const maxQueueItems = 50
+
+// Queue lists the vault's submissions, newest first, with their sync state.
+func (a *App) Queue() QueueView {
+	a.mu.Lock()
+	v, st := a.vault, a.syncState
+	a.mu.Unlock()
+	q := QueueView{Items: []QueueItem{}, Sync: st}
+	if v == nil {
+		q.Error = "the vault is not open"
+		return q
+	}
+	ctx := a.ctx
+	subs, err := v.ListSubmissions(ctx)
+	if err != nil {
+		q.Error = err.Error()
+		return q
+	}
+	slices.Reverse(subs)
+	for _, s := range subs[:min(len(subs), maxQueueItems)] {
+		it := QueueItem{ID: s.ID, CreatedAt: s.CreatedAt}
+		e, err := v.OutboxStatus(ctx, s.ID)
+		if errors.Is(err, vault.ErrNotFound) {
+			it.State = "not queued"
+		} else if err != nil {
+			q.Error = err.Error()
+			return q
+		} else {
+			it.State, it.Attempts, it.Reason = e.State, e.Attempts, e.Reason
+		}
+		q.Items = append(q.Items, it)
+	}
+	return q
+}
+
+// CameraChoice is one capture source the settings screen offers.
+type CameraChoice struct {
+	Source string `json:"source"`
+	Label  string `json:"label"`
+}
+
+// SettingsView is the settings screen's data.
+type SettingsView struct {
+	Settings Settings       `json:"settings"`
+	Cameras  []CameraChoice `json:"cameras"`
+}
+
+// Settings returns the settings and the cameras to choose from: the
+// attached cameras and the demo videos.
+func (a *App) Settings() SettingsView {
+	a.mu.Lock()
+	sv := SettingsView{Settings: a.settings}
+	a.mu.Unlock()
+	sv.Cameras = []CameraChoice{{Source: "", Label: "Demo video (no camera)"}}
+	cams, _ := camera.List(a.cfg.SysRoot)
+	for _, c := range cams {
+		sv.Cameras = append(sv.Cameras, CameraChoice{Source: c.Path, Label: c.Name + " (" + c.Path + ")"})
+	}
+	return sv
+}
+
+// OpenSettings shows the settings screen; CloseSettings returns.
+func (a *App) OpenSettings() View {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.touchLocked()
+	if a.sess == nil && (a.screen == ScreenHome || a.screen == ScreenSignIn) {
+		a.back = a.screen
+		a.setScreenLocked(ScreenSettings)
+	}
+	return a.viewLocked()
+}
+
+// CloseSettings returns from the settings screen.
+func (a *App) CloseSettings() View {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.touchLocked()
+	if a.screen == ScreenSettings {
+		a.setScreenLocked(a.back)
+	}
+	return a.viewLocked()
+}
+
+// SaveSettings validates and keeps s; kiosk mode applies from the next
+// start.
+func (a *App) SaveSettings(s Settings) (View, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.touchLocked()
+	if err := s.Validate(); err != nil {
+		a.lastError = err.Error()
+		a.rev++
+		return a.viewLocked(), err
+	}
+	if err := writeJSON(filepath.Join(a.cfg.Dir, "settings.json"), s); err != nil {
+		a.lastError = err.Error()
+		return a.viewLocked(), err
+	}
+	a.settings = s
+	a.setScreenLocked(a.screen)
+	return a.viewLocked(), nil
+}
+
+// LoadKioskSetting reads whether the kiosk mode is set, for main to build
+// the window before the app starts.
+func LoadKioskSetting(dir string) (bool, error) {
+	s := DefaultSettings()
+	if err := readJSON(filepath.Join(dir, "settings.json"), &s); err != nil {
+		return false, err
+	}
+	return s.Kiosk, nil
+}
+
+// DefaultDir is the app's folder when Config.Dir is empty:
+// $KYC_HOME/desktop.
+func DefaultDir() (string, error) {
+	home, err := models.Home()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, "desktop"), nil
+}

@@ -1,0 +1,123 @@
+// End-to-end flow of the desktop app: headless Chromium (playwright-core,
+// the system browser) drives the real UI served by the Wails dev server,
+// whose bindings run the real Go side. The Go test e2e_test.go at the
+// repository root starts the app, renders the scenario videos and runs this
+// script; it reads the JSON line this script prints last.
+//
+// Environment:
+//   KYC_E2E_URL        the dev server (http://127.0.0.1:34115)
+//   KYC_E2E_SCENARIOS  JSON: [{name, document, selfie}] video files as cameras
+//   KYC_E2E_SHOTS      folder for screenshots
+//   KYC_E2E_DISPLAY    the X display of the Wails window, grabbed with ffmpeg
+import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const url = process.env.KYC_E2E_URL ?? "http://127.0.0.1:34115";
+const scenarios = JSON.parse(process.env.KYC_E2E_SCENARIOS ?? "[]");
+const shots = process.env.KYC_E2E_SHOTS ?? "screenshots";
+const display = process.env.KYC_E2E_DISPLAY;
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.KYC_E2E_CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run"],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+const log = [];
+page.on("pageerror", (e) => log.push(`page error: ${e.stack}`));
+
+// shot saves the page and, when a display is given, the real Wails window,
+// which renders the same Go-side view.
+async function shot(name) {
+  await page.screenshot({ path: join(shots, `page-${name}.png`) });
+  if (display) {
+    await page.waitForTimeout(700); // the window follows within its 1 s poll or at once on the event
+    execFileSync("ffmpeg", ["-loglevel", "error", "-f", "x11grab", "-draw_mouse", "0", "-video_size", "1280x800",
+      "-i", display, "-frames:v", "1", "-y", join(shots, `window-${name}.png`)]);
+  }
+}
+
+async function screen(name, timeout = 60000) {
+  await page.waitForSelector(`body[data-screen="${name}"]`, { timeout });
+}
+
+const result = { scenarios: [], log };
+try {
+  await page.goto(url);
+  await screen("sign_in", 120000);
+  await page.waitForSelector("#models table");
+  await shot("01-sign-in");
+  await page.fill("#operator", "agent01");
+  await page.fill("#passphrase", "correct horse battery");
+  await page.click("#sign-in-button");
+  await screen("home");
+  await page.waitForSelector("#queue-table");
+  await shot("02-home");
+
+  for (const [i, sc] of scenarios.entries()) {
+    const tag = `${String(i + 1).padStart(2, "0")}-${sc.name}`;
+    await page.click("#open-settings");
+    await screen("settings");
+    await page.fill("#document-camera", sc.document);
+    await page.fill("#selfie-camera", sc.selfie);
+    if (i === 0) await shot(`03-settings`);
+    await page.click("#save-settings");
+    await page.waitForTimeout(300);
+    await page.click("#close-settings");
+    await screen("home");
+
+    await page.click("#start");
+    await screen("document_select");
+    if (i === 0) await shot(`04-document-select`);
+    await page.selectOption("#doc-type", "national_id");
+    await page.selectOption("#country", "ID");
+    await page.click("#choose-document");
+    await screen("capture_document");
+    // The preview runs while the guide waits for the card.
+    await page.waitForFunction(() => Number(document.body.dataset.previewSeq ?? 0) > 5, null, { timeout: 30000 });
+    const s0 = Number(await page.evaluate(() => document.body.dataset.previewSeq));
+    const t0 = Date.now();
+    await page.waitForTimeout(1000);
+    const s1 = Number(await page.evaluate(() => document.body.dataset.previewSeq ?? 0));
+    const previewFPS = ((s1 - s0) * 1000) / (Date.now() - t0);
+    const guidance = await page.textContent("#guidance");
+    if (i === 0) await shot(`05-capture-document`);
+    await screen("capture_selfie", 60000);
+    await page.waitForFunction(() => Number(document.body.dataset.previewSeq ?? 0) > 2, null, { timeout: 30000 });
+    if (i === 0) await shot(`06-capture-selfie`);
+    const processingSeen = await page.waitForSelector('body[data-screen="processing"]', { timeout: 60000 }).then(() => true, () => false);
+    if (processingSeen && i === 0) await page.screenshot({ path: join(shots, "page-07-processing.png") });
+    await screen("result", 60000);
+    const r = {
+      name: sc.name,
+      preview_fps: previewFPS,
+      document_guidance: guidance,
+      message: await page.textContent("#customer-message"),
+      decision: await page.textContent("#decision"),
+      reasons: await page.textContent("#reasons"),
+      next_action: await page.textContent("#next-action"),
+      capture_to_result_ms: parseFloat(await page.textContent("#latency")),
+      operator_hidden: !(await page.isVisible("#decision")),
+    };
+    await shot(`${tag}-result-customer`);
+    await page.click("#operator-view summary");
+    await shot(`${tag}-result-operator`);
+    result.scenarios.push(r);
+    await page.click("#finish");
+    await screen("home");
+    await page.waitForSelector("#queue-table");
+  }
+  await shot("99-home-queue");
+  result.queue = await page.$$eval("#queue-table tr[data-state]", (rows) => rows.map((r) => r.dataset.state));
+} catch (err) {
+  result.error = String(err);
+  await page.screenshot({ path: join(shots, "page-failure.png") }).catch(() => undefined);
+  result.failed_screen = await page.evaluate(() => document.body.dataset.screen).catch(() => "");
+  result.failed_error = await page.textContent("#error").catch(() => "");
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
