@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/openkyc/kyc/internal/engines"
 	"log/slog"
 	"os"
 	"sync"
@@ -69,7 +70,7 @@ type App struct {
 
 	// enginesReady is closed once engines or enginesErr is set.
 	enginesReady chan struct{}
-	engines      *Engines
+	engines      *engines.Engines
 	enginesErr   error
 
 	mu           sync.Mutex

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/openkyc/kyc/internal/engines"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ func (a *App) Start(ctx context.Context) {
 	a.mu.Unlock()
 	a.goBackground(a.startUp)
 	a.goBackground(func(ctx context.Context) {
-		e, err := OpenEngines(ctx, a.cfg.Store, a.watchlistDir())
+		e, err := engines.Open(ctx, a.cfg.Store, a.watchlistDir())
 		a.engines, a.enginesErr = e, err
 		close(a.enginesReady)
 		if err != nil {

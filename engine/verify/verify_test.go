@@ -12,43 +12,33 @@ import (
 	"github.com/openkyc/kyc/engine/document/fields"
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
-	"github.com/openkyc/kyc/engine/ocr"
-	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/engines"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
+	"github.com/openkyc/kyc/models"
 )
 
+// newEngine loads the engines as the product does (package engines), with
+// the OFAC sample as the watchlist.
 func newEngine(t testing.TB) *Engine {
 	t.Helper()
 	testenv.ORT(t)
-	o, err := ocr.New(ocr.Config{DetModel: testenv.Model(t, "ppocr-det"), RecModel: testenv.Model(t, "ppocr-rec"),
-		Keys: testenv.Model(t, "ppocr-keys"), ClsModel: testenv.Model(t, "ppocr-cls")})
+	store, err := models.DefaultStore()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { o.Close() })
-	y, err := face.NewYuNet(testenv.Model(t, "yunet"), face.YuNetConfig{}, ort.Options{})
+	e, err := engines.Open(context.Background(), store, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { y.Close() })
-	d, err := document.New(document.Config{OCR: o, Faces: y})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := face.New(face.Config{DetectorModel: testenv.Model(t, "yunet"), EmbedderModel: testenv.Model(t, "fr-feature"),
-		LivenessModel: testenv.Model(t, "minifasnet-v2se")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	t.Cleanup(func() { e.Close() })
 	list, err := screening.ImportOFAC(context.Background(), testenv.Data(t, "sanctions", "ofac_sdn_sample"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Engine{Document: d, Face: f, Screening: screening.NewIndex(list), Risk: risk.DefaultConfig()}
+	return &Engine{Document: e.Document, Face: e.Face, Screening: screening.NewIndex(list), Risk: risk.DefaultConfig()}
 }
 
 // readFace reads photo n of a faceapi_bbt identity.

@@ -8,65 +8,19 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/engine/document"
-	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
-	"github.com/openkyc/kyc/engine/ocr"
-	"github.com/openkyc/kyc/engine/ort"
-	"github.com/openkyc/kyc/internal/runtimeinfo"
+	"github.com/openkyc/kyc/internal/engines"
 	"github.com/openkyc/kyc/models"
 )
 
-// documentEngine is the document analyzer with the components it owns.
-type documentEngine struct {
-	*document.Analyzer
-	ocr   *ocr.Engine
-	yunet *face.YuNet
-}
-
-func (d *documentEngine) Close() error {
-	d.yunet.Close()
-	return d.ocr.Close()
-}
-
-// openDocumentEngine loads the runtime, the OCR models and the face
-// detector (for the printed portrait) from the installed store.
-func openDocumentEngine(threads int) (*documentEngine, error) {
+// openEngines loads the runtime and every installed model, and the
+// watchlists in watchlistDir ("" for none).
+func openEngines(ctx context.Context, watchlistDir string) (*engines.Engines, error) {
 	store, err := models.DefaultStore()
 	if err != nil {
 		return nil, err
 	}
-	if err := runtimeinfo.LoadRuntime(store); err != nil {
-		return nil, err
-	}
-	// Two recognition runs at once, one thread each: on a small CPU that
-	// beats one run with two threads (see STACK.md on ORT spinning).
-	cfg := ocr.Config{Threads: threads, Workers: 2}
-	for name, dst := range map[string]*string{"ppocr-det": &cfg.DetModel, "ppocr-rec": &cfg.RecModel, "ppocr-keys": &cfg.Keys, "ppocr-cls": &cfg.ClsModel} {
-		if *dst, err = store.Path(name); err != nil {
-			return nil, err
-		}
-	}
-	o, err := ocr.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	yp, err := store.Path("yunet")
-	if err != nil {
-		o.Close()
-		return nil, err
-	}
-	y, err := face.NewYuNet(yp, face.YuNetConfig{}, ort.Options{IntraOpThreads: 1})
-	if err != nil {
-		o.Close()
-		return nil, err
-	}
-	a, err := document.New(document.Config{OCR: o, Faces: y})
-	if err != nil {
-		o.Close()
-		y.Close()
-		return nil, err
-	}
-	return &documentEngine{Analyzer: a, ocr: o, yunet: y}, nil
+	return engines.Open(ctx, store, watchlistDir)
 }
 
 // readDocumentImage reads a document photo: its bytes for forensics and
@@ -88,7 +42,6 @@ func runDocument(ctx context.Context, env *Env, args []string) (any, error) {
 	fs := newFlags(env, "document")
 	front := fs.String("image", "", "the document photo (front, or the data page)")
 	back := fs.String("back", "", "the back of the card, when it has one")
-	threads := fs.Int("threads", 1, "ONNX Runtime threads per model (the pipelines already run in parallel)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -110,13 +63,13 @@ func runDocument(ctx context.Context, env *Env, args []string) (any, error) {
 		defer b.Mat.Close()
 		backImg = &b
 	}
-	eng, err := openDocumentEngine(max(*threads, 1))
+	eng, err := openEngines(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
 	loaded := time.Now()
-	res, err := eng.Analyze(ctx, img, backImg)
+	res, err := eng.Document.Analyze(ctx, img, backImg)
 	if err != nil {
 		return nil, fmt.Errorf("analysing the document: %w", err)
 	}

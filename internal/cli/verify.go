@@ -10,7 +10,6 @@ import (
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/document"
 	"github.com/openkyc/kyc/engine/risk"
-	"github.com/openkyc/kyc/engine/screening"
 	"github.com/openkyc/kyc/engine/verify"
 )
 
@@ -49,8 +48,6 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	noDevice := fs.Bool("no-device-check", false, "skip the device check (a file-based re-run on another machine)")
 	riskFile := fs.String("risk-config", "", "a JSON risk configuration laid over the defaults")
 	wlDir := fs.String("watchlists", "", "watchlist folder (default $"+WatchlistsEnv+" or $KYC_HOME/watchlists)")
-	var ef faceEngineFlags
-	ef.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -102,33 +99,17 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	defer selfie.Close()
 
-	docEng, err := openDocumentEngine(1)
-	if err != nil {
-		return nil, err
-	}
-	defer docEng.Close()
-	faceEng, err := openFaceEngine(ef, true)
-	if err != nil {
-		return nil, err
-	}
-	defer faceEng.Close()
-	eng.Document, eng.Face = docEng.Analyzer, faceEng
-
 	dir, err := watchlistDir(*wlDir)
 	if err != nil {
 		return nil, err
 	}
-	store, err := screening.OpenStore(dir)
+	engs, err := openEngines(ctx, dir)
 	if err != nil {
 		return nil, screeningError(err)
 	}
-	lists, err := store.LoadAll(ctx)
-	if err != nil {
-		return nil, screeningError(err)
-	}
-	if len(lists) > 0 {
-		eng.Screening = screening.NewIndex(lists...)
-	} else {
+	defer engs.Close()
+	eng.Document, eng.Face, eng.Screening = engs.Document, engs.Face, engs.Screening
+	if eng.Screening == nil {
 		fmt.Fprintf(env.Stderr, "kyc verify: no watchlists in %s: the sanctions signal is missing\n", dir)
 	}
 	loaded := time.Now()

@@ -33,6 +33,7 @@ func newReader(t testing.TB, threads int) *Reader {
 		RecModel: testenv.Model(t, "ppocr-rec"),
 		Keys:     testenv.Model(t, "ppocr-keys"),
 		Threads:  threads,
+		MaxSide:  640,
 	})
 	if err != nil {
 		t.Fatal(err)
