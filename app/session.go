@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/openkyc/kyc/sync/identity"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -410,6 +412,26 @@ type submission struct {
 	submissionMeta
 	App    string         `json:"app_version"`
 	Report *verify.Report `json:"report"`
+	// Attestation is the device check of this attempt, signed with the
+	// device key: central refuses a submission without a valid one.
+	Attestation *device.Attestation `json:"attestation"`
+}
+
+// attest signs the attempt's device report with the device key (created on
+// first use, the same key `kyc enroll` registers with central).
+func (a *App) attest(rep *device.Report) (*device.Attestation, error) {
+	if rep == nil {
+		return nil, errors.New("attesting: no device report")
+	}
+	id, err := identity.LoadOrCreate(filepath.Join(a.deviceDir(), deviceKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("attesting: loading the device key: %w", err)
+	}
+	att := &device.Attestation{DeviceID: id.DeviceID(), AppVersion: a.cfg.Version, Report: *rep}
+	if err := att.Sign(id.Signer()); err != nil {
+		return nil, fmt.Errorf("attesting: %w", err)
+	}
+	return att, nil
 }
 
 // process runs the engine on one attempt and seals it with its images.
@@ -426,9 +448,12 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	if err != nil {
 		return nil, err
 	}
+	a.mu.Lock()
+	lastContact := a.syncState.LastContact // the clock check compares the wall clock with it
+	a.mu.Unlock()
 	eng := verify.Engine{Document: a.engines.Document, Face: a.engines.Face, Screening: a.engines.Screening, Risk: risk.DefaultConfig(),
 		Device: func(ctx context.Context) (device.Report, error) {
-			return device.Run(ctx, device.Options{Root: a.cfg.SysRoot, Policy: pol})
+			return device.Run(ctx, device.Options{Root: a.cfg.SysRoot, Policy: pol, LastCentralContact: lastContact})
 		}}
 	// The engine sees pixels only: a live capture never was a file, so the
 	// file-level JPEG checks (double compression, editing software), which
@@ -455,7 +480,11 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	images["selfie"] = append([]byte(nil), selfie.GetBytes()...)
 	selfie.Close()
 	defer clear(images["selfie"])
-	payload, err := json.Marshal(submission{submissionMeta: meta, App: a.cfg.Version, Report: rep})
+	att, err := a.attest(rep.Device)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(submission{submissionMeta: meta, App: a.cfg.Version, Report: rep, Attestation: att})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the submission: %w", err)
 	}
