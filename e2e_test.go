@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,6 +163,95 @@ func TestDesktopEndToEnd(t *testing.T) {
 	if len(res.Queue) != len(videos) || slices.ContainsFunc(res.Queue, func(s string) bool { return s != "queued" }) {
 		t.Errorf("queue after %d verifications (device not enrolled): %v, want each queued", len(videos), res.Queue)
 	}
+
+	// Online: a central comes up, the running app's device enrols, and the
+	// queue drains into it, each submission exactly once.
+	centralURL, adminToken := startCentral(t, ctx)
+	enroll(t, ctx, centralURL, adminToken, filepath.Join(home, "device"))
+	qnode := exec.CommandContext(ctx, "node", "e2e/queue.mjs")
+	qnode.Dir = "frontend"
+	qnode.Env = append(os.Environ(), "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_WANT=synced")
+	qout, err := qnode.Output()
+	if err != nil {
+		t.Fatalf("queue.mjs: %v\n%s", err, logs.text())
+	}
+	var q struct {
+		Queue []string `json:"queue"`
+		Error string   `json:"error"`
+	}
+	qlines := strings.Split(strings.TrimSpace(string(qout)), "\n")
+	if err := json.Unmarshal([]byte(qlines[len(qlines)-1]), &q); err != nil || q.Error != "" {
+		t.Fatalf("queue.mjs output: %v %s\n%s", err, q.Error, qout)
+	}
+	if len(q.Queue) != len(videos) || slices.ContainsFunc(q.Queue, func(s string) bool { return s != "synced" }) {
+		t.Fatalf("queue once central is up: %v, want each synced\napp log:\n%s", q.Queue, logs.text())
+	}
+	if n := centralSubmissions(t, centralURL, adminToken); n != len(videos) {
+		t.Errorf("central holds %d submissions, want %d (each exactly once)", n, len(videos))
+	}
+}
+
+// startCentral builds and runs kyc-central on a free loopback port with its
+// embedded store, and returns its URL and admin token.
+func startCentral(t *testing.T, ctx context.Context) (string, string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "kyc-central")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/kyc-central").CombinedOutput(); err != nil {
+		t.Fatalf("building kyc-central: %v\n%s", err, out)
+	}
+	addr, token := freeAddr(t), "e2e-admin-token"
+	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--data", t.TempDir())
+	cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+token)
+	logs := startLogged(t, cmd)
+	if !logs.wait("kyc-central listening", time.Minute) {
+		t.Fatalf("kyc-central did not start:\n%s", logs.text())
+	}
+	return "http://" + addr, token
+}
+
+// enroll creates a one-time token on central and enrols the device folder
+// the app uses, as an operator would with `kyc enroll`.
+func enroll(t *testing.T, ctx context.Context, centralURL, adminToken, deviceDir string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, centralURL+"/admin/v1/enroll-tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.Token == "" {
+		t.Fatalf("enrolment token: %v (%s)", err, resp.Status)
+	}
+	kyc := filepath.Join(t.TempDir(), "kyc")
+	if out, err := exec.Command("go", "build", "-o", kyc, "./cmd/kyc").CombinedOutput(); err != nil {
+		t.Fatalf("building kyc: %v\n%s", err, out)
+	}
+	out, err := exec.CommandContext(ctx, kyc, "enroll", "--central", centralURL, "--token", tok.Token, "--dir", deviceDir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kyc enroll: %v\n%s", err, out)
+	}
+}
+
+// centralSubmissions counts the submissions central's admin API lists.
+func centralSubmissions(t *testing.T, centralURL, adminToken string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, centralURL+"/admin/v1/submissions?complete=true", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var subs []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&subs); err != nil {
+		t.Fatalf("listing central's submissions (%s): %v", resp.Status, err)
+	}
+	return len(subs)
 }
 
 // renderScenarios writes the scenario videos: Leonard's card with his

@@ -219,13 +219,26 @@ type syncStatus struct {
 // the vault and the home screen says the device is not enrolled.
 func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 	dir := a.deviceDir()
-	id, err := identity.Load(filepath.Join(dir, deviceKeyFile))
-	if err != nil {
-		return
-	}
-	enr, err := identity.LoadEnrollment(filepath.Join(dir, enrollmentFile))
-	if err != nil {
-		return
+	// A device enrolled while the app runs (`kyc enroll`) starts syncing
+	// without a restart: look for the enrolment until it appears.
+	var (
+		id  *identity.Identity
+		enr identity.Enrollment
+		err error
+	)
+	for {
+		if id, err = identity.Load(filepath.Join(dir, deviceKeyFile)); err == nil {
+			if enr, err = identity.LoadEnrollment(filepath.Join(dir, enrollmentFile)); err == nil {
+				break
+			}
+		}
+		t := time.NewTimer(a.cfg.SyncEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 	up, err := agent.NewUploader(agent.Config{Identity: id, Enrollment: enr, RetryMax: -1, Timeout: 10 * time.Second})
 	if err != nil {
