@@ -142,6 +142,10 @@ func intersect(a, b line) (float64, float64, bool) {
 // all the way round; a quad made up from clutter is not.
 func edgeSupport(q Quad, dilated gocv.Mat) float64 {
 	w, h := dilated.Cols(), dilated.Rows()
+	pix, err := dilated.DataPtrUint8()
+	if err != nil || len(pix) < w*h {
+		return 0
+	}
 	const perSide = 48
 	hit, n := 0, 0
 	for i := 0; i < 4; i++ {
@@ -150,7 +154,7 @@ func edgeSupport(q Quad, dilated gocv.Mat) float64 {
 			t := (float64(k) + 0.5) / perSide
 			x, y := int(a.X+(b.X-a.X)*t), int(a.Y+(b.Y-a.Y)*t)
 			n++
-			if x >= 0 && y >= 0 && x < w && y < h && dilated.GetUCharAt(y, x) > 0 {
+			if x >= 0 && y >= 0 && x < w && y < h && pix[y*w+x] > 0 {
 				hit++
 			}
 		}
