@@ -149,10 +149,25 @@ type page struct {
 	img   gocv.Mat // rectified and upright (or the whole photo)
 	lines []ocr.Line
 	mrz   *mrz.Result
+	// portrait and portraitImg are the printed face, looked for on the
+	// front only.
+	portrait    *Portrait
+	portraitImg gocv.Mat
+}
+
+func (p *page) close() {
+	p.img.Close()
+	if p.portraitImg.Ptr() != nil {
+		p.portraitImg.Close()
+	}
 }
 
 // Analyze runs every pipeline on the front and, when given, the back.
-func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image) (*Result, error) {
+// onPortrait, when not nil, is called as soon as the printed portrait is
+// cut out, from a goroutine of its own and while the text is still being
+// read, so that a face match need not wait for the OCR; the Mat is valid
+// only during the call.
+func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPortrait func(gocv.Mat)) (*Result, error) {
 	if front.Mat.Empty() {
 		return nil, fmt.Errorf("document: %w", ocr.ErrBadImage)
 	}
@@ -178,15 +193,18 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image) (*Resu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			backPage, bErr = a.readPage(ctx, back.Mat, "back", t)
+			backPage, bErr = a.readPage(ctx, back.Mat, "back", t, nil)
 		}()
 	}
-	frontPage, fpErr = a.readPage(ctx, front.Mat, "front", t)
+	if onPortrait == nil {
+		onPortrait = func(gocv.Mat) {}
+	}
+	frontPage, fpErr = a.readPage(ctx, front.Mat, "front", t, onPortrait)
 	wg.Wait()
 	defer func() {
 		for _, p := range []*page{frontPage, backPage} {
 			if p != nil {
-				p.img.Close()
+				p.close()
 			}
 		}
 	}()
@@ -223,12 +241,9 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image) (*Resu
 		res.Back = &backPage.side
 	}
 
-	if a.cfg.Faces != nil {
-		s := time.Now()
-		if err := a.findPortrait(ctx, frontPage.img, res); err != nil {
-			return nil, err
-		}
-		t.since("portrait", s)
+	if frontPage.portrait != nil {
+		res.Portrait = frontPage.portrait
+		res.PortraitImage, frontPage.portraitImg = frontPage.portraitImg, gocv.Mat{}
 	}
 	t.since("total", start)
 	return res, nil
@@ -236,7 +251,9 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image) (*Resu
 
 // readPage finds and rectifies the document, turns it upright, and reads
 // its text and MRZ.
-func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *timings) (*page, error) {
+// onPortrait, when not nil, asks for the printed portrait: it is looked for
+// on the rectified page while the text is read.
+func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *timings, onPortrait func(gocv.Mat)) (*page, error) {
 	s := time.Now()
 	loc, err := locate.Find(img, locate.Options{})
 	if err != nil {
@@ -254,10 +271,31 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *t
 	}
 	t.since(name+"_locate", s)
 
+	var portraitDone chan error
+	if onPortrait != nil && a.cfg.Faces != nil {
+		// Its own copy: reading the text may turn p.img upside down.
+		rect := p.img.Clone()
+		portraitDone = make(chan error, 1)
+		go func() {
+			defer rect.Close()
+			s := time.Now()
+			pr, crop, err := a.findPortrait(ctx, rect)
+			if err == nil && pr != nil {
+				p.portrait, p.portraitImg = pr, crop
+				onPortrait(crop)
+			}
+			t.since(name+"_portrait", s)
+			portraitDone <- err
+		}()
+	}
+
 	s = time.Now()
 	lines, rot, err := a.readUpright(ctx, &p.img)
 	if err != nil {
-		p.img.Close()
+		if portraitDone != nil {
+			<-portraitDone
+		}
+		p.close()
 		return nil, fmt.Errorf("reading the document text (%s): %w", name, err)
 	}
 	p.lines, p.side.Rotation, p.side.Lines = lines, rot, len(lines)
@@ -270,7 +308,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *t
 	// page reading does not; it runs only when the page shows a zone, as
 	// looking for one that is not there costs a full second.
 	if !hasMRZEvidence(lines) {
-		return p, nil
+		return p, a.finishPortrait(ctx, p, portraitDone, onPortrait)
 	}
 	s = time.Now()
 	m, err := a.cfg.MRZ.Read(ctx, p.img)
@@ -279,11 +317,36 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *t
 		p.mrz = m
 	case errors.Is(err, mrzread.ErrNoMRZ):
 	default:
-		p.img.Close()
+		if portraitDone != nil {
+			<-portraitDone
+		}
+		p.close()
 		return nil, fmt.Errorf("reading the MRZ (%s): %w", name, err)
 	}
 	t.since(name+"_mrz", s)
-	return p, nil
+	return p, a.finishPortrait(ctx, p, portraitDone, onPortrait)
+}
+
+// finishPortrait waits for the portrait search; when the page turned out
+// to be upside down and no face was found the right way up, it looks again
+// on the upright page.
+func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error, onPortrait func(gocv.Mat)) error {
+	if done == nil {
+		return nil
+	}
+	if err := <-done; err != nil {
+		return err
+	}
+	if p.portrait != nil || p.side.Rotation == 0 {
+		return nil
+	}
+	pr, crop, err := a.findPortrait(ctx, p.img)
+	if err != nil || pr == nil {
+		return err
+	}
+	p.portrait, p.portraitImg = pr, crop
+	onPortrait(crop)
+	return nil
 }
 
 // hasMRZEvidence reports whether the page reading holds a line that looks
@@ -365,29 +428,27 @@ func toFieldLines(lines []ocr.Line) []fields.Line {
 }
 
 // findPortrait detects the printed face on the rectified front and cuts a
-// generous crop around it for the face match.
-func (a *Analyzer) findPortrait(ctx context.Context, img gocv.Mat, res *Result) error {
+// generous crop around it for the face match; no face is (nil, empty, nil).
+func (a *Analyzer) findPortrait(ctx context.Context, img gocv.Mat) (*Portrait, gocv.Mat, error) {
 	faces, err := a.cfg.Faces.Detect(ctx, img)
 	if err != nil {
-		return fmt.Errorf("finding the portrait: %w", err)
+		return nil, gocv.Mat{}, fmt.Errorf("finding the portrait: %w", err)
 	}
 	f, err := face.Largest(faces)
 	if errors.Is(err, face.ErrNoFace) {
-		return nil
+		return nil, gocv.Mat{}, nil
 	}
 	if err != nil {
-		return fmt.Errorf("finding the portrait: %w", err)
+		return nil, gocv.Mat{}, fmt.Errorf("finding the portrait: %w", err)
 	}
-	res.Portrait = &Portrait{Box: f.Box, Score: f.Score}
 	// Half a face of margin on each side keeps the landmarks and the
 	// context the embedding's alignment needs.
 	r := image.Rect(int(f.Box.X-f.Box.W/2), int(f.Box.Y-f.Box.H/2), int(f.Box.X+f.Box.W*1.5), int(f.Box.Y+f.Box.H*1.5)).
 		Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
 	if r.Empty() {
-		return nil
+		return nil, gocv.Mat{}, nil
 	}
 	crop := img.Region(r)
-	res.PortraitImage = crop.Clone()
-	crop.Close()
-	return nil
+	defer crop.Close()
+	return &Portrait{Box: f.Box, Score: f.Score}, crop.Clone(), nil
 }

@@ -132,11 +132,24 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 			c.since("device", s)
 		}()
 	}
+	// The reference side of the match starts as soon as the document's
+	// portrait is cut out, while the document's text is still being read.
+	var (
+		ref    face.Analysis
+		refErr error
+		refOK  bool
+	)
+	onPortrait := func(portrait gocv.Mat) {
+		s := time.Now()
+		ref, refErr = e.Face.Analyze(ctx, portrait, face.Largest, face.Timings{}, "")
+		refOK = true
+		c.since("reference", s)
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s := time.Now()
-		doc, docErr = e.Document.Analyze(ctx, in.Front, in.Back)
+		doc, docErr = e.Document.Analyze(ctx, in.Front, in.Back, onPortrait)
 		c.since("document", s)
 	}()
 	go func() {
@@ -181,43 +194,22 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		}
 	}
 
-	// The match against the document's portrait, and the screening of the
-	// document's name, run side by side.
-	wg.Add(2)
-	var matchErr error
-	go func() {
-		defer wg.Done()
-		if selfieErr != nil {
-			return
-		}
-		if doc.PortraitImage.Ptr() == nil || doc.PortraitImage.Empty() {
-			rep.Face.Problem = "no portrait found on the document"
-			return
-		}
-		s := time.Now()
-		ref, err := e.Face.Analyze(ctx, doc.PortraitImage, face.Largest, face.Timings{}, "")
-		if errors.Is(err, face.ErrNoFace) {
-			rep.Face.Problem = "no face in the document portrait"
-			return
-		}
-		if err != nil {
-			matchErr = err
-			return
-		}
+	// The match, and the screening of the document's name.
+	switch {
+	case selfieErr != nil:
+	case !refOK:
+		rep.Face.Problem = "no portrait found on the document"
+	case errors.Is(refErr, face.ErrNoFace):
+		rep.Face.Problem = "no face in the document portrait"
+	case refErr != nil:
+		return nil, fmt.Errorf("face match: %w", refErr)
+	default:
 		d := e.Face.Matcher().Decide(face.Cosine(selfie.Embedding, ref.Embedding))
 		rep.Face.Reference, rep.Face.Match = &ref, &d
-		c.since("match", s)
-	}()
-	go func() {
-		defer wg.Done()
-		s := time.Now()
-		rep.Screening = e.screen(doc)
-		c.since("screening", s)
-	}()
-	wg.Wait()
-	if matchErr != nil {
-		return nil, fmt.Errorf("face match: %w", matchErr)
 	}
+	s := time.Now()
+	rep.Screening = e.screen(doc)
+	c.since("screening", s)
 	if rep.Face.Match != nil {
 		in2.Signals[risk.FaceMatch] = rep.Face.Match.Score
 	}

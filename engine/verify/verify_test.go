@@ -136,7 +136,7 @@ func TestVerifyRoutes(t *testing.T) {
 	if !rep.Screening.Screened || len(rep.Screening.Hits) != 0 {
 		t.Errorf("screening: %+v", rep.Screening)
 	}
-	for _, stage := range []string{"document", "selfie", "match", "screening", "total"} {
+	for _, stage := range []string{"document", "selfie", "reference", "screening", "total"} {
 		if _, ok := rep.TimingsMS[stage]; !ok {
 			t.Errorf("no timing for %s", stage)
 		}

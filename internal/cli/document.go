@@ -69,7 +69,7 @@ func runDocument(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	defer eng.Close()
 	loaded := time.Now()
-	res, err := eng.Document.Analyze(ctx, img, backImg)
+	res, err := eng.Document.Analyze(ctx, img, backImg, nil)
 	if err != nil {
 		return nil, fmt.Errorf("analysing the document: %w", err)
 	}
