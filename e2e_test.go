@@ -93,7 +93,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-devserver", addr, "-assetdir", "frontend/dist")
 	cmd.Env = append(os.Environ(), "DISPLAY="+display, "KYC_HOME="+home, "KYC_MODELS_DIR="+modelsDir,
-		"KYC_DEVICE_DIR="+filepath.Join(home, "device"), "KYC_WATCHLISTS="+filepath.Join(home, "watchlists"),
+		"KYC_DEVICE_DIR="+filepath.Join(home, "device"), "KYC_WATCHLISTS_DIR="+filepath.Join(home, "watchlists"),
 		"KYC_SHARED_DIR="+testenv.SharedDir(), "KYC_DEVICE_POLICY="+policy, "KYC_VAULT_PASSPHRASE=", "KYC_VAULT_KEY_FILE=")
 	logs := startLogged(t, cmd)
 	if !logs.wait("sign_in screen rendered", 3*time.Minute) {

@@ -44,7 +44,7 @@ type Config struct {
 	// <user config>/openkyc/device).
 	DeviceDir string
 	// WatchlistDir is where screening lists are loaded from (default
-	// $KYC_WATCHLISTS, else $KYC_HOME/watchlists).
+	// $KYC_WATCHLISTS_DIR, else $KYC_HOME/watchlists).
 	WatchlistDir string
 	// DemoCardPhoto and DemoSelfiePhoto are the demo person's photos (on
 	// the card, and in the selfie video); empty uses two photos of one

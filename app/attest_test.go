@@ -10,7 +10,7 @@ import (
 
 func TestAttestationVerifiesWithTheDeviceKey(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv(envDeviceDir, dir)
+	t.Setenv(identity.DirEnv, dir)
 	a := New(Config{Version: "v-test"})
 	rep := device.Report{Verdict: device.VerdictWarn, Profile: device.ProfileField,
 		Checks: []device.Result{{Name: device.CheckRootUser, Status: device.StatusWarn, Severity: device.SeverityMedium, Evidence: map[string]string{"euid": "0"}}}}

@@ -22,10 +22,9 @@ import (
 // Environment variables and files shared with the `kyc` sync commands, so
 // the app and `kyc sync` use one device identity and one vault.
 const (
-	envDeviceDir       = "KYC_DEVICE_DIR"
 	envVaultKeyFile    = "KYC_VAULT_KEY_FILE"
 	envVaultPassphrase = "KYC_VAULT_PASSPHRASE"
-	envWatchlists      = "KYC_WATCHLISTS"
+	envWatchlists      = "KYC_WATCHLISTS_DIR"
 	deviceKeyFile      = "device.key"
 	enrollmentFile     = "enrollment.json"
 	vaultFile          = "vault.db"
@@ -154,13 +153,7 @@ func (a *App) deviceDir() string {
 	if a.cfg.DeviceDir != "" {
 		return a.cfg.DeviceDir
 	}
-	if d := os.Getenv(envDeviceDir); d != "" {
-		return d
-	}
-	if d, err := os.UserConfigDir(); err == nil {
-		return filepath.Join(d, "openkyc", "device")
-	}
-	return "kyc-device"
+	return identity.DefaultDir()
 }
 
 func (a *App) watchlistDir() string {

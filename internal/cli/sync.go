@@ -16,7 +16,7 @@ import (
 
 // Environment variables of the device-side sync commands.
 const (
-	envDeviceDir       = "KYC_DEVICE_DIR"       // device state: key, enrolment, vault
+	envDeviceDir       = identity.DirEnv        // device state: key, enrolment, vault
 	envVaultKeyFile    = "KYC_VAULT_KEY_FILE"   // kiosk: root-only vault key file
 	envVaultPassphrase = "KYC_VAULT_PASSPHRASE" // field laptop and tests
 )
@@ -28,17 +28,8 @@ const (
 	vaultFile      = "vault.db"
 )
 
-// deviceDir is the --dir default: $KYC_DEVICE_DIR, else openkyc/device in
-// the user's configuration directory.
-func deviceDir() string {
-	if d := os.Getenv(envDeviceDir); d != "" {
-		return d
-	}
-	if d, err := os.UserConfigDir(); err == nil {
-		return filepath.Join(d, "openkyc", "device")
-	}
-	return "kyc-device"
-}
+// deviceDir is the --dir default (see identity.DefaultDir).
+func deviceDir() string { return identity.DefaultDir() }
 
 type enrollResult struct {
 	DeviceID   string    `json:"device_id"`

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/openkyc/kyc/sync/internal/atomicfile"
@@ -123,4 +124,20 @@ func Load(path string) (*Identity, error) {
 		return nil, fmt.Errorf("reading device key %s: %w: bad seed", path, ErrMalformed)
 	}
 	return &Identity{key: ed25519.NewKeyFromSeed(seed)}, nil
+}
+
+// DirEnv names the environment variable that overrides the device folder.
+const DirEnv = "KYC_DEVICE_DIR"
+
+// DefaultDir is the folder that holds the device key, the enrolment and
+// the vault: $KYC_DEVICE_DIR, else openkyc/device in the user's
+// configuration directory. The CLI and the desktop app share it.
+func DefaultDir() string {
+	if d := os.Getenv(DirEnv); d != "" {
+		return d
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "openkyc", "device")
+	}
+	return "kyc-device"
 }
