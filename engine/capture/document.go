@@ -117,7 +117,7 @@ type DocumentGuide struct {
 	prevQuad *locate.Quad
 	prevTime float64 // seconds
 	window   []candidate
-	captures []Capture
+	captured
 
 	// Between sides: the captured side's signature, and whether the
 	// document has left the frame since.
@@ -304,20 +304,10 @@ func (g *DocumentGuide) resetWindow() {
 // Done implements Guide.
 func (g *DocumentGuide) Done() bool { return g.side >= g.cfg.Sides }
 
-// Captures implements Guide.
-func (g *DocumentGuide) Captures() []Capture {
-	c := g.captures
-	g.captures = nil
-	return c
-}
-
 // Close implements Guide.
 func (g *DocumentGuide) Close() error {
 	g.resetWindow()
-	for _, c := range g.captures {
-		c.Image.Close()
-	}
-	g.captures = nil
+	g.closeCaptures()
 	return nil
 }
 

@@ -42,3 +42,23 @@ func SaveJPEG(path string, img gocv.Mat) (err error) {
 	}
 	return nil
 }
+
+// captured holds a guide's captures until the caller takes them.
+type captured struct {
+	captures []Capture
+}
+
+// Captures implements Guide: the captures so far, handed over to the
+// caller, who closes their images.
+func (c *captured) Captures() []Capture {
+	out := c.captures
+	c.captures = nil
+	return out
+}
+
+func (c *captured) closeCaptures() {
+	for _, x := range c.captures {
+		x.Image.Close()
+	}
+	c.captures = nil
+}

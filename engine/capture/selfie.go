@@ -128,9 +128,9 @@ type SelfieGuide struct {
 	prev     *face.Point // previous face centre
 	prevTime float64
 	window   []selfieCandidate
-	captures []Capture
-	selfie   bool // the selfie is captured
-	next     int  // index of the current challenge
+	captured
+	selfie bool // the selfie is captured
+	next   int  // index of the current challenge
 	// Baselines from the selfie window, for the challenges.
 	eyeOpen, mouthWidth float64
 	shut                bool // the blink challenge has seen the eyes shut
@@ -163,20 +163,10 @@ func (c SelfieConfig) Oval(w, h int) Ellipse {
 // Done implements Guide.
 func (g *SelfieGuide) Done() bool { return g.selfie && g.next >= len(g.cfg.Challenges) }
 
-// Captures implements Guide.
-func (g *SelfieGuide) Captures() []Capture {
-	c := g.captures
-	g.captures = nil
-	return c
-}
-
 // Close implements Guide.
 func (g *SelfieGuide) Close() error {
 	g.resetWindow()
-	for _, c := range g.captures {
-		c.Image.Close()
-	}
-	g.captures = nil
+	g.closeCaptures()
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/openkyc/kyc/engine/document/mrz"
 	"github.com/openkyc/kyc/engine/document/mrzread"
 	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/internal/timing"
 	"github.com/openkyc/kyc/engine/ocr"
 )
 
@@ -131,18 +132,6 @@ func (r *Result) Close() error {
 	return nil
 }
 
-// timings collects stage durations from concurrent pipelines.
-type timings struct {
-	mu sync.Mutex
-	m  map[string]float64
-}
-
-func (t *timings) since(stage string, start time.Time) {
-	t.mu.Lock()
-	t.m[stage] = float64(time.Since(start).Microseconds()) / 1000
-	t.mu.Unlock()
-}
-
 // page is one side after finding, rectifying and reading it.
 type page struct {
 	side  Side
@@ -172,8 +161,8 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 		return nil, fmt.Errorf("document: %w", ocr.ErrBadImage)
 	}
 	start := time.Now()
-	t := &timings{m: map[string]float64{}}
-	res := &Result{TimingsMS: t.m}
+	t := timing.New()
+	res := &Result{TimingsMS: t.Map()}
 
 	var (
 		wg                 sync.WaitGroup
@@ -187,7 +176,7 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 		defer wg.Done()
 		s := time.Now()
 		fr, frErr = forensics.Analyze(ctx, front.Raw, front.Mat, *a.cfg.Forensics)
-		t.since("forensics", s)
+		t.Since("forensics", s)
 	}()
 	if back != nil {
 		wg.Add(1)
@@ -233,7 +222,7 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	}
 	size := image.Pt(frontPage.img.Cols(), frontPage.img.Rows())
 	ext := fields.Extract(lines, size, res.MRZ, a.cfg.Now())
-	t.since("fields", s)
+	t.Since("fields", s)
 	res.Type, res.Country, res.Confidence = ext.Type, ext.Country, ext.Confidence
 	res.Fields, res.Mismatches, res.Expired, res.NIK = ext.Fields, ext.Mismatches, ext.Expired, ext.NIK
 	res.Front = frontPage.side
@@ -245,7 +234,7 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 		res.Portrait = frontPage.portrait
 		res.PortraitImage, frontPage.portraitImg = frontPage.portraitImg, gocv.Mat{}
 	}
-	t.since("total", start)
+	t.Since("total", start)
 	return res, nil
 }
 
@@ -253,7 +242,7 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 // its text and MRZ.
 // onPortrait, when not nil, asks for the printed portrait: it is looked for
 // on the rectified page while the text is read.
-func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *timings, onPortrait func(gocv.Mat)) (*page, error) {
+func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *timing.Recorder, onPortrait func(gocv.Mat)) (*page, error) {
 	s := time.Now()
 	loc, err := locate.Find(img, locate.Options{})
 	if err != nil {
@@ -269,7 +258,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *t
 		// A scan or a tight crop: the whole image is the document.
 		p.img = img.Clone()
 	}
-	t.since(name+"_locate", s)
+	t.Since(name+"_locate", s)
 
 	var portraitDone chan error
 	if onPortrait != nil && a.cfg.Faces != nil {
@@ -284,7 +273,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *t
 				p.portrait, p.portraitImg = pr, crop
 				onPortrait(crop)
 			}
-			t.since(name+"_portrait", s)
+			t.Since(name+"_portrait", s)
 			portraitDone <- err
 		}()
 	}
@@ -302,7 +291,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *t
 	for _, l := range lines {
 		p.side.Text = append(p.side.Text, l.Text)
 	}
-	t.since(name+"_ocr", s)
+	t.Since(name+"_ocr", s)
 
 	// The MRZ reader reads with the MRZ alphabet and lengths, which the
 	// page reading does not; it runs only when the page shows a zone, as
@@ -323,7 +312,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *t
 		p.close()
 		return nil, fmt.Errorf("reading the MRZ (%s): %w", name, err)
 	}
-	t.since(name+"_mrz", s)
+	t.Since(name+"_mrz", s)
 	return p, a.finishPortrait(ctx, p, portraitDone, onPortrait)
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/openkyc/kyc/engine/document"
 	"github.com/openkyc/kyc/engine/document/fields"
 	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/internal/timing"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
 )
@@ -85,17 +86,6 @@ type Report struct {
 	TimingsMS   map[string]float64 `json:"timings_ms"`
 }
 
-type clock struct {
-	mu sync.Mutex
-	m  map[string]float64
-}
-
-func (c *clock) since(stage string, start time.Time) {
-	c.mu.Lock()
-	c.m[stage] = float64(time.Since(start).Microseconds()) / 1000
-	c.mu.Unlock()
-}
-
 // Verify runs every stage and decides. Input problems that a new capture
 // can fix (no face in the selfie, an unreadable document) are decisions
 // with a RETRY, not errors; errors are failures of the machinery.
@@ -110,8 +100,8 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		in.Lang = risk.English
 	}
 	start := time.Now()
-	c := &clock{m: map[string]float64{}}
-	rep := &Report{TimingsMS: c.m}
+	c := timing.New()
+	rep := &Report{TimingsMS: c.Map()}
 
 	var (
 		wg                 sync.WaitGroup
@@ -129,7 +119,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 			s := time.Now()
 			r, err := e.Device(ctx)
 			dev, devErr = &r, err
-			c.since("device", s)
+			c.Since("device", s)
 		}()
 	}
 	// The reference side of the match starts as soon as the document's
@@ -143,14 +133,14 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		s := time.Now()
 		ref, refErr = e.Face.Analyze(ctx, portrait, face.Largest, face.Timings{}, "")
 		refOK = true
-		c.since("reference", s)
+		c.Since("reference", s)
 	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s := time.Now()
 		doc, docErr = e.Document.Analyze(ctx, in.Front, in.Back, onPortrait)
-		c.since("document", s)
+		c.Since("document", s)
 	}()
 	go func() {
 		defer wg.Done()
@@ -159,7 +149,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		if selfieErr == nil {
 			live, liveErr = e.Face.Liveness(ctx, in.Selfie, selfie.Face)
 		}
-		c.since("selfie", s)
+		c.Since("selfie", s)
 	}()
 	wg.Wait()
 	if doc != nil {
@@ -209,7 +199,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	}
 	s := time.Now()
 	rep.Screening = e.screen(doc)
-	c.since("screening", s)
+	c.Since("screening", s)
 	if rep.Face.Match != nil {
 		in2.Signals[risk.FaceMatch] = rep.Face.Match.Score
 	}
@@ -268,7 +258,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	rep.Risk = res
 	rep.Decision, rep.Score, rep.Reasons, rep.NextAction, rep.RetryStep = res.Decision, res.Score, res.Reasons, res.NextAction, res.RetryStep
 	rep.UserMessage = msg
-	c.since("total", start)
+	c.Since("total", start)
 	return rep, nil
 }
 

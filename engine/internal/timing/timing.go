@@ -1,0 +1,29 @@
+// Package timing records how long the stages of a pipeline took, from
+// goroutines running side by side, for the timings_ms of a result.
+package timing
+
+import (
+	"sync"
+	"time"
+)
+
+// Recorder collects stage durations in milliseconds. It is safe for
+// concurrent use.
+type Recorder struct {
+	mu sync.Mutex
+	m  map[string]float64
+}
+
+// New returns an empty Recorder.
+func New() *Recorder { return &Recorder{m: map[string]float64{}} }
+
+// Since records the time from start to now under stage.
+func (r *Recorder) Since(stage string, start time.Time) {
+	r.mu.Lock()
+	r.m[stage] = float64(time.Since(start).Microseconds()) / 1000
+	r.mu.Unlock()
+}
+
+// Map returns the recorded stages. Read it once the stages are done: it is
+// the Recorder's own map, handed out so results can carry it as they are.
+func (r *Recorder) Map() map[string]float64 { return r.m }
