@@ -2,10 +2,10 @@ package capture
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/internal/atomicfile"
 )
 
 // JPEGQuality is the quality captures are saved at (the product's q90).
@@ -19,26 +19,8 @@ func SaveJPEG(path string, img gocv.Mat) (err error) {
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
 	defer buf.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".capture-*.jpg")
-	if err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(buf.GetBytes()); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("saving %s: %w", path, err)
+	if err := atomicfile.Write(path, buf.GetBytes()); err != nil {
+		return fmt.Errorf("saving capture: %w", err)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/crypto/curve25519"
 
-	"github.com/openkyc/kyc/sync/internal/atomicfile"
+	"github.com/openkyc/kyc/internal/atomicfile"
 )
 
 // BoxKey is central's X25519 key pair: devices seal manifests to Public.

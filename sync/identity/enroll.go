@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openkyc/kyc/sync/internal/atomicfile"
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
