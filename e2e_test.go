@@ -299,8 +299,8 @@ func renderScenarios(t *testing.T, dir string) []e2eScenario {
 	selfie := func(name string, photo gocv.Mat) string {
 		return video(name, func(p string) error { return demo.WriteSelfieVideo(ctx, p, det, photo) })
 	}
-	valid := card("card", demo.KTPLines)
-	expired := card("card_expired", append(slices.Clone(demo.KTPLines), "Berlaku Hingga : 17-08-2020"))
+	valid := card("card", demo.CardLines("SEUMUR HIDUP"))
+	expired := card("card_expired", demo.CardLines("17-08-2020"))
 	self := selfie("selfie_leonard", leonard)
 	return []e2eScenario{
 		{Name: "genuine", Document: valid, Selfie: self},

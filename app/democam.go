@@ -75,7 +75,7 @@ func (a *App) ensureDemo(ctx context.Context) error {
 		return err
 	}
 	defer portrait.Close()
-	card := demo.Card(portrait, demo.KTPLines)
+	card := demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
 	defer card.Close()
 	// Written under temporary names and renamed, so a half-written video
 	// is never taken for a camera.

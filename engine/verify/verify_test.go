@@ -55,9 +55,7 @@ func readFace(t testing.TB, who string, n int) gocv.Mat {
 // desk, and returns it as JPEG bytes and pixels.
 func ktpPhoto(t testing.TB, portrait gocv.Mat) document.Image {
 	t.Helper()
-	card := synth.Card(synth.CardOptions{Width: 1000, Portrait: &portrait, Seed: 4, Lines: []string{
-		"PROVINSI DKI JAKARTA", "NIK : 3171234508900001", "Nama : BUDI SANTOSO", "Agama : ISLAM",
-	}})
+	card := synth.Card(synth.CardOptions{Width: 1000, Portrait: &portrait, Seed: 4, Lines: synth.KTPLines("SEUMUR HIDUP")})
 	defer card.Close()
 	bg := synth.Background(1600, 1000, 77)
 	defer bg.Close()

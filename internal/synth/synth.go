@@ -66,9 +66,16 @@ func Card(o CardOptions) gocv.Mat {
 		gocv.Circle(&card, image.Pt(px+pw/2, py+ph*2/5), pw/4, color.RGBA{120, 110, 100, 255}, -1)
 	}
 	tx := px + pw + w/25
+	// Up to seven lines print at the card's usual size; more are set
+	// smaller and closer, as a KTP's fifteen are.
+	step := h / 10
+	if n := len(o.Lines); n > 7 {
+		step = (h - band - h/8 - h/20) / n
+	}
+	scale := float64(w) / 1300 * float64(step) / float64(h/10)
 	for i, line := range o.Lines {
-		y := band + h/8 + i*(h/10)
-		gocv.PutText(&card, line, image.Pt(tx, y), gocv.FontHersheySimplex, float64(w)/1300, color.RGBA{20, 20, 30, 255}, 2)
+		y := band + h/8 + i*step
+		gocv.PutText(&card, line, image.Pt(tx, y), gocv.FontHersheySimplex, scale, color.RGBA{20, 20, 30, 255}, max(1, int(math.Round(2*scale*1300/float64(w)))))
 	}
 	return card
 }
@@ -170,4 +177,17 @@ func Place(bg, card gocv.Mat, p Placement) (gocv.Mat, [4]gocv.Point2f) {
 	scene := bg.Clone()
 	warped.CopyToWithMask(&scene, mask)
 	return scene, corners
+}
+
+// KTPLines are the fifteen printed lines of an Indonesian identity card
+// (KTP), for a woman born on 5 August 1990 (day 05 + 40 in the NIK), valid
+// until validUntil ("SEUMUR HIDUP" for life, or a date DD-MM-YYYY).
+func KTPLines(validUntil string) []string {
+	return []string{
+		"PROVINSI DKI JAKARTA", "JAKARTA SELATAN", "NIK : 3171234508900001", "Nama : SITI RAHAYU",
+		"Tempat/Tgl Lahir : JAKARTA, 05-08-1990", "Jenis Kelamin : PEREMPUAN", "Alamat : JL. MAWAR NO. 12",
+		"RT/RW : 004/007", "Kel/Desa : CIPETE UTARA", "Kecamatan : KEBAYORAN BARU", "Agama : ISLAM",
+		"Status Perkawinan : BELUM KAWIN", "Pekerjaan : KARYAWAN SWASTA", "Kewarganegaraan : WNI",
+		"Berlaku Hingga : " + validUntil,
+	}
 }
