@@ -12,6 +12,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/document/locate"
+	"github.com/openkyc/kyc/engine/face"
 )
 
 // DocumentConfig holds the document guidance thresholds. The defaults are
@@ -180,7 +181,7 @@ func MeasureDocument(img gocv.Mat, cfg DocumentConfig, loc locate.Options) (Docu
 	gocv.CvtColor(rect, &grey, gocv.ColorBGRToGray)
 	m.Brightness = grey.Mean().Val1
 	m.Glare = glareFraction(rect, cfg.GlareLevel)
-	m.Sharpness = laplacianVariance(grey)
+	m.Sharpness = face.LaplacianVariance(grey)
 	m.Signature = signature(grey)
 	m.Visible, err = outlineVisible(img, r.Quad)
 	if err != nil {
@@ -328,18 +329,6 @@ func meanShift(a, b locate.Quad) float64 {
 		s += math.Hypot(a[i].X-b[i].X, a[i].Y-b[i].Y)
 	}
 	return s / 4
-}
-
-func laplacianVariance(grey gocv.Mat) float64 {
-	lap := gocv.NewMat()
-	defer lap.Close()
-	gocv.Laplacian(grey, &lap, gocv.MatTypeCV16S, 1, 1, 0, gocv.BorderDefault)
-	mean, std := gocv.NewMat(), gocv.NewMat()
-	defer mean.Close()
-	defer std.Close()
-	gocv.MeanStdDev(lap, &mean, &std)
-	s := std.GetDoubleAt(0, 0)
-	return s * s
 }
 
 func glareFraction(bgr gocv.Mat, level float64) float64 {

@@ -11,6 +11,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/capture/source"
+	"github.com/openkyc/kyc/engine/internal/timing"
 )
 
 // Guide analyses frames and captures the ones it wants.
@@ -137,7 +138,7 @@ func read(ctx context.Context, src source.Source, out chan Frame, everyFrame boo
 	for seq := 0; ; {
 		if opt.Pace && !info.Kind.Live() && info.FPS > 0 {
 			due := start.Add(time.Duration(float64(seq) / info.FPS * float64(time.Second)))
-			if err := sleepUntil(ctx, due); err != nil {
+			if err := timing.SleepUntil(ctx, due); err != nil {
 				return err
 			}
 		}
@@ -182,20 +183,5 @@ func read(ctx context.Context, src source.Source, out chan Frame, everyFrame boo
 			}
 			out <- f
 		}
-	}
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
 	}
 }

@@ -108,7 +108,7 @@ func AssessQuality(f Face, aligned gocv.Mat, th QualityThresholds) Quality {
 	// the image edge, whose hard border would pass for detail.
 	inner := grey.Region(innerFace)
 	defer inner.Close()
-	q.Sharpness = laplacianVariance(inner)
+	q.Sharpness = LaplacianVariance(inner)
 	q.Brightness = inner.Mean().Val1
 	q.EyeContrast = math.Min(patchStd(grey, ArcFaceTemplate[RightEye]), patchStd(grey, ArcFaceTemplate[LeftEye]))
 	fail := func(bad bool, name string) {
@@ -134,7 +134,9 @@ func AssessQuality(f Face, aligned gocv.Mat, th QualityThresholds) Quality {
 // innerFace spans brows to chin and cheek to cheek on the aligned crop.
 var innerFace = image.Rect(20, 30, 92, 104)
 
-func laplacianVariance(grey gocv.Mat) float64 {
+// LaplacianVariance is the variance of the Laplacian of a grey image: the
+// usual measure of focus, high for sharp detail and low for blur.
+func LaplacianVariance(grey gocv.Mat) float64 {
 	lap := gocv.NewMat()
 	defer lap.Close()
 	gocv.Laplacian(grey, &lap, gocv.MatTypeCV64F, 1, 1, 0, gocv.BorderDefault)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/internal/timing"
 )
 
 // State is the connection state of a Reconnecting source.
@@ -96,7 +98,7 @@ func (r *Reconnecting) Read(ctx context.Context, dst *gocv.Mat) error {
 	cur, retry := r.cur, r.retry
 	r.mu.Unlock()
 	if cur == nil {
-		if err := sleepUntil(ctx, retry); err != nil {
+		if err := timing.SleepUntil(ctx, retry); err != nil {
 			return err
 		}
 		s, err := r.open(ctx)
@@ -133,19 +135,4 @@ func (r *Reconnecting) Close() error {
 	err := r.cur.Close()
 	r.cur = nil
 	return err
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }

@@ -3,6 +3,7 @@
 package timing
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -27,3 +28,20 @@ func (r *Recorder) Since(stage string, start time.Time) {
 // Map returns the recorded stages. Read it once the stages are done: it is
 // the Recorder's own map, handed out so results can carry it as they are.
 func (r *Recorder) Map() map[string]float64 { return r.m }
+
+// SleepUntil waits until t or until ctx is done, whichever comes first,
+// and returns ctx's error in the second case.
+func SleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
