@@ -19,6 +19,7 @@ import (
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
 	"github.com/wailsapp/wails/v2/pkg/runtime"
 
 	"github.com/openkyc/kyc/app"
@@ -28,6 +29,9 @@ import (
 
 //go:embed all:frontend/dist
 var assets embed.FS
+
+//go:embed build/appicon.png
+var icon []byte
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
@@ -74,6 +78,7 @@ func run() error {
 		},
 		OnShutdown: a.Shutdown,
 		Bind:       []any{a},
+		Linux:      &linux.Options{Icon: icon, ProgramName: "OpenKYC"},
 	}
 	if kiosk {
 		opts.Fullscreen, opts.Frameless, opts.DisableResize = true, true, true

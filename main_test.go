@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
@@ -208,4 +210,32 @@ func artifactsDir(t *testing.T) string {
 		return d
 	}
 	return filepath.Join("artifacts", "test-"+time.Now().UTC().Format("20060102-150405"))
+}
+
+// TestBuildAssets checks the Wails project file and the icon the window
+// embeds: the file names the binary the Makefile builds, the icon is a
+// square PNG large enough for every launcher.
+func TestBuildAssets(t *testing.T) {
+	raw, err := os.ReadFile("wails.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Name           string `json:"name"`
+		OutputFilename string `json:"outputfilename"`
+		BuildTags      string `json:"build:tags"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("wails.json: %v", err)
+	}
+	if cfg.Name == "" || cfg.OutputFilename != "kyc-desktop" || cfg.BuildTags != "webkit2_41" {
+		t.Errorf("wails.json = %+v, want kyc-desktop built with webkit2_41", cfg)
+	}
+	img, err := png.Decode(bytes.NewReader(icon))
+	if err != nil {
+		t.Fatalf("build/appicon.png: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != b.Dy() || b.Dx() < 256 {
+		t.Errorf("icon is %v, want a square of at least 256 pixels", b)
+	}
 }
