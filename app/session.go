@@ -341,7 +341,7 @@ func (a *App) failLocked(err error) {
 }
 
 // processingStages are the steps the processing screen lists. The engine
-// runs the first five side by side and reports each one's time.
+// runs the first five side by side and reports each as it finishes.
 var processingStages = []string{"device", "document", "selfie", "match", "screening", "decision", "vault"}
 
 // startProcessingLocked hands the captures to a background verification
@@ -355,6 +355,23 @@ func (a *App) startProcessingLocked() {
 		s.progress = append(s.progress, Stage{Name: n, State: "running"})
 	}
 	s.progress[len(s.progress)-1].State = "pending"
+	// Each finished stage is shown at once, from the engine's goroutines.
+	stageDone := func(name string) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.sess != s || a.screen != ScreenProcessing {
+			return
+		}
+		for i := range s.progress {
+			if s.progress[i].Name == name {
+				s.progress[i].State = "done"
+			}
+		}
+		if name == "decision" {
+			s.progress[len(s.progress)-1].State = "running" // sealing in the vault
+		}
+		a.setScreenLocked(ScreenProcessing)
+	}
 	ctx, cancel := context.WithCancel(a.ctx)
 	s.stop = cancel
 	c := s.captures
@@ -366,7 +383,7 @@ func (a *App) startProcessingLocked() {
 	go func() {
 		defer a.wg.Done()
 		defer cancel()
-		res, err := a.process(ctx, c, meta, lang)
+		res, err := a.process(ctx, c, meta, lang, stageDone)
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		c.dropSelfie()
@@ -435,7 +452,7 @@ func (a *App) attest(rep *device.Report) (*device.Attestation, error) {
 }
 
 // process runs the engine on one attempt and seals it with its images.
-func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang risk.Language) (*ResultView, error) {
+func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang risk.Language, progress func(string)) (*ResultView, error) {
 	select {
 	case <-a.enginesReady:
 	case <-ctx.Done():
@@ -452,6 +469,7 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	lastContact := a.syncState.LastContact // the clock check compares the wall clock with it
 	a.mu.Unlock()
 	eng := verify.Engine{Document: a.engines.Document, Face: a.engines.Face, Screening: a.engines.Screening, Risk: risk.DefaultConfig(),
+		Progress: progress,
 		Device: func(ctx context.Context) (device.Report, error) {
 			return device.Run(ctx, device.Options{Root: a.cfg.SysRoot, Policy: pol, LastCentralContact: lastContact})
 		}}

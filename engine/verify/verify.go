@@ -42,6 +42,10 @@ type Engine struct {
 	Device       func(ctx context.Context) (device.Report, error)
 	Risk         risk.Config
 	ConfirmScore float64
+	// Progress, when not nil, is told each stage's name as it finishes:
+	// device, document, selfie, match, screening, decision. It is called
+	// from the stages' goroutines, each stage once.
+	Progress func(stage string)
 }
 
 // Input is one attempt's captures.
@@ -102,6 +106,20 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	start := time.Now()
 	c := timing.New()
 	rep := &Report{TimingsMS: c.Map()}
+	var reportedMu sync.Mutex
+	reported := map[string]bool{}
+	done := func(stage string) {
+		if e.Progress == nil {
+			return
+		}
+		reportedMu.Lock()
+		first := !reported[stage]
+		reported[stage] = true
+		reportedMu.Unlock()
+		if first {
+			e.Progress(stage)
+		}
+	}
 
 	var (
 		wg                 sync.WaitGroup
@@ -120,6 +138,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 			r, err := e.Device(ctx)
 			dev, devErr = &r, err
 			c.Since("device", s)
+			done("device")
 		}()
 	}
 	// The reference side of the match starts as soon as the document's
@@ -133,7 +152,8 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		s := time.Now()
 		ref, refErr = e.Face.Analyze(ctx, portrait, face.Largest, face.Timings{}, "")
 		refOK = true
-		c.Since("reference", s)
+		c.Since("match", s)
+		done("match")
 	}
 	wg.Add(2)
 	go func() {
@@ -141,6 +161,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		s := time.Now()
 		doc, docErr = e.Document.Analyze(ctx, in.Front, in.Back, onPortrait)
 		c.Since("document", s)
+		done("document")
 	}()
 	go func() {
 		defer wg.Done()
@@ -150,6 +171,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 			live, liveErr = e.Face.Liveness(ctx, in.Selfie, selfie.Face)
 		}
 		c.Since("selfie", s)
+		done("selfie")
 	}()
 	wg.Wait()
 	if doc != nil {
@@ -197,9 +219,11 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		d := e.Face.Matcher().Decide(face.Cosine(selfie.Embedding, ref.Embedding))
 		rep.Face.Reference, rep.Face.Match = &ref, &d
 	}
+	done("match") // when there was no portrait to match
 	s := time.Now()
 	rep.Screening = e.screen(doc)
 	c.Since("screening", s)
+	done("screening")
 	if rep.Face.Match != nil {
 		in2.Signals[risk.FaceMatch] = rep.Face.Match.Score
 	}
@@ -258,6 +282,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	rep.Risk = res
 	rep.Decision, rep.Score, rep.Reasons, rep.NextAction, rep.RetryStep = res.Decision, res.Score, res.Reasons, res.NextAction, res.RetryStep
 	rep.UserMessage = msg
+	done("decision")
 	c.Since("total", start)
 	return rep, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"image"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -117,10 +119,22 @@ func TestVerifyRoutes(t *testing.T) {
 	doc := ktpPhoto(t, portrait)
 	defer doc.Mat.Close()
 
+	var mu sync.Mutex
+	var stages []string
+	eng.Progress = func(s string) {
+		mu.Lock()
+		stages = append(stages, s)
+		mu.Unlock()
+	}
 	rep, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(stages)
+	if want := []string{"decision", "document", "match", "screening", "selfie"}; !slices.Equal(stages, want) {
+		t.Errorf("progress reported %v, want each of %v once", stages, want)
+	}
+	eng.Progress = nil
 	t.Logf("same person: decision %s score %.1f reasons %v; doc type %s, face %+v", rep.Decision, rep.Score, rep.Reasons, rep.Document.Type, rep.Face.Match)
 	if rep.Document.Type != fields.TypeKTP {
 		t.Errorf("document type %s, want ktp (text %v)", rep.Document.Type, rep.Document.Front.Text)
@@ -134,7 +148,7 @@ func TestVerifyRoutes(t *testing.T) {
 	if !rep.Screening.Screened || len(rep.Screening.Hits) != 0 {
 		t.Errorf("screening: %+v", rep.Screening)
 	}
-	for _, stage := range []string{"document", "selfie", "reference", "screening", "total"} {
+	for _, stage := range []string{"document", "selfie", "match", "screening", "total"} {
 		if _, ok := rep.TimingsMS[stage]; !ok {
 			t.Errorf("no timing for %s", stage)
 		}
