@@ -106,10 +106,14 @@ func Background(width, height int, seed uint64) gocv.Mat {
 			gocv.Line(&bg, p, image.Pt(rng.IntN(width), rng.IntN(height)), rc(), 1+rng.IntN(3))
 		}
 	}
-	noise := gocv.NewMatWithSize(height, width, gocv.MatTypeCV8UC3)
-	defer noise.Close()
-	gocv.RandN(&noise, gocv.NewScalar(0, 0, 0, 0), gocv.NewScalar(6, 6, 6, 0))
-	gocv.Add(bg, noise, &bg)
+	// Sensor-like noise from the seeded generator: OpenCV's RandN draws
+	// from a per-thread state, which made scenes differ from run to run.
+	pix, err := bg.DataPtrUint8()
+	if err == nil {
+		for i, v := range pix {
+			pix[i] = uint8(min(255, max(0, float64(v)+rng.NormFloat64()*6)))
+		}
+	}
 	return bg
 }
 

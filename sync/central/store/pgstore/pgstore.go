@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -38,7 +39,7 @@ const nonceSweepEvery = 1024
 
 // Store is a PostgreSQL-backed central.Store.
 type Store struct {
-	pool   *pool
+	pool   *pgxpool.Pool
 	nonces atomic.Int64
 }
 
@@ -49,13 +50,18 @@ var _ central.Store = (*Store)(nil)
 
 // Open connects to the database at dsn and applies pending migrations.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening central store: %w", err)
 	}
-	s := &Store{pool: newPool(cfg, DefaultPoolSize)}
+	cfg.MaxConns = DefaultPoolSize
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening central store: %w", err)
+	}
+	s := &Store{pool: pool}
 	if err := s.migrate(ctx); err != nil {
-		s.pool.close()
+		pool.Close()
 		return nil, err
 	}
 	return s, nil
@@ -99,28 +105,23 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes the connection pool.
 func (s *Store) Close() error {
-	s.pool.close()
+	s.pool.Close()
 	return nil
 }
 
 // exec runs one statement.
 func (s *Store) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	var tag pgconn.CommandTag
-	err := s.pool.with(ctx, func(c *pgx.Conn) (err error) {
-		tag, err = c.Exec(ctx, sql, args...)
-		return err
-	})
-	return tag, err
+	return s.pool.Exec(ctx, sql, args...)
 }
 
 // tx runs fn in a transaction, committed when fn returns nil.
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return s.pool.with(ctx, func(c *pgx.Conn) error { return pgx.BeginFunc(ctx, c, fn) })
+	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
 // query runs fn on a connection for reads that need one.
 func (s *Store) query(ctx context.Context, fn func(*pgx.Conn) error) error {
-	return s.pool.with(ctx, fn)
+	return s.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return fn(c.Conn()) })
 }
 
 // CreateEnrollToken implements central.Store.
