@@ -4,21 +4,15 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/face"
 )
 
-// Point is a position in frame pixels.
-type Point struct {
-	X float64 `json:"x"`
-	Y float64 `json:"y"`
-}
+// Point is a position in frame pixels (the face engine's type).
+type Point = face.Point
 
-// Box is an axis-aligned rectangle in frame pixels.
-type Box struct {
-	X float64 `json:"x"`
-	Y float64 `json:"y"`
-	W float64 `json:"w"`
-	H float64 `json:"h"`
-}
+// Box is an axis-aligned rectangle in frame pixels (the face engine's type).
+type Box = face.Box
 
 // Ellipse is an axis-aligned ellipse in frame pixels: the selfie guide oval.
 type Ellipse struct {

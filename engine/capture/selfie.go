@@ -217,11 +217,9 @@ func (g *SelfieGuide) Analyse(ctx context.Context, f Frame) (Overlay, error) {
 		return ov, nil
 	}
 	fc := faces[0]
-	ov.Face = &Box{X: fc.Box.X, Y: fc.Box.Y, W: fc.Box.W, H: fc.Box.H}
-	for _, p := range fc.Landmarks {
-		ov.Landmarks = append(ov.Landmarks, Point{X: p.X, Y: p.Y})
-	}
-	ov.OvalFit = iou(*ov.Face, Box{X: oval.CX - oval.RX, Y: oval.CY - oval.RY, W: 2 * oval.RX, H: 2 * oval.RY})
+	ov.Face = &fc.Box
+	ov.Landmarks = append(ov.Landmarks, fc.Landmarks[:]...)
+	ov.OvalFit = ov.Face.IoU(Box{X: oval.CX - oval.RX, Y: oval.CY - oval.RY, W: 2 * oval.RX, H: 2 * oval.RY})
 	m, err := measureFace(f.Image, fc, g.cfg.Quality)
 	if err != nil {
 		return ov, err
@@ -378,17 +376,6 @@ func measureFace(img gocv.Mat, fc face.Face, th face.QualityThresholds) (faceMea
 		m.mouthWidth = math.Hypot(lm[face.LeftMouth].X-lm[face.RightMouth].X, lm[face.LeftMouth].Y-lm[face.RightMouth].Y) / iod
 	}
 	return m, nil
-}
-
-func iou(a, b Box) float64 {
-	x1, y1 := math.Max(a.X, b.X), math.Max(a.Y, b.Y)
-	x2, y2 := math.Min(a.X+a.W, b.X+b.W), math.Min(a.Y+a.H, b.Y+b.H)
-	inter := math.Max(0, x2-x1) * math.Max(0, y2-y1)
-	union := a.W*a.H + b.W*b.H - inter
-	if union <= 0 {
-		return 0
-	}
-	return inter / union
 }
 
 func median(v []float64) float64 {
