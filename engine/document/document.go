@@ -11,7 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -295,12 +295,13 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *t
 
 	// The MRZ reader reads with the MRZ alphabet and lengths, which the
 	// page reading does not; it runs only when the page shows a zone, as
-	// looking for one that is not there costs a full second.
+	// looking for one that is not there costs a full second, and starts
+	// from the lines the page reading found.
 	if !hasMRZEvidence(lines) {
 		return p, a.finishPortrait(ctx, p, portraitDone, onPortrait)
 	}
 	s = time.Now()
-	m, err := a.cfg.MRZ.Read(ctx, p.img)
+	m, err := a.cfg.MRZ.ReadPage(ctx, p.img, lines)
 	switch {
 	case err == nil:
 		p.mrz = m
@@ -339,26 +340,9 @@ func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error,
 }
 
 // hasMRZEvidence reports whether the page reading holds a line that looks
-// like part of a machine readable zone: a run of fillers (read as '<' or
-// one of its look-alikes), or a long unbroken line of capitals and digits.
+// like part of a machine readable zone.
 func hasMRZEvidence(lines []ocr.Line) bool {
-	for _, l := range lines {
-		fillers, other, n := 0, 0, 0
-		for _, r := range l.Text {
-			n++
-			switch {
-			case strings.ContainsRune("<‹«＜〈", r):
-				fillers++
-			case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			default:
-				other++
-			}
-		}
-		if fillers >= 3 || (n >= 28 && other <= n/20) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(lines, func(l ocr.Line) bool { return mrzread.LooksLikeMRZ(l.Text) })
 }
 
 // readUpright OCRs the page, and once more turned by 180 degrees when the

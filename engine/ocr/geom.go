@@ -30,6 +30,22 @@ func (q Quad) Center() Point {
 	return c
 }
 
+// Contains reports whether p lies inside the quad (or on its edge); the
+// quad must be convex, as text boxes are, in either winding.
+func (q Quad) Contains(p Point) bool {
+	var pos, neg bool
+	for i := range q {
+		a, b := q[i], q[(i+1)%4]
+		switch c := (b.X-a.X)*(p.Y-a.Y) - (b.Y-a.Y)*(p.X-a.X); {
+		case c > 0:
+			pos = true
+		case c < 0:
+			neg = true
+		}
+	}
+	return !(pos && neg)
+}
+
 // Bounds is the smallest integer rectangle holding the quad.
 func (q Quad) Bounds() image.Rectangle {
 	x0, y0, x1, y1 := q[0].X, q[0].Y, q[0].X, q[0].Y

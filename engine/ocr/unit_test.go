@@ -106,3 +106,16 @@ func TestDecode(t *testing.T) {
 		t.Error("allowing a character without a class succeeded")
 	}
 }
+
+func TestQuadContains(t *testing.T) {
+	q := Quad{{0, 0}, {10, 2}, {9, 7}, {-1, 5}}
+	rev := Quad{q[3], q[2], q[1], q[0]}
+	for _, c := range []struct {
+		p    Point
+		want bool
+	}{{Point{5, 3}, true}, {Point{0, 0}, true}, {Point{11, 3}, false}, {Point{5, -1}, false}} {
+		if q.Contains(c.p) != c.want || rev.Contains(c.p) != c.want {
+			t.Errorf("Contains(%v) = %v, want %v", c.p, q.Contains(c.p), c.want)
+		}
+	}
+}

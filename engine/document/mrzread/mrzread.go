@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -107,10 +108,84 @@ func (r *Reader) Read(ctx context.Context, img gocv.Mat) (*mrz.Result, error) {
 	return nil, firstErr
 }
 
+// ReadPage is Read for a page whose text has already been read (lines, as
+// ocr.Engine.Read returned them for img): the lines that look like part of
+// a zone are read again with the MRZ alphabet and lengths, which needs no
+// second text detection. Only when that reading is not perfect does it
+// fall back to Read, and it keeps the better of the two.
+func (r *Reader) ReadPage(ctx context.Context, img gocv.Mat, lines []ocr.Line) (*mrz.Result, error) {
+	if img.Empty() || img.Type() != gocv.MatTypeCV8UC3 {
+		return nil, fmt.Errorf("reading MRZ: %w", ocr.ErrBadImage)
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	var fast *mrz.Result
+	if cands := zoneLines(lines); len(cands) > 0 {
+		var err error
+		fast, err = r.readCandidates(ctx, img, cands, now())
+		if err != nil && !isNoMRZ(err) {
+			return nil, err
+		}
+		if fast != nil && fast.ValidScore >= retryScore {
+			return fast, nil
+		}
+	}
+	slow, err := r.Read(ctx, img)
+	switch {
+	case fast != nil && (slow == nil || fast.ValidScore >= slow.ValidScore):
+		return fast, nil
+	case err != nil:
+		return nil, err
+	}
+	return slow, nil
+}
+
+// zoneLines picks from a page reading the boxes of its zone lines: the
+// detector's boxes joined where they continue each other, shaped like MRZ
+// lines, and holding at least one piece whose text looks like MRZ text.
+func zoneLines(lines []ocr.Line) []ocr.Quad {
+	boxes := make([]ocr.Quad, len(lines))
+	for i, l := range lines {
+		boxes[i] = l.Box
+	}
+	var out []ocr.Quad
+	for _, q := range mergeCollinear(boxes) {
+		if h := q.Height(); h <= 0 || q.Width()/h < minLineAspect {
+			continue
+		}
+		for _, l := range lines {
+			if LooksLikeMRZ(l.Text) && q.Contains(l.Box.Center()) {
+				out = append(out, q)
+				break
+			}
+		}
+	}
+	return alignZone(out, [2]float64{})
+}
+
+// LooksLikeMRZ reports whether text, read with the full alphabet, looks
+// like part of a machine readable zone: a run of fillers (read as '<' or
+// one of its look-alikes), or a long unbroken run of capitals and digits.
+func LooksLikeMRZ(text string) bool {
+	fillers, other, n := 0, 0, 0
+	for _, r := range text {
+		n++
+		switch {
+		case strings.ContainsRune("<‹«＜〈", r):
+			fillers++
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		default:
+			other++
+		}
+	}
+	return fillers >= 3 || (n >= 28 && other <= n/20)
+}
+
 // readRegion detects the lines of img and reads those shaped like MRZ
-// lines, upright and, when that reads badly, upside down. Lines are
-// stretched to span at least extent along the image's x axis, where the
-// zone was seen to lie; a zero extent stretches nothing.
+// lines. Lines are stretched to span at least extent along the image's x
+// axis, where the zone was seen to lie; a zero extent stretches nothing.
 func (r *Reader) readRegion(ctx context.Context, img gocv.Mat, extent [2]float64, now time.Time) (*mrz.Result, error) {
 	boxes, err := r.ocr.Detect(ctx, img)
 	if err != nil {
@@ -120,6 +195,12 @@ func (r *Reader) readRegion(ctx context.Context, img gocv.Mat, extent [2]float64
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("%w: no text line is shaped like an MRZ line", ErrNoMRZ)
 	}
+	return r.readCandidates(ctx, img, cands, now)
+}
+
+// readCandidates reads the candidate zone lines upright and, when that
+// reads badly, upside down.
+func (r *Reader) readCandidates(ctx context.Context, img gocv.Mat, cands []ocr.Quad, now time.Time) (*mrz.Result, error) {
 	best, err := r.parse(ctx, img, cands, now)
 	if best != nil && best.ValidScore >= retryScore {
 		return best, nil

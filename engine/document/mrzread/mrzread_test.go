@@ -160,46 +160,71 @@ func TestICAOSpecimens(t *testing.T) {
 		if want.SameAs != "" {
 			want = all[want.SameAs]
 		}
-		t.Run(name, func(t *testing.T) {
-			img := readImage(t, filepath.Join(dir, name))
+		img := readImage(t, filepath.Join(dir, name))
+		t.Run(name+"/read", func(t *testing.T) {
 			res, err := r.Read(context.Background(), img)
 			if err != nil {
 				t.Fatalf("Read: %v", err)
 			}
-			f := res.Fields
-			for _, c := range []struct{ field, got, want string }{
-				{"format", string(res.Format), want.Format},
-				{"document_code", f.DocumentCode, want.DocumentCode},
-				{"issuing_country", f.IssuingCountry, want.IssuingCountry},
-				{"document_number", f.DocumentNumber, want.DocumentNumber},
-				{"birth_date", f.BirthDate, want.BirthDate},
-				{"expiry_date", f.ExpiryDate, want.ExpiryDate},
-				{"nationality", f.Nationality, want.Nationality},
-				{"sex", f.Sex, want.Sex},
-				{"surname", f.Surname, want.Surname},
-				{"given_names", f.GivenNames, want.GivenNames},
-				{"optional_data", f.OptionalData, want.OptionalData},
-			} {
-				if c.got != c.want {
-					t.Errorf("%s = %q, want %q (lines %q)", c.field, c.got, c.want, res.Lines)
-				}
-			}
-			found := map[string]string{}
-			for _, c := range res.Checks {
-				found[c.Name] = c.Found
-				if !c.Valid {
-					t.Errorf("check %s fails: %+v", c.Name, c)
-				}
-			}
-			for name, digit := range want.CheckDigits {
-				if found[name] != digit {
-					t.Errorf("check digit %s = %q, want %q", name, found[name], digit)
-				}
-			}
-			if res.ValidScore != 100 {
-				t.Errorf("valid score %d, want 100", res.ValidScore)
-			}
+			checkExpected(t, res, want.Format, want.DocumentCode, want.IssuingCountry, want.DocumentNumber, want.BirthDate,
+				want.ExpiryDate, want.Nationality, want.Sex, want.Surname, want.GivenNames, want.OptionalData, want.CheckDigits)
 		})
+		// The page path: the zone's lines come from the page reading, and
+		// must be found there (no fall back to a second detection).
+		t.Run(name+"/page", func(t *testing.T) {
+			lines, err := r.ocr.Read(context.Background(), img, ocr.DecodeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if zl := zoneLines(lines); len(zl) != 2 {
+				t.Errorf("%d zone lines in the page reading, want 2", len(zl))
+			}
+			res, err := r.ReadPage(context.Background(), img, lines)
+			if err != nil {
+				t.Fatalf("ReadPage: %v", err)
+			}
+			checkExpected(t, res, want.Format, want.DocumentCode, want.IssuingCountry, want.DocumentNumber, want.BirthDate,
+				want.ExpiryDate, want.Nationality, want.Sex, want.Surname, want.GivenNames, want.OptionalData, want.CheckDigits)
+		})
+	}
+}
+
+// checkExpected compares a reading with a specimen's expected fields, and
+// wants every check digit valid.
+func checkExpected(t *testing.T, res *mrz.Result, format, code, country, number, birth, expiry, nationality, sex, surname, given, optional string, digits map[string]string) {
+	t.Helper()
+	f := res.Fields
+	for _, c := range []struct{ field, got, want string }{
+		{"format", string(res.Format), format},
+		{"document_code", f.DocumentCode, code},
+		{"issuing_country", f.IssuingCountry, country},
+		{"document_number", f.DocumentNumber, number},
+		{"birth_date", f.BirthDate, birth},
+		{"expiry_date", f.ExpiryDate, expiry},
+		{"nationality", f.Nationality, nationality},
+		{"sex", f.Sex, sex},
+		{"surname", f.Surname, surname},
+		{"given_names", f.GivenNames, given},
+		{"optional_data", f.OptionalData, optional},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q (lines %q)", c.field, c.got, c.want, res.Lines)
+		}
+	}
+	found := map[string]string{}
+	for _, c := range res.Checks {
+		found[c.Name] = c.Found
+		if !c.Valid {
+			t.Errorf("check %s fails: %+v", c.Name, c)
+		}
+	}
+	for name, digit := range digits {
+		if found[name] != digit {
+			t.Errorf("check digit %s = %q, want %q", name, found[name], digit)
+		}
+	}
+	if res.ValidScore != 100 {
+		t.Errorf("valid score %d, want 100", res.ValidScore)
 	}
 }
 
@@ -221,6 +246,41 @@ func TestNoZone(t *testing.T) {
 	defer empty.Close()
 	if _, err := r.Read(context.Background(), empty); !errors.Is(err, ocr.ErrBadImage) {
 		t.Fatalf("Read(empty) = %v, want ocr.ErrBadImage", err)
+	}
+}
+
+func TestLooksLikeMRZ(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{"NIK : 3171234508900001", false},
+		{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", true},
+		{"P‹UTOERIKSSON‹‹ANNA", true},                   // fillers read as their look-alike
+		{"L898902C36UTO7408122F1204159ZE184226B", true}, // a zone line whose fillers were lost
+		{"Countrycode/CodedupaysPassportNumber/N°depasseport", false},
+		{"", false},
+	} {
+		if got := LooksLikeMRZ(c.text); got != c.want {
+			t.Errorf("%q: %v, want %v", c.text, got, c.want)
+		}
+	}
+}
+
+// BenchmarkReadPage is the zone reading of the document pipeline: the
+// page is already read, and its zone lines are read again.
+func BenchmarkReadPage(b *testing.B) {
+	r := newReader(b, 2)
+	img := readImage(b, filepath.Join(testenv.Data(b, "mrz", "passporteye"), "100_pass-lux.jpg"))
+	ctx := context.Background()
+	lines, err := r.ocr.Read(ctx, img, ocr.DecodeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if res, err := r.ReadPage(ctx, img, lines); err != nil || res.ValidScore != 100 {
+			b.Fatal(res, err)
+		}
 	}
 }
 
