@@ -23,12 +23,10 @@ var ErrNoFace = errors.New("demo: no face in the photo")
 // FPS is the frame rate of the demo videos, a webcam's usual rate.
 const FPS = 15
 
-// CardLines are the printed lines of the demo identity card: the few a
-// KTP's text needs to be classified and its NIK checked, so the demo runs
-// at a kiosk's pace (a full fifteen-line KTP is synth.KTPLines).
+// CardLines are the printed lines of the demo identity card: a whole
+// fifteen-line KTP, valid until validUntil (a date, or "SEUMUR HIDUP").
 func CardLines(validUntil string) []string {
-	return []string{"PROVINSI DKI JAKARTA", "NIK : 3171234508900001", "Nama : SITI RAHAYU", "Agama : ISLAM",
-		"Berlaku Hingga : " + validUntil}
+	return synth.KTPLines(validUntil)
 }
 
 // Portrait cuts the largest face of photo with the margin a card prints.

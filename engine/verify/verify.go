@@ -329,10 +329,19 @@ func holderName(doc *document.Result) string {
 }
 
 // dataChecks is the share of the document's data checks that pass: the
-// MRZ check digits, each MRZ/visual or NIK/printed agreement, and the NIK's
-// own validity. ok is false when the document offered nothing to check.
+// MRZ check digits, each MRZ/visual or NIK/printed agreement, the NIK's
+// own validity and whether the document's validity could be read at all
+// (an expiry date, or a KTP's "for life"): a document whose expiry is
+// unreadable is not known to be in force. ok is false when the document
+// offered nothing to check.
 func dataChecks(doc *document.Result) (float64, bool) {
 	pass, total := 0.0, 0.0
+	if doc.Type != fields.TypeUnknown || doc.MRZ != nil {
+		total++
+		if e, ok := doc.Fields[fields.FieldExpiryDate]; ok && e.Value != "" {
+			pass++
+		}
+	}
 	if doc.MRZ != nil {
 		total++
 		pass += float64(doc.MRZ.ValidScore) / 100

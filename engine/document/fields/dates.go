@@ -187,6 +187,14 @@ func findDate(s string) (date, int, int, bool) {
 				m = number(toks[j])
 				j++
 			}
+			// "17-082020": OCR lost the separator between month and year.
+			if j == i+1 && m == 0 && numLen(j, 6) {
+				t := toks[j].text
+				d = date{d: number(toks[i]), m: number(token{text: t[:2]}), y: number(token{text: t[2:]})}
+				if d.valid() {
+					return d, toks[i].start, toks[j].end, true
+				}
+			}
 			if m > 0 && numLen(j, 2, 4) {
 				d = date{d: number(toks[i]), m: m}
 				d.y, d.yy = year(toks[j])
@@ -198,6 +206,11 @@ func findDate(s string) (date, int, int, bool) {
 		case numLen(i, 4) && numLen(i+1, 1, 2) && numLen(i+2, 1, 2):
 			d = date{y: number(toks[i]), m: number(toks[i+1]), d: number(toks[i+2])}
 			end = i + 2
+		case numLen(i, 4) && numLen(i+1, 4) && number(token{text: toks[i].text[2:]}) <= 12:
+			// "1708-2020": OCR lost the separator between day and month.
+			t := toks[i].text
+			d = date{d: number(token{text: t[:2]}), m: number(token{text: t[2:]}), y: number(toks[i+1])}
+			end = i + 1
 		case numLen(i, 8):
 			t := toks[i].text
 			d = date{d: number(token{text: t[:2]}), m: number(token{text: t[2:4]}), y: number(token{text: t[4:]})}

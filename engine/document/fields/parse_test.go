@@ -80,6 +80,10 @@ func TestParseDate(t *testing.T) {
 		{"12-08-1974", pastDate, "1974-08-12"},
 		{"12081974", pastDate, "1974-08-12"},
 		{"19740812", pastDate, "1974-08-12"},
+		{"1708-2020", expiryDate, "2020-08-17"}, // a separator lost to OCR
+		{"17-082020", expiryDate, "2020-08-17"},
+		{"1708 1990", pastDate, "1990-08-17"},
+		{"1990 2020", pastDate, ""}, // two years, no date
 		{"12AUG1974", pastDate, "1974-08-12"},
 		{"1 JAN 2001", pastDate, "2001-01-01"},
 		{"17 AGU 1945", pastDate, "1945-08-17"},
