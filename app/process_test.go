@@ -74,7 +74,7 @@ func BenchmarkProcess(b *testing.B) {
 	if res.Operator.Decision == "" || res.SubmissionID == "" {
 		b.Fatalf("no decision: %+v", res)
 	}
-	b.Logf("decision %s, reasons %v", res.Operator.Decision, res.Operator.Reasons)
+	b.Logf("decision %s, reasons %v, timings %v", res.Operator.Decision, res.Operator.Reasons, res.Operator.TimingsMS)
 }
 
 // documentFrame is a 1920x1080 camera frame of the demo card (a full KTP)

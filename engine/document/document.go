@@ -171,24 +171,36 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 		backPage           *page
 		frErr, fpErr, bErr error
 	)
+	// The front is found first: forensics then looks at the document
+	// alone, not at the desk around it.
+	s := time.Now()
+	loc, err := locate.Find(front.Mat, locate.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("finding the document (front): %w", err)
+	}
+	t.Since("front_locate", s)
+	fopt := *a.cfg.Forensics
+	if loc.Found {
+		fopt.Region = loc.Quad.Bounds()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		s := time.Now()
-		fr, frErr = forensics.Analyze(ctx, front.Raw, front.Mat, *a.cfg.Forensics)
+		fr, frErr = forensics.Analyze(ctx, front.Raw, front.Mat, fopt)
 		t.Since("forensics", s)
 	}()
 	if back != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			backPage, bErr = a.readPage(ctx, back.Mat, "back", t, nil)
+			backPage, bErr = a.readPage(ctx, back.Mat, nil, "back", t, nil)
 		}()
 	}
 	if onPortrait == nil {
 		onPortrait = func(gocv.Mat) {}
 	}
-	frontPage, fpErr = a.readPage(ctx, front.Mat, "front", t, onPortrait)
+	frontPage, fpErr = a.readPage(ctx, front.Mat, &loc, "front", t, onPortrait)
 	wg.Wait()
 	defer func() {
 		for _, p := range []*page{frontPage, backPage} {
@@ -210,7 +222,7 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	if backPage != nil && backPage.mrz != nil && (res.MRZ == nil || backPage.mrz.ValidScore > res.MRZ.ValidScore) {
 		res.MRZ = backPage.mrz
 	}
-	s := time.Now()
+	s = time.Now()
 	lines := toFieldLines(frontPage.lines)
 	if backPage != nil {
 		// Back lines go below the front's, so reading order stays natural.
@@ -238,16 +250,22 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	return res, nil
 }
 
-// readPage finds and rectifies the document, turns it upright, and reads
-// its text and MRZ.
+// readPage finds (unless found is given) and rectifies the document, turns
+// it upright, and reads its text and MRZ.
 // onPortrait, when not nil, asks for the printed portrait: it is looked for
 // on the rectified page while the text is read.
-func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *timing.Recorder, onPortrait func(gocv.Mat)) (*page, error) {
+func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Result, name string, t *timing.Recorder, onPortrait func(gocv.Mat)) (*page, error) {
 	s := time.Now()
-	loc, err := locate.Find(img, locate.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("finding the document (%s): %w", name, err)
+	stage := name + "_rectify"
+	if found == nil {
+		loc, err := locate.Find(img, locate.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("finding the document (%s): %w", name, err)
+		}
+		found, stage = &loc, name+"_locate" // finding and rectifying
 	}
+	loc := *found
+	var err error
 	p := &page{side: Side{Found: loc.Found, Format: string(loc.Format), Text: []string{}}}
 	if loc.Found {
 		p.side.Quad = loc.Quad
@@ -258,7 +276,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, name string, t *t
 		// A scan or a tight crop: the whole image is the document.
 		p.img = img.Clone()
 	}
-	t.Since(name+"_locate", s)
+	t.Since(stage, s)
 
 	var portraitDone chan error
 	if onPortrait != nil && a.cfg.Faces != nil {

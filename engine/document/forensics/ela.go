@@ -16,7 +16,9 @@ import (
 // again to grey (libjpeg then returns its Y plane exactly, and ignoring
 // EXIF orientation keeps the block grid); other input falls back to the
 // grey of img and skips the DCT check.
-func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img gocv.Mat, opts Options) []Check {
+// img is the region of the picture that is checked; full is the whole
+// picture's rectangle, region img's place in it (the file decodes to full).
+func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img gocv.Mat, full, region image.Rectangle, opts Options) []Check {
 	quality := opts.ELAQuality
 	var dq, grid Check
 	var reason string // why the checks of the file's own grid cannot run
@@ -41,6 +43,12 @@ func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img
 		}
 		grey.Close()
 		grey = g
+		if region != full && g.Cols() == full.Dx() && g.Rows() == full.Dy() {
+			sub := g.Region(region)
+			grey = sub.Clone()
+			sub.Close()
+			g.Close()
+		}
 		table := jpg.quant[jpg.lumaTable]
 		quality, _ = estimateQuality(table)
 		dq = doubleQuantCheck(grey, table, jpg, opts)

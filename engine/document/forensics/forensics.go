@@ -50,6 +50,12 @@ const (
 // linearly from 1 at half the threshold to 0 at one and a half times it.
 // Zero fields take the defaults of DefaultOptions.
 type Options struct {
+	// Region is where in img the document lies (its bounding box); the
+	// checks look only there, so a cluttered desk around a card neither
+	// costs time nor raises alarms. It is widened to the 8-pixel JPEG grid,
+	// which the JPEG checks need kept. Empty means the whole image.
+	Region image.Rectangle
+
 	// MaxPixels bounds the grey re-decode of the JPEG bytes
 	// (default imageio.DefaultMaxPixels).
 	MaxPixels int
@@ -221,12 +227,20 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Region is a rectangle in the coordinates of the analysed image.
+// Region is a rectangle in the coordinates of the analysed image (the
+// whole image, not Options.Region).
 type Region struct {
 	X int `json:"x"`
 	Y int `json:"y"`
 	W int `json:"w"`
 	H int `json:"h"`
+}
+
+// gridAligned widens r to multiples of 8, the JPEG block size.
+func gridAligned(r image.Rectangle) image.Rectangle {
+	down := func(v int) int { return v &^ 7 }
+	up := func(v int) int { return (v + 7) &^ 7 }
+	return image.Rect(down(max(r.Min.X, 0)), down(max(r.Min.Y, 0)), up(r.Max.X), up(r.Max.Y))
 }
 
 func regionOf(r image.Rectangle) Region {
@@ -294,12 +308,25 @@ func Analyze(ctx context.Context, raw []byte, img gocv.Mat, opts Options) (Repor
 	if err := ctx.Err(); err != nil {
 		return Report{}, fmt.Errorf("forensics: %w", err)
 	}
+	full := image.Rect(0, 0, img.Cols(), img.Rows())
+	region := full
+	if r := gridAligned(opts.Region).Intersect(full); !opts.Region.Empty() && r.Dx() >= MinSide && r.Dy() >= MinSide {
+		region = r
+	}
+	if region != full {
+		// A copy: a region shares its rows with img, and the checks read
+		// pixels as one continuous buffer.
+		sub := img.Region(region)
+		img = sub.Clone()
+		sub.Close()
+		defer img.Close()
+	}
 	jpg, jpgErr := parseJPEG(raw)
 	// The checks are independent and read img only, so they run side by
 	// side; each returns early once ctx is done, and all have ended before
 	// Analyze returns (the caller may close img right after).
 	steps := [...]func() []Check{
-		func() []Check { return jpegChecks(ctx, raw, jpg, jpgErr, img, opts) },
+		func() []Check { return jpegChecks(ctx, raw, jpg, jpgErr, img, full, region, opts) },
 		func() []Check { return []Check{metadataCheck(raw, jpg, jpgErr, opts)} },
 		func() []Check { return []Check{copyMoveCheck(ctx, img, opts)} },
 		func() []Check { return livenessChecks(ctx, img, opts) },
@@ -316,6 +343,16 @@ func Analyze(ctx context.Context, raw []byte, img gocv.Mat, opts Options) (Repor
 	var all []Check
 	for _, r := range results {
 		all = append(all, r...)
+	}
+	if region.Min != (image.Point{}) {
+		for _, c := range all {
+			for k, v := range c.Evidence {
+				if r, ok := v.(Region); ok {
+					r.X, r.Y = r.X+region.Min.X, r.Y+region.Min.Y
+					c.Evidence[k] = r
+				}
+			}
+		}
 	}
 	var rep Report
 	for _, c := range all {

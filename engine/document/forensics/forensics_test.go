@@ -13,6 +13,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -279,5 +280,66 @@ func BenchmarkAnalyze(b *testing.B) {
 		if _, err := Analyze(context.Background(), raw, img, Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRegion puts a card on a cluttered desk: told where the card is,
+// Analyze checks only it, finds a copy-moved block there, reports it in the
+// frame's coordinates, and does not flag a genuine card.
+func TestRegion(t *testing.T) {
+	// On the 8-pixel grid, so that the card's own JPEG blocks stay the
+	// frame's, as in one camera picture; the region handed to Analyze is
+	// a few pixels off it, to be widened.
+	off := image.Pt(200, 160)
+	onDesk := func(cardJPEG []byte) ([]byte, image.Rectangle) {
+		card := decodeBGR(t, cardJPEG)
+		defer card.Close()
+		desk := synth.Background(card.Cols()+400, card.Rows()+300, 3)
+		defer desk.Close()
+		r := image.Rectangle{Min: off, Max: off.Add(image.Pt(card.Cols(), card.Rows()))}
+		roi := desk.Region(r)
+		card.CopyTo(&roi)
+		roi.Close()
+		return encodeJPEG(t, desk, 90), r
+	}
+	forged, src, dst := copyMoved(t, evalSeeds[0])
+	for name, c := range map[string]struct {
+		jpg    []byte
+		forged bool
+	}{"genuine": {genuineJPEG(t, evalSeeds[0]), false}, "copy-moved": {forged, true}} {
+		raw, r := onDesk(c.jpg)
+		img := decodeBGR(t, raw)
+		loose := image.Rect(r.Min.X+3, r.Min.Y+5, r.Max.X-2, r.Max.Y-1)
+		for _, file := range [][]byte{raw, nil} { // the file, and pixels only
+			rep, err := Analyze(context.Background(), file, img, Options{Region: loose})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cm := check(t, rep, CheckCopyMove)
+			if flagged(cm) != c.forged {
+				t.Errorf("%s (file %v): copy-move flagged %v, score %.2f", name, file != nil, flagged(cm), cm.Score)
+			}
+			for _, chk := range append(rep.Authenticity.Checks, rep.Liveness.Checks...) {
+				if !c.forged && flagged(chk) && !chk.Advisory {
+					t.Errorf("%s (file %v): %s flagged on a genuine card", name, file != nil, chk.Name)
+				}
+			}
+			if !c.forged {
+				continue
+			}
+			// The evidence is where the block is in the frame.
+			got := map[string]Region{}
+			for _, k := range []string{"source_region", "target_region"} {
+				got[k], _ = cm.Evidence[k].(Region)
+			}
+			for k, want := range map[string]image.Rectangle{"source_region": src.Add(off), "target_region": dst.Add(off)} {
+				g := got[k]
+				centre := image.Pt(g.X+g.W/2, g.Y+g.H/2)
+				if !centre.In(want) && !centre.In(src.Add(off)) && !centre.In(dst.Add(off)) {
+					t.Errorf("%s %v does not lie on the copied blocks %v, %v", k, g, src.Add(off), dst.Add(off))
+				}
+			}
+		}
+		img.Close()
 	}
 }

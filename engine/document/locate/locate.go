@@ -51,6 +51,15 @@ type Point struct {
 // bottom-right, bottom-left, as the document is seen (not yet rotated).
 type Quad [4]Point
 
+// Bounds is the smallest integer rectangle holding the quad.
+func (q Quad) Bounds() image.Rectangle {
+	x0, y0, x1, y1 := q[0].X, q[0].Y, q[0].X, q[0].Y
+	for _, p := range q[1:] {
+		x0, y0, x1, y1 = min(x0, p.X), min(y0, p.Y), max(x1, p.X), max(y1, p.Y)
+	}
+	return image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1)), int(math.Ceil(y1)))
+}
+
 // Result is what Find reports.
 type Result struct {
 	Found bool `json:"found"`
