@@ -312,14 +312,31 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 	t.Since(name+"_ocr", s)
 
 	// The MRZ reader reads with the MRZ alphabet and lengths, which the
-	// page reading does not; it runs only when the page shows a zone, as
-	// looking for one that is not there costs a full second, and starts
-	// from the lines the page reading found.
-	if !hasMRZEvidence(lines) {
+	// page reading does not. When the page shows a zone, its lines are read
+	// again; when it shows none, the zone is looked for only on a document
+	// that may carry one (a passport or identity card, or a page the text
+	// does not tell), as looking for one that is not there costs a second.
+	// The outline found may cut the zone off (a passport page's lower edge
+	// lost against the desk, or an inner frame taken for the card), so an
+	// imperfect or missing zone is looked for on the whole photo too.
+	evidence := hasMRZEvidence(lines)
+	if !evidence && !mayCarryMRZ(lines, p.img, a.cfg.Now()) {
 		return p, a.finishPortrait(ctx, p, portraitDone, onPortrait)
 	}
 	s = time.Now()
-	m, err := a.cfg.MRZ.ReadPage(ctx, p.img, lines)
+	var m *mrz.Result
+	err = mrzread.ErrNoMRZ
+	if evidence || !loc.Found {
+		m, err = a.cfg.MRZ.ReadPage(ctx, p.img, lines)
+	}
+	if (err == nil && m.ValidScore < 100 || errors.Is(err, mrzread.ErrNoMRZ)) && loc.Found {
+		switch whole, werr := a.cfg.MRZ.Read(ctx, img); {
+		case werr == nil && (m == nil || whole.ValidScore > m.ValidScore):
+			m, err = whole, nil
+		case werr != nil && !errors.Is(werr, mrzread.ErrNoMRZ):
+			err = werr
+		}
+	}
 	switch {
 	case err == nil:
 		p.mrz = m
@@ -361,6 +378,17 @@ func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error,
 // like part of a machine readable zone.
 func hasMRZEvidence(lines []ocr.Line) bool {
 	return slices.ContainsFunc(lines, func(l ocr.Line) bool { return mrzread.LooksLikeMRZ(l.Text) })
+}
+
+// mayCarryMRZ reports whether the page's printed words make it a passport
+// or an identity card, documents that carry a machine readable zone, or
+// tell nothing.
+func mayCarryMRZ(lines []ocr.Line, img gocv.Mat, now time.Time) bool {
+	switch fields.Extract(toFieldLines(lines), image.Pt(img.Cols(), img.Rows()), nil, now).Type {
+	case fields.TypePassport, fields.TypeIDCard, fields.TypeUnknown:
+		return true
+	}
+	return false
 }
 
 // readUpright OCRs the page, and once more turned by 180 degrees when the
