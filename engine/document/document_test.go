@@ -2,6 +2,7 @@ package document
 
 import (
 	"context"
+	"image"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"gocv.io/x/gocv"
+
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/ocr"
+	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -22,7 +26,7 @@ func newAnalyzer(t testing.TB) *Analyzer {
 		RecModel: testenv.Model(t, "ppocr-rec"),
 		Keys:     testenv.Model(t, "ppocr-keys"),
 		ClsModel: testenv.Model(t, "ppocr-cls"),
-		Threads:  1, Workers: 2, MaxSide: 640,
+		Threads:  1, Workers: 2, RecBatch: 1, MaxSide: 640, // as internal/engines loads it
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,4 +89,45 @@ func TestPassportEyeDocuments(t *testing.T) {
 		}
 	}
 	t.Logf("total %d, reference total %d", got, ref)
+}
+
+// BenchmarkAnalyze is issue 4's target: a whole `kyc document` (models
+// loaded) on 1600x1000 photos: a passport data page (Luxembourg specimen,
+// MRZ and 30-odd printed lines) and a synthetic fifteen-line KTP on a desk.
+func BenchmarkAnalyze(b *testing.B) {
+	a := newAnalyzer(b)
+	lux, err := imageio.ReadFile(filepath.Join(testenv.Data(b, "mrz", "passporteye"), "100_pass-lux.jpg"), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lux.Close()
+	passport := gocv.NewMat()
+	defer passport.Close()
+	gocv.Resize(lux, &passport, image.Pt(1600, 1000), 0, 0, gocv.InterpolationArea)
+	card := synth.Card(synth.CardOptions{Width: 1000, Seed: 4, Lines: synth.KTPLines("SEUMUR HIDUP")})
+	defer card.Close()
+	desk := synth.Background(1600, 1000, 77)
+	defer desk.Close()
+	ktp, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 4, Tilt: 8})
+	defer ktp.Close()
+	for _, c := range []struct {
+		name string
+		img  gocv.Mat
+	}{{"passport", passport}, {"ktp", ktp}} {
+		buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, c.img, []int{gocv.IMWriteJpegQuality, 92})
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw := append([]byte(nil), buf.GetBytes()...)
+		buf.Close()
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := a.Analyze(context.Background(), Image{Raw: raw, Mat: c.img}, nil, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Close()
+			}
+		})
+	}
 }
