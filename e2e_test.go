@@ -135,6 +135,13 @@ func TestDesktopEndToEnd(t *testing.T) {
 			t.Errorf("page error: %s", l)
 		}
 	}
+	// The app's side of the latency: when each result was ready (engine,
+	// vault, attestation) and when the page said it was drawn.
+	for _, l := range strings.Split(logs.text(), "\n") {
+		if strings.Contains(l, "capture_to_result_ms") || strings.Contains(l, "capture_to_screen_ms") {
+			t.Logf("app: %s", l)
+		}
+	}
 	byName := map[string]e2eResult{}
 	for _, r := range res.Scenarios {
 		byName[r.Name] = r

@@ -14,6 +14,10 @@ import (
 	"gocv.io/x/gocv"
 )
 
+// hersheyCapHeight is the height of a capital in gocv's Hershey simplex
+// font at scale 1, in pixels.
+const hersheyCapHeight = 22
+
 // CardOptions describe a synthetic ID-1 card.
 type CardOptions struct {
 	Width int // pixels; height follows the ID-1 aspect
@@ -67,15 +71,18 @@ func Card(o CardOptions) gocv.Mat {
 	}
 	tx := px + pw + w/25
 	// Up to seven lines print at the card's usual size; more are set
-	// smaller and closer, as a KTP's fifteen are.
+	// closer, as a KTP's fifteen are, with capitals about half the line
+	// pitch high (a KTP's 1.5 mm capitals on a 2.6 mm pitch).
 	step := h / 10
+	scale := float64(w) / 1300
 	if n := len(o.Lines); n > 7 {
 		step = (h - band - h/8 - h/20) / n
+		scale = 0.55 * float64(step) / hersheyCapHeight
 	}
-	scale := float64(w) / 1300 * float64(step) / float64(h/10)
+	thick := max(1, int(math.Round(2*scale*1300/float64(w))))
 	for i, line := range o.Lines {
 		y := band + h/8 + i*step
-		gocv.PutText(&card, line, image.Pt(tx, y), gocv.FontHersheySimplex, scale, color.RGBA{20, 20, 30, 255}, max(1, int(math.Round(2*scale*1300/float64(w)))))
+		gocv.PutText(&card, line, image.Pt(tx, y), gocv.FontHersheySimplex, scale, color.RGBA{20, 20, 30, 255}, thick)
 	}
 	return card
 }
