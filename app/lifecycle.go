@@ -54,6 +54,12 @@ func (a *App) Start(ctx context.Context) {
 	a.goBackground(a.startUp)
 	a.goBackground(func(ctx context.Context) {
 		e, err := engines.Open(ctx, a.cfg.Store, a.watchlistDir())
+		if err == nil {
+			// While the operator signs in, not during the first customer.
+			if werr := e.Warm(ctx); werr != nil && ctx.Err() == nil {
+				a.cfg.Logger.Warn("warming the engines", "err", werr)
+			}
+		}
 		a.engines, a.enginesErr = e, err
 		close(a.enginesReady)
 		if err != nil {

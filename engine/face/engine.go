@@ -251,3 +251,25 @@ func (e *Engine) Match(ctx context.Context, selfie, reference gocv.Mat, withLive
 	res.Timings.since("total", start)
 	return res, nil
 }
+
+// Warm runs each model once on a neutral grey input, so that ONNX
+// Runtime's and OpenCV's first-call costs are not paid by the first
+// customer. Nothing is detected; the results are discarded.
+func (e *Engine) Warm(ctx context.Context) error {
+	grey := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(128, 128, 128, 0), 480, 640, gocv.MatTypeCV8UC3)
+	defer grey.Close()
+	if _, err := e.det.Detect(ctx, grey); err != nil {
+		return fmt.Errorf("warming the face detector: %w", err)
+	}
+	aligned := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(128, 128, 128, 0), AlignedSize, AlignedSize, gocv.MatTypeCV8UC3)
+	defer aligned.Close()
+	if _, err := e.emb.Embed(ctx, aligned); err != nil {
+		return fmt.Errorf("warming the face embedder: %w", err)
+	}
+	if e.live != nil {
+		if _, err := e.live.Score(ctx, grey, Box{X: 240, Y: 160, W: 160, H: 160}); err != nil {
+			return fmt.Errorf("warming the liveness model: %w", err)
+		}
+	}
+	return nil
+}
