@@ -104,11 +104,7 @@ func BenchmarkAnalyze(b *testing.B) {
 	passport := gocv.NewMat()
 	defer passport.Close()
 	gocv.Resize(lux, &passport, image.Pt(1600, 1000), 0, 0, gocv.InterpolationArea)
-	card := synth.Card(synth.CardOptions{Width: 1000, Seed: 4, Lines: synth.KTPLines("SEUMUR HIDUP")})
-	defer card.Close()
-	desk := synth.Background(1600, 1000, 77)
-	defer desk.Close()
-	ktp, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 4, Tilt: 8})
+	ktp := synth.KTPOnDesk(1600, 1000, 0.7, nil, 4)
 	defer ktp.Close()
 	for _, c := range []struct {
 		name string

@@ -128,11 +128,7 @@ func (e *Engines) Close() error {
 // models). It takes about a second; the app runs it while the operator
 // signs in.
 func (e *Engines) Warm(ctx context.Context) error {
-	card := synth.Card(synth.CardOptions{Width: 1000, Seed: 1, Lines: synth.KTPLines("SEUMUR HIDUP")})
-	defer card.Close()
-	desk := synth.Background(1280, 720, 1)
-	defer desk.Close()
-	scene, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.6, Rotate: 3, Tilt: 5})
+	scene := synth.KTPOnDesk(1280, 720, 0.6, nil, 1)
 	defer scene.Close()
 	res, err := e.Document.Analyze(ctx, document.Image{Mat: scene}, nil, nil)
 	if err != nil {

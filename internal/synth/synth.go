@@ -202,3 +202,15 @@ func KTPLines(validUntil string) []string {
 		"Berlaku Hingga : " + validUntil,
 	}
 }
+
+// KTPOnDesk is a whole fifteen-line KTP (valid for life, portrait drawn
+// unless given) held over a cluttered desk of the given size, filling
+// widthFrac of it, turned and tilted a little.
+func KTPOnDesk(width, height int, widthFrac float64, portrait *gocv.Mat, seed uint64) gocv.Mat {
+	card := Card(CardOptions{Width: 1000, Portrait: portrait, Seed: seed, Lines: KTPLines("SEUMUR HIDUP")})
+	defer card.Close()
+	desk := Background(width, height, seed)
+	defer desk.Close()
+	scene, _ := Place(desk, card, Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: widthFrac, Rotate: 4, Tilt: 8})
+	return scene
+}

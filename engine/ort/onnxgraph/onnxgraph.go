@@ -464,65 +464,104 @@ func scalarOperand(n *node, x string, consts map[string]*node) (float32, bool) {
 	return c.value.vals[0], true
 }
 
+// variableAndScalar splits a binary Mul or Add into its one operand that
+// is not a constant and the value of the other, a one-element constant.
+func variableAndScalar(n *node, consts map[string]*node) (string, float32, bool) {
+	for _, x := range n.ins {
+		if _, isConst := consts[x]; !isConst {
+			v, ok := scalarOperand(n, x, consts)
+			return x, v, ok
+		}
+	}
+	return "", 0, false
+}
+
+// affineFrom matches mul = x*s followed by its only reader add = mul+b,
+// s and b one-element constants.
+func (g *graph) affineFrom(mul *node, x string, users map[string][]*node, consts map[string]*node) (add *node, s, b float32, ok bool) {
+	if mul == nil || mul.op != "Mul" {
+		return nil, 0, 0, false
+	}
+	if s, ok = scalarOperand(mul, x, consts); !ok {
+		return nil, 0, 0, false
+	}
+	if add = g.only(users, mul.outs[0]); add == nil || add.op != "Add" {
+		return nil, 0, 0, false
+	}
+	if b, ok = scalarOperand(add, mul.outs[0], consts); !ok {
+		return nil, 0, 0, false
+	}
+	return add, s, b, true
+}
+
+// convParams are a Conv's constant weights [out, in/group, kh, kw] and its
+// bias (nil when it has none), each read by this Conv alone.
+type convParams struct {
+	conv, w, bias *node
+	out           int // output channels
+}
+
+// paramsOf returns conv's parameters when they can be rewritten in place.
+func paramsOf(conv *node, users map[string][]*node, consts map[string]*node) (convParams, bool) {
+	if conv.dead || conv.op != "Conv" || len(conv.ins) < 2 || len(conv.outs) != 1 {
+		return convParams{}, false
+	}
+	w, ok := consts[conv.ins[1]]
+	if !ok || len(users[conv.ins[1]]) != 1 || len(w.value.dims) != 4 {
+		return convParams{}, false
+	}
+	p := convParams{conv: conv, w: w, out: int(w.value.dims[0])}
+	if len(conv.ins) == 3 {
+		if p.bias, ok = consts[conv.ins[2]]; !ok || len(users[conv.ins[2]]) != 1 || len(p.bias.value.vals) != p.out {
+			return convParams{}, false
+		}
+	}
+	return p, true
+}
+
+// rewrite sets the Conv's weights to w scaled by s and its bias to
+// f(o, old bias of o) for every output channel o, adding a bias constant
+// (emitted before anchor) when the Conv had none.
+func (g *graph) rewrite(p convParams, s float32, anchor *node, f func(o int, bias float32) float32) {
+	nw := &tensor{dims: p.w.value.dims, vals: make([]float32, len(p.w.value.vals))}
+	for i, v := range p.w.value.vals {
+		nw.vals[i] = v * s
+	}
+	nb := &tensor{dims: []int64{int64(p.out)}, vals: make([]float32, p.out)}
+	for o := range nb.vals {
+		var old float32
+		if p.bias != nil {
+			old = p.bias.value.vals[o]
+		}
+		nb.vals[o] = f(o, old)
+	}
+	p.w.setValue(nw)
+	if p.bias != nil {
+		p.bias.setValue(nb)
+		return
+	}
+	c := &node{op: "Constant", outs: []string{p.conv.outs[0] + "_folded_bias"}}
+	c.setValue(nb)
+	g.extra[anchor] = append(g.extra[anchor], c)
+	p.conv.ins = append(p.conv.ins, c.outs[0])
+}
+
 // foldAffine folds Conv -> Mul(s) -> Add(b), with s and b one-element
 // constants, into the Conv: W*s and B*s+b.
 func (g *graph) foldAffine() int {
 	users, consts := g.index()
 	folded := 0
 	for _, conv := range g.nodes {
-		if conv.dead || conv.op != "Conv" || len(conv.ins) < 2 || len(conv.outs) != 1 {
+		p, ok := paramsOf(conv, users, consts)
+		if !ok {
 			continue
-		}
-		w, ok := consts[conv.ins[1]]
-		if !ok || len(users[conv.ins[1]]) != 1 || len(w.value.dims) != 4 {
-			continue
-		}
-		var bias *node
-		if len(conv.ins) == 3 {
-			if bias, ok = consts[conv.ins[2]]; !ok || len(users[conv.ins[2]]) != 1 {
-				continue
-			}
 		}
 		mul := g.only(users, conv.outs[0])
-		if mul == nil || mul.op != "Mul" {
-			continue
-		}
-		s, ok := scalarOperand(mul, conv.outs[0], consts)
+		add, s, b, ok := g.affineFrom(mul, conv.outs[0], users, consts)
 		if !ok {
 			continue
 		}
-		add := g.only(users, mul.outs[0])
-		if add == nil || add.op != "Add" {
-			continue
-		}
-		b, ok := scalarOperand(add, mul.outs[0], consts)
-		if !ok {
-			continue
-		}
-		outC := int(w.value.dims[0])
-		if bias != nil && len(bias.value.vals) != outC {
-			continue
-		}
-		nw := &tensor{dims: w.value.dims, vals: make([]float32, len(w.value.vals))}
-		for i, v := range w.value.vals {
-			nw.vals[i] = v * s
-		}
-		nb := &tensor{dims: []int64{int64(outC)}, vals: make([]float32, outC)}
-		for i := range nb.vals {
-			nb.vals[i] = b
-			if bias != nil {
-				nb.vals[i] += bias.value.vals[i] * s
-			}
-		}
-		w.setValue(nw)
-		if bias != nil {
-			bias.setValue(nb)
-		} else {
-			c := &node{op: "Constant", outs: []string{conv.outs[0] + "_folded_bias"}}
-			c.setValue(nb)
-			g.extra[conv] = append(g.extra[conv], c)
-			conv.ins = append(conv.ins, c.outs[0])
-		}
+		g.rewrite(p, s, conv, func(_ int, bias float32) float32 { return bias*s + b })
 		conv.outs[0] = add.outs[0]
 		mul.dead, add.dead = true, true
 		folded++
@@ -539,16 +578,7 @@ func (g *graph) foldHardSwish() int {
 		if add.dead || add.op != "Add" || len(add.ins) != 2 || len(add.outs) != 1 {
 			continue
 		}
-		var x string
-		var three float32
-		ok := false
-		for _, cand := range add.ins {
-			if _, isConst := consts[cand]; !isConst {
-				x = cand
-				three, ok = scalarOperand(add, x, consts)
-				break
-			}
-		}
+		x, three, ok := variableAndScalar(add, consts)
 		if !ok || three != 3 {
 			continue
 		}
@@ -591,69 +621,31 @@ func (g *graph) foldInputAffine() int {
 	users, consts := g.index()
 	folded := 0
 	for _, mul := range g.nodes {
-		if mul.dead || mul.op != "Mul" || len(mul.ins) != 2 || len(mul.outs) != 1 {
+		if mul.dead {
 			continue
 		}
-		var x string
-		var s float32
-		ok := false
-		for _, cand := range mul.ins {
-			if _, isConst := consts[cand]; !isConst {
-				x = cand
-				s, ok = scalarOperand(mul, x, consts)
-				break
-			}
-		}
-		if !ok {
-			continue
-		}
-		add := g.only(users, mul.outs[0])
-		if add == nil || add.op != "Add" {
-			continue
-		}
-		b, ok := scalarOperand(add, mul.outs[0], consts)
+		x, _, _ := variableAndScalar(mul, consts)
+		add, s, b, ok := g.affineFrom(mul, x, users, consts)
 		if !ok {
 			continue
 		}
 		conv := g.only(users, add.outs[0])
-		if conv == nil || conv.op != "Conv" || len(conv.ins) < 2 || conv.ins[0] != add.outs[0] || len(conv.outs) != 1 || conv.pads() {
+		if conv == nil || len(conv.ins) < 2 || conv.ins[0] != add.outs[0] || conv.pads() {
 			continue
 		}
-		w, ok := consts[conv.ins[1]]
-		if !ok || len(users[conv.ins[1]]) != 1 || len(w.value.dims) != 4 {
+		p, ok := paramsOf(conv, users, consts)
+		if !ok {
 			continue
 		}
-		var bias *node
-		outC := int(w.value.dims[0])
-		if len(conv.ins) == 3 {
-			if bias, ok = consts[conv.ins[2]]; !ok || len(users[conv.ins[2]]) != 1 || len(bias.value.vals) != outC {
-				continue
-			}
-		}
-		per := len(w.value.vals) / outC
-		nw := &tensor{dims: w.value.dims, vals: make([]float32, len(w.value.vals))}
-		nb := &tensor{dims: []int64{int64(outC)}, vals: make([]float32, outC)}
-		for o := range outC {
+		// Each output channel gains b times the sum of its filter.
+		per := len(p.w.value.vals) / p.out
+		g.rewrite(p, s, mul, func(o int, bias float32) float32 {
 			var sum float64
-			for i := o * per; i < (o+1)*per; i++ {
-				v := w.value.vals[i]
+			for _, v := range p.w.value.vals[o*per : (o+1)*per] {
 				sum += float64(v)
-				nw.vals[i] = v * s
 			}
-			nb.vals[o] = float32(float64(b) * sum)
-			if bias != nil {
-				nb.vals[o] += bias.value.vals[o]
-			}
-		}
-		w.setValue(nw)
-		if bias != nil {
-			bias.setValue(nb)
-		} else {
-			c := &node{op: "Constant", outs: []string{conv.outs[0] + "_folded_bias"}}
-			c.setValue(nb)
-			g.extra[mul] = append(g.extra[mul], c)
-			conv.ins = append(conv.ins, c.outs[0])
-		}
+			return bias + float32(float64(b)*sum)
+		})
 		conv.ins[0] = x
 		mul.dead, add.dead = true, true
 		folded++
