@@ -399,6 +399,17 @@ func (a *Analyzer) readUpright(ctx context.Context, img *gocv.Mat) ([]ocr.Line, 
 	if err != nil {
 		return nil, 0, err
 	}
+	if mostlyTurned(lines) {
+		// The orientation classifier read most of the text upside down:
+		// the page is, and turning it (and the boxes) needs no re-reading.
+		turned, err := locate.Rotate(*img, 180)
+		if err != nil {
+			return nil, 0, err
+		}
+		img.Close()
+		*img = turned
+		return turnLines(lines, img.Cols(), img.Rows()), 180, nil
+	}
 	conf := meanConf(lines)
 	// Upright text reads at high confidence; below this the page may be
 	// upside down (a card held the wrong way round).
@@ -422,6 +433,36 @@ func (a *Analyzer) readUpright(ctx context.Context, img *gocv.Mat) ([]ocr.Line, 
 	}
 	turned.Close()
 	return lines, 0, nil
+}
+
+// mostlyTurned reports whether more than half the text, by length, was
+// read from lines the orientation classifier turned.
+func mostlyTurned(lines []ocr.Line) bool {
+	var turned, all int
+	for _, l := range lines {
+		n := len([]rune(l.Text))
+		all += n
+		if l.Turned {
+			turned += n
+		}
+	}
+	return turned*2 > all
+}
+
+// turnLines maps lines read on a w x h page to the page turned by 180
+// degrees: each box turned with it, corners still in reading order, lines
+// in reading order again, and the lines the classifier had turned now
+// upright while the others are now upside down.
+func turnLines(lines []ocr.Line, w, h int) []ocr.Line {
+	out := make([]ocr.Line, len(lines))
+	turn := func(p ocr.Point) ocr.Point { return ocr.Point{X: float64(w) - p.X, Y: float64(h) - p.Y} }
+	for i, l := range lines {
+		q := l.Box
+		l.Box = ocr.Quad{turn(q[2]), turn(q[3]), turn(q[0]), turn(q[1])}
+		l.Turned = !l.Turned
+		out[len(lines)-1-i] = l
+	}
+	return out
 }
 
 // meanConf is the mean confidence of the lines, weighted by length.

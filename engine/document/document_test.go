@@ -12,8 +12,11 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/engine/document/fields"
+	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/ocr"
+	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 )
@@ -37,6 +40,50 @@ func newAnalyzer(t testing.TB) *Analyzer {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestUpsideDown: a KTP held upside down is read, turned upright as a
+// page (not only line by line), so that its portrait is found for the face
+// match.
+func TestUpsideDown(t *testing.T) {
+	a := newAnalyzer(t)
+	faces, err := face.NewYuNet(testenv.Model(t, "yunet"), face.YuNetConfig{}, ort.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer faces.Close()
+	a.cfg.Faces = faces
+	photo, err := imageio.ReadFile(testenv.Data(t, "faces", "faceapi_bbt", "penny", "penny1.png"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer photo.Close()
+	upright := synth.KTPOnDesk(1280, 720, 0.6, &photo, 3)
+	defer upright.Close()
+	turned := gocv.NewMat()
+	defer turned.Close()
+	gocv.Rotate(upright, &turned, gocv.Rotate180Clockwise)
+	for _, c := range []struct {
+		name     string
+		img      gocv.Mat
+		rotation int
+	}{{"upright", upright, 0}, {"upside down", turned, 180}} {
+		var seen bool
+		res, err := a.Analyze(context.Background(), Image{Mat: c.img}, nil, func(gocv.Mat) { seen = true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Front.Rotation != c.rotation {
+			t.Errorf("%s: rotation %d, want %d", c.name, res.Front.Rotation, c.rotation)
+		}
+		if res.Portrait == nil || !seen {
+			t.Errorf("%s: no portrait found", c.name)
+		}
+		if got := res.Fields[fields.FieldName].Value; got != "SITI RAHAYU" {
+			t.Errorf("%s: name %q (text %q)", c.name, got, res.Front.Text)
+		}
+		res.Close()
+	}
 }
 
 // knownBelow are the specimens the MRZ reader reads below the reference

@@ -17,30 +17,33 @@ const (
 	clsThreshold = 0.9
 )
 
-// orient turns, in place, every crop the classifier finds upside down.
-func (e *Engine) orient(ctx context.Context, crops []gocv.Mat) error {
+// orient turns, in place, every crop the classifier finds upside down,
+// and reports which it turned.
+func (e *Engine) orient(ctx context.Context, crops []gocv.Mat) ([]bool, error) {
+	turned := make([]bool, len(crops))
 	for start := 0; start < len(crops); start += e.cfg.RecBatch {
 		batch := crops[start:min(start+e.cfg.RecBatch, len(crops))]
 		in := ort.NewNCHW(len(batch), 3, recHeight, clsWidth)
 		for n, c := range batch {
 			if err := fillPadded(in, n, c, scaledWidth(c, recHeight, clsWidth), clsWidth); err != nil {
-				return fmt.Errorf("classifying line orientation: %w", err)
+				return nil, fmt.Errorf("classifying line orientation: %w", err)
 			}
 		}
 		out, err := e.cls.Run(ctx, in)
 		if err != nil {
-			return fmt.Errorf("classifying line orientation: %w", err)
+			return nil, fmt.Errorf("classifying line orientation: %w", err)
 		}
 		p := out[0]
 		if len(p.Data) != 2*len(batch) {
-			return fmt.Errorf("classifying line orientation: output shape %v, want [%d 2]", p.Shape, len(batch))
+			return nil, fmt.Errorf("classifying line orientation: output shape %v, want [%d 2]", p.Shape, len(batch))
 		}
 		for n := range batch {
 			// Class 1 is "180 degrees".
 			if p.Data[2*n+1] > p.Data[2*n] && p.Data[2*n+1] > clsThreshold {
 				gocv.Rotate(batch[n], &batch[n], gocv.Rotate180Clockwise)
+				turned[start+n] = true
 			}
 		}
 	}
-	return nil
+	return turned, nil
 }

@@ -173,6 +173,9 @@ type Line struct {
 	Box   Quad
 	Conf  float32 // mean of the character confidences; 0 for an empty line
 	Chars []Char
+	// Turned is true when the orientation classifier found the line upside
+	// down and it was read turned by 180 degrees (Box stays as detected).
+	Turned bool
 }
 
 // Read finds and reads every text line in a BGR image, in reading order.

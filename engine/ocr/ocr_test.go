@@ -161,6 +161,9 @@ func TestReadRenderedText(t *testing.T) {
 		if got := strings.ReplaceAll(l.Text, " ", ""); got != "HELLOWORLD2024" {
 			t.Errorf("rotated %v: read %q", rot, l.Text)
 		}
+		if l.Turned != rot {
+			t.Errorf("rotated %v: Turned = %v", rot, l.Turned)
+		}
 		if l.Conf < 0.8 || len(l.Chars) != len([]rune(l.Text)) {
 			t.Errorf("rotated %v: confidence %.2f, %d chars for %q", rot, l.Conf, len(l.Chars), l.Text)
 		}

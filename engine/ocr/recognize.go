@@ -53,8 +53,10 @@ func (e *Engine) Recognize(ctx context.Context, img gocv.Mat, boxes []Quad, opt 
 	for _, q := range boxes {
 		crops = append(crops, rectify(img, q))
 	}
+	turned := make([]bool, len(crops))
 	if e.cls != nil {
-		if err := e.orient(ctx, crops); err != nil {
+		var err error
+		if turned, err = e.orient(ctx, crops); err != nil {
 			return nil, err
 		}
 	}
@@ -63,7 +65,7 @@ func (e *Engine) Recognize(ctx context.Context, img gocv.Mat, boxes []Quad, opt 
 		return nil, err
 	}
 	for i := range lines {
-		lines[i].Box = boxes[i]
+		lines[i].Box, lines[i].Turned = boxes[i], turned[i]
 	}
 	return lines, nil
 }
