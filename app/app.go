@@ -52,7 +52,10 @@ type Config struct {
 	DemoCardPhoto, DemoSelfiePhoto string
 	// SyncEvery is the pause between sync passes (default 15 s).
 	SyncEvery time.Duration
-	Logger    *slog.Logger
+	// Clock is the time idle timeouts and session lifetimes are judged by;
+	// nil means time.Now. Tests move it forward.
+	Clock  func() time.Time
+	Logger *slog.Logger
 }
 
 // App is bound to the window: its exported methods are callable from the
@@ -120,6 +123,14 @@ type ModelStatus struct {
 	Purpose  string `json:"purpose"`
 	Verified bool   `json:"verified"`
 	Problem  string `json:"problem,omitempty"`
+}
+
+// now is the app's clock (Config.Clock).
+func (a *App) now() time.Time {
+	if a.cfg.Clock != nil {
+		return a.cfg.Clock()
+	}
+	return time.Now()
 }
 
 // HomeInfo is the engine's state as the start screen shows it.

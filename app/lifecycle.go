@@ -46,7 +46,7 @@ func (a *App) Startup(ctx context.Context) {
 func (a *App) Start(ctx context.Context) {
 	a.ctx, a.cancel = context.WithCancel(ctx)
 	a.mu.Lock()
-	a.lastActivity = time.Now()
+	a.lastActivity = a.now()
 	if err := a.loadFiles(); err != nil {
 		a.lastError = err.Error()
 	}
@@ -296,13 +296,13 @@ func (a *App) watchIdle(ctx context.Context) {
 		case <-t.C:
 		}
 		a.mu.Lock()
-		idle := time.Since(a.lastActivity) > time.Duration(a.settings.IdleSeconds)*time.Second
-		expired := a.sess != nil && time.Since(a.sess.started) > a.sessionCfg.ttl()
+		idle := a.now().Sub(a.lastActivity) > time.Duration(a.settings.IdleSeconds)*time.Second
+		expired := a.sess != nil && a.now().Sub(a.sess.started) > a.sessionCfg.ttl()
 		switch {
 		case a.sess != nil && (idle || expired):
 			a.cfg.Logger.Info("session cleared", "idle", idle, "expired", expired)
 			a.endSessionLocked()
-			a.lastActivity = time.Now()
+			a.lastActivity = a.now()
 			a.lastError = "The session was cleared after a period without activity."
 			a.setScreenLocked(ScreenHome)
 		case idle && a.operator != "" && a.screen != ScreenProcessing:

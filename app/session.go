@@ -115,7 +115,7 @@ func (a *App) StartSession() (View, error) {
 		return a.viewLocked(), errors.New("the device check blocks verification on this device")
 	}
 	a.endSessionLocked()
-	a.sess = &session{id: newID("ses"), started: time.Now(), attempt: 1}
+	a.sess = &session{id: newID("ses"), started: a.now(), attempt: 1}
 	a.audit("session.start", a.sess.id)
 	a.setScreenLocked(ScreenDocumentSelect)
 	return a.viewLocked(), nil

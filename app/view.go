@@ -125,7 +125,7 @@ func (a *App) setScreenLocked(s Screen) {
 
 // touchLocked records operator activity and clears the last message.
 func (a *App) touchLocked() {
-	a.lastActivity = time.Now()
+	a.lastActivity = a.now()
 	a.lastError = ""
 }
 
@@ -133,7 +133,7 @@ func (a *App) touchLocked() {
 // holds off the idle timeout.
 func (a *App) Activity() {
 	a.mu.Lock()
-	a.lastActivity = time.Now()
+	a.lastActivity = a.now()
 	a.mu.Unlock()
 }
 
