@@ -87,6 +87,7 @@ func run() error {
 			UniqueId: "org.openkyc.desktop",
 			// A second launch brings the running kiosk forward instead.
 			OnSecondInstanceLaunch: func(options.SecondInstanceData) {
+				logger.Info("second launch: the running kiosk is brought forward")
 				if windowCtx != nil {
 					runtime.WindowUnminimise(windowCtx)
 					runtime.WindowShow(windowCtx)

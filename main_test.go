@@ -96,6 +96,85 @@ func TestDesktopHomeScreenshot(t *testing.T) {
 	checkHomeScreenshot(t, shot)
 }
 
+// TestKioskSingleInstance starts the desktop app in kiosk mode on a private
+// session bus, then launches it again: the second launch must hand over to
+// the running kiosk and exit, and the kiosk must keep running and say it
+// was brought forward.
+func TestKioskSingleInstance(t *testing.T) {
+	for _, tool := range []string{"Xvfb", "dbus-daemon"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (run `make setup`): %v", tool, err)
+		}
+	}
+	bin := desktopBinary(t)
+	display := startXvfb(t)
+	bus := startSessionBus(t)
+	modelsDir, err := models.DefaultDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	env := append(os.Environ(), "DISPLAY="+display, "KYC_HOME="+home, "KYC_MODELS_DIR="+modelsDir,
+		"KYC_DEVICE_DIR="+filepath.Join(home, "device"), "KYC_KIOSK=1", "DBUS_SESSION_BUS_ADDRESS="+bus)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	first := exec.CommandContext(ctx, bin)
+	first.Env = env
+	log := startLogged(t, first)
+	// Kiosk mode checks the device with the kiosk policy: on a virtual
+	// machine that is the blocked screen, elsewhere sign-in; either shows
+	// the window is up.
+	if !log.wait(" screen rendered", 90*time.Second) {
+		t.Fatalf("the kiosk did not render its first screen; its log:\n%s", log.text())
+	}
+
+	second := exec.CommandContext(ctx, bin)
+	second.Env = env
+	done := make(chan error, 1)
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- second.Wait() }()
+	select {
+	case <-done: // handed over (Wails exits with status 1 once it has)
+	case <-time.After(30 * time.Second):
+		_ = second.Process.Kill()
+		t.Fatal("the second launch is still running: the kiosk is not single-instance")
+	}
+	if !log.wait("second launch: the running kiosk is brought forward", 10*time.Second) {
+		t.Errorf("the running kiosk did not hear of the second launch; its log:\n%s", log.text())
+	}
+	// Not waited for, an exited process lingers as a zombie: read its state.
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", first.Process.Pid)); err != nil || strings.Contains(string(stat), ") Z ") {
+		t.Errorf("the kiosk is gone (%v): %s", err, stat)
+	}
+}
+
+// startSessionBus starts a private D-Bus session bus and returns its
+// address; it is stopped when the test ends.
+func startSessionBus(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--print-address=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting dbus-daemon: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the bus address: %v", err)
+	}
+	return strings.TrimSpace(addr)
+}
+
 // checkHomeScreenshot asserts the picture is the home screen: varied
 // content, the header band's colour at the top, and the green "verified"
 // badges of the model table.

@@ -15,6 +15,7 @@ apt_packages=(
   pkg-config libopencv-dev        # OpenCV 4.6 for gocv
   libgtk-3-dev libwebkit2gtk-4.1-dev  # the Wails window (build tag webkit2_41)
   xvfb xauth                      # a display for the window in tests and headless runs
+  dbus                            # the session bus a kiosk's single-instance lock uses (and its test)
   ffmpeg                          # screenshots and test videos
   chromium                        # UI tests
   fonts-ocr-b fonts-dejavu-core pango1.0-tools  # synthetic documents (OCR-B is the MRZ typeface, drawn with pango-view); UI font
