@@ -326,10 +326,11 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 	s = time.Now()
 	var m *mrz.Result
 	err = mrzread.ErrNoMRZ
-	if evidence || !loc.Found {
-		m, err = a.cfg.MRZ.ReadPage(ctx, p.img, lines)
+	if evidence {
+		m, err = a.cfg.MRZ.ReadLines(ctx, p.img, lines)
 	}
-	if (err == nil && m.ValidScore < 100 || errors.Is(err, mrzread.ErrNoMRZ)) && loc.Found {
+	if err == nil && m.ValidScore < 100 || errors.Is(err, mrzread.ErrNoMRZ) {
+		// One search of the whole photo, which holds the page too.
 		switch whole, werr := a.cfg.MRZ.Read(ctx, img); {
 		case werr == nil && (m == nil || whole.ValidScore > m.ValidScore):
 			m, err = whole, nil

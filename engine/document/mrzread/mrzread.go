@@ -108,12 +108,13 @@ func (r *Reader) Read(ctx context.Context, img gocv.Mat) (*mrz.Result, error) {
 	return nil, firstErr
 }
 
-// ReadPage is Read for a page whose text has already been read (lines, as
-// ocr.Engine.Read returned them for img): the lines that look like part of
-// a zone are read again with the MRZ alphabet and lengths, which needs no
-// second text detection. Only when that reading is not perfect does it
-// fall back to Read, and it keeps the better of the two.
-func (r *Reader) ReadPage(ctx context.Context, img gocv.Mat, lines []ocr.Line) (*mrz.Result, error) {
+// ReadLines reads the zone of a page whose text has already been read
+// (lines, as ocr.Engine.Read returned them for img): the lines that look
+// like part of a zone are read again with the MRZ alphabet and lengths,
+// upright and, if that reads badly, upside down. It needs no text
+// detection, so it costs a fraction of Read; it returns ErrNoMRZ when no
+// line looks like part of a zone, and the caller may then try Read.
+func (r *Reader) ReadLines(ctx context.Context, img gocv.Mat, lines []ocr.Line) (*mrz.Result, error) {
 	if img.Empty() || img.Type() != gocv.MatTypeCV8UC3 {
 		return nil, fmt.Errorf("reading MRZ: %w", ocr.ErrBadImage)
 	}
@@ -121,25 +122,11 @@ func (r *Reader) ReadPage(ctx context.Context, img gocv.Mat, lines []ocr.Line) (
 	if r.Now != nil {
 		now = r.Now
 	}
-	var fast *mrz.Result
-	if cands := zoneLines(lines); len(cands) > 0 {
-		var err error
-		fast, err = r.readCandidates(ctx, img, cands, now())
-		if err != nil && !isNoMRZ(err) {
-			return nil, err
-		}
-		if fast != nil && fast.ValidScore >= retryScore {
-			return fast, nil
-		}
+	cands := zoneLines(lines)
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("%w: no line of the page looks like an MRZ line", ErrNoMRZ)
 	}
-	slow, err := r.Read(ctx, img)
-	switch {
-	case fast != nil && (slow == nil || fast.ValidScore >= slow.ValidScore):
-		return fast, nil
-	case err != nil:
-		return nil, err
-	}
-	return slow, nil
+	return r.readCandidates(ctx, img, cands, now())
 }
 
 // zoneLines picks from a page reading the boxes of its zone lines: the

@@ -179,9 +179,9 @@ func TestICAOSpecimens(t *testing.T) {
 			if zl := zoneLines(lines); len(zl) != 2 {
 				t.Errorf("%d zone lines in the page reading, want 2", len(zl))
 			}
-			res, err := r.ReadPage(context.Background(), img, lines)
+			res, err := r.ReadLines(context.Background(), img, lines)
 			if err != nil {
-				t.Fatalf("ReadPage: %v", err)
+				t.Fatalf("ReadLines: %v", err)
 			}
 			checkExpected(t, res, want.Format, want.DocumentCode, want.IssuingCountry, want.DocumentNumber, want.BirthDate,
 				want.ExpiryDate, want.Nationality, want.Sex, want.Surname, want.GivenNames, want.OptionalData, want.CheckDigits)
@@ -267,9 +267,9 @@ func TestLooksLikeMRZ(t *testing.T) {
 	}
 }
 
-// BenchmarkReadPage is the zone reading of the document pipeline: the
+// BenchmarkReadLines is the zone reading of the document pipeline: the
 // page is already read, and its zone lines are read again.
-func BenchmarkReadPage(b *testing.B) {
+func BenchmarkReadLines(b *testing.B) {
 	r := newReader(b, 2)
 	img := readImage(b, filepath.Join(testenv.Data(b, "mrz", "passporteye"), "100_pass-lux.jpg"))
 	ctx := context.Background()
@@ -278,7 +278,7 @@ func BenchmarkReadPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if res, err := r.ReadPage(ctx, img, lines); err != nil || res.ValidScore != 100 {
+		if res, err := r.ReadLines(ctx, img, lines); err != nil || res.ValidScore != 100 {
 			b.Fatal(res, err)
 		}
 	}
