@@ -21,6 +21,10 @@ import (
 func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img gocv.Mat, full, region image.Rectangle, opts Options) []Check {
 	quality := opts.ELAQuality
 	var dq, grid Check
+	// Where grey lies in the whole picture: the region, unless the file
+	// decodes to another size than the picture (a rectified document with
+	// its original file), when grey is the whole file.
+	at := region.Min
 	var reason string // why the checks of the file's own grid cannot run
 	grey := gocv.NewMat()
 	defer grey.Close()
@@ -43,7 +47,10 @@ func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img
 		}
 		grey.Close()
 		grey = g
-		if region != full && g.Cols() == full.Dx() && g.Rows() == full.Dy() {
+		switch {
+		case g.Cols() != full.Dx() || g.Rows() != full.Dy():
+			at = image.Point{}
+		case region != full:
 			sub := g.Region(region)
 			grey = sub.Clone()
 			sub.Close()
@@ -58,7 +65,7 @@ func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img
 		dq, grid = notApplicable(CheckDoubleJPEG, reason), notApplicable(CheckBlockGrid, reason)
 		gocv.CvtColor(img, &grey, gocv.ColorBGRToGray)
 	}
-	return []Check{elaCheck(ctx, grey, quality, opts), dq, grid}
+	return offsetEvidence([]Check{elaCheck(ctx, grey, quality, opts), dq, grid}, at)
 }
 
 // elaGhostSteps are how far below the file's quality the image is

@@ -236,6 +236,23 @@ type Region struct {
 	H int `json:"h"`
 }
 
+// offsetEvidence moves the regions in the checks' evidence by d: from the
+// analysed region's coordinates to the whole image's.
+func offsetEvidence(cs []Check, d image.Point) []Check {
+	if d == (image.Point{}) {
+		return cs
+	}
+	for _, c := range cs {
+		for k, v := range c.Evidence {
+			if r, ok := v.(Region); ok {
+				r.X, r.Y = r.X+d.X, r.Y+d.Y
+				c.Evidence[k] = r
+			}
+		}
+	}
+	return cs
+}
+
 // gridAligned widens r to multiples of 8, the JPEG block size.
 func gridAligned(r image.Rectangle) image.Rectangle {
 	down := func(v int) int { return v &^ 7 }
@@ -328,8 +345,8 @@ func Analyze(ctx context.Context, raw []byte, img gocv.Mat, opts Options) (Repor
 	steps := [...]func() []Check{
 		func() []Check { return jpegChecks(ctx, raw, jpg, jpgErr, img, full, region, opts) },
 		func() []Check { return []Check{metadataCheck(raw, jpg, jpgErr, opts)} },
-		func() []Check { return []Check{copyMoveCheck(ctx, img, opts)} },
-		func() []Check { return livenessChecks(ctx, img, opts) },
+		func() []Check { return offsetEvidence([]Check{copyMoveCheck(ctx, img, opts)}, region.Min) },
+		func() []Check { return offsetEvidence(livenessChecks(ctx, img, opts), region.Min) },
 	}
 	var results [len(steps)][]Check
 	var wg sync.WaitGroup
@@ -343,16 +360,6 @@ func Analyze(ctx context.Context, raw []byte, img gocv.Mat, opts Options) (Repor
 	var all []Check
 	for _, r := range results {
 		all = append(all, r...)
-	}
-	if region.Min != (image.Point{}) {
-		for _, c := range all {
-			for k, v := range c.Evidence {
-				if r, ok := v.(Region); ok {
-					r.X, r.Y = r.X+region.Min.X, r.Y+region.Min.Y
-					c.Evidence[k] = r
-				}
-			}
-		}
 	}
 	var rep Report
 	for _, c := range all {
