@@ -14,15 +14,17 @@ import (
 	"github.com/openkyc/kyc/engine/document"
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/engine/verify"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
 )
 
 // BenchmarkProcess is issue 9's latency target without the screen: from
-// the last capture (the selfie) to the result ready for the page, i.e. the
-// whole engine, the vault's seal and the attestation, for a full
-// fifteen-line KTP held before a 1080p camera and a 720p selfie.
+// the last capture (the selfie) to the result ready for the page, for a full
+// fifteen-line KTP held before a 1080p camera and a 720p selfie. As the app
+// runs it, the document was read while the selfie was taken; the second
+// case reads everything after the selfie (a retried selfie does).
 func BenchmarkProcess(b *testing.B) {
 	testenv.ORT(b)
 	store, err := models.DefaultStore()
@@ -60,21 +62,35 @@ func BenchmarkProcess(b *testing.B) {
 	defer front.Mat.Close()
 	selfie := selfieFrame(b, selfiePhoto)
 	defer selfie.Close()
-	c := captures{front: &front, selfie: &selfie}
-	var res *ResultView
 	attempt := 0
-	for b.Loop() {
-		attempt++
-		res, err = a.process(ctx, c, submissionMeta{Session: "bench", Attempt: attempt, Operator: "bench"}, risk.English, nil)
-		if err != nil {
-			b.Fatal(err)
+	run := func(b *testing.B, prepare bool) {
+		var res *ResultView
+		for b.Loop() {
+			attempt++
+			c := captures{front: &front, selfie: &selfie}
+			if prepare {
+				// As in the app: the document is read while the customer
+				// poses, which takes longer than the reading.
+				b.StopTimer()
+				f, bk := c.pixels()
+				c.prepared = (&verify.Engine{Document: a.engines.Document, Face: a.engines.Face}).Prepare(ctx, f, bk)
+				c.prepared.Wait()
+				b.StartTimer()
+			}
+			var err error
+			res, err = a.process(ctx, c, submissionMeta{Session: "bench", Attempt: attempt, Operator: "bench"}, risk.English, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
 		}
+		b.StopTimer()
+		if res.Operator.Decision == "" || res.SubmissionID == "" {
+			b.Fatalf("no decision: %+v", res)
+		}
+		b.Logf("decision %s, reasons %v, timings %v", res.Operator.Decision, res.Operator.Reasons, res.Operator.TimingsMS)
 	}
-	b.StopTimer()
-	if res.Operator.Decision == "" || res.SubmissionID == "" {
-		b.Fatalf("no decision: %+v", res)
-	}
-	b.Logf("decision %s, reasons %v, timings %v", res.Operator.Decision, res.Operator.Reasons, res.Operator.TimingsMS)
+	b.Run("document read at capture", func(b *testing.B) { run(b, true) })
+	b.Run("all at the last capture", func(b *testing.B) { run(b, false) })
 }
 
 // documentFrame is a 1920x1080 camera frame of the demo card (a full KTP)

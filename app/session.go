@@ -36,10 +36,31 @@ const captureJPEGQuality = 90
 type captures struct {
 	front, back *document.Image
 	selfie      *gocv.Mat
+	// prepared is the document already being read, from the moment its
+	// capture ended, while the customer poses for the selfie.
+	prepared *verify.Prepared
 }
 
-// dropDocument closes and wipes the document sides.
+// pixels are the document sides as the engine sees them: pixels only. A
+// live capture never was a file, so the file-level JPEG checks (double
+// compression, editing software), which judge an uploaded photo's history,
+// would only judge this app's own encoding of an MJPG camera frame.
+func (c *captures) pixels() (document.Image, *document.Image) {
+	front := document.Image{Mat: c.front.Mat}
+	var back *document.Image
+	if c.back != nil {
+		back = &document.Image{Mat: c.back.Mat}
+	}
+	return front, back
+}
+
+// dropDocument stops the reading of the document and closes and wipes its
+// sides.
 func (c *captures) dropDocument() {
+	if c.prepared != nil {
+		c.prepared.Close()
+		c.prepared = nil
+	}
 	for _, im := range []*document.Image{c.front, c.back} {
 		if im != nil {
 			im.Mat.Close()
@@ -309,7 +330,12 @@ func (a *App) documentCaptured(s *session, caps []capture.Capture, _ time.Time) 
 	}
 	if err := a.startSelfieLocked(); err != nil {
 		a.failLocked(err)
+		return
 	}
+	// The selfie takes the customer seconds: the document is read
+	// meanwhile, so that the last capture waits only for the selfie's part.
+	front, back := s.pixels()
+	s.prepared = (&verify.Engine{Document: a.engines.Document, Face: a.engines.Face}).Prepare(a.ctx, front, back)
 }
 
 // selfieCaptured keeps the selfie and starts processing at once: the time
@@ -473,16 +499,12 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 		Device: func(ctx context.Context) (device.Report, error) {
 			return device.Run(ctx, device.Options{Root: a.cfg.SysRoot, Policy: pol, LastCentralContact: lastContact})
 		}}
-	// The engine sees pixels only: a live capture never was a file, so the
-	// file-level JPEG checks (double compression, editing software), which
-	// judge an uploaded photo's history, would only judge this app's own
-	// encoding of an MJPG camera frame.
-	front := document.Image{Mat: c.front.Mat}
-	var back *document.Image
-	if c.back != nil {
-		back = &document.Image{Mat: c.back.Mat}
-	}
-	rep, err := eng.Verify(ctx, verify.Input{Front: front, Back: back, Selfie: *c.selfie, Attempt: meta.Attempt, Lang: lang})
+	front, back := c.pixels()
+	// The document read while the selfie was taken, if it was: Verify owns
+	// it from here. A retried selfie reads the document again.
+	prepared := c.prepared
+	c.prepared = nil
+	rep, err := eng.Verify(ctx, verify.Input{Front: front, Back: back, Selfie: *c.selfie, Attempt: meta.Attempt, Lang: lang, Prepared: prepared})
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
 	}

@@ -4,6 +4,8 @@
 // risk decision. Stages that do not depend on each other run in parallel:
 // the device check, the document pipelines and the selfie analysis start
 // together; the match waits for the portrait and the screening for the name.
+// An app may start the document half earlier (Engine.Prepare), as soon as
+// the document is captured, so that it is read while the selfie is taken.
 package verify
 
 import (
@@ -53,6 +55,10 @@ type Input struct {
 	Front  document.Image
 	Back   *document.Image
 	Selfie gocv.Mat
+	// Prepared, when not nil, is the document half already under way
+	// (Engine.Prepare, started when the document was captured): Front and
+	// Back are then not read again, and Verify releases Prepared.
+	Prepared *Prepared
 	// Attempt is the 1-based attempt number in the session.
 	Attempt int
 	Lang    risk.Language
@@ -141,27 +147,27 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 			done("device")
 		}()
 	}
-	// The reference side of the match starts as soon as the document's
-	// portrait is cut out, while the document's text is still being read.
-	var (
-		ref    face.Analysis
-		refErr error
-		refOK  bool
-	)
-	onPortrait := func(portrait gocv.Mat) {
-		s := time.Now()
-		ref, refErr = e.Face.Analyze(ctx, portrait, face.Largest, face.Timings{}, "")
-		refOK = true
-		c.Since("match", s)
-		done("match")
+	half := in.Prepared
+	if half == nil {
+		half = e.prepare(ctx, in.Front, in.Back, c, done)
 	}
+	defer half.Close()
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		s := time.Now()
-		doc, docErr = e.Document.Analyze(ctx, in.Front, in.Back, onPortrait)
-		c.Since("document", s)
-		done("document")
+		select {
+		case <-half.done:
+			// Ahead of time, the stages were not reported as they ended.
+			for _, stage := range []string{"match", "document"} {
+				if v, ok := half.timings.Map()[stage]; ok && half.timings != c {
+					c.Set(stage, v)
+				}
+				done(stage)
+			}
+			doc, docErr = half.doc, half.err
+		case <-ctx.Done():
+			docErr = ctx.Err()
+		}
 	}()
 	go func() {
 		defer wg.Done()
@@ -174,9 +180,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		done("selfie")
 	}()
 	wg.Wait()
-	if doc != nil {
-		defer doc.Close()
-	}
+	ref, refErr, refOK := half.ref, half.refErr, half.refOK
 	if devErr != nil {
 		return nil, fmt.Errorf("device check: %w", devErr)
 	}
@@ -219,7 +223,6 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		d := e.Face.Matcher().Decide(face.Cosine(selfie.Embedding, ref.Embedding))
 		rep.Face.Reference, rep.Face.Match = &ref, &d
 	}
-	done("match") // when there was no portrait to match
 	s := time.Now()
 	rep.Screening = e.screen(doc)
 	c.Since("screening", s)
@@ -359,4 +362,64 @@ func dataChecks(doc *document.Result) (float64, bool) {
 	// check of its own.
 	total += float64(len(doc.Mismatches))
 	return pass / total, true
+}
+
+// Prepared is the document half of a verification (the document pipelines
+// and the analysis of its printed portrait) started ahead of the selfie,
+// so that a kiosk reads the document while the customer poses: the time
+// from the selfie to the decision is then the selfie's alone.
+type Prepared struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	timings *timing.Recorder
+	doc     *document.Result
+	err     error
+	ref     face.Analysis
+	refErr  error
+	refOK   bool
+	once    sync.Once
+}
+
+// Prepare starts the document half of a verification in the background.
+// front and back must stay open until the Prepared is closed, by Verify or
+// by Close.
+func (e *Engine) Prepare(ctx context.Context, front document.Image, back *document.Image) *Prepared {
+	return e.prepare(ctx, front, back, timing.New(), func(string) {})
+}
+
+func (e *Engine) prepare(ctx context.Context, front document.Image, back *document.Image, c *timing.Recorder, done func(string)) *Prepared {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &Prepared{cancel: cancel, done: make(chan struct{}), timings: c}
+	// The reference side of the match starts as soon as the document's
+	// portrait is cut out, while the document's text is still being read.
+	onPortrait := func(portrait gocv.Mat) {
+		s := time.Now()
+		p.ref, p.refErr = e.Face.Analyze(ctx, portrait, face.Largest, face.Timings{}, "")
+		p.refOK = true
+		c.Since("match", s)
+		done("match")
+	}
+	go func() {
+		defer close(p.done)
+		s := time.Now()
+		p.doc, p.err = e.Document.Analyze(ctx, front, back, onPortrait)
+		c.Since("document", s)
+		done("document")
+	}()
+	return p
+}
+
+// Wait waits for the analysis to end.
+func (p *Prepared) Wait() { <-p.done }
+
+// Close stops the analysis if it is still running, waits for it to end
+// and releases its result. It may be called more than once.
+func (p *Prepared) Close() {
+	p.once.Do(func() {
+		p.cancel()
+		<-p.done
+		if p.doc != nil {
+			p.doc.Close()
+		}
+	})
 }

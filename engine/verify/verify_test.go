@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"image"
 	"math/rand/v2"
 	"slices"
@@ -198,6 +199,91 @@ func BenchmarkVerify(b *testing.B) {
 	defer doc.Mat.Close()
 	for b.Loop() {
 		if _, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestPrepared: the document half started ahead of the selfie gives the
+// same verification as the whole run at once, reports its stages, and a
+// Prepared that is never used can be closed, even while it runs.
+func TestPrepared(t *testing.T) {
+	eng := newEngine(t)
+	live, err := imageio.ReadFile(testenv.Data(t, "liveness", "minivision_samples", "image_T1.jpg"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	portrait := portraitOf(t, eng, live)
+	defer portrait.Close()
+	doc := ktpPhoto(t, portrait)
+	defer doc.Mat.Close()
+
+	whole, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var stages []string
+	eng.Progress = func(s string) {
+		mu.Lock()
+		stages = append(stages, s)
+		mu.Unlock()
+	}
+	p := eng.Prepare(context.Background(), doc, nil)
+	ahead, err := eng.Verify(context.Background(), Input{Selfie: live, Attempt: 1, Prepared: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Progress = nil
+	if ahead.Decision != whole.Decision || ahead.Score != whole.Score || ahead.Document.Type != whole.Document.Type ||
+		ahead.Face.Match == nil || ahead.Face.Match.Similarity != whole.Face.Match.Similarity {
+		t.Errorf("prepared: %s %.1f %s %+v; at once: %s %.1f %s %+v", ahead.Decision, ahead.Score, ahead.Document.Type, ahead.Face.Match,
+			whole.Decision, whole.Score, whole.Document.Type, whole.Face.Match)
+	}
+	slices.Sort(stages)
+	if want := []string{"decision", "document", "match", "screening", "selfie"}; !slices.Equal(stages, want) {
+		t.Errorf("progress reported %v, want each of %v once", stages, want)
+	}
+	for _, stage := range []string{"document", "match"} {
+		if ahead.TimingsMS[stage] <= 0 {
+			t.Errorf("no %s timing: %v", stage, ahead.TimingsMS)
+		}
+	}
+
+	// Closed while it runs, and again: no hang, no double release.
+	abandoned := eng.Prepare(context.Background(), doc, nil)
+	abandoned.Close()
+	abandoned.Close()
+	// A verification whose context ends while the document is read fails
+	// with that context's error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := eng.Verify(ctx, Input{Selfie: live, Prepared: eng.Prepare(context.Background(), doc, nil)}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// BenchmarkVerifyPrepared is the app's last step: the document was read
+// while the customer posed, so from the selfie to the decision only the
+// selfie, the match, the screening and the risk remain.
+func BenchmarkVerifyPrepared(b *testing.B) {
+	eng := newEngine(b)
+	live, err := imageio.ReadFile(testenv.Data(b, "liveness", "minivision_samples", "image_T1.jpg"), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer live.Close()
+	portrait := portraitOf(b, eng, live)
+	defer portrait.Close()
+	doc := ktpPhoto(b, portrait)
+	defer doc.Mat.Close()
+	for b.Loop() {
+		b.StopTimer()
+		p := eng.Prepare(context.Background(), doc, nil)
+		p.Wait()
+		b.StartTimer()
+		if _, err := eng.Verify(context.Background(), Input{Selfie: live, Attempt: 1, Prepared: p}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -18,6 +18,13 @@ type Recorder struct {
 // New returns an empty Recorder.
 func New() *Recorder { return &Recorder{m: map[string]float64{}} }
 
+// Set records ms milliseconds under stage (a stage timed elsewhere).
+func (r *Recorder) Set(stage string, ms float64) {
+	r.mu.Lock()
+	r.m[stage] = ms
+	r.mu.Unlock()
+}
+
 // Since records the time from start to now under stage.
 func (r *Recorder) Since(stage string, start time.Time) {
 	r.mu.Lock()
