@@ -108,17 +108,9 @@ func TestVerifyRoutes(t *testing.T) {
 	eng := newEngine(t)
 	// The live sample of the minivision set is a real camera capture: the
 	// selfie, and the source of the portrait printed on the card.
-	live, err := imageio.ReadFile(testenv.Data(t, "liveness", "minivision_samples", "image_T1.jpg"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
-	portrait := portraitOf(t, eng, live)
-	defer portrait.Close()
+	live, doc := genuine(t, eng)
 	sheldon := readFace(t, "sheldon", 2)
 	defer sheldon.Close()
-	doc := ktpPhoto(t, portrait)
-	defer doc.Mat.Close()
 
 	var mu sync.Mutex
 	var stages []string
@@ -188,15 +180,7 @@ func TestVerifyRoutes(t *testing.T) {
 // selfie, the models already loaded.
 func BenchmarkVerify(b *testing.B) {
 	eng := newEngine(b)
-	live, err := imageio.ReadFile(testenv.Data(b, "liveness", "minivision_samples", "image_T1.jpg"), 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer live.Close()
-	portrait := portraitOf(b, eng, live)
-	defer portrait.Close()
-	doc := ktpPhoto(b, portrait)
-	defer doc.Mat.Close()
+	live, doc := genuine(b, eng)
 	for b.Loop() {
 		if _, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1}); err != nil {
 			b.Fatal(err)
@@ -209,15 +193,7 @@ func BenchmarkVerify(b *testing.B) {
 // Prepared that is never used can be closed, even while it runs.
 func TestPrepared(t *testing.T) {
 	eng := newEngine(t)
-	live, err := imageio.ReadFile(testenv.Data(t, "liveness", "minivision_samples", "image_T1.jpg"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
-	portrait := portraitOf(t, eng, live)
-	defer portrait.Close()
-	doc := ktpPhoto(t, portrait)
-	defer doc.Mat.Close()
+	live, doc := genuine(t, eng)
 
 	whole, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1})
 	if err != nil {
@@ -269,15 +245,7 @@ func TestPrepared(t *testing.T) {
 // selfie, the match, the screening and the risk remain.
 func BenchmarkVerifyPrepared(b *testing.B) {
 	eng := newEngine(b)
-	live, err := imageio.ReadFile(testenv.Data(b, "liveness", "minivision_samples", "image_T1.jpg"), 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer live.Close()
-	portrait := portraitOf(b, eng, live)
-	defer portrait.Close()
-	doc := ktpPhoto(b, portrait)
-	defer doc.Mat.Close()
+	live, doc := genuine(b, eng)
 	for b.Loop() {
 		b.StopTimer()
 		p := eng.Prepare(context.Background(), doc, nil)
@@ -287,4 +255,21 @@ func BenchmarkVerifyPrepared(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// genuine is the live minivision capture as the selfie and a KTP photo
+// printing the same face: one genuine person's captures. They are closed
+// when the test ends.
+func genuine(t testing.TB, eng *Engine) (live gocv.Mat, doc document.Image) {
+	t.Helper()
+	live, err := imageio.ReadFile(testenv.Data(t, "liveness", "minivision_samples", "image_T1.jpg"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { live.Close() })
+	portrait := portraitOf(t, eng, live)
+	defer portrait.Close()
+	doc = ktpPhoto(t, portrait)
+	t.Cleanup(func() { doc.Mat.Close() })
+	return live, doc
 }
