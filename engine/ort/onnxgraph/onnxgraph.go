@@ -17,7 +17,10 @@
 //     into its bias (with padding the border would see the shift, so
 //     padded convolutions are left alone);
 //   - x*Clip(x+3, 0, 6)/6: x*HardSigmoid(x) with alpha 1/6 and beta 1/2,
-//     the same function in two passes.
+//     the same function in two passes;
+//   - subnormal float weights (below 1.2e-38) are zeroed in every model:
+//     they change no output, but each multiply that meets one takes the
+//     CPU's slow path (PP-OCRv4's recogniser has 31,350 of them).
 //
 // The package reads and writes the protobuf wire format directly and
 // keeps every field it does not touch byte for byte.
@@ -46,6 +49,11 @@ type Stats struct {
 	// InputFolds is the number of Mul/Add pairs folded into the unpadded
 	// Conv they feed.
 	InputFolds int
+	// Depthwise is the number of remaining Mul/Add pairs made one
+	// depthwise 1x1 Conv.
+	Depthwise int
+	// Denormals is the number of subnormal float weights zeroed.
+	Denormals int
 }
 
 // Field numbers of onnx.proto (ModelProto, GraphProto, NodeProto,
@@ -108,7 +116,18 @@ type graph struct {
 func Fold(model []byte) ([]byte, Stats, error) {
 	var g *graph
 	var st Stats
-	err := eachField(model, func(num protowire.Number, typ protowire.Type, raw, val []byte) error {
+	n, err := flushDenormals(model, false)
+	if err != nil {
+		return nil, st, err
+	}
+	if n > 0 {
+		// The caller's bytes stay as they were.
+		model = append([]byte(nil), model...)
+		if st.Denormals, err = flushDenormals(model, true); err != nil {
+			return nil, st, err
+		}
+	}
+	err = eachField(model, func(num protowire.Number, typ protowire.Type, raw, val []byte) error {
 		if num == modelGraph && typ == protowire.BytesType {
 			var err error
 			g, err = parseGraph(val)
@@ -125,7 +144,8 @@ func Fold(model []byte) ([]byte, Stats, error) {
 	st.AffineFolds = g.foldAffine()
 	st.HardSwish = g.foldHardSwish()
 	st.InputFolds = g.foldInputAffine()
-	if st == (Stats{}) {
+	st.Depthwise = g.affineToDepthwise()
+	if st.AffineFolds+st.HardSwish+st.InputFolds+st.Depthwise == 0 {
 		return model, st, nil
 	}
 	var out []byte

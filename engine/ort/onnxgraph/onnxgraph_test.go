@@ -24,9 +24,10 @@ func TestFoldKeepsOutputs(t *testing.T) {
 		shape onnx.Shape
 		want  onnxgraph.Stats
 	}{
-		{"ppocr-rec", onnx.NewShape(1, 3, 48, 320), onnxgraph.Stats{AffineFolds: 28, HardSwish: 28, InputFolds: 12}},
-		{"ppocr-det", onnx.NewShape(1, 3, 96, 160), onnxgraph.Stats{AffineFolds: 28, InputFolds: 10}},
+		{"ppocr-rec", onnx.NewShape(1, 3, 48, 320), onnxgraph.Stats{AffineFolds: 28, HardSwish: 28, InputFolds: 12, Depthwise: 16, Denormals: 31350}},
+		{"ppocr-det", onnx.NewShape(1, 3, 96, 160), onnxgraph.Stats{AffineFolds: 28, InputFolds: 10, Depthwise: 14, Denormals: 1579}},
 		{"ppocr-cls", onnx.NewShape(1, 3, 48, 192), onnxgraph.Stats{HardSwish: 18}},
+		{"fr-feature", onnx.NewShape(1, 3, 112, 112), onnxgraph.Stats{Denormals: 8938}},
 		{"yunet", onnx.NewShape(1, 3, 640, 640), onnxgraph.Stats{}},
 	} {
 		t.Run(c.model, func(t *testing.T) {
@@ -34,9 +35,13 @@ func TestFoldKeepsOutputs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			before := bytes.Clone(orig)
 			folded, st, err := onnxgraph.Fold(orig)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !bytes.Equal(orig, before) {
+				t.Error("Fold changed the bytes it was given")
 			}
 			if st != c.want {
 				t.Errorf("stats %+v, want %+v", st, c.want)
@@ -87,8 +92,9 @@ func run(t *testing.T, model []byte, shape onnx.Shape, data []float32) []float32
 	return append([]float32(nil), out[0].(*onnx.Tensor[float32]).GetData()...)
 }
 
-// TestFoldSmallGraph folds a hand-made graph with both patterns, a Conv
-// without a bias among them, and checks the result in ONNX Runtime.
+// TestFoldSmallGraph folds a hand-made graph with every pattern, a Conv
+// without a bias among them and a subnormal weight, and checks the result
+// in ONNX Runtime.
 func TestFoldSmallGraph(t *testing.T) {
 	testenv.ORT(t)
 	model := smallModel()
@@ -96,7 +102,7 @@ func TestFoldSmallGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (onnxgraph.Stats{AffineFolds: 1, HardSwish: 1, InputFolds: 1}) {
+	if st != (onnxgraph.Stats{AffineFolds: 1, HardSwish: 1, InputFolds: 1, Depthwise: 1, Denormals: 1}) {
 		t.Fatalf("stats %+v", st)
 	}
 	shape := onnx.NewShape(1, 2, 4, 4)
@@ -142,7 +148,8 @@ func FuzzFold(f *testing.F) {
 
 // smallModel is x[1,2,4,4] -> Conv 3x3 (no bias) -> Mul 2 -> Add 0.5 ->
 // y = h*Clip(h+3,0,6)/6 -> Mul 0.7 -> Add -0.2 -> Conv 1x1 -> z, plus
-// y -> Mul -> Add -> a padded 3x3 Conv, which must not take them.
+// y -> Mul -> Add -> a padded 3x3 Conv, which must not take them (they
+// become a depthwise 1x1 Conv); one weight of the 1x1 Conv is subnormal.
 func smallModel() []byte {
 	bytesField := func(b []byte, num protowire.Number, v []byte) []byte {
 		return protowire.AppendBytes(protowire.AppendTag(b, num, protowire.BytesType), v)
@@ -223,7 +230,7 @@ func smallModel() []byte {
 		node("Div", []string{"p", "six"}, []string{"y"}),
 		constant("s2", []int64{1}, []float32{0.7}),
 		constant("b2", []int64{1}, []float32{-0.2}),
-		constant("w2", []int64{2, 3, 1, 1}, []float32{0.5, -1, 0.25, 2, 0.1, -0.3}),
+		constant("w2", []int64{2, 3, 1, 1}, []float32{0.5, -1, 0.25, 2, 1e-40, -0.3}),
 		constant("bias2", []int64{2}, []float32{0.05, -0.4}),
 		node("Mul", []string{"y", "s2"}, []string{"y2"}),
 		node("Add", []string{"y2", "b2"}, []string{"y3"}),
