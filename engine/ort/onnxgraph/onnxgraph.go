@@ -603,12 +603,10 @@ func (g *graph) foldHardSwish() int {
 			continue
 		}
 		clip := g.only(users, add.outs[0])
-		if clip == nil || clip.op != "Clip" || len(clip.ins) != 1 || len(clip.outs) != 1 {
+		if clip == nil || clip.op != "Clip" || len(clip.outs) != 1 || clip.ins[0] != add.outs[0] {
 			continue
 		}
-		lo, okLo := clip.attrFloat("min")
-		hi, okHi := clip.attrFloat("max")
-		if !okLo || !okHi || lo != 0 || hi != 6 {
+		if lo, hi, ok := clipBounds(clip, consts); !ok || lo != 0 || hi != 6 {
 			continue
 		}
 		mul := g.only(users, clip.outs[0])
@@ -632,6 +630,25 @@ func (g *graph) foldHardSwish() int {
 		users, consts = g.index()
 	}
 	return folded
+}
+
+// clipBounds returns a Clip's bounds: attributes up to opset 10, constant
+// inputs from opset 11 on.
+func clipBounds(clip *node, consts map[string]*node) (lo, hi float32, ok bool) {
+	if len(clip.ins) == 1 {
+		lo, okLo := clip.attrFloat("min")
+		hi, okHi := clip.attrFloat("max")
+		return lo, hi, okLo && okHi
+	}
+	if len(clip.ins) != 3 {
+		return 0, 0, false
+	}
+	l, okLo := consts[clip.ins[1]]
+	h, okHi := consts[clip.ins[2]]
+	if !okLo || !okHi || len(l.value.vals) != 1 || len(h.value.vals) != 1 {
+		return 0, 0, false
+	}
+	return l.value.vals[0], h.value.vals[0], true
 }
 
 // foldInputAffine folds Mul(s) -> Add(b), with s and b one-element
