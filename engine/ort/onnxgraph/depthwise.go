@@ -20,21 +20,10 @@ const (
 // its time with the conversions). The channel count comes from the Conv
 // the input traces back to through element-wise operators.
 func (g *graph) affineToDepthwise() int {
-	users, consts := g.index()
-	producers := g.producers()
-	done := 0
-	for _, mul := range g.nodes {
-		if mul.dead {
-			continue
-		}
-		x, _, _ := variableAndScalar(mul, consts)
-		add, s, b, ok := g.affineFrom(mul, x, users, consts)
+	return g.eachAffine(func(mul, add *node, x string, s, b float32, _ map[string][]*node, consts map[string]*node) bool {
+		c, ok := channels(x, g.producers(), consts, maxTraceDepth)
 		if !ok {
-			continue
-		}
-		c, ok := channels(x, producers, consts, maxTraceDepth)
-		if !ok {
-			continue
+			return false
 		}
 		w := &node{op: "Constant", outs: []string{add.outs[0] + "_dw_weight"}}
 		w.setValue(&tensor{dims: []int64{int64(c), 1, 1, 1}, vals: fill(c, s)})
@@ -43,12 +32,8 @@ func (g *graph) affineToDepthwise() int {
 		conv := &node{op: "Conv", name: mul.name + "_depthwise", ins: []string{x, w.outs[0], bias.outs[0]}, outs: add.outs,
 			attrs: [][]byte{intAttr("group", int64(c)), intsAttr("kernel_shape", 1, 1)}}
 		g.extra[mul] = append(g.extra[mul], w, bias, conv)
-		mul.dead, add.dead = true, true
-		done++
-		users, consts = g.index()
-		producers = g.producers()
-	}
-	return done
+		return true
+	})
 }
 
 // producers maps each tensor name to the live node that makes it,

@@ -655,24 +655,14 @@ func clipBounds(clip *node, consts map[string]*node) (lo, hi float32, ok bool) {
 // constants, into the Conv they alone feed when it pads nothing:
 // conv(s*x+b) = conv_{W*s}(x) + b*sum(W) for every output position.
 func (g *graph) foldInputAffine() int {
-	users, consts := g.index()
-	folded := 0
-	for _, mul := range g.nodes {
-		if mul.dead {
-			continue
-		}
-		x, _, _ := variableAndScalar(mul, consts)
-		add, s, b, ok := g.affineFrom(mul, x, users, consts)
-		if !ok {
-			continue
-		}
+	return g.eachAffine(func(mul, add *node, x string, s, b float32, users map[string][]*node, consts map[string]*node) bool {
 		conv := g.only(users, add.outs[0])
 		if conv == nil || len(conv.ins) < 2 || conv.ins[0] != add.outs[0] || conv.pads() {
-			continue
+			return false
 		}
 		p, ok := paramsOf(conv, users, consts)
 		if !ok {
-			continue
+			return false
 		}
 		// Each output channel gains b times the sum of its filter.
 		per := len(p.w.value.vals) / p.out
@@ -684,11 +674,30 @@ func (g *graph) foldInputAffine() int {
 			return bias + float32(float64(b)*sum)
 		})
 		conv.ins[0] = x
+		return true
+	})
+}
+
+// eachAffine calls rewrite with every live pair mul = x*s, add = mul+b of
+// one-element constants; rewrite reports whether it replaced the pair,
+// which then dies. It returns how many were replaced.
+func (g *graph) eachAffine(rewrite func(mul, add *node, x string, s, b float32, users map[string][]*node, consts map[string]*node) bool) int {
+	users, consts := g.index()
+	n := 0
+	for _, mul := range g.nodes {
+		if mul.dead {
+			continue
+		}
+		x, _, _ := variableAndScalar(mul, consts)
+		add, s, b, ok := g.affineFrom(mul, x, users, consts)
+		if !ok || !rewrite(mul, add, x, s, b, users, consts) {
+			continue
+		}
 		mul.dead, add.dead = true, true
-		folded++
+		n++
 		users, consts = g.index()
 	}
-	return folded
+	return n
 }
 
 // pads reports whether a Conv pads its input: explicit non-zero pads, or
