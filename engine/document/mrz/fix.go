@@ -7,11 +7,12 @@ import (
 
 // Reasons of character corrections.
 const (
-	reasonNumeric = "letter in a numeric field"
-	reasonAlpha   = "digit in an alphabetic field"
-	reasonFiller  = "K read for a filler inside a run of fillers"
-	reasonCountry = "K read for a filler: only then is the country code known"
-	reasonCode    = "document code of an identity card starts with I, A or C"
+	reasonNumeric   = "letter in a numeric field"
+	reasonAlpha     = "digit in an alphabetic field"
+	reasonFiller    = "K read for a filler inside a run of fillers"
+	reasonCountry   = "K read for a filler: only then is the country code known"
+	reasonCode      = "document code of an identity card starts with I, A or C"
+	reasonAfterName = "letters after the name's end, read for fillers"
 )
 
 // fixCharacters corrects OCR confusions the layout proves (a letter in a
@@ -103,6 +104,16 @@ func (p *parser) fixNameFillers() {
 		if row[c] == 'K' && row[c-1] == '<' && row[c-2] == '<' &&
 			(c+1 == len(row) || row[c+1] == '<' || row[c+1] == 'K') {
 			p.set(n.line, n.start+c, '<', reasonFiller)
+		}
+	}
+	// The secondary identifier's components are parted by single fillers,
+	// so three fillers in a row end the name: what follows is padding the
+	// OCR misread (the end of a line read past its last filler).
+	if end := strings.Index(string(row[sep+2:]), "<<<"); end >= 0 {
+		for c := sep + 2 + end; c < len(row); c++ {
+			if row[c] != '<' {
+				p.set(n.line, n.start+c, '<', reasonAfterName)
+			}
 		}
 	}
 }

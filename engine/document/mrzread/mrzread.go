@@ -138,7 +138,7 @@ func zoneLines(lines []ocr.Line) []ocr.Quad {
 		boxes[i] = l.Box
 	}
 	var out []ocr.Quad
-	for _, q := range mergeCollinear(boxes) {
+	for _, q := range mergeCollinear(boxes, false) {
 		if h := q.Height(); h <= 0 || q.Width()/h < minLineAspect {
 			continue
 		}
@@ -243,11 +243,24 @@ func isNoMRZ(err error) bool {
 // lineCandidates merges the pieces of lines the detector split and keeps
 // the boxes shaped like MRZ lines, in reading order, stretched as
 // alignZone does.
+//
+// Inside a band (extent set) every box is a piece of a zone line: pieces
+// on one line are joined however far apart (the detector loses the middle
+// of a line as readily as its fillers), and a piece that starts at the
+// zone's left edge needs only half the usual aspect, as a name line whose
+// run of fillers was lost does ("P<AUSCITIZEN<<JANE" and 26 fillers).
 func lineCandidates(boxes []ocr.Quad, extent [2]float64) []ocr.Quad {
-	merged := mergeCollinear(boxes)
+	band := extent != [2]float64{}
+	merged := mergeCollinear(boxes, band)
 	var out []ocr.Quad
 	for _, q := range merged {
-		if h := q.Height(); h > 0 && q.Width()/h >= minLineAspect {
+		h := q.Height()
+		if h <= 0 {
+			continue
+		}
+		aspect := q.Width() / h
+		atLeft := band && math.Min(q[0].X, q[3].X)-extent[0] <= h
+		if aspect >= minLineAspect || (atLeft && aspect >= minLineAspect/2) {
 			out = append(out, q)
 		}
 	}
@@ -264,55 +277,82 @@ func alignZone(lines []ocr.Quad, extent [2]float64) []ocr.Quad {
 	for i, q := range lines {
 		out[i] = q
 		h := q.Height()
-		dx, dy := q[1].X-q[0].X, q[1].Y-q[0].Y
-		l := math.Hypot(dx, dy)
-		if h <= 0 || l == 0 {
+		if h <= 0 || q.Width() == 0 {
 			continue
 		}
-		ux, uy := dx/l, dy/l
+		// The zone's lines: similar height, close above or below. The
+		// widest gives the direction, which a short piece's own box
+		// estimates poorly.
+		zone := []ocr.Quad{}
+		dir := q
+		ux, uy := direction(q)
+		for _, o := range lines {
+			ho := o.Height()
+			if ho <= 0 || math.Max(h, ho) > 1.5*math.Min(h, ho) ||
+				math.Abs(-o.Center().X*uy+o.Center().Y*ux-(-q.Center().X*uy+q.Center().Y*ux)) > 4*math.Max(h, ho) {
+				continue
+			}
+			zone = append(zone, o)
+			if o.Width() > dir.Width() {
+				dir = o
+			}
+		}
+		ux, uy = direction(dir)
 		u := func(p ocr.Point) float64 { return p.X*ux + p.Y*uy }
 		v := func(p ocr.Point) float64 { return -p.X*uy + p.Y*ux }
-		minU, maxU := math.Min(u(q[0]), u(q[3])), math.Max(u(q[1]), u(q[2]))
+		minU, maxU := math.Inf(1), math.Inf(-1)
+		for _, p := range q {
+			minU, maxU = math.Min(minU, u(p)), math.Max(maxU, u(p))
+		}
+		c := q.Center()
 		if extent != [2]float64{} && ux > 0.9 {
-			// The extent's ends as seen along this line's direction.
-			c := q.Center()
+			// The extent's ends as seen along the zone's direction.
 			minU = math.Min(minU, u(ocr.Point{X: extent[0], Y: c.Y}))
 			maxU = math.Max(maxU, u(ocr.Point{X: extent[1], Y: c.Y}))
 		}
-		for _, o := range lines {
-			ho := o.Height()
-			// Only the lines of this zone: similar height, close above or
-			// below, overlapping along the text.
-			if ho <= 0 || math.Max(h, ho) > 1.5*math.Min(h, ho) ||
-				math.Abs(v(o.Center())-v(q.Center())) > 4*math.Max(h, ho) {
-				continue
+		for _, o := range zone {
+			// Only lines overlapping this one along the text.
+			ol, or := math.Inf(1), math.Inf(-1)
+			for _, p := range o {
+				ol, or = math.Min(ol, u(p)), math.Max(or, u(p))
 			}
-			ol, or := math.Min(u(o[0]), u(o[3])), math.Max(u(o[1]), u(o[2]))
 			if or < minU || ol > maxU {
 				continue
 			}
 			minU, maxU = math.Min(minU, ol), math.Max(maxU, or)
 		}
-		pt := func(p ocr.Point, at float64) ocr.Point {
-			d := at - u(p)
-			return ocr.Point{X: p.X + d*ux, Y: p.Y + d*uy}
-		}
-		out[i] = ocr.Quad{pt(q[0], minU), pt(q[1], maxU), pt(q[2], maxU), pt(q[3], minU)}
+		vc := v(c)
+		pt := func(at, across float64) ocr.Point { return ocr.Point{X: at*ux - across*uy, Y: at*uy + across*ux} }
+		out[i] = ocr.Quad{pt(minU, vc-h/2), pt(maxU, vc-h/2), pt(maxU, vc+h/2), pt(minU, vc+h/2)}
 	}
 	return out
+}
+
+// direction is q's text direction, top-left to top-right, as a unit vector.
+func direction(q ocr.Quad) (float64, float64) {
+	dx, dy := q[1].X-q[0].X, q[1].Y-q[0].Y
+	l := math.Hypot(dx, dy)
+	if l == 0 {
+		return 1, 0
+	}
+	return dx / l, dy / l
 }
 
 // mergeCollinear joins boxes that continue each other on one text line:
 // similar height, centres on one line along the text direction and a gap
 // of at most two heights. The detector splits an MRZ line where glare or a
 // long run of fillers thins it out.
-func mergeCollinear(boxes []ocr.Quad) []ocr.Quad {
+//
+// With anyGap, pieces at any distance are joined, along the mean of their
+// directions (one short piece's own direction drifts by a line's height
+// over the width of a zone).
+func mergeCollinear(boxes []ocr.Quad, anyGap bool) []ocr.Quad {
 	out := append([]ocr.Quad(nil), boxes...)
 	for merged := true; merged; {
 		merged = false
 		for i := 0; i < len(out) && !merged; i++ {
 			for j := i + 1; j < len(out); j++ {
-				if q, ok := join(out[i], out[j]); ok {
+				if q, ok := join(out[i], out[j], anyGap); ok {
 					out[i] = q
 					out = append(out[:j], out[j+1:]...)
 					merged = true
@@ -325,13 +365,16 @@ func mergeCollinear(boxes []ocr.Quad) []ocr.Quad {
 }
 
 // join returns the box covering a and b when they are pieces of one line.
-func join(a, b ocr.Quad) (ocr.Quad, bool) {
+func join(a, b ocr.Quad, anyGap bool) (ocr.Quad, bool) {
 	ha, hb := a.Height(), b.Height()
 	if ha <= 0 || hb <= 0 || math.Max(ha, hb) > 1.5*math.Min(ha, hb) {
 		return ocr.Quad{}, false
 	}
-	// The text direction of a, as a unit vector.
+	// The text direction of a (with anyGap, of a and b), as a unit vector.
 	dx, dy := a[1].X-a[0].X, a[1].Y-a[0].Y
+	if anyGap {
+		dx, dy = dx+b[1].X-b[0].X, dy+b[1].Y-b[0].Y
+	}
 	l := math.Hypot(dx, dy)
 	if l == 0 {
 		return ocr.Quad{}, false
@@ -345,10 +388,12 @@ func join(a, b ocr.Quad) (ocr.Quad, bool) {
 		return ocr.Quad{}, false
 	}
 	gap := math.Abs(along) - (a.Width()+b.Width())/2
-	if gap > 2*h {
+	if gap > 2*h && !anyGap {
 		return ocr.Quad{}, false
 	}
-	// The union, as a rectangle along a's direction.
+	// The union, as a rectangle along the direction; far apart, across
+	// it only the two centre lines and the taller height, since the
+	// pieces' own tilts would inflate it.
 	minU, maxU, minV, maxV := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, q := range []ocr.Quad{a, b} {
 		for _, p := range q {
@@ -357,6 +402,10 @@ func join(a, b ocr.Quad) (ocr.Quad, bool) {
 			minU, maxU = math.Min(minU, u), math.Max(maxU, u)
 			minV, maxV = math.Min(minV, v), math.Max(maxV, v)
 		}
+	}
+	if anyGap {
+		va, vb := -ca.X*uy+ca.Y*ux, -cb.X*uy+cb.Y*ux
+		minV, maxV = math.Min(va, vb)-h/2, math.Max(va, vb)+h/2
 	}
 	pt := func(u, v float64) ocr.Point { return ocr.Point{X: u*ux - v*uy, Y: u*uy + v*ux} }
 	return ocr.Quad{pt(minU, minV), pt(maxU, minV), pt(maxU, maxV), pt(minU, maxV)}, true
