@@ -34,6 +34,11 @@ type DecodeOptions struct {
 	// four frames (of 8 pixels) per character: a caller that knows how many
 	// characters a line holds can bound the width by it.
 	MaxWidth int
+	// FullWidth reads lines at their natural width rather than squeezed to
+	// three quarters of it (recSqueeze): for dense lines of known length,
+	// such as an MRZ, where a blurred line loses characters at fewer
+	// frames per character.
+	FullWidth bool
 }
 
 // decoder is DecodeOptions resolved against the recogniser's classes.

@@ -91,8 +91,8 @@ func TestMRZLineCER(t *testing.T) {
 	}
 	opts := map[string]DecodeOptions{
 		"free":     {},
-		"alphabet": {Allow: MRZAlphabet},
-		"mrz":      {Allow: MRZAlphabet, Lengths: []int{30, 36, 44}, MaxAdded: 4},
+		"alphabet": {Allow: MRZAlphabet, FullWidth: true},
+		"mrz":      {Allow: MRZAlphabet, Lengths: []int{30, 36, 44}, MaxAdded: 4, FullWidth: true},
 	}
 	errs, total := map[string]int{}, 0
 	for i := 0; i < len(files); i += step {

@@ -40,10 +40,10 @@ const (
 	retryScore = 100
 )
 
-// mrzDecode reads MRZ lines: only their alphabet, only their lengths. The
-// lines are not squeezed (DecodeOptions.MaxWidth): at 3 frames a
-// character a blurred TD1 line lost characters.
-var mrzDecode = ocr.DecodeOptions{Allow: ocr.MRZAlphabet, Lengths: []int{30, 36, 44}, MaxAdded: maxAdded}
+// mrzDecode reads MRZ lines: only their alphabet, only their lengths, at
+// full width (neither DecodeOptions.MaxWidth nor the default squeeze): at
+// 3 frames a character a blurred TD1 line lost characters.
+var mrzDecode = ocr.DecodeOptions{Allow: ocr.MRZAlphabet, Lengths: []int{30, 36, 44}, MaxAdded: maxAdded, FullWidth: true}
 
 // Reader reads machine readable zones. It is safe for concurrent use when
 // its OCR engine is.
