@@ -282,13 +282,20 @@ func startXvfb(t *testing.T) string {
 }
 
 // artifactsDir is the folder this test run saves pictures in: $KYC_ARTIFACTS
-// (the Makefile names one per run), else artifacts/test-<time>.
+// (the Makefile names one per run), else artifacts/test-<time>. It is
+// absolute: the e2e flow hands it to a process running in frontend/, which
+// would otherwise save inside the source tree.
 func artifactsDir(t *testing.T) string {
 	t.Helper()
-	if d := os.Getenv("KYC_ARTIFACTS"); d != "" {
-		return d
+	d := os.Getenv("KYC_ARTIFACTS")
+	if d == "" {
+		d = filepath.Join("artifacts", "test-"+time.Now().UTC().Format("20060102-150405"))
 	}
-	return filepath.Join("artifacts", "test-"+time.Now().UTC().Format("20060102-150405"))
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
 
 // TestBuildAssets checks the Wails project file and the icon the window
