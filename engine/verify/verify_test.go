@@ -112,21 +112,12 @@ func TestVerifyRoutes(t *testing.T) {
 	sheldon := readFace(t, "sheldon", 2)
 	defer sheldon.Close()
 
-	var mu sync.Mutex
-	var stages []string
-	eng.Progress = func(s string) {
-		mu.Lock()
-		stages = append(stages, s)
-		mu.Unlock()
-	}
+	checkStages := recordStages(t, eng)
 	rep, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(stages)
-	if want := []string{"decision", "document", "match", "screening", "selfie"}; !slices.Equal(stages, want) {
-		t.Errorf("progress reported %v, want each of %v once", stages, want)
-	}
+	checkStages()
 	eng.Progress = nil
 	t.Logf("same person: decision %s score %.1f reasons %v; doc type %s, face %+v", rep.Decision, rep.Score, rep.Reasons, rep.Document.Type, rep.Face.Match)
 	if rep.Document.Type != fields.TypeKTP {
@@ -211,13 +202,7 @@ func TestPrepared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var stages []string
-	eng.Progress = func(s string) {
-		mu.Lock()
-		stages = append(stages, s)
-		mu.Unlock()
-	}
+	checkStages := recordStages(t, eng)
 	p := eng.Prepare(context.Background(), doc, nil)
 	ahead, err := eng.Verify(context.Background(), Input{Selfie: live, Attempt: 1, Prepared: p})
 	if err != nil {
@@ -229,10 +214,7 @@ func TestPrepared(t *testing.T) {
 		t.Errorf("prepared: %s %.1f %s %+v; at once: %s %.1f %s %+v", ahead.Decision, ahead.Score, ahead.Document.Type, ahead.Face.Match,
 			whole.Decision, whole.Score, whole.Document.Type, whole.Face.Match)
 	}
-	slices.Sort(stages)
-	if want := []string{"decision", "document", "match", "screening", "selfie"}; !slices.Equal(stages, want) {
-		t.Errorf("progress reported %v, want each of %v once", stages, want)
-	}
+	checkStages()
 	for _, stage := range []string{"document", "match"} {
 		if ahead.TimingsMS[stage] <= 0 {
 			t.Errorf("no %s timing: %v", stage, ahead.TimingsMS)
@@ -284,4 +266,26 @@ func genuine(t testing.TB, eng *Engine) (live gocv.Mat, doc document.Image) {
 	doc = ktpPhoto(t, portrait)
 	t.Cleanup(func() { doc.Mat.Close() })
 	return live, doc
+}
+
+// recordStages has eng report its progress; the returned check wants each
+// stage reported exactly once since.
+func recordStages(t *testing.T, eng *Engine) (check func()) {
+	t.Helper()
+	var mu sync.Mutex
+	var stages []string
+	eng.Progress = func(s string) {
+		mu.Lock()
+		stages = append(stages, s)
+		mu.Unlock()
+	}
+	return func() {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		slices.Sort(stages)
+		if want := []string{"decision", "document", "match", "screening", "selfie"}; !slices.Equal(stages, want) {
+			t.Errorf("progress reported %v, want each of %v once", stages, want)
+		}
+	}
 }
