@@ -70,7 +70,7 @@ func TestUpsideDown(t *testing.T) {
 		rotation int
 	}{{"upright", upright, 0}, {"upside down", turned, 180}} {
 		var seen bool
-		res, err := a.Analyze(context.Background(), Image{Mat: c.img}, nil, func(gocv.Mat) { seen = true })
+		res, err := a.Analyze(context.Background(), Image{Mat: c.img}, nil, func(PortraitCrop) { seen = true })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,6 +168,7 @@ func BenchmarkAnalyze(b *testing.B) {
 		buf.Close()
 		b.Run(c.name, func(b *testing.B) {
 			stages := map[string][]float64{}
+			testenv.ReportCPU(b)
 			for b.Loop() {
 				res, err := a.Analyze(context.Background(), Image{Raw: raw, Mat: c.img}, nil, nil)
 				if err != nil {

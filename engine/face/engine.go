@@ -142,8 +142,8 @@ func (t Timings) since(stage string, start time.Time) {
 }
 
 // Analyze detects the faces of img, picks one with pick (Dominant or
-// Largest), aligns it, measures its quality and embeds it. It records the
-// stages in t under prefix.
+// Largest), and describes it (Describe). It records the stages in t under
+// prefix.
 func (e *Engine) Analyze(ctx context.Context, img gocv.Mat, pick Selection, t Timings, prefix string) (Analysis, error) {
 	start := time.Now()
 	faces, err := e.det.Detect(ctx, img)
@@ -155,8 +155,17 @@ func (e *Engine) Analyze(ctx context.Context, img gocv.Mat, pick Selection, t Ti
 	if err != nil {
 		return Analysis{Detected: len(faces)}, err
 	}
-	a := Analysis{Face: f, Detected: len(faces)}
-	start = time.Now()
+	a, err := e.Describe(ctx, img, f, t, prefix)
+	a.Detected = len(faces)
+	return a, err
+}
+
+// Describe aligns face f of img, measures its quality and embeds it: the
+// analysis of a face already found, such as a document's portrait found
+// on the whole page. Detected is left at 1.
+func (e *Engine) Describe(ctx context.Context, img gocv.Mat, f Face, t Timings, prefix string) (Analysis, error) {
+	a := Analysis{Face: f, Detected: 1}
+	start := time.Now()
 	aligned, err := Align(img, f.Landmarks)
 	if err != nil {
 		return a, err

@@ -53,6 +53,16 @@ type Face struct {
 	Score     float64  `json:"score"`
 }
 
+// Translate returns f moved by (dx, dy): the same face in the coordinates
+// of a crop or a larger image.
+func (f Face) Translate(dx, dy float64) Face {
+	f.Box.X, f.Box.Y = f.Box.X+dx, f.Box.Y+dy
+	for i := range f.Landmarks {
+		f.Landmarks[i].X, f.Landmarks[i].Y = f.Landmarks[i].X+dx, f.Landmarks[i].Y+dy
+	}
+	return f
+}
+
 // Plausible checks the landmarks fit a face: all near the box, the image-left
 // eye left of the other, the eyes above the mouth. It catches decoding
 // errors and detections on things that are not faces.

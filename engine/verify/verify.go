@@ -215,8 +215,6 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	case selfieErr != nil:
 	case !refOK:
 		rep.Face.Problem = "no portrait found on the document"
-	case errors.Is(refErr, face.ErrNoFace):
-		rep.Face.Problem = "no face in the document portrait"
 	case refErr != nil:
 		return nil, fmt.Errorf("face match: %w", refErr)
 	default:
@@ -392,9 +390,9 @@ func (e *Engine) prepare(ctx context.Context, front document.Image, back *docume
 	p := &Prepared{cancel: cancel, done: make(chan struct{}), timings: c}
 	// The reference side of the match starts as soon as the document's
 	// portrait is cut out, while the document's text is still being read.
-	onPortrait := func(portrait gocv.Mat) {
+	onPortrait := func(portrait document.PortraitCrop) {
 		s := time.Now()
-		p.ref, p.refErr = e.Face.Analyze(ctx, portrait, face.Largest, face.Timings{}, "")
+		p.ref, p.refErr = e.Face.Describe(ctx, portrait.Image, portrait.Face, face.Timings{}, "")
 		p.refOK = true
 		c.Since("match", s)
 		done("match")

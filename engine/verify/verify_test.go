@@ -173,6 +173,7 @@ func BenchmarkVerify(b *testing.B) {
 	eng := newEngine(b)
 	live, doc := genuine(b, eng)
 	stages := map[string][]float64{}
+	testenv.ReportCPU(b)
 	for b.Loop() {
 		rep, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1})
 		if err != nil {
