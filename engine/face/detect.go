@@ -148,17 +148,10 @@ func clipBox(b Box, w, h int) Box {
 func clamp01(v float64) float64 { return math.Min(1, math.Max(0, v)) }
 
 // letterbox resizes img to rw x rh and writes it into the top-left corner of
-// the square tensor t, leaving the rest zero (black).
+// the (zeroed) input tensor t; the rest stays zero, YuNet's padding.
 func letterbox(img gocv.Mat, rw, rh int, t ort.Tensor) error {
-	side := int(t.Shape[2])
 	resized := gocv.NewMat()
 	defer resized.Close()
 	gocv.Resize(img, &resized, image.Pt(rw, rh), 0, 0, gocv.InterpolationLinear)
-	canvas := gocv.NewMatWithSize(side, side, gocv.MatTypeCV8UC3)
-	defer canvas.Close()
-	canvas.SetTo(gocv.NewScalar(0, 0, 0, 0))
-	roi := canvas.Region(image.Rect(0, 0, rw, rh))
-	resized.CopyTo(&roi)
-	roi.Close()
-	return t.SetImage(0, canvas.ToBytes(), side, side, ort.Raw)
+	return t.SetImage(0, resized.ToBytes(), rh, rw, ort.Raw)
 }

@@ -113,6 +113,20 @@ func TestSetImage(t *testing.T) {
 			t.Fatalf("SetImage = %v, want %v", x.Data, want)
 		}
 	}
+	// A smaller image fills the top-left corner; the rest stays zero.
+	big := ort.NewNCHW(1, 3, 2, 3)
+	if err := big.SetImage(0, pix, 1, 2, ort.Normalize{Mean: [3]float32{10, 10, 10}, Scale: [3]float32{2, 2, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	wantBig := []float32{0, 60, 0, 0, 0, 0, 20, 80, 0, 0, 0, 0, 40, 100, 0, 0, 0, 0} // B, G, R planes of 2x3
+	for i := range wantBig {
+		if big.Data[i] != wantBig[i] {
+			t.Fatalf("SetImage into a larger tensor = %v, want %v", big.Data, wantBig)
+		}
+	}
+	if err := x.SetImage(0, make([]byte, 2*3*3), 2, 3, ort.Raw); err == nil {
+		t.Fatal("SetImage accepted an image larger than the tensor")
+	}
 	if err := x.SetImage(0, pix[:3], 1, 2, ort.Raw); err == nil {
 		t.Fatal("SetImage accepted a short buffer")
 	}

@@ -53,10 +53,12 @@ type Normalize struct {
 var Raw = Normalize{Scale: [3]float32{1, 1, 1}}
 
 // SetImage writes an interleaved 8-bit 3-channel image (HWC, as OpenCV
-// stores a BGR Mat) into batch slot n of an NCHW tensor of the same height
-// and width, normalising each value.
+// stores a BGR Mat) into batch slot n of an NCHW tensor, normalising each
+// value. An image smaller than the tensor goes into its top-left corner
+// and leaves the rest as it was (zero from NewNCHW): a letterbox without a
+// padded copy of the image.
 func (t Tensor) SetImage(n int, pix []byte, h, w int, norm Normalize) error {
-	if len(t.Shape) != 4 || t.Shape[1] != 3 || int(t.Shape[2]) != h || int(t.Shape[3]) != w {
+	if len(t.Shape) != 4 || t.Shape[1] != 3 || int(t.Shape[2]) < h || int(t.Shape[3]) < w || h <= 0 || w <= 0 {
 		return fmt.Errorf("tensor shape %v does not take a %dx%d 3-channel image", t.Shape, w, h)
 	}
 	if n < 0 || int64(n) >= t.Shape[0] {
@@ -65,17 +67,24 @@ func (t Tensor) SetImage(n int, pix []byte, h, w int, norm Normalize) error {
 	if len(pix) != h*w*3 {
 		return fmt.Errorf("image buffer has %d bytes, want %d for %dx%dx3", len(pix), h*w*3, w, h)
 	}
-	plane := h * w
+	tw := int(t.Shape[3])
+	plane := int(t.Shape[2]) * tw
 	base := n * 3 * plane
-	for c := 0; c < 3; c++ {
-		src := c
-		if norm.SwapRB {
-			src = 2 - c
-		}
-		mean, scale := norm.Mean[c], norm.Scale[c]
-		dst := t.Data[base+c*plane : base+(c+1)*plane]
-		for i := range dst {
-			dst[i] = (float32(pix[i*3+src]) - mean) * scale
+	s0, s2 := 0, 2
+	if norm.SwapRB {
+		s0, s2 = 2, 0
+	}
+	// One pass over the pixels, three planes written: the image is read
+	// once instead of once a channel.
+	for y := range h {
+		row := pix[y*w*3 : (y+1)*w*3]
+		o := base + y*tw
+		p0, p1, p2 := t.Data[o:o+w], t.Data[o+plane:o+plane+w], t.Data[o+2*plane:o+2*plane+w]
+		for x := range p0 {
+			px := row[3*x : 3*x+3]
+			p0[x] = (float32(px[s0]) - norm.Mean[0]) * norm.Scale[0]
+			p1[x] = (float32(px[1]) - norm.Mean[1]) * norm.Scale[1]
+			p2[x] = (float32(px[s2]) - norm.Mean[2]) * norm.Scale[2]
 		}
 	}
 	return nil

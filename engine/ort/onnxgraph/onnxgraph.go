@@ -18,6 +18,10 @@
 //     padded convolutions are left alone);
 //   - x*Clip(x+3, 0, 6)/6: x*HardSigmoid(x) with alpha 1/6 and beta 1/2,
 //     the same function in two passes;
+//   - PRelu with a slope per channel, after a convolution: x plus (1-s)
+//     times Relu(-x), two depthwise 1x1 convolutions that ONNX Runtime
+//     keeps in its blocked layout, where its PRelu kernel is slow and
+//     outside it (faceplugin's face embedding and MiniFASNet);
 //   - subnormal float weights (below 1.2e-38) are zeroed in every model:
 //     they change no output, but each multiply that meets one takes the
 //     CPU's slow path (PP-OCRv4's recogniser has 31,350 of them).
@@ -52,6 +56,9 @@ type Stats struct {
 	// Depthwise is the number of remaining Mul/Add pairs made one
 	// depthwise 1x1 Conv.
 	Depthwise int
+	// PRelu is the number of per-channel PRelus made two depthwise 1x1
+	// Convs.
+	PRelu int
 	// Denormals is the number of subnormal float weights zeroed.
 	Denormals int
 }
@@ -79,6 +86,7 @@ const (
 	tensorDims     = 1
 	tensorDataType = 2
 	tensorFloats   = 4
+	tensorName     = 8
 	tensorRaw      = 9
 
 	attrTypeFloat  = 1
@@ -109,6 +117,9 @@ type graph struct {
 	nodes   []*node  // in order, one per nil in fields
 	extra   map[*node][]*node
 	outputs map[string]bool
+	// inits are the graph's float initializers, read only: the folds that
+	// change weights change Constant nodes.
+	inits map[string]*tensor
 }
 
 // Fold applies the rewrites to an ONNX model and returns the new model.
@@ -145,7 +156,8 @@ func Fold(model []byte) ([]byte, Stats, error) {
 	st.HardSwish = g.foldHardSwish()
 	st.InputFolds = g.foldInputAffine()
 	st.Depthwise = g.affineToDepthwise()
-	if st.AffineFolds+st.HardSwish+st.InputFolds+st.Depthwise == 0 {
+	st.PRelu = g.preluToDepthwise()
+	if st.AffineFolds+st.HardSwish+st.InputFolds+st.Depthwise+st.PRelu == 0 {
 		return model, st, nil
 	}
 	var out []byte
@@ -191,7 +203,7 @@ func appendBytes(b []byte, num protowire.Number, v []byte) []byte {
 }
 
 func parseGraph(b []byte) (*graph, error) {
-	g := &graph{extra: map[*node][]*node{}, outputs: map[string]bool{}}
+	g := &graph{extra: map[*node][]*node{}, outputs: map[string]bool{}, inits: map[string]*tensor{}}
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, raw, val []byte) error {
 		switch {
 		case num == graphNode && typ == protowire.BytesType:
@@ -202,6 +214,24 @@ func parseGraph(b []byte) (*graph, error) {
 			g.nodes = append(g.nodes, n)
 			g.fields = append(g.fields, nil)
 			return nil
+		case num == graphInitializer && typ == protowire.BytesType:
+			t, err := parseTensor(val)
+			if err != nil {
+				return err
+			}
+			name := ""
+			err = eachField(val, func(num protowire.Number, typ protowire.Type, _, v []byte) error {
+				if num == tensorName && typ == protowire.BytesType {
+					name = string(v)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if t != nil && name != "" {
+				g.inits[name] = t
+			}
 		case num == graphOutput && typ == protowire.BytesType:
 			// ValueInfoProto: name is field 1.
 			err := eachField(val, func(num protowire.Number, _ protowire.Type, _, v []byte) error {

@@ -27,7 +27,8 @@ func TestFoldKeepsOutputs(t *testing.T) {
 		{"ppocr-rec", onnx.NewShape(1, 3, 48, 320), onnxgraph.Stats{AffineFolds: 28, HardSwish: 28, InputFolds: 12, Depthwise: 16, Denormals: 31350}},
 		{"ppocr-det", onnx.NewShape(1, 3, 96, 160), onnxgraph.Stats{AffineFolds: 28, HardSwish: 24, InputFolds: 10, Depthwise: 14, Denormals: 1579}},
 		{"ppocr-cls", onnx.NewShape(1, 3, 48, 192), onnxgraph.Stats{HardSwish: 18}},
-		{"fr-feature", onnx.NewShape(1, 3, 112, 112), onnxgraph.Stats{Denormals: 8938}},
+		{"fr-feature", onnx.NewShape(1, 3, 112, 112), onnxgraph.Stats{PRelu: 33, Denormals: 8938}},
+		{"minifasnet-v2se", onnx.NewShape(1, 3, 128, 128), onnxgraph.Stats{PRelu: 33}},
 		{"yunet", onnx.NewShape(1, 3, 640, 640), onnxgraph.Stats{}},
 	} {
 		t.Run(c.model, func(t *testing.T) {
@@ -102,7 +103,7 @@ func TestFoldSmallGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (onnxgraph.Stats{AffineFolds: 1, HardSwish: 1, InputFolds: 1, Depthwise: 1, Denormals: 1}) {
+	if st != (onnxgraph.Stats{AffineFolds: 1, HardSwish: 1, InputFolds: 1, Depthwise: 1, PRelu: 1, Denormals: 1}) {
 		t.Fatalf("stats %+v", st)
 	}
 	shape := onnx.NewShape(1, 2, 4, 4)
@@ -150,6 +151,9 @@ func FuzzFold(f *testing.F) {
 // y = h*Clip(h+3,0,6)/6 -> Mul 0.7 -> Add -0.2 -> Conv 1x1 -> z, plus
 // y -> Mul -> Add -> a padded 3x3 Conv, which must not take them (they
 // become a depthwise 1x1 Conv); one weight of the 1x1 Conv is subnormal.
+// Then a PRelu with a slope per channel (an initializer), which becomes
+// two depthwise convolutions, and one with a slope per column, which is
+// not per channel and stays.
 func smallModel() []byte {
 	bytesField := func(b []byte, num protowire.Number, v []byte) []byte {
 		return protowire.AppendBytes(protowire.AppendTag(b, num, protowire.BytesType), v)
@@ -242,12 +246,16 @@ func smallModel() []byte {
 		node("Add", []string{"v2", "b3"}, []string{"v3"}),
 		node("Conv", []string{"v3", "w3"}, []string{"v"}, intsAttr("pads", 1, 1, 1, 1)),
 		node("Add", []string{"z", "v"}, []string{"out"}),
+		node("PRelu", []string{"out", "slope"}, []string{"pr"}),
+		node("PRelu", []string{"pr", "wslope"}, []string{"pr2"}),
 	} {
 		g = bytesField(g, 1, n)
 	}
 	g = bytesField(g, 2, []byte("small"))
+	g = bytesField(g, 5, bytesField(tensor([]int64{2, 1, 1}, []float32{0.25, 1.5}), 8, []byte("slope")))
+	g = bytesField(g, 5, bytesField(tensor([]int64{4}, []float32{0.1, 0.2, 0.3, 0.4}), 8, []byte("wslope")))
 	g = bytesField(g, 11, valueInfo("x", 1, 2, 4, 4))
-	g = bytesField(g, 12, valueInfo("out", 1, 2, 4, 4))
+	g = bytesField(g, 12, valueInfo("pr2", 1, 2, 4, 4))
 	m := varint(nil, 1, 4) // IR version 4
 	m = bytesField(m, 8, varint(nil, 2, 9))
 	return bytesField(m, 7, g)
