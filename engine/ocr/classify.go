@@ -17,33 +17,30 @@ const (
 	clsThreshold = 0.9
 )
 
-// orient turns, in place, every crop the classifier finds upside down,
-// and reports which it turned.
-func (e *Engine) orient(ctx context.Context, crops []gocv.Mat) ([]bool, error) {
-	turned := make([]bool, len(crops))
-	for start := 0; start < len(crops); start += e.cfg.RecBatch {
-		batch := crops[start:min(start+e.cfg.RecBatch, len(crops))]
-		in := ort.NewNCHW(len(batch), 3, recHeight, clsWidth)
-		for n, c := range batch {
-			if err := fillPadded(in, n, c, scaledWidth(c, recHeight, clsWidth), clsWidth); err != nil {
-				return nil, fmt.Errorf("classifying line orientation: %w", err)
-			}
-		}
-		out, err := e.cls.Run(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("classifying line orientation: %w", err)
-		}
-		p := out[0]
-		if len(p.Data) != 2*len(batch) {
-			return nil, fmt.Errorf("classifying line orientation: output shape %v, want [%d 2]", p.Shape, len(batch))
-		}
-		for n := range batch {
-			// Class 1 is "180 degrees".
-			if p.Data[2*n+1] > p.Data[2*n] && p.Data[2*n+1] > clsThreshold {
-				gocv.Rotate(batch[n], &batch[n], gocv.Rotate180Clockwise)
-				turned[start+n] = true
-			}
+// orient turns, in place, every crop of batch the classifier finds upside
+// down (one run for the batch), and records which it turned in turned,
+// indexed like crops.
+func (e *Engine) orient(ctx context.Context, crops []gocv.Mat, batch []int, turned []bool) error {
+	in := ort.NewNCHW(len(batch), 3, recHeight, clsWidth)
+	for n, i := range batch {
+		if err := fillPadded(in, n, crops[i], scaledWidth(crops[i], recHeight, clsWidth), clsWidth); err != nil {
+			return fmt.Errorf("classifying line orientation: %w", err)
 		}
 	}
-	return turned, nil
+	out, err := e.cls.Run(ctx, in)
+	if err != nil {
+		return fmt.Errorf("classifying line orientation: %w", err)
+	}
+	p := out[0]
+	if len(p.Data) != 2*len(batch) {
+		return fmt.Errorf("classifying line orientation: output shape %v, want [%d 2]", p.Shape, len(batch))
+	}
+	for n, i := range batch {
+		// Class 1 is "180 degrees".
+		if p.Data[2*n+1] > p.Data[2*n] && p.Data[2*n+1] > clsThreshold {
+			gocv.Rotate(crops[i], &crops[i], gocv.Rotate180Clockwise)
+			turned[i] = true
+		}
+	}
+	return nil
 }

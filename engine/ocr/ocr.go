@@ -32,7 +32,8 @@ type Config struct {
 	// down; empty skips the step.
 	ClsModel string
 
-	// Threads is ONNX Runtime's intra-op thread count per session.
+	// Threads is ONNX Runtime's intra-op thread count per session (the
+	// detector's is at least Workers).
 	Threads int
 	// MaxSide bounds the longer side of the image given to the detector
 	// (960).
@@ -101,7 +102,9 @@ func New(cfg Config) (*Engine, error) {
 		e.classOf[r] = append(e.classOf[r], i+1)
 	}
 	opt := ort.Options{IntraOpThreads: cfg.Threads}
-	if e.det, err = ort.NewSession(cfg.DetModel, opt); err != nil {
+	// The detector is one run the whole reading waits on, while the
+	// recognition workers have nothing to do yet: it gets their threads.
+	if e.det, err = ort.NewSession(cfg.DetModel, ort.Options{IntraOpThreads: max(cfg.Threads, cfg.Workers)}); err != nil {
 		return nil, fmt.Errorf("ocr detector: %w", err)
 	}
 	if e.rec, err = ort.NewSession(cfg.RecModel, opt); err != nil {

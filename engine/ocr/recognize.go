@@ -62,19 +62,17 @@ func (e *Engine) Recognize(ctx context.Context, img gocv.Mat, boxes []Quad, opt 
 	for _, q := range boxes {
 		crops = append(crops, rectify(img, q))
 	}
-	turned := make([]bool, len(crops))
+	var turned []bool
 	if e.cls != nil {
-		var err error
-		if turned, err = e.orient(ctx, crops); err != nil {
-			return nil, err
-		}
+		turned = make([]bool, len(crops))
 	}
-	lines, err := e.ReadCrops(ctx, crops, opt)
+	lines, err := e.readCrops(ctx, crops, opt, turned)
 	if err != nil {
 		return nil, err
 	}
 	for i := range lines {
-		lines[i].Box, lines[i].Turned = boxes[i], turned[i]
+		lines[i].Box = boxes[i]
+		lines[i].Turned = turned != nil && turned[i]
 	}
 	return lines, nil
 }
@@ -107,6 +105,13 @@ func rectify(img gocv.Mat, q Quad) gocv.Mat {
 // right (crops from Recognize, or line images from elsewhere). Each line's
 // Box is the whole crop.
 func (e *Engine) ReadCrops(ctx context.Context, crops []gocv.Mat, opt DecodeOptions) ([]Line, error) {
+	return e.readCrops(ctx, crops, opt, nil)
+}
+
+// readCrops is ReadCrops; with turned not nil, each batch first goes
+// through the orientation classifier (orient), in the worker that reads
+// it, so that classifying is spread over the workers too.
+func (e *Engine) readCrops(ctx context.Context, crops []gocv.Mat, opt DecodeOptions, turned []bool) ([]Line, error) {
 	dec, err := e.decoder(opt)
 	if err != nil {
 		return nil, err
@@ -151,7 +156,14 @@ func (e *Engine) ReadCrops(ctx context.Context, crops []gocv.Mat, opt DecodeOpti
 		go func() {
 			defer wg.Done()
 			for batch := range jobs {
-				if err := e.recognizeBatch(ctx, dec, crops, widths, batch, lines, opt); err != nil {
+				err := error(nil)
+				if turned != nil {
+					err = e.orient(ctx, crops, batch, turned)
+				}
+				if err == nil {
+					err = e.recognizeBatch(ctx, dec, crops, widths, batch, lines, opt)
+				}
+				if err != nil {
 					errs <- err
 					cancel()
 				}

@@ -36,8 +36,9 @@ type Engines struct {
 
 // Open loads every model from the verified store and the watchlists
 // from watchlistDir (an empty or missing folder leaves Screening nil).
-// Each model gets one thread: the stages already run in parallel on a
-// machine that also decodes the camera.
+// Each model gets one thread (the text detector, which the reading waits
+// on alone, two): the stages already run in parallel on a machine that
+// also decodes the camera.
 func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engines, error) {
 	if err := runtimeinfo.LoadRuntime(store); err != nil {
 		return nil, fmt.Errorf("loading ONNX Runtime: %w", err)
