@@ -24,6 +24,7 @@ import (
 
 	"github.com/openkyc/kyc/app"
 	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/internal/engines"
 	"github.com/openkyc/kyc/models"
 )
 
@@ -37,6 +38,7 @@ var icon []byte
 var version = "dev"
 
 func main() {
+	engines.TuneGC()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "kyc-desktop:", err)
 		os.Exit(1)

@@ -170,6 +170,7 @@ func TestVerifyRoutes(t *testing.T) {
 // match, screening, risk) of a 1600x1000 document photo and a 640x480
 // selfie, the models already loaded.
 func BenchmarkVerify(b *testing.B) {
+	b.Cleanup(engines.TuneGC()) // as kyc runs
 	eng := newEngine(b)
 	live, doc := genuine(b, eng)
 	stages := map[string][]float64{}
@@ -239,6 +240,7 @@ func TestPrepared(t *testing.T) {
 // while the customer posed, so from the selfie to the decision only the
 // selfie, the match, the screening and the risk remain.
 func BenchmarkVerifyPrepared(b *testing.B) {
+	b.Cleanup(engines.TuneGC()) // as kyc-desktop runs
 	eng := newEngine(b)
 	live, doc := genuine(b, eng)
 	for b.Loop() {
