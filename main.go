@@ -24,7 +24,7 @@ import (
 
 	"github.com/openkyc/kyc/app"
 	"github.com/openkyc/kyc/engine/device"
-	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/models"
 )
 
@@ -38,7 +38,7 @@ var icon []byte
 var version = "dev"
 
 func main() {
-	engines.TuneGC()
+	runtimeinfo.TuneGC()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "kyc-desktop:", err)
 		os.Exit(1)

@@ -15,7 +15,7 @@ import (
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/verify"
-	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
@@ -27,7 +27,7 @@ import (
 // runs it, the document was read while the selfie was taken; the second
 // case reads everything after the selfie (a retried selfie does).
 func BenchmarkProcess(b *testing.B) {
-	b.Cleanup(engines.TuneGC()) // as kyc-desktop runs
+	b.Cleanup(runtimeinfo.TuneGC()) // as kyc-desktop runs
 	testenv.ORT(b)
 	store, err := models.DefaultStore()
 	if err != nil {

@@ -10,14 +10,14 @@ import (
 	"syscall"
 
 	"github.com/openkyc/kyc/internal/cli"
-	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	engines.TuneGC()
+	runtimeinfo.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr, version)
 	stop()

@@ -18,6 +18,7 @@ import (
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/ocr"
 	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 )
@@ -145,6 +146,7 @@ func TestPassportEyeDocuments(t *testing.T) {
 // loaded) on 1600x1000 photos: a passport data page (Luxembourg specimen,
 // MRZ and 30-odd printed lines) and a synthetic fifteen-line KTP on a desk.
 func BenchmarkAnalyze(b *testing.B) {
+	b.Cleanup(runtimeinfo.TuneGC()) // as kyc runs
 	a := newAnalyzer(b)
 	lux, err := imageio.ReadFile(filepath.Join(testenv.Data(b, "mrz", "passporteye"), "100_pass-lux.jpg"), 0)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
 	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
@@ -170,7 +171,7 @@ func TestVerifyRoutes(t *testing.T) {
 // match, screening, risk) of a 1600x1000 document photo and a 640x480
 // selfie, the models already loaded.
 func BenchmarkVerify(b *testing.B) {
-	b.Cleanup(engines.TuneGC()) // as kyc runs
+	b.Cleanup(runtimeinfo.TuneGC()) // as kyc runs
 	eng := newEngine(b)
 	live, doc := genuine(b, eng)
 	stages := map[string][]float64{}
@@ -240,7 +241,7 @@ func TestPrepared(t *testing.T) {
 // while the customer posed, so from the selfie to the decision only the
 // selfie, the match, the screening and the risk remain.
 func BenchmarkVerifyPrepared(b *testing.B) {
-	b.Cleanup(engines.TuneGC()) // as kyc-desktop runs
+	b.Cleanup(runtimeinfo.TuneGC()) // as kyc-desktop runs
 	eng := newEngine(b)
 	live, doc := genuine(b, eng)
 	for b.Loop() {

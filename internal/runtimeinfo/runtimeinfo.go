@@ -1,6 +1,7 @@
 // Package runtimeinfo loads the native libraries the engine needs and
 // reports their versions as actually loaded, for `kyc version` and the
-// desktop app's home screen alike.
+// desktop app's home screen alike; it also holds the Go collector's
+// setting of the binaries that run the engines (TuneGC).
 package runtimeinfo
 
 import (

@@ -1,4 +1,4 @@
-package engines
+package runtimeinfo
 
 import (
 	"runtime/debug"
