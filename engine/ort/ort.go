@@ -260,7 +260,10 @@ func (s *Session) Run(ctx context.Context, inputs ...Tensor) ([]Tensor, error) {
 		if !ok {
 			return nil, fmt.Errorf("running %s: output %s is %T; only float32 outputs are supported", s.name, s.outputs[i].Name, v)
 		}
-		res[i] = Tensor{Shape: append([]int64(nil), ft.GetShape()...), Data: append([]float32(nil), ft.GetData()...)}
+		// onnxruntime_go has already copied ORT's output into a Go slice
+		// of its own, which outlives the value's Destroy: no second copy
+		// (the recogniser's outputs alone are some 25 MB a verification).
+		res[i] = Tensor{Shape: append([]int64(nil), ft.GetShape()...), Data: ft.GetData()}
 	}
 	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/openkyc/kyc/engine/ort"
@@ -84,6 +85,15 @@ func TestRunRealModel(t *testing.T) {
 	}
 	if out[0].Data[0] == out[0].Data[2] && out[0].Data[1] == out[0].Data[3] {
 		t.Fatalf("different inputs gave identical outputs %v", out[0].Data)
+	}
+	// An output is the caller's: another run leaves it as it was.
+	kept := slices.Clone(out[0].Data)
+	y := ort.NewNCHW(2, 3, 128, 128)
+	if _, err := s.Run(context.Background(), y); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(out[0].Data, kept) {
+		t.Fatalf("a later run changed an earlier output: %v, was %v", out[0].Data, kept)
 	}
 
 	// Wrong shapes and a cancelled context are errors, not crashes.
