@@ -130,17 +130,16 @@ type Result struct {
 	Back       *Side                   `json:"back,omitempty"`
 	TimingsMS  map[string]float64      `json:"timings_ms"`
 
-	// PortraitImage is the portrait cut from the rectified front, for the
-	// face match; empty when no portrait was found. Close releases it.
-	PortraitImage gocv.Mat `json:"-"`
-	// PortraitFace is the portrait's face in PortraitImage's coordinates.
-	PortraitFace face.Face `json:"-"`
+	// PortraitCrop is the portrait cut from the rectified front, for the
+	// face match; its Image is empty when no portrait was found. Close
+	// releases it.
+	PortraitCrop PortraitCrop `json:"-"`
 }
 
 // Close releases the portrait image.
 func (r *Result) Close() error {
-	if r != nil && r.PortraitImage.Ptr() != nil {
-		return r.PortraitImage.Close()
+	if r != nil && r.PortraitCrop.Image.Ptr() != nil {
+		return r.PortraitCrop.Image.Close()
 	}
 	return nil
 }
@@ -151,17 +150,16 @@ type page struct {
 	img   gocv.Mat // rectified and upright (or the whole photo)
 	lines []ocr.Line
 	mrz   *mrz.Result
-	// portrait and portraitImg are the printed face, looked for on the
+	// portrait and portraitCrop are the printed face, looked for on the
 	// front only.
-	portrait    *Portrait
-	portraitImg gocv.Mat
-	portraitFce face.Face
+	portrait     *Portrait
+	portraitCrop PortraitCrop
 }
 
 func (p *page) close() {
 	p.img.Close()
-	if p.portraitImg.Ptr() != nil {
-		p.portraitImg.Close()
+	if p.portraitCrop.Image.Ptr() != nil {
+		p.portraitCrop.Image.Close()
 	}
 }
 
@@ -258,8 +256,7 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 
 	if frontPage.portrait != nil {
 		res.Portrait = frontPage.portrait
-		res.PortraitImage, frontPage.portraitImg = frontPage.portraitImg, gocv.Mat{}
-		res.PortraitFace = frontPage.portraitFce
+		res.PortraitCrop, frontPage.portraitCrop = frontPage.portraitCrop, PortraitCrop{}
 	}
 	t.Since("total", start)
 	return res, nil
@@ -303,7 +300,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 			s := time.Now()
 			pr, crop, err := a.findPortrait(ctx, rect)
 			if err == nil && pr != nil {
-				p.portrait, p.portraitImg, p.portraitFce = pr, crop.Image, crop.Face
+				p.portrait, p.portraitCrop = pr, crop
 				onPortrait(crop)
 			}
 			t.Since(name+"_portrait", s)
@@ -385,7 +382,7 @@ func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error,
 	if err != nil || pr == nil {
 		return err
 	}
-	p.portrait, p.portraitImg, p.portraitFce = pr, crop.Image, crop.Face
+	p.portrait, p.portraitCrop = pr, crop
 	onPortrait(crop)
 	return nil
 }
