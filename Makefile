@@ -20,7 +20,7 @@ export GOAMD64 ?= v2
 FRONTEND_SRC := $(shell find frontend/src -type f) frontend/index.html frontend/package.json frontend/vite.config.ts frontend/tsconfig.json
 ARTIFACTS ?= $(CURDIR)/artifacts/test-$(shell date -u +%Y%m%d-%H%M%S)
 
-.PHONY: run test setup system models build cli desktop lint go-test clean
+.PHONY: run test bench setup system models build cli desktop lint go-test clean
 
 run: setup build
 	@if [ -n "$$DISPLAY" ]; then bin/kyc-desktop; \
@@ -52,6 +52,14 @@ desktop: cli frontend/dist/index.html
 frontend/dist/index.html: $(FRONTEND_SRC)
 	@echo "==> building the frontend"
 	@cd frontend && npm run build --silent
+
+# The README's measured targets, as go test benchmarks (each prints its own
+# row; the verification ones add cpu-ms/op and each stage's median).
+bench: setup
+	@go test -run '^$$' -bench 'BenchmarkVerify|BenchmarkAnalyze$$|BenchmarkFaceMatch|BenchmarkProcess' -benchtime 15x \
+		./engine/verify ./engine/document ./engine/face ./app
+	@go test -run '^$$' -bench 'BenchmarkScreen$$|BenchmarkDocumentGuide|BenchmarkSelfieGuide|BenchmarkPutSubmission$$' \
+		./engine/screening ./engine/capture ./sync/vault
 
 lint:
 	@echo "==> gofmt and go vet"
