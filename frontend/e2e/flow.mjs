@@ -46,6 +46,7 @@ async function screen(name, timeout = 60000) {
 
 const result = { scenarios: [], log };
 let processingShot = false;
+let selfieShot = false;
 try {
   await page.goto(url);
   await screen("sign_in", 120000);
@@ -86,9 +87,17 @@ try {
     const previewFPS = ((s1 - s0) * 1000) / (Date.now() - t0);
     const guidance = await page.textContent("#guidance");
     if (i === 0) await shot(`05-capture-document`);
-    await screen("capture_selfie", 60000);
-    await page.waitForFunction(() => Number(document.body.dataset.previewSeq ?? 0) > 2, null, { timeout: 30000 });
-    if (i === 0) await shot(`06-capture-selfie`);
+    // The selfie may be taken, and even the result shown, before the
+    // document's screenshots are done: the selfie screen is shot in the
+    // first scenario that catches it with its preview running.
+    await page.waitForSelector(["capture_selfie", "processing", "result"].map((n) => `body[data-screen="${n}"]`).join(", "),
+      { timeout: 60000 });
+    await page.waitForFunction(() => document.body.dataset.screen !== "capture_selfie" ||
+      Number(document.body.dataset.previewSeq ?? 0) > 2, null, { timeout: 30000 });
+    if (!selfieShot && (await page.evaluate(() => document.body.dataset.screen)) === "capture_selfie") {
+      await shot("06-capture-selfie");
+      selfieShot = true;
+    }
     // With the document read while the selfie was taken, processing lasts
     // a fraction of a second and may be over while the first scenario
     // still grabs its selfie shot: it is shot in the first scenario that
