@@ -97,9 +97,8 @@ type bandLine struct {
 func zoneOf(lines []bandLine, i int, used []bool) ocr.Quad {
 	seed := lines[i]
 	q := seed.q
-	ux, uy := (q[1].X-q[0].X)/seed.len, (q[1].Y-q[0].Y)/seed.len
-	u := func(p ocr.Point) float64 { return p.X*ux + p.Y*uy }
-	v := func(p ocr.Point) float64 { return -p.X*uy + p.Y*ux }
+	ax := axes{(q[1].X - q[0].X) / seed.len, (q[1].Y - q[0].Y) / seed.len}
+	u, v := ax.along, ax.across
 	minU, maxU, minV, maxV := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	add := func(q ocr.Quad) {
 		for _, p := range q {
@@ -119,15 +118,14 @@ func zoneOf(lines []bandLine, i int, used []bool) ocr.Quad {
 		// Parallel (within about 6 degrees either way up), at least half as
 		// long, overlapping along the text, and within two line pitches of
 		// a TD1 card (30 characters: a pitch is about a twelfth of the line).
-		if math.Abs(ox*ux+oy*uy) < 0.995 || o.len < seed.len/2 ||
+		if math.Abs(ox*ax.ux+oy*ax.uy) < 0.995 || o.len < seed.len/2 ||
 			math.Abs(u(oc)-u(c)) > seed.len/2 || math.Abs(v(oc)-v(c)) > seed.len/5 {
 			continue
 		}
 		add(o.q)
 		used[j] = true
 	}
-	pt := func(a, b float64) ocr.Point { return ocr.Point{X: a*ux - b*uy, Y: a*uy + b*ux} }
-	return ocr.Quad{pt(minU, minV), pt(maxU, minV), pt(maxU, maxV), pt(minU, maxV)}
+	return ax.rect(minU, maxU, minV, maxV)
 }
 
 func cmpDesc(a, b float64) int {

@@ -285,11 +285,11 @@ func alignZone(lines []ocr.Quad, extent [2]float64) []ocr.Quad {
 		// estimates poorly.
 		zone := []ocr.Quad{}
 		dir := q
-		ux, uy := direction(q)
+		own := direction(q)
 		for _, o := range lines {
 			ho := o.Height()
 			if ho <= 0 || math.Max(h, ho) > 1.5*math.Min(h, ho) ||
-				math.Abs(-o.Center().X*uy+o.Center().Y*ux-(-q.Center().X*uy+q.Center().Y*ux)) > 4*math.Max(h, ho) {
+				math.Abs(own.across(o.Center())-own.across(q.Center())) > 4*math.Max(h, ho) {
 				continue
 			}
 			zone = append(zone, o)
@@ -297,45 +297,62 @@ func alignZone(lines []ocr.Quad, extent [2]float64) []ocr.Quad {
 				dir = o
 			}
 		}
-		ux, uy = direction(dir)
-		u := func(p ocr.Point) float64 { return p.X*ux + p.Y*uy }
-		v := func(p ocr.Point) float64 { return -p.X*uy + p.Y*ux }
-		minU, maxU := math.Inf(1), math.Inf(-1)
-		for _, p := range q {
-			minU, maxU = math.Min(minU, u(p)), math.Max(maxU, u(p))
-		}
+		ax := direction(dir)
+		minU, maxU := ax.span(q)
 		c := q.Center()
-		if extent != [2]float64{} && ux > 0.9 {
+		if extent != [2]float64{} && ax.ux > 0.9 {
 			// The extent's ends as seen along the zone's direction.
-			minU = math.Min(minU, u(ocr.Point{X: extent[0], Y: c.Y}))
-			maxU = math.Max(maxU, u(ocr.Point{X: extent[1], Y: c.Y}))
+			minU = math.Min(minU, ax.along(ocr.Point{X: extent[0], Y: c.Y}))
+			maxU = math.Max(maxU, ax.along(ocr.Point{X: extent[1], Y: c.Y}))
 		}
 		for _, o := range zone {
 			// Only lines overlapping this one along the text.
-			ol, or := math.Inf(1), math.Inf(-1)
-			for _, p := range o {
-				ol, or = math.Min(ol, u(p)), math.Max(or, u(p))
-			}
+			ol, or := ax.span(o)
 			if or < minU || ol > maxU {
 				continue
 			}
 			minU, maxU = math.Min(minU, ol), math.Max(maxU, or)
 		}
-		vc := v(c)
-		pt := func(at, across float64) ocr.Point { return ocr.Point{X: at*ux - across*uy, Y: at*uy + across*ux} }
-		out[i] = ocr.Quad{pt(minU, vc-h/2), pt(maxU, vc-h/2), pt(maxU, vc+h/2), pt(minU, vc+h/2)}
+		vc := ax.across(c)
+		out[i] = ax.rect(minU, maxU, vc-h/2, vc+h/2)
 	}
 	return out
 }
 
-// direction is q's text direction, top-left to top-right, as a unit vector.
-func direction(q ocr.Quad) (float64, float64) {
+// direction is q's text direction, top-left to top-right.
+func direction(q ocr.Quad) axes {
 	dx, dy := q[1].X-q[0].X, q[1].Y-q[0].Y
 	l := math.Hypot(dx, dy)
 	if l == 0 {
-		return 1, 0
+		return axes{1, 0}
 	}
-	return dx / l, dy / l
+	return axes{dx / l, dy / l}
+}
+
+// axes are a text direction (a unit vector) and its normal: coordinates
+// along and across a line.
+type axes struct{ ux, uy float64 }
+
+func (a axes) along(p ocr.Point) float64  { return p.X*a.ux + p.Y*a.uy }
+func (a axes) across(p ocr.Point) float64 { return -p.X*a.uy + p.Y*a.ux }
+
+// point is the image point at these coordinates.
+func (a axes) point(along, across float64) ocr.Point {
+	return ocr.Point{X: along*a.ux - across*a.uy, Y: along*a.uy + across*a.ux}
+}
+
+// span is q's extent along the direction.
+func (a axes) span(q ocr.Quad) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, p := range q {
+		lo, hi = math.Min(lo, a.along(p)), math.Max(hi, a.along(p))
+	}
+	return lo, hi
+}
+
+// rect is the rectangle with these bounds along and across.
+func (a axes) rect(minU, maxU, minV, maxV float64) ocr.Quad {
+	return ocr.Quad{a.point(minU, minV), a.point(maxU, minV), a.point(maxU, maxV), a.point(minU, maxV)}
 }
 
 // mergeCollinear joins boxes that continue each other on one text line:
@@ -379,10 +396,10 @@ func join(a, b ocr.Quad, anyGap bool) (ocr.Quad, bool) {
 	if l == 0 {
 		return ocr.Quad{}, false
 	}
-	ux, uy := dx/l, dy/l
+	ax := axes{dx / l, dy / l}
 	ca, cb := a.Center(), b.Center()
-	along := (cb.X-ca.X)*ux + (cb.Y-ca.Y)*uy
-	across := -(cb.X-ca.X)*uy + (cb.Y-ca.Y)*ux
+	along := ax.along(cb) - ax.along(ca)
+	across := ax.across(cb) - ax.across(ca)
 	h := math.Max(ha, hb)
 	if math.Abs(across) > h/2 {
 		return ocr.Quad{}, false
@@ -397,16 +414,13 @@ func join(a, b ocr.Quad, anyGap bool) (ocr.Quad, bool) {
 	minU, maxU, minV, maxV := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	for _, q := range []ocr.Quad{a, b} {
 		for _, p := range q {
-			u := p.X*ux + p.Y*uy
-			v := -p.X*uy + p.Y*ux
-			minU, maxU = math.Min(minU, u), math.Max(maxU, u)
-			minV, maxV = math.Min(minV, v), math.Max(maxV, v)
+			minU, maxU = math.Min(minU, ax.along(p)), math.Max(maxU, ax.along(p))
+			minV, maxV = math.Min(minV, ax.across(p)), math.Max(maxV, ax.across(p))
 		}
 	}
 	if anyGap {
-		va, vb := -ca.X*uy+ca.Y*ux, -cb.X*uy+cb.Y*ux
+		va, vb := ax.across(ca), ax.across(cb)
 		minV, maxV = math.Min(va, vb)-h/2, math.Max(va, vb)+h/2
 	}
-	pt := func(u, v float64) ocr.Point { return ocr.Point{X: u*ux - v*uy, Y: u*uy + v*ux} }
-	return ocr.Quad{pt(minU, minV), pt(maxU, minV), pt(maxU, maxV), pt(minU, maxV)}, true
+	return ax.rect(minU, maxU, minV, maxV), true
 }
