@@ -25,12 +25,9 @@ func (g *graph) affineToDepthwise() int {
 		if !ok {
 			return false
 		}
-		w := &node{op: "Constant", outs: []string{add.outs[0] + "_dw_weight"}}
-		w.setValue(&tensor{dims: []int64{int64(c), 1, 1, 1}, vals: fill(c, s)})
-		bias := &node{op: "Constant", outs: []string{add.outs[0] + "_dw_bias"}}
-		bias.setValue(&tensor{dims: []int64{int64(c)}, vals: fill(c, b)})
-		conv := &node{op: "Conv", name: mul.name + "_depthwise", ins: []string{x, w.outs[0], bias.outs[0]}, outs: add.outs,
-			attrs: [][]byte{intAttr("group", int64(c)), intsAttr("kernel_shape", 1, 1)}}
+		w := constant(add.outs[0]+"_dw_weight", &tensor{dims: []int64{int64(c), 1, 1, 1}, vals: fill(c, s)})
+		bias := constant(add.outs[0]+"_dw_bias", &tensor{dims: []int64{int64(c)}, vals: fill(c, b)})
+		conv := depthwise1x1(mul.name+"_depthwise", c, []string{x, w.outs[0], bias.outs[0]}, add.outs[0])
 		g.extra[mul] = append(g.extra[mul], w, bias, conv)
 		return true
 	})
@@ -92,6 +89,20 @@ func channels(name string, producers map[string]*node, consts map[string]*node, 
 		return c, c > 0
 	}
 	return 0, false
+}
+
+// constant is a new Constant node holding t as the tensor name.
+func constant(name string, t *tensor) *node {
+	n := &node{op: "Constant", outs: []string{name}}
+	n.setValue(t)
+	return n
+}
+
+// depthwise1x1 is a new depthwise 1x1 Conv over c channels: ins are the
+// input, the [c,1,1,1] weight and, optionally, the bias.
+func depthwise1x1(name string, c int, ins []string, out string) *node {
+	return &node{op: "Conv", name: name, ins: ins, outs: []string{out},
+		attrs: [][]byte{intAttr("group", int64(c)), intsAttr("kernel_shape", 1, 1)}}
 }
 
 func fill(n int, v float32) []float32 {

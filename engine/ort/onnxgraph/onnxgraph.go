@@ -590,8 +590,7 @@ func (g *graph) rewrite(p convParams, s float32, anchor *node, f func(o int, bia
 		p.bias.setValue(nb)
 		return
 	}
-	c := &node{op: "Constant", outs: []string{p.conv.outs[0] + "_folded_bias"}}
-	c.setValue(nb)
+	c := constant(p.conv.outs[0]+"_folded_bias", nb)
 	g.extra[anchor] = append(g.extra[anchor], c)
 	p.conv.ins = append(p.conv.ins, c.outs[0])
 }

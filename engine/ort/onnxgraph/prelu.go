@@ -35,22 +35,16 @@ func (g *graph) preluToDepthwise() int {
 			continue
 		}
 		out := p.outs[0]
-		minusOne := &node{op: "Constant", outs: []string{out + "_prelu_neg_weight"}}
-		minusOne.setValue(&tensor{dims: []int64{int64(c), 1, 1, 1}, vals: fill(c, -1)})
+		minusOne := constant(out+"_prelu_neg_weight", &tensor{dims: []int64{int64(c), 1, 1, 1}, vals: fill(c, -1)})
 		keep := make([]float32, c)
 		for i, s := range slope.value.vals {
 			keep[i] = 1 - s
 		}
-		lift := &node{op: "Constant", outs: []string{out + "_prelu_lift_weight"}}
-		lift.setValue(&tensor{dims: []int64{int64(c), 1, 1, 1}, vals: keep})
-		depthwise := func(name, in, w, o string) *node {
-			return &node{op: "Conv", name: name, ins: []string{in, w}, outs: []string{o},
-				attrs: [][]byte{intAttr("group", int64(c)), intsAttr("kernel_shape", 1, 1)}}
-		}
+		lift := constant(out+"_prelu_lift_weight", &tensor{dims: []int64{int64(c), 1, 1, 1}, vals: keep})
 		g.extra[p] = append(g.extra[p], minusOne, lift,
-			depthwise(p.name+"_prelu_neg", x, minusOne.outs[0], out+"_prelu_neg"),
+			depthwise1x1(p.name+"_prelu_neg", c, []string{x, minusOne.outs[0]}, out+"_prelu_neg"),
 			&node{op: "Relu", name: p.name + "_prelu_relu", ins: []string{out + "_prelu_neg"}, outs: []string{out + "_prelu_negpart"}},
-			depthwise(p.name+"_prelu_lift", out+"_prelu_negpart", lift.outs[0], out+"_prelu_lift"),
+			depthwise1x1(p.name+"_prelu_lift", c, []string{out + "_prelu_negpart", lift.outs[0]}, out+"_prelu_lift"),
 			&node{op: "Add", name: p.name + "_prelu_sum", ins: []string{out + "_prelu_lift", x}, outs: []string{out}})
 		p.dead = true
 		count++
