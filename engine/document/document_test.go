@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -169,22 +168,15 @@ func BenchmarkAnalyze(b *testing.B) {
 		raw := append([]byte(nil), buf.GetBytes()...)
 		buf.Close()
 		b.Run(c.name, func(b *testing.B) {
-			stages := map[string][]float64{}
+			addStages := testenv.ReportStages(b)
 			testenv.ReportCPU(b)
 			for b.Loop() {
 				res, err := a.Analyze(context.Background(), Image{Raw: raw, Mat: c.img}, nil, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				for k, v := range res.TimingsMS {
-					stages[k] = append(stages[k], v)
-				}
+				addStages(res.TimingsMS)
 				res.Close()
-			}
-			// The stages overlap: each one's median says where the time goes.
-			for k, v := range stages {
-				slices.Sort(v)
-				b.ReportMetric(v[len(v)/2], k+"-ms")
 			}
 		})
 	}

@@ -174,23 +174,15 @@ func BenchmarkVerify(b *testing.B) {
 	b.Cleanup(runtimeinfo.TuneGC()) // as kyc runs
 	eng := newEngine(b)
 	live, doc := genuine(b, eng)
-	stages := map[string][]float64{}
+	addStages := testenv.ReportStages(b)
 	testenv.ReportCPU(b)
 	for b.Loop() {
 		rep, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, m := range []map[string]float64{rep.TimingsMS, rep.Document.TimingsMS} {
-			for k, v := range m {
-				stages[k] = append(stages[k], v)
-			}
-		}
-	}
-	// The stages overlap: each one's median says where the time goes.
-	for k, v := range stages {
-		slices.Sort(v)
-		b.ReportMetric(v[len(v)/2], k+"-ms")
+		addStages(rep.TimingsMS)
+		addStages(rep.Document.TimingsMS)
 	}
 }
 

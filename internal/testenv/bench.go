@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -27,4 +28,24 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatalf("reading the process CPU time: %v", err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ReportStages returns add, which records one iteration's stage timings
+// (milliseconds by stage name); when b ends, each stage's median is
+// reported as <stage>-ms. The stages of a pipeline overlap, so their
+// medians, not their sum, say where the time goes.
+func ReportStages(b *testing.B) (add func(map[string]float64)) {
+	b.Helper()
+	stages := map[string][]float64{}
+	b.Cleanup(func() {
+		for k, v := range stages {
+			slices.Sort(v)
+			b.ReportMetric(v[len(v)/2], k+"-ms")
+		}
+	})
+	return func(m map[string]float64) {
+		for k, v := range m {
+			stages[k] = append(stages[k], v)
+		}
+	}
 }
