@@ -47,6 +47,9 @@ type Store interface {
 	// RevokeDevice marks a device revoked at at; revoking twice keeps the
 	// first time.
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
+	// SetDeviceStatus records the status a device reported at at (its
+	// last contact); ErrNotFound for an unknown device.
+	SetDeviceStatus(ctx context.Context, id string, st protocol.DeviceStatus, at time.Time) error
 
 	// UseNonce records a request nonce until expires; a nonce already
 	// recorded for the device gives ErrReplay. now is the caller's clock,
@@ -109,6 +112,9 @@ type Device struct {
 	AppVersion string    `json:"app_version,omitempty"`
 	EnrolledAt time.Time `json:"enrolled_at"`
 	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+	// LastSeen is when the device last reported its Status.
+	LastSeen time.Time              `json:"last_seen,omitzero"`
+	Status   *protocol.DeviceStatus `json:"status,omitempty"`
 }
 
 // Revoked reports whether the device has been revoked.
@@ -124,6 +130,9 @@ type Submission struct {
 	ReceivedAt   time.Time       `json:"received_at"`
 	CompletedAt  time.Time       `json:"completed_at,omitzero"` // zero while images are arriving
 	Verdict      string          `json:"verdict"`               // the device attestation's verdict
+	// AttestationFresh records whether the attestation signed a challenge
+	// central issued to the device within the freshness window.
+	AttestationFresh bool `json:"attestation_fresh"`
 	Payload      json.RawMessage `json:"payload,omitempty"`
 	Images       []ImageProgress `json:"images,omitempty"`
 }

@@ -158,6 +158,10 @@ type EnrollRequest struct {
 type EnrollResponse struct {
 	DeviceID      string `json:"device_id"`
 	CentralBoxKey []byte `json:"central_box_key"` // X25519 public key, 32 bytes
+	// CentralSignKey is the Ed25519 key central signs configuration and
+	// watchlists with. The device checks both keys against the token's
+	// fingerprint (CheckFingerprint) and pins them.
+	CentralSignKey []byte `json:"central_sign_key"`
 }
 
 // Config is what devices down-sync: the risk configuration as an opaque JSON
@@ -166,6 +170,12 @@ type Config struct {
 	Version    int64           `json:"version"` // 0 when central has none
 	Risk       json.RawMessage `json:"risk,omitempty"`
 	Watchlists []Watchlist     `json:"watchlists"`
+	// IssuedAt is central's clock when it signed this bundle.
+	IssuedAt time.Time `json:"issued_at"`
+	// Challenge is a nonce central issued for this device: attestations
+	// made until the next refresh carry it (Attestation.Nonce), which
+	// shows central they were made after it was issued.
+	Challenge string `json:"challenge,omitempty"`
 }
 
 // Watchlist describes one watchlist file; its bytes are at WatchlistPath.
@@ -174,10 +184,16 @@ type Watchlist struct {
 	Version int64  `json:"version"`
 	Size    int64  `json:"size"`
 	SHA256  []byte `json:"sha256"`
+	// Signature is central's Ed25519 signature over the fields above
+	// (SignWatchlist).
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // Error is the JSON body of every error response.
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// RequestID names the request in central's log, where the cause of
+	// an internal error is recorded (it never reaches the client).
+	RequestID string `json:"request_id,omitempty"`
 }

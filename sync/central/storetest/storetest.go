@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 	}{
 		{"Enrollment", testEnrollment},
 		{"Revocation", testRevocation},
+		{"DeviceStatus", testDeviceStatus},
 		{"Nonces", testNonces},
 		{"SubmissionLifecycle", testSubmissionLifecycle},
 		{"SubmissionWithoutImages", testSubmissionWithoutImages},
@@ -134,6 +135,26 @@ func testRevocation(t *testing.T, s central.Store) {
 	}
 }
 
+func testDeviceStatus(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	mustEnroll(t, s, "d1")
+	st := protocol.DeviceStatus{ConfigVersion: 3, Watchlists: map[string]int64{"ofac": 2}, QueueDepth: 4, OldestQueued: t0}
+	if err := s.SetDeviceStatus(ctx, "d1", st, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Device(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status == nil || d.Status.ConfigVersion != 3 || d.Status.Watchlists["ofac"] != 2 || d.Status.QueueDepth != 4 ||
+		!d.Status.OldestQueued.Equal(t0) || !d.LastSeen.Equal(t0.Add(time.Hour)) {
+		t.Errorf("device after status report = %+v (status %+v)", d, d.Status)
+	}
+	if err := s.SetDeviceStatus(ctx, "ghost", st, t0); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("status of an unknown device = %v, want ErrNotFound", err)
+	}
+}
+
 func testNonces(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	exp := t0.Add(10 * time.Minute)
@@ -214,6 +235,7 @@ func testSubmissionLifecycle(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	selfie, doc := image(1, 3000), image(2, 5000)
 	sub := submission("d1", "sub-1", t0, map[string][]byte{"selfie": selfie, "document": doc})
+	sub.AttestationFresh = true
 	st, created, err := s.BeginSubmission(ctx, sub)
 	if err != nil || !created {
 		t.Fatalf("BeginSubmission = created %v, %v", created, err)
@@ -245,7 +267,7 @@ func testSubmissionLifecycle(t *testing.T, s central.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != "sub-1" || string(got.Payload) != `{"name":"x"}` || got.CompletedAt.IsZero() || !got.CreatedAt.Equal(sub.CreatedAt) || len(got.Images) != 2 {
+	if got.ID != "sub-1" || string(got.Payload) != `{"name":"x"}` || got.CompletedAt.IsZero() || !got.CreatedAt.Equal(sub.CreatedAt) || len(got.Images) != 2 || !got.AttestationFresh {
 		t.Errorf("Upload = %+v", got)
 	}
 	for name, want := range map[string][]byte{"selfie": selfie, "document": doc} {

@@ -181,6 +181,19 @@ func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error
 	})
 }
 
+// SetDeviceStatus implements central.Store.
+func (s *Store) SetDeviceStatus(ctx context.Context, id string, st protocol.DeviceStatus, at time.Time) error {
+	return s.update(ctx, "recording device status", func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDevices)
+		var d central.Device
+		if err := get(b, []byte(id), &d); err != nil {
+			return err
+		}
+		d.Status, d.LastSeen = &st, at
+		return put(b, []byte(id), d)
+	})
+}
+
 // nonceSweepEvery spaces the sweeps of expired nonces.
 const nonceSweepEvery = time.Minute
 

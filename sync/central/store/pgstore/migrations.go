@@ -75,4 +75,10 @@ CREATE TABLE watchlists (
 	PRIMARY KEY (name, version)
 );
 `,
+	// 2: device status reports and attestation freshness.
+	`
+ALTER TABLE devices ADD COLUMN last_seen timestamptz;
+ALTER TABLE devices ADD COLUMN status bytea;
+ALTER TABLE submissions ADD COLUMN attestation_fresh boolean NOT NULL DEFAULT false;
+`,
 }

@@ -160,19 +160,45 @@ func (s *Store) Enroll(ctx context.Context, tokenHash [sha256.Size]byte, d centr
 	return nil
 }
 
-const deviceCols = `id, public_key, app_version, enrolled_at, revoked_at`
+const deviceCols = `id, public_key, app_version, enrolled_at, revoked_at, last_seen, status`
 
 func scanDevice(row pgx.Row) (central.Device, error) {
 	var d central.Device
-	var revoked *time.Time
-	if err := row.Scan(&d.ID, &d.PublicKey, &d.AppVersion, &d.EnrolledAt, &revoked); err != nil {
+	var revoked, seen *time.Time
+	var status []byte
+	if err := row.Scan(&d.ID, &d.PublicKey, &d.AppVersion, &d.EnrolledAt, &revoked, &seen, &status); err != nil {
 		return d, err
 	}
 	d.EnrolledAt = d.EnrolledAt.UTC()
 	if revoked != nil {
 		d.RevokedAt = revoked.UTC()
 	}
+	if seen != nil {
+		d.LastSeen = seen.UTC()
+	}
+	if status != nil {
+		d.Status = new(protocol.DeviceStatus)
+		if err := json.Unmarshal(status, d.Status); err != nil {
+			return d, fmt.Errorf("decoding device status: %w", err)
+		}
+	}
 	return d, nil
+}
+
+// SetDeviceStatus implements central.Store.
+func (s *Store) SetDeviceStatus(ctx context.Context, id string, st protocol.DeviceStatus, at time.Time) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("recording device status: %w", err)
+	}
+	tag, err := s.exec(ctx, `UPDATE devices SET status = $2, last_seen = $3 WHERE id = $1`, id, data, at)
+	if err != nil {
+		return fmt.Errorf("recording device status: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("recording device status: %w", central.ErrNotFound)
+	}
+	return nil
 }
 
 // Device implements central.Store.
@@ -245,9 +271,9 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 		}
 		// A concurrent insert of the same key waits for the first
 		// transaction and then does nothing.
-		tag, err := tx.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, payload)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-			sub.DeviceID, sub.Key, sub.ID, sub.ManifestHash, sub.CreatedAt, sub.ReceivedAt, completed, sub.Verdict, []byte(sub.Payload))
+		tag, err := tx.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+			sub.DeviceID, sub.Key, sub.ID, sub.ManifestHash, sub.CreatedAt, sub.ReceivedAt, completed, sub.Verdict, sub.AttestationFresh, []byte(sub.Payload))
 		if err != nil {
 			return err
 		}
@@ -293,12 +319,12 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-const submissionCols = `device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict`
+const submissionCols = `device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh`
 
 func scanSubmission(row pgx.Row, payload *[]byte) (central.Submission, error) {
 	var s central.Submission
 	var completed *time.Time
-	dst := []any{&s.DeviceID, &s.Key, &s.ID, &s.ManifestHash, &s.CreatedAt, &s.ReceivedAt, &completed, &s.Verdict}
+	dst := []any{&s.DeviceID, &s.Key, &s.ID, &s.ManifestHash, &s.CreatedAt, &s.ReceivedAt, &completed, &s.Verdict, &s.AttestationFresh}
 	if payload != nil {
 		dst = append(dst, payload)
 	}
