@@ -1,17 +1,25 @@
 // Command kyc-central runs the central backend that devices sync to.
 //
 //	kyc-central serve [--addr 127.0.0.1:8443] [--data DIR] [--store bolt|postgres] [--dsn DSN]
-//	kyc-central token create [--central URL] [--ttl 24h]
+//	                  --tls-cert F --tls-key F | --insecure-http
+//	kyc-central tls init --dir D --host H [--host H2 ...]
+//	kyc-central token create [--central https://HOST:PORT] [--ca F] [--ttl 24h]
+//	kyc-central keys status|rotate [--data DIR] [--keys F]   (keys.go)
 //
-// The admin bearer token comes from $KYC_CENTRAL_ADMIN_TOKEN or the file
-// named by --admin-token-file; the PostgreSQL DSN from --dsn or
-// $KYC_CENTRAL_DSN. Several instances can share one PostgreSQL database
-// and must then share the box key file (--box-key).
+// Central speaks HTTPS (`tls init` makes a private CA and a server
+// certificate for an offline site); plain HTTP only with --insecure-http on
+// a loopback address. The admin bearer token (bootstrap only; 32 random
+// bytes at least) comes from $KYC_CENTRAL_ADMIN_TOKEN or the file named by
+// --admin-token-file; the PostgreSQL DSN from --dsn or $KYC_CENTRAL_DSN.
+// Several instances can share one PostgreSQL database and must then share
+// the box and sign key files (--box-key, --sign-key).
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,13 +27,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
 )
@@ -40,8 +51,11 @@ const (
 )
 
 const usage = `usage:
-  kyc-central serve [--addr host:port] [--data dir] [--store bolt|postgres] [--dsn dsn] [--box-key file] [--admin-token-file file]
-  kyc-central token create [--central url] [--ttl 24h] [--admin-token-file file]`
+  kyc-central serve [--addr host:port] [--data dir] [--store bolt|postgres] [--dsn dsn] [--box-key file] [--sign-key file]
+                    [--admin-token-file file] (--tls-cert file --tls-key file | --insecure-http)
+  kyc-central tls init --dir dir --host name-or-ip [--host ...]
+  kyc-central token create [--central https://host:port] [--ca file] [--ttl 24h] [--admin-token-file file]
+  kyc-central keys status|rotate [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file]`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -55,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(args) >= 1 && args[0] == "serve":
 		err = serve(ctx, args[1:], stderr)
+	case len(args) >= 1 && args[0] == "keys":
+		err = keys(ctx, args[1:], stdout, stderr)
+	case len(args) >= 2 && args[0] == "tls" && args[1] == "init":
+		err = tlsInit(args[2:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "token" && args[1] == "create":
 		err = createToken(ctx, args[2:], stdout, stderr)
 	default:
@@ -83,16 +101,31 @@ func adminToken(file string) (string, error) {
 	return os.Getenv(envAdminToken), nil
 }
 
+// hosts collects repeated --host flags.
+type hosts []string
+
+func (h *hosts) String() string     { return strings.Join(*h, ",") }
+func (h *hosts) Set(v string) error { *h = append(*h, v); return nil }
+
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
-	data := fs.String("data", "kyc-central-data", "data directory (bbolt store, box key)")
+	data := fs.String("data", "kyc-central-data", "data directory (bbolt store, box and sign keys)")
 	storeKind := fs.String("store", "bolt", "store: bolt (embedded, one instance) or postgres (several instances)")
 	dsn := fs.String("dsn", os.Getenv(envDSN), "PostgreSQL connection string (--store postgres)")
 	boxKeyFile := fs.String("box-key", "", "central's X25519 key file (default DATA/box.key; created if missing)")
+	signKeyFile := fs.String("sign-key", "", "central's Ed25519 signing key file (default DATA/sign.key; created if missing)")
 	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token (default $"+envAdminToken+")")
+	keysFile := keysFlag(fs)
+	certFile := fs.String("tls-cert", "", "server certificate, PEM (kyc-central tls init makes one)")
+	keyFile := fs.String("tls-key", "", "server certificate's private key, PEM")
+	insecure := fs.Bool("insecure-http", false, "serve plain HTTP, on a loopback address only (tests)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	srvTLS, err := serveTLS(*certFile, *keyFile, *insecure, *addr)
+	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(*data, 0o700); err != nil {
@@ -101,13 +134,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if *boxKeyFile == "" {
 		*boxKeyFile = filepath.Join(*data, "box.key")
 	}
+	if *signKeyFile == "" {
+		*signKeyFile = filepath.Join(*data, "sign.key")
+	}
 	box, err := central.LoadOrCreateBoxKey(*boxKeyFile)
+	if err != nil {
+		return err
+	}
+	sign, err := central.LoadOrCreateSignKey(*signKeyFile)
 	if err != nil {
 		return err
 	}
 	tok, err := adminToken(*tokenFile)
 	if err != nil {
 		return err
+	}
+	if tok != "" {
+		if err := central.CheckAdminToken(tok); err != nil {
+			return fmt.Errorf("refusing to start: %w", err)
+		}
 	}
 	var store central.Store
 	switch *storeKind {
@@ -125,11 +170,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	srv, err := central.New(central.Config{Addr: *addr, Version: version, Store: store, BoxKey: box, AdminToken: tok})
-	if err != nil {
+	if store, err = sealed(store, *keysFile, *data); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	srv, err := central.New(central.Config{
+		Addr: *addr, Version: version, Store: store, BoxKey: box, SignKey: sign, AdminToken: tok,
+		TLS: srvTLS, InsecureHTTP: *insecure, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
 	if tok == "" {
 		logger.Warn("admin API disabled: no admin token")
 	}
@@ -137,17 +188,66 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	go func() {
 		select {
 		case a := <-ready:
-			logger.Info("kyc-central listening", "addr", a, "version", version, "store", *storeKind)
+			logger.Info("kyc-central listening", "addr", a, "version", version, "store", *storeKind, "tls", srvTLS != nil,
+				"fingerprint", fingerprint(srv))
 		case <-ctx.Done():
 		}
 	}()
 	return srv.Serve(ctx, ready)
 }
 
+func fingerprint(s *central.Server) string {
+	return base64.RawURLEncoding.EncodeToString(s.Fingerprint())
+}
+
+// serveTLS loads the certificate, or checks that plain HTTP was asked for
+// on loopback, before anything else starts.
+func serveTLS(cert, key string, insecure bool, addr string) (*tls.Config, error) {
+	switch {
+	case cert != "" && key != "" && insecure:
+		return nil, errors.New("--insecure-http and --tls-cert/--tls-key exclude each other")
+	case cert != "" && key != "":
+		return pki.ServerConfig(cert, key)
+	case cert != "" || key != "":
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	case !insecure:
+		return nil, errors.New("central serves HTTPS: give --tls-cert and --tls-key (kyc-central tls init --dir D --host H makes them), or --insecure-http on a loopback address for a test")
+	case !central.IsLoopback(addr):
+		return nil, fmt.Errorf("--insecure-http serves only a loopback address (127.0.0.1, [::1], localhost), not %s: anything else needs TLS", addr)
+	}
+	return nil, nil
+}
+
+func tlsInit(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tls init", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "directory for ca.crt, ca.key, server.crt and server.key (an existing CA there is kept)")
+	var hs hosts
+	fs.Var(&hs, "host", "a name or IP address devices reach central at (repeat for more)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" || len(hs) == 0 {
+		return errors.New("tls init needs --dir and at least one --host")
+	}
+	f, err := pki.Init(*dir, hs)
+	if err != nil {
+		return fmt.Errorf("making the certificates: %w", err)
+	}
+	ca := "made a new CA"
+	if f.CAReused {
+		ca = "kept the existing CA"
+	}
+	fmt.Fprintf(stdout, "%s; server certificate for %s\n  CA certificate (give it to devices: kyc enroll --ca): %s\n  CA key (keep offline): %s\n  kyc-central serve --tls-cert %s --tls-key %s\n",
+		ca, hs.String(), f.CACert, f.CAKey, f.ServerCert, f.ServerKey)
+	return nil
+}
+
 func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("central", "http://127.0.0.1:8443", "central's base URL")
+	base := fs.String("central", "https://127.0.0.1:8443", "central's base URL")
+	caFile := fs.String("ca", "", "CA certificate central's certificate chains to (default: the system's roots)")
 	ttl := fs.Duration("ttl", central.DefaultTokenTTL, "how long the token stays valid")
 	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token (default $"+envAdminToken+")")
 	if err := fs.Parse(args); err != nil {
@@ -160,12 +260,31 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if tok == "" {
 		return fmt.Errorf("no admin token: set $%s or --admin-token-file", envAdminToken)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(*url, "/")+"/admin/v1/enroll-tokens?ttl="+ttl.String(), nil)
+	u, err := url.Parse(strings.TrimSuffix(*base, "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("--central %q is not an https:// URL", *base)
+	}
+	if u.Scheme == "http" && !central.IsLoopback(u.Hostname()) {
+		return fmt.Errorf("refusing to send the admin token over plain HTTP to %s: use https:// (and --ca)", u.Host)
+	}
+	client := &http.Client{Timeout: time.Minute}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return fmt.Errorf("reading CA: %w", err)
+		}
+		cfg, err := pki.ClientConfig(pem)
+		if err != nil {
+			return fmt.Errorf("reading CA %s: %w", *caFile, err)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: cfg}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String()+"/admin/v1/enroll-tokens?ttl="+ttl.String(), nil)
 	if err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
@@ -181,5 +300,6 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := json.Unmarshal(body, &tr); err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
+	fmt.Fprintf(stderr, "central's key fingerprint: %s (the token carries it; the device checks central's keys against it)\n", tr.Fingerprint)
 	return json.NewEncoder(stdout).Encode(tr)
 }

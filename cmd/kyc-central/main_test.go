@@ -3,16 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/pki"
+	"github.com/openkyc/kyc/sync/protocol"
 )
+
+// testToken is 32 random bytes in base64url.
+const testToken = "Zq8J2mV4xR7tW0nB5cY1kE9sH3uL6pD8gF2aQ4oT7iM"
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -24,24 +32,43 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestServeAndCreateToken runs `serve` on a bbolt store and creates an
-// enrolment token against it with `token create`, then shuts down.
-func TestServeAndCreateToken(t *testing.T) {
+// TestTLSServeAndCreateToken makes a CA and certificate with `tls init`,
+// runs `serve` over HTTPS on a bbolt store, creates an enrolment token
+// against it with `token create --ca`, then shuts down.
+func TestTLSServeAndCreateToken(t *testing.T) {
 	dir := t.TempDir()
 	tokFile := filepath.Join(dir, "admin.token")
-	if err := os.WriteFile(tokFile, []byte("s3cret\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokFile, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	tlsDir := filepath.Join(dir, "tls")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"tls", "init", "--dir", tlsDir, "--host", "127.0.0.1", "--host", "localhost"}, &out, &errOut); code != 0 {
+		t.Fatalf("tls init: exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "--tls-cert") {
+		t.Errorf("tls init does not say how to serve: %s", out.String())
 	}
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var serveErr bytes.Buffer
+	var serveErr syncBuf
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--data", filepath.Join(dir, "data"), "--admin-token-file", tokFile}, &bytes.Buffer{}, &serveErr)
+		done <- run(ctx, []string{"serve", "--addr", addr, "--data", filepath.Join(dir, "data"), "--admin-token-file", tokFile,
+			"--tls-cert", filepath.Join(tlsDir, pki.ServerCertFile), "--tls-key", filepath.Join(tlsDir, pki.ServerKeyFile)}, &bytes.Buffer{}, &serveErr)
 	}()
+	caPEM, err := os.ReadFile(filepath.Join(tlsDir, pki.CACertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pki.ClientConfig(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 5 * time.Second}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
+		resp, err := client.Get("https://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -51,16 +78,35 @@ func TestServeAndCreateToken(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	var out, errOut bytes.Buffer
-	if code := run(context.Background(), []string{"token", "create", "--central", "http://" + addr, "--ttl", "1h", "--admin-token-file", tokFile}, &out, &errOut); code != 0 {
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), []string{"token", "create", "--central", "https://" + addr, "--ca", filepath.Join(tlsDir, pki.CACertFile), "--ttl", "1h", "--admin-token-file", tokFile}, &out, &errOut); code != 0 {
 		t.Fatalf("token create: exit %d: %s", code, errOut.String())
 	}
 	var tr central.TokenResponse
-	if err := json.Unmarshal(out.Bytes(), &tr); err != nil || len(tr.Token) < 40 || time.Until(tr.ExpiresAt) > time.Hour {
-		t.Errorf("token create printed %q (%v)", out.String(), err)
+	if err := json.Unmarshal(out.Bytes(), &tr); err != nil || time.Until(tr.ExpiresAt) > time.Hour {
+		t.Fatalf("token create printed %q (%v)", out.String(), err)
 	}
-	if code := run(context.Background(), []string{"token", "create", "--central", "http://" + addr}, &out, &errOut); code == 0 && os.Getenv(envAdminToken) == "" {
+	fp, err := protocol.ParseEnrollToken(tr.Token)
+	if err != nil || tr.Fingerprint == "" || !strings.Contains(errOut.String(), tr.Fingerprint) {
+		t.Errorf("token %q (%v) with fingerprint %q; stderr %q", tr.Token, err, tr.Fingerprint, errOut.String())
+	}
+	box, err := central.LoadOrCreateBoxKey(filepath.Join(dir, "data", "box.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign, err := central.LoadOrCreateSignKey(filepath.Join(dir, "data", "sign.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := protocol.CheckFingerprint(fp, box.Public[:], sign.Public().(ed25519.PublicKey)); err != nil {
+		t.Errorf("the token's fingerprint is not central's keys': %v", err)
+	}
+	if code := run(context.Background(), []string{"token", "create", "--central", "https://" + addr}, &out, &errOut); code == 0 && os.Getenv(envAdminToken) == "" {
 		t.Error("token create without an admin token succeeded")
+	}
+	if code := run(context.Background(), []string{"token", "create", "--central", "https://" + addr, "--admin-token-file", tokFile}, &out, &errOut); code == 0 {
+		t.Error("token create trusted central's private CA without --ca")
 	}
 	cancel()
 	select {
@@ -71,19 +117,71 @@ func TestServeAndCreateToken(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop on cancel")
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "data", "box.key")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("box key: %v, %v; want a 0600 file", fi, err)
+	for _, key := range []string{"box.key", "sign.key"} {
+		if fi, err := os.Stat(filepath.Join(dir, "data", key)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want a 0600 file", key, fi, err)
+		}
+	}
+	if !strings.Contains(serveErr.String(), `"msg":"kyc-central listening"`) || !strings.Contains(serveErr.String(), `"tls":true`) {
+		t.Errorf("serve's log: %s", serveErr.String())
+	}
+}
+
+// TestServeRefusals: plain HTTP without the flag or off loopback, a weak
+// admin token, an unknown store: each stops serve with words that say why.
+func TestServeRefusals(t *testing.T) {
+	dir := t.TempDir()
+	weak := filepath.Join(dir, "weak.token")
+	if err := os.WriteFile(weak, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no TLS", []string{"--addr", "127.0.0.1:0"}, "--tls-cert"},
+		{"insecure off loopback", []string{"--addr", "0.0.0.0:0", "--insecure-http"}, "loopback"},
+		{"cert without key", []string{"--tls-cert", "x.crt"}, "go together"},
+		{"weak admin token", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--admin-token-file", weak}, "too weak"},
+		{"unknown store", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--store", "mongo"}, "unknown store"},
+	}
+	for _, tc := range cases {
+		var errOut bytes.Buffer
+		args := append([]string{"serve", "--data", filepath.Join(dir, "data")}, tc.args...)
+		if code := run(context.Background(), args, &bytes.Buffer{}, &errOut); code != 1 || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%s: exit %d: %q, want 1 saying %q", tc.name, code, errOut.String(), tc.want)
+		}
+	}
+	var errOut bytes.Buffer
+	if code := run(context.Background(), []string{"token", "create", "--central", "http://192.0.2.1:8443"}, &bytes.Buffer{}, &errOut); code != 1 {
+		t.Errorf("token create over plain HTTP off loopback: exit %d", code)
 	}
 }
 
 func TestUsage(t *testing.T) {
-	cases := [][]string{nil, {"bogus"}, {"token"}}
+	cases := [][]string{nil, {"bogus"}, {"token"}, {"tls"}}
 	for _, args := range cases {
 		if code := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
-	if code := run(context.Background(), []string{"serve", "--store", "mongo", "--data", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{}); code != 1 {
-		t.Errorf("unknown store: exit %d, want 1", code)
-	}
+}
+
+// syncBuf is a buffer serve writes its log to while the test reads it.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

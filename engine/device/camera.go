@@ -30,7 +30,7 @@ func checkVirtualCamera(_ context.Context, e env) Result {
 	r := newResult(CheckVirtualCamera, SeverityCritical)
 	for _, m := range virtualCameraModules {
 		if _, err := os.Stat(e.path(filepath.Join("sys/module", m))); err == nil {
-			r.flag(StatusFail, "module."+m, "loaded")
+			r.Flag(StatusFail, "module."+m, "loaded")
 		}
 	}
 	const class = "sys/class/video4linux"
@@ -52,7 +52,7 @@ func checkVirtualCamera(_ context.Context, e env) Result {
 			why = append(why, "no hardware behind it")
 		}
 		if len(why) > 0 {
-			r.flag(StatusFail, d.Name(), fmt.Sprintf("%q: %s", name, strings.Join(why, ", ")))
+			r.Flag(StatusFail, d.Name(), fmt.Sprintf("%q: %s", name, strings.Join(why, ", ")))
 		}
 	}
 	return r
@@ -68,16 +68,16 @@ func checkCameraCapability(_ context.Context, e env) Result {
 	cam := e.opts.Camera
 	if cam == nil {
 		r.Severity = SeverityLow
-		r.flag(StatusWarn, "camera", "not described by the caller")
+		r.Flag(StatusWarn, "camera", "not described by the caller")
 		return r
 	}
 	r.Evidence["camera"] = cam.String()
 	short, long := min(cam.Width, cam.Height), max(cam.Width, cam.Height)
 	if short < min(minMode.Width, minMode.Height) || long < max(minMode.Width, minMode.Height) {
-		r.flag(StatusFail, "resolution", "below minimum")
+		r.Flag(StatusFail, "resolution", "below minimum")
 	}
 	if cam.FPS < minMode.FPS {
-		r.flag(StatusFail, "fps", "below minimum")
+		r.Flag(StatusFail, "fps", "below minimum")
 	}
 	return r
 }

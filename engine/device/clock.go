@@ -15,17 +15,17 @@ func checkClock(_ context.Context, e env) Result {
 	last := e.opts.LastCentralContact
 	if last.IsZero() {
 		r.Severity = SeverityLow
-		r.flag(StatusWarn, "last_central_contact", "never")
+		r.Flag(StatusWarn, "last_central_contact", "never")
 		return r
 	}
 	r.Evidence["last_central_contact"] = last.UTC().Format(time.RFC3339)
 	elapsed := e.now.Sub(last)
 	switch {
 	case elapsed < -time.Duration(e.policy.ClockTolerance):
-		r.flag(StatusFail, "clock_behind_by", (-elapsed).Round(time.Second).String())
+		r.Flag(StatusFail, "clock_behind_by", (-elapsed).Round(time.Second).String())
 	case elapsed > time.Duration(e.policy.MaxOffline):
 		r.Severity = SeverityMedium
-		r.flag(StatusWarn, "offline_for", elapsed.Round(time.Second).String())
+		r.Flag(StatusWarn, "offline_for", elapsed.Round(time.Second).String())
 	}
 	return r
 }

@@ -27,7 +27,7 @@ func TestCheckClock(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e, err := newEnv(Options{
 				Root:               t.TempDir(),
-				Policy:             tt.profile.mustPolicy(t),
+				Policy:             mustPolicy(t, tt.profile),
 				LastCentralContact: tt.last,
 				Now:                func() time.Time { return now },
 			})

@@ -24,28 +24,36 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openkyc/kyc/attest"
 )
 
-// Status is the outcome of one check.
-type Status string
+// The report vocabulary lives in package attest, which central imports
+// without the engine; these aliases keep this package's names.
+type (
+	// Status is the outcome of one check.
+	Status = attest.Status
+	// Severity ranks how much a finding matters for fraud risk.
+	Severity = attest.Severity
+	// Result is the outcome of one check with the evidence behind it.
+	Result = attest.Result
+	// Report is the outcome of Run.
+	Report = attest.Report
+)
 
 // Check outcomes, from harmless to alarming.
 const (
-	StatusPass Status = "pass"
-	StatusWarn Status = "warn"
-	StatusFail Status = "fail"
+	StatusPass = attest.StatusPass
+	StatusWarn = attest.StatusWarn
+	StatusFail = attest.StatusFail
 )
-
-// Severity ranks how much a finding matters for fraud risk. A passing check
-// carries the severity its failure would have, so consumers can weight both.
-type Severity string
 
 // Severities, from least to most serious.
 const (
-	SeverityLow      Severity = "low"
-	SeverityMedium   Severity = "medium"
-	SeverityHigh     Severity = "high"
-	SeverityCritical Severity = "critical"
+	SeverityLow      = attest.SeverityLow
+	SeverityMedium   = attest.SeverityMedium
+	SeverityHigh     = attest.SeverityHigh
+	SeverityCritical = attest.SeverityCritical
 )
 
 // Names of the checks, as they appear in results and policy rules.
@@ -62,57 +70,8 @@ const (
 	CheckCameraCapability = "camera_capability"
 )
 
-// Result is the outcome of one check with the evidence behind it.
-type Result struct {
-	Name     string            `json:"name"`
-	Status   Status            `json:"status"`
-	Severity Severity          `json:"severity"`
-	Evidence map[string]string `json:"evidence"`
-}
-
 func newResult(name string, sev Severity) Result {
 	return Result{Name: name, Status: StatusPass, Severity: sev, Evidence: map[string]string{}}
-}
-
-// flag records evidence and raises the status to at least st; a result never
-// goes back from fail to warn.
-func (r *Result) flag(st Status, key, value string) {
-	r.Evidence[key] = value
-	if rank(st) > rank(r.Status) {
-		r.Status = st
-	}
-}
-
-func rank(s Status) int {
-	switch s {
-	case StatusFail:
-		return 2
-	case StatusWarn:
-		return 1
-	}
-	return 0
-}
-
-// Report is the outcome of Run.
-type Report struct {
-	Checks     []Result  `json:"checks"`
-	Verdict    Verdict   `json:"verdict"`
-	Profile    Profile   `json:"profile"`
-	DurationMS int64     `json:"duration_ms"`
-	Time       time.Time `json:"time"`
-	OS         string    `json:"os"`
-	Kernel     string    `json:"kernel"`
-	Arch       string    `json:"arch"`
-}
-
-// Check returns the result named name.
-func (r Report) Check(name string) (Result, bool) {
-	for _, c := range r.Checks {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return Result{}, false
 }
 
 // CameraMode describes a camera's selected capture mode, or a minimum one.

@@ -225,14 +225,14 @@ func TestRealMachine(t *testing.T) {
 	if runtime.GOARCH == "amd64" && strings.HasPrefix(vm.Evidence["cpuid"], "hypervisor bit set") != flag {
 		t.Errorf("CPUID evidence %q disagrees with /proc/cpuinfo flag %v", vm.Evidence["cpuid"], flag)
 	}
-	if rep.Verdict != rep.Profile.mustPolicy(t).Verdict(rep.Checks) {
+	if rep.Verdict != mustPolicy(t, rep.Profile).Verdict(rep.Checks) {
 		t.Errorf("verdict %s does not follow the policy", rep.Verdict)
 	}
 	out, _ := json.MarshalIndent(rep, "", "  ")
 	t.Logf("report on this machine:\n%s", out)
 }
 
-func (p Profile) mustPolicy(t *testing.T) Policy {
+func mustPolicy(t *testing.T, p Profile) Policy {
 	t.Helper()
 	pol, err := DefaultPolicy(p)
 	if err != nil {

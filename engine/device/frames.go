@@ -101,17 +101,17 @@ func CheckFrames(frames []*image.Gray) (Result, error) {
 	switch {
 	case identical > 0:
 		r.Severity = SeverityCritical
-		r.flag(StatusFail, "finding", "repeated frames: a sensor's noise never repeats")
+		r.Flag(StatusFail, "finding", "repeated frames: a sensor's noise never repeats")
 	case usableShare < minUsableShare:
 		r.Severity = SeverityMedium
-		r.flag(StatusWarn, "finding", "frames too clipped (dark or saturated) to judge")
+		r.Flag(StatusWarn, "finding", "frames too clipped (dark or saturated) to judge")
 	case sigma < minNoiseSigma && len(temporal) == 0:
 		// Compression (an MJPEG webcam) also removes spatial noise; only
 		// the change between frames tells the two apart.
 		r.Severity = SeverityMedium
-		r.flag(StatusWarn, "finding", "no spatial sensor noise in a single frame: rendered or compressed")
+		r.Flag(StatusWarn, "finding", "no spatial sensor noise in a single frame: rendered or compressed")
 	case sigma < minNoiseSigma && tsigma < minNoiseSigma:
-		r.flag(StatusFail, "finding", "no sensor noise: frames look rendered or re-encoded")
+		r.Flag(StatusFail, "finding", "no sensor noise: frames look rendered or re-encoded")
 	}
 	return r, nil
 }
@@ -121,7 +121,7 @@ func frameResult(frames []*image.Gray) Result {
 	r, err := CheckFrames(frames)
 	if err != nil {
 		r = newResult(CheckFrameStatistics, SeverityMedium)
-		r.flag(StatusWarn, "error", err.Error())
+		r.Flag(StatusWarn, "error", err.Error())
 	}
 	return r
 }

@@ -6,29 +6,31 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/openkyc/kyc/attest"
 )
 
-// Profile names a deployment profile.
-type Profile string
+// Profile names a deployment profile (see package attest).
+type Profile = attest.Profile
 
 // Deployment profiles.
 const (
 	// ProfileKiosk is an unattended kiosk: nobody watches the session, so
 	// anything that could let someone tamper with it blocks.
-	ProfileKiosk Profile = "kiosk"
+	ProfileKiosk = attest.ProfileKiosk
 	// ProfileField is a field laptop operated by staff, who see the
 	// applicant; softer findings warn instead of blocking.
-	ProfileField Profile = "field"
+	ProfileField = attest.ProfileField
 )
 
-// Verdict is the policy's decision on a report.
-type Verdict string
+// Verdict is the policy's decision on a report (see package attest).
+type Verdict = attest.Verdict
 
 // Verdicts, from harmless to blocking.
 const (
-	VerdictOK    Verdict = "ok"
-	VerdictWarn  Verdict = "warn"
-	VerdictBlock Verdict = "block"
+	VerdictOK    = attest.VerdictOK
+	VerdictWarn  = attest.VerdictWarn
+	VerdictBlock = attest.VerdictBlock
 )
 
 // Action is what a policy does with a finding.

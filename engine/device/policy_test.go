@@ -9,8 +9,8 @@ import (
 )
 
 func TestVerdict(t *testing.T) {
-	kiosk := ProfileKiosk.mustPolicy(t)
-	field := ProfileField.mustPolicy(t)
+	kiosk := mustPolicy(t, ProfileKiosk)
+	field := mustPolicy(t, ProfileField)
 	res := func(name string, st Status) Result { return Result{Name: name, Status: st} }
 	tests := []struct {
 		name    string
@@ -40,7 +40,7 @@ func TestVerdict(t *testing.T) {
 
 func TestDefaultPolicy(t *testing.T) {
 	for _, p := range []Profile{ProfileKiosk, ProfileField} {
-		pol := p.mustPolicy(t)
+		pol := mustPolicy(t, p)
 		if err := pol.Validate(); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
@@ -54,7 +54,7 @@ func TestDefaultPolicy(t *testing.T) {
 }
 
 func TestPolicyJSON(t *testing.T) {
-	pol := ProfileField.mustPolicy(t)
+	pol := mustPolicy(t, ProfileField)
 	b, err := json.Marshal(pol)
 	if err != nil {
 		t.Fatal(err)

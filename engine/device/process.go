@@ -16,18 +16,18 @@ func checkRootUser(_ context.Context, e env) Result {
 	r := newResult(CheckRootUser, SeverityMedium)
 	status, err := e.readFile("proc/self/status")
 	if err != nil {
-		r.flag(StatusWarn, "status", "unreadable: "+err.Error())
+		r.Flag(StatusWarn, "status", "unreadable: "+err.Error())
 		return r
 	}
 	uids, ok := statusField(string(status), "Uid")
 	f := strings.Fields(uids)
 	if !ok || len(f) < 2 {
-		r.flag(StatusWarn, "uid", "missing from status")
+		r.Flag(StatusWarn, "uid", "missing from status")
 		return r
 	}
 	// Uid: real, effective, saved, filesystem.
 	if f[1] == "0" {
-		r.flag(StatusWarn, "euid", "0")
+		r.Flag(StatusWarn, "euid", "0")
 	} else {
 		r.Evidence["euid"] = f[1]
 	}
@@ -98,7 +98,7 @@ func checkRemoteAccess(ctx context.Context, e env) Result {
 	r := newResult(CheckRemoteAccess, SeverityHigh)
 	ents, err := os.ReadDir(e.path("proc"))
 	if err != nil {
-		r.flag(StatusWarn, "proc", "unreadable: "+err.Error())
+		r.Flag(StatusWarn, "proc", "unreadable: "+err.Error())
 		return r
 	}
 	scanned := 0
@@ -118,7 +118,7 @@ func checkRemoteAccess(ctx context.Context, e env) Result {
 		scanned++
 		cmdline, _ := e.readFile(path.Join("proc", pid, "cmdline")) // kernel threads have none
 		if why := watchedProcess(strings.ToLower(comm), strings.Split(string(cmdline), "\x00")); why != "" {
-			r.flag(StatusFail, "pid."+pid, comm+": "+why)
+			r.Flag(StatusFail, "pid."+pid, comm+": "+why)
 		}
 	}
 	r.Evidence["processes_scanned"] = strconv.Itoa(scanned)

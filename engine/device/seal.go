@@ -187,16 +187,16 @@ func checkBinaryIntegrity(ctx context.Context, e env) Result {
 	}
 	st, err := VerifySeal(ctx, exe)
 	if err != nil {
-		r.flag(StatusWarn, "error", err.Error())
+		r.Flag(StatusWarn, "error", err.Error())
 		return r
 	}
 	r.Evidence["sha256"] = st.Digest
 	switch st.State {
 	case SealAbsent:
 		r.Severity = SeverityMedium
-		r.flag(StatusWarn, "seal", string(SealAbsent))
+		r.Flag(StatusWarn, "seal", string(SealAbsent))
 	case SealBroken:
-		r.flag(StatusFail, "seal", string(SealBroken))
+		r.Flag(StatusFail, "seal", string(SealBroken))
 		r.Evidence["recorded_sha256"] = st.Recorded
 	default:
 		r.Evidence["seal"] = string(st.State)

@@ -14,15 +14,15 @@ func checkDebugger(_ context.Context, e env) Result {
 	r := newResult(CheckDebugger, SeverityHigh)
 	status, err := e.readFile("proc/self/status")
 	if err != nil {
-		r.flag(StatusWarn, "status", "unreadable: "+err.Error())
+		r.Flag(StatusWarn, "status", "unreadable: "+err.Error())
 		return r
 	}
 	tracer, ok := statusField(string(status), "TracerPid")
 	switch {
 	case !ok:
-		r.flag(StatusWarn, "tracer_pid", "missing from status")
+		r.Flag(StatusWarn, "tracer_pid", "missing from status")
 	case tracer != "0":
-		r.flag(StatusFail, "tracer_pid", tracer)
+		r.Flag(StatusFail, "tracer_pid", tracer)
 		if comm, err := e.readLine(path.Join("proc", tracer, "comm")); err == nil {
 			r.Evidence["tracer_comm"] = comm
 		}
@@ -59,13 +59,13 @@ var hookingMarkers = []string{"frida", "libgum", "gumjs", "gadget", "substrate",
 func checkHooking(_ context.Context, e env) Result {
 	r := newResult(CheckHooking, SeverityCritical)
 	if environ, err := e.readFile("proc/self/environ"); err != nil {
-		r.flag(StatusWarn, "environ", "unreadable: "+err.Error())
+		r.Flag(StatusWarn, "environ", "unreadable: "+err.Error())
 	} else {
 		for kv := range strings.SplitSeq(string(environ), "\x00") {
 			k, v, _ := strings.Cut(kv, "=")
 			for _, pv := range preloadVars {
 				if k == pv && v != "" {
-					r.flag(StatusFail, "env."+k, v)
+					r.Flag(StatusFail, "env."+k, v)
 				}
 			}
 		}
@@ -78,14 +78,14 @@ func checkHooking(_ context.Context, e env) Result {
 			}
 		}
 		if len(libs) > 0 {
-			r.flag(StatusFail, "ld.so.preload", strings.Join(libs, " "))
+			r.Flag(StatusFail, "ld.so.preload", strings.Join(libs, " "))
 		}
 	} else if !os.IsNotExist(err) {
-		r.flag(StatusWarn, "ld.so.preload", "unreadable: "+err.Error())
+		r.Flag(StatusWarn, "ld.so.preload", "unreadable: "+err.Error())
 	}
 	maps, err := e.readFile("proc/self/maps")
 	if err != nil {
-		r.flag(StatusWarn, "maps", "unreadable: "+err.Error())
+		r.Flag(StatusWarn, "maps", "unreadable: "+err.Error())
 		return r
 	}
 	writable := map[string]bool{} // directory -> world-writable, stat once each
@@ -95,7 +95,7 @@ func checkHooking(_ context.Context, e env) Result {
 			continue
 		}
 		if why := suspiciousMapping(e, p, writable); why != "" {
-			r.flag(StatusFail, "mapped:"+p, why)
+			r.Flag(StatusFail, "mapped:"+p, why)
 		}
 	}
 	return r

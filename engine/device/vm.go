@@ -43,7 +43,7 @@ func checkVirtualMachine(_ context.Context, e env) Result {
 	} else if present, vendor, ok := hypervisorCPUID(); !ok {
 		r.Evidence["cpuid"] = "unavailable on this architecture"
 	} else if present {
-		r.flag(StatusFail, "cpuid", "hypervisor bit set, vendor "+quoteOrNone(vendor))
+		r.Flag(StatusFail, "cpuid", "hypervisor bit set, vendor "+quoteOrNone(vendor))
 	} else {
 		r.Evidence["cpuid"] = "hypervisor bit clear"
 	}
@@ -51,7 +51,7 @@ func checkVirtualMachine(_ context.Context, e env) Result {
 	if b, err := e.readFile("proc/cpuinfo"); err != nil {
 		r.Evidence["cpuinfo"] = "unreadable: " + err.Error()
 	} else if cpuinfoHypervisor(string(b)) {
-		r.flag(StatusFail, "cpuinfo", "hypervisor flag present")
+		r.Flag(StatusFail, "cpuinfo", "hypervisor flag present")
 	} else {
 		r.Evidence["cpuinfo"] = "hypervisor flag absent"
 	}
@@ -62,18 +62,18 @@ func checkVirtualMachine(_ context.Context, e env) Result {
 			continue
 		}
 		if matchMarker(v, vmMarkers) != "" {
-			r.flag(StatusFail, "dmi."+f, v)
+			r.Flag(StatusFail, "dmi."+f, v)
 		}
 	}
 
 	if t, err := e.readLine("sys/hypervisor/type"); err == nil && t != "" {
-		r.flag(StatusFail, "sys_hypervisor_type", t)
+		r.Flag(StatusFail, "sys_hypervisor_type", t)
 	}
 	if _, err := os.Stat(e.path("proc/xen")); err == nil {
-		r.flag(StatusFail, "proc_xen", "present")
+		r.Flag(StatusFail, "proc_xen", "present")
 	}
 	if ents, err := os.ReadDir(e.path("sys/bus/vmbus/devices")); err == nil && len(ents) > 0 {
-		r.flag(StatusFail, "vmbus", "Hyper-V VMBus devices present")
+		r.Flag(StatusFail, "vmbus", "Hyper-V VMBus devices present")
 	}
 	pci, _ := os.ReadDir(e.path("sys/bus/pci/devices")) // no PCI bus is not a finding
 	for _, d := range pci {
@@ -82,7 +82,7 @@ func checkVirtualMachine(_ context.Context, e env) Result {
 			continue
 		}
 		if name, ok := vmPCIVendors[strings.ToLower(v)]; ok {
-			r.flag(StatusFail, "pci."+d.Name(), v+" "+name)
+			r.Flag(StatusFail, "pci."+d.Name(), v+" "+name)
 		}
 	}
 	return r

@@ -3,30 +3,51 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
-	"path/filepath"
+	"strings"
 
 	"github.com/openkyc/kyc/engine/screening"
-	"github.com/openkyc/kyc/models"
+	"github.com/openkyc/kyc/internal/deviceconf"
 )
 
-// WatchlistsEnv overrides the folder the watchlists are kept in (default
-// $KYC_HOME/watchlists). Central pushes list files there; each is replaced
-// atomically.
-const WatchlistsEnv = "KYC_WATCHLISTS_DIR"
+// WatchlistsEnv overrides the folder `kyc watchlist import` keeps the
+// lists imported on this device in (default $KYC_HOME/watchlists).
+// Screening also reads the lists central sent, which sync keeps in the
+// device folder (deviceconf).
+const WatchlistsEnv = deviceconf.EnvWatchlists
 
-func watchlistDir(flagValue string) (string, error) {
+// localWatchlistDir is the folder of lists imported on this device.
+func localWatchlistDir(flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	if d := os.Getenv(WatchlistsEnv); d != "" {
+	if d := deviceconf.FromEnv().LocalWatchlists; d != "" {
 		return d, nil
 	}
-	home, err := models.Home()
-	if err != nil {
-		return "", err
+	return "", Errorf(ExitUsage, "usage", "no watchlist folder: set $%s or $KYC_HOME", WatchlistsEnv)
+}
+
+// screeningDirs are the folders screened against: the one given, else the
+// device's (central's lists, then the local ones; central's win a clash).
+func screeningDirs(flagValue string) []string {
+	if flagValue != "" {
+		return []string{flagValue}
 	}
-	return filepath.Join(home, "watchlists"), nil
+	return deviceconf.FromEnv().WatchlistDirs()
+}
+
+// loadWatchlists loads the lists of dirs and says on stderr which were
+// left out and why: one bad list never keeps the others out.
+func loadWatchlists(ctx context.Context, env *Env, dirs []string) (deviceconf.Watchlists, error) {
+	w, err := deviceconf.LoadWatchlists(ctx, dirs...)
+	if err != nil {
+		return w, err
+	}
+	for _, p := range w.Problems {
+		fmt.Fprintf(env.Stderr, "kyc: watchlist left out: %s\n", p)
+	}
+	return w, nil
 }
 
 // screeningError maps the screening package's errors to codes.
@@ -55,13 +76,13 @@ func runWatchlist(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, Errorf(ExitUsage, "usage", "kyc watchlist import --format ofac-csv|un-xml|pep-csv PATH | kyc watchlist list")
 	}
 	fs := newFlags(env, "watchlist "+args[0])
-	dirFlag := fs.String("dir", "", "watchlist folder (default $"+WatchlistsEnv+" or $KYC_HOME/watchlists)")
+	dirFlag := fs.String("dir", "", "folder of the lists imported on this device (default $"+WatchlistsEnv+" or $KYC_HOME/watchlists)")
 	format := fs.String("format", "", "import format: ofac-csv (a folder with sdn.csv, alt.csv, add.csv), un-xml or pep-csv")
 	name := fs.String("name", "", "store the imported list under this name instead of the format's default")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return nil, err
 	}
-	dir, err := watchlistDir(*dirFlag)
+	dir, err := localWatchlistDir(*dirFlag)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +116,8 @@ type screenResult struct {
 	Query screenQuery     `json:"query"`
 	Lists []string        `json:"lists"`
 	Hits  []screening.Hit `json:"hits"`
+	// Problems are the list files left out, in words.
+	Problems []string `json:"problems,omitempty"`
 }
 
 type screenQuery struct {
@@ -110,7 +133,7 @@ func runScreen(ctx context.Context, env *Env, args []string) (any, error) {
 	country := fs.String("country", "", "nationality: ISO 3166 code or English name")
 	entity := fs.Bool("entity", false, "the name is an organisation, vessel or aircraft")
 	minScore := fs.Float64("min-score", 0, "least score a hit needs (default the engine's calibrated minimum)")
-	dirFlag := fs.String("dir", "", "watchlist folder (default $"+WatchlistsEnv+" or $KYC_HOME/watchlists)")
+	dirFlag := fs.String("dir", "", "screen against this folder's lists only (default central's synced lists and $"+WatchlistsEnv+")")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -122,29 +145,20 @@ func runScreen(ctx context.Context, env *Env, args []string) (any, error) {
 		}
 		q.DOB = d
 	}
-	dir, err := watchlistDir(*dirFlag)
+	dirs := screeningDirs(*dirFlag)
+	w, err := loadWatchlists(ctx, env, dirs)
 	if err != nil {
 		return nil, err
 	}
-	store, err := screening.OpenStore(dir)
-	if err != nil {
-		return nil, screeningError(err)
-	}
-	lists, err := store.LoadAll(ctx)
-	if err != nil {
-		return nil, screeningError(err)
-	}
-	if len(lists) == 0 {
+	if len(w.Lists) == 0 {
 		// Screening against nothing would report a clean person: refuse.
-		return nil, Errorf(ExitMissing, "no_watchlists", "no watchlists in %s: import one with `kyc watchlist import`", dir)
+		return nil, Errorf(ExitMissing, "no_watchlists", "no watchlists in %s: import one with `kyc watchlist import` or sync the device",
+			strings.Join(dirs, " or "))
 	}
-	hits, err := screening.NewIndex(lists...).Screen(q)
+	hits, err := w.Index().Screen(q)
 	if err != nil {
 		return nil, screeningError(err)
 	}
-	res := screenResult{Query: screenQuery{*name, *dob, *country}, Hits: append([]screening.Hit{}, hits...)}
-	for _, l := range lists {
-		res.Lists = append(res.Lists, l.Name+"@"+l.Version)
-	}
-	return res, nil
+	return screenResult{Query: screenQuery{*name, *dob, *country}, Hits: append([]screening.Hit{}, hits...),
+		Lists: w.Names(), Problems: w.Problems}, nil
 }

@@ -2,15 +2,21 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
 )
 
@@ -35,25 +41,82 @@ type enrollResult struct {
 	DeviceID   string    `json:"device_id"`
 	CentralURL string    `json:"central_url"`
 	EnrolledAt time.Time `json:"enrolled_at"`
+	// CAPinned says whether the enrolment trusts a CA given with --ca
+	// rather than the system roots.
+	CAPinned bool `json:"ca_pinned"`
+}
+
+// maxTokenFile bounds what is read as an enrolment token.
+const maxTokenFile = 4 << 10
+
+// readToken reads the enrolment token from a file, or from stdin for "-".
+// Never from the command line: every local user sees a process's
+// arguments.
+func readToken(path string) (string, error) {
+	var r io.Reader
+	if path == "-" {
+		r = os.Stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", Errorf(ExitInput, "token_file", "reading the enrolment token: %v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxTokenFile+1))
+	if err != nil {
+		return "", Errorf(ExitInput, "token_file", "reading the enrolment token: %v", err)
+	}
+	if len(data) > maxTokenFile {
+		return "", Errorf(ExitInput, "token_file", "the token file holds more than %d bytes: not a token", maxTokenFile)
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", Errorf(ExitInput, "token_file", "the token file is empty")
+	}
+	return tok, nil
 }
 
 func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 	fs := newFlags(env, "enroll")
-	centralURL := fs.String("central", "", "central's base URL (required)")
-	token := fs.String("token", "", "one-time enrolment token from `kyc-central token create` (required)")
+	centralURL := fs.String("central", "", "central's base URL, https:// (http:// only to this machine) (required)")
+	tokenFile := fs.String("token-file", "", "file holding the one-time token from `kyc-central token create`, or - for standard input (required)")
+	token := fs.String("token", "", "refused: a token on the command line is visible to every local user; use --token-file")
+	caFile := fs.String("ca", "", "central's CA certificate (ca.crt from `kyc-central tls init`); trusted alone for every later request")
 	dir := fs.String("dir", deviceDir(), "device state directory ($"+envDeviceDir+")")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if *centralURL == "" || *token == "" {
-		return nil, Errorf(ExitUsage, "usage", "enroll needs --central and --token")
+	if *token != "" {
+		return nil, Errorf(ExitUsage, "token_on_command_line", "--token is refused: every local user can read a command line (ps, /proc); put the token in a file readable only by you and pass --token-file FILE, or pipe it with --token-file -")
+	}
+	if *centralURL == "" || *tokenFile == "" {
+		return nil, Errorf(ExitUsage, "usage", "enroll needs --central and --token-file")
 	}
 	if _, err := identity.ParseCentralURL(*centralURL); err != nil {
 		return nil, Errorf(ExitUsage, "usage", "%v", err)
 	}
+	var caPEM []byte
+	if *caFile != "" {
+		var err error
+		if caPEM, err = os.ReadFile(*caFile); err != nil {
+			return nil, Errorf(ExitInput, "ca", "reading central's CA: %v", err)
+		}
+		if _, err := pki.CertPool(caPEM); err != nil {
+			return nil, Errorf(ExitInput, "ca", "%s: %v", *caFile, err)
+		}
+	}
 	enrPath := filepath.Join(*dir, enrollmentFile)
 	if _, err := os.Stat(enrPath); err == nil {
 		return nil, Errorf(ExitInput, "already_enrolled", "%s exists: this device is already enrolled", enrPath)
+	}
+	tok, err := readToken(*tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := protocol.ParseEnrollToken(tok); err != nil {
+		return nil, Errorf(ExitInput, "bad_token", "%v: a token from `kyc-central token create` reads <secret>.<fingerprint>", err)
 	}
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return nil, Errorf(ExitInput, "device_dir", "creating %s: %v", *dir, err)
@@ -62,102 +125,157 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 	if err != nil {
 		return nil, Errorf(ExitInput, "device_key", "%v", err)
 	}
-	client := &http.Client{Timeout: time.Minute}
-	enr, err := identity.Enroll(ctx, client, *centralURL, *token, id, env.Version)
-	if errors.Is(err, identity.ErrEnrollRefused) {
+	enr, err := identity.EnrollWithCA(ctx, caPEM, *centralURL, tok, id, env.Version)
+	switch {
+	case errors.Is(err, protocol.ErrKeyMismatch):
+		return nil, Errorf(ExitRejected, "key_mismatch", "%v: the keys central answered with are not those the token was made for (someone in between, or another central); nothing was saved", err)
+	case errors.Is(err, identity.ErrEnrollRefused):
 		return nil, Errorf(ExitRejected, "enroll_refused", "%v", err)
-	}
-	if err != nil {
+	case isCertError(err):
+		return nil, Errorf(ExitRejected, "tls", "%v: central's certificate is not trusted (pass its CA with --ca)", err)
+	case err != nil:
 		return nil, Errorf(ExitUnavailable, "central_unavailable", "%v", err)
 	}
 	if err := identity.SaveEnrollment(enrPath, enr); err != nil {
 		return nil, Errorf(ExitInternal, "save_enrollment", "%v", err)
 	}
-	return enrollResult{DeviceID: enr.DeviceID, CentralURL: enr.CentralURL, EnrolledAt: enr.EnrolledAt}, nil
+	return enrollResult{DeviceID: enr.DeviceID, CentralURL: enr.CentralURL, EnrolledAt: enr.EnrolledAt, CAPinned: len(caPEM) > 0}, nil
+}
+
+// isCertError reports whether err is a TLS certificate verification
+// failure.
+func isCertError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn)
 }
 
 type syncResult struct {
-	agent.Summary
-	Config *agent.ConfigResult `json:"config,omitempty"`
-	// ConfigError says why the configuration refresh failed, if it did;
-	// submissions are synced regardless.
-	ConfigError string `json:"config_error,omitempty"`
-	Stopped     bool   `json:"stopped,omitempty"` // a continuous run ended by a signal
+	agent.Pass
+	Stopped bool `json:"stopped,omitempty"` // a continuous run ended by a signal
 }
 
-// vaultKey picks the vault key source: a key file (flag or environment)
-// for kiosks, else a passphrase from the environment.
-func vaultKey(keyFile string) (vault.KeySource, error) {
-	if keyFile == "" {
-		keyFile = os.Getenv(envVaultKeyFile)
-	}
+// vaultKey resolves the vault key as the app does (internal/deviceconf):
+// a key file (flag or $KYC_VAULT_KEY_FILE, outside the device folder),
+// else $KYC_VAULT_PASSPHRASE (refused when weak), else the key the device
+// keeps outside its folder, made on first use.
+func vaultKey(dir, keyFile string, warn io.Writer) (vault.KeySource, error) {
+	d := deviceconf.FromEnv()
+	d.Dir = dir
 	if keyFile != "" {
-		return vault.KeyFile(keyFile), nil
+		d.KeyFile = keyFile
 	}
-	if p := os.Getenv(envVaultPassphrase); p != "" {
-		return vault.Passphrase(p), nil
+	k, err := d.VaultKey()
+	switch {
+	case errors.Is(err, deviceconf.ErrWeakPassphrase):
+		return nil, Errorf(ExitRejected, "weak_passphrase", "%v", err)
+	case errors.Is(err, deviceconf.ErrKeyInDataDir), errors.Is(err, deviceconf.ErrInsecureKeyDir), errors.Is(err, deviceconf.ErrKeyConflict):
+		return nil, Errorf(ExitRejected, "vault_key", "%v", err)
+	case err != nil:
+		return nil, Errorf(ExitInput, "vault_key", "%v", err)
 	}
-	return nil, Errorf(ExitUsage, "usage", "no vault key: pass --vault-key-file or set $%s or $%s", envVaultKeyFile, envVaultPassphrase)
+	if k.Weak != nil {
+		fmt.Fprintf(warn, "warning: %v\nThe vault opens so nothing waiting to sync is stranded; rotate its key to a strong passphrase or a key file.\n", k.Weak)
+	}
+	return k.Source, nil
 }
 
 func runSync(ctx context.Context, env *Env, args []string) (any, error) {
+	if len(args) > 0 && args[0] == "requeue" {
+		return runSyncRequeue(ctx, env, args[1:])
+	}
 	fs := newFlags(env, "sync")
-	once := fs.Bool("once", false, "send what is due, refresh the configuration, and exit")
+	once := fs.Bool("once", false, "one pass: send what is due, refresh the configuration, report status, and exit")
 	dir := fs.String("dir", deviceDir(), "device state directory ($"+envDeviceDir+")")
 	vaultPath := fs.String("vault", "", "vault file (default DIR/"+vaultFile+")")
 	keyFile := fs.String("vault-key-file", "", "vault key file ($"+envVaultKeyFile+"); else $"+envVaultPassphrase)
-	configDir := fs.String("config-dir", "", "where to keep down-synced configuration and watchlists (default DIR/config)")
-	poll := fs.Duration("poll", 15*time.Second, "pause between passes when running continuously")
+	configDir := fs.String("config-dir", "", "where to keep down-synced configuration and watchlists (default DIR/"+deviceconf.ConfigDirName+")")
+	poll := fs.Duration("poll", agent.DefaultPollInterval, "pause between passes when running continuously")
+	keepImages := fs.Bool("keep-images", false, "keep images in the vault after central acknowledged a submission (default: shred them)")
+	retention := fs.Duration("retention", agent.DefaultRetention, "how long delivered and rejected submissions stay in the vault (0 or less: forever)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	if *vaultPath == "" {
-		*vaultPath = filepath.Join(*dir, vaultFile)
-	}
 	if *configDir == "" {
-		*configDir = filepath.Join(*dir, "config")
+		*configDir = filepath.Join(*dir, deviceconf.ConfigDirName)
 	}
-	key, err := vaultKey(*keyFile)
+	if *retention <= 0 {
+		*retention = -1 // agent.Options: negative turns the sweep off
+	}
+	up, enr, err := deviceUploader(*dir)
 	if err != nil {
 		return nil, err
 	}
-	id, err := identity.Load(filepath.Join(*dir, deviceKeyFile))
+	v, err := openDeviceVault(ctx, *dir, *vaultPath, *keyFile, env.Stderr)
 	if err != nil {
-		return nil, Errorf(ExitInput, "not_enrolled", "%v (run kyc enroll first)", err)
-	}
-	enr, err := identity.LoadEnrollment(filepath.Join(*dir, enrollmentFile))
-	if err != nil {
-		return nil, Errorf(ExitInput, "not_enrolled", "%v (run kyc enroll first)", err)
-	}
-	up, err := agent.NewUploader(agent.Config{Identity: id, Enrollment: enr})
-	if err != nil {
-		return nil, Errorf(ExitInput, "not_enrolled", "%v", err)
-	}
-	v, err := vault.Open(ctx, *vaultPath, key, vault.Options{Backoff: agent.OutboxBackoff(30*time.Second, time.Hour)})
-	if errors.Is(err, vault.ErrWrongKey) {
-		return nil, Errorf(ExitRejected, "vault_key", "%v", err)
-	}
-	if err != nil {
-		return nil, Errorf(ExitInput, "vault", "%v", err)
+		return nil, err
 	}
 	defer v.Close()
-	a := agent.New(up, v, agent.Options{PollInterval: *poll, ConfigDir: *configDir})
+	opts := agent.Options{PollInterval: *poll, ConfigDir: *configDir, KeepImages: *keepImages, Retention: *retention, AppVersion: env.Version}
 	if !*once {
-		fmt.Fprintf(env.Stderr, "syncing %s to %s until interrupted\n", *vaultPath, enr.CentralURL)
+		opts.OnPass = func(p agent.Pass) {
+			state := "offline"
+			if p.Online {
+				state = "online"
+			}
+			line := fmt.Sprintf("%s %s: %d synced, %d queued, %d rejected", p.At.Format(time.TimeOnly), state, p.Synced, p.QueueDepth, p.RejectedTotal)
+			if p.LastError != "" {
+				line += ": " + p.LastError
+			}
+			fmt.Fprintln(env.Stderr, line)
+		}
+		a := agent.New(up, v, opts)
+		fmt.Fprintf(env.Stderr, "syncing %s to %s until interrupted\n", v.Path(), enr.CentralURL)
 		if err := a.Run(ctx); err != nil {
 			return nil, Errorf(ExitInternal, "sync", "%v", err)
 		}
-		return syncResult{Stopped: true}, nil
+		return syncResult{Pass: a.Status(), Stopped: true}, nil
 	}
-	sum, err := a.SyncOnce(ctx)
+	p, err := agent.New(up, v, opts).RunOnce(ctx)
 	if err != nil {
 		return nil, Errorf(ExitInternal, "sync", "%v", err)
 	}
-	res := syncResult{Summary: sum}
-	if cfg, err := agent.SyncConfig(ctx, up, *configDir); err != nil {
-		res.ConfigError = err.Error()
-	} else {
-		res.Config = &cfg
+	return syncResult{Pass: p}, nil
+}
+
+// deviceUploader loads the device's key and enrolment from dir.
+func deviceUploader(dir string) (*agent.Uploader, identity.Enrollment, error) {
+	id, err := identity.Load(filepath.Join(dir, deviceKeyFile))
+	if err != nil {
+		return nil, identity.Enrollment{}, Errorf(ExitInput, "not_enrolled", "%v (run kyc enroll first)", err)
 	}
-	return res, nil
+	enr, err := identity.LoadEnrollment(filepath.Join(dir, enrollmentFile))
+	if err != nil {
+		return nil, identity.Enrollment{}, Errorf(ExitInput, "not_enrolled", "%v (run kyc enroll first)", err)
+	}
+	up, err := agent.NewUploader(agent.Config{Identity: id, Enrollment: enr})
+	if errors.Is(err, identity.ErrInsecureURL) {
+		return nil, enr, Errorf(ExitRejected, "insecure_url", "%v", err)
+	}
+	if err != nil {
+		return nil, enr, Errorf(ExitInput, "not_enrolled", "%v", err)
+	}
+	return up, enr, nil
+}
+
+// openDeviceVault opens the device's vault (path "" means DIR/vault.db).
+func openDeviceVault(ctx context.Context, dir, path, keyFile string, warn io.Writer) (*vault.Vault, error) {
+	if path == "" {
+		path = filepath.Join(dir, vaultFile)
+	}
+	key, err := vaultKey(dir, keyFile, warn)
+	if err != nil {
+		return nil, err
+	}
+	v, err := vault.Open(ctx, path, key, vault.Options{Backoff: agent.OutboxBackoff(30*time.Second, time.Hour)})
+	switch {
+	case errors.Is(err, vault.ErrWrongKey):
+		return nil, Errorf(ExitRejected, "vault_key", "%v", err)
+	case errors.Is(err, vault.ErrLocked):
+		return nil, Errorf(ExitUnavailable, "vault_in_use", "%v: a running `kyc sync` or the app holds it; stop it, or use the app's re-queue action", err)
+	case err != nil:
+		return nil, Errorf(ExitInput, "vault", "%v", err)
+	}
+	return v, nil
 }

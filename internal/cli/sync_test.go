@@ -3,70 +3,195 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
 )
 
-// TestEnrollAndSync enrols a device with a real central on loopback,
-// captures a submission into the vault and runs `kyc sync --once`.
-func TestEnrollAndSync(t *testing.T) {
-	ctx := context.Background()
+// testAdminToken is 32 random bytes in base64url, as central demands.
+const testAdminToken = "Vb7Qm2Xk9Tz4Rw1Lp6Hs3Nd8Jc0Yf5Ga2Ue7Io4Kq9M"
+
+// cliCentral is a real central served over HTTPS with a pki-made
+// certificate on loopback, the way `kyc-central serve` runs.
+type cliCentral struct {
+	URL    string
+	Addr   string
+	CAFile string
+	TLSDir string
+	Store  *boltstore.Store
+	client *http.Client
+}
+
+func startCentral(t *testing.T) *cliCentral {
+	t.Helper()
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "central.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	box, err := central.GenerateBoxKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := central.New(central.Config{Store: store, BoxKey: box})
+	sign, err := central.GenerateSignKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler()) // listens on 127.0.0.1
-	defer ts.Close()
-	const token = "one-time-token"
-	if err := store.CreateEnrollToken(ctx, central.EnrollToken{Hash: sha256.Sum256([]byte(token)), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	tlsDir := t.TempDir()
+	files, err := pki.Init(tlsDir, []string{"127.0.0.1"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	t.Setenv(envVaultPassphrase, "correct horse battery staple")
-
-	run := func(args ...string) (int, map[string]any) {
-		t.Helper()
-		var out bytes.Buffer
-		code := Main(ctx, args, &out, &bytes.Buffer{}, "test")
-		var res map[string]any
-		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-			t.Fatalf("%v: output %q is not JSON", args, out.String())
-		}
-		return code, res
+	tlsCfg, err := pki.ServerConfig(files.ServerCert, files.ServerKey)
+	if err != nil {
+		t.Fatal(err)
 	}
+	srv, err := central.New(central.Config{Store: store, BoxKey: box, SignKey: sign, AdminToken: testAdminToken, TLS: tlsCfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	caPEM, _ := os.ReadFile(files.CACert)
+	tr, err := identity.NewTransport(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &cliCentral{URL: "https://" + ln.Addr().String(), Addr: ln.Addr().String(), CAFile: files.CACert, TLSDir: tlsDir, Store: store, client: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
 
-	if code, _ := run("enroll", "--central", ts.URL); code != ExitUsage {
+// tokenFile creates an enrolment token through the admin API and writes
+// it to a private file.
+func (c *cliCentral) tokenFile(t *testing.T) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.URL+"/admin/v1/enroll-tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	resp, err := c.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr central.TokenResponse
+	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&tr) != nil {
+		t.Fatalf("creating token: status %d", resp.StatusCode)
+	}
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte(tr.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runCLI runs kyc with args and decodes its JSON output.
+func runCLI(t *testing.T, args ...string) (int, map[string]any) {
+	t.Helper()
+	var out bytes.Buffer
+	code := Main(context.Background(), args, &out, &bytes.Buffer{}, "test")
+	var res map[string]any
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v: output %q is not JSON", args, out.String())
+	}
+	return code, res
+}
+
+func errCode(res map[string]any) string {
+	e, _ := res["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+// deviceEnv points the device commands at a fresh device folder, with a
+// vault key file kept outside it.
+func deviceEnv(t *testing.T) (dir, keyFile string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "device")
+	keyDir := t.TempDir()
+	keyFile = filepath.Join(keyDir, "vault.key")
+	if err := vault.GenerateKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envDeviceDir, dir)
+	t.Setenv(envVaultKeyFile, keyFile)
+	t.Setenv(envVaultPassphrase, "")
+	return dir, keyFile
+}
+
+// TestEnrollAndSync enrols a device with a real central over HTTPS, with
+// the token from a file and central's CA pinned, captures a submission
+// into the vault and runs `kyc sync --once`.
+func TestEnrollAndSync(t *testing.T) {
+	ctx := context.Background()
+	c := startCentral(t)
+	dir, keyFile := deviceEnv(t)
+	tok := c.tokenFile(t)
+	tokBytes, _ := os.ReadFile(tok)
+
+	if code, _ := runCLI(t, "enroll", "--central", c.URL); code != ExitUsage {
 		t.Errorf("enroll without a token: exit %d, want %d", code, ExitUsage)
 	}
-	if code, _ := run("enroll", "--central", ts.URL, "--token", "wrong", "--dir", dir); code != ExitRejected {
-		t.Errorf("enroll with a bad token: exit %d, want %d", code, ExitRejected)
+	// What an attacker reading the process list must not get: a token on
+	// the command line is refused before anything uses it.
+	code, res := runCLI(t, "enroll", "--central", c.URL, "--ca", c.CAFile, "--token", strings.TrimSpace(string(tokBytes)), "--dir", dir)
+	if code != ExitUsage || errCode(res) != "token_on_command_line" || !strings.Contains(res["error"].(map[string]any)["message"].(string), "--token-file") {
+		t.Errorf("enroll --token: exit %d %v; want a usage error pointing at --token-file", code, res)
 	}
-	code, res := run("enroll", "--central", ts.URL, "--token", token, "--dir", dir)
-	if code != ExitOK || res["device_id"] == "" {
+	if _, err := os.Stat(filepath.Join(dir, deviceKeyFile)); err == nil {
+		t.Error("enroll --token created a device key")
+	}
+	bad := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(bad, []byte("wrong"), 0o600)
+	if code, res := runCLI(t, "enroll", "--central", c.URL, "--ca", c.CAFile, "--token-file", bad, "--dir", dir); code != ExitInput || errCode(res) != "bad_token" {
+		t.Errorf("enroll with a malformed token: exit %d %v, want bad_token", code, res)
+	}
+	if code, _ := runCLI(t, "enroll", "--central", "http://central.example.org", "--token-file", tok, "--dir", dir); code != ExitUsage {
+		t.Errorf("enroll over plain http off loopback: exit %d, want %d", code, ExitUsage)
+	}
+	// Without --ca, central's private certificate is not trusted.
+	if code, res := runCLI(t, "enroll", "--central", c.URL, "--token-file", tok, "--dir", dir); code != ExitRejected || errCode(res) != "tls" {
+		t.Errorf("enroll without central's CA: exit %d %v, want a TLS refusal", code, res)
+	}
+	if _, err := os.Stat(filepath.Join(dir, enrollmentFile)); err == nil {
+		t.Fatal("a refused enrolment was saved")
+	}
+	code, res = runCLI(t, "enroll", "--central", c.URL, "--ca", c.CAFile, "--token-file", tok, "--dir", dir)
+	if code != ExitOK || res["device_id"] == "" || res["ca_pinned"] != true {
 		t.Fatalf("enroll: exit %d %v", code, res)
 	}
-	if code, _ := run("enroll", "--central", ts.URL, "--token", token, "--dir", dir); code != ExitInput {
+	if code, _ := runCLI(t, "enroll", "--central", c.URL, "--ca", c.CAFile, "--token-file", c.tokenFile(t), "--dir", dir); code != ExitInput {
 		t.Errorf("second enroll: exit %d, want %d", code, ExitInput)
+	}
+	enr, err := identity.LoadEnrollment(filepath.Join(dir, enrollmentFile))
+	caPEM, _ := os.ReadFile(c.CAFile)
+	if err != nil || enr.CentralCA != string(caPEM) || len(enr.CentralSignKey) == 0 {
+		t.Fatalf("enrolment %+v, %v; want central's CA and sign key pinned", enr, err)
 	}
 
 	id, err := identity.Load(filepath.Join(dir, deviceKeyFile))
@@ -78,7 +203,7 @@ func TestEnrollAndSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload, _ := json.Marshal(map[string]any{"name": "Test Person", "attestation": att})
-	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.Passphrase("correct horse battery staple"), vault.Options{})
+	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,16 +213,168 @@ func TestEnrollAndSync(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, res = run("sync", "--once", "--dir", dir)
-	if code != ExitOK || res["synced"] != float64(1) {
+	code, res = runCLI(t, "sync", "--once", "--dir", dir)
+	if code != ExitOK || res["synced"] != float64(1) || res["online"] != true || res["queue_depth"] != float64(0) {
 		t.Fatalf("sync --once: exit %d %v", code, res)
 	}
-	sub, err := store.Upload(ctx, id.DeviceID(), protocol.SubmissionKey("cli-1"))
+	sub, err := c.Store.Upload(ctx, id.DeviceID(), protocol.SubmissionKey("cli-1"))
 	if err != nil || sub.CompletedAt.IsZero() || !bytes.Equal(sub.Payload, payload) {
 		t.Errorf("central holds %+v, %v", sub, err)
 	}
-	t.Setenv(envVaultPassphrase, "wrong")
-	if code, _ := run("sync", "--once", "--dir", dir); code != ExitRejected {
-		t.Errorf("sync with a wrong passphrase: exit %d, want %d", code, ExitRejected)
+	v, err = vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.GetSubmission(ctx, "cli-1")
+	v.Close()
+	if err != nil || len(got.Images) != 0 || !bytes.Equal(got.Payload, payload) {
+		t.Errorf("after sync the vault holds %d images (%v); want the record without its images", len(got.Images), err)
+	}
+	other := filepath.Join(t.TempDir(), "other.key")
+	if err := vault.GenerateKeyFile(other); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := runCLI(t, "sync", "--once", "--dir", dir, "--vault-key-file", other); code != ExitRejected {
+		t.Errorf("sync with the wrong vault key: exit %d, want %d", code, ExitRejected)
+	}
+}
+
+// TestEnrollTokenFromStdin reads the token from standard input.
+func TestEnrollTokenFromStdin(t *testing.T) {
+	c := startCentral(t)
+	dir, _ := deviceEnv(t)
+	tok, _ := os.ReadFile(c.tokenFile(t))
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(tok)
+	w.Close()
+	stdin := os.Stdin
+	os.Stdin = r
+	t.Cleanup(func() { os.Stdin = stdin; r.Close() })
+	if code, res := runCLI(t, "enroll", "--central", c.URL, "--ca", c.CAFile, "--token-file", "-", "--dir", dir); code != ExitOK {
+		t.Fatalf("enroll --token-file -: exit %d %v", code, res)
+	}
+}
+
+// TestEnrollRefusesSwappedKey puts a TLS-terminating proxy between the
+// device and central (with a certificate the device trusts, as an
+// intercepting middlebox would have) that swaps central's box key in the
+// enrolment answer for its own: enrolment must fail and nothing be saved,
+// else the proxy could read every payload.
+func TestEnrollRefusesSwappedKey(t *testing.T) {
+	c := startCentral(t)
+	dir, _ := deviceEnv(t)
+	target, _ := url.Parse(c.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = c.client.Transport
+	swapped := 0
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.URL.Path != protocol.PathEnroll || resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		var er protocol.EnrollResponse
+		if err := json.Unmarshal(body, &er); err != nil {
+			return err
+		}
+		er.CentralBoxKey = bytes.Repeat([]byte{0x42}, 32) // the attacker's key
+		body, _ = json.Marshal(er)
+		swapped++
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	mitm := httptest.NewUnstartedServer(rp)
+	// The interceptor holds a certificate from the CA the device trusts:
+	// TLS alone does not stop it; the key pinning must.
+	files, err := pki.Init(c.TLSDir, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mitm.TLS, err = pki.ServerConfig(files.ServerCert, files.ServerKey); err != nil {
+		t.Fatal(err)
+	}
+	mitm.StartTLS()
+	defer mitm.Close()
+
+	code, res := runCLI(t, "enroll", "--central", mitm.URL, "--ca", c.CAFile, "--token-file", c.tokenFile(t), "--dir", dir)
+	if swapped != 1 {
+		t.Fatalf("the proxy swapped %d answers; the test proves nothing", swapped)
+	}
+	if code != ExitRejected || errCode(res) != "key_mismatch" {
+		t.Errorf("enrolment through a key-swapping proxy: exit %d %v; want key_mismatch", code, res)
+	}
+	if _, err := os.Stat(filepath.Join(dir, enrollmentFile)); err == nil {
+		t.Error("the enrolment with the attacker's key was saved")
+	}
+}
+
+// TestSyncRequeue lists and re-queues rejected submissions.
+func TestSyncRequeue(t *testing.T) {
+	ctx := context.Background()
+	dir, keyFile := deviceEnv(t)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		if err := v.PutSubmission(ctx, vault.Submission{ID: id, Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		if err := v.MarkState(ctx, id, vault.StateRejected, "central rejected the request: 401 stale: clock"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v.Close()
+
+	if code, _ := runCLI(t, "sync", "requeue", "--dir", dir); code != ExitUsage {
+		t.Errorf("requeue without ids or --all: exit %d, want %d", code, ExitUsage)
+	}
+	code, res := runCLI(t, "sync", "requeue", "--list", "--dir", dir)
+	if list, _ := res["rejected"].([]any); code != ExitOK || len(list) != 2 {
+		t.Fatalf("requeue --list: exit %d %v; want the 2 rejected", code, res)
+	}
+	if code, res := runCLI(t, "sync", "requeue", "--dir", dir, "c"); code != ExitInput || errCode(res) != "not_rejected" {
+		t.Errorf("requeue of a queued submission: exit %d %v", code, res)
+	}
+	if code, res := runCLI(t, "sync", "requeue", "--dir", dir, "a"); code != ExitOK || res["requeued"] != float64(1) {
+		t.Errorf("requeue a: exit %d %v", code, res)
+	}
+	if code, res := runCLI(t, "sync", "requeue", "--all", "--dir", dir); code != ExitOK || res["requeued"] != float64(1) {
+		t.Errorf("requeue --all: exit %d %v; want b", code, res)
+	}
+	v, err = vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for _, id := range []string{"a", "b", "c"} {
+		if e, err := v.OutboxStatus(ctx, id); err != nil || e.State != vault.StateQueued {
+			t.Errorf("%s: %+v, %v; want queued", id, e, err)
+		}
+	}
+	log, err := v.AuditLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range log {
+		if e.Action == "submission.requeued" && strings.HasPrefix(e.Actor, "operator") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("audit log records %d operator re-queues, want 2", n)
 	}
 }

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -11,7 +13,43 @@ import (
 	"github.com/openkyc/kyc/engine/document"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/verify"
+	"github.com/openkyc/kyc/internal/deviceconf"
+	"github.com/openkyc/kyc/sync/identity"
 )
+
+// verifyResult is the engine's report with what the device verified by
+// and, on a device with a key, the signed device check.
+type verifyResult struct {
+	*verify.Report
+	// RiskConfig is the risk configuration document applied ("" for the
+	// built-in defaults); Watchlists the lists screened against.
+	RiskConfig string   `json:"risk_config,omitempty"`
+	Watchlists []string `json:"watchlists"`
+	// Attestation is the device check signed with the device key (made by
+	// `kyc enroll` or the app), carrying central's last challenge.
+	Attestation *device.Attestation `json:"attestation,omitempty"`
+}
+
+// attest signs rep with the device's key, when the device has one, with
+// the challenge of the last configuration sync verified.
+func attest(d deviceconf.Device, version string, rep *device.Report) (*device.Attestation, error) {
+	id, err := identity.Load(d.DeviceKeyPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // not a provisioned device: nothing to attest with
+	}
+	if err != nil {
+		return nil, Errorf(ExitInput, "device_key", "%v", err)
+	}
+	nonce, err := deviceconf.Challenge(d.ConfigDir())
+	if err != nil {
+		return nil, Errorf(ExitInput, "device_config", "%v", err)
+	}
+	att := &device.Attestation{DeviceID: id.DeviceID(), AppVersion: version, Nonce: nonce, Report: *rep}
+	if err := att.Sign(id.Signer()); err != nil {
+		return nil, Errorf(ExitInternal, "attest", "%v", err)
+	}
+	return att, nil
+}
 
 // loadDevicePolicy returns the profile's default policy, or the policy in
 // file when one is given (a deployment's own, e.g. one that accepts VDI).
@@ -46,8 +84,8 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	profile := fs.String("profile", string(device.ProfileField), "device policy profile: kiosk or field")
 	policyFile := fs.String("device-policy", "", "a JSON device policy replacing the profile's default")
 	noDevice := fs.Bool("no-device-check", false, "skip the device check (a file-based re-run on another machine)")
-	riskFile := fs.String("risk-config", "", "a JSON risk configuration laid over the defaults")
-	wlDir := fs.String("watchlists", "", "watchlist folder (default $"+WatchlistsEnv+" or $KYC_HOME/watchlists)")
+	riskFile := fs.String("risk-config", "", "a JSON risk configuration laid over the defaults (default the one sync installed)")
+	wlDir := fs.String("watchlists", "", "screen against this folder's lists only (default central's synced lists and $"+WatchlistsEnv+")")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -57,17 +95,24 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	if *lang != string(risk.English) && *lang != string(risk.Indonesian) {
 		return nil, Errorf(ExitUsage, "usage", "--lang must be en or id")
 	}
-	riskCfg := risk.DefaultConfig()
+	dev := deviceconf.FromEnv()
+	// The risk configuration sync installed; an invalid one is said and
+	// the defaults decide.
+	rc := deviceconf.LoadRisk(dev.ConfigDir(), nil)
+	if rc.Problem != "" {
+		fmt.Fprintf(env.Stderr, "kyc verify: %s\n", rc.Problem)
+	}
 	if *riskFile != "" {
 		b, err := os.ReadFile(*riskFile)
 		if err != nil {
 			return nil, Errorf(ExitInput, "invalid_risk_config", "%v", err)
 		}
-		if riskCfg, err = risk.ParseConfig(b); err != nil {
+		if rc.Config, err = risk.ParseConfig(b); err != nil {
 			return nil, Errorf(ExitInput, "invalid_risk_config", "%v", err)
 		}
+		rc.Path = *riskFile
 	}
-	eng := &verify.Engine{Risk: riskCfg}
+	eng := &verify.Engine{Risk: rc.Config}
 	if !*noDevice {
 		pol, err := loadDevicePolicy(*profile, *policyFile)
 		if err != nil {
@@ -99,18 +144,19 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	defer selfie.Close()
 
-	dir, err := watchlistDir(*wlDir)
+	dirs := screeningDirs(*wlDir)
+	lists, err := loadWatchlists(ctx, env, dirs)
 	if err != nil {
 		return nil, err
 	}
-	engs, err := openEngines(ctx, dir)
+	engs, err := openEngines(ctx, "")
 	if err != nil {
 		return nil, screeningError(err)
 	}
 	defer engs.Close()
-	eng.Document, eng.Face, eng.Screening = engs.Document, engs.Face, engs.Screening
+	eng.Document, eng.Face, eng.Screening = engs.Document, engs.Face, lists.Index()
 	if eng.Screening == nil {
-		fmt.Fprintf(env.Stderr, "kyc verify: no watchlists in %s: the sanctions signal is missing\n", dir)
+		fmt.Fprintf(env.Stderr, "kyc verify: no watchlists in %v: the sanctions signal is missing\n", dirs)
 	}
 	loaded := time.Now()
 
@@ -119,5 +165,11 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, faceError(err)
 	}
 	rep.TimingsMS["load"] = ms(loaded.Sub(start))
-	return rep, nil
+	res := verifyResult{Report: rep, RiskConfig: rc.Path, Watchlists: lists.Names()}
+	if rep.Device != nil {
+		if res.Attestation, err = attest(dev, env.Version, rep.Device); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }

@@ -4,45 +4,139 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
+)
+
+// Defaults of Options' zero values.
+const (
+	DefaultPollInterval   = 15 * time.Second
+	DefaultConfigEvery    = 10 * time.Minute
+	DefaultRetention      = 30 * 24 * time.Hour
+	DefaultRetentionEvery = time.Hour
 )
 
 // Options tune an Agent. The zero value is usable.
 type Options struct {
-	// PollInterval is how long Run waits when nothing is due; zero means
-	// 15 seconds.
+	// PollInterval is how long Run waits between passes; zero means 15
+	// seconds. Kick cuts a wait short.
 	PollInterval time.Duration
-	// ConfigDir, when set, is where Run keeps the down-synced configuration
-	// (see SyncConfig), refreshed every ConfigEvery (zero: 10 minutes).
+	// ConfigDir, when set, is where Run keeps the down-synced
+	// configuration (see SyncConfig and LoadConfig), refreshed every
+	// ConfigEvery (zero: 10 minutes) and at the first pass.
 	ConfigDir   string
 	ConfigEvery time.Duration
+	// KeepImages keeps a submission's images in the vault after central
+	// acknowledged it. By default (false) they are shredded at once
+	// (vault.DropImages); the record and decision stay until retention.
+	KeepImages bool
+	// Retention is how long delivered (synced) and rejected submissions
+	// and capture sessions stay in the vault: the sweep
+	// (vault.ShredOlderThan) runs at the first pass and every
+	// RetentionEvery (zero: an hour). Zero means 30 days; negative turns
+	// the sweep off. Undelivered submissions are never swept.
+	Retention      time.Duration
+	RetentionEvery time.Duration
+	// AppVersion is reported to central with the device status.
+	AppVersion string
+	// OnPass, when set, is called after every pass of Run and RunOnce
+	// with what it did and where the device stands (on Run's goroutine:
+	// return quickly).
+	OnPass func(Pass)
+	// Logger receives what passes could not do; nil discards it.
+	Logger *slog.Logger
 	// Now and Sleep are the clock; nil means the real one. Tests simulate
-	// hours of partition with them.
+	// hours of partition with them. Sleep must return early, with the
+	// context's error, when its context ends.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Agent drains a vault's outbox into central.
+// Pass is what one pass of the sync loop did and where the device stands
+// after it: what the app's status line and `kyc sync` show.
+type Pass struct {
+	At time.Time `json:"at"`
+	// Online is whether central answered anything during the pass;
+	// LastContact is when it last did (zero: not since the agent started).
+	Online      bool      `json:"online"`
+	LastContact time.Time `json:"last_contact,omitzero"`
+	// Summary counts what the outbox pass did.
+	Summary
+	// QueueDepth counts submissions not yet delivered, OldestQueued is
+	// when the oldest of them was queued, RejectedTotal counts those
+	// central refused (awaiting an operator's re-queue).
+	QueueDepth    int       `json:"queue_depth"`
+	OldestQueued  time.Time `json:"oldest_queued,omitzero"`
+	RejectedTotal int       `json:"rejected_total"`
+	// Config is what a configuration refresh in this pass changed (nil if
+	// none ran); ConfigVersion and Watchlists are what is in use.
+	Config        *ConfigResult    `json:"config,omitempty"`
+	ConfigVersion int64            `json:"config_version"`
+	Watchlists    map[string]int64 `json:"watchlists,omitempty"`
+	// ConfigError says, in words, why the refresh in this pass failed
+	// (or which lists it could not install); the previous configuration
+	// stays in use.
+	ConfigError string `json:"config_error,omitempty"`
+	// ClockOffset is central's clock minus the device's.
+	ClockOffset time.Duration `json:"clock_offset_ns"`
+	// ImagesDropped and Swept count images shredded after delivery and
+	// records removed by the retention sweep in this pass.
+	ImagesDropped int `json:"images_dropped,omitempty"`
+	Swept         int `json:"retention_swept,omitempty"`
+	// LastError is the pass's most telling failure in words (Describe),
+	// "" when it had none; Err is that error.
+	LastError string `json:"last_error,omitempty"`
+	Err       error  `json:"-"`
+}
+
+// Agent drains a vault's outbox into central and keeps the device's
+// configuration current: the one sync loop of the device. The desktop app
+// and `kyc sync` both run it:
+//
+//	a := agent.New(up, v, agent.Options{ConfigDir: dir, OnPass: show})
+//	go a.Run(ctx)        // until ctx ends; returns only on a vault failure
+//	a.Kick()             // "sync now"
+//	a.Requeue(ctx, who)  // the operator puts rejected submissions back
+//	a.Status()           // the last Pass, for a status line
+//
+// Run, RunOnce and SyncOnce must not run concurrently with each other;
+// Kick, Requeue and Status are safe from any goroutine.
 type Agent struct {
 	up   *Uploader
 	v    *vault.Vault
 	opts Options
-	// pauseUntil holds off all sends after central asked for a pause
-	// (Retry-After); only the goroutine running the agent touches it.
+	kick chan struct{}
+
+	mu   sync.Mutex
+	last Pass
+
+	// Owned by the goroutine running passes.
 	pauseUntil time.Time
 	lastConfig time.Time
+	lastSweep  time.Time
+	migrated   bool
+	passErr    error // the outbox pass's most telling failure
 }
 
 // New returns an Agent sending v's outbox with up.
 func New(up *Uploader, v *vault.Vault, opts Options) *Agent {
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = 15 * time.Second
+		opts.PollInterval = DefaultPollInterval
 	}
 	if opts.ConfigEvery <= 0 {
-		opts.ConfigEvery = 10 * time.Minute
+		opts.ConfigEvery = DefaultConfigEvery
+	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.RetentionEvery <= 0 {
+		opts.RetentionEvery = DefaultRetentionEvery
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -50,7 +144,10 @@ func New(up *Uploader, v *vault.Vault, opts Options) *Agent {
 	if opts.Sleep == nil {
 		opts.Sleep = sleep
 	}
-	return &Agent{up: up, v: v, opts: opts}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{up: up, v: v, opts: opts, kick: make(chan struct{}, 1)}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -87,12 +184,62 @@ type Summary struct {
 	Paused time.Time `json:"paused_until,omitzero"`
 }
 
+// Kick asks Run to start a pass now ("sync now"): the wait between passes
+// ends, and queued submissions waiting out a backoff become due. Kicks
+// while a pass runs are remembered (one at most). It never blocks.
+func (a *Agent) Kick() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns the last pass of Run or RunOnce (the zero Pass before
+// the first).
+func (a *Agent) Status() Pass {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// Requeue puts rejected submissions back in the outbox, the ones named or,
+// when ids is empty, all of them, and kicks the loop. actor names who
+// asked, for the vault's audit log. It returns how many it re-queued.
+func (a *Agent) Requeue(ctx context.Context, actor string, ids ...string) (int, error) {
+	n, err := Requeue(ctx, a.v, actor, ids...)
+	if n > 0 {
+		a.Kick()
+	}
+	return n, err
+}
+
+// Requeue is Agent.Requeue for a vault no agent is running on (`kyc sync
+// requeue`).
+func Requeue(ctx context.Context, v *vault.Vault, actor string, ids ...string) (int, error) {
+	if len(ids) == 0 {
+		return v.RequeueRejected(ctx, actor)
+	}
+	n := 0
+	for _, id := range ids {
+		if err := v.Requeue(ctx, id, actor); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // SyncOnce sends every submission that is due now, each until it is
 // synced, rejected or its attempt fails (then the vault schedules it again
-// with backoff), and returns. It stops early when central asks for a pause
-// or ctx ends.
+// with backoff), and returns. It stops early when central asks for a pause,
+// when a failure concerns the device rather than one submission (revoked,
+// unknown to central, untrusted certificate, signature refused), or when
+// ctx ends. Only a 422 from central marks a submission rejected. The error
+// is the vault's (or ctx's); delivery failures are in the vault and in the
+// Pass of Run.
 func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 	var sum Summary
+	a.passErr = nil
 	for {
 		if a.opts.Now().Before(a.pauseUntil) {
 			sum.Paused = a.pauseUntil
@@ -105,7 +252,7 @@ func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 		if !ok {
 			return sum, nil
 		}
-		state, err := a.syncOne(ctx, e.SubmissionID)
+		state, sendErr, err := a.syncOne(ctx, e.SubmissionID)
 		if err != nil {
 			return sum, err
 		}
@@ -117,44 +264,63 @@ func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 		case vault.StateQueued:
 			sum.Failed++
 		}
+		if sendErr != nil {
+			a.passErr = sendErr
+			if deviceWide(sendErr) {
+				return sum, nil
+			}
+		}
 	}
 }
 
 // syncOne claims one submission, sends it and records the outcome. It
 // returns the state it left the submission in ("" if another sender held
-// it); an error means the vault itself failed or ctx ended.
-func (a *Agent) syncOne(ctx context.Context, id string) (vault.State, error) {
+// it) and the send's failure; err means the vault itself failed or ctx
+// ended.
+func (a *Agent) syncOne(ctx context.Context, id string) (st vault.State, sendErr, err error) {
 	if err := a.v.MarkState(ctx, id, vault.StateSending, ""); err != nil {
 		if errors.Is(err, vault.ErrInvalidTransition) {
-			return "", nil // another sender holds its lease
+			return "", nil, nil // another sender holds its lease
 		}
-		return "", err
+		return "", nil, err
 	}
 	s, err := a.v.GetSubmission(ctx, id)
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", ctx.Err()
+			return "", nil, ctx.Err()
 		}
 		// The record is unreadable (shredded, damaged): it can never be
 		// sent; say so rather than retry forever.
-		return a.mark(ctx, id, vault.StateRejected, "unreadable in the vault: "+err.Error())
+		reason := "unreadable in the vault: " + err.Error()
+		st, err := a.mark(ctx, id, vault.StateRejected, reason)
+		return st, fmt.Errorf("%w: %s", ErrRejected, reason), err
 	}
-	err = a.up.Upload(ctx, s)
+	sendErr = a.up.Upload(ctx, s)
 	var later *RetryLaterError
 	switch {
-	case err == nil:
-		return a.mark(ctx, id, vault.StateSynced, "")
+	case sendErr == nil:
+		st, err := a.mark(ctx, id, vault.StateSynced, "")
+		if err == nil && !a.opts.KeepImages {
+			// Central holds them now; a failure here is retried by the
+			// next sweep (SyncedWithImages).
+			if derr := a.v.DropImages(ctx, id); derr != nil {
+				a.opts.Logger.Warn("dropping images of a delivered submission", "err", derr)
+			}
+		}
+		return st, nil, err
 	case ctx.Err() != nil:
 		// Shutting down: give the submission back now rather than make
 		// the next run wait for the lease to lapse.
 		st, merr := a.mark(context.WithoutCancel(ctx), id, vault.StateQueued, "interrupted")
-		return st, errors.Join(ctx.Err(), merr)
-	case errors.Is(err, ErrRejected):
-		return a.mark(ctx, id, vault.StateRejected, err.Error())
-	case errors.As(err, &later):
+		return st, nil, errors.Join(ctx.Err(), merr)
+	case errors.Is(sendErr, ErrRejected):
+		st, err := a.mark(ctx, id, vault.StateRejected, sendErr.Error())
+		return st, sendErr, err
+	case errors.As(sendErr, &later):
 		a.pauseUntil = a.opts.Now().Add(later.After)
 	}
-	return a.mark(ctx, id, vault.StateQueued, err.Error())
+	st, err = a.mark(ctx, id, vault.StateQueued, Describe(sendErr))
+	return st, sendErr, err
 }
 
 func (a *Agent) mark(ctx context.Context, id string, st vault.State, reason string) (vault.State, error) {
@@ -170,31 +336,244 @@ func (a *Agent) mark(ctx context.Context, id string, st vault.State, reason stri
 	return st, nil
 }
 
-// Run syncs until ctx ends: a pass over the outbox, a configuration
-// refresh when due, then a pause of PollInterval (or until central's
-// Retry-After lapses). Failures of a pass are retried on the next; only a
-// vault failure stops Run.
+// RunOnce runs one whole pass, as each pass of Run does, but refreshes
+// the configuration whether or not it is due: `kyc sync --once`.
+func (a *Agent) RunOnce(ctx context.Context) (Pass, error) {
+	return a.pass(ctx, true)
+}
+
+// Run is the sync loop, until ctx ends. Each pass: the vault's
+// maintenance when due (shred the images of delivered submissions, the
+// retention sweep), the outbox (SyncOnce), a configuration refresh when
+// due, a status report to central (PUT /v1/status: versions in use, outbox
+// state, clock offset, last error); then OnPass, then a wait of
+// PollInterval (or until central's Retry-After lapses, or a Kick, whose
+// pass also refreshes the configuration).
+// Failures of a pass are retried on the next and reported in its Pass;
+// only a vault failure stops Run, with that error. It returns nil when ctx
+// ends.
 func (a *Agent) Run(ctx context.Context) error {
+	// A kicked pass ("sync now") refreshes the configuration too: an
+	// operator who asks expects the newest lists, not the ones of up to
+	// ConfigEvery ago.
+	kicked := false
 	for {
-		if _, err := a.SyncOnce(ctx); err != nil {
+		if _, err := a.pass(ctx, kicked); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		if a.opts.ConfigDir != "" && a.opts.Now().Sub(a.lastConfig) >= a.opts.ConfigEvery {
-			// A failed refresh keeps the previous configuration and is
-			// retried on the next pass.
-			if _, err := SyncConfig(ctx, a.up, a.opts.ConfigDir); err == nil {
-				a.lastConfig = a.opts.Now()
-			}
-		}
 		wait := a.opts.PollInterval
 		if d := a.pauseUntil.Sub(a.opts.Now()); d > 0 {
 			wait = d
 		}
-		if err := a.opts.Sleep(ctx, wait); err != nil {
+		var err error
+		kicked, err = a.wait(ctx, wait)
+		if err != nil {
 			return nil
+		}
+		if kicked {
+			if _, err := a.v.RetryNow(ctx); err != nil && ctx.Err() == nil {
+				return err
+			}
 		}
 	}
 }
+
+// wait sleeps for d unless a Kick comes first.
+func (a *Agent) wait(ctx context.Context, d time.Duration) (kicked bool, err error) {
+	select {
+	case <-a.kick:
+		return true, nil
+	default:
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	got := make(chan bool, 1)
+	go func() {
+		select {
+		case <-a.kick:
+			got <- true
+			cancel()
+		case <-wctx.Done():
+			got <- false
+		}
+	}()
+	err = a.opts.Sleep(wctx, d)
+	cancel()
+	kicked = <-got
+	if ctx.Err() != nil {
+		return kicked, ctx.Err()
+	}
+	return kicked, nil
+}
+
+// pass runs one pass; its error is the vault's or ctx's.
+func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
+	p := Pass{At: a.opts.Now()}
+	before := a.up.lt.answers.Load()
+	var errs passErrors
+
+	if err := a.maintain(ctx, &p); err != nil {
+		return p, err
+	}
+	sum, err := a.SyncOnce(ctx)
+	if err != nil {
+		return p, err
+	}
+	p.Summary = sum
+	errs.add(a.passErr)
+	if !sum.Paused.IsZero() && a.passErr == nil {
+		errs.add(&RetryLaterError{After: sum.Paused.Sub(a.opts.Now())})
+	}
+
+	paused := a.opts.Now().Before(a.pauseUntil)
+	if a.opts.ConfigDir != "" && !paused && (forceConfig || a.lastConfig.IsZero() || a.opts.Now().Sub(a.lastConfig) >= a.opts.ConfigEvery) {
+		res, err := SyncConfig(ctx, a.up, a.opts.ConfigDir)
+		if ctx.Err() != nil {
+			return p, ctx.Err()
+		}
+		switch {
+		case err == nil:
+			a.lastConfig = a.opts.Now()
+		case errors.Is(err, ErrConfigPartial):
+			// The good lists are in; the bad ones are retried at the next
+			// refresh, not at every pass.
+			a.lastConfig = a.opts.Now()
+			a.opts.Logger.Warn("configuration partly installed", "err", err)
+		default:
+			// The previous configuration stays; retried on the next pass.
+			a.opts.Logger.Warn("configuration refresh failed", "err", err)
+		}
+		if err == nil || errors.Is(err, ErrConfigPartial) {
+			p.Config = &res
+		}
+		p.ConfigError = Describe(err)
+		errs.add(err)
+	}
+
+	stats, err := a.v.OutboxStats(ctx)
+	if err != nil {
+		return p, err
+	}
+	p.QueueDepth, p.OldestQueued, p.RejectedTotal = stats.Queued, stats.OldestQueued, stats.Rejected
+	if a.opts.ConfigDir != "" {
+		if cfg, err := LoadConfig(a.opts.ConfigDir); err == nil {
+			p.ConfigVersion = cfg.Version
+			for _, w := range cfg.Watchlists {
+				if p.Watchlists == nil {
+					p.Watchlists = map[string]int64{}
+				}
+				p.Watchlists[w.Name] = w.Version
+			}
+		}
+	}
+	p.ClockOffset = a.up.ClockOffset()
+	first := errs.first()
+	if !paused {
+		st := protocol.DeviceStatus{
+			AppVersion: a.opts.AppVersion, ConfigVersion: p.ConfigVersion, Watchlists: p.Watchlists,
+			QueueDepth: p.QueueDepth, Rejected: p.RejectedTotal, OldestQueued: p.OldestQueued,
+			ClockOffsetMS: p.ClockOffset.Milliseconds(), LastError: Describe(first),
+		}
+		if err := a.up.SendStatus(ctx, st); err != nil {
+			if ctx.Err() != nil {
+				return p, ctx.Err()
+			}
+			var ce *CentralError
+			if !(errors.As(err, &ce) && (ce.Status == 404 || ce.Status == 405)) { // a central without the status route
+				errs.add(err)
+			}
+		}
+	}
+	p.ClockOffset = a.up.ClockOffset()
+	p.LastContact = a.up.LastContact()
+	p.Online = a.up.lt.answers.Load() > before
+	p.Err = errs.first()
+	p.LastError = Describe(p.Err)
+	if p.Err != nil {
+		a.opts.Logger.Info("sync pass", "online", p.Online, "queued", p.QueueDepth, "err", p.LastError)
+	}
+	a.mu.Lock()
+	a.last = p
+	a.mu.Unlock()
+	if a.opts.OnPass != nil {
+		a.opts.OnPass(p)
+	}
+	return p, nil
+}
+
+// maintain drops the images of delivered submissions an earlier run left
+// behind and runs the retention sweep, when due (the first pass, then
+// every RetentionEvery).
+func (a *Agent) maintain(ctx context.Context, p *Pass) error {
+	now := a.opts.Now()
+	if !a.lastSweep.IsZero() && now.Sub(a.lastSweep) < a.opts.RetentionEvery {
+		return nil
+	}
+	if !a.migrated {
+		if err := a.requeueMisjudged(ctx); err != nil {
+			return err
+		}
+		a.migrated = true
+	}
+	if !a.opts.KeepImages {
+		ids, err := a.v.SyncedWithImages(ctx)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := a.v.DropImages(ctx, id); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				a.opts.Logger.Warn("dropping images of a delivered submission", "err", err)
+				continue
+			}
+			p.ImagesDropped++
+		}
+	}
+	if a.opts.Retention > 0 {
+		n, err := a.v.ShredOlderThan(ctx, now.Add(-a.opts.Retention))
+		if err != nil {
+			return err
+		}
+		p.Swept = n
+	}
+	a.lastSweep = now
+	return nil
+}
+
+// requeueMisjudged puts back submissions that agents before this version
+// marked rejected for answers that are not final (a 401 stale or
+// unknown_device, a 403 revoked...): their reason reads "central rejected
+// the request: <status> ..." with a status other than 422. Nothing else
+// ever re-queued them.
+func (a *Agent) requeueMisjudged(ctx context.Context) error {
+	entries, err := a.v.Outbox(ctx)
+	if err != nil {
+		return err
+	}
+	const oldPrefix = "central rejected the request: "
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Reason, oldPrefix)
+		if e.State != vault.StateRejected || !ok || strings.HasPrefix(rest, "422 ") {
+			continue
+		}
+		if err := a.v.Requeue(ctx, e.SubmissionID, "sync (a refusal that is not final)"); err != nil && !errors.Is(err, vault.ErrInvalidTransition) {
+			return err
+		}
+	}
+	return nil
+}
+
+// passErrors keeps the most telling failure of a pass: the first one.
+type passErrors struct{ err error }
+
+func (e *passErrors) add(err error) {
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+}
+
+func (e *passErrors) first() error { return e.err }

@@ -6,83 +6,63 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
-// Files SyncConfig keeps in its directory.
+// Files SyncConfig keeps in the configuration directory, where the app
+// and the CLI read them.
 const (
-	configStateFile = "config.json" // the protocol.Config last applied
-	riskFile        = "risk.json"   // the risk configuration document
-	watchlistDir    = "watchlists"  // one file per watchlist, by name
+	// ConfigFile holds the protocol.Config in use (LoadConfig reads it):
+	// the risk version, the challenge, and the watchlists installed.
+	ConfigFile = "config.json"
+	// RiskFile is the risk configuration document.
+	RiskFile = "risk.json"
+	// WatchlistDir holds one file per watchlist, named as central names
+	// it. A list named "<name>.list.json.gz" is an engine/screening store
+	// file, so screening.OpenStore(<dir>/watchlists) loads it as is.
+	WatchlistDir = "watchlists"
 )
+
+// ErrConfigPartial means SyncConfig installed some of the configuration but
+// not all: the ConfigResult says which lists failed and why; the others
+// were installed, and each failed list keeps its previous version.
+var ErrConfigPartial = errors.New("agent: part of the configuration could not be installed")
+
+// ErrConfigRollback means central answered with a configuration issued
+// before the one installed: a replayed old answer is never installed.
+var ErrConfigRollback = errors.New("agent: configuration is older than the one installed")
+
+// rollbackTolerance is how much older than the installed bundle a new one
+// may be dated: central's clock may step back a little (an NTP
+// correction), and a replay from within minutes carries nothing older.
+const rollbackTolerance = 10 * time.Minute
 
 // ConfigResult says what SyncConfig changed.
 type ConfigResult struct {
 	RiskVersion int64    `json:"risk_version"`
 	RiskUpdated bool     `json:"risk_updated"`
 	Watchlists  []string `json:"watchlists_updated,omitempty"`
+	// Removed lists central no longer publishes; their files are deleted.
+	Removed []string `json:"watchlists_removed,omitempty"`
+	// Failed maps each list that could not be installed to why.
+	Failed map[string]string `json:"watchlists_failed,omitempty"`
 }
 
-// SyncConfig down-syncs the risk configuration and the watchlists into dir:
-// risk.json, watchlists/<name>, and config.json recording the versions
-// applied. Only what changed is downloaded. Every file is replaced
-// atomically and config.json last, so a crash mid-way repeats the
-// unfinished downloads next time.
-func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, error) {
-	var res ConfigResult
-	remote, err := u.FetchConfig(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.RiskVersion = remote.Version
-	if err := os.MkdirAll(filepath.Join(dir, watchlistDir), 0o700); err != nil {
-		return res, fmt.Errorf("creating configuration directory: %w", err)
-	}
-	local, err := readConfigState(dir)
-	if err != nil {
-		return res, err
-	}
-	if remote.Version != local.Version && remote.Version > 0 {
-		if !json.Valid(remote.Risk) {
-			return res, errors.New("central sent a risk configuration that is not JSON")
-		}
-		if err := atomicfile.Write(filepath.Join(dir, riskFile), remote.Risk); err != nil {
-			return res, err
-		}
-		res.RiskUpdated = true
-	}
-	have := make(map[string]int64, len(local.Watchlists))
-	for _, w := range local.Watchlists {
-		have[w.Name] = w.Version
-	}
-	for _, w := range remote.Watchlists {
-		path := filepath.Join(dir, watchlistDir, w.Name)
-		if v, ok := have[w.Name]; ok && v == w.Version && fileExists(path) {
-			continue
-		}
-		data, err := u.FetchWatchlist(ctx, w) // validates the name
-		if err != nil {
-			return res, err
-		}
-		if err := atomicfile.Write(path, data); err != nil {
-			return res, err
-		}
-		res.Watchlists = append(res.Watchlists, w.Name)
-	}
-	state, err := json.MarshalIndent(remote, "", "  ")
-	if err != nil {
-		return res, fmt.Errorf("encoding configuration state: %w", err)
-	}
-	return res, atomicfile.Write(filepath.Join(dir, configStateFile), state)
-}
-
-func readConfigState(dir string) (protocol.Config, error) {
+// LoadConfig reads the configuration in use from dir (ConfigFile), as
+// SyncConfig last installed it. A device that never synced gets the zero
+// Config (version 0: the built-in risk defaults, no lists, no challenge).
+// The app and the CLI put its Challenge into the attestations they make.
+func LoadConfig(dir string) (protocol.Config, error) {
 	var c protocol.Config
-	data, err := os.ReadFile(filepath.Join(dir, configStateFile))
+	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
 	}
@@ -90,10 +70,167 @@ func readConfigState(dir string) (protocol.Config, error) {
 		return c, fmt.Errorf("reading configuration state: %w", err)
 	}
 	if err := json.Unmarshal(data, &c); err != nil {
-		// A damaged state file only costs a full download.
-		return protocol.Config{}, nil
+		return protocol.Config{}, fmt.Errorf("reading configuration state %s: %w", filepath.Join(dir, ConfigFile), err)
 	}
 	return c, nil
+}
+
+// SyncConfig down-syncs the configuration into dir: it verifies the signed
+// bundle with central's key pinned at enrolment, installs risk.json when
+// its version changed, then each watchlist whose version changed:
+// signature checked, streamed to a temporary file while hashed (never whole
+// in memory), size and SHA-256 checked, fsynced and renamed into
+// watchlists/<name>. config.json, written last, records what is installed,
+// so a crash midway repeats only the unfinished downloads.
+//
+// One bad list never blocks the others: the rest install, the bad one
+// keeps its previous version (if any), and the result is returned with an
+// ErrConfigPartial error naming it. A bundle that fails verification, or
+// was issued before the installed one (ErrConfigRollback), changes nothing.
+func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, error) {
+	var res ConfigResult
+	remote, err := u.FetchConfig(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.RiskVersion = remote.Version
+	wlDir := filepath.Join(dir, WatchlistDir)
+	if err := os.MkdirAll(wlDir, 0o700); err != nil {
+		return res, fmt.Errorf("creating configuration directory: %w", err)
+	}
+	local, err := LoadConfig(dir)
+	if err != nil {
+		// A damaged state file only costs a full download.
+		local = protocol.Config{}
+	}
+	if !local.IssuedAt.IsZero() && remote.IssuedAt.Before(local.IssuedAt.Add(-rollbackTolerance)) {
+		return res, fmt.Errorf("%w: issued %s, installed %s", ErrConfigRollback, remote.IssuedAt, local.IssuedAt)
+	}
+	installed := protocol.Config{Version: local.Version, Risk: local.Risk, IssuedAt: remote.IssuedAt, Challenge: remote.Challenge}
+	if remote.Version != local.Version && remote.Version > 0 {
+		if !json.Valid(remote.Risk) {
+			return res, errors.New("central sent a risk configuration that is not JSON")
+		}
+		if err := atomicfile.Write(filepath.Join(dir, RiskFile), remote.Risk); err != nil {
+			return res, err
+		}
+		res.RiskUpdated = true
+		installed.Version, installed.Risk = remote.Version, remote.Risk
+	}
+
+	have := make(map[string]protocol.Watchlist, len(local.Watchlists))
+	for _, w := range local.Watchlists {
+		have[w.Name] = w
+	}
+	fail := func(name string, err error) {
+		if res.Failed == nil {
+			res.Failed = map[string]string{}
+		}
+		res.Failed[name] = err.Error()
+	}
+	seen := map[string]bool{}
+	for _, w := range remote.Watchlists {
+		if seen[w.Name] {
+			fail(w.Name, errors.New("listed twice in the configuration"))
+			continue
+		}
+		seen[w.Name] = true
+		old, had := have[w.Name]
+		path := filepath.Join(wlDir, w.Name)
+		if had && old.Version == w.Version && slices.Equal(old.SHA256, w.SHA256) && fileExists(path) {
+			installed.Watchlists = append(installed.Watchlists, old)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if err := installWatchlist(ctx, u, wlDir, w); err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			fail(w.Name, err)
+			if had && fileExists(path) && protocol.ValidName(w.Name) {
+				installed.Watchlists = append(installed.Watchlists, old) // still in use
+			}
+			continue
+		}
+		installed.Watchlists = append(installed.Watchlists, w)
+		res.Watchlists = append(res.Watchlists, w.Name)
+	}
+	// Lists central stopped publishing are no longer in force.
+	for name := range have {
+		if seen[name] || !protocol.ValidName(name) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(wlDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fail(name, fmt.Errorf("removing a list central withdrew: %w", err))
+			installed.Watchlists = append(installed.Watchlists, have[name])
+			continue
+		}
+		res.Removed = append(res.Removed, name)
+	}
+	state, err := json.MarshalIndent(installed, "", "  ")
+	if err != nil {
+		return res, fmt.Errorf("encoding configuration state: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), state); err != nil {
+		return res, err
+	}
+	if len(res.Failed) > 0 {
+		var parts []string
+		for _, n := range slices.Sorted(maps.Keys(res.Failed)) {
+			parts = append(parts, n+": "+res.Failed[n])
+		}
+		return res, fmt.Errorf("%w: %s", ErrConfigPartial, strings.Join(parts, "; "))
+	}
+	return res, nil
+}
+
+// installWatchlist verifies w's signature, streams its bytes into a
+// temporary file in dir and renames it over dir/<name> once size and
+// SHA-256 match.
+func installWatchlist(ctx context.Context, u *Uploader, dir string, w protocol.Watchlist) error {
+	if !protocol.ValidName(w.Name) {
+		return fmt.Errorf("invalid watchlist name %q", w.Name)
+	}
+	if err := protocol.VerifyWatchlist(u.cfg.Enrollment.CentralSignKey, w); err != nil {
+		return err
+	}
+	if w.Size > protocol.MaxWatchlistSize {
+		return fmt.Errorf("watchlist of %d bytes, beyond the limit of %d", w.Size, protocol.MaxWatchlistSize)
+	}
+	// A dot name: screening's store skips it, and no list can be called so.
+	tmp, err := os.CreateTemp(dir, ".download-*")
+	if err != nil {
+		return fmt.Errorf("creating temporary file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
+	err = u.DownloadWatchlist(ctx, w, tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, w.Name)); err != nil {
+		return fmt.Errorf("installing: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
 }
 
 func fileExists(path string) bool {

@@ -67,7 +67,7 @@ func (r *rig) restartCentral(t *testing.T, o synctest.CentralOptions) {
 	if r.store, err = boltstore.Open(r.dbPath); err != nil {
 		t.Fatal(err)
 	}
-	o.Addr, o.Box = r.central.Addr, r.central.Box
+	o.Addr, o.Box, o.Sign, o.TLSDir = r.central.Addr, r.central.Box, r.central.Sign, r.central.TLSDir
 	r.central = synctest.StartCentral(t, r.store, o)
 }
 
@@ -145,8 +145,23 @@ const (
 	dropResponse       // central processes it; the answer is lost
 )
 
-func newFaultTransport(fn func(n int, req *http.Request) fault) *faultTransport {
-	return &faultTransport{base: http.DefaultTransport, fault: fn, mu: make(chan struct{}, 1)}
+// newFaultTransport injects faults into the rig's enrolment transport
+// (TLS trusting the test central's CA).
+func (r *rig) newFaultTransport(t *testing.T, fn func(n int, req *http.Request) fault) *faultTransport {
+	t.Helper()
+	return &faultTransport{base: r.transport(t), fault: fn, mu: make(chan struct{}, 1)}
+}
+
+// transport is what the device's requests go through: TLS trusting the
+// CA recorded at enrolment.
+func (r *rig) transport(t *testing.T) *http.Transport {
+	t.Helper()
+	tr, err := r.enr.Transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
 }
 
 func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -1,15 +1,30 @@
-// Package agent is the device side of sync: an Uploader that sends one
-// submission to central (signed requests, manifest sealed to central's key,
-// images in resumable encrypted chunks, retries through go-retryablehttp
-// with jittered exponential backoff and Retry-After), and an Agent that
-// drains the vault's outbox with it, recording each submission's state
-// (queued, sending, synced, rejected) in the vault, and down-syncs
-// configuration and watchlists.
+// Package agent is the device side of sync: an Uploader that talks to
+// central (signed requests, manifest sealed to central's key, images in
+// resumable encrypted chunks, retries through go-retryablehttp with
+// jittered exponential backoff and Retry-After), and an Agent, the one sync
+// loop of the device (`kyc sync` and the desktop app both run Agent.Run),
+// that drains the vault's outbox with it, keeps the verified configuration
+// and watchlists where the app and the CLI read them, reports the device's
+// status to central, and applies the vault's image drop and retention.
 //
 // Delivery is at least once: a crash at any point leaves the submission
 // queued or sending (its lease lapses), and it is sent again. Central
 // dedupes by the submission's idempotency key and continues partial image
-// uploads, so the effect is exactly once.
+// uploads from the bytes it holds, so the effect is exactly once.
+//
+// Nothing is dropped silently: only a 422 (a content error resending
+// cannot fix) marks a submission rejected, and an operator can re-queue it
+// (Agent.Requeue, `kyc sync requeue`). Every other answer (401 stale,
+// unknown_device, bad_signature, 403 revoked, 5xx, the network) keeps it
+// queued, retried with backoff, and is shown in words (Describe, Pass).
+// Requests are signed with the device clock corrected by its offset from
+// central's Date header, so a device minutes off is still accepted.
+//
+// On a slow or lossy link, chunk sizes and timeouts follow the measured
+// upload rate (chunks of about five seconds, 64 KB to 4 MB, capped lower
+// after losses; each attempt gets a floor plus three times its transfer
+// time), and a lost chunk is sent again, re-sliced, from the offset
+// central holds.
 package agent
 
 import (
@@ -33,43 +48,17 @@ import (
 	"github.com/openkyc/kyc/sync/vault"
 )
 
-// ErrRejected means central refused a request for good (a 4xx other than
-// 408, 409 and 429): a bad signature, a revoked device, a malformed or
-// conflicting submission. Retrying cannot help.
-var ErrRejected = errors.New("agent: central rejected the request")
-
-// RejectionError is an ErrRejected with central's answer.
-type RejectionError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *RejectionError) Error() string {
-	return fmt.Sprintf("central rejected the request: %d %s: %s", e.Status, e.Code, e.Message)
-}
-
-// Unwrap makes errors.Is(err, ErrRejected) hold.
-func (e *RejectionError) Unwrap() error { return ErrRejected }
-
-// RetryLaterError means central is up but asked the device to come back
-// after a delay longer than the uploader waits in one call.
-type RetryLaterError struct {
-	After time.Duration
-}
-
-func (e *RetryLaterError) Error() string {
-	return fmt.Sprintf("central asked to retry after %s", e.After)
-}
-
 // Config configures an Uploader.
 type Config struct {
 	Identity   *identity.Identity
 	Enrollment identity.Enrollment
-	// Transport carries the requests; nil means a pooled default. Tests
-	// put fault injection here.
+	// Transport carries the requests; nil means the enrolment's (TLS
+	// trusting the CA given at enrolment). Tests put fault injection here,
+	// over Enrollment.Transport().
 	Transport http.RoundTripper
-	// Timeout bounds one HTTP attempt; zero means 60 seconds.
+	// Timeout is the least time one attempt gets (the round trip and
+	// central's work); each attempt gets this plus three times its body's
+	// transfer time at the measured upload rate. Zero means 30 seconds.
 	Timeout time.Duration
 	// RetryMax is how many times one request is retried within a call
 	// before the call fails (the outbox then schedules the submission
@@ -79,20 +68,28 @@ type Config struct {
 	// zero means 500 ms and 30 s. A Retry-After beyond RetryWaitMax ends
 	// the call with a RetryLaterError.
 	RetryWaitMin, RetryWaitMax time.Duration
-	// ChunkSize is the plaintext size of image chunks; zero means
-	// protocol.DefaultChunkSize.
+	// ChunkSize fixes the plaintext size of image chunks; zero means
+	// adaptive: what takes about ChunkTime (zero: 5 s) at the measured
+	// rate, between MinChunkSize and MaxChunkSize.
 	ChunkSize int
-	// Now is the clock used to sign requests; nil means time.Now.
+	ChunkTime time.Duration
+	// Now is the device clock; nil means time.Now. Requests are signed
+	// with it corrected by the offset measured from central's Date.
 	Now func() time.Time
 }
 
-// Uploader sends submissions to central. It is safe for concurrent use.
+// Uploader sends submissions to central and fetches configuration. It is
+// safe for concurrent use.
 type Uploader struct {
 	cfg    Config
 	client *retryablehttp.Client
+	clock  *clock
+	link   *link
+	lt     *linkTransport
 }
 
-// NewUploader checks cfg and builds an Uploader.
+// NewUploader checks cfg and builds an Uploader. A central URL with plain
+// http:// to a host other than loopback is refused (identity.ErrInsecureURL).
 func NewUploader(cfg Config) (*Uploader, error) {
 	if cfg.Identity == nil {
 		return nil, errors.New("agent: no device identity")
@@ -104,7 +101,7 @@ func NewUploader(cfg Config) (*Uploader, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Minute
+		cfg.Timeout = 30 * time.Second
 	}
 	switch {
 	case cfg.RetryMax == 0:
@@ -118,27 +115,62 @@ func NewUploader(cfg Config) (*Uploader, error) {
 	if cfg.RetryWaitMax <= 0 {
 		cfg.RetryWaitMax = 30 * time.Second
 	}
-	if cfg.ChunkSize <= 0 || cfg.ChunkSize > protocol.MaxChunkSize {
-		cfg.ChunkSize = protocol.DefaultChunkSize
+	if cfg.ChunkSize > protocol.MaxChunkSize {
+		cfg.ChunkSize = protocol.MaxChunkSize
+	}
+	if cfg.ChunkTime <= 0 {
+		cfg.ChunkTime = 5 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = http.DefaultTransport
+		tr, err := cfg.Enrollment.Transport()
+		if err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+		cfg.Transport = tr
 	}
+	u := &Uploader{cfg: cfg, clock: &clock{local: cfg.Now}, link: newLink()}
+	u.lt = &linkTransport{base: cfg.Transport, link: u.link, floor: cfg.Timeout, now: cfg.Now}
 	c := retryablehttp.NewClient()
-	c.HTTPClient = &http.Client{Transport: cfg.Transport, Timeout: cfg.Timeout}
+	// Timeouts are per attempt, in linkTransport, sized to each body.
+	c.HTTPClient = &http.Client{Transport: u.lt, CheckRedirect: noRedirects}
 	c.Logger = nil
 	c.RetryMax = cfg.RetryMax
 	c.RetryWaitMin, c.RetryWaitMax = cfg.RetryWaitMin, cfg.RetryWaitMax
 	c.Backoff = Backoff
-	c.CheckRetry = checkRetry(cfg.RetryWaitMax)
-	// Every attempt gets a fresh timestamp and nonce: central refuses a
-	// nonce it has seen, and a retry may follow a request that arrived.
-	c.PrepareRetry = func(req *http.Request) error { return cfg.Identity.ResignRequest(req, cfg.Now()) }
+	c.CheckRetry = u.checkRetry
+	// Every attempt gets a fresh timestamp (from the corrected clock) and
+	// nonce: central refuses a nonce it has seen, and a retry may follow a
+	// request that arrived.
+	c.PrepareRetry = func(req *http.Request) error { return cfg.Identity.ResignRequest(req, u.clock.Now()) }
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	return &Uploader{cfg: cfg, client: c}, nil
+	u.client = c
+	return u, nil
+}
+
+// noRedirects keeps every request at the enrolled central: a redirect is
+// answered as it stands (and is an error).
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// ClockOffset is central's clock minus the device's, as last measured from
+// central's Date header (zero before any answer).
+func (u *Uploader) ClockOffset() time.Duration { return u.clock.Offset() }
+
+// LastContact is when central last answered anything, by the device clock
+// (zero if never since the Uploader was made).
+func (u *Uploader) LastContact() time.Time { return u.lt.lastContact() }
+
+// LinkRate is the estimated upload rate to central in bytes per second.
+func (u *Uploader) LinkRate() float64 { return u.link.Rate() }
+
+// chunkSize is the plaintext size of the next image chunk.
+func (u *Uploader) chunkSize() int {
+	if u.cfg.ChunkSize > 0 {
+		return u.cfg.ChunkSize
+	}
+	return u.link.chunkSize(u.cfg.ChunkTime)
 }
 
 // Backoff is the retry delay for go-retryablehttp: the Retry-After of a 429
@@ -179,16 +211,48 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	return 0, false
 }
 
-// checkRetry is go-retryablehttp's default policy (network errors, 429 and
-// 5xx retry; other statuses do not), except that a Retry-After longer than
-// the longest wait ends the call so the outbox can reschedule.
-func checkRetry(maxWait time.Duration) retryablehttp.CheckRetry {
-	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if d, ok := retryAfter(resp); ok && d > maxWait {
+// maxErrorBody bounds what is read of an error answer.
+const maxErrorBody = 64 << 10
+
+// checkRetry is go-retryablehttp's default policy (network errors, 429
+// and 5xx retry; a certificate central's CA did not sign does not), plus:
+// every answer's Date feeds the clock; a 401 stale or replayed is retried
+// at once, signed again with the corrected clock and a new nonce; and a
+// Retry-After longer than the longest wait ends the call so the outbox can
+// reschedule.
+func (u *Uploader) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if resp == nil && ctx.Value(noNetRetryKey{}) != nil {
+		return false, nil
+	}
+	if resp != nil {
+		code := ""
+		if resp.StatusCode == http.StatusUnauthorized {
+			code = peekCode(resp)
+		}
+		u.clock.observe(resp.Header, code == "stale")
+		if code == "stale" || code == "replayed" {
+			return true, nil
+		}
+		if d, ok := retryAfter(resp); ok && d > u.cfg.RetryWaitMax {
 			return false, nil
 		}
-		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// peekCode reads the error code of an answer, leaving its body readable.
+func peekCode(resp *http.Response) string {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{bytes.NewReader(data), resp.Body}
+	var e protocol.Error
+	_ = json.Unmarshal(data, &e)
+	return e.Code
 }
 
 // response is a finished exchange.
@@ -198,46 +262,75 @@ type response struct {
 	body   []byte
 }
 
-// do sends a signed request and returns central's answer. Network errors
-// and 5xx/429 after the retries come back as plain errors (retry later);
-// 2xx and 409 come back as responses; other 4xx as *RejectionError.
-func (u *Uploader) do(ctx context.Context, method, path string, body []byte) (response, error) {
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.cfg.Enrollment.CentralURL+path, body)
+// maxAnswer bounds a non-streamed answer (an upload state, a configuration).
+const maxAnswer = 16 << 20
+
+// send signs and sends a request, with retries; the caller closes the
+// answer's body. A nil answer comes with an error: the network failed
+// (ErrUnreachable, ErrUntrusted) or ctx ended.
+func (u *Uploader) send(ctx context.Context, method, path string, body []byte, contentType string) (*http.Response, error) {
+	op := method + " " + path
+	var rawBody any // a nil []byte would still send an empty body
+	if body != nil {
+		rawBody = body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.cfg.Enrollment.CentralURL+path, rawBody)
 	if err != nil {
-		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("Content-Type", contentType)
 	}
-	u.cfg.Identity.SignRequest(req.Request, body, u.cfg.Now())
+	u.cfg.Identity.SignRequest(req.Request, body, u.clock.Now())
 	resp, err := u.client.Do(req)
 	if resp == nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return response{}, ctxErr
+			return nil, ctxErr
 		}
-		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, netError(op, err)
+	}
+	return resp, nil
+}
+
+// classify turns a non-success answer into the package's errors: 2xx and
+// 409 are nil, 422 a *RejectionError, 429/503 with a long Retry-After a
+// *RetryLaterError, anything else a *CentralError.
+func classify(op string, status int, header http.Header, data []byte) error {
+	if status >= 200 && status < 300 || status == http.StatusConflict {
+		return nil
+	}
+	var e protocol.Error
+	_ = json.Unmarshal(data, &e)
+	if status == http.StatusUnprocessableEntity {
+		return &RejectionError{Status: status, Code: e.Code, Message: e.Message, RequestID: e.RequestID}
+	}
+	if d, ok := retryAfter(&http.Response{StatusCode: status, Header: header}); ok {
+		return &RetryLaterError{After: d}
+	}
+	return &CentralError{Op: op, Status: status, Code: e.Code, Message: e.Message, RequestID: e.RequestID}
+}
+
+// do sends a signed request and returns central's answer, with the error
+// classify gives it.
+func (u *Uploader) do(ctx context.Context, method, path string, body []byte) (response, error) {
+	return u.doType(ctx, method, path, body, "application/octet-stream")
+}
+
+func (u *Uploader) doType(ctx context.Context, method, path string, body []byte, contentType string) (response, error) {
+	resp, err := u.send(ctx, method, path, body, contentType)
+	if err != nil {
+		return response{}, err
 	}
 	defer resp.Body.Close()
-	data, rerr := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if rerr != nil {
-		return response{}, fmt.Errorf("%s %s: reading answer: %w", method, path, rerr)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return response{}, ctxErr
+		}
+		return response{}, netError(method+" "+path+": reading answer", rerr)
 	}
 	r := response{status: resp.StatusCode, header: resp.Header, body: data}
-	switch s := resp.StatusCode; {
-	case s >= 200 && s < 300, s == http.StatusConflict:
-		return r, nil
-	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-		if d, ok := retryAfter(resp); ok {
-			return r, &RetryLaterError{After: d}
-		}
-		return r, fmt.Errorf("%s %s: central busy: %s", method, path, resp.Status)
-	case s >= 400 && s < 500 && s != http.StatusRequestTimeout && s != http.StatusTooEarly:
-		var e protocol.Error
-		_ = json.Unmarshal(data, &e)
-		return r, &RejectionError{Status: s, Code: e.Code, Message: e.Message}
-	default:
-		return r, fmt.Errorf("%s %s: %s", method, path, resp.Status)
-	}
+	return r, classify(method+" "+path, resp.StatusCode, resp.Header, data)
 }
 
 // manifest builds the sealed-to-be manifest of s. It is deterministic, so a
@@ -262,9 +355,9 @@ func (u *Uploader) manifest(s vault.Submission) (protocol.Manifest, error) {
 }
 
 // Upload sends s until central holds it complete, continuing any partial
-// upload central reports. A nil error means central has the whole
-// submission; *RejectionError (ErrRejected) means it never will; any other
-// error means try again later.
+// upload from the bytes central reports it holds. A nil error means
+// central has the whole submission; *RejectionError (ErrRejected) means it
+// never will; any other error means try again later.
 func (u *Uploader) Upload(ctx context.Context, s vault.Submission) error {
 	m, err := u.manifest(s)
 	if err != nil {
@@ -279,6 +372,20 @@ func (u *Uploader) Upload(ctx context.Context, s vault.Submission) error {
 		return err
 	}
 	key := protocol.SubmissionKey(s.ID)
+	// Twice at most: central may have lost the manifest (restored from a
+	// backup) between the manifest and a chunk; sending it again tells
+	// central what to expect and where it stands.
+	for round := 0; ; round++ {
+		err := u.upload(ctx, key, sealed, m, s)
+		var ce *CentralError
+		if round == 0 && errors.As(err, &ce) && ce.Code == "unknown_submission" {
+			continue
+		}
+		return err
+	}
+}
+
+func (u *Uploader) upload(ctx context.Context, key string, sealed []byte, m protocol.Manifest, s vault.Submission) error {
 	resp, err := u.do(ctx, http.MethodPut, protocol.SubmissionPath(key), sealed)
 	if err != nil {
 		return err
@@ -301,12 +408,18 @@ func (u *Uploader) Upload(ctx context.Context, s vault.Submission) error {
 	return nil
 }
 
-// uploadImage sends the chunks of one image from where central stands.
+// uploadImage sends the chunks of one image from where central stands,
+// each sized to the measured link (or Config.ChunkSize).
 func (u *Uploader) uploadImage(ctx context.Context, key string, im protocol.ImageMeta, img []byte, st protocol.UploadState) (protocol.UploadState, error) {
 	// Central may move the offset backwards only by losing data; bound
 	// the loop so a confused central cannot keep the device busy forever.
-	maxRequests := 2*(len(img)/u.cfg.ChunkSize+1) + 4
-	for range maxRequests {
+	smallest := MinChunkSize
+	if u.cfg.ChunkSize > 0 {
+		smallest = u.cfg.ChunkSize
+	}
+	maxRequests := 2*(len(img)/smallest+1) + 4
+	failures := 0
+	for requests := 0; requests < maxRequests; {
 		off := st.Received[im.Name]
 		if st.Complete || off >= im.Size {
 			return st, nil
@@ -314,21 +427,27 @@ func (u *Uploader) uploadImage(ctx context.Context, key string, im protocol.Imag
 		if off < 0 {
 			return st, fmt.Errorf("central reports offset %d", off)
 		}
-		end := min(off+int64(u.cfg.ChunkSize), im.Size)
+		end := min(off+int64(u.chunkSize()), im.Size)
 		body, err := protocol.SealChunk(im.Key, im.Name, off, img[off:end])
 		if err != nil {
 			return st, err
 		}
-		resp, err := u.do(ctx, http.MethodPut, protocol.ImagePath(key, im.Name, off), body)
-		var rej *RejectionError
-		if errors.As(err, &rej) && rej.Code == "unknown_submission" {
-			// Central lost the manifest (restored from a backup?): the next
-			// attempt sends it again.
-			return st, fmt.Errorf("central no longer knows the submission: %s", rej.Message)
+		// A lost chunk is retried here rather than by go-retryablehttp:
+		// sliced again to the link as it now looks, from the offset
+		// central holds (a 409 tells it when the chunk did arrive).
+		resp, err := u.do(withoutNetRetry(ctx), http.MethodPut, protocol.ImagePath(key, im.Name, off), body)
+		if err != nil && errors.Is(err, ErrUnreachable) && ctx.Err() == nil && failures < u.cfg.RetryMax {
+			failures++
+			if werr := sleep(ctx, Backoff(u.cfg.RetryWaitMin, u.cfg.RetryWaitMax, failures, nil)); werr != nil {
+				return st, werr
+			}
+			continue
 		}
 		if err != nil {
 			return st, err
 		}
+		failures = 0
+		requests++
 		if st, err = decodeState(resp); err != nil {
 			return st, err
 		}
@@ -344,32 +463,88 @@ func decodeState(r response) (protocol.UploadState, error) {
 	return st, nil
 }
 
-// FetchConfig down-syncs the risk configuration and watchlist versions.
+// ErrNoSignKey means the enrolment has no central signing key to verify
+// configuration with: it was made before central signed configuration.
+var ErrNoSignKey = errors.New("agent: the enrolment has no central signing key; enrol the device again to receive configuration")
+
+// FetchConfig down-syncs the signed configuration and returns it once its
+// signature verifies with the central key pinned at enrolment. The
+// watchlists it lists are not checked here (see SyncConfig).
 func (u *Uploader) FetchConfig(ctx context.Context) (protocol.Config, error) {
 	var c protocol.Config
+	if len(u.cfg.Enrollment.CentralSignKey) == 0 {
+		return c, ErrNoSignKey
+	}
 	resp, err := u.do(ctx, http.MethodGet, protocol.PathConfig, nil)
 	if err != nil {
 		return c, fmt.Errorf("fetching configuration: %w", err)
 	}
-	if err := json.Unmarshal(resp.body, &c); err != nil {
-		return c, fmt.Errorf("decoding configuration: %w", err)
+	var sc protocol.SignedConfig
+	if err := json.Unmarshal(resp.body, &sc); err != nil {
+		return c, fmt.Errorf("fetching configuration: decoding: %w", err)
+	}
+	if c, err = sc.Open(u.cfg.Enrollment.CentralSignKey); err != nil {
+		return c, fmt.Errorf("fetching configuration: %w", err)
 	}
 	return c, nil
 }
 
-// FetchWatchlist downloads a watchlist's bytes and checks them against w.
-func (u *Uploader) FetchWatchlist(ctx context.Context, w protocol.Watchlist) ([]byte, error) {
+// DownloadWatchlist streams the bytes of the watchlist w describes into
+// dst, hashing as they pass, and fails unless they are exactly w.Size
+// bytes with w.SHA256 (and at most protocol.MaxWatchlistSize). The caller
+// checks w's signature first and discards dst on failure. Nothing holds
+// the list whole in memory.
+func (u *Uploader) DownloadWatchlist(ctx context.Context, w protocol.Watchlist, dst io.Writer) error {
 	if !protocol.ValidName(w.Name) {
-		return nil, fmt.Errorf("fetching watchlist: invalid name %q", w.Name)
+		return fmt.Errorf("fetching watchlist: invalid name %q", w.Name)
 	}
-	resp, err := u.do(ctx, http.MethodGet, protocol.WatchlistPath(w.Name), nil)
+	if w.Size < 0 || w.Size > protocol.MaxWatchlistSize {
+		return fmt.Errorf("fetching watchlist %s: size %d beyond the limit of %d", w.Name, w.Size, protocol.MaxWatchlistSize)
+	}
+	path := protocol.WatchlistPath(w.Name)
+	resp, err := u.send(withStream(ctx), http.MethodGet, path, nil, "")
 	if err != nil {
-		return nil, fmt.Errorf("fetching watchlist %s: %w", w.Name, err)
+		return fmt.Errorf("fetching watchlist %s: %w", w.Name, err)
 	}
-	if sum := sha256.Sum256(resp.body); !bytes.Equal(sum[:], w.SHA256) {
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		err := classify("GET "+path, resp.StatusCode, resp.Header, data)
+		if err == nil {
+			err = fmt.Errorf("GET %s: unexpected status %d", path, resp.StatusCode)
+		}
+		return fmt.Errorf("fetching watchlist %s: %w", w.Name, err)
+	}
+	h := sha256.New()
+	// One byte more than announced shows a longer answer without reading
+	// all of it.
+	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(resp.Body, w.Size+1))
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		return fmt.Errorf("fetching watchlist %s: %w", w.Name, netError("GET "+path, err))
+	}
+	if n != w.Size || !bytes.Equal(h.Sum(nil), w.SHA256) {
 		// A newer version may have been published between the two calls;
 		// the next sync picks it up.
-		return nil, fmt.Errorf("fetching watchlist %s: content does not match version %d", w.Name, w.Version)
+		return fmt.Errorf("fetching watchlist %s: %w: %d bytes that do not match version %d (%d bytes)", w.Name, ErrWatchlistMismatch, n, w.Version, w.Size)
 	}
-	return resp.body, nil
+	return nil
+}
+
+// ErrWatchlistMismatch means a watchlist's bytes do not match its signed
+// descriptor (size or SHA-256).
+var ErrWatchlistMismatch = errors.New("watchlist content does not match its signed descriptor")
+
+// SendStatus reports the device's state to central (PUT /v1/status).
+func (u *Uploader) SendStatus(ctx context.Context, st protocol.DeviceStatus) error {
+	body, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encoding status: %w", err)
+	}
+	if _, err := u.doType(ctx, http.MethodPut, protocol.PathStatus, body, "application/json"); err != nil {
+		return fmt.Errorf("reporting status: %w", err)
+	}
+	return nil
 }

@@ -1,18 +1,23 @@
 package central
 
 import (
+	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -23,7 +28,7 @@ func (s *Server) routeAdmin() {
 	if s.cfg.AdminToken == "" {
 		return
 	}
-	a := func(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, s.admin(h)) }
+	a := s.adminRoute
 	a("POST "+adminPrefix+"/enroll-tokens", s.createToken)
 	a("GET "+adminPrefix+"/devices", s.listDevices)
 	a("POST "+adminPrefix+"/devices/{id}/revoke", s.revokeDevice)
@@ -33,84 +38,145 @@ func (s *Server) routeAdmin() {
 	a("PUT "+adminPrefix+"/watchlists/{name}", s.putWatchlist)
 }
 
-// admin checks the bearer token in constant time (on hashes, so the
-// comparison does not leak the token's length either).
-func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+// adminRoute registers an admin handler behind the bearer token. Handlers
+// return errors (httpx); those that show personal data call s.auditRead.
+func (s *Server) adminRoute(pattern string, h httpx.HandlerFunc) {
+	s.mux.Handle(pattern, s.handle(s.admin(h)))
+}
+
+type adminKey struct{}
+
+// adminID returns the id of the admin credential that authenticated r.
+func adminID(ctx context.Context) string {
+	id, _ := ctx.Value(adminKey{}).(string)
+	return id
+}
+
+// admin checks the bootstrap bearer token in constant time (on hashes, so
+// the comparison does not leak the token's length either). An address that
+// failed too often is answered 429 without a comparison, so the token
+// cannot be guessed at speed.
+func (s *Server) admin(h httpx.HandlerFunc) httpx.HandlerFunc {
 	want := sha256.Sum256([]byte(s.cfg.AdminToken))
-	return func(w http.ResponseWriter, r *http.Request) {
+	id := adminCredentialID(s.cfg.AdminToken)
+	return func(w http.ResponseWriter, r *http.Request) error {
+		addr := clientAddr(r)
+		if blocked, wait := s.adminFail.Blocked(addr); blocked {
+			s.metrics.authFailure(surfaceAdmin, "rate_limited")
+			httpx.CutOff(w)
+			return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+				Message: "too many failed admin authentications from this address; retry later", RetryAfter: wait}
+		}
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		got := sha256.Sum256([]byte(tok))
 		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			reason := "bad_token"
+			if !ok {
+				reason = "no_token"
+			}
+			s.adminFail.Fail(addr)
+			s.metrics.authFailure(surfaceAdmin, reason)
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, "authentication failed",
+				slog.String("request_id", httpx.RequestID(r.Context())), slog.String("surface", surfaceAdmin),
+				slog.String("reason", reason), slog.String("addr", addr), slog.String("method", r.Method), slog.String("path", r.URL.Path))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kyc-central admin"`)
-			fail(w, http.StatusUnauthorized, "unauthorized", "admin API needs the bearer token")
-			return
+			httpx.CutOff(w)
+			return httpx.Errorf(http.StatusUnauthorized, "unauthorized", "the admin API needs the bearer token")
 		}
-		h(w, r)
+		return h(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, id)))
 	}
+}
+
+// auditRead logs an admin read of personal data: who (the admin
+// credential's id), what (the action and its scope), when, and the request
+// id. The attributes name scopes (a device, a filter), never the data.
+func (s *Server) auditRead(r *http.Request, what string, attrs ...slog.Attr) {
+	attrs = append([]slog.Attr{
+		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("admin", adminID(r.Context())),
+		slog.String("what", what), slog.Time("at", s.cfg.Now().UTC()), slog.String("addr", clientAddr(r)),
+	}, attrs...)
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "admin read of personal data", attrs...)
 }
 
 // TokenResponse is the answer to creating an enrolment token.
 type TokenResponse struct {
+	// Token is "<secret>.<fingerprint>" (protocol.FormatEnrollToken):
+	// the device checks central's keys against the fingerprint.
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Fingerprint is central's key fingerprint the token carries
+	// (base64url), for the administrator to compare out of band.
+	Fingerprint string `json:"fingerprint"`
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+// Fingerprint is central's key fingerprint (protocol.CentralFingerprint of
+// its box and sign keys).
+func (s *Server) Fingerprint() []byte {
+	return protocol.CentralFingerprint(s.cfg.BoxKey.Public[:], s.cfg.SignKey.Public().(ed25519.PublicKey))
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	ttl := DefaultTokenTTL
 	if v := r.URL.Query().Get("ttl"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > 30*24*time.Hour {
-			fail(w, http.StatusBadRequest, "malformed", "ttl must be a duration up to 720h")
-			return
+			return httpx.Errorf(http.StatusBadRequest, "malformed", "ttl must be a duration up to 720h")
 		}
 		ttl = d
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	tok := base64.RawURLEncoding.EncodeToString(raw)
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	fp := s.Fingerprint()
+	tok := protocol.FormatEnrollToken(secret, fp)
 	now := s.cfg.Now().UTC()
 	t := EnrollToken{Hash: sha256.Sum256([]byte(tok)), CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := s.cfg.Store.CreateEnrollToken(r.Context(), t); err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("recording enrolment token: %w", err)
 	}
-	writeJSON(w, http.StatusCreated, TokenResponse{Token: tok, ExpiresAt: t.ExpiresAt})
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "enrolment token created",
+		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("admin", adminID(r.Context())),
+		slog.Time("expires_at", t.ExpiresAt))
+	httpx.WriteJSON(w, http.StatusCreated, TokenResponse{Token: tok, ExpiresAt: t.ExpiresAt, Fingerprint: base64.RawURLEncoding.EncodeToString(fp)})
+	return nil
 }
 
-func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
+// listDevices lists enrolled devices with their last contact and reported
+// status (no personal data).
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	ds, err := s.cfg.Store.Devices(r.Context())
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("listing devices: %w", err)
 	}
 	if ds == nil {
 		ds = []Device{}
 	}
-	writeJSON(w, http.StatusOK, ds)
+	httpx.WriteJSON(w, http.StatusOK, ds)
+	return nil
 }
 
-func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) {
+func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	err := s.cfg.Store.RevokeDevice(r.Context(), id, s.cfg.Now().UTC())
 	if errors.Is(err, ErrNotFound) {
-		fail(w, http.StatusNotFound, "unknown_device", "no such device")
-		return
+		return httpx.Errorf(http.StatusNotFound, "unknown_device", "no such device")
 	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("revoking device: %w", err)
 	}
 	d, err := s.cfg.Store.Device(r.Context(), id)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("reading revoked device: %w", err)
 	}
-	writeJSON(w, http.StatusOK, d)
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "device revoked",
+		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("admin", adminID(r.Context())),
+		slog.String("device_id", id), slog.Time("revoked_at", d.RevokedAt))
+	httpx.WriteJSON(w, http.StatusOK, d)
+	return nil
 }
 
 // listSubmissions filters by the query parameters device, after and before
 // (RFC 3339 receipt times), complete (true/false), verdict and limit.
-func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := Filter{DeviceID: q.Get("device"), Verdict: q.Get("verdict")}
 	var errs []string
@@ -140,13 +206,11 @@ func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) {
 		f.Limit = n
 	}
 	if len(errs) > 0 {
-		fail(w, http.StatusBadRequest, "malformed", strings.Join(errs, "; "))
-		return
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "%s", strings.Join(errs, "; "))
 	}
 	subs, err := s.cfg.Store.Submissions(r.Context(), f)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("listing submissions: %w", err)
 	}
 	for i := range subs {
 		for j := range subs[i].Images {
@@ -156,7 +220,9 @@ func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) {
 	if subs == nil {
 		subs = []Submission{}
 	}
-	writeJSON(w, http.StatusOK, subs)
+	s.auditRead(r, "list_submissions", slog.String("filter", r.URL.RawQuery), slog.Int("count", len(subs)))
+	httpx.WriteJSON(w, http.StatusOK, subs)
+	return nil
 }
 
 // SubmissionDetail is a submission with its image bytes, as the admin API
@@ -166,63 +232,74 @@ type SubmissionDetail struct {
 	ImageData map[string][]byte `json:"image_data"` // base64 in JSON
 }
 
-func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request) error {
 	dev, id := r.PathValue("id"), r.PathValue("sub")
 	key := protocol.SubmissionKey(id)
 	sub, err := s.cfg.Store.Upload(r.Context(), dev, key)
 	if errors.Is(err, ErrNotFound) {
-		fail(w, http.StatusNotFound, "unknown_submission", "no such submission")
-		return
+		return httpx.Errorf(http.StatusNotFound, "unknown_submission", "no such submission")
 	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("reading submission: %w", err)
 	}
 	det := SubmissionDetail{Submission: sub, ImageData: make(map[string][]byte, len(sub.Images))}
 	for i, im := range sub.Images {
 		data, err := s.cfg.Store.ImageData(r.Context(), dev, key, im.Name)
 		if err != nil {
-			fail(w, http.StatusInternalServerError, "store", err.Error())
-			return
+			return fmt.Errorf("reading image: %w", err)
 		}
 		det.ImageData[im.Name] = data
 		det.Images[i].Key = nil
 	}
-	writeJSON(w, http.StatusOK, det)
+	s.auditRead(r, "get_submission", slog.String("device_id", dev), slog.String("submission_key", key), slog.Int("images", len(sub.Images)))
+	httpx.WriteJSON(w, http.StatusOK, det)
+	return nil
 }
 
-// maxConfigBody bounds an uploaded risk configuration or watchlist.
-const maxConfigBody = 256 << 20
+// maxRiskBody bounds an uploaded risk configuration.
+const maxRiskBody = 4 << 20
 
-func (s *Server) putRisk(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxConfigBody))
+func (s *Server) putRisk(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRiskBody))
 	if err != nil || !json.Valid(body) {
-		fail(w, http.StatusBadRequest, "malformed", "risk configuration must be a JSON document")
-		return
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document of at most %d bytes", maxRiskBody)
 	}
 	v, err := s.cfg.Store.PutRisk(r.Context(), body)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("publishing risk configuration: %w", err)
 	}
-	writeJSON(w, http.StatusOK, map[string]int64{"version": v})
+	httpx.WriteJSON(w, http.StatusOK, map[string]int64{"version": v})
+	return nil
 }
 
-func (s *Server) putWatchlist(w http.ResponseWriter, r *http.Request) {
+// putWatchlist publishes a watchlist of at most protocol.MaxWatchlistSize
+// bytes (the limit devices apply too), streamed to the store: central never
+// holds it whole.
+func (s *Server) putWatchlist(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	if !protocol.ValidName(name) {
-		fail(w, http.StatusBadRequest, "malformed", "watchlist names are 1-64 letters, digits, '-', '_' or '.'")
-		return
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "watchlist names are 1-64 letters, digits, '-', '_' or '.'")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxConfigBody))
-	if err != nil || len(body) == 0 {
-		fail(w, http.StatusBadRequest, "malformed", "watchlist body missing or too large")
-		return
+	if r.ContentLength > protocol.MaxWatchlistSize {
+		httpx.CutOff(w)
+		return httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "a watchlist is at most %d bytes", int64(protocol.MaxWatchlistSize))
 	}
-	wl, err := s.cfg.Store.PutWatchlist(r.Context(), name, body)
+	if r.ContentLength == 0 {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "the watchlist is empty")
+	}
+	n := r.ContentLength
+	if n < 0 {
+		n = protocol.MaxWatchlistSize
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(httpx.BodyDeadline(n, s.cfg.BodyFloor, s.cfg.MinBodyRate)))
+	body := http.MaxBytesReader(w, r.Body, protocol.MaxWatchlistSize)
+	wl, err := s.cfg.Store.PutWatchlistFrom(r.Context(), name, body)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("publishing watchlist %q: %w", name, err)
 	}
-	writeJSON(w, http.StatusOK, wl)
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "watchlist published",
+		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("admin", adminID(r.Context())),
+		slog.String("watchlist", name), slog.Int64("version", wl.Version), slog.Int64("size", wl.Size))
+	httpx.WriteJSON(w, http.StatusOK, wl)
+	return nil
 }

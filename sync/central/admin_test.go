@@ -37,7 +37,7 @@ func TestAdminAPI(t *testing.T) {
 			if auth != "" {
 				req.Header.Set("Authorization", auth)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := c.Client().Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,16 +112,16 @@ func TestAdminAPI(t *testing.T) {
 func TestMetricsFormat(t *testing.T) {
 	c := synctest.StartCentral(t, openBolt(t), synctest.CentralOptions{})
 	for range 3 {
-		resp, err := http.Get(c.URL + "/healthz")
+		resp, err := c.Client().Get(c.URL + "/healthz")
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 	}
-	text := metricsText(t, c.URL)
+	text := metricsText(t, c)
 	for _, want := range []string{
 		"# TYPE kyc_central_http_requests_total counter",
-		`kyc_central_http_requests_total{route="GET /healthz",code="200"} 3`,
+		`kyc_central_http_requests_total{code="200",route="GET /healthz"} 3`,
 		"# TYPE kyc_central_http_request_duration_seconds histogram",
 		`kyc_central_http_request_duration_seconds_count{route="GET /healthz"} 3`,
 		`kyc_central_http_request_duration_seconds_bucket{route="GET /healthz",le="+Inf"} 3`,

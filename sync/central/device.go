@@ -8,200 +8,327 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
-	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
-// maxDeviceBody bounds a device request body: a sealed manifest or chunk.
-const maxDeviceBody = max(protocol.MaxManifestSize, protocol.MaxChunkSize) + 4096
+// Body bounds of device requests. Every device request with a body must
+// declare its Content-Length within these, so central knows before reading
+// a byte how long the body may take.
+const (
+	maxManifestBody = protocol.MaxManifestSize + 4096
+	maxChunkBody    = protocol.MaxChunkSize + 4096
+	maxStatusBody   = 64 << 10
+	maxEnrollBody   = 16 << 10
+)
 
 func (s *Server) routeDevice() {
-	s.mux.HandleFunc("POST "+protocol.PathEnroll, s.limit(s.enroll))
-	s.mux.HandleFunc("PUT "+protocol.PathSubmissions+"{key}", s.limit(s.signed(s.putManifest)))
-	s.mux.HandleFunc("PUT "+protocol.PathSubmissions+"{key}/images/{image}", s.limit(s.signed(s.putChunk)))
-	s.mux.HandleFunc("GET "+protocol.PathConfig, s.limit(s.signed(s.getConfig)))
-	s.mux.HandleFunc("GET "+protocol.PathWatchlists+"{name}", s.limit(s.signed(s.getWatchlist)))
+	s.mux.Handle("POST "+protocol.PathEnroll, s.handle(s.enroll))
+	s.mux.Handle("PUT "+protocol.PathSubmissions+"{key}", s.device(maxManifestBody, s.putManifest))
+	s.mux.Handle("PUT "+protocol.PathSubmissions+"{key}/images/{image}", s.device(maxChunkBody, s.putChunk))
+	s.mux.Handle("GET "+protocol.PathConfig, s.device(0, s.getConfig))
+	s.mux.Handle("GET "+protocol.PathWatchlists+"{name}", s.device(0, s.getWatchlist))
+	s.mux.Handle("PUT "+protocol.PathStatus, s.device(maxStatusBody, s.putStatus))
 }
 
-func fail(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, protocol.Error{Code: code, Message: msg})
-}
-
-// limit sheds load beyond MaxInFlight concurrent device requests with 503
-// and Retry-After, which the agent honours.
-func (s *Server) limit(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case s.inFlight <- struct{}{}:
-			defer func() { <-s.inFlight }()
-			h(w, r)
-		default:
-			w.Header().Set("Retry-After", "1")
-			fail(w, http.StatusServiceUnavailable, "overloaded", "too many requests in flight")
-		}
-	}
-}
-
-// readBody reads a request body up to the device limit.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDeviceBody))
+// clientAddr is the request's peer address without the port. Central
+// trusts no forwarding header: behind a proxy, limits apply to the proxy.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		fail(w, http.StatusRequestEntityTooLarge, "body", "reading body: "+err.Error())
-		return nil, false
+		return r.RemoteAddr
 	}
-	return body, true
+	return host
 }
 
-type deviceHandler func(w http.ResponseWriter, r *http.Request, d Device, body []byte)
+// refuse records a failed authentication (metric, log with the reason and
+// the request id, the address's failure budget), stops reading the body,
+// and returns the answer: e, or 429 once the address has failed too often.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, surface, deviceID string, e *httpx.Error) error {
+	addr := clientAddr(r)
+	blocked, wait := s.authFails.Blocked(addr)
+	s.authFails.Fail(addr)
+	s.metrics.authFailure(surface, e.Code)
+	attrs := []slog.Attr{
+		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("surface", surface),
+		slog.String("reason", e.Code), slog.String("addr", addr), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+	}
+	if deviceID != "" {
+		attrs = append(attrs, slog.String("device_id", deviceID))
+	}
+	if e.Cause != nil {
+		attrs = append(attrs, slog.String("detail", e.Cause.Error()))
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "authentication failed", attrs...)
+	httpx.CutOff(w)
+	if blocked {
+		s.metrics.authFailure(surface, "rate_limited")
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "too many failed authentications from this address; retry later", RetryAfter: wait}
+	}
+	return e
+}
 
-// signed authenticates a device request: the signature headers must be
-// present, the timestamp within MaxSkew of the clock, the device enrolled
-// and not revoked, the signature valid over method, URI, body hash,
-// timestamp and nonce, and the nonce unseen.
-func (s *Server) signed(h deviceHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		body, ok := readBody(w, r)
-		if !ok {
-			return
+// checkLength requires a declared Content-Length within max (0: no body).
+func checkLength(w http.ResponseWriter, r *http.Request, max int64) error {
+	switch {
+	case max == 0 && r.ContentLength != 0:
+		httpx.CutOff(w)
+		return httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "this request takes no body")
+	case max > 0 && r.ContentLength < 0:
+		httpx.CutOff(w)
+		return httpx.Errorf(http.StatusLengthRequired, "length_required", "device uploads must declare their Content-Length")
+	case r.ContentLength > max:
+		httpx.CutOff(w)
+		return httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "request body over %d bytes", max)
+	}
+	return nil
+}
+
+// readBody reads exactly the declared Content-Length, within a deadline in
+// proportion to it.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n <= 0 {
+		return nil, nil
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(httpx.BodyDeadline(n, s.cfg.BodyFloor, s.cfg.MinBodyRate)))
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r.Body, body); err != nil {
+		httpx.CutOff(w)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, httpx.Wrap(err, http.StatusRequestTimeout, "timeout", "request body arrived too slowly")
 		}
-		refuse := func(status int, reason, msg string) {
-			s.metrics.reject(reason)
-			fail(w, status, reason, msg)
+		return nil, httpx.Wrap(err, http.StatusBadRequest, "body", "request body ended before its Content-Length")
+	}
+	return body, nil
+}
+
+type deviceHandler func(w http.ResponseWriter, r *http.Request, d Device, body []byte) error
+
+// device authenticates a device request from its headers alone before it
+// takes anything that is scarce: the signature headers must be present,
+// the timestamp within MaxSkew, the device enrolled, the signature valid
+// over method, URI, body hash, timestamp and nonce, the device not revoked
+// and the nonce unseen. Only then does the request take one of the
+// device's own slots and one of central's, and read its body (which must
+// match the signed hash) within a deadline in proportion to its declared
+// length. So an unauthenticated client holds no slot and central reads no
+// byte of its body, however slowly it sends.
+func (s *Server) device(maxBody int64, h deviceHandler) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := checkLength(w, r, maxBody); err != nil {
+			return err
 		}
 		sig, err := protocol.ParseSigned(r.Header)
 		if errors.Is(err, protocol.ErrUnsigned) {
-			refuse(http.StatusUnauthorized, "unsigned", "request is not signed")
-			return
+			return s.refuse(w, r, surfaceDevice, "", httpx.Errorf(http.StatusUnauthorized, "unsigned", "request is not signed: the X-Kyc-* signature headers are missing"))
 		}
 		if err != nil {
-			refuse(http.StatusUnauthorized, "bad_signature", err.Error())
-			return
+			return s.refuse(w, r, surfaceDevice, "", httpx.Wrap(err, http.StatusUnauthorized, "bad_signature", "the request's signature headers are malformed"))
 		}
 		now := s.cfg.Now()
-		if skew := now.Sub(sig.Timestamp).Abs(); skew > s.cfg.MaxSkew {
-			refuse(http.StatusUnauthorized, "stale", fmt.Sprintf("request timestamp is %s away from central's clock", skew.Round(time.Second)))
-			return
+		if skew := sig.Timestamp.Sub(now); skew.Abs() > s.cfg.MaxSkew {
+			dir := "ahead of"
+			if skew < 0 {
+				dir = "behind"
+			}
+			return s.refuse(w, r, surfaceDevice, sig.DeviceID, httpx.Errorf(http.StatusUnauthorized, "stale",
+				"the request's timestamp is %s %s central's clock (at most %s allowed): correct the device's clock from the Date header and sign again",
+				skew.Abs().Round(time.Second), dir, s.cfg.MaxSkew))
 		}
 		d, err := s.cfg.Store.Device(r.Context(), sig.DeviceID)
 		if errors.Is(err, ErrNotFound) {
-			refuse(http.StatusUnauthorized, "unknown_device", "device is not enrolled")
-			return
+			return s.refuse(w, r, surfaceDevice, sig.DeviceID, httpx.Errorf(http.StatusUnauthorized, "unknown_device",
+				"this device is not enrolled at this central (was central's store replaced?): enrol it again"))
 		}
 		if err != nil {
-			fail(w, http.StatusInternalServerError, "store", err.Error())
-			return
+			return fmt.Errorf("looking up device %s: %w", sig.DeviceID, err)
 		}
-		if err := sig.Verify(d.PublicKey, r.Method, r.URL.RequestURI(), body); err != nil {
-			refuse(http.StatusUnauthorized, "bad_signature", err.Error())
-			return
+		if err := sig.VerifyHeaders(d.PublicKey, r.Method, r.URL.RequestURI()); err != nil {
+			return s.refuse(w, r, surfaceDevice, d.ID, httpx.Wrap(err, http.StatusUnauthorized, "bad_signature", "the signature does not verify with the device's enrolled key"))
 		}
 		// Revocation is checked after the signature, so only the device
 		// itself learns that it was revoked.
 		if d.Revoked() {
-			refuse(http.StatusForbidden, "revoked", "device has been revoked")
-			return
+			return s.refuse(w, r, surfaceDevice, d.ID, httpx.Errorf(http.StatusForbidden, "revoked", "this device was revoked at %s", d.RevokedAt.UTC().Format(time.RFC3339)))
 		}
 		err = s.cfg.Store.UseNonce(r.Context(), d.ID, sig.Nonce, now, now.Add(2*s.cfg.MaxSkew))
 		if errors.Is(err, ErrReplay) {
-			refuse(http.StatusUnauthorized, "replayed", "nonce already used")
-			return
+			return s.refuse(w, r, surfaceDevice, d.ID, httpx.Errorf(http.StatusUnauthorized, "replayed", "this request was seen before (its nonce is used): sign each request anew"))
 		}
 		if err != nil {
-			fail(w, http.StatusInternalServerError, "store", err.Error())
-			return
+			return fmt.Errorf("recording nonce of device %s: %w", d.ID, err)
 		}
-		h(w, r, d, body)
+		release, err := s.takeSlots(w, d.ID)
+		if err != nil {
+			return err
+		}
+		defer release()
+		body, err := s.readBody(w, r)
+		if err != nil {
+			return err
+		}
+		if err := sig.VerifyBody(body); err != nil {
+			return s.refuse(w, r, surfaceDevice, d.ID, httpx.Wrap(err, http.StatusUnauthorized, "bad_signature", "the body does not match the signed hash"))
+		}
+		return h(w, r, d, body)
+	})
+}
+
+// takeSlots takes one of the device's slots and one of central's, or
+// answers 429 (this device has enough in flight) or 503 (central is
+// saturated), both with Retry-After, which the agent honours.
+func (s *Server) takeSlots(w http.ResponseWriter, deviceID string) (release func(), err error) {
+	if !s.perDevice.Acquire(deviceID) {
+		s.metrics.shed.WithLabelValues("device").Inc()
+		s.shed.Add(1)
+		httpx.CutOff(w)
+		return nil, &httpx.Error{Status: http.StatusTooManyRequests, Code: "device_busy",
+			Message: "this device already has as many requests in flight as central allows", RetryAfter: time.Second}
 	}
+	if !s.slots.Acquire() {
+		s.perDevice.Release(deviceID)
+		s.metrics.shed.WithLabelValues("slots").Inc()
+		s.shed.Add(1)
+		httpx.CutOff(w)
+		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Code: "overloaded",
+			Message: "central has too many requests in flight", RetryAfter: time.Second}
+	}
+	s.metrics.inFlight.Inc()
+	return func() {
+		s.metrics.inFlight.Dec()
+		s.slots.Release()
+		s.perDevice.Release(deviceID)
+	}, nil
 }
 
 // enroll redeems a one-time token. The request is signed like any other,
-// but with the key being enrolled, which proves possession of it.
-func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
-	if !ok {
-		return
+// but with the key being enrolled, which proves possession of it. Its body
+// (the token and the key) is small and read within the body floor.
+func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
+	if blocked, wait := s.authFails.Blocked(clientAddr(r)); blocked {
+		s.metrics.authFailure(surfaceEnroll, "rate_limited")
+		httpx.CutOff(w)
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "too many failed authentications from this address; retry later", RetryAfter: wait}
+	}
+	if err := checkLength(w, r, maxEnrollBody); err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
 	}
 	var req protocol.EnrollRequest
 	if err := json.Unmarshal(body, &req); err != nil || req.Token == "" || len(req.PublicKey) != ed25519.PublicKeySize {
-		fail(w, http.StatusBadRequest, "malformed", "enrolment needs a token and an Ed25519 public key")
-		return
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "enrolment needs a token and an Ed25519 public key")
 	}
 	sig, err := protocol.ParseSigned(r.Header)
+	if err != nil {
+		return s.refuse(w, r, surfaceEnroll, "", httpx.Wrap(err, http.StatusUnauthorized, "unsigned", "the enrolment request is not signed with the key it enrols"))
+	}
 	now := s.cfg.Now()
 	switch {
-	case err != nil:
-		fail(w, http.StatusUnauthorized, "unsigned", err.Error())
-		return
 	case sig.DeviceID != protocol.DeviceID(req.PublicKey):
-		fail(w, http.StatusUnauthorized, "bad_signature", "device id does not match the public key")
-		return
+		return s.refuse(w, r, surfaceEnroll, sig.DeviceID, httpx.Errorf(http.StatusUnauthorized, "bad_signature", "the device id does not match the public key"))
 	case now.Sub(sig.Timestamp).Abs() > s.cfg.MaxSkew:
-		fail(w, http.StatusUnauthorized, "stale", "request timestamp too far from central's clock")
-		return
+		return s.refuse(w, r, surfaceEnroll, sig.DeviceID, httpx.Errorf(http.StatusUnauthorized, "stale",
+			"the request's timestamp is %s away from central's clock (at most %s allowed): correct the device's clock", now.Sub(sig.Timestamp).Abs().Round(time.Second), s.cfg.MaxSkew))
 	}
-	if err := sig.Verify(req.PublicKey, r.Method, r.URL.RequestURI(), body); err != nil {
-		fail(w, http.StatusUnauthorized, "bad_signature", err.Error())
-		return
+	if err := sig.VerifyHeaders(req.PublicKey, r.Method, r.URL.RequestURI()); err != nil {
+		return s.refuse(w, r, surfaceEnroll, sig.DeviceID, httpx.Wrap(err, http.StatusUnauthorized, "bad_signature", "the signature does not verify with the key being enrolled"))
 	}
+	if err := sig.VerifyBody(body); err != nil {
+		return s.refuse(w, r, surfaceEnroll, sig.DeviceID, httpx.Wrap(err, http.StatusUnauthorized, "bad_signature", "the body does not match the signed hash"))
+	}
+	release, err := s.takeSlots(w, sig.DeviceID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	d := Device{ID: sig.DeviceID, PublicKey: req.PublicKey, AppVersion: req.AppVersion, EnrolledAt: now.UTC()}
 	err = s.cfg.Store.Enroll(r.Context(), sha256.Sum256([]byte(req.Token)), d)
 	switch {
 	case errors.Is(err, ErrTokenInvalid):
-		fail(w, http.StatusForbidden, "token", "enrolment token unknown, expired or already used")
+		return s.refuse(w, r, surfaceEnroll, d.ID, httpx.Errorf(http.StatusForbidden, "token", "enrolment token unknown, expired or already used"))
 	case errors.Is(err, ErrDeviceExists):
-		fail(w, http.StatusConflict, "enrolled", "device already enrolled")
+		return httpx.Errorf(http.StatusConflict, "enrolled", "this device is already enrolled")
 	case err != nil:
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-	default:
-		writeJSON(w, http.StatusOK, protocol.EnrollResponse{DeviceID: d.ID, CentralBoxKey: s.cfg.BoxKey.Public[:]})
+		return fmt.Errorf("enrolling device %s: %w", d.ID, err)
 	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "device enrolled",
+		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("device_id", d.ID),
+		slog.String("app_version", d.AppVersion), slog.String("addr", clientAddr(r)), slog.Time("at", d.EnrolledAt))
+	httpx.WriteJSON(w, http.StatusOK, protocol.EnrollResponse{
+		DeviceID: d.ID, CentralBoxKey: s.cfg.BoxKey.Public[:], CentralSignKey: s.cfg.SignKey.Public().(ed25519.PublicKey),
+	})
+	return nil
 }
 
-// rejectSubmission answers 422: the device must not retry this submission.
-func (s *Server) rejectSubmission(w http.ResponseWriter, code, msg string) {
+// reject answers 422: the device must not retry this submission.
+func (s *Server) reject(code, format string, args ...any) error {
 	s.metrics.event(eventRejected)
-	fail(w, http.StatusUnprocessableEntity, code, msg)
+	return httpx.Errorf(http.StatusUnprocessableEntity, code, format, args...)
 }
 
-func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, body []byte) {
+func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, body []byte) error {
 	key := r.PathValue("key")
 	if !protocol.ValidKey(key) {
-		fail(w, http.StatusBadRequest, "malformed", "bad submission key")
-		return
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "bad submission key")
 	}
 	pt, err := protocol.OpenManifest(&s.cfg.BoxKey.Public, &s.cfg.BoxKey.Private, body)
 	if err != nil {
-		s.rejectSubmission(w, "undecryptable", "manifest is not sealed to this central's key")
-		return
+		return s.reject("undecryptable", "manifest is not sealed to this central's key")
 	}
 	var m protocol.Manifest
 	dec := json.NewDecoder(bytes.NewReader(pt))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		s.rejectSubmission(w, "malformed", "decoding manifest: "+err.Error())
-		return
+		return s.reject("malformed", "the manifest is not a manifest (JSON decoding failed)")
 	}
 	if err := m.Validate(); err != nil {
-		s.rejectSubmission(w, "malformed", err.Error())
-		return
+		return s.reject("malformed", "%s", err) // Validate's messages are about the device's own data
 	}
 	if protocol.SubmissionKey(m.ID) != key {
-		s.rejectSubmission(w, "malformed", "submission key does not match the manifest")
-		return
-	}
-	verdict, err := verifyAttestation(d, m.Payload)
-	if err != nil {
-		s.rejectSubmission(w, "attestation", err.Error())
-		return
+		return s.reject("malformed", "submission key does not match the manifest")
 	}
 	sum := sha256.Sum256(pt)
+
+	prev, err := s.cfg.Store.Upload(r.Context(), d.ID, key)
+	switch {
+	case err == nil && bytes.Equal(prev.ManifestHash, sum[:]):
+		// A resend of what central holds: a duplicate (checked before the
+		// attestation, which may since have aged).
+		s.metrics.event(eventDuplicate)
+		s.metrics.retry("manifest")
+		httpx.WriteJSON(w, http.StatusOK, prev.State())
+		return nil
+	case err == nil:
+		return s.reject("conflict", "submission id already used for different content")
+	case !errors.Is(err, ErrNotFound):
+		return fmt.Errorf("looking up submission: %w", err)
+	}
+
+	now := s.cfg.Now()
+	att, err := s.checkAttestation(d, m.Payload, now)
+	if err != nil {
+		return err
+	}
+	if err := s.claimAttestation(r, d.ID, key, att); err != nil {
+		return err
+	}
 	sub := Submission{
 		DeviceID: d.ID, Key: key, ID: m.ID, ManifestHash: sum[:],
-		CreatedAt: m.CreatedAt.UTC(), ReceivedAt: s.cfg.Now().UTC(), Verdict: verdict, Payload: m.Payload,
+		CreatedAt: m.CreatedAt.UTC(), ReceivedAt: now.UTC(), Verdict: string(att.att.Report.Verdict),
+		AttestationFresh: att.fresh, Payload: m.Payload,
 	}
 	for _, im := range m.Images {
 		sub.Images = append(sub.Images, ImageProgress{ImageMeta: im})
@@ -209,11 +336,9 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	st, created, err := s.cfg.Store.BeginSubmission(r.Context(), sub)
 	switch {
 	case errors.Is(err, ErrConflict):
-		s.rejectSubmission(w, "conflict", "submission id already used for different content")
-		return
+		return s.reject("conflict", "submission id already used for different content")
 	case err != nil:
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("recording submission: %w", err)
 	case created:
 		s.metrics.event(eventReceived)
 		if st.Complete {
@@ -221,124 +346,136 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 		}
 	default:
 		s.metrics.event(eventDuplicate)
+		s.metrics.retry("manifest")
 	}
-	writeJSON(w, http.StatusOK, st)
+	httpx.WriteJSON(w, http.StatusOK, st)
+	return nil
 }
 
-// verifyAttestation checks the device attestation a submission payload
-// carries under "attestation": present, issued for this device, and signed
-// by its enrolled key. It returns the attestation's verdict.
-func verifyAttestation(d Device, payload json.RawMessage) (string, error) {
-	var p struct {
-		Attestation *device.Attestation `json:"attestation"`
-	}
-	if err := json.Unmarshal(payload, &p); err != nil || p.Attestation == nil {
-		return "", errors.New("payload carries no device attestation")
-	}
-	if p.Attestation.DeviceID != d.ID {
-		return "", errors.New("attestation was issued for another device")
-	}
-	if err := device.Verify(d.PublicKey, *p.Attestation); err != nil {
-		return "", err
-	}
-	return string(p.Attestation.Report.Verdict), nil
-}
-
-func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body []byte) {
+func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body []byte) error {
 	key, image := r.PathValue("key"), r.PathValue("image")
 	offset, err := strconv.ParseInt(r.URL.Query().Get("offset"), 10, 64)
 	if !protocol.ValidKey(key) || !protocol.ValidName(image) || err != nil || offset < 0 {
-		fail(w, http.StatusBadRequest, "malformed", "bad submission key, image name or offset")
-		return
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "bad submission key, image name or offset")
 	}
 	sub, err := s.cfg.Store.Upload(r.Context(), d.ID, key)
 	if errors.Is(err, ErrNotFound) {
-		fail(w, http.StatusNotFound, "unknown_submission", "send the manifest first")
-		return
+		return httpx.Errorf(http.StatusNotFound, "unknown_submission", "send the manifest first")
 	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("looking up submission: %w", err)
 	}
 	im, ok := sub.Image(image)
 	if !ok {
-		fail(w, http.StatusNotFound, "unknown_image", "image not in the manifest")
-		return
+		return httpx.Errorf(http.StatusNotFound, "unknown_image", "image not in the manifest")
 	}
 	if !sub.CompletedAt.IsZero() {
-		writeJSON(w, http.StatusOK, sub.State()) // a duplicate delivery
-		return
+		s.metrics.retry("chunk")
+		httpx.WriteJSON(w, http.StatusOK, sub.State()) // a duplicate delivery
+		return nil
 	}
 	if offset != im.Received {
-		writeJSON(w, http.StatusConflict, sub.State()) // tell the device where we are
-		return
+		s.metrics.retry("offset")
+		httpx.WriteJSON(w, http.StatusConflict, sub.State()) // tell the device where we are
+		return nil
 	}
 	plain, err := protocol.OpenChunk(im.Key, image, offset, body)
 	if err != nil {
-		s.rejectSubmission(w, "undecryptable", "chunk does not open under the image's content key")
-		return
+		return s.reject("undecryptable", "chunk does not open under the image's content key")
 	}
 	end := offset + int64(len(plain))
 	if len(plain) == 0 || end > im.Size {
-		s.rejectSubmission(w, "malformed", "chunk runs past the image size")
-		return
+		return s.reject("malformed", "chunk runs past the image size")
 	}
 	if end == im.Size {
 		whole := plain
 		if offset > 0 {
 			prev, err := s.cfg.Store.ImageData(r.Context(), d.ID, key, image)
 			if err != nil {
-				fail(w, http.StatusInternalServerError, "store", err.Error())
-				return
+				return fmt.Errorf("reading image so far: %w", err)
 			}
 			whole = append(prev, plain...)
 		}
 		if sum := sha256.Sum256(whole); !bytes.Equal(sum[:], im.SHA256) {
-			s.rejectSubmission(w, "hash_mismatch", "image bytes do not match the manifest's SHA-256")
-			return
+			return s.reject("hash_mismatch", "image bytes do not match the manifest's SHA-256")
 		}
 	}
 	st, err := s.cfg.Store.AppendChunk(r.Context(), Chunk{DeviceID: d.ID, Key: key, Image: image, Offset: offset, Data: plain, At: s.cfg.Now().UTC()})
 	switch {
 	case errors.Is(err, ErrOffset):
-		writeJSON(w, http.StatusConflict, st)
-		return
+		s.metrics.retry("offset")
+		httpx.WriteJSON(w, http.StatusConflict, st)
+		return nil
 	case err != nil:
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("appending chunk: %w", err)
 	}
 	if st.Complete {
 		s.metrics.event(eventCompleted)
 	}
-	writeJSON(w, http.StatusOK, st)
+	httpx.WriteJSON(w, http.StatusOK, st)
+	return nil
 }
 
-func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, _ Device, _ []byte) {
+// getConfig answers the configuration signed with central's key: the risk
+// document, each watchlist's descriptor signed on its own, the time, and a
+// fresh attestation challenge for the device.
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, d Device, _ []byte) error {
 	doc, v, err := s.cfg.Store.Risk(r.Context())
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("reading risk configuration: %w", err)
 	}
 	wls, err := s.cfg.Store.Watchlists(r.Context())
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("listing watchlists: %w", err)
 	}
-	writeJSON(w, http.StatusOK, protocol.Config{Version: v, Risk: doc, Watchlists: wls})
+	if wls == nil {
+		wls = []protocol.Watchlist{}
+	}
+	for i := range wls {
+		protocol.SignWatchlist(s.cfg.SignKey, &wls[i])
+	}
+	now := s.cfg.Now().UTC()
+	sc, err := protocol.SignConfig(s.cfg.SignKey, protocol.Config{
+		Version: v, Risk: doc, Watchlists: wls, IssuedAt: now, Challenge: s.challenge.Issue(d.ID, now),
+	})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, sc)
+	return nil
 }
 
-func (s *Server) getWatchlist(w http.ResponseWriter, r *http.Request, _ Device, _ []byte) {
-	wl, data, err := s.cfg.Store.Watchlist(r.Context(), r.PathValue("name"))
+func (s *Server) getWatchlist(w http.ResponseWriter, r *http.Request, _ Device, _ []byte) error {
+	name := r.PathValue("name")
+	wl, src, err := s.cfg.Store.OpenWatchlist(r.Context(), name)
 	if errors.Is(err, ErrNotFound) {
-		fail(w, http.StatusNotFound, "unknown_watchlist", "no such watchlist")
-		return
+		return httpx.Errorf(http.StatusNotFound, "unknown_watchlist", "no such watchlist")
 	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "store", err.Error())
-		return
+		return fmt.Errorf("reading watchlist %q: %w", name, err)
 	}
+	defer src.Close()
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(httpx.BodyDeadline(wl.Size, s.cfg.BodyFloor, s.cfg.MinBodyRate)))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Kyc-Watchlist-Version", strconv.FormatInt(wl.Version, 10))
-	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
-	_, _ = w.Write(data)
+	w.Header().Set("Content-Length", strconv.FormatInt(wl.Size, 10))
+	if _, err := io.CopyN(w, src, wl.Size); err != nil {
+		// Headers are out: all central can do is log and cut the stream.
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "watchlist download cut short",
+			slog.String("request_id", httpx.RequestID(r.Context())), slog.String("watchlist", name), slog.String("cause", err.Error()))
+	}
+	return nil
+}
+
+// putStatus records what the device reports at each sync.
+func (s *Server) putStatus(w http.ResponseWriter, r *http.Request, d Device, body []byte) error {
+	var st protocol.DeviceStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "the status is not a device status (JSON decoding failed)")
+	}
+	if err := s.cfg.Store.SetDeviceStatus(r.Context(), d.ID, st, s.cfg.Now().UTC()); err != nil {
+		return fmt.Errorf("recording device status: %w", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -1,43 +1,28 @@
 package central
 
 import (
-	"cmp"
-	"fmt"
-	"io"
 	"net/http"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// latencyBuckets are the upper bounds, in seconds, of the request latency
-// histogram.
-var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
-
-// metrics are central's Prometheus metrics, written by hand in the text
-// exposition format to avoid a client library.
+// metrics are central's Prometheus metrics, on a registry of the server's
+// own (not the library's global one, so several servers in one test
+// process do not collide).
 type metrics struct {
-	mu        sync.Mutex
-	requests  map[routeCode]uint64
-	latency   map[string]*histogram // by route
-	events    map[string]uint64     // submission outcomes
-	rejection map[string]uint64     // refused device requests by reason
-}
+	reg *prometheus.Registry
 
-type routeCode struct {
-	route string
-	code  int
-}
-
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative; last is +Inf
-	sum    float64
-	count  uint64
-}
-
-func newMetrics() *metrics {
-	return &metrics{requests: map[routeCode]uint64{}, latency: map[string]*histogram{}, events: map[string]uint64{}, rejection: map[string]uint64{}}
+	requests    *prometheus.CounterVec   // route, code
+	latency     *prometheus.HistogramVec // route
+	submissions *prometheus.CounterVec   // outcome
+	authFail    *prometheus.CounterVec   // surface, reason
+	shed        *prometheus.CounterVec   // reason
+	retries     *prometheus.CounterVec   // kind
+	inFlight    prometheus.Gauge
 }
 
 // Submission outcomes counted in kyc_central_submissions_total.
@@ -48,18 +33,63 @@ const (
 	eventRejected  = "rejected"  // refused for good (422)
 )
 
-func (m *metrics) event(name string) {
-	m.mu.Lock()
-	m.events[name]++
-	m.mu.Unlock()
+// Surfaces of kyc_central_auth_failures_total.
+const (
+	surfaceDevice = "device"
+	surfaceEnroll = "enroll"
+	surfaceAdmin  = "admin"
+)
+
+func newMetrics(maxInFlight int) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kyc_central_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kyc_central_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		submissions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kyc_central_submissions_total", Help: "Submission outcomes: received, duplicate, completed, rejected.",
+		}, []string{"outcome"}),
+		authFail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kyc_central_auth_failures_total",
+			Help: "Refused authentications by surface (device, enroll, admin) and reason (the error code, or rate_limited).",
+		}, []string{"surface", "reason"}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kyc_central_shed_requests_total",
+			Help: "Authenticated requests shed for saturation: all slots taken (slots) or the device's own limit (device).",
+		}, []string{"reason"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kyc_central_upload_retries_total",
+			Help: "Uploads central already had: a manifest sent again (manifest), a chunk of a complete submission (chunk), a chunk at the wrong offset (offset).",
+		}, []string{"kind"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kyc_central_in_flight_requests", Help: "Authenticated device requests holding a slot now.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.submissions, m.authFail, m.shed, m.retries, m.inFlight,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "kyc_central_max_in_flight_requests", Help: "Slots for device requests (Config.MaxInFlight).",
+		}, func() float64 { return float64(maxInFlight) }),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
 }
 
-func (m *metrics) reject(reason string) {
-	m.mu.Lock()
-	m.rejection[reason]++
-	m.mu.Unlock()
+func (m *metrics) event(name string) { m.submissions.WithLabelValues(name).Inc() }
+func (m *metrics) authFailure(surface, reason string) {
+	m.authFail.WithLabelValues(surface, reason).Inc()
+}
+func (m *metrics) retry(kind string) { m.retries.WithLabelValues(kind).Inc() }
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
+// statusWriter records the status code; Unwrap lets
+// http.ResponseController reach the connection (body deadlines).
 type statusWriter struct {
 	http.ResponseWriter
 	code int
@@ -79,6 +109,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // instrument counts requests by route pattern and status and times them.
 func (m *metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -92,73 +124,7 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
-		d := time.Since(start).Seconds()
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.requests[routeCode{route, sw.code}]++
-		h := m.latency[route]
-		if h == nil {
-			h = &histogram{counts: make([]uint64, len(latencyBuckets)+1)}
-			m.latency[route] = h
-		}
-		i, _ := slices.BinarySearch(latencyBuckets, d)
-		h.counts[i]++
-		h.sum += d
-		h.count++
+		m.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
-}
-
-func (m *metrics) serve(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	m.write(w)
-}
-
-// write renders the metrics, series sorted so the output is stable.
-func (m *metrics) write(w io.Writer) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fmt.Fprintln(w, "# HELP kyc_central_http_requests_total HTTP requests by route pattern and status code.")
-	fmt.Fprintln(w, "# TYPE kyc_central_http_requests_total counter")
-	rcs := make([]routeCode, 0, len(m.requests))
-	for rc := range m.requests {
-		rcs = append(rcs, rc)
-	}
-	slices.SortFunc(rcs, func(a, b routeCode) int {
-		return cmp.Or(cmp.Compare(a.route, b.route), cmp.Compare(a.code, b.code))
-	})
-	for _, rc := range rcs {
-		fmt.Fprintf(w, "kyc_central_http_requests_total{route=%s,code=\"%d\"} %d\n", strconv.Quote(rc.route), rc.code, m.requests[rc])
-	}
-	fmt.Fprintln(w, "# HELP kyc_central_http_request_duration_seconds HTTP request latency by route pattern.")
-	fmt.Fprintln(w, "# TYPE kyc_central_http_request_duration_seconds histogram")
-	routes := make([]string, 0, len(m.latency))
-	for r := range m.latency {
-		routes = append(routes, r)
-	}
-	slices.Sort(routes)
-	for _, r := range routes {
-		h := m.latency[r]
-		var cum uint64
-		for i, le := range latencyBuckets {
-			cum += h.counts[i]
-			fmt.Fprintf(w, "kyc_central_http_request_duration_seconds_bucket{route=%s,le=\"%s\"} %d\n", strconv.Quote(r), strconv.FormatFloat(le, 'g', -1, 64), cum)
-		}
-		fmt.Fprintf(w, "kyc_central_http_request_duration_seconds_bucket{route=%s,le=\"+Inf\"} %d\n", strconv.Quote(r), h.count)
-		fmt.Fprintf(w, "kyc_central_http_request_duration_seconds_sum{route=%s} %g\n", strconv.Quote(r), h.sum)
-		fmt.Fprintf(w, "kyc_central_http_request_duration_seconds_count{route=%s} %d\n", strconv.Quote(r), h.count)
-	}
-	writeCounterVec(w, "kyc_central_submissions_total", "Submission outcomes: received, duplicate, completed, rejected.", "outcome", m.events)
-	writeCounterVec(w, "kyc_central_device_requests_refused_total", "Device requests refused by authentication, by reason.", "reason", m.rejection)
-}
-
-func writeCounterVec(w io.Writer, name, help, label string, vals map[string]uint64) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "%s{%s=%s} %d\n", name, label, strconv.Quote(k), vals[k])
-	}
 }

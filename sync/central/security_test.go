@@ -23,23 +23,26 @@ import (
 
 // send makes a device request, signing it with key as device devID at ts
 // (key nil: unsigned). It returns the status and the error code.
-func send(t *testing.T, base, method, path string, body []byte, devID string, key ed25519.PrivateKey, ts time.Time) (*http.Request, int, string) {
+func send(t *testing.T, c *synctest.Central, method, path string, body []byte, devID string, key ed25519.PrivateKey, ts time.Time) (*http.Request, int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+	req, err := http.NewRequest(method, c.URL+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if key != nil {
 		protocol.Sign(req, sha256.Sum256(body), devID, key, ts)
 	}
-	code, ecode := do(t, req, body)
+	code, ecode := do(t, c.Client(), req, body)
 	return req, code, ecode
 }
 
-func do(t *testing.T, req *http.Request, body []byte) (int, string) {
+func do(t *testing.T, client *http.Client, req *http.Request, body []byte) (int, string) {
 	t.Helper()
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
+	req.Body, req.ContentLength = http.NoBody, int64(len(body))
+	if len(body) > 0 {
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,18 +116,18 @@ func TestDeviceRequestsRefused(t *testing.T) {
 			if tc.sent != nil {
 				sent = tc.sent
 			}
-			if status, code := do(t, req, sent); status != tc.status || code != tc.code {
+			if status, code := do(t, c.Client(), req, sent); status != tc.status || code != tc.code {
 				t.Errorf("got %d %q, want %d %q", status, code, tc.status, tc.code)
 			}
 		})
 	}
 
 	t.Run("replayed", func(t *testing.T) {
-		req, status, _ := send(t, c.URL, http.MethodGet, protocol.PathConfig, nil, dev, key, time.Now())
+		req, status, _ := send(t, c, http.MethodGet, protocol.PathConfig, nil, dev, key, time.Now())
 		if status != 200 {
 			t.Fatalf("first delivery: %d", status)
 		}
-		if status, code := do(t, req, nil); status != 401 || code != "replayed" {
+		if status, code := do(t, c.Client(), req, nil); status != 401 || code != "replayed" {
 			t.Errorf("replay: %d %q, want 401 replayed", status, code)
 		}
 	})
@@ -133,7 +136,7 @@ func TestDeviceRequestsRefused(t *testing.T) {
 		if code := c.Admin(t, http.MethodPost, "/admin/v1/devices/"+dev+"/revoke", nil, nil); code != 200 {
 			t.Fatalf("revoking: %d", code)
 		}
-		if _, status, code := send(t, c.URL, http.MethodGet, protocol.PathConfig, nil, dev, key, time.Now()); status != 403 || code != "revoked" {
+		if _, status, code := send(t, c, http.MethodGet, protocol.PathConfig, nil, dev, key, time.Now()); status != 403 || code != "revoked" {
 			t.Errorf("revoked device: %d %q, want 403 revoked", status, code)
 		}
 	})
@@ -144,7 +147,7 @@ func TestEnrollmentTokens(t *testing.T) {
 	ctx := context.Background()
 	tok := c.Token(t)
 	a, b := identity.Generate(), identity.Generate()
-	if _, err := identity.Enroll(ctx, http.DefaultClient, c.URL, tok, a, "t"); err != nil {
+	if _, err := identity.Enroll(ctx, c.Client(), c.URL, tok, a, "t"); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -153,11 +156,11 @@ func TestEnrollmentTokens(t *testing.T) {
 		id    *identity.Identity
 	}{
 		{"token used twice", tok, b},
-		{"unknown token", "not-a-token", b},
+		{"unknown token", protocol.FormatEnrollToken(bytes.Repeat([]byte{7}, 32), c.Server.Fingerprint()), b},
 		{"device enrolled twice", c.Token(t), a},
 	}
 	for _, tc := range cases {
-		if _, err := identity.Enroll(ctx, http.DefaultClient, c.URL, tc.token, tc.id, "t"); !errors.Is(err, identity.ErrEnrollRefused) {
+		if _, err := identity.Enroll(ctx, c.Client(), c.URL, tc.token, tc.id, "t"); !errors.Is(err, identity.ErrEnrollRefused) {
 			t.Errorf("%s: %v, want ErrEnrollRefused", tc.name, err)
 		}
 	}
@@ -237,14 +240,14 @@ func TestForgedAttestationRejected(t *testing.T) {
 	if err := u.Upload(context.Background(), s); !errors.Is(err, agent.ErrRejected) {
 		t.Errorf("tampered attestation: %v, want ErrRejected", err)
 	}
-	if !strings.Contains(metricsText(t, c.URL), `kyc_central_submissions_total{outcome="rejected"} 3`) {
+	if !strings.Contains(metricsText(t, c), `kyc_central_submissions_total{outcome="rejected"} 3`) {
 		t.Error("metrics do not count the 3 rejections")
 	}
 }
 
-func metricsText(t *testing.T, url string) string {
+func metricsText(t *testing.T, c *synctest.Central) string {
 	t.Helper()
-	resp, err := http.Get(url + "/metrics")
+	resp, err := c.Client().Get(c.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,11 +280,11 @@ func TestImageHashMismatchRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	subKey := protocol.SubmissionKey(s.ID)
-	if _, status, code := send(t, c.URL, http.MethodPut, protocol.SubmissionPath(subKey), sealed, id.DeviceID(), key, time.Now()); status != 200 {
+	if _, status, code := send(t, c, http.MethodPut, protocol.SubmissionPath(subKey), sealed, id.DeviceID(), key, time.Now()); status != 200 {
 		t.Fatalf("manifest: %d %q", status, code)
 	}
 	chunk, _ := protocol.SealChunk(ck, "selfie", 0, sent)
-	if _, status, code := send(t, c.URL, http.MethodPut, protocol.ImagePath(subKey, "selfie", 0), chunk, id.DeviceID(), key, time.Now()); status != 422 || code != "hash_mismatch" {
+	if _, status, code := send(t, c, http.MethodPut, protocol.ImagePath(subKey, "selfie", 0), chunk, id.DeviceID(), key, time.Now()); status != 422 || code != "hash_mismatch" {
 		t.Errorf("mismatched image: %d %q, want 422 hash_mismatch", status, code)
 	}
 	sub, err := store.Upload(context.Background(), id.DeviceID(), subKey)

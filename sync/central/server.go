@@ -1,20 +1,30 @@
 // Package central is the backend that devices sync to: it enrols devices,
 // authenticates their signed requests, opens their end-to-end encrypted
-// submissions, verifies the device attestation each carries, dedupes and
-// stores them (through a Store: boltstore embedded, pgstore to scale out),
-// takes large images in resumable chunks, serves configuration and
-// watchlists to devices, and offers an authenticated admin API, /healthz and
-// Prometheus /metrics.
+// submissions, verifies the device attestation each carries (package
+// attest) and its freshness, dedupes and stores them (through a Store:
+// boltstore embedded, pgstore to scale out), takes large images in
+// resumable chunks, serves signed configuration and watchlists to devices,
+// and offers an authenticated admin API, /healthz and Prometheus /metrics.
+//
+// Every handler returns its error; httpx.Responder turns it into a public
+// code and message with a request id, and logs the cause under that id.
 package central
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
 // Defaults for Config's zero values.
@@ -22,6 +32,40 @@ const (
 	DefaultMaxSkew     = 5 * time.Minute
 	DefaultMaxInFlight = 64
 	DefaultTokenTTL    = 24 * time.Hour
+	// DefaultMaxPerDevice bounds one device's concurrent requests: the
+	// agent sends one at a time, so 4 leaves room for a retry overlapping
+	// a request central has not finished, and no device can take more
+	// than a sliver of the slots.
+	DefaultMaxPerDevice = 4
+	// DefaultChallengeWindow is how long after central issued a challenge
+	// an attestation signing it still counts as fresh. The agent refreshes
+	// its configuration (and so its challenge) every few minutes when
+	// online; a day covers a field laptop working offline through a
+	// working day, while a challenge leaked or kept stays useful for at
+	// most a day.
+	DefaultChallengeWindow = 24 * time.Hour
+	// DefaultMaxAttestationAge is the oldest attestation central accepts
+	// at all (fresh or not): longer than the longest offline period a
+	// device policy allows (device.DefaultPolicy's MaxOffline is well
+	// under it), so a device that was offline that long still delivers,
+	// yet an attestation kept from last year is refused.
+	DefaultMaxAttestationAge = 30 * 24 * time.Hour
+	// DefaultBodyFloor and DefaultMinBodyRate set how long a request body
+	// may take to arrive: the floor plus its Content-Length at the rate.
+	// 8 KiB/s is a sixth of the slowest field link the agent is built for
+	// (50 KB/s), so a real device is never cut off, and a 1 MiB chunk
+	// gets two minutes.
+	DefaultBodyFloor   = 15 * time.Second
+	DefaultMinBodyRate = 8 << 10
+)
+
+// Failure budgets per client address: after the burst, one more failure
+// per interval. Failures past the budget answer 429 with Retry-After.
+const (
+	adminFailBurst    = 10
+	adminFailInterval = 6 * time.Second // 10 per minute
+	authFailBurst     = 50
+	authFailInterval  = 200 * time.Millisecond
 )
 
 // Config configures a Server.
@@ -33,67 +77,201 @@ type Config struct {
 	// BoxKey is central's X25519 key pair that devices seal payloads to;
 	// required. Every instance sharing a Store must use the same key.
 	BoxKey *BoxKey
-	// AdminToken is the bearer token of the admin API; empty disables it.
+	// SignKey is central's Ed25519 key: it signs configuration and
+	// watchlists, and the attestation challenge secret is derived from
+	// it; required, and shared by instances like BoxKey.
+	SignKey ed25519.PrivateKey
+	// AdminToken is the bootstrap bearer token of the admin API; empty
+	// disables it. New refuses a weak one (see CheckAdminToken).
 	AdminToken string
+	// TLS, when set, makes Serve speak HTTPS with it (MinVersion and
+	// cipher suites are raised to central's floor). Without it Serve
+	// refuses to run unless InsecureHTTP is set and the address is
+	// loopback.
+	TLS          *tls.Config
+	InsecureHTTP bool
+	// Logger receives central's structured log; nil discards it.
+	Logger *slog.Logger
 	// MaxSkew is the largest accepted difference between a request's
 	// timestamp and the clock; nonces are remembered for twice as long.
 	MaxSkew time.Duration
-	// MaxInFlight bounds concurrent device requests; beyond it central
-	// answers 503 with Retry-After rather than queueing without limit.
+	// MaxInFlight bounds concurrent authenticated device requests; beyond
+	// it central answers 503 with Retry-After rather than queueing.
 	MaxInFlight int
+	// MaxPerDevice bounds one device's concurrent requests (429).
+	MaxPerDevice int
+	// ChallengeWindow and MaxAttestationAge: see their defaults.
+	ChallengeWindow   time.Duration
+	MaxAttestationAge time.Duration
+	// BodyFloor and MinBodyRate bound how long a body may take.
+	BodyFloor   time.Duration
+	MinBodyRate int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 // Server is one central instance.
 type Server struct {
-	cfg      Config
-	mux      *http.ServeMux
-	handler  http.Handler
-	started  time.Time
-	metrics  *metrics
-	inFlight chan struct{}
+	cfg       Config
+	log       *slog.Logger
+	mux       *http.ServeMux
+	handler   http.Handler
+	started   time.Time
+	metrics   *metrics
+	resp      *httpx.Responder
+	slots     *httpx.Slots
+	perDevice *httpx.KeyedSlots
+	authFails *httpx.FailureLimiter // device and enrolment failures by address
+	adminFail *httpx.FailureLimiter // admin token failures by address
+	challenge challenger
+	shed      atomic.Int64
+	privacy   *privacy // retention sweep, erasure, search (privacy.go)
 }
 
 // New returns a Server with its routes registered.
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.BoxKey == nil {
-		return nil, errors.New("central: Config needs a Store and a BoxKey")
+	if cfg.Store == nil || cfg.BoxKey == nil || len(cfg.SignKey) != ed25519.PrivateKeySize {
+		return nil, errors.New("central: Config needs a Store, a BoxKey and a SignKey")
 	}
-	if cfg.MaxSkew <= 0 {
-		cfg.MaxSkew = DefaultMaxSkew
+	if cfg.AdminToken != "" {
+		if err := CheckAdminToken(cfg.AdminToken); err != nil {
+			return nil, err
+		}
 	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.MaxSkew, DefaultMaxSkew)
+	def(&cfg.ChallengeWindow, DefaultChallengeWindow)
+	def(&cfg.MaxAttestationAge, DefaultMaxAttestationAge)
+	def(&cfg.BodyFloor, DefaultBodyFloor)
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxPerDevice <= 0 {
+		cfg.MaxPerDevice = DefaultMaxPerDevice
+	}
+	if cfg.MinBodyRate <= 0 {
+		cfg.MinBodyRate = DefaultMinBodyRate
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), metrics: newMetrics(), inFlight: make(chan struct{}, cfg.MaxInFlight)}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		mux:       http.NewServeMux(),
+		metrics:   newMetrics(cfg.MaxInFlight),
+		slots:     httpx.NewSlots(cfg.MaxInFlight),
+		perDevice: httpx.NewKeyedSlots(cfg.MaxPerDevice),
+		authFails: httpx.NewFailureLimiter(authFailBurst, authFailInterval, cfg.Now),
+		adminFail: httpx.NewFailureLimiter(adminFailBurst, adminFailInterval, cfg.Now),
+		challenge: newChallenger(cfg.SignKey),
+	}
+	s.resp = &httpx.Responder{Log: s.log, Rules: errorRules}
 	s.started = cfg.Now()
 	s.mux.HandleFunc("GET /healthz", s.health)
-	s.mux.HandleFunc("GET /metrics", s.metrics.serve)
+	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.routeDevice()
 	s.routeAdmin()
-	s.handler = s.metrics.instrument(s.mux)
+	s.privacy = s.newPrivacy()
+	s.handler = s.withDate(httpx.WithRequestID(s.defaultDeadlines(s.metrics.instrument(s.mux))))
 	return s, nil
+}
+
+// errorRules give central's sentinel errors their public face when a
+// handler returns one unwrapped; handlers that know better return an
+// *httpx.Error.
+var errorRules = []httpx.Rule{
+	{Err: ErrNotFound, Status: http.StatusNotFound, Code: "not_found", Message: "not found"},
+	{Err: ErrTokenInvalid, Status: http.StatusForbidden, Code: "token", Message: "enrolment token unknown, expired or already used"},
+	{Err: ErrDeviceExists, Status: http.StatusConflict, Code: "enrolled", Message: "device already enrolled"},
+	{Err: ErrReplay, Status: http.StatusUnauthorized, Code: "replayed", Message: "this request was seen before (its nonce is used)"},
+	{Err: ErrConflict, Status: http.StatusUnprocessableEntity, Code: "conflict", Message: "submission id already used for different content"},
+	{Err: context.Canceled, Status: 499, Code: "canceled", Message: "the client went away"},
 }
 
 // Handler is the server's HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"status":         "ok",
-		"version":        s.cfg.Version,
-		"uptime_seconds": int(s.cfg.Now().Sub(s.started).Seconds()),
+// Registerer is the Prometheus registry /metrics serves. Parts of central
+// wired in New (the retention sweep and erasure in privacy.go) register
+// their collectors here, never on prometheus.DefaultRegisterer, e.g.
+//
+//	erased := prometheus.NewCounter(prometheus.CounterOpts{Name: "kyc_central_erasures_total", ...})
+//	s.Registerer().MustRegister(erased)
+func (s *Server) Registerer() prometheus.Registerer { return s.metrics.reg }
+
+// handle adapts a handler returning an error.
+func (s *Server) handle(h httpx.HandlerFunc) http.Handler { return s.resp.Handle(h) }
+
+// defaultDeadlines gives every request a body deadline of BodyFloor and a
+// response deadline of two minutes; handlers that expect more (an upload
+// in proportion to its size, a watchlist download) extend their own. The
+// server itself has no ReadTimeout or WriteTimeout, which would cut off a
+// large transfer on a slow link however steadily it progressed.
+func (s *Server) defaultDeadlines(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		_ = rc.SetReadDeadline(now.Add(s.cfg.BodyFloor))
+		_ = rc.SetWriteDeadline(now.Add(2 * time.Minute))
+		next.ServeHTTP(w, r)
 	})
 }
+
+// withDate sets every answer's Date header from central's clock (net/http
+// keeps a Date already set). Devices measure their clock offset from it
+// and sign with the corrected time, so it must be the clock central judges
+// timestamps by, including an injected one.
+func (s *Server) withDate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", s.cfg.Now().UTC().Format(http.TimeFormat))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Health is the body of /healthz.
+type Health struct {
+	// Status is "ok", or "degraded" (with 503) while every device request
+	// slot is taken.
+	Status        string `json:"status"`
+	Version       string `json:"version"`
+	UptimeSeconds int    `json:"uptime_seconds"`
+	InFlight      int    `json:"in_flight"`
+	MaxInFlight   int    `json:"max_in_flight"`
+	// Shed counts device requests refused for saturation since start.
+	Shed int64 `json:"shed"`
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	h := Health{
+		Status: "ok", Version: s.cfg.Version, UptimeSeconds: int(s.cfg.Now().Sub(s.started).Seconds()),
+		InFlight: s.slots.InUse(), MaxInFlight: s.slots.Cap(), Shed: s.shed.Load(),
+	}
+	code := http.StatusOK
+	if h.InFlight >= h.MaxInFlight {
+		h.Status, code = "degraded", http.StatusServiceUnavailable
+	}
+	httpx.WriteJSON(w, code, h)
+}
+
+// ErrInsecureHTTP means Serve was asked to speak plain HTTP where it must
+// not: without Config.InsecureHTTP, or on an address other than loopback.
+var ErrInsecureHTTP = errors.New("central: plain HTTP is refused")
 
 // Serve listens on cfg.Addr until ctx is cancelled, then stops accepting
 // and drains in-flight requests for up to 10 seconds. ready, when not nil,
 // receives the bound address once the listener is open.
 func (s *Server) Serve(ctx context.Context, ready chan<- string) error {
+	if err := s.checkTransport(s.cfg.Addr); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.cfg.Addr, err)
@@ -101,20 +279,76 @@ func (s *Server) Serve(ctx context.Context, ready chan<- string) error {
 	return s.ServeListener(ctx, ln, ready)
 }
 
+// checkTransport refuses plain HTTP unless asked for on loopback.
+func (s *Server) checkTransport(addr string) error {
+	if s.cfg.TLS != nil {
+		return nil
+	}
+	if !s.cfg.InsecureHTTP {
+		return fmt.Errorf("%w: give central a TLS certificate (kyc-central serve --tls-cert/--tls-key; kyc-central tls init makes one), or for a test on this machine only, --insecure-http with a loopback address", ErrInsecureHTTP)
+	}
+	if !IsLoopback(addr) {
+		return fmt.Errorf("%w on %s: --insecure-http serves only a loopback address (127.0.0.1, [::1], localhost); anything else needs TLS", ErrInsecureHTTP, addr)
+	}
+	return nil
+}
+
+// IsLoopback reports whether a host:port (or a bare host) names a loopback
+// address: 127.0.0.0/8, ::1 or localhost. An empty host (all interfaces)
+// is not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// serverTLS is cfg with central's floor: TLS 1.2 at least, and for 1.2
+// only forward-secret AEAD suites (1.3's are all of that kind).
+func serverTLS(cfg *tls.Config) *tls.Config {
+	c := cfg.Clone()
+	c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
+	c.CipherSuites = []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
+	return c
+}
+
 // ServeListener is Serve on an open listener, which it closes.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready chan<- string) error {
+	if err := s.checkTransport(ln.Addr().String()); err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if s.cfg.TLS != nil {
+		srv.TLSConfig = serverTLS(s.cfg.TLS)
 	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	defer s.privacy.startSweeps(ctx, DefaultSweepEvery)()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
@@ -129,10 +363,4 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready chan<
 		return err
 	}
 	return nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -2,13 +2,18 @@ package central_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
 
@@ -22,12 +27,46 @@ func openBolt(t *testing.T) *boltstore.Store {
 	return s
 }
 
-func TestServeHealthAndGracefulShutdown(t *testing.T) {
+func keys(t *testing.T) (*central.BoxKey, []byte) {
+	t.Helper()
 	box, err := central.GenerateBoxKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := central.New(central.Config{Addr: "127.0.0.1:0", Version: "test", Store: openBolt(t), BoxKey: box})
+	sign, err := central.GenerateSignKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box, sign
+}
+
+// tlsFiles makes a CA and a certificate for 127.0.0.1 and returns the
+// server configuration and a client that trusts the CA.
+func tlsFiles(t *testing.T) (*tls.Config, *http.Client) {
+	t.Helper()
+	files, err := pki.Init(t.TempDir(), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCfg, err := pki.ServerConfig(files.ServerCert, files.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(files.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliCfg, err := pki.ClientConfig(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srvCfg, &http.Client{Transport: &http.Transport{TLSClientConfig: cliCfg}, Timeout: 10 * time.Second}
+}
+
+func TestServeHealthAndGracefulShutdown(t *testing.T) {
+	box, sign := keys(t)
+	srvTLS, client := tlsFiles(t)
+	s, err := central.New(central.Config{Addr: "127.0.0.1:0", Version: "test", Store: openBolt(t), BoxKey: box, SignKey: sign, TLS: srvTLS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,17 +80,26 @@ func TestServeHealthAndGracefulShutdown(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("Serve: %v", err)
 	}
-	resp, err := http.Get("http://" + addr + "/healthz")
+	resp, err := client.Get("https://" + addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body map[string]any
+	var body central.Health
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || body["status"] != "ok" || body["version"] != "test" {
-		t.Fatalf("health = %d %v", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK || body.Status != "ok" || body.Version != "test" || body.MaxInFlight != central.DefaultMaxInFlight {
+		t.Fatalf("health = %d %+v", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Date") == "" || resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("answer lacks Date or X-Request-Id: %v", resp.Header)
+	}
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain HTTP on the TLS port: %d, want 400", resp.StatusCode)
+		}
 	}
 	cancel()
 	select {
@@ -62,20 +110,126 @@ func TestServeHealthAndGracefulShutdown(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Serve did not return after its context was cancelled")
 	}
-	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+	if _, err := client.Get("https://" + addr + "/healthz"); err == nil {
 		t.Fatal("server still answering after shutdown")
 	}
 }
 
-func TestNewNeedsStoreAndKey(t *testing.T) {
-	if _, err := central.New(central.Config{}); err == nil {
-		t.Fatal("New accepted a config without store and key")
+// TestTLSFloor: TLS 1.1 and a CBC suite are refused, TLS 1.2 with an
+// AEAD suite accepted.
+func TestTLSFloor(t *testing.T) {
+	c := start(t, central.Config{Store: openBolt(t)})
+	base := c.Client.Transport.(*http.Transport).TLSClientConfig
+	cases := []struct {
+		name string
+		cfg  func(*tls.Config)
+		ok   bool
+	}{
+		{"TLS 1.1", func(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS10, tls.VersionTLS11 }, false},
+		{"TLS 1.2 CBC", func(c *tls.Config) {
+			c.MaxVersion = tls.VersionTLS12
+			c.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}
+		}, false},
+		{"TLS 1.2 GCM", func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 }, true},
+		{"TLS 1.3", func(*tls.Config) {}, true},
+	}
+	for _, tc := range cases {
+		cfg := base.Clone()
+		tc.cfg(cfg)
+		cl := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+		resp, err := cl.Get(c.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+// TestServeRefusesPlainHTTP: without TLS, central serves only when asked
+// to (InsecureHTTP) and only on loopback.
+func TestServeRefusesPlainHTTP(t *testing.T) {
+	box, sign := keys(t)
+	cases := []struct {
+		addr     string
+		insecure bool
+		refused  bool
+	}{
+		{"127.0.0.1:0", false, true},
+		{"0.0.0.0:0", true, true},
+		{":0", true, true},
+		{"127.0.0.1:0", true, false},
+		{"[::1]:0", true, false},
+	}
+	for _, tc := range cases {
+		s, err := central.New(central.Config{Addr: tc.addr, Store: openBolt(t), BoxKey: box, SignKey: sign, InsecureHTTP: tc.insecure})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan string, 1)
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx, ready) }()
+		select {
+		case err := <-done:
+			if !tc.refused {
+				t.Errorf("%s insecure=%v: %v", tc.addr, tc.insecure, err)
+			} else if !errors.Is(err, central.ErrInsecureHTTP) || !strings.Contains(err.Error(), "TLS") {
+				t.Errorf("%s insecure=%v: %v, want ErrInsecureHTTP saying what to do", tc.addr, tc.insecure, err)
+			}
+		case addr := <-ready:
+			if tc.refused {
+				t.Errorf("%s insecure=%v: served plain HTTP on %s", tc.addr, tc.insecure, addr)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+		cancel()
+	}
+}
+
+func TestNewNeedsStoreAndKeys(t *testing.T) {
+	box, sign := keys(t)
+	for _, cfg := range []central.Config{{}, {Store: openBolt(t), BoxKey: box}, {Store: openBolt(t), SignKey: sign}} {
+		if _, err := central.New(cfg); err == nil {
+			t.Errorf("New accepted %+v", cfg)
+		}
+	}
+}
+
+// TestWeakAdminTokenRefused: a token weaker than 32 random bytes stops New
+// with a message that says why and how to make one.
+func TestWeakAdminTokenRefused(t *testing.T) {
+	box, sign := keys(t)
+	cases := []struct {
+		name, token string
+		ok          bool
+	}{
+		{"short", "s3cret", false},
+		{"42 random characters", testAdminToken[:42], false},
+		{"repeated", strings.Repeat("a", 64), false},
+		{"pattern", strings.Repeat("abc1", 12), false},
+		{"words", "correct horse battery staple and then some more", false},
+		{"base64url of 32 random bytes", testAdminToken, true},
+		{"hex of 32 random bytes", "9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8", true},
+	}
+	for _, tc := range cases {
+		_, err := central.New(central.Config{Store: openBolt(t), BoxKey: box, SignKey: sign, AdminToken: tc.token})
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if err != nil && (!errors.Is(err, central.ErrWeakAdminToken) || !strings.Contains(err.Error(), "/dev/urandom")) {
+			t.Errorf("%s: %v does not say how to make a good token", tc.name, err)
+		}
 	}
 }
 
 func TestServeBadAddress(t *testing.T) {
-	box, _ := central.GenerateBoxKey()
-	s, err := central.New(central.Config{Addr: "256.0.0.1:99999", Store: openBolt(t), BoxKey: box})
+	box, sign := keys(t)
+	s, err := central.New(central.Config{Addr: "256.0.0.1:99999", Store: openBolt(t), BoxKey: box, SignKey: sign, InsecureHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
 package central
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"io"
+	"slices"
 	"time"
 
 	"github.com/openkyc/kyc/sync/protocol"
@@ -20,7 +23,8 @@ var (
 	ErrTokenInvalid = errors.New("central: enrolment token unknown, expired or already used")
 	// ErrDeviceExists means a device with that id is already enrolled.
 	ErrDeviceExists = errors.New("central: device already enrolled")
-	// ErrReplay means a request nonce was seen before.
+	// ErrReplay means a request nonce was seen before, or a device
+	// attestation is already claimed by another submission.
 	ErrReplay = errors.New("central: nonce already used")
 	// ErrConflict means a submission key arrived again with a different
 	// manifest: the device reused a submission id for other content.
@@ -82,12 +86,191 @@ type Store interface {
 	Risk(ctx context.Context) (json.RawMessage, int64, error)
 	// PutWatchlist publishes a new version of a watchlist file.
 	PutWatchlist(ctx context.Context, name string, data []byte) (protocol.Watchlist, error)
+	// PutWatchlistFrom publishes a new version of a watchlist read from
+	// r, without holding it whole (the caller bounds its size). Until it
+	// returns, readers see the version before.
+	PutWatchlistFrom(ctx context.Context, name string, r io.Reader) (protocol.Watchlist, error)
 	// Watchlists describes the current version of every watchlist.
 	Watchlists(ctx context.Context) ([]protocol.Watchlist, error)
 	// Watchlist returns the current version of a watchlist with its bytes.
 	Watchlist(ctx context.Context, name string) (protocol.Watchlist, []byte, error)
+	// OpenWatchlist returns the current version of a watchlist and a
+	// reader of its bytes, which the caller closes. The reader holds a
+	// slice of the list at a time, and keeps reading the version it
+	// opened while a newer one is published.
+	OpenWatchlist(ctx context.Context, name string) (protocol.Watchlist, io.ReadCloser, error)
+
+	// ClaimAttestation records, until expires, that the device attestation
+	// with hash h belongs to the device's submission key, durably (across
+	// restarts and instances). Claiming the same (h, device, key) again
+	// is no error (a resend); h claimed for anything else is ErrReplay.
+	ClaimAttestation(ctx context.Context, deviceID string, h [sha256.Size]byte, key string, expires time.Time) error
+
+	Eraser
+	AuditLog
+	KeyStore
 
 	Close() error
+}
+
+// Eraser removes personal data: a person's submissions on request, and
+// each kind of data when its retention period ends (privacy.go).
+type Eraser interface {
+	// DeleteSubmission deletes a submission whole: its record, payload,
+	// decision, images, wrapped data key and index tokens. Deleting the
+	// wrapped data key is what shreds any copy of its ciphertext left in
+	// the store's free pages or backups. ErrNotFound if it is absent.
+	DeleteSubmission(ctx context.Context, deviceID, key string) error
+	// Expire applies the retention of one kind of data to at most limit
+	// submissions received before before and returns how many it changed;
+	// callers repeat it until it returns less than limit. at stamps the
+	// change: ExpireImages deletes the images (and closes an upload still
+	// open, so the device stops sending it), ExpireFields deletes the
+	// payload and keeps the Decision, ExpireDecision deletes the
+	// submission whole.
+	Expire(ctx context.Context, kind DataKind, before, at time.Time, limit int) (int, error)
+	// PutRetention records the retention policy.
+	PutRetention(ctx context.Context, p RetentionPolicy) error
+	// Retention returns the retention policy; the zero policy (keep
+	// everything) when none was recorded.
+	Retention(ctx context.Context) (RetentionPolicy, error)
+}
+
+// AuditLog is central's audit trail of privacy operations. Events say that
+// something happened, never what personal data it touched.
+type AuditLog interface {
+	// AppendAudit records an event.
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// Audit lists events matching f, oldest first.
+	Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// DeleteAuditBefore deletes events older than before (the audit's own
+	// retention) and returns how many.
+	DeleteAuditBefore(ctx context.Context, before time.Time) (int, error)
+}
+
+// KeyStore is what key rotation needs: the wrapped data keys, rewrapped in
+// place (images and payloads are not touched).
+type KeyStore interface {
+	// StaleKeys returns up to limit sealed submissions after cursor (in
+	// device, key order) whose data key is wrapped by a key-encryption key
+	// other than keyID.
+	StaleKeys(ctx context.Context, keyID string, after SubmissionRef, limit int) ([]WrappedKey, error)
+	// Rewrap applies, in one transaction, each rewrapping whose submission
+	// still holds the Old wrapped key, and returns how many it applied (the
+	// others were erased or rewrapped meanwhile).
+	Rewrap(ctx context.Context, rs []Rewrapping) (int, error)
+	// KeyUsage counts submissions by the key-encryption key wrapping their
+	// data key; "" counts those stored without encryption.
+	KeyUsage(ctx context.Context) (map[string]int, error)
+}
+
+// DataKind is a kind of data with its own retention period.
+type DataKind string
+
+// Kinds of data retention applies to.
+const (
+	// ExpireImages is a submission's image bytes.
+	ExpireImages DataKind = "images"
+	// ExpireFields is the payload: the fields extracted from the document
+	// and everything else the device sent besides the Decision.
+	ExpireFields DataKind = "fields"
+	// ExpireDecision is what is left: the decision, score and reason codes
+	// and the submission's record itself.
+	ExpireDecision DataKind = "decision"
+	// ExpireAudit is the audit trail.
+	ExpireAudit DataKind = "audit"
+)
+
+// RetentionPolicy says how long each kind of data is kept after a
+// submission is received; zero keeps it until erased on request.
+type RetentionPolicy struct {
+	ImagesDays   int `json:"images_days"`
+	FieldsDays   int `json:"fields_days"`
+	DecisionDays int `json:"decision_days"`
+	AuditDays    int `json:"audit_days"`
+}
+
+// MaxRetentionDays bounds every period of a RetentionPolicy (100 years).
+const MaxRetentionDays = 36525
+
+// Validate checks every period is within 0..MaxRetentionDays.
+func (p RetentionPolicy) Validate() error {
+	for _, d := range []int{p.ImagesDays, p.FieldsDays, p.DecisionDays, p.AuditDays} {
+		if d < 0 || d > MaxRetentionDays {
+			return errors.New("retention periods are whole days from 0 (keep) to 36525")
+		}
+	}
+	return nil
+}
+
+// Days returns the period of kind in days.
+func (p RetentionPolicy) Days(kind DataKind) int {
+	switch kind {
+	case ExpireImages:
+		return p.ImagesDays
+	case ExpireFields:
+		return p.FieldsDays
+	case ExpireDecision:
+		return p.DecisionDays
+	case ExpireAudit:
+		return p.AuditDays
+	}
+	return 0
+}
+
+// AuditEvent is one entry of the audit trail: who did what, when, to how
+// many submissions. It never carries a name, NIK, document number or
+// submission id: Refs are opaque ids of the operation (a request id).
+type AuditEvent struct {
+	ID     string    `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Count  int       `json:"count"`
+	Refs   []string  `json:"refs,omitempty"`
+}
+
+// AuditFilter selects audit events. Zero fields match everything.
+type AuditFilter struct {
+	After  time.Time // inclusive
+	Before time.Time // exclusive
+	Action string
+	// Limit caps the result; zero or above MaxListLimit means MaxListLimit.
+	Limit int
+}
+
+// SubmissionRef names a submission.
+type SubmissionRef struct {
+	DeviceID, Key string
+}
+
+// WrappedKey is a submission's data key as stored: wrapped by the
+// key-encryption key KeyID.
+type WrappedKey struct {
+	SubmissionRef
+	KeyID   string
+	Wrapped []byte
+}
+
+// Rewrapping replaces a submission's wrapped data key: Old as StaleKeys
+// listed it, Wrapped the same data key wrapped by KEK KeyID.
+type Rewrapping struct {
+	Old     WrappedKey
+	KeyID   string
+	Wrapped []byte
+}
+
+// Seal is what seal.Store keeps beside a submission it encrypted; the
+// stores persist it opaquely.
+type Seal struct {
+	// KeyID names the key-encryption key that wrapped Key.
+	KeyID string
+	// Key is the submission's data key, wrapped.
+	Key []byte
+	// Tokens are the submission's blind-index tokens (keyed hashes of the
+	// person's NIK, document number and name) that Filter.Tokens selects
+	// by.
+	Tokens [][]byte
 }
 
 // EnrollToken is a stored enrolment token; only its hash is kept.
@@ -102,7 +285,19 @@ type Chunk struct {
 	DeviceID, Key, Image string
 	Offset               int64
 	Data                 []byte
-	At                   time.Time // arrival; completes the submission if last
+	// Len is how many image bytes Data stands for, when the store is given
+	// them sealed (seal.Store); zero means len(Data). Offsets and sizes
+	// count image bytes, whatever the stored form.
+	Len int64
+	At  time.Time // arrival; completes the submission if last
+}
+
+// Size is the number of image bytes c carries.
+func (c Chunk) Size() int64 {
+	if c.Len > 0 {
+		return c.Len
+	}
+	return int64(len(c.Data))
 }
 
 // Device is an enrolled device.
@@ -122,19 +317,30 @@ func (d Device) Revoked() bool { return !d.RevokedAt.IsZero() }
 
 // Submission is a submission as central stores it.
 type Submission struct {
-	DeviceID     string          `json:"device_id"`
-	Key          string          `json:"key"` // protocol.SubmissionKey(ID)
-	ID           string          `json:"id"`
-	ManifestHash []byte          `json:"manifest_hash"` // SHA-256 of the decrypted manifest
-	CreatedAt    time.Time       `json:"created_at"`
-	ReceivedAt   time.Time       `json:"received_at"`
-	CompletedAt  time.Time       `json:"completed_at,omitzero"` // zero while images are arriving
-	Verdict      string          `json:"verdict"`               // the device attestation's verdict
+	DeviceID     string    `json:"device_id"`
+	Key          string    `json:"key"` // protocol.SubmissionKey(ID)
+	ID           string    `json:"id"`
+	ManifestHash []byte    `json:"manifest_hash"` // SHA-256 of the decrypted manifest
+	CreatedAt    time.Time `json:"created_at"`
+	ReceivedAt   time.Time `json:"received_at"`
+	CompletedAt  time.Time `json:"completed_at,omitzero"` // zero while images are arriving
+	Verdict      string    `json:"verdict"`               // the device attestation's verdict
 	// AttestationFresh records whether the attestation signed a challenge
 	// central issued to the device within the freshness window.
-	AttestationFresh bool `json:"attestation_fresh"`
-	Payload      json.RawMessage `json:"payload,omitempty"`
-	Images       []ImageProgress `json:"images,omitempty"`
+	AttestationFresh bool            `json:"attestation_fresh"`
+	Payload          json.RawMessage `json:"payload,omitempty"`
+	// Decision is the part of the payload kept once the extracted fields
+	// expire: the decision, score and reason codes (seal.Store derives it
+	// from the payload; nil for a submission stored without it).
+	Decision json.RawMessage `json:"decision,omitempty"`
+	Images   []ImageProgress `json:"images,omitempty"`
+	// FieldsErasedAt and ImagesErasedAt are when retention removed the
+	// payload and the images.
+	FieldsErasedAt time.Time `json:"fields_erased_at,omitzero"`
+	ImagesErasedAt time.Time `json:"images_erased_at,omitzero"`
+	// Seal is the wrapped data key and index tokens of a submission stored
+	// encrypted; nil otherwise. It never leaves central.
+	Seal *Seal `json:"-"`
 }
 
 // ImageProgress is one image of a stored submission.
@@ -174,6 +380,9 @@ type Filter struct {
 	// still-uploading (false) submissions.
 	Complete *bool
 	Verdict  string
+	// Tokens keeps only submissions carrying every one of these
+	// blind-index tokens (see Seal.Tokens).
+	Tokens [][]byte
 	// Limit caps the result; zero or above MaxListLimit means MaxListLimit.
 	Limit int
 }
@@ -191,6 +400,11 @@ func (f Filter) Match(s Submission) bool {
 		f.Complete != nil && *f.Complete != !s.CompletedAt.IsZero(),
 		f.Verdict != "" && s.Verdict != f.Verdict:
 		return false
+	}
+	for _, t := range f.Tokens {
+		if s.Seal == nil || !slices.ContainsFunc(s.Seal.Tokens, func(u []byte) bool { return bytes.Equal(t, u) }) {
+			return false
+		}
 	}
 	return true
 }

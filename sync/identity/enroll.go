@@ -3,10 +3,13 @@ package identity
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/internal/atomicfile"
+	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -21,73 +25,196 @@ import (
 // used token, or a device that is already enrolled.
 var ErrEnrollRefused = errors.New("identity: central refused the enrolment")
 
+// ErrInsecureURL means a central URL is plain http:// to a host that is
+// not loopback: the enrolment token, and every request after it, would
+// cross the network in clear.
+var ErrInsecureURL = errors.New("identity: plain http is allowed only to a loopback address; use https")
+
+// MaxClockCorrection bounds the clock correction taken from central's Date
+// header: a device clock further off than this is broken, and a Date that
+// claims it is more likely wrong than the device (see agent.Clock).
+const MaxClockCorrection = 24 * time.Hour
+
 // Enrollment is what a device keeps after enrolling.
 type Enrollment struct {
 	CentralURL string `json:"central_url"`
 	DeviceID   string `json:"device_id"`
-	// CentralBoxKey is central's X25519 public key, learnt at enrolment
-	// over the (TLS) channel the operator pointed the device at.
-	CentralBoxKey [32]byte  `json:"central_box_key"`
-	EnrolledAt    time.Time `json:"enrolled_at"`
+	// CentralBoxKey is central's X25519 public key, which payloads are
+	// sealed to; CentralSignKey is its Ed25519 key, which configuration
+	// and watchlists are signed with. Both were checked at enrolment
+	// against the fingerprint the token carried (pinned).
+	CentralBoxKey  [32]byte          `json:"central_box_key"`
+	CentralSignKey ed25519.PublicKey `json:"central_sign_key,omitempty"`
+	// CentralCA is the PEM of the CA central's TLS certificate chains to,
+	// when the operator gave one at enrolment (a private CA, see pki);
+	// every later request trusts it alone. Empty: the system roots.
+	CentralCA  string    `json:"central_ca,omitempty"`
+	EnrolledAt time.Time `json:"enrolled_at"`
 }
 
-// Enroll redeems a one-time enrolment token at central for id. The request
-// is signed with id's key, proving that the enrolling party holds it.
-func Enroll(ctx context.Context, client *http.Client, centralURL, token string, id *Identity, appVersion string) (Enrollment, error) {
-	base, err := ParseCentralURL(centralURL)
+// Transport returns the HTTP transport every request to central goes
+// through: the system defaults, with TLS trusting only CentralCA when the
+// enrolment has one.
+func (e Enrollment) Transport() (*http.Transport, error) {
+	return NewTransport([]byte(e.CentralCA))
+}
+
+// NewTransport returns a transport like http.DefaultTransport whose TLS
+// trusts only the CA certificates in caPEM (nil or empty: the system
+// roots).
+func NewTransport(caPEM []byte) (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(bytes.TrimSpace(caPEM)) > 0 {
+		cfg, err := pki.ClientConfig(caPEM)
+		if err != nil {
+			return nil, fmt.Errorf("central's CA: %w", err)
+		}
+		tr.TLSClientConfig = cfg
+	}
+	return tr, nil
+}
+
+// EnrollWithCA is Enroll over a client that trusts only the CA in caPEM
+// (nil: the system roots), with a one-minute timeout. The CA is recorded
+// in the enrolment, so every later request trusts the same.
+func EnrollWithCA(ctx context.Context, caPEM []byte, centralURL, token string, id *Identity, appVersion string) (Enrollment, error) {
+	tr, err := NewTransport(caPEM)
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("enrolling: %w", err)
+	}
+	defer tr.CloseIdleConnections()
+	e, err := Enroll(ctx, &http.Client{Transport: tr, Timeout: time.Minute}, centralURL, token, id, appVersion)
 	if err != nil {
 		return Enrollment{}, err
 	}
-	if strings.TrimSpace(token) == "" {
+	e.CentralCA = string(caPEM)
+	return e, nil
+}
+
+// Enroll redeems a one-time enrolment token at central for id, over
+// client (which carries the TLS trust). The request is signed with id's
+// key, proving that the enrolling party holds it.
+//
+// The token carries the fingerprint of central's keys: the keys central
+// answers with must match it (protocol.CheckFingerprint), else the
+// enrolment fails with protocol.ErrKeyMismatch and nothing may be saved: a
+// man in the middle who swapped them would otherwise read every payload.
+// A device clock too far from central's is corrected once from the Date of
+// central's refusal. Redirects are not followed: the token must go to the
+// URL the operator gave and nowhere else.
+func Enroll(ctx context.Context, client *http.Client, centralURL, token string, id *Identity, appVersion string) (Enrollment, error) {
+	base, err := ParseCentralURL(centralURL)
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("enrolling: %w", err)
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
 		return Enrollment{}, fmt.Errorf("enrolling: empty token")
+	}
+	fingerprint, err := protocol.ParseEnrollToken(token)
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("enrolling: %w (a token from `kyc-central token create` is <secret>.<fingerprint>)", err)
 	}
 	body, err := json.Marshal(protocol.EnrollRequest{Token: token, PublicKey: id.Public(), AppVersion: appVersion})
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("enrolling: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+protocol.PathEnroll, bytes.NewReader(body))
-	if err != nil {
-		return Enrollment{}, fmt.Errorf("enrolling: %w", err)
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	var offset time.Duration
+	var status int
+	var raw []byte
+	for attempt := 0; ; attempt++ {
+		var hdr http.Header
+		status, hdr, raw, err = post(ctx, &c, base+protocol.PathEnroll, body, id, time.Now().Add(offset))
+		if err != nil {
+			return Enrollment{}, fmt.Errorf("enrolling at %s: %w", base, err)
+		}
+		if status != http.StatusUnauthorized || errorCode(raw) != "stale" || attempt > 0 {
+			break
+		}
+		// Central says the device clock is off: sign again with central's.
+		d, ok := protocol.DateOffset(hdr, time.Now())
+		if !ok || d.Abs() > MaxClockCorrection {
+			break
+		}
+		offset = d
 	}
-	req.Header.Set("Content-Type", "application/json")
-	id.SignRequest(req, body, time.Now())
-	resp, err := client.Do(req)
-	if err != nil {
-		return Enrollment{}, fmt.Errorf("enrolling at %s: %w", base, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return Enrollment{}, fmt.Errorf("enrolling at %s: reading answer: %w", base, err)
-	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		var e protocol.Error
 		_ = json.Unmarshal(raw, &e)
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-			return Enrollment{}, fmt.Errorf("enrolling at %s: %w: %s %s", base, ErrEnrollRefused, resp.Status, e.Message)
+		if status >= 400 && status < 500 {
+			return Enrollment{}, fmt.Errorf("enrolling at %s: %w: %d %s %s", base, ErrEnrollRefused, status, e.Code, e.Message)
 		}
-		return Enrollment{}, fmt.Errorf("enrolling at %s: %s %s", base, resp.Status, e.Message)
+		return Enrollment{}, fmt.Errorf("enrolling at %s: status %d %s", base, status, e.Message)
 	}
 	var er protocol.EnrollResponse
 	if err := json.Unmarshal(raw, &er); err != nil {
 		return Enrollment{}, fmt.Errorf("enrolling at %s: decoding answer: %w", base, err)
 	}
-	if er.DeviceID != id.DeviceID() || len(er.CentralBoxKey) != 32 {
-		return Enrollment{}, fmt.Errorf("enrolling at %s: malformed answer (device %q, key of %d bytes)", base, er.DeviceID, len(er.CentralBoxKey))
+	if er.DeviceID != id.DeviceID() || len(er.CentralBoxKey) != 32 || len(er.CentralSignKey) != ed25519.PublicKeySize {
+		return Enrollment{}, fmt.Errorf("enrolling at %s: malformed answer (device %q, box key of %d bytes, sign key of %d bytes)", base, er.DeviceID, len(er.CentralBoxKey), len(er.CentralSignKey))
 	}
-	e := Enrollment{CentralURL: base, DeviceID: er.DeviceID, EnrolledAt: time.Now().UTC()}
+	if err := protocol.CheckFingerprint(fingerprint, er.CentralBoxKey, er.CentralSignKey); err != nil {
+		// Central has consumed the token if it was central that answered;
+		// the administrator makes a new one after finding the intruder.
+		return Enrollment{}, fmt.Errorf("enrolling at %s: %w: refusing to trust them", base, err)
+	}
+	e := Enrollment{CentralURL: base, DeviceID: er.DeviceID, CentralSignKey: ed25519.PublicKey(bytes.Clone(er.CentralSignKey)), EnrolledAt: time.Now().UTC()}
 	copy(e.CentralBoxKey[:], er.CentralBoxKey)
 	return e, nil
 }
 
-// ParseCentralURL checks a central base URL (http or https, no query) and
-// returns it without a trailing slash.
+// post sends one signed enrolment request.
+func post(ctx context.Context, c *http.Client, url string, body []byte, id *Identity, now time.Time) (int, http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	id.SignRequest(req, body, now)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("reading answer: %w", err)
+	}
+	return resp.StatusCode, resp.Header, raw, nil
+}
+
+func errorCode(body []byte) string {
+	var e protocol.Error
+	_ = json.Unmarshal(body, &e)
+	return e.Code
+}
+
+// ParseCentralURL checks a central base URL (https, or http to a loopback
+// address only; no query) and returns it without a trailing slash. Plain
+// http elsewhere is ErrInsecureURL.
 func ParseCentralURL(s string) (string, error) {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("central URL %q: want http(s)://host[:port][/path]", s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("central URL %q: want https://host[:port][/path]", s)
+	}
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		return "", fmt.Errorf("central URL %q: %w", s, ErrInsecureURL)
 	}
 	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// IsLoopback reports whether host (a name or an IP address, without port)
+// is this machine: 127.0.0.0/8, ::1 or localhost. Other names are not
+// resolved: what a name resolves to can change after the check.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // SaveEnrollment writes e to path (mode 0600, atomically).
@@ -102,7 +229,10 @@ func SaveEnrollment(path string, e Enrollment) error {
 	return nil
 }
 
-// LoadEnrollment reads an enrolment written by SaveEnrollment.
+// LoadEnrollment reads an enrolment written by SaveEnrollment. An
+// enrolment made before central signed its configuration has no
+// CentralSignKey: it still syncs submissions, but configuration is refused
+// until the device enrols again.
 func LoadEnrollment(path string) (Enrollment, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -114,6 +244,14 @@ func LoadEnrollment(path string) (Enrollment, error) {
 	}
 	if e.DeviceID == "" || e.CentralURL == "" || e.CentralBoxKey == [32]byte{} {
 		return Enrollment{}, fmt.Errorf("reading enrolment %s: %w: missing fields", path, ErrMalformed)
+	}
+	if len(e.CentralSignKey) != 0 && len(e.CentralSignKey) != ed25519.PublicKeySize {
+		return Enrollment{}, fmt.Errorf("reading enrolment %s: %w: central sign key of %d bytes", path, ErrMalformed, len(e.CentralSignKey))
+	}
+	if e.CentralCA != "" {
+		if _, err := pki.CertPool([]byte(e.CentralCA)); err != nil {
+			return Enrollment{}, fmt.Errorf("reading enrolment %s: %w: %w", path, ErrMalformed, err)
+		}
 	}
 	return e, nil
 }

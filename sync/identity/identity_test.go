@@ -2,14 +2,17 @@ package identity
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -84,16 +87,31 @@ func TestContentKeyStableAcrossLoads(t *testing.T) {
 func TestEnrollmentFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "enrollment.json")
-	e := Enrollment{CentralURL: "https://central.example", DeviceID: "abc", EnrolledAt: time.Now().UTC().Truncate(time.Second)}
+	_, signKey, _ := ed25519.GenerateKey(nil)
+	ca, err := pki.Init(filepath.Join(dir, "tls"), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, _ := os.ReadFile(ca.CACert)
+	e := Enrollment{CentralURL: "https://central.example", DeviceID: "abc", EnrolledAt: time.Now().UTC().Truncate(time.Second),
+		CentralSignKey: signKey.Public().(ed25519.PublicKey), CentralCA: string(caPEM)}
 	e.CentralBoxKey[0] = 9
 	if err := SaveEnrollment(path, e); err != nil {
 		t.Fatal(err)
 	}
 	got, err := LoadEnrollment(path)
-	if err != nil || got != e {
+	if err != nil || !reflect.DeepEqual(got, e) {
 		t.Fatalf("LoadEnrollment = %+v, %v; want %+v", got, err, e)
 	}
-	for name, body := range map[string]string{"garbage": "{", "missing key": `{"central_url":"x","device_id":"d"}`} {
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("enrolment file %v, %v; want mode 0600", fi, err)
+	}
+	for name, body := range map[string]string{
+		"garbage":        "{",
+		"missing key":    `{"central_url":"x","device_id":"d"}`,
+		"short sign key": `{"central_url":"x","device_id":"d","central_box_key":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"central_sign_key":"AAEC"}`,
+		"bad CA":         `{"central_url":"x","device_id":"d","central_box_key":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"central_ca":"not a certificate"}`,
+	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(body), 0o600)
 		if _, err := LoadEnrollment(p); !errors.Is(err, ErrMalformed) {
@@ -106,6 +124,13 @@ func TestParseCentralURL(t *testing.T) {
 	cases := map[string]string{
 		"https://central.example/": "https://central.example",
 		"http://127.0.0.1:8443":    "http://127.0.0.1:8443",
+		"http://127.9.9.9":         "http://127.9.9.9",
+		"http://[::1]:80":          "http://[::1]:80",
+		"http://localhost:8080/":   "http://localhost:8080",
+		"http://central.example":   "", // plain http off this machine
+		"http://10.0.0.5:8443":     "",
+		"http://127.0.0.1.nip.io":  "", // a name that merely looks local
+		"https://user:pw@host":     "",
 		"https://host/prefix/":     "https://host/prefix",
 		"ftp://host":               "",
 		"central.example":          "",
@@ -121,12 +146,19 @@ func TestParseCentralURL(t *testing.T) {
 }
 
 func TestEnrollUnreachable(t *testing.T) {
+	tok := protocol.FormatEnrollToken(make([]byte, 32), make([]byte, protocol.FingerprintSize))
 	// A port nothing listens on, on loopback.
-	_, err := Enroll(context.Background(), &http.Client{Timeout: time.Second}, "http://127.0.0.1:1", "tok", Generate(), "t")
+	_, err := Enroll(context.Background(), &http.Client{Timeout: time.Second}, "http://127.0.0.1:1", tok, Generate(), "t")
 	if err == nil || errors.Is(err, ErrEnrollRefused) {
 		t.Errorf("Enroll to a dead address = %v; want a network error", err)
 	}
 	if _, err := Enroll(context.Background(), http.DefaultClient, "http://127.0.0.1:1", " ", Generate(), "t"); err == nil {
 		t.Error("Enroll accepted an empty token")
+	}
+	if _, err := Enroll(context.Background(), http.DefaultClient, "http://127.0.0.1:1", "no-fingerprint", Generate(), "t"); !errors.Is(err, protocol.ErrBadToken) {
+		t.Errorf("Enroll with a token without a fingerprint = %v, want ErrBadToken", err)
+	}
+	if _, err := Enroll(context.Background(), http.DefaultClient, "http://central.example", tok, Generate(), "t"); !errors.Is(err, ErrInsecureURL) {
+		t.Errorf("Enroll over plain http off loopback = %v, want ErrInsecureURL", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -172,4 +173,22 @@ type DeviceStatus struct {
 	ClockOffsetMS int64 `json:"clock_offset_ms"`
 	// LastError is the last sync failure, in words, if any.
 	LastError string `json:"last_error,omitempty"`
+}
+
+// DateOffset reads the Date header of central's answer and returns how far
+// central's clock is ahead of local, the device's clock when the answer
+// arrived (negative when the device is fast). Date has a resolution of one
+// second and is truncated, so the middle of that second is taken; the
+// error is under a second plus the time the answer spent on the way. ok is
+// false when there is no parseable Date.
+func DateOffset(h http.Header, local time.Time) (offset time.Duration, ok bool) {
+	v := h.Get("Date")
+	if v == "" {
+		return 0, false
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return t.Add(500 * time.Millisecond).Sub(local), true
 }

@@ -58,16 +58,8 @@ func (v *Vault) ShredSession(ctx context.Context, id string) error {
 // share the key as prefix, so nothing needs decrypting and a submission whose
 // record is damaged can still be shredded completely.
 func shredSubmission(tx *bbolt.Tx, key []byte) error {
-	var blobs [][]byte
-	c := tx.Bucket([]byte(bucketBlobs)).Cursor()
-	for k, _ := c.Seek(key); k != nil && bytes.HasPrefix(k, key); k, _ = c.Next() {
-		blobs = append(blobs, clone(k))
-	}
-	// Delete after iterating: deleting under a bbolt cursor skips keys.
-	for _, b := range blobs {
-		if err := deleteRecord(tx, bucketBlobs, b); err != nil {
-			return err
-		}
+	if _, err := deleteBlobs(tx, key); err != nil {
+		return err
 	}
 	for _, bucket := range []string{bucketSubmissions, bucketOutbox} {
 		if err := deleteRecord(tx, bucket, key); err != nil {

@@ -40,6 +40,9 @@ type OutboxEntry struct {
 	Reason      string    `json:"reason,omitempty"` // why it entered its state (failure or rejection)
 	EnqueuedAt  time.Time `json:"enqueued_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// ImagesDropped is set once DropImages shredded a synced
+	// submission's images.
+	ImagesDropped bool `json:"images_dropped,omitempty"`
 }
 
 // due reports whether NextPending may hand the entry to a sender at now.

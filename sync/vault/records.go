@@ -40,6 +40,9 @@ type SubmissionInfo struct {
 	ID        string
 	CreatedAt time.Time
 	Images    []string // image names, sorted
+	// ImagesDroppedAt is when DropImages shredded the images (zero if
+	// it has not).
+	ImagesDroppedAt time.Time
 }
 
 // submissionRecord is the sealed form of a Submission. Images live in the
@@ -50,6 +53,16 @@ type submissionRecord struct {
 	CreatedAt time.Time         `json:"created_at"`
 	Payload   []byte            `json:"payload"`
 	Images    map[string][]byte `json:"images,omitempty"`
+	// ImagesDroppedAt is when DropImages shredded the images.
+	ImagesDroppedAt time.Time `json:"images_dropped_at,omitzero"`
+}
+
+func encodeSubmission(rec submissionRecord) ([]byte, error) {
+	pt, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encoding submission: %w", err)
+	}
+	return pt, nil
 }
 
 func validateID(what, id string) error {
@@ -187,7 +200,7 @@ func (v *Vault) ListSubmissions(ctx context.Context) ([]SubmissionInfo, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, SubmissionInfo{ID: rec.ID, CreatedAt: rec.CreatedAt, Images: slices.Sorted(maps.Keys(rec.Images))})
+			out = append(out, SubmissionInfo{ID: rec.ID, CreatedAt: rec.CreatedAt, Images: slices.Sorted(maps.Keys(rec.Images)), ImagesDroppedAt: rec.ImagesDroppedAt})
 		}
 		return nil
 	})

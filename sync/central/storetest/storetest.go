@@ -21,10 +21,7 @@ import (
 // Run runs the suite. open returns a fresh, empty store for each subtest;
 // the suite closes it.
 func Run(t *testing.T, open func(t *testing.T) central.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s central.Store)
-	}{
+	tests := []storeTest{
 		{"Enrollment", testEnrollment},
 		{"Revocation", testRevocation},
 		{"DeviceStatus", testDeviceStatus},
@@ -36,7 +33,25 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"Listing", testListing},
 		{"Config", testConfig},
+		{"Erasure", testErasure},
+		{"ExpireImages", testExpireImages},
+		{"ExpireFieldsAndDecision", testExpireFieldsAndDecision},
+		{"ExpireBatches", testExpireBatches},
+		{"RetentionPolicy", testRetentionPolicy},
+		{"Audit", testAudit},
+		{"WatchlistStream", testWatchlistStream},
+		{"AttestationClaims", testAttestationClaims},
 	}
+	runAll(t, open, tests)
+}
+
+type storeTest struct {
+	name string
+	fn   func(t *testing.T, s central.Store)
+}
+
+func runAll(t *testing.T, open func(t *testing.T) central.Store, tests []storeTest) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

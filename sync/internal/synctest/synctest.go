@@ -1,19 +1,25 @@
 // Package synctest holds the parts the sync tests and benchmarks share: a
-// central on loopback, device enrolment, deterministic submissions carrying
-// a signed attestation, a simulated clock, a recording and
-// connection-resetting TCP proxy, and the exactly-once-and-intact check.
+// central on loopback speaking real TLS with a private CA (sync/central/pki)
+// that the test clients trust, device enrolment, deterministic submissions
+// carrying a signed attestation, a simulated clock, a recording TCP proxy
+// that can reset connections and shape a slow line, and the
+// exactly-once-and-intact check.
 package synctest
 
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -22,21 +28,31 @@ import (
 
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
 )
 
-// AdminToken is the admin bearer token of test centrals.
-const AdminToken = "test-admin-token"
+// AdminToken is the admin bearer token of test centrals: 32 random bytes'
+// worth, as central.New demands.
+const AdminToken = "kR3v9XwQe2LmT7bY0cHsJ4fNp8GdZu1A6iVoEq5yWxM"
 
-// Central is a central server on 127.0.0.1.
+// Central is a central server on 127.0.0.1, speaking HTTPS with a
+// certificate from a private CA (sync/central/pki) made for the test.
 type Central struct {
-	URL    string
+	URL    string // https://127.0.0.1:port
 	Addr   string
 	Store  central.Store
 	Server *central.Server
 	Box    *central.BoxKey
+	// Sign is central's Ed25519 signing key.
+	Sign ed25519.PrivateKey
+	// CA is the PEM of the CA that central's certificate chains to;
+	// TLSDir holds it with the server certificate (pki.Init's files).
+	CA     []byte
+	TLSDir string
+	client *http.Client
 	stop   func()
 }
 
@@ -44,14 +60,20 @@ type Central struct {
 type CentralOptions struct {
 	Addr    string // "" means a free port on 127.0.0.1
 	Box     *central.BoxKey
+	Sign    ed25519.PrivateKey // nil: a new key
 	Now     func() time.Time
 	MaxSkew time.Duration
 	// Wrap, when set, wraps central's handler (fault injection).
 	Wrap func(http.Handler) http.Handler
+	// TLSDir, when set, is a pki directory to serve with (a restart keeps
+	// the CA its devices trust); "" means a new CA in a temporary folder.
+	TLSDir string
 }
 
 // StartCentral serves a central over store on loopback until Stop or the
-// end of the test. It does not close the store.
+// end of the test. It does not close the store. When o.Now is set, the
+// Date header of every answer follows it, as a real central's follows its
+// clock, so devices measuring their offset from it see the test's time.
 func StartCentral(tb testing.TB, store central.Store, o CentralOptions) *Central {
 	tb.Helper()
 	if o.Box == nil {
@@ -60,7 +82,28 @@ func StartCentral(tb testing.TB, store central.Store, o CentralOptions) *Central
 			tb.Fatal(err)
 		}
 	}
-	srv, err := central.New(central.Config{Store: store, BoxKey: o.Box, AdminToken: AdminToken, Now: o.Now, MaxSkew: o.MaxSkew, MaxInFlight: 256})
+	if o.Sign == nil {
+		var err error
+		if o.Sign, err = central.GenerateSignKey(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	srv, err := central.New(central.Config{Store: store, BoxKey: o.Box, SignKey: o.Sign, AdminToken: AdminToken, Now: o.Now, MaxSkew: o.MaxSkew, MaxInFlight: 256})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if o.TLSDir == "" {
+		o.TLSDir = tb.TempDir()
+	}
+	files, err := pki.Init(o.TLSDir, []string{"127.0.0.1", "::1", "localhost"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tlsCfg, err := pki.ServerConfig(files.ServerCert, files.ServerKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(files.CACert)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,13 +126,23 @@ func StartCentral(tb testing.TB, store central.Store, o CentralOptions) *Central
 	if o.Wrap != nil {
 		h = o.Wrap(h)
 	}
-	hs := &http.Server{Handler: h}
+	if o.Now != nil {
+		h = dateFrom(o.Now, h)
+	}
+	hs := &http.Server{Handler: h, TLSConfig: tlsCfg, ErrorLog: log.New(io.Discard, "", 0)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = hs.Serve(ln)
+		_ = hs.ServeTLS(ln, "", "")
 	}()
-	c := &Central{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), Store: store, Server: srv, Box: o.Box}
+	tr, err := identity.NewTransport(caPEM)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := &Central{
+		URL: "https://" + ln.Addr().String(), Addr: ln.Addr().String(), Store: store, Server: srv, Box: o.Box, Sign: o.Sign,
+		CA: caPEM, TLSDir: o.TLSDir, client: &http.Client{Transport: tr, Timeout: time.Minute},
+	}
 	var once sync.Once
 	c.stop = func() {
 		once.Do(func() {
@@ -97,14 +150,27 @@ func StartCentral(tb testing.TB, store central.Store, o CentralOptions) *Central
 			// requests cut off as by a crash.
 			hs.Close()
 			<-done
+			tr.CloseIdleConnections()
 		})
 	}
 	tb.Cleanup(c.stop)
 	return c
 }
 
+// dateFrom sets the Date header from now before h writes its answer
+// (net/http keeps a Date already set).
+func dateFrom(now func() time.Time, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", now().UTC().Format(http.TimeFormat))
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Stop stops serving, cutting off requests in flight.
 func (c *Central) Stop() { c.stop() }
+
+// Client returns an HTTP client that trusts central's CA (and no other).
+func (c *Central) Client() *http.Client { return c.client }
 
 // Admin sends an admin API request and decodes a JSON answer into out
 // (when not nil). It returns the status code.
@@ -115,7 +181,7 @@ func (c *Central) Admin(tb testing.TB, method, path string, body []byte, out any
 		tb.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+AdminToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.client.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -145,10 +211,11 @@ func (c *Central) Enroll(tb testing.TB) (*identity.Identity, identity.Enrollment
 	return id, c.EnrollIdentity(tb, id)
 }
 
-// EnrollIdentity enrols the given identity.
+// EnrollIdentity enrols the given identity, trusting central's CA; the
+// enrolment records the CA, so uploaders made from it trust it too.
 func (c *Central) EnrollIdentity(tb testing.TB, id *identity.Identity) identity.Enrollment {
 	tb.Helper()
-	e, err := identity.Enroll(context.Background(), http.DefaultClient, c.URL, c.Token(tb), id, "test")
+	e, err := identity.EnrollWithCA(context.Background(), c.CA, c.URL, c.Token(tb), id, "test")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -176,7 +243,12 @@ func Submission(tb testing.TB, id *identity.Identity, n, imageSize int) vault.Su
 // NewSubmission is Submission for code without a testing.TB (a helper
 // process).
 func NewSubmission(id *identity.Identity, n, imageSize int) (vault.Submission, error) {
-	created := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Second)
+	// Central refuses attestations older than its maximum age (30 days by
+	// default) and ones from its future, so submissions are dated a day
+	// before the start of the current 7-day period: the same in every
+	// process of a test, under 9 days old, and never ahead of the clock
+	// for n under 86,400.
+	created := time.Now().UTC().Truncate(7 * 24 * time.Hour).Add(-24*time.Hour + time.Duration(n)*time.Second)
 	att := device.Attestation{
 		DeviceID: id.DeviceID(), AppVersion: "test",
 		Report: device.Report{Verdict: device.VerdictOK, Profile: device.ProfileKiosk, Time: created, OS: "linux", Arch: "amd64"},

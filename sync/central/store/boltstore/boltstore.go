@@ -33,12 +33,29 @@ var (
 	bucketTokens     = []byte("tokens")
 	bucketSubs       = []byte("submissions")
 	bucketPayloads   = []byte("payloads")
+	bucketDecisions  = []byte("decisions")
+	bucketSeals      = []byte("seals") // subKey -> sealRecord
+	bucketIndex      = []byte("index") // token + subKey -> nil
 	bucketChunks     = []byte("chunks")
 	bucketMeta       = []byte("meta")
 	bucketWatchlists = []byte("watchlists")
 	bucketWLData     = []byte("watchlist-data")
-	allBuckets       = [][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketChunks, bucketMeta, bucketWatchlists, bucketWLData}
-	keyRisk          = []byte("risk")
+	bucketAudit      = []byte("audit")                  // at (unix ns) + sequence -> AuditEvent
+	bucketWLChunks   = []byte("watchlist-chunks")       // upload id + sequence -> up to watchlistChunk bytes
+	bucketClaims     = []byte("attestation-claims")     // attestation hash -> claimRecord
+	bucketClaimsDue  = []byte("attestation-claims-due") // expiry (unix ns) + hash -> nil
+	// Retention queues: received-at (unix ns) + subKey -> nil, one per kind
+	// of data, an entry removed once its retention is applied, so a sweep
+	// reads only what is due.
+	bucketDueImages   = []byte("due-images")
+	bucketDueFields   = []byte("due-fields")
+	bucketDueDecision = []byte("due-decision")
+	allBuckets        = [][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
+		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketAudit, bucketDueImages, bucketDueFields, bucketDueDecision,
+		bucketWLChunks, bucketClaims, bucketClaimsDue}
+	keyRisk      = []byte("risk")
+	keyRetention = []byte("retention")
+	keyQueues    = []byte("retention-queues") // set once the queues hold every submission
 )
 
 // Store is a bbolt-backed central.Store.
@@ -65,7 +82,10 @@ func Open(path string) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		if err := fillRetentionQueues(tx); err != nil {
+			return err
+		}
+		return dropOrphanUploads(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -223,6 +243,19 @@ func chunkPrefix(deviceID, key, image string) []byte {
 	return []byte(deviceID + "\x00" + key + "\x00" + image + "\x00")
 }
 
+// sealRecord is a central.Seal as stored.
+type sealRecord struct {
+	KeyID  string   `json:"key_id"`
+	Key    []byte   `json:"key"`
+	Tokens [][]byte `json:"tokens,omitempty"`
+}
+
+func dueKey(received time.Time, k []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(received.UnixNano())), k...)
+}
+
+func indexKey(token, k []byte) []byte { return append(bytes.Clone(token), k...) }
+
 // BeginSubmission implements central.Store.
 func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (protocol.UploadState, bool, error) {
 	var st protocol.UploadState
@@ -242,7 +275,7 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 			return err
 		}
 		rec := sub
-		rec.Payload = nil
+		rec.Payload, rec.Decision, rec.Seal = nil, nil, nil
 		rec.Images = slices.Clone(sub.Images)
 		for i := range rec.Images {
 			rec.Images[i].Received = 0
@@ -253,22 +286,94 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 		if err := tx.Bucket(bucketPayloads).Put(k, sub.Payload); err != nil {
 			return err
 		}
+		if sub.Decision != nil {
+			if err := tx.Bucket(bucketDecisions).Put(k, sub.Decision); err != nil {
+				return err
+			}
+		}
+		if sub.Seal != nil {
+			if err := put(tx.Bucket(bucketSeals), k, sealRecord{KeyID: sub.Seal.KeyID, Key: sub.Seal.Key, Tokens: sub.Seal.Tokens}); err != nil {
+				return err
+			}
+			for _, t := range sub.Seal.Tokens {
+				if err := tx.Bucket(bucketIndex).Put(indexKey(t, k), nil); err != nil {
+					return err
+				}
+			}
+		}
+		due := dueKey(sub.ReceivedAt, k)
+		queues := [][]byte{bucketDueFields, bucketDueDecision}
+		if len(sub.Images) > 0 {
+			queues = append(queues, bucketDueImages)
+		}
+		for _, q := range queues {
+			if err := tx.Bucket(q).Put(due, nil); err != nil {
+				return err
+			}
+		}
 		st, created = rec.State(), true
 		return put(b, k, rec)
 	})
 	return st, created, err
 }
 
+// fillRetentionQueues puts the submissions of a file from before the
+// retention queues existed into them, once.
+func fillRetentionQueues(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyQueues) != nil {
+		return nil
+	}
+	err := tx.Bucket(bucketSubs).ForEach(func(k, v []byte) error {
+		var sub central.Submission
+		if err := json.Unmarshal(v, &sub); err != nil {
+			return err
+		}
+		due := dueKey(sub.ReceivedAt, k)
+		queues := [][]byte{bucketDueDecision}
+		if sub.FieldsErasedAt.IsZero() {
+			queues = append(queues, bucketDueFields)
+		}
+		if len(sub.Images) > 0 && sub.ImagesErasedAt.IsZero() {
+			queues = append(queues, bucketDueImages)
+		}
+		for _, q := range queues {
+			if err := tx.Bucket(q).Put(due, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return meta.Put(keyQueues, []byte("1"))
+}
+
+// loadSeal reads a submission's seal, nil when it was stored unsealed.
+func loadSeal(tx *bbolt.Tx, k []byte) (*central.Seal, error) {
+	var r sealRecord
+	switch err := get(tx.Bucket(bucketSeals), k, &r); {
+	case errors.Is(err, central.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &central.Seal{KeyID: r.KeyID, Key: r.Key, Tokens: r.Tokens}, nil
+}
+
 // Upload implements central.Store.
 func (s *Store) Upload(ctx context.Context, deviceID, key string) (central.Submission, error) {
 	var sub central.Submission
-	err := s.view(ctx, "reading submission", func(tx *bbolt.Tx) error {
+	err := s.view(ctx, "reading submission", func(tx *bbolt.Tx) (err error) {
 		k := subKey(deviceID, key)
 		if err := get(tx.Bucket(bucketSubs), k, &sub); err != nil {
 			return err
 		}
 		sub.Payload = bytes.Clone(tx.Bucket(bucketPayloads).Get(k))
-		return nil
+		sub.Decision = bytes.Clone(tx.Bucket(bucketDecisions).Get(k))
+		sub.Seal, err = loadSeal(tx, k)
+		return err
 	})
 	return sub, err
 }
@@ -288,7 +393,7 @@ func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.Uplo
 			return central.ErrNotFound
 		}
 		im := &sub.Images[i]
-		if c.Offset != im.Received || int64(len(c.Data)) > im.Size-im.Received || len(c.Data) == 0 {
+		if c.Offset != im.Received || c.Size() > im.Size-im.Received || len(c.Data) == 0 {
 			st = sub.State()
 			return central.ErrOffset
 		}
@@ -296,7 +401,7 @@ func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.Uplo
 		if err := tx.Bucket(bucketChunks).Put(ck, c.Data); err != nil {
 			return err
 		}
-		im.Received += int64(len(c.Data))
+		im.Received += c.Size()
 		if sub.CompletedAt.IsZero() && !slices.ContainsFunc(sub.Images, func(im central.ImageProgress) bool { return im.Received < im.Size }) {
 			sub.CompletedAt = c.At
 		}
@@ -329,22 +434,41 @@ func (s *Store) ImageData(ctx context.Context, deviceID, key, image string) ([]b
 	return out, err
 }
 
-// Submissions implements central.Store. It scans every submission record
-// (payloads and images live elsewhere), which suits the embedded store's
-// scale; pgstore uses indexes.
+// Submissions implements central.Store. Without index tokens it scans
+// every submission record (payloads and images live elsewhere), which
+// suits the embedded store's scale; pgstore uses indexes.
 func (s *Store) Submissions(ctx context.Context, f central.Filter) ([]central.Submission, error) {
 	var out []central.Submission
 	err := s.view(ctx, "listing submissions", func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketSubs).ForEach(func(_, v []byte) error {
+		visit := func(k, v []byte) error {
 			var sub central.Submission
 			if err := json.Unmarshal(v, &sub); err != nil {
 				return err
 			}
+			seal, err := loadSeal(tx, k)
+			if err != nil {
+				return err
+			}
+			sub.Seal = seal
 			if f.Match(sub) {
 				out = append(out, sub)
 			}
 			return nil
-		})
+		}
+		if len(f.Tokens) == 0 {
+			return tx.Bucket(bucketSubs).ForEach(visit)
+		}
+		subs := tx.Bucket(bucketSubs)
+		c := tx.Bucket(bucketIndex).Cursor()
+		for k, _ := c.Seek(f.Tokens[0]); k != nil && bytes.HasPrefix(k, f.Tokens[0]); k, _ = c.Next() {
+			sk := k[len(f.Tokens[0]):]
+			if v := subs.Get(sk); v != nil {
+				if err := visit(sk, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	slices.SortFunc(out, func(a, b central.Submission) int {
 		return cmp.Or(a.ReceivedAt.Compare(b.ReceivedAt), cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.Key, b.Key))
@@ -352,6 +476,268 @@ func (s *Store) Submissions(ctx context.Context, f central.Filter) ([]central.Su
 	if len(out) > f.EffectiveLimit() {
 		out = out[:f.EffectiveLimit()]
 	}
+	return out, err
+}
+
+// deleteChunks deletes every chunk under prefix.
+func deleteChunks(tx *bbolt.Tx, prefix []byte) error {
+	c := tx.Bucket(bucketChunks).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteSubmission deletes a submission whole inside tx.
+func deleteSubmission(tx *bbolt.Tx, deviceID, key string) error {
+	k := subKey(deviceID, key)
+	var sub central.Submission
+	if err := get(tx.Bucket(bucketSubs), k, &sub); err != nil {
+		return err
+	}
+	seal, err := loadSeal(tx, k)
+	if err != nil {
+		return err
+	}
+	if seal != nil {
+		for _, t := range seal.Tokens {
+			if err := tx.Bucket(bucketIndex).Delete(indexKey(t, k)); err != nil {
+				return err
+			}
+		}
+	}
+	due := dueKey(sub.ReceivedAt, k)
+	for _, b := range [][]byte{bucketDueImages, bucketDueFields, bucketDueDecision} {
+		if err := tx.Bucket(b).Delete(due); err != nil {
+			return err
+		}
+	}
+	for _, b := range [][]byte{bucketSeals, bucketPayloads, bucketDecisions, bucketSubs} {
+		if err := tx.Bucket(b).Delete(k); err != nil {
+			return err
+		}
+	}
+	return deleteChunks(tx, append(k, 0))
+}
+
+// DeleteSubmission implements central.Store.
+func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) error {
+	return s.update(ctx, "deleting submission", func(tx *bbolt.Tx) error {
+		return deleteSubmission(tx, deviceID, key)
+	})
+}
+
+// Expire implements central.Store, reading only the queue of what is due.
+func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at time.Time, limit int) (int, error) {
+	queue := map[central.DataKind][]byte{central.ExpireImages: bucketDueImages, central.ExpireFields: bucketDueFields, central.ExpireDecision: bucketDueDecision}[kind]
+	if queue == nil {
+		return 0, fmt.Errorf("expiring %s: not a kind of submission data", kind)
+	}
+	n := 0
+	err := s.update(ctx, "expiring "+string(kind), func(tx *bbolt.Tx) error {
+		n = 0
+		end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
+		c := tx.Bucket(queue).Cursor()
+		var due [][]byte
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0 && len(due) < limit; k, _ = c.Next() {
+			due = append(due, bytes.Clone(k))
+		}
+		for _, d := range due {
+			k := d[8:]
+			if err := tx.Bucket(queue).Delete(d); err != nil {
+				return err
+			}
+			deviceID, key, _ := bytes.Cut(k, []byte{0})
+			if kind == central.ExpireDecision {
+				if err := deleteSubmission(tx, string(deviceID), string(key)); err != nil && !errors.Is(err, central.ErrNotFound) {
+					return err
+				}
+				n++
+				continue
+			}
+			b := tx.Bucket(bucketSubs)
+			var sub central.Submission
+			if err := get(b, k, &sub); errors.Is(err, central.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			switch kind {
+			case central.ExpireImages:
+				if err := deleteChunks(tx, append(bytes.Clone(k), 0)); err != nil {
+					return err
+				}
+				sub.Images, sub.ImagesErasedAt = nil, at
+				if sub.CompletedAt.IsZero() {
+					sub.CompletedAt = at
+				}
+			case central.ExpireFields:
+				if err := tx.Bucket(bucketPayloads).Delete(k); err != nil {
+					return err
+				}
+				sub.FieldsErasedAt = at
+			}
+			if err := put(b, k, sub); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// PutRetention implements central.Store.
+func (s *Store) PutRetention(ctx context.Context, p central.RetentionPolicy) error {
+	return s.update(ctx, "recording retention policy", func(tx *bbolt.Tx) error {
+		return put(tx.Bucket(bucketMeta), keyRetention, p)
+	})
+}
+
+// Retention implements central.Store.
+func (s *Store) Retention(ctx context.Context) (central.RetentionPolicy, error) {
+	var p central.RetentionPolicy
+	err := s.view(ctx, "reading retention policy", func(tx *bbolt.Tx) error {
+		if err := get(tx.Bucket(bucketMeta), keyRetention, &p); err != nil && !errors.Is(err, central.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	return p, err
+}
+
+// AppendAudit implements central.Store.
+func (s *Store) AppendAudit(ctx context.Context, e central.AuditEvent) error {
+	return s.update(ctx, "recording audit event", func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketAudit)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		k := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(e.At.UnixNano())), seq)
+		return put(b, k, e)
+	})
+}
+
+// Audit implements central.Store.
+func (s *Store) Audit(ctx context.Context, f central.AuditFilter) ([]central.AuditEvent, error) {
+	var out []central.AuditEvent
+	limit := central.Filter{Limit: f.Limit}.EffectiveLimit()
+	err := s.view(ctx, "reading audit trail", func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		start := binary.BigEndian.AppendUint64(nil, uint64(max(f.After.UnixNano(), 0)))
+		for k, v := c.Seek(start); k != nil && len(out) < limit; k, v = c.Next() {
+			var e central.AuditEvent
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			if !f.Before.IsZero() && !e.At.Before(f.Before) {
+				break
+			}
+			if f.Action == "" || e.Action == f.Action {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteAuditBefore implements central.Store.
+func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := s.update(ctx, "expiring audit trail", func(tx *bbolt.Tx) error {
+		n = 0
+		end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.First() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// StaleKeys implements central.Store.
+func (s *Store) StaleKeys(ctx context.Context, keyID string, after central.SubmissionRef, limit int) ([]central.WrappedKey, error) {
+	var out []central.WrappedKey
+	err := s.view(ctx, "listing data keys", func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketSeals).Cursor()
+		k, v := c.First()
+		if after != (central.SubmissionRef{}) {
+			start := subKey(after.DeviceID, after.Key)
+			if k, v = c.Seek(start); bytes.Equal(k, start) {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			var r sealRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			if r.KeyID == keyID {
+				continue
+			}
+			deviceID, key, _ := bytes.Cut(k, []byte{0})
+			out = append(out, central.WrappedKey{SubmissionRef: central.SubmissionRef{DeviceID: string(deviceID), Key: string(key)}, KeyID: r.KeyID, Wrapped: r.Key})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Rewrap implements central.Store.
+func (s *Store) Rewrap(ctx context.Context, rs []central.Rewrapping) (int, error) {
+	n := 0
+	err := s.update(ctx, "rewrapping data keys", func(tx *bbolt.Tx) error {
+		n = 0
+		b := tx.Bucket(bucketSeals)
+		for _, rw := range rs {
+			k := subKey(rw.Old.DeviceID, rw.Old.Key)
+			var r sealRecord
+			if err := get(b, k, &r); errors.Is(err, central.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if r.KeyID != rw.Old.KeyID || !bytes.Equal(r.Key, rw.Old.Wrapped) {
+				continue
+			}
+			r.KeyID, r.Key = rw.KeyID, rw.Wrapped
+			if err := put(b, k, r); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// KeyUsage implements central.Store.
+func (s *Store) KeyUsage(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := s.view(ctx, "counting data keys", func(tx *bbolt.Tx) error {
+		sealed := 0
+		err := tx.Bucket(bucketSeals).ForEach(func(_, v []byte) error {
+			var r sealRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			out[r.KeyID]++
+			sealed++
+			return nil
+		})
+		if n := tx.Bucket(bucketSubs).Stats().KeyN - sealed; n > 0 {
+			out[""] = n
+		}
+		return err
+	})
 	return out, err
 }
 
@@ -385,55 +771,6 @@ func (s *Store) Risk(ctx context.Context) (json.RawMessage, int64, error) {
 		return nil
 	})
 	return cur.Doc, cur.Version, err
-}
-
-// PutWatchlist implements central.Store.
-func (s *Store) PutWatchlist(ctx context.Context, name string, data []byte) (protocol.Watchlist, error) {
-	var w protocol.Watchlist
-	err := s.update(ctx, "publishing watchlist", func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketWatchlists)
-		var cur protocol.Watchlist
-		if err := get(b, []byte(name), &cur); err != nil && !errors.Is(err, central.ErrNotFound) {
-			return err
-		}
-		sum := sha256.Sum256(data)
-		w = protocol.Watchlist{Name: name, Version: cur.Version + 1, Size: int64(len(data)), SHA256: sum[:]}
-		if err := tx.Bucket(bucketWLData).Put([]byte(name), data); err != nil {
-			return err
-		}
-		return put(b, []byte(name), w)
-	})
-	return w, err
-}
-
-// Watchlists implements central.Store.
-func (s *Store) Watchlists(ctx context.Context) ([]protocol.Watchlist, error) {
-	out := []protocol.Watchlist{}
-	err := s.view(ctx, "listing watchlists", func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketWatchlists).ForEach(func(_, v []byte) error {
-			var w protocol.Watchlist
-			if err := json.Unmarshal(v, &w); err != nil {
-				return err
-			}
-			out = append(out, w)
-			return nil
-		})
-	})
-	return out, err
-}
-
-// Watchlist implements central.Store.
-func (s *Store) Watchlist(ctx context.Context, name string) (protocol.Watchlist, []byte, error) {
-	var w protocol.Watchlist
-	var data []byte
-	err := s.view(ctx, "reading watchlist", func(tx *bbolt.Tx) error {
-		if err := get(tx.Bucket(bucketWatchlists), []byte(name), &w); err != nil {
-			return err
-		}
-		data = bytes.Clone(tx.Bucket(bucketWLData).Get([]byte(name)))
-		return nil
-	})
-	return w, data, err
 }
 
 func (s *Store) view(ctx context.Context, what string, fn func(*bbolt.Tx) error) error {

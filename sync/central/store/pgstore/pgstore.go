@@ -41,6 +41,7 @@ const nonceSweepEvery = 1024
 type Store struct {
 	pool   *pgxpool.Pool
 	nonces atomic.Int64
+	claims atomic.Int64
 }
 
 // DefaultPoolSize is the number of connections one store opens at most.
@@ -271,9 +272,15 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 		}
 		// A concurrent insert of the same key waits for the first
 		// transaction and then does nothing.
-		tag, err := tx.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh, payload)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-			sub.DeviceID, sub.Key, sub.ID, sub.ManifestHash, sub.CreatedAt, sub.ReceivedAt, completed, sub.Verdict, sub.AttestationFresh, []byte(sub.Payload))
+		var keyID *string
+		var wrapped []byte
+		if sub.Seal != nil {
+			keyID, wrapped = &sub.Seal.KeyID, sub.Seal.Key
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh, payload, decision, key_id, wrapped_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`,
+			sub.DeviceID, sub.Key, sub.ID, sub.ManifestHash, sub.CreatedAt, sub.ReceivedAt, completed, sub.Verdict, sub.AttestationFresh,
+			[]byte(sub.Payload), []byte(sub.Decision), keyID, wrapped)
 		if err != nil {
 			return err
 		}
@@ -283,6 +290,11 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 			for i, im := range sub.Images {
 				b.Queue(`INSERT INTO images (device_id, key, name, ord, size, sha256, content_key) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 					sub.DeviceID, sub.Key, im.Name, i, im.Size, im.SHA256, im.Key)
+			}
+			if sub.Seal != nil {
+				for _, t := range sub.Seal.Tokens {
+					b.Queue(`INSERT INTO submission_tokens (token, device_id, key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, t, sub.DeviceID, sub.Key)
+				}
 			}
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
@@ -319,38 +331,54 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-const submissionCols = `device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh`
+// submissionCols are the columns scanSubmission reads: the record, the
+// wrapped data key and the index tokens (in the same round trip).
+const submissionCols = `device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh,
+	fields_erased_at, images_erased_at, key_id, wrapped_key,
+	(SELECT array_agg(t.token) FROM submission_tokens t WHERE t.device_id = submissions.device_id AND t.key = submissions.key)`
 
-func scanSubmission(row pgx.Row, payload *[]byte) (central.Submission, error) {
+func scanSubmission(row pgx.Row, payload, decision *[]byte) (central.Submission, error) {
 	var s central.Submission
-	var completed *time.Time
-	dst := []any{&s.DeviceID, &s.Key, &s.ID, &s.ManifestHash, &s.CreatedAt, &s.ReceivedAt, &completed, &s.Verdict, &s.AttestationFresh}
+	var completed, fieldsErased, imagesErased *time.Time
+	var keyID *string
+	var wrapped []byte
+	var tokens [][]byte
+	dst := []any{&s.DeviceID, &s.Key, &s.ID, &s.ManifestHash, &s.CreatedAt, &s.ReceivedAt, &completed, &s.Verdict, &s.AttestationFresh,
+		&fieldsErased, &imagesErased, &keyID, &wrapped, &tokens}
 	if payload != nil {
-		dst = append(dst, payload)
+		dst = append(dst, payload, decision)
 	}
 	if err := row.Scan(dst...); err != nil {
 		return s, err
 	}
 	s.CreatedAt, s.ReceivedAt = s.CreatedAt.UTC(), s.ReceivedAt.UTC()
-	if completed != nil {
-		s.CompletedAt = completed.UTC()
+	for _, t := range []struct {
+		src *time.Time
+		dst *time.Time
+	}{{completed, &s.CompletedAt}, {fieldsErased, &s.FieldsErasedAt}, {imagesErased, &s.ImagesErasedAt}} {
+		if t.src != nil {
+			*t.dst = t.src.UTC()
+		}
+	}
+	if keyID != nil {
+		s.Seal = &central.Seal{KeyID: *keyID, Key: wrapped, Tokens: tokens}
 	}
 	return s, nil
 }
 
 func loadSubmission(ctx context.Context, q querier, deviceID, key string, withPayload bool) (central.Submission, error) {
-	var payload []byte
+	var payload, decision []byte
 	cols := submissionCols
-	pp := (*[]byte)(nil)
+	pp, dp := (*[]byte)(nil), (*[]byte)(nil)
 	if withPayload {
-		cols += ", payload"
-		pp = &payload
+		cols += ", payload, decision"
+		pp, dp = &payload, &decision
 	}
-	sub, err := scanSubmission(q.QueryRow(ctx, `SELECT `+cols+` FROM submissions WHERE device_id = $1 AND key = $2`, deviceID, key), pp)
+	sub, err := scanSubmission(q.QueryRow(ctx, `SELECT `+cols+` FROM submissions WHERE device_id = $1 AND key = $2`, deviceID, key), pp, dp)
 	if err != nil {
 		return sub, notFound(err)
 	}
-	sub.Payload = payload
+	sub.Payload, sub.Decision = payload, decision
 	if sub.Images, err = loadImages(ctx, q, deviceID, key, false); err != nil {
 		return sub, err
 	}
@@ -414,11 +442,11 @@ func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.Uplo
 			return central.ErrNotFound
 		}
 		im := &ims[i]
-		if c.Offset != im.Received || int64(len(c.Data)) > im.Size-im.Received || len(c.Data) == 0 {
+		if c.Offset != im.Received || c.Size() > im.Size-im.Received || len(c.Data) == 0 {
 			st = sub.State()
 			return central.ErrOffset
 		}
-		im.Received += int64(len(c.Data))
+		im.Received += c.Size()
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO image_chunks (device_id, key, name, off, data) VALUES ($1, $2, $3, $4, $5)`, c.DeviceID, c.Key, c.Image, c.Offset, c.Data)
 		b.Queue(`UPDATE images SET received = $4 WHERE device_id = $1 AND key = $2 AND name = $3`, c.DeviceID, c.Key, c.Image, im.Received)
@@ -489,6 +517,9 @@ func (s *Store) Submissions(ctx context.Context, f central.Filter) ([]central.Su
 	if f.Verdict != "" {
 		add("verdict = $%d", f.Verdict)
 	}
+	for _, t := range f.Tokens {
+		add("EXISTS (SELECT 1 FROM submission_tokens t WHERE t.token = $%d AND t.device_id = submissions.device_id AND t.key = submissions.key)", t)
+	}
 	if f.Complete != nil {
 		if *f.Complete {
 			where = append(where, "completed_at IS NOT NULL")
@@ -508,7 +539,7 @@ func (s *Store) Submissions(ctx context.Context, f central.Filter) ([]central.Su
 		if err != nil {
 			return err
 		}
-		subs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.Submission, error) { return scanSubmission(r, nil) })
+		subs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.Submission, error) { return scanSubmission(r, nil, nil) })
 		if err != nil {
 			return err
 		}
@@ -554,62 +585,6 @@ func (s *Store) Risk(ctx context.Context) (json.RawMessage, int64, error) {
 		return nil, 0, fmt.Errorf("reading risk configuration: %w", err)
 	}
 	return doc, v, nil
-}
-
-// PutWatchlist implements central.Store.
-func (s *Store) PutWatchlist(ctx context.Context, name string, data []byte) (protocol.Watchlist, error) {
-	sum := sha256.Sum256(data)
-	w := protocol.Watchlist{Name: name, Size: int64(len(data)), SHA256: sum[:]}
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockWatchlist); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, `INSERT INTO watchlists (name, version, size, sha256, data)
-			SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4 FROM watchlists WHERE name = $1 RETURNING version`,
-			name, w.Size, w.SHA256, data).Scan(&w.Version)
-	})
-	if err != nil {
-		return w, fmt.Errorf("publishing watchlist: %w", err)
-	}
-	// Older versions are kept for audit; devices only see the newest.
-	return w, nil
-}
-
-// Watchlists implements central.Store.
-func (s *Store) Watchlists(ctx context.Context) ([]protocol.Watchlist, error) {
-	var ws []protocol.Watchlist
-	err := s.query(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT DISTINCT ON (name) name, version, size, sha256 FROM watchlists ORDER BY name, version DESC`)
-		if err != nil {
-			return err
-		}
-		ws, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (protocol.Watchlist, error) {
-			var w protocol.Watchlist
-			err := r.Scan(&w.Name, &w.Version, &w.Size, &w.SHA256)
-			return w, err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing watchlists: %w", err)
-	}
-	if ws == nil {
-		ws = []protocol.Watchlist{}
-	}
-	return ws, nil
-}
-
-// Watchlist implements central.Store.
-func (s *Store) Watchlist(ctx context.Context, name string) (protocol.Watchlist, []byte, error) {
-	w := protocol.Watchlist{Name: name}
-	var data []byte
-	err := s.query(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT version, size, sha256, data FROM watchlists WHERE name = $1 ORDER BY version DESC LIMIT 1`, name).Scan(&w.Version, &w.Size, &w.SHA256, &data)
-	})
-	if err != nil {
-		return w, nil, fmt.Errorf("reading watchlist: %w", notFound(err))
-	}
-	return w, data, nil
 }
 
 // notFound maps "no rows" to central.ErrNotFound.

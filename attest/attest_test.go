@@ -1,4 +1,4 @@
-package device
+package attest
 
 import (
 	"crypto/ecdsa"
@@ -18,8 +18,8 @@ func sampleAttestation() Attestation {
 		Nonce:      "c2VydmVyLWNoYWxsZW5nZQ",
 		Report: Report{
 			Checks: []Result{
-				{Name: CheckVirtualMachine, Status: StatusPass, Severity: SeverityHigh, Evidence: map[string]string{"cpuid": "hypervisor bit clear", "cpuinfo": "hypervisor flag absent"}},
-				{Name: CheckRootUser, Status: StatusWarn, Severity: SeverityMedium, Evidence: map[string]string{"euid": "0"}},
+				{Name: "virtual_machine", Status: StatusPass, Severity: SeverityHigh, Evidence: map[string]string{"cpuid": "hypervisor bit clear", "cpuinfo": "hypervisor flag absent"}},
+				{Name: "root_user", Status: StatusWarn, Severity: SeverityMedium, Evidence: map[string]string{"euid": "0"}},
 			},
 			Verdict:    VerdictWarn,
 			Profile:    ProfileKiosk,
@@ -89,7 +89,7 @@ func TestAttestationTamperingBreaksSignature(t *testing.T) {
 		{"os", func(a *Attestation) { a.Report.OS = "Ubuntu 22.04 LTS" }},
 		{"kernel", func(a *Attestation) { a.Report.Kernel = "6.8.0-46-generic" }},
 		{"arch", func(a *Attestation) { a.Report.Arch = "arm64" }},
-		{"check name", func(a *Attestation) { a.Report.Checks[0].Name = CheckDebugger }},
+		{"check name", func(a *Attestation) { a.Report.Checks[0].Name = "debugger" }},
 		{"check status", func(a *Attestation) { a.Report.Checks[1].Status = StatusPass }},
 		{"check severity", func(a *Attestation) { a.Report.Checks[1].Severity = SeverityLow }},
 		{"evidence value", func(a *Attestation) { a.Report.Checks[1].Evidence["euid"] = "1000" }},

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/seal"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// TestKeysRotate rotates the keyring of a bbolt data directory as an
+// operator would: every data key moves to the new KEK, the old one is
+// retired, and the submission still reads back, images included.
+func TestKeysRotate(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	raw, err := boltstore.Open(filepath.Join(data, "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sealed(raw, "", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := bytes.Repeat([]byte{0xFF, 0xD8, 0xFF, 0xE0}, 1000)
+	sum := sha256.Sum256(img)
+	sub := central.Submission{
+		DeviceID: "d1", Key: protocol.SubmissionKey("s1"), ID: "s1", ManifestHash: []byte("m"), ReceivedAt: time.Now().UTC(),
+		Payload: json.RawMessage(`{"nik":"3174096112900001"}`),
+		Images:  []central.ImageProgress{{ImageMeta: protocol.ImageMeta{Name: "selfie", Size: int64(len(img)), SHA256: sum[:], Key: make([]byte, 32)}}},
+	}
+	if _, _, err := store.BeginSubmission(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AppendChunk(ctx, central.Chunk{DeviceID: "d1", Key: sub.Key, Image: "selfie", Data: img, At: sub.ReceivedAt}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	type status struct {
+		Current string         `json:"current"`
+		KEKs    []string       `json:"keks"`
+		Usage   map[string]int `json:"data_keys_by_kek"`
+	}
+	keysStatus := func() status {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := run(ctx, []string{"keys", "status", "--data", data}, &out, &errOut); code != 0 {
+			t.Fatalf("keys status = %d: %s", code, errOut.String())
+		}
+		var st status
+		if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+			t.Fatalf("keys status answered %q: %v", out.String(), err)
+		}
+		return st
+	}
+	before := keysStatus()
+	if len(before.KEKs) != 1 || before.Usage[before.Current] != 1 {
+		t.Fatalf("status before = %+v", before)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"keys", "rotate", "--data", data}, &out, &errOut); code != 0 {
+		t.Fatalf("keys rotate = %d: %s", code, errOut.String())
+	}
+	var res seal.RotateResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Rewrapped != 1 || len(res.Retired) != 1 || res.Retired[0] != before.Current {
+		t.Fatalf("keys rotate answered %q (%v)", out.String(), err)
+	}
+	after := keysStatus()
+	if after.Current != res.KeyID || len(after.KEKs) != 1 || after.Usage[res.KeyID] != 1 {
+		t.Errorf("status after = %+v, want one KEK %s wrapping the one data key", after, res.KeyID)
+	}
+
+	raw, err = boltstore.Open(filepath.Join(data, "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if store, err = sealed(raw, "", data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.ImageData(ctx, "d1", sub.Key, "selfie")
+	if err != nil || !bytes.Equal(got, img) {
+		t.Errorf("image after rotation = %d bytes, %v", len(got), err)
+	}
+	evs, err := raw.Audit(ctx, central.AuditFilter{Action: "key_rotation"})
+	if err != nil || len(evs) != 1 || evs[0].Count != 1 {
+		t.Errorf("audit of the rotation = %+v, %v", evs, err)
+	}
+	if code := run(ctx, []string{"keys"}, &out, &errOut); code == 0 {
+		t.Error("keys without a subcommand succeeded")
+	}
+}

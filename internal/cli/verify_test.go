@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/internal/deviceconf"
+	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// TestVerifyAttestsWithTheChallenge: on a device with a key, `kyc verify`
+// signs its device check with central's last challenge in it; a device
+// without a key attests nothing rather than making a key.
+func TestVerifyAttestsWithTheChallenge(t *testing.T) {
+	d := deviceconf.Device{Dir: t.TempDir()}
+	rep := &device.Report{Verdict: device.VerdictOK, Profile: device.ProfileField, Time: time.Now()}
+	if att, err := attest(d, "v-test", rep); err != nil || att != nil {
+		t.Fatalf("without a device key: %+v %v", att, err)
+	}
+	if _, err := os.Stat(d.DeviceKeyPath()); err == nil {
+		t.Fatal("attesting made a device key")
+	}
+	id, err := identity.LoadOrCreate(d.DeviceKeyPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(d.ConfigDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(protocol.Config{Version: 4, Challenge: "challenge-7"})
+	if err := os.WriteFile(filepath.Join(d.ConfigDir(), agent.ConfigFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	att, err := attest(d, "v-test", rep)
+	if err != nil || att == nil {
+		t.Fatalf("attest: %+v %v", att, err)
+	}
+	if att.Nonce != "challenge-7" || att.DeviceID != id.DeviceID() {
+		t.Errorf("attestation %+v, want central's challenge and the device's id", att)
+	}
+	if err := device.Verify(id.Public(), *att); err != nil {
+		t.Errorf("the attestation does not verify: %v", err)
+	}
+	att.Nonce = "challenge-8"
+	if err := device.Verify(id.Public(), *att); err == nil {
+		t.Error("a changed challenge still verifies")
+	}
+}

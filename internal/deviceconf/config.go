@@ -1,0 +1,235 @@
+package deviceconf
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/sync/agent"
+)
+
+// Files sync keeps in the configuration folder (sync/agent).
+const (
+	riskFile = agent.RiskFile // central's risk configuration document
+	// listSuffix ends a watchlist file: central serves each list under
+	// the name `kyc watchlist import` stores it as, NAME.list.json.gz.
+	listSuffix = ".list.json.gz"
+)
+
+// WatchlistDirs are the folders screened against, the one that wins a
+// name clash first: the lists central sent (signed, verified by sync),
+// then those imported on this device. Central's list wins so that a
+// local import cannot replace the organisation's list of the same name.
+func (d Device) WatchlistDirs() []string {
+	dirs := []string{d.SyncedWatchlists()}
+	if d.LocalWatchlists != "" {
+		dirs = append(dirs, d.LocalWatchlists)
+	}
+	return dirs
+}
+
+// Watchlists are the lists a verification screens against.
+type Watchlists struct {
+	Lists []*screening.List `json:"-"`
+	// From maps each loaded list's name to the folder it came from.
+	From map[string]string `json:"from"`
+	// Problems are the files not used, in words: a corrupt list, a file
+	// that is not a list, a local list hidden by central's. One bad list
+	// never keeps the others out.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Index is the screening index of the lists; nil when there are none,
+// which leaves the sanctions signal missing.
+func (w Watchlists) Index() *screening.Index {
+	if len(w.Lists) == 0 {
+		return nil
+	}
+	return screening.NewIndex(w.Lists...)
+}
+
+// Names are the lists loaded, as NAME@VERSION.
+func (w Watchlists) Names() []string {
+	out := make([]string, 0, len(w.Lists))
+	for _, l := range w.Lists {
+		out = append(out, l.Name+"@"+l.Version)
+	}
+	return out
+}
+
+// LoadWatchlists loads every list file of dirs, each on its own; on a
+// name clash the list of the earlier folder is used. A folder that does
+// not exist holds no lists. The error is only ever ctx's.
+func LoadWatchlists(ctx context.Context, dirs ...string) (Watchlists, error) {
+	w := Watchlists{From: map[string]string{}}
+	for _, dir := range dirs {
+		ents, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			w.Problems = append(w.Problems, fmt.Sprintf("reading the watchlist folder %s: %v", dir, err))
+			continue
+		}
+		var st *screening.Store
+		for _, e := range ents {
+			if err := ctx.Err(); err != nil {
+				return w, err
+			}
+			name := e.Name()
+			if strings.HasPrefix(name, ".") || e.IsDir() {
+				continue // a temporary file of an interrupted write
+			}
+			list, ok := strings.CutSuffix(name, listSuffix)
+			if !ok {
+				w.Problems = append(w.Problems, fmt.Sprintf("%s: not a watchlist file (lists are named NAME%s, as `kyc watchlist import` writes them)",
+					filepath.Join(dir, name), listSuffix))
+				continue
+			}
+			if from, dup := w.From[list]; dup {
+				w.Problems = append(w.Problems, fmt.Sprintf("%s: list %q is already loaded from %s, which wins", filepath.Join(dir, name), list, from))
+				continue
+			}
+			if st == nil {
+				if st, err = screening.OpenStore(dir); err != nil {
+					w.Problems = append(w.Problems, err.Error())
+					break
+				}
+			}
+			l, err := st.Get(ctx, list)
+			if err != nil {
+				if ctx.Err() != nil {
+					return w, ctx.Err()
+				}
+				w.Problems = append(w.Problems, err.Error())
+				continue
+			}
+			w.Lists = append(w.Lists, l)
+			w.From[list] = dir
+		}
+	}
+	sort.Slice(w.Lists, func(i, j int) bool { return w.Lists[i].Name < w.Lists[j].Name })
+	return w, nil
+}
+
+// Risk is the risk configuration a verification decides with.
+type Risk struct {
+	Config risk.Config `json:"-"`
+	// Path is the document applied; empty for the built-in defaults.
+	Path string `json:"path,omitempty"`
+	// Problem says why the synced document is not applied, if it is not.
+	Problem string `json:"problem,omitempty"`
+}
+
+// LoadRisk reads configDir/risk.json, central's risk configuration laid
+// over the defaults (risk.ParseConfig). Without one the built-in defaults
+// apply. An invalid document is reported in Problem and not applied:
+// last, the configuration in use before, is kept when there is one, else
+// the defaults.
+func LoadRisk(configDir string, last *Risk) Risk {
+	path := filepath.Join(configDir, riskFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Risk{Config: risk.DefaultConfig()}
+	}
+	if err == nil {
+		var cfg risk.Config
+		if cfg, err = risk.ParseConfig(b); err == nil {
+			return Risk{Config: cfg, Path: path}
+		}
+	}
+	r := Risk{Config: risk.DefaultConfig()}
+	if last != nil {
+		r = *last
+	}
+	kept := "the built-in defaults"
+	if r.Path != "" {
+		kept = "the configuration applied before"
+	}
+	r.Problem = fmt.Sprintf("the synced risk configuration %s is not applied (%v); %s stay in use", path, err, kept)
+	return r
+}
+
+// Challenge is central's attestation challenge from the last configuration
+// sync verified (agent.LoadConfig), for Attestation.Nonce; empty before
+// the first sync.
+func Challenge(configDir string) (string, error) {
+	c, err := agent.LoadConfig(configDir)
+	if err != nil {
+		return "", fmt.Errorf("reading the synced configuration: %w", err)
+	}
+	return c.Challenge, nil
+}
+
+// Config is what a verification on this device is configured by.
+type Config struct {
+	Risk       Risk
+	Watchlists Watchlists
+	// Screening is the index of Watchlists (nil without lists).
+	Screening *screening.Index
+
+	riskStamp, listStamp string
+}
+
+// Load reads the risk configuration and the watchlists. Given the
+// configuration loaded before, it reads again only what changed on disk
+// (a few stat calls otherwise), so an app can call it before every
+// verification, and it keeps last's risk configuration when the new
+// document is invalid.
+func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
+	c := &Config{riskStamp: stamp(filepath.Join(d.ConfigDir(), riskFile)), listStamp: stamp(d.WatchlistDirs()...)}
+	if last != nil && last.riskStamp == c.riskStamp {
+		c.Risk = last.Risk
+	} else {
+		var prev *Risk
+		if last != nil {
+			prev = &last.Risk
+		}
+		c.Risk = LoadRisk(d.ConfigDir(), prev)
+	}
+	if last != nil && last.listStamp == c.listStamp {
+		c.Watchlists, c.Screening = last.Watchlists, last.Screening
+		return c, nil
+	}
+	w, err := LoadWatchlists(ctx, d.WatchlistDirs()...)
+	if err != nil {
+		return nil, err
+	}
+	c.Watchlists, c.Screening = w, w.Index()
+	return c, nil
+}
+
+// stamp sums the name, size and modification time of each path and, for
+// a folder, of each file in it: files are replaced by rename, so any
+// change shows.
+func stamp(paths ...string) string {
+	h := sha256.New()
+	var add func(p string, deep bool)
+	add = func(p string, deep bool) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			fmt.Fprintf(h, "%s\x00-\n", p)
+			return
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\n", p, fi.Size(), fi.ModTime().UnixNano(), fi.Mode())
+		if fi.IsDir() && deep {
+			ents, _ := os.ReadDir(p)
+			for _, e := range ents {
+				add(filepath.Join(p, e.Name()), false)
+			}
+		}
+	}
+	for _, p := range paths {
+		add(p, true)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,121 @@
+// Package deviceconf resolves the settings of this device for the desktop
+// app and the `kyc` command line alike, so both open the same vault with
+// the same key and verify with the same configuration: the device folder
+// (key, enrolment, vault), where the vault key is kept (outside that
+// folder: key.go), the configuration folder that sync fills, the
+// watchlists to screen against and the risk configuration to decide with
+// (config.go).
+//
+// Everything comes from the environment once (FromEnv) into a Device that
+// tests build directly; nothing here reads a variable that only tests set.
+package deviceconf
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/openkyc/kyc/models"
+	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/identity"
+)
+
+// Environment variables the device's settings come from.
+const (
+	// EnvDeviceDir is the device folder (default <user config>/openkyc/device).
+	EnvDeviceDir = identity.DirEnv
+	// EnvVaultKeyFile names a vault key file provisioned by the operator
+	// (a kiosk's root-only file); it must be outside the device folder.
+	EnvVaultKeyFile = "KYC_VAULT_KEY_FILE"
+	// EnvVaultPassphrase is an operator's passphrase (the field-laptop
+	// mode); weak ones are refused (CheckPassphrase).
+	EnvVaultPassphrase = "KYC_VAULT_PASSPHRASE"
+	// EnvKeyDir overrides the folder the device keeps the vault key it
+	// provisions itself in (default DefaultKeyDir).
+	EnvKeyDir = "KYC_VAULT_KEY_DIR"
+	// EnvWatchlists is the folder `kyc watchlist import` keeps the lists
+	// imported on this device in (default $KYC_HOME/watchlists).
+	EnvWatchlists = "KYC_WATCHLISTS_DIR"
+)
+
+// Files and folders in the device folder.
+const (
+	DeviceKeyFile  = "device.key"
+	EnrollmentFile = "enrollment.json"
+	VaultFile      = "vault.db"
+	// ConfigDirName is the folder sync keeps the verified configuration
+	// in: config.json, risk.json and watchlists/.
+	ConfigDirName = "config"
+	// legacyVaultKeyFile is where the app used to provision the vault key,
+	// beside the vault; VaultKey moves it out.
+	legacyVaultKeyFile = "vault.key"
+)
+
+// Device is where one device's state lives and how its vault is keyed.
+type Device struct {
+	// Dir holds the device key, the enrolment, the vault and the synced
+	// configuration.
+	Dir string
+	// KeyFile, when set, is the operator's vault key file.
+	KeyFile string
+	// Passphrase, when set (and KeyFile is not), keys the vault.
+	Passphrase string
+	// KeyDir is where the device keeps the vault key it provisions when
+	// neither KeyFile nor Passphrase is set; never inside Dir.
+	KeyDir string
+	// LocalWatchlists is the folder of lists imported on this device.
+	LocalWatchlists string
+}
+
+// FromEnv resolves the device's settings from the environment.
+func FromEnv() Device {
+	d := Device{
+		Dir:             identity.DefaultDir(),
+		KeyFile:         os.Getenv(EnvVaultKeyFile),
+		Passphrase:      os.Getenv(EnvVaultPassphrase),
+		KeyDir:          os.Getenv(EnvKeyDir),
+		LocalWatchlists: os.Getenv(EnvWatchlists),
+	}
+	if d.KeyDir == "" {
+		d.KeyDir = DefaultKeyDir()
+	}
+	if d.LocalWatchlists == "" {
+		if home, err := models.Home(); err == nil {
+			d.LocalWatchlists = filepath.Join(home, "watchlists")
+		}
+	}
+	return d
+}
+
+// DefaultKeyDir is where a device keeps the vault key it provisions: a
+// root-only /var/lib/openkyc-keys for a kiosk running as root, else
+// $XDG_STATE_HOME/openkyc/keys (~/.local/state/openkyc/keys), which is
+// apart from the device folder under ~/.config, so a copy of the data
+// folder (a backup, a stolen disk image of the user's config) carries the
+// vault but not its key.
+func DefaultKeyDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/openkyc-keys"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "openkyc", "keys")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "openkyc", "keys")
+	}
+	return ""
+}
+
+// VaultPath is the vault file.
+func (d Device) VaultPath() string { return filepath.Join(d.Dir, VaultFile) }
+
+// DeviceKeyPath is the device's signing key.
+func (d Device) DeviceKeyPath() string { return filepath.Join(d.Dir, DeviceKeyFile) }
+
+// EnrollmentPath is the device's enrolment with central.
+func (d Device) EnrollmentPath() string { return filepath.Join(d.Dir, EnrollmentFile) }
+
+// ConfigDir is the folder sync writes the verified configuration into.
+func (d Device) ConfigDir() string { return filepath.Join(d.Dir, ConfigDirName) }
+
+// SyncedWatchlists is the folder of the lists central sent.
+func (d Device) SyncedWatchlists() string { return filepath.Join(d.ConfigDir(), agent.WatchlistDir) }

@@ -1,0 +1,72 @@
+package agent
+
+import (
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// clockSamples is how many of central's Date headers the offset is the
+// median of.
+const clockSamples = 5
+
+// clock is the device clock corrected by its offset from central's, as
+// measured from the Date header of central's answers. Requests are signed
+// with it, so a device whose clock is minutes off is still accepted.
+//
+// A Date header is only as trustworthy as the channel: it arrives over TLS
+// from the central the device enrolled with (or over loopback), so only
+// that central can move it. Even so, the offset is bounded:
+//   - the median of the last five answers is used, so one odd answer (a
+//     proxy's, a cached one, a second central instance with a bad clock)
+//     does not move it;
+//   - a 401 stale, where central itself says the device's time is wrong,
+//     replaces the samples with that answer's Date at once, so a device
+//     whose clock jumps needs one retry, not three;
+//   - an offset beyond identity.MaxClockCorrection (a day) is ignored:
+//     such a device clock needs fixing by a person, and the status report
+//     shows it.
+//
+// The corrected time is used only to sign requests to central: the vault,
+// attestations and every record keep the device's own clock.
+type clock struct {
+	local   func() time.Time
+	mu      sync.Mutex
+	samples []time.Duration
+	offset  time.Duration
+}
+
+// Now is the local time corrected by the measured offset.
+func (c *clock) Now() time.Time { return c.local().Add(c.Offset()) }
+
+// Offset is central's clock minus the device's, as last measured.
+func (c *clock) Offset() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offset
+}
+
+// observe takes the Date of an answer that just arrived; stale says
+// central refused the request's timestamp.
+func (c *clock) observe(h http.Header, stale bool) {
+	d, ok := protocol.DateOffset(h, c.local())
+	if !ok || d.Abs() > identity.MaxClockCorrection {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if stale {
+		c.samples = c.samples[:0]
+	}
+	c.samples = append(c.samples, d)
+	if len(c.samples) > clockSamples {
+		c.samples = slices.Delete(c.samples, 0, len(c.samples)-clockSamples)
+	}
+	sorted := slices.Clone(c.samples)
+	slices.Sort(sorted)
+	c.offset = sorted[len(sorted)/2]
+}

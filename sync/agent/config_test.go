@@ -1,0 +1,355 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/protocol"
+	"github.com/openkyc/kyc/sync/vault"
+)
+
+// publish puts a watchlist on central through the admin API.
+func publish(t *testing.T, c *synctest.Central, name string, data []byte) {
+	t.Helper()
+	if code := c.Admin(t, http.MethodPut, "/admin/v1/watchlists/"+name, data, nil); code != http.StatusOK {
+		t.Fatalf("publishing %s: status %d", name, code)
+	}
+}
+
+// tamper rewrites the body of answers to GET requests whose path passes
+// match, while on: a man in the middle, or a damaged cache.
+type tamper struct {
+	on    atomic.Bool
+	match func(path string) bool
+	edit  func(body []byte) []byte
+	hits  atomic.Int64
+}
+
+func (tp *tamper) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !tp.on.Load() || r.Method != http.MethodGet || tp.match == nil || !tp.match(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &bufferedWriter{header: http.Header{}, status: 200}
+		next.ServeHTTP(rec, r)
+		body := tp.edit(rec.body.Bytes())
+		tp.hits.Add(1)
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.status)
+		w.Write(body)
+	})
+}
+
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header         { return b.header }
+func (b *bufferedWriter) WriteHeader(code int)        { b.status = code }
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// TestConfigOneBadListDoesNotBlockTheOthers: a list whose bytes do not
+// match its signed descriptor is refused and reported; the others are
+// installed; the bad one installs once its bytes are right. A list central
+// withdraws is removed.
+func TestConfigOneBadListDoesNotBlockTheOthers(t *testing.T) {
+	tp := &tamper{match: func(p string) bool { return p == protocol.WatchlistPath("b") }}
+	tp.edit = func(b []byte) []byte {
+		b = bytes.Clone(b)
+		b[0] ^= 1
+		return b
+	}
+	r := newRig(t, synctest.CentralOptions{Wrap: tp.wrap})
+	u := r.uploader(t, agent.Config{})
+	dir := filepath.Join(t.TempDir(), "config")
+	ctx := context.Background()
+	for _, name := range []string{"a", "b", "c"} {
+		publish(t, r.central, name, []byte("list "+name+" v1"))
+	}
+	tp.on.Store(true)
+	res, err := agent.SyncConfig(ctx, u, dir)
+	if !errors.Is(err, agent.ErrConfigPartial) || !strings.Contains(err.Error(), "b:") {
+		t.Fatalf("SyncConfig with a tampered list = %v; want ErrConfigPartial naming b", err)
+	}
+	if tp.hits.Load() == 0 {
+		t.Fatal("the list was not tampered with; the test proves nothing")
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(res.Watchlists)), []string{"a", "c"}) || res.Failed["b"] == "" {
+		t.Errorf("result %+v; want a and c installed, b failed", res)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "watchlists", "b")); err == nil {
+		t.Error("the tampered list was installed")
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, "watchlists", ".*")); len(leftovers) != 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+	cfg, err := agent.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := listNames(cfg); !slices.Equal(names, []string{"a", "c"}) {
+		t.Errorf("config.json lists %v in use, want a and c", names)
+	}
+	if cfg.Challenge == "" || cfg.IssuedAt.IsZero() {
+		t.Errorf("config.json has no challenge or issue time: %+v", cfg)
+	}
+
+	// The line is clean again, a is updated and c withdrawn: central
+	// (its key signs the bundle) no longer lists c.
+	publish(t, r.central, "a", []byte("list a v2"))
+	tp.match = func(p string) bool { return p == protocol.PathConfig }
+	tp.edit = func(b []byte) []byte {
+		var sc protocol.SignedConfig
+		if err := json.Unmarshal(b, &sc); err != nil {
+			t.Errorf("config answer is not a SignedConfig: %v", err)
+			return b
+		}
+		c, err := sc.Open(r.central.Sign.Public().(ed25519.PublicKey))
+		if err != nil {
+			t.Error(err)
+			return b
+		}
+		c.Watchlists = slices.DeleteFunc(c.Watchlists, func(w protocol.Watchlist) bool { return w.Name == "c" })
+		sc, err = protocol.SignConfig(r.central.Sign, c)
+		if err != nil {
+			t.Error(err)
+		}
+		out, _ := json.Marshal(sc)
+		return out
+	}
+	res, err = agent.SyncConfig(ctx, u, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(res.Watchlists)), []string{"a", "b"}) || !slices.Equal(res.Removed, []string{"c"}) {
+		t.Errorf("second sync %+v; want a and b installed, c removed", res)
+	}
+	for name, want := range map[string]string{"a": "list a v2", "b": "list b v1"} {
+		if data, _ := os.ReadFile(filepath.Join(dir, "watchlists", name)); string(data) != want {
+			t.Errorf("%s = %q, want %q", name, data, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "watchlists", "c")); err == nil {
+		t.Error("a withdrawn list is still installed")
+	}
+	if cfg, _ := agent.LoadConfig(dir); !slices.Equal(listNames(cfg), []string{"a", "b"}) {
+		t.Errorf("config.json lists %v, want a and b", listNames(cfg))
+	}
+}
+
+func listNames(c protocol.Config) []string {
+	var names []string
+	for _, w := range c.Watchlists {
+		names = append(names, w.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TestConfigRefusesWhatCentralDidNotSign: a configuration altered in
+// transit fails its signature and changes nothing; so does one from a
+// central whose key was not pinned at enrolment; a replayed old answer is
+// refused too.
+func TestConfigRefusesWhatCentralDidNotSign(t *testing.T) {
+	clock := synctest.NewClock(time.Now())
+	tp := &tamper{match: func(p string) bool { return p == protocol.PathConfig }}
+	var (
+		replayMu sync.Mutex
+		replay   []byte
+	)
+	r := newRig(t, synctest.CentralOptions{Wrap: tp.wrap, Now: clock.Now})
+	u := r.uploader(t, agent.Config{Now: clock.Now})
+	dir := filepath.Join(t.TempDir(), "config")
+	ctx := context.Background()
+	if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"approve_below":30}`), nil); code != http.StatusOK {
+		t.Fatalf("publishing risk: %d", code)
+	}
+	publish(t, r.central, "a", []byte("list a v1"))
+	tp.on.Store(true)
+	tp.edit = func(b []byte) []byte {
+		replayMu.Lock()
+		replay = bytes.Clone(b)
+		replayMu.Unlock()
+		var sc protocol.SignedConfig
+		if err := json.Unmarshal(b, &sc); err != nil {
+			t.Errorf("config answer is not a SignedConfig: %v", err)
+			return b
+		}
+		sc.Config = bytes.Replace(sc.Config, []byte(`30`), []byte(`99`), 1)
+		out, _ := json.Marshal(sc)
+		return out
+	}
+	if _, err := agent.SyncConfig(ctx, u, dir); !errors.Is(err, protocol.ErrBadConfigSignature) {
+		t.Fatalf("SyncConfig of an altered configuration = %v, want ErrBadConfigSignature", err)
+	}
+	for _, f := range []string{"risk.json", "config.json", "watchlists/a"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s was installed from an altered configuration", f)
+		}
+	}
+
+	// A central the device did not enrol with (another sign key) is not
+	// believed either.
+	enr := r.enr
+	enr.CentralSignKey = bytes.Clone(enr.CentralSignKey)
+	enr.CentralSignKey[0] ^= 1
+	forged, err := agent.NewUploader(agent.Config{Identity: r.id, Enrollment: enr, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.on.Store(false)
+	if _, err := agent.SyncConfig(ctx, forged, dir); !errors.Is(err, protocol.ErrBadConfigSignature) {
+		t.Errorf("SyncConfig checked with another key = %v, want ErrBadConfigSignature", err)
+	}
+
+	// The genuine configuration, an hour later, installs.
+	clock.Advance(time.Hour)
+	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
+		t.Fatal(err)
+	}
+	if risk, _ := os.ReadFile(filepath.Join(dir, "risk.json")); string(risk) != `{"approve_below":30}` {
+		t.Errorf("risk.json = %q", risk)
+	}
+	// Someone replays the answer kept above, an hour older.
+	tp.edit = func([]byte) []byte {
+		replayMu.Lock()
+		defer replayMu.Unlock()
+		return replay
+	}
+	tp.on.Store(true)
+	if _, err := agent.SyncConfig(ctx, u, dir); !errors.Is(err, agent.ErrConfigRollback) {
+		t.Errorf("SyncConfig of a replayed old configuration = %v, want ErrConfigRollback", err)
+	}
+}
+
+// TestListAddedOnCentralFlagsTheName is the sync half of the end-to-end
+// promise: a name added to a watchlist on central is flagged by screening
+// on an enrolled device after its next sync, from the folder the app and
+// the CLI load (<config>/watchlists, an engine/screening store).
+func TestListAddedOnCentralFlagsTheName(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, synctest.CentralOptions{})
+	clock := synctest.NewClock(time.Now())
+	v := r.openVault(t, vault.Options{Now: clock.Now})
+	dir := filepath.Join(t.TempDir(), "config")
+	a := agent.New(r.uploader(t, agent.Config{}), v, agent.Options{ConfigDir: dir, Now: clock.Now})
+	const name = "Bambang Sutrisno Wiratmaja"
+
+	screen := func() []screening.Hit {
+		t.Helper()
+		store, err := screening.OpenStore(filepath.Join(dir, agent.WatchlistDir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists, err := store.LoadAll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lists) == 0 {
+			return nil
+		}
+		hits, err := screening.NewIndex(lists...).Screen(screening.Query{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hits
+	}
+	// listFile builds a store file the way `kyc watchlist import` does.
+	listFile := func(entries ...screening.Entry) []byte {
+		t.Helper()
+		tmp := t.TempDir()
+		store, err := screening.OpenStore(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Put(ctx, &screening.List{Name: "pep-local", Version: time.Now().Format(time.RFC3339Nano), Date: time.Now(), Entries: entries}); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(tmp, "pep-local.list.json.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	other := screening.Entry{ID: "1", Kind: screening.KindIndividual, Name: "Someone Else Entirely"}
+	publish(t, r.central, "pep-local.list.json.gz", listFile(other))
+	if _, err := a.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if hits := screen(); len(hits) != 0 {
+		t.Fatalf("%s flagged before the list named them: %+v", name, hits)
+	}
+
+	publish(t, r.central, "pep-local.list.json.gz", listFile(other, screening.Entry{ID: "2", Kind: screening.KindIndividual, Name: name, Position: "Regent"}))
+	p, err := a.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Err != nil || p.Config == nil || !slices.Contains(p.Config.Watchlists, "pep-local.list.json.gz") {
+		t.Fatalf("pass %+v (%v); want the new list installed", p, p.Err)
+	}
+	hits := screen()
+	if len(hits) == 0 || hits[0].Name != name || hits[0].List != "pep-local" {
+		t.Fatalf("after the sync, %s is not flagged: %+v", name, hits)
+	}
+	if p.Watchlists["pep-local.list.json.gz"] != 2 {
+		t.Errorf("pass reports lists %v; want version 2 in use", p.Watchlists)
+	}
+	// Central heard which version the device uses.
+	d, err := r.store.Device(ctx, r.id.DeviceID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status == nil || d.Status.Watchlists["pep-local.list.json.gz"] != 2 {
+		t.Errorf("central's record of the device's status: %+v", d.Status)
+	}
+}
+
+// TestWatchlistDownloadIsBounded: an answer longer than the signed size is
+// cut off at one byte past it, never read whole.
+func TestWatchlistDownloadIsBounded(t *testing.T) {
+	tp := &tamper{match: func(p string) bool { return p == protocol.WatchlistPath("a") }}
+	tp.edit = func(b []byte) []byte { return append(b, bytes.Repeat([]byte("x"), 8<<20)...) }
+	r := newRig(t, synctest.CentralOptions{Wrap: tp.wrap})
+	u := r.uploader(t, agent.Config{})
+	publish(t, r.central, "a", []byte("list a"))
+	tp.on.Store(true)
+	dir := filepath.Join(t.TempDir(), "config")
+	res, err := agent.SyncConfig(context.Background(), u, dir)
+	if !errors.Is(err, agent.ErrConfigPartial) || !strings.Contains(res.Failed["a"], "do not match") {
+		t.Fatalf("SyncConfig of an overlong list = %+v, %v", res, err)
+	}
+	var sink countingWriter
+	err = u.DownloadWatchlist(context.Background(), protocol.Watchlist{Name: "a", Size: 6, SHA256: make([]byte, 32)}, &sink)
+	if err == nil || sink.n > 7 {
+		t.Errorf("DownloadWatchlist wrote %d bytes of an overlong answer (%v); want at most size+1", sink.n, err)
+	}
+}
+
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}

@@ -1,0 +1,142 @@
+package httpx
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Slots bounds concurrent work: Acquire takes a slot without waiting.
+type Slots struct {
+	ch chan struct{}
+}
+
+// NewSlots returns n slots.
+func NewSlots(n int) *Slots { return &Slots{ch: make(chan struct{}, n)} }
+
+// Acquire takes a slot, or reports false when all are taken.
+func (s *Slots) Acquire() bool {
+	select {
+	case s.ch <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Release returns a slot taken by Acquire.
+func (s *Slots) Release() { <-s.ch }
+
+// InUse is the number of slots taken.
+func (s *Slots) InUse() int { return len(s.ch) }
+
+// Cap is the number of slots.
+func (s *Slots) Cap() int { return cap(s.ch) }
+
+// KeyedSlots bounds concurrent work per key (a device): at most n at once
+// for each key. Keys without work hold no memory.
+type KeyedSlots struct {
+	n  int
+	mu sync.Mutex
+	m  map[string]int
+}
+
+// NewKeyedSlots returns n slots per key.
+func NewKeyedSlots(n int) *KeyedSlots { return &KeyedSlots{n: n, m: map[string]int{}} }
+
+// Acquire takes one of key's slots, or reports false when all are taken.
+func (k *KeyedSlots) Acquire(key string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m[key] >= k.n {
+		return false
+	}
+	k.m[key]++
+	return true
+}
+
+// Release returns a slot of key taken by Acquire.
+func (k *KeyedSlots) Release(key string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m[key]--; k.m[key] <= 0 {
+		delete(k.m, key)
+	}
+}
+
+// FailureLimiter rate-limits failures per key (a client address): each key
+// may fail burst times at once, then once per interval. A key whose budget
+// is spent is Blocked until it refills. Keys whose budget is full again are
+// forgotten, so the map stays as small as the set of recent offenders
+// (bounded by maxKeys: past it, the fullest keys are forgotten first).
+type FailureLimiter struct {
+	every   rate.Limit
+	burst   int
+	maxKeys int
+	now     func() time.Time
+
+	mu    sync.Mutex
+	m     map[string]*rate.Limiter
+	swept time.Time
+}
+
+// NewFailureLimiter allows burst failures per key, refilled one per
+// interval. now is the clock (nil: time.Now).
+func NewFailureLimiter(burst int, interval time.Duration, now func() time.Time) *FailureLimiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &FailureLimiter{every: rate.Every(interval), burst: burst, maxKeys: 100_000, now: now, m: map[string]*rate.Limiter{}}
+}
+
+// Blocked reports whether key has no failure budget left, and when to try
+// again.
+func (f *FailureLimiter) Blocked(key string) (bool, time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.m[key]
+	if !ok {
+		return false, 0
+	}
+	now := f.now()
+	tok := l.TokensAt(now)
+	if tok >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - tok) / float64(f.every) * float64(time.Second))
+}
+
+// Fail spends one of key's failures.
+func (f *FailureLimiter) Fail(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	f.sweep(now)
+	l, ok := f.m[key]
+	if !ok {
+		l = rate.NewLimiter(f.every, f.burst)
+		f.m[key] = l
+	}
+	l.AllowN(now, 1)
+}
+
+// sweep forgets keys whose budget is full again, at most once a second,
+// or at once when the map has grown past maxKeys.
+func (f *FailureLimiter) sweep(now time.Time) {
+	if now.Sub(f.swept) < time.Second && len(f.m) < f.maxKeys {
+		return
+	}
+	f.swept = now
+	for k, l := range f.m {
+		if l.TokensAt(now) >= float64(f.burst) {
+			delete(f.m, k)
+		}
+	}
+	for k := range f.m { // still too many: forget arbitrary ones
+		if len(f.m) < f.maxKeys {
+			break
+		}
+		delete(f.m, k)
+	}
+}

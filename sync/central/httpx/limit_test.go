@@ -1,0 +1,62 @@
+package httpx
+
+import (
+	"testing"
+	"time"
+)
+
+func TestFailureLimiter(t *testing.T) {
+	now := time.Unix(1000, 0)
+	f := NewFailureLimiter(3, 10*time.Second, func() time.Time { return now })
+	for i := range 3 {
+		if b, _ := f.Blocked("a"); b {
+			t.Fatalf("blocked after %d failures of a budget of 3", i)
+		}
+		f.Fail("a")
+	}
+	b, wait := f.Blocked("a")
+	if !b || wait <= 0 || wait > 10*time.Second {
+		t.Fatalf("after 3 failures: blocked=%v wait=%v", b, wait)
+	}
+	if b, _ := f.Blocked("b"); b {
+		t.Error("another key is blocked")
+	}
+	now = now.Add(10 * time.Second)
+	if b, _ := f.Blocked("a"); b {
+		t.Error("still blocked after the interval")
+	}
+	now = now.Add(time.Minute)
+	f.Fail("c") // sweeps keys whose budget is full again
+	if _, ok := f.m["a"]; ok {
+		t.Error("a key with a full budget is still remembered")
+	}
+}
+
+func TestKeyedSlots(t *testing.T) {
+	k := NewKeyedSlots(2)
+	if !k.Acquire("d") || !k.Acquire("d") || k.Acquire("d") {
+		t.Fatal("a key got other than 2 slots")
+	}
+	if !k.Acquire("e") {
+		t.Fatal("another key has no slot")
+	}
+	k.Release("d")
+	if !k.Acquire("d") {
+		t.Fatal("a released slot is not free")
+	}
+	k.Release("d")
+	k.Release("d")
+	k.Release("e")
+	if len(k.m) != 0 {
+		t.Errorf("idle keys remembered: %v", k.m)
+	}
+}
+
+func TestBodyDeadline(t *testing.T) {
+	if got := BodyDeadline(0, 15*time.Second, 8<<10); got != 15*time.Second {
+		t.Errorf("empty body: %v", got)
+	}
+	if got := BodyDeadline(1<<20, 15*time.Second, 8<<10); got != 15*time.Second+128*time.Second {
+		t.Errorf("1 MiB at 8 KiB/s: %v", got)
+	}
+}

@@ -1,0 +1,442 @@
+package central
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// IdentifierKind names a kind of personal identifier that submissions are
+// indexed by (blind index: keyed hashes, never the value).
+type IdentifierKind string
+
+// Identifier kinds.
+const (
+	IdentNIK            IdentifierKind = "nik"
+	IdentDocumentNumber IdentifierKind = "document_number"
+	IdentName           IdentifierKind = "name"
+)
+
+// BlindIndex turns an identifier into the token stored submissions carry
+// for it (Seal.Tokens); false when the value holds nothing to index. A
+// Store that seals submissions (seal.Store) implements it, and central
+// then searches and erases by NIK, document number and name.
+type BlindIndex interface {
+	Token(kind IdentifierKind, value string) ([]byte, bool)
+}
+
+// DefaultSweepEvery is how often Serve applies the retention policy.
+const DefaultSweepEvery = time.Hour
+
+// expireBatch is how many submissions one Expire call changes, so no
+// transaction grows with the backlog.
+const expireBatch = 500
+
+// Audit actions.
+const (
+	AuditErasure         = "erasure"
+	AuditSweep           = "retention_sweep"
+	AuditSearch          = "search"
+	AuditRetentionUpdate = "retention_update"
+)
+
+// privacy is the retention sweep, erasure and search: its admin routes,
+// its counters, and the sweep Serve runs.
+type privacy struct {
+	s     *Server
+	index BlindIndex // nil: no search or erasure by person
+	// sweepMu keeps one sweep at a time in this instance (the scheduled
+	// one and one asked for through the API).
+	sweepMu sync.Mutex
+
+	expired  *prometheus.CounterVec // by kind
+	sweeps   *prometheus.CounterVec // by result
+	erasures prometheus.Counter
+	erased   prometheus.Counter
+}
+
+// newPrivacy registers the privacy admin routes and counters.
+func (s *Server) newPrivacy() *privacy {
+	p := &privacy{
+		s: s,
+		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kyc_central_retention_expired_total",
+			Help: "Submissions whose images, fields or whole record the retention sweep removed, by kind.",
+		}, []string{"kind"}),
+		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kyc_central_retention_sweeps_total",
+			Help: "Retention sweeps run, by result (ok, error).",
+		}, []string{"result"}),
+		erasures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kyc_central_erasures_total",
+			Help: "Erasure requests carried out (dry runs aside).",
+		}),
+		erased: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kyc_central_erased_submissions_total",
+			Help: "Submissions deleted, with their data keys, by erasure requests.",
+		}),
+	}
+	p.index, _ = s.cfg.Store.(BlindIndex)
+	s.Registerer().MustRegister(p.expired, p.sweeps, p.erasures, p.erased)
+	if s.cfg.AdminToken != "" {
+		a := s.adminRoute
+		a("POST "+adminPrefix+"/erasures", p.erase)
+		a("GET "+adminPrefix+"/audit", p.audit)
+		a("GET "+adminPrefix+"/submissions/search", p.search)
+		a("GET "+adminPrefix+"/retention", p.getRetention)
+		a("PUT "+adminPrefix+"/retention", p.putRetention)
+		a("POST "+adminPrefix+"/retention/sweep", p.sweepNow)
+	}
+	return p
+}
+
+// startSweeps runs the retention sweep every interval (and once at
+// start) until ctx ends or the returned stop is called; stop waits for the
+// goroutine to end.
+func (p *privacy) startSweeps(ctx context.Context, every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if _, err := p.Sweep(ctx); err != nil && ctx.Err() == nil {
+				p.s.log.LogAttrs(ctx, slog.LevelError, "retention sweep failed", slog.String("cause", err.Error()))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// SweepResult counts what one sweep removed, by kind of data.
+type SweepResult struct {
+	At     time.Time        `json:"at"`
+	Policy RetentionPolicy  `json:"policy"`
+	Counts map[DataKind]int `json:"counts"`
+}
+
+// Sweep applies the retention policy once, at the server's clock: images,
+// extracted fields and whole submissions older than their periods go, and
+// audit events older than theirs. A sweep that removed anything leaves an
+// audit event with the total.
+func (s *Server) Sweep(ctx context.Context) (SweepResult, error) { return s.privacy.Sweep(ctx) }
+
+// Sweep implements Server.Sweep.
+func (p *privacy) Sweep(ctx context.Context) (SweepResult, error) {
+	p.sweepMu.Lock()
+	defer p.sweepMu.Unlock()
+	now := p.s.cfg.Now().UTC()
+	res := SweepResult{At: now, Counts: map[DataKind]int{}}
+	err := p.sweep(ctx, &res)
+	total := 0
+	for kind, n := range res.Counts {
+		p.expired.WithLabelValues(string(kind)).Add(float64(n))
+		total += n
+	}
+	if total > 0 {
+		aerr := p.s.cfg.Store.AppendAudit(ctx, AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: "retention", Action: AuditSweep, Count: total})
+		err = errors.Join(err, aerr)
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	p.sweeps.WithLabelValues(result).Inc()
+	if total > 0 || err != nil {
+		attrs := []slog.Attr{slog.Time("at", now), slog.Any("counts", res.Counts)}
+		if err != nil {
+			attrs = append(attrs, slog.String("cause", err.Error()))
+		}
+		p.s.log.LogAttrs(ctx, slog.LevelInfo, "retention sweep", attrs...)
+	}
+	return res, err
+}
+
+func (p *privacy) sweep(ctx context.Context, res *SweepResult) error {
+	st := p.s.cfg.Store
+	pol, err := st.Retention(ctx)
+	if err != nil {
+		return fmt.Errorf("sweeping: %w", err)
+	}
+	res.Policy = pol
+	days := func(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+	for _, kind := range []DataKind{ExpireImages, ExpireFields, ExpireDecision} {
+		d := pol.Days(kind)
+		if d == 0 {
+			continue
+		}
+		for {
+			n, err := st.Expire(ctx, kind, res.At.Add(-days(d)), res.At, expireBatch)
+			res.Counts[kind] += n
+			if err != nil {
+				return fmt.Errorf("sweeping %s: %w", kind, err)
+			}
+			if n < expireBatch {
+				break
+			}
+		}
+	}
+	if pol.AuditDays > 0 {
+		n, err := st.DeleteAuditBefore(ctx, res.At.Add(-days(pol.AuditDays)))
+		res.Counts[ExpireAudit] += n
+		if err != nil {
+			return fmt.Errorf("sweeping the audit trail: %w", err)
+		}
+	}
+	return nil
+}
+
+// ErasureRequest names whose submissions to erase: a person by one or
+// more identifiers (all must match), or one submission by its device and
+// id. DryRun counts without erasing.
+type ErasureRequest struct {
+	NIK            string `json:"nik,omitempty"`
+	DocumentNumber string `json:"document_number,omitempty"`
+	Name           string `json:"name,omitempty"`
+	DeviceID       string `json:"device_id,omitempty"`
+	SubmissionID   string `json:"submission_id,omitempty"`
+	DryRun         bool   `json:"dry_run,omitempty"`
+}
+
+// ErasureResult is the answer to an erasure: its id (in the audit trail)
+// and how many submissions it erased (or, in a dry run, would).
+type ErasureResult struct {
+	ID     string `json:"id"`
+	Erased int    `json:"erased"`
+	DryRun bool   `json:"dry_run,omitempty"`
+}
+
+// maxErasureBody bounds an erasure request.
+const maxErasureBody = 16 << 10
+
+// tokens turns the identifiers of a request into blind-index tokens.
+func (p *privacy) tokens(ids map[IdentifierKind]string) ([][]byte, error) {
+	var out [][]byte
+	for _, kind := range []IdentifierKind{IdentNIK, IdentDocumentNumber, IdentName} {
+		v := ids[kind]
+		if v == "" {
+			continue
+		}
+		if p.index == nil {
+			return nil, httpx.Errorf(http.StatusNotImplemented, "no_index", "this central stores submissions without encryption and keeps no index to search by %s", kind)
+		}
+		t, ok := p.index.Token(kind, v)
+		if !ok {
+			return nil, httpx.Errorf(http.StatusBadRequest, "malformed", "the %s holds nothing to search by", kind)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (p *privacy) erase(w http.ResponseWriter, r *http.Request) error {
+	var req ErasureRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxErasureBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "the erasure request must be a JSON object with nik, document_number, name, or device_id and submission_id")
+	}
+	person := map[IdentifierKind]string{IdentNIK: req.NIK, IdentDocumentNumber: req.DocumentNumber, IdentName: req.Name}
+	byPerson := req.NIK != "" || req.DocumentNumber != "" || req.Name != ""
+	bySubmission := req.DeviceID != "" || req.SubmissionID != ""
+	if byPerson == bySubmission || bySubmission && (req.DeviceID == "" || req.SubmissionID == "") {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "name a person (nik, document_number, name) or one submission (device_id and submission_id), not both")
+	}
+	ctx := r.Context()
+	res := ErasureResult{ID: httpx.RequestID(ctx), DryRun: req.DryRun}
+	st := p.s.cfg.Store
+	if bySubmission {
+		key := protocol.SubmissionKey(req.SubmissionID)
+		if req.DryRun {
+			if _, err := st.Upload(ctx, req.DeviceID, key); err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("finding the submission to erase: %w", err)
+			} else if err == nil {
+				res.Erased = 1
+			}
+		} else if err := st.DeleteSubmission(ctx, req.DeviceID, key); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("erasing a submission: %w", err)
+		} else if err == nil {
+			res.Erased = 1
+		}
+	} else {
+		tokens, err := p.tokens(person)
+		if err != nil {
+			return err
+		}
+		for {
+			subs, err := st.Submissions(ctx, Filter{Tokens: tokens})
+			if err != nil {
+				return fmt.Errorf("finding submissions to erase: %w", err)
+			}
+			if req.DryRun {
+				res.Erased = len(subs)
+				break
+			}
+			for _, sub := range subs {
+				switch err := st.DeleteSubmission(ctx, sub.DeviceID, sub.Key); {
+				case err == nil:
+					res.Erased++
+				case !errors.Is(err, ErrNotFound): // erased meanwhile is fine
+					return fmt.Errorf("erasing submissions (%d done): %w", res.Erased, err)
+				}
+			}
+			if len(subs) < MaxListLimit {
+				break
+			}
+		}
+	}
+	if !req.DryRun {
+		p.erasures.Inc()
+		p.erased.Add(float64(res.Erased))
+		ev := AuditEvent{ID: res.ID, At: p.s.cfg.Now().UTC(), Actor: "admin:" + adminID(ctx), Action: AuditErasure, Count: res.Erased}
+		if err := st.AppendAudit(ctx, ev); err != nil {
+			return fmt.Errorf("recording the erasure (%d submissions erased): %w", res.Erased, err)
+		}
+	}
+	p.s.log.LogAttrs(ctx, slog.LevelInfo, "erasure",
+		slog.String("request_id", res.ID), slog.String("admin", adminID(ctx)), slog.Bool("dry_run", req.DryRun),
+		slog.Bool("by_submission", bySubmission), slog.Int("erased", res.Erased))
+	httpx.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// search finds submissions by nik, document_number and name (every one
+// given must match), through the blind index. The answer lists them
+// without payloads or content keys.
+func (p *privacy) search(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	ids := map[IdentifierKind]string{IdentNIK: q.Get("nik"), IdentDocumentNumber: q.Get("document_number"), IdentName: q.Get("name")}
+	tokens, err := p.tokens(ids)
+	if err != nil {
+		return err
+	}
+	if len(tokens) == 0 {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "search by nik, document_number or name")
+	}
+	f := Filter{Tokens: tokens}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit <= 0 {
+			return httpx.Errorf(http.StatusBadRequest, "malformed", "limit must be a positive integer")
+		}
+	}
+	subs, err := p.s.cfg.Store.Submissions(r.Context(), f)
+	if err != nil {
+		return fmt.Errorf("searching submissions: %w", err)
+	}
+	for i := range subs {
+		for j := range subs[i].Images {
+			subs[i].Images[j].Key = nil
+		}
+	}
+	if subs == nil {
+		subs = []Submission{}
+	}
+	var by []string
+	for kind, v := range ids {
+		if v != "" {
+			by = append(by, string(kind))
+		}
+	}
+	p.s.auditRead(r, "search_submissions", slog.Any("by", by), slog.Int("count", len(subs)))
+	ev := AuditEvent{ID: httpx.RequestID(r.Context()), At: p.s.cfg.Now().UTC(), Actor: "admin:" + adminID(r.Context()), Action: AuditSearch, Count: len(subs)}
+	if err := p.s.cfg.Store.AppendAudit(r.Context(), ev); err != nil {
+		return fmt.Errorf("recording the search: %w", err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, subs)
+	return nil
+}
+
+// audit lists the audit trail; query parameters after and before (RFC
+// 3339), action and limit.
+func (p *privacy) audit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := AuditFilter{Action: q.Get("action")}
+	for name, dst := range map[string]*time.Time{"after": &f.After, "before": &f.Before} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return httpx.Errorf(http.StatusBadRequest, "malformed", "%s must be RFC 3339", name)
+			}
+			*dst = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return httpx.Errorf(http.StatusBadRequest, "malformed", "limit must be a positive integer")
+		}
+		f.Limit = n
+	}
+	evs, err := p.s.cfg.Store.Audit(r.Context(), f)
+	if err != nil {
+		return fmt.Errorf("reading the audit trail: %w", err)
+	}
+	if evs == nil {
+		evs = []AuditEvent{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, evs)
+	return nil
+}
+
+func (p *privacy) getRetention(w http.ResponseWriter, r *http.Request) error {
+	pol, err := p.s.cfg.Store.Retention(r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the retention policy: %w", err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, pol)
+	return nil
+}
+
+func (p *privacy) putRetention(w http.ResponseWriter, r *http.Request) error {
+	var pol RetentionPolicy
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxErasureBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pol); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "the retention policy is a JSON object of images_days, fields_days, decision_days and audit_days")
+	}
+	if err := pol.Validate(); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "%s", err.Error())
+	}
+	if err := p.s.cfg.Store.PutRetention(r.Context(), pol); err != nil {
+		return fmt.Errorf("recording the retention policy: %w", err)
+	}
+	ev := AuditEvent{ID: httpx.RequestID(r.Context()), At: p.s.cfg.Now().UTC(), Actor: "admin:" + adminID(r.Context()), Action: AuditRetentionUpdate}
+	if err := p.s.cfg.Store.AppendAudit(r.Context(), ev); err != nil {
+		return fmt.Errorf("recording the retention update: %w", err)
+	}
+	p.s.log.LogAttrs(r.Context(), slog.LevelInfo, "retention policy updated",
+		slog.String("request_id", ev.ID), slog.String("admin", adminID(r.Context())), slog.Any("policy", pol))
+	httpx.WriteJSON(w, http.StatusOK, pol)
+	return nil
+}
+
+// sweepNow runs a sweep at once and answers what it removed.
+func (p *privacy) sweepNow(w http.ResponseWriter, r *http.Request) error {
+	res, err := p.Sweep(r.Context())
+	if err != nil {
+		return fmt.Errorf("sweeping: %w", err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, res)
+	return nil
+}

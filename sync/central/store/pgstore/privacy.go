@@ -1,0 +1,244 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// DeleteSubmission implements central.Store. Images, chunks and index
+// tokens go with the row (ON DELETE CASCADE), the wrapped data key with it.
+func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) error {
+	tag, err := s.exec(ctx, `DELETE FROM submissions WHERE device_id = $1 AND key = $2`, deviceID, key)
+	if err != nil {
+		return fmt.Errorf("deleting submission: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("deleting submission: %w", central.ErrNotFound)
+	}
+	return nil
+}
+
+// expireSQL applies each kind of retention to at most $3 submissions
+// received before $1, stamping $2 (deletion has nothing to stamp). SKIP LOCKED lets instances sweeping at
+// the same time share the work instead of waiting on each other.
+var expireSQL = map[central.DataKind]string{
+	central.ExpireImages: `
+WITH due AS (
+	SELECT device_id, key FROM submissions s
+	WHERE received_at < $1 AND images_erased_at IS NULL
+	  AND EXISTS (SELECT 1 FROM images i WHERE i.device_id = s.device_id AND i.key = s.key)
+	ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED
+), gone AS (
+	DELETE FROM images i USING due WHERE i.device_id = due.device_id AND i.key = due.key
+)
+UPDATE submissions s SET images_erased_at = $2, completed_at = coalesce(completed_at, $2)
+FROM due WHERE s.device_id = due.device_id AND s.key = due.key`,
+	central.ExpireFields: `
+WITH due AS (
+	SELECT device_id, key FROM submissions
+	WHERE received_at < $1 AND fields_erased_at IS NULL
+	ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED
+)
+UPDATE submissions s SET payload = NULL, fields_erased_at = $2
+FROM due WHERE s.device_id = due.device_id AND s.key = due.key`,
+	central.ExpireDecision: `
+WITH due AS (
+	SELECT device_id, key FROM submissions
+	WHERE received_at < $1
+	ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+DELETE FROM submissions s USING due WHERE s.device_id = due.device_id AND s.key = due.key`,
+}
+
+// Expire implements central.Store.
+func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at time.Time, limit int) (int, error) {
+	sql, ok := expireSQL[kind]
+	if !ok {
+		return 0, fmt.Errorf("expiring %s: not a kind of submission data", kind)
+	}
+	args := []any{before, at, limit}
+	if kind == central.ExpireDecision {
+		args = []any{before, limit}
+	}
+	tag, err := s.exec(ctx, sql, args...)
+	if err != nil {
+		return 0, fmt.Errorf("expiring %s: %w", kind, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// PutRetention implements central.Store.
+func (s *Store) PutRetention(ctx context.Context, p central.RetentionPolicy) error {
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("recording retention policy: %w", err)
+	}
+	if _, err := s.exec(ctx, `INSERT INTO retention_policy (id, doc) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, doc); err != nil {
+		return fmt.Errorf("recording retention policy: %w", err)
+	}
+	return nil
+}
+
+// Retention implements central.Store.
+func (s *Store) Retention(ctx context.Context) (central.RetentionPolicy, error) {
+	var p central.RetentionPolicy
+	var doc []byte
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT doc FROM retention_policy WHERE id = 1`).Scan(&doc)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(doc, &p)
+	}
+	if err != nil {
+		return p, fmt.Errorf("reading retention policy: %w", err)
+	}
+	return p, nil
+}
+
+// AppendAudit implements central.Store.
+func (s *Store) AppendAudit(ctx context.Context, e central.AuditEvent) error {
+	refs := e.Refs
+	if refs == nil {
+		refs = []string{}
+	}
+	_, err := s.exec(ctx, `INSERT INTO audit (id, at, actor, action, count, refs) VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.At, e.Actor, e.Action, e.Count, refs)
+	if err != nil {
+		return fmt.Errorf("recording audit event: %w", err)
+	}
+	return nil
+}
+
+// Audit implements central.Store.
+func (s *Store) Audit(ctx context.Context, f central.AuditFilter) ([]central.AuditEvent, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if !f.After.IsZero() {
+		add("at >= $%d", f.After)
+	}
+	if !f.Before.IsZero() {
+		add("at < $%d", f.Before)
+	}
+	if f.Action != "" {
+		add("action = $%d", f.Action)
+	}
+	sql := `SELECT id, at, actor, action, count, refs FROM audit`
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	args = append(args, central.Filter{Limit: f.Limit}.EffectiveLimit())
+	sql += fmt.Sprintf(` ORDER BY at, seq LIMIT $%d`, len(args))
+	var out []central.AuditEvent
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.AuditEvent, error) {
+			var e central.AuditEvent
+			err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Count, &e.Refs)
+			e.At = e.At.UTC()
+			if len(e.Refs) == 0 {
+				e.Refs = nil
+			}
+			return e, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading audit trail: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteAuditBefore implements central.Store.
+func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.exec(ctx, `DELETE FROM audit WHERE at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("expiring audit trail: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// StaleKeys implements central.Store.
+func (s *Store) StaleKeys(ctx context.Context, keyID string, after central.SubmissionRef, limit int) ([]central.WrappedKey, error) {
+	var out []central.WrappedKey
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT device_id, key, key_id, wrapped_key FROM submissions
+			WHERE key_id IS NOT NULL AND key_id <> $1 AND (device_id, key) > ($2, $3)
+			ORDER BY device_id, key LIMIT $4`, keyID, after.DeviceID, after.Key, limit)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.WrappedKey, error) {
+			var w central.WrappedKey
+			err := r.Scan(&w.DeviceID, &w.Key, &w.KeyID, &w.Wrapped)
+			return w, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing data keys: %w", err)
+	}
+	return out, nil
+}
+
+// Rewrap implements central.Store: a compare-and-swap on each wrapped
+// key, in one transaction.
+func (s *Store) Rewrap(ctx context.Context, rs []central.Rewrapping) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		n = 0
+		b := &pgx.Batch{}
+		for _, rw := range rs {
+			b.Queue(`UPDATE submissions SET key_id = $5, wrapped_key = $6
+				WHERE device_id = $1 AND key = $2 AND key_id = $3 AND wrapped_key = $4`,
+				rw.Old.DeviceID, rw.Old.Key, rw.Old.KeyID, rw.Old.Wrapped, rw.KeyID, rw.Wrapped).Exec(func(tag pgconn.CommandTag) error {
+				n += int(tag.RowsAffected())
+				return nil
+			})
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rewrapping data keys: %w", err)
+	}
+	return n, nil
+}
+
+// KeyUsage implements central.Store.
+func (s *Store) KeyUsage(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT coalesce(key_id, ''), count(*) FROM submissions GROUP BY 1`)
+		if err != nil {
+			return err
+		}
+		var id string
+		var n int
+		_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+			out[id] = n
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("counting data keys: %w", err)
+	}
+	return out, nil
+}
