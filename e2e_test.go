@@ -4,7 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,15 +26,34 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/app"
 	"github.com/openkyc/kyc/app/demo"
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
+	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/vault"
 )
+
+// TestMain gives every app the tests start a vault key folder of its own:
+// the app keeps its vault key outside the device folder, by default in
+// /var/lib/openkyc-keys when run as root, which tests must not fill.
+func TestMain(m *testing.M) {
+	keys, err := os.MkdirTemp("", "kyc-test-keys-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("KYC_VAULT_KEY_DIR", keys)
+	code := m.Run()
+	os.RemoveAll(keys)
+	os.Exit(code)
+}
 
 // e2eScenario is one verification the browser runs, with video files as
 // the document and selfie cameras.
@@ -48,7 +72,10 @@ type e2eResult struct {
 	Decision      string  `json:"decision"`
 	Reasons       string  `json:"reasons"`
 	NextAction    string  `json:"next_action"`
+	LivenessPath  string  `json:"liveness_path"`
+	Challenged    bool    `json:"challenged"` // taken back to the camera for an active challenge
 	LatencyMS     float64 `json:"capture_to_result_ms"`
+	SubmissionID  string  `json:"submission_id"`
 	OperatorHides bool    `json:"operator_hidden"`
 }
 
@@ -87,6 +114,11 @@ func TestDesktopEndToEnd(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the dev app: %v\n%s", err, out)
 	}
+	// A submission central refused before: the operator puts it back
+	// from the home queue below, once what made central refuse it is
+	// fixed.
+	const refused = "ses-refused-1"
+	seedRefused(t, filepath.Join(home, "device"), refused)
 	display := startXvfb(t)
 	addr := freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -145,8 +177,8 @@ func TestDesktopEndToEnd(t *testing.T) {
 	byName := map[string]e2eResult{}
 	for _, r := range res.Scenarios {
 		byName[r.Name] = r
-		t.Logf("%-10s %-8s next %-8s reasons [%s] preview %.1f fps, last capture to result %.0f ms; customer sees %q",
-			r.Name, r.Decision, r.NextAction, r.Reasons, r.PreviewFPS, r.LatencyMS, r.Message)
+		t.Logf("%-10s %-8s next %-8s reasons [%s] liveness %s (challenged %v); preview %.1f fps, last capture to result %.0f ms; customer sees %q",
+			r.Name, r.Decision, r.NextAction, r.Reasons, r.LivenessPath, r.Challenged, r.PreviewFPS, r.LatencyMS, r.Message)
 		if !r.OperatorHides || r.Message == "" {
 			t.Errorf("%s: the customer view must show only the message (operator details hidden: %v)", r.Name, r.OperatorHides)
 		}
@@ -154,8 +186,8 @@ func TestDesktopEndToEnd(t *testing.T) {
 			t.Errorf("%s: no live preview or guidance (%.1f fps, %q)", r.Name, r.PreviewFPS, r.Guidance)
 		}
 	}
-	if g := byName["genuine"]; g.Decision != "approve" || !strings.HasPrefix(g.NextAction, "EXIT") {
-		t.Errorf("genuine person: %s %s [%s], want approve EXIT", g.Decision, g.NextAction, g.Reasons)
+	if g := byName["genuine"]; g.Decision != "approve" || !strings.HasPrefix(g.NextAction, "EXIT") || !strings.HasPrefix(g.LivenessPath, "passive") {
+		t.Errorf("genuine person: %s %s [%s] liveness %s, want approve EXIT, passive", g.Decision, g.NextAction, g.Reasons, g.LivenessPath)
 	}
 	for name, reason := range map[string]string{"other_face": "FACE_MISMATCH", "spoof": "FACE_LIVENESS_FAILED", "expired": "DOC_EXPIRED"} {
 		r, ok := byName[name]
@@ -167,103 +199,353 @@ func TestDesktopEndToEnd(t *testing.T) {
 			t.Errorf("%s: %s [%s], want a refusal with %s", name, r.Decision, r.Reasons, reason)
 		}
 	}
-	if len(res.Queue) != len(videos) || slices.ContainsFunc(res.Queue, func(s string) bool { return s != "queued" }) {
-		t.Errorf("queue after %d verifications (device not enrolled): %v, want each queued", len(videos), res.Queue)
+	if want := slices.Concat(slices.Repeat([]string{"queued"}, len(videos)), []string{"rejected"}); !slices.Equal(res.Queue, want) {
+		t.Errorf("queue after %d verifications (device not enrolled): %v, want each queued and the refused one last", len(videos), res.Queue)
 	}
 
-	// Online: a central comes up, the running app's device enrols, and the
-	// queue drains into it, each submission exactly once.
-	centralURL, adminToken := startCentral(t, ctx)
-	enroll(t, ctx, centralURL, adminToken, filepath.Join(home, "device"))
+	// Online: a central comes up (HTTPS with its own CA) holding a
+	// watchlist with the demo card's holder on it, the running app's
+	// device enrols, the operator re-queues the refused submission, and
+	// the queue drains into it, each submission exactly once, while the
+	// app's sync installs the list.
+	c := startCentral(t, ctx)
+	const listName = "e2e-watch"
+	c.putWatchlist(t, ctx, listName, "SITI RAHAYU")
+	kyc := buildKyc(t)
+	c.enroll(t, ctx, kyc, filepath.Join(home, "device"))
 	qnode := exec.CommandContext(ctx, "node", "e2e/queue.mjs")
 	qnode.Dir = "frontend"
-	qnode.Env = append(os.Environ(), "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_WANT=synced")
+	qnode.Env = append(os.Environ(), "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_WANT=synced",
+		"KYC_E2E_REQUEUE="+refused)
 	qout, err := qnode.Output()
 	if err != nil {
 		t.Fatalf("queue.mjs: %v\n%s", err, logs.text())
 	}
 	var q struct {
-		Queue []string `json:"queue"`
-		Error string   `json:"error"`
+		Queue  []string `json:"queue"`
+		Sync   string   `json:"sync"`
+		Config string   `json:"config"`
+		Error  string   `json:"error"`
 	}
 	qlines := strings.Split(strings.TrimSpace(string(qout)), "\n")
 	if err := json.Unmarshal([]byte(qlines[len(qlines)-1]), &q); err != nil || q.Error != "" {
 		t.Fatalf("queue.mjs output: %v %s\n%s", err, q.Error, qout)
 	}
-	if len(q.Queue) != len(videos) || slices.ContainsFunc(q.Queue, func(s string) bool { return s != "synced" }) {
-		t.Fatalf("queue once central is up: %v, want each synced\napp log:\n%s", q.Queue, logs.text())
+	t.Logf("home: %s / %s", q.Sync, q.Config)
+	if len(q.Queue) != len(videos)+1 || slices.ContainsFunc(q.Queue, func(s string) bool { return s != "synced" }) {
+		t.Fatalf("queue once central is up and the refused one re-queued: %v, want each synced\napp log:\n%s", q.Queue, logs.text())
 	}
-	if n := centralSubmissions(t, centralURL, adminToken); n != len(videos) {
-		t.Errorf("central holds %d submissions, want %d (each exactly once)", n, len(videos))
+	if n := c.submissions(t); n != len(videos)+1 {
+		t.Errorf("central holds %d submissions, want %d (each exactly once)", n, len(videos)+1)
+	}
+	if !strings.Contains(q.Sync, "online") {
+		t.Errorf("the home screen's sync status %q does not say central is reachable", q.Sync)
+	}
+
+	// The name central listed is flagged by the next verification on the
+	// device, in the app and by the command line on the synced folder.
+	again, _ := json.Marshal(videos[:1])
+	wnode := exec.CommandContext(ctx, "node", "e2e/flow.mjs")
+	wnode.Dir = "frontend"
+	wnode.Env = append(os.Environ(), "KYC_E2E_URL=http://"+addr, "KYC_E2E_SCENARIOS="+string(again),
+		"KYC_E2E_SHOTS="+shots, "KYC_E2E_PREFIX=watchlist-")
+	wnode.Stderr = &stderr
+	wout, err := wnode.Output()
+	if err != nil {
+		t.Fatalf("flow.mjs after the sync: %v\n%s\napp log:\n%s", err, stderr.String(), logs.text())
+	}
+	var w struct {
+		Scenarios []e2eResult `json:"scenarios"`
+		Error     string      `json:"error"`
+	}
+	wlines := strings.Split(strings.TrimSpace(string(wout)), "\n")
+	if err := json.Unmarshal([]byte(wlines[len(wlines)-1]), &w); err != nil || w.Error != "" || len(w.Scenarios) != 1 {
+		t.Fatalf("flow.mjs after the sync: %v %s\n%s\napp log:\n%s", err, w.Error, wout, logs.text())
+	}
+	if r := w.Scenarios[0]; r.Decision == "approve" || !strings.Contains(r.Reasons, "WATCHLIST") {
+		t.Errorf("the person central listed, verified after the sync: %s [%s], want a watchlist reason and no approval\napp log:\n%s",
+			r.Decision, r.Reasons, logs.text())
+	}
+	if !c.screens(t, ctx, kyc, filepath.Join(home, "device"), "SITI RAHAYU", listName) {
+		t.Error("kyc screen on the synced device folder does not flag the listed name")
+	}
+
+	// That verification was attested with central's challenge from the
+	// sync: central judges its attestation fresh, and only its.
+	qnode = exec.CommandContext(ctx, "node", "e2e/queue.mjs")
+	qnode.Dir = "frontend"
+	qnode.Env = append(os.Environ(), "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_WANT=synced")
+	if _, err := qnode.Output(); err != nil {
+		t.Fatalf("queue.mjs: %v\n%s", err, logs.text())
+	}
+	fresh := map[string]bool{}
+	for _, sub := range c.submissionList(t) {
+		fresh[sub.ID] = sub.AttestationFresh
+	}
+	if len(fresh) != len(videos)+2 {
+		t.Fatalf("central holds %d submissions, want %d", len(fresh), len(videos)+2)
+	}
+	for id, f := range fresh {
+		if after := id == w.Scenarios[0].SubmissionID; f != after {
+			t.Errorf("submission %s: attestation fresh %v, want %v (attested after the sync: %v)", id, f, after, after)
+		}
 	}
 }
 
-// startCentral builds and runs kyc-central on a free loopback port with its
-// embedded store, and returns its URL and admin token.
-func startCentral(t *testing.T, ctx context.Context) (string, string) {
+// TestCentralListFlaggedAfterSync: a name an administrator adds to a list
+// on a real central (HTTPS, bbolt) is not flagged on an enrolled device
+// before it syncs and is flagged by `kyc screen` after one `kyc sync`,
+// with the list installed in the device folder and not elsewhere.
+func TestCentralListFlaggedAfterSync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs kyc-central: skipped in -short mode")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := startCentral(t, ctx)
+	kyc := buildKyc(t)
+	dev := filepath.Join(t.TempDir(), "device")
+	c.enroll(t, ctx, kyc, dev)
+	c.putWatchlist(t, ctx, "before", "Marta Kowalska Nowak") // something to screen against
+	sync := func() {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, kyc, "sync", "--once", "--dir", dev)
+		cmd.Env = append(os.Environ(), "KYC_DEVICE_DIR="+dev, "KYC_VAULT_PASSPHRASE=", "KYC_VAULT_KEY_FILE=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kyc sync --once: %v\n%s", err, out)
+		}
+	}
+	sync()
+	const person = "Ivan Petrovich Sidorov"
+	if c.screens(t, ctx, kyc, dev, person, "sanctions-added") {
+		t.Fatal("flagged before the list exists")
+	}
+	c.putWatchlist(t, ctx, "sanctions-added", person)
+	if c.screens(t, ctx, kyc, dev, person, "sanctions-added") {
+		t.Fatal("flagged before the device synced")
+	}
+	sync()
+	if !c.screens(t, ctx, kyc, dev, person, "sanctions-added") {
+		t.Fatal("the name central added is not flagged after the sync")
+	}
+	if _, err := os.Stat(filepath.Join(dev, "config", "watchlists", "sanctions-added.list.json.gz")); err != nil {
+		t.Errorf("the list is not in the device's synced folder: %v", err)
+	}
+}
+
+// seedRefused puts a submission central refused into the vault of the
+// device folder, keyed as the app will key it (internal/deviceconf, the
+// key folder TestMain set): a signed attestation, as the app makes them,
+// and the outbox state an earlier refusal left.
+func seedRefused(t *testing.T, deviceDir, id string) {
+	t.Helper()
+	ctx := context.Background()
+	d := deviceconf.FromEnv()
+	d.Dir, d.KeyFile, d.Passphrase = deviceDir, "", ""
+	if err := os.MkdirAll(deviceDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key, err := d.VaultKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := identity.LoadOrCreate(d.DeviceKeyPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	att := device.Attestation{DeviceID: dev.DeviceID(), AppVersion: "e2e",
+		Report: device.Report{Verdict: device.VerdictOK, Profile: device.ProfileField, Time: time.Now().UTC()}}
+	if err := att.Sign(dev.Signer()); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(map[string]any{"session_id": "ses-refused", "attempt": 1, "attestation": att})
+	v, err := vault.Open(ctx, d.VaultPath(), key.Source, vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.PutSubmission(ctx, vault.Submission{ID: id, CreatedAt: time.Now().Add(-time.Hour), Payload: payload,
+		Images: map[string][]byte{"selfie": bytes.Repeat([]byte{1}, 2048)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkState(ctx, id, vault.StateSending, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkState(ctx, id, vault.StateRejected, "refused by central (422 attestation): the device attestation was dated in the future"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// e2eCentral is a kyc-central process serving HTTPS on loopback with a
+// certificate from its own `tls init`, and a client trusting that CA.
+type e2eCentral struct {
+	URL, Token, CA string
+	Client         *http.Client
+}
+
+// startCentral builds and runs kyc-central on a free loopback port with
+// its embedded store and a private CA.
+func startCentral(t *testing.T, ctx context.Context) *e2eCentral {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kyc-central")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/kyc-central").CombinedOutput(); err != nil {
 		t.Fatalf("building kyc-central: %v\n%s", err, out)
 	}
-	addr, token := freeAddr(t), "e2e-admin-token"
-	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--data", t.TempDir())
-	cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+token)
+	tlsDir := t.TempDir()
+	if out, err := exec.Command(bin, "tls", "init", "--dir", tlsDir, "--host", "127.0.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("kyc-central tls init: %v\n%s", err, out)
+	}
+	tok := make([]byte, 32)
+	_, _ = rand.Read(tok)
+	c := &e2eCentral{Token: base64.RawURLEncoding.EncodeToString(tok), CA: filepath.Join(tlsDir, "ca.crt")}
+	pem, err := os.ReadFile(c.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("ca.crt holds no certificate")
+	}
+	c.Client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	addr := freeAddr(t)
+	c.URL = "https://" + addr
+	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--data", t.TempDir(),
+		"--tls-cert", filepath.Join(tlsDir, "server.crt"), "--tls-key", filepath.Join(tlsDir, "server.key"))
+	cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
 	logs := startLogged(t, cmd)
 	if !logs.wait("kyc-central listening", time.Minute) {
 		t.Fatalf("kyc-central did not start:\n%s", logs.text())
 	}
-	return "http://" + addr, token
+	return c
 }
 
-// enroll creates a one-time token on central and enrols the device folder
-// the app uses, as an operator would with `kyc enroll`.
-func enroll(t *testing.T, ctx context.Context, centralURL, adminToken, deviceDir string) {
+// admin calls central's admin API and returns the status and body.
+func (c *e2eCentral) admin(t *testing.T, ctx context.Context, method, path string, body []byte) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, centralURL+"/admin/v1/enroll-tokens", nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
+	req, _ := http.NewRequestWithContext(ctx, method, c.URL+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// enroll creates a one-time token on central and enrols deviceDir with
+// `kyc enroll`, the token in a file and central's CA pinned, as an
+// operator would.
+func (c *e2eCentral) enroll(t *testing.T, ctx context.Context, kyc, deviceDir string) {
+	t.Helper()
+	code, body := c.admin(t, ctx, http.MethodPost, "/admin/v1/enroll-tokens", nil)
 	var tok struct {
 		Token string `json:"token"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if err != nil || tok.Token == "" {
-		t.Fatalf("enrolment token: %v (%s)", err, resp.Status)
+	if err := json.Unmarshal(body, &tok); err != nil || tok.Token == "" {
+		t.Fatalf("enrolment token: %d %v (%s)", code, err, body)
 	}
-	kyc := filepath.Join(t.TempDir(), "kyc")
-	if out, err := exec.Command("go", "build", "-o", kyc, "./cmd/kyc").CombinedOutput(); err != nil {
-		t.Fatalf("building kyc: %v\n%s", err, out)
+	tokFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokFile, []byte(tok.Token), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	out, err := exec.CommandContext(ctx, kyc, "enroll", "--central", centralURL, "--token", tok.Token, "--dir", deviceDir).CombinedOutput()
+	out, err := exec.CommandContext(ctx, kyc, "enroll", "--central", c.URL, "--ca", c.CA, "--token-file", tokFile, "--dir", deviceDir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("kyc enroll: %v\n%s", err, out)
 	}
 }
 
-// centralSubmissions counts the submissions central's admin API lists.
-func centralSubmissions(t *testing.T, centralURL, adminToken string) int {
+// putWatchlist publishes a list with one person per name on central, in
+// the file format `kyc watchlist import` stores (NAME.list.json.gz).
+func (c *e2eCentral) putWatchlist(t *testing.T, ctx context.Context, name string, people ...string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, centralURL+"/admin/v1/submissions?complete=true", nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
+	l := &screening.List{Name: name, Version: "e2e-" + name, Date: time.Now().UTC()}
+	for i, p := range people {
+		l.Entries = append(l.Entries, screening.Entry{ID: fmt.Sprint(i + 1), Kind: screening.KindIndividual, Name: p})
+	}
+	dir := t.TempDir()
+	st, err := screening.OpenStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var subs []json.RawMessage
-	if err := json.NewDecoder(resp.Body).Decode(&subs); err != nil {
-		t.Fatalf("listing central's submissions (%s): %v", resp.Status, err)
+	if err := st.Put(ctx, l); err != nil {
+		t.Fatal(err)
 	}
-	return len(subs)
+	file := name + ".list.json.gz"
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := c.admin(t, ctx, http.MethodPut, "/admin/v1/watchlists/"+file, b); code/100 != 2 {
+		t.Fatalf("putting watchlist %s: %d %s", file, code, body)
+	}
 }
 
-// renderScenarios writes the scenario videos: Leonard's card with his
-// other photo as the selfie (genuine), Sheldon in front of Leonard's card,
-// a replayed photo (spoof), and Leonard's card past its expiry date.
+// screens runs `kyc screen` on the device folder's lists and says whether
+// list flagged name.
+func (c *e2eCentral) screens(t *testing.T, ctx context.Context, kyc, deviceDir, name, list string) bool {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, kyc, "screen", "--name", name)
+	cmd.Env = append(os.Environ(), "KYC_DEVICE_DIR="+deviceDir, "KYC_WATCHLISTS_DIR="+filepath.Join(t.TempDir(), "none"))
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	var res struct {
+		Hits []screening.Hit `json:"hits"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("kyc screen output %q: %v", out, err)
+	}
+	return slices.ContainsFunc(res.Hits, func(h screening.Hit) bool { return h.List == list && h.Score >= 0.9 })
+}
+
+// submissions counts the submissions central's admin API lists.
+func (c *e2eCentral) submissions(t *testing.T) int {
+	t.Helper()
+	return len(c.submissionList(t))
+}
+
+// centralSubmission is what the test reads of central's submissions.
+type centralSubmission struct {
+	ID               string `json:"id"`
+	AttestationFresh bool   `json:"attestation_fresh"`
+}
+
+// submissionList lists the complete submissions central holds.
+func (c *e2eCentral) submissionList(t *testing.T) []centralSubmission {
+	t.Helper()
+	code, body := c.admin(t, context.Background(), http.MethodGet, "/admin/v1/submissions?complete=true", nil)
+	var subs []centralSubmission
+	if err := json.Unmarshal(body, &subs); err != nil {
+		t.Fatalf("listing central's submissions (%d): %v", code, err)
+	}
+	return subs
+}
+
+// buildKyc builds the command line.
+func buildKyc(t *testing.T) string {
+	t.Helper()
+	kyc := filepath.Join(t.TempDir(), "kyc")
+	if out, err := exec.Command("go", "build", "-o", kyc, "./cmd/kyc").CombinedOutput(); err != nil {
+		t.Fatalf("building kyc: %v\n%s", err, out)
+	}
+	return kyc
+}
+
+// renderScenarios writes the scenario videos, every face in colour (a
+// greyscale face is never passed by the passive liveness alone): the demo
+// person's card with the same person's selfie (genuine), another person
+// in front of that card (other_face), minivision's real screen attack
+// (spoof), and the card past its expiry date (expired). The colour set
+// holds one photo per person, so the genuine match is of one photo with
+// its printed copy: demo.Card prints the portrait as a card printer does,
+// the document video photographs the card in perspective and the engine
+// rectifies it, while the selfie video is rendered from the photo itself.
 func renderScenarios(t *testing.T, dir string) []e2eScenario {
 	t.Helper()
 	testenv.ORT(t)
@@ -283,10 +565,11 @@ func renderScenarios(t *testing.T, dir string) []e2eScenario {
 		return m
 	}
 	ctx := context.Background()
-	leonardCard, leonard := read("faces", "faceapi_bbt", "leonard", "leonard1.png"), read("faces", "faceapi_bbt", "leonard", "leonard2.png")
-	sheldon, replay := read("faces", "faceapi_bbt", "sheldon", "sheldon2.png"), read("liveness", "minivision_samples", "image_F2.jpg")
-	defer func() { leonardCard.Close(); leonard.Close(); sheldon.Close(); replay.Close() }()
-	portrait, err := demo.Portrait(ctx, det, leonardCard)
+	person := read("liveness", "interfaces_cc0", app.DemoPortrait)
+	other := read("liveness", "interfaces_cc0", otherPortrait)
+	replay := read("liveness", "minivision_samples", "image_F2.jpg")
+	defer func() { person.Close(); other.Close(); replay.Close() }()
+	portrait, err := demo.Portrait(ctx, det, person)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,14 +591,17 @@ func renderScenarios(t *testing.T, dir string) []e2eScenario {
 	}
 	valid := card("card", demo.CardLines("SEUMUR HIDUP"))
 	expired := card("card_expired", demo.CardLines("17-08-2020"))
-	self := selfie("selfie_leonard", leonard)
+	self := selfie("selfie_person", person)
 	return []e2eScenario{
 		{Name: "genuine", Document: valid, Selfie: self},
-		{Name: "other_face", Document: valid, Selfie: selfie("selfie_sheldon", sheldon)},
+		{Name: "other_face", Document: valid, Selfie: selfie("selfie_other", other)},
 		{Name: "spoof", Document: valid, Selfie: selfie("selfie_replay", replay)},
 		{Name: "expired", Document: expired, Selfie: self},
 	}
 }
+
+// otherPortrait is another person of the colour set, for other_face.
+const otherPortrait = "089.jpg"
 
 // importWatchlist installs the OFAC sample, so the sanctions signal is
 // present as on a deployed device.

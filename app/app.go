@@ -18,8 +18,10 @@ import (
 
 	"github.com/openkyc/kyc/engine/camera"
 	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/models"
+	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/vault"
 )
 
@@ -39,18 +41,24 @@ type Config struct {
 	// Dir holds settings.json, session.json, operators.json and the demo
 	// videos (default $KYC_HOME/desktop).
 	Dir string
-	// DeviceDir holds the device key, the enrolment and the vault, shared
-	// with `kyc sync` (default $KYC_DEVICE_DIR, else
-	// <user config>/openkyc/device).
+	// DeviceDir holds the device key, the enrolment, the vault and the
+	// configuration sync installs, shared with `kyc sync` (default
+	// $KYC_DEVICE_DIR, else <user config>/openkyc/device).
 	DeviceDir string
-	// WatchlistDir is where screening lists are loaded from (default
-	// $KYC_WATCHLISTS_DIR, else $KYC_HOME/watchlists).
+	// WatchlistDir is the folder of the lists imported on this device
+	// (default $KYC_WATCHLISTS_DIR, else $KYC_HOME/watchlists); the lists
+	// central sent are screened too, and win a name clash.
 	WatchlistDir string
+	// KeyDir is where the device keeps the vault key it provisions,
+	// outside DeviceDir (default $KYC_VAULT_KEY_DIR, else
+	// deviceconf.DefaultKeyDir).
+	KeyDir string
 	// DemoCardPhoto and DemoSelfiePhoto are the demo person's photos (on
-	// the card, and in the selfie video); empty uses two photos of one
-	// person from the shared data set when it is there.
+	// the card, and in the selfie video); empty uses one colour portrait
+	// of the shared data set for both when it is there (demoPhotos).
 	DemoCardPhoto, DemoSelfiePhoto string
-	// SyncEvery is the pause between sync passes (default 15 s).
+	// SyncEvery is the pause between sync passes, and between looks for
+	// an enrolment before there is one (default 15 s).
 	SyncEvery time.Duration
 	// Clock is the time idle timeouts and session lifetimes are judged by;
 	// nil means time.Now. Tests move it forward.
@@ -62,6 +70,9 @@ type Config struct {
 // frontend as window.go.app.App.<Method>.
 type App struct {
 	cfg Config
+	// dev is where the device's state and configuration live, resolved
+	// once from Config and the environment.
+	dev deviceconf.Device
 	// emit tells every window the view changed; nil outside Wails.
 	emit func(event string, data ...any)
 
@@ -91,6 +102,12 @@ type App struct {
 	vault        *vault.Vault
 	vaultErr     string
 	syncState    syncStatus
+	syncAgent    *agent.Agent // nil until the device is enrolled
+	// confMu guards conf, the risk configuration and watchlists
+	// verifications use, read again when sync changes them (deviceConfig).
+	// Apart from mu: reading a list must not hold up the screens.
+	confMu sync.Mutex
+	conf   *deviceconf.Config
 }
 
 // New returns an App; Startup must run before the window calls it.
@@ -110,7 +127,17 @@ func New(cfg Config) *App {
 	if cfg.Dir == "" {
 		cfg.Dir, _ = DefaultDir() // an empty Dir is reported by Start
 	}
-	return &App{cfg: cfg, preview: newPreview(), enginesReady: make(chan struct{}), screen: ScreenStarting,
+	dev := deviceconf.FromEnv()
+	if cfg.DeviceDir != "" {
+		dev.Dir = cfg.DeviceDir
+	}
+	if cfg.WatchlistDir != "" {
+		dev.LocalWatchlists = cfg.WatchlistDir
+	}
+	if cfg.KeyDir != "" {
+		dev.KeyDir = cfg.KeyDir
+	}
+	return &App{cfg: cfg, dev: dev, preview: newPreview(), enginesReady: make(chan struct{}), screen: ScreenStarting,
 		settings: DefaultSettings(), sessionCfg: DefaultSessionConfig()}
 }
 

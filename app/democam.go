@@ -21,9 +21,20 @@ func (a *App) demoDir() string {
 	return filepath.Join(filepath.Dir(a.cfg.Dir), "demo")
 }
 
-// demoPhotos are the demo person's two photos: one printed on the card,
-// the other the selfie. They are the configured ones, else Leonard's first
-// two of the shared face set ($KYC_SHARED_DIR).
+// DemoPortrait is the demo person: a colour portrait of the shared
+// liveness set (liveness/interfaces_cc0) facing the camera, as an ID
+// photo does, which the selfie guidance captures from the demo's selfie
+// video and the passive liveness accepts with margin (0.87 against 0.5).
+const DemoPortrait = "083.jpg"
+
+// demoPhotos are the demo person's photos: the one printed on the card
+// and the one the selfie video is rendered from. They are the configured
+// ones, else DemoPortrait of the shared data ($KYC_SHARED_DIR) for both:
+// the set holds one photo per person, so the demo's face match is of one
+// photo with its printed copy (demo.Card prints it, the document video
+// photographs the card in perspective, the engine rectifies it), never of
+// two photos taken apart. The camera must see colour: a greyscale face is
+// never passed by the passive liveness alone.
 func (a *App) demoPhotos() (card, selfie string) {
 	if a.cfg.DemoCardPhoto != "" && a.cfg.DemoSelfiePhoto != "" {
 		return a.cfg.DemoCardPhoto, a.cfg.DemoSelfiePhoto
@@ -32,8 +43,8 @@ func (a *App) demoPhotos() (card, selfie string) {
 	if d == "" {
 		return "", ""
 	}
-	dir := filepath.Join(d, "data", "faces", "faceapi_bbt", "leonard")
-	return filepath.Join(dir, "leonard1.png"), filepath.Join(dir, "leonard2.png")
+	p := filepath.Join(d, "data", "liveness", "interfaces_cc0", DemoPortrait)
+	return p, p
 }
 
 // demoVideo is the demo camera for a capture (document or selfie).

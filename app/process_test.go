@@ -34,10 +34,12 @@ func BenchmarkProcess(b *testing.B) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
-	photo := filepath.Join(testenv.Data(b, "faces", "faceapi_bbt", "leonard"), "leonard1.png")
-	selfiePhoto := filepath.Join(testenv.Data(b, "faces", "faceapi_bbt", "leonard"), "leonard2.png")
+	// The demo person (one colour photo: printed on the card, and the
+	// selfie), so the passive liveness decides as for a live face.
+	photo := filepath.Join(testenv.Data(b, "liveness", "interfaces_cc0"), DemoPortrait)
+	selfiePhoto := photo
 	a := New(Config{Version: "bench", Store: store, Dir: filepath.Join(dir, "desktop"), DeviceDir: filepath.Join(dir, "device"),
-		WatchlistDir: filepath.Join(dir, "watchlists"), DemoCardPhoto: photo, DemoSelfiePhoto: selfiePhoto,
+		WatchlistDir: filepath.Join(dir, "watchlists"), KeyDir: filepath.Join(dir, "keys"), DemoCardPhoto: photo, DemoSelfiePhoto: selfiePhoto,
 		Logger: slog.New(slog.DiscardHandler)})
 	ctx := context.Background()
 	a.Start(ctx)

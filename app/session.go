@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/openkyc/kyc/sync/identity"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -21,6 +19,8 @@ import (
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/verify"
+	"github.com/openkyc/kyc/internal/deviceconf"
+	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/vault"
 )
 
@@ -90,8 +90,34 @@ type session struct {
 	progress         []Stage
 	result           *ResultView
 	lastCapture      time.Time
+	// challenge is the attempt's active liveness challenge: the session's
+	// own (active liveness) or the one the risk engine asked for in its
+	// band of doubt; nil when there is none.
+	challenge *challenge
 	// stop cancels the running capture or processing.
 	stop context.CancelFunc
+}
+
+// challenge is the active liveness challenge of one attempt: prompts the
+// person follows before the camera once their selfie is taken.
+type challenge struct {
+	prompts []capture.Message
+	// requested is the result whose CHALLENGE next action asked for this
+	// challenge (sealed, decision reject); nil for an active session's
+	// own challenge.
+	requested *ResultView
+	// outcome is passed or failed once the capture has ended.
+	outcome risk.ChallengeOutcome
+}
+
+// names are the challenge's prompts as the session configuration names
+// them.
+func (c *challenge) names() []string {
+	out := make([]string, len(c.prompts))
+	for i, p := range c.prompts {
+		out[i] = string(p)
+	}
+	return out
 }
 
 // endSessionLocked stops the session's work and forgets everything it held.
@@ -180,18 +206,43 @@ func (a *App) startDocumentLocked() error {
 	return nil
 }
 
-// startSelfieLocked starts the live selfie capture, once the guidance
-// detector is loaded.
+// startSelfieLocked starts the live selfie capture of an attempt, with
+// the session's challenges when its liveness is active.
 func (a *App) startSelfieLocked() error {
-	cfg := capture.DefaultSelfieConfig()
+	s := a.sess
+	s.challenge = nil
 	if a.sessionCfg.LivenessType == "active" {
-		for _, c := range a.sessionCfg.Challenges {
-			ch, err := capture.ParseChallenge(c)
-			if err != nil {
-				return err
-			}
-			cfg.Challenges = append(cfg.Challenges, ch)
-		}
+		s.challenge = &challenge{prompts: a.sessionCfg.challenges()}
+	}
+	return a.startSelfieCaptureLocked()
+}
+
+// startChallengeLocked takes the person back to the selfie camera for the
+// active challenge the risk engine asked for (requested: its CHALLENGE
+// result, sealed) with the session's challenges, else DoubtChallenges. The
+// attempt's document is not captured again: its kept pictures are read
+// again while the person follows the prompts (the engine's reading ended
+// with the verification that asked), so the verification that follows
+// waits for the new selfie alone.
+func (a *App) startChallengeLocked(requested *ResultView) error {
+	s := a.sess
+	s.challenge = &challenge{prompts: a.sessionCfg.challenges(), requested: requested}
+	s.steps = slices.DeleteFunc(s.steps, func(st string) bool { return st == "selfie" })
+	if err := a.startSelfieCaptureLocked(); err != nil {
+		return err
+	}
+	front, back := s.pixels()
+	s.prepared = (&verify.Engine{Document: a.engines.Document, Face: a.engines.Face}).Prepare(a.ctx, front, back)
+	a.audit("liveness.challenge", s.id)
+	return nil
+}
+
+// startSelfieCaptureLocked starts the live selfie capture, then the
+// session's challenge if it has one, once the guidance detector is loaded.
+func (a *App) startSelfieCaptureLocked() error {
+	cfg := capture.DefaultSelfieConfig()
+	if ch := a.sess.challenge; ch != nil {
+		cfg.Challenges = ch.prompts
 	}
 	select {
 	case <-a.enginesReady:
@@ -203,14 +254,61 @@ func (a *App) startSelfieLocked() error {
 		a.lastError = "The models could not be loaded: " + a.enginesErr.Error()
 		return a.enginesErr
 	}
-	g, err := capture.NewSelfieGuide(a.engines.Guide, cfg)
+	sg, err := capture.NewSelfieGuide(a.engines.Guide, cfg)
 	if err != nil {
 		return err
 	}
+	g := &challengeGuide{SelfieGuide: sg, prompts: len(cfg.Challenges), limit: a.sessionCfg.challengeLimit()}
 	a.sess.dropSelfie()
-	a.startCaptureLocked(g, a.settings.SelfieCamera, "selfie", a.selfieCaptured)
+	a.startCaptureLocked(g, a.settings.SelfieCamera, "selfie", func(s *session, caps []capture.Capture, last time.Time) {
+		a.selfieCaptured(s, caps, last, g.outcome())
+	})
 	a.setScreenLocked(ScreenCaptureSelfie)
 	return nil
+}
+
+// challengeGuide is a selfie guide whose challenge has a time limit: the
+// prompts must all be followed within limit of the first one showing (the
+// selfie captured), or the guide ends with the challenge failed. A photo
+// or a replay held up to the camera cannot follow them.
+type challengeGuide struct {
+	*capture.SelfieGuide
+	prompts int
+	limit   time.Duration
+	// shown is when the first prompt showed; expired that the limit
+	// passed before the last prompt was followed.
+	shown   time.Time
+	expired bool
+}
+
+// Analyse implements capture.Guide.
+func (g *challengeGuide) Analyse(ctx context.Context, f capture.Frame) (capture.Overlay, error) {
+	ov, err := g.SelfieGuide.Analyse(ctx, f)
+	if err != nil || g.prompts == 0 {
+		return ov, err
+	}
+	switch {
+	case ov.Captured == "selfie":
+		g.shown = time.Now()
+	case !g.shown.IsZero() && !g.SelfieGuide.Done() && time.Since(g.shown) > g.limit:
+		g.expired = true
+	}
+	return ov, nil
+}
+
+// Done implements capture.Guide: everything captured, or the time is up.
+func (g *challengeGuide) Done() bool { return g.expired || g.SelfieGuide.Done() }
+
+// outcome is the challenge's outcome once the guide is done: none without
+// prompts, passed when every prompt was followed in time, else failed.
+func (g *challengeGuide) outcome() risk.ChallengeOutcome {
+	switch {
+	case g.prompts == 0:
+		return risk.ChallengeNone
+	case g.SelfieGuide.Done():
+		return risk.ChallengePassed
+	}
+	return risk.ChallengeFailed
 }
 
 // startCaptureLocked runs guide g over the camera in the background and
@@ -338,9 +436,10 @@ func (a *App) documentCaptured(s *session, caps []capture.Capture, _ time.Time) 
 	s.prepared = (&verify.Engine{Document: a.engines.Document, Face: a.engines.Face}).Prepare(a.ctx, front, back)
 }
 
-// selfieCaptured keeps the selfie and starts processing at once: the time
-// from this capture to the result on screen is the flow's latency target.
-func (a *App) selfieCaptured(s *session, caps []capture.Capture, last time.Time) {
+// selfieCaptured keeps the selfie and the outcome of the challenge that
+// followed it, if one did, and starts processing at once: the time from
+// this capture to the result on screen is the flow's latency target.
+func (a *App) selfieCaptured(s *session, caps []capture.Capture, last time.Time, outcome risk.ChallengeOutcome) {
 	for _, c := range caps {
 		if c.Name == "selfie" && s.selfie == nil {
 			m := c.Image
@@ -355,6 +454,13 @@ func (a *App) selfieCaptured(s *session, caps []capture.Capture, last time.Time)
 	}
 	s.steps = append(s.steps, "selfie")
 	s.lastCapture = last
+	if outcome == risk.ChallengeFailed {
+		s.lastCapture = time.Now() // the time ran out: the last moment of the capture
+	}
+	if ch := s.challenge; ch != nil {
+		ch.outcome = outcome
+		a.cfg.Logger.Info("liveness challenge", "outcome", outcome, "prompts", ch.names(), "asked_by_risk", ch.requested != nil)
+	}
 	a.startProcessingLocked()
 }
 
@@ -403,6 +509,12 @@ func (a *App) startProcessingLocked() {
 	c := s.captures
 	s.captures = captures{}
 	meta := submissionMeta{Session: s.id, Attempt: s.attempt, Operator: a.operator, DocType: s.docType, Country: s.country}
+	if ch := s.challenge; ch != nil {
+		meta.LivenessChallenge, meta.Challenges = ch.outcome, ch.names()
+		if ch.requested != nil {
+			meta.ChallengeAfter = ch.requested.SubmissionID
+		}
+	}
 	lang := risk.Language(a.settings.Lang)
 	a.setScreenLocked(ScreenProcessing)
 	a.wg.Add(1)
@@ -422,21 +534,32 @@ func (a *App) startProcessingLocked() {
 			a.failLocked(err)
 			return
 		}
-		// A retry of the selfie alone reuses the document; nothing else
-		// outlives the sealing.
-		if res.NextAction == risk.Retry && res.RetryStep == risk.RetrySelfie {
-			s.front, s.back = c.front, c.back
-		} else {
-			c.dropDocument()
-		}
 		res.Operator.CaptureToMS = ms(time.Since(s.lastCapture))
-		s.result = res
 		for i := range s.progress {
 			s.progress[i].State = "done"
 			s.progress[i].MS = res.Operator.TimingsMS[s.progress[i].Name]
 		}
 		a.cfg.Logger.Info("verification", "decision", res.Operator.Decision, "next", res.NextAction,
-			"capture_to_result_ms", res.Operator.CaptureToMS, "engine_ms", res.Operator.TimingsMS["total"])
+			"liveness_path", res.Operator.LivenessPath, "capture_to_result_ms", res.Operator.CaptureToMS,
+			"engine_ms", res.Operator.TimingsMS["total"])
+		// The passive liveness in doubt: one challenge per attempt, when
+		// the session offers it (otherwise the band is closed and this
+		// never comes).
+		challenge := res.NextAction == risk.Challenge && s.challenge == nil && a.sessionCfg.ChallengeOnDoubt
+		// A retry of the selfie alone and a challenge reuse the document;
+		// nothing else outlives the sealing.
+		if challenge || (res.NextAction == risk.Retry && res.RetryStep == risk.RetrySelfie) {
+			s.front, s.back = c.front, c.back
+		} else {
+			c.dropDocument()
+		}
+		if challenge {
+			if err := a.startChallengeLocked(res); err != nil {
+				a.failLocked(err)
+			}
+			return
+		}
+		s.result = res
 		a.setScreenLocked(ScreenResult)
 	}()
 }
@@ -448,6 +571,13 @@ type submissionMeta struct {
 	Operator string `json:"operator"`
 	DocType  string `json:"doc_type"`
 	Country  string `json:"country"`
+	// LivenessChallenge is the outcome of the attempt's active challenge
+	// (Challenges, in order), empty when there was none; ChallengeAfter is
+	// the submission whose CHALLENGE asked for it, when the risk engine
+	// did (this submission is then that one's ID + "-challenge").
+	LivenessChallenge risk.ChallengeOutcome `json:"liveness_challenge,omitempty"`
+	Challenges        []string              `json:"challenges,omitempty"`
+	ChallengeAfter    string                `json:"challenge_after,omitempty"`
 }
 
 // submission is the sealed payload of one attempt.
@@ -466,11 +596,17 @@ func (a *App) attest(rep *device.Report) (*device.Attestation, error) {
 	if rep == nil {
 		return nil, errors.New("attesting: no device report")
 	}
-	id, err := identity.LoadOrCreate(filepath.Join(a.deviceDir(), deviceKeyFile))
+	id, err := identity.LoadOrCreate(a.dev.DeviceKeyPath())
 	if err != nil {
 		return nil, fmt.Errorf("attesting: loading the device key: %w", err)
 	}
-	att := &device.Attestation{DeviceID: id.DeviceID(), AppVersion: a.cfg.Version, Report: *rep}
+	// Central's challenge from the last configuration sync verified shows
+	// central the attestation was made after it was issued.
+	nonce, err := deviceconf.Challenge(a.dev.ConfigDir())
+	if err != nil {
+		return nil, fmt.Errorf("attesting: %w", err)
+	}
+	att := &device.Attestation{DeviceID: id.DeviceID(), AppVersion: a.cfg.Version, Nonce: nonce, Report: *rep}
 	if err := att.Sign(id.Signer()); err != nil {
 		return nil, fmt.Errorf("attesting: %w", err)
 	}
@@ -491,10 +627,22 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	if err != nil {
 		return nil, err
 	}
+	conf, err := a.deviceConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
 	a.mu.Lock()
 	lastContact := a.syncState.LastContact // the clock check compares the wall clock with it
+	onDoubt := a.sessionCfg.ChallengeOnDoubt
 	a.mu.Unlock()
-	eng := verify.Engine{Document: a.engines.Document, Face: a.engines.Face, Screening: a.engines.Screening, Risk: risk.DefaultConfig(),
+	rc := conf.Risk.Config
+	if !onDoubt {
+		// No challenge to offer: the band of doubt is closed, as the risk
+		// engine judges without one (every score below
+		// face_liveness_min is a spoof).
+		rc.Thresholds.FaceLivenessChallengeMin = 0
+	}
+	eng := verify.Engine{Document: a.engines.Document, Face: a.engines.Face, Screening: conf.Screening, Risk: rc,
 		Progress: progress,
 		Device: func(ctx context.Context) (device.Report, error) {
 			return device.Run(ctx, device.Options{Root: a.cfg.SysRoot, Policy: pol, LastCentralContact: lastContact})
@@ -504,7 +652,8 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	// it from here. A retried selfie reads the document again.
 	prepared := c.prepared
 	c.prepared = nil
-	rep, err := eng.Verify(ctx, verify.Input{Front: front, Back: back, Selfie: *c.selfie, Attempt: meta.Attempt, Lang: lang, Prepared: prepared})
+	rep, err := eng.Verify(ctx, verify.Input{Front: front, Back: back, Selfie: *c.selfie, Attempt: meta.Attempt, Lang: lang,
+		Prepared: prepared, LivenessChallenge: meta.LivenessChallenge})
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
 	}
@@ -530,6 +679,9 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	}
 	defer clear(payload)
 	id := fmt.Sprintf("%s-%d", meta.Session, meta.Attempt)
+	if meta.ChallengeAfter != "" {
+		id = meta.ChallengeAfter + "-challenge"
+	}
 	a.mu.Lock()
 	v := a.vault
 	a.mu.Unlock()
@@ -542,7 +694,8 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	rep.TimingsMS["decision"] = 0 // part of the engine's total; listed for the screen
 	rep.TimingsMS["vault"] = ms(time.Since(sealStart))
 	res := &ResultView{SubmissionID: id, NextAction: rep.NextAction, RetryStep: rep.RetryStep, Message: rep.UserMessage,
-		Operator: OperatorResult{Decision: rep.Decision, Score: rep.Score, Reasons: []risk.ReasonCode{}, TimingsMS: rep.TimingsMS}}
+		Operator: OperatorResult{Decision: rep.Decision, Score: rep.Score, Reasons: []risk.ReasonCode{}, TimingsMS: rep.TimingsMS,
+			LivenessPath: rep.LivenessPath, Challenges: meta.Challenges}}
 	for _, r := range rep.Reasons {
 		res.Operator.Reasons = append(res.Operator.Reasons, r.Code)
 	}
@@ -583,6 +736,7 @@ func (a *App) Retry() (View, error) {
 	step := s.result.RetryStep
 	s.attempt++
 	s.result = nil
+	s.challenge = nil // a new attempt is judged afresh
 	var err error
 	switch step {
 	case risk.RetrySelfie:

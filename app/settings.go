@@ -63,9 +63,22 @@ type SessionConfig struct {
 	AcceptedDocuments []string `json:"accepted_documents"`
 	AcceptedCountries []string `json:"accepted_countries"`
 	// LivenessType is passive, or active with Challenges prompted after
-	// the selfie (turn_left, turn_right, blink, smile).
+	// the selfie (turn_left, turn_right, blink, smile). An active session
+	// whose challenges pass is judged by them (the risk engine's
+	// challenge_passed path) rather than by the passive score alone.
 	LivenessType string   `json:"liveness_type"`
 	Challenges   []string `json:"challenges,omitempty"`
+	// ChallengeOnDoubt: when the passive liveness lands in the risk
+	// policy's band of doubt (next action CHALLENGE), the person is taken
+	// back to the selfie camera for an active challenge (Challenges, else
+	// DoubtChallenges) and the attempt is verified again with its
+	// outcome. Off, no challenge is offered and the band is closed
+	// (face_liveness_challenge_min 0), which is how the risk engine judges
+	// without one: a score below face_liveness_min is a spoof, rejected.
+	ChallengeOnDoubt bool `json:"challenge_on_doubt"`
+	// ChallengeSeconds is the time to pass every challenge once the first
+	// prompt shows; past it the challenge has failed.
+	ChallengeSeconds int `json:"challenge_seconds"`
 	// Sides is how many sides each document type is captured on; a type
 	// not listed has one.
 	Sides map[string]int `json:"sides,omitempty"`
@@ -79,9 +92,37 @@ func DefaultSessionConfig() SessionConfig {
 		AcceptedDocuments: []string{"national_id", "passport", "driving_license"},
 		AcceptedCountries: []string{"ID", "SG", "MY", "GB", "US"},
 		LivenessType:      "passive",
+		ChallengeOnDoubt:  true,
+		ChallengeSeconds:  20,
 		Sides:             map[string]int{"driving_license": 2},
 		SessionTTL:        1800,
 	}
+}
+
+// DoubtChallenges are the prompts of the challenge asked for in the band
+// of doubt when the session configures none: a turn each way, which a
+// photo held up to the camera cannot follow.
+var DoubtChallenges = []string{"turn_left", "turn_right"}
+
+// challenges returns the prompts of an active challenge: the configured
+// ones, else DoubtChallenges. Validate has checked the names.
+func (c SessionConfig) challenges() []capture.Message {
+	names := c.Challenges
+	if len(names) == 0 {
+		names = DoubtChallenges
+	}
+	out := make([]capture.Message, 0, len(names))
+	for _, n := range names {
+		if m, err := capture.ParseChallenge(n); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// challengeLimit is the time allowed to pass the challenges.
+func (c SessionConfig) challengeLimit() time.Duration {
+	return time.Duration(c.ChallengeSeconds) * time.Second
 }
 
 // Validate reports the first field the flow cannot run with.
@@ -97,6 +138,8 @@ func (c SessionConfig) Validate() error {
 		return errors.New("session config: active liveness needs challenges")
 	case c.SessionTTL < 60:
 		return fmt.Errorf("session config: session_ttl %d s below 60", c.SessionTTL)
+	case c.ChallengeSeconds < 5 || c.ChallengeSeconds > 120:
+		return fmt.Errorf("session config: challenge_seconds %d: want 5..120", c.ChallengeSeconds)
 	}
 	for _, ch := range c.Challenges {
 		if _, err := capture.ParseChallenge(ch); err != nil {

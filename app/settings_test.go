@@ -4,7 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/openkyc/kyc/engine/capture"
 )
 
 func TestSettingsValidate(t *testing.T) {
@@ -35,12 +38,14 @@ func TestSessionConfigValidate(t *testing.T) {
 		edit func(*SessionConfig)
 		ok   bool
 	}{
-		"defaults":         {func(*SessionConfig) {}, true},
-		"no documents":     {func(c *SessionConfig) { c.AcceptedDocuments = nil }, false},
-		"active, no tasks": {func(c *SessionConfig) { c.LivenessType = "active" }, false},
-		"active":           {func(c *SessionConfig) { c.LivenessType, c.Challenges = "active", []string{"blink"} }, true},
-		"bad challenge":    {func(c *SessionConfig) { c.LivenessType, c.Challenges = "active", []string{"wink"} }, false},
-		"three sides":      {func(c *SessionConfig) { c.Sides = map[string]int{"passport": 3} }, false},
+		"defaults":           {func(*SessionConfig) {}, true},
+		"no documents":       {func(c *SessionConfig) { c.AcceptedDocuments = nil }, false},
+		"active, no tasks":   {func(c *SessionConfig) { c.LivenessType = "active" }, false},
+		"active":             {func(c *SessionConfig) { c.LivenessType, c.Challenges = "active", []string{"blink"} }, true},
+		"bad challenge":      {func(c *SessionConfig) { c.LivenessType, c.Challenges = "active", []string{"wink"} }, false},
+		"three sides":        {func(c *SessionConfig) { c.Sides = map[string]int{"passport": 3} }, false},
+		"no doubt challenge": {func(c *SessionConfig) { c.ChallengeOnDoubt = false }, true},
+		"challenge 1 s":      {func(c *SessionConfig) { c.ChallengeSeconds = 1 }, false},
 	} {
 		c := DefaultSessionConfig()
 		tc.edit(&c)
@@ -49,6 +54,13 @@ func TestSessionConfigValidate(t *testing.T) {
 		}
 	}
 	c := DefaultSessionConfig()
+	// In doubt the session's challenges are asked, else a turn each way.
+	if !c.ChallengeOnDoubt || !slices.Equal(c.challenges(), []capture.Message{capture.TurnLeft, capture.TurnRight}) {
+		t.Errorf("default doubt challenge: on %v, %v", c.ChallengeOnDoubt, c.challenges())
+	}
+	if cc := (SessionConfig{Challenges: []string{"blink"}}); !slices.Equal(cc.challenges(), []capture.Message{capture.Blink}) {
+		t.Errorf("configured challenges not used: %v", cc.challenges())
+	}
 	if !c.accepts("national_id", "ID") || c.accepts("national_id", "XX") || c.sides("driving_license") != 2 || c.sides("passport") != 1 {
 		t.Errorf("accepts/sides wrong for %+v", c)
 	}

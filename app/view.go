@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/engine/camera"
+	"github.com/openkyc/kyc/engine/capture"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/models"
 	"github.com/openkyc/kyc/sync/vault"
@@ -58,6 +59,35 @@ type SessionView struct {
 	Sides      int      `json:"sides"`
 	Captured   []string `json:"captured"` // front, back, selfie as they are taken
 	Challenges []string `json:"challenges,omitempty"`
+	// Challenge is the active liveness challenge under way, while the
+	// selfie camera runs for it.
+	Challenge *ChallengeView `json:"challenge,omitempty"`
+}
+
+// ChallengeView is an active liveness challenge as the selfie screen shows
+// it: to the customer the instruction and the prompts, nothing of why.
+type ChallengeView struct {
+	// Message is the customer's instruction when the risk engine asked
+	// for the challenge (its generic "one more step"), in the session's
+	// language; empty for an active session's own challenge.
+	Message string `json:"message,omitempty"`
+	// Prompts are the challenge's prompts in order.
+	Prompts []ChallengePrompt `json:"prompts"`
+	// Seconds is the time to follow them once the first shows.
+	Seconds int `json:"seconds"`
+	// RequestedBy is the submission whose CHALLENGE asked for it, and
+	// LivenessPath that submission's path (challenge_requested): the
+	// operator's view.
+	RequestedBy  string            `json:"requested_by,omitempty"`
+	LivenessPath risk.LivenessPath `json:"liveness_path,omitempty"`
+}
+
+// ChallengePrompt is one prompt: its key (turn_left, turn_right, blink,
+// smile; the preview overlay's step while it is the current one) and its
+// text in the session's language.
+type ChallengePrompt struct {
+	Key  string `json:"key"`
+	Text string `json:"text"`
 }
 
 // Stage is one step of processing.
@@ -80,14 +110,19 @@ type ResultView struct {
 // OperatorResult is what the operator sees: decision, score and reason
 // codes (their details can quote the document, so they stay in the vault).
 type OperatorResult struct {
-	Decision    risk.Decision      `json:"decision"`
-	Score       float64            `json:"score"`
-	Reasons     []risk.ReasonCode  `json:"reasons"`
-	FaceMatch   *float64           `json:"face_match,omitempty"`
-	Liveness    *float64           `json:"liveness,omitempty"`
-	DocType     string             `json:"detected_doc_type,omitempty"`
-	TimingsMS   map[string]float64 `json:"timings_ms"`
-	CaptureToMS float64            `json:"capture_to_result_ms"` // last capture to the result ready
+	Decision  risk.Decision     `json:"decision"`
+	Score     float64           `json:"score"`
+	Reasons   []risk.ReasonCode `json:"reasons"`
+	FaceMatch *float64          `json:"face_match,omitempty"`
+	Liveness  *float64          `json:"liveness,omitempty"`
+	DocType   string            `json:"detected_doc_type,omitempty"`
+	// LivenessPath is how the face liveness was decided: passive, or an
+	// active challenge requested, passed or failed; Challenges are the
+	// prompts of the attempt's challenge, when it had one.
+	LivenessPath risk.LivenessPath  `json:"liveness_path,omitempty"`
+	Challenges   []string           `json:"challenges,omitempty"`
+	TimingsMS    map[string]float64 `json:"timings_ms"`
+	CaptureToMS  float64            `json:"capture_to_result_ms"` // last capture to the result ready
 }
 
 // State returns the current view.
@@ -107,11 +142,27 @@ func (a *App) viewLocked() View {
 		if a.sessionCfg.LivenessType == "active" {
 			sv.Challenges = a.sessionCfg.Challenges
 		}
+		if ch := s.challenge; ch != nil && ch.outcome == risk.ChallengeNone {
+			sv.Challenge = a.challengeViewLocked(ch)
+		}
 		v.Session = sv
 		v.Progress = slices.Clone(s.progress)
 		v.Result = s.result
 	}
 	return v
+}
+
+// challengeViewLocked describes a challenge under way.
+func (a *App) challengeViewLocked(ch *challenge) *ChallengeView {
+	lang := capture.Lang(a.settings.Lang)
+	cv := &ChallengeView{Prompts: []ChallengePrompt{}, Seconds: a.sessionCfg.ChallengeSeconds}
+	for _, p := range ch.prompts {
+		cv.Prompts = append(cv.Prompts, ChallengePrompt{Key: string(p), Text: p.Text(lang)})
+	}
+	if r := ch.requested; r != nil {
+		cv.Message, cv.RequestedBy, cv.LivenessPath = r.Message, r.SubmissionID, r.Operator.LivenessPath
+	}
+	return cv
 }
 
 // setScreenLocked shows screen and tells every window.
@@ -212,9 +263,37 @@ type QueueItem struct {
 
 // QueueView is the home screen's queue and what it knows of central.
 type QueueView struct {
-	Items []QueueItem `json:"items"`
-	Sync  syncStatus  `json:"sync"`
-	Error string      `json:"error,omitempty"`
+	Items  []QueueItem `json:"items"`
+	Sync   syncStatus  `json:"sync"`
+	Config ConfigInUse `json:"config"`
+	Error  string      `json:"error,omitempty"`
+}
+
+// ConfigInUse is the configuration verifications run on, as the home
+// screen shows it.
+type ConfigInUse struct {
+	// Watchlists are the lists screened against, as NAME@VERSION.
+	Watchlists []string `json:"watchlists"`
+	// Risk is the risk configuration document applied, empty for the
+	// built-in defaults.
+	Risk string `json:"risk,omitempty"`
+	// Problems are the lists and documents left out, in words.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// configInUse describes the configuration last loaded.
+func (a *App) configInUse() ConfigInUse {
+	a.confMu.Lock()
+	defer a.confMu.Unlock()
+	ci := ConfigInUse{Watchlists: []string{}}
+	if c := a.conf; c != nil {
+		ci.Watchlists, ci.Risk = c.Watchlists.Names(), c.Risk.Path
+		ci.Problems = slices.Clone(c.Watchlists.Problems)
+		if c.Risk.Problem != "" {
+			ci.Problems = append(ci.Problems, c.Risk.Problem)
+		}
+	}
+	return ci
 }
 
 // maxQueueItems bounds the queue shown: the newest submissions.
@@ -225,7 +304,7 @@ func (a *App) Queue() QueueView {
 	a.mu.Lock()
 	v, st := a.vault, a.syncState
 	a.mu.Unlock()
-	q := QueueView{Items: []QueueItem{}, Sync: st}
+	q := QueueView{Items: []QueueItem{}, Sync: st, Config: a.configInUse()}
 	if v == nil {
 		q.Error = "the vault is not open"
 		return q

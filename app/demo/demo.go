@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"math/rand/v2"
 
 	"gocv.io/x/gocv"
 
@@ -59,9 +60,61 @@ func largestFace(ctx context.Context, det face.Detector, img gocv.Mat) (face.Box
 	return best, nil
 }
 
-// Card renders an identity card with the portrait and lines.
+// Card renders an identity card with the portrait and lines as a card
+// printer puts them on the card: the portrait in the print's gamut
+// (Printed), and the print's texture over the whole card (the plastic's
+// grain and the ink's spread, different under every character, which a
+// rendered card lacks: its characters would be pixel-identical copies).
 func Card(portrait gocv.Mat, lines []string) gocv.Mat {
-	return synth.Card(synth.CardOptions{Width: 1000, Portrait: &portrait, Seed: 4, Lines: lines})
+	p := Printed(portrait)
+	defer p.Close()
+	c := synth.Card(synth.CardOptions{Width: 1000, Portrait: &p, Seed: 4, Lines: lines})
+	printTexture(&c)
+	return c
+}
+
+// Printed renders portrait as an ID card's printer puts it on the card:
+// at the card's photo box (about 25 x 32 mm at 300 dpi, 300 x 380
+// pixels), with dye on plastic's narrower gamut and tone range (colours
+// less saturated, no deep black or pure white) and the faint warm cast of
+// the laminate over it. The document video then photographs the card in
+// perspective and the document engine rectifies it, so the portrait the
+// match reads from the card is a printed, re-photographed copy of the
+// photo, never its pixels.
+func Printed(portrait gocv.Mat) gocv.Mat {
+	const boxW, boxH = 300, 380
+	out := gocv.NewMat()
+	gocv.Resize(portrait, &out, image.Pt(boxW, boxH), 0, 0, gocv.InterpolationArea)
+	pix, err := out.DataPtrUint8()
+	if err != nil {
+		return out
+	}
+	// Per channel (BGR): the laminate's cast, then the print's tone range.
+	cast := [3]float64{0.95, 0.99, 1.03}
+	const sat, lo, hi = 0.85, 16.0, 242.0
+	for i := 0; i+2 < len(pix); i += 3 {
+		b, g, r := float64(pix[i]), float64(pix[i+1]), float64(pix[i+2])
+		y := 0.114*b + 0.587*g + 0.299*r
+		for c, v := range [3]float64{b, g, r} {
+			v = (y + sat*(v-y)) * cast[c]
+			pix[i+c] = uint8(math.Round(lo + (hi-lo)*math.Min(math.Max(v, 0), 255)/255))
+		}
+	}
+	return out
+}
+
+// printTexture adds the print's grain to an 8-bit card: independent
+// noise of 5 grey levels on every pixel and channel, seeded, so the same
+// card is rendered every time.
+func printTexture(card *gocv.Mat) {
+	pix, err := card.DataPtrUint8()
+	if err != nil {
+		return
+	}
+	rng := rand.New(rand.NewPCG(4, 9))
+	for i, v := range pix {
+		pix[i] = uint8(max(0, min(255, math.Round(float64(v)+rng.NormFloat64()*5))))
+	}
 }
 
 // WriteDocumentVideo writes a 1920x1080 video of card: the empty desk, the

@@ -9,6 +9,7 @@
 //   KYC_E2E_SCENARIOS  JSON: [{name, document, selfie}] video files as cameras
 //   KYC_E2E_SHOTS      folder for screenshots
 //   KYC_E2E_DISPLAY    the X display of the Wails window, grabbed with ffmpeg
+//   KYC_E2E_PREFIX     put before each screenshot's name (a second run)
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -18,6 +19,7 @@ const url = process.env.KYC_E2E_URL ?? "http://127.0.0.1:34115";
 const scenarios = JSON.parse(process.env.KYC_E2E_SCENARIOS ?? "[]");
 const shots = process.env.KYC_E2E_SHOTS ?? "screenshots";
 const display = process.env.KYC_E2E_DISPLAY;
+const prefix = process.env.KYC_E2E_PREFIX ?? "";
 mkdirSync(shots, { recursive: true });
 
 const browser = await chromium.launch({
@@ -32,11 +34,11 @@ page.on("pageerror", (e) => log.push(`page error: ${e.stack}`));
 // shot saves the page and, when a display is given, the real Wails window,
 // which renders the same Go-side view.
 async function shot(name) {
-  await page.screenshot({ path: join(shots, `page-${name}.png`) });
+  await page.screenshot({ path: join(shots, `page-${prefix}${name}.png`) });
   if (display) {
     await page.waitForTimeout(700); // the window follows within its 1 s poll or at once on the event
     execFileSync("ffmpeg", ["-loglevel", "error", "-f", "x11grab", "-draw_mouse", "0", "-video_size", "1280x800",
-      "-i", display, "-frames:v", "1", "-y", join(shots, `window-${name}.png`)]);
+      "-i", display, "-frames:v", "1", "-y", join(shots, `window-${prefix}${name}.png`)]);
   }
 }
 
@@ -49,12 +51,16 @@ let processingShot = false;
 let selfieShot = false;
 try {
   await page.goto(url);
-  await screen("sign_in", 120000);
-  await page.waitForSelector("#models table");
-  await shot("01-sign-in");
-  await page.fill("#operator", "agent01");
-  await page.fill("#passphrase", "correct horse battery");
-  await page.click("#sign-in-button");
+  // A second run finds the operator still signed in, unless idle signed
+  // them out.
+  await page.waitForSelector('body[data-screen="sign_in"], body[data-screen="home"]', { timeout: 120000 });
+  if ((await page.evaluate(() => document.body.dataset.screen)) === "sign_in") {
+    await page.waitForSelector("#models table");
+    await shot("01-sign-in");
+    await page.fill("#operator", "agent01");
+    await page.fill("#passphrase", "correct horse battery");
+    await page.click("#sign-in-button");
+  }
   await screen("home");
   await page.waitForSelector("#queue-table");
   await shot("02-home");
@@ -104,19 +110,28 @@ try {
     // catches it.
     const processingSeen = await page.waitForSelector('body[data-screen="processing"]', { timeout: 5000 }).then(() => true, () => false);
     if (processingSeen && !processingShot) {
-      await page.screenshot({ path: join(shots, "page-07-processing.png") });
+      await page.screenshot({ path: join(shots, `page-${prefix}07-processing.png`) });
       processingShot = true;
     }
+    // A selfie whose passive liveness is in doubt is taken back to the
+    // camera for an active challenge (prompts a rendered photo cannot
+    // follow: it times out and the result follows).
+    await page.waitForSelector('body[data-screen="result"], #challenge-prompts', { timeout: 60000 });
+    const challenged = (await page.$("#challenge-prompts")) !== null;
+    if (challenged) await shot(`${tag}-challenge`);
     await screen("result", 60000);
     const r = {
       name: sc.name,
+      challenged,
       preview_fps: previewFPS,
       document_guidance: guidance,
       message: await page.textContent("#customer-message"),
       decision: await page.textContent("#decision"),
       reasons: await page.textContent("#reasons"),
       next_action: await page.textContent("#next-action"),
+      liveness_path: await page.textContent("#liveness-path"),
       capture_to_result_ms: parseFloat(await page.textContent("#latency")),
+      submission_id: await page.textContent("#submission"),
       operator_hidden: !(await page.isVisible("#decision")),
     };
     await shot(`${tag}-result-customer`);

@@ -1,9 +1,12 @@
 // Waits until every row of the home screen's queue reaches the wanted sync
 // state (the app's background sync drains the vault's outbox into central),
-// saves a screenshot, and prints {"queue": [...]} as its last line.
+// saves a screenshot, and prints {"queue": [...], "sync": "...", "config": "..."}
+// (the rows' states, the sync status line, the configuration in use) as its
+// last line.
 //
 // Environment: KYC_E2E_URL, KYC_E2E_SHOTS (as flow.mjs), KYC_E2E_WANT (synced),
-// KYC_E2E_TIMEOUT_MS (90000).
+// KYC_E2E_TIMEOUT_MS (90000), KYC_E2E_REQUEUE (a refused submission the operator
+// sends again first, with its row's button).
 import { chromium } from "playwright-core";
 import { join } from "node:path";
 
@@ -11,6 +14,7 @@ const url = process.env.KYC_E2E_URL ?? "http://127.0.0.1:34115";
 const shots = process.env.KYC_E2E_SHOTS ?? "screenshots";
 const want = process.env.KYC_E2E_WANT ?? "synced";
 const timeout = Number(process.env.KYC_E2E_TIMEOUT_MS ?? 90000);
+const requeue = process.env.KYC_E2E_REQUEUE ?? "";
 
 const browser = await chromium.launch({
   executablePath: process.env.KYC_E2E_CHROMIUM ?? "/usr/bin/chromium",
@@ -22,12 +26,21 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   await page.goto(url);
   await page.waitForSelector("#queue-table", { timeout: 60000 });
+  if (requeue) {
+    const row = `#queue-table tr[data-id="${requeue}"]`;
+    await page.waitForSelector(`${row}[data-state="rejected"] button.requeue`, { timeout: 30000 });
+    await page.screenshot({ path: join(shots, "page-100-home-refused.png") });
+    await page.click(`${row} button.requeue`);
+    await page.waitForSelector(`${row}:not([data-state="rejected"])`, { timeout: 30000 });
+  }
   const deadline = Date.now() + timeout;
   for (;;) {
     result.queue = await page.$$eval("#queue-table tr[data-state]", (rows) => rows.map((r) => r.dataset.state));
     if ((result.queue.length > 0 && result.queue.every((s) => s === want)) || Date.now() > deadline) break;
     await page.waitForTimeout(1000);
   }
+  result.sync = (await page.textContent("#sync").catch(() => "")) ?? "";
+  result.config = (await page.textContent("#config-in-use").catch(() => "")) ?? "";
   await page.screenshot({ path: join(shots, `page-100-home-${want}.png`) });
 } catch (err) {
   result.error = String(err);

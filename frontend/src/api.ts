@@ -16,15 +16,26 @@ export type Screen = "starting" | "blocked" | "sign_in" | "home" | "settings" | 
 
 export interface SessionConfig {
   accepted_documents: string[]; accepted_countries: string[]; liveness_type: string; challenges?: string[];
-  sides?: Record<string, number>; session_ttl: number;
+  challenge_on_doubt: boolean; challenge_seconds: number; sides?: Record<string, number>; session_ttl: number;
 }
-export interface SessionView { id: string; doc_type: string; country: string; attempt: number; sides: number; captured: string[]; challenges?: string[] }
+export interface ChallengePrompt { key: string; text: string }
+// An active liveness challenge under way: the customer's instruction (when
+// the risk engine asked for it) and prompts; the operator's reference.
+export interface ChallengeView {
+  message?: string; prompts: ChallengePrompt[]; seconds: number; requested_by?: string; liveness_path?: string;
+}
+export interface SessionView {
+  id: string; doc_type: string; country: string; attempt: number; sides: number; captured: string[]; challenges?: string[];
+  challenge?: ChallengeView;
+}
 export interface Stage { name: string; state: "pending" | "running" | "done"; ms?: number }
 export interface OperatorResult {
   decision: string; score: number; reasons: string[]; face_match?: number; liveness?: number; detected_doc_type?: string;
-  timings_ms: Record<string, number>; capture_to_result_ms: number;
+  liveness_path?: string; challenges?: string[]; timings_ms: Record<string, number>; capture_to_result_ms: number;
 }
-export interface ResultView { submission_id: string; next_action: "RETRY" | "STATUS" | "EXIT"; retry_step?: string; message: string; operator: OperatorResult }
+export interface ResultView {
+  submission_id: string; next_action: "RETRY" | "STATUS" | "EXIT" | "CHALLENGE"; retry_step?: string; message: string; operator: OperatorResult;
+}
 
 export interface View {
   rev: number; screen: Screen; lang: "en" | "id"; kiosk: boolean; operator?: string; first_run: boolean; error?: string;
@@ -40,7 +51,12 @@ export interface Overlay {
 export interface FrameView { seq: number; jpeg: string; width: number; height: number; overlay?: Overlay; message: string; fps: number; live: boolean }
 
 export interface QueueItem { id: string; created_at: string; state: string; attempts: number; reason?: string }
-export interface QueueView { items: QueueItem[]; sync: { enrolled: boolean; central_url?: string; last_contact?: string; last_error?: string }; error?: string }
+export interface SyncStatus {
+  enrolled: boolean; central_url?: string; online: boolean; last_contact?: string; last_pass?: string;
+  queue_depth: number; rejected: number; oldest_queued?: string; last_error?: string;
+}
+export interface ConfigInUse { watchlists: string[]; risk?: string; problems?: string[] }
+export interface QueueView { items: QueueItem[]; sync: SyncStatus; config: ConfigInUse; error?: string }
 
 export interface Settings { document_camera: string; selfie_camera: string; lang: "en" | "id"; kiosk: boolean; idle_seconds: number }
 export interface SettingsView { settings: Settings; cameras: { source: string; label: string }[] }
@@ -53,6 +69,8 @@ export interface AppBinding {
   SignIn(name: string, pass: string): Promise<View>;
   SignOut(): Promise<View>;
   Queue(): Promise<QueueView>;
+  SyncNow(): Promise<void>;
+  Requeue(id: string): Promise<QueueView>;
   Settings(): Promise<SettingsView>;
   OpenSettings(): Promise<View>;
   CloseSettings(): Promise<View>;

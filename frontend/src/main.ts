@@ -30,10 +30,13 @@ const words: Record<string, [string, string]> = {
   settings: ["Settings", "Pengaturan"], signOut: ["Sign out", "Keluar"], cancel: ["Cancel", "Batal"],
   docType: ["Document type", "Jenis dokumen"], country: ["Country", "Negara"], next: ["Continue", "Lanjut"],
   docCapture: ["Document", "Dokumen"], selfie: ["Selfie", "Swafoto"], processing: ["Verifying…", "Memverifikasi…"],
+  challenge: ["Follow the instructions", "Ikuti petunjuk"],
   retry: ["Try again", "Coba lagi"], status: ["Check status", "Cek status"], done: ["Done", "Selesai"],
   operatorView: ["Operator details", "Detail operator"], save: ["Save", "Simpan"], back: ["Back", "Kembali"],
   blocked: ["This device cannot run verifications", "Perangkat ini tidak dapat menjalankan verifikasi"],
   starting: ["Checking the device…", "Memeriksa perangkat…"],
+  syncNow: ["Sync now", "Sinkronkan"], requeue: ["Send again", "Kirim ulang"],
+  online: ["online", "terhubung"], offline: ["offline", "tidak terhubung"],
   national_id: ["National ID card", "KTP"], passport: ["Passport", "Paspor"], driving_license: ["Driving licence", "SIM"],
 };
 function t(key: string): string {
@@ -118,18 +121,46 @@ async function renderHome(v: View): Promise<void> {
     button("sign-out", t("signOut"), () => b.SignOut(), "secondary"),
     v.vault_error ? el("p", { class: "error" }, v.vault_error) : ""), deviceCard(v), queue);
   const q: QueueView = await b.Queue();
-  const sync = q.sync.enrolled
-    ? `Central ${q.sync.central_url}: last contact ${q.sync.last_contact ? new Date(q.sync.last_contact).toLocaleString() : "never"}`
-    : "Not enrolled with central: submissions stay queued in the vault (kyc enroll).";
-  queue.append(el("p", { id: "sync", class: "muted" }, sync));
-  if (q.sync.last_error) queue.append(el("p", { class: "error" }, q.sync.last_error));
-  if (q.error) queue.append(el("p", { class: "error" }, q.error));
-  const table = el("table", { id: "queue-table" }, el("tr", {}, el("th", {}, "Submission"), el("th", {}, "Time"), el("th", {}, "Sync")));
+  if (view?.rev !== v.rev) return; // a newer view is being drawn
+  queue.append(...syncLines(q));
+  const table = el("table", { id: "queue-table" },
+    el("tr", {}, el("th", {}, "Submission"), el("th", {}, "Time"), el("th", {}, "Sync"), el("th", {}, "")));
   for (const it of q.items) {
-    table.append(el("tr", { "data-state": it.state }, el("td", {}, it.id), el("td", {}, new Date(it.created_at).toLocaleString()),
-      el("td", {}, el("span", { class: `badge sync-${it.state.replace(" ", "-")}` }, it.state + (it.attempts > 1 ? ` (${it.attempts})` : "")))));
+    const action = it.state === "rejected"
+      ? button(`requeue-${it.id}`, t("requeue"), () => b.Requeue(it.id), "secondary requeue")
+      : "";
+    table.append(el("tr", { "data-state": it.state, "data-id": it.id }, el("td", {}, it.id), el("td", {}, new Date(it.created_at).toLocaleString()),
+      el("td", {}, el("span", { class: `badge sync-${it.state.replace(" ", "-")}` }, it.state + (it.attempts > 1 ? ` (${it.attempts})` : "")),
+        it.state === "rejected" && it.reason ? el("span", { class: "muted reason" }, ` ${it.reason}`) : ""),
+      el("td", {}, action)));
   }
   queue.append(table);
+}
+
+// syncLines say what the last sync pass found: central reachable or not,
+// when it last answered, what waits, the last error in words, and the
+// configuration verifications run on.
+function syncLines(q: QueueView): Node[] {
+  const s = q.sync;
+  const when = (iso?: string) => (iso ? new Date(iso).toLocaleString() : "never");
+  const out: Node[] = [];
+  if (s.enrolled) {
+    const state = el("span", { class: `badge ${s.online ? "ok" : "bad"}`, id: "sync-state" }, s.online ? t("online") : t("offline"));
+    const waiting = s.queue_depth > 0 ? `, ${s.queue_depth} waiting since ${when(s.oldest_queued)}` : ", nothing waiting";
+    const refused = s.rejected > 0 ? `, ${s.rejected} refused` : "";
+    out.push(el("p", { id: "sync", class: "muted" }, `Central ${s.central_url} `, state,
+      ` last contact ${when(s.last_contact)}${waiting}${refused}`),
+      button("sync-now", t("syncNow"), () => b.SyncNow(), "secondary"));
+  } else {
+    out.push(el("p", { id: "sync", class: "muted" }, "Not enrolled with central: submissions stay queued in the vault (kyc enroll)."));
+  }
+  if (s.last_error) out.push(el("p", { class: "error", id: "sync-error" }, s.last_error));
+  if (q.error) out.push(el("p", { class: "error" }, q.error));
+  const lists = q.config.watchlists.length ? q.config.watchlists.join(", ") : "none (the sanctions signal is missing)";
+  out.push(el("p", { id: "config-in-use", class: "muted" },
+    `Screening against ${lists}; risk configuration: ${q.config.risk ? "central's" : "built-in defaults"}`));
+  for (const p of q.config.problems ?? []) out.push(el("p", { class: "error config-problem" }, p));
+  return out;
 }
 
 async function renderSettings(v: View): Promise<void> {
@@ -168,19 +199,52 @@ function renderDocumentSelect(v: View): void {
 
 function renderCapture(v: View): void {
   const s = v.session!;
-  const title = v.screen === "capture_document" ? `${t("docCapture")}: ${t(s.doc_type)} (${s.country})` : t("selfie");
+  const ch = v.screen === "capture_selfie" ? s.challenge : undefined;
+  const title = v.screen === "capture_document" ? `${t("docCapture")}: ${t(s.doc_type)} (${s.country})` : ch ? t("challenge") : t("selfie");
   const steps = el("p", { id: "steps", class: "muted" }, `attempt ${s.attempt} · captured: ${s.captured.join(", ") || "—"}`);
   const img = el("img", { id: "preview", alt: "" });
   const overlay = svg("svg", { id: "overlay", preserveAspectRatio: "none" });
   const msg = el("p", { id: "guidance", class: "guidance" }, "…");
   const fps = el("span", { id: "fps", class: "muted" });
-  frame(v, el("section", { class: "card wide capture" }, el("h2", {}, title, " ", fps), steps,
-    el("div", { class: "stage" }, img, overlay), msg, button("cancel", t("cancel"), () => b.Finish(), "secondary")));
-  void pullFrames(v.rev, img, overlay as SVGSVGElement, msg, fps);
+  const stage = el("div", { class: "stage" }, img, overlay);
+  const cancel = button("cancel", t("cancel"), () => b.Finish(), "secondary");
+  if (!ch) {
+    frame(v, el("section", { class: "card wide capture" }, el("h2", {}, title, " ", fps), steps, stage, msg, cancel));
+    void pullFrames(v.rev, img, overlay as SVGSVGElement, msg, fps);
+    return;
+  }
+  // A challenge: beside the camera, the customer sees the generic
+  // instruction, the prompts (the current one marked from the preview)
+  // and the live guidance; the operator where it came from. Nothing says
+  // why.
+  const prompts = el("ol", { id: "challenge-prompts", class: "prompts" });
+  for (const p of ch.prompts) prompts.append(el("li", { "data-key": p.key }, p.text));
+  const side = el("div", { class: "side" });
+  if (ch.message) side.append(el("p", { id: "challenge-message", class: "customer" }, ch.message));
+  side.append(prompts, msg, cancel);
+  if (ch.requested_by) {
+    side.append(el("details", { id: "operator-view" }, el("summary", {}, t("operatorView")),
+      el("dl", {}, el("dt", {}, "Liveness path"), el("dd", { id: "liveness-path" }, ch.liveness_path ?? ""),
+        el("dt", {}, "Asked by"), el("dd", { id: "requested-by" }, ch.requested_by),
+        el("dt", {}, "Time allowed"), el("dd", {}, `${ch.seconds} s from the first prompt`))));
+  }
+  frame(v, el("section", { class: "card wide capture challenge" }, el("h2", {}, title, " ", fps), steps,
+    el("div", { class: "challenge-layout" }, stage, side)));
+  void pullFrames(v.rev, img, overlay as SVGSVGElement, msg, fps, prompts);
+}
+
+// markPrompt marks the prompt being asked (the overlay's step) and those
+// followed before it, or it, once captured.
+function markPrompt(list: HTMLOListElement, step: string, captured: string): void {
+  const items = Array.from(list.querySelectorAll<HTMLLIElement>("li"));
+  let current = items.findIndex((li) => li.dataset.key === step);
+  if (current >= 0 && captured === step) current++;
+  items.forEach((li, i) => { li.className = current < 0 ? "" : i < current ? "done" : i === current ? "current" : ""; });
 }
 
 // pullFrames shows the Go side's preview frames while this view is current.
-async function pullFrames(rev: number, img: HTMLImageElement, overlay: SVGSVGElement, msg: HTMLElement, fps: HTMLElement): Promise<void> {
+async function pullFrames(rev: number, img: HTMLImageElement, overlay: SVGSVGElement, msg: HTMLElement, fps: HTMLElement,
+  prompts?: HTMLOListElement): Promise<void> {
   let seq = 0;
   while (view?.rev === rev) {
     const f: FrameView = await b.Frame(seq);
@@ -192,6 +256,7 @@ async function pullFrames(rev: number, img: HTMLImageElement, overlay: SVGSVGEle
     drawOverlay(overlay, f);
     msg.textContent = f.message;
     msg.dataset.key = f.overlay?.message ?? "";
+    if (prompts) markPrompt(prompts, f.overlay?.step ?? "", f.overlay?.captured ?? "");
     fps.textContent = `${f.fps.toFixed(0)} fps`;
     document.body.dataset.previewSeq = String(seq);
   }
@@ -228,6 +293,8 @@ function renderResult(v: View): void {
       el("dt", {}, "Reasons"), el("dd", { id: "reasons" }, op.reasons.join(", ") || "—"),
       el("dt", {}, "Face match"), el("dd", {}, op.face_match?.toFixed(3) ?? "—"),
       el("dt", {}, "Liveness"), el("dd", {}, op.liveness?.toFixed(3) ?? "—"),
+      el("dt", {}, "Liveness path"), el("dd", { id: "liveness-path" },
+        (op.liveness_path || "—") + (op.challenges?.length ? ` (${op.challenges.join(", ")})` : "")),
       el("dt", {}, "Next action"), el("dd", { id: "next-action" }, r.next_action + (r.retry_step ? ` (${r.retry_step})` : "")),
       el("dt", {}, "Submission"), el("dd", { id: "submission" }, r.submission_id),
       el("dt", {}, "Timings"), el("dd", {}, Object.entries(op.timings_ms).map(([k, ms]) => `${k} ${ms.toFixed(0)} ms`).join(" · ")),
