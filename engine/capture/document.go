@@ -28,9 +28,23 @@ type DocumentConfig struct {
 	MaxDeviation float64
 	// MinWidth and MaxWidth bound the document's width over the frame's.
 	MinWidth, MaxWidth float64
-	// MinBrightness and MaxBrightness bound the mean grey level of the
-	// rectified document.
-	MinBrightness, MaxBrightness float64
+	// Exposure is judged on the rectified document's grey levels, as a
+	// camera's meter and histogram do: it is too dark when its mean grey
+	// is below MinBrightness or more than MaxDark of it is at or below
+	// DarkLevel (deep shadow over part of it), and too bright when more
+	// than MaxClipped of it is at or above ClipLevel (clipped highlights
+	// across it; a smaller blown-out patch is glare, its own check). A
+	// white page lit brightly but with nothing clipped passes.
+	MinBrightness float64
+	DarkLevel     float64
+	MaxDark       float64
+	ClipLevel     float64
+	MaxClipped    float64
+	// AdviseMinBrightness and AdviseMaxBrightness are the comfortable range
+	// of the mean grey level (the seed's 80-200): a frame whose exposure
+	// passes but whose mean is outside it carries a hint (Overlay.Hint),
+	// never a refusal. By default the lower end is the dark gate itself.
+	AdviseMinBrightness, AdviseMaxBrightness float64
 	// GlareLevel is the grey level from which a pixel (all three channels)
 	// counts as blown out; MaxGlare bounds the blown-out share of the
 	// document.
@@ -58,21 +72,26 @@ type DocumentConfig struct {
 // DefaultDocumentConfig returns the default thresholds for one side.
 func DefaultDocumentConfig() DocumentConfig {
 	return DocumentConfig{
-		Sides:           1,
-		WorkWidth:       320,
-		MaxDeviation:    15,
-		MinWidth:        0.5,
-		MaxWidth:        0.9,
-		MinBrightness:   80,
-		MaxBrightness:   200,
-		GlareLevel:      245,
-		MaxGlare:        0.05,
-		MinVisible:      0.95,
-		MinSharpness:    100,
-		SharpnessWidth:  512,
-		MaxSpeed:        0.15,
-		StableFrames:    5,
-		FlipCorrelation: 0.6,
+		Sides:               1,
+		WorkWidth:           320,
+		MaxDeviation:        15,
+		MinWidth:            0.5,
+		MaxWidth:            0.9,
+		MinBrightness:       80,
+		DarkLevel:           40,
+		MaxDark:             0.25,
+		ClipLevel:           250,
+		MaxClipped:          0.2,
+		AdviseMinBrightness: 80,
+		AdviseMaxBrightness: 200,
+		GlareLevel:          245,
+		MaxGlare:            0.05,
+		MinVisible:          0.95,
+		MinSharpness:        100,
+		SharpnessWidth:      512,
+		MaxSpeed:            0.15,
+		StableFrames:        5,
+		FlipCorrelation:     0.6,
 	}
 }
 
@@ -86,8 +105,12 @@ func (c DocumentConfig) validate() error {
 		return fmt.Errorf("document guidance: sharpness width %d below 64", c.SharpnessWidth)
 	case c.MinWidth <= 0 || c.MaxWidth <= c.MinWidth || c.MaxWidth > 1:
 		return fmt.Errorf("document guidance: width range %.2f..%.2f", c.MinWidth, c.MaxWidth)
-	case c.MaxBrightness <= c.MinBrightness:
-		return fmt.Errorf("document guidance: brightness range %.0f..%.0f", c.MinBrightness, c.MaxBrightness)
+	case c.AdviseMaxBrightness <= c.AdviseMinBrightness:
+		return fmt.Errorf("document guidance: advised brightness range %.0f..%.0f", c.AdviseMinBrightness, c.AdviseMaxBrightness)
+	case c.MinBrightness < 0 || c.DarkLevel < 0 || c.ClipLevel <= c.DarkLevel || c.ClipLevel > 255:
+		return fmt.Errorf("document guidance: exposure levels: mean from %.0f, dark to %.0f, clipped from %.0f", c.MinBrightness, c.DarkLevel, c.ClipLevel)
+	case c.MaxDark <= 0 || c.MaxClipped <= 0:
+		return errors.New("document guidance: dark and clipped shares must be positive")
 	case c.StableFrames < 1:
 		return errors.New("document guidance: stable frames must be at least 1")
 	case c.MaxGlare <= 0 || c.MinSharpness <= 0 || c.MaxSpeed <= 0 || c.MaxDeviation <= 0:
@@ -102,6 +125,8 @@ const (
 	CheckDeviation  = "deviation_deg"
 	CheckWidth      = "width_fraction"
 	CheckBrightness = "brightness"
+	CheckDark       = "dark_fraction"
+	CheckClipped    = "clipped_fraction"
 	CheckGlare      = "glare_fraction"
 	CheckVisible    = "visible_fraction"
 	CheckSharpness  = "sharpness"
@@ -150,7 +175,9 @@ var sideNames = [2]string{"front", "back"}
 type DocumentMeasure struct {
 	Locate     locate.Result
 	Deviation  float64 // degrees
-	Brightness float64
+	Brightness float64 // mean grey level
+	Dark       float64 // share of the document at or below DarkLevel
+	Clipped    float64 // share of the document at or above ClipLevel
 	Glare      float64 // share of the document
 	Visible    float64 // share of the outline
 	Sharpness  float64
@@ -180,6 +207,7 @@ func MeasureDocument(img gocv.Mat, cfg DocumentConfig, loc locate.Options) (Docu
 	defer grey.Close()
 	gocv.CvtColor(rect, &grey, gocv.ColorBGRToGray)
 	m.Brightness = grey.Mean().Val1
+	m.Dark, m.Clipped = exposure(grey, cfg.DarkLevel, cfg.ClipLevel)
 	m.Glare = glareFraction(rect, cfg.GlareLevel)
 	m.Sharpness = face.LaplacianVariance(grey)
 	m.Signature = signature(grey)
@@ -240,7 +268,9 @@ func (g *DocumentGuide) Analyse(ctx context.Context, f Frame) (Overlay, error) {
 	addCheck(&ov.Checks, CheckFound, m.Locate.Score, true)
 	aligned := addCheck(&ov.Checks, CheckDeviation, m.Deviation, m.Deviation <= c.MaxDeviation)
 	addCheck(&ov.Checks, CheckWidth, wf, wf >= c.MinWidth && wf <= c.MaxWidth)
-	lit := addCheck(&ov.Checks, CheckBrightness, m.Brightness, m.Brightness >= c.MinBrightness && m.Brightness <= c.MaxBrightness)
+	lit := addCheck(&ov.Checks, CheckBrightness, m.Brightness, m.Brightness >= c.MinBrightness)
+	lit = addCheck(&ov.Checks, CheckDark, m.Dark, m.Dark <= c.MaxDark) && lit
+	lit = addCheck(&ov.Checks, CheckClipped, m.Clipped, m.Clipped <= c.MaxClipped) && lit
 	noGlare := addCheck(&ov.Checks, CheckGlare, m.Glare, m.Glare < c.MaxGlare)
 	visible := addCheck(&ov.Checks, CheckVisible, m.Visible, m.Visible >= c.MinVisible)
 	sharp := addCheck(&ov.Checks, CheckSharpness, m.Sharpness, m.Sharpness >= c.MinSharpness)
@@ -262,6 +292,14 @@ func (g *DocumentGuide) Analyse(ctx context.Context, f Frame) (Overlay, error) {
 		ov.Message = HoldSteady
 	default:
 		ov.Message = Capturing
+	}
+	if lit {
+		switch {
+		case m.Brightness > c.AdviseMaxBrightness:
+			ov.Hint = BrightLighting
+		case m.Brightness < c.AdviseMinBrightness:
+			ov.Hint = DimLighting
+		}
 	}
 	if ov.Message != Capturing {
 		g.resetWindow()
@@ -331,11 +369,34 @@ func meanShift(a, b locate.Quad) float64 {
 	return s / 4
 }
 
+// glareFraction is the share of bgr whose three channels are all at or
+// above level. Each channel thresholded is 0 or 255, and the grey
+// conversion's weights sum to one, so a pixel is 255 in grey only when all
+// three channels are (226 at most otherwise): the same count as
+// cv::inRange at half its cost.
 func glareFraction(bgr gocv.Mat, level float64) float64 {
+	set := gocv.NewMat()
+	defer set.Close()
+	gocv.Threshold(bgr, &set, float32(math.Ceil(level)-1), 255, gocv.ThresholdBinary)
+	all := gocv.NewMat()
+	defer all.Close()
+	gocv.CvtColor(set, &all, gocv.ColorBGRToGray)
+	gocv.Threshold(all, &all, 254, 255, gocv.ThresholdBinary)
+	return float64(gocv.CountNonZero(all)) / float64(all.Rows()*all.Cols())
+}
+
+// exposure returns the shares of grey at or below dark and at or above
+// clipped.
+func exposure(grey gocv.Mat, dark, clipped float64) (darkShare, clippedShare float64) {
 	mask := gocv.NewMat()
 	defer mask.Close()
-	gocv.InRangeWithScalar(bgr, gocv.NewScalar(level, level, level, 0), gocv.NewScalar(255, 255, 255, 0), &mask)
-	return float64(gocv.CountNonZero(mask)) / float64(mask.Rows()*mask.Cols())
+	n := float64(grey.Rows() * grey.Cols())
+	// An 8-bit threshold keeps the grey levels above its floor.
+	gocv.Threshold(grey, &mask, float32(dark), 255, gocv.ThresholdBinaryInv)
+	darkShare = float64(gocv.CountNonZero(mask)) / n
+	gocv.Threshold(grey, &mask, float32(math.Ceil(clipped)-1), 255, gocv.ThresholdBinary)
+	clippedShare = float64(gocv.CountNonZero(mask)) / n
+	return darkShare, clippedShare
 }
 
 // signatureSize is the thumbnail compared between sides.

@@ -15,13 +15,20 @@ const (
 	AlignDocument     Message = "align_document"     // turned or tilted more than the limit
 	MoveCloser        Message = "move_closer"        // too small in the frame
 	MoveBack          Message = "move_back"          // too large in the frame
-	ImproveLighting   Message = "improve_lighting"   // too dark or too bright
+	ImproveLighting   Message = "improve_lighting"   // too dark, or highlights clipped across it
 	ReduceGlare       Message = "reduce_glare"       // too much of it is blown out
 	RemoveObstruction Message = "remove_obstruction" // part of its outline is covered
 	HoldSteady        Message = "hold_steady"        // blurred or moving
 	Capturing         Message = "capturing"          // every check passes; the stable window is filling
 	// FlipDocument asks for the other side once the first is captured.
 	FlipDocument Message = "flip_document"
+)
+
+// Document hints (Overlay.Hint): advice shown beside the message, never
+// holding the capture back.
+const (
+	BrightLighting Message = "bright_lighting" // brighter than advised, nothing clipped
+	DimLighting    Message = "dim_lighting"    // darker than advised, not too dark
 )
 
 // Selfie messages, in precedence order (MoveCloser, MoveBack, ImproveLighting,
@@ -58,6 +65,8 @@ var texts = map[Message][2]string{
 	MoveCloser:        {"Move closer", "Dekatkan kamera"},
 	MoveBack:          {"Move back", "Jauhkan kamera"},
 	ImproveLighting:   {"Improve the lighting", "Perbaiki pencahayaan"},
+	BrightLighting:    {"Bright lighting: avoid direct light if the text fades", "Pencahayaan terang: hindari cahaya langsung jika tulisan memudar"},
+	DimLighting:       {"Dim lighting: more light gives a clearer picture", "Pencahayaan redup: tambah cahaya agar gambar lebih jelas"},
 	ReduceGlare:       {"Reduce glare", "Kurangi pantulan cahaya"},
 	RemoveObstruction: {"Remove what covers the document", "Singkirkan benda yang menutupi dokumen"},
 	HoldSteady:        {"Hold steady", "Tahan agar tidak bergerak"},

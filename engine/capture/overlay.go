@@ -34,6 +34,9 @@ type Overlay struct {
 	Seq     int     `json:"seq"`
 	TimeMS  float64 `json:"time_ms"`
 	Message Message `json:"message"`
+	// Hint is advice that does not hold the capture back (bright or dim
+	// lighting within what exposure allows), or empty.
+	Hint Message `json:"hint,omitempty"`
 	// Step is what is being captured: front, back, selfie or a challenge.
 	Step      string   `json:"step"`
 	Quad      []Point  `json:"quad,omitempty"` // document corners TL, TR, BR, BL

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/internal/testenv"
 )
 
 // benchImages composes the issue's benchmark inputs from shared photos: a
@@ -86,6 +88,29 @@ func BenchmarkFaceMatch(b *testing.B) {
 				if err == nil && r.Decision.Decision == "" {
 					err = fmt.Errorf("no decision")
 				}
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkLiveness is the passive liveness of one selfie (the 1280x720
+// benchmark selfie, its face found beforehand) with one thread per model:
+// the previous release's MiniFASNetV2-SE alone and the fused three models
+// with the face's screen and print traces, in the same run. cpu-ms/op is
+// the process CPU per selfie; run under `taskset -c 0` for one core.
+func BenchmarkLiveness(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		e    *Engine
+	}{{"single=minifasnet_v2se", newSingleModelEngine(b, 1)}, {"fused=3_models+traces", newTestEngine(b, 1)}} {
+		selfie, _ := benchImages(b)
+		f := detectOne(b, c.e.det, selfie)
+		b.Run(c.name, func(b *testing.B) {
+			testenv.ReportCPU(b)
+			reportP50(b, func() error {
+				_, err := c.e.Liveness(ctx, selfie, f)
 				return err
 			})
 		})

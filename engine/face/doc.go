@@ -1,8 +1,15 @@
 // Package face is the on-device face engine: it finds faces (YuNet run in
 // ONNX Runtime and decoded here), aligns them to the ArcFace template,
 // embeds them (fr_feature, 512-d), measures their quality, scores passive
-// liveness (MiniFASNetV2-SE) and turns the similarity of two faces into a
-// calibrated match decision at a false-accept operating point.
+// liveness and turns the similarity of two faces into a calibrated match
+// decision at a false-accept operating point.
+//
+// Passive liveness is MiniFASNetV2-SE alone, or (Config.MiniFASV2Model and
+// MiniFASV1SEModel, as the product loads it) fused with minivision's
+// MiniFASNetV2 and MiniFASNetV1SE: each model's log-odds Platt-calibrated
+// and averaged (DefaultFusion), bounded by the screen and print traces of
+// the document forensics measured on the face (Traces), a monochrome face
+// judged by MiniFASNetV2-SE alone and never accepted passively.
 //
 // Images are BGR gocv.Mats as engine/imageio decodes them; the engine never
 // reads files or resolves model names itself: its constructors take model

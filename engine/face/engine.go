@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -53,6 +54,16 @@ type Config struct {
 	DetectorModel string // YuNet 2023mar
 	EmbedderModel string // fr_feature
 	LivenessModel string // MiniFASNetV2-SE; "" disables liveness
+	// MiniFASV2Model and MiniFASV1SEModel are minivision's pair
+	// (MiniFASNetV2 at crop scale 2.7, MiniFASNetV1SE at 4.0). With both
+	// set (and LivenessModel), liveness fuses the three models and the
+	// face's screen and print traces (Fusion); without them it is
+	// MiniFASNetV2-SE alone, as before.
+	MiniFASV2Model   string
+	MiniFASV1SEModel string
+	// Fusion calibrates the three models; the zero value means
+	// DefaultFusion.
+	Fusion Fusion
 	// Threads is the intra-op thread count of each model session. Match
 	// already works on its two images concurrently.
 	Threads  int
@@ -69,6 +80,9 @@ type Engine struct {
 	det           *YuNet
 	emb           *Embedder
 	live          *Liveness
+	miniV2        *MiniFAS
+	miniV1SE      *MiniFAS
+	fusion        Fusion
 	quality       QualityThresholds
 	matcher       Matcher
 	liveThreshold float64
@@ -77,7 +91,14 @@ type Engine struct {
 // New loads the models named in cfg.
 func New(cfg Config) (*Engine, error) {
 	opt := ort.Options{IntraOpThreads: max(cfg.Threads, 1)}
-	e := &Engine{quality: cfg.Quality, matcher: cfg.Matcher, liveThreshold: cfg.LiveThreshold}
+	e := &Engine{quality: cfg.Quality, matcher: cfg.Matcher, liveThreshold: cfg.LiveThreshold, fusion: cfg.Fusion}
+	if e.fusion.Models == ([3]Platt{}) {
+		e.fusion = DefaultFusion
+	}
+	e.fusion = e.fusion.withDefaults()
+	if (cfg.MiniFASV2Model == "") != (cfg.MiniFASV1SEModel == "") || (cfg.MiniFASV2Model != "" && cfg.LivenessModel == "") {
+		return nil, errors.New("face engine: the minivision liveness pair needs both its models and MiniFASNetV2-SE")
+	}
 	if e.quality == (QualityThresholds{}) {
 		e.quality = DefaultQuality
 	}
@@ -101,6 +122,16 @@ func New(cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if cfg.MiniFASV2Model != "" {
+		if e.miniV2, err = NewMiniFAS(cfg.MiniFASV2Model, miniFASV2Scale, opt); err != nil {
+			e.Close()
+			return nil, err
+		}
+		if e.miniV1SE, err = NewMiniFAS(cfg.MiniFASV1SEModel, miniFASV1SEScale, opt); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -115,6 +146,12 @@ func (e *Engine) Close() error {
 	}
 	if e.live != nil {
 		errs = append(errs, e.live.Close())
+	}
+	if e.miniV2 != nil {
+		errs = append(errs, e.miniV2.Close())
+	}
+	if e.miniV1SE != nil {
+		errs = append(errs, e.miniV1SE.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -183,9 +220,13 @@ func (e *Engine) Describe(ctx context.Context, img gocv.Mat, f Face, t Timings, 
 
 // LivenessResult is the passive liveness verdict on the selfie.
 type LivenessResult struct {
-	Score     float64 `json:"score"` // probability of a live face
+	// Score is the probability of a live face: with the fused models, the
+	// lower of their calibrated probability and the traces' score.
+	Score     float64 `json:"score"`
 	Threshold float64 `json:"threshold"`
 	Live      bool    `json:"live"`
+	// Fused says how Score came about; nil for MiniFASNetV2-SE alone.
+	Fused *FusedLiveness `json:"fused,omitempty"`
 }
 
 // Liveness scores face f of img; it fails when the engine has no liveness
@@ -194,12 +235,23 @@ func (e *Engine) Liveness(ctx context.Context, img gocv.Mat, f Face) (LivenessRe
 	if e.live == nil {
 		return LivenessResult{}, errors.New("liveness model not loaded")
 	}
-	p, err := e.live.Score(ctx, img, f.Box)
+	if e.miniV2 == nil {
+		p, err := e.live.Score(ctx, img, f.Box)
+		if err != nil {
+			return LivenessResult{}, err
+		}
+		return LivenessResult{Score: p, Threshold: e.liveThreshold, Live: p >= e.liveThreshold}, nil
+	}
+	fl, err := e.fusedLiveness(ctx, img, f.Box)
 	if err != nil {
 		return LivenessResult{}, err
 	}
-	return LivenessResult{Score: p, Threshold: e.liveThreshold, Live: p >= e.liveThreshold}, nil
+	p := math.Min(fl.Passive, fl.TraceScore)
+	return LivenessResult{Score: p, Threshold: e.liveThreshold, Live: p >= e.liveThreshold, Fused: &fl}, nil
 }
+
+// Fusion returns the calibration the engine fuses liveness with.
+func (e *Engine) Fusion() Fusion { return e.fusion }
 
 // MatchResult is a 1:1 comparison of a selfie with a reference portrait.
 type MatchResult struct {
@@ -276,8 +328,8 @@ func (e *Engine) Warm(ctx context.Context) error {
 		return fmt.Errorf("warming the face embedder: %w", err)
 	}
 	if e.live != nil {
-		if _, err := e.live.Score(ctx, grey, Box{X: 240, Y: 160, W: 160, H: 160}); err != nil {
-			return fmt.Errorf("warming the liveness model: %w", err)
+		if _, err := e.Liveness(ctx, grey, Face{Box: Box{X: 240, Y: 160, W: 160, H: 160}}); err != nil {
+			return fmt.Errorf("warming the liveness models: %w", err)
 		}
 	}
 	return nil

@@ -13,15 +13,31 @@ import (
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
+// newTestEngine loads the engine as the product does: liveness fuses the
+// three models and the traces.
 func newTestEngine(t testing.TB, threads int) *Engine {
 	t.Helper()
-	testenv.ORT(t)
-	e, err := New(Config{
-		DetectorModel: testenv.Model(t, "yunet"),
-		EmbedderModel: testenv.Model(t, "fr-feature"),
-		LivenessModel: testenv.Model(t, "minifasnet-v2se"),
-		Threads:       threads,
+	return newEngine(t, Config{
+		LivenessModel:    testenv.Model(t, "minifasnet-v2se"),
+		MiniFASV2Model:   testenv.Model(t, "minifasnet-v2-2.7"),
+		MiniFASV1SEModel: testenv.Model(t, "minifasnet-v1se-4.0"),
+		Threads:          threads,
 	})
+}
+
+// newSingleModelEngine is the previous release's liveness:
+// MiniFASNetV2-SE alone.
+func newSingleModelEngine(t testing.TB, threads int) *Engine {
+	t.Helper()
+	return newEngine(t, Config{LivenessModel: testenv.Model(t, "minifasnet-v2se"), Threads: threads})
+}
+
+// newEngine loads cfg with the installed detector and embedder.
+func newEngine(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	testenv.ORT(t)
+	cfg.DetectorModel, cfg.EmbedderModel = testenv.Model(t, "yunet"), testenv.Model(t, "fr-feature")
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,18 @@ func (l *Liveness) Close() error { return l.sess.Close() }
 // Score returns the probability that face is a live person rather than a
 // print or a screen: the softmax of the model's [real, spoof] logits.
 func (l *Liveness) Score(ctx context.Context, img gocv.Mat, face Box) (float64, error) {
+	z, err := l.LiveLogit(ctx, img, face)
+	if err != nil {
+		return 0, err
+	}
+	return sigmoid(z), nil
+}
+
+func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
+
+// LiveLogit returns the log-odds of a live face: the model's real logit
+// minus its spoof logit.
+func (l *Liveness) LiveLogit(ctx context.Context, img gocv.Mat, face Box) (float64, error) {
 	if err := checkImage(img); err != nil {
 		return 0, err
 	}
@@ -63,8 +75,118 @@ func (l *Liveness) Score(ctx context.Context, img gocv.Mat, face Box) (float64, 
 	if err != nil {
 		return 0, fmt.Errorf("scoring liveness: %w", err)
 	}
-	real, spoof := float64(out[0].Data[0]), float64(out[0].Data[1])
-	return 1 / (1 + math.Exp(spoof-real)), nil
+	return float64(out[0].Data[0]) - float64(out[0].Data[1]), nil
+}
+
+// MiniFAS runs one of minivision's Silent-Face-Anti-Spoofing models
+// (MiniFASNetV2 at crop scale 2.7, MiniFASNetV1SE at 4.0) on one face. It
+// is safe for concurrent use.
+type MiniFAS struct {
+	sess  *ort.Session
+	scale float64
+}
+
+// miniFASSide is the side of the models' input.
+const miniFASSide = 80
+
+// NewMiniFAS loads the minivision model at path, which was trained on
+// crops of scale times the face box.
+func NewMiniFAS(path string, scale float64, opt ort.Options) (*MiniFAS, error) {
+	if !(scale >= 1) {
+		return nil, fmt.Errorf("loading liveness model %s: crop scale %v, want at least 1", path, scale)
+	}
+	s, err := ort.NewSession(path, opt)
+	if err != nil {
+		return nil, fmt.Errorf("loading liveness model: %w", err)
+	}
+	in, out := s.Inputs(), s.Outputs()
+	if len(in) != 1 || len(out) != 1 || fmt.Sprint(in[0].Shape[1:]) != fmt.Sprint([]int64{3, miniFASSide, miniFASSide}) || out[0].Shape[len(out[0].Shape)-1] != 3 {
+		s.Close()
+		return nil, fmt.Errorf("loading liveness model %s: want one 3x80x80 input and three output logits (a minivision MiniFASNet)", path)
+	}
+	return &MiniFAS{sess: s, scale: scale}, nil
+}
+
+// Close releases the model.
+func (m *MiniFAS) Close() error { return m.sess.Close() }
+
+// LiveLogit returns the log-odds of a live face against the two spoof
+// classes: log p(live) - log(p(spoof 0) + p(spoof 2)) of the softmax over
+// the model's three logits, index 1 being live. Preprocessing as
+// minivision's: the BGR crop (miniFASCrop) with raw 0..255 values.
+func (m *MiniFAS) LiveLogit(ctx context.Context, img gocv.Mat, face Box) (float64, error) {
+	if err := checkImage(img); err != nil {
+		return 0, err
+	}
+	crop, err := miniFASCrop(img, face, m.scale)
+	if err != nil {
+		return 0, err
+	}
+	defer crop.Close()
+	in := ort.NewNCHW(1, 3, miniFASSide, miniFASSide)
+	if err := in.SetImage(0, crop.ToBytes(), miniFASSide, miniFASSide, ort.Raw); err != nil {
+		return 0, fmt.Errorf("scoring liveness: %w", err)
+	}
+	out, err := m.sess.Run(ctx, in)
+	if err != nil {
+		return 0, fmt.Errorf("scoring liveness: %w", err)
+	}
+	l := out[0].Data
+	s0, live, s2 := float64(l[0]), float64(l[1]), float64(l[2])
+	// log(exp(s0) + exp(s2)), stably.
+	hi := math.Max(s0, s2)
+	spoof := hi + math.Log(math.Exp(s0-hi)+math.Exp(s2-hi))
+	return live - spoof, nil
+}
+
+// miniFASCrop cuts minivision's crop (miniFASRect) of face b from img,
+// resized to 80x80.
+func miniFASCrop(img gocv.Mat, b Box, scale float64) (gocv.Mat, error) {
+	r, err := miniFASRect(img.Cols(), img.Rows(), b, scale)
+	if err != nil {
+		return gocv.NewMat(), err
+	}
+	roi := img.Region(r)
+	defer roi.Close()
+	out := gocv.NewMat()
+	gocv.Resize(roi, &out, image.Pt(miniFASSide, miniFASSide), 0, 0, gocv.InterpolationLinear)
+	return out, nil
+}
+
+// miniFASRect is minivision's CropImage box in a w x h image: the face box
+// scaled by min(scale, (h-1)/box h, (w-1)/box w) about its centre, shifted
+// back inside the image where it leaves it; the corners truncated to
+// integers as Python's int() does and taken inclusive. It keeps the box's
+// aspect, so the crop is not square.
+func miniFASRect(w, h int, b Box, scale float64) (image.Rectangle, error) {
+	fw, fh := float64(w), float64(h)
+	if b.W < 1 || b.H < 1 {
+		return image.Rectangle{}, fmt.Errorf("scoring liveness: face box %+v is empty", b)
+	}
+	if b.X >= fw || b.Y >= fh || b.X+b.W <= 0 || b.Y+b.H <= 0 {
+		return image.Rectangle{}, fmt.Errorf("scoring liveness: face box %+v lies outside the %dx%d image", b, w, h)
+	}
+	s := math.Min(scale, math.Min((fh-1)/b.H, (fw-1)/b.W))
+	nw, nh := b.W*s, b.H*s
+	cx, cy := b.X+b.W/2, b.Y+b.H/2
+	x0, y0, x1, y1 := cx-nw/2, cy-nh/2, cx+nw/2, cy+nh/2
+	if x0 < 0 {
+		x1 -= x0
+		x0 = 0
+	}
+	if y0 < 0 {
+		y1 -= y0
+		y0 = 0
+	}
+	if x1 > fw-1 {
+		x0 -= x1 - fw + 1
+		x1 = fw - 1
+	}
+	if y1 > fh-1 {
+		y0 -= y1 - fh + 1
+		y1 = fh - 1
+	}
+	return image.Rect(int(x0), int(y0), int(x1)+1, int(y1)+1).Intersect(image.Rect(0, 0, w, h)), nil
 }
 
 // livenessCrop cuts the square of side 1.5 x max(w, h) centred on the face,

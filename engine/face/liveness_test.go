@@ -2,29 +2,209 @@ package face
 
 import (
 	"context"
+	"errors"
+	"image"
+	"math"
+	"math/rand/v2"
 	"testing"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/internal/synth"
+	"github.com/openkyc/kyc/internal/testenv"
 )
 
 // TestLivenessOnMinivisionSamples: image_T1 is a live face, F1 and F2 are
-// a print and a screen replay.
+// a print and a screen replay; the previous single model and the fused
+// three tell them apart alike.
 func TestLivenessOnMinivisionSamples(t *testing.T) {
+	for _, eng := range []struct {
+		name  string
+		e     *Engine
+		fused bool
+	}{{"MiniFASNetV2-SE alone", newSingleModelEngine(t, 1), false}, {"fused", newTestEngine(t, 1), true}} {
+		for _, c := range []struct {
+			file string
+			live bool
+		}{
+			{"image_T1.jpg", true},
+			{"image_F1.jpg", false},
+			{"image_F2.jpg", false},
+		} {
+			img := readImage(t, "liveness", "minivision_samples", c.file)
+			f := detectOne(t, eng.e.det, img)
+			r, err := eng.e.Liveness(context.Background(), img, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Live != c.live || r.Score < 0 || r.Score > 1 {
+				t.Errorf("%s, %s: live=%v (p=%.3f), want live=%v", eng.name, c.file, r.Live, r.Score, c.live)
+			}
+			if (r.Fused != nil) != eng.fused {
+				t.Fatalf("%s: fused breakdown %+v", eng.name, r.Fused)
+			}
+			if r.Fused != nil && (len(r.Fused.Models) != 3 || r.Fused.Traces == nil || r.Score != math.Min(r.Fused.Passive, r.Fused.TraceScore)) {
+				t.Errorf("%s: breakdown %+v, score %.3f", c.file, r.Fused, r.Score)
+			}
+		}
+	}
+}
+
+// TestMiniFASPairAsPublished: minivision's own rule (the mean of the two
+// models' live probabilities) on its three samples.
+func TestMiniFASPairAsPublished(t *testing.T) {
 	e := newTestEngine(t, 1)
+	for file, live := range map[string]bool{"image_T1.jpg": true, "image_F1.jpg": false, "image_F2.jpg": false} {
+		img := readImage(t, "liveness", "minivision_samples", file)
+		b := detectOne(t, e.det, img).Box
+		var mean float64
+		for _, m := range []*MiniFAS{e.miniV2, e.miniV1SE} {
+			z, err := m.LiveLogit(context.Background(), img, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mean += sigmoid(z) / 2
+		}
+		if (mean > 0.5) != live {
+			t.Errorf("%s: mean live probability %.3f, want live=%v", file, mean, live)
+		}
+	}
+}
+
+// TestMiniFASRect checks the crop box against minivision's CropImage
+// arithmetic, worked by hand.
+func TestMiniFASRect(t *testing.T) {
 	for _, c := range []struct {
-		file string
-		live bool
+		name  string
+		w, h  int
+		b     Box
+		scale float64
+		want  image.Rectangle
 	}{
-		{"image_T1.jpg", true},
-		{"image_F1.jpg", false},
-		{"image_F2.jpg", false},
+		// 2.7 x (40x50) = 108x135 about (120, 125): 66..174, 57.5..192.5.
+		{"inside", 640, 480, Box{X: 100, Y: 100, W: 40, H: 50}, 2.7, image.Rect(66, 57, 175, 193)},
+		// 4 x (60x60) = 240 about (40, 50): shifted right and down to 0.
+		{"top-left corner", 640, 480, Box{X: 10, Y: 20, W: 60, H: 60}, 4, image.Rect(0, 0, 241, 241)},
+		// 4 x 60 = 240 about (620, 460): shifted to end at 639 and 479.
+		{"bottom-right corner", 640, 480, Box{X: 590, Y: 430, W: 60, H: 60}, 4, image.Rect(399, 239, 640, 480)},
+		// The scale shrinks to (480-1)/200 = 2.395: 479 tall from 0.
+		{"large face", 640, 480, Box{X: 220, Y: 140, W: 200, H: 200}, 4, image.Rect(80, 0, 560, 480)},
 	} {
-		img := readImage(t, "liveness", "minivision_samples", c.file)
-		f := detectOne(t, e.det, img)
-		r, err := e.Liveness(context.Background(), img, f)
+		got, err := miniFASRect(c.w, c.h, c.b, c.scale)
+		if err != nil || got != c.want {
+			t.Errorf("%s: %v %v, want %v", c.name, got, err, c.want)
+		}
+	}
+	for _, b := range []Box{{0, 0, 0, 10}, {700, 10, 20, 20}, {-50, -50, 20, 20}} {
+		if _, err := miniFASRect(640, 480, b, 2.7); err == nil {
+			t.Errorf("box %+v gave a crop", b)
+		}
+	}
+	img := bbt(t, "leonard1")
+	crop, err := miniFASCrop(img, Box{X: 140, Y: 140, W: 9, H: 9}, 4)
+	if err != nil || crop.Cols() != miniFASSide || crop.Rows() != miniFASSide {
+		t.Errorf("crop at the border: %v", err)
+	}
+	crop.Close()
+}
+
+// TestFitPlatt recovers a known calibration from samples drawn from it,
+// keeps separable classes finite and weighs the classes equally.
+func TestFitPlatt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	want := Platt{A: 0.5, B: -1}
+	var z []float64
+	var live []bool
+	for range 20000 {
+		x := -10 + 20*rng.Float64()
+		z = append(z, x)
+		live = append(live, rng.Float64() < sigmoid(want.Apply(x)))
+	}
+	// Equal class weights shift the intercept by the log of the class
+	// ratio; without it the fit is the plain maximum likelihood.
+	var nLive float64
+	for _, l := range live {
+		if l {
+			nLive++
+		}
+	}
+	wantB := want.B + math.Log((float64(len(live))-nLive)/nLive)
+	got, err := FitPlatt(z, live)
+	if err != nil || math.Abs(got.A-want.A) > 0.03 || math.Abs(got.B-wantB) > 0.1 {
+		t.Errorf("fit %+v, %v; want A %.2f B %.2f", got, err, want.A, wantB)
+	}
+	sep, err := FitPlatt([]float64{-3, -2, -1, 1, 2, 3}, []bool{false, false, false, true, true, true})
+	if err != nil || !(sep.A > 0) || math.IsInf(sep.A, 0) || math.IsNaN(sep.A) || math.Abs(sep.B) > 1e-6 {
+		t.Errorf("separable classes: %+v, %v", sep, err)
+	}
+	for _, c := range []struct {
+		z    []float64
+		live []bool
+	}{{[]float64{1, 2}, []bool{true, true}}, {nil, nil}, {[]float64{1}, []bool{true, false}}} {
+		if _, err := FitPlatt(c.z, c.live); err == nil {
+			t.Errorf("FitPlatt(%v, %v) succeeded", c.z, c.live)
+		}
+	}
+	if _, err := FitPlatt([]float64{1}, []bool{false}); !errors.Is(err, ErrNoLivenessData) {
+		t.Errorf("one class: %v, want ErrNoLivenessData", err)
+	}
+}
+
+func TestFusionScores(t *testing.T) {
+	f := Fusion{Models: [3]Platt{{1, 0}, {2, 0}, {3, -6}}, Bias: 1, TraceThreshold: 4}
+	// (1 + 2 + (3-6))/3 + 1 = 1.
+	if got, want := f.Fuse([3]float64{1, 1, 1}), sigmoid(1); math.Abs(got-want) > 1e-12 {
+		t.Errorf("Fuse = %v, want %v", got, want)
+	}
+	for _, c := range []struct{ mass, want float64 }{{0, 1}, {2, 1}, {4, 0.5}, {5, 0.25}, {6, 0}, {60, 0}} {
+		if got := f.TraceScore(c.mass); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("TraceScore(%v) = %v, want %v", c.mass, got, c.want)
+		}
+	}
+}
+
+// TestLivenessRefusesRenderedAttacks: a colour portrait passes; the same
+// portrait shown on a screen or printed in halftone and photographed is
+// refused, its traces showing the reproduction.
+func TestLivenessRefusesRenderedAttacks(t *testing.T) {
+	e := newTestEngine(t, 1)
+	// 015 is of the report half (odd index), not of the calibration.
+	portrait := readImage(t, "liveness", "interfaces_cc0", "015.jpg")
+	screen := synth.ScreenPhoto(portrait, synth.ScreenOptions{Pitch: 1.2, Angle: 2, Blur: 0.2, Brightness: 0.65, JPEGQuality: 90, Seed: 1})
+	defer screen.Close()
+	print := synth.PrintPhoto(portrait, synth.PrintOptions{Period: 3, Angle: -1, Blur: 0.3, Light: 0.1, Noise: 2, JPEGQuality: 90, Seed: 1})
+	defer print.Close()
+	for _, c := range []struct {
+		name string
+		img  *gocv.Mat
+		live bool
+	}{{"portrait", &portrait, true}, {"screen", &screen, false}, {"print", &print, false}} {
+		f := detectOne(t, e.det, *c.img)
+		r, err := e.Liveness(context.Background(), *c.img, f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Live != c.live || r.Score < 0 || r.Score > 1 {
-			t.Errorf("%s: live=%v (p=%.3f), want live=%v", c.file, r.Live, r.Score, c.live)
+		t.Logf("%s: score %.3f passive %.3f traces %.2f %+v", c.name, r.Score, r.Fused.Passive, r.Fused.TraceScore, r.Fused.Traces)
+		if r.Live != c.live || r.Fused.Reproduction == c.live {
+			t.Errorf("%s: live %v (%.3f), reproduction %v; want live %v", c.name, r.Live, r.Score, r.Fused.Reproduction, c.live)
+		}
+	}
+}
+
+func TestNewMiniFASRejectsWrongModels(t *testing.T) {
+	testenv.ORT(t)
+	for _, c := range []struct {
+		name, model string
+		scale       float64
+	}{
+		{"suri's model", "minifasnet-v2se", 2.7},
+		{"the detector", "yunet", 4},
+		{"no crop scale", "minifasnet-v2-2.7", 0},
+	} {
+		if m, err := NewMiniFAS(testenv.Model(t, c.model), c.scale, ort.Options{}); err == nil {
+			m.Close()
+			t.Errorf("%s: loaded", c.name)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package ocr
 
 import (
+	"cmp"
 	"image"
 	"math"
 	"slices"
@@ -146,9 +147,9 @@ func convexHull(in []image.Point) []Point {
 	}
 	slices.SortFunc(pts, func(a, b Point) int {
 		if a.X != b.X {
-			return cmpFloat(a.X, b.X)
+			return cmp.Compare(a.X, b.X)
 		}
-		return cmpFloat(a.Y, b.Y)
+		return cmp.Compare(a.Y, b.Y)
 	})
 	pts = slices.Compact(pts)
 	if len(pts) < 3 {
@@ -173,25 +174,15 @@ func convexHull(in []image.Point) []Point {
 	return hull[:len(hull)-1]
 }
 
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // sortReadingOrder orders boxes top to bottom, and left to right within a
 // row: boxes whose tops differ by less than half the smaller box height are
 // taken as one row.
 func sortReadingOrder(qs []Quad) {
 	slices.SortStableFunc(qs, func(a, b Quad) int {
-		if c := cmpFloat(a[0].Y, b[0].Y); c != 0 {
+		if c := cmp.Compare(a[0].Y, b[0].Y); c != 0 {
 			return c
 		}
-		return cmpFloat(a[0].X, b[0].X)
+		return cmp.Compare(a[0].X, b[0].X)
 	})
 	// One bubble pass per box, as rows are short: swap neighbours that sit on
 	// the same row but in the wrong horizontal order.

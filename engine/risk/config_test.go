@@ -53,6 +53,7 @@ func TestValidate(t *testing.T) {
 		{"NaN band", func(c *Config) { c.Bands.ReviewMin = math.NaN() }, "review_min is NaN"},
 		{"approve everything", func(c *Config) { c.Bands = Bands{} }, "approve every score"},
 		{"threshold above 1", func(c *Config) { c.Thresholds.FaceLivenessMin = 50 }, "face_liveness_min is 50"},
+		{"negative band of doubt", func(c *Config) { c.Thresholds.FaceLivenessChallengeMin = -0.1 }, "face_liveness_challenge_min is -0.1"},
 		{"negative threshold", func(c *Config) { c.Thresholds.DataChecksMin = -0.1 }, "data_checks_min is -0.1"},
 		{"face match zones crossed", func(c *Config) { c.Thresholds.FaceMatchMin = 0.8 }, "face_match_min 0.8 is above face_match_accept 0.65"},
 		{"no attempts", func(c *Config) { c.MaxRetries = 0 }, "max_retries: 0"},
@@ -91,11 +92,18 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 func TestValidateAcceptsEdges(t *testing.T) {
 	for name, mod := range map[string]func(*Config){
-		"zero weight":                func(c *Config) { c.Weights[DeviceIntegrity] = 0 },
-		"no review band":             func(c *Config) { c.Bands = Bands{ApproveMin: 70, ReviewMin: 70} },
-		"no reject band":             func(c *Config) { c.Bands.ReviewMin = 0 },
-		"perfection only":            func(c *Config) { c.Bands.ApproveMin = 100 },
-		"rules disabled":             func(c *Config) { c.Thresholds = Thresholds{} },
+		"zero weight":      func(c *Config) { c.Weights[DeviceIntegrity] = 0 },
+		"no review band":   func(c *Config) { c.Bands = Bands{ApproveMin: 70, ReviewMin: 70} },
+		"no reject band":   func(c *Config) { c.Bands.ReviewMin = 0 },
+		"perfection only":  func(c *Config) { c.Bands.ApproveMin = 100 },
+		"rules disabled":   func(c *Config) { c.Thresholds = Thresholds{} },
+		"no band of doubt": func(c *Config) { c.Thresholds.FaceLivenessChallengeMin = 0 },
+		"band of doubt up to the threshold": func(c *Config) {
+			c.Thresholds.FaceLivenessChallengeMin = c.Thresholds.FaceLivenessMin
+		},
+		// An older policy that lowered the threshold under the default
+		// band's bottom: no band.
+		"threshold under the band":   func(c *Config) { c.Thresholds.FaceLivenessMin = 0.2 },
 		"nothing required":           func(c *Config) { c.Required = nil },
 		"required, zero weight":      func(c *Config) { c.Weights[Sanctions] = 0 },
 		"one attempt":                func(c *Config) { c.MaxRetries = 1 },

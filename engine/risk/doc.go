@@ -1,8 +1,8 @@
 // Package risk turns the signals of one verification attempt into a decision
 // (approve, review, reject, escalate), a next action for the capture client
-// (RETRY, STATUS, EXIT) and a user-facing message. It is the "Risk Scoring"
-// and "Decision & Routing" steps of the eKYC flow: a transparent weighted score
-// with a business-rules overlay. It does no I/O; Evaluate is a pure function
+// (RETRY, STATUS, EXIT, CHALLENGE) and a user-facing message. It is the
+// "Risk Scoring" and "Decision & Routing" steps of the eKYC flow: a
+// transparent weighted score with a business-rules overlay. It does no I/O; Evaluate is a pure function
 // of a Config and an Input.
 //
 // # Score
@@ -26,18 +26,29 @@
 //
 //  1. Confirmed watchlist hit: escalate (STATUS). First, so that compliance
 //     sees a sanctioned person even when a fraud rule also fired.
-//  2. Fraud: device blocked, face spoof, document screen/print replay or low
-//     document liveness, document tampering: reject (EXIT), never retried.
+//  2. Fraud: device blocked, face spoof (face liveness below the band of
+//     doubt, or a failed active challenge), document screen/print replay or
+//     low document liveness, document tampering: reject (EXIT), never
+//     retried. A document check rejects only when the caller found its
+//     false-positive rate on genuine documents low enough
+//     (DocFinding.Rejects); one that may not is a review cap (7).
 //  3. Capture problem (image quality, no face, several faces): RETRY that
 //     capture. Ahead of the rules below, because nothing read from a bad
 //     capture is trustworthy.
-//  4. Expired document: RETRY with another document.
-//  5. Face non-match: RETRY the whole capture, or reject, per
+//  4. Face liveness in the band of doubt
+//     ([Thresholds.FaceLivenessChallengeMin, FaceLivenessMin)) with no
+//     active challenge done: CHALLENGE, then evaluate again with
+//     Input.LivenessChallenge. Result.LivenessPath records which way the
+//     liveness was decided (passive, or the challenge asked, passed or
+//     failed).
+//  5. Expired document: RETRY with another document.
+//  6. Face non-match: RETRY the whole capture, or reject, per
 //     Config.FaceMismatch.
-//  6. Review caps (required signal missing, face match in its review zone,
-//     failed data checks, device warning, potential watchlist match, no
-//     signals at all): at most review.
-//  7. Score bands: approve, review or reject.
+//  7. Review caps (required signal missing, face match in its review zone,
+//     failed data checks, device warning, potential watchlist match, a
+//     document check that may not reject on its own, no signals at all):
+//     at most review.
+//  8. Score bands: approve, review or reject.
 //
 // A RETRY is only given while the attempt number is below Config.MaxRetries;
 // after that the attempt ends with Config.RetriesExhausted and reason

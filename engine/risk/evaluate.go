@@ -15,7 +15,7 @@ const (
 	Approve Decision = "approve"
 	// Review: a person in the operations queue decides.
 	Review Decision = "review"
-	// Reject: not verified. Final unless NextAction is Retry.
+	// Reject: not verified. Final unless NextAction is Retry or Challenge.
 	Reject Decision = "reject"
 	// Escalate: a compliance officer decides (watchlist hit).
 	Escalate Decision = "escalate"
@@ -32,6 +32,28 @@ const (
 	Status NextAction = "STATUS"
 	// Exit: the session is complete (approved or finally rejected).
 	Exit NextAction = "EXIT"
+	// Challenge: the passive face liveness is in doubt; run an active
+	// liveness challenge and evaluate again with Input.LivenessChallenge.
+	// The attempt stays a reject until then, so a client that cannot run
+	// one ends the session unverified.
+	Challenge NextAction = "CHALLENGE"
+)
+
+// LivenessPath records how the face liveness was decided.
+type LivenessPath string
+
+const (
+	// LivenessUnmeasured: no face liveness was measured.
+	LivenessUnmeasured LivenessPath = ""
+	// LivenessPassive: the passive score decided, live or spoof.
+	LivenessPassive LivenessPath = "passive"
+	// LivenessChallengeRequested: the passive score was in the band of
+	// doubt; an active challenge is asked for.
+	LivenessChallengeRequested LivenessPath = "challenge_requested"
+	// LivenessChallengePassed: an active challenge decided, passed.
+	LivenessChallengePassed LivenessPath = "challenge_passed"
+	// LivenessChallengeFailed: an active challenge decided, failed.
+	LivenessChallengeFailed LivenessPath = "challenge_failed"
 )
 
 // RetryStep says which capture to take again when NextAction is Retry.
@@ -58,6 +80,9 @@ type Result struct {
 	RetryStep  RetryStep  `json:"retry_step,omitempty"`
 	// Message is the user-facing message; see MessageKey.Text.
 	Message MessageKey `json:"message"`
+	// LivenessPath is how the face liveness was decided: by the passive
+	// score, or by an active challenge asked for in its band of doubt.
+	LivenessPath LivenessPath `json:"liveness_path,omitempty"`
 	// Score is the 0-100 weighted score over the present signals, rounded
 	// to 6 decimals so that floating-point noise (84.99999999999999 for a
 	// sum of 85) never moves a score across a band edge.
@@ -102,6 +127,10 @@ const (
 	classCapture
 	classExpired
 	classMismatch
+	// classChallenge comes after everything that decides without the face
+	// liveness: nobody is asked to turn their head only to be refused for
+	// an expired document or another person's face.
+	classChallenge
 	classReview
 	classNote // recorded for the operator; no effect on the route
 )
@@ -123,7 +152,9 @@ func Evaluate(cfg Config, in Input) (Result, error) {
 	}
 	var res Result
 	found := res.score(cfg, in)
-	found = append(found, rules(cfg, in)...)
+	ruled, path := rules(cfg, in)
+	found = append(found, ruled...)
+	res.LivenessPath = path
 	slices.SortStableFunc(found, func(a, b finding) int { return cmp.Compare(a.class, b.class) })
 	res.route(cfg, in, found)
 	return res, nil
@@ -170,8 +201,9 @@ func (r *Result) score(cfg Config, in Input) []finding {
 	return found
 }
 
-// rules returns the findings of the hard rules.
-func rules(cfg Config, in Input) []finding {
+// rules returns the findings of the hard rules and how the face liveness
+// was decided.
+func rules(cfg Config, in Input) ([]finding, LivenessPath) {
 	var found []finding
 	add := func(c class, code ReasonCode, format string, args ...any) {
 		found = append(found, finding{class: c, Reason: Reason{Code: code, Detail: fmt.Sprintf(format, args...)}})
@@ -190,11 +222,11 @@ func rules(cfg Config, in Input) []finding {
 	if in.Device == DeviceBlock {
 		add(classFraud, DeviceBlocked, "device check verdict %q", in.Device)
 	}
-	if v, ok := below(FaceLiveness, th.FaceLivenessMin); ok {
-		add(classFraud, FaceLivenessFailed, "face_liveness %.3f below %.3f", v, th.FaceLivenessMin)
-	}
+	path := livenessRule(th, in, add)
+	rejTamper, rejRepro := docFindingRules(in.DocFindings, add)
 	docLiveness, docLow := below(DocLiveness, th.DocLivenessMin)
 	switch {
+	case rejRepro:
 	case in.DocAttack == DocAttackScreen:
 		add(classFraud, DocScreenReplay, "document liveness named a screen attack")
 	case in.DocAttack == DocAttackPrint:
@@ -202,7 +234,7 @@ func rules(cfg Config, in Input) []finding {
 	case docLow:
 		add(classFraud, DocLivenessFailed, "doc_liveness %.3f below %.3f", docLiveness, th.DocLivenessMin)
 	}
-	if v, ok := below(DocAuthenticity, th.DocAuthenticityMin); ok {
+	if v, ok := below(DocAuthenticity, th.DocAuthenticityMin); ok && !rejTamper {
 		add(classFraud, DocTampered, "doc_authenticity %.3f below %.3f", v, th.DocAuthenticityMin)
 	}
 
@@ -229,7 +261,63 @@ func rules(cfg Config, in Input) []finding {
 	if in.WatchlistPotentialMatches > 0 {
 		add(classReview, WatchlistPotentialMatch, "%d potential watchlist match(es) to confirm", in.WatchlistPotentialMatches)
 	}
-	return found
+	return found, path
+}
+
+// docFindingRules turns the document checks that fired into findings: a
+// check that may reject is fraud, any other a review cap. It reports
+// whether a tampering and a reproduction finding rejected.
+func docFindingRules(fs []DocFinding, add func(class, ReasonCode, string, ...any)) (rejTamper, rejRepro bool) {
+	for _, f := range fs {
+		switch {
+		case f.Rejects && f.Kind == DocFindingTamper:
+			add(classFraud, DocTampered, "%s fired: %s", f.Check, f.Evidence)
+			rejTamper = true
+		case f.Rejects && f.Kind == DocFindingScreen:
+			add(classFraud, DocScreenReplay, "%s fired: %s", f.Check, f.Evidence)
+			rejRepro = true
+		case f.Rejects:
+			add(classFraud, DocPrintedCopy, "%s fired: %s", f.Check, f.Evidence)
+			rejRepro = true
+		case f.Kind == DocFindingTamper:
+			add(classReview, DocTamperSuspected, "%s fired (review only: too many false positives on genuine documents to reject alone): %s", f.Check, f.Evidence)
+		default:
+			add(classReview, DocReproductionSuspected, "%s fired (review only: too many false positives on genuine documents to reject alone): %s", f.Check, f.Evidence)
+		}
+	}
+	return rejTamper, rejRepro
+}
+
+// livenessRule decides the face liveness: a failed active challenge is
+// fraud; a passive score at or above FaceLivenessMin is live; in the band
+// of doubt below it an active challenge is asked for, or, once passed,
+// recorded; below the band the face is a spoof.
+func livenessRule(th Thresholds, in Input, add func(class, ReasonCode, string, ...any)) LivenessPath {
+	v, measured := in.Signals[FaceLiveness]
+	low := th.FaceLivenessMin // the bottom of the band of doubt
+	if th.FaceLivenessChallengeMin > 0 && th.FaceLivenessChallengeMin < low {
+		low = th.FaceLivenessChallengeMin
+	}
+	switch {
+	case in.LivenessChallenge == ChallengeFailed:
+		add(classFraud, FaceChallengeFailed, "active liveness challenge failed")
+		return LivenessChallengeFailed
+	case !measured && in.LivenessChallenge == ChallengePassed:
+		add(classNote, FaceChallengePassed, "active liveness challenge passed; no passive score")
+		return LivenessChallengePassed
+	case !measured:
+		return LivenessUnmeasured
+	case v < low:
+		add(classFraud, FaceLivenessFailed, "face_liveness %.3f below %.3f", v, low)
+		return LivenessPassive
+	case in.LivenessChallenge == ChallengePassed:
+		add(classNote, FaceChallengePassed, "face_liveness %.3f, active liveness challenge passed", v)
+		return LivenessChallengePassed
+	case v < th.FaceLivenessMin:
+		add(classChallenge, FaceLivenessDoubt, "face_liveness %.3f in the band of doubt [%.3f, %.3f)", v, low, th.FaceLivenessMin)
+		return LivenessChallengeRequested
+	}
+	return LivenessPassive
 }
 
 // route sets the decision fields of r from the findings, which are sorted by
@@ -260,6 +348,8 @@ func (r *Result) route(cfg Config, in Input, found []finding) {
 		} else {
 			r.retry(cfg, in, RetryAll, MsgNotVerified)
 		}
+	case classChallenge:
+		r.set(Reject, Challenge, MsgLivenessChallenge)
 	case classReview:
 		if r.Coverage == 0 { // NoSignals: there is no score to band
 			r.set(Review, Status, MsgInReview)

@@ -29,6 +29,7 @@ var (
 	retryBoth    = route{Reject, Retry, RetryAll, MsgRetryCapture}
 	retryNewDoc  = route{Reject, Retry, RetryNewDocument, MsgOtherDocument}
 	exhaustedRev = route{Review, Status, RetryNone, MsgInReview}
+	challenge    = route{Reject, Challenge, RetryNone, MsgLivenessChallenge}
 )
 
 // clean returns an attempt in which every signal is fully trustworthy, with
@@ -54,8 +55,11 @@ func capture(c ...CaptureIssue) func(*Input) {
 }
 func watchlistHits(n int) func(*Input) { return func(in *Input) { in.WatchlistHits = n } }
 func potentialHits(n int) func(*Input) { return func(in *Input) { in.WatchlistPotentialMatches = n } }
-func expired() func(*Input)            { return func(in *Input) { in.DocExpired = true } }
-func noSignals() func(*Input)          { return func(in *Input) { in.Signals = nil } }
+func challenged(o ChallengeOutcome) func(*Input) {
+	return func(in *Input) { in.LivenessChallenge = o }
+}
+func expired() func(*Input)   { return func(in *Input) { in.DocExpired = true } }
+func noSignals() func(*Input) { return func(in *Input) { in.Signals = nil } }
 func mismatchPolicy(p MismatchPolicy) func(*Config) {
 	return func(c *Config) { c.FaceMismatch = p }
 }
@@ -137,15 +141,41 @@ func TestEvaluateRoutes(t *testing.T) {
 
 		// Hard rules, one at a time.
 		{name: "watchlist hit", cfg: config(), in: clean(watchlistHits(1)), want: escalated, lead: WatchlistHit, score: pts(100)},
-		{name: "face spoof", cfg: config(), in: clean(set(FaceLiveness, 0.49)), want: finalReject, lead: FaceLivenessFailed},
+		{name: "face spoof", cfg: config(), in: clean(set(FaceLiveness, 0.24)), want: finalReject, lead: FaceLivenessFailed},
 		{name: "face liveness at threshold is live", cfg: config(), in: clean(set(FaceLiveness, 0.5)), want: approved},
+		{name: "face spoof, band of doubt disabled", cfg: config(noBand), in: clean(set(FaceLiveness, 0.49)), want: finalReject, lead: FaceLivenessFailed},
+		{
+			name: "threshold lowered under the band's bottom: no band", cfg: config(func(c *Config) { c.Thresholds.FaceLivenessMin = 0.2 }),
+			in: clean(set(FaceLiveness, 0.19)), want: finalReject, lead: FaceLivenessFailed,
+		},
 		{name: "doc screen replay", cfg: config(), in: clean(docAttack(DocAttackScreen)), want: finalReject, lead: DocScreenReplay},
 		{name: "doc printed copy", cfg: config(), in: clean(docAttack(DocAttackPrint)), want: finalReject, lead: DocPrintedCopy},
 		{name: "doc liveness low", cfg: config(), in: clean(set(DocLiveness, 0.2)), want: finalReject, lead: DocLivenessFailed},
 		{name: "doc tampered", cfg: config(), in: clean(set(DocAuthenticity, 0.3)), want: finalReject, lead: DocTampered},
 		{name: "device blocked", cfg: config(), in: clean(device(DeviceBlock)), want: finalReject, lead: DeviceBlocked},
 		{name: "fraud is final on the first attempt", cfg: config(), in: clean(set(FaceLiveness, 0), attempt(1)), want: finalReject, lead: FaceLivenessFailed},
-		{name: "disabled liveness rule", cfg: config(func(c *Config) { c.Thresholds.FaceLivenessMin = 0 }), in: clean(set(FaceLiveness, 0)), want: inReview, lead: ScoreBelowApprove, score: pts(75)},
+		{name: "disabled liveness rule", cfg: config(noBand, func(c *Config) { c.Thresholds.FaceLivenessMin = 0 }), in: clean(set(FaceLiveness, 0)), want: inReview, lead: ScoreBelowApprove, score: pts(75)},
+
+		// The band of doubt [0.25, 0.5): an active challenge instead of a
+		// reject, then its outcome.
+		{name: "liveness in doubt", cfg: config(), in: clean(set(FaceLiveness, 0.49)), want: challenge, lead: FaceLivenessDoubt},
+		{name: "liveness at the bottom of the band", cfg: config(), in: clean(set(FaceLiveness, 0.25)), want: challenge, lead: FaceLivenessDoubt},
+		{name: "doubt on the last attempt still challenges", cfg: config(), in: clean(set(FaceLiveness, 0.3), attempt(3)), want: challenge, lead: FaceLivenessDoubt},
+		{
+			// A passed challenge lifts the doubt, not the passive score:
+			// 25·0.49 + 75 = 87.25.
+			name: "challenge passed", cfg: config(), in: clean(set(FaceLiveness, 0.49), challenged(ChallengePassed)),
+			want: approved, lead: FaceChallengePassed, score: pts(87.25),
+		},
+		{name: "challenge passed, score in review", cfg: config(), in: clean(set(FaceLiveness, 0.3), challenged(ChallengePassed)), want: inReview, lead: ScoreBelowApprove, also: []ReasonCode{FaceChallengePassed}},
+		{name: "challenge failed", cfg: config(), in: clean(set(FaceLiveness, 0.4), challenged(ChallengeFailed)), want: finalReject, lead: FaceChallengeFailed},
+		{name: "challenge failed over a live passive score", cfg: config(), in: clean(challenged(ChallengeFailed)), want: finalReject, lead: FaceChallengeFailed},
+		{name: "passed challenge does not save a clear spoof", cfg: config(), in: clean(set(FaceLiveness, 0.1), challenged(ChallengePassed)), want: finalReject, lead: FaceLivenessFailed},
+		{name: "capture retry over challenge", cfg: config(), in: clean(set(FaceLiveness, 0.3), capture(CaptureSelfieQuality)), want: retrySelfie, lead: SelfieImageQuality, also: []ReasonCode{FaceLivenessDoubt}},
+		{name: "fraud over challenge", cfg: config(), in: clean(set(FaceLiveness, 0.3), docAttack(DocAttackPrint)), want: finalReject, lead: DocPrintedCopy, also: []ReasonCode{FaceLivenessDoubt}},
+		{name: "expiry over challenge", cfg: config(), in: clean(set(FaceLiveness, 0.3), expired()), want: retryNewDoc, lead: DocExpired, also: []ReasonCode{FaceLivenessDoubt}},
+		{name: "mismatch over challenge", cfg: config(), in: clean(set(FaceLiveness, 0.3), set(FaceMatch, 0.3)), want: retryAll, lead: FaceMismatch, also: []ReasonCode{FaceLivenessDoubt}},
+		{name: "challenge over review", cfg: config(), in: clean(set(FaceLiveness, 0.3), potentialHits(1)), want: challenge, lead: FaceLivenessDoubt, also: []ReasonCode{WatchlistPotentialMatch}},
 
 		// Retryable failures.
 		{name: "doc quality", cfg: config(), in: clean(capture(CaptureDocQuality)), want: retryDoc, lead: DocImageQuality},
@@ -264,6 +294,37 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
+// noBand disables the band of doubt of the face liveness.
+func noBand(c *Config) { c.Thresholds.FaceLivenessChallengeMin = 0 }
+
+// TestLivenessPath: the result records which way the face liveness was
+// decided.
+func TestLivenessPath(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		in   Input
+		want LivenessPath
+	}{
+		{"live", config(), clean(set(FaceLiveness, 0.9)), LivenessPassive},
+		{"spoof", config(), clean(set(FaceLiveness, 0.1)), LivenessPassive},
+		{"spoof without a band", config(noBand), clean(set(FaceLiveness, 0.4)), LivenessPassive},
+		{"in doubt", config(), clean(set(FaceLiveness, 0.4)), LivenessChallengeRequested},
+		{"challenge passed", config(), clean(set(FaceLiveness, 0.4), challenged(ChallengePassed)), LivenessChallengePassed},
+		{"challenge failed", config(), clean(set(FaceLiveness, 0.4), challenged(ChallengeFailed)), LivenessChallengeFailed},
+		{"not measured", config(), clean(drop(FaceLiveness)), LivenessUnmeasured},
+		{"challenge without a passive score", config(), clean(drop(FaceLiveness), challenged(ChallengePassed)), LivenessChallengePassed},
+	} {
+		res := evaluate(t, tt.cfg, tt.in)
+		if res.LivenessPath != tt.want {
+			t.Errorf("%s: path %q, want %q (reasons %v)", tt.name, res.LivenessPath, tt.want, codes(res))
+		}
+		if tt.want == LivenessChallengeRequested && res.NextAction != Challenge {
+			t.Errorf("%s: next action %s, want %s", tt.name, res.NextAction, Challenge)
+		}
+	}
+}
+
 func TestMissingSignalIsNotZero(t *testing.T) {
 	cfg := DefaultConfig()
 	for _, s := range Signals() {
@@ -371,6 +432,7 @@ func TestEvaluateRejectsInvalidInput(t *testing.T) {
 		{"unknown device verdict", clean(device("maybe")), "maybe"},
 		{"unknown doc attack", clean(docAttack("hologram")), "hologram"},
 		{"unknown capture issue", clean(capture("cat_in_frame")), "cat_in_frame"},
+		{"unknown challenge outcome", clean(challenged("maybe")), "liveness_challenge"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

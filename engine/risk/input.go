@@ -29,7 +29,59 @@ type Input struct {
 	Device DeviceVerdict `json:"device,omitempty"`
 	// CaptureIssues lists the capture problems found.
 	CaptureIssues []CaptureIssue `json:"capture_issues,omitempty"`
+	// LivenessChallenge is the outcome of the active liveness challenge
+	// that a Challenge next action asked for; empty before one was done.
+	LivenessChallenge ChallengeOutcome `json:"liveness_challenge,omitempty"`
+	// DocFindings are the document checks that fired, each judged by the
+	// caller against the check's measured false-positive rate on genuine
+	// documents: one that may reject does (DOC_TAMPERED, DOC_SCREEN_REPLAY,
+	// DOC_PRINTED_COPY), any other caps the decision at review
+	// (DOC_TAMPER_SUSPECTED, DOC_REPRODUCTION_SUSPECTED). A finding that
+	// rejects takes the place of the generic DocAttack and
+	// DocAuthenticity/DocLiveness threshold rules of its kind, so a check is
+	// reported once, with its evidence.
+	DocFindings []DocFinding `json:"doc_findings,omitempty"`
 }
+
+// DocFinding is one document check that fired.
+type DocFinding struct {
+	// Check is the check's name, as the forensics report gives it.
+	Check string         `json:"check"`
+	Kind  DocFindingKind `json:"kind"`
+	// Rejects: the check's false-positive rate on genuine documents, as
+	// measured, allows it to reject a case on its own. Otherwise it sends
+	// the case to review and no further.
+	Rejects bool `json:"rejects"`
+	// Evidence is what a reviewer needs: the score against the check's
+	// operating point and the numbers behind it.
+	Evidence string `json:"evidence"`
+}
+
+// DocFindingKind says what a document finding points to.
+type DocFindingKind string
+
+const (
+	// DocFindingTamper: digital editing (error level, compression,
+	// copy-move, metadata, a substituted portrait, edited fields).
+	DocFindingTamper DocFindingKind = "tamper"
+	// DocFindingScreen: the document was shown on a screen.
+	DocFindingScreen DocFindingKind = "screen"
+	// DocFindingPrint: the document is a print or photocopy.
+	DocFindingPrint DocFindingKind = "print"
+)
+
+// ChallengeOutcome is the result of an active liveness challenge (the
+// person follows a prompt the capture client gives: turn the head, blink).
+type ChallengeOutcome string
+
+const (
+	// ChallengeNone: no challenge was done.
+	ChallengeNone ChallengeOutcome = ""
+	// ChallengePassed: the person followed the prompts, live.
+	ChallengePassed ChallengeOutcome = "passed"
+	// ChallengeFailed: the prompts were not followed (a print, a replay).
+	ChallengeFailed ChallengeOutcome = "failed"
+)
 
 // DocAttack is the kind of document presentation attack detected.
 type DocAttack string
@@ -115,6 +167,21 @@ func (in Input) validate() error {
 	case DeviceUnchecked, DeviceOK, DeviceWarn, DeviceBlock:
 	default:
 		p.add("unknown device verdict %q", in.Device)
+	}
+	switch in.LivenessChallenge {
+	case ChallengeNone, ChallengePassed, ChallengeFailed:
+	default:
+		p.add("unknown liveness_challenge %q", in.LivenessChallenge)
+	}
+	for _, f := range in.DocFindings {
+		switch f.Kind {
+		case DocFindingTamper, DocFindingScreen, DocFindingPrint:
+		default:
+			p.add("doc finding %q: unknown kind %q", f.Check, f.Kind)
+		}
+		if f.Check == "" {
+			p.add("doc finding without a check name")
+		}
 	}
 	for _, c := range in.CaptureIssues {
 		if _, _, ok := c.retry(); !ok {

@@ -40,6 +40,9 @@ const (
 	MsgRetryCapture MessageKey = "retry_capture"
 	// MsgOtherDocument: the document has expired; use another one.
 	MsgOtherDocument MessageKey = "other_document"
+	// MsgLivenessChallenge: one more step, an active challenge; it names
+	// no check.
+	MsgLivenessChallenge MessageKey = "liveness_challenge"
 	// MsgNotVerified: every fraud outcome, a face non-match, a low score and
 	// exhausted retries. It names no check, whether or not a retry follows.
 	MsgNotVerified MessageKey = "not_verified"
@@ -47,7 +50,7 @@ const (
 
 // MessageKeys returns every key of the catalogue.
 func MessageKeys() []MessageKey {
-	return []MessageKey{MsgVerified, MsgInReview, MsgRetryDocument, MsgRetrySelfie, MsgRetryCapture, MsgOtherDocument, MsgNotVerified}
+	return []MessageKey{MsgVerified, MsgInReview, MsgRetryDocument, MsgRetrySelfie, MsgRetryCapture, MsgOtherDocument, MsgLivenessChallenge, MsgNotVerified}
 }
 
 // Text returns the message for k in lang.
@@ -72,6 +75,9 @@ func (k MessageKey) Text(lang Language) (string, error) {
 	case MsgOtherDocument:
 		en = "Your document has expired. Please use another valid ID document."
 		id = "Dokumen Anda sudah tidak berlaku. Silakan gunakan dokumen identitas lain yang masih berlaku."
+	case MsgLivenessChallenge:
+		en = "One more step: please follow the instructions shown to you."
+		id = "Satu langkah lagi: silakan ikuti petunjuk yang ditampilkan."
 	case MsgNotVerified:
 		en = "We're unable to verify your identity at this time."
 		id = "Kami belum dapat memverifikasi identitas Anda saat ini."

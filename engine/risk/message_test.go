@@ -81,6 +81,8 @@ func TestUserMessageNeverRevealsSignal(t *testing.T) {
 		}
 	}
 	assertNotRevealing(t, escalation)
+	// The band of doubt's challenge asks for a step without naming why.
+	assertNotRevealing(t, texts(t, evaluate(t, config(), clean(set(FaceLiveness, 0.4))).Message))
 }
 
 // assertNotRevealing fails when a message names something an attacker could

@@ -33,6 +33,9 @@ const (
 	DocScreenReplay ReasonCode = "DOC_SCREEN_REPLAY"
 	// DocPrintedCopy: the document is a photocopy or printed reproduction.
 	DocPrintedCopy ReasonCode = "DOC_PRINTED_COPY"
+	// FaceChallengeFailed: the active liveness challenge asked for after a
+	// passive score in the band of doubt was failed.
+	FaceChallengeFailed ReasonCode = "FACE_CHALLENGE_FAILED"
 	// DocLivenessFailed: document liveness below Thresholds.DocLivenessMin
 	// without a specific attack type reported.
 	DocLivenessFailed ReasonCode = "DOC_LIVENESS_FAILED"
@@ -64,6 +67,17 @@ const (
 	RetriesExhausted ReasonCode = "RETRIES_EXHAUSTED"
 )
 
+// The band of doubt of the face liveness.
+const (
+	// FaceLivenessDoubt: face liveness at or above
+	// Thresholds.FaceLivenessChallengeMin but below FaceLivenessMin, and no
+	// active challenge done yet: NextAction is Challenge.
+	FaceLivenessDoubt ReasonCode = "FACE_LIVENESS_DOUBT"
+	// FaceChallengePassed: face liveness in the band of doubt (or above),
+	// and the active challenge passed. Recorded; no effect on the route.
+	FaceChallengePassed ReasonCode = "FACE_CHALLENGE_PASSED"
+)
+
 // Review caps: the decision is at most review.
 const (
 	// FaceMatchLow: face match at or above Thresholds.FaceMatchMin but
@@ -71,6 +85,15 @@ const (
 	FaceMatchLow ReasonCode = "FACE_MATCH_LOW"
 	// DataChecksFailed: data checks below Thresholds.DataChecksMin.
 	DataChecksFailed ReasonCode = "DATA_CHECKS_FAILED"
+	// DocTamperSuspected: a document tampering check fired whose
+	// false-positive rate on genuine documents is too high for it to
+	// reject on its own (or that says only how a file was saved: double
+	// compression, editing software). The detail names the check and its
+	// evidence.
+	DocTamperSuspected ReasonCode = "DOC_TAMPER_SUSPECTED"
+	// DocReproductionSuspected: a document liveness check (screen, print,
+	// photocopy) fired that may not reject on its own.
+	DocReproductionSuspected ReasonCode = "DOC_REPRODUCTION_SUSPECTED"
 	// DeviceWarning: the device check returned DeviceWarn.
 	DeviceWarning ReasonCode = "DEVICE_WARNING"
 	// NoSignals: no signal with a non-zero weight was present, so there is

@@ -1,6 +1,7 @@
 package screening
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -350,7 +351,7 @@ func drivers(qw []float64, totalQ, minScore float64) uint32 {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return cmpFloat(qw[a], qw[b]) })
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(qw[a], qw[b]) })
 	var light float64
 	set := all
 	for _, qi := range order {
@@ -361,16 +362,6 @@ func drivers(qw []float64, totalQ, minScore float64) uint32 {
 		set &^= 1 << qi
 	}
 	return set
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // gather turns the found tokens into candidate names and pairs: tokens in
@@ -421,7 +412,7 @@ func (ix *Index) score(sc *scratch, cand *candidate, nm *indexName, qw []float64
 		sc.align = append(sc.align, sc.pairs[p])
 	}
 	slices.SortFunc(sc.align, func(a, b pair) int {
-		if c := cmpFloat(b.sim, a.sim); c != 0 {
+		if c := cmp.Compare(b.sim, a.sim); c != 0 {
 			return c
 		}
 		return int(a.pos) - int(b.pos)

@@ -21,6 +21,7 @@ import (
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/document"
 	"github.com/openkyc/kyc/engine/document/fields"
+	"github.com/openkyc/kyc/engine/document/forensics"
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/internal/timing"
 	"github.com/openkyc/kyc/engine/risk"
@@ -41,8 +42,12 @@ type Engine struct {
 	// missing, which the risk policy handles explicitly.
 	Screening *screening.Index
 	// Device runs the device check; nil leaves the device unchecked.
-	Device       func(ctx context.Context) (device.Report, error)
-	Risk         risk.Config
+	Device func(ctx context.Context) (device.Report, error)
+	Risk   risk.Config
+	// Forensics holds the document checks' operating points (which may
+	// reject, which only send to review); nil means
+	// forensics.DefaultCalibration(), measured by `kyc eval documents`.
+	Forensics    forensics.Calibration
 	ConfirmScore float64
 	// Progress, when not nil, is told each stage's name as it finishes:
 	// device, document, selfie, match, screening, decision. It is called
@@ -62,6 +67,10 @@ type Input struct {
 	// Attempt is the 1-based attempt number in the session.
 	Attempt int
 	Lang    risk.Language
+	// LivenessChallenge is the outcome of the active liveness challenge a
+	// previous report's CHALLENGE next action asked for, when the same
+	// captures are verified again after it; empty otherwise.
+	LivenessChallenge risk.ChallengeOutcome
 }
 
 // FaceReport is the face half of the report.
@@ -82,18 +91,21 @@ type ScreeningReport struct {
 
 // Report is the whole verification.
 type Report struct {
-	Decision    risk.Decision      `json:"decision"`
-	Score       float64            `json:"score"`
-	Reasons     []risk.Reason      `json:"reasons"`
-	NextAction  risk.NextAction    `json:"next_action"`
-	RetryStep   risk.RetryStep     `json:"retry_step,omitempty"`
-	UserMessage string             `json:"user_message"`
-	Risk        risk.Result        `json:"risk"`
-	Document    *document.Result   `json:"document"`
-	Face        FaceReport         `json:"face"`
-	Screening   ScreeningReport    `json:"screening"`
-	Device      *device.Report     `json:"device"`
-	TimingsMS   map[string]float64 `json:"timings_ms"`
+	Decision   risk.Decision   `json:"decision"`
+	Score      float64         `json:"score"`
+	Reasons    []risk.Reason   `json:"reasons"`
+	NextAction risk.NextAction `json:"next_action"`
+	RetryStep  risk.RetryStep  `json:"retry_step,omitempty"`
+	// LivenessPath is how the face liveness was decided: passively, or by
+	// an active challenge asked for in its band of doubt.
+	LivenessPath risk.LivenessPath  `json:"liveness_path,omitempty"`
+	UserMessage  string             `json:"user_message"`
+	Risk         risk.Result        `json:"risk"`
+	Document     *document.Result   `json:"document"`
+	Face         FaceReport         `json:"face"`
+	Screening    ScreeningReport    `json:"screening"`
+	Device       *device.Report     `json:"device"`
+	TimingsMS    map[string]float64 `json:"timings_ms"`
 }
 
 // Verify runs every stage and decides. Input problems that a new capture
@@ -180,99 +192,30 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		done("selfie")
 	}()
 	wg.Wait()
-	ref, refErr, refOK := half.ref, half.refErr, half.refOK
 	if devErr != nil {
 		return nil, fmt.Errorf("device check: %w", devErr)
 	}
 	if docErr != nil {
 		return nil, fmt.Errorf("document: %w", docErr)
 	}
-	rep.Document, rep.Device = doc, dev
-	in2 := risk.Input{Signals: map[risk.SignalName]float64{}, Attempt: in.Attempt}
-
-	// The selfie.
-	switch {
-	case errors.Is(selfieErr, face.ErrNoFace):
-		in2.CaptureIssues = append(in2.CaptureIssues, risk.CaptureNoFace)
-		rep.Face.Problem = "no face in the selfie"
-	case errors.Is(selfieErr, face.ErrMultipleFaces):
-		in2.CaptureIssues = append(in2.CaptureIssues, risk.CaptureMultipleFaces)
-		rep.Face.Problem = "several faces in the selfie"
-	case selfieErr != nil:
-		return nil, fmt.Errorf("selfie: %w", selfieErr)
-	case liveErr != nil:
-		return nil, fmt.Errorf("selfie liveness: %w", liveErr)
-	default:
-		rep.Face.Selfie, rep.Face.Liveness = &selfie, &live
-		in2.Signals[risk.FaceLiveness] = live.Score
-		if !selfie.Quality.OK {
-			in2.CaptureIssues = append(in2.CaptureIssues, risk.CaptureSelfieQuality)
-		}
-	}
-
-	// The match, and the screening of the document's name.
-	switch {
-	case selfieErr != nil:
-	case !refOK:
-		rep.Face.Problem = "no portrait found on the document"
-	case refErr != nil:
-		return nil, fmt.Errorf("face match: %w", refErr)
-	default:
-		d := e.Face.Matcher().Decide(face.Cosine(selfie.Embedding, ref.Embedding))
-		rep.Face.Reference, rep.Face.Match = &ref, &d
-	}
 	s := time.Now()
-	rep.Screening = e.screen(doc)
+	screened := e.screen(doc)
 	c.Since("screening", s)
 	done("screening")
-	if rep.Face.Match != nil {
-		in2.Signals[risk.FaceMatch] = rep.Face.Match.Score
+	confirm := e.ConfirmScore
+	if confirm == 0 {
+		confirm = DefaultConfirmScore
 	}
+	riskIn, faceRep, err := riskInput(stageResults{
+		doc: doc, dev: dev, selfie: selfie, selfieErr: selfieErr, live: live, liveErr: liveErr,
+		ref: half.ref, refErr: half.refErr, refOK: half.refOK, screening: screened, calibration: e.Forensics,
+	}, e.Face.Matcher(), confirm, in.Attempt, in.LivenessChallenge)
+	if err != nil {
+		return nil, err
+	}
+	rep.Document, rep.Device, rep.Face, rep.Screening = doc, dev, faceRep, screened
 
-	// The document.
-	in2.Signals[risk.DocAuthenticity] = doc.Forensics.Score
-	in2.Signals[risk.DocLiveness] = doc.Liveness.Score
-	switch doc.Liveness.Attack {
-	case "screen":
-		in2.DocAttack = risk.DocAttackScreen
-	case "print", "photocopy":
-		in2.DocAttack = risk.DocAttackPrint
-	}
-	in2.DocExpired = doc.Expired
-	if v, ok := dataChecks(doc); ok {
-		in2.Signals[risk.DataChecks] = v
-	}
-	if doc.Type == fields.TypeUnknown && doc.MRZ == nil {
-		// Nothing readable: ask for the document again.
-		in2.CaptureIssues = append(in2.CaptureIssues, risk.CaptureDocQuality)
-	}
-
-	// Screening.
-	if rep.Screening.Screened {
-		confirm := e.ConfirmScore
-		if confirm == 0 {
-			confirm = DefaultConfirmScore
-		}
-		in2.Signals[risk.Sanctions] = 1
-		for _, h := range rep.Screening.Hits {
-			if h.Score >= confirm {
-				in2.WatchlistHits++
-			} else {
-				in2.WatchlistPotentialMatches++
-			}
-		}
-		if len(rep.Screening.Hits) > 0 {
-			in2.Signals[risk.Sanctions] = 0
-		}
-	}
-
-	// The device.
-	if dev != nil {
-		in2.Device = risk.DeviceVerdict(dev.Verdict)
-		in2.Signals[risk.DeviceIntegrity] = map[device.Verdict]float64{device.VerdictOK: 1, device.VerdictWarn: 0.5}[dev.Verdict]
-	}
-
-	res, err := risk.Evaluate(e.Risk, in2)
+	res, err := risk.Evaluate(e.Risk, riskIn)
 	if err != nil {
 		return nil, fmt.Errorf("risk: %w", err)
 	}
@@ -282,6 +225,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	}
 	rep.Risk = res
 	rep.Decision, rep.Score, rep.Reasons, rep.NextAction, rep.RetryStep = res.Decision, res.Score, res.Reasons, res.NextAction, res.RetryStep
+	rep.LivenessPath = res.LivenessPath
 	rep.UserMessage = msg
 	done("decision")
 	c.Since("total", start)

@@ -127,8 +127,11 @@ func TestVerifyRoutes(t *testing.T) {
 	if rep.Face.Match == nil || rep.Face.Match.Decision != "match" {
 		t.Fatalf("same person not matched: %+v (%s)", rep.Face.Match, rep.Face.Problem)
 	}
-	if rep.Decision != risk.Approve || rep.NextAction != risk.Exit {
-		t.Errorf("genuine person: %s %s, reasons %v", rep.Decision, rep.NextAction, rep.Reasons)
+	if rep.Decision != risk.Approve || rep.NextAction != risk.Exit || rep.LivenessPath != risk.LivenessPassive {
+		t.Errorf("genuine person: %s %s (liveness %s), reasons %v", rep.Decision, rep.NextAction, rep.LivenessPath, rep.Reasons)
+	}
+	if l := rep.Face.Liveness; l == nil || l.Fused == nil || !l.Live {
+		t.Errorf("genuine person's liveness: %+v", l)
 	}
 	if !rep.Screening.Screened || len(rep.Screening.Hits) != 0 {
 		t.Errorf("screening: %+v", rep.Screening)
@@ -164,6 +167,16 @@ func TestVerifyRoutes(t *testing.T) {
 	}
 	if rep.NextAction != risk.Retry || !rep.Risk.HasReason(risk.NoFace) {
 		t.Errorf("selfie without a face: %s %s %v", rep.Decision, rep.NextAction, rep.Reasons)
+	}
+
+	// The same genuine captures after an active challenge the person
+	// failed: the challenge decides.
+	rep, err = eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1, LivenessChallenge: risk.ChallengeFailed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Decision != risk.Reject || rep.LivenessPath != risk.LivenessChallengeFailed || !rep.Risk.HasReason(risk.FaceChallengeFailed) {
+		t.Errorf("failed challenge: %s, liveness %s, reasons %v", rep.Decision, rep.LivenessPath, rep.Reasons)
 	}
 }
 

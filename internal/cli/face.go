@@ -232,7 +232,7 @@ func runEval(ctx context.Context, env *Env, args []string) (any, error) {
 		if name == "" {
 			name = strings.Join(baseNames(res.Data), "+")
 		}
-		png, err := faceeval.DETPNG("DET: "+name, []faceeval.Curve{{Label: name, Genuine: r.GenuineScores, Impostor: r.ImpostorScores}})
+		png, err := faceeval.DETPNG("DET: "+name, []faceeval.Curve{{Label: name, Genuine: r.GenuineScores, Impostor: r.ImpostorScores, Threshold: &r.Engine.Threshold}})
 		if err != nil {
 			return nil, err
 		}

@@ -44,7 +44,7 @@ func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engin
 		return nil, fmt.Errorf("loading ONNX Runtime: %w", err)
 	}
 	paths := map[string]string{}
-	for _, name := range []string{"ppocr-det", "ppocr-rec", "ppocr-keys", "ppocr-cls", "yunet", "fr-feature", "minifasnet-v2se"} {
+	for _, name := range []string{"ppocr-det", "ppocr-rec", "ppocr-keys", "ppocr-cls", "yunet", "fr-feature", "minifasnet-v2se", "minifasnet-v2-2.7", "minifasnet-v1se-4.0"} {
 		p, err := store.Path(name)
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", name, err)
@@ -73,7 +73,10 @@ func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engin
 		e.Close()
 		return nil, fmt.Errorf("building the document analyzer: %w", err)
 	}
-	if e.Face, err = face.New(face.Config{Threads: 1, DetectorModel: paths["yunet"], EmbedderModel: paths["fr-feature"], LivenessModel: paths["minifasnet-v2se"]}); err != nil {
+	// Liveness fuses MiniFASNetV2-SE with minivision's pair and the face's
+	// screen and print traces (face.DefaultFusion).
+	if e.Face, err = face.New(face.Config{Threads: 1, DetectorModel: paths["yunet"], EmbedderModel: paths["fr-feature"],
+		LivenessModel: paths["minifasnet-v2se"], MiniFASV2Model: paths["minifasnet-v2-2.7"], MiniFASV1SEModel: paths["minifasnet-v1se-4.0"]}); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("loading the face engine: %w", err)
 	}

@@ -80,10 +80,7 @@ func lineQuads(edges gocv.Mat) []Quad {
 			}
 			// Distance between the lines at the image centre.
 			cx, cy := float64(w)/2, float64(h)/2
-			da := math.Abs(a.nx*cx + a.ny*cy - a.d)
-			db := math.Abs(b.nx*cx + b.ny*cy - b.d)
 			sep := math.Abs(signed(a, cx, cy) - signed(b, cx, cy))
-			_ = da + db
 			if sep < 0.15*minDim {
 				continue
 			}

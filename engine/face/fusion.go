@@ -1,0 +1,328 @@
+package face
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/document/forensics"
+)
+
+// Model names in FusedLiveness.Models, in this order.
+const (
+	ModelMiniFASNetV2SE = "minifasnet_v2se"     // suriAI's MiniFASNetV2-SE, 128x128 RGB at 1.5x the face
+	ModelMiniFASNetV2   = "minifasnet_v2_2.7"   // minivision's MiniFASNetV2, 80x80 BGR at 2.7x
+	ModelMiniFASNetV1SE = "minifasnet_v1se_4.0" // minivision's MiniFASNetV1SE, 80x80 BGR at 4.0x
+	miniFASV2Scale      = 2.7
+	miniFASV1SEScale    = 4.0
+	traceMinSide        = 128 // smaller regions take 64-pixel tiles, a quarter as sensitive
+	traceMaxSide        = 255 // larger regions take 256-pixel tiles, four times the cost
+	traceAxisBand       = 1
+	// monoSide and monoMaxChroma decide a monochrome face: on a copy of
+	// its box of monoSide pixels a side, the mean spread between the
+	// colour channels is at most monoMaxChroma grey levels. A grey image
+	// decoded from any format spreads by rounding only (the greyscale
+	// stills: 0; grey prints rendered by synth.PrintPhoto, whose sensor
+	// noise averages out: under 0.1); a colour face far more (the live
+	// portraits of interfaces_cc0: 18 and more, minivision's samples 22).
+	monoSide              = 64
+	monoMaxChroma         = 1.5
+	defaultTraceThreshold = 4
+	defaultTraceProm      = 3.5
+)
+
+// Platt maps a model's live log-odds z to calibrated log-odds A*z+B.
+type Platt struct {
+	A float64 `json:"a"`
+	B float64 `json:"b"`
+}
+
+// Apply returns the calibrated log-odds of z.
+func (p Platt) Apply(z float64) float64 { return p.A*z + p.B }
+
+// Fusion turns the three models' live log-odds into one probability and
+// says how the screen and print traces weigh on it.
+type Fusion struct {
+	// Models calibrate each model's log-odds, in the order of
+	// FusedLiveness.Models; the fused log-odds are their mean plus Bias.
+	Models [3]Platt `json:"models"`
+	// Bias moves the operating point (probability 0.5) to where the
+	// calibration accepted the wanted share of live faces.
+	Bias float64 `json:"bias"`
+	// TraceThreshold is the periodic-trace mass (forensics.Traces, chroma
+	// and luminance together) at which the traces' score crosses 0.5: it
+	// falls from 1 at half of it to 0 at one and a half times it.
+	TraceThreshold float64 `json:"trace_threshold"`
+	// TraceProminence is the smallest log power ratio of a spectral peak
+	// over its neighbourhood that counts as a trace.
+	TraceProminence float64 `json:"trace_prominence"`
+}
+
+// DefaultFusion was fitted by `kyc eval liveness --fit` on its calibration
+// half: the 25 interfaces_cc0 portraits of even index in file order (001,
+// 005, ..., 097) as live faces, the screen and print attacks rendered from
+// them (in colour and in grey) in which a face was found, monochrome ones
+// aside, as attacks. Each model's Platt scaling weighs the two classes
+// equally (all three models turned out overconfident on these faces:
+// slopes 0.21-0.36); the bias accepts 24 of the 25 live faces (BPCER at
+// most 5%); the trace threshold is the default, every live face of the
+// half having measured no trace at all. The README reports the other half.
+var DefaultFusion = Fusion{
+	Models:          [3]Platt{{A: 0.211, B: -0.8928}, {A: 0.2768, B: -0.3223}, {A: 0.3568, B: -0.6011}},
+	Bias:            0.47,
+	TraceThreshold:  defaultTraceThreshold,
+	TraceProminence: defaultTraceProm,
+}
+
+// FusedLiveness is how the fused liveness score came about.
+type FusedLiveness struct {
+	Models []ModelLiveness `json:"models"`
+	// Passive is the probability of a live face from the calibrated models
+	// alone; for a monochrome face, MiniFASNetV2-SE's own, at most
+	// MonochromeCap.
+	Passive float64 `json:"passive"`
+	// Monochrome is true when the face has no colour: a greyscale camera
+	// or still, an injected grey image, or a grey print under a white
+	// balance that neutralised it. See Fusion.Passive.
+	Monochrome bool `json:"monochrome"`
+	// TraceScore is 1 without periodic traces and falls to 0 as a
+	// display's pixel grid or a print's halftone shows; it is 1 when the
+	// face was too small to measure (Traces nil).
+	TraceScore float64           `json:"trace_score"`
+	Traces     *forensics.Traces `json:"traces,omitempty"`
+	// Reproduction is true when the traces fail: the camera saw a
+	// display's pixel grid or a print's halftone. Which of the two is not
+	// said: on a face's few tiles the display's dark row gaps and the inks'
+	// coloured dots blur the documents' rule (chroma for screens,
+	// luminance for prints).
+	Reproduction bool `json:"reproduction"`
+}
+
+// ModelLiveness is one model's verdict on a face.
+type ModelLiveness struct {
+	Model string `json:"model"`
+	// LogOdds is the model's own log-odds of a live face; Live its
+	// probability.
+	LogOdds float64 `json:"log_odds"`
+	Live    float64 `json:"live"`
+}
+
+// Fuse returns the probability of a live face from the three models'
+// log-odds, in the order of FusedLiveness.Models.
+func (f Fusion) Fuse(logOdds [3]float64) float64 {
+	var s float64
+	for i, z := range logOdds {
+		s += f.Models[i].Apply(z)
+	}
+	return sigmoid(s/3 + f.Bias)
+}
+
+// MonochromeCap bounds the passive probability of a monochrome face, just
+// under DefaultLiveThreshold: such a face is at best in doubt.
+const MonochromeCap = 0.49
+
+// Passive is the fused probability of a live face: Fuse for a face in
+// colour. minivision's pair, trained on colour, refuses nearly every
+// monochrome face (`kyc eval liveness`: 398 of the 400 AT&T stills), and
+// MiniFASNetV2-SE alone accepted 30% of grey prints rendered from the
+// colour portraits; so a monochrome face takes MiniFASNetV2-SE's own
+// probability capped at MonochromeCap: never accepted passively, it lands
+// in the risk policy's band of doubt (an active challenge) or below it.
+func (f Fusion) Passive(logOdds [3]float64, monochrome bool) float64 {
+	if monochrome {
+		return math.Min(sigmoid(logOdds[0]), MonochromeCap)
+	}
+	return f.Fuse(logOdds)
+}
+
+// LogOdds returns the fused log-odds, before the sigmoid of Fuse.
+func (f Fusion) LogOdds(logOdds [3]float64) float64 {
+	var s float64
+	for i, z := range logOdds {
+		s += f.Models[i].Apply(z)
+	}
+	return s/3 + f.Bias
+}
+
+// TraceScore is the traces' score for a measured trace mass.
+func (f Fusion) TraceScore(mass float64) float64 {
+	lo, hi := f.TraceThreshold/2, f.TraceThreshold*1.5
+	switch {
+	case mass <= lo:
+		return 1
+	case mass >= hi:
+		return 0
+	}
+	return (hi - mass) / (hi - lo)
+}
+
+// withDefaults fills the trace settings of a Fusion that left them zero.
+func (f Fusion) withDefaults() Fusion {
+	if f.TraceThreshold <= 0 {
+		f.TraceThreshold = defaultTraceThreshold
+	}
+	if f.TraceProminence <= 0 {
+		f.TraceProminence = defaultTraceProm
+	}
+	return f
+}
+
+// fusedLiveness runs the three models and the trace check on face b of
+// img, one after the other (the cost of a selfie on one core).
+func (e *Engine) fusedLiveness(ctx context.Context, img gocv.Mat, b Box) (FusedLiveness, error) {
+	var z [3]float64
+	var err error
+	if z[0], err = e.live.LiveLogit(ctx, img, b); err != nil {
+		return FusedLiveness{}, err
+	}
+	if z[1], err = e.miniV2.LiveLogit(ctx, img, b); err != nil {
+		return FusedLiveness{}, err
+	}
+	if z[2], err = e.miniV1SE.LiveLogit(ctx, img, b); err != nil {
+		return FusedLiveness{}, err
+	}
+	mono := Monochrome(img, b)
+	r := FusedLiveness{Passive: e.fusion.Passive(z, mono), Monochrome: mono, TraceScore: 1}
+	for i, name := range [3]string{ModelMiniFASNetV2SE, ModelMiniFASNetV2, ModelMiniFASNetV1SE} {
+		r.Models = append(r.Models, ModelLiveness{Model: name, LogOdds: z[i], Live: sigmoid(z[i])})
+	}
+	tr, err := Traces(ctx, img, b, e.fusion)
+	if err != nil {
+		return FusedLiveness{}, err
+	}
+	if tr != nil {
+		r.Traces = tr
+		r.TraceScore = e.fusion.TraceScore(tr.ChromaMass + tr.LumaMass)
+		r.Reproduction = r.TraceScore < 0.5
+	}
+	return r, nil
+}
+
+// Traces measures the screen and print traces (forensics.Reproduction) on
+// the centre of face b of img: a square of the box's shorter side, widened
+// to traceMinSide (the spectra's tiles are then 128 pixels, as sensitive
+// as a large face's) and at most traceMaxSide. It returns nil when the
+// square, clipped to the image, is under forensics.MinSide pixels.
+func Traces(ctx context.Context, img gocv.Mat, b Box, f Fusion) (*forensics.Traces, error) {
+	f = f.withDefaults()
+	side := int(math.Min(traceMaxSide, math.Max(traceMinSide, math.Min(b.W, b.H))))
+	cx, cy := int(b.X+b.W/2), int(b.Y+b.H/2)
+	r := image.Rect(cx-side/2, cy-side/2, cx-side/2+side, cy-side/2+side).Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
+	if r.Dx() < forensics.MinSide || r.Dy() < forensics.MinSide {
+		return nil, nil
+	}
+	_, tr, err := forensics.Reproduction(ctx, img, r, traceAxisBand, forensics.Options{PeakProminence: f.TraceProminence})
+	if err != nil {
+		return nil, fmt.Errorf("measuring the face's screen and print traces: %w", err)
+	}
+	return &tr, nil
+}
+
+// Monochrome reports whether face b of img has no colour: the mean of the
+// largest difference between its channels, on a monoSide-pixel copy of the
+// box, is at most monoMaxChroma.
+func Monochrome(img gocv.Mat, b Box) bool {
+	r := image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))).Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
+	if r.Empty() {
+		return false
+	}
+	roi := img.Region(r)
+	defer roi.Close()
+	small := gocv.NewMat()
+	defer small.Close()
+	gocv.Resize(roi, &small, image.Pt(monoSide, monoSide), 0, 0, gocv.InterpolationArea)
+	px := small.ToBytes()
+	var sum float64
+	for i := 0; i+2 < len(px); i += 3 {
+		b, g, r := int(px[i]), int(px[i+1]), int(px[i+2])
+		sum += float64(max(b, g, r) - min(b, g, r))
+	}
+	return sum/float64(len(px)/3) <= monoMaxChroma
+}
+
+// ErrNoLivenessData is returned by FitPlatt when either class is empty.
+var ErrNoLivenessData = errors.New("need live and attack samples to calibrate")
+
+// FitPlatt fits the logistic regression p(live) = 1/(1+exp(-(A*z+B))) of
+// the labels on the log-odds z by Newton's method with a backtracking line
+// search, each class weighted by the inverse of its size so that both
+// count equally, with a weak ridge on A that keeps perfectly separated
+// classes finite.
+func FitPlatt(z []float64, live []bool) (Platt, error) {
+	if len(z) != len(live) {
+		return Platt{}, fmt.Errorf("fitting a calibration: %d scores, %d labels", len(z), len(live))
+	}
+	var nLive, nAttack float64
+	for _, l := range live {
+		if l {
+			nLive++
+		} else {
+			nAttack++
+		}
+	}
+	if nLive == 0 || nAttack == 0 {
+		return Platt{}, ErrNoLivenessData
+	}
+	const ridge = 1e-3
+	weight := func(i int) (w, y float64) {
+		if live[i] {
+			return 1 / nLive, 1
+		}
+		return 1 / nAttack, 0
+	}
+	// loss is the weighted negative log-likelihood plus the ridge.
+	loss := func(p Platt) float64 {
+		l := ridge / 2 * p.A * p.A
+		for i, x := range z {
+			w, y := weight(i)
+			s := p.Apply(x)
+			// log(1+exp(s)) - y*s, stably.
+			l += w * (math.Max(s, 0) + math.Log1p(math.Exp(-math.Abs(s))) - y*s)
+		}
+		return l
+	}
+	var p Platt
+	cur := loss(p)
+	for iter := 0; iter < 200; iter++ {
+		gA, gB := ridge*p.A, 0.0
+		hAA, hAB, hBB := ridge, 0.0, 0.0
+		for i, x := range z {
+			w, y := weight(i)
+			q := sigmoid(p.Apply(x))
+			d := w * (q - y)
+			gA += d * x
+			gB += d
+			h := w * q * (1 - q)
+			hAA += h * x * x
+			hAB += h * x
+			hBB += h
+		}
+		det := hAA*hBB - hAB*hAB
+		if !(det > 0) {
+			break
+		}
+		dA := (hBB*gA - hAB*gB) / det
+		dB := (hAA*gB - hAB*gA) / det
+		step, next := 1.0, p
+		for ; step > 1e-8; step /= 2 {
+			next = Platt{A: p.A - step*dA, B: p.B - step*dB}
+			if l := loss(next); l <= cur {
+				cur = l
+				break
+			}
+		}
+		if step <= 1e-8 {
+			break
+		}
+		moved := math.Abs(next.A-p.A) + math.Abs(next.B-p.B)
+		p = next
+		if moved < 1e-10 {
+			break
+		}
+	}
+	return p, nil
+}
