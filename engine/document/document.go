@@ -154,6 +154,18 @@ type page struct {
 	// front only.
 	portrait     *Portrait
 	portraitCrop PortraitCrop
+	// portraitTurned says the portrait's box is on the page turned by
+	// 180 degrees (found after the text showed it upside down).
+	portraitTurned bool
+	// ghost compares the ghost image with the portrait, when the page
+	// shows one.
+	ghost *forensics.Check
+	// portraitChecks are the portrait's forensics, run on the photo as
+	// soon as the portrait is found (nil until then).
+	portraitChecks []forensics.Check
+	// mrzOutside says the page showed no MRZ while the photo around it
+	// did: the outline is not the whole document.
+	mrzOutside bool
 }
 
 func (p *page) close() {
@@ -192,7 +204,10 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	}
 	t.Since("front_locate", s)
 	fopt := *a.cfg.Forensics
-	if loc.Found {
+	photo := image.Pt(front.Mat.Cols(), front.Mat.Rows())
+	outline := forensics.Outline{Found: loc.Found, Aspect: loc.Aspect, Bounds: loc.Quad.Bounds()}
+	covers, _ := forensics.PageCoverage(outline, photo, fopt)
+	if covers {
 		fopt.Region = loc.Quad.Bounds()
 	}
 	wg.Add(1)
@@ -227,7 +242,24 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	if frErr != nil {
 		return nil, fmt.Errorf("document forensics: %w", frErr)
 	}
+	// The outline may turn out not to be the page once it is read: the
+	// MRZ found on the photo but not on the page, or the page the
+	// portrait alone. The photo as a whole is then examined again.
+	outline.MRZOutside = loc.Found && frontPage.mrzOutside
+	outline.PortraitFills = loc.Found && frontPage.portrait != nil &&
+		frontPage.portrait.Box.Area() > portraitFillsPage*float64(frontPage.img.Cols()*frontPage.img.Rows())
+	stillCovers, coverage := forensics.PageCoverage(outline, photo, fopt)
+	if covers && !stillCovers {
+		s := time.Now()
+		fopt.Region = image.Rectangle{}
+		if fr, err = forensics.Analyze(ctx, front.Raw, front.Mat, fopt); err != nil {
+			return nil, fmt.Errorf("document forensics: %w", err)
+		}
+		t.Since("forensics_whole_photo", s)
+	}
 	res.Forensics, res.Liveness = fr.Authenticity, fr.Liveness
+	res.Forensics.Add(coverage)
+	res.Forensics.Add(a.pageChecks(ctx, front.Mat, loc, stillCovers, frontPage, fopt, t)...)
 
 	// The MRZ may be on either side (a TD1 card carries it on the back).
 	res.MRZ = frontPage.mrz
@@ -298,12 +330,18 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 		go func() {
 			defer rect.Close()
 			s := time.Now()
-			pr, crop, err := a.findPortrait(ctx, rect)
+			pr, crop, ghost, err := a.findPortrait(ctx, rect)
 			if err == nil && pr != nil {
-				p.portrait, p.portraitCrop = pr, crop
+				p.portrait, p.portraitCrop, p.ghost = pr, crop, ghost
 				onPortrait(crop)
 			}
 			t.Since(name+"_portrait", s)
+			if err == nil && pr != nil {
+				// The portrait's forensics, while the text is still read.
+				s := time.Now()
+				p.portraitChecks = a.portraitChecks(ctx, img, loc, image.Pt(rect.Cols(), rect.Rows()), p, false)
+				t.Since("forensics_portrait", s)
+			}
 			portraitDone <- err
 		}()
 	}
@@ -333,7 +371,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 	// imperfect or missing zone is looked for on the whole photo too.
 	evidence := hasMRZEvidence(lines)
 	if !evidence && !mayCarryMRZ(lines, p.img, a.cfg.Now()) {
-		return p, a.finishPortrait(ctx, p, portraitDone, onPortrait)
+		return p, a.finishPortrait(ctx, p, portraitDone, onPortrait, img, loc, t)
 	}
 	s = time.Now()
 	var m *mrz.Result
@@ -346,6 +384,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 		switch whole, werr := a.cfg.MRZ.Read(ctx, img); {
 		case werr == nil && (m == nil || whole.ValidScore > m.ValidScore):
 			m, err = whole, nil
+			p.mrzOutside = loc.Found && !evidence && whole.ValidScore >= 50
 		case werr != nil && !errors.Is(werr, mrzread.ErrNoMRZ):
 			err = werr
 		}
@@ -362,13 +401,13 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 		return nil, fmt.Errorf("reading the MRZ (%s): %w", name, err)
 	}
 	t.Since(name+"_mrz", s)
-	return p, a.finishPortrait(ctx, p, portraitDone, onPortrait)
+	return p, a.finishPortrait(ctx, p, portraitDone, onPortrait, img, loc, t)
 }
 
 // finishPortrait waits for the portrait search; when the page turned out
 // to be upside down and no face was found the right way up, it looks again
 // on the upright page.
-func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error, onPortrait func(PortraitCrop)) error {
+func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error, onPortrait func(PortraitCrop), photo gocv.Mat, loc locate.Result, t *timing.Recorder) error {
 	if done == nil {
 		return nil
 	}
@@ -378,12 +417,15 @@ func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error,
 	if p.portrait != nil || p.side.Rotation == 0 {
 		return nil
 	}
-	pr, crop, err := a.findPortrait(ctx, p.img)
+	pr, crop, ghost, err := a.findPortrait(ctx, p.img)
 	if err != nil || pr == nil {
 		return err
 	}
-	p.portrait, p.portraitCrop = pr, crop
+	p.portrait, p.portraitCrop, p.portraitTurned, p.ghost = pr, crop, true, ghost
 	onPortrait(crop)
+	s := time.Now()
+	p.portraitChecks = a.portraitChecks(ctx, photo, loc, image.Pt(p.img.Cols(), p.img.Rows()), p, true)
+	t.Since("forensics_portrait", s)
 	return nil
 }
 
@@ -502,26 +544,27 @@ func toFieldLines(lines []ocr.Line) []fields.Line {
 
 // findPortrait detects the printed face on the rectified front and cuts a
 // generous crop around it for the face match; no face is (nil, empty, nil).
-func (a *Analyzer) findPortrait(ctx context.Context, img gocv.Mat) (*Portrait, PortraitCrop, error) {
+func (a *Analyzer) findPortrait(ctx context.Context, img gocv.Mat) (*Portrait, PortraitCrop, *forensics.Check, error) {
 	faces, err := a.cfg.Faces.Detect(ctx, img)
 	if err != nil {
-		return nil, PortraitCrop{}, fmt.Errorf("finding the portrait: %w", err)
+		return nil, PortraitCrop{}, nil, fmt.Errorf("finding the portrait: %w", err)
 	}
 	f, err := face.Largest(faces)
 	if errors.Is(err, face.ErrNoFace) {
-		return nil, PortraitCrop{}, nil
+		return nil, PortraitCrop{}, nil, nil
 	}
 	if err != nil {
-		return nil, PortraitCrop{}, fmt.Errorf("finding the portrait: %w", err)
+		return nil, PortraitCrop{}, nil, fmt.Errorf("finding the portrait: %w", err)
 	}
+	ghost := a.ghostCheck(ctx, img, f, faces)
 	// Half a face of margin on each side keeps the landmarks and the
 	// context the embedding's alignment needs.
 	r := image.Rect(int(f.Box.X-f.Box.W/2), int(f.Box.Y-f.Box.H/2), int(f.Box.X+f.Box.W*1.5), int(f.Box.Y+f.Box.H*1.5)).
 		Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
 	if r.Empty() {
-		return nil, PortraitCrop{}, nil
+		return nil, PortraitCrop{}, nil, nil
 	}
 	crop := img.Region(r)
 	defer crop.Close()
-	return &Portrait{Box: f.Box, Score: f.Score}, PortraitCrop{Image: crop.Clone(), Face: f.Translate(-float64(r.Min.X), -float64(r.Min.Y))}, nil
+	return &Portrait{Box: f.Box, Score: f.Score}, PortraitCrop{Image: crop.Clone(), Face: f.Translate(-float64(r.Min.X), -float64(r.Min.Y))}, ghost, nil
 }

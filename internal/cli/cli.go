@@ -32,14 +32,14 @@ func commands() map[string]command {
 		"models":       {"install | verify | list the models and the ONNX Runtime library", runModels},
 		"device-check": {"check the device and its environment before a capture (exit 4 when blocked)", runDeviceCheck},
 		"enroll":       {"enroll this device with central using a one-time token", runEnroll},
-		"sync":         {"send the vault's outbox to central and refresh configuration (--once to exit when done)", runSync},
+		"sync":         {"send the vault's outbox to central and refresh configuration (--once: one pass); sync requeue --all|ID: put rejected submissions back", runSync},
 		"capture":      {"guide a live capture from a camera, stream, video or folder and save the best frame(s)", runCapture},
 		"watchlist":    {"import | list the sanctions and PEP watchlists kept on this device", runWatchlist},
 		"screen":       {"screen a name against the watchlists: hits, strongest first", runScreen},
 		"face-match":   {"compare a selfie with a reference portrait: similarity, decision, liveness, quality", runFaceMatch},
 		"document":     {"read a document photo: type, fields, MRZ with check digits, forensics, liveness, portrait", runDocument},
 		"verify":       {"run the whole on-device verification: device, document, face, screening, risk decision", runVerify},
-		"eval":         {"eval faces: measure face verification accuracy on a face set, with a DET plot", runEval},
+		"eval":         {"eval faces | liveness | documents: face verification accuracy with a DET plot; liveness BPCER/APCER per model and fused; document forgery detection and false positives per check", runEvalAll},
 	}
 }
 

@@ -1,6 +1,7 @@
 package forensics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -212,7 +213,7 @@ func textureZ(e, t []float64) []float64 {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return cmpFloat(t[a], t[b]) })
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(t[a], t[b]) })
 	z := make([]float64, len(e))
 	for c := 0; c < classes; c++ {
 		idx := order[c*len(order)/classes : (c+1)*len(order)/classes]
@@ -300,16 +301,6 @@ func absInt(x int) int {
 		return -x
 	}
 	return x
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // median sorts a copy of v.

@@ -6,6 +6,16 @@
 // "looks physical", together with the numbers (and image regions) behind
 // it, so a reviewer can see why a document was flagged. The JPEG checks
 // read the original file bytes; the others work on the decoded pixels.
+//
+// Analyze runs the checks of the page as a whole. The document pipeline
+// adds those that need the page read: AnalyzePortrait (portrait
+// substitution: noise, sharpness, paste boundary, JPEG grid and
+// quantisation of the portrait against the page around it), AnalyzeGhost
+// (the ghost image against the portrait), AnalyzeGlyphs (characters
+// cloned within the page) and PageCoverage (whether the located outline
+// is the whole document, and so which region was examined). Every
+// threshold is a field of Options, documented with what it was measured
+// at.
 package forensics
 
 import (
@@ -38,6 +48,7 @@ const (
 	CheckScreen       = "screen_replay"
 	CheckPrint        = "printed_copy"
 	CheckPhotocopy    = "photocopy"
+	CheckPrintDither  = "printed_dither"
 	AttackScreen      = "screen"
 	AttackPrint       = "print"
 	AttackPhotocopy   = "photocopy"
@@ -129,6 +140,30 @@ type Options struct {
 	// Default 24; the tuning seeds' screen replays reached 14, their
 	// halftone prints at least 34.
 	PrintThreshold float64
+	// DocScreenThreshold applies, on a document (Analyze), to the
+	// prominence of the peaks stronger in chroma than in luminance alone:
+	// a guilloche's fine lines are luminance and no sign of a screen.
+	// Default 6: screen replays of the PassportEye specimens measured 6.5
+	// to 27, genuine specimens 0 (one, 62_pass-aus.png, 42 to 150: its
+	// picture shows a colour moire). ScreenThreshold stays the faces'
+	// (Reproduction), on the whole prominence.
+	DocScreenThreshold float64
+	// DocPrintThreshold applies, on a document, to the prominence of the
+	// peaks stronger in luminance (PrintThreshold stays the faces').
+	// Default 14: a genuine guilloche measured up to 9.5, halftone prints
+	// of the specimens 4.7 to 71 (most above 14).
+	DocPrintThreshold float64
+	// DitherThreshold applies to the fine luminance noise of the page's
+	// flat areas (median absolute difference from the 3x3 mean, Lab L):
+	// an inkjet's error-diffused droplets, which leave no periodic peak.
+	// Default 7.5: genuine specimens measured up to 6.3, inkjet prints of
+	// them (error-diffused at twice the photo's resolution) 3.9 to 10.
+	DitherThreshold float64
+	// GreyscaleSpread: below this chroma spread the image has no colour
+	// at all (a greyscale file) and the photocopy check is not applicable.
+	// Default 0.16: greyscale specimens measured 0 to 0.14, prints of them
+	// photographed 0.18 and more.
+	GreyscaleSpread float64
 	// PeakProminence is the smallest log power ratio of a spectral peak
 	// over its neighbourhood. Default 4 (55 times the background): the
 	// printed content of the tuning seeds' genuine cards peaked near 3.
@@ -152,6 +187,84 @@ type Options struct {
 	// LivenessThreshold: a liveness check scoring below it names the
 	// attack. Default 0.5.
 	LivenessThreshold float64
+
+	// Portrait substitution (AnalyzePortrait), each statistic measured
+	// between the portrait and the page around it.
+	//
+	// PortraitNoiseThreshold applies to |ln| of the ratio of the two noise
+	// floors (portraitNoise). Default 3: genuine PassportEye specimens,
+	// as made and saved again at JPEG q75-q95, measured up to 2.7 (digital
+	// specimens whose portrait was composited by the issuer).
+	PortraitNoiseThreshold float64
+	// PortraitSharpnessThreshold applies to |ln| of the ratio of the share
+	// of fine-scale detail (portraitSharpness). Default 1.5: genuine specimens measured up to
+	// 1.43.
+	PortraitSharpnessThreshold float64
+	// PortraitBoundaryThreshold applies to the sharp-step excess of the
+	// portrait's two strongest sides over that of the page's own straight
+	// lines beside it (portraitBoundary). Default 10: genuine specimens
+	// measured up to 9.1 (a digital specimen's composited portrait),
+	// photographed pages under 1, faces pasted 0.5 to 40.
+	PortraitBoundaryThreshold float64
+	// PortraitGridThreshold applies to the JPEG block-grid strength of the
+	// page less the portrait's (portraitGrid). Default 0.3: genuine specimens measured up
+	// to 0.28, faces pasted into a JPEG page up to 1.1.
+	PortraitGridThreshold float64
+	// PortraitQuantThreshold applies to the page's compatibility with its
+	// own old JPEG quantisation less the portrait's (portraitQuant).
+	// Default 0.1: genuine specimens as made and saved again measured at
+	// most 0.003, faces pasted into a JPEG page and saved losslessly or at
+	// q90 0.3 to 0.94 (a final save coarser than the page's own hides it).
+	PortraitQuantThreshold float64
+
+	// GhostMinCorrelation is the correlation between the ghost image and
+	// the main portrait (AnalyzeGhost) below which the ghost shows another
+	// photo. Default 0.25: the Czech specimens' ghosts (21 to 31 pixels
+	// wide) correlated 0.33 to 0.57 with their portraits through every
+	// save, 0.01 to 0.19 once the portrait was swapped.
+	GhostMinCorrelation float64
+
+	// CoverageAspectTolerance is the largest relative difference between
+	// an outline's aspect and a known document's (ID-1 1.586, TD2 1.419,
+	// TD3 1.42) for the outline to count as the whole document
+	// (PageCoverage). Default 0.09, the locator's own.
+	CoverageAspectTolerance float64
+
+	// Cloned characters (AnalyzeGlyphs).
+	//
+	// GlyphCloneDiff is the largest difference (mean absolute grey
+	// difference over the box, over the box's contrast) at which two
+	// characters count as copies of one another. Default 0.012: genuine
+	// specimens' closest repeats measured 0.015 and more (photographed or
+	// scanned print; one scan 0.007 where the ratio below decides),
+	// characters cloned 0 to 0.019 through the saves.
+	GlyphCloneDiff float64
+	// GlyphCloneRatio: a copy must also differ by at most this fraction of
+	// the page's own closest repeats (the 10th percentile of each
+	// character's nearest match). Default 0.45: genuine repeats of
+	// characters GlyphMinHeight high or more measured 0.5 of it and more,
+	// clones 0 to 0.45.
+	GlyphCloneRatio float64
+	// GlyphCloneThreshold applies to the number of such pairs. Default 0.5:
+	// one pair is a clone.
+	GlyphCloneThreshold float64
+	// GlyphMinHeight is the least height (pixels of ink) of a character
+	// whose copies count: smaller print repeats too closely. Default 9: at
+	// 8 one genuine specimen of 25 showed a pair (saved at q90), and a
+	// third more of the clones on the small specimens were caught.
+	GlyphMinHeight int
+	// GlyphMax bounds the characters compared. Default 3000.
+	GlyphMax int
+	// GlyphDigitalPairs is the most near-identical pairs a page may show
+	// and still be examined: more is a page whose text a computer drew,
+	// repeating its characters exactly (the check is then not applicable).
+	// Default 6.
+	GlyphDigitalPairs int
+	// GlyphDigitalRepeats: a page whose own closest repeats (see
+	// GlyphCloneRatio) differ by less than this was drawn by a computer,
+	// and the check is not applicable. Default 0.01: digital specimens
+	// measured 0.002 to 0.007, photographed or scanned ones 0.019 or more.
+	GlyphDigitalRepeats float64
 }
 
 // knownEditors are substrings (lower case) of software names written by
@@ -184,9 +297,30 @@ func DefaultOptions() Options {
 		ScreenThreshold:      8,
 		PrintThreshold:       24,
 		PeakProminence:       4,
+		DocScreenThreshold:   6,
+		DocPrintThreshold:    14,
+		DitherThreshold:      7.5,
+		GreyscaleSpread:      0.16,
 		ColourThreshold:      5,
 		CastThreshold:        1,
 		LivenessThreshold:    0.5,
+
+		PortraitNoiseThreshold:     3,
+		PortraitSharpnessThreshold: 1.5,
+		PortraitBoundaryThreshold:  10,
+		PortraitGridThreshold:      0.3,
+		PortraitQuantThreshold:     0.1,
+
+		GhostMinCorrelation:     0.25,
+		CoverageAspectTolerance: 0.09,
+
+		GlyphCloneDiff:      0.012,
+		GlyphCloneRatio:     0.45,
+		GlyphCloneThreshold: 0.5,
+		GlyphMinHeight:      9,
+		GlyphMax:            3000,
+		GlyphDigitalPairs:   6,
+		GlyphDigitalRepeats: 0.01,
 	}
 }
 
@@ -221,9 +355,27 @@ func (o Options) withDefaults() Options {
 	set(&o.ScreenThreshold, d.ScreenThreshold)
 	set(&o.PrintThreshold, d.PrintThreshold)
 	set(&o.PeakProminence, d.PeakProminence)
+	set(&o.DocScreenThreshold, d.DocScreenThreshold)
+	set(&o.DocPrintThreshold, d.DocPrintThreshold)
+	set(&o.DitherThreshold, d.DitherThreshold)
+	set(&o.GreyscaleSpread, d.GreyscaleSpread)
 	set(&o.ColourThreshold, d.ColourThreshold)
 	set(&o.CastThreshold, d.CastThreshold)
 	set(&o.LivenessThreshold, d.LivenessThreshold)
+	set(&o.PortraitNoiseThreshold, d.PortraitNoiseThreshold)
+	set(&o.PortraitSharpnessThreshold, d.PortraitSharpnessThreshold)
+	set(&o.PortraitBoundaryThreshold, d.PortraitBoundaryThreshold)
+	set(&o.PortraitGridThreshold, d.PortraitGridThreshold)
+	set(&o.PortraitQuantThreshold, d.PortraitQuantThreshold)
+	set(&o.GhostMinCorrelation, d.GhostMinCorrelation)
+	set(&o.CoverageAspectTolerance, d.CoverageAspectTolerance)
+	set(&o.GlyphCloneDiff, d.GlyphCloneDiff)
+	set(&o.GlyphCloneRatio, d.GlyphCloneRatio)
+	set(&o.GlyphCloneThreshold, d.GlyphCloneThreshold)
+	seti(&o.GlyphMinHeight, d.GlyphMinHeight)
+	seti(&o.GlyphMax, d.GlyphMax)
+	seti(&o.GlyphDigitalPairs, d.GlyphDigitalPairs)
+	set(&o.GlyphDigitalRepeats, d.GlyphDigitalRepeats)
 	return o
 }
 
@@ -364,7 +516,7 @@ func Analyze(ctx context.Context, raw []byte, img gocv.Mat, opts Options) (Repor
 	var rep Report
 	for _, c := range all {
 		switch c.Name {
-		case CheckScreen, CheckPrint, CheckPhotocopy:
+		case CheckScreen, CheckPrint, CheckPhotocopy, CheckPrintDither:
 			rep.Liveness.Checks = append(rep.Liveness.Checks, c)
 		default:
 			rep.Authenticity.Checks = append(rep.Authenticity.Checks, c)
@@ -376,18 +528,20 @@ func Analyze(ctx context.Context, raw []byte, img gocv.Mat, opts Options) (Repor
 	return rep, nil
 }
 
-// attackOf names the attack of the first failing liveness check in order
-// of specificity: halftone dots (print) also make periodic peaks that the
-// screen check counts, so print is tried first.
+// attackOf names the attack of the failing liveness check with the lowest
+// score; on a tie, in order of specificity: halftone dots (print) also
+// make periodic peaks, so print comes before screen, and the photocopy
+// (colour alone) last.
 func attackOf(cs []Check, thr float64) string {
-	for _, want := range [...][2]string{{CheckPrint, AttackPrint}, {CheckScreen, AttackScreen}, {CheckPhotocopy, AttackPhotocopy}} {
+	best, bestScore := attackNone, thr
+	for _, want := range [...][2]string{{CheckPrint, AttackPrint}, {CheckScreen, AttackScreen}, {CheckPrintDither, AttackPrint}, {CheckPhotocopy, AttackPhotocopy}} {
 		for _, c := range cs {
-			if c.Name == want[0] && c.Applicable && c.Score < thr {
-				return want[1]
+			if c.Name == want[0] && c.Applicable && c.Score < bestScore {
+				best, bestScore = want[1], c.Score
 			}
 		}
 	}
-	return attackNone
+	return best
 }
 
 func minScore(cs []Check) float64 {

@@ -237,7 +237,7 @@ func TestMalformed(t *testing.T) {
 					t.Errorf("%s applicable = %v, want %v", name, got, tc.jpegOK)
 				}
 			}
-			if len(rep.Authenticity.Checks) != 5 || len(rep.Liveness.Checks) != 3 {
+			if len(rep.Authenticity.Checks) != 5 || len(rep.Liveness.Checks) != 4 {
 				t.Errorf("checks: %d authenticity, %d liveness", len(rep.Authenticity.Checks), len(rep.Liveness.Checks))
 			}
 			if _, err := json.Marshal(rep); err != nil {
@@ -341,5 +341,41 @@ func TestRegion(t *testing.T) {
 			}
 		}
 		img.Close()
+	}
+}
+
+// TestPageCoverage: an outline with a document's aspect covers the page;
+// one that does not (the portrait alone, a strip of the page), or that
+// leaves the MRZ or the page outside, sends the checks to the whole photo.
+func TestPageCoverage(t *testing.T) {
+	photo := image.Pt(1600, 1000)
+	for _, tc := range []struct {
+		name   string
+		o      Outline
+		covers bool
+	}{
+		{"ID-1 card", Outline{Found: true, Aspect: 1.58, Bounds: image.Rect(300, 200, 1300, 830)}, true},
+		{"TD3 page", Outline{Found: true, Aspect: 1.43, Bounds: image.Rect(200, 100, 1400, 940)}, true},
+		{"TD2 page", Outline{Found: true, Aspect: AspectTD2, Bounds: image.Rect(200, 100, 1400, 940)}, true},
+		{"the portrait alone", Outline{Found: true, Aspect: 1.25, Bounds: image.Rect(300, 200, 600, 590)}, false},
+		{"a strip of the page", Outline{Found: true, Aspect: 2.4, Bounds: image.Rect(200, 100, 1400, 600)}, false},
+		{"MRZ outside", Outline{Found: true, Aspect: 1.58, Bounds: image.Rect(300, 200, 1300, 830), MRZOutside: true}, false},
+		{"portrait fills it", Outline{Found: true, Aspect: 1.58, Bounds: image.Rect(300, 200, 1300, 830), PortraitFills: true}, false},
+		{"nothing found", Outline{}, false},
+	} {
+		covers, c := PageCoverage(tc.o, photo, Options{})
+		if covers != tc.covers {
+			t.Errorf("%s: covers %v, want %v (%v)", tc.name, covers, tc.covers, c.Evidence)
+		}
+		want := regionOf(image.Rectangle{Max: photo})
+		if covers {
+			want = regionOf(tc.o.Bounds)
+		}
+		if got := c.Evidence["examined"]; got != want {
+			t.Errorf("%s: examined %v, want %v", tc.name, got, want)
+		}
+		if !c.Advisory || c.Score != 1 {
+			t.Errorf("%s: coverage must be advisory evidence, got %+v", tc.name, c)
+		}
 	}
 }

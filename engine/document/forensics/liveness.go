@@ -3,6 +3,7 @@ package forensics
 import (
 	"context"
 	"image"
+	"maps"
 	"math"
 
 	"gocv.io/x/gocv"
@@ -17,7 +18,8 @@ const (
 	// a pixel grid or a dot screen.
 	specMaxPeriod = 24.0
 	// specAxisBand is the half-width (bins) of the bands along the axes
-	// left out: straight edges and text lines put their energy there.
+	// left out of a document: straight edges and text lines put their
+	// energy there.
 	specAxisBand = 2
 	// specBackground is the side of the box window estimating the local
 	// background of the log spectrum.
@@ -48,15 +50,52 @@ func (p peak) angle() float64 {
 }
 
 func livenessChecks(ctx context.Context, img gocv.Mat, opts Options) []Check {
-	peaks, n := spectralPeaks(ctx, img, opts.PeakProminence)
-	return append(periodicChecks(peaks, n, opts), colourCheck(img, opts))
+	peaks, n := spectralPeaks(ctx, img, opts.PeakProminence, specAxisBand)
+	cs := documentPeriodicChecks(peaks, n, opts)
+	luma, chroma, ok := fineNoise(img)
+	cs = append(cs, colourCheck(img, opts), ditherCheck(luma, chroma, ok, opts))
+	return cs
+}
+
+// documentPeriodicChecks are the screen and print checks of a document.
+// A document's own print has periodic structure too: a guilloche's fine
+// lines are luminance, like halftone dots. So the screen check scores only
+// the peaks stronger in chroma (a display's sub-pixel stripes and their
+// moire; DocScreenThreshold), the print check only those stronger in
+// luminance (DocPrintThreshold); a guilloche stays under the latter.
+func documentPeriodicChecks(peaks []peak, n int, opts Options) []Check {
+	chroma, luma, ev := latticeStats(peaks)
+	ev["tile"] = n
+	ev["chroma_peak_mass"], ev["luma_peak_mass"] = round3(chroma), round3(luma)
+	evS, evP := map[string]any{"threshold": opts.DocScreenThreshold}, map[string]any{"threshold": opts.DocPrintThreshold}
+	for k, v := range ev {
+		evS[k], evP[k] = v, v
+	}
+	return []Check{
+		{Name: CheckScreen, Score: ramp(chroma, opts.DocScreenThreshold), Applicable: true, Evidence: evS},
+		{Name: CheckPrint, Score: ramp(luma, opts.DocPrintThreshold), Applicable: true, Evidence: evP},
+	}
+}
+
+// ditherCheck looks for an inkjet's error-diffused droplets: a print with
+// no dot screen, so no periodic peak, but a scatter of droplets the camera
+// sees as fine luminance noise in the page's flat areas (fineNoise), far
+// above a camera's own at a document's distance (DitherThreshold).
+func ditherCheck(luma, chroma float64, ok bool, opts Options) Check {
+	if !ok {
+		return notApplicable(CheckPrintDither, "too few flat pixels")
+	}
+	return Check{Name: CheckPrintDither, Score: ramp(luma, opts.DitherThreshold), Applicable: true, Evidence: map[string]any{
+		"luma_noise": round3(luma), "chroma_noise": round3(chroma), "threshold": opts.DitherThreshold,
+	}}
 }
 
 // spectralPeaks averages the power spectra of tiles of the luminance and
 // of the two chroma channels, and returns the local maxima that stand out
 // from their neighbourhood by at least minProm (natural log of the power
-// ratio), away from DC, the axes and the JPEG 8-pixel grid harmonics.
-func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64) ([]peak, int) {
+// ratio), away from DC, the bands of axisBand bins along the axes and the
+// JPEG 8-pixel grid harmonics.
+func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64, axisBand int) ([]peak, int) {
 	n := 256
 	for n > 32 && (img.Cols() < n || img.Rows() < n) {
 		n /= 2
@@ -93,7 +132,7 @@ func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64) ([]peak, 
 	jpegStep := n / 8
 	for fy := 0; fy <= n/2; fy++ {
 		for fx := -n / 2; fx < n/2; fx++ {
-			if absInt(fx) <= specAxisBand || fy <= specAxisBand {
+			if absInt(fx) <= axisBand || fy <= axisBand {
 				continue
 			}
 			if float64(n)/math.Hypot(float64(fx), float64(fy)) > specMaxPeriod {
@@ -243,12 +282,22 @@ func colourCheck(img gocv.Mat, opts Options) Check {
 	// Flagged only when both are low: little colour, and what there is
 	// follows lightness like a cast.
 	score := 1 - min(ramp(spread, opts.ColourThreshold), ramp(residual, opts.CastThreshold))
-	return Check{Name: CheckPhotocopy, Score: score, Applicable: true, Evidence: map[string]any{
+	ev := map[string]any{
 		"chroma_spread":   round3(spread),
 		"residual_spread": round3(residual),
 		"mean_a":          round3(sa/cnt - 128),
 		"mean_b":          round3(sb/cnt - 128),
-	}}
+	}
+	if spread < opts.GreyscaleSpread {
+		// No colour at all, not even a light's cast or a sensor's chroma
+		// noise: a greyscale file (a scan in grey, a converted image),
+		// whose colour says nothing about a copy.
+		c := notApplicable(CheckPhotocopy, "a greyscale image: no colour to judge")
+		maps.Copy(c.Evidence, ev)
+		c.Evidence["greyscale_file"] = true
+		return c
+	}
+	return Check{Name: CheckPhotocopy, Score: score, Applicable: true, Evidence: ev}
 }
 
 // spreadOf is the summed variance of a and b from n values' sums and sums

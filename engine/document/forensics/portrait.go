@@ -1,0 +1,670 @@
+package forensics
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"slices"
+
+	"gocv.io/x/gocv"
+)
+
+// Portrait substitution checks. The commonest ID forgery replaces the
+// printed portrait with another face: a photo pasted over the page. The
+// page and its portrait were printed (or scanned, or photographed) in one
+// go, so they share one noise floor, one sharpness and one print
+// texture; a pasted photo brings its own, and its rectangle leaves a step
+// one pixel wide along straight lines, where the printed page's edges are
+// as soft as its text.
+//
+// Each check compares the portrait with a ring of the page around it, so
+// that the page's own texture (guilloche, a scan's grain, a photo's
+// blur) sets the scale.
+const (
+	CheckPortraitNoise     = "portrait_noise"
+	CheckPortraitSharpness = "portrait_sharpness"
+	CheckPortraitBoundary  = "portrait_boundary"
+	CheckPortraitGrid      = "portrait_jpeg_grid"
+	CheckPortraitQuant     = "portrait_jpeg_quantisation"
+)
+
+// PortraitRect is where the printed portrait lies around the face the
+// detector found on the page: a passport or ID photo is framed head and
+// shoulders, the face about half its width and height. The rectangle is
+// clipped to the page.
+func PortraitRect(face image.Rectangle, page image.Point) image.Rectangle {
+	w, h := face.Dx(), face.Dy()
+	r := image.Rect(face.Min.X-w*2/5, face.Min.Y-h*2/5, face.Max.X+w*2/5, face.Max.Y+h*2/5)
+	return r.Intersect(image.Rectangle{Max: page})
+}
+
+// Heatmap is a coarse map of a check's statistic over a region, row by
+// row, for a console to draw over the document.
+type Heatmap struct {
+	Region Region    `json:"region"`
+	Cols   int       `json:"cols"`
+	Rows   int       `json:"rows"`
+	Values []float64 `json:"values"`
+}
+
+// portraitBlock is the side of the blocks whose residual noise is
+// measured (one JPEG block).
+const portraitBlock = 8
+
+// AnalyzePortrait runs the portrait substitution checks on img, a page
+// (the rectified document or the photo) on which face is the printed
+// portrait's face. It returns the checks in img's coordinates, or an error
+// when the face is too small (under 24 pixels) or img is not BGR. img is
+// not modified.
+func AnalyzePortrait(ctx context.Context, img gocv.Mat, face image.Rectangle, opts Options) ([]Check, error) {
+	opts = opts.withDefaults()
+	if img.Channels() != 3 {
+		return nil, fmt.Errorf("forensics: want a 3-channel BGR image, got %d channels", img.Channels())
+	}
+	page := image.Pt(img.Cols(), img.Rows())
+	face = face.Intersect(image.Rectangle{Max: page})
+	if face.Dx() < 24 || face.Dy() < 24 {
+		return nil, fmt.Errorf("forensics: %w: face %v", ErrTooSmall, face)
+	}
+	por := PortraitRect(face, page)
+	// The ring: the page around the portrait, as wide as half the
+	// portrait, without the portrait.
+	m := max(por.Dx(), por.Dy()) / 2
+	ring := image.Rect(por.Min.X-m, por.Min.Y-m, por.Max.X+m, por.Max.Y+m).Intersect(image.Rectangle{Max: page})
+
+	sub := img.Region(ring)
+	grey := gocv.NewMat()
+	gocv.CvtColor(sub, &grey, gocv.ColorBGRToGray)
+	sub.Close()
+	defer grey.Close()
+	w, h := grey.Cols(), grey.Rows()
+	g := grey.ToBytes()
+	// Coordinates within the ring's crop.
+	in := por.Sub(ring.Min)
+	// The face itself: its skin, hair and eyes are content the page has
+	// nowhere else, so the noise and sharpness inside are read on the
+	// portrait around it (background, shoulders) and on the face alike.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("forensics: %w", err)
+	}
+	checks := []Check{
+		portraitNoise(g, w, h, in, ring.Min, opts),
+		portraitSharpness(g, w, h, in, opts),
+		portraitBoundary(g, w, h, in, ring.Min, opts),
+		portraitGrid(g, w, h, in, ring.Min, opts),
+		portraitQuant(g, w, h, in, ring.Min, opts),
+	}
+	for i := range checks {
+		checks[i].Evidence["portrait_region"] = regionOf(por)
+	}
+	return checks, nil
+}
+
+// residualNoise is, for each 8x8 block, the mean absolute difference
+// between each pixel and the mean of its four neighbours (a Laplacian
+// residual): the print's grain, the sensor's noise and the JPEG's
+// quantisation error, with the smooth content removed.
+func residualNoise(g []byte, w, h int) ([]float64, int, int) {
+	bw, bh := w/portraitBlock, h/portraitBlock
+	out := make([]float64, bw*bh)
+	for by := 0; by < bh; by++ {
+		for bx := 0; bx < bw; bx++ {
+			var s float64
+			n := 0
+			for y := by * portraitBlock; y < (by+1)*portraitBlock; y++ {
+				if y == 0 || y == h-1 {
+					continue
+				}
+				for x := bx * portraitBlock; x < (bx+1)*portraitBlock; x++ {
+					if x == 0 || x == w-1 {
+						continue
+					}
+					i := y*w + x
+					lap := 4*int(g[i]) - int(g[i-1]) - int(g[i+1]) - int(g[i-w]) - int(g[i+w])
+					s += math.Abs(float64(lap))
+					n++
+				}
+			}
+			if n > 0 {
+				out[by*bw+bx] = s / float64(n) / 4
+			}
+		}
+	}
+	return out, bw, bh
+}
+
+// insideOutside splits block values into those inside r (blocks wholly
+// within, r in pixels) and those wholly outside r grown by a block.
+func insideOutside(v []float64, bw, bh int, r image.Rectangle) (inside, outside []float64) {
+	grown := r.Inset(-portraitBlock)
+	for by := 0; by < bh; by++ {
+		for bx := 0; bx < bw; bx++ {
+			b := image.Rect(bx*portraitBlock, by*portraitBlock, (bx+1)*portraitBlock, (by+1)*portraitBlock)
+			switch {
+			case b.In(r):
+				inside = append(inside, v[by*bw+bx])
+			case !b.Overlaps(grown):
+				outside = append(outside, v[by*bw+bx])
+			}
+		}
+	}
+	return inside, outside
+}
+
+// quantile of a copy of v (q in [0,1]).
+func quantile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s)-1)+0.5))]
+}
+
+// portraitNoise compares the noise floor of the portrait with the
+// page's. The floor is a low quantile of the blocks' residual noise: the
+// flattest blocks, where only grain and noise are left, whatever the
+// content. A portrait printed with the page has the page's floor; a photo
+// pasted into a scan has that photo's (smoother after resizing, or
+// noisier from another camera). The statistic is the absolute natural log
+// of the ratio of the two floors (each at least half a grey level, below
+// which a floor is quantisation alone).
+func portraitNoise(g []byte, w, h int, in image.Rectangle, at image.Point, opts Options) Check {
+	v, bw, bh := residualNoise(g, w, h)
+	inside, outside := insideOutside(v, bw, bh, in)
+	if len(inside) < 16 || len(outside) < 16 {
+		return notApplicable(CheckPortraitNoise, "portrait or its surroundings too small")
+	}
+	const q = 0.2
+	fi, fo := max(quantile(inside, q), 0.5), max(quantile(outside, q), 0.5)
+	stat := math.Abs(math.Log(fi / fo))
+	return Check{
+		// Advisory: at a threshold that passes every genuine specimen
+		// (composited digitally, whose portraits have their own noise) it
+		// caught none of the pasted faces on its own.
+		Name: CheckPortraitNoise, Applicable: true, Advisory: true, Score: ramp(stat, opts.PortraitNoiseThreshold),
+		Evidence: map[string]any{
+			"noise_floor_portrait": round3(fi),
+			"noise_floor_page":     round3(fo),
+			"log_ratio":            round3(stat),
+			"threshold":            opts.PortraitNoiseThreshold,
+			"heatmap":              heatmapOf(v, bw, bh, at),
+		},
+	}
+}
+
+// heatmapOf shrinks a block map to at most 32 cells a side.
+func heatmapOf(v []float64, bw, bh int, at image.Point) Heatmap {
+	step := max(1, (max(bw, bh)+31)/32)
+	cw, ch := (bw+step-1)/step, (bh+step-1)/step
+	out := make([]float64, cw*ch)
+	n := make([]int, cw*ch)
+	for y := 0; y < bh; y++ {
+		for x := 0; x < bw; x++ {
+			i := (y/step)*cw + x/step
+			out[i] += v[y*bw+x]
+			n[i]++
+		}
+	}
+	for i := range out {
+		if n[i] > 0 {
+			out[i] = round3(out[i] / float64(n[i]))
+		}
+	}
+	return Heatmap{Region: Region{X: at.X, Y: at.Y, W: bw * portraitBlock, H: bh * portraitBlock}, Cols: cw, Rows: ch, Values: out}
+}
+
+// portraitSharpness compares how much of the detail sits at the finest
+// scale, inside the portrait and on the page: the share of the energy of
+// the one-pixel Laplacian that is left once the image is blurred by a
+// pixel's sigma. A photo resampled to fit the portrait's frame lost its
+// finest detail (or, sharpened, has too much), where the printed page and
+// its portrait went through one optical path. Measured on the blocks of
+// most detail (the top quarter) on each side, so that flat paper and a
+// flat photo background do not decide it.
+func portraitSharpness(g []byte, w, h int, in image.Rectangle, opts Options) Check {
+	src, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8U, g)
+	if err != nil {
+		return notApplicable(CheckPortraitSharpness, err.Error())
+	}
+	defer src.Close()
+	blur := gocv.NewMat()
+	defer blur.Close()
+	gocv.GaussianBlur(src, &blur, image.Pt(0, 0), 1.0, 1.0, gocv.BorderReflect101)
+	b := blur.ToBytes()
+	bw, bh := w/portraitBlock, h/portraitBlock
+	ratio := make([]float64, bw*bh)
+	energy := make([]float64, bw*bh)
+	for by := 0; by < bh; by++ {
+		for bx := 0; bx < bw; bx++ {
+			var fine, coarse float64
+			for y := max(1, by*portraitBlock); y < min(h-1, (by+1)*portraitBlock); y++ {
+				for x := max(1, bx*portraitBlock); x < min(w-1, (bx+1)*portraitBlock); x++ {
+					i := y*w + x
+					l := float64(4*int(g[i]) - int(g[i-1]) - int(g[i+1]) - int(g[i-w]) - int(g[i+w]))
+					lb := float64(4*int(b[i]) - int(b[i-1]) - int(b[i+1]) - int(b[i-w]) - int(b[i+w]))
+					fine += l * l
+					coarse += lb * lb
+				}
+			}
+			energy[by*bw+bx] = fine
+			ratio[by*bw+bx] = (coarse + 1) / (fine + 1)
+		}
+	}
+	pick := func(r image.Rectangle, inside bool) float64 {
+		var e, v []float64
+		grown := r.Inset(-portraitBlock)
+		for by := 0; by < bh; by++ {
+			for bx := 0; bx < bw; bx++ {
+				blk := image.Rect(bx*portraitBlock, by*portraitBlock, (bx+1)*portraitBlock, (by+1)*portraitBlock)
+				if (inside && blk.In(r)) || (!inside && !blk.Overlaps(grown)) {
+					e = append(e, energy[by*bw+bx])
+					v = append(v, ratio[by*bw+bx])
+				}
+			}
+		}
+		if len(e) < 16 {
+			return math.NaN()
+		}
+		cut := quantile(e, 0.75)
+		var s float64
+		n := 0
+		for i := range e {
+			if e[i] >= cut {
+				s += v[i]
+				n++
+			}
+		}
+		return s / float64(n)
+	}
+	ri, ro := pick(in, true), pick(in, false)
+	if math.IsNaN(ri) || math.IsNaN(ro) {
+		return notApplicable(CheckPortraitSharpness, "portrait or its surroundings too small")
+	}
+	stat := math.Abs(math.Log(ri / ro))
+	return Check{
+		Name: CheckPortraitSharpness, Applicable: true, Score: ramp(stat, opts.PortraitSharpnessThreshold),
+		Evidence: map[string]any{
+			"coarse_share_portrait": round3(ri),
+			"coarse_share_page":     round3(ro),
+			"log_ratio":             round3(stat),
+			"threshold":             opts.PortraitSharpnessThreshold,
+		},
+	}
+}
+
+// portraitBoundary looks for the straight steps a pasted rectangle leaves.
+// For each side of the portrait, over a band of a quarter of the
+// portrait's size around it, the mean absolute difference across the side
+// (between neighbouring columns for the left and right sides, rows for the
+// top and bottom) is profiled along the band, averaged over the side's
+// length. A pasted edge is a line along the whole side where that
+// difference jumps in one pixel: its peak stands over the profile two
+// pixels away on both sides. A printed frame, as soft as the page's text,
+// spreads its step over several pixels. The side's statistic is that
+// sharp excess over the band's median difference, and the check's the sum
+// over the two strongest sides (a paste has four, a crop of the page
+// through the portrait may have one).
+func portraitBoundary(g []byte, w, h int, in image.Rectangle, at image.Point, opts Options) Check {
+	type side struct {
+		Name   string  `json:"name"`
+		At     int     `json:"at"`
+		Excess float64 `json:"excess"`
+	}
+	band := max(4, max(in.Dx(), in.Dy())/4)
+	// profile returns, for positions p in [lo, hi), the mean over q in
+	// [qlo, qhi) of |g(p,q) - g(p-1,q)|, along columns (vertical sides)
+	// or rows.
+	profile := func(vertical bool, lo, hi, qlo, qhi int) []float64 {
+		out := make([]float64, max(0, hi-lo))
+		for p := lo; p < hi; p++ {
+			var s float64
+			for q := qlo; q < qhi; q++ {
+				var a, b int
+				if vertical {
+					a, b = int(g[q*w+p]), int(g[q*w+p-1])
+				} else {
+					a, b = int(g[p*w+q]), int(g[(p-1)*w+q])
+				}
+				s += math.Abs(float64(a - b))
+			}
+			out[p-lo] = s / float64(max(1, qhi-qlo))
+		}
+		return out
+	}
+	var sides []side
+	var excesses []float64
+	try := func(name string, vertical bool, pos, limit, qlo, qhi int) {
+		// A side must run along at least half the portrait within the
+		// page to be measured.
+		if qhi-qlo < max(in.Dx(), in.Dy())/3 {
+			return
+		}
+		lo, hi := max(pos-band, 3), min(pos+band, limit-3)
+		if hi-lo < 8 {
+			return
+		}
+		prof := profile(vertical, lo-2, hi+2, qlo, qhi)
+		base := max(median(prof), 1)
+		best, bestAt := 0.0, 0
+		for i := 2; i < len(prof)-2; i++ {
+			e := prof[i] - max(prof[i-2], prof[i+2])
+			if e > best {
+				best, bestAt = e, lo+i-2
+			}
+		}
+		ex := best / base
+		s := side{Name: name, At: bestAt, Excess: round3(ex)}
+		if vertical {
+			s.At += at.X
+		} else {
+			s.At += at.Y
+		}
+		sides = append(sides, s)
+		excesses = append(excesses, ex)
+	}
+	// Only the middle of each side: corners mix the two directions.
+	qx0, qx1 := in.Min.X+in.Dx()/8, in.Max.X-in.Dx()/8
+	qy0, qy1 := in.Min.Y+in.Dy()/8, in.Max.Y-in.Dy()/8
+	try("left", true, in.Min.X, w, max(qy0, 0), min(qy1, h))
+	try("right", true, in.Max.X, w, max(qy0, 0), min(qy1, h))
+	try("top", false, in.Min.Y, h, max(qx0, 0), min(qx1, w))
+	try("bottom", false, in.Max.Y, h, max(qx0, 0), min(qx1, w))
+	if len(excesses) < 2 {
+		return notApplicable(CheckPortraitBoundary, "fewer than two sides of the portrait on the page")
+	}
+	slices.Sort(excesses)
+	// The page's own straight lines beside the portrait, measured alike:
+	// a digitally made page (a specimen, a composite) steps in one pixel
+	// everywhere, a photographed one nowhere.
+	pageLine := func(vertical bool, limit, qlo, qhi, a, b int) float64 {
+		if qhi-qlo < 8 {
+			return 0
+		}
+		prof := profile(vertical, 1, limit, qlo, qhi)
+		base := max(median(prof), 1)
+		best := 0.0
+		for i := 2; i < len(prof)-2; i++ {
+			p := i + 1
+			if p >= a-band && p <= b+band {
+				continue
+			}
+			best = max(best, prof[i]-max(prof[i-2], prof[i+2]))
+		}
+		return best / base
+	}
+	ref := pageLine(true, w, max(qy0, 0), min(qy1, h), in.Min.X, in.Max.X) +
+		pageLine(false, h, max(qx0, 0), min(qx1, w), in.Min.Y, in.Max.Y)
+	raw := excesses[len(excesses)-1] + excesses[len(excesses)-2]
+	stat := raw / max(ref, 2)
+	return Check{
+		Name: CheckPortraitBoundary, Applicable: true, Score: ramp(stat, opts.PortraitBoundaryThreshold),
+		Evidence: map[string]any{
+			"sides":             sides,
+			"sides_excess":      round3(raw),
+			"page_lines_excess": round3(ref),
+			"excess":            round3(stat),
+			"threshold":         opts.PortraitBoundaryThreshold,
+		},
+	}
+}
+
+// portraitGrid compares the JPEG blocking of the portrait with the page's.
+// Every JPEG save leaves small steps at the borders of its 8x8 blocks,
+// strongest where the picture is flat. A page saved as JPEG and then
+// edited keeps its old steps on the grid of the file; a photo resized into
+// the portrait's frame lost its own (or brings them at another phase), so
+// after the forger's save (PNG, or a JPEG that adds the same faint steps
+// everywhere) the portrait has less blocking than its page. A genuine page
+// was blocked once, portrait and page alike.
+//
+// The strength of a grid at phase k is the mean absolute difference
+// between neighbouring pixels across the borders at k, over the mean at
+// the two phases farthest from k, minus one; measured across columns and
+// across rows on the blocks inside the portrait and those of the page
+// around, in the coordinates of the image (phase 0 is the file's grid
+// when img is the photo as decoded). The statistic is the page's strength
+// at the file's phase less the portrait's, and the portrait's strongest
+// phase is reported: a paste of an unresized JPEG shows its own.
+func portraitGrid(g []byte, w, h int, in image.Rectangle, at image.Point, opts Options) Check {
+	// Sums of |difference| per phase (x+at.X)%8 across columns, and per
+	// (y+at.Y)%8 across rows, for blocks inside and outside.
+	var sum [2][2][8]float64 // [inside][dir][phase]
+	var cnt [2][2][8]int
+	grown := in.Inset(-portraitBlock)
+	for y := 1; y < h; y++ {
+		for x := 1; x < w; x++ {
+			p := image.Pt(x, y)
+			var k int
+			switch {
+			case p.In(in):
+				k = 0
+			case !p.In(grown):
+				k = 1
+			default:
+				continue
+			}
+			i := y*w + x
+			// Flat-ish pixels only: a content edge is no block step.
+			dh := absInt(int(g[i]) - int(g[i-1]))
+			dv := absInt(int(g[i]) - int(g[i-w]))
+			if dh <= 12 {
+				ph := (x + at.X) & 7
+				sum[k][0][ph] += float64(dh)
+				cnt[k][0][ph]++
+			}
+			if dv <= 12 {
+				ph := (y + at.Y) & 7
+				sum[k][1][ph] += float64(dv)
+				cnt[k][1][ph]++
+			}
+		}
+	}
+	strength := func(k, phase int) float64 {
+		var s float64
+		for dir := 0; dir < 2; dir++ {
+			m := func(ph int) float64 {
+				ph &= 7
+				if cnt[k][dir][ph] == 0 {
+					return 0
+				}
+				return sum[k][dir][ph] / float64(cnt[k][dir][ph])
+			}
+			ref := (m(phase+3) + m(phase+4) + m(phase+5)) / 3
+			if ref > 0.05 {
+				s += m(phase)/ref - 1
+			}
+		}
+		return s
+	}
+	if cnt[0][0][0] < 64 || cnt[1][0][0] < 64 {
+		return notApplicable(CheckPortraitGrid, "portrait or its surroundings too small")
+	}
+	page, portrait := strength(1, 0), strength(0, 0)
+	best, bestPhase := portrait, 0
+	for ph := 1; ph < 8; ph++ {
+		if s := strength(0, ph); s > best {
+			best, bestPhase = s, ph
+		}
+	}
+	stat := page - portrait
+	return Check{
+		Name: CheckPortraitGrid, Applicable: true, Score: ramp(stat, opts.PortraitGridThreshold),
+		Evidence: map[string]any{
+			"grid_page":           round3(page),
+			"grid_portrait":       round3(portrait),
+			"excess":              round3(stat),
+			"portrait_best_phase": bestPhase,
+			"portrait_best_grid":  round3(best),
+			"threshold":           opts.PortraitGridThreshold,
+		},
+	}
+}
+
+// quantFreqs are the DCT frequencies (u, v) whose quantisation the
+// portraitQuant check reads: the low ones, which survive in every save
+// and carry coefficients large enough to show their step.
+var quantFreqs = [...][2]int{{0, 1}, {1, 0}, {1, 1}, {0, 2}, {2, 0}, {1, 2}, {2, 1}, {2, 2}, {0, 3}, {3, 0}}
+
+// lowDCTBasis[k][y*8+x] is the JPEG (orthonormal) DCT basis of quantFreqs[k].
+var lowDCTBasis = func() [len(quantFreqs)][64]float64 {
+	var b [len(quantFreqs)][64]float64
+	alpha := func(u int) float64 {
+		if u == 0 {
+			return 1 / math.Sqrt2
+		}
+		return 1
+	}
+	for k, f := range quantFreqs {
+		u, v := f[0], f[1]
+		for y := 0; y < 8; y++ {
+			for x := 0; x < 8; x++ {
+				b[k][y*8+x] = alpha(u) * alpha(v) / 4 *
+					math.Cos(float64(2*x+1)*float64(u)*math.Pi/16) * math.Cos(float64(2*y+1)*float64(v)*math.Pi/16)
+			}
+		}
+	}
+	return b
+}()
+
+// portraitQuant looks for the page's old JPEG quantisation missing from the
+// portrait. A page decoded from a JPEG has DCT coefficients, on the file's
+// 8x8 grid, near multiples of that JPEG's quantisation steps, and keeps
+// them through a lossless save or a finer JPEG one. A face resized into
+// the portrait's frame has coefficients anywhere. The step of each low
+// frequency is the largest period the page's coefficients show (the mean
+// of cos(2 pi c / q) over them, at least quantPeriodicity); a block's
+// compatibility is that mean over its coefficients (those of at least half
+// a step: a zero fits any step). The statistic is the page's mean
+// compatibility less the portrait's; a genuine page went through the same
+// saves as its portrait (near 0). img must be the image as decoded (its
+// grid at phase 0): at is the crop's place in it.
+func portraitQuant(g []byte, w, h int, in image.Rectangle, at image.Point, opts Options) Check {
+	// Blocks on the image's grid, within the crop.
+	x0, y0 := (8-at.X&7)&7, (8-at.Y&7)&7
+	bw, bh := (w-x0)/8, (h-y0)/8
+	if bw < 4 || bh < 4 {
+		return notApplicable(CheckPortraitQuant, "portrait or its surroundings too small")
+	}
+	coef := make([][len(quantFreqs)]float64, bw*bh)
+	inside := make([]int8, bw*bh) // 1 inside, -1 outside, 0 neither
+	grown := in.Inset(-portraitBlock)
+	var px [64]float64
+	for by := 0; by < bh; by++ {
+		for bx := 0; bx < bw; bx++ {
+			r := image.Rect(x0+bx*8, y0+by*8, x0+bx*8+8, y0+by*8+8)
+			switch {
+			case r.In(in):
+				inside[by*bw+bx] = 1
+			case !r.Overlaps(grown):
+				inside[by*bw+bx] = -1
+			default:
+				continue
+			}
+			for y := 0; y < 8; y++ {
+				row := (r.Min.Y+y)*w + r.Min.X
+				for x := 0; x < 8; x++ {
+					px[y*8+x] = float64(g[row+x]) - 128
+				}
+			}
+			for k := range quantFreqs {
+				var s float64
+				for i := range px {
+					s += px[i] * lowDCTBasis[k][i]
+				}
+				coef[by*bw+bx][k] = s
+			}
+		}
+	}
+	// The page's step per frequency, read on at most quantSample of its
+	// blocks.
+	var pageBlocks []int
+	for i, in := range inside {
+		if in == -1 {
+			pageBlocks = append(pageBlocks, i)
+		}
+	}
+	if stride := len(pageBlocks)/quantSample + 1; stride > 1 {
+		sub := pageBlocks[:0]
+		for i := 0; i < len(pageBlocks); i += stride {
+			sub = append(sub, pageBlocks[i])
+		}
+		pageBlocks = sub
+	}
+	var steps [len(quantFreqs)]int
+	used := 0
+	for k := range quantFreqs {
+		for q := 40; q >= 3; q-- {
+			var s float64
+			n := 0
+			for _, i := range pageBlocks {
+				c := coef[i]
+				if math.Abs(c[k]) < float64(q)/2 {
+					continue
+				}
+				s += math.Cos(2 * math.Pi * c[k] / float64(q))
+				n++
+			}
+			if n >= 32 && s/float64(n) >= quantPeriodicity {
+				steps[k] = q
+				used++
+				break
+			}
+		}
+	}
+	if used < 2 {
+		return notApplicable(CheckPortraitQuant, "the page shows no JPEG quantisation")
+	}
+	compat := make([]float64, bw*bh)
+	var sum [2]float64
+	var cnt [2]int
+	for i, c := range coef {
+		if inside[i] == 0 {
+			continue
+		}
+		var s float64
+		n := 0
+		for k, q := range steps {
+			if q == 0 || math.Abs(c[k]) < float64(q)/2 {
+				continue
+			}
+			s += math.Cos(2 * math.Pi * c[k] / float64(q))
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		compat[i] = s / float64(n)
+		side := 0
+		if inside[i] == 1 {
+			side = 1
+		}
+		sum[side] += s
+		cnt[side] += n
+	}
+	if cnt[0] < 64 || cnt[1] < 32 {
+		return notApplicable(CheckPortraitQuant, "too few coefficients off zero")
+	}
+	page, portrait := sum[0]/float64(cnt[0]), sum[1]/float64(cnt[1])
+	stat := page - portrait
+	hm := heatmapOf(compat, bw, bh, at.Add(image.Pt(x0, y0)))
+	return Check{
+		Name: CheckPortraitQuant, Applicable: true, Score: ramp(stat, opts.PortraitQuantThreshold),
+		Evidence: map[string]any{
+			"compatibility_page":     round3(page),
+			"compatibility_portrait": round3(portrait),
+			"excess":                 round3(stat),
+			"steps":                  steps[:],
+			"threshold":              opts.PortraitQuantThreshold,
+			"heatmap":                hm,
+		},
+	}
+}
+
+// quantSample bounds the page blocks the steps are read on.
+const quantSample = 2000
+
+// quantPeriodicity is the mean cos(2 pi c / q) above which the page's
+// coefficients count as quantised with step q.
+const quantPeriodicity = 0.5

@@ -1,0 +1,184 @@
+package document
+
+import (
+	"context"
+	"image"
+	"math"
+	"sync"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/document/forensics"
+	"github.com/openkyc/kyc/engine/document/locate"
+	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/internal/timing"
+)
+
+// portraitFillsPage is the share of the outline's area above which the
+// portrait's face means the locator took the photo on the page for the
+// page: on an ID-1 card or a passport page the face is under a tenth.
+const portraitFillsPage = 0.2
+
+// pageChecks runs the forensics that need the page read: the portrait
+// substitution checks around the printed face, and the cloned-character
+// check on the text lines. Both run on the photo as decoded (its pixels
+// and JPEG grid untouched by the rectification), the face and the lines
+// mapped back from the rectified page.
+//
+// When the outline does not cover the page (covers false) and no portrait
+// was found on it, the portrait is looked for on the photo itself: the
+// locator may have taken the part of the page without it.
+func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Result, covers bool, p *page, opts forensics.Options, t *timing.Recorder) []forensics.Check {
+	size := image.Pt(p.img.Cols(), p.img.Rows())
+	toPhoto := pageToPhoto(loc, size)
+	var (
+		wg       sync.WaitGroup
+		portrait = p.portraitChecks
+		glyphs   forensics.Check
+	)
+	if p.portrait == nil && loc.Found && !covers && a.cfg.Faces != nil {
+		wg.Go(func() {
+			s := time.Now()
+			pr, crop, g, err := a.findPortrait(ctx, photo)
+			if err == nil && pr != nil {
+				crop.Image.Close()
+				b := pr.Box
+				box := image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H)))
+				if cs, err := forensics.AnalyzePortrait(ctx, photo, box, opts); err == nil {
+					portrait = cs
+				}
+				if g != nil {
+					portrait = append(portrait, *g)
+				}
+			}
+			t.Since("forensics_portrait_photo", s)
+		})
+	}
+	if len(p.lines) > 0 {
+		wg.Go(func() {
+			s := time.Now()
+			lines := make([]image.Rectangle, 0, len(p.lines))
+			for _, l := range p.lines {
+				lines = append(lines, toPhoto(l.Box.Bounds(), p.side.Rotation == 180))
+			}
+			c, err := forensics.AnalyzeGlyphs(ctx, photo, lines, opts)
+			if err == nil {
+				glyphs = c
+			}
+			t.Since("forensics_glyphs", s)
+		})
+	}
+	wg.Wait()
+	out := portrait
+	if glyphs.Name != "" {
+		out = append(out, glyphs)
+	}
+	return out
+}
+
+// portraitChecks runs the portrait substitution checks on the photo for
+// the portrait found on the page of the given size (turned: on the page
+// turned by 180 degrees), with the ghost image's check when the page shows
+// one, every region in the photo's coordinates.
+func (a *Analyzer) portraitChecks(ctx context.Context, photo gocv.Mat, loc locate.Result, size image.Point, p *page, turned bool) []forensics.Check {
+	toPhoto := pageToPhoto(loc, size)
+	b := p.portrait.Box
+	box := toPhoto(image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))), turned)
+	out, err := forensics.AnalyzePortrait(ctx, photo, box, *a.cfg.Forensics)
+	if err != nil {
+		out = nil
+	}
+	if p.ghost != nil {
+		g := *p.ghost
+		for _, k := range []string{"portrait_face", "ghost_face"} {
+			if r, ok := g.Evidence[k].(forensics.Region); ok {
+				pr := toPhoto(image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H), turned)
+				g.Evidence[k] = forensics.Region{X: pr.Min.X, Y: pr.Min.Y, W: pr.Dx(), H: pr.Dy()}
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// pageToPhoto maps a rectangle on the page (the rectified document of the
+// given size, or the photo itself when no outline was found; turned by 180
+// degrees when turned is set) to the bounding box of its place in the
+// photo.
+func pageToPhoto(loc locate.Result, size image.Point) func(r image.Rectangle, turned bool) image.Rectangle {
+	var h [9]float64 // page -> photo homography, row-major
+	identity := !loc.Found
+	if loc.Found {
+		// As locate.Rectify maps the outline onto the page.
+		q := loc.Quad
+		if loc.Portrait {
+			q = locate.Quad{q[3], q[0], q[1], q[2]}
+		}
+		src := gocv.NewPoint2fVectorFromPoints([]gocv.Point2f{
+			{X: 0, Y: 0}, {X: float32(size.X), Y: 0}, {X: float32(size.X), Y: float32(size.Y)}, {X: 0, Y: float32(size.Y)},
+		})
+		dst := gocv.NewPoint2fVectorFromPoints([]gocv.Point2f{
+			{X: float32(q[0].X), Y: float32(q[0].Y)}, {X: float32(q[1].X), Y: float32(q[1].Y)},
+			{X: float32(q[2].X), Y: float32(q[2].Y)}, {X: float32(q[3].X), Y: float32(q[3].Y)},
+		})
+		m := gocv.GetPerspectiveTransform2f(src, dst)
+		for i := range h {
+			h[i] = m.GetDoubleAt(i/3, i%3)
+		}
+		m.Close()
+		src.Close()
+		dst.Close()
+	}
+	return func(r image.Rectangle, turned bool) image.Rectangle {
+		if turned {
+			r = image.Rect(size.X-r.Max.X, size.Y-r.Max.Y, size.X-r.Min.X, size.Y-r.Min.Y)
+		}
+		if identity {
+			return r
+		}
+		x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+		for _, c := range [4]image.Point{r.Min, {r.Max.X, r.Min.Y}, r.Max, {r.Min.X, r.Max.Y}} {
+			x, y := float64(c.X), float64(c.Y)
+			w := h[6]*x + h[7]*y + h[8]
+			if w == 0 {
+				continue
+			}
+			px, py := (h[0]*x+h[1]*y+h[2])/w, (h[3]*x+h[4]*y+h[5])/w
+			x0, y0, x1, y1 = min(x0, px), min(y0, py), max(x1, px), max(y1, py)
+		}
+		if math.IsInf(x0, 0) {
+			return image.Rectangle{}
+		}
+		return image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1)), int(math.Ceil(y1)))
+	}
+}
+
+// ghostCheck compares the ghost image with the portrait f when the page
+// shows one: the largest other face, under half the portrait's area and
+// at least forensics.GhostMinSide a side. nil when there is none.
+func (a *Analyzer) ghostCheck(ctx context.Context, img gocv.Mat, f face.Face, faces []face.Face) *forensics.Check {
+	var ghost *face.Face
+	for i, g := range faces {
+		if g.Box.Area() < f.Box.Area()/2 && g.Score >= 0.6 && g.Box.W >= forensics.GhostMinSide && g.Box.H >= forensics.GhostMinSide &&
+			(ghost == nil || g.Box.Area() > ghost.Box.Area()) {
+			ghost = &faces[i]
+		}
+	}
+	if ghost == nil {
+		return nil
+	}
+	c, err := forensics.AnalyzeGhost(ctx, img, marks(f), marks(*ghost), *a.cfg.Forensics)
+	if err != nil {
+		return nil
+	}
+	return &c
+}
+
+func marks(f face.Face) forensics.FaceMarks {
+	m := forensics.FaceMarks{Box: image.Rect(int(f.Box.X), int(f.Box.Y), int(math.Ceil(f.Box.X+f.Box.W)), int(math.Ceil(f.Box.Y+f.Box.H)))}
+	for i, p := range f.Landmarks {
+		m.Marks[i] = image.Pt(int(math.Round(p.X)), int(math.Round(p.Y)))
+	}
+	return m
+}

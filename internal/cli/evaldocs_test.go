@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/openkyc/kyc/engine/document/forensics"
+	"github.com/openkyc/kyc/internal/forgery"
+)
+
+// TestFitCalibration: on the calibration half's genuine samples, a check
+// flagging more than 1% may not reject, double compression never may, and
+// cuts are lowered until at most 2% of them are flagged; the report half is
+// never read.
+func TestFitCalibration(t *testing.T) {
+	var samples []docSample
+	add := func(calib bool, cat forgery.Category, ela, dq, cm float64) {
+		samples = append(samples, docSample{Sample: forgery.Sample{Specimen: fmt.Sprint(len(samples)), Category: cat, Calibration: calib},
+			Checks: map[string]docScore{
+				forensics.CheckELA:        {Applicable: true, Score: ela},
+				forensics.CheckDoubleJPEG: {Applicable: true, Score: dq},
+				forensics.CheckCopyMove:   {Applicable: true, Score: cm},
+			}})
+	}
+	for i := range 100 {
+		ela, dq := 1.0, 1.0
+		if i < 5 {
+			ela = 0.3 + 0.02*float64(i) // 5% of genuine flagged by ELA
+		}
+		if i == 7 {
+			dq = 0.1
+		}
+		add(true, forgery.CatQ90, ela, dq, 0.9)
+		add(false, forgery.CatQ90, 0, 0, 0) // report half: must not count
+	}
+	add(true, forgery.CatVIZClone, 0.1, 1, 0.2)
+	cal := fitCalibration(samples)
+	if c := cal[forensics.CheckELA]; c.Rejects || c.GenuineFPR != 0.05 || c.Cut != 0.3 || c.N != 100 {
+		t.Errorf("error_level %+v, want review only at 5%%, cut to 0.3", c)
+	}
+	if c := cal[forensics.CheckDoubleJPEG]; c.Rejects || c.Cut != 0.5 {
+		t.Errorf("double compression %+v, want review only, cut 0.5 (1 of 100 is within 2%%)", c)
+	}
+	if c := cal[forensics.CheckCopyMove]; !c.Rejects || c.Cut != 0.5 {
+		t.Errorf("copy-move %+v, want may reject at 0.5", c)
+	}
+	rows := docTable(samples, cal)
+	var genuine docRow
+	for _, r := range rows {
+		if r.Category == forgery.CatQ90.Name {
+			genuine = r
+		}
+	}
+	if genuine.N != 200 || !strings.HasPrefix(genuine.Flagged, "101 ") {
+		t.Errorf("genuine row %+v", genuine)
+	}
+}
+
+// TestEvalDocuments runs `kyc eval documents` on the first specimen of the
+// report half: a row per category it allows, the targets, the DET plot.
+func TestEvalDocuments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders and analyses some twenty documents")
+	}
+	if r := kyc(t, nil, "eval", "documents", "--split", "half"); r.exit != ExitUsage {
+		t.Errorf("--split half: exit %d, want %d", r.exit, ExitUsage)
+	}
+	out := t.TempDir()
+	r := kyc(t, nil, "eval", "documents", "--limit", "1", "--out", out)
+	if r.exit != ExitOK {
+		t.Fatalf("exit %d: %s %s", r.exit, r.stdout, r.stderr)
+	}
+	var res docEvalResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string]bool{}
+	for _, row := range res.Rows {
+		groups[row.Group] = true
+		if row.N == 0 || len(row.Checks) == 0 {
+			t.Errorf("row %+v", row)
+		}
+	}
+	for _, g := range []forgery.Group{forgery.GroupGenuine, forgery.GroupResaved, forgery.GroupPrint, forgery.GroupScreen} {
+		if !groups[string(g)] {
+			t.Errorf("no %s row in %v", g, groups)
+		}
+	}
+	if len(res.Targets) != 4 || res.DETPlot == "" {
+		t.Errorf("targets %v, plot %q", res.Targets, res.DETPlot)
+	}
+	if st, err := os.Stat(res.DETPlot); err != nil || st.Size() < 1000 {
+		t.Errorf("plot: %v", err)
+	}
+}
