@@ -620,37 +620,11 @@ func importWatchlist(t *testing.T, dir string) {
 	}
 }
 
-// benchPolicy writes the test bench's device policy: the field profile,
-// ignoring the findings this machine has (a VM without cameras, a dev
-// build), as a deployment accepting its own hardware would. The device
-// checks themselves are engine/device's tests; here the approval route is
-// under test, and a warning would send every genuine person to review.
+// benchPolicy writes the test bench's device policy (demo.WriteBenchPolicy)
+// to path and returns path.
 func benchPolicy(t *testing.T, path string) string {
 	t.Helper()
-	pol, err := device.DefaultPolicy(device.ProfileField)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := device.Run(context.Background(), device.Options{Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range rep.Checks {
-		if c.Status != device.StatusPass {
-			t.Logf("bench device finding ignored: %s %s", c.Name, c.Status)
-			pol.Rules[c.Name] = device.Rule{OnFail: device.ActionIgnore, OnWarn: device.ActionIgnore}
-		}
-	}
-	// The test grabs the window with ffmpeg's x11grab for its screenshots,
-	// which is what a screen recorder does: a grab that overlaps a
-	// verification's device check is rightly found (it sent a genuine
-	// person to review once), so the bench accepts its own recorder.
-	pol.Rules[device.CheckRemoteAccess] = device.Rule{OnFail: device.ActionIgnore, OnWarn: device.ActionIgnore}
-	b, err := json.Marshal(pol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := demo.WriteBenchPolicy(context.Background(), path, t.Logf); err != nil {
 		t.Fatal(err)
 	}
 	return path

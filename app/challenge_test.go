@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"image"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/openkyc/kyc/app/demo"
 	"github.com/openkyc/kyc/engine/capture"
-	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
@@ -467,31 +465,11 @@ func turnWarp(src gocv.Mat, noseX, squeeze float64) gocv.Mat {
 	return out
 }
 
-// benchPolicy writes the test bench's device policy: the field profile,
-// ignoring what this machine fails or warns about (a VM without cameras, a
-// development build) and remote access, as e2e_test.go's bench does; the
-// device checks are engine/device's tests.
+// benchPolicy writes the test bench's device policy (demo.WriteBenchPolicy)
+// to path and returns path.
 func benchPolicy(t *testing.T, path string) string {
 	t.Helper()
-	pol, err := device.DefaultPolicy(device.ProfileField)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := device.Run(context.Background(), device.Options{Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range rep.Checks {
-		if c.Status != device.StatusPass {
-			pol.Rules[c.Name] = device.Rule{OnFail: device.ActionIgnore, OnWarn: device.ActionIgnore}
-		}
-	}
-	pol.Rules[device.CheckRemoteAccess] = device.Rule{OnFail: device.ActionIgnore, OnWarn: device.ActionIgnore}
-	b, err := json.Marshal(pol)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := demo.WriteBenchPolicy(context.Background(), path, nil); err != nil {
 		t.Fatal(err)
 	}
 	return path

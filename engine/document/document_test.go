@@ -43,27 +43,43 @@ func newAnalyzer(t testing.TB) *Analyzer {
 	return a
 }
 
-// TestUpsideDown: a KTP held upside down is read, turned upright as a
-// page (not only line by line), so that its portrait is found for the face
-// match.
-func TestUpsideDown(t *testing.T) {
+// newFaceAnalyzer is newAnalyzer with YuNet to find the portrait; the
+// detector is returned too and closed when the test ends.
+func newFaceAnalyzer(t testing.TB) (*Analyzer, *face.YuNet) {
+	t.Helper()
 	a := newAnalyzer(t)
 	faces, err := face.NewYuNet(testenv.Model(t, "yunet"), face.YuNetConfig{}, ort.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer faces.Close()
+	t.Cleanup(func() { faces.Close() })
 	a.cfg.Faces = faces
+	return a, faces
+}
+
+// ktpUpsideDown is a KTP with a portrait on a desk, upright and turned
+// 180 degrees; both are closed when the test ends.
+func ktpUpsideDown(t testing.TB) (upright, turned gocv.Mat) {
+	t.Helper()
 	photo, err := imageio.ReadFile(testenv.Data(t, "faces", "faceapi_bbt", "penny", "penny1.png"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer photo.Close()
-	upright := synth.KTPOnDesk(1280, 720, 0.6, &photo, 3)
-	defer upright.Close()
-	turned := gocv.NewMat()
-	defer turned.Close()
+	upright = synth.KTPOnDesk(1280, 720, 0.6, &photo, 3)
+	t.Cleanup(func() { upright.Close() })
+	turned = gocv.NewMat()
+	t.Cleanup(func() { turned.Close() })
 	gocv.Rotate(upright, &turned, gocv.Rotate180Clockwise)
+	return upright, turned
+}
+
+// TestUpsideDown: a KTP held upside down is read, turned upright as a
+// page (not only line by line), so that its portrait is found for the face
+// match.
+func TestUpsideDown(t *testing.T) {
+	a, _ := newFaceAnalyzer(t)
+	upright, turned := ktpUpsideDown(t)
 	for _, c := range []struct {
 		name     string
 		img      gocv.Mat

@@ -12,8 +12,6 @@ import (
 	"github.com/openkyc/kyc/engine/document/forensics"
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
-	"github.com/openkyc/kyc/engine/ort"
-	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -46,13 +44,7 @@ func largestFace(t testing.TB, d face.Detector, img gocv.Mat) image.Rectangle {
 // down), a genuine page must pass them and the cloned-character check, and
 // a page whose portrait was swapped must not.
 func TestPageChecks(t *testing.T) {
-	a := newAnalyzer(t)
-	faces, err := face.NewYuNet(testenv.Model(t, "yunet"), face.YuNetConfig{}, ort.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer faces.Close()
-	a.cfg.Faces = faces
+	a, faces := newFaceAnalyzer(t)
 
 	lux, err := imageio.ReadFile(filepath.Join(testenv.Data(t, "mrz", "passporteye"), "100_pass-lux.jpg"), 0)
 	if err != nil {
@@ -104,16 +96,7 @@ func TestPageChecks(t *testing.T) {
 		fitted.Close()
 		donor.Close()
 	}
-	photo, err := imageio.ReadFile(testenv.Data(t, "faces", "faceapi_bbt", "penny", "penny1.png"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer photo.Close()
-	ktp := synth.KTPOnDesk(1280, 720, 0.6, &photo, 3)
-	defer ktp.Close()
-	turned := gocv.NewMat()
-	defer turned.Close()
-	gocv.Rotate(ktp, &turned, gocv.Rotate180Clockwise)
+	ktp, turned := ktpUpsideDown(t)
 
 	for _, c := range []struct {
 		name    string

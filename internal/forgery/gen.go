@@ -652,13 +652,7 @@ func cloneGlyph(img *gocv.Mat, src, dst image.Rectangle) {
 	if !s.In(b) || dst.Empty() {
 		return
 	}
-	from := img.Region(s)
-	block := from.Clone()
-	from.Close()
-	to := img.Region(dst)
-	block.CopyTo(&to)
-	to.Close()
-	block.Close()
+	synth.CopyMove(img, s, dst)
 }
 
 func (g *gen) cloneMRZExpiry(img *gocv.Mat, yy string, ok bool) (string, bool) {

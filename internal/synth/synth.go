@@ -214,3 +214,15 @@ func KTPOnDesk(width, height int, widthFrac float64, portrait *gocv.Mat, seed ui
 	scene, _ := Place(desk, card, Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: widthFrac, Rotate: 4, Tilt: 8})
 	return scene
 }
+
+// CopyMove copies img's block src over dst, of the same size, in place: a
+// copy-move forgery. The block is copied first, so the two may overlap.
+func CopyMove(img *gocv.Mat, src, dst image.Rectangle) {
+	from := img.Region(src)
+	block := from.Clone()
+	from.Close()
+	to := img.Region(dst)
+	block.CopyTo(&to)
+	to.Close()
+	block.Close()
+}

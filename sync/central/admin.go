@@ -147,10 +147,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("listing devices: %w", err)
 	}
-	if ds == nil {
-		ds = []Device{}
-	}
-	httpx.WriteJSON(w, http.StatusOK, ds)
+	writeList(w, ds)
 	return nil
 }
 
@@ -212,17 +209,32 @@ func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("listing submissions: %w", err)
 	}
+	subs = withoutKeys(subs)
+	s.auditRead(r, "list_submissions", slog.String("filter", r.URL.RawQuery), slog.Int("count", len(subs)))
+	httpx.WriteJSON(w, http.StatusOK, subs)
+	return nil
+}
+
+// withoutKeys strips the content keys from subs, which never leave
+// central, and makes a nil list an empty one.
+func withoutKeys(subs []Submission) []Submission {
 	for i := range subs {
 		for j := range subs[i].Images {
-			subs[i].Images[j].Key = nil // content keys never leave central
+			subs[i].Images[j].Key = nil
 		}
 	}
 	if subs == nil {
 		subs = []Submission{}
 	}
-	s.auditRead(r, "list_submissions", slog.String("filter", r.URL.RawQuery), slog.Int("count", len(subs)))
-	httpx.WriteJSON(w, http.StatusOK, subs)
-	return nil
+	return subs
+}
+
+// writeList answers 200 with list, as [] rather than null when empty.
+func writeList[T any](w http.ResponseWriter, list []T) {
+	if list == nil {
+		list = []T{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, list)
 }
 
 // SubmissionDetail is a submission with its image bytes, as the admin API

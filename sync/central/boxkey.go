@@ -1,17 +1,11 @@
 package central
 
 import (
-	"bytes"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"golang.org/x/crypto/curve25519"
-
-	"github.com/openkyc/kyc/internal/atomicfile"
 )
 
 // BoxKey is central's X25519 key pair: devices seal manifests to Public.
@@ -23,6 +17,8 @@ type BoxKey struct {
 var ErrBadBoxKey = errors.New("central: bad box key file")
 
 const boxKeyMagic = "openkyc-central-box-key-v1\n"
+
+var boxKeyFile = keyFile{what: "box key", magic: boxKeyMagic, size: 32, bad: ErrBadBoxKey}
 
 // GenerateBoxKey makes a new random key pair.
 func GenerateBoxKey() (*BoxKey, error) {
@@ -40,24 +36,15 @@ func GenerateBoxKey() (*BoxKey, error) {
 // written atomically) with a new key pair when it does not exist. Several
 // instances sharing a store must share this file.
 func LoadOrCreateBoxKey(path string) (*BoxKey, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return createBoxKey(path)
-	}
+	priv, err := boxKeyFile.loadOrCreate(path, func() ([]byte, error) {
+		k, err := GenerateBoxKey()
+		if err != nil {
+			return nil, err
+		}
+		return k.Private[:], nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("reading box key: %w", err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading box key: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("reading box key %s: %w: mode %v is readable by others", path, ErrBadBoxKey, fi.Mode().Perm())
-	}
-	rest, ok := bytes.CutPrefix(data, []byte(boxKeyMagic))
-	priv, derr := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(rest)))
-	if !ok || derr != nil || len(priv) != 32 {
-		return nil, fmt.Errorf("reading box key %s: %w", path, ErrBadBoxKey)
+		return nil, err
 	}
 	k := &BoxKey{}
 	copy(k.Private[:], priv)
@@ -66,21 +53,5 @@ func LoadOrCreateBoxKey(path string) (*BoxKey, error) {
 		return nil, fmt.Errorf("reading box key %s: %w: %w", path, ErrBadBoxKey, err)
 	}
 	copy(k.Public[:], pub)
-	return k, nil
-}
-
-func createBoxKey(path string) (*BoxKey, error) {
-	k, err := GenerateBoxKey()
-	if err != nil {
-		return nil, err
-	}
-	data := []byte(boxKeyMagic + base64.StdEncoding.EncodeToString(k.Private[:]) + "\n")
-	err = atomicfile.Create(path, data)
-	if errors.Is(err, fs.ErrExist) {
-		return LoadOrCreateBoxKey(path) // another instance created it meanwhile
-	}
-	if err != nil {
-		return nil, fmt.Errorf("creating box key: %w", err)
-	}
 	return k, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
-	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -243,24 +242,8 @@ func TestStoreErrorsStayPrivate(t *testing.T) {
 // devices and the admin get a generic error with a request id, never the
 // server's address, port, user or database name.
 func TestPostgresOutageStaysPrivate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
 	ctx := context.Background()
-	pg, err := pgtest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			pg.Stop()
-		}
-	})
-	dsn, err := pg.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn, stopPostgres := startPostgres(t)
 	store, err := pgstore.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -268,10 +251,9 @@ func TestPostgresOutageStaysPrivate(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	c := start(t, central.Config{Store: store})
 	d := c.enrol(t)
-	if err := pg.Stop(); err != nil {
+	if err := stopPostgres(); err != nil {
 		t.Fatal(err)
 	}
-	stopped = true
 	port := dsn[strings.LastIndex(dsn, ":")+1 : strings.LastIndex(dsn, "/")]
 	db := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
 	leaks := []string{port, db, "postgres", "127.0.0.1", "dial", "connect"}

@@ -19,6 +19,7 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -288,3 +289,31 @@ func jsonLogger(w io.Writer) *slog.Logger {
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func timeNow() time.Time { return time.Now() }
+
+// startPostgres starts a private PostgreSQL for one test (skipped with
+// -short) and returns a fresh database's DSN and a stop that the test may
+// call to take the server down early; it is stopped at the end otherwise.
+func startPostgres(t *testing.T) (dsn string, stop func() error) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	ctx := context.Background()
+	pg, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		return pg.Stop()
+	}
+	t.Cleanup(func() { stop() })
+	if dsn, err = pg.NewDatabase(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return dsn, stop
+}

@@ -344,14 +344,7 @@ func (p *privacy) search(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("searching submissions: %w", err)
 	}
-	for i := range subs {
-		for j := range subs[i].Images {
-			subs[i].Images[j].Key = nil
-		}
-	}
-	if subs == nil {
-		subs = []Submission{}
-	}
+	subs = withoutKeys(subs)
 	var by []string
 	for kind, v := range ids {
 		if v != "" {
@@ -392,10 +385,7 @@ func (p *privacy) audit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("reading the audit trail: %w", err)
 	}
-	if evs == nil {
-		evs = []AuditEvent{}
-	}
-	httpx.WriteJSON(w, http.StatusOK, evs)
+	writeList(w, evs)
 	return nil
 }
 

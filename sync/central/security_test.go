@@ -247,16 +247,7 @@ func TestForgedAttestationRejected(t *testing.T) {
 
 func metricsText(t *testing.T, c *synctest.Central) string {
 	t.Helper()
-	resp, err := c.Client().Get(c.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return c.Metrics(t)
 }
 
 // TestImageHashMismatchRejected declares one image in the manifest and

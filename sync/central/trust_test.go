@@ -17,22 +17,13 @@ import (
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
 	"github.com/openkyc/kyc/sync/identity"
-	"github.com/openkyc/kyc/sync/internal/pgtest"
+	"github.com/openkyc/kyc/sync/internal/synctest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
 func metricsOf(t *testing.T, c *tc) string {
 	t.Helper()
-	resp, err := c.Client.Get(c.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return synctest.Metrics(t, c.Client, c.URL)
 }
 
 func containsLine(text, line string) bool {
@@ -285,19 +276,8 @@ func TestAttestationReuseSurvivesRestartBolt(t *testing.T) {
 // TestAttestationReuseSurvivesRestart: the claim is in the store, so a new
 // central process on the same PostgreSQL refuses the reuse too.
 func TestAttestationReuseSurvivesRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
 	ctx := context.Background()
-	pg, err := pgtest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Stop() })
-	dsn, err := pg.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn, _ := startPostgres(t)
 	box, _ := central.GenerateBoxKey()
 	sign, _ := central.GenerateSignKey()
 	open := func() central.Store {

@@ -93,6 +93,23 @@ func (v *Vault) OutboxStatus(ctx context.Context, submissionID string) (OutboxEn
 	return e, nil
 }
 
+// eachOutbox decrypts every outbox entry in turn and hands it to fn,
+// stopping when ctx is done.
+func eachOutbox(ctx context.Context, tx *bbolt.Tx, k *keyring, fn func(OutboxEntry)) error {
+	c := tx.Bucket([]byte(bucketOutbox)).Cursor()
+	for key, _ := c.First(); key != nil; key, _ = c.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, err := readOutbox(tx, k, key)
+		if err != nil {
+			return err
+		}
+		fn(e)
+	}
+	return nil
+}
+
 // NextPending returns the entry a sender should work on next: among queued
 // entries that are due and sending entries whose lease has lapsed, the one
 // due earliest (then enqueued earliest). ok is false when nothing is due.
@@ -102,20 +119,11 @@ func (v *Vault) OutboxStatus(ctx context.Context, submissionID string) (OutboxEn
 func (v *Vault) NextPending(ctx context.Context) (entry OutboxEntry, ok bool, err error) {
 	err = v.view(ctx, func(tx *bbolt.Tx, k *keyring) error {
 		now := v.opts.Now()
-		c := tx.Bucket([]byte(bucketOutbox)).Cursor()
-		for key, _ := c.First(); key != nil; key, _ = c.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			e, err := readOutbox(tx, k, key)
-			if err != nil {
-				return err
-			}
+		return eachOutbox(ctx, tx, k, func(e OutboxEntry) {
 			if e.due(now) && (!ok || before(e, entry)) {
 				entry, ok = e, true
 			}
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return OutboxEntry{}, false, fmt.Errorf("finding next pending submission: %w", err)

@@ -33,18 +33,9 @@ func (v *Vault) Outbox(ctx context.Context) ([]OutboxEntry, error) {
 	var out []OutboxEntry
 	err := v.view(ctx, func(tx *bbolt.Tx, k *keyring) error {
 		out = out[:0]
-		c := tx.Bucket([]byte(bucketOutbox)).Cursor()
-		for key, _ := c.First(); key != nil; key, _ = c.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			e, err := readOutbox(tx, k, key)
-			if err != nil {
-				return err
-			}
+		return eachOutbox(ctx, tx, k, func(e OutboxEntry) {
 			out = append(out, e)
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing outbox: %w", err)

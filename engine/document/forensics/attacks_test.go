@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"image"
-	"math"
 	"math/rand/v2"
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/internal/synth"
 )
 
 const cardW, cardH = 1000, 630
@@ -70,13 +71,7 @@ func copyMoved(t testing.TB, seed uint64) ([]byte, image.Rectangle, image.Rectan
 	defer base.Close()
 	src := image.Rect(340, 150, 340+220, 150+110)
 	dst := src.Add(image.Pt(380+int(seed%5)*4, 250))
-	from := base.Region(src)
-	block := from.Clone()
-	from.Close()
-	to := base.Region(dst)
-	block.CopyTo(&to)
-	block.Close()
-	to.Close()
+	synth.CopyMove(&base, src, dst)
 	return encodeJPEG(t, base, 90), src, dst
 }
 
@@ -103,102 +98,32 @@ func withSoftware(t testing.TB, jpg []byte, software string) []byte {
 	return append(out, jpg[2:]...)
 }
 
-// screenReplay simulates photographing the card on a display: each screen
-// pixel is three vertical RGB sub-pixel stripes with a dark gap between
-// rows; the camera, slightly rotated and at a pitch other than the
-// screen's, blurs and resamples it, which folds the sub-pixel grid into
-// moire.
+// screenReplay photographs the card on a display (synth.ScreenPhoto):
+// each screen pixel three vertical RGB sub-pixel stripes with a dark gap
+// between rows, the screen showing the card at 0.9 of its size, the camera
+// turned 1 to 3 degrees and at a pitch 4 to 14% above the screen's, which
+// folds the sub-pixel grid into moire.
 func screenReplay(t testing.TB, seed uint64) []byte {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 11))
 	card := renderCard(t, seed, cardW, cardH)
 	defer card.Close()
-	sw, sh := int(float64(cardW)*0.9), int(float64(cardH)*0.9)
-	screen := gocv.NewMat()
-	defer screen.Close()
-	gocv.Resize(card, &screen, image.Pt(sw, sh), 0, 0, gocv.InterpolationArea)
-	sp, _ := screen.DataPtrUint8()
-	cw, ch := 3*sw, 3*sh
-	canvas := gocv.NewMatWithSize(ch, cw, gocv.MatTypeCV8UC3)
-	defer canvas.Close()
-	cp, _ := canvas.DataPtrUint8()
-	for y := 0; y < ch; y++ {
-		gain := 1.0
-		if y%3 == 2 {
-			gain = 0.45
-		}
-		for x := 0; x < cw; x++ {
-			sub := 2 - x%3 // BGR order: column 0 is red
-			v := float64(sp[((y/3)*sw+x/3)*3+sub]) * gain
-			cp[(y*cw+x)*3+sub] = uint8(min(v, 255))
-		}
-	}
-	blur := gocv.NewMat()
-	defer blur.Close()
-	gocv.GaussianBlur(canvas, &blur, image.Pt(0, 0), 0.9, 0.9, gocv.BorderReflect)
 	angle := (1 + 2*rng.Float64()) * float64(1-2*int(seed%2))
-	scale := float64(cardW) / float64(cw) * (1.04 + 0.1*rng.Float64())
-	rot := gocv.GetRotationMatrix2D(image.Pt(cw/2, ch/2), angle, scale)
-	defer rot.Close()
-	// Centre the card in the output.
-	rot.SetDoubleAt(0, 2, rot.GetDoubleAt(0, 2)+float64(cardW-cw)/2)
-	rot.SetDoubleAt(1, 2, rot.GetDoubleAt(1, 2)+float64(cardH-ch)/2)
-	shot := gocv.NewMat()
+	pitch := (1.04 + 0.1*rng.Float64()) / 0.9
+	shot := synth.ScreenPhoto(card, synth.ScreenOptions{Pitch: pitch, Angle: angle, Blur: 0.2, Brightness: 0.65})
 	defer shot.Close()
-	gocv.WarpAffine(blur, &shot, rot, image.Pt(cardW, cardH))
-	shot.ConvertToWithParams(&shot, gocv.MatTypeCV8UC3, 2.4, 0)
 	return encodeJPEG(t, shot, 90)
 }
 
-// printedCopy simulates a colour print: each CMYK ink is thresholded
-// against its own dot screen (15, 75, 0 and 45 degrees), the dots spread
-// a little, and the print is captured at half the halftoning resolution.
+// printedCopy photographs a colour print of the card (synth.PrintPhoto):
+// each CMYK ink thresholded against its own dot screen (15, 75, 0 and 45
+// degrees) of period 4, the dots spread a little.
 func printedCopy(t testing.TB, seed uint64) []byte {
 	t.Helper()
 	card := renderCard(t, seed, cardW, cardH)
 	defer card.Close()
-	up := gocv.NewMat()
-	defer up.Close()
-	uw, uh := 2*cardW, 2*cardH
-	gocv.Resize(card, &up, image.Pt(uw, uh), 0, 0, gocv.InterpolationLinear)
-	p, _ := up.DataPtrUint8()
-	const period = 8.0
-	angles := [4]float64{15, 75, 0, 45} // C, M, Y, K
-	var cs, sn [4]float64
-	for i, a := range angles {
-		cs[i], sn[i] = math.Cos(a*math.Pi/180), math.Sin(a*math.Pi/180)
-	}
-	out := gocv.NewMatWithSize(uh, uw, gocv.MatTypeCV8UC3)
-	defer out.Close()
-	op, _ := out.DataPtrUint8()
-	for y := 0; y < uh; y++ {
-		for x := 0; x < uw; x++ {
-			i := (y*uw + x) * 3
-			b, g, r := float64(p[i])/255, float64(p[i+1])/255, float64(p[i+2])/255
-			k := 1 - max(r, g, b)
-			inks := [4]float64{0, 0, 0, k}
-			if k < 1 {
-				inks[0], inks[1], inks[2] = (1-r-k)/(1-k), (1-g-k)/(1-k), (1-b-k)/(1-k)
-			}
-			var on [4]float64
-			for c := range inks {
-				xr := float64(x)*cs[c] + float64(y)*sn[c]
-				yr := -float64(x)*sn[c] + float64(y)*cs[c]
-				s := 0.5 + 0.25*(math.Cos(2*math.Pi*xr/period)+math.Cos(2*math.Pi*yr/period))
-				if inks[c] > s {
-					on[c] = 1
-				}
-			}
-			paper := 0.96
-			op[i+2] = uint8(255 * paper * (1 - on[0]) * (1 - on[3]))
-			op[i+1] = uint8(255 * paper * (1 - on[1]) * (1 - on[3]))
-			op[i] = uint8(255 * paper * (1 - on[2]) * (1 - on[3]))
-		}
-	}
-	gocv.GaussianBlur(out, &out, image.Pt(0, 0), 1.2, 1.2, gocv.BorderReflect)
-	shot := gocv.NewMat()
+	shot := synth.PrintPhoto(card, synth.PrintOptions{Period: 4, Blur: 0.01})
 	defer shot.Close()
-	gocv.Resize(out, &shot, image.Pt(cardW, cardH), 0, 0, gocv.InterpolationArea)
 	return encodeJPEG(t, shot, 90)
 }
 

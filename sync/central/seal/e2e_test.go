@@ -11,7 +11,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -38,18 +37,7 @@ import (
 // pg is the package's private PostgreSQL, started by TestMain.
 var pg *pgtest.Server
 
-func TestMain(m *testing.M) {
-	var err error
-	if pg, err = pgtest.Start(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := pg.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pgtest.Main(m, &pg) }
 
 // backend is a plain store and a way to read everything it holds on disk
 // as an attacker with the files (bbolt) or a dump (PostgreSQL) would.
@@ -247,20 +235,6 @@ func (e *env) erase(t *testing.T, req central.ErasureRequest) central.ErasureRes
 	return res
 }
 
-func (e *env) metrics(t *testing.T) string {
-	t.Helper()
-	resp, err := e.c.Client().Get(e.c.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // TestNothingPersonalAtRest sends real submissions through a real central
 // (the agent, TLS, the production handlers) into a sealed store, and
 // reads the store's file and a pg_dump as someone who stole them would:
@@ -375,7 +349,7 @@ func TestErasure(t *testing.T) {
 			if l := findLeaks(all, forbidden); len(l) > 0 {
 				t.Errorf("the audit trail names what was erased: %v in %s", l, all)
 			}
-			if m := e.metrics(t); !strings.Contains(m, "kyc_central_erasures_total 1") || !strings.Contains(m, "kyc_central_erased_submissions_total 1") {
+			if m := e.c.Metrics(t); !strings.Contains(m, "kyc_central_erasures_total 1") || !strings.Contains(m, "kyc_central_erased_submissions_total 1") {
 				t.Errorf("metrics lack the erasure counts:\n%s", grepLines(m, "erase"))
 			}
 		})
@@ -465,7 +439,7 @@ func TestRetentionSweep(t *testing.T) {
 			if len(evs) != 2 || evs[0].Count != 1 || evs[1].Count != 1 || evs[0].Actor != "retention" {
 				t.Errorf("audit of sweeps = %+v, want two sweeps of one submission each", evs)
 			}
-			if m := e.metrics(t); !strings.Contains(m, `kyc_central_retention_expired_total{kind="images"} 1`) || !strings.Contains(m, `kyc_central_retention_expired_total{kind="fields"} 1`) {
+			if m := e.c.Metrics(t); !strings.Contains(m, `kyc_central_retention_expired_total{kind="images"} 1`) || !strings.Contains(m, `kyc_central_retention_expired_total{kind="fields"} 1`) {
 				t.Errorf("metrics lack the sweep counts:\n%s", grepLines(m, "retention"))
 			}
 		})

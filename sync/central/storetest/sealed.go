@@ -38,6 +38,18 @@ type sealedEnv struct {
 	keyring string // its file
 }
 
+// uploadSealed uploads sub with images through the sealed store and
+// returns the submission as the plain store under it holds it.
+func (e sealedEnv) uploadSealed(t *testing.T, sub central.Submission, images map[string][]byte) central.Submission {
+	t.Helper()
+	upload(t, e.s, sub, images)
+	raw, err := e.raw.Upload(context.Background(), sub.DeviceID, sub.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // RunSealed checks seal.Store over a plain store from open: what reaches
 // the store is ciphertext and tokens, search works by NIK, document number
 // and name, ciphertext moved between rows does not open, rotation rewraps
@@ -143,11 +155,7 @@ func leaks(haystack []byte, needles map[string][]byte) []string {
 func testSealedAtRest(t *testing.T, e sealedEnv) {
 	ctx := context.Background()
 	sub, imgs := sealedSubmission("d1", "sub-at-rest", nikA, nameA)
-	upload(t, e.s, sub, imgs)
-	raw, err := e.raw.Upload(ctx, "d1", sub.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := e.uploadSealed(t, sub, imgs)
 	needles := map[string][]byte{"nik": []byte(nikA), "name": []byte("NURHALIZA"), "id": []byte(sub.ID), "decision": []byte("approve"),
 		"jpeg": imgs["selfie"][:11], "content key": sub.Images[0].Key}
 	for _, im := range sub.Images {
@@ -255,11 +263,7 @@ func testSealedSearch(t *testing.T, e sealedEnv) {
 func testSealedMoved(t *testing.T, e sealedEnv) {
 	ctx := context.Background()
 	a, imgs := sealedSubmission("d1", "a", nikA, nameA)
-	upload(t, e.s, a, imgs)
-	raw, err := e.raw.Upload(ctx, "d1", a.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := e.uploadSealed(t, a, imgs)
 	moved := raw
 	moved.Key = protocol.SubmissionKey("moved")
 	moved.CompletedAt = time.Time{}
@@ -285,13 +289,9 @@ func testSealedRotation(t *testing.T, e sealedEnv) {
 	var before []stored
 	for _, id := range []string{"r1", "r2", "r3"} {
 		sub, imgs := sealedSubmission("d1", id, nikA, nameA)
-		upload(t, e.s, sub, imgs)
-		raw, err := e.raw.Upload(ctx, "d1", sub.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := stored{sub: sub, raw: raw, images: map[string][]byte{}}
+		st := stored{sub: sub, raw: e.uploadSealed(t, sub, imgs), images: map[string][]byte{}}
 		for name := range imgs {
+			var err error
 			if st.images[name], err = e.raw.ImageData(ctx, "d1", sub.Key, name); err != nil {
 				t.Fatal(err)
 			}

@@ -183,19 +183,7 @@ func testNonces(t *testing.T, s central.Store) {
 		t.Errorf("same nonce from another device = %v, want nil", err)
 	}
 	// Many concurrent uses of one nonce: exactly one wins.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for range 16 {
-		wg.Go(func() {
-			if s.UseNonce(ctx, "d3", "race", t0, exp) == nil {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	wins := concurrentWins(16, func(int) error { return s.UseNonce(ctx, "d3", "race", t0, exp) })
 	if wins != 1 {
 		t.Errorf("%d concurrent uses of one nonce succeeded, want 1", wins)
 	}
@@ -530,4 +518,23 @@ func testConfig(t *testing.T, s central.Store) {
 	if err != nil || len(wls) != 2 {
 		t.Errorf("Watchlists = %+v, %v; want 2", wls, err)
 	}
+}
+
+// concurrentWins runs try(0) to try(n-1) at once and counts the calls
+// that succeed.
+func concurrentWins(n int, try func(i int) error) int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range n {
+		wg.Go(func() {
+			if try(i) == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return wins
 }

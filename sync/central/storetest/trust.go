@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -104,19 +103,9 @@ func testAttestationClaims(t *testing.T, s central.Store) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for i := range 8 {
-		wg.Go(func() {
-			if s.ClaimAttestation(ctx, "d1", h("race"), fmt.Sprint("k", i), exp) == nil {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	wins := concurrentWins(8, func(i int) error {
+		return s.ClaimAttestation(ctx, "d1", h("race"), fmt.Sprint("k", i), exp)
+	})
 	if wins != 1 {
 		t.Errorf("%d submissions claimed one attestation, want 1", wins)
 	}
