@@ -85,6 +85,7 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 	token := fs.String("token", "", "refused: a token on the command line is visible to every local user; use --token-file")
 	caFile := fs.String("ca", "", "central's CA certificate (ca.crt from `kyc-central tls init`); trusted alone for every later request")
 	dir := fs.String("dir", deviceDir(), "device state directory ($"+envDeviceDir+")")
+	again := fs.Bool("again", false, "enrol an enrolled device again (central restored or moved): the device key and the vault stay; the enrolment is replaced only once central accepts the new one")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -108,8 +109,8 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 		}
 	}
 	enrPath := filepath.Join(*dir, enrollmentFile)
-	if _, err := os.Stat(enrPath); err == nil {
-		return nil, Errorf(ExitInput, "already_enrolled", "%s exists: this device is already enrolled", enrPath)
+	if _, err := os.Stat(enrPath); err == nil && !*again {
+		return nil, Errorf(ExitInput, "already_enrolled", "%s exists: this device is already enrolled (after central was restored or moved, enrol again with --again: the queued submissions are kept and sent)", enrPath)
 	}
 	tok, err := readToken(*tokenFile)
 	if err != nil {
@@ -186,7 +187,7 @@ func runSync(ctx context.Context, env *Env, args []string) (any, error) {
 		return runSyncRequeue(ctx, env, args[1:])
 	}
 	fs := newFlags(env, "sync")
-	once := fs.Bool("once", false, "one pass: send what is due, refresh the configuration, report status, and exit")
+	once := fs.Bool("once", false, "one pass now: send what waits (backoffs cut short), refresh the configuration, report status, and exit")
 	dir := fs.String("dir", deviceDir(), "device state directory ($"+envDeviceDir+")")
 	vaultPath := fs.String("vault", "", "vault file (default DIR/"+vaultFile+")")
 	keyFile := fs.String("vault-key-file", "", "vault key file ($"+envVaultKeyFile+"); else $"+envVaultPassphrase)
@@ -231,6 +232,12 @@ func runSync(ctx context.Context, env *Env, args []string) (any, error) {
 			return nil, Errorf(ExitInternal, "sync", "%v", err)
 		}
 		return syncResult{Pass: a.Status(), Stopped: true}, nil
+	}
+	// A one-off pass is someone asking for a sync now, as the app's "Sync
+	// now" is: what waits out a backoff (after central was away, or
+	// before an `enroll --again`) is tried in this pass too.
+	if _, err := v.RetryNow(ctx); err != nil {
+		return nil, Errorf(ExitInternal, "sync", "%v", err)
 	}
 	p, err := agent.New(up, v, opts).RunOnce(ctx)
 	if err != nil {

@@ -239,6 +239,77 @@ func TestEnrollAndSync(t *testing.T) {
 	}
 }
 
+// TestEnrollAgainAfterCentralRestore: central loses the device (restored
+// from a backup older than its enrolment); what the device captured since
+// must stay queued, not be dropped, and reach central once the device is
+// enrolled again with the same key.
+func TestEnrollAgainAfterCentralRestore(t *testing.T) {
+	ctx := context.Background()
+	old := startCentral(t)
+	dir, keyFile := deviceEnv(t)
+	if code, res := runCLI(t, "enroll", "--central", old.URL, "--ca", old.CAFile, "--token-file", old.tokenFile(t), "--dir", dir); code != ExitOK {
+		t.Fatalf("enroll: exit %d %v", code, res)
+	}
+	id, err := identity.Load(filepath.Join(dir, deviceKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	att := device.Attestation{DeviceID: id.DeviceID(), AppVersion: "test", Report: device.Report{Verdict: device.VerdictOK, Time: time.Now()}}
+	if err := att.Sign(id.Signer()); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(map[string]any{"name": "Test Person", "attestation": att})
+	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = v.PutSubmission(ctx, vault.Submission{ID: "after-restore", Payload: payload})
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The restored central is another server that never saw the device.
+	restored := startCentral(t)
+	enrPath := filepath.Join(dir, enrollmentFile)
+	enr, err := identity.LoadEnrollment(enrPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr.CentralURL = restored.URL // the old enrolment, pointed at it
+	if err := identity.SaveEnrollment(enrPath, enr); err != nil {
+		t.Fatal(err)
+	}
+	if code, res := runCLI(t, "sync", "--once", "--dir", dir); code != ExitOK || res["synced"] != float64(0) || res["queue_depth"] != float64(1) {
+		t.Fatalf("sync against a central that lost the device: exit %d %v; want it queued, not refused for good", code, res)
+	}
+	if code, res := runCLI(t, "enroll", "--central", restored.URL, "--ca", restored.CAFile, "--token-file", restored.tokenFile(t), "--dir", dir); code != ExitInput || errCode(res) != "already_enrolled" || !strings.Contains(res["error"].(map[string]any)["message"].(string), "--again") {
+		t.Errorf("enroll of an enrolled device without --again: exit %d %v; want already_enrolled naming --again", code, res)
+	}
+	// A refused --again (a used token) keeps the enrolment as it was.
+	used := restored.tokenFile(t)
+	if code, _ := runCLI(t, "enroll", "--again", "--central", restored.URL, "--ca", restored.CAFile, "--token-file", used, "--dir", dir); code != ExitOK {
+		t.Fatalf("enroll --again: exit %d", code)
+	}
+	before, _ := os.ReadFile(enrPath)
+	if code, _ := runCLI(t, "enroll", "--again", "--central", restored.URL, "--ca", restored.CAFile, "--token-file", used, "--dir", dir); code != ExitRejected {
+		t.Errorf("enroll --again with a used token: exit %d, want %d", code, ExitRejected)
+	}
+	if after, _ := os.ReadFile(enrPath); !bytes.Equal(before, after) {
+		t.Error("a refused enroll --again changed the enrolment")
+	}
+	if again, err := identity.Load(filepath.Join(dir, deviceKeyFile)); err != nil || again.DeviceID() != id.DeviceID() {
+		t.Fatalf("enroll --again changed the device key: %v", err)
+	}
+	// The submission queued while central did not know the device arrives.
+	if code, res := runCLI(t, "sync", "--once", "--dir", dir); code != ExitOK || res["synced"] != float64(1) || res["queue_depth"] != float64(0) {
+		t.Fatalf("sync after enroll --again: exit %d %v", code, res)
+	}
+	if sub, err := restored.Store.Upload(ctx, id.DeviceID(), protocol.SubmissionKey("after-restore")); err != nil || !bytes.Equal(sub.Payload, payload) {
+		t.Errorf("restored central holds %+v, %v", sub, err)
+	}
+}
+
 // TestEnrollTokenFromStdin reads the token from standard input.
 func TestEnrollTokenFromStdin(t *testing.T) {
 	c := startCentral(t)
