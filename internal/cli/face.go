@@ -53,7 +53,10 @@ func openFaceEngine(f faceEngineFlags, liveness bool) (*face.Engine, error) {
 	cfg := face.Config{Threads: max(f.threads, 1), Matcher: m, LiveThreshold: f.liveThreshold}
 	names := map[string]*string{"yunet": &cfg.DetectorModel, "fr-feature": &cfg.EmbedderModel}
 	if liveness {
+		// The same fused liveness `kyc verify` and the app run.
 		names["minifasnet-v2se"] = &cfg.LivenessModel
+		names["minifasnet-v2-2.7"] = &cfg.MiniFASV2Model
+		names["minifasnet-v1se-4.0"] = &cfg.MiniFASV1SEModel
 	}
 	for name, dst := range names {
 		if *dst, err = store.Path(name); err != nil {

@@ -124,8 +124,9 @@ func TestFaceMatchDecides(t *testing.T) {
 			Threshold  float64  `json:"threshold"`
 			Decision   string   `json:"decision"`
 			Liveness   *struct {
-				Score float64 `json:"score"`
-				Live  *bool   `json:"live"`
+				Score float64         `json:"score"`
+				Live  *bool           `json:"live"`
+				Fused json.RawMessage `json:"fused"`
 			} `json:"liveness"`
 			Faces map[string]struct {
 				Face struct {
@@ -144,7 +145,8 @@ func TestFaceMatchDecides(t *testing.T) {
 		if out.Similarity == nil || (c.decision != "" && out.Decision != c.decision) || (out.Decision != "match" && out.Decision != "no_match") || out.Score < 0 || out.Score > 1 || out.Threshold == 0 {
 			t.Errorf("%s: %s", c.name, r.stdout)
 		}
-		if (out.Liveness != nil) != c.liveness || (out.Liveness != nil && out.Liveness.Live == nil) {
+		// The fused liveness, as `kyc verify` and the app judge a selfie.
+		if (out.Liveness != nil) != c.liveness || (out.Liveness != nil && (out.Liveness.Live == nil || len(out.Liveness.Fused) == 0)) {
 			t.Errorf("%s: liveness %+v, want present=%v", c.name, out.Liveness, c.liveness)
 		}
 		for _, role := range []string{"selfie", "reference"} {
