@@ -297,6 +297,8 @@ func (f *flowApp) waitView(t *testing.T, d time.Duration, ok func(View) bool) Vi
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out on screen %s (error %q)", v.Screen, v.Error)
 		}
+		// Paces a poll of the condition above, bounded by the deadline: the
+		// outcome never depends on how long the sleep lasts.
 		time.Sleep(50 * time.Millisecond)
 	}
 }

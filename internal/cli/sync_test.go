@@ -144,6 +144,33 @@ func deviceEnv(t *testing.T) (dir, keyFile string) {
 	return dir, keyFile
 }
 
+// queueSubmission captures a submission with a signed attestation into
+// the vault of the enrolled device in dir, as the app does after a
+// verification, and returns the device's identity and the payload.
+func queueSubmission(t *testing.T, dir, keyFile, id string, images map[string][]byte) (*identity.Identity, []byte) {
+	t.Helper()
+	dev, err := identity.Load(filepath.Join(dir, deviceKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	att := device.Attestation{DeviceID: dev.DeviceID(), AppVersion: "test", Report: device.Report{Verdict: device.VerdictOK, Time: time.Now()}}
+	if err := att.Sign(dev.Signer()); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(map[string]any{"name": "Test Person", "attestation": att})
+	ctx := context.Background()
+	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = v.PutSubmission(ctx, vault.Submission{ID: id, Payload: payload, Images: images})
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev, payload
+}
+
 // TestEnrollAndSync enrols a device with a real central over HTTPS, with
 // the token from a file and central's CA pinned, captures a submission
 // into the vault and runs `kyc sync --once`.
@@ -194,24 +221,7 @@ func TestEnrollAndSync(t *testing.T) {
 		t.Fatalf("enrolment %+v, %v; want central's CA and sign key pinned", enr, err)
 	}
 
-	id, err := identity.Load(filepath.Join(dir, deviceKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	att := device.Attestation{DeviceID: id.DeviceID(), AppVersion: "test", Report: device.Report{Verdict: device.VerdictOK, Time: time.Now()}}
-	if err := att.Sign(id.Signer()); err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(map[string]any{"name": "Test Person", "attestation": att})
-	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = v.PutSubmission(ctx, vault.Submission{ID: "cli-1", Payload: payload, Images: map[string][]byte{"selfie": bytes.Repeat([]byte{7}, 5000)}})
-	v.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, payload := queueSubmission(t, dir, keyFile, "cli-1", map[string][]byte{"selfie": bytes.Repeat([]byte{7}, 5000)})
 
 	code, res = runCLI(t, "sync", "--once", "--dir", dir)
 	if code != ExitOK || res["synced"] != float64(1) || res["online"] != true || res["queue_depth"] != float64(0) {
@@ -221,7 +231,7 @@ func TestEnrollAndSync(t *testing.T) {
 	if err != nil || sub.CompletedAt.IsZero() || !bytes.Equal(sub.Payload, payload) {
 		t.Errorf("central holds %+v, %v", sub, err)
 	}
-	v, err = vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
+	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,24 +260,7 @@ func TestEnrollAgainAfterCentralRestore(t *testing.T) {
 	if code, res := runCLI(t, "enroll", "--central", old.URL, "--ca", old.CAFile, "--token-file", old.tokenFile(t), "--dir", dir); code != ExitOK {
 		t.Fatalf("enroll: exit %d %v", code, res)
 	}
-	id, err := identity.Load(filepath.Join(dir, deviceKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	att := device.Attestation{DeviceID: id.DeviceID(), AppVersion: "test", Report: device.Report{Verdict: device.VerdictOK, Time: time.Now()}}
-	if err := att.Sign(id.Signer()); err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(map[string]any{"name": "Test Person", "attestation": att})
-	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = v.PutSubmission(ctx, vault.Submission{ID: "after-restore", Payload: payload})
-	v.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, payload := queueSubmission(t, dir, keyFile, "after-restore", nil)
 
 	// The restored central is another server that never saw the device.
 	restored := startCentral(t)

@@ -221,6 +221,8 @@ func waitHealth(t *testing.T, c *tc, ok func(central.Health) bool) (int, central
 		if time.Now().After(deadline) {
 			t.Fatalf("healthz never got there: %d %+v", resp.StatusCode, h)
 		}
+		// Paces a poll of the condition above, bounded by the deadline: the
+		// outcome never depends on how long the sleep lasts.
 		time.Sleep(10 * time.Millisecond)
 	}
 }

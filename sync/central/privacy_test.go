@@ -130,6 +130,8 @@ func TestServeRunsRetentionSweep(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("Serve did not sweep the expired images within 30 s")
 		}
+		// Paces a poll of the condition above, bounded by the deadline: the
+		// outcome never depends on how long the sleep lasts.
 		time.Sleep(20 * time.Millisecond)
 	}
 	if sub, err := store.Upload(ctx, fresh.DeviceID, fresh.Key); err != nil || len(sub.Images) != 1 {
