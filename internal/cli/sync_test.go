@@ -4,15 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +17,7 @@ import (
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/identity/identitytest"
 	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
 )
@@ -330,44 +326,13 @@ func TestEnrollTokenFromStdin(t *testing.T) {
 func TestEnrollRefusesSwappedKey(t *testing.T) {
 	c := startCentral(t)
 	dir, _ := deviceEnv(t)
-	target, _ := url.Parse(c.URL)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.Transport = c.client.Transport
 	swapped := 0
-	rp.ModifyResponse = func(resp *http.Response) error {
-		if resp.Request.URL.Path != protocol.PathEnroll || resp.StatusCode != http.StatusOK {
-			return nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		var er protocol.EnrollResponse
-		if err := json.Unmarshal(body, &er); err != nil {
-			return err
-		}
+	mitm := identitytest.EnrolmentProxy(t, c.URL, c.client.Transport, c.TLSDir, func(er *protocol.EnrollResponse) {
 		er.CentralBoxKey = bytes.Repeat([]byte{0x42}, 32) // the attacker's key
-		body, _ = json.Marshal(er)
 		swapped++
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		resp.ContentLength = int64(len(body))
-		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		return nil
-	}
-	mitm := httptest.NewUnstartedServer(rp)
-	// The interceptor holds a certificate from the CA the device trusts:
-	// TLS alone does not stop it; the key pinning must.
-	files, err := pki.Init(c.TLSDir, []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mitm.TLS, err = pki.ServerConfig(files.ServerCert, files.ServerKey); err != nil {
-		t.Fatal(err)
-	}
-	mitm.StartTLS()
-	defer mitm.Close()
+	})
 
-	code, res := runCLI(t, "enroll", "--central", mitm.URL, "--ca", c.CAFile, "--token-file", c.tokenFile(t), "--dir", dir)
+	code, res := runCLI(t, "enroll", "--central", mitm, "--ca", c.CAFile, "--token-file", c.tokenFile(t), "--dir", dir)
 	if swapped != 1 {
 		t.Fatalf("the proxy swapped %d answers; the test proves nothing", swapped)
 	}

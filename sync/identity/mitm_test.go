@@ -4,20 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
-	"strconv"
 	"testing"
 
-	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/identity/identitytest"
 	"github.com/openkyc/kyc/sync/internal/synctest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -73,43 +66,8 @@ func TestEnrollPinsCentralsKeys(t *testing.T) {
 	}
 }
 
-// startMITM serves a reverse proxy to c with a certificate from c's CA,
-// passing enrolment answers through edit; it returns its URL.
+// startMITM is identitytest.EnrolmentProxy in front of c.
 func startMITM(t *testing.T, c *synctest.Central, edit func(*protocol.EnrollResponse)) string {
 	t.Helper()
-	target, _ := url.Parse(c.URL)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.Transport = c.Client().Transport
-	rp.ModifyResponse = func(resp *http.Response) error {
-		if resp.Request.URL.Path != protocol.PathEnroll || resp.StatusCode != http.StatusOK {
-			return nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		var er protocol.EnrollResponse
-		if err := json.Unmarshal(body, &er); err != nil {
-			return err
-		}
-		edit(&er)
-		body, _ = json.Marshal(er)
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		resp.ContentLength = int64(len(body))
-		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		return nil
-	}
-	srv := httptest.NewUnstartedServer(rp)
-	// Issue the proxy's certificate from central's own CA: TLS alone
-	// does not stop it; the pinning must.
-	files, err := pki.Init(c.TLSDir, []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if srv.TLS, err = pki.ServerConfig(files.ServerCert, files.ServerKey); err != nil {
-		t.Fatal(err)
-	}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return identitytest.EnrolmentProxy(t, c.URL, c.Client().Transport, c.TLSDir, edit)
 }
