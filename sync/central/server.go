@@ -196,6 +196,12 @@ var errorRules = []httpx.Rule{
 	{Err: context.Canceled, Status: 499, Code: "canceled", Message: "the client went away"},
 }
 
+// Mount serves h for pattern (a http.ServeMux pattern, e.g. "/console/")
+// behind the server's request ids, deadlines, Date and metrics: how the
+// feature packages (the console) join the server without central
+// importing them. Call it before Serve.
+func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // Handler is the server's HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 

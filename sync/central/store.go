@@ -51,6 +51,9 @@ type Store interface {
 	// RevokeDevice marks a device revoked at at; revoking twice keeps the
 	// first time.
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
+	// SetDeviceBranch moves a device to another branch; ErrNotFound for
+	// an unknown device.
+	SetDeviceBranch(ctx context.Context, id, branch string) error
 	// SetDeviceStatus records the status a device reported at at (its
 	// last contact); ErrNotFound for an unknown device.
 	SetDeviceStatus(ctx context.Context, id string, st protocol.DeviceStatus, at time.Time) error
@@ -109,6 +112,8 @@ type Store interface {
 	Eraser
 	AuditLog
 	KeyStore
+	Reviews
+	Users
 
 	Close() error
 }
@@ -136,16 +141,20 @@ type Eraser interface {
 	Retention(ctx context.Context) (RetentionPolicy, error)
 }
 
-// AuditLog is central's audit trail of privacy operations. Events say that
-// something happened, never what personal data it touched.
+// AuditLog is central's audit trail: privacy operations and every console
+// action, in one hash chain (AuditEvent).
 type AuditLog interface {
 	// AppendAudit records an event.
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	// Audit lists events matching f, oldest first.
 	Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 	// DeleteAuditBefore deletes events older than before (the audit's own
-	// retention) and returns how many.
+	// retention) and returns how many; the Seq and Hash of the last one
+	// deleted become the chain's anchor.
 	DeleteAuditBefore(ctx context.Context, before time.Time) (int, error)
+	// AuditAnchor returns where the stored chain starts: the Seq and Hash
+	// of the last event deleted by retention; 0 and nil when none was.
+	AuditAnchor(ctx context.Context) (seq int64, hash []byte, err error)
 }
 
 // KeyStore is what key rotation needs: the wrapped data keys, rewrapped in
@@ -219,8 +228,15 @@ func (p RetentionPolicy) Days(kind DataKind) int {
 }
 
 // AuditEvent is one entry of the audit trail: who did what, when, to how
-// many submissions. It never carries a name, NIK, document number or
-// submission id: Refs are opaque ids of the operation (a request id).
+// many submissions, and for console actions the case or account it
+// changed with its state before and after. Privacy operations carry no
+// name, NIK, document number or submission id: their Refs are opaque ids
+// of the operation (a request id).
+//
+// The trail is a hash chain: the store gives each event the next Seq, the
+// Hash of the event before it as Prev, and its own Hash (AuditHash), in the
+// transaction that appends it. VerifyAuditChain recomputes it, so an entry
+// changed, removed or inserted in the store is found.
 type AuditEvent struct {
 	ID     string    `json:"id"`
 	At     time.Time `json:"at"`
@@ -228,6 +244,16 @@ type AuditEvent struct {
 	Action string    `json:"action"`
 	Count  int       `json:"count"`
 	Refs   []string  `json:"refs,omitempty"`
+	// Subject is what a console action changed: "case:<device>/<key>",
+	// "user:<name>", "device:<id>", "watchlist:<name>", "risk".
+	Subject string `json:"subject,omitempty"`
+	// Before and After are the subject's state around the change (JSON),
+	// kept byte for byte as given.
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+	Seq    int64           `json:"seq"`
+	Prev   []byte          `json:"prev,omitempty"`
+	Hash   []byte          `json:"hash,omitempty"`
 }
 
 // AuditFilter selects audit events. Zero fields match everything.
@@ -235,6 +261,12 @@ type AuditFilter struct {
 	After  time.Time // inclusive
 	Before time.Time // exclusive
 	Action string
+	Actor  string
+	// Subject matches a subject exactly, or every subject under a prefix
+	// ending in ":" or "/".
+	Subject string
+	// AfterSeq keeps events whose Seq is greater (paging through the chain).
+	AfterSeq int64
 	// Limit caps the result; zero or above MaxListLimit means MaxListLimit.
 	Limit int
 }
@@ -278,6 +310,9 @@ type EnrollToken struct {
 	Hash      [sha256.Size]byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Branch is the branch (or region) the device it enrols belongs to;
+	// Enroll gives it to the device.
+	Branch string
 }
 
 // Chunk is a slice of an image's plaintext arriving at central.
@@ -302,9 +337,12 @@ func (c Chunk) Size() int64 {
 
 // Device is an enrolled device.
 type Device struct {
-	ID         string    `json:"id"`
-	PublicKey  []byte    `json:"public_key"`
-	AppVersion string    `json:"app_version,omitempty"`
+	ID         string `json:"id"`
+	PublicKey  []byte `json:"public_key"`
+	AppVersion string `json:"app_version,omitempty"`
+	// Branch is the branch or region the device works for (from its
+	// enrolment token, or set by an admin): console scopes select by it.
+	Branch     string    `json:"branch,omitempty"`
 	EnrolledAt time.Time `json:"enrolled_at"`
 	RevokedAt  time.Time `json:"revoked_at,omitzero"`
 	// LastSeen is when the device last reported its Status.
@@ -329,6 +367,10 @@ type Submission struct {
 	// central issued to the device within the freshness window.
 	AttestationFresh bool            `json:"attestation_fresh"`
 	Payload          json.RawMessage `json:"payload,omitempty"`
+	// Summary is the payload's non-personal part the review queue filters
+	// by (Summarize), kept in the clear; nil for submissions stored before
+	// it existed.
+	Summary *Summary `json:"summary,omitempty"`
 	// Decision is the part of the payload kept once the extracted fields
 	// expire: the decision, score and reason codes (seal.Store derives it
 	// from the payload; nil for a submission stored without it).

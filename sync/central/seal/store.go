@@ -22,7 +22,9 @@ var ErrTampered = errors.New("seal: sealed data does not authenticate")
 
 // Store is a central.Store that encrypts every submission it stores in the
 // store it wraps. Methods it does not override (devices, nonces,
-// configuration, the audit trail, retention, key rotation) pass through.
+// configuration, the audit trail, retention, key rotation, accounts) pass
+// through; the console's cases carry no payload, only the sealed id, which
+// review.go opens.
 type Store struct {
 	central.Store
 	kek KEKProvider

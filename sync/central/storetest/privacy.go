@@ -264,6 +264,7 @@ func RunStorage(t *testing.T, open func(t *testing.T) central.Store) {
 		{"TokenFilter", testTokenFilter},
 		{"Rewrap", testRewrap},
 		{"ChunkLen", testChunkLen},
+		{"QueueTokens", testQueueTokens},
 	})
 }
 

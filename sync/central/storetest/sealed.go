@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,6 +68,7 @@ func RunSealed(t *testing.T, open func(t *testing.T) central.Store) {
 		{"RotationKeepsNeededKeys", testRotationKeepsNeededKeys},
 		{"ErasureShreds", testErasureShreds},
 		{"PlainRowsReadThrough", testPlainRowsReadThrough},
+		{"Queue", testSealedQueue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -422,5 +424,67 @@ func testPlainRowsReadThrough(t *testing.T, e sealedEnv) {
 	}
 	if data, err := e.s.ImageData(ctx, "d1", old.Key, "selfie"); err != nil || !bytes.Equal(data, img) {
 		t.Errorf("legacy ImageData = %d bytes, %v", len(data), err)
+	}
+}
+
+// testSealedQueue: the console's queue and case work through seal.Store:
+// the id is opened, a search by NIK selects by blind-index token, and the
+// inner store's cases carry the id sealed and no payload.
+func testSealedQueue(t *testing.T, e sealedEnv) {
+	ctx := context.Background()
+	a, imgs := sealedSubmission("d1", "sub-a", nikA, nameA)
+	b, _ := sealedSubmission("d2", "sub-b", "3201015505850002", "BUDI SANTOSO")
+	b.ReceivedAt = b.ReceivedAt.Add(time.Minute)
+	for _, sub := range []*central.Submission{&a, &b} {
+		sum := central.Summarize(sub.Payload)
+		sum.Decision = "review"
+		sub.Summary = &sum
+		upload(t, e.s, *sub, imgs)
+	}
+	tok, _ := e.s.Token(central.IdentNIK, nikA)
+	for _, c := range []struct {
+		f    central.QueueFilter
+		want string
+	}{
+		{DefaultQueue, "sub-a,sub-b"},
+		{central.QueueFilter{Tokens: [][]byte{tok}}, "sub-a"},
+	} {
+		got, total, err := e.s.Queue(ctx, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, cs := range got {
+			ids = append(ids, cs.ID)
+			if cs.Seal != nil {
+				t.Errorf("case %s leaves seal.Store with its Seal", cs.ID)
+			}
+		}
+		if strings.Join(ids, ",") != c.want || total != len(ids) {
+			t.Errorf("Queue(%+v) = %v total %d, want %s", c.f, ids, total, c.want)
+		}
+	}
+	c, err := e.s.Case(ctx, central.SubmissionRef{DeviceID: "d1", Key: a.Key})
+	if err != nil || c.ID != "sub-a" || c.Summary.DocType != "ktp" {
+		t.Errorf("Case = %+v, %v", c, err)
+	}
+	got, err := e.s.UpdateReview(ctx, c.Ref, func(c central.Case) (central.Review, central.AuditEvent, error) {
+		if c.ID != "sub-a" {
+			t.Errorf("fn saw id %q", c.ID)
+		}
+		return central.Review{State: central.ReviewClaimed, Assignee: "ana"}, central.AuditEvent{ID: "x", At: t0, Action: "case.claim"}, nil
+	})
+	if err != nil || got.ID != "sub-a" || got.Review.Seq != 1 {
+		t.Errorf("UpdateReview = %+v, %v", got, err)
+	}
+	if chs, err := e.s.ReviewChanges(ctx, "d1", 0, 10); err != nil || len(chs) != 1 || chs[0].ID != "sub-a" || chs[0].Seal != nil {
+		t.Errorf("ReviewChanges = %+v, %v", chs, err)
+	}
+	raw, err := e.raw.Case(ctx, c.Ref)
+	if err != nil || raw.ID == "sub-a" || raw.Seal == nil {
+		t.Errorf("inner Case: id %q seal %v, %v; want the id sealed", raw.ID, raw.Seal, err)
+	}
+	if l := leaks([]byte(fmt.Sprintf("%+v", raw)), map[string][]byte{"nik": []byte(nikA), "name": []byte(nameA)}); len(l) > 0 {
+		t.Errorf("the inner case holds %v in the clear", l)
 	}
 }

@@ -42,7 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"WatchlistStream", testWatchlistStream},
 		{"AttestationClaims", testAttestationClaims},
 	}
-	runAll(t, open, tests)
+	runAll(t, open, append(tests, consoleTests()...))
 }
 
 type storeTest struct {

@@ -40,7 +40,8 @@ var (
 	bucketMeta       = []byte("meta")
 	bucketWatchlists = []byte("watchlists")
 	bucketWLData     = []byte("watchlist-data")
-	bucketAudit      = []byte("audit")                  // at (unix ns) + sequence -> AuditEvent
+	bucketAudit      = []byte("audit")                  // legacy, before the chain: at (unix ns) + sequence -> AuditEvent
+	bucketChain      = []byte("audit-chain")            // seq -> auditRecord
 	bucketWLChunks   = []byte("watchlist-chunks")       // upload id + sequence -> up to watchlistChunk bytes
 	bucketClaims     = []byte("attestation-claims")     // attestation hash -> claimRecord
 	bucketClaimsDue  = []byte("attestation-claims-due") // expiry (unix ns) + hash -> nil
@@ -50,12 +51,20 @@ var (
 	bucketDueImages   = []byte("due-images")
 	bucketDueFields   = []byte("due-fields")
 	bucketDueDecision = []byte("due-decision")
-	allBuckets        = [][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
-		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketAudit, bucketDueImages, bucketDueFields, bucketDueDecision,
-		bucketWLChunks, bucketClaims, bucketClaimsDue}
+	// The review console's buckets (review.go, users.go).
+	bucketQueue     = []byte("review-queue")   // received-at (unix ns) + subKey -> queueEntry, complete submissions only
+	bucketReviews   = []byte("reviews")        // subKey -> Review
+	bucketReviewSeq = []byte("review-changes") // review seq -> subKey, the last change of each review
+	bucketUsers     = []byte("users")          // name -> User
+	bucketSessions  = []byte("console-sessions")
+	allBuckets      = [][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
+		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketDueImages, bucketDueFields, bucketDueDecision,
+		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions}
 	keyRisk      = []byte("risk")
 	keyRetention = []byte("retention")
 	keyQueues    = []byte("retention-queues") // set once the queues hold every submission
+	keyReviewQ   = []byte("review-queue")     // set once the review queue holds every complete submission
+	keyAnchor    = []byte("audit-anchor")     // auditAnchor
 )
 
 // Store is a bbolt-backed central.Store.
@@ -85,6 +94,12 @@ func Open(path string) (*Store, error) {
 		if err := fillRetentionQueues(tx); err != nil {
 			return err
 		}
+		if err := fillReviewQueue(tx); err != nil {
+			return err
+		}
+		if err := chainLegacyAudit(tx); err != nil {
+			return err
+		}
 		return dropOrphanUploads(tx)
 	})
 	if err != nil {
@@ -102,6 +117,7 @@ type tokenRecord struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	UsedAt    time.Time `json:"used_at,omitzero"`
 	DeviceID  string    `json:"device_id,omitempty"`
+	Branch    string    `json:"branch,omitempty"`
 }
 
 func put(b *bbolt.Bucket, k []byte, v any) error {
@@ -127,7 +143,7 @@ func (s *Store) CreateEnrollToken(ctx context.Context, t central.EnrollToken) er
 		if b.Get(t.Hash[:]) != nil {
 			return fmt.Errorf("token already exists")
 		}
-		return put(b, t.Hash[:], tokenRecord{CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt})
+		return put(b, t.Hash[:], tokenRecord{CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, Branch: t.Branch})
 	})
 }
 
@@ -150,6 +166,9 @@ func (s *Store) Enroll(ctx context.Context, tokenHash [sha256.Size]byte, d centr
 			return central.ErrDeviceExists
 		}
 		t.UsedAt, t.DeviceID = d.EnrolledAt, d.ID
+		if d.Branch == "" {
+			d.Branch = t.Branch
+		}
 		if err := put(tb, tokenHash[:], t); err != nil {
 			return err
 		}
@@ -197,6 +216,19 @@ func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error
 			return nil
 		}
 		d.RevokedAt = at
+		return put(b, []byte(id), d)
+	})
+}
+
+// SetDeviceBranch implements central.Store.
+func (s *Store) SetDeviceBranch(ctx context.Context, id, branch string) error {
+	return s.update(ctx, "moving device", func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDevices)
+		var d central.Device
+		if err := get(b, []byte(id), &d); err != nil {
+			return err
+		}
+		d.Branch = branch
 		return put(b, []byte(id), d)
 	})
 }
@@ -260,61 +292,71 @@ func indexKey(token, k []byte) []byte { return append(bytes.Clone(token), k...) 
 func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (protocol.UploadState, bool, error) {
 	var st protocol.UploadState
 	var created bool
-	err := s.batch(ctx, "recording submission", func(tx *bbolt.Tx) error {
-		k := subKey(sub.DeviceID, sub.Key)
-		b := tx.Bucket(bucketSubs)
-		var cur central.Submission
-		switch err := get(b, k, &cur); {
-		case err == nil:
-			if !bytes.Equal(cur.ManifestHash, sub.ManifestHash) {
-				return central.ErrConflict
-			}
-			st, created = cur.State(), false
-			return nil
-		case !errors.Is(err, central.ErrNotFound):
-			return err
-		}
-		rec := sub
-		rec.Payload, rec.Decision, rec.Seal = nil, nil, nil
-		rec.Images = slices.Clone(sub.Images)
-		for i := range rec.Images {
-			rec.Images[i].Received = 0
-		}
-		if len(rec.Images) == 0 {
-			rec.CompletedAt = rec.ReceivedAt
-		}
-		if err := tx.Bucket(bucketPayloads).Put(k, sub.Payload); err != nil {
-			return err
-		}
-		if sub.Decision != nil {
-			if err := tx.Bucket(bucketDecisions).Put(k, sub.Decision); err != nil {
-				return err
-			}
-		}
-		if sub.Seal != nil {
-			if err := put(tx.Bucket(bucketSeals), k, sealRecord{KeyID: sub.Seal.KeyID, Key: sub.Seal.Key, Tokens: sub.Seal.Tokens}); err != nil {
-				return err
-			}
-			for _, t := range sub.Seal.Tokens {
-				if err := tx.Bucket(bucketIndex).Put(indexKey(t, k), nil); err != nil {
-					return err
-				}
-			}
-		}
-		due := dueKey(sub.ReceivedAt, k)
-		queues := [][]byte{bucketDueFields, bucketDueDecision}
-		if len(sub.Images) > 0 {
-			queues = append(queues, bucketDueImages)
-		}
-		for _, q := range queues {
-			if err := tx.Bucket(q).Put(due, nil); err != nil {
-				return err
-			}
-		}
-		st, created = rec.State(), true
-		return put(b, k, rec)
+	err := s.batch(ctx, "recording submission", func(tx *bbolt.Tx) (err error) {
+		st, created, err = beginSubmission(tx, sub)
+		return err
 	})
 	return st, created, err
+}
+
+// beginSubmission is BeginSubmission inside tx.
+func beginSubmission(tx *bbolt.Tx, sub central.Submission) (st protocol.UploadState, created bool, err error) {
+	k := subKey(sub.DeviceID, sub.Key)
+	b := tx.Bucket(bucketSubs)
+	var cur central.Submission
+	switch err := get(b, k, &cur); {
+	case err == nil:
+		if !bytes.Equal(cur.ManifestHash, sub.ManifestHash) {
+			return st, false, central.ErrConflict
+		}
+		return cur.State(), false, nil
+	case !errors.Is(err, central.ErrNotFound):
+		return st, false, err
+	}
+	rec := sub
+	rec.Payload, rec.Decision, rec.Seal = nil, nil, nil
+	rec.Images = slices.Clone(sub.Images)
+	for i := range rec.Images {
+		rec.Images[i].Received = 0
+	}
+	if len(rec.Images) == 0 {
+		rec.CompletedAt = rec.ReceivedAt
+	}
+	if err := tx.Bucket(bucketPayloads).Put(k, sub.Payload); err != nil {
+		return st, false, err
+	}
+	if sub.Decision != nil {
+		if err := tx.Bucket(bucketDecisions).Put(k, sub.Decision); err != nil {
+			return st, false, err
+		}
+	}
+	if sub.Seal != nil {
+		if err := put(tx.Bucket(bucketSeals), k, sealRecord{KeyID: sub.Seal.KeyID, Key: sub.Seal.Key, Tokens: sub.Seal.Tokens}); err != nil {
+			return st, false, err
+		}
+		for _, t := range sub.Seal.Tokens {
+			if err := tx.Bucket(bucketIndex).Put(indexKey(t, k), nil); err != nil {
+				return st, false, err
+			}
+		}
+	}
+	due := dueKey(sub.ReceivedAt, k)
+	queues := [][]byte{bucketDueFields, bucketDueDecision}
+	if len(sub.Images) > 0 {
+		queues = append(queues, bucketDueImages)
+	}
+	for _, q := range queues {
+		if err := tx.Bucket(q).Put(due, nil); err != nil {
+			return st, false, err
+		}
+	}
+	st, created = rec.State(), true
+	if !rec.CompletedAt.IsZero() {
+		if err := putQueue(tx, k, &rec, central.Review{}); err != nil {
+			return st, false, err
+		}
+	}
+	return st, created, put(b, k, rec)
 }
 
 // fillRetentionQueues puts the submissions of a file from before the
@@ -404,6 +446,14 @@ func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.Uplo
 		im.Received += c.Size()
 		if sub.CompletedAt.IsZero() && !slices.ContainsFunc(sub.Images, func(im central.ImageProgress) bool { return im.Received < im.Size }) {
 			sub.CompletedAt = c.At
+			// A case may be reviewed while its images arrive.
+			rv, err := loadReview(tx, k)
+			if err != nil {
+				return err
+			}
+			if err := putQueue(tx, k, &sub, rv); err != nil {
+				return err
+			}
 		}
 		st = sub.State()
 		return put(b, k, sub)
@@ -514,6 +564,9 @@ func deleteSubmission(tx *bbolt.Tx, deviceID, key string) error {
 			return err
 		}
 	}
+	if err := deleteReview(tx, k, &sub); err != nil {
+		return err
+	}
 	for _, b := range [][]byte{bucketSeals, bucketPayloads, bucketDecisions, bucketSubs} {
 		if err := tx.Bucket(b).Delete(k); err != nil {
 			return err
@@ -571,7 +624,15 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 				}
 				sub.Images, sub.ImagesErasedAt = nil, at
 				if sub.CompletedAt.IsZero() {
+					// Closed by retention: complete, so the queue shows it.
 					sub.CompletedAt = at
+					rv, err := loadReview(tx, k)
+					if err != nil {
+						return err
+					}
+					if err := putQueue(tx, k, &sub, rv); err != nil {
+						return err
+					}
 				}
 			case central.ExpireFields:
 				if err := tx.Bucket(bucketPayloads).Delete(k); err != nil {
@@ -606,61 +667,6 @@ func (s *Store) Retention(ctx context.Context) (central.RetentionPolicy, error) 
 		return nil
 	})
 	return p, err
-}
-
-// AppendAudit implements central.Store.
-func (s *Store) AppendAudit(ctx context.Context, e central.AuditEvent) error {
-	return s.update(ctx, "recording audit event", func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketAudit)
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		k := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(e.At.UnixNano())), seq)
-		return put(b, k, e)
-	})
-}
-
-// Audit implements central.Store.
-func (s *Store) Audit(ctx context.Context, f central.AuditFilter) ([]central.AuditEvent, error) {
-	var out []central.AuditEvent
-	limit := central.Filter{Limit: f.Limit}.EffectiveLimit()
-	err := s.view(ctx, "reading audit trail", func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
-		start := binary.BigEndian.AppendUint64(nil, uint64(max(f.After.UnixNano(), 0)))
-		for k, v := c.Seek(start); k != nil && len(out) < limit; k, v = c.Next() {
-			var e central.AuditEvent
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			if !f.Before.IsZero() && !e.At.Before(f.Before) {
-				break
-			}
-			if f.Action == "" || e.Action == f.Action {
-				out = append(out, e)
-			}
-		}
-		return nil
-	})
-	return out, err
-}
-
-// DeleteAuditBefore implements central.Store.
-func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time) (int, error) {
-	n := 0
-	err := s.update(ctx, "expiring audit trail", func(tx *bbolt.Tx) error {
-		n = 0
-		end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
-		c := tx.Bucket(bucketAudit).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.First() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	return n, err
 }
 
 // StaleKeys implements central.Store.

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/storetest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -30,6 +32,32 @@ func TestStorage(t *testing.T) { storetest.RunStorage(t, open) }
 func TestConformanceSealed(t *testing.T) { storetest.Run(t, storetest.Sealed(open)) }
 
 func TestSealed(t *testing.T) { storetest.RunSealed(t, open) }
+
+// TestAuditTamper changes a stored event with a raw write to the file,
+// plain and sealed.
+func TestAuditTamper(t *testing.T) {
+	tamper := func(t *testing.T, s central.Store, seq int64) {
+		t.Helper()
+		if ss, ok := s.(*seal.Store); ok {
+			s = ss.Store
+		}
+		db := s.(*Store).db
+		err := db.Update(func(tx *bbolt.Tx) error {
+			b := tx.Bucket(bucketChain)
+			var r auditRecord
+			if err := get(b, seqKey(seq), &r); err != nil {
+				return err
+			}
+			r.Count++
+			return put(b, seqKey(seq), r)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("plain", func(t *testing.T) { storetest.RunAuditTamper(t, open, tamper) })
+	t.Run("sealed", func(t *testing.T) { storetest.RunAuditTamper(t, storetest.Sealed(open), tamper) })
+}
 
 // TestLegacyWatchlists: a list stored whole (before chunking) reads back,
 // and publishing a newer version removes the whole copy; an upload a crash
@@ -121,5 +149,101 @@ func TestRetentionOfOlderFiles(t *testing.T) {
 	defer s.Close()
 	if n, err := s.Expire(ctx, central.ExpireDecision, t0.Add(time.Hour), t0.Add(time.Hour), 10); err != nil || n != 1 {
 		t.Errorf("Expire of an older file's submission = %d, %v; want 1", n, err)
+	}
+}
+
+// bulk stores submissions ten thousand to a transaction, as
+// BeginSubmission does one by one.
+func bulk(tb testing.TB, s central.Store, subs []central.Submission) {
+	tb.Helper()
+	db := s.(*Store).db
+	for len(subs) > 0 {
+		n := min(len(subs), 10_000)
+		err := db.Update(func(tx *bbolt.Tx) error {
+			for _, sub := range subs[:n] {
+				if _, _, err := beginSubmission(tx, sub); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		subs = subs[n:]
+	}
+}
+
+func BenchmarkQueue(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "central.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkQueue(b, s, bulk)
+}
+
+// TestLegacyConsoleData: a file from before the review console (audit
+// events keyed by time, no chain; complete submissions in no review
+// queue) is migrated at Open: the events are chained in time order and
+// verify, and the submissions are in the queue.
+func TestLegacyConsoleData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "central.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	sub := central.Submission{DeviceID: "d1", Key: protocol.SubmissionKey("old"), ID: "old", ManifestHash: []byte("m"), ReceivedAt: t0, CompletedAt: t0}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		if err := put(tx.Bucket(bucketSubs), subKey(sub.DeviceID, sub.Key), sub); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Delete(keyReviewQ); err != nil {
+			return err
+		}
+		old, err := tx.CreateBucket(bucketAudit)
+		if err != nil {
+			return err
+		}
+		// As the old AppendAudit keyed them: time, then a sequence.
+		for i, e := range []central.AuditEvent{
+			{ID: "b", At: t0.Add(time.Hour), Actor: "retention", Action: "retention_sweep", Count: 3},
+			{ID: "a", At: t0, Actor: "admin", Action: "erasure", Count: 1, Refs: []string{"req-1"}},
+		} {
+			k := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(e.At.UnixNano())), uint64(i+1))
+			if err := put(old, k, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := central.VerifyAuditChain(ctx, s); err != nil || n != 2 {
+		t.Errorf("VerifyAuditChain = %d, %v; want 2", n, err)
+	}
+	evs, err := s.Audit(ctx, central.AuditFilter{})
+	if err != nil || len(evs) != 2 || evs[0].ID != "a" || evs[0].Seq != 1 || evs[1].ID != "b" || evs[0].Refs[0] != "req-1" {
+		t.Errorf("migrated events = %+v, %v", evs, err)
+	}
+	if err := s.AppendAudit(ctx, central.AuditEvent{ID: "c", At: t0, Action: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := central.VerifyAuditChain(ctx, s); err != nil || n != 3 {
+		t.Errorf("VerifyAuditChain after an append = %d, %v; want 3", n, err)
+	}
+	cs, total, err := s.Queue(ctx, central.QueueFilter{})
+	if err != nil || total != 1 || cs[0].ID != "old" || cs[0].Summary.Decision != "" {
+		t.Errorf("Queue = %+v total %d, %v; want the old submission", cs, total, err)
 	}
 }

@@ -136,4 +136,66 @@ CREATE TABLE attestation_claims (
 );
 CREATE INDEX attestation_claims_expires ON attestation_claims (expires_at);
 `,
+	// 5: the review console: device branches, the submission summary and
+	// review the queue filters by, the audit trail as a hash chain (the
+	// legacy rows are renumbered in time order here and chained by
+	// chainLegacyAudit in the same transaction), console accounts and
+	// sessions.
+	`
+ALTER TABLE devices ADD COLUMN branch text NOT NULL DEFAULT '';
+ALTER TABLE enroll_tokens ADD COLUMN branch text NOT NULL DEFAULT '';
+ALTER TABLE submissions ADD COLUMN summary bytea;
+ALTER TABLE submissions ADD COLUMN engine_decision text;
+ALTER TABLE submissions ADD COLUMN doc_type text;
+ALTER TABLE submissions ADD COLUMN country text;
+ALTER TABLE submissions ADD COLUMN reasons text[];
+ALTER TABLE submissions ADD COLUMN review_state text NOT NULL DEFAULT 'open';
+ALTER TABLE submissions ADD COLUMN assignee text NOT NULL DEFAULT '';
+ALTER TABLE submissions ADD COLUMN review bytea;
+ALTER TABLE submissions ADD COLUMN review_seq bigint;
+CREATE INDEX submissions_queue ON submissions (received_at, device_id, key) WHERE completed_at IS NOT NULL;
+CREATE INDEX submissions_queue_state ON submissions (review_state, engine_decision, received_at)
+	INCLUDE (device_id, country, doc_type, assignee, reasons) WHERE completed_at IS NOT NULL;
+CREATE INDEX submissions_queue_assignee ON submissions (assignee, received_at) WHERE completed_at IS NOT NULL;
+CREATE INDEX submissions_queue_reasons ON submissions USING gin (reasons) WHERE completed_at IS NOT NULL;
+CREATE UNIQUE INDEX submissions_review_seq ON submissions (review_seq) WHERE review_seq IS NOT NULL;
+CREATE INDEX submissions_device_review_seq ON submissions (device_id, review_seq) WHERE review_seq IS NOT NULL;
+CREATE TABLE review_counter (
+	id  int PRIMARY KEY CHECK (id = 1),
+	seq bigint NOT NULL
+);
+INSERT INTO review_counter (id, seq) VALUES (1, 0);
+ALTER TABLE audit ADD COLUMN subject text NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN state_before bytea;
+ALTER TABLE audit ADD COLUMN state_after bytea;
+ALTER TABLE audit ADD COLUMN prev bytea;
+ALTER TABLE audit ADD COLUMN hash bytea;
+UPDATE audit SET seq = -n.rn FROM (SELECT seq, row_number() OVER (ORDER BY at, seq) AS rn FROM audit) n WHERE audit.seq = n.seq;
+UPDATE audit SET seq = -seq;
+CREATE INDEX audit_actor ON audit (actor, seq);
+CREATE INDEX audit_subject ON audit (subject text_pattern_ops, seq);
+CREATE TABLE audit_head (
+	id          int PRIMARY KEY CHECK (id = 1),
+	seq         bigint NOT NULL,
+	hash        bytea,
+	anchor_seq  bigint NOT NULL,
+	anchor_hash bytea
+);
+INSERT INTO audit_head (id, seq, anchor_seq) VALUES (1, 0, 0);
+CREATE TABLE console_users (
+	name text PRIMARY KEY,
+	doc  bytea NOT NULL
+);
+CREATE TABLE console_sessions (
+	hash       bytea PRIMARY KEY,
+	user_name  text NOT NULL,
+	expires_at timestamptz NOT NULL,
+	doc        bytea NOT NULL
+);
+CREATE INDEX console_sessions_user ON console_sessions (user_name, expires_at);
+`,
 }
+
+// migrationChain is the migration after which the legacy audit rows are
+// chained (chainLegacyAudit).
+const migrationChain = 5

@@ -2,8 +2,9 @@
 // instances behind a load balancer. Every invariant is enforced by the
 // database, not by the instance: primary keys with ON CONFLICT DO NOTHING
 // dedupe submissions and nonces, row locks serialise the chunks of one
-// submission, and an advisory lock serialises schema migrations and
-// version numbering.
+// submission, an advisory lock serialises schema migrations and version
+// numbering, and one-row tables locked to the end of a transaction order
+// the audit chain (audit_head) and review changes (review_counter).
 package pgstore
 
 import (
@@ -95,6 +96,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
 				return err
 			}
+			if v == migrationChain {
+				if err := chainLegacyAudit(ctx, tx); err != nil {
+					return fmt.Errorf("migration %d: chaining the audit trail: %w", v, err)
+				}
+			}
 		}
 		return nil
 	})
@@ -127,7 +133,7 @@ func (s *Store) query(ctx context.Context, fn func(*pgx.Conn) error) error {
 
 // CreateEnrollToken implements central.Store.
 func (s *Store) CreateEnrollToken(ctx context.Context, t central.EnrollToken) error {
-	_, err := s.exec(ctx, `INSERT INTO enroll_tokens (hash, created_at, expires_at) VALUES ($1, $2, $3)`, t.Hash[:], t.CreatedAt, t.ExpiresAt)
+	_, err := s.exec(ctx, `INSERT INTO enroll_tokens (hash, created_at, expires_at, branch) VALUES ($1, $2, $3, $4)`, t.Hash[:], t.CreatedAt, t.ExpiresAt, t.Branch)
 	if err != nil {
 		return fmt.Errorf("creating enrolment token: %w", err)
 	}
@@ -139,14 +145,19 @@ func (s *Store) Enroll(ctx context.Context, tokenHash [sha256.Size]byte, d centr
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// The conditional update consumes the token exactly once even when
 		// two instances redeem it at the same moment.
-		tag, err := tx.Exec(ctx, `UPDATE enroll_tokens SET used_at = $2, device_id = $3 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2`, tokenHash[:], d.EnrolledAt, d.ID)
+		var branch string
+		err := tx.QueryRow(ctx, `UPDATE enroll_tokens SET used_at = $2, device_id = $3 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING branch`,
+			tokenHash[:], d.EnrolledAt, d.ID).Scan(&branch)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return central.ErrTokenInvalid
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() != 1 {
-			return central.ErrTokenInvalid
+		if d.Branch == "" {
+			d.Branch = branch
 		}
-		tag, err = tx.Exec(ctx, `INSERT INTO devices (id, public_key, app_version, enrolled_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, d.ID, d.PublicKey, d.AppVersion, d.EnrolledAt)
+		tag, err := tx.Exec(ctx, `INSERT INTO devices (id, public_key, app_version, enrolled_at, branch) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, d.ID, d.PublicKey, d.AppVersion, d.EnrolledAt, d.Branch)
 		if err != nil {
 			return err
 		}
@@ -161,13 +172,13 @@ func (s *Store) Enroll(ctx context.Context, tokenHash [sha256.Size]byte, d centr
 	return nil
 }
 
-const deviceCols = `id, public_key, app_version, enrolled_at, revoked_at, last_seen, status`
+const deviceCols = `id, public_key, app_version, enrolled_at, revoked_at, last_seen, status, branch`
 
 func scanDevice(row pgx.Row) (central.Device, error) {
 	var d central.Device
 	var revoked, seen *time.Time
 	var status []byte
-	if err := row.Scan(&d.ID, &d.PublicKey, &d.AppVersion, &d.EnrolledAt, &revoked, &seen, &status); err != nil {
+	if err := row.Scan(&d.ID, &d.PublicKey, &d.AppVersion, &d.EnrolledAt, &revoked, &seen, &status, &d.Branch); err != nil {
 		return d, err
 	}
 	d.EnrolledAt = d.EnrolledAt.UTC()
@@ -184,6 +195,18 @@ func scanDevice(row pgx.Row) (central.Device, error) {
 		}
 	}
 	return d, nil
+}
+
+// SetDeviceBranch implements central.Store.
+func (s *Store) SetDeviceBranch(ctx context.Context, id, branch string) error {
+	tag, err := s.exec(ctx, `UPDATE devices SET branch = $2 WHERE id = $1`, id, branch)
+	if err != nil {
+		return fmt.Errorf("moving device: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("moving device: %w", central.ErrNotFound)
+	}
+	return nil
 }
 
 // SetDeviceStatus implements central.Store.
@@ -277,10 +300,15 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 		if sub.Seal != nil {
 			keyID, wrapped = &sub.Seal.KeyID, sub.Seal.Key
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh, payload, decision, key_id, wrapped_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`,
+		sum, err := summaryCols(sub.Summary)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh, payload, decision, key_id, wrapped_key,
+				summary, engine_decision, doc_type, country, reasons)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING`,
 			sub.DeviceID, sub.Key, sub.ID, sub.ManifestHash, sub.CreatedAt, sub.ReceivedAt, completed, sub.Verdict, sub.AttestationFresh,
-			[]byte(sub.Payload), []byte(sub.Decision), keyID, wrapped)
+			[]byte(sub.Payload), []byte(sub.Decision), keyID, wrapped, sum.doc, sum.decision, sum.docType, sum.country, sum.reasons)
 		if err != nil {
 			return err
 		}
@@ -334,7 +362,7 @@ type querier interface {
 // submissionCols are the columns scanSubmission reads: the record, the
 // wrapped data key and the index tokens (in the same round trip).
 const submissionCols = `device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh,
-	fields_erased_at, images_erased_at, key_id, wrapped_key,
+	fields_erased_at, images_erased_at, key_id, wrapped_key, summary,
 	(SELECT array_agg(t.token) FROM submission_tokens t WHERE t.device_id = submissions.device_id AND t.key = submissions.key)`
 
 func scanSubmission(row pgx.Row, payload, decision *[]byte) (central.Submission, error) {
@@ -343,8 +371,9 @@ func scanSubmission(row pgx.Row, payload, decision *[]byte) (central.Submission,
 	var keyID *string
 	var wrapped []byte
 	var tokens [][]byte
+	var summary []byte
 	dst := []any{&s.DeviceID, &s.Key, &s.ID, &s.ManifestHash, &s.CreatedAt, &s.ReceivedAt, &completed, &s.Verdict, &s.AttestationFresh,
-		&fieldsErased, &imagesErased, &keyID, &wrapped, &tokens}
+		&fieldsErased, &imagesErased, &keyID, &wrapped, &summary, &tokens}
 	if payload != nil {
 		dst = append(dst, payload, decision)
 	}
@@ -362,6 +391,12 @@ func scanSubmission(row pgx.Row, payload, decision *[]byte) (central.Submission,
 	}
 	if keyID != nil {
 		s.Seal = &central.Seal{KeyID: *keyID, Key: wrapped, Tokens: tokens}
+	}
+	if summary != nil {
+		s.Summary = new(central.Summary)
+		if err := json.Unmarshal(summary, s.Summary); err != nil {
+			return s, fmt.Errorf("decoding submission summary: %w", err)
+		}
 	}
 	return s, nil
 }

@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/storetest"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 )
@@ -55,6 +58,57 @@ func TestStorage(t *testing.T) { storetest.RunStorage(t, openStore) }
 func TestConformanceSealed(t *testing.T) { storetest.Run(t, storetest.Sealed(openStore)) }
 
 func TestSealed(t *testing.T) { storetest.RunSealed(t, openStore) }
+
+// TestAuditTamper changes a stored event with SQL, plain and sealed.
+func TestAuditTamper(t *testing.T) {
+	tamper := func(t *testing.T, s central.Store, seq int64) {
+		t.Helper()
+		if ss, ok := s.(*seal.Store); ok {
+			s = ss.Store
+		}
+		tag, err := s.(*Store).pool.Exec(context.Background(), `UPDATE audit SET count = count + 1 WHERE seq = $1`, seq)
+		if err != nil || tag.RowsAffected() != 1 {
+			t.Fatalf("tampering: %v, %v", tag, err)
+		}
+	}
+	t.Run("plain", func(t *testing.T) { storetest.RunAuditTamper(t, openStore, tamper) })
+	t.Run("sealed", func(t *testing.T) { storetest.RunAuditTamper(t, storetest.Sealed(openStore), tamper) })
+}
+
+// TestAuditConcurrentInstances appends from several stores on one
+// database at once, as instances behind a load balancer do: one chain.
+func TestAuditConcurrentInstances(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const instances, each = 4, 25
+	var stores []*Store
+	for range instances {
+		s, err := Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() {
+			for j := range each {
+				e := central.AuditEvent{ID: fmt.Sprint(i, "-", j), At: time.Now(), Actor: fmt.Sprint("instance", i), Action: "test"}
+				if err := s.AppendAudit(ctx, e); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n, err := central.VerifyAuditChain(ctx, stores[0]); err != nil || n != instances*each {
+		t.Errorf("VerifyAuditChain = %d, %v; want %d", n, err, instances*each)
+	}
+}
 
 // TestMigrationsConcurrentAndIdempotent opens one database from several
 // "instances" at once and again later: every migration is applied once.
@@ -148,5 +202,113 @@ func TestMigrationKeepsWatchlists(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM watchlist_chunks WHERE name = 'un'`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("%d chunk rows, %v; want both versions kept", n, err)
+	}
+}
+
+// bulk stores complete submissions (no images, no seal) with COPY, the
+// rows BeginSubmission would insert, and vacuums and analyses the
+// table as autovacuum would.
+func bulk(tb testing.TB, s central.Store, subs []central.Submission) {
+	tb.Helper()
+	ctx := context.Background()
+	rows := make([][]any, len(subs))
+	for i, sub := range subs {
+		sum, err := summaryCols(sub.Summary)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rows[i] = []any{sub.DeviceID, sub.Key, sub.ID, sub.ManifestHash, sub.CreatedAt, sub.ReceivedAt, sub.ReceivedAt, sub.Verdict, sub.AttestationFresh,
+			[]byte(sub.Payload), sum.doc, sum.decision, sum.docType, sum.country, sum.reasons}
+	}
+	pool := s.(*Store).pool
+	_, err := pool.CopyFrom(ctx, pgx.Identifier{"submissions"}, []string{"device_id", "key", "id", "manifest_hash", "created_at", "received_at", "completed_at",
+		"verdict", "attestation_fresh", "payload", "summary", "engine_decision", "doc_type", "country", "reasons"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE submissions`); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func BenchmarkQueue(b *testing.B) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkQueue(b, s, bulk)
+}
+
+// TestMigrationChainsAudit: a database of schema 4 (audit rows numbered
+// by a sequence with gaps, no chain; submissions without summaries) is
+// migrated: the rows are renumbered in time order and chained, and the
+// submissions are cases with no summary.
+func TestMigrationChainsAudit(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 4; v++ {
+		if _, err := conn.Exec(ctx, migrations[v-1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, r := range []struct {
+		seq  int
+		id   string
+		at   time.Time
+		refs []string
+	}{{7, "b", t0.Add(time.Hour), []string{}}, {3, "a", t0, []string{"req-1"}}, {12, "c", t0.Add(2 * time.Hour), []string{}}} {
+		if _, err := conn.Exec(ctx, `INSERT INTO audit (seq, id, at, actor, action, count, refs) VALUES ($1, $2, $3, 'admin', 'erasure', 1, $4)`, r.seq, r.id, r.at, r.refs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, payload)
+		VALUES ('d1', 'k1', 'old', '\x00', $1, $1, $1, 'allow', '{}')`, t0); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := central.VerifyAuditChain(ctx, s); err != nil || n != 3 {
+		t.Errorf("VerifyAuditChain = %d, %v; want 3", n, err)
+	}
+	evs, err := s.Audit(ctx, central.AuditFilter{})
+	if err != nil || len(evs) != 3 || evs[0].ID != "a" || evs[0].Seq != 1 || evs[2].ID != "c" || evs[2].Seq != 3 || evs[0].Refs[0] != "req-1" {
+		t.Errorf("migrated events = %+v, %v", evs, err)
+	}
+	if err := s.AppendAudit(ctx, central.AuditEvent{ID: "d", At: t0, Action: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := central.VerifyAuditChain(ctx, s); err != nil || n != 4 {
+		t.Errorf("VerifyAuditChain after an append = %d, %v; want 4", n, err)
+	}
+	cs, total, err := s.Queue(ctx, central.QueueFilter{})
+	if err != nil || total != 1 || cs[0].ID != "old" || cs[0].Summary.Decision != "" || cs[0].Review.Version != 0 {
+		t.Errorf("Queue = %+v total %d, %v", cs, total, err)
+	}
+	if sub, err := s.Upload(ctx, "d1", "k1"); err != nil || sub.Summary != nil {
+		t.Errorf("Upload of an old submission: Summary %+v, %v; want nil", sub.Summary, err)
 	}
 }

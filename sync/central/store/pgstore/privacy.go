@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -105,74 +104,6 @@ func (s *Store) Retention(ctx context.Context) (central.RetentionPolicy, error) 
 		return p, fmt.Errorf("reading retention policy: %w", err)
 	}
 	return p, nil
-}
-
-// AppendAudit implements central.Store.
-func (s *Store) AppendAudit(ctx context.Context, e central.AuditEvent) error {
-	refs := e.Refs
-	if refs == nil {
-		refs = []string{}
-	}
-	_, err := s.exec(ctx, `INSERT INTO audit (id, at, actor, action, count, refs) VALUES ($1, $2, $3, $4, $5, $6)`, e.ID, e.At, e.Actor, e.Action, e.Count, refs)
-	if err != nil {
-		return fmt.Errorf("recording audit event: %w", err)
-	}
-	return nil
-}
-
-// Audit implements central.Store.
-func (s *Store) Audit(ctx context.Context, f central.AuditFilter) ([]central.AuditEvent, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if !f.After.IsZero() {
-		add("at >= $%d", f.After)
-	}
-	if !f.Before.IsZero() {
-		add("at < $%d", f.Before)
-	}
-	if f.Action != "" {
-		add("action = $%d", f.Action)
-	}
-	sql := `SELECT id, at, actor, action, count, refs FROM audit`
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	args = append(args, central.Filter{Limit: f.Limit}.EffectiveLimit())
-	sql += fmt.Sprintf(` ORDER BY at, seq LIMIT $%d`, len(args))
-	var out []central.AuditEvent
-	err := s.query(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.AuditEvent, error) {
-			var e central.AuditEvent
-			err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Count, &e.Refs)
-			e.At = e.At.UTC()
-			if len(e.Refs) == 0 {
-				e.Refs = nil
-			}
-			return e, err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading audit trail: %w", err)
-	}
-	return out, nil
-}
-
-// DeleteAuditBefore implements central.Store.
-func (s *Store) DeleteAuditBefore(ctx context.Context, before time.Time) (int, error) {
-	tag, err := s.exec(ctx, `DELETE FROM audit WHERE at < $1`, before)
-	if err != nil {
-		return 0, fmt.Errorf("expiring audit trail: %w", err)
-	}
-	return int(tag.RowsAffected()), nil
 }
 
 // StaleKeys implements central.Store.

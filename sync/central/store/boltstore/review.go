@@ -1,0 +1,403 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// The review queue is a bucket of compact entries, one per complete
+// submission, keyed by received time then submission: oldest-first paging
+// is a cursor walk, and counting every match (the queue's total) reads
+// only these entries, compared in place without decoding JSON or
+// allocating. Only the page's cases are read whole.
+
+// Fields of a queue entry, in order, each a uvarint length and bytes.
+const (
+	qState = iota
+	qDecision
+	qDocType
+	qCountry
+	qAssignee
+	qReasons // the reason codes joined by NUL
+	qFields
+)
+
+func encodeQueue(sum *central.Summary, rv central.Review) []byte {
+	var s central.Summary
+	if sum != nil {
+		s = *sum
+	}
+	state := string(rv.State)
+	if state == "" {
+		state = string(central.ReviewOpen)
+	}
+	fields := [qFields]string{state, s.Decision, s.DocType, s.Country, rv.Assignee, strings.Join(s.Reasons, "\x00")}
+	var out []byte
+	for _, f := range fields {
+		out = binary.AppendUvarint(out, uint64(len(f)))
+		out = append(out, f...)
+	}
+	return out
+}
+
+// decodeQueue splits an entry into its fields (sub-slices of v).
+func decodeQueue(v []byte, out *[qFields][]byte) bool {
+	for i := range qFields {
+		n, w := binary.Uvarint(v)
+		if w <= 0 || uint64(len(v)-w) < n {
+			return false
+		}
+		out[i] = v[w : w+int(n)]
+		v = v[w+int(n):]
+	}
+	return true
+}
+
+// putQueue records (or rewrites) the queue entry of the complete
+// submission k.
+func putQueue(tx *bbolt.Tx, k []byte, sub *central.Submission, rv central.Review) error {
+	return tx.Bucket(bucketQueue).Put(dueKey(sub.ReceivedAt, k), encodeQueue(sub.Summary, rv))
+}
+
+func loadReview(tx *bbolt.Tx, k []byte) (central.Review, error) {
+	var rv central.Review
+	if err := get(tx.Bucket(bucketReviews), k, &rv); err != nil && !errors.Is(err, central.ErrNotFound) {
+		return rv, err
+	}
+	return rv, nil
+}
+
+// deleteReview removes a submission's queue entry, review and change.
+func deleteReview(tx *bbolt.Tx, k []byte, sub *central.Submission) error {
+	if err := tx.Bucket(bucketQueue).Delete(dueKey(sub.ReceivedAt, k)); err != nil {
+		return err
+	}
+	rv, err := loadReview(tx, k)
+	if err != nil {
+		return err
+	}
+	if rv.Seq != 0 {
+		if err := tx.Bucket(bucketReviewSeq).Delete(seqKey(rv.Seq)); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketReviews).Delete(k)
+}
+
+// fillReviewQueue puts the complete submissions of a file from before the
+// review queue existed into it, once.
+func fillReviewQueue(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyReviewQ) != nil {
+		return nil
+	}
+	err := tx.Bucket(bucketSubs).ForEach(func(k, v []byte) error {
+		var sub central.Submission
+		if err := json.Unmarshal(v, &sub); err != nil {
+			return err
+		}
+		if sub.CompletedAt.IsZero() {
+			return nil
+		}
+		rv, err := loadReview(tx, k)
+		if err != nil {
+			return err
+		}
+		return putQueue(tx, k, &sub, rv)
+	})
+	if err != nil {
+		return err
+	}
+	return meta.Put(keyReviewQ, []byte("1"))
+}
+
+// loadCase reads the case of submission k.
+func loadCase(tx *bbolt.Tx, k []byte) (central.Case, error) {
+	var sub central.Submission
+	if err := get(tx.Bucket(bucketSubs), k, &sub); err != nil {
+		return central.Case{}, err
+	}
+	rv, err := loadReview(tx, k)
+	if err != nil {
+		return central.Case{}, err
+	}
+	seal, err := loadSeal(tx, k)
+	if err != nil {
+		return central.Case{}, err
+	}
+	return makeCase(&sub, rv, seal), nil
+}
+
+func makeCase(sub *central.Submission, rv central.Review, seal *central.Seal) central.Case {
+	c := central.Case{
+		Ref: central.SubmissionRef{DeviceID: sub.DeviceID, Key: sub.Key}, ID: sub.ID,
+		CreatedAt: sub.CreatedAt, ReceivedAt: sub.ReceivedAt, CompletedAt: sub.CompletedAt,
+		Verdict: sub.Verdict, Fresh: sub.AttestationFresh, Review: rv,
+	}
+	if sub.Summary != nil {
+		c.Summary = *sub.Summary
+	}
+	if seal != nil {
+		c.Seal = &central.Seal{KeyID: seal.KeyID, Key: seal.Key}
+	}
+	return c
+}
+
+// queueMatcher is a QueueFilter prepared for comparing entries in place.
+type queueMatcher struct {
+	f       central.QueueFilter
+	devices map[string]struct{}
+	tokens  map[string]struct{} // submissions carrying the first token
+	index   *bbolt.Bucket
+}
+
+func (m *queueMatcher) match(k, v []byte) bool {
+	sk := k[8:]
+	if len(m.f.Tokens) > 0 {
+		if _, ok := m.tokens[string(sk)]; !ok {
+			return false
+		}
+		for _, t := range m.f.Tokens[1:] {
+			if m.index.Get(indexKey(t, sk)) == nil {
+				return false
+			}
+		}
+	}
+	if m.devices != nil {
+		dev, _, _ := bytes.Cut(sk, []byte{0})
+		if _, ok := m.devices[string(dev)]; !ok {
+			return false
+		}
+	}
+	var e [qFields][]byte
+	if !decodeQueue(v, &e) {
+		return false
+	}
+	f := &m.f
+	if len(f.States) > 0 && !containsBytes(f.States, e[qState]) ||
+		len(f.Decisions) > 0 && !containsBytes(f.Decisions, e[qDecision]) ||
+		f.DocType != "" && string(e[qDocType]) != f.DocType ||
+		f.Country != "" && string(e[qCountry]) != f.Country ||
+		f.Assignee != "" && string(e[qAssignee]) != f.Assignee {
+		return false
+	}
+	if f.Reason != "" {
+		found := false
+		for r := e[qReasons]; len(r) > 0 && !found; {
+			var code []byte
+			code, r, _ = bytes.Cut(r, []byte{0})
+			found = string(code) == f.Reason
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func containsBytes[S ~string](list []S, b []byte) bool {
+	for _, s := range list {
+		if string(b) == string(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// queueLimit is f.Limit clamped to 1..MaxListLimit.
+func queueLimit(limit int) int {
+	return central.Filter{Limit: limit}.EffectiveLimit()
+}
+
+// Queue implements central.Store.
+func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Case, int, error) {
+	var out []central.Case
+	total := 0
+	limit, offset := queueLimit(f.Limit), max(f.Offset, 0)
+	err := s.view(ctx, "listing the review queue", func(tx *bbolt.Tx) error {
+		out, total = nil, 0
+		m := &queueMatcher{f: f, index: tx.Bucket(bucketIndex)}
+		if len(f.DeviceIDs) > 0 {
+			m.devices = make(map[string]struct{}, len(f.DeviceIDs))
+			for _, d := range f.DeviceIDs {
+				m.devices[d] = struct{}{}
+			}
+		}
+		if len(f.Tokens) > 0 {
+			m.tokens = map[string]struct{}{}
+			c := m.index.Cursor()
+			for k, _ := c.Seek(f.Tokens[0]); k != nil && bytes.HasPrefix(k, f.Tokens[0]); k, _ = c.Next() {
+				m.tokens[string(k[len(f.Tokens[0]):])] = struct{}{}
+			}
+			if len(m.tokens) == 0 {
+				return nil
+			}
+		}
+		var lo, hi []byte
+		if !f.ReceivedAfter.IsZero() {
+			lo = binary.BigEndian.AppendUint64(nil, uint64(f.ReceivedAfter.UnixNano()))
+		}
+		if !f.ReceivedBefore.IsZero() {
+			hi = binary.BigEndian.AppendUint64(nil, uint64(f.ReceivedBefore.UnixNano()))
+		}
+		c := tx.Bucket(bucketQueue).Cursor()
+		var k, v []byte
+		next := c.Next
+		switch {
+		case !f.Newest && lo != nil:
+			k, v = c.Seek(lo)
+		case !f.Newest:
+			k, v = c.First()
+		default:
+			next = c.Prev
+			if hi != nil {
+				if k, _ = c.Seek(hi); k != nil {
+					k, v = c.Prev()
+				} else {
+					k, v = c.Last()
+				}
+			} else {
+				k, v = c.Last()
+			}
+		}
+		var page [][]byte
+		for ; k != nil; k, v = next() {
+			if hi != nil && bytes.Compare(k[:8], hi) >= 0 {
+				if f.Newest {
+					continue
+				}
+				break
+			}
+			if lo != nil && bytes.Compare(k[:8], lo) < 0 {
+				if f.Newest {
+					break
+				}
+				continue
+			}
+			if !m.match(k, v) {
+				continue
+			}
+			if total >= offset && len(page) < limit {
+				page = append(page, k[8:])
+			}
+			total++
+		}
+		for _, sk := range page {
+			cs, err := loadCase(tx, sk)
+			if err != nil {
+				return fmt.Errorf("case %q: %w", sk, err)
+			}
+			out = append(out, cs)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// Case implements central.Store.
+func (s *Store) Case(ctx context.Context, ref central.SubmissionRef) (central.Case, error) {
+	var c central.Case
+	err := s.view(ctx, "reading case", func(tx *bbolt.Tx) (err error) {
+		c, err = loadCase(tx, subKey(ref.DeviceID, ref.Key))
+		return err
+	})
+	return c, err
+}
+
+// UpdateReview implements central.Store. fn runs inside the write
+// transaction, so it must not call the store.
+func (s *Store) UpdateReview(ctx context.Context, ref central.SubmissionRef, fn func(central.Case) (central.Review, central.AuditEvent, error)) (central.Case, error) {
+	var out central.Case
+	var fnErr error
+	err := s.update(ctx, "updating review", func(tx *bbolt.Tx) error {
+		k := subKey(ref.DeviceID, ref.Key)
+		var sub central.Submission
+		if err := get(tx.Bucket(bucketSubs), k, &sub); err != nil {
+			return err
+		}
+		old, err := loadReview(tx, k)
+		if err != nil {
+			return err
+		}
+		seal, err := loadSeal(tx, k)
+		if err != nil {
+			return err
+		}
+		c := makeCase(&sub, old, seal)
+		rv, ev, err := fn(c)
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		seq, err := tx.Bucket(bucketReviewSeq).NextSequence()
+		if err != nil {
+			return err
+		}
+		rv.Version, rv.Seq = old.Version+1, int64(seq)
+		if old.Seq != 0 {
+			if err := tx.Bucket(bucketReviewSeq).Delete(seqKey(old.Seq)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketReviewSeq).Put(seqKey(rv.Seq), k); err != nil {
+			return err
+		}
+		if err := put(tx.Bucket(bucketReviews), k, rv); err != nil {
+			return err
+		}
+		if !sub.CompletedAt.IsZero() {
+			if err := putQueue(tx, k, &sub, rv); err != nil {
+				return err
+			}
+		}
+		if err := appendAudit(tx, ev); err != nil {
+			return err
+		}
+		c.Review = rv
+		out = c
+		return nil
+	})
+	if fnErr != nil {
+		return central.Case{}, fnErr
+	}
+	if err != nil {
+		return central.Case{}, err
+	}
+	return out, nil
+}
+
+// ReviewChanges implements central.Store: the changes bucket holds each
+// review's last change by its seq.
+func (s *Store) ReviewChanges(ctx context.Context, deviceID string, after int64, limit int) ([]central.ReviewChange, error) {
+	var out []central.ReviewChange
+	limit = queueLimit(limit)
+	prefix := []byte(deviceID + "\x00")
+	err := s.view(ctx, "listing review changes", func(tx *bbolt.Tx) error {
+		out = nil
+		c := tx.Bucket(bucketReviewSeq).Cursor()
+		for k, v := c.Seek(seqKey(max(after, 0) + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			if deviceID != "" && !bytes.HasPrefix(v, prefix) {
+				continue
+			}
+			cs, err := loadCase(tx, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, central.ReviewChange{Ref: cs.Ref, ID: cs.ID, Review: cs.Review, Seal: cs.Seal})
+		}
+		return nil
+	})
+	return out, err
+}
