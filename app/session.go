@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,9 +16,7 @@ import (
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/verify"
-	"github.com/openkyc/kyc/internal/deviceconf"
-	"github.com/openkyc/kyc/sync/identity"
-	"github.com/openkyc/kyc/sync/vault"
+	"github.com/openkyc/kyc/internal/submission"
 )
 
 // ErrNoSession means the action needs a running session and none is.
@@ -564,53 +559,14 @@ func (a *App) startProcessingLocked() {
 	}()
 }
 
-// submissionMeta is the session context sealed with the engine's report.
-type submissionMeta struct {
-	Session  string `json:"session_id"`
-	Attempt  int    `json:"attempt"`
-	Operator string `json:"operator"`
-	DocType  string `json:"doc_type"`
-	Country  string `json:"country"`
-	// LivenessChallenge is the outcome of the attempt's active challenge
-	// (Challenges, in order), empty when there was none; ChallengeAfter is
-	// the submission whose CHALLENGE asked for it, when the risk engine
-	// did (this submission is then that one's ID + "-challenge").
-	LivenessChallenge risk.ChallengeOutcome `json:"liveness_challenge,omitempty"`
-	Challenges        []string              `json:"challenges,omitempty"`
-	ChallengeAfter    string                `json:"challenge_after,omitempty"`
-}
-
-// submission is the sealed payload of one attempt.
-type submission struct {
-	submissionMeta
-	App    string         `json:"app_version"`
-	Report *verify.Report `json:"report"`
-	// Attestation is the device check of this attempt, signed with the
-	// device key: central refuses a submission without a valid one.
-	Attestation *device.Attestation `json:"attestation"`
-}
+// submissionMeta is the session context sealed with the engine's report
+// (internal/submission, shared with `kyc verify --submit`).
+type submissionMeta = submission.Meta
 
 // attest signs the attempt's device report with the device key (created on
 // first use, the same key `kyc enroll` registers with central).
 func (a *App) attest(rep *device.Report) (*device.Attestation, error) {
-	if rep == nil {
-		return nil, errors.New("attesting: no device report")
-	}
-	id, err := identity.LoadOrCreate(a.dev.DeviceKeyPath())
-	if err != nil {
-		return nil, fmt.Errorf("attesting: loading the device key: %w", err)
-	}
-	// Central's challenge from the last configuration sync verified shows
-	// central the attestation was made after it was issued.
-	nonce, err := deviceconf.Challenge(a.dev.ConfigDir())
-	if err != nil {
-		return nil, fmt.Errorf("attesting: %w", err)
-	}
-	att := &device.Attestation{DeviceID: id.DeviceID(), AppVersion: a.cfg.Version, Nonce: nonce, Report: *rep}
-	if err := att.Sign(id.Signer()); err != nil {
-		return nil, fmt.Errorf("attesting: %w", err)
-	}
-	return att, nil
+	return submission.AttestDevice(a.dev, a.cfg.Version, rep)
 }
 
 // process runs the engine on one attempt and seals it with its images.
@@ -657,40 +613,26 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
 	}
-	images := map[string][]byte{"front": c.front.Raw}
+	images := submission.Images{Front: c.front.Raw}
 	if c.back != nil {
-		images["back"] = c.back.Raw
+		images.Back = c.back.Raw
 	}
 	sealStart := time.Now()
 	selfie, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, *c.selfie, []int{gocv.IMWriteJpegQuality, captureJPEGQuality})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the selfie: %w", err)
 	}
-	images["selfie"] = append([]byte(nil), selfie.GetBytes()...)
+	images.Selfie = append([]byte(nil), selfie.GetBytes()...)
 	selfie.Close()
-	defer clear(images["selfie"])
-	att, err := a.attest(rep.Device)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := json.Marshal(submission{submissionMeta: meta, App: a.cfg.Version, Report: rep, Attestation: att})
-	if err != nil {
-		return nil, fmt.Errorf("encoding the submission: %w", err)
-	}
-	defer clear(payload)
-	id := fmt.Sprintf("%s-%d", meta.Session, meta.Attempt)
-	if meta.ChallengeAfter != "" {
-		id = meta.ChallengeAfter + "-challenge"
-	}
+	defer clear(images.Selfie)
 	a.mu.Lock()
 	v := a.vault
 	a.mu.Unlock()
-	if v == nil {
-		return nil, errors.New("sealing the submission: the vault is not open")
+	sealed, err := submission.Seal(ctx, v, a.dev, submission.Attempt{Meta: meta, AppVersion: a.cfg.Version, Report: rep, Images: images})
+	if err != nil {
+		return nil, err
 	}
-	if err := v.PutSubmission(ctx, vault.Submission{ID: id, Payload: payload, Images: images}); err != nil {
-		return nil, fmt.Errorf("sealing the submission: %w", err)
-	}
+	id := sealed.ID
 	rep.TimingsMS["decision"] = 0 // part of the engine's total; listed for the screen
 	rep.TimingsMS["vault"] = ms(time.Since(sealStart))
 	res := &ResultView{SubmissionID: id, NextAction: rep.NextAction, RetryStep: rep.RetryStep, Message: rep.UserMessage,
@@ -779,10 +721,6 @@ func (a *App) Frame(after int) FrameView {
 	return a.preview.next(ctx, after, time.Second)
 }
 
-func newID(prefix string) string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
-	return prefix + "-" + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
-}
+func newID(prefix string) string { return submission.NewID(prefix) }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

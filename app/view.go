@@ -259,6 +259,9 @@ type QueueItem struct {
 	State     vault.State `json:"state"`
 	Attempts  int         `json:"attempts"`
 	Reason    string      `json:"reason,omitempty"`
+	// Review is central's review of the delivered submission as the last
+	// sync brought it (state; once decided the outcome and reason).
+	Review *vault.Review `json:"review,omitempty"`
 }
 
 // QueueView is the home screen's queue and what it knows of central.
@@ -325,7 +328,7 @@ func (a *App) Queue() QueueView {
 			q.Error = err.Error()
 			return q
 		} else {
-			it.State, it.Attempts, it.Reason = e.State, e.Attempts, e.Reason
+			it.State, it.Attempts, it.Reason, it.Review = e.State, e.Attempts, e.Reason, e.Review
 		}
 		q.Items = append(q.Items, it)
 	}

@@ -50,7 +50,8 @@ export interface Overlay {
 }
 export interface FrameView { seq: number; jpeg: string; width: number; height: number; overlay?: Overlay; message: string; fps: number; live: boolean }
 
-export interface QueueItem { id: string; created_at: string; state: string; attempts: number; reason?: string }
+export interface Review { state: string; outcome?: string; reason?: string; decided_at?: string }
+export interface QueueItem { id: string; created_at: string; state: string; attempts: number; reason?: string; review?: Review }
 export interface SyncStatus {
   enrolled: boolean; central_url?: string; online: boolean; last_contact?: string; last_pass?: string;
   queue_depth: number; rejected: number; oldest_queued?: string; last_error?: string;

@@ -1,5 +1,5 @@
 import "./style.css";
-import { backend, AppBinding, FrameView, HomeInfo, QueueView, View } from "./api";
+import { backend, AppBinding, FrameView, HomeInfo, QueueItem, QueueView, View } from "./api";
 
 const root = document.querySelector<HTMLDivElement>("#app")!;
 let b: AppBinding;
@@ -36,6 +36,9 @@ const words: Record<string, [string, string]> = {
   blocked: ["This device cannot run verifications", "Perangkat ini tidak dapat menjalankan verifikasi"],
   starting: ["Checking the device…", "Memeriksa perangkat…"],
   syncNow: ["Sync now", "Sinkronkan"], requeue: ["Send again", "Kirim ulang"],
+  review: ["Central review", "Tinjauan pusat"], approve: ["approved", "disetujui"], reject: ["rejected", "ditolak"],
+  resubmit: ["resubmission requested", "diminta kirim ulang"], claimed: ["in review", "sedang ditinjau"],
+  second_review: ["awaiting a second reviewer", "menunggu peninjau kedua"], open: ["waiting for review", "menunggu tinjauan"],
   online: ["online", "terhubung"], offline: ["offline", "tidak terhubung"],
   national_id: ["National ID card", "KTP"], passport: ["Passport", "Paspor"], driving_license: ["Driving licence", "SIM"],
 };
@@ -124,7 +127,7 @@ async function renderHome(v: View): Promise<void> {
   if (view?.rev !== v.rev) return; // a newer view is being drawn
   queue.append(...syncLines(q));
   const table = el("table", { id: "queue-table" },
-    el("tr", {}, el("th", {}, "Submission"), el("th", {}, "Time"), el("th", {}, "Sync"), el("th", {}, "")));
+    el("tr", {}, el("th", {}, "Submission"), el("th", {}, "Time"), el("th", {}, "Sync"), el("th", {}, t("review")), el("th", {}, "")));
   for (const it of q.items) {
     const action = it.state === "rejected"
       ? button(`requeue-${it.id}`, t("requeue"), () => b.Requeue(it.id), "secondary requeue")
@@ -132,9 +135,19 @@ async function renderHome(v: View): Promise<void> {
     table.append(el("tr", { "data-state": it.state, "data-id": it.id }, el("td", {}, it.id), el("td", {}, new Date(it.created_at).toLocaleString()),
       el("td", {}, el("span", { class: `badge sync-${it.state.replace(" ", "-")}` }, it.state + (it.attempts > 1 ? ` (${it.attempts})` : "")),
         it.state === "rejected" && it.reason ? el("span", { class: "muted reason" }, ` ${it.reason}`) : ""),
+      el("td", { class: "review", "data-review": it.review?.outcome ?? it.review?.state ?? "" }, reviewText(it)),
       el("td", {}, action)));
   }
   queue.append(table);
+}
+
+// reviewText says where central's reviewers stand on a submission: the
+// decision (with its reason) once made, else the case's state.
+function reviewText(it: QueueItem): string {
+  const r = it.review;
+  if (!r) return "";
+  if (r.state === "decided" && r.outcome) return t(r.outcome) + (r.reason ? ` (${r.reason})` : "");
+  return t(r.state);
 }
 
 // syncLines say what the last sync pass found: central reachable or not,

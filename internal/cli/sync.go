@@ -195,8 +195,20 @@ func runSync(ctx context.Context, env *Env, args []string) (any, error) {
 	poll := fs.Duration("poll", agent.DefaultPollInterval, "pause between passes when running continuously")
 	keepImages := fs.Bool("keep-images", false, "keep images in the vault after central acknowledged a submission (default: shred them)")
 	retention := fs.Duration("retention", agent.DefaultRetention, "how long delivered and rejected submissions stay in the vault (0 or less: forever)")
+	list := fs.Bool("list", false, "list the vault's submissions, newest first, with their sync state and central's review, without syncing")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
+	}
+	if *list {
+		if *once {
+			return nil, Errorf(ExitUsage, "usage", "sync: --list does not sync; drop --once")
+		}
+		v, err := openDeviceVault(ctx, *dir, *vaultPath, *keyFile, env.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer v.Close()
+		return listQueue(ctx, v)
 	}
 	if *configDir == "" {
 		*configDir = filepath.Join(*dir, deviceconf.ConfigDirName)
@@ -221,6 +233,9 @@ func runSync(ctx context.Context, env *Env, args []string) (any, error) {
 				state = "online"
 			}
 			line := fmt.Sprintf("%s %s: %d synced, %d queued, %d rejected", p.At.Format(time.TimeOnly), state, p.Synced, p.QueueDepth, p.RejectedTotal)
+			if p.Reviews > 0 {
+				line += fmt.Sprintf(", %d reviews from central", p.Reviews)
+			}
 			if p.LastError != "" {
 				line += ": " + p.LastError
 			}

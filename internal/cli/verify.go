@@ -11,10 +11,13 @@ import (
 
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/document"
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/verify"
 	"github.com/openkyc/kyc/internal/deviceconf"
+	"github.com/openkyc/kyc/internal/submission"
 	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/vault"
 )
 
 // verifyResult is the engine's report with what the device verified by
@@ -28,6 +31,9 @@ type verifyResult struct {
 	// Attestation is the device check signed with the device key (made by
 	// `kyc enroll` or the app), carrying central's last challenge.
 	Attestation *device.Attestation `json:"attestation,omitempty"`
+	// SubmissionID is the id the verification was sealed under in the
+	// device's vault, queued for `kyc sync` (--submit).
+	SubmissionID string `json:"submission_id,omitempty"`
 }
 
 // attest signs rep with the device's key, when the device has one, with
@@ -40,13 +46,9 @@ func attest(d deviceconf.Device, version string, rep *device.Report) (*device.At
 	if err != nil {
 		return nil, Errorf(ExitInput, "device_key", "%v", err)
 	}
-	nonce, err := deviceconf.Challenge(d.ConfigDir())
+	att, err := submission.Attest(id, d.ConfigDir(), version, rep)
 	if err != nil {
 		return nil, Errorf(ExitInput, "device_config", "%v", err)
-	}
-	att := &device.Attestation{DeviceID: id.DeviceID(), AppVersion: version, Nonce: nonce, Report: *rep}
-	if err := att.Sign(id.Signer()); err != nil {
-		return nil, Errorf(ExitInternal, "attest", "%v", err)
 	}
 	return att, nil
 }
@@ -86,16 +88,31 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	noDevice := fs.Bool("no-device-check", false, "skip the device check (a file-based re-run on another machine)")
 	riskFile := fs.String("risk-config", "", "a JSON risk configuration laid over the defaults (default the one sync installed)")
 	wlDir := fs.String("watchlists", "", "screen against this folder's lists only (default central's synced lists and $"+WatchlistsEnv+")")
+	submit := fs.Bool("submit", false, "seal the verification with its images into the device's vault, queued for kyc sync, as the app does")
+	session := fs.String("session", "", "--submit: the session the attempt belongs to (default a new random id)")
+	docType := fs.String("doc-type", "", "--submit: the document type the operator chose (e.g. ktp, passport)")
+	country := fs.String("country", "", "--submit: the issuing country the operator chose (e.g. IDN)")
+	operator := fs.String("operator", "", "--submit: who ran the verification (default $USER)")
+	dir := fs.String("dir", deviceDir(), "--submit: device state directory ($"+envDeviceDir+")")
+	keyFile := fs.String("vault-key-file", "", "--submit: vault key file ($"+envVaultKeyFile+"); else $"+envVaultPassphrase)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if *docPath == "" || *selfiePath == "" || fs.NArg() > 0 {
-		return nil, Errorf(ExitUsage, "usage", "kyc verify --document F [--back F] --selfie F")
+		return nil, Errorf(ExitUsage, "usage", "kyc verify --document F [--back F] --selfie F [--submit]")
 	}
 	if *lang != string(risk.English) && *lang != string(risk.Indonesian) {
 		return nil, Errorf(ExitUsage, "usage", "--lang must be en or id")
 	}
+	if *submit && *noDevice {
+		// Central accepts a submission only with a signed device check.
+		return nil, Errorf(ExitUsage, "usage", "--submit needs the device check: drop --no-device-check")
+	}
+	if *attempt < 1 {
+		return nil, Errorf(ExitUsage, "usage", "--attempt counts from 1")
+	}
 	dev := deviceconf.FromEnv()
+	dev.Dir = *dir
 	// The risk configuration sync installed; an invalid one is said and
 	// the defaults decide.
 	rc := deviceconf.LoadRisk(dev.ConfigDir(), nil)
@@ -123,6 +140,17 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		}
 	}
 
+	// The vault opens before the models load: a locked vault or a wrong
+	// key is said before a verification that could not be kept.
+	var v *vault.Vault
+	if *submit {
+		var err error
+		if v, err = openDeviceVault(ctx, dev.Dir, "", *keyFile, env.Stderr); err != nil {
+			return nil, err
+		}
+		defer v.Close()
+	}
+
 	start := time.Now()
 	front, err := readDocumentImage("document", *docPath)
 	if err != nil {
@@ -138,9 +166,14 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		defer b.Mat.Close()
 		back = &b
 	}
-	selfie, err := readFaceImage("selfie", *selfiePath)
+	selfieRaw, err := readLimited(*selfiePath, imageio.MaxFileBytes)
 	if err != nil {
-		return nil, err
+		return nil, imageInputError("selfie", err)
+	}
+	selfie, err := imageio.Decode(selfieRaw, imageio.DefaultMaxPixels)
+	if err != nil {
+		selfie.Close()
+		return nil, imageInputError("selfie", fmt.Errorf("image %s: %w", *selfiePath, err))
 	}
 	defer selfie.Close()
 
@@ -166,6 +199,30 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	rep.TimingsMS["load"] = ms(loaded.Sub(start))
 	res := verifyResult{Report: rep, RiskConfig: rc.Path, Watchlists: lists.Names()}
+	if *submit {
+		// Every decision is sealed, a RETRY too, as the app seals it; the
+		// images are the files as given, the bytes the engine read.
+		meta := submission.Meta{Session: *session, Attempt: *attempt, Operator: *operator, DocType: *docType, Country: *country}
+		if meta.Session == "" {
+			meta.Session = submission.NewID("ses")
+		}
+		if meta.Operator == "" {
+			meta.Operator = "operator " + envUser()
+		}
+		images := submission.Images{Front: front.Raw, Selfie: selfieRaw}
+		if back != nil {
+			images.Back = back.Raw
+		}
+		sealed, err := submission.Seal(ctx, v, dev, submission.Attempt{Meta: meta, AppVersion: env.Version, Report: rep, Images: images})
+		switch {
+		case errors.Is(err, vault.ErrExists):
+			return nil, Errorf(ExitInput, "submission_exists", "%s-%d is already in the vault: give the next --attempt or another --session", meta.Session, meta.Attempt)
+		case err != nil:
+			return nil, Errorf(ExitInternal, "vault", "%v", err)
+		}
+		res.SubmissionID, res.Attestation = sealed.ID, sealed.Attestation
+		return res, nil
+	}
 	if rep.Device != nil {
 		if res.Attestation, err = attest(dev, env.Version, rep.Device); err != nil {
 			return nil, err

@@ -89,6 +89,9 @@ type Pass struct {
 	// records removed by the retention sweep in this pass.
 	ImagesDropped int `json:"images_dropped,omitempty"`
 	Swept         int `json:"retention_swept,omitempty"`
+	// Reviews counts the submissions whose review by central's reviewers
+	// changed in this pass (SyncReviews).
+	Reviews int `json:"reviews,omitempty"`
 	// LastError is the pass's most telling failure in words (Describe),
 	// "" when it had none; Err is that error.
 	LastError string `json:"last_error,omitempty"`
@@ -345,7 +348,8 @@ func (a *Agent) RunOnce(ctx context.Context) (Pass, error) {
 // Run is the sync loop, until ctx ends. Each pass: the vault's
 // maintenance when due (shred the images of delivered submissions, the
 // retention sweep), the outbox (SyncOnce), a configuration refresh when
-// due, a status report to central (PUT /v1/status: versions in use, outbox
+// due, the review decisions central's reviewers made (SyncReviews), a
+// status report to central (PUT /v1/status: versions in use, outbox
 // state, clock offset, last error); then OnPass, then a wait of
 // PollInterval (or until central's Retry-After lapses, or a Kick, whose
 // pass also refreshes the configuration).
@@ -450,6 +454,15 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 		}
 		p.ConfigError = Describe(err)
 		errs.add(err)
+	}
+
+	if !paused {
+		n, fetchErr, err := syncReviews(ctx, a.up, a.v)
+		p.Reviews = n
+		if err != nil {
+			return p, err
+		}
+		errs.add(fetchErr)
 	}
 
 	stats, err := a.v.OutboxStats(ctx)

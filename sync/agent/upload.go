@@ -4,8 +4,10 @@
 // jittered exponential backoff and Retry-After), and an Agent, the one sync
 // loop of the device (`kyc sync` and the desktop app both run Agent.Run),
 // that drains the vault's outbox with it, keeps the verified configuration
-// and watchlists where the app and the CLI read them, reports the device's
-// status to central, and applies the vault's image drop and retention.
+// and watchlists where the app and the CLI read them, brings back the
+// decisions central's reviewers made on the device's submissions
+// (SyncReviews), reports the device's status to central, and applies the
+// vault's image drop and retention.
 //
 // Delivery is at least once: a crash at any point leaves the submission
 // queued or sending (its lease lapses), and it is sent again. Central

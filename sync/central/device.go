@@ -36,6 +36,7 @@ func (s *Server) routeDevice() {
 	s.mux.Handle("GET "+protocol.PathConfig, s.device(0, s.getConfig))
 	s.mux.Handle("GET "+protocol.PathWatchlists+"{name}", s.device(0, s.getWatchlist))
 	s.mux.Handle("PUT "+protocol.PathStatus, s.device(maxStatusBody, s.putStatus))
+	s.mux.Handle("GET "+protocol.PathReviews, s.device(0, s.getReviews))
 }
 
 // clientAddr is the request's peer address without the port. Central
@@ -330,6 +331,8 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 		CreatedAt: m.CreatedAt.UTC(), ReceivedAt: now.UTC(), Verdict: string(att.att.Report.Verdict),
 		AttestationFresh: att.fresh, Payload: m.Payload,
 	}
+	summary := Summarize(m.Payload)
+	sub.Summary = &summary
 	for _, im := range m.Images {
 		sub.Images = append(sub.Images, ImageProgress{ImageMeta: im})
 	}

@@ -43,6 +43,9 @@ type OutboxEntry struct {
 	// ImagesDropped is set once DropImages shredded a synced
 	// submission's images.
 	ImagesDropped bool `json:"images_dropped,omitempty"`
+	// Review is central's review of the delivered submission as the
+	// device last heard of it (ApplyReviews); nil until central sends one.
+	Review *Review `json:"review,omitempty"`
 }
 
 // due reports whether NextPending may hand the entry to a sender at now.

@@ -1,7 +1,7 @@
 // Package vault is the encrypted on-device store that lets kiosks and field
 // laptops keep capturing for hours offline: sessions, submissions, their
-// images, the outbox of submissions waiting to sync, and an audit log, all in
-// one bbolt file.
+// images, the outbox of submissions waiting to sync (with central's review
+// of each once delivered), and an audit log, all in one bbolt file.
 //
 // # Encryption
 //
@@ -85,7 +85,7 @@ var (
 
 // Bucket names: fixed, non-personal words.
 const (
-	bucketMeta        = "meta"        // header, wrapped master secret, audit head
+	bucketMeta        = "meta"        // header, wrapped master secret, audit head, review cursor
 	bucketKeys        = "keys"        // wrapped DEKs, keyed by bucket and record key
 	bucketSessions    = "sessions"    // capture sessions
 	bucketSubmissions = "submissions" // submission records
