@@ -18,6 +18,8 @@ export GOFLAGS ?= -tags=webkit2_41
 # check: the copy-move check's descriptor search runs twice as fast.
 export GOAMD64 ?= v2
 FRONTEND_SRC := $(shell find frontend/src -type f) frontend/index.html frontend/package.json frontend/vite.config.ts frontend/tsconfig.json
+CONSOLE_WEB := sync/central/console/web
+CONSOLE_VENDOR := $(CONSOLE_WEB)/dist/vendor/chart.umd.min.js
 ARTIFACTS ?= $(CURDIR)/artifacts/test-$(shell date -u +%Y%m%d-%H%M%S)
 
 .PHONY: run test bench setup system models build cli desktop lint go-test clean
@@ -39,7 +41,7 @@ models: cli
 
 build: cli desktop
 
-cli:
+cli: $(CONSOLE_VENDOR)
 	@echo "==> building bin/kyc and bin/kyc-central (the first cgo build of OpenCV takes about a minute)"
 	@go build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 	@bin/sealbin bin/kyc bin/kyc-central > /dev/null
@@ -48,6 +50,16 @@ desktop: cli frontend/dist/index.html
 	@echo "==> building bin/kyc-desktop"
 	@go build -tags $(DESKTOP_TAGS) -ldflags "$(LDFLAGS)" -o bin/kyc-desktop .
 	@bin/sealbin bin/kyc-desktop > /dev/null
+
+# The console's vendor scripts (Chart.js from npm, at the version the lockfile
+# pins), copied where kyc-central embeds them (web/dist, git-ignored but for
+# its .gitkeep): the console builds without them, and its charts then show as
+# tables only.
+$(CONSOLE_VENDOR): $(CONSOLE_WEB)/package.json $(CONSOLE_WEB)/package-lock.json
+	@echo "==> installing the console's vendor scripts"
+	@cd $(CONSOLE_WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(@D)
+	@cp $(CONSOLE_WEB)/node_modules/chart.js/dist/chart.umd.min.js $@
 
 frontend/dist/index.html: $(FRONTEND_SRC)
 	@echo "==> building the frontend"
@@ -72,4 +84,4 @@ go-test:
 	@KYC_DESKTOP_BIN=$(CURDIR)/bin/kyc-desktop KYC_ARTIFACTS=$(ARTIFACTS) go test -count=1 ./...
 
 clean:
-	rm -rf bin artifacts frontend/dist/assets frontend/dist/index.html
+	rm -rf bin artifacts frontend/dist/assets frontend/dist/index.html $(CONSOLE_WEB)/dist/vendor

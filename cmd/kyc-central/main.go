@@ -5,6 +5,13 @@
 //	kyc-central tls init --dir D --host H [--host H2 ...]
 //	kyc-central token create [--central https://HOST:PORT] [--ca F] [--ttl 24h]
 //	kyc-central keys status|rotate [--data DIR] [--keys F]   (keys.go)
+//	kyc-central user add --name N --role admin|reviewer|auditor [--scope BRANCH]...   (console.go)
+//	kyc-central user reset-totp --name N
+//
+// serve also serves the review console at /console/ (package console):
+// people sign in with the accounts `user add` creates (password from
+// standard input, TOTP enrolled at the first sign-in); the TOTP secrets are
+// sealed under DATA/console.key (--console-key), created when missing.
 //
 // Central speaks HTTPS (`tls init` makes a private CA and a server
 // certificate for an offline site); plain HTTP only with --insecure-http on
@@ -52,10 +59,13 @@ const (
 
 const usage = `usage:
   kyc-central serve [--addr host:port] [--data dir] [--store bolt|postgres] [--dsn dsn] [--box-key file] [--sign-key file]
-                    [--admin-token-file file] (--tls-cert file --tls-key file | --insecure-http)
+                    [--admin-token-file file] [--console-key file] (--tls-cert file --tls-key file | --insecure-http)
   kyc-central tls init --dir dir --host name-or-ip [--host ...]
   kyc-central token create [--central https://host:port] [--ca file] [--ttl 24h] [--admin-token-file file]
-  kyc-central keys status|rotate [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file]`
+  kyc-central keys status|rotate [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file]
+  kyc-central user add --name name --role admin|reviewer|auditor [--scope branch]... [--data dir] [--store bolt|postgres] [--dsn dsn]
+                       (password on standard input; TOTP is enrolled at the first sign-in at /console/)
+  kyc-central user reset-totp --name name [--data dir] [--store bolt|postgres] [--dsn dsn]`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(args) >= 1 && args[0] == "serve":
 		err = serve(ctx, args[1:], stderr)
+	case len(args) >= 1 && args[0] == "user":
+		err = user(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "keys":
 		err = keys(ctx, args[1:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "tls" && args[1] == "init":
@@ -118,6 +130,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	signKeyFile := fs.String("sign-key", "", "central's Ed25519 signing key file (default DATA/sign.key; created if missing)")
 	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token (default $"+envAdminToken+")")
 	keysFile := keysFlag(fs)
+	consoleKey := fs.String("console-key", "", "the review console's secret key file, sealing TOTP secrets (default DATA/"+consoleKeyName+"; created if missing; shared by every instance of a store)")
 	certFile := fs.String("tls-cert", "", "server certificate, PEM (kyc-central tls init makes one)")
 	keyFile := fs.String("tls-key", "", "server certificate's private key, PEM")
 	insecure := fs.Bool("insecure-http", false, "serve plain HTTP, on a loopback address only (tests)")
@@ -179,6 +192,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		TLS: srvTLS, InsecureHTTP: *insecure, Logger: logger,
 	})
 	if err != nil {
+		return err
+	}
+	if err := mountConsole(srv, store, consoleKeyPath(*consoleKey, *data), srvTLS != nil, central.Config{Logger: logger}); err != nil {
 		return err
 	}
 	if tok == "" {

@@ -3,10 +3,8 @@ package central
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,28 +113,22 @@ func (s *Server) Fingerprint() []byte {
 	return protocol.CentralFingerprint(s.cfg.BoxKey.Public[:], s.cfg.SignKey.Public().(ed25519.PublicKey))
 }
 
+// createToken makes an enrolment token; query parameters ttl (a duration
+// up to 720h) and branch (the device's branch).
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
-	ttl := DefaultTokenTTL
+	var ttl time.Duration
 	if v := r.URL.Query().Get("ttl"); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > 30*24*time.Hour {
+		if err != nil || d <= 0 || d > MaxTokenTTL {
 			return httpx.Errorf(http.StatusBadRequest, "malformed", "ttl must be a duration up to 720h")
 		}
 		ttl = d
 	}
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	fp := s.Fingerprint()
-	tok := protocol.FormatEnrollToken(secret, fp)
-	now := s.cfg.Now().UTC()
-	t := EnrollToken{Hash: sha256.Sum256([]byte(tok)), CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := s.cfg.Store.CreateEnrollToken(r.Context(), t); err != nil {
-		return fmt.Errorf("recording enrolment token: %w", err)
+	tr, err := s.CreateEnrollToken(r.Context(), "admin:"+adminID(r.Context()), r.URL.Query().Get("branch"), ttl)
+	if err != nil {
+		return err
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelInfo, "enrolment token created",
-		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("admin", adminID(r.Context())),
-		slog.Time("expires_at", t.ExpiresAt))
-	httpx.WriteJSON(w, http.StatusCreated, TokenResponse{Token: tok, ExpiresAt: t.ExpiresAt, Fingerprint: base64.RawURLEncoding.EncodeToString(fp)})
+	httpx.WriteJSON(w, http.StatusCreated, tr)
 	return nil
 }
 
@@ -152,21 +144,10 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	err := s.cfg.Store.RevokeDevice(r.Context(), id, s.cfg.Now().UTC())
-	if errors.Is(err, ErrNotFound) {
-		return httpx.Errorf(http.StatusNotFound, "unknown_device", "no such device")
-	}
+	d, err := s.RevokeDevice(r.Context(), "admin:"+adminID(r.Context()), r.PathValue("id"))
 	if err != nil {
-		return fmt.Errorf("revoking device: %w", err)
+		return err
 	}
-	d, err := s.cfg.Store.Device(r.Context(), id)
-	if err != nil {
-		return fmt.Errorf("reading revoked device: %w", err)
-	}
-	s.log.LogAttrs(r.Context(), slog.LevelInfo, "device revoked",
-		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("admin", adminID(r.Context())),
-		slog.String("device_id", id), slog.Time("revoked_at", d.RevokedAt))
 	httpx.WriteJSON(w, http.StatusOK, d)
 	return nil
 }
@@ -276,9 +257,9 @@ func (s *Server) putRisk(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !json.Valid(body) {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document of at most %d bytes", maxRiskBody)
 	}
-	v, err := s.cfg.Store.PutRisk(r.Context(), body)
+	v, err := s.PublishRisk(r.Context(), "admin:"+adminID(r.Context()), body)
 	if err != nil {
-		return fmt.Errorf("publishing risk configuration: %w", err)
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]int64{"version": v})
 	return nil
@@ -305,13 +286,10 @@ func (s *Server) putWatchlist(w http.ResponseWriter, r *http.Request) error {
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(httpx.BodyDeadline(n, s.cfg.BodyFloor, s.cfg.MinBodyRate)))
 	body := http.MaxBytesReader(w, r.Body, protocol.MaxWatchlistSize)
-	wl, err := s.cfg.Store.PutWatchlistFrom(r.Context(), name, body)
+	wl, err := s.PublishWatchlist(r.Context(), "admin:"+adminID(r.Context()), name, body)
 	if err != nil {
-		return fmt.Errorf("publishing watchlist %q: %w", name, err)
+		return err
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelInfo, "watchlist published",
-		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("admin", adminID(r.Context())),
-		slog.String("watchlist", name), slog.Int64("version", wl.Version), slog.Int64("size", wl.Size))
 	httpx.WriteJSON(w, http.StatusOK, wl)
 	return nil
 }

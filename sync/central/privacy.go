@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openkyc/kyc/sync/central/httpx"
-	"github.com/openkyc/kyc/sync/protocol"
 )
 
 // IdentifierKind names a kind of personal identifier that submissions are
@@ -155,7 +154,10 @@ func (p *privacy) Sweep(ctx context.Context) (SweepResult, error) {
 		total += n
 	}
 	if total > 0 {
-		aerr := p.s.cfg.Store.AppendAudit(ctx, AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: "retention", Action: AuditSweep, Count: total})
+		// After holds the counts by kind, for the console's retention view.
+		after, _ := json.Marshal(res.Counts)
+		aerr := p.s.cfg.Store.AppendAudit(ctx, AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: "retention", Action: AuditSweep, Count: total,
+			Subject: "retention", After: after})
 		err = errors.Join(err, aerr)
 	}
 	result := "ok"
@@ -257,66 +259,10 @@ func (p *privacy) erase(w http.ResponseWriter, r *http.Request) error {
 	if err := dec.Decode(&req); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "the erasure request must be a JSON object with nik, document_number, name, or device_id and submission_id")
 	}
-	person := map[IdentifierKind]string{IdentNIK: req.NIK, IdentDocumentNumber: req.DocumentNumber, IdentName: req.Name}
-	byPerson := req.NIK != "" || req.DocumentNumber != "" || req.Name != ""
-	bySubmission := req.DeviceID != "" || req.SubmissionID != ""
-	if byPerson == bySubmission || bySubmission && (req.DeviceID == "" || req.SubmissionID == "") {
-		return httpx.Errorf(http.StatusBadRequest, "malformed", "name a person (nik, document_number, name) or one submission (device_id and submission_id), not both")
+	res, err := p.eraseRequest(r.Context(), "admin:"+adminID(r.Context()), req)
+	if err != nil {
+		return err
 	}
-	ctx := r.Context()
-	res := ErasureResult{ID: httpx.RequestID(ctx), DryRun: req.DryRun}
-	st := p.s.cfg.Store
-	if bySubmission {
-		key := protocol.SubmissionKey(req.SubmissionID)
-		if req.DryRun {
-			if _, err := st.Upload(ctx, req.DeviceID, key); err != nil && !errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("finding the submission to erase: %w", err)
-			} else if err == nil {
-				res.Erased = 1
-			}
-		} else if err := st.DeleteSubmission(ctx, req.DeviceID, key); err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("erasing a submission: %w", err)
-		} else if err == nil {
-			res.Erased = 1
-		}
-	} else {
-		tokens, err := p.tokens(person)
-		if err != nil {
-			return err
-		}
-		for {
-			subs, err := st.Submissions(ctx, Filter{Tokens: tokens})
-			if err != nil {
-				return fmt.Errorf("finding submissions to erase: %w", err)
-			}
-			if req.DryRun {
-				res.Erased = len(subs)
-				break
-			}
-			for _, sub := range subs {
-				switch err := st.DeleteSubmission(ctx, sub.DeviceID, sub.Key); {
-				case err == nil:
-					res.Erased++
-				case !errors.Is(err, ErrNotFound): // erased meanwhile is fine
-					return fmt.Errorf("erasing submissions (%d done): %w", res.Erased, err)
-				}
-			}
-			if len(subs) < MaxListLimit {
-				break
-			}
-		}
-	}
-	if !req.DryRun {
-		p.erasures.Inc()
-		p.erased.Add(float64(res.Erased))
-		ev := AuditEvent{ID: res.ID, At: p.s.cfg.Now().UTC(), Actor: "admin:" + adminID(ctx), Action: AuditErasure, Count: res.Erased}
-		if err := st.AppendAudit(ctx, ev); err != nil {
-			return fmt.Errorf("recording the erasure (%d submissions erased): %w", res.Erased, err)
-		}
-	}
-	p.s.log.LogAttrs(ctx, slog.LevelInfo, "erasure",
-		slog.String("request_id", res.ID), slog.String("admin", adminID(ctx)), slog.Bool("dry_run", req.DryRun),
-		slog.Bool("by_submission", bySubmission), slog.Int("erased", res.Erased))
 	httpx.WriteJSON(w, http.StatusOK, res)
 	return nil
 }

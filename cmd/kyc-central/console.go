@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openkyc/kyc/internal/atomicfile"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/auth"
+	"github.com/openkyc/kyc/sync/central/console"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+// consoleKeyName is the console's secret key file in the data directory:
+// it seals the TOTP secrets of console accounts.
+const consoleKeyName = "console.key"
+
+const consoleKeyMagic = "openkyc-central-console-key-v1\n"
+
+// stdin is where `user add` reads the password (a variable for tests).
+var stdin io.Reader = os.Stdin
+
+// loadOrCreateConsoleKey reads the console's secret key, creating the file
+// (mode 0600, written atomically) when missing, as the box and sign keys
+// are kept. Instances sharing a store must share it.
+func loadOrCreateConsoleKey(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key := make([]byte, auth.KeySize)
+		rand.Read(key)
+		err := atomicfile.Create(path, []byte(consoleKeyMagic+base64.StdEncoding.EncodeToString(key)+"\n"))
+		if errors.Is(err, fs.ErrExist) {
+			return loadOrCreateConsoleKey(path) // another instance made it meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating the console key: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the console key: %w", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the console key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("the console key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	rest, ok := bytes.CutPrefix(data, []byte(consoleKeyMagic))
+	key, derr := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(rest)))
+	if !ok || derr != nil || len(key) != auth.KeySize {
+		return nil, fmt.Errorf("the console key %s is malformed", path)
+	}
+	return key, nil
+}
+
+// mountConsole serves the review console at /console/ on srv.
+func mountConsole(srv *central.Server, store central.Store, keyFile string, secure bool, cfg central.Config) error {
+	key, err := loadOrCreateConsoleKey(keyFile)
+	if err != nil {
+		return err
+	}
+	cc := console.Config{Store: store, Central: srv, SecretKey: key, Logger: cfg.Logger, Secure: secure}
+	if idx, ok := store.(central.BlindIndex); ok {
+		cc.Index = idx.Token
+	}
+	c, err := console.New(cc)
+	if err != nil {
+		return err
+	}
+	srv.Mount(console.Prefix, c.Handler())
+	return nil
+}
+
+// scopes collects repeated --scope flags.
+type scopes []string
+
+func (s *scopes) String() string     { return strings.Join(*s, ",") }
+func (s *scopes) Set(v string) error { *s = append(*s, strings.TrimSpace(v)); return nil }
+
+const userUsage = `usage:
+  kyc-central user add --name NAME --role admin|reviewer|auditor [--scope BRANCH]... [--data dir] [--store bolt|postgres] [--dsn dsn]
+  kyc-central user reset-totp --name NAME [--data dir] [--store bolt|postgres] [--dsn dsn]
+
+The password is read from standard input (one line), never from the command
+line; a weak one is refused. The second factor (TOTP) is enrolled at the
+account's first sign-in to the console. A bbolt store is locked by a running
+central: stop it first.
+
+reset-totp removes an account's second factor (a lost phone) and ends its
+sessions: the next sign-in enrols a new one.`
+
+// user runs `kyc-central user add`.
+func user(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reset-totp" {
+		return resetTOTP(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprintln(stderr, userUsage)
+		return errors.New("user: add or reset-totp?")
+	}
+	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "account name (letters, digits, '.', '_', '-')")
+	role := fs.String("role", "", "admin, reviewer or auditor")
+	var sc scopes
+	fs.Var(&sc, "scope", "a branch (or region) the account works on (repeat for more; none: every branch)")
+	data := fs.String("data", "kyc-central-data", "data directory (bbolt store)")
+	storeKind := fs.String("store", "bolt", "store: bolt or postgres")
+	dsn := fs.String("dsn", os.Getenv(envDSN), "PostgreSQL connection string (--store postgres)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	r := central.Role(*role)
+	switch {
+	case !validUserName(*name):
+		return errors.New("user add: --name must be 1-64 letters, digits, '.', '_' or '-'")
+	case !r.Valid():
+		return errors.New("user add: --role must be admin, reviewer or auditor")
+	}
+	for _, s := range sc {
+		if s == "" {
+			return errors.New("user add: --scope must not be empty")
+		}
+	}
+	fmt.Fprintln(stderr, "password (one line on standard input):")
+	if f, ok := stdin.(*os.File); ok {
+		defer noEcho(f)()
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, auth.MaxPasswordLen+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("user add: reading the password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if err := auth.CheckStrength(pw, *name); err != nil {
+		return fmt.Errorf("user add: %w", err)
+	}
+	if *storeKind == "bolt" {
+		// The first admin is usually added before central ever ran.
+		if err := os.MkdirAll(*data, 0o700); err != nil {
+			return fmt.Errorf("user add: creating the data directory: %w", err)
+		}
+	}
+	store, err := openStore(ctx, *storeKind, *data, *dsn)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	now := time.Now().UTC()
+	u := central.User{Name: *name, Role: r, PasswordHash: auth.HashPassword(pw, auth.DefaultParams), Scopes: sc, CreatedAt: now}
+	if err := store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, central.ErrUserExists) {
+			return fmt.Errorf("user add: an account named %q already exists", *name)
+		}
+		return fmt.Errorf("user add: %w", err)
+	}
+	ev := central.AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: "kyc-central user add", Action: "user_add", Count: 1,
+		Subject: "user:" + *name, After: mustJSON(map[string]any{"role": r, "scopes": sc})}
+	if err := store.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("user add: recording the audit event (the account exists): %w", err)
+	}
+	scope := "every branch"
+	if len(sc) > 0 {
+		scope = "branches " + sc.String()
+	}
+	fmt.Fprintf(stdout, "created %s %q for %s.\nThe second factor (TOTP) is enrolled at the first sign-in: open https://HOST:PORT/console/ and sign in with this name and password.\n", r, *name, scope)
+	return nil
+}
+
+// resetTOTP runs `kyc-central user reset-totp`.
+func resetTOTP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user reset-totp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "account name")
+	data := fs.String("data", "kyc-central-data", "data directory (bbolt store)")
+	storeKind := fs.String("store", "bolt", "store: bolt or postgres")
+	dsn := fs.String("dsn", os.Getenv(envDSN), "PostgreSQL connection string (--store postgres)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !validUserName(*name) {
+		return errors.New("user reset-totp: --name is required")
+	}
+	store, err := openStore(ctx, *storeKind, *data, *dsn)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	_, err = store.UpdateUser(ctx, *name, func(u *central.User) error {
+		u.TOTPSecret, u.LastTOTPStep = nil, 0
+		return nil
+	})
+	if errors.Is(err, central.ErrNotFound) {
+		return fmt.Errorf("user reset-totp: no account named %q", *name)
+	}
+	if err != nil {
+		return fmt.Errorf("user reset-totp: %w", err)
+	}
+	if err := store.DeleteSessions(ctx, *name); err != nil {
+		return fmt.Errorf("user reset-totp: ending the sessions: %w", err)
+	}
+	ev := central.AuditEvent{ID: httpx.NewRequestID(), At: time.Now().UTC(), Actor: "kyc-central user reset-totp", Action: "totp_reset",
+		Count: 1, Subject: "user:" + *name}
+	if err := store.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("user reset-totp: recording the audit event (the reset is done): %w", err)
+	}
+	fmt.Fprintf(stdout, "removed the second factor of %q and ended its sessions; the next sign-in enrols a new one.\n", *name)
+	return nil
+}
+
+func validUserName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// consoleKeyPath is the console key's file: the flag, else DATA/console.key.
+func consoleKeyPath(flagValue, data string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return filepath.Join(data, consoleKeyName)
+}

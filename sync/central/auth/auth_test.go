@@ -1,0 +1,205 @@
+package auth
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// fastParams keep the tests quick; the format and check are the same.
+var fastParams = Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func TestPassword(t *testing.T) {
+	h := HashPassword("correct horse battery staple", fastParams)
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=1024,t=1,p=1$") {
+		t.Fatalf("hash %q is not an argon2id PHC string", h)
+	}
+	if h2 := HashPassword("correct horse battery staple", fastParams); h2 == h {
+		t.Error("two hashes of one password are equal: no salt")
+	}
+	if err := CheckPassword(h, "correct horse battery staple"); err != nil {
+		t.Errorf("right password: %v", err)
+	}
+	if err := CheckPassword(h, "correct horse battery stapler"); !errors.Is(err, ErrMismatch) {
+		t.Errorf("wrong password: %v, want ErrMismatch", err)
+	}
+	parts := strings.Split(h, "$")
+	for _, bad := range []string{
+		"", "plain", strings.Replace(h, "argon2id", "argon2i", 1), strings.Replace(h, "v=19", "v=16", 1),
+		strings.Replace(h, "m=1024", "m=99999999", 1), // asks for too much memory
+		strings.Join(append(parts[:4:4], "!!", parts[5]), "$"),
+	} {
+		if err := CheckPassword(bad, "x"); !errors.Is(err, ErrHash) {
+			t.Errorf("CheckPassword(%q) = %v, want ErrHash", bad, err)
+		}
+	}
+	// The default parameters are what sign-in uses: check one round trip.
+	if err := CheckPassword(HashPassword("pw", DefaultParams), "pw"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestStrength(t *testing.T) {
+	for _, tc := range []struct {
+		pw   string
+		ok   bool
+		name string
+	}{
+		{"short", false, "too short"},
+		{"password1234", false, "dictionary word"},
+		{"aaaaaaaaaaaaaaaa", false, "repeat"},
+		{"qwertyuiopasdf", false, "keyboard walk"},
+		{"alicealice2024", false, "the account name"},
+		{strings.Repeat("x7Q!", 70), false, "too long"},
+		{"mango tractor velvet quorum", true, "passphrase"},
+		{"V7#kq9!Lm2@zR4", true, "random"},
+	} {
+		err := CheckStrength(tc.pw, "alice")
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: CheckStrength(%q) = %v", tc.name, tc.pw, err)
+		}
+		if err != nil && !errors.Is(err, ErrWeak) {
+			t.Errorf("%s: error %v is not ErrWeak", tc.name, err)
+		}
+	}
+}
+
+func TestTOTP(t *testing.T) {
+	e, err := NewTOTP("OpenKYC central", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(e.URL, "otpauth://totp/") || !strings.Contains(e.URL, e.Secret) {
+		t.Errorf("URL %q", e.URL)
+	}
+	png, err := e.QRPNG(200)
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("QR code: %d bytes, %v", len(png), err)
+	}
+	again, err := EnrolmentFor("OpenKYC central", "alice", e.Secret)
+	if err != nil || again.Secret != e.Secret {
+		t.Fatalf("EnrolmentFor = %+v, %v", again, err)
+	}
+	now := time.Date(2026, 12, 1, 10, 0, 10, 0, time.UTC)
+	code := func(at time.Time) string {
+		c, err := Code(e.Secret, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	step, ok := CheckTOTP(e.Secret, code(now), now, 0)
+	if !ok || step != Step(now) {
+		t.Fatalf("current code: step %d, %v", step, ok)
+	}
+	if _, ok := CheckTOTP(e.Secret, code(now), now, step); ok {
+		t.Error("a code was accepted twice")
+	}
+	if _, ok := CheckTOTP(e.Secret, code(now.Add(-30*time.Second)), now, 0); !ok {
+		t.Error("the previous step's code (clock skew) was refused")
+	}
+	if _, ok := CheckTOTP(e.Secret, code(now.Add(-90*time.Second)), now, 0); ok {
+		t.Error("a code three steps old was accepted")
+	}
+	for _, bad := range []string{"", "12345", "1234567", "abcdef"} {
+		if _, ok := CheckTOTP(e.Secret, bad, now, 0); ok {
+			t.Errorf("code %q accepted", bad)
+		}
+	}
+}
+
+func TestSealer(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, KeySize)
+	s, err := NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := s.Seal([]byte("JBSWY3DPEHPK3PXP"), "alice")
+	if bytes.Contains(sealed, []byte("JBSWY3DPEHPK3PXP")) {
+		t.Fatal("the secret shows in its sealed form")
+	}
+	if got, err := s.Open(sealed, "alice"); err != nil || string(got) != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := s.Open(sealed, "bob"); !errors.Is(err, ErrSealed) {
+		t.Errorf("opened for another account: %v", err)
+	}
+	other, _ := NewSealer(bytes.Repeat([]byte{8}, KeySize))
+	if _, err := other.Open(sealed, "alice"); !errors.Is(err, ErrSealed) {
+		t.Errorf("opened under another key: %v", err)
+	}
+	sealed[len(sealed)-1] ^= 1
+	if _, err := s.Open(sealed, "alice"); !errors.Is(err, ErrSealed) {
+		t.Errorf("opened changed bytes: %v", err)
+	}
+	if _, err := NewSealer([]byte("short")); err == nil {
+		t.Error("a short key was accepted")
+	}
+}
+
+func TestSessionsAndLockout(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	tok, s := NewSession("alice", now, false)
+	tok2, _ := NewSession("alice", now, false)
+	if tok == tok2 || !bytes.Equal(s.Hash, HashToken(tok)) || s.CSRF == "" || bytes.Contains(s.Hash, []byte(tok)) {
+		t.Fatalf("session %+v for token %q", s, tok)
+	}
+	for _, tc := range []struct {
+		name string
+		seen time.Duration // since creation, last use
+		at   time.Duration
+		live bool
+	}{
+		{"fresh", 0, time.Minute, true},
+		{"idle too long", 0, IdleTimeout + time.Second, false},
+		{"used, under the absolute end", 11 * time.Hour, 11*time.Hour + 10*time.Minute, true},
+		{"past the absolute end", 12*time.Hour - time.Minute, 12*time.Hour + time.Second, false},
+	} {
+		s2 := s
+		s2.SeenAt = now.Add(tc.seen)
+		if got := Live(s2, now.Add(tc.at)); got != tc.live {
+			t.Errorf("%s: Live = %v", tc.name, got)
+		}
+	}
+	_, p := NewSession("alice", now, true)
+	if !p.Pending || Live(p, now.Add(PendingTimeout+time.Second)) {
+		t.Errorf("pending session %+v lives past PendingTimeout", p)
+	}
+
+	u := central.User{Name: "alice"}
+	for range MaxFailures - 1 {
+		Fail(&u, now)
+	}
+	if Locked(u, now) {
+		t.Fatal("locked before MaxFailures")
+	}
+	Fail(&u, now)
+	if !Locked(u, now) || !Locked(u, now.Add(LockDuration-time.Second)) || Locked(u, now.Add(LockDuration)) {
+		t.Errorf("lock after %d failures: until %v", MaxFailures, u.LockedUntil)
+	}
+	Succeed(&u)
+	if u.FailedLogins != 0 || Locked(u, now) {
+		t.Errorf("after success: %+v", u)
+	}
+}
+
+func TestAtLeast(t *testing.T) {
+	for _, tc := range []struct {
+		have, min central.Role
+		ok        bool
+	}{
+		{central.RoleAdmin, central.RoleReviewer, true},
+		{central.RoleReviewer, central.RoleReviewer, true},
+		{central.RoleAuditor, central.RoleReviewer, false},
+		{central.RoleReviewer, central.RoleAdmin, false},
+		{"root", central.RoleAuditor, false},
+	} {
+		if got := AtLeast(tc.have, tc.min); got != tc.ok {
+			t.Errorf("AtLeast(%s, %s) = %v", tc.have, tc.min, got)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// Session lifetimes.
+const (
+	// IdleTimeout ends a session nobody used for this long.
+	IdleTimeout = 30 * time.Minute
+	// AbsoluteTimeout ends a session this long after sign-in, used or not.
+	AbsoluteTimeout = 12 * time.Hour
+	// PendingTimeout is how long the TOTP step (or enrolment) may take
+	// after the password was accepted.
+	PendingTimeout = 10 * time.Minute
+)
+
+// NewSession makes a session for user at now: the token for the cookie
+// (32 random bytes, base64url) and the record to store, which holds only
+// the token's hash. A pending session is past the password and waiting
+// for the second factor. Every sign-in step makes a new session (the
+// token rotates), so a token seen before sign-in is worth nothing after.
+func NewSession(user string, now time.Time, pending bool) (token string, s central.ConsoleSession) {
+	token = randomString()
+	now = now.UTC()
+	exp := now.Add(AbsoluteTimeout)
+	if pending {
+		exp = now.Add(PendingTimeout)
+	}
+	return token, central.ConsoleSession{
+		Hash: HashToken(token), User: user, CSRF: randomString(),
+		CreatedAt: now, ExpiresAt: exp, SeenAt: now, Pending: pending,
+	}
+}
+
+// Live reports whether s may still be used at now: before its absolute
+// end and not idle for IdleTimeout.
+func Live(s central.ConsoleSession, now time.Time) bool {
+	return now.Before(s.ExpiresAt) && now.Sub(s.SeenAt) < IdleTimeout
+}
+
+func randomString() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,185 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// Privacy: erasure of a person's data on request (by NIK, document number
+// or name through the blind index, or one submission), in two steps (a
+// count, then a confirmation where the admin types ERASE), and the
+// retention policy with what its sweeps removed.
+
+func (c *Console) routeAdminPrivacy() {
+	c.route("GET /console/privacy", central.RoleAdmin, c.privacyPage)
+	c.route("POST /console/privacy/erase", central.RoleAdmin, c.erasePost)
+}
+
+// eraseWord is what the admin types to confirm an erasure.
+const eraseWord = "ERASE"
+
+// maxIdentifier bounds an identifier typed into the erasure form.
+const maxIdentifier = 200
+
+// privacyEvents is how many sweeps and erasures the page lists.
+const privacyEvents = 20
+
+type privacyPage struct {
+	Policy   central.RetentionPolicy
+	Sweeps   []central.AuditEvent
+	Erasures []central.AuditEvent
+	HasIndex bool
+	Erased   string // the count of the erasure just done (from the redirect)
+	// The erasure form, and its confirmation step.
+	Req     central.ErasureRequest
+	Confirm bool
+	Count   int
+	Wrong   bool // the confirmation word was not typed right
+}
+
+func (c *Console) privacyPage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	p, err := c.privacyData(r.Context())
+	if err != nil {
+		return err
+	}
+	if n := r.URL.Query().Get("erased"); n != "" {
+		if _, err := strconv.Atoi(n); err == nil {
+			p.Erased = n
+		}
+	}
+	return c.render(w, r, v, http.StatusOK, "admin_privacy.html", p)
+}
+
+func (c *Console) privacyData(ctx context.Context) (*privacyPage, error) {
+	st := c.cfg.Store
+	pol, err := st.Retention(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the retention policy: %w", err)
+	}
+	p := &privacyPage{Policy: pol, HasIndex: c.cfg.Central != nil && c.cfg.Central.HasIndex()}
+	if p.Sweeps, err = c.latestEvents(ctx, central.AuditSweep); err != nil {
+		return nil, err
+	}
+	if p.Erasures, err = c.latestEvents(ctx, central.AuditErasure); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// latestEvents returns the newest privacyEvents events of action, newest
+// first: the trail lists oldest first, so it pages to the end.
+func (c *Console) latestEvents(ctx context.Context, action string) ([]central.AuditEvent, error) {
+	var last []central.AuditEvent
+	f := central.AuditFilter{Action: action, Limit: central.MaxListLimit}
+	for {
+		evs, err := c.cfg.Store.Audit(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("reading the audit trail: %w", err)
+		}
+		if len(evs) > 0 {
+			last = append(last, evs...)
+			if len(last) > privacyEvents {
+				last = last[len(last)-privacyEvents:]
+			}
+			f.AfterSeq = evs[len(evs)-1].Seq
+		}
+		if len(evs) < central.MaxListLimit {
+			break
+		}
+	}
+	out := make([]central.AuditEvent, 0, len(last))
+	for i := len(last) - 1; i >= 0; i-- {
+		out = append(out, last[i])
+	}
+	return out, nil
+}
+
+// erasureForm reads the erasure form: by="person" with nik,
+// document_number and name (any of them), or by="submission" with
+// device_id and submission_id.
+func erasureForm(r *http.Request) (central.ErasureRequest, error) {
+	get := func(name string) string { return strings.TrimSpace(r.PostFormValue(name)) }
+	var req central.ErasureRequest
+	switch get("by") {
+	case "person":
+		req.NIK, req.DocumentNumber, req.Name = get("nik"), get("document_number"), get("name")
+	case "submission":
+		req.DeviceID, req.SubmissionID = get("device_id"), get("submission_id")
+	default:
+		return req, fail(http.StatusBadRequest, "adm.erase_what")
+	}
+	for _, s := range []string{req.NIK, req.DocumentNumber, req.Name, req.DeviceID, req.SubmissionID} {
+		if len(s) > maxIdentifier {
+			return req, fail(http.StatusBadRequest, "adm.erase_what")
+		}
+	}
+	return req, nil
+}
+
+// erasePost is both steps: without confirm it counts (a dry run, audited
+// as such) and shows the confirmation; with confirm it erases if the word
+// was typed, else shows the confirmation again.
+func (c *Console) erasePost(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	srv, err := c.server()
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	req, err := erasureForm(r)
+	if err != nil {
+		return err
+	}
+	step := r.PostFormValue("step")
+	if step == "confirm" && r.PostFormValue("confirm") == eraseWord {
+		res, err := srv.Erase(ctx, v.Actor(), req)
+		if err != nil {
+			return opError(err)
+		}
+		return c.seeOther(w, r, "/console/privacy?erased="+strconv.Itoa(res.Erased), "msg.adm.erased")
+	}
+	dry := req
+	dry.DryRun = true
+	res, err := srv.Erase(ctx, v.Actor(), dry)
+	if err != nil {
+		return opError(err)
+	}
+	p, err := c.privacyData(ctx)
+	if err != nil {
+		return err
+	}
+	p.Req, p.Confirm, p.Count, p.Wrong = req, true, res.Erased, step == "confirm"
+	status := http.StatusOK
+	if p.Wrong {
+		status = http.StatusUnprocessableEntity
+	}
+	return c.render(w, r, v, status, "admin_privacy.html", p)
+}
+
+// retentionDays is a period for the page: "keep" for 0.
+func retentionDays(d int) string {
+	if d == 0 {
+		return ""
+	}
+	return strconv.Itoa(d)
+}
+
+// sweepCounts reads what a sweep removed, by kind, from its audit event
+// (nil for events written before sweeps recorded it).
+func sweepCounts(e central.AuditEvent) map[string]int {
+	var m map[string]int
+	if json.Unmarshal(e.After, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+func init() {
+	templateFuncs["retentionDays"] = retentionDays
+	templateFuncs["sweepCounts"] = sweepCounts
+}

@@ -1,0 +1,134 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// AuditVerify is the audit action of a chain verification from the console.
+const AuditVerify = "audit_verify"
+
+// auditPageSize is how many events one page of the audit view lists.
+const auditPageSize = 100
+
+// routeAudit registers the audit view and its chain verification. Both
+// only read, so auditors may use them.
+func (c *Console) routeAudit() {
+	c.route("GET /console/audit", central.RoleAuditor, c.auditPage)
+	c.route("POST /console/audit/verify", central.RoleAuditor, c.auditVerify)
+}
+
+type auditData struct {
+	Events  []auditRow
+	Q       url.Values
+	Next    string
+	Invalid bool
+	Verify  *verifyResult
+}
+
+type auditRow struct {
+	central.AuditEvent
+	HashHex string
+}
+
+type verifyResult struct {
+	OK     bool
+	Count  int
+	Seq    int64
+	Reason string
+}
+
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	return c.renderAudit(w, r, v, nil)
+}
+
+func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer, vr *verifyResult) error {
+	q := r.URL.Query()
+	d := auditData{Q: q, Verify: vr}
+	f := central.AuditFilter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
+		Subject: strings.TrimSpace(q.Get("subject")), Limit: auditPageSize}
+	var err error
+	if f.After, err = parseDay(q.Get("from")); err != nil {
+		d.Invalid = true
+	}
+	if f.Before, err = parseDay(q.Get("to")); err != nil {
+		d.Invalid = true
+	} else if !f.Before.IsZero() {
+		f.Before = f.Before.AddDate(0, 0, 1)
+	}
+	if s := q.Get("after"); s != "" {
+		if f.AfterSeq, err = strconv.ParseInt(s, 10, 64); err != nil {
+			d.Invalid = true
+		}
+	}
+	if !d.Invalid {
+		evs, err := c.cfg.Store.Audit(r.Context(), f)
+		if err != nil {
+			return fmt.Errorf("reading the audit trail: %w", err)
+		}
+		// A user scoped to some branches sees the events of cases in
+		// them only (notes in a review's before/after may name people).
+		var devs map[string]central.Device
+		if len(v.User.Scopes) > 0 {
+			if devs, err = c.devices(r.Context()); err != nil {
+				return err
+			}
+		}
+		for _, e := range evs {
+			if devs != nil {
+				if rest, ok := strings.CutPrefix(e.Subject, "case:"); ok {
+					dev, _, _ := strings.Cut(rest, "/")
+					if d, known := devs[dev]; !known || !v.User.InScope(d.Branch) {
+						continue
+					}
+				}
+			}
+			d.Events = append(d.Events, auditRow{AuditEvent: e, HashHex: fmt.Sprintf("%x", e.Hash)})
+		}
+		if len(evs) == auditPageSize {
+			q2 := url.Values{}
+			for k, vs := range q {
+				q2[k] = vs
+			}
+			q2.Set("after", strconv.FormatInt(evs[len(evs)-1].Seq, 10))
+			q2.Del("msg")
+			d.Next = "/console/audit?" + q2.Encode()
+		}
+	}
+	return c.render(w, r, v, http.StatusOK, "audit.html", d)
+}
+
+// auditVerify walks the whole chain (central.VerifyAuditChain) and shows
+// the result: OK with the number of entries, or the first broken one.
+func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	ctx := r.Context()
+	n, err := central.VerifyAuditChain(ctx, c.cfg.Store)
+	vr := &verifyResult{OK: err == nil, Count: n}
+	var brk *central.AuditBreak
+	switch {
+	case err == nil:
+	case errors.As(err, &brk):
+		vr.Seq, vr.Reason = brk.Seq, brk.Reason
+	default:
+		return fmt.Errorf("verifying the audit chain: %w", err)
+	}
+	if err := c.audit(ctx, v, AuditVerify, "audit", nil, map[string]any{"ok": vr.OK, "count": vr.Count, "broken_at": vr.Seq}); err != nil {
+		return err
+	}
+	return c.renderAudit(w, r, v, vr)
+}
+
+func init() {
+	templateFuncs["short"] = func(s string) string {
+		if len(s) > 12 {
+			return s[:12]
+		}
+		return s
+	}
+}

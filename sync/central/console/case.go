@@ -1,0 +1,336 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg" // image dimensions for the evidence overlay
+	"image/png"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// Audit actions of reads of personal data.
+const (
+	AuditCaseView  = "case_view"
+	AuditImageView = "image_view"
+)
+
+// routeCase registers the case view, its images and the decisions
+// (decide.go).
+func (c *Console) routeCase() {
+	c.route("GET /console/cases/{device}/{key}", central.RoleAuditor, c.casePage)
+	c.route("GET /console/cases/{device}/{key}/images/{name}", central.RoleAuditor, c.caseImage)
+	c.routeDecide()
+}
+
+// caseRef reads and checks a case's path, and its scope for v: reading a
+// case outside v's scope is 404, as one that does not exist; changing one
+// is 403.
+func (c *Console) caseRef(r *http.Request, v *Viewer) (central.SubmissionRef, error) {
+	ref := central.SubmissionRef{DeviceID: r.PathValue("device"), Key: r.PathValue("key")}
+	if !protocol.ValidName(ref.DeviceID) || !protocol.ValidKey(ref.Key) {
+		return ref, fail(http.StatusNotFound, "not_found")
+	}
+	err := c.checkScope(r.Context(), v, ref.DeviceID)
+	if err != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if e, ok := errors.AsType[*httpx.Error](err); ok && e.Status == http.StatusNotFound {
+			return ref, fail(http.StatusForbidden, "out_of_scope")
+		}
+	}
+	return ref, err
+}
+
+// imageNames are the images a submission carries, in the order shown
+// (internal/submission's names).
+var imageNames = []string{"front", "back", "selfie"}
+
+type caseData struct {
+	Case    central.Case
+	Href    string
+	Device  central.Device
+	P       *payloadView
+	Erased  bool // the payload was removed by retention
+	Images  []string
+	FrontW  int
+	FrontH  int
+	Shapes  []shape
+	History []central.Case
+	// What v may do now.
+	CanClaim, CanRelease, CanDecide, CanConfirm, CanResolve bool
+	Mine                                                    bool
+	RejectReasons                                           []string
+	Hits                                                    []hitRow
+	Fields                                                  []fieldRow
+	FourEyesScore                                           float64
+	FourEyes                                                bool // a reject here goes to a second reviewer
+}
+
+type hitRow struct {
+	Index      int
+	Hit        hitView
+	Resolution *central.HitResolution
+}
+
+type fieldRow struct {
+	Name       string
+	F          fieldView
+	Mismatch   *mismatchView
+	MRZValue   string
+	Confidence string
+}
+
+// rejectReasons are the reasons a reviewer gives a reject ("reject.<r>"
+// in the catalogues).
+var rejectReasons = []string{"document_forged", "document_expired", "face_mismatch", "spoof", "sanctions", "data_inconsistent", "other"}
+
+func (c *Console) casePage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	ctx := r.Context()
+	ref, err := c.caseRef(r, v)
+	if err != nil {
+		return err
+	}
+	cs, err := c.cfg.Store.Case(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("reading the case: %w", err)
+	}
+	sub, err := c.cfg.Store.Upload(ctx, ref.DeviceID, ref.Key)
+	if err != nil {
+		return fmt.Errorf("reading the submission: %w", err)
+	}
+	// Reading a case is reading personal data: audited before it is shown.
+	if err := c.audit(ctx, v, AuditCaseView, caseSubject(ref), nil, nil); err != nil {
+		return err
+	}
+	d := caseData{Case: cs, Href: caseHref(ref), P: parsePayload(sub.Payload), Erased: !sub.FieldsErasedAt.IsZero(),
+		RejectReasons: rejectReasons, FourEyesScore: c.cfg.FourEyesScore}
+	devs, err := c.devices(ctx)
+	if err != nil {
+		return err
+	}
+	d.Device = devs[ref.DeviceID]
+	for _, name := range imageNames {
+		if im, ok := sub.Image(name); ok && im.Received > 0 && sub.ImagesErasedAt.IsZero() {
+			d.Images = append(d.Images, name)
+		}
+	}
+	if d.P != nil && d.P.Report != nil && d.P.Report.Document != nil && slices.Contains(d.Images, "front") {
+		doc := d.P.Report.Document
+		if doc.Forensics != nil {
+			d.Shapes = overlays(doc.Forensics.Checks)
+		}
+		if len(d.Shapes) > 0 {
+			if data, err := c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front"); err == nil {
+				if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
+					d.FrontW, d.FrontH = cfg.Width, cfg.Height
+				}
+			}
+		}
+		d.Fields = fieldRows(doc)
+	}
+	if d.P != nil && d.P.Report != nil {
+		for i, h := range d.P.Report.Screening.Hits {
+			row := hitRow{Index: i, Hit: h}
+			for j := range cs.Review.Hits {
+				if cs.Review.Hits[j].Index == i {
+					row.Resolution = &cs.Review.Hits[j]
+				}
+			}
+			d.Hits = append(d.Hits, row)
+		}
+	}
+	if d.History, err = c.history(ctx, cs, d.P); err != nil {
+		return err
+	}
+	c.permissions(v, &d)
+	return c.render(w, r, v, http.StatusOK, "case.html", d)
+}
+
+// fieldRows lists the extracted fields by name, each with the
+// MRZ-versus-visual mismatch that concerns it.
+func fieldRows(doc *documentView) []fieldRow {
+	var rows []fieldRow
+	for name, f := range doc.Fields {
+		row := fieldRow{Name: name, F: f, Confidence: pct100(f.Confidence)}
+		for i := range doc.Mismatches {
+			if doc.Mismatches[i].Field == name {
+				row.Mismatch = &doc.Mismatches[i]
+			}
+		}
+		rows = append(rows, row)
+	}
+	// A mismatch on a field not among the fields still shows.
+	for i, m := range doc.Mismatches {
+		if _, ok := doc.Fields[m.Field]; !ok {
+			rows = append(rows, fieldRow{Name: m.Field, F: fieldView{Value: m.Visual, Source: "visual"}, Mismatch: &doc.Mismatches[i]})
+		}
+	}
+	slices.SortFunc(rows, func(a, b fieldRow) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return rows
+}
+
+// historyWindow bounds how far around a case its session's other attempts
+// are looked for: retries follow each other within minutes, and the
+// window keeps the lookup a short range of the queue's time index.
+const historyWindow = 6 * time.Hour
+
+// history lists the other attempts of the case's session (retries), from
+// the same device within historyWindow, oldest first: one Queue call over
+// every state and decision, filtered by session id here (the summary
+// carries it).
+func (c *Console) history(ctx context.Context, cs central.Case, p *payloadView) ([]central.Case, error) {
+	sid := cs.Summary.SessionID
+	if sid == "" && p != nil {
+		sid = p.SessionID
+	}
+	if sid == "" {
+		return nil, nil
+	}
+	cases, _, err := c.cfg.Store.Queue(ctx, central.QueueFilter{DeviceIDs: []string{cs.Ref.DeviceID},
+		ReceivedAfter: cs.ReceivedAt.Add(-historyWindow), ReceivedBefore: cs.ReceivedAt.Add(historyWindow), Limit: 200})
+	if err != nil {
+		return nil, fmt.Errorf("reading the session's attempts: %w", err)
+	}
+	var out []central.Case
+	for _, o := range cases {
+		if o.Summary.SessionID == sid && o.Ref != cs.Ref {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// permissions fills in what v may do with the case now.
+func (c *Console) permissions(v *Viewer, d *caseData) {
+	rv := d.Case.Review
+	if !v.Can(central.RoleReviewer) {
+		return
+	}
+	state := rv.State
+	if state == "" {
+		state = central.ReviewOpen
+	}
+	d.Mine = rv.Assignee == v.User.Name
+	d.CanClaim = state == central.ReviewOpen
+	d.CanRelease = state == central.ReviewClaimed && (d.Mine || v.Can(central.RoleAdmin))
+	d.CanDecide = state == central.ReviewClaimed && d.Mine
+	d.CanResolve = d.CanDecide
+	d.CanConfirm = state == central.ReviewSecond && !proposedBy(rv, v.User.Name)
+	d.FourEyes = c.needsFourEyes(d.Case, central.OutcomeReject)
+}
+
+// caseImage serves one image of a case, after the role and scope checks,
+// never cached: images are personal data.
+func (c *Console) caseImage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	ctx := r.Context()
+	ref, err := c.caseRef(r, v)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if !slices.Contains(imageNames, name) && name != "portrait" {
+		return fail(http.StatusNotFound, "not_found")
+	}
+	var data []byte
+	if name == "portrait" {
+		data, err = c.portrait(ctx, ref)
+	} else {
+		data, err = c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, name)
+	}
+	if errors.Is(err, central.ErrNotFound) || err == nil && len(data) == 0 {
+		return fail(http.StatusNotFound, "not_found")
+	}
+	if err != nil {
+		return fmt.Errorf("reading image: %w", err)
+	}
+	if err := c.audit(ctx, v, AuditImageView, caseSubject(ref), nil, map[string]string{"image": name}); err != nil {
+		return err
+	}
+	ct := http.DetectContentType(data)
+	if ct != "image/jpeg" && ct != "image/png" && ct != "image/webp" {
+		ct = "application/octet-stream"
+	}
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Disposition", "inline")
+	_, err = w.Write(data)
+	return err
+}
+
+func init() {
+	templateFuncs["evidence"] = evidenceText
+	templateFuncs["mul100"] = func(f float64) float64 { return f * 100 }
+	templateFuncs["caseHref"] = caseHref
+}
+
+// portrait cuts the document's printed portrait out of the front image
+// at the box the engine found (with a margin), as a PNG.
+func (c *Console) portrait(ctx context.Context, ref central.SubmissionRef) ([]byte, error) {
+	sub, err := c.cfg.Store.Upload(ctx, ref.DeviceID, ref.Key)
+	if err != nil {
+		return nil, err
+	}
+	p := parsePayload(sub.Payload)
+	if p == nil || p.Report == nil || p.Report.Document == nil || p.Report.Document.Portrait == nil {
+		return nil, central.ErrNotFound
+	}
+	data, err := c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front")
+	if err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, central.ErrNotFound // not an image the console reads: nothing to cut
+	}
+	// The portrait checks give the portrait in the photo's coordinates;
+	// the document's own box is on the rectified page, which matches the
+	// photo only when the page fills it.
+	b := p.Report.Document.Portrait.Box
+	if f := p.Report.Document.Forensics; f != nil {
+		for _, ch := range f.Checks {
+			var r boxView
+			if raw, ok := ch.Evidence["portrait_region"]; ok && json.Unmarshal(raw, &r) == nil && r.W > 0 && r.H > 0 {
+				b = r
+				break
+			}
+		}
+	}
+	m := 0.15 * max(b.W, b.H)
+	rect := image.Rect(int(b.X-m), int(b.Y-m), int(b.X+b.W+m), int(b.Y+b.H+m)).Intersect(img.Bounds())
+	if rect.Empty() {
+		return nil, central.ErrNotFound
+	}
+	sub2, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	if !ok {
+		return nil, central.ErrNotFound
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, sub2.SubImage(rect)); err != nil {
+		return nil, fmt.Errorf("encoding the portrait: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// caseSubject is a case's subject in the audit trail.
+func caseSubject(ref central.SubmissionRef) string {
+	return "case:" + ref.DeviceID + "/" + ref.Key
+}

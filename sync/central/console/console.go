@@ -1,0 +1,720 @@
+// Package console is central's review console: the web application the
+// central admins, reviewers and auditors work in, served by kyc-central
+// under /console/ (Server.Mount). Pages are server-rendered html/template
+// (no SPA; everything works without JavaScript, which only adds zoom,
+// charts and small conveniences), with sources in web/ embedded in the
+// binary.
+//
+// # Adding a page
+//
+// A page is a handler registered in New (or in a register function New
+// calls) with c.route, and a template file in web/templates:
+//
+//	c.route("GET /console/devices", central.RoleAuditor, c.devicesPage)
+//	c.route("POST /console/devices/{id}/revoke", central.RoleAdmin, c.revokeDevice)
+//
+//	func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+//		ds, err := c.cfg.Store.Devices(r.Context())
+//		if err != nil {
+//			return fmt.Errorf("listing devices: %w", err) // 500, cause logged
+//		}
+//		return c.render(w, r, v, http.StatusOK, "devices.html", ds)
+//	}
+//
+// route does the checks every page needs before the handler runs: a
+// signed-in, fully authenticated (password and TOTP) user whose role is at
+// least the minimum (admin > reviewer > auditor), else the sign-in page or
+// 403; on every POST the session's CSRF token (hidden form field "csrf";
+// for multipart forms, the query parameter "csrf" of the form's action),
+// besides http.CrossOriginProtection on the whole console. Scope (the
+// branches a user works on) depends on the object, so handlers check it:
+// c.checkScope(ctx, v, deviceID) answers 404 for a device outside v's
+// scope, c.scopedDevices lists the devices v sees.
+//
+// Handlers return errors: fail(status, code) for what the user should read
+// (code is looked up as "err.<code>" in the message catalogues), a plain
+// error for a 500 whose cause is logged and never shown. After a POST,
+// redirect with c.seeOther(w, r, path, "msg.key") (post/redirect/get; the
+// key is shown as a notice on the next page).
+//
+// A template file defines "title" and "content" (and optionally "head"
+// for extra <link>/<script> tags); the layout (layout.html) gives the
+// header, nav, language switch, user menu and the main landmark. Inside,
+// the page data is .Data, the viewer .V (nil on public pages), the CSRF
+// token .CSRF (put {{template "csrf" .}} in every POST form), and every
+// visible string goes through {{T "key"}} (or {{T "key" arg...}}, a
+// fmt.Sprintf format) with the key in both web/i18n/en.json and id.json
+// (TestCatalogues checks that). Extra template functions go into
+// templateFuncs from an init function of the page's file.
+//
+// Every change writes an audit event (Actor v.Actor(), a Subject, Before
+// and After): through Store.UpdateReview for cases, with c.audit after the
+// change otherwise. Reads of personal data are audited too.
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/auth"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+//go:embed web/templates web/static web/i18n all:web/dist
+var webFS embed.FS
+
+// Prefix is where the console is mounted.
+const Prefix = "/console/"
+
+// Defaults for Config's zero values.
+const (
+	// DefaultFourEyesScore: a reject of a case whose engine risk score is
+	// at least this needs a second reviewer.
+	DefaultFourEyesScore = 70
+	// deviceCacheTTL is how long the device list (for branch scopes) is
+	// reused: a device moved to another branch is seen by scopes within it.
+	deviceCacheTTL = 5 * time.Second
+)
+
+// Config configures a Console.
+type Config struct {
+	// Store is central's store (sealed: seal.Store, so payloads and
+	// images read back in the clear); required.
+	Store central.Store
+	// Central is the running server, for the operations the admin pages
+	// call (enrolment tokens, erasure, sweeps, fingerprint); nil in tests
+	// of pages that need none (those pages answer 503).
+	Central *central.Server
+	// Index turns a NIK, document number or name into its blind-index
+	// token (seal.Store.Token); nil disables search by person.
+	Index func(kind central.IdentifierKind, value string) ([]byte, bool)
+	// SecretKey (32 bytes) seals the TOTP secrets in the store; required.
+	// kyc-central keeps it in DATA/console.key.
+	SecretKey []byte
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the console's log; nil discards it.
+	Logger *slog.Logger
+	// Secure marks cookies Secure with the __Host- prefix: set it when
+	// central serves HTTPS (a browser drops Secure cookies over http).
+	Secure bool
+	// FourEyesScore: see DefaultFourEyesScore.
+	FourEyesScore float64
+	// Issuer names the TOTP account in authenticator apps.
+	Issuer string
+}
+
+// Console is the review console: New builds it, Handler serves it.
+type Console struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler
+	resp    *httpx.Responder
+	sealer  *auth.Sealer
+	tmpl    map[string]map[string]*template.Template // lang → file → page
+	cat     catalogues
+	addrs   *httpx.FailureLimiter // sign-in failures per client address
+
+	devMu   sync.Mutex
+	devAt   time.Time
+	devByID map[string]central.Device
+}
+
+// New returns a Console with every page registered.
+func New(cfg Config) (*Console, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("console: Config needs a Store")
+	}
+	sealer, err := auth.NewSealer(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.FourEyesScore <= 0 {
+		cfg.FourEyesScore = DefaultFourEyesScore
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "OpenKYC central"
+	}
+	c := &Console{
+		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), sealer: sealer,
+		addrs: httpx.NewFailureLimiter(addrFailBurst, addrFailInterval, cfg.Now),
+	}
+	c.resp = &httpx.Responder{Log: c.log, Rules: errorRules}
+	if c.cat, err = loadCatalogues(); err != nil {
+		return nil, err
+	}
+	if c.tmpl, err = c.parseTemplates(); err != nil {
+		return nil, err
+	}
+	c.routes()
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.errorPage(w, r, nil, fail(http.StatusForbidden, "csrf"))
+	}))
+	c.handler = cop.Handler(c.headers(c.mux))
+	return c, nil
+}
+
+// Handler serves the console; mount it at Prefix.
+func (c *Console) Handler() http.Handler { return c.handler }
+
+// Sign-in failures per client address: after the burst, one per interval
+// (the per-account lockout is auth.MaxFailures).
+const (
+	addrFailBurst    = 20
+	addrFailInterval = 30 * time.Second
+)
+
+// routes registers every page; pages in other files register from here.
+func (c *Console) routes() {
+	static, _ := fs.Sub(webFS, "web/static")
+	dist, _ := fs.Sub(webFS, "web/dist")
+	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", assets(static)))
+	c.mux.Handle("GET /console/dist/", http.StripPrefix("/console/dist/", assets(dist)))
+	c.mux.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/queue", http.StatusSeeOther)
+	})
+	// Anything else under /console/ is the console's own 404 page.
+	c.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+		v, _ := c.viewer(w, r)
+		c.errorPage(w, r, v, fail(http.StatusNotFound, "not_found"))
+	})
+	c.routeSignIn() // signin.go
+	c.routeReview() // queue.go, case.go
+	c.routeAudit()  // audit.go
+	for _, f := range extraRoutes {
+		f(c)
+	}
+}
+
+// extraRoutes are register functions of pages in other files (admin_*.go
+// add theirs from an init function: extraRoutes = append(extraRoutes,
+// (*Console).routeAdminDevices)), so those files need no change here.
+var extraRoutes []func(*Console)
+
+// assets serves embedded static files; they carry no personal data and are
+// versioned by the binary, so a short cache is enough.
+func assets(fsys fs.FS) http.Handler {
+	fh := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		if ct := mime.TypeByExtension(path.Ext(r.URL.Path)); ct != "" {
+			w.Header().Set("Content-Type", ct)
+		}
+		fh.ServeHTTP(w, r)
+	})
+}
+
+// headers sets what every console answer carries: no caching (pages show
+// personal data), a strict content security policy (no inline script or
+// style; images from the console and data: URLs for QR codes), no framing.
+func (c *Console) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// errorRules give sentinel errors their face in the console.
+var errorRules = []httpx.Rule{
+	{Err: central.ErrNotFound, Status: http.StatusNotFound, Code: "not_found", Message: "not found"},
+	{Err: central.ErrClaimed, Status: http.StatusConflict, Code: "claimed", Message: "the case is claimed by another reviewer"},
+	{Err: central.ErrStale, Status: http.StatusConflict, Code: "stale", Message: "the case changed meanwhile"},
+	{Err: context.Canceled, Status: 499, Code: "canceled", Message: "the client went away"},
+}
+
+// fail is an error the user reads: status and a code whose message is
+// "err.<code>" in the catalogues.
+func fail(status int, code string) error {
+	return &httpx.Error{Status: status, Code: code, Message: code}
+}
+
+// handlerFunc is a console page or action for a signed-in viewer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, v *Viewer) error
+
+// Viewer is the signed-in user of a request.
+type Viewer struct {
+	User    central.User
+	Session central.ConsoleSession
+	Lang    string
+}
+
+// Actor names the viewer in audit events.
+func (v *Viewer) Actor() string { return "user:" + v.User.Name }
+
+// Can reports whether the viewer's role is at least min.
+func (v *Viewer) Can(min central.Role) bool { return auth.AtLeast(v.User.Role, min) }
+
+// route registers h for pattern (a ServeMux pattern with its method, under
+// /console/) for users whose role is at least min. See the package doc.
+func (c *Console) route(pattern string, min central.Role, h handlerFunc) {
+	c.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := c.viewer(w, r)
+		if err != nil {
+			c.errorPage(w, r, nil, err)
+			return
+		}
+		if v == nil { // not signed in
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			c.errorPage(w, r, nil, fail(http.StatusUnauthorized, "signin"))
+			return
+		}
+		if !v.Can(min) {
+			c.errorPage(w, r, v, fail(http.StatusForbidden, "forbidden"))
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := c.checkCSRF(w, r, v.Session.CSRF); err != nil {
+				c.errorPage(w, r, v, err)
+				return
+			}
+		}
+		if err := h(w, r, v); err != nil {
+			c.errorPage(w, r, v, err)
+		}
+	}))
+}
+
+// public registers a page that needs no session (sign-in); it gets a nil
+// Viewer. POSTs are checked against the pre-session CSRF cookie.
+func (c *Console) public(pattern string, h handlerFunc) {
+	c.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if ck, err := r.Cookie(c.cookieName(preCookie)); err != nil || ck.Value == "" {
+				tok := randomToken()
+				c.setCookie(w, preCookie, tok, 0)
+				r.AddCookie(&http.Cookie{Name: c.cookieName(preCookie), Value: tok})
+			}
+		} else {
+			ck, err := r.Cookie(c.cookieName(preCookie))
+			if err != nil || ck.Value == "" {
+				c.errorPage(w, r, nil, fail(http.StatusForbidden, "csrf"))
+				return
+			}
+			if err := c.checkCSRF(w, r, ck.Value); err != nil {
+				c.errorPage(w, r, nil, err)
+				return
+			}
+		}
+		if err := h(w, r, nil); err != nil {
+			c.errorPage(w, r, nil, err)
+		}
+	}))
+}
+
+// maxForm bounds a urlencoded form body.
+const maxForm = 256 << 10
+
+// checkCSRF compares the request's "csrf" field (the query parameter for a
+// multipart form, whose body the handler streams) with want.
+func (c *Console) checkCSRF(w http.ResponseWriter, r *http.Request, want string) error {
+	var got string
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
+		got = r.URL.Query().Get("csrf")
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		got = r.PostFormValue("csrf")
+	}
+	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return fail(http.StatusForbidden, "csrf")
+	}
+	return nil
+}
+
+// Cookie names; with Config.Secure they take the __Host- prefix, which
+// pins them to this origin, path / and HTTPS.
+const (
+	sessionCookie = "kyc_session"
+	preCookie     = "kyc_presession" // the CSRF token of the sign-in forms
+	langCookie    = "kyc_lang"
+)
+
+func (c *Console) cookieName(name string) string {
+	if c.cfg.Secure {
+		return "__Host-" + name
+	}
+	return name
+}
+
+// setCookie sets a console cookie; maxAge 0 makes a session cookie, a
+// negative one deletes it.
+func (c *Console) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: c.cookieName(name), Value: value, Path: "/", MaxAge: maxAge,
+		Secure: c.cfg.Secure, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// viewer returns the signed-in user of r, nil when there is none (no
+// cookie, unknown, expired or pending session, disabled account). It
+// renews the session's idle time, writing at most once a minute.
+func (c *Console) viewer(w http.ResponseWriter, r *http.Request) (*Viewer, error) {
+	sess, ok, err := c.session(r)
+	if err != nil || !ok || sess.Pending {
+		return nil, err
+	}
+	ctx := r.Context()
+	u, err := c.cfg.Store.User(ctx, sess.User)
+	if errors.Is(err, central.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the session's user: %w", err)
+	}
+	if u.Disabled {
+		_ = c.cfg.Store.DeleteSession(ctx, sess.Hash)
+		return nil, nil
+	}
+	now := c.cfg.Now()
+	if now.Sub(sess.SeenAt) > time.Minute {
+		sess.SeenAt = now.UTC()
+		if err := c.cfg.Store.PutSession(ctx, sess); err != nil {
+			return nil, fmt.Errorf("renewing the session: %w", err)
+		}
+	}
+	return &Viewer{User: u, Session: sess, Lang: c.lang(r, u.Lang)}, nil
+}
+
+// session returns the session of r's cookie, pending or not, if it is
+// live at now (auth.Live: idle and absolute timeouts).
+func (c *Console) session(r *http.Request) (central.ConsoleSession, bool, error) {
+	ck, err := r.Cookie(c.cookieName(sessionCookie))
+	if err != nil || ck.Value == "" {
+		return central.ConsoleSession{}, false, nil
+	}
+	now := c.cfg.Now()
+	sess, err := c.cfg.Store.Session(r.Context(), auth.HashToken(ck.Value), now)
+	if errors.Is(err, central.ErrNotFound) {
+		return sess, false, nil
+	}
+	if err != nil {
+		return sess, false, fmt.Errorf("reading the session: %w", err)
+	}
+	if !auth.Live(sess, now) {
+		_ = c.cfg.Store.DeleteSession(r.Context(), sess.Hash)
+		return sess, false, nil
+	}
+	return sess, true, nil
+}
+
+// audit appends an audit event for a console action by v (for changes not
+// made through UpdateReview, which appends its own). before and after are
+// marshalled to JSON (nil leaves them out).
+func (c *Console) audit(ctx context.Context, v *Viewer, action, subject string, before, after any) error {
+	e := central.AuditEvent{ID: httpx.NewRequestID(), At: c.cfg.Now().UTC(), Action: action, Subject: subject, Count: 1}
+	if v != nil {
+		e.Actor = v.Actor()
+	}
+	var err error
+	if e.Before, err = rawJSON(before); err != nil {
+		return err
+	}
+	if e.After, err = rawJSON(after); err != nil {
+		return err
+	}
+	if err := c.cfg.Store.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("recording audit event %s: %w", action, err)
+	}
+	return nil
+}
+
+func rawJSON(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if raw, ok := v.(json.RawMessage); ok {
+		return raw, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding audit state: %w", err)
+	}
+	return b, nil
+}
+
+// devices returns the enrolled devices by id, from a cache of at most
+// deviceCacheTTL: the queue needs branches on every page view.
+func (c *Console) devices(ctx context.Context) (map[string]central.Device, error) {
+	c.devMu.Lock()
+	defer c.devMu.Unlock()
+	now := time.Now()
+	if c.devByID != nil && now.Sub(c.devAt) < deviceCacheTTL {
+		return c.devByID, nil
+	}
+	ds, err := c.cfg.Store.Devices(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing devices: %w", err)
+	}
+	m := make(map[string]central.Device, len(ds))
+	for _, d := range ds {
+		m[d.ID] = d
+	}
+	c.devByID, c.devAt = m, now
+	return m, nil
+}
+
+// forgetDevices drops the device cache (after a change to a device).
+func (c *Console) forgetDevices() {
+	c.devMu.Lock()
+	c.devByID = nil
+	c.devMu.Unlock()
+}
+
+// checkScope answers 404 (as for a case that does not exist, so a scope
+// reveals nothing) when deviceID's branch is outside v's scope.
+func (c *Console) checkScope(ctx context.Context, v *Viewer, deviceID string) error {
+	if len(v.User.Scopes) == 0 {
+		return nil
+	}
+	ds, err := c.devices(ctx)
+	if err != nil {
+		return err
+	}
+	d, ok := ds[deviceID]
+	if !ok || !v.User.InScope(d.Branch) {
+		return fail(http.StatusNotFound, "not_found")
+	}
+	return nil
+}
+
+// scopedDevices returns the ids of the devices in v's scope; all is true
+// when v's scope is every branch (ids is then nil).
+func (c *Console) scopedDevices(ctx context.Context, v *Viewer) (ids []string, all bool, err error) {
+	if len(v.User.Scopes) == 0 {
+		return nil, true, nil
+	}
+	ds, err := c.devices(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	for id, d := range ds {
+		if v.User.InScope(d.Branch) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, false, nil
+}
+
+// seeOther redirects after a POST to target (a /console/ path), with the
+// notice msg (a catalogue key, or "") shown there.
+func (c *Console) seeOther(w http.ResponseWriter, r *http.Request, target, msg string) error {
+	if msg != "" {
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		target += sep + "msg=" + url.QueryEscape(msg)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+// localTarget keeps a redirect target on the console (a "next" parameter
+// from the client must not send the browser elsewhere).
+func localTarget(next string) string {
+	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/console/queue"
+	}
+	return next
+}
+
+// randomToken is 32 random bytes, base64url.
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// page is what every template gets.
+type page struct {
+	V    *Viewer // nil on public pages
+	Lang string
+	CSRF string
+	Path string
+	Nav  []navEntry
+	Msg  string // a catalogue key from ?msg= (only "msg." keys)
+	Data any
+}
+
+// navEntry is one link of the header's navigation.
+type navEntry struct {
+	Href, Key string
+	Min       central.Role
+	Current   bool
+}
+
+// nav is the header's navigation, each entry shown to roles of at least
+// Min.
+var nav = []navEntry{
+	{Href: "/console/queue", Key: "nav.queue", Min: central.RoleAuditor},
+	{Href: "/console/dashboard", Key: "nav.dashboard", Min: central.RoleAuditor},
+	{Href: "/console/devices", Key: "nav.devices", Min: central.RoleAuditor},
+	{Href: "/console/lists", Key: "nav.lists", Min: central.RoleAdmin},
+	{Href: "/console/risk", Key: "nav.risk", Min: central.RoleAdmin},
+	{Href: "/console/privacy", Key: "nav.privacy", Min: central.RoleAdmin},
+	{Href: "/console/audit", Key: "nav.audit", Min: central.RoleAuditor},
+}
+
+// render writes the template file tmpl (in web/templates) inside the
+// layout, with data as .Data, in v's language.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, v *Viewer, status int, tmpl string, data any) error {
+	lang := c.lang(r, "")
+	p := page{Lang: lang, Path: r.URL.Path, Data: data}
+	if v != nil && v.Session.Pending { // a sign-in step: no menus yet
+		p.Lang, p.CSRF = v.Lang, v.Session.CSRF
+	} else if v != nil {
+		p.V, p.Lang, p.CSRF = v, v.Lang, v.Session.CSRF
+		for _, e := range nav {
+			if v.Can(e.Min) {
+				e.Current = strings.HasPrefix(r.URL.Path, e.Href)
+				p.Nav = append(p.Nav, e)
+			}
+		}
+	} else if ck, err := r.Cookie(c.cookieName(preCookie)); err == nil {
+		p.CSRF = ck.Value
+	}
+	if m := r.URL.Query().Get("msg"); strings.HasPrefix(m, "msg.") && c.cat.has(m) {
+		p.Msg = m
+	}
+	t := c.tmpl[p.Lang][tmpl]
+	if t == nil {
+		return fmt.Errorf("console: no template %q", tmpl)
+	}
+	// Render to a buffer so that a template error is a clean 500, not
+	// half a page.
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("rendering %s: %w", tmpl, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// errorPage renders err: its public status and message (the catalogue's
+// "err.<code>"), with the request id; the cause goes to the log only.
+func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *Viewer, err error) {
+	e := c.resp.Public(err)
+	id := httpx.RequestID(r.Context())
+	lvl := slog.LevelDebug
+	attrs := []slog.Attr{slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", r.Pattern),
+		slog.Int("status", e.Status), slog.String("code", e.Code)}
+	if e.Cause != nil {
+		attrs = append(attrs, slog.String("cause", e.Cause.Error()))
+		lvl = slog.LevelInfo
+	}
+	if e.Status >= 500 {
+		lvl = slog.LevelError
+	}
+	c.log.LogAttrs(r.Context(), lvl, "console request failed", attrs...)
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(max(1, e.RetryAfter/time.Second))))
+	}
+	key := "err." + e.Code
+	if !c.cat.has(key) {
+		key = "err.internal"
+		if e.Status < 500 {
+			key = "err.generic"
+		}
+	}
+	data := struct {
+		Status    int
+		Key       string
+		RequestID string
+	}{e.Status, key, id}
+	if rerr := c.render(w, r, v, e.Status, "error.html", data); rerr != nil {
+		c.log.LogAttrs(r.Context(), slog.LevelError, "rendering the error page", slog.String("request_id", id), slog.String("cause", rerr.Error()))
+		http.Error(w, http.StatusText(e.Status), e.Status)
+	}
+}
+
+// templateFuncs are the functions every template has, besides T (bound
+// per language). Page files add theirs from an init function.
+var templateFuncs = template.FuncMap{
+	"fmtTime": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"fmtDate": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02")
+	},
+	"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"add":  func(a, b int) int { return a + b },
+	"join": strings.Join,
+}
+
+// parseTemplates builds, for each language, every page file in
+// web/templates on its own copy of the layout (so pages can each define
+// "title" and "content").
+func (c *Console) parseTemplates() (map[string]map[string]*template.Template, error) {
+	files, err := fs.Glob(webFS, "web/templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]*template.Template{}
+	for _, lang := range languages {
+		funcs := template.FuncMap{"T": c.cat.translator(lang)}
+		for k, f := range templateFuncs {
+			funcs[k] = f
+		}
+		base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/templates/layout.html")
+		if err != nil {
+			return nil, fmt.Errorf("console: parsing the layout: %w", err)
+		}
+		out[lang] = map[string]*template.Template{}
+		for _, f := range files {
+			name := path.Base(f)
+			if name == "layout.html" {
+				continue
+			}
+			t, err := base.Clone()
+			if err == nil {
+				t, err = t.ParseFS(webFS, f)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("console: parsing %s: %w", name, err)
+			}
+			out[lang][name] = t
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,396 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/auth"
+	"github.com/openkyc/kyc/sync/central/seal"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/openkyc/kyc/sync/central/store/pgstore"
+	"github.com/openkyc/kyc/sync/internal/pgtest"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// clock is the test's clock: real time plus an offset tests move on
+// (lockout expiry, a new TOTP step).
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+func (c *clock) nextStep()               { c.Advance(30 * time.Second) }
+func (c *clock) code(t *testing.T, secret string) string {
+	t.Helper()
+	code, err := auth.Code(secret, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// fastParams keep password hashing quick in tests; the console reads the
+// parameters from the hash.
+var fastParams = auth.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+const testPassword = "mango tractor velvet quorum"
+
+// env is a real central with the console mounted, on loopback, over a
+// sealed bbolt store.
+type env struct {
+	t       *testing.T
+	base    string
+	store   central.Store
+	clk     *clock
+	secrets map[string]string // user → TOTP secret, once enrolled
+	mu      sync.Mutex
+}
+
+func newEnv(t *testing.T) *env { return newEnvOn(t, boltStore, nil) }
+
+// newEnvWrapped is newEnv with the console's view of the store wrapped
+// (to show it a tampered trail).
+func newEnvWrapped(t *testing.T, wrap func(central.Store) central.Store) *env {
+	return newEnvOn(t, boltStore, wrap)
+}
+
+// opener opens an empty raw store for a test.
+type opener func(t *testing.T) central.Store
+
+func boltStore(t *testing.T) central.Store {
+	t.Helper()
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// pgStore opens a new database on srv.
+func pgStore(srv *pgtest.Server) opener {
+	return func(t *testing.T) central.Store {
+		t.Helper()
+		dsn, err := srv.NewDatabase(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := pgstore.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
+
+func newEnvOn(t *testing.T, open opener, wrap func(central.Store) central.Store) *env {
+	t.Helper()
+	dir := t.TempDir()
+	raw := open(t)
+	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := seal.New(raw, kr, kr)
+	t.Cleanup(func() { store.Close() })
+	box, err := central.GenerateBoxKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sign, _ := ed25519.GenerateKey(rand.Reader)
+	clk := &clock{}
+	srv, err := central.New(central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, InsecureHTTP: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, auth.KeySize)
+	rand.Read(key)
+	var cs central.Store = store
+	if wrap != nil {
+		cs = wrap(store)
+	}
+	c, err := New(Config{Store: cs, Central: srv, Index: store.Token, SecretKey: key, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Mount(Prefix, c.Handler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &env{t: t, base: "http://" + ln.Addr().String(), store: store, clk: clk, secrets: map[string]string{}}
+}
+
+// addUser creates an account as `kyc-central user add` does.
+func (e *env) addUser(name string, role central.Role, scopes ...string) {
+	e.t.Helper()
+	u := central.User{Name: name, Role: role, PasswordHash: auth.HashPassword(testPassword, fastParams), Scopes: scopes, CreatedAt: e.clk.Now()}
+	if err := e.store.CreateUser(context.Background(), u); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// addDevice enrols a device of branch.
+func (e *env) addDevice(id, branch string) {
+	e.t.Helper()
+	ctx := context.Background()
+	tok := []byte("token-" + id)
+	h := sha256.Sum256(tok)
+	now := e.clk.Now().UTC()
+	if err := e.store.CreateEnrollToken(ctx, central.EnrollToken{Hash: h, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Branch: branch}); err != nil {
+		e.t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	if err := e.store.Enroll(ctx, h, central.Device{ID: id, PublicKey: pub, Branch: branch, EnrolledAt: now}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.SetDeviceBranch(ctx, id, branch); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// testJPEG is a small real JPEG.
+func testJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 128, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// payload reads a payload captured from a real `kyc verify` (testdata),
+// with the session id and, when edit is set, changes made to it.
+func payload(t *testing.T, file, session string, edit func(m map[string]any)) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["session_id"] = session
+	if edit != nil {
+		edit(m)
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// asReview turns a captured payload into a "review" decision with score
+// (the engine's routing at another threshold).
+func asReview(score float64) func(map[string]any) {
+	return func(m map[string]any) {
+		r := m["report"].(map[string]any)
+		r["decision"], r["score"] = "review", score
+		r["screening"] = map[string]any{"screened": true, "hits": []any{}}
+	}
+}
+
+// submit stores a complete submission with its front and selfie, as
+// central's ingest does, and returns its ref.
+func (e *env) submit(device, id string, pl []byte) central.SubmissionRef {
+	e.t.Helper()
+	ctx := context.Background()
+	now := e.clk.Now().UTC()
+	sum := central.Summarize(pl)
+	front, selfie := testJPEG(e.t, 320, 200), testJPEG(e.t, 120, 160)
+	meta := func(name string, data []byte) central.ImageProgress {
+		h := sha256.Sum256(data)
+		return central.ImageProgress{ImageMeta: protocol.ImageMeta{Name: name, Size: int64(len(data)), SHA256: h[:], Key: make([]byte, 32)}}
+	}
+	key := protocol.SubmissionKey(id)
+	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: now.Add(-time.Minute),
+		ReceivedAt: now, Verdict: "ok", AttestationFresh: true, Payload: pl, Summary: &sum,
+		Images: []central.ImageProgress{meta("front", front), meta("selfie", selfie)}}
+	if _, _, err := e.store.BeginSubmission(ctx, sub); err != nil {
+		e.t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"front": front, "selfie": selfie} {
+		if _, err := e.store.AppendChunk(ctx, central.Chunk{DeviceID: device, Key: key, Image: name, Data: data, At: now}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return central.SubmissionRef{DeviceID: device, Key: key}
+}
+
+// browser is one person's browser: a cookie jar, no automatic redirects
+// (the tests look at each answer).
+type browser struct {
+	e      *env
+	t      *testing.T
+	c      *http.Client
+	csrf   string // from the last page
+	header http.Header
+}
+
+func (e *env) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{e: e, t: e.t, header: http.Header{}, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+type answer struct {
+	status int
+	body   string
+	loc    string
+	header http.Header
+}
+
+func (b *browser) do(req *http.Request) answer {
+	b.t.Helper()
+	for k, v := range b.header {
+		req.Header[k] = v
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if m := csrfRE.FindSubmatch(body); m != nil {
+		b.csrf = string(m[1])
+	}
+	return answer{status: resp.StatusCode, body: string(body), loc: resp.Header.Get("Location"), header: resp.Header}
+}
+
+func (b *browser) get(path string) answer {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.e.base+path, nil)
+	return b.do(req)
+}
+
+// post sends a form with the page's CSRF token (unless form sets "csrf").
+func (b *browser) post(path string, form url.Values) answer {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["csrf"]; !ok {
+		form.Set("csrf", b.csrf)
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.e.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var (
+	secretRE = regexp.MustCompile(`id="totp-secret" class="secret">([A-Z2-7]+)<`)
+	sealedRE = regexp.MustCompile(`name="sealed" value="([^"]+)"`)
+)
+
+// signIn signs name in (enrolling TOTP at the first sign-in) and checks
+// it lands on the queue.
+func (b *browser) signIn(name string) {
+	b.t.Helper()
+	b.get("/console/signin")
+	a := b.post("/console/signin", url.Values{"name": {name}, "password": {testPassword}, "next": {"/console/queue"}})
+	if a.status != http.StatusSeeOther {
+		b.t.Fatalf("password step: %d %s", a.status, a.body)
+	}
+	b.e.mu.Lock()
+	secret := b.e.secrets[name]
+	b.e.mu.Unlock()
+	if strings.HasPrefix(a.loc, "/console/enrol") {
+		page := b.get(a.loc)
+		m, s := secretRE.FindStringSubmatch(page.body), sealedRE.FindStringSubmatch(page.body)
+		if m == nil || s == nil || !strings.Contains(page.body, "data:image/png;base64,") {
+			b.t.Fatalf("enrolment page without secret, sealed secret or QR code: %s", page.body)
+		}
+		secret = m[1]
+		a = b.post("/console/enrol", url.Values{"sealed": {s[1]}, "code": {b.e.clk.code(b.t, secret)}, "next": {"/console/queue"}})
+		b.e.mu.Lock()
+		b.e.secrets[name] = secret
+		b.e.mu.Unlock()
+	} else {
+		if !strings.HasPrefix(a.loc, "/console/signin/totp") {
+			b.t.Fatalf("password step led to %q", a.loc)
+		}
+		b.get(a.loc)
+		a = b.post("/console/signin/totp", url.Values{"code": {b.e.clk.code(b.t, secret)}, "next": {"/console/queue"}})
+	}
+	if a.status != http.StatusSeeOther || a.loc != "/console/queue" {
+		b.t.Fatalf("second factor: %d to %q: %s", a.status, a.loc, a.body)
+	}
+	if q := b.get("/console/queue"); q.status != http.StatusOK {
+		b.t.Fatalf("queue after sign-in: %d", q.status)
+	}
+}
+
+func (e *env) reviewOf(ref central.SubmissionRef) central.Review {
+	e.t.Helper()
+	c, err := e.store.Case(context.Background(), ref)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.Review
+}
+
+// act posts a case action with the case's current version.
+func (b *browser) act(ref central.SubmissionRef, action string, form url.Values) answer {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["version"]; !ok {
+		form.Set("version", itoa(b.e.reviewOf(ref).Version))
+	}
+	return b.post(caseHref(ref)+"/"+action, form)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func (e *env) auditActions(subject string) []string {
+	e.t.Helper()
+	evs, err := e.store.Audit(context.Background(), central.AuditFilter{Subject: subject})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Action)
+	}
+	return out
+}

@@ -1,0 +1,308 @@
+package console
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+// Audit actions of case changes (each with the review before and after).
+const (
+	AuditClaim       = "case_claim"
+	AuditRelease     = "case_release"
+	AuditDecide      = "case_decide"
+	AuditPropose     = "case_second_review" // a decision waiting for a second reviewer
+	AuditConfirm     = "case_confirm"       // the second reviewer confirmed it
+	AuditSendBack    = "case_send_back"     // the second reviewer sent it back
+	AuditHitResolved = "hit_resolve"
+)
+
+// maxNote bounds a reviewer's note.
+const maxNote = 2000
+
+// routeDecide registers the changes of a case: reviewers only (auditors
+// get 403 from route), each checked against the case's scope.
+func (c *Console) routeDecide() {
+	p := "POST /console/cases/{device}/{key}/"
+	c.route(p+"claim", central.RoleReviewer, c.caseAction(AuditClaim, claim))
+	c.route(p+"release", central.RoleReviewer, c.caseAction(AuditRelease, release))
+	c.route(p+"decide", central.RoleReviewer, c.caseAction(AuditDecide, c.decide))
+	c.route(p+"confirm", central.RoleReviewer, c.caseAction(AuditConfirm, confirm))
+	c.route(p+"send-back", central.RoleReviewer, c.caseAction(AuditSendBack, sendBack))
+	c.route(p+"hits/{index}", central.RoleReviewer, c.caseAction(AuditHitResolved, resolveHit))
+}
+
+// change computes a case's new review from the stored case, the form and
+// the viewer; it returns the audit action when it differs from the
+// route's (a decision that goes to second review), and the notice to show.
+type change func(cs central.Case, r *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error)
+
+// caseAction runs a change of a case through Store.UpdateReview: the
+// check of the stored state, the new review and its audit event (before
+// and after) in one transaction. The form's "version" must be the
+// review's, so a reviewer never acts on a case that changed under them.
+func (c *Console) caseAction(action string, fn change) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+		ref, err := c.caseRef(r, v)
+		if err != nil {
+			return err
+		}
+		// A claim needs no version: whatever happened meanwhile, the
+		// answer is the claim or who holds the case (ErrClaimed).
+		version, err := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+		if err != nil && action != AuditClaim {
+			return fail(http.StatusBadRequest, "bad_request")
+		}
+		msg := ""
+		_, err = c.cfg.Store.UpdateReview(r.Context(), ref, func(cs central.Case) (central.Review, central.AuditEvent, error) {
+			if action != AuditClaim && cs.Review.Version != version {
+				return central.Review{}, central.AuditEvent{}, central.ErrStale
+			}
+			now := c.cfg.Now().UTC()
+			rv, act, m, err := fn(cs, r, v, now)
+			msg = m
+			if err != nil {
+				return rv, central.AuditEvent{}, err
+			}
+			if act == "" {
+				act = action
+			}
+			// Review holds only strings, numbers and times: it encodes.
+			before, _ := json.Marshal(cs.Review)
+			after, _ := json.Marshal(rv)
+			return rv, central.AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: v.Actor(), Action: act,
+				Subject: caseSubject(ref), Count: 1, Before: before, After: after}, nil
+		})
+		if errors.Is(err, errNoChange) {
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		return c.seeOther(w, r, caseHref(ref), msg)
+	}
+}
+
+func state(rv central.Review) central.ReviewState {
+	if rv.State == "" {
+		return central.ReviewOpen
+	}
+	return rv.State
+}
+
+// errNoChange aborts an update that would change nothing (a claim of a
+// case the reviewer already holds): no new version, no audit entry.
+var errNoChange = errors.New("no change")
+
+func claim(cs central.Case, _ *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
+	rv := cs.Review
+	switch state(rv) {
+	case central.ReviewOpen:
+	case central.ReviewClaimed:
+		if rv.Assignee == v.User.Name {
+			return rv, "", "msg.claimed", errNoChange
+		}
+		return rv, "", "", central.ErrClaimed
+	default:
+		return rv, "", "", fail(http.StatusConflict, "not_open")
+	}
+	rv.State, rv.Assignee = central.ReviewClaimed, v.User.Name
+	rv.ClaimedAt = now
+	return rv, "", "msg.claimed", nil
+}
+
+func release(cs central.Case, _ *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
+	rv := cs.Review
+	if state(rv) != central.ReviewClaimed {
+		return rv, "", "", fail(http.StatusConflict, "not_claimed")
+	}
+	if rv.Assignee != v.User.Name && !v.Can(central.RoleAdmin) {
+		return rv, "", "", central.ErrClaimed
+	}
+	rv.State, rv.Assignee, rv.ClaimedAt = central.ReviewOpen, "", time.Time{}
+	return rv, "", "msg.released", nil
+}
+
+// note reads the form's note, bounded.
+func note(r *http.Request) (string, error) {
+	n := strings.TrimSpace(r.PostFormValue("note"))
+	if utf8.RuneCountInString(n) > maxNote || !utf8.ValidString(n) {
+		return "", fail(http.StatusBadRequest, "bad_request")
+	}
+	return n, nil
+}
+
+// needsFourEyes reports whether outcome on cs needs a second reviewer: a
+// reject of a case the engine escalated or scored high.
+func (c *Console) needsFourEyes(cs central.Case, outcome string) bool {
+	return outcome == central.OutcomeReject && (cs.Summary.Decision == "escalate" || cs.Summary.Score >= c.cfg.FourEyesScore)
+}
+
+// confirmedHitOpen reports whether a screening hit is confirmed and not
+// yet seen by a second reviewer.
+func confirmedHitOpen(rv central.Review) bool {
+	for _, h := range rv.Hits {
+		if h.Status == central.HitConfirmed && h.SecondBy == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// decide records the reviewer's decision on a case they hold. A decision
+// needing four eyes (needsFourEyes, or a confirmed screening hit) goes to
+// second review; others are final.
+func (c *Console) decide(cs central.Case, r *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
+	rv := cs.Review
+	if state(rv) != central.ReviewClaimed || rv.Assignee != v.User.Name {
+		if state(rv) == central.ReviewClaimed {
+			return rv, "", "", central.ErrClaimed
+		}
+		return rv, "", "", fail(http.StatusConflict, "claim_first")
+	}
+	outcome := r.PostFormValue("outcome")
+	n, err := note(r)
+	if err != nil {
+		return rv, "", "", err
+	}
+	reason := ""
+	switch outcome {
+	case central.OutcomeApprove:
+		// A case with a screening hit is approved only once every hit
+		// is cleared as a false positive.
+		if cs.Summary.Hits > 0 && !allCleared(rv, cs.Summary.Hits) {
+			return rv, "", "", fail(http.StatusConflict, "hits_open")
+		}
+	case central.OutcomeReject:
+		reason = r.PostFormValue("reason")
+		if !slices.Contains(rejectReasons, reason) {
+			return rv, "", "", fail(http.StatusBadRequest, "reason_needed")
+		}
+	case central.OutcomeResubmit:
+	default:
+		return rv, "", "", fail(http.StatusBadRequest, "bad_request")
+	}
+	rv.Outcome, rv.Reason, rv.Note = outcome, reason, n
+	rv.DecidedBy, rv.DecidedAt = v.User.Name, now
+	if c.needsFourEyes(cs, outcome) || confirmedHitOpen(rv) {
+		rv.State = central.ReviewSecond
+		return rv, AuditPropose, "msg.second_review", nil
+	}
+	rv.State = central.ReviewDecided
+	return rv, "", "msg.decided", nil
+}
+
+func allCleared(rv central.Review, n int) bool {
+	cleared := 0
+	for _, h := range rv.Hits {
+		if h.Status != central.HitFalsePositive {
+			return false
+		}
+		cleared++
+	}
+	return cleared >= n
+}
+
+// proposedBy reports whether name took part in the decision waiting for a
+// second reviewer: its proposer, or who confirmed one of its hits.
+func proposedBy(rv central.Review, name string) bool {
+	if rv.DecidedBy == name || rv.Assignee == name {
+		return true
+	}
+	for _, h := range rv.Hits {
+		if h.Status == central.HitConfirmed && h.SecondBy == "" && h.By == name {
+			return true
+		}
+	}
+	return false
+}
+
+// confirm is the second reviewer's confirmation (four eyes): anyone but
+// the proposer.
+func confirm(cs central.Case, r *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
+	rv := cs.Review
+	if state(rv) != central.ReviewSecond {
+		return rv, "", "", fail(http.StatusConflict, "not_second")
+	}
+	if proposedBy(rv, v.User.Name) {
+		return rv, "", "", fail(http.StatusForbidden, "four_eyes")
+	}
+	n, err := note(r)
+	if err != nil {
+		return rv, "", "", err
+	}
+	rv.Hits = slices.Clone(rv.Hits)
+	for i := range rv.Hits {
+		if rv.Hits[i].Status == central.HitConfirmed && rv.Hits[i].SecondBy == "" {
+			rv.Hits[i].SecondBy = v.User.Name
+		}
+	}
+	if n != "" {
+		rv.Note = strings.TrimSpace(rv.Note + "\n" + v.User.Name + ": " + n)
+	}
+	rv.State, rv.SecondBy = central.ReviewDecided, v.User.Name
+	return rv, "", "msg.confirmed", nil
+}
+
+// sendBack is the second reviewer disagreeing: the case returns to its
+// proposer, claimed, with the decision undone.
+func sendBack(cs central.Case, r *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
+	rv := cs.Review
+	if state(rv) != central.ReviewSecond {
+		return rv, "", "", fail(http.StatusConflict, "not_second")
+	}
+	if proposedBy(rv, v.User.Name) {
+		return rv, "", "", fail(http.StatusForbidden, "four_eyes")
+	}
+	n, err := note(r)
+	if err != nil {
+		return rv, "", "", err
+	}
+	if n == "" {
+		return rv, "", "", fail(http.StatusBadRequest, "note_needed")
+	}
+	rv.State, rv.Assignee = central.ReviewClaimed, rv.DecidedBy
+	rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = "", "", "", time.Time{}
+	rv.Note = strings.TrimSpace(rv.Note + "\n" + v.User.Name + ": " + n)
+	return rv, "", "msg.sent_back", nil
+}
+
+// resolveHit records a reviewer's verdict on one screening hit of a case
+// they hold: a false positive or confirmed, with a note (required).
+func resolveHit(cs central.Case, r *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
+	rv := cs.Review
+	if state(rv) != central.ReviewClaimed || rv.Assignee != v.User.Name {
+		if state(rv) == central.ReviewClaimed {
+			return rv, "", "", central.ErrClaimed
+		}
+		return rv, "", "", fail(http.StatusConflict, "claim_first")
+	}
+	idx, err := strconv.Atoi(r.PathValue("index"))
+	if err != nil || idx < 0 || idx >= cs.Summary.Hits {
+		return rv, "", "", fail(http.StatusNotFound, "not_found")
+	}
+	status := r.PostFormValue("status")
+	if status != central.HitFalsePositive && status != central.HitConfirmed {
+		return rv, "", "", fail(http.StatusBadRequest, "bad_request")
+	}
+	n, err := note(r)
+	if err != nil {
+		return rv, "", "", err
+	}
+	if n == "" {
+		return rv, "", "", fail(http.StatusBadRequest, "note_needed")
+	}
+	res := central.HitResolution{Index: idx, Status: status, Note: n, By: v.User.Name, At: now}
+	rv.Hits = slices.DeleteFunc(slices.Clone(rv.Hits), func(h central.HitResolution) bool { return h.Index == idx })
+	rv.Hits = append(rv.Hits, res)
+	slices.SortFunc(rv.Hits, func(a, b central.HitResolution) int { return a.Index - b.Index })
+	return rv, "", "msg.hit_resolved", nil
+}

@@ -1,0 +1,235 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// routeReview registers the queue, the case view and the decisions
+// (case.go, decide.go).
+func (c *Console) routeReview() {
+	c.route("GET /console/queue", central.RoleAuditor, c.queuePage)
+	c.routeCase()
+}
+
+// SLA bands of a case's age in the queue: under slaGreen green, under
+// slaAmber amber, red beyond.
+const (
+	slaGreen = 4 * time.Hour
+	slaAmber = 24 * time.Hour
+)
+
+// queuePageSize is how many cases one queue page lists.
+const queuePageSize = 50
+
+// AuditSearch is the audit action of a search by person in the queue.
+const AuditSearch = central.AuditSearch
+
+// queueRow is one case as the queue lists it.
+type queueRow struct {
+	central.Case
+	Href    string
+	Branch  string
+	Age     string
+	SLA     string // green, amber, red
+	SLAKey  string // the SLA band in words
+	Reasons []string
+}
+
+type queueData struct {
+	Rows          []queueRow
+	Total         int
+	From, To      int // 1-based positions shown
+	Prev, Next    string
+	Q             url.Values
+	Branches      []string
+	Devices       []string
+	Decisions     []string
+	States        []string
+	Reasons       []string
+	SearchKinds   []string
+	SearchEnabled bool
+	Invalid       string // a catalogue key for a filter that did not parse
+	NoMatch       bool   // a search term that indexes to nothing
+}
+
+var (
+	queueDecisions = []string{"review", "escalate", "unknown"}
+	queueStates    = []string{string(central.ReviewOpen), string(central.ReviewClaimed), string(central.ReviewSecond), string(central.ReviewDecided)}
+	searchKinds    = []string{string(central.IdentNIK), string(central.IdentDocumentNumber), string(central.IdentName)}
+)
+
+// reasonCodes are the engine's reason codes (engine/risk), for the filter
+// and for their words in the catalogues ("reason.<CODE>").
+var reasonCodes = []string{
+	"WATCHLIST_HIT", "WATCHLIST_POTENTIAL_MATCH", "DOC_EXPIRED", "DOC_TAMPERED", "DOC_TAMPER_SUSPECTED",
+	"DOC_SCREEN_REPLAY", "DOC_PRINTED_COPY", "DOC_REPRODUCTION_SUSPECTED", "DOC_LIVENESS_FAILED", "DOC_IMAGE_QUALITY",
+	"DATA_CHECKS_FAILED", "FACE_MISMATCH", "FACE_MATCH_LOW", "FACE_LIVENESS_FAILED", "FACE_LIVENESS_DOUBT",
+	"FACE_CHALLENGE_FAILED", "FACE_CHALLENGE_PASSED", "NO_FACE", "MULTIPLE_FACES", "SELFIE_IMAGE_QUALITY",
+	"DEVICE_BLOCKED", "DEVICE_WARNING", "RETRIES_EXHAUSTED", "SCORE_BELOW_APPROVE", "SCORE_BELOW_REVIEW", "NO_SIGNALS",
+	"SIGNAL_MISSING_DATA_CHECKS", "SIGNAL_MISSING_DEVICE_INTEGRITY", "SIGNAL_MISSING_DOC_AUTHENTICITY",
+	"SIGNAL_MISSING_DOC_LIVENESS", "SIGNAL_MISSING_FACE_LIVENESS", "SIGNAL_MISSING_FACE_MATCH", "SIGNAL_MISSING_SANCTIONS",
+}
+
+// caseHref is the case view's path.
+func caseHref(ref central.SubmissionRef) string {
+	return "/console/cases/" + url.PathEscape(ref.DeviceID) + "/" + url.PathEscape(ref.Key)
+}
+
+// queuePage lists the cases waiting for a person: complete submissions the
+// engine sent to review or escalate and not decided yet, oldest first.
+// It makes one Queue call (plus the cached device list for branches).
+func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	ctx := r.Context()
+	q := r.URL.Query()
+	d := queueData{Q: q, Decisions: queueDecisions, States: queueStates, Reasons: reasonCodes,
+		SearchKinds: searchKinds, SearchEnabled: c.cfg.Index != nil}
+	f := central.QueueFilter{Limit: queuePageSize,
+		States:    []central.ReviewState{central.ReviewOpen, central.ReviewClaimed, central.ReviewSecond},
+		Decisions: queueDecisions}
+	if s := q.Get("state"); s != "" {
+		if !slices.Contains(queueStates, s) {
+			d.Invalid = "queue.invalid"
+		}
+		f.States = []central.ReviewState{central.ReviewState(s)}
+	}
+	if s := q.Get("decision"); s != "" {
+		f.Decisions = []string{s}
+	}
+	f.Reason = q.Get("reason")
+	f.DocType = strings.TrimSpace(q.Get("doc_type"))
+	f.Country = strings.ToUpper(strings.TrimSpace(q.Get("country")))
+	if q.Get("mine") == "1" {
+		f.Assignee = v.User.Name
+	}
+	var err error
+	if f.ReceivedAfter, err = parseDay(q.Get("from")); err != nil {
+		d.Invalid = "queue.invalid"
+	}
+	if f.ReceivedBefore, err = parseDay(q.Get("to")); err != nil {
+		d.Invalid = "queue.invalid"
+	} else if !f.ReceivedBefore.IsZero() {
+		f.ReceivedBefore = f.ReceivedBefore.AddDate(0, 0, 1) // "to" is inclusive
+	}
+	pageNo, _ := strconv.Atoi(q.Get("page"))
+	pageNo = max(pageNo, 1)
+	f.Offset = (pageNo - 1) * queuePageSize
+
+	// Devices: the viewer's scope, narrowed by the branch and device
+	// filters. An empty set matches nothing (never "every device").
+	devs, err := c.devices(ctx)
+	if err != nil {
+		return err
+	}
+	branches := map[string]bool{}
+	var allowed []string
+	for id, dev := range devs {
+		if !v.User.InScope(dev.Branch) {
+			continue
+		}
+		branches[dev.Branch] = true
+		d.Devices = append(d.Devices, id)
+		if b := q.Get("branch"); b != "" && dev.Branch != b {
+			continue
+		}
+		if id2 := q.Get("device"); id2 != "" && id != id2 {
+			continue
+		}
+		allowed = append(allowed, id)
+	}
+	for b := range branches {
+		d.Branches = append(d.Branches, b)
+	}
+	slices.Sort(d.Branches)
+	slices.Sort(d.Devices)
+	narrowed := len(v.User.Scopes) > 0 || q.Get("branch") != "" || q.Get("device") != ""
+	if narrowed {
+		f.DeviceIDs = allowed
+	}
+
+	search := strings.TrimSpace(q.Get("q"))
+	if search != "" && c.cfg.Index != nil {
+		kind := central.IdentifierKind(q.Get("kind"))
+		if !slices.Contains(searchKinds, string(kind)) {
+			kind = central.IdentNIK
+		}
+		tok, ok := c.cfg.Index(kind, search)
+		if !ok {
+			d.NoMatch = true
+		}
+		f.Tokens = [][]byte{tok}
+		// A search by person reads personal data: audited, without the
+		// term itself.
+		if err := c.audit(ctx, v, AuditSearch, "queue", nil, map[string]string{"kind": string(kind)}); err != nil {
+			return err
+		}
+	}
+	if d.Invalid == "" && !d.NoMatch && !(narrowed && len(allowed) == 0) {
+		cases, total, err := c.cfg.Store.Queue(ctx, f)
+		if err != nil {
+			return fmt.Errorf("reading the queue: %w", err)
+		}
+		d.Total = total
+		now := c.cfg.Now()
+		for _, cs := range cases {
+			row := queueRow{Case: cs, Href: caseHref(cs.Ref), Branch: devs[cs.Ref.DeviceID].Branch, Reasons: cs.Summary.Reasons}
+			age := now.Sub(cs.ReceivedAt)
+			row.Age = fmtAge(age)
+			switch {
+			case age < slaGreen:
+				row.SLA, row.SLAKey = "green", "sla.green"
+			case age < slaAmber:
+				row.SLA, row.SLAKey = "amber", "sla.amber"
+			default:
+				row.SLA, row.SLAKey = "red", "sla.red"
+			}
+			d.Rows = append(d.Rows, row)
+		}
+	}
+	if len(d.Rows) > 0 {
+		d.From, d.To = f.Offset+1, f.Offset+len(d.Rows)
+	}
+	link := func(p int) string {
+		q2 := url.Values{}
+		for k, vs := range q {
+			q2[k] = vs
+		}
+		q2.Set("page", strconv.Itoa(p))
+		q2.Del("msg")
+		return "/console/queue?" + q2.Encode()
+	}
+	if pageNo > 1 {
+		d.Prev = link(pageNo - 1)
+	}
+	if f.Offset+len(d.Rows) < d.Total {
+		d.Next = link(pageNo + 1)
+	}
+	return c.render(w, r, v, http.StatusOK, "queue.html", d)
+}
+
+// parseDay reads a YYYY-MM-DD date (UTC midnight); empty is the zero time.
+func parseDay(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse("2006-01-02", s)
+}
+
+// fmtAge writes a duration the way a queue shows age: 3d 4h, 5h 12m, 7m.
+func fmtAge(d time.Duration) string {
+	d = max(d, 0)
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd %dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh %dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dm", int(d/time.Minute))
+}

@@ -1,0 +1,410 @@
+package console
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/auth"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+// Audit actions of sign-in.
+const (
+	AuditSignIn    = "signin"
+	AuditSignOut   = "signout"
+	AuditLocked    = "account_locked"
+	AuditTOTPEnrol = "totp_enrolled"
+)
+
+// routeSignIn registers sign-in (password, then the TOTP code, or TOTP
+// enrolment on an account without one), sign-out and the language switch.
+func (c *Console) routeSignIn() {
+	c.public("GET /console/signin", c.signInPage)
+	c.public("POST /console/signin", c.signIn)
+	c.pending("GET /console/signin/totp", c.totpPage)
+	c.pending("POST /console/signin/totp", c.totpCheck)
+	c.pending("GET /console/enrol", c.enrolPage)
+	c.pending("POST /console/enrol", c.enrolConfirm)
+	c.route("POST /console/signout", central.RoleAuditor, c.signOut)
+	c.mux.HandleFunc("POST /console/lang", c.switchLang)
+}
+
+// dummyHash is checked against when the account does not exist, so that
+// an unknown name takes as long as a wrong password.
+// It is made on first use: hashing costs 64 MiB and tens of milliseconds.
+var dummyHash = sync.OnceValue(func() string { return auth.HashPassword("not a password of anyone", auth.DefaultParams) })
+
+type signInData struct {
+	Error, Next, Name string
+}
+
+func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, _ *Viewer) error {
+	// A signed-in browser goes on to the console.
+	if v, err := c.viewer(w, r); err == nil && v != nil {
+		http.Redirect(w, r, localTarget(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return nil
+	}
+	return c.render(w, r, nil, http.StatusOK, "signin.html", signInData{Next: localTarget(r.URL.Query().Get("next"))})
+}
+
+// clientAddr is the address failures are counted by: the peer's IP (the
+// console is served directly, not behind a proxy that would set a
+// forwarded header worth trusting).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// rateLimited answers 429 when the client's address failed too often.
+func (c *Console) rateLimited(r *http.Request) error {
+	if blocked, wait := c.addrs.Blocked(clientAddr(r)); blocked {
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "rate_limited", RetryAfter: wait}
+	}
+	return nil
+}
+
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) error {
+	if err := c.rateLimited(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	name, pw := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
+	next := localTarget(r.PostFormValue("next"))
+	refuse := func() error {
+		c.addrs.Fail(clientAddr(r))
+		c.log.LogAttrs(ctx, slog.LevelWarn, "console sign-in refused", slog.String("user", name), slog.String("addr", clientAddr(r)))
+		return c.render(w, r, nil, http.StatusUnauthorized, "signin.html", signInData{Error: "signin.failed", Next: next, Name: name})
+	}
+	if len(pw) > auth.MaxPasswordLen || len(name) > 128 {
+		return refuse()
+	}
+	u, err := c.cfg.Store.User(ctx, name)
+	if errors.Is(err, central.ErrNotFound) {
+		_ = auth.CheckPassword(dummyHash(), pw)
+		return refuse()
+	}
+	if err != nil {
+		return fmt.Errorf("reading user: %w", err)
+	}
+	now := c.cfg.Now()
+	if u.Disabled || auth.Locked(u, now) {
+		_ = auth.CheckPassword(dummyHash(), pw)
+		return refuse()
+	}
+	if err := auth.CheckPassword(u.PasswordHash, pw); err != nil {
+		if !errors.Is(err, auth.ErrMismatch) {
+			c.log.LogAttrs(ctx, slog.LevelError, "unreadable password hash", slog.String("user", u.Name), slog.String("cause", err.Error()))
+		}
+		if err := c.failUser(ctx, u.Name); err != nil {
+			return err
+		}
+		return refuse()
+	}
+	// The password is right: a pending session for the second factor.
+	tok, sess := auth.NewSession(u.Name, now, true)
+	if err := c.cfg.Store.PutSession(ctx, sess); err != nil {
+		return fmt.Errorf("recording the session: %w", err)
+	}
+	c.dropSession(r)
+	c.setCookie(w, sessionCookie, tok, 0)
+	step := "/console/signin/totp"
+	if len(u.TOTPSecret) == 0 {
+		step = "/console/enrol"
+	}
+	http.Redirect(w, r, step+"?next="+urlQuery(next), http.StatusSeeOther)
+	return nil
+}
+
+// failUser counts a failed sign-in on the account, audits a lockout.
+func (c *Console) failUser(ctx context.Context, name string) error {
+	now := c.cfg.Now()
+	locked := false
+	_, err := c.cfg.Store.UpdateUser(ctx, name, func(u *central.User) error {
+		auth.Fail(u, now)
+		locked = auth.Locked(*u, now)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("counting a failed sign-in: %w", err)
+	}
+	if locked {
+		return c.audit(ctx, &Viewer{User: central.User{Name: name}}, AuditLocked, "user:"+name, nil, map[string]any{"locked_minutes": int(auth.LockDuration.Minutes())})
+	}
+	return nil
+}
+
+// dropSession deletes the session of r's cookie, if any (sign-in rotates
+// the session at each step).
+func (c *Console) dropSession(r *http.Request) {
+	if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil && ck.Value != "" {
+		_ = c.cfg.Store.DeleteSession(r.Context(), auth.HashToken(ck.Value))
+	}
+}
+
+// pending registers a step of sign-in after the password: the handler
+// gets a Viewer whose session is Pending (the user's account as stored).
+// Without one, the browser goes back to the sign-in page.
+func (c *Console) pending(pattern string, h handlerFunc) {
+	c.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok, err := c.session(r)
+		if err == nil && ok && !sess.Pending {
+			http.Redirect(w, r, "/console/queue", http.StatusSeeOther)
+			return
+		}
+		if err != nil || !ok {
+			if err == nil {
+				err = fail(http.StatusUnauthorized, "signin")
+				if r.Method == http.MethodGet {
+					http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+					return
+				}
+			}
+			c.errorPage(w, r, nil, err)
+			return
+		}
+		u, err := c.cfg.Store.User(r.Context(), sess.User)
+		if err != nil {
+			c.errorPage(w, r, nil, fmt.Errorf("reading the session's user: %w", err))
+			return
+		}
+		v := &Viewer{User: u, Session: sess, Lang: c.lang(r, u.Lang)}
+		if r.Method == http.MethodPost {
+			if err := c.checkCSRF(w, r, sess.CSRF); err != nil {
+				c.errorPage(w, r, nil, err)
+				return
+			}
+		}
+		if err := h(w, r, v); err != nil {
+			c.errorPage(w, r, nil, err)
+		}
+	}))
+}
+
+func (c *Console) totpPage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	if len(v.User.TOTPSecret) == 0 {
+		http.Redirect(w, r, "/console/enrol?next="+urlQuery(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return nil
+	}
+	return c.render(w, r, v, http.StatusOK, "totp.html", signInData{Next: localTarget(r.URL.Query().Get("next"))})
+}
+
+// errBadCode aborts the user update of a wrong TOTP code after counting
+// the failure (the count is kept: see totpCheck).
+var errBadCode = errors.New("wrong TOTP code")
+
+func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	if err := c.rateLimited(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	next := localTarget(r.PostFormValue("next"))
+	code := strings.TrimSpace(r.PostFormValue("code"))
+	now := c.cfg.Now()
+	ok := false
+	// The check and LastTOTPStep move in one transaction, so a code is
+	// accepted once even when two requests race with it.
+	_, err := c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
+		if u.Disabled || auth.Locked(*u, now) || len(u.TOTPSecret) == 0 {
+			return nil
+		}
+		secret, err := c.sealer.Open(u.TOTPSecret, u.Name)
+		if err != nil {
+			return fmt.Errorf("opening the TOTP secret of %s: %w", u.Name, err)
+		}
+		step, good := auth.CheckTOTP(string(secret), code, now, u.LastTOTPStep)
+		if !good {
+			auth.Fail(u, now)
+			return nil
+		}
+		auth.Succeed(u)
+		u.LastTOTPStep = step
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("checking the TOTP code: %w", err)
+	}
+	if !ok {
+		c.addrs.Fail(clientAddr(r))
+		return c.render(w, r, v, http.StatusUnauthorized, "totp.html", signInData{Error: "totp.failed", Next: next})
+	}
+	return c.completeSignIn(w, r, v, next)
+}
+
+// completeSignIn replaces the pending session with a full one (a new
+// token: the session rotates at sign-in) and audits the sign-in.
+func (c *Console) completeSignIn(w http.ResponseWriter, r *http.Request, v *Viewer, next string) error {
+	ctx := r.Context()
+	if err := c.cfg.Store.DeleteSession(ctx, v.Session.Hash); err != nil {
+		return fmt.Errorf("ending the pending session: %w", err)
+	}
+	tok, sess := auth.NewSession(v.User.Name, c.cfg.Now(), false)
+	if err := c.cfg.Store.PutSession(ctx, sess); err != nil {
+		return fmt.Errorf("recording the session: %w", err)
+	}
+	c.setCookie(w, sessionCookie, tok, 0)
+	if err := c.audit(ctx, v, AuditSignIn, "user:"+v.User.Name, nil, nil); err != nil {
+		return err
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+type enrolData struct {
+	Error, Next    string
+	Secret, Sealed string
+	QR             template.URL
+}
+
+// enrolContext binds an enrolment secret (sealed in the form) to the
+// pending session, so it is confirmed only by the browser it was shown to.
+func enrolContext(v *Viewer) string {
+	return "enrol:" + v.User.Name + ":" + base64.RawURLEncoding.EncodeToString(v.Session.Hash)
+}
+
+// enrolPage shows a new TOTP secret, as text and QR code. The secret is
+// not stored until the user confirms a code from it; meanwhile it travels
+// sealed in the form.
+func (c *Console) enrolPage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	if len(v.User.TOTPSecret) > 0 {
+		http.Redirect(w, r, "/console/signin/totp", http.StatusSeeOther)
+		return nil
+	}
+	e, err := auth.NewTOTP(c.cfg.Issuer, v.User.Name)
+	if err != nil {
+		return err
+	}
+	return c.renderEnrol(w, r, v, http.StatusOK, e, localTarget(r.URL.Query().Get("next")), "")
+}
+
+func (c *Console) renderEnrol(w http.ResponseWriter, r *http.Request, v *Viewer, status int, e auth.Enrolment, next, msg string) error {
+	png, err := e.QRPNG(240)
+	if err != nil {
+		return err
+	}
+	d := enrolData{
+		Error: msg, Next: next, Secret: e.Secret,
+		Sealed: base64.RawURLEncoding.EncodeToString(c.sealer.Seal([]byte(e.Secret), enrolContext(v))),
+		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
+	}
+	return c.render(w, r, v, status, "enrol.html", d)
+}
+
+func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	if err := c.rateLimited(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	next := localTarget(r.PostFormValue("next"))
+	raw, err := base64.RawURLEncoding.DecodeString(r.PostFormValue("sealed"))
+	if err != nil {
+		return fail(http.StatusBadRequest, "bad_request")
+	}
+	secret, err := c.sealer.Open(raw, enrolContext(v))
+	if err != nil {
+		return fail(http.StatusBadRequest, "bad_request")
+	}
+	e, err := auth.EnrolmentFor(c.cfg.Issuer, v.User.Name, string(secret))
+	if err != nil {
+		return err
+	}
+	now := c.cfg.Now()
+	step, ok := auth.CheckTOTP(string(secret), strings.TrimSpace(r.PostFormValue("code")), now, 0)
+	if !ok {
+		c.addrs.Fail(clientAddr(r))
+		return c.renderEnrol(w, r, v, http.StatusUnauthorized, e, next, "enrol.failed")
+	}
+	enrolled := false
+	_, err = c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
+		if len(u.TOTPSecret) > 0 { // enrolled meanwhile by another browser
+			return nil
+		}
+		u.TOTPSecret = c.sealer.Seal(secret, u.Name)
+		u.LastTOTPStep = step
+		auth.Succeed(u)
+		enrolled = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording the TOTP secret: %w", err)
+	}
+	if !enrolled {
+		return fail(http.StatusConflict, "enrolled")
+	}
+	if err := c.audit(ctx, v, AuditTOTPEnrol, "user:"+v.User.Name, nil, nil); err != nil {
+		return err
+	}
+	return c.completeSignIn(w, r, v, next)
+}
+
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	ctx := r.Context()
+	if err := c.cfg.Store.DeleteSession(ctx, v.Session.Hash); err != nil {
+		return fmt.Errorf("ending the session: %w", err)
+	}
+	c.setCookie(w, sessionCookie, "", -1)
+	if err := c.audit(ctx, v, AuditSignOut, "user:"+v.User.Name, nil, nil); err != nil {
+		return err
+	}
+	return c.seeOther(w, r, "/console/signin", "msg.signed_out")
+}
+
+// switchLang sets the language: the account's setting when signed in,
+// and a cookie (for the sign-in pages) in any case. Its CSRF token is the
+// session's when there is one, else the sign-in forms'.
+func (c *Console) switchLang(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		sess, ok, err := c.session(r)
+		if err != nil {
+			return err
+		}
+		// The form carries the session's token on console pages and the
+		// sign-in forms' token on public ones: either will do.
+		err = fail(http.StatusForbidden, "csrf")
+		if ok {
+			err = c.checkCSRF(w, r, sess.CSRF)
+		}
+		if ck, cerr := r.Cookie(c.cookieName(preCookie)); err != nil && cerr == nil {
+			err = c.checkCSRF(w, r, ck.Value)
+		}
+		if err != nil {
+			return err
+		}
+		lang := r.PostFormValue("lang")
+		if !validLang(lang) {
+			return fail(http.StatusBadRequest, "bad_request")
+		}
+		if ok && !sess.Pending {
+			if _, err := c.cfg.Store.UpdateUser(r.Context(), sess.User, func(u *central.User) error {
+				u.Lang = lang
+				return nil
+			}); err != nil {
+				return fmt.Errorf("recording the language: %w", err)
+			}
+		}
+		c.setCookie(w, langCookie, lang, 365*24*3600)
+		next := r.PostFormValue("next")
+		if !strings.HasPrefix(next, Prefix) || strings.Contains(next, "//") {
+			next = "/console/queue"
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}()
+	if err != nil {
+		c.errorPage(w, r, nil, err)
+	}
+}
+
+func urlQuery(s string) string { return template.URLQueryEscaper(s) }

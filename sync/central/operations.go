@@ -1,0 +1,362 @@
+package central
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// The operations in this file are what the admin API and the console both
+// do to central's state: each checks its input, changes the store and
+// leaves an audit event naming the actor, so neither surface can skip the
+// trail. Input errors are *httpx.Error with a public message (400, 404,
+// 501); anything else is internal.
+
+// Audit actions of the operations (besides privacy.go's).
+const (
+	AuditEnrollToken      = "enroll_token"
+	AuditDeviceRevoke     = "device_revoke"
+	AuditDeviceBranch     = "device_branch"
+	AuditRiskPublish      = "risk_publish"
+	AuditWatchlistPublish = "watchlist_publish"
+	// AuditErasureDryRun is an erasure counted and not carried out: it
+	// still tells whether central holds data of a person, so it is a read
+	// worth recording.
+	AuditErasureDryRun = "erasure_dry_run"
+)
+
+// MaxTokenTTL bounds an enrolment token's life.
+const MaxTokenTTL = 30 * 24 * time.Hour
+
+// maxBranchLen bounds a branch name (it is an index column and a scope).
+const maxBranchLen = 64
+
+// maxAuditConfig is the largest risk document an audit event carries
+// whole; a larger one is recorded by its digest.
+const maxAuditConfig = 16 << 10
+
+// CheckBranch reports whether b can name a branch: at most 64 printable
+// characters without control codes.
+func CheckBranch(b string) error {
+	if len(b) > maxBranchLen {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "a branch name is at most %d characters", maxBranchLen)
+	}
+	for _, r := range b {
+		if r < 0x20 || r == 0x7f {
+			return httpx.Errorf(http.StatusBadRequest, "malformed", "a branch name holds no control characters")
+		}
+	}
+	return nil
+}
+
+// audit appends a console or admin action to the trail.
+func (s *Server) audit(ctx context.Context, actor, action, subject string, before, after any) error {
+	ev := AuditEvent{ID: requestID(ctx), At: s.cfg.Now().UTC(), Actor: actor, Action: action, Subject: subject, Count: 1}
+	var err error
+	if ev.Before, err = rawJSON(before); err != nil {
+		return err
+	}
+	if ev.After, err = rawJSON(after); err != nil {
+		return err
+	}
+	if err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("recording %s in the audit trail: %w", action, err)
+	}
+	return nil
+}
+
+func rawJSON(v any) (json.RawMessage, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		return v, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding an audit state: %w", err)
+	}
+	return b, nil
+}
+
+// requestID is the request id of ctx, or a new one outside a request.
+func requestID(ctx context.Context) string {
+	if id := httpx.RequestID(ctx); id != "" {
+		return id
+	}
+	return httpx.NewRequestID()
+}
+
+// CreateEnrollToken makes a one-time enrolment token for a device of
+// branch, valid for ttl (DefaultTokenTTL when 0, at most MaxTokenTTL). The
+// token is in the answer only: central keeps its hash, and the audit event
+// records the branch and expiry.
+func (s *Server) CreateEnrollToken(ctx context.Context, actor, branch string, ttl time.Duration) (TokenResponse, error) {
+	if ttl == 0 {
+		ttl = DefaultTokenTTL
+	}
+	if ttl < 0 || ttl > MaxTokenTTL {
+		return TokenResponse{}, httpx.Errorf(http.StatusBadRequest, "malformed", "ttl must be a duration up to 720h")
+	}
+	if err := CheckBranch(branch); err != nil {
+		return TokenResponse{}, err
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	fp := s.Fingerprint()
+	tok := protocol.FormatEnrollToken(secret, fp)
+	now := s.cfg.Now().UTC()
+	t := EnrollToken{Hash: sha256.Sum256([]byte(tok)), CreatedAt: now, ExpiresAt: now.Add(ttl), Branch: branch}
+	if err := s.cfg.Store.CreateEnrollToken(ctx, t); err != nil {
+		return TokenResponse{}, fmt.Errorf("recording enrolment token: %w", err)
+	}
+	after := map[string]any{"branch": branch, "expires_at": t.ExpiresAt}
+	if err := s.audit(ctx, actor, AuditEnrollToken, "branch:"+branch, nil, after); err != nil {
+		return TokenResponse{}, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "enrolment token created",
+		slog.String("request_id", httpx.RequestID(ctx)), slog.String("actor", actor),
+		slog.String("branch", branch), slog.Time("expires_at", t.ExpiresAt))
+	return TokenResponse{Token: tok, ExpiresAt: t.ExpiresAt, Fingerprint: base64.RawURLEncoding.EncodeToString(fp)}, nil
+}
+
+// deviceState is what the audit trail keeps of a device around a change.
+type deviceState struct {
+	Branch    string    `json:"branch"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// RevokeDevice revokes a device (its next request is refused) and records
+// who did it. Revoking a revoked device keeps the first time and records
+// nothing new.
+func (s *Server) RevokeDevice(ctx context.Context, actor, id string) (Device, error) {
+	before, err := s.cfg.Store.Device(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Device{}, httpx.Errorf(http.StatusNotFound, "unknown_device", "no such device")
+	}
+	if err != nil {
+		return Device{}, fmt.Errorf("reading device: %w", err)
+	}
+	if before.Revoked() {
+		return before, nil
+	}
+	if err := s.cfg.Store.RevokeDevice(ctx, id, s.cfg.Now().UTC()); err != nil {
+		return Device{}, fmt.Errorf("revoking device: %w", err)
+	}
+	d, err := s.cfg.Store.Device(ctx, id)
+	if err != nil {
+		return Device{}, fmt.Errorf("reading revoked device: %w", err)
+	}
+	if err := s.audit(ctx, actor, AuditDeviceRevoke, "device:"+id,
+		deviceState{Branch: before.Branch}, deviceState{Branch: d.Branch, RevokedAt: d.RevokedAt}); err != nil {
+		return Device{}, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "device revoked",
+		slog.String("request_id", httpx.RequestID(ctx)), slog.String("actor", actor),
+		slog.String("device_id", id), slog.Time("revoked_at", d.RevokedAt))
+	return d, nil
+}
+
+// SetDeviceBranch moves a device to another branch, which changes which
+// reviewers see its submissions.
+func (s *Server) SetDeviceBranch(ctx context.Context, actor, id, branch string) (Device, error) {
+	if err := CheckBranch(branch); err != nil {
+		return Device{}, err
+	}
+	before, err := s.cfg.Store.Device(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Device{}, httpx.Errorf(http.StatusNotFound, "unknown_device", "no such device")
+	}
+	if err != nil {
+		return Device{}, fmt.Errorf("reading device: %w", err)
+	}
+	if before.Branch == branch {
+		return before, nil
+	}
+	if err := s.cfg.Store.SetDeviceBranch(ctx, id, branch); err != nil {
+		return Device{}, fmt.Errorf("setting the device's branch: %w", err)
+	}
+	d := before
+	d.Branch = branch
+	if err := s.audit(ctx, actor, AuditDeviceBranch, "device:"+id,
+		deviceState{Branch: before.Branch, RevokedAt: before.RevokedAt}, deviceState{Branch: branch, RevokedAt: before.RevokedAt}); err != nil {
+		return Device{}, err
+	}
+	return d, nil
+}
+
+// riskState is what the audit trail keeps of the risk configuration: its
+// version and the document (or its digest when large).
+type riskState struct {
+	Version int64           `json:"version"`
+	Config  json.RawMessage `json:"config,omitempty"`
+	SHA256  string          `json:"sha256,omitempty"`
+}
+
+func newRiskState(v int64, doc json.RawMessage) riskState {
+	st := riskState{Version: v}
+	switch {
+	case len(doc) == 0:
+	case len(doc) <= maxAuditConfig && json.Valid(doc):
+		st.Config = doc
+	default:
+		sum := sha256.Sum256(doc)
+		st.SHA256 = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return st
+}
+
+// PublishRisk publishes a new risk configuration: devices get it, signed,
+// at their next configuration sync. doc must be JSON; what it means is
+// the caller's to check (the console validates it as engine/risk's
+// Config, the bootstrap API takes it as given).
+func (s *Server) PublishRisk(ctx context.Context, actor string, doc json.RawMessage) (int64, error) {
+	if !json.Valid(doc) {
+		return 0, httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document")
+	}
+	old, oldV, err := s.cfg.Store.Risk(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the risk configuration: %w", err)
+	}
+	v, err := s.cfg.Store.PutRisk(ctx, doc)
+	if err != nil {
+		return 0, fmt.Errorf("publishing risk configuration: %w", err)
+	}
+	if err := s.audit(ctx, actor, AuditRiskPublish, "risk", newRiskState(oldV, old), newRiskState(v, doc)); err != nil {
+		return 0, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "risk configuration published",
+		slog.String("request_id", httpx.RequestID(ctx)), slog.String("actor", actor), slog.Int64("version", v))
+	return v, nil
+}
+
+// watchlistState is what the audit trail keeps of a watchlist.
+type watchlistState struct {
+	Version int64  `json:"version"`
+	Size    int64  `json:"size"`
+	SHA256  []byte `json:"sha256,omitempty"`
+}
+
+// PublishWatchlist publishes a new version of the watchlist name, read
+// from r (which the caller bounds to protocol.MaxWatchlistSize) without
+// holding it whole. Devices install it at their next sync; the console
+// publishes lists in the format their screening store reads
+// (NAME.list.json.gz).
+func (s *Server) PublishWatchlist(ctx context.Context, actor, name string, r io.Reader) (protocol.Watchlist, error) {
+	if !protocol.ValidName(name) {
+		return protocol.Watchlist{}, httpx.Errorf(http.StatusBadRequest, "malformed", "watchlist names are 1-64 letters, digits, '-', '_' or '.'")
+	}
+	var before *watchlistState
+	wls, err := s.cfg.Store.Watchlists(ctx)
+	if err != nil {
+		return protocol.Watchlist{}, fmt.Errorf("listing watchlists: %w", err)
+	}
+	for _, w := range wls {
+		if w.Name == name {
+			before = &watchlistState{Version: w.Version, Size: w.Size, SHA256: w.SHA256}
+		}
+	}
+	wl, err := s.cfg.Store.PutWatchlistFrom(ctx, name, r)
+	if err != nil {
+		return protocol.Watchlist{}, fmt.Errorf("publishing watchlist %q: %w", name, err)
+	}
+	var b any // a first version has no state before
+	if before != nil {
+		b = before
+	}
+	if err := s.audit(ctx, actor, AuditWatchlistPublish, "watchlist:"+name, b, watchlistState{Version: wl.Version, Size: wl.Size, SHA256: wl.SHA256}); err != nil {
+		return protocol.Watchlist{}, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "watchlist published",
+		slog.String("request_id", httpx.RequestID(ctx)), slog.String("actor", actor),
+		slog.String("watchlist", name), slog.Int64("version", wl.Version), slog.Int64("size", wl.Size))
+	return wl, nil
+}
+
+// Erase carries out (or, with DryRun, counts) an erasure request: a
+// person's submissions found through the blind index, or one submission.
+// The audit event records who, when and how many, never whose.
+func (s *Server) Erase(ctx context.Context, actor string, req ErasureRequest) (ErasureResult, error) {
+	return s.privacy.eraseRequest(ctx, actor, req)
+}
+
+// HasIndex reports whether central can find a person's submissions (its
+// store seals them with a blind index).
+func (s *Server) HasIndex() bool { return s.privacy.index != nil }
+
+func (p *privacy) eraseRequest(ctx context.Context, actor string, req ErasureRequest) (ErasureResult, error) {
+	person := map[IdentifierKind]string{IdentNIK: req.NIK, IdentDocumentNumber: req.DocumentNumber, IdentName: req.Name}
+	byPerson := req.NIK != "" || req.DocumentNumber != "" || req.Name != ""
+	bySubmission := req.DeviceID != "" || req.SubmissionID != ""
+	if byPerson == bySubmission || bySubmission && (req.DeviceID == "" || req.SubmissionID == "") {
+		return ErasureResult{}, httpx.Errorf(http.StatusBadRequest, "malformed", "name a person (nik, document_number, name) or one submission (device_id and submission_id), not both")
+	}
+	res := ErasureResult{ID: requestID(ctx), DryRun: req.DryRun}
+	st := p.s.cfg.Store
+	if bySubmission {
+		key := protocol.SubmissionKey(req.SubmissionID)
+		if req.DryRun {
+			if _, err := st.Upload(ctx, req.DeviceID, key); err != nil && !errors.Is(err, ErrNotFound) {
+				return ErasureResult{}, fmt.Errorf("finding the submission to erase: %w", err)
+			} else if err == nil {
+				res.Erased = 1
+			}
+		} else if err := st.DeleteSubmission(ctx, req.DeviceID, key); err != nil && !errors.Is(err, ErrNotFound) {
+			return ErasureResult{}, fmt.Errorf("erasing a submission: %w", err)
+		} else if err == nil {
+			res.Erased = 1
+		}
+	} else {
+		tokens, err := p.tokens(person)
+		if err != nil {
+			return ErasureResult{}, err
+		}
+		for {
+			subs, err := st.Submissions(ctx, Filter{Tokens: tokens})
+			if err != nil {
+				return ErasureResult{}, fmt.Errorf("finding submissions to erase: %w", err)
+			}
+			if req.DryRun {
+				res.Erased = len(subs)
+				break
+			}
+			for _, sub := range subs {
+				switch err := st.DeleteSubmission(ctx, sub.DeviceID, sub.Key); {
+				case err == nil:
+					res.Erased++
+				case !errors.Is(err, ErrNotFound): // erased meanwhile is fine
+					return ErasureResult{}, fmt.Errorf("erasing submissions (%d done): %w", res.Erased, err)
+				}
+			}
+			if len(subs) < MaxListLimit {
+				break
+			}
+		}
+	}
+	action := AuditErasure
+	if req.DryRun {
+		action = AuditErasureDryRun
+	} else {
+		p.erasures.Inc()
+		p.erased.Add(float64(res.Erased))
+	}
+	ev := AuditEvent{ID: res.ID, At: p.s.cfg.Now().UTC(), Actor: actor, Action: action, Count: res.Erased}
+	if err := st.AppendAudit(ctx, ev); err != nil {
+		return ErasureResult{}, fmt.Errorf("recording the erasure (%d submissions erased): %w", res.Erased, err)
+	}
+	p.s.log.LogAttrs(ctx, slog.LevelInfo, "erasure",
+		slog.String("request_id", res.ID), slog.String("actor", actor), slog.Bool("dry_run", req.DryRun),
+		slog.Bool("by_submission", bySubmission), slog.Int("erased", res.Erased))
+	return res, nil
+}
