@@ -2,7 +2,9 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"image"
@@ -19,6 +21,7 @@ import (
 	"github.com/boombuler/barcode/qr"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
 // The device fleet: every enrolled device with its branch, last contact,
@@ -153,9 +156,36 @@ func (c *Console) fleet(r *http.Request, v *Viewer) (*fleetPage, error) {
 	return p, nil
 }
 
+// checkDeviceChange refuses (403, as a change of a case out of scope) a
+// change by an admin scoped to some branches of a device outside them, or
+// a move to (or a token for) a branch outside them: moving another
+// branch's device into theirs would open its cases to them, and revoking
+// it would stop another branch's sync. id is "" for a new device (a
+// token); branch is nil when the change keeps the branch.
+func (c *Console) checkDeviceChange(ctx context.Context, v *Viewer, id string, branch *string) error {
+	if len(v.User.Scopes) == 0 {
+		return nil
+	}
+	if id != "" {
+		if err := c.checkScope(ctx, v, id); err != nil {
+			if e, ok := errors.AsType[*httpx.Error](err); ok && e.Status == http.StatusNotFound {
+				return fail(http.StatusForbidden, "out_of_scope_device")
+			}
+			return err
+		}
+	}
+	if branch != nil && !v.User.InScope(*branch) {
+		return fail(http.StatusForbidden, "out_of_scope_device")
+	}
+	return nil
+}
+
 func (c *Console) revokeDevicePost(w http.ResponseWriter, r *http.Request, v *Viewer) error {
 	srv, err := c.server()
 	if err != nil {
+		return err
+	}
+	if err := c.checkDeviceChange(r.Context(), v, r.PathValue("id"), nil); err != nil {
 		return err
 	}
 	// The confirmation is a checkbox in the form, so a stray click on
@@ -176,6 +206,9 @@ func (c *Console) branchDevicePost(w http.ResponseWriter, r *http.Request, v *Vi
 		return err
 	}
 	branch := strings.TrimSpace(r.PostFormValue("branch"))
+	if err := c.checkDeviceChange(r.Context(), v, r.PathValue("id"), &branch); err != nil {
+		return err
+	}
 	if _, err := srv.SetDeviceBranch(r.Context(), v.Actor(), r.PathValue("id"), branch); err != nil {
 		return opError(err)
 	}
@@ -191,6 +224,9 @@ func (c *Console) enrolTokenPost(w http.ResponseWriter, r *http.Request, v *View
 		return err
 	}
 	branch := strings.TrimSpace(r.PostFormValue("branch"))
+	if err := c.checkDeviceChange(r.Context(), v, "", &branch); err != nil {
+		return err
+	}
 	hours := strings.TrimSpace(r.PostFormValue("ttl_hours"))
 	ttl := central.DefaultTokenTTL
 	if hours != "" {

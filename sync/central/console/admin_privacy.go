@@ -135,6 +135,18 @@ func (c *Console) erasePost(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if err != nil {
 		return err
 	}
+	// An admin scoped to some branches erases only there: one submission
+	// of a device in scope. A person's submissions are found across every
+	// branch (and even the count would tell whether someone was verified
+	// elsewhere), so erasure by person is for an admin of every branch.
+	if len(v.User.Scopes) > 0 {
+		if req.DeviceID == "" {
+			return fail(http.StatusForbidden, "erase_scope")
+		}
+		if err := c.checkDeviceChange(ctx, v, req.DeviceID, nil); err != nil {
+			return err
+		}
+	}
 	step := r.PostFormValue("step")
 	if step == "confirm" && r.PostFormValue("confirm") == eraseWord {
 		res, err := srv.Erase(ctx, v.Actor(), req)

@@ -81,13 +81,8 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 			}
 		}
 		for _, e := range evs {
-			if devs != nil {
-				if rest, ok := strings.CutPrefix(e.Subject, "case:"); ok {
-					dev, _, _ := strings.Cut(rest, "/")
-					if d, known := devs[dev]; !known || !v.User.InScope(d.Branch) {
-						continue
-					}
-				}
+			if devs != nil && !c.auditInScope(v, devs, e.Subject) {
+				continue
 			}
 			d.Events = append(d.Events, auditRow{AuditEvent: e, HashHex: fmt.Sprintf("%x", e.Hash)})
 		}
@@ -102,6 +97,23 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 		}
 	}
 	return c.render(w, r, v, http.StatusOK, "audit.html", d)
+}
+
+// auditInScope reports whether a user scoped to some branches sees the
+// event on subject: those of cases and devices (by the device's branch)
+// and branches (enrolment tokens) in scope, and events on anything else
+// (users, lists, the risk configuration, sign-ins).
+func (c *Console) auditInScope(v *Viewer, devs map[string]central.Device, subject string) bool {
+	kind, rest, _ := strings.Cut(subject, ":")
+	switch kind {
+	case "case", "device":
+		dev, _, _ := strings.Cut(rest, "/")
+		d, known := devs[dev]
+		return known && v.User.InScope(d.Branch)
+	case "branch":
+		return v.User.InScope(rest)
+	}
+	return true
 }
 
 // auditVerify walks the whole chain (central.VerifyAuditChain) and shows

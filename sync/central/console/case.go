@@ -262,14 +262,16 @@ func (c *Console) caseImage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if err := c.audit(ctx, v, AuditImageView, caseSubject(ref), nil, map[string]string{"image": name}); err != nil {
 		return err
 	}
-	ct := http.DetectContentType(data)
+	ct, disp := http.DetectContentType(data), "inline"
 	if ct != "image/jpeg" && ct != "image/png" && ct != "image/webp" {
-		ct = "application/octet-stream"
+		// Not an image (the device sent something else): never shown
+		// by the browser as a page of the console's origin.
+		ct, disp = "application/octet-stream", "attachment"
 	}
 	h := w.Header()
 	h.Set("Content-Type", ct)
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Disposition", "inline")
+	h.Set("Content-Disposition", disp)
 	_, err = w.Write(data)
 	return err
 }
@@ -279,6 +281,10 @@ func init() {
 	templateFuncs["mul100"] = func(f float64) float64 { return f * 100 }
 	templateFuncs["caseHref"] = caseHref
 }
+
+// maxDecodePixels bounds the images the console decodes (to cut the
+// portrait): 50 MP, above any document photo the app takes.
+const maxDecodePixels = 50_000_000
 
 // portrait cuts the document's printed portrait out of the front image
 // at the box the engine found (with a margin), as a PNG.
@@ -294,6 +300,13 @@ func (c *Console) portrait(ctx context.Context, ref central.SubmissionRef) ([]by
 	data, err := c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front")
 	if err != nil {
 		return nil, err
+	}
+	// The image comes from the device: a few hundred bytes of JPEG may
+	// declare 65535x65535 pixels, which image.Decode would allocate
+	// (gigabytes) before finding the data missing. Read the size first.
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxDecodePixels {
+		return nil, central.ErrNotFound // not an image the console cuts
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {

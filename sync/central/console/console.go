@@ -21,11 +21,15 @@
 //		return c.render(w, r, v, http.StatusOK, "devices.html", ds)
 //	}
 //
+// A new route also goes into the access-control table of TestRouteAccess
+// (security_test.go), which fails on a route it does not know.
+//
 // route does the checks every page needs before the handler runs: a
 // signed-in, fully authenticated (password and TOTP) user whose role is at
 // least the minimum (admin > reviewer > auditor), else the sign-in page or
 // 403; on every POST the session's CSRF token (hidden form field "csrf";
-// for multipart forms, the query parameter "csrf" of the form's action),
+// for multipart forms, the query parameter "csrf" of the form's action;
+// only routes in multipartRoutes take one),
 // besides http.CrossOriginProtection on the whole console. Scope (the
 // branches a user works on) depends on the object, so handlers check it:
 // c.checkScope(ctx, v, deviceID) answers 404 for a device outside v's
@@ -133,6 +137,9 @@ type Console struct {
 	tmpl    map[string]map[string]*template.Template // lang → file → page
 	cat     catalogues
 	addrs   *httpx.FailureLimiter // sign-in failures per client address
+	// patterns are the registered route patterns, so a test can check
+	// that its access-control table covers every one.
+	patterns []string
 
 	devMu   sync.Mutex
 	devAt   time.Time
@@ -176,7 +183,9 @@ func New(cfg Config) (*Console, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, nil, fail(http.StatusForbidden, "csrf"))
 	}))
-	c.handler = cop.Handler(c.headers(c.mux))
+	// headers wraps the cross-origin check too, so its 403 page carries
+	// the same security headers as every other answer.
+	c.handler = c.headers(cop.Handler(c.mux))
 	return c, nil
 }
 
@@ -194,22 +203,28 @@ const (
 func (c *Console) routes() {
 	static, _ := fs.Sub(webFS, "web/static")
 	dist, _ := fs.Sub(webFS, "web/dist")
-	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", assets(static)))
-	c.mux.Handle("GET /console/dist/", http.StripPrefix("/console/dist/", assets(dist)))
-	c.mux.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
+	c.handle("GET /console/static/", http.StripPrefix("/console/static/", assets(static)))
+	c.handle("GET /console/dist/", http.StripPrefix("/console/dist/", assets(dist)))
+	c.handle("GET /console/{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/queue", http.StatusSeeOther)
-	})
+	}))
 	// Anything else under /console/ is the console's own 404 page.
-	c.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+	c.handle("/console/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, _ := c.viewer(w, r)
 		c.errorPage(w, r, v, fail(http.StatusNotFound, "not_found"))
-	})
+	}))
 	c.routeSignIn() // signin.go
 	c.routeReview() // queue.go, case.go
 	c.routeAudit()  // audit.go
 	for _, f := range extraRoutes {
 		f(c)
 	}
+}
+
+// handle registers h on the console's mux and records its pattern.
+func (c *Console) handle(pattern string, h http.Handler) {
+	c.patterns = append(c.patterns, pattern)
+	c.mux.Handle(pattern, h)
 }
 
 // extraRoutes are register functions of pages in other files (admin_*.go
@@ -222,6 +237,19 @@ var extraRoutes []func(*Console)
 func assets(fsys fs.FS) http.Handler {
 	fh := http.FileServerFS(fsys)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Files only: no directory listings (ASVS 12.5.1).
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		if f, err := fsys.Open(path.Clean(r.URL.Path)); err == nil {
+			st, err := f.Stat()
+			f.Close()
+			if err == nil && st.IsDir() {
+				http.NotFound(w, r)
+				return
+			}
+		}
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		if ct := mime.TypeByExtension(path.Ext(r.URL.Path)); ct != "" {
 			w.Header().Set("Content-Type", ct)
@@ -241,6 +269,14 @@ func (c *Console) headers(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		// No page needs a camera, microphone, location or the like.
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if c.cfg.Secure {
+			// Served over HTTPS: browsers keep to it (ASVS 14.4.5).
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -278,7 +314,7 @@ func (v *Viewer) Can(min central.Role) bool { return auth.AtLeast(v.User.Role, m
 // route registers h for pattern (a ServeMux pattern with its method, under
 // /console/) for users whose role is at least min. See the package doc.
 func (c *Console) route(pattern string, min central.Role, h handlerFunc) {
-	c.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := c.viewer(w, r)
 		if err != nil {
 			c.errorPage(w, r, nil, err)
@@ -311,7 +347,7 @@ func (c *Console) route(pattern string, min central.Role, h handlerFunc) {
 // public registers a page that needs no session (sign-in); it gets a nil
 // Viewer. POSTs are checked against the pre-session CSRF cookie.
 func (c *Console) public(pattern string, h handlerFunc) {
-	c.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			if ck, err := r.Cookie(c.cookieName(preCookie)); err != nil || ck.Value == "" {
 				tok := randomToken()
@@ -338,14 +374,31 @@ func (c *Console) public(pattern string, h handlerFunc) {
 // maxForm bounds a urlencoded form body.
 const maxForm = 256 << 10
 
+// multipartRoutes are the only routes that take a multipart form: the
+// watchlist upload, which bounds and streams its own body. Anywhere else
+// reading a form field would make net/http parse a multipart body, keeping
+// up to 32 MB in memory and spooling its files to disk without limit, so
+// any signed-in user (or, on the sign-in form, anyone) could fill the
+// server's disk.
+var multipartRoutes = map[string]bool{"POST /console/lists": true}
+
 // checkCSRF compares the request's "csrf" field (the query parameter for a
 // multipart form, whose body the handler streams) with want.
 func (c *Console) checkCSRF(w http.ResponseWriter, r *http.Request, want string) error {
 	var got string
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
+		if !multipartRoutes[r.Pattern] {
+			return fail(http.StatusUnsupportedMediaType, "bad_request")
+		}
 		got = r.URL.Query().Get("csrf")
 	} else {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if err := r.ParseForm(); err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return fail(http.StatusRequestEntityTooLarge, "too_large")
+			}
+			return fail(http.StatusBadRequest, "bad_request")
+		}
 		got = r.PostFormValue("csrf")
 	}
 	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
@@ -543,10 +596,27 @@ func (c *Console) seeOther(w http.ResponseWriter, r *http.Request, target, msg s
 }
 
 // localTarget keeps a redirect target on the console (a "next" parameter
-// from the client must not send the browser elsewhere).
+// from the client must not send the browser elsewhere). A prefix check is
+// not enough: http.Redirect cleans the path, so "/console/../\evil" or
+// "/console/../<TAB>/evil" become "/\evil" and "/<TAB>/evil", which a
+// browser (reading a backslash as a slash and dropping tabs and newlines)
+// follows to //evil, another host. So: no control characters or
+// backslashes at all, a plain path (no scheme, host or user) that starts
+// with the prefix, and still does after cleaning.
 func localTarget(next string) string {
-	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
-		return "/console/queue"
+	const fallback = "/console/queue"
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return fallback
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") {
+		return fallback
+	}
+	if p := path.Clean(u.Path); !strings.HasPrefix(p+"/", Prefix) {
+		return fallback
 	}
 	return next
 }

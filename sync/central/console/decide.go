@@ -1,8 +1,10 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -60,6 +62,23 @@ func (c *Console) caseAction(action string, fn change) handlerFunc {
 		version, err := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
 		if err != nil && action != AuditClaim {
 			return fail(http.StatusBadRequest, "bad_request")
+		}
+		fn := fn
+		if action == AuditDecide {
+			// Who confirmed which hit is in the trail, read before the
+			// update (the version check catches a resolution between),
+			// and only for a case with a hit cleared: the trail is long.
+			cs, err := c.cfg.Store.Case(r.Context(), ref)
+			if err != nil {
+				return fmt.Errorf("reading the case: %w", err)
+			}
+			if slices.ContainsFunc(cs.Review.Hits, func(h central.HitResolution) bool { return h.Status == central.HitFalsePositive }) {
+				confirmers, err := c.hitConfirmers(r.Context(), ref)
+				if err != nil {
+					return err
+				}
+				fn = overturnNeedsFourEyes(fn, confirmers)
+			}
 		}
 		msg := ""
 		_, err = c.cfg.Store.UpdateReview(r.Context(), ref, func(cs central.Case) (central.Review, central.AuditEvent, error) {
@@ -198,6 +217,60 @@ func (c *Console) decide(cs central.Case, r *http.Request, v *Viewer, now time.T
 	}
 	rv.State = central.ReviewDecided
 	return rv, "", "msg.decided", nil
+}
+
+// hitConfirmers lists, by hit index, who ever confirmed a screening hit of
+// ref (from the trail's hit_resolve events, whose After is the review).
+func (c *Console) hitConfirmers(ctx context.Context, ref central.SubmissionRef) (map[int][]string, error) {
+	out := map[int][]string{}
+	f := central.AuditFilter{Subject: caseSubject(ref), Action: AuditHitResolved, Limit: central.MaxListLimit}
+	for {
+		evs, err := c.cfg.Store.Audit(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("reading the case's hit resolutions: %w", err)
+		}
+		for _, e := range evs {
+			var rv central.Review
+			if json.Unmarshal(e.After, &rv) != nil {
+				continue
+			}
+			for _, h := range rv.Hits {
+				if h.Status == central.HitConfirmed && !slices.Contains(out[h.Index], h.By) {
+					out[h.Index] = append(out[h.Index], h.By)
+				}
+			}
+		}
+		if len(evs) < central.MaxListLimit {
+			return out, nil
+		}
+		f.AfterSeq = evs[len(evs)-1].Seq
+	}
+}
+
+// overturnNeedsFourEyes wraps decide: a decision that rests on clearing as
+// a false positive a hit another reviewer confirmed goes to a second
+// reviewer, as a confirmed hit does. Else one reviewer could overturn a
+// colleague's confirmed sanctions match (after they released the case)
+// and approve alone.
+func overturnNeedsFourEyes(decide change, confirmers map[int][]string) change {
+	return func(cs central.Case, r *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
+		rv, act, msg, err := decide(cs, r, v, now)
+		if err != nil || rv.State != central.ReviewDecided {
+			return rv, act, msg, err
+		}
+		for _, h := range rv.Hits {
+			if h.Status != central.HitFalsePositive {
+				continue
+			}
+			for _, by := range confirmers[h.Index] {
+				if by != h.By {
+					rv.State = central.ReviewSecond
+					return rv, AuditPropose, "msg.second_review", nil
+				}
+			}
+		}
+		return rv, act, msg, nil
+	}
 }
 
 func allCleared(rv central.Review, n int) bool {

@@ -26,8 +26,12 @@ const (
 	slaAmber = 24 * time.Hour
 )
 
-// queuePageSize is how many cases one queue page lists.
-const queuePageSize = 50
+// queuePageSize is how many cases one queue page lists; maxQueuePage is
+// the last page number read (5 million cases in).
+const (
+	queuePageSize = 50
+	maxQueuePage  = 100_000
+)
 
 // AuditSearch is the audit action of a search by person in the queue.
 const AuditSearch = central.AuditSearch
@@ -118,8 +122,10 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	} else if !f.ReceivedBefore.IsZero() {
 		f.ReceivedBefore = f.ReceivedBefore.AddDate(0, 0, 1) // "to" is inclusive
 	}
+	// The page number is bounded: page=1e18 would overflow the offset
+	// into a negative one.
 	pageNo, _ := strconv.Atoi(q.Get("page"))
-	pageNo = max(pageNo, 1)
+	pageNo = min(max(pageNo, 1), maxQueuePage)
 	f.Offset = (pageNo - 1) * queuePageSize
 
 	// Devices: the viewer's scope, narrowed by the branch and device

@@ -35,7 +35,7 @@ func (c *Console) routeSignIn() {
 	c.pending("GET /console/enrol", c.enrolPage)
 	c.pending("POST /console/enrol", c.enrolConfirm)
 	c.route("POST /console/signout", central.RoleAuditor, c.signOut)
-	c.mux.HandleFunc("POST /console/lang", c.switchLang)
+	c.handle("POST /console/lang", http.HandlerFunc(c.switchLang))
 }
 
 // dummyHash is checked against when the account does not exist, so that
@@ -157,7 +157,7 @@ func (c *Console) dropSession(r *http.Request) {
 // gets a Viewer whose session is Pending (the user's account as stored).
 // Without one, the browser goes back to the sign-in page.
 func (c *Console) pending(pattern string, h handlerFunc) {
-	c.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, ok, err := c.session(r)
 		if err == nil && ok && !sess.Pending {
 			http.Redirect(w, r, "/console/queue", http.StatusSeeOther)
@@ -212,7 +212,7 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	next := localTarget(r.PostFormValue("next"))
 	code := strings.TrimSpace(r.PostFormValue("code"))
 	now := c.cfg.Now()
-	ok := false
+	ok, locked := false, false
 	// The check and LastTOTPStep move in one transaction, so a code is
 	// accepted once even when two requests race with it.
 	_, err := c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
@@ -226,6 +226,7 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		step, good := auth.CheckTOTP(string(secret), code, now, u.LastTOTPStep)
 		if !good {
 			auth.Fail(u, now)
+			locked = auth.Locked(*u, now)
 			return nil
 		}
 		auth.Succeed(u)
@@ -235,6 +236,12 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	})
 	if err != nil {
 		return fmt.Errorf("checking the TOTP code: %w", err)
+	}
+	if locked {
+		// A lockout by wrong codes is audited as one by wrong passwords.
+		if err := c.audit(ctx, v, AuditLocked, "user:"+v.User.Name, nil, map[string]any{"locked_minutes": int(auth.LockDuration.Minutes()), "step": "totp"}); err != nil {
+			return err
+		}
 	}
 	if !ok {
 		c.addrs.Fail(clientAddr(r))
@@ -395,11 +402,7 @@ func (c *Console) switchLang(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		c.setCookie(w, langCookie, lang, 365*24*3600)
-		next := r.PostFormValue("next")
-		if !strings.HasPrefix(next, Prefix) || strings.Contains(next, "//") {
-			next = "/console/queue"
-		}
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		http.Redirect(w, r, localTarget(r.PostFormValue("next")), http.StatusSeeOther)
 		return nil
 	}()
 	if err != nil {

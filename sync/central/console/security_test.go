@@ -1,0 +1,1111 @@
+package console
+
+// Security review of the console (OWASP ASVS level 2): each test asserts
+// what a hostile device, a hostile or careless console user, or an
+// outside attacker must not achieve.
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/json"
+	"image/jpeg"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/auth"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// registeredPatterns are the console's route patterns, as New registers
+// them.
+func registeredPatterns(t *testing.T) []string {
+	t.Helper()
+	c, err := New(Config{Store: boltStore(t), SecretKey: make([]byte, auth.KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.patterns
+}
+
+// routeKind says how a route is guarded.
+type routeKind int
+
+const (
+	guarded routeKind = iota // c.route: a signed-in user of a minimum role
+	public                   // the sign-in form: the pre-session CSRF cookie
+	pending                  // the TOTP step: a pending session
+	open                     // static files, the redirect, the 404 page, the language switch
+)
+
+// routeSpec is how TestRouteAccess exercises one pattern: the concrete
+// path (for an object outside northrev's or northadm's scope where the
+// route names one), who may use it, and whether its object is scoped.
+type routeSpec struct {
+	kind routeKind
+	path string
+	// auditor: an auditor may POST it (it changes nothing: sign-out, the
+	// chain verification).
+	auditor bool
+	// scoped: the route names a device or case; its out-of-scope path is
+	// path.
+	scoped bool
+}
+
+// TestRouteAccess is the access-control table: every route the console
+// registers (the test fails on a route missing from the table), tried
+// without a session, without a CSRF token, with another session's token,
+// cross-origin, as an auditor, and on an object outside the user's scope.
+// Nothing refused may change anything.
+func TestRouteAccess(t *testing.T) {
+	f := newFixture(t)
+	f.addUser("root", central.RoleAdmin)
+	f.addUser("northadm", central.RoleAdmin, "north")
+	south := caseHref(f.south)
+	table := map[string]routeSpec{
+		"GET /console/static/":                            {kind: open, path: "/console/static/console.css"},
+		"GET /console/dist/":                              {kind: open, path: "/console/dist/.gitkeep"},
+		"GET /console/{$}":                                {kind: open, path: "/console/"},
+		"/console/":                                       {kind: open, path: "/console/nope"},
+		"POST /console/lang":                              {kind: open, path: "/console/lang"},
+		"GET /console/signin":                             {kind: public, path: "/console/signin"},
+		"POST /console/signin":                            {kind: public, path: "/console/signin"},
+		"GET /console/signin/totp":                        {kind: pending, path: "/console/signin/totp"},
+		"POST /console/signin/totp":                       {kind: pending, path: "/console/signin/totp"},
+		"GET /console/enrol":                              {kind: pending, path: "/console/enrol"},
+		"POST /console/enrol":                             {kind: pending, path: "/console/enrol"},
+		"POST /console/signout":                           {path: "/console/signout", auditor: true},
+		"GET /console/queue":                              {path: "/console/queue"},
+		"GET /console/cases/{device}/{key}":               {path: south, scoped: true},
+		"GET /console/cases/{device}/{key}/images/{name}": {path: south + "/images/front", scoped: true},
+		"POST /console/cases/{device}/{key}/claim":        {path: south + "/claim", scoped: true},
+		"POST /console/cases/{device}/{key}/release":      {path: south + "/release", scoped: true},
+		"POST /console/cases/{device}/{key}/decide":       {path: south + "/decide", scoped: true},
+		"POST /console/cases/{device}/{key}/confirm":      {path: south + "/confirm", scoped: true},
+		"POST /console/cases/{device}/{key}/send-back":    {path: south + "/send-back", scoped: true},
+		"POST /console/cases/{device}/{key}/hits/{index}": {path: south + "/hits/0", scoped: true},
+		"GET /console/audit":                              {path: "/console/audit"},
+		"POST /console/audit/verify":                      {path: "/console/audit/verify", auditor: true},
+		"GET /console/devices":                            {path: "/console/devices"},
+		"POST /console/devices/{id}/revoke":               {path: "/console/devices/dev-south/revoke", scoped: true},
+		"POST /console/devices/{id}/branch":               {path: "/console/devices/dev-south/branch", scoped: true},
+		"POST /console/devices/tokens":                    {path: "/console/devices/tokens"},
+		"GET /console/lists":                              {path: "/console/lists"},
+		"POST /console/lists":                             {path: "/console/lists"},
+		"GET /console/risk":                               {path: "/console/risk"},
+		"POST /console/risk":                              {path: "/console/risk"},
+		"GET /console/dashboard":                          {path: "/console/dashboard"},
+		"GET /console/export.csv":                         {path: "/console/export.csv"},
+		"GET /console/privacy":                            {path: "/console/privacy"},
+		"POST /console/privacy/erase":                     {path: "/console/privacy/erase"},
+	}
+	patterns := registeredPatterns(t)
+	for _, p := range patterns {
+		if _, ok := table[p]; !ok {
+			t.Errorf("route %q is not in TestRouteAccess's table: add it, with how it is guarded", p)
+		}
+	}
+	for p := range table {
+		if !slices.Contains(patterns, p) {
+			t.Errorf("the table names %q, which the console does not register", p)
+		}
+	}
+
+	root, other, aud, northrev, northadm := f.browser(), f.browser(), f.browser(), f.browser(), f.browser()
+	root.signIn("root")
+	other.signIn("rev1")
+	aud.signIn("aud")
+	northrev.signIn("northrev")
+	northadm.signIn("northadm")
+	anon := f.browser()
+	// A form that would do something on every route, had it been let in.
+	form := func() url.Values {
+		return url.Values{"version": {"0"}, "outcome": {"resubmit"}, "status": {"false_positive"}, "note": {"n"},
+			"branch": {"north"}, "confirm": {"yes"}, "by": {"submission"}, "device_id": {"dev-south"},
+			"submission_id": {"sess-3-1"}, "step": {"confirm"}, "lang": {"id"}, "action": {"preview"}}
+	}
+	post := func(b *browser, path string, csrf string, hdr map[string]string) answer {
+		t.Helper()
+		fm := form()
+		fm.Set("csrf", csrf)
+		req, _ := http.NewRequest(http.MethodPost, f.base+path, strings.NewReader(fm.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		return b.do(req)
+	}
+	for _, p := range patterns {
+		spec := table[p]
+		method, _, _ := strings.Cut(p, " ")
+		isPost := method == http.MethodPost
+		t.Run(p, func(t *testing.T) {
+			switch {
+			case spec.kind == guarded && !isPost:
+				if a := anon.get(spec.path); a.status != http.StatusSeeOther || !strings.HasPrefix(a.loc, "/console/signin?next=") {
+					t.Errorf("GET without a session: %d to %q, want the sign-in page", a.status, a.loc)
+				}
+			case spec.kind == guarded && isPost:
+				if a := post(anon, spec.path, "", nil); a.status != http.StatusUnauthorized {
+					t.Errorf("POST without a session: %d, want 401", a.status)
+				}
+				// A GET of a change does nothing (405, or the 404 page),
+				// unless a page lives at the same path.
+				if _, page := table["GET "+strings.TrimPrefix(p, "POST ")]; !page {
+					if a := root.get(spec.path); a.status != http.StatusMethodNotAllowed && a.status != http.StatusNotFound {
+						t.Errorf("GET of a POST route: %d", a.status)
+					}
+				}
+				root.get("/console/queue")
+				for name, tc := range map[string]struct {
+					csrf string
+					hdr  map[string]string
+				}{
+					"no token":                {"", nil},
+					"another session's token": {other.csrf, nil},
+					"cross-site":              {root.csrf, map[string]string{"Sec-Fetch-Site": "cross-site"}},
+					"another origin":          {root.csrf, map[string]string{"Origin": "https://evil.example"}},
+				} {
+					if a := post(root, spec.path, tc.csrf, tc.hdr); a.status != http.StatusForbidden {
+						t.Errorf("%s: %d, want 403", name, a.status)
+					}
+				}
+				if !spec.auditor {
+					aud.get("/console/queue")
+					if a := post(aud, spec.path, aud.csrf, nil); a.status != http.StatusForbidden {
+						t.Errorf("auditor: %d, want 403", a.status)
+					}
+				}
+				if spec.scoped {
+					b := northrev
+					if strings.HasPrefix(spec.path, "/console/devices/") {
+						b = northadm
+					}
+					b.get("/console/queue")
+					if a := post(b, spec.path, b.csrf, nil); a.status != http.StatusForbidden {
+						t.Errorf("out of scope: %d, want 403", a.status)
+					}
+				}
+			case spec.kind == guarded && spec.scoped:
+				if a := northrev.get(spec.path); a.status != http.StatusNotFound {
+					t.Errorf("GET out of scope: %d, want 404", a.status)
+				}
+			case spec.kind == public && isPost, spec.kind == open && isPost:
+				anon.get("/console/signin") // the pre-session cookie, no token sent
+				if a := post(anon, spec.path, "", nil); a.status != http.StatusForbidden {
+					t.Errorf("POST without the token: %d, want 403", a.status)
+				}
+			case spec.kind == pending:
+				if isPost {
+					if a := post(anon, spec.path, anon.csrf, nil); a.status != http.StatusUnauthorized {
+						t.Errorf("POST without a pending session: %d, want 401", a.status)
+					}
+				} else if a := anon.get(spec.path); a.status != http.StatusSeeOther || a.loc != "/console/signin" {
+					t.Errorf("GET without a pending session: %d to %q", a.status, a.loc)
+				}
+			}
+		})
+	}
+	// The out-of-scope images: every name.
+	for _, name := range []string{"front", "back", "selfie", "portrait"} {
+		if a := northrev.get(south + "/images/" + name); a.status != http.StatusNotFound {
+			t.Errorf("out-of-scope image %s: %d, want 404", name, a.status)
+		}
+	}
+	// Nothing refused changed anything.
+	if rv := f.reviewOf(f.south); rv.Version != 0 {
+		t.Errorf("a refused request changed south's case: %+v", rv)
+	}
+	d, err := f.store.Device(context.Background(), "dev-south")
+	if err != nil || d.Revoked() || d.Branch != "south" {
+		t.Errorf("a refused request changed dev-south: %+v, %v", d, err)
+	}
+	if _, err := f.store.Upload(context.Background(), "dev-south", f.south.Key); err != nil {
+		t.Errorf("a refused erasure erased south's case: %v", err)
+	}
+	evs, err := f.store.Audit(context.Background(), central.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		switch e.Action {
+		case AuditSignIn, AuditTOTPEnrol, AuditCaseView, AuditImageView, AuditVerify, "user_add":
+		default:
+			t.Errorf("a refused request left audit event %s by %s on %s", e.Action, e.Actor, e.Subject)
+		}
+	}
+}
+
+// TestScopedAdmin: an admin scoped to branch north manages north's devices
+// only: another branch's device is neither revoked nor moved (into north,
+// which would open its cases), north's devices are not moved out, tokens
+// are for north only, and erasure is of north's submissions only (by
+// person it spans every branch, so it is for an admin of every branch).
+func TestScopedAdmin(t *testing.T) {
+	f := newFixture(t)
+	f.addUser("northadm", central.RoleAdmin, "north")
+	b := f.browser()
+	b.signIn("northadm")
+	for _, tc := range []struct {
+		name, path string
+		form       url.Values
+		want       int
+	}{
+		{"revoke another branch's device", "/console/devices/dev-south/revoke", url.Values{"confirm": {"yes"}}, http.StatusForbidden},
+		{"revoke an unknown device", "/console/devices/dev-nowhere/revoke", url.Values{"confirm": {"yes"}}, http.StatusForbidden},
+		{"move another branch's device in", "/console/devices/dev-south/branch", url.Values{"branch": {"north"}}, http.StatusForbidden},
+		{"move a device out", "/console/devices/dev-north/branch", url.Values{"branch": {"south"}}, http.StatusForbidden},
+		{"move a device to no branch", "/console/devices/dev-north/branch", url.Values{"branch": {""}}, http.StatusForbidden},
+		{"token for another branch", "/console/devices/tokens", url.Values{"branch": {"south"}}, http.StatusForbidden},
+		{"token for no branch", "/console/devices/tokens", url.Values{"branch": {""}}, http.StatusForbidden},
+		{"erase by person", "/console/privacy/erase", url.Values{"by": {"person"}, "name": {"ANNA MARIA ERIKSSON"}}, http.StatusForbidden},
+		{"erase another branch's submission", "/console/privacy/erase", url.Values{"by": {"submission"}, "device_id": {"dev-south"}, "submission_id": {"sess-3-1"}, "step": {"confirm"}, "confirm": {"ERASE"}}, http.StatusForbidden},
+		{"token for north", "/console/devices/tokens", url.Values{"branch": {"north"}}, http.StatusOK},
+		{"move within scope", "/console/devices/dev-north/branch", url.Values{"branch": {"north"}}, http.StatusSeeOther},
+		{"count a north submission", "/console/privacy/erase", url.Values{"by": {"submission"}, "device_id": {"dev-north"}, "submission_id": {"sess-2-1"}}, http.StatusOK},
+	} {
+		b.get("/console/devices")
+		if a := b.post(tc.path, tc.form); a.status != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, a.status, tc.want)
+		}
+	}
+	for id, branch := range map[string]string{"dev-south": "south", "dev-north": "north"} {
+		d, err := f.store.Device(context.Background(), id)
+		if err != nil || d.Revoked() || d.Branch != branch {
+			t.Errorf("%s after the refused changes: %+v, %v", id, d, err)
+		}
+	}
+	if _, err := f.store.Upload(context.Background(), "dev-south", f.south.Key); err != nil {
+		t.Errorf("south's submission was erased: %v", err)
+	}
+	if a := b.get("/console/devices"); strings.Contains(a.body, "dev-south") {
+		t.Error("the fleet page shows another branch's device")
+	}
+	// Another branch's device and token events stay out of the scoped
+	// audit view; the admin of every branch sees them.
+	f.addUser("root", central.RoleAdmin)
+	root := f.browser()
+	root.signIn("root")
+	root.get("/console/devices")
+	root.post("/console/devices/tokens", url.Values{"branch": {"south"}})
+	root.get("/console/devices")
+	if a := root.post("/console/devices/dev-south/revoke", url.Values{"confirm": {"yes"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("root revoking dev-south: %d", a.status)
+	}
+	if a := root.get("/console/audit"); !strings.Contains(a.body, "device:dev-south") || !strings.Contains(a.body, "branch:south") {
+		t.Error("the admin of every branch does not see south's device and token events")
+	}
+	if a := b.get("/console/audit"); strings.Contains(a.body, "device:dev-south") || strings.Contains(a.body, "branch:south") ||
+		!strings.Contains(a.body, "branch:north") {
+		t.Error("the scoped audit view shows another branch's device or token events (or not its own)")
+	}
+}
+
+// TestOpenRedirect: no "next" parameter sends the browser off the
+// console: not at the end of sign-in, not when a signed-in browser opens
+// the sign-in page, not after the language switch. The tricks are those
+// http.Redirect's path cleaning turns into "/\host" or "/<TAB>/host",
+// which browsers read as //host.
+func TestOpenRedirect(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("alice", central.RoleReviewer)
+	evil := []string{
+		"https://evil.example/", "//evil.example/", "/\\evil.example/", "/console/../\\evil.example/",
+		"/console/../\t/evil.example/", "/console/../\n/evil.example/", "/console/..//evil.example/",
+		"/console/../../evil.example", "/console/%2e%2e/\\evil.example", "javascript:alert(1)", "/console\\..\\..\\evil.example",
+		"/console/@evil.example", "/console/../\u0000/evil.example",
+	}
+	safe := func(loc string) bool {
+		if !strings.HasPrefix(loc, Prefix) || strings.HasPrefix(loc, "//") {
+			return false
+		}
+		for _, r := range loc {
+			if r < 0x20 || r == 0x7f || r == '\\' {
+				return false
+			}
+		}
+		u, err := url.Parse(loc)
+		return err == nil && u.Host == "" && u.Scheme == ""
+	}
+	b := e.browser()
+	b.signIn("alice")
+	for _, next := range evil {
+		if a := b.get("/console/signin?next=" + url.QueryEscape(next)); a.status != http.StatusSeeOther || !safe(a.loc) {
+			t.Errorf("signed-in sign-in page with next=%q: %d to %q", next, a.status, a.loc)
+		}
+		b.get("/console/queue")
+		if a := b.post("/console/lang", url.Values{"lang": {"en"}, "next": {next}}); a.status != http.StatusSeeOther || !safe(a.loc) {
+			t.Errorf("language switch with next=%q: %d to %q", next, a.status, a.loc)
+		}
+	}
+	// The whole sign-in with a hostile next, ending at the TOTP step.
+	for i, next := range evil[:6] {
+		e.clk.nextStep()
+		nb := e.browser()
+		nb.get("/console/signin")
+		a := nb.post("/console/signin", url.Values{"name": {"alice"}, "password": {testPassword}, "next": {next}})
+		if a.status != http.StatusSeeOther || !strings.HasPrefix(a.loc, "/console/signin/totp?next=") {
+			t.Fatalf("%d: password step: %d to %q", i, a.status, a.loc)
+		}
+		page := nb.get(a.loc)
+		m := regexp.MustCompile(`name="next" value="([^"]*)"`).FindStringSubmatch(page.body)
+		if m == nil || !safe(m[1]) {
+			t.Errorf("next=%q: the TOTP form carries next %v", next, m)
+		}
+		code, _ := auth.Code(e.secrets["alice"], e.clk.Now())
+		a = nb.post("/console/signin/totp", url.Values{"code": {code}, "next": {next}})
+		if a.status != http.StatusSeeOther || !safe(a.loc) {
+			t.Errorf("next=%q: signed in to %d %q", next, a.status, a.loc)
+		}
+	}
+	// A proper target is kept.
+	for _, next := range []string{"/console/cases/dev-1/abc?x=1", "/console/queue?state=open&page=2"} {
+		if got := localTarget(next); got != next {
+			t.Errorf("localTarget(%q) = %q", next, got)
+		}
+	}
+}
+
+// TestSecurityHeaders: every answer (pages, images, errors, the
+// cross-origin refusal, static files) carries a content security policy
+// without inline script or style, nosniff, no referrer, no framing and a
+// permissions policy; pages and images are not cached; and no rendered
+// page holds an inline script, style or event handler the policy would
+// have to allow. Behind TLS, HSTS.
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t)
+	f.addUser("root", central.RoleAdmin)
+	b := f.browser()
+	b.signIn("root")
+	check := func(what string, a answer, noStore bool) {
+		t.Helper()
+		h := a.header
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'", "form-action 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", what, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-") {
+			t.Errorf("%s: CSP %q allows unsafe sources", what, csp)
+		}
+		for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+			"Cross-Origin-Opener-Policy": "same-origin"} {
+			if h.Get(k) != want {
+				t.Errorf("%s: %s %q, want %q", what, k, h.Get(k), want)
+			}
+		}
+		if pp := h.Get("Permissions-Policy"); !strings.Contains(pp, "camera=()") {
+			t.Errorf("%s: Permissions-Policy %q", what, pp)
+		}
+		if noStore && h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", what, h.Get("Cache-Control"))
+		}
+	}
+	inline := regexp.MustCompile(`(?i)<script(?:\s+(?:defer|type="application/json"\s+id="[a-z-]+"))?>|<style|\sstyle=|\son[a-z]+=`)
+	pages := []string{"/console/queue", caseHref(f.escalate), "/console/audit", "/console/devices", "/console/lists",
+		"/console/risk", "/console/dashboard", "/console/privacy", "/console/nope"}
+	for _, p := range pages {
+		a := b.get(p)
+		check(p, a, true)
+		for _, m := range inline.FindAllString(a.body, -1) {
+			if !strings.Contains(m, "application/json") { // a data block: not run, its content escaped
+				t.Errorf("%s: inline %q", p, m)
+			}
+		}
+	}
+	check("image", b.get(caseHref(f.escalate)+"/images/front"), true)
+	check("portrait", b.get(caseHref(f.escalate)+"/images/portrait"), true)
+	check("export", b.get("/console/export.csv"), true)
+	b.header.Set("Sec-Fetch-Site", "cross-site")
+	a := b.act(f.review, "claim", nil)
+	b.header = http.Header{}
+	if a.status != http.StatusForbidden {
+		t.Fatalf("cross-site claim: %d", a.status)
+	}
+	check("cross-origin refusal", a, true)
+	check("static", b.get("/console/static/console.js"), false)
+	anon := f.browser()
+	check("sign-in", anon.get("/console/signin"), true)
+
+	c, err := New(Config{Store: boltStore(t), SecretKey: make([]byte, auth.KeySize), Secure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(c.Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/console/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if hsts := resp.Header.Get("Strict-Transport-Security"); !strings.Contains(hsts, "max-age=") {
+		t.Errorf("HSTS behind TLS: %q", hsts)
+	}
+}
+
+// submitFront is env.submit with the front image given (and no selfie).
+func (e *env) submitFront(device, id string, pl, front []byte) central.SubmissionRef {
+	e.t.Helper()
+	ctx := context.Background()
+	now := e.clk.Now().UTC()
+	sum := central.Summarize(pl)
+	h := sha256.Sum256(front)
+	key := protocol.SubmissionKey(id)
+	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: now.Add(-time.Minute),
+		ReceivedAt: now, Verdict: "ok", AttestationFresh: true, Payload: pl, Summary: &sum,
+		Images: []central.ImageProgress{{ImageMeta: protocol.ImageMeta{Name: "front", Size: int64(len(front)), SHA256: h[:], Key: make([]byte, 32)}}}}
+	if _, _, err := e.store.BeginSubmission(ctx, sub); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.store.AppendChunk(ctx, central.Chunk{DeviceID: device, Key: key, Image: "front", Data: front, At: now}); err != nil {
+		e.t.Fatal(err)
+	}
+	return central.SubmissionRef{DeviceID: device, Key: key}
+}
+
+// TestImageBomb: a device's front image of a few hundred bytes that
+// declares 65500x65500 pixels is not decoded (that would allocate
+// gigabytes) to cut the portrait: 404, and the server allocates little.
+func TestImageBomb(t *testing.T) {
+	e := newEnv(t)
+	e.addDevice("dev-1", "north")
+	e.addUser("rev", central.RoleReviewer)
+	small := testJPEG(t, 16, 16)
+	bomb := bytes.Clone(small)
+	i := bytes.Index(bomb, []byte{0xFF, 0xC0}) // SOF0: length, precision, height, width
+	if i < 0 {
+		t.Fatal("no SOF0 marker in the test JPEG")
+	}
+	copy(bomb[i+5:], []byte{0xFF, 0xDC, 0xFF, 0xDC})
+	if cfg, err := jpeg.DecodeConfig(bytes.NewReader(bomb)); err != nil || cfg.Width != 65500 {
+		t.Fatalf("the bomb reads as %+v, %v", cfg, err)
+	}
+	ref := e.submitFront("dev-1", "bomb-1", payload(t, "payload_escalate.json", "bomb", nil), bomb)
+	b := e.browser()
+	b.signIn("rev")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	a := b.get(caseHref(ref) + "/images/portrait")
+	runtime.ReadMemStats(&after)
+	if a.status != http.StatusNotFound {
+		t.Errorf("portrait of the bomb: %d, want 404", a.status)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+		t.Errorf("cutting the bomb's portrait allocated %d MiB", grew>>20)
+	}
+	if a := b.get(caseHref(ref)); a.status != http.StatusOK {
+		t.Errorf("case view of the bomb: %d", a.status)
+	}
+}
+
+// multipartBody is a multipart form with one file of size bytes.
+func multipartBody(t *testing.T, size int) (string, *bytes.Buffer) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, err := mw.CreateFormFile("file", "big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(bytes.Repeat([]byte{'x'}, size))
+	mw.WriteField("name", "alice")
+	mw.Close()
+	return mw.FormDataContentType(), &buf
+}
+
+// TestFormLimits: a multipart body is refused (415) everywhere but the
+// watchlist upload, before a byte of it is parsed: without the refusal,
+// reading a field would spool its files to disk without limit, and on the
+// sign-in form anyone may post. A urlencoded form over maxForm is 413.
+// Neither changes anything.
+func TestFormLimits(t *testing.T) {
+	f := newFixture(t)
+	anon := f.browser()
+	anon.get("/console/signin")
+	ct, body := multipartBody(t, 2<<20)
+	req, _ := http.NewRequest(http.MethodPost, f.base+"/console/signin?csrf="+url.QueryEscape(anon.csrf), body)
+	req.Header.Set("Content-Type", ct)
+	if a := anon.do(req); a.status != http.StatusUnsupportedMediaType {
+		t.Errorf("multipart sign-in: %d, want 415", a.status)
+	}
+	b := f.browser()
+	b.signIn("rev1")
+	b.get(caseHref(f.review))
+	ct, body = multipartBody(t, 2<<20)
+	req, _ = http.NewRequest(http.MethodPost, f.base+caseHref(f.review)+"/claim?csrf="+url.QueryEscape(b.csrf), body)
+	req.Header.Set("Content-Type", ct)
+	if a := b.do(req); a.status != http.StatusUnsupportedMediaType {
+		t.Errorf("multipart claim: %d, want 415", a.status)
+	}
+	// The watchlist upload takes multipart, with the token in its URL:
+	// without it, or with another session's, 403.
+	f.addUser("root", central.RoleAdmin)
+	root := f.browser()
+	root.signIn("root")
+	for _, tok := range []string{"", b.csrf} {
+		ct, body := multipartBody(t, 1<<10)
+		req, _ := http.NewRequest(http.MethodPost, f.base+"/console/lists?csrf="+url.QueryEscape(tok), body)
+		req.Header.Set("Content-Type", ct)
+		if a := root.do(req); a.status != http.StatusForbidden {
+			t.Errorf("multipart upload with token %q: %d, want 403", tok, a.status)
+		}
+	}
+	big := url.Values{"csrf": {b.csrf}, "version": {"0"}, "note": {strings.Repeat("x", maxForm)}}
+	req, _ = http.NewRequest(http.MethodPost, f.base+caseHref(f.review)+"/claim", strings.NewReader(big.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if a := b.do(req); a.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized form: %d, want 413", a.status)
+	}
+	if rv := f.reviewOf(f.review); rv.Version != 0 {
+		t.Errorf("a refused form changed the case: %+v", rv)
+	}
+	// Queue pages out of range, and search terms of every shape, are
+	// answered normally.
+	for _, q := range []string{"page=1000000000000000000", "page=-9", "page=9223372036854775807", "page=abc",
+		"q=" + url.QueryEscape(strings.Repeat("(a+)+", 2000)), "q=" + url.QueryEscape("\u202e\u0000ＮＩＫ\U0001F600"), "kind=name&q=%E2%80%8B",
+		"from=2026-13-45", "state=bogus", "decision=" + strings.Repeat("x", 4000)} {
+		a := b.get("/console/queue?" + q)
+		if a.status != http.StatusOK {
+			t.Errorf("queue ?%.40s: %d", q, a.status)
+		}
+		if m := regexp.MustCompile(`id="queue-count">[^<]*-\d`).FindString(a.body); m != "" {
+			t.Errorf("queue ?%.40s: %q", q, m)
+		}
+	}
+}
+
+// hostile is what a hostile device puts in every string of its payload:
+// markup for each context, and a spreadsheet formula first.
+const hostile = `=HYPERLINK("http://evil.example")"'><script>alert(1)</script><img src=x onerror=alert(2)>javascript:alert(3)`
+
+// hostilePayload is a captured payload with every string a device
+// controls replaced by hostile (a few routing strings kept), and hostile
+// keys in its maps.
+func hostilePayload(t *testing.T, session string) []byte {
+	t.Helper()
+	keep := map[string]bool{"session_id": true, "decision": true, "source": true, "time": true}
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, val := range x {
+				if s, ok := val.(string); ok && keep[k] {
+					x[k] = s
+					continue
+				}
+				x[k] = walk(val)
+			}
+			return x
+		case []any:
+			for i := range x {
+				x[i] = walk(x[i])
+			}
+			return x
+		case string:
+			return hostile
+		}
+		return v
+	}
+	return payload(t, "payload_escalate.json", session, func(m map[string]any) {
+		walk(m)
+		rep := m["report"].(map[string]any)
+		doc := rep["document"].(map[string]any)
+		doc["fields"].(map[string]any)[hostile] = map[string]any{"value": hostile, "source": "visual", "confidence": 1}
+		doc["mismatches"] = []any{map[string]any{"field": hostile, "source": hostile, "value": hostile, "visual": hostile}}
+		rep["reasons"] = []any{map[string]any{"code": hostile, "detail": hostile}}
+		rep["screening"] = map[string]any{"screened": true, "name": hostile, "hits": []any{map[string]any{
+			"name": hostile, "list": hostile, "entry_id": hostile, "kind": hostile, "alias": hostile, "dob": hostile, "country": hostile,
+			"matched": []any{map[string]any{"query": hostile, "entry": hostile, "score": 1}}}}}
+		rep["device"] = map[string]any{"verdict": hostile, "profile": hostile, "os": hostile, "arch": hostile,
+			"checks": []any{map[string]any{"name": hostile, "status": hostile, "severity": hostile, "evidence": map[string]any{hostile: hostile}}}}
+	})
+}
+
+// TestHostileDeviceStrings: every string of a hostile device's payload and
+// status (names, fields and their names, reason codes and details, MRZ
+// lines, screening entries, device checks, app version, operator, branch,
+// last error), and a reviewer's note, shows as text on every page, never
+// as markup; the dashboard's embedded JSON holds no "<"; and the CSV export
+// defuses formulas.
+func TestHostileDeviceStrings(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	h := sha256.Sum256([]byte("token-hostile"))
+	now := e.clk.Now().UTC()
+	if err := e.store.CreateEnrollToken(ctx, central.EnrollToken{Hash: h, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Branch: hostile}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	if err := e.store.Enroll(ctx, h, central.Device{ID: "dev-h", PublicKey: pub, Branch: hostile, AppVersion: hostile, EnrolledAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.SetDeviceStatus(ctx, "dev-h", protocol.DeviceStatus{AppVersion: hostile, LastError: hostile, QueueDepth: 1,
+		Watchlists: map[string]int64{hostile: 1}}, now); err != nil {
+		t.Fatal(err)
+	}
+	ref := e.submit("dev-h", "hostile-1", hostilePayload(t, "hostile"))
+	// An uploaded list whose header names it hostile-ly (the lists page
+	// shows the header's name and version).
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	json.NewEncoder(zw).Encode(map[string]any{"format": "x", "name": hostile, "version": hostile, "date": now, "count": 1, "entries": []any{}})
+	zw.Close()
+	if _, err := e.store.PutWatchlist(ctx, "hostile.list.json.gz", gz.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	e.addUser("root", central.RoleAdmin)
+	b := e.browser()
+	b.signIn("root")
+	b.get(caseHref(ref))
+	if a := b.act(ref, "claim", nil); a.status != http.StatusSeeOther {
+		t.Fatalf("claim: %d", a.status)
+	}
+	if a := b.act(ref, "hits/0", url.Values{"status": {"confirmed"}, "note": {hostile}}); a.status != http.StatusSeeOther {
+		t.Fatalf("hit: %d %s", a.status, a.body)
+	}
+	raw := []string{"<script>alert", "<img src=x", `"'>`, `href="javascript:`, `src="javascript:`}
+	shown := 0
+	for _, p := range []string{caseHref(ref), "/console/queue", "/console/devices", "/console/audit", "/console/dashboard", "/console/lists",
+		"/console/queue?doc_type=" + url.QueryEscape(hostile), "/console/audit?actor=" + url.QueryEscape(hostile)} {
+		a := b.get(p)
+		if a.status != http.StatusOK {
+			t.Errorf("%s: %d", p, a.status)
+			continue
+		}
+		for _, r := range raw {
+			if strings.Contains(a.body, r) {
+				i := strings.Index(a.body, r)
+				t.Errorf("%s: raw %q in the page: …%s…", p, r, a.body[max(0, i-80):min(len(a.body), i+40)])
+			}
+		}
+		shown += strings.Count(a.body, "&lt;script&gt;alert(1)&lt;/script&gt;")
+		if m := admDataBlock.FindStringSubmatch(a.body); m != nil && strings.ContainsAny(m[1], "<>") {
+			t.Errorf("%s: the embedded JSON holds markup: %.200s", p, m[1])
+		}
+	}
+	if shown < 10 {
+		t.Errorf("the hostile strings were shown (escaped) only %d times: are the pages showing them at all?", shown)
+	}
+	a := b.get("/console/export.csv?state=claimed")
+	rows, err := csv.NewReader(strings.NewReader(a.body)).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("export: %d rows, %v: %s", len(rows), err, a.body)
+	}
+	for i, cell := range rows[1] {
+		if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+			t.Errorf("export column %s: %q starts a formula", rows[0][i], cell)
+		}
+	}
+	if !slices.Contains(rows[1], "'"+hostile) {
+		t.Errorf("export row %q lacks the defused hostile branch", rows[1])
+	}
+}
+
+var admDataBlock = regexp.MustCompile(`(?s)<script type="application/json" id="dash-data">(.*?)</script>`)
+
+// cookieOf is b's session cookie.
+func (b *browser) cookieOf(name string) string {
+	u, _ := url.Parse(b.e.base)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// withCookie is a new browser holding only the session cookie tok.
+func (e *env) withCookie(tok string) *browser {
+	b := e.browser()
+	u, _ := url.Parse(e.base)
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: tok, Path: "/"}})
+	return b
+}
+
+// TestSessions: the token changes at each sign-in step (fixation), the
+// pending token authorises nothing and dies at sign-in, a signed-out
+// token is dead on the server (a copy of the cookie does not work), and
+// sessions end server-side when idle, at their absolute end, and when the
+// account is disabled.
+func TestSessions(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("alice", central.RoleReviewer)
+	first := e.browser()
+	first.signIn("alice") // enrols TOTP
+
+	b := e.browser()
+	b.get("/console/signin")
+	b.post("/console/signin", url.Values{"name": {"alice"}, "password": {testPassword}})
+	pendingTok := b.cookieOf(sessionCookie)
+	if pendingTok == "" {
+		t.Fatal("no pending session cookie")
+	}
+	pend := e.withCookie(pendingTok)
+	for _, p := range []string{"/console/queue", caseHref(central.SubmissionRef{DeviceID: "d", Key: protocol.SubmissionKey("x")}), "/console/audit", "/console/export.csv"} {
+		if a := pend.get(p); a.status != http.StatusSeeOther || !strings.HasPrefix(a.loc, "/console/signin") {
+			t.Errorf("pending session GET %s: %d to %q", p, a.status, a.loc)
+		}
+	}
+	pend.get("/console/signin/totp") // the pending session's CSRF token
+	if a := pend.post("/console/signout", nil); a.status != http.StatusUnauthorized {
+		t.Errorf("a pending session's POST to a signed-in route: %d, want 401", a.status)
+	}
+	e.clk.nextStep()
+	b.get("/console/signin/totp")
+	if a := b.post("/console/signin/totp", url.Values{"code": {e.clk.code(t, e.secrets["alice"])}}); a.status != http.StatusSeeOther {
+		t.Fatalf("TOTP: %d", a.status)
+	}
+	fullTok := b.cookieOf(sessionCookie)
+	if fullTok == "" || fullTok == pendingTok {
+		t.Fatal("the session token did not change at sign-in (fixation)")
+	}
+	if a := e.withCookie(pendingTok).get("/console/signin/totp"); a.status != http.StatusSeeOther || a.loc != "/console/signin" {
+		t.Errorf("the pending token after sign-in: %d to %q", a.status, a.loc)
+	}
+	copyB := e.withCookie(fullTok)
+	if a := copyB.get("/console/queue"); a.status != http.StatusOK {
+		t.Fatalf("a copy of the cookie before sign-out: %d", a.status)
+	}
+	b.get("/console/queue")
+	b.post("/console/signout", nil)
+	if a := copyB.get("/console/queue"); a.status != http.StatusSeeOther {
+		t.Errorf("a copy of the cookie after sign-out: %d", a.status)
+	}
+
+	// Idle: used within the idle timeout it lives; past it, it is gone.
+	if a := first.get("/console/queue"); a.status != http.StatusOK {
+		t.Fatalf("first session: %d", a.status)
+	}
+	e.clk.Advance(auth.IdleTimeout - time.Minute)
+	if a := first.get("/console/queue"); a.status != http.StatusOK {
+		t.Errorf("used within the idle timeout: %d", a.status)
+	}
+	e.clk.Advance(auth.IdleTimeout + time.Second)
+	if a := first.get("/console/queue"); a.status != http.StatusSeeOther {
+		t.Errorf("idle past the timeout: %d", a.status)
+	}
+	// Absolute: kept busy, it still ends AbsoluteTimeout after sign-in.
+	e.clk.nextStep()
+	busy := e.browser()
+	busy.signIn("alice")
+	start := e.clk.Now()
+	for e.clk.Now().Sub(start) < auth.AbsoluteTimeout-20*time.Minute {
+		e.clk.Advance(20 * time.Minute)
+		if a := busy.get("/console/queue"); a.status != http.StatusOK {
+			t.Fatalf("busy session at %v: %d", e.clk.Now().Sub(start), a.status)
+		}
+	}
+	e.clk.Advance(20 * time.Minute)
+	if a := busy.get("/console/queue"); a.status != http.StatusSeeOther {
+		t.Errorf("busy session past the absolute timeout: %d", a.status)
+	}
+	// Disabled: the next request is refused and the session removed.
+	e.clk.nextStep()
+	d := e.browser()
+	d.signIn("alice")
+	tok := d.cookieOf(sessionCookie)
+	if _, err := e.store.UpdateUser(context.Background(), "alice", func(u *central.User) error { u.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if a := d.get("/console/queue"); a.status != http.StatusSeeOther {
+		t.Errorf("a disabled account's session: %d", a.status)
+	}
+	if _, err := e.store.Session(context.Background(), auth.HashToken(tok), e.clk.Now()); err == nil {
+		t.Error("a disabled account's session is still stored")
+	}
+}
+
+// TestTOTPLockout: wrong TOTP codes count towards the account's lockout
+// (a password thief cannot try codes on and on), the lockout is audited
+// as the password's is, and a right code is refused while locked.
+func TestTOTPLockout(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("alice", central.RoleReviewer)
+	e.browser().signIn("alice")
+	e.clk.nextStep()
+	b := e.browser()
+	b.get("/console/signin")
+	b.post("/console/signin", url.Values{"name": {"alice"}, "password": {testPassword}})
+	b.get("/console/signin/totp")
+	right := e.clk.code(t, e.secrets["alice"])
+	wrong := "000000"
+	if wrong == right {
+		wrong = "111111"
+	}
+	for range auth.MaxFailures {
+		if a := b.post("/console/signin/totp", url.Values{"code": {wrong}}); a.status != http.StatusUnauthorized {
+			t.Fatalf("wrong code: %d", a.status)
+		}
+	}
+	if a := b.post("/console/signin/totp", url.Values{"code": {right}}); a.status != http.StatusUnauthorized {
+		t.Errorf("right code on a locked account: %d", a.status)
+	}
+	if acts := e.auditActions("user:alice"); !slices.Contains(acts, AuditLocked) {
+		t.Errorf("audit of alice = %v, want the lockout", acts)
+	}
+	u, _ := e.store.User(context.Background(), "alice")
+	if !auth.Locked(u, e.clk.Now()) {
+		t.Error("the account is not locked after wrong codes")
+	}
+}
+
+// TestStaticFiles: the static handlers serve the embedded files and
+// nothing else: no directory listing, no way out of the embedded
+// directory (the console's Go sources are beside it in the module).
+func TestStaticFiles(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	if a := b.get("/console/static/console.css"); a.status != http.StatusOK || !strings.HasPrefix(a.header.Get("Content-Type"), "text/css") {
+		t.Fatalf("console.css: %d %q", a.status, a.header.Get("Content-Type"))
+	}
+	for _, p := range []string{"/console/static/", "/console/dist/", "/console/dist/vendor", "/console/dist/vendor/",
+		"/console/static/../console.go", "/console/static/%2e%2e/console.go", "/console/static/..%2fconsole.go",
+		"/console/static/%2e%2e%2f%2e%2e%2fi18n/en.json", "/console/static/..\\console.go", "/console/dist/../templates/layout.html"} {
+		a := b.get(p)
+		if a.status == http.StatusOK || strings.Contains(a.body, "package console") || strings.Contains(a.body, "<pre>") ||
+			strings.Contains(a.body, `{{define`) || strings.Contains(a.body, `"queue.title"`) {
+			t.Errorf("GET %s: %d %.80q", p, a.status, a.body)
+		}
+	}
+}
+
+// TestFourEyesBypass: the person behind a decision waiting for a second
+// reviewer cannot be that second reviewer by any route or session (not
+// an admin either); nobody decides a case without claiming it, or one
+// another reviewer holds, or on a stale version; and whoever confirmed a
+// screening hit is not the second reviewer of the decision built on it.
+func TestFourEyesBypass(t *testing.T) {
+	f := newFixture(t)
+	f.addUser("root", central.RoleAdmin)
+	f.addUser("rev3", central.RoleReviewer)
+	rev1, rev1b, rev2, root, rev3 := f.browser(), f.browser(), f.browser(), f.browser(), f.browser()
+	for _, s := range []struct {
+		b    *browser
+		name string
+	}{{rev1, "rev1"}, {rev1b, "rev1"}, {rev2, "rev2"}, {root, "root"}, {rev3, "rev3"}} {
+		f.clk.nextStep()
+		s.b.signIn(s.name)
+	}
+	ref := f.escalate
+	rev1.get(caseHref(ref))
+	if a := rev1.act(ref, "decide", url.Values{"outcome": {"reject"}, "reason": {"sanctions"}}); a.status != http.StatusConflict {
+		t.Errorf("decide without a claim: %d, want 409", a.status)
+	}
+	if a := rev1.act(ref, "hits/0", url.Values{"status": {"confirmed"}, "note": {"n"}}); a.status != http.StatusConflict {
+		t.Errorf("resolve a hit without a claim: %d, want 409", a.status)
+	}
+	rev1.act(ref, "claim", nil)
+	rev2.get(caseHref(ref))
+	for _, action := range []string{"decide", "hits/0", "release", "claim"} {
+		if a := rev2.act(ref, action, url.Values{"outcome": {"reject"}, "reason": {"sanctions"}, "status": {"false_positive"}, "note": {"n"}}); a.status != http.StatusConflict {
+			t.Errorf("%s of a case rev1 holds: %d, want 409", action, a.status)
+		}
+	}
+	if a := rev1.act(ref, "hits/0", url.Values{"status": {"confirmed"}, "note": {"n"}, "version": {"0"}}); a.status != http.StatusConflict {
+		t.Errorf("a stale version: %d, want 409", a.status)
+	}
+	if a := rev1.act(ref, "hits/0", url.Values{"status": {"confirmed"}, "note": {"same person"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("confirm the hit: %d", a.status)
+	}
+	// rev1 confirmed the hit and lets go; rev2 takes the case and
+	// proposes the reject.
+	rev1.act(ref, "release", nil)
+	rev2.act(ref, "claim", nil)
+	if a := rev2.act(ref, "decide", url.Values{"outcome": {"reject"}, "reason": {"sanctions"}, "note": {"n"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("reject: %d %s", a.status, a.body)
+	}
+	if rv := f.reviewOf(ref); rv.State != central.ReviewSecond {
+		t.Fatalf("after the reject: %+v", rv)
+	}
+	for _, who := range []struct {
+		name string
+		b    *browser
+	}{{"the proposer", rev2}, {"the hit's confirmer", rev1}, {"the hit's confirmer in another session", rev1b}} {
+		who.b.get(caseHref(ref))
+		for _, action := range []string{"confirm", "send-back"} {
+			if a := who.b.act(ref, action, url.Values{"note": {"n"}}); a.status != http.StatusForbidden {
+				t.Errorf("%s: %s %d, want 403", who.name, action, a.status)
+			}
+		}
+		for _, action := range []string{"decide", "hits/0", "release", "claim"} {
+			if a := who.b.act(ref, action, url.Values{"outcome": {"approve"}, "status": {"false_positive"}, "note": {"n"}}); a.status != http.StatusConflict {
+				t.Errorf("%s: %s in second review %d, want 409", who.name, action, a.status)
+			}
+		}
+	}
+	if rv := f.reviewOf(ref); rv.State != central.ReviewSecond || rv.SecondBy != "" {
+		t.Fatalf("the refused attempts changed the case: %+v", rv)
+	}
+	// An admin who proposes is a proposer like anyone.
+	root.get(caseHref(f.south))
+	root.act(f.south, "claim", nil)
+	root.act(f.south, "hits/0", url.Values{"status": {"confirmed"}, "note": {"n"}})
+	if a := root.act(f.south, "decide", url.Values{"outcome": {"reject"}, "reason": {"sanctions"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("the admin's reject: %d %s", a.status, a.body)
+	}
+	for _, action := range []string{"confirm", "send-back"} {
+		if a := root.act(f.south, action, url.Values{"note": {"n"}}); a.status != http.StatusForbidden {
+			t.Errorf("the admin confirming their own proposal: %s %d, want 403", action, a.status)
+		}
+	}
+	rev3.get(caseHref(ref))
+	if a := rev3.act(ref, "confirm", url.Values{"note": {"agree"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("a reviewer outside the decision confirming: %d %s", a.status, a.body)
+	}
+	if rv := f.reviewOf(ref); rv.State != central.ReviewDecided || rv.SecondBy != "rev3" {
+		t.Errorf("after the second reviewer: %+v", rv)
+	}
+}
+
+// TestEveryChangeAudited: each change of a case leaves exactly one audit
+// event naming who did it, on the case, with the review before and after;
+// each read of personal data (the case, each image, a search by person,
+// an export) leaves one too; a refused change leaves none.
+func TestEveryChangeAudited(t *testing.T) {
+	f := newFixture(t)
+	rev1, rev2 := f.browser(), f.browser()
+	rev1.signIn("rev1")
+	f.clk.nextStep()
+	rev2.signIn("rev2")
+	ref := f.escalate
+	count := func() int {
+		evs, err := f.store.Audit(context.Background(), central.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	rev1.get(caseHref(ref))
+	rev2.get(caseHref(ref))
+	for _, step := range []struct {
+		b            *browser
+		actor        string
+		action, want string
+		form         url.Values
+		state        central.ReviewState
+	}{
+		{rev1, "rev1", "claim", AuditClaim, nil, central.ReviewClaimed},
+		{rev1, "rev1", "release", AuditRelease, nil, central.ReviewOpen},
+		{rev1, "rev1", "claim", AuditClaim, nil, central.ReviewClaimed},
+		{rev1, "rev1", "hits/0", AuditHitResolved, url.Values{"status": {"confirmed"}, "note": {"agree"}}, central.ReviewClaimed},
+		{rev1, "rev1", "decide", AuditPropose, url.Values{"outcome": {"reject"}, "reason": {"sanctions"}}, central.ReviewSecond},
+		{rev2, "rev2", "send-back", AuditSendBack, url.Values{"note": {"look again"}}, central.ReviewClaimed},
+		{rev1, "rev1", "decide", AuditPropose, url.Values{"outcome": {"resubmit"}}, central.ReviewSecond},
+		{rev2, "rev2", "confirm", AuditConfirm, nil, central.ReviewDecided},
+	} {
+		before := f.reviewOf(ref)
+		n := count()
+		// A refused try first (a stale version): no event. (A claim
+		// takes no version: it is the claim or who holds the case.)
+		if step.action != "claim" {
+			if a := step.b.act(ref, step.action, url.Values{"version": {itoa(before.Version + 7)}}); a.status != http.StatusConflict {
+				t.Errorf("%s on a stale version: %d", step.action, a.status)
+			}
+		}
+		if a := step.b.act(ref, step.action, step.form); a.status != http.StatusSeeOther {
+			t.Fatalf("%s: %d %s", step.action, a.status, a.body)
+		}
+		if got := count(); got != n+1 {
+			t.Errorf("%s: %d audit events, want 1", step.action, got-n)
+		}
+		evs, _ := f.store.Audit(context.Background(), central.AuditFilter{Subject: caseSubject(ref), Action: step.want})
+		if len(evs) == 0 {
+			t.Fatalf("%s: no %s event", step.action, step.want)
+		}
+		e := evs[len(evs)-1]
+		var b, a central.Review
+		if e.Actor != "user:"+step.actor || json.Unmarshal(e.Before, &b) != nil || json.Unmarshal(e.After, &a) != nil ||
+			b.Version != before.Version || state(a) != step.state {
+			t.Errorf("%s: event %s by %s, before %s, after %s", step.action, e.Action, e.Actor, e.Before, e.After)
+		}
+	}
+	// Reads of personal data.
+	for _, r := range []struct{ path, action string }{
+		{caseHref(ref), AuditCaseView},
+		{caseHref(ref) + "/images/front", AuditImageView},
+		{caseHref(ref) + "/images/selfie", AuditImageView},
+		{caseHref(ref) + "/images/portrait", AuditImageView},
+		{"/console/queue?kind=document_number&q=L898902C3", AuditSearch},
+		{"/console/export.csv?state=decided", "export"},
+	} {
+		n := count()
+		if a := rev1.get(r.path); a.status != http.StatusOK {
+			t.Errorf("GET %s: %d", r.path, a.status)
+		}
+		evs, _ := f.store.Audit(context.Background(), central.AuditFilter{})
+		if len(evs) != n+1 || evs[n].Action != r.action || evs[n].Actor != "user:rev1" {
+			t.Errorf("GET %s: %d new events (last %+v), want one %s", r.path, len(evs)-n, evs[len(evs)-1], r.action)
+		}
+	}
+}
+
+// TestOverturnedHitNeedsFourEyes: a reviewer who clears as a false
+// positive a screening hit a colleague confirmed (the colleague having
+// let the case go) does not approve alone: the approval waits for a
+// second reviewer, not themselves. Clearing one's own confirmation, or a
+// hit nobody confirmed, stays a one-person decision.
+func TestOverturnedHitNeedsFourEyes(t *testing.T) {
+	f := newFixture(t)
+	f.addUser("rev3", central.RoleReviewer)
+	rev1, rev2, rev3 := f.browser(), f.browser(), f.browser()
+	for _, s := range []struct {
+		b    *browser
+		name string
+	}{{rev1, "rev1"}, {rev2, "rev2"}, {rev3, "rev3"}} {
+		f.clk.nextStep()
+		s.b.signIn(s.name)
+	}
+	ref := f.escalate
+	rev1.get(caseHref(ref))
+	rev1.act(ref, "claim", nil)
+	if a := rev1.act(ref, "hits/0", url.Values{"status": {"confirmed"}, "note": {"same person"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("confirm: %d", a.status)
+	}
+	rev1.act(ref, "release", nil)
+	rev2.get(caseHref(ref))
+	rev2.act(ref, "claim", nil)
+	if a := rev2.act(ref, "hits/0", url.Values{"status": {"false_positive"}, "note": {"another person"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("clear: %d", a.status)
+	}
+	if a := rev2.act(ref, "decide", url.Values{"outcome": {"approve"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d %s", a.status, a.body)
+	}
+	if rv := f.reviewOf(ref); rv.State != central.ReviewSecond || rv.Outcome != central.OutcomeApprove {
+		t.Fatalf("an approval over a colleague's confirmed hit: %+v, want second review", rv)
+	}
+	if a := rev2.act(ref, "confirm", nil); a.status != http.StatusForbidden {
+		t.Errorf("its proposer confirming: %d, want 403", a.status)
+	}
+	rev3.get(caseHref(ref))
+	if a := rev3.act(ref, "confirm", url.Values{"note": {"agree: another person"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("second reviewer: %d", a.status)
+	}
+	if rv := f.reviewOf(ref); rv.State != central.ReviewDecided || rv.SecondBy != "rev3" {
+		t.Errorf("after the second reviewer: %+v", rv)
+	}
+	// One's own change of mind: final at once.
+	rev1.get(caseHref(f.south))
+	rev1.act(f.south, "claim", nil)
+	rev1.act(f.south, "hits/0", url.Values{"status": {"confirmed"}, "note": {"n"}})
+	rev1.act(f.south, "hits/0", url.Values{"status": {"false_positive"}, "note": {"no: another person"}})
+	if a := rev1.act(f.south, "decide", url.Values{"outcome": {"approve"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d", a.status)
+	}
+	if rv := f.reviewOf(f.south); rv.State != central.ReviewDecided {
+		t.Errorf("approval after clearing one's own confirmation: %+v, want decided", rv)
+	}
+}
