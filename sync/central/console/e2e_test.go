@@ -1,0 +1,736 @@
+package console_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/internal/testenv"
+	"github.com/openkyc/kyc/sync/internal/pgtest"
+	"github.com/openkyc/kyc/sync/protocol"
+	"github.com/openkyc/kyc/sync/vault"
+)
+
+// Branches of the test's two devices.
+const (
+	branchA = "JKT-Selatan"
+	branchB = "BDG-Dago"
+)
+
+// consoleUser is an account the test creates with `kyc-central user add`
+// and the browser script signs in with.
+type consoleUser struct {
+	Name     string   `json:"name"`
+	Password string   `json:"password"`
+	Role     string   `json:"role"`
+	Scopes   []string `json:"scopes,omitempty"`
+}
+
+// verification is one real `kyc verify --submit` on a device: the shared
+// data's specimen and face, and what the engine must have decided, so a
+// change in the engine that moves a case out of the queue is said here
+// and not as a puzzling browser failure.
+type verification struct {
+	Name     string // the browser script's name for the case
+	Device   string // "A" or "B"
+	Document string // under the shared data folder
+	Selfie   string
+	Attempt  int
+	Want     string // the engine's decision
+}
+
+// TestConsoleInBrowser drives the review console in headless Chromium
+// against a real kyc-central (built from ./cmd/kyc-central, HTTPS with the
+// certificate of its own `tls init`, PostgreSQL store) whose cases come
+// from real verifications (`kyc verify --submit` on the shared data's
+// specimens and faces) synced by two real devices of two branches
+// (`kyc enroll`, `kyc sync --once`). The accounts are made with
+// `kyc-central user add`. The browser script (web/e2e/console.mjs) signs
+// each person in with TOTP, works the queue and checks what the console
+// must refuse; it asks this test to enrol a device with a token the
+// console made, and at the end to tamper with an audit row in PostgreSQL,
+// which the console's chain check must find. Screenshots of every page go
+// to $KYC_ARTIFACTS/console. Last, the devices' next sync must bring the
+// decisions back to the device that captured them.
+func TestConsoleInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser end-to-end test: skipped in -short mode")
+	}
+	root, ok := testenv.ModuleRoot()
+	if !ok {
+		t.Fatal("module root not found")
+	}
+	tools := browserTools(t, root)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	bins := t.TempDir()
+	centralBin := goBuild(t, root, bins, "./cmd/kyc-central")
+	kycBin := goBuild(t, root, bins, "./cmd/kyc")
+
+	pg, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := pg.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	dsn, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	users := map[string]consoleUser{
+		"admin":     {Name: "ayu.admin", Role: "admin"},
+		"reviewer1": {Name: "budi.reviewer", Role: "reviewer", Scopes: []string{branchA}},
+		"reviewer2": {Name: "citra.reviewer", Role: "reviewer", Scopes: []string{branchA}},
+		"reviewerB": {Name: "dedi.bandung", Role: "reviewer", Scopes: []string{branchB}},
+		"auditor":   {Name: "eka.auditor", Role: "auditor"},
+	}
+	c := startConsoleCentral(t, ctx, centralBin, dsn, users)
+	c.kyc = kycBin
+
+	// The risk configuration central publishes: the default one, except
+	// that the last attempt of a retryable failure goes to a person rather
+	// than ending in a reject, which is what puts the expired specimens
+	// with another person's face into the queue.
+	rc := risk.DefaultConfig()
+	rc.RetriesExhausted = risk.Review
+	doc, err := json.Marshal(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := c.admin(t, ctx, http.MethodPut, "/admin/v1/config/risk", doc); code/100 != 2 {
+		t.Fatalf("publishing the risk configuration: %d %s", code, body)
+	}
+
+	devA := c.newDevice(t, ctx, kycBin, branchA)
+	devB := c.newDevice(t, ctx, kycBin, branchB)
+	// Branch A screens against a PEP list of its own naming the holder of
+	// the ICAO specimen passport: her verification escalates.
+	pep := filepath.Join(t.TempDir(), "pep.csv")
+	if err := os.WriteFile(pep, []byte("id,name,aliases,dob,country,position\npep-1,Anna Maria Eriksson,,1974-08-12,UTO,Minister of Finance\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	devA.run(t, ctx, "watchlist", "import", "--format", "pep-csv", pep)
+
+	verifications := []verification{
+		{Name: "pep", Device: "A", Document: "mrz/passporteye/passport-td3.jpg", Selfie: "liveness/interfaces_cc0/089.jpg", Attempt: 1, Want: "escalate"},
+		{Name: "mismatch", Device: "A", Document: "mrz/passporteye/100_pass-cze.jpg", Selfie: "liveness/interfaces_cc0/089.jpg", Attempt: 3, Want: "review"},
+		{Name: "mismatch2", Device: "A", Document: "mrz/passporteye/100_pass-hrv.jpg", Selfie: "liveness/interfaces_cc0/001.jpg", Attempt: 3, Want: "review"},
+		{Name: "branchB", Device: "B", Document: "mrz/passporteye/100_pass-lux.jpg", Selfie: "liveness/interfaces_cc0/083.jpg", Attempt: 3, Want: "review"},
+		// Not for a person: the engine asks for another document, and
+		// central keeps it out of the queue. (No verification of the
+		// shared data is approved: every specimen there has expired.)
+		{Name: "retry", Device: "B", Document: "mrz/passporteye/100_pass-lux.jpg", Selfie: "liveness/interfaces_cc0/083.jpg", Attempt: 1, Want: "reject"},
+	}
+	cases := map[string]caseRef{}
+	for _, v := range verifications {
+		d := map[string]*testDevice{"A": devA, "B": devB}[v.Device]
+		cases[v.Name] = d.verify(t, ctx, v)
+	}
+	devA.run(t, ctx, "sync", "--once")
+	devB.run(t, ctx, "sync", "--once")
+	if n := c.completeSubmissions(t, ctx); n != len(verifications) {
+		t.Fatalf("central holds %d complete submissions after the syncs, want %d", n, len(verifications))
+	}
+
+	shots := filepath.Join(artifactsDir(t, root), "console")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res := c.runScript(t, ctx, root, tools, shots, users, cases)
+	t.Logf("screenshots in %s", shots)
+	for _, ch := range res.Checks {
+		if ch.Pass {
+			t.Logf("ok   %s", ch.Name)
+		} else {
+			t.Errorf("FAIL %s: %s", ch.Name, ch.Detail)
+		}
+	}
+	for _, a := range res.Axe {
+		if len(a.Violations) > 0 {
+			t.Errorf("axe-core on %s: %d violation(s): %s", a.Page, len(a.Violations), strings.Join(a.Violations, "; "))
+		} else {
+			t.Logf("axe-core on %s: no violations (%d rules passed)", a.Page, a.Passes)
+		}
+	}
+	for _, l := range res.Log {
+		t.Errorf("browser: %s", l)
+	}
+	if res.Error != "" {
+		t.Fatalf("console.mjs stopped at %q: %s\ncentral log:\n%s", res.Step, res.Error, c.logs.text())
+	}
+	if len(res.Checks) == 0 {
+		t.Fatal("the browser script checked nothing")
+	}
+
+	// The decisions reach the device that captured them at its next sync.
+	devA.run(t, ctx, "sync", "--once")
+	var list struct {
+		Submissions []struct {
+			ID     string `json:"id"`
+			Review *struct {
+				State, Outcome, Reason string
+			} `json:"review"`
+		} `json:"submissions"`
+	}
+	if out := devA.run(t, ctx, "sync", "--list"); json.Unmarshal(out, &list) != nil {
+		t.Fatalf("kyc sync --list: %s", out)
+	}
+	want := map[string]string{cases["mismatch2"].SubmissionID: "decided resubmit ", cases["pep"].SubmissionID: "decided reject sanctions",
+		cases["mismatch"].SubmissionID: ""}
+	for _, s := range list.Submissions {
+		w, ok := want[s.ID]
+		if !ok {
+			continue
+		}
+		got := ""
+		if s.Review != nil {
+			got = s.Review.State + " " + s.Review.Outcome + " " + s.Review.Reason
+		}
+		if got != w && !(w == "" && strings.HasPrefix(got, "open")) {
+			t.Errorf("the device's view of %s after its sync: review %q, want %q", s.ID, got, w)
+		}
+		delete(want, s.ID)
+	}
+	if len(want) > 0 {
+		t.Errorf("kyc sync --list on the device lacks %v", want)
+	}
+}
+
+// browserToolset is where the browser script's tools are.
+type browserToolset struct {
+	Chromium, Playwright, Axe string
+}
+
+// browserTools finds node, Chromium, playwright-core (the desktop
+// frontend's, as frontend/e2e uses) and axe-core (the console's dev
+// dependency); a missing one skips the test with how to get it.
+func browserTools(t *testing.T, root string) browserToolset {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not installed (make setup)")
+	}
+	var ts browserToolset
+	ts.Chromium = os.Getenv("KYC_E2E_CHROMIUM")
+	if ts.Chromium == "" {
+		p, err := exec.LookPath("chromium")
+		if err != nil {
+			t.Skip("chromium not installed (make setup), or set KYC_E2E_CHROMIUM")
+		}
+		ts.Chromium = p
+	}
+	ts.Playwright = filepath.Join(root, "frontend", "node_modules", "playwright-core", "index.mjs")
+	if _, err := os.Stat(ts.Playwright); err != nil {
+		t.Skipf("playwright-core missing (cd frontend && npm install): %v", err)
+	}
+	ts.Axe = filepath.Join(root, "sync", "central", "console", "web", "node_modules", "axe-core", "axe.min.js")
+	if _, err := os.Stat(ts.Axe); err != nil {
+		t.Skipf("axe-core missing (cd sync/central/console/web && npm install): %v", err)
+	}
+	return ts
+}
+
+// goBuild builds pkg into dir: the test runs the code of this checkout,
+// not whatever bin/ holds.
+func goBuild(t *testing.T, root, dir, pkg string) string {
+	t.Helper()
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// artifactsDir is $KYC_ARTIFACTS, or artifacts/test-<time> at the module
+// root, as the repository's other end-to-end tests keep theirs.
+func artifactsDir(t *testing.T, root string) string {
+	t.Helper()
+	d := os.Getenv("KYC_ARTIFACTS")
+	if d == "" {
+		d = filepath.Join(root, "artifacts", "test-"+time.Now().UTC().Format("20060102-150405"))
+	}
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// consoleCentral is a running kyc-central with its console.
+type consoleCentral struct {
+	bin, kyc       string
+	data, dsn      string
+	URL, Token, CA string
+	client         *http.Client
+	logs           *procLog
+}
+
+// startConsoleCentral makes central's certificates with `tls init`, the
+// accounts with `kyc-central user add` (the password on stdin, as an
+// operator pipes it), and serves on a free loopback port.
+func startConsoleCentral(t *testing.T, ctx context.Context, bin, dsn string, users map[string]consoleUser) *consoleCentral {
+	t.Helper()
+	c := &consoleCentral{bin: bin, data: t.TempDir(), dsn: dsn}
+	tlsDir := t.TempDir()
+	if out, err := exec.CommandContext(ctx, bin, "tls", "init", "--dir", tlsDir, "--host", "127.0.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("kyc-central tls init: %v\n%s", err, out)
+	}
+	c.CA = filepath.Join(tlsDir, "ca.crt")
+	pem, err := os.ReadFile(c.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("ca.crt holds no certificate")
+	}
+	c.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	c.Token = randomString(32)
+
+	for key, u := range users {
+		u.Password = "pw-" + randomString(18)
+		users[key] = u
+		args := []string{"user", "add", "--store", "postgres", "--dsn", dsn, "--data", c.data, "--name", u.Name, "--role", u.Role}
+		for _, s := range u.Scopes {
+			args = append(args, "--scope", s)
+		}
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Stdin = strings.NewReader(u.Password + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kyc-central %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+
+	addr := freeAddr(t)
+	c.URL = "https://" + addr
+	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--data", c.data, "--store", "postgres", "--dsn", dsn,
+		"--tls-cert", filepath.Join(tlsDir, "server.crt"), "--tls-key", filepath.Join(tlsDir, "server.key"))
+	cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
+	c.logs = startLogged(t, cmd)
+	if !c.logs.wait("kyc-central listening", time.Minute) {
+		t.Fatalf("kyc-central did not start:\n%s", c.logs.text())
+	}
+	return c
+}
+
+// admin calls central's admin API (devices enrol with tokens from it;
+// the console's own enrolment page is the browser script's).
+func (c *consoleCentral) admin(t *testing.T, ctx context.Context, method, path string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// completeSubmissions counts the complete submissions central lists.
+func (c *consoleCentral) completeSubmissions(t *testing.T, ctx context.Context) int {
+	t.Helper()
+	code, body := c.admin(t, ctx, http.MethodGet, "/admin/v1/submissions?complete=true", nil)
+	var subs []json.RawMessage
+	if err := json.Unmarshal(body, &subs); err != nil {
+		t.Fatalf("listing central's submissions (%d): %v", code, err)
+	}
+	return len(subs)
+}
+
+// testDevice is a device folder enrolled with central for a branch.
+type testDevice struct {
+	kyc, dir, keyFile string
+	env               []string
+}
+
+// newDevice enrols a fresh device folder with a token for branch (central's
+// CA pinned, the token in a file) and syncs once, so it holds central's
+// challenge and risk configuration before it verifies anyone.
+func (c *consoleCentral) newDevice(t *testing.T, ctx context.Context, kyc, branch string) *testDevice {
+	t.Helper()
+	home := t.TempDir()
+	d := &testDevice{kyc: kyc, dir: filepath.Join(home, "device"), keyFile: filepath.Join(t.TempDir(), "vault.key")}
+	if err := vault.GenerateKeyFile(d.keyFile); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever this machine's device checks find (a container without
+	// cameras, a development build) is accepted, as a deployment accepts
+	// its own hardware: the attestation is still made and signed.
+	policy := filepath.Join(home, "device-policy.json")
+	writeBenchPolicy(t, ctx, policy)
+	d.env = append(os.Environ(), "KYC_DEVICE_DIR="+d.dir, "KYC_VAULT_KEY_FILE="+d.keyFile, "KYC_VAULT_PASSPHRASE=",
+		"KYC_WATCHLISTS_DIR="+filepath.Join(home, "watchlists"), "KYC_DEVICE_POLICY="+policy)
+	code, body := c.admin(t, ctx, http.MethodPost, "/admin/v1/enroll-tokens?branch="+branch, nil)
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.Token == "" {
+		t.Fatalf("enrolment token for %s: %d %v (%s)", branch, code, err, body)
+	}
+	tokFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokFile, []byte(tok.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.run(t, ctx, "enroll", "--central", c.URL, "--ca", c.CA, "--token-file", tokFile)
+	d.run(t, ctx, "sync", "--once")
+	return d
+}
+
+// run runs kyc on the device and returns its output.
+func (d *testDevice) run(t *testing.T, ctx context.Context, args ...string) []byte {
+	t.Helper()
+	if args[0] == "enroll" || args[0] == "sync" {
+		args = append(args, "--dir", d.dir)
+	}
+	cmd := exec.CommandContext(ctx, d.kyc, args...)
+	cmd.Env = d.env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kyc %s: %v\n%s\n%s", strings.Join(args, " "), err, out, stderr.String())
+	}
+	return out
+}
+
+// caseRef names a submission for the browser script.
+type caseRef struct {
+	DeviceID     string   `json:"device_id"`
+	SubmissionID string   `json:"submission_id"`
+	Key          string   `json:"key"` // protocol.SubmissionKey: the case's address
+	Decision     string   `json:"decision"`
+	Score        float64  `json:"score"`
+	Reasons      []string `json:"reasons"`
+}
+
+// verify runs `kyc verify --submit` on the shared data and checks the
+// engine's decision.
+func (d *testDevice) verify(t *testing.T, ctx context.Context, v verification) caseRef {
+	t.Helper()
+	pol := ""
+	for _, e := range d.env {
+		if p, ok := strings.CutPrefix(e, "KYC_DEVICE_POLICY="); ok {
+			pol = p
+		}
+	}
+	out := d.run(t, ctx, "verify", "--submit", "--dir", d.dir, "--vault-key-file", d.keyFile, "--device-policy", pol,
+		"--document", testenv.Data(t, strings.Split(v.Document, "/")...), "--selfie", testenv.Data(t, strings.Split(v.Selfie, "/")...),
+		"--attempt", fmt.Sprint(v.Attempt), "--session", "ses-e2e-"+v.Name, "--operator", "e2e operator "+v.Device)
+	var res struct {
+		Decision     string  `json:"decision"`
+		Score        float64 `json:"score"`
+		SubmissionID string  `json:"submission_id"`
+		Reasons      []struct {
+			Code string `json:"code"`
+		} `json:"reasons"`
+		Attestation *struct {
+			DeviceID string `json:"device_id"`
+		} `json:"attestation"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("kyc verify %s: output %q: %v", v.Name, out, err)
+	}
+	ref := caseRef{SubmissionID: res.SubmissionID, Key: protocol.SubmissionKey(res.SubmissionID), Decision: res.Decision, Score: res.Score}
+	for _, r := range res.Reasons {
+		ref.Reasons = append(ref.Reasons, r.Code)
+	}
+	if res.Attestation != nil {
+		ref.DeviceID = res.Attestation.DeviceID
+	}
+	if res.Decision != v.Want || res.SubmissionID == "" || ref.DeviceID == "" {
+		t.Fatalf("kyc verify %s: %s %v (submission %q, device %q), want %s sealed with an attestation",
+			v.Name, res.Decision, ref.Reasons, res.SubmissionID, ref.DeviceID, v.Want)
+	}
+	return ref
+}
+
+// writeBenchPolicy writes the field profile with every finding of this
+// machine's device checks ignored (app/demo.WriteBenchPolicy, without the
+// camera code that package brings).
+func writeBenchPolicy(t testing.TB, ctx context.Context, path string) {
+	t.Helper()
+	pol, err := device.DefaultPolicy(device.ProfileField)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := device.Run(ctx, device.Options{Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignore := device.Rule{OnFail: device.ActionIgnore, OnWarn: device.ActionIgnore}
+	for _, ch := range rep.Checks {
+		if ch.Status != device.StatusPass {
+			pol.Rules[ch.Name] = ignore
+		}
+	}
+	pol.Rules[device.CheckRemoteAccess] = ignore
+	b, err := json.Marshal(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scriptResult is the last line console.mjs prints.
+type scriptResult struct {
+	Checks []struct {
+		Name   string `json:"name"`
+		Pass   bool   `json:"pass"`
+		Detail string `json:"detail"`
+	} `json:"checks"`
+	Axe []struct {
+		Page       string   `json:"page"`
+		Violations []string `json:"violations"`
+		Passes     int      `json:"passes"`
+	} `json:"axe"`
+	Shots []string `json:"shots"`
+	Log   []string `json:"log"`
+	Step  string   `json:"step"`
+	Error string   `json:"error"`
+}
+
+// runScript runs web/e2e/console.mjs. The script asks for what only the
+// test can do by printing a line "@@<request> <json>"; the test does it
+// and answers one JSON line on the script's stdin. Requests:
+//
+//	@@tamper {"action": A}  change the last audit row of action A in PostgreSQL
+//	@@enrol {"token": T}    enrol a new device with a token the console made
+func (c *consoleCentral) runScript(t *testing.T, ctx context.Context, root string, tools browserToolset, shots string,
+	users map[string]consoleUser, cases map[string]caseRef) scriptResult {
+	t.Helper()
+	usersJSON, _ := json.Marshal(users)
+	casesJSON, _ := json.Marshal(cases)
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "sync", "central", "console", "web", "e2e", "console.mjs"))
+	cmd.Env = append(os.Environ(), "KYC_CONSOLE_URL="+c.URL, "KYC_PLAYWRIGHT="+tools.Playwright, "KYC_AXE="+tools.Axe,
+		"KYC_E2E_CHROMIUM="+tools.Chromium, "KYC_CONSOLE_SHOTS="+shots, "KYC_CONSOLE_USERS="+string(usersJSON),
+		"KYC_CONSOLE_CASES="+string(casesJSON))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		req, ok := strings.CutPrefix(line, "@@")
+		if !ok {
+			if strings.TrimSpace(line) != "" {
+				last = line
+			}
+			continue
+		}
+		answer := c.answer(t, ctx, req)
+		if _, err := io.WriteString(stdin, answer+"\n"); err != nil {
+			t.Fatalf("answering the script: %v", err)
+		}
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("console.mjs: %v\n%s", err, stderr.String())
+	}
+	var res scriptResult
+	if err := json.Unmarshal([]byte(last), &res); err != nil {
+		t.Fatalf("console.mjs output %q: %v\n%s\ncentral log:\n%s", last, err, stderr.String(), c.logs.text())
+	}
+	return res
+}
+
+// answer does what the script asked for and says how it went, as JSON.
+func (c *consoleCentral) answer(t *testing.T, ctx context.Context, req string) string {
+	t.Helper()
+	name, arg, _ := strings.Cut(req, " ")
+	var a struct {
+		Action string `json:"action"`
+		Token  string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(arg), &a); err != nil {
+		return fmt.Sprintf(`{"error":%q}`, "request argument: "+err.Error())
+	}
+	out, err := func() (any, error) {
+		switch name {
+		case "tamper":
+			return c.tamper(ctx, a.Action)
+		case "enrol":
+			return c.enrolWith(t, ctx, a.Token)
+		}
+		return nil, fmt.Errorf("unknown request %q", name)
+	}()
+	if err != nil {
+		return fmt.Sprintf(`{"error":%q}`, err.Error())
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+// tamper is an insider with database access rewriting who did something:
+// the actor of the last audit row of action now names someone else, the
+// row's hash left as it was.
+func (c *consoleCentral) tamper(ctx context.Context, action string) (any, error) {
+	conn, err := pgx.Connect(ctx, c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	var seq int64
+	err = conn.QueryRow(ctx, `UPDATE audit SET actor = 'user:mallory'
+		WHERE seq = (SELECT max(seq) FROM audit WHERE action = $1) RETURNING seq`, action).Scan(&seq)
+	if err != nil {
+		return nil, fmt.Errorf("tampering with the audit row of %s: %w", action, err)
+	}
+	return map[string]int64{"seq": seq}, nil
+}
+
+// enrolWith enrols a fresh device folder with a token the console made,
+// as an operator at the branch would.
+func (c *consoleCentral) enrolWith(t *testing.T, ctx context.Context, token string) (any, error) {
+	dir := filepath.Join(t.TempDir(), "device")
+	tokFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokFile, []byte(token), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, c.kyc, "enroll", "--central", c.URL, "--ca", c.CA, "--token-file", tokFile, "--dir", dir)
+	cmd.Env = append(os.Environ(), "KYC_DEVICE_DIR="+dir, "KYC_VAULT_KEY_DIR="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("kyc enroll with the console's token: %v: %s", err, out)
+	}
+	var res struct {
+		DeviceID string `json:"device_id"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.DeviceID == "" {
+		return nil, fmt.Errorf("kyc enroll output %q: %v", out, err)
+	}
+	return res, nil
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// procLog collects a process's stderr and lets a test wait for a line.
+type procLog struct {
+	mu   sync.Mutex
+	buf  strings.Builder
+	seen chan string
+}
+
+// startLogged starts cmd, collecting its stderr, and stops it (SIGTERM,
+// then SIGKILL) when the test ends.
+func startLogged(t *testing.T, cmd *exec.Cmd) *procLog {
+	t.Helper()
+	l := &procLog{seen: make(chan string, 4096)}
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.buf.WriteString(sc.Text() + "\n")
+			l.mu.Unlock()
+			select {
+			case l.seen <- sc.Text():
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		_ = cmd.Wait()
+	})
+	return l
+}
+
+// wait reports whether a line containing substr appears within d.
+func (l *procLog) wait(substr string, d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		select {
+		case line := <-l.seen:
+			if strings.Contains(line, substr) {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+func (l *procLog) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
