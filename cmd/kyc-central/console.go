@@ -95,6 +95,8 @@ func (s *scopes) Set(v string) error { *s = append(*s, strings.TrimSpace(v)); re
 const userUsage = `usage:
   kyc-central user add --name NAME --role admin|reviewer|auditor [--scope BRANCH]... [--data dir] [--store bolt|postgres] [--dsn dsn]
   kyc-central user reset-totp --name NAME [--data dir] [--store bolt|postgres] [--dsn dsn]
+  kyc-central user passwd --name NAME [--data dir] [--store bolt|postgres] [--dsn dsn]
+  kyc-central user disable|enable --name NAME [--data dir] [--store bolt|postgres] [--dsn dsn]
 
 The password is read from standard input (one line), never from the command
 line; a weak one is refused. The second factor (TOTP) is enrolled at the
@@ -102,16 +104,24 @@ account's first sign-in to the console. A bbolt store is locked by a running
 central: stop it first.
 
 reset-totp removes an account's second factor (a lost phone) and ends its
-sessions: the next sign-in enrols a new one.`
+sessions: the next sign-in enrols a new one. passwd sets a new password
+(standard input, checked as for add), clears a lockout and ends the
+account's sessions. disable refuses every sign-in and ends its sessions;
+enable lets it sign in again.`
 
 // user runs `kyc-central user add`.
 func user(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "reset-totp" {
-		return resetTOTP(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "reset-totp":
+			return resetTOTP(ctx, args[1:], stdout, stderr)
+		case "passwd", "disable", "enable":
+			return userChange(ctx, args[0], args[1:], stdout, stderr)
+		}
 	}
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprintln(stderr, userUsage)
-		return errors.New("user: add or reset-totp?")
+		return errors.New("user: add, passwd, disable, enable or reset-totp?")
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -219,6 +229,74 @@ func resetTOTP(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("user reset-totp: recording the audit event (the reset is done): %w", err)
 	}
 	fmt.Fprintf(stdout, "removed the second factor of %q and ended its sessions; the next sign-in enrols a new one.\n", *name)
+	return nil
+}
+
+// userChange runs `kyc-central user passwd|disable|enable`: a change of
+// an account that ends every session it has (ASVS 3.3.3: a password
+// change or a disabled account leaves no session signed in), audited.
+func userChange(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "account name")
+	data := fs.String("data", "kyc-central-data", "data directory (bbolt store)")
+	storeKind := fs.String("store", "bolt", "store: bolt or postgres")
+	dsn := fs.String("dsn", os.Getenv(envDSN), "PostgreSQL connection string (--store postgres)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !validUserName(*name) {
+		return fmt.Errorf("user %s: --name is required", cmd)
+	}
+	var hash string
+	if cmd == "passwd" {
+		fmt.Fprintln(stderr, "new password (one line on standard input):")
+		if f, ok := stdin.(*os.File); ok {
+			defer noEcho(f)()
+		}
+		line, err := bufio.NewReader(io.LimitReader(stdin, auth.MaxPasswordLen+2)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("user passwd: reading the password: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if err := auth.CheckStrength(pw, *name); err != nil {
+			return fmt.Errorf("user passwd: %w", err)
+		}
+		hash = auth.HashPassword(pw, auth.DefaultParams)
+	}
+	store, err := openStore(ctx, *storeKind, *data, *dsn)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	action := map[string]string{"passwd": "user_password", "disable": "user_disable", "enable": "user_enable"}[cmd]
+	_, err = store.UpdateUser(ctx, *name, func(u *central.User) error {
+		switch cmd {
+		case "passwd":
+			u.PasswordHash = hash
+			auth.Succeed(u) // a new password ends a lockout
+		case "disable":
+			u.Disabled = true
+		case "enable":
+			u.Disabled = false
+		}
+		return nil
+	})
+	if errors.Is(err, central.ErrNotFound) {
+		return fmt.Errorf("user %s: no account named %q", cmd, *name)
+	}
+	if err != nil {
+		return fmt.Errorf("user %s: %w", cmd, err)
+	}
+	if err := store.DeleteSessions(ctx, *name); err != nil {
+		return fmt.Errorf("user %s: ending the sessions: %w", cmd, err)
+	}
+	ev := central.AuditEvent{ID: httpx.NewRequestID(), At: time.Now().UTC(), Actor: "kyc-central user " + cmd, Action: action,
+		Count: 1, Subject: "user:" + *name}
+	if err := store.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("user %s: recording the audit event (the change is done): %w", cmd, err)
+	}
+	fmt.Fprintf(stdout, "%s: done for %q; its sessions are ended.\n", action, *name)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/auth"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
 
@@ -175,4 +176,99 @@ func TestConsoleKey(t *testing.T) {
 	if _, err := loadOrCreateConsoleKey(path); err == nil {
 		t.Error("a malformed key was read")
 	}
+}
+
+// TestUserPasswdDisable: passwd sets a new (strong) password and clears a
+// lockout, disable and enable flip the account, and each ends every
+// session the account has and is audited.
+func TestUserPasswdDisable(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	const pw = "mango tractor velvet quorum"
+	if code, _, errOut := userAdd(t, pw, "--name", "ana", "--role", "reviewer", "--data", data); code != 0 {
+		t.Fatalf("user add: %s", errOut)
+	}
+	ctx := context.Background()
+	// withStore opens the store (bbolt: one opener at a time) for fn.
+	withStore := func(fn func(s *boltstore.Store)) {
+		t.Helper()
+		s, err := boltstore.Open(filepath.Join(data, "central.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		fn(s)
+	}
+	session := func(s *boltstore.Store, tok string) {
+		t.Helper()
+		_, sess := auth.NewSession("ana", time.Now(), false)
+		sess.Hash = auth.HashToken(tok)
+		if err := s.PutSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	userCmd := func(input string, args ...string) (int, string) {
+		t.Helper()
+		old := stdin
+		stdin = strings.NewReader(input)
+		defer func() { stdin = old }()
+		var out, errOut bytes.Buffer
+		code := run(ctx, append([]string{"user"}, append(args, "--data", data)...), &out, &errOut)
+		return code, errOut.String()
+	}
+	var oldHash string
+	withStore(func(s *boltstore.Store) {
+		session(s, "tok-1")
+		u, _ := s.UpdateUser(ctx, "ana", func(u *central.User) error {
+			u.FailedLogins, u.LockedUntil = 3, time.Now().Add(time.Hour)
+			return nil
+		})
+		oldHash = u.PasswordHash
+	})
+	if code, errOut := userCmd("password123\n", "passwd", "--name", "ana"); code != 1 || !strings.Contains(errOut, "too weak") {
+		t.Errorf("passwd with a weak password: exit %d %q", code, errOut)
+	}
+	if code, errOut := userCmd("orbit lantern cobalt meadow\n", "passwd", "--name", "ana"); code != 0 {
+		t.Fatalf("passwd: %s", errOut)
+	}
+	if code, _ := userCmd("", "disable", "--name", "nobody"); code != 1 {
+		t.Error("disable of an unknown account succeeded")
+	}
+	withStore(func(s *boltstore.Store) {
+		u, err := s.User(ctx, "ana")
+		if err != nil || u.PasswordHash == oldHash || auth.CheckPassword(u.PasswordHash, "orbit lantern cobalt meadow") != nil ||
+			auth.Locked(u, time.Now()) || u.FailedLogins != 0 {
+			t.Errorf("after passwd: %+v, %v", u, err)
+		}
+		if _, err := s.Session(ctx, auth.HashToken("tok-1"), time.Now()); err == nil {
+			t.Error("a session survived the password change")
+		}
+		session(s, "tok-2")
+	})
+	if code, errOut := userCmd("", "disable", "--name", "ana"); code != 0 {
+		t.Fatalf("disable: %s", errOut)
+	}
+	withStore(func(s *boltstore.Store) {
+		if u, _ := s.User(ctx, "ana"); !u.Disabled {
+			t.Error("not disabled")
+		}
+		if _, err := s.Session(ctx, auth.HashToken("tok-2"), time.Now()); err == nil {
+			t.Error("a session survived disabling the account")
+		}
+	})
+	if code, errOut := userCmd("", "enable", "--name", "ana"); code != 0 {
+		t.Fatalf("enable: %s", errOut)
+	}
+	withStore(func(s *boltstore.Store) {
+		if u, _ := s.User(ctx, "ana"); u.Disabled {
+			t.Error("still disabled after enable")
+		}
+		evs, err := s.Audit(ctx, central.AuditFilter{Subject: "user:ana"})
+		var acts []string
+		for _, e := range evs {
+			acts = append(acts, e.Action)
+		}
+		if err != nil || strings.Join(acts, ",") != "user_add,user_password,user_disable,user_enable" {
+			t.Errorf("audit of ana = %v, %v", acts, err)
+		}
+	})
 }

@@ -7,6 +7,15 @@
 //	kyc-central keys status|rotate [--data DIR] [--keys F]   (keys.go)
 //	kyc-central user add --name N --role admin|reviewer|auditor [--scope BRANCH]...   (console.go)
 //	kyc-central user reset-totp --name N
+//	kyc-central partner add --name N [--branch B]... [--webhook URL]   (partner.go)
+//	kyc-central partner rotate-key|webhook-secret --id ID [--overlap 24h]
+//
+// serve also serves the partner API (package partnerapi) at /api/v1/,
+// its OpenAPI document at /openapi.json, the hosted capture flow at /flow/
+// (package hostedflow, hostedflow.go; links built on --public-url; the
+// engine from --models) and partner administration under /admin/v1/partners; its
+// secrets derive from DATA/partner.key (--partner-key), created when
+// missing and shared by every instance of a store.
 //
 // serve also serves the review console at /console/ (package console):
 // people sign in with the accounts `user add` creates (password from
@@ -43,6 +52,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
@@ -59,13 +69,16 @@ const (
 
 const usage = `usage:
   kyc-central serve [--addr host:port] [--data dir] [--store bolt|postgres] [--dsn dsn] [--box-key file] [--sign-key file]
-                    [--admin-token-file file] [--console-key file] (--tls-cert file --tls-key file | --insecure-http)
+                    [--admin-token-file file] [--console-key file]
+                    [--partner-key file] [--public-url https://host] (--tls-cert file --tls-key file | --insecure-http)
   kyc-central tls init --dir dir --host name-or-ip [--host ...]
   kyc-central token create [--central https://host:port] [--ca file] [--ttl 24h] [--admin-token-file file]
   kyc-central keys status|rotate [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file]
   kyc-central user add --name name --role admin|reviewer|auditor [--scope branch]... [--data dir] [--store bolt|postgres] [--dsn dsn]
                        (password on standard input; TOTP is enrolled at the first sign-in at /console/)
-  kyc-central user reset-totp --name name [--data dir] [--store bolt|postgres] [--dsn dsn]`
+  kyc-central user reset-totp --name name [--data dir] [--store bolt|postgres] [--dsn dsn]
+  kyc-central partner add --name name [--branch branch]... [--webhook url] [--data dir] [--store bolt|postgres] [--dsn dsn]
+  kyc-central partner rotate-key|webhook-secret --id id [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn]`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -79,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(args) >= 1 && args[0] == "serve":
 		err = serve(ctx, args[1:], stderr)
+	case len(args) >= 1 && args[0] == "partner":
+		err = partner(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "user":
 		err = user(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "keys":
@@ -130,10 +145,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	signKeyFile := fs.String("sign-key", "", "central's Ed25519 signing key file (default DATA/sign.key; created if missing)")
 	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token (default $"+envAdminToken+")")
 	keysFile := keysFlag(fs)
+	partnerKey := fs.String("partner-key", "", "the partner API's secret key file (default DATA/"+partnerKeyName+"; created if missing; shared by every instance of a store)")
+	pubURL := fs.String("public-url", "", "central's base URL as partners' users reach it, for launch URLs and links (default https://ADDR)")
 	consoleKey := fs.String("console-key", "", "the review console's secret key file, sealing TOTP secrets (default DATA/"+consoleKeyName+"; created if missing; shared by every instance of a store)")
 	certFile := fs.String("tls-cert", "", "server certificate, PEM (kyc-central tls init makes one)")
 	keyFile := fs.String("tls-key", "", "server certificate's private key, PEM")
 	insecure := fs.Bool("insecure-http", false, "serve plain HTTP, on a loopback address only (tests)")
+	modelsDir := fs.String("models", "", "model directory of the Face Match API (default $KYC_MODELS_DIR, else $KYC_HOME/models; kyc models install fills it); without the models the API answers 503")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -197,6 +215,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := mountConsole(srv, store, consoleKeyPath(*consoleKey, *data), srvTLS != nil, central.Config{Logger: logger}); err != nil {
 		return err
 	}
+	pkey, err := loadOrCreatePartnerKey(partnerKeyPath(*partnerKey, *data))
+	if err != nil {
+		return err
+	}
+	fm, closeFM := openFaceMatcher(ctx, *modelsDir, logger)
+	defer closeFM()
+	if _, err := mountPartnerAPI(srv, partnerapi.Config{Store: store, SecretKey: pkey, Logger: logger, FaceMatcher: fm,
+		PublicURL: publicURL(*pubURL, *addr, srvTLS != nil), HostedFlow: true}); err != nil {
+		return err
+	}
+	stopFlow, err := startHostedFlow(ctx, srv, store, *modelsDir, publicURL(*pubURL, *addr, srvTLS != nil), logger)
+	if err != nil {
+		return err
+	}
+	defer stopFlow()
+	stopWebhooks, err := startWebhooks(ctx, srv, store, pkey, logger)
+	if err != nil {
+		return err
+	}
+	defer stopWebhooks()
 	if tok == "" {
 		logger.Warn("admin API disabled: no admin token")
 	}

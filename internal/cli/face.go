@@ -15,7 +15,7 @@ import (
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/face/faceeval"
 	"github.com/openkyc/kyc/engine/imageio"
-	"github.com/openkyc/kyc/internal/runtimeinfo"
+	"github.com/openkyc/kyc/internal/engines"
 	"github.com/openkyc/kyc/models"
 )
 
@@ -47,23 +47,7 @@ func openFaceEngine(f faceEngineFlags, liveness bool) (*face.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := runtimeinfo.LoadRuntime(store); err != nil {
-		return nil, err
-	}
-	cfg := face.Config{Threads: max(f.threads, 1), Matcher: m, LiveThreshold: f.liveThreshold}
-	names := map[string]*string{"yunet": &cfg.DetectorModel, "fr-feature": &cfg.EmbedderModel}
-	if liveness {
-		// The same fused liveness `kyc verify` and the app run.
-		names["minifasnet-v2se"] = &cfg.LivenessModel
-		names["minifasnet-v2-2.7"] = &cfg.MiniFASV2Model
-		names["minifasnet-v1se-4.0"] = &cfg.MiniFASV1SEModel
-	}
-	for name, dst := range names {
-		if *dst, err = store.Path(name); err != nil {
-			return nil, err
-		}
-	}
-	return face.New(cfg)
+	return engines.OpenFace(store, engines.FaceOptions{Matcher: m, LiveThreshold: f.liveThreshold, Threads: f.threads, Liveness: liveness})
 }
 
 // faceMatchResult is what `kyc face-match` prints.

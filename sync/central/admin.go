@@ -42,6 +42,28 @@ func (s *Server) adminRoute(pattern string, h httpx.HandlerFunc) {
 	s.mux.Handle(pattern, s.handle(s.admin(h)))
 }
 
+// MountAdmin serves h for pattern (a ServeMux pattern with its method,
+// under /admin/v1) behind the admin bearer token and its failure budget,
+// as the admin API's own routes: how feature packages (the partner API)
+// add admin endpoints. It reports false, registering nothing, when the
+// admin API is disabled (no token). Call it before Serve.
+func (s *Server) MountAdmin(pattern string, h httpx.HandlerFunc) bool {
+	if s.cfg.AdminToken == "" {
+		return false
+	}
+	s.adminRoute(pattern, h)
+	return true
+}
+
+// AdminActor names the admin credential of a request served through
+// MountAdmin in audit events ("admin:<credential id>"); "" otherwise.
+func AdminActor(ctx context.Context) string {
+	if id := adminID(ctx); id != "" {
+		return "admin:" + id
+	}
+	return ""
+}
+
 type adminKey struct{}
 
 // adminID returns the id of the admin credential that authenticated r.

@@ -107,10 +107,14 @@ type Case struct {
 	CreatedAt   time.Time     `json:"created_at"` // on the device (capture)
 	ReceivedAt  time.Time     `json:"received_at"`
 	CompletedAt time.Time     `json:"completed_at,omitzero"`
-	Verdict     string        `json:"verdict"` // the device attestation's
-	Fresh       bool          `json:"attestation_fresh"`
-	Summary     Summary       `json:"summary"`
-	Review      Review        `json:"review"`
+	// CompletedSeq orders completions store-wide (Completed); 0 while
+	// uploading (submissions complete before it existed were numbered in
+	// received order when the store was upgraded).
+	CompletedSeq int64   `json:"completed_seq,omitempty"`
+	Verdict      string  `json:"verdict"` // the device attestation's
+	Fresh        bool    `json:"attestation_fresh"`
+	Summary      Summary `json:"summary"`
+	Review       Review  `json:"review"`
 	// Seal is the submission's wrapped data key (no index tokens), so
 	// seal.Store can open the sealed ID; nil if stored unsealed. It never
 	// leaves central.
@@ -201,4 +205,8 @@ type Reviews interface {
 	// ReviewChanges lists the changes of reviews after seq (by Seq), for
 	// one device's submissions when deviceID is not empty, at most limit.
 	ReviewChanges(ctx context.Context, deviceID string, after int64, limit int) ([]ReviewChange, error)
+	// Completed lists submissions completed after seq, by CompletedSeq
+	// (given to each submission in the transaction that completes it), at
+	// most limit: the log the partner API follows to tell partners.
+	Completed(ctx context.Context, after int64, limit int) ([]Case, error)
 }

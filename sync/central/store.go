@@ -114,6 +114,8 @@ type Store interface {
 	KeyStore
 	Reviews
 	Users
+	Partners
+	Webhooks
 
 	Close() error
 }

@@ -100,3 +100,17 @@ func (s *Store) ReviewChanges(ctx context.Context, deviceID string, after int64,
 	}
 	return chs, nil
 }
+
+// Completed implements central.Store: the cases' ids opened, as Queue.
+func (s *Store) Completed(ctx context.Context, after int64, limit int) ([]central.Case, error) {
+	cases, err := s.Store.Completed(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cases {
+		if err := s.openCase(ctx, &cases[i]); err != nil {
+			return nil, err
+		}
+	}
+	return cases, nil
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"WatchlistStream", testWatchlistStream},
 		{"AttestationClaims", testAttestationClaims},
 	}
-	runAll(t, open, append(tests, consoleTests()...))
+	runAll(t, open, slices.Concat(tests, consoleTests(), partnerTests()))
 }
 
 type storeTest struct {

@@ -57,14 +57,20 @@ var (
 	bucketReviewSeq = []byte("review-changes") // review seq -> subKey, the last change of each review
 	bucketUsers     = []byte("users")          // name -> User
 	bucketSessions  = []byte("console-sessions")
-	allBuckets      = [][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
+	// The log of completions (Completed): completed seq -> subKey, and
+	// subKey -> completed seq.
+	bucketCompleted    = []byte("completed")
+	bucketCompletedSeq = []byte("completed-seqs")
+	allBuckets         = append([][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
 		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketDueImages, bucketDueFields, bucketDueDecision,
-		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions}
+		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
+		bucketCompleted, bucketCompletedSeq}, partnerBuckets...)
 	keyRisk      = []byte("risk")
 	keyRetention = []byte("retention")
 	keyQueues    = []byte("retention-queues") // set once the queues hold every submission
 	keyReviewQ   = []byte("review-queue")     // set once the review queue holds every complete submission
 	keyAnchor    = []byte("audit-anchor")     // auditAnchor
+	keyCompleted = []byte("completed-log")    // set once the completed log numbers every complete submission
 )
 
 // Store is a bbolt-backed central.Store.
@@ -75,6 +81,11 @@ type Store struct {
 	nonces map[string]time.Time // device\x00nonce -> expiry
 	// noncesPruned is when expired nonces were last swept.
 	noncesPruned time.Time
+
+	// idemBusy holds the Idempotency-Keys whose fn is running, closed
+	// when it returns (Idempotent).
+	idemMu   sync.Mutex
+	idemBusy map[string]chan struct{}
 }
 
 var _ central.Store = (*Store)(nil)
@@ -100,13 +111,16 @@ func Open(path string) (*Store, error) {
 		if err := chainLegacyAudit(tx); err != nil {
 			return err
 		}
+		if err := fillCompletedLog(tx); err != nil {
+			return err
+		}
 		return dropOrphanUploads(tx)
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("initialising central store %s: %w", path, err)
 	}
-	return &Store{db: db, nonces: make(map[string]time.Time)}, nil
+	return &Store{db: db, nonces: make(map[string]time.Time), idemBusy: make(map[string]chan struct{})}, nil
 }
 
 // Close closes the file.
@@ -355,6 +369,9 @@ func beginSubmission(tx *bbolt.Tx, sub central.Submission) (st protocol.UploadSt
 		if err := putQueue(tx, k, &rec, central.Review{}); err != nil {
 			return st, false, err
 		}
+		if err := logCompleted(tx, k); err != nil {
+			return st, false, err
+		}
 	}
 	return st, created, put(b, k, rec)
 }
@@ -452,6 +469,9 @@ func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.Uplo
 				return err
 			}
 			if err := putQueue(tx, k, &sub, rv); err != nil {
+				return err
+			}
+			if err := logCompleted(tx, k); err != nil {
 				return err
 			}
 		}
@@ -567,6 +587,9 @@ func deleteSubmission(tx *bbolt.Tx, deviceID, key string) error {
 	if err := deleteReview(tx, k, &sub); err != nil {
 		return err
 	}
+	if err := unlogCompleted(tx, k); err != nil {
+		return err
+	}
 	for _, b := range [][]byte{bucketSeals, bucketPayloads, bucketDecisions, bucketSubs} {
 		if err := tx.Bucket(b).Delete(k); err != nil {
 			return err
@@ -631,6 +654,9 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 						return err
 					}
 					if err := putQueue(tx, k, &sub, rv); err != nil {
+						return err
+					}
+					if err := logCompleted(tx, k); err != nil {
 						return err
 					}
 				}

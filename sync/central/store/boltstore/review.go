@@ -134,7 +134,9 @@ func loadCase(tx *bbolt.Tx, k []byte) (central.Case, error) {
 	if err != nil {
 		return central.Case{}, err
 	}
-	return makeCase(&sub, rv, seal), nil
+	c := makeCase(&sub, rv, seal)
+	c.CompletedSeq = completedSeq(tx, k)
+	return c, nil
 }
 
 func makeCase(sub *central.Submission, rv central.Review, seal *central.Seal) central.Case {
@@ -336,6 +338,7 @@ func (s *Store) UpdateReview(ctx context.Context, ref central.SubmissionRef, fn 
 			return err
 		}
 		c := makeCase(&sub, old, seal)
+		c.CompletedSeq = completedSeq(tx, k)
 		rv, ev, err := fn(c)
 		if err != nil {
 			fnErr = err
@@ -396,6 +399,84 @@ func (s *Store) ReviewChanges(ctx context.Context, deviceID string, after int64,
 				return err
 			}
 			out = append(out, central.ReviewChange{Ref: cs.Ref, ID: cs.ID, Review: cs.Review, Seal: cs.Seal})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// The log of completions: each submission gets the next completed seq in
+// the transaction that completes it (BeginSubmission without images, the
+// AppendChunk of its last byte, retention closing its upload), so a
+// follower of Completed never misses one (bbolt has one writer at a time:
+// seqs commit in order).
+
+// logCompleted gives the complete submission k the next completed seq.
+func logCompleted(tx *bbolt.Tx, k []byte) error {
+	if tx.Bucket(bucketCompletedSeq).Get(k) != nil {
+		return nil
+	}
+	seq, err := tx.Bucket(bucketCompleted).NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketCompleted).Put(seqKey(int64(seq)), k); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketCompletedSeq).Put(k, seqKey(int64(seq)))
+}
+
+// unlogCompleted removes submission k from the log (it is deleted).
+func unlogCompleted(tx *bbolt.Tx, k []byte) error {
+	v := tx.Bucket(bucketCompletedSeq).Get(k)
+	if v == nil {
+		return nil
+	}
+	if err := tx.Bucket(bucketCompleted).Delete(bytes.Clone(v)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketCompletedSeq).Delete(k)
+}
+
+// completedSeq is submission k's completed seq, 0 if it has none.
+func completedSeq(tx *bbolt.Tx, k []byte) int64 {
+	v := tx.Bucket(bucketCompletedSeq).Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+// fillCompletedLog numbers the complete submissions of a file from before
+// the log existed, in received order (the review queue's order: it holds
+// exactly the complete submissions), once.
+func fillCompletedLog(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyCompleted) != nil {
+		return nil
+	}
+	err := tx.Bucket(bucketQueue).ForEach(func(k, _ []byte) error {
+		return logCompleted(tx, bytes.Clone(k[8:]))
+	})
+	if err != nil {
+		return err
+	}
+	return meta.Put(keyCompleted, []byte("1"))
+}
+
+// Completed implements central.Store.
+func (s *Store) Completed(ctx context.Context, after int64, limit int) ([]central.Case, error) {
+	var out []central.Case
+	limit = queueLimit(limit)
+	err := s.view(ctx, "listing completed submissions", func(tx *bbolt.Tx) error {
+		out = nil
+		c := tx.Bucket(bucketCompleted).Cursor()
+		for k, v := c.Seek(seqKey(max(after, 0) + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			cs, err := loadCase(tx, v)
+			if err != nil {
+				return fmt.Errorf("case %q: %w", v, err)
+			}
+			out = append(out, cs)
 		}
 		return nil
 	})

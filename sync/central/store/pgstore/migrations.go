@@ -194,6 +194,90 @@ CREATE TABLE console_sessions (
 );
 CREATE INDEX console_sessions_user ON console_sessions (user_name, expires_at);
 `,
+	// 6: the partner API: the log of completed submissions (those complete
+	// already numbered in received order), partners, their tokens, flows and
+	// idempotency keys, webhook events with their delivery attempts, and
+	// the followers' cursors.
+	`
+ALTER TABLE submissions ADD COLUMN completed_seq bigint;
+UPDATE submissions SET completed_seq = n.rn
+	FROM (SELECT device_id, key, row_number() OVER (ORDER BY received_at, device_id, key) AS rn FROM submissions WHERE completed_at IS NOT NULL) n
+	WHERE submissions.device_id = n.device_id AND submissions.key = n.key;
+CREATE UNIQUE INDEX submissions_completed_seq ON submissions (completed_seq) WHERE completed_seq IS NOT NULL;
+CREATE INDEX submissions_completed_unlogged ON submissions (received_at) WHERE completed_at IS NOT NULL AND completed_seq IS NULL;
+CREATE TABLE completed_counter (
+	id  int PRIMARY KEY CHECK (id = 1),
+	seq bigint NOT NULL
+);
+INSERT INTO completed_counter (id, seq) SELECT 1, coalesce(max(completed_seq), 0) FROM submissions;
+CREATE TABLE partners (
+	id        text PRIMARY KEY,
+	client_id text NOT NULL UNIQUE,
+	doc       bytea NOT NULL
+);
+CREATE TABLE partner_tokens (
+	hash       bytea PRIMARY KEY,
+	partner_id text NOT NULL,
+	created_at timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+CREATE INDEX partner_tokens_partner ON partner_tokens (partner_id, created_at);
+CREATE TABLE flows (
+	partner_id  text NOT NULL,
+	id          text NOT NULL,
+	launch_hash bytea,
+	status      text NOT NULL,
+	expires_at  timestamptz NOT NULL,
+	doc         bytea NOT NULL,
+	PRIMARY KEY (partner_id, id)
+);
+CREATE UNIQUE INDEX flows_launch ON flows (launch_hash) WHERE launch_hash IS NOT NULL;
+CREATE INDEX flows_open_expiry ON flows (expires_at) WHERE status NOT IN ('COMPLETED', 'ERROR', 'EXPIRED');
+CREATE TABLE idempotency_keys (
+	partner_id   text NOT NULL,
+	key          text NOT NULL,
+	request_hash bytea NOT NULL,
+	status       int,
+	body         bytea,
+	created_at   timestamptz NOT NULL,
+	PRIMARY KEY (partner_id, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+CREATE TABLE webhook_events (
+	seq          bigint PRIMARY KEY,
+	id           text NOT NULL UNIQUE,
+	partner_id   text NOT NULL,
+	session_id   text NOT NULL,
+	type         text NOT NULL,
+	payload      bytea NOT NULL,
+	created_at   timestamptz NOT NULL,
+	attempts     int NOT NULL DEFAULT 0,
+	next_at      timestamptz,
+	delivered_at timestamptz,
+	dead_at      timestamptz
+);
+CREATE INDEX webhook_events_partner ON webhook_events (partner_id, seq);
+CREATE INDEX webhook_events_due ON webhook_events (next_at, seq) WHERE delivered_at IS NULL AND dead_at IS NULL;
+CREATE INDEX webhook_events_session_pending ON webhook_events (partner_id, session_id, seq) WHERE delivered_at IS NULL AND dead_at IS NULL;
+CREATE TABLE webhook_counter (
+	id  int PRIMARY KEY CHECK (id = 1),
+	seq bigint NOT NULL
+);
+INSERT INTO webhook_counter (id, seq) VALUES (1, 0);
+CREATE TABLE webhook_attempts (
+	event_seq  bigint NOT NULL REFERENCES webhook_events ON DELETE CASCADE,
+	n          int NOT NULL,
+	at         timestamptz NOT NULL,
+	status     int NOT NULL,
+	latency_ms double precision NOT NULL,
+	excerpt    text NOT NULL DEFAULT '',
+	PRIMARY KEY (event_seq, n)
+);
+CREATE TABLE cursors (
+	name text PRIMARY KEY,
+	seq  bigint NOT NULL
+);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

@@ -4,7 +4,9 @@
 // dedupe submissions and nonces, row locks serialise the chunks of one
 // submission, an advisory lock serialises schema migrations and version
 // numbering, and one-row tables locked to the end of a transaction order
-// the audit chain (audit_head) and review changes (review_counter).
+// the audit chain (audit_head), review changes (review_counter), completed
+// submissions (completed_counter) and webhook events (webhook_counter), so
+// each commits in its sequence's order and a follower never skips one.
 package pgstore
 
 import (
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +46,12 @@ type Store struct {
 	pool   *pgxpool.Pool
 	nonces atomic.Int64
 	claims atomic.Int64
+	idem   atomic.Int64 // Idempotent calls, for sweeping
+
+	// idemBusy holds the Idempotency-Keys this instance is running fn
+	// for, closed when it returns (Idempotent).
+	idemMu   sync.Mutex
+	idemBusy map[string]chan struct{}
 }
 
 // DefaultPoolSize is the number of connections one store opens at most.
@@ -61,7 +70,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening central store: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, idemBusy: make(map[string]chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -324,6 +333,9 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 					b.Queue(`INSERT INTO submission_tokens (token, device_id, key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, t, sub.DeviceID, sub.Key)
 				}
 			}
+			if completed != nil {
+				b.Queue(logCompletedSQL, sub.DeviceID, sub.Key)
+			}
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}
@@ -492,6 +504,7 @@ func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.Uplo
 		if done && sub.CompletedAt.IsZero() {
 			sub.CompletedAt = c.At
 			b.Queue(`UPDATE submissions SET completed_at = $3 WHERE device_id = $1 AND key = $2`, c.DeviceID, c.Key, c.At)
+			b.Queue(logCompletedSQL, c.DeviceID, c.Key)
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err

@@ -68,11 +68,23 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 	if kind == central.ExpireDecision {
 		args = []any{before, limit}
 	}
-	tag, err := s.exec(ctx, sql, args...)
+	n := 0
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		n = int(tag.RowsAffected())
+		if kind == central.ExpireImages && n > 0 {
+			// Uploads closed by retention are complete: they join the log.
+			_, err = tx.Exec(ctx, logClosedSQL)
+		}
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("expiring %s: %w", kind, err)
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 // PutRetention implements central.Store.

@@ -43,16 +43,20 @@ func summaryCols(s *central.Summary) (summaryRow, error) {
 }
 
 // caseCols are the columns scanCase reads.
-const caseCols = `device_id, key, id, created_at, received_at, completed_at, verdict, attestation_fresh, summary, review, key_id, wrapped_key`
+const caseCols = `device_id, key, id, created_at, received_at, completed_at, verdict, attestation_fresh, summary, review, key_id, wrapped_key, completed_seq`
 
 func scanCase(row pgx.Row) (central.Case, error) {
 	var c central.Case
 	var completed *time.Time
 	var summary, review, wrapped []byte
 	var keyID *string
-	err := row.Scan(&c.Ref.DeviceID, &c.Ref.Key, &c.ID, &c.CreatedAt, &c.ReceivedAt, &completed, &c.Verdict, &c.Fresh, &summary, &review, &keyID, &wrapped)
+	var completedSeq *int64
+	err := row.Scan(&c.Ref.DeviceID, &c.Ref.Key, &c.ID, &c.CreatedAt, &c.ReceivedAt, &completed, &c.Verdict, &c.Fresh, &summary, &review, &keyID, &wrapped, &completedSeq)
 	if err != nil {
 		return c, err
+	}
+	if completedSeq != nil {
+		c.CompletedSeq = *completedSeq
 	}
 	c.CreatedAt, c.ReceivedAt = c.CreatedAt.UTC(), c.ReceivedAt.UTC()
 	if completed != nil {
@@ -236,6 +240,47 @@ func (s *Store) ReviewChanges(ctx context.Context, deviceID string, after int64,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing review changes: %w", err)
+	}
+	return out, nil
+}
+
+// The log of completions: the transaction completing a submission
+// (BeginSubmission without images, the AppendChunk of its last byte,
+// retention closing its upload) gives it the next seq of the one-row
+// completed_counter, locked to the end of the transaction, so completions
+// commit in CompletedSeq order and a follower of Completed never skips
+// one committed late.
+
+// logCompletedSQL gives submission ($1, $2) the next completed seq.
+const logCompletedSQL = `WITH c AS (UPDATE completed_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq)
+UPDATE submissions SET completed_seq = c.seq FROM c WHERE device_id = $1 AND key = $2 AND completed_seq IS NULL`
+
+// logClosedSQL numbers the complete submissions without a completed seq
+// (those retention just closed, in received order). Other transactions'
+// completions carry their seq when they commit, so only this
+// transaction's rows match.
+const logClosedSQL = `WITH todo AS (
+	SELECT device_id, key, row_number() OVER (ORDER BY received_at, device_id, key) AS rn
+	FROM submissions WHERE completed_at IS NOT NULL AND completed_seq IS NULL
+), c AS (
+	UPDATE completed_counter SET seq = seq + (SELECT count(*) FROM todo) WHERE id = 1 RETURNING seq - (SELECT count(*) FROM todo) AS base
+)
+UPDATE submissions s SET completed_seq = c.base + todo.rn FROM todo, c WHERE s.device_id = todo.device_id AND s.key = todo.key`
+
+// Completed implements central.Store.
+func (s *Store) Completed(ctx context.Context, after int64, limit int) ([]central.Case, error) {
+	limit = central.Filter{Limit: limit}.EffectiveLimit()
+	var out []central.Case
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT `+caseCols+` FROM submissions WHERE completed_seq > $1 ORDER BY completed_seq LIMIT $2`, after, limit)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.Case, error) { return scanCase(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing completed submissions: %w", err)
 	}
 	return out, nil
 }

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/openkyc/kyc/internal/atomicfile"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+)
+
+// partnerKeyName is the partner API's secret key file in the data
+// directory: it keys pass-key hashes, derives partner and launch tokens,
+// signs image links and seals webhook secrets.
+const partnerKeyName = "partner.key"
+
+const partnerKeyMagic = "openkyc-central-partner-key-v1\n"
+
+// loadOrCreatePartnerKey reads the partner API's secret key, creating the
+// file (mode 0600, written atomically) when missing, as the console key
+// is kept. Instances sharing a store must share it.
+func loadOrCreatePartnerKey(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key := make([]byte, partnerapi.SecretKeySize)
+		rand.Read(key)
+		err := atomicfile.Create(path, []byte(partnerKeyMagic+base64.StdEncoding.EncodeToString(key)+"\n"))
+		if errors.Is(err, fs.ErrExist) {
+			return loadOrCreatePartnerKey(path) // another instance made it meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating the partner key: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the partner key: %w", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the partner key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("the partner key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	rest, ok := bytes.CutPrefix(data, []byte(partnerKeyMagic))
+	key, derr := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(rest)))
+	if !ok || derr != nil || len(key) != partnerapi.SecretKeySize {
+		return nil, fmt.Errorf("the partner key %s is malformed", path)
+	}
+	return key, nil
+}
+
+// partnerKeyPath is the partner key's file: the flag, else DATA/partner.key.
+func partnerKeyPath(flagValue, data string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return filepath.Join(data, partnerKeyName)
+}
+
+// publicURL is --public-url, else https://<addr> (a wildcard host becomes
+// 127.0.0.1, which only suits a test: a real site gives --public-url).
+func publicURL(flagValue, addr string, tls bool) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = addr, ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	scheme := "https"
+	if !tls {
+		scheme = "http"
+	}
+	if port == "" {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// mountPartnerAPI serves the partner API (/api/, /flow/, /openapi.json and
+// the admin routes under /admin/v1/partners) on srv.
+func mountPartnerAPI(srv *central.Server, cfg partnerapi.Config) (*partnerapi.API, error) {
+	api, err := partnerapi.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	api.Mount(srv)
+	return api, nil
+}
+
+const partnerUsage = `usage:
+  kyc-central partner add --name NAME [--branch BRANCH]... [--webhook URL] [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
+  kyc-central partner rotate-key --id ID [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
+  kyc-central partner webhook-secret --id ID [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
+
+add prints the partner's client id and pass key (and webhook secret with
+--webhook) once, as JSON: central keeps only a hash of the pass key and the
+secret sealed. rotate-key and webhook-secret print a new one; the previous
+one stays valid for --overlap. A bbolt store is locked by a running central:
+stop it first, or use the admin API (/admin/v1/partners).`
+
+// partner runs `kyc-central partner add|rotate-key|webhook-secret`.
+func partner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "add" && args[0] != "rotate-key" && args[0] != "webhook-secret") {
+		fmt.Fprintln(stderr, partnerUsage)
+		return errors.New("partner: add, rotate-key or webhook-secret?")
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("partner "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "kyc-central-data", "data directory (bbolt store, partner key)")
+	storeKind := fs.String("store", "bolt", "store: bolt or postgres")
+	dsn := fs.String("dsn", os.Getenv(envDSN), "PostgreSQL connection string (--store postgres)")
+	keyFile := fs.String("partner-key", "", "the partner API's secret key file (default DATA/"+partnerKeyName+"; created if missing)")
+	var name, id, webhook *string
+	var overlap *time.Duration
+	var branches scopes
+	if cmd == "add" {
+		name = fs.String("name", "", "the partner's name")
+		fs.Var(&branches, "branch", "a branch whose kiosk sessions the partner sees (repeat for more)")
+		webhook = fs.String("webhook", "", "the partner's webhook URL (https://)")
+	} else {
+		id = fs.String("id", "", "the partner's id (ptn_...)")
+		overlap = fs.Duration("overlap", partnerapi.DefaultKeyOverlap, "how long the previous one stays valid")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if id != nil && *id == "" {
+		return fmt.Errorf("partner %s: --id is required", cmd)
+	}
+	if overlap != nil && (*overlap <= 0 || *overlap > partnerapi.MaxOverlap) {
+		return fmt.Errorf("partner %s: --overlap must be positive and at most %v", cmd, partnerapi.MaxOverlap)
+	}
+	if *storeKind == "bolt" {
+		if err := os.MkdirAll(*data, 0o700); err != nil {
+			return fmt.Errorf("partner %s: creating the data directory: %w", cmd, err)
+		}
+	}
+	key, err := loadOrCreatePartnerKey(partnerKeyPath(*keyFile, *data))
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, *storeKind, *data, *dsn)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key})
+	if err != nil {
+		return err
+	}
+	actor := "kyc-central partner " + cmd
+	var out any
+	switch cmd {
+	case "add":
+		out, err = api.CreatePartner(ctx, actor, partnerapi.NewPartner{Name: *name, Branches: branches, WebhookURL: *webhook})
+	case "rotate-key":
+		out, err = api.RotateKey(ctx, actor, *id, *overlap)
+	case "webhook-secret":
+		out, err = api.RotateWebhookSecret(ctx, actor, *id, *overlap)
+	}
+	if ve, ok := errors.AsType[*partnerapi.ValidationError](err); ok {
+		return fmt.Errorf("partner %s: %s", cmd, ve.Fields[0].Message)
+	}
+	if errors.Is(err, central.ErrNotFound) {
+		return fmt.Errorf("partner %s: no partner with id %q", cmd, *id)
+	}
+	if err != nil {
+		return fmt.Errorf("partner %s: %w", cmd, err)
+	}
+	fmt.Fprintln(stderr, "the secret below is shown once: central keeps only its hash (pass key) or sealed (webhook secret)")
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,429 @@
+// Command partner is an example partner backend of kyc-central's partner
+// API (docs/partner-api.md): it gets a partner token, initiates a flow,
+// receives webhooks and verifies them (Standard Webhooks, deduping by
+// webhook-id), fetches each completed session's details and calls the
+// Face Match API. It prints one JSON line per thing it did, and never a
+// person's data: decisions, scores and counts only.
+//
+//	go run ./examples/partner --central https://127.0.0.1:8443 --ca ca.crt \
+//	    --client-id cli_... --pass-key-file pass.key \
+//	    --webhook-listen 127.0.0.1:9000 --webhook-secret-file whsec.txt \
+//	    [--selfie selfie.jpg --reference reference.jpg]
+//
+// The partner's webhook URL (kyc-central partner add --webhook) is
+// http://<--webhook-listen>/webhooks here; a real one is HTTPS.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central/webhook"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "partner:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the command line.
+type config struct {
+	central, ca, clientID, passKey, listen, secret string
+	userID, userIDType, selfie, reference          string
+	maxEvents                                      int
+}
+
+func parse(args []string, stderr io.Writer) (config, error) {
+	var c config
+	var passFile, secretFile string
+	fs := flag.NewFlagSet("partner", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.central, "central", "", "central's base URL, e.g. https://127.0.0.1:8443")
+	fs.StringVar(&c.ca, "ca", "", "the CA certificate central's TLS certificate chains to (PEM); empty: the system roots")
+	fs.StringVar(&c.clientID, "client-id", "", "the partner's client id")
+	fs.StringVar(&c.passKey, "pass-key", "", "the partner's pass key (prefer --pass-key-file)")
+	fs.StringVar(&passFile, "pass-key-file", "", "a file holding the pass key")
+	fs.StringVar(&c.listen, "webhook-listen", "127.0.0.1:9000", "where to receive webhooks (path /webhooks)")
+	fs.StringVar(&c.secret, "webhook-secret", "", "the webhook signing secret, whsec_... (prefer --webhook-secret-file)")
+	fs.StringVar(&secretFile, "webhook-secret-file", "", "a file holding the webhook signing secret")
+	fs.StringVar(&c.userID, "user-id", "user-1", "the partner's user id to initiate a flow for")
+	fs.StringVar(&c.userIDType, "user-id-type", "customer_id", "the kind of user id")
+	fs.StringVar(&c.selfie, "selfie", "", "a selfie image for the Face Match API (with --reference)")
+	fs.StringVar(&c.reference, "reference", "", "a reference image for the Face Match API")
+	fs.IntVar(&c.maxEvents, "max-events", 0, "exit after handling this many distinct webhooks (0: run until interrupted)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for _, f := range []struct {
+		file string
+		dst  *string
+	}{{passFile, &c.passKey}, {secretFile, &c.secret}} {
+		if f.file == "" {
+			continue
+		}
+		b, err := os.ReadFile(f.file)
+		if err != nil {
+			return c, err
+		}
+		*f.dst = strings.TrimSpace(string(b))
+	}
+	switch {
+	case c.central == "" || c.clientID == "" || c.passKey == "":
+		return c, errors.New("--central, --client-id and --pass-key(-file) are required")
+	case c.secret == "":
+		return c, errors.New("--webhook-secret(-file) is required")
+	case (c.selfie == "") != (c.reference == ""):
+		return c, errors.New("--selfie and --reference go together")
+	}
+	if _, err := webhook.DecodeSecret(c.secret); err != nil {
+		return c, fmt.Errorf("--webhook-secret: %w", err)
+	}
+	c.central = strings.TrimSuffix(c.central, "/")
+	return c, nil
+}
+
+// partner is the running example.
+type partner struct {
+	cfg    config
+	client *http.Client
+	out    *json.Encoder
+	outMu  sync.Mutex
+
+	tokMu  sync.Mutex
+	token  string
+	tokExp time.Time
+
+	seenMu sync.Mutex
+	seen   map[string]bool // webhook-ids handled
+	events chan event
+}
+
+// event is a verified webhook, handled after the answer.
+type event struct {
+	ID   string
+	Body webhook.Body
+}
+
+// Line is one JSON line of output.
+type Line map[string]any
+
+func (p *partner) print(l Line) {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	l["at"] = time.Now().UTC().Format(time.RFC3339Nano)
+	_ = p.out.Encode(l)
+}
+
+// run runs the example until ctx ends (or --max-events); ready, if not
+// nil, receives the webhook listener's address.
+func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- string) error {
+	cfg, err := parse(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.ca != "" {
+		pem, err := os.ReadFile(cfg.ca)
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s holds no certificate", cfg.ca)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	p := &partner{cfg: cfg, out: json.NewEncoder(stdout), seen: map[string]bool{}, events: make(chan event, 64),
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: nil}}}
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /webhooks", p.receive)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = srv.Serve(ln) }()
+	go func() { defer wg.Done(); p.handle(ctx, cancel) }()
+	defer func() {
+		shut, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = srv.Shutdown(shut)
+		cancel()
+		wg.Wait()
+	}()
+	p.print(Line{"step": "listening", "webhook_url": "http://" + ln.Addr().String() + "/webhooks"})
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	if err := p.initiate(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// receive is the webhook endpoint: verify, dedupe, answer at once, handle
+// afterwards.
+func (p *partner) receive(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	id := r.Header.Get(webhook.HeaderID)
+	if err := webhook.Verify(p.cfg.secret, r.Header, body); err != nil {
+		reason := "bad_signature"
+		switch {
+		case errors.Is(err, webhook.ErrTooOld), errors.Is(err, webhook.ErrTooNew):
+			reason = "stale_timestamp"
+		case errors.Is(err, webhook.ErrMissingHeaders):
+			reason = "missing_headers"
+		}
+		p.print(Line{"step": "webhook_refused", "webhook_id": id, "reason": reason})
+		http.Error(w, "signature refused", http.StatusUnauthorized)
+		return
+	}
+	var b webhook.Body
+	if err := json.Unmarshal(body, &b); err != nil {
+		p.print(Line{"step": "webhook_refused", "webhook_id": id, "reason": "malformed"})
+		http.Error(w, "malformed", http.StatusBadRequest)
+		return
+	}
+	p.seenMu.Lock()
+	dup := p.seen[id]
+	p.seen[id] = true
+	p.seenMu.Unlock()
+	if dup {
+		p.print(Line{"step": "webhook_duplicate", "webhook_id": id, "type": b.Type})
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	p.print(Line{"step": "webhook", "webhook_id": id, "type": b.Type, "session_id": b.Data.SessionID,
+		"status": b.Data.Status, "next_action": b.Data.NextAction, "decision": b.Data.Decision})
+	select {
+	case p.events <- event{ID: id, Body: b}:
+	default:
+		// A real backend would queue durably; the example drops the
+		// follow-up work (the webhook itself is acknowledged).
+		p.print(Line{"step": "backlog_full", "webhook_id": id})
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handle does the follow-up work of each webhook: the session's details,
+// and a Face Match call.
+func (p *partner) handle(ctx context.Context, stop context.CancelFunc) {
+	n := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-p.events:
+			switch ev.Body.Type {
+			case "submission.completed", "decision.changed", "resubmission.requested":
+				p.details(ctx, ev.Body.Data)
+				p.faceMatch(ctx)
+			}
+			n++
+			if p.cfg.maxEvents > 0 && n >= p.cfg.maxEvents {
+				stop()
+				return
+			}
+		}
+	}
+}
+
+// bearer returns a partner token, asking for one when there is none or it
+// is about to expire.
+func (p *partner) bearer(ctx context.Context) (string, error) {
+	p.tokMu.Lock()
+	defer p.tokMu.Unlock()
+	if p.token != "" && time.Until(p.tokExp) > time.Minute {
+		return p.token, nil
+	}
+	var tr struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	status, err := p.call(ctx, http.MethodPost, "/api/v1/partner-token", "",
+		map[string]string{"client_id": p.cfg.clientID, "pass_key": p.cfg.passKey}, nil, &tr)
+	if err != nil {
+		return "", err
+	}
+	if status != http.StatusOK || tr.Token == "" {
+		return "", fmt.Errorf("partner-token answered %d", status)
+	}
+	p.token, p.tokExp = tr.Token, tr.ExpiresAt
+	p.print(Line{"step": "token", "expires_at": tr.ExpiresAt})
+	return p.token, nil
+}
+
+// initiate starts a verification flow for the configured user.
+func (p *partner) initiate(ctx context.Context) error {
+	tok, err := p.bearer(ctx)
+	if err != nil {
+		return err
+	}
+	req := map[string]any{"partner_user_id": p.cfg.userID, "partner_user_id_type": p.cfg.userIDType,
+		"accepted_documents": []string{"passport", "national_id"}, "liveness_type": "passive", "max_retries": 3, "session_ttl": 1800}
+	var fr struct {
+		SessionID string `json:"session_id"`
+		LaunchURL string `json:"launch_url"`
+		Status    string `json:"status"`
+	}
+	status, err := p.call(ctx, http.MethodPost, "/api/v1/flows", tok, req, nil, &fr)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusCreated {
+		return fmt.Errorf("initiate flow answered %d", status)
+	}
+	p.print(Line{"step": "flow", "session_id": fr.SessionID, "status": fr.Status, "launch_url": fr.LaunchURL})
+	return nil
+}
+
+// details fetches a session's submission details (Get Submission Details).
+func (p *partner) details(ctx context.Context, d webhook.Data) {
+	tok, err := p.bearer(ctx)
+	if err != nil {
+		p.print(Line{"step": "details", "session_id": d.SessionID, "error": err.Error()})
+		return
+	}
+	var det struct {
+		Status     string `json:"status"`
+		NextAction string `json:"next_action"`
+		Result     *struct {
+			Decision    string   `json:"decision"`
+			Score       float64  `json:"score"`
+			ReasonCodes []string `json:"reason_codes"`
+			Document    *struct {
+				Fields map[string]json.RawMessage `json:"fields"`
+			} `json:"document"`
+			Images []json.RawMessage `json:"images"`
+		} `json:"result"`
+	}
+	h := http.Header{"X-Partner-Session-Id": {d.SessionID}, "X-Partner-User-Id": {d.PartnerUserID}, "X-Partner-User-Id-Type": {d.PartnerUserIDType}}
+	status, err := p.call(ctx, http.MethodGet, "/api/v1/submission-details", tok, nil, h, &det)
+	l := Line{"step": "details", "session_id": d.SessionID, "http_status": status, "status": det.Status, "next_action": det.NextAction}
+	if err != nil {
+		l["error"] = err.Error()
+	}
+	if r := det.Result; r != nil {
+		l["decision"], l["score"], l["reasons"], l["images"] = r.Decision, r.Score, len(r.ReasonCodes), len(r.Images)
+		if r.Document != nil {
+			l["fields"] = len(r.Document.Fields) // how many, never their values
+		}
+	}
+	p.print(l)
+}
+
+// faceMatch compares --selfie with --reference through the Face Match
+// API; central without face models answers 503, which is reported.
+func (p *partner) faceMatch(ctx context.Context) {
+	if p.cfg.selfie == "" {
+		p.print(Line{"step": "face_match", "skipped": "no --selfie/--reference"})
+		return
+	}
+	tok, err := p.bearer(ctx)
+	if err != nil {
+		p.print(Line{"step": "face_match", "error": err.Error()})
+		return
+	}
+	read := func(f string) string {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return ""
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	req := map[string]any{"selfie_base64": read(p.cfg.selfie), "reference_base64": read(p.cfg.reference), "skip_liveness": true}
+	var res struct {
+		Score     float64 `json:"score"`
+		Threshold float64 `json:"threshold"`
+		Decision  string  `json:"decision"`
+		Code      string  `json:"code"`
+	}
+	status, err := p.call(ctx, http.MethodPost, "/api/v1/face-match", tok, req, nil, &res)
+	l := Line{"step": "face_match", "http_status": status}
+	switch {
+	case err != nil:
+		l["error"] = err.Error()
+	case status == http.StatusServiceUnavailable:
+		l["skipped"], l["code"] = "central has no face matcher", res.Code
+	case status == http.StatusOK:
+		l["decision"], l["score"], l["threshold"] = res.Decision, res.Score, res.Threshold
+	default:
+		l["code"] = res.Code
+	}
+	p.print(l)
+}
+
+// call sends a JSON request and decodes the JSON answer (an error object
+// too) into out; it returns the status.
+func (p *partner) call(ctx context.Context, method, path, token string, in any, h http.Header, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, p.cfg.central+path, body)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: answer is not JSON", method, path)
+		}
+	}
+	return resp.StatusCode, nil
+}

@@ -1,0 +1,146 @@
+package facematch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/png"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central/facematch"
+	"github.com/openkyc/kyc/sync/central/facematch/facematchtest"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+)
+
+func TestMatchDecides(t *testing.T) {
+	m := facematchtest.Matcher(t)
+	face := func(name string) []byte { return facematchtest.Face(t, name) }
+	for _, c := range []struct {
+		name              string
+		selfie, reference []byte
+		skipLiveness      bool
+		decision          string
+	}{
+		{"same person", face("leonard2"), face("leonard4"), false, "match"},
+		{"different people", face("raj2"), face("howard2"), false, "no_match"},
+		{"same person, liveness skipped", face("penny5"), face("penny2"), true, "match"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := m.Match(context.Background(), partnerapi.FaceMatchRequest{Selfie: c.selfie, Reference: c.reference, SkipLiveness: c.skipLiveness})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Decision != c.decision {
+				t.Errorf("decision %q (similarity %.3f, score %.1f, threshold %.1f), want %q", res.Decision, res.Similarity, res.Score, res.Threshold, c.decision)
+			}
+			// The score and threshold are on one 0-100 scale, and the
+			// decision follows them.
+			if res.Score < 0 || res.Score > 100 || res.Threshold <= 0 || res.Threshold >= 100 || (res.Score >= res.Threshold) != (res.Decision == "match") {
+				t.Errorf("score %.2f threshold %.2f decision %s", res.Score, res.Threshold, res.Decision)
+			}
+			if (res.Liveness != nil) == c.skipLiveness {
+				t.Errorf("liveness %+v with skip=%v", res.Liveness, c.skipLiveness)
+			}
+			if res.Liveness != nil && (res.Liveness.Threshold <= 0 || res.Liveness.Score < 0 || res.Liveness.Score > 1) {
+				t.Errorf("liveness %+v", res.Liveness)
+			}
+			for role, f := range map[string]partnerapi.FaceInfo{"selfie": res.Selfie, "reference": res.Reference} {
+				if f.Box[2] <= 0 || f.Box[3] <= 0 || f.Box[0]+f.Box[2] > 160 || len(f.Landmarks) != 5 || f.Quality < 0 || f.Quality > 1 || f.QualityFailures == nil {
+					t.Errorf("%s face %+v", role, f)
+				}
+			}
+			if res.TimingsMS["total"] <= 0 || res.TimingsMS["decode_images"] <= 0 {
+				t.Errorf("timings %v", res.TimingsMS)
+			}
+		})
+	}
+}
+
+func TestMatchInputErrors(t *testing.T) {
+	m := facematchtest.Matcher(t)
+	good := facematchtest.Face(t, "leonard1")
+	jpg := facematchtest.Encode(t, ".jpg", facematchtest.Compose(t, 200, 200))
+	var huge bytes.Buffer // 50 megapixels of flat grey: a small file, a bomb once decoded
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&huge, image.NewGray(image.Rect(0, 0, 8000, 6250))); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name              string
+		selfie, reference []byte
+		image             string
+		want              error
+	}{
+		{"selfie not an image", []byte("this is not a photo"), good, "selfie", partnerapi.ErrNotImage},
+		{"empty reference", good, nil, "reference", partnerapi.ErrNotImage},
+		{"truncated reference", good, jpg[:len(jpg)/2], "reference", partnerapi.ErrTruncated},
+		{"50 megapixel selfie", huge.Bytes(), good, "selfie", partnerapi.ErrTooLarge},
+		{"selfie over 10 MB", make([]byte, partnerapi.MaxFaceMatchImage+1), good, "selfie", partnerapi.ErrTooLarge},
+		{"no face in the selfie", facematchtest.Blank(t), good, "selfie", partnerapi.ErrNoFace},
+		{"no face in the reference", good, facematchtest.Blank(t), "reference", partnerapi.ErrNoFace},
+		{"two faces in the selfie", facematchtest.TwoFaces(t), good, "selfie", partnerapi.ErrManyFaces},
+		{"reference cut off in its header", good, jpg[:20], "reference", partnerapi.ErrTruncated},
+		{"BMP selfie (not a format the API takes)", facematchtest.Encode(t, ".bmp", facematchtest.Compose(t, 64, 64)), good, "selfie", partnerapi.ErrNotImage},
+		{"WebP bomb: 16384x16384 in a 30-byte header", webpBomb(), good, "selfie", partnerapi.ErrTooLarge},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := m.Match(context.Background(), partnerapi.FaceMatchRequest{Selfie: c.selfie, Reference: c.reference})
+			fe, ok := errors.AsType[*partnerapi.FaceMatchError](err)
+			if !ok || fe.Image != c.image || !errors.Is(err, c.want) {
+				t.Errorf("error %v, want %s: %v", err, c.image, c.want)
+			}
+		})
+	}
+}
+
+// webpBomb is an extended WebP header claiming a 16384x16384 canvas.
+func webpBomb() []byte {
+	b := []byte("RIFF\x16\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00")
+	for range 2 { // canvas width and height minus one, 24 bits each
+		b = append(b, 0xff, 0x3f, 0x00)
+	}
+	return b
+}
+
+// The API takes WebP as well as JPEG and PNG.
+func TestMatchWebP(t *testing.T) {
+	m := facematchtest.Matcher(t)
+	selfie, _, selfieMat, _ := facematchtest.Bench(t)
+	webp := facematchtest.Encode(t, ".webp", selfieMat)
+	res, err := m.Match(context.Background(), partnerapi.FaceMatchRequest{Selfie: webp, Reference: selfie, SkipLiveness: true})
+	if err != nil || res.Decision != "match" {
+		t.Fatalf("WebP selfie against its JPEG: %+v, %v", res, err)
+	}
+}
+
+// A reference holding two people is compared by its largest face: only the
+// selfie must show one person.
+func TestMatchGroupReference(t *testing.T) {
+	m := facematchtest.Matcher(t)
+	res, err := m.Match(context.Background(), partnerapi.FaceMatchRequest{Selfie: facematchtest.Face(t, "leonard3"), Reference: facematchtest.TwoFaces(t), SkipLiveness: true})
+	if err != nil || (res.Decision != "match" && res.Decision != "no_match") {
+		t.Fatalf("%+v, %v", res, err)
+	}
+}
+
+// Matches beyond MaxConcurrent wait for a turn for as long as their context
+// allows.
+func TestMatchWaitsBoundedByContext(t *testing.T) {
+	m, err := facematch.Open(facematch.Config{MaxConcurrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	release := m.Hold(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = m.Match(ctx, partnerapi.FaceMatchRequest{Selfie: facematchtest.Face(t, "leonard2"), Reference: facematchtest.Face(t, "leonard4")})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("queued past its deadline: %v", err)
+	}
+	release()
+	if _, err := m.Match(context.Background(), partnerapi.FaceMatchRequest{Selfie: facematchtest.Face(t, "leonard2"), Reference: facematchtest.Face(t, "leonard4")}); err != nil {
+		t.Fatalf("after the turn was released: %v", err)
+	}
+}

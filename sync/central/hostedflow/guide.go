@@ -1,0 +1,292 @@
+package hostedflow
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+func jsonUnmarshal(b []byte, v any) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, v)
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// FrameAnswer is /flow/api/frame's answer.
+type FrameAnswer struct {
+	Overlay  OverlayView `json:"overlay"`
+	Captured bool        `json:"captured"`
+	State    State       `json:"state"`
+}
+
+// OverlayView is a guide's overlay as the page draws it.
+type OverlayView struct {
+	Quad     [][2]float64     `json:"quad"`
+	Face     []float64        `json:"face"`
+	Oval     *capture.Ellipse `json:"oval,omitempty"`
+	FrameW   int              `json:"frame_w"`
+	FrameH   int              `json:"frame_h"`
+	Messages []MessageView    `json:"messages"`
+	Ready    bool             `json:"ready"`
+	Step     string           `json:"step"` // the guide's step: document, back, selfie or a challenge
+}
+
+// MessageView is one guidance message with its text in the session's
+// language.
+type MessageView struct {
+	Code string `json:"code"`
+	Text string `json:"text"`
+}
+
+// readBody reads an image body of at most limit bytes, counting it in the
+// session's upload budget.
+func (f *Flow) readBody(w http.ResponseWriter, r *http.Request, s *sess, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the image is larger than %d MB", limit>>20)
+	}
+	l := s.live
+	l.mu.Lock()
+	left := MaxUploadBytes - l.uploaded
+	l.mu.Unlock()
+	if left <= 0 || r.ContentLength > left {
+		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "upload_budget", "this verification has received all the images it accepts")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, min(limit, left)))
+	l.mu.Lock()
+	l.uploaded += int64(len(body))
+	l.mu.Unlock()
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the image is too large")
+	}
+	if err != nil {
+		return nil, httpx.Wrap(err, http.StatusBadRequest, "malformed", "the image did not arrive whole")
+	}
+	if len(body) == 0 {
+		return nil, httpx.Errorf(http.StatusBadRequest, "empty", "no image")
+	}
+	return body, nil
+}
+
+// takeFrame spends one frame of the session's budget (FrameRate a second,
+// FrameBurst at once).
+func (l *live) takeFrame(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if dt := now.Sub(l.tokensAt).Seconds(); dt > 0 {
+		l.tokens = min(FrameBurst, l.tokens+dt*FrameRate)
+	}
+	l.tokensAt = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}
+
+func (f *Flow) capturingStep(w http.ResponseWriter, r *http.Request, s *sess) (string, error) {
+	if f.cfg.Engines == nil {
+		return "", httpx.Errorf(http.StatusServiceUnavailable, "unavailable", "the verification service is not available")
+	}
+	step := r.URL.Query().Get("step")
+	if err := validStep(s, step); err != nil {
+		return "", err
+	}
+	if s.role == roleBrowser && len(s.fs.Hosted.PhoneHash) > 0 {
+		return "", httpx.Errorf(http.StatusConflict, "handed_off", "the verification continues on the phone")
+	}
+	st := f.state(s)
+	if st.Stage != stepDocument && st.Stage != stepBack && st.Stage != stepSelfie {
+		return "", httpx.Errorf(http.StatusConflict, "not_capturing", "nothing to capture now")
+	}
+	return step, nil
+}
+
+// frame runs a guidance frame through the step's guide.
+func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
+	step, err := f.capturingStep(w, r, s)
+	if err != nil {
+		return err
+	}
+	if !s.live.takeFrame(f.now()) {
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "at most 2 frames a second", RetryAfter: time.Second}
+	}
+	body, err := f.readBody(w, r, s, MaxFrameBytes)
+	if err != nil {
+		return err
+	}
+	img, err := imageio.Decode(body, frameMaxPixels)
+	if err != nil {
+		img.Close()
+		return httpx.Wrap(err, http.StatusUnprocessableEntity, "bad_image", "the frame is not a readable image")
+	}
+	defer img.Close()
+	l := s.live
+	lang := capture.Lang(f.state(s).Lang)
+	l.gmu.Lock()
+	g, err := f.guideFor(l, step, s)
+	if err != nil {
+		l.gmu.Unlock()
+		return err
+	}
+	l.mu.Lock()
+	l.seq++
+	seq := l.seq
+	l.mu.Unlock()
+	// The step's last frames as received, so the one the guide keeps is
+	// stored as the browser sent it.
+	rec := append(l.recent[step], rawFrame{seq: seq, data: body})
+	if len(rec) > 8 {
+		rec = rec[len(rec)-8:]
+	}
+	l.recent[step] = rec
+	ov, err := g.Analyse(r.Context(), capture.Frame{Seq: seq, Time: f.now().Sub(l.start[step]), Image: img})
+	var captured []byte
+	if err == nil && ov.Captured != "" {
+		captured = f.keepCapture(l, step, g, ov.Captured)
+	}
+	l.gmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("guidance: %w", err)
+	}
+	if captured != nil {
+		l.mu.Lock()
+		if old := l.caps[step]; old != nil {
+			l.held -= int64(len(old))
+		}
+		l.caps[step] = captured
+		l.held += int64(len(captured))
+		l.mu.Unlock()
+	}
+	view := OverlayView{Quad: [][2]float64{}, FrameW: img.Cols(), FrameH: img.Rows(), Messages: []MessageView{}, Oval: ov.Oval, Step: ov.Step}
+	for _, p := range ov.Quad {
+		view.Quad = append(view.Quad, [2]float64{p.X, p.Y})
+	}
+	if len(view.Quad) == 0 {
+		view.Quad = nil
+	}
+	if ov.Face != nil {
+		view.Face = []float64{ov.Face.X, ov.Face.Y, ov.Face.W, ov.Face.H}
+	}
+	for _, m := range []capture.Message{ov.Message, ov.Hint} {
+		if m != "" {
+			view.Messages = append(view.Messages, MessageView{Code: string(m), Text: m.Text(lang)})
+		}
+	}
+	view.Ready = ov.Message == capture.Capturing || ov.Message == capture.Done
+	httpx.WriteJSON(w, http.StatusOK, FrameAnswer{Overlay: view, Captured: captured != nil, State: f.state(s)})
+	return nil
+}
+
+// guideFor returns the step's guide, made on first use (l.gmu held).
+func (f *Flow) guideFor(l *live, step string, s *sess) (guide, error) {
+	if g, ok := l.guides[step]; ok && !g.Done() {
+		return g, nil
+	} else if ok {
+		closeGuide(g)
+		delete(l.guides, step)
+	}
+	var g guide
+	var err error
+	if step == stepSelfie {
+		cfg := capture.DefaultSelfieConfig()
+		for _, c := range challenges(s.cfg) {
+			ch, perr := capture.ParseChallenge(c)
+			if perr != nil {
+				return nil, perr
+			}
+			cfg.Challenges = append(cfg.Challenges, ch)
+		}
+		g, err = capture.NewSelfieGuide(f.cfg.Engines.Guide, cfg)
+	} else {
+		cfg := capture.DefaultDocumentConfig()
+		cfg.Sides = 1
+		g, err = capture.NewDocumentGuide(cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("guidance: %w", err)
+	}
+	l.guides[step], l.start[step] = g, f.now()
+	return g, nil
+}
+
+// keepCapture takes the guide's captures: the bytes of the frame it
+// chose wait in l.pend until the step is complete (the selfie's
+// challenges done too), and are returned then; nil before (l.gmu held).
+func (f *Flow) keepCapture(l *live, step string, g guide, _ string) []byte {
+	for _, c := range g.Captures() {
+		if c.Name == stepSelfie || c.Name == "front" || c.Name == "back" {
+			for _, fr := range l.recent[step] {
+				if fr.seq == c.Seq {
+					l.pend[step] = fr.data
+				}
+			}
+		} else {
+			l.pendCh = append(l.pendCh, c.Name)
+		}
+		c.Image.Close()
+	}
+	if !g.Done() {
+		return nil
+	}
+	out := l.pend[step]
+	delete(l.pend, step)
+	if step == stepSelfie {
+		l.mu.Lock()
+		l.challenges = l.pendCh
+		l.mu.Unlock()
+		l.pendCh = nil
+	}
+	return out
+}
+
+// capture is the manual button or an upload: the image as the step's
+// capture, checked to decode.
+func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
+	step, err := f.capturingStep(w, r, s)
+	if err != nil {
+		return err
+	}
+	body, err := f.readBody(w, r, s, MaxCaptureBytes)
+	if err != nil {
+		return err
+	}
+	img, err := imageio.Decode(body, captureMaxPixels)
+	img.Close()
+	if err != nil {
+		return httpx.Wrap(err, http.StatusUnprocessableEntity, "bad_image", "the photo is not a readable image")
+	}
+	l := s.live
+	l.mu.Lock()
+	if old := l.caps[step]; old != nil {
+		l.held -= int64(len(old))
+	}
+	l.caps[step] = body
+	l.held += int64(len(body))
+	l.mu.Unlock()
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		State State `json:"state"`
+	}{f.state(s)})
+	return nil
+}
+
+// decodeCapture decodes a stored capture for the engine.
+func decodeCapture(b []byte) (gocv.Mat, error) { return imageio.Decode(b, captureMaxPixels) }

@@ -1,0 +1,271 @@
+package hostedflow
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+// Limits of a session (see the wire contract in the package doc).
+const (
+	MaxFrameBytes   = 2 << 20  // one guidance frame
+	MaxCaptureBytes = 10 << 20 // one manual capture or upload
+	MaxUploadBytes  = 60 << 20 // everything a session sends, frames included
+	// FrameRate and FrameBurst bound guidance frames a session: FrameRate
+	// a second sustained, FrameBurst at once; beyond, 429.
+	FrameRate  = 2
+	FrameBurst = 4
+	// MaxLiveSessions bounds the sessions with state in memory; past it a
+	// new one answers 503 until the sweeper frees some.
+	MaxLiveSessions = 500
+	// frameMaxPixels bounds a decoded guidance frame (1920x1080 and a bit).
+	frameMaxPixels = 2_500_000
+	// captureMaxPixels bounds a decoded capture or upload.
+	captureMaxPixels = 40_000_000
+	// DefaultWatchlistRefresh is how often central's published watchlists
+	// are read again.
+	DefaultWatchlistRefresh = 10 * time.Minute
+	// codeTTL is how long a Smart QR short code and phone link work.
+	codeTTL = 10 * time.Minute
+	// cookieGrace keeps the session cookie a day past the session's
+	// expiry, so a page left open then is told its session expired
+	// rather than that its link is not valid.
+	cookieGrace = 24 * time.Hour
+	// cookieName is the session cookie.
+	cookieName = "kyc_flow"
+	// csrfHeader carries the page's CSRF token on every POST.
+	csrfHeader = "X-Flow-CSRF"
+)
+
+// Config configures the hosted flow.
+type Config struct {
+	// Store is central's store, sealed (seal.Store); required.
+	Store central.Store
+	// Engines runs guidance and verification; nil: the flow's pages and
+	// API answer 503 service_unavailable (the launch URL still binds).
+	Engines *engines.Engines
+	// PublicURL is central's base URL as people reach it (the phone link
+	// and the Smart QR are built on it).
+	PublicURL string
+	// MaxConcurrent bounds the verifications running at once; 0: one per
+	// core.
+	MaxConcurrent int
+	// WatchlistRefresh: see DefaultWatchlistRefresh.
+	WatchlistRefresh time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the flow's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Flow is the hosted capture flow: New builds it, Mount serves it, Run
+// keeps its memory in bounds.
+type Flow struct {
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	resp  *httpx.Responder
+	base  *url.URL
+	slots chan struct{}
+	codes *httpx.FailureLimiter
+
+	mu    sync.Mutex
+	live  map[string]*live    // partner \x00 session -> state
+	short map[string]shortRef // short code -> session
+
+	screen screenCache
+
+	// bg is the context verifications run under: Run's.
+	bgMu sync.Mutex
+	bg   context.Context
+}
+
+type shortRef struct {
+	partnerID, sessionID string
+	secret               string // the phone link's secret
+	expires              time.Time
+}
+
+//go:embed web/app.html web/static
+var webFS embed.FS
+
+// New returns the flow with its routes.
+func New(cfg Config) (*Flow, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("hostedflow: Config needs a Store")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "https://127.0.0.1:8443"
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = runtime.NumCPU()
+	}
+	if cfg.WatchlistRefresh <= 0 {
+		cfg.WatchlistRefresh = DefaultWatchlistRefresh
+	}
+	base, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
+	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
+		return nil, fmt.Errorf("hostedflow: PublicURL %q is not an http(s) URL", cfg.PublicURL)
+	}
+	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base,
+		slots: make(chan struct{}, cfg.MaxConcurrent), live: map[string]*live{}, short: map[string]shortRef{},
+		codes: httpx.NewFailureLimiter(10, 30*time.Second, cfg.Now), bg: context.Background()}
+	f.resp = &httpx.Responder{Log: f.log, Rules: []httpx.Rule{
+		{Err: central.ErrNotFound, Status: http.StatusNotFound, Code: "not_found", Message: "not found"},
+		{Err: context.Canceled, Status: 499, Code: "canceled", Message: "the client went away"},
+	}}
+	f.routes()
+	return f, nil
+}
+
+func (f *Flow) routes() {
+	h := func(pattern string, fn httpx.HandlerFunc) { f.mux.Handle(pattern, f.resp.Handle(fn)) }
+	post := func(pattern string, fn func(http.ResponseWriter, *http.Request, *sess) error) {
+		h("POST "+pattern, f.withSession(fn, true))
+	}
+	h("GET /flow/{token}", f.launch)
+	h("GET /flow/app", f.app)
+	h("GET /flow/h/{token}", f.phoneLink)
+	h("GET /flow/code", f.codeForm)
+	h("POST /flow/code", f.codeSubmit)
+	h("GET /flow/api/state", f.withSession(f.stateHandler, false))
+	post("/flow/api/frame", f.frame)
+	post("/flow/api/capture", f.capture)
+	post("/flow/api/submit", f.submit)
+	post("/flow/api/retry", f.retry)
+	post("/flow/api/handoff", f.handoff)
+	post("/flow/api/finish", f.finish)
+	static, _ := fs.Sub(webFS, "web/static")
+	f.mux.Handle("GET /flow/static/", http.StripPrefix("/flow/static/", http.FileServerFS(static)))
+	f.mux.Handle("/flow/", f.resp.Handle(func(http.ResponseWriter, *http.Request) error {
+		return httpx.Errorf(http.StatusNotFound, "not_found", "no such page")
+	}))
+}
+
+// Mount serves the flow on srv at /flow/. Give partnerapi.Config
+// HostedFlow true so the partner API leaves /flow/ to it.
+func (f *Flow) Mount(srv *central.Server) { srv.Mount("/flow/", f.Handler()) }
+
+// Handler serves the flow's routes.
+func (f *Flow) Handler() http.Handler { return f.headers(f.mux) }
+
+// headers: nothing cached, no sniffing, no referrer (links carry secrets),
+// the console's content security policy (no inline script), framing
+// allowed (the flow may run in a partner's iframe).
+func (f *Flow) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("Permissions-Policy", "camera=(self), microphone=()")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Run sweeps expired and finished sessions' memory and refreshes the
+// watchlists until ctx ends; verifications started meanwhile run under
+// ctx.
+func (f *Flow) Run(ctx context.Context) error {
+	f.bgMu.Lock()
+	f.bg = ctx
+	f.bgMu.Unlock()
+	f.refreshScreening(ctx)
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	lastLists := f.cfg.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			f.dropAll()
+			return nil
+		case <-t.C:
+		}
+		f.sweep(ctx)
+		if now := f.cfg.Now(); now.Sub(lastLists) >= f.cfg.WatchlistRefresh {
+			lastLists = now
+			f.refreshScreening(ctx)
+		}
+	}
+}
+
+func (f *Flow) background() context.Context {
+	f.bgMu.Lock()
+	defer f.bgMu.Unlock()
+	return f.bg
+}
+
+func (f *Flow) now() time.Time { return f.cfg.Now().UTC() }
+
+// secrets and hashes.
+
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashOf(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func sameHash(a, b []byte) bool { return len(a) > 0 && subtle.ConstantTimeCompare(a, b) == 1 }
+
+// csrfToken is the page's CSRF token: derived one-way from the cookie's
+// secret, which script cannot read.
+func csrfToken(secret string) string {
+	h := sha256.Sum256([]byte("openkyc hosted flow csrf\x00" + secret))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// cookieValue names the session and carries the browser's secret.
+func cookieValue(partnerID, sessionID, secret string) string {
+	e := base64.RawURLEncoding.EncodeToString
+	return e([]byte(partnerID)) + "." + e([]byte(sessionID)) + "." + secret
+}
+
+func parseRef(v string) (partnerID, sessionID, secret string, ok bool) {
+	if len(v) > 600 {
+		return "", "", "", false
+	}
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return "", "", "", false
+	}
+	p, err1 := base64.RawURLEncoding.DecodeString(parts[0])
+	s, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+	if err1 != nil || err2 != nil || len(p) == 0 || len(s) == 0 || len(parts[2]) < 32 {
+		return "", "", "", false
+	}
+	return string(p), string(s), parts[2], true
+}
+
+func (f *Flow) setCookie(w http.ResponseWriter, value string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: "/flow/", HttpOnly: true, Secure: true,
+		SameSite: http.SameSiteLaxMode, Expires: expires})
+}

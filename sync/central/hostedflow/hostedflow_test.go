@@ -1,0 +1,783 @@
+package hostedflow_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"image"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/internal/synth"
+	"github.com/openkyc/kyc/internal/testenv"
+	"github.com/openkyc/kyc/models"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/hostedflow"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/pki"
+	"github.com/openkyc/kyc/sync/central/seal"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/openkyc/kyc/sync/central/webhook"
+)
+
+// The engines are loaded once for every test of the package.
+var (
+	engOnce sync.Once
+	eng     *engines.Engines
+	engErr  error
+)
+
+func loadEngines(t *testing.T) *engines.Engines {
+	t.Helper()
+	testenv.ORT(t)
+	engOnce.Do(func() {
+		store, err := models.DefaultStore()
+		if err != nil {
+			engErr = err
+			return
+		}
+		eng, engErr = engines.Open(context.Background(), store, "")
+	})
+	if engErr != nil {
+		t.Fatal(engErr)
+	}
+	return eng
+}
+
+// clock is real time plus an offset tests move on.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// env is a real central over TLS on loopback with the partner API and the
+// hosted flow mounted, on a sealed bolt store.
+type env struct {
+	t     *testing.T
+	base  string
+	store central.Store
+	clk   *clock
+	tls   *http.Transport
+	admin string
+	flow  *hostedflow.Flow
+	token string // the partner token of the last initiate
+}
+
+func newEnv(t *testing.T, withEngines bool) *env {
+	t.Helper()
+	var e *engines.Engines
+	if withEngines {
+		e = loadEngines(t)
+	}
+	dir := t.TempDir()
+	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := boltstore.Open(filepath.Join(dir, "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := seal.New(raw, kr, kr)
+	t.Cleanup(func() { store.Close() })
+	box, err := central.GenerateBoxKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sign, _ := ed25519.GenerateKey(rand.Reader)
+	files, err := pki.Init(filepath.Join(dir, "tls"), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS, err := pki.ServerConfig(files.ServerCert, files.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(files.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliTLS, err := pki.ClientConfig(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := make([]byte, 32)
+	rand.Read(tok)
+	adminTok := base64.RawURLEncoding.EncodeToString(tok)
+	clk := &clock{}
+	srv, err := central.New(central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, AdminToken: adminTok, TLS: srvTLS, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "https://" + ln.Addr().String()
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key, PublicURL: base, Now: clk.Now, HostedFlow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Mount(srv)
+	publishOFAC(t, store)
+	flow, err := hostedflow.New(hostedflow.Config{Store: store, Engines: e, PublicURL: base, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow.Mount(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
+	go func() { done <- flow.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	})
+	return &env{t: t, base: base, store: store, clk: clk, tls: &http.Transport{TLSClientConfig: cliTLS}, admin: adminTok, flow: flow}
+}
+
+// browser is one browser: its own cookie jar, not following redirects.
+type browser struct {
+	e    *env
+	c    *http.Client
+	csrf string
+}
+
+func (e *env) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{e: e, c: &http.Client{Transport: e.tls, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+type answer struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
+func (b *browser) do(method, path, ctype string, body []byte, hdr map[string]string) answer {
+	b.e.t.Helper()
+	req, err := http.NewRequest(method, b.e.base+path, bytes.NewReader(body))
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if method == "POST" && b.csrf != "" {
+		req.Header.Set("X-Flow-CSRF", b.csrf)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, body: out, header: resp.Header}
+}
+
+func (b *browser) get(path string) answer { return b.do("GET", path, "", nil, nil) }
+
+func (b *browser) post(path, ctype string, body []byte) answer {
+	return b.do("POST", path, ctype, body, nil)
+}
+
+func must(t *testing.T, want int, a answer) answer {
+	t.Helper()
+	if a.status != want {
+		t.Fatalf("status %d, want %d: %.300s", a.status, want, a.body)
+	}
+	return a
+}
+
+var csrfRE = regexp.MustCompile(`data-csrf="([^"]+)"`)
+
+// open follows a launch (or phone) link and loads the page, keeping its
+// CSRF token.
+func (b *browser) open(link string) {
+	t := b.e.t
+	t.Helper()
+	u, _ := url.Parse(link)
+	a := must(t, http.StatusSeeOther, b.get(u.Path))
+	if a.header.Get("Location") != "/flow/app" {
+		t.Fatalf("launch redirects to %q", a.header.Get("Location"))
+	}
+	page := must(t, http.StatusOK, b.get("/flow/app"))
+	m := csrfRE.FindSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("no CSRF token in the page: %.300s", page.body)
+	}
+	b.csrf = string(m[1])
+	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || page.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("page headers %v", page.header)
+	}
+}
+
+func (b *browser) state() hostedflow.State {
+	b.e.t.Helper()
+	var st hostedflow.State
+	a := must(b.e.t, http.StatusOK, b.get("/flow/api/state"))
+	if err := json.Unmarshal(a.body, &st); err != nil {
+		b.e.t.Fatal(err)
+	}
+	return st
+}
+
+func (b *browser) capture(step string, img []byte) hostedflow.State {
+	b.e.t.Helper()
+	var out struct{ State hostedflow.State }
+	a := must(b.e.t, http.StatusOK, b.post("/flow/api/capture?step="+step, "image/jpeg", img))
+	json.Unmarshal(a.body, &out)
+	return out.State
+}
+
+// waitResult submits and polls the state until the result, as the page.
+func (b *browser) waitResult() hostedflow.State {
+	t := b.e.t
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st := b.state()
+		if st.Stage != "processing" {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no result within 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// partner creates a partner and initiates a flow; it returns the partner
+// id and the flow.
+func (e *env) initiate(cfg map[string]any) (string, partnerapi.FlowCreated) {
+	t := e.t
+	t.Helper()
+	api := e.browser()
+	var c partnerapi.Created
+	body, _ := json.Marshal(map[string]any{"name": "Acme " + t.Name()})
+	a := must(t, http.StatusCreated, api.do("POST", "/admin/v1/partners", "application/json", body, map[string]string{"Authorization": "Bearer " + e.admin}))
+	json.Unmarshal(a.body, &c)
+	body, _ = json.Marshal(map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey})
+	var tr partnerapi.TokenResponse
+	json.Unmarshal(must(t, http.StatusOK, api.do("POST", "/api/v1/partner-token", "application/json", body, nil)).body, &tr)
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	cfg["partner_user_id"] = "cust-1"
+	e.token = tr.Token
+	body, _ = json.Marshal(cfg)
+	var fc partnerapi.FlowCreated
+	json.Unmarshal(must(t, http.StatusCreated, api.do("POST", "/api/v1/flows", "application/json", body, map[string]string{"Authorization": "Bearer " + tr.Token})).body, &fc)
+	return c.Partner.ID, fc
+}
+
+// Images: the live minivision capture as the selfie, and a KTP printing
+// the same face on a desk (as engine/verify's tests build them).
+var (
+	imgOnce                     sync.Once
+	docJPEG, selfieJPEG, bgJPEG []byte
+)
+
+func encode(t testing.TB, m gocv.Mat) []byte {
+	t.Helper()
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, 90})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	return append([]byte(nil), buf.GetBytes()...)
+}
+
+func images(t *testing.T) (doc, selfie, noFace []byte) {
+	t.Helper()
+	e := loadEngines(t)
+	imgOnce.Do(func() {
+		path := testenv.Data(t, "liveness", "minivision_samples", "image_T1.jpg")
+		var err error
+		if selfieJPEG, err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
+		live, err := imageio.ReadFile(path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer live.Close()
+		a, err := e.Face.Analyze(context.Background(), live, face.Largest, face.Timings{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := a.Face.Box
+		r := image.Rect(int(b.X-b.W*0.4), int(b.Y-b.H*0.5), int(b.X+b.W*1.4), int(b.Y+b.H*1.5)).Intersect(image.Rect(0, 0, live.Cols(), live.Rows()))
+		roi := live.Region(r)
+		portrait := roi.Clone()
+		roi.Close()
+		defer portrait.Close()
+		card := synth.Card(synth.CardOptions{Width: 1000, Portrait: &portrait, Seed: 4, Lines: synth.KTPLines("SEUMUR HIDUP")})
+		defer card.Close()
+		bg := synth.Background(1600, 1000, 77)
+		defer bg.Close()
+		scene, _ := synth.Place(bg, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 4, Tilt: 8})
+		defer scene.Close()
+		docJPEG = encode(t, scene)
+		empty := synth.Background(1280, 720, 5)
+		defer empty.Close()
+		bgJPEG = encode(t, empty)
+	})
+	return docJPEG, selfieJPEG, bgJPEG
+}
+
+func TestLaunchSingleUse(t *testing.T) {
+	e := newEnv(t, true)
+	_, fc := e.initiate(nil)
+	a := e.browser()
+	a.open(fc.LaunchURL)
+	if st := a.state(); st.Stage != "document" || st.DocSides != 1 || st.MaxRetries != 3 || st.Attempt != 1 || st.Lang != "en" {
+		t.Errorf("first state %+v", st)
+	}
+	// Another browser: the link was used.
+	b := e.browser()
+	u, _ := url.Parse(fc.LaunchURL)
+	if r := must(t, http.StatusGone, b.get(u.Path)); !bytes.Contains(r.body, []byte(`data-state="used"`)) {
+		t.Errorf("second browser: %s", r.body)
+	}
+	must(t, http.StatusUnauthorized, b.get("/flow/api/state"))
+	// The first browser opening it again is refused too (single use).
+	must(t, http.StatusGone, a.get(u.Path))
+	must(t, http.StatusNotFound, b.get("/flow/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+	// The session is IN_PROGRESS for the partner.
+	f, err := e.store.FlowByLaunch(context.Background(), hashOfPath(u.Path))
+	if err != nil || f.Status != central.FlowInProgress || f.Hosted == nil || f.Hosted.LaunchUsedAt.IsZero() {
+		t.Errorf("stored session %+v %v", f, err)
+	}
+	// Indonesian from the browser's Accept-Language.
+	_, fc2 := e.initiate(nil)
+	c := e.browser()
+	u2, _ := url.Parse(fc2.LaunchURL)
+	must(t, http.StatusSeeOther, c.do("GET", u2.Path, "", nil, map[string]string{"Accept-Language": "id-ID,id;q=0.9,en;q=0.5"}))
+	if st := c.state(); st.Lang != "id" {
+		t.Errorf("lang %q, want id", st.Lang)
+	}
+}
+
+func hashOfPath(p string) []byte {
+	tok := strings.TrimPrefix(p, "/flow/")
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+func TestGuidanceAndApproval(t *testing.T) {
+	e := newEnv(t, true)
+	doc, selfie, _ := images(t)
+	pid, fc := e.initiate(map[string]any{"redirect_url": "https://acme.example/done?x=1"})
+	b := e.browser()
+	b.open(fc.LaunchURL)
+
+	// A frame: the document guide's overlay with its messages in English.
+	var fa hostedflow.FrameAnswer
+	a := must(t, http.StatusOK, b.post("/flow/api/frame?step=document", "image/jpeg", doc))
+	if err := json.Unmarshal(a.body, &fa); err != nil {
+		t.Fatal(err)
+	}
+	if len(fa.Overlay.Messages) == 0 || fa.Overlay.Messages[0].Text == "" || fa.Overlay.FrameW != 1600 {
+		t.Errorf("frame answer %s", a.body)
+	}
+	t.Logf("document frame: %+v quad %v", fa.Overlay.Messages, fa.Overlay.Quad)
+	a = must(t, http.StatusOK, b.post("/flow/api/frame?step=selfie", "image/jpeg", selfie))
+	json.Unmarshal(a.body, &fa)
+	if len(fa.Overlay.Messages) == 0 || fa.Overlay.Face == nil {
+		t.Errorf("selfie frame answer %s", a.body)
+	}
+
+	// Manual captures and submit.
+	if st := b.capture("document", doc); st.Stage != "selfie" || !st.Captures.Document {
+		t.Errorf("after the document %+v", st)
+	}
+	b.capture("selfie", selfie)
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	start := time.Now()
+	st := b.waitResult()
+	t.Logf("result after %v: %+v", time.Since(start), st)
+	if st.Stage != "result" || st.NextAction == "RETRY" || st.Status != "COMPLETED" || st.Callback.SessionID != fc.SessionID || st.Message == "" {
+		t.Fatalf("result %+v", st)
+	}
+
+	// The submission is stored, with the session and one webhook event.
+	ctx := context.Background()
+	f, err := e.store.Flow(ctx, pid, fc.SessionID)
+	if err != nil || len(f.Submissions) != 1 || f.Submissions[0].DeviceID != hostedflow.DeviceID || f.Attempts != 1 {
+		t.Fatalf("session %+v %v", f, err)
+	}
+	c, err := e.store.Case(ctx, f.Submissions[0])
+	if err != nil || c.CompletedAt.IsZero() || c.Summary.SessionID != fc.SessionID || c.Summary.Decision == "" {
+		t.Errorf("case %+v %v", c, err)
+	}
+	t.Logf("engine decision %s score %.1f reasons %v", c.Summary.Decision, c.Summary.Score, c.Summary.Reasons)
+	if c.Summary.Decision != "approve" {
+		t.Errorf("genuine person: %s %v", c.Summary.Decision, c.Summary.Reasons)
+	}
+	evs, err := e.store.Events(ctx, pid, 0, 10)
+	if err != nil || len(evs) != 1 || evs[0].Type != central.EventSubmissionCompleted {
+		t.Fatalf("events %+v %v", evs, err)
+	}
+	var body webhook.Body
+	json.Unmarshal(evs[0].Payload, &body)
+	if body.Data.SessionID != fc.SessionID || body.Data.Status != central.FlowCompleted || body.Data.Decision != c.Summary.Decision || body.Data.Attempt != 1 {
+		t.Errorf("event %s", evs[0].Payload)
+	}
+	// The emitter does not emit it again.
+	em, err := webhook.NewEmitter(webhook.EmitterConfig{Store: e.store, Now: e.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := em.RunOnce(ctx); err != nil || n != 0 {
+		t.Errorf("emitter wrote %d events (%v)", n, err)
+	}
+	// Get Submission Details sees it through the partner API.
+	var det partnerapi.Details
+	da := must(t, http.StatusOK, e.browser().do("GET", "/api/v1/submission-details", "", nil, map[string]string{"Authorization": "Bearer " + e.token,
+		"x-partner-session-id": fc.SessionID, "x-partner-user-id": "cust-1", "x-partner-user-id-type": "user_id"}))
+	json.Unmarshal(da.body, &det)
+	if det.Result == nil || det.Result.EngineDecision != "approve" || det.Result.Attempt != 1 || len(det.Result.Images) < 2 {
+		t.Errorf("submission details %.600s", da.body)
+	}
+
+	// Finish: the redirect with the callback's parameters.
+	var fin struct {
+		Redirect string `json:"redirect"`
+	}
+	json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/finish", "", nil)).body, &fin)
+	ru, err := url.Parse(fin.Redirect)
+	if err != nil || ru.Host != "acme.example" || ru.Query().Get("status") != "COMPLETED" || ru.Query().Get("session_id") != fc.SessionID || ru.Query().Get("x") != "1" {
+		t.Errorf("redirect %q", fin.Redirect)
+	}
+	// A finished session refuses everything but the state.
+	if a := b.post("/flow/api/submit", "", nil); a.status != http.StatusConflict {
+		t.Errorf("submit after finish: %d %s", a.status, a.body)
+	}
+	if a := b.post("/flow/api/capture?step=selfie", "image/jpeg", selfie); a.status != http.StatusConflict {
+		t.Errorf("capture after finish: %d %s", a.status, a.body)
+	}
+	if st := b.state(); st.Stage != "done" {
+		t.Errorf("state after finish %+v", st)
+	}
+}
+
+func TestRetryThenApproved(t *testing.T) {
+	e := newEnv(t, true)
+	doc, selfie, noFace := images(t)
+	pid, fc := e.initiate(map[string]any{"max_retries": 2})
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	b.capture("document", doc)
+	b.capture("selfie", noFace)
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	st := b.waitResult()
+	if st.Stage != "result" || st.NextAction != "RETRY" || st.Status != "" || st.Message == "" {
+		t.Fatalf("no-face result %+v", st)
+	}
+	t.Logf("retry: step %s message %q", st.RetryStep, st.Message)
+	// Nothing but the retry is taken now.
+	if a := b.post("/flow/api/submit", "", nil); a.status != http.StatusConflict {
+		t.Errorf("submit before retry: %d", a.status)
+	}
+	var out struct{ State hostedflow.State }
+	json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/retry", "", nil)).body, &out)
+	want := "selfie"
+	if st.RetryStep != "selfie" {
+		want = "document"
+	}
+	if out.State.Stage != want || out.State.Attempt != 2 {
+		t.Fatalf("after retry %+v", out.State)
+	}
+	if want == "document" {
+		b.capture("document", doc)
+	}
+	b.capture("selfie", selfie)
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	st = b.waitResult()
+	if st.Stage != "result" || st.NextAction == "RETRY" || st.Status != "COMPLETED" {
+		t.Fatalf("second attempt %+v", st)
+	}
+	f, _ := e.store.Flow(context.Background(), pid, fc.SessionID)
+	evs, _ := e.store.Events(context.Background(), pid, 0, 10)
+	if f.Attempts != 2 || len(f.Submissions) != 2 || len(evs) != 2 {
+		t.Errorf("attempts %d submissions %d events %d", f.Attempts, len(f.Submissions), len(evs))
+	}
+}
+
+// TestExitAtRetry: the person chooses Exit on the retry screen (seed 000)
+// instead of trying again: the session ends in ERROR user_exit, the
+// redirect carries it, and nothing more is taken.
+func TestExitAtRetry(t *testing.T) {
+	e := newEnv(t, true)
+	doc, _, noFace := images(t)
+	pid, fc := e.initiate(map[string]any{"max_retries": 2, "redirect_url": "https://acme.example/done"})
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	b.capture("document", doc)
+	b.capture("selfie", noFace)
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	if st := b.waitResult(); st.NextAction != "RETRY" {
+		t.Fatalf("no-face result %+v", st)
+	}
+	var fin struct {
+		Redirect string              `json:"redirect"`
+		Callback hostedflow.Callback `json:"callback"`
+	}
+	json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/finish", "", nil)).body, &fin)
+	ru, err := url.Parse(fin.Redirect)
+	if err != nil || ru.Query().Get("status") != "ERROR" || ru.Query().Get("error_code") != "user_exit" ||
+		fin.Callback.Status != "ERROR" || fin.Callback.ErrorCode != "user_exit" {
+		t.Errorf("exit at retry: redirect %q callback %+v", fin.Redirect, fin.Callback)
+	}
+	if a := b.post("/flow/api/retry", "", nil); a.status != http.StatusConflict {
+		t.Errorf("retry after exit: %d %s", a.status, a.body)
+	}
+	if f, _ := e.store.Flow(context.Background(), pid, fc.SessionID); f.Status != central.FlowError || f.ErrorCode != "user_exit" {
+		t.Errorf("flow after exit: status %s error %q", f.Status, f.ErrorCode)
+	}
+}
+
+func TestHandoff(t *testing.T) {
+	e := newEnv(t, true)
+	doc, selfie, _ := images(t)
+	_, fc := e.initiate(map[string]any{"smart_qr": true})
+	desk := e.browser()
+	desk.open(fc.LaunchURL)
+	var h hostedflow.HandoffLink
+	json.Unmarshal(must(t, http.StatusOK, desk.post("/flow/api/handoff", "", nil)).body, &h)
+	if !strings.HasPrefix(h.URL, e.base+"/flow/h/") || len(h.ShortCode) != 6 || !strings.HasPrefix(h.QRSVG, "<svg") {
+		t.Fatalf("handoff %+v", h)
+	}
+	if st := desk.state(); st.Stage != "document" || !st.Handoff.Active {
+		t.Errorf("desk before the phone %+v", st)
+	}
+	phone := e.browser()
+	phone.open(h.URL)
+	// The link is single use.
+	u, _ := url.Parse(h.URL)
+	must(t, http.StatusGone, e.browser().get(u.Path))
+	if st := desk.state(); st.Stage != "handoff" || st.Handoff.Device != "phone" {
+		t.Errorf("desk after the phone %+v", st)
+	}
+	if a := desk.post("/flow/api/capture?step=document", "image/jpeg", doc); a.status != http.StatusConflict {
+		t.Errorf("desk capturing after the hand-off: %d", a.status)
+	}
+	phone.capture("document", doc)
+	phone.capture("selfie", selfie)
+	must(t, http.StatusOK, phone.post("/flow/api/submit", "", nil))
+	st := phone.waitResult()
+	if st.Stage != "result" {
+		t.Fatalf("phone result %+v", st)
+	}
+	// The first screen follows to the result.
+	if ds := desk.state(); ds.Stage != "result" || ds.NextAction != st.NextAction || ds.Status != st.Status {
+		t.Errorf("desk %+v, phone %+v", ds, st)
+	}
+
+	// The short code: a new session, typed on another phone.
+	_, fc2 := e.initiate(map[string]any{"smart_qr": true})
+	desk2 := e.browser()
+	desk2.open(fc2.LaunchURL)
+	json.Unmarshal(must(t, http.StatusOK, desk2.post("/flow/api/handoff", "", nil)).body, &h)
+	phone2 := e.browser()
+	must(t, http.StatusOK, phone2.get("/flow/code"))
+	for range 3 {
+		must(t, http.StatusNotFound, phone2.post("/flow/code", "application/x-www-form-urlencoded", []byte("code=ZZZZZZ")))
+	}
+	a := must(t, http.StatusSeeOther, phone2.post("/flow/code", "application/x-www-form-urlencoded", []byte("code="+strings.ToLower(h.ShortCode))))
+	if a.header.Get("Location") != "/flow/app" {
+		t.Errorf("code redirect %q", a.header.Get("Location"))
+	}
+	if st := phone2.state(); st.Stage != "document" {
+		t.Errorf("phone2 %+v", st)
+	}
+	// Used: the code is gone; wrong codes run out of budget (429).
+	last := 0
+	for range 12 {
+		last = phone2.post("/flow/code", "application/x-www-form-urlencoded", []byte("code="+h.ShortCode)).status
+	}
+	if last != http.StatusTooManyRequests {
+		t.Errorf("after many wrong codes: %d", last)
+	}
+	// No hand-off without smart_qr.
+	_, fc3 := e.initiate(nil)
+	d3 := e.browser()
+	d3.open(fc3.LaunchURL)
+	must(t, http.StatusForbidden, d3.post("/flow/api/handoff", "", nil))
+}
+
+func TestLimits(t *testing.T) {
+	e := newEnv(t, true)
+	doc, _, _ := images(t)
+	_, fc := e.initiate(nil)
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	// CSRF header required.
+	if a := b.do("POST", "/flow/api/submit", "", nil, map[string]string{"X-Flow-CSRF": "wrong"}); a.status != http.StatusForbidden {
+		t.Errorf("wrong CSRF: %d", a.status)
+	}
+	// Oversize frame.
+	big := make([]byte, hostedflow.MaxFrameBytes+1)
+	if a := b.post("/flow/api/frame?step=document", "image/jpeg", big); a.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversize frame: %d %s", a.status, a.body)
+	}
+	// Not an image.
+	if a := b.post("/flow/api/capture?step=document", "image/jpeg", []byte("not a jpeg at all")); a.status != http.StatusUnprocessableEntity {
+		t.Errorf("garbage capture: %d", a.status)
+	}
+	// Frame rate: the burst, then 429.
+	codes := map[int]int{}
+	for range hostedflow.FrameBurst + 2 {
+		codes[b.post("/flow/api/frame?step=document", "image/jpeg", doc).status]++
+	}
+	if codes[http.StatusTooManyRequests] == 0 {
+		t.Errorf("no 429 over the frame rate: %v", codes)
+	}
+	// A bad step.
+	if a := b.post("/flow/api/capture?step=back", "image/jpeg", doc); a.status != http.StatusBadRequest {
+		t.Errorf("back on a one-sided document: %d", a.status)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	e := newEnv(t, true)
+	doc, _, _ := images(t)
+	_, fc := e.initiate(map[string]any{"session_ttl": 120})
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	e.clk.Advance(3 * time.Minute)
+	if st := b.state(); st.Stage != "expired" || st.Status != "ERROR" || st.ErrorCode != "session_expired" {
+		t.Errorf("expired state %+v", st)
+	}
+	if a := b.post("/flow/api/capture?step=document", "image/jpeg", doc); a.status != http.StatusGone {
+		t.Errorf("capture after expiry: %d", a.status)
+	}
+	_, fc2 := e.initiate(map[string]any{"session_ttl": 120})
+	e.clk.Advance(3 * time.Minute)
+	u, _ := url.Parse(fc2.LaunchURL)
+	must(t, http.StatusGone, e.browser().get(u.Path))
+}
+
+func TestUnavailableWithoutEngines(t *testing.T) {
+	e := newEnv(t, false)
+	_, fc := e.initiate(nil)
+	b := e.browser()
+	u, _ := url.Parse(fc.LaunchURL)
+	must(t, http.StatusSeeOther, b.get(u.Path))
+	must(t, http.StatusServiceUnavailable, b.get("/flow/app"))
+}
+
+// publishOFAC publishes the OFAC sample as central publishes a watchlist
+// (an engine/screening store file), so the flow screens against it.
+func publishOFAC(t *testing.T, store central.Store) {
+	t.Helper()
+	list, err := screening.ImportOFAC(context.Background(), testenv.Data(t, "sanctions", "ofac_sdn_sample"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := screening.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(context.Background(), list); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.list.json.gz"))
+	if len(files) != 1 {
+		t.Fatalf("store files %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.PutWatchlist(context.Background(), filepath.Base(files[0]), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAutoCapture(t *testing.T) {
+	e := newEnv(t, true)
+	doc, _, _ := images(t)
+	_, fc := e.initiate(nil)
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	// The same steady frame at 2 a second: the guide's stable window fills
+	// and it captures by itself.
+	var fa hostedflow.FrameAnswer
+	for i := 0; !fa.Captured; i++ {
+		if i == 10 {
+			t.Fatalf("no auto-capture after %d frames: %+v", i, fa.Overlay)
+		}
+		e.clk.Advance(500 * time.Millisecond)
+		json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/frame?step=document", "image/jpeg", doc)).body, &fa)
+	}
+	if fa.State.Stage != "selfie" || !fa.State.Captures.Document {
+		t.Errorf("after the auto-capture %+v", fa.State)
+	}
+}
+
+func TestSessionConfigApplies(t *testing.T) {
+	e := newEnv(t, true)
+	doc, selfie, _ := images(t)
+	for _, tc := range []struct {
+		cfg    map[string]any
+		reason string
+	}{
+		{map[string]any{"accepted_documents": []string{"passport"}}, hostedflow.ReasonDocTypeNotAccepted},
+		{map[string]any{"face_match_threshold": 1}, hostedflow.ReasonBelowThreshold},
+	} {
+		pid, fc := e.initiate(tc.cfg)
+		b := e.browser()
+		b.open(fc.LaunchURL)
+		b.capture("document", doc)
+		b.capture("selfie", selfie)
+		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+		st := b.waitResult()
+		f, _ := e.store.Flow(context.Background(), pid, fc.SessionID)
+		c, err := e.store.Case(context.Background(), f.Submissions[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.NextAction != "RETRY" || c.Summary.Decision != "reject" || !slices.Contains(c.Summary.Reasons, tc.reason) {
+			t.Errorf("%v: %+v, case %+v", tc.cfg, st, c.Summary)
+		}
+		if strings.Contains(st.Message, "threshold") || strings.Contains(st.Message, "passport") {
+			t.Errorf("the message names the check: %q", st.Message)
+		}
+	}
+}

@@ -1,0 +1,368 @@
+package hostedflow
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+)
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><meta name="referrer" content="no-referrer"><title>{{.Title}}</title>
+<link rel="stylesheet" href="/flow/static/flow.css"></head>
+<body><main class="screen"><h1>{{.Title}}</h1><p id="state" data-state="{{.State}}">{{.Message}}</p>
+{{if .Form}}<form method="post" action="/flow/code"><label for="code">{{.Label}}</label>
+<input id="code" name="code" autocomplete="one-time-code" autocapitalize="characters" maxlength="6" minlength="6" required inputmode="text">
+<button type="submit">{{.Button}}</button></form>{{end}}</main></body></html>
+`))
+
+type page struct {
+	Lang, Title, State, Message string
+	Form                        bool
+	Label, Button               string
+}
+
+var pageTexts = map[string]map[string]string{
+	"en": {"title": "Identity verification", "used": "This link was already used. Continue in the browser where you first opened it, or ask for a new link.",
+		"expired": "This verification link has expired. Ask for a new one.", "unknown": "This verification link is not valid.",
+		"finished": "This verification is finished.", "code": "Type the 6-character code shown on the other screen.",
+		"label": "Code", "button": "Continue", "badcode": "That code is not valid or has expired. Check it and try again.",
+		"unavailable": "The verification service is not available right now. Please try again later."},
+	"id": {"title": "Verifikasi identitas", "used": "Tautan ini sudah digunakan. Lanjutkan di peramban tempat Anda pertama kali membukanya, atau minta tautan baru.",
+		"expired": "Tautan verifikasi ini sudah kedaluwarsa. Mintalah tautan baru.", "unknown": "Tautan verifikasi ini tidak valid.",
+		"finished": "Verifikasi ini sudah selesai.", "code": "Ketik kode 6 karakter yang tampil di layar lain.",
+		"label": "Kode", "button": "Lanjutkan", "badcode": "Kode tidak valid atau sudah kedaluwarsa. Periksa dan coba lagi.",
+		"unavailable": "Layanan verifikasi sedang tidak tersedia. Silakan coba lagi nanti."},
+}
+
+// pageLang is the session's language if set, else the browser's (en|id).
+func pageLang(r *http.Request, configured string) string {
+	if configured == "en" || configured == "id" {
+		return configured
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case tag == "id" || strings.HasPrefix(tag, "id-") || tag == "in":
+			return "id"
+		case tag == "en" || strings.HasPrefix(tag, "en-"):
+			return "en"
+		}
+	}
+	return "en"
+}
+
+func (f *Flow) writePage(w http.ResponseWriter, status int, lang, state string, form bool, msgKey string) error {
+	t := pageTexts[lang]
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	return pageTmpl.Execute(w, page{Lang: lang, Title: t["title"], State: state, Message: t[msgKey], Form: form, Label: t["label"], Button: t["button"]})
+}
+
+// launch is the launch URL: the first browser to open it is bound to the
+// session (single use); the link then only says it was used.
+func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
+	tok := r.PathValue("token")
+	lang := pageLang(r, "")
+	if len(tok) > 64 || len(tok) < 16 {
+		return f.writePage(w, http.StatusNotFound, lang, "unknown", false, "unknown")
+	}
+	fs, err := f.cfg.Store.FlowByLaunch(r.Context(), hashOf(tok))
+	if errors.Is(err, central.ErrNotFound) {
+		return f.writePage(w, http.StatusNotFound, lang, "unknown", false, "unknown")
+	}
+	if err != nil {
+		return fmt.Errorf("reading the session: %w", err)
+	}
+	lang = pageLang(r, configLang(fs))
+	switch f.status(fs) {
+	case central.FlowExpired:
+		return f.writePage(w, http.StatusGone, lang, "expired", false, "expired")
+	case central.FlowCompleted, central.FlowError:
+		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
+	}
+	if fs.Hosted != nil && len(fs.Hosted.BrowserHash) > 0 {
+		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
+	}
+	secret := newSecret()
+	now := f.now()
+	fs, err = f.cfg.Store.UpdateFlow(r.Context(), fs.PartnerID, fs.ID, func(s *central.FlowSession) ([]central.WebhookEvent, error) {
+		if s.Hosted != nil && len(s.Hosted.BrowserHash) > 0 {
+			return nil, errUsed
+		}
+		s.Hosted = &central.HostedFlow{BrowserHash: hashOf(secret), LaunchUsedAt: now, Stage: stepDocument, Lang: lang}
+		if s.Status == central.FlowCreated {
+			s.Status = central.FlowInProgress
+		}
+		s.UpdatedAt = now
+		return nil, nil
+	})
+	if errors.Is(err, errUsed) {
+		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
+	}
+	if err != nil {
+		return fmt.Errorf("binding the session: %w", err)
+	}
+	f.setCookie(w, cookieValue(fs.PartnerID, fs.ID, secret), fs.ExpiresAt.Add(cookieGrace))
+	http.Redirect(w, r, "/flow/app", http.StatusSeeOther)
+	return nil
+}
+
+var errUsed = errors.New("hostedflow: link already used")
+
+// configLang is a session configuration's language member, if any.
+func configLang(fs central.FlowSession) string {
+	var c struct {
+		Language string `json:"language"`
+	}
+	_ = jsonUnmarshal(fs.Config, &c)
+	return c.Language
+}
+
+// app serves the page with the session's CSRF token and language.
+func (f *Flow) app(w http.ResponseWriter, r *http.Request) error {
+	s, err := f.session(r)
+	if err != nil {
+		return f.writePage(w, http.StatusUnauthorized, pageLang(r, ""), "unknown", false, "unknown")
+	}
+	lang := s.fs.Hosted.Lang
+	if lang == "" {
+		lang = pageLang(r, configLang(s.fs))
+	}
+	if f.cfg.Engines == nil {
+		return f.writePage(w, http.StatusServiceUnavailable, lang, "unavailable", false, "unavailable")
+	}
+	b, err := webFS.ReadFile("web/app.html")
+	if err != nil {
+		return fmt.Errorf("reading the page: %w", err)
+	}
+	b = bytes.Replace(b, []byte(`data-csrf=""`), []byte(`data-csrf="`+csrfToken(s.secret)+`"`), 1)
+	b = bytes.Replace(b, []byte(`data-lang=""`), []byte(`data-lang="`+lang+`"`), 1)
+	b = bytes.Replace(b, []byte(`lang="en"`), []byte(`lang="`+lang+`"`), 1)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(b)
+	return nil
+}
+
+// HandoffLink is /flow/api/handoff's answer.
+type HandoffLink struct {
+	URL       string    `json:"url"`
+	ShortCode string    `json:"short_code"`
+	QRSVG     string    `json:"qr_svg"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// shortAlphabet leaves out look-alikes (0/O, 1/I/L).
+const shortAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+func newShortCode() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = shortAlphabet[int(b[i])%len(shortAlphabet)]
+	}
+	return string(b)
+}
+
+// handoff issues the phone's one-time link and short code (a new pair
+// replaces the previous one while no phone took over).
+func (f *Flow) handoff(w http.ResponseWriter, r *http.Request, s *sess) error {
+	if s.role != roleBrowser {
+		return httpx.Errorf(http.StatusConflict, "handoff_not_here", "the hand-off starts on the first screen")
+	}
+	if !s.cfg.SmartQR {
+		return httpx.Errorf(http.StatusForbidden, "smart_qr_off", "this verification does not offer the phone hand-off")
+	}
+	if len(s.fs.Hosted.PhoneHash) > 0 {
+		return httpx.Errorf(http.StatusConflict, "handoff_used", "the verification already continues on a phone")
+	}
+	secret := newSecret()
+	now := f.now()
+	exp := now.Add(codeTTL)
+	if exp.After(s.fs.ExpiresAt) {
+		exp = s.fs.ExpiresAt
+	}
+	_, err := f.cfg.Store.UpdateFlow(r.Context(), s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		if fs.Hosted == nil || len(fs.Hosted.PhoneHash) > 0 {
+			return nil, errUsed
+		}
+		fs.Hosted.HandoffHash, fs.Hosted.HandoffAt, fs.UpdatedAt = hashOf(secret), now, now
+		return nil, nil
+	})
+	if errors.Is(err, errUsed) {
+		return httpx.Errorf(http.StatusConflict, "handoff_used", "the verification already continues on a phone")
+	}
+	if err != nil {
+		return fmt.Errorf("recording the hand-off: %w", err)
+	}
+	link := f.base.String() + "/flow/h/" + cookieValue(s.fs.PartnerID, s.fs.ID, secret)
+	f.mu.Lock()
+	for c, ref := range f.short {
+		if ref.partnerID == s.fs.PartnerID && ref.sessionID == s.fs.ID {
+			delete(f.short, c)
+		}
+	}
+	code := newShortCode()
+	for _, taken := f.short[code]; taken; _, taken = f.short[code] {
+		code = newShortCode()
+	}
+	f.short[code] = shortRef{partnerID: s.fs.PartnerID, sessionID: s.fs.ID, secret: secret, expires: exp}
+	f.mu.Unlock()
+	svg, err := partnerapi.QRSVG(link)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, HandoffLink{URL: link, ShortCode: code, QRSVG: string(svg), ExpiresAt: exp})
+	return nil
+}
+
+// phoneLink binds the phone that opens the hand-off link (single use).
+func (f *Flow) phoneLink(w http.ResponseWriter, r *http.Request) error {
+	pid, sid, secret, ok := parseRef(r.PathValue("token"))
+	if !ok {
+		return f.writePage(w, http.StatusNotFound, pageLang(r, ""), "unknown", false, "unknown")
+	}
+	return f.bindPhone(w, r, pid, sid, secret)
+}
+
+func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secret string) error {
+	lang := pageLang(r, "")
+	fs, err := f.cfg.Store.Flow(r.Context(), pid, sid)
+	if errors.Is(err, central.ErrNotFound) {
+		return f.writePage(w, http.StatusNotFound, lang, "unknown", false, "unknown")
+	}
+	if err != nil {
+		return fmt.Errorf("reading the session: %w", err)
+	}
+	if fs.Hosted != nil && fs.Hosted.Lang != "" {
+		lang = fs.Hosted.Lang
+	}
+	switch f.status(fs) {
+	case central.FlowExpired:
+		return f.writePage(w, http.StatusGone, lang, "expired", false, "expired")
+	case central.FlowCompleted, central.FlowError:
+		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
+	}
+	h := fs.Hosted
+	if h == nil || !sameHash(hashOf(secret), h.HandoffHash) || !f.now().Before(h.HandoffAt.Add(codeTTL)) {
+		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
+	}
+	phone := newSecret()
+	now := f.now()
+	fs, err = f.cfg.Store.UpdateFlow(r.Context(), pid, sid, func(s *central.FlowSession) ([]central.WebhookEvent, error) {
+		if s.Hosted == nil || !sameHash(hashOf(secret), s.Hosted.HandoffHash) {
+			return nil, errUsed
+		}
+		s.Hosted.HandoffHash, s.Hosted.PhoneHash, s.UpdatedAt = nil, hashOf(phone), now
+		return nil, nil
+	})
+	if errors.Is(err, errUsed) {
+		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
+	}
+	if err != nil {
+		return fmt.Errorf("binding the phone: %w", err)
+	}
+	f.mu.Lock()
+	for c, ref := range f.short {
+		if ref.partnerID == pid && ref.sessionID == sid {
+			delete(f.short, c)
+		}
+	}
+	f.mu.Unlock()
+	f.setCookie(w, cookieValue(pid, sid, phone), fs.ExpiresAt.Add(cookieGrace))
+	http.Redirect(w, r, "/flow/app", http.StatusSeeOther)
+	return nil
+}
+
+func (f *Flow) codeForm(w http.ResponseWriter, r *http.Request) error {
+	return f.writePage(w, http.StatusOK, pageLang(r, ""), "code", true, "code")
+}
+
+// codeSubmit looks a short code up: at most 10 wrong codes per address,
+// then one every 30 s (429).
+func (f *Flow) codeSubmit(w http.ResponseWriter, r *http.Request) error {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+			return httpx.Errorf(http.StatusForbidden, "csrf", "cross-site form")
+		}
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return httpx.Errorf(http.StatusForbidden, "csrf", "cross-site form")
+	}
+	addr := clientAddr(r)
+	if blocked, after := f.codes.Blocked(addr); blocked {
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many wrong codes; wait a moment", RetryAfter: after}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1024)
+	if err := r.ParseForm(); err != nil {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "bad form")
+	}
+	code := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("code")))
+	f.mu.Lock()
+	ref, ok := f.short[code]
+	f.mu.Unlock()
+	if !ok || len(code) != 6 || !f.now().Before(ref.expires) {
+		f.codes.Fail(addr)
+		return f.writePage(w, http.StatusNotFound, pageLang(r, ""), "badcode", true, "badcode")
+	}
+	return f.bindPhone(w, r, ref.partnerID, ref.sessionID, ref.secret)
+}
+
+// finish is the STATUS screen's call to action: the partner's redirect
+// URL with status, error_code and session_id.
+func (f *Flow) finish(w http.ResponseWriter, r *http.Request, s *sess) error {
+	st := f.state(s)
+	if st.Stage != "result" && st.Stage != "done" && st.Stage != "expired" {
+		return httpx.Errorf(http.StatusConflict, "not_finished", "the verification is not finished")
+	}
+	// Finishing at a RETRY is the person choosing to exit instead of
+	// trying again (seed 000): the session ends in ERROR user_exit.
+	userExit := st.Stage == "result" && st.NextAction == "RETRY"
+	now := f.now()
+	if st.Stage == "result" {
+		fs, err := f.cfg.Store.UpdateFlow(r.Context(), s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+			if fs.Hosted != nil && fs.Hosted.FinishedAt.IsZero() {
+				fs.Hosted.FinishedAt, fs.UpdatedAt = now, now
+				if userExit {
+					fs.Status, fs.ErrorCode, fs.NextAction = central.FlowError, "user_exit", "EXIT"
+				}
+			}
+			return nil, nil
+		})
+		if err != nil {
+			return fmt.Errorf("finishing the session: %w", err)
+		}
+		f.drop(s.live.key)
+		if userExit {
+			s.fs = fs
+			st = f.state(s)
+		}
+	}
+	out := struct {
+		Redirect string   `json:"redirect"`
+		Callback Callback `json:"callback"`
+	}{Callback: st.Callback}
+	if s.cfg.RedirectURL != "" {
+		u, err := url.Parse(s.cfg.RedirectURL)
+		if err == nil {
+			q := u.Query()
+			q.Set("status", st.Callback.Status)
+			q.Set("error_code", st.Callback.ErrorCode)
+			q.Set("session_id", st.Callback.SessionID)
+			u.RawQuery = q.Encode()
+			out.Redirect = u.String()
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,467 @@
+package hostedflow
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/openkyc/kyc/engine/document"
+	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/engine/verify"
+	"github.com/openkyc/kyc/internal/submission"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/webhook"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// DeviceID is the pseudo-device hosted submissions are stored under.
+const DeviceID = "hosted"
+
+// Reason codes the session's configuration adds after the engine.
+const (
+	ReasonDocTypeNotAccepted = "DOC_TYPE_NOT_ACCEPTED"
+	ReasonCountryNotAccepted = "COUNTRY_NOT_ACCEPTED"
+	ReasonBelowThreshold     = "FACE_MATCH_BELOW_PARTNER_THRESHOLD"
+)
+
+// submit starts the verification of the captures (asynchronously).
+func (f *Flow) submit(w http.ResponseWriter, r *http.Request, s *sess) error {
+	if f.cfg.Engines == nil {
+		return httpx.Errorf(http.StatusServiceUnavailable, "unavailable", "the verification service is not available")
+	}
+	if s.role == roleBrowser && len(s.fs.Hosted.PhoneHash) > 0 {
+		return httpx.Errorf(http.StatusConflict, "handed_off", "the verification continues on the phone")
+	}
+	st := f.state(s)
+	if st.Stage == "processing" {
+		httpx.WriteJSON(w, http.StatusOK, struct {
+			State State `json:"state"`
+		}{st})
+		return nil
+	}
+	if st.Stage != stepSelfie || !st.Captures.Document || !st.Captures.Selfie || (st.DocSides == 2 && !st.Captures.Back) {
+		return httpx.Errorf(http.StatusConflict, "captures_missing", "capture the document and the selfie first")
+	}
+	if s.fs.Attempts >= s.cfg.MaxRetries {
+		return httpx.Errorf(http.StatusConflict, "no_attempts_left", "no attempts left")
+	}
+	l := s.live
+	l.mu.Lock()
+	if l.processing {
+		l.mu.Unlock()
+		return httpx.Errorf(http.StatusConflict, "processing", "already processing")
+	}
+	l.processing = true
+	in := attemptInput{front: l.caps[stepDocument], back: l.caps[stepBack], selfie: l.caps[stepSelfie],
+		challenges: slices.Clone(l.challenges)}
+	l.mu.Unlock()
+	if docSides(s.cfg) < 2 {
+		in.back = nil
+	}
+	in.attempt, in.lang, in.fs, in.cfg = s.fs.Attempts+1, st.Lang, s.fs, s.cfg
+	go f.process(l, in)
+	s.fs.Hosted.Stage = "processing"
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		State State `json:"state"`
+	}{f.state(s)})
+	return nil
+}
+
+type attemptInput struct {
+	front, back, selfie []byte
+	challenges          []string
+	attempt             int
+	lang                string
+	fs                  central.FlowSession
+	cfg                 partnerapi.FlowConfig
+}
+
+// process verifies an attempt, stores it and updates the session; any
+// failure of the machinery ends the session in ERROR (verification_failed)
+// rather than leaving the page waiting.
+func (f *Flow) process(l *live, in attemptInput) {
+	ctx := f.background()
+	defer func() {
+		l.mu.Lock()
+		l.processing = false
+		l.mu.Unlock()
+	}()
+	err := f.verifyAndStore(ctx, l, in)
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	f.log.LogAttrs(ctx, slog.LevelError, "hosted flow verification failed", slog.String("session", in.fs.ID),
+		slog.String("partner", in.fs.PartnerID), slog.String("cause", err.Error()))
+	now := f.now()
+	_, uerr := f.cfg.Store.UpdateFlow(ctx, in.fs.PartnerID, in.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		fs.Status, fs.NextAction, fs.ErrorCode, fs.UpdatedAt = central.FlowError, webhook.NextExit, "verification_failed", now
+		if fs.Hosted != nil {
+			fs.Hosted.Stage = "result"
+			fs.Hosted.Message = ""
+		}
+		return nil, nil
+	})
+	if uerr != nil {
+		f.log.LogAttrs(ctx, slog.LevelError, "hosted flow: recording the failure", slog.String("cause", uerr.Error()))
+	}
+}
+
+func (f *Flow) verifyAndStore(ctx context.Context, l *live, in attemptInput) error {
+	select {
+	case f.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	rep, err := f.verify(ctx, in)
+	<-f.slots
+	if err != nil {
+		return err
+	}
+	f.applyConfig(rep, in)
+	return f.store(ctx, l, in, rep)
+}
+
+// verify runs the engine on the attempt's captures.
+func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, error) {
+	// A list published since the last refresh screens this person already
+	// (unchanged lists cost one metadata read).
+	f.refreshScreening(ctx)
+	e := f.cfg.Engines
+	front, err := decodeCapture(in.front)
+	if err != nil {
+		front.Close()
+		return nil, fmt.Errorf("decoding the document: %w", err)
+	}
+	defer front.Close()
+	var back *document.Image
+	if in.back != nil {
+		m, err := decodeCapture(in.back)
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("decoding the back: %w", err)
+		}
+		defer m.Close()
+		back = &document.Image{Raw: in.back, Mat: m}
+	}
+	selfie, err := decodeCapture(in.selfie)
+	if err != nil {
+		selfie.Close()
+		return nil, fmt.Errorf("decoding the selfie: %w", err)
+	}
+	defer selfie.Close()
+	f.screen.mu.Lock()
+	loaded := f.screen.loaded
+	f.screen.mu.Unlock()
+	if !loaded {
+		f.refreshScreening(ctx)
+	}
+	rc := f.riskConfig(ctx)
+	rc.MaxRetries = in.cfg.MaxRetries
+	eng := &verify.Engine{Document: e.Document, Face: e.Face, Screening: f.screening(e.Screening), Risk: rc}
+	input := verify.Input{Front: document.Image{Raw: in.front, Mat: front}, Back: back, Selfie: selfie, Attempt: in.attempt, Lang: risk.Language(in.lang)}
+	rep, err := eng.Verify(ctx, input)
+	if err != nil {
+		return nil, fmt.Errorf("verifying: %w", err)
+	}
+	// The passive liveness in doubt asks for an active challenge: when
+	// the person did the session's challenges, the same captures are
+	// decided again with it passed; else the attempt stays a reject and
+	// the selfie is taken again (a RETRY).
+	if rep.NextAction == risk.Challenge {
+		if len(in.challenges) > 0 && len(in.challenges) == len(challenges(in.cfg)) {
+			input.LivenessChallenge = risk.ChallengePassed
+			if rep, err = eng.Verify(ctx, input); err != nil {
+				return nil, fmt.Errorf("verifying after the challenge: %w", err)
+			}
+		}
+		if rep.NextAction == risk.Challenge {
+			rep.NextAction, rep.RetryStep = risk.Retry, risk.RetrySelfie
+			if in.attempt >= in.cfg.MaxRetries {
+				rep.NextAction, rep.RetryStep = risk.Exit, risk.RetryNone
+			}
+			rep.UserMessage = userText(risk.MsgNotVerified, in.lang)
+		}
+	}
+	return rep, nil
+}
+
+func userText(k risk.MessageKey, lang string) string {
+	t, err := k.Text(risk.Language(lang))
+	if err != nil {
+		return string(k)
+	}
+	return t
+}
+
+// applyConfig applies the session's accepted documents and countries and
+// its face-match threshold to an approve (see the package doc).
+func (f *Flow) applyConfig(rep *verify.Report, in attemptInput) {
+	if rep.Decision != risk.Approve {
+		return
+	}
+	var codes []string
+	if d := rep.Document; d != nil {
+		if t := string(d.Type); t != "" && t != "unknown" && len(in.cfg.AcceptedDocuments) > 0 && !acceptsDoc(in.cfg.AcceptedDocuments, t) {
+			codes = append(codes, ReasonDocTypeNotAccepted)
+		}
+		if c := d.Country; c != "" && len(in.cfg.AcceptedCountries) > 0 && !acceptsCountry(in.cfg.AcceptedCountries, c) {
+			codes = append(codes, ReasonCountryNotAccepted)
+		}
+	}
+	if th := in.cfg.FaceMatchThreshold; th != nil && rep.Face.Match != nil && rep.Face.Match.Score < *th {
+		codes = append(codes, ReasonBelowThreshold)
+	}
+	if len(codes) == 0 {
+		return
+	}
+	rep.Decision = risk.Reject
+	for _, c := range codes {
+		rep.Reasons = append(rep.Reasons, risk.Reason{Code: risk.ReasonCode(c), Detail: "the partner's session configuration"})
+	}
+	rep.NextAction, rep.RetryStep, rep.UserMessage = risk.Exit, risk.RetryNone, userText(risk.MsgNotVerified, in.lang)
+	if in.attempt < in.cfg.MaxRetries {
+		rep.NextAction, rep.RetryStep = risk.Retry, risk.RetryAll
+		if !slices.Contains(codes, ReasonBelowThreshold) {
+			rep.RetryStep, rep.UserMessage = risk.RetryNewDocument, userText(risk.MsgOtherDocument, in.lang)
+		}
+	}
+}
+
+func acceptsDoc(list []string, t string) bool {
+	if slices.Contains(list, t) {
+		return true
+	}
+	// A KTP is Indonesia's national ID card.
+	return t == "ktp" && slices.Contains(list, "id_card") || t == "id_card" && slices.Contains(list, "ktp")
+}
+
+func acceptsCountry(list []string, c string) bool {
+	got, ok := partnerapi.CountryAlpha3(c)
+	if !ok {
+		return false
+	}
+	for _, a := range list {
+		if w, ok := partnerapi.CountryAlpha3(a); ok && w == got {
+			return true
+		}
+	}
+	return false
+}
+
+// store records the attempt as a central submission and the result in
+// the session, with submission.completed in the same transaction.
+func (f *Flow) store(ctx context.Context, l *live, in attemptInput, rep *verify.Report) error {
+	now := f.now()
+	meta := submission.Meta{Session: in.fs.ID, Attempt: in.attempt, Operator: "hosted flow"}
+	if len(in.challenges) > 0 {
+		meta.Challenges = in.challenges
+	}
+	payload, err := json.Marshal(submission.Payload{Meta: meta, App: "kyc-central hosted flow", Report: rep})
+	if err != nil {
+		return fmt.Errorf("encoding the payload: %w", err)
+	}
+	id := fmt.Sprintf("%s:%s-%d", in.fs.PartnerID, in.fs.ID, in.attempt)
+	key := protocol.SubmissionKey(id)
+	images := []struct {
+		name string
+		data []byte
+	}{{submission.ImageFront, in.front}, {submission.ImageBack, in.back}, {submission.ImageSelfie, in.selfie}}
+	sum := sha256.Sum256(payload)
+	summary := central.Summarize(payload)
+	sub := central.Submission{DeviceID: DeviceID, Key: key, ID: id, ManifestHash: sum[:], CreatedAt: now, ReceivedAt: now,
+		Verdict: "hosted", Payload: payload, Summary: &summary}
+	for _, im := range images {
+		if len(im.data) == 0 {
+			continue
+		}
+		h := sha256.Sum256(im.data)
+		sub.Images = append(sub.Images, central.ImageProgress{ImageMeta: protocol.ImageMeta{Name: im.name, Size: int64(len(im.data)), SHA256: h[:]}})
+	}
+	if _, _, err := f.cfg.Store.BeginSubmission(ctx, sub); err != nil && !errors.Is(err, central.ErrConflict) {
+		return fmt.Errorf("storing the submission: %w", err)
+	}
+	for _, im := range images {
+		if len(im.data) == 0 {
+			continue
+		}
+		if _, err := f.cfg.Store.AppendChunk(ctx, central.Chunk{DeviceID: DeviceID, Key: key, Image: im.name, Data: im.data, At: now}); err != nil && !errors.Is(err, central.ErrOffset) {
+			return fmt.Errorf("storing the image %s: %w", im.name, err)
+		}
+	}
+	ref := central.SubmissionRef{DeviceID: DeviceID, Key: key}
+	retry := rep.NextAction == risk.Retry
+	_, err = f.cfg.Store.UpdateFlow(ctx, in.fs.PartnerID, in.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		if !slices.Contains(fs.Submissions, ref) {
+			fs.Submissions = append(fs.Submissions, ref)
+		}
+		fs.Attempts = max(fs.Attempts, in.attempt)
+		fs.NextAction, fs.ErrorCode, fs.UpdatedAt = string(rep.NextAction), "", now
+		fs.Status = central.FlowCompleted
+		if retry {
+			fs.Status = central.FlowInProgress
+		}
+		if fs.Hosted == nil {
+			fs.Hosted = &central.HostedFlow{}
+		}
+		h := fs.Hosted
+		h.Stage, h.Decision, h.RetryStep, h.Message = "result", string(rep.Decision), string(rep.RetryStep), rep.UserMessage
+		d := webhook.Data{SessionID: fs.ID, PartnerUserID: fs.UserID, PartnerUserIDType: fs.UserIDType, Status: fs.Status,
+			NextAction: fs.NextAction, Attempts: fs.Attempts, Decision: summary.Decision, Score: &summary.Score,
+			ReasonCodes: summary.Reasons, Attempt: in.attempt}
+		ev, err := webhook.NewEvent(central.EventSubmissionCompleted, fs.PartnerID, fs.ID, d, now,
+			webhook.EventID(central.EventSubmissionCompleted, DeviceID, fs.PartnerID, fs.ID, fmt.Sprint(in.attempt)))
+		return []central.WebhookEvent{ev}, err
+	})
+	if err != nil {
+		return fmt.Errorf("recording the result: %w", err)
+	}
+	// The captures a retry takes again are forgotten now; the others stay
+	// for the next attempt. A final result frees everything.
+	switch {
+	case !retry:
+		l.release()
+	case rep.RetryStep == risk.RetrySelfie:
+		l.resetStep(stepSelfie)
+	default:
+		for _, s := range []string{stepDocument, stepBack, stepSelfie} {
+			l.resetStep(s)
+		}
+	}
+	return nil
+}
+
+// retry takes a RETRY: back to the step that failed.
+func (f *Flow) retry(w http.ResponseWriter, r *http.Request, s *sess) error {
+	st := f.state(s)
+	if st.Stage != "result" || st.NextAction != string(risk.Retry) {
+		return httpx.Errorf(http.StatusConflict, "no_retry", "there is no attempt to take again")
+	}
+	step := stepDocument
+	if st.RetryStep == string(risk.RetrySelfie) {
+		step = stepSelfie
+	}
+	now := f.now()
+	fs, err := f.cfg.Store.UpdateFlow(r.Context(), s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		if fs.Hosted == nil || fs.Hosted.Stage != "result" || fs.NextAction != string(risk.Retry) {
+			return nil, errUsed
+		}
+		fs.Hosted.Stage, fs.Hosted.Message, fs.UpdatedAt = step, "", now
+		fs.Status = central.FlowInProgress
+		return nil, nil
+	})
+	if errors.Is(err, errUsed) {
+		return httpx.Errorf(http.StatusConflict, "no_retry", "there is no attempt to take again")
+	}
+	if err != nil {
+		return fmt.Errorf("recording the retry: %w", err)
+	}
+	s.fs = fs
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		State State `json:"state"`
+	}{f.state(s)})
+	return nil
+}
+
+// riskConfig is central's published risk configuration, else the
+// defaults.
+func (f *Flow) riskConfig(ctx context.Context) risk.Config {
+	doc, v, err := f.cfg.Store.Risk(ctx)
+	if err != nil || v == 0 || len(doc) == 0 {
+		return risk.DefaultConfig()
+	}
+	c, err := risk.ParseConfig(doc)
+	if err != nil {
+		f.log.LogAttrs(ctx, slog.LevelWarn, "hosted flow: central's risk configuration is invalid; the defaults decide", slog.String("cause", err.Error()))
+		return risk.DefaultConfig()
+	}
+	return c
+}
+
+// screenCache holds the index of central's published watchlists.
+type screenCache struct {
+	mu     sync.Mutex
+	idx    *screening.Index
+	sig    string // names and versions it was built from
+	loaded bool   // read once at least
+}
+
+func (f *Flow) screening(fallback *screening.Index) *screening.Index {
+	f.screen.mu.Lock()
+	defer f.screen.mu.Unlock()
+	if f.screen.idx != nil {
+		return f.screen.idx
+	}
+	return fallback
+}
+
+// refreshScreening rebuilds the index when central's watchlists changed:
+// the engine/screening store files (*.list.json.gz) among them, loaded
+// through a private folder as a device's sync installs them.
+func (f *Flow) refreshScreening(ctx context.Context) {
+	lists, err := f.cfg.Store.Watchlists(ctx)
+	if err != nil {
+		f.log.LogAttrs(ctx, slog.LevelWarn, "hosted flow: listing watchlists", slog.String("cause", err.Error()))
+		return
+	}
+	var sig strings.Builder
+	var names []string
+	for _, w := range lists {
+		if strings.HasSuffix(w.Name, ".list.json.gz") {
+			names = append(names, w.Name)
+			fmt.Fprintf(&sig, "%s@%d;", w.Name, w.Version)
+		}
+	}
+	f.screen.mu.Lock()
+	same := f.screen.loaded && sig.String() == f.screen.sig
+	f.screen.mu.Unlock()
+	if same {
+		return
+	}
+	var idx *screening.Index
+	if len(names) > 0 {
+		dir, err := os.MkdirTemp("", "kyc-hosted-watchlists-")
+		if err != nil {
+			f.log.LogAttrs(ctx, slog.LevelWarn, "hosted flow: watchlists", slog.String("cause", err.Error()))
+			return
+		}
+		defer os.RemoveAll(dir)
+		for _, n := range names {
+			_, b, err := f.cfg.Store.Watchlist(ctx, n)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, filepath.Base(n)), b, 0o600)
+			}
+			if err != nil {
+				f.log.LogAttrs(ctx, slog.LevelWarn, "hosted flow: reading a watchlist", slog.String("list", n), slog.String("cause", err.Error()))
+				return
+			}
+		}
+		st, err := screening.OpenStore(dir)
+		var ls []*screening.List
+		if err == nil {
+			ls, err = st.LoadAll(ctx)
+		}
+		if err != nil {
+			f.log.LogAttrs(ctx, slog.LevelWarn, "hosted flow: loading watchlists", slog.String("cause", err.Error()))
+			return
+		}
+		if len(ls) > 0 {
+			idx = screening.NewIndex(ls...)
+		}
+	}
+	f.screen.mu.Lock()
+	f.screen.idx, f.screen.sig, f.screen.loaded = idx, sig.String(), true
+	f.screen.mu.Unlock()
+	f.log.LogAttrs(ctx, slog.LevelInfo, "hosted flow: watchlists loaded", slog.Int("lists", len(names)))
+}

@@ -1,0 +1,440 @@
+package hostedflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+)
+
+// Roles of a bound browser.
+const (
+	roleBrowser = "browser" // opened the launch URL
+	rolePhone   = "phone"   // continued through the Smart QR
+)
+
+// Steps and stages.
+const (
+	stepDocument = "document"
+	stepBack     = "back"
+	stepSelfie   = "selfie"
+)
+
+// sess is one request's session: the stored one, who asks, and the
+// session's memory.
+type sess struct {
+	fs     central.FlowSession
+	cfg    partnerapi.FlowConfig
+	role   string
+	secret string
+	live   *live
+}
+
+// live is a session's state in this instance's memory.
+type live struct {
+	key string
+
+	// gmu serialises guidance (a guide is used by one goroutine at a time).
+	gmu    sync.Mutex
+	guides map[string]guide
+	start  map[string]time.Time
+	recent map[string][]rawFrame // the step's last frames as received
+	pend   map[string][]byte     // a step's chosen frame until the step is complete
+	pendCh []string              // the challenges done so far
+
+	mu         sync.Mutex
+	seq        int
+	caps       map[string][]byte // step -> the capture's bytes
+	challenges []string          // the active challenges the selfie guide completed
+	held       int64             // bytes of caps and recent
+	uploaded   int64             // bytes received in all
+	tokens     float64           // frame budget
+	tokensAt   time.Time
+	processing bool
+	expires    time.Time
+	touched    time.Time
+}
+
+type rawFrame struct {
+	seq  int
+	data []byte
+}
+
+// guide is engine/capture's DocumentGuide or SelfieGuide.
+type guide interface {
+	Analyse(ctx context.Context, f capture.Frame) (capture.Overlay, error)
+	Captures() []capture.Capture
+	Done() bool
+	Close() error
+}
+
+func liveKey(partnerID, sessionID string) string { return partnerID + "\x00" + sessionID }
+
+// liveOf returns the session's memory, made on first use (503 past
+// MaxLiveSessions).
+func (f *Flow) liveOf(fs central.FlowSession) (*live, error) {
+	k := liveKey(fs.PartnerID, fs.ID)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if l, ok := f.live[k]; ok {
+		return l, nil
+	}
+	if len(f.live) >= MaxLiveSessions {
+		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many sessions at once; try again in a minute", RetryAfter: 30 * time.Second}
+	}
+	now := f.now()
+	l := &live{key: k, guides: map[string]guide{}, start: map[string]time.Time{}, recent: map[string][]rawFrame{},
+		pend: map[string][]byte{}, caps: map[string][]byte{}, tokens: FrameBurst, tokensAt: now, expires: fs.ExpiresAt, touched: now}
+	f.live[k] = l
+	return l, nil
+}
+
+// drop frees a session's memory.
+func (f *Flow) drop(k string) {
+	f.mu.Lock()
+	l, ok := f.live[k]
+	delete(f.live, k)
+	for c, r := range f.short {
+		if liveKey(r.partnerID, r.sessionID) == k {
+			delete(f.short, c)
+		}
+	}
+	f.mu.Unlock()
+	if ok {
+		l.release()
+	}
+}
+
+func (l *live) release() {
+	l.gmu.Lock()
+	for _, g := range l.guides {
+		closeGuide(g)
+	}
+	l.guides, l.recent, l.pend, l.pendCh = map[string]guide{}, map[string][]rawFrame{}, map[string][]byte{}, nil
+	l.gmu.Unlock()
+	l.mu.Lock()
+	l.caps, l.held = map[string][]byte{}, 0
+	l.mu.Unlock()
+}
+
+func closeGuide(g guide) {
+	for _, c := range g.Captures() {
+		c.Image.Close()
+	}
+	_ = g.Close()
+}
+
+// resetStep forgets a step's guide, frames and capture (a retake).
+func (l *live) resetStep(step string) {
+	l.gmu.Lock()
+	if g, ok := l.guides[step]; ok {
+		closeGuide(g)
+		delete(l.guides, step)
+	}
+	delete(l.recent, step)
+	delete(l.pend, step)
+	if step == stepSelfie {
+		l.pendCh = nil
+	}
+	l.gmu.Unlock()
+	l.mu.Lock()
+	l.held -= int64(len(l.caps[step]))
+	delete(l.caps, step)
+	if step == stepSelfie {
+		l.challenges = nil
+	}
+	l.mu.Unlock()
+}
+
+func (f *Flow) dropAll() {
+	f.mu.Lock()
+	keys := make([]string, 0, len(f.live))
+	for k := range f.live {
+		keys = append(keys, k)
+	}
+	f.mu.Unlock()
+	for _, k := range keys {
+		f.drop(k)
+	}
+}
+
+// sweep drops the memory of sessions past their expiry, finished, or idle
+// for an hour; and expired short codes.
+func (f *Flow) sweep(ctx context.Context) {
+	now := f.now()
+	f.mu.Lock()
+	var old []string
+	for k, l := range f.live {
+		l.mu.Lock()
+		if !l.processing && (!now.Before(l.expires) || now.Sub(l.touched) > time.Hour) {
+			old = append(old, k)
+		}
+		l.mu.Unlock()
+	}
+	for c, r := range f.short {
+		if !now.Before(r.expires) {
+			delete(f.short, c)
+		}
+	}
+	f.mu.Unlock()
+	for _, k := range old {
+		f.drop(k)
+	}
+}
+
+// withSession resolves the cookie to the session and its role; POSTs need
+// the CSRF header. Sessions that are finished or expired refuse all but
+// the state (409, 410).
+func (f *Flow) withSession(fn func(http.ResponseWriter, *http.Request, *sess) error, post bool) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := f.session(r)
+		if err != nil {
+			return err
+		}
+		if post {
+			if got := r.Header.Get(csrfHeader); got == "" || !sameHash([]byte(got), []byte(csrfToken(s.secret))) {
+				return httpx.Errorf(http.StatusForbidden, "csrf", "missing or wrong "+csrfHeader+" header")
+			}
+			switch st := f.status(s.fs); {
+			case st == central.FlowExpired:
+				return httpx.Errorf(http.StatusGone, "session_expired", "this verification has expired")
+			case r.URL.Path == "/flow/api/finish":
+			case st == central.FlowCompleted || st == central.FlowError || s.fs.Hosted.FinishedAt.After(time.Time{}):
+				if !(r.URL.Path == "/flow/api/retry" && s.fs.NextAction == "RETRY" && st != central.FlowError) {
+					return httpx.Errorf(http.StatusConflict, "session_finished", "this verification is finished")
+				}
+			}
+		}
+		if s.live, err = f.liveOf(s.fs); err != nil {
+			return err
+		}
+		s.live.mu.Lock()
+		s.live.touched, s.live.expires = f.now(), s.fs.ExpiresAt
+		s.live.mu.Unlock()
+		return fn(w, r, s)
+	}
+}
+
+// session reads the cookie's session.
+func (f *Flow) session(r *http.Request) (*sess, error) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
+	}
+	pid, sid, secret, ok := parseRef(c.Value)
+	if !ok {
+		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
+	}
+	fs, err := f.cfg.Store.Flow(r.Context(), pid, sid)
+	if errors.Is(err, central.ErrNotFound) {
+		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the session: %w", err)
+	}
+	h := fs.Hosted
+	s := &sess{fs: fs, secret: secret}
+	switch {
+	case h == nil:
+		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
+	case sameHash(hashOf(secret), h.BrowserHash):
+		s.role = roleBrowser
+	case sameHash(hashOf(secret), h.PhoneHash):
+		s.role = rolePhone
+	default:
+		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "this browser is not the one the verification was opened in")
+	}
+	s.cfg = flowConfig(fs)
+	return s, nil
+}
+
+// flowConfig reads a session's configuration (partner API defaults for
+// what is missing).
+func flowConfig(fs central.FlowSession) partnerapi.FlowConfig {
+	c := partnerapi.FlowConfig{LivenessType: "passive", MaxRetries: partnerapi.DefaultMaxRetries}
+	_ = json.Unmarshal(fs.Config, &c)
+	if c.MaxRetries < 1 {
+		c.MaxRetries = partnerapi.DefaultMaxRetries
+	}
+	return c
+}
+
+// status is the session's status at now (a session past ExpiresAt that
+// nobody finished is EXPIRED, sweep written or not).
+func (f *Flow) status(fs central.FlowSession) central.FlowStatus {
+	if (fs.Status == central.FlowCreated || fs.Status == central.FlowInProgress) && !f.now().Before(fs.ExpiresAt) {
+		return central.FlowExpired
+	}
+	return fs.Status
+}
+
+// docSides is 2 when every accepted document is a card with a back the
+// engine reads (national ID cards, driving licences), else 1.
+func docSides(c partnerapi.FlowConfig) int {
+	if len(c.AcceptedDocuments) == 0 {
+		return 1
+	}
+	for _, d := range c.AcceptedDocuments {
+		if d != "id_card" && d != "driving_licence" {
+			return 1
+		}
+	}
+	return 2
+}
+
+// challenges are the active liveness prompts of a session: the kiosk's
+// (turn left, then right) when liveness_type is active.
+func challenges(c partnerapi.FlowConfig) []string {
+	if c.LivenessType == "active" {
+		return []string{string(capture.TurnLeft), string(capture.TurnRight)}
+	}
+	return []string{}
+}
+
+// State is /flow/api/state's answer (the wire contract).
+type State struct {
+	Stage        string    `json:"stage"`
+	Lang         string    `json:"lang"`
+	DocSides     int       `json:"doc_sides"`
+	LivenessType string    `json:"liveness_type"`
+	Challenges   []string  `json:"challenges"`
+	Attempt      int       `json:"attempt"`
+	MaxRetries   int       `json:"max_retries"`
+	AllowUpload  bool      `json:"allow_upload"`
+	SmartQR      bool      `json:"smart_qr"`
+	NextAction   string    `json:"next_action,omitempty"`
+	RetryStep    string    `json:"retry_step,omitempty"`
+	Message      string    `json:"message,omitempty"`
+	Status       string    `json:"status,omitempty"`
+	ErrorCode    string    `json:"error_code,omitempty"`
+	HideCTA      bool      `json:"hide_cta"`
+	RedirectURL  string    `json:"redirect_url,omitempty"`
+	Callback     Callback  `json:"callback"`
+	Handoff      Handoff   `json:"handoff"`
+	Captures     Captures  `json:"captures"`
+	ExpiresAt    time.Time `json:"expires_at"`
+}
+
+// Callback is what the partner's front end receives at the end.
+type Callback struct {
+	Status    string `json:"status"`
+	ErrorCode string `json:"error_code"`
+	SessionID string `json:"session_id"`
+}
+
+// Handoff tells whether the Smart QR hand-off is on and who captures.
+type Handoff struct {
+	Active bool   `json:"active"`
+	Device string `json:"device"` // "phone" once the phone took over, else "this"
+}
+
+// Captures says which steps hold a capture.
+type Captures struct {
+	Document bool `json:"document"`
+	Back     bool `json:"back"`
+	Selfie   bool `json:"selfie"`
+}
+
+// state builds the session's state as s's browser sees it.
+func (f *Flow) state(s *sess) State {
+	fs, h := s.fs, s.fs.Hosted
+	st := State{Lang: h.Lang, DocSides: docSides(s.cfg), LivenessType: s.cfg.LivenessType, Challenges: challenges(s.cfg),
+		Attempt: fs.Attempts + 1, MaxRetries: s.cfg.MaxRetries, AllowUpload: allowUpload(s.cfg), SmartQR: s.cfg.SmartQR,
+		NextAction: fs.NextAction, RetryStep: h.RetryStep, Message: h.Message, ErrorCode: fs.ErrorCode,
+		HideCTA: false, RedirectURL: s.cfg.RedirectURL, ExpiresAt: fs.ExpiresAt}
+	if st.Lang == "" {
+		st.Lang = "en"
+	}
+	status := f.status(fs)
+	st.Status = callbackStatus(status)
+	if status == central.FlowExpired && st.ErrorCode == "" {
+		st.ErrorCode = "session_expired"
+	}
+	st.Callback = Callback{Status: st.Status, ErrorCode: st.ErrorCode, SessionID: fs.ID}
+	st.Handoff = Handoff{Active: len(h.PhoneHash) > 0 || len(h.HandoffHash) > 0, Device: "this"}
+	if len(h.PhoneHash) > 0 {
+		st.Handoff.Device = rolePhone
+	}
+	l := s.live
+	l.mu.Lock()
+	processing := l.processing
+	st.Captures = Captures{Document: l.caps[stepDocument] != nil, Back: l.caps[stepBack] != nil, Selfie: l.caps[stepSelfie] != nil}
+	l.mu.Unlock()
+	switch {
+	case status == central.FlowExpired:
+		st.Stage = "expired"
+	case !h.FinishedAt.IsZero():
+		st.Stage = "done"
+	case processing:
+		st.Stage = "processing"
+	case s.role == roleBrowser && len(h.PhoneHash) > 0 && h.Stage != "result":
+		st.Stage = "handoff"
+	case h.Stage == "result" || status == central.FlowCompleted || status == central.FlowError:
+		st.Stage = "result"
+	default:
+		st.Stage = h.Stage
+		if st.Stage == "" {
+			st.Stage = stepDocument
+		}
+		if st.Stage == stepDocument && st.Captures.Document {
+			st.Stage = stepBack
+			if st.DocSides < 2 {
+				st.Stage = stepSelfie
+			}
+		}
+		if st.Stage == stepBack && (st.Captures.Back || st.DocSides < 2) {
+			st.Stage = stepSelfie
+		}
+	}
+	if st.Stage == "result" || st.Stage == "done" {
+		st.Attempt = max(1, fs.Attempts) // the attempt the result is of
+	}
+	if st.Stage != "result" && st.Stage != "done" && st.Stage != "expired" {
+		st.NextAction, st.Message = "", ""
+		if st.Stage != stepDocument && st.Stage != stepSelfie && st.Stage != stepBack {
+			st.RetryStep = ""
+		}
+	}
+	return st
+}
+
+// callbackStatus is the front end's status: COMPLETED for a decision,
+// ERROR for anything that ended without one (expired included), "" while
+// the session goes on.
+func callbackStatus(s central.FlowStatus) string {
+	switch s {
+	case central.FlowCompleted:
+		return "COMPLETED"
+	case central.FlowError, central.FlowExpired:
+		return "ERROR"
+	}
+	return ""
+}
+
+// allowUpload: whether the page offers photo uploads in place of the
+// camera. Initiate Flow has no setting for it yet, so it is always on
+// (the uploads go through the same checks and budget as camera captures).
+func allowUpload(partnerapi.FlowConfig) bool { return true }
+
+func (f *Flow) stateHandler(w http.ResponseWriter, _ *http.Request, s *sess) error {
+	httpx.WriteJSON(w, http.StatusOK, f.state(s))
+	return nil
+}
+
+// validStep checks ?step= against what the session captures.
+func validStep(s *sess, step string) error {
+	ok := slices.Contains([]string{stepDocument, stepSelfie}, step) || (step == stepBack && docSides(s.cfg) == 2)
+	if !ok {
+		return httpx.Errorf(http.StatusBadRequest, "bad_step", "step must be document, back (two-sided documents) or selfie")
+	}
+	return nil
+}

@@ -1,0 +1,763 @@
+// End-to-end test of the hosted capture flow (issue 19) in headless Chromium
+// (playwright-core, the system browser) with Chromium's fake camera playing
+// a video the Go test renders, against a real kyc-central over TLS on
+// loopback. The Go test sync/central/hostedflow/e2e_test.go
+// (TestHostedFlowInBrowser) sets everything up and runs this script; it
+// reads the JSON line this script prints last:
+//
+//   {"checks": [{name, pass, detail}], "skipped": [{scenario, reason}],
+//    "shots": [...], "log": [...], "frames_ms": [...],
+//    "capture_to_result": [{scenario, ms}], "sessions": [{scenario, frames, seconds}],
+//    "step": "...", "error": "..."}
+//
+// A line "@@<request> <json>" asks the Go test for what only it can do
+// (Initiate Flow with the partner's token, the partner's view of a session,
+// the webhooks and redirects the partner's site received, central's CPU
+// time); it answers one JSON line on stdin.
+//
+// Environment:
+//   KYC_FLOW_URL             central's base URL (https://127.0.0.1:PORT)
+//   KYC_PLAYWRIGHT           absolute path of playwright-core's index.mjs
+//   KYC_E2E_CHROMIUM         the Chromium binary
+//   KYC_FLOW_SHOTS           folder for the screenshots
+//   KYC_FLOW_PARTNER_SITE    the partner's site (http://127.0.0.1:PORT): /done is the redirect_url
+//   KYC_FLOW_VIDEO_GENUINE   Y4M: the card, then the card's person
+//   KYC_FLOW_VIDEO_OTHER     Y4M: the same card, then another person
+//   KYC_FLOW_UPLOAD_DOCUMENT a photo (JPEG) of the card, for the upload fallback
+//   KYC_FLOW_UPLOAD_SELFIE   a photo (JPEG) of the card's person
+//   KYC_FLOW_ONLY            optional: comma-separated scenarios to run (default all)
+//
+// Chromium takes one video file for every camera, so a browser's cameras
+// all show one person: a scenario needing another face launches another
+// browser. Central's certificate comes from its private CA, which the
+// throwaway profile does not trust: each context ignores certificate
+// errors (ignoreHTTPSErrors), which concerns this test's contexts only.
+//
+// Everything waits for a condition (a screen, a selector, a response, a
+// URL); nothing sleeps and hopes. The one poll asks the partner API once a
+// second whether the 60 s sessions have expired.
+import { mkdirSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
+const { strings } = await import(pathToFileURL(join(here, "..", "static", "i18n.js")).href);
+const en = strings.en;
+const id = strings.id;
+const base = process.env.KYC_FLOW_URL;
+const site = process.env.KYC_FLOW_PARTNER_SITE;
+const shots = process.env.KYC_FLOW_SHOTS ?? "screenshots";
+const videos = { genuine: process.env.KYC_FLOW_VIDEO_GENUINE, other: process.env.KYC_FLOW_VIDEO_OTHER };
+const only = (process.env.KYC_FLOW_ONLY ?? "").split(",").filter(Boolean);
+const uploads = { document: process.env.KYC_FLOW_UPLOAD_DOCUMENT, selfie: process.env.KYC_FLOW_UPLOAD_SELFIE };
+mkdirSync(shots, { recursive: true });
+
+const result = { checks: [], skipped: [], shots: [], log: [], frames_ms: [], capture_to_result: [], sessions: [], step: "", error: "" };
+const check = (name, pass, detail = "") => {
+  result.checks.push({ name, pass: !!pass, detail: pass ? "" : String(detail) });
+  return !!pass;
+};
+const step = (s) => {
+  result.step = s;
+  process.stdout.write(`${s}\n`);
+};
+
+// Skipped is how a scenario says a page or route it needs is not there.
+class Skipped extends Error {}
+
+// --- the Go side ------------------------------------------------------------------
+
+const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function ask(request, arg = {}) {
+  process.stdout.write(`@@${request} ${JSON.stringify(arg)}\n`);
+  const { value, done } = await stdin.next();
+  if (done) throw new Error(`no answer to ${request}`);
+  const answer = JSON.parse(value);
+  if (answer && answer.error) throw new Error(`${request}: ${answer.error}`);
+  return answer;
+}
+
+// newFlow initiates a session through the partner API (the Go test holds
+// the partner's token).
+async function newFlow(userID, config = {}) {
+  return ask("flow", { config: { partner_user_id: userID, redirect_url: `${site}/done`, ...config } });
+}
+
+// --- browsers, contexts, pages ------------------------------------------------------
+
+const sizes = {
+  phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
+  desktop: { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
+};
+
+// launch starts Chromium: camera "video" plays the file as every camera,
+// "none" has no camera at all; fakeUI answers the permission prompt yes.
+async function launch(camera, { fakeUI = true } = {}) {
+  const args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"];
+  if (camera !== "none") args.push("--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${videos[camera]}`);
+  if (fakeUI) args.push("--use-fake-ui-for-media-stream");
+  return chromium.launch({ executablePath: process.env.KYC_E2E_CHROMIUM ?? "/usr/bin/chromium", args });
+}
+
+async function newContext(browser, size, { locale = "en-GB", camera = true, storageState } = {}) {
+  const ctx = await browser.newContext({ ...sizes[size], ignoreHTTPSErrors: true, locale, storageState });
+  if (camera) await ctx.grantPermissions(["camera"], { origin: new URL(base).origin });
+  ctx.size = size;
+  return ctx;
+}
+
+// track follows a page: the browser's errors, every guidance frame's round
+// trip and answer, the screens it shows (body[data-screen], through an
+// observer the page cannot see) with the time each appeared.
+async function newPage(ctx, who) {
+  const page = await ctx.newPage();
+  page.who = who;
+  page.frames = []; // {step, code, captured, at, ms}
+  page.screens = []; // {name, at}
+  page.hosts = new Set(); // every host the page asked anything of
+  page.weight = 0; // bytes of the page's own files (not its API calls)
+  page.on("request", (req) => {
+    const u = new URL(req.url());
+    if (u.protocol === "http:" || u.protocol === "https:") page.hosts.add(u.host);
+  });
+  page.on("requestfinished", async (req) => {
+    const u = new URL(req.url());
+    if (!u.pathname.startsWith("/flow/") || u.pathname.startsWith("/flow/api/")) return;
+    const sizes = await req.sizes().catch(() => null);
+    if (sizes) page.weight += sizes.responseBodySize + sizes.responseHeadersSize;
+  });
+  page.on("pageerror", (e) => result.log.push(`${who}: page error: ${e.message}`));
+  page.on("console", (m) => {
+    // The 4xx answers the test provokes (a used link, a denied camera,
+    // a frame refused while the page moves on) are logged by Chromium as
+    // failed loads; the page's own warnings are its business.
+    if (m.type() === "error" && !/Failed to load resource: the server responded with a status of (4\d\d|503)/.test(m.text())) {
+      result.log.push(`${who}: console error: ${m.text()}`);
+    }
+  });
+  page.on("requestfinished", async (req) => {
+    if (!req.url().includes("/flow/api/frame")) return;
+    const tm = req.timing();
+    if (tm.responseEnd > 0 && tm.requestStart >= 0) result.frames_ms.push(tm.responseEnd - tm.requestStart);
+  });
+  page.on("response", async (resp) => {
+    const u = new URL(resp.url());
+    if (u.pathname !== "/flow/api/frame" || resp.request().method() !== "POST") return;
+    const at = Date.now();
+    try {
+      const j = await resp.json();
+      page.frames.push({ step: u.searchParams.get("step"), code: j?.overlay?.messages?.[0]?.code ?? "", text: j?.overlay?.messages?.[0]?.text ?? "",
+        captured: !!j?.captured, status: resp.status(), at });
+    } catch {
+      page.frames.push({ step: u.searchParams.get("step"), code: "", captured: false, status: resp.status(), at });
+    }
+  });
+  await page.exposeBinding("__e2eScreen", (_src, name) => page.screens.push({ name, at: Date.now() }));
+  await page.addInitScript(() => {
+    const watch = () => {
+      let last = "";
+      new MutationObserver(() => {
+        const s = document.body.dataset.screen || "";
+        if (s !== last) {
+          last = s;
+          window.__e2eScreen(s);
+        }
+      }).observe(document.body, { attributes: true, attributeFilter: ["data-screen"] });
+    };
+    if (document.body) watch();
+    else document.addEventListener("DOMContentLoaded", watch);
+  });
+  return page;
+}
+
+const screenSel = (...names) => names.map((n) => `body[data-screen="${n}"]`).join(", ");
+
+// waitScreen waits for one of the screens and returns its name, or
+// "partner" when the page left for the partner's site (EXIT redirects at
+// once, its screen only flashes).
+async function waitScreen(page, names, timeout = 90_000) {
+  step(`${page.who}: waiting for ${names.join("|")}`);
+  try {
+    const left = page.waitForURL((u) => u.href.startsWith(`${site}/`), { timeout, waitUntil: "commit" }).then(() => "partner");
+    const shown = page.waitForSelector(screenSel(...names), { timeout, state: "attached" }).then(() => "screen");
+    const how = await Promise.race([left, shown]);
+    left.catch(() => {});
+    shown.catch(() => {});
+    if (how === "partner") return "partner";
+  } catch (e) {
+    const now = await page.evaluate(() => document.body?.dataset.screen ?? "").catch(() => "?");
+    const codes = page.frames.slice(-8).map((f) => `${f.step}:${f.code}${f.captured ? "*" : ""}(${f.status})`).join(" ");
+    throw new Error(`${page.who}: screen ${names.join("|")} not reached within ${timeout} ms (showing ${now}; last frames ${codes})`);
+  }
+  return page.evaluate(() => document.body.dataset.screen);
+}
+
+// state is the session's state as the page's own cookie gets it.
+async function state(page) {
+  const r = await page.request.get(new URL("/flow/api/state", base).href, { headers: { Accept: "application/json" } });
+  if (!r.ok()) throw new Error(`${page.who}: GET /flow/api/state: ${r.status()} ${await r.text()}`);
+  return r.json();
+}
+
+const other = (size) => (size === "phone" ? "desktop" : "phone");
+let shotN = 0;
+// shot saves the page at its context's size and, with both, at the other
+// size too (the viewport resized and put back): a page reached once is
+// still seen on a phone and on a desktop.
+async function shot(page, name, { both = true } = {}) {
+  shotN++;
+  const size = page.context().size;
+  const save = async (sz) => {
+    const file = `${sz}-${String(shotN).padStart(2, "0")}-${name}.png`;
+    await page.screenshot({ path: join(shots, file), fullPage: true });
+    result.shots.push(file);
+  };
+  await save(size);
+  if (both) {
+    await page.setViewportSize(sizes[other(size)].viewport);
+    // Wait for the layout at the new size (two frames).
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await save(other(size));
+    await page.setViewportSize(sizes[size].viewport);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  }
+}
+
+// The words a result message must never say: the generic message never
+// names the fraud signal behind a refusal.
+const signalWords = /face.?match|liveness|spoof|deep.?fake|fraud|sanction|watch.?list|\bpep\b|tamper|forg|screen.?attack|replay|injection|mismatch|similar/i;
+
+// ended says a result screen or the partner's site ends the flow: the
+// engine's STATUS shows the success or error screen with its call to
+// action, its EXIT sends the person back to the partner at once (the
+// "exit" screen only flashes).
+const ended = (end) => ["success", "error", "exit", "leaving", "partner"].includes(end);
+
+// backToPartner follows the flow's end to the partner's redirect_url: the
+// call to action of a STATUS screen, or the redirect EXIT made already;
+// it returns the redirect's query.
+async function backToPartner(page, end) {
+  if (end === "success" || end === "error") {
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(`${site}/done`), { timeout: 30_000 }), page.click("#cta")]);
+  } else {
+    await page.waitForURL((u) => u.href.startsWith(`${site}/done`), { timeout: 30_000 });
+  }
+  return new URL(page.url()).searchParams;
+}
+
+// decision is the engine's decision on the session's attempt, as the
+// partner's webhook tells it.
+async function decision(sessionID, attempt) {
+  const ev = await ask("webhook", { session_id: sessionID, type: "submission.completed", attempt });
+  return { ev, decision: ev?.data?.decision, detail: `decision ${ev?.data?.decision}, reasons ${JSON.stringify(ev?.data?.reason_codes)}, score ${ev?.data?.score}` };
+}
+
+// capture runs a session's capture steps from where the page stands until
+// its result screen, with screenshots of each screen (the capture screens
+// at the context's size only: their live preview cannot wait for a
+// resize), and returns the result screen's name.
+async function captureToResult(page, label, { shootCapture = true } = {}) {
+  const seen = new Set();
+  for (;;) {
+    const s = await waitScreen(page, ["intro", "capture-document", "capture-back", "capture-selfie", "processing", "success", "error", "retry", "exit", "leaving",
+      "done", "camera-denied", "camera-missing", "camera-error", "unavailable", "expired"]);
+    if (["success", "error", "retry", "exit", "leaving", "partner", "done"].includes(s)) return s;
+    if (["camera-denied", "camera-missing", "camera-error", "unavailable", "expired"].includes(s)) {
+      throw new Error(`${label}: the page shows ${s} during the capture`);
+    }
+    if (seen.has(s) && s !== "processing") {
+      // The same screen again means it was redrawn; wait for another.
+      await page.waitForSelector(`body:not([data-screen="${s}"])`, { timeout: 90_000, state: "attached" });
+      continue;
+    }
+    seen.add(s);
+    if (s === "intro") {
+      if (shootCapture) await shot(page, `${label}-intro`);
+      await page.click("#start");
+      await page.waitForSelector(`body:not([data-screen="intro"])`, { state: "attached" });
+      continue;
+    }
+    if (s.startsWith("capture-")) {
+      if (shootCapture) {
+        // The moment worth showing: the guide satisfied, the capture
+        // under way (a few frames before it is taken).
+        await page.waitForSelector('#guidance[data-code="capturing"]', { timeout: 90_000 }).catch(() => {});
+        if ((await page.evaluate(() => document.body.dataset.screen)) === s) await shot(page, `${label}-${s}`, { both: false });
+      }
+      await page.waitForSelector(`body:not([data-screen="${s}"])`, { timeout: 90_000, state: "attached" });
+      continue;
+    }
+    if (s === "processing") {
+      if (shootCapture) await shot(page, `${label}-processing`, { both: false }).catch(() => {});
+      await page.waitForSelector(`body:not([data-screen="processing"])`, { timeout: 60_000, state: "attached" });
+    }
+  }
+}
+
+// latency records the time from the page receiving its last capture (the
+// frame answer that captured) to the result screen appearing.
+function latency(page, scenario) {
+  const res = [...page.screens].reverse().find((s) => ["success", "error", "retry", "exit", "done"].includes(s.name));
+  const cap = [...page.frames].reverse().find((f) => f.captured && (!res || f.at <= res.at));
+  if (res && cap) result.capture_to_result.push({ scenario, ms: res.at - cap.at });
+  const fr = page.frames.filter((f) => f.status === 200);
+  if (fr.length > 1) result.sessions.push({ scenario, frames: fr.length, seconds: (fr[fr.length - 1].at - fr[0].at) / 1000 });
+}
+
+// --- scenarios -----------------------------------------------------------------------
+
+const browsers = {};
+async function browser(name) {
+  if (!browsers[name]) {
+    const spec = { genuine: ["genuine", {}], other: ["other", {}], nocamera: ["none", {}], denied: ["genuine", { fakeUI: false }] }[name];
+    browsers[name] = await launch(...spec);
+  }
+  return browsers[name];
+}
+
+// genuine: the card's person on a phone, approved; the call to action, the
+// webhook, the launch link a second time, the finished session.
+async function genuine() {
+  const fc = await newFlow("e2e-genuine", { max_retries: 3 });
+  await ask("cpu", { mark: "genuine" });
+  const ctx = await newContext(await browser("genuine"), "phone");
+  const page = await newPage(ctx, "genuine");
+  step("genuine: opening the launch link");
+  const resp = await page.goto(fc.launch_url, { waitUntil: "load" });
+  const first = resp.request().redirectedFrom();
+  check("genuine: the launch link answers 303 to /flow/app", first && (await first.response())?.status() === 303 && new URL(page.url()).pathname === "/flow/app",
+    `${(await first?.response())?.status()} -> ${page.url()}`);
+  const cookies = await ctx.cookies();
+  const ck = cookies.find((c) => c.name === "kyc_flow");
+  check("genuine: the session cookie is HttpOnly, Secure, SameSite=Lax, Path=/flow/",
+    ck && ck.httpOnly && ck.secure && ck.sameSite === "Lax" && ck.path === "/flow/", JSON.stringify(ck));
+  const csrf = await page.getAttribute("html", "data-csrf");
+  check("genuine: the page carries its CSRF token", !!csrf && csrf.length >= 16, csrf);
+  // A POST without the CSRF header is refused.
+  await waitScreen(page, ["intro"], 30_000);
+  await page.waitForLoadState("networkidle");
+  check("genuine: the page's files weigh under 300 KB before any camera frame", page.weight > 0 && page.weight < 300 * 1024, `${page.weight} bytes`);
+  process.stdout.write(`genuine: page weight ${page.weight} bytes\n`);
+  const nocsrf = await page.request.post(new URL("/flow/api/submit", base).href);
+  check("genuine: a POST without X-Flow-CSRF is refused", nocsrf.status() === 403 || nocsrf.status() === 401, nocsrf.status());
+
+  const end = await captureToResult(page, "genuine");
+  latency(page, "genuine");
+  const hosts = [...page.hosts].filter((h) => h !== new URL(base).host && h !== new URL(site).host);
+  check("genuine: the flow asks no other host than central (and the partner's redirect)", hosts.length === 0, hosts.join(", "));
+  const cpu = await ask("cpu", { end: "genuine" });
+  const st = await state(page);
+  check("genuine: the flow completes (COMPLETED with STATUS or EXIT)", ended(end) && st.status === "COMPLETED" && ["STATUS", "EXIT"].includes(st.next_action),
+    `screen ${end}, ${JSON.stringify({ next_action: st.next_action, status: st.status, error_code: st.error_code, message: st.message })}`);
+  const d = await decision(fc.session_id, 1);
+  check("genuine: the partner's webhook received submission.completed", d.ev?.type === "submission.completed", JSON.stringify(d.ev));
+  check("genuine: the engine approved the genuine person (the webhook's decision)", d.decision === "approve", d.detail);
+  const docFrames = page.frames.filter((f) => f.step === "document");
+  check("genuine: the document guide answered in English and refused some frames before capturing",
+    docFrames.some((f) => f.captured) && docFrames.some((f) => !f.captured && f.code && f.code !== "capturing") && docFrames.every((f) => !f.text || /^[\x20-\x7e…]+$/.test(f.text)),
+    JSON.stringify(docFrames.map((f) => [f.code, f.text, f.captured])));
+  const selfieFrames = page.frames.filter((f) => f.step === "selfie");
+  check("genuine: the selfie guide captured", selfieFrames.some((f) => f.captured), JSON.stringify(selfieFrames.map((f) => [f.code, f.captured])));
+  if (end === "success") {
+    check("genuine: the success screen says so", (await page.textContent("h1"))?.trim() === en.success_title, await page.textContent("h1"));
+    await shot(page, "genuine-success");
+  }
+  const ps = await ask("status", { session_id: fc.session_id });
+  check("genuine: the partner sees COMPLETED", ps.status === "COMPLETED" && ps.next_action === st.next_action, JSON.stringify(ps));
+  process.stdout.write(`genuine: central CPU for the session ${cpu.ms} ms\n`);
+
+  // The partner's redirect with the result (the call to action of STATUS,
+  // or EXIT's own).
+  step("genuine: back to the partner");
+  const q = await backToPartner(page, end);
+  check("genuine: the flow returns to redirect_url with status COMPLETED and the session id",
+    q.get("status") === "COMPLETED" && q.get("session_id") === fc.session_id && !q.get("error_code"), page.url());
+
+  // The launch link again, in another browser: already used.
+  step("genuine: the launch link a second time");
+  const ctx2 = await newContext(await browser("genuine"), "desktop");
+  const p2 = await newPage(ctx2, "genuine-again");
+  const again = await p2.goto(fc.launch_url, { waitUntil: "load" });
+  const body = (await p2.textContent("body")) ?? "";
+  check("genuine: the launch link opened again in another browser: 410, \"already used\"", again.status() === 410 && /already used/i.test(body),
+    `${again.status()} ${body.slice(0, 200)}`);
+  await shot(p2, "link-already-used");
+  await ctx2.close();
+
+  // The finished session in its own browser.
+  step("genuine: the finished session");
+  await page.goto(new URL("/flow/app", base).href, { waitUntil: "load" });
+  const s = await waitScreen(page, ["done", "success", "error"], 30_000);
+  check("genuine: the finished session shows its end, not the capture", ["done", "success", "error"].includes(s), s);
+  await shot(page, `finished-${s}`);
+  const resubmit = await page.request.post(new URL("/flow/api/submit", base).href, { headers: { "X-Flow-CSRF": await page.getAttribute("html", "data-csrf") } });
+  check("genuine: a finished session refuses a new submit (409 or 410)", resubmit.status() === 409 || resubmit.status() === 410, resubmit.status());
+  await ctx.close();
+}
+
+// rejected: another person in front of the card, one attempt allowed, on
+// a desktop: the engine rejects and the flow ends.
+async function rejected() {
+  const fc = await newFlow("e2e-rejected", { max_retries: 1 });
+  await ask("cpu", { mark: "rejected" });
+  const ctx = await newContext(await browser("other"), "desktop");
+  const page = await newPage(ctx, "rejected");
+  await page.goto(fc.launch_url, { waitUntil: "load" });
+  const end = await captureToResult(page, "rejected");
+  latency(page, "rejected");
+  await ask("cpu", { end: "rejected" });
+  const st = await state(page);
+  // The flow ends (no retry left): COMPLETED, its result the engine's
+  // reject (status ERROR is for a flow that failed, with error_code).
+  check("rejected: another face with no retry left ends the flow (STATUS or EXIT, not RETRY)",
+    ended(end) && st.next_action !== "RETRY" && ["COMPLETED", "ERROR"].includes(st.status),
+    `screen ${end}, ${JSON.stringify({ next_action: st.next_action, status: st.status, error_code: st.error_code })}`);
+  const d = await decision(fc.session_id, 1);
+  check("rejected: the engine rejected the other face (the webhook's decision)", d.decision === "reject", d.detail);
+  check("rejected: the message names no fraud signal", !signalWords.test(st.message ?? ""), st.message);
+  if (end === "success" || end === "error") {
+    const msg = (await page.textContent("#result-message").catch(() => "")) ?? "";
+    check("rejected: the result screen's message names no fraud signal", !signalWords.test(msg), msg);
+    await shot(page, `rejected-${end}`);
+  }
+  const q = await backToPartner(page, end);
+  check("rejected: the flow returns to the partner with its status and the session id",
+    q.get("status") === st.status && q.get("session_id") === fc.session_id, page.url());
+  const ps = await ask("status", { session_id: fc.session_id });
+  check("rejected: the partner sees the session ended, not RETRY", ps.status === st.status && ps.next_action === st.next_action, JSON.stringify(ps));
+  await ctx.close();
+}
+
+// retry: another face first (RETRY, the generic message), the retry taken,
+// then the right person: approved on the second attempt. The cameras of a
+// browser show one person, so the second attempt continues in a browser
+// whose camera shows the card's person, with the first one's cookies (the
+// same session, as a person switching to a better camera).
+async function retry() {
+  const fc = await newFlow("e2e-retry", { max_retries: 3 });
+  const ctx = await newContext(await browser("other"), "phone");
+  const page = await newPage(ctx, "retry-1");
+  await page.goto(fc.launch_url, { waitUntil: "load" });
+  const end = await captureToResult(page, "retry", { shootCapture: false });
+  latency(page, "retry-attempt-1");
+  let st = await state(page);
+  check("retry: another face with retries left: RETRY", end === "retry" && st.next_action === "RETRY" && !!st.retry_step,
+    `screen ${end}, ${JSON.stringify({ next_action: st.next_action, retry_step: st.retry_step, status: st.status, attempt: st.attempt })}`);
+  if (end !== "retry") return ctx.close();
+  const msg = (await page.textContent("#result-message")) ?? "";
+  check("retry: the generic message names no fraud signal", !!msg.trim() && !signalWords.test(msg), msg);
+  check("retry: the retry screen says so", (await page.textContent("h1"))?.trim() === en.retry_title, await page.textContent("h1"));
+  await shot(page, "retry");
+  const ps = await ask("status", { session_id: fc.session_id });
+  check("retry: the partner sees the session in progress with RETRY", ps.next_action === "RETRY" && ps.status !== "COMPLETED", JSON.stringify(ps));
+
+  // This browser's camera must not capture again: its frames go nowhere.
+  await ctx.route("**/flow/api/frame*", (r) => r.abort());
+  await page.click("#retry");
+  const back = await waitScreen(page, ["capture-document", "capture-back", "capture-selfie", "intro"], 30_000);
+  // retry_step is the engine's: selfie, document, new_document or all
+  // (everything again, from the document).
+  const want = st.retry_step === "selfie" ? "capture-selfie" : "capture-document";
+  check("retry: taking the retry goes back to the step that failed", back === want, `${back}, retry_step ${st.retry_step}`);
+  const storageState = await ctx.storageState();
+  await ctx.close();
+
+  const ctx2 = await newContext(await browser("genuine"), "phone", { storageState });
+  const p2 = await newPage(ctx2, "retry-2");
+  await p2.goto(new URL("/flow/app", base).href, { waitUntil: "load" });
+  const end2 = await captureToResult(p2, "retry-2", { shootCapture: false });
+  latency(p2, "retry-attempt-2");
+  st = await state(p2);
+  check("retry: the second attempt completes the flow", ended(end2) && st.status === "COMPLETED" && st.attempt === 2,
+    `screen ${end2}, ${JSON.stringify({ next_action: st.next_action, status: st.status, attempt: st.attempt, error_code: st.error_code })}`);
+  const d1 = await decision(fc.session_id, 1);
+  const d2 = await decision(fc.session_id, 2);
+  check("retry: the engine rejected the first attempt and approved the second", d1.decision === "reject" && d2.decision === "approve",
+    `1: ${d1.detail}; 2: ${d2.detail}`);
+  await ctx2.close();
+}
+
+// handoff: Smart QR from a computer without a camera to a phone; the
+// computer's page follows to the result.
+async function handoff() {
+  const fc = await newFlow("e2e-handoff", { smart_qr: true, max_retries: 3 });
+  const ctx = await newContext(await browser("nocamera"), "desktop");
+  const page = await newPage(ctx, "handoff-desktop");
+  const handoffResp = page.waitForResponse((r) => new URL(r.url()).pathname === "/flow/api/handoff", { timeout: 60_000 });
+  await page.goto(fc.launch_url, { waitUntil: "load" });
+  let h;
+  try {
+    const r = await handoffResp;
+    if (r.status() === 404) throw new Skipped("POST /flow/api/handoff answers 404");
+    h = await r.json();
+  } catch (e) {
+    if (e instanceof Skipped) throw e;
+    throw new Error(`the page of a computer without a camera did not start the hand-off: ${e.message}`);
+  }
+  await waitScreen(page, ["handoff"], 30_000);
+  await page.waitForSelector("#qr svg");
+  check("handoff: a computer without a camera shows the QR code and the short code",
+    (await page.locator("#qr svg").count()) === 1 && ((await page.textContent("#short-code")) ?? "").trim() === h.short_code && !!h.short_code,
+    JSON.stringify({ short_code: h.short_code, url: h.url }));
+  check("handoff: the phone link is central's own", typeof h.url === "string" && h.url.startsWith(`${base}/flow/h/`), h.url);
+  await shot(page, "handoff-qr");
+
+  const phoneCtx = await newContext(await browser("genuine"), "phone");
+  const phone = await newPage(phoneCtx, "handoff-phone");
+  await phone.goto(h.url, { waitUntil: "load" });
+  check("handoff: the phone link opens the flow", new URL(phone.url()).pathname === "/flow/app", phone.url());
+  // The first page learns the phone took over.
+  await page.waitForFunction((text) => document.getElementById("handoff-status")?.textContent === text, en.handoff_active, { timeout: 30_000 })
+    .then(() => check("handoff: the computer's page says the phone has the session", true))
+    .catch((e) => check("handoff: the computer's page says the phone has the session", false, e.message));
+  await shot(page, "handoff-following");
+  const end = await captureToResult(phone, "handoff-phone", { shootCapture: false });
+  latency(phone, "handoff-phone");
+  const pst = await state(phone);
+  // The phone ends on a result screen, or on "finished" when EXIT's
+  // callback is the computer's to send (the partner's page is there).
+  check("handoff: the phone's capture completes the flow", (ended(end) || end === "done") && pst.status === "COMPLETED", `${end} ${JSON.stringify(pst)}`);
+  if (end === "done") await shot(phone, "handoff-phone-done", { both: false });
+  const d = await decision(fc.session_id, 1);
+  check("handoff: the engine approved the phone's captures", d.decision === "approve", d.detail);
+  // The computer's page follows to the result: STATUS's screen, or EXIT's
+  // callback to the partner (whose front end is on the computer), not
+  // merely "finished".
+  const firstEnd = await waitScreen(page, ["success", "error", "retry", "exit", "leaving", "done"], 30_000);
+  latency(page, "handoff-first-page");
+  check("handoff: the computer's page follows to the result (STATUS's screen or EXIT's callback)", ended(firstEnd),
+    `${firstEnd}: ${(await page.textContent("h1").catch(() => "")) ?? ""} (the phone's next action ${pst.next_action})`);
+  if (["success", "error", "done"].includes(firstEnd)) await shot(page, `handoff-result-desktop-${firstEnd}`, { both: false });
+  if (end === "success" || end === "error") await shot(phone, "handoff-result-phone", { both: false });
+  if (ended(firstEnd)) {
+    const q = await backToPartner(page, firstEnd);
+    check("handoff: the computer's page returns to the partner with the result", q.get("status") === "COMPLETED" && q.get("session_id") === fc.session_id, page.url());
+  }
+  // The phone link a second time: used.
+  const ctx3 = await newContext(await browser("genuine"), "phone");
+  const p3 = await newPage(ctx3, "handoff-again");
+  const again = await p3.goto(h.url, { waitUntil: "load" });
+  check("handoff: the phone link is single-use", again.status() === 410 || again.status() === 404, again.status());
+  await Promise.all([ctx.close(), phoneCtx.close(), ctx3.close()]);
+}
+
+// cameraOutcome waits until the capture screen knows whether it has a
+// camera: a camera-* screen, or guidance coming back (frames flow).
+async function cameraOutcome(page) {
+  step(`${page.who}: waiting for the camera`);
+  await page.waitForSelector('body[data-screen^="camera-"], #guidance[data-code]', { timeout: 30_000, state: "attached" });
+  return page.evaluate(() => document.body.dataset.screen);
+}
+
+// denied: the camera refused, on an Indonesian phone: the page says what to
+// do, in Indonesian. missing: no camera at all, on a desktop.
+async function denied() {
+  const fc = await newFlow("e2e-denied", { max_retries: 3 });
+  const ctx = await newContext(await browser("denied"), "phone", { locale: "id-ID", camera: false });
+  const page = await newPage(ctx, "denied");
+  // The person said no: the camera permission is denied for the site.
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Browser.setPermission", { permission: { name: "camera" }, setting: "denied", origin: new URL(base).origin });
+  await page.goto(fc.launch_url, { waitUntil: "load" });
+  await waitScreen(page, ["intro"], 30_000);
+  check("denied: an Indonesian browser gets the page in Indonesian", ((await page.textContent("#start")) ?? "").trim() === id.start, await page.textContent("#start"));
+  await page.click("#start");
+  const s = await cameraOutcome(page);
+  check("denied: a refused camera shows the camera-denied page", s === "camera-denied", s);
+  check("denied: it says what to do, in Indonesian",
+    ((await page.textContent("h1")) ?? "").trim() === id.camera_denied_title && ((await page.textContent("#camera-problem")) ?? "").trim() === id.camera_denied_text,
+    `${await page.textContent("h1")} / ${await page.textContent("#camera-problem").catch(() => "")}`);
+  await shot(page, "camera-denied-id");
+  // The upload fallback, where the session allows it: photos of the card
+  // and of the face, as a phone's camera app takes them.
+  const st = await state(page);
+  if (!st.allow_upload) {
+    check("denied: no upload offered when the session does not allow it", (await page.locator("#upload-document").count()) === 0);
+  } else if (uploads.document && uploads.selfie) {
+    step("denied: uploading photos instead");
+    await page.setInputFiles("#upload-document", uploads.document);
+    // The selfie step asks for the camera again, is refused again, and
+    // offers its own upload.
+    await page.waitForSelector("#upload-selfie", { timeout: 30_000, state: "attached" });
+    await shot(page, "camera-denied-upload-selfie-id", { both: false });
+    await page.setInputFiles("#upload-selfie", uploads.selfie);
+    const end = await waitScreen(page, ["success", "error", "retry", "exit", "leaving"], 60_000);
+    const after = await state(page);
+    check("denied: the uploaded photos are verified: the flow completes", ended(end) && after.status === "COMPLETED",
+      `${end} ${JSON.stringify({ status: after.status, next_action: after.next_action, error_code: after.error_code })}`);
+    const d = await decision(fc.session_id, 1);
+    check("denied: the engine approved the uploaded photos of the genuine person", d.decision === "approve", d.detail);
+    if (end === "success") {
+      check("denied: the result is in Indonesian", ((await page.textContent("h1")) ?? "").trim() === id.success_title, await page.textContent("h1"));
+      await shot(page, "upload-success-id");
+    }
+  }
+  await ctx.close();
+
+  const fc2 = await newFlow("e2e-missing", { max_retries: 3 });
+  const ctx2 = await newContext(await browser("nocamera"), "desktop");
+  const p2 = await newPage(ctx2, "missing");
+  await p2.goto(fc2.launch_url, { waitUntil: "load" });
+  await waitScreen(p2, ["intro"], 30_000);
+  await p2.click("#start");
+  const s2 = await cameraOutcome(p2);
+  check("missing: a computer without a camera shows the camera-missing page", s2 === "camera-missing" && ((await p2.textContent("h1")) ?? "").trim() === en.camera_missing_title,
+    `${s2}: ${await p2.textContent("h1")}`);
+  await shot(p2, "camera-missing");
+  await ctx2.close();
+}
+
+// handoffCode: the short code typed on a phone without a QR scanner, at
+// /flow/code: a wrong code is refused with a page, the right one binds the
+// phone and the computer's page learns it.
+async function handoffCode() {
+  const fc = await newFlow("e2e-handoff-code", { smart_qr: true });
+  const ctx = await newContext(await browser("nocamera"), "desktop");
+  const page = await newPage(ctx, "code-desktop");
+  const handoffResp = page.waitForResponse((r) => new URL(r.url()).pathname === "/flow/api/handoff", { timeout: 60_000 });
+  await page.goto(fc.launch_url, { waitUntil: "load" });
+  const h = await (await handoffResp).json();
+  await waitScreen(page, ["handoff"], 30_000);
+  const phoneCtx = await newContext(await browser("genuine"), "phone");
+  const phone = await newPage(phoneCtx, "code-phone");
+  await phone.goto(new URL("/flow/code", base).href, { waitUntil: "load" });
+  await shot(phone, "handoff-code-form");
+  const wrong = h.short_code === "ZZZZZZ" ? "YYYYYY" : "ZZZZZZ";
+  await phone.fill("#code", wrong);
+  const [bad] = await Promise.all([phone.waitForNavigation({ waitUntil: "load" }), phone.press("#code", "Enter")]);
+  check("handoff-code: a wrong short code is refused with a page", bad.status() === 404 && (await phone.locator("#code").count()) === 1, bad.status());
+  await shot(phone, "handoff-code-wrong");
+  await phone.fill("#code", h.short_code.toLowerCase());
+  await Promise.all([phone.waitForURL((u) => u.pathname === "/flow/app", { timeout: 30_000 }), phone.press("#code", "Enter")]);
+  const s = await waitScreen(phone, ["intro", "capture-document"], 30_000);
+  check("handoff-code: the right code (in lower case) opens the flow on the phone", s === "intro" || s === "capture-document", s);
+  await page.waitForFunction((text) => document.getElementById("handoff-status")?.textContent === text, en.handoff_active, { timeout: 30_000 })
+    .then(() => check("handoff-code: the computer's page says the phone has the session", true))
+    .catch((e) => check("handoff-code: the computer's page says the phone has the session", false, e.message));
+  const st = await state(page);
+  check("handoff-code: the session's state names the phone", st.handoff?.active === true && st.handoff?.device === "phone", JSON.stringify(st.handoff));
+  await Promise.all([ctx.close(), phoneCtx.close()]);
+}
+
+// links: an unknown launch link; a link whose session expired before it
+// was opened, and a session that expired while its page was open (both
+// made at the start of the run with the shortest ttl, 60 s).
+async function links() {
+  const ctx = await newContext(await browser("nocamera"), "phone");
+  const page = await newPage(ctx, "links");
+  const r = await page.goto(new URL("/flow/0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH", base).href, { waitUntil: "load" });
+  check("links: an unknown launch link answers 404 with a page", r.status() === 404 && ((await page.textContent("body")) ?? "").trim().length > 0, r.status());
+  await shot(page, "link-unknown");
+  await ctx.close();
+
+  if (!expiring) return;
+  step("links: waiting for the short sessions to expire");
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const ps = await ask("status", { session_id: expiring.unopened.session_id });
+    if (ps.status === "EXPIRED") break;
+    if (Date.now() > deadline) throw new Error(`the 60 s session is still ${ps.status} after ${new Date(expiring.unopened.expires_at).toISOString()}`);
+    await new Promise((res) => setTimeout(res, 1000)); // polling the partner API, once a second
+  }
+  const ctx2 = await newContext(await browser("nocamera"), "desktop");
+  const p2 = await newPage(ctx2, "expired");
+  const r2 = await p2.goto(expiring.unopened.launch_url, { waitUntil: "load" });
+  check("links: an expired launch link answers 410 with a page saying so", r2.status() === 410 && /expired/i.test((await p2.textContent("body")) ?? ""),
+    `${r2.status()} ${(await p2.textContent("body"))?.slice(0, 200)}`);
+  await shot(p2, "link-expired");
+  await ctx2.close();
+  // The page of a session that expired while it was open, reloaded: the
+  // app's expired screen, or central's page, must say it expired.
+  const open = expiring.page;
+  const ra = await open.goto(new URL("/flow/app", base).href, { waitUntil: "load" });
+  let said = "";
+  if (ra.status() === 200) {
+    await waitScreen(open, ["expired", "done", "unavailable", "intro"], 30_000).catch(() => "");
+    said = (await open.textContent("h1")) ?? "";
+  } else {
+    said = (await open.textContent("body")) ?? "";
+  }
+  check("links: a session that expired while its page was open says it expired", /expired/i.test(said),
+    `${ra.status()}: ${said.trim().slice(0, 160)} (cookies left: ${(await expiring.ctx.cookies()).map((c) => c.name).join(",") || "none"})`);
+  await shot(open, "session-expired");
+  const frame = await open.request.post(new URL("/flow/api/frame?step=document", base).href,
+    { headers: { "X-Flow-CSRF": expiring.csrf, "Content-Type": "image/jpeg" }, data: Buffer.from([0xff, 0xd8, 0xff, 0xd9]) });
+  check("links: an expired session refuses frames", [401, 409, 410].includes(frame.status()), frame.status());
+  await expiring.ctx.close();
+}
+
+// expiring holds the sessions made with the shortest ttl when the run
+// starts, for links() at its end: one never opened, one opened.
+let expiring = null;
+async function startExpiring() {
+  const unopened = await newFlow("e2e-expired-link", { session_ttl: 60 });
+  const opened = await newFlow("e2e-expired-open", { session_ttl: 60 });
+  const ctx = await newContext(await browser("nocamera"), "phone");
+  const page = await newPage(ctx, "expiring");
+  await page.goto(opened.launch_url, { waitUntil: "load" });
+  await waitScreen(page, ["intro"], 30_000);
+  const csrf = await page.getAttribute("html", "data-csrf");
+  // The page leaves its screen: it is opened again when the session is over.
+  await page.goto("about:blank");
+  expiring = { unopened, opened, ctx, page, csrf };
+}
+
+// pep: the card's holder on a PEP list central publishes meanwhile (run
+// last: every card of the run is hers): the engine escalates, the page
+// shows STATUS's screen (in review) with its call to action, which takes
+// the person back to the partner.
+async function pep() {
+  await ask("publish-pep");
+  const fc = await newFlow("e2e-pep", { max_retries: 3 });
+  const ctx = await newContext(await browser("genuine"), "phone");
+  const page = await newPage(ctx, "pep");
+  await page.goto(fc.launch_url, { waitUntil: "load" });
+  const end = await captureToResult(page, "pep", { shootCapture: false });
+  latency(page, "pep");
+  const st = await state(page);
+  const d = await decision(fc.session_id, 1);
+  check("pep: the engine escalates the listed person (the webhook's decision)", d.decision === "escalate", d.detail);
+  check("pep: STATUS's screen, the session COMPLETED", end === "success" && st.next_action === "STATUS" && st.status === "COMPLETED",
+    `${end} ${JSON.stringify({ next_action: st.next_action, status: st.status })}`);
+  if (end === "success") {
+    const msg = (await page.textContent("#result-message")) ?? "";
+    check("pep: the screen says thank you, names no fraud signal, and offers its call to action",
+      (await page.textContent("h1"))?.trim() === en.success_title && !signalWords.test(msg) && (await page.locator("#cta").count()) === 1, msg);
+    await shot(page, "status-in-review");
+    const q = await backToPartner(page, end);
+    check("pep: the call to action returns to the partner with status COMPLETED and the session id",
+      q.get("status") === "COMPLETED" && q.get("session_id") === fc.session_id, page.url());
+  }
+  await ctx.close();
+}
+
+const scenarios = { genuine, rejected, retry, handoff, handoffCode, denied, links, pep };
+
+try {
+  if (!only.length || only.includes("links")) {
+    step("starting the sessions that expire");
+    await startExpiring().catch((e) => check("links: the short sessions start", false, e.stack ?? e));
+  }
+  for (const [name, run] of Object.entries(scenarios)) {
+    if (only.length && !only.includes(name)) continue;
+    step(`scenario ${name}`);
+    try {
+      await run();
+    } catch (e) {
+      if (e instanceof Skipped) {
+        result.skipped.push({ scenario: name, reason: e.message });
+      } else {
+        check(`${name}: ran to its end`, false, `${result.step}: ${e.stack ?? e}`);
+      }
+    }
+  }
+} catch (e) {
+  result.error = String(e.stack ?? e);
+} finally {
+  for (const b of Object.values(browsers)) await b.close().catch(() => {});
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+}

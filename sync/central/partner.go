@@ -1,0 +1,267 @@
+package central
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Partner errors, returned (wrapped) by every Partners and Webhooks
+// implementation.
+var (
+	// ErrPartnerExists means a partner with that id or client id exists.
+	ErrPartnerExists = errors.New("central: partner already exists")
+	// ErrIdempotency means an Idempotency-Key was used before with a
+	// different request: the caller answers 422, never replays.
+	ErrIdempotency = errors.New("central: idempotency key reused with a different request")
+)
+
+// Partner is a backend that integrates with central through the partner
+// API (the seeds' "client id and pass key"). Secrets are stored as the
+// partner API keeps them: pass keys as hashes, webhook secrets sealed.
+type Partner struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	ClientID string `json:"client_id"`
+	// Keys are the pass keys' hashes: the current one, and during a
+	// rotation the previous one until its NotAfter.
+	Keys []PartnerKey `json:"keys"`
+	// Branches are the branches whose kiosk sessions (synced from devices)
+	// the partner owns and sees.
+	Branches []string `json:"branches,omitempty"`
+	// Webhook is where events are delivered; empty URL: none.
+	Webhook WebhookEndpoint `json:"webhook"`
+	// Config is the partner API's own per-partner settings (defaults of
+	// the flow, rate limits, the enterprise push, the reference image
+	// endpoint), JSON the partner API package owns.
+	Config    json.RawMessage `json:"config,omitempty"`
+	Disabled  bool            `json:"disabled,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// PartnerKey is one pass key, as a hash: a keyed HMAC-SHA256 (the partner
+// API's choice), since pass keys are 32 random bytes central makes, which
+// no slow hash would protect better.
+type PartnerKey struct {
+	Hash      string    `json:"hash"`
+	CreatedAt time.Time `json:"created_at"`
+	// NotAfter ends a rotated-out key's overlap; zero for the current key.
+	NotAfter time.Time `json:"not_after,omitzero"`
+}
+
+// WebhookEndpoint is a partner's webhook receiver.
+type WebhookEndpoint struct {
+	URL string `json:"url,omitempty"`
+	// Secrets are the signing secrets, sealed: the newest first, and
+	// during a rotation the previous one until its NotAfter (events are
+	// signed with every valid secret, as Standard Webhooks allows).
+	Secrets []WebhookSecret `json:"secrets,omitempty"`
+}
+
+// WebhookSecret is one signing secret, sealed by the partner API.
+type WebhookSecret struct {
+	Sealed    []byte    `json:"sealed"`
+	CreatedAt time.Time `json:"created_at"`
+	NotAfter  time.Time `json:"not_after,omitzero"`
+}
+
+// PartnerToken is a bearer token of the partner API; only its hash is
+// stored.
+type PartnerToken struct {
+	Hash      []byte    `json:"hash"` // SHA-256 of the token
+	PartnerID string    `json:"partner_id"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// FlowStatus is where a partner's verification session stands (the seeds'
+// status, with the engine's next action beside it).
+type FlowStatus string
+
+// Flow statuses.
+const (
+	FlowCreated    FlowStatus = "CREATED"     // launch URL issued, nobody opened it
+	FlowInProgress FlowStatus = "IN_PROGRESS" // opened, capturing or processing
+	FlowCompleted  FlowStatus = "COMPLETED"   // a decision exists (EXIT or STATUS)
+	FlowError      FlowStatus = "ERROR"       // ended without a decision (ErrorCode)
+	FlowExpired    FlowStatus = "EXPIRED"     // session_ttl passed first
+)
+
+// FlowSession is one verification a partner initiated (Initiate Flow), or
+// a kiosk session synced from a device of a branch the partner owns.
+type FlowSession struct {
+	// ID is the partner session id (the seeds' correlation id,
+	// x-partner-session-id).
+	ID        string `json:"id"`
+	PartnerID string `json:"partner_id"`
+	// UserID and UserIDType are the partner's own user reference
+	// (x-partner-user-id, x-partner-user-id-type).
+	UserID     string `json:"user_id"`
+	UserIDType string `json:"user_id_type"`
+	// Config is the session configuration as accepted (the partner API
+	// package owns its schema).
+	Config json.RawMessage `json:"config"`
+	// LaunchHash is the SHA-256 of the launch URL's secret token.
+	LaunchHash []byte     `json:"launch_hash,omitempty"`
+	Status     FlowStatus `json:"status"`
+	NextAction string     `json:"next_action,omitempty"` // RETRY, STATUS, EXIT
+	ErrorCode  string     `json:"error_code,omitempty"`
+	Attempts   int        `json:"attempts"`
+	// Submissions are the session's attempts stored at central, oldest
+	// first.
+	Submissions []SubmissionRef `json:"submissions,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	ExpiresAt   time.Time       `json:"expires_at"`
+	Version     int64           `json:"version"`
+	// Hosted is the hosted capture flow's state (package hostedflow); nil
+	// while nobody opened the launch URL, and for kiosk sessions.
+	Hosted *HostedFlow `json:"hosted,omitempty"`
+}
+
+// HostedFlow is what the hosted capture flow keeps of a session in the
+// store: the browsers it is bound to (as hashes of their cookie secrets),
+// where the person stands and the last result's user-facing part. The
+// captures themselves stay in the serving instance's memory.
+type HostedFlow struct {
+	// BrowserHash binds the browser that opened the launch URL first
+	// (single use); PhoneHash the phone of a Smart QR hand-off, whose
+	// one-time link's secret HandoffHash holds until it is used.
+	BrowserHash  []byte    `json:"browser_hash,omitempty"`
+	PhoneHash    []byte    `json:"phone_hash,omitempty"`
+	HandoffHash  []byte    `json:"handoff_hash,omitempty"`
+	LaunchUsedAt time.Time `json:"launch_used_at,omitzero"`
+	HandoffAt    time.Time `json:"handoff_at,omitzero"`
+	// Stage is the capture step the person is at (document, back,
+	// selfie) or "result" once an attempt is decided; Lang en or id.
+	Stage string `json:"stage,omitempty"`
+	Lang  string `json:"lang,omitempty"`
+	// Decision, RetryStep and Message are the last attempt's engine
+	// decision, the step a RETRY goes back to and the generic user
+	// message (never naming a fraud signal).
+	Decision  string `json:"decision,omitempty"`
+	RetryStep string `json:"retry_step,omitempty"`
+	Message   string `json:"message,omitempty"`
+	// FinishedAt is when the STATUS screen's call to action was taken.
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// WebhookEvent is one event for a partner, written in the same
+// transaction as the change it reports and delivered by the webhook
+// worker in order per session.
+type WebhookEvent struct {
+	// ID is the webhook-id receivers dedupe by ("evt_" + random).
+	ID        string          `json:"id"`
+	PartnerID string          `json:"partner_id"`
+	SessionID string          `json:"session_id"` // ordering key
+	Type      string          `json:"type"`       // e.g. "submission.completed"
+	Payload   json.RawMessage `json:"payload"`    // the event body, as signed
+	CreatedAt time.Time       `json:"created_at"`
+	// Seq orders events store-wide (and so per session).
+	Seq int64 `json:"seq"`
+	// Delivery state.
+	Attempts    int       `json:"attempts"`
+	NextAt      time.Time `json:"next_at,omitzero"` // next attempt; zero once delivered or dead
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+	DeadAt      time.Time `json:"dead_at,omitzero"` // gave up (retries exhausted)
+}
+
+// Webhook event types.
+const (
+	EventSubmissionCompleted = "submission.completed"
+	EventDecisionChanged     = "decision.changed"
+	EventResubmission        = "resubmission.requested"
+	EventSessionExpired      = "session.expired"
+)
+
+// DeliveryAttempt is one try at delivering an event, kept for the admin.
+type DeliveryAttempt struct {
+	EventID   string    `json:"event_id"`
+	At        time.Time `json:"at"`
+	Status    int       `json:"status"` // HTTP status; 0 when no answer
+	LatencyMS float64   `json:"latency_ms"`
+	// Excerpt is the start of the answer's body or the transport error.
+	Excerpt string `json:"excerpt,omitempty"`
+}
+
+// Partners is the partner API's store.
+type Partners interface {
+	// CreatePartner records a partner; ErrPartnerExists if its id or
+	// client id is taken.
+	CreatePartner(ctx context.Context, p Partner) error
+	// UpdatePartner changes a partner in one transaction (fn gets it as
+	// stored; an error from fn aborts and is returned as is).
+	UpdatePartner(ctx context.Context, id string, fn func(*Partner) error) (Partner, error)
+	// Partner returns a partner by id, PartnerByClientID by client id;
+	// ErrNotFound if absent.
+	Partner(ctx context.Context, id string) (Partner, error)
+	PartnerByClientID(ctx context.Context, clientID string) (Partner, error)
+	// PartnersList lists partners by id.
+	PartnersList(ctx context.Context) ([]Partner, error)
+
+	// PutPartnerToken records a token; PartnerTokenByHash returns it
+	// (ErrNotFound if absent or expired at now); ValidPartnerToken returns
+	// the partner's newest token still valid at least until minExpiry, so
+	// the same token is handed out again (ErrNotFound if none).
+	PutPartnerToken(ctx context.Context, t PartnerToken) error
+	PartnerTokenByHash(ctx context.Context, hash []byte, now time.Time) (PartnerToken, error)
+	ValidPartnerToken(ctx context.Context, partnerID string, minExpiry time.Time) (PartnerToken, error)
+
+	// CreateFlow records a new session (Version 1); ErrPartnerExists if
+	// (partner, id) exists. UpdateFlow changes one in a transaction,
+	// appending the events fn returns in that same transaction (each gets
+	// its Seq; one without PartnerID or SessionID gets the session's), and
+	// increments Version; fn cannot change ID or PartnerID, must not call
+	// the store, and an error from it aborts and is returned as is.
+	// Flow returns a partner's session (ErrNotFound for another partner's:
+	// a partner never learns another's session exists). FlowByLaunch finds
+	// a session by its launch token's hash.
+	CreateFlow(ctx context.Context, f FlowSession) error
+	UpdateFlow(ctx context.Context, partnerID, id string, fn func(*FlowSession) ([]WebhookEvent, error)) (FlowSession, error)
+	Flow(ctx context.Context, partnerID, id string) (FlowSession, error)
+	FlowByLaunch(ctx context.Context, launchHash []byte) (FlowSession, error)
+	// ExpiredFlows lists up to limit sessions not COMPLETED, ERROR or
+	// EXPIRED whose ExpiresAt is before now.
+	ExpiredFlows(ctx context.Context, now time.Time, limit int) ([]FlowSession, error)
+
+	// Idempotent runs fn once per (partner, key): the first call stores
+	// fn's answer with the request's hash; a later call with the same hash
+	// returns the stored answer without running fn, one with another hash
+	// ErrIdempotency. Keys are kept 24 h (from the first call's now).
+	// Concurrent calls with one key run fn once: the others wait for it
+	// and then replay its answer. An error from fn stores nothing (it is
+	// returned as is, and the next call with the key runs fn again).
+	Idempotent(ctx context.Context, partnerID, key string, requestHash []byte, now time.Time,
+		fn func() (status int, body []byte, err error)) (status int, body []byte, replayed bool, err error)
+}
+
+// Webhooks is the webhook worker's store: events written with the changes
+// that cause them (UpdateFlow, AppendEvents), taken in order per session.
+type Webhooks interface {
+	// AppendEvents records events (assigning Seq and NextAt = CreatedAt);
+	// an event whose ID is stored already is skipped.
+	AppendEvents(ctx context.Context, evs []WebhookEvent) error
+	// DueEvents returns up to limit events due at now, at most one per
+	// session (the oldest undelivered one of its session, so a session's
+	// events go in order and a failing session holds back only itself).
+	DueEvents(ctx context.Context, now time.Time, limit int) ([]WebhookEvent, error)
+	// RecordAttempt stores an attempt and the event's new state
+	// (delivered, next attempt, or dead) in one transaction.
+	RecordAttempt(ctx context.Context, a DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error
+	// Events lists a partner's events after seq (all partners when
+	// partnerID is empty), at most limit; Attempts an event's attempts.
+	Events(ctx context.Context, partnerID string, afterSeq int64, limit int) ([]WebhookEvent, error)
+	Attempts(ctx context.Context, eventID string) ([]DeliveryAttempt, error)
+	// ReplayEvent makes a delivered or dead event due again at now.
+	ReplayEvent(ctx context.Context, eventID string, now time.Time) error
+
+	// Cursor returns a follower's position (0 when it never stored one);
+	// PutCursor stores it. Followers (the emitter turning completed
+	// submissions and review changes into events) read a log after their
+	// cursor, write what it causes (idempotently: event ids derived from
+	// what caused them, AppendEvents skipping ids it has), then move the
+	// cursor: at least once, nothing lost when central stops in between.
+	Cursor(ctx context.Context, name string) (int64, error)
+	PutCursor(ctx context.Context, name string, seq int64) error
+}

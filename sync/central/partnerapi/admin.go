@@ -1,0 +1,459 @@
+package partnerapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+// Audit actions of partner administration (Subject "partner:<id>").
+const (
+	AuditPartnerCreate        = "partner_create"
+	AuditPartnerRotateKey     = "partner_rotate_key"
+	AuditPartnerBranches      = "partner_branches"
+	AuditPartnerWebhook       = "partner_webhook"
+	AuditPartnerWebhookSecret = "partner_webhook_secret"
+)
+
+// PartnerView is a partner as the admin API shows it: no hashes, no
+// sealed secrets.
+type PartnerView struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	ClientID   string    `json:"client_id"`
+	Branches   []string  `json:"branches"`
+	WebhookURL string    `json:"webhook_url,omitempty"`
+	Keys       []KeyView `json:"keys"`
+	// WebhookSecrets are the signing secrets' dates (never the secrets).
+	WebhookSecrets []KeyView `json:"webhook_secrets"`
+	Disabled       bool      `json:"disabled"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// KeyView is a pass key's or webhook secret's dates.
+type KeyView struct {
+	CreatedAt time.Time  `json:"created_at"`
+	NotAfter  *time.Time `json:"not_after,omitempty"`
+}
+
+// View returns p as the admin API shows it.
+func View(p central.Partner) PartnerView {
+	v := PartnerView{ID: p.ID, Name: p.Name, ClientID: p.ClientID, Branches: p.Branches, WebhookURL: p.Webhook.URL,
+		Disabled: p.Disabled, CreatedAt: p.CreatedAt, Keys: []KeyView{}, WebhookSecrets: []KeyView{}}
+	if v.Branches == nil {
+		v.Branches = []string{}
+	}
+	kv := func(created, notAfter time.Time) KeyView {
+		k := KeyView{CreatedAt: created}
+		if !notAfter.IsZero() {
+			k.NotAfter = &notAfter
+		}
+		return k
+	}
+	for _, k := range p.Keys {
+		v.Keys = append(v.Keys, kv(k.CreatedAt, k.NotAfter))
+	}
+	for _, s := range p.Webhook.Secrets {
+		v.WebhookSecrets = append(v.WebhookSecrets, kv(s.CreatedAt, s.NotAfter))
+	}
+	return v
+}
+
+// NewPartner is what creating a partner takes.
+type NewPartner struct {
+	Name       string   `json:"name"`
+	Branches   []string `json:"branches,omitempty"`
+	WebhookURL string   `json:"webhook_url,omitempty"`
+}
+
+// Created is a new partner with its secrets, shown once.
+type Created struct {
+	Partner  PartnerView `json:"partner"`
+	ClientID string      `json:"client_id"`
+	PassKey  string      `json:"pass_key"`
+	// WebhookSecret is set when the partner was created with a webhook URL.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
+}
+
+// Rotated is a new pass key or webhook secret, shown once, and until when
+// the previous one stays valid.
+type Rotated struct {
+	Partner PartnerView `json:"partner"`
+	// Secret is the new pass key, or the new webhook secret ("whsec_...").
+	Secret string `json:"secret"`
+	// PreviousValidUntil is when the previous one stops working (absent
+	// when there was none).
+	PreviousValidUntil *time.Time `json:"previous_valid_until,omitempty"`
+}
+
+// checkName, checkBranches and checkWebhookURL validate admin input.
+func checkName(ve *ValidationError, name string) {
+	if strings.TrimSpace(name) == "" || len(name) > 128 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		ve.add("name", "invalid", "name must be 1-128 printable characters")
+	}
+}
+
+func checkBranches(ve *ValidationError, bs []string) []string {
+	out := make([]string, 0, len(bs))
+	for i, b := range bs {
+		b = strings.TrimSpace(b)
+		if b == "" || central.CheckBranch(b) != nil {
+			ve.add(fmt.Sprintf("branches[%d]", i), "invalid", "a branch is 1-64 printable characters")
+			continue
+		}
+		if !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	if len(out) > 1000 {
+		ve.add("branches", "too_many", "at most 1000 branches")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkWebhookURL accepts an https URL (http only for a loopback host,
+// for tests and a receiver on central's own machine), or "" for none.
+func checkWebhookURL(ve *ValidationError, field, raw string) {
+	if raw == "" {
+		return
+	}
+	if !okURL(raw) {
+		ve.add(field, "invalid_url", "%s must be an absolute https:// URL (http:// only for a loopback host), at most 2048 characters", field)
+	}
+}
+
+func okURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || len(raw) > 2048 || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		return central.IsLoopback(u.Hostname())
+	}
+	return false
+}
+
+// CreatePartner records a partner with a new client id and pass key (and
+// webhook secret, with a webhook URL), audited under actor; the secrets
+// are in the answer only.
+func (a *API) CreatePartner(ctx context.Context, actor string, req NewPartner) (Created, error) {
+	var ve ValidationError
+	checkName(&ve, req.Name)
+	branches := checkBranches(&ve, req.Branches)
+	checkWebhookURL(&ve, "webhook_url", req.WebhookURL)
+	if err := ve.err(); err != nil {
+		return Created{}, err
+	}
+	now := a.now()
+	pass := newPassKey()
+	p := central.Partner{ID: newPartnerID(), Name: strings.TrimSpace(req.Name), ClientID: newClientID(),
+		Keys: []central.PartnerKey{{Hash: a.keys.hashPassKey(pass), CreatedAt: now}}, Branches: branches,
+		Webhook: central.WebhookEndpoint{URL: req.WebhookURL}, CreatedAt: now}
+	var whsec string
+	if req.WebhookURL != "" {
+		var sealed []byte
+		var err error
+		if whsec, sealed, err = a.keys.newWebhookSecret(p.ID); err != nil {
+			return Created{}, fmt.Errorf("sealing the webhook secret: %w", err)
+		}
+		p.Webhook.Secrets = []central.WebhookSecret{{Sealed: sealed, CreatedAt: now}}
+	}
+	if err := a.cfg.Store.CreatePartner(ctx, p); err != nil {
+		return Created{}, fmt.Errorf("creating the partner: %w", err)
+	}
+	v := View(p)
+	if err := a.audit(ctx, actor, AuditPartnerCreate, p.ID, nil, v); err != nil {
+		return Created{}, err
+	}
+	return Created{Partner: v, ClientID: p.ClientID, PassKey: pass, WebhookSecret: whsec}, nil
+}
+
+// checkOverlap validates an overlap asked for; zero means the default.
+func (a *API) checkOverlap(ve *ValidationError, d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return a.cfg.KeyOverlap
+	case d < 0 || d > MaxOverlap:
+		ve.add("overlap_seconds", "out_of_range", "overlap_seconds must be 0 (the default, %v) to %d", a.cfg.KeyOverlap, int(MaxOverlap/time.Second))
+	}
+	return d
+}
+
+// RotateKey gives a partner a new pass key; the current one stays valid
+// for overlap (0: Config.KeyOverlap), older ones end now.
+func (a *API) RotateKey(ctx context.Context, actor, id string, overlap time.Duration) (Rotated, error) {
+	var ve ValidationError
+	overlap = a.checkOverlap(&ve, overlap)
+	if err := ve.err(); err != nil {
+		return Rotated{}, err
+	}
+	now := a.now()
+	pass := newPassKey()
+	var before PartnerView
+	var prevUntil *time.Time
+	p, err := a.cfg.Store.UpdatePartner(ctx, id, func(p *central.Partner) error {
+		before = View(*p)
+		keys := []central.PartnerKey{{Hash: a.keys.hashPassKey(pass), CreatedAt: now}}
+		for _, k := range p.Keys {
+			if k.NotAfter.IsZero() { // the current one: overlaps
+				until := now.Add(overlap)
+				k.NotAfter, prevUntil = until, &until
+				keys = append(keys, k)
+			}
+		}
+		p.Keys = keys
+		return nil
+	})
+	if err != nil {
+		return Rotated{}, fmt.Errorf("rotating the pass key: %w", err)
+	}
+	v := View(p)
+	if err := a.audit(ctx, actor, AuditPartnerRotateKey, id, before, v); err != nil {
+		return Rotated{}, err
+	}
+	return Rotated{Partner: v, Secret: pass, PreviousValidUntil: prevUntil}, nil
+}
+
+// RotateWebhookSecret gives a partner a new webhook signing secret; the
+// current one stays valid (events are signed with both) for overlap.
+func (a *API) RotateWebhookSecret(ctx context.Context, actor, id string, overlap time.Duration) (Rotated, error) {
+	var ve ValidationError
+	overlap = a.checkOverlap(&ve, overlap)
+	if err := ve.err(); err != nil {
+		return Rotated{}, err
+	}
+	now := a.now()
+	secret, sealed, err := a.keys.newWebhookSecret(id)
+	if err != nil {
+		return Rotated{}, fmt.Errorf("sealing the webhook secret: %w", err)
+	}
+	var before PartnerView
+	var prevUntil *time.Time
+	p, err := a.cfg.Store.UpdatePartner(ctx, id, func(p *central.Partner) error {
+		before = View(*p)
+		secs := []central.WebhookSecret{{Sealed: sealed, CreatedAt: now}}
+		for _, s := range p.Webhook.Secrets {
+			if s.NotAfter.IsZero() {
+				until := now.Add(overlap)
+				s.NotAfter, prevUntil = until, &until
+				secs = append(secs, s)
+			}
+		}
+		p.Webhook.Secrets = secs
+		return nil
+	})
+	if err != nil {
+		return Rotated{}, fmt.Errorf("rotating the webhook secret: %w", err)
+	}
+	v := View(p)
+	if err := a.audit(ctx, actor, AuditPartnerWebhookSecret, id, before, v); err != nil {
+		return Rotated{}, err
+	}
+	return Rotated{Partner: v, Secret: secret, PreviousValidUntil: prevUntil}, nil
+}
+
+// SetBranches sets the branches whose kiosk sessions a partner sees.
+func (a *API) SetBranches(ctx context.Context, actor, id string, branches []string) (PartnerView, error) {
+	var ve ValidationError
+	bs := checkBranches(&ve, branches)
+	if err := ve.err(); err != nil {
+		return PartnerView{}, err
+	}
+	var before PartnerView
+	p, err := a.cfg.Store.UpdatePartner(ctx, id, func(p *central.Partner) error {
+		before = View(*p)
+		p.Branches = bs
+		return nil
+	})
+	if err != nil {
+		return PartnerView{}, fmt.Errorf("setting the branches: %w", err)
+	}
+	v := View(p)
+	return v, a.audit(ctx, actor, AuditPartnerBranches, id, before.Branches, v.Branches)
+}
+
+// SetWebhookURL sets (or with "" removes) a partner's webhook endpoint.
+func (a *API) SetWebhookURL(ctx context.Context, actor, id, u string) (PartnerView, error) {
+	var ve ValidationError
+	checkWebhookURL(&ve, "url", u)
+	if err := ve.err(); err != nil {
+		return PartnerView{}, err
+	}
+	var before string
+	p, err := a.cfg.Store.UpdatePartner(ctx, id, func(p *central.Partner) error {
+		before = p.Webhook.URL
+		p.Webhook.URL = u
+		return nil
+	})
+	if err != nil {
+		return PartnerView{}, fmt.Errorf("setting the webhook URL: %w", err)
+	}
+	return View(p), a.audit(ctx, actor, AuditPartnerWebhook, id, map[string]string{"url": before}, map[string]string{"url": u})
+}
+
+// --- the admin API's handlers ---
+
+func notFoundPartner(err error) error {
+	if errors.Is(err, central.ErrNotFound) {
+		return httpx.Wrap(err, http.StatusNotFound, "unknown_partner", "no such partner")
+	}
+	return err
+}
+
+// decodeStrict reads a JSON body into v, refusing unknown fields (each
+// named) and members of the wrong type.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any, fields ...string) error {
+	m, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	var ve ValidationError
+	for k := range m {
+		if !slices.Contains(fields, k) {
+			ve.add(k, "unknown_field", "unknown field %s", k)
+		}
+	}
+	if err := ve.err(); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(m)
+	if err := json.Unmarshal(b, v); err != nil {
+		field := ""
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			field = te.Field
+		}
+		ve.add(field, "invalid_type", "%s has the wrong type", field)
+		return &ve
+	}
+	return nil
+}
+
+func (a *API) adminCreate(w http.ResponseWriter, r *http.Request) error {
+	var req NewPartner
+	if err := decodeStrict(w, r, &req, "name", "branches", "webhook_url"); err != nil {
+		return err
+	}
+	c, err := a.CreatePartner(r.Context(), central.AdminActor(r.Context()), req)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (a *API) adminList(w http.ResponseWriter, r *http.Request) error {
+	ps, err := a.cfg.Store.PartnersList(r.Context())
+	if err != nil {
+		return fmt.Errorf("listing partners: %w", err)
+	}
+	out := make([]PartnerView, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, View(p))
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) adminGet(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.cfg.Store.Partner(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return notFoundPartner(err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, View(p))
+	return nil
+}
+
+type overlapReq struct {
+	OverlapSeconds int64 `json:"overlap_seconds"`
+}
+
+func readOverlap(w http.ResponseWriter, r *http.Request) (time.Duration, error) {
+	var req overlapReq
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return 0, err
+	}
+	if len(bytes.TrimSpace(body)) > 0 { // the body is optional
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err := decodeStrict(w, r, &req, "overlap_seconds"); err != nil {
+			return 0, err
+		}
+	}
+	if req.OverlapSeconds < 0 || req.OverlapSeconds > int64(MaxOverlap/time.Second) {
+		var ve ValidationError
+		ve.add("overlap_seconds", "out_of_range", "overlap_seconds must be 0 (the default) to %d", int64(MaxOverlap/time.Second))
+		return 0, &ve
+	}
+	return time.Duration(req.OverlapSeconds) * time.Second, nil
+}
+
+func (a *API) adminRotateKey(w http.ResponseWriter, r *http.Request) error {
+	d, err := readOverlap(w, r)
+	if err != nil {
+		return err
+	}
+	rot, err := a.RotateKey(r.Context(), central.AdminActor(r.Context()), r.PathValue("id"), d)
+	if err != nil {
+		return notFoundPartner(err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, rot)
+	return nil
+}
+
+func (a *API) adminWebhookSecret(w http.ResponseWriter, r *http.Request) error {
+	d, err := readOverlap(w, r)
+	if err != nil {
+		return err
+	}
+	rot, err := a.RotateWebhookSecret(r.Context(), central.AdminActor(r.Context()), r.PathValue("id"), d)
+	if err != nil {
+		return notFoundPartner(err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, rot)
+	return nil
+}
+
+func (a *API) adminBranches(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Branches []string `json:"branches"`
+	}
+	if err := decodeStrict(w, r, &req, "branches"); err != nil {
+		return err
+	}
+	v, err := a.SetBranches(r.Context(), central.AdminActor(r.Context()), r.PathValue("id"), req.Branches)
+	if err != nil {
+		return notFoundPartner(err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) adminWebhook(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		URL string `json:"url"`
+	}
+	if err := decodeStrict(w, r, &req, "url"); err != nil {
+		return err
+	}
+	v, err := a.SetWebhookURL(r.Context(), central.AdminActor(r.Context()), r.PathValue("id"), req.URL)
+	if err != nil {
+		return notFoundPartner(err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
+	return nil
+}

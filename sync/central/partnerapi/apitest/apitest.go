@@ -1,0 +1,156 @@
+// Package apitest is the partner API's contract check for tests: a
+// RoundTripper that validates every request and response of a test
+// against the OpenAPI 3.1 document (partnerapi.OpenAPI) with
+// github.com/pb33f/libopenapi-validator, and fails the test on any
+// mismatch. Every test of the partner API (and of the webhook admin routes
+// and the Face Match API) talks to central through it:
+//
+//	c := apitest.Client(t, tlsTransport) // an *http.Client
+//	resp, err := c.Do(req)              // validated both ways
+//
+// A request a test sends wrong on purpose (no token, a bad field) is
+// marked so that only its answer is checked:
+//
+//	req = apitest.Invalid(req)
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	verrors "github.com/pb33f/libopenapi-validator/errors"
+
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+)
+
+var (
+	once    sync.Once
+	shared  validator.Validator
+	initErr error
+	mu      sync.Mutex // the validator's caches are not documented as safe for concurrent use
+)
+
+// Validator returns the validator of partnerapi.OpenAPI, built once; the
+// document itself is checked against the OpenAPI 3.1 schema on the way.
+func Validator() (validator.Validator, error) {
+	once.Do(func() {
+		doc, err := libopenapi.NewDocument(partnerapi.OpenAPI)
+		if err != nil {
+			initErr = fmt.Errorf("apitest: parsing openapi.json: %w", err)
+			return
+		}
+		v, errs := validator.NewValidator(doc)
+		if len(errs) > 0 {
+			initErr = fmt.Errorf("apitest: building the validator: %v", errs)
+			return
+		}
+		if ok, verrs := v.ValidateDocument(); !ok {
+			initErr = fmt.Errorf("apitest: openapi.json is not a valid OpenAPI document: %s", describe(verrs))
+			return
+		}
+		shared = v
+	})
+	return shared, initErr
+}
+
+type invalidKey struct{}
+
+// Invalid marks req as deliberately not matching the document (a test of
+// a refusal): its answer is still validated.
+func Invalid(req *http.Request) *http.Request {
+	return req.WithContext(context.WithValue(req.Context(), invalidKey{}, true))
+}
+
+// Transport validates each request and response against the document.
+type Transport struct {
+	T    testing.TB
+	Base http.RoundTripper
+}
+
+// Client returns an *http.Client whose every exchange is validated, over
+// base (nil: http.DefaultTransport), not following redirects.
+func Client(t testing.TB, base http.RoundTripper) *http.Client {
+	t.Helper()
+	if _, err := Validator(); err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: &Transport{T: t, Base: base}, Timeout: time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// RoundTrip sends req and validates both ways; a mismatch fails the test
+// (t.Errorf, so the test goes on and reports everything).
+func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	v, err := Validator()
+	if err != nil {
+		return nil, err
+	}
+	base := tr.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	var reqBody []byte
+	if req.Body != nil {
+		if reqBody, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+	}
+	clone := func() *http.Request {
+		c := req.Clone(req.Context())
+		c.Body, c.ContentLength = http.NoBody, 0
+		if len(reqBody) > 0 {
+			c.Body = io.NopCloser(bytes.NewReader(reqBody))
+			c.ContentLength = int64(len(reqBody))
+		}
+		return c
+	}
+	what := req.Method + " " + req.URL.Path
+	if deliberate, _ := req.Context().Value(invalidKey{}).(bool); !deliberate {
+		mu.Lock()
+		ok, errs := v.ValidateHttpRequestSync(clone())
+		mu.Unlock()
+		if !ok {
+			tr.T.Errorf("apitest: request %s does not match openapi.json: %s", what, describe(errs))
+		}
+	}
+	resp, err := base.RoundTrip(clone())
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	check := *resp
+	check.Body = io.NopCloser(bytes.NewReader(body))
+	mu.Lock()
+	ok, errs := v.ValidateHttpResponse(clone(), &check)
+	mu.Unlock()
+	if !ok {
+		tr.T.Errorf("apitest: response %d to %s does not match openapi.json: %s\nbody: %.600s", resp.StatusCode, what, describe(errs), body)
+	}
+	return resp, nil
+}
+
+func describe(errs []*verrors.ValidationError) string {
+	var b strings.Builder
+	for _, e := range errs {
+		fmt.Fprintf(&b, "\n  - %s: %s", e.Message, e.Reason)
+		for _, se := range e.SchemaValidationErrors {
+			fmt.Fprintf(&b, "\n      %s at %s", se.Reason, se.FieldPath+" "+se.KeywordLocation)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,180 @@
+package partnerapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+type partnerKey struct{}
+
+// PartnerFrom returns the partner a request was authenticated as
+// (Authenticate, Router.Partner).
+func PartnerFrom(ctx context.Context) (central.Partner, bool) {
+	p, ok := ctx.Value(partnerKey{}).(central.Partner)
+	return p, ok
+}
+
+// WithPartner returns ctx carrying p, as Authenticate does (for tests of
+// handlers).
+func WithPartner(ctx context.Context, p central.Partner) context.Context {
+	return context.WithValue(ctx, partnerKey{}, p)
+}
+
+// refuse spends a failure of the request's address and returns e; an
+// address whose budget is spent gets 429.
+func (a *API) refuse(w http.ResponseWriter, r *http.Request, reason string, e *httpx.Error) error {
+	addr := clientAddr(r)
+	a.fails.Fail(addr)
+	a.log.LogAttrs(r.Context(), slog.LevelWarn, "partner authentication failed",
+		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("reason", reason),
+		slog.String("addr", addr), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+	httpx.CutOff(w)
+	return e
+}
+
+// blocked answers 429 when the request's address spent its failures.
+func (a *API) blocked(w http.ResponseWriter, r *http.Request) error {
+	if b, wait := a.fails.Blocked(clientAddr(r)); b {
+		httpx.CutOff(w)
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "too many failed authentications from this address; retry later", RetryAfter: wait}
+	}
+	return nil
+}
+
+func unauthorized(w http.ResponseWriter, code, msg string) *httpx.Error {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="kyc-central partner API"`)
+	return httpx.Errorf(http.StatusUnauthorized, code, "%s", msg)
+}
+
+// Authenticate wraps h behind the partner token (Authorization: Bearer or
+// x-onekyc-token): an unknown token is 401 "unauthorized" (spending the
+// address's failure budget), an expired one 401 "token_expired"; inside
+// h, PartnerFrom gives the partner.
+func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := a.blocked(w, r); err != nil {
+			return err
+		}
+		tok := bearer(r.Header)
+		if tok == "" {
+			return a.refuse(w, r, "no_token", unauthorized(w, "unauthorized", "send the partner token: Authorization: Bearer <token> (POST /api/v1/partner-token makes one)"))
+		}
+		// Found regardless of expiry (zero now), so an expired token is
+		// told apart from an unknown one by this clock.
+		t, err := a.cfg.Store.PartnerTokenByHash(r.Context(), tokenHash(tok), time.Time{})
+		if errors.Is(err, central.ErrNotFound) {
+			return a.refuse(w, r, "bad_token", unauthorized(w, "unauthorized", "the partner token is unknown"))
+		}
+		if err != nil {
+			return fmt.Errorf("reading the partner token: %w", err)
+		}
+		if !a.now().Before(t.ExpiresAt) {
+			return unauthorized(w, "token_expired", "the partner token has expired; generate a new one (POST /api/v1/partner-token)")
+		}
+		p, err := a.cfg.Store.Partner(r.Context(), t.PartnerID)
+		if errors.Is(err, central.ErrNotFound) || err == nil && p.Disabled {
+			return a.refuse(w, r, "partner_disabled", unauthorized(w, "unauthorized", "the partner token is unknown"))
+		}
+		if err != nil {
+			return fmt.Errorf("reading the partner: %w", err)
+		}
+		return h(w, r.WithContext(WithPartner(r.Context(), p)))
+	}
+}
+
+// TokenResponse is Generate Partner Token's answer.
+type TokenResponse struct {
+	Token     string    `json:"token"`
+	TokenType string    `json:"token_type"` // "Bearer"
+	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresIn int64     `json:"expires_in"` // seconds
+}
+
+// partnerToken is Generate Partner Token: client id and pass key in, the
+// partner's current token (if it has more than TokenReuse left) or a new
+// one out.
+func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
+	if err := a.blocked(w, r); err != nil {
+		return err
+	}
+	m, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	var ve ValidationError
+	str := func(name string) string {
+		var s string
+		raw, ok := m[name]
+		switch {
+		case !ok:
+			ve.add(name, "required", "%s is required", name)
+		case json.Unmarshal(raw, &s) != nil || s == "" || len(s) > 256:
+			ve.add(name, "invalid", "%s must be a non-empty string", name)
+		}
+		return s
+	}
+	clientID, passKey := str("client_id"), str("pass_key")
+	for k := range m {
+		if k != "client_id" && k != "pass_key" {
+			ve.add(k, "unknown_field", "unknown field %s", k)
+		}
+	}
+	if err := ve.err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	now := a.now()
+	bad := func() error {
+		return a.refuse(w, r, "bad_credentials", httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "client_id or pass_key is wrong"))
+	}
+	p, err := a.cfg.Store.PartnerByClientID(ctx, clientID)
+	if errors.Is(err, central.ErrNotFound) {
+		a.keys.checkPassKey(central.Partner{Keys: []central.PartnerKey{{Hash: "0"}}}, passKey, now) // same work as a real check
+		return bad()
+	}
+	if err != nil {
+		return fmt.Errorf("reading the partner: %w", err)
+	}
+	if !a.keys.checkPassKey(p, passKey, now) || p.Disabled {
+		return bad()
+	}
+	tok, exp, err := a.issueToken(ctx, p.ID, now)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, TokenResponse{Token: tok, TokenType: "Bearer", ExpiresAt: exp,
+		ExpiresIn: int64(exp.Sub(now) / time.Second)})
+	return nil
+}
+
+// issueToken returns the partner's token valid for more than TokenReuse,
+// or records a new one.
+func (a *API) issueToken(ctx context.Context, partnerID string, now time.Time) (string, time.Time, error) {
+	t, err := a.cfg.Store.ValidPartnerToken(ctx, partnerID, now.Add(a.cfg.TokenReuse))
+	switch {
+	case err == nil:
+		tok := a.keys.partnerToken(partnerID, t.CreatedAt)
+		if string(tokenHash(tok)) == string(t.Hash) {
+			return tok, t.ExpiresAt.UTC(), nil
+		}
+		// Not derivable (another SecretKey made it): a new one.
+	case !errors.Is(err, central.ErrNotFound):
+		return "", time.Time{}, fmt.Errorf("reading the partner's token: %w", err)
+	}
+	created := now.Truncate(time.Microsecond)
+	tok := a.keys.partnerToken(partnerID, created)
+	exp := created.Add(a.cfg.TokenTTL)
+	if err := a.cfg.Store.PutPartnerToken(ctx, central.PartnerToken{Hash: tokenHash(tok), PartnerID: partnerID, CreatedAt: created, ExpiresAt: exp}); err != nil {
+		return "", time.Time{}, fmt.Errorf("storing the partner token: %w", err)
+	}
+	return tok, exp, nil
+}

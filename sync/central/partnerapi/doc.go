@@ -1,0 +1,85 @@
+// Package partnerapi is central's partner API (issue 18): the REST API that
+// partner backends integrate with, after the seeds (KYC Lite, Face Match,
+// the KYC API guide) and, where they are silent, Stripe's and Onfido's
+// conventions. kyc-central serve mounts it next to the device API and the
+// console:
+//
+//	POST /api/v1/partner-token            client id + pass key -> bearer token (Generate Partner Token)
+//	POST /api/v1/flows                    Initiate Flow: session configuration -> session id, launch URL, QR
+//	GET  /api/v1/flows/{id}               status (status, next_action, error_code, attempts)
+//	GET  /api/v1/flows/{id}/qr.png|qr.svg the launch URL's QR code
+//	GET  /api/v1/submission-details       Get Submission Details (x-partner-session-id, x-partner-user-id, x-partner-user-id-type)
+//	GET  /api/v1/images/{token}           an image of a submission, by a signed link that expires
+//	POST /api/v1/face-match               the Face Match API (facematch_handler.go)
+//	GET  /openapi.json                    the OpenAPI 3.1 document of all of it (openapi.json, embedded)
+//	GET  /flow/{token}                    the launch URL (package hostedflow serves it when Config.HostedFlow)
+//	/admin/v1/partners...                 partners, pass keys, branches, webhook endpoint (admin bearer token)
+//
+// # Wiring
+//
+// New builds the API from a Config; Mount registers it on a central.Server
+// (Server.Mount for /api/, /flow/ and /openapi.json; Server.MountAdmin for
+// the admin routes, which run behind the admin bearer token):
+//
+//	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key, PublicURL: "https://central.example"})
+//	api.Mount(srv)
+//
+// cmd/kyc-central keeps SecretKey in DATA/partner.key (--partner-key); it
+// keys the pass-key hashes, derives the partner tokens and launch tokens,
+// signs image links and seals webhook secrets, so every instance sharing a
+// store must share it.
+//
+// # Adding routes (webhooks, Face Match)
+//
+// Packages outside this one add routes through Config.Routes, functions
+// called by Mount with a Router:
+//
+//	partnerapi.Config{..., Routes: []func(partnerapi.Router){webhook.Routes(w)}}
+//
+//	func Routes(w *Worker) func(partnerapi.Router) {
+//		return func(r partnerapi.Router) {
+//			r.Admin("GET /admin/v1/partners/{id}/events", w.listEvents)   // admin bearer token
+//			r.Partner("GET /api/v1/events", w.partnerEvents)             // partner token
+//		}
+//	}
+//
+// Router.Partner registers a handler behind the partner token
+// (Authenticate): inside it, PartnerFrom(r.Context()) is the authenticated
+// partner. Router.Admin registers behind the admin token;
+// central.AdminActor(r.Context()) names the admin for audit events.
+// Router.Public registers without authentication. Handlers are
+// httpx.HandlerFunc: they return errors, written as the one error object
+// {code, message, request_id} (a 422 of field errors: ValidationError).
+//
+// Files of this package register from an init function instead, like the
+// console's pages (facematch_handler.go):
+//
+//	func init() { extraRoutes = append(extraRoutes, func(a *API, r Router) { r.Partner("POST /api/v1/face-match", a.faceMatch) }) }
+//
+// and reach the configuration through a.cfg (a.cfg.FaceMatcher, a.cfg.Store,
+// a.now()); Idempotency-Key goes through a.cfg.Store.Idempotent with the
+// key prefixed by the endpoint ("flows:", "face-match:"), so one key used
+// on two endpoints never collides.
+//
+// # Isolation
+//
+// A partner sees only its own sessions (the store keys them by partner) and
+// the kiosk sessions of branches it owns (flow sessions the webhook emitter
+// creates for them). Anything of another partner answers 404, exactly as
+// for something that does not exist: never 403, which would confirm it
+// exists.
+//
+// # Secrets
+//
+// Pass keys and partner tokens are 32 random bytes (256 bits); a fast keyed
+// hash is the right way to store them (HMAC-SHA256 under a key derived from
+// SecretKey): a slow password hash protects low-entropy secrets people
+// choose, buys nothing against 256-bit random ones, and would turn the token
+// endpoint into a CPU sink for anyone sending wrong keys. Keyed, a copy of
+// the store alone does not even let one test a guess offline. Partner
+// tokens are derived (HMAC of the partner and the token's creation time), so
+// the store keeps only their SHA-256 (PartnerToken.Hash) and the same token
+// can be handed out again until it is near expiry. Webhook secrets are
+// sealed with AES-256-GCM under a key derived from SecretKey (OpenSecret
+// opens them for the webhook worker).
+package partnerapi

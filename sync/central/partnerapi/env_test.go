@@ -1,0 +1,375 @@
+package partnerapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
+	"github.com/openkyc/kyc/sync/central/pki"
+	"github.com/openkyc/kyc/sync/central/seal"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/openkyc/kyc/sync/central/store/pgstore"
+	"github.com/openkyc/kyc/sync/internal/pgtest"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// pg is the PostgreSQL server of the tests that need one, started by the
+// first of them (pgServer) and stopped by TestMain.
+var (
+	pgOnce sync.Once
+	pg     *pgtest.Server
+	pgErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pg != nil {
+		if err := pg.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+	os.Exit(code)
+}
+
+func pgServer(t *testing.T) *pgtest.Server {
+	t.Helper()
+	pgOnce.Do(func() { pg, pgErr = pgtest.Start(context.Background()) })
+	if pgErr != nil {
+		t.Fatal(pgErr)
+	}
+	return pg
+}
+
+// clock is the test's clock: real time plus an offset tests move on.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// opener opens an empty raw store for a test.
+type opener func(t *testing.T) central.Store
+
+func boltStore(t *testing.T) central.Store {
+	t.Helper()
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func pgStore(t *testing.T) central.Store {
+	t.Helper()
+	dsn, err := pgServer(t).NewDatabase(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgstore.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// env is a real central with the partner API mounted, over TLS on
+// loopback, on a sealed store; every exchange of its client is validated
+// against openapi.json.
+type env struct {
+	t      *testing.T
+	base   string
+	store  central.Store
+	clk    *clock
+	key    []byte // the partner API's SecretKey
+	admin  string // the admin bearer token
+	client *http.Client
+}
+
+func newEnv(t *testing.T, open opener) *env {
+	t.Helper()
+	dir := t.TempDir()
+	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := seal.New(open(t), kr, kr)
+	t.Cleanup(func() { store.Close() })
+	box, err := central.GenerateBoxKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sign, _ := ed25519.GenerateKey(rand.Reader)
+	files, err := pki.Init(filepath.Join(dir, "tls"), []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS, err := pki.ServerConfig(files.ServerCert, files.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(files.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliTLS, err := pki.ClientConfig(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := make([]byte, 32)
+	rand.Read(tok)
+	adminTok := base64.RawURLEncoding.EncodeToString(tok)
+	clk := &clock{}
+	srv, err := central.New(central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, AdminToken: adminTok,
+		TLS: srvTLS, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "https://" + ln.Addr().String()
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key, PublicURL: base, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Mount(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &env{t: t, base: base, store: store, clk: clk, key: key, admin: adminTok,
+		client: apitest.Client(t, &http.Transport{TLSClientConfig: cliTLS})}
+}
+
+// answer is a response read whole.
+type answer struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
+// json decodes the answer's body into v.
+func (a answer) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(a.body, v); err != nil {
+		t.Fatalf("decoding %s: %v", a.body, err)
+	}
+}
+
+// code is the error object's code.
+func (a answer) code(t *testing.T) string {
+	t.Helper()
+	var e struct {
+		Code string `json:"code"`
+	}
+	a.json(t, &e)
+	return e.Code
+}
+
+// req is one request of a test.
+type req struct {
+	method, path string
+	body         any               // marshalled to JSON unless []byte
+	token        string            // the partner token (Authorization: Bearer)
+	admin        bool              // send the admin token instead
+	header       map[string]string // more headers
+	invalid      bool              // deliberately against the document
+}
+
+func (e *env) do(r req) answer {
+	e.t.Helper()
+	var body io.Reader
+	if r.body != nil {
+		b, ok := r.body.([]byte)
+		if !ok {
+			var err error
+			if b, err = json.Marshal(r.body); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+		body = bytes.NewReader(b)
+	}
+	hr, err := http.NewRequest(r.method, e.base+r.path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if r.body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	switch {
+	case r.admin:
+		hr.Header.Set("Authorization", "Bearer "+e.admin)
+	case r.token != "":
+		hr.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	for k, v := range r.header {
+		hr.Header.Set(k, v)
+	}
+	if r.invalid {
+		hr = apitest.Invalid(hr)
+	}
+	resp, err := e.client.Do(hr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return answer{status: resp.StatusCode, body: b, header: resp.Header}
+}
+
+// must checks the answer's status.
+func (e *env) must(want int, a answer) answer {
+	e.t.Helper()
+	if a.status != want {
+		e.t.Fatalf("status %d, want %d: %s", a.status, want, a.body)
+	}
+	return a
+}
+
+// addPartner creates a partner through the admin API.
+func (e *env) addPartner(name string, branches ...string) partnerapi.Created {
+	e.t.Helper()
+	var c partnerapi.Created
+	body := map[string]any{"name": name}
+	if len(branches) > 0 {
+		body["branches"] = branches
+	}
+	e.must(http.StatusCreated, e.do(req{method: "POST", path: "/admin/v1/partners", admin: true, body: body})).json(e.t, &c)
+	return c
+}
+
+// token gets a partner token.
+func (e *env) token(clientID, passKey string) partnerapi.TokenResponse {
+	e.t.Helper()
+	var tr partnerapi.TokenResponse
+	e.must(http.StatusOK, e.do(req{method: "POST", path: "/api/v1/partner-token",
+		body: map[string]string{"client_id": clientID, "pass_key": passKey}})).json(e.t, &tr)
+	return tr
+}
+
+// partner is a partner with a token.
+type partner struct {
+	partnerapi.Created
+	tok string
+}
+
+func (e *env) partner(name string, branches ...string) partner {
+	e.t.Helper()
+	c := e.addPartner(name, branches...)
+	return partner{Created: c, tok: e.token(c.ClientID, c.PassKey).Token}
+}
+
+// flow initiates a flow for p.
+func (e *env) flow(p partner, body map[string]any) partnerapi.FlowCreated {
+	e.t.Helper()
+	var fc partnerapi.FlowCreated
+	e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: body})).json(e.t, &fc)
+	return fc
+}
+
+// testJPEG is a small real JPEG.
+func testJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 128, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// payload reads a payload captured from a real `kyc verify` (the console's
+// testdata) with the session id.
+func payload(t *testing.T, file, session string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "console", "testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["session_id"] = session
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// submit stores a complete submission with its front and selfie, as
+// central's ingest does, and returns its ref and images.
+func (e *env) submit(device, id string, pl []byte) (central.SubmissionRef, map[string][]byte) {
+	e.t.Helper()
+	ctx := context.Background()
+	now := e.clk.Now().UTC()
+	sum := central.Summarize(pl)
+	imgs := map[string][]byte{"front": testJPEG(e.t, 320, 200), "selfie": testJPEG(e.t, 120, 160)}
+	meta := func(name string) central.ImageProgress {
+		h := sha256.Sum256(imgs[name])
+		return central.ImageProgress{ImageMeta: protocol.ImageMeta{Name: name, Size: int64(len(imgs[name])), SHA256: h[:], Key: make([]byte, 32)}}
+	}
+	key := protocol.SubmissionKey(id)
+	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: now.Add(-time.Minute),
+		ReceivedAt: now, Verdict: "ok", AttestationFresh: true, Payload: pl, Summary: &sum,
+		Images: []central.ImageProgress{meta("front"), meta("selfie")}}
+	if _, _, err := e.store.BeginSubmission(ctx, sub); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, name := range []string{"front", "selfie"} {
+		if _, err := e.store.AppendChunk(ctx, central.Chunk{DeviceID: device, Key: key, Image: name, Data: imgs[name], At: now}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return central.SubmissionRef{DeviceID: device, Key: key}, imgs
+}
+
+// complete attaches a stored submission to a partner's session, as the
+// hosted flow (issue 19) or the kiosk emitter will.
+func (e *env) complete(partnerID, sessionID string, ref central.SubmissionRef) {
+	e.t.Helper()
+	_, err := e.store.UpdateFlow(context.Background(), partnerID, sessionID, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+		f.Submissions = append(f.Submissions, ref)
+		f.Status, f.NextAction, f.Attempts, f.UpdatedAt = central.FlowCompleted, "STATUS", f.Attempts+1, e.clk.Now().UTC()
+		return nil, nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}

@@ -1,0 +1,427 @@
+package partnerapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// The Face Match API (seed 001): POST /api/v1/face-match compares a selfie
+// with a reference image, backend to backend. The request is multipart
+// (files selfie and reference, field skip_liveness) or JSON
+// ({selfie_base64, reference_base64, skip_liveness}); each image is at most
+// MaxFaceMatchImage bytes (413 too_large naming it beyond). An unusable
+// image is a 422 whose code is the FaceMatchError's (no_face,
+// multiple_faces, not_an_image, truncated_image, too_large) and whose
+// errors name the image. An Idempotency-Key replays the stored answer of
+// the same request. Each partner has a token bucket (429 with
+// Retry-After); without a FaceMatcher (models not installed) the API
+// answers 503 face_match_unavailable.
+
+// FaceMatchLimit is a partner's Face Match rate: a token bucket refilled
+// at PerSecond, holding Burst.
+type FaceMatchLimit struct {
+	PerSecond float64 `json:"per_second"`
+	Burst     int     `json:"burst"`
+}
+
+// DefaultFaceMatchLimit is a partner's rate unless its configuration
+// (Partner.Config "face_match_limit") says otherwise: half of what the
+// 2-core reference machine sustains (about 40 matches a second,
+// BenchmarkFaceMatchAPI), so no one partner takes all of it, with a burst
+// of two seconds' worth.
+var DefaultFaceMatchLimit = FaceMatchLimit{PerSecond: 20, Burst: 40}
+
+// faceMatchWait bounds how long a request waits for a turn at the engine
+// before 503 face_match_busy.
+const faceMatchWait = 30 * time.Second
+
+// faceMatchMaxBody bounds the whole request: two images as base64 and
+// some room for the rest (multipart headers, JSON).
+var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) + 64<<10)
+
+func init() {
+	extraRoutes = append(extraRoutes, func(a *API, r Router) {
+		h := &faceMatchHandler{a: a, limits: map[string]*rate.Limiter{}}
+		r.Partner("POST /api/v1/face-match", h.serve)
+	})
+}
+
+type faceMatchHandler struct {
+	a      *API
+	mu     sync.Mutex
+	limits map[string]*rate.Limiter // by partner id; as many as partners
+}
+
+func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
+	a := h.a
+	p, ok := PartnerFrom(r.Context())
+	if !ok {
+		return errors.New("face match: no authenticated partner")
+	}
+	if a.cfg.FaceMatcher == nil {
+		httpx.CutOff(w)
+		return httpx.Errorf(http.StatusServiceUnavailable, "face_match_unavailable",
+			"the Face Match API is not available on this server (its models are not installed)")
+	}
+	if wait, ok := h.allow(p, a.now()); !ok {
+		httpx.CutOff(w)
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "too many Face Match requests; retry after the time in Retry-After", RetryAfter: wait}
+	}
+	key := r.Header.Get("Idempotency-Key")
+	var ve ValidationError
+	if len(key) > 255 { // as Initiate Flow
+		ve.add("Idempotency-Key", "too_long", "an Idempotency-Key is at most 255 characters")
+	} else if strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+		// Stores keep keys as text: printable ASCII only (a UUID, an order id).
+		ve.add("Idempotency-Key", "invalid", "an Idempotency-Key is printable ASCII")
+	}
+	if err := ve.err(); err != nil {
+		httpx.CutOff(w)
+		return err
+	}
+	// The body may take time in proportion to its size, as device uploads.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(httpx.BodyDeadline(r.ContentLength, central.DefaultBodyFloor, central.DefaultMinBodyRate)))
+	req, err := readFaceMatchRequest(w, r)
+	if we, ok := errors.AsType[*writtenError](err); ok {
+		httpx.WriteJSON(w, we.status, we.body)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	run := func() (int, []byte, error) { return h.match(r, req) }
+	if key == "" {
+		status, body, err := run()
+		if err != nil {
+			return err
+		}
+		writeBody(w, status, body)
+		return nil
+	}
+	status, body, replayed, err := a.cfg.Store.Idempotent(r.Context(), p.ID, "face-match:"+key, faceMatchHash(req), a.now(), run)
+	if err != nil {
+		return err
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeBody(w, status, body)
+	return nil
+}
+
+// match runs the comparison: 200 with the result or 422 with the image's
+// error, both answers worth storing for an Idempotency-Key; anything else
+// (busy, engine failure) is returned as an error, not stored.
+func (h *faceMatchHandler) match(r *http.Request, req FaceMatchRequest) (int, []byte, error) {
+	ctx, cancel := context.WithTimeoutCause(r.Context(), faceMatchWait, errFaceMatchBusy)
+	defer cancel()
+	res, err := h.a.cfg.FaceMatcher.Match(ctx, req)
+	if fe, ok := errors.AsType[*FaceMatchError](err); ok {
+		status, body := faceMatchErrorBody(r, fe)
+		b, err := json.Marshal(body)
+		return status, b, err
+	}
+	if errors.Is(err, errFaceMatchBusy) && r.Context().Err() == nil {
+		return 0, nil, &httpx.Error{Status: http.StatusServiceUnavailable, Code: "face_match_busy",
+			Message: "the Face Match engine is busy; retry shortly", RetryAfter: time.Second, Cause: err}
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("face match: %w", err)
+	}
+	b, err := json.Marshal(res)
+	return http.StatusOK, b, err
+}
+
+var errFaceMatchBusy = errors.New("face match: no turn at the engine in time")
+
+// allow spends one of the partner's tokens, or says how long until one is
+// back.
+func (h *faceMatchHandler) allow(p central.Partner, now time.Time) (time.Duration, bool) {
+	lim := partnerFaceMatchLimit(p)
+	h.mu.Lock()
+	l, ok := h.limits[p.ID]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst)
+		h.limits[p.ID] = l
+	}
+	h.mu.Unlock()
+	if l.Limit() != rate.Limit(lim.PerSecond) || l.Burst() != lim.Burst { // the admin changed it
+		l.SetLimitAt(now, rate.Limit(lim.PerSecond))
+		l.SetBurstAt(now, lim.Burst)
+	}
+	res := l.ReserveN(now, 1)
+	if !res.OK() {
+		return time.Hour, false
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// partnerFaceMatchLimit is the partner's configured rate (its Config's
+// "face_match_limit"), else DefaultFaceMatchLimit.
+func partnerFaceMatchLimit(p central.Partner) FaceMatchLimit {
+	var c struct {
+		Limit *FaceMatchLimit `json:"face_match_limit"`
+	}
+	if len(p.Config) == 0 || json.Unmarshal(p.Config, &c) != nil || c.Limit == nil ||
+		!(c.Limit.PerSecond > 0) || math.IsInf(c.Limit.PerSecond, 0) || c.Limit.Burst < 1 {
+		return DefaultFaceMatchLimit
+	}
+	return *c.Limit
+}
+
+// faceMatchHash identifies a request by its content, whatever its encoding
+// (multipart or JSON, any boundary): the same images and option hash alike.
+func faceMatchHash(req FaceMatchRequest) []byte {
+	h := sha256.New()
+	for _, b := range [][]byte{req.Selfie, req.Reference} {
+		_ = binary.Write(h, binary.BigEndian, uint64(len(b)))
+		h.Write(b)
+	}
+	if req.SkipLiveness {
+		h.Write([]byte{1})
+	} else {
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
+}
+
+// faceMatchErrorResponse is a 422 (or 413) about one image: the
+// FaceMatchError's code, and the image named in errors.
+type faceMatchErrorResponse struct {
+	protocol.Error
+	Errors []FieldError `json:"errors"`
+}
+
+func faceMatchErrorBody(r *http.Request, fe *FaceMatchError) (int, faceMatchErrorResponse) {
+	code, msg, _ := strings.Cut(fe.Err.Error(), ": ")
+	if msg == "" {
+		code, msg = "invalid_image", fe.Err.Error()
+	}
+	status := http.StatusUnprocessableEntity
+	if errors.Is(fe.Err, ErrTooLarge) {
+		status = http.StatusRequestEntityTooLarge
+	}
+	return status, faceMatchErrorResponse{
+		Error:  protocol.Error{Code: code, Message: fe.Image + ": " + msg, RequestID: httpx.RequestID(r.Context())},
+		Errors: []FieldError{{Field: fe.Image, Code: code, Message: msg}},
+	}
+}
+
+// faceMatchTooLarge is the 413 of an image over MaxFaceMatchImage, naming
+// it, written before the engine is involved.
+type faceMatchTooLarge struct{ field string }
+
+func (e *faceMatchTooLarge) Error() string { return e.field + ": image over the limit" }
+
+// readFaceMatchRequest reads a multipart or JSON request. An image over
+// MaxFaceMatchImage is answered 413 naming it; a body over both images'
+// worth 413 too_large.
+func readFaceMatchRequest(w http.ResponseWriter, r *http.Request) (FaceMatchRequest, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, faceMatchMaxBody)
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		mt = ""
+	}
+	var req FaceMatchRequest
+	switch mt {
+	case "multipart/form-data":
+		req, err = readFaceMatchMultipart(r)
+	case "application/json", "":
+		req, err = readFaceMatchJSON(r)
+	default:
+		httpx.CutOff(w)
+		return req, httpx.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"send multipart/form-data (selfie, reference, skip_liveness) or application/json (selfie_base64, reference_base64, skip_liveness)")
+	}
+	if tl, ok := errors.AsType[*faceMatchTooLarge](err); ok {
+		httpx.CutOff(w)
+		status, body := faceMatchErrorBody(r, &FaceMatchError{Image: tl.field, Err: ErrTooLarge})
+		body.Message = fmt.Sprintf("%s: the image is larger than %d MB", tl.field, MaxFaceMatchImage>>20)
+		body.Errors[0].Message = fmt.Sprintf("larger than %d MB", MaxFaceMatchImage>>20)
+		return req, &writtenError{status: status, body: body}
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		httpx.CutOff(w)
+		return req, httpx.Wrap(err, http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("the request is larger than two %d MB images", MaxFaceMatchImage>>20))
+	}
+	if err != nil {
+		return req, err
+	}
+	var ve ValidationError
+	if len(req.Selfie) == 0 {
+		ve.add("selfie", "required", "the selfie image is required")
+	}
+	if len(req.Reference) == 0 {
+		ve.add("reference", "required", "the reference image is required")
+	}
+	return req, ve.err()
+}
+
+func readFaceMatchMultipart(r *http.Request) (FaceMatchRequest, error) {
+	var req FaceMatchRequest
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return req, httpx.Wrap(err, http.StatusBadRequest, "malformed", "the body is not multipart/form-data")
+	}
+	malformed := func(err error) error {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return err
+		}
+		return httpx.Wrap(err, http.StatusBadRequest, "malformed", "the multipart body is malformed")
+	}
+	var ve ValidationError
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return req, malformed(err)
+		}
+		switch name := part.FormName(); name {
+		case "selfie", "reference":
+			b, err := io.ReadAll(io.LimitReader(part, MaxFaceMatchImage+1))
+			if err != nil {
+				return req, malformed(err)
+			}
+			if len(b) > MaxFaceMatchImage {
+				return req, &faceMatchTooLarge{field: name}
+			}
+			if name == "selfie" {
+				req.Selfie = b
+			} else {
+				req.Reference = b
+			}
+		case "skip_liveness":
+			b, err := io.ReadAll(io.LimitReader(part, 16))
+			if err != nil {
+				return req, malformed(err)
+			}
+			if req.SkipLiveness, err = strconv.ParseBool(strings.TrimSpace(string(b))); err != nil {
+				ve.add("skip_liveness", "invalid", "skip_liveness is true or false")
+			}
+		default: // unknown parts are skipped, within the body's limit
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				return req, malformed(err)
+			}
+		}
+		part.Close()
+	}
+	return req, ve.err()
+}
+
+func readFaceMatchJSON(r *http.Request) (FaceMatchRequest, error) {
+	var req FaceMatchRequest
+	dec := json.NewDecoder(r.Body)
+	malformed := func(err error) error {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return err
+		}
+		return httpx.Wrap(err, http.StatusBadRequest, "malformed", "the body is not a JSON object")
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return req, malformed(err)
+	}
+	var ve ValidationError
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return req, malformed(err)
+		}
+		name, _ := t.(string)
+		switch name {
+		case "selfie_base64", "reference_base64":
+			field := strings.TrimSuffix(name, "_base64")
+			var s string
+			if err := dec.Decode(&s); err != nil {
+				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+					return req, &faceMatchTooLarge{field: field} // the image being read overflowed
+				}
+				ve.add(name, "invalid", "%s is a base64 string", name)
+				continue
+			}
+			b, err := decodeBase64Image(s)
+			switch {
+			case errors.Is(err, errTooLarge):
+				return req, &faceMatchTooLarge{field: field}
+			case err != nil:
+				ve.add(name, "invalid_base64", "%s is not base64", name)
+			case field == "selfie":
+				req.Selfie = b
+			default:
+				req.Reference = b
+			}
+		case "skip_liveness":
+			if err := dec.Decode(&req.SkipLiveness); err != nil {
+				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+					return req, err
+				}
+				ve.add(name, "invalid", "skip_liveness is true or false")
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return req, malformed(err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return req, malformed(err)
+	}
+	if ve.err() != nil {
+		return req, &ve
+	}
+	return req, nil
+}
+
+var errTooLarge = errors.New("too large")
+
+// decodeBase64Image decodes standard base64, padded or not, optionally a
+// data URL ("data:image/jpeg;base64,..."), refusing more than
+// MaxFaceMatchImage bytes before decoding.
+func decodeBase64Image(s string) ([]byte, error) {
+	if strings.HasPrefix(s, "data:") {
+		if _, rest, ok := strings.Cut(s, ";base64,"); ok {
+			s = rest
+		}
+	}
+	s = strings.TrimRight(s, "=")
+	if base64.RawStdEncoding.DecodedLen(len(s)) > MaxFaceMatchImage {
+		return nil, errTooLarge
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
+
+// writtenError is an error answer with its own body (a 413 naming the
+// image), written by serve as is.
+type writtenError struct {
+	status int
+	body   faceMatchErrorResponse
+}
+
+func (e *writtenError) Error() string { return e.body.Message }

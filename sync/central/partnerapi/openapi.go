@@ -1,0 +1,22 @@
+package partnerapi
+
+import (
+	_ "embed"
+	"net/http"
+)
+
+// OpenAPI is the OpenAPI 3.1 document of the partner API (and its admin
+// routes), served at /openapi.json. Tests validate every request and
+// response against it (package apitest).
+//
+//go:embed openapi.json
+var OpenAPI []byte
+
+func (a *API) openAPI(w http.ResponseWriter, _ *http.Request) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=300") // no secret in it
+	h.Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(OpenAPI)
+	return nil
+}

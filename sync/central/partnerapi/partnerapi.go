@@ -1,0 +1,375 @@
+package partnerapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// Defaults for Config's zero values.
+const (
+	// DefaultTokenTTL is a partner token's life.
+	DefaultTokenTTL = time.Hour
+	// DefaultTokenReuse: Generate Partner Token hands out the partner's
+	// current token again while it has more than this left, so a partner
+	// calling it before every request keeps one token, and never gets one
+	// about to expire mid-request.
+	DefaultTokenReuse = 5 * time.Minute
+	// DefaultKeyOverlap is how long a rotated-out pass key or webhook
+	// secret stays valid beside the new one.
+	DefaultKeyOverlap = 24 * time.Hour
+	// DefaultImageLinkTTL is how long a submission image link works.
+	DefaultImageLinkTTL = 15 * time.Minute
+	// MaxOverlap bounds an overlap an admin asks for.
+	MaxOverlap = 30 * 24 * time.Hour
+)
+
+// Failure budget per client address for partner authentication (wrong
+// client id or pass key, unknown token): after the burst, one more failure
+// per interval; past it, 429 with Retry-After.
+const (
+	authFailBurst    = 20
+	authFailInterval = 3 * time.Second
+)
+
+// maxBody bounds a JSON request body of the API (Face Match has its own).
+const maxBody = 64 << 10
+
+// Config configures the partner API.
+type Config struct {
+	// Store is central's store, sealed (seal.Store) so payloads and images
+	// read back in the clear; required.
+	Store central.Store
+	// SecretKey (32 bytes at least) is the partner API's master secret:
+	// the pass-key hash key, the token and launch-token derivation keys,
+	// the image-link signing key and the webhook-secret sealing key are
+	// derived from it (HKDF-SHA256); required. kyc-central keeps it in
+	// DATA/partner.key.
+	SecretKey []byte
+	// PublicURL is central's base URL as partners' users reach it (launch
+	// URLs and links are built on it), e.g. https://kyc.example.com.
+	PublicURL string
+	// FaceMatcher runs the Face Match API; nil answers 503.
+	FaceMatcher FaceMatcher
+	// Routes add routes of other packages (webhooks): see the package doc.
+	Routes []func(Router)
+	// HostedFlow means the hosted capture flow (package hostedflow) serves
+	// /flow/, the launch URLs included: Mount then leaves /flow/ alone.
+	// Without it the launch URL answers with a minimal status page.
+	HostedFlow bool
+	// TokenTTL, TokenReuse, KeyOverlap and ImageLinkTTL: see their defaults.
+	TokenTTL     time.Duration
+	TokenReuse   time.Duration
+	KeyOverlap   time.Duration
+	ImageLinkTTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the API's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// API is the partner API: New builds it, Mount serves it.
+type API struct {
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	resp  *httpx.Responder
+	keys  keys
+	fails *httpx.FailureLimiter
+	base  *url.URL
+	admin []adminRoute
+}
+
+type adminRoute struct {
+	pattern string
+	h       httpx.HandlerFunc
+}
+
+// New returns the API with its routes (the admin ones are registered on
+// the server by Mount).
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("partnerapi: Config needs a Store")
+	}
+	k, err := deriveKeys(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.TokenTTL, DefaultTokenTTL)
+	def(&cfg.TokenReuse, DefaultTokenReuse)
+	def(&cfg.KeyOverlap, DefaultKeyOverlap)
+	def(&cfg.ImageLinkTTL, DefaultImageLinkTTL)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "https://127.0.0.1:8443"
+	}
+	base, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
+	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
+		return nil, fmt.Errorf("partnerapi: PublicURL %q is not an http(s) URL", cfg.PublicURL)
+	}
+	a := &API{
+		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), keys: k, base: base,
+		fails: httpx.NewFailureLimiter(authFailBurst, authFailInterval, cfg.Now),
+	}
+	a.resp = &httpx.Responder{Log: a.log, Rules: errorRules}
+	return a, nil
+}
+
+// errorRules give sentinel errors their public face.
+var errorRules = []httpx.Rule{
+	{Err: central.ErrNotFound, Status: http.StatusNotFound, Code: "not_found", Message: "not found"},
+	{Err: central.ErrIdempotency, Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",
+		Message: "this Idempotency-Key was used with a different request"},
+	{Err: context.Canceled, Status: 499, Code: "canceled", Message: "the client went away"},
+}
+
+// Router registers routes of the partner API (see the package doc).
+type Router interface {
+	// Partner registers h behind the partner token (PartnerFrom gives
+	// the partner).
+	Partner(pattern string, h httpx.HandlerFunc)
+	// Admin registers h behind the admin bearer token (nothing when the
+	// admin API is disabled).
+	Admin(pattern string, h httpx.HandlerFunc)
+	// Public registers h without authentication.
+	Public(pattern string, h httpx.HandlerFunc)
+}
+
+// extraRoutes are register functions of files of this package
+// (facematch_handler.go), appended from their init functions.
+var extraRoutes []func(*API, Router)
+
+type router struct {
+	a   *API
+	srv *central.Server
+}
+
+func (r router) Partner(pattern string, h httpx.HandlerFunc) {
+	r.a.mux.Handle(pattern, r.a.handle(r.a.Authenticate(h)))
+}
+
+func (r router) Public(pattern string, h httpx.HandlerFunc) { r.a.mux.Handle(pattern, r.a.handle(h)) }
+
+func (r router) Admin(pattern string, h httpx.HandlerFunc) {
+	if r.srv != nil {
+		r.srv.MountAdmin(pattern, r.a.adminErrors(h))
+	}
+}
+
+// Mount serves the API on srv: /api/, /flow/ (unless HostedFlow) and /openapi.json, and the
+// admin routes under /admin/v1/partners behind the admin token. Call it
+// once, before srv.Serve.
+func (a *API) Mount(srv *central.Server) {
+	r := router{a: a, srv: srv}
+	a.routes(r)
+	for _, f := range extraRoutes {
+		f(a, r)
+	}
+	for _, f := range a.cfg.Routes {
+		f(r)
+	}
+	// Anything else under /api/ is the API's own 404, in its error shape.
+	a.mux.Handle("/api/", a.handle(func(http.ResponseWriter, *http.Request) error {
+		return httpx.Errorf(http.StatusNotFound, "not_found", "no such endpoint")
+	}))
+	h := a.headers(a.mux)
+	srv.Mount("/api/", h)
+	if !a.cfg.HostedFlow {
+		srv.Mount("/flow/", h)
+	}
+	srv.Mount("GET /openapi.json", h)
+}
+
+// Handler serves the API's own routes (not the admin ones), for tests.
+func (a *API) Handler() http.Handler { return a.headers(a.mux) }
+
+func (a *API) routes(r Router) {
+	r.Public("GET /openapi.json", a.openAPI)
+	r.Public("POST /api/v1/partner-token", a.partnerToken)
+	r.Partner("POST /api/v1/flows", a.initiateFlow)
+	r.Partner("GET /api/v1/flows/{id}", a.flowStatus)
+	r.Partner("GET /api/v1/flows/{id}/qr.png", a.flowQRPNG)
+	r.Partner("GET /api/v1/flows/{id}/qr.svg", a.flowQRSVG)
+	r.Partner("GET /api/v1/submission-details", a.submissionDetails)
+	r.Partner("GET /api/v1/images/{token}", a.image)
+	if !a.cfg.HostedFlow {
+		r.Public("GET /flow/{token}", a.launchPage)
+	}
+
+	r.Admin("POST /admin/v1/partners", a.adminCreate)
+	r.Admin("GET /admin/v1/partners", a.adminList)
+	r.Admin("GET /admin/v1/partners/{id}", a.adminGet)
+	r.Admin("POST /admin/v1/partners/{id}/rotate-key", a.adminRotateKey)
+	r.Admin("PUT /admin/v1/partners/{id}/branches", a.adminBranches)
+	r.Admin("PUT /admin/v1/partners/{id}/webhook", a.adminWebhook)
+	r.Admin("POST /admin/v1/partners/{id}/webhook-secret", a.adminWebhookSecret)
+}
+
+// headers sets what every answer of the API carries: nothing cached
+// (tokens, personal data), no sniffing, no referrer (launch URLs carry a
+// secret).
+func (a *API) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *API) now() time.Time { return a.cfg.Now().UTC() }
+
+// handle adapts h: a ValidationError is written with its field errors,
+// any other error by the Responder.
+func (a *API) handle(h httpx.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+// adminErrors makes an admin handler write its ValidationErrors itself
+// (central's Responder knows only the plain error shape).
+func (a *API) adminErrors(h httpx.HandlerFunc) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := h(w, r)
+		if ve, ok := errors.AsType[*ValidationError](err); ok {
+			a.writeValidation(w, r, ve)
+			return nil
+		}
+		if err != nil && !errors.Is(err, central.ErrNotFound) {
+			return a.resp.Public(err) // this package's rules, e.g. ErrIdempotency
+		}
+		return err
+	}
+}
+
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if ve, ok := errors.AsType[*ValidationError](err); ok {
+		a.writeValidation(w, r, ve)
+		return
+	}
+	a.resp.Error(w, r, err)
+}
+
+func (a *API) writeValidation(w http.ResponseWriter, r *http.Request, ve *ValidationError) {
+	httpx.WriteJSON(w, http.StatusUnprocessableEntity, validationBody{
+		Error:  protocol.Error{Code: "invalid_request", Message: ve.Error(), RequestID: httpx.RequestID(r.Context())},
+		Errors: ve.Fields,
+	})
+}
+
+type validationBody struct {
+	protocol.Error
+	Errors []FieldError `json:"errors"`
+}
+
+// FieldError names one bad field of a request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ValidationError is a 422 naming each bad field.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	names := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		names[i] = f.Field
+	}
+	return "invalid fields: " + strings.Join(names, ", ")
+}
+
+// add records a bad field.
+func (e *ValidationError) add(field, code, format string, args ...any) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+// err returns e, or nil when no field is bad.
+func (e *ValidationError) err() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// decodeObject reads a JSON object body (at most maxBody bytes) into its
+// members, for validation field by field.
+func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return nil, httpx.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	var m map[string]json.RawMessage
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(&m); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, err
+		}
+		return nil, httpx.Errorf(http.StatusBadRequest, "malformed", "the body is not a JSON object")
+	}
+	if m == nil {
+		return nil, httpx.Errorf(http.StatusBadRequest, "malformed", "the body is not a JSON object")
+	}
+	return m, nil
+}
+
+// clientAddr is the address failure budgets count by.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// audit appends an admin action on a partner to the trail.
+func (a *API) audit(ctx context.Context, actor, action, partnerID string, before, after any) error {
+	ev := central.AuditEvent{ID: httpx.RequestID(ctx), At: a.now(), Actor: actor, Action: action, Count: 1,
+		Subject: "partner:" + partnerID}
+	if ev.ID == "" {
+		ev.ID = httpx.NewRequestID()
+	}
+	var err error
+	if before != nil {
+		if ev.Before, err = json.Marshal(before); err != nil {
+			return err
+		}
+	}
+	if after != nil {
+		if ev.After, err = json.Marshal(after); err != nil {
+			return err
+		}
+	}
+	if err := a.cfg.Store.AppendAudit(ctx, ev); err != nil {
+		return fmt.Errorf("recording %s in the audit trail: %w", action, err)
+	}
+	return nil
+}

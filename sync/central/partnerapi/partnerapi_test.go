@@ -1,0 +1,556 @@
+package partnerapi_test
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+)
+
+// eachStore runs f on a fresh env over bbolt and over PostgreSQL.
+func eachStore(t *testing.T, f func(t *testing.T, e *env)) {
+	for _, st := range []struct {
+		name string
+		open opener
+	}{{"bolt", boltStore}, {"postgres", pgStore}} {
+		t.Run(st.name, func(t *testing.T) { f(t, newEnv(t, st.open)) })
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	e := newEnv(t, boltStore)
+	a := e.must(http.StatusOK, e.do(req{method: "GET", path: "/openapi.json"}))
+	if !bytes.Equal(a.body, partnerapi.OpenAPI) {
+		t.Error("/openapi.json is not the embedded document")
+	}
+}
+
+func TestPartnerToken(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		c := e.addPartner("Acme Bank")
+		if !strings.HasPrefix(c.PassKey, "pk_") || len(c.PassKey) < 40 || c.ClientID == "" {
+			t.Fatalf("created: %+v", c)
+		}
+		tr := e.token(c.ClientID, c.PassKey)
+		if tr.TokenType != "Bearer" || tr.ExpiresIn < 3500 || tr.ExpiresIn > 3600 || tr.Token == "" {
+			t.Fatalf("token: %+v", tr)
+		}
+		// The same token while it has more than a few minutes left.
+		e.clk.Advance(50 * time.Minute)
+		if again := e.token(c.ClientID, c.PassKey); again.Token != tr.Token || !again.ExpiresAt.Equal(tr.ExpiresAt) {
+			t.Errorf("a second call gave another token: %+v vs %+v", again, tr)
+		}
+		// Both headers authenticate.
+		flow := map[string]any{"partner_user_id": "u1"}
+		e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: tr.Token, body: flow}))
+		e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", header: map[string]string{"x-onekyc-token": tr.Token}, body: flow}))
+		// Near expiry: a new one; the old one works until it expires.
+		e.clk.Advance(6 * time.Minute)
+		fresh := e.token(c.ClientID, c.PassKey)
+		if fresh.Token == tr.Token {
+			t.Error("a token with under 5 minutes left was handed out again")
+		}
+		e.clk.Advance(5 * time.Minute)
+		a := e.do(req{method: "GET", path: "/api/v1/flows/nope", token: tr.Token})
+		if a.status != http.StatusUnauthorized || a.code(t) != "token_expired" {
+			t.Errorf("expired token: %d %s", a.status, a.body)
+		}
+		e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/nope", token: fresh.Token}))
+
+		for _, tc := range []struct {
+			name    string
+			r       req
+			status  int
+			code    string
+			invalid bool
+		}{
+			{"wrong pass key", req{body: map[string]string{"client_id": c.ClientID, "pass_key": "pk_wrong"}}, 401, "invalid_credentials", false},
+			{"unknown client", req{body: map[string]string{"client_id": "cli_nobody", "pass_key": c.PassKey}}, 401, "invalid_credentials", false},
+			{"missing pass key", req{body: map[string]string{"client_id": c.ClientID}}, 422, "invalid_request", true},
+			{"unknown field", req{body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey, "scope": "all"}}, 422, "invalid_request", true},
+			{"not JSON", req{body: []byte("client_id=x")}, 400, "malformed", true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := tc.r
+				r.method, r.path, r.invalid = "POST", "/api/v1/partner-token", tc.invalid
+				a := e.do(r)
+				if a.status != tc.status || a.code(t) != tc.code {
+					t.Errorf("%d %s, want %d %s", a.status, a.body, tc.status, tc.code)
+				}
+			})
+		}
+		for _, tc := range []struct {
+			name   string
+			header map[string]string
+			code   string
+		}{
+			{"no token", nil, "unauthorized"},
+			{"unknown token", map[string]string{"Authorization": "Bearer ptk_nope"}, "unauthorized"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := e.do(req{method: "GET", path: "/api/v1/flows/x", header: tc.header, invalid: tc.header == nil})
+				if a.status != http.StatusUnauthorized || a.code(t) != tc.code || a.header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%d %s", a.status, a.body)
+				}
+			})
+		}
+	})
+}
+
+func TestTokenFailureBudget(t *testing.T) {
+	e := newEnv(t, boltStore)
+	c := e.addPartner("Acme")
+	var last answer
+	for range 25 {
+		last = e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": "pk_guess"}})
+		if last.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
+		t.Fatalf("25 wrong pass keys: %d %s", last.status, last.body)
+	}
+	// Even the right key waits out the budget.
+	e.must(http.StatusTooManyRequests, e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey}}))
+	e.clk.Advance(time.Minute)
+	e.token(c.ClientID, c.PassKey)
+}
+
+func TestRotateKey(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		c := e.addPartner("Acme")
+		var rot partnerapi.Rotated
+		e.must(http.StatusOK, e.do(req{method: "POST", path: "/admin/v1/partners/" + c.Partner.ID + "/rotate-key", admin: true,
+			body: map[string]any{"overlap_seconds": 3600}})).json(t, &rot)
+		if rot.Secret == c.PassKey || rot.PreviousValidUntil == nil || len(rot.Partner.Keys) != 2 {
+			t.Fatalf("rotated: %+v", rot)
+		}
+		e.token(c.ClientID, c.PassKey) // the old key during the overlap
+		e.token(c.ClientID, rot.Secret)
+		e.clk.Advance(time.Hour + time.Second)
+		a := e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey}})
+		if a.status != http.StatusUnauthorized {
+			t.Errorf("old key after the overlap: %d %s", a.status, a.body)
+		}
+		e.token(c.ClientID, rot.Secret)
+
+		// The default overlap is 24 h; a second rotation ends the oldest key.
+		var rot2 partnerapi.Rotated
+		e.must(http.StatusOK, e.do(req{method: "POST", path: "/admin/v1/partners/" + c.Partner.ID + "/rotate-key", admin: true})).json(t, &rot2)
+		if got := rot2.PreviousValidUntil.Sub(e.clk.Now()); got < 23*time.Hour || got > 25*time.Hour || len(rot2.Partner.Keys) != 2 {
+			t.Errorf("default overlap: %v, keys %d", got, len(rot2.Partner.Keys))
+		}
+
+		// Webhook secret rotation: whsec_, both valid during the overlap.
+		var ws partnerapi.Rotated
+		e.must(http.StatusOK, e.do(req{method: "POST", path: "/admin/v1/partners/" + c.Partner.ID + "/webhook-secret", admin: true})).json(t, &ws)
+		e.must(http.StatusOK, e.do(req{method: "POST", path: "/admin/v1/partners/" + c.Partner.ID + "/webhook-secret", admin: true,
+			body: map[string]any{"overlap_seconds": 60}})).json(t, &ws)
+		if !strings.HasPrefix(ws.Secret, partnerapi.WebhookSecretPrefix) {
+			t.Fatalf("webhook secret %q", ws.Secret)
+		}
+		p, err := e.store.Partner(context.Background(), c.Partner.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secs, err := partnerapi.WebhookSecrets(e.key, p, e.clk.Now())
+		if err != nil || len(secs) != 2 || secs[0] != ws.Secret {
+			t.Fatalf("secrets during the overlap: %v %v", len(secs), err)
+		}
+		if secs, _ = partnerapi.WebhookSecrets(e.key, p, e.clk.Now().Add(2*time.Minute)); len(secs) != 1 || secs[0] != ws.Secret {
+			t.Errorf("after the overlap: %d secrets", len(secs))
+		}
+		if _, err := partnerapi.OpenWebhookSecret(e.key, "ptn_other", p.Webhook.Secrets[0].Sealed); err == nil {
+			t.Error("a sealed secret opened for another partner")
+		}
+
+		// Branches and webhook URL; bad input named; unknown partner 404.
+		var pv partnerapi.PartnerView
+		e.must(http.StatusOK, e.do(req{method: "PUT", path: "/admin/v1/partners/" + c.Partner.ID + "/branches", admin: true,
+			body: map[string]any{"branches": []string{"jkt-02", "jkt-01", "jkt-01"}}})).json(t, &pv)
+		if strings.Join(pv.Branches, ",") != "jkt-01,jkt-02" {
+			t.Errorf("branches %v", pv.Branches)
+		}
+		e.must(http.StatusOK, e.do(req{method: "PUT", path: "/admin/v1/partners/" + c.Partner.ID + "/webhook", admin: true,
+			body: map[string]any{"url": "https://acme.example/hooks"}})).json(t, &pv)
+		if pv.WebhookURL != "https://acme.example/hooks" {
+			t.Errorf("webhook %q", pv.WebhookURL)
+		}
+		a = e.do(req{method: "PUT", path: "/admin/v1/partners/" + c.Partner.ID + "/webhook", admin: true, body: map[string]any{"url": "http://acme.example/hooks"}})
+		if a.status != 422 || !strings.Contains(string(a.body), `"field":"url"`) {
+			t.Errorf("plain http webhook: %d %s", a.status, a.body)
+		}
+		e.must(http.StatusNotFound, e.do(req{method: "POST", path: "/admin/v1/partners/ptn_nobody/rotate-key", admin: true}))
+		e.must(http.StatusUnauthorized, e.do(req{method: "GET", path: "/admin/v1/partners", token: "not-the-admin-token"}))
+		var list []partnerapi.PartnerView
+		e.must(http.StatusOK, e.do(req{method: "GET", path: "/admin/v1/partners", admin: true})).json(t, &list)
+		if len(list) != 1 || list[0].ID != c.Partner.ID {
+			t.Errorf("list %+v", list)
+		}
+
+		// Every admin action is in the audit trail under partner:<id>.
+		evs, err := e.store.Audit(context.Background(), central.AuditFilter{Subject: "partner:" + c.Partner.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, ev := range evs {
+			actions = append(actions, ev.Action)
+			if !strings.HasPrefix(ev.Actor, "admin:") {
+				t.Errorf("actor %q", ev.Actor)
+			}
+			if bytes.Contains(ev.After, []byte(rot.Secret)) || bytes.Contains(ev.After, []byte(ws.Secret)) {
+				t.Error("a secret in the audit trail")
+			}
+		}
+		want := "partner_create,partner_rotate_key,partner_rotate_key,partner_webhook_secret,partner_webhook_secret,partner_branches,partner_webhook"
+		if strings.Join(actions, ",") != want {
+			t.Errorf("audit actions %v", actions)
+		}
+	})
+}
+
+func TestInitiateFlow(t *testing.T) {
+	e := newEnv(t, boltStore)
+	p := e.partner("Acme")
+	fc := e.flow(p, map[string]any{
+		"partner_user_id": "cust-42", "partner_user_id_type": "customer_id", "partner_session_id": "acme-sess-1",
+		"accepted_documents": []string{"passport", "driving_license", "national_id"}, "accepted_countries": []string{"IN", "usa", "GB", "SGP"},
+		"liveness_type": "active", "face_match_threshold": 0.65, "require_address_proof": true, "max_retries": 3,
+		"session_ttl": 1800, "smart_qr": true, "callback_url": "https://acme.example/cb", "redirect_url": "https://acme.example/done",
+	})
+	if fc.SessionID != "acme-sess-1" || fc.Status != central.FlowCreated || !strings.HasPrefix(fc.LaunchURL, e.base+"/flow/") {
+		t.Fatalf("created %+v", fc)
+	}
+	if got := strings.Join(fc.Config.AcceptedDocuments, ","); got != "passport,driving_licence,id_card" {
+		t.Errorf("documents %s", got)
+	}
+	if got := strings.Join(fc.Config.AcceptedCountries, ","); got != "IN,USA,GB,SGP" {
+		t.Errorf("countries %s", got)
+	}
+	if d := fc.ExpiresAt.Sub(fc.CreatedAt); d != 30*time.Minute {
+		t.Errorf("ttl %v", d)
+	}
+	// A used partner_session_id is a conflict; none given: generated.
+	a := e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: map[string]any{"partner_user_id": "cust-42", "partner_session_id": "acme-sess-1"}})
+	if a.status != http.StatusConflict || a.code(t) != "session_exists" {
+		t.Errorf("reused session id: %d %s", a.status, a.body)
+	}
+	gen := e.flow(p, map[string]any{"partner_user_id": "cust-43"})
+	if !strings.HasPrefix(gen.SessionID, "ses_") || gen.Config.LivenessType != "passive" || gen.Config.SessionTTL != 1800 || gen.Config.MaxRetries != 3 {
+		t.Errorf("defaults %+v", gen)
+	}
+
+	// Status.
+	var st partnerapi.FlowStatusView
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/acme-sess-1", token: p.tok})).json(t, &st)
+	if st.Status != central.FlowCreated || st.PartnerUserID != "cust-42" || st.PartnerUserIDType != "customer_id" {
+		t.Errorf("status %+v", st)
+	}
+
+	// QR codes of the launch URL.
+	qr := e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/acme-sess-1/qr.png", token: p.tok}))
+	img, err := png.Decode(bytes.NewReader(qr.body))
+	if err != nil || img.Bounds().Dx() < 200 || qr.header.Get("Content-Type") != "image/png" {
+		t.Errorf("qr.png: %v %v", err, qr.header.Get("Content-Type"))
+	}
+	svg := e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/acme-sess-1/qr.svg", token: p.tok}))
+	if !bytes.HasPrefix(svg.body, []byte("<svg")) || !bytes.Contains(svg.body, []byte(`<path fill="#000" d="M4 4h7`)) {
+		t.Errorf("qr.svg: %.200s", svg.body)
+	}
+
+	// The launch URL: valid, then expired; an unknown token.
+	path := strings.TrimPrefix(fc.LaunchURL, e.base)
+	if a := e.must(http.StatusOK, e.do(req{method: "GET", path: path})); !bytes.Contains(a.body, []byte(`data-state="valid"`)) {
+		t.Errorf("launch page: %s", a.body)
+	}
+	e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/flow/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}))
+	e.clk.Advance(31 * time.Minute)
+	if a := e.must(http.StatusGone, e.do(req{method: "GET", path: path})); !bytes.Contains(a.body, []byte(`data-state="expired"`)) {
+		t.Errorf("expired launch page: %s", a.body)
+	}
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/acme-sess-1", token: e.token(p.ClientID, p.PassKey).Token})).json(t, &st)
+	if st.Status != central.FlowExpired || st.ErrorCode != "session_expired" {
+		t.Errorf("expired status %+v", st)
+	}
+}
+
+func TestInitiateFlowInvalid(t *testing.T) {
+	e := newEnv(t, boltStore)
+	p := e.partner("Acme")
+	base := func(kv ...any) map[string]any {
+		m := map[string]any{"partner_user_id": "u1"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"user id missing", map[string]any{"liveness_type": "passive"}, "partner_user_id"},
+		{"user id bad", base("partner_user_id", "has space"), "partner_user_id"},
+		{"user id type bad", base("partner_user_id_type", strings.Repeat("x", 200)), "partner_user_id_type"},
+		{"session id bad", base("partner_session_id", "a/b"), "partner_session_id"},
+		{"document unknown", base("accepted_documents", []string{"passport", "library_card"}), "accepted_documents"},
+		{"documents empty", base("accepted_documents", []string{}), "accepted_documents"},
+		{"documents not array", base("accepted_documents", "passport"), "accepted_documents"},
+		{"country unknown", base("accepted_countries", []string{"IN", "XX"}), "accepted_countries"},
+		{"country malformed", base("accepted_countries", []string{"India"}), "accepted_countries"},
+		{"liveness", base("liveness_type", "sleepy"), "liveness_type"},
+		{"threshold high", base("face_match_threshold", 1.5), "face_match_threshold"},
+		{"threshold negative", base("face_match_threshold", -0.1), "face_match_threshold"},
+		{"threshold string", base("face_match_threshold", "0.6"), "face_match_threshold"},
+		{"address proof", base("require_address_proof", "yes"), "require_address_proof"},
+		{"retries zero", base("max_retries", 0), "max_retries"},
+		{"retries many", base("max_retries", 11), "max_retries"},
+		{"retries fraction", base("max_retries", 2.5), "max_retries"},
+		{"ttl short", base("session_ttl", 59), "session_ttl"},
+		{"ttl long", base("session_ttl", 86401), "session_ttl"},
+		{"smart qr", base("smart_qr", 1), "smart_qr"},
+		{"callback http", base("callback_url", "http://acme.example/cb"), "callback_url"},
+		{"callback relative", base("callback_url", "/cb"), "callback_url"},
+		{"redirect javascript", base("redirect_url", "javascript:alert(1)"), "redirect_url"},
+		{"unknown field", base("webhook", "https://x.example"), "webhook"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: tc.body, invalid: true})
+			var ve struct {
+				Code   string                  `json:"code"`
+				Errors []partnerapi.FieldError `json:"errors"`
+			}
+			a.json(t, &ve)
+			if a.status != http.StatusUnprocessableEntity || ve.Code != "invalid_request" || len(ve.Errors) != 1 || ve.Errors[0].Field != tc.field {
+				t.Errorf("%d %s, want 422 naming %s", a.status, a.body, tc.field)
+			}
+		})
+	}
+	// Loopback http is allowed (a receiver on this machine).
+	e.flow(p, base("callback_url", "http://127.0.0.1:9/cb"))
+	// Every bad field at once, each named.
+	a := e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, invalid: true, body: map[string]any{
+		"liveness_type": "x", "max_retries": 0, "session_ttl": 5, "face_match_threshold": 2, "accepted_countries": []string{"ZZ"}}})
+	var ve struct {
+		Errors []partnerapi.FieldError `json:"errors"`
+	}
+	a.json(t, &ve)
+	var fields []string
+	for _, f := range ve.Errors {
+		fields = append(fields, f.Field)
+	}
+	if a.status != 422 || strings.Join(fields, ",") != "partner_user_id,accepted_countries,liveness_type,face_match_threshold,max_retries,session_ttl" {
+		t.Errorf("all at once: %d %v", a.status, fields)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		p := e.partner("Acme")
+		body := map[string]any{"partner_user_id": "u1", "session_ttl": 600}
+		key := map[string]string{"Idempotency-Key": "order-7"}
+		var first, second partnerapi.FlowCreated
+		a := e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: body, header: key}))
+		a.json(t, &first)
+		if a.header.Get("Idempotent-Replayed") != "" {
+			t.Error("the first answer says replayed")
+		}
+		b := e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: body, header: key}))
+		b.json(t, &second)
+		if second.SessionID != first.SessionID || b.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay: %s vs %s (%q)", second.SessionID, first.SessionID, b.header.Get("Idempotent-Replayed"))
+		}
+		c := e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: map[string]any{"partner_user_id": "u2"}, header: key})
+		if c.status != http.StatusUnprocessableEntity || c.code(t) != "idempotency_key_reused" {
+			t.Errorf("conflict: %d %s", c.status, c.body)
+		}
+		// An invalid request is not stored: the key stays free for the corrected one.
+		e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: map[string]any{"session_ttl": 1}, header: map[string]string{"Idempotency-Key": "k2"}, invalid: true})
+		e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: map[string]any{"partner_user_id": "u3"}, header: map[string]string{"Idempotency-Key": "k2"}}))
+	})
+}
+
+func TestSubmissionDetails(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		p := e.partner("Acme")
+		other := e.partner("Other")
+		fc := e.flow(p, map[string]any{"partner_user_id": "cust-1", "partner_user_id_type": "customer_id", "partner_session_id": "s-1"})
+		hdr := map[string]string{"x-partner-session-id": fc.SessionID, "x-partner-user-id": "cust-1", "x-partner-user-id-type": "customer_id"}
+
+		// Before any submission: the status, no result.
+		var d partnerapi.Details
+		e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/submission-details", token: p.tok, header: hdr})).json(t, &d)
+		if d.Result != nil || d.Status != central.FlowCreated {
+			t.Fatalf("details before: %+v", d)
+		}
+
+		ref, imgs := e.submit("dev-1", "s-1", payload(t, "payload_escalate.json", "s-1"))
+		e.complete(p.Partner.ID, fc.SessionID, ref)
+		e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/submission-details", token: p.tok, header: hdr})).json(t, &d)
+		r := d.Result
+		if r == nil || d.Status != central.FlowCompleted || d.NextAction != "STATUS" {
+			t.Fatalf("details: %+v", d)
+		}
+		if r.Decision != "escalate" || r.EngineDecision != "escalate" || r.Score < 64 || r.Score > 65 || len(r.ReasonCodes) == 0 || r.ReasonCodes[0] != "WATCHLIST_HIT" {
+			t.Errorf("decision %s score %v reasons %v", r.Decision, r.Score, r.ReasonCodes)
+		}
+		if r.Document == nil || r.Document.Type != "passport" || r.Document.Fields["document_number"].Value != "L898902C3" ||
+			r.Document.Fields["document_number"].Source != "mrz" || r.Document.Checks.MRZ == nil || r.Document.Checks.Forensics == nil {
+			t.Errorf("document %+v", r.Document)
+		}
+		if r.Face == nil || r.Face.Match == nil || r.Face.Match.Threshold == 0 || r.Face.Liveness == nil || !r.Face.Liveness.Live {
+			t.Errorf("face %+v", r.Face)
+		}
+		if r.Screening == nil || r.Screening.Outcome != "hit" || len(r.Screening.Hits) != 1 || r.Screening.Hits[0].List != "pep" {
+			t.Errorf("screening %+v", r.Screening)
+		}
+		if r.Review != nil || r.Attestation.Verdict != "ok" || len(r.Images) != 2 {
+			t.Errorf("review %+v attestation %+v images %d", r.Review, r.Attestation, len(r.Images))
+		}
+
+		// A reviewer's decision is the final one.
+		_, err := e.store.UpdateReview(context.Background(), ref, func(c central.Case) (central.Review, central.AuditEvent, error) {
+			now := e.clk.Now().UTC()
+			return central.Review{State: central.ReviewDecided, Outcome: central.OutcomeReject, Reason: "fraud_suspected", DecidedBy: "rev1", DecidedAt: now,
+					Hits: []central.HitResolution{{Index: 0, Status: central.HitConfirmed, By: "rev1", At: now}}},
+				central.AuditEvent{ID: "rev-1", At: now, Actor: "user:rev1", Action: "decide", Count: 1, Subject: "case:dev-1/" + ref.Key}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/submission-details", token: p.tok, header: hdr})).json(t, &d)
+		if d.Result.Decision != "reject" || d.Result.EngineDecision != "escalate" || d.Result.Review == nil || d.Result.Review.Outcome != "reject" ||
+			d.Result.Screening.Hits[0].Resolution != "confirmed" {
+			t.Errorf("after review: %+v %+v", d.Result.Review, d.Result.Screening)
+		}
+
+		// Image links: the image, to this partner, until they expire.
+		for _, im := range d.Result.Images {
+			path := strings.TrimPrefix(im.URL, e.base)
+			a := e.must(http.StatusOK, e.do(req{method: "GET", path: path, token: p.tok}))
+			if !bytes.Equal(a.body, imgs[im.Name]) || a.header.Get("Cache-Control") != "no-store" || a.header.Get("Content-Type") != "image/jpeg" {
+				t.Errorf("image %s: %d bytes, %v", im.Name, len(a.body), a.header)
+			}
+			e.must(http.StatusNotFound, e.do(req{method: "GET", path: path, token: other.tok}))
+			e.must(http.StatusNotFound, e.do(req{method: "GET", path: path[:len(path)-2] + "AA", token: p.tok}))
+		}
+		e.clk.Advance(15*time.Minute + time.Second)
+		tok := e.token(p.ClientID, p.PassKey).Token
+		a := e.do(req{method: "GET", path: strings.TrimPrefix(d.Result.Images[0].URL, e.base), token: tok})
+		if a.status != http.StatusGone || a.code(t) != "link_expired" {
+			t.Errorf("expired link: %d %s", a.status, a.body)
+		}
+
+		// The user must be the session's; headers are required.
+		for _, tc := range []struct {
+			name   string
+			header map[string]string
+			status int
+		}{
+			{"other user", map[string]string{"x-partner-session-id": fc.SessionID, "x-partner-user-id": "cust-2", "x-partner-user-id-type": "customer_id"}, 404},
+			{"other user type", map[string]string{"x-partner-session-id": fc.SessionID, "x-partner-user-id": "cust-1", "x-partner-user-id-type": "email"}, 404},
+			{"unknown session", map[string]string{"x-partner-session-id": "nope", "x-partner-user-id": "cust-1", "x-partner-user-id-type": "customer_id"}, 404},
+			{"no headers", nil, 422},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if a := e.do(req{method: "GET", path: "/api/v1/submission-details", token: tok, header: tc.header, invalid: tc.header == nil}); a.status != tc.status {
+					t.Errorf("%d %s", a.status, a.body)
+				}
+			})
+		}
+	})
+}
+
+// TestIsolation: partner B tries every read and write endpoint on partner
+// A's sessions, image links and idempotency keys, on PostgreSQL: all 404
+// (never 403), and nothing of A's changes.
+func TestIsolation(t *testing.T) {
+	e := newEnv(t, pgStore)
+	pa, pb := e.partner("A"), e.partner("B")
+	fa := e.flow(pa, map[string]any{"partner_user_id": "ua", "partner_session_id": "shared-id"})
+	e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: pa.tok, body: map[string]any{"partner_user_id": "ua", "session_ttl": 600},
+		header: map[string]string{"Idempotency-Key": "idem-a"}}))
+	ref, _ := e.submit("dev-a", "sub-a", payload(t, "payload_device.json", "sub-a"))
+	e.complete(pa.Partner.ID, fa.SessionID, ref)
+	var d partnerapi.Details
+	ha := map[string]string{"x-partner-session-id": fa.SessionID, "x-partner-user-id": "ua", "x-partner-user-id-type": "user_id"}
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/submission-details", token: pa.tok, header: ha})).json(t, &d)
+	if d.Result == nil || len(d.Result.Images) == 0 {
+		t.Fatalf("A's details: %+v", d)
+	}
+	imgPath := strings.TrimPrefix(d.Result.Images[0].URL, e.base)
+
+	for _, r := range []req{
+		{method: "GET", path: "/api/v1/flows/" + fa.SessionID},
+		{method: "GET", path: "/api/v1/flows/" + fa.SessionID + "/qr.png"},
+		{method: "GET", path: "/api/v1/flows/" + fa.SessionID + "/qr.svg"},
+		{method: "GET", path: "/api/v1/submission-details", header: ha},
+		{method: "GET", path: imgPath},
+	} {
+		r.token = pb.tok
+		if a := e.do(r); a.status != http.StatusNotFound {
+			t.Errorf("B: %s %s: %d %s", r.method, r.path, a.status, a.body)
+		}
+	}
+	// Writes: B's session ids and idempotency keys are B's own; A's
+	// session and its answer stay A's.
+	var fb partnerapi.FlowCreated
+	e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: pb.tok,
+		body: map[string]any{"partner_user_id": "ub", "partner_session_id": "shared-id"}})).json(t, &fb)
+	e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: pb.tok, body: map[string]any{"partner_user_id": "ub"},
+		header: map[string]string{"Idempotency-Key": "idem-a"}}))
+	if fb.LaunchURL == fa.LaunchURL {
+		t.Error("B's session shares A's launch URL")
+	}
+	var st partnerapi.FlowStatusView
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/shared-id", token: pa.tok})).json(t, &st)
+	if st.PartnerUserID != "ua" || st.Status != central.FlowCompleted {
+		t.Errorf("A's session after B's writes: %+v", st)
+	}
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/shared-id", token: pb.tok})).json(t, &st)
+	if st.PartnerUserID != "ub" || st.Status != central.FlowCreated {
+		t.Errorf("B's own session: %+v", st)
+	}
+	hb := map[string]string{"x-partner-session-id": "shared-id", "x-partner-user-id": "ub", "x-partner-user-id-type": "user_id"}
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/submission-details", token: pb.tok, header: hb})).json(t, &d)
+	if d.Result != nil {
+		t.Error("B's session shows A's result")
+	}
+}
+
+// TestKioskSession: a session synced from a kiosk of a branch the partner
+// owns (a flow session the webhook emitter creates, with the device's
+// session id, the device as the user, type kiosk_device) is visible to
+// that partner through status and details, and to no other.
+func TestKioskSession(t *testing.T) {
+	e := newEnv(t, boltStore)
+	owner, other := e.partner("Owner", "jkt-01"), e.partner("Other")
+	ref, imgs := e.submit("kiosk-7", "kiosk-sess-1", payload(t, "payload_device.json", "kiosk-sess-1"))
+	now := e.clk.Now().UTC()
+	err := e.store.CreateFlow(context.Background(), central.FlowSession{ID: "kiosk-sess-1", PartnerID: owner.Partner.ID, UserID: "kiosk-7",
+		UserIDType: "kiosk_device", Config: []byte(`{}`), Status: central.FlowCompleted, NextAction: "EXIT", Attempts: 1,
+		Submissions: []central.SubmissionRef{ref}, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st partnerapi.FlowStatusView
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/kiosk-sess-1", token: owner.tok})).json(t, &st)
+	if st.Status != central.FlowCompleted || st.NextAction != "EXIT" {
+		t.Errorf("status %+v", st)
+	}
+	hdr := map[string]string{"x-partner-session-id": "kiosk-sess-1", "x-partner-user-id": "kiosk-7", "x-partner-user-id-type": "kiosk_device"}
+	var d partnerapi.Details
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/submission-details", token: owner.tok, header: hdr})).json(t, &d)
+	if d.Result == nil || d.Result.SubmissionID != "kiosk-sess-1" || len(d.Result.Images) != len(imgs) {
+		t.Fatalf("details %+v", d.Result)
+	}
+	e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/kiosk-sess-1", token: other.tok}))
+	e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/submission-details", token: other.tok, header: hdr}))
+}

@@ -1,0 +1,206 @@
+package partnerapi
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// SecretKeySize is the size of a fresh Config.SecretKey.
+const SecretKeySize = 32
+
+// Prefixes of the secrets and ids the API hands out: a leaked one is
+// recognisable (secret scanners), and a partner cannot mix them up.
+const (
+	prefixPartner = "ptn_"
+	prefixClient  = "cli_"
+	prefixPassKey = "pk_"
+	prefixToken   = "ptk_"
+	prefixSession = "ses_"
+	// WebhookSecretPrefix starts a webhook signing secret (Standard
+	// Webhooks: "whsec_" and the base64 of the secret's bytes).
+	WebhookSecretPrefix = "whsec_"
+)
+
+// keys are the subkeys of Config.SecretKey, one per use.
+type keys struct {
+	passKey []byte // HMAC key of pass-key hashes
+	token   []byte // derives partner tokens
+	launch  []byte // derives launch tokens
+	image   []byte // signs image links
+	webhook []byte // AES-256-GCM key sealing webhook secrets
+}
+
+func deriveKeys(secret []byte) (keys, error) {
+	if len(secret) < 32 {
+		return keys{}, errors.New("partnerapi: Config.SecretKey must be at least 32 bytes")
+	}
+	sub := func(info string) ([]byte, error) {
+		return hkdf.Key(sha256.New, secret, nil, "openkyc partnerapi "+info, 32)
+	}
+	var k keys
+	var err error
+	for _, p := range []struct {
+		dst  *[]byte
+		info string
+	}{{&k.passKey, "pass-key"}, {&k.token, "token"}, {&k.launch, "launch"}, {&k.image, "image-link"}, {&k.webhook, "webhook-secret"}} {
+		if *p.dst, err = sub(p.info); err != nil {
+			return keys{}, fmt.Errorf("partnerapi: deriving keys: %w", err)
+		}
+	}
+	return k, nil
+}
+
+// random returns n random bytes in base64url without padding.
+func random(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func newPartnerID() string { return prefixPartner + random(9) }
+func newClientID() string  { return prefixClient + random(15) }
+func newPassKey() string   { return prefixPassKey + random(32) }
+func newSessionID() string { return prefixSession + random(15) }
+
+func mac(key []byte, parts ...string) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(p)))
+		m.Write(n[:])
+		m.Write([]byte(p))
+	}
+	return m.Sum(nil)
+}
+
+// hashPassKey is a pass key's stored hash: HMAC-SHA256 under the pass-key
+// key, hex (see the package doc for why a fast keyed hash).
+func (k keys) hashPassKey(passKey string) string {
+	return hex.EncodeToString(mac(k.passKey, passKey))
+}
+
+// checkPassKey reports whether passKey matches one of p's keys valid at
+// now, comparing with every key in constant time.
+func (k keys) checkPassKey(p central.Partner, passKey string, now time.Time) bool {
+	got := []byte(k.hashPassKey(passKey))
+	ok := 0
+	for _, key := range p.Keys {
+		eq := subtle.ConstantTimeCompare(got, []byte(key.Hash))
+		if key.NotAfter.IsZero() || now.Before(key.NotAfter) {
+			ok |= eq
+		}
+	}
+	return ok == 1
+}
+
+// partnerToken derives the token of a partner's token record created at
+// createdAt (microseconds, what every store keeps): the store holds only
+// its SHA-256, and the same token can be handed out again.
+func (k keys) partnerToken(partnerID string, createdAt time.Time) string {
+	return prefixToken + base64.RawURLEncoding.EncodeToString(mac(k.token, partnerID, fmt.Sprint(createdAt.UnixMicro())))
+}
+
+// tokenHash is the stored hash of a bearer or launch token.
+func tokenHash(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+// launchToken derives the secret of a session's launch URL.
+func (k keys) launchToken(partnerID, sessionID string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(k.launch, partnerID, sessionID))
+}
+
+// newWebhookSecret returns a fresh signing secret ("whsec_" and base64 of
+// 32 random bytes) and its sealed form for the store.
+func (k keys) newWebhookSecret(partnerID string) (string, []byte, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	secret := WebhookSecretPrefix + base64.StdEncoding.EncodeToString(b)
+	sealed, err := sealSecret(k.webhook, partnerID, secret)
+	return secret, sealed, err
+}
+
+// sealSecret seals secret with AES-256-GCM (nonce || ciphertext), bound to
+// the partner (additional data), so a sealed secret moved to another
+// partner's record does not open.
+func sealSecret(key []byte, partnerID, secret string) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	rand.Read(nonce)
+	return gcm.Seal(nonce, nonce, []byte(secret), []byte("partner:"+partnerID)), nil
+}
+
+// OpenWebhookSecret opens a sealed webhook secret of a partner (as stored
+// in central.WebhookSecret.Sealed) with the partner API's SecretKey: the
+// webhook worker signs with it.
+func OpenWebhookSecret(secretKey []byte, partnerID string, sealed []byte) (string, error) {
+	k, err := deriveKeys(secretKey)
+	if err != nil {
+		return "", err
+	}
+	block, err := aes.NewCipher(k.webhook)
+	if err != nil {
+		return "", err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return "", err
+	}
+	if len(sealed) < gcm.NonceSize() {
+		return "", errors.New("partnerapi: sealed webhook secret too short")
+	}
+	pt, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], []byte("partner:"+partnerID))
+	if err != nil {
+		return "", errors.New("partnerapi: webhook secret does not open (another SecretKey?)")
+	}
+	return string(pt), nil
+}
+
+// WebhookSecrets returns a partner's webhook secrets valid at now, newest
+// first ("whsec_..."), for signing with each (Standard Webhooks allows
+// several signatures, which is how a rotation overlaps).
+func WebhookSecrets(secretKey []byte, p central.Partner, now time.Time) ([]string, error) {
+	var out []string
+	for _, s := range p.Webhook.Secrets {
+		if !s.NotAfter.IsZero() && !now.Before(s.NotAfter) {
+			continue
+		}
+		sec, err := OpenWebhookSecret(secretKey, p.ID, s.Sealed)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sec)
+	}
+	return out, nil
+}
+
+// bearer returns the partner token of r: Authorization: Bearer, or the
+// seeds' x-onekyc-token.
+func bearer(h interface{ Get(string) string }) string {
+	if v, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(v)
+	}
+	return strings.TrimSpace(h.Get("x-onekyc-token"))
+}

@@ -1,0 +1,309 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// Webhook events are stored by Seq. Each undelivered, not dead event has
+// an entry under its session in webhook-pending; the oldest of each
+// session (its head) has one in webhook-due keyed by its next attempt, so
+// DueEvents walks only the heads that are due, in NextAt then Seq order,
+// however many events were delivered before or wait behind a failing one.
+
+// eventRecord is a WebhookEvent as stored: the payload as bytes, kept
+// byte for byte (raw JSON would be compacted).
+type eventRecord struct {
+	ID          string    `json:"id"`
+	PartnerID   string    `json:"partner_id"`
+	SessionID   string    `json:"session_id"`
+	Type        string    `json:"type"`
+	Payload     []byte    `json:"payload"`
+	CreatedAt   time.Time `json:"created_at"`
+	Seq         int64     `json:"seq"`
+	Attempts    int       `json:"attempts"`
+	NextAt      time.Time `json:"next_at,omitzero"`
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+	DeadAt      time.Time `json:"dead_at,omitzero"`
+}
+
+func (r *eventRecord) event() central.WebhookEvent {
+	utc := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return t
+		}
+		return t.UTC()
+	}
+	return central.WebhookEvent{ID: r.ID, PartnerID: r.PartnerID, SessionID: r.SessionID, Type: r.Type, Payload: r.Payload,
+		CreatedAt: utc(r.CreatedAt), Seq: r.Seq, Attempts: r.Attempts, NextAt: utc(r.NextAt), DeliveredAt: utc(r.DeliveredAt), DeadAt: utc(r.DeadAt)}
+}
+
+func (r *eventRecord) pending() bool { return r.DeliveredAt.IsZero() && r.DeadAt.IsZero() }
+
+// sessionKey is the prefix of a session's entries in webhook-pending.
+func sessionKey(partnerID, sessionID string) []byte { return append(join(partnerID, sessionID), 0) }
+
+func loadEvent(tx *bbolt.Tx, seq []byte) (eventRecord, error) {
+	var r eventRecord
+	err := get(tx.Bucket(bucketEvents), seq, &r)
+	return r, err
+}
+
+// eventByID returns the event with id and its key.
+func eventByID(tx *bbolt.Tx, id string) (eventRecord, []byte, error) {
+	seq := tx.Bucket(bucketEventIDs).Get([]byte(id))
+	if seq == nil {
+		return eventRecord{}, nil, central.ErrNotFound
+	}
+	seq = bytes.Clone(seq)
+	r, err := loadEvent(tx, seq)
+	return r, seq, err
+}
+
+// refreshHead makes the session's oldest pending event (if any) its one
+// entry in webhook-due.
+func refreshHead(tx *bbolt.Tx, sk []byte) error {
+	heads, due := tx.Bucket(bucketEventHeads), tx.Bucket(bucketEventsDue)
+	if old := heads.Get(sk); old != nil {
+		if err := due.Delete(bytes.Clone(old)); err != nil {
+			return err
+		}
+		if err := heads.Delete(sk); err != nil {
+			return err
+		}
+	}
+	k, _ := tx.Bucket(bucketEventsOpen).Cursor().Seek(sk)
+	if k == nil || !bytes.HasPrefix(k, sk) {
+		return nil
+	}
+	seq := bytes.Clone(k[len(sk):])
+	r, err := loadEvent(tx, seq)
+	if err != nil {
+		return err
+	}
+	dk := append(timeKey(r.NextAt), seq...)
+	if err := due.Put(dk, nil); err != nil {
+		return err
+	}
+	return heads.Put(sk, dk)
+}
+
+// appendEvents stores evs inside tx (AppendEvents).
+func appendEvents(tx *bbolt.Tx, evs []central.WebhookEvent) error {
+	b, ids := tx.Bucket(bucketEvents), tx.Bucket(bucketEventIDs)
+	for _, ev := range evs {
+		if err := checkIDs(ev.ID, ev.PartnerID, ev.SessionID); err != nil {
+			return fmt.Errorf("webhook event: %w", err)
+		}
+		if ev.CreatedAt.IsZero() {
+			return fmt.Errorf("webhook event %s: no CreatedAt", ev.ID)
+		}
+		if ids.Get([]byte(ev.ID)) != nil {
+			continue
+		}
+		n, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		r := eventRecord{ID: ev.ID, PartnerID: ev.PartnerID, SessionID: ev.SessionID, Type: ev.Type, Payload: ev.Payload,
+			CreatedAt: ev.CreatedAt, Seq: int64(n), NextAt: ev.CreatedAt}
+		seq := seqKey(r.Seq)
+		sk := sessionKey(ev.PartnerID, ev.SessionID)
+		for _, e := range []struct {
+			b    []byte
+			k, v []byte
+		}{
+			{bucketEventIDs, []byte(ev.ID), seq},
+			{bucketEventsBy, append(append([]byte(ev.PartnerID), 0), seq...), nil},
+			{bucketEventsOpen, append(bytes.Clone(sk), seq...), nil},
+		} {
+			if err := tx.Bucket(e.b).Put(e.k, e.v); err != nil {
+				return err
+			}
+		}
+		if err := put(b, seq, r); err != nil {
+			return err
+		}
+		if tx.Bucket(bucketEventHeads).Get(sk) == nil {
+			if err := refreshHead(tx, sk); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// AppendEvents implements central.Store.
+func (s *Store) AppendEvents(ctx context.Context, evs []central.WebhookEvent) error {
+	return s.update(ctx, "recording webhook events", func(tx *bbolt.Tx) error { return appendEvents(tx, evs) })
+}
+
+// DueEvents implements central.Store.
+func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]central.WebhookEvent, error) {
+	var out []central.WebhookEvent
+	limit = queueLimit(limit)
+	err := s.view(ctx, "listing due webhook events", func(tx *bbolt.Tx) error {
+		out = nil
+		end := timeKey(now)
+		c := tx.Bucket(bucketEventsDue).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) <= 0 && len(out) < limit; k, _ = c.Next() {
+			r, err := loadEvent(tx, k[8:])
+			if err != nil {
+				return err
+			}
+			out = append(out, r.event())
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RecordAttempt implements central.Store. The state changes only while
+// the event is pending: an attempt recorded for an event delivered or
+// dead meanwhile (by another worker, or replayed and delivered) is logged
+// and leaves it as it is. A failed attempt with neither nextAt nor deadAt
+// is retried at once.
+func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
+	return s.update(ctx, "recording delivery attempt", func(tx *bbolt.Tx) error {
+		r, seq, err := eventByID(tx, a.EventID)
+		if err != nil {
+			return err
+		}
+		r.Attempts++
+		ak := append(bytes.Clone(seq), seqKey(int64(r.Attempts))...)
+		if err := put(tx.Bucket(bucketAttempts), ak, a); err != nil {
+			return err
+		}
+		if r.pending() {
+			switch {
+			case delivered:
+				r.DeliveredAt, r.NextAt = a.At, time.Time{}
+			case !deadAt.IsZero():
+				r.DeadAt, r.NextAt = deadAt, time.Time{}
+			case !nextAt.IsZero():
+				r.NextAt = nextAt
+			default:
+				r.NextAt = a.At
+			}
+		}
+		return s.putEvent(tx, seq, r)
+	})
+}
+
+// putEvent stores r and keeps its session's pending entries and head in
+// step with its state.
+func (s *Store) putEvent(tx *bbolt.Tx, seq []byte, r eventRecord) error {
+	if err := put(tx.Bucket(bucketEvents), seq, r); err != nil {
+		return err
+	}
+	sk := sessionKey(r.PartnerID, r.SessionID)
+	ok := append(bytes.Clone(sk), seq...)
+	if r.pending() {
+		if err := tx.Bucket(bucketEventsOpen).Put(ok, nil); err != nil {
+			return err
+		}
+	} else if err := tx.Bucket(bucketEventsOpen).Delete(ok); err != nil {
+		return err
+	}
+	return refreshHead(tx, sk)
+}
+
+// Events implements central.Store.
+func (s *Store) Events(ctx context.Context, partnerID string, afterSeq int64, limit int) ([]central.WebhookEvent, error) {
+	var out []central.WebhookEvent
+	limit = queueLimit(limit)
+	err := s.view(ctx, "listing webhook events", func(tx *bbolt.Tx) error {
+		out = nil
+		from := seqKey(max(afterSeq, 0) + 1)
+		if partnerID == "" {
+			c := tx.Bucket(bucketEvents).Cursor()
+			for k, v := c.Seek(from); k != nil && len(out) < limit; k, v = c.Next() {
+				var r eventRecord
+				if err := json.Unmarshal(v, &r); err != nil {
+					return err
+				}
+				out = append(out, r.event())
+			}
+			return nil
+		}
+		prefix := append([]byte(partnerID), 0)
+		c := tx.Bucket(bucketEventsBy).Cursor()
+		for k, _ := c.Seek(append(bytes.Clone(prefix), from...)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Next() {
+			r, err := loadEvent(tx, k[len(prefix):])
+			if err != nil {
+				return err
+			}
+			out = append(out, r.event())
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Attempts implements central.Store.
+func (s *Store) Attempts(ctx context.Context, eventID string) ([]central.DeliveryAttempt, error) {
+	var out []central.DeliveryAttempt
+	err := s.view(ctx, "listing delivery attempts", func(tx *bbolt.Tx) error {
+		out = nil
+		seq := tx.Bucket(bucketEventIDs).Get([]byte(eventID))
+		if seq == nil {
+			return central.ErrNotFound
+		}
+		c := tx.Bucket(bucketAttempts).Cursor()
+		for k, v := c.Seek(seq); k != nil && bytes.HasPrefix(k, seq); k, v = c.Next() {
+			var a central.DeliveryAttempt
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			a.At = a.At.UTC()
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ReplayEvent implements central.Store: the event is pending again, due at
+// now (before its session's later events, being older); its attempts are
+// kept.
+func (s *Store) ReplayEvent(ctx context.Context, eventID string, now time.Time) error {
+	return s.update(ctx, "replaying webhook event", func(tx *bbolt.Tx) error {
+		r, seq, err := eventByID(tx, eventID)
+		if err != nil {
+			return err
+		}
+		r.DeliveredAt, r.DeadAt, r.NextAt = time.Time{}, time.Time{}, now
+		return s.putEvent(tx, seq, r)
+	})
+}
+
+// Cursor implements central.Store.
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	var seq int64
+	err := s.view(ctx, "reading cursor", func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketCursors).Get([]byte(name)); len(v) == 8 {
+			seq = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return seq, err
+}
+
+// PutCursor implements central.Store.
+func (s *Store) PutCursor(ctx context.Context, name string, seq int64) error {
+	if name == "" {
+		return errors.New("storing cursor: no name")
+	}
+	return s.update(ctx, "storing cursor", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketCursors).Put([]byte(name), seqKey(seq))
+	})
+}

@@ -1,0 +1,233 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// TestMigrationNumbersCompleted: a database of schema 5 has its complete
+// submissions numbered in received order; later completions continue the
+// log.
+func TestMigrationNumbersCompleted(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 5; v++ {
+		if _, err := conn.Exec(ctx, migrations[v-1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, r := range []struct {
+		key      string
+		received time.Time
+		complete bool
+	}{{"late", t0.Add(2 * time.Minute), true}, {"uploading", t0, false}, {"early", t0.Add(time.Minute), true}} {
+		var completed *time.Time
+		if r.complete {
+			completed = &r.received
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, payload)
+			VALUES ('d1', $1, $1, '\x00', $2, $2, $3, 'allow', '{}')`, r.key, r.received, completed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO images (device_id, key, name, ord, size, sha256, content_key) VALUES ('d1', 'uploading', 'selfie', 0, 3, '\x00', '\x00')`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.AppendChunk(ctx, central.Chunk{DeviceID: "d1", Key: "uploading", Image: "selfie", Data: []byte("abc"), At: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.Completed(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cs {
+		got = append(got, fmt.Sprint(c.ID, ":", c.CompletedSeq))
+	}
+	if strings.Join(got, ",") != "early:1,late:2,uploading:3" {
+		t.Errorf("Completed = %v, want early:1,late:2,uploading:3", got)
+	}
+}
+
+// TestIdempotentAcrossInstances: instances sharing the database run fn
+// once for one key, whichever instance each call reaches.
+func TestIdempotentAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stores []*Store
+	for range 3 {
+		s, err := Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	var runs atomic.Int32
+	entered, release := make(chan struct{}), make(chan struct{})
+	fn := func() (int, []byte, error) {
+		if runs.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return 201, []byte("created"), nil
+	}
+	now := time.Now()
+	var replays atomic.Int32
+	call := func(s *Store) {
+		st, body, replayed, err := s.Idempotent(ctx, "pa", "key", []byte("h"), now, fn)
+		if err != nil || st != 201 || string(body) != "created" {
+			t.Errorf("Idempotent = %d %q, %v", st, body, err)
+		}
+		if replayed {
+			replays.Add(1)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { call(stores[0]) })
+	<-entered
+	for i := range 6 {
+		wg.Go(func() { call(stores[i%3]) })
+	}
+	close(release)
+	wg.Wait()
+	if runs.Load() != 1 || replays.Load() != 6 {
+		t.Errorf("fn ran %d times, %d replays; want 1 and 6", runs.Load(), replays.Load())
+	}
+}
+
+// loadEvents stores delivered events and pending ones (perSession per
+// session) with SQL, and analyses the table as autovacuum would.
+func loadEvents(tb testing.TB, s *Store, delivered, sessions, perSession int, t0 time.Time) {
+	tb.Helper()
+	ctx := context.Background()
+	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_events (seq, id, partner_id, session_id, type, payload, created_at, attempts, delivered_at)
+		SELECT g, 'old-' || g, 'p' || (g % 10), 'old-' || g, 'submission.completed', '{}', $1::timestamptz + g * interval '1 ms', 1, $1::timestamptz + g * interval '1 ms'
+		FROM generate_series(1, $2::int) g`, t0, delivered)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE webhook_counter SET seq = $1`, delivered); err != nil {
+		tb.Fatal(err)
+	}
+	var evs []central.WebhookEvent
+	for j := range perSession {
+		for i := range sessions {
+			evs = append(evs, central.WebhookEvent{ID: fmt.Sprint("new-", i, "-", j), PartnerID: fmt.Sprint("p", i%10), SessionID: fmt.Sprint("new-", i),
+				Type: central.EventSubmissionCompleted, Payload: []byte(`{}`), CreatedAt: t0.Add(time.Hour + time.Duration(i+j)*time.Second)})
+		}
+	}
+	if err := s.AppendEvents(ctx, evs); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `VACUUM ANALYZE webhook_events`); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestDueEventsAtScale: with 100k delivered events and 3000 pending ones,
+// DueEvents reads the pending index, never the delivered rows: the plan
+// uses the partial indexes, and the time bound is far above what they
+// give (a few milliseconds) and far below a scan of the table.
+func TestDueEventsAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 100k events")
+	}
+	s := openFresh(t)
+	defer s.Close()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	loadEvents(t, s, 100_000, 1000, 3, t0)
+	ctx := context.Background()
+	now := t0.Add(2 * time.Hour)
+	// Warm up, then time.
+	if _, err := s.DueEvents(ctx, now, 100); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	evs, err := s.DueEvents(ctx, now, 100)
+	took := time.Since(start)
+	if err != nil || len(evs) != 100 {
+		t.Fatalf("DueEvents = %d events, %v", len(evs), err)
+	}
+	seen := map[string]bool{}
+	for _, e := range evs {
+		if !strings.HasSuffix(e.ID, "-0") || seen[e.SessionID] {
+			t.Errorf("due event %s is not its session's first", e.ID)
+		}
+		seen[e.SessionID] = true
+	}
+	if took > 200*time.Millisecond {
+		t.Errorf("DueEvents took %v", took)
+	}
+	rows, err := s.pool.Query(ctx, `EXPLAIN SELECT `+eventCols+` FROM webhook_events e
+			WHERE delivered_at IS NULL AND dead_at IS NULL AND next_at <= $1
+			  AND NOT EXISTS (SELECT 1 FROM webhook_events p
+				WHERE p.partner_id = e.partner_id AND p.session_id = e.session_id AND p.seq < e.seq
+				  AND p.delivered_at IS NULL AND p.dead_at IS NULL)
+			ORDER BY next_at, seq LIMIT $2`, now, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(lines, "\n")
+	if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "webhook_events_due") && !strings.Contains(plan, "webhook_events_session_pending") {
+		t.Errorf("DueEvents plan does not use the pending indexes:\n%s", plan)
+	}
+	t.Logf("DueEvents: %v\n%s", took, plan)
+}
+
+func BenchmarkDueEvents(b *testing.B) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	loadEvents(b, s, 100_000, 1000, 3, t0)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.DueEvents(ctx, t0.Add(2*time.Hour), 100); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

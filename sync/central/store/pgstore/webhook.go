@@ -1,0 +1,230 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// Webhook events are rows numbered from the one-row webhook_counter,
+// locked to the end of the appending transaction, so events commit in Seq
+// order. Pending events (neither delivered nor dead) are in two partial
+// indexes: by next attempt, which DueEvents walks, and by session, which
+// tells it whether an older event of the session is still pending; so
+// DueEvents reads pending events only, however many were delivered.
+
+const eventCols = `seq, id, partner_id, session_id, type, payload, created_at, attempts, next_at, delivered_at, dead_at`
+
+func scanEvent(row pgx.Row) (central.WebhookEvent, error) {
+	var e central.WebhookEvent
+	var payload []byte
+	var next, delivered, dead *time.Time
+	if err := row.Scan(&e.Seq, &e.ID, &e.PartnerID, &e.SessionID, &e.Type, &payload, &e.CreatedAt, &e.Attempts, &next, &delivered, &dead); err != nil {
+		return e, err
+	}
+	e.Payload = payload
+	e.CreatedAt = e.CreatedAt.UTC()
+	for _, t := range []struct{ src, dst *time.Time }{{next, &e.NextAt}, {delivered, &e.DeliveredAt}, {dead, &e.DeadAt}} {
+		if t.src != nil {
+			*t.dst = t.src.UTC()
+		}
+	}
+	return e, nil
+}
+
+// appendEvents stores evs inside tx (AppendEvents).
+func appendEvents(ctx context.Context, tx pgx.Tx, evs []central.WebhookEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT 1 FROM webhook_counter WHERE id = 1 FOR UPDATE`)
+	for _, ev := range evs {
+		if err := checkIDs(ev.ID, ev.PartnerID, ev.SessionID); err != nil {
+			return fmt.Errorf("webhook event: %w", err)
+		}
+		if ev.CreatedAt.IsZero() {
+			return fmt.Errorf("webhook event %s: no CreatedAt", ev.ID)
+		}
+		payload := []byte(ev.Payload)
+		if payload == nil {
+			payload = []byte{}
+		}
+		b.Queue(`WITH ins AS (
+	INSERT INTO webhook_events (seq, id, partner_id, session_id, type, payload, created_at, next_at)
+	SELECT c.seq + 1, $1, $2, $3, $4, $5, $6, $6 FROM webhook_counter c WHERE c.id = 1
+	ON CONFLICT (id) DO NOTHING RETURNING seq
+)
+UPDATE webhook_counter SET seq = ins.seq FROM ins WHERE webhook_counter.id = 1`, ev.ID, ev.PartnerID, ev.SessionID, ev.Type, payload, ev.CreatedAt)
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// AppendEvents implements central.Store.
+func (s *Store) AppendEvents(ctx context.Context, evs []central.WebhookEvent) error {
+	if err := s.tx(ctx, func(tx pgx.Tx) error { return appendEvents(ctx, tx, evs) }); err != nil {
+		return fmt.Errorf("recording webhook events: %w", err)
+	}
+	return nil
+}
+
+// DueEvents implements central.Store.
+func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]central.WebhookEvent, error) {
+	limit = central.Filter{Limit: limit}.EffectiveLimit()
+	var out []central.WebhookEvent
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT `+eventCols+` FROM webhook_events e
+			WHERE delivered_at IS NULL AND dead_at IS NULL AND next_at <= $1
+			  AND NOT EXISTS (SELECT 1 FROM webhook_events p
+				WHERE p.partner_id = e.partner_id AND p.session_id = e.session_id AND p.seq < e.seq
+				  AND p.delivered_at IS NULL AND p.dead_at IS NULL)
+			ORDER BY next_at, seq LIMIT $2`, now, limit)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.WebhookEvent, error) { return scanEvent(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing due webhook events: %w", err)
+	}
+	return out, nil
+}
+
+// RecordAttempt implements central.Store. The event's row is locked for
+// the transaction. Its state changes only while it is pending: an attempt
+// recorded for an event delivered or dead meanwhile (by another worker,
+// or replayed and delivered) is logged and leaves it as it is. A failed
+// attempt with neither nextAt nor deadAt is retried at once.
+func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var seq int64
+		var n int
+		var pending bool
+		err := tx.QueryRow(ctx, `SELECT seq, attempts, delivered_at IS NULL AND dead_at IS NULL FROM webhook_events WHERE id = $1 FOR UPDATE`, a.EventID).
+			Scan(&seq, &n, &pending)
+		if err != nil {
+			return notFound(err)
+		}
+		n++
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO webhook_attempts (event_seq, n, at, status, latency_ms, excerpt) VALUES ($1, $2, $3, $4, $5, $6)`,
+			seq, n, a.At, a.Status, a.LatencyMS, a.Excerpt)
+		switch {
+		case !pending:
+			b.Queue(`UPDATE webhook_events SET attempts = $2 WHERE seq = $1`, seq, n)
+		case delivered:
+			b.Queue(`UPDATE webhook_events SET attempts = $2, delivered_at = $3, next_at = NULL WHERE seq = $1`, seq, n, a.At)
+		case !deadAt.IsZero():
+			b.Queue(`UPDATE webhook_events SET attempts = $2, dead_at = $3, next_at = NULL WHERE seq = $1`, seq, n, deadAt)
+		default:
+			if nextAt.IsZero() {
+				nextAt = a.At
+			}
+			b.Queue(`UPDATE webhook_events SET attempts = $2, next_at = $3 WHERE seq = $1`, seq, n, nextAt)
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("recording delivery attempt: %w", err)
+	}
+	return nil
+}
+
+// Events implements central.Store.
+func (s *Store) Events(ctx context.Context, partnerID string, afterSeq int64, limit int) ([]central.WebhookEvent, error) {
+	limit = central.Filter{Limit: limit}.EffectiveLimit()
+	sql := `SELECT ` + eventCols + ` FROM webhook_events WHERE seq > $1 ORDER BY seq LIMIT $2`
+	args := []any{afterSeq, limit}
+	if partnerID != "" {
+		sql = `SELECT ` + eventCols + ` FROM webhook_events WHERE partner_id = $3 AND seq > $1 ORDER BY seq LIMIT $2`
+		args = append(args, partnerID)
+	}
+	var out []central.WebhookEvent
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.WebhookEvent, error) { return scanEvent(r) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing webhook events: %w", err)
+	}
+	return out, nil
+}
+
+// Attempts implements central.Store.
+func (s *Store) Attempts(ctx context.Context, eventID string) ([]central.DeliveryAttempt, error) {
+	out := []central.DeliveryAttempt{}
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		var seq int64
+		if err := c.QueryRow(ctx, `SELECT seq FROM webhook_events WHERE id = $1`, eventID).Scan(&seq); err != nil {
+			return notFound(err)
+		}
+		rows, err := c.Query(ctx, `SELECT at, status, latency_ms, excerpt FROM webhook_attempts WHERE event_seq = $1 ORDER BY n`, seq)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.DeliveryAttempt, error) {
+			a := central.DeliveryAttempt{EventID: eventID}
+			err := r.Scan(&a.At, &a.Status, &a.LatencyMS, &a.Excerpt)
+			a.At = a.At.UTC()
+			return a, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing delivery attempts: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// ReplayEvent implements central.Store: the event is pending again, due at
+// now (before its session's later events, being older); its attempts are
+// kept.
+func (s *Store) ReplayEvent(ctx context.Context, eventID string, now time.Time) error {
+	tag, err := s.exec(ctx, `UPDATE webhook_events SET delivered_at = NULL, dead_at = NULL, next_at = $2 WHERE id = $1`, eventID, now)
+	if err != nil {
+		return fmt.Errorf("replaying webhook event: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("replaying webhook event: %w", central.ErrNotFound)
+	}
+	return nil
+}
+
+// Cursor implements central.Store.
+func (s *Store) Cursor(ctx context.Context, name string) (int64, error) {
+	var seq int64
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT seq FROM cursors WHERE name = $1`, name).Scan(&seq)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading cursor: %w", err)
+	}
+	return seq, nil
+}
+
+// PutCursor implements central.Store.
+func (s *Store) PutCursor(ctx context.Context, name string, seq int64) error {
+	if name == "" {
+		return errors.New("storing cursor: no name")
+	}
+	if _, err := s.exec(ctx, `INSERT INTO cursors (name, seq) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq`, name, seq); err != nil {
+		return fmt.Errorf("storing cursor: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+// Package webhook tells partners what happened to their verification
+// sessions: signed webhooks after Standard Webhooks
+// (https://www.standardwebhooks.com/), delivered in order per session,
+// retried for up to three days, every attempt logged, replayable by an
+// admin.
+//
+// Three parts, each a goroutine its owner starts with Run(ctx) and ends
+// with ctx (RunOnce does one pass, for tests):
+//
+//   - Emitter follows central's logs with cursors (Reviews.Completed,
+//     Reviews.ReviewChanges) and the sessions past their ttl
+//     (Partners.ExpiredFlows), and turns each change that concerns a
+//     partner into a central.WebhookEvent: submission.completed for a
+//     submission stored from a device of a branch the partner owns
+//     (creating or updating the partner's FlowSession whose id is the
+//     device's session id, its partner_user_id the device's id with
+//     partner_user_id_type "kiosk_device"), decision.changed and resubmission.requested
+//     for a reviewer's final decision, session.expired. Event ids are
+//     derived from their cause, so a pass repeated after a crash (at
+//     least once: events are written before the cursor moves) adds
+//     nothing twice. Event data name no person and carry no image:
+//     session id, the partner's own user reference, status, next action,
+//     decision, score, reason codes, the reviewer's outcome.
+//
+//   - Worker delivers due events (Webhooks.DueEvents: at most one per
+//     session, the oldest undelivered, so a session's events arrive in
+//     order and a failing session holds back only itself) concurrently
+//     with a bounded pool and a cap per partner, so a dead or slow
+//     endpoint (10 s timeout per request) never slows the others. An
+//     answer 2xx is a delivery; anything else is retried with full jitter
+//     under the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h,
+//     then every 10 h) until three days after the event, then the event
+//     is dead. Each attempt is recorded (status, latency, the first 256
+//     bytes of the answer or the transport error). Notify wakes the
+//     worker at once (a new event, a replay); otherwise it sleeps until
+//     the earliest retry it scheduled or its fallback poll.
+//
+//   - Admin: GET /admin/v1/partners/{id}/events, GET
+//     /admin/v1/events/{id}/attempts, POST /admin/v1/events/{id}/replay,
+//     behind the admin bearer token.
+//
+// Service wires the three (what kyc-central serve does):
+//
+//	svc, err := webhook.New(store, webhook.Config{Logger: logger, Open: func(pid string, sealed []byte) ([]byte, error) {
+//		s, err := partnerapi.OpenWebhookSecret(partnerKey, pid, sealed)
+//		return []byte(s), err
+//	}})
+//	svc.Mount(srv.MountAdmin)  // or svc.Routes(r) from a partnerapi.Config.Routes function
+//	defer svc.Start(ctx)()
+//
+// Code that writes events itself (the partner API's hosted flows, through
+// UpdateFlow; NewEvent gives them the one body shape) or completes a
+// submission calls svc.Notify so they go out at once; otherwise the
+// emitter reads the logs every second and the worker looks for due events
+// every 5 s.
+//
+// Several instances sharing a PostgreSQL store each run a worker: an
+// event may then be sent by two at once (at least once, as Standard
+// Webhooks allows; receivers dedupe by webhook-id). The store has no lease
+// on an event to prevent it.
+//
+// Signing: every request carries webhook-id (the event id, the same on
+// every retry and replay, which receivers dedupe by), webhook-timestamp
+// (unix seconds of the attempt) and webhook-signature, "v1,<base64
+// HMAC-SHA256(key, id.timestamp.body)>" once per valid secret, separated
+// by spaces (two during a rotation's overlap). Secrets are "whsec_" and
+// the base64 of 32 random bytes (NewSecret); the partner API stores them
+// sealed, and the Worker opens them with Config.Open, which returns either
+// the secret as shown ("whsec_...") or the raw key bytes. Receivers
+// (examples/partner) check with Verify, which is the Standard Webhooks
+// reference library's: a wrong signature, or a timestamp more than five
+// minutes off, is refused, comparing in constant time.
+package webhook

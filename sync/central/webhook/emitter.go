@@ -1,0 +1,457 @@
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// Follower cursors (Webhooks.Cursor names).
+const (
+	CursorCompleted = "webhook.completed"
+	CursorReviews   = "webhook.reviews"
+)
+
+// Emitter defaults.
+const (
+	// DefaultEmitterPoll is how often the emitter reads central's logs
+	// when nothing woke it.
+	DefaultEmitterPoll = time.Second
+	// DefaultBatch is how many log entries one read takes.
+	DefaultBatch = 200
+	// kioskTTL is the expiry given a kiosk session's FlowSession before
+	// its completion is recorded (it is COMPLETED a moment later).
+	kioskTTL = 24 * time.Hour
+)
+
+// KioskUserIDType is the partner_user_id_type of a kiosk session: it has
+// no partner user, so its partner_user_id is the device's id (what
+// Get Submission Details is then asked with).
+const KioskUserIDType = "kiosk_device"
+
+// Next actions (the seeds' and the engine's).
+const (
+	NextRetry  = "RETRY"
+	NextStatus = "STATUS"
+	NextExit   = "EXIT"
+)
+
+// EmitterStore is what the emitter needs of central's store.
+type EmitterStore interface {
+	central.Webhooks
+	Completed(ctx context.Context, after int64, limit int) ([]central.Case, error)
+	ReviewChanges(ctx context.Context, deviceID string, after int64, limit int) ([]central.ReviewChange, error)
+	Case(ctx context.Context, ref central.SubmissionRef) (central.Case, error)
+	Device(ctx context.Context, id string) (central.Device, error)
+	PartnersList(ctx context.Context) ([]central.Partner, error)
+	CreateFlow(ctx context.Context, f central.FlowSession) error
+	UpdateFlow(ctx context.Context, partnerID, id string, fn func(*central.FlowSession) ([]central.WebhookEvent, error)) (central.FlowSession, error)
+	ExpiredFlows(ctx context.Context, now time.Time, limit int) ([]central.FlowSession, error)
+}
+
+// EmitterConfig configures an Emitter.
+type EmitterConfig struct {
+	Store EmitterStore // required
+	// Notify is called after a pass wrote events (Worker.Notify).
+	Notify func()
+	// Poll (DefaultEmitterPoll) and Batch (DefaultBatch).
+	Poll  time.Duration
+	Batch int
+	Now   func() time.Time
+	// Logger receives failures; nil discards them.
+	Logger *slog.Logger
+}
+
+// Emitter turns central's changes into partners' webhook events.
+type Emitter struct {
+	cfg  EmitterConfig
+	wake chan struct{}
+}
+
+// NewEmitter returns an emitter; it does nothing until Run or RunOnce.
+func NewEmitter(cfg EmitterConfig) (*Emitter, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("webhook: EmitterConfig needs a Store")
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultEmitterPoll
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Emitter{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+}
+
+// Notify makes the emitter read the logs now (a submission completed, a
+// review changed). It never blocks.
+func (e *Emitter) Notify() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run follows the logs until ctx ends.
+func (e *Emitter) Run(ctx context.Context) error {
+	t := time.NewTicker(e.cfg.Poll)
+	defer t.Stop()
+	for {
+		if _, err := e.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook emitter failed", slog.String("cause", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-e.wake:
+		}
+	}
+}
+
+// RunOnce reads everything new in the logs and the expired sessions,
+// writes their events and moves the cursors; it returns how many events it
+// wrote.
+func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
+	p := &pass{e: e, branches: map[string]string{}, now: e.cfg.Now().UTC()}
+	if err := p.loadOwners(ctx); err != nil {
+		return 0, err
+	}
+	err := p.followCompleted(ctx)
+	if err == nil {
+		err = p.followReviews(ctx)
+	}
+	if err == nil {
+		err = p.expire(ctx)
+	}
+	if p.events > 0 && e.cfg.Notify != nil {
+		e.cfg.Notify()
+	}
+	return p.events, err
+}
+
+// pass is one RunOnce: the owners of branches and the devices' branches
+// read once.
+type pass struct {
+	e        *Emitter
+	now      time.Time
+	owners   map[string]central.Partner // branch → partner
+	branches map[string]string          // device → branch
+	events   int
+}
+
+func (p *pass) loadOwners(ctx context.Context) error {
+	list, err := p.e.cfg.Store.PartnersList(ctx)
+	if err != nil {
+		return fmt.Errorf("webhook: listing partners: %w", err)
+	}
+	p.owners = map[string]central.Partner{}
+	for _, pt := range list {
+		for _, b := range pt.Branches {
+			p.owners[b] = pt
+		}
+	}
+	return nil
+}
+
+// owner is the partner owning the branch of a submission's device.
+func (p *pass) owner(ctx context.Context, deviceID string) (central.Partner, bool, error) {
+	if len(p.owners) == 0 {
+		return central.Partner{}, false, nil
+	}
+	b, ok := p.branches[deviceID]
+	if !ok {
+		d, err := p.e.cfg.Store.Device(ctx, deviceID)
+		switch {
+		case errors.Is(err, central.ErrNotFound):
+		case err != nil:
+			return central.Partner{}, false, fmt.Errorf("webhook: reading device: %w", err)
+		default:
+			b = d.Branch
+		}
+		p.branches[deviceID] = b
+	}
+	pt, ok := p.owners[b]
+	return pt, ok && b != "", nil
+}
+
+func (p *pass) followCompleted(ctx context.Context) error {
+	st := p.e.cfg.Store
+	for {
+		cur, err := st.Cursor(ctx, CursorCompleted)
+		if err != nil {
+			return fmt.Errorf("webhook: reading cursor: %w", err)
+		}
+		cases, err := st.Completed(ctx, cur, p.e.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("webhook: reading completed submissions: %w", err)
+		}
+		last := cur
+		for _, c := range cases {
+			pt, ok, err := p.owner(ctx, c.Ref.DeviceID)
+			if err == nil && ok {
+				err = p.completed(ctx, pt, c)
+			}
+			if err != nil {
+				return errors.Join(err, p.putCursor(ctx, CursorCompleted, cur, last))
+			}
+			last = max(last, c.CompletedSeq)
+		}
+		if err := p.putCursor(ctx, CursorCompleted, cur, last); err != nil {
+			return err
+		}
+		if len(cases) < p.e.cfg.Batch {
+			return nil
+		}
+	}
+}
+
+func (p *pass) putCursor(ctx context.Context, name string, from, to int64) error {
+	if to == from {
+		return nil
+	}
+	if err := p.e.cfg.Store.PutCursor(ctx, name, to); err != nil {
+		return fmt.Errorf("webhook: storing cursor: %w", err)
+	}
+	return nil
+}
+
+// errUnchanged aborts an UpdateFlow that has nothing to change.
+var errUnchanged = errors.New("webhook: nothing to change")
+
+// sessionID is the FlowSession id of a kiosk submission: the device's
+// session id (the submission id when the device gave none).
+func sessionID(c central.Case) string {
+	if c.Summary.SessionID != "" {
+		return c.Summary.SessionID
+	}
+	return c.ID
+}
+
+// completed records a kiosk submission in its partner's FlowSession and
+// writes submission.completed in the same transaction; a submission the
+// session holds already changes nothing (a repeated pass).
+func (p *pass) completed(ctx context.Context, pt central.Partner, c central.Case) error {
+	st := p.e.cfg.Store
+	sid := sessionID(c)
+	err := st.CreateFlow(ctx, central.FlowSession{ID: sid, PartnerID: pt.ID, UserID: c.Ref.DeviceID, UserIDType: KioskUserIDType, Config: json.RawMessage(`{}`),
+		Status: central.FlowInProgress, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: p.now, ExpiresAt: p.now.Add(kioskTTL)})
+	if err != nil && !errors.Is(err, central.ErrPartnerExists) {
+		return fmt.Errorf("webhook: creating the session: %w", err)
+	}
+	_, err = st.UpdateFlow(ctx, pt.ID, sid, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+		if slices.Contains(f.Submissions, c.Ref) {
+			return nil, errUnchanged
+		}
+		f.Submissions = append(f.Submissions, c.Ref)
+		f.Status, f.NextAction, f.ErrorCode = central.FlowCompleted, c.Summary.NextAction, ""
+		f.Attempts = max(f.Attempts, len(f.Submissions), c.Summary.Attempt)
+		f.UpdatedAt = p.now
+		d := flowData(*f)
+		d.Decision, d.Score, d.ReasonCodes, d.Attempt = c.Summary.Decision, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
+		ev, err := p.event(central.EventSubmissionCompleted, pt.ID, sid, d, "completed", c.Ref.DeviceID, c.Ref.Key)
+		return []central.WebhookEvent{ev}, err
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return nil
+	case err != nil:
+		return fmt.Errorf("webhook: recording the completed session: %w", err)
+	}
+	p.events++
+	return nil
+}
+
+func (p *pass) followReviews(ctx context.Context) error {
+	st := p.e.cfg.Store
+	for {
+		cur, err := st.Cursor(ctx, CursorReviews)
+		if err != nil {
+			return fmt.Errorf("webhook: reading cursor: %w", err)
+		}
+		chs, err := st.ReviewChanges(ctx, "", cur, p.e.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("webhook: reading review changes: %w", err)
+		}
+		last := cur
+		for _, ch := range chs {
+			if err := p.reviewed(ctx, ch); err != nil {
+				return errors.Join(err, p.putCursor(ctx, CursorReviews, cur, last))
+			}
+			last = max(last, ch.Review.Seq)
+		}
+		if err := p.putCursor(ctx, CursorReviews, cur, last); err != nil {
+			return err
+		}
+		if len(chs) < p.e.cfg.Batch {
+			return nil
+		}
+	}
+}
+
+// reviewed turns a reviewer's final decision into decision.changed, or
+// resubmission.requested when the reviewer asked for another attempt.
+func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
+	r := ch.Review
+	if r.State != central.ReviewDecided {
+		return nil
+	}
+	typ, next := central.EventDecisionChanged, NextExit
+	switch r.Outcome {
+	case central.OutcomeApprove, central.OutcomeReject:
+	case central.OutcomeResubmit:
+		typ, next = central.EventResubmission, NextRetry
+	default:
+		return nil
+	}
+	pt, ok, err := p.owner(ctx, ch.Ref.DeviceID)
+	if err != nil || !ok {
+		return err
+	}
+	st := p.e.cfg.Store
+	c, err := st.Case(ctx, ch.Ref)
+	if errors.Is(err, central.ErrNotFound) {
+		return nil // erased meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("webhook: reading the case: %w", err)
+	}
+	// The completion first (a no-op when the completed log gave it).
+	if err := p.completed(ctx, pt, c); err != nil {
+		return err
+	}
+	sid := sessionID(c)
+	_, err = st.UpdateFlow(ctx, pt.ID, sid, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+		f.Status, f.NextAction, f.UpdatedAt = central.FlowCompleted, next, p.now
+		d := flowData(*f)
+		d.Decision, d.Score, d.ReasonCodes, d.Attempt = r.Outcome, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
+		d.Review = &ReviewData{Outcome: r.Outcome, Reason: r.Reason, EngineDecision: c.Summary.Decision, DecidedAt: r.DecidedAt}
+		// The store skips an event id it holds: a repeated pass adds
+		// nothing (the session's state is rewritten the same).
+		ev, err := p.event(typ, pt.ID, sid, d, "review", ch.Ref.DeviceID, ch.Ref.Key, fmt.Sprint(r.Seq))
+		return []central.WebhookEvent{ev}, err
+	})
+	if err != nil {
+		return fmt.Errorf("webhook: recording the review in the session: %w", err)
+	}
+	p.events++
+	return nil
+}
+
+// expire marks sessions past their ttl EXPIRED, each with its
+// session.expired in the same transaction.
+func (p *pass) expire(ctx context.Context) error {
+	st := p.e.cfg.Store
+	for {
+		flows, err := st.ExpiredFlows(ctx, p.now, p.e.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("webhook: listing expired sessions: %w", err)
+		}
+		changed := 0
+		for _, fl := range flows {
+			_, err := st.UpdateFlow(ctx, fl.PartnerID, fl.ID, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+				switch f.Status {
+				case central.FlowCompleted, central.FlowError, central.FlowExpired:
+					return nil, errUnchanged
+				}
+				if !f.ExpiresAt.Before(p.now) {
+					return nil, errUnchanged
+				}
+				f.Status, f.NextAction, f.UpdatedAt = central.FlowExpired, NextExit, p.now
+				ev, err := p.event(central.EventSessionExpired, f.PartnerID, f.ID, flowData(*f), "expired", f.PartnerID, f.ID)
+				return []central.WebhookEvent{ev}, err
+			})
+			switch {
+			case errors.Is(err, errUnchanged), errors.Is(err, central.ErrNotFound):
+			case err != nil:
+				return fmt.Errorf("webhook: expiring a session: %w", err)
+			default:
+				changed++
+				p.events++
+			}
+		}
+		if len(flows) < p.e.cfg.Batch || changed == 0 {
+			return nil
+		}
+	}
+}
+
+// Body is a webhook's JSON body, as Standard Webhooks shapes it.
+type Body struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      Data      `json:"data"`
+}
+
+// Data is what an event tells about a session: no names, no images.
+type Data struct {
+	SessionID         string             `json:"session_id"`
+	PartnerUserID     string             `json:"partner_user_id,omitempty"`
+	PartnerUserIDType string             `json:"partner_user_id_type,omitempty"`
+	Status            central.FlowStatus `json:"status"`
+	NextAction        string             `json:"next_action,omitempty"`
+	ErrorCode         string             `json:"error_code,omitempty"`
+	Attempts          int                `json:"attempts"`
+	// Decision is the engine's (approve, review, reject, escalate) in
+	// submission.completed, the reviewer's (approve, reject, resubmit)
+	// after a review.
+	Decision    string      `json:"decision,omitempty"`
+	Score       *float64    `json:"score,omitempty"`
+	ReasonCodes []string    `json:"reason_codes,omitempty"`
+	Attempt     int         `json:"attempt,omitempty"` // the submission's attempt number
+	Review      *ReviewData `json:"review,omitempty"`
+}
+
+// ReviewData is a reviewer's decision as an event tells it.
+type ReviewData struct {
+	Outcome        string    `json:"outcome"`
+	Reason         string    `json:"reason,omitempty"` // a reject reason code
+	EngineDecision string    `json:"engine_decision,omitempty"`
+	DecidedAt      time.Time `json:"decided_at,omitzero"`
+}
+
+func flowData(f central.FlowSession) Data {
+	return Data{SessionID: f.ID, PartnerUserID: f.UserID, PartnerUserIDType: f.UserIDType, Status: f.Status,
+		NextAction: f.NextAction, ErrorCode: f.ErrorCode, Attempts: f.Attempts}
+}
+
+// event builds an event whose id is derived from its cause.
+func (p *pass) event(typ, partnerID, sessionID string, d Data, cause ...string) (central.WebhookEvent, error) {
+	return NewEvent(typ, partnerID, sessionID, d, p.now, EventID(typ, cause...))
+}
+
+// NewEvent builds an event with its signed body; the partner API uses it
+// for the events of its own paths (hosted flows) so every event has one
+// shape.
+func NewEvent(typ, partnerID, sessionID string, d Data, at time.Time, id string) (central.WebhookEvent, error) {
+	body, err := json.Marshal(Body{Type: typ, Timestamp: at.UTC(), Data: d})
+	if err != nil {
+		return central.WebhookEvent{}, fmt.Errorf("webhook: encoding the event: %w", err)
+	}
+	return central.WebhookEvent{ID: id, PartnerID: partnerID, SessionID: sessionID, Type: typ, Payload: body, CreatedAt: at.UTC()}, nil
+}
+
+// EventID derives an event id from what caused it, so writing it again
+// (a repeated pass) is recognised: "evt_" and 26 hex digits of a hash.
+func EventID(typ string, cause ...string) string {
+	h := sha256.New()
+	h.Write([]byte(typ))
+	for _, c := range cause {
+		h.Write([]byte{0})
+		h.Write([]byte(c))
+	}
+	return "evt_" + hex.EncodeToString(h.Sum(nil))[:26]
+}

@@ -1,0 +1,302 @@
+package webhook
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// devicePayload is a payload captured from a real `kyc verify` (the
+// console's testdata), with its session id set.
+func devicePayload(t testing.TB, session string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "console", "testdata", "payload_device.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["session_id"] = session
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// personalStrings are the payload's document strings (names, numbers,
+// dates), which no event may carry.
+func personalStrings(t testing.TB, payload []byte) []string {
+	t.Helper()
+	var m struct {
+		Report struct {
+			Document any `json:"document"`
+		} `json:"report"`
+	}
+	if err := json.Unmarshal(payload, &m); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case string:
+			if len(v) >= 4 {
+				out = append(out, v)
+			}
+		}
+	}
+	walk(m.Report.Document)
+	if len(out) == 0 {
+		t.Fatal("the payload has no document strings to look for")
+	}
+	return out
+}
+
+// enrol records a device of branch.
+func enrol(t testing.TB, st central.Store, id, branch string) {
+	t.Helper()
+	ctx := context.Background()
+	h := sha256.Sum256([]byte("token-" + id))
+	now := time.Now().UTC()
+	if err := st.CreateEnrollToken(ctx, central.EnrollToken{Hash: h, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Branch: branch}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	if err := st.Enroll(ctx, h, central.Device{ID: id, PublicKey: pub, Branch: branch, EnrolledAt: now}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storeSubmission stores a complete submission (no images: complete at
+// once, as central's ingest stores one) and returns its ref.
+func storeSubmission(t testing.TB, st central.Store, device, id string, pl []byte) central.SubmissionRef {
+	t.Helper()
+	now := time.Now().UTC()
+	sum := central.Summarize(pl)
+	key := protocol.SubmissionKey(id)
+	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: now.Add(-time.Minute),
+		ReceivedAt: now, Verdict: "ok", AttestationFresh: true, Payload: pl, Summary: &sum}
+	if _, _, err := st.BeginSubmission(context.Background(), sub); err != nil {
+		t.Fatal(err)
+	}
+	return central.SubmissionRef{DeviceID: device, Key: key}
+}
+
+// decide records a reviewer's final decision.
+func decide(t testing.TB, st central.Store, ref central.SubmissionRef, outcome string) {
+	t.Helper()
+	_, err := st.UpdateReview(context.Background(), ref, func(c central.Case) (central.Review, central.AuditEvent, error) {
+		now := time.Now().UTC()
+		rv := c.Review
+		rv.State, rv.Outcome, rv.DecidedBy, rv.DecidedAt = central.ReviewDecided, outcome, "ana", now
+		if outcome == central.OutcomeReject {
+			rv.Reason = "document_expired"
+		}
+		return rv, central.AuditEvent{ID: "decide-" + c.ID + outcome, At: now, Actor: "user:ana", Action: "case.decide",
+			Subject: "case:" + c.Ref.DeviceID + "/" + c.Ref.Key}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newEmitter(t testing.TB, st EmitterStore, notify func()) *Emitter {
+	t.Helper()
+	e, err := NewEmitter(EmitterConfig{Store: st, Notify: notify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func runEmitter(t testing.TB, e *Emitter, want int) {
+	t.Helper()
+	n, err := e.RunOnce(context.Background())
+	if err != nil || n != want {
+		t.Fatalf("RunOnce = %d, %v; want %d events", n, err, want)
+	}
+}
+
+// allowedData are the only keys an event's data may have.
+var allowedData = map[string]bool{"session_id": true, "partner_user_id": true, "partner_user_id_type": true, "status": true,
+	"next_action": true, "error_code": true, "attempts": true, "decision": true, "score": true, "reason_codes": true,
+	"attempt": true, "review": true}
+
+func decodeBody(t testing.TB, ev central.WebhookEvent) (Body, map[string]any) {
+	t.Helper()
+	var b Body
+	var raw struct {
+		Data map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(ev.Payload, &b); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(ev.Payload, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for k := range raw.Data {
+		if !allowedData[k] {
+			t.Errorf("event data carries %q", k)
+		}
+	}
+	return b, raw.Data
+}
+
+func TestEmitterKioskSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, st central.Store) {
+		ctx := context.Background()
+		notified := 0
+		e := newEmitter(t, st, func() { notified++ })
+		runEmitter(t, e, 0) // no partner, nothing at all
+
+		addPartner(t, st, "p1", "", []string{"JKT-Selatan"})
+		addPartner(t, st, "p2", "", []string{"BDG"})
+		enrol(t, st, "dev-a", "JKT-Selatan")
+		enrol(t, st, "dev-x", "Surabaya") // a branch nobody owns
+		pl := devicePayload(t, "sess-1")
+		ref := storeSubmission(t, st, "dev-a", "sub-1", pl)
+		storeSubmission(t, st, "dev-x", "sub-x", devicePayload(t, "sess-x"))
+
+		runEmitter(t, e, 1)
+		if notified != 1 {
+			t.Fatalf("worker notified %d times", notified)
+		}
+		evs, err := st.Events(ctx, "", 0, 100)
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("events %+v, %v", evs, err)
+		}
+		ev := evs[0]
+		if ev.PartnerID != "p1" || ev.SessionID != "sess-1" || ev.Type != central.EventSubmissionCompleted || !strings.HasPrefix(ev.ID, "evt_") {
+			t.Fatalf("event %+v", ev)
+		}
+		body, _ := decodeBody(t, ev)
+		sum := central.Summarize(pl)
+		if body.Type != ev.Type || body.Data.SessionID != "sess-1" || body.Data.Status != central.FlowCompleted ||
+			body.Data.Decision != sum.Decision || body.Data.Score == nil || *body.Data.Score != sum.Score ||
+			body.Data.NextAction != sum.NextAction || len(body.Data.ReasonCodes) == 0 || body.Data.Attempts != 1 ||
+			body.Data.PartnerUserID != "dev-a" || body.Data.PartnerUserIDType != KioskUserIDType {
+			t.Fatalf("body %+v", body)
+		}
+		for _, s := range personalStrings(t, pl) {
+			if strings.Contains(string(ev.Payload), s) {
+				t.Errorf("the event carries the document's %q", s)
+			}
+		}
+		f, err := st.Flow(ctx, "p1", "sess-1")
+		if err != nil || f.Status != central.FlowCompleted || len(f.Submissions) != 1 || f.Submissions[0] != ref || f.NextAction != sum.NextAction {
+			t.Fatalf("flow %+v, %v", f, err)
+		}
+		if _, err := st.Flow(ctx, "p2", "sess-1"); err == nil {
+			t.Fatal("another partner has the session")
+		}
+
+		// A pass repeated from the start (central stopped before the cursor
+		// moved) adds nothing.
+		if err := st.PutCursor(ctx, CursorCompleted, 0); err != nil {
+			t.Fatal(err)
+		}
+		runEmitter(t, e, 0)
+
+		// A reviewer's decisions: claimed (nothing), then decided.
+		if _, err := st.UpdateReview(ctx, ref, func(c central.Case) (central.Review, central.AuditEvent, error) {
+			rv := c.Review
+			rv.State, rv.Assignee = central.ReviewClaimed, "ana"
+			return rv, central.AuditEvent{ID: "claim", At: time.Now().UTC(), Actor: "user:ana", Action: "case.claim"}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		runEmitter(t, e, 0)
+		decide(t, st, ref, central.OutcomeReject)
+		runEmitter(t, e, 1)
+		decide(t, st, ref, central.OutcomeResubmit)
+		runEmitter(t, e, 1)
+		if err := st.PutCursor(ctx, CursorReviews, 0); err != nil {
+			t.Fatal(err)
+		}
+		// The log holds each review once, at its last change: the resubmission
+		// again, counted as written and skipped by the store as known.
+		runEmitter(t, e, 1)
+		evs, _ = st.Events(ctx, "p1", 0, 100)
+		var types []string
+		for _, ev := range evs {
+			types = append(types, ev.Type)
+		}
+		if strings.Join(types, " ") != "submission.completed decision.changed resubmission.requested" {
+			t.Fatalf("events %v", types)
+		}
+		dc, _ := decodeBody(t, evs[1])
+		if dc.Data.Decision != central.OutcomeReject || dc.Data.Review == nil || dc.Data.Review.Outcome != central.OutcomeReject ||
+			dc.Data.Review.Reason != "document_expired" || dc.Data.Review.EngineDecision != sum.Decision || dc.Data.NextAction != NextExit {
+			t.Fatalf("decision.changed %+v", dc.Data)
+		}
+		rs, _ := decodeBody(t, evs[2])
+		if rs.Data.Decision != central.OutcomeResubmit || rs.Data.NextAction != NextRetry {
+			t.Fatalf("resubmission.requested %+v", rs.Data)
+		}
+		if f, _ := st.Flow(ctx, "p1", "sess-1"); f.NextAction != NextRetry {
+			t.Fatalf("flow after resubmission %+v", f)
+		}
+
+		// The device's second attempt in the same session.
+		storeSubmission(t, st, "dev-a", "sub-2", devicePayload(t, "sess-1"))
+		runEmitter(t, e, 1)
+		if f, _ := st.Flow(ctx, "p1", "sess-1"); len(f.Submissions) != 2 || f.Attempts != 2 {
+			t.Fatalf("flow after a second attempt %+v", f)
+		}
+	})
+}
+
+func TestEmitterExpiresSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, st central.Store) {
+		ctx := context.Background()
+		addPartner(t, st, "p1", "", nil)
+		now := time.Now().UTC()
+		for _, f := range []central.FlowSession{
+			{ID: "ses_old", PartnerID: "p1", UserID: "u-42", UserIDType: "customer_id", Config: json.RawMessage(`{}`), Status: central.FlowCreated,
+				CreatedAt: now.Add(-2 * time.Hour), UpdatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)},
+			{ID: "ses_live", PartnerID: "p1", Config: json.RawMessage(`{}`), Status: central.FlowInProgress,
+				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)},
+			{ID: "ses_done", PartnerID: "p1", Config: json.RawMessage(`{}`), Status: central.FlowCompleted,
+				CreatedAt: now.Add(-2 * time.Hour), UpdatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)},
+		} {
+			if err := st.CreateFlow(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e := newEmitter(t, st, nil)
+		runEmitter(t, e, 1)
+		runEmitter(t, e, 0)
+		evs, _ := st.Events(ctx, "p1", 0, 10)
+		if len(evs) != 1 || evs[0].Type != central.EventSessionExpired || evs[0].SessionID != "ses_old" {
+			t.Fatalf("events %+v", evs)
+		}
+		b, _ := decodeBody(t, evs[0])
+		if b.Data.Status != central.FlowExpired || b.Data.PartnerUserID != "u-42" || b.Data.PartnerUserIDType != "customer_id" {
+			t.Fatalf("session.expired %+v", b.Data)
+		}
+		if f, _ := st.Flow(ctx, "p1", "ses_old"); f.Status != central.FlowExpired {
+			t.Fatalf("flow %+v", f)
+		}
+	})
+}

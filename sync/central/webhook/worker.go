@@ -1,0 +1,448 @@
+package webhook
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// Delivery defaults.
+const (
+	// DefaultTimeout bounds one delivery request, connection to answer.
+	DefaultTimeout = 10 * time.Second
+	// DefaultWorkers is how many deliveries run at once.
+	DefaultWorkers = 16
+	// DefaultPerPartner is how many of them one partner may hold, so a
+	// partner whose endpoint hangs keeps at most this many slots.
+	DefaultPerPartner = 4
+	// DefaultMaxAge is how long after its creation an event is retried
+	// before it is dead.
+	DefaultMaxAge = 72 * time.Hour
+	// DefaultPoll is how often the worker looks for due events it was not
+	// told about (written by another instance, or a Notify it missed).
+	DefaultPoll = 5 * time.Second
+	// ExcerptBytes is how much of an answer an attempt keeps.
+	ExcerptBytes = 256
+	// drainBytes is how much more of an answer is read (and dropped) so
+	// the connection can be reused.
+	drainBytes = 64 << 10
+	// errorPause is how long the worker waits after the store failed.
+	errorPause = time.Second
+)
+
+// StandardSchedule is the Standard Webhooks retry schedule after the
+// first (immediate) attempt: the n-th retry waits up to StandardSchedule[n-1]
+// (full jitter), the last entry repeating until the event's MaxAge.
+var StandardSchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour,
+}
+
+// Store is what the worker needs of central's store.
+type Store interface {
+	central.Webhooks
+	Partner(ctx context.Context, id string) (central.Partner, error)
+}
+
+// Config configures a Worker.
+type Config struct {
+	Store Store // required
+	// Open opens a partner's sealed webhook secret
+	// (central.WebhookSecret.Sealed) into the secret as shown
+	// ("whsec_...") or the raw key; required. With the partner API:
+	//
+	//	func(pid string, sealed []byte) ([]byte, error) {
+	//		s, err := partnerapi.OpenWebhookSecret(key, pid, sealed)
+	//		return []byte(s), err
+	//	}
+	Open func(partnerID string, sealed []byte) ([]byte, error)
+	// Client sends the requests; nil means one without redirects (a 3xx
+	// is a failed attempt, as Standard Webhooks says) and the system
+	// roots. Its own Timeout, if any, is kept; Timeout applies anyway.
+	Client *http.Client
+	// Timeout bounds one request (DefaultTimeout).
+	Timeout time.Duration
+	// Workers and PerPartner bound concurrent deliveries (defaults above).
+	Workers, PerPartner int
+	// Schedule is the retry schedule (StandardSchedule); tests shorten it.
+	Schedule []time.Duration
+	// MaxAge is how long after its creation an event is retried
+	// (DefaultMaxAge).
+	MaxAge time.Duration
+	// Poll is the fallback look for due events (DefaultPoll).
+	Poll time.Duration
+	// Now is the clock (time.Now); Jitter picks a delay in [0, max]
+	// (uniform when nil).
+	Now    func() time.Time
+	Jitter func(max time.Duration) time.Duration
+	// UserAgent of the requests ("kyc-central-webhooks").
+	UserAgent string
+	Logger    *slog.Logger
+}
+
+// Worker delivers webhook events. Run it once per central instance.
+type Worker struct {
+	cfg  Config
+	wake chan struct{}
+
+	mu         sync.Mutex
+	inflight   map[string]bool // event ids being delivered
+	perPartner map[string]int
+	// gen counts finished deliveries; finished maps an event id to the gen
+	// its delivery finished at, so a due list read before that (which
+	// still shows the event due) does not send it again.
+	gen      int64
+	finished map[string]int64
+	retries  timeHeap // retry times this worker scheduled
+	wg       sync.WaitGroup
+}
+
+// NewWorker returns a worker; it does nothing until Run or RunOnce.
+func NewWorker(cfg Config) (*Worker, error) {
+	if cfg.Store == nil || cfg.Open == nil {
+		return nil, errors.New("webhook: Config needs a Store and Open")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.PerPartner <= 0 {
+		cfg.PerPartner = DefaultPerPartner
+	}
+	cfg.PerPartner = min(cfg.PerPartner, cfg.Workers)
+	if len(cfg.Schedule) == 0 {
+		cfg.Schedule = StandardSchedule
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Jitter == nil {
+		cfg.Jitter = func(max time.Duration) time.Duration {
+			if max <= 0 {
+				return 0
+			}
+			return rand.N(max + 1)
+		}
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "kyc-central-webhooks"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{
+			Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: cfg.PerPartner, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return &Worker{cfg: cfg, wake: make(chan struct{}, 1), inflight: map[string]bool{}, perPartner: map[string]int{}, finished: map[string]int64{}}, nil
+}
+
+// Notify wakes the worker to look for due events now: after events were
+// written (the emitter, the partner API) or replayed. It never blocks.
+func (w *Worker) Notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers events until ctx ends, then waits for the deliveries under
+// way (each bounded by Timeout) and returns nil.
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.cfg.Client.CloseIdleConnections()
+	defer w.wg.Wait()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		wait := w.cfg.Poll
+		if _, err := w.start(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: reading due events failed", slog.String("cause", err.Error()))
+			wait = errorPause
+		}
+		if next, ok := w.nextRetry(); ok {
+			wait = min(wait, max(next.Sub(w.cfg.Now()), 0))
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// RunOnce delivers the events due now (one per session) and waits for
+// those deliveries; it returns how many events it tried.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	n, err := w.start(ctx)
+	w.wg.Wait()
+	return n, err
+}
+
+// start reads the due events and starts a delivery for each not under way
+// already, within the pool's and each partner's limits. Completions notify
+// the worker, which then looks again (a session's next event).
+func (w *Worker) start(ctx context.Context) (int, error) {
+	now := w.cfg.Now()
+	w.mu.Lock()
+	for w.retries.Len() > 0 && !w.retries[0].After(now) {
+		heap.Pop(&w.retries)
+	}
+	busy := len(w.inflight)
+	gen := w.gen
+	for id, g := range w.finished {
+		if g <= gen { // the read below sees it finished
+			delete(w.finished, id)
+		}
+	}
+	w.mu.Unlock()
+	if busy >= w.cfg.Workers {
+		return 0, nil
+	}
+	// Ask for more than the free slots: the answer includes the events
+	// under way and those of partners at their cap, which are skipped.
+	limit := max(busy+w.cfg.Workers*4, 256)
+	evs, err := w.cfg.Store.DueEvents(ctx, now, limit)
+	if err != nil {
+		return 0, fmt.Errorf("webhook: due events: %w", err)
+	}
+	started := 0
+	for _, ev := range evs {
+		w.mu.Lock()
+		if len(w.inflight) >= w.cfg.Workers {
+			w.mu.Unlock()
+			break
+		}
+		if w.inflight[ev.ID] || w.finished[ev.ID] > gen || w.perPartner[ev.PartnerID] >= w.cfg.PerPartner {
+			w.mu.Unlock()
+			continue
+		}
+		w.inflight[ev.ID] = true
+		w.perPartner[ev.PartnerID]++
+		w.wg.Add(1)
+		w.mu.Unlock()
+		started++
+		go func() {
+			defer w.wg.Done()
+			w.deliver(context.WithoutCancel(ctx), ev)
+			w.mu.Lock()
+			w.gen++
+			w.finished[ev.ID] = w.gen
+			delete(w.inflight, ev.ID)
+			if w.perPartner[ev.PartnerID]--; w.perPartner[ev.PartnerID] <= 0 {
+				delete(w.perPartner, ev.PartnerID)
+			}
+			w.mu.Unlock()
+			w.Notify()
+		}()
+	}
+	return started, nil
+}
+
+// nextRetry is the earliest retry this worker scheduled that is still to
+// come.
+func (w *Worker) nextRetry() (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.retries.Len() == 0 {
+		return time.Time{}, false
+	}
+	return w.retries[0], true
+}
+
+// Result is one attempt's outcome.
+type Result struct {
+	Delivered bool
+	NextAt    time.Time // zero when delivered or dead
+	DeadAt    time.Time
+	Attempt   central.DeliveryAttempt
+}
+
+// deliver makes one attempt and records it. It runs detached from Run's
+// ctx (bounded by Timeout) so an attempt begun is always recorded.
+func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
+	res := w.attempt(ctx, ev)
+	if err := w.cfg.Store.RecordAttempt(ctx, res.Attempt, res.Delivered, res.NextAt, res.DeadAt); err != nil {
+		w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: recording the attempt failed",
+			slog.String("event", ev.ID), slog.String("cause", err.Error()))
+		// The event is still due as stored: hold its slot a moment, so a
+		// store that fails writes is not answered by a resend loop.
+		time.Sleep(errorPause)
+		return
+	}
+	lvl, msg := slog.LevelDebug, "webhook delivered"
+	switch {
+	case !res.DeadAt.IsZero():
+		lvl, msg = slog.LevelWarn, "webhook dead: retries exhausted"
+	case !res.Delivered:
+		lvl, msg = slog.LevelInfo, "webhook attempt failed"
+		w.mu.Lock()
+		heap.Push(&w.retries, res.NextAt)
+		w.mu.Unlock()
+	}
+	w.cfg.Logger.LogAttrs(ctx, lvl, msg, slog.String("event", ev.ID), slog.String("partner", ev.PartnerID),
+		slog.String("type", ev.Type), slog.Int("attempt", ev.Attempts+1), slog.Int("status", res.Attempt.Status),
+		slog.Float64("latency_ms", res.Attempt.LatencyMS), slog.Time("next_at", res.NextAt))
+}
+
+// attempt sends ev once and decides what follows.
+func (w *Worker) attempt(ctx context.Context, ev central.WebhookEvent) Result {
+	at := w.cfg.Now().UTC()
+	a := central.DeliveryAttempt{EventID: ev.ID, At: at}
+	start := time.Now()
+	status, excerpt, err := w.send(ctx, ev, at)
+	a.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+	a.Status, a.Excerpt = status, excerpt
+	if err != nil {
+		a.Excerpt = clip(err.Error(), ExcerptBytes)
+	}
+	if err == nil && status >= 200 && status < 300 {
+		return Result{Delivered: true, Attempt: a}
+	}
+	next := at.Add(w.Backoff(ev.Attempts + 1))
+	if next.Sub(ev.CreatedAt) > w.cfg.MaxAge {
+		return Result{DeadAt: at, Attempt: a}
+	}
+	return Result{NextAt: next, Attempt: a}
+}
+
+// Backoff is the wait after the failed attempt number n (1 for the first):
+// full jitter under the schedule's n-th entry (the last one repeating).
+func (w *Worker) Backoff(n int) time.Duration {
+	s := w.cfg.Schedule
+	return w.cfg.Jitter(s[min(max(n, 1), len(s))-1])
+}
+
+// errNoEndpoint is an attempt's error when the partner has no endpoint.
+var errNoEndpoint = errors.New("the partner has no webhook endpoint")
+
+// send POSTs the event and returns the answer's status and excerpt.
+func (w *Worker) send(ctx context.Context, ev central.WebhookEvent, at time.Time) (int, string, error) {
+	p, err := w.cfg.Store.Partner(ctx, ev.PartnerID)
+	if err != nil {
+		if errors.Is(err, central.ErrNotFound) {
+			return 0, "", errors.New("the partner no longer exists")
+		}
+		return 0, "", errors.New("reading the partner failed")
+	}
+	if p.Disabled {
+		return 0, "", errors.New("the partner is disabled")
+	}
+	if p.Webhook.URL == "" {
+		return 0, "", errNoEndpoint
+	}
+	keys, err := w.keys(p, at)
+	if err != nil {
+		return 0, "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.Webhook.URL, strings.NewReader(string(ev.Payload)))
+	if err != nil {
+		return 0, "", errors.New("the webhook URL is invalid")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", w.cfg.UserAgent)
+	if err := SetHeaders(req.Header, keys, ev.ID, at, ev.Payload); err != nil {
+		return 0, "", err
+	}
+	resp, err := w.cfg.Client.Do(req)
+	if err != nil {
+		return 0, "", transportError(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, ExcerptBytes)
+	n, _ := io.ReadFull(resp.Body, buf)
+	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
+	return resp.StatusCode, clip(string(buf[:n]), ExcerptBytes), nil
+}
+
+// keys opens the partner's secrets valid at at.
+func (w *Worker) keys(p central.Partner, at time.Time) ([][]byte, error) {
+	var keys [][]byte
+	for _, s := range p.Webhook.Secrets {
+		if !s.NotAfter.IsZero() && !at.Before(s.NotAfter) {
+			continue
+		}
+		opened, err := w.cfg.Open(p.ID, s.Sealed)
+		if err != nil {
+			return nil, errors.New("opening the webhook secret failed")
+		}
+		k, err := keyOf(opened)
+		if err != nil {
+			return nil, errors.New("the webhook secret is malformed")
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("the partner has no valid webhook secret")
+	}
+	return keys, nil
+}
+
+// transportError describes a failed request without the URL (which the
+// admin sees anyway, and may carry a token in its query).
+func transportError(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			err = inner
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("timed out")
+	}
+	return err
+}
+
+// clip cuts s to at most n bytes, as valid UTF-8 without NUL bytes (a
+// store's text column holds it).
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
+}
+
+// timeHeap is a min-heap of times.
+type timeHeap []time.Time
+
+func (h timeHeap) Len() int           { return len(h) }
+func (h timeHeap) Less(i, j int) bool { return h[i].Before(h[j]) }
+func (h timeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap) Push(x any)        { *h = append(*h, x.(time.Time)) }
+func (h *timeHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
