@@ -2,22 +2,17 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
 	"github.com/openkyc/kyc/sync/central/console"
@@ -37,35 +32,7 @@ var stdin io.Reader = os.Stdin
 // (mode 0600, written atomically) when missing, as the box and sign keys
 // are kept. Instances sharing a store must share it.
 func loadOrCreateConsoleKey(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		key := make([]byte, auth.KeySize)
-		rand.Read(key)
-		err := atomicfile.Create(path, []byte(consoleKeyMagic+base64.StdEncoding.EncodeToString(key)+"\n"))
-		if errors.Is(err, fs.ErrExist) {
-			return loadOrCreateConsoleKey(path) // another instance made it meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("creating the console key: %w", err)
-		}
-		return key, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the console key: %w", err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the console key: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("the console key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
-	}
-	rest, ok := bytes.CutPrefix(data, []byte(consoleKeyMagic))
-	key, derr := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(rest)))
-	if !ok || derr != nil || len(key) != auth.KeySize {
-		return nil, fmt.Errorf("the console key %s is malformed", path)
-	}
-	return key, nil
+	return central.LoadOrCreateSecret(path, "the console key", consoleKeyMagic, auth.KeySize)
 }
 
 // mountConsole serves the review console at /console/ on srv.

@@ -1,22 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 )
@@ -32,35 +27,7 @@ const partnerKeyMagic = "openkyc-central-partner-key-v1\n"
 // file (mode 0600, written atomically) when missing, as the console key
 // is kept. Instances sharing a store must share it.
 func loadOrCreatePartnerKey(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		key := make([]byte, partnerapi.SecretKeySize)
-		rand.Read(key)
-		err := atomicfile.Create(path, []byte(partnerKeyMagic+base64.StdEncoding.EncodeToString(key)+"\n"))
-		if errors.Is(err, fs.ErrExist) {
-			return loadOrCreatePartnerKey(path) // another instance made it meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("creating the partner key: %w", err)
-		}
-		return key, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the partner key: %w", err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the partner key: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("the partner key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
-	}
-	rest, ok := bytes.CutPrefix(data, []byte(partnerKeyMagic))
-	key, derr := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(rest)))
-	if !ok || derr != nil || len(key) != partnerapi.SecretKeySize {
-		return nil, fmt.Errorf("the partner key %s is malformed", path)
-	}
-	return key, nil
+	return central.LoadOrCreateSecret(path, "the partner key", partnerKeyMagic, partnerapi.SecretKeySize)
 }
 
 // partnerKeyPath is the partner key's file: the flag, else DATA/partner.key.

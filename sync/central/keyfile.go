@@ -2,6 +2,7 @@ package central
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -60,4 +61,21 @@ func (f keyFile) create(path string, generate func() ([]byte, error)) ([]byte, e
 		return nil, fmt.Errorf("creating %s: %w", f.what, err)
 	}
 	return secret, nil
+}
+
+// ErrSecretFile means a secret file of LoadOrCreateSecret is malformed or
+// readable by others.
+var ErrSecretFile = errors.New("central: secret file malformed or readable by others")
+
+// LoadOrCreateSecret reads the random secret of size bytes kept in the file
+// at path in the format of central's key files (magic line, base64; mode
+// 0600), creating it when it is missing: the console's and the partner
+// API's keys, which instances sharing a store share like the box key.
+func LoadOrCreateSecret(path, what, magic string, size int) ([]byte, error) {
+	f := keyFile{what: what, magic: magic, size: size, bad: ErrSecretFile}
+	return f.loadOrCreate(path, func() ([]byte, error) {
+		secret := make([]byte, size)
+		rand.Read(secret)
+		return secret, nil
+	})
 }
