@@ -54,16 +54,24 @@ func (c *Console) caseRef(r *http.Request, v *Viewer) (central.SubmissionRef, er
 var imageNames = []string{"front", "back", "selfie"}
 
 type caseData struct {
-	Case    central.Case
-	Href    string
-	Device  central.Device
-	P       *payloadView
-	Erased  bool // the payload was removed by retention
-	Images  []string
-	FrontW  int
-	FrontH  int
-	Shapes  []shape
-	History []central.Case
+	Case   central.Case
+	Href   string
+	Device central.Device
+	P      *payloadView
+	Erased bool // the payload was removed by retention
+	Images []string
+	FrontW int
+	FrontH int
+	Shapes []shape
+	// The evidence in words (the drawing's text alternative), the
+	// screen/print verdicts shown beside it, and whether the front is a
+	// JPEG whose error level analysis is shown (evidence.go).
+	Evidence []evidenceItem
+	Verdicts []reproductionVerdict
+	ELA      bool
+	ShowELA  bool    // asked for (?ela=1): computed and audited only then
+	DotR     float64 // the radius of a copy-move pair's end points, in the photo's pixels
+	History  []central.Case
 	// What v may do now.
 	CanClaim, CanRelease, CanDecide, CanConfirm, CanResolve bool
 	Mine                                                    bool
@@ -111,7 +119,7 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 		return err
 	}
 	d := caseData{Case: cs, Href: caseHref(ref), P: parsePayload(sub.Payload), Erased: !sub.FieldsErasedAt.IsZero(),
-		RejectReasons: rejectReasons, FourEyesScore: c.cfg.FourEyesScore}
+		RejectReasons: rejectReasons, FourEyesScore: c.cfg.FourEyesScore, ShowELA: r.URL.Query().Get("ela") == "1"}
 	devs, err := c.devices(ctx)
 	if err != nil {
 		return err
@@ -127,11 +135,22 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 		if doc.Forensics != nil {
 			d.Shapes = overlays(doc.Forensics.Checks)
 		}
-		if len(d.Shapes) > 0 {
-			if data, err := c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front"); err == nil {
-				if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
-					d.FrontW, d.FrontH = cfg.Width, cfg.Height
+		// Where the engine found the printed face: on the rectified page,
+		// mapped into the photo (evidence.go).
+		if s, ok := portraitShape(doc); ok {
+			d.Shapes = append(d.Shapes, s)
+		}
+		d.Evidence = evidenceItems(d.Shapes)
+		d.Verdicts = reproductionVerdicts(doc.Liveness)
+		if data, err := c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front"); err == nil {
+			// The header only: the size of the drawing's frame.
+			if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
+				d.FrontW, d.FrontH = cfg.Width, cfg.Height
+				if exifOrientation(data) >= 5 { // shown turned a quarter
+					d.FrontW, d.FrontH = d.FrontH, d.FrontW
 				}
+				d.DotR = max(2, roundTenth(float64(max(cfg.Width, cfg.Height))/400))
+				_, _, d.ELA = jpegSize(data)
 			}
 		}
 		d.Fields = fieldRows(doc)
@@ -244,13 +263,22 @@ func (c *Console) caseImage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		return err
 	}
 	name := r.PathValue("name")
-	if !slices.Contains(imageNames, name) && name != "portrait" {
+	if !slices.Contains(imageNames, name) && name != "portrait" && name != "ela" {
 		return fail(http.StatusNotFound, "not_found")
 	}
 	var data []byte
-	if name == "portrait" {
+	switch name {
+	case "portrait":
 		data, err = c.portrait(ctx, ref)
-	} else {
+	case "ela":
+		// The front's error level analysis (evidence.go), computed
+		// here: only for a JPEG front within the size bound.
+		if data, err = c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front"); err == nil {
+			if data, err = elaPNG(ctx, data); errors.Is(err, errNotELA) {
+				err = central.ErrNotFound
+			}
+		}
+	default:
 		data, err = c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, name)
 	}
 	if errors.Is(err, central.ErrNotFound) || err == nil && len(data) == 0 {

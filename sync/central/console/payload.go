@@ -70,6 +70,7 @@ type documentView struct {
 	Expired    bool                 `json:"expired"`
 	Forensics  *checksView          `json:"forensics"`
 	Liveness   *checksView          `json:"liveness"`
+	Front      *sideView            `json:"front"` // where the page is in the photo (evidence.go)
 	Portrait   *struct {
 		Box   boxView `json:"box"`
 		Score float64 `json:"score"`
@@ -233,9 +234,10 @@ func evidenceText(ev map[string]json.RawMessage) []string {
 // shape is one piece of forensic evidence drawn over the document image,
 // in the image's pixel coordinates.
 type shape struct {
-	Kind       string // rect, line, cell
+	Kind       string // rect, line, cell, poly
 	X, Y, W, H float64
 	X2, Y2     float64 // line end
+	Points     string  // poly: "x,y x,y ..."
 	Label      string  // the check's name
 	Class      string  // region, source, target, pair, heat
 	Opacity    float64
