@@ -7,12 +7,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"io"
 	"net"
 	"net/http"
@@ -25,10 +21,8 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
-	"github.com/openkyc/kyc/sync/central/pki"
-	"github.com/openkyc/kyc/sync/central/seal"
-	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/central/webhook"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -49,55 +43,15 @@ type env struct {
 
 func startCentral(t *testing.T) *env {
 	t.Helper()
-	dir := t.TempDir()
-	files, err := pki.Init(filepath.Join(dir, "tls"), []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvTLS, err := pki.ServerConfig(files.ServerCert, files.ServerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, _ := os.ReadFile(files.CACert)
-	cliTLS, err := pki.ClientConfig(caPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := boltstore.Open(filepath.Join(dir, "central.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := seal.New(raw, kr, kr)
-	t.Cleanup(func() { store.Close() })
-	box, err := central.GenerateBoxKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sign, _ := ed25519.GenerateKey(rand.Reader)
-	tok := make([]byte, 32)
-	rand.Read(tok)
-	admin := base64.RawURLEncoding.EncodeToString(tok)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "https://" + ln.Addr().String()
-	srv, err := central.New(central.Config{Addr: ln.Addr().String(), Store: store, BoxKey: box, SignKey: sign, AdminToken: admin, TLS: srvTLS})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{})
 	pkey := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(pkey)
-	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: pkey, PublicURL: base})
+	api, err := partnerapi.New(partnerapi.Config{Store: c.Store, SecretKey: pkey, PublicURL: c.Base})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.Mount(srv)
-	svc, err := webhook.New(store, webhook.Config{
+	api.Mount(c.Server)
+	svc, err := webhook.New(c.Store, webhook.Config{
 		Open: func(pid string, sealed []byte) ([]byte, error) {
 			s, err := partnerapi.OpenWebhookSecret(pkey, pid, sealed)
 			return []byte(s), err
@@ -108,20 +62,15 @@ func startCentral(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Mount(srv.MountAdmin)
-	ctx, cancel := context.WithCancel(context.Background())
-	stopWebhooks := svc.Start(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		cancel()
+	svc.Mount(c.Server.MountAdmin)
+	c.Serve(t, func(ctx context.Context) error {
+		stopWebhooks := svc.Start(ctx)
+		<-ctx.Done()
 		stopWebhooks()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
+		return nil
 	})
-	return &env{t: t, base: base, caFile: files.CACert, admin: admin, store: store, service: svc,
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cliTLS}}}
+	return &env{t: t, base: c.Base, caFile: c.CAFile, admin: c.Admin, store: c.Store, service: svc,
+		client: &http.Client{Timeout: 30 * time.Second, Transport: c.Transport()}}
 }
 
 // adminCall calls the admin API and decodes its answer.
@@ -342,8 +291,8 @@ func TestPartnerEndToEnd(t *testing.T) {
 	// Images for the Face Match call (central here runs without face
 	// models, so it answers 503, which the example reports and goes on).
 	selfie, reference := filepath.Join(dir, "selfie.jpg"), filepath.Join(dir, "reference.jpg")
-	os.WriteFile(selfie, testJPEG(t, 128, 160), 0o600)
-	os.WriteFile(reference, testJPEG(t, 200, 126), 0o600)
+	os.WriteFile(selfie, centraltest.JPEG(t, 128, 160), 0o600)
+	os.WriteFile(reference, centraltest.JPEG(t, 200, 126), 0o600)
 
 	// The example partner.
 	out := newLines()
@@ -497,20 +446,4 @@ func TestPartnerEndToEnd(t *testing.T) {
 		}
 		out.wait(t, map[string]any{"step": "webhook_refused", "webhook_id": id, "reason": tc.reason}, 1, 5*time.Second)
 	}
-}
-
-// testJPEG is a small real JPEG.
-func testJPEG(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 128, 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, nil); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }

@@ -1,17 +1,12 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -21,26 +16,21 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
-	"github.com/openkyc/kyc/sync/central/seal"
-	"github.com/openkyc/kyc/sync/central/store/boltstore"
-	"github.com/openkyc/kyc/sync/central/store/pgstore"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
 // clock is the test's clock: real time plus an offset tests move on
 // (lockout expiry, a new TOTP step).
-type clock struct{ off atomic.Int64 }
+type clock struct{ centraltest.Clock }
 
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
-func (c *clock) nextStep()               { c.Advance(30 * time.Second) }
+func (c *clock) nextStep() { c.Advance(30 * time.Second) }
 func (c *clock) code(t *testing.T, secret string) string {
 	t.Helper()
 	code, err := auth.Code(secret, c.Now())
@@ -78,76 +68,31 @@ func newEnvWrapped(t *testing.T, wrap func(central.Store) central.Store) *env {
 // opener opens an empty raw store for a test.
 type opener func(t *testing.T) central.Store
 
-func boltStore(t *testing.T) central.Store {
-	t.Helper()
-	s, err := boltstore.Open(filepath.Join(t.TempDir(), "central.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func boltStore(t *testing.T) central.Store { return centraltest.BoltStore(t) }
 
 // pgStore opens a new database on srv.
 func pgStore(srv *pgtest.Server) opener {
-	return func(t *testing.T) central.Store {
-		t.Helper()
-		dsn, err := srv.NewDatabase(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := pgstore.Open(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	return func(t *testing.T) central.Store { return centraltest.PGStore(t, srv) }
 }
 
 func newEnvOn(t *testing.T, open opener, wrap func(central.Store) central.Store) *env {
 	t.Helper()
-	dir := t.TempDir()
-	raw := open(t)
-	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := seal.New(raw, kr, kr)
-	t.Cleanup(func() { store.Close() })
-	box, err := central.GenerateBoxKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sign, _ := ed25519.GenerateKey(rand.Reader)
 	clk := &clock{}
-	srv, err := central.New(central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, InsecureHTTP: true, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := centraltest.New(t, open(t), centraltest.Options{Now: clk.Now, InsecureHTTP: true})
+	store := srv.Store
 	key := make([]byte, auth.KeySize)
 	rand.Read(key)
 	var cs central.Store = store
 	if wrap != nil {
 		cs = wrap(store)
 	}
-	c, err := New(Config{Store: cs, Central: srv, Index: store.Token, SecretKey: key, Now: clk.Now})
+	c, err := New(Config{Store: cs, Central: srv.Server, Index: store.Token, SecretKey: key, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Mount(Prefix, c.Handler())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return &env{t: t, base: "http://" + ln.Addr().String(), store: store, clk: clk, secrets: map[string]string{}}
+	srv.Server.Mount(Prefix, c.Handler())
+	srv.Serve(t)
+	return &env{t: t, base: srv.Base, store: store, clk: clk, secrets: map[string]string{}}
 }
 
 // addUser creates an account as `kyc-central user add` does.
@@ -179,20 +124,7 @@ func (e *env) addDevice(id, branch string) {
 }
 
 // testJPEG is a small real JPEG.
-func testJPEG(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 128, 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, nil); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func testJPEG(t *testing.T, w, h int) []byte { return centraltest.JPEG(t, w, h) }
 
 // payload reads a payload captured from a real `kyc verify` (testdata),
 // with the session id and, when edit is set, changes made to it.

@@ -1,24 +1,17 @@
 package console_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +19,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -86,8 +80,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	defer cancel()
 
 	bins := t.TempDir()
-	centralBin := goBuild(t, root, bins, "./cmd/kyc-central")
-	kycBin := goBuild(t, root, bins, "./cmd/kyc")
+	centralBin := browsertest.GoBuild(t, root, bins, "./cmd/kyc-central")
+	kycBin := browsertest.GoBuild(t, root, bins, "./cmd/kyc")
 
 	pg, err := pgtest.Start(ctx)
 	if err != nil {
@@ -158,7 +152,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("central holds %d complete submissions after the syncs, want %d", n, len(verifications))
 	}
 
-	shots := filepath.Join(artifactsDir(t, root), "console")
+	shots := filepath.Join(browsertest.ArtifactsDir(t, root), "console")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +176,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("browser: %s", l)
 	}
 	if res.Error != "" {
-		t.Fatalf("console.mjs stopped at %q: %s\ncentral log:\n%s", res.Step, res.Error, c.logs.text())
+		t.Fatalf("console.mjs stopped at %q: %s\ncentral log:\n%s", res.Step, res.Error, c.logs.Text())
 	}
 	if len(res.Checks) == 0 {
 		t.Fatal("the browser script checked nothing")
@@ -222,65 +216,24 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 }
 
-// browserToolset is where the browser script's tools are.
+// browserToolset is where the browser script's tools are: the shared ones
+// and axe-core.
 type browserToolset struct {
-	Chromium, Playwright, Axe string
+	browsertest.Tools
+	Axe string
 }
 
-// browserTools finds node, Chromium, playwright-core (the desktop
-// frontend's, as frontend/e2e uses) and axe-core (the console's dev
-// dependency); a missing one skips the test with how to get it.
+// browserTools finds node, Chromium, playwright-core (browsertest) and
+// axe-core (the console's dev dependency); a missing one skips the test
+// with how to get it.
 func browserTools(t *testing.T, root string) browserToolset {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not installed (make setup)")
-	}
-	var ts browserToolset
-	ts.Chromium = os.Getenv("KYC_E2E_CHROMIUM")
-	if ts.Chromium == "" {
-		p, err := exec.LookPath("chromium")
-		if err != nil {
-			t.Skip("chromium not installed (make setup), or set KYC_E2E_CHROMIUM")
-		}
-		ts.Chromium = p
-	}
-	ts.Playwright = filepath.Join(root, "frontend", "node_modules", "playwright-core", "index.mjs")
-	if _, err := os.Stat(ts.Playwright); err != nil {
-		t.Skipf("playwright-core missing (cd frontend && npm install): %v", err)
-	}
+	ts := browserToolset{Tools: browsertest.FindTools(t, root)}
 	ts.Axe = filepath.Join(root, "sync", "central", "console", "web", "node_modules", "axe-core", "axe.min.js")
 	if _, err := os.Stat(ts.Axe); err != nil {
 		t.Skipf("axe-core missing (cd sync/central/console/web && npm install): %v", err)
 	}
 	return ts
-}
-
-// goBuild builds pkg into dir: the test runs the code of this checkout,
-// not whatever bin/ holds.
-func goBuild(t *testing.T, root, dir, pkg string) string {
-	t.Helper()
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
-}
-
-// artifactsDir is $KYC_ARTIFACTS, or artifacts/test-<time> at the module
-// root, as the repository's other end-to-end tests keep theirs.
-func artifactsDir(t *testing.T, root string) string {
-	t.Helper()
-	d := os.Getenv("KYC_ARTIFACTS")
-	if d == "" {
-		d = filepath.Join(root, "artifacts", "test-"+time.Now().UTC().Format("20060102-150405"))
-	}
-	abs, err := filepath.Abs(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
 }
 
 // consoleCentral is a running kyc-central with its console.
@@ -289,7 +242,7 @@ type consoleCentral struct {
 	data, dsn      string
 	URL, Token, CA string
 	client         *http.Client
-	logs           *procLog
+	logs           *browsertest.Log
 }
 
 // startConsoleCentral makes central's certificates with `tls init`, the
@@ -298,24 +251,13 @@ type consoleCentral struct {
 func startConsoleCentral(t *testing.T, ctx context.Context, bin, dsn string, users map[string]consoleUser) *consoleCentral {
 	t.Helper()
 	c := &consoleCentral{bin: bin, data: t.TempDir(), dsn: dsn}
-	tlsDir := t.TempDir()
-	if out, err := exec.CommandContext(ctx, bin, "tls", "init", "--dir", tlsDir, "--host", "127.0.0.1").CombinedOutput(); err != nil {
-		t.Fatalf("kyc-central tls init: %v\n%s", err, out)
-	}
-	c.CA = filepath.Join(tlsDir, "ca.crt")
-	pem, err := os.ReadFile(c.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("ca.crt holds no certificate")
-	}
+	tlsDir, ca, pool := browsertest.TLSInit(t, ctx, bin)
+	c.CA = ca
 	c.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	c.Token = randomString(32)
+	c.Token = browsertest.RandomString(32)
 
 	for key, u := range users {
-		u.Password = "pw-" + randomString(18)
+		u.Password = "pw-" + browsertest.RandomString(18)
 		users[key] = u
 		args := []string{"user", "add", "--store", "postgres", "--dsn", dsn, "--data", c.data, "--name", u.Name, "--role", u.Role}
 		for _, s := range u.Scopes {
@@ -328,14 +270,14 @@ func startConsoleCentral(t *testing.T, ctx context.Context, bin, dsn string, use
 		}
 	}
 
-	addr := freeAddr(t)
+	addr := browsertest.FreeAddr(t)
 	c.URL = "https://" + addr
 	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--data", c.data, "--store", "postgres", "--dsn", dsn,
 		"--tls-cert", filepath.Join(tlsDir, "server.crt"), "--tls-key", filepath.Join(tlsDir, "server.key"))
 	cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
-	c.logs = startLogged(t, cmd)
-	if !c.logs.wait("kyc-central listening", time.Minute) {
-		t.Fatalf("kyc-central did not start:\n%s", c.logs.text())
+	c.logs = browsertest.StartLogged(t, cmd)
+	if !c.logs.Wait("kyc-central listening", time.Minute) {
+		t.Fatalf("kyc-central did not start:\n%s", c.logs.Text())
 	}
 	return c
 }
@@ -537,47 +479,23 @@ func (c *consoleCentral) runScript(t *testing.T, ctx context.Context, root strin
 	t.Helper()
 	usersJSON, _ := json.Marshal(users)
 	casesJSON, _ := json.Marshal(cases)
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "sync", "central", "console", "web", "e2e", "console.mjs"))
-	cmd.Env = append(os.Environ(), "KYC_CONSOLE_URL="+c.URL, "KYC_PLAYWRIGHT="+tools.Playwright, "KYC_AXE="+tools.Axe,
-		"KYC_E2E_CHROMIUM="+tools.Chromium, "KYC_CONSOLE_SHOTS="+shots, "KYC_CONSOLE_USERS="+string(usersJSON),
-		"KYC_CONSOLE_CASES="+string(casesJSON))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	env := []string{"KYC_CONSOLE_URL=" + c.URL, "KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_AXE=" + tools.Axe,
+		"KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_CONSOLE_SHOTS=" + shots, "KYC_CONSOLE_USERS=" + string(usersJSON),
+		"KYC_CONSOLE_CASES=" + string(casesJSON)}
 	var last string
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		req, ok := strings.CutPrefix(line, "@@")
-		if !ok {
+	stderr, err := browsertest.RunScript(t, ctx, filepath.Join(root, "sync", "central", "console", "web", "e2e", "console.mjs"), env,
+		func(req string) string { return c.answer(t, ctx, req) },
+		func(line string) {
 			if strings.TrimSpace(line) != "" {
 				last = line
 			}
-			continue
-		}
-		answer := c.answer(t, ctx, req)
-		if _, err := io.WriteString(stdin, answer+"\n"); err != nil {
-			t.Fatalf("answering the script: %v", err)
-		}
-	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("console.mjs: %v\n%s", err, stderr.String())
+		})
+	if err != nil {
+		t.Errorf("console.mjs: %v\n%s", err, stderr)
 	}
 	var res scriptResult
 	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		t.Fatalf("console.mjs output %q: %v\n%s\ncentral log:\n%s", last, err, stderr.String(), c.logs.text())
+		t.Fatalf("console.mjs output %q: %v\n%s\ncentral log:\n%s", last, err, stderr, c.logs.Text())
 	}
 	return res
 }
@@ -648,89 +566,4 @@ func (c *consoleCentral) enrolWith(t *testing.T, ctx context.Context, token stri
 		return nil, fmt.Errorf("kyc enroll output %q: %v", out, err)
 	}
 	return res, nil
-}
-
-func randomString(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// procLog collects a process's stderr and lets a test wait for a line.
-type procLog struct {
-	mu   sync.Mutex
-	buf  strings.Builder
-	seen chan string
-}
-
-// startLogged starts cmd, collecting its stderr, and stops it (SIGTERM,
-// then SIGKILL) when the test ends.
-func startLogged(t *testing.T, cmd *exec.Cmd) *procLog {
-	t.Helper()
-	l := &procLog{seen: make(chan string, 4096)}
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 64<<10), 4<<20)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.buf.WriteString(sc.Text() + "\n")
-			l.mu.Unlock()
-			select {
-			case l.seen <- sc.Text():
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		_ = cmd.Wait()
-	})
-	return l
-}
-
-// wait reports whether a line containing substr appears within d.
-func (l *procLog) wait(substr string, d time.Duration) bool {
-	deadline := time.After(d)
-	for {
-		select {
-		case line := <-l.seen:
-			if strings.Contains(line, substr) {
-				return true
-			}
-		case <-deadline:
-			return false
-		}
-	}
-}
-
-func (l *procLog) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/internal/engines"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
@@ -132,7 +133,7 @@ func startInProcess(tb testing.TB) (*benchEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin := randomString(32)
+	admin := browsertest.RandomString(32)
 	srv, err := central.New(central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, AdminToken: admin, TLS: srvTLS})
 	if err != nil {
 		return nil, err

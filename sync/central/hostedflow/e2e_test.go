@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -25,7 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +36,7 @@ import (
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
 	"github.com/openkyc/kyc/engine/verify"
+	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 )
@@ -104,7 +101,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 	if !ok {
 		t.Fatal("module root not found")
 	}
-	tools := browserTools(t, root)
+	tools := browsertest.FindTools(t, root)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
@@ -125,7 +122,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 	other := r.render(t, videos, "other", personPhoto, otherPhoto)
 	other.Close()
 
-	centralBin := goBuild(t, root, t.TempDir(), "./cmd/kyc-central")
+	centralBin := browsertest.GoBuild(t, root, t.TempDir(), "./cmd/kyc-central")
 	site := startPartnerSite(t)
 	c := startCentral(t, ctx, centralBin)
 	if missing := c.missingPages(t, ctx); len(missing) > 0 {
@@ -146,7 +143,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 	created := c.addPartner(t, ctx, "Hosted flow e2e", site.URL+"/webhook")
 	tok := c.partnerToken(t, ctx, created.ClientID, created.PassKey)
 
-	shots := filepath.Join(artifactsDir(t, root), "hosted")
+	shots := filepath.Join(browsertest.ArtifactsDir(t, root), "hosted")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -176,13 +173,13 @@ func TestHostedFlowInBrowser(t *testing.T) {
 	}
 	h.report(t, res)
 	if res.Error != "" {
-		t.Fatalf("flow.mjs stopped at %q: %s\ncentral log:\n%s", res.Step, res.Error, c.logs.text())
+		t.Fatalf("flow.mjs stopped at %q: %s\ncentral log:\n%s", res.Step, res.Error, c.logs.Text())
 	}
 	if len(res.Checks) == 0 && len(skipped) == 0 {
 		t.Fatal("the browser script checked nothing")
 	}
 	if t.Failed() {
-		t.Logf("central log:\n%s", c.logs.tail(200))
+		t.Logf("central log:\n%s", c.logs.Tail(200))
 	}
 	if len(skipped) > 0 {
 		t.Skipf("scenarios skipped, their pages missing: %s", strings.Join(skipped, "; "))
@@ -212,7 +209,7 @@ type centralProc struct {
 	URL, Token, CA string
 	pid            int
 	client         *http.Client
-	logs           *procLog
+	logs           *browsertest.Log
 	args           []string // serve's
 	bin            string
 }
@@ -222,23 +219,12 @@ type centralProc struct {
 // the default store, as `kyc models install` leaves them.
 func startCentral(t *testing.T, ctx context.Context, bin string) *centralProc {
 	t.Helper()
-	c := &centralProc{Token: randomString(32)}
-	tlsDir := t.TempDir()
-	if out, err := exec.CommandContext(ctx, bin, "tls", "init", "--dir", tlsDir, "--host", "127.0.0.1").CombinedOutput(); err != nil {
-		t.Fatalf("kyc-central tls init: %v\n%s", err, out)
-	}
-	c.CA = filepath.Join(tlsDir, "ca.crt")
-	pem, err := os.ReadFile(c.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("ca.crt holds no certificate")
-	}
+	c := &centralProc{Token: browsertest.RandomString(32)}
+	tlsDir, ca, pool := browsertest.TLSInit(t, ctx, bin)
+	c.CA = ca
 	c.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	addr := freeAddr(t)
+	addr := browsertest.FreeAddr(t)
 	c.URL = "https://" + addr
 	c.bin = bin
 	c.args = []string{"serve", "--addr", addr, "--data", t.TempDir(),
@@ -251,10 +237,10 @@ func (c *centralProc) start(t *testing.T, ctx context.Context) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, c.bin, c.args...)
 	cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
-	c.logs = startLogged(t, cmd)
+	c.logs = browsertest.StartLogged(t, cmd)
 	c.pid = cmd.Process.Pid
-	if !c.logs.wait("kyc-central listening", 2*time.Minute) {
-		t.Fatalf("kyc-central did not start:\n%s", c.logs.text())
+	if !c.logs.Wait("kyc-central listening", 2*time.Minute) {
+		t.Fatalf("kyc-central did not start:\n%s", c.logs.Text())
 	}
 }
 
@@ -305,16 +291,7 @@ func (c *centralProc) do(t *testing.T, ctx context.Context, method, path, bearer
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b, resp.Header
+	return c.send(t, req)
 }
 
 // doRaw sends body as it is (application/octet-stream).
@@ -326,6 +303,12 @@ func (c *centralProc) doRaw(t *testing.T, ctx context.Context, method, path, bea
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Authorization", "Bearer "+bearer)
+	return c.send(t, req)
+}
+
+// send sends req and reads the answer whole.
+func (c *centralProc) send(t *testing.T, req *http.Request) (int, []byte, http.Header) {
+	t.Helper()
 	resp, err := c.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -541,46 +524,22 @@ type scriptHost struct {
 //	@@cpu {"end": M}                   ends it -> {"ms": central's CPU ms since the mark}
 func runFlowScript(t *testing.T, ctx context.Context, root string, env []string, h *scriptHost) flowScriptResult {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "sync", "central", "hostedflow", "web", "e2e", "flow.mjs"))
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var last string
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		req, ok := strings.CutPrefix(line, "@@")
-		if !ok {
+	stderr, err := browsertest.RunScript(t, ctx, filepath.Join(root, "sync", "central", "hostedflow", "web", "e2e", "flow.mjs"), env,
+		func(req string) string { return h.answer(ctx, req) },
+		func(line string) {
 			if strings.HasPrefix(line, "{") {
 				last = line
 			} else if strings.TrimSpace(line) != "" {
 				t.Logf("flow.mjs: %s", line)
 			}
-			continue
-		}
-		if _, err := io.WriteString(stdin, h.answer(ctx, req)+"\n"); err != nil {
-			t.Fatalf("answering the script: %v", err)
-		}
-	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("flow.mjs: %v\n%s", err, stderr.String())
+		})
+	if err != nil {
+		t.Errorf("flow.mjs: %v\n%s", err, stderr)
 	}
 	var res flowScriptResult
 	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		t.Fatalf("flow.mjs output %q: %v\n%s\ncentral log:\n%s", last, err, stderr.String(), h.c.logs.text())
+		t.Fatalf("flow.mjs output %q: %v\n%s\ncentral log:\n%s", last, err, stderr, h.c.logs.Text())
 	}
 	return res
 }
@@ -711,161 +670,6 @@ func percentiles(v []float64) (p50, p95, mx float64) {
 }
 
 // --- tools ------------------------------------------------------------------------
-
-// browserToolset is where the browser script's tools are.
-type browserToolset struct {
-	Chromium, Playwright string
-}
-
-// browserTools finds node, Chromium and playwright-core (the desktop
-// frontend's, as frontend/e2e and the console's test use); a missing one
-// skips the test with how to get it.
-func browserTools(t *testing.T, root string) browserToolset {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not installed (make setup)")
-	}
-	var ts browserToolset
-	ts.Chromium = os.Getenv("KYC_E2E_CHROMIUM")
-	if ts.Chromium == "" {
-		p, err := exec.LookPath("chromium")
-		if err != nil {
-			t.Skip("chromium not installed (make setup), or set KYC_E2E_CHROMIUM")
-		}
-		ts.Chromium = p
-	}
-	ts.Playwright = filepath.Join(root, "frontend", "node_modules", "playwright-core", "index.mjs")
-	if _, err := os.Stat(ts.Playwright); err != nil {
-		t.Skipf("playwright-core missing (cd frontend && npm install): %v", err)
-	}
-	return ts
-}
-
-// goBuild builds pkg into dir: the test runs the code of this checkout.
-func goBuild(t *testing.T, root, dir, pkg string) string {
-	t.Helper()
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
-}
-
-// artifactsDir is $KYC_ARTIFACTS, or artifacts/test-<time> at the module
-// root, as the repository's other end-to-end tests keep theirs.
-func artifactsDir(t *testing.T, root string) string {
-	t.Helper()
-	d := os.Getenv("KYC_ARTIFACTS")
-	if d == "" {
-		d = filepath.Join(root, "artifacts", "test-"+time.Now().UTC().Format("20060102-150405"))
-	}
-	abs, err := filepath.Abs(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
-
-func randomString(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// procLog collects a process's stderr and lets a test wait for a line.
-type procLog struct {
-	mu   sync.Mutex
-	buf  strings.Builder
-	seen chan string
-	stop func() // SIGTERM, then SIGKILL; once
-}
-
-// startLogged starts cmd, collecting its stderr, and stops it (SIGTERM,
-// then SIGKILL) when the test ends.
-func startLogged(t *testing.T, cmd *exec.Cmd) *procLog {
-	t.Helper()
-	l := &procLog{seen: make(chan string, 4096)}
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 64<<10), 4<<20)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.buf.WriteString(sc.Text() + "\n")
-			l.mu.Unlock()
-			select {
-			case l.seen <- sc.Text():
-			default:
-			}
-		}
-	}()
-	var once sync.Once
-	l.stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-			_ = cmd.Wait()
-		})
-	}
-	t.Cleanup(l.stop)
-	return l
-}
-
-// wait reports whether a line containing substr appears within d.
-func (l *procLog) wait(substr string, d time.Duration) bool {
-	deadline := time.After(d)
-	for {
-		select {
-		case line := <-l.seen:
-			if strings.Contains(line, substr) {
-				return true
-			}
-		case <-deadline:
-			return false
-		}
-	}
-}
-
-func (l *procLog) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// tail is the last n lines of the log.
-func (l *procLog) tail(n int) string {
-	lines := strings.Split(strings.TrimRight(l.text(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
 
 // --- the fake camera ----------------------------------------------------------------
 
@@ -1196,7 +1000,7 @@ func TestFakeCamera(t *testing.T) {
 		}
 		return msgs, ""
 	}
-	newDoc := func() *capture.DocumentGuide {
+	docGuide := func() capture.Guide {
 		g, err := capture.NewDocumentGuide(capture.DefaultDocumentConfig())
 		if err != nil {
 			t.Fatal(err)
@@ -1204,7 +1008,7 @@ func TestFakeCamera(t *testing.T) {
 		t.Cleanup(func() { g.Close() })
 		return g
 	}
-	newSelfie := func() *capture.SelfieGuide {
+	selfieGuide := func() capture.Guide {
 		g, err := capture.NewSelfieGuide(r.det, capture.DefaultSelfieConfig())
 		if err != nil {
 			t.Fatal(err)
@@ -1212,33 +1016,26 @@ func TestFakeCamera(t *testing.T) {
 		t.Cleanup(func() { g.Close() })
 		return g
 	}
-	if msgs, got := feed(newDoc(), "blurred", 0); got != "" || slices.Contains(msgs, capture.Capturing) {
-		t.Errorf("document guide on the blurred frames: %v, captured %q; want every frame refused", msgs, got)
-	} else {
-		t.Logf("blurred: %v", msgs)
-	}
-	if msgs, got := feed(newDoc(), "document", 0); got != "front" {
-		t.Errorf("document guide on the steady card: %v, captured %q; want the front", msgs, got)
-	} else {
-		t.Logf("document: %v", msgs)
-	}
-	if msgs, got := feed(newSelfie(), "document", 0); got != "" {
-		t.Errorf("selfie guide on the card: %v, captured %q; want nothing", msgs, got)
-	} else {
-		t.Logf("selfie guide on the card: %v", msgs)
-	}
-	if msgs, got := feed(newSelfie(), "faceOff", 0); got != "" {
-		t.Errorf("selfie guide on the face off the oval: %v, captured %q", msgs, got)
-	} else {
-		t.Logf("faceOff: %v", msgs)
-	}
-	if msgs, got := feed(newSelfie(), "face", 0); got != "selfie" {
-		t.Errorf("selfie guide on the centred face: %v, captured %q; want the selfie", msgs, got)
-	} else {
-		t.Logf("face: %v", msgs)
-	}
-	if msgs, got := feed(newDoc(), "face", 0); got != "" {
-		t.Errorf("document guide on the face: %v, captured %q; want nothing", msgs, got)
+	for _, c := range []struct {
+		guide   func() capture.Guide
+		seg     string
+		want    string
+		refused bool   // no frame may be answered with Capturing
+		failure string // what the error says before the messages
+		log     string // what the log says before the messages, "" for nothing
+	}{
+		{docGuide, "blurred", "", true, "document guide on the blurred frames: %v, captured %q; want every frame refused", "blurred"},
+		{docGuide, "document", "front", false, "document guide on the steady card: %v, captured %q; want the front", "document"},
+		{selfieGuide, "document", "", false, "selfie guide on the card: %v, captured %q; want nothing", "selfie guide on the card"},
+		{selfieGuide, "faceOff", "", false, "selfie guide on the face off the oval: %v, captured %q", "faceOff"},
+		{selfieGuide, "face", "selfie", false, "selfie guide on the centred face: %v, captured %q; want the selfie", "face"},
+		{docGuide, "face", "", false, "document guide on the face: %v, captured %q; want nothing", ""},
+	} {
+		if msgs, got := feed(c.guide(), c.seg, 0); got != c.want || (c.refused && slices.Contains(msgs, capture.Capturing)) {
+			t.Errorf(c.failure, msgs, got)
+		} else if c.log != "" {
+			t.Logf("%s: %v", c.log, msgs)
+		}
 	}
 }
 

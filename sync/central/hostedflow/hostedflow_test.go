@@ -3,14 +3,11 @@ package hostedflow_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"image"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -20,7 +17,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,11 +30,9 @@ import (
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
-	"github.com/openkyc/kyc/sync/central/pki"
-	"github.com/openkyc/kyc/sync/central/seal"
-	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/central/webhook"
 )
 
@@ -67,10 +61,7 @@ func loadEngines(t *testing.T) *engines.Engines {
 }
 
 // clock is real time plus an offset tests move on.
-type clock struct{ off atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+type clock = centraltest.Clock
 
 // env is a real central over TLS on loopback with the partner API and the
 // hosted flow mounted, on a sealed bolt store.
@@ -91,77 +82,24 @@ func newEnv(t *testing.T, withEngines bool) *env {
 	if withEngines {
 		e = loadEngines(t)
 	}
-	dir := t.TempDir()
-	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := boltstore.Open(filepath.Join(dir, "central.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := seal.New(raw, kr, kr)
-	t.Cleanup(func() { store.Close() })
-	box, err := central.GenerateBoxKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sign, _ := ed25519.GenerateKey(rand.Reader)
-	files, err := pki.Init(filepath.Join(dir, "tls"), []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvTLS, err := pki.ServerConfig(files.ServerCert, files.ServerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(files.CACert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cliTLS, err := pki.ClientConfig(caPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := make([]byte, 32)
-	rand.Read(tok)
-	adminTok := base64.RawURLEncoding.EncodeToString(tok)
 	clk := &clock{}
-	srv, err := central.New(central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, AdminToken: adminTok, TLS: srvTLS, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "https://" + ln.Addr().String()
+	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{Now: clk.Now})
+	store, base := c.Store, c.Base
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
 	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key, PublicURL: base, Now: clk.Now, HostedFlow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.Mount(srv)
+	api.Mount(c.Server)
 	publishOFAC(t, store)
 	flow, err := hostedflow.New(hostedflow.Config{Store: store, Engines: e, PublicURL: base, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	flow.Mount(srv)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
-	go func() { done <- flow.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		}
-	})
-	return &env{t: t, base: base, store: store, clk: clk, tls: &http.Transport{TLSClientConfig: cliTLS}, admin: adminTok, flow: flow}
+	flow.Mount(c.Server)
+	c.Serve(t, flow.Run)
+	return &env{t: t, base: base, store: store, clk: clk, tls: c.Transport(), admin: c.Admin, flow: flow}
 }
 
 // browser is one browser: its own cookie jar, not following redirects.

@@ -372,7 +372,10 @@ func (f *Flow) state(s *sess) State {
 	switch {
 	case status == central.FlowExpired:
 		st.Stage = "expired"
-	case !h.FinishedAt.IsZero():
+	case !h.FinishedAt.IsZero() && !(s.role == roleBrowser && len(h.PhoneHash) > 0):
+		// After a hand-off the phone finishing first must not end the
+		// first page before it has sent the partner its own callback: it
+		// keeps seeing the result.
 		st.Stage = "done"
 	case processing:
 		st.Stage = "processing"

@@ -3,32 +3,22 @@ package partnerapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
-	"github.com/openkyc/kyc/sync/central/pki"
-	"github.com/openkyc/kyc/sync/central/seal"
-	"github.com/openkyc/kyc/sync/central/store/boltstore"
-	"github.com/openkyc/kyc/sync/central/store/pgstore"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -61,35 +51,14 @@ func pgServer(t *testing.T) *pgtest.Server {
 }
 
 // clock is the test's clock: real time plus an offset tests move on.
-type clock struct{ off atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+type clock = centraltest.Clock
 
 // opener opens an empty raw store for a test.
 type opener func(t *testing.T) central.Store
 
-func boltStore(t *testing.T) central.Store {
-	t.Helper()
-	s, err := boltstore.Open(filepath.Join(t.TempDir(), "central.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func boltStore(t *testing.T) central.Store { return centraltest.BoltStore(t) }
 
-func pgStore(t *testing.T) central.Store {
-	t.Helper()
-	dsn, err := pgServer(t).NewDatabase(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := pgstore.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func pgStore(t *testing.T) central.Store { return centraltest.PGStore(t, pgServer(t)) }
 
 // env is a real central with the partner API mounted, over TLS on
 // loopback, on a sealed store; every exchange of its client is validated
@@ -106,66 +75,18 @@ type env struct {
 
 func newEnv(t *testing.T, open opener) *env {
 	t.Helper()
-	dir := t.TempDir()
-	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := seal.New(open(t), kr, kr)
-	t.Cleanup(func() { store.Close() })
-	box, err := central.GenerateBoxKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sign, _ := ed25519.GenerateKey(rand.Reader)
-	files, err := pki.Init(filepath.Join(dir, "tls"), []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvTLS, err := pki.ServerConfig(files.ServerCert, files.ServerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(files.CACert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cliTLS, err := pki.ClientConfig(caPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := make([]byte, 32)
-	rand.Read(tok)
-	adminTok := base64.RawURLEncoding.EncodeToString(tok)
 	clk := &clock{}
-	srv, err := central.New(central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, AdminToken: adminTok,
-		TLS: srvTLS, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "https://" + ln.Addr().String()
+	c := centraltest.New(t, open(t), centraltest.Options{Now: clk.Now})
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
-	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key, PublicURL: base, Now: clk.Now})
+	api, err := partnerapi.New(partnerapi.Config{Store: c.Store, SecretKey: key, PublicURL: c.Base, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.Mount(srv)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return &env{t: t, base: base, store: store, clk: clk, key: key, admin: adminTok,
-		client: apitest.Client(t, &http.Transport{TLSClientConfig: cliTLS})}
+	api.Mount(c.Server)
+	c.Serve(t)
+	return &env{t: t, base: c.Base, store: c.Store, clk: clk, key: key, admin: c.Admin,
+		client: apitest.Client(t, c.Transport())}
 }
 
 // answer is a response read whole.
@@ -297,22 +218,6 @@ func (e *env) flow(p partner, body map[string]any) partnerapi.FlowCreated {
 	return fc
 }
 
-// testJPEG is a small real JPEG.
-func testJPEG(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.RGBA{uint8(x), uint8(y), 128, 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, nil); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // payload reads a payload captured from a real `kyc verify` (the console's
 // testdata) with the session id.
 func payload(t *testing.T, file, session string) []byte {
@@ -340,7 +245,7 @@ func (e *env) submit(device, id string, pl []byte) (central.SubmissionRef, map[s
 	ctx := context.Background()
 	now := e.clk.Now().UTC()
 	sum := central.Summarize(pl)
-	imgs := map[string][]byte{"front": testJPEG(e.t, 320, 200), "selfie": testJPEG(e.t, 120, 160)}
+	imgs := map[string][]byte{"front": centraltest.JPEG(e.t, 320, 200), "selfie": centraltest.JPEG(e.t, 120, 160)}
 	meta := func(name string) central.ImageProgress {
 		h := sha256.Sum256(imgs[name])
 		return central.ImageProgress{ImageMeta: protocol.ImageMeta{Name: name, Size: int64(len(imgs[name])), SHA256: h[:], Key: make([]byte, 32)}}

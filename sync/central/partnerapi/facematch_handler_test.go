@@ -3,7 +3,6 @@ package partnerapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -13,10 +12,7 @@ import (
 	"image/png"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,12 +24,10 @@ import (
 	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/facematch/facematchtest"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
-	"github.com/openkyc/kyc/sync/central/pki"
-	"github.com/openkyc/kyc/sync/central/seal"
-	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
 
 // fmEnv is a real central with the partner API mounted, served over TLS on
@@ -49,69 +43,19 @@ type fmEnv struct {
 
 func newFaceMatchEnv(t testing.TB, fm partnerapi.FaceMatcher) *fmEnv {
 	t.Helper()
-	dir := t.TempDir()
-	raw, err := boltstore.Open(filepath.Join(dir, "central.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := seal.New(raw, kr, kr)
-	t.Cleanup(func() { store.Close() })
-	files, err := pki.Init(filepath.Join(dir, "tls"), []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverTLS, err := pki.ServerConfig(files.ServerCert, files.ServerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(files.CACert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientTLS, err := pki.ClientConfig(caPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, err := central.GenerateBoxKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sign, _ := ed25519.GenerateKey(rand.Reader)
-	tok := make([]byte, 32)
-	rand.Read(tok)
-	admin := base64.RawURLEncoding.EncodeToString(tok)
-	srv, err := central.New(central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, AdminToken: admin, TLS: serverTLS})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{})
 	key := make([]byte, 32)
 	rand.Read(key)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	api, err := partnerapi.New(partnerapi.Config{Store: c.Store, SecretKey: key, PublicURL: c.Base, FaceMatcher: fm})
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "https://" + ln.Addr().String()
-	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key, PublicURL: base, FaceMatcher: fm})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api.Mount(srv)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	tr := &http.Transport{TLSClientConfig: clientTLS, MaxIdleConnsPerHost: 8}
+	api.Mount(c.Server)
+	c.Serve(t)
+	tr := c.Transport()
+	tr.MaxIdleConnsPerHost = 8
 	t.Cleanup(tr.CloseIdleConnections)
-	return &fmEnv{base: base, admin: admin, client: apitest.Client(t, tr), plain: &http.Client{Timeout: 2 * time.Minute, Transport: tr}, store: store}
+	return &fmEnv{base: c.Base, admin: c.Admin, client: apitest.Client(t, tr), plain: &http.Client{Timeout: 2 * time.Minute, Transport: tr}, store: c.Store}
 }
 
 // call sends a request and returns the answer with its body read; a

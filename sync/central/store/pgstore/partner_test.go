@@ -19,26 +19,7 @@ import (
 // log.
 func TestMigrationNumbersCompleted(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		t.Fatal(err)
-	}
-	for v := 1; v <= 5; v++ {
-		if _, err := conn.Exec(ctx, migrations[v-1]); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dsn, conn := databaseAtSchema(t, 5)
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, r := range []struct {
 		key      string
@@ -213,14 +194,7 @@ func TestDueEventsAtScale(t *testing.T) {
 
 func BenchmarkDueEvents(b *testing.B) {
 	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := Open(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := openFresh(b)
 	defer s.Close()
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	loadEvents(b, s, 100_000, 1000, 3, t0)

@@ -34,7 +34,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func openFresh(t *testing.T) *Store {
+// openFresh opens the store on a new database; the caller closes it.
+func openFresh(t testing.TB) *Store {
 	t.Helper()
 	ctx := context.Background()
 	dsn, err := server.NewDatabase(ctx)
@@ -164,26 +165,7 @@ func TestMigrationsConcurrentAndIdempotent(t *testing.T) {
 // chunked (schema 3, each list whole in its row) keeps every version.
 func TestMigrationKeepsWatchlists(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		t.Fatal(err)
-	}
-	for v := 1; v <= 3; v++ {
-		if _, err := conn.Exec(ctx, migrations[v-1]); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dsn, conn := databaseAtSchema(t, 3)
 	for v, data := range []string{"old list", "newer list"} {
 		sum := sha256.Sum256([]byte(data))
 		if _, err := conn.Exec(ctx, `INSERT INTO watchlists (name, version, size, sha256, data) VALUES ('un', $1, $2, $3, $4)`, v+1, len(data), sum[:], []byte(data)); err != nil {
@@ -232,15 +214,7 @@ func bulk(tb testing.TB, s central.Store, subs []central.Submission) {
 }
 
 func BenchmarkQueue(b *testing.B) {
-	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := Open(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := openFresh(b)
 	defer s.Close()
 	storetest.BenchmarkQueue(b, s, bulk)
 }
@@ -251,26 +225,7 @@ func BenchmarkQueue(b *testing.B) {
 // submissions are cases with no summary.
 func TestMigrationChainsAudit(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		t.Fatal(err)
-	}
-	for v := 1; v <= 4; v++ {
-		if _, err := conn.Exec(ctx, migrations[v-1]); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dsn, conn := databaseAtSchema(t, 4)
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, r := range []struct {
 		seq  int
@@ -311,4 +266,33 @@ func TestMigrationChainsAudit(t *testing.T) {
 	if sub, err := s.Upload(ctx, "d1", "k1"); err != nil || sub.Summary != nil {
 		t.Errorf("Upload of an old submission: Summary %+v, %v; want nil", sub.Summary, err)
 	}
+}
+
+// databaseAtSchema creates a database migrated only up to schema version,
+// as an older build left it, and returns its DSN and a connection to it
+// (closed at the end of the test).
+func databaseAtSchema(t *testing.T, version int) (string, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= version; v++ {
+		if _, err := conn.Exec(ctx, migrations[v-1]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dsn, conn
 }
