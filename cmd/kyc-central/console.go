@@ -139,6 +139,7 @@ func user(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer store.Close()
 	now := time.Now().UTC()
 	u := central.User{Name: *name, Role: r, PasswordHash: auth.HashPassword(pw, auth.DefaultParams), Scopes: sc, CreatedAt: now}
+	code := auth.SetEnrolCode(&u, now)
 	if err := store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, central.ErrUserExists) {
 			return fmt.Errorf("user add: an account named %q already exists", *name)
@@ -154,9 +155,13 @@ func user(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(sc) > 0 {
 		scope = "branches " + sc.String()
 	}
-	fmt.Fprintf(stdout, "created %s %q for %s.\nThe second factor (TOTP) is enrolled at the first sign-in: open https://HOST:PORT/console/ and sign in with this name and password.\n", r, *name, scope)
+	fmt.Fprintf(stdout, "created %s %q for %s.\nenrolment code: %s\n", r, *name, scope, code)
+	fmt.Fprintf(stdout, "The second factor (TOTP) is enrolled at the first sign-in, within %s: open https://HOST:PORT/console/, sign in with this name and password and give the enrolment code (hand it over apart from the password).\n", enrolCodeValidity)
 	return nil
 }
+
+// enrolCodeValidity is auth.EnrolCodeTTL in words.
+const enrolCodeValidity = "7 days"
 
 // resetTOTP runs `kyc-central user reset-totp`.
 func resetTOTP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -177,8 +182,10 @@ func resetTOTP(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer store.Close()
+	var code string
 	_, err = store.UpdateUser(ctx, *name, func(u *central.User) error {
 		u.TOTPSecret, u.LastTOTPStep = nil, 0
+		code = auth.SetEnrolCode(u, time.Now())
 		return nil
 	})
 	if errors.Is(err, central.ErrNotFound) {
@@ -195,7 +202,7 @@ func resetTOTP(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := store.AppendAudit(ctx, ev); err != nil {
 		return fmt.Errorf("user reset-totp: recording the audit event (the reset is done): %w", err)
 	}
-	fmt.Fprintf(stdout, "removed the second factor of %q and ended its sessions; the next sign-in enrols a new one.\n", *name)
+	fmt.Fprintf(stdout, "removed the second factor of %q and ended its sessions; the next sign-in enrols a new one with\nenrolment code: %s\n(valid %s)\n", *name, code, enrolCodeValidity)
 	return nil
 }
 

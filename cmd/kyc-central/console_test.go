@@ -68,6 +68,11 @@ func TestUserAdd(t *testing.T) {
 		!strings.HasPrefix(u.PasswordHash, "$argon2id$") || strings.Contains(u.PasswordHash, "mango") || len(u.TOTPSecret) != 0 {
 		t.Fatalf("stored account %+v, %v", u, err)
 	}
+	// The printed one-time enrolment code is the one stored (as a hash).
+	m := regexp.MustCompile(`enrolment code: (\S+)`).FindStringSubmatch(out)
+	if m == nil || !auth.CheckEnrolCode(u, m[1], time.Now()) || auth.CheckEnrolCode(u, "ABCD-EFGH-JKMN", time.Now()) {
+		t.Fatalf("user add printed no usable enrolment code: %q", out)
+	}
 	if _, err := s.UpdateUser(context.Background(), "ana", func(u *central.User) error { u.TOTPSecret = []byte("sealed"); return nil }); err != nil {
 		t.Fatal(err)
 	}

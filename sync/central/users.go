@@ -39,6 +39,13 @@ type User struct {
 	// TOTPSecret is the second factor's secret, sealed; empty until the
 	// user enrols a second factor.
 	TOTPSecret []byte `json:"totp_secret,omitempty"`
+	// EnrolCodeHash is the SHA-256 of the one-time enrolment code `user add`
+	// and `user reset-totp` print: the second factor is enrolled only with
+	// it, so the password alone (an initial password sent by mail, say)
+	// cannot enrol somebody else's phone. Cleared once used; it ends at
+	// EnrolCodeExpires.
+	EnrolCodeHash    []byte    `json:"enrol_code_hash,omitempty"`
+	EnrolCodeExpires time.Time `json:"enrol_code_expires,omitzero"`
 	// LastTOTPStep is the last time step accepted, so a code is used once.
 	LastTOTPStep int64 `json:"last_totp_step,omitempty"`
 	// Scopes are the branches (or regions) the user works on; empty means

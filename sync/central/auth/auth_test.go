@@ -203,3 +203,35 @@ func TestAtLeast(t *testing.T) {
 		}
 	}
 }
+
+func TestEnrolCode(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var u central.User
+	if !CheckEnrolCode(u, "", now) {
+		t.Fatal("an account without an enrolment code was refused")
+	}
+	code := SetEnrolCode(&u, now)
+	if len(code) != 14 || strings.Count(code, "-") != 2 || strings.ContainsAny(code, "01ILO") {
+		t.Fatalf("code %q", code)
+	}
+	other := u
+	if SetEnrolCode(&other, now) == code {
+		t.Fatal("two codes are equal")
+	}
+	for _, tc := range []struct {
+		name string
+		code string
+		at   time.Time
+		want bool
+	}{
+		{"as printed", code, now, true},
+		{"typed loosely", strings.ToLower(strings.ReplaceAll(code, "-", " ")), now.Add(time.Hour), true},
+		{"empty", "", now, false},
+		{"another", "ABCD-EFGH-JKMN", now, false},
+		{"expired", code, now.Add(EnrolCodeTTL + time.Second), false},
+	} {
+		if got := CheckEnrolCode(u, tc.code, tc.at); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

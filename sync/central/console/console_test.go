@@ -54,7 +54,9 @@ type env struct {
 	store   central.Store
 	clk     *clock
 	secrets map[string]string // user → TOTP secret, once enrolled
-	mu      sync.Mutex
+	// enrolCodes are the one-time enrolment codes addUser made.
+	enrolCodes map[string]string
+	mu         sync.Mutex
 }
 
 func newEnv(t *testing.T) *env { return newEnvOn(t, boltStore, nil) }
@@ -92,16 +94,20 @@ func newEnvOn(t *testing.T, open opener, wrap func(central.Store) central.Store)
 	}
 	srv.Server.Mount(Prefix, c.Handler())
 	srv.Serve(t)
-	return &env{t: t, base: srv.Base, store: store, clk: clk, secrets: map[string]string{}}
+	return &env{t: t, base: srv.Base, store: store, clk: clk, secrets: map[string]string{}, enrolCodes: map[string]string{}}
 }
 
 // addUser creates an account as `kyc-central user add` does.
 func (e *env) addUser(name string, role central.Role, scopes ...string) {
 	e.t.Helper()
 	u := central.User{Name: name, Role: role, PasswordHash: auth.HashPassword(testPassword, fastParams), Scopes: scopes, CreatedAt: e.clk.Now()}
+	code := auth.SetEnrolCode(&u, e.clk.Now())
 	if err := e.store.CreateUser(context.Background(), u); err != nil {
 		e.t.Fatal(err)
 	}
+	e.mu.Lock()
+	e.enrolCodes[name] = code
+	e.mu.Unlock()
 }
 
 // addDevice enrols a device of branch.
@@ -272,7 +278,10 @@ func (b *browser) signIn(name string) {
 			b.t.Fatalf("enrolment page without secret, sealed secret or QR code: %s", page.body)
 		}
 		secret = m[1]
-		a = b.post("/console/enrol", url.Values{"sealed": {s[1]}, "code": {b.e.clk.code(b.t, secret)}, "next": {"/console/queue"}})
+		b.e.mu.Lock()
+		enrolCode := b.e.enrolCodes[name]
+		b.e.mu.Unlock()
+		a = b.post("/console/enrol", url.Values{"sealed": {s[1]}, "enrol_code": {enrolCode}, "code": {b.e.clk.code(b.t, secret)}, "next": {"/console/queue"}})
 		b.e.mu.Lock()
 		b.e.secrets[name] = secret
 		b.e.mu.Unlock()

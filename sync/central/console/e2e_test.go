@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,8 @@ type consoleUser struct {
 	Password string   `json:"password"`
 	Role     string   `json:"role"`
 	Scopes   []string `json:"scopes,omitempty"`
+	// EnrolCode is the one-time enrolment code `user add` printed.
+	EnrolCode string `json:"enrol_code"`
 }
 
 // verification is one real `kyc verify --submit` on a device: the shared
@@ -265,9 +268,16 @@ func startConsoleCentral(t *testing.T, ctx context.Context, bin, dsn string, use
 		}
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Stdin = strings.NewReader(u.Password + "\n")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.Output()
+		if err != nil {
 			t.Fatalf("kyc-central %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+		m := regexp.MustCompile(`enrolment code: ([A-Z0-9-]+)`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("kyc-central user add printed no enrolment code:\n%s", out)
+		}
+		u.EnrolCode = string(m[1])
+		users[key] = u
 	}
 
 	addr := browsertest.FreeAddr(t)

@@ -48,10 +48,11 @@ func TestSignInWithTOTP(t *testing.T) {
 	page := b.get(a.loc)
 	secret := secretRE.FindStringSubmatch(page.body)[1]
 	sealed := sealedRE.FindStringSubmatch(page.body)[1]
-	if a := b.post("/console/enrol", url.Values{"sealed": {sealed}, "code": {"000000"}}); a.status != http.StatusUnauthorized {
+	enrolCode := e.enrolCodes["alice"]
+	if a := b.post("/console/enrol", url.Values{"sealed": {sealed}, "enrol_code": {enrolCode}, "code": {"000000"}}); a.status != http.StatusUnauthorized {
 		t.Errorf("enrolment with a wrong code: %d", a.status)
 	}
-	if a := b.post("/console/enrol", url.Values{"sealed": {sealed}, "code": {e.clk.code(t, secret)}}); a.status != http.StatusSeeOther {
+	if a := b.post("/console/enrol", url.Values{"sealed": {sealed}, "enrol_code": {enrolCode}, "code": {e.clk.code(t, secret)}}); a.status != http.StatusSeeOther {
 		t.Fatalf("enrolment: %d %s", a.status, a.body)
 	}
 	u, err := e.store.User(context.Background(), "alice")

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
@@ -273,6 +274,8 @@ type enrolData struct {
 	Error, Next    string
 	Secret, Sealed string
 	QR             template.URL
+	// NeedsEnrolCode asks for the account's one-time enrolment code.
+	NeedsEnrolCode bool
 }
 
 // enrolContext binds an enrolment secret (sealed in the form) to the
@@ -303,8 +306,9 @@ func (c *Console) renderEnrol(w http.ResponseWriter, r *http.Request, v *Viewer,
 	}
 	d := enrolData{
 		Error: msg, Next: next, Secret: e.Secret,
-		Sealed: base64.RawURLEncoding.EncodeToString(c.sealer.Seal([]byte(e.Secret), enrolContext(v))),
-		QR:     template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
+		Sealed:         base64.RawURLEncoding.EncodeToString(c.sealer.Seal([]byte(e.Secret), enrolContext(v))),
+		QR:             template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
+		NeedsEnrolCode: len(v.User.EnrolCodeHash) > 0,
 	}
 	return c.render(w, r, v, status, "enrol.html", d)
 }
@@ -328,6 +332,18 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 		return err
 	}
 	now := c.cfg.Now()
+	// The one-time enrolment code `user add` printed: the password alone
+	// does not enrol a phone. A wrong one counts as a failed sign-in.
+	if !auth.CheckEnrolCode(v.User, r.PostFormValue("enrol_code"), now) {
+		c.addrs.Fail(clientAddr(r))
+		if _, err := c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
+			auth.Fail(u, now)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("recording a failed enrolment: %w", err)
+		}
+		return c.renderEnrol(w, r, v, http.StatusUnauthorized, e, next, "enrol.code_failed")
+	}
 	step, ok := auth.CheckTOTP(string(secret), strings.TrimSpace(r.PostFormValue("code")), now, 0)
 	if !ok {
 		c.addrs.Fail(clientAddr(r))
@@ -340,6 +356,7 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 		}
 		u.TOTPSecret = c.sealer.Seal(secret, u.Name)
 		u.LastTOTPStep = step
+		u.EnrolCodeHash, u.EnrolCodeExpires = nil, time.Time{}
 		auth.Succeed(u)
 		enrolled = true
 		return nil
