@@ -137,6 +137,8 @@ func TestServeConsole(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("serve did not come up: %v\n%s", err, logs.String())
 		}
+		// Paces a poll of the condition above, bounded by the deadline: the
+		// outcome never depends on how long the sleep lasts.
 		time.Sleep(50 * time.Millisecond)
 	}
 	fi, err := os.Stat(filepath.Join(data, consoleKeyName))

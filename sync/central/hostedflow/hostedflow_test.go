@@ -214,6 +214,8 @@ func (b *browser) waitResult() hostedflow.State {
 		if time.Now().After(deadline) {
 			t.Fatal("no result within 60 s")
 		}
+		// Paces a poll of the condition above, bounded by the deadline: the
+		// outcome never depends on how long the sleep lasts.
 		time.Sleep(100 * time.Millisecond)
 	}
 }
