@@ -114,16 +114,8 @@ func user(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("user add: --scope must not be empty")
 		}
 	}
-	fmt.Fprintln(stderr, "password (one line on standard input):")
-	if f, ok := stdin.(*os.File); ok {
-		defer noEcho(f)()
-	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, auth.MaxPasswordLen+2)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("user add: reading the password: %w", err)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if err := auth.CheckStrength(pw, *name); err != nil {
+	pw, err := readPassword(stderr, "password", *name)
+	if err != nil {
 		return fmt.Errorf("user add: %w", err)
 	}
 	if *storeKind == "bolt" {
@@ -158,6 +150,24 @@ func user(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "created %s %q for %s.\nenrolment code: %s\n", r, *name, scope, code)
 	fmt.Fprintf(stdout, "The second factor (TOTP) is enrolled at the first sign-in, within %s: open https://HOST:PORT/console/, sign in with this name and password and give the enrolment code (hand it over apart from the password).\n", enrolCodeValidity)
 	return nil
+}
+
+// readPassword reads one line of stdin (without echo on a terminal) and
+// refuses a password too weak for account name.
+func readPassword(stderr io.Writer, what, name string) (string, error) {
+	fmt.Fprintf(stderr, "%s (one line on standard input):\n", what)
+	if f, ok := stdin.(*os.File); ok {
+		defer noEcho(f)()
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, auth.MaxPasswordLen+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if err := auth.CheckStrength(pw, name); err != nil {
+		return "", err
+	}
+	return pw, nil
 }
 
 // enrolCodeValidity is auth.EnrolCodeTTL in words.
@@ -224,16 +234,8 @@ func userChange(ctx context.Context, cmd string, args []string, stdout, stderr i
 	}
 	var hash string
 	if cmd == "passwd" {
-		fmt.Fprintln(stderr, "new password (one line on standard input):")
-		if f, ok := stdin.(*os.File); ok {
-			defer noEcho(f)()
-		}
-		line, err := bufio.NewReader(io.LimitReader(stdin, auth.MaxPasswordLen+2)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("user passwd: reading the password: %w", err)
-		}
-		pw := strings.TrimRight(line, "\r\n")
-		if err := auth.CheckStrength(pw, *name); err != nil {
+		pw, err := readPassword(stderr, "new password", *name)
+		if err != nil {
 			return fmt.Errorf("user passwd: %w", err)
 		}
 		hash = auth.HashPassword(pw, auth.DefaultParams)
