@@ -53,12 +53,23 @@ type FlowConfig struct {
 	SmartQR             bool     `json:"smart_qr"`
 	CallbackURL         string   `json:"callback_url,omitempty"`
 	RedirectURL         string   `json:"redirect_url,omitempty"`
+	// HideCTA hides the call to action of the STATUS screen (seed 000:
+	// "IAB can hide this CTA upon request from the partner").
+	HideCTA bool `json:"hide_cta"`
+	// AllowUpload lets a person without a usable camera upload photos
+	// instead; off, the camera page only says what to do.
+	AllowUpload bool `json:"allow_upload"`
+	// UseReferenceImage compares the selfie with the image the partner's
+	// reference-image endpoint returns for the session's user (seed 000)
+	// instead of the document portrait; the partner must have that
+	// endpoint configured.
+	UseReferenceImage bool `json:"use_reference_image"`
 }
 
 // flowFields are the members Initiate Flow accepts.
 var flowFields = []string{"partner_user_id", "partner_user_id_type", "partner_session_id", "accepted_documents",
 	"accepted_countries", "liveness_type", "face_match_threshold", "require_address_proof", "max_retries",
-	"session_ttl", "smart_qr", "callback_url", "redirect_url"}
+	"session_ttl", "smart_qr", "callback_url", "redirect_url", "hide_cta", "allow_upload", "use_reference_image"}
 
 // idRE is what partner-chosen ids and user ids may hold.
 var idRE = regexp.MustCompile(`^[A-Za-z0-9._:@+\-]{1,128}$`)
@@ -117,7 +128,7 @@ func parseFlow(m map[string]json.RawMessage) (flowRequest, error) {
 	}
 	fr.SessionID = idField("partner_session_id", false)
 
-	c := FlowConfig{LivenessType: "passive", MaxRetries: DefaultMaxRetries, SessionTTL: DefaultSessionTTL, AcceptedCountries: []string{}}
+	c := FlowConfig{LivenessType: "passive", MaxRetries: DefaultMaxRetries, SessionTTL: DefaultSessionTTL, AcceptedCountries: []string{}, AllowUpload: true}
 	var docs []string
 	if get("accepted_documents", &docs, "an array of document types") {
 		if len(docs) == 0 {
@@ -174,6 +185,9 @@ func parseFlow(m map[string]json.RawMessage) (flowRequest, error) {
 		ve.add("session_ttl", "out_of_range", "session_ttl must be from %d to %d seconds", MinSessionTTL, MaxSessionTTL)
 	}
 	get("smart_qr", &c.SmartQR, "true or false")
+	get("hide_cta", &c.HideCTA, "true or false")
+	get("allow_upload", &c.AllowUpload, "true or false")
+	get("use_reference_image", &c.UseReferenceImage, "true or false")
 	for _, f := range []struct {
 		name string
 		dst  *string

@@ -87,6 +87,22 @@ type Config struct {
 	// UserAgent of the requests ("kyc-central-webhooks").
 	UserAgent string
 	Logger    *slog.Logger
+	// Senders deliver the events whose Type starts with a key's prefix
+	// (the enterprise push, package push, takes "push."); every other
+	// event goes to the partner's webhook endpoint. Such events share the
+	// store, ordering, retries, attempt log and replay of webhooks; give
+	// them their own SessionID lane ("push/" + session id) so a failing
+	// destination holds back only its own events.
+	Senders map[string]Sender
+}
+
+// Sender delivers an event somewhere other than the partner's webhook
+// endpoint. It returns the answer's HTTP status and what to keep of its
+// body (the attempt log's excerpt), or an error when no answer came; a 2xx
+// status with a nil error marks the event delivered. Send is bounded by
+// ctx (the worker's Timeout).
+type Sender interface {
+	Send(ctx context.Context, p central.Partner, ev central.WebhookEvent, at time.Time) (status int, excerpt string, err error)
 }
 
 // Worker delivers webhook events. Run it once per central instance.
@@ -356,6 +372,13 @@ func (w *Worker) send(ctx context.Context, ev central.WebhookEvent, at time.Time
 	}
 	if p.Disabled {
 		return 0, "", errors.New("the partner is disabled")
+	}
+	for prefix, sender := range w.cfg.Senders {
+		if strings.HasPrefix(ev.Type, prefix) {
+			ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+			defer cancel()
+			return sender.Send(ctx, p, ev, at)
+		}
 	}
 	if p.Webhook.URL == "" {
 		return 0, "", errNoEndpoint
