@@ -162,6 +162,9 @@ func readListHeader(r io.Reader) (listHeader, bool) {
 // for UN XML and PEP CSV; "sdn", "alt", "add", "comments" for OFAC),
 // streamed to a temporary directory, parses it and publishes it.
 func (c *Console) listUpload(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	if err := globalSetting(v); err != nil {
+		return err
+	}
 	srv, err := c.server()
 	if err != nil {
 		return err

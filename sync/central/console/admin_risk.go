@@ -104,6 +104,9 @@ func (c *Console) currentRisk(ctx context.Context) (risk.Config, int64, bool, er
 }
 
 func (c *Console) riskPost(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	if err := globalSetting(v); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	cur, ver, ok, err := c.currentRisk(ctx)
 	if err != nil {

@@ -295,6 +295,17 @@ func fail(status int, code string) error {
 	return &httpx.Error{Status: status, Code: code, Message: code}
 }
 
+// globalSetting refuses a change to what every branch shares (the risk
+// settings, the watchlists) to an admin scoped to some branches: it would
+// decide other branches' cases, and the risk preview reads their
+// submissions.
+func globalSetting(v *Viewer) error {
+	if len(v.User.Scopes) > 0 {
+		return fail(http.StatusForbidden, "global_scope")
+	}
+	return nil
+}
+
 // handlerFunc is a console page or action for a signed-in viewer.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, v *Viewer) error
 

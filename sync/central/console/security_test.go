@@ -273,6 +273,8 @@ func TestScopedAdmin(t *testing.T) {
 		{"token for no branch", "/console/devices/tokens", url.Values{"branch": {""}}, http.StatusForbidden},
 		{"erase by person", "/console/privacy/erase", url.Values{"by": {"person"}, "name": {"ANNA MARIA ERIKSSON"}}, http.StatusForbidden},
 		{"erase another branch's submission", "/console/privacy/erase", url.Values{"by": {"submission"}, "device_id": {"dev-south"}, "submission_id": {"sess-3-1"}, "step": {"confirm"}, "confirm": {"ERASE"}}, http.StatusForbidden},
+		{"preview risk settings over every branch", "/console/risk", url.Values{"action": {"preview"}}, http.StatusForbidden},
+		{"publish risk settings for every branch", "/console/risk", url.Values{"action": {"publish"}}, http.StatusForbidden},
 		{"token for north", "/console/devices/tokens", url.Values{"branch": {"north"}}, http.StatusOK},
 		{"move within scope", "/console/devices/dev-north/branch", url.Values{"branch": {"north"}}, http.StatusSeeOther},
 		{"count a north submission", "/console/privacy/erase", url.Values{"by": {"submission"}, "device_id": {"dev-north"}, "submission_id": {"sess-2-1"}}, http.StatusOK},
