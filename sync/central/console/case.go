@@ -354,21 +354,48 @@ func (c *Console) portrait(ctx context.Context, ref central.SubmissionRef) ([]by
 		}
 	}
 	m := 0.15 * max(b.W, b.H)
-	rect := image.Rect(int(b.X-m), int(b.Y-m), int(b.X+b.W+m), int(b.Y+b.H+m)).Intersect(img.Bounds())
-	if rect.Empty() {
-		return nil, central.ErrNotFound
-	}
-	sub2, ok := img.(interface {
-		SubImage(image.Rectangle) image.Image
-	})
+	cut, ok := cutOriented(img, exifOrientation(data),
+		image.Rect(int(b.X-m), int(b.Y-m), int(b.X+b.W+m), int(b.Y+b.H+m)))
 	if !ok {
 		return nil, central.ErrNotFound
 	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, sub2.SubImage(rect)); err != nil {
+	if err := png.Encode(&buf, cut); err != nil {
 		return nil, fmt.Errorf("encoding the portrait: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// cutOriented cuts rect, given in the frame of img turned by the EXIF
+// orientation o (the engine's frame: OpenCV turns the picture as the tag
+// says, Go's decoders do not), out of img; false when rect lies outside.
+func cutOriented(img image.Image, o int, rect image.Rectangle) (image.Image, bool) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	ow, oh := w, h
+	if o >= 5 {
+		ow, oh = h, w
+	}
+	rect = rect.Intersect(image.Rect(0, 0, ow, oh))
+	if rect.Empty() {
+		return nil, false
+	}
+	// oriented with the inverse orientation maps the turned frame back:
+	// every orientation is its own inverse but 6 and 8, each other's.
+	inv := map[int]int{6: 8, 8: 6}[o]
+	if inv == 0 {
+		inv = o
+	}
+	out := image.NewRGBA(image.Rect(0, 0, rect.Dx(), rect.Dy()))
+	for y := rect.Min.Y; y < rect.Max.Y; y++ {
+		for x := rect.Min.X; x < rect.Max.X; x++ {
+			sx, sy := oriented(inv, x, y, ow, oh)
+			r, g, bl := rgb8(img, b.Min.X+sx, b.Min.Y+sy)
+			i := out.PixOffset(x-rect.Min.X, y-rect.Min.Y)
+			out.Pix[i], out.Pix[i+1], out.Pix[i+2], out.Pix[i+3] = r, g, bl, 255
+		}
+	}
+	return out, true
 }
 
 // caseSubject is a case's subject in the audit trail.

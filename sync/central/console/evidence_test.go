@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"math"
@@ -335,5 +336,48 @@ func TestELAOrientation(t *testing.T) {
 	}
 	if got := img.Bounds().Size(); got != image.Pt(200, 320) {
 		t.Errorf("ELA map of %v, want 200x320", got)
+	}
+}
+
+// TestCutOriented: the portrait box is in the engine's frame (the photo
+// turned as its EXIF tag says), so the cut reads the raw pixels through
+// the turn. Each case says where displayed pixel (X, Y) comes from in a
+// raw w×h picture, written out independently of oriented.
+func TestCutOriented(t *testing.T) {
+	const w, h = 5, 3
+	raw := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			raw.Set(x, y, color.RGBA{uint8(x), uint8(y), 0, 255})
+		}
+	}
+	for _, tc := range []struct {
+		o    int
+		from func(X, Y int) (int, int)
+	}{
+		{1, func(X, Y int) (int, int) { return X, Y }},
+		{3, func(X, Y int) (int, int) { return w - 1 - X, h - 1 - Y }},
+		{6, func(X, Y int) (int, int) { return Y, h - 1 - X }}, // turned a quarter clockwise
+		{8, func(X, Y int) (int, int) { return w - 1 - Y, X }}, // a quarter anticlockwise
+		{5, func(X, Y int) (int, int) { return Y, X }},         // transposed
+		{7, func(X, Y int) (int, int) { return w - 1 - Y, h - 1 - X }},
+	} {
+		rect := image.Rect(1, 1, 3, 3) // inside either frame
+		cut, ok := cutOriented(raw, tc.o, rect)
+		if !ok {
+			t.Fatalf("o=%d: nothing cut", tc.o)
+		}
+		for Y := rect.Min.Y; Y < rect.Max.Y; Y++ {
+			for X := rect.Min.X; X < rect.Max.X; X++ {
+				sx, sy := tc.from(X, Y)
+				r, g, _, _ := cut.At(X-rect.Min.X, Y-rect.Min.Y).RGBA()
+				if int(r>>8) != sx || int(g>>8) != sy {
+					t.Errorf("o=%d: displayed (%d,%d) shows raw (%d,%d), want (%d,%d)", tc.o, X, Y, r>>8, g>>8, sx, sy)
+				}
+			}
+		}
+	}
+	if _, ok := cutOriented(raw, 6, image.Rect(4, 0, 6, 2)); ok { // x 4-5 lies outside the turned 3-wide frame
+		t.Error("a box outside the turned frame was cut")
 	}
 }
