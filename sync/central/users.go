@@ -98,6 +98,10 @@ type Users interface {
 	// Session returns the session with that hash; ErrNotFound if absent
 	// or expired at now.
 	Session(ctx context.Context, hash []byte, now time.Time) (ConsoleSession, error)
+	// TouchSession records that a session was seen at seenAt, only if it
+	// is still stored: ErrNotFound once it was deleted (a sign-out racing
+	// the renewal does not bring the session back, as PutSession would).
+	TouchSession(ctx context.Context, hash []byte, seenAt time.Time) error
 	// DeleteSession ends one session; DeleteSessions every session of a
 	// user (on a password change, a disabled account). Deleting what is
 	// absent is no error.

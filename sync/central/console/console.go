@@ -465,7 +465,11 @@ func (c *Console) viewer(w http.ResponseWriter, r *http.Request) (*Viewer, error
 	now := c.cfg.Now()
 	if now.Sub(sess.SeenAt) > time.Minute {
 		sess.SeenAt = now.UTC()
-		if err := c.cfg.Store.PutSession(ctx, sess); err != nil {
+		err := c.cfg.Store.TouchSession(ctx, sess.Hash, sess.SeenAt)
+		if errors.Is(err, central.ErrNotFound) { // signed out meanwhile
+			return nil, nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("renewing the session: %w", err)
 		}
 	}

@@ -293,8 +293,23 @@ func testSessions(t *testing.T, s central.Store) {
 	if got, err := s.Session(ctx, []byte("a2"), t0.Add(time.Hour)); err != nil || !got.SeenAt.Equal(seen.SeenAt) {
 		t.Errorf("Session(a2) after PutSession = %+v, %v", got, err)
 	}
+	// Touched: only SeenAt changes; once deleted, a touch cannot bring
+	// it back (a renewal racing the sign-out).
+	touched := t0.Add(40 * time.Minute)
+	if err := s.TouchSession(ctx, []byte("a2"), touched); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Session(ctx, []byte("a2"), t0.Add(time.Hour)); err != nil || !got.SeenAt.Equal(touched) || !got.ExpiresAt.Equal(seen.ExpiresAt) || got.User != "ana" {
+		t.Errorf("Session(a2) after TouchSession = %+v, %v", got, err)
+	}
 	if err := s.DeleteSession(ctx, []byte("b1")); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.TouchSession(ctx, []byte("b1"), touched); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("TouchSession after DeleteSession = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Session(ctx, []byte("b1"), t0); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("a touch brought a deleted session back: %v", err)
 	}
 	if err := s.DeleteSession(ctx, []byte("b1")); err != nil {
 		t.Errorf("deleting an absent session: %v", err)

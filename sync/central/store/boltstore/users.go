@@ -119,6 +119,19 @@ func (s *Store) Session(ctx context.Context, hash []byte, now time.Time) (centra
 	return cs, nil
 }
 
+// TouchSession implements central.Store.
+func (s *Store) TouchSession(ctx context.Context, hash []byte, seenAt time.Time) error {
+	return s.update(ctx, "renewing session", func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		var cs central.ConsoleSession
+		if err := get(b, hash, &cs); err != nil {
+			return err
+		}
+		cs.SeenAt = seenAt
+		return put(b, hash, cs)
+	})
+}
+
 // DeleteSession implements central.Store.
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	return s.update(ctx, "ending session", func(tx *bbolt.Tx) error {

@@ -145,6 +145,33 @@ func (s *Store) Session(ctx context.Context, hash []byte, now time.Time) (centra
 	return cs, nil
 }
 
+// TouchSession implements central.Store. The row is locked while it is
+// changed, so a concurrent DeleteSession either waits and wins or finds
+// it gone.
+func (s *Store) TouchSession(ctx context.Context, hash []byte, seenAt time.Time) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var doc []byte
+		if err := tx.QueryRow(ctx, `SELECT doc FROM console_sessions WHERE hash = $1 FOR UPDATE`, hash).Scan(&doc); err != nil {
+			return notFound(err)
+		}
+		var cs central.ConsoleSession
+		if err := json.Unmarshal(doc, &cs); err != nil {
+			return err
+		}
+		cs.SeenAt = seenAt
+		doc, err := json.Marshal(cs)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE console_sessions SET doc = $2 WHERE hash = $1`, hash, doc)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("renewing session: %w", err)
+	}
+	return nil
+}
+
 // DeleteSession implements central.Store.
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	if _, err := s.exec(ctx, `DELETE FROM console_sessions WHERE hash = $1`, hash); err != nil {
