@@ -155,19 +155,28 @@ func user(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // readPassword reads one line of stdin (without echo on a terminal) and
 // refuses a password too weak for account name.
 func readPassword(stderr io.Writer, what, name string) (string, error) {
-	fmt.Fprintf(stderr, "%s (one line on standard input):\n", what)
-	if f, ok := stdin.(*os.File); ok {
-		defer noEcho(f)()
-	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, auth.MaxPasswordLen+2)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
+	pw, err := readSecretLine(stderr, what, auth.MaxPasswordLen)
+	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
 	}
-	pw := strings.TrimRight(line, "\r\n")
 	if err := auth.CheckStrength(pw, name); err != nil {
 		return "", err
 	}
 	return pw, nil
+}
+
+// readSecretLine asks for what and reads one line of at most max bytes
+// from stdin, not echoed on a terminal.
+func readSecretLine(stderr io.Writer, what string, max int) (string, error) {
+	fmt.Fprintf(stderr, "%s (one line on standard input):\n", what)
+	if f, ok := stdin.(*os.File); ok {
+		defer noEcho(f)()
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, int64(max)+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // enrolCodeValidity is auth.EnrolCodeTTL in words.

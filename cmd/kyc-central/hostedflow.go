@@ -20,10 +20,11 @@ import (
 // loaded from the verified model store in dir (as openFaceMatcher's) and
 // warmed; without the models the flow still binds launch links but its
 // pages answer 503 (logged here). stop waits for the sweeper and releases
-// the models.
-func startHostedFlow(ctx context.Context, srv *central.Server, store central.Store, dir, publicURL string, log *slog.Logger) (stop func(), err error) {
-	eng := openFlowEngines(ctx, dir, log)
-	flow, err := hostedflow.New(hostedflow.Config{Store: store, Engines: eng, PublicURL: publicURL, Logger: log})
+// the models. cfg is the flow's configuration but for its Engines.
+func startHostedFlow(ctx context.Context, srv *central.Server, cfg hostedflow.Config, dir string) (stop func(), err error) {
+	eng := openFlowEngines(ctx, dir, cfg.Logger)
+	cfg.Engines = eng
+	flow, err := hostedflow.New(cfg)
 	if err != nil {
 		if eng != nil {
 			eng.Close()

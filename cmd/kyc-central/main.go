@@ -9,6 +9,7 @@
 //	kyc-central user reset-totp --name N
 //	kyc-central partner add --name N [--branch B]... [--webhook URL]   (partner.go)
 //	kyc-central partner rotate-key|webhook-secret --id ID [--overlap 24h]
+//	kyc-central partner push|push-key|reference-image --id ID ...   (partner_settings.go)
 //
 // serve also serves the partner API (package partnerapi) at /api/v1/,
 // its OpenAPI document at /openapi.json, the hosted capture flow at /flow/
@@ -52,10 +53,12 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
+	"github.com/openkyc/kyc/sync/central/webhook"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -78,7 +81,8 @@ const usage = `usage:
                        (password on standard input; TOTP is enrolled at the first sign-in at /console/)
   kyc-central user reset-totp --name name [--data dir] [--store bolt|postgres] [--dsn dsn]
   kyc-central partner add --name name [--branch branch]... [--webhook url] [--data dir] [--store bolt|postgres] [--dsn dsn]
-  kyc-central partner rotate-key|webhook-secret --id id [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn]`
+  kyc-central partner rotate-key|webhook-secret --id id [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn]
+  kyc-central partner push|push-key|reference-image --id id ... (the enterprise push, the reference-image endpoint: kyc-central partner)`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -151,6 +155,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	certFile := fs.String("tls-cert", "", "server certificate, PEM (kyc-central tls init makes one)")
 	keyFile := fs.String("tls-key", "", "server certificate's private key, PEM")
 	insecure := fs.Bool("insecure-http", false, "serve plain HTTP, on a loopback address only (tests)")
+	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of one webhook or push request; on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
 	modelsDir := fs.String("models", "", "model directory of the Face Match API (default $KYC_MODELS_DIR, else $KYC_HOME/models; kyc models install fills it); without the models the API answers 503")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -201,13 +206,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	pg, _ := store.(*pgstore.Store) // nil on bbolt: no job queue
 	if store, err = sealed(store, *keysFile, *data); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	srv, err := central.New(central.Config{
 		Addr: *addr, Version: version, Store: store, BoxKey: box, SignKey: sign, AdminToken: tok,
-		TLS: srvTLS, InsecureHTTP: *insecure, Logger: logger,
+		TLS: srvTLS, InsecureHTTP: *insecure, Logger: logger, SweepByQueue: pg != nil,
 	})
 	if err != nil {
 		return err
@@ -221,16 +227,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fm, closeFM := openFaceMatcher(ctx, *modelsDir, logger)
 	defer closeFM()
-	if _, err := mountPartnerAPI(srv, partnerapi.Config{Store: store, SecretKey: pkey, Logger: logger, FaceMatcher: fm,
-		PublicURL: publicURL(*pubURL, *addr, srvTLS != nil), HostedFlow: true}); err != nil {
+	api, err := mountPartnerAPI(srv, partnerapi.Config{Store: store, SecretKey: pkey, Logger: logger, FaceMatcher: fm,
+		PublicURL: publicURL(*pubURL, *addr, srvTLS != nil), HostedFlow: true})
+	if err != nil {
 		return err
 	}
-	stopFlow, err := startHostedFlow(ctx, srv, store, *modelsDir, publicURL(*pubURL, *addr, srvTLS != nil), logger)
+	stopFlow, err := startHostedFlow(ctx, srv, hostedflow.Config{Store: store, PublicURL: publicURL(*pubURL, *addr, srvTLS != nil),
+		Logger: logger, ReferenceImage: api.ReferenceImage}, *modelsDir)
 	if err != nil {
 		return err
 	}
 	defer stopFlow()
-	stopWebhooks, err := startWebhooks(ctx, srv, store, pkey, logger)
+	stopWebhooks, err := startWebhooks(ctx, srv, store, queueConfig{pg: pg, timeout: *whTimeout}, pkey, api, logger)
 	if err != nil {
 		return err
 	}

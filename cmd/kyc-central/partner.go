@@ -76,26 +76,75 @@ const partnerUsage = `usage:
   kyc-central partner add --name NAME [--branch BRANCH]... [--webhook URL] [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
   kyc-central partner rotate-key --id ID [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
   kyc-central partner webhook-secret --id ID [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
+  kyc-central partner push --id ID --url URL --token-url URL --client-id ID [--scope S]... [store flags]
+                           (the OAuth2 client secret: one line on standard input; an empty line keeps the stored one)
+  kyc-central partner push --id ID --remove [store flags]
+  kyc-central partner push-key --id ID [store flags]
+  kyc-central partner reference-image --id ID --url URL --auth bearer|basic|header [--header NAME] [--username U]
+                           [--timeout 10s] [--max-bytes 5242880] [store flags]
+                           (the token, password or header value: one line on standard input; empty keeps the stored one)
+  kyc-central partner reference-image --id ID --remove [store flags]
 
 add prints the partner's client id and pass key (and webhook secret with
 --webhook) once, as JSON: central keeps only a hash of the pass key and the
 secret sealed. rotate-key and webhook-secret print a new one; the previous
-one stays valid for --overlap. A bbolt store is locked by a running central:
-stop it first, or use the admin API (/admin/v1/partners).`
+one stays valid for --overlap. push configures the enterprise push and, the
+first time, prints the AES-256 key shared with the partner (once; push-key
+makes a new one, used at once). reference-image configures the endpoint
+flows with use_reference_image take the reference image from. A bbolt
+store is locked by a running central: stop it first, or use the admin API
+(/admin/v1/partners).`
+
+// partnerStore is where the partner commands find the store and the
+// partner API's key: the flags they share.
+type partnerStore struct{ data, kind, dsn, keyFile *string }
+
+func addPartnerStoreFlags(fs *flag.FlagSet) partnerStore {
+	return partnerStore{
+		data:    fs.String("data", "kyc-central-data", "data directory (bbolt store, partner key)"),
+		kind:    fs.String("store", "bolt", "store: bolt or postgres"),
+		dsn:     fs.String("dsn", os.Getenv(envDSN), "PostgreSQL connection string (--store postgres)"),
+		keyFile: fs.String("partner-key", "", "the partner API's secret key file (default DATA/"+partnerKeyName+"; created if missing)"),
+	}
+}
+
+// open opens the store and the partner API on it; the caller calls the
+// func returned to close the store.
+func (ps partnerStore) open(ctx context.Context, cmd string) (*partnerapi.API, func(), error) {
+	if *ps.kind == "bolt" {
+		if err := os.MkdirAll(*ps.data, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("partner %s: creating the data directory: %w", cmd, err)
+		}
+	}
+	key, err := loadOrCreatePartnerKey(partnerKeyPath(*ps.keyFile, *ps.data))
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(ctx, *ps.kind, *ps.data, *ps.dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return api, func() { store.Close() }, nil
+}
 
 // partner runs `kyc-central partner add|rotate-key|webhook-secret`.
 func partner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "push" || args[0] == "push-key" || args[0] == "reference-image") {
+		return partnerSettings(ctx, args, stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "add" && args[0] != "rotate-key" && args[0] != "webhook-secret") {
 		fmt.Fprintln(stderr, partnerUsage)
-		return errors.New("partner: add, rotate-key or webhook-secret?")
+		return errors.New("partner: add, rotate-key, webhook-secret, push, push-key or reference-image?")
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("partner "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", "kyc-central-data", "data directory (bbolt store, partner key)")
-	storeKind := fs.String("store", "bolt", "store: bolt or postgres")
-	dsn := fs.String("dsn", os.Getenv(envDSN), "PostgreSQL connection string (--store postgres)")
-	keyFile := fs.String("partner-key", "", "the partner API's secret key file (default DATA/"+partnerKeyName+"; created if missing)")
+	where := addPartnerStoreFlags(fs)
 	var name, id, webhook *string
 	var overlap *time.Duration
 	var branches scopes
@@ -116,24 +165,11 @@ func partner(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if overlap != nil && (*overlap <= 0 || *overlap > partnerapi.MaxOverlap) {
 		return fmt.Errorf("partner %s: --overlap must be positive and at most %v", cmd, partnerapi.MaxOverlap)
 	}
-	if *storeKind == "bolt" {
-		if err := os.MkdirAll(*data, 0o700); err != nil {
-			return fmt.Errorf("partner %s: creating the data directory: %w", cmd, err)
-		}
-	}
-	key, err := loadOrCreatePartnerKey(partnerKeyPath(*keyFile, *data))
+	api, closeStore, err := where.open(ctx, cmd)
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, *storeKind, *data, *dsn)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key})
-	if err != nil {
-		return err
-	}
+	defer closeStore()
 	actor := "kyc-central partner " + cmd
 	var out any
 	switch cmd {

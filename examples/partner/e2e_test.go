@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/push"
 	"github.com/openkyc/kyc/sync/central/webhook"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -51,7 +53,12 @@ func startCentral(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	api.Mount(c.Server)
+	sender, err := push.New(push.Config{Source: api})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc, err := webhook.New(c.Store, webhook.Config{
+		Senders: map[string]webhook.Sender{push.SenderPrefix: sender},
 		Open: func(pid string, sealed []byte) ([]byte, error) {
 			s, err := partnerapi.OpenWebhookSecret(pkey, pid, sealed)
 			return []byte(s), err
@@ -288,6 +295,16 @@ func TestPartnerEndToEnd(t *testing.T) {
 	passFile, secretFile := filepath.Join(dir, "pass.key"), filepath.Join(dir, "whsec.txt")
 	os.WriteFile(passFile, []byte(a.PassKey+"\n"), 0o600)
 	os.WriteFile(secretFile, []byte(a.WebhookSecret+"\n"), 0o600)
+	// Partner A takes the enterprise push too: the example is its token
+	// endpoint and its push endpoint (plain HTTP on loopback here).
+	var pc partnerapi.PushConfiguredResult
+	if st := e.adminCall("PUT", "/admin/v1/partners/"+a.Partner.ID+"/push", partnerapi.PushRequest{URL: "http://" + exampleAddr + "/kyc",
+		TokenURL: "http://" + exampleAddr + "/oauth/token", ClientID: "central", ClientSecret: "push-client-secret-1"}, &pc); st != http.StatusOK || pc.EncryptionKey == "" {
+		t.Fatalf("configuring partner A's push: %d %+v", st, pc)
+	}
+	pushKeyFile, pushSecretFile := filepath.Join(dir, "push.key"), filepath.Join(dir, "push-client.secret")
+	os.WriteFile(pushKeyFile, []byte(pc.EncryptionKey+"\n"), 0o600)
+	os.WriteFile(pushSecretFile, []byte("push-client-secret-1\n"), 0o600)
 	// Images for the Face Match call (central here runs without face
 	// models, so it answers 503, which the example reports and goes on).
 	selfie, reference := filepath.Join(dir, "selfie.jpg"), filepath.Join(dir, "reference.jpg")
@@ -301,7 +318,8 @@ func TestPartnerEndToEnd(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() {
 		exited <- run(ctx, []string{"--central", e.base, "--ca", e.caFile, "--client-id", a.ClientID, "--pass-key-file", passFile,
-			"--webhook-listen", exampleAddr, "--webhook-secret-file", secretFile, "--selfie", selfie, "--reference", reference}, out, ready)
+			"--webhook-listen", exampleAddr, "--webhook-secret-file", secretFile, "--selfie", selfie, "--reference", reference,
+			"--push-key-file", pushKeyFile, "--push-client-id", "central", "--push-client-secret-file", pushSecretFile}, out, ready)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -336,6 +354,16 @@ func TestPartnerEndToEnd(t *testing.T) {
 	}
 	// The attempt that timed out had reached the receiver: it dedupes.
 	out.wait(t, map[string]any{"step": "webhook_duplicate", "webhook_id": completedID}, 1, 10*time.Second)
+	// The enterprise push of the same submission: a token from the
+	// example's token endpoint, decrypted there, the document's fields in
+	// it, confirmed.
+	pl := out.wait(t, map[string]any{"step": "push", "session_id": "kiosk-a1", "kid": pc.KeyID, "duplicate": false}, 1, 10*time.Second)[0]
+	if pl["decision"] == nil || pl["fields"] == nil || pl["fields"].(float64) < 1 {
+		t.Errorf("push %v: no decision or fields", pl)
+	}
+	if n := len(out.match(map[string]any{"step": "push_token_issued"})); n != 1 {
+		t.Errorf("%d push tokens issued, want 1", n)
+	}
 
 	// A reviewer's decision.
 	if _, err := e.store.UpdateReview(context.Background(), refA, func(c central.Case) (central.Review, central.AuditEvent, error) {
@@ -402,16 +430,31 @@ func TestPartnerEndToEnd(t *testing.T) {
 	if st := e.adminCall("GET", "/admin/v1/partners/"+a.Partner.ID+"/events", nil, &list); st != http.StatusOK {
 		t.Fatalf("events: %d", st)
 	}
-	if len(list.Events) != 2 {
+	var hooks []webhook.EventView
+	for _, ev := range list.Events {
+		if ev.Type != webhook.EventPush {
+			hooks = append(hooks, ev)
+			continue
+		}
+		var pushAttempts []central.DeliveryAttempt
+		e.adminCall("GET", "/admin/v1/events/"+ev.ID+"/attempts", nil, &pushAttempts)
+		if ev.State != "delivered" || ev.SessionID != "push/kiosk-a1" || len(pushAttempts) != 1 || !strings.Contains(pushAttempts[0].Excerpt, "acme-"+ev.ID) {
+			t.Errorf("push event %+v, attempts %+v: want delivered once with the confirmation", ev, pushAttempts)
+		}
+		if n := len(out.match(map[string]any{"step": "push", "push_id": ev.ID})); n != 1 {
+			t.Errorf("push %s handled %d times", ev.ID, n)
+		}
+	}
+	if len(hooks) != 2 || len(list.Events) != 3 {
 		t.Fatalf("partner A's events %+v", list.Events)
 	}
-	for _, ev := range list.Events {
+	for _, ev := range hooks {
 		if n := len(out.match(map[string]any{"step": "webhook", "webhook_id": ev.ID})); n != 1 {
 			t.Errorf("event %s (%s) handled %d times", ev.ID, ev.Type, n)
 		}
 	}
-	if dc["webhook_id"] != list.Events[1].ID {
-		t.Errorf("decision.changed id %v, listed %s", dc["webhook_id"], list.Events[1].ID)
+	if dc["webhook_id"] != hooks[1].ID {
+		t.Errorf("decision.changed id %v, listed %s", dc["webhook_id"], hooks[1].ID)
 	}
 	// Partner B's hanging endpoint held only its own session.
 	var listB webhook.EventList

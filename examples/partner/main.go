@@ -2,21 +2,32 @@
 // API (docs/partner-api.md): it gets a partner token, initiates a flow,
 // receives webhooks and verifies them (Standard Webhooks, deduping by
 // webhook-id), fetches each completed session's details and calls the
-// Face Match API. It prints one JSON line per thing it did, and never a
-// person's data: decisions, scores and counts only.
+// Face Match API; with --push-key-file it also takes the enterprise push
+// (seed 003): it is then its own OAuth2 token endpoint (client
+// credentials) and the push endpoint, which decrypts each push
+// (AES-256-GCM, docs/partner-api.md) and confirms it. It prints one JSON
+// line per thing it did, and never a person's data: decisions, scores and
+// counts only.
 //
 //	go run ./examples/partner --central https://127.0.0.1:8443 --ca ca.crt \
 //	    --client-id cli_... --pass-key-file pass.key \
 //	    --webhook-listen 127.0.0.1:9000 --webhook-secret-file whsec.txt \
-//	    [--selfie selfie.jpg --reference reference.jpg]
+//	    [--selfie selfie.jpg --reference reference.jpg] \
+//	    [--push-key-file push.key --push-client-id central --push-client-secret-file push-client.secret]
 //
 // The partner's webhook URL (kyc-central partner add --webhook) is
-// http://<--webhook-listen>/webhooks here; a real one is HTTPS.
+// http://<--webhook-listen>/webhooks here; the push's URL
+// http://<--webhook-listen>/kyc and its token URL .../oauth/token
+// (kyc-central partner push); real ones are HTTPS.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -54,11 +65,15 @@ type config struct {
 	central, ca, clientID, passKey, listen, secret string
 	userID, userIDType, selfie, reference          string
 	maxEvents                                      int
+	// The enterprise push: the AES-256 key central showed once, and the
+	// client credentials central authenticates with here.
+	pushKey                        []byte
+	pushClientID, pushClientSecret string
 }
 
 func parse(args []string, stderr io.Writer) (config, error) {
 	var c config
-	var passFile, secretFile string
+	var passFile, secretFile, pushKeyFile, pushSecretFile string
 	fs := flag.NewFlagSet("partner", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.central, "central", "", "central's base URL, e.g. https://127.0.0.1:8443")
@@ -74,13 +89,16 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.selfie, "selfie", "", "a selfie image for the Face Match API (with --reference)")
 	fs.StringVar(&c.reference, "reference", "", "a reference image for the Face Match API")
 	fs.IntVar(&c.maxEvents, "max-events", 0, "exit after handling this many distinct webhooks (0: run until interrupted)")
+	fs.StringVar(&pushKeyFile, "push-key-file", "", "a file holding the enterprise push's encryption key (base64); takes pushes at /kyc")
+	fs.StringVar(&c.pushClientID, "push-client-id", "central", "the client id central gets push tokens with")
+	fs.StringVar(&pushSecretFile, "push-client-secret-file", "", "a file holding that client's secret")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	for _, f := range []struct {
 		file string
 		dst  *string
-	}{{passFile, &c.passKey}, {secretFile, &c.secret}} {
+	}{{passFile, &c.passKey}, {secretFile, &c.secret}, {pushSecretFile, &c.pushClientSecret}} {
 		if f.file == "" {
 			continue
 		}
@@ -101,6 +119,18 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	if _, err := webhook.DecodeSecret(c.secret); err != nil {
 		return c, fmt.Errorf("--webhook-secret: %w", err)
 	}
+	if pushKeyFile != "" {
+		b, err := os.ReadFile(pushKeyFile)
+		if err != nil {
+			return c, err
+		}
+		if c.pushKey, err = base64.StdEncoding.DecodeString(strings.TrimSpace(string(b))); err != nil || len(c.pushKey) != 32 {
+			return c, errors.New("--push-key-file: not the base64 of a 32-byte key")
+		}
+		if c.pushClientSecret == "" {
+			return c, errors.New("--push-key-file needs --push-client-secret-file")
+		}
+	}
 	c.central = strings.TrimSuffix(c.central, "/")
 	return c, nil
 }
@@ -117,8 +147,11 @@ type partner struct {
 	tokExp time.Time
 
 	seenMu sync.Mutex
-	seen   map[string]bool // webhook-ids handled
+	seen   map[string]bool // webhook-ids and push ids handled
 	events chan event
+
+	pushTokMu  sync.Mutex
+	pushTokens map[string]time.Time // access tokens this example issued, with their expiry
 }
 
 // event is a verified webhook, handled after the answer.
@@ -156,7 +189,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- stri
 		}
 		tlsCfg.RootCAs = pool
 	}
-	p := &partner{cfg: cfg, out: json.NewEncoder(stdout), seen: map[string]bool{}, events: make(chan event, 64),
+	p := &partner{cfg: cfg, out: json.NewEncoder(stdout), seen: map[string]bool{}, events: make(chan event, 64), pushTokens: map[string]time.Time{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: nil}}}
 
 	ln, err := net.Listen("tcp", cfg.listen)
@@ -165,6 +198,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- stri
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks", p.receive)
+	if cfg.pushKey != nil {
+		mux.HandleFunc("POST /oauth/token", p.issueToken)
+		mux.HandleFunc("POST /kyc", p.receivePush)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -237,6 +274,127 @@ func (p *partner) receive(w http.ResponseWriter, r *http.Request) {
 		p.print(Line{"step": "backlog_full", "webhook_id": id})
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// issueToken is the partner's OAuth2 token endpoint for central (client
+// credentials, RFC 6749 4.4): HTTP Basic or form credentials in, a bearer
+// token valid for an hour out.
+func (p *partner) issueToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"unsupported_grant_type"}`)
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if subtle.ConstantTimeCompare([]byte(id), []byte(p.cfg.pushClientID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(secret), []byte(p.cfg.pushClientSecret)) != 1 {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":"invalid_client"}`)
+		return
+	}
+	tok := rand.Text()
+	p.pushTokMu.Lock()
+	p.pushTokens[tok] = time.Now().Add(time.Hour)
+	p.pushTokMu.Unlock()
+	p.print(Line{"step": "push_token_issued"})
+	json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3600})
+}
+
+// pushEnvelope is an enterprise push on the wire.
+type pushEnvelope struct {
+	ID         string `json:"id"`
+	PartnerID  string `json:"partner_id"`
+	Alg        string `json:"alg"`
+	KeyID      string `json:"kid"`
+	Nonce      []byte `json:"nonce"`
+	Ciphertext []byte `json:"ciphertext"`
+}
+
+// receivePush is the push endpoint: check the bearer token, decrypt
+// (AES-256-GCM with the additional data "openkyc-push-v1\n" + id + "\n" +
+// partner_id), dedupe by the push id, confirm.
+func (p *partner) receivePush(w http.ResponseWriter, r *http.Request) {
+	confirm := func(status int, v map[string]any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p.pushTokMu.Lock()
+	exp, ok := p.pushTokens[tok]
+	p.pushTokMu.Unlock()
+	if !ok || time.Now().After(exp) {
+		confirm(http.StatusUnauthorized, map[string]any{"status": "failure", "reason": "invalid_token"})
+		return
+	}
+	var env pushEnvelope
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
+	if err == nil {
+		err = json.Unmarshal(body, &env)
+	}
+	var plain []byte
+	if err == nil {
+		plain, err = openPush(p.cfg.pushKey, env)
+	}
+	var sub struct {
+		ID   string `json:"id"`
+		User struct {
+			SessionID string `json:"session_id"`
+		} `json:"user"`
+		Submission *struct {
+			Decision string `json:"decision"`
+			Document *struct {
+				Fields map[string]json.RawMessage `json:"fields"`
+			} `json:"document"`
+		} `json:"submission"`
+		Images []json.RawMessage `json:"images"`
+	}
+	if err == nil {
+		err = json.Unmarshal(plain, &sub)
+	}
+	if err != nil || sub.ID != env.ID {
+		p.print(Line{"step": "push_refused", "push_id": env.ID, "reason": "does not decrypt"})
+		// The key may be newer than ours: a failure is retried by central.
+		confirm(http.StatusUnprocessableEntity, map[string]any{"status": "failure", "reason": "cannot_decrypt"})
+		return
+	}
+	p.seenMu.Lock()
+	dup := p.seen[env.ID]
+	p.seen[env.ID] = true
+	p.seenMu.Unlock()
+	l := Line{"step": "push", "push_id": env.ID, "kid": env.KeyID, "session_id": sub.User.SessionID, "images": len(sub.Images), "duplicate": dup}
+	if s := sub.Submission; s != nil {
+		l["decision"] = s.Decision
+		if s.Document != nil {
+			l["fields"] = len(s.Document.Fields)
+		}
+	}
+	p.print(l)
+	confirm(http.StatusOK, map[string]any{"status": "success", "reference": "acme-" + env.ID})
+}
+
+// openPush decrypts a push with the shared key.
+func openPush(key []byte, env pushEnvelope) ([]byte, error) {
+	if env.Alg != "A256GCM" {
+		return nil, fmt.Errorf("unknown alg %q", env.Alg)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if len(env.Nonce) != gcm.NonceSize() {
+		return nil, errors.New("bad nonce")
+	}
+	return gcm.Open(nil, env.Nonce, env.Ciphertext, []byte("openkyc-push-v1\n"+env.ID+"\n"+env.PartnerID))
 }
 
 // handle does the follow-up work of each webhook: the session's details,

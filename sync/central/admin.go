@@ -81,7 +81,11 @@ func (s *Server) admin(h httpx.HandlerFunc) httpx.HandlerFunc {
 	id := adminCredentialID(s.cfg.AdminToken)
 	return func(w http.ResponseWriter, r *http.Request) error {
 		addr := clientAddr(r)
-		if blocked, wait := s.adminFail.Blocked(addr); blocked {
+		blocked, wait, err := s.adminFail.Blocked(r.Context(), addr)
+		if err != nil {
+			return err
+		}
+		if blocked {
 			s.metrics.authFailure(surfaceAdmin, "rate_limited")
 			httpx.CutOff(w)
 			return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
@@ -94,7 +98,9 @@ func (s *Server) admin(h httpx.HandlerFunc) httpx.HandlerFunc {
 			if !ok {
 				reason = "no_token"
 			}
-			s.adminFail.Fail(addr)
+			if err := s.adminFail.Fail(r.Context(), addr); err != nil {
+				return err
+			}
 			s.metrics.authFailure(surfaceAdmin, reason)
 			s.log.LogAttrs(r.Context(), slog.LevelWarn, "authentication failed",
 				slog.String("request_id", httpx.RequestID(r.Context())), slog.String("surface", surfaceAdmin),

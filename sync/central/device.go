@@ -54,8 +54,14 @@ func clientAddr(r *http.Request) string {
 // and returns the answer: e, or 429 once the address has failed too often.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, surface, deviceID string, e *httpx.Error) error {
 	addr := clientAddr(r)
-	blocked, wait := s.authFails.Blocked(addr)
-	s.authFails.Fail(addr)
+	ctx := r.Context()
+	blocked, wait, err := s.authFails.Blocked(ctx, addr)
+	if err == nil {
+		err = s.authFails.Fail(ctx, addr)
+	}
+	if err != nil { // the refusal stands; only the budget was not counted
+		s.log.LogAttrs(ctx, slog.LevelError, "failure budget", slog.String("request_id", httpx.RequestID(ctx)), slog.String("cause", err.Error()))
+	}
 	s.metrics.authFailure(surface, e.Code)
 	attrs := []slog.Attr{
 		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("surface", surface),
@@ -215,7 +221,11 @@ func (s *Server) takeSlots(w http.ResponseWriter, deviceID string) (release func
 // but with the key being enrolled, which proves possession of it. Its body
 // (the token and the key) is small and read within the body floor.
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
-	if blocked, wait := s.authFails.Blocked(clientAddr(r)); blocked {
+	blocked, wait, err := s.authFails.Blocked(r.Context(), clientAddr(r))
+	if err != nil {
+		return err
+	}
+	if blocked {
 		s.metrics.authFailure(surfaceEnroll, "rate_limited")
 		httpx.CutOff(w)
 		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",

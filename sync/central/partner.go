@@ -88,6 +88,12 @@ const (
 	FlowExpired    FlowStatus = "EXPIRED"     // session_ttl passed first
 )
 
+// KioskPartner is the partner id of the hosted sessions a kiosk opens for a
+// Smart QR hand-off when no partner owns the kiosk's branch: no partner
+// reads them and no webhook is written for them (the kiosk follows them).
+// Partner ids never start with '~'.
+const KioskPartner = "~kiosk"
+
 // FlowSession is one verification a partner initiated (Initiate Flow), or
 // a kiosk session synced from a device of a branch the partner owns.
 type FlowSession struct {
@@ -122,8 +128,8 @@ type FlowSession struct {
 
 // HostedFlow is what the hosted capture flow keeps of a session in the
 // store: the browsers it is bound to (as hashes of their cookie secrets),
-// where the person stands and the last result's user-facing part. The
-// captures themselves stay in the serving instance's memory.
+// where the person stands, which captures it holds and the last result's
+// user-facing part. The captures themselves are in HostedStates.
 type HostedFlow struct {
 	// BrowserHash binds the browser that opened the launch URL first
 	// (single use); PhoneHash the phone of a Smart QR hand-off, whose
@@ -143,8 +149,26 @@ type HostedFlow struct {
 	Decision  string `json:"decision,omitempty"`
 	RetryStep string `json:"retry_step,omitempty"`
 	Message   string `json:"message,omitempty"`
+	// MessageKey names Message in the engine's catalogue (risk.MessageKey),
+	// so the page shows it in the language the person switches to.
+	MessageKey string `json:"message_key,omitempty"`
 	// FinishedAt is when the STATUS screen's call to action was taken.
 	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Captured are the capture steps (document, back, selfie) whose
+	// image is in the hosted state store (central.HostedStates, sealed);
+	// Challenges the active liveness challenges done with the selfie;
+	// Uploaded the bytes of the captures taken, against the session's
+	// upload budget. ProcessingAt is when the verification of an attempt
+	// started (Stage "processing"), so an instance that died meanwhile
+	// does not hold the session for ever.
+	Captured     []string  `json:"captured,omitempty"`
+	Challenges   []string  `json:"challenges,omitempty"`
+	Uploaded     int64     `json:"uploaded,omitempty"`
+	ProcessingAt time.Time `json:"processing_at,omitzero"`
+	// KioskDevice is the enrolled device that opened the session for a
+	// Smart QR hand-off (it plays the first screen's part); empty for a
+	// session opened by its launch URL.
+	KioskDevice string `json:"kiosk_device,omitempty"`
 }
 
 // WebhookEvent is one event for a partner, written in the same

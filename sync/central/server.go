@@ -60,7 +60,8 @@ const (
 )
 
 // Failure budgets per client address: after the burst, one more failure
-// per interval. Failures past the budget answer 429 with Retry-After.
+// per interval. Failures past the budget answer 429 with Retry-After. The
+// budgets are in the store (central.RateLimits), shared by instances.
 const (
 	adminFailBurst    = 10
 	adminFailInterval = 6 * time.Second // 10 per minute
@@ -108,6 +109,10 @@ type Config struct {
 	MinBodyRate int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SweepByQueue leaves the retention sweep to the job queue (package
+	// jobs, on PostgreSQL: one sweep an hour for all the instances);
+	// otherwise Serve runs it hourly itself.
+	SweepByQueue bool
 }
 
 // Server is one central instance.
@@ -121,8 +126,8 @@ type Server struct {
 	resp      *httpx.Responder
 	slots     *httpx.Slots
 	perDevice *httpx.KeyedSlots
-	authFails *httpx.FailureLimiter // device and enrolment failures by address
-	adminFail *httpx.FailureLimiter // admin token failures by address
+	authFails *httpx.Budget // device and enrolment failures by address, in the store
+	adminFail *httpx.Budget // admin token failures by address, in the store
 	challenge challenger
 	shed      atomic.Int64
 	privacy   *privacy // retention sweep, erasure, search (privacy.go)
@@ -169,8 +174,8 @@ func New(cfg Config) (*Server, error) {
 		metrics:   newMetrics(cfg.MaxInFlight),
 		slots:     httpx.NewSlots(cfg.MaxInFlight),
 		perDevice: httpx.NewKeyedSlots(cfg.MaxPerDevice),
-		authFails: httpx.NewFailureLimiter(authFailBurst, authFailInterval, cfg.Now),
-		adminFail: httpx.NewFailureLimiter(adminFailBurst, adminFailInterval, cfg.Now),
+		authFails: httpx.NewBudget(cfg.Store, "device-auth", authFailBurst, authFailInterval, cfg.Now),
+		adminFail: httpx.NewBudget(cfg.Store, "admin-auth", adminFailBurst, adminFailInterval, cfg.Now),
 		challenge: newChallenger(cfg.SignKey),
 	}
 	s.resp = &httpx.Responder{Log: s.log, Rules: errorRules}
@@ -346,7 +351,9 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready chan<
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-	defer s.privacy.startSweeps(ctx, DefaultSweepEvery)()
+	if !s.cfg.SweepByQueue {
+		defer s.privacy.startSweeps(ctx, DefaultSweepEvery)()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if srv.TLSConfig != nil {

@@ -116,6 +116,7 @@ type Store interface {
 	Users
 	Partners
 	Webhooks
+	RateLimits
 
 	Close() error
 }

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,6 +50,30 @@ func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load
 // Advance moves the clock on by d.
 func (c *Clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
+// ManualClock stands still until Advance moves it: for tests that decide
+// when each retry falls due.
+type ManualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewManualClock is a clock standing at t.
+func NewManualClock(t time.Time) *ManualClock { return &ManualClock{t: t} }
+
+// Now is the clock's time.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *ManualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
 // BoltStore opens an empty raw bbolt store in a temporary folder.
 func BoltStore(t testing.TB) central.Store {
 	t.Helper()
@@ -62,7 +87,7 @@ func BoltStore(t testing.TB) central.Store {
 // PGStore opens an empty raw PostgreSQL store on a new database of srv.
 func PGStore(t testing.TB, srv *pgtest.Server) central.Store {
 	t.Helper()
-	dsn, err := srv.NewDatabase(context.Background())
+	dsn, err := srv.NewDatabaseFrom(context.Background(), "migrated", pgstore.Migrate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +105,9 @@ type Options struct {
 	// InsecureHTTP serves plain HTTP with no admin token, as the console's
 	// handler tests do; otherwise TLS and an admin token.
 	InsecureHTTP bool
+	// Keyring seals the store; nil: a new one in a temporary folder. Two
+	// centrals on one store (instances) share one.
+	Keyring *seal.FileKeyring
 }
 
 // Central is a central built by New: mount on Server, then Serve.
@@ -100,9 +128,12 @@ type Central struct {
 func New(t testing.TB, raw central.Store, o Options) *Central {
 	t.Helper()
 	dir := t.TempDir()
-	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
-	if err != nil {
-		t.Fatal(err)
+	kr := o.Keyring
+	if kr == nil {
+		var err error
+		if kr, err = seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	store := seal.New(raw, kr, kr)
 	t.Cleanup(func() { store.Close() })

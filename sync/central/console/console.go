@@ -136,7 +136,7 @@ type Console struct {
 	sealer  *auth.Sealer
 	tmpl    map[string]map[string]*template.Template // lang → file → page
 	cat     catalogues
-	addrs   *httpx.FailureLimiter // sign-in failures per client address
+	addrs   *httpx.Budget // sign-in failures per client address (in the store: instances share it)
 	// patterns are the registered route patterns, so a test can check
 	// that its access-control table covers every one.
 	patterns []string
@@ -169,7 +169,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	c := &Console{
 		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), sealer: sealer,
-		addrs: httpx.NewFailureLimiter(addrFailBurst, addrFailInterval, cfg.Now),
+		addrs: httpx.NewBudget(cfg.Store, "console-signin", addrFailBurst, addrFailInterval, cfg.Now),
 	}
 	c.resp = &httpx.Responder{Log: c.log, Rules: errorRules}
 	if c.cat, err = loadCatalogues(); err != nil {

@@ -86,16 +86,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	centralBin := browsertest.GoBuild(t, root, bins, "./cmd/kyc-central")
 	kycBin := browsertest.GoBuild(t, root, bins, "./cmd/kyc")
 
-	pg, err := pgtest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := pg.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	dsn, err := pg.NewDatabase(ctx)
+	dsn, err := pgtest.StartT(t).NewDatabase(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

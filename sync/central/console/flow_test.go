@@ -457,12 +457,7 @@ func TestOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL")
 	}
-	srv, err := pgtest.Start(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
-	open := pgStore(srv)
+	open := pgStore(pgtest.StartT(t))
 	for name, test := range map[string]func(*testing.T, opener){
 		"scope": testScope, "claim race": testClaimRace, "four eyes": testFourEyes, "queue": testQueueAndSearch, "case view": testCaseView,
 	} {

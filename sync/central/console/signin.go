@@ -70,7 +70,11 @@ func clientAddr(r *http.Request) string {
 
 // rateLimited answers 429 when the client's address failed too often.
 func (c *Console) rateLimited(r *http.Request) error {
-	if blocked, wait := c.addrs.Blocked(clientAddr(r)); blocked {
+	blocked, wait, err := c.addrs.Blocked(r.Context(), clientAddr(r))
+	if err != nil {
+		return err
+	}
+	if blocked {
 		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "rate_limited", RetryAfter: wait}
 	}
 	return nil
@@ -84,7 +88,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	name, pw := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
 	next := localTarget(r.PostFormValue("next"))
 	refuse := func() error {
-		c.addrs.Fail(clientAddr(r))
+		if err := c.addrs.Fail(r.Context(), clientAddr(r)); err != nil {
+			return err
+		}
 		c.log.LogAttrs(ctx, slog.LevelWarn, "console sign-in refused", slog.String("user", name), slog.String("addr", clientAddr(r)))
 		return c.render(w, r, nil, http.StatusUnauthorized, "signin.html", signInData{Error: "signin.failed", Next: next, Name: name})
 	}
@@ -245,7 +251,9 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		}
 	}
 	if !ok {
-		c.addrs.Fail(clientAddr(r))
+		if err := c.addrs.Fail(r.Context(), clientAddr(r)); err != nil {
+			return err
+		}
 		return c.render(w, r, v, http.StatusUnauthorized, "totp.html", signInData{Error: "totp.failed", Next: next})
 	}
 	return c.completeSignIn(w, r, v, next)
@@ -335,7 +343,9 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 	// The one-time enrolment code `user add` printed: the password alone
 	// does not enrol a phone. A wrong one counts as a failed sign-in.
 	if !auth.CheckEnrolCode(v.User, r.PostFormValue("enrol_code"), now) {
-		c.addrs.Fail(clientAddr(r))
+		if err := c.addrs.Fail(r.Context(), clientAddr(r)); err != nil {
+			return err
+		}
 		if _, err := c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
 			auth.Fail(u, now)
 			return nil
@@ -346,7 +356,9 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 	}
 	step, ok := auth.CheckTOTP(string(secret), strings.TrimSpace(r.PostFormValue("code")), now, 0)
 	if !ok {
-		c.addrs.Fail(clientAddr(r))
+		if err := c.addrs.Fail(r.Context(), clientAddr(r)); err != nil {
+			return err
+		}
 		return c.renderEnrol(w, r, v, http.StatusUnauthorized, e, next, "enrol.failed")
 	}
 	enrolled := false

@@ -16,19 +16,48 @@
 //	GET  /flow/static/...         the page's files (web/static)
 //	GET  /flow/api/state          where the session stands (State)
 //	POST /flow/api/frame?step=S   a camera frame (JPEG <= 2 MB): guidance overlay, auto-capture
-//	POST /flow/api/capture?step=S the manual button or an upload (<= 10 MB)
+//	POST /flow/api/capture?step=S the manual button or, with &source=upload, an upload
+//	                              (<= 10 MB; uploads refused 403 when allow_upload is off)
 //	POST /flow/api/submit         verify the captures (asynchronously; poll state)
 //	POST /flow/api/retry          after RETRY: back to the step that failed
 //	POST /flow/api/handoff        Smart QR: {url, short_code, qr_svg}
 //	POST /flow/api/finish         the STATUS screen's call to action: {redirect}
+//	POST /flow/api/lang           {"lang": "en"|"id"}: the session's language from now on
+//	                              (guidance messages, the result's message)
 //	GET  /flow/h/{token}          the phone's one-time link: binds the phone, 303 -> /flow/app
 //	GET  /flow/code               the short-code form (no script); POST /flow/code looks it up
 //
 // S is document, back or selfie. Every POST under /flow/api/ carries the
 // header X-Flow-CSRF with the token the page got in data-csrf; the cookie
-// (HttpOnly, Secure, SameSite=Lax, Path=/flow/) names the session and holds
-// the browser's secret, whose hash the session stores (central.HostedFlow),
+// (HttpOnly, Secure, Path=/flow/) names the session and holds the
+// browser's secret, whose hash the session stores (central.HostedFlow),
 // so a cookie works on any instance and after a restart.
+//
+// Embedding: a partner may run the flow in an iframe of its own site. The
+// origins of the session's redirect_url and callback_url are the ones
+// allowed to: the launch and the page answer with a Content-Security-Policy
+// frame-ancestors of central and those origins (every other page: central
+// only), the session's cookie is then SameSite=None and Partitioned (the
+// frame is a third-party context; partitioned, it lives under the
+// partner's site only and survives third-party cookie blocking), and the
+// page posts its result {type: "kyc.flow.result", status, error_code,
+// session_id} to its parent with each of those origins as the target,
+// never "*". Sessions without them keep SameSite=Lax cookies.
+//
+// The kiosk's Smart QR (issue 19 item 4), for enrolled devices without a
+// camera, behind central's device authentication (central.Server.MountDevice;
+// client: internal/handoff):
+//
+//	POST   /v1/handoffs/     opens a hosted session for the customer's phone: 201
+//	                         {id, session_id, partner_id, url, code_url, short_code, qr_svg, ...}
+//	GET    /v1/handoffs/{id} where it stands (protocol.HandoffStatus), polled
+//	DELETE /v1/handoffs/{id} cancels it (ERROR canceled; 409 once final)
+//
+// The session belongs to the partner whose branches hold the device's
+// branch (its webhooks fire, Get Submission Details finds it), else to
+// KioskPartner, which no partner sees and no webhook serves. No browser
+// is bound: the device plays the first screen, the phone link and short
+// code are issued at once.
 //
 // Guidance runs engine/capture's DocumentGuide and SelfieGuide on the
 // frames the page sends a few times a second: the same rules and the same
@@ -66,10 +95,24 @@
 // event only for a device of a branch a partner owns, and "hosted" is no
 // enrolled device.
 //
-// State kept in memory: the guides, the frames of the current window and
-// the captures of each live session, bounded (MaxLiveSessions; a session
-// holds no more than its MaxUploadBytes budget) and dropped when the session expires or finishes, by the
-// sweeper Run owns. This state is per instance: behind a load balancer a
-// session's requests must reach one instance (issue 22 moves it to shared
-// storage); the binding, the stage and the results are in the store.
+// State: everything a session needs to go on is in the store, so any
+// instance serves any request of it (issue 22): the binding, the stage,
+// the captures taken (their bytes in central.HostedStates, sealed; which
+// steps hold one, the challenges done and the bytes uploaded in
+// central.HostedFlow), "processing" with its start (an instance that dies
+// verifying holds the session at most processingTimeout), the results,
+// the Smart QR short codes, the budgets of guidance frames per session and
+// of wrong short codes per address (central.RateLimits). Kept in an
+// instance's memory, as a cache: the guides (engine/capture keeps the last
+// frames' history; on another instance a step's guide starts again from
+// the next frames, a couple of seconds of guidance) and the bytes of the
+// guidance frames it received (counted in the session's upload budget
+// per instance), bounded (MaxLiveSessions) and dropped when idle or
+// expired by the sweeper Run owns, which also expires the store's hosted
+// state.
+//
+// A session with use_reference_image matches the selfie against the
+// partner's reference image (Config.ReferenceImage, fetched at each
+// attempt, decoded by engine/imageio) instead of the document's portrait;
+// without it the session ends in ERROR reference_image_unavailable.
 package hostedflow

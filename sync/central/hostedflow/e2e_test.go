@@ -157,13 +157,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 	res := runFlowScript(t, ctx, root, env, h)
 	t.Logf("screenshots in %s", shots)
 
-	for _, ch := range res.Checks {
-		if ch.Pass {
-			t.Logf("ok   %s", ch.Name)
-		} else {
-			t.Errorf("FAIL %s: %s", ch.Name, ch.Detail)
-		}
-	}
+	reportChecks(t, res.Checks)
 	var skipped []string
 	for _, s := range res.Skipped {
 		skipped = append(skipped, s.Scenario+" ("+s.Reason+")")
@@ -470,11 +464,7 @@ func (s *partnerSite) waitEvent(typ, session string, attempt int, d time.Duratio
 
 // flowScriptResult is the last line flow.mjs prints.
 type flowScriptResult struct {
-	Checks []struct {
-		Name   string `json:"name"`
-		Pass   bool   `json:"pass"`
-		Detail string `json:"detail"`
-	} `json:"checks"`
+	Checks  []scriptCheck `json:"checks"`
 	Skipped []struct {
 		Scenario string `json:"scenario"`
 		Reason   string `json:"reason"`
@@ -524,24 +514,60 @@ type scriptHost struct {
 //	@@cpu {"end": M}                   ends it -> {"ms": central's CPU ms since the mark}
 func runFlowScript(t *testing.T, ctx context.Context, root string, env []string, h *scriptHost) flowScriptResult {
 	t.Helper()
+	var res flowScriptResult
+	runScript(t, ctx, root, "flow.mjs", env, func(req string) string { return h.answer(ctx, req) }, &res,
+		func() string { return "central log:\n" + h.c.logs.Text() })
+	return res
+}
+
+// scriptCheck is one check a browser script made.
+type scriptCheck struct {
+	Name   string `json:"name"`
+	Pass   bool   `json:"pass"`
+	Detail string `json:"detail"`
+}
+
+// runScript runs the browser script web/e2e/<name> with env, answering its
+// "@@" requests with answer (nil: none expected), logs what it prints and
+// decodes its last line, its result, into res; more, if set, adds to the
+// failure message when that line is missing or malformed.
+func runScript(t *testing.T, ctx context.Context, root, name string, env []string, answer func(string) string, res any, more func() string) {
+	t.Helper()
+	if answer == nil {
+		answer = func(string) string { return "{}" }
+	}
 	var last string
-	stderr, err := browsertest.RunScript(t, ctx, filepath.Join(root, "sync", "central", "hostedflow", "web", "e2e", "flow.mjs"), env,
-		func(req string) string { return h.answer(ctx, req) },
+	stderr, err := browsertest.RunScript(t, ctx, filepath.Join(root, "sync", "central", "hostedflow", "web", "e2e", name), env,
+		answer,
 		func(line string) {
 			if strings.HasPrefix(line, "{") {
 				last = line
 			} else if strings.TrimSpace(line) != "" {
-				t.Logf("flow.mjs: %s", line)
+				t.Logf("%s: %s", name, line)
 			}
 		})
 	if err != nil {
-		t.Errorf("flow.mjs: %v\n%s", err, stderr)
+		t.Errorf("%s: %v\n%s", name, err, stderr)
 	}
-	var res flowScriptResult
-	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		t.Fatalf("flow.mjs output %q: %v\n%s\ncentral log:\n%s", last, err, stderr, h.c.logs.Text())
+	if err := json.Unmarshal([]byte(last), res); err != nil {
+		extra := ""
+		if more != nil {
+			extra = more()
+		}
+		t.Fatalf("%s output %q: %v\n%s\n%s", name, last, err, stderr, extra)
 	}
-	return res
+}
+
+// reportChecks logs the passed checks and fails the failed ones.
+func reportChecks(t *testing.T, checks []scriptCheck) {
+	t.Helper()
+	for _, ch := range checks {
+		if ch.Pass {
+			t.Logf("ok   %s", ch.Name)
+		} else {
+			t.Errorf("FAIL %s: %s", ch.Name, ch.Detail)
+		}
+	}
 }
 
 // answer does what the script asked and says how it went, as JSON.

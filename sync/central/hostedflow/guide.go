@@ -58,22 +58,25 @@ type MessageView struct {
 }
 
 // readBody reads an image body of at most limit bytes, counting it in the
-// session's upload budget.
+// session's upload budget: the captures taken (in the store) and the
+// guidance frames this instance received.
 func (f *Flow) readBody(w http.ResponseWriter, r *http.Request, s *sess, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the image is larger than %d MB", limit>>20)
 	}
 	l := s.live
 	l.mu.Lock()
-	left := MaxUploadBytes - l.uploaded
+	left := MaxUploadBytes - l.frames - s.fs.Hosted.Uploaded
 	l.mu.Unlock()
 	if left <= 0 || r.ContentLength > left {
 		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "upload_budget", "this verification has received all the images it accepts")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, min(limit, left)))
-	l.mu.Lock()
-	l.uploaded += int64(len(body))
-	l.mu.Unlock()
+	if limit == MaxFrameBytes {
+		l.mu.Lock()
+		l.frames += int64(len(body))
+		l.mu.Unlock()
+	}
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the image is too large")
 	}
@@ -84,22 +87,6 @@ func (f *Flow) readBody(w http.ResponseWriter, r *http.Request, s *sess, limit i
 		return nil, httpx.Errorf(http.StatusBadRequest, "empty", "no image")
 	}
 	return body, nil
-}
-
-// takeFrame spends one frame of the session's budget (FrameRate a second,
-// FrameBurst at once).
-func (l *live) takeFrame(now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if dt := now.Sub(l.tokensAt).Seconds(); dt > 0 {
-		l.tokens = min(FrameBurst, l.tokens+dt*FrameRate)
-	}
-	l.tokensAt = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
 }
 
 func (f *Flow) capturingStep(w http.ResponseWriter, r *http.Request, s *sess) (string, error) {
@@ -126,8 +113,12 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if err != nil {
 		return err
 	}
-	if !s.live.takeFrame(f.now()) {
-		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "at most 2 frames a second", RetryAfter: time.Second}
+	ok, wait, err := f.frames.Allow(r.Context(), handoffID(s.fs.PartnerID, s.fs.ID))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "at most 2 frames a second", RetryAfter: max(wait, time.Second)}
 	}
 	body, err := f.readBody(w, r, s, MaxFrameBytes)
 	if err != nil {
@@ -160,21 +151,18 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 	l.recent[step] = rec
 	ov, err := g.Analyse(r.Context(), capture.Frame{Seq: seq, Time: f.now().Sub(l.start[step]), Image: img})
 	var captured []byte
+	var done []string
 	if err == nil && ov.Captured != "" {
-		captured = f.keepCapture(l, step, g, ov.Captured)
+		captured, done = f.keepCapture(l, step, g, ov.Captured)
 	}
 	l.gmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("guidance: %w", err)
 	}
 	if captured != nil {
-		l.mu.Lock()
-		if old := l.caps[step]; old != nil {
-			l.held -= int64(len(old))
+		if err := f.storeCapture(r.Context(), s, step, captured, done); err != nil {
+			return err
 		}
-		l.caps[step] = captured
-		l.held += int64(len(captured))
-		l.mu.Unlock()
 	}
 	view := OverlayView{Quad: [][2]float64{}, FrameW: img.Cols(), FrameH: img.Rows(), Messages: []MessageView{}, Oval: ov.Oval, Step: ov.Step}
 	for _, p := range ov.Quad {
@@ -230,8 +218,9 @@ func (f *Flow) guideFor(l *live, step string, s *sess) (guide, error) {
 
 // keepCapture takes the guide's captures: the bytes of the frame it
 // chose wait in l.pend until the step is complete (the selfie's
-// challenges done too), and are returned then; nil before (l.gmu held).
-func (f *Flow) keepCapture(l *live, step string, g guide, _ string) []byte {
+// challenges done too), and are returned then with the challenges done;
+// nil before (l.gmu held).
+func (f *Flow) keepCapture(l *live, step string, g guide, _ string) ([]byte, []string) {
 	for _, c := range g.Captures() {
 		if c.Name == stepSelfie || c.Name == "front" || c.Name == "back" {
 			for _, fr := range l.recent[step] {
@@ -245,17 +234,15 @@ func (f *Flow) keepCapture(l *live, step string, g guide, _ string) []byte {
 		c.Image.Close()
 	}
 	if !g.Done() {
-		return nil
+		return nil, nil
 	}
 	out := l.pend[step]
 	delete(l.pend, step)
+	var done []string
 	if step == stepSelfie {
-		l.mu.Lock()
-		l.challenges = l.pendCh
-		l.mu.Unlock()
-		l.pendCh = nil
+		done, l.pendCh = l.pendCh, nil
 	}
-	return out
+	return out, done
 }
 
 // capture is the manual button or an upload: the image as the step's
@@ -264,6 +251,13 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	step, err := f.capturingStep(w, r, s)
 	if err != nil {
 		return err
+	}
+	// The page's upload form says so; the manual button sends a camera
+	// frame. A partner's allow_upload false is a choice of experience
+	// (a person could still send any photo as a camera frame), so this
+	// refuses what the page would not offer.
+	if r.URL.Query().Get("source") == "upload" && !s.cfg.AllowUpload {
+		return httpx.Errorf(http.StatusForbidden, "upload_not_allowed", "this verification takes photos from the camera only")
 	}
 	body, err := f.readBody(w, r, s, MaxCaptureBytes)
 	if err != nil {
@@ -274,14 +268,18 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if err != nil {
 		return httpx.Wrap(err, http.StatusUnprocessableEntity, "bad_image", "the photo is not a readable image")
 	}
-	l := s.live
-	l.mu.Lock()
-	if old := l.caps[step]; old != nil {
-		l.held -= int64(len(old))
+	// A manual capture or an upload did no challenge: the selfie's are
+	// those its guide completed here, if any.
+	var done []string
+	if step == stepSelfie {
+		l := s.live
+		l.gmu.Lock()
+		done = l.pendCh
+		l.gmu.Unlock()
 	}
-	l.caps[step] = body
-	l.held += int64(len(body))
-	l.mu.Unlock()
+	if err := f.storeCapture(r.Context(), s, step, body, done); err != nil {
+		return err
+	}
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		State State `json:"state"`
 	}{f.state(s)})

@@ -69,6 +69,12 @@ type Config struct {
 	MaxConcurrent int
 	// WatchlistRefresh: see DefaultWatchlistRefresh.
 	WatchlistRefresh time.Duration
+	// ReferenceImage fetches a session's reference image from its
+	// partner (partnerapi.API.ReferenceImage), for sessions with
+	// use_reference_image: the selfie is matched against it instead of
+	// the document's portrait. nil: such sessions end in ERROR
+	// reference_image_unavailable.
+	ReferenceImage func(ctx context.Context, fs central.FlowSession) ([]byte, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the flow's log; nil discards it.
@@ -84,23 +90,19 @@ type Flow struct {
 	resp  *httpx.Responder
 	base  *url.URL
 	slots chan struct{}
-	codes *httpx.FailureLimiter
+	// codes budgets wrong short codes per client address, frames the
+	// guidance frames per session: in the store, shared by instances.
+	codes, frames *httpx.Budget
 
-	mu    sync.Mutex
-	live  map[string]*live    // partner \x00 session -> state
-	short map[string]shortRef // short code -> session
+	hs   central.HostedStates // cfg.Store's: captures and short codes
+	mu   sync.Mutex
+	live map[string]*live // partner \x00 session -> guidance
 
 	screen screenCache
 
 	// bg is the context verifications run under: Run's.
 	bgMu sync.Mutex
 	bg   context.Context
-}
-
-type shortRef struct {
-	partnerID, sessionID string
-	secret               string // the phone link's secret
-	expires              time.Time
 }
 
 //go:embed web/app.html web/static
@@ -126,13 +128,18 @@ func New(cfg Config) (*Flow, error) {
 	if cfg.WatchlistRefresh <= 0 {
 		cfg.WatchlistRefresh = DefaultWatchlistRefresh
 	}
+	hs, ok := cfg.Store.(central.HostedStates)
+	if !ok {
+		return nil, fmt.Errorf("hostedflow: the store (%T) keeps no hosted state (central.HostedStates)", cfg.Store)
+	}
 	base, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, fmt.Errorf("hostedflow: PublicURL %q is not an http(s) URL", cfg.PublicURL)
 	}
-	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base,
-		slots: make(chan struct{}, cfg.MaxConcurrent), live: map[string]*live{}, short: map[string]shortRef{},
-		codes: httpx.NewFailureLimiter(10, 30*time.Second, cfg.Now), bg: context.Background()}
+	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base, hs: hs,
+		slots: make(chan struct{}, cfg.MaxConcurrent), live: map[string]*live{},
+		codes:  httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
+		frames: httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now), bg: context.Background()}
 	f.resp = &httpx.Responder{Log: f.log, Rules: []httpx.Rule{
 		{Err: central.ErrNotFound, Status: http.StatusNotFound, Code: "not_found", Message: "not found"},
 		{Err: context.Canceled, Status: 499, Code: "canceled", Message: "the client went away"},
@@ -158,6 +165,7 @@ func (f *Flow) routes() {
 	post("/flow/api/retry", f.retry)
 	post("/flow/api/handoff", f.handoff)
 	post("/flow/api/finish", f.finish)
+	post("/flow/api/lang", f.setLang)
 	static, _ := fs.Sub(webFS, "web/static")
 	f.mux.Handle("GET /flow/static/", http.StripPrefix("/flow/static/", http.FileServerFS(static)))
 	f.mux.Handle("/flow/", f.resp.Handle(func(http.ResponseWriter, *http.Request) error {
@@ -167,29 +175,35 @@ func (f *Flow) routes() {
 
 // Mount serves the flow on srv at /flow/. Give partnerapi.Config
 // HostedFlow true so the partner API leaves /flow/ to it.
-func (f *Flow) Mount(srv *central.Server) { srv.Mount("/flow/", f.Handler()) }
+// It also serves the kiosk's Smart QR hand-off to enrolled devices
+// (protocol.PathHandoffs, behind central's device authentication).
+func (f *Flow) Mount(srv *central.Server) {
+	srv.Mount("/flow/", f.Handler())
+	f.mountDevice(srv)
+}
 
 // Handler serves the flow's routes.
 func (f *Flow) Handler() http.Handler { return f.headers(f.mux) }
 
 // headers: nothing cached, no sniffing, no referrer (links carry secrets),
-// the console's content security policy (no inline script), framing
-// allowed (the flow may run in a partner's iframe).
+// the console's content security policy (no inline script), framing by
+// central's own pages only; the pages of a session the partner may embed
+// widen frame-ancestors to its origins (allowFraming).
 func (f *Flow) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("Content-Security-Policy", basePolicy+"; frame-ancestors 'self'")
 		h.Set("Permissions-Policy", "camera=(self), microphone=()")
 		next.ServeHTTP(w, r)
 	})
 }
 
-// Run sweeps expired and finished sessions' memory and refreshes the
-// watchlists until ctx ends; verifications started meanwhile run under
-// ctx.
+// Run sweeps idle sessions' memory and the store's expired hosted state
+// and refreshes the watchlists until ctx ends; verifications started
+// meanwhile run under ctx.
 func (f *Flow) Run(ctx context.Context) error {
 	f.bgMu.Lock()
 	f.bg = ctx
@@ -263,9 +277,4 @@ func parseRef(v string) (partnerID, sessionID, secret string, ok bool) {
 		return "", "", "", false
 	}
 	return string(p), string(s), parts[2], true
-}
-
-func (f *Flow) setCookie(w http.ResponseWriter, value string, expires time.Time) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: "/flow/", HttpOnly: true, Secure: true,
-		SameSite: http.SameSiteLaxMode, Expires: expires})
 }

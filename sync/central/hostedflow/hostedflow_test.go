@@ -33,6 +33,7 @@ import (
 	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/webhook"
 )
 
@@ -74,32 +75,40 @@ type env struct {
 	admin string
 	flow  *hostedflow.Flow
 	token string // the partner token of the last initiate
+	c     *centraltest.Central
 }
 
 func newEnv(t *testing.T, withEngines bool) *env {
+	t.Helper()
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	return newEnvOn(t, withEngines, centraltest.BoltStore(t), nil, key, &clock{})
+}
+
+// newEnvOn is newEnv on a raw store sealed with kr (nil: a new keyring),
+// with the partner API's key and a clock: two envs on one store with the
+// same kr and key are two instances of one central.
+func newEnvOn(t *testing.T, withEngines bool, raw central.Store, kr *seal.FileKeyring, key []byte, clk *clock) *env {
 	t.Helper()
 	var e *engines.Engines
 	if withEngines {
 		e = loadEngines(t)
 	}
-	clk := &clock{}
-	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{Now: clk.Now})
+	c := centraltest.New(t, raw, centraltest.Options{Now: clk.Now, Keyring: kr})
 	store, base := c.Store, c.Base
-	key := make([]byte, partnerapi.SecretKeySize)
-	rand.Read(key)
 	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key, PublicURL: base, Now: clk.Now, HostedFlow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	api.Mount(c.Server)
 	publishOFAC(t, store)
-	flow, err := hostedflow.New(hostedflow.Config{Store: store, Engines: e, PublicURL: base, Now: clk.Now})
+	flow, err := hostedflow.New(hostedflow.Config{Store: store, Engines: e, PublicURL: base, Now: clk.Now, ReferenceImage: api.ReferenceImage})
 	if err != nil {
 		t.Fatal(err)
 	}
 	flow.Mount(c.Server)
 	c.Serve(t, flow.Run)
-	return &env{t: t, base: base, store: store, clk: clk, tls: c.Transport(), admin: c.Admin, flow: flow}
+	return &env{t: t, base: base, store: store, clk: clk, tls: c.Transport(), admin: c.Admin, flow: flow, c: c}
 }
 
 // browser is one browser: its own cookie jar, not following redirects.
@@ -205,24 +214,31 @@ func (b *browser) capture(step string, img []byte) hostedflow.State {
 func (b *browser) waitResult() hostedflow.State {
 	t := b.e.t
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		st := b.state()
 		if st.Stage != "processing" {
 			return st
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatal("no result within 60 s")
+		case <-tick.C:
 		}
-		// Paces a poll of the condition above, bounded by the deadline: the
-		// outcome never depends on how long the sleep lasts.
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
 // partner creates a partner and initiates a flow; it returns the partner
 // id and the flow.
 func (e *env) initiate(cfg map[string]any) (string, partnerapi.FlowCreated) {
+	return e.initiateWith(cfg, nil)
+}
+
+// initiateWith is initiate with setup(partner id) run on the new partner
+// before the flow is initiated.
+func (e *env) initiateWith(cfg map[string]any, setup func(partnerID string)) (string, partnerapi.FlowCreated) {
 	t := e.t
 	t.Helper()
 	api := e.browser()
@@ -230,6 +246,9 @@ func (e *env) initiate(cfg map[string]any) (string, partnerapi.FlowCreated) {
 	body, _ := json.Marshal(map[string]any{"name": "Acme " + t.Name()})
 	a := must(t, http.StatusCreated, api.do("POST", "/admin/v1/partners", "application/json", body, map[string]string{"Authorization": "Bearer " + e.admin}))
 	json.Unmarshal(a.body, &c)
+	if setup != nil {
+		setup(c.Partner.ID)
+	}
 	body, _ = json.Marshal(map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey})
 	var tr partnerapi.TokenResponse
 	json.Unmarshal(must(t, http.StatusOK, api.do("POST", "/api/v1/partner-token", "application/json", body, nil)).body, &tr)
@@ -720,4 +739,80 @@ func TestSessionConfigApplies(t *testing.T) {
 			t.Errorf("the message names the check: %q", st.Message)
 		}
 	}
+}
+
+// TestConfigFlags: the partner's hide_cta and allow_upload reach the
+// page's state, and an upload is refused where allow_upload is off (the
+// manual camera capture is not).
+func TestConfigFlags(t *testing.T) {
+	e := newEnv(t, true)
+	doc, _, _ := images(t)
+	_, fc := e.initiate(nil)
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	if st := b.state(); st.HideCTA || !st.AllowUpload {
+		t.Errorf("defaults: hide_cta %v allow_upload %v, want false and true", st.HideCTA, st.AllowUpload)
+	}
+	must(t, http.StatusOK, b.post("/flow/api/capture?step=document&source=upload", "image/jpeg", doc))
+
+	_, fc = e.initiate(map[string]any{"hide_cta": true, "allow_upload": false})
+	b = e.browser()
+	b.open(fc.LaunchURL)
+	if st := b.state(); !st.HideCTA || st.AllowUpload {
+		t.Errorf("set: hide_cta %v allow_upload %v, want true and false", st.HideCTA, st.AllowUpload)
+	}
+	if a := b.post("/flow/api/capture?step=document&source=upload", "image/jpeg", doc); a.status != http.StatusForbidden || !strings.Contains(string(a.body), "upload_not_allowed") {
+		t.Errorf("upload with allow_upload false: %d %s", a.status, a.body)
+	}
+	if st := b.capture("document", doc); !st.Captures.Document {
+		t.Errorf("the camera's capture with allow_upload false: %+v", st)
+	}
+}
+
+// TestLanguageSwitch: the page's language switch makes the server answer
+// in the language chosen: the next frame's guidance, and the message of
+// a result already shown.
+func TestLanguageSwitch(t *testing.T) {
+	e := newEnv(t, true)
+	doc, _, noFace := images(t)
+	_, fc := e.initiate(map[string]any{"max_retries": 2})
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	frameText := func() string {
+		t.Helper()
+		e.clk.Advance(time.Second) // within the frame budget
+		var fa hostedflow.FrameAnswer
+		json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/frame?step=document", "image/jpeg", noFace)).body, &fa)
+		if len(fa.Overlay.Messages) == 0 {
+			t.Fatalf("no guidance: %+v", fa.Overlay)
+		}
+		return fa.Overlay.Messages[0].Code + "|" + fa.Overlay.Messages[0].Text
+	}
+	en := frameText()
+	var out struct{ State hostedflow.State }
+	json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/lang", "application/json", []byte(`{"lang":"id"}`))).body, &out)
+	if out.State.Lang != "id" {
+		t.Fatalf("after the switch: lang %q", out.State.Lang)
+	}
+	id := frameText()
+	codeEN, textEN, _ := strings.Cut(en, "|")
+	codeID, textID, _ := strings.Cut(id, "|")
+	if codeEN != codeID || textEN == textID {
+		t.Errorf("guidance before %q and after %q the switch: want the same code in another language", en, id)
+	}
+	must(t, http.StatusBadRequest, b.post("/flow/api/lang", "application/json", []byte(`{"lang":"fr"}`)))
+
+	// A result in Indonesian, switched back to English.
+	b.capture("document", doc)
+	b.capture("selfie", noFace)
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	st := b.waitResult()
+	if st.NextAction != "RETRY" || st.Message == "" {
+		t.Fatalf("result %+v", st)
+	}
+	json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/lang", "application/json", []byte(`{"lang":"en"}`))).body, &out)
+	if out.State.Message == "" || out.State.Message == st.Message || out.State.Lang != "en" {
+		t.Errorf("result message %q in id, %q after switching to en", st.Message, out.State.Message)
+	}
+	t.Logf("guidance %q / %q; result %q / %q", textEN, textID, st.Message, out.State.Message)
 }

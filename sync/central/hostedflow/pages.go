@@ -2,6 +2,7 @@ package hostedflow
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -85,6 +86,7 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("reading the session: %w", err)
 	}
 	lang = pageLang(r, configLang(fs))
+	allowFraming(w, embedOrigins(flowConfig(fs)))
 	switch f.status(fs) {
 	case central.FlowExpired:
 		return f.writePage(w, http.StatusGone, lang, "expired", false, "expired")
@@ -113,7 +115,9 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("binding the session: %w", err)
 	}
-	f.setCookie(w, cookieValue(fs.PartnerID, fs.ID, secret), fs.ExpiresAt.Add(cookieGrace))
+	origins := embedOrigins(flowConfig(fs))
+	allowFraming(w, origins)
+	f.setCookie(w, cookieValue(fs.PartnerID, fs.ID, secret), fs.ExpiresAt.Add(cookieGrace), len(origins) > 0)
 	http.Redirect(w, r, "/flow/app", http.StatusSeeOther)
 	return nil
 }
@@ -149,6 +153,9 @@ func (f *Flow) app(w http.ResponseWriter, r *http.Request) error {
 	b = bytes.Replace(b, []byte(`data-csrf=""`), []byte(`data-csrf="`+csrfToken(s.secret)+`"`), 1)
 	b = bytes.Replace(b, []byte(`data-lang=""`), []byte(`data-lang="`+lang+`"`), 1)
 	b = bytes.Replace(b, []byte(`lang="en"`), []byte(`lang="`+lang+`"`), 1)
+	if s.role == roleBrowser {
+		allowFraming(w, embedOrigins(s.cfg))
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write(b)
 	return nil
@@ -205,25 +212,28 @@ func (f *Flow) handoff(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if err != nil {
 		return fmt.Errorf("recording the hand-off: %w", err)
 	}
-	link := f.base.String() + "/flow/h/" + cookieValue(s.fs.PartnerID, s.fs.ID, secret)
-	f.mu.Lock()
-	for c, ref := range f.short {
-		if ref.partnerID == s.fs.PartnerID && ref.sessionID == s.fs.ID {
-			delete(f.short, c)
-		}
-	}
-	code := newShortCode()
-	for _, taken := f.short[code]; taken; _, taken = f.short[code] {
-		code = newShortCode()
-	}
-	f.short[code] = shortRef{partnerID: s.fs.PartnerID, sessionID: s.fs.ID, secret: secret, expires: exp}
-	f.mu.Unlock()
-	svg, err := partnerapi.QRSVG(link)
+	link, err := f.handoffLink(r.Context(), s.fs.PartnerID, s.fs.ID, secret, exp)
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, HandoffLink{URL: link, ShortCode: code, QRSVG: string(svg), ExpiresAt: exp})
+	httpx.WriteJSON(w, http.StatusOK, link)
 	return nil
+}
+
+// handoffLink makes the phone's one-time link for secret (whose hash the
+// session holds as HandoffHash) and a short code for it. A code issued
+// before for the session stops working with the HandoffHash it stood for.
+func (f *Flow) handoffLink(ctx context.Context, partnerID, sessionID, secret string, exp time.Time) (HandoffLink, error) {
+	link := f.base.String() + "/flow/h/" + cookieValue(partnerID, sessionID, secret)
+	code, err := f.newCode(ctx, codeRef{PartnerID: partnerID, SessionID: sessionID, Secret: secret}, exp)
+	if err != nil {
+		return HandoffLink{}, err
+	}
+	svg, err := partnerapi.QRSVG(link)
+	if err != nil {
+		return HandoffLink{}, err
+	}
+	return HandoffLink{URL: link, ShortCode: code, QRSVG: string(svg), ExpiresAt: exp}, nil
 }
 
 // phoneLink binds the phone that opens the hand-off link (single use).
@@ -272,14 +282,8 @@ func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secre
 	if err != nil {
 		return fmt.Errorf("binding the phone: %w", err)
 	}
-	f.mu.Lock()
-	for c, ref := range f.short {
-		if ref.partnerID == pid && ref.sessionID == sid {
-			delete(f.short, c)
-		}
-	}
-	f.mu.Unlock()
-	f.setCookie(w, cookieValue(pid, sid, phone), fs.ExpiresAt.Add(cookieGrace))
+	// The phone opens its link as a page of its own, never framed.
+	f.setCookie(w, cookieValue(pid, sid, phone), fs.ExpiresAt.Add(cookieGrace), false)
 	http.Redirect(w, r, "/flow/app", http.StatusSeeOther)
 	return nil
 }
@@ -300,7 +304,11 @@ func (f *Flow) codeSubmit(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusForbidden, "csrf", "cross-site form")
 	}
 	addr := clientAddr(r)
-	if blocked, after := f.codes.Blocked(addr); blocked {
+	blocked, after, err := f.codes.Blocked(r.Context(), addr)
+	if err != nil {
+		return err
+	}
+	if blocked {
 		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many wrong codes; wait a moment", RetryAfter: after}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1024)
@@ -308,14 +316,33 @@ func (f *Flow) codeSubmit(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "bad form")
 	}
 	code := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("code")))
-	f.mu.Lock()
-	ref, ok := f.short[code]
-	f.mu.Unlock()
-	if !ok || len(code) != 6 || !f.now().Before(ref.expires) {
-		f.codes.Fail(addr)
+	var ref codeRef
+	err = central.ErrNotFound
+	if len(code) == 6 && !strings.ContainsFunc(code, func(c rune) bool { return !strings.ContainsRune(shortAlphabet, c) }) {
+		ref, err = f.lookupCode(r.Context(), code)
+	}
+	if err == nil {
+		// A code stays stored until it expires; once its link was used
+		// (or replaced) it is as wrong as any other.
+		var fs central.FlowSession
+		fs, err = f.cfg.Store.Flow(r.Context(), ref.PartnerID, ref.SessionID)
+		if err == nil && (fs.Hosted == nil || !sameHash(hashOf(ref.Secret), fs.Hosted.HandoffHash)) {
+			err = central.ErrNotFound
+		}
+	}
+	if errors.Is(err, central.ErrNotFound) {
+		if err := f.codes.Fail(r.Context(), addr); err != nil {
+			return err
+		}
 		return f.writePage(w, http.StatusNotFound, pageLang(r, ""), "badcode", true, "badcode")
 	}
-	return f.bindPhone(w, r, ref.partnerID, ref.sessionID, ref.secret)
+	if err != nil {
+		return err
+	}
+	if err := f.hs.DeleteHostedState(r.Context(), codeKey(code)); err != nil {
+		return fmt.Errorf("deleting the short code: %w", err)
+	}
+	return f.bindPhone(w, r, ref.PartnerID, ref.SessionID, ref.Secret)
 }
 
 // finish is the STATUS screen's call to action: the partner's redirect
@@ -342,7 +369,7 @@ func (f *Flow) finish(w http.ResponseWriter, r *http.Request, s *sess) error {
 		if err != nil {
 			return fmt.Errorf("finishing the session: %w", err)
 		}
-		f.drop(s.live.key)
+		f.dropSession(r.Context(), s.fs)
 		if userExit {
 			s.fs = fs
 			st = f.state(s)

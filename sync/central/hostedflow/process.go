@@ -13,8 +13,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/document"
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
 	"github.com/openkyc/kyc/engine/verify"
@@ -57,22 +61,48 @@ func (f *Flow) submit(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if s.fs.Attempts >= s.cfg.MaxRetries {
 		return httpx.Errorf(http.StatusConflict, "no_attempts_left", "no attempts left")
 	}
-	l := s.live
-	l.mu.Lock()
-	if l.processing {
-		l.mu.Unlock()
+	// The captures as the store holds them (any instance may have taken
+	// them).
+	ctx := r.Context()
+	in := attemptInput{challenges: slices.Clone(s.fs.Hosted.Challenges)}
+	steps := []struct {
+		name string
+		dst  *[]byte
+	}{{stepDocument, &in.front}, {stepSelfie, &in.selfie}}
+	if docSides(s.cfg) == 2 {
+		steps = append(steps, struct {
+			name string
+			dst  *[]byte
+		}{stepBack, &in.back})
+	}
+	for _, st := range steps {
+		b, err := f.loadCapture(ctx, s.fs, st.name)
+		if errors.Is(err, central.ErrNotFound) {
+			return httpx.Errorf(http.StatusConflict, "captures_missing", "a capture is missing: take it again")
+		}
+		if err != nil {
+			return err
+		}
+		*st.dst = b
+	}
+	now := f.now()
+	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		h := fs.Hosted
+		if h == nil || f.processing(ctx, *fs) || h.Stage == "result" || !h.FinishedAt.IsZero() {
+			return nil, errUsed
+		}
+		h.Stage, h.ProcessingAt, fs.UpdatedAt = stageProcessing, now, now
+		return nil, nil
+	})
+	if errors.Is(err, errUsed) {
 		return httpx.Errorf(http.StatusConflict, "processing", "already processing")
 	}
-	l.processing = true
-	in := attemptInput{front: l.caps[stepDocument], back: l.caps[stepBack], selfie: l.caps[stepSelfie],
-		challenges: slices.Clone(l.challenges)}
-	l.mu.Unlock()
-	if docSides(s.cfg) < 2 {
-		in.back = nil
+	if err != nil {
+		return fmt.Errorf("starting the verification: %w", err)
 	}
-	in.attempt, in.lang, in.fs, in.cfg = s.fs.Attempts+1, st.Lang, s.fs, s.cfg
-	go f.process(l, in)
-	s.fs.Hosted.Stage = "processing"
+	s.fs = fs
+	in.attempt, in.lang, in.fs, in.cfg = fs.Attempts+1, st.Lang, fs, s.cfg
+	go f.process(in)
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		State State `json:"state"`
 	}{f.state(s)})
@@ -91,34 +121,33 @@ type attemptInput struct {
 // process verifies an attempt, stores it and updates the session; any
 // failure of the machinery ends the session in ERROR (verification_failed)
 // rather than leaving the page waiting.
-func (f *Flow) process(l *live, in attemptInput) {
+func (f *Flow) process(in attemptInput) {
 	ctx := f.background()
-	defer func() {
-		l.mu.Lock()
-		l.processing = false
-		l.mu.Unlock()
-	}()
-	err := f.verifyAndStore(ctx, l, in)
+	err := f.verifyAndStore(ctx, in)
 	if err == nil || ctx.Err() != nil {
 		return
 	}
 	f.log.LogAttrs(ctx, slog.LevelError, "hosted flow verification failed", slog.String("session", in.fs.ID),
 		slog.String("partner", in.fs.PartnerID), slog.String("cause", err.Error()))
 	now := f.now()
+	code := "verification_failed"
+	if errors.Is(err, errReference) {
+		code = ErrorReferenceImage
+	}
 	_, uerr := f.cfg.Store.UpdateFlow(ctx, in.fs.PartnerID, in.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
-		fs.Status, fs.NextAction, fs.ErrorCode, fs.UpdatedAt = central.FlowError, webhook.NextExit, "verification_failed", now
-		if fs.Hosted != nil {
-			fs.Hosted.Stage = "result"
-			fs.Hosted.Message = ""
+		fs.Status, fs.NextAction, fs.ErrorCode, fs.UpdatedAt = central.FlowError, webhook.NextExit, code, now
+		if h := fs.Hosted; h != nil {
+			h.Stage, h.Message, h.MessageKey, h.Captured, h.Challenges, h.ProcessingAt = "result", "", "", nil, nil, time.Time{}
 		}
 		return nil, nil
 	})
 	if uerr != nil {
 		f.log.LogAttrs(ctx, slog.LevelError, "hosted flow: recording the failure", slog.String("cause", uerr.Error()))
 	}
+	f.dropSession(ctx, in.fs)
 }
 
-func (f *Flow) verifyAndStore(ctx context.Context, l *live, in attemptInput) error {
+func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	select {
 	case f.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -130,7 +159,7 @@ func (f *Flow) verifyAndStore(ctx context.Context, l *live, in attemptInput) err
 		return err
 	}
 	f.applyConfig(rep, in)
-	return f.store(ctx, l, in, rep)
+	return f.store(ctx, in, rep)
 }
 
 // verify runs the engine on the attempt's captures.
@@ -161,6 +190,15 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 		return nil, fmt.Errorf("decoding the selfie: %w", err)
 	}
 	defer selfie.Close()
+	var ref *gocv.Mat
+	if in.cfg.UseReferenceImage {
+		m, err := f.referenceImage(ctx, in.fs)
+		if err != nil {
+			return nil, err
+		}
+		defer m.Close()
+		ref = &m
+	}
 	f.screen.mu.Lock()
 	loaded := f.screen.loaded
 	f.screen.mu.Unlock()
@@ -170,7 +208,8 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	rc := f.riskConfig(ctx)
 	rc.MaxRetries = in.cfg.MaxRetries
 	eng := &verify.Engine{Document: e.Document, Face: e.Face, Screening: f.screening(e.Screening), Risk: rc}
-	input := verify.Input{Front: document.Image{Raw: in.front, Mat: front}, Back: back, Selfie: selfie, Attempt: in.attempt, Lang: risk.Language(in.lang)}
+	input := verify.Input{Front: document.Image{Raw: in.front, Mat: front}, Back: back, Selfie: selfie, Attempt: in.attempt,
+		Lang: risk.Language(in.lang), Reference: ref}
 	rep, err := eng.Verify(ctx, input)
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
@@ -191,10 +230,36 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 			if in.attempt >= in.cfg.MaxRetries {
 				rep.NextAction, rep.RetryStep = risk.Exit, risk.RetryNone
 			}
-			rep.UserMessage = userText(risk.MsgNotVerified, in.lang)
+			rep.UserMessage, rep.Risk.Message = userText(risk.MsgNotVerified, in.lang), risk.MsgNotVerified
 		}
 	}
 	return rep, nil
+}
+
+// ErrorReferenceImage is the error_code of a session whose partner's
+// reference image could not be had (not the person's doing: no RETRY).
+const ErrorReferenceImage = "reference_image_unavailable"
+
+// errReference marks a verification that failed for want of the
+// partner's reference image.
+var errReference = errors.New("hostedflow: no reference image")
+
+// referenceImage fetches and decodes the session's reference image (the
+// engine's decoder: untrusted input).
+func (f *Flow) referenceImage(ctx context.Context, fs central.FlowSession) (gocv.Mat, error) {
+	if f.cfg.ReferenceImage == nil {
+		return gocv.NewMat(), fmt.Errorf("%w: central has no reference-image client", errReference)
+	}
+	b, err := f.cfg.ReferenceImage(ctx, fs)
+	if err != nil {
+		return gocv.NewMat(), fmt.Errorf("%w: %w", errReference, err)
+	}
+	m, err := imageio.Decode(b, captureMaxPixels)
+	if err != nil {
+		m.Close()
+		return gocv.NewMat(), fmt.Errorf("%w: decoding it: %w", errReference, err)
+	}
+	return m, nil
 }
 
 func userText(k risk.MessageKey, lang string) string {
@@ -230,11 +295,11 @@ func (f *Flow) applyConfig(rep *verify.Report, in attemptInput) {
 	for _, c := range codes {
 		rep.Reasons = append(rep.Reasons, risk.Reason{Code: risk.ReasonCode(c), Detail: "the partner's session configuration"})
 	}
-	rep.NextAction, rep.RetryStep, rep.UserMessage = risk.Exit, risk.RetryNone, userText(risk.MsgNotVerified, in.lang)
+	rep.NextAction, rep.RetryStep, rep.UserMessage, rep.Risk.Message = risk.Exit, risk.RetryNone, userText(risk.MsgNotVerified, in.lang), risk.MsgNotVerified
 	if in.attempt < in.cfg.MaxRetries {
 		rep.NextAction, rep.RetryStep = risk.Retry, risk.RetryAll
 		if !slices.Contains(codes, ReasonBelowThreshold) {
-			rep.RetryStep, rep.UserMessage = risk.RetryNewDocument, userText(risk.MsgOtherDocument, in.lang)
+			rep.RetryStep, rep.UserMessage, rep.Risk.Message = risk.RetryNewDocument, userText(risk.MsgOtherDocument, in.lang), risk.MsgOtherDocument
 		}
 	}
 }
@@ -262,7 +327,7 @@ func acceptsCountry(list []string, c string) bool {
 
 // store records the attempt as a central submission and the result in
 // the session, with submission.completed in the same transaction.
-func (f *Flow) store(ctx context.Context, l *live, in attemptInput, rep *verify.Report) error {
+func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) error {
 	now := f.now()
 	meta := submission.Meta{Session: in.fs.ID, Attempt: in.attempt, Operator: "hosted flow"}
 	if len(in.challenges) > 0 {
@@ -272,7 +337,7 @@ func (f *Flow) store(ctx context.Context, l *live, in attemptInput, rep *verify.
 	if err != nil {
 		return fmt.Errorf("encoding the payload: %w", err)
 	}
-	id := fmt.Sprintf("%s:%s-%d", in.fs.PartnerID, in.fs.ID, in.attempt)
+	id := submissionID(in.fs.PartnerID, in.fs.ID, in.attempt)
 	key := protocol.SubmissionKey(id)
 	images := []struct {
 		name string
@@ -316,7 +381,19 @@ func (f *Flow) store(ctx context.Context, l *live, in attemptInput, rep *verify.
 			fs.Hosted = &central.HostedFlow{}
 		}
 		h := fs.Hosted
-		h.Stage, h.Decision, h.RetryStep, h.Message = "result", string(rep.Decision), string(rep.RetryStep), rep.UserMessage
+		h.Stage, h.Decision, h.RetryStep, h.Message, h.MessageKey = "result", string(rep.Decision), string(rep.RetryStep), rep.UserMessage, string(rep.Risk.Message)
+		// The captures a retry takes again are forgotten; the others stay
+		// for the next attempt. A final result frees everything.
+		h.ProcessingAt = time.Time{}
+		if retry && rep.RetryStep == risk.RetrySelfie {
+			h.Captured = slices.DeleteFunc(h.Captured, func(s string) bool { return s == stepSelfie })
+		} else {
+			h.Captured = nil
+		}
+		h.Challenges = nil
+		if fs.PartnerID == KioskPartner {
+			return nil, nil // no partner to tell: the kiosk follows the session
+		}
 		d := webhook.Data{SessionID: fs.ID, PartnerUserID: fs.UserID, PartnerUserIDType: fs.UserIDType, Status: fs.Status,
 			NextAction: fs.NextAction, Attempts: fs.Attempts, Decision: summary.Decision, Score: &summary.Score,
 			ReasonCodes: summary.Reasons, Attempt: in.attempt}
@@ -327,19 +404,19 @@ func (f *Flow) store(ctx context.Context, l *live, in attemptInput, rep *verify.
 	if err != nil {
 		return fmt.Errorf("recording the result: %w", err)
 	}
-	// The captures a retry takes again are forgotten now; the others stay
-	// for the next attempt. A final result frees everything.
-	switch {
-	case !retry:
-		l.release()
-	case rep.RetryStep == risk.RetrySelfie:
-		l.resetStep(stepSelfie)
-	default:
-		for _, s := range []string{stepDocument, stepBack, stepSelfie} {
-			l.resetStep(s)
-		}
+	if retry && rep.RetryStep == risk.RetrySelfie {
+		f.deleteCaptures(ctx, in.fs, stepSelfie)
+		f.resetGuides(in.fs, stepSelfie)
+	} else {
+		f.deleteCaptures(ctx, in.fs, stepDocument, stepBack, stepSelfie)
+		f.resetGuides(in.fs, stepDocument, stepBack, stepSelfie)
 	}
 	return nil
+}
+
+// submissionID is the central submission id of a session's attempt.
+func submissionID(partnerID, sessionID string, attempt int) string {
+	return fmt.Sprintf("%s:%s-%d", partnerID, sessionID, attempt)
 }
 
 // retry takes a RETRY: back to the step that failed.
@@ -357,7 +434,7 @@ func (f *Flow) retry(w http.ResponseWriter, r *http.Request, s *sess) error {
 		if fs.Hosted == nil || fs.Hosted.Stage != "result" || fs.NextAction != string(risk.Retry) {
 			return nil, errUsed
 		}
-		fs.Hosted.Stage, fs.Hosted.Message, fs.UpdatedAt = step, "", now
+		fs.Hosted.Stage, fs.Hosted.Message, fs.Hosted.MessageKey, fs.UpdatedAt = step, "", "", now
 		fs.Status = central.FlowInProgress
 		return nil, nil
 	})

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
@@ -24,9 +26,10 @@ const (
 
 // Steps and stages.
 const (
-	stepDocument = "document"
-	stepBack     = "back"
-	stepSelfie   = "selfie"
+	stepDocument    = "document"
+	stepBack        = "back"
+	stepSelfie      = "selfie"
+	stageProcessing = "processing"
 )
 
 // sess is one request's session: the stored one, who asks, and the
@@ -39,7 +42,12 @@ type sess struct {
 	live   *live
 }
 
-// live is a session's state in this instance's memory.
+// live is what this instance keeps of a session in memory: the guidance
+// (engine/capture's guides, which hold the history of the last frames)
+// and the bytes of guidance frames received here. It is a cache: on another instance a session's
+// guides start again from its next frames (a couple of seconds of
+// guidance), and what a verification needs (the captures, the challenges
+// done, the stage) is in the store.
 type live struct {
 	key string
 
@@ -51,17 +59,11 @@ type live struct {
 	pend   map[string][]byte     // a step's chosen frame until the step is complete
 	pendCh []string              // the challenges done so far
 
-	mu         sync.Mutex
-	seq        int
-	caps       map[string][]byte // step -> the capture's bytes
-	challenges []string          // the active challenges the selfie guide completed
-	held       int64             // bytes of caps and recent
-	uploaded   int64             // bytes received in all
-	tokens     float64           // frame budget
-	tokensAt   time.Time
-	processing bool
-	expires    time.Time
-	touched    time.Time
+	mu      sync.Mutex
+	seq     int
+	frames  int64 // bytes of guidance frames received here
+	expires time.Time
+	touched time.Time
 }
 
 type rawFrame struct {
@@ -93,7 +95,7 @@ func (f *Flow) liveOf(fs central.FlowSession) (*live, error) {
 	}
 	now := f.now()
 	l := &live{key: k, guides: map[string]guide{}, start: map[string]time.Time{}, recent: map[string][]rawFrame{},
-		pend: map[string][]byte{}, caps: map[string][]byte{}, tokens: FrameBurst, tokensAt: now, expires: fs.ExpiresAt, touched: now}
+		pend: map[string][]byte{}, expires: fs.ExpiresAt, touched: now}
 	f.live[k] = l
 	return l, nil
 }
@@ -103,11 +105,6 @@ func (f *Flow) drop(k string) {
 	f.mu.Lock()
 	l, ok := f.live[k]
 	delete(f.live, k)
-	for c, r := range f.short {
-		if liveKey(r.partnerID, r.sessionID) == k {
-			delete(f.short, c)
-		}
-	}
 	f.mu.Unlock()
 	if ok {
 		l.release()
@@ -121,9 +118,6 @@ func (l *live) release() {
 	}
 	l.guides, l.recent, l.pend, l.pendCh = map[string]guide{}, map[string][]rawFrame{}, map[string][]byte{}, nil
 	l.gmu.Unlock()
-	l.mu.Lock()
-	l.caps, l.held = map[string][]byte{}, 0
-	l.mu.Unlock()
 }
 
 func closeGuide(g guide) {
@@ -133,9 +127,10 @@ func closeGuide(g guide) {
 	_ = g.Close()
 }
 
-// resetStep forgets a step's guide, frames and capture (a retake).
+// resetStep forgets a step's guide and frames (a retake).
 func (l *live) resetStep(step string) {
 	l.gmu.Lock()
+	defer l.gmu.Unlock()
 	if g, ok := l.guides[step]; ok {
 		closeGuide(g)
 		delete(l.guides, step)
@@ -145,14 +140,40 @@ func (l *live) resetStep(step string) {
 	if step == stepSelfie {
 		l.pendCh = nil
 	}
-	l.gmu.Unlock()
-	l.mu.Lock()
-	l.held -= int64(len(l.caps[step]))
-	delete(l.caps, step)
-	if step == stepSelfie {
-		l.challenges = nil
+}
+
+// dropSession frees a session's memory, if this instance holds any, and
+// its captures in the store.
+func (f *Flow) dropSession(ctx context.Context, fs central.FlowSession) {
+	f.drop(liveKey(fs.PartnerID, fs.ID))
+	f.deleteCaptures(ctx, fs, stepDocument, stepBack, stepSelfie)
+}
+
+// resetGuides forgets the steps' guides of a session, if this instance
+// holds any (their captures are being taken again).
+func (f *Flow) resetGuides(fs central.FlowSession, steps ...string) {
+	f.mu.Lock()
+	l, ok := f.live[liveKey(fs.PartnerID, fs.ID)]
+	f.mu.Unlock()
+	if !ok {
+		return
 	}
-	l.mu.Unlock()
+	for _, st := range steps {
+		l.resetStep(st)
+	}
+}
+
+// processingTimeout is how long a verification may hold a session in
+// "processing": past it the instance running it is taken for dead and
+// the person may submit again. Far above a verification's time even on
+// a loaded 2-core machine.
+const processingTimeout = 3 * time.Minute
+
+// processing reports whether an attempt of the session is being verified
+// (by any instance).
+func (f *Flow) processing(_ context.Context, fs central.FlowSession) bool {
+	h := fs.Hosted
+	return h != nil && h.Stage == stageProcessing && f.now().Sub(h.ProcessingAt) < processingTimeout
 }
 
 func (f *Flow) dropAll() {
@@ -167,27 +188,32 @@ func (f *Flow) dropAll() {
 	}
 }
 
-// sweep drops the memory of sessions past their expiry, finished, or idle
-// for an hour; and expired short codes.
+// sweep drops the memory of sessions past their expiry or idle for ten
+// minutes, and the store's expired hosted state (captures, short codes).
 func (f *Flow) sweep(ctx context.Context) {
 	now := f.now()
 	f.mu.Lock()
 	var old []string
 	for k, l := range f.live {
 		l.mu.Lock()
-		if !l.processing && (!now.Before(l.expires) || now.Sub(l.touched) > time.Hour) {
+		if !now.Before(l.expires) || now.Sub(l.touched) > 10*time.Minute {
 			old = append(old, k)
 		}
 		l.mu.Unlock()
 	}
-	for c, r := range f.short {
-		if !now.Before(r.expires) {
-			delete(f.short, c)
-		}
-	}
 	f.mu.Unlock()
 	for _, k := range old {
 		f.drop(k)
+	}
+	for {
+		n, err := f.hs.ExpireHostedState(ctx, now, 500)
+		if err != nil {
+			f.log.LogAttrs(ctx, slog.LevelWarn, "hosted flow: expiring state", slog.String("cause", err.Error()))
+			return
+		}
+		if n < 500 {
+			return
+		}
 	}
 }
 
@@ -207,7 +233,7 @@ func (f *Flow) withSession(fn func(http.ResponseWriter, *http.Request, *sess) er
 			switch st := f.status(s.fs); {
 			case st == central.FlowExpired:
 				return httpx.Errorf(http.StatusGone, "session_expired", "this verification has expired")
-			case r.URL.Path == "/flow/api/finish":
+			case r.URL.Path == "/flow/api/finish", r.URL.Path == "/flow/api/lang":
 			case st == central.FlowCompleted || st == central.FlowError || s.fs.Hosted.FinishedAt.After(time.Time{}):
 				if !(r.URL.Path == "/flow/api/retry" && s.fs.NextAction == "RETRY" && st != central.FlowError) {
 					return httpx.Errorf(http.StatusConflict, "session_finished", "this verification is finished")
@@ -260,7 +286,9 @@ func (f *Flow) session(r *http.Request) (*sess, error) {
 // flowConfig reads a session's configuration (partner API defaults for
 // what is missing).
 func flowConfig(fs central.FlowSession) partnerapi.FlowConfig {
-	c := partnerapi.FlowConfig{LivenessType: "passive", MaxRetries: partnerapi.DefaultMaxRetries}
+	// allow_upload is on unless the partner turned it off (sessions
+	// stored before the setting existed have no member).
+	c := partnerapi.FlowConfig{LivenessType: "passive", MaxRetries: partnerapi.DefaultMaxRetries, AllowUpload: true}
 	_ = json.Unmarshal(fs.Config, &c)
 	if c.MaxRetries < 1 {
 		c.MaxRetries = partnerapi.DefaultMaxRetries
@@ -302,22 +330,26 @@ func challenges(c partnerapi.FlowConfig) []string {
 
 // State is /flow/api/state's answer (the wire contract).
 type State struct {
-	Stage        string    `json:"stage"`
-	Lang         string    `json:"lang"`
-	DocSides     int       `json:"doc_sides"`
-	LivenessType string    `json:"liveness_type"`
-	Challenges   []string  `json:"challenges"`
-	Attempt      int       `json:"attempt"`
-	MaxRetries   int       `json:"max_retries"`
-	AllowUpload  bool      `json:"allow_upload"`
-	SmartQR      bool      `json:"smart_qr"`
-	NextAction   string    `json:"next_action,omitempty"`
-	RetryStep    string    `json:"retry_step,omitempty"`
-	Message      string    `json:"message,omitempty"`
-	Status       string    `json:"status,omitempty"`
-	ErrorCode    string    `json:"error_code,omitempty"`
-	HideCTA      bool      `json:"hide_cta"`
-	RedirectURL  string    `json:"redirect_url,omitempty"`
+	Stage        string   `json:"stage"`
+	Lang         string   `json:"lang"`
+	DocSides     int      `json:"doc_sides"`
+	LivenessType string   `json:"liveness_type"`
+	Challenges   []string `json:"challenges"`
+	Attempt      int      `json:"attempt"`
+	MaxRetries   int      `json:"max_retries"`
+	AllowUpload  bool     `json:"allow_upload"`
+	SmartQR      bool     `json:"smart_qr"`
+	NextAction   string   `json:"next_action,omitempty"`
+	RetryStep    string   `json:"retry_step,omitempty"`
+	Message      string   `json:"message,omitempty"`
+	Status       string   `json:"status,omitempty"`
+	ErrorCode    string   `json:"error_code,omitempty"`
+	HideCTA      bool     `json:"hide_cta"`
+	RedirectURL  string   `json:"redirect_url,omitempty"`
+	// EmbedOrigins are the partner's origins that may frame the page; a
+	// framed page posts its result to them (postMessage with each as
+	// the target origin, so no other parent receives it).
+	EmbedOrigins []string  `json:"embed_origins"`
 	Callback     Callback  `json:"callback"`
 	Handoff      Handoff   `json:"handoff"`
 	Captures     Captures  `json:"captures"`
@@ -348,12 +380,16 @@ type Captures struct {
 func (f *Flow) state(s *sess) State {
 	fs, h := s.fs, s.fs.Hosted
 	st := State{Lang: h.Lang, DocSides: docSides(s.cfg), LivenessType: s.cfg.LivenessType, Challenges: challenges(s.cfg),
-		Attempt: fs.Attempts + 1, MaxRetries: s.cfg.MaxRetries, AllowUpload: allowUpload(s.cfg), SmartQR: s.cfg.SmartQR,
+		Attempt: fs.Attempts + 1, MaxRetries: s.cfg.MaxRetries, AllowUpload: s.cfg.AllowUpload, SmartQR: s.cfg.SmartQR,
 		NextAction: fs.NextAction, RetryStep: h.RetryStep, Message: h.Message, ErrorCode: fs.ErrorCode,
-		HideCTA: false, RedirectURL: s.cfg.RedirectURL, ExpiresAt: fs.ExpiresAt}
+		HideCTA: s.cfg.HideCTA, RedirectURL: s.cfg.RedirectURL, EmbedOrigins: []string{}, ExpiresAt: fs.ExpiresAt}
+	if s.role == roleBrowser {
+		st.EmbedOrigins = embedOrigins(s.cfg)
+	}
 	if st.Lang == "" {
 		st.Lang = "en"
 	}
+	st.Message = resultMessage(h, st.Lang)
 	status := f.status(fs)
 	st.Status = callbackStatus(status)
 	if status == central.FlowExpired && st.ErrorCode == "" {
@@ -364,11 +400,9 @@ func (f *Flow) state(s *sess) State {
 	if len(h.PhoneHash) > 0 {
 		st.Handoff.Device = rolePhone
 	}
-	l := s.live
-	l.mu.Lock()
-	processing := l.processing
-	st.Captures = Captures{Document: l.caps[stepDocument] != nil, Back: l.caps[stepBack] != nil, Selfie: l.caps[stepSelfie] != nil}
-	l.mu.Unlock()
+	processing := f.processing(context.Background(), fs)
+	st.Captures = Captures{Document: slices.Contains(h.Captured, stepDocument), Back: slices.Contains(h.Captured, stepBack),
+		Selfie: slices.Contains(h.Captured, stepSelfie)}
 	switch {
 	case status == central.FlowExpired:
 		st.Stage = "expired"
@@ -387,6 +421,11 @@ func (f *Flow) state(s *sess) State {
 		st.Stage = h.Stage
 		if st.Stage == "" {
 			st.Stage = stepDocument
+		}
+		if st.Stage == stageProcessing {
+			// A verification whose instance died: the captures stay, the
+			// person submits again.
+			st.Stage = stepSelfie
 		}
 		if st.Stage == stepDocument && st.Captures.Document {
 			st.Stage = stepBack
@@ -410,6 +449,18 @@ func (f *Flow) state(s *sess) State {
 	return st
 }
 
+// resultMessage is the last result's message in lang (as stored when its
+// key is unknown).
+func resultMessage(h *central.HostedFlow, lang string) string {
+	if h.MessageKey == "" {
+		return h.Message
+	}
+	if t, err := risk.MessageKey(h.MessageKey).Text(risk.Language(lang)); err == nil {
+		return t
+	}
+	return h.Message
+}
+
 // callbackStatus is the front end's status: COMPLETED for a decision,
 // ERROR for anything that ended without one (expired included), "" while
 // the session goes on.
@@ -423,10 +474,33 @@ func callbackStatus(s central.FlowStatus) string {
 	return ""
 }
 
-// allowUpload: whether the page offers photo uploads in place of the
-// camera. Initiate Flow has no setting for it yet, so it is always on
-// (the uploads go through the same checks and budget as camera captures).
-func allowUpload(partnerapi.FlowConfig) bool { return true }
+// setLang is the page's language switch: the session's language becomes
+// the one chosen, so the guidance of the next frame and the result's
+// message are in it (the page translates its own words).
+func (f *Flow) setLang(w http.ResponseWriter, r *http.Request, s *sess) error {
+	var req struct {
+		Lang string `json:"lang"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256)).Decode(&req); err != nil || (req.Lang != "en" && req.Lang != "id") {
+		return httpx.Errorf(http.StatusBadRequest, "bad_lang", `the body must be {"lang": "en"} or {"lang": "id"}`)
+	}
+	if s.fs.Hosted.Lang != req.Lang {
+		fs, err := f.cfg.Store.UpdateFlow(r.Context(), s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+			if fs.Hosted != nil {
+				fs.Hosted.Lang = req.Lang
+			}
+			return nil, nil
+		})
+		if err != nil {
+			return fmt.Errorf("recording the language: %w", err)
+		}
+		s.fs = fs
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		State State `json:"state"`
+	}{f.state(s)})
+	return nil
+}
 
 func (f *Flow) stateHandler(w http.ResponseWriter, _ *http.Request, s *sess) error {
 	httpx.WriteJSON(w, http.StatusOK, f.state(s))

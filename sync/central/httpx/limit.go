@@ -1,6 +1,9 @@
 package httpx
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,11 +68,13 @@ func (k *KeyedSlots) Release(key string) {
 	}
 }
 
-// FailureLimiter rate-limits failures per key (a client address): each key
-// may fail burst times at once, then once per interval. A key whose budget
-// is spent is Blocked until it refills. Keys whose budget is full again are
-// forgotten, so the map stays as small as the set of recent offenders
-// (bounded by maxKeys: past it, the fullest keys are forgotten first).
+// FailureLimiter rate-limits failures per key (a client address) in this
+// process's memory; where instances share a store, Budget keeps the same
+// budget there instead. Each key may fail burst times at once, then once
+// per interval. A key whose budget is spent is Blocked until it refills.
+// Keys whose budget is full again are forgotten, so the map stays as small
+// as the set of recent offenders (bounded by maxKeys: past it, the fullest
+// keys are forgotten first).
 type FailureLimiter struct {
 	every   rate.Limit
 	burst   int
@@ -139,4 +144,58 @@ func (f *FailureLimiter) sweep(now time.Time) {
 		}
 		delete(f.m, k)
 	}
+}
+
+// Budgets is where a Budget keeps its keys: central's store
+// (central.RateLimits), shared by every instance.
+type Budgets interface {
+	SpendBudget(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (ok bool, wait time.Duration, err error)
+	BudgetWait(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (time.Duration, error)
+}
+
+// Budget rate-limits by key (a client address, a partner) in a store that
+// instances share: each key may spend burst units at once, then one per
+// interval. Failure budgets spend on failures (Fail) and refuse once
+// spent (Blocked); request rate limits spend on every request (Allow).
+// Keys are prefixed with the budget's name, so budgets share the store.
+type Budget struct {
+	store    Budgets
+	name     string
+	burst    int
+	interval time.Duration
+	now      func() time.Time
+}
+
+// NewBudget returns the budget name in store. now is the clock (nil:
+// time.Now).
+func NewBudget(store Budgets, name string, burst int, interval time.Duration, now func() time.Time) *Budget {
+	if now == nil {
+		now = time.Now
+	}
+	return &Budget{store: store, name: name + ":", burst: burst, interval: interval, now: now}
+}
+
+// Blocked reports whether key has no unit left, and when to try again.
+func (b *Budget) Blocked(ctx context.Context, key string) (bool, time.Duration, error) {
+	wait, err := b.store.BudgetWait(ctx, b.name+key, b.now(), b.interval, b.burst)
+	if err != nil {
+		return false, 0, fmt.Errorf("reading the %s budget: %w", strings.TrimSuffix(b.name, ":"), err)
+	}
+	return wait > 0, wait, nil
+}
+
+// Fail spends one of key's units (a failure); with none left it changes
+// nothing.
+func (b *Budget) Fail(ctx context.Context, key string) error {
+	_, _, err := b.Allow(ctx, key)
+	return err
+}
+
+// Allow spends one of key's units, or reports false and when one is there.
+func (b *Budget) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
+	ok, wait, err := b.store.SpendBudget(ctx, b.name+key, b.now(), b.interval, b.burst)
+	if err != nil {
+		return false, 0, fmt.Errorf("spending the %s budget: %w", strings.TrimSuffix(b.name, ":"), err)
+	}
+	return ok, wait, nil
 }

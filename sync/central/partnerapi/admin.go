@@ -37,8 +37,12 @@ type PartnerView struct {
 	Keys       []KeyView `json:"keys"`
 	// WebhookSecrets are the signing secrets' dates (never the secrets).
 	WebhookSecrets []KeyView `json:"webhook_secrets"`
-	Disabled       bool      `json:"disabled"`
-	CreatedAt      time.Time `json:"created_at"`
+	// Push and ReferenceImage are the enterprise push and the
+	// reference-image endpoint, when configured (never their secrets).
+	Push           *PushView           `json:"push,omitempty"`
+	ReferenceImage *ReferenceImageView `json:"reference_image,omitempty"`
+	Disabled       bool                `json:"disabled"`
+	CreatedAt      time.Time           `json:"created_at"`
 }
 
 // KeyView is a pass key's or webhook secret's dates.
@@ -50,7 +54,8 @@ type KeyView struct {
 // View returns p as the admin API shows it.
 func View(p central.Partner) PartnerView {
 	v := PartnerView{ID: p.ID, Name: p.Name, ClientID: p.ClientID, Branches: p.Branches, WebhookURL: p.Webhook.URL,
-		Disabled: p.Disabled, CreatedAt: p.CreatedAt, Keys: []KeyView{}, WebhookSecrets: []KeyView{}}
+		Disabled: p.Disabled, CreatedAt: p.CreatedAt, Keys: []KeyView{}, WebhookSecrets: []KeyView{},
+		Push: pushView(p), ReferenceImage: referenceImageView(p)}
 	if v.Branches == nil {
 		v.Branches = []string{}
 	}

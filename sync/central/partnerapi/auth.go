@@ -32,7 +32,9 @@ func WithPartner(ctx context.Context, p central.Partner) context.Context {
 // address whose budget is spent gets 429.
 func (a *API) refuse(w http.ResponseWriter, r *http.Request, reason string, e *httpx.Error) error {
 	addr := clientAddr(r)
-	a.fails.Fail(addr)
+	if err := a.fails.Fail(r.Context(), addr); err != nil {
+		return err
+	}
 	a.log.LogAttrs(r.Context(), slog.LevelWarn, "partner authentication failed",
 		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("reason", reason),
 		slog.String("addr", addr), slog.String("method", r.Method), slog.String("path", r.URL.Path))
@@ -42,7 +44,11 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, reason string, e *h
 
 // blocked answers 429 when the request's address spent its failures.
 func (a *API) blocked(w http.ResponseWriter, r *http.Request) error {
-	if b, wait := a.fails.Blocked(clientAddr(r)); b {
+	b, wait, err := a.fails.Blocked(r.Context(), clientAddr(r))
+	if err != nil {
+		return err
+	}
+	if b {
 		httpx.CutOff(w)
 		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 			Message: "too many failed authentications from this address; retry later", RetryAfter: wait}

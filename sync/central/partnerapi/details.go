@@ -1,6 +1,7 @@
 package partnerapi
 
 import (
+	"context"
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
@@ -241,22 +242,23 @@ func (a *API) submissionDetails(w http.ResponseWriter, r *http.Request) error {
 	if !hmac.Equal([]byte(f.UserID), []byte(uid)) || f.UserIDType != utype {
 		return httpx.Errorf(http.StatusNotFound, "unknown_session", "no such session")
 	}
+	p, _ := PartnerFrom(r.Context())
 	d := Details{FlowStatusView: a.statusView(f)}
 	if n := len(f.Submissions); n > 0 {
-		if d.Result, err = a.result(r, f, f.Submissions[n-1]); err != nil {
+		if d.Result, err = a.result(r.Context(), p.ID, f, f.Submissions[n-1], true); err != nil {
 			return err
 		}
 	}
-	p, _ := PartnerFrom(r.Context())
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "partner read of personal data", slog.String("request_id", httpx.RequestID(r.Context())),
 		slog.String("partner", p.ID), slog.String("what", "submission_details"), slog.Bool("result", d.Result != nil))
 	httpx.WriteJSON(w, http.StatusOK, d)
 	return nil
 }
 
-// result reads a submission through the sealed store.
-func (a *API) result(r *http.Request, f central.FlowSession, ref central.SubmissionRef) (*Result, error) {
-	ctx := r.Context()
+// result reads a submission of partnerID's session f through the sealed
+// store; links adds the image links (the enterprise push sends the images
+// themselves instead).
+func (a *API) result(ctx context.Context, partnerID string, f central.FlowSession, ref central.SubmissionRef, links bool) (*Result, error) {
 	sub, err := a.cfg.Store.Upload(ctx, ref.DeviceID, ref.Key)
 	if errors.Is(err, central.ErrNotFound) {
 		return nil, nil // erased
@@ -336,11 +338,10 @@ func (a *API) result(r *http.Request, f central.FlowSession, ref central.Submiss
 	case !errors.Is(err, central.ErrNotFound):
 		return nil, fmt.Errorf("reading the review: %w", err)
 	}
-	if sub.ImagesErasedAt.IsZero() && !sub.CompletedAt.IsZero() {
-		p, _ := PartnerFrom(ctx)
+	if links && sub.ImagesErasedAt.IsZero() && !sub.CompletedAt.IsZero() {
 		exp := a.now().Add(a.cfg.ImageLinkTTL).Truncate(time.Second)
 		for _, im := range sub.Images {
-			tok := a.signImage(imageClaim{Partner: p.ID, Session: f.ID, Device: ref.DeviceID, Key: ref.Key, Image: im.Name, Exp: exp.Unix()})
+			tok := a.signImage(imageClaim{Partner: partnerID, Session: f.ID, Device: ref.DeviceID, Key: ref.Key, Image: im.Name, Exp: exp.Unix()})
 			res.Images = append(res.Images, ImageLink{Name: im.Name, Size: im.Size, ExpiresAt: exp,
 				URL: a.base.String() + "/api/v1/images/" + tok})
 		}

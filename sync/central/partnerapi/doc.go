@@ -13,7 +13,8 @@
 //	POST /api/v1/face-match               the Face Match API (facematch_handler.go)
 //	GET  /openapi.json                    the OpenAPI 3.1 document of all of it (openapi.json, embedded)
 //	GET  /flow/{token}                    the launch URL (package hostedflow serves it when Config.HostedFlow)
-//	/admin/v1/partners...                 partners, pass keys, branches, webhook endpoint (admin bearer token)
+//	/admin/v1/partners...                 partners, pass keys, branches, webhook endpoint, enterprise push
+//	                                      (push.go), reference-image endpoint (refimage.go) (admin bearer token)
 //
 // # Wiring
 //
@@ -82,4 +83,15 @@
 // can be handed out again until it is near expiry. Webhook secrets are
 // sealed with AES-256-GCM under a key derived from SecretKey (OpenSecret
 // opens them for the webhook worker).
+//
+// # Per-partner settings
+//
+// central.Partner.Config is this package's JSON object, one member per
+// feature (settings.go): "face_match_limit", "push" (the enterprise push:
+// endpoint, OAuth2 client credentials, the AES-256 key shared with the
+// partner; PushTarget opens them for package push, PushSubmission builds
+// what it sends) and "reference_image" (the partner's reference-image
+// endpoint; ReferenceImage fetches from it for the hosted flow). Their
+// secrets are sealed with AES-256-GCM under another key derived from
+// SecretKey, each bound to its partner and use.
 package partnerapi

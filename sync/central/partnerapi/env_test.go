@@ -6,12 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,32 +21,12 @@ import (
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
-// pg is the PostgreSQL server of the tests that need one, started by the
-// first of them (pgServer) and stopped by TestMain.
-var (
-	pgOnce sync.Once
-	pg     *pgtest.Server
-	pgErr  error
-)
+// pg is the PostgreSQL server of the tests that need one.
+var pg pgtest.Lazy
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if pg != nil {
-		if err := pg.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pg.Main(m) }
 
-func pgServer(t *testing.T) *pgtest.Server {
-	t.Helper()
-	pgOnce.Do(func() { pg, pgErr = pgtest.Start(context.Background()) })
-	if pgErr != nil {
-		t.Fatal(pgErr)
-	}
-	return pg
-}
+func pgServer(t *testing.T) *pgtest.Server { return pg.Server(t) }
 
 // clock is the test's clock: real time plus an offset tests move on.
 type clock = centraltest.Clock
@@ -69,23 +47,31 @@ type env struct {
 	store  central.Store
 	clk    *clock
 	key    []byte // the partner API's SecretKey
+	api    *partnerapi.API
 	admin  string // the admin bearer token
 	client *http.Client
 }
 
-func newEnv(t *testing.T, open opener) *env {
+func newEnv(t *testing.T, open opener) *env { return newEnvWith(t, open, nil) }
+
+// newEnvWith is newEnv with the partner API's Config edited first.
+func newEnvWith(t *testing.T, open opener, edit func(*partnerapi.Config)) *env {
 	t.Helper()
 	clk := &clock{}
 	c := centraltest.New(t, open(t), centraltest.Options{Now: clk.Now})
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
-	api, err := partnerapi.New(partnerapi.Config{Store: c.Store, SecretKey: key, PublicURL: c.Base, Now: clk.Now})
+	cfg := partnerapi.Config{Store: c.Store, SecretKey: key, PublicURL: c.Base, Now: clk.Now}
+	if edit != nil {
+		edit(&cfg)
+	}
+	api, err := partnerapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	api.Mount(c.Server)
 	c.Serve(t)
-	return &env{t: t, base: c.Base, store: c.Store, clk: clk, key: key, admin: c.Admin,
+	return &env{t: t, base: c.Base, store: c.Store, clk: clk, key: key, api: api, admin: c.Admin,
 		client: apitest.Client(t, c.Transport())}
 }
 

@@ -14,10 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
@@ -60,15 +57,13 @@ var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) 
 
 func init() {
 	extraRoutes = append(extraRoutes, func(a *API, r Router) {
-		h := &faceMatchHandler{a: a, limits: map[string]*rate.Limiter{}}
+		h := &faceMatchHandler{a: a}
 		r.Partner("POST /api/v1/face-match", h.serve)
 	})
 }
 
 type faceMatchHandler struct {
-	a      *API
-	mu     sync.Mutex
-	limits map[string]*rate.Limiter // by partner id; as many as partners
+	a *API
 }
 
 func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
@@ -82,7 +77,11 @@ func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusServiceUnavailable, "face_match_unavailable",
 			"the Face Match API is not available on this server (its models are not installed)")
 	}
-	if wait, ok := h.allow(p, a.now()); !ok {
+	wait, ok, err := h.allow(r.Context(), p, a.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
 		httpx.CutOff(w)
 		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 			Message: "too many Face Match requests; retry after the time in Retry-After", RetryAfter: wait}
@@ -154,30 +153,17 @@ func (h *faceMatchHandler) match(r *http.Request, req FaceMatchRequest) (int, []
 
 var errFaceMatchBusy = errors.New("face match: no turn at the engine in time")
 
-// allow spends one of the partner's tokens, or says how long until one is
-// back.
-func (h *faceMatchHandler) allow(p central.Partner, now time.Time) (time.Duration, bool) {
+// allow spends one of the partner's units in the store's budget (shared by
+// instances), or says how long until one is back. A rate the admin changed
+// applies from the next request.
+func (h *faceMatchHandler) allow(ctx context.Context, p central.Partner, now time.Time) (time.Duration, bool, error) {
 	lim := partnerFaceMatchLimit(p)
-	h.mu.Lock()
-	l, ok := h.limits[p.ID]
-	if !ok {
-		l = rate.NewLimiter(rate.Limit(lim.PerSecond), lim.Burst)
-		h.limits[p.ID] = l
+	every := time.Duration(float64(time.Second) / lim.PerSecond)
+	ok, wait, err := h.a.cfg.Store.SpendBudget(ctx, "face-match:"+p.ID, now, max(every, time.Microsecond), lim.Burst)
+	if err != nil {
+		return 0, false, fmt.Errorf("face match rate limit: %w", err)
 	}
-	h.mu.Unlock()
-	if l.Limit() != rate.Limit(lim.PerSecond) || l.Burst() != lim.Burst { // the admin changed it
-		l.SetLimitAt(now, rate.Limit(lim.PerSecond))
-		l.SetBurstAt(now, lim.Burst)
-	}
-	res := l.ReserveN(now, 1)
-	if !res.OK() {
-		return time.Hour, false
-	}
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d, false
-	}
-	return 0, true
+	return wait, ok, nil
 }
 
 // partnerFaceMatchLimit is the partner's configured rate (its Config's

@@ -81,8 +81,9 @@ type flowRequest struct {
 }
 
 // parseFlow validates an Initiate Flow body field by field: every bad or
-// unknown field is named in one 422.
-func parseFlow(m map[string]json.RawMessage) (flowRequest, error) {
+// unknown field is named in one 422. hasReference says whether the
+// partner has a reference-image endpoint (use_reference_image needs one).
+func parseFlow(m map[string]json.RawMessage, hasReference bool) (flowRequest, error) {
 	var ve ValidationError
 	var fr flowRequest
 	keys := make([]string, 0, len(m))
@@ -187,7 +188,10 @@ func parseFlow(m map[string]json.RawMessage) (flowRequest, error) {
 	get("smart_qr", &c.SmartQR, "true or false")
 	get("hide_cta", &c.HideCTA, "true or false")
 	get("allow_upload", &c.AllowUpload, "true or false")
-	get("use_reference_image", &c.UseReferenceImage, "true or false")
+	if get("use_reference_image", &c.UseReferenceImage, "true or false") && c.UseReferenceImage && !hasReference {
+		ve.add("use_reference_image", "no_reference_endpoint",
+			"use_reference_image needs your reference-image endpoint, which is not configured (ask the operator: PUT /admin/v1/partners/{id}/reference-image)")
+	}
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -255,7 +259,7 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 
 // createFlow validates and records a session; 201 and its JSON.
 func (a *API) createFlow(r *http.Request, p central.Partner, m map[string]json.RawMessage) (int, []byte, error) {
-	fr, err := parseFlow(m)
+	fr, err := parseFlow(m, HasReferenceImage(p))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -62,6 +62,11 @@ type Config struct {
 	PublicURL string
 	// FaceMatcher runs the Face Match API; nil answers 503.
 	FaceMatcher FaceMatcher
+	// Client sends central's own requests to partners (the
+	// reference-image endpoint); nil means one on the system roots that
+	// follows no redirect (a 3xx is a failure). Its Timeout, if any, is
+	// kept; each partner's own timeout applies anyway.
+	Client *http.Client
 	// Routes add routes of other packages (webhooks): see the package doc.
 	Routes []func(Router)
 	// HostedFlow means the hosted capture flow (package hostedflow) serves
@@ -86,9 +91,11 @@ type API struct {
 	mux   *http.ServeMux
 	resp  *httpx.Responder
 	keys  keys
-	fails *httpx.FailureLimiter
+	fails *httpx.Budget // failed authentications per address, in the store
 	base  *url.URL
-	admin []adminRoute
+	// client is Config.Client or the default (see Config.Client).
+	client *http.Client
+	admin  []adminRoute
 }
 
 type adminRoute struct {
@@ -130,7 +137,13 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{
 		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), keys: k, base: base,
-		fails: httpx.NewFailureLimiter(authFailBurst, authFailInterval, cfg.Now),
+		fails: httpx.NewBudget(cfg.Store, "partner-auth", authFailBurst, authFailInterval, cfg.Now), client: cfg.Client,
+	}
+	if a.client == nil {
+		a.client = &http.Client{
+			Transport:     &http.Transport{Proxy: nil, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	a.resp = &httpx.Responder{Log: a.log, Rules: errorRules}
 	return a, nil
@@ -224,6 +237,11 @@ func (a *API) routes(r Router) {
 	r.Admin("PUT /admin/v1/partners/{id}/branches", a.adminBranches)
 	r.Admin("PUT /admin/v1/partners/{id}/webhook", a.adminWebhook)
 	r.Admin("POST /admin/v1/partners/{id}/webhook-secret", a.adminWebhookSecret)
+	r.Admin("PUT /admin/v1/partners/{id}/push", a.adminPush)
+	r.Admin("DELETE /admin/v1/partners/{id}/push", a.adminPushRemove)
+	r.Admin("POST /admin/v1/partners/{id}/push-key", a.adminPushKey)
+	r.Admin("PUT /admin/v1/partners/{id}/reference-image", a.adminReferenceImage)
+	r.Admin("DELETE /admin/v1/partners/{id}/reference-image", a.adminReferenceImageRemove)
 }
 
 // headers sets what every answer of the API carries: nothing cached

@@ -42,6 +42,10 @@ type keys struct {
 	launch  []byte // derives launch tokens
 	image   []byte // signs image links
 	webhook []byte // AES-256-GCM key sealing webhook secrets
+	// settings is the AES-256-GCM key sealing the secrets of the push and
+	// reference-image settings (a key apart from webhook's, so a sealed
+	// webhook secret never opens as one of those).
+	settings []byte
 }
 
 func deriveKeys(secret []byte) (keys, error) {
@@ -56,7 +60,8 @@ func deriveKeys(secret []byte) (keys, error) {
 	for _, p := range []struct {
 		dst  *[]byte
 		info string
-	}{{&k.passKey, "pass-key"}, {&k.token, "token"}, {&k.launch, "launch"}, {&k.image, "image-link"}, {&k.webhook, "webhook-secret"}} {
+	}{{&k.passKey, "pass-key"}, {&k.token, "token"}, {&k.launch, "launch"}, {&k.image, "image-link"}, {&k.webhook, "webhook-secret"},
+		{&k.settings, "settings-secret"}} {
 		if *p.dst, err = sub(p.info); err != nil {
 			return keys{}, fmt.Errorf("partnerapi: deriving keys: %w", err)
 		}
@@ -139,17 +144,39 @@ func (k keys) newWebhookSecret(partnerID string) (string, []byte, error) {
 // the partner (additional data), so a sealed secret moved to another
 // partner's record does not open.
 func sealSecret(key []byte, partnerID, secret string) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	return seal(key, "partner:"+partnerID, []byte(secret))
+}
+
+// seal encrypts plaintext with AES-256-GCM under key, bound to aad:
+// nonce || ciphertext.
+func seal(key []byte, aad string, plaintext []byte) ([]byte, error) {
+	gcm, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
 	nonce := make([]byte, gcm.NonceSize())
 	rand.Read(nonce)
-	return gcm.Seal(nonce, nonce, []byte(secret), []byte("partner:"+partnerID)), nil
+	return gcm.Seal(nonce, nonce, plaintext, []byte(aad)), nil
+}
+
+// unseal opens what seal made with the same key and aad.
+func unseal(key []byte, aad string, sealed []byte) ([]byte, error) {
+	gcm, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < gcm.NonceSize() {
+		return nil, errors.New("sealed secret too short")
+	}
+	return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], []byte(aad))
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
 // OpenWebhookSecret opens a sealed webhook secret of a partner (as stored
@@ -160,18 +187,7 @@ func OpenWebhookSecret(secretKey []byte, partnerID string, sealed []byte) (strin
 	if err != nil {
 		return "", err
 	}
-	block, err := aes.NewCipher(k.webhook)
-	if err != nil {
-		return "", err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return "", err
-	}
-	if len(sealed) < gcm.NonceSize() {
-		return "", errors.New("partnerapi: sealed webhook secret too short")
-	}
-	pt, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], []byte("partner:"+partnerID))
+	pt, err := unseal(k.webhook, "partner:"+partnerID, sealed)
 	if err != nil {
 		return "", errors.New("partnerapi: webhook secret does not open (another SecretKey?)")
 	}

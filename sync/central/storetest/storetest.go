@@ -43,7 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"WatchlistStream", testWatchlistStream},
 		{"AttestationClaims", testAttestationClaims},
 	}
-	runAll(t, open, slices.Concat(tests, consoleTests(), partnerTests()))
+	runAll(t, open, slices.Concat(tests, consoleTests(), partnerTests(), scaleTests()))
 }
 
 type storeTest struct {

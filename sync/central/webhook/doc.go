@@ -15,7 +15,11 @@
 //     (creating or updating the partner's FlowSession whose id is the
 //     device's session id, its partner_user_id the device's id with
 //     partner_user_id_type "kiosk_device"), decision.changed and resubmission.requested
-//     for a reviewer's final decision, session.expired. Event ids are
+//     for a reviewer's final decision, session.expired; and, following
+//     the events log itself (CursorPush), push.submission (EventPush, on
+//     the lane PushLane(session)) for each submission.completed that
+//     completes a session of a partner with the enterprise push, which
+//     Config.Senders["push."] (package push) delivers. Event ids are
 //     derived from their cause, so a pass repeated after a crash (at
 //     least once: events are written before the cursor moves) adds
 //     nothing twice. Event data name no person and carry no image:
@@ -54,10 +58,16 @@
 // emitter reads the logs every second and the worker looks for due events
 // every 5 s.
 //
-// Several instances sharing a PostgreSQL store each run a worker: an
-// event may then be sent by two at once (at least once, as Standard
-// Webhooks allows; receivers dedupe by webhook-id). The store has no lease
-// on an event to prevent it.
+// Several instances sharing a PostgreSQL store deliver through the job
+// queue instead (Config.Lanes, queue.go, package jobs): the store queues a
+// River job with each event in the transaction that writes it, each
+// instance's River client works them with QueueWorker, and a lease on a
+// session's head event (central.WebhookLanes) lets one instance at a time
+// send it. An instance that dies mid-delivery leaves a lease that runs out
+// and a job River rescues: the event is sent again (at least once, as
+// Standard Webhooks allows; receivers dedupe by webhook-id), and the
+// session's later events only after it. The polling Worker above is the
+// single bbolt instance's.
 //
 // Signing: every request carries webhook-id (the event id, the same on
 // every retry and replay, which receivers dedupe by), webhook-timestamp

@@ -12,13 +12,26 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
 )
 
 // Follower cursors (Webhooks.Cursor names).
 const (
 	CursorCompleted = "webhook.completed"
 	CursorReviews   = "webhook.reviews"
+	// CursorPush follows the events log itself: each submission.completed
+	// of a partner with the enterprise push becomes a push event.
+	CursorPush = "webhook.push"
 )
+
+// EventPush is the enterprise push of a completed submission (package
+// push sends it, as webhook.Config.Senders["push."]). Its SessionID is
+// PushLane(session): pushes are ordered apart from the session's
+// webhooks, so a failing push endpoint holds back only pushes.
+const EventPush = "push.submission"
+
+// PushLane is the SessionID of a session's push events.
+func PushLane(sessionID string) string { return "push/" + sessionID }
 
 // Emitter defaults.
 const (
@@ -137,6 +150,9 @@ func (e *Emitter) RunOnce(ctx context.Context) (int, error) {
 	if err == nil {
 		err = p.expire(ctx)
 	}
+	if err == nil {
+		err = p.followPush(ctx)
+	}
 	if p.events > 0 && e.cfg.Notify != nil {
 		e.cfg.Notify()
 	}
@@ -149,6 +165,7 @@ type pass struct {
 	e        *Emitter
 	now      time.Time
 	owners   map[string]central.Partner // branch → partner
+	partners map[string]central.Partner // id → partner
 	branches map[string]string          // device → branch
 	events   int
 }
@@ -159,7 +176,9 @@ func (p *pass) loadOwners(ctx context.Context) error {
 		return fmt.Errorf("webhook: listing partners: %w", err)
 	}
 	p.owners = map[string]central.Partner{}
+	p.partners = map[string]central.Partner{}
 	for _, pt := range list {
+		p.partners[pt.ID] = pt
 		for _, b := range pt.Branches {
 			p.owners[b] = pt
 		}
@@ -371,6 +390,9 @@ func (p *pass) expire(ctx context.Context) error {
 					return nil, errUnchanged
 				}
 				f.Status, f.NextAction, f.UpdatedAt = central.FlowExpired, NextExit, p.now
+				if f.PartnerID == central.KioskPartner {
+					return nil, nil // no partner to tell
+				}
 				ev, err := p.event(central.EventSessionExpired, f.PartnerID, f.ID, flowData(*f), "expired", f.PartnerID, f.ID)
 				return []central.WebhookEvent{ev}, err
 			})
@@ -388,6 +410,67 @@ func (p *pass) expire(ctx context.Context) error {
 		}
 	}
 }
+
+// followPush reads the events log after its cursor and writes, for each
+// submission.completed whose session is COMPLETED (an attempt ending in
+// RETRY is not pushed) of a partner with the enterprise push, its push
+// event (id derived from the source event's, so a repeated pass adds
+// nothing). Events written before a partner configured the push, but
+// after the cursor, are pushed too.
+func (p *pass) followPush(ctx context.Context) error {
+	st := p.e.cfg.Store
+	for {
+		cur, err := st.Cursor(ctx, CursorPush)
+		if err != nil {
+			return fmt.Errorf("webhook: reading cursor: %w", err)
+		}
+		evs, err := st.Events(ctx, "", cur, p.e.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("webhook: reading the events log: %w", err)
+		}
+		var out []central.WebhookEvent
+		last := cur
+		for _, ev := range evs {
+			last = max(last, ev.Seq)
+			pt, ok := p.partners[ev.PartnerID]
+			if ev.Type != central.EventSubmissionCompleted || !ok || !partnerapi.PushConfigured(pt) {
+				continue
+			}
+			var b Body
+			if err := json.Unmarshal(ev.Payload, &b); err != nil || b.Data.Status != central.FlowCompleted {
+				continue
+			}
+			pe, err := NewEvent(EventPush, ev.PartnerID, PushLane(b.Data.SessionID),
+				Data{SessionID: b.Data.SessionID, PartnerUserID: b.Data.PartnerUserID, PartnerUserIDType: b.Data.PartnerUserIDType,
+					Status: b.Data.Status, Attempt: b.Data.Attempt}, p.now, EventID(EventPush, ev.ID))
+			if err != nil {
+				return err
+			}
+			out = append(out, pe)
+		}
+		if len(out) > 0 {
+			if err := st.AppendEvents(ctx, out); err != nil {
+				return fmt.Errorf("webhook: writing push events: %w", err)
+			}
+			p.events += len(out)
+		}
+		if err := p.putCursor(ctx, CursorPush, cur, last); err != nil {
+			return err
+		}
+		if len(evs) < p.e.cfg.Batch {
+			return nil
+		}
+	}
+}
+
+// Excerpt cuts an answer or an error to at most n bytes of valid UTF-8
+// without NUL bytes, as the worker keeps them: for Senders' excerpts.
+func Excerpt(s string, n int) string { return clip(s, n) }
+
+// DescribeTransport is a failed request's error without its URL (which
+// may carry a secret in its query), as the worker records it: for
+// Senders.
+func DescribeTransport(err error) error { return transportError(err) }
 
 // Body is a webhook's JSON body, as Standard Webhooks shapes it.
 type Body struct {

@@ -2,41 +2,25 @@ package webhook
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 )
 
 // fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = centraltest.ManualClock
 
-func newClock() *fakeClock { return &fakeClock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *fakeClock { return centraltest.NewManualClock(time.Now().UTC().Truncate(time.Second)) }
 
 func openStore(t testing.TB) central.Store {
 	t.Helper()
@@ -49,31 +33,15 @@ func openStore(t testing.TB) central.Store {
 }
 
 // pg is one PostgreSQL server the package's tests share, started by the
-// first test that needs it and stopped by TestMain.
-var pg struct {
-	once sync.Once
-	srv  *pgtest.Server
-	err  error
-}
+// first test that needs it.
+var pg pgtest.Lazy
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if pg.srv != nil {
-		if err := pg.srv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { pg.Main(m) }
 
 // openPG opens a store on a new database of the shared server.
 func openPG(t testing.TB) central.Store {
 	t.Helper()
-	pg.once.Do(func() { pg.srv, pg.err = pgtest.Start(context.Background()) })
-	if pg.err != nil {
-		t.Fatal(pg.err)
-	}
-	dsn, err := pg.srv.NewDatabase(context.Background())
+	dsn, err := pg.Server(t).NewDatabaseFrom(context.Background(), "migrated", pgstore.Migrate)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,11 +56,17 @@ func (s *Service) Notify() {
 // Run runs the emitter and the worker until ctx ends, and returns once
 // both have stopped (deliveries under way finish first, each within the
 // worker's Timeout).
+//
+// With Config.Lanes the instance's River client delivers (QueueWorker) and
+// Run runs the emitter alone.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); _ = s.Emitter.Run(ctx) }()
-	go func() { defer wg.Done(); _ = s.Worker.Run(ctx) }()
+	if s.Worker.cfg.Lanes == nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = s.Worker.Run(ctx) }()
+	}
 	wg.Wait()
 	return nil
 }

@@ -94,7 +94,21 @@ type Config struct {
 	// them their own SessionID lane ("push/" + session id) so a failing
 	// destination holds back only its own events.
 	Senders map[string]Sender
+	// Lanes, when set, is a store shared by instances with a job queue
+	// (pgstore and package jobs): deliveries are then the queue's jobs,
+	// worked by QueueWorker in the instance's River client, and
+	// Service.Run starts no polling worker (queue.go).
+	Lanes central.WebhookLanes
+	// Drain is how long a queue job goes on delivering its session's
+	// later events after its own (DefaultDrain).
+	Drain time.Duration
 }
+
+// ErrGiveUp, wrapped in a Sender's error, ends the event at once (dead,
+// no retry): what it needs is gone for good, as a push of an erased
+// submission or to a partner that removed its push. A replay by an admin
+// still sends it again.
+var ErrGiveUp = errors.New("webhook: giving up on the event")
 
 // Sender delivers an event somewhere other than the partner's webhook
 // endpoint. It returns the answer's HTTP status and what to keep of its
@@ -145,6 +159,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultPoll
+	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = DefaultDrain
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -306,14 +323,27 @@ type Result struct {
 // deliver makes one attempt and records it. It runs detached from Run's
 // ctx (bounded by Timeout) so an attempt begun is always recorded.
 func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
-	res := w.attempt(ctx, ev)
-	if err := w.cfg.Store.RecordAttempt(ctx, res.Attempt, res.Delivered, res.NextAt, res.DeadAt); err != nil {
-		w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: recording the attempt failed",
-			slog.String("event", ev.ID), slog.String("cause", err.Error()))
+	res, err := w.deliverOnce(ctx, ev)
+	if err != nil {
 		// The event is still due as stored: hold its slot a moment, so a
 		// store that fails writes is not answered by a resend loop.
 		time.Sleep(errorPause)
 		return
+	}
+	if !res.Delivered && res.DeadAt.IsZero() {
+		w.mu.Lock()
+		heap.Push(&w.retries, res.NextAt)
+		w.mu.Unlock()
+	}
+}
+
+// deliverOnce makes one attempt, records it and logs the outcome.
+func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent) (Result, error) {
+	res := w.attempt(ctx, ev)
+	if err := w.cfg.Store.RecordAttempt(ctx, res.Attempt, res.Delivered, res.NextAt, res.DeadAt); err != nil {
+		w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: recording the attempt failed",
+			slog.String("event", ev.ID), slog.String("cause", err.Error()))
+		return res, fmt.Errorf("recording the attempt of event %s: %w", ev.ID, err)
 	}
 	lvl, msg := slog.LevelDebug, "webhook delivered"
 	switch {
@@ -321,13 +351,11 @@ func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
 		lvl, msg = slog.LevelWarn, "webhook dead: retries exhausted"
 	case !res.Delivered:
 		lvl, msg = slog.LevelInfo, "webhook attempt failed"
-		w.mu.Lock()
-		heap.Push(&w.retries, res.NextAt)
-		w.mu.Unlock()
 	}
 	w.cfg.Logger.LogAttrs(ctx, lvl, msg, slog.String("event", ev.ID), slog.String("partner", ev.PartnerID),
 		slog.String("type", ev.Type), slog.Int("attempt", ev.Attempts+1), slog.Int("status", res.Attempt.Status),
 		slog.Float64("latency_ms", res.Attempt.LatencyMS), slog.Time("next_at", res.NextAt))
+	return res, nil
 }
 
 // attempt sends ev once and decides what follows.
@@ -343,6 +371,9 @@ func (w *Worker) attempt(ctx context.Context, ev central.WebhookEvent) Result {
 	}
 	if err == nil && status >= 200 && status < 300 {
 		return Result{Delivered: true, Attempt: a}
+	}
+	if errors.Is(err, ErrGiveUp) {
+		return Result{DeadAt: at, Attempt: a}
 	}
 	next := at.Add(w.Backoff(ev.Attempts + 1))
 	if next.Sub(ev.CreatedAt) > w.cfg.MaxAge {

@@ -151,6 +151,50 @@ func TestDeadAfterThreeDays(t *testing.T) {
 	})
 }
 
+// giveUpSender fails every push: for good (ErrGiveUp) when gone is set,
+// else as a passing outage.
+type giveUpSender struct{ gone bool }
+
+func (g giveUpSender) Send(context.Context, central.Partner, central.WebhookEvent, time.Time) (int, string, error) {
+	if g.gone {
+		return 0, "", fmt.Errorf("the submission no longer exists: %w", ErrGiveUp)
+	}
+	return http.StatusServiceUnavailable, "try later", nil
+}
+
+// TestSenderGivesUp: a Sender's ErrGiveUp ends its event after one
+// attempt (no three days of retries for what cannot succeed), logged with
+// the reason; a passing failure is retried as before.
+func TestSenderGivesUp(t *testing.T) {
+	eachStore(t, func(t *testing.T, st central.Store) {
+		ctx := context.Background()
+		for _, tc := range []struct {
+			name string
+			gone bool
+		}{{"gone", true}, {"outage", false}} {
+			clk := newClock()
+			addPartner(t, st, "p-"+tc.name, "", nil)
+			ev := event(t, "p-"+tc.name, "push/s1", "evt_"+tc.name, clk.Now())
+			ev.Type = "push.submission"
+			if err := st.AppendEvents(ctx, []central.WebhookEvent{ev}); err != nil {
+				t.Fatal(err)
+			}
+			w := newWorker(t, st, clk, func(c *Config) { c.Senders = map[string]Sender{"push.": giveUpSender{tc.gone}} })
+			if _, err := w.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := eventByID(t, st, "p-"+tc.name, ev.ID)
+			if dead := !got.DeadAt.IsZero(); dead != tc.gone || got.Attempts != 1 || got.NextAt.IsZero() == !tc.gone {
+				t.Errorf("%s: after one attempt %+v, want dead=%v", tc.name, got, tc.gone)
+			}
+			as, err := st.Attempts(ctx, ev.ID)
+			if err != nil || len(as) != 1 || (tc.gone && !strings.Contains(as[0].Excerpt, "no longer exists")) {
+				t.Errorf("%s: attempts %+v, %v", tc.name, as, err)
+			}
+		}
+	})
+}
+
 func TestTransportFailuresRecorded(t *testing.T) {
 	eachStore(t, func(t *testing.T, st central.Store) {
 		ctx := context.Background()

@@ -12,6 +12,12 @@
 // marked so that only its answer is checked:
 //
 //	req = apitest.Invalid(req)
+//
+// What central sends to partners outside a request-response of the API
+// (the enterprise push's envelope and its decrypted plaintext) is checked
+// against its component schema:
+//
+//	apitest.Schema(t, "PushEnvelope", body)
 package apitest
 
 import (
@@ -28,6 +34,8 @@ import (
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 )
@@ -37,6 +45,10 @@ var (
 	shared  validator.Validator
 	initErr error
 	mu      sync.Mutex // the validator's caches are not documented as safe for concurrent use
+
+	modelOnce sync.Once
+	model     *v3.Document
+	modelErr  error
 )
 
 // Validator returns the validator of partnerapi.OpenAPI, built once; the
@@ -153,4 +165,36 @@ func describe(errs []*verrors.ValidationError) string {
 		}
 	}
 	return b.String()
+}
+
+// Schema checks payload (JSON) against the component schema name of
+// openapi.json; a mismatch, or no such schema, fails the test.
+func Schema(t testing.TB, name string, payload []byte) {
+	t.Helper()
+	modelOnce.Do(func() {
+		doc, err := libopenapi.NewDocument(partnerapi.OpenAPI)
+		if err != nil {
+			modelErr = fmt.Errorf("apitest: parsing openapi.json: %w", err)
+			return
+		}
+		m, err := doc.BuildV3Model()
+		if err != nil {
+			modelErr = fmt.Errorf("apitest: building the model: %w", err)
+			return
+		}
+		model = &m.Model
+	})
+	if modelErr != nil {
+		t.Fatal(modelErr)
+	}
+	proxy := model.Components.Schemas.GetOrZero(name)
+	if proxy == nil {
+		t.Fatalf("apitest: openapi.json has no schema %s", name)
+	}
+	mu.Lock()
+	ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaBytes(proxy.Schema(), payload)
+	mu.Unlock()
+	if !ok {
+		t.Errorf("apitest: %s does not match openapi.json: %s\nbody: %.600s", name, describe(errs), payload)
+	}
 }

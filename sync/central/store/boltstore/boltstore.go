@@ -1,12 +1,7 @@
 // Package boltstore is central's embedded store, the default: one bbolt
 // file, one central instance (bbolt locks the file to one process).
-//
-// Request nonces are kept in memory rather than in the file: a single
-// instance sees every request, and an fsync per request would halve ingest
-// throughput. A restart forgets them, so a request captured in the minutes
-// before a restart could be replayed once after it; every device request is
-// idempotent (PUT of a manifest or of a chunk at an offset), so a replay
-// changes nothing.
+// Everything is in the file, request nonces and rate limits too, so a
+// restart forgets nothing (nonces.go, ratelimit.go).
 package boltstore
 
 import (
@@ -20,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -77,10 +73,9 @@ var (
 type Store struct {
 	db *bbolt.DB
 
-	mu     sync.Mutex
-	nonces map[string]time.Time // device\x00nonce -> expiry
-	// noncesPruned is when expired nonces were last swept.
-	noncesPruned time.Time
+	// nonces counts UseNonce calls, budgets SpendBudget calls, for
+	// sweeping.
+	nonces, budgets atomic.Int64
 
 	// idemBusy holds the Idempotency-Keys whose fn is running, closed
 	// when it returns (Idempotent).
@@ -120,7 +115,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialising central store %s: %w", path, err)
 	}
-	return &Store{db: db, nonces: make(map[string]time.Time), idemBusy: make(map[string]chan struct{})}, nil
+	return &Store{db: db, idemBusy: make(map[string]chan struct{})}, nil
 }
 
 // Close closes the file.
@@ -258,29 +253,6 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, st protocol.Devi
 		d.Status, d.LastSeen = &st, at
 		return put(b, []byte(id), d)
 	})
-}
-
-// nonceSweepEvery spaces the sweeps of expired nonces.
-const nonceSweepEvery = time.Minute
-
-// UseNonce implements central.Store, in memory (see the package comment).
-func (s *Store) UseNonce(_ context.Context, deviceID, nonce string, now, expires time.Time) error {
-	k := deviceID + "\x00" + nonce
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Sub(s.noncesPruned) > nonceSweepEvery {
-		for n, e := range s.nonces {
-			if e.Before(now) {
-				delete(s.nonces, n)
-			}
-		}
-		s.noncesPruned = now
-	}
-	if _, ok := s.nonces[k]; ok {
-		return central.ErrReplay
-	}
-	s.nonces[k] = expires
-	return nil
 }
 
 func subKey(deviceID, key string) []byte { return []byte(deviceID + "\x00" + key) }

@@ -278,6 +278,27 @@ CREATE TABLE cursors (
 	seq  bigint NOT NULL
 );
 `,
+	// 7: issue 22, instances sharing the store: a lease on the webhook event
+	// an instance is sending (the job queue's lanes), and the failure
+	// budgets per client address and the rate limits per partner.
+	`
+ALTER TABLE webhook_events ADD COLUMN lease_until timestamptz;
+CREATE TABLE rate_limits (
+	key text PRIMARY KEY,
+	tat timestamptz NOT NULL
+);
+CREATE INDEX rate_limits_tat ON rate_limits (tat);
+`,
+	// 8: issue 19/22, the hosted flow's live state (captures, Smart QR
+	// short codes) shared by instances (central.HostedStates).
+	`
+CREATE TABLE hosted_state (
+	key        text PRIMARY KEY,
+	value      bytea NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+CREATE INDEX hosted_state_expires ON hosted_state (expires_at);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

@@ -295,7 +295,7 @@ func (s *Store) UpdateFlow(ctx context.Context, partnerID, id string, fn func(*c
 				evs[i].SessionID = id
 			}
 		}
-		if err := appendEvents(ctx, tx, evs); err != nil {
+		if err := s.appendEvents(ctx, tx, evs); err != nil {
 			return err
 		}
 		out = f

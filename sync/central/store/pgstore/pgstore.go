@@ -7,6 +7,10 @@
 // the audit chain (audit_head), review changes (review_counter), completed
 // submissions (completed_counter) and webhook events (webhook_counter), so
 // each commits in its sequence's order and a follower never skips one.
+// The job queue (package jobs, River) lives in the same database: Open
+// applies River's migrations, and each webhook event's delivery job is
+// inserted in the event's transaction (queue.go). Request nonces and rate
+// limits (ratelimit.go) are rows too, so instances share them.
 package pgstore
 
 import (
@@ -25,8 +29,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/jobs"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -47,17 +53,34 @@ type Store struct {
 	nonces atomic.Int64
 	claims atomic.Int64
 	idem   atomic.Int64 // Idempotent calls, for sweeping
+	// budgets counts SpendBudget calls, for sweeping (ratelimit.go).
+	budgets atomic.Int64
 
 	// idemBusy holds the Idempotency-Keys this instance is running fn
 	// for, closed when it returns (Idempotent).
 	idemMu   sync.Mutex
 	idemBusy map[string]chan struct{}
+
+	// jobs inserts the job queue's jobs in the store's transactions
+	// (queue.go).
+	jobs *river.Client[pgx.Tx]
 }
 
 // DefaultPoolSize is the number of connections one store opens at most.
 const DefaultPoolSize = 16
 
 var _ central.Store = (*Store)(nil)
+
+// Migrate brings the database at dsn to the current schema (the store's
+// migrations and the job queue's), as Open does, and disconnects: for a
+// database prepared ahead of its use (the tests' template database).
+func Migrate(ctx context.Context, dsn string) error {
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
 
 // Open connects to the database at dsn and applies pending migrations.
 func Open(ctx context.Context, dsn string) (*Store, error) {
@@ -75,6 +98,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if s.jobs, err = jobs.NewInserter(pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("opening central store: %w", err)
+	}
 	return s, nil
 }
 
@@ -82,7 +109,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 func SchemaVersion() int { return len(migrations) }
 
 // migrate applies pending migrations in one transaction under an advisory
-// lock, so instances starting together apply each migration once.
+// lock, so instances starting together apply each migration once; then
+// River's (the job queue's tables, jobs.Migrate).
 func (s *Store) migrate(ctx context.Context) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate); err != nil {
@@ -116,7 +144,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrating central schema: %w", err)
 	}
-	return nil
+	return jobs.Migrate(ctx, s.pool)
 }
 
 // Close closes the connection pool.

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 func openFresh(t testing.TB) *Store {
 	t.Helper()
 	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
+	dsn, err := server.NewDatabaseFrom(ctx, "migrated", Migrate)
 	if err != nil {
 		t.Fatal(err)
 	}

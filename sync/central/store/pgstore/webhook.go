@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/jobs"
 )
 
 // Webhook events are rows numbered from the one-row webhook_counter,
@@ -37,8 +39,10 @@ func scanEvent(row pgx.Row) (central.WebhookEvent, error) {
 	return e, nil
 }
 
-// appendEvents stores evs inside tx (AppendEvents).
-func appendEvents(ctx context.Context, tx pgx.Tx, evs []central.WebhookEvent) error {
+// appendEvents stores evs inside tx (AppendEvents, UpdateFlow), and in the
+// same transaction a delivery job for each event it stored (an event
+// stored already keeps the job it had).
+func (s *Store) appendEvents(ctx context.Context, tx pgx.Tx, evs []central.WebhookEvent) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -60,14 +64,40 @@ func appendEvents(ctx context.Context, tx pgx.Tx, evs []central.WebhookEvent) er
 	SELECT c.seq + 1, $1, $2, $3, $4, $5, $6, $6 FROM webhook_counter c WHERE c.id = 1
 	ON CONFLICT (id) DO NOTHING RETURNING seq
 )
-UPDATE webhook_counter SET seq = ins.seq FROM ins WHERE webhook_counter.id = 1`, ev.ID, ev.PartnerID, ev.SessionID, ev.Type, payload, ev.CreatedAt)
+UPDATE webhook_counter SET seq = ins.seq FROM ins WHERE webhook_counter.id = 1 RETURNING ins.seq`, ev.ID, ev.PartnerID, ev.SessionID, ev.Type, payload, ev.CreatedAt)
 	}
-	return tx.SendBatch(ctx, b).Close()
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	var params []river.InsertManyParams
+	for _, ev := range evs {
+		var seq int64
+		err := br.QueryRow().Scan(&seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // stored already
+		}
+		if err != nil {
+			return err
+		}
+		params = append(params, river.InsertManyParams{Args: jobs.Delivery{EventID: ev.ID, Seq: seq, PartnerID: ev.PartnerID, SessionID: ev.SessionID}})
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	if _, err := s.jobs.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("queueing deliveries: %w", err)
+	}
+	return nil
 }
 
 // AppendEvents implements central.Store.
 func (s *Store) AppendEvents(ctx context.Context, evs []central.WebhookEvent) error {
-	if err := s.tx(ctx, func(tx pgx.Tx) error { return appendEvents(ctx, tx, evs) }); err != nil {
+	if err := s.tx(ctx, func(tx pgx.Tx) error { return s.appendEvents(ctx, tx, evs) }); err != nil {
 		return fmt.Errorf("recording webhook events: %w", err)
 	}
 	return nil
@@ -117,16 +147,16 @@ func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, de
 			seq, n, a.At, a.Status, a.LatencyMS, a.Excerpt)
 		switch {
 		case !pending:
-			b.Queue(`UPDATE webhook_events SET attempts = $2 WHERE seq = $1`, seq, n)
+			b.Queue(`UPDATE webhook_events SET attempts = $2, lease_until = NULL WHERE seq = $1`, seq, n)
 		case delivered:
-			b.Queue(`UPDATE webhook_events SET attempts = $2, delivered_at = $3, next_at = NULL WHERE seq = $1`, seq, n, a.At)
+			b.Queue(`UPDATE webhook_events SET attempts = $2, delivered_at = $3, next_at = NULL, lease_until = NULL WHERE seq = $1`, seq, n, a.At)
 		case !deadAt.IsZero():
-			b.Queue(`UPDATE webhook_events SET attempts = $2, dead_at = $3, next_at = NULL WHERE seq = $1`, seq, n, deadAt)
+			b.Queue(`UPDATE webhook_events SET attempts = $2, dead_at = $3, next_at = NULL, lease_until = NULL WHERE seq = $1`, seq, n, deadAt)
 		default:
 			if nextAt.IsZero() {
 				nextAt = a.At
 			}
-			b.Queue(`UPDATE webhook_events SET attempts = $2, next_at = $3 WHERE seq = $1`, seq, n, nextAt)
+			b.Queue(`UPDATE webhook_events SET attempts = $2, next_at = $3, lease_until = NULL WHERE seq = $1`, seq, n, nextAt)
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})
@@ -191,14 +221,21 @@ func (s *Store) Attempts(ctx context.Context, eventID string) ([]central.Deliver
 
 // ReplayEvent implements central.Store: the event is pending again, due at
 // now (before its session's later events, being older); its attempts are
-// kept.
+// kept. A delivery job is queued in the same transaction (the event's
+// first one may be long finished).
 func (s *Store) ReplayEvent(ctx context.Context, eventID string, now time.Time) error {
-	tag, err := s.exec(ctx, `UPDATE webhook_events SET delivered_at = NULL, dead_at = NULL, next_at = $2 WHERE id = $1`, eventID, now)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var d jobs.Delivery
+		err := tx.QueryRow(ctx, `UPDATE webhook_events SET delivered_at = NULL, dead_at = NULL, next_at = $2, lease_until = NULL WHERE id = $1
+			RETURNING id, seq, partner_id, session_id`, eventID, now).Scan(&d.EventID, &d.Seq, &d.PartnerID, &d.SessionID)
+		if err != nil {
+			return notFound(err)
+		}
+		_, err = s.jobs.InsertTx(ctx, tx, d, nil)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("replaying webhook event: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("replaying webhook event: %w", central.ErrNotFound)
 	}
 	return nil
 }

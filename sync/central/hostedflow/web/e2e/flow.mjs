@@ -332,8 +332,10 @@ async function genuine() {
     `${(await first?.response())?.status()} -> ${page.url()}`);
   const cookies = await ctx.cookies();
   const ck = cookies.find((c) => c.name === "kyc_flow");
-  check("genuine: the session cookie is HttpOnly, Secure, SameSite=Lax, Path=/flow/",
-    ck && ck.httpOnly && ck.secure && ck.sameSite === "Lax" && ck.path === "/flow/", JSON.stringify(ck));
+  // The session has the partner's redirect_url, so the partner may frame
+  // it: its cookie is SameSite=None (partitioned; embed.mjs runs it framed).
+  check("genuine: the session cookie is HttpOnly, Secure, SameSite=None, Path=/flow/",
+    ck && ck.httpOnly && ck.secure && ck.sameSite === "None" && ck.path === "/flow/", JSON.stringify(ck));
   const csrf = await page.getAttribute("html", "data-csrf");
   check("genuine: the page carries its CSRF token", !!csrf && csrf.length >= 16, csrf);
   // A POST without the CSRF header is refused.

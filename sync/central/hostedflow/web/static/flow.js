@@ -124,9 +124,19 @@ function setLang(l, chosen) {
   if (skip) skip.textContent = t("skip");
 }
 
-langButton.addEventListener("click", () => {
+langButton.addEventListener("click", async () => {
   setLang(lang === "en" ? "id" : "en", true);
   if (rerender) rerender();
+  // The server speaks the session's language: the guidance of the next
+  // frame and the result's message follow the choice.
+  if (!csrf || !state) return;
+  try {
+    const res = await api("POST", "lang", JSON.stringify({ lang }), "application/json");
+    setState(res.state ?? res);
+    if (rerender) rerender();
+  } catch (err) {
+    console.warn("flow: language", err);
+  }
 });
 
 // ---------------------------------------------------------------- screens
@@ -615,7 +625,7 @@ function uploadForm(step) {
     msg.textContent = t("sending");
     try {
       const type = /^image\/(jpeg|png)$/.test(f.type) ? f.type : "image/jpeg";
-      const res = await api("POST", `capture?step=${step}`, f, type);
+      const res = await api("POST", `capture?step=${step}&source=upload`, f, type);
       await afterCapture(step, res.state ?? res);
     } catch (err) {
       input.disabled = false;
@@ -686,7 +696,7 @@ function drawResult() {
   if (action === "RETRY") {
     show("retry", () => {
       const nodes = [heading(t("retry_title")),
-        el("p", { class: "lead", id: "result-message", role: "status" }, s.message || t("retry_generic"))];
+        el("p", { class: "lead", id: "result-message", role: "status" }, state.message || t("retry_generic"))];
       if (s.max_retries) nodes.push(el("p", { class: "hint", id: "attempt" }, t("attempt", { n: Math.min(s.attempt + 1, s.max_retries), max: s.max_retries })));
       nodes.push(el("div", { class: "actions" },
         button(t("retry"), async () => {
@@ -704,7 +714,7 @@ function drawResult() {
     const nodes = [
       el("div", { class: `badge ${ok ? "ok" : "bad"}`, "aria-hidden": "true" }, ok ? "\u2713" : "!"),
       heading(ok ? t("success_title") : t("error_title")),
-      el("p", { class: "lead", id: "result-message", role: "status" }, s.message || ""),
+      el("p", { class: "lead", id: "result-message", role: "status" }, state.message || ""),
     ];
     if (!s.hide_cta) nodes.push(el("div", { class: "actions" }, button(t("continue"), () => finish(), "primary", { id: "cta" })));
     else nodes.push(el("p", { class: "hint" }, t("close_page")));
@@ -714,8 +724,8 @@ function drawResult() {
 }
 
 // finish sends the partner's callback: POST finish gives the redirect; a
-// framed page also tells its parent (the partner's origin, from the
-// redirect URL, never "*"), then the page goes to the redirect.
+// framed page also tells its parent (the partner's origins the server
+// names, never "*"), then the page goes to the redirect.
 async function finish() {
   let redirect = "";
   let cb = state?.callback || { status: state?.status, error_code: state?.error_code, session_id: "" };
@@ -741,11 +751,16 @@ async function finish() {
   } catch {
     url = null;
   }
-  if (window.parent !== window && url && (url.protocol === "https:" || url.protocol === "http:")) {
-    try {
-      window.parent.postMessage(msg, url.origin);
-    } catch {
-      /* a parent of another origin: the redirect still carries the result */
+  // Framed, the parent hears the result: posted to each origin the
+  // server allows to frame this session (never "*"), so only a parent of
+  // one of them receives it.
+  if (window.parent !== window) {
+    for (const origin of state?.embed_origins || []) {
+      try {
+        window.parent.postMessage(msg, origin);
+      } catch {
+        /* not a valid origin: the redirect still carries the result */
+      }
     }
   }
   document.body.dataset.callback = JSON.stringify(msg);

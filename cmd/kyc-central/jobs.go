@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/jobs"
+	"github.com/openkyc/kyc/sync/central/store/pgstore"
+	"github.com/openkyc/kyc/sync/central/webhook"
+)
+
+// queueConfig is serve's job queue: the PostgreSQL store (nil on bbolt:
+// no queue) and the webhook request timeout the queue's timings scale with.
+type queueConfig struct {
+	pg      *pgstore.Store
+	timeout time.Duration
+}
+
+// lanes is the webhook worker's Config.Lanes: the PostgreSQL store when
+// there is one (deliveries through the job queue), else nil (the polling
+// worker of the single bbolt instance).
+func (q queueConfig) lanes() central.WebhookLanes {
+	if q.pg == nil {
+		return nil
+	}
+	return q.pg
+}
+
+// startJobs runs this instance's River client (package jobs) on the
+// PostgreSQL store: webhook and push deliveries with w, and the retention
+// sweep the leader queues hourly. A job runs at most 6 webhook timeouts
+// (a delivery: its own event and the session's next ones for 3,
+// webhook.QueueWorker; a sweep goes on in another run), and a dead
+// instance's jobs are rescued after 12. stop gives the jobs under way a
+// moment (see there).
+func startJobs(ctx context.Context, q queueConfig, srv *central.Server, w *webhook.Worker, logger *slog.Logger) (stop func(), err error) {
+	qw, err := w.QueueWorker()
+	if err != nil {
+		return nil, err
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, qw)
+	run := qw.Timeout(nil)
+	river.AddWorker(workers, jobs.SweepWorker(func(ctx context.Context) error { _, err := srv.Sweep(ctx); return err }, run))
+	c, err := q.pg.Jobs(jobs.Config{Workers: workers, Logger: slog.New(warnings{logger.Handler()}).With("part", "jobs"),
+		JobTimeout: run, RescueAfter: 2 * run})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return nil, fmt.Errorf("starting the job queue: %w", err)
+	}
+	return func() {
+		// Jobs under way get one request's time to end; then they are
+		// cancelled, and each ends after the attempt it is making (an
+		// attempt begun is recorded), leaving the rest to other instances.
+		grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.timeout)
+		err := c.Stop(grace)
+		cancel()
+		if err != nil {
+			hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*q.timeout)
+			err = c.StopAndCancel(hard)
+			cancel()
+		}
+		if err != nil {
+			logger.LogAttrs(ctx, slog.LevelError, "stopping the job queue", slog.String("cause", err.Error()))
+		}
+	}, nil
+}
+
+// warnings passes River's warnings and errors on (its info lines are
+// per-queue job counts every few seconds).
+type warnings struct{ slog.Handler }
+
+func (w warnings) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}
+
+func (w warnings) WithAttrs(as []slog.Attr) slog.Handler { return warnings{w.Handler.WithAttrs(as)} }
+
+func (w warnings) WithGroup(name string) slog.Handler { return warnings{w.Handler.WithGroup(name)} }

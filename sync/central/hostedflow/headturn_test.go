@@ -1,0 +1,250 @@
+package hostedflow_test
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/app/demo"
+	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/internal/browsertest"
+	"github.com/openkyc/kyc/internal/synth"
+	"github.com/openkyc/kyc/internal/testenv"
+)
+
+// Head turns for the active liveness challenges come from real photos of
+// one person facing the camera and turned (faceapi_bbt: five photos a
+// person, 150x150 crops): his turn to his right as photographed, his turn
+// to his left as that photo mirrored (a face is near enough symmetric; the
+// set's own left turns measure too close to the threshold at the oval's
+// scale). A portrait warped sideways does not do: the face detector's
+// landmarks follow a warp of one frontal photo to about 17 degrees of yaw
+// before the warp tears the face, short of the 20 the challenge asks.
+const (
+	turnPerson  = "stuart"
+	turnFrontal = "stuart2.png" // yaw about 2 degrees
+	turnPhoto   = "stuart5.png" // about +40: the subject's right; mirrored, his left
+)
+
+func readTurnPhoto(t testing.TB, name string) gocv.Mat {
+	t.Helper()
+	m, err := imageio.ReadFile(testenv.Data(t, "faces", "faceapi_bbt", turnPerson, name), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// turnFrames renders the person frontal and turned each way, each
+// framed in the selfie oval over the room (as the fake camera's face).
+func (r *renderer) turnFrames(t testing.TB) (frontal, left, right gocv.Mat) {
+	t.Helper()
+	room := synth.Background(camW, camH, 21) // the fake camera's room (render)
+	defer room.Close()
+	scene := func(photo gocv.Mat) gocv.Mat {
+		defer photo.Close()
+		at, err := r.faceScene(photo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at(room, 0.5*camW, 0.45*camH)
+	}
+	turned := readTurnPhoto(t, turnPhoto)
+	mirrored := gocv.NewMat()
+	gocv.Flip(turned, &mirrored, 1)
+	return scene(readTurnPhoto(t, turnFrontal)), scene(mirrored), scene(turned)
+}
+
+// TestHeadTurnFootage: the head turns pass the flow's active liveness
+// challenges as the page feeds them (JPEG at the page's quality, two
+// frames a second): the selfie guide with turn left then turn right
+// captures the frontal selfie, then each turn; the frontal frames stay
+// within the frontal bound and the turned ones beyond the challenge's
+// yaw. The browser test plays the same frames (TestActiveLivenessInBrowser).
+func TestHeadTurnFootage(t *testing.T) {
+	r := newRenderer(t)
+	frontal, left, right := r.turnFrames(t)
+	defer frontal.Close()
+	defer left.Close()
+	defer right.Close()
+	cfg := capture.DefaultSelfieConfig()
+	cfg.Challenges = []capture.Message{capture.TurnLeft, capture.TurnRight}
+	yaw := func(m gocv.Mat) float64 {
+		img, _ := jpegRoundTrip(t, m)
+		defer img.Close()
+		fs, err := r.det.Detect(context.Background(), img)
+		if err != nil || len(fs) == 0 {
+			t.Fatalf("no face: %v", err)
+		}
+		y, _, _ := face.Pose(fs[0].Landmarks)
+		return y
+	}
+	y0, yl, yr := yaw(frontal), yaw(left), yaw(right)
+	t.Logf("yaw: frontal %.1f°, turned left %.1f°, turned right %.1f° (challenge %v°, frontal bound %v°)", y0, yl, yr, cfg.ChallengeYaw, cfg.MaxYaw)
+	if math.Abs(y0) > cfg.MaxYaw || yl > -cfg.ChallengeYaw || yr < cfg.ChallengeYaw {
+		t.Errorf("yaw frontal %.1f left %.1f right %.1f", y0, yl, yr)
+	}
+
+	g, err := capture.NewSelfieGuide(r.det, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	seq := 0
+	feed := func(m gocv.Mat) capture.Overlay {
+		t.Helper()
+		img, _ := jpegRoundTrip(t, m)
+		defer img.Close()
+		seq++
+		ov, err := g.Analyse(context.Background(), capture.Frame{Seq: seq, Time: time.Duration(seq) * 500 * time.Millisecond, Image: img})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ov
+	}
+	var got []string
+	var msgs []capture.Message
+	for i := 0; i < 12; i++ {
+		ov := feed(frontal)
+		msgs = append(msgs, ov.Message)
+		if ov.Captured != "" {
+			got = append(got, ov.Captured)
+			break
+		}
+	}
+	for _, m := range []gocv.Mat{left, frontal, right} {
+		ov := feed(m)
+		msgs = append(msgs, ov.Message)
+		if ov.Captured != "" {
+			got = append(got, ov.Captured)
+		}
+	}
+	t.Logf("messages %v, captured %v", msgs, got)
+	if len(got) != 3 || got[0] != "selfie" || got[1] != string(capture.TurnLeft) || got[2] != string(capture.TurnRight) || !g.Done() {
+		t.Errorf("captured %v (done %v), want selfie, turn_left, turn_right", got, g.Done())
+	}
+}
+
+// renderActive writes dir/active.y4m for the fake camera: the demo card
+// printed with the person's frontal face held steady, then the person
+// facing the camera, turning to their left, back, to their right, back
+// (camFPS frames a second, looping).
+func (r *renderer) renderActive(t testing.TB, dir string) string {
+	t.Helper()
+	photo := readTurnPhoto(t, turnFrontal)
+	portrait, err := demo.Portrait(context.Background(), r.det, photo)
+	photo.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
+	portrait.Close()
+	defer card.Close()
+	desk := synth.Background(camW, camH, 77)
+	defer desk.Close()
+	frontal, left, right := r.turnFrames(t)
+	defer frontal.Close()
+	defer left.Close()
+	defer right.Close()
+	segs := []struct {
+		n     int
+		frame func(i int) gocv.Mat
+	}{
+		{70, func(i int) gocv.Mat {
+			p := synth.Placement{CenterX: 0.5 + 0.0004*math.Sin(float64(i)), CenterY: 0.5, WidthFrac: 0.62, Rotate: 2, Tilt: 4}
+			m, _ := synth.Place(desk, card, p)
+			return m
+		}},
+		{50, func(int) gocv.Mat { return frontal.Clone() }},
+		{15, func(int) gocv.Mat { return left.Clone() }},
+		{10, func(int) gocv.Mat { return frontal.Clone() }},
+		{15, func(int) gocv.Mat { return right.Clone() }},
+		{10, func(int) gocv.Mat { return frontal.Clone() }},
+	}
+	total := 0
+	for _, s := range segs {
+		total += s.n
+	}
+	path := filepath.Join(dir, "active.y4m")
+	err = writeY4M(path, total, func(i int) gocv.Mat {
+		for _, s := range segs {
+			if i < s.n {
+				return s.frame(i)
+			}
+			i -= s.n
+		}
+		return frontal.Clone()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestActiveLivenessInBrowser runs an active-liveness session through the
+// page in headless Chromium whose fake camera plays renderActive's video:
+// the document is auto-captured, then the selfie, then the page asks the
+// person to turn left and right (the server's guidance, from the frames)
+// and the turns in the video complete both challenges; the attempt is
+// stored with both challenges done. Screenshots of the turn prompt at a
+// phone and a desktop size.
+func TestActiveLivenessInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser end-to-end test: skipped in -short mode")
+	}
+	root, ok := testenv.ModuleRoot()
+	if !ok {
+		t.Fatal("module root not found")
+	}
+	tools := browsertest.FindTools(t, root)
+	e := newEnv(t, true)
+	video := newRenderer(t).renderActive(t, t.TempDir())
+	pid, fc := e.initiate(map[string]any{"liveness_type": "active"})
+	shots := filepath.Join(browsertest.ArtifactsDir(t, root), "hosted")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	env := []string{"KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_FLOW_URL=" + e.base,
+		"KYC_ACTIVE_LAUNCH=" + fc.LaunchURL, "KYC_ACTIVE_VIDEO=" + video, "KYC_FLOW_SHOTS=" + shots}
+	var res struct {
+		Checks      []scriptCheck
+		Codes       []string
+		Shots       []string
+		Step, Error string
+	}
+	runScript(t, ctx, root, "active.mjs", env, nil, &res, nil)
+	reportChecks(t, res.Checks)
+	t.Logf("guidance codes in order: %v; screenshots %v", res.Codes, res.Shots)
+	if res.Error != "" {
+		t.Fatalf("active.mjs stopped at %q: %s", res.Step, res.Error)
+	}
+	// The attempt as stored: both challenges done.
+	f, err := e.store.Flow(context.Background(), pid, fc.SessionID)
+	if err != nil || len(f.Submissions) == 0 {
+		t.Fatalf("session %+v %v", f, err)
+	}
+	sub, err := e.store.Upload(context.Background(), f.Submissions[0].DeviceID, f.Submissions[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Challenges []string `json:"challenges"` // submission.Meta, embedded
+		Report     struct {
+			Decision string `json:"decision"`
+		} `json:"report"`
+	}
+	if err := json.Unmarshal(sub.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stored attempt: challenges %v, decision %s", p.Challenges, p.Report.Decision)
+	if !slices.Equal(p.Challenges, []string{"turn_left", "turn_right"}) {
+		t.Errorf("stored challenges %v, want [turn_left turn_right]", p.Challenges)
+	}
+}

@@ -1,0 +1,126 @@
+package hostedflow
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+// The live state every instance shares (central.HostedStates, sealed by
+// the store): each capture's bytes under capKey until the session ends
+// (the session records which it holds: HostedFlow.Captured), and each
+// Smart QR short code under codeKey until it expires.
+
+// stateGrace keeps captures a little past their session's expiry, for a
+// verification that started just before it.
+const stateGrace = 10 * time.Minute
+
+func capKey(partnerID, sessionID, step string) string {
+	e := base64.RawURLEncoding.EncodeToString
+	return "cap/" + e([]byte(partnerID)) + "/" + e([]byte(sessionID)) + "/" + step
+}
+
+func codeKey(code string) string { return "code/" + code }
+
+// codeRef is a short code's value: the session and the phone link's
+// secret it stands for.
+type codeRef struct {
+	PartnerID string `json:"p"`
+	SessionID string `json:"s"`
+	Secret    string `json:"k"`
+}
+
+// storeCapture keeps data as the step's capture (with the selfie's
+// challenges done) and records it in the session; 409 when the session
+// is not capturing any more (a submit or a result came first).
+func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, challenges []string) error {
+	if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, step), data, s.fs.ExpiresAt.Add(stateGrace)); err != nil {
+		return fmt.Errorf("storing the capture: %w", err)
+	}
+	now := f.now()
+	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		h := fs.Hosted
+		if h == nil || f.processing(ctx, *fs) || h.Stage == "result" || !h.FinishedAt.IsZero() {
+			return nil, errUsed
+		}
+		if !slices.Contains(h.Captured, step) {
+			h.Captured = append(h.Captured, step)
+		}
+		if step == stepSelfie {
+			h.Challenges = challenges
+		}
+		h.Uploaded += int64(len(data))
+		fs.UpdatedAt = now
+		return nil, nil
+	})
+	if errors.Is(err, errUsed) {
+		return httpx.Errorf(http.StatusConflict, "not_capturing", "nothing to capture now")
+	}
+	if err != nil {
+		return fmt.Errorf("recording the capture: %w", err)
+	}
+	s.fs = fs
+	return nil
+}
+
+// loadCapture reads a step's capture.
+func (f *Flow) loadCapture(ctx context.Context, fs central.FlowSession, step string) ([]byte, error) {
+	b, err := f.hs.HostedState(ctx, capKey(fs.PartnerID, fs.ID, step), f.now())
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s capture: %w", step, err)
+	}
+	return b, nil
+}
+
+// deleteCaptures deletes steps' captures from the store; a failure is
+// logged (the values expire with the session anyway).
+func (f *Flow) deleteCaptures(ctx context.Context, fs central.FlowSession, steps ...string) {
+	keys := make([]string, 0, len(steps))
+	for _, st := range steps {
+		keys = append(keys, capKey(fs.PartnerID, fs.ID, st))
+	}
+	if err := f.hs.DeleteHostedState(ctx, keys...); err != nil {
+		f.log.LogAttrs(ctx, slog.LevelWarn, "hosted flow: deleting captures", slog.String("session", fs.ID), slog.String("cause", err.Error()))
+	}
+}
+
+// newCode stores a new short code for ref until exp.
+func (f *Flow) newCode(ctx context.Context, ref codeRef, exp time.Time) (string, error) {
+	b, err := json.Marshal(ref)
+	if err != nil {
+		return "", err
+	}
+	for range 8 {
+		code := newShortCode()
+		err := f.hs.CreateHostedState(ctx, codeKey(code), b, f.now(), exp)
+		if err == nil {
+			return code, nil
+		}
+		if !errors.Is(err, central.ErrConflict) {
+			return "", fmt.Errorf("storing the short code: %w", err)
+		}
+	}
+	return "", errors.New("hostedflow: no free short code after 8 tries")
+}
+
+// lookupCode finds a short code's session; ErrNotFound if it has none.
+func (f *Flow) lookupCode(ctx context.Context, code string) (codeRef, error) {
+	var ref codeRef
+	b, err := f.hs.HostedState(ctx, codeKey(code), f.now())
+	if err != nil {
+		return ref, err
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		return ref, fmt.Errorf("reading the short code: %w", err)
+	}
+	return ref, nil
+}

@@ -1,0 +1,101 @@
+// Active liveness through the page (issue 19 item 2): headless Chromium
+// whose fake camera plays the video the Go test renders (the card held
+// steady, then a person facing the camera, turning to their left, back,
+// to their right, back; sync/central/hostedflow/headturn_test.go,
+// TestActiveLivenessInBrowser), against a session with liveness_type
+// active. The page captures the document and the selfie by itself, the
+// server's guidance asks for the turns, the video's turns complete them,
+// and the attempt goes to processing and a result. Prints one JSON line
+// last: {"checks": [{name, pass, detail}], "codes": [...], "shots": [...],
+// "step": "...", "error": "..."}.
+//
+// Environment: KYC_PLAYWRIGHT, KYC_E2E_CHROMIUM, KYC_FLOW_URL,
+// KYC_ACTIVE_LAUNCH (the launch URL), KYC_ACTIVE_VIDEO (Y4M),
+// KYC_FLOW_SHOTS. Everything waits for a condition; nothing sleeps.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
+const base = process.env.KYC_FLOW_URL;
+const shots = process.env.KYC_FLOW_SHOTS ?? "screenshots";
+mkdirSync(shots, { recursive: true });
+const result = { checks: [], codes: [], shots: [], step: "", error: "" };
+const check = (name, pass, detail = "") => result.checks.push({ name, pass: !!pass, detail: pass ? "" : String(detail) });
+const step = (s) => {
+  result.step = s;
+  process.stdout.write(`${s}\n`);
+};
+const sizes = {
+  phone: { width: 390, height: 844 },
+  desktop: { width: 1280, height: 800 },
+};
+
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: process.env.KYC_E2E_CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+      "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${process.env.KYC_ACTIVE_VIDEO}`, "--use-fake-ui-for-media-stream"],
+  });
+  const ctx = await browser.newContext({ viewport: sizes.phone, deviceScaleFactor: 2, isMobile: true, hasTouch: true, ignoreHTTPSErrors: true, locale: "en-GB" });
+  await ctx.grantPermissions(["camera"], { origin: new URL(base).origin });
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => check(`no page error (${e.message})`, false, e.message));
+  // Every guidance answer's first message code, in order (repeats folded).
+  const codes = result.codes;
+  page.on("response", async (resp) => {
+    const u = new URL(resp.url());
+    if (u.pathname !== "/flow/api/frame" || resp.status() !== 200) return;
+    try {
+      const j = await resp.json();
+      const c = `${u.searchParams.get("step")}:${j?.overlay?.messages?.[0]?.code ?? ""}${j?.captured ? "*" : ""}`;
+      if (codes[codes.length - 1] !== c) codes.push(c);
+    } catch {
+      /* the page moved on */
+    }
+  });
+
+  step("opening the launch link");
+  await page.goto(process.env.KYC_ACTIVE_LAUNCH);
+  await page.waitForSelector('body[data-screen="intro"]', { state: "attached", timeout: 30_000 });
+  await page.click("#start");
+  step("document");
+  await page.waitForSelector('body[data-screen="capture-selfie"]', { state: "attached", timeout: 120_000 });
+  check("the document is captured by itself (guide)", codes.some((c) => c.startsWith("document:") && c.endsWith("*")), codes.join(" "));
+  step("selfie, then the turns");
+  // The prompt to turn left: the server's guidance after the selfie.
+  await page.waitForSelector('#guidance[data-code="turn_left"]', { timeout: 120_000 });
+  for (const size of ["phone", "desktop"]) {
+    await page.setViewportSize(sizes[size]);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const file = `${size}-active-turn-left.png`;
+    await page.screenshot({ path: join(shots, file), fullPage: true });
+    result.shots.push(file);
+  }
+  await page.setViewportSize(sizes.phone);
+  await page.waitForSelector('#guidance[data-code="turn_right"]', { timeout: 120_000 });
+  step("processing and result");
+  const end = await page.waitForSelector(
+    'body[data-screen="processing"], body[data-screen="success"], body[data-screen="error"], body[data-screen="retry"], body[data-screen="exit"], body[data-screen="leaving"], body[data-screen="done"]',
+    { state: "attached", timeout: 120_000 });
+  check("the selfie step ends once both turns are done", !!end);
+  // The selfie's codes: the frontal selfie held (capturing), then the
+  // turns asked for in order; the step completes on the right turn's frame
+  // (the answer that says captured).
+  const sel = codes.filter((c) => c.startsWith("selfie:")).map((c) => c.slice("selfie:".length));
+  const left = sel.indexOf("turn_left");
+  const right = sel.findIndex((c, k) => k > left && c.startsWith("turn_right"));
+  check("the server asked for the turns in order: left, then right", left >= 0 && right > left, codes.join(" "));
+  check("the frontal selfie was held before the turns", sel.indexOf("capturing") >= 0 && sel.indexOf("capturing") < left, codes.join(" "));
+  check("the step completed on the right turn", sel[sel.length - 1] === "turn_right*", codes.join(" "));
+  await page.waitForSelector('body[data-screen="success"], body[data-screen="error"], body[data-screen="retry"], body[data-screen="exit"], body[data-screen="leaving"], body[data-screen="done"]',
+    { state: "attached", timeout: 120_000 });
+  const screen = await page.evaluate(() => document.body.dataset.screen);
+  check("a result follows", ["success", "error", "retry", "exit", "leaving", "done"].includes(screen), screen);
+} catch (e) {
+  result.error = e?.stack ?? String(e);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,31 @@
+package central
+
+import (
+	"context"
+	"time"
+)
+
+// HostedStates keeps the hosted capture flow's live state where every
+// central instance sharing the store sees it (issue 22): a session's
+// captures between the camera and the verification, and the Smart QR
+// short codes. Values live under a key until their expiry; readers never
+// see an expired value, and ExpireHostedState removes them. Both stores
+// implement it, and seal.Store seals every value (a capture is a face and
+// an ID document). It is apart from Store so a store may leave it out (a
+// hosted flow refuses to start without it).
+type HostedStates interface {
+	// PutHostedState stores value under key until expires, replacing any.
+	PutHostedState(ctx context.Context, key string, value []byte, expires time.Time) error
+	// CreateHostedState stores value under key until expires only if the
+	// key holds no value live at now; else ErrConflict.
+	CreateHostedState(ctx context.Context, key string, value []byte, now, expires time.Time) error
+	// HostedState returns key's value; ErrNotFound when it has none or
+	// its value expired at now.
+	HostedState(ctx context.Context, key string, now time.Time) ([]byte, error)
+	// DeleteHostedState deletes the keys' values (a key without one is
+	// no error).
+	DeleteHostedState(ctx context.Context, keys ...string) error
+	// ExpireHostedState deletes up to limit values expired at now and
+	// says how many it deleted.
+	ExpireHostedState(ctx context.Context, now time.Time, limit int) (int, error)
+}

@@ -1,0 +1,228 @@
+// Package jobs is central's job queue on PostgreSQL: River
+// (github.com/riverqueue/river) with its pgx v5 driver, on the store's own
+// connection pool. The store inserts a delivery job in the transaction that
+// writes each webhook event (transactional enqueue: the event and its job
+// commit together or not at all), and every central instance runs a client
+// that works them; River locks each job to one client, rescues the jobs of
+// a client that died, and elects one leader that inserts the periodic jobs
+// (the retention sweep) once for the whole cluster.
+//
+// The package holds what the store and the workers share: the job kinds
+// (their args), River's schema migration, and the client's settings. The
+// embedded bbolt store has no queue: one instance, whose webhook worker
+// polls the store and whose Serve runs the retention sweep itself.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// Queues.
+const (
+	// QueueWebhooks holds the webhook (and push) deliveries.
+	QueueWebhooks = "webhooks"
+	// QueueMaintenance holds the retention sweep.
+	QueueMaintenance = river.QueueDefault
+)
+
+// Delivery is the job of delivering one webhook event (package webhook
+// works it). The event's row in webhook_events stays the record of what
+// happened (attempts, delivered, dead); the job only makes sure a client
+// looks at it, so a job run twice, or for an event delivered meanwhile,
+// sends nothing more.
+type Delivery struct {
+	EventID   string `json:"event_id"`
+	Seq       int64  `json:"seq"`
+	PartnerID string `json:"partner_id"`
+	SessionID string `json:"session_id"`
+}
+
+// Kind implements river.JobArgs.
+func (Delivery) Kind() string { return "webhook_delivery" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts. Retries of a failed
+// delivery are snoozes (the webhook schedule, not River's), so attempts
+// count only runs that errored (the store failing) or that a dead client
+// left running.
+func (Delivery) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: 100}
+}
+
+// Sweep is the retention sweep (central.Server.Sweep), inserted by the
+// leader every SweepEvery.
+type Sweep struct{}
+
+// Kind implements river.JobArgs.
+func (Sweep) Kind() string { return "retention_sweep" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: one sweep waiting at
+// a time.
+func (Sweep) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
+}
+
+// Migrate brings River's tables (river_job, river_leader, ...) to the
+// version this build needs. River's migrations cannot share one
+// transaction (one adds an enum value the next uses), so instances starting
+// together are kept apart by a session advisory lock instead.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	err = pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
+		if _, err := c.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockMigrate); err != nil {
+			return err
+		}
+		defer c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockMigrate)
+		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+// lockMigrate is the advisory lock key of River's migrations (arbitrary,
+// apart from the store's).
+const lockMigrate = 0x6b7963_10
+
+// NewInserter returns a client that only inserts jobs (the store's): it
+// works none, so it needs no workers and is never started.
+func NewInserter(pool *pgxpool.Pool) (*river.Client[pgx.Tx], error) {
+	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("river inserter: %w", err)
+	}
+	return c, nil
+}
+
+// Defaults of Config.
+const (
+	// DefaultWorkers is how many deliveries one instance runs at once.
+	DefaultWorkers = 16
+	// DefaultJobTimeout bounds one job run: a delivery job keeps
+	// delivering its session's later events for up to a drain period
+	// (webhook.DefaultDrain) after its own, each request within its
+	// timeout, so a minute covers both.
+	DefaultJobTimeout = time.Minute
+	// DefaultRescueAfter is when River takes back a job a client left
+	// running (it died): longer than any job runs.
+	DefaultRescueAfter = 2 * time.Minute
+	// DefaultSweepEvery spaces the retention sweeps.
+	DefaultSweepEvery = time.Hour
+)
+
+// Config configures an instance's client.
+type Config struct {
+	// Workers are the job kinds this client works (river.AddWorker);
+	// required.
+	Workers *river.Workers
+	// ID names the client in River's tables (default: River's, host name
+	// and time).
+	ID string
+	// MaxWorkers bounds concurrent deliveries (DefaultWorkers).
+	MaxWorkers int
+	// JobTimeout and RescueAfter: see their defaults. RescueAfter must be
+	// longer than JobTimeout.
+	JobTimeout, RescueAfter time.Duration
+	// SweepEvery inserts a Sweep job that often (and once when a client
+	// becomes leader); zero means DefaultSweepEvery, negative none (give
+	// no Sweep worker then).
+	SweepEvery time.Duration
+	// FetchPoll is how often an idle client looks for jobs besides
+	// PostgreSQL's notifications of new ones (River's default when zero).
+	FetchPoll time.Duration
+	Logger    *slog.Logger
+}
+
+// NewClient returns an instance's client working cfg.Workers on pool;
+// Start it, and Stop it before the pool closes.
+func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
+	if cfg.Workers == nil {
+		return nil, errors.New("jobs: Config needs Workers")
+	}
+	if cfg.MaxWorkers <= 0 {
+		cfg.MaxWorkers = DefaultWorkers
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = DefaultJobTimeout
+	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = DefaultRescueAfter
+	}
+	if cfg.RescueAfter <= cfg.JobTimeout {
+		return nil, errors.New("jobs: RescueAfter must be longer than JobTimeout")
+	}
+	if cfg.SweepEvery == 0 {
+		cfg.SweepEvery = DefaultSweepEvery
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	rc := &river.Config{
+		ID:                   cfg.ID,
+		Workers:              cfg.Workers,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchPollInterval:    cfg.FetchPoll,
+		Logger:               cfg.Logger,
+		Queues: map[string]river.QueueConfig{
+			QueueWebhooks:    {MaxWorkers: cfg.MaxWorkers},
+			QueueMaintenance: {MaxWorkers: 1},
+		},
+	}
+	if cfg.SweepEvery > 0 {
+		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return Sweep{}, nil }, &river.PeriodicJobOpts{ID: "retention_sweep", RunOnStart: true})}
+	}
+	c, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: river client: %w", err)
+	}
+	return c, nil
+}
+
+// sweepRun bounds one run of a Sweep job, below DefaultRescueAfter so a
+// live sweep is never taken for a dead one; a sweep with more to do goes
+// on in the next run (the sweep works from the data, in batches).
+const sweepRun = 90 * time.Second
+
+// SweepWorker is the worker of Sweep jobs: sweep is central.Server.Sweep's
+// error; run bounds one run (zero: 90 s, below DefaultRescueAfter).
+func SweepWorker(sweep func(ctx context.Context) error, run time.Duration) river.Worker[Sweep] {
+	if run <= 0 {
+		run = sweepRun
+	}
+	return &sweepWorker{sweep: sweep, run: run}
+}
+
+type sweepWorker struct {
+	river.WorkerDefaults[Sweep]
+	sweep func(ctx context.Context) error
+	run   time.Duration
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[Sweep]) error {
+	err := w.sweep(ctx)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return river.JobSnooze(0) // out of time, not failed: go on
+	}
+	if err != nil {
+		return fmt.Errorf("retention sweep: %w", err)
+	}
+	return nil
+}
+
+func (w *sweepWorker) Timeout(*river.Job[Sweep]) time.Duration { return w.run }

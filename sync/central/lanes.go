@@ -1,0 +1,41 @@
+package central
+
+import (
+	"context"
+	"time"
+)
+
+// Lane names a session's webhook events (partner and session): they are
+// delivered one at a time, in Seq order.
+type Lane struct {
+	PartnerID, SessionID string
+	// UpTo, when not zero, leaves out the lane's events after this Seq.
+	UpTo int64
+}
+
+// LaneLease is what LeaseLane found at the head of a lane.
+type LaneLease struct {
+	// Event is the lane's oldest pending event, held by the caller until
+	// Until when Held; RecordAttempt releases it.
+	Event WebhookEvent
+	Held  bool
+	Until time.Time
+	// Empty: no event of the lane (up to Lane.UpTo) is pending.
+	Empty bool
+	// Wait, when nothing was held and the lane is not empty, is when to
+	// look again: the head's next attempt, or the end of another
+	// holder's lease.
+	Wait time.Time
+}
+
+// WebhookLanes is what the job queue's delivery worker needs of a store
+// shared by several instances (pgstore): a lease on the head of a lane, so
+// one instance at a time sends a session's next event, and a lease left by
+// an instance that died runs out.
+type WebhookLanes interface {
+	// LeaseLane looks at the oldest pending event of l (neither delivered
+	// nor dead): when it is due at now and nobody holds it, it is held
+	// until now+hold and returned Held; otherwise Wait says when it may
+	// be. RecordAttempt ends the lease.
+	LeaseLane(ctx context.Context, l Lane, now time.Time, hold time.Duration) (LaneLease, error)
+}

@@ -1,0 +1,54 @@
+// Package push is the enterprise push of seed 003 (the REL-ID KYC API,
+// issue 18 item 5): for a partner that configured it, central POSTs each
+// completed submission whole (the user's identity, the document's data
+// with each field's source, liveness, face match, the images) to the
+// partner's HTTPS endpoint, with an OAuth2 client-credentials bearer token
+// and the body encrypted with AES-256-GCM under a key shared with the
+// partner; the partner answers with a confirmation JSON, which is recorded.
+//
+// Delivery is the webhook worker's (package webhook): the emitter follows
+// the events log and writes a push.submission event (webhook.EventPush;
+// SessionID webhook.PushLane(session), so a failing push endpoint holds
+// back only pushes) for each submission.completed of a partner with the
+// push configured whose session is COMPLETED (an attempt that ends in
+// RETRY is not pushed; the attempt that ends the session is; kiosk and
+// hosted sessions alike), and the worker hands it to a Sender, given as
+// webhook.Config.Senders[SenderPrefix]:
+//
+//	sender, err := push.New(push.Config{Source: api, Logger: logger}) // api: the *partnerapi.API
+//	svc, err := webhook.New(store, webhook.Config{..., Senders: map[string]webhook.Sender{push.SenderPrefix: sender}})
+//
+// Pushes so share the webhooks'
+// ordering, retries (the Standard Webhooks schedule for three days),
+// attempt log and admin replay.
+//
+// Each attempt builds the body anew from the store
+// (partnerapi.API.PushSubmission: a reviewer's later decision shows, an
+// erased submission is not sent), seals it (Seal), gets a token from the
+// partner's token endpoint with golang.org/x/oauth2/clientcredentials
+// (kept until it expires; a 401 from the push endpoint fetches a new one
+// and tries once more) and POSTs the envelope.
+//
+// # Wire format
+//
+//	POST <partner's URL>
+//	Authorization: Bearer <access token from the partner's token URL>
+//	Content-Type: application/json
+//	Idempotency-Key: <push id>       (the same on every retry: dedupe by it)
+//
+//	{"id": "<push id>", "partner_id": "ptn_...", "alg": "A256GCM", "kid": "pek_...",
+//	 "nonce": "<base64, 12 bytes>", "ciphertext": "<base64: ciphertext || 16-byte tag>"}
+//
+// The plaintext is the JSON of partnerapi.PushSubmission; the additional
+// data is AAD(id, partner_id), "openkyc-push-v1\n" + id + "\n" + partner_id,
+// so an envelope replayed under another id or partner does not open. The
+// nonce is random for each attempt. kid names the key (rotation gives a new
+// key and kid, shown once; pushes use the new one at once, retries
+// included). Open is the partner's side.
+//
+// The partner answers 2xx with a confirmation JSON, e.g.
+// {"status": "success", "reference": "..."}: its first ConfirmationBytes
+// are kept as the attempt's excerpt. A 2xx whose JSON says "status":
+// "failure" (or "error") is a failed attempt, retried like any other
+// failure, as is any other status or no answer.
+package push

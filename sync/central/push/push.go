@@ -1,0 +1,234 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/webhook"
+)
+
+// SenderPrefix is the key of webhook.Config.Senders that routes push
+// events (webhook.EventPush) to a Sender.
+const SenderPrefix = "push."
+
+// ConfirmationBytes is how much of the partner's confirmation an attempt
+// keeps.
+const ConfirmationBytes = 1024
+
+// drainBytes is how much more of an answer is read (and dropped) so the
+// connection can be reused.
+const drainBytes = 64 << 10
+
+// Source is where a Sender gets each partner's push settings and the
+// submission to send: *partnerapi.API.
+type Source interface {
+	PushTarget(p central.Partner) (partnerapi.PushTarget, error)
+	PushSubmission(ctx context.Context, p central.Partner, sessionID string, attempt int, pushID string) (partnerapi.PushSubmission, error)
+}
+
+// Config configures a Sender.
+type Config struct {
+	Source Source // required
+	// Client sends the token requests and the pushes; nil means one on the
+	// system roots that follows no redirect (a 3xx is a failed attempt).
+	Client *http.Client
+	// UserAgent of the requests ("kyc-central-push").
+	UserAgent string
+	// Logger receives the sender's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Sender sends push events (webhook.Sender). Safe for concurrent use.
+type Sender struct {
+	cfg Config
+
+	mu     sync.Mutex
+	tokens map[string]*tokenEntry // by partner id
+}
+
+// tokenEntry is one partner's cached token; mu is held while fetching,
+// so concurrent pushes of a partner wait for one token request.
+type tokenEntry struct {
+	mu  sync.Mutex
+	fp  string // the settings the token was got with
+	tok *oauth2.Token
+}
+
+// New returns a Sender.
+func New(cfg Config) (*Sender, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("push: Config needs a Source")
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{
+			Transport:     &http.Transport{Proxy: nil, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "kyc-central-push"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Sender{cfg: cfg, tokens: map[string]*tokenEntry{}}, nil
+}
+
+// Send pushes ev's submission to partner p once: the answer's status and
+// the start of its confirmation, or an error when there was no usable
+// answer (it implements webhook.Sender; ctx bounds it).
+func (s *Sender) Send(ctx context.Context, p central.Partner, ev central.WebhookEvent, at time.Time) (int, string, error) {
+	var d webhook.Body
+	if err := json.Unmarshal(ev.Payload, &d); err != nil || d.Type != webhook.EventPush || d.Data.SessionID == "" {
+		return 0, "", errors.New("the event is not a push")
+	}
+	target, err := s.cfg.Source.PushTarget(p)
+	if errors.Is(err, partnerapi.ErrNoPush) {
+		return 0, "", fmt.Errorf("the partner has no enterprise push: %w", webhook.ErrGiveUp)
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	sub, err := s.cfg.Source.PushSubmission(ctx, p, d.Data.SessionID, d.Data.Attempt, ev.ID)
+	if errors.Is(err, central.ErrNotFound) {
+		return 0, "", fmt.Errorf("the submission no longer exists (erased): %w", webhook.ErrGiveUp)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("building the submission: %w", err)
+	}
+	plain, err := json.Marshal(sub)
+	if err != nil {
+		return 0, "", fmt.Errorf("encoding the submission: %w", err)
+	}
+	env, err := Seal(target.Key, target.KeyID, ev.ID, p.ID, plain)
+	if err != nil {
+		return 0, "", fmt.Errorf("sealing the submission: %w", err)
+	}
+	body, err := json.Marshal(env)
+	if err != nil {
+		return 0, "", fmt.Errorf("encoding the envelope: %w", err)
+	}
+	status, excerpt, err := s.post(ctx, p.ID, target, ev.ID, body, false)
+	if err == nil && status == http.StatusUnauthorized {
+		// The token may have been revoked before its expiry: one more try
+		// with a fresh one.
+		status, excerpt, err = s.post(ctx, p.ID, target, ev.ID, body, true)
+	}
+	if err != nil {
+		return status, "", err
+	}
+	if status >= 200 && status < 300 {
+		if st := confirmationStatus(excerpt); st == "failure" || st == "error" {
+			return status, "", fmt.Errorf("the partner's confirmation says %s: %s", st, excerpt)
+		}
+	}
+	s.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "push sent", slog.String("partner", p.ID), slog.String("event", ev.ID),
+		slog.Int("status", status), slog.Int("bytes", len(body)))
+	return status, excerpt, nil
+}
+
+// post sends the envelope with a token (a new one when fresh) and reads
+// the answer's start.
+func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTarget, id string, body []byte, fresh bool) (int, string, error) {
+	tok, err := s.token(ctx, partnerID, t, fresh)
+	if err != nil {
+		return 0, "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", errors.New("the push URL is invalid")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", s.cfg.UserAgent)
+	req.Header.Set("Idempotency-Key", id)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := s.cfg.Client.Do(req)
+	if err != nil {
+		return 0, "", webhook.DescribeTransport(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, ConfirmationBytes)
+	n, _ := io.ReadFull(resp.Body, buf)
+	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
+	return resp.StatusCode, webhook.Excerpt(string(buf[:n]), ConfirmationBytes), nil
+}
+
+// token returns a valid access token for the partner: the cached one,
+// else (or when fresh) a new one from its token endpoint.
+func (s *Sender) token(ctx context.Context, partnerID string, t partnerapi.PushTarget, fresh bool) (string, error) {
+	fp := fingerprint(t)
+	s.mu.Lock()
+	e := s.tokens[partnerID]
+	if e == nil {
+		e = &tokenEntry{}
+		s.tokens[partnerID] = e
+	}
+	s.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !fresh && e.fp == fp && e.tok.Valid() {
+		return e.tok.AccessToken, nil
+	}
+	cc := clientcredentials.Config{ClientID: t.ClientID, ClientSecret: t.ClientSecret, TokenURL: t.TokenURL, Scopes: t.Scopes}
+	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, s.cfg.Client))
+	if err != nil {
+		e.tok = nil
+		return "", fmt.Errorf("getting the OAuth2 token: %s", webhook.Excerpt(tokenError(err), 200))
+	}
+	e.fp, e.tok = fp, tok
+	return tok.AccessToken, nil
+}
+
+// fingerprint identifies the settings a token was got with, so a change
+// of endpoint, client or secret fetches a new one.
+func fingerprint(t partnerapi.PushTarget) string {
+	h := sha256.New()
+	for _, s := range append([]string{t.TokenURL, t.ClientID, t.ClientSecret}, t.Scopes...) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return string(h.Sum(nil))
+}
+
+// tokenError describes a failed token request: the endpoint's status and
+// error code, never the request's URL.
+func tokenError(err error) string {
+	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
+		msg := "the token endpoint answered"
+		if re.Response != nil {
+			msg += " " + re.Response.Status
+		}
+		if re.ErrorCode != "" {
+			msg += ": " + re.ErrorCode
+		}
+		return msg
+	}
+	return webhook.DescribeTransport(err).Error()
+}
+
+// confirmationStatus is the "status" member of a confirmation JSON,
+// lower case ("" when there is none).
+func confirmationStatus(body string) string {
+	var c struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal([]byte(body), &c) != nil {
+		return ""
+	}
+	return strings.ToLower(c.Status)
+}

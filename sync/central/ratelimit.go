@@ -1,0 +1,47 @@
+package central
+
+import (
+	"context"
+	"time"
+)
+
+// RateLimits keeps budgets by key (a client address's failed
+// authentications, a partner's requests) in the store, so every instance
+// sharing it counts against one budget and a restart forgets none. A
+// budget holds burst units and gains one per interval (GCRA: the store
+// keeps one time per key, when the budget is full again); httpx.Budget
+// uses it.
+type RateLimits interface {
+	// SpendBudget spends one unit of key's budget at now. With none left
+	// it spends nothing and returns false and how long until a unit is
+	// there.
+	SpendBudget(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (ok bool, wait time.Duration, err error)
+	// BudgetWait returns how long from now until key's budget has a unit
+	// (0 when it has one), spending nothing.
+	BudgetWait(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (time.Duration, error)
+}
+
+// SpendGCRA is the budget arithmetic for stores that do it in Go: tat is
+// when key's budget is full again (zero for a key never spent). It returns
+// the new tat and whether a unit was spent, or how long until one is.
+func SpendGCRA(tat, now time.Time, interval time.Duration, burst int) (newTAT time.Time, ok bool, wait time.Duration) {
+	next := laterOf(tat, now).Add(interval)
+	if over := next.Sub(now) - time.Duration(burst)*interval; over > 0 {
+		return tat, false, over
+	}
+	return next, true, 0
+}
+
+// WaitGCRA is how long from now until a budget whose tat is given has a
+// unit (SpendGCRA's wait, spending nothing).
+func WaitGCRA(tat, now time.Time, interval time.Duration, burst int) time.Duration {
+	_, _, wait := SpendGCRA(tat, now, interval, burst)
+	return wait
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

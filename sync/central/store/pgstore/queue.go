@@ -1,0 +1,74 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/jobs"
+)
+
+// The job queue (package jobs) on this store: appendEvents queues a
+// delivery job with each event, ReplayEvent another; the workers take a
+// lane's head with LeaseLane, so one instance at a time sends a session's
+// next event, whichever job brought it there.
+
+var _ central.WebhookLanes = (*Store)(nil)
+
+// Jobs returns a River client working cfg.Workers on the store's pool, for
+// one central instance to Start (and Stop before Close).
+func (s *Store) Jobs(cfg jobs.Config) (*river.Client[pgx.Tx], error) {
+	return jobs.NewClient(s.pool, cfg)
+}
+
+// LeaseLane implements central.WebhookLanes. The head's row is locked for
+// the transaction, so two instances asking at once do not both hold it.
+func (s *Store) LeaseLane(ctx context.Context, l central.Lane, now time.Time, hold time.Duration) (central.LaneLease, error) {
+	var out central.LaneLease
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		upTo := l.UpTo
+		if upTo <= 0 {
+			upTo = 1<<63 - 1
+		}
+		var lease *time.Time
+		row := tx.QueryRow(ctx, `SELECT `+eventCols+`, lease_until FROM webhook_events
+			WHERE partner_id = $1 AND session_id = $2 AND seq <= $3 AND delivered_at IS NULL AND dead_at IS NULL
+			ORDER BY seq LIMIT 1 FOR UPDATE`, l.PartnerID, l.SessionID, upTo)
+		var e central.WebhookEvent
+		var payload []byte
+		var next, delivered, dead *time.Time
+		err := row.Scan(&e.Seq, &e.ID, &e.PartnerID, &e.SessionID, &e.Type, &payload, &e.CreatedAt, &e.Attempts, &next, &delivered, &dead, &lease)
+		if errors.Is(err, pgx.ErrNoRows) {
+			out.Empty = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e.Payload, e.CreatedAt = payload, e.CreatedAt.UTC()
+		if next != nil {
+			e.NextAt = next.UTC()
+		}
+		out.Event = e
+		switch {
+		case e.NextAt.After(now):
+			out.Wait = e.NextAt
+			return nil
+		case lease != nil && lease.After(now):
+			out.Wait = lease.UTC()
+			return nil
+		}
+		out.Held, out.Until = true, now.Add(hold).UTC()
+		_, err = tx.Exec(ctx, `UPDATE webhook_events SET lease_until = $2 WHERE seq = $1`, e.Seq, out.Until)
+		return err
+	})
+	if err != nil {
+		return central.LaneLease{}, fmt.Errorf("leasing webhook lane: %w", err)
+	}
+	return out, nil
+}
