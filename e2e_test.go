@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -77,7 +78,26 @@ type e2eResult struct {
 	LatencyMS     float64 `json:"capture_to_result_ms"`
 	SubmissionID  string  `json:"submission_id"`
 	OperatorHides bool    `json:"operator_hidden"`
+	// The customer's view as drawn before the operator opened theirs.
+	CustomerText string `json:"customer_text"`
+	RetryAdvice  string `json:"retry_advice"`
+	// The operator's view: identity fields with their sources, the
+	// pictures' widths (img-document, img-portrait, img-selfie), each
+	// check's outcome, the face gauges' pass, what to say.
+	Identity map[string]struct {
+		Value  string `json:"value"`
+		Source string `json:"source"`
+	} `json:"identity"`
+	Images      map[string]int    `json:"images"`
+	Checks      map[string]string `json:"checks"`
+	Gauges      map[string]string `json:"gauges"`
+	OperatorSay string            `json:"operator_say"`
 }
+
+// customerWords are what the customer's view must never say: the names of
+// the checks that caught someone.
+var customerWords = []string{"liveness", "spoof", "match", "tamper", "watchlist", "sanction", "fraud", "screen", "fake",
+	"FACE_", "DOC_", "WATCHLIST_"}
 
 // TestDesktopEndToEnd runs the whole flow in headless Chromium against the
 // real UI and the real Go bindings (the Wails dev server under Xvfb, whose
@@ -126,7 +146,8 @@ func TestDesktopEndToEnd(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin, "-devserver", addr, "-assetdir", "frontend/dist")
 	cmd.Env = append(os.Environ(), "DISPLAY="+display, "KYC_HOME="+home, "KYC_MODELS_DIR="+modelsDir,
 		"KYC_DEVICE_DIR="+filepath.Join(home, "device"), "KYC_WATCHLISTS_DIR="+filepath.Join(home, "watchlists"),
-		"KYC_SHARED_DIR="+testenv.SharedDir(), "KYC_DEVICE_POLICY="+policy, "KYC_VAULT_PASSPHRASE=", "KYC_VAULT_KEY_FILE=")
+		"KYC_DEMO_PHOTO="+testenv.Data(t, "liveness", "interfaces_cc0", app.DemoPortrait), "KYC_DEVICE_POLICY="+policy,
+		"KYC_VAULT_PASSPHRASE=", "KYC_VAULT_KEY_FILE=")
 	logs := startLogged(t, cmd)
 	if !logs.wait("sign_in screen rendered", 3*time.Minute) {
 		t.Fatalf("the app did not show sign-in; its log:\n%s", logs.text())
@@ -147,10 +168,16 @@ func TestDesktopEndToEnd(t *testing.T) {
 	var res struct {
 		Scenarios []e2eResult `json:"scenarios"`
 		Queue     []string    `json:"queue"`
-		Log       []string    `json:"log"`
-		Error     string      `json:"error"`
-		Screen    string      `json:"failed_screen"`
-		ScreenErr string      `json:"failed_error"`
+		Names     []string    `json:"names"`
+		Opened    struct {
+			ID       string   `json:"id"`
+			Identity []string `json:"identity"`
+			Images   []string `json:"images"`
+		} `json:"opened"`
+		Log       []string `json:"log"`
+		Error     string   `json:"error"`
+		Screen    string   `json:"failed_screen"`
+		ScreenErr string   `json:"failed_error"`
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
@@ -185,6 +212,54 @@ func TestDesktopEndToEnd(t *testing.T) {
 		if r.PreviewFPS <= 0 || r.Guidance == "" {
 			t.Errorf("%s: no live preview or guidance (%.1f fps, %q)", r.Name, r.PreviewFPS, r.Guidance)
 		}
+		for _, w := range customerWords {
+			if strings.Contains(strings.ToLower(r.CustomerText), strings.ToLower(w)) {
+				t.Errorf("%s: the customer's view names a check (%q): %q", r.Name, w, r.CustomerText)
+			}
+		}
+		// The operator's view of every result: who the card says this is,
+		// where each fact was read, and the three pictures.
+		for _, k := range []string{"name", "nik", "birth_date", "sex", "address"} {
+			if f := r.Identity[k]; f.Value == "" || f.Source == "" {
+				t.Errorf("%s: the operator's result lacks %s (or its source): %+v", r.Name, k, r.Identity)
+			}
+		}
+		if n := r.Identity["name"].Value; !strings.Contains(n, "SITI RAHAYU") {
+			t.Errorf("%s: the operator's result names %q, want the card's SITI RAHAYU", r.Name, n)
+		}
+		for _, im := range []string{"img-document", "img-portrait", "img-selfie"} {
+			if r.Images[im] <= 0 {
+				t.Errorf("%s: the operator's result shows no %s: %v", r.Name, im, r.Images)
+			}
+		}
+		for _, c := range []string{"authenticity", "data", "mrz", "screening", "device"} {
+			if r.Checks[c] == "" {
+				t.Errorf("%s: the operator's result lacks the %s check: %v", r.Name, c, r.Checks)
+			}
+		}
+		if r.OperatorSay == "" {
+			t.Errorf("%s: the operator is not told what to say", r.Name)
+		}
+	}
+	if g := byName["genuine"]; g.Gauges["gauge-match"] != "true" || g.Gauges["gauge-liveness"] != "true" || g.Checks["screening"] != "pass" {
+		t.Errorf("genuine person: gauges %v checks %v, want face match and liveness passing, screening passed", g.Gauges, g.Checks)
+	}
+	if o := byName["other_face"]; o.Gauges["gauge-match"] != "false" {
+		t.Errorf("another face: gauges %v, want the face match drawn failing", o.Gauges)
+	}
+	if e := byName["expired"]; e.Checks["data"] != "fail" {
+		t.Errorf("expired card: checks %v, want data consistency failing", e.Checks)
+	}
+	// The queue names nobody: each verified person is masked; the
+	// operator opens their own to see the details, read from the vault.
+	masked := regexp.MustCompile(`^[A-Z]\*+( [A-Z]\*+)+$`)
+	for i, n := range res.Names[:len(videos)] {
+		if !masked.MatchString(n) {
+			t.Errorf("queue row %d shows the name %q, want it masked (S*** R*****)", i, n)
+		}
+	}
+	if res.Opened.ID == "" || !slices.Contains(res.Opened.Identity, "nik") || len(res.Opened.Images) != 3 {
+		t.Errorf("the submission opened from the queue: %+v, want its identity and three pictures", res.Opened)
 	}
 	if g := byName["genuine"]; g.Decision != "approve" || !strings.HasPrefix(g.NextAction, "EXIT") || !strings.HasPrefix(g.LivenessPath, "passive") {
 		t.Errorf("genuine person: %s %s [%s] liveness %s, want approve EXIT, passive", g.Decision, g.NextAction, g.Reasons, g.LivenessPath)
@@ -212,7 +287,28 @@ func TestDesktopEndToEnd(t *testing.T) {
 	const listName = "e2e-watch"
 	c.putWatchlist(t, ctx, listName, "SITI RAHAYU")
 	kyc := buildKyc(t)
-	c.enroll(t, ctx, kyc, filepath.Join(home, "device"))
+	// The supervisor (the first account) enrols the device from the
+	// app's settings with a token central made.
+	var enr struct {
+		Enrolled bool   `json:"enrolled"`
+		Status   string `json:"status"`
+		Sync     string `json:"sync"`
+		Error    string `json:"error"`
+		PageErr  string `json:"page_error"`
+	}
+	runNode(t, ctx, &enr, "e2e/enrol.mjs", "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_DISPLAY="+display,
+		"KYC_E2E_CENTRAL="+c.URL, "KYC_E2E_TOKEN="+c.token(t, ctx), "KYC_E2E_CA="+c.CA,
+		"KYC_E2E_SUPERVISOR=agent01", "KYC_E2E_PASSPHRASE=correct horse battery")
+	if !enr.Enrolled || enr.Error != "" {
+		t.Fatalf("enrolment from the app: %+v\napp log:\n%s", enr, logs.text())
+	}
+	devID, err := identity.Load(filepath.Join(home, "device", deviceconf.DeviceKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(enr.Status, devID.DeviceID()) || !strings.Contains(enr.Status, c.URL) {
+		t.Errorf("the settings screen says %q after enrolling, want the device id and central's address", enr.Status)
+	}
 	qnode := exec.CommandContext(ctx, "node", "e2e/queue.mjs")
 	qnode.Dir = "frontend"
 	qnode.Env = append(os.Environ(), "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_WANT=synced",
@@ -289,6 +385,71 @@ func TestDesktopEndToEnd(t *testing.T) {
 		if after := id == w.Scenarios[0].SubmissionID; f != after {
 			t.Errorf("submission %s: attestation fresh %v, want %v (attested after the sync: %v)", id, f, after, after)
 		}
+	}
+
+	// Smart QR: the customer continues on their phone; the kiosk shows the
+	// QR code and the short code and follows the phone.
+	var h struct {
+		Code        string   `json:"code"`
+		Stages      []string `json:"stages"`
+		PhoneStatus int      `json:"phone_status"`
+		Home        bool     `json:"home"`
+		Error       string   `json:"error"`
+		PageErr     string   `json:"page_error"`
+	}
+	runNode(t, ctx, &h, "e2e/handoff.mjs", "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_DISPLAY="+display)
+	t.Logf("hand-off: %+v", h)
+	if h.Error != "" || len(h.Code) != 6 || !slices.Equal(h.Stages, []string{"waiting", "phone"}) || h.PhoneStatus != http.StatusOK || !h.Home {
+		t.Errorf("the Smart QR hand-off: %+v, want a 6-character code, the kiosk following the phone from waiting to phone, and home after cancelling\napp log:\n%s",
+			h, logs.text())
+	}
+
+	// Central goes away: the sync panel says offline, since when, and the
+	// problem in words; it comes back (same data, same address): online.
+	c.stop(t)
+	var off, on syncPanel
+	runNode(t, ctx, &off, "e2e/syncpanel.mjs", "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_WANT=offline",
+		"KYC_E2E_NAME=120-sync-offline")
+	t.Logf("offline: %+v", off)
+	if off.Error != "" || off.Online || off.SyncError == "" || off.OfflineFor == "" || !strings.Contains(off.LastContact, "s") {
+		t.Errorf("the sync panel with central down: %+v, want offline for some time, the last contact and the problem in words", off)
+	}
+	c.start(t, ctx)
+	runNode(t, ctx, &on, "e2e/syncpanel.mjs", "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_WANT=online",
+		"KYC_E2E_NAME=121-sync-online")
+	t.Logf("online again: %+v", on)
+	if on.Error != "" || !on.Online || on.SyncError != "" || on.OfflineFor != "" {
+		t.Errorf("the sync panel with central back: %+v, want online with no problem", on)
+	}
+}
+
+// syncPanel is what e2e/syncpanel.mjs reads of the home screen's sync panel.
+type syncPanel struct {
+	Online      bool   `json:"online"`
+	State       string `json:"state"`
+	OfflineFor  string `json:"offline_for"`
+	SyncError   string `json:"sync_error"`
+	Waiting     string `json:"waiting"`
+	LastContact string `json:"last_contact"`
+	Error       string `json:"error"`
+}
+
+// runNode runs a frontend/e2e script with env added and decodes the JSON
+// of its last line into out.
+func runNode(t *testing.T, ctx context.Context, out any, script string, env ...string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Dir = "frontend"
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), out); err != nil {
+		t.Fatalf("%s output: %v\n%s", script, err, b)
 	}
 }
 
@@ -377,10 +538,15 @@ func seedRefused(t *testing.T, deviceDir, id string) {
 }
 
 // e2eCentral is a kyc-central process serving HTTPS on loopback with a
-// certificate from its own `tls init`, and a client trusting that CA.
+// certificate from its own `tls init`, and a client trusting that CA. It
+// can be stopped and started again on the same address and data.
 type e2eCentral struct {
 	URL, Token, CA string
 	Client         *http.Client
+
+	bin, addr, data, tlsDir string
+	log                     *appLog
+	cmd                     *exec.Cmd
 }
 
 // startCentral builds and runs kyc-central on a free loopback port with
@@ -407,16 +573,47 @@ func startCentral(t *testing.T, ctx context.Context) *e2eCentral {
 		t.Fatal("ca.crt holds no certificate")
 	}
 	c.Client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	addr := freeAddr(t)
-	c.URL = "https://" + addr
-	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--data", t.TempDir(),
-		"--tls-cert", filepath.Join(tlsDir, "server.crt"), "--tls-key", filepath.Join(tlsDir, "server.key"))
-	cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
-	logs := startLogged(t, cmd)
-	if !logs.wait("kyc-central listening", time.Minute) {
-		t.Fatalf("kyc-central did not start:\n%s", logs.text())
-	}
+	c.addr, c.bin, c.data, c.tlsDir = freeAddr(t), bin, t.TempDir(), tlsDir
+	c.URL = "https://" + c.addr
+	c.start(t, ctx)
 	return c
+}
+
+// start runs central.
+func (c *e2eCentral) start(t *testing.T, ctx context.Context) {
+	t.Helper()
+	c.cmd = exec.CommandContext(ctx, c.bin, "serve", "--addr", c.addr, "--data", c.data,
+		"--tls-cert", filepath.Join(c.tlsDir, "server.crt"), "--tls-key", filepath.Join(c.tlsDir, "server.key"))
+	c.cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
+	c.log = startLogged(t, c.cmd)
+	if !c.log.wait("kyc-central listening", time.Minute) {
+		t.Fatalf("kyc-central did not start:\n%s", c.log.text())
+	}
+}
+
+// stop ends central and waits until it is gone.
+func (c *e2eCentral) stop(t *testing.T) {
+	t.Helper()
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.log.done:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.log.done
+	}
+}
+
+// token makes a one-time enrolment token on central.
+func (c *e2eCentral) token(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	code, body := c.admin(t, ctx, http.MethodPost, "/admin/v1/enroll-tokens", nil)
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.Token == "" {
+		t.Fatalf("enrolment token: %d %v (%s)", code, err, body)
+	}
+	return tok.Token
 }
 
 // admin calls central's admin API and returns the status and body.
@@ -441,15 +638,8 @@ func (c *e2eCentral) admin(t *testing.T, ctx context.Context, method, path strin
 // operator would.
 func (c *e2eCentral) enroll(t *testing.T, ctx context.Context, kyc, deviceDir string) {
 	t.Helper()
-	code, body := c.admin(t, ctx, http.MethodPost, "/admin/v1/enroll-tokens", nil)
-	var tok struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(body, &tok); err != nil || tok.Token == "" {
-		t.Fatalf("enrolment token: %d %v (%s)", code, err, body)
-	}
 	tokFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokFile, []byte(tok.Token), 0o600); err != nil {
+	if err := os.WriteFile(tokFile, []byte(c.token(t, ctx)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.CommandContext(ctx, kyc, "enroll", "--central", c.URL, "--ca", c.CA, "--token-file", tokFile, "--dir", deviceDir).CombinedOutput()
@@ -645,13 +835,14 @@ type appLog struct {
 	mu   sync.Mutex
 	buf  strings.Builder
 	seen chan string
+	done chan struct{} // closed once the process closed its stderr
 }
 
 // startLogged starts cmd, collecting its stderr, and stops it (SIGTERM,
 // then SIGKILL) when the test ends.
 func startLogged(t *testing.T, cmd *exec.Cmd) *appLog {
 	t.Helper()
-	l := &appLog{seen: make(chan string, 1024)}
+	l := &appLog{seen: make(chan string, 1024), done: make(chan struct{})}
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -660,7 +851,7 @@ func startLogged(t *testing.T, cmd *exec.Cmd) *appLog {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
+	done := l.done
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(pipe)

@@ -3,6 +3,15 @@
 // side lives in package app. Build it with the tags desktop,production and
 // webkit2_41 (see the Makefile).
 //
+// Its settings come from the environment, read here only:
+// $KYC_HOME (the app's folder and the models), the device's settings as
+// internal/deviceconf resolves them for `kyc` too ($KYC_DEVICE_DIR,
+// $KYC_VAULT_KEY_FILE, $KYC_VAULT_PASSPHRASE, $KYC_VAULT_KEY_DIR,
+// $KYC_WATCHLISTS_DIR), $KYC_DEVICE_POLICY (a device policy file laid
+// over the profile's), $KYC_DEMO_PHOTO (the photo the demo camera is
+// rendered from; without it the operator picks a real camera) and
+// $KYC_KIOSK.
+//
 // Kiosk mode (the settings screen, or KYC_KIOSK=1) makes the window
 // fullscreen, frameless and not resizable, and lets only one instance run
 // (which needs a D-Bus session bus). Production builds never offer the
@@ -64,7 +73,9 @@ func run() error {
 	if kiosk {
 		profile = device.ProfileKiosk
 	}
-	a := app.New(app.Config{Version: version, Store: store, Dir: dir, Profile: profile, Logger: logger})
+	demo := os.Getenv("KYC_DEMO_PHOTO")
+	a := app.New(app.Config{Version: version, Store: store, Dir: dir, Profile: profile, Logger: logger,
+		DevicePolicy: os.Getenv("KYC_DEVICE_POLICY"), DemoCardPhoto: demo, DemoSelfiePhoto: demo})
 	var windowCtx context.Context
 	opts := &options.App{
 		Title:            "OpenKYC",

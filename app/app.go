@@ -10,11 +10,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/openkyc/kyc/internal/engines"
 	"log/slog"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/openkyc/kyc/internal/engines"
 
 	"github.com/openkyc/kyc/engine/camera"
 	"github.com/openkyc/kyc/engine/device"
@@ -34,9 +35,9 @@ type Config struct {
 	SysRoot string
 	// Profile is the deployment profile whose policy judges the device.
 	Profile device.Profile
-	// DevicePolicy is a JSON device policy laid over the profile's default
-	// (a deployment's own, e.g. one accepting its VDI); empty uses
-	// $KYC_DEVICE_POLICY, else the default alone.
+	// DevicePolicy is a JSON device policy file laid over the profile's
+	// default (a deployment's own, e.g. one accepting its VDI); empty uses
+	// the default alone. main takes it from $KYC_DEVICE_POLICY.
 	DevicePolicy string
 	// Dir holds settings.json, session.json, operators.json and the demo
 	// videos (default $KYC_HOME/desktop).
@@ -54,8 +55,9 @@ type Config struct {
 	// deviceconf.DefaultKeyDir).
 	KeyDir string
 	// DemoCardPhoto and DemoSelfiePhoto are the demo person's photos (on
-	// the card, and in the selfie video); empty uses one colour portrait
-	// of the shared data set for both when it is there (demoPhotos).
+	// the card, and in the selfie video); one given alone serves for
+	// both. Without either there is no demo camera: the operator picks a
+	// camera in the settings. main takes them from $KYC_DEMO_PHOTO.
 	DemoCardPhoto, DemoSelfiePhoto string
 	// SyncEvery is the pause between sync passes, and between looks for
 	// an enrolment before there is one (default 15 s).
@@ -68,10 +70,18 @@ type Config struct {
 
 // App is bound to the window: its exported methods are callable from the
 // frontend as window.go.app.App.<Method>.
+//
+// Its state, by who changes it: the screens (ui), the signed-in operator
+// (staff), the running verification (sess), the link with central (link)
+// and the Smart QR hand-off, all under mu, which no call holds across a
+// model run, a camera read or a network call; the models (engines),
+// written once at start-up; the configuration verifications run on
+// (confMu); the queue's summaries (their own lock). Lock order: mu before
+// confMu or the summaries' lock, never the reverse.
 type App struct {
 	cfg Config
 	// dev is where the device's state and configuration live, resolved
-	// once from Config and the environment.
+	// once from Config and the environment (internal/deviceconf).
 	dev deviceconf.Device
 	// emit tells every window the view changed; nil outside Wails.
 	emit func(event string, data ...any)
@@ -81,33 +91,89 @@ type App struct {
 	wg     sync.WaitGroup // every goroutine the app starts
 
 	preview *preview
+	engines loadedEngines
 
-	// enginesReady is closed once engines or enginesErr is set.
-	enginesReady chan struct{}
-	engines      *engines.Engines
-	enginesErr   error
+	mu       sync.Mutex
+	ui       uiState
+	staff    staffState
+	settings Settings
+	// sessionCfg is what a session accepts and how it captures.
+	sessionCfg SessionConfig
+	device     *DeviceStatus // the last device check
+	vault      *vault.Vault
+	vaultErr   string // why the vault is not open
+	sess       *session
+	link       linkState
+	handoff    *handoffRun // the Smart QR hand-off shown, nil when none
+	// cameraStop ends the settings screen's camera preview or QR scan.
+	cameraStop context.CancelFunc
 
-	mu           sync.Mutex
-	rev          int
-	screen       Screen
-	back         Screen // where settings returns to
-	lastError    string
-	device       *DeviceStatus
-	settings     Settings
-	sessionCfg   SessionConfig
-	accounts     operators
-	operator     string
-	lastActivity time.Time
-	sess         *session
-	vault        *vault.Vault
-	vaultErr     string
-	syncState    syncStatus
-	syncAgent    *agent.Agent // nil until the device is enrolled
 	// confMu guards conf, the risk configuration and watchlists
 	// verifications use, read again when sync changes them (deviceConfig).
 	// Apart from mu: reading a list must not hold up the screens.
 	confMu sync.Mutex
 	conf   *deviceconf.Config
+	// summaries are the queue's lines of the sealed submissions, read
+	// once from the vault (a payload never changes).
+	summaries summaryCache
+	// enrolled wakes the sync loop when the app enrols the device.
+	enrolled chan struct{}
+}
+
+// uiState is what the window shows.
+type uiState struct {
+	rev    int // increases on every change
+	screen Screen
+	back   Screen // where settings returns to
+	// lastError is the message shown above the screen until the next
+	// action.
+	lastError string
+	// lastActivity is the last input, for the idle timeout.
+	lastActivity time.Time
+}
+
+// staffState is the operator accounts and who is signed in.
+type staffState struct {
+	accounts operators
+	operator string // "" when nobody is signed in
+	role     Role
+}
+
+// linkState is the device's link with central.
+type linkState struct {
+	status SyncStatus   // the sync loop's last pass
+	agent  *agent.Agent // nil until the device is enrolled
+	// uploader is the device's signed client of central, nil until the
+	// device is enrolled; the Smart QR hand-off uses it.
+	uploader *agent.Uploader
+}
+
+// loadedEngines are the models, loaded once in the background at start-up:
+// ready is closed once e or err is set, and neither changes after.
+type loadedEngines struct {
+	ready chan struct{}
+	e     *engines.Engines
+	err   error
+}
+
+// wait returns the engines once loaded, or ctx's error.
+func (l *loadedEngines) wait(ctx context.Context) (*engines.Engines, error) {
+	select {
+	case <-l.ready:
+		return l.e, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// loaded returns the engines if they are loaded (ok), without waiting.
+func (l *loadedEngines) loaded() (e *engines.Engines, ok bool, err error) {
+	select {
+	case <-l.ready:
+		return l.e, true, l.err
+	default:
+		return nil, false, nil
+	}
 }
 
 // New returns an App; Startup must run before the window calls it.
@@ -127,18 +193,10 @@ func New(cfg Config) *App {
 	if cfg.Dir == "" {
 		cfg.Dir, _ = DefaultDir() // an empty Dir is reported by Start
 	}
-	dev := deviceconf.FromEnv()
-	if cfg.DeviceDir != "" {
-		dev.Dir = cfg.DeviceDir
-	}
-	if cfg.WatchlistDir != "" {
-		dev.LocalWatchlists = cfg.WatchlistDir
-	}
-	if cfg.KeyDir != "" {
-		dev.KeyDir = cfg.KeyDir
-	}
-	return &App{cfg: cfg, dev: dev, preview: newPreview(), enginesReady: make(chan struct{}), screen: ScreenStarting,
-		settings: DefaultSettings(), sessionCfg: DefaultSessionConfig()}
+	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: cfg.DeviceDir, KeyDir: cfg.KeyDir, LocalWatchlists: cfg.WatchlistDir})
+	return &App{cfg: cfg, dev: dev, preview: newPreview(), engines: loadedEngines{ready: make(chan struct{})},
+		enrolled: make(chan struct{}, 1), ui: uiState{screen: ScreenStarting}, settings: DefaultSettings(),
+		sessionCfg: DefaultSessionConfig()}
 }
 
 // ModelStatus is one row of the start screen's model table.
@@ -242,9 +300,6 @@ func (a *App) devicePolicy() (device.Policy, error) {
 		return pol, err
 	}
 	path := a.cfg.DevicePolicy
-	if path == "" {
-		path = os.Getenv("KYC_DEVICE_POLICY")
-	}
 	if path == "" {
 		return pol, nil
 	}

@@ -216,10 +216,10 @@ func startFlowApp(t *testing.T) *flowApp {
 		DemoCardPhoto: photo, DemoSelfiePhoto: photo, Logger: slog.New(slog.DiscardHandler)})
 	f := &flowApp{a: a}
 	a.emit = func(string, ...any) { // called with a.mu held
-		v := flowView{screen: a.screen}
+		v := flowView{screen: a.ui.screen}
 		if s := a.sess; s != nil {
 			v.sessionID = s.id
-			if ch := s.challenge; ch != nil && ch.outcome == risk.ChallengeNone && a.screen == ScreenCaptureSelfie {
+			if ch := s.challenge; ch != nil && ch.outcome == risk.ChallengeNone && a.ui.screen == ScreenCaptureSelfie {
 				v.challenge = a.challengeViewLocked(ch)
 			}
 		}
@@ -231,9 +231,8 @@ func startFlowApp(t *testing.T) *flowApp {
 	a.Start(ctx)
 	t.Cleanup(func() { a.Shutdown(ctx) })
 	f.waitView(t, 3*time.Minute, func(v View) bool { return v.Screen == ScreenSignIn })
-	<-a.enginesReady
-	if a.enginesErr != nil {
-		t.Fatal(a.enginesErr)
+	if _, err := a.engines.wait(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := a.SignIn("agent01", "correct horse battery"); err != nil {
 		t.Fatal(err)
@@ -288,18 +287,19 @@ func (f *flowApp) verify(t *testing.T, docVideo, selfieVideo, lang string, edit 
 // waitView polls the view until ok.
 func (f *flowApp) waitView(t *testing.T, d time.Duration, ok func(View) bool) View {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
 	for {
 		v := f.a.State()
 		if ok(v) {
 			return v
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("timed out on screen %s (error %q)", v.Screen, v.Error)
 		}
-		// Paces a poll of the condition above, bounded by the deadline: the
-		// outcome never depends on how long the sleep lasts.
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

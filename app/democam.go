@@ -21,30 +21,28 @@ func (a *App) demoDir() string {
 	return filepath.Join(filepath.Dir(a.cfg.Dir), "demo")
 }
 
-// DemoPortrait is the demo person: a colour portrait of the shared
-// liveness set (liveness/interfaces_cc0) facing the camera, as an ID
-// photo does, which the selfie guidance captures from the demo's selfie
-// video and the passive liveness accepts with margin (0.87 against 0.5).
+// DemoPortrait is the demo person the tests and the README use: a colour
+// portrait of the shared liveness set (liveness/interfaces_cc0) facing the
+// camera, as an ID photo does, which the selfie guidance captures from the
+// demo's selfie video and the passive liveness accepts with margin (0.87
+// against 0.5).
 const DemoPortrait = "083.jpg"
 
-// demoPhotos are the demo person's photos: the one printed on the card
-// and the one the selfie video is rendered from. They are the configured
-// ones, else DemoPortrait of the shared data ($KYC_SHARED_DIR) for both:
-// the set holds one photo per person, so the demo's face match is of one
-// photo with its printed copy (demo.Card prints it, the document video
-// photographs the card in perspective, the engine rectifies it), never of
-// two photos taken apart. The camera must see colour: a greyscale face is
-// never passed by the passive liveness alone.
+// demoPhotos are the demo person's photos: the one printed on the card and
+// the one the selfie video is rendered from (Config). One photo serves for
+// both: demo.Card prints it, the document video photographs the card in
+// perspective and the engine rectifies it, so the demo's face match is of
+// a photo with its printed copy. The camera must see colour: a greyscale
+// face is never passed by the passive liveness alone.
 func (a *App) demoPhotos() (card, selfie string) {
-	if a.cfg.DemoCardPhoto != "" && a.cfg.DemoSelfiePhoto != "" {
-		return a.cfg.DemoCardPhoto, a.cfg.DemoSelfiePhoto
+	card, selfie = a.cfg.DemoCardPhoto, a.cfg.DemoSelfiePhoto
+	if card == "" {
+		card = selfie
 	}
-	d := os.Getenv("KYC_SHARED_DIR")
-	if d == "" {
-		return "", ""
+	if selfie == "" {
+		selfie = card
 	}
-	p := filepath.Join(d, "data", "liveness", "interfaces_cc0", DemoPortrait)
-	return p, p
+	return card, selfie
 }
 
 // demoVideo is the demo camera for a capture (document or selfie).
@@ -61,7 +59,7 @@ func (a *App) ensureDemo(ctx context.Context) error {
 	}
 	cardPath, selfiePath := a.demoPhotos()
 	if cardPath == "" {
-		return errors.New("no demo photos: set KYC_SHARED_DIR")
+		return errors.New("no demo photo configured ($KYC_DEMO_PHOTO): choose a camera in the settings")
 	}
 	photo, err := imageio.ReadFile(cardPath, 0)
 	if err != nil {

@@ -36,9 +36,9 @@ func (a *App) Startup(ctx context.Context) {
 func (a *App) Start(ctx context.Context) {
 	a.ctx, a.cancel = context.WithCancel(ctx)
 	a.mu.Lock()
-	a.lastActivity = a.now()
+	a.ui.lastActivity = a.now()
 	if err := a.loadFiles(); err != nil {
-		a.lastError = err.Error()
+		a.ui.lastError = err.Error()
 	}
 	a.mu.Unlock()
 	a.goBackground(a.startUp)
@@ -54,8 +54,8 @@ func (a *App) Start(ctx context.Context) {
 				a.cfg.Logger.Warn("warming the engines", "err", werr)
 			}
 		}
-		a.engines, a.enginesErr = e, err
-		close(a.enginesReady)
+		a.engines.e, a.engines.err = e, err
+		close(a.engines.ready)
 		if err != nil {
 			a.cfg.Logger.Error("loading the engines", "err", err)
 		}
@@ -74,8 +74,8 @@ func (a *App) Shutdown(context.Context) {
 	a.endSessionLocked()
 	a.mu.Unlock()
 	a.wg.Wait()
-	if a.engines != nil {
-		a.engines.Close()
+	if e, ok, _ := a.engines.loaded(); ok && e != nil {
+		e.Close()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -118,7 +118,7 @@ func (a *App) loadFiles() error {
 	if err := readJSON(filepath.Join(a.cfg.Dir, "operators.json"), &ops); err != nil {
 		return err
 	}
-	a.settings, a.sessionCfg, a.accounts = s, c, ops
+	a.settings, a.sessionCfg, a.staff.accounts = s, c, ops
 	return nil
 }
 
@@ -203,9 +203,9 @@ func (a *App) openVault(ctx context.Context) (*vault.Vault, error) {
 	return v, nil
 }
 
-// syncStatus is what the home screen says about central, from the sync
+// SyncStatus is what the home screen says about central, from the sync
 // loop's last pass.
-type syncStatus struct {
+type SyncStatus struct {
 	Enrolled   bool   `json:"enrolled"`
 	CentralURL string `json:"central_url,omitempty"`
 	// Online is whether central answered during the last pass;
@@ -213,6 +213,9 @@ type syncStatus struct {
 	Online      bool      `json:"online"`
 	LastContact time.Time `json:"last_contact,omitzero"`
 	LastPass    time.Time `json:"last_pass,omitzero"`
+	// OfflineSince is when central stopped answering: the last contact,
+	// or the first pass when there never was one; zero while online.
+	OfflineSince time.Time `json:"offline_since,omitzero"`
 	// QueueDepth counts submissions not yet delivered, the oldest queued
 	// at OldestQueued; Rejected those central refused.
 	QueueDepth   int       `json:"queue_depth"`
@@ -220,6 +223,29 @@ type syncStatus struct {
 	Rejected     int       `json:"rejected"`
 	// LastError is the last pass's failure in words, "" when it had none.
 	LastError string `json:"last_error,omitempty"`
+}
+
+// SyncView is the sync panel: the last pass's status and what follows from
+// it at Now, the app's clock (the page counts ages from it).
+type SyncView struct {
+	SyncStatus
+	Now time.Time `json:"now"`
+	// MaxOfflineSeconds is how long the device policy lets the device go
+	// without central (0: no limit); OverPolicy says it has gone longer.
+	MaxOfflineSeconds int64 `json:"max_offline_seconds"`
+	OverPolicy        bool  `json:"over_policy"`
+}
+
+// syncView is st as the panel shows it now.
+func (a *App) syncView(st SyncStatus) SyncView {
+	sv := SyncView{SyncStatus: st, Now: a.now()}
+	if pol, err := a.devicePolicy(); err == nil {
+		sv.MaxOfflineSeconds = int64(time.Duration(pol.MaxOffline).Seconds())
+	}
+	if st.Enrolled && !st.Online && !st.OfflineSince.IsZero() && sv.MaxOfflineSeconds > 0 {
+		sv.OverPolicy = sv.Now.Sub(st.OfflineSince) > time.Duration(sv.MaxOfflineSeconds)*time.Second
+	}
+	return sv
 }
 
 // ErrNotEnrolled means an action needs the device enrolled with central
@@ -251,13 +277,15 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 			t.Stop()
 			return
 		case <-t.C:
+		case <-a.enrolled:
+			t.Stop()
 		}
 	}
 	up, err := agent.NewUploader(agent.Config{Identity: id, Enrollment: enr})
 	if err != nil {
 		a.mu.Lock()
-		a.syncState.Enrolled, a.syncState.CentralURL = true, enr.CentralURL
-		a.syncState.LastError = "Sync cannot start: " + err.Error()
+		a.link.status.Enrolled, a.link.status.CentralURL = true, enr.CentralURL
+		a.link.status.LastError = "Sync cannot start: " + err.Error()
 		a.mu.Unlock()
 		a.cfg.Logger.Error("starting sync", "err", err)
 		return
@@ -265,16 +293,16 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 	ag := agent.New(up, v, agent.Options{PollInterval: a.cfg.SyncEvery, ConfigDir: a.dev.ConfigDir(),
 		AppVersion: a.cfg.Version, Logger: a.cfg.Logger, OnPass: a.onPass})
 	a.mu.Lock()
-	a.syncState.Enrolled, a.syncState.CentralURL = true, enr.CentralURL
-	a.syncAgent = ag
+	a.link.status.Enrolled, a.link.status.CentralURL = true, enr.CentralURL
+	a.link.agent, a.link.uploader = ag, up
 	a.mu.Unlock()
 	if err := ag.Run(ctx); err != nil {
 		// Only a vault failure stops the loop.
 		a.cfg.Logger.Error("sync stopped", "err", err)
 		a.mu.Lock()
-		a.syncState.LastError = "Sync stopped: " + err.Error()
-		a.syncAgent = nil
-		if a.screen == ScreenHome {
+		a.link.status.LastError = "Sync stopped: " + err.Error()
+		a.link.agent = nil
+		if a.ui.screen == ScreenHome {
 			a.setScreenLocked(ScreenHome)
 		}
 		a.mu.Unlock()
@@ -286,17 +314,23 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 // loop's goroutine.
 func (a *App) onPass(p agent.Pass) {
 	a.mu.Lock()
-	old := a.syncState
+	old := a.link.status
 	st := old
 	st.Online, st.LastPass, st.QueueDepth, st.OldestQueued, st.Rejected, st.LastError =
 		p.Online, p.At, p.QueueDepth, p.OldestQueued, p.RejectedTotal, p.LastError
 	if !p.LastContact.IsZero() {
 		st.LastContact = p.LastContact
 	}
-	a.syncState = st
+	switch {
+	case p.Online:
+		st.OfflineSince = time.Time{}
+	case st.OfflineSince.IsZero():
+		st.OfflineSince = cmp.Or(st.LastContact, p.At)
+	}
+	a.link.status = st
 	changed := p.Synced+p.Rejected > 0 || st.Online != old.Online || st.QueueDepth != old.QueueDepth ||
 		st.Rejected != old.Rejected || st.LastError != old.LastError
-	if changed && a.screen == ScreenHome {
+	if changed && a.ui.screen == ScreenHome {
 		a.setScreenLocked(ScreenHome) // redraw the queue and the status
 	}
 	a.mu.Unlock()
@@ -316,7 +350,7 @@ func (a *App) onPass(p agent.Pass) {
 func (a *App) SyncNow() error {
 	a.mu.Lock()
 	a.touchLocked()
-	ag := a.syncAgent
+	ag := a.link.agent
 	a.mu.Unlock()
 	if ag == nil {
 		return ErrNotEnrolled
@@ -332,7 +366,7 @@ func (a *App) SyncNow() error {
 func (a *App) Requeue(id string) (QueueView, error) {
 	a.mu.Lock()
 	a.touchLocked()
-	ag, v, op := a.syncAgent, a.vault, a.operator
+	ag, v, op := a.link.agent, a.vault, a.staff.operator
 	a.mu.Unlock()
 	var ids []string
 	if id != "" {
@@ -351,12 +385,12 @@ func (a *App) Requeue(id string) (QueueView, error) {
 	}
 	a.mu.Lock()
 	if err != nil {
-		a.lastError = "The submission could not be re-queued: " + err.Error()
+		a.ui.lastError = "The submission could not be re-queued: " + err.Error()
 		a.cfg.Logger.Warn("re-queue", "id", id, "err", err)
 	} else {
 		a.cfg.Logger.Info("re-queued by the operator", "id", cmp.Or(id, "all rejected"))
 	}
-	if a.screen == ScreenHome {
+	if a.ui.screen == ScreenHome {
 		a.setScreenLocked(ScreenHome)
 	}
 	a.mu.Unlock()
@@ -375,21 +409,35 @@ func (a *App) watchIdle(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		a.mu.Lock()
-		idle := a.now().Sub(a.lastActivity) > time.Duration(a.settings.IdleSeconds)*time.Second
-		expired := a.sess != nil && a.now().Sub(a.sess.started) > a.sessionCfg.ttl()
-		switch {
-		case a.sess != nil && (idle || expired):
-			a.cfg.Logger.Info("session cleared", "idle", idle, "expired", expired)
-			a.endSessionLocked()
-			a.lastActivity = a.now()
-			a.lastError = "The session was cleared after a period without activity."
+		a.checkIdle()
+	}
+}
+
+// checkIdle is one look of watchIdle at the clock.
+func (a *App) checkIdle() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	idle := a.now().Sub(a.ui.lastActivity) > time.Duration(a.settings.IdleSeconds)*time.Second
+	expired := a.sess != nil && a.now().Sub(a.sess.started) > a.sessionCfg.ttl()
+	switch {
+	case (a.sess != nil || a.handoff != nil) && (idle || expired):
+		a.cfg.Logger.Info("session cleared", "idle", idle, "expired", expired)
+		a.endSessionLocked()
+		a.endHandoffLocked()
+		a.ui.lastActivity = a.now()
+		// A kiosk shows its welcome, which says nothing of the customer
+		// who left; a laptop returns home and says why.
+		if a.settings.Kiosk {
+			a.setScreenLocked(ScreenIdle)
+		} else {
+			a.ui.lastError = "The session was cleared after a period without activity."
 			a.setScreenLocked(ScreenHome)
-		case idle && a.operator != "" && a.screen != ScreenProcessing:
-			a.cfg.Logger.Info("operator signed out for inactivity")
-			a.operator = ""
+		}
+	case idle && a.staff.operator != "" && a.ui.screen != ScreenProcessing:
+		a.cfg.Logger.Info("operator signed out for inactivity")
+		a.staff.operator, a.staff.role = "", ""
+		if a.ui.screen != ScreenIdle {
 			a.setScreenLocked(ScreenSignIn)
 		}
-		a.mu.Unlock()
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -18,9 +20,22 @@ var ErrBadCredentials = errors.New("unknown operator or wrong passphrase")
 // minPassphrase is the shortest passphrase an operator account accepts.
 const minPassphrase = 8
 
+// Role is what an operator account may do on this device.
+type Role string
+
+// The roles. A supervisor opens every operator's submissions, enrols the
+// device and adds accounts; an operator opens their own.
+const (
+	RoleOperator   Role = "operator"
+	RoleSupervisor Role = "supervisor"
+)
+
 // operatorHash is one local account: an Argon2id hash of the passphrase.
 type operatorHash struct {
-	Name    string `json:"name"`
+	Name string `json:"name"`
+	// Role is empty for accounts made before roles: the first one, made
+	// at first run by whoever set the device up, is the supervisor.
+	Role    Role   `json:"role,omitempty"`
 	Salt    []byte `json:"salt"`
 	Hash    []byte `json:"hash"`
 	Time    uint32 `json:"time"`
@@ -50,19 +65,26 @@ func hashPassphrase(name, pass string) (operatorHash, error) {
 		Hash: argon2.IDKey([]byte(pass), salt, argonTime, argonMemory, argonThreads, 32)}, nil
 }
 
-// check verifies name and pass against the accounts.
-func (o operators) check(name, pass string) error {
-	for _, a := range o.Accounts {
+// check verifies name and pass against the accounts and returns the
+// account's role.
+func (o operators) check(name, pass string) (Role, error) {
+	for i, a := range o.Accounts {
 		if a.Name != name {
 			continue
 		}
 		h := argon2.IDKey([]byte(pass), a.Salt, a.Time, a.Memory, a.Threads, uint32(len(a.Hash)))
-		if subtle.ConstantTimeCompare(h, a.Hash) == 1 {
-			return nil
+		if subtle.ConstantTimeCompare(h, a.Hash) != 1 {
+			return "", ErrBadCredentials
 		}
-		return ErrBadCredentials
+		switch {
+		case a.Role != "":
+			return a.Role, nil
+		case i == 0:
+			return RoleSupervisor, nil
+		}
+		return RoleOperator, nil
 	}
-	return ErrBadCredentials
+	return "", ErrBadCredentials
 }
 
 // validateAccount checks a new account's name and passphrase.
@@ -75,5 +97,61 @@ func validateAccount(name, pass string) error {
 	case utf8.RuneCountInString(pass) < minPassphrase:
 		return fmt.Errorf("passphrase: at least %d characters", minPassphrase)
 	}
+	return nil
+}
+
+// NewOperator is the settings screen's form for another operator account,
+// which a supervisor allows with their passphrase.
+type NewOperator struct {
+	Supervisor string `json:"supervisor"`
+	Passphrase string `json:"passphrase"`
+	Name       string `json:"name"`
+	// NewPassphrase is the new account's passphrase.
+	NewPassphrase string `json:"new_passphrase"`
+	Role          Role   `json:"role"`
+}
+
+// AddOperator adds an operator account to this device, as a supervisor
+// allows: the accounts are local, so operators sign in offline.
+func (a *App) AddOperator(req NewOperator) (View, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.touchLocked()
+	err := a.addOperatorLocked(req)
+	if err != nil {
+		a.ui.lastError = "The account was not added: " + err.Error()
+		a.ui.rev++
+		return a.viewLocked(), err
+	}
+	a.audit("operator.add", req.Name)
+	a.setScreenLocked(a.ui.screen)
+	return a.viewLocked(), nil
+}
+
+func (a *App) addOperatorLocked(req NewOperator) error {
+	if role, err := a.staff.accounts.check(req.Supervisor, req.Passphrase); err != nil || role != RoleSupervisor {
+		return errors.New("a supervisor's name and passphrase are needed to add an account")
+	}
+	if req.Role != RoleOperator && req.Role != RoleSupervisor {
+		return fmt.Errorf("role %q: want operator or supervisor", req.Role)
+	}
+	if err := validateAccount(req.Name, req.NewPassphrase); err != nil {
+		return err
+	}
+	for _, acc := range a.staff.accounts.Accounts {
+		if acc.Name == req.Name {
+			return fmt.Errorf("an account named %q exists", req.Name)
+		}
+	}
+	h, err := hashPassphrase(req.Name, req.NewPassphrase)
+	if err != nil {
+		return err
+	}
+	h.Role = req.Role
+	ops := operators{Accounts: append(slices.Clone(a.staff.accounts.Accounts), h)}
+	if err := writeJSON(filepath.Join(a.cfg.Dir, "operators.json"), ops); err != nil {
+		return err
+	}
+	a.staff.accounts = ops
 	return nil
 }

@@ -44,20 +44,24 @@ func BenchmarkProcess(b *testing.B) {
 	ctx := context.Background()
 	a.Start(ctx)
 	defer a.Shutdown(ctx)
-	<-a.enginesReady
-	if a.enginesErr != nil {
-		b.Fatal(a.enginesErr)
+	eng, err := a.engines.wait(ctx)
+	if err != nil {
+		b.Fatal(err)
 	}
 	// Start-up (device check, vault, demo videos) must be over, or it
 	// would be timed too.
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.After(2 * time.Minute); ; {
 		a.mu.Lock()
-		done := a.screen != ScreenStarting
+		done := a.ui.screen != ScreenStarting
 		a.mu.Unlock()
 		if done {
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			b.Fatal("the app did not finish starting")
 		}
 	}
@@ -77,7 +81,7 @@ func BenchmarkProcess(b *testing.B) {
 				// poses, which takes longer than the reading.
 				b.StopTimer()
 				f, bk := c.pixels()
-				c.prepared = (&verify.Engine{Document: a.engines.Document, Face: a.engines.Face}).Prepare(ctx, f, bk)
+				c.prepared = (&verify.Engine{Document: eng.Document, Face: eng.Face}).Prepare(ctx, f, bk)
 				c.prepared.Wait()
 				b.StartTimer()
 			}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,28 +72,74 @@ func TestOperators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h2, err := hashPassphrase("agent02", "another horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2.Role = RoleOperator
 	path := filepath.Join(t.TempDir(), "operators.json")
-	if err := writeJSON(path, operators{Accounts: []operatorHash{h}}); err != nil {
+	if err := writeJSON(path, operators{Accounts: []operatorHash{h, h2}}); err != nil {
 		t.Fatal(err)
 	}
 	var ops operators
 	if err := readJSON(path, &ops); err != nil {
 		t.Fatal(err)
 	}
+	// agent01 has no role, as accounts made before roles: the first
+	// account is the supervisor.
 	for _, tc := range []struct {
 		name, pass string
+		role       Role
 		want       error
 	}{
-		{"agent01", "correct horse battery", nil},
-		{"agent01", "wrong horse battery", ErrBadCredentials},
-		{"agent02", "correct horse battery", ErrBadCredentials},
-		{"", "", ErrBadCredentials},
+		{"agent01", "correct horse battery", RoleSupervisor, nil},
+		{"agent02", "another horse battery", RoleOperator, nil},
+		{"agent01", "wrong horse battery", "", ErrBadCredentials},
+		{"agent02", "correct horse battery", "", ErrBadCredentials},
+		{"agent03", "correct horse battery", "", ErrBadCredentials},
+		{"", "", "", ErrBadCredentials},
 	} {
-		if err := ops.check(tc.name, tc.pass); !errors.Is(err, tc.want) {
-			t.Errorf("check(%q) = %v, want %v", tc.name, err, tc.want)
+		if role, err := ops.check(tc.name, tc.pass); !errors.Is(err, tc.want) || role != tc.role {
+			t.Errorf("check(%q) = %q, %v, want %q, %v", tc.name, role, err, tc.role, tc.want)
 		}
 	}
 	if validateAccount("agent01", "short") == nil || validateAccount(" padded", "long enough pass") == nil || validateAccount("agent01", "long enough pass") != nil {
 		t.Error("validateAccount accepts a short passphrase or a padded name, or refuses a good account")
+	}
+}
+
+// TestAddOperator: a supervisor adds an operator, who then signs in with
+// that role; an operator cannot add accounts, nor can a name be taken
+// twice.
+func TestAddOperator(t *testing.T) {
+	a := New(Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	a.ui.screen = ScreenSignIn
+	if _, err := a.SignIn("chief", "supervisor passphrase"); err != nil { // first run: the supervisor
+		t.Fatal(err)
+	}
+	req := NewOperator{Supervisor: "chief", Passphrase: "supervisor passphrase", Name: "agent02", NewPassphrase: "another horse battery", Role: RoleOperator}
+	if _, err := a.AddOperator(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddOperator(req); err == nil {
+		t.Error("the same name was added twice")
+	}
+	byOperator := req
+	byOperator.Supervisor, byOperator.Passphrase, byOperator.Name = "agent02", "another horse battery", "agent03"
+	if _, err := a.AddOperator(byOperator); err == nil {
+		t.Error("an operator added an account")
+	}
+	// The accounts are kept: a fresh app reads them.
+	b := New(Config{Dir: a.cfg.Dir, Logger: slog.New(slog.DiscardHandler)})
+	if err := b.loadFiles(); err != nil {
+		t.Fatal(err)
+	}
+	b.ui.screen = ScreenSignIn
+	v, err := b.SignIn("agent02", "another horse battery")
+	if err != nil || v.Role != RoleOperator {
+		t.Errorf("the new operator signs in as %q: %v", v.Role, err)
+	}
+	if n := len(b.staff.accounts.Accounts); n != 2 {
+		t.Errorf("%d accounts, want 2", n)
 	}
 }

@@ -47,7 +47,7 @@ func rejectedVault(t *testing.T) *vault.Vault {
 func TestRequeueRefused(t *testing.T) {
 	v := rejectedVault(t)
 	a := New(Config{Logger: slog.New(slog.DiscardHandler)})
-	a.ctx, a.vault, a.screen = context.Background(), v, ScreenHome
+	a.ctx, a.vault, a.ui.screen = context.Background(), v, ScreenHome
 
 	if _, err := a.Requeue("ses-1-1"); err == nil {
 		t.Fatal("re-queued with nobody signed in")
@@ -55,7 +55,7 @@ func TestRequeueRefused(t *testing.T) {
 	if e, _ := v.OutboxStatus(context.Background(), "ses-1-1"); e.State != vault.StateRejected {
 		t.Fatalf("state after a refused re-queue: %s", e.State)
 	}
-	a.operator = "agent01"
+	a.staff.operator = "agent01"
 	q, err := a.Requeue("ses-1-1")
 	if err != nil {
 		t.Fatal(err)
@@ -86,25 +86,25 @@ func TestRequeueRefused(t *testing.T) {
 // screen's status, and a pass that changed something redraws it.
 func TestPassShownOnHome(t *testing.T) {
 	a := New(Config{Logger: slog.New(slog.DiscardHandler)})
-	a.screen = ScreenHome
-	a.syncState.Enrolled = true
+	a.ui.screen = ScreenHome
+	a.link.status.Enrolled = true
 	contact := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
-	rev := a.rev
+	rev := a.ui.rev
 	a.onPass(agent.Pass{At: contact, Online: true, LastContact: contact, QueueDepth: 2, RejectedTotal: 1,
 		OldestQueued: contact.Add(-time.Hour), Summary: agent.Summary{Synced: 1}})
-	st := a.syncState
-	if !st.Online || !st.LastContact.Equal(contact) || st.QueueDepth != 2 || st.Rejected != 1 || st.LastError != "" || a.rev == rev {
-		t.Fatalf("after an online pass: %+v (rev %d -> %d)", st, rev, a.rev)
+	st := a.link.status
+	if !st.Online || !st.LastContact.Equal(contact) || st.QueueDepth != 2 || st.Rejected != 1 || st.LastError != "" || a.ui.rev == rev {
+		t.Fatalf("after an online pass: %+v (rev %d -> %d)", st, rev, a.ui.rev)
 	}
-	rev = a.rev
+	rev = a.ui.rev
 	a.onPass(agent.Pass{At: contact.Add(time.Minute), LastError: "central cannot be reached: connection refused", QueueDepth: 2, RejectedTotal: 1})
-	st = a.syncState
-	if st.Online || !st.LastContact.Equal(contact) || st.LastError == "" || a.rev == rev {
+	st = a.link.status
+	if st.Online || !st.LastContact.Equal(contact) || st.LastError == "" || a.ui.rev == rev {
 		t.Fatalf("after an offline pass: %+v, want the last contact kept and the error shown", st)
 	}
-	rev = a.rev
+	rev = a.ui.rev
 	a.onPass(agent.Pass{At: contact.Add(2 * time.Minute), LastError: "central cannot be reached: connection refused", QueueDepth: 2, RejectedTotal: 1})
-	if a.rev != rev {
+	if a.ui.rev != rev {
 		t.Error("a pass that changed nothing redrew the screen")
 	}
 }

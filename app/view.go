@@ -29,6 +29,8 @@ const (
 	ScreenCaptureSelfie   Screen = "capture_selfie"   // live selfie capture
 	ScreenProcessing      Screen = "processing"       // the engine runs
 	ScreenResult          Screen = "result"           // decision and next action
+	ScreenHandoff         Screen = "handoff"          // Smart QR: the customer continues on their phone
+	ScreenIdle            Screen = "idle"             // a kiosk's welcome after a session was cleared: nothing of it left
 )
 
 // View is the whole state of the screens: the page renders it and nothing
@@ -39,6 +41,7 @@ type View struct {
 	Lang      string        `json:"lang"`
 	Kiosk     bool          `json:"kiosk"`
 	Operator  string        `json:"operator,omitempty"`
+	Role      Role          `json:"role,omitempty"`
 	FirstRun  bool          `json:"first_run"` // no operator account yet: sign-in creates one
 	Error     string        `json:"error,omitempty"`
 	Device    *DeviceStatus `json:"device,omitempty"`
@@ -47,6 +50,7 @@ type View struct {
 	Session   *SessionView  `json:"session,omitempty"`
 	Progress  []Stage       `json:"progress,omitempty"`
 	Result    *ResultView   `json:"result,omitempty"`
+	Handoff   *HandoffView  `json:"handoff,omitempty"`
 	IdleLimit int           `json:"idle_seconds"`
 }
 
@@ -104,7 +108,13 @@ type ResultView struct {
 	NextAction   risk.NextAction `json:"next_action"`
 	RetryStep    risk.RetryStep  `json:"retry_step,omitempty"`
 	Message      string          `json:"message"` // the customer view
-	Operator     OperatorResult  `json:"operator"`
+	// RetryAdvice, for a RETRY, tells the customer what to do
+	// differently at the capture taken again; it follows from the step
+	// alone, never from what failed.
+	RetryAdvice string         `json:"retry_advice,omitempty"`
+	Operator    OperatorResult `json:"operator"`
+	// sealed travels with the result from processing to the session.
+	sealed *sealedAttempt
 }
 
 // OperatorResult is what the operator sees: decision, score and reason
@@ -133,8 +143,8 @@ func (a *App) State() View {
 }
 
 func (a *App) viewLocked() View {
-	v := View{Rev: a.rev, Screen: a.screen, Lang: a.settings.Lang, Kiosk: a.settings.Kiosk, Operator: a.operator,
-		FirstRun: len(a.accounts.Accounts) == 0, Error: a.lastError, Device: a.device, VaultErr: a.vaultErr,
+	v := View{Rev: a.ui.rev, Screen: a.ui.screen, Lang: a.settings.Lang, Kiosk: a.settings.Kiosk, Operator: a.staff.operator, Role: a.staff.role,
+		FirstRun: len(a.staff.accounts.Accounts) == 0, Error: a.ui.lastError, Device: a.device, VaultErr: a.vaultErr,
 		Config: a.sessionCfg, IdleLimit: a.settings.IdleSeconds}
 	if s := a.sess; s != nil {
 		sv := &SessionView{ID: s.id, DocType: s.docType, Country: s.country, Attempt: s.attempt,
@@ -148,6 +158,10 @@ func (a *App) viewLocked() View {
 		v.Session = sv
 		v.Progress = slices.Clone(s.progress)
 		v.Result = s.result
+	}
+	if h := a.handoff; h != nil {
+		hv := h.view
+		v.Handoff = &hv
 	}
 	return v
 }
@@ -167,24 +181,40 @@ func (a *App) challengeViewLocked(ch *challenge) *ChallengeView {
 
 // setScreenLocked shows screen and tells every window.
 func (a *App) setScreenLocked(s Screen) {
-	a.screen = s
-	a.rev++
+	a.ui.screen = s
+	a.ui.rev++
 	if a.emit != nil {
-		a.emit("view", a.rev)
+		a.emit("view", a.ui.rev)
 	}
 }
 
 // touchLocked records operator activity and clears the last message.
 func (a *App) touchLocked() {
-	a.lastActivity = a.now()
-	a.lastError = ""
+	a.ui.lastActivity = a.now()
+	a.ui.lastError = ""
+}
+
+// Wake leaves a kiosk's idle screen for home (or sign-in, once the
+// operator was signed out).
+func (a *App) Wake() View {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.touchLocked()
+	if a.ui.screen == ScreenIdle {
+		if a.staff.operator != "" {
+			a.setScreenLocked(ScreenHome)
+		} else {
+			a.setScreenLocked(ScreenSignIn)
+		}
+	}
+	return a.viewLocked()
 }
 
 // Activity is called by the page on the operator's or customer's input: it
 // holds off the idle timeout.
 func (a *App) Activity() {
 	a.mu.Lock()
-	a.lastActivity = a.now()
+	a.ui.lastActivity = a.now()
 	a.mu.Unlock()
 }
 
@@ -195,31 +225,35 @@ func (a *App) SignIn(name, passphrase string) (View, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.touchLocked()
-	if a.screen != ScreenSignIn {
-		return a.viewLocked(), fmt.Errorf("signing in: not on the sign-in screen (%s)", a.screen)
+	if a.ui.screen != ScreenSignIn {
+		return a.viewLocked(), fmt.Errorf("signing in: not on the sign-in screen (%s)", a.ui.screen)
 	}
-	if len(a.accounts.Accounts) == 0 {
+	if len(a.staff.accounts.Accounts) == 0 {
 		if err := validateAccount(name, passphrase); err != nil {
-			a.lastError = err.Error()
+			a.ui.lastError = err.Error()
 			return a.viewLocked(), err
 		}
 		h, err := hashPassphrase(name, passphrase)
 		if err != nil {
 			return a.viewLocked(), err
 		}
+		h.Role = RoleSupervisor // whoever sets the device up
 		ops := operators{Accounts: []operatorHash{h}}
 		if err := writeJSON(filepath.Join(a.cfg.Dir, "operators.json"), ops); err != nil {
-			a.lastError = err.Error()
+			a.ui.lastError = err.Error()
 			return a.viewLocked(), err
 		}
-		a.accounts = ops
-	} else if err := a.accounts.check(name, passphrase); err != nil {
-		a.lastError = err.Error()
+		a.staff.accounts = ops
+		a.staff.role = RoleSupervisor
+	} else if role, err := a.staff.accounts.check(name, passphrase); err != nil {
+		a.ui.lastError = err.Error()
 		a.cfg.Logger.Warn("sign-in refused")
-		a.rev++
+		a.ui.rev++
 		return a.viewLocked(), err
+	} else {
+		a.staff.role = role
 	}
-	a.operator = name
+	a.staff.operator = name
 	a.audit("operator.sign_in", name)
 	a.setScreenLocked(ScreenHome)
 	return a.viewLocked(), nil
@@ -231,11 +265,12 @@ func (a *App) SignOut() View {
 	defer a.mu.Unlock()
 	a.touchLocked()
 	a.endSessionLocked()
-	if a.operator != "" {
-		a.audit("operator.sign_out", a.operator)
+	a.endHandoffLocked()
+	if a.staff.operator != "" {
+		a.audit("operator.sign_out", a.staff.operator)
 	}
-	a.operator = ""
-	if a.screen != ScreenBlocked && a.screen != ScreenStarting {
+	a.staff.operator, a.staff.role = "", ""
+	if a.ui.screen != ScreenBlocked && a.ui.screen != ScreenStarting {
 		a.setScreenLocked(ScreenSignIn)
 	}
 	return a.viewLocked()
@@ -252,13 +287,22 @@ func (a *App) audit(action, subject string) {
 	}
 }
 
-// QueueItem is one submission in the home screen's queue.
+// QueueItem is one submission in the home screen's queue. It names nobody:
+// the person's name is masked, and opening the item (Details) is the
+// operator's explicit act.
 type QueueItem struct {
-	ID        string      `json:"id"`
-	CreatedAt time.Time   `json:"created_at"`
-	State     vault.State `json:"state"`
-	Attempts  int         `json:"attempts"`
-	Reason    string      `json:"reason,omitempty"`
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	Name      string    `json:"name"` // masked: "S*** R*****"
+	DocType   string    `json:"doc_type"`
+	Decision  string    `json:"decision"`
+	Operator  string    `json:"operator"`
+	// Mine says the signed-in operator ran it (or is a supervisor): they
+	// may open it.
+	Mine     bool        `json:"mine"`
+	State    vault.State `json:"state"`
+	Attempts int         `json:"attempts"`
+	Reason   string      `json:"reason,omitempty"`
 	// Review is central's review of the delivered submission as the last
 	// sync brought it (state; once decided the outcome and reason).
 	Review *vault.Review `json:"review,omitempty"`
@@ -267,7 +311,7 @@ type QueueItem struct {
 // QueueView is the home screen's queue and what it knows of central.
 type QueueView struct {
 	Items  []QueueItem `json:"items"`
-	Sync   syncStatus  `json:"sync"`
+	Sync   SyncView    `json:"sync"`
 	Config ConfigInUse `json:"config"`
 	Error  string      `json:"error,omitempty"`
 }
@@ -305,9 +349,9 @@ const maxQueueItems = 50
 // Queue lists the vault's submissions, newest first, with their sync state.
 func (a *App) Queue() QueueView {
 	a.mu.Lock()
-	v, st := a.vault, a.syncState
+	v, st, op, role := a.vault, a.link.status, a.staff.operator, a.staff.role
 	a.mu.Unlock()
-	q := QueueView{Items: []QueueItem{}, Sync: st, Config: a.configInUse()}
+	q := QueueView{Items: []QueueItem{}, Sync: a.syncView(st), Config: a.configInUse()}
 	if v == nil {
 		q.Error = "the vault is not open"
 		return q
@@ -320,7 +364,13 @@ func (a *App) Queue() QueueView {
 	}
 	slices.Reverse(subs)
 	for _, s := range subs[:min(len(subs), maxQueueItems)] {
-		it := QueueItem{ID: s.ID, CreatedAt: s.CreatedAt}
+		sum, err := a.summary(ctx, v, s.ID)
+		if err != nil {
+			q.Error = err.Error()
+			return q
+		}
+		it := QueueItem{ID: s.ID, CreatedAt: s.CreatedAt, Name: sum.Name, DocType: sum.DocType, Decision: string(sum.Decision),
+			Operator: sum.Operator, Mine: op != "" && (sum.Operator == op || role == RoleSupervisor)}
 		e, err := v.OutboxStatus(ctx, s.ID)
 		if errors.Is(err, vault.ErrNotFound) {
 			it.State = "not queued"
@@ -366,8 +416,8 @@ func (a *App) OpenSettings() View {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.touchLocked()
-	if a.sess == nil && (a.screen == ScreenHome || a.screen == ScreenSignIn) {
-		a.back = a.screen
+	if a.sess == nil && (a.ui.screen == ScreenHome || a.ui.screen == ScreenSignIn) {
+		a.ui.back = a.ui.screen
 		a.setScreenLocked(ScreenSettings)
 	}
 	return a.viewLocked()
@@ -378,8 +428,9 @@ func (a *App) CloseSettings() View {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.touchLocked()
-	if a.screen == ScreenSettings {
-		a.setScreenLocked(a.back)
+	a.stopCameraLocked()
+	if a.ui.screen == ScreenSettings {
+		a.setScreenLocked(a.ui.back)
 	}
 	return a.viewLocked()
 }
@@ -391,16 +442,16 @@ func (a *App) SaveSettings(s Settings) (View, error) {
 	defer a.mu.Unlock()
 	a.touchLocked()
 	if err := s.Validate(); err != nil {
-		a.lastError = err.Error()
-		a.rev++
+		a.ui.lastError = err.Error()
+		a.ui.rev++
 		return a.viewLocked(), err
 	}
 	if err := writeJSON(filepath.Join(a.cfg.Dir, "settings.json"), s); err != nil {
-		a.lastError = err.Error()
+		a.ui.lastError = err.Error()
 		return a.viewLocked(), err
 	}
 	a.settings = s
-	a.setScreenLocked(a.screen)
+	a.setScreenLocked(a.ui.screen)
 	return a.viewLocked(), nil
 }
 

@@ -134,8 +134,24 @@ try {
       submission_id: await page.textContent("#submission"),
       operator_hidden: !(await page.isVisible("#decision")),
     };
+    // The customer's view, before the operator opens theirs: what it says.
+    r.customer_text = await page.textContent(".customer-view");
+    r.retry_advice = (await page.textContent("#retry-advice").catch(() => "")) ?? "";
     await shot(`${tag}-result-customer`);
     await page.click("#operator-view summary");
+    await page.waitForSelector("#operator-details #identity", { timeout: 30000 });
+    await page.waitForFunction(() => ["img-document", "img-selfie"].every((id) => {
+      const im = document.getElementById(id);
+      return im instanceof HTMLImageElement && im.complete && im.naturalWidth > 0;
+    }), null, { timeout: 10000 }).catch(() => undefined);
+    r.identity = await page.$$eval("#operator-details #identity tr", (rows) =>
+      Object.fromEntries(rows.map((tr) => [tr.dataset.key, { value: tr.querySelector(".value")?.textContent ?? "", source: tr.querySelector(".muted")?.textContent ?? "" }])));
+    r.images = await page.$$eval("#operator-details #pictures img", (imgs) =>
+      Object.fromEntries(imgs.map((im) => [im.id, im.naturalWidth])));
+    r.checks = await page.$$eval("#operator-details #checks li", (lis) => Object.fromEntries(lis.map((li) => [li.dataset.key, li.dataset.outcome])));
+    r.gauges = await page.$$eval("#operator-details .gauge", (gs) => Object.fromEntries(gs.map((g) => [g.id, g.dataset.pass])));
+    r.operator_say = (await page.textContent("#op-say")) ?? "";
+    await page.locator("#operator-view").scrollIntoViewIfNeeded();
     await shot(`${tag}-result-operator`);
     result.scenarios.push(r);
     await page.click("#finish");
@@ -144,6 +160,21 @@ try {
   }
   await shot("99-home-queue");
   result.queue = await page.$$eval("#queue-table tr[data-state]", (rows) => rows.map((r) => r.dataset.state));
+  result.names = await page.$$eval("#queue-table tr[data-state] td.name", (tds) => tds.map((td) => td.textContent));
+  // The operator opens their first verification from the queue: its
+  // details come from the vault.
+  const first = result.scenarios[0]?.submission_id;
+  if (first) {
+    await page.click(`#open-${first}`);
+    await page.waitForSelector(`#opened-details[data-id="${first}"] #identity`, { timeout: 30000 });
+    result.opened = {
+      id: first,
+      identity: await page.$$eval("#opened-details #identity tr", (rows) => rows.map((tr) => tr.dataset.key)),
+      images: await page.$$eval("#opened-details #pictures img", (imgs) => imgs.map((im) => im.id)),
+    };
+    await page.locator("#opened-details").scrollIntoViewIfNeeded();
+    await shot("99-queue-details");
+  }
 } catch (err) {
   result.error = String(err);
   await page.screenshot({ path: join(shots, "page-failure.png") }).catch(() => undefined);

@@ -39,7 +39,7 @@ try {
     if ((result.queue.length > 0 && result.queue.every((s) => s === want)) || Date.now() > deadline) break;
     await page.waitForTimeout(1000);
   }
-  result.sync = (await page.textContent("#sync").catch(() => "")) ?? "";
+  result.sync = (await page.textContent("#sync-panel").catch(() => "")) ?? "";
   result.config = (await page.textContent("#config-in-use").catch(() => "")) ?? "";
   await page.screenshot({ path: join(shots, `page-100-home-${want}.png`) });
 } catch (err) {

@@ -7,12 +7,13 @@ export interface DeviceFinding { name: string; status: "pass" | "warn" | "fail";
 export interface DeviceStatus { profile: string; verdict: "ok" | "warn" | "block"; findings: DeviceFinding[]; error?: string }
 
 export interface HomeInfo {
-  version: string; onnxruntime: string; opencv: string; gocv: string; runtime_error?: string;
+  version: string; commit?: string; go: string; onnxruntime: string; onnxruntime_library: string; opencv: string; gocv: string;
+  runtime_error?: string;
   cameras: Camera[]; camera_error?: string; models: ModelStatus[]; models_ok: boolean; device: DeviceStatus;
 }
 
 export type Screen = "starting" | "blocked" | "sign_in" | "home" | "settings" | "document_select" |
-  "capture_document" | "capture_selfie" | "processing" | "result";
+  "capture_document" | "capture_selfie" | "processing" | "result" | "handoff" | "idle";
 
 export interface SessionConfig {
   accepted_documents: string[]; accepted_countries: string[]; liveness_type: string; challenges?: string[];
@@ -34,13 +35,31 @@ export interface OperatorResult {
   liveness_path?: string; challenges?: string[]; timings_ms: Record<string, number>; capture_to_result_ms: number;
 }
 export interface ResultView {
-  submission_id: string; next_action: "RETRY" | "STATUS" | "EXIT" | "CHALLENGE"; retry_step?: string; message: string; operator: OperatorResult;
+  submission_id: string; next_action: "RETRY" | "STATUS" | "EXIT" | "CHALLENGE"; retry_step?: string; message: string;
+  retry_advice?: string; operator: OperatorResult;
+}
+// The Smart QR hand-off: the customer continues on their phone.
+export interface HandoffView {
+  id: string; url: string; code_url: string; short_code: string; qr: string; link_expires_at: string; stage: string;
+  final: boolean; message?: string; status?: string; next_action?: string; decision?: string; error_code?: string;
+  submission_id?: string; error?: string;
 }
 
 export interface View {
-  rev: number; screen: Screen; lang: "en" | "id"; kiosk: boolean; operator?: string; first_run: boolean; error?: string;
-  device?: DeviceStatus; vault_error?: string; config: SessionConfig; session?: SessionView; progress?: Stage[];
-  result?: ResultView; idle_seconds: number;
+  rev: number; screen: Screen; lang: "en" | "id"; kiosk: boolean; operator?: string; role?: "operator" | "supervisor";
+  first_run: boolean; error?: string; device?: DeviceStatus; vault_error?: string; config: SessionConfig; session?: SessionView;
+  progress?: Stage[]; result?: ResultView; handoff?: HandoffView; idle_seconds: number;
+}
+
+// A verification as the operator opens it (Details): personal, never in the View.
+export interface IdentityField { key: string; label: string; value: string; source: string }
+export interface DetailImages { document?: string; portrait?: string; selfie?: string; dropped?: boolean }
+export interface Gauge { value?: number; threshold: number; pass: boolean }
+export interface Check { key: string; name: string; outcome: "pass" | "warn" | "fail" | "not_run"; text: string }
+export interface SubmissionDetails {
+  id: string; created_at: string; operator: string; doc_type: string; country: string; decision: string; score: number;
+  next_action: string; identity: IdentityField[]; images: DetailImages; match: Gauge; liveness: Gauge; checks: Check[];
+  do: string; say: string; retry?: string; reasons: string[];
 }
 
 export interface Point { x: number; y: number }
@@ -51,13 +70,21 @@ export interface Overlay {
 export interface FrameView { seq: number; jpeg: string; width: number; height: number; overlay?: Overlay; message: string; fps: number; live: boolean }
 
 export interface Review { state: string; outcome?: string; reason?: string; decided_at?: string }
-export interface QueueItem { id: string; created_at: string; state: string; attempts: number; reason?: string; review?: Review }
-export interface SyncStatus {
-  enrolled: boolean; central_url?: string; online: boolean; last_contact?: string; last_pass?: string;
-  queue_depth: number; rejected: number; oldest_queued?: string; last_error?: string;
+export interface QueueItem {
+  id: string; created_at: string; name: string; doc_type: string; decision: string; operator: string; mine: boolean;
+  state: string; attempts: number; reason?: string; review?: Review;
 }
+export interface SyncStatus {
+  enrolled: boolean; central_url?: string; online: boolean; last_contact?: string; last_pass?: string; offline_since?: string;
+  queue_depth: number; oldest_queued?: string; rejected: number; last_error?: string;
+}
+export interface SyncView extends SyncStatus { now: string; max_offline_seconds: number; over_policy: boolean }
 export interface ConfigInUse { watchlists: string[]; risk?: string; problems?: string[] }
-export interface QueueView { items: QueueItem[]; sync: SyncStatus; config: ConfigInUse; error?: string }
+export interface QueueView { items: QueueItem[]; sync: SyncView; config: ConfigInUse; error?: string }
+
+export interface EnrolRequest { central_url: string; token: string; ca: string; supervisor: string; passphrase: string; again: boolean }
+export interface NewOperator { supervisor: string; passphrase: string; name: string; new_passphrase: string; role: "operator" | "supervisor" }
+export interface EnrolmentView { enrolled: boolean; device_id?: string; central_url?: string; enrolled_at?: string }
 
 export interface Settings { document_camera: string; selfie_camera: string; lang: "en" | "id"; kiosk: boolean; idle_seconds: number }
 export interface SettingsView { settings: Settings; cameras: { source: string; label: string }[] }
@@ -82,6 +109,16 @@ export interface AppBinding {
   ResultShown(): Promise<number>;
   Retry(): Promise<View>;
   Finish(): Promise<View>;
+  Details(id: string): Promise<SubmissionDetails>;
+  Enrolment(): Promise<EnrolmentView>;
+  Enrol(req: EnrolRequest): Promise<EnrolmentView>;
+  ScanQR(camera: string): Promise<string>;
+  PreviewCamera(camera: string): Promise<void>;
+  StopPreview(): Promise<void>;
+  StartHandoff(): Promise<View>;
+  EndHandoff(): Promise<View>;
+  Wake(): Promise<View>;
+  AddOperator(req: NewOperator): Promise<View>;
 }
 
 declare global {

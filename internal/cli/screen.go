@@ -19,10 +19,7 @@ const WatchlistsEnv = deviceconf.EnvWatchlists
 
 // localWatchlistDir is the folder of lists imported on this device.
 func localWatchlistDir(flagValue string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
-	}
-	if d := deviceconf.FromEnv().LocalWatchlists; d != "" {
+	if d := deviceconf.Resolve(deviceconf.Overrides{LocalWatchlists: flagValue}).LocalWatchlists; d != "" {
 		return d, nil
 	}
 	return "", Errorf(ExitUsage, "usage", "no watchlist folder: set $%s or $KYC_HOME", WatchlistsEnv)

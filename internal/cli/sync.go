@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,22 +19,19 @@ import (
 	"github.com/openkyc/kyc/sync/vault"
 )
 
-// Environment variables of the device-side sync commands.
+// The device's settings as the flags' help names them; internal/deviceconf
+// resolves them for every command and for the app.
 const (
-	envDeviceDir       = identity.DirEnv        // device state: key, enrolment, vault
-	envVaultKeyFile    = "KYC_VAULT_KEY_FILE"   // kiosk: root-only vault key file
-	envVaultPassphrase = "KYC_VAULT_PASSPHRASE" // field laptop and tests
+	envDeviceDir       = deviceconf.EnvDeviceDir
+	envVaultKeyFile    = deviceconf.EnvVaultKeyFile
+	envVaultPassphrase = deviceconf.EnvVaultPassphrase
+	deviceKeyFile      = deviceconf.DeviceKeyFile
+	enrollmentFile     = deviceconf.EnrollmentFile
+	vaultFile          = deviceconf.VaultFile
 )
 
-// Files in the device directory.
-const (
-	deviceKeyFile  = "device.key"
-	enrollmentFile = "enrollment.json"
-	vaultFile      = "vault.db"
-)
-
-// deviceDir is the --dir default (see identity.DefaultDir).
-func deviceDir() string { return identity.DefaultDir() }
+// deviceDir is the --dir default: the device folder deviceconf resolves.
+func deviceDir() string { return deviceconf.FromEnv().Dir }
 
 type enrollResult struct {
 	DeviceID   string    `json:"device_id"`
@@ -108,7 +104,8 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 			return nil, Errorf(ExitInput, "ca", "%s: %v", *caFile, err)
 		}
 	}
-	enrPath := filepath.Join(*dir, enrollmentFile)
+	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
+	enrPath := dev.EnrollmentPath()
 	if _, err := os.Stat(enrPath); err == nil && !*again {
 		return nil, Errorf(ExitInput, "already_enrolled", "%s exists: this device is already enrolled (after central was restored or moved, enrol again with --again: the queued submissions are kept and sent)", enrPath)
 	}
@@ -122,7 +119,7 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return nil, Errorf(ExitInput, "device_dir", "creating %s: %v", *dir, err)
 	}
-	id, err := identity.LoadOrCreate(filepath.Join(*dir, deviceKeyFile))
+	id, err := identity.LoadOrCreate(dev.DeviceKeyPath())
 	if err != nil {
 		return nil, Errorf(ExitInput, "device_key", "%v", err)
 	}
@@ -162,12 +159,7 @@ type syncResult struct {
 // else $KYC_VAULT_PASSPHRASE (refused when weak), else the key the device
 // keeps outside its folder, made on first use.
 func vaultKey(dir, keyFile string, warn io.Writer) (vault.KeySource, error) {
-	d := deviceconf.FromEnv()
-	d.Dir = dir
-	if keyFile != "" {
-		d.KeyFile = keyFile
-	}
-	k, err := d.VaultKey()
+	k, err := deviceconf.Resolve(deviceconf.Overrides{Dir: dir, KeyFile: keyFile}).VaultKey()
 	switch {
 	case errors.Is(err, deviceconf.ErrWeakPassphrase):
 		return nil, Errorf(ExitRejected, "weak_passphrase", "%v", err)
@@ -211,7 +203,7 @@ func runSync(ctx context.Context, env *Env, args []string) (any, error) {
 		return listQueue(ctx, v)
 	}
 	if *configDir == "" {
-		*configDir = filepath.Join(*dir, deviceconf.ConfigDirName)
+		*configDir = deviceconf.Resolve(deviceconf.Overrides{Dir: *dir}).ConfigDir()
 	}
 	if *retention <= 0 {
 		*retention = -1 // agent.Options: negative turns the sweep off
@@ -263,11 +255,12 @@ func runSync(ctx context.Context, env *Env, args []string) (any, error) {
 
 // deviceUploader loads the device's key and enrolment from dir.
 func deviceUploader(dir string) (*agent.Uploader, identity.Enrollment, error) {
-	id, err := identity.Load(filepath.Join(dir, deviceKeyFile))
+	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: dir})
+	id, err := identity.Load(dev.DeviceKeyPath())
 	if err != nil {
 		return nil, identity.Enrollment{}, Errorf(ExitInput, "not_enrolled", "%v (run kyc enroll first)", err)
 	}
-	enr, err := identity.LoadEnrollment(filepath.Join(dir, enrollmentFile))
+	enr, err := identity.LoadEnrollment(dev.EnrollmentPath())
 	if err != nil {
 		return nil, identity.Enrollment{}, Errorf(ExitInput, "not_enrolled", "%v (run kyc enroll first)", err)
 	}
@@ -284,7 +277,7 @@ func deviceUploader(dir string) (*agent.Uploader, identity.Enrollment, error) {
 // openDeviceVault opens the device's vault (path "" means DIR/vault.db).
 func openDeviceVault(ctx context.Context, dir, path, keyFile string, warn io.Writer) (*vault.Vault, error) {
 	if path == "" {
-		path = filepath.Join(dir, vaultFile)
+		path = deviceconf.Resolve(deviceconf.Overrides{Dir: dir}).VaultPath()
 	}
 	key, err := vaultKey(dir, keyFile, warn)
 	if err != nil {

@@ -36,7 +36,13 @@ type cliCentral struct {
 	client *http.Client
 }
 
-func startCentral(t *testing.T) *cliCentral {
+func startCentral(t *testing.T) *cliCentral { return startCentralWith(t, nil) }
+
+// startCentralWith is startCentral with more mounted: extra (if not nil)
+// gets the server, the store and central's base URL, mounts what it
+// serves and returns the loops to run beside the server (each ending when
+// its ctx does).
+func startCentralWith(t *testing.T, extra func(srv *central.Server, store *boltstore.Store, base string) []func(context.Context) error) *cliCentral {
 	t.Helper()
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "central.db"))
 	if err != nil {
@@ -68,12 +74,21 @@ func startCentral(t *testing.T) *cliCentral {
 	if err != nil {
 		t.Fatal(err)
 	}
+	base := "https://" + ln.Addr().String()
+	runs := []func(context.Context) error{func(ctx context.Context) error { return srv.ServeListener(ctx, ln, nil) }}
+	if extra != nil {
+		runs = append(runs, extra(srv, store, base)...)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeListener(ctx, ln, nil) }()
+	done := make(chan error, len(runs))
+	for _, run := range runs {
+		go func() { done <- run(ctx) }()
+	}
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		for range runs {
+			<-done
+		}
 	})
 	caPEM, _ := os.ReadFile(files.CACert)
 	tr, err := identity.NewTransport(caPEM)
@@ -81,7 +96,7 @@ func startCentral(t *testing.T) *cliCentral {
 		t.Fatal(err)
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &cliCentral{URL: "https://" + ln.Addr().String(), Addr: ln.Addr().String(), CAFile: files.CACert, TLSDir: tlsDir, Store: store, client: &http.Client{Transport: tr, Timeout: time.Minute}}
+	return &cliCentral{URL: base, Addr: ln.Addr().String(), CAFile: files.CACert, TLSDir: tlsDir, Store: store, client: &http.Client{Transport: tr, Timeout: time.Minute}}
 }
 
 // tokenFile creates an enrolment token through the admin API and writes

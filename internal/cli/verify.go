@@ -111,8 +111,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	if *attempt < 1 {
 		return nil, Errorf(ExitUsage, "usage", "--attempt counts from 1")
 	}
-	dev := deviceconf.FromEnv()
-	dev.Dir = *dir
+	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
 	// The risk configuration sync installed; an invalid one is said and
 	// the defaults decide.
 	rc := deviceconf.LoadRisk(dev.ConfigDir(), nil)

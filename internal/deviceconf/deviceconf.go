@@ -105,6 +105,33 @@ func DefaultKeyDir() string {
 	return ""
 }
 
+// Overrides are the settings given explicitly, by a command-line flag or
+// the desktop app's configuration; an empty field keeps what FromEnv
+// resolves. The app and every `kyc` command resolve a device through
+// Resolve, so a flag means the same thing everywhere.
+type Overrides struct {
+	Dir             string // the device folder (--dir)
+	KeyFile         string // the operator's vault key file (--vault-key-file)
+	KeyDir          string // where the device keeps the key it provisions
+	LocalWatchlists string // the folder of lists imported on this device
+}
+
+// Resolve is the device FromEnv resolves with o laid over it.
+func Resolve(o Overrides) Device {
+	d := FromEnv()
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{
+		{&d.Dir, o.Dir}, {&d.KeyFile, o.KeyFile}, {&d.KeyDir, o.KeyDir}, {&d.LocalWatchlists, o.LocalWatchlists},
+	} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	return d
+}
+
 // VaultPath is the vault file.
 func (d Device) VaultPath() string { return filepath.Join(d.Dir, VaultFile) }
 

@@ -1,0 +1,221 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/engine/capture/source"
+	"github.com/openkyc/kyc/engine/document"
+	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/engine/verify"
+)
+
+// challengeGuide is a selfie guide whose challenge has a time limit: the
+// prompts must all be followed within limit of the first one showing (the
+// selfie captured), or the guide ends with the challenge failed. A photo
+// or a replay held up to the camera cannot follow them.
+type challengeGuide struct {
+	*capture.SelfieGuide
+	prompts int
+	limit   time.Duration
+	// shown is when the first prompt showed; expired that the limit
+	// passed before the last prompt was followed.
+	shown   time.Time
+	expired bool
+}
+
+// Analyse implements capture.Guide.
+func (g *challengeGuide) Analyse(ctx context.Context, f capture.Frame) (capture.Overlay, error) {
+	ov, err := g.SelfieGuide.Analyse(ctx, f)
+	if err != nil || g.prompts == 0 {
+		return ov, err
+	}
+	switch {
+	case ov.Captured == "selfie":
+		g.shown = time.Now()
+	case !g.shown.IsZero() && !g.SelfieGuide.Done() && time.Since(g.shown) > g.limit:
+		g.expired = true
+	}
+	return ov, nil
+}
+
+// Done implements capture.Guide: everything captured, or the time is up.
+func (g *challengeGuide) Done() bool { return g.expired || g.SelfieGuide.Done() }
+
+// outcome is the challenge's outcome once the guide is done: none without
+// prompts, passed when every prompt was followed in time, else failed.
+func (g *challengeGuide) outcome() risk.ChallengeOutcome {
+	switch {
+	case g.prompts == 0:
+		return risk.ChallengeNone
+	case g.SelfieGuide.Done():
+		return risk.ChallengePassed
+	}
+	return risk.ChallengeFailed
+}
+
+// startCaptureLocked runs guide g over the camera in the background and
+// hands its captures to done, unless the session has moved on.
+func (a *App) startCaptureLocked(g capture.Guide, cam, demo string, done func(*session, []capture.Capture, time.Time)) {
+	s := a.sess
+	ctx, cancel := context.WithCancel(a.ctx)
+	if s.stop != nil {
+		s.stop()
+	}
+	s.stop = cancel
+	if cam == "" {
+		cam = demoVideo(a.demoDir(), demo)
+	}
+	lang := capture.Lang(a.settings.Lang)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer cancel()
+		defer g.Close()
+		caps, last, err := a.runGuide(ctx, cam, g, lang)
+		a.preview.stop()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.sess != s || ctx.Err() != nil {
+			closeCaptures(caps)
+			return
+		}
+		if err != nil {
+			closeCaptures(caps)
+			a.ui.lastError = "The camera stopped: " + err.Error()
+			a.cfg.Logger.Error("capture", "err", err)
+			a.endSessionLocked()
+			a.setScreenLocked(ScreenHome)
+			return
+		}
+		done(s, caps, last)
+	}()
+}
+
+// runGuide reads the camera until g has everything. A video file stands in
+// for a camera that never ends: it is played at its frame rate and looped.
+func (a *App) runGuide(ctx context.Context, cam string, g capture.Guide, lang capture.Lang) ([]capture.Capture, time.Time, error) {
+	spec, err := source.Parse(cam)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("camera %q: %w", cam, err)
+	}
+	open := func(ctx context.Context) (source.Source, error) { return source.Open(ctx, spec, source.Options{}) }
+	var last time.Time
+	opt := capture.Options{Pace: true, OnFrame: func(_ capture.Frame, ov capture.Overlay) {
+		a.preview.publishOverlay(ov, ov.Message.Text(lang))
+		if ov.Captured != "" {
+			last = time.Now()
+		}
+	}}
+	for {
+		var src source.Source
+		if spec.Kind.Live() {
+			src, err = source.NewReconnecting(ctx, open, source.DefaultBackoff)
+		} else {
+			src, err = open(ctx)
+		}
+		if err != nil {
+			return nil, last, fmt.Errorf("opening %s: %w", cam, err)
+		}
+		st, err := capture.Run(ctx, previewSource{Source: src, p: a.preview}, g, opt)
+		src.Close()
+		switch {
+		case g.Done():
+			return g.Captures(), last, nil
+		case err != nil:
+			return nil, last, err
+		case st.Seen == 0:
+			return nil, last, fmt.Errorf("%s gave no frames", cam)
+		}
+	}
+}
+
+func closeCaptures(caps []capture.Capture) {
+	for _, c := range caps {
+		c.Image.Close()
+	}
+}
+
+// encodeCapture turns a capture into the bytes that are sealed and the
+// pixels decoded from them, so the engine sees exactly the pixels kept.
+func encodeCapture(img gocv.Mat) (document.Image, error) {
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, img, []int{gocv.IMWriteJpegQuality, captureJPEGQuality})
+	if err != nil {
+		return document.Image{}, fmt.Errorf("encoding a capture: %w", err)
+	}
+	raw := append([]byte(nil), buf.GetBytes()...)
+	buf.Close()
+	m, err := imageio.Decode(raw, imageio.DefaultMaxPixels)
+	if err != nil {
+		m.Close()
+		return document.Image{}, fmt.Errorf("decoding a capture: %w", err)
+	}
+	return document.Image{Raw: raw, Mat: m}, nil
+}
+
+// documentCaptured keeps the sides and moves on to the selfie.
+func (a *App) documentCaptured(s *session, caps []capture.Capture, _ time.Time) {
+	defer closeCaptures(caps)
+	for _, c := range caps {
+		im, err := encodeCapture(c.Image)
+		if err != nil {
+			a.failLocked(err)
+			return
+		}
+		if c.Name == "back" {
+			s.back = &im
+		} else {
+			s.front = &im
+		}
+		s.steps = append(s.steps, c.Name)
+	}
+	if err := a.startSelfieLocked(); err != nil {
+		a.failLocked(err)
+		return
+	}
+	// The selfie takes the customer seconds: the document is read
+	// meanwhile, so that the last capture waits only for the selfie's part.
+	front, back := s.pixels()
+	s.prepared = a.prepare(front, back)
+}
+
+// prepare starts reading the document while the selfie is taken. The
+// engines are loaded: a selfie capture starts only once they are.
+func (a *App) prepare(front document.Image, back *document.Image) *verify.Prepared {
+	eng, _, _ := a.engines.loaded()
+	return (&verify.Engine{Document: eng.Document, Face: eng.Face}).Prepare(a.ctx, front, back)
+}
+
+// selfieCaptured keeps the selfie and the outcome of the challenge that
+// followed it, if one did, and starts processing at once: the time from
+// this capture to the result on screen is the flow's latency target.
+func (a *App) selfieCaptured(s *session, caps []capture.Capture, last time.Time, outcome risk.ChallengeOutcome) {
+	for _, c := range caps {
+		if c.Name == "selfie" && s.selfie == nil {
+			m := c.Image
+			s.selfie = &m
+			continue
+		}
+		c.Image.Close() // the challenges' frames: passing them is what counts
+	}
+	if s.selfie == nil {
+		a.failLocked(errors.New("the selfie guide finished without a selfie"))
+		return
+	}
+	s.steps = append(s.steps, "selfie")
+	s.lastCapture = last
+	if outcome == risk.ChallengeFailed {
+		s.lastCapture = time.Now() // the time ran out: the last moment of the capture
+	}
+	if ch := s.challenge; ch != nil {
+		ch.outcome = outcome
+		a.cfg.Logger.Info("liveness challenge", "outcome", outcome, "prompts", ch.names(), "asked_by_risk", ch.requested != nil)
+	}
+	a.startProcessingLocked()
+}

@@ -1,0 +1,249 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// EnrolRequest is the settings screen's enrolment form: central's address,
+// the one-time token from `kyc-central token create` (typed or read from
+// its QR code), central's CA (a PEM, or the path of ca.crt) and the
+// supervisor who allows it.
+type EnrolRequest struct {
+	CentralURL string `json:"central_url"`
+	Token      string `json:"token"`
+	CA         string `json:"ca"`
+	Supervisor string `json:"supervisor"`
+	Passphrase string `json:"passphrase"`
+	// Again enrols an enrolled device again (central restored or moved):
+	// the device key and the vault stay.
+	Again bool `json:"again"`
+}
+
+// EnrolmentView is the settings screen's enrolment state.
+type EnrolmentView struct {
+	Enrolled   bool      `json:"enrolled"`
+	DeviceID   string    `json:"device_id,omitempty"`
+	CentralURL string    `json:"central_url,omitempty"`
+	EnrolledAt time.Time `json:"enrolled_at,omitzero"`
+}
+
+// Enrolment says whether and where the device is enrolled.
+func (a *App) Enrolment() EnrolmentView {
+	enr, err := identity.LoadEnrollment(a.dev.EnrollmentPath())
+	if err != nil {
+		return EnrolmentView{}
+	}
+	return EnrolmentView{Enrolled: true, DeviceID: enr.DeviceID, CentralURL: enr.CentralURL, EnrolledAt: enr.EnrolledAt}
+}
+
+// Enrol enrols the device with central as `kyc enroll` does, behind a
+// supervisor's passphrase, and starts syncing at once. Nothing is saved
+// unless central accepts the enrolment with the keys the token names.
+func (a *App) Enrol(req EnrolRequest) (EnrolmentView, error) {
+	a.mu.Lock()
+	a.touchLocked()
+	accounts := a.staff.accounts
+	a.mu.Unlock()
+	err := a.enrol(a.ctx, accounts, req)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		a.ui.lastError = "Enrolment failed: " + err.Error()
+		a.cfg.Logger.Warn("enrolment from the app", "err", err)
+		a.ui.rev++
+		return a.Enrolment(), err
+	}
+	a.audit("device.enrol", req.Supervisor)
+	select {
+	case a.enrolled <- struct{}{}: // the sync loop looks for the enrolment now
+	default:
+	}
+	a.setScreenLocked(a.ui.screen)
+	return a.Enrolment(), nil
+}
+
+func (a *App) enrol(ctx context.Context, accounts operators, req EnrolRequest) error {
+	if role, err := accounts.check(req.Supervisor, req.Passphrase); err != nil || role != RoleSupervisor {
+		return errors.New("a supervisor's name and passphrase are needed to enrol the device")
+	}
+	central, token := strings.TrimSpace(req.CentralURL), strings.TrimSpace(req.Token)
+	if c, t, ok := parseEnrolQR(token); ok {
+		central, token = c, t
+	}
+	if _, err := identity.ParseCentralURL(central); err != nil {
+		return err
+	}
+	if _, err := protocol.ParseEnrollToken(token); err != nil {
+		return fmt.Errorf("%w: a token from `kyc-central token create` reads <secret>.<fingerprint>", err)
+	}
+	var caPEM []byte
+	if ca := strings.TrimSpace(req.CA); strings.HasPrefix(ca, "-----BEGIN") {
+		caPEM = []byte(ca)
+	} else if ca != "" {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			return fmt.Errorf("reading central's CA: %w", err)
+		}
+		caPEM = b
+	}
+	if _, err := os.Stat(a.dev.EnrollmentPath()); err == nil && !req.Again {
+		return errors.New("this device is already enrolled (to enrol it again, tick \"enrol again\")")
+	}
+	if err := os.MkdirAll(a.dev.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating the device folder: %w", err)
+	}
+	id, err := identity.LoadOrCreate(a.dev.DeviceKeyPath())
+	if err != nil {
+		return err
+	}
+	enr, err := identity.EnrollWithCA(ctx, caPEM, central, token, id, a.cfg.Version)
+	if err != nil {
+		return err
+	}
+	return identity.SaveEnrollment(a.dev.EnrollmentPath(), enr)
+}
+
+// parseEnrolQR reads an enrolment QR code that carries central's address
+// with the token, openkyc-enrol:?central=URL&token=TOKEN; a QR code of the
+// token alone is the token.
+func parseEnrolQR(s string) (central, token string, ok bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "openkyc-enrol" {
+		return "", "", false
+	}
+	q := u.Query()
+	return q.Get("central"), q.Get("token"), q.Get("token") != ""
+}
+
+// ScanQR reads a QR code with camera cam (the settings' document camera
+// when empty) for up to 20 seconds, showing the camera in the preview
+// meanwhile, and returns its text: the enrolment token.
+func (a *App) ScanQR(cam string) (string, error) {
+	ctx, cancel, cam, err := a.cameraWork(cam, 20*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	g := newQRGuide()
+	_, _, err = a.runGuide(ctx, cam, g, capture.Lang(a.settingsLang()))
+	a.preview.stop()
+	if g.text != "" {
+		return g.text, nil
+	}
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		err = errors.New("no QR code seen in 20 seconds")
+	}
+	return "", fmt.Errorf("scanning: %w", err)
+}
+
+// PreviewCamera shows camera cam in the preview for up to 30 seconds, or
+// until StopPreview: the settings screen's check that the right camera is
+// chosen.
+func (a *App) PreviewCamera(cam string) error {
+	ctx, cancel, cam, err := a.cameraWork(cam, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	a.goBackground(func(context.Context) {
+		defer cancel()
+		_, _, err := a.runGuide(ctx, cam, watchGuide{}, capture.Lang(a.settingsLang()))
+		a.preview.stop()
+		if err != nil && ctx.Err() == nil {
+			a.cfg.Logger.Warn("camera preview", "camera", cam, "err", err)
+		}
+	})
+	return nil
+}
+
+// StopPreview ends a settings camera preview or QR scan.
+func (a *App) StopPreview() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopCameraLocked()
+}
+
+// stopCameraLocked ends the settings screen's use of the camera, if any.
+func (a *App) stopCameraLocked() {
+	if a.cameraStop != nil {
+		a.cameraStop()
+		a.cameraStop = nil
+	}
+}
+
+// cameraWork readies a camera use outside a session: none may run, the
+// previous preview ends, and the returned context bounds this one.
+func (a *App) cameraWork(cam string, limit time.Duration) (context.Context, context.CancelFunc, string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.touchLocked()
+	if a.sess != nil {
+		return nil, nil, "", errors.New("the camera is in use by a verification")
+	}
+	if cam == "" {
+		cam = a.settings.DocumentCamera
+	}
+	if cam == "" {
+		cam = demoVideo(a.demoDir(), "document")
+	}
+	a.stopCameraLocked()
+	ctx, cancel := context.WithTimeout(a.ctx, limit)
+	a.cameraStop = cancel
+	return ctx, cancel, cam, nil
+}
+
+func (a *App) settingsLang() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.settings.Lang
+}
+
+// qrGuide is a capture guide that looks for a QR code in every frame it
+// is given. The decoder is ZXing's (gozxing): Debian's OpenCV is built
+// without the QR decoder (QUIRC), so gocv's finds codes but reads none.
+type qrGuide struct {
+	reader gozxing.Reader
+	text   string
+}
+
+func newQRGuide() *qrGuide { return &qrGuide{reader: qrcode.NewQRCodeReader()} }
+
+func (g *qrGuide) Analyse(_ context.Context, f capture.Frame) (capture.Overlay, error) {
+	img, err := f.Image.ToImage()
+	if err != nil {
+		return capture.Overlay{}, fmt.Errorf("reading a frame: %w", err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return capture.Overlay{}, nil // a frame the binarizer refuses holds no code
+	}
+	if res, err := g.reader.Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}); err == nil {
+		g.text = res.GetText()
+	}
+	return capture.Overlay{}, nil
+}
+func (g *qrGuide) Done() bool                  { return g.text != "" }
+func (g *qrGuide) Captures() []capture.Capture { return nil }
+func (g *qrGuide) Close() error                { return nil }
+
+// watchGuide only watches: the camera preview of the settings screen.
+type watchGuide struct{}
+
+func (watchGuide) Analyse(context.Context, capture.Frame) (capture.Overlay, error) {
+	return capture.Overlay{}, nil
+}
+func (watchGuide) Done() bool                  { return false }
+func (watchGuide) Captures() []capture.Capture { return nil }
+func (watchGuide) Close() error                { return nil }
