@@ -71,6 +71,10 @@ type Input struct {
 	// previous report's CHALLENGE next action asked for, when the same
 	// captures are verified again after it; empty otherwise.
 	LivenessChallenge risk.ChallengeOutcome
+	// Reference, when set, is the image the selfie is matched against
+	// instead of the document's portrait (a partner's reference image,
+	// seed 000): its largest face. The document is still read and checked.
+	Reference *gocv.Mat
 }
 
 // FaceReport is the face half of the report.
@@ -191,6 +195,15 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		c.Since("selfie", s)
 		done("selfie")
 	}()
+	var ref face.Analysis
+	var refErr error
+	if in.Reference != nil {
+		wg.Go(func() {
+			s := time.Now()
+			ref, refErr = e.Face.Analyze(ctx, *in.Reference, face.Largest, face.Timings{}, "")
+			c.Since("reference", s)
+		})
+	}
 	wg.Wait()
 	if devErr != nil {
 		return nil, fmt.Errorf("device check: %w", devErr)
@@ -206,10 +219,19 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	if confirm == 0 {
 		confirm = DefaultConfirmScore
 	}
-	riskIn, faceRep, err := riskInput(stageResults{
+	stages := stageResults{
 		doc: doc, dev: dev, selfie: selfie, selfieErr: selfieErr, live: live, liveErr: liveErr,
 		ref: half.ref, refErr: half.refErr, refOK: half.refOK, screening: screened, calibration: e.Forensics,
-	}, e.Face.Matcher(), confirm, in.Attempt, in.LivenessChallenge)
+	}
+	if in.Reference != nil {
+		// A reference without a face is like a document without a
+		// portrait: nothing to match, which the risk policy decides on.
+		stages.ref, stages.refErr, stages.refOK = ref, refErr, !errors.Is(refErr, face.ErrNoFace)
+		if !stages.refOK {
+			stages.refErr = nil
+		}
+	}
+	riskIn, faceRep, err := riskInput(stages, e.Face.Matcher(), confirm, in.Attempt, in.LivenessChallenge)
 	if err != nil {
 		return nil, err
 	}
