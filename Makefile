@@ -7,6 +7,8 @@ SHELL := /bin/bash
 SHARED ?= $(abspath ../shared)
 export KYC_SHARED_DIR ?= $(SHARED)
 export KYC_MODEL_MIRROR ?= $(SHARED)/models
+# The demo camera's person for `make run` (the app reads no test setting).
+export KYC_DEMO_PHOTO ?= $(SHARED)/data/liveness/interfaces_cc0/083.jpg
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 DESKTOP_TAGS := desktop,production,webkit2_41
@@ -22,7 +24,7 @@ CONSOLE_WEB := sync/central/console/web
 CONSOLE_VENDOR := $(CONSOLE_WEB)/dist/vendor/chart.umd.min.js
 ARTIFACTS ?= $(CURDIR)/artifacts/test-$(shell date -u +%Y%m%d-%H%M%S)
 
-.PHONY: run test bench setup system models build cli desktop lint go-test clean
+.PHONY: run test bench setup system models build cli desktop lint go-test clean cluster drills
 
 run: setup build
 	@if [ -n "$$DISPLAY" ]; then bin/kyc-desktop; \
@@ -72,6 +74,17 @@ bench: setup
 		./engine/verify ./engine/document ./engine/face ./app
 	@go test -run '^$$' -bench 'BenchmarkScreen$$|BenchmarkDocumentGuide|BenchmarkSelfieGuide|BenchmarkPutSubmission$$' \
 		./engine/screening ./engine/capture ./sync/vault
+
+# Central scaled out on this machine (bin/kyc-drill, README "Central scaled
+# out"): three kyc-central instances on one PostgreSQL behind HAProxy
+# terminating TLS at https://127.0.0.1:8443, until Ctrl-C; and the drills'
+# table (kill -9 under load, PostgreSQL restart, backup restored, key
+# rotation), a few minutes.
+cluster: setup cli
+	@bin/kyc-drill cluster
+
+drills: setup cli
+	@bin/kyc-drill drills
 
 lint:
 	@echo "==> gofmt and go vet"

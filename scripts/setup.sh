@@ -20,6 +20,7 @@ apt_packages=(
   chromium                        # UI tests
   fonts-ocr-b fonts-dejavu-core pango1.0-tools  # synthetic documents (OCR-B is the MRZ typeface, drawn with pango-view); UI font
   postgresql                      # a real server for the central store tests
+  haproxy                         # the load balancer of `make cluster` and the scale-out drills
 )
 
 # --- system packages ---------------------------------------------------------

@@ -44,6 +44,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -138,6 +139,30 @@ type hosts []string
 func (h *hosts) String() string     { return strings.Join(*h, ",") }
 func (h *hosts) Set(v string) error { *h = append(*h, v); return nil }
 
+// prefixes is a repeatable flag of addresses or CIDR prefixes.
+type prefixes []netip.Prefix
+
+func (p *prefixes) String() string {
+	s := make([]string, len(*p))
+	for i, x := range *p {
+		s[i] = x.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *prefixes) Set(v string) error {
+	pf, err := netip.ParsePrefix(v)
+	if err != nil {
+		a, aerr := netip.ParseAddr(v)
+		if aerr != nil {
+			return fmt.Errorf("%q is neither an address nor a CIDR prefix", v)
+		}
+		pf = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+	}
+	*p = append(*p, pf.Masked())
+	return nil
+}
+
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -156,6 +181,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	keyFile := fs.String("tls-key", "", "server certificate's private key, PEM")
 	insecure := fs.Bool("insecure-http", false, "serve plain HTTP, on a loopback address only (tests)")
 	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of one webhook or push request; on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
+	var proxies prefixes
+	fs.Var(&proxies, "trusted-proxy", "a load balancer's address or CIDR whose X-Forwarded-For names the client (repeat for more; default none: forwarding headers ignored)")
 	modelsDir := fs.String("models", "", "model directory of the Face Match API (default $KYC_MODELS_DIR, else $KYC_HOME/models; kyc models install fills it); without the models the API answers 503")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -213,7 +240,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	srv, err := central.New(central.Config{
 		Addr: *addr, Version: version, Store: store, BoxKey: box, SignKey: sign, AdminToken: tok,
-		TLS: srvTLS, InsecureHTTP: *insecure, Logger: logger, SweepByQueue: pg != nil,
+		TLS: srvTLS, InsecureHTTP: *insecure, Logger: logger, SweepByQueue: pg != nil, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err

@@ -80,7 +80,7 @@ func (s *Server) admin(h httpx.HandlerFunc) httpx.HandlerFunc {
 	want := sha256.Sum256([]byte(s.cfg.AdminToken))
 	id := adminCredentialID(s.cfg.AdminToken)
 	return func(w http.ResponseWriter, r *http.Request) error {
-		addr := clientAddr(r)
+		addr := httpx.ClientAddr(r)
 		blocked, wait, err := s.adminFail.Blocked(r.Context(), addr)
 		if err != nil {
 			return err
@@ -119,7 +119,7 @@ func (s *Server) admin(h httpx.HandlerFunc) httpx.HandlerFunc {
 func (s *Server) auditRead(r *http.Request, what string, attrs ...slog.Attr) {
 	attrs = append([]slog.Attr{
 		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("admin", adminID(r.Context())),
-		slog.String("what", what), slog.Time("at", s.cfg.Now().UTC()), slog.String("addr", clientAddr(r)),
+		slog.String("what", what), slog.Time("at", s.cfg.Now().UTC()), slog.String("addr", httpx.ClientAddr(r)),
 	}, attrs...)
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "admin read of personal data", attrs...)
 }

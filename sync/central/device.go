@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -39,21 +38,11 @@ func (s *Server) routeDevice() {
 	s.mux.Handle("GET "+protocol.PathReviews, s.device(0, s.getReviews))
 }
 
-// clientAddr is the request's peer address without the port. Central
-// trusts no forwarding header: behind a proxy, limits apply to the proxy.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // refuse records a failed authentication (metric, log with the reason and
 // the request id, the address's failure budget), stops reading the body,
 // and returns the answer: e, or 429 once the address has failed too often.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, surface, deviceID string, e *httpx.Error) error {
-	addr := clientAddr(r)
+	addr := httpx.ClientAddr(r)
 	ctx := r.Context()
 	blocked, wait, err := s.authFails.Blocked(ctx, addr)
 	if err == nil {
@@ -221,7 +210,7 @@ func (s *Server) takeSlots(w http.ResponseWriter, deviceID string) (release func
 // but with the key being enrolled, which proves possession of it. Its body
 // (the token and the key) is small and read within the body floor.
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
-	blocked, wait, err := s.authFails.Blocked(r.Context(), clientAddr(r))
+	blocked, wait, err := s.authFails.Blocked(r.Context(), httpx.ClientAddr(r))
 	if err != nil {
 		return err
 	}
@@ -277,7 +266,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "device enrolled",
 		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("device_id", d.ID),
-		slog.String("app_version", d.AppVersion), slog.String("addr", clientAddr(r)), slog.Time("at", d.EnrolledAt))
+		slog.String("app_version", d.AppVersion), slog.String("addr", httpx.ClientAddr(r)), slog.Time("at", d.EnrolledAt))
 	httpx.WriteJSON(w, http.StatusOK, protocol.EnrollResponse{
 		DeviceID: d.ID, CentralBoxKey: s.cfg.BoxKey.Public[:], CentralSignKey: s.cfg.SignKey.Public().(ed25519.PublicKey),
 	})

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -82,6 +83,11 @@ type Config struct {
 	// watchlists, and the attestation challenge secret is derived from
 	// it; required, and shared by instances like BoxKey.
 	SignKey ed25519.PrivateKey
+	// TrustedProxies are the load balancers in front of central (HAProxy,
+	// nginx): for a request from one of them the client's address, which
+	// per-address failure budgets count by, is taken from X-Forwarded-For
+	// (httpx.WithTrustedProxies). Empty: forwarding headers are ignored.
+	TrustedProxies []netip.Prefix
 	// AdminToken is the bootstrap bearer token of the admin API; empty
 	// disables it. New refuses a weak one (see CheckAdminToken).
 	AdminToken string
@@ -185,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 	s.routeDevice()
 	s.routeAdmin()
 	s.privacy = s.newPrivacy()
-	s.handler = s.withDate(httpx.WithRequestID(s.defaultDeadlines(s.metrics.instrument(s.mux))))
+	s.handler = httpx.WithTrustedProxies(cfg.TrustedProxies, s.withDate(httpx.WithRequestID(s.defaultDeadlines(s.metrics.instrument(s.mux)))))
 	return s, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -57,20 +56,9 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, _ *Viewer) 
 	return c.render(w, r, nil, http.StatusOK, "signin.html", signInData{Next: localTarget(r.URL.Query().Get("next"))})
 }
 
-// clientAddr is the address failures are counted by: the peer's IP (the
-// console is served directly, not behind a proxy that would set a
-// forwarded header worth trusting).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // rateLimited answers 429 when the client's address failed too often.
 func (c *Console) rateLimited(r *http.Request) error {
-	blocked, wait, err := c.addrs.Blocked(r.Context(), clientAddr(r))
+	blocked, wait, err := c.addrs.Blocked(r.Context(), httpx.ClientAddr(r))
 	if err != nil {
 		return err
 	}
@@ -88,10 +76,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	name, pw := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
 	next := localTarget(r.PostFormValue("next"))
 	refuse := func() error {
-		if err := c.addrs.Fail(r.Context(), clientAddr(r)); err != nil {
+		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
 		}
-		c.log.LogAttrs(ctx, slog.LevelWarn, "console sign-in refused", slog.String("user", name), slog.String("addr", clientAddr(r)))
+		c.log.LogAttrs(ctx, slog.LevelWarn, "console sign-in refused", slog.String("user", name), slog.String("addr", httpx.ClientAddr(r)))
 		return c.render(w, r, nil, http.StatusUnauthorized, "signin.html", signInData{Error: "signin.failed", Next: next, Name: name})
 	}
 	if len(pw) > auth.MaxPasswordLen || len(name) > 128 {
@@ -251,7 +239,7 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		}
 	}
 	if !ok {
-		if err := c.addrs.Fail(r.Context(), clientAddr(r)); err != nil {
+		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
 		}
 		return c.render(w, r, v, http.StatusUnauthorized, "totp.html", signInData{Error: "totp.failed", Next: next})
@@ -343,7 +331,7 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 	// The one-time enrolment code `user add` printed: the password alone
 	// does not enrol a phone. A wrong one counts as a failed sign-in.
 	if !auth.CheckEnrolCode(v.User, r.PostFormValue("enrol_code"), now) {
-		if err := c.addrs.Fail(r.Context(), clientAddr(r)); err != nil {
+		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
 		}
 		if _, err := c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
@@ -356,7 +344,7 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 	}
 	step, ok := auth.CheckTOTP(string(secret), strings.TrimSpace(r.PostFormValue("code")), now, 0)
 	if !ok {
-		if err := c.addrs.Fail(r.Context(), clientAddr(r)); err != nil {
+		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
 		}
 		return c.renderEnrol(w, r, v, http.StatusUnauthorized, e, next, "enrol.failed")

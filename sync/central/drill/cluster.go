@@ -284,7 +284,10 @@ func (c *Cluster) startInstance(ctx context.Context, in *Instance) error {
 // the set listening on addr over the database dsn.
 func (c *Cluster) ServeArgs(addr, dsn string) []string {
 	args := []string{"serve", "--addr", addr, "--data", c.DataDir, "--store", "postgres", "--dsn", dsn,
-		"--tls-cert", c.tlsCert, "--tls-key", c.tlsKey, "--admin-token-file", c.AdminFile, "--public-url", c.URL}
+		"--tls-cert", c.tlsCert, "--tls-key", c.tlsKey, "--admin-token-file", c.AdminFile, "--public-url", c.URL,
+		// HAProxy connects from loopback and says whom for: failure budgets
+		// count each device and browser, not the balancer.
+		"--trusted-proxy", "127.0.0.1"}
 	if c.models != "" {
 		args = append(args, "--models", c.models)
 	}

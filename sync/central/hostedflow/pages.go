@@ -303,7 +303,7 @@ func (f *Flow) codeSubmit(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return httpx.Errorf(http.StatusForbidden, "csrf", "cross-site form")
 	}
-	addr := clientAddr(r)
+	addr := httpx.ClientAddr(r)
 	blocked, after, err := f.codes.Blocked(r.Context(), addr)
 	if err != nil {
 		return err

@@ -31,7 +31,7 @@ func WithPartner(ctx context.Context, p central.Partner) context.Context {
 // refuse spends a failure of the request's address and returns e; an
 // address whose budget is spent gets 429.
 func (a *API) refuse(w http.ResponseWriter, r *http.Request, reason string, e *httpx.Error) error {
-	addr := clientAddr(r)
+	addr := httpx.ClientAddr(r)
 	if err := a.fails.Fail(r.Context(), addr); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, reason string, e *h
 
 // blocked answers 429 when the request's address spent its failures.
 func (a *API) blocked(w http.ResponseWriter, r *http.Request) error {
-	b, wait, err := a.fails.Blocked(r.Context(), clientAddr(r))
+	b, wait, err := a.fails.Blocked(r.Context(), httpx.ClientAddr(r))
 	if err != nil {
 		return err
 	}

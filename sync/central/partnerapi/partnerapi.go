@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -357,15 +356,6 @@ func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMe
 		return nil, httpx.Errorf(http.StatusBadRequest, "malformed", "the body is not a JSON object")
 	}
 	return m, nil
-}
-
-// clientAddr is the address failure budgets count by.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // audit appends an admin action on a partner to the trail.
