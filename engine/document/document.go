@@ -281,6 +281,7 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	t.Since("fields", s)
 	res.Type, res.Country, res.Confidence = ext.Type, ext.Country, ext.Confidence
 	res.Fields, res.Mismatches, res.Expired, res.NIK = ext.Fields, ext.Mismatches, ext.Expired, ext.NIK
+	res.Forensics.Add(fieldConsistency(res.MRZ, ext.Mismatches))
 	res.Front = frontPage.side
 	if backPage != nil {
 		res.Back = &backPage.side

@@ -96,3 +96,36 @@ func TestEvalDocuments(t *testing.T) {
 		t.Errorf("plot: %v", err)
 	}
 }
+
+// TestCheckTable: each check alone, at its operating point, on the
+// reported samples: its false positives on genuine ones, its recall per
+// attack group and its precision.
+func TestCheckTable(t *testing.T) {
+	var samples []docSample
+	add := func(cat forgery.Category, score float64) {
+		samples = append(samples, docSample{Sample: forgery.Sample{Category: cat},
+			Checks: map[string]docScore{forensics.CheckPortraitBoundary: {Applicable: true, Score: score}}})
+	}
+	for i := range 50 {
+		add(forgery.CatQ90, map[bool]float64{true: 0.3, false: 0.9}[i == 0]) // 1 of 50 genuine fired
+	}
+	for i := range 4 {
+		add(forgery.CatPhotoHard, map[bool]float64{true: 0.1, false: 0.8}[i < 3]) // 3 of 4 caught
+	}
+	add(forgery.CatVIZClone, 0.9)
+	cal := forensics.Calibration{forensics.CheckPortraitBoundary: {Cut: 0.5, GenuineFPR: 0, N: 100, Rejects: true}}
+	rows := checkTable(samples, cal)
+	if len(rows) != 1 {
+		t.Fatalf("rows %+v", rows)
+	}
+	r := rows[0]
+	if r.GenuineFPR != "1 (2.0%)" || r.Recall[string(forgery.GroupPortrait)] != "3 (75.0%)" ||
+		r.Recall[string(forgery.GroupField)] != "0 (0.0%)" || r.Precision != "3 (75.0%)" || !r.Rejects {
+		t.Errorf("row %+v", r)
+	}
+	// A stricter cut: the genuine one and one swap no longer fire.
+	cal[forensics.CheckPortraitBoundary] = forensics.CheckCalibration{Cut: 0.2}
+	if r := checkTable(samples, cal)[0]; r.GenuineFPR != "0 (0.0%)" || r.Recall[string(forgery.GroupPortrait)] != "3 (75.0%)" || r.Precision != "3 (100.0%)" {
+		t.Errorf("at cut 0.2: %+v", r)
+	}
+}

@@ -379,3 +379,20 @@ func TestPageCoverage(t *testing.T) {
 		}
 	}
 }
+
+// TestEditorNames: the editors issue 16 found missed are named, in the
+// metadata a JPEG carries; a camera's own software is not an editor.
+func TestEditorNames(t *testing.T) {
+	card := renderCard(t, 42, 400, 252)
+	defer card.Close()
+	genuine := encodeJPEG(t, card, 90)
+	for sw, editor := range map[string]bool{
+		"Pixlr Editor": true, "Adobe Express": true, "Microsoft Photos 2024.11050.3002.0": true,
+		"GIMP 2.10.34": true, "HDR+ 1.0.641377693zd": false, "Samsung Camera": false,
+	} {
+		c := check(t, analyze(t, withSoftware(t, genuine, sw)), CheckMetadata)
+		if flagged(c) != editor {
+			t.Errorf("%q: flagged %v (evidence %v), want %v", sw, flagged(c), c.Evidence, editor)
+		}
+	}
+}

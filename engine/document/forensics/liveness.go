@@ -36,6 +36,10 @@ type peak struct {
 	fx, fy       int // frequency bins, fy >= 0
 	n            int // tile size: frequency fx/n cycles per pixel
 	luma, chroma float64
+	// tiles is the number of tiles (of specTiles squared) whose own
+	// chroma spectrum shows the peak (tileProminence): a display's grid
+	// covers the whole document, a moire in a printed picture one part.
+	tiles int
 }
 
 func (p peak) prominence() float64 { return max(p.luma, p.chroma) }
@@ -63,16 +67,29 @@ func livenessChecks(ctx context.Context, img gocv.Mat, opts Options) []Check {
 // the peaks stronger in chroma (a display's sub-pixel stripes and their
 // moire; DocScreenThreshold), the print check only those stronger in
 // luminance (DocPrintThreshold); a guilloche stays under the latter.
+//
+// A display's grid also covers the whole document, where a colour moire
+// printed in the document's picture (or scanned from it) covers a part: the
+// screen check counts only the peaks that most tiles show on their own
+// (DocScreenMinTiles).
 func documentPeriodicChecks(peaks []peak, n int, opts Options) []Check {
 	chroma, luma, ev := latticeStats(peaks)
+	var spread []peak
+	for _, p := range peaks {
+		if p.tiles >= opts.DocScreenMinTiles {
+			spread = append(spread, p)
+		}
+	}
+	chromaSpread, _, _ := latticeStats(spread)
 	ev["tile"] = n
 	ev["chroma_peak_mass"], ev["luma_peak_mass"] = round3(chroma), round3(luma)
-	evS, evP := map[string]any{"threshold": opts.DocScreenThreshold}, map[string]any{"threshold": opts.DocPrintThreshold}
+	evS, evP := map[string]any{"threshold": opts.DocScreenThreshold, "chroma_peak_mass_page_wide": round3(chromaSpread),
+		"min_tiles": opts.DocScreenMinTiles}, map[string]any{"threshold": opts.DocPrintThreshold}
 	for k, v := range ev {
 		evS[k], evP[k] = v, v
 	}
 	return []Check{
-		{Name: CheckScreen, Score: ramp(chroma, opts.DocScreenThreshold), Applicable: true, Evidence: evS},
+		{Name: CheckScreen, Score: ramp(chromaSpread, opts.DocScreenThreshold), Applicable: true, Evidence: evS},
 		{Name: CheckPrint, Score: ramp(luma, opts.DocPrintThreshold), Applicable: true, Evidence: evP},
 	}
 }
@@ -103,6 +120,7 @@ func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64, axisBand 
 	window := hann(n)
 	powL := make([]float64, n*n)
 	powC := make([]float64, n*n)
+	tileC := make([][]float64, 0, specTiles*specTiles)
 	lab := gocv.NewMat()
 	defer lab.Close()
 	for ty := 0; ty < specTiles; ty++ {
@@ -117,14 +135,19 @@ func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64, axisBand 
 			gocv.CvtColor(tile, &lab, gocv.ColorBGRToLab)
 			tile.Close()
 			planes := gocv.Split(lab)
+			tc := make([]float64, n*n)
 			for c, p := range planes {
-				dst := powC
+				dst := tc
 				if c == 0 {
 					dst = powL
 				}
 				addPower(p, window, dst)
 				p.Close()
 			}
+			for i, v := range tc {
+				powC[i] += v
+			}
+			tileC = append(tileC, tc)
 		}
 	}
 	bgL, bgC := logBackground(powL, n), logBackground(powC, n)
@@ -152,10 +175,42 @@ func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64, axisBand 
 			if !localMax(powL, fx, fy, n) && !localMax(powC, fx, fy, n) {
 				continue
 			}
-			peaks = append(peaks, peak{fx: fx, fy: fy, n: n, luma: pl, chroma: pc})
+			tiles := 0
+			for _, tc := range tileC {
+				if tileProminence(tc, fx, fy, n) >= tilePeakProminence {
+					tiles++
+				}
+			}
+			peaks = append(peaks, peak{fx: fx, fy: fy, n: n, luma: pl, chroma: pc, tiles: tiles})
 		}
 	}
 	return peaks, n
+}
+
+// tilePeakProminence is the least prominence (log power ratio) at which
+// one tile's spectrum counts as showing a peak: one tile's periodogram is
+// three times noisier than the nine tiles' mean, so the bar is below
+// PeakProminence.
+const tilePeakProminence = 2.5
+
+// tileProminence is the log power of the strongest bin within one of
+// (fx, fy) over the mean log power of its specBackground-wide
+// neighbourhood, in one tile's spectrum p.
+func tileProminence(p []float64, fx, fy, n int) float64 {
+	top := 0.0
+	for dy := -1; dy <= 1; dy++ {
+		for dx := -1; dx <= 1; dx++ {
+			top = max(top, p[idx(fx+dx, fy+dy, n)])
+		}
+	}
+	h := specBackground / 2
+	var bg float64
+	for dy := -h; dy <= h; dy++ {
+		for dx := -h; dx <= h; dx++ {
+			bg += math.Log(p[idx(fx+dx, fy+dy, n)] + 1e-9)
+		}
+	}
+	return math.Log(top+1e-9) - bg/float64(specBackground*specBackground)
 }
 
 // idx maps a signed frequency to the index in an unshifted n x n spectrum.
@@ -346,7 +401,7 @@ func latticeStats(peaks []peak) (chromaMass, lumaMass float64, ev map[string]any
 	}
 	var top []map[string]any
 	for _, p := range strongest(peaks, 8) {
-		top = append(top, map[string]any{"period_px": round3(p.period()), "angle": round3(math.Atan2(float64(p.fy), float64(p.fx)) * 180 / math.Pi), "luma": round3(p.luma), "chroma": round3(p.chroma)})
+		top = append(top, map[string]any{"period_px": round3(p.period()), "angle": round3(math.Atan2(float64(p.fy), float64(p.fx)) * 180 / math.Pi), "luma": round3(p.luma), "chroma": round3(p.chroma), "tiles": p.tiles})
 	}
 	ev = map[string]any{"peaks": len(peaks), "luma_orientations": len(angles), "strongest": top}
 	return chromaMass, lumaMass, ev
