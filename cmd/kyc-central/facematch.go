@@ -17,7 +17,7 @@ import (
 // store in dir (default: KYC_MODELS_DIR, else $KYC_HOME/models, else
 // ~/.cache/openkyc/models, where `kyc models install` puts them) and warms
 // it, and sets the Go collector as the engine's binaries do
-// (runtimeinfo.TuneGC). Without the models central runs on, the API answering 503
+// (runtimeinfo.TuneServerGC). Without the models central runs on, the API answering 503
 // face_match_unavailable: the reason is logged, and nil returned. close
 // releases the models.
 func openFaceMatcher(ctx context.Context, dir string, log *slog.Logger) (fm partnerapi.FaceMatcher, close func()) {
@@ -47,7 +47,7 @@ func openFaceMatcher(ctx context.Context, dir string, log *slog.Logger) (fm part
 	}
 	// Central now runs an engine: the collector's setting of kyc and the
 	// app (a small Go heap beside native models, many short-lived tensors).
-	runtimeinfo.TuneGC()
+	runtimeinfo.TuneServerGC()
 	log.Info("face match API ready", "dir", store.Dir, "load_ms", time.Since(start).Milliseconds())
 	return m, func() { m.Close() }
 }

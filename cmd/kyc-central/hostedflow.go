@@ -68,7 +68,7 @@ func openFlowEngines(ctx context.Context, dir string, log *slog.Logger) *engines
 		log.Error("hosted flow unavailable: warming the models failed", "dir", store.Dir, "err", err)
 		return nil
 	}
-	runtimeinfo.TuneGC()
+	runtimeinfo.TuneServerGC()
 	log.Info("hosted flow ready", "dir", store.Dir, "load_ms", time.Since(start).Milliseconds())
 	return eng
 }

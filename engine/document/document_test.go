@@ -25,12 +25,15 @@ import (
 func newAnalyzer(t testing.TB) *Analyzer {
 	t.Helper()
 	testenv.ORT(t)
+	keys := testenv.Model(t, "ppocr-keys-en")
 	e, err := ocr.New(ocr.Config{
 		DetModel: testenv.Model(t, "ppocr-det"),
-		RecModel: testenv.Model(t, "ppocr-rec"),
-		Keys:     testenv.Model(t, "ppocr-keys"),
+		RecModel: testenv.Model(t, "ppocr-rec-en-number"), Keys: keys, RecHeight: 32,
+		MRZ: []ocr.Recognizer{{Model: testenv.Model(t, "ppocr-rec-en-number"), Keys: keys, Height: 32},
+			{Model: testenv.Model(t, "ppocr-rec-en-v4"), Keys: keys},
+			{Model: testenv.Model(t, "ppocr-rec"), Keys: testenv.Model(t, "ppocr-keys")}},
 		ClsModel: testenv.Model(t, "ppocr-cls"),
-		Threads:  1, Workers: 2, RecBatch: 1, MaxSide: 640, // as internal/engines loads it
+		Threads:  1, Workers: 2, RecBatch: 1, MaxSide: 640, // as internal/engines.OCRConfig loads it
 	})
 	if err != nil {
 		t.Fatal(err)

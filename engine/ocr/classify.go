@@ -10,6 +10,8 @@ import (
 )
 
 const (
+	// clsHeight is the classifier's input height.
+	clsHeight = 48
 	// clsWidth is the orientation classifier's input width (48x192).
 	clsWidth = 192
 	// clsThreshold is how sure the classifier must be before a line is
@@ -21,9 +23,9 @@ const (
 // down (one run for the batch), and records which it turned in turned,
 // indexed like crops.
 func (e *Engine) orient(ctx context.Context, crops []gocv.Mat, batch []int, turned []bool) error {
-	in := ort.NewNCHW(len(batch), 3, recHeight, clsWidth)
+	in := ort.NewNCHW(len(batch), 3, clsHeight, clsWidth)
 	for n, i := range batch {
-		if err := fillPadded(in, n, crops[i], scaledWidth(crops[i], recHeight, clsWidth), clsWidth); err != nil {
+		if err := fillPadded(in, n, crops[i], scaledWidth(crops[i], clsHeight, clsWidth), clsWidth); err != nil {
 			return fmt.Errorf("classifying line orientation: %w", err)
 		}
 	}

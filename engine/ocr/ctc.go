@@ -3,14 +3,32 @@ package ocr
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
+	"unicode"
 )
 
 // MRZAlphabet is the character set of machine-readable zones (ICAO 9303).
 const MRZAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 
+// LineKind is what a line holds, which picks the recogniser that reads it.
+type LineKind int
+
+const (
+	// FreeText is printed text of any kind: Config.RecModel reads it.
+	FreeText LineKind = iota
+	// MRZLines are lines of a machine readable zone: Config.MRZ's
+	// recogniser number DecodeOptions.Opinion reads them.
+	MRZLines
+)
+
 // DecodeOptions shape how the recogniser's frames become text.
 type DecodeOptions struct {
+	// Kind picks the recogniser (FreeText by default).
+	Kind LineKind
+	// Opinion picks, for MRZ lines, which of Config.MRZ's recognisers
+	// reads them (0, the first, by default; Engine.MRZOpinions bounds it).
+	Opinion int
 	// Allow limits the output to these characters: at every frame the best
 	// of them competes only with the CTC blank, so a character the network
 	// reads as a look-alike outside the set comes out as its best reading
@@ -50,7 +68,7 @@ type decoder struct {
 	symbol []rune
 }
 
-func (e *Engine) decoder(opt DecodeOptions) (decoder, error) {
+func (e *recognizer) decoder(opt DecodeOptions) (decoder, error) {
 	d := decoder{symbol: make([]rune, len(e.classes)+1)}
 	for i, r := range e.classes {
 		d.symbol[i+1] = r
@@ -90,7 +108,15 @@ func (e *Engine) decoder(opt DecodeOptions) (decoder, error) {
 // frame, merge runs of the same character and drop blanks. A character's
 // confidence is the highest probability over the frames of its run.
 func (d decoder) decode(probs []float32, frames, classes int) []Char {
+	chars, _ := d.decodeFrames(probs, frames, classes)
+	return chars
+}
+
+// decodeFrames is decode that also returns, for each character, the frame
+// of its run where it was likeliest.
+func (d decoder) decodeFrames(probs []float32, frames, classes int) ([]Char, []int) {
 	var out []Char
+	var at []int
 	prev := rune(-1) // the blank
 	for t := 0; t < frames; t++ {
 		p := probs[t*classes : (t+1)*classes]
@@ -114,18 +140,80 @@ func (d decoder) decode(probs []float32, frames, classes int) []Char {
 		}
 		sym := d.symbol[best]
 		if sym == prev {
-			out[len(out)-1].Conf = max(out[len(out)-1].Conf, bp)
+			if bp > out[len(out)-1].Conf {
+				out[len(out)-1].Conf, at[len(at)-1] = bp, t
+			}
 			continue
 		}
 		out = append(out, Char{Rune: sym, Conf: bp})
+		at = append(at, t)
 		prev = sym
 	}
-	return out
+	return out, at
+}
+
+// sizeOnlyCase are the letters whose lower case is their capital made
+// smaller, and 'l', which is 'I' in most sans-serif faces: a recogniser
+// tells them apart by size alone, so they say nothing about a word's case.
+const sizeOnlyCase = "cosuvwxzl"
+
+// capitalize reads each lower-case letter of a word of capitals as the
+// likeliest capital at its frame. The English recognisers read "SITI" as
+// "SlTl" and "ANNA" as "anNA": a document's fields are in capitals, and a
+// word of three letters or more with a capital that cannot be a small
+// letter and no more letters that are clearly small is one. Only letters
+// whose class is allowed are considered.
+func (d decoder) capitalize(chars []Char, at []int, probs []float32, classes int) {
+	for start := 0; start < len(chars); {
+		end := start
+		for end < len(chars) && unicode.IsLetter(chars[end].Rune) {
+			end++
+		}
+		if end-start < 3 {
+			// "Nr", "Dr": too short to tell.
+			start = max(end, start+1)
+			continue
+		}
+		upper, lower := 0, 0
+		for _, c := range chars[start:end] {
+			switch {
+			case strings.ContainsRune(sizeOnlyCase, unicode.ToLower(c.Rune)):
+			case unicode.IsUpper(c.Rune):
+				upper++
+			case unicode.IsLower(c.Rune):
+				lower++
+			}
+		}
+		if upper > 0 && lower <= upper {
+			for i := start; i < end; i++ {
+				if !unicode.IsLower(chars[i].Rune) {
+					continue
+				}
+				p := probs[at[i]*classes : (at[i]+1)*classes]
+				best := 0
+				for c := 1; c < classes; c++ {
+					if unicode.IsUpper(d.symbol[c]) && d.allowed(c) && (best == 0 || p[c] > p[best]) {
+						best = c
+					}
+				}
+				if best > 0 {
+					chars[i] = Char{Rune: d.symbol[best], Conf: p[best]}
+				}
+			}
+		}
+		start = end
+	}
+}
+
+// allowed reports whether class c may be decoded.
+func (d decoder) allowed(c int) bool {
+	return d.candidates == nil || slices.Contains(d.candidates, c)
 }
 
 // decodeLine is decode followed by the length repair of opt.Lengths.
 func (d decoder) decodeLine(probs []float32, frames, classes int, opt DecodeOptions) []Char {
-	chars := d.decode(probs, frames, classes)
+	chars, at := d.decodeFrames(probs, frames, classes)
+	d.capitalize(chars, at, probs, classes)
 	want := -1
 	for _, n := range opt.Lengths {
 		if n >= len(chars) && (want < 0 || n < want) {

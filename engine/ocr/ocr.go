@@ -1,8 +1,9 @@
-// Package ocr reads printed text in images with PaddleOCR's PP-OCRv4
-// networks run in ONNX Runtime: the DB detector finds text boxes, an
-// optional classifier turns upside-down lines, and the CTC recogniser reads
-// each line with a confidence for every character. Decoding can be limited
-// to a set of characters, which is how machine-readable zones are read.
+// Package ocr reads printed text in images with PaddleOCR's networks run
+// in ONNX Runtime: the DB detector finds text boxes, an optional classifier
+// turns upside-down lines, and a CTC recogniser reads each line with a
+// confidence for every character. Machine readable zones may have
+// recognisers of their own (Config.MRZ), asked in turn. Decoding can be limited to a set of
+// characters, which is how machine-readable zones are read.
 package ocr
 
 import (
@@ -22,12 +23,24 @@ import (
 // 3-channel BGR.
 var ErrBadImage = errors.New("ocr: image is empty or not 8-bit BGR")
 
+// ErrNoOpinion is returned for MRZ lines asked of a recogniser
+// (DecodeOptions.Opinion) that Config.MRZ does not hold.
+var ErrNoOpinion = errors.New("ocr: no such MRZ recogniser")
+
 // Config names the model files and the tuning of the engine. Zero values
 // take PaddleOCR's defaults.
 type Config struct {
 	DetModel string // ch_PP-OCRv4_det_infer.onnx
-	RecModel string // ch_PP-OCRv4_rec_infer.onnx
-	Keys     string // ppocr_keys_v1.txt, the recogniser's classes
+	RecModel string // e.g. ch_PP-OCRv4_rec_infer.onnx
+	Keys     string // e.g. ppocr_keys_v1.txt, the recogniser's classes
+	// RecHeight is RecModel's input height when the model leaves it open
+	// (see Recognizer.Height).
+	RecHeight int
+	// MRZ are the recognisers of the lines of machine readable zones
+	// (DecodeOptions.Kind MRZLines), in the order a reader asks them
+	// (DecodeOptions.Opinion): the cheapest first, the next only when the
+	// zone's check digits fail. Empty reads them with RecModel.
+	MRZ []Recognizer
 	// ClsModel (ch_ppocr_mobile_v2.0_cls_infer.onnx) turns lines read upside
 	// down; empty skips the step.
 	ClsModel string
@@ -76,14 +89,35 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Recognizer names a recogniser network and its class list.
+type Recognizer struct {
+	Model string // e.g. en_PP-OCRv4_rec.onnx
+	Keys  string // e.g. en_dict.txt
+	// Height is the input height the network was trained at, for a model
+	// that leaves it open (32 for en_number_mobile_v2.0); 0 takes the
+	// model's own, else PP-OCR's 48.
+	Height int
+}
+
 // Engine holds the loaded networks. It has no mutable state after New, so
 // one Engine serves concurrent calls.
 type Engine struct {
-	cfg     Config
-	det     *ort.Session
-	rec     *ort.Session
-	cls     *ort.Session // nil when no classifier is configured
-	classes []rune       // recogniser class i-1 is classes[i-1]; 0 is the CTC blank
+	cfg Config
+	det *ort.Session
+	cls *ort.Session // nil when no classifier is configured
+	// rec is RecModel; mrz are Config.MRZ's (rec alone when empty), a
+	// model named twice loaded once.
+	rec *recognizer
+	mrz []*recognizer
+}
+
+// recognizer is one loaded recogniser network.
+type recognizer struct {
+	sess *ort.Session
+	// height is the input height the network was exported for (48 for
+	// PP-OCRv3/v4, 32 for en_number_mobile_v2.0).
+	height  int
+	classes []rune // class i is classes[i-1]; 0 is the CTC blank
 	classOf map[rune][]int
 }
 
@@ -93,29 +127,32 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.DetModel == "" || cfg.RecModel == "" || cfg.Keys == "" {
 		return nil, errors.New("ocr: DetModel, RecModel and Keys must all be set")
 	}
-	classes, err := readKeys(cfg.Keys)
-	if err != nil {
-		return nil, err
-	}
-	e := &Engine{cfg: cfg, classes: classes, classOf: make(map[rune][]int, len(classes))}
-	for i, r := range classes {
-		e.classOf[r] = append(e.classOf[r], i+1)
-	}
+	e := &Engine{cfg: cfg}
 	opt := ort.Options{IntraOpThreads: cfg.Threads}
+	var err error
 	// The detector is one run the whole reading waits on, while the
 	// recognition workers have nothing to do yet: it gets their threads.
 	if e.det, err = ort.NewSession(cfg.DetModel, ort.Options{IntraOpThreads: max(cfg.Threads, cfg.Workers)}); err != nil {
 		return nil, fmt.Errorf("ocr detector: %w", err)
 	}
-	if e.rec, err = ort.NewSession(cfg.RecModel, opt); err != nil {
+	main := Recognizer{Model: cfg.RecModel, Keys: cfg.Keys, Height: cfg.RecHeight}
+	if e.rec, err = newRecognizer(main, opt); err != nil {
 		e.Close()
-		return nil, fmt.Errorf("ocr recogniser: %w", err)
+		return nil, err
 	}
-	if out := e.rec.Outputs(); len(out) != 1 || len(out[0].Shape) != 3 ||
-		(out[0].Shape[2] > 0 && int(out[0].Shape[2]) != len(classes)+1) {
-		e.Close()
-		return nil, fmt.Errorf("ocr recogniser %s: output %+v does not match %d classes from %s plus the blank",
-			cfg.RecModel, out, len(classes), cfg.Keys)
+	// A model named twice is one session: each holds its weights.
+	loaded := map[Recognizer]*recognizer{main: e.rec}
+	for i, r := range cfg.MRZ {
+		if loaded[r] == nil {
+			if loaded[r], err = newRecognizer(r, opt); err != nil {
+				e.Close()
+				return nil, fmt.Errorf("MRZ recogniser %d: %w", i+1, err)
+			}
+		}
+		e.mrz = append(e.mrz, loaded[r])
+	}
+	if len(e.mrz) == 0 {
+		e.mrz = []*recognizer{e.rec}
 	}
 	if cfg.ClsModel != "" {
 		if e.cls, err = ort.NewSession(cfg.ClsModel, opt); err != nil {
@@ -125,6 +162,41 @@ func New(cfg Config) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// newRecognizer loads one recogniser and checks its output against its
+// classes.
+func newRecognizer(r Recognizer, opt ort.Options) (*recognizer, error) {
+	if r.Model == "" || r.Keys == "" {
+		return nil, errors.New("ocr: a recogniser needs both Model and Keys")
+	}
+	classes, err := readKeys(r.Keys)
+	if err != nil {
+		return nil, err
+	}
+	rec := &recognizer{classes: classes, classOf: make(map[rune][]int, len(classes)), height: defaultRecHeight}
+	for i, c := range classes {
+		rec.classOf[c] = append(rec.classOf[c], i+1)
+	}
+	if rec.sess, err = ort.NewSession(r.Model, opt); err != nil {
+		return nil, fmt.Errorf("ocr recogniser: %w", err)
+	}
+	if in := rec.sess.Inputs(); len(in) == 1 && len(in[0].Shape) == 4 && in[0].Shape[2] > 0 {
+		rec.height = int(in[0].Shape[2])
+	} else if r.Height > 0 {
+		rec.height = r.Height
+	}
+	if out := rec.sess.Outputs(); len(out) != 1 || len(out[0].Shape) != 3 ||
+		(out[0].Shape[2] > 0 && int(out[0].Shape[2]) != len(classes)+1) {
+		rec.sess.Close()
+		return nil, fmt.Errorf("ocr recogniser %s: output %+v does not match %d classes from %s plus the blank",
+			r.Model, out, len(classes), r.Keys)
+	}
+	return rec, nil
+}
+
+// MRZOpinions is how many recognisers read MRZ lines (Config.MRZ, at
+// least one): DecodeOptions.Opinion ranges over them.
+func (e *Engine) MRZOpinions() int { return len(e.mrz) }
 
 // readKeys reads the recogniser's class list, one character a line, and
 // appends the space PP-OCR adds as its last class.
@@ -156,9 +228,16 @@ func readKeys(path string) ([]rune, error) {
 // Close releases the networks.
 func (e *Engine) Close() error {
 	var errs []error
-	for _, s := range []*ort.Session{e.det, e.rec, e.cls} {
+	for _, s := range []*ort.Session{e.det, e.cls} {
 		if s != nil {
 			errs = append(errs, s.Close())
+		}
+	}
+	closed := map[*recognizer]bool{}
+	for _, r := range append([]*recognizer{e.rec}, e.mrz...) {
+		if r != nil && !closed[r] {
+			closed[r] = true
+			errs = append(errs, r.sess.Close())
 		}
 	}
 	return errors.Join(errs...)

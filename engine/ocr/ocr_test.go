@@ -3,7 +3,6 @@ package ocr
 import (
 	"context"
 	"errors"
-	"flag"
 	"image"
 	"image/color"
 	"math"
@@ -21,14 +20,23 @@ import (
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
+// newEngine reads with the recognisers internal/engines.OCRConfig chooses
+// (package engines imports this one, so its configuration is repeated
+// here, but for its last MRZ recogniser, PP-OCRv4's, which the doubango
+// lines need not measure again): en_number_mobile_v2.0 for free text and
+// MRZ lines, en_PP-OCRv4 for MRZ lines next.
 func newEngine(t testing.TB, cls bool) *Engine {
 	t.Helper()
 	testenv.ORT(t)
+	keys := testenv.Model(t, "ppocr-keys-en")
 	cfg := Config{
-		DetModel: testenv.Model(t, "ppocr-det"),
-		RecModel: testenv.Model(t, "ppocr-rec"),
-		Keys:     testenv.Model(t, "ppocr-keys"),
-		Threads:  2,
+		DetModel:  testenv.Model(t, "ppocr-det"),
+		RecModel:  testenv.Model(t, "ppocr-rec-en-number"),
+		Keys:      keys,
+		RecHeight: 32,
+		MRZ: []Recognizer{{Model: testenv.Model(t, "ppocr-rec-en-number"), Keys: keys, Height: 32},
+			{Model: testenv.Model(t, "ppocr-rec-en-v4"), Keys: keys}},
+		Threads: 2,
 	}
 	if cls {
 		cfg.ClsModel = testenv.Model(t, "ppocr-cls")
@@ -62,77 +70,73 @@ func editDistance(a, b string) int {
 	return prev[len(rb)]
 }
 
-// maxMRZCER bounds the character error rate on the doubango MRZ lines. The
-// issue's target is 1%; PP-OCRv4, trained on Chinese and English print
-// rather than OCR-B, measures 1.5% on all 1000 lines (see the log), so this
-// bound guards against regressions and the gap to 1% is reported, not
-// hidden.
-const maxMRZCER = 0.03
+// maxMRZCER bounds the character error rate on all 1000 doubango MRZ
+// lines, after the parser's corrections (what a reader of the zone gets):
+// issue 20's target. On every tenth line (-short) a hundred lines' chance
+// moves the rate by a few tenths of a percent, and maxMRZCERShort only
+// guards against a regression.
+const (
+	maxMRZCER      = 0.01
+	maxMRZCERShort = 0.015
+)
 
-// cerAll makes TestMRZLineCER read all 1000 lines (about ten minutes on
-// two cores) rather than every tenth.
-var cerAll = flag.Bool("cer.all", false, "TestMRZLineCER: read every doubango line, not every tenth")
-
-// TestMRZLineCER reads the doubango MRZ line crops with three decodings
-// and reports each one's character error rate (edit distance over
-// ground-truth length), and that of the MRZ decoding after the corrections
-// the MRZ parser makes (mrz.FixLine), which is what a reader of the zone
-// gets. By default it reads every tenth line; -cer.all reads all 1000.
+// TestMRZLineCER reads the doubango MRZ line crops with each MRZ
+// recogniser and three decodings, and reports each one's character error
+// rate (edit distance over ground-truth length), and that of the MRZ
+// decoding after the corrections the MRZ parser makes (mrz.FixLine), which
+// is what a reader of the zone gets and what maxMRZCER bounds for the
+// recogniser a zone falls back on (the last of newEngine's): the first,
+// cheapest one is asked first, and the next whenever the zone's check
+// digits fail. It reads all 1000 lines (every tenth with -short).
 func TestMRZLineCER(t *testing.T) {
 	e := newEngine(t, false)
-	dir := testenv.Data(t, "mrz", "doubango_mrz_lines")
-	files, err := filepath.Glob(filepath.Join(dir, "*.tif"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no line images in %s: %v", dir, err)
+	step, bound := 1, maxMRZCER
+	if testing.Short() {
+		step, bound = 10, maxMRZCERShort
 	}
-	step := 10
-	if *cerAll {
-		step = 1
-	}
-	opts := map[string]DecodeOptions{
-		"free":     {},
-		"alphabet": {Allow: MRZAlphabet, FullWidth: true},
-		"mrz":      {Allow: MRZAlphabet, Lengths: []int{30, 36, 44}, MaxAdded: 4, FullWidth: true},
-	}
-	errs, total := map[string]int{}, 0
-	for i := 0; i < len(files); i += step {
-		f := files[i]
-		gt, err := os.ReadFile(strings.TrimSuffix(f, ".tif") + ".gt.txt")
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := strings.TrimSpace(string(gt))
-		// Tests may trust their own data: TIFF is outside imageio's formats.
-		img := gocv.IMRead(f, gocv.IMReadColor)
-		if img.Empty() {
-			t.Fatalf("cannot read %s", f)
-		}
-		for name, opt := range opts {
-			lines, err := e.ReadCrops(context.Background(), []gocv.Mat{img}, opt)
-			if err != nil {
-				img.Close()
-				t.Fatal(err)
-			}
-			errs[name] += editDistance(want, lines[0].Text)
-			if name == "mrz" {
-				fixed, _, _ := mrz.FixLine(lines[0].Text)
-				errs["mrz+fix"] += editDistance(want, fixed)
-			}
-		}
-		img.Close()
+	imgs, truth, _ := doubangoLines(t, step)
+	total := 0
+	for _, want := range truth {
 		total += len([]rune(want))
 	}
-	for _, name := range []string{"free", "alphabet", "mrz", "mrz+fix"} {
-		t.Logf("CER %-8s %.2f%% (%d errors in %d characters)", name, 100*float64(errs[name])/float64(total), errs[name], total)
-	}
-	if cer := float64(errs["mrz"]) / float64(total); cer > maxMRZCER {
-		t.Errorf("MRZ CER %.2f%% above the bound %.0f%%", 100*cer, 100*maxMRZCER)
-	}
-	if errs["mrz+fix"] > errs["mrz"] {
-		t.Errorf("the parser's corrections made more errors (%d) than they found (%d)", errs["mrz+fix"], errs["mrz"])
-	}
-	if errs["mrz"] > errs["free"] {
-		t.Errorf("the MRZ decoding made more errors (%d) than free decoding (%d)", errs["mrz"], errs["free"])
+	for op := range e.MRZOpinions() {
+		opts := map[string]DecodeOptions{
+			"free":     {FullWidth: true},
+			"alphabet": {Kind: MRZLines, Opinion: op, Allow: MRZAlphabet, FullWidth: true},
+			"mrz":      {Kind: MRZLines, Opinion: op, Allow: MRZAlphabet, Lengths: []int{30, 36, 44}, MaxAdded: 4, FullWidth: true},
+		}
+		if op > 0 {
+			delete(opts, "free") // the free-text recogniser's, measured with the first
+		}
+		errs := map[string]int{}
+		for name, opt := range opts {
+			lines, err := e.ReadCrops(context.Background(), imgs, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, l := range lines {
+				errs[name] += editDistance(truth[i], l.Text)
+				if name == "mrz" {
+					fixed, _, _ := mrz.FixLine(l.Text)
+					errs["mrz+fix"] += editDistance(truth[i], fixed)
+				}
+			}
+		}
+		for _, name := range []string{"free", "alphabet", "mrz", "mrz+fix"} {
+			if _, ok := errs[name]; ok {
+				t.Logf("recogniser %d: CER %-8s %.2f%% (%d errors in %d characters, %d lines)", op+1, name,
+					100*float64(errs[name])/float64(total), errs[name], total, len(imgs))
+			}
+		}
+		if cer := float64(errs["mrz+fix"]) / float64(total); op == e.MRZOpinions()-1 && cer > bound {
+			t.Errorf("recogniser %d: MRZ CER %.2f%% above the bound %.1f%%", op+1, 100*cer, 100*bound)
+		}
+		if errs["mrz+fix"] > errs["mrz"] {
+			t.Errorf("recogniser %d: the parser's corrections made more errors (%d) than they found (%d)", op+1, errs["mrz+fix"], errs["mrz"])
+		}
+		if errs["mrz"] > errs["alphabet"]+total/100 {
+			t.Errorf("recogniser %d: the MRZ decoding made far more errors (%d) than the alphabet alone (%d)", op+1, errs["mrz"], errs["alphabet"])
+		}
 	}
 }
 
@@ -265,18 +269,19 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestKeysHoldTheMRZAlphabet(t *testing.T) {
-	e := newEngine(t, false)
-	if len(e.classes) != 6624 || e.classes[len(e.classes)-1] != ' ' {
-		t.Fatalf("%d classes ending %q, want 6623 keys and the space", len(e.classes), e.classes[len(e.classes)-1])
+	e := newEngineWith(t, "ppocr-rec", "ppocr-keys", 0)
+	r := e.rec
+	if len(r.classes) != 6624 || r.classes[len(r.classes)-1] != ' ' {
+		t.Fatalf("%d classes ending %q, want 6623 keys and the space", len(r.classes), r.classes[len(r.classes)-1])
 	}
-	for _, r := range MRZAlphabet {
-		if len(e.classOf[r]) == 0 {
-			t.Errorf("no class for %q", r)
+	for _, c := range MRZAlphabet {
+		if len(r.classOf[c]) == 0 {
+			t.Errorf("no class for %q", c)
 		}
 	}
 	// '<' is a class of its own (line 3490 of ppocr_keys_v1.txt), so the
 	// filler needs no alias.
-	if got := e.classOf['<']; len(got) != 1 || got[0] != 3490 {
+	if got := r.classOf['<']; len(got) != 1 || got[0] != 3490 {
 		t.Errorf("'<' is class %v, want [3490]", got)
 	}
 }
@@ -306,4 +311,49 @@ func BenchmarkDocumentOCR(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestRecognizerRouting: each kind of line goes to its recogniser, at that
+// recogniser's own input height, and a recogniser named twice is loaded
+// once.
+func TestRecognizerRouting(t *testing.T) {
+	testenv.ORT(t)
+	ch := Recognizer{Model: testenv.Model(t, "ppocr-rec"), Keys: testenv.Model(t, "ppocr-keys")}
+	en := Recognizer{Model: testenv.Model(t, "ppocr-rec-en-number"), Keys: testenv.Model(t, "ppocr-keys-en"), Height: 32}
+	e, err := New(Config{DetModel: testenv.Model(t, "ppocr-det"), RecModel: en.Model, Keys: en.Keys, RecHeight: en.Height, MRZ: []Recognizer{ch, en}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.rec.height != 32 || e.mrz[0].height != 48 || len(e.rec.classes) != 96 || len(e.mrz[0].classes) != 6624 {
+		t.Errorf("free text at %d with %d classes, MRZ at %d with %d: want 32/96 and 48/6624",
+			e.rec.height, len(e.rec.classes), e.mrz[0].height, len(e.mrz[0].classes))
+	}
+	if e.MRZOpinions() != 2 || e.mrz[1] != e.rec {
+		t.Error("the second MRZ recogniser, the free-text one again, was loaded apart")
+	}
+	// A character only the Chinese classes hold decodes for the first
+	// opinion on MRZ lines only.
+	img := renderedLine(t, "ABC", 300, 100)
+	defer img.Close()
+	if _, err := e.ReadCrops(context.Background(), []gocv.Mat{img}, DecodeOptions{Kind: MRZLines, Allow: "AB中"}); err != nil {
+		t.Errorf("MRZ lines: %v", err)
+	}
+	for _, opt := range []DecodeOptions{{Kind: FreeText}, {Kind: MRZLines, Opinion: 1}} {
+		opt.Allow = "AB中"
+		if _, err := e.ReadCrops(context.Background(), []gocv.Mat{img}, opt); err == nil {
+			t.Errorf("%+v decoded a character its English recogniser lacks", opt)
+		}
+	}
+	if _, err := e.ReadCrops(context.Background(), []gocv.Mat{img}, DecodeOptions{Kind: MRZLines, Opinion: 2}); !errors.Is(err, ErrNoOpinion) {
+		t.Errorf("a third opinion of two: %v, want ErrNoOpinion", err)
+	}
+	plain, err := New(Config{DetModel: testenv.Model(t, "ppocr-det"), RecModel: en.Model, Keys: en.Keys, RecHeight: en.Height})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if plain.MRZOpinions() != 1 || plain.mrz[0] != plain.rec {
+		t.Error("without Config.MRZ, MRZ lines are not read by the free-text recogniser")
+	}
 }

@@ -15,26 +15,29 @@ import (
 )
 
 const (
-	// recHeight is the recogniser's input height.
-	recHeight = 48
-	// recMinWidth is the narrowest input the recogniser is run at; shorter
-	// lines are padded. PaddleOCR pads to its training width, 320, but
-	// short words read as well at 160 (TestShortWords: the same errors at
-	// 160 as at 320, one more at 96), and a short field then costs half.
-	recMinWidth = 160
-	// recMaxWidth bounds one line's input so a degenerate sliver cannot
-	// ask for an enormous tensor; 80 height-widths hold any MRZ line.
-	recMaxWidth = recHeight * 80
-	// recStride is how many input columns make one CTC frame.
-	recStride = 8
+	// defaultRecHeight is the input height of a recogniser whose model
+	// leaves it open, PaddleOCR's 48.
+	defaultRecHeight = 48
+	// recMinWidth is the narrowest input, in heights, a recogniser is run
+	// at; shorter lines are padded. PaddleOCR pads to its training width,
+	// 320 (6.7 heights), but short words read as well at 160 (TestShortWords
+	// with PP-OCRv4: the same errors at 160 as at 320, one more at 96), and
+	// a short field then costs half.
+	recMinWidth = 160.0 / 48
+	// recMaxWidth bounds one line's input, in heights, so a degenerate
+	// sliver cannot ask for an enormous tensor; 80 heights hold any MRZ
+	// line.
+	recMaxWidth = 80
 	// recSqueeze is the share of its natural width a line is read at
 	// unless DecodeOptions.FullWidth: PaddleOCR trained the recogniser on
 	// 48x320 inputs with every wider line squeezed to fit, so three
 	// quarters of the width is well within what it learned, and costs a
 	// quarter less. Chosen once, not swept; measured against reading at
-	// full width: the same 4 of 128 short words wrong (TestShortWords),
-	// every synthetic KTP and PassportEye result unchanged, free decoding
-	// of the doubango MRZ lines 3.83% -> 2.69% CER.
+	// full width with PP-OCRv4: the same 4 of 128 short words wrong
+	// (TestShortWords), every synthetic KTP and PassportEye result
+	// unchanged, free decoding of the doubango MRZ lines 3.83% -> 2.69% CER.
+	// en_number_mobile_v2.0 likewise reads short words better squeezed (4
+	// of 128 wrong, 9 at full width: TestRecognizers).
 	recSqueeze = 0.75
 )
 
@@ -66,7 +69,7 @@ func (e *Engine) Recognize(ctx context.Context, img gocv.Mat, boxes []Quad, opt 
 	if e.cls != nil {
 		turned = make([]bool, len(crops))
 	}
-	lines, err := e.readCrops(ctx, crops, opt, turned)
+	lines, err := e.read(ctx, crops, opt, turned)
 	if err != nil {
 		return nil, err
 	}
@@ -105,27 +108,40 @@ func rectify(img gocv.Mat, q Quad) gocv.Mat {
 // right (crops from Recognize, or line images from elsewhere). Each line's
 // Box is the whole crop.
 func (e *Engine) ReadCrops(ctx context.Context, crops []gocv.Mat, opt DecodeOptions) ([]Line, error) {
-	return e.readCrops(ctx, crops, opt, nil)
+	return e.read(ctx, crops, opt, nil)
 }
 
-// readCrops is ReadCrops; with turned not nil, each batch first goes
-// through the orientation classifier (orient), in the worker that reads
-// it, so that classifying is spread over the workers too.
-func (e *Engine) readCrops(ctx context.Context, crops []gocv.Mat, opt DecodeOptions, turned []bool) ([]Line, error) {
-	dec, err := e.decoder(opt)
+// read reads the crops with the recogniser of opt.Kind. With turned not
+// nil, crops are first turned upright (orient).
+func (e *Engine) read(ctx context.Context, crops []gocv.Mat, opt DecodeOptions, turned []bool) ([]Line, error) {
+	if opt.Kind != MRZLines {
+		return e.readCrops(ctx, e.rec, crops, opt, turned)
+	}
+	if opt.Opinion < 0 || opt.Opinion >= len(e.mrz) {
+		return nil, fmt.Errorf("%w: opinion %d of %d", ErrNoOpinion, opt.Opinion, len(e.mrz))
+	}
+	return e.readCrops(ctx, e.mrz[opt.Opinion], crops, opt, turned)
+}
+
+// readCrops reads the crops with rec; with turned not nil, each batch
+// first goes through the orientation classifier (orient), in the worker
+// that reads it, so that classifying is spread over the workers too.
+func (e *Engine) readCrops(ctx context.Context, rec *recognizer, crops []gocv.Mat, opt DecodeOptions, turned []bool) ([]Line, error) {
+	dec, err := rec.decoder(opt)
 	if err != nil {
 		return nil, err
 	}
-	maxW := recMaxWidth
+	minW := int(math.Ceil(recMinWidth * float64(rec.height)))
+	maxW := recMaxWidth * rec.height
 	if opt.MaxWidth > 0 {
-		maxW = min(maxW, max(opt.MaxWidth, recMinWidth))
+		maxW = min(maxW, max(opt.MaxWidth, minW))
 	}
 	widths := make([]int, len(crops))
 	for i, c := range crops {
 		if err := checkImage(c); err != nil {
 			return nil, fmt.Errorf("recognising line %d: %w", i, err)
 		}
-		widths[i] = scaledWidth(c, recHeight, maxW)
+		widths[i] = scaledWidth(c, rec.height, maxW)
 		if !opt.FullWidth {
 			widths[i] = max(1, int(math.Ceil(float64(widths[i])*recSqueeze)))
 		}
@@ -161,7 +177,7 @@ func (e *Engine) readCrops(ctx context.Context, crops []gocv.Mat, opt DecodeOpti
 					err = e.orient(ctx, crops, batch, turned)
 				}
 				if err == nil {
-					err = e.recognizeBatch(ctx, dec, crops, widths, batch, lines, opt)
+					err = e.recognizeBatch(ctx, rec, dec, crops, widths, batch, lines, opt)
 				}
 				if err != nil {
 					errs <- err
@@ -192,18 +208,18 @@ feed:
 
 // recognizeBatch runs the recogniser on one batch of crops and writes the
 // decoded lines to their slots of lines (each batch owns its slots).
-func (e *Engine) recognizeBatch(ctx context.Context, dec decoder, crops []gocv.Mat, widths, batch []int, lines []Line, opt DecodeOptions) error {
-	batchW := recMinWidth
+func (e *Engine) recognizeBatch(ctx context.Context, rec *recognizer, dec decoder, crops []gocv.Mat, widths, batch []int, lines []Line, opt DecodeOptions) error {
+	batchW := int(math.Ceil(recMinWidth * float64(rec.height)))
 	for _, i := range batch {
 		batchW = max(batchW, widths[i])
 	}
-	in := ort.NewNCHW(len(batch), 3, recHeight, batchW)
+	in := ort.NewNCHW(len(batch), 3, rec.height, batchW)
 	for n, i := range batch {
 		if err := fillPadded(in, n, crops[i], widths[i], batchW); err != nil {
 			return fmt.Errorf("recognising line %d: %w", i, err)
 		}
 	}
-	out, err := e.rec.Run(ctx, in)
+	out, err := rec.sess.Run(ctx, in)
 	if err != nil {
 		return fmt.Errorf("recognising text: %w", err)
 	}

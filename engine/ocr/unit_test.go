@@ -62,7 +62,7 @@ func probs(classes int, frames [][2]float64) []float32 {
 
 func TestDecode(t *testing.T) {
 	// Classes: 0 blank, 1 'A', 2 '<', 3 '«' (read as '<'), 4 'B'.
-	e := &Engine{classes: []rune{'A', '<', '«', 'B'}}
+	e := &recognizer{classes: []rune{'A', '<', '«', 'B'}}
 	e.classOf = map[rune][]int{'A': {1}, '<': {2}, '«': {3}, 'B': {4}}
 	// A A _ A < « _ B(weak) _ <
 	frames := [][2]float64{{1, .9}, {1, .8}, {0, 0}, {1, .7}, {2, .9}, {3, .95}, {0, 0}, {4, .3}, {0, 0}, {2, .6}}
@@ -104,6 +104,40 @@ func TestDecode(t *testing.T) {
 	}
 	if _, err := e.decoder(DecodeOptions{Allow: "AZ"}); err == nil {
 		t.Error("allowing a character without a class succeeded")
+	}
+}
+
+func TestCapitalize(t *testing.T) {
+	// Classes: 0 blank, 1 'S', 2 'l', 3 'I', 4 'T', 5 'a', 6 'A', 7 'N', 8 'm', 9 ' '.
+	e := &recognizer{classes: []rune{'S', 'l', 'I', 'T', 'a', 'A', 'N', 'm', ' '}}
+	// frame puts p on class c and the second choice q on class c2.
+	frame := func(c, c2 int, p, q float32) []float32 {
+		f := make([]float32, 10)
+		f[0] = 1 - p - q
+		f[c], f[c2] = p, q
+		return f
+	}
+	var p []float32
+	add := func(fs ...[]float32) {
+		for _, f := range fs {
+			p = append(p, f...)
+			p = append(p, frame(0, 0, 0, 0)...) // a blank between characters
+		}
+	}
+	// "SlTl Nama": the capitals' word read with two small l's whose second
+	// choice is I; "Nama" stays as read.
+	add(frame(1, 0, .9, 0), frame(2, 3, .5, .4), frame(4, 0, .9, 0), frame(2, 3, .6, .3),
+		frame(9, 0, .9, 0), frame(7, 0, .9, 0), frame(5, 6, .8, .1), frame(8, 0, .9, 0), frame(5, 6, .8, .1))
+	d, err := e.decoder(DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := len(p) / 10
+	if got := newLine(d.decodeLine(p, frames, 10, DecodeOptions{})).Text; got != "SITI Nama" {
+		t.Errorf("read %q, want %q", got, "SITI Nama")
+	}
+	if got := newLine(d.decode(p, frames, 10)).Text; got != "SlTl Nama" {
+		t.Errorf("greedy decoding alone read %q", got)
 	}
 }
 

@@ -159,6 +159,8 @@ func NewSession(path string, opt Options) (*Session, error) {
 		func() error { return so.SetInterOpNumThreads(inter) },
 		func() error { return so.AddSessionConfigEntry("session.intra_op.allow_spinning", spin) },
 		func() error { return so.AddSessionConfigEntry("session.inter_op.allow_spinning", spin) },
+		func() error { return so.SetCpuMemArena(false) },
+		func() error { return so.SetMemPattern(false) },
 	} {
 		if err := step(); err != nil {
 			return nil, fmt.Errorf("session options for %s: %w", path, err)

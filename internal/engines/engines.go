@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/openkyc/kyc/engine/document"
 	"github.com/openkyc/kyc/engine/face"
@@ -44,7 +45,7 @@ func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engin
 		return nil, fmt.Errorf("loading ONNX Runtime: %w", err)
 	}
 	paths := map[string]string{}
-	for _, name := range []string{"ppocr-det", "ppocr-rec", "ppocr-keys", "ppocr-cls", "yunet", "fr-feature", "minifasnet-v2se", "minifasnet-v2-2.7", "minifasnet-v1se-4.0"} {
+	for _, name := range []string{"yunet", "fr-feature", "minifasnet-v2se", "minifasnet-v2-2.7", "minifasnet-v1se-4.0"} {
 		p, err := store.Path(name)
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", name, err)
@@ -53,12 +54,11 @@ func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engin
 	}
 	e := &Engines{}
 	one := ort.Options{IntraOpThreads: 1, InterOpThreads: 1}
-	var err error
-	// Lines are recognised one per run, two runs at once: on a small CPU
-	// that beats batches (which pad to their widest line) and beats one run
-	// with two threads.
-	if e.ocr, err = ocr.New(ocr.Config{DetModel: paths["ppocr-det"], RecModel: paths["ppocr-rec"], Keys: paths["ppocr-keys"],
-		ClsModel: paths["ppocr-cls"], Threads: 1, Workers: 2, RecBatch: 1, MaxSide: 640}); err != nil {
+	cfg, err := OCRConfig(store)
+	if err != nil {
+		return nil, err
+	}
+	if e.ocr, err = ocr.New(cfg); err != nil {
 		return nil, fmt.Errorf("loading OCR: %w", err)
 	}
 	if e.docFaces, err = face.NewYuNet(paths["yunet"], face.YuNetConfig{}, one); err != nil {
@@ -84,7 +84,43 @@ func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engin
 		e.Close()
 		return nil, err
 	}
+	// Loading read and rewrote every model file in Go memory before ORT
+	// copied it: some 150 MB of garbage that the collector, at
+	// runtimeinfo.GCPercent, would leave resident for a long while.
+	debug.FreeOSMemory()
 	return e, nil
+}
+
+// OCRConfig is the text reading the product runs, its models resolved
+// from the verified store. Lines are recognised one per run, two runs at
+// once: on a small CPU that beats batches (which pad to their widest line)
+// and beats one run with two threads. Text is read by PaddleOCR's English
+// recognisers (engine/ocr's TestRecognizers and mrzread's TestMRZReaders
+// measure every recogniser at hand): free text by en_number_mobile_v2.0,
+// several times cheaper than PP-OCRv4's Chinese recogniser and as good on
+// Latin text once words of capitals are read as such; MRZ lines by it too,
+// and a zone whose check digits fail with it by en_PP-OCRv4 (the fewest
+// errors on the doubango lines, at six times the cost a column), then by
+// the Chinese recogniser (the most PassportEye specimens read alone). The
+// English recognisers have no accented letters and read them, confidently,
+// as the bare letter, so no confidence tells which line holds one; the
+// Chinese one kept 4 of 16 (TestRecognizers' accents column), too few to
+// read every line twice for: the fields' cross-checks fold diacritics.
+func OCRConfig(store *models.Store) (ocr.Config, error) {
+	paths := map[string]string{}
+	for _, name := range []string{"ppocr-det", "ppocr-cls", "ppocr-rec-en-number", "ppocr-keys-en", "ppocr-rec-en-v4", "ppocr-rec", "ppocr-keys"} {
+		p, err := store.Path(name)
+		if err != nil {
+			return ocr.Config{}, fmt.Errorf("model %s: %w", name, err)
+		}
+		paths[name] = p
+	}
+	return ocr.Config{DetModel: paths["ppocr-det"], ClsModel: paths["ppocr-cls"],
+		RecModel: paths["ppocr-rec-en-number"], Keys: paths["ppocr-keys-en"], RecHeight: 32,
+		MRZ: []ocr.Recognizer{{Model: paths["ppocr-rec-en-number"], Keys: paths["ppocr-keys-en"], Height: 32},
+			{Model: paths["ppocr-rec-en-v4"], Keys: paths["ppocr-keys-en"]},
+			{Model: paths["ppocr-rec"], Keys: paths["ppocr-keys"]}},
+		Threads: 1, Workers: 2, RecBatch: 1, MaxSide: 640}, nil
 }
 
 // loadWatchlists indexes every list in dir; none gives a nil index.
@@ -139,5 +175,10 @@ func (e *Engines) Warm(ctx context.Context) error {
 		return fmt.Errorf("warming the document pipeline: %w", err)
 	}
 	res.Close()
-	return e.Face.Warm(ctx)
+	if err := e.Face.Warm(ctx); err != nil {
+		return err
+	}
+	// What loading and the first runs freed need not stay resident.
+	runtimeinfo.ReleaseNativeMemory()
+	return nil
 }

@@ -14,12 +14,40 @@ import (
 // measured some 45 ms faster at the median in alternating runs).
 const GCPercent = 400
 
-// TuneGC sets GCPercent unless the GOGC environment variable chose a
-// setting, and returns a function that restores the previous one.
-func TuneGC() (restore func()) {
-	if os.Getenv("GOGC") != "" {
-		return func() {}
+// MemoryLimit is the Go runtime's soft memory limit in those binaries:
+// GCPercent lets the heap grow to five times what is live, which while
+// the models load (their files read and rewritten in Go memory before ORT
+// copies them) reached some 160 MB of garbage; past this limit the
+// collector runs however far the heap is from its GCPercent target. A
+// verification keeps well under it live (internal/engines' TestMemory:
+// `kyc document` peaked at 310 MB resident with it, 430-490 MB without).
+const MemoryLimit = 128 << 20
+
+// TuneGC sets GCPercent and MemoryLimit unless the GOGC or GOMEMLIMIT
+// environment variable chose a setting, and returns a function that
+// restores the previous ones. For kyc and kyc-desktop.
+func TuneGC() (restore func()) { return tune(true) }
+
+// TuneServerGC sets GCPercent only (unless GOGC chose one): kyc-central
+// runs the engines too, but its live heap grows with its load (uploads in
+// flight, hosted captures), and past a fixed soft limit the collector
+// would run without pause. GOMEMLIMIT remains the operator's to set.
+func TuneServerGC() (restore func()) { return tune(false) }
+
+func tune(limit bool) (restore func()) {
+	oldPercent, oldLimit := int(-2), int64(-1)
+	if os.Getenv("GOGC") == "" {
+		oldPercent = debug.SetGCPercent(GCPercent)
 	}
-	old := debug.SetGCPercent(GCPercent)
-	return func() { debug.SetGCPercent(old) }
+	if limit && os.Getenv("GOMEMLIMIT") == "" {
+		oldLimit = debug.SetMemoryLimit(MemoryLimit)
+	}
+	return func() {
+		if oldPercent != -2 {
+			debug.SetGCPercent(oldPercent)
+		}
+		if oldLimit >= 0 {
+			debug.SetMemoryLimit(oldLimit)
+		}
+	}
 }

@@ -31,6 +31,7 @@ func LoadRuntime(store *models.Store) error {
 	if err != nil {
 		return err
 	}
+	tuneMalloc()
 	return ort.Init(lib)
 }
 

@@ -25,15 +25,23 @@ import (
 // must not change how they read.
 var specimenDate = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// newReader reads with the recognisers internal/engines.OCRConfig chooses
+// (en_number_mobile_v2.0 for the page and the zone, then en_PP-OCRv4, then
+// PP-OCRv4's Chinese recogniser for a zone whose check digits fail).
 func newReader(t testing.TB, threads int) *Reader {
 	t.Helper()
 	testenv.ORT(t)
+	keys := testenv.Model(t, "ppocr-keys-en")
 	e, err := ocr.New(ocr.Config{
-		DetModel: testenv.Model(t, "ppocr-det"),
-		RecModel: testenv.Model(t, "ppocr-rec"),
-		Keys:     testenv.Model(t, "ppocr-keys"),
-		Threads:  threads,
-		MaxSide:  640,
+		DetModel:  testenv.Model(t, "ppocr-det"),
+		RecModel:  testenv.Model(t, "ppocr-rec-en-number"),
+		Keys:      keys,
+		RecHeight: 32,
+		MRZ: []ocr.Recognizer{{Model: testenv.Model(t, "ppocr-rec-en-number"), Keys: keys, Height: 32},
+			{Model: testenv.Model(t, "ppocr-rec-en-v4"), Keys: keys},
+			{Model: testenv.Model(t, "ppocr-rec"), Keys: testenv.Model(t, "ppocr-keys")}},
+		Threads: threads,
+		MaxSide: 640,
 	})
 	if err != nil {
 		t.Fatal(err)
