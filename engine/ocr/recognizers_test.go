@@ -26,17 +26,6 @@ var compareAll = flag.Bool("ocr.compare-all", false, "TestRecognizers: every dou
 // names); empty compares all.
 var compareOnly = flag.String("ocr.only", "", "TestRecognizers: only these recognisers (ch-v4,en-v3,en-v4,en-number)")
 
-// recognizers are the recognisers at hand, by model store name.
-var recognizers = []struct {
-	name, model, keys string
-	height            int
-}{
-	{"ch-v4", "ppocr-rec", "ppocr-keys", 0},
-	{"en-v3", "ppocr-rec-en-v3", "ppocr-keys-en", 0},
-	{"en-v4", "ppocr-rec-en-v4", "ppocr-keys-en", 0},
-	{"en-number", "ppocr-rec-en-number", "ppocr-keys-en", 32},
-}
-
 // newEngineWith is an engine whose main recogniser is the named one, on
 // one thread and one worker, as the comparison times it.
 func newEngineWith(t testing.TB, model, keys string, height int) *Engine {
@@ -109,11 +98,11 @@ func TestRecognizers(t *testing.T) {
 	ctx := context.Background()
 	mrzOpt := DecodeOptions{Allow: MRZAlphabet, Lengths: []int{30, 36, 44}, MaxAdded: 4, FullWidth: true}
 	var rows []string
-	for _, r := range recognizers {
-		if *compareOnly != "" && !slices.Contains(strings.Split(*compareOnly, ","), r.name) {
+	for _, r := range testenv.Recognizers() {
+		if *compareOnly != "" && !slices.Contains(strings.Split(*compareOnly, ","), r.Name) {
 			continue
 		}
-		e := newEngineWith(t, r.model, r.keys, r.height)
+		e := newEngineWith(t, r.Model, r.Keys, r.Height)
 		// cer reads the lines once and scores the reading as read and
 		// after the parser's corrections.
 		cer := func(opt DecodeOptions) (raw, fixed float64, perLine time.Duration) {
@@ -148,7 +137,7 @@ func TestRecognizers(t *testing.T) {
 		}
 		kept, total := accentsKept(got, accentTruth)
 		rows = append(rows, fmt.Sprintf("%-10s %8.2f%% %8.2f%% %8.2f%% %8.1f %11s %11s %5d/%d",
-			r.name, free, m, fixed, float64(took.Microseconds())/1000, wordCols[0], wordCols[1], kept, total))
+			r.Name, free, m, fixed, float64(took.Microseconds())/1000, wordCols[0], wordCols[1], kept, total))
 	}
 	if bin, err := exec.LookPath("tesseract"); err == nil && *compareOnly == "" {
 		tessdata := filepath.Dir(testenv.Model(t, "mrz-tessdata"))

@@ -30,18 +30,6 @@ var compareReaders = flag.Bool("mrz.compare", false, "TestMRZReaders: compare ev
 // empty compares all.
 var compareOnly = flag.String("mrz.only", "", "TestMRZReaders: only these readers (ch-v4,en-v3,en-v4,en-number,product,tesseract)")
 
-// mrzRecognizers are the recognisers the MRZ may be read with, by model
-// store name.
-var mrzRecognizers = []struct {
-	name, model, keys string
-	height            int
-}{
-	{"ch-v4", "ppocr-rec", "ppocr-keys", 0},
-	{"en-v3", "ppocr-rec-en-v3", "ppocr-keys-en", 0},
-	{"en-v4", "ppocr-rec-en-v4", "ppocr-keys-en", 0},
-	{"en-number", "ppocr-rec-en-number", "ppocr-keys-en", 32},
-}
-
 // newReaderWith is newReader reading the zone with the given recogniser
 // alone.
 func newReaderWith(t testing.TB, model, keys string, height int) *Reader {
@@ -155,12 +143,12 @@ func TestMRZReaders(t *testing.T) {
 	want := func(name string) bool {
 		return *compareOnly == "" || slices.Contains(strings.Split(*compareOnly, ","), name)
 	}
-	for _, rc := range mrzRecognizers {
-		if !want(rc.name) {
+	for _, rc := range testenv.Recognizers() {
+		if !want(rc.Name) {
 			continue
 		}
-		readers[rc.name] = newReaderWith(t, rc.model, rc.keys, rc.height)
-		order = append(order, rc.name)
+		readers[rc.Name] = newReaderWith(t, rc.Model, rc.Keys, rc.Height)
+		order = append(order, rc.Name)
 	}
 	if want("product") {
 		readers["product"] = newReader(t, 2)
