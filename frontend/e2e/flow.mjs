@@ -73,7 +73,8 @@ try {
     await page.fill("#selfie-camera", sc.selfie);
     if (i === 0) await shot(`03-settings`);
     await page.click("#save-settings");
-    await page.waitForTimeout(300);
+    // The button stays disabled until SaveSettings has answered.
+    await page.waitForSelector("#save-settings:not([disabled])");
     await page.click("#close-settings");
     await screen("home");
 
