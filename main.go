@@ -18,12 +18,17 @@
 // context menu or the developer tools.
 package main
 
+// #cgo pkg-config: egl
+// #include <EGL/egl.h>
+import "C"
+
 import (
 	"context"
 	"embed"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
@@ -48,6 +53,7 @@ var version = "dev"
 
 func main() {
 	runtimeinfo.TuneGC()
+	softwareGLOff()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "kyc-desktop:", err)
 		os.Exit(1)
@@ -109,4 +115,44 @@ func run() error {
 		}
 	}
 	return wails.Run(opts)
+}
+
+// windowGLEnv overrides softwareGLOff: "1" keeps GL in the window's
+// process, "0" keeps it out even with a GPU.
+const windowGLEnv = "KYC_WINDOW_GL"
+
+// softwareGLOff keeps the window's own process from loading a GL driver
+// when the machine has no GPU render node (or $KYC_WINDOW_GL is 0). GTK
+// probes GLX when it opens the display and WebKitGTK's UI side opens an
+// EGL display when the web view is made, only to share frames with the web
+// process through GPU buffers; without a GPU both load Mesa's software
+// rasteriser and its LLVM, some 60 MB resident in the app's process for
+// nothing (TestDesktopMemory). WebKit then takes the web process's frames
+// through shared memory, as it does on any machine without GPU buffers.
+// GTK is told by GDK_GL=disable; EGL by an empty vendor list, which
+// libglvnd reads once, on first use: it is set while EGL is first asked
+// here and restored at once, so the web process, which aborts without an
+// EGL display, gets the normal one.
+func softwareGLOff() {
+	switch os.Getenv(windowGLEnv) {
+	case "1":
+		return
+	case "0":
+	default:
+		if gpus, _ := filepath.Glob("/dev/dri/renderD*"); len(gpus) > 0 {
+			return
+		}
+	}
+	if _, set := os.LookupEnv("GDK_GL"); !set {
+		os.Setenv("GDK_GL", "disable")
+	}
+	const vendors = "__EGL_VENDOR_LIBRARY_FILENAMES"
+	old, had := os.LookupEnv(vendors)
+	os.Setenv(vendors, os.DevNull)
+	C.eglQueryString(C.EGLDisplay(C.EGL_NO_DISPLAY), C.EGL_EXTENSIONS)
+	if had {
+		os.Setenv(vendors, old)
+	} else {
+		os.Unsetenv(vendors)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -85,39 +86,14 @@ func TestDesktopHomeScreenshot(t *testing.T) {
 		t.Fatalf("the app did not report the start screen rendered within 90 s; its log:\n%s", logText.String())
 	}
 
-	// The page reports itself rendered before the compositor has
-	// necessarily painted it, and a loaded machine paints late: grab the
-	// display until a frame is the painted home screen.
 	start := time.Now()
-	deadline := time.After(paintTimeout)
-	var frame []byte
-	var problems, firstProblems []string
-	grabs := 0
-poll:
-	for {
-		var err error
-		if frame, err = grabScreen(display); err != nil {
-			t.Fatal(err)
-		}
-		grabs++
-		if problems, err = homeScreenProblems(frame); err != nil {
-			t.Fatal(err)
-		}
-		if grabs == 1 {
-			firstProblems = problems
-		}
-		if len(problems) == 0 {
-			break
-		}
-		select {
-		case <-time.After(250 * time.Millisecond):
-		case <-deadline:
-			break poll
-		case <-exited:
-			logMu.Lock()
-			defer logMu.Unlock()
-			t.Fatalf("the app exited before its window was painted; its log:\n%s", logText.String())
-		}
+	frame, grabs, firstProblems, problems, err := waitPainted(display, exited)
+	if errors.Is(err, errExited) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Fatalf("the app exited before its window was painted; its log:\n%s", logText.String())
+	} else if err != nil {
+		t.Fatal(err)
 	}
 	shot := filepath.Join(artifactsDir(t), "screenshots", "home.png")
 	if err := os.MkdirAll(filepath.Dir(shot), 0o755); err != nil {
@@ -138,6 +114,40 @@ poll:
 // paintTimeout bounds the wait for the window to be painted after the page
 // reports itself rendered (a second on an idle machine).
 const paintTimeout = 60 * time.Second
+
+// errExited: the app exited while waitPainted waited.
+var errExited = errors.New("the app exited")
+
+// waitPainted grabs the display until a frame is the painted home screen,
+// for at most paintTimeout or until exited closes: the page reports itself
+// rendered before the compositor has necessarily painted it, and a loaded
+// machine paints late. It returns the last frame, the number of grabs, the
+// problems of the first frame and of the last (none once painted).
+func waitPainted(display string, exited <-chan struct{}) (frame []byte, grabs int, first, problems []string, err error) {
+	deadline := time.After(paintTimeout)
+	for {
+		if frame, err = grabScreen(display); err != nil {
+			return nil, grabs, nil, nil, err
+		}
+		grabs++
+		if problems, err = homeScreenProblems(frame); err != nil {
+			return nil, grabs, nil, nil, err
+		}
+		if grabs == 1 {
+			first = problems
+		}
+		if len(problems) == 0 {
+			return frame, grabs, first, nil, nil
+		}
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-deadline:
+			return frame, grabs, first, problems, nil
+		case <-exited:
+			return nil, grabs, first, problems, errExited
+		}
+	}
+}
 
 // grabScreen takes one screenshot of the X display as a PNG.
 func grabScreen(display string) ([]byte, error) {

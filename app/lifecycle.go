@@ -14,6 +14,7 @@ import (
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/vault"
@@ -53,6 +54,9 @@ func (a *App) Start(ctx context.Context) {
 			if werr := e.Warm(ctx); werr != nil && ctx.Err() == nil {
 				a.cfg.Logger.Warn("warming the engines", "err", werr)
 			}
+			// Warm-up's garbage would stay resident until a customer.
+			runtimeinfo.ReleaseMemory()
+			a.cfg.Logger.Info("engines ready")
 		}
 		a.engines.e, a.engines.err = e, err
 		close(a.engines.ready)

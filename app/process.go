@@ -11,6 +11,7 @@ import (
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/verify"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/internal/submission"
 )
 
@@ -62,6 +63,9 @@ func (a *App) startProcessingLocked() {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
+		// Last, with the captures dropped: the app idles until the next
+		// customer holding nothing of this one.
+		defer runtimeinfo.ReleaseMemory()
 		defer cancel()
 		res, err := a.process(ctx, c, meta, lang, stageDone)
 		a.mu.Lock()

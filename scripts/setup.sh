@@ -14,6 +14,7 @@ die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 apt_packages=(
   pkg-config libopencv-dev        # OpenCV 4.6 for gocv
   libgtk-3-dev libwebkit2gtk-4.1-dev  # the Wails window (build tag webkit2_41)
+  libegl-dev                      # EGL, which the window keeps out of its process without a GPU (main.go)
   xvfb xauth                      # a display for the window in tests and headless runs
   dbus                            # the session bus a kiosk's single-instance lock uses (and its test)
   ffmpeg                          # screenshots and test videos

@@ -39,7 +39,9 @@ const maxResidentMB = 350
 // each step of loading and warming the engines as the app does and after a
 // document (VmRSS, and the peak so far, VmHWM); then the peak resident set
 // of `kyc document` (built from this checkout) on the passport page and the
-// KTP photo of BenchmarkAnalyze. Both must stay under maxResidentMB.
+// KTP photo of BenchmarkAnalyze. Both must stay under maxResidentMB. The
+// desktop app's own process, window included, is the root package's
+// TestDesktopMemory.
 func TestMemory(t *testing.T) {
 	if os.Getenv(memoryChildEnv) != "" {
 		memoryChild(t)

@@ -2,6 +2,7 @@ package runtimeinfo
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -46,5 +47,23 @@ func TestTuneServerGC(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("TuneServerGC set a memory limit: %d", got)
+	}
+}
+
+// TestReleaseMemory: a large block dropped is no longer held by Go's heap
+// once ReleaseMemory returns.
+func TestReleaseMemory(t *testing.T) {
+	const size = 64 << 20
+	garbage := make([]byte, size)
+	for i := range garbage {
+		garbage[i] = byte(i)
+	}
+	runtime.KeepAlive(garbage)
+	garbage = nil
+	ReleaseMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if held := ms.HeapSys - ms.HeapReleased; held >= size {
+		t.Errorf("Go's heap holds %d MB after ReleaseMemory, a %d MB block was dropped", held>>20, size>>20)
 	}
 }
