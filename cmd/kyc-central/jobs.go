@@ -32,12 +32,12 @@ func (q queueConfig) lanes() central.WebhookLanes {
 }
 
 // startJobs runs this instance's River client (package jobs) on the
-// PostgreSQL store: webhook and push deliveries with w, and the retention
-// sweep the leader queues hourly. A job runs at most 6 webhook timeouts
-// (a delivery: its own event and the session's next ones for 3,
-// webhook.QueueWorker; a sweep goes on in another run), and a dead
-// instance's jobs are rescued after 12. stop gives the jobs under way a
-// moment (see there).
+// PostgreSQL store: webhook and push deliveries with w, the retention
+// sweep the leader queues hourly, and the erasures requested. A job runs
+// at most 6 webhook timeouts (a delivery: its own event and the session's
+// next ones for 3, webhook.QueueWorker; a sweep or an erasure goes on in
+// another run), and a dead instance's jobs are rescued after 12. stop
+// gives the jobs under way a moment (see there).
 func startJobs(ctx context.Context, q queueConfig, srv *central.Server, w *webhook.Worker, logger *slog.Logger) (stop func(), err error) {
 	qw, err := w.QueueWorker()
 	if err != nil {
@@ -47,6 +47,7 @@ func startJobs(ctx context.Context, q queueConfig, srv *central.Server, w *webho
 	river.AddWorker(workers, qw)
 	run := qw.Timeout(nil)
 	river.AddWorker(workers, jobs.SweepWorker(func(ctx context.Context) error { _, err := srv.Sweep(ctx); return err }, run))
+	river.AddWorker(workers, jobs.ErasureWorker(srv.RunErasure, run))
 	c, err := q.pg.Jobs(jobs.Config{Workers: workers, Logger: slog.New(warnings{logger.Handler()}).With("part", "jobs"),
 		JobTimeout: run, RescueAfter: 2 * run})
 	if err != nil {

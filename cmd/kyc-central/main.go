@@ -240,7 +240,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	srv, err := central.New(central.Config{
 		Addr: *addr, Version: version, Store: store, BoxKey: box, SignKey: sign, AdminToken: tok,
-		TLS: srvTLS, InsecureHTTP: *insecure, Logger: logger, SweepByQueue: pg != nil, TrustedProxies: proxies,
+		TLS: srvTLS, InsecureHTTP: *insecure, Logger: logger, SweepByQueue: pg != nil, ErasureByQueue: pg != nil, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err

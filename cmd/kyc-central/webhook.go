@@ -14,8 +14,8 @@ import (
 // serve, signing with the partners' secrets the partner API sealed under
 // pkey, and delivering the enterprise pushes (package push) of partners
 // that configured one through api; it mounts their admin endpoints; stop
-// ends them and waits. On PostgreSQL (q.pg not nil) the deliveries and the
-// retention sweep are the job queue's (jobs.go).
+// ends them and waits. On PostgreSQL (q.pg not nil) the deliveries, the
+// retention sweep and the erasures are the job queue's (jobs.go).
 func startWebhooks(ctx context.Context, srv *central.Server, store central.Store, q queueConfig, pkey []byte, api *partnerapi.API, logger *slog.Logger) (stop func(), err error) {
 	sender, err := push.New(push.Config{Source: api, Logger: logger})
 	if err != nil {

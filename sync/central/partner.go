@@ -2,8 +2,11 @@ package central
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -93,6 +96,31 @@ const (
 // reads them and no webhook is written for them (the kiosk follows them).
 // Partner ids never start with '~'.
 const KioskPartner = "~kiosk"
+
+// HostedDevice is the pseudo-device id the hosted flow stores a session's
+// submissions under: one per branch for a session of a branch (a kiosk's
+// hand-off: the kiosk's branch; a partner's session: the one branch the
+// partner owns), so that the console scopes its cases to that branch;
+// "hosted" for one of no branch (seen by unscoped users only, as every
+// hosted case stored before). A branch is any printable text and a device
+// id is not (protocol.ValidName), so the id holds a digest of the branch:
+// "hosted." and 32 hex digits; the console maps it back from the branches
+// it knows.
+func HostedDevice(branch string) string {
+	if branch == "" {
+		return hostedDevice
+	}
+	sum := sha256.Sum256([]byte(branch))
+	return hostedDevice + "." + hex.EncodeToString(sum[:16])
+}
+
+// IsHostedDevice reports whether deviceID is a hosted pseudo-device, of a
+// branch or not.
+func IsHostedDevice(deviceID string) bool {
+	return deviceID == hostedDevice || strings.HasPrefix(deviceID, hostedDevice+".")
+}
+
+const hostedDevice = "hosted"
 
 // FlowSession is one verification a partner initiated (Initiate Flow), or
 // a kiosk session synced from a device of a branch the partner owns.

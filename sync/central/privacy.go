@@ -92,6 +92,7 @@ func (s *Server) newPrivacy() *privacy {
 	if s.cfg.AdminToken != "" {
 		a := s.adminRoute
 		a("POST "+adminPrefix+"/erasures", p.erase)
+		a("GET "+adminPrefix+"/erasures/{id}", p.erasureStatus)
 		a("GET "+adminPrefix+"/audit", p.audit)
 		a("GET "+adminPrefix+"/submissions/search", p.search)
 		a("GET "+adminPrefix+"/retention", p.getRetention)
@@ -136,9 +137,10 @@ type SweepResult struct {
 }
 
 // Sweep applies the retention policy once, at the server's clock: images,
-// extracted fields and whole submissions older than their periods go, and
-// audit events older than theirs. A sweep that removed anything leaves an
-// audit event with the total.
+// extracted fields and whole submissions older than their periods go,
+// webhook events (with their attempts) and partner sessions older than
+// theirs, and audit events and ended erasures' records older than theirs.
+// A sweep that removed anything leaves an audit event with the total.
 func (s *Server) Sweep(ctx context.Context) (SweepResult, error) { return s.privacy.Sweep(ctx) }
 
 // Sweep implements Server.Sweep.
@@ -183,7 +185,7 @@ func (p *privacy) sweep(ctx context.Context, res *SweepResult) error {
 	}
 	res.Policy = pol
 	days := func(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
-	for _, kind := range []DataKind{ExpireImages, ExpireFields, ExpireDecision} {
+	for _, kind := range []DataKind{ExpireImages, ExpireFields, ExpireDecision, ExpireWebhooks, ExpireFlows, ExpireErasures} {
 		d := pol.Days(kind)
 		if d == 0 {
 			continue
@@ -221,14 +223,6 @@ type ErasureRequest struct {
 	DryRun         bool   `json:"dry_run,omitempty"`
 }
 
-// ErasureResult is the answer to an erasure: its id (in the audit trail)
-// and how many submissions it erased (or, in a dry run, would).
-type ErasureResult struct {
-	ID     string `json:"id"`
-	Erased int    `json:"erased"`
-	DryRun bool   `json:"dry_run,omitempty"`
-}
-
 // maxErasureBody bounds an erasure request.
 const maxErasureBody = 16 << 10
 
@@ -250,21 +244,6 @@ func (p *privacy) tokens(ids map[IdentifierKind]string) ([][]byte, error) {
 		out = append(out, t)
 	}
 	return out, nil
-}
-
-func (p *privacy) erase(w http.ResponseWriter, r *http.Request) error {
-	var req ErasureRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxErasureBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return httpx.Errorf(http.StatusBadRequest, "malformed", "the erasure request must be a JSON object with nik, document_number, name, or device_id and submission_id")
-	}
-	res, err := p.eraseRequest(r.Context(), "admin:"+adminID(r.Context()), req)
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, res)
-	return nil
 }
 
 // search finds submissions by nik, document_number and name (every one
@@ -349,7 +328,7 @@ func (p *privacy) putRetention(w http.ResponseWriter, r *http.Request) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxErasureBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&pol); err != nil {
-		return httpx.Errorf(http.StatusBadRequest, "malformed", "the retention policy is a JSON object of images_days, fields_days, decision_days and audit_days")
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "the retention policy is a JSON object of images_days, fields_days, decision_days, audit_days, webhooks_days and flows_days")
 	}
 	if err := pol.Validate(); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "%s", err.Error())

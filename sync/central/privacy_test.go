@@ -93,9 +93,20 @@ func TestPrivacyRequests(t *testing.T) {
 	}
 	// Erasure by submission works without an index too.
 	storedSubmission(t, plain.Cfg.Store, "sub-2", time.Now().UTC())
-	var res central.ErasureResult
-	if resp, _ := plain.admin(t, "POST", "/admin/v1/erasures", []byte(`{"device_id":"dev-1","submission_id":"sub-2"}`), &res); resp.StatusCode != 200 || res.Erased != 1 {
+	var res central.Erasure
+	resp, _ := plain.admin(t, "POST", "/admin/v1/erasures", []byte(`{"device_id":"dev-1","submission_id":"sub-2"}`), &res)
+	if resp.StatusCode != http.StatusAccepted || res.Erased != 1 || res.Status != central.ErasureDone || res.StatusURL == "" ||
+		resp.Header.Get("Location") != res.StatusURL {
 		t.Errorf("erasure by submission on a plain store = %d, %+v", resp.StatusCode, res)
+	}
+	// The record reads back, without whose submission it was.
+	var again central.Erasure
+	resp, _ = plain.admin(t, "GET", res.StatusURL, nil, &again)
+	if resp.StatusCode != 200 || again.ID != res.ID || again.Status != central.ErasureDone || again.Erased != 1 || again.Attempts != 1 {
+		t.Errorf("GET %s = %d, %+v", res.StatusURL, resp.StatusCode, again)
+	}
+	if resp, e := plain.admin(t, "GET", "/admin/v1/erasures/nobody", nil, nil); resp.StatusCode != 404 || e.Code != "not_found" {
+		t.Errorf("an unknown erasure: %d %q", resp.StatusCode, e.Code)
 	}
 	var evs []central.AuditEvent
 	plain.admin(t, "GET", "/admin/v1/audit", nil, &evs)

@@ -119,6 +119,10 @@ type Config struct {
 	// jobs, on PostgreSQL: one sweep an hour for all the instances);
 	// otherwise Serve runs it hourly itself.
 	SweepByQueue bool
+	// ErasureByQueue leaves erasures to the job queue (jobs.Erasure, on
+	// PostgreSQL): a request records one and answers at once. Otherwise
+	// the request carries it out, and Serve resumes any left unfinished.
+	ErasureByQueue bool
 }
 
 // Server is one central instance.
@@ -359,6 +363,9 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready chan<
 	}
 	if !s.cfg.SweepByQueue {
 		defer s.privacy.startSweeps(ctx, DefaultSweepEvery)()
+	}
+	if !s.cfg.ErasureByQueue {
+		defer s.privacy.resumeErasures(ctx)()
 	}
 	errc := make(chan error, 1)
 	go func() {

@@ -110,6 +110,7 @@ type Store interface {
 	ClaimAttestation(ctx context.Context, deviceID string, h [sha256.Size]byte, key string, expires time.Time) error
 
 	Eraser
+	Erasures
 	AuditLog
 	KeyStore
 	Reviews
@@ -135,7 +136,12 @@ type Eraser interface {
 	// change: ExpireImages deletes the images (and closes an upload still
 	// open, so the device stops sending it), ExpireFields deletes the
 	// payload and keeps the Decision, ExpireDecision deletes the
-	// submission whole.
+	// submission whole. The partner kinds count records, not submissions:
+	// ExpireWebhooks deletes webhook events created before before that
+	// were delivered or given up (dead), with their attempts (one still
+	// owed is kept); ExpireFlows deletes partner sessions whose life
+	// (ExpiresAt) ended before before; ExpireErasures erasure records
+	// that ended before before.
 	Expire(ctx context.Context, kind DataKind, before, at time.Time, limit int) (int, error)
 	// PutRetention records the retention policy.
 	PutRetention(ctx context.Context, p RetentionPolicy) error
@@ -191,15 +197,27 @@ const (
 	ExpireDecision DataKind = "decision"
 	// ExpireAudit is the audit trail.
 	ExpireAudit DataKind = "audit"
+	// ExpireWebhooks is the partners' webhook events and their delivery
+	// attempts, from when the event was created.
+	ExpireWebhooks DataKind = "webhooks"
+	// ExpireFlows is the partners' sessions (hosted or kiosk flows), from
+	// when the session's life ended.
+	ExpireFlows DataKind = "flows"
+	// ExpireErasures is the records of erasures on request that ended,
+	// from their end; kept as long as the audit trail (AuditDays).
+	ExpireErasures DataKind = "erasures"
 )
 
 // RetentionPolicy says how long each kind of data is kept after a
-// submission is received; zero keeps it until erased on request.
+// submission is received (the partners' records: from when their DataKind
+// says); zero keeps it until erased on request.
 type RetentionPolicy struct {
 	ImagesDays   int `json:"images_days"`
 	FieldsDays   int `json:"fields_days"`
 	DecisionDays int `json:"decision_days"`
 	AuditDays    int `json:"audit_days"`
+	WebhooksDays int `json:"webhooks_days"`
+	FlowsDays    int `json:"flows_days"`
 }
 
 // MaxRetentionDays bounds every period of a RetentionPolicy (100 years).
@@ -207,7 +225,7 @@ const MaxRetentionDays = 36525
 
 // Validate checks every period is within 0..MaxRetentionDays.
 func (p RetentionPolicy) Validate() error {
-	for _, d := range []int{p.ImagesDays, p.FieldsDays, p.DecisionDays, p.AuditDays} {
+	for _, d := range []int{p.ImagesDays, p.FieldsDays, p.DecisionDays, p.AuditDays, p.WebhooksDays, p.FlowsDays} {
 		if d < 0 || d > MaxRetentionDays {
 			return errors.New("retention periods are whole days from 0 (keep) to 36525")
 		}
@@ -224,8 +242,12 @@ func (p RetentionPolicy) Days(kind DataKind) int {
 		return p.FieldsDays
 	case ExpireDecision:
 		return p.DecisionDays
-	case ExpireAudit:
+	case ExpireAudit, ExpireErasures:
 		return p.AuditDays
+	case ExpireWebhooks:
+		return p.WebhooksDays
+	case ExpireFlows:
+		return p.FlowsDays
 	}
 	return 0
 }

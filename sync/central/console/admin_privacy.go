@@ -3,8 +3,10 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -35,7 +37,10 @@ type privacyPage struct {
 	Sweeps   []central.AuditEvent
 	Erasures []central.AuditEvent
 	HasIndex bool
-	Erased   string // the count of the erasure just done (from the redirect)
+	// Erasure is the one just asked for (from the redirect), Pending those
+	// the job queue has not finished; the page refreshes while any is.
+	Erasure *central.Erasure
+	Pending []central.Erasure
 	// The erasure form, and its confirmation step.
 	Req     central.ErasureRequest
 	Confirm bool
@@ -48,9 +53,13 @@ func (c *Console) privacyPage(w http.ResponseWriter, r *http.Request, v *Viewer)
 	if err != nil {
 		return err
 	}
-	if n := r.URL.Query().Get("erased"); n != "" {
-		if _, err := strconv.Atoi(n); err == nil {
-			p.Erased = n
+	if id := r.URL.Query().Get("erasure"); id != "" {
+		e, err := c.cfg.Store.Erasure(r.Context(), id)
+		switch {
+		case err == nil:
+			p.Erasure = &e
+		case !errors.Is(err, central.ErrNotFound):
+			return fmt.Errorf("reading the erasure: %w", err)
 		}
 	}
 	return c.render(w, r, v, http.StatusOK, "admin_privacy.html", p)
@@ -68,6 +77,9 @@ func (c *Console) privacyData(ctx context.Context) (*privacyPage, error) {
 	}
 	if p.Erasures, err = c.latestEvents(ctx, central.AuditErasure); err != nil {
 		return nil, err
+	}
+	if p.Pending, err = st.Erasures(ctx, true, privacyEvents); err != nil {
+		return nil, fmt.Errorf("listing the erasures under way: %w", err)
 	}
 	return p, nil
 }
@@ -153,7 +165,8 @@ func (c *Console) erasePost(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		if err != nil {
 			return opError(err)
 		}
-		return c.seeOther(w, r, "/console/privacy?erased="+strconv.Itoa(res.Erased), "msg.adm.erased")
+		// Queued on PostgreSQL, done already on bbolt: the page shows which.
+		return c.seeOther(w, r, "/console/privacy?erasure="+url.QueryEscape(res.ID), "msg.adm.erasure_taken")
 	}
 	dry := req
 	dry.DryRun = true

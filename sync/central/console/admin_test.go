@@ -750,8 +750,14 @@ func TestAdminPrivacy(t *testing.T) {
 	}
 	confirm.Set("confirm", "ERASE")
 	resp, _ = admin.post(t, "/console/privacy/erase", confirm)
-	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "erased=1") {
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "/console/privacy?erasure=") {
 		t.Fatalf("erase: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Without a job queue it is done before the redirect: the page says
+	// how many, and has nothing more to read.
+	_, body = admin.get(t, resp.Header.Get("Location"))
+	if !strings.Contains(body, `id="erasure-status"`) || !strings.Contains(body, "1 submissions were erased.") || strings.Contains(body, "data-erasure-pending") {
+		t.Errorf("the erasure's status on the page:\n%.2000s", body)
 	}
 	if _, err := e.store.Upload(ctx, a.DeviceID, a.Key); err == nil {
 		t.Error("the person's submission is still stored")
@@ -778,6 +784,22 @@ func TestAdminPrivacy(t *testing.T) {
 		if strings.Contains(string(raw), leak) {
 			t.Errorf("the erasure audit names %q", leak)
 		}
+	}
+
+	// An erasure the job queue has not finished: the page lists it and
+	// reads its status again (admin.js) until it is done.
+	queued := central.Erasure{ID: "er-queued", Status: central.ErasureQueued, Actor: "user:ada", RequestedAt: now, DeviceID: "dev-1", SubmissionKey: old.Key}
+	if err := e.store.AddErasure(ctx, queued, false); err != nil {
+		t.Fatal(err)
+	}
+	_, body = admin.get(t, "/console/privacy?erasure=er-queued")
+	for _, want := range []string{"data-erasure-pending", `id="erasures-pending"`, `href="/console/privacy?erasure=er-queued"`, "The erasure is under way (0 submissions erased so far)", "er-queued"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page of a queued erasure lacks %q", want)
+		}
+	}
+	if _, _, err := e.store.FinishErasure(ctx, queued.ID, central.ErasureDone, now, "", central.AuditEvent{ID: queued.ID, At: now, Actor: "user:ada", Action: central.AuditErasure}); err != nil {
+		t.Fatal(err)
 	}
 
 	// Retention: a sweep removes the old submission; the page says so.

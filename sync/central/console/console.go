@@ -533,8 +533,9 @@ func rawJSON(v any) (json.RawMessage, error) {
 	return b, nil
 }
 
-// devices returns the enrolled devices by id, from a cache of at most
-// deviceCacheTTL: the queue needs branches on every page view.
+// devices returns the enrolled devices by id, and the hosted flow's
+// pseudo-device of each branch, from a cache of at most deviceCacheTTL:
+// the queue needs branches on every page view.
 func (c *Console) devices(ctx context.Context) (map[string]central.Device, error) {
 	c.devMu.Lock()
 	defer c.devMu.Unlock()
@@ -546,7 +547,27 @@ func (c *Console) devices(ctx context.Context) (map[string]central.Device, error
 	if err != nil {
 		return nil, fmt.Errorf("listing devices: %w", err)
 	}
+	ps, err := c.cfg.Store.PartnersList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing partners: %w", err)
+	}
 	m := make(map[string]central.Device, len(ds))
+	// The hosted flow's pseudo-device of each branch (central.HostedDevice)
+	// scopes its cases like a device of that branch.
+	hosted := func(branch string) {
+		if branch != "" {
+			id := central.HostedDevice(branch)
+			m[id] = central.Device{ID: id, Branch: branch}
+		}
+	}
+	for _, d := range ds {
+		hosted(d.Branch)
+	}
+	for _, p := range ps {
+		for _, b := range p.Branches {
+			hosted(b)
+		}
+	}
 	for _, d := range ds {
 		m[d.ID] = d
 	}

@@ -141,7 +141,9 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 			continue
 		}
 		branches[dev.Branch] = true
-		d.Devices = append(d.Devices, id)
+		if !central.IsHostedDevice(id) { // the filter lists devices; hosted cases go with their branch
+			d.Devices = append(d.Devices, id)
+		}
 		if b := q.Get("branch"); b != "" && dev.Branch != b {
 			continue
 		}

@@ -83,11 +83,13 @@
 //
 // Each attempt is stored as a central submission (the payload the kiosk
 // seals, internal/submission.Payload, without an attestation; the images as
-// captured) under the pseudo-device id "hosted" (DeviceID), its id
-// "<partner>:<session>-<attempt>", so the console's queue shows hosted
-// sessions beside kiosk ones (with no device, a reviewer scoped to branches
-// does not see them; an unscoped one does) and Get Submission Details finds
-// them through the session's Submissions. The session is then updated
+// captured) under the pseudo-device id of a branch (central.HostedDevice:
+// the kiosk's branch for a kiosk's hand-off, the partner's for a partner
+// owning exactly one; "hosted" without a branch),
+// its id "<partner>:<session>-<attempt>", so the console's queue shows
+// hosted sessions beside kiosk ones, to the reviewers of that branch and
+// to unscoped ones (a session of no branch: to unscoped ones only), and Get
+// Submission Details finds them through the session's Submissions. The session is then updated
 // with UpdateFlow, which writes submission.completed (webhook.NewEvent, the
 // emitter's shape; id webhook.EventID("submission.completed", "hosted",
 // partner, session, attempt)) in the same transaction. The webhook emitter

@@ -454,10 +454,20 @@ func TestGuidanceAndApproval(t *testing.T) {
 	}
 }
 
+// TestRetryThenApproved: a retry, then an approval; the partner owns one
+// branch, so both attempts are cases of that branch (the console scopes
+// them to its reviewers).
 func TestRetryThenApproved(t *testing.T) {
 	e := newEnv(t, true)
 	doc, selfie, noFace := images(t)
-	pid, fc := e.initiate(map[string]any{"max_retries": 2})
+	pid, fc := e.initiateWith(map[string]any{"max_retries": 2}, func(id string) {
+		if _, err := e.store.UpdatePartner(context.Background(), id, func(p *central.Partner) error {
+			p.Branches = []string{"sby-02"}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	b := e.browser()
 	b.open(fc.LaunchURL)
 	b.capture("document", doc)
@@ -494,6 +504,11 @@ func TestRetryThenApproved(t *testing.T) {
 	evs, _ := e.store.Events(context.Background(), pid, 0, 10)
 	if f.Attempts != 2 || len(f.Submissions) != 2 || len(evs) != 2 {
 		t.Errorf("attempts %d submissions %d events %d", f.Attempts, len(f.Submissions), len(evs))
+	}
+	for _, ref := range f.Submissions {
+		if ref.DeviceID != central.HostedDevice("sby-02") {
+			t.Errorf("submission %+v, want it under the pseudo-device of the partner's branch", ref)
+		}
 	}
 }
 

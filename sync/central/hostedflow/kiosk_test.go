@@ -124,6 +124,10 @@ func TestKioskHandoff(t *testing.T) {
 	if err != nil || f.UserID != "cust-9" || f.Hosted.KioskDevice == "" {
 		t.Errorf("session %+v %v", f, err)
 	}
+	// The case is of the kiosk's branch: its reviewers see it.
+	if len(f.Submissions) != 1 || f.Submissions[0].DeviceID != central.HostedDevice("jkt-01") {
+		t.Errorf("the session's submissions %+v, want one under the pseudo-device of jkt-01", f.Submissions)
+	}
 	if err := k.Cancel(ctx, h.ID); !errors.Is(err, handoff.ErrFinished) {
 		t.Errorf("cancel after the result: %v, want ErrFinished", err)
 	}

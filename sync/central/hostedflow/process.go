@@ -30,8 +30,36 @@ import (
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
-// DeviceID is the pseudo-device hosted submissions are stored under.
+// DeviceID names the hosted flow where a device id is asked for without a
+// branch: in webhook event ids, which stay as they were. Submissions are
+// stored under central.HostedDevice of the session's branch (deviceOf).
 const DeviceID = "hosted"
+
+// deviceOf is the pseudo-device fs's submissions are stored under: of the
+// kiosk's branch for a kiosk's hand-off, of the partner's branch when it
+// owns exactly one, else of no branch. It is derived again on each run of
+// an attempt, so a run retried finds the same (unless the branches
+// changed in between).
+func (f *Flow) deviceOf(ctx context.Context, fs central.FlowSession) (string, error) {
+	branch := ""
+	switch {
+	case fs.Hosted != nil && fs.Hosted.KioskDevice != "":
+		d, err := f.cfg.Store.Device(ctx, fs.Hosted.KioskDevice)
+		if err != nil && !errors.Is(err, central.ErrNotFound) {
+			return "", fmt.Errorf("reading the kiosk: %w", err)
+		}
+		branch = d.Branch
+	case fs.PartnerID != KioskPartner:
+		p, err := f.cfg.Store.Partner(ctx, fs.PartnerID)
+		if err != nil && !errors.Is(err, central.ErrNotFound) {
+			return "", fmt.Errorf("reading the partner: %w", err)
+		}
+		if len(p.Branches) == 1 {
+			branch = p.Branches[0]
+		}
+	}
+	return central.HostedDevice(branch), nil
+}
 
 // Reason codes the session's configuration adds after the engine.
 const (
@@ -345,7 +373,11 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 	}{{submission.ImageFront, in.front}, {submission.ImageBack, in.back}, {submission.ImageSelfie, in.selfie}}
 	sum := sha256.Sum256(payload)
 	summary := central.Summarize(payload)
-	sub := central.Submission{DeviceID: DeviceID, Key: key, ID: id, ManifestHash: sum[:], CreatedAt: now, ReceivedAt: now,
+	device, err := f.deviceOf(ctx, in.fs)
+	if err != nil {
+		return err
+	}
+	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: sum[:], CreatedAt: now, ReceivedAt: now,
 		Verdict: "hosted", Payload: payload, Summary: &summary}
 	for _, im := range images {
 		if len(im.data) == 0 {
@@ -361,11 +393,11 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 		if len(im.data) == 0 {
 			continue
 		}
-		if _, err := f.cfg.Store.AppendChunk(ctx, central.Chunk{DeviceID: DeviceID, Key: key, Image: im.name, Data: im.data, At: now}); err != nil && !errors.Is(err, central.ErrOffset) {
+		if _, err := f.cfg.Store.AppendChunk(ctx, central.Chunk{DeviceID: device, Key: key, Image: im.name, Data: im.data, At: now}); err != nil && !errors.Is(err, central.ErrOffset) {
 			return fmt.Errorf("storing the image %s: %w", im.name, err)
 		}
 	}
-	ref := central.SubmissionRef{DeviceID: DeviceID, Key: key}
+	ref := central.SubmissionRef{DeviceID: device, Key: key}
 	retry := rep.NextAction == risk.Retry
 	_, err = f.cfg.Store.UpdateFlow(ctx, in.fs.PartnerID, in.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
 		if !slices.Contains(fs.Submissions, ref) {

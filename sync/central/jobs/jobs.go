@@ -5,12 +5,14 @@
 // commit together or not at all), and every central instance runs a client
 // that works them; River locks each job to one client, rescues the jobs of
 // a client that died, and elects one leader that inserts the periodic jobs
-// (the retention sweep) once for the whole cluster.
+// (the retention sweep) once for the whole cluster. An erasure request is
+// recorded with its job the same way (Erasure).
 //
 // The package holds what the store and the workers share: the job kinds
 // (their args), River's schema migration, and the client's settings. The
 // embedded bbolt store has no queue: one instance, whose webhook worker
-// polls the store and whose Serve runs the retention sweep itself.
+// polls the store, whose Serve runs the retention sweep itself, and whose
+// erasure requests are carried out before they answer.
 package jobs
 
 import (
@@ -33,6 +35,9 @@ const (
 	QueueWebhooks = "webhooks"
 	// QueueMaintenance holds the retention sweep.
 	QueueMaintenance = river.QueueDefault
+	// QueueErasures holds the erasures on request, apart from the sweep
+	// so that a long sweep does not hold one back.
+	QueueErasures = "erasures"
 )
 
 // Delivery is the job of delivering one webhook event (package webhook
@@ -70,6 +75,26 @@ func (Sweep) Kind() string { return "retention_sweep" }
 func (Sweep) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
 }
+
+// Erasure is the job of carrying out one erasure request
+// (central.Server.RunErasure), inserted by the store in the transaction
+// that records the request. It names the record only: whose submissions
+// stay in the store's erasures table, as blind-index tokens, never in
+// River's.
+type Erasure struct {
+	ID string `json:"id"`
+}
+
+// Kind implements river.JobArgs.
+func (Erasure) Kind() string { return "erasure" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (Erasure) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueErasures, MaxAttempts: ErasureAttempts}
+}
+
+// ErasureAttempts is how many runs an erasure gets before it ends failed.
+const ErasureAttempts = 10
 
 // Migrate brings River's tables (river_job, river_leader, ...) to the
 // version this build needs. River's migrations cannot share one
@@ -181,6 +206,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		Queues: map[string]river.QueueConfig{
 			QueueWebhooks:    {MaxWorkers: cfg.MaxWorkers},
 			QueueMaintenance: {MaxWorkers: 1},
+			QueueErasures:    {MaxWorkers: 2},
 		},
 	}
 	if cfg.SweepEvery > 0 {
@@ -226,3 +252,37 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[Sweep]) error {
 }
 
 func (w *sweepWorker) Timeout(*river.Job[Sweep]) time.Duration { return w.run }
+
+// ErasureWorker is the worker of Erasure jobs: run is
+// central.Server.RunErasure (final on the job's last attempt); a run is
+// bounded like a sweep's (zero: 90 s), and one out of time goes on in the
+// next (the erasure works from the data, so it resumes where it was).
+func ErasureWorker(run func(ctx context.Context, id string, final bool) error, bound time.Duration) river.Worker[Erasure] {
+	if bound <= 0 {
+		bound = sweepRun
+	}
+	return &erasureWorker{run: run, bound: bound}
+}
+
+type erasureWorker struct {
+	river.WorkerDefaults[Erasure]
+	run   func(ctx context.Context, id string, final bool) error
+	bound time.Duration
+}
+
+func (w *erasureWorker) Work(ctx context.Context, job *river.Job[Erasure]) error {
+	err := w.run(ctx, job.Args.ID, job.Attempt >= job.MaxAttempts)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return river.JobSnooze(0)
+	}
+	return err
+}
+
+func (w *erasureWorker) Timeout(*river.Job[Erasure]) time.Duration { return w.bound }
+
+// NextRetry implements river.Worker: a failed run is retried after a
+// second per attempt, not River's attempt^4 (an erasure is owed within
+// days, but a transient fault should not hold it for an hour).
+func (w *erasureWorker) NextRetry(job *river.Job[Erasure]) time.Time {
+	return time.Now().Add(time.Duration(job.Attempt) * time.Second)
+}

@@ -334,6 +334,15 @@ type PushUser struct {
 	DeviceID string `json:"device_id"`
 }
 
+// pushDevice is a submission's device as the push names it: "hosted" for
+// every hosted pseudo-device (their branch is central's business).
+func pushDevice(deviceID string) string {
+	if central.IsHostedDevice(deviceID) {
+		return central.HostedDevice("")
+	}
+	return deviceID
+}
+
 // PushImage is one image, inline.
 type PushImage struct {
 	Name        string `json:"name"` // front, back, selfie
@@ -361,7 +370,7 @@ func (a *API) PushSubmission(ctx context.Context, p central.Partner, sessionID s
 		return PushSubmission{}, err
 	}
 	out := PushSubmission{ID: pushID, Type: PushType, CreatedAt: a.now(),
-		User:    PushUser{PartnerUserID: f.UserID, PartnerUserIDType: f.UserIDType, SessionID: f.ID, DeviceID: ref.DeviceID},
+		User:    PushUser{PartnerUserID: f.UserID, PartnerUserIDType: f.UserIDType, SessionID: f.ID, DeviceID: pushDevice(ref.DeviceID)},
 		Session: a.statusView(f), Submission: res, Images: []PushImage{}}
 	if res == nil || !sub.ImagesErasedAt.IsZero() || sub.CompletedAt.IsZero() {
 		return out, nil

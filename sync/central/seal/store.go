@@ -278,6 +278,12 @@ func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) erro
 	return s.Store.DeleteSubmission(ctx, deviceID, key)
 }
 
+// EraseSubmission implements central.Store as DeleteSubmission does.
+func (s *Store) EraseSubmission(ctx context.Context, id string, ref central.SubmissionRef) error {
+	s.keys.drop(ref)
+	return s.Store.EraseSubmission(ctx, id, ref)
+}
+
 // Expire implements central.Store; deleting submissions empties the key
 // cache, which may hold theirs.
 func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at time.Time, limit int) (int, error) {

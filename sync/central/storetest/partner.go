@@ -37,6 +37,78 @@ func partnerTests() []storeTest {
 		{"Cursors", testCursors},
 		{"Completed", testCompleted},
 		{"CompletedConcurrent", testCompletedConcurrent},
+		{"ExpirePartnerData", testExpirePartnerData},
+	}
+}
+
+// testExpirePartnerData: retention deletes webhook events delivered or
+// dead before the cutoff, with their attempts, in batches, and keeps one
+// still owed however old; it deletes partner sessions whose life ended
+// before the cutoff with their launch and expiry entries.
+func testExpirePartnerData(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	m := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	later := t0.Add(40 * 24 * time.Hour)
+	evs := []central.WebhookEvent{event("old-done", "pa", "s1", m(0)), event("old-dead", "pa", "s2", m(1)),
+		event("old-owed", "pa", "s3", m(2)), event("new-done", "pa", "s4", later)}
+	if err := s.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	attempt(t, s, "old-done", m(5), true, time.Time{}, time.Time{})
+	attempt(t, s, "old-dead", m(5), false, time.Time{}, m(5))
+	attempt(t, s, "old-owed", m(5), false, later.Add(time.Hour), time.Time{})
+	attempt(t, s, "new-done", later, true, time.Time{}, time.Time{})
+	cutoff, at := t0.Add(30*24*time.Hour), later.Add(time.Hour)
+	n1, err := s.Expire(ctx, central.ExpireWebhooks, cutoff, at, 1)
+	if err != nil || n1 != 1 {
+		t.Fatalf("first batch of events = %d, %v; want 1", n1, err)
+	}
+	n2, err := s.Expire(ctx, central.ExpireWebhooks, cutoff, at, 10)
+	if err != nil || n2 != 1 {
+		t.Errorf("second batch of events = %d, %v; want 1", n2, err)
+	}
+	if n, err := s.Expire(ctx, central.ExpireWebhooks, cutoff, at, 10); err != nil || n != 0 {
+		t.Errorf("a third sweep of events = %d, %v; want 0", n, err)
+	}
+	left, err := s.Events(ctx, "", 0, 100)
+	if err != nil || len(left) != 2 || left[0].ID != "old-owed" || left[1].ID != "new-done" {
+		t.Errorf("events after retention = %+v, %v; want old-owed and new-done", left, err)
+	}
+	for _, id := range []string{"old-done", "old-dead"} {
+		if atts, err := s.Attempts(ctx, id); len(atts) != 0 || err != nil && !errors.Is(err, central.ErrNotFound) {
+			t.Errorf("attempts of the expired event %s = %+v, %v", id, atts, err)
+		}
+	}
+	if atts, err := s.Attempts(ctx, "new-done"); err != nil || len(atts) != 1 {
+		t.Errorf("attempts of a kept event = %+v, %v", atts, err)
+	}
+	if got := dueIDs(t, s, later.Add(2*time.Hour), 10); got != "old-owed" {
+		t.Errorf("due after retention = %q, want the event still owed", got)
+	}
+
+	old, oldOpen, fresh := flow("pa", "f-old", t0.Add(time.Hour)), flow("pa", "f-old-open", t0.Add(2*time.Hour)), flow("pa", "f-new", later)
+	old.Status = central.FlowCompleted
+	for _, f := range []central.FlowSession{old, oldOpen, fresh} {
+		if err := s.CreateFlow(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Expire(ctx, central.ExpireFlows, cutoff, at, 10); err != nil || n != 2 {
+		t.Errorf("expired sessions = %d, %v; want 2", n, err)
+	}
+	for _, f := range []central.FlowSession{old, oldOpen} {
+		if _, err := s.Flow(ctx, "pa", f.ID); !errors.Is(err, central.ErrNotFound) {
+			t.Errorf("session %s after retention: %v", f.ID, err)
+		}
+		if _, err := s.FlowByLaunch(ctx, f.LaunchHash); !errors.Is(err, central.ErrNotFound) {
+			t.Errorf("session %s by its launch after retention: %v", f.ID, err)
+		}
+	}
+	if _, err := s.Flow(ctx, "pa", "f-new"); err != nil {
+		t.Errorf("the session still alive: %v", err)
+	}
+	if open, err := s.ExpiredFlows(ctx, later.Add(time.Hour), 10); err != nil || len(open) != 1 || open[0].ID != "f-new" {
+		t.Errorf("expired open sessions after retention = %+v, %v", open, err)
 	}
 }
 

@@ -75,6 +75,90 @@ func testErasure(t *testing.T, s central.Store) {
 	}
 }
 
+// testErasureRecords: an erasure's record counts each deletion with it
+// (nothing for a submission gone already), a run counts as an attempt,
+// and it ends once: criteria dropped, one audit event with the count; a
+// second end changes nothing and appends nothing.
+func testErasureRecords(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	imgs := map[string][]byte{"selfie": image(1, 300)}
+	a, b := decided("d1", "erase-a", t0, imgs), decided("d1", "erase-b", t0, imgs)
+	upload(t, s, a, imgs)
+	upload(t, s, b, imgs)
+	e := central.Erasure{ID: "er-1", Status: central.ErasureQueued, Actor: "admin:ops", RequestedAt: t0, Tokens: [][]byte{[]byte("tok-1"), []byte("tok-2")}}
+	if err := s.AddErasure(ctx, e, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddErasure(ctx, e, false); !errors.Is(err, central.ErrConflict) {
+		t.Errorf("the same erasure again = %v, want ErrConflict", err)
+	}
+	older := central.Erasure{ID: "er-0", Status: central.ErasureQueued, Actor: "admin:ops", RequestedAt: t0.Add(-time.Hour), DeviceID: "d1", SubmissionKey: b.Key}
+	if err := s.AddErasure(ctx, older, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Erasure(ctx, "er-none"); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("an unknown erasure = %v, want ErrNotFound", err)
+	}
+	for run := 1; run <= 2; run++ {
+		got, err := s.StartErasure(ctx, "er-1")
+		if err != nil || got.Status != central.ErasureRunning || got.Attempts != run || len(got.Tokens) != 2 || string(got.Tokens[1]) != "tok-2" {
+			t.Fatalf("run %d: StartErasure = %+v, %v", run, got, err)
+		}
+	}
+	if err := s.EraseSubmission(ctx, "er-1", central.SubmissionRef{DeviceID: "d1", Key: a.Key}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EraseSubmission(ctx, "er-1", central.SubmissionRef{DeviceID: "d1", Key: a.Key}); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("erasing a submission gone = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Upload(ctx, "d1", a.Key); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("the erased submission is still stored: %v", err)
+	}
+	if es, err := s.Erasures(ctx, true, 10); err != nil || len(es) != 2 || es[0].ID != "er-1" || es[0].Erased != 1 || es[1].ID != "er-0" {
+		t.Errorf("unfinished erasures, newest first = %+v, %v", es, err)
+	}
+	at := t0.Add(time.Minute)
+	ev := central.AuditEvent{ID: "er-1", At: at, Actor: "admin:ops", Action: central.AuditErasure}
+	done, ended, err := s.FinishErasure(ctx, "er-1", central.ErasureDone, at, "", ev)
+	if err != nil || !ended || done.Status != central.ErasureDone || done.Erased != 1 || !done.FinishedAt.Equal(at) || done.Tokens != nil {
+		t.Fatalf("FinishErasure = %+v, %v, %v", done, ended, err)
+	}
+	if _, ended, err := s.FinishErasure(ctx, "er-1", central.ErasureFailed, at.Add(time.Minute), "late", ev); err != nil || ended {
+		t.Errorf("ending it again = %v, %v; want unchanged", ended, err)
+	}
+	if got, err := s.StartErasure(ctx, "er-1"); err != nil || got.Status != central.ErasureDone || got.Attempts != 2 {
+		t.Errorf("a run after the end = %+v, %v; want it untouched", got, err)
+	}
+	got, err := s.Erasure(ctx, "er-1")
+	if err != nil || got.Status != central.ErasureDone || got.Erased != 1 || got.Actor != "admin:ops" || !got.RequestedAt.Equal(t0) || got.Tokens != nil {
+		t.Errorf("the record after its end = %+v, %v", got, err)
+	}
+	evs, err := s.Audit(ctx, central.AuditFilter{Action: central.AuditErasure})
+	if err != nil || len(evs) != 1 || evs[0].Count != 1 || evs[0].ID != "er-1" {
+		t.Errorf("erasure audit = %+v, %v; want one event counting 1", evs, err)
+	}
+	if es, err := s.Erasures(ctx, true, 10); err != nil || len(es) != 1 || es[0].ID != "er-0" || es[0].DeviceID != "d1" || es[0].SubmissionKey != b.Key {
+		t.Errorf("unfinished erasures after one ended = %+v, %v", es, err)
+	}
+	if es, err := s.Erasures(ctx, false, 10); err != nil || len(es) != 2 {
+		t.Errorf("all erasures = %d, %v", len(es), err)
+	}
+	// Retention: the ended record goes after its period, the unfinished one
+	// stays whatever its age.
+	if n, err := s.Expire(ctx, central.ExpireErasures, at, at, 10); err != nil || n != 0 {
+		t.Errorf("expiring erasures ended before their end = %d, %v; want 0", n, err)
+	}
+	if n, err := s.Expire(ctx, central.ExpireErasures, at.Add(time.Second), at, 10); err != nil || n != 1 {
+		t.Errorf("expiring erasures = %d, %v; want the ended one", n, err)
+	}
+	if _, err := s.Erasure(ctx, "er-1"); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("the expired erasure record: %v", err)
+	}
+	if es, err := s.Erasures(ctx, false, 10); err != nil || len(es) != 1 || es[0].ID != "er-0" {
+		t.Errorf("erasures after retention = %+v, %v", es, err)
+	}
+}
+
 func testExpireImages(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	at := t0.Add(40 * 24 * time.Hour)

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"Listing", testListing},
 		{"Config", testConfig},
 		{"Erasure", testErasure},
+		{"ErasureRecords", testErasureRecords},
 		{"ExpireImages", testExpireImages},
 		{"ExpireFieldsAndDecision", testExpireFieldsAndDecision},
 		{"ExpireBatches", testExpireBatches},

@@ -60,7 +60,7 @@ var (
 	allBuckets         = append([][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
 		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketDueImages, bucketDueFields, bucketDueDecision,
 		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
-		bucketCompleted, bucketCompletedSeq}, partnerBuckets...)
+		bucketCompleted, bucketCompletedSeq}, append(partnerBuckets, erasureBuckets...)...)
 	keyRisk      = []byte("risk")
 	keyRetention = []byte("retention")
 	keyQueues    = []byte("retention-queues") // set once the queues hold every submission
@@ -579,9 +579,13 @@ func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) erro
 
 // Expire implements central.Store, reading only the queue of what is due.
 func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at time.Time, limit int) (int, error) {
+	switch kind {
+	case central.ExpireWebhooks, central.ExpireFlows, central.ExpireErasures:
+		return s.expireRecords(ctx, kind, before, limit)
+	}
 	queue := map[central.DataKind][]byte{central.ExpireImages: bucketDueImages, central.ExpireFields: bucketDueFields, central.ExpireDecision: bucketDueDecision}[kind]
 	if queue == nil {
-		return 0, fmt.Errorf("expiring %s: not a kind of submission data", kind)
+		return 0, fmt.Errorf("expiring %s: not a kind of data with a retention period", kind)
 	}
 	n := 0
 	err := s.update(ctx, "expiring "+string(kind), func(tx *bbolt.Tx) error {

@@ -299,6 +299,31 @@ CREATE TABLE hosted_state (
 );
 CREATE INDEX hosted_state_expires ON hosted_state (expires_at);
 `,
+	// 9: issue 22, erasure requests carried out by the job queue
+	// (central.Erasures): whose submissions as blind-index tokens, or one
+	// submission, kept until the erasure ends; and the indexes the
+	// retention of webhook events and partner sessions reads.
+	`
+CREATE TABLE erasures (
+	id             text PRIMARY KEY,
+	actor          text NOT NULL,
+	requested_at   timestamptz NOT NULL,
+	status         text NOT NULL,
+	erased         int NOT NULL DEFAULT 0,
+	attempts       int NOT NULL DEFAULT 0,
+	finished_at    timestamptz,
+	error          text NOT NULL DEFAULT '',
+	tokens         bytea[],
+	device_id      text,
+	submission_key text
+);
+CREATE INDEX erasures_requested ON erasures (requested_at);
+CREATE INDEX erasures_finished ON erasures (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX erasures_unfinished ON erasures (requested_at) WHERE finished_at IS NULL;
+-- The retention of webhook events and partner sessions (the sweep).
+CREATE INDEX webhook_events_done ON webhook_events (created_at) WHERE delivered_at IS NOT NULL OR dead_at IS NOT NULL;
+CREATE INDEX flows_expires ON flows (expires_at);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

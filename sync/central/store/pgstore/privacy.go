@@ -56,16 +56,37 @@ WITH due AS (
 	ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )
 DELETE FROM submissions s USING due WHERE s.device_id = due.device_id AND s.key = due.key`,
+	// An event still owed (neither delivered nor dead) is kept whatever
+	// its age; attempts go with their event (ON DELETE CASCADE).
+	central.ExpireWebhooks: `
+WITH due AS (
+	SELECT seq FROM webhook_events
+	WHERE created_at < $1 AND (delivered_at IS NOT NULL OR dead_at IS NOT NULL)
+	ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+DELETE FROM webhook_events e USING due WHERE e.seq = due.seq`,
+	central.ExpireFlows: `
+WITH due AS (
+	SELECT partner_id, id FROM flows WHERE expires_at < $1
+	ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+DELETE FROM flows f USING due WHERE f.partner_id = due.partner_id AND f.id = due.id`,
+	central.ExpireErasures: `
+WITH due AS (
+	SELECT id FROM erasures WHERE finished_at < $1
+	ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+DELETE FROM erasures e USING due WHERE e.id = due.id`,
 }
 
 // Expire implements central.Store.
 func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at time.Time, limit int) (int, error) {
 	sql, ok := expireSQL[kind]
 	if !ok {
-		return 0, fmt.Errorf("expiring %s: not a kind of submission data", kind)
+		return 0, fmt.Errorf("expiring %s: not a kind of data with a retention period", kind)
 	}
 	args := []any{before, at, limit}
-	if kind == central.ExpireDecision {
+	if kind != central.ExpireImages && kind != central.ExpireFields { // nothing to stamp
 		args = []any{before, limit}
 	}
 	n := 0

@@ -66,3 +66,37 @@
     draw();
   }
 })();
+
+// The privacy page: while an erasure is under way (an element marked
+// data-erasure-pending), read the page again every few seconds and put
+// its erasure parts in place (the status is a live region), until none is
+// under way. Without this script the page has a link to do the same.
+(function () {
+  "use strict";
+  var parts = ["erasure-status", "erasures-live"];
+  function poll() {
+    if (!document.querySelector("[data-erasure-pending]")) {
+      return;
+    }
+    setTimeout(function () {
+      fetch(location.href, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var next = new DOMParser().parseFromString(html, "text/html");
+          parts.forEach(function (id) {
+            var now = document.getElementById(id), fresh = next.getElementById(id);
+            if (now && fresh) {
+              now.replaceWith(document.importNode(fresh, true));
+            }
+          });
+          poll();
+        })
+        .catch(function () { /* the link on the page still works */ });
+    }, 3000);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", poll);
+  } else {
+    poll();
+  }
+})();
