@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -220,8 +219,8 @@ func (e *Engine) Describe(ctx context.Context, img gocv.Mat, f Face, t Timings, 
 
 // LivenessResult is the passive liveness verdict on the selfie.
 type LivenessResult struct {
-	// Score is the probability of a live face: with the fused models, the
-	// lower of their calibrated probability and the traces' score.
+	// Score is the probability of a live face: with the fused models,
+	// FusedLiveness.Score.
 	Score     float64 `json:"score"`
 	Threshold float64 `json:"threshold"`
 	Live      bool    `json:"live"`
@@ -246,7 +245,7 @@ func (e *Engine) Liveness(ctx context.Context, img gocv.Mat, f Face) (LivenessRe
 	if err != nil {
 		return LivenessResult{}, err
 	}
-	p := math.Min(fl.Passive, fl.TraceScore)
+	p := fl.Score()
 	return LivenessResult{Score: p, Threshold: e.liveThreshold, Live: p >= e.liveThreshold, Fused: &fl}, nil
 }
 

@@ -33,6 +33,17 @@ const (
 	monoMaxChroma         = 1.5
 	defaultTraceThreshold = 4
 	defaultTraceProm      = 3.5
+	// blackScale and blackShare measure the frame's black level: the grey
+	// level below which blackShare of the frame lies, on a copy at
+	// 1/blackScale of its size (area-averaged, so the sensor's noise and a
+	// few dead pixels do not reach it).
+	blackScale = 4
+	blackShare = 0.005
+	// BlackCap is the score of a frame whose black is lifted: in the
+	// risk policy's band of doubt, so it asks for an active challenge and
+	// never rejects alone (a bright, low-contrast scene lifts a live
+	// frame's black too).
+	BlackCap = 0.45
 )
 
 // Platt maps a model's live log-odds z to calibrated log-odds A*z+B.
@@ -60,6 +71,14 @@ type Fusion struct {
 	// TraceProminence is the smallest log power ratio of a spectral peak
 	// over its neighbourhood that counts as a trace.
 	TraceProminence float64 `json:"trace_prominence"`
+	// BlackThreshold is the black level (BlackLevel, grey levels) at and
+	// above which a colour face scores BlackCap: a display re-photographed
+	// in a lit room cannot show black, the light its glass and panel send
+	// back (0.1-2% of its white at ambient contrasts of 1000:1 to 50:1)
+	// lifting its darkest parts to about 3-37 grey levels, the glare of a
+	// lamp more; a camera's own flare lifts a live frame's far less. 0
+	// leaves the check off.
+	BlackThreshold float64 `json:"black_threshold,omitempty"`
 }
 
 // DefaultFusion was fitted by `kyc eval liveness --fit` on its calibration
@@ -70,12 +89,18 @@ type Fusion struct {
 // equally (all three models turned out overconfident on these faces:
 // slopes 0.21-0.36); the bias accepts 24 of the 25 live faces (BPCER at
 // most 5%); the trace threshold is the default, every live face of the
-// half having measured no trace at all. The README reports the other half.
+// half having measured no trace at all. The black threshold is one grey
+// level above the brightest black of the half's bona fide colour frames
+// (the portraits and the same faces filmed by synth.CameraPhoto: 0-57;
+// their screen replays through synth.ScreenReplay measured 6-66, so the
+// check catches only the most veiled replays). The README reports the
+// other half.
 var DefaultFusion = Fusion{
 	Models:          [3]Platt{{A: 0.211, B: -0.8928}, {A: 0.2768, B: -0.3223}, {A: 0.3568, B: -0.6011}},
 	Bias:            0.47,
 	TraceThreshold:  defaultTraceThreshold,
 	TraceProminence: defaultTraceProm,
+	BlackThreshold:  58,
 }
 
 // FusedLiveness is how the fused liveness score came about.
@@ -100,6 +125,17 @@ type FusedLiveness struct {
 	// coloured dots blur the documents' rule (chroma for screens,
 	// luminance for prints).
 	Reproduction bool `json:"reproduction"`
+	// BlackLevel is the frame's black (see Fusion.BlackThreshold), and
+	// BlackScore 1, or BlackCap when a colour face's frame has its black
+	// lifted as a display's is.
+	BlackLevel float64 `json:"black_level"`
+	BlackScore float64 `json:"black_score"`
+}
+
+// Score is the fused liveness score: the lowest of the calibrated models',
+// the traces' and the black level's.
+func (r FusedLiveness) Score() float64 {
+	return math.Min(r.Passive, math.Min(r.TraceScore, r.BlackScore))
 }
 
 // ModelLiveness is one model's verdict on a face.
@@ -160,6 +196,39 @@ func (f Fusion) TraceScore(mass float64) float64 {
 	return (hi - mass) / (hi - lo)
 }
 
+// BlackScore is the black level's score for a frame whose black is level
+// grey levels: 1, or BlackCap from the threshold on; a monochrome face,
+// never accepted passively anyway, keeps 1.
+func (f Fusion) BlackScore(level float64, monochrome bool) float64 {
+	if f.BlackThreshold > 0 && !monochrome && level >= f.BlackThreshold {
+		return BlackCap
+	}
+	return 1
+}
+
+// BlackLevel is the grey level (0-255) below which blackShare of img lies,
+// on a copy area-averaged to 1/blackScale of its size.
+func BlackLevel(img gocv.Mat) float64 {
+	small := gocv.NewMat()
+	defer small.Close()
+	gocv.Resize(img, &small, image.Pt(max(1, img.Cols()/blackScale), max(1, img.Rows()/blackScale)), 0, 0, gocv.InterpolationArea)
+	if small.Channels() == 3 {
+		gocv.CvtColor(small, &small, gocv.ColorBGRToGray)
+	}
+	var hist [256]int
+	px := small.ToBytes()
+	for _, v := range px {
+		hist[v]++
+	}
+	below := int(blackShare * float64(len(px)))
+	for level, n := range hist {
+		if below -= n; below < 0 {
+			return float64(level)
+		}
+	}
+	return 255
+}
+
 // withDefaults fills the trace settings of a Fusion that left them zero.
 func (f Fusion) withDefaults() Fusion {
 	if f.TraceThreshold <= 0 {
@@ -186,7 +255,8 @@ func (e *Engine) fusedLiveness(ctx context.Context, img gocv.Mat, b Box) (FusedL
 		return FusedLiveness{}, err
 	}
 	mono := Monochrome(img, b)
-	r := FusedLiveness{Passive: e.fusion.Passive(z, mono), Monochrome: mono, TraceScore: 1}
+	black := BlackLevel(img)
+	r := FusedLiveness{Passive: e.fusion.Passive(z, mono), Monochrome: mono, TraceScore: 1, BlackLevel: black, BlackScore: e.fusion.BlackScore(black, mono)}
 	for i, name := range [3]string{ModelMiniFASNetV2SE, ModelMiniFASNetV2, ModelMiniFASNetV1SE} {
 		r.Models = append(r.Models, ModelLiveness{Model: name, LogOdds: z[i], Live: sigmoid(z[i])})
 	}

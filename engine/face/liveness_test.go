@@ -44,7 +44,7 @@ func TestLivenessOnMinivisionSamples(t *testing.T) {
 			if (r.Fused != nil) != eng.fused {
 				t.Fatalf("%s: fused breakdown %+v", eng.name, r.Fused)
 			}
-			if r.Fused != nil && (len(r.Fused.Models) != 3 || r.Fused.Traces == nil || r.Score != math.Min(r.Fused.Passive, r.Fused.TraceScore)) {
+			if r.Fused != nil && (len(r.Fused.Models) != 3 || r.Fused.Traces == nil || r.Score != r.Fused.Score()) {
 				t.Errorf("%s: breakdown %+v, score %.3f", c.file, r.Fused, r.Score)
 			}
 		}
@@ -192,6 +192,46 @@ func TestLivenessRefusesRenderedAttacks(t *testing.T) {
 	}
 }
 
+// TestBlackLevel: the frame's black is the level under its darkest half
+// percent, averaged over blackScale pixels (a lone dark pixel does not
+// count), and a lifted black caps a colour face's score in the band of
+// doubt only from the threshold on.
+func TestBlackLevel(t *testing.T) {
+	img := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(120, 130, 140, 0), 400, 400, gocv.MatTypeCV8UC3)
+	defer img.Close()
+	if got := BlackLevel(img); got != 132 { // 0.114*120 + 0.587*130 + 0.299*140
+		t.Errorf("flat frame: black %v", got)
+	}
+	for c := range 3 {
+		img.SetUCharAt(10, 30+c, 0) // one black pixel, averaged with 15 others
+	}
+	if got := BlackLevel(img); got < 120 {
+		t.Errorf("one dark pixel: black %v", got)
+	}
+	dark := img.Region(image.Rect(0, 0, 400, 8)) // 2% of the frame
+	dark.SetTo(gocv.NewScalar(20, 20, 20, 0))
+	dark.Close()
+	if got := BlackLevel(img); got != 20 {
+		t.Errorf("a dark band: black %v, want 20", got)
+	}
+	f := Fusion{BlackThreshold: 30}
+	for _, c := range []struct {
+		level float64
+		mono  bool
+		want  float64
+	}{{29, false, 1}, {30, false, BlackCap}, {80, false, BlackCap}, {80, true, 1}} {
+		if got := f.BlackScore(c.level, c.mono); got != c.want {
+			t.Errorf("BlackScore(%v, mono %v) = %v, want %v", c.level, c.mono, got, c.want)
+		}
+	}
+	if got := (Fusion{}).BlackScore(200, false); got != 1 {
+		t.Errorf("without a threshold: %v", got)
+	}
+	if !(BlackCap >= 0.25 && BlackCap < DefaultLiveThreshold) {
+		t.Errorf("BlackCap %v is outside the default band of doubt", BlackCap)
+	}
+}
+
 func TestNewMiniFASRejectsWrongModels(t *testing.T) {
 	testenv.ORT(t)
 	for _, c := range []struct {
@@ -229,4 +269,17 @@ func TestLivenessCropAtImageBorder(t *testing.T) {
 			t.Errorf("box %+v outside the image gave a crop", b)
 		}
 	}
+}
+
+// BenchmarkBlackLevel is the black level's share of BenchmarkLiveness: the
+// same 1280x720 selfie.
+func BenchmarkBlackLevel(b *testing.B) {
+	selfie, _ := benchImages(b)
+	testenv.ReportCPU(b)
+	reportP50(b, func() error {
+		if BlackLevel(selfie) < 0 {
+			return errors.New("negative black level")
+		}
+		return nil
+	})
 }

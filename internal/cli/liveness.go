@@ -35,7 +35,10 @@ func runEvalCommand(ctx context.Context, env *Env, args []string) (any, error) {
 // Attacks: minivision's print and screen photos (real), and screen and
 // print attacks rendered from each interfaces_cc0 portrait (simulated),
 // with the geometry of the document tests' renderers and over a sweep of
-// pitches and halftone periods, in colour and in grey.
+// pitches and halftone periods, in colour and in grey; and screen replays
+// through the physical display and camera model (synth.ScreenReplay),
+// beside the same camera filming the portrait itself (synth.CameraPhoto),
+// a bona fide control: what refuses the control is the camera's doing.
 const (
 	setColour       = "interfaces_cc0 (colour)"
 	setATT          = "AT&T stills (greyscale)"
@@ -50,6 +53,10 @@ const (
 	setPrintCoarse  = "print, halftone 2.5-6 px (simulated)"
 	setGreyScreen   = "screen showing a grey photo, pitch 0.6-2.2 px (simulated)"
 	setGreyPrint    = "grey print, halftone 1.2-6 px (simulated)"
+	setCamera       = "interfaces_cc0 filmed by the simulated camera (bona fide, simulated)"
+	setReplayFine   = "screen replay, display + camera model, pitch 0.6-1.2 px (simulated)"
+	setReplayCoarse = "screen replay, display + camera model, pitch 1.2-2.2 px (simulated)"
+	setReplayEdge   = "screen replay with the screen's edge in frame, pitch 0.6-2.2 px (simulated)"
 )
 
 // livenessSample is one scored presentation.
@@ -62,11 +69,13 @@ type livenessSample struct {
 	mono        bool // the face has no colour
 	logOdds     [3]float64
 	traceMass   float64
+	black       float64 // the frame's black level, grey levels
 }
 
 // livenessRow is one line of the report: for bona fide rows the refused
 // (BPCER), for attack rows the accepted (APCER), by each model, the fusion
-// of the three, the traces alone and the two together (the product).
+// of the three, the traces alone, the black level alone (which at most
+// asks for a challenge) and all together (the lowest score).
 type livenessRow struct {
 	Set       string `json:"set"`
 	Metric    string `json:"metric"`
@@ -77,6 +86,7 @@ type livenessRow struct {
 	V1SE      string `json:"minifasnet_v1se_4.0"`
 	Fused     string `json:"fused_models"`
 	Traces    string `json:"traces"`
+	Black     string `json:"black_level"`
 	Product   string `json:"fused_and_traces"`
 	Challenge string `json:"challenge_band"`
 }
@@ -99,7 +109,7 @@ func runEvalLiveness(ctx context.Context, env *Env, args []string) (any, error) 
 	split := fs.String("split", "test", "which half of interfaces_cc0 and its attacks to report: test, calibration or all")
 	fit := fs.Bool("fit", false, "fit the fusion on the calibration half (instead of the shipped face.DefaultFusion) and report with it")
 	bpcer := fs.Float64("bpcer", 0.05, "with --fit: the share of the calibration half's live faces the fused models may refuse (sets the bias)")
-	sweep := fs.Int("attacks", 2, "screen and print attacks of the pitch/halftone sweep rendered from each portrait, each")
+	sweep := fs.Int("attacks", 2, "screen, print and screen-replay attacks of the pitch/halftone sweep rendered from each portrait, each")
 	limit := fs.Int("limit", 0, "use only the first N portraits and N stills of each greyscale set (0: all)")
 	threads := fs.Int("threads", 1, "ONNX Runtime threads per model")
 	if err := parseFlags(fs, args); err != nil {
@@ -195,7 +205,7 @@ func (ev *livenessEval) score(ctx context.Context, img gocv.Mat, s livenessSampl
 	if err != nil {
 		return s, fmt.Errorf("%s: %w", s.file, err)
 	}
-	s.found, s.mono = true, r.Fused.Monochrome
+	s.found, s.mono, s.black = true, r.Fused.Monochrome, r.Fused.BlackLevel
 	for i, m := range r.Fused.Models {
 		s.logOdds[i] = m.LogOdds
 	}
@@ -270,7 +280,7 @@ func (ev *livenessEval) collect(ctx context.Context, env *Env, data string, swee
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(env.Stderr, "eval liveness: %d portraits, %d attacks rendered from each\n", len(portraits), 2+4*sweep)
+	fmt.Fprintf(env.Stderr, "eval liveness: %d portraits, %d attacks and a camera's bona fide control rendered from each\n", len(portraits), 2+6*sweep)
 	for i, f := range portraits {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -283,7 +293,7 @@ func (ev *livenessEval) collect(ctx context.Context, env *Env, data string, swee
 		err = add(img, livenessSample{set: setColour, file: f, calibration: calib})
 		for _, a := range renderAttacks(img, uint64(i), sweep) {
 			if err == nil {
-				err = add(a.img, livenessSample{set: a.set, file: fmt.Sprintf("%s %s", filepath.Base(f), a.desc), attack: true, calibration: calib})
+				err = add(a.img, livenessSample{set: a.set, file: fmt.Sprintf("%s %s", filepath.Base(f), a.desc), attack: !a.live, calibration: calib})
 			}
 			a.img.Close()
 		}
@@ -295,10 +305,12 @@ func (ev *livenessEval) collect(ctx context.Context, env *Env, data string, swee
 	return out, nil
 }
 
-// renderedAttack is one simulated presentation attack.
+// renderedAttack is one simulated presentation attack, or with live its
+// bona fide control.
 type renderedAttack struct {
 	set, desc string
 	img       gocv.Mat
+	live      bool
 }
 
 // renderAttacks photographs the portrait shown on a screen and printed:
@@ -315,8 +327,8 @@ func renderAttacks(img gocv.Mat, seed uint64, sweep int) []renderedAttack {
 	sign := float64(1 - 2*int(seed%2))
 	doc := synth.ScreenOptions{Pitch: u(1.04, 1.14) / 0.9, Angle: sign * u(1, 3), Blur: 0.2, Brightness: 0.65, JPEGQuality: 90, Seed: seed}
 	out := []renderedAttack{
-		{setScreenDoc, fmt.Sprintf("screen pitch %.2f", doc.Pitch), synth.ScreenPhoto(img, doc)},
-		{setPrintDoc, "print halftone 4", synth.PrintPhoto(img, synth.PrintOptions{Period: 4, Blur: 0.01, JPEGQuality: 90, Seed: seed})},
+		{setScreenDoc, fmt.Sprintf("screen pitch %.2f", doc.Pitch), synth.ScreenPhoto(img, doc), false},
+		{setPrintDoc, "print halftone 4", synth.PrintPhoto(img, synth.PrintOptions{Period: 4, Blur: 0.01, JPEGQuality: 90, Seed: seed}), false},
 	}
 	for k := range sweep {
 		s := synth.ScreenOptions{Pitch: u(0.6, 2.2), Angle: u(-4, 4), Blur: u(0.3, 0.9), Brightness: u(0.8, 1.05), Tint: u(-0.05, 0.05),
@@ -325,15 +337,16 @@ func renderAttacks(img gocv.Mat, seed uint64, sweep int) []renderedAttack {
 		if s.Pitch >= 1.2 {
 			set = setScreenCoarse
 		}
-		out = append(out, renderedAttack{set, fmt.Sprintf("screen pitch %.2f", s.Pitch), synth.ScreenPhoto(img, s)})
+		out = append(out, renderedAttack{set, fmt.Sprintf("screen pitch %.2f", s.Pitch), synth.ScreenPhoto(img, s), false})
 		p := synth.PrintOptions{Period: u(1.2, 6), Angle: u(-4, 4), Blur: u(0.3, 0.9), Paper: u(0.85, 0.97), Light: u(0, 0.3),
 			Noise: u(1, 3), JPEGQuality: 85 + rng.IntN(11), Seed: seed*10 + uint64(k)}
 		set = setPrintFine
 		if p.Period >= 2.5 {
 			set = setPrintCoarse
 		}
-		out = append(out, renderedAttack{set, fmt.Sprintf("print halftone %.2f", p.Period), synth.PrintPhoto(img, p)})
+		out = append(out, renderedAttack{set, fmt.Sprintf("print halftone %.2f", p.Period), synth.PrintPhoto(img, p), false})
 	}
+	out = append(out, replayAttacks(img, seed, sweep)...)
 	grey := gocv.NewMat()
 	defer grey.Close()
 	gocv.CvtColor(img, &grey, gocv.ColorBGRToGray)
@@ -341,27 +354,78 @@ func renderAttacks(img gocv.Mat, seed uint64, sweep int) []renderedAttack {
 	for k := range sweep {
 		s := synth.ScreenOptions{Pitch: u(0.6, 2.2), Angle: u(-4, 4), Blur: u(0.3, 0.9), Brightness: u(0.8, 1.05), Tint: u(-0.05, 0.05),
 			Noise: u(1, 3), JPEGQuality: 85 + rng.IntN(11), Seed: seed*10 + 5 + uint64(k)}
-		out = append(out, renderedAttack{setGreyScreen, fmt.Sprintf("grey screen pitch %.2f", s.Pitch), synth.ScreenPhoto(grey, s)})
+		out = append(out, renderedAttack{setGreyScreen, fmt.Sprintf("grey screen pitch %.2f", s.Pitch), synth.ScreenPhoto(grey, s), false})
 		p := synth.PrintOptions{Period: u(1.2, 6), Angle: u(-4, 4), Blur: u(0.3, 0.9), Paper: u(0.85, 0.97), Light: u(0, 0.3),
 			Noise: u(1, 3), JPEGQuality: 85 + rng.IntN(11), Seed: seed*10 + 5 + uint64(k)}
-		out = append(out, renderedAttack{setGreyPrint, fmt.Sprintf("grey print halftone %.2f", p.Period), synth.PrintPhoto(grey, p)})
+		out = append(out, renderedAttack{setGreyPrint, fmt.Sprintf("grey print halftone %.2f", p.Period), synth.PrintPhoto(grey, p), false})
+	}
+	return out
+}
+
+// replayAttacks films the portrait with synth.CameraPhoto once (the bona
+// fide control: the same camera on the live face) and sweep times shown on
+// a display with synth.ScreenReplay. Each parameter is drawn over the range
+// that motivates it (see synth.ReplayOptions): camera blur 0.3-0.9 px,
+// exposure 0.85-1.1, lens flare 0.2-1%, shot noise 1-3 grey levels,
+// sharpening 0-0.8, JPEG 85-95 for both; screen pitch 0.6-2.2 px, angle
+// +-4 degrees, panel gamma 2.0-2.5, white point +-5% blue-red and +-2%
+// green, saturation 0.92-1.2, the reflected black 0.1-2% of the panel's
+// white (log-uniform: a dim room to a bright office), a lamp's glare in
+// half of them (up to 10% of the white), PWM banding 0-3% for the replays.
+// Each replay is filmed again with the screen's edge in frame (10-30% of
+// the width beyond it, a bezel of 1-5%, a wall of 5-40% of the panel's
+// white), as a phone or a tablet held up to the camera shows it. Its own
+// random streams (seed alone) leave renderAttacks' other draws as they
+// were.
+func replayAttacks(img gocv.Mat, seed uint64, sweep int) []renderedAttack {
+	rng := rand.New(rand.NewPCG(seed, 101))
+	u := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+	camera := func(k uint64) synth.CameraOptions {
+		return synth.CameraOptions{Blur: u(0.3, 0.9), Exposure: u(0.85, 1.1), Flare: u(0.002, 0.01), Noise: u(1, 3), Sharpen: u(0, 0.8),
+			JPEGQuality: 85 + rng.IntN(11), Seed: seed*10 + k}
+	}
+	edge := rand.New(rand.NewPCG(seed, 103))
+	ue := func(lo, hi float64) float64 { return lo + (hi-lo)*edge.Float64() }
+	out := []renderedAttack{{setCamera, "filmed live", synth.CameraPhoto(img, camera(9)), true}}
+	for k := range sweep {
+		o := synth.ReplayOptions{Pitch: u(0.6, 2.2), Angle: u(-4, 4), Gamma: u(2, 2.5), Tint: u(-0.05, 0.05), Green: u(-0.02, 0.02),
+			Saturation: u(0.92, 1.2), Black: 0.001 * math.Pow(20, rng.Float64()), Glare: max(0, u(-0.1, 0.1)), GlareSize: u(0.15, 0.5),
+			GlareAt: [2]float64{u(0, 1), u(0, 1)},
+			Banding: u(0, 0.03), BandRows: u(40, 240), Camera: camera(uint64(k))}
+		set := setReplayFine
+		if o.Pitch >= 1.2 {
+			set = setReplayCoarse
+		}
+		out = append(out, renderedAttack{set, fmt.Sprintf("screen replay pitch %.2f", o.Pitch), synth.ScreenReplay(img, o), false})
+		o.Edge, o.Bezel, o.Wall = ue(0.1, 0.3)*float64(1-2*edge.IntN(2)), ue(0.01, 0.05), ue(0.05, 0.4)
+		out = append(out, renderedAttack{setReplayEdge, fmt.Sprintf("screen replay pitch %.2f, edge %.2f", o.Pitch, o.Edge), synth.ScreenReplay(img, o), false})
 	}
 	return out
 }
 
 // fitFusion fits each model's Platt scaling on the calibration half (its
-// live portraits against the attacks rendered from them), sets the bias so
-// that the fused models refuse at most the share bpcer of that half's live
-// faces, and the trace threshold to the lowest at which every live face of
-// that half keeps a trace score of 1, at least the default.
+// live portraits against the attacks rendered from them; the camera's
+// controls and the replays of synth.ScreenReplay, added later, are left out
+// so that the models' calibration stays as shipped), sets the bias so that
+// the fused models refuse at most the share bpcer of that half's live
+// faces, the trace threshold to the lowest at which every live face of
+// that half keeps a trace score of 1, at least the default, and the black
+// threshold to the lowest grey level above the black of every bona fide
+// colour face of that half (portraits and the camera's controls).
 func fitFusion(samples []livenessSample, bpcer float64) (face.Fusion, error) {
 	f := face.DefaultFusion
 	var live []bool
 	var z [3][]float64
-	maxLiveMass := 0.0
+	maxLiveMass, maxLiveBlack := 0.0, 0.0
 	for _, s := range samples {
 		// Monochrome faces are MiniFASNetV2-SE's alone.
 		if !s.calibration || !s.found || s.mono {
+			continue
+		}
+		if !s.attack {
+			maxLiveBlack = math.Max(maxLiveBlack, s.black)
+		}
+		if s.set == setCamera || s.set == setReplayFine || s.set == setReplayCoarse || s.set == setReplayEdge {
 			continue
 		}
 		live = append(live, !s.attack)
@@ -382,7 +446,7 @@ func fitFusion(samples []livenessSample, bpcer float64) (face.Fusion, error) {
 	f.Bias = 0
 	var fused []float64
 	for _, s := range samples {
-		if s.calibration && s.found && !s.attack && !s.mono {
+		if s.set == setColour && s.calibration && s.found && !s.mono {
 			fused = append(fused, f.LogOdds(s.logOdds))
 		}
 	}
@@ -392,6 +456,7 @@ func fitFusion(samples []livenessSample, bpcer float64) (face.Fusion, error) {
 	k := int(math.Floor(bpcer * float64(len(fused))))
 	f.Bias = math.Ceil(-fused[k]*100) / 100
 	f.TraceThreshold = math.Max(f.TraceThreshold, math.Ceil(2*maxLiveMass))
+	f.BlackThreshold = math.Floor(maxLiveBlack) + 1
 	return f, nil
 }
 
@@ -401,12 +466,12 @@ func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 // faces (BPCER) and accepted attacks (APCER), at the threshold 0.5 of each
 // probability, and the product's scores in the band of doubt.
 func livenessTable(samples []livenessSample, f face.Fusion, split string, band [2]float64) []livenessRow {
-	order := []string{setColour, setATT, setBBT, setMVLive, setMVAttacks, setScreenDoc, setPrintDoc, setScreenFine, setScreenCoarse,
-		setPrintFine, setPrintCoarse, setGreyScreen, setGreyPrint}
+	order := []string{setColour, setCamera, setATT, setBBT, setMVLive, setMVAttacks, setScreenDoc, setPrintDoc, setScreenFine, setScreenCoarse,
+		setPrintFine, setPrintCoarse, setGreyScreen, setGreyPrint, setReplayFine, setReplayCoarse, setReplayEdge}
 	type counts struct {
-		n, noFace, fused, traces, product, challenge int
-		models                                       [3]int
-		attack                                       bool
+		n, noFace, fused, traces, black, product, challenge int
+		models                                              [3]int
+		attack                                              bool
 	}
 	rows := map[string]*counts{}
 	for _, s := range samples {
@@ -436,10 +501,11 @@ func livenessTable(samples []livenessSample, f face.Fusion, split string, band [
 		for i, z := range s.logOdds {
 			r.models[i] += err(1 / (1 + math.Exp(-z)))
 		}
-		passive, traces := f.Passive(s.logOdds, s.mono), f.TraceScore(s.traceMass)
+		passive, traces, black := f.Passive(s.logOdds, s.mono), f.TraceScore(s.traceMass), f.BlackScore(s.black, s.mono)
 		r.fused += err(passive)
 		r.traces += err(traces)
-		product := math.Min(passive, traces)
+		r.black += err(black)
+		product := face.FusedLiveness{Passive: passive, TraceScore: traces, BlackScore: black}.Score()
 		r.product += err(product)
 		if product >= band[0] && product < band[1] {
 			r.challenge++
@@ -466,7 +532,7 @@ func livenessTable(samples []livenessSample, f face.Fusion, split string, band [
 			return fmt.Sprintf("%d (%.1f%%)", k, 100*float64(k)/float64(r.n))
 		}
 		out = append(out, livenessRow{Set: name, Metric: metric, N: r.n, NoFace: r.noFace, V2SE: c(r.models[0]), V2: c(r.models[1]), V1SE: c(r.models[2]),
-			Fused: c(r.fused), Traces: c(r.traces), Product: c(r.product), Challenge: c(r.challenge)})
+			Fused: c(r.fused), Traces: c(r.traces), Black: c(r.black), Product: c(r.product), Challenge: c(r.challenge)})
 	}
 	return out
 }

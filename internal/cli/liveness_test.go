@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"flag"
 	"math"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -69,14 +73,14 @@ func TestEvalLiveness(t *testing.T) {
 // faces (BPCER), accepted attacks (APCER), presentations without a face
 // apart, and only the asked half of the split sets.
 func TestLivenessTable(t *testing.T) {
-	f := face.Fusion{Models: [3]face.Platt{{A: 1}, {A: 1}, {A: 1}}, TraceThreshold: 4}
+	f := face.Fusion{Models: [3]face.Platt{{A: 1}, {A: 1}, {A: 1}}, TraceThreshold: 4, BlackThreshold: 30}
 	z := func(v float64) [3]float64 { return [3]float64{v, v, v} }
 	samples := []livenessSample{
 		{set: setColour, found: true, logOdds: z(3)},                                  // accepted
 		{set: setColour, found: true, logOdds: z(-0.5)},                               // refused, in the band (0.38)
 		{set: setColour, found: true, logOdds: z(3), traceMass: 9},                    // refused by the traces
 		{set: setColour, found: true, logOdds: z(-3), calibration: true},              // not in the test half
-		{set: setScreenDoc, attack: true, found: true, logOdds: z(2)},                 // accepted
+		{set: setScreenDoc, attack: true, found: true, logOdds: z(2), black: 40},      // a lifted black: in the band
 		{set: setScreenDoc, attack: true, found: true, logOdds: z(-4)},                // refused
 		{set: setScreenDoc, attack: true},                                             // no face
 		{set: setMVAttacks, attack: true, found: true, logOdds: z(-2)},                // refused
@@ -87,15 +91,15 @@ func TestLivenessTable(t *testing.T) {
 	rows := livenessTable(samples, f, "test", [2]float64{0.25, 0.5})
 	want := []livenessRow{
 		{Set: setColour + ", test half", Metric: "BPCER", N: 3, V2SE: "1 (33.3%)", V2: "1 (33.3%)", V1SE: "1 (33.3%)", Fused: "1 (33.3%)",
-			Traces: "1 (33.3%)", Product: "2 (66.7%)", Challenge: "1 (33.3%)"},
+			Traces: "1 (33.3%)", Black: "0 (0.0%)", Product: "2 (66.7%)", Challenge: "1 (33.3%)"},
 		{Set: setATT, Metric: "BPCER", N: 2, V2SE: "0 (0.0%)", V2: "1 (50.0%)", V1SE: "1 (50.0%)", Fused: "1 (50.0%)",
-			Traces: "0 (0.0%)", Product: "1 (50.0%)", Challenge: "1 (50.0%)"},
+			Traces: "0 (0.0%)", Black: "0 (0.0%)", Product: "1 (50.0%)", Challenge: "1 (50.0%)"},
 		{Set: setMVAttacks, Metric: "APCER", N: 1, V2SE: "0 (0.0%)", V2: "0 (0.0%)", V1SE: "0 (0.0%)", Fused: "0 (0.0%)",
-			Traces: "1 (100.0%)", Product: "0 (0.0%)", Challenge: "0 (0.0%)"},
+			Traces: "1 (100.0%)", Black: "1 (100.0%)", Product: "0 (0.0%)", Challenge: "0 (0.0%)"},
 		{Set: setScreenDoc + ", test half", Metric: "APCER", N: 2, NoFace: 1, V2SE: "1 (50.0%)", V2: "1 (50.0%)", V1SE: "1 (50.0%)",
-			Fused: "1 (50.0%)", Traces: "2 (100.0%)", Product: "1 (50.0%)", Challenge: "0 (0.0%)"},
+			Fused: "1 (50.0%)", Traces: "2 (100.0%)", Black: "1 (50.0%)", Product: "0 (0.0%)", Challenge: "1 (50.0%)"},
 		{Set: setPrintCoarse + ", test half", Metric: "APCER", N: 1, V2SE: "1 (100.0%)", V2: "1 (100.0%)", V1SE: "1 (100.0%)",
-			Fused: "1 (100.0%)", Traces: "1 (100.0%)", Product: "1 (100.0%)", Challenge: "0 (0.0%)"},
+			Fused: "1 (100.0%)", Traces: "1 (100.0%)", Black: "1 (100.0%)", Product: "1 (100.0%)", Challenge: "0 (0.0%)"},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d: %+v", len(rows), len(want), rows)
@@ -114,11 +118,14 @@ func TestFitFusion(t *testing.T) {
 	var samples []livenessSample
 	for i := range 20 {
 		v := float64(i) - 2 // live faces at -2 .. 17
-		samples = append(samples, livenessSample{set: setColour, found: true, calibration: true, logOdds: [3]float64{v, v, v}})
+		samples = append(samples, livenessSample{set: setColour, found: true, calibration: true, logOdds: [3]float64{v, v, v}, black: float64(i)})
 		samples = append(samples, livenessSample{set: setScreenDoc, attack: true, found: true, calibration: true, logOdds: [3]float64{-v - 4, -v - 4, -v - 4}})
 	}
-	// A report-half face far below would move the bias if it counted.
-	samples = append(samples, livenessSample{set: setColour, found: true, logOdds: [3]float64{-50, -50, -50}})
+	// The camera's control counts for the black threshold, not for the
+	// models' calibration; a report-half face far below would move the
+	// bias and one far above the black threshold if it counted.
+	samples = append(samples, livenessSample{set: setCamera, found: true, calibration: true, logOdds: [3]float64{-50, -50, -50}, black: 24.5},
+		livenessSample{set: setColour, found: true, logOdds: [3]float64{-50, -50, -50}, black: 90})
 	f, err := fitFusion(samples, 0.05)
 	if err != nil {
 		t.Fatal(err)
@@ -140,10 +147,83 @@ func TestFitFusion(t *testing.T) {
 	if refused != 1 || math.Abs(f.Fuse(samples[2].logOdds)-0.5) > 0.01 {
 		t.Errorf("fusion %+v refuses %d of 20 calibration live faces (second lowest at %.3f)", f, refused, f.Fuse(samples[2].logOdds))
 	}
-	if f.TraceThreshold != face.DefaultFusion.TraceThreshold {
-		t.Errorf("trace threshold %v", f.TraceThreshold)
+	if f.TraceThreshold != face.DefaultFusion.TraceThreshold || f.BlackThreshold != 25 {
+		t.Errorf("trace threshold %v, black threshold %v (want 25: above the control's 24.5)", f.TraceThreshold, f.BlackThreshold)
 	}
-	if _, err := fitFusion(samples[40:], 0.05); err == nil {
+	if _, err := fitFusion(samples[41:], 0.05); err == nil {
 		t.Error("fit without calibration samples succeeded")
 	}
 }
+
+// targets turns on issue 20's target for screen replays: at most 1 in 10
+// of the report half's simulated replays accepted. It is not met (see the
+// README), so the default run scores the first portraits of the report half
+// and guards their count against regressions.
+var targets = flag.Bool("targets", false, "assert issue 20's target on every simulated screen replay of the report half (slow)")
+
+// TestScreenReplayTarget scores the screen replays of the eval
+// (synth.ScreenReplay over its sweep, the same seeds) rendered from the
+// report half (odd index) of interfaces_cc0 with the shipped fusion.
+func TestScreenReplayTarget(t *testing.T) {
+	data := testenv.Data(t)
+	ev, err := openLivenessEval(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.close()
+	files, _ := filepath.Glob(filepath.Join(data, "liveness", "interfaces_cc0", "*.jpg"))
+	sort.Strings(files)
+	if len(files) != 50 {
+		t.Fatalf("%d portraits, want 50", len(files))
+	}
+	portraits := 4
+	if *targets {
+		portraits = 25
+	}
+	ctx := context.Background()
+	f := face.DefaultFusion
+	var replays, accepted, controls, refused int
+	for i := 1; i < 2*portraits; i += 2 {
+		img, err := imageio.ReadFile(files[i], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range replayAttacks(img, uint64(i), 2) {
+			s, err := ev.score(ctx, a.img, livenessSample{set: a.set, attack: !a.live})
+			a.img.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.found {
+				continue
+			}
+			p := face.FusedLiveness{Passive: f.Passive(s.logOdds, s.mono), TraceScore: f.TraceScore(s.traceMass), BlackScore: f.BlackScore(s.black, s.mono)}.Score()
+			switch {
+			case a.set == setReplayEdge: // not the target's worst case
+			case a.live:
+				controls++
+				if p < 0.5 {
+					refused++
+				}
+			default:
+				replays++
+				if p >= 0.5 {
+					accepted++
+					t.Logf("accepted: %s %s (black %.0f)", filepath.Base(files[i]), a.desc, s.black)
+				}
+			}
+		}
+		img.Close()
+	}
+	t.Logf("replays accepted %d of %d, camera controls refused %d of %d", accepted, replays, refused, controls)
+	switch {
+	case *targets && 10*accepted > replays:
+		t.Errorf("%d of %d simulated screen replays accepted, want at most 1 in 10", accepted, replays)
+	case !*targets && (replays != 8 || accepted > guardAccepted):
+		t.Errorf("%d of %d replays of the first four report-half portraits accepted, measured %d of 8", accepted, replays, guardAccepted)
+	}
+}
+
+// guardAccepted is what the shipped fusion accepts of the first four
+// report-half portraits' replays (12-02).
+const guardAccepted = 4
