@@ -23,9 +23,11 @@ const CheckFieldConsistency = "mrz_visual_consistency"
 // half of `kyc eval documents` the visual zone as read misread it or took
 // another number for it on genuine documents (with it and the dates
 // compared strictly, 9% of them flagged). The dates alone, a swap or a
-// century tolerated, still flagged 2.7% (3 of 112: 33_id-usa re-saved,
-// whose "resident since" date is read as its expiry), so its calibration
-// keeps the check from firing until the reading improves.
+// century tolerated, flagged 2.7% (3 of 112: 33_id-usa re-saved, whose
+// "resident since" date was read as its expiry, and a birth date misread
+// as 4018) until the field reader learnt the labels of other dates, the
+// dates a field cannot hold, and to prefer the value the MRZ validates;
+// 33_id-usa's expiry misread 94 as 34 once (q95) is the one left.
 var consistencyDates = map[string]string{
 	fields.FieldExpiryDate: mrz.CheckExpiryDate,
 	fields.FieldBirthDate:  mrz.CheckBirthDate,

@@ -56,7 +56,8 @@ func TestBuild(t *testing.T) {
 	tl := tools(t)
 	data := filepath.Join(testenv.SharedDir(), "data")
 	build := func(dir string) *Set {
-		s, err := Build(context.Background(), Options{Data: data, Dir: dir, Seed: 1, Split: "report", Limit: 4}, tl, func(s string) { t.Log(s) })
+		s, err := Build(context.Background(), Options{Data: data, Dir: dir, Seed: 1, Split: "report", Limit: 4,
+			Only: []string{"0_pass-lva.jpg", "100_pass-bdr.jpg", "passport-td2.jpg", "passport-td2.png"}}, tl, func(s string) { t.Log(s) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,8 +68,15 @@ func TestBuild(t *testing.T) {
 		t.Fatalf("%d and %d samples", len(a.Samples), len(b.Samples))
 	}
 	groups := map[Group]int{}
+	paths := map[string]bool{}
 	for i, s := range a.Samples {
 		groups[s.Category.Group]++
+		// One file per sample: two specimens of one name (a JPEG and a
+		// PNG) must not overwrite each other's samples.
+		if paths[s.Path] {
+			t.Errorf("%s %s: %s written twice", s.Specimen, s.Category.Name, s.Path)
+		}
+		paths[s.Path] = true
 		if s.Calibration {
 			t.Errorf("%s in the calibration half", s.Specimen)
 		}

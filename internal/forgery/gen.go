@@ -37,7 +37,9 @@ func (g *gen) skip(c Category, why string) {
 
 // write saves data as the sample of category c.
 func (g *gen) write(c Category, data []byte, ext, note string) error {
-	stem := strings.TrimSuffix(g.s.name, filepath.Ext(g.s.name))
+	// The file name whole (passport-td2.jpg and passport-td2.png are two
+	// specimens: each needs its own samples).
+	stem := strings.ReplaceAll(g.s.name, ".", "-")
 	slug := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
 			return r

@@ -226,11 +226,29 @@ func findDate(s string) (date, int, int, bool) {
 	return date{}, 0, 0, false
 }
 
-// parseDate reads the first date in s as an ISO 8601 date.
+// parseDate reads the first date in s as an ISO 8601 date. A date that
+// its field cannot hold is a misreading, not a value: a birth or issue
+// date after now, an expiry more than expiryWindow years ahead, or any
+// date before 1900 ("10/04/49" read as 10104018 is no birth in 4018).
 func parseDate(s string, kind dateKind, now time.Time) (string, bool) {
 	d, _, _, ok := findDate(fold(s, false).text)
 	if !ok {
 		return "", false
 	}
-	return d.resolve(kind, now).iso(), true
+	d = d.resolve(kind, now)
+	if !plausible(d, kind, now) {
+		return "", false
+	}
+	return d.iso(), true
+}
+
+// plausible reports whether a resolved date can be a date of its kind.
+func plausible(d date, kind dateKind, now time.Time) bool {
+	if d.y < 1900 {
+		return false
+	}
+	if kind == expiryDate {
+		return d.y <= now.Year()+expiryWindow
+	}
+	return !time.Date(d.y, time.Month(d.m), d.d, 0, 0, 0, 0, time.UTC).After(now)
 }

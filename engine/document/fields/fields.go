@@ -136,7 +136,13 @@ func Extract(lines []Line, size image.Point, m *mrz.Result, now time.Time) Resul
 		r.Mismatches = append(r.Mismatches, nikMismatches(r.NIK, visual)...)
 		addNIKFields(r.NIK, visual)
 	} else {
-		visual = p.fields(genericSpecs, false, now)
+		want := validated(m)
+		visual = p.fields(genericSpecs, false, now, agreement(want))
+		if _, ok := visual[FieldExpiryDate]; !ok && want[FieldExpiryDate] != "" {
+			if f, ok := p.unlabeledExpiry(want[FieldExpiryDate], now); ok {
+				visual[FieldExpiryDate] = f
+			}
+		}
 	}
 	r.Fields = visual
 	if m != nil {

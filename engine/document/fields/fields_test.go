@@ -180,6 +180,56 @@ func TestExtractPassport(t *testing.T) {
 				"sex mrz F M"},
 		},
 		{
+			// A United States card's "Resident since" under its misread
+			// "Card expires": that date is no expiry.
+			name: "another date's label is no expiry",
+			lines: withText(t, withText(t, passportLines(), "Date of expiry/Date d'expiration", "Dale of cxpry"),
+				"15 APR/AVR 12", "Resident since 15 APR 97"),
+			mrz: true, now: in2010,
+			want: map[string]string{FieldExpiryDate: "2012-04-15@mrz"},
+		},
+		{
+			name: "the value under a label printed on two lines",
+			lines: append(withText(t, withText(t, passportLines(), "Date of expiry/Date d'expiration", "Valid until/"),
+				"15 APR/AVR 12", "Valide jusqu'au"), ln("15 APR/AVR 31", 380, 660, 620, 695)),
+			mrz: true, now: in2010,
+			want:       map[string]string{FieldExpiryDate: "2012-04-15@mrz"},
+			mismatches: []string{"expiry_date mrz 2012-04-15 2031-04-15"},
+		},
+		{
+			// OCR took a date from the next column into the label's line:
+			// the date under the label, which the MRZ validates, is the
+			// expiry.
+			name:  "the value the MRZ validates is preferred",
+			lines: withText(t, passportLines(), "Date of expiry/Date d'expiration", "Date of expiry/Date d'expiration 16 APR 07"),
+			mrz:   true, now: in2010,
+			want: map[string]string{FieldExpiryDate: "2012-04-15"},
+		},
+		{
+			name: "labels unreadable, the expiry found by the MRZ's",
+			lines: withText(t, withText(t, passportLines(), "Date of expiry/Date d'expiration", "Dalco"),
+				"Date of issue/Date de délivrance", "Dnte"),
+			mrz: true, now: in2010,
+			want: map[string]string{FieldExpiryDate: "2012-04-15"},
+		},
+		{
+			// Only a later year on the expiry's day and month: the visual
+			// zone's expiry moved (an earlier one may be an issue date).
+			name: "labels unreadable, the expiry moved",
+			lines: withText(t, withText(t, withText(t, passportLines(), "Date of expiry/Date d'expiration", "Dalco"),
+				"Date of issue/Date de délivrance", "Dnte"), "15 APR/AVR 12", "15 APR/AVR 31"),
+			mrz: true, now: in2010,
+			want:       map[string]string{FieldExpiryDate: "2012-04-15@mrz"},
+			mismatches: []string{"expiry_date mrz 2012-04-15 2031-04-15"},
+		},
+		{
+			name: "labels unreadable, an earlier year is no expiry",
+			lines: withText(t, withText(t, withText(t, passportLines(), "Date of expiry/Date d'expiration", "Dalco"),
+				"Date of issue/Date de délivrance", "Dnte"), "15 APR/AVR 12", "15 APR/AVR 02"),
+			mrz: true, now: in2010,
+			want: map[string]string{FieldExpiryDate: "2012-04-15@mrz"},
+		},
+		{
 			name: "diacritics and OCR noise are no mismatch",
 			lines: withText(t, withText(t, withText(t, passportLines(), "ERIKSSON", "ÉRIKSSON"),
 				"ANNA MARIA", "ANNA MARlA"), "L898902C3", "L8989O2C3"),

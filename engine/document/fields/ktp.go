@@ -119,7 +119,7 @@ func (p *page) scanNIK(now time.Time) *NIK {
 
 // ktpFields extracts the fields of a KTP; nik is what scanNIK found.
 func (p *page) ktpFields(nik *NIK, now time.Time) (map[string]Field, *NIK) {
-	out := p.fields(ktpSpecs, true, now)
+	out := p.fields(ktpSpecs, true, now, nil)
 	if f, ok := out[FieldNIK]; ok && (nik == nil || nik.Number != f.Value) {
 		nik, _ = ParseNIK(f.Value, now)
 	}

@@ -139,27 +139,51 @@ type candidate struct {
 // fields extracts the fields of specs. A value follows its label on the
 // same line, or is the text of the lines to its right on the same row, or
 // (when below is set, as on a passport's data page) the line under it.
-func (p *page) fields(specs []spec, ktp bool, now time.Time) map[string]Field {
+//
+// agrees, when not nil, says whether a value read for a field agrees with
+// what the MRZ's check digits validated: of the values a label offers
+// (its line, its row, the line under it) and of the labels of one field,
+// one that agrees is taken over the first or the more confident. A misread
+// label then costs nothing where the page prints the MRZ's value, and a
+// value that disagrees is still read where the page prints no other.
+func (p *page) fields(specs []spec, ktp bool, now time.Time, agrees func(field, value string) bool) map[string]Field {
+	if agrees == nil {
+		agrees = func(string, string) bool { return false }
+	}
 	hits := make([][]labelHit, len(p.lines))
 	for i := range p.lines {
 		hits[i] = findLabels(&p.lines[i], specs)
 	}
 	out := map[string]Field{}
+	agreed := map[string]bool{}
 	for i := range p.lines {
 		for k, h := range hits[i] {
 			if h.spec.parse == nil {
 				continue
 			}
+			field := h.spec.field
+			var best Field
+			found, ok := false, false
 			for _, c := range p.candidates(hits, i, k, ktp) {
-				v, ok := h.spec.parse(c.raw, now)
-				if !ok {
+				v, parsed := h.spec.parse(c.raw, now)
+				if !parsed {
 					continue
 				}
-				conf := h.quality * c.conf
-				if old, seen := out[h.spec.field]; !seen || conf > old.Confidence {
-					out[h.spec.field] = Field{Value: v, Source: SourceVisual, Confidence: round(conf)}
+				f := Field{Value: v, Source: SourceVisual, Confidence: round(h.quality * c.conf)}
+				if !found {
+					best, found = f, true
 				}
-				break
+				if agrees(field, v) {
+					best, ok = f, true
+					break
+				}
+			}
+			if !found || agreed[field] && !ok {
+				continue
+			}
+			if old, seen := out[field]; !seen || (ok && !agreed[field]) || (ok == agreed[field] && best.Confidence > old.Confidence) {
+				out[field] = best
+				agreed[field] = ok
 			}
 		}
 	}
@@ -227,7 +251,13 @@ func (p *page) candidates(hits [][]labelHit, i, k int, ktp bool) []candidate {
 		out = append(out, candidate{strings.Join(parts, " "), conf / float64(n)})
 	}
 	if !ktp {
-		if j := p.below(l, h); j >= 0 && !labelLine(hits, &p.lines[j], j) {
+		j := p.below(l, h)
+		// A bilingual label printed on two lines ("Valid until" over
+		// "Valide jusqu'au"): the value is under the second.
+		if j >= 0 && labelLine(hits, &p.lines[j], j) && len(hits[j]) == 1 && hits[j][0].spec == h.spec {
+			j = p.below(&p.lines[j], hits[j][0])
+		}
+		if j >= 0 && !labelLine(hits, &p.lines[j], j) {
 			if s := upTo(hits, &p.lines[j], j, 0); s != "" {
 				out = append(out, candidate{s, p.lines[j].conf})
 			}

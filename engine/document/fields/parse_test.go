@@ -104,6 +104,10 @@ func TestParseDate(t *testing.T) {
 		{"12 AUG 80", expiryDate, "1980-08-12"},
 		{"12 AUG 77", expiryDate, "1977-08-12"},
 		{"31.02.1990", pastDate, ""},
+		{"10104018", pastDate, ""},     // "10/04/49" misread: no birth in 4018
+		{"10.04.2031", pastDate, ""},   // a birth or issue date is not in the future
+		{"11.01.2094", expiryDate, ""}, // more than 50 years ahead
+		{"11.01.1894", expiryDate, ""},
 		{"12 XYZ 1974", pastDate, ""},
 		{"SEUMUR HIDUP", expiryDate, ""},
 		{"001/002", pastDate, ""},

@@ -23,9 +23,13 @@ var genericSpecs = []spec{
 	{FieldBirthPlace, pats("PLACE OF BIRTH", "LIEU DE NAISSANCE", "TEMPAT LAHIR", "GEBURTSORT", "LUGAR DE NACIMIENTO"), parseText},
 	{FieldSex, pats("SEX", "SEXE", "JENIS KELAMIN", "GESCHLECHT", "SEXO", "GENDER"), parseSex},
 	{FieldExpiryDate, pats("DATE OF EXPIRY", "DATE D EXPIRATION", "EXPIRY DATE", "DATE OF EXPIRATION", "VALID UNTIL",
-		"TANGGAL HABIS BERLAKU", "BERLAKU HINGGA", "GULTIG BIS", "FECHA DE CADUCIDAD", "EXPIRES"), dateExpiry},
+		"TANGGAL HABIS BERLAKU", "BERLAKU HINGGA", "GULTIG BIS", "FECHA DE CADUCIDAD", "EXPIRES", "VALIDE JUSQU AU"), dateExpiry},
 	{FieldIssueDate, pats("DATE OF ISSUE", "DATE DE DELIVRANCE", "ISSUE DATE", "TANGGAL PENGELUARAN", "AUSSTELLUNGSDATUM", "FECHA DE EXPEDICION"), datePast},
 	{"", pats("TYPE", "AUTHORITY", "AUTORITE", "PERSONAL NO", "SIGNATURE", "PLACE OF ISSUE", "KANTOR YANG MENGELUARKAN"), nil},
+	// Other dates' labels: the date after them is none of the fields
+	// (a United States permanent resident card's "Resident since", read
+	// as its expiry when "Card expires" was misread).
+	{"", pats("RESIDENT SINCE", "RESIDENT", "VALID FROM", "MEMBER SINCE"), nil},
 }
 
 func datePast(raw string, now time.Time) (string, bool)   { return parseDate(raw, pastDate, now) }
