@@ -63,15 +63,26 @@ func ScreenPhoto(src gocv.Mat, o ScreenOptions) gocv.Mat {
 	screen := resizedAbout(src, w, h, sw, sh, margin)
 	defer screen.Close()
 	sp, _ := screen.DataPtrUint8()
+	canvas := subpixels(sp, sw, sh, o.Brightness)
+	defer canvas.Close()
+	sigma := cameraSigma(o.Blur) * 3 / o.Pitch // in canvas pixels
+	gocv.GaussianBlur(canvas, &canvas, image.Pt(0, 0), sigma, sigma, gocv.BorderReflect)
+	out := photograph(canvas, w, h, o.Angle, o.Pitch/3)
+	finish(&out, [3]float64{1 + o.Tint, 1, 1 - o.Tint}, 0, o.Noise, o.Seed)
+	return encoded(out, o.JPEGQuality)
+}
+
+// subpixels draws a display showing the screen pixels sp (sw x sh, BGR) at
+// three canvas pixels a screen pixel: each colour's stripe lights a third
+// of the pixel's width and the gap between rows dims a third of its
+// height. The mean light of a pixel is then 0.27 of its value, which the
+// gain brings back to brightness.
+func subpixels[T uint8 | float32](sp []T, sw, sh int, brightness float64) gocv.Mat {
+	const rowGap = 0.45
+	gain := brightness / ((2 + rowGap) / 9)
 	cw, ch := 3*sw, 3*sh
 	canvas := gocv.NewMatWithSize(ch, cw, gocv.MatTypeCV32FC3)
-	defer canvas.Close()
 	cp, _ := canvas.DataPtrFloat32()
-	// Stripes light a third of each pixel's width and the gap dims a third
-	// of its height: the mean light of a pixel is 0.27 of its value, which
-	// the gain brings back to the wanted brightness.
-	const rowGap = 0.45
-	gain := o.Brightness / ((2 + rowGap) / 9)
 	for y := 0; y < ch; y++ {
 		g := gain
 		if y%3 == 2 {
@@ -82,11 +93,7 @@ func ScreenPhoto(src gocv.Mat, o ScreenOptions) gocv.Mat {
 			cp[(y*cw+x)*3+sub] = float32(float64(sp[((y/3)*sw+x/3)*3+sub]) * g)
 		}
 	}
-	sigma := cameraSigma(o.Blur) * 3 / o.Pitch // in canvas pixels
-	gocv.GaussianBlur(canvas, &canvas, image.Pt(0, 0), sigma, sigma, gocv.BorderReflect)
-	out := photograph(canvas, w, h, o.Angle, o.Pitch/3)
-	finish(&out, [3]float64{1 + o.Tint, 1, 1 - o.Tint}, 0, o.Noise, o.Seed)
-	return encoded(out, o.JPEGQuality)
+	return canvas
 }
 
 // PrintOptions describe a picture printed in colour halftone and

@@ -127,25 +127,9 @@ func ScreenReplay(src gocv.Mat, o ReplayOptions) gocv.Mat {
 			light[i+c] = float32(math.Max(0, grey+sat*(v[c]-grey)))
 		}
 	}
-	// The canvas is the display at three canvas pixels a screen pixel:
-	// stripes light a third of the width, the row gap dims a third of the
-	// height; the gain keeps the panel's white at 1.
-	const rowGap = 0.45
-	gain := 1 / ((2 + rowGap) / 9)
-	cw, ch := 3*sw, 3*sh
-	canvas := gocv.NewMatWithSize(ch, cw, gocv.MatTypeCV32FC3)
+	// The panel's white stays at 1.
+	canvas := subpixels(light, sw, sh, 1)
 	defer canvas.Close()
-	cp, _ := canvas.DataPtrFloat32()
-	for y := 0; y < ch; y++ {
-		g := gain
-		if y%3 == 2 {
-			g *= rowGap
-		}
-		for x := 0; x < cw; x++ {
-			sub := 2 - x%3 // BGR order: column 0 is red
-			cp[(y*cw+x)*3+sub] = float32(float64(light[((y/3)*sw+x/3)*3+sub]) * g)
-		}
-	}
 	s := cameraSigma(orDefault(o.Camera.Blur, 0.4)) * 3 / pitch // in canvas pixels
 	gocv.GaussianBlur(canvas, &canvas, image.Pt(0, 0), s, s, gocv.BorderReflect)
 	shot := photograph(canvas, w, h, o.Angle, pitch/3)

@@ -116,20 +116,7 @@ func TestErasureJobRetried(t *testing.T) {
 	c := start(t, central.Config{Store: store, SweepByQueue: true, ErasureByQueue: true})
 	workers := river.NewWorkers()
 	river.AddWorker(workers, jobs.ErasureWorker(c.Server.RunErasure, 0))
-	jc, err := pg.Jobs(jobs.Config{Workers: workers, SweepEvery: -1, FetchPoll: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, cancelEvents := jc.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
-	defer cancelEvents()
-	if err := jc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		jc.Stop(stopCtx)
-	})
+	events := startJobs(t, pg, jobs.Config{Workers: workers, SweepEvery: -1, FetchPoll: 100 * time.Millisecond})
 
 	var res central.Erasure
 	resp, _ := c.admin(t, "POST", "/admin/v1/erasures", []byte(`{"nik":"`+erasureNIK+`"}`), &res)
@@ -280,4 +267,25 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %v", timeout)
 		}
 	}
+}
+
+// startJobs starts a River client on pg's pool for the test and returns
+// its completed and failed jobs; it is stopped when the test ends.
+func startJobs(t *testing.T, pg *pgstore.Store, cfg jobs.Config) <-chan *river.Event {
+	t.Helper()
+	jc, err := pg.Jobs(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, cancelEvents := jc.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
+	t.Cleanup(cancelEvents)
+	if err := jc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		jc.Stop(stopCtx)
+	})
+	return events
 }

@@ -102,20 +102,7 @@ func TestSweepPartnerData(t *testing.T) {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, jobs.SweepWorker(func(ctx context.Context) error { _, err := c.Server.Sweep(ctx); return err }, 0))
 		// The leader inserts a sweep when it starts (RunOnStart).
-		jc, err := pg.Jobs(jobs.Config{Workers: workers, SweepEvery: time.Hour, FetchPoll: 100 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		events, cancelEvents := jc.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
-		defer cancelEvents()
-		if err := jc.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			jc.Stop(stopCtx)
-		})
+		events := startJobs(t, pg, jobs.Config{Workers: workers, SweepEvery: time.Hour, FetchPoll: 100 * time.Millisecond})
 		// The events' delivery jobs fail here (no webhook worker): only the
 		// sweep's outcome counts.
 		timeout := time.After(2 * time.Minute)
