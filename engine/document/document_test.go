@@ -33,7 +33,7 @@ func newAnalyzer(t testing.TB) *Analyzer {
 			{Model: testenv.Model(t, "ppocr-rec-en-v4"), Keys: keys},
 			{Model: testenv.Model(t, "ppocr-rec"), Keys: testenv.Model(t, "ppocr-keys")}},
 		ClsModel: testenv.Model(t, "ppocr-cls"),
-		Threads:  1, Workers: 2, RecBatch: 1, MaxSide: 640, // as internal/engines.OCRConfig loads it
+		Threads:  1, Workers: 2, RecBatch: 1, MaxSide: 640, // as internal/engines.OCRConfig, but with the detector on two threads (standalone, nothing runs beside it)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -45,9 +45,11 @@ type Config struct {
 	// down; empty skips the step.
 	ClsModel string
 
-	// Threads is ONNX Runtime's intra-op thread count per session (the
-	// detector's is at least Workers).
+	// Threads is ONNX Runtime's intra-op thread count per session.
 	Threads int
+	// DetThreads is the detector's (0: the larger of Threads and
+	// Workers).
+	DetThreads int
 	// MaxSide bounds the longer side of the image given to the detector
 	// (960).
 	MaxSide int
@@ -131,8 +133,13 @@ func New(cfg Config) (*Engine, error) {
 	opt := ort.Options{IntraOpThreads: cfg.Threads}
 	var err error
 	// The detector is one run the whole reading waits on, while the
-	// recognition workers have nothing to do yet: it gets their threads.
-	if e.det, err = ort.NewSession(cfg.DetModel, ort.Options{IntraOpThreads: max(cfg.Threads, cfg.Workers)}); err != nil {
+	// recognition workers have nothing to do yet: by default it gets their
+	// threads.
+	detThreads := cfg.DetThreads
+	if detThreads <= 0 {
+		detThreads = max(cfg.Threads, cfg.Workers)
+	}
+	if e.det, err = ort.NewSession(cfg.DetModel, ort.Options{IntraOpThreads: detThreads}); err != nil {
 		return nil, fmt.Errorf("ocr detector: %w", err)
 	}
 	main := Recognizer{Model: cfg.RecModel, Keys: cfg.Keys, Height: cfg.RecHeight}
@@ -255,7 +262,8 @@ type Line struct {
 	Box   Quad
 	Conf  float32 // mean of the character confidences; 0 for an empty line
 	Chars []Char
-	// Turned is true when the orientation classifier found the line upside
+	// Turned is true when the orientation classifier found the line (on
+	// an image of many lines, most of its longest: orientAll) upside
 	// down and it was read turned by 180 degrees (Box stays as detected).
 	Turned bool
 }

@@ -123,9 +123,8 @@ func (e *Engine) read(ctx context.Context, crops []gocv.Mat, opt DecodeOptions, 
 	return e.readCrops(ctx, e.mrz[opt.Opinion], crops, opt, turned)
 }
 
-// readCrops reads the crops with rec; with turned not nil, each batch
-// first goes through the orientation classifier (orient), in the worker
-// that reads it, so that classifying is spread over the workers too.
+// readCrops reads the crops with rec; with turned not nil, the crops
+// first go through the orientation classifier (orientAll).
 func (e *Engine) readCrops(ctx context.Context, rec *recognizer, crops []gocv.Mat, opt DecodeOptions, turned []bool) ([]Line, error) {
 	dec, err := rec.decoder(opt)
 	if err != nil {
@@ -144,6 +143,11 @@ func (e *Engine) readCrops(ctx context.Context, rec *recognizer, crops []gocv.Ma
 		widths[i] = scaledWidth(c, rec.height, maxW)
 		if !opt.FullWidth {
 			widths[i] = max(1, int(math.Ceil(float64(widths[i])*recSqueeze)))
+		}
+	}
+	if turned != nil {
+		if err := e.orientAll(ctx, crops, turned); err != nil {
+			return nil, err
 		}
 	}
 	// Lines of similar length share a batch, so little of it is padding;
@@ -172,14 +176,7 @@ func (e *Engine) readCrops(ctx context.Context, rec *recognizer, crops []gocv.Ma
 		go func() {
 			defer wg.Done()
 			for batch := range jobs {
-				err := error(nil)
-				if turned != nil {
-					err = e.orient(ctx, crops, batch, turned)
-				}
-				if err == nil {
-					err = e.recognizeBatch(ctx, rec, dec, crops, widths, batch, lines, opt)
-				}
-				if err != nil {
+				if err := e.recognizeBatch(ctx, rec, dec, crops, widths, batch, lines, opt); err != nil {
 					errs <- err
 					cancel()
 				}

@@ -37,9 +37,8 @@ type Engines struct {
 
 // Open loads every model from the verified store and the watchlists
 // from watchlistDir (an empty or missing folder leaves Screening nil).
-// Each model gets one thread (the text detector, which the reading waits
-// on alone, two): the stages already run in parallel on a machine that
-// also decodes the camera.
+// Each model gets one thread: the stages already run in parallel on a
+// machine that also decodes the camera.
 func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engines, error) {
 	if err := runtimeinfo.LoadRuntime(store); err != nil {
 		return nil, fmt.Errorf("loading ONNX Runtime: %w", err)
@@ -106,6 +105,10 @@ func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engin
 // as the bare letter, so no confidence tells which line holds one; the
 // Chinese one kept 4 of 16 (TestRecognizers' accents column), too few to
 // read every line twice for: the fields' cross-checks fold diacritics.
+// The detector gets one thread: in a verification it runs beside the
+// forensics, the portrait and the selfie, which keep both cores busy, and
+// a second thread only added overhead (BenchmarkVerify 5% less CPU and
+// wall with one).
 func OCRConfig(store *models.Store) (ocr.Config, error) {
 	paths := map[string]string{}
 	for _, name := range []string{"ppocr-det", "ppocr-cls", "ppocr-rec-en-number", "ppocr-keys-en", "ppocr-rec-en-v4", "ppocr-rec", "ppocr-keys"} {
@@ -120,7 +123,7 @@ func OCRConfig(store *models.Store) (ocr.Config, error) {
 		MRZ: []ocr.Recognizer{{Model: paths["ppocr-rec-en-number"], Keys: paths["ppocr-keys-en"], Height: 32},
 			{Model: paths["ppocr-rec-en-v4"], Keys: paths["ppocr-keys-en"]},
 			{Model: paths["ppocr-rec"], Keys: paths["ppocr-keys"]}},
-		Threads: 1, Workers: 2, RecBatch: 1, MaxSide: 640}, nil
+		Threads: 1, DetThreads: 1, Workers: 2, RecBatch: 1, MaxSide: 640}, nil
 }
 
 // loadWatchlists indexes every list in dir; none gives a nil index.
