@@ -4,6 +4,7 @@ import (
 	"context"
 	"image"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,9 +27,11 @@ const portraitFillsPage = 0.2
 // and JPEG grid untouched by the rectification), the face and the lines
 // mapped back from the rectified page.
 //
-// When the outline does not cover the page (covers false) and no portrait
-// was found on it, the portrait is looked for on the photo itself: the
-// locator may have taken the part of the page without it.
+// The portrait is looked for on the photo itself when the outline does not
+// cover the page (covers false) and no portrait was found on it (the
+// locator may have taken the part of the page without it), and when the
+// portrait found on the page could not be examined there (no noise check,
+// which AnalyzePortrait always reports: say, too small once rectified).
 func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Result, covers bool, p *page, opts forensics.Options, t *timing.Recorder) []forensics.Check {
 	size := image.Pt(p.img.Cols(), p.img.Rows())
 	toPhoto := pageToPhoto(loc, size)
@@ -37,7 +40,8 @@ func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Re
 		portrait = p.portraitChecks
 		glyphs   forensics.Check
 	)
-	if p.portrait == nil && loc.Found && !covers && a.cfg.Faces != nil {
+	examined := slices.ContainsFunc(p.portraitChecks, func(c forensics.Check) bool { return c.Name == forensics.CheckPortraitNoise })
+	if (p.portrait == nil && !covers || p.portrait != nil && !examined) && loc.Found && a.cfg.Faces != nil {
 		wg.Go(func() {
 			s := time.Now()
 			pr, crop, g, err := a.findPortrait(ctx, photo)

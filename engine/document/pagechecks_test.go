@@ -136,7 +136,7 @@ func TestPageChecks(t *testing.T) {
 		for _, chk := range res.Forensics.Checks {
 			got[chk.Name] = chk
 		}
-		for _, name := range []string{forensics.CheckPortraitNoise, forensics.CheckPortraitBoundary, forensics.CheckPortraitGrid, forensics.CheckPortraitQuant, forensics.CheckClonedGlyphs, forensics.CheckPageCoverage} {
+		for _, name := range []string{forensics.CheckPortraitNoise, forensics.CheckPortraitBoundary, forensics.CheckPortraitQuant, forensics.CheckClonedGlyphs, forensics.CheckPageCoverage} {
 			if _, ok := got[name]; !ok {
 				t.Errorf("%s: no %s check", c.name, name)
 			}

@@ -36,8 +36,12 @@ func TestFullForgeryNeverApproved(t *testing.T) {
 		t.Skip("renders forgeries and runs every model")
 	}
 	// 100_pass-bdr is caught; passport-td2 (the ICAO specimen, a clean
-	// digital page) is approved at 97 by the detectors of 2026-12-01, and
-	// asserted only with -targets.
+	// digital page) is approved at 92.5 by the detectors of 2026-12-02 (no
+	// JPEG history of the page for the pasted face to lack, and glyphs a
+	// computer drew repeat exactly on a genuine page too), and asserted
+	// only with -targets. 100_pass-cze2 lends glyphs only: its q90 full
+	// forgery gets no portrait checks (the outline found misses the
+	// portrait), so it is not asserted either.
 	specimens := []string{"100_pass-bdr.jpg"}
 	if *targets {
 		specimens = append(specimens, "passport-td2.png")

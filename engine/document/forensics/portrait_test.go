@@ -274,9 +274,14 @@ func TestPortraitSubstitution(t *testing.T) {
 		page.Close()
 	}
 	t.Logf("genuine flagged %d/%d, swaps caught %d/%d", genuineFlagged, genuine, forgedFlagged, forged)
-	// Measured 70/114 at the defaults, which pass every genuine specimen.
-	if forgedFlagged*100 < forged*55 {
-		t.Errorf("portrait swaps caught %d/%d, want at least 55%%", forgedFlagged, forged)
+	// Measured 61/114 at the defaults, which pass every genuine specimen.
+	// It was 70 with the portrait JPEG-grid check (the page's block grid
+	// stronger than the portrait's), removed: on the forgery benchmark's
+	// calibration half it flagged 1.8% of the genuine documents (webcam
+	// frames of digital pages) and no forgery the quantisation check
+	// missed there; the 9 pastes here were its only catches.
+	if forgedFlagged*100 < forged*50 {
+		t.Errorf("portrait swaps caught %d/%d, want at least 50%%", forgedFlagged, forged)
 	}
 }
 
