@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -12,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,8 +18,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +30,7 @@ import (
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
@@ -140,7 +137,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	const refused = "ses-refused-1"
 	seedRefused(t, filepath.Join(home, "device"), refused)
 	display := startXvfb(t)
-	addr := freeAddr(t)
+	addr := browsertest.FreeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-devserver", addr, "-assetdir", "frontend/dist")
@@ -148,9 +145,9 @@ func TestDesktopEndToEnd(t *testing.T) {
 		"KYC_DEVICE_DIR="+filepath.Join(home, "device"), "KYC_WATCHLISTS_DIR="+filepath.Join(home, "watchlists"),
 		"KYC_DEMO_PHOTO="+testenv.Data(t, "liveness", "interfaces_cc0", app.DemoPortrait), "KYC_DEVICE_POLICY="+policy,
 		"KYC_VAULT_PASSPHRASE=", "KYC_VAULT_KEY_FILE=")
-	logs := startLogged(t, cmd)
-	if !logs.wait("sign_in screen rendered", 3*time.Minute) {
-		t.Fatalf("the app did not show sign-in; its log:\n%s", logs.text())
+	logs := browsertest.StartLogged(t, cmd)
+	if !logs.Wait("sign_in screen rendered", 3*time.Minute) {
+		t.Fatalf("the app did not show sign-in; its log:\n%s", logs.Text())
 	}
 
 	shots := filepath.Join(artifactsDir(t), "screenshots", "e2e")
@@ -163,7 +160,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	node.Stderr = &stderr
 	out, err := node.Output()
 	if err != nil {
-		t.Fatalf("flow.mjs: %v\n%s\napp log:\n%s", err, stderr.String(), logs.text())
+		t.Fatalf("flow.mjs: %v\n%s\napp log:\n%s", err, stderr.String(), logs.Text())
 	}
 	var res struct {
 		Scenarios []e2eResult `json:"scenarios"`
@@ -185,7 +182,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", shots)
 	if res.Error != "" {
-		t.Fatalf("flow failed on screen %q (%s): %s\napp log:\n%s", res.Screen, res.ScreenErr, res.Error, logs.text())
+		t.Fatalf("flow failed on screen %q (%s): %s\napp log:\n%s", res.Screen, res.ScreenErr, res.Error, logs.Text())
 	}
 	for _, l := range res.Log {
 		// Wails' own dev-mode script trips over a browser without its
@@ -196,7 +193,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	}
 	// The app's side of the latency: when each result was ready (engine,
 	// vault, attestation) and when the page said it was drawn.
-	for _, l := range strings.Split(logs.text(), "\n") {
+	for _, l := range strings.Split(logs.Text(), "\n") {
 		if strings.Contains(l, "capture_to_result_ms") || strings.Contains(l, "capture_to_screen_ms") {
 			t.Logf("app: %s", l)
 		}
@@ -300,7 +297,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 		"KYC_E2E_CENTRAL="+c.URL, "KYC_E2E_TOKEN="+c.token(t, ctx), "KYC_E2E_CA="+c.CA,
 		"KYC_E2E_SUPERVISOR=agent01", "KYC_E2E_PASSPHRASE=correct horse battery")
 	if !enr.Enrolled || enr.Error != "" {
-		t.Fatalf("enrolment from the app: %+v\napp log:\n%s", enr, logs.text())
+		t.Fatalf("enrolment from the app: %+v\napp log:\n%s", enr, logs.Text())
 	}
 	devID, err := identity.Load(filepath.Join(home, "device", deviceconf.DeviceKeyFile))
 	if err != nil {
@@ -315,7 +312,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 		"KYC_E2E_REQUEUE="+refused)
 	qout, err := qnode.Output()
 	if err != nil {
-		t.Fatalf("queue.mjs: %v\n%s", err, logs.text())
+		t.Fatalf("queue.mjs: %v\n%s", err, logs.Text())
 	}
 	var q struct {
 		Queue  []string `json:"queue"`
@@ -329,7 +326,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	}
 	t.Logf("home: %s / %s", q.Sync, q.Config)
 	if len(q.Queue) != len(videos)+1 || slices.ContainsFunc(q.Queue, func(s string) bool { return s != "synced" }) {
-		t.Fatalf("queue once central is up and the refused one re-queued: %v, want each synced\napp log:\n%s", q.Queue, logs.text())
+		t.Fatalf("queue once central is up and the refused one re-queued: %v, want each synced\napp log:\n%s", q.Queue, logs.Text())
 	}
 	if n := c.submissions(t); n != len(videos)+1 {
 		t.Errorf("central holds %d submissions, want %d (each exactly once)", n, len(videos)+1)
@@ -348,7 +345,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	wnode.Stderr = &stderr
 	wout, err := wnode.Output()
 	if err != nil {
-		t.Fatalf("flow.mjs after the sync: %v\n%s\napp log:\n%s", err, stderr.String(), logs.text())
+		t.Fatalf("flow.mjs after the sync: %v\n%s\napp log:\n%s", err, stderr.String(), logs.Text())
 	}
 	var w struct {
 		Scenarios []e2eResult `json:"scenarios"`
@@ -356,11 +353,11 @@ func TestDesktopEndToEnd(t *testing.T) {
 	}
 	wlines := strings.Split(strings.TrimSpace(string(wout)), "\n")
 	if err := json.Unmarshal([]byte(wlines[len(wlines)-1]), &w); err != nil || w.Error != "" || len(w.Scenarios) != 1 {
-		t.Fatalf("flow.mjs after the sync: %v %s\n%s\napp log:\n%s", err, w.Error, wout, logs.text())
+		t.Fatalf("flow.mjs after the sync: %v %s\n%s\napp log:\n%s", err, w.Error, wout, logs.Text())
 	}
 	if r := w.Scenarios[0]; r.Decision == "approve" || !strings.Contains(r.Reasons, "WATCHLIST") {
 		t.Errorf("the person central listed, verified after the sync: %s [%s], want a watchlist reason and no approval\napp log:\n%s",
-			r.Decision, r.Reasons, logs.text())
+			r.Decision, r.Reasons, logs.Text())
 	}
 	if !c.screens(t, ctx, kyc, filepath.Join(home, "device"), "SITI RAHAYU", listName) {
 		t.Error("kyc screen on the synced device folder does not flag the listed name")
@@ -372,7 +369,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	qnode.Dir = "frontend"
 	qnode.Env = append(os.Environ(), "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_WANT=synced")
 	if _, err := qnode.Output(); err != nil {
-		t.Fatalf("queue.mjs: %v\n%s", err, logs.text())
+		t.Fatalf("queue.mjs: %v\n%s", err, logs.Text())
 	}
 	fresh := map[string]bool{}
 	for _, sub := range c.submissionList(t) {
@@ -401,7 +398,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	t.Logf("hand-off: %+v", h)
 	if h.Error != "" || len(h.Code) != 6 || !slices.Equal(h.Stages, []string{"waiting", "phone"}) || h.PhoneStatus != http.StatusOK || !h.Home {
 		t.Errorf("the Smart QR hand-off: %+v, want a 6-character code, the kiosk following the phone from waiting to phone, and home after cancelling\napp log:\n%s",
-			h, logs.text())
+			h, logs.Text())
 	}
 
 	// Central goes away: the sync panel says offline, since when, and the
@@ -545,7 +542,7 @@ type e2eCentral struct {
 	Client         *http.Client
 
 	bin, addr, data, tlsDir string
-	log                     *appLog
+	log                     *browsertest.Log
 	cmd                     *exec.Cmd
 }
 
@@ -573,7 +570,7 @@ func startCentral(t *testing.T, ctx context.Context) *e2eCentral {
 		t.Fatal("ca.crt holds no certificate")
 	}
 	c.Client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	c.addr, c.bin, c.data, c.tlsDir = freeAddr(t), bin, t.TempDir(), tlsDir
+	c.addr, c.bin, c.data, c.tlsDir = browsertest.FreeAddr(t), bin, t.TempDir(), tlsDir
 	c.URL = "https://" + c.addr
 	c.start(t, ctx)
 	return c
@@ -585,22 +582,16 @@ func (c *e2eCentral) start(t *testing.T, ctx context.Context) {
 	c.cmd = exec.CommandContext(ctx, c.bin, "serve", "--addr", c.addr, "--data", c.data,
 		"--tls-cert", filepath.Join(c.tlsDir, "server.crt"), "--tls-key", filepath.Join(c.tlsDir, "server.key"))
 	c.cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
-	c.log = startLogged(t, c.cmd)
-	if !c.log.wait("kyc-central listening", time.Minute) {
-		t.Fatalf("kyc-central did not start:\n%s", c.log.text())
+	c.log = browsertest.StartLogged(t, c.cmd)
+	if !c.log.Wait("kyc-central listening", time.Minute) {
+		t.Fatalf("kyc-central did not start:\n%s", c.log.Text())
 	}
 }
 
 // stop ends central and waits until it is gone.
 func (c *e2eCentral) stop(t *testing.T) {
 	t.Helper()
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.log.done:
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.log.done
-	}
+	c.log.Stop()
 }
 
 // token makes a one-time enrolment token on central.
@@ -818,82 +809,4 @@ func benchPolicy(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// appLog collects a process's stderr and lets a test wait for a line.
-type appLog struct {
-	mu   sync.Mutex
-	buf  strings.Builder
-	seen chan string
-	done chan struct{} // closed once the process closed its stderr
-}
-
-// startLogged starts cmd, collecting its stderr, and stops it (SIGTERM,
-// then SIGKILL) when the test ends.
-func startLogged(t *testing.T, cmd *exec.Cmd) *appLog {
-	t.Helper()
-	l := &appLog{seen: make(chan string, 1024), done: make(chan struct{})}
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := l.done
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.buf.WriteString(sc.Text() + "\n")
-			l.mu.Unlock()
-			select {
-			case l.seen <- sc.Text():
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		_ = cmd.Wait()
-	})
-	return l
-}
-
-func (l *appLog) wait(substr string, d time.Duration) bool {
-	deadline := time.After(d)
-	for {
-		select {
-		case line := <-l.seen:
-			if strings.Contains(line, substr) {
-				return true
-			}
-		case <-deadline:
-			return false
-		}
-	}
-}
-
-func (l *appLog) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return fmt.Sprint(l.buf.String())
 }

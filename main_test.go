@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/models"
 )
 
@@ -186,12 +187,12 @@ func TestKioskSingleInstance(t *testing.T) {
 	defer cancel()
 	first := exec.CommandContext(ctx, bin)
 	first.Env = env
-	log := startLogged(t, first)
+	log := browsertest.StartLogged(t, first)
 	// Kiosk mode checks the device with the kiosk policy: on a virtual
 	// machine that is the blocked screen, elsewhere sign-in; either shows
 	// the window is up.
-	if !log.wait(" screen rendered", 90*time.Second) {
-		t.Fatalf("the kiosk did not render its first screen; its log:\n%s", log.text())
+	if !log.Wait(" screen rendered", 90*time.Second) {
+		t.Fatalf("the kiosk did not render its first screen; its log:\n%s", log.Text())
 	}
 
 	second := exec.CommandContext(ctx, bin)
@@ -207,8 +208,8 @@ func TestKioskSingleInstance(t *testing.T) {
 		_ = second.Process.Kill()
 		t.Fatal("the second launch is still running: the kiosk is not single-instance")
 	}
-	if !log.wait("second launch: the running kiosk is brought forward", 10*time.Second) {
-		t.Errorf("the running kiosk did not hear of the second launch; its log:\n%s", log.text())
+	if !log.Wait("second launch: the running kiosk is brought forward", 10*time.Second) {
+		t.Errorf("the running kiosk did not hear of the second launch; its log:\n%s", log.Text())
 	}
 	// Not waited for, an exited process lingers as a zombie: read its state.
 	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", first.Process.Pid)); err != nil || strings.Contains(string(stat), ") Z ") {

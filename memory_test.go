@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/models"
 )
 
@@ -90,17 +91,17 @@ func warmAppMemory(t *testing.T, bin, modelsDir string, current bool, env ...str
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append(append(os.Environ(), "DISPLAY="+display, "KYC_HOME="+home, "KYC_MODELS_DIR="+modelsDir,
 		"KYC_DEVICE_DIR="+filepath.Join(home, "device")), env...)
-	log := startLogged(t, cmd)
+	log := browsertest.StartLogged(t, cmd)
 	ready := "engines ready"
 	if !current {
 		ready = "device configuration"
 	}
 	for _, line := range []string{ready, "sign_in screen rendered"} {
-		if !strings.Contains(log.text(), line) && !log.wait(line, 2*time.Minute) {
-			t.Fatalf("the app did not log %q; its log:\n%s", line, log.text())
+		if !strings.Contains(log.Text(), line) && !log.Wait(line, 2*time.Minute) {
+			t.Fatalf("the app did not log %q; its log:\n%s", line, log.Text())
 		}
 	}
-	if _, grabs, _, problems, err := waitPainted(display, log.done); err != nil {
+	if _, grabs, _, problems, err := waitPainted(display, log.Done()); err != nil {
 		t.Fatal(err)
 	} else if len(problems) > 0 {
 		t.Fatalf("after %d screenshots the window is not the painted home screen: %s", grabs, strings.Join(problems, "; "))
@@ -120,8 +121,8 @@ func warmAppMemory(t *testing.T, bin, modelsDir string, current bool, env ...str
 		prev = m.rssMB
 		select {
 		case <-time.After(2 * time.Second):
-		case <-log.done:
-			t.Fatalf("the app exited; its log:\n%s", log.text())
+		case <-log.Done():
+			t.Fatalf("the app exited; its log:\n%s", log.Text())
 		}
 	}
 	for _, c := range childPIDs(pid) {

@@ -128,6 +128,7 @@ type Log struct {
 	mu   sync.Mutex
 	buf  strings.Builder
 	seen chan string
+	done chan struct{} // closed once the process closed its stderr
 	stop func()
 }
 
@@ -136,7 +137,7 @@ type Log struct {
 // the test ends, or earlier through Stop.
 func StartLogged(t testing.TB, cmd *exec.Cmd) *Log {
 	t.Helper()
-	l := &Log{seen: make(chan string, 4096)}
+	l := &Log{seen: make(chan string, 4096), done: make(chan struct{})}
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func StartLogged(t testing.TB, cmd *exec.Cmd) *Log {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
+	done := l.done
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(pipe)
@@ -180,6 +181,9 @@ func StartLogged(t testing.TB, cmd *exec.Cmd) *Log {
 // Stop stops the process (SIGTERM, then SIGKILL) and waits for it; only
 // the first call does anything.
 func (l *Log) Stop() { l.stop() }
+
+// Done is closed once the process has closed its stderr: it ended.
+func (l *Log) Done() <-chan struct{} { return l.done }
 
 // Wait reports whether a line containing substr appears within d.
 func (l *Log) Wait(substr string, d time.Duration) bool {
