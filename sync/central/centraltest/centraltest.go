@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,30 +48,6 @@ func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load
 
 // Advance moves the clock on by d.
 func (c *Clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
-
-// ManualClock stands still until Advance moves it: for tests that decide
-// when each retry falls due.
-type ManualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewManualClock is a clock standing at t.
-func NewManualClock(t time.Time) *ManualClock { return &ManualClock{t: t} }
-
-// Now is the clock's time.
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock on by d.
-func (c *ManualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // BoltStore opens an empty raw bbolt store in a temporary folder.
 func BoltStore(t testing.TB) central.Store {

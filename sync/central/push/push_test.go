@@ -28,6 +28,7 @@ import (
 	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/webhook"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
+	"github.com/openkyc/kyc/sync/internal/synctest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -179,7 +180,7 @@ func (rc *receiver) setKey(b64 string) error {
 	return err
 }
 
-type fakeClock = centraltest.ManualClock
+type fakeClock = synctest.Clock
 
 // env is a sealed store with the partner API, a partner with the push
 // configured against a real token endpoint and receiver over TLS on
@@ -207,7 +208,7 @@ func newEnv(t *testing.T, raw central.Store) *env {
 	}
 	store := seal.New(raw, kr, kr)
 	t.Cleanup(func() { store.Close() })
-	clk := centraltest.NewManualClock(time.Now().UTC().Truncate(time.Second))
+	clk := synctest.NewClock(time.Now().UTC().Truncate(time.Second))
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
 	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key, Now: clk.Now})

@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
-	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
+	"github.com/openkyc/kyc/sync/internal/synctest"
 )
 
 // fakeClock is a clock tests move by hand.
-type fakeClock = centraltest.ManualClock
+type fakeClock = synctest.Clock
 
-func newClock() *fakeClock { return centraltest.NewManualClock(time.Now().UTC().Truncate(time.Second)) }
+func newClock() *fakeClock { return synctest.NewClock(time.Now().UTC().Truncate(time.Second)) }
 
 func openStore(t testing.TB) central.Store {
 	t.Helper()
