@@ -37,6 +37,9 @@ type Config struct {
 	MRZ *mrzread.Reader
 	// Faces finds the printed portrait; nil skips the portrait.
 	Faces face.Detector
+	// Embedder describes faces for the ghost image's identity check
+	// (forensics.GhostIdentity); nil skips that check.
+	Embedder FaceEmbedder
 	// Forensics tunes the forensic and liveness checks; nil means
 	// forensics.DefaultOptions().
 	Forensics *forensics.Options
@@ -158,8 +161,8 @@ type page struct {
 	// 180 degrees (found after the text showed it upside down).
 	portraitTurned bool
 	// ghost compares the ghost image with the portrait, when the page
-	// shows one.
-	ghost *forensics.Check
+	// shows one (AnalyzeGhost, and GhostIdentity when it is large enough).
+	ghost []forensics.Check
 	// portraitChecks are the portrait's forensics, run on the photo as
 	// soon as the portrait is found (nil until then).
 	portraitChecks []forensics.Check
@@ -545,7 +548,7 @@ func toFieldLines(lines []ocr.Line) []fields.Line {
 
 // findPortrait detects the printed face on the rectified front and cuts a
 // generous crop around it for the face match; no face is (nil, empty, nil).
-func (a *Analyzer) findPortrait(ctx context.Context, img gocv.Mat) (*Portrait, PortraitCrop, *forensics.Check, error) {
+func (a *Analyzer) findPortrait(ctx context.Context, img gocv.Mat) (*Portrait, PortraitCrop, []forensics.Check, error) {
 	faces, err := a.cfg.Faces.Detect(ctx, img)
 	if err != nil {
 		return nil, PortraitCrop{}, nil, fmt.Errorf("finding the portrait: %w", err)

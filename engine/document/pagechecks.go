@@ -3,6 +3,7 @@ package document
 import (
 	"context"
 	"image"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -52,9 +53,7 @@ func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Re
 				if cs, err := forensics.AnalyzePortrait(ctx, photo, box, opts); err == nil {
 					portrait = cs
 				}
-				if g != nil {
-					portrait = append(portrait, *g)
-				}
+				portrait = append(portrait, g...)
 			}
 			t.Since("forensics_portrait_photo", s)
 		})
@@ -93,14 +92,15 @@ func (a *Analyzer) portraitChecks(ctx context.Context, photo gocv.Mat, loc locat
 	if err != nil {
 		out = nil
 	}
-	if p.ghost != nil {
-		g := *p.ghost
+	for _, g := range p.ghost {
+		ev := maps.Clone(g.Evidence)
 		for _, k := range []string{"portrait_face", "ghost_face"} {
-			if r, ok := g.Evidence[k].(forensics.Region); ok {
+			if r, ok := ev[k].(forensics.Region); ok {
 				pr := toPhoto(image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H), turned)
-				g.Evidence[k] = forensics.Region{X: pr.Min.X, Y: pr.Min.Y, W: pr.Dx(), H: pr.Dy()}
+				ev[k] = forensics.Region{X: pr.Min.X, Y: pr.Min.Y, W: pr.Dx(), H: pr.Dy()}
 			}
 		}
+		g.Evidence = ev
 		out = append(out, g)
 	}
 	return out
@@ -158,10 +158,18 @@ func pageToPhoto(loc locate.Result, size image.Point) func(r image.Rectangle, tu
 	}
 }
 
+// FaceEmbedder describes a face found on an image (face.Engine does).
+type FaceEmbedder interface {
+	EmbedFace(ctx context.Context, img gocv.Mat, f face.Face) (face.Embedding, error)
+}
+
 // ghostCheck compares the ghost image with the portrait f when the page
 // shows one: the largest other face, under half the portrait's area and
-// at least forensics.GhostMinSide a side. nil when there is none.
-func (a *Analyzer) ghostCheck(ctx context.Context, img gocv.Mat, f face.Face, faces []face.Face) *forensics.Check {
+// at least forensics.GhostMinSide a side. The pixels are compared
+// (AnalyzeGhost) and, for a ghost of forensics.GhostEmbedMinSide pixels
+// and more with an embedder at hand, the person (GhostIdentity). nil when
+// there is no ghost.
+func (a *Analyzer) ghostCheck(ctx context.Context, img gocv.Mat, f face.Face, faces []face.Face) []forensics.Check {
 	var ghost *face.Face
 	for i, g := range faces {
 		if g.Box.Area() < f.Box.Area()/2 && g.Score >= 0.6 && g.Box.W >= forensics.GhostMinSide && g.Box.H >= forensics.GhostMinSide &&
@@ -172,11 +180,18 @@ func (a *Analyzer) ghostCheck(ctx context.Context, img gocv.Mat, f face.Face, fa
 	if ghost == nil {
 		return nil
 	}
-	c, err := forensics.AnalyzeGhost(ctx, img, marks(f), marks(*ghost), *a.cfg.Forensics)
-	if err != nil {
-		return nil
+	var out []forensics.Check
+	if c, err := forensics.AnalyzeGhost(ctx, img, marks(f), marks(*ghost), *a.cfg.Forensics); err == nil {
+		out = append(out, c)
 	}
-	return &c
+	if a.cfg.Embedder != nil && ghost.Box.W >= forensics.GhostEmbedMinSide {
+		em, err1 := a.cfg.Embedder.EmbedFace(ctx, img, f)
+		eg, err2 := a.cfg.Embedder.EmbedFace(ctx, img, *ghost)
+		if err1 == nil && err2 == nil {
+			out = append(out, forensics.GhostIdentity(marks(f), marks(*ghost), face.Cosine(em, eg), *a.cfg.Forensics))
+		}
+	}
+	return out
 }
 
 func marks(f face.Face) forensics.FaceMarks {

@@ -83,3 +83,13 @@ func (e *Embedder) Embed(ctx context.Context, aligned gocv.Mat) (Embedding, erro
 	}
 	return v, nil
 }
+
+// EmbedFace aligns face f of img by its landmarks and describes it.
+func (e *Engine) EmbedFace(ctx context.Context, img gocv.Mat, f Face) (Embedding, error) {
+	aligned, err := Align(img, f.Landmarks)
+	if err != nil {
+		return nil, err
+	}
+	defer aligned.Close()
+	return e.emb.Embed(ctx, aligned)
+}

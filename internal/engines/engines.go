@@ -68,16 +68,18 @@ func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engin
 		e.Close()
 		return nil, fmt.Errorf("loading the guidance detector: %w", err)
 	}
-	if e.Document, err = document.New(document.Config{OCR: e.ocr, Faces: e.docFaces}); err != nil {
-		e.Close()
-		return nil, fmt.Errorf("building the document analyzer: %w", err)
-	}
 	// Liveness fuses MiniFASNetV2-SE with minivision's pair and the face's
 	// screen and print traces (face.DefaultFusion).
 	if e.Face, err = face.New(face.Config{Threads: 1, DetectorModel: paths["yunet"], EmbedderModel: paths["fr-feature"],
 		LivenessModel: paths["minifasnet-v2se"], MiniFASV2Model: paths["minifasnet-v2-2.7"], MiniFASV1SEModel: paths["minifasnet-v1se-4.0"]}); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("loading the face engine: %w", err)
+	}
+	// The document analyzer describes the ghost image with the face
+	// engine's embedder.
+	if e.Document, err = document.New(document.Config{OCR: e.ocr, Faces: e.docFaces, Embedder: e.Face}); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("building the document analyzer: %w", err)
 	}
 	if e.Screening, err = loadWatchlists(ctx, watchlistDir); err != nil {
 		e.Close()

@@ -235,6 +235,13 @@ type Options struct {
 	// wide) correlated 0.33 to 0.57 with their portraits through every
 	// save, 0.01 to 0.19 once the portrait was swapped.
 	GhostMinCorrelation float64
+	// GhostMinSimilarity is the cosine similarity of the face engine's
+	// embeddings of the ghost and the main portrait (GhostIdentity) below
+	// which the ghost shows another person. Default 0.2: between the
+	// lowest of a person's own simulated ghosts at 40 pixels and more
+	// (0.14 at 40, 0.25 at 48) and the 99th percentile of another
+	// person's (0.24-0.27); see GhostEmbedMinSide.
+	GhostMinSimilarity float64
 
 	// CoverageAspectTolerance is the largest relative difference between
 	// an outline's aspect and a known document's (ID-1 1.586, TD2 1.419,
@@ -326,6 +333,7 @@ func DefaultOptions() Options {
 		PortraitQuantThreshold:     0.1,
 
 		GhostMinCorrelation:     0.25,
+		GhostMinSimilarity:      0.2,
 		CoverageAspectTolerance: 0.09,
 
 		GlyphCloneDiff:      0.012,
@@ -382,6 +390,7 @@ func (o Options) withDefaults() Options {
 	set(&o.PortraitBoundaryThreshold, d.PortraitBoundaryThreshold)
 	set(&o.PortraitQuantThreshold, d.PortraitQuantThreshold)
 	set(&o.GhostMinCorrelation, d.GhostMinCorrelation)
+	set(&o.GhostMinSimilarity, d.GhostMinSimilarity)
 	set(&o.CoverageAspectTolerance, d.CoverageAspectTolerance)
 	set(&o.GlyphCloneDiff, d.GlyphCloneDiff)
 	set(&o.GlyphCloneRatio, d.GlyphCloneRatio)

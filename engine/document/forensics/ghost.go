@@ -155,3 +155,38 @@ func canonicalFace(grey gocv.Mat, f FaceMarks) ([]float64, error) {
 	}
 	return v, nil
 }
+
+// CheckGhostIdentity compares who the ghost image and the main portrait
+// show, by the face engine's embeddings: where AnalyzeGhost asks whether
+// both were printed from one photo, this asks whether they are one person,
+// which survives a ghost printed in another tint, screen or contrast.
+const CheckGhostIdentity = "portrait_ghost_identity"
+
+// GhostEmbedMinSide is the smallest ghost face (pixels wide) whose
+// embedding is compared. Measured on ghosts rendered from the 50
+// interfaces_cc0 portraits (grey, faint, tinted, JPEG q85; the document
+// benchmark's specimens were not used): the same person's ghost against
+// the portrait at a 120-pixel face scored median cosine 0.36 at 24
+// pixels, 0.55 at 32, 0.67 at 40 and 0.76 at 48, its lowest 0.04, 0.08,
+// 0.14 and 0.25; another person's, 99th percentile 0.24-0.27 at every
+// size. The specimens' own ghosts, 21-31 pixels, measured 0.05-0.25
+// against their portraits: below 40 pixels a ghost is someone else as
+// often as not.
+const GhostEmbedMinSide = 40
+
+// GhostIdentity turns the cosine similarity of the embeddings of the
+// ghost image and the main portrait into the check: it fires below
+// opts.GhostMinSimilarity. The caller measures the similarity (this
+// package runs no models) and calls it only for ghosts of at least
+// GhostEmbedMinSide pixels.
+func GhostIdentity(main, ghost FaceMarks, similarity float64, opts Options) Check {
+	opts = opts.withDefaults()
+	// The ramp's statistic grows as the similarity falls: one less it,
+	// scored against one less the least similarity.
+	return Check{Name: CheckGhostIdentity, Applicable: true, Score: ramp(1-similarity, 1-opts.GhostMinSimilarity), Evidence: map[string]any{
+		"similarity":     round3(similarity),
+		"min_similarity": opts.GhostMinSimilarity,
+		"portrait_face":  regionOf(main.Box),
+		"ghost_face":     regionOf(ghost.Box),
+	}}
+}
