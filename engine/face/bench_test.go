@@ -10,6 +10,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -116,6 +117,34 @@ func BenchmarkLiveness(b *testing.B) {
 				_, err := c.e.Liveness(ctx, selfie, f)
 				return err
 			})
+		})
+	}
+}
+
+// BenchmarkLivenessModels is each liveness model alone (crop,
+// preprocessing and inference) on the benchmark selfie with one thread:
+// the three fused ones and faceplugin's fr_liveness, which `kyc eval
+// liveness` measures beside them, so that its cost is known in the same
+// run.
+func BenchmarkLivenessModels(b *testing.B) {
+	ctx := context.Background()
+	e := newTestEngine(b, 1)
+	fr, err := NewFRLiveness(testenv.Model(b, "fr-liveness"), ort.Options{IntraOpThreads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fr.Close()
+	selfie, _ := benchImages(b)
+	box := detectOne(b, e.det, selfie).Box
+	for _, m := range []struct {
+		name string
+		live interface {
+			LiveLogit(context.Context, gocv.Mat, Box) (float64, error)
+		}
+	}{{ModelMiniFASNetV2SE, e.live}, {ModelMiniFASNetV2, e.miniV2}, {ModelMiniFASNetV1SE, e.miniV1SE}, {"fr_liveness", fr}} {
+		b.Run(m.name, func(b *testing.B) {
+			testenv.ReportCPU(b)
+			reportP50(b, func() error { _, err := m.live.LiveLogit(ctx, selfie, box); return err })
 		})
 	}
 }

@@ -249,6 +249,69 @@ func TestNewMiniFASRejectsWrongModels(t *testing.T) {
 	}
 }
 
+// TestFRLivenessOnMinivisionSamples: faceplugin's model, alone, scores
+// minivision's live sample live and its print and screen photos spoof.
+func TestFRLivenessOnMinivisionSamples(t *testing.T) {
+	testenv.ORT(t)
+	m, err := NewFRLiveness(testenv.Model(t, "fr-liveness"), ort.Options{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	d := newTestDetector(t)
+	for file, live := range map[string]bool{"image_T1.jpg": true, "image_F1.jpg": false, "image_F2.jpg": false} {
+		img := readImage(t, "liveness", "minivision_samples", file)
+		z, err := m.LiveLogit(context.Background(), img, detectOne(t, d, img).Box)
+		if err != nil || (z > 0) != live {
+			t.Errorf("%s: live log-odds %.2f, %v; want live=%v", file, z, err, live)
+		}
+	}
+	if _, err := m.LiveLogit(context.Background(), readImage(t, "liveness", "minivision_samples", "image_T1.jpg"), Box{X: 5000, Y: 10, W: 50, H: 50}); err == nil {
+		t.Error("a face box outside the image was scored")
+	}
+}
+
+// TestFRLivenessRect checks the crop against alignLivenessImage's
+// arithmetic, worked by hand.
+func TestFRLivenessRect(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		w, h int
+		b    Box
+		want image.Rectangle
+	}{
+		// 2.7 x (40x50) = 108x135 about (120, 125): 66..174, 57.5..192.5,
+		// so x 66 wide 108, y 57 tall 135.
+		{"inside", 640, 480, Box{X: 100, Y: 100, W: 40, H: 50}, image.Rect(66, 57, 174, 192)},
+		// 2.7 x 60 = 162 about (40, 50): shifted to start at 0.
+		{"top-left corner", 640, 480, Box{X: 10, Y: 20, W: 60, H: 60}, image.Rect(0, 0, 162, 162)},
+		// 162 about (620, 460): shifted to end at 639 and 479.
+		{"bottom-right corner", 640, 480, Box{X: 590, Y: 430, W: 60, H: 60}, image.Rect(477, 317, 639, 479)},
+		// The scale shrinks to (480-1)/200: 479 tall from 0.
+		{"large face", 640, 480, Box{X: 220, Y: 140, W: 200, H: 200}, image.Rect(80, 0, 559, 479)},
+	} {
+		got, err := frLivenessRect(c.w, c.h, c.b)
+		if err != nil || got != c.want {
+			t.Errorf("%s: %v %v, want %v", c.name, got, err, c.want)
+		}
+	}
+	for _, b := range []Box{{0, 0, 0, 10}, {700, 10, 20, 20}} {
+		if _, err := frLivenessRect(640, 480, b); err == nil {
+			t.Errorf("box %+v gave a crop", b)
+		}
+	}
+}
+
+func TestNewFRLivenessRejectsWrongModels(t *testing.T) {
+	testenv.ORT(t)
+	for _, name := range []string{"minifasnet-v2-2.7", "minifasnet-v2se"} {
+		if m, err := NewFRLiveness(testenv.Model(t, name), ort.Options{}); err == nil {
+			m.Close()
+			t.Errorf("%s: loaded", name)
+		}
+	}
+}
+
 // TestLivenessCropAtImageBorder scores a face whose 1.5x crop leaves the
 // image on every side: reflection must fill it rather than fail.
 func TestLivenessCropAtImageBorder(t *testing.T) {

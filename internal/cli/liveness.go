@@ -70,12 +70,14 @@ type livenessSample struct {
 	logOdds     [3]float64
 	traceMass   float64
 	black       float64 // the frame's black level, grey levels
+	frLogOdds   float64 // faceplugin's fr_liveness, measured, not fused
 }
 
 // livenessRow is one line of the report: for bona fide rows the refused
-// (BPCER), for attack rows the accepted (APCER), by each model, the fusion
-// of the three, the traces alone, the black level alone (which at most
-// asks for a challenge) and all together (the lowest score).
+// (BPCER), for attack rows the accepted (APCER), by each model (faceplugin's
+// fr_liveness too, which is not fused), the fusion of the three, the
+// traces alone, the black level alone (which at most asks for a challenge)
+// and all together (the lowest score).
 type livenessRow struct {
 	Set       string `json:"set"`
 	Metric    string `json:"metric"`
@@ -84,6 +86,7 @@ type livenessRow struct {
 	V2SE      string `json:"minifasnet_v2se"`
 	V2        string `json:"minifasnet_v2_2.7"`
 	V1SE      string `json:"minifasnet_v1se_4.0"`
+	FR        string `json:"fr_liveness"`
 	Fused     string `json:"fused_models"`
 	Traces    string `json:"traces"`
 	Black     string `json:"black_level"`
@@ -101,6 +104,65 @@ type livenessEvalResult struct {
 	// [Min, Threshold) asks for an active challenge.
 	ChallengeBand [2]float64    `json:"challenge_band"`
 	Rows          []livenessRow `json:"rows"`
+	// OperatingPoints is what raising the passive acceptance (the policy's
+	// face_liveness_min) would trade, on the reported half.
+	OperatingPoints []livenessPoint `json:"operating_points"`
+}
+
+// livenessPoint is one passive acceptance threshold of the risk policy,
+// with the band of doubt kept from the policy's challenge minimum up to
+// it: how the live colour faces (the portraits and the same faces filmed
+// by the simulated camera) and the simulated print and screen attacks
+// (those in which a face was found) fall.
+type livenessPoint struct {
+	PassiveMin      float64 `json:"passive_min"`
+	LiveAccepted    string  `json:"live_accepted"`
+	LiveChallenged  string  `json:"live_challenged"`
+	LiveRefused     string  `json:"live_refused"`
+	AttacksAccepted string  `json:"attacks_accepted"`
+	AttacksDoubted  string  `json:"attacks_challenged"`
+}
+
+// operatingPoints are the passive acceptance thresholds livenessPoints
+// reports, the policy's own first.
+var operatingPoints = []float64{0.5, 0.6, 0.7, 0.8, 0.9}
+
+// livenessPoints measures operatingPoints on the split's live colour faces
+// and simulated attacks, scored by f; challengeMin is the bottom of the
+// band of doubt, below which a face is refused.
+func livenessPoints(samples []livenessSample, f face.Fusion, split string, challengeMin float64) []livenessPoint {
+	var live, attacks []float64
+	for _, s := range samples {
+		if !s.found || (split == "test" && s.calibration) || (split == "calibration" && !s.calibration) {
+			continue
+		}
+		score := face.FusedLiveness{Passive: f.Passive(s.logOdds, s.mono), TraceScore: f.TraceScore(s.traceMass), BlackScore: f.BlackScore(s.black, s.mono)}.Score()
+		switch {
+		case s.set == setColour || s.set == setCamera:
+			live = append(live, score)
+		case s.attack && strings.Contains(s.set, "simulated"):
+			attacks = append(attacks, score)
+		}
+	}
+	share := func(v []float64, lo, hi float64) string {
+		k := 0
+		for _, x := range v {
+			if x >= lo && x < hi {
+				k++
+			}
+		}
+		if len(v) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%d (%.1f%%)", k, 100*float64(k)/float64(len(v)))
+	}
+	var out []livenessPoint
+	for _, t := range operatingPoints {
+		out = append(out, livenessPoint{PassiveMin: t,
+			LiveAccepted: share(live, t, math.Inf(1)), LiveChallenged: share(live, challengeMin, t), LiveRefused: share(live, math.Inf(-1), challengeMin),
+			AttacksAccepted: share(attacks, t, math.Inf(1)), AttacksDoubted: share(attacks, challengeMin, t)})
+	}
+	return out
 }
 
 func runEvalLiveness(ctx context.Context, env *Env, args []string) (any, error) {
@@ -143,6 +205,7 @@ func runEvalLiveness(ctx context.Context, env *Env, args []string) (any, error) 
 	band := risk.DefaultConfig().Thresholds
 	res.ChallengeBand = [2]float64{band.FaceLivenessChallengeMin, band.FaceLivenessMin}
 	res.Rows = livenessTable(samples, res.Fusion, *split, res.ChallengeBand)
+	res.OperatingPoints = livenessPoints(samples, res.Fusion, *split, res.ChallengeBand[0])
 	return res, nil
 }
 
@@ -154,10 +217,13 @@ func defaultDataDir() string {
 	return filepath.Join("..", "shared", "data")
 }
 
-// livenessEval holds the models the evaluation runs.
+// livenessEval holds the models the evaluation runs: the engine's, and
+// faceplugin's fr_liveness beside them (a candidate fourth model, not
+// fused: see face.FRLiveness).
 type livenessEval struct {
 	det *face.YuNet
 	eng *face.Engine
+	fr  *face.FRLiveness
 }
 
 func openLivenessEval(threads int) (*livenessEval, error) {
@@ -175,12 +241,21 @@ func openLivenessEval(threads int) (*livenessEval, error) {
 			return nil, err
 		}
 	}
+	fr, err := store.Path("fr-liveness")
+	if err != nil {
+		return nil, err
+	}
 	ev := &livenessEval{}
-	if ev.det, err = face.NewYuNet(cfg.DetectorModel, face.YuNetConfig{}, ort.Options{IntraOpThreads: cfg.Threads}); err != nil {
+	opt := ort.Options{IntraOpThreads: cfg.Threads}
+	if ev.det, err = face.NewYuNet(cfg.DetectorModel, face.YuNetConfig{}, opt); err != nil {
 		return nil, err
 	}
 	if ev.eng, err = face.New(cfg); err != nil {
 		ev.det.Close()
+		return nil, err
+	}
+	if ev.fr, err = face.NewFRLiveness(fr, opt); err != nil {
+		ev.close()
 		return nil, err
 	}
 	return ev, nil
@@ -189,6 +264,9 @@ func openLivenessEval(threads int) (*livenessEval, error) {
 func (ev *livenessEval) close() {
 	ev.det.Close()
 	ev.eng.Close()
+	if ev.fr != nil {
+		ev.fr.Close()
+	}
 }
 
 // score detects the largest face of img and scores it.
@@ -211,6 +289,9 @@ func (ev *livenessEval) score(ctx context.Context, img gocv.Mat, s livenessSampl
 	}
 	if t := r.Fused.Traces; t != nil {
 		s.traceMass = t.ChromaMass + t.LumaMass
+	}
+	if s.frLogOdds, err = ev.fr.LiveLogit(ctx, img, f.Box); err != nil {
+		return s, fmt.Errorf("%s: %w", s.file, err)
 	}
 	return s, nil
 }
@@ -469,9 +550,9 @@ func livenessTable(samples []livenessSample, f face.Fusion, split string, band [
 	order := []string{setColour, setCamera, setATT, setBBT, setMVLive, setMVAttacks, setScreenDoc, setPrintDoc, setScreenFine, setScreenCoarse,
 		setPrintFine, setPrintCoarse, setGreyScreen, setGreyPrint, setReplayFine, setReplayCoarse, setReplayEdge}
 	type counts struct {
-		n, noFace, fused, traces, black, product, challenge int
-		models                                              [3]int
-		attack                                              bool
+		n, noFace, fr, fused, traces, black, product, challenge int
+		models                                                  [3]int
+		attack                                                  bool
 	}
 	rows := map[string]*counts{}
 	for _, s := range samples {
@@ -501,6 +582,7 @@ func livenessTable(samples []livenessSample, f face.Fusion, split string, band [
 		for i, z := range s.logOdds {
 			r.models[i] += err(1 / (1 + math.Exp(-z)))
 		}
+		r.fr += err(1 / (1 + math.Exp(-s.frLogOdds)))
 		passive, traces, black := f.Passive(s.logOdds, s.mono), f.TraceScore(s.traceMass), f.BlackScore(s.black, s.mono)
 		r.fused += err(passive)
 		r.traces += err(traces)
@@ -532,7 +614,7 @@ func livenessTable(samples []livenessSample, f face.Fusion, split string, band [
 			return fmt.Sprintf("%d (%.1f%%)", k, 100*float64(k)/float64(r.n))
 		}
 		out = append(out, livenessRow{Set: name, Metric: metric, N: r.n, NoFace: r.noFace, V2SE: c(r.models[0]), V2: c(r.models[1]), V1SE: c(r.models[2]),
-			Fused: c(r.fused), Traces: c(r.traces), Black: c(r.black), Product: c(r.product), Challenge: c(r.challenge)})
+			FR: c(r.fr), Fused: c(r.fused), Traces: c(r.traces), Black: c(r.black), Product: c(r.product), Challenge: c(r.challenge)})
 	}
 	return out
 }

@@ -51,6 +51,10 @@ func TestEvalLiveness(t *testing.T) {
 	if got := rows[setMVAttacks].Product; !strings.HasPrefix(got, "0 ") {
 		t.Errorf("real attacks accepted: %s", got)
 	}
+	// fr_liveness, measured beside the fused models, refuses them too.
+	if got := rows[setMVAttacks].FR; !strings.HasPrefix(got, "0 ") {
+		t.Errorf("real attacks accepted by fr_liveness: %s", got)
+	}
 	// The calibration runs on what there is.
 	r = kyc(t, nil, "eval", "liveness", "--data", data, "--limit", "4", "--attacks", "1", "--fit")
 	if r.exit != ExitOK || json.Unmarshal([]byte(r.stdout), &res) != nil || !res.Fitted || res.Split != "test" {
@@ -76,30 +80,30 @@ func TestLivenessTable(t *testing.T) {
 	f := face.Fusion{Models: [3]face.Platt{{A: 1}, {A: 1}, {A: 1}}, TraceThreshold: 4, BlackThreshold: 30}
 	z := func(v float64) [3]float64 { return [3]float64{v, v, v} }
 	samples := []livenessSample{
-		{set: setColour, found: true, logOdds: z(3)},                                  // accepted
-		{set: setColour, found: true, logOdds: z(-0.5)},                               // refused, in the band (0.38)
-		{set: setColour, found: true, logOdds: z(3), traceMass: 9},                    // refused by the traces
-		{set: setColour, found: true, logOdds: z(-3), calibration: true},              // not in the test half
-		{set: setScreenDoc, attack: true, found: true, logOdds: z(2), black: 40},      // a lifted black: in the band
-		{set: setScreenDoc, attack: true, found: true, logOdds: z(-4)},                // refused
-		{set: setScreenDoc, attack: true},                                             // no face
-		{set: setMVAttacks, attack: true, found: true, logOdds: z(-2)},                // refused
-		{set: setATT, found: true, logOdds: [3]float64{1, -1, -1}},                    // models disagree
-		{set: setATT, found: true, logOdds: z(2), calibration: true},                  // greyscale rows are never split
-		{set: setPrintCoarse, attack: true, found: true, logOdds: z(2), traceMass: 3}, // traces under the threshold
+		{set: setColour, found: true, logOdds: z(3), frLogOdds: 2},                             // accepted
+		{set: setColour, found: true, logOdds: z(-0.5), frLogOdds: -1},                         // refused, in the band (0.38)
+		{set: setColour, found: true, logOdds: z(3), traceMass: 9},                             // refused by the traces
+		{set: setColour, found: true, logOdds: z(-3), calibration: true},                       // not in the test half
+		{set: setScreenDoc, attack: true, found: true, logOdds: z(2), black: 40, frLogOdds: 1}, // a lifted black: in the band
+		{set: setScreenDoc, attack: true, found: true, logOdds: z(-4), frLogOdds: -1},          // refused
+		{set: setScreenDoc, attack: true},                                                      // no face
+		{set: setMVAttacks, attack: true, found: true, logOdds: z(-2), frLogOdds: -3},          // refused
+		{set: setATT, found: true, logOdds: [3]float64{1, -1, -1}},                             // models disagree
+		{set: setATT, found: true, logOdds: z(2), calibration: true},                           // greyscale rows are never split
+		{set: setPrintCoarse, attack: true, found: true, logOdds: z(2), traceMass: 3},          // traces under the threshold
 	}
 	rows := livenessTable(samples, f, "test", [2]float64{0.25, 0.5})
 	want := []livenessRow{
-		{Set: setColour + ", test half", Metric: "BPCER", N: 3, V2SE: "1 (33.3%)", V2: "1 (33.3%)", V1SE: "1 (33.3%)", Fused: "1 (33.3%)",
+		{Set: setColour + ", test half", Metric: "BPCER", N: 3, V2SE: "1 (33.3%)", V2: "1 (33.3%)", V1SE: "1 (33.3%)", FR: "1 (33.3%)", Fused: "1 (33.3%)",
 			Traces: "1 (33.3%)", Black: "0 (0.0%)", Product: "2 (66.7%)", Challenge: "1 (33.3%)"},
-		{Set: setATT, Metric: "BPCER", N: 2, V2SE: "0 (0.0%)", V2: "1 (50.0%)", V1SE: "1 (50.0%)", Fused: "1 (50.0%)",
+		{Set: setATT, Metric: "BPCER", N: 2, V2SE: "0 (0.0%)", V2: "1 (50.0%)", V1SE: "1 (50.0%)", FR: "0 (0.0%)", Fused: "1 (50.0%)",
 			Traces: "0 (0.0%)", Black: "0 (0.0%)", Product: "1 (50.0%)", Challenge: "1 (50.0%)"},
-		{Set: setMVAttacks, Metric: "APCER", N: 1, V2SE: "0 (0.0%)", V2: "0 (0.0%)", V1SE: "0 (0.0%)", Fused: "0 (0.0%)",
+		{Set: setMVAttacks, Metric: "APCER", N: 1, V2SE: "0 (0.0%)", V2: "0 (0.0%)", V1SE: "0 (0.0%)", FR: "0 (0.0%)", Fused: "0 (0.0%)",
 			Traces: "1 (100.0%)", Black: "1 (100.0%)", Product: "0 (0.0%)", Challenge: "0 (0.0%)"},
 		{Set: setScreenDoc + ", test half", Metric: "APCER", N: 2, NoFace: 1, V2SE: "1 (50.0%)", V2: "1 (50.0%)", V1SE: "1 (50.0%)",
-			Fused: "1 (50.0%)", Traces: "2 (100.0%)", Black: "1 (50.0%)", Product: "0 (0.0%)", Challenge: "1 (50.0%)"},
+			FR: "1 (50.0%)", Fused: "1 (50.0%)", Traces: "2 (100.0%)", Black: "1 (50.0%)", Product: "0 (0.0%)", Challenge: "1 (50.0%)"},
 		{Set: setPrintCoarse + ", test half", Metric: "APCER", N: 1, V2SE: "1 (100.0%)", V2: "1 (100.0%)", V1SE: "1 (100.0%)",
-			Fused: "1 (100.0%)", Traces: "1 (100.0%)", Black: "1 (100.0%)", Product: "1 (100.0%)", Challenge: "0 (0.0%)"},
+			FR: "1 (100.0%)", Fused: "1 (100.0%)", Traces: "1 (100.0%)", Black: "1 (100.0%)", Product: "1 (100.0%)", Challenge: "0 (0.0%)"},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d: %+v", len(rows), len(want), rows)
@@ -227,3 +231,39 @@ func TestScreenReplayTarget(t *testing.T) {
 // guardAccepted is what the shipped fusion accepts of the first four
 // report-half portraits' replays (12-02).
 const guardAccepted = 4
+
+// TestLivenessPoints: raising the passive acceptance moves live faces
+// and attacks from accepted to the band of doubt, never to refused; the
+// other half and the greyscale stills play no part.
+func TestLivenessPoints(t *testing.T) {
+	f := face.Fusion{Models: [3]face.Platt{{A: 1}, {A: 1}, {A: 1}}, TraceThreshold: 4}
+	z := func(p float64) [3]float64 { // log-odds of probability p
+		v := math.Log(p / (1 - p))
+		return [3]float64{v, v, v}
+	}
+	samples := []livenessSample{
+		{set: setColour, found: true, logOdds: z(0.95)},
+		{set: setCamera, found: true, logOdds: z(0.65)},
+		{set: setColour, found: true, logOdds: z(0.1)},
+		{set: setColour, found: true, logOdds: z(0.1), calibration: true}, // not in the test half
+		{set: setATT, found: true, logOdds: z(0.1)},                       // greyscale: not counted
+		{set: setReplayFine, attack: true, found: true, logOdds: z(0.75)},
+		{set: setScreenFine, attack: true, found: true, logOdds: z(0.55)},
+		{set: setScreenFine, attack: true},                               // no face
+		{set: setMVAttacks, attack: true, found: true, logOdds: z(0.99)}, // real attacks: not simulated
+	}
+	pts := livenessPoints(samples, f, "test", 0.25)
+	want := map[float64]livenessPoint{
+		0.5: {PassiveMin: 0.5, LiveAccepted: "2 (66.7%)", LiveChallenged: "0 (0.0%)", LiveRefused: "1 (33.3%)", AttacksAccepted: "2 (100.0%)", AttacksDoubted: "0 (0.0%)"},
+		0.7: {PassiveMin: 0.7, LiveAccepted: "1 (33.3%)", LiveChallenged: "1 (33.3%)", LiveRefused: "1 (33.3%)", AttacksAccepted: "1 (50.0%)", AttacksDoubted: "1 (50.0%)"},
+		0.9: {PassiveMin: 0.9, LiveAccepted: "1 (33.3%)", LiveChallenged: "1 (33.3%)", LiveRefused: "1 (33.3%)", AttacksAccepted: "0 (0.0%)", AttacksDoubted: "2 (100.0%)"},
+	}
+	if len(pts) != len(operatingPoints) {
+		t.Fatalf("%d points, want %d", len(pts), len(operatingPoints))
+	}
+	for _, p := range pts {
+		if w, ok := want[p.PassiveMin]; ok && p != w {
+			t.Errorf("at %v\n got %+v\nwant %+v", p.PassiveMin, p, w)
+		}
+	}
+}
