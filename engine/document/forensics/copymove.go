@@ -56,7 +56,7 @@ func copyMoveCheck(ctx context.Context, img gocv.Mat, opts Options) Check {
 	// A rival further than this cannot fail the ratio test of a pair that
 	// passes the distance cap, so no match beyond it is needed.
 	reach := int(math.Ceil(float64(opts.CopyMoveMaxHamming) / opts.CopyMoveRatio))
-	near := hammingNeighbours(packDescriptors(desc.ToBytes()), reach)
+	near := hammingNeighbours(packDescriptors(pixels(desc)), reach)
 
 	diag := math.Hypot(float64(work.Cols()), float64(work.Rows()))
 	minShift := opts.CopyMoveMinShift * diag

@@ -28,7 +28,7 @@ func fineNoise(img gocv.Mat) (luma, chroma float64, ok bool) {
 	gocv.CvtColor(sub, &lab, gocv.ColorBGRToLab)
 	sub.Close()
 	defer lab.Close()
-	px := lab.ToBytes()
+	px := pixels(lab)
 	// Residuals in ninths of a level (9 times the pixel less the sum of
 	// its neighbourhood), counted for their medians.
 	var hl, hc [9 * 512]int

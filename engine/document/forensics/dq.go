@@ -60,7 +60,7 @@ func doubleQuantCheck(grey gocv.Mat, table *[64]uint16, jpg jpegInfo, opts Optio
 	for (bw/stride)*(bh/stride) > dqMaxBlocks {
 		stride++
 	}
-	pix := grey.ToBytes()
+	pix := pixels(grey)
 	var hist [len(dqPositions)][dqMaxBin + 3]float64
 	var rows [4][8]float64
 	for by := 0; by < bh; by += stride {

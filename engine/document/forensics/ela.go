@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"math/bits"
 	"slices"
 
 	"gocv.io/x/gocv"
@@ -60,7 +61,7 @@ func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img
 		table := jpg.quant[jpg.lumaTable]
 		quality, _ = estimateQuality(table)
 		dq = doubleQuantCheck(grey, table, jpg, opts)
-		grid = blockGridCheck(ctx, grey.ToBytes(), grey.Cols(), grey.Rows(), opts)
+		grid = blockGridCheck(ctx, pixels(grey), grey.Cols(), grey.Rows(), opts)
 	}
 	if reason != "" {
 		dq, grid = notApplicable(CheckDoubleJPEG, reason), notApplicable(CheckBlockGrid, reason)
@@ -87,22 +88,27 @@ func elaCheck(ctx context.Context, grey gocv.Mat, quality int, opts Options) Che
 	if bw < 4 || bh < 4 {
 		return notApplicable(CheckELA, "image too small for block statistics")
 	}
-	g := grey.ToBytes()
-	texture := blockTexture(g, w, h, b)
+	g := pixels(grey)
+	classes := textureClassesOf(blockTexture(g, w, h, b))
 	c := Check{Name: CheckELA, Applicable: true, Evidence: map[string]any{"file_quality": quality, "block": b}}
 	bestMass, bestQ := 0.0, 0
 	var bestComp []int
 	var bestErr []float64
+	lastQ := 0
 	for _, step := range elaGhostSteps {
 		if err := ctx.Err(); err != nil {
 			return notApplicable(CheckELA, err.Error())
 		}
 		q := min(max(quality-step, 30), 95)
+		if q == lastQ {
+			continue // clamped to the same quality: the same error levels
+		}
+		lastQ = q
 		errLevel, err := reencodeError(grey, g, q, b)
 		if err != nil {
 			return notApplicable(CheckELA, err.Error())
 		}
-		z := textureZ(errLevel, texture)
+		z := classes.z(errLevel)
 		for i := range z {
 			z[i] = -z[i] // a ghost is unusually low error
 		}
@@ -154,23 +160,29 @@ func reencodeError(grey gocv.Mat, g []byte, q, b int) ([]float64, error) {
 	}
 	re, err := gocv.IMDecode(buf.GetBytes(), gocv.IMReadGrayScale)
 	buf.Close()
+	defer re.Close()
 	if err != nil || re.Empty() {
-		re.Close()
 		return nil, fmt.Errorf("re-decoding at quality %d failed", q)
 	}
-	r := re.ToBytes()
-	re.Close()
+	r := pixels(re)
 	w, h := grey.Cols(), grey.Rows()
 	bw, bh := w/b, h/b
 	out := make([]float64, bw*bh)
+	sums := make([]int, bw)
 	for by := 0; by < bh; by++ {
-		for bx := 0; bx < bw; bx++ {
-			e := 0
-			for y := by * b; y < (by+1)*b; y++ {
-				for x := bx * b; x < (bx+1)*b; x++ {
-					e += absInt(int(g[y*w+x]) - int(r[y*w+x]))
+		clear(sums)
+		for y := by * b; y < (by+1)*b; y++ {
+			gr, rr := g[y*w:y*w+bw*b], r[y*w:y*w+bw*b]
+			for bx := range sums {
+				e := 0
+				rb := rr[bx*b : (bx+1)*b]
+				for x, v := range gr[bx*b : (bx+1)*b] {
+					e += absInt(int(v) - int(rb[x]))
 				}
+				sums[bx] += e
 			}
+		}
+		for bx, e := range sums {
 			out[by*bw+bx] = float64(e) / float64(b*b)
 		}
 	}
@@ -182,20 +194,29 @@ func reencodeError(grey gocv.Mat, g []byte, q, b int) ([]float64, error) {
 func blockTexture(g []byte, w, h, b int) []float64 {
 	bw, bh := w/b, h/b
 	out := make([]float64, bw*bh)
+	sums := make([]int, bw)
+	// A row's differences with its right (dx) and lower (dy) neighbours;
+	// the last column and row have none (0).
+	dx, dy := make([]uint8, w), make([]uint8, w)
 	for by := 0; by < bh; by++ {
-		for bx := 0; bx < bw; bx++ {
-			t := 0
-			for y := by * b; y < (by+1)*b; y++ {
-				for x := bx * b; x < (bx+1)*b; x++ {
-					i := y*w + x
-					if x+1 < w {
-						t += absInt(int(g[i+1]) - int(g[i]))
-					}
-					if y+1 < h {
-						t += absInt(int(g[i+w]) - int(g[i]))
-					}
-				}
+		clear(sums)
+		for y := by * b; y < (by+1)*b; y++ {
+			row := g[y*w : (y+1)*w]
+			absDiffs(dx[:w-1], row[1:], row)
+			if y+1 < h {
+				absDiffs(dy, g[(y+1)*w:], row)
+			} else {
+				clear(dy)
 			}
+			for bx := range sums {
+				t := 0
+				for x := bx * b; x < (bx+1)*b; x++ {
+					t += int(dx[x]) + int(dy[x])
+				}
+				sums[bx] += t
+			}
+		}
+		for bx, t := range sums {
 			out[by*bw+bx] = float64(t) / float64(b*b)
 		}
 	}
@@ -207,16 +228,30 @@ func blockTexture(g []byte, w, h, b int) []float64 {
 // (1.4826 MAD). JPEG error grows with texture in a non-linear, saturating
 // way, so comparing like with like keeps text and guilloche from looking
 // anomalous.
-func textureZ(e, t []float64) []float64 {
+func textureZ(e, t []float64) []float64 { return textureClassesOf(t).z(e) }
+
+// textureClasses holds the blocks of each texture class, so that several
+// error levels can be scored against one texture (elaCheck's qualities).
+type textureClasses [][]int
+
+func textureClassesOf(t []float64) textureClasses {
 	const classes = 8
 	order := make([]int, len(t))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(t[a], t[b]) })
+	cl := make(textureClasses, classes)
+	for c := range cl {
+		cl[c] = order[c*len(order)/classes : (c+1)*len(order)/classes]
+	}
+	return cl
+}
+
+// z is textureZ of the error levels e.
+func (cl textureClasses) z(e []float64) []float64 {
 	z := make([]float64, len(e))
-	for c := 0; c < classes; c++ {
-		idx := order[c*len(order)/classes : (c+1)*len(order)/classes]
+	for _, idx := range cl {
 		vals := make([]float64, len(idx))
 		for i, j := range idx {
 			vals[i] = e[j]
@@ -296,11 +331,20 @@ func strongestRegion(v []float64, w, h int, thr float64) ([]int, float64) {
 	return best, bestMass
 }
 
-func absInt(x int) int {
-	if x < 0 {
-		return -x
+// pixels returns m's bytes, without a copy when m is continuous (as
+// decoded, converted or cloned Mats are); they are valid until m is closed.
+func pixels(m gocv.Mat) []byte {
+	if p, err := m.DataPtrUint8(); err == nil {
+		return p
 	}
-	return x
+	return m.ToBytes()
+}
+
+// absInt is |x|, without a branch: the sign of a pixel difference is
+// anyone's guess.
+func absInt(x int) int {
+	m := x >> (bits.UintSize - 1)
+	return (x ^ m) - m
 }
 
 // median sorts a copy of v.

@@ -73,7 +73,7 @@ func AnalyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 	if len(lines) == 0 {
 		lines = []image.Rectangle{full}
 	}
-	g := grey.ToBytes()
+	g := pixels(grey)
 	var glyphs []glyph
 	for li, l := range lines {
 		l = l.Inset(-2).Intersect(full)

@@ -118,11 +118,18 @@ func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64, axisBand 
 		n /= 2
 	}
 	window := hann(n)
+	// The spectra of real planes are symmetric (OpenCV fills one half with
+	// the other's conjugates, so to the bit: TestSpectrumSymmetric): rows
+	// 0 to n/2 are summed, the others copied once at the end.
+	half := (n/2 + 1) * n
 	powL := make([]float64, n*n)
 	powC := make([]float64, n*n)
 	tileC := make([][]float64, 0, specTiles*specTiles)
 	lab := gocv.NewMat()
 	defer lab.Close()
+	sp := newSpectrum(n)
+	defer sp.close()
+	planes := [3][]byte{make([]byte, n*n), make([]byte, n*n), make([]byte, n*n)}
 	for ty := 0; ty < specTiles; ty++ {
 		for tx := 0; tx < specTiles; tx++ {
 			if ctx.Err() != nil {
@@ -134,15 +141,17 @@ func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64, axisBand 
 			tile := img.Region(r)
 			gocv.CvtColor(tile, &lab, gocv.ColorBGRToLab)
 			tile.Close()
-			planes := gocv.Split(lab)
-			tc := make([]float64, n*n)
-			for c, p := range planes {
+			px := pixels(lab)
+			for i := range planes[0] {
+				planes[0][i], planes[1][i], planes[2][i] = px[3*i], px[3*i+1], px[3*i+2]
+			}
+			tc := make([]float64, half)
+			for c, plane := range planes {
 				dst := tc
 				if c == 0 {
-					dst = powL
+					dst = powL[:half]
 				}
-				addPower(p, window, dst)
-				p.Close()
+				sp.addPower(plane, window, dst)
 			}
 			for i, v := range tc {
 				powC[i] += v
@@ -150,7 +159,10 @@ func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64, axisBand 
 			tileC = append(tileC, tc)
 		}
 	}
-	bgL, bgC := logBackground(powL, n), logBackground(powC, n)
+	mirrorSpectrum(powL, n)
+	mirrorSpectrum(powC, n)
+	lgL, bgL := logBackground(powL, n)
+	lgC, bgC := logBackground(powC, n)
 	var peaks []peak
 	jpegStep := n / 8
 	for fy := 0; fy <= n/2; fy++ {
@@ -168,7 +180,7 @@ func spectralPeaks(ctx context.Context, img gocv.Mat, minProm float64, axisBand 
 				continue
 			}
 			i := idx(fx, fy, n)
-			pl, pc := math.Log(powL[i]+1e-9)-bgL[i], math.Log(powC[i]+1e-9)-bgC[i]
+			pl, pc := lgL[i]-bgL[i], lgC[i]-bgC[i]
 			if max(pl, pc) < minProm {
 				continue
 			}
@@ -195,19 +207,19 @@ const tilePeakProminence = 2.5
 
 // tileProminence is the log power of the strongest bin within one of
 // (fx, fy) over the mean log power of its specBackground-wide
-// neighbourhood, in one tile's spectrum p.
+// neighbourhood, in one tile's spectrum p (its rows 0 to n/2).
 func tileProminence(p []float64, fx, fy, n int) float64 {
 	top := 0.0
 	for dy := -1; dy <= 1; dy++ {
 		for dx := -1; dx <= 1; dx++ {
-			top = max(top, p[idx(fx+dx, fy+dy, n)])
+			top = max(top, p[halfIdx(fx+dx, fy+dy, n)])
 		}
 	}
 	h := specBackground / 2
 	var bg float64
 	for dy := -h; dy <= h; dy++ {
 		for dx := -h; dx <= h; dx++ {
-			bg += math.Log(p[idx(fx+dx, fy+dy, n)] + 1e-9)
+			bg += math.Log(p[halfIdx(fx+dx, fy+dy, n)] + 1e-9)
 		}
 	}
 	return math.Log(top+1e-9) - bg/float64(specBackground*specBackground)
@@ -215,6 +227,28 @@ func tileProminence(p []float64, fx, fy, n int) float64 {
 
 // idx maps a signed frequency to the index in an unshifted n x n spectrum.
 func idx(fx, fy, n int) int { return ((fy+n)%n)*n + (fx+n)%n }
+
+// halfIdx is idx in a spectrum of which only rows 0 to n/2 are kept: the
+// power at (fx, fy) is the power at (-fx, -fy).
+func halfIdx(fx, fy, n int) int {
+	x, y := (fx+n)%n, (fy+n)%n
+	if y > n/2 {
+		x, y = (n-x)%n, n-y
+	}
+	return y*n + x
+}
+
+// mirrorSpectrum fills rows n/2+1 to n-1 of the power spectrum p (or of
+// its logarithm) from the others.
+func mirrorSpectrum(p []float64, n int) {
+	for y := n/2 + 1; y < n; y++ {
+		row, src := p[y*n:(y+1)*n], p[(n-y)*n:(n-y+1)*n]
+		row[0] = src[0]
+		for x := 1; x < n; x++ {
+			row[x] = src[n-x]
+		}
+	}
+}
 
 func localMax(p []float64, fx, fy, n int) bool {
 	v := p[idx(fx, fy, n)]
@@ -236,47 +270,64 @@ func hann(n int) []float64 {
 	return w
 }
 
-// addPower adds the windowed power spectrum of the n x n plane to dst.
-func addPower(plane gocv.Mat, window []float64, dst []float64) {
+// spectrum holds the buffers of addPower, reused from tile to tile.
+type spectrum struct {
+	in, out gocv.Mat
+}
+
+func newSpectrum(n int) *spectrum {
+	return &spectrum{in: gocv.NewMatWithSize(n, n, gocv.MatTypeCV32F), out: gocv.NewMat()}
+}
+
+func (s *spectrum) close() {
+	s.in.Close()
+	s.out.Close()
+}
+
+// addPower adds the windowed power spectrum of the n x n plane src (n the
+// window's length) to dst, as far as dst reaches (its first rows).
+func (s *spectrum) addPower(src []byte, window []float64, dst []float64) {
 	n := len(window)
-	src := plane.ToBytes()
-	stepRow := n
-	var sum float64
+	sum := 0
+	for _, v := range src[:n*n] {
+		sum += int(v)
+	}
+	meanV := float64(sum) / float64(n*n)
+	// The pixel less the mean, per grey level.
+	var centred [256]float64
+	for v := range centred {
+		centred[v] = float64(v) - meanV
+	}
+	data, _ := s.in.DataPtrFloat32()
 	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			sum += float64(src[y*stepRow+x])
+		wy := window[y]
+		row, out := src[y*n:(y+1)*n], data[y*n:(y+1)*n]
+		for x, v := range row {
+			out[x] = float32(centred[v] * window[x] * wy)
 		}
 	}
-	meanV := sum / float64(n*n)
-	f := gocv.NewMatWithSize(n, n, gocv.MatTypeCV32F)
-	defer f.Close()
-	data, _ := f.DataPtrFloat32()
-	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			data[y*n+x] = float32((float64(src[y*stepRow+x]) - meanV) * window[x] * window[y])
-		}
-	}
-	spec := gocv.NewMat()
-	defer spec.Close()
-	gocv.DFT(f, &spec, gocv.DftComplexOutput)
-	c, _ := spec.DataPtrFloat32()
+	gocv.DFT(s.in, &s.out, gocv.DftComplexOutput)
+	c, _ := s.out.DataPtrFloat32()
+	c = c[:2*len(dst)]
 	for i := range dst {
 		re, im := float64(c[2*i]), float64(c[2*i+1])
 		dst[i] += re*re + im*im
 	}
 }
 
-// logBackground returns the box-filtered log spectrum (periodic borders),
-// the level a peak is measured against. Running sums keep it linear in the
-// spectrum size.
-func logBackground(p []float64, n int) []float64 {
-	lg := make([]float64, len(p))
-	for i, v := range p {
+// logBackground returns the log spectrum and its box-filtered copy
+// (periodic borders), the level a peak is measured against. Running sums
+// keep it linear in the spectrum size.
+func logBackground(p []float64, n int) (lg, bg []float64) {
+	// Half the logarithms: the spectrum is symmetric (mirrorSpectrum).
+	lg = make([]float64, len(p))
+	for i, v := range p[:(n/2+1)*n] {
 		lg[i] = math.Log(v + 1e-9)
 	}
+	mirrorSpectrum(lg, n)
 	tmp := boxRows(lg, n, 1, n)
 	// The vertical pass is the horizontal one on strided elements.
-	return boxRows(tmp, 1, n, n)
+	return lg, boxRows(tmp, 1, n, n)
 }
 
 // boxRows averages, along n lines of n elements (line l, element k at
@@ -315,7 +366,7 @@ func colourCheck(img gocv.Mat, opts Options) Check {
 	lab := gocv.NewMat()
 	defer lab.Close()
 	gocv.CvtColor(small, &lab, gocv.ColorBGRToLab)
-	px := lab.ToBytes()
+	px := pixels(lab)
 	var sa, sb, saa, sbb float64
 	// Per lightness level: pixel count and chroma sums.
 	var lv [castLevels][5]float64
