@@ -98,14 +98,7 @@ func TestGhostIdentity(t *testing.T) {
 		d := largestFace(t, faces, donor)
 		dw, dh := d.Dx(), d.Dy()
 		src := image.Rect(d.Min.X-dw/3, d.Min.Y-dh/3, d.Max.X+dw/3, d.Max.Y+dh/4).Intersect(image.Rect(0, 0, donor.Cols(), donor.Rows()))
-		reg := donor.Region(src)
-		fitted := gocv.NewMat()
-		gocv.Resize(reg, &fitted, r.Size(), 0, 0, gocv.InterpolationArea)
-		reg.Close()
-		roi := swapped.Region(r)
-		fitted.CopyTo(&roi)
-		roi.Close()
-		fitted.Close()
+		pasteResized(&swapped, r, donor, src)
 	}
 	for _, c := range []struct {
 		name string

@@ -38,6 +38,19 @@ func largestFace(t testing.TB, d face.Detector, img gocv.Mat) image.Rectangle {
 	return image.Rect(int(f.Box.X), int(f.Box.Y), int(f.Box.X+f.Box.W), int(f.Box.Y+f.Box.H))
 }
 
+// pasteResized pastes src's rectangle from over dst's rectangle to, resized
+// to fit (a portrait swapped by hand).
+func pasteResized(dst *gocv.Mat, to image.Rectangle, src gocv.Mat, from image.Rectangle) {
+	reg := src.Region(from)
+	fitted := gocv.NewMat()
+	gocv.Resize(reg, &fitted, to.Size(), 0, 0, gocv.InterpolationArea)
+	reg.Close()
+	roi := dst.Region(to)
+	fitted.CopyTo(&roi)
+	roi.Close()
+	fitted.Close()
+}
+
 // TestPageChecks runs the whole document pipeline on real and synthetic
 // pages: the portrait checks must look at the portrait where it is in the
 // photo (the rectified page's face mapped back, also on a card held upside
@@ -61,14 +74,7 @@ func TestPageChecks(t *testing.T) {
 		}
 		w, h := luxFace.Dx(), luxFace.Dy()
 		r := image.Rect(luxFace.Min.X-w/3, luxFace.Min.Y-h/3, luxFace.Max.X+w/3, luxFace.Max.Y+h/4)
-		fitted := gocv.NewMat()
-		crop := donor.Region(image.Rect(80, 0, 560, 640*r.Dy()/r.Dx()*480/640))
-		gocv.Resize(crop, &fitted, r.Size(), 0, 0, gocv.InterpolationArea)
-		roi := swapped.Region(r)
-		fitted.CopyTo(&roi)
-		roi.Close()
-		crop.Close()
-		fitted.Close()
+		pasteResized(&swapped, r, donor, image.Rect(80, 0, 560, 640*r.Dy()/r.Dx()*480/640))
 		donor.Close()
 	}
 	// A page with a ghost image, and the same page with its portrait
@@ -88,12 +94,7 @@ func TestPageChecks(t *testing.T) {
 		}
 		w, h := f.Dx(), f.Dy()
 		r := image.Rect(f.Min.X-w/4, f.Min.Y-h/4, f.Max.X+w/4, f.Max.Y+h/5)
-		fitted := gocv.NewMat()
-		gocv.Resize(donor, &fitted, r.Size(), 0, 0, gocv.InterpolationArea)
-		roi := czeSwapped.Region(r)
-		fitted.CopyTo(&roi)
-		roi.Close()
-		fitted.Close()
+		pasteResized(&czeSwapped, r, donor, image.Rect(0, 0, donor.Cols(), donor.Rows()))
 		donor.Close()
 	}
 	ktp, turned := ktpUpsideDown(t)

@@ -1,6 +1,7 @@
 package forensics
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -37,7 +38,7 @@ func TestSpectrumSymmetric(t *testing.T) {
 }
 
 // TestCountMaxima: the block grid's row by row, branch-free count of
-// maxima equals the count by its definition, on noise whose size is no
+// maxima (gridProfiles) equals the count by its definition, on noise whose size is no
 // multiple of the window (edge windows included).
 func TestCountMaxima(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -47,18 +48,12 @@ func TestCountMaxima(t *testing.T) {
 		for i := range g {
 			g[i] = byte(rng.IntN(256))
 		}
-		ww, wh := w/gridWindow, h/gridWindow
-		got := make([]gridProfile, ww*wh)
-		xEnd, yEnd := min(ww*gridWindow, w-1), min(wh*gridWindow, h-1)
-		dh := make([]uint8, xEnd+1)
-		dv0, dv1, dv2 := make([]uint8, xEnd+1), make([]uint8, xEnd+1), make([]uint8, xEnd+1)
-		absDiffs(dv1, g[w:], g)
-		for y := 1; y < yEnd; y++ {
-			absDiffs(dv2, g[(y+1)*w:], g[y*w:])
-			absDiffs(dh[1:], g[y*w+1:], g[y*w:])
-			countMaxima(got[(y/gridWindow)*ww:][:ww], dh, dv0, dv1, dv2, xEnd, y)
-			dv0, dv1, dv2 = dv1, dv2, dv0
+		got, err := gridProfiles(context.Background(), g, w, h)
+		if err != nil {
+			t.Fatal(err)
 		}
+		ww, wh := w/gridWindow, h/gridWindow
+		xEnd, yEnd := min(ww*gridWindow, w-1), min(wh*gridWindow, h-1)
 		want := make([]gridProfile, ww*wh)
 		// The differences with the left and upper neighbours, 0 where
 		// there is none.

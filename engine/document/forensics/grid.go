@@ -36,32 +36,9 @@ func blockGridCheck(ctx context.Context, grey []byte, w, h int, opts Options) Ch
 	if ww < gridMinWindows || wh < gridMinWindows {
 		return notApplicable(CheckBlockGrid, "image too small for block statistics")
 	}
-	// prof[win][dir][k][phase] counts the pixels whose difference across
-	// the border before column (dir 0) or row (dir 1) phase is a strict
-	// local maximum along the row (column), in the window's k-th block
-	// column (row). Counting maxima rather than summing magnitudes keeps a
-	// strong edge of the content from outweighing the faint but regular
-	// steps of a grid. Pixels of the first and last row and column are not
-	// counted (their differences have no neighbour on one side).
-	prof := make([]gridProfile, ww*wh)
-	xEnd, yEnd := min(ww*gridWindow, w-1), min(wh*gridWindow, h-1)
-	// Absolute differences with the left neighbour along row y (dh) and
-	// with the upper neighbour in rows y-1, y and y+1 (dv0, dv1, dv2), one
-	// row at a time: the whole image's would not stay in cache.
-	dh := make([]uint8, xEnd+1)
-	dv0, dv1, dv2 := make([]uint8, xEnd+1), make([]uint8, xEnd+1), make([]uint8, xEnd+1)
-	absDiffs(dv1, grey[w:], grey)
-	for y := 1; y < yEnd; y++ {
-		if y%gridWindow == 0 {
-			if err := ctx.Err(); err != nil {
-				return notApplicable(CheckBlockGrid, err.Error())
-			}
-		}
-		absDiffs(dv2, grey[(y+1)*w:], grey[y*w:])
-		row := grey[y*w:]
-		absDiffs(dh[1:], row[1:], row)
-		countMaxima(prof[(y/gridWindow)*ww:][:ww], dh, dv0, dv1, dv2, xEnd, y)
-		dv0, dv1, dv2 = dv1, dv2, dv0
+	prof, err := gridProfiles(ctx, grey, w, h)
+	if err != nil {
+		return notApplicable(CheckBlockGrid, err.Error())
 	}
 	score := make([]float64, len(prof))
 	texture := make([]float64, len(prof))
@@ -123,6 +100,39 @@ func blockGridCheck(ctx context.Context, grey []byte, w, h int, opts Options) Ch
 	// The region's own grid offset: what a reviewer can verify by eye.
 	c.Evidence["region_grid_phase"] = [2]int{argmax(votes[0][:]), argmax(votes[1][:])}
 	return c
+}
+
+// gridProfiles returns, for each window of the w x h grey image (row by
+// row), prof[dir][k][phase]: the pixels whose difference across the border
+// before column (dir 0) or row (dir 1) phase is a strict local maximum
+// along the row (column), in the window's k-th block column (row).
+// Counting maxima rather than summing magnitudes keeps a strong edge of
+// the content from outweighing the faint but regular steps of a grid.
+// Pixels of the first and last row and column are not counted (their
+// differences have no neighbour on one side). It fails only when ctx ends.
+func gridProfiles(ctx context.Context, grey []byte, w, h int) ([]gridProfile, error) {
+	ww, wh := w/gridWindow, h/gridWindow
+	prof := make([]gridProfile, ww*wh)
+	xEnd, yEnd := min(ww*gridWindow, w-1), min(wh*gridWindow, h-1)
+	// Absolute differences with the left neighbour along row y (dh) and
+	// with the upper neighbour in rows y-1, y and y+1 (dv0, dv1, dv2), one
+	// row at a time: the whole image's would not stay in cache.
+	dh := make([]uint8, xEnd+1)
+	dv0, dv1, dv2 := make([]uint8, xEnd+1), make([]uint8, xEnd+1), make([]uint8, xEnd+1)
+	absDiffs(dv1, grey[w:], grey)
+	for y := 1; y < yEnd; y++ {
+		if y%gridWindow == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		absDiffs(dv2, grey[(y+1)*w:], grey[y*w:])
+		row := grey[y*w:]
+		absDiffs(dh[1:], row[1:], row)
+		countMaxima(prof[(y/gridWindow)*ww:][:ww], dh, dv0, dv1, dv2, xEnd, y)
+		dv0, dv1, dv2 = dv1, dv2, dv0
+	}
+	return prof, nil
 }
 
 // gridBlocks is the number of JPEG blocks across a window.
