@@ -58,7 +58,9 @@ var uncalibrated = CheckCalibration{Cut: 0.5}
 // calibrated is the output of `kyc eval documents --fit` (seed 1; the 14
 // calibration-half specimens unchanged and re-saved seven ways, 112
 // genuine samples), run on the detectors of 2026-12-02 00:00 UTC and again
-// at 00:43 with the new text recognisers (the same table) (the
+// at 00:43 with the new text recognisers (the same table), and at 03:10
+// after the portrait boundary learnt to take off a page line running on
+// past the portrait (the same table again) (the
 // portrait JPEG-grid check removed, the portrait sharpness ratio floored
 // for pixel-sharp digital pages, the field reader's labels and dates
 // reworked for the MRZ-vs-visual-zone check, the benchmark's JPEG and PNG

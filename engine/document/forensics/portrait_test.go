@@ -395,3 +395,52 @@ func TestGhostImage(t *testing.T) {
 		t.Fatal("no specimen with a ghost image")
 	}
 }
+
+// TestPortraitBoundaryPageLine: a laminate's edge, a one-pixel step
+// running across the page just past the portrait's bottom and along its
+// left side beyond both corners, is the page's, not a paste's: the
+// boundary check passes it (before the continuation was taken off, the
+// Dutch specimen's laminate measured 9.1); the same page with a face
+// pasted hard-edged over the portrait still fails.
+func TestPortraitBoundaryPageLine(t *testing.T) {
+	page := readSpecimen(t, "100_pass-lux.jpg")
+	defer page.Close()
+	fc, ok := faceBox(t, page)
+	if !ok {
+		t.Fatal("no face on the specimen")
+	}
+	por := forensics.PortraitRect(fc, image.Pt(page.Cols(), page.Rows()))
+	// The laminate: everything right of a vertical edge 6 pixels left of
+	// the portrait and above a horizontal edge 8 pixels below it, darkened
+	// by a quarter, the edges one pixel sharp.
+	laminated := page.Clone()
+	defer laminated.Close()
+	lam := image.Rect(por.Min.X-6, 0, page.Cols(), por.Max.Y+8)
+	roi := laminated.Region(lam)
+	roi.MultiplyFloat(0.75)
+	roi.Close()
+	img := decode(t, jpeg(t, laminated, 92))
+	defer img.Close()
+	cs, err := forensics.AnalyzePortrait(context.Background(), img, fc, forensics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Name == forensics.CheckPortraitBoundary && (!c.Applicable || c.Score < 0.5) {
+			t.Errorf("laminated genuine page: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
+		}
+	}
+	swapped := swapPortrait(t, laminated, fc, donors(t)[0], 0)
+	defer swapped.Close()
+	simg := decode(t, jpeg(t, swapped, 92))
+	defer simg.Close()
+	cs, err = forensics.AnalyzePortrait(context.Background(), simg, fc, forensics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Name == forensics.CheckPortraitBoundary && (!c.Applicable || c.Score >= 0.5) {
+			t.Errorf("laminated page, portrait pasted: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
+		}
+	}
+}
