@@ -98,8 +98,8 @@ func TestEvalDocuments(t *testing.T) {
 }
 
 // TestCheckTable: each check alone, at its operating point, on the
-// reported samples: its false positives on genuine ones, its recall per
-// attack group and its precision.
+// reported samples: its false positives on genuine ones and on how many
+// it applied, its recall per attack group and its precision.
 func TestCheckTable(t *testing.T) {
 	var samples []docSample
 	add := func(cat forgery.Category, score float64) {
@@ -108,6 +108,10 @@ func TestCheckTable(t *testing.T) {
 	}
 	for i := range 50 {
 		add(forgery.CatQ90, map[bool]float64{true: 0.3, false: 0.9}[i == 0]) // 1 of 50 genuine fired
+	}
+	for range 25 { // genuine samples the check could not judge
+		samples = append(samples, docSample{Sample: forgery.Sample{Category: forgery.CatQ75},
+			Checks: map[string]docScore{forensics.CheckPortraitBoundary: {Applicable: false, Score: 1}}})
 	}
 	for i := range 4 {
 		add(forgery.CatPhotoHard, map[bool]float64{true: 0.1, false: 0.8}[i < 3]) // 3 of 4 caught
@@ -119,7 +123,7 @@ func TestCheckTable(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 	r := rows[0]
-	if r.GenuineFPR != "1 (2.0%)" || r.Recall[string(forgery.GroupPortrait)] != "3 (75.0%)" ||
+	if r.GenuineFPR != "1 (1.3%)" || r.GenuineApplicable != "50 (66.7%)" || r.Recall[string(forgery.GroupPortrait)] != "3 (75.0%)" ||
 		r.Recall[string(forgery.GroupField)] != "0 (0.0%)" || r.Precision != "3 (75.0%)" || !r.Rejects {
 		t.Errorf("row %+v", r)
 	}
