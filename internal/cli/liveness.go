@@ -73,6 +73,12 @@ type livenessSample struct {
 	frLogOdds   float64 // faceplugin's fr_liveness, measured, not fused
 }
 
+// fused is how the engine's fusion f scores the sample: the calibrated
+// models, the traces and the black level, as face.Engine's liveness does.
+func (s livenessSample) fused(f face.Fusion) face.FusedLiveness {
+	return face.FusedLiveness{Passive: f.Passive(s.logOdds, s.mono), TraceScore: f.TraceScore(s.traceMass), BlackScore: f.BlackScore(s.black, s.mono)}
+}
+
 // livenessRow is one line of the report: for bona fide rows the refused
 // (BPCER), for attack rows the accepted (APCER), by each model (faceplugin's
 // fr_liveness too, which is not fused), the fusion of the three, the
@@ -136,7 +142,7 @@ func livenessPoints(samples []livenessSample, f face.Fusion, split string, chall
 		if !s.found || (split == "test" && s.calibration) || (split == "calibration" && !s.calibration) {
 			continue
 		}
-		score := face.FusedLiveness{Passive: f.Passive(s.logOdds, s.mono), TraceScore: f.TraceScore(s.traceMass), BlackScore: f.BlackScore(s.black, s.mono)}.Score()
+		score := s.fused(f).Score()
 		switch {
 		case s.set == setColour || s.set == setCamera:
 			live = append(live, score)
@@ -583,11 +589,11 @@ func livenessTable(samples []livenessSample, f face.Fusion, split string, band [
 			r.models[i] += err(1 / (1 + math.Exp(-z)))
 		}
 		r.fr += err(1 / (1 + math.Exp(-s.frLogOdds)))
-		passive, traces, black := f.Passive(s.logOdds, s.mono), f.TraceScore(s.traceMass), f.BlackScore(s.black, s.mono)
-		r.fused += err(passive)
-		r.traces += err(traces)
-		r.black += err(black)
-		product := face.FusedLiveness{Passive: passive, TraceScore: traces, BlackScore: black}.Score()
+		fl := s.fused(f)
+		r.fused += err(fl.Passive)
+		r.traces += err(fl.TraceScore)
+		r.black += err(fl.BlackScore)
+		product := fl.Score()
 		r.product += err(product)
 		if product >= band[0] && product < band[1] {
 			r.challenge++
