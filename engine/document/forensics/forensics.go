@@ -217,7 +217,12 @@ type Options struct {
 	// a step that runs on past the portrait is taken off (9.1 before: the
 	// Dutch specimen's laminate edge), and 6 is the largest threshold that
 	// catches as many of that half's portrait swaps (5 of 36) as any lower
-	// one; faces pasted measure 0.5 to 30.
+	// one; faces pasted measure 0.5 to 30. The same threshold applies to
+	// the third strongest side's excess alone: that half's genuine
+	// documents measured up to 3.8 (Czech, a page with lines along its
+	// portrait) and 6 keeps the margin of 1.5 over it that the first
+	// reading has over its 3.9; the check then catches 10 of that half's
+	// 36 swaps (5 before).
 	PortraitBoundaryThreshold float64
 	// PortraitQuantThreshold applies to the page's compatibility with its
 	// own old JPEG quantisation less the portrait's (portraitQuant).

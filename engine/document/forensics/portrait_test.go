@@ -274,14 +274,15 @@ func TestPortraitSubstitution(t *testing.T) {
 		page.Close()
 	}
 	t.Logf("genuine flagged %d/%d, swaps caught %d/%d", genuineFlagged, genuine, forgedFlagged, forged)
-	// Measured 61/114 at the defaults, which pass every genuine specimen.
+	// Measured 83/114 at the defaults, which pass every genuine specimen
+	// (61 before the boundary check read the third side alone).
 	// It was 70 with the portrait JPEG-grid check (the page's block grid
 	// stronger than the portrait's), removed: on the forgery benchmark's
 	// calibration half it flagged 1.8% of the genuine documents (webcam
 	// frames of digital pages) and no forgery the quantisation check
 	// missed there; the 9 pastes here were its only catches.
-	if forgedFlagged*100 < forged*50 {
-		t.Errorf("portrait swaps caught %d/%d, want at least 50%%", forgedFlagged, forged)
+	if forgedFlagged*100 < forged*65 {
+		t.Errorf("portrait swaps caught %d/%d, want at least 65%%", forgedFlagged, forged)
 	}
 }
 
@@ -441,6 +442,54 @@ func TestPortraitBoundaryPageLine(t *testing.T) {
 	for _, c := range cs {
 		if c.Name == forensics.CheckPortraitBoundary && (!c.Applicable || c.Score >= 0.5) {
 			t.Errorf("laminated page, portrait pasted: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
+		}
+	}
+}
+
+// TestPortraitBoundaryDigitalPage: on a digitally made page (the Icelandic
+// specimen, a PNG) every printed line steps in one pixel, which hid a face
+// pasted hard-edged over the portrait when the portrait's sides were read
+// against the page's lines alone. Three sides stepping are a paste's
+// wherever the page's own lines are as sharp: the swap fails, the page
+// saved again passes.
+func TestPortraitBoundaryDigitalPage(t *testing.T) {
+	page := readSpecimen(t, "100_pass-isl.png")
+	defer page.Close()
+	fc, ok := faceBox(t, page)
+	if !ok {
+		t.Fatal("no face on the specimen")
+	}
+	boundary := func(img gocv.Mat) forensics.Check {
+		t.Helper()
+		cs, err := forensics.AnalyzePortrait(context.Background(), img, fc, forensics.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.Name == forensics.CheckPortraitBoundary {
+				return c
+			}
+		}
+		t.Fatal("no boundary check")
+		return forensics.Check{}
+	}
+	img := decode(t, jpeg(t, page, 90))
+	defer img.Close()
+	if c := boundary(img); !c.Applicable || c.Score < 0.5 {
+		t.Errorf("genuine digital page: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
+	}
+	ds := donors(t)
+	for _, donor := range ds[len(ds)-3:] {
+		swapped := swapPortrait(t, page, fc, donor, 0)
+		simg := decode(t, jpeg(t, swapped, 90))
+		swapped.Close()
+		c := boundary(simg)
+		simg.Close()
+		third, _ := c.Evidence["third_side_excess"].(float64)
+		if !c.Applicable || c.Score >= 0.5 || third < forensics.DefaultOptions().PortraitBoundaryThreshold {
+			t.Errorf("digital page, %s pasted: boundary applicable %v score %.2f: %v", filepath.Base(donor), c.Applicable, c.Score, c.Evidence)
+		} else {
+			t.Logf("%s pasted: third side %v, two sides over the page's lines %v/%v", filepath.Base(donor), c.Evidence["third_side_excess"], c.Evidence["sides_excess"], c.Evidence["page_lines_excess"])
 		}
 	}
 }
