@@ -77,9 +77,37 @@ func Init(libPath string) error {
 			return fmt.Errorf("%w: %s: %v", ErrLibraryInvalid, libPath, err)
 		}
 	}
+	if err := shareArena(); err != nil {
+		onnx.DestroyEnvironment()
+		return fmt.Errorf("%w: %s: the shared memory arena: %v", ErrLibraryInvalid, libPath, err)
+	}
 	runtime.path = libPath
 	runtime.version = onnx.GetVersion()
 	return nil
+}
+
+// shareArena registers one CPU memory arena with the environment for every
+// session (NewSession sets session.use_env_allocators). Without an arena
+// each run's tensors were mapped fresh from the system and faulted in page
+// by page (BenchmarkVerify: some 26,000 page faults and 55 ms of kernel CPU
+// a verification, a sixth of its CPU); one arena for all sessions keeps
+// only what the runs going on at once need (`kyc document`'s peak 318-320
+// MB before and after, internal/engines' TestMemory), where an arena per
+// session would keep each model's largest run. Chunks are extended by what
+// is asked, not to the next power of two. ReleaseMemory gives the free
+// ones back.
+func shareArena() error {
+	mem, err := onnx.GetMemoryInfo()
+	if err != nil {
+		return err
+	}
+	const sameAsRequested = 1
+	cfg, err := onnx.NewArenaCfg(0, sameAsRequested, -1, -1)
+	if err != nil {
+		return err
+	}
+	defer cfg.Destroy()
+	return onnx.CreateAndRegisterAllocator(mem, cfg)
 }
 
 // Version returns the version string reported by the loaded library, or ""
@@ -159,13 +187,14 @@ func NewSession(path string, opt Options) (*Session, error) {
 		func() error { return so.SetInterOpNumThreads(inter) },
 		func() error { return so.AddSessionConfigEntry("session.intra_op.allow_spinning", spin) },
 		func() error { return so.AddSessionConfigEntry("session.inter_op.allow_spinning", spin) },
-		// No arena: what a run frees goes back to the system. The memory
-		// pattern plans a run's tensors into one block, so a run maps and
-		// faults in its peak once rather than every tensor anew: a
+		// The memory pattern plans a run's tensors into one block: a
 		// verification's page faults 146k -> 50k, its CPU a third less,
 		// kyc document's peak 318 -> 321 MB (internal/engines' TestMemory).
+		// The block comes from the environment's shared arena (Init,
+		// shareArena), not from an arena of the session's own.
 		func() error { return so.SetCpuMemArena(false) },
 		func() error { return so.SetMemPattern(true) },
+		func() error { return so.AddSessionConfigEntry("session.use_env_allocators", "1") },
 	} {
 		if err := step(); err != nil {
 			return nil, fmt.Errorf("session options for %s: %w", path, err)

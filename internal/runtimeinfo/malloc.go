@@ -3,7 +3,11 @@ package runtimeinfo
 // #include <malloc.h>
 import "C"
 
-import "runtime/debug"
+import (
+	"runtime/debug"
+
+	"github.com/openkyc/kyc/engine/ort"
+)
 
 // The models' tensors live in native memory that glibc's malloc hands out.
 // By default it keeps up to eight arenas a core, one per thread that
@@ -28,18 +32,21 @@ func tuneMalloc() {
 	C.mallopt(C.M_MMAP_THRESHOLD, mmapThreshold)
 }
 
-// ReleaseNativeMemory returns the native heap's free pages to the system
-// (glibc's malloc_trim): after the models are loaded and warmed, what their
+// ReleaseNativeMemory returns the native heap's free pages to the system:
+// ONNX Runtime's arena's free chunks (ort.ReleaseMemory), then glibc's
+// (malloc_trim). After the models are loaded and warmed, what their
 // loading freed need not stay resident.
 func ReleaseNativeMemory() {
+	// An error leaves the arena as it was: memory held, nothing broken.
+	_ = ort.ReleaseMemory()
 	C.malloc_trim(0)
 }
 
 // ReleaseMemory returns both heaps' free pages to the system: Go's (after a
-// collection) and the native one. For the app, after warm-up and after
-// each verification: what a verification allocated is garbage once it is
-// sealed, and the app then idles until the next customer, holding it for
-// nothing. It costs a collection and a walk of the native heap, some
+// collection) and the native one (ReleaseNativeMemory). For the app, after
+// warm-up and after each verification: what a verification allocated is
+// garbage once it is sealed, and the app then idles until the next
+// customer, holding it for nothing. It costs a collection and a walk of the native heap, some
 // milliseconds.
 func ReleaseMemory() {
 	debug.FreeOSMemory()
