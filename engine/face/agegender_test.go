@@ -9,12 +9,14 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
 func newTestAgeGender(t testing.TB) *AgeGender {
 	t.Helper()
-	a, err := NewAgeGender(testenv.Model(t, "faceapi-age-gender"), testenv.Model(t, "faceapi-age-gender-weights"))
+	testenv.ORT(t)
+	a, err := NewAgeGender(testenv.Model(t, "faceapi-age-gender"), testenv.Model(t, "faceapi-age-gender-weights"), ort.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestAgeGenderRejectsBadInputs(t *testing.T) {
 	if err := os.WriteFile(short, weights[:len(weights)-4], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewAgeGender(testenv.Model(t, "faceapi-age-gender"), short); err == nil {
+	if _, err := NewAgeGender(testenv.Model(t, "faceapi-age-gender"), short, ort.Options{}); err == nil {
 		t.Error("truncated weights: no error")
 	}
 }
