@@ -40,6 +40,9 @@ type Config struct {
 	// Embedder describes faces for the ghost image's identity check
 	// (forensics.GhostIdentity); nil skips that check.
 	Embedder FaceEmbedder
+	// AgeGender judges the portrait's apparent sex against the MRZ's
+	// (forensics.PortraitSex); nil skips that check.
+	AgeGender AgeGenderEstimator
 	// Forensics tunes the forensic and liveness checks; nil means
 	// forensics.DefaultOptions().
 	Forensics *forensics.Options
@@ -285,6 +288,9 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	res.Type, res.Country, res.Confidence = ext.Type, ext.Country, ext.Confidence
 	res.Fields, res.Mismatches, res.Expired, res.NIK = ext.Fields, ext.Mismatches, ext.Expired, ext.NIK
 	res.Forensics.Add(fieldConsistency(res.MRZ, ext.Mismatches))
+	if c, ok := a.portraitSex(ctx, frontPage, res.MRZ, pageToPhoto(loc, size)); ok {
+		res.Forensics.Add(c)
+	}
 	res.Front = frontPage.side
 	if backPage != nil {
 		res.Back = &backPage.side

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/document/forensics"
 	"github.com/openkyc/kyc/engine/document/locate"
+	"github.com/openkyc/kyc/engine/document/mrz"
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/internal/timing"
 )
@@ -192,6 +193,29 @@ func (a *Analyzer) ghostCheck(ctx context.Context, img gocv.Mat, f face.Face, fa
 		}
 	}
 	return out
+}
+
+// AgeGenderEstimator tells a face's apparent age and the probability that
+// it is male (face.AgeGender does).
+type AgeGenderEstimator interface {
+	Predict(ctx context.Context, img gocv.Mat, f face.Face) (age, pMale float64, err error)
+}
+
+// portraitSex judges the page's portrait against the sex its MRZ states;
+// false when there is no estimator, portrait or MRZ, or the estimate
+// fails. The face is judged on the portrait's crop; its region is mapped to
+// the photo's coordinates (toPhoto), as the other checks' are.
+func (a *Analyzer) portraitSex(ctx context.Context, p *page, z *mrz.Result, toPhoto func(image.Rectangle, bool) image.Rectangle) (forensics.Check, bool) {
+	if a.cfg.AgeGender == nil || p.portrait == nil || p.portraitCrop.Image.Ptr() == nil || z == nil {
+		return forensics.Check{}, false
+	}
+	age, pMale, err := a.cfg.AgeGender.Predict(ctx, p.portraitCrop.Image, p.portraitCrop.Face)
+	if err != nil {
+		return forensics.Check{}, false
+	}
+	b := p.portrait.Box
+	box := toPhoto(image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))), p.side.Rotation == 180)
+	return forensics.PortraitSex(z.Fields.Sex, pMale, age, box, *a.cfg.Forensics), true
 }
 
 func marks(f face.Face) forensics.FaceMarks {

@@ -31,8 +31,9 @@ type Engines struct {
 	// is then missing, which the risk policy handles.
 	Screening *screening.Index
 
-	ocr      *ocr.Engine
-	docFaces *face.YuNet
+	ocr       *ocr.Engine
+	docFaces  *face.YuNet
+	ageGender *face.AgeGender
 }
 
 // Open loads every model from the verified store and the watchlists
@@ -44,7 +45,8 @@ func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engin
 		return nil, fmt.Errorf("loading ONNX Runtime: %w", err)
 	}
 	paths := map[string]string{}
-	for _, name := range []string{"yunet", "fr-feature", "minifasnet-v2se", "minifasnet-v2-2.7", "minifasnet-v1se-4.0"} {
+	for _, name := range []string{"yunet", "fr-feature", "minifasnet-v2se", "minifasnet-v2-2.7", "minifasnet-v1se-4.0",
+		"faceapi-age-gender", "faceapi-age-gender-weights"} {
 		p, err := store.Path(name)
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", name, err)
@@ -75,9 +77,14 @@ func Open(ctx context.Context, store *models.Store, watchlistDir string) (*Engin
 		e.Close()
 		return nil, fmt.Errorf("loading the face engine: %w", err)
 	}
+	if e.ageGender, err = face.NewAgeGender(paths["faceapi-age-gender"], paths["faceapi-age-gender-weights"], one); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("loading the age and gender network: %w", err)
+	}
 	// The document analyzer describes the ghost image with the face
-	// engine's embedder.
-	if e.Document, err = document.New(document.Config{OCR: e.ocr, Faces: e.docFaces, Embedder: e.Face}); err != nil {
+	// engine's embedder and judges the portrait's apparent sex against the
+	// MRZ's.
+	if e.Document, err = document.New(document.Config{OCR: e.ocr, Faces: e.docFaces, Embedder: e.Face, AgeGender: e.ageGender}); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("building the document analyzer: %w", err)
 	}
@@ -158,6 +165,9 @@ func (e *Engines) Close() error {
 	}
 	if e.docFaces != nil {
 		errs = append(errs, e.docFaces.Close())
+	}
+	if e.ageGender != nil {
+		errs = append(errs, e.ageGender.Close())
 	}
 	if e.ocr != nil {
 		errs = append(errs, e.ocr.Close())

@@ -48,8 +48,10 @@ const RejectMaxFPR = 0.01
 
 // ReviewOnly are the checks that never reject on their own, whatever their
 // measured rate: double compression and editing software say how a file
-// was saved, which honest customers' phones and apps do as well.
-var ReviewOnly = []string{CheckDoubleJPEG, CheckMetadata}
+// was saved, which honest customers' phones and apps do as well; the
+// portrait's apparent sex is a weak signal (a model's guess about a
+// person, who may look otherwise than the document states).
+var ReviewOnly = []string{CheckDoubleJPEG, CheckMetadata, CheckPortraitSex}
 
 // uncalibrated is the operating point of a check the fit has not measured
 // (a detector added since): its detector's threshold, review only.
