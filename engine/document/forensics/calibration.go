@@ -62,7 +62,9 @@ var uncalibrated = CheckCalibration{Cut: 0.5}
 // genuine samples), run on the detectors of 2026-12-02 00:00 UTC and again
 // at 00:43 with the new text recognisers (the same table), and at 03:10
 // after the portrait boundary learnt to take off a page line running on
-// past the portrait (the same table again) (the
+// past the portrait (the same table again), and at 06:10 (session 10)
+// with the portrait boundary's third-side reading and the portrait's
+// apparent sex (the same table, portrait_sex added: no genuine flag) (the
 // portrait JPEG-grid check removed, the portrait sharpness ratio floored
 // for pixel-sharp digital pages, the field reader's labels and dates
 // reworked for the MRZ-vs-visual-zone check, the benchmark's JPEG and PNG
@@ -88,6 +90,7 @@ var calibrated = Calibration{
 	"portrait_jpeg_quantisation": {Cut: 0.5, GenuineFPR: 0, N: 112, Rejects: true},
 	"portrait_noise":             {Cut: 0.5, GenuineFPR: 0, N: 112, Rejects: true},
 	"portrait_sharpness":         {Cut: 0.5, GenuineFPR: 0, N: 112, Rejects: true},
+	CheckPortraitSex:             {Cut: 0.5, GenuineFPR: 0, N: 112, Rejects: false},
 	CheckPrint:                   {Cut: 0.5, GenuineFPR: 0, N: 112, Rejects: true},
 	"printed_dither":             {Cut: 0.5, GenuineFPR: 0, N: 112, Rejects: true},
 	CheckScreen:                  {Cut: 0.5, GenuineFPR: 0, N: 112, Rejects: true},

@@ -404,12 +404,7 @@ func TestGhostImage(t *testing.T) {
 // Dutch specimen's laminate measured 9.1); the same page with a face
 // pasted hard-edged over the portrait still fails.
 func TestPortraitBoundaryPageLine(t *testing.T) {
-	page := readSpecimen(t, "100_pass-lux.jpg")
-	defer page.Close()
-	fc, ok := faceBox(t, page)
-	if !ok {
-		t.Fatal("no face on the specimen")
-	}
+	page, fc := specimenFace(t, "100_pass-lux.jpg")
 	por := forensics.PortraitRect(fc, image.Pt(page.Cols(), page.Rows()))
 	// The laminate: everything right of a vertical edge 6 pixels left of
 	// the portrait and above a horizontal edge 8 pixels below it, darkened
@@ -422,28 +417,45 @@ func TestPortraitBoundaryPageLine(t *testing.T) {
 	roi.Close()
 	img := decode(t, jpeg(t, laminated, 92))
 	defer img.Close()
-	cs, err := forensics.AnalyzePortrait(context.Background(), img, fc, forensics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		if c.Name == forensics.CheckPortraitBoundary && (!c.Applicable || c.Score < 0.5) {
-			t.Errorf("laminated genuine page: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
-		}
+	if c := boundaryCheck(t, img, fc); !c.Applicable || c.Score < 0.5 {
+		t.Errorf("laminated genuine page: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
 	}
 	swapped := swapPortrait(t, laminated, fc, donors(t)[0], 0)
 	defer swapped.Close()
 	simg := decode(t, jpeg(t, swapped, 92))
 	defer simg.Close()
-	cs, err = forensics.AnalyzePortrait(context.Background(), simg, fc, forensics.Options{})
+	if c := boundaryCheck(t, simg, fc); !c.Applicable || c.Score >= 0.5 {
+		t.Errorf("laminated page, portrait pasted: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
+	}
+}
+
+// specimenFace reads a specimen and finds its portrait's face; the page is
+// closed when the test ends.
+func specimenFace(t *testing.T, name string) (gocv.Mat, image.Rectangle) {
+	t.Helper()
+	page := readSpecimen(t, name)
+	t.Cleanup(func() { page.Close() })
+	fc, ok := faceBox(t, page)
+	if !ok {
+		t.Fatalf("%s: no face on the specimen", name)
+	}
+	return page, fc
+}
+
+// boundaryCheck is the portrait boundary check of img around face fc.
+func boundaryCheck(t *testing.T, img gocv.Mat, fc image.Rectangle) forensics.Check {
+	t.Helper()
+	cs, err := forensics.AnalyzePortrait(context.Background(), img, fc, forensics.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cs {
-		if c.Name == forensics.CheckPortraitBoundary && (!c.Applicable || c.Score >= 0.5) {
-			t.Errorf("laminated page, portrait pasted: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
+		if c.Name == forensics.CheckPortraitBoundary {
+			return c
 		}
 	}
+	t.Fatal("no boundary check")
+	return forensics.Check{}
 }
 
 // TestPortraitBoundaryDigitalPage: on a digitally made page (the Icelandic
@@ -453,29 +465,10 @@ func TestPortraitBoundaryPageLine(t *testing.T) {
 // wherever the page's own lines are as sharp: the swap fails, the page
 // saved again passes.
 func TestPortraitBoundaryDigitalPage(t *testing.T) {
-	page := readSpecimen(t, "100_pass-isl.png")
-	defer page.Close()
-	fc, ok := faceBox(t, page)
-	if !ok {
-		t.Fatal("no face on the specimen")
-	}
-	boundary := func(img gocv.Mat) forensics.Check {
-		t.Helper()
-		cs, err := forensics.AnalyzePortrait(context.Background(), img, fc, forensics.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range cs {
-			if c.Name == forensics.CheckPortraitBoundary {
-				return c
-			}
-		}
-		t.Fatal("no boundary check")
-		return forensics.Check{}
-	}
+	page, fc := specimenFace(t, "100_pass-isl.png")
 	img := decode(t, jpeg(t, page, 90))
 	defer img.Close()
-	if c := boundary(img); !c.Applicable || c.Score < 0.5 {
+	if c := boundaryCheck(t, img, fc); !c.Applicable || c.Score < 0.5 {
 		t.Errorf("genuine digital page: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
 	}
 	ds := donors(t)
@@ -483,7 +476,7 @@ func TestPortraitBoundaryDigitalPage(t *testing.T) {
 		swapped := swapPortrait(t, page, fc, donor, 0)
 		simg := decode(t, jpeg(t, swapped, 90))
 		swapped.Close()
-		c := boundary(simg)
+		c := boundaryCheck(t, simg, fc)
 		simg.Close()
 		third, _ := c.Evidence["third_side_excess"].(float64)
 		if !c.Applicable || c.Score >= 0.5 || third < forensics.DefaultOptions().PortraitBoundaryThreshold {
