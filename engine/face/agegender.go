@@ -10,9 +10,9 @@ import (
 	"os"
 
 	"gocv.io/x/gocv"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/engine/ort/onnxgraph"
 )
 
 // AgeGenderSize is the side of the age and gender network's input.
@@ -37,20 +37,7 @@ func NewAgeGender(manifestPath, weightsPath string, opt ort.Options) (*AgeGender
 	if err != nil {
 		return nil, fmt.Errorf("loading age and gender model %s: %w", manifestPath, err)
 	}
-	// engine/ort loads models from files.
-	f, err := os.CreateTemp("", "kyc-agegender-*.onnx")
-	if err != nil {
-		return nil, fmt.Errorf("loading age and gender model: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(model)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("loading age and gender model: %w", err)
-	}
-	sess, err := ort.NewSession(f.Name(), opt)
+	sess, err := ort.NewSessionFromBytes(manifestPath, model, opt)
 	if err != nil {
 		return nil, fmt.Errorf("loading age and gender model %s: %w", manifestPath, err)
 	}
@@ -156,32 +143,32 @@ func ageGenderInput(img gocv.Mat, b Box) ([]float32, error) {
 // asymmetric; a separable convolution is a depthwise Conv then a 1x1 Conv
 // with the bias.
 func ageGenderGraph(w map[string]tfjsTensor) ([]byte, error) {
-	b := &onnxBuilder{w: w}
+	b := &weightGraph{w: w}
 	conv := func(x, prefix string, k, in, out, stride int) string {
 		wt := b.take(prefix+"/filters", k, k, in, out)
 		pad := int64(0)
 		if k == 3 {
 			pad = 1
 		}
-		return b.node("Conv", []string{x, b.init(ohwi(wt, k, in, out), out, in, k, k), b.init(b.take(prefix+"/bias", out), out)},
-			ints("strides", int64(stride), int64(stride)), ints("pads", 0, 0, pad, pad))
+		return b.Node("Conv", []string{x, b.Const(ohwi(wt, k, in, out), out, in, k, k), b.Const(b.take(prefix+"/bias", out), out)},
+			onnxgraph.IntsAttr("strides", int64(stride), int64(stride)), onnxgraph.IntsAttr("pads", 0, 0, pad, pad))
 	}
 	sep := func(x, prefix string, in, out int) string {
 		dw := b.take(prefix+"/depthwise_filter", 3, 3, in, 1)
-		d := b.node("Conv", []string{x, b.init(ohwi(dw, 3, in, 1), in, 1, 3, 3)}, ints("pads", 1, 1, 1, 1), intAttr("group", int64(in)))
+		d := b.Node("Conv", []string{x, b.Const(ohwi(dw, 3, in, 1), in, 1, 3, 3)}, onnxgraph.IntsAttr("pads", 1, 1, 1, 1), onnxgraph.IntAttr("group", int64(in)))
 		pw := b.take(prefix+"/pointwise_filter", 1, 1, in, out)
-		return b.node("Conv", []string{d, b.init(ohwi(pw, 1, in, out), out, in, 1, 1), b.init(b.take(prefix+"/bias", out), out)})
+		return b.Node("Conv", []string{d, b.Const(ohwi(pw, 1, in, out), out, in, 1, 1), b.Const(b.take(prefix+"/bias", out), out)})
 	}
-	relu := func(x string) string { return b.node("Relu", []string{x}) }
+	relu := func(x string) string { return b.Node("Relu", []string{x}) }
 	reduction := func(x, prefix string, in, out int, activate bool) string {
 		y := x
 		if activate {
 			y = relu(x)
 		}
 		y = sep(relu(sep(y, prefix+"/separable_conv0", in, out)), prefix+"/separable_conv1", out, out)
-		y = b.node("MaxPool", []string{y}, ints("kernel_shape", 3, 3), ints("strides", 2, 2), ints("pads", 0, 0, 1, 1))
+		y = b.Node("MaxPool", []string{y}, onnxgraph.IntsAttr("kernel_shape", 3, 3), onnxgraph.IntsAttr("strides", 2, 2), onnxgraph.IntsAttr("pads", 0, 0, 1, 1))
 		e := conv(x, prefix+"/expansion_conv", 1, in, out, 2)
-		return b.node("Add", []string{y, e})
+		return b.Node("Add", []string{y, e})
 	}
 	x := relu(conv("x", "entry_flow/conv_in", 3, 3, 32, 2))
 	x = reduction(x, "entry_flow/reduction_block_0", 32, 64, false)
@@ -191,28 +178,22 @@ func ageGenderGraph(w map[string]tfjsTensor) ([]byte, error) {
 		for j := 0; j < 3; j++ {
 			y = sep(relu(y), fmt.Sprintf("middle_flow/main_block_%d/separable_conv%d", i, j), 128, 128)
 		}
-		x = b.node("Add", []string{y, x})
+		x = b.Node("Add", []string{y, x})
 	}
 	x = reduction(x, "exit_flow/reduction_block", 128, 256, true)
 	x = relu(sep(x, "exit_flow/separable_conv", 256, 512))
 	// The 7x7 average pool with stride 2 covers the 7x7 map once.
-	x = b.node("Flatten", []string{b.node("GlobalAveragePool", []string{x})})
+	x = b.Node("Flatten", []string{b.Node("GlobalAveragePool", []string{x})})
 	head := func(name string, n int) string {
-		return b.node("Gemm", []string{x, b.init(b.take("fc/"+name+"/weights", 512, n), 512, n), b.init(b.take("fc/"+name+"/bias", n), n)})
+		return b.Node("Gemm", []string{x, b.Const(b.take("fc/"+name+"/weights", 512, n), 512, n), b.Const(b.take("fc/"+name+"/bias", n), n)})
 	}
-	b.nodeTo("Identity", "age", []string{head("age", 1)})
-	b.nodeTo("Softmax", "gender", []string{head("gender", 2)}, intAttr("axis", 1))
+	b.NodeTo("Identity", "age", []string{head("age", 1)})
+	b.NodeTo("Softmax", "gender", []string{head("gender", 2)}, onnxgraph.IntAttr("axis", 1))
 	if len(b.errs) > 0 {
 		return nil, errors.Join(b.errs...)
 	}
-	g := b.graph
-	g = bytesField(g, 2, []byte("faceapi_age_gender"))
-	g = bytesField(g, 11, valueInfo("x", 1, 3, AgeGenderSize, AgeGenderSize))
-	g = bytesField(g, 12, valueInfo("age", 1, 1))
-	g = bytesField(g, 12, valueInfo("gender", 1, 2))
-	m := varint(nil, 1, 7)                   // IR version 7
-	m = bytesField(m, 8, varint(nil, 2, 13)) // opset 13
-	return bytesField(m, 7, g), nil
+	return b.Model("faceapi_age_gender", []onnxgraph.Value{{Name: "x", Dims: []int64{1, 3, AgeGenderSize, AgeGenderSize}}},
+		[]onnxgraph.Value{{Name: "age", Dims: []int64{1, 1}}, {Name: "gender", Dims: []int64{1, 2}}}), nil
 }
 
 // ohwi transposes TF's HWIO filter (k x k x in x out) to ONNX's OIHW.
@@ -230,18 +211,17 @@ func ohwi(w []float32, k, in, out int) []float32 {
 	return t
 }
 
-// onnxBuilder appends nodes and initializers to an encoded GraphProto
-// (onnx.proto field numbers).
-type onnxBuilder struct {
-	w     map[string]tfjsTensor
-	graph []byte
-	n     int
-	errs  []error
+// weightGraph builds the ONNX graph from TFJS weights, recording what is
+// missing or misshapen.
+type weightGraph struct {
+	onnxgraph.Builder
+	w    map[string]tfjsTensor
+	errs []error
 }
 
 // take returns a weight, recording an error when it is missing or has
 // another shape.
-func (b *onnxBuilder) take(name string, shape ...int) []float32 {
+func (b *weightGraph) take(name string, shape ...int) []float32 {
 	t, ok := b.w[name]
 	switch {
 	case !ok:
@@ -252,75 +232,6 @@ func (b *onnxBuilder) take(name string, shape ...int) []float32 {
 		return t.data
 	}
 	return make([]float32, product(shape))
-}
-
-// init adds a float initializer and returns its name.
-func (b *onnxBuilder) init(vals []float32, dims ...int) string {
-	b.n++
-	name := fmt.Sprintf("w%d", b.n)
-	var t []byte
-	for _, d := range dims {
-		t = varint(t, 1, uint64(d))
-	}
-	t = varint(t, 2, 1) // FLOAT
-	t = bytesField(t, 8, []byte(name))
-	raw := make([]byte, 0, 4*len(vals))
-	for _, v := range vals {
-		raw = protowire.AppendFixed32(raw, math.Float32bits(v))
-	}
-	b.graph = bytesField(b.graph, 5, bytesField(t, 9, raw))
-	return name
-}
-
-// node adds a node with one fresh output and returns the output's name.
-func (b *onnxBuilder) node(op string, ins []string, attrs ...[]byte) string {
-	b.n++
-	out := fmt.Sprintf("t%d", b.n)
-	b.nodeTo(op, out, ins, attrs...)
-	return out
-}
-
-func (b *onnxBuilder) nodeTo(op, out string, ins []string, attrs ...[]byte) {
-	var n []byte
-	for _, s := range ins {
-		n = bytesField(n, 1, []byte(s))
-	}
-	n = bytesField(n, 2, []byte(out))
-	n = bytesField(n, 4, []byte(op))
-	for _, a := range attrs {
-		n = bytesField(n, 5, a)
-	}
-	b.graph = bytesField(b.graph, 1, n)
-}
-
-func bytesField(b []byte, num protowire.Number, v []byte) []byte {
-	return protowire.AppendBytes(protowire.AppendTag(b, num, protowire.BytesType), v)
-}
-
-func varint(b []byte, num protowire.Number, v uint64) []byte {
-	return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), v)
-}
-
-func intAttr(name string, v int64) []byte {
-	return varint(varint(bytesField(nil, 1, []byte(name)), 3, uint64(v)), 20, 2) // INT
-}
-
-func ints(name string, vs ...int64) []byte {
-	a := bytesField(nil, 1, []byte(name))
-	for _, v := range vs {
-		a = varint(a, 8, uint64(v))
-	}
-	return varint(a, 20, 7) // INTS
-}
-
-// valueInfo is a float tensor's ValueInfoProto.
-func valueInfo(name string, dims ...int64) []byte {
-	var shape []byte
-	for _, d := range dims {
-		shape = bytesField(shape, 1, varint(nil, 1, uint64(d)))
-	}
-	tt := bytesField(varint(nil, 1, 1), 2, shape)
-	return bytesField(bytesField(nil, 1, []byte(name)), 2, bytesField(nil, 1, tt))
 }
 
 // tfjsTensor is one weight of a TFJS weights file.

@@ -161,6 +161,16 @@ func NewSession(path string, opt Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading model %s: %w", path, err)
 	}
+	return NewSessionFromBytes(path, model, opt)
+}
+
+// NewSessionFromBytes loads an encoded model, such as one built in memory;
+// path names it in errors (the file it came from, or a made-up name).
+func NewSessionFromBytes(path string, model []byte, opt Options) (*Session, error) {
+	if Version() == "" {
+		return nil, ErrNotInitialized
+	}
+	var err error
 	// Exact rewrites ORT's optimiser misses (see package onnxgraph): over
 	// a third off PP-OCRv4's recogniser; subnormal weights zeroed and PRelu
 	// made convolutions took fr_feature from 110 to 10 ms. Other models

@@ -5,7 +5,8 @@ import (
 	"sync"
 
 	onnx "github.com/yalue/onnxruntime_go"
-	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/openkyc/kyc/engine/ort/onnxgraph"
 )
 
 // shrinker is a one-node model whose runs ask ONNX Runtime to give the
@@ -63,24 +64,7 @@ func newShrinker() (*onnx.DynamicAdvancedSession, error) {
 
 // identityModel is the ONNX model y = Identity(x), x and y float[1].
 func identityModel() []byte {
-	msg := func(num protowire.Number, parts ...[]byte) []byte {
-		var body []byte
-		for _, p := range parts {
-			body = append(body, p...)
-		}
-		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), body)
-	}
-	str := func(num protowire.Number, s string) []byte {
-		return protowire.AppendString(protowire.AppendTag(nil, num, protowire.BytesType), s)
-	}
-	varint := func(num protowire.Number, v uint64) []byte {
-		return protowire.AppendVarint(protowire.AppendTag(nil, num, protowire.VarintType), v)
-	}
-	// ValueInfoProto{name, type: TypeProto{tensor_type{elem_type float, shape{dim{dim_value 1}}}}}
-	value := func(num protowire.Number, name string) []byte {
-		return msg(num, str(1, name), msg(2, msg(1, varint(1, 1), msg(2, msg(1, varint(1, 1))))))
-	}
-	node := msg(1, str(1, "x"), str(2, "y"), str(4, "Identity"))
-	graph := msg(7, node, str(2, "release"), value(11, "x"), value(12, "y"))
-	return append(append(varint(1, 7), msg(8, varint(2, 13))...), graph...)
+	var b onnxgraph.Builder
+	b.NodeTo("Identity", "y", []string{"x"})
+	return b.Model("release", []onnxgraph.Value{{Name: "x", Dims: []int64{1}}}, []onnxgraph.Value{{Name: "y", Dims: []int64{1}}})
 }
