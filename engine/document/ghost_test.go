@@ -90,16 +90,8 @@ func TestGhostIdentity(t *testing.T) {
 	genuine := lux.Clone()
 	defer genuine.Close()
 	paintGhost(t, &genuine, lux, main, ghostAt, 96)
-	swapped := genuine.Clone()
+	swapped := swapFace(t, faces, genuine, donor)
 	defer swapped.Close()
-	{
-		w, h := main.Dx(), main.Dy()
-		r := image.Rect(main.Min.X-w/3, main.Min.Y-h/3, main.Max.X+w/3, main.Max.Y+h/4)
-		d := largestFace(t, faces, donor)
-		dw, dh := d.Dx(), d.Dy()
-		src := image.Rect(d.Min.X-dw/3, d.Min.Y-dh/3, d.Max.X+dw/3, d.Max.Y+dh/4).Intersect(image.Rect(0, 0, donor.Cols(), donor.Rows()))
-		pasteResized(&swapped, r, donor, src)
-	}
 	for _, c := range []struct {
 		name string
 		img  gocv.Mat

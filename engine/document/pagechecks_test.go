@@ -38,6 +38,21 @@ func largestFace(t testing.TB, d face.Detector, img gocv.Mat) image.Rectangle {
 	return image.Rect(int(f.Box.X), int(f.Box.Y), int(f.Box.X+f.Box.W), int(f.Box.Y+f.Box.H))
 }
 
+// swapFace returns page with the head and shoulders around donor's face
+// pasted over those around the page's portrait (a portrait swapped by
+// hand); the caller closes it.
+func swapFace(t testing.TB, faces face.Detector, page, donor gocv.Mat) gocv.Mat {
+	t.Helper()
+	headAndShoulders := func(f image.Rectangle) image.Rectangle {
+		w, h := f.Dx(), f.Dy()
+		return image.Rect(f.Min.X-w/3, f.Min.Y-h/3, f.Max.X+w/3, f.Max.Y+h/4)
+	}
+	out := page.Clone()
+	src := headAndShoulders(largestFace(t, faces, donor)).Intersect(image.Rect(0, 0, donor.Cols(), donor.Rows()))
+	pasteResized(&out, headAndShoulders(largestFace(t, faces, page)), donor, src)
+	return out
+}
+
 // pasteResized pastes src's rectangle from over dst's rectangle to, resized
 // to fit (a portrait swapped by hand).
 func pasteResized(dst *gocv.Mat, to image.Rectangle, src gocv.Mat, from image.Rectangle) {

@@ -2,7 +2,6 @@ package document
 
 import (
 	"context"
-	"image"
 	"testing"
 
 	"github.com/openkyc/kyc/engine/document/forensics"
@@ -35,16 +34,8 @@ func TestPortraitSexThroughAnalyze(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer donor.Close()
-	swapped := page.Clone()
+	swapped := swapFace(t, faces, page, donor)
 	defer swapped.Close()
-	{
-		m := largestFace(t, faces, page)
-		w, h := m.Dx(), m.Dy()
-		d := largestFace(t, faces, donor)
-		dw, dh := d.Dx(), d.Dy()
-		src := image.Rect(d.Min.X-dw/3, d.Min.Y-dh/3, d.Max.X+dw/3, d.Max.Y+dh/4).Intersect(image.Rect(0, 0, donor.Cols(), donor.Rows()))
-		pasteResized(&swapped, image.Rect(m.Min.X-w/3, m.Min.Y-h/3, m.Max.X+w/3, m.Max.Y+h/4), donor, src)
-	}
 	for _, c := range []struct {
 		name string
 		fire bool
