@@ -36,8 +36,8 @@ import (
 //     the generic "one more step" and the prompts (EN, then ID), and
 //     verifies again with the outcome: passed when the video follows the
 //     prompts, failed when a still photo cannot within the time allowed.
-//   - With challenge_on_doubt off there is no challenge: the band is
-//     closed and the doubt is a spoof.
+//   - With challenge_on_doubt off there is no challenge: the doubt goes
+//     to a reviewer.
 //   - An active-liveness session whose prompts pass is judged by them.
 //
 // The video that follows the prompts fakes each head turn with a 2D warp
@@ -130,9 +130,12 @@ func TestLivenessChallenge(t *testing.T) {
 			t.Error("a challenge was offered with challenge_on_doubt off")
 		}
 		op := res.Operator
-		if op.Decision != risk.Reject || res.NextAction != risk.Exit || op.LivenessPath != risk.LivenessPassive ||
-			!slices.Contains(op.Reasons, risk.FaceLivenessFailed) || slices.Contains(op.Reasons, risk.FaceLivenessDoubt) {
-			t.Errorf("without a challenge: %s %s %v path %s, want the doubt judged a spoof", op.Decision, res.NextAction, op.Reasons, op.LivenessPath)
+		if op.Decision != risk.Review || res.NextAction != risk.Status || op.LivenessPath != risk.LivenessDoubtReview ||
+			!slices.Contains(op.Reasons, risk.FaceLivenessDoubt) || slices.Contains(op.Reasons, risk.FaceLivenessFailed) {
+			t.Errorf("without a challenge: %s %s %v path %s, want the doubt sent to review", op.Decision, res.NextAction, op.Reasons, op.LivenessPath)
+		}
+		if s := f.submission(t, res.SubmissionID); s.LivenessChallenge != risk.ChallengeUnavailable {
+			t.Errorf("the submission records challenge %q, want %q", s.LivenessChallenge, risk.ChallengeUnavailable)
 		}
 		wantScreens(t, views, ScreenCaptureDocument, ScreenCaptureSelfie, ScreenProcessing, ScreenResult)
 	})

@@ -142,11 +142,10 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	onDoubt := a.sessionCfg.ChallengeOnDoubt
 	a.mu.Unlock()
 	rc := conf.Risk.Config
-	if !onDoubt {
-		// No challenge to offer: the band of doubt is closed, as the risk
-		// engine judges without one (every score below
-		// face_liveness_min is a spoof).
-		rc.Thresholds.FaceLivenessChallengeMin = 0
+	if !onDoubt && meta.LivenessChallenge == risk.ChallengeNone {
+		// No challenge to offer: a score in the band of doubt goes to a
+		// reviewer instead.
+		meta.LivenessChallenge = risk.ChallengeUnavailable
 	}
 	eng := verify.Engine{Document: loaded.Document, Face: loaded.Face, Screening: conf.Screening, Risk: rc,
 		Progress: progress,

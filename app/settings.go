@@ -72,9 +72,9 @@ type SessionConfig struct {
 	// policy's band of doubt (next action CHALLENGE), the person is taken
 	// back to the selfie camera for an active challenge (Challenges, else
 	// DoubtChallenges) and the attempt is verified again with its
-	// outcome. Off, no challenge is offered and the band is closed
-	// (face_liveness_challenge_min 0), which is how the risk engine judges
-	// without one: a score below face_liveness_min is a spoof, rejected.
+	// outcome. Off, no challenge is offered: a score in the band goes to
+	// review (the risk engine's ChallengeUnavailable), one below it is a
+	// spoof, rejected.
 	ChallengeOnDoubt bool `json:"challenge_on_doubt"`
 	// ChallengeSeconds is the time to pass every challenge once the first
 	// prompt shows; past it the challenge has failed.

@@ -38,9 +38,11 @@
 //  4. Face liveness in the band of doubt
 //     ([Thresholds.FaceLivenessChallengeMin, FaceLivenessMin)) with no
 //     active challenge done: CHALLENGE, then evaluate again with
-//     Input.LivenessChallenge. Result.LivenessPath records which way the
-//     liveness was decided (passive, or the challenge asked, passed or
-//     failed).
+//     Input.LivenessChallenge; a client that can run none says so
+//     (ChallengeUnavailable) and the doubt is a review cap (7) instead.
+//     Result.LivenessPath records which way the liveness was decided
+//     (passive, the challenge asked, passed or failed, or the doubt sent
+//     to review).
 //  5. Expired document: RETRY with another document.
 //  6. Face non-match: RETRY the whole capture, or reject, per
 //     Config.FaceMismatch.

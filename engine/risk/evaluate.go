@@ -54,6 +54,10 @@ const (
 	LivenessChallengePassed LivenessPath = "challenge_passed"
 	// LivenessChallengeFailed: an active challenge decided, failed.
 	LivenessChallengeFailed LivenessPath = "challenge_failed"
+	// LivenessDoubtReview: the passive score was in the band of doubt and
+	// the client could run no challenge (Input.LivenessChallenge
+	// ChallengeUnavailable); a person reviews the selfie.
+	LivenessDoubtReview LivenessPath = "doubt_review"
 )
 
 // RetryStep says which capture to take again when NextAction is Retry.
@@ -291,7 +295,8 @@ func docFindingRules(fs []DocFinding, add func(class, ReasonCode, string, ...any
 // livenessRule decides the face liveness: a failed active challenge is
 // fraud; a passive score at or above FaceLivenessMin is live; in the band
 // of doubt below it an active challenge is asked for, or, once passed,
-// recorded; below the band the face is a spoof.
+// recorded, or, where none can be run, the decision is capped at review;
+// below the band the face is a spoof.
 func livenessRule(th Thresholds, in Input, add func(class, ReasonCode, string, ...any)) LivenessPath {
 	v, measured := in.Signals[FaceLiveness]
 	low := th.FaceLivenessMin // the bottom of the band of doubt
@@ -313,6 +318,9 @@ func livenessRule(th Thresholds, in Input, add func(class, ReasonCode, string, .
 	case in.LivenessChallenge == ChallengePassed:
 		add(classNote, FaceChallengePassed, "face_liveness %.3f, active liveness challenge passed", v)
 		return LivenessChallengePassed
+	case v < th.FaceLivenessMin && in.LivenessChallenge == ChallengeUnavailable:
+		add(classReview, FaceLivenessDoubt, "face_liveness %.3f in the band of doubt [%.3f, %.3f), no active challenge available", v, low, th.FaceLivenessMin)
+		return LivenessDoubtReview
 	case v < th.FaceLivenessMin:
 		add(classChallenge, FaceLivenessDoubt, "face_liveness %.3f in the band of doubt [%.3f, %.3f)", v, low, th.FaceLivenessMin)
 		return LivenessChallengeRequested

@@ -142,7 +142,7 @@ func TestEvaluateRoutes(t *testing.T) {
 		// Hard rules, one at a time.
 		{name: "watchlist hit", cfg: config(), in: clean(watchlistHits(1)), want: escalated, lead: WatchlistHit, score: pts(100)},
 		{name: "face spoof", cfg: config(), in: clean(set(FaceLiveness, 0.24)), want: finalReject, lead: FaceLivenessFailed},
-		{name: "face liveness at threshold is live", cfg: config(), in: clean(set(FaceLiveness, 0.5)), want: approved},
+		{name: "face liveness at threshold is live", cfg: config(), in: clean(set(FaceLiveness, DefaultConfig().Thresholds.FaceLivenessMin)), want: approved},
 		{name: "face spoof, band of doubt disabled", cfg: config(noBand), in: clean(set(FaceLiveness, 0.49)), want: finalReject, lead: FaceLivenessFailed},
 		{
 			name: "threshold lowered under the band's bottom: no band", cfg: config(func(c *Config) { c.Thresholds.FaceLivenessMin = 0.2 }),
@@ -156,8 +156,8 @@ func TestEvaluateRoutes(t *testing.T) {
 		{name: "fraud is final on the first attempt", cfg: config(), in: clean(set(FaceLiveness, 0), attempt(1)), want: finalReject, lead: FaceLivenessFailed},
 		{name: "disabled liveness rule", cfg: config(noBand, func(c *Config) { c.Thresholds.FaceLivenessMin = 0 }), in: clean(set(FaceLiveness, 0)), want: inReview, lead: ScoreBelowApprove, score: pts(75)},
 
-		// The band of doubt [0.25, 0.5): an active challenge instead of a
-		// reject, then its outcome.
+		// The band of doubt [0.25, 0.74): an active challenge instead of a
+		// reject, then its outcome; where none can be run, a review.
 		{name: "liveness in doubt", cfg: config(), in: clean(set(FaceLiveness, 0.49)), want: challenge, lead: FaceLivenessDoubt},
 		{name: "liveness at the bottom of the band", cfg: config(), in: clean(set(FaceLiveness, 0.25)), want: challenge, lead: FaceLivenessDoubt},
 		{name: "doubt on the last attempt still challenges", cfg: config(), in: clean(set(FaceLiveness, 0.3), attempt(3)), want: challenge, lead: FaceLivenessDoubt},
@@ -176,6 +176,11 @@ func TestEvaluateRoutes(t *testing.T) {
 		{name: "expiry over challenge", cfg: config(), in: clean(set(FaceLiveness, 0.3), expired()), want: retryNewDoc, lead: DocExpired, also: []ReasonCode{FaceLivenessDoubt}},
 		{name: "mismatch over challenge", cfg: config(), in: clean(set(FaceLiveness, 0.3), set(FaceMatch, 0.3)), want: retryAll, lead: FaceMismatch, also: []ReasonCode{FaceLivenessDoubt}},
 		{name: "challenge over review", cfg: config(), in: clean(set(FaceLiveness, 0.3), potentialHits(1)), want: challenge, lead: FaceLivenessDoubt, also: []ReasonCode{WatchlistPotentialMatch}},
+		// 25·0.6 + 75 = 90 would approve: the doubt caps it.
+		{name: "doubt without a challenge to run", cfg: config(), in: clean(set(FaceLiveness, 0.6), challenged(ChallengeUnavailable)), want: inReview, lead: FaceLivenessDoubt, score: pts(90)},
+		{name: "no challenge to run, live", cfg: config(), in: clean(set(FaceLiveness, 0.9), challenged(ChallengeUnavailable)), want: approved},
+		{name: "no challenge to run, spoof", cfg: config(), in: clean(set(FaceLiveness, 0.2), challenged(ChallengeUnavailable)), want: finalReject, lead: FaceLivenessFailed},
+		{name: "no challenge to run, band disabled", cfg: config(noBand), in: clean(set(FaceLiveness, 0.6), challenged(ChallengeUnavailable)), want: finalReject, lead: FaceLivenessFailed},
 
 		// Retryable failures.
 		{name: "doc quality", cfg: config(), in: clean(capture(CaptureDocQuality)), want: retryDoc, lead: DocImageQuality},
@@ -312,6 +317,7 @@ func TestLivenessPath(t *testing.T) {
 		{"in doubt", config(), clean(set(FaceLiveness, 0.4)), LivenessChallengeRequested},
 		{"challenge passed", config(), clean(set(FaceLiveness, 0.4), challenged(ChallengePassed)), LivenessChallengePassed},
 		{"challenge failed", config(), clean(set(FaceLiveness, 0.4), challenged(ChallengeFailed)), LivenessChallengeFailed},
+		{"in doubt, no challenge to run", config(), clean(set(FaceLiveness, 0.4), challenged(ChallengeUnavailable)), LivenessDoubtReview},
 		{"not measured", config(), clean(drop(FaceLiveness)), LivenessUnmeasured},
 		{"challenge without a passive score", config(), clean(drop(FaceLiveness), challenged(ChallengePassed)), LivenessChallengePassed},
 	} {

@@ -81,6 +81,12 @@ const (
 	ChallengePassed ChallengeOutcome = "passed"
 	// ChallengeFailed: the prompts were not followed (a print, a replay).
 	ChallengeFailed ChallengeOutcome = "failed"
+	// ChallengeUnavailable: the client cannot run a challenge (a kiosk
+	// configured without one, files verified from the command line). A
+	// passive score in the band of doubt then caps the decision at review:
+	// a person looks at the selfie, where the score alone would turn away
+	// a live face as often as it stops a replay.
+	ChallengeUnavailable ChallengeOutcome = "unavailable"
 )
 
 // DocAttack is the kind of document presentation attack detected.
@@ -169,7 +175,7 @@ func (in Input) validate() error {
 		p.add("unknown device verdict %q", in.Device)
 	}
 	switch in.LivenessChallenge {
-	case ChallengeNone, ChallengePassed, ChallengeFailed:
+	case ChallengeNone, ChallengePassed, ChallengeFailed, ChallengeUnavailable:
 	default:
 		p.add("unknown liveness_challenge %q", in.LivenessChallenge)
 	}

@@ -71,7 +71,9 @@ const (
 const (
 	// FaceLivenessDoubt: face liveness at or above
 	// Thresholds.FaceLivenessChallengeMin but below FaceLivenessMin, and no
-	// active challenge done yet: NextAction is Challenge.
+	// active challenge done yet: NextAction is Challenge, or, where the
+	// client can run none (ChallengeUnavailable), the decision is capped at
+	// review.
 	FaceLivenessDoubt ReasonCode = "FACE_LIVENESS_DOUBT"
 	// FaceChallengePassed: face liveness in the band of doubt (or above),
 	// and the active challenge passed. Recorded; no effect on the route.

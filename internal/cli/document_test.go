@@ -53,6 +53,7 @@ func TestDocumentCommand(t *testing.T) {
 		{[]string{"verify", "--document", junk}, ExitUsage, "usage"},
 		{[]string{"verify", "--document", junk, "--selfie", junk, "--no-device-check"}, ExitInput, "not_an_image"},
 		{[]string{"verify", "--document", junk, "--selfie", junk, "--lang", "fr"}, ExitUsage, "usage"},
+		{[]string{"verify", "--document", junk, "--selfie", junk, "--challenge", "skipped"}, ExitUsage, "usage"},
 	} {
 		r := kyc(t, nil, c.args...)
 		if e := decodeError(t, r); r.exit != c.exit || e.Code != c.code {

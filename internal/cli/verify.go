@@ -82,6 +82,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	backPath := fs.String("back", "", "the back of the card, when it has one")
 	selfiePath := fs.String("selfie", "", "the selfie")
 	attempt := fs.Int("attempt", 1, "attempt number in this session (for the retry policy)")
+	challenge := fs.String("challenge", "", "the active liveness challenge's outcome: passed or failed, or unavailable where none can be run (a passive score in the band of doubt then goes to review); without it, that score answers CHALLENGE")
 	lang := fs.String("lang", "en", "language of the user message: en or id")
 	profile := fs.String("profile", string(device.ProfileField), "device policy profile: kiosk or field")
 	policyFile := fs.String("device-policy", "", "a JSON device policy replacing the profile's default")
@@ -110,6 +111,11 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	if *attempt < 1 {
 		return nil, Errorf(ExitUsage, "usage", "--attempt counts from 1")
+	}
+	switch risk.ChallengeOutcome(*challenge) {
+	case risk.ChallengeNone, risk.ChallengePassed, risk.ChallengeFailed, risk.ChallengeUnavailable:
+	default:
+		return nil, Errorf(ExitUsage, "usage", "--challenge must be passed, failed or unavailable")
 	}
 	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
 	// The risk configuration sync installed; an invalid one is said and
@@ -192,7 +198,8 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	loaded := time.Now()
 
-	rep, err := eng.Verify(ctx, verify.Input{Front: front, Back: back, Selfie: selfie, Attempt: *attempt, Lang: risk.Language(*lang)})
+	rep, err := eng.Verify(ctx, verify.Input{Front: front, Back: back, Selfie: selfie, Attempt: *attempt, Lang: risk.Language(*lang),
+		LivenessChallenge: risk.ChallengeOutcome(*challenge)})
 	if err != nil {
 		return nil, faceError(err)
 	}
@@ -201,7 +208,8 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	if *submit {
 		// Every decision is sealed, a RETRY too, as the app seals it; the
 		// images are the files as given, the bytes the engine read.
-		meta := submission.Meta{Session: *session, Attempt: *attempt, Operator: *operator, DocType: *docType, Country: *country}
+		meta := submission.Meta{Session: *session, Attempt: *attempt, Operator: *operator, DocType: *docType, Country: *country,
+			LivenessChallenge: risk.ChallengeOutcome(*challenge)}
 		if meta.Session == "" {
 			meta.Session = submission.NewID("ses")
 		}

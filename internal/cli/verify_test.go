@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/internal/deviceconf"
+	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -50,5 +53,37 @@ func TestVerifyAttestsWithTheChallenge(t *testing.T) {
 	att.Nonce = "challenge-8"
 	if err := device.Verify(id.Public(), *att); err == nil {
 		t.Error("a changed challenge still verifies")
+	}
+}
+
+// TestVerifyChallengeOutcome: `kyc verify --challenge` hands the outcome
+// to the risk engine. The selfie's passive liveness is in doubt (a
+// greyscale face, never accepted passively): without the flag a challenge
+// is asked for, told that none can be run the doubt goes to review, and a
+// passed challenge lifts it. (The photo given as the document is no
+// document, so a document retry leads the route: the path is what counts.)
+func TestVerifyChallengeOutcome(t *testing.T) {
+	leonard := testenv.Data(t, "faces", "faceapi_bbt", "leonard")
+	doc, selfie := filepath.Join(leonard, "leonard1.png"), filepath.Join(leonard, "leonard2.png")
+	for _, c := range []struct {
+		challenge string
+		path      risk.LivenessPath
+		doubt     bool
+	}{
+		{"", risk.LivenessChallengeRequested, true},
+		{"unavailable", risk.LivenessDoubtReview, true},
+		{"passed", risk.LivenessChallengePassed, false},
+	} {
+		r := kyc(t, nil, "verify", "--document", doc, "--selfie", selfie, "--no-device-check", "--challenge", c.challenge)
+		var out struct {
+			Risk risk.Result `json:"risk"`
+		}
+		if r.exit != ExitOK || json.Unmarshal([]byte(r.stdout), &out) != nil {
+			t.Fatalf("--challenge %q: exit %d %s %s", c.challenge, r.exit, r.stdout, r.stderr)
+		}
+		doubt := slices.ContainsFunc(out.Risk.Reasons, func(r risk.Reason) bool { return r.Code == risk.FaceLivenessDoubt })
+		if out.Risk.LivenessPath != c.path || doubt != c.doubt {
+			t.Errorf("--challenge %q: path %q, doubt %v; want %q, %v (reasons %v)", c.challenge, out.Risk.LivenessPath, doubt, c.path, c.doubt, out.Risk.Reasons)
+		}
 	}
 }

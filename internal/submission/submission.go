@@ -39,7 +39,8 @@ type Meta struct {
 	DocType  string `json:"doc_type"`
 	Country  string `json:"country"`
 	// LivenessChallenge is the outcome of the attempt's active challenge
-	// (Challenges, in order), empty when there was none; ChallengeAfter is
+	// (Challenges, in order), empty when there was none, unavailable when
+	// the client could run none; ChallengeAfter is
 	// the submission whose CHALLENGE asked for it, when the risk engine
 	// did (this submission is then that one's ID + "-challenge").
 	LivenessChallenge risk.ChallengeOutcome `json:"liveness_challenge,omitempty"`

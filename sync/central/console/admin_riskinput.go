@@ -52,7 +52,7 @@ func riskInputFrom(payload []byte) (risk.Input, bool) {
 		}
 	}
 	switch risk.ChallengeOutcome(p.LivenessChallenge) {
-	case risk.ChallengePassed, risk.ChallengeFailed:
+	case risk.ChallengePassed, risk.ChallengeFailed, risk.ChallengeUnavailable:
 		in.LivenessChallenge = risk.ChallengeOutcome(p.LivenessChallenge)
 	}
 	if d := p.Report.Device; d != nil {
