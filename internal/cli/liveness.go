@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -107,7 +108,9 @@ type livenessEvalResult struct {
 	Fitted bool        `json:"fitted"`
 	Fusion face.Fusion `json:"fusion"`
 	// ChallengeBand is the band of doubt of the risk policy: a score in
-	// [Min, Threshold) asks for an active challenge.
+	// [Min, Threshold) asks for an active challenge. Its top is the
+	// policy's passive acceptance, or with --fit the one fitted
+	// (fitPassiveMin).
 	ChallengeBand [2]float64    `json:"challenge_band"`
 	Rows          []livenessRow `json:"rows"`
 	// OperatingPoints is what raising the passive acceptance (the policy's
@@ -121,23 +124,30 @@ type livenessEvalResult struct {
 // by the simulated camera) and the simulated print and screen attacks
 // (those in which a face was found) fall.
 type livenessPoint struct {
-	PassiveMin      float64 `json:"passive_min"`
-	LiveAccepted    string  `json:"live_accepted"`
-	LiveChallenged  string  `json:"live_challenged"`
-	LiveRefused     string  `json:"live_refused"`
-	AttacksAccepted string  `json:"attacks_accepted"`
-	AttacksDoubted  string  `json:"attacks_challenged"`
+	PassiveMin float64 `json:"passive_min"`
+	// Policy marks the policy's own passive acceptance (or the fitted one).
+	Policy          bool   `json:"policy,omitempty"`
+	LiveAccepted    string `json:"live_accepted"`
+	LiveChallenged  string `json:"live_challenged"`
+	LiveRefused     string `json:"live_refused"`
+	AttacksAccepted string `json:"attacks_accepted"`
+	AttacksDoubted  string `json:"attacks_challenged"`
 }
 
 // operatingPoints are the passive acceptance thresholds livenessPoints
-// reports, the policy's own first.
+// reports beside the policy's own.
 var operatingPoints = []float64{0.5, 0.6, 0.7, 0.8, 0.9}
 
-// livenessPoints measures operatingPoints on the split's live colour faces
-// and simulated attacks, scored by f; challengeMin is the bottom of the
-// band of doubt, below which a face is refused.
-func livenessPoints(samples []livenessSample, f face.Fusion, split string, challengeMin float64) []livenessPoint {
-	var live, attacks []float64
+// maxAPCER is the share of the simulated print and screen attacks the
+// passive check may accept (issue 20's bound); fitPassiveMin holds the
+// calibration half to it.
+const maxAPCER = 0.10
+
+// simulatedScores returns the fused scores under f of the split's live
+// colour faces (the portraits and the same faces filmed by the simulated
+// camera) and of its simulated print and screen attacks, those in which a
+// face was found.
+func simulatedScores(samples []livenessSample, f face.Fusion, split string) (live, attacks []float64) {
 	for _, s := range samples {
 		if !s.found || (split == "test" && s.calibration) || (split == "calibration" && !s.calibration) {
 			continue
@@ -150,6 +160,51 @@ func livenessPoints(samples []livenessSample, f face.Fusion, split string, chall
 			attacks = append(attacks, score)
 		}
 	}
+	return live, attacks
+}
+
+// fitPassiveMin is the passive acceptance fitted on the calibration half:
+// the lowest threshold, in steps of 0.01 from 0.5, at which the upper end
+// of the 95% Wilson interval of the share of its simulated attacks
+// accepted is at most maxShare, so that the bound holds on faces the fit
+// has not seen; 0.99 when none is.
+func fitPassiveMin(samples []livenessSample, f face.Fusion, maxShare float64) float64 {
+	_, attacks := simulatedScores(samples, f, "calibration")
+	for t := 50; t < 99; t++ {
+		threshold := float64(t) / 100
+		k := 0
+		for _, a := range attacks {
+			if a >= threshold {
+				k++
+			}
+		}
+		if wilsonUpper(k, len(attacks)) <= maxShare {
+			return threshold
+		}
+	}
+	return 0.99
+}
+
+// wilsonUpper is the upper end of the 95% Wilson score interval of k
+// successes in n trials (1 when n is 0).
+func wilsonUpper(k, n int) float64 {
+	if n == 0 {
+		return 1
+	}
+	const z = 1.96
+	p, nf := float64(k)/float64(n), float64(n)
+	centre := p + z*z/(2*nf)
+	spread := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
+	return (centre + spread) / (1 + z*z/nf)
+}
+
+// livenessPoints measures operatingPoints and the policy's passive
+// acceptance (band[1]) on the split's live colour faces and simulated
+// attacks, scored by f; band[0] is the bottom of the band of doubt, below
+// which a face is refused.
+func livenessPoints(samples []livenessSample, f face.Fusion, split string, band [2]float64) []livenessPoint {
+	challengeMin := band[0]
+	live, attacks := simulatedScores(samples, f, split)
 	share := func(v []float64, lo, hi float64) string {
 		k := 0
 		for _, x := range v {
@@ -163,8 +218,13 @@ func livenessPoints(samples []livenessSample, f face.Fusion, split string, chall
 		return fmt.Sprintf("%d (%.1f%%)", k, 100*float64(k)/float64(len(v)))
 	}
 	var out []livenessPoint
-	for _, t := range operatingPoints {
-		out = append(out, livenessPoint{PassiveMin: t,
+	points := operatingPoints
+	if !slices.Contains(points, band[1]) {
+		points = append(slices.Clone(points), band[1])
+		slices.Sort(points)
+	}
+	for _, t := range points {
+		out = append(out, livenessPoint{PassiveMin: t, Policy: t == band[1],
 			LiveAccepted: share(live, t, math.Inf(1)), LiveChallenged: share(live, challengeMin, t), LiveRefused: share(live, math.Inf(-1), challengeMin),
 			AttacksAccepted: share(attacks, t, math.Inf(1)), AttacksDoubted: share(attacks, challengeMin, t)})
 	}
@@ -210,8 +270,11 @@ func runEvalLiveness(ctx context.Context, env *Env, args []string) (any, error) 
 	}
 	band := risk.DefaultConfig().Thresholds
 	res.ChallengeBand = [2]float64{band.FaceLivenessChallengeMin, band.FaceLivenessMin}
+	if *fit {
+		res.ChallengeBand[1] = fitPassiveMin(samples, res.Fusion, maxAPCER)
+	}
 	res.Rows = livenessTable(samples, res.Fusion, *split, res.ChallengeBand)
-	res.OperatingPoints = livenessPoints(samples, res.Fusion, *split, res.ChallengeBand[0])
+	res.OperatingPoints = livenessPoints(samples, res.Fusion, *split, res.ChallengeBand)
 	return res, nil
 }
 
@@ -551,7 +614,9 @@ func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
 // livenessTable counts each set's errors under fusion f: refused live
 // faces (BPCER) and accepted attacks (APCER), at the threshold 0.5 of each
-// probability, and the product's scores in the band of doubt.
+// probability and, for the product, at the policy's passive acceptance
+// (band[1]: a live face under it is not accepted passively), and the
+// product's scores in the band of doubt.
 func livenessTable(samples []livenessSample, f face.Fusion, split string, band [2]float64) []livenessRow {
 	order := []string{setColour, setCamera, setATT, setBBT, setMVLive, setMVAttacks, setScreenDoc, setPrintDoc, setScreenFine, setScreenCoarse,
 		setPrintFine, setPrintCoarse, setGreyScreen, setGreyPrint, setReplayFine, setReplayCoarse, setReplayEdge}
@@ -577,14 +642,16 @@ func livenessTable(samples []livenessSample, f face.Fusion, split string, band [
 			continue
 		}
 		r.n++
-		// err counts a decision that is wrong for the sample: a live face
-		// refused, an attack accepted.
-		err := func(p float64) int {
-			if (p >= 0.5) == s.attack {
+		// errAt counts a decision that is wrong for the sample, accepting at
+		// threshold: a live face not accepted, an attack accepted; err at
+		// a probability of 0.5.
+		errAt := func(p, threshold float64) int {
+			if (p >= threshold) == s.attack {
 				return 1
 			}
 			return 0
 		}
+		err := func(p float64) int { return errAt(p, 0.5) }
 		for i, z := range s.logOdds {
 			r.models[i] += err(1 / (1 + math.Exp(-z)))
 		}
@@ -594,7 +661,7 @@ func livenessTable(samples []livenessSample, f face.Fusion, split string, band [
 		r.traces += err(fl.TraceScore)
 		r.black += err(fl.BlackScore)
 		product := fl.Score()
-		r.product += err(product)
+		r.product += errAt(product, band[1])
 		if product >= band[0] && product < band[1] {
 			r.challenge++
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -28,7 +29,7 @@ func TestEvalLiveness(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Fitted || res.Fusion != face.DefaultFusion || res.ChallengeBand[1] != 0.5 {
+	if res.Fitted || res.Fusion != face.DefaultFusion || res.ChallengeBand[1] != risk.DefaultConfig().Thresholds.FaceLivenessMin {
 		t.Errorf("fusion %+v (fitted %v), band %v: want the shipped ones", res.Fusion, res.Fitted, res.ChallengeBand)
 	}
 	rows := map[string]livenessRow{}
@@ -186,6 +187,7 @@ func TestScreenReplayTarget(t *testing.T) {
 	}
 	ctx := context.Background()
 	f := face.DefaultFusion
+	th := risk.DefaultConfig().Thresholds
 	var replays, accepted, controls, refused int
 	for i := 1; i < 2*portraits; i += 2 {
 		img, err := imageio.ReadFile(files[i], 0)
@@ -206,12 +208,12 @@ func TestScreenReplayTarget(t *testing.T) {
 			case a.set == setReplayEdge: // not the target's worst case
 			case a.live:
 				controls++
-				if p < 0.5 {
+				if p < th.FaceLivenessChallengeMin {
 					refused++
 				}
 			default:
 				replays++
-				if p >= 0.5 {
+				if p >= th.FaceLivenessMin {
 					accepted++
 					t.Logf("accepted: %s %s (black %.0f)", filepath.Base(files[i]), a.desc, s.black)
 				}
@@ -228,9 +230,10 @@ func TestScreenReplayTarget(t *testing.T) {
 	}
 }
 
-// guardAccepted is what the shipped fusion accepts of the first four
-// report-half portraits' replays (12-02).
-const guardAccepted = 4
+// guardAccepted is what the shipped fusion and policy accept of the first
+// four report-half portraits' replays (12-02: 4 at the passive acceptance
+// of 0.5, 2 at 0.74).
+const guardAccepted = 2
 
 // TestLivenessPoints: raising the passive acceptance moves live faces
 // and attacks from accepted to the band of doubt, never to refused; the
@@ -252,10 +255,10 @@ func TestLivenessPoints(t *testing.T) {
 		{set: setScreenFine, attack: true},                               // no face
 		{set: setMVAttacks, attack: true, found: true, logOdds: z(0.99)}, // real attacks: not simulated
 	}
-	pts := livenessPoints(samples, f, "test", 0.25)
+	pts := livenessPoints(samples, f, "test", [2]float64{0.25, 0.7})
 	want := map[float64]livenessPoint{
 		0.5: {PassiveMin: 0.5, LiveAccepted: "2 (66.7%)", LiveChallenged: "0 (0.0%)", LiveRefused: "1 (33.3%)", AttacksAccepted: "2 (100.0%)", AttacksDoubted: "0 (0.0%)"},
-		0.7: {PassiveMin: 0.7, LiveAccepted: "1 (33.3%)", LiveChallenged: "1 (33.3%)", LiveRefused: "1 (33.3%)", AttacksAccepted: "1 (50.0%)", AttacksDoubted: "1 (50.0%)"},
+		0.7: {PassiveMin: 0.7, Policy: true, LiveAccepted: "1 (33.3%)", LiveChallenged: "1 (33.3%)", LiveRefused: "1 (33.3%)", AttacksAccepted: "1 (50.0%)", AttacksDoubted: "1 (50.0%)"},
 		0.9: {PassiveMin: 0.9, LiveAccepted: "1 (33.3%)", LiveChallenged: "1 (33.3%)", LiveRefused: "1 (33.3%)", AttacksAccepted: "0 (0.0%)", AttacksDoubted: "2 (100.0%)"},
 	}
 	if len(pts) != len(operatingPoints) {
@@ -265,5 +268,51 @@ func TestLivenessPoints(t *testing.T) {
 		if w, ok := want[p.PassiveMin]; ok && p != w {
 			t.Errorf("at %v\n got %+v\nwant %+v", p.PassiveMin, p, w)
 		}
+	}
+	// A policy between the listed points is measured too, in its place.
+	pts = livenessPoints(samples, f, "test", [2]float64{0.25, 0.74})
+	if len(pts) != len(operatingPoints)+1 || pts[3].PassiveMin != 0.74 || !pts[3].Policy || pts[2].Policy {
+		t.Errorf("points %+v: want 0.74 fourth, marked the policy's", pts)
+	}
+}
+
+// TestFitPassiveMin: the fitted passive acceptance is the lowest at which
+// the calibration half's simulated attacks accepted stay under the bound
+// with 95% confidence, the report half and real attacks aside.
+func TestFitPassiveMin(t *testing.T) {
+	f := face.Fusion{Models: [3]face.Platt{{A: 1}, {A: 1}, {A: 1}}, TraceThreshold: 4}
+	z := func(p float64) [3]float64 {
+		v := math.Log(p / (1 - p))
+		return [3]float64{v, v, v}
+	}
+	// 100 calibration attacks scored 0.300, 0.305, ..., 0.785, and two at
+	// 0.9.
+	var samples []livenessSample
+	for i := range 100 {
+		p := 0.3 + 0.005*float64(i)
+		if i >= 98 {
+			p = 0.9
+		}
+		samples = append(samples, livenessSample{set: setScreenFine, attack: true, found: true, calibration: true, logOdds: z(p)})
+	}
+	samples = append(samples,
+		livenessSample{set: setScreenFine, attack: true, found: true, logOdds: z(0.99)},                   // report half
+		livenessSample{set: setMVAttacks, attack: true, found: true, calibration: true, logOdds: z(0.99)}) // real
+	got := fitPassiveMin(samples, f, 0.10)
+	// 5 of 100 accepted has a Wilson upper bound of 11.2%, 4 of 100 9.8%:
+	// the threshold passes 0.78 and up.
+	if got < 0.771 || got > 0.781 {
+		t.Errorf("fitted %.2f, want 0.78", got)
+	}
+	for _, c := range []struct {
+		k, n int
+		want float64
+	}{{0, 10, 0.2775}, {4, 100, 0.0984}, {5, 100, 0.1118}, {19, 301, 0.0965}, {0, 0, 1}} {
+		if got := wilsonUpper(c.k, c.n); math.Abs(got-c.want) > 5e-4 {
+			t.Errorf("wilsonUpper(%d, %d) = %.4f, want %.4f", c.k, c.n, got, c.want)
+		}
+	}
+	if got := fitPassiveMin(samples[:98], f, 0); got != 0.99 {
+		t.Errorf("an unreachable bound fitted %.2f, want 0.99", got)
 	}
 }
