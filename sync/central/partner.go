@@ -193,6 +193,10 @@ type HostedFlow struct {
 	Challenges   []string  `json:"challenges,omitempty"`
 	Uploaded     int64     `json:"uploaded,omitempty"`
 	ProcessingAt time.Time `json:"processing_at,omitzero"`
+	// DoubtChallenge is set once an attempt's passive liveness fell in the
+	// risk policy's band of doubt: from then on the selfie is taken with
+	// the head-turn challenge, whatever the session's liveness_type.
+	DoubtChallenge bool `json:"doubt_challenge,omitempty"`
 	// KioskDevice is the enrolled device that opened the session for a
 	// Smart QR hand-off (it plays the first screen's part); empty for a
 	// session opened by its launch URL.

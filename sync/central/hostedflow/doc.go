@@ -63,7 +63,11 @@
 // frames the page sends a few times a second: the same rules and the same
 // English and Indonesian messages as the kiosk, the active liveness
 // challenges (turn left, turn right, as the kiosk asks them) when the
-// session's liveness_type is active. When a guide captures by itself, the
+// session's liveness_type is active, or, in a passive session, once an
+// attempt's passive liveness fell in the risk policy's band of doubt: that
+// attempt is a RETRY of the selfie ("one more step") and the session asks
+// for the turns from then on (HostedFlow.DoubtChallenge), as the kiosk's
+// challenge_on_doubt does. When a guide captures by itself, the
 // bytes of the frame it chose are kept as that step's capture. Every image
 // is untrusted input, decoded by engine/imageio.
 //

@@ -187,7 +187,7 @@ func (f *Flow) guideFor(l *live, step string, s *sess) (guide, error) {
 	var err error
 	if step == stepSelfie {
 		cfg := capture.DefaultSelfieConfig()
-		for _, c := range challenges(s.cfg) {
+		for _, c := range challenges(s.cfg, s.fs.Hosted) {
 			ch, perr := capture.ParseChallenge(c)
 			if perr != nil {
 				return nil, perr

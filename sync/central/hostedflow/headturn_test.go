@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -15,9 +16,11 @@ import (
 	"github.com/openkyc/kyc/engine/capture"
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
+	"github.com/openkyc/kyc/sync/central/hostedflow"
 )
 
 // Head turns for the active liveness challenges come from real photos of
@@ -246,5 +249,105 @@ func TestActiveLivenessInBrowser(t *testing.T) {
 	t.Logf("stored attempt: challenges %v, decision %s", p.Challenges, p.Report.Decision)
 	if !slices.Equal(p.Challenges, []string{"turn_left", "turn_right"}) {
 		t.Errorf("stored challenges %v, want [turn_left turn_right]", p.Challenges)
+	}
+}
+
+// TestDoubtAsksForChallenge: in a passive session, a selfie whose passive
+// liveness is in the risk policy's band of doubt (a greyscale camera's
+// face, never accepted passively) is not refused: the attempt is a RETRY
+// of the selfie with "one more step", and from then on the session asks
+// for the head turns, which the frames of the person turning complete;
+// the same attempt's captures are then decided with the challenge passed.
+func TestDoubtAsksForChallenge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs whole verifications: skipped in -short mode")
+	}
+	e := newEnv(t, true)
+	r := newRenderer(t)
+	frontal, left, right := r.turnFrames(t)
+	defer frontal.Close()
+	defer left.Close()
+	defer right.Close()
+	photo := readTurnPhoto(t, turnFrontal)
+	portrait, err := demo.Portrait(context.Background(), r.det, photo)
+	photo.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
+	portrait.Close()
+	defer card.Close()
+	desk := synth.Background(1600, 1000, 77)
+	defer desk.Close()
+	scene, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 2, Tilt: 4})
+	defer scene.Close()
+
+	pid, fc := e.initiate(map[string]any{"max_retries": 3})
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	b.capture("document", encode(t, scene))
+	b.capture("selfie", encode(t, frontal))
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	st := b.waitResult()
+	want := []string{"turn_left", "turn_right"}
+	if st.NextAction != "RETRY" || st.RetryStep != "selfie" || !slices.Equal(st.Challenges, want) || st.Message == "" {
+		t.Fatalf("a selfie in doubt: %+v, want a RETRY of the selfie with the head turns", st)
+	}
+	msg, _ := risk.MsgLivenessChallenge.Text(risk.English)
+	if st.Message != msg {
+		t.Errorf("message %q, want %q", st.Message, msg)
+	}
+	var out struct{ State hostedflow.State }
+	json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/retry", "", nil)).body, &out)
+	if out.State.Stage != "selfie" || !slices.Equal(out.State.Challenges, want) {
+		t.Fatalf("after the retry %+v", out.State)
+	}
+	// The frames follow the guide's prompt: facing the camera, then each
+	// turn as it is asked for.
+	var fa hostedflow.FrameAnswer
+	var steps []string
+	for i := 0; !fa.Captured; i++ {
+		if i == 40 {
+			t.Fatalf("the selfie and its challenges not captured after %d frames: steps %v, overlay %+v", i, steps, fa.Overlay)
+		}
+		m := frontal
+		switch fa.Overlay.Step {
+		case "turn_left":
+			m = left
+		case "turn_right":
+			m = right
+		}
+		e.clk.Advance(500 * time.Millisecond)
+		json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/frame?step=selfie", "image/jpeg", encode(t, m))).body, &fa)
+		if len(steps) == 0 || steps[len(steps)-1] != fa.Overlay.Step {
+			steps = append(steps, fa.Overlay.Step)
+		}
+	}
+	t.Logf("guide steps %v", steps)
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	st = b.waitResult()
+	if st.NextAction == "RETRY" && st.RetryStep == "selfie" {
+		t.Fatalf("the challenge done, still %+v", st)
+	}
+	// The second attempt as stored: the challenges done, passed.
+	f, err := e.store.Flow(context.Background(), pid, fc.SessionID)
+	if err != nil || len(f.Submissions) != 2 {
+		t.Fatalf("session %+v %v", f, err)
+	}
+	sub, err := e.store.Upload(context.Background(), f.Submissions[1].DeviceID, f.Submissions[1].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Challenges []string `json:"challenges"`
+		Report     struct {
+			Risk risk.Result `json:"risk"`
+		} `json:"report"`
+	}
+	if err := json.Unmarshal(sub.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Challenges, want) || p.Report.Risk.LivenessPath != risk.LivenessChallengePassed {
+		t.Errorf("second attempt: challenges %v, liveness path %q, reasons %v", p.Challenges, p.Report.Risk.LivenessPath, p.Report.Risk.Reasons)
 	}
 }

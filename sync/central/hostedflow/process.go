@@ -244,10 +244,11 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	}
 	// The passive liveness in doubt asks for an active challenge: when
 	// the person did the session's challenges, the same captures are
-	// decided again with it passed; else the attempt stays a reject and
-	// the selfie is taken again (a RETRY).
+	// decided again with it passed; else the selfie is taken again (a
+	// RETRY) with the head-turn challenge (store sets DoubtChallenge), or,
+	// with no attempt left, the attempt stays a reject.
 	if rep.NextAction == risk.Challenge {
-		if len(in.challenges) > 0 && len(in.challenges) == len(challenges(in.cfg)) {
+		if want := challenges(in.cfg, in.fs.Hosted); len(in.challenges) > 0 && len(in.challenges) == len(want) {
 			input.LivenessChallenge = risk.ChallengePassed
 			if rep, err = eng.Verify(ctx, input); err != nil {
 				return nil, fmt.Errorf("verifying after the challenge: %w", err)
@@ -255,10 +256,11 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 		}
 		if rep.NextAction == risk.Challenge {
 			rep.NextAction, rep.RetryStep = risk.Retry, risk.RetrySelfie
+			rep.UserMessage, rep.Risk.Message = userText(risk.MsgLivenessChallenge, in.lang), risk.MsgLivenessChallenge
 			if in.attempt >= in.cfg.MaxRetries {
 				rep.NextAction, rep.RetryStep = risk.Exit, risk.RetryNone
+				rep.UserMessage, rep.Risk.Message = userText(risk.MsgNotVerified, in.lang), risk.MsgNotVerified
 			}
-			rep.UserMessage, rep.Risk.Message = userText(risk.MsgNotVerified, in.lang), risk.MsgNotVerified
 		}
 	}
 	return rep, nil
@@ -423,6 +425,9 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 			h.Captured = nil
 		}
 		h.Challenges = nil
+		if rep.Risk.LivenessPath == risk.LivenessChallengeRequested {
+			h.DoubtChallenge = true
+		}
 		if fs.PartnerID == KioskPartner {
 			return nil, nil // no partner to tell: the kiosk follows the session
 		}

@@ -320,9 +320,10 @@ func docSides(c partnerapi.FlowConfig) int {
 }
 
 // challenges are the active liveness prompts of a session: the kiosk's
-// (turn left, then right) when liveness_type is active.
-func challenges(c partnerapi.FlowConfig) []string {
-	if c.LivenessType == "active" {
+// (turn left, then right) when liveness_type is active, or once an
+// attempt's passive liveness was in doubt (h.DoubtChallenge).
+func challenges(c partnerapi.FlowConfig, h *central.HostedFlow) []string {
+	if c.LivenessType == "active" || h != nil && h.DoubtChallenge {
 		return []string{string(capture.TurnLeft), string(capture.TurnRight)}
 	}
 	return []string{}
@@ -379,7 +380,7 @@ type Captures struct {
 // state builds the session's state as s's browser sees it.
 func (f *Flow) state(s *sess) State {
 	fs, h := s.fs, s.fs.Hosted
-	st := State{Lang: h.Lang, DocSides: docSides(s.cfg), LivenessType: s.cfg.LivenessType, Challenges: challenges(s.cfg),
+	st := State{Lang: h.Lang, DocSides: docSides(s.cfg), LivenessType: s.cfg.LivenessType, Challenges: challenges(s.cfg, s.fs.Hosted),
 		Attempt: fs.Attempts + 1, MaxRetries: s.cfg.MaxRetries, AllowUpload: s.cfg.AllowUpload, SmartQR: s.cfg.SmartQR,
 		NextAction: fs.NextAction, RetryStep: h.RetryStep, Message: h.Message, ErrorCode: fs.ErrorCode,
 		HideCTA: s.cfg.HideCTA, RedirectURL: s.cfg.RedirectURL, EmbedOrigins: []string{}, ExpiresAt: fs.ExpiresAt}

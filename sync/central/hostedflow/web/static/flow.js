@@ -436,7 +436,7 @@ function drawCapture(step) {
   const guidance = el("p", { id: "guidance", class: "guidance", role: "status", "aria-live": "polite", "aria-atomic": "true" }, t("camera_starting"));
   const hint = el("p", { id: "guidance-hint", class: "hint", "aria-live": "polite" });
   const manual = button(t("take_photo"), () => manualCapture(), "secondary", { id: "manual-capture", hidden: true });
-  const challenges = step === "selfie" && state.liveness_type === "active" && state.challenges?.length ? challengeList(state) : null;
+  const challenges = step === "selfie" && state.challenges?.length ? challengeList(state) : null;
 
   const stop = () => {
     stopped = true;
