@@ -200,6 +200,21 @@ func (r *renderer) renderActive(t testing.TB, dir string) string {
 // stored with both challenges done. Screenshots of the turn prompt at a
 // phone and a desktop size.
 func TestActiveLivenessInBrowser(t *testing.T) {
+	runActiveInBrowser(t, false)
+}
+
+// TestDoubtChallengeInBrowser: the same person in a passive session. His
+// greyscale face puts the passive liveness in doubt, so the page shows the
+// retry screen asking for one more step; the retried selfie lists and
+// takes the turns, and the second attempt is stored with them done.
+func TestDoubtChallengeInBrowser(t *testing.T) {
+	runActiveInBrowser(t, true)
+}
+
+// runActiveInBrowser runs active.mjs against an active session, or with
+// doubt a passive one, and checks the last attempt stored: both turns
+// done, and in doubt a first attempt before it.
+func runActiveInBrowser(t *testing.T, doubt bool) {
 	if testing.Short() {
 		t.Skip("browser end-to-end test: skipped in -short mode")
 	}
@@ -210,12 +225,16 @@ func TestActiveLivenessInBrowser(t *testing.T) {
 	tools := browsertest.FindTools(t, root)
 	e := newEnv(t, true)
 	video := newRenderer(t).renderActive(t, t.TempDir())
-	pid, fc := e.initiate(map[string]any{"liveness_type": "active"})
+	cfg, attempts, flag := map[string]any{"liveness_type": "active"}, 1, "0"
+	if doubt {
+		cfg, attempts, flag = nil, 2, "1"
+	}
+	pid, fc := e.initiate(cfg)
 	shots := filepath.Join(browsertest.ArtifactsDir(t, root), "hosted")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	env := []string{"KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_FLOW_URL=" + e.base,
-		"KYC_ACTIVE_LAUNCH=" + fc.LaunchURL, "KYC_ACTIVE_VIDEO=" + video, "KYC_FLOW_SHOTS=" + shots}
+		"KYC_ACTIVE_LAUNCH=" + fc.LaunchURL, "KYC_ACTIVE_VIDEO=" + video, "KYC_FLOW_SHOTS=" + shots, "KYC_ACTIVE_DOUBT=" + flag}
 	var res struct {
 		Checks      []scriptCheck
 		Codes       []string
@@ -228,27 +247,32 @@ func TestActiveLivenessInBrowser(t *testing.T) {
 	if res.Error != "" {
 		t.Fatalf("active.mjs stopped at %q: %s", res.Step, res.Error)
 	}
-	// The attempt as stored: both challenges done.
+	// The last attempt as stored: both challenges done.
 	f, err := e.store.Flow(context.Background(), pid, fc.SessionID)
-	if err != nil || len(f.Submissions) == 0 {
-		t.Fatalf("session %+v %v", f, err)
+	if err != nil || len(f.Submissions) != attempts {
+		t.Fatalf("session %+v %v, want %d attempts", f, err, attempts)
 	}
-	sub, err := e.store.Upload(context.Background(), f.Submissions[0].DeviceID, f.Submissions[0].Key)
+	last := f.Submissions[attempts-1]
+	sub, err := e.store.Upload(context.Background(), last.DeviceID, last.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var p struct {
 		Challenges []string `json:"challenges"` // submission.Meta, embedded
 		Report     struct {
-			Decision string `json:"decision"`
+			Decision string      `json:"decision"`
+			Risk     risk.Result `json:"risk"`
 		} `json:"report"`
 	}
 	if err := json.Unmarshal(sub.Payload, &p); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("stored attempt: challenges %v, decision %s", p.Challenges, p.Report.Decision)
+	t.Logf("stored attempt: challenges %v, decision %s, liveness path %s", p.Challenges, p.Report.Decision, p.Report.Risk.LivenessPath)
 	if !slices.Equal(p.Challenges, []string{"turn_left", "turn_right"}) {
 		t.Errorf("stored challenges %v, want [turn_left turn_right]", p.Challenges)
+	}
+	if doubt && p.Report.Risk.LivenessPath != risk.LivenessChallengePassed {
+		t.Errorf("after the doubt's challenge: liveness path %q, want %q", p.Report.Risk.LivenessPath, risk.LivenessChallengePassed)
 	}
 }
 

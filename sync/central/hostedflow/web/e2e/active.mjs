@@ -9,9 +9,15 @@
 // last: {"checks": [{name, pass, detail}], "codes": [...], "shots": [...],
 // "step": "...", "error": "..."}.
 //
+// With KYC_ACTIVE_DOUBT=1 the session is passive and the person's face
+// greyscale, so the passive liveness is in doubt: the first selfie ends on
+// the retry screen asking for one more step, and the retried selfie takes
+// the turns.
+//
 // Environment: KYC_PLAYWRIGHT, KYC_E2E_CHROMIUM, KYC_FLOW_URL,
 // KYC_ACTIVE_LAUNCH (the launch URL), KYC_ACTIVE_VIDEO (Y4M),
-// KYC_FLOW_SHOTS. Everything waits for a condition; nothing sleeps.
+// KYC_FLOW_SHOTS, KYC_ACTIVE_DOUBT. Everything waits for a condition;
+// nothing sleeps.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -19,6 +25,7 @@ import { pathToFileURL } from "node:url";
 const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
 const base = process.env.KYC_FLOW_URL;
 const shots = process.env.KYC_FLOW_SHOTS ?? "screenshots";
+const doubt = process.env.KYC_ACTIVE_DOUBT === "1";
 mkdirSync(shots, { recursive: true });
 const result = { checks: [], codes: [], shots: [], step: "", error: "" };
 const check = (name, pass, detail = "") => result.checks.push({ name, pass: !!pass, detail: pass ? "" : String(detail) });
@@ -63,13 +70,26 @@ try {
   step("document");
   await page.waitForSelector('body[data-screen="capture-selfie"]', { state: "attached", timeout: 120_000 });
   check("the document is captured by itself (guide)", codes.some((c) => c.startsWith("document:") && c.endsWith("*")), codes.join(" "));
+  if (doubt) {
+    step("a passive selfie in doubt");
+    await page.waitForSelector('body[data-screen="retry"]', { state: "attached", timeout: 120_000 });
+    const msg = (await page.textContent("#result-message")) ?? "";
+    check("the doubt asks for one more step", /one more step/i.test(msg), msg);
+    const file = "phone-doubt-retry.png";
+    await page.screenshot({ path: join(shots, file), fullPage: true });
+    result.shots.push(file);
+    await page.click("#retry");
+    await page.waitForSelector('body[data-screen="capture-selfie"]', { state: "attached", timeout: 30_000 });
+    await page.waitForSelector("#challenges", { state: "attached", timeout: 30_000 });
+    check("the retried selfie lists the turns", (await page.$$("#challenges li")).length === 2);
+  }
   step("selfie, then the turns");
   // The prompt to turn left: the server's guidance after the selfie.
   await page.waitForSelector('#guidance[data-code="turn_left"]', { timeout: 120_000 });
   for (const size of ["phone", "desktop"]) {
     await page.setViewportSize(sizes[size]);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const file = `${size}-active-turn-left.png`;
+    const file = `${size}-${doubt ? "doubt" : "active"}-turn-left.png`;
     await page.screenshot({ path: join(shots, file), fullPage: true });
     result.shots.push(file);
   }
