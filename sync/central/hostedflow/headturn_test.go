@@ -136,20 +136,27 @@ func TestHeadTurnFootage(t *testing.T) {
 	}
 }
 
+// turnCard renders the demo KTP (valid for life) printed with the turning
+// person's frontal face.
+func (r *renderer) turnCard(t testing.TB) gocv.Mat {
+	t.Helper()
+	photo := readTurnPhoto(t, turnFrontal)
+	defer photo.Close()
+	portrait, err := demo.Portrait(context.Background(), r.det, photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer portrait.Close()
+	return demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
+}
+
 // renderActive writes dir/active.y4m for the fake camera: the demo card
 // printed with the person's frontal face held steady, then the person
 // facing the camera, turning to their left, back, to their right, back
 // (camFPS frames a second, looping).
 func (r *renderer) renderActive(t testing.TB, dir string) string {
 	t.Helper()
-	photo := readTurnPhoto(t, turnFrontal)
-	portrait, err := demo.Portrait(context.Background(), r.det, photo)
-	photo.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	card := demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
-	portrait.Close()
+	card := r.turnCard(t)
 	defer card.Close()
 	desk := synth.Background(camW, camH, 77)
 	defer desk.Close()
@@ -177,7 +184,7 @@ func (r *renderer) renderActive(t testing.TB, dir string) string {
 		total += s.n
 	}
 	path := filepath.Join(dir, "active.y4m")
-	err = writeY4M(path, total, func(i int) gocv.Mat {
+	err := writeY4M(path, total, func(i int) gocv.Mat {
 		for _, s := range segs {
 			if i < s.n {
 				return s.frame(i)
@@ -292,14 +299,7 @@ func TestDoubtAsksForChallenge(t *testing.T) {
 	defer frontal.Close()
 	defer left.Close()
 	defer right.Close()
-	photo := readTurnPhoto(t, turnFrontal)
-	portrait, err := demo.Portrait(context.Background(), r.det, photo)
-	photo.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	card := demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
-	portrait.Close()
+	card := r.turnCard(t)
 	defer card.Close()
 	desk := synth.Background(1600, 1000, 77)
 	defer desk.Close()
