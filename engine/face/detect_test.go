@@ -3,7 +3,10 @@ package face
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
+	"reflect"
+	"sync"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -89,5 +92,55 @@ func TestDetectFindsNothingInBlankImage(t *testing.T) {
 	faces, err := d.Detect(context.Background(), blank)
 	if err != nil || len(faces) != 0 {
 		t.Errorf("blank image: %d faces, err %v", len(faces), err)
+	}
+}
+
+// TestDetectReusesItsInput: the input tensor a detector keeps from run to
+// run carries nothing of the previous image. A wide image, most of whose
+// input is padding, run after a square one that fills it, and runs side by
+// side (some on inputs of their own), give exactly the faces a fresh
+// detector gives.
+func TestDetectReusesItsInput(t *testing.T) {
+	src := bbt(t, "leonard1")
+	square := compose(t, 900, 900, placed{src, 2, image.Pt(250, 350)})
+	wide := compose(t, 1280, 360, placed{src, 0.8, image.Pt(900, 80)})
+	imgs := []gocv.Mat{square, wide}
+	want := make([][]Face, len(imgs))
+	for i, img := range imgs {
+		want[i] = []Face{detectOne(t, newTestDetector(t), img)}
+	}
+	d := newTestDetector(t)
+	check := func(i int) error {
+		got, err := d.Detect(context.Background(), imgs[i])
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, want[i]) {
+			return fmt.Errorf("image %d: %+v, a fresh detector finds %+v", i, got, want[i])
+		}
+		return nil
+	}
+	for _, i := range []int{0, 1, 0, 1} {
+		if err := check(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for g := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range 3 {
+				if err := check((g + r) % 2); err != nil {
+					errs[g] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Error(err)
 	}
 }
