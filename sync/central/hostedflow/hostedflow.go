@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
 )
@@ -75,6 +76,10 @@ type Config struct {
 	// the document's portrait. nil: such sessions end in ERROR
 	// reference_image_unavailable.
 	ReferenceImage func(ctx context.Context, fs central.FlowSession) ([]byte, error)
+	// ReleaseMemory gives the native memory a verification freed back to
+	// the system, when the last one running ends; nil means
+	// runtimeinfo.ReleaseNativeMemory.
+	ReleaseMemory func()
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the flow's log; nil discards it.
@@ -115,6 +120,9 @@ func New(cfg Config) (*Flow, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ReleaseMemory == nil {
+		cfg.ReleaseMemory = runtimeinfo.ReleaseNativeMemory
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -26,6 +26,7 @@ import (
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/screening"
 	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
@@ -76,6 +77,9 @@ type env struct {
 	flow  *hostedflow.Flow
 	token string // the partner token of the last initiate
 	c     *centraltest.Central
+	// released receives once per native memory release (non-blocking:
+	// tests that do not count releases leave it full).
+	released chan struct{}
 }
 
 func newEnv(t *testing.T, withEngines bool) *env {
@@ -102,13 +106,36 @@ func newEnvOn(t *testing.T, withEngines bool, raw central.Store, kr *seal.FileKe
 	}
 	api.Mount(c.Server)
 	publishOFAC(t, store)
-	flow, err := hostedflow.New(hostedflow.Config{Store: store, Engines: e, PublicURL: base, Now: clk.Now, ReferenceImage: api.ReferenceImage})
+	released := make(chan struct{}, 8)
+	release := func() {
+		runtimeinfo.ReleaseNativeMemory()
+		select {
+		case released <- struct{}{}:
+		default:
+		}
+	}
+	flow, err := hostedflow.New(hostedflow.Config{Store: store, Engines: e, PublicURL: base, Now: clk.Now, ReferenceImage: api.ReferenceImage,
+		ReleaseMemory: release})
 	if err != nil {
 		t.Fatal(err)
 	}
 	flow.Mount(c.Server)
 	c.Serve(t, flow.Run)
-	return &env{t: t, base: base, store: store, clk: clk, tls: c.Transport(), admin: c.Admin, flow: flow, c: c}
+	return &env{t: t, base: base, store: store, clk: clk, tls: c.Transport(), admin: c.Admin, flow: flow, c: c, released: released}
+}
+
+// waitReleased waits for the one release of native memory that ends a
+// verification.
+func (e *env) waitReleased() {
+	e.t.Helper()
+	select {
+	case <-e.released:
+	case <-time.After(10 * time.Second):
+		e.t.Fatal("the verification's native memory was not released")
+	}
+	if n := len(e.released); n > 0 {
+		e.t.Errorf("native memory released %d more times", n)
+	}
 }
 
 // browser is one browser: its own cookie jar, not following redirects.
@@ -472,11 +499,16 @@ func TestRetryThenApproved(t *testing.T) {
 	b.open(fc.LaunchURL)
 	b.capture("document", doc)
 	b.capture("selfie", noFace)
+	if n := len(e.released); n > 0 {
+		t.Errorf("native memory released %d times before a verification", n)
+	}
 	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
 	st := b.waitResult()
 	if st.Stage != "result" || st.NextAction != "RETRY" || st.Status != "" || st.Message == "" {
 		t.Fatalf("no-face result %+v", st)
 	}
+	// Each verification, the last running, gives its memory back.
+	e.waitReleased()
 	t.Logf("retry: step %s message %q", st.RetryStep, st.Message)
 	// Nothing but the retry is taken now.
 	if a := b.post("/flow/api/submit", "", nil); a.status != http.StatusConflict {
@@ -500,6 +532,7 @@ func TestRetryThenApproved(t *testing.T) {
 	if st.Stage != "result" || st.NextAction == "RETRY" || st.Status != "COMPLETED" {
 		t.Fatalf("second attempt %+v", st)
 	}
+	e.waitReleased()
 	f, _ := e.store.Flow(context.Background(), pid, fc.SessionID)
 	evs, _ := e.store.Events(context.Background(), pid, 0, 10)
 	if f.Attempts != 2 || len(f.Submissions) != 2 || len(evs) != 2 {

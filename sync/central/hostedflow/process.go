@@ -183,11 +183,27 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	}
 	rep, err := f.verify(ctx, in)
 	<-f.slots
+	// Once the result is stored: the person waits for it, not for this.
+	defer f.releaseIfIdle()
 	if err != nil {
 		return err
 	}
 	f.applyConfig(rep, in)
 	return f.store(ctx, in, rep)
+}
+
+// releaseIfIdle gives the native memory the verifications freed back to the
+// system (Config.ReleaseMemory) when none is running: the engines' shared
+// ONNX Runtime arena keeps the peak of the verifications that ran at once,
+// and glibc its freed pages, while central idles. Not while others run,
+// which would fault the pages in again. One that starts meanwhile loses
+// nothing (only free chunks and pages are returned), and two releases at
+// once are safe: the arena shrinks under its own lock, malloc_trim takes
+// glibc's.
+func (f *Flow) releaseIfIdle() {
+	if len(f.slots) == 0 {
+		f.cfg.ReleaseMemory()
+	}
 }
 
 // verify runs the engine on the attempt's captures.
