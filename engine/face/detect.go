@@ -169,7 +169,12 @@ func letterbox(img gocv.Mat, rw, rh int, t ort.Tensor) error {
 	resized := gocv.NewMat()
 	defer resized.Close()
 	gocv.Resize(img, &resized, image.Pt(rw, rh), 0, 0, gocv.InterpolationLinear)
-	if err := t.SetImage(0, resized.ToBytes(), rh, rw, ort.Raw); err != nil {
+	// Read in place: a copy (ToBytes) was another 0.7 MB a run.
+	pix, err := resized.DataPtrUint8()
+	if err != nil {
+		return err
+	}
+	if err := t.SetImage(0, pix, rh, rw, ort.Raw); err != nil {
 		return err
 	}
 	tw := int(t.Shape[3])
