@@ -318,8 +318,8 @@ func TestDoubtAsksForChallenge(t *testing.T) {
 		t.Fatalf("a selfie in doubt: %+v, want a RETRY of the selfie with the head turns", st)
 	}
 	msg, _ := risk.MsgLivenessChallenge.Text(risk.English)
-	if st.Message != msg {
-		t.Errorf("message %q, want %q", st.Message, msg)
+	if st.Message != msg || st.MessageKey != string(risk.MsgLivenessChallenge) {
+		t.Errorf("message %q (%s), want %q", st.Message, st.MessageKey, msg)
 	}
 	var out struct{ State hostedflow.State }
 	json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/retry", "", nil)).body, &out)

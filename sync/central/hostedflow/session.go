@@ -343,10 +343,13 @@ type State struct {
 	NextAction   string   `json:"next_action,omitempty"`
 	RetryStep    string   `json:"retry_step,omitempty"`
 	Message      string   `json:"message,omitempty"`
-	Status       string   `json:"status,omitempty"`
-	ErrorCode    string   `json:"error_code,omitempty"`
-	HideCTA      bool     `json:"hide_cta"`
-	RedirectURL  string   `json:"redirect_url,omitempty"`
+	// MessageKey names Message in the engine's catalogue (liveness_challenge:
+	// the retry is the doubt's one more step, not a failed capture).
+	MessageKey  string `json:"message_key,omitempty"`
+	Status      string `json:"status,omitempty"`
+	ErrorCode   string `json:"error_code,omitempty"`
+	HideCTA     bool   `json:"hide_cta"`
+	RedirectURL string `json:"redirect_url,omitempty"`
 	// EmbedOrigins are the partner's origins that may frame the page; a
 	// framed page posts its result to them (postMessage with each as
 	// the target origin, so no other parent receives it).
@@ -390,7 +393,7 @@ func (f *Flow) state(s *sess) State {
 	if st.Lang == "" {
 		st.Lang = "en"
 	}
-	st.Message = resultMessage(h, st.Lang)
+	st.Message, st.MessageKey = resultMessage(h, st.Lang), h.MessageKey
 	status := f.status(fs)
 	st.Status = callbackStatus(status)
 	if status == central.FlowExpired && st.ErrorCode == "" {
@@ -442,7 +445,7 @@ func (f *Flow) state(s *sess) State {
 		st.Attempt = max(1, fs.Attempts) // the attempt the result is of
 	}
 	if st.Stage != "result" && st.Stage != "done" && st.Stage != "expired" {
-		st.NextAction, st.Message = "", ""
+		st.NextAction, st.Message, st.MessageKey = "", "", ""
 		if st.Stage != stepDocument && st.Stage != stepSelfie && st.Stage != stepBack {
 			st.RetryStep = ""
 		}

@@ -75,6 +75,8 @@ try {
     await page.waitForSelector('body[data-screen="retry"]', { state: "attached", timeout: 120_000 });
     const msg = (await page.textContent("#result-message")) ?? "";
     check("the doubt asks for one more step", /one more step/i.test(msg), msg);
+    const title = (await page.textContent("#screen-title")) ?? "";
+    check("the retry screen is titled one more step", title.trim() === "One more step", title);
     const file = "phone-doubt-retry.png";
     await page.screenshot({ path: join(shots, file), fullPage: true });
     result.shots.push(file);

@@ -695,7 +695,7 @@ function drawResult() {
   }
   if (action === "RETRY") {
     show("retry", () => {
-      const nodes = [heading(t("retry_title")),
+      const nodes = [heading(t(s.message_key === "liveness_challenge" ? "one_more_step" : "retry_title")),
         el("p", { class: "lead", id: "result-message", role: "status" }, state.message || t("retry_generic"))];
       if (s.max_retries) nodes.push(el("p", { class: "hint", id: "attempt" }, t("attempt", { n: Math.min(s.attempt + 1, s.max_retries), max: s.max_retries })));
       nodes.push(el("div", { class: "actions" },
