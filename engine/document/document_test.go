@@ -117,6 +117,18 @@ var knownBelow = map[string]bool{"24_pass-egy.jpg": true, "77_card-cmw.png": tru
 // document` does, on every scored PassportEye specimen: where the outline
 // found leaves the zone out (the Luxembourg page's lower edge, the Dutch
 // page's inner laminate frame), the zone must still be read.
+// analyzeRaw decodes an encoded page and analyzes it as `kyc document`
+// does.
+func analyzeRaw(t *testing.T, a *Analyzer, raw []byte) (*Result, error) {
+	t.Helper()
+	img, err := imageio.Decode(raw, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	return a.Analyze(context.Background(), Image{Raw: raw, Mat: img}, nil, nil)
+}
+
 func TestPassportEyeDocuments(t *testing.T) {
 	a := newAnalyzer(t)
 	dir := testenv.Data(t, "mrz", "passporteye")
@@ -136,12 +148,7 @@ func TestPassportEyeDocuments(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img, err := imageio.Decode(raw, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := a.Analyze(context.Background(), Image{Raw: raw, Mat: img}, nil, nil)
-		img.Close()
+		res, err := analyzeRaw(t, a, raw)
 		if err != nil {
 			t.Fatalf("%s: %v", e.Name(), err)
 		}

@@ -1,7 +1,6 @@
 package document
 
 import (
-	"context"
 	"testing"
 
 	"github.com/openkyc/kyc/engine/document/forensics"
@@ -45,12 +44,7 @@ func TestPortraitSexThroughAnalyze(t *testing.T) {
 			src = swapped
 		}
 		raw := jpegBytes(t, src, 90)
-		img, err := imageio.Decode(raw, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := a.Analyze(context.Background(), Image{Raw: raw, Mat: img}, nil, nil)
-		img.Close()
+		res, err := analyzeRaw(t, a, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
