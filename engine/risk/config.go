@@ -108,10 +108,11 @@ func DefaultConfig() Config {
 		Bands:    Bands{ApproveMin: 85, ReviewMin: 50},
 		// The band of doubt of the face liveness. Its top is the passive
 		// acceptance `kyc eval liveness --fit` sets on its calibration half:
-		// the lowest (in steps of 0.01) at which the upper end of the 95%
-		// Wilson interval of the simulated print and screen attacks accepted
-		// is at most 10%, the issue's bound (0.74: 19 of 301 accepted, 6.3%,
-		// bound 9.6%). A passive check cannot see a display's pixel grid that
+		// the lowest (in steps of 0.01) at which the upper end of a 95%
+		// interval (Wilson's, and a bootstrap over the portraits) of the
+		// simulated print and screen attacks accepted is at most 10%, the
+		// issue's bound (0.74: 19 of 301 accepted, 6.3%, bounds 9.6% and
+		// 9.5%). A passive check cannot see a display's pixel grid that
 		// the camera does not resolve, so the band does the rest: about half
 		// the live faces there are asked for a head turn (a challenge), none
 		// refused. Its bottom (odds of 1:3) held no real or document-test

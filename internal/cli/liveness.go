@@ -62,8 +62,11 @@ const (
 
 // livenessSample is one scored presentation.
 type livenessSample struct {
-	set         string
-	file        string
+	set  string
+	file string
+	// portrait is the interfaces_cc0 portrait a rendered sample comes
+	// from: its attacks are a cluster, which the fit's bound accounts for.
+	portrait    string
 	attack      bool
 	calibration bool
 	found       bool // a face was detected
@@ -111,8 +114,10 @@ type livenessEvalResult struct {
 	// [Min, Threshold) asks for an active challenge. Its top is the
 	// policy's passive acceptance, or with --fit the one fitted
 	// (fitPassiveMin).
-	ChallengeBand [2]float64    `json:"challenge_band"`
-	Rows          []livenessRow `json:"rows"`
+	ChallengeBand [2]float64 `json:"challenge_band"`
+	// PassiveFit is how --fit chose the band's top.
+	PassiveFit *passiveFit   `json:"passive_fit,omitempty"`
+	Rows       []livenessRow `json:"rows"`
 	// OperatingPoints is what raising the passive acceptance (the policy's
 	// face_liveness_min) would trade, on the reported half.
 	OperatingPoints []livenessPoint `json:"operating_points"`
@@ -146,9 +151,9 @@ const maxAPCER = 0.10
 // simulatedScores returns the fused scores under f of the split's live
 // colour faces (the portraits and the same faces filmed by the simulated
 // camera) and of its simulated print and screen attacks, those in which a
-// face was found.
-func simulatedScores(samples []livenessSample, f face.Fusion, split string) (live, attacks []float64) {
-	for _, s := range samples {
+// face was found, with the portrait each attack was rendered from.
+func simulatedScores(samples []livenessSample, f face.Fusion, split string) (live []float64, attacks []clustered) {
+	for i, s := range samples {
 		if !s.found || (split == "test" && s.calibration) || (split == "calibration" && !s.calibration) {
 			continue
 		}
@@ -157,32 +162,59 @@ func simulatedScores(samples []livenessSample, f face.Fusion, split string) (liv
 		case s.set == setColour || s.set == setCamera:
 			live = append(live, score)
 		case s.attack && strings.Contains(s.set, "simulated"):
-			attacks = append(attacks, score)
+			cluster := s.portrait
+			if cluster == "" {
+				cluster = fmt.Sprint("#", i) // a sample of its own
+			}
+			attacks = append(attacks, clustered{score, cluster})
 		}
 	}
 	return live, attacks
 }
 
+// clustered is a score and the cluster its sample belongs to.
+type clustered struct {
+	score   float64
+	cluster string
+}
+
+// passiveFit is the passive acceptance fitted on the calibration half
+// and the evidence for it: the attacks it accepts there and the two upper
+// bounds of their share.
+type passiveFit struct {
+	PassiveMin float64 `json:"passive_min"`
+	Accepted   int     `json:"attacks_accepted"`
+	Attacks    int     `json:"attacks"`
+	Wilson     float64 `json:"wilson_upper"`
+	Bootstrap  float64 `json:"portrait_bootstrap_upper"`
+}
+
 // fitPassiveMin is the passive acceptance fitted on the calibration half:
 // the lowest threshold, in steps of 0.01 from 0.5, at which the upper end
-// of the 95% Wilson interval of the share of its simulated attacks
-// accepted is at most maxShare, so that the bound holds on faces the fit
-// has not seen; 0.99 when none is.
-func fitPassiveMin(samples []livenessSample, f face.Fusion, maxShare float64) float64 {
+// of a 95% interval of the share of its simulated attacks accepted is at
+// most maxShare, so that the bound holds on faces the fit has not seen;
+// 0.99 when none is. The interval is the wider of Wilson's, which treats
+// the attacks as independent, and a bootstrap over the portraits they
+// were rendered from (clusterBootstrap): a dozen attacks of one face rise
+// and fall together.
+func fitPassiveMin(samples []livenessSample, f face.Fusion, maxShare float64) passiveFit {
 	_, attacks := simulatedScores(samples, f, "calibration")
-	for t := 50; t < 99; t++ {
-		threshold := float64(t) / 100
-		k := 0
+	boot := newClusterBootstrap(attacks, 4000)
+	fit := passiveFit{PassiveMin: 0.99, Attacks: len(attacks)}
+	for t := 50; t <= 99; t++ {
+		fit.PassiveMin = float64(t) / 100
+		fit.Accepted = 0
 		for _, a := range attacks {
-			if a >= threshold {
-				k++
+			if a.score >= fit.PassiveMin {
+				fit.Accepted++
 			}
 		}
-		if wilsonUpper(k, len(attacks)) <= maxShare {
-			return threshold
+		fit.Wilson, fit.Bootstrap = wilsonUpper(fit.Accepted, len(attacks)), boot.upper(fit.PassiveMin)
+		if max(fit.Wilson, fit.Bootstrap) <= maxShare {
+			break
 		}
 	}
-	return 0.99
+	return fit
 }
 
 // wilsonUpper is the upper end of the 95% Wilson score interval of k
@@ -198,13 +230,79 @@ func wilsonUpper(k, n int) float64 {
 	return (centre + spread) / (1 + z*z/nf)
 }
 
+// clusterBootstrap resamples whole clusters with replacement (a fixed
+// seed: the fit is reproducible), the same draws for every threshold, so
+// that the bound falls as the threshold rises.
+type clusterBootstrap struct {
+	clusters [][]float64 // each cluster's scores
+	draws    [][]int     // each resample's clusters, by index
+}
+
+func newClusterBootstrap(samples []clustered, rounds int) clusterBootstrap {
+	index := map[string]int{}
+	var b clusterBootstrap
+	for _, s := range samples {
+		i, ok := index[s.cluster]
+		if !ok {
+			i = len(b.clusters)
+			index[s.cluster] = i
+			b.clusters = append(b.clusters, nil)
+		}
+		b.clusters[i] = append(b.clusters[i], s.score)
+	}
+	if len(b.clusters) == 0 {
+		return b
+	}
+	rng := rand.New(rand.NewPCG(30107, 3))
+	b.draws = make([][]int, rounds)
+	for r := range b.draws {
+		b.draws[r] = make([]int, len(b.clusters))
+		for j := range b.draws[r] {
+			b.draws[r][j] = rng.IntN(len(b.clusters))
+		}
+	}
+	return b
+}
+
+// upper is the 97.5th percentile over the resamples of the share of
+// scores at or above threshold: the upper end of a 95% percentile
+// interval, as wilsonUpper's (1 without samples).
+func (b clusterBootstrap) upper(threshold float64) float64 {
+	if len(b.clusters) == 0 {
+		return 1
+	}
+	accepted, total := make([]int, len(b.clusters)), make([]int, len(b.clusters))
+	for i, c := range b.clusters {
+		total[i] = len(c)
+		for _, s := range c {
+			if s >= threshold {
+				accepted[i]++
+			}
+		}
+	}
+	shares := make([]float64, len(b.draws))
+	for r, draw := range b.draws {
+		k, n := 0, 0
+		for _, i := range draw {
+			k, n = k+accepted[i], n+total[i]
+		}
+		shares[r] = float64(k) / float64(n)
+	}
+	slices.Sort(shares)
+	return shares[min(len(shares)-1, int(math.Ceil(0.975*float64(len(shares))))-1)]
+}
+
 // livenessPoints measures operatingPoints and the policy's passive
 // acceptance (band[1]) on the split's live colour faces and simulated
 // attacks, scored by f; band[0] is the bottom of the band of doubt, below
 // which a face is refused.
 func livenessPoints(samples []livenessSample, f face.Fusion, split string, band [2]float64) []livenessPoint {
 	challengeMin := band[0]
-	live, attacks := simulatedScores(samples, f, split)
+	live, clusteredAttacks := simulatedScores(samples, f, split)
+	var attacks []float64
+	for _, a := range clusteredAttacks {
+		attacks = append(attacks, a.score)
+	}
 	share := func(v []float64, lo, hi float64) string {
 		k := 0
 		for _, x := range v {
@@ -271,7 +369,8 @@ func runEvalLiveness(ctx context.Context, env *Env, args []string) (any, error) 
 	band := risk.DefaultConfig().Thresholds
 	res.ChallengeBand = [2]float64{band.FaceLivenessChallengeMin, band.FaceLivenessMin}
 	if *fit {
-		res.ChallengeBand[1] = fitPassiveMin(samples, res.Fusion, maxAPCER)
+		fit := fitPassiveMin(samples, res.Fusion, maxAPCER)
+		res.ChallengeBand[1], res.PassiveFit = fit.PassiveMin, &fit
 	}
 	res.Rows = livenessTable(samples, res.Fusion, *split, res.ChallengeBand)
 	res.OperatingPoints = livenessPoints(samples, res.Fusion, *split, res.ChallengeBand)
@@ -440,10 +539,11 @@ func (ev *livenessEval) collect(ctx context.Context, env *Env, data string, swee
 			return nil, err
 		}
 		calib := i%2 == 0
-		err = add(img, livenessSample{set: setColour, file: f, calibration: calib})
+		base := filepath.Base(f)
+		err = add(img, livenessSample{set: setColour, file: f, portrait: base, calibration: calib})
 		for _, a := range renderAttacks(img, uint64(i), sweep) {
 			if err == nil {
-				err = add(a.img, livenessSample{set: a.set, file: fmt.Sprintf("%s %s", filepath.Base(f), a.desc), attack: !a.live, calibration: calib})
+				err = add(a.img, livenessSample{set: a.set, file: base + " " + a.desc, portrait: base, attack: !a.live, calibration: calib})
 			}
 			a.img.Close()
 		}

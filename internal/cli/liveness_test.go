@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"path/filepath"
 	"sort"
@@ -298,7 +299,7 @@ func TestFitPassiveMin(t *testing.T) {
 	samples = append(samples,
 		livenessSample{set: setScreenFine, attack: true, found: true, logOdds: z(0.99)},                   // report half
 		livenessSample{set: setMVAttacks, attack: true, found: true, calibration: true, logOdds: z(0.99)}) // real
-	got := fitPassiveMin(samples, f, 0.10)
+	got := fitPassiveMin(samples, f, 0.10).PassiveMin
 	// 5 of 100 accepted has a Wilson upper bound of 11.2%, 4 of 100 9.8%:
 	// the threshold passes 0.78 and up.
 	if got < 0.771 || got > 0.781 {
@@ -312,7 +313,44 @@ func TestFitPassiveMin(t *testing.T) {
 			t.Errorf("wilsonUpper(%d, %d) = %.4f, want %.4f", c.k, c.n, got, c.want)
 		}
 	}
-	if got := fitPassiveMin(samples[:98], f, 0); got != 0.99 {
+	if got := fitPassiveMin(samples[:98], f, 0).PassiveMin; got != 0.99 {
 		t.Errorf("an unreachable bound fitted %.2f, want 0.99", got)
+	}
+}
+
+// TestClusterBootstrap: the same 4 accepted attacks in 100 bound the
+// share higher when they are one portrait's than when they are four
+// portraits', and the fit follows the wider bound.
+func TestClusterBootstrap(t *testing.T) {
+	attacks := func(concentrated bool) []clustered {
+		var out []clustered
+		for c := range 20 {
+			for i := range 5 {
+				s := 0.3
+				if concentrated && c == 0 && i < 4 || !concentrated && c < 4 && i == 0 {
+					s = 0.9
+				}
+				out = append(out, clustered{s, fmt.Sprint("p", c)})
+			}
+		}
+		return out
+	}
+	one := newClusterBootstrap(attacks(true), 4000).upper(0.5)
+	four := newClusterBootstrap(attacks(false), 4000).upper(0.5)
+	if wilson := wilsonUpper(4, 100); !(one > maxAPCER && maxAPCER > wilson && wilson > four) {
+		t.Errorf("4 of 100 accepted: one portrait's bound %.3f, four portraits' %.3f, Wilson %.3f; want %.3f > %.2f > %.3f > %.3f",
+			one, four, wilson, one, maxAPCER, wilson, four)
+	}
+	if got := newClusterBootstrap(nil, 10).upper(0.5); got != 1 {
+		t.Errorf("no samples bound %.2f, want 1", got)
+	}
+	f := face.Fusion{Models: [3]face.Platt{{A: 1}, {A: 1}, {A: 1}}, TraceThreshold: 4}
+	var samples []livenessSample
+	for _, a := range attacks(true) {
+		v := math.Log(a.score / (1 - a.score))
+		samples = append(samples, livenessSample{set: setScreenFine, portrait: a.cluster, attack: true, found: true, calibration: true, logOdds: [3]float64{v, v, v}})
+	}
+	if got := fitPassiveMin(samples, f, maxAPCER).PassiveMin; got < 0.9 {
+		t.Errorf("one portrait's 4 accepted attacks fitted %.2f, want above their 0.9", got)
 	}
 }
