@@ -27,7 +27,8 @@
 //  1. Confirmed watchlist hit: escalate (STATUS). First, so that compliance
 //     sees a sanctioned person even when a fraud rule also fired.
 //  2. Fraud: device blocked, face spoof (face liveness below the band of
-//     doubt, or a failed active challenge), document screen/print replay or
+//     doubt, a failed active challenge, or one whose frames show another
+//     person than the selfie: Input.ChallengeIdentity), document screen/print replay or
 //     low document liveness, document tampering: reject (EXIT), never
 //     retried. A document check rejects only when the caller found its
 //     false-positive rate on genuine documents low enough

@@ -292,8 +292,8 @@ func docFindingRules(fs []DocFinding, add func(class, ReasonCode, string, ...any
 	return rejTamper, rejRepro
 }
 
-// livenessRule decides the face liveness: a failed active challenge is
-// fraud; a passive score at or above FaceLivenessMin is live; in the band
+// livenessRule decides the face liveness: a failed active challenge, or
+// one whose frames show another person than the selfie, is fraud; a passive score at or above FaceLivenessMin is live; in the band
 // of doubt below it an active challenge is asked for, or, once passed,
 // recorded, or, where none can be run, the decision is capped at review;
 // below the band the face is a spoof.
@@ -304,6 +304,9 @@ func livenessRule(th Thresholds, in Input, add func(class, ReasonCode, string, .
 		low = th.FaceLivenessChallengeMin
 	}
 	switch {
+	case in.ChallengeIdentity != "":
+		add(classFraud, FaceChallengeIdentity, "%s", in.ChallengeIdentity)
+		return LivenessChallengeFailed
 	case in.LivenessChallenge == ChallengeFailed:
 		add(classFraud, FaceChallengeFailed, "active liveness challenge failed")
 		return LivenessChallengeFailed

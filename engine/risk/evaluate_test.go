@@ -58,6 +58,9 @@ func potentialHits(n int) func(*Input) { return func(in *Input) { in.WatchlistPo
 func challenged(o ChallengeOutcome) func(*Input) {
 	return func(in *Input) { in.LivenessChallenge = o }
 }
+func otherPerson(evidence string) func(*Input) {
+	return func(in *Input) { in.LivenessChallenge, in.ChallengeIdentity = ChallengeFailed, evidence }
+}
 func expired() func(*Input)   { return func(in *Input) { in.DocExpired = true } }
 func noSignals() func(*Input) { return func(in *Input) { in.Signals = nil } }
 func mismatchPolicy(p MismatchPolicy) func(*Config) {
@@ -169,6 +172,8 @@ func TestEvaluateRoutes(t *testing.T) {
 		},
 		{name: "challenge passed, score in review", cfg: config(), in: clean(set(FaceLiveness, 0.3), challenged(ChallengePassed)), want: inReview, lead: ScoreBelowApprove, also: []ReasonCode{FaceChallengePassed}},
 		{name: "challenge failed", cfg: config(), in: clean(set(FaceLiveness, 0.4), challenged(ChallengeFailed)), want: finalReject, lead: FaceChallengeFailed},
+		{name: "challenge done by another person", cfg: config(), in: clean(set(FaceLiveness, 0.4), otherPerson("turn_left 0.05 < 0.29")), want: finalReject, lead: FaceChallengeIdentity},
+		{name: "another person over a passed outcome", cfg: config(), in: clean(set(FaceLiveness, 0.4), challenged(ChallengePassed), func(in *Input) { in.ChallengeIdentity = "no face" }), want: finalReject, lead: FaceChallengeIdentity},
 		{name: "challenge failed over a live passive score", cfg: config(), in: clean(challenged(ChallengeFailed)), want: finalReject, lead: FaceChallengeFailed},
 		{name: "passed challenge does not save a clear spoof", cfg: config(), in: clean(set(FaceLiveness, 0.1), challenged(ChallengePassed)), want: finalReject, lead: FaceLivenessFailed},
 		{name: "capture retry over challenge", cfg: config(), in: clean(set(FaceLiveness, 0.3), capture(CaptureSelfieQuality)), want: retrySelfie, lead: SelfieImageQuality, also: []ReasonCode{FaceLivenessDoubt}},

@@ -32,6 +32,12 @@ type Input struct {
 	// LivenessChallenge is the outcome of the active liveness challenge
 	// that a Challenge next action asked for; empty before one was done.
 	LivenessChallenge ChallengeOutcome `json:"liveness_challenge,omitempty"`
+	// ChallengeIdentity, when not empty, is the caller's evidence that the
+	// frames which met the challenge's prompts do not all show the
+	// selfie's person (engine/verify compares their faces): the challenge
+	// is failed whatever LivenessChallenge says, with reason
+	// FACE_CHALLENGE_IDENTITY and this, as it is, as its detail.
+	ChallengeIdentity string `json:"challenge_identity,omitempty"`
 	// DocFindings are the document checks that fired, each judged by the
 	// caller against the check's measured false-positive rate on genuine
 	// documents: one that may reject does (DOC_TAMPERED, DOC_SCREEN_REPLAY,

@@ -36,6 +36,12 @@ const (
 	// FaceChallengeFailed: the active liveness challenge asked for after a
 	// passive score in the band of doubt was failed.
 	FaceChallengeFailed ReasonCode = "FACE_CHALLENGE_FAILED"
+	// FaceChallengeIdentity: the active liveness challenge's prompts were
+	// followed, but a frame that met one shows no face or not the selfie's
+	// person (Input.ChallengeIdentity, the caller's comparison): someone
+	// else turned their head, so the challenge counts as failed. The detail
+	// gives each frame's similarity to the selfie and the threshold.
+	FaceChallengeIdentity ReasonCode = "FACE_CHALLENGE_IDENTITY"
 	// DocLivenessFailed: document liveness below Thresholds.DocLivenessMin
 	// without a specific attack type reported.
 	DocLivenessFailed ReasonCode = "DOC_LIVENESS_FAILED"
