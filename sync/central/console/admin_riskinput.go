@@ -95,6 +95,10 @@ func riskInputFrom(payload []byte) (risk.Input, bool) {
 			in.DocExpired = true
 		case risk.FaceChallengeFailed:
 			in.LivenessChallenge = risk.ChallengeFailed
+		case risk.FaceChallengeIdentity:
+			// The comparison of the challenge's frames with the selfie is a
+			// fact the settings do not decide: kept with its evidence.
+			in.LivenessChallenge, in.ChallengeIdentity = risk.ChallengeFailed, r.Detail
 		case risk.FaceChallengePassed:
 			if in.LivenessChallenge == risk.ChallengeNone {
 				in.LivenessChallenge = risk.ChallengePassed
