@@ -2,11 +2,15 @@ package capture
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"image"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"sort"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -42,8 +46,19 @@ type SelfieConfig struct {
 	// selfie is chosen from.
 	StableFrames int
 	// Challenges are the active-liveness prompts to pass after the selfie,
-	// in order: TurnLeft, TurnRight, Blink, Smile. Empty for passive.
+	// in order: TurnLeft, TurnRight, Blink, Smile. Empty for passive. The
+	// callers draw the order at random (ShuffleChallenges), so that a
+	// recording made for one order does not follow another.
 	Challenges []Message
+	// PromptTime bounds the time from a prompt's showing (the selfie's
+	// capture for the first, the previous prompt met for the next) to the
+	// frame that meets it; ChallengeTime bounds all the prompts from the
+	// first one's showing. Both are judged on the frames' times
+	// (Frame.Time); 0 leaves them unbounded. Past either the guide is
+	// done with the challenge failed (Failed): a replay cannot wait for
+	// the prompt it needs, and a loop of both turns must be shorter than
+	// PromptTime to pass.
+	PromptTime, ChallengeTime time.Duration
 	// ChallengeYaw is how far a turn challenge must turn, degrees.
 	ChallengeYaw float64
 	// BlinkRatio is the share of the open-eye contrast below which the eyes
@@ -71,6 +86,8 @@ func DefaultSelfieConfig() SelfieConfig {
 		ChallengeYaw:     20,
 		BlinkRatio:       0.5,
 		SmileGain:        0.12,
+		PromptTime:       5 * time.Second,
+		ChallengeTime:    20 * time.Second,
 	}
 }
 
@@ -84,6 +101,8 @@ func (c SelfieConfig) validate() error {
 		return errors.New("selfie guidance: stable frames must be at least 1")
 	case c.MaxOffset <= 0 || c.MaxSpeed <= 0 || c.MaxYaw <= 0 || c.MaxPitch <= 0:
 		return errors.New("selfie guidance: offset, speed and pose limits must be positive")
+	case c.PromptTime < 0 || c.ChallengeTime < 0:
+		return errors.New("selfie guidance: challenge time bounds must not be negative")
 	}
 	for _, ch := range c.Challenges {
 		if ch != TurnLeft && ch != TurnRight && ch != Blink && ch != Smile {
@@ -131,6 +150,10 @@ type SelfieGuide struct {
 	captured
 	selfie bool // the selfie is captured
 	next   int  // index of the current challenge
+	// firstShown and shown are the frame times the first and the current
+	// prompt showed at; failed that a bound passed before a prompt was met.
+	firstShown, shown time.Duration
+	failed            bool
 	// Baselines from the selfie window, for the challenges.
 	eyeOpen, mouthWidth float64
 	shut                bool // the blink challenge has seen the eyes shut
@@ -160,8 +183,20 @@ func (c SelfieConfig) Oval(w, h int) Ellipse {
 	return Ellipse{CX: c.OvalX * float64(w), CY: c.OvalY * float64(h), RX: ry * c.OvalAspect, RY: ry}
 }
 
-// Done implements Guide.
-func (g *SelfieGuide) Done() bool { return g.selfie && g.next >= len(g.cfg.Challenges) }
+// Done implements Guide: the selfie and every prompt are captured, or a
+// prompt's time ran out (Failed).
+func (g *SelfieGuide) Done() bool { return g.failed || g.selfie && g.next >= len(g.cfg.Challenges) }
+
+// Failed reports whether a prompt was not met within PromptTime of its
+// showing, or the prompts within ChallengeTime: the challenge failed.
+func (g *SelfieGuide) Failed() bool { return g.failed }
+
+// expired reports whether a frame at time t comes too late for the
+// current prompt.
+func (g *SelfieGuide) expired(t time.Duration) bool {
+	c := g.cfg
+	return c.PromptTime > 0 && t-g.shown > c.PromptTime || c.ChallengeTime > 0 && t-g.firstShown > c.ChallengeTime
+}
 
 // Close implements Guide.
 func (g *SelfieGuide) Close() error {
@@ -191,6 +226,9 @@ func (g *SelfieGuide) Analyse(ctx context.Context, f Frame) (Overlay, error) {
 	ov := Overlay{Seq: f.Seq, TimeMS: ms(f.Time), Step: "selfie", Oval: &oval, Checks: []Check{}}
 	if ch := g.challenge(); ch != "" {
 		ov.Step = string(ch)
+	}
+	if g.challenge() != "" && g.expired(f.Time) {
+		g.failed = true
 	}
 	if g.Done() {
 		ov.Message = Done
@@ -271,6 +309,7 @@ func (g *SelfieGuide) Analyse(ctx context.Context, f Frame) (Overlay, error) {
 			g.captures = append(g.captures, Capture{Name: string(ch), Seq: f.Seq, Time: f.Time, Checks: ov.Checks, Image: f.Image.Clone()})
 			g.next++
 			g.shut = false
+			g.shown = f.Time
 		}
 		return ov, nil
 	default:
@@ -288,6 +327,7 @@ func (g *SelfieGuide) Analyse(ctx context.Context, f Frame) (Overlay, error) {
 	if len(g.window) >= c.StableFrames {
 		g.captureSelfie()
 		ov.Captured = "selfie"
+		g.firstShown, g.shown = f.Time, f.Time
 	}
 	return ov, nil
 }
@@ -385,4 +425,15 @@ func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+// ShuffleChallenges returns prompts in an order drawn at random, from a
+// generator seeded by crypto/rand: which way the head turns first cannot
+// be known before the prompt shows.
+func ShuffleChallenges(prompts []Message) []Message {
+	var seed [32]byte
+	crand.Read(seed[:]) // never fails (crypto/rand since Go 1.24)
+	out := slices.Clone(prompts)
+	rand.New(rand.NewChaCha8(seed)).Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
 }
