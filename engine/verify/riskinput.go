@@ -30,14 +30,21 @@ type stageResults struct {
 	// calibration holds the document checks' operating points; nil means
 	// forensics.DefaultCalibration().
 	calibration forensics.Calibration
+	// challenge are the faces of the frames that met an active challenge's
+	// prompts, compared with the selfie's at challengeSimilarity when the
+	// challenge is said to be passed.
+	challenge           []challengeFace
+	challengeSimilarity float64
 }
 
 // riskInput turns the stages' results into the risk engine's input and
 // the face half of the report; it runs no model. matcher decides the
 // match, confirm is the screening score from which a hit is confirmed,
-// challenge the outcome of an active liveness challenge already done.
-// Selfie problems a new capture can fix are capture issues; any other
-// stage error is returned.
+// challenge the outcome of an active liveness challenge already done: a
+// passed one whose frames (st.challenge) do not all show the selfie's
+// person is failed, with the evidence (risk.FaceChallengeIdentity). Selfie
+// problems a new capture can fix are capture issues; any other stage error
+// is returned.
 func riskInput(st stageResults, matcher face.Matcher, confirm float64, attempt int, challenge risk.ChallengeOutcome) (risk.Input, FaceReport, error) {
 	in := risk.Input{Signals: map[risk.SignalName]float64{}, Attempt: attempt, LivenessChallenge: challenge}
 	var rep FaceReport
@@ -60,6 +67,16 @@ func riskInput(st stageResults, matcher face.Matcher, confirm float64, attempt i
 		in.Signals[risk.FaceLiveness] = live.Score
 		if !selfie.Quality.OK {
 			in.CaptureIssues = append(in.CaptureIssues, risk.CaptureSelfieQuality)
+		}
+		if challenge == risk.ChallengePassed && len(st.challenge) > 0 {
+			cr, evidence, err := challengeIdentity(selfie, st.challenge, st.challengeSimilarity)
+			if err != nil {
+				return in, rep, err
+			}
+			rep.Challenge = cr
+			if evidence != "" {
+				in.LivenessChallenge, in.ChallengeIdentity = risk.ChallengeFailed, evidence
+			}
 		}
 	}
 

@@ -6,6 +6,13 @@
 // together; the match waits for the portrait and the screening for the name.
 // An app may start the document half earlier (Engine.Prepare), as soon as
 // the document is captured, so that it is read while the selfie is taken.
+//
+// After an active liveness challenge the frames that met its prompts
+// (Input.ChallengeFrames) are compared with the selfie by the face
+// engine's embeddings: a frame with no face or another person's fails the
+// challenge (risk.FaceChallengeIdentity), so the victim's photo shown for
+// the selfie and the attacker's own head turned for the prompts does not
+// pass. The report records each frame's similarity (FaceReport.Challenge).
 package verify
 
 import (
@@ -49,6 +56,10 @@ type Engine struct {
 	// forensics.DefaultCalibration(), measured by `kyc eval documents`.
 	Forensics    forensics.Calibration
 	ConfirmScore float64
+	// ChallengeSimilarity is the similarity to the selfie from which a
+	// challenge frame's face is the selfie's person; 0 means
+	// DefaultChallengeSimilarity.
+	ChallengeSimilarity float64
 	// Progress, when not nil, is told each stage's name as it finishes:
 	// device, document, selfie, match, screening, decision. It is called
 	// from the stages' goroutines, each stage once.
@@ -69,8 +80,17 @@ type Input struct {
 	Lang    risk.Language
 	// LivenessChallenge is the outcome of the active liveness challenge a
 	// previous report's CHALLENGE next action asked for, when the same
-	// captures are verified again after it; empty otherwise.
+	// captures are verified again after it (or an active session's own);
+	// empty otherwise.
 	LivenessChallenge risk.ChallengeOutcome
+	// ChallengeFrames are the frames that met the challenge's prompts, one
+	// a prompt, owned by the caller like Selfie. With a passed challenge
+	// each must show the selfie's person (its face's similarity to the
+	// selfie's at least Engine.ChallengeSimilarity), or the challenge
+	// counts as failed (risk.FaceChallengeIdentity): someone else followed
+	// the prompts after the selfie. A passed outcome without frames is
+	// taken as it is, the statement of whoever ran the challenge.
+	ChallengeFrames []ChallengeFrame
 	// Reference, when set, is the image the selfie is matched against
 	// instead of the document's portrait (a partner's reference image,
 	// seed 000): its largest face. The document is still read and checked.
@@ -83,7 +103,10 @@ type FaceReport struct {
 	Liveness  *face.LivenessResult `json:"liveness"`
 	Selfie    *face.Analysis       `json:"selfie"`
 	Reference *face.Analysis       `json:"reference"`
-	Problem   string               `json:"problem,omitempty"`
+	// Challenge compares the active challenge's frames with the selfie;
+	// nil when no frames came with a passed challenge.
+	Challenge *ChallengeReport `json:"challenge,omitempty"`
+	Problem   string           `json:"problem,omitempty"`
 }
 
 // ScreeningReport is what the name screening found.
@@ -195,6 +218,14 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 		c.Since("selfie", s)
 		done("selfie")
 	}()
+	var challenge []challengeFace
+	if in.LivenessChallenge == risk.ChallengePassed && len(in.ChallengeFrames) > 0 {
+		wg.Go(func() {
+			s := time.Now()
+			challenge = e.analyseChallenge(ctx, in.ChallengeFrames)
+			c.Since("challenge", s)
+		})
+	}
 	var ref face.Analysis
 	var refErr error
 	if in.Reference != nil {
@@ -222,6 +253,10 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	stages := stageResults{
 		doc: doc, dev: dev, selfie: selfie, selfieErr: selfieErr, live: live, liveErr: liveErr,
 		ref: half.ref, refErr: half.refErr, refOK: half.refOK, screening: screened, calibration: e.Forensics,
+		challenge: challenge, challengeSimilarity: e.ChallengeSimilarity,
+	}
+	if stages.challengeSimilarity == 0 {
+		stages.challengeSimilarity = DefaultChallengeSimilarity
 	}
 	if in.Reference != nil {
 		// A reference without a face is like a document without a
