@@ -29,7 +29,8 @@ const DefaultChallengeSimilarity = 0.2877
 // ChallengeFrame is the frame that met one prompt of an active liveness
 // challenge (engine/capture's Capture of that prompt).
 type ChallengeFrame struct {
-	// Prompt is the prompt met: turn_left, turn_right, blink or smile.
+	// Prompt names the frame in the report: the prompt it met (turn_left,
+	// turn_right, blink, smile), or the file it came from.
 	Prompt string
 	Image  gocv.Mat
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/openkyc/kyc/engine/device"
@@ -83,6 +85,8 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	selfiePath := fs.String("selfie", "", "the selfie")
 	attempt := fs.Int("attempt", 1, "attempt number in this session (for the retry policy)")
 	challenge := fs.String("challenge", "", "the active liveness challenge's outcome: passed or failed, or unavailable where none can be run (a passive score in the band of doubt then goes to review); without it, that score answers CHALLENGE")
+	var challengeFrames fileList
+	fs.Var(&challengeFrames, "challenge-frame", "with --challenge passed: a frame that met one of the challenge's prompts (repeat for each); each must show the selfie's person, or the challenge fails (FACE_CHALLENGE_IDENTITY)")
 	lang := fs.String("lang", "en", "language of the user message: en or id")
 	profile := fs.String("profile", string(device.ProfileField), "device policy profile: kiosk or field")
 	policyFile := fs.String("device-policy", "", "a JSON device policy replacing the profile's default")
@@ -116,6 +120,10 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	case risk.ChallengeNone, risk.ChallengePassed, risk.ChallengeFailed, risk.ChallengeUnavailable:
 	default:
 		return nil, Errorf(ExitUsage, "usage", "--challenge must be passed, failed or unavailable")
+	}
+	if len(challengeFrames) > 0 && risk.ChallengeOutcome(*challenge) != risk.ChallengePassed {
+		// Only a passed challenge has frames that met its prompts.
+		return nil, Errorf(ExitUsage, "usage", "--challenge-frame goes with --challenge passed")
 	}
 	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
 	// The risk configuration sync installed; an invalid one is said and
@@ -181,6 +189,19 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, imageInputError("selfie", fmt.Errorf("image %s: %w", *selfiePath, err))
 	}
 	defer selfie.Close()
+	var frames []verify.ChallengeFrame
+	defer func() {
+		for _, f := range frames {
+			f.Image.Close()
+		}
+	}()
+	for _, path := range challengeFrames {
+		im, err := readDocumentImage("challenge frame", path)
+		if err != nil {
+			return nil, err
+		}
+		frames = append(frames, verify.ChallengeFrame{Prompt: filepath.Base(path), Image: im.Mat})
+	}
 
 	dirs := screeningDirs(*wlDir)
 	lists, err := loadWatchlists(ctx, env, dirs)
@@ -199,7 +220,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	loaded := time.Now()
 
 	rep, err := eng.Verify(ctx, verify.Input{Front: front, Back: back, Selfie: selfie, Attempt: *attempt, Lang: risk.Language(*lang),
-		LivenessChallenge: risk.ChallengeOutcome(*challenge)})
+		LivenessChallenge: risk.ChallengeOutcome(*challenge), ChallengeFrames: frames})
 	if err != nil {
 		return nil, faceError(err)
 	}
@@ -236,4 +257,17 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		}
 	}
 	return res, nil
+}
+
+// fileList is a repeatable flag's files, in the order given.
+type fileList []string
+
+func (l *fileList) String() string { return strings.Join(*l, ",") }
+
+func (l *fileList) Set(s string) error {
+	if s == "" {
+		return errors.New("empty file name")
+	}
+	*l = append(*l, s)
+	return nil
 }

@@ -60,30 +60,59 @@ func TestVerifyAttestsWithTheChallenge(t *testing.T) {
 // to the risk engine. The selfie's passive liveness is in doubt (a
 // greyscale face, never accepted passively): without the flag a challenge
 // is asked for, told that none can be run the doubt goes to review, and a
-// passed challenge lifts it. (The photo given as the document is no
-// document, so a document retry leads the route: the path is what counts.)
+// passed challenge lifts it, unless a frame given as having met its
+// prompts (--challenge-frame) shows another person than the selfie: then
+// it failed, FACE_CHALLENGE_IDENTITY. (The photo given as the document is
+// no document, so a document retry leads the route: the path is what
+// counts.)
 func TestVerifyChallengeOutcome(t *testing.T) {
-	leonard := testenv.Data(t, "faces", "faceapi_bbt", "leonard")
-	doc, selfie := filepath.Join(leonard, "leonard1.png"), filepath.Join(leonard, "leonard2.png")
+	bbt := testenv.Data(t, "faces", "faceapi_bbt")
+	doc, selfie := filepath.Join(bbt, "leonard", "leonard1.png"), filepath.Join(bbt, "leonard", "leonard2.png")
+	turned, other := filepath.Join(bbt, "leonard", "leonard3.png"), filepath.Join(bbt, "sheldon", "sheldon3.png")
 	for _, c := range []struct {
 		challenge string
+		frames    []string
 		path      risk.LivenessPath
 		doubt     bool
+		lead      risk.ReasonCode // the liveness's reason; "" for none to check
 	}{
-		{"", risk.LivenessChallengeRequested, true},
-		{"unavailable", risk.LivenessDoubtReview, true},
-		{"passed", risk.LivenessChallengePassed, false},
+		{challenge: "", path: risk.LivenessChallengeRequested, doubt: true},
+		{challenge: "unavailable", path: risk.LivenessDoubtReview, doubt: true},
+		{challenge: "passed", path: risk.LivenessChallengePassed, lead: risk.FaceChallengePassed},
+		{challenge: "passed", frames: []string{turned}, path: risk.LivenessChallengePassed, lead: risk.FaceChallengePassed},
+		{challenge: "passed", frames: []string{turned, other}, path: risk.LivenessChallengeFailed, lead: risk.FaceChallengeIdentity},
 	} {
-		r := kyc(t, nil, "verify", "--document", doc, "--selfie", selfie, "--no-device-check", "--challenge", c.challenge)
+		args := []string{"verify", "--document", doc, "--selfie", selfie, "--no-device-check", "--challenge", c.challenge}
+		for _, f := range c.frames {
+			args = append(args, "--challenge-frame", f)
+		}
+		r := kyc(t, nil, args...)
 		var out struct {
 			Risk risk.Result `json:"risk"`
+			Face struct {
+				Challenge *struct {
+					SamePerson bool `json:"same_person"`
+					Frames     []struct {
+						Similarity float64 `json:"similarity"`
+					} `json:"frames"`
+				} `json:"challenge"`
+			} `json:"face"`
 		}
 		if r.exit != ExitOK || json.Unmarshal([]byte(r.stdout), &out) != nil {
-			t.Fatalf("--challenge %q: exit %d %s %s", c.challenge, r.exit, r.stdout, r.stderr)
+			t.Fatalf("--challenge %q %v: exit %d %s %s", c.challenge, c.frames, r.exit, r.stdout, r.stderr)
 		}
-		doubt := slices.ContainsFunc(out.Risk.Reasons, func(r risk.Reason) bool { return r.Code == risk.FaceLivenessDoubt })
-		if out.Risk.LivenessPath != c.path || doubt != c.doubt {
-			t.Errorf("--challenge %q: path %q, doubt %v; want %q, %v (reasons %v)", c.challenge, out.Risk.LivenessPath, doubt, c.path, c.doubt, out.Risk.Reasons)
+		has := func(code risk.ReasonCode) bool {
+			return slices.ContainsFunc(out.Risk.Reasons, func(r risk.Reason) bool { return r.Code == code })
 		}
+		if out.Risk.LivenessPath != c.path || has(risk.FaceLivenessDoubt) != c.doubt || c.lead != "" && !has(c.lead) {
+			t.Errorf("--challenge %q %v: path %q, doubt %v; want %q, %v, %s (reasons %v)", c.challenge, c.frames,
+				out.Risk.LivenessPath, has(risk.FaceLivenessDoubt), c.path, c.doubt, c.lead, out.Risk.Reasons)
+		}
+		if ch := out.Face.Challenge; (ch != nil) != (len(c.frames) > 0) || ch != nil && len(ch.Frames) != len(c.frames) {
+			t.Errorf("--challenge-frame %v: report %+v", c.frames, ch)
+		}
+	}
+	if r := kyc(t, nil, "verify", "--document", doc, "--selfie", selfie, "--challenge", "failed", "--challenge-frame", other); r.exit != ExitUsage {
+		t.Errorf("frames of a failed challenge: exit %d, want a usage error", r.exit)
 	}
 }
