@@ -18,6 +18,7 @@ import (
 	"github.com/openkyc/kyc/internal/engines"
 
 	"github.com/openkyc/kyc/engine/camera"
+	"github.com/openkyc/kyc/engine/capture"
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/internal/runtimeinfo"
@@ -62,10 +63,15 @@ type Config struct {
 	// SyncEvery is the pause between sync passes, and between looks for
 	// an enrolment before there is one (default 15 s).
 	SyncEvery time.Duration
-	// Clock is the time idle timeouts and session lifetimes are judged by;
-	// nil means time.Now. Tests move it forward.
-	Clock  func() time.Time
-	Logger *slog.Logger
+	// Clock is the time idle timeouts, session lifetimes and the liveness
+	// challenge's time bounds are judged by; nil means time.Now. Tests
+	// move it forward.
+	Clock func() time.Time
+	// ChallengeOrder orders a challenge's prompts each time one starts;
+	// nil draws the order at random (capture.ShuffleChallenges). Tests fix
+	// it.
+	ChallengeOrder func([]capture.Message) []capture.Message
+	Logger         *slog.Logger
 }
 
 // App is bound to the window: its exported methods are callable from the

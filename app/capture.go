@@ -16,48 +16,39 @@ import (
 	"github.com/openkyc/kyc/engine/verify"
 )
 
-// challengeGuide is a selfie guide whose challenge has a time limit: the
-// prompts must all be followed within limit of the first one showing (the
-// selfie captured), or the guide ends with the challenge failed. A photo
-// or a replay held up to the camera cannot follow them.
+// challengeGuide is a selfie guide whose challenge is timed by the app's
+// clock: each frame's time is the clock's since the guide's first frame,
+// so the guide's bounds (each prompt followed within PromptSeconds of
+// showing, all within ChallengeSeconds) hold as they would on a camera
+// for a video file too, whose media time starts again at each loop. Past
+// either the guide ends with the challenge failed: a photo or a replay
+// held up to the camera cannot follow prompts it does not know in time.
 type challengeGuide struct {
 	*capture.SelfieGuide
 	prompts int
-	limit   time.Duration
-	// shown is when the first prompt showed; expired that the limit
-	// passed before the last prompt was followed.
-	shown   time.Time
-	expired bool
+	now     func() time.Time
+	start   time.Time // the first frame's time
 }
 
 // Analyse implements capture.Guide.
 func (g *challengeGuide) Analyse(ctx context.Context, f capture.Frame) (capture.Overlay, error) {
-	ov, err := g.SelfieGuide.Analyse(ctx, f)
-	if err != nil || g.prompts == 0 {
-		return ov, err
+	if g.start.IsZero() {
+		g.start = g.now()
 	}
-	switch {
-	case ov.Captured == "selfie":
-		g.shown = time.Now()
-	case !g.shown.IsZero() && !g.SelfieGuide.Done() && time.Since(g.shown) > g.limit:
-		g.expired = true
-	}
-	return ov, nil
+	f.Time = g.now().Sub(g.start)
+	return g.SelfieGuide.Analyse(ctx, f)
 }
 
-// Done implements capture.Guide: everything captured, or the time is up.
-func (g *challengeGuide) Done() bool { return g.expired || g.SelfieGuide.Done() }
-
 // outcome is the challenge's outcome once the guide is done: none without
-// prompts, passed when every prompt was followed in time, else failed.
+// prompts, failed when a bound passed, else passed.
 func (g *challengeGuide) outcome() risk.ChallengeOutcome {
 	switch {
 	case g.prompts == 0:
 		return risk.ChallengeNone
-	case g.SelfieGuide.Done():
-		return risk.ChallengePassed
+	case g.Failed():
+		return risk.ChallengeFailed
 	}
-	return risk.ChallengeFailed
+	return risk.ChallengePassed
 }
 
 // startCaptureLocked runs guide g over the camera in the background and
@@ -192,17 +183,23 @@ func (a *App) prepare(front document.Image, back *document.Image) *verify.Prepar
 	return (&verify.Engine{Document: eng.Document, Face: eng.Face}).Prepare(a.ctx, front, back)
 }
 
-// selfieCaptured keeps the selfie and the outcome of the challenge that
-// followed it, if one did, and starts processing at once: the time from
-// this capture to the result on screen is the flow's latency target.
+// selfieCaptured keeps the selfie, the outcome of the challenge that
+// followed it, if one did, and the frames that met its prompts (the
+// verification compares their faces with the selfie's), and starts
+// processing at once: the time from this capture to the result on screen
+// is the flow's latency target.
 func (a *App) selfieCaptured(s *session, caps []capture.Capture, last time.Time, outcome risk.ChallengeOutcome) {
+	s.dropChallengeFrames()
 	for _, c := range caps {
-		if c.Name == "selfie" && s.selfie == nil {
+		switch {
+		case c.Name == "selfie" && s.selfie == nil:
 			m := c.Image
 			s.selfie = &m
-			continue
+		case outcome == risk.ChallengePassed && c.Name != "selfie":
+			s.challengeFrames = append(s.challengeFrames, verify.ChallengeFrame{Prompt: c.Name, Image: c.Image})
+		default:
+			c.Image.Close() // a failed challenge's frames prove nothing
 		}
-		c.Image.Close() // the challenges' frames: passing them is what counts
 	}
 	if s.selfie == nil {
 		a.failLocked(errors.New("the selfie guide finished without a selfie"))
@@ -211,7 +208,7 @@ func (a *App) selfieCaptured(s *session, caps []capture.Capture, last time.Time,
 	s.steps = append(s.steps, "selfie")
 	s.lastCapture = last
 	if outcome == risk.ChallengeFailed {
-		s.lastCapture = time.Now() // the time ran out: the last moment of the capture
+		s.lastCapture = a.now() // the time ran out: the last moment of the capture
 	}
 	if ch := s.challenge; ch != nil {
 		ch.outcome = outcome

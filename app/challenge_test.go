@@ -20,6 +20,7 @@ import (
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/engine/verify"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
@@ -36,6 +37,11 @@ import (
 //     the generic "one more step" and the prompts (EN, then ID), and
 //     verifies again with the outcome: passed when the video follows the
 //     prompts, failed when a still photo cannot within the time allowed.
+//   - The prompts show in the order drawn for the challenge (fixed here
+//     through Config.ChallengeOrder), and the video follows them either
+//     way within the time each prompt allows.
+//   - Raj turning his head after Leonard's selfie (the swap
+//     after the selfie) fails the challenge: FACE_CHALLENGE_IDENTITY.
 //   - With challenge_on_doubt off there is no challenge: the doubt goes
 //     to a reviewer.
 //   - An active-liveness session whose prompts pass is judged by them.
@@ -54,6 +60,8 @@ func TestLivenessChallenge(t *testing.T) {
 	card, photo := filepath.Join(leonard, "leonard1.png"), filepath.Join(leonard, "leonard2.png")
 	videos := t.TempDir()
 	docVideo, stillVideo, followingVideo := f.renderVideos(t, videos, card, photo)
+	swapVideo := filepath.Join(videos, "swap.avi")
+	f.writeSwapVideo(t, swapVideo, photo, testenv.Data(t, "faces", "faceapi_bbt", "raj", "raj1.png"))
 	en, id := risk.English, risk.Indonesian
 	msg := func(k risk.MessageKey, lang risk.Language) string {
 		s, err := k.Text(lang)
@@ -99,6 +107,40 @@ func TestLivenessChallenge(t *testing.T) {
 			t.Errorf("the challenge's submission: %+v", second)
 		}
 		wantScreens(t, views, ScreenCaptureDocument, ScreenCaptureSelfie, ScreenProcessing, ScreenCaptureSelfie, ScreenProcessing, ScreenResult)
+	})
+
+	t.Run("doubt, challenge passed in the order drawn", func(t *testing.T) {
+		f.order = func(p []capture.Message) []capture.Message {
+			r := slices.Clone(p)
+			slices.Reverse(r)
+			return r
+		}
+		defer func() { f.order = nil }()
+		res, views := f.verify(t, docVideo, followingVideo, "en", func(c *SessionConfig) {})
+		ch := challengeSeen(t, views)
+		if want := []ChallengePrompt{{"turn_right", capture.TurnRight.Text(capture.English)}, {"turn_left", capture.TurnLeft.Text(capture.English)}}; !slices.Equal(ch.Prompts, want) {
+			t.Errorf("prompts %v, want the drawn order %v", ch.Prompts, want)
+		}
+		if op := res.Operator; op.LivenessPath != risk.LivenessChallengePassed || !slices.Equal(op.Challenges, []string{"turn_right", "turn_left"}) {
+			t.Errorf("after the challenge: path %s, challenges %v, reasons %v", op.LivenessPath, op.Challenges, op.Reasons)
+		}
+	})
+
+	t.Run("doubt, challenge followed by another person", func(t *testing.T) {
+		res, views := f.verify(t, docVideo, swapVideo, "en", func(c *SessionConfig) {})
+		challengeSeen(t, views)
+		op := res.Operator
+		if op.Decision != risk.Reject || res.NextAction != risk.Exit || op.LivenessPath != risk.LivenessChallengeFailed ||
+			len(op.Reasons) == 0 || op.Reasons[0] != risk.FaceChallengeIdentity {
+			t.Fatalf("another person's turns: %s %s %v path %s, want reject EXIT, FACE_CHALLENGE_IDENTITY", op.Decision, res.NextAction, op.Reasons, op.LivenessPath)
+		}
+		s := f.submission(t, res.SubmissionID)
+		if s.LivenessChallenge != risk.ChallengePassed || s.Report.Face.Challenge == nil || s.Report.Face.Challenge.SamePerson {
+			t.Errorf("the challenge's submission: outcome %q, comparison %+v", s.LivenessChallenge, s.Report.Face.Challenge)
+		}
+		if res.Message != msg(risk.MsgNotVerified, en) {
+			t.Errorf("customer message %q names more than the generic refusal", res.Message)
+		}
 	})
 
 	t.Run("doubt, challenge timed out, Indonesian", func(t *testing.T) {
@@ -176,7 +218,10 @@ func faceReasons(rs []risk.ReasonCode) int {
 type flowApp struct {
 	a   *App
 	det *face.YuNet
-	mu  sync.Mutex
+	// order orders a challenge's prompts (Config.ChallengeOrder); nil
+	// keeps them as configured.
+	order func([]capture.Message) []capture.Message
+	mu    sync.Mutex
 	// views are the screens shown, recorded as the app shows them.
 	views []flowView
 }
@@ -218,6 +263,12 @@ func startFlowApp(t *testing.T) *flowApp {
 		WatchlistDir: lists, KeyDir: filepath.Join(dir, "keys"), DevicePolicy: benchPolicy(t, filepath.Join(dir, "policy.json")),
 		DemoCardPhoto: photo, DemoSelfiePhoto: photo, Logger: slog.New(slog.DiscardHandler)})
 	f := &flowApp{a: a}
+	a.cfg.ChallengeOrder = func(p []capture.Message) []capture.Message {
+		if f.order != nil {
+			return f.order(p)
+		}
+		return slices.Clone(p)
+	}
 	a.emit = func(string, ...any) { // called with a.mu held
 		v := flowView{screen: a.ui.screen}
 		if s := a.sess; s != nil {
@@ -313,6 +364,9 @@ type sealedSubmission struct {
 		NextAction   risk.NextAction   `json:"next_action"`
 		LivenessPath risk.LivenessPath `json:"liveness_path"`
 		Reasons      []risk.Reason     `json:"reasons"`
+		Face         struct {
+			Challenge *verify.ChallengeReport `json:"challenge"`
+		} `json:"face"`
 	} `json:"report"`
 }
 
@@ -387,52 +441,76 @@ func (f *flowApp) renderVideos(t *testing.T, dir, cardPhoto, photo string) (doc,
 	if err := demo.WriteSelfieVideo(ctx, still, f.det, sp); err != nil {
 		t.Fatal(err)
 	}
-	writeFollowingVideo(t, f.det, following, sp)
+	writeFollowingVideo(t, f.det, following, sp, sp)
 	return doc, still, following
 }
 
-// writeFollowingVideo writes a 640x480 selfie video of photo's face as the
-// demo places it: steady, then turned to the person's left, steady, turned
-// to their right, steady; the turns are 2D warps (turnWarp).
-func writeFollowingVideo(t *testing.T, det *face.YuNet, path string, photo gocv.Mat) {
+// writeSwapVideo writes the swap after the selfie: photo's face steady for
+// the selfie, other's face turning for the prompts.
+func (f *flowApp) writeSwapVideo(t *testing.T, path, photo, other string) {
+	t.Helper()
+	read := func(p string) gocv.Mat {
+		m, err := imageio.ReadFile(p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	sp, op := read(photo), read(other)
+	defer sp.Close()
+	defer op.Close()
+	writeFollowingVideo(t, f.det, path, sp, op)
+}
+
+// writeFollowingVideo writes a 640x480 selfie video as the demo places a
+// face: photo's steady, then turner's turned to the person's left,
+// photo's steady, turner's turned to their right, photo's steady; the
+// turns are 2D warps (turnWarp).
+func writeFollowingVideo(t *testing.T, det *face.YuNet, path string, photo, turner gocv.Mat) {
 	t.Helper()
 	const w, h = 640, 480
-	faces, err := det.Detect(context.Background(), photo)
-	if err != nil || len(faces) == 0 {
-		t.Fatalf("no face in the photo: %v", err)
-	}
-	b := faces[0].Box
-	scale := 0.7 * 0.72 * h / b.H // as demo.WriteSelfieVideo: the face fills the guide oval
-	sw, sh := int(float64(photo.Cols())*scale), int(float64(photo.Rows())*scale)
-	straight := gocv.NewMat()
-	defer straight.Close()
-	gocv.Resize(photo, &straight, image.Pt(sw, sh), 0, 0, gocv.InterpolationArea)
-	noseX := faces[0].Landmarks[face.NoseTip].X * scale
-	left, right := turnWarp(straight, noseX, -0.5), turnWarp(straight, noseX, 0.5)
-	defer left.Close()
-	defer right.Close()
-	fx, fy := (b.X+b.W/2)*scale, (b.Y+b.H/2)*scale
 	bg := synth.Background(w, h, 21)
 	defer bg.Close()
-	place := func(src gocv.Mat) gocv.Mat {
-		out := bg.Clone()
-		x, y := int(0.5*w-fx), int(0.45*h-fy)
-		r := image.Rect(x, y, x+src.Cols(), y+src.Rows()).Intersect(image.Rect(0, 0, w, h))
-		s := src.Region(r.Sub(image.Pt(x, y)))
-		d := out.Region(r)
-		s.CopyTo(&d)
-		s.Close()
-		d.Close()
-		return out
+	// placed scales img so that its face fills the guide oval (as
+	// demo.WriteSelfieVideo does), centred where the oval is, and returns
+	// it and its nose's x in the scaled image.
+	placed := func(img gocv.Mat) (scaled gocv.Mat, noseX float64, place func(gocv.Mat) gocv.Mat) {
+		faces, err := det.Detect(context.Background(), img)
+		if err != nil || len(faces) == 0 {
+			t.Fatalf("no face in the photo: %v", err)
+		}
+		b := faces[0].Box
+		scale := 0.7 * 0.72 * h / b.H
+		scaled = gocv.NewMat()
+		gocv.Resize(img, &scaled, image.Pt(int(float64(img.Cols())*scale), int(float64(img.Rows())*scale)), 0, 0, gocv.InterpolationArea)
+		fx, fy := (b.X+b.W/2)*scale, (b.Y+b.H/2)*scale
+		return scaled, faces[0].Landmarks[face.NoseTip].X * scale, func(src gocv.Mat) gocv.Mat {
+			out := bg.Clone()
+			x, y := int(0.5*w-fx), int(0.45*h-fy)
+			r := image.Rect(x, y, x+src.Cols(), y+src.Rows()).Intersect(image.Rect(0, 0, w, h))
+			s := src.Region(r.Sub(image.Pt(x, y)))
+			d := out.Region(r)
+			s.CopyTo(&d)
+			s.Close()
+			d.Close()
+			return out
+		}
 	}
-	err = synth.WriteVideo(path, demo.FPS, 48, func(i int) gocv.Mat {
+	straight, _, placeStraight := placed(photo)
+	defer straight.Close()
+	turned, noseX, placeTurned := placed(turner)
+	defer turned.Close()
+	left, right := turnWarp(turned, noseX, -0.5), turnWarp(turned, noseX, 0.5)
+	defer left.Close()
+	defer right.Close()
+	err := synth.WriteVideo(path, demo.FPS, 48, func(i int) gocv.Mat {
 		switch {
 		case i >= 14 && i < 24:
-			return place(left)
+			return placeTurned(left)
 		case i >= 28 && i < 38:
-			return place(right)
+			return placeTurned(right)
 		}
-		return place(straight)
+		return placeStraight(straight)
 	})
 	if err != nil {
 		t.Fatal(err)

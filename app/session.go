@@ -29,6 +29,8 @@ const captureJPEGQuality = 90
 type captures struct {
 	front, back *document.Image
 	selfie      *gocv.Mat
+	// challengeFrames met the prompts of the selfie's passed challenge.
+	challengeFrames []verify.ChallengeFrame
 	// prepared is the document already being read, from the moment its
 	// capture ended, while the customer poses for the selfie.
 	prepared *verify.Prepared
@@ -63,12 +65,21 @@ func (c *captures) dropDocument() {
 	c.front, c.back = nil, nil
 }
 
-// dropSelfie closes the selfie.
+// dropSelfie closes the selfie and its challenge's frames.
 func (c *captures) dropSelfie() {
 	if c.selfie != nil {
 		c.selfie.Close()
 		c.selfie = nil
 	}
+	c.dropChallengeFrames()
+}
+
+// dropChallengeFrames closes the challenge's frames.
+func (c *captures) dropChallengeFrames() {
+	for _, f := range c.challengeFrames {
+		f.Image.Close()
+	}
+	c.challengeFrames = nil
 }
 
 // session is one customer's verification; everything in it is forgotten
@@ -233,7 +244,7 @@ func (a *App) startSelfieLocked() error {
 	s := a.sess
 	s.challenge = nil
 	if a.sessionCfg.LivenessType == "active" {
-		s.challenge = &challenge{prompts: a.sessionCfg.challenges()}
+		s.challenge = &challenge{prompts: a.challengeOrder(a.sessionCfg.challenges())}
 	}
 	return a.startSelfieCaptureLocked()
 }
@@ -247,7 +258,7 @@ func (a *App) startSelfieLocked() error {
 // waits for the new selfie alone.
 func (a *App) startChallengeLocked(requested *ResultView) error {
 	s := a.sess
-	s.challenge = &challenge{prompts: a.sessionCfg.challenges(), requested: requested}
+	s.challenge = &challenge{prompts: a.challengeOrder(a.sessionCfg.challenges()), requested: requested}
 	s.steps = slices.DeleteFunc(s.steps, func(st string) bool { return st == "selfie" })
 	if err := a.startSelfieCaptureLocked(); err != nil {
 		return err
@@ -265,6 +276,7 @@ func (a *App) startSelfieCaptureLocked() error {
 	if ch := a.sess.challenge; ch != nil {
 		cfg.Challenges = ch.prompts
 	}
+	cfg.ChallengeTime, cfg.PromptTime = a.sessionCfg.challengeLimits()
 	eng, ok, err := a.engines.loaded()
 	switch {
 	case !ok:
@@ -278,13 +290,22 @@ func (a *App) startSelfieCaptureLocked() error {
 	if err != nil {
 		return err
 	}
-	g := &challengeGuide{SelfieGuide: sg, prompts: len(cfg.Challenges), limit: a.sessionCfg.challengeLimit()}
+	g := &challengeGuide{SelfieGuide: sg, prompts: len(cfg.Challenges), now: a.now}
 	a.sess.dropSelfie()
 	a.startCaptureLocked(g, a.settings.SelfieCamera, "selfie", func(s *session, caps []capture.Capture, last time.Time) {
 		a.selfieCaptured(s, caps, last, g.outcome())
 	})
 	a.setScreenLocked(ScreenCaptureSelfie)
 	return nil
+}
+
+// challengeOrder is the order a challenge's prompts are shown in: drawn
+// at random each time (Config.ChallengeOrder in tests).
+func (a *App) challengeOrder(prompts []capture.Message) []capture.Message {
+	if a.cfg.ChallengeOrder != nil {
+		return a.cfg.ChallengeOrder(prompts)
+	}
+	return capture.ShuffleChallenges(prompts)
 }
 
 // failLocked ends the session on a machinery failure and says why.

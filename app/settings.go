@@ -65,7 +65,10 @@ type SessionConfig struct {
 	// LivenessType is passive, or active with Challenges prompted after
 	// the selfie (turn_left, turn_right, blink, smile). An active session
 	// whose challenges pass is judged by them (the risk engine's
-	// challenge_passed path) rather than by the passive score alone.
+	// challenge_passed path) rather than by the passive score alone. The
+	// prompts, listed here or DoubtChallenges, are always shown in an
+	// order drawn at random for each challenge: a listed order is a set,
+	// not a sequence a recording could follow.
 	LivenessType string   `json:"liveness_type"`
 	Challenges   []string `json:"challenges,omitempty"`
 	// ChallengeOnDoubt: when the passive liveness lands in the risk
@@ -77,8 +80,10 @@ type SessionConfig struct {
 	// spoof, rejected.
 	ChallengeOnDoubt bool `json:"challenge_on_doubt"`
 	// ChallengeSeconds is the time to pass every challenge once the first
-	// prompt shows; past it the challenge has failed.
+	// prompt shows, PromptSeconds the time to follow each prompt once it
+	// shows; past either the challenge has failed.
 	ChallengeSeconds int `json:"challenge_seconds"`
+	PromptSeconds    int `json:"prompt_seconds"`
 	// Sides is how many sides each document type is captured on; a type
 	// not listed has one.
 	Sides map[string]int `json:"sides,omitempty"`
@@ -94,6 +99,7 @@ func DefaultSessionConfig() SessionConfig {
 		LivenessType:      "passive",
 		ChallengeOnDoubt:  true,
 		ChallengeSeconds:  20,
+		PromptSeconds:     5,
 		Sides:             map[string]int{"driving_license": 2},
 		SessionTTL:        1800,
 	}
@@ -120,9 +126,10 @@ func (c SessionConfig) challenges() []capture.Message {
 	return out
 }
 
-// challengeLimit is the time allowed to pass the challenges.
-func (c SessionConfig) challengeLimit() time.Duration {
-	return time.Duration(c.ChallengeSeconds) * time.Second
+// challengeLimits are the time allowed to pass all the challenges and
+// each one.
+func (c SessionConfig) challengeLimits() (all, each time.Duration) {
+	return time.Duration(c.ChallengeSeconds) * time.Second, time.Duration(c.PromptSeconds) * time.Second
 }
 
 // Validate reports the first field the flow cannot run with.
@@ -140,6 +147,8 @@ func (c SessionConfig) Validate() error {
 		return fmt.Errorf("session config: session_ttl %d s below 60", c.SessionTTL)
 	case c.ChallengeSeconds < 5 || c.ChallengeSeconds > 120:
 		return fmt.Errorf("session config: challenge_seconds %d: want 5..120", c.ChallengeSeconds)
+	case c.PromptSeconds < 2 || c.PromptSeconds > c.ChallengeSeconds:
+		return fmt.Errorf("session config: prompt_seconds %d: want 2..challenge_seconds (%d)", c.PromptSeconds, c.ChallengeSeconds)
 	}
 	for _, ch := range c.Challenges {
 		if _, err := capture.ParseChallenge(ch); err != nil {

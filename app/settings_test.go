@@ -47,6 +47,8 @@ func TestSessionConfigValidate(t *testing.T) {
 		"three sides":        {func(c *SessionConfig) { c.Sides = map[string]int{"passport": 3} }, false},
 		"no doubt challenge": {func(c *SessionConfig) { c.ChallengeOnDoubt = false }, true},
 		"challenge 1 s":      {func(c *SessionConfig) { c.ChallengeSeconds = 1 }, false},
+		"prompt 1 s":         {func(c *SessionConfig) { c.PromptSeconds = 1 }, false},
+		"prompt over all":    {func(c *SessionConfig) { c.ChallengeSeconds, c.PromptSeconds = 6, 7 }, false},
 	} {
 		c := DefaultSessionConfig()
 		tc.edit(&c)

@@ -17,7 +17,7 @@ export type Screen = "starting" | "blocked" | "sign_in" | "home" | "settings" | 
 
 export interface SessionConfig {
   accepted_documents: string[]; accepted_countries: string[]; liveness_type: string; challenges?: string[];
-  challenge_on_doubt: boolean; challenge_seconds: number; sides?: Record<string, number>; session_ttl: number;
+  challenge_on_doubt: boolean; challenge_seconds: number; prompt_seconds: number; sides?: Record<string, number>; session_ttl: number;
 }
 export interface ChallengePrompt { key: string; text: string }
 // An active liveness challenge under way: the customer's instruction (when
