@@ -197,6 +197,11 @@ type HostedFlow struct {
 	// risk policy's band of doubt: from then on the selfie is taken with
 	// the head-turn challenge, whatever the session's liveness_type.
 	DoubtChallenge bool `json:"doubt_challenge,omitempty"`
+	// ChallengeOrder is the order the head turns are asked in, drawn at
+	// random when the session is opened, so that the page and every
+	// instance's guide ask them alike; empty in sessions opened before it
+	// was drawn (left, then right).
+	ChallengeOrder []string `json:"challenge_order,omitempty"`
 	// KioskDevice is the enrolled device that opened the session for a
 	// Smart QR hand-off (it plays the first screen's part); empty for a
 	// session opened by its launch URL.

@@ -142,8 +142,12 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 	l.recent[step] = rec
 	ov, err := g.Analyse(r.Context(), capture.Frame{Seq: seq, Time: f.now().Sub(l.start[step]), Image: img})
 	var captured []byte
-	var done []string
-	if err == nil && ov.Captured != "" {
+	var done []challengeCapture
+	// A guide is done when it captured its last, or when a challenge's
+	// time ran out: the selfie is kept then with the challenges done so
+	// far, which do not pass (the attempt decides, as after a manual
+	// capture), rather than the guide starting again.
+	if err == nil && (ov.Captured != "" || g.Done()) {
 		captured, done = f.keepCapture(l, step, g, ov.Captured)
 	}
 	l.gmu.Unlock()
@@ -209,18 +213,23 @@ func (f *Flow) guideFor(l *live, step string, s *sess) (guide, error) {
 
 // keepCapture takes the guide's captures: the bytes of the frame it
 // chose wait in l.pend until the step is complete (the selfie's
-// challenges done too), and are returned then with the challenges done;
-// nil before (l.gmu held).
-func (f *Flow) keepCapture(l *live, step string, g guide, _ string) ([]byte, []string) {
+// challenges done too, or its time run out), and are returned then with
+// the challenges done and the frames that met them, as received; nil
+// before (l.gmu held).
+func (f *Flow) keepCapture(l *live, step string, g guide, _ string) ([]byte, []challengeCapture) {
 	for _, c := range g.Captures() {
+		var data []byte
+		for _, fr := range l.recent[step] {
+			if fr.seq == c.Seq {
+				data = fr.data
+			}
+		}
 		if c.Name == stepSelfie || c.Name == "front" || c.Name == "back" {
-			for _, fr := range l.recent[step] {
-				if fr.seq == c.Seq {
-					l.pend[step] = fr.data
-				}
+			if data != nil {
+				l.pend[step] = data
 			}
 		} else {
-			l.pendCh = append(l.pendCh, c.Name)
+			l.pendCh = append(l.pendCh, challengeCapture{Prompt: c.Name, Image: data})
 		}
 		c.Image.Close()
 	}
@@ -229,11 +238,19 @@ func (f *Flow) keepCapture(l *live, step string, g guide, _ string) ([]byte, []s
 	}
 	out := l.pend[step]
 	delete(l.pend, step)
-	var done []string
+	var done []challengeCapture
 	if step == stepSelfie {
 		done, l.pendCh = l.pendCh, nil
 	}
 	return out, done
+}
+
+// challengeCapture is a challenge done with the selfie and the frame that
+// met it, as the page sent it: the verification compares its face with
+// the selfie's.
+type challengeCapture struct {
+	Prompt string `json:"prompt"`
+	Image  []byte `json:"image"`
 }
 
 // capture is the manual button or an upload: the image as the step's
@@ -261,7 +278,7 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	}
 	// A manual capture or an upload did no challenge: the selfie's are
 	// those its guide completed here, if any.
-	var done []string
+	var done []challengeCapture
 	if step == stepSelfie {
 		l := s.live
 		l.gmu.Lock()

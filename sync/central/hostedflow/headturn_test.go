@@ -2,6 +2,7 @@ package hostedflow_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -20,7 +21,10 @@ import (
 	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/seal"
 )
 
 // Head turns for the active liveness challenges come from real photos of
@@ -39,7 +43,12 @@ const (
 
 func readTurnPhoto(t testing.TB, name string) gocv.Mat {
 	t.Helper()
-	m, err := imageio.ReadFile(testenv.Data(t, "faces", "faceapi_bbt", turnPerson, name), 0)
+	return readBBT(t, turnPerson, name)
+}
+
+func readBBT(t testing.TB, person, name string) gocv.Mat {
+	t.Helper()
+	m, err := imageio.ReadFile(testenv.Data(t, "faces", "faceapi_bbt", person, name), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +58,13 @@ func readTurnPhoto(t testing.TB, name string) gocv.Mat {
 // turnFrames renders the person frontal and turned each way, each
 // framed in the selfie oval over the room (as the fake camera's face).
 func (r *renderer) turnFrames(t testing.TB) (frontal, left, right gocv.Mat) {
+	t.Helper()
+	return r.turnFramesOf(t, turnPerson, turnFrontal, turnPhoto)
+}
+
+// turnFramesOf renders person's photo frontal, and turnedRight turned to
+// the person's right as photographed and mirrored to their left.
+func (r *renderer) turnFramesOf(t testing.TB, person, frontal, turnedRight string) (front, left, right gocv.Mat) {
 	t.Helper()
 	room := synth.Background(camW, camH, 21) // the fake camera's room (render)
 	defer room.Close()
@@ -60,10 +76,10 @@ func (r *renderer) turnFrames(t testing.TB) (frontal, left, right gocv.Mat) {
 		}
 		return at(room, 0.5*camW, 0.45*camH)
 	}
-	turned := readTurnPhoto(t, turnPhoto)
+	turned := readBBT(t, person, turnedRight)
 	mirrored := gocv.NewMat()
 	gocv.Flip(turned, &mirrored, 1)
-	return scene(readTurnPhoto(t, turnFrontal)), scene(mirrored), scene(turned)
+	return scene(readBBT(t, person, frontal)), scene(mirrored), scene(turned)
 }
 
 // TestHeadTurnFootage: the head turns pass the flow's active liveness
@@ -230,7 +246,9 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 		t.Fatal("module root not found")
 	}
 	tools := browsertest.FindTools(t, root)
-	e := newEnv(t, true)
+	// The fake camera turns left, then right: the session asks in that
+	// order (the page follows whichever order the state lists).
+	e := newEnv(t, true, func(c *hostedflow.Config) { c.ChallengeOrder = func(turns []string) []string { return turns } })
 	video := newRenderer(t).renderActive(t, t.TempDir())
 	cfg, attempts, flag := map[string]any{"liveness_type": "active"}, 1, "0"
 	if doubt {
@@ -245,12 +263,13 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 	var res struct {
 		Checks      []scriptCheck
 		Codes       []string
+		Order       []string
 		Shots       []string
 		Step, Error string
 	}
 	runScript(t, ctx, root, "active.mjs", env, nil, &res, nil)
 	reportChecks(t, res.Checks)
-	t.Logf("guidance codes in order: %v; screenshots %v", res.Codes, res.Shots)
+	t.Logf("turns listed %v; guidance codes in order: %v; screenshots %v", res.Order, res.Codes, res.Shots)
 	if res.Error != "" {
 		t.Fatalf("active.mjs stopped at %q: %s", res.Step, res.Error)
 	}
@@ -287,8 +306,13 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 // liveness is in the risk policy's band of doubt (a greyscale camera's
 // face, never accepted passively) is not refused: the attempt is a RETRY
 // of the selfie with "one more step", and from then on the session asks
-// for the head turns, which the frames of the person turning complete;
-// the same attempt's captures are then decided with the challenge passed.
+// for the head turns, in the order drawn for the session, which the
+// frames of the person turning complete; the same attempt's captures are
+// then decided with the challenge passed. When someone else (Howard)
+// follows a prompt after the person's selfie, the challenge fails:
+// FACE_CHALLENGE_IDENTITY, a final reject. A prompt not followed within
+// its time (five seconds of the server's clock) ends the guide with the
+// selfie kept and the challenge not passed: the doubt's RETRY again.
 func TestDoubtAsksForChallenge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs whole verifications: skipped in -short mode")
@@ -299,6 +323,13 @@ func TestDoubtAsksForChallenge(t *testing.T) {
 	defer frontal.Close()
 	defer left.Close()
 	defer right.Close()
+	// Howard's photo 5 mirrored turns 21 degrees to his left (no other
+	// photo of the set but Stuart's turns 20 degrees either way at this
+	// scale): he follows that prompt.
+	howardFrontal, howardLeft, howardRight := r.turnFramesOf(t, "howard", "howard2.png", "howard5.png")
+	defer howardFrontal.Close()
+	defer howardLeft.Close()
+	defer howardRight.Close()
 	card := r.turnCard(t)
 	defer card.Close()
 	desk := synth.Background(1600, 1000, 77)
@@ -306,72 +337,141 @@ func TestDoubtAsksForChallenge(t *testing.T) {
 	scene, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 2, Tilt: 4})
 	defer scene.Close()
 
-	pid, fc := e.initiate(map[string]any{"max_retries": 3})
-	b := e.browser()
-	b.open(fc.LaunchURL)
-	b.capture("document", encode(t, scene))
-	b.capture("selfie", encode(t, frontal))
-	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
-	st := b.waitResult()
-	want := []string{"turn_left", "turn_right"}
-	if st.NextAction != "RETRY" || st.RetryStep != "selfie" || !slices.Equal(st.Challenges, want) || st.Message == "" {
-		t.Fatalf("a selfie in doubt: %+v, want a RETRY of the selfie with the head turns", st)
+	for _, tc := range []struct {
+		name        string
+		left, right gocv.Mat // the frames that follow the prompts
+		path        risk.LivenessPath
+		lead        risk.ReasonCode
+		timedOut    bool
+	}{
+		{name: "the person turns", left: left, right: right, path: risk.LivenessChallengePassed, lead: risk.FaceChallengePassed},
+		{name: "someone else turns left", left: howardLeft, right: right, path: risk.LivenessChallengeFailed, lead: risk.FaceChallengeIdentity},
+		{name: "the head does not turn", left: frontal, right: frontal, path: risk.LivenessChallengeRequested, lead: risk.FaceLivenessDoubt, timedOut: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pid, fc := e.initiate(map[string]any{"max_retries": 3})
+			b := e.browser()
+			b.open(fc.LaunchURL)
+			b.capture("document", encode(t, scene))
+			b.capture("selfie", encode(t, frontal))
+			must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+			st := b.waitResult()
+			order := st.Challenges // drawn for the session
+			if st.NextAction != "RETRY" || st.RetryStep != "selfie" || len(order) != 2 || !slices.Contains(order, "turn_left") ||
+				!slices.Contains(order, "turn_right") || st.Message == "" {
+				t.Fatalf("a selfie in doubt: %+v, want a RETRY of the selfie with the head turns", st)
+			}
+			msg, _ := risk.MsgLivenessChallenge.Text(risk.English)
+			if st.Message != msg || st.MessageKey != string(risk.MsgLivenessChallenge) {
+				t.Errorf("message %q (%s), want %q", st.Message, st.MessageKey, msg)
+			}
+			var out struct{ State hostedflow.State }
+			json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/retry", "", nil)).body, &out)
+			if out.State.Stage != "selfie" || !slices.Equal(out.State.Challenges, order) {
+				t.Fatalf("after the retry %+v, want the turns %v", out.State, order)
+			}
+			// The frames follow the guide's prompt: facing the camera, then
+			// each turn as it is asked for, half a second apart.
+			var fa hostedflow.FrameAnswer
+			var steps []string
+			for i := 0; !fa.Captured; i++ {
+				if i == 40 {
+					t.Fatalf("the selfie and its challenges not captured after %d frames: steps %v, overlay %+v", i, steps, fa.Overlay)
+				}
+				m := frontal
+				switch fa.Overlay.Step {
+				case "turn_left":
+					m = tc.left
+				case "turn_right":
+					m = tc.right
+				}
+				e.clk.Advance(500 * time.Millisecond)
+				json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/frame?step=selfie", "image/jpeg", encode(t, m))).body, &fa)
+				if len(steps) == 0 || steps[len(steps)-1] != fa.Overlay.Step {
+					steps = append(steps, fa.Overlay.Step)
+				}
+			}
+			t.Logf("guide steps %v", steps)
+			wantSteps, done := append([]string{"selfie"}, order...), order
+			if tc.timedOut {
+				wantSteps, done = wantSteps[:2], nil
+			}
+			if !slices.Equal(steps, wantSteps) {
+				t.Errorf("guide steps %v, want %v", steps, wantSteps)
+			}
+			must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+			st = b.waitResult()
+			if retried := st.NextAction == "RETRY" && st.RetryStep == "selfie"; retried != tc.timedOut {
+				t.Fatalf("the challenge done (timed out %v): %+v", tc.timedOut, st)
+			}
+			// The second attempt as stored: the challenges done, in order.
+			f, err := e.store.Flow(context.Background(), pid, fc.SessionID)
+			if err != nil || len(f.Submissions) != 2 {
+				t.Fatalf("session %+v %v", f, err)
+			}
+			sub, err := e.store.Upload(context.Background(), f.Submissions[1].DeviceID, f.Submissions[1].Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p struct {
+				Challenges []string `json:"challenges"`
+				Report     struct {
+					Risk risk.Result `json:"risk"`
+					Face struct {
+						Challenge *struct {
+							SamePerson bool `json:"same_person"`
+						} `json:"challenge"`
+					} `json:"face"`
+				} `json:"report"`
+			}
+			if err := json.Unmarshal(sub.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(p.Challenges, done) || p.Report.Risk.LivenessPath != tc.path || !p.Report.Risk.HasReason(tc.lead) ||
+				(p.Report.Face.Challenge == nil) != tc.timedOut {
+				t.Errorf("second attempt: challenges %v, liveness path %q, reasons %v, comparison %+v; want %v, %q, %s",
+					p.Challenges, p.Report.Risk.LivenessPath, p.Report.Risk.Reasons, p.Report.Face.Challenge, done, tc.path, tc.lead)
+			}
+			if tc.lead == risk.FaceChallengeIdentity && (st.NextAction != "EXIT" || st.Status == "") {
+				t.Errorf("another person's turns: %+v, want a final result", st)
+			}
+		})
 	}
-	msg, _ := risk.MsgLivenessChallenge.Text(risk.English)
-	if st.Message != msg || st.MessageKey != string(risk.MsgLivenessChallenge) {
-		t.Errorf("message %q (%s), want %q", st.Message, st.MessageKey, msg)
-	}
-	var out struct{ State hostedflow.State }
-	json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/retry", "", nil)).body, &out)
-	if out.State.Stage != "selfie" || !slices.Equal(out.State.Challenges, want) {
-		t.Fatalf("after the retry %+v", out.State)
-	}
-	// The frames follow the guide's prompt: facing the camera, then each
-	// turn as it is asked for.
-	var fa hostedflow.FrameAnswer
-	var steps []string
-	for i := 0; !fa.Captured; i++ {
-		if i == 40 {
-			t.Fatalf("the selfie and its challenges not captured after %d frames: steps %v, overlay %+v", i, steps, fa.Overlay)
-		}
-		m := frontal
-		switch fa.Overlay.Step {
-		case "turn_left":
-			m = left
-		case "turn_right":
-			m = right
-		}
-		e.clk.Advance(500 * time.Millisecond)
-		json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/frame?step=selfie", "image/jpeg", encode(t, m))).body, &fa)
-		if len(steps) == 0 || steps[len(steps)-1] != fa.Overlay.Step {
-			steps = append(steps, fa.Overlay.Step)
-		}
-	}
-	t.Logf("guide steps %v", steps)
-	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
-	st = b.waitResult()
-	if st.NextAction == "RETRY" && st.RetryStep == "selfie" {
-		t.Fatalf("the challenge done, still %+v", st)
-	}
-	// The second attempt as stored: the challenges done, passed.
-	f, err := e.store.Flow(context.Background(), pid, fc.SessionID)
-	if err != nil || len(f.Submissions) != 2 {
-		t.Fatalf("session %+v %v", f, err)
-	}
-	sub, err := e.store.Upload(context.Background(), f.Submissions[1].DeviceID, f.Submissions[1].Key)
+}
+
+// TestChallengeOrderFromSession: the order of the turns is drawn when a
+// session is opened and kept in its stored state: the page's state lists
+// them in that order on every read, and so does another instance reading
+// the same store (a reload of the state); sessions draw both orders.
+func TestChallengeOrderFromSession(t *testing.T) {
+	raw := centraltest.BoltStore(t)
+	kr, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "central.keys"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p struct {
-		Challenges []string `json:"challenges"`
-		Report     struct {
-			Risk risk.Result `json:"risk"`
-		} `json:"report"`
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	clk := &clock{}
+	one, two := newEnvOn(t, true, raw, kr, key, clk), newEnvOn(t, true, raw, kr, key, clk)
+	firsts := map[string]int{}
+	for i := range 20 { // both orders but with probability 2^-19
+		_, fc := one.initiate(map[string]any{"liveness_type": "active"})
+		b := one.browser()
+		b.open(fc.LaunchURL)
+		order := b.state().Challenges
+		if len(order) != 2 || !slices.Contains(order, "turn_left") || !slices.Contains(order, "turn_right") {
+			t.Fatalf("session %d: challenges %v, want both turns", i, order)
+		}
+		if again := b.state().Challenges; !slices.Equal(again, order) {
+			t.Errorf("session %d: %v, then %v", i, order, again)
+		}
+		b.switchTo(two)
+		if other := b.state().Challenges; !slices.Equal(other, order) {
+			t.Errorf("session %d: %v on one instance, %v on the other", i, order, other)
+		}
+		firsts[order[0]]++
 	}
-	if err := json.Unmarshal(sub.Payload, &p); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(p.Challenges, want) || p.Report.Risk.LivenessPath != risk.LivenessChallengePassed {
-		t.Errorf("second attempt: challenges %v, liveness path %q, reasons %v", p.Challenges, p.Report.Risk.LivenessPath, p.Report.Risk.Reasons)
+	if len(firsts) != 2 {
+		t.Errorf("first turns drawn %v, want both", firsts)
 	}
 }

@@ -82,6 +82,10 @@ type Config struct {
 	ReleaseMemory func()
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ChallengeOrder orders the head turns of a session being opened;
+	// nil draws the order at random (capture.ShuffleChallenges). Tests
+	// whose camera plays a fixed order fix it.
+	ChallengeOrder func(turns []string) []string
 	// Logger receives the flow's log; nil discards it.
 	Logger *slog.Logger
 }

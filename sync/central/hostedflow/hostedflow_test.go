@@ -82,17 +82,18 @@ type env struct {
 	released chan struct{}
 }
 
-func newEnv(t *testing.T, withEngines bool) *env {
+func newEnv(t *testing.T, withEngines bool, opts ...func(*hostedflow.Config)) *env {
 	t.Helper()
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
-	return newEnvOn(t, withEngines, centraltest.BoltStore(t), nil, key, &clock{})
+	return newEnvOn(t, withEngines, centraltest.BoltStore(t), nil, key, &clock{}, opts...)
 }
 
 // newEnvOn is newEnv on a raw store sealed with kr (nil: a new keyring),
 // with the partner API's key and a clock: two envs on one store with the
-// same kr and key are two instances of one central.
-func newEnvOn(t *testing.T, withEngines bool, raw central.Store, kr *seal.FileKeyring, key []byte, clk *clock) *env {
+// same kr and key are two instances of one central. opts edit the hosted
+// flow's configuration.
+func newEnvOn(t *testing.T, withEngines bool, raw central.Store, kr *seal.FileKeyring, key []byte, clk *clock, opts ...func(*hostedflow.Config)) *env {
 	t.Helper()
 	var e *engines.Engines
 	if withEngines {
@@ -114,8 +115,12 @@ func newEnvOn(t *testing.T, withEngines bool, raw central.Store, kr *seal.FileKe
 		default:
 		}
 	}
-	flow, err := hostedflow.New(hostedflow.Config{Store: store, Engines: e, PublicURL: base, Now: clk.Now, ReferenceImage: api.ReferenceImage,
-		ReleaseMemory: release})
+	cfg := hostedflow.Config{Store: store, Engines: e, PublicURL: base, Now: clk.Now, ReferenceImage: api.ReferenceImage,
+		ReleaseMemory: release}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	flow, err := hostedflow.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,7 @@ func (f *Flow) kioskStart(w http.ResponseWriter, r *http.Request, d central.Devi
 	fs := central.FlowSession{PartnerID: owner, UserID: req.PartnerUserID, UserIDType: userType, Config: doc,
 		Status: central.FlowInProgress, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(KioskSessionTTL),
 		Hosted: &central.HostedFlow{HandoffHash: hashOf(secret), HandoffAt: now, LaunchUsedAt: now, Stage: stepDocument,
-			Lang: req.Lang, KioskDevice: d.ID}}
+			Lang: req.Lang, KioskDevice: d.ID, ChallengeOrder: f.challengeOrder()}}
 	for try := 0; ; try++ {
 		fs.ID = "kiosk-" + randomID()
 		err = f.cfg.Store.CreateFlow(r.Context(), fs)

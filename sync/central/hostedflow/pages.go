@@ -102,7 +102,8 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 		if s.Hosted != nil && len(s.Hosted.BrowserHash) > 0 {
 			return nil, errUsed
 		}
-		s.Hosted = &central.HostedFlow{BrowserHash: hashOf(secret), LaunchUsedAt: now, Stage: stepDocument, Lang: lang}
+		s.Hosted = &central.HostedFlow{BrowserHash: hashOf(secret), LaunchUsedAt: now, Stage: stepDocument, Lang: lang,
+			ChallengeOrder: f.challengeOrder()}
 		if s.Status == central.FlowCreated {
 			s.Status = central.FlowInProgress
 		}

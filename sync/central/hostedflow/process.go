@@ -103,6 +103,14 @@ func (f *Flow) submit(w http.ResponseWriter, r *http.Request, s *sess) error {
 			dst  *[]byte
 		}{stepBack, &in.back})
 	}
+	var frames []byte
+	if len(in.challenges) > 0 {
+		// The frames that met the challenges, stored with the selfie.
+		steps = append(steps, struct {
+			name string
+			dst  *[]byte
+		}{stepChallenge, &frames})
+	}
 	for _, st := range steps {
 		b, err := f.loadCapture(ctx, s.fs, st.name)
 		if errors.Is(err, central.ErrNotFound) {
@@ -112,6 +120,11 @@ func (f *Flow) submit(w http.ResponseWriter, r *http.Request, s *sess) error {
 			return err
 		}
 		*st.dst = b
+	}
+	if frames != nil {
+		if err := json.Unmarshal(frames, &in.challengeFrames); err != nil {
+			return fmt.Errorf("reading the challenge frames: %w", err)
+		}
 	}
 	now := f.now()
 	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
@@ -140,10 +153,12 @@ func (f *Flow) submit(w http.ResponseWriter, r *http.Request, s *sess) error {
 type attemptInput struct {
 	front, back, selfie []byte
 	challenges          []string
-	attempt             int
-	lang                string
-	fs                  central.FlowSession
-	cfg                 partnerapi.FlowConfig
+	// challengeFrames met the challenges, compared with the selfie.
+	challengeFrames []challengeCapture
+	attempt         int
+	lang            string
+	fs              central.FlowSession
+	cfg             partnerapi.FlowConfig
 }
 
 // process verifies an attempt, stores it and updates the session; any
@@ -265,7 +280,18 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	// with no attempt left, the attempt stays a reject.
 	if rep.NextAction == risk.Challenge {
 		if want := challenges(in.cfg, in.fs.Hosted); len(in.challenges) > 0 && len(in.challenges) == len(want) {
-			input.LivenessChallenge = risk.ChallengePassed
+			// Passed, if the frames that met the prompts show the
+			// selfie's person: the engine compares them.
+			frames, err := decodeChallengeFrames(in.challengeFrames)
+			defer func() {
+				for _, fr := range frames {
+					fr.Image.Close()
+				}
+			}()
+			if err != nil {
+				return nil, err
+			}
+			input.LivenessChallenge, input.ChallengeFrames = risk.ChallengePassed, frames
 			if rep, err = eng.Verify(ctx, input); err != nil {
 				return nil, fmt.Errorf("verifying after the challenge: %w", err)
 			}
@@ -280,6 +306,21 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 		}
 	}
 	return rep, nil
+}
+
+// decodeChallengeFrames decodes the frames that met the challenges; the
+// caller closes them, those decoded before an error too.
+func decodeChallengeFrames(caps []challengeCapture) ([]verify.ChallengeFrame, error) {
+	out := make([]verify.ChallengeFrame, 0, len(caps))
+	for _, c := range caps {
+		m, err := imageio.Decode(c.Image, frameMaxPixels)
+		if err != nil {
+			m.Close()
+			return out, fmt.Errorf("decoding the %s frame: %w", c.Prompt, err)
+		}
+		out = append(out, verify.ChallengeFrame{Prompt: c.Prompt, Image: m})
+	}
+	return out, nil
 }
 
 // ErrorReferenceImage is the error_code of a session whose partner's
@@ -458,10 +499,10 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 		return fmt.Errorf("recording the result: %w", err)
 	}
 	if retry && rep.RetryStep == risk.RetrySelfie {
-		f.deleteCaptures(ctx, in.fs, stepSelfie)
+		f.deleteCaptures(ctx, in.fs, stepSelfie, stepChallenge)
 		f.resetGuides(in.fs, stepSelfie)
 	} else {
-		f.deleteCaptures(ctx, in.fs, stepDocument, stepBack, stepSelfie)
+		f.deleteCaptures(ctx, in.fs, stepDocument, stepBack, stepSelfie, stepChallenge)
 		f.resetGuides(in.fs, stepDocument, stepBack, stepSelfie)
 	}
 	return nil

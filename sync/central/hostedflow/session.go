@@ -26,9 +26,12 @@ const (
 
 // Steps and stages.
 const (
-	stepDocument    = "document"
-	stepBack        = "back"
-	stepSelfie      = "selfie"
+	stepDocument = "document"
+	stepBack     = "back"
+	stepSelfie   = "selfie"
+	// stepChallenge holds the frames that met the selfie's challenges
+	// (not a step the page captures).
+	stepChallenge   = "challenge"
 	stageProcessing = "processing"
 )
 
@@ -57,7 +60,7 @@ type live struct {
 	start  map[string]time.Time
 	recent map[string][]rawFrame // the step's last frames as received
 	pend   map[string][]byte     // a step's chosen frame until the step is complete
-	pendCh []string              // the challenges done so far
+	pendCh []challengeCapture    // the challenges done so far, with their frames
 
 	mu      sync.Mutex
 	seq     int
@@ -146,7 +149,7 @@ func (l *live) resetStep(step string) {
 // its captures in the store.
 func (f *Flow) dropSession(ctx context.Context, fs central.FlowSession) {
 	f.drop(liveKey(fs.PartnerID, fs.ID))
-	f.deleteCaptures(ctx, fs, stepDocument, stepBack, stepSelfie)
+	f.deleteCaptures(ctx, fs, stepDocument, stepBack, stepSelfie, stepChallenge)
 }
 
 // resetGuides forgets the steps' guides of a session, if this instance
@@ -320,13 +323,33 @@ func docSides(c partnerapi.FlowConfig) int {
 }
 
 // challenges are the active liveness prompts of a session: the kiosk's
-// (turn left, then right) when liveness_type is active, or once an
-// attempt's passive liveness was in doubt (h.DoubtChallenge).
+// turns, in the order drawn for the session (h.ChallengeOrder), when
+// liveness_type is active, or once an attempt's passive liveness was in
+// doubt (h.DoubtChallenge).
 func challenges(c partnerapi.FlowConfig, h *central.HostedFlow) []string {
-	if c.LivenessType == "active" || h != nil && h.DoubtChallenge {
-		return []string{string(capture.TurnLeft), string(capture.TurnRight)}
+	if c.LivenessType != "active" && (h == nil || !h.DoubtChallenge) {
+		return []string{}
 	}
-	return []string{}
+	if h != nil && len(h.ChallengeOrder) > 0 {
+		return slices.Clone(h.ChallengeOrder)
+	}
+	return turns()
+}
+
+// turns are the head turns a challenge asks for.
+func turns() []string { return []string{string(capture.TurnLeft), string(capture.TurnRight)} }
+
+// challengeOrder draws the order of a session's turns (Config.ChallengeOrder
+// in tests).
+func (f *Flow) challengeOrder() []string {
+	if f.cfg.ChallengeOrder != nil {
+		return f.cfg.ChallengeOrder(turns())
+	}
+	var out []string
+	for _, m := range capture.ShuffleChallenges([]capture.Message{capture.TurnLeft, capture.TurnRight}) {
+		out = append(out, string(m))
+	}
+	return out
 }
 
 // State is /flow/api/state's answer (the wire contract).

@@ -40,11 +40,26 @@ type codeRef struct {
 }
 
 // storeCapture keeps data as the step's capture (with the selfie's
-// challenges done) and records it in the session; 409 when the session
-// is not capturing any more (a submit or a result came first).
-func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, challenges []string) error {
-	if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, step), data, s.fs.ExpiresAt.Add(stateGrace)); err != nil {
+// challenges done and their frames, under stepChallenge) and records it
+// in the session; 409 when the session is not capturing any more (a
+// submit or a result came first).
+func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, done []challengeCapture) error {
+	exp := s.fs.ExpiresAt.Add(stateGrace)
+	if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, step), data, exp); err != nil {
 		return fmt.Errorf("storing the capture: %w", err)
+	}
+	var challenges []string
+	if step == stepSelfie && len(done) > 0 {
+		b, err := json.Marshal(done)
+		if err != nil {
+			return fmt.Errorf("encoding the challenge frames: %w", err)
+		}
+		if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, stepChallenge), b, exp); err != nil {
+			return fmt.Errorf("storing the challenge frames: %w", err)
+		}
+		for _, c := range done {
+			challenges = append(challenges, c.Prompt)
+		}
 	}
 	now := f.now()
 	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {

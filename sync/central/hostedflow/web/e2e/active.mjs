@@ -4,8 +4,10 @@
 // to their right, back; sync/central/hostedflow/headturn_test.go,
 // TestActiveLivenessInBrowser), against a session with liveness_type
 // active. The page captures the document and the selfie by itself, the
-// server's guidance asks for the turns, the video's turns complete them,
-// and the attempt goes to processing and a result. Prints one JSON line
+// server's guidance asks for the turns in the order the page lists them
+// (the session's, state.challenges; the Go test fixes it to the video's,
+// left then right), the video's turns complete them, and the attempt goes
+// to processing and a result. Prints one JSON line
 // last: {"checks": [{name, pass, detail}], "codes": [...], "shots": [...],
 // "step": "...", "error": "..."}.
 //
@@ -86,31 +88,36 @@ try {
     check("the retried selfie lists the turns", (await page.$$("#challenges li")).length === 2);
   }
   step("selfie, then the turns");
-  // The prompt to turn left: the server's guidance after the selfie.
-  await page.waitForSelector('#guidance[data-code="turn_left"]', { timeout: 120_000 });
+  // The turns in the order the page lists them (the session's).
+  await page.waitForSelector("#challenges li", { state: "attached", timeout: 120_000 });
+  const order = await page.$$eval("#challenges li", (lis) => lis.map((li) => li.dataset.key));
+  result.order = order;
+  check("the page lists both turns", order.length === 2 && order.includes("turn_left") && order.includes("turn_right"), order.join(" "));
+  // The first prompt: the server's guidance after the selfie.
+  await page.waitForSelector(`#guidance[data-code="${order[0]}"]`, { timeout: 120_000 });
   for (const size of ["phone", "desktop"]) {
     await page.setViewportSize(sizes[size]);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const file = `${size}-${doubt ? "doubt" : "active"}-turn-left.png`;
+    const file = `${size}-${doubt ? "doubt" : "active"}-${order[0].replace("_", "-")}.png`;
     await page.screenshot({ path: join(shots, file), fullPage: true });
     result.shots.push(file);
   }
   await page.setViewportSize(sizes.phone);
-  await page.waitForSelector('#guidance[data-code="turn_right"]', { timeout: 120_000 });
+  await page.waitForSelector(`#guidance[data-code="${order[1]}"]`, { timeout: 120_000 });
   step("processing and result");
   const end = await page.waitForSelector(
     'body[data-screen="processing"], body[data-screen="success"], body[data-screen="error"], body[data-screen="retry"], body[data-screen="exit"], body[data-screen="leaving"], body[data-screen="done"]',
     { state: "attached", timeout: 120_000 });
   check("the selfie step ends once both turns are done", !!end);
   // The selfie's codes: the frontal selfie held (capturing), then the
-  // turns asked for in order; the step completes on the right turn's frame
-  // (the answer that says captured).
+  // turns asked for in the listed order; the step completes on the second
+  // turn's frame (the answer that says captured).
   const sel = codes.filter((c) => c.startsWith("selfie:")).map((c) => c.slice("selfie:".length));
-  const left = sel.indexOf("turn_left");
-  const right = sel.findIndex((c, k) => k > left && c.startsWith("turn_right"));
-  check("the server asked for the turns in order: left, then right", left >= 0 && right > left, codes.join(" "));
-  check("the frontal selfie was held before the turns", sel.indexOf("capturing") >= 0 && sel.indexOf("capturing") < left, codes.join(" "));
-  check("the step completed on the right turn", sel[sel.length - 1] === "turn_right*", codes.join(" "));
+  const first = sel.indexOf(order[0]);
+  const second = sel.findIndex((c, k) => k > first && c.startsWith(order[1]));
+  check(`the server asked for the turns in the listed order: ${order.join(", then ")}`, first >= 0 && second > first, codes.join(" "));
+  check("the frontal selfie was held before the turns", sel.indexOf("capturing") >= 0 && sel.indexOf("capturing") < first, codes.join(" "));
+  check("the step completed on the second turn", sel[sel.length - 1] === `${order[1]}*`, codes.join(" "));
   await page.waitForSelector('body[data-screen="success"], body[data-screen="error"], body[data-screen="retry"], body[data-screen="exit"], body[data-screen="leaving"], body[data-screen="done"]',
     { state: "attached", timeout: 120_000 });
   const screen = await page.evaluate(() => document.body.dataset.screen);
