@@ -62,14 +62,22 @@
 // Guidance runs engine/capture's DocumentGuide and SelfieGuide on the
 // frames the page sends a few times a second: the same rules and the same
 // English and Indonesian messages as the kiosk, the active liveness
-// challenges (turn left, turn right, as the kiosk asks them) when the
-// session's liveness_type is active, or, in a passive session, once an
-// attempt's passive liveness fell in the risk policy's band of doubt: that
-// attempt is a RETRY of the selfie ("one more step") and the session asks
-// for the turns from then on (HostedFlow.DoubtChallenge), as the kiosk's
-// challenge_on_doubt does. When a guide captures by itself, the
-// bytes of the frame it chose are kept as that step's capture. Every image
-// is untrusted input, decoded by engine/imageio.
+// challenges (the two head turns) when the session's liveness_type is
+// active, or, in a passive session, once an attempt's passive liveness
+// fell in the risk policy's band of doubt: that attempt is a RETRY of the
+// selfie ("one more step") and the session asks for the turns from then
+// on (HostedFlow.DoubtChallenge), as the kiosk's challenge_on_doubt does.
+// The turns' order is drawn at random when the session is opened and kept
+// in its state (HostedFlow.ChallengeOrder, the page's state.challenges),
+// so the page and every instance's guide ask alike; each turn must come
+// within 5 s of its prompt by the server's clock, or the guide ends with
+// the selfie and the turns done so far, which do not pass. When a guide
+// captures by itself, the bytes of the frame it chose are kept as that
+// step's capture, and the frames that met the turns beside the selfie's
+// (stepChallenge): the verification compares their faces with the
+// selfie's, and another person's fails the challenge
+// (FACE_CHALLENGE_IDENTITY). Every image is untrusted input, decoded by
+// engine/imageio.
 //
 // Verification runs engine/verify.Engine.Verify (engines loaded by package
 // internal/engines, as `kyc verify` does), at most one per core at a time,
