@@ -191,6 +191,12 @@ func (f *Flow) guideFor(l *live, step string, s *sess) (guide, error) {
 	var err error
 	if step == stepSelfie {
 		cfg := capture.DefaultSelfieConfig()
+		if f.cfg.PromptTime > 0 {
+			cfg.PromptTime = f.cfg.PromptTime
+		}
+		if f.cfg.ChallengeTime > 0 {
+			cfg.ChallengeTime = f.cfg.ChallengeTime
+		}
 		for _, c := range challenges(s.cfg, s.fs.Hosted) {
 			ch, perr := capture.ParseChallenge(c)
 			if perr != nil {

@@ -247,8 +247,15 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 	}
 	tools := browsertest.FindTools(t, root)
 	// The fake camera turns left, then right: the session asks in that
-	// order (the page follows whichever order the state lists).
-	e := newEnv(t, true, func(c *hostedflow.Config) { c.ChallengeOrder = func(turns []string) []string { return turns } })
+	// order (the page follows whichever order the state lists). It cannot
+	// wait for a prompt either, and the screenshots of the first prompt
+	// hold the page's frames for seconds, past which its next turn comes
+	// a loop of the video later: the time bounds are a loop's (the
+	// default 5 s is TestDoubtAsksForChallenge's).
+	e := newEnv(t, true, func(c *hostedflow.Config) {
+		c.ChallengeOrder = func(turns []string) []string { return turns }
+		c.PromptTime, c.ChallengeTime = time.Minute, 2*time.Minute
+	})
 	video := newRenderer(t).renderActive(t, t.TempDir())
 	cfg, attempts, flag := map[string]any{"liveness_type": "active"}, 1, "0"
 	if doubt {

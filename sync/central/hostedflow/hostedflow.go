@@ -86,6 +86,10 @@ type Config struct {
 	// nil draws the order at random (capture.ShuffleChallenges). Tests
 	// whose camera plays a fixed order fix it.
 	ChallengeOrder func(turns []string) []string
+	// PromptTime bounds the time from a turn's prompt to the frame that
+	// follows it, ChallengeTime both turns from the first prompt, by this
+	// clock; 0 means engine/capture's defaults (5 s and 20 s).
+	PromptTime, ChallengeTime time.Duration
 	// Logger receives the flow's log; nil discards it.
 	Logger *slog.Logger
 }
