@@ -249,9 +249,11 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 		return nil, fmt.Errorf("document forensics: %w", frErr)
 	}
 	// The outline may turn out not to be the page once it is read: the
-	// MRZ found on the photo but not on the page, or the page the
-	// portrait alone. The photo as a whole is then examined again.
+	// MRZ found on the photo but not on the page, the page the portrait
+	// alone, or no text on it at all. The photo as a whole is then
+	// examined again.
 	outline.MRZOutside = loc.Found && frontPage.mrzOutside
+	outline.NoText = loc.Found && len(frontPage.lines) == 0
 	outline.PortraitFills = loc.Found && frontPage.portrait != nil &&
 		frontPage.portrait.Box.Area() > portraitFillsPage*float64(frontPage.img.Cols()*frontPage.img.Rows())
 	stillCovers, coverage := forensics.PageCoverage(outline, photo, fopt)

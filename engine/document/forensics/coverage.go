@@ -33,11 +33,16 @@ type Outline struct {
 	// PortraitFills says the printed portrait covers most of the outline
 	// (the locator took the photo on the page for the page).
 	PortraitFills bool
+	// NoText says no printed text was read inside the outline: every
+	// identity document prints text on each side, so the locator took
+	// something else for the page (a photo pasted on it, with straight
+	// edges of a card's aspect).
+	NoText bool
 }
 
 // PageCoverage decides whether the outline covers the document: it must
 // have a known document's aspect (within opts.CoverageAspectTolerance),
-// hold the MRZ when there is one, and be more than the portrait. When it
+// hold the MRZ when there is one, be more than the portrait and hold text. When it
 // does, the checks may look inside it alone; when it does not (the locator
 // found the portrait, or a page without its portrait), they must examine
 // the photo as a whole, or edits outside the outline go unseen. photo is
@@ -68,6 +73,8 @@ func PageCoverage(o Outline, photo image.Point, opts Options) (bool, Check) {
 		reason = "the machine readable zone lies outside the outline"
 	case o.PortraitFills:
 		reason = "the outline is the portrait, not the page"
+	case o.NoText:
+		reason = "the outline holds no printed text: it is not the page"
 	}
 	if reason != "" {
 		c.Evidence["reason"] = reason

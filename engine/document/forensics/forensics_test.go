@@ -361,6 +361,7 @@ func TestPageCoverage(t *testing.T) {
 		{"a strip of the page", Outline{Found: true, Aspect: 2.4, Bounds: image.Rect(200, 100, 1400, 600)}, false},
 		{"MRZ outside", Outline{Found: true, Aspect: 1.58, Bounds: image.Rect(300, 200, 1300, 830), MRZOutside: true}, false},
 		{"portrait fills it", Outline{Found: true, Aspect: 1.58, Bounds: image.Rect(300, 200, 1300, 830), PortraitFills: true}, false},
+		{"no text inside", Outline{Found: true, Aspect: 1.58, Bounds: image.Rect(300, 200, 1300, 830), NoText: true}, false},
 		{"nothing found", Outline{}, false},
 	} {
 		covers, c := PageCoverage(tc.o, photo, Options{})
