@@ -293,6 +293,9 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	if c, ok := a.portraitSex(ctx, frontPage, res.MRZ, pageToPhoto(loc, size)); ok {
 		res.Forensics.Add(c)
 	}
+	if c, ok := a.portraitMissing(frontPage, res.Forensics.Checks); ok {
+		res.Forensics.Add(c)
+	}
 	res.Front = frontPage.side
 	if backPage != nil {
 		res.Back = &backPage.side

@@ -218,6 +218,28 @@ func (a *Analyzer) portraitSex(ctx context.Context, p *page, z *mrz.Result, toPh
 	return forensics.PortraitSex(z.Fields.Sex, pMale, age, box, *a.cfg.Forensics), true
 }
 
+// portraitMissing reports, on a passport's data page (a TD3 MRZ read on
+// the front), whether its portrait was found: ICAO 9303 part 4 puts the
+// holder's portrait on that page beside the zone (zone V), so a page on
+// which no face is found, on the page or in the photo, had it replaced by
+// something the detector does not take for a face, or hides it. Glare or
+// a poor photo hide it too, so it sends the case to review
+// (forensics.ReviewOnly). Applicable on every TD3 front when a face
+// detector is configured; checks are the forensics so far (the
+// portrait's, when a face was examined).
+func (a *Analyzer) portraitMissing(p *page, checks []forensics.Check) (forensics.Check, bool) {
+	if a.cfg.Faces == nil || p.mrz == nil || p.mrz.Format != mrz.TD3 {
+		return forensics.Check{}, false
+	}
+	c := forensics.Check{Name: forensics.CheckPortraitMissing, Applicable: true, Score: 1, Evidence: map[string]any{"mrz_format": string(p.mrz.Format)}}
+	found := p.portrait != nil || slices.ContainsFunc(checks, func(c forensics.Check) bool { return c.Name == forensics.CheckPortraitNoise })
+	if !found {
+		c.Score = 0
+		c.Evidence["reason"] = "no face found on a passport's data page, which carries its holder's portrait"
+	}
+	return c, true
+}
+
 func marks(f face.Face) forensics.FaceMarks {
 	m := forensics.FaceMarks{Box: image.Rect(int(f.Box.X), int(f.Box.Y), int(math.Ceil(f.Box.X+f.Box.W)), int(math.Ceil(f.Box.Y+f.Box.H)))}
 	for i, p := range f.Landmarks {

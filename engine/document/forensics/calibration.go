@@ -50,8 +50,9 @@ const RejectMaxFPR = 0.01
 // measured rate: double compression and editing software say how a file
 // was saved, which honest customers' phones and apps do as well; the
 // portrait's apparent sex is a weak signal (a model's guess about a
-// person, who may look otherwise than the document states).
-var ReviewOnly = []string{CheckDoubleJPEG, CheckMetadata, CheckPortraitSex}
+// person, who may look otherwise than the document states); a portrait not
+// found may be glare or a poor photo.
+var ReviewOnly = []string{CheckDoubleJPEG, CheckMetadata, CheckPortraitSex, CheckPortraitMissing}
 
 // uncalibrated is the operating point of a check the fit has not measured
 // (a detector added since): its detector's threshold, review only.

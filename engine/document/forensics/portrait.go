@@ -26,6 +26,9 @@ const (
 	CheckPortraitSharpness = "portrait_sharpness"
 	CheckPortraitBoundary  = "portrait_boundary"
 	CheckPortraitQuant     = "portrait_jpeg_quantisation"
+	// CheckPortraitMissing: no face found on a page that must carry the
+	// holder's portrait (the document pipeline decides which).
+	CheckPortraitMissing = "portrait_missing"
 )
 
 // PortraitRect is where the printed portrait lies around the face the
