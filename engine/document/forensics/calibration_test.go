@@ -34,7 +34,8 @@ func TestCalibration(t *testing.T) {
 			t.Errorf("summary %q lacks %q", s, want)
 		}
 	}
-	if !RejectAllowed(CheckCopyMove, 0.01) || RejectAllowed(CheckCopyMove, 0.011) || RejectAllowed(CheckDoubleJPEG, 0) || RejectAllowed(CheckMetadata, 0) {
+	if !RejectAllowed(CheckCopyMove, 0.01) || RejectAllowed(CheckCopyMove, 0.011) || RejectAllowed(CheckDoubleJPEG, 0) || RejectAllowed(CheckMetadata, 0) ||
+		RejectAllowed(CheckPortraitMissing, 0) {
 		t.Error("RejectAllowed does not follow the 1% rule and the review-only checks")
 	}
 }
