@@ -2,7 +2,6 @@ package hostedflow_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -23,8 +22,6 @@ import (
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
-	"github.com/openkyc/kyc/sync/central/partnerapi"
-	"github.com/openkyc/kyc/sync/central/seal"
 )
 
 // Head turns for the active liveness challenges come from real photos of
@@ -452,12 +449,7 @@ func TestDoubtAsksForChallenge(t *testing.T) {
 // the same store (a reload of the state); sessions draw both orders.
 func TestChallengeOrderFromSession(t *testing.T) {
 	raw := centraltest.BoltStore(t)
-	kr, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "central.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, partnerapi.SecretKeySize)
-	rand.Read(key)
+	kr, key := instanceSecrets(t)
 	clk := &clock{}
 	one, two := newEnvOn(t, true, raw, kr, key, clk), newEnvOn(t, true, raw, kr, key, clk)
 	firsts := map[string]int{}

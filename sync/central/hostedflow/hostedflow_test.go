@@ -89,6 +89,19 @@ func newEnv(t *testing.T, withEngines bool, opts ...func(*hostedflow.Config)) *e
 	return newEnvOn(t, withEngines, centraltest.BoltStore(t), nil, key, &clock{}, opts...)
 }
 
+// instanceSecrets are what two instances of one central share: the
+// at-rest keyring and the partner API's key.
+func instanceSecrets(t *testing.T) (*seal.FileKeyring, []byte) {
+	t.Helper()
+	kr, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "central.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	return kr, key
+}
+
 // newEnvOn is newEnv on a raw store sealed with kr (nil: a new keyring),
 // with the partner API's key and a clock: two envs on one store with the
 // same kr and key are two instances of one central. opts edit the hosted

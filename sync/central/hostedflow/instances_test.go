@@ -2,18 +2,14 @@ package hostedflow_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
-	"github.com/openkyc/kyc/sync/central/partnerapi"
-	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 )
@@ -40,12 +36,7 @@ func TestTwoInstances(t *testing.T) {
 		}
 		return s
 	}
-	kr, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "central.keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, partnerapi.SecretKeySize)
-	rand.Read(key)
+	kr, key := instanceSecrets(t)
 	clk := &clock{}
 	one := newEnvOn(t, true, open(), kr, key, clk)
 	two := newEnvOn(t, true, open(), kr, key, clk)
