@@ -260,16 +260,39 @@ func (e *Engine) fusedLiveness(ctx context.Context, img gocv.Mat, b Box) (FusedL
 	for i, name := range [3]string{ModelMiniFASNetV2SE, ModelMiniFASNetV2, ModelMiniFASNetV1SE} {
 		r.Models = append(r.Models, ModelLiveness{Model: name, LogOdds: z[i], Live: sigmoid(z[i])})
 	}
-	tr, err := Traces(ctx, img, b, e.fusion)
+	tc, err := e.TraceCheck(ctx, img, b)
 	if err != nil {
 		return FusedLiveness{}, err
 	}
-	if tr != nil {
-		r.Traces = tr
-		r.TraceScore = e.fusion.TraceScore(tr.ChromaMass + tr.LumaMass)
-		r.Reproduction = r.TraceScore < 0.5
-	}
+	r.Traces, r.TraceScore, r.Reproduction = tc.Traces, tc.Score, tc.Reproduction
 	return r, nil
+}
+
+// TraceCheck is the face's screen and print trace check alone: the traces
+// of face b of img (Traces) scored at the engine's calibrated threshold
+// (Fusion.TraceScore). It is the selfie's check, and also runs on an
+// active challenge's turned faces, where the models' calibration (frontal
+// faces) does not hold but the traces, a periodic pattern of the
+// reproduction rather than of the face, do.
+func (e *Engine) TraceCheck(ctx context.Context, img gocv.Mat, b Box) (TraceCheck, error) {
+	tr, err := Traces(ctx, img, b, e.fusion)
+	if err != nil || tr == nil {
+		return TraceCheck{Score: 1}, err
+	}
+	score := e.fusion.TraceScore(tr.ChromaMass + tr.LumaMass)
+	return TraceCheck{Traces: tr, Score: score, Reproduction: score < 0.5}, nil
+}
+
+// TraceCheck is a face's screen and print trace check (Engine.TraceCheck).
+type TraceCheck struct {
+	// Traces are the measured traces; nil when the face was too small to
+	// measure, and Score is then 1.
+	Traces *forensics.Traces
+	// Score is 1 without traces and falls to 0 as they show.
+	Score float64
+	// Reproduction: the traces fail (Score under 0.5), the camera saw a
+	// display's pixel grid or a print's halftone.
+	Reproduction bool
 }
 
 // Traces measures the screen and print traces (forensics.Reproduction) on
