@@ -28,7 +28,8 @@
 //     sees a sanctioned person even when a fraud rule also fired.
 //  2. Fraud: device blocked, face spoof (face liveness below the band of
 //     doubt, a failed active challenge, or one whose frames show another
-//     person than the selfie: Input.ChallengeIdentity), document screen/print replay or
+//     person than the selfie, Input.ChallengeIdentity, or a screen's or a
+//     print's traces, Input.ChallengeReproduction), document screen/print replay or
 //     low document liveness, document tampering: reject (EXIT), never
 //     retried. A document check rejects only when the caller found its
 //     false-positive rate on genuine documents low enough

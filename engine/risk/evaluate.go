@@ -293,7 +293,8 @@ func docFindingRules(fs []DocFinding, add func(class, ReasonCode, string, ...any
 }
 
 // livenessRule decides the face liveness: a failed active challenge, or
-// one whose frames show another person than the selfie, is fraud; a passive score at or above FaceLivenessMin is live; in the band
+// one whose frames show another person than the selfie or a reproduction's
+// traces (each reported), is fraud; a passive score at or above FaceLivenessMin is live; in the band
 // of doubt below it an active challenge is asked for, or, once passed,
 // recorded, or, where none can be run, the decision is capped at review;
 // below the band the face is a spoof.
@@ -303,10 +304,16 @@ func livenessRule(th Thresholds, in Input, add func(class, ReasonCode, string, .
 	if th.FaceLivenessChallengeMin > 0 && th.FaceLivenessChallengeMin < low {
 		low = th.FaceLivenessChallengeMin
 	}
-	switch {
-	case in.ChallengeIdentity != "":
-		add(classFraud, FaceChallengeIdentity, "%s", in.ChallengeIdentity)
+	if in.ChallengeIdentity != "" || in.ChallengeReproduction != "" {
+		if in.ChallengeIdentity != "" {
+			add(classFraud, FaceChallengeIdentity, "%s", in.ChallengeIdentity)
+		}
+		if in.ChallengeReproduction != "" {
+			add(classFraud, FaceChallengeReproduction, "%s", in.ChallengeReproduction)
+		}
 		return LivenessChallengeFailed
+	}
+	switch {
 	case in.LivenessChallenge == ChallengeFailed:
 		add(classFraud, FaceChallengeFailed, "active liveness challenge failed")
 		return LivenessChallengeFailed

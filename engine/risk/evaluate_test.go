@@ -173,6 +173,12 @@ func TestEvaluateRoutes(t *testing.T) {
 		{name: "challenge passed, score in review", cfg: config(), in: clean(set(FaceLiveness, 0.3), challenged(ChallengePassed)), want: inReview, lead: ScoreBelowApprove, also: []ReasonCode{FaceChallengePassed}},
 		{name: "challenge failed", cfg: config(), in: clean(set(FaceLiveness, 0.4), challenged(ChallengeFailed)), want: finalReject, lead: FaceChallengeFailed},
 		{name: "challenge done by another person", cfg: config(), in: clean(set(FaceLiveness, 0.4), otherPerson("turn_left 0.05 < 0.29")), want: finalReject, lead: FaceChallengeIdentity},
+		{name: "challenge followed on a screen", cfg: config(), in: clean(set(FaceLiveness, 0.4), func(in *Input) {
+			in.LivenessChallenge, in.ChallengeReproduction = ChallengeFailed, "turn_left: trace mass 9.1"
+		}), want: finalReject, lead: FaceChallengeReproduction},
+		{name: "another person on a screen: both reported", cfg: config(), in: clean(set(FaceLiveness, 0.4), otherPerson("no face"), func(in *Input) {
+			in.ChallengeReproduction = "turn_right: trace mass 9.1"
+		}), want: finalReject, lead: FaceChallengeIdentity, also: []ReasonCode{FaceChallengeReproduction}},
 		{name: "another person over a passed outcome", cfg: config(), in: clean(set(FaceLiveness, 0.4), challenged(ChallengePassed), func(in *Input) { in.ChallengeIdentity = "no face" }), want: finalReject, lead: FaceChallengeIdentity},
 		{name: "challenge failed over a live passive score", cfg: config(), in: clean(challenged(ChallengeFailed)), want: finalReject, lead: FaceChallengeFailed},
 		{name: "passed challenge does not save a clear spoof", cfg: config(), in: clean(set(FaceLiveness, 0.1), challenged(ChallengePassed)), want: finalReject, lead: FaceLivenessFailed},

@@ -38,6 +38,13 @@ type Input struct {
 	// is failed whatever LivenessChallenge says, with reason
 	// FACE_CHALLENGE_IDENTITY and this, as it is, as its detail.
 	ChallengeIdentity string `json:"challenge_identity,omitempty"`
+	// ChallengeReproduction, when not empty, is the caller's evidence that
+	// a frame which met a prompt shows a display's pixel grid or a print's
+	// halftone (engine/verify runs the selfie's trace check on each): the
+	// prompts were followed on a reproduction, a video of the person
+	// turning. The challenge is failed as with ChallengeIdentity, with
+	// reason FACE_CHALLENGE_REPRODUCTION and this as its detail.
+	ChallengeReproduction string `json:"challenge_reproduction,omitempty"`
 	// DocFindings are the document checks that fired, each judged by the
 	// caller against the check's measured false-positive rate on genuine
 	// documents: one that may reject does (DOC_TAMPERED, DOC_SCREEN_REPLAY,

@@ -42,6 +42,13 @@ const (
 	// else turned their head, so the challenge counts as failed. The detail
 	// gives each frame's similarity to the selfie and the threshold.
 	FaceChallengeIdentity ReasonCode = "FACE_CHALLENGE_IDENTITY"
+	// FaceChallengeReproduction: a frame that met a prompt of the active
+	// liveness challenge shows a screen's or a print's traces
+	// (Input.ChallengeReproduction): the prompts were followed on a
+	// reproduction, so the challenge counts as failed. Apart from
+	// FACE_LIVENESS_FAILED, the passive score's, which a review's preview
+	// recomputes from the score: this one is a fact of the frames.
+	FaceChallengeReproduction ReasonCode = "FACE_CHALLENGE_REPRODUCTION"
 	// DocLivenessFailed: document liveness below Thresholds.DocLivenessMin
 	// without a specific attack type reported.
 	DocLivenessFailed ReasonCode = "DOC_LIVENESS_FAILED"
