@@ -42,8 +42,12 @@ type ChallengeReport struct {
 	// selfie's person.
 	Threshold float64 `json:"threshold"`
 	// SamePerson: every frame shows the selfie's person.
-	SamePerson bool                   `json:"same_person"`
-	Frames     []ChallengeFrameResult `json:"frames"`
+	SamePerson bool `json:"same_person"`
+	// Reproduction: a frame's face shows a display's pixel grid or a
+	// print's halftone (the selfie's trace check, face.Engine.TraceCheck):
+	// the prompts were followed on a screen, a video of the victim turning.
+	Reproduction bool                   `json:"reproduction"`
+	Frames       []ChallengeFrameResult `json:"frames"`
 }
 
 // ChallengeFrameResult is one challenge frame against the selfie.
@@ -55,56 +59,83 @@ type ChallengeFrameResult struct {
 	Similarity float64 `json:"similarity"`
 	Yaw        float64 `json:"yaw"`
 	SamePerson bool    `json:"same_person"`
+	// TraceMass is the face's periodic-trace mass (chroma and luminance),
+	// TraceScore its score at the selfie's calibrated threshold (1 clean,
+	// 0 a clear trace; 1 also for a face too small to measure), and
+	// Reproduction whether it fails.
+	TraceMass    float64 `json:"trace_mass"`
+	TraceScore   float64 `json:"trace_score"`
+	Reproduction bool    `json:"reproduction"`
 }
 
-// challengeFace is one challenge frame's analysis: its largest face, or
-// err (face.ErrNoFace when it has none).
+// challengeFace is one challenge frame's analysis: its largest face and
+// that face's trace check, or err (face.ErrNoFace when it has none).
 type challengeFace struct {
 	prompt string
 	face   face.Analysis
+	traces face.TraceCheck
 	err    error
 }
 
 // analyseChallenge finds and embeds the largest face of each challenge
-// frame; a frame without a face is recorded as such, not an error.
+// frame and runs the selfie's trace check on it; a frame without a face
+// is recorded as such, not an error. The liveness models are not run: they
+// were calibrated on frontal faces, these are turned.
 func (e *Engine) analyseChallenge(ctx context.Context, frames []ChallengeFrame) []challengeFace {
 	out := make([]challengeFace, len(frames))
 	for i, f := range frames {
 		a, err := e.Face.Analyze(ctx, f.Image, face.Largest, face.Timings{}, "")
-		out[i] = challengeFace{prompt: f.Prompt, face: a, err: err}
+		var tc face.TraceCheck
+		if err == nil {
+			tc, err = e.Face.TraceCheck(ctx, f.Image, a.Face.Box)
+		}
+		out[i] = challengeFace{prompt: f.Prompt, face: a, traces: tc, err: err}
 	}
 	return out
 }
 
-// challengeIdentity compares the challenge frames' faces with the
-// selfie's at threshold: the report, and the evidence for the risk engine
+// challengeEvidence compares the challenge frames' faces with the
+// selfie's at threshold and reads their trace checks: the report, and the
+// evidence for the risk engine, each "" when nothing fired: identity
 // (risk.Input.ChallengeIdentity) when a frame shows no face or another
-// person, else "". An analysis that failed for another reason than a
-// missing face is returned as an error.
-func challengeIdentity(selfie face.Analysis, frames []challengeFace, threshold float64) (*ChallengeReport, string, error) {
-	rep := &ChallengeReport{Threshold: threshold, SamePerson: true, Frames: make([]ChallengeFrameResult, 0, len(frames))}
-	var bad []string
+// person, reproduction (risk.Input.ChallengeReproduction) when a frame's
+// face shows a screen's or a print's traces. An analysis that failed for
+// another reason than a missing face is returned as an error.
+func challengeEvidence(selfie face.Analysis, frames []challengeFace, threshold float64) (rep *ChallengeReport, identity, reproduction string, err error) {
+	rep = &ChallengeReport{Threshold: threshold, SamePerson: true, Frames: make([]ChallengeFrameResult, 0, len(frames))}
+	var other, traced []string
 	for _, f := range frames {
-		r := ChallengeFrameResult{Prompt: f.prompt}
+		r := ChallengeFrameResult{Prompt: f.prompt, TraceScore: 1}
 		switch {
 		case errors.Is(f.err, face.ErrNoFace):
-			bad = append(bad, fmt.Sprintf("%s: no face", f.prompt))
+			other = append(other, fmt.Sprintf("%s: no face", f.prompt))
 		case f.err != nil:
-			return nil, "", fmt.Errorf("challenge frame %s: %w", f.prompt, f.err)
+			return nil, "", "", fmt.Errorf("challenge frame %s: %w", f.prompt, f.err)
 		default:
 			r.FaceFound, r.Yaw = true, f.face.Quality.Yaw
 			r.Similarity = face.Cosine(selfie.Embedding, f.face.Embedding)
 			r.SamePerson = r.Similarity >= threshold
 			if !r.SamePerson {
-				bad = append(bad, fmt.Sprintf("%s: similarity %.3f to the selfie (yaw %.0f deg)", f.prompt, r.Similarity, r.Yaw))
+				other = append(other, fmt.Sprintf("%s: similarity %.3f to the selfie (yaw %.0f deg)", f.prompt, r.Similarity, r.Yaw))
+			}
+			r.TraceScore, r.Reproduction = f.traces.Score, f.traces.Reproduction
+			if tr := f.traces.Traces; tr != nil {
+				r.TraceMass = tr.ChromaMass + tr.LumaMass
+			}
+			if r.Reproduction {
+				traced = append(traced, fmt.Sprintf("%s: trace mass %.2f, score %.2f", f.prompt, r.TraceMass, r.TraceScore))
 			}
 		}
 		rep.Frames = append(rep.Frames, r)
 	}
-	if len(bad) == 0 {
-		return rep, "", nil
+	if len(other) > 0 {
+		rep.SamePerson = false
+		identity = fmt.Sprintf("challenge frames not showing the selfie's person (similarity threshold %.3f): %s",
+			threshold, strings.Join(other, "; "))
 	}
-	rep.SamePerson = false
-	return rep, fmt.Sprintf("challenge frames not showing the selfie's person (similarity threshold %.3f): %s",
-		threshold, strings.Join(bad, "; ")), nil
+	if len(traced) > 0 {
+		rep.Reproduction = true
+		reproduction = "challenge frames showing a screen's or a print's traces: " + strings.Join(traced, "; ")
+	}
+	return rep, identity, reproduction, nil
 }

@@ -31,8 +31,8 @@ type stageResults struct {
 	// forensics.DefaultCalibration().
 	calibration forensics.Calibration
 	// challenge are the faces of the frames that met an active challenge's
-	// prompts, compared with the selfie's at challengeSimilarity when the
-	// challenge is said to be passed.
+	// prompts, compared with the selfie's at challengeSimilarity, and their
+	// trace checks, when the challenge is said to be passed.
 	challenge           []challengeFace
 	challengeSimilarity float64
 }
@@ -42,7 +42,8 @@ type stageResults struct {
 // match, confirm is the screening score from which a hit is confirmed,
 // challenge the outcome of an active liveness challenge already done: a
 // passed one whose frames (st.challenge) do not all show the selfie's
-// person is failed, with the evidence (risk.FaceChallengeIdentity). Selfie
+// person, or show a screen's or a print's traces, is failed, with the
+// evidence (risk.FaceChallengeIdentity, risk.FaceChallengeReproduction). Selfie
 // problems a new capture can fix are capture issues; any other stage error
 // is returned.
 func riskInput(st stageResults, matcher face.Matcher, confirm float64, attempt int, challenge risk.ChallengeOutcome) (risk.Input, FaceReport, error) {
@@ -69,13 +70,13 @@ func riskInput(st stageResults, matcher face.Matcher, confirm float64, attempt i
 			in.CaptureIssues = append(in.CaptureIssues, risk.CaptureSelfieQuality)
 		}
 		if challenge == risk.ChallengePassed && len(st.challenge) > 0 {
-			cr, evidence, err := challengeIdentity(selfie, st.challenge, st.challengeSimilarity)
+			cr, identity, reproduction, err := challengeEvidence(selfie, st.challenge, st.challengeSimilarity)
 			if err != nil {
 				return in, rep, err
 			}
 			rep.Challenge = cr
-			if evidence != "" {
-				in.LivenessChallenge, in.ChallengeIdentity = risk.ChallengeFailed, evidence
+			if identity != "" || reproduction != "" {
+				in.LivenessChallenge, in.ChallengeIdentity, in.ChallengeReproduction = risk.ChallengeFailed, identity, reproduction
 			}
 		}
 	}
