@@ -99,6 +99,9 @@ func riskInputFrom(payload []byte) (risk.Input, bool) {
 			// The comparison of the challenge's frames with the selfie is a
 			// fact the settings do not decide: kept with its evidence.
 			in.LivenessChallenge, in.ChallengeIdentity = risk.ChallengeFailed, r.Detail
+		case risk.FaceChallengeReproduction:
+			// So are the traces on the challenge's frames.
+			in.LivenessChallenge, in.ChallengeReproduction = risk.ChallengeFailed, r.Detail
 		case risk.FaceChallengePassed:
 			if in.LivenessChallenge == risk.ChallengeNone {
 				in.LivenessChallenge = risk.ChallengePassed
