@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -148,8 +149,56 @@ type faceView struct {
 		Threshold float64 `json:"threshold"`
 		Live      bool    `json:"live"`
 	} `json:"liveness"`
-	Problem string `json:"problem"`
+	Challenge *challengeView `json:"challenge"`
+	Problem   string         `json:"problem"`
 }
+
+// challengeView is the active challenge's evidence
+// (engine/verify.ChallengeReport): each frame that met a prompt against
+// the selfie.
+type challengeView struct {
+	Threshold    float64              `json:"threshold"`
+	SamePerson   bool                 `json:"same_person"`
+	Reproduction bool                 `json:"reproduction"`
+	Frames       []challengeFrameView `json:"frames"`
+}
+
+type challengeFrameView struct {
+	Prompt     string  `json:"prompt"`
+	FaceFound  bool    `json:"face_found"`
+	Similarity float64 `json:"similarity"`
+	Yaw        float64 `json:"yaw"`
+	SamePerson bool    `json:"same_person"`
+	TraceMass  float64 `json:"trace_mass"`
+	// TraceScore is nil in the reports of engines that ran no trace check
+	// on the challenge's frames: shown as not measured, not as a score 0.
+	TraceScore   *float64 `json:"trace_score"`
+	Reproduction bool     `json:"reproduction"`
+}
+
+// challengePrompts are the prompts the catalogues name (prompt.*); a frame
+// named otherwise (kyc verify --challenge-frame's file) shows its name.
+var challengePrompts = []string{"turn_left", "turn_right", "blink", "smile"}
+
+// PromptKey is the catalogue key of the frame's prompt, "" for another name.
+func (f challengeFrameView) PromptKey() string {
+	if slices.Contains(challengePrompts, f.Prompt) {
+		return "prompt." + f.Prompt
+	}
+	return ""
+}
+
+// Score is the frame's trace score; meaningful only with TraceScore set.
+func (f challengeFrameView) Score() float64 {
+	if f.TraceScore == nil {
+		return 0
+	}
+	return *f.TraceScore
+}
+
+// Failed: the frame fails the challenge (no face, another person, or a
+// reproduction's traces).
+func (f challengeFrameView) Failed() bool { return !f.FaceFound || !f.SamePerson || f.Reproduction }
 
 type screeningView struct {
 	Screened bool      `json:"screened"`

@@ -56,6 +56,34 @@ func testCaseView(t *testing.T, open opener) {
 			t.Errorf("escalated case view lacks %q", want)
 		}
 	}
+	// The active challenge's evidence: the liveness path, and each frame
+	// against the selfie, the failing ones marked; a frame named by a file
+	// is shown escaped.
+	chal := f.submit("dev-north", "sess-3-1", payload(t, "payload_device.json", "sess-3", func(m map[string]any) {
+		asReview(45)(m)
+		r := m["report"].(map[string]any)
+		r["liveness_path"] = "challenge_failed"
+		r["face"].(map[string]any)["challenge"] = map[string]any{"threshold": 0.2877, "same_person": false, "reproduction": true, "frames": []any{
+			map[string]any{"prompt": "turn_left", "face_found": true, "similarity": 0.736, "yaw": -21, "same_person": true, "trace_mass": 0, "trace_score": 1},
+			map[string]any{"prompt": "turn_right", "face_found": true, "similarity": 0.057, "yaw": 20, "same_person": false, "trace_mass": 0, "trace_score": 1},
+			map[string]any{"prompt": "<b>f.jpg</b>", "face_found": true, "similarity": 0.61, "yaw": 15, "same_person": true, "trace_mass": 37.33, "trace_score": 0, "reproduction": true},
+		}}
+	}))
+	cv := b.get(caseHref(chal))
+	for _, want := range []string{
+		`id="h-challenge"`, "an active challenge, failed", `<table id="challenge-frames" aria-labelledby="h-challenge">`,
+		`<th scope="row">Turn left</th>`, "0.736", "✓ the selfie&#39;s person, no traces",
+		`<tr class="mismatch"><th scope="row">Turn right</th>`, "0.057", "0.288", "20°", "✗ another person",
+		`<tr class="mismatch"><th scope="row">&lt;b&gt;f.jpg&lt;/b&gt;</th>`, "37.33 (score 0.00)", "✗ screen or print traces",
+	} {
+		if !strings.Contains(cv.body, want) {
+			t.Errorf("the challenge's case view lacks %q", want)
+		}
+	}
+	table, _, _ := strings.Cut(cv.body[strings.Index(cv.body, `id="challenge-frames"`)+1:], "</table>")
+	if strings.Count(table, `class="mismatch"`) != 2 || strings.Contains(cv.body, "<b>f.jpg") {
+		t.Errorf("the challenge's frames: want two marked, the file name escaped")
+	}
 	img := b.get(caseHref(f.review) + "/images/front")
 	if img.status != http.StatusOK || img.header.Get("Content-Type") != "image/jpeg" || img.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("front image: %d %q %q", img.status, img.header.Get("Content-Type"), img.header.Get("Cache-Control"))
