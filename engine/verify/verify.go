@@ -12,7 +12,11 @@
 // engine's embeddings: a frame with no face or another person's fails the
 // challenge (risk.FaceChallengeIdentity), so the victim's photo shown for
 // the selfie and the attacker's own head turned for the prompts does not
-// pass. The report records each frame's similarity (FaceReport.Challenge).
+// pass. Each frame's face also takes the selfie's screen and print trace
+// check (face.Engine.TraceCheck; not the liveness models, calibrated on
+// frontal faces): traces fail the challenge (risk.FaceChallengeReproduction),
+// so a video of the victim turning played on a screen does not pass. The
+// report records each frame's similarity and traces (FaceReport.Challenge).
 package verify
 
 import (
@@ -88,7 +92,8 @@ type Input struct {
 	// each must show the selfie's person (its face's similarity to the
 	// selfie's at least Engine.ChallengeSimilarity), or the challenge
 	// counts as failed (risk.FaceChallengeIdentity): someone else followed
-	// the prompts after the selfie. A passed outcome without frames is
+	// the prompts after the selfie; and none may show a screen's or a
+	// print's traces (risk.FaceChallengeReproduction). A passed outcome without frames is
 	// taken as it is, the statement of whoever ran the challenge.
 	ChallengeFrames []ChallengeFrame
 	// Reference, when set, is the image the selfie is matched against

@@ -86,7 +86,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	attempt := fs.Int("attempt", 1, "attempt number in this session (for the retry policy)")
 	challenge := fs.String("challenge", "", "the active liveness challenge's outcome: passed or failed, or unavailable where none can be run (a passive score in the band of doubt then goes to review); without it, that score answers CHALLENGE")
 	var challengeFrames fileList
-	fs.Var(&challengeFrames, "challenge-frame", "with --challenge passed: a frame that met one of the challenge's prompts (repeat for each); each must show the selfie's person, or the challenge fails (FACE_CHALLENGE_IDENTITY)")
+	fs.Var(&challengeFrames, "challenge-frame", "with --challenge passed: a frame that met one of the challenge's prompts (repeat for each); each must show the selfie's person (else FACE_CHALLENGE_IDENTITY) and no screen's or print's traces (else FACE_CHALLENGE_REPRODUCTION), or the challenge fails")
 	lang := fs.String("lang", "en", "language of the user message: en or id")
 	profile := fs.String("profile", string(device.ProfileField), "device policy profile: kiosk or field")
 	policyFile := fs.String("device-policy", "", "a JSON device policy replacing the profile's default")

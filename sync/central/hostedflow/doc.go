@@ -76,7 +76,8 @@
 // step's capture, and the frames that met the turns beside the selfie's
 // (stepChallenge): the verification compares their faces with the
 // selfie's, and another person's fails the challenge
-// (FACE_CHALLENGE_IDENTITY). Every image is untrusted input, decoded by
+// (FACE_CHALLENGE_IDENTITY), as do a screen's or a print's traces on one
+// (FACE_CHALLENGE_REPRODUCTION). Every image is untrusted input, decoded by
 // engine/imageio.
 //
 // Verification runs engine/verify.Engine.Verify (engines loaded by package
