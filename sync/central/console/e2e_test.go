@@ -54,7 +54,11 @@ type verification struct {
 	Document string // under the shared data folder
 	Selfie   string
 	Attempt  int
-	Want     string // the engine's decision
+	// Challenge are the frames of an active challenge said to be passed
+	// (kyc verify --challenge passed --challenge-frame), under the shared
+	// data folder.
+	Challenge []string
+	Want      string // the engine's decision
 }
 
 // TestConsoleInBrowser drives the review console in headless Chromium
@@ -134,6 +138,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		// central keeps it out of the queue. (No verification of the
 		// shared data is approved: every specimen there has expired.)
 		{Name: "retry", Device: "B", Document: "mrz/passporteye/100_pass-lux.jpg", Selfie: "liveness/interfaces_cc0/083.jpg", Attempt: 1, Want: "reject"},
+		// An active challenge one of whose frames shows another person:
+		// a fraud reject (FACE_CHALLENGE_IDENTITY), out of the queue but
+		// opened by its address, the frames shown in the case view.
+		{Name: "challenge", Device: "A", Document: "mrz/passporteye/100_pass-cze.jpg", Selfie: "liveness/interfaces_cc0/089.jpg", Attempt: 1,
+			Challenge: []string{"liveness/interfaces_cc0/089.jpg", "liveness/interfaces_cc0/001.jpg"}, Want: "reject"},
 	}
 	cases := map[string]caseRef{}
 	for _, v := range verifications {
@@ -391,9 +400,16 @@ func (d *testDevice) verify(t *testing.T, ctx context.Context, v verification) c
 			pol = p
 		}
 	}
-	out := d.run(t, ctx, "verify", "--submit", "--dir", d.dir, "--vault-key-file", d.keyFile, "--device-policy", pol,
+	args := []string{"verify", "--submit", "--dir", d.dir, "--vault-key-file", d.keyFile, "--device-policy", pol,
 		"--document", testenv.Data(t, strings.Split(v.Document, "/")...), "--selfie", testenv.Data(t, strings.Split(v.Selfie, "/")...),
-		"--attempt", fmt.Sprint(v.Attempt), "--session", "ses-e2e-"+v.Name, "--operator", "e2e operator "+v.Device)
+		"--attempt", fmt.Sprint(v.Attempt), "--session", "ses-e2e-" + v.Name, "--operator", "e2e operator " + v.Device}
+	if len(v.Challenge) > 0 {
+		args = append(args, "--challenge", "passed")
+		for _, f := range v.Challenge {
+			args = append(args, "--challenge-frame", testenv.Data(t, strings.Split(f, "/")...))
+		}
+	}
+	out := d.run(t, ctx, args...)
 	var res struct {
 		Decision     string  `json:"decision"`
 		Score        float64 `json:"score"`

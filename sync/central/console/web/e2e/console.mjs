@@ -19,7 +19,7 @@
 //   KYC_E2E_CHROMIUM    the Chromium binary (/usr/bin/chromium)
 //   KYC_CONSOLE_SHOTS   folder for the screenshots
 //   KYC_CONSOLE_USERS   JSON {admin|reviewer1|reviewer2|reviewerB|auditor: {name, password, role, scopes}}
-//   KYC_CONSOLE_CASES   JSON {pep|mismatch|mismatch2|branchB|retry: {device_id, submission_id, key, decision, score, reasons}}
+//   KYC_CONSOLE_CASES   JSON {pep|mismatch|mismatch2|branchB|retry|challenge: {device_id, submission_id, key, decision, score, reasons}}
 //
 // Everything waits for a condition (a selector, a response, a URL); nothing
 // sleeps.
@@ -355,6 +355,22 @@ try {
     check("the watchlist case shows the hit beside the applicant", (await page.locator("#hit-0").count()) === 1);
     await page.evaluate(() => document.getElementById("h-screening").scrollIntoView({ block: "start" }));
     await shot(page, "case-watchlist-hit");
+    // An active challenge with a frame of another person: the frames
+    // against the selfie, the other person's marked (the frames are named
+    // by their files: kyc verify --challenge-frame).
+    const rc = await goto(page, caseURL(cases.challenge));
+    check("the challenge's case opens by its address", rc.status() === 200, rc.status());
+    const path = (await page.textContent("#liveness-path")).trim();
+    check("the case view gives the liveness path", path.includes(en["path.challenge_failed"]), path);
+    const rows = page.locator("#challenge-frames tbody tr");
+    const own = rows.filter({ has: page.locator("th", { hasText: "089.jpg" }) });
+    const other = rows.filter({ has: page.locator("th", { hasText: "001.jpg" }) });
+    const otherText = (await other.textContent()) ?? "";
+    check("the challenge's frames are listed with their similarity and traces", (await rows.count()) === 2 && (await page.locator("#challenge-frames thead th[scope=col]").count()) === 6);
+    check("the frame of another person is marked", (await other.getAttribute("class")) === "mismatch" && otherText.includes(en["case.challenge_other_person"]), otherText);
+    check("the selfie's own frame is not", (await own.getAttribute("class")) === null && (await own.textContent()).includes(en["case.challenge_frame_ok"]));
+    await page.evaluate(() => document.getElementById("h-challenge").scrollIntoView({ block: "start" }));
+    await shot(page, "case-challenge");
   });
 
   await section("claim and decide", async () => {
