@@ -180,12 +180,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	certFile := fs.String("tls-cert", "", "server certificate, PEM (kyc-central tls init makes one)")
 	keyFile := fs.String("tls-key", "", "server certificate's private key, PEM")
 	insecure := fs.Bool("insecure-http", false, "serve plain HTTP, on a loopback address only (tests)")
+	promptTime := fs.Duration("challenge-prompt-time", 0, "hosted flow: how long a head-turn prompt may wait for the turn (0: the engine's 5s); longer helps people on slow phones, shorter a replay less")
+	challengeTime := fs.Duration("challenge-time", 0, "hosted flow: how long all the head turns may take from the first prompt (0: the engine's 20s)")
 	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of one webhook or push request; on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
 	var proxies prefixes
 	fs.Var(&proxies, "trusted-proxy", "a load balancer's address or CIDR whose X-Forwarded-For names the client (repeat for more; default none: forwarding headers ignored)")
 	modelsDir := fs.String("models", "", "model directory of the Face Match API (default $KYC_MODELS_DIR, else $KYC_HOME/models; kyc models install fills it); without the models the API answers 503")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *promptTime < 0 || *challengeTime < 0 {
+		return errors.New("--challenge-prompt-time and --challenge-time must not be negative")
 	}
 	srvTLS, err := serveTLS(*certFile, *keyFile, *insecure, *addr)
 	if err != nil {
@@ -260,7 +265,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	stopFlow, err := startHostedFlow(ctx, srv, hostedflow.Config{Store: store, PublicURL: publicURL(*pubURL, *addr, srvTLS != nil),
-		Logger: logger, ReferenceImage: api.ReferenceImage}, *modelsDir)
+		Logger: logger, ReferenceImage: api.ReferenceImage, PromptTime: *promptTime, ChallengeTime: *challengeTime}, *modelsDir)
 	if err != nil {
 		return err
 	}
