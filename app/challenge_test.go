@@ -485,15 +485,7 @@ func writeFollowingVideo(t *testing.T, det *face.YuNet, path string, photo, turn
 		gocv.Resize(img, &scaled, image.Pt(int(float64(img.Cols())*scale), int(float64(img.Rows())*scale)), 0, 0, gocv.InterpolationArea)
 		fx, fy := (b.X+b.W/2)*scale, (b.Y+b.H/2)*scale
 		return scaled, faces[0].Landmarks[face.NoseTip].X * scale, func(src gocv.Mat) gocv.Mat {
-			out := bg.Clone()
-			x, y := int(0.5*w-fx), int(0.45*h-fy)
-			r := image.Rect(x, y, x+src.Cols(), y+src.Rows()).Intersect(image.Rect(0, 0, w, h))
-			s := src.Region(r.Sub(image.Pt(x, y)))
-			d := out.Region(r)
-			s.CopyTo(&d)
-			s.Close()
-			d.Close()
-			return out
+			return synth.PasteAt(bg, src, int(0.5*w-fx), int(0.45*h-fy))
 		}
 	}
 	straight, _, placeStraight := placed(photo)

@@ -160,15 +160,7 @@ func WriteSelfieVideo(ctx context.Context, path string, det face.Detector, photo
 	bg := synth.Background(w, h, 21)
 	defer bg.Close()
 	render := func(cx, cy float64) gocv.Mat {
-		out := bg.Clone()
-		x, y := int(cx-fx), int(cy-fy)
-		r := image.Rect(x, y, x+sw, y+sh).Intersect(image.Rect(0, 0, w, h))
-		src := scaled.Region(r.Sub(image.Pt(x, y)))
-		dst := out.Region(r)
-		src.CopyTo(&dst)
-		src.Close()
-		dst.Close()
-		return out
+		return synth.PasteAt(bg, scaled, int(cx-fx), int(cy-fy))
 	}
 	const off, steady = 5, 25
 	return synth.WriteVideo(path, FPS, off+steady, func(i int) gocv.Mat {

@@ -190,6 +190,22 @@ func Place(bg, card gocv.Mat, p Placement) (gocv.Mat, [4]gocv.Point2f) {
 	return scene, corners
 }
 
+// PasteAt copies src onto a copy of bg with its top-left corner at (x,
+// y), clipped to bg: a subject moved across a still scene.
+func PasteAt(bg, src gocv.Mat, x, y int) gocv.Mat {
+	out := bg.Clone()
+	r := image.Rect(x, y, x+src.Cols(), y+src.Rows()).Intersect(image.Rect(0, 0, bg.Cols(), bg.Rows()))
+	if r.Empty() {
+		return out
+	}
+	from := src.Region(r.Sub(image.Pt(x, y)))
+	to := out.Region(r)
+	from.CopyTo(&to)
+	from.Close()
+	to.Close()
+	return out
+}
+
 // KTPLines are the fifteen printed lines of an Indonesian identity card
 // (KTP), for a woman born on 5 August 1990 (day 05 + 40 in the NIK), valid
 // until validUntil ("SEUMUR HIDUP" for life, or a date DD-MM-YYYY).

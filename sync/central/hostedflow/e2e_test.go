@@ -898,15 +898,7 @@ func (r *renderer) faceScene(photo gocv.Mat) (func(bg gocv.Mat, cx, cy float64) 
 	gocv.Resize(photo, &scaled, image.Pt(sw, sh), 0, 0, gocv.InterpolationCubic)
 	fx, fy := (b.X+b.W/2)*scale, (b.Y+b.H/2)*scale
 	return func(bg gocv.Mat, cx, cy float64) gocv.Mat {
-		out := bg.Clone()
-		x, y := int(cx-fx), int(cy-fy)
-		rect := image.Rect(x, y, x+sw, y+sh).Intersect(image.Rect(0, 0, bg.Cols(), bg.Rows()))
-		src := scaled.Region(rect.Sub(image.Pt(x, y)))
-		dst := out.Region(rect)
-		src.CopyTo(&dst)
-		src.Close()
-		dst.Close()
-		return out
+		return synth.PasteAt(bg, scaled, int(cx-fx), int(cy-fy))
 	}, nil
 }
 
