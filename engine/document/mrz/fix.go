@@ -13,6 +13,7 @@ const (
 	reasonCountry   = "K read for a filler: only then is the country code known"
 	reasonCode      = "document code of an identity card starts with I, A or C"
 	reasonAfterName = "letters after the name's end, read for fillers"
+	reasonOther     = "unknown country code, one character from the zone's other code"
 )
 
 // fixCharacters corrects OCR confusions the layout proves (a letter in a
@@ -29,6 +30,8 @@ func (p *parser) fixCharacters() {
 	for _, s := range []span{p.l.issuer, p.l.nationality} {
 		p.fixCountryFillers(s)
 	}
+	p.fixCountryFromOther(p.l.issuer, p.l.nationality)
+	p.fixCountryFromOther(p.l.nationality, p.l.issuer)
 	// The check digit of a long document number sits in the optional data,
 	// an alphanumeric field, but is a digit.
 	if _, digit, ext := p.numberSpans(); ext > 0 {
@@ -152,6 +155,32 @@ func (p *parser) fixCountryFillers(s span) {
 		if p.grid[s.line][c] == 'K' {
 			p.set(s.line, c, '<', reasonCountry)
 		}
+	}
+}
+
+// fixCountryFromOther takes the other country code of the zone for s
+// when s reads no known code and differs from that known code in one
+// character: the issuer and the holder's nationality are mostly the same
+// state, and a code that exists nowhere is certainly misread (the Luxembourg
+// specimen's "LUX" came out "LJX" after one grey level of rounding). No
+// check digit covers either code, so a code known as read is never
+// changed, and two unknown codes are left to the warnings.
+func (p *parser) fixCountryFromOther(s, other span) {
+	code, ref := p.text(s), p.text(other)
+	if s.empty() || other.empty() || len(code) != len(ref) || KnownCountry(code) || !KnownCountry(ref) {
+		return
+	}
+	diff := -1
+	for i := range len(code) {
+		if code[i] != ref[i] {
+			if diff >= 0 {
+				return
+			}
+			diff = i
+		}
+	}
+	if diff >= 0 {
+		p.set(s.line, s.start+diff, ref[diff], reasonOther)
 	}
 }
 
