@@ -236,6 +236,17 @@ type Options struct {
 	// page and saved losslessly or at q90 measured 0.1 to 0.94 (a final
 	// save coarser than the page's own hides it).
 	PortraitQuantThreshold float64
+	// PortraitResamplingThreshold applies to the strongest periodic peak
+	// of the portrait's p-map spectra over the page's near its frequency
+	// (portraitResampling). Default 4: on the calibration half of the
+	// forgery benchmark (internal/forgery) the 71 genuine documents whose
+	// portrait was found measured up to 3.27 (passport-td3, a digital
+	// specimen whose portrait its designer resized: a harmonic of its own
+	// trace), and 4 keeps a margin of a fifth over it; that half's 36
+	// swaps measured 0.9 to 13, 6 above 4 (the faces enlarged 1.5x to 5.8x
+	// from another document's portrait; a photo made smaller leaves no
+	// period to read).
+	PortraitResamplingThreshold float64
 
 	// GhostMinCorrelation is the correlation between the ghost image and
 	// the main portrait (AnalyzeGhost) below which the ghost shows another
@@ -341,10 +352,11 @@ func DefaultOptions() Options {
 		CastThreshold:        1,
 		LivenessThreshold:    0.5,
 
-		PortraitNoiseThreshold:     3,
-		PortraitSharpnessThreshold: 1.5,
-		PortraitBoundaryThreshold:  6,
-		PortraitQuantThreshold:     0.1,
+		PortraitNoiseThreshold:      3,
+		PortraitSharpnessThreshold:  1.5,
+		PortraitBoundaryThreshold:   6,
+		PortraitQuantThreshold:      0.1,
+		PortraitResamplingThreshold: 4,
 
 		GhostMinCorrelation:     0.25,
 		GhostMinSimilarity:      0.2,
@@ -404,6 +416,7 @@ func (o Options) withDefaults() Options {
 	set(&o.PortraitSharpnessThreshold, d.PortraitSharpnessThreshold)
 	set(&o.PortraitBoundaryThreshold, d.PortraitBoundaryThreshold)
 	set(&o.PortraitQuantThreshold, d.PortraitQuantThreshold)
+	set(&o.PortraitResamplingThreshold, d.PortraitResamplingThreshold)
 	set(&o.GhostMinCorrelation, d.GhostMinCorrelation)
 	set(&o.GhostMinSimilarity, d.GhostMinSimilarity)
 	set(&o.PortraitSexThreshold, d.PortraitSexThreshold)

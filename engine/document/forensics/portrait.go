@@ -95,6 +95,7 @@ func AnalyzePortrait(ctx context.Context, img gocv.Mat, face image.Rectangle, op
 		portraitSharpness(g, w, h, in, opts),
 		portraitBoundary(g, w, h, in, ring.Min, opts),
 		portraitQuant(g, w, h, in, ring.Min, opts),
+		portraitResampling(g, w, h, in, ring.Min, opts),
 	}
 	for i := range checks {
 		checks[i].Evidence["portrait_region"] = regionOf(por)
