@@ -9,8 +9,8 @@
 //
 // Analyze runs the checks of the page as a whole. The document pipeline
 // adds those that need the page read: AnalyzePortrait (portrait
-// substitution: noise, sharpness, paste boundary and JPEG quantisation
-// of the portrait against the page around it), AnalyzeGhost
+// substitution: noise, sharpness, paste boundary, JPEG quantisation and
+// resampling traces of the portrait against the page around it), AnalyzeGhost
 // (the ghost image against the portrait), AnalyzeGlyphs (characters
 // cloned within the page) and PageCoverage (whether the located outline
 // is the whole document, and so which region was examined). Every
