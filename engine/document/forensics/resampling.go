@@ -155,7 +155,8 @@ type resampPeak struct {
 	Axis string
 	// Stat is Portrait over max(1, Ring).
 	Stat, Portrait, Ring, Freq float64
-	// PageMax is the strongest peak of the page's strips in the band.
+	// PageMax is the strongest peak of the page's strips in the band, on
+	// this axis.
 	PageMax float64
 }
 
@@ -180,6 +181,7 @@ func portraitResampling(g []byte, w, h int, in image.Rectangle, at image.Point, 
 		return image.Rectangle{Min: image.Pt(x0, y0), Max: image.Pt(x1, y1)}.Intersect(crop)
 	}
 	var best *resampPeak
+	pageMax := 0.0
 	for _, alongX := range []bool{true, false} {
 		var strips []image.Rectangle
 		var n int
@@ -237,29 +239,26 @@ func portraitResampling(g []byte, w, h int, in image.Rectangle, at image.Point, 
 				p.Stat, p.Portrait, p.Ring, p.Freq = v, por[i], near, f
 			}
 		}
+		pageMax = max(pageMax, p.PageMax)
 		if best == nil || p.Stat > best.Stat {
-			pm := p.PageMax
-			if best != nil {
-				pm = max(pm, best.PageMax)
-			}
-			p.PageMax = pm
 			best = &p
-		} else {
-			best.PageMax = max(best.PageMax, p.PageMax)
 		}
 	}
 	if best == nil {
 		return notApplicable(CheckPortraitResampling, "no page around the portrait to compare")
 	}
 	// The scales a period of 1/f pixels comes from: enlarged by 1/f, or
-	// (aliased) by 1/(1-f).
-	scales := []float64{round3(1 / (1 - best.Freq)), round3(1 / best.Freq)}
+	// (aliased) by 1/(1-f). None when no peak stood out (a flat portrait).
+	scales := []float64{}
+	if best.Freq > 0 {
+		scales = []float64{round3(1 / (1 - best.Freq)), round3(1 / best.Freq)}
+	}
 	return Check{
 		Name: CheckPortraitResampling, Applicable: true, Score: ramp(best.Stat, opts.PortraitResamplingThreshold),
 		Evidence: map[string]any{
 			"peak_portrait":    round3(best.Portrait),
 			"peak_page":        round3(best.Ring),
-			"page_peak_max":    round3(best.PageMax),
+			"page_peak_max":    round3(pageMax),
 			"peak_frequency":   round3(best.Freq),
 			"peak_axis":        best.Axis,
 			"scale_candidates": scales,

@@ -2,6 +2,7 @@ package forensics_test
 
 import (
 	"context"
+	"encoding/json"
 	"image"
 	"testing"
 
@@ -109,5 +110,23 @@ func TestPortraitResampling(t *testing.T) {
 				t.Errorf("fired %v, want %v: %v", fired, c.fails, ch.Evidence)
 			}
 		})
+	}
+}
+
+// TestPortraitResamplingFlat: a portrait of one grey on a page of another
+// has no peak; the check passes and its evidence stays finite (JSON).
+func TestPortraitResamplingFlat(t *testing.T) {
+	page := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(200, 200, 200, 0), 600, 800, gocv.MatTypeCV8UC3)
+	defer page.Close()
+	fc := image.Rect(300, 200, 400, 330)
+	roi := page.Region(forensics.PortraitRect(fc, image.Pt(800, 600)))
+	roi.SetTo(gocv.NewScalar(90, 100, 110, 0))
+	roi.Close()
+	c := resamplingCheck(t, page, fc)
+	if c.Score < 0.5 {
+		t.Errorf("flat portrait fired: %v", c.Evidence)
+	}
+	if _, err := json.Marshal(c); err != nil {
+		t.Errorf("evidence not JSON: %v (%v)", err, c.Evidence)
 	}
 }
