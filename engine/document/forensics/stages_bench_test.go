@@ -2,6 +2,8 @@ package forensics
 
 import (
 	"context"
+	"fmt"
+	"image"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -38,6 +40,36 @@ func BenchmarkStages(b *testing.B) {
 			testenv.ReportCPU(b)
 			for b.Loop() {
 				s.f()
+			}
+		})
+	}
+}
+
+// BenchmarkPortraitResampling times the portrait resampling check alone on
+// the 1600x1000 capture, for a portrait of 300x400 pixels (an ID card's
+// filling the photo's height) and of 620x480 (the Luxembourg passport's
+// filling the photo's width, the largest in the benchmarks).
+func BenchmarkPortraitResampling(b *testing.B) {
+	card := renderCard(b, 42, 1600, 1000)
+	defer card.Close()
+	img := decodeBGR(b, encodeJPEG(b, card, 90))
+	defer img.Close()
+	grey := gocv.NewMat()
+	defer grey.Close()
+	gocv.CvtColor(img, &grey, gocv.ColorBGRToGray)
+	g, w, h := grey.ToBytes(), grey.Cols(), grey.Rows()
+	opts := DefaultOptions()
+	for _, por := range []image.Rectangle{image.Rect(300, 300, 600, 700), image.Rect(200, 300, 820, 780)} {
+		b.Run(fmt.Sprintf("%dx%d", por.Dx(), por.Dy()), func(b *testing.B) {
+			m := max(por.Dx(), por.Dy()) / 2
+			ring := image.Rect(por.Min.X-m, por.Min.Y-m, por.Max.X+m, por.Max.Y+m).Intersect(image.Rect(0, 0, w, h))
+			crop := make([]byte, 0, ring.Dx()*ring.Dy())
+			for y := ring.Min.Y; y < ring.Max.Y; y++ {
+				crop = append(crop, g[y*w+ring.Min.X:y*w+ring.Max.X]...)
+			}
+			testenv.ReportCPU(b)
+			for b.Loop() {
+				portraitResampling(crop, ring.Dx(), ring.Dy(), por.Sub(ring.Min), ring.Min, opts)
 			}
 		})
 	}
