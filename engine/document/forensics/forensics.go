@@ -240,12 +240,15 @@ type Options struct {
 	// of the portrait's p-map spectra over the page's near its frequency
 	// (portraitResampling). Default 4: on the calibration half of the
 	// forgery benchmark (internal/forgery) the 71 genuine documents whose
-	// portrait was found measured up to 3.27 (passport-td3, a digital
-	// specimen whose portrait its designer resized: a harmonic of its own
-	// trace), and 4 keeps a margin of a fifth over it; that half's 36
-	// swaps measured 0.9 to 13, 6 above 4 (the faces enlarged 1.5x to 5.8x
-	// from another document's portrait; a photo made smaller leaves no
-	// period to read).
+	// portrait was found measured up to 3.27 (the Luxembourg specimen as
+	// made, and passport-td3, a digital specimen whose portrait its
+	// designer resized: a harmonic of its own trace), and 4 keeps a margin
+	// of a fifth over it; that half's 36 swaps measured 0.85 to 14.2, 8
+	// above 4 (faces enlarged 1.5x to 5.8x from another document's
+	// portrait; a photo made smaller leaves no period to read). The report
+	// half (session 13): its genuine documents up to 5.0 (100_visa-polx,
+	// a period of 12 pixels in its own portrait: 1 of 104 flagged), 5 of
+	// its 48 swaps above 4.
 	PortraitResamplingThreshold float64
 
 	// GhostMinCorrelation is the correlation between the ghost image and
