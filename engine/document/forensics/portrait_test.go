@@ -417,14 +417,14 @@ func TestPortraitBoundaryPageLine(t *testing.T) {
 	roi.Close()
 	img := decode(t, jpeg(t, laminated, 92))
 	defer img.Close()
-	if c := boundaryCheck(t, img, fc); !c.Applicable || c.Score < 0.5 {
+	if c := portraitCheck(t, img, fc, forensics.CheckPortraitBoundary); !c.Applicable || c.Score < 0.5 {
 		t.Errorf("laminated genuine page: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
 	}
 	swapped := swapPortrait(t, laminated, fc, donors(t)[0], 0)
 	defer swapped.Close()
 	simg := decode(t, jpeg(t, swapped, 92))
 	defer simg.Close()
-	if c := boundaryCheck(t, simg, fc); !c.Applicable || c.Score >= 0.5 {
+	if c := portraitCheck(t, simg, fc, forensics.CheckPortraitBoundary); !c.Applicable || c.Score >= 0.5 {
 		t.Errorf("laminated page, portrait pasted: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
 	}
 }
@@ -442,19 +442,19 @@ func specimenFace(t *testing.T, name string) (gocv.Mat, image.Rectangle) {
 	return page, fc
 }
 
-// boundaryCheck is the portrait boundary check of img around face fc.
-func boundaryCheck(t *testing.T, img gocv.Mat, fc image.Rectangle) forensics.Check {
+// portraitCheck is the portrait check named name of img around face fc.
+func portraitCheck(t *testing.T, img gocv.Mat, fc image.Rectangle, name string) forensics.Check {
 	t.Helper()
 	cs, err := forensics.AnalyzePortrait(context.Background(), img, fc, forensics.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cs {
-		if c.Name == forensics.CheckPortraitBoundary {
+		if c.Name == name {
 			return c
 		}
 	}
-	t.Fatal("no boundary check")
+	t.Fatalf("no %s check", name)
 	return forensics.Check{}
 }
 
@@ -468,7 +468,7 @@ func TestPortraitBoundaryDigitalPage(t *testing.T) {
 	page, fc := specimenFace(t, "100_pass-isl.png")
 	img := decode(t, jpeg(t, page, 90))
 	defer img.Close()
-	if c := boundaryCheck(t, img, fc); !c.Applicable || c.Score < 0.5 {
+	if c := portraitCheck(t, img, fc, forensics.CheckPortraitBoundary); !c.Applicable || c.Score < 0.5 {
 		t.Errorf("genuine digital page: boundary applicable %v score %.2f: %v", c.Applicable, c.Score, c.Evidence)
 	}
 	ds := donors(t)
@@ -476,7 +476,7 @@ func TestPortraitBoundaryDigitalPage(t *testing.T) {
 		swapped := swapPortrait(t, page, fc, donor, 0)
 		simg := decode(t, jpeg(t, swapped, 90))
 		swapped.Close()
-		c := boundaryCheck(t, simg, fc)
+		c := portraitCheck(t, simg, fc, forensics.CheckPortraitBoundary)
 		simg.Close()
 		third, _ := c.Evidence["third_side_excess"].(float64)
 		if !c.Applicable || c.Score >= 0.5 || third < forensics.DefaultOptions().PortraitBoundaryThreshold {

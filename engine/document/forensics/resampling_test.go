@@ -1,7 +1,6 @@
 package forensics_test
 
 import (
-	"context"
 	"encoding/json"
 	"image"
 	"testing"
@@ -10,22 +9,6 @@ import (
 
 	"github.com/openkyc/kyc/engine/document/forensics"
 )
-
-// resamplingCheck is the portrait resampling check of img around face fc.
-func resamplingCheck(t *testing.T, img gocv.Mat, fc image.Rectangle) forensics.Check {
-	t.Helper()
-	cs, err := forensics.AnalyzePortrait(context.Background(), img, fc, forensics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		if c.Name == forensics.CheckPortraitResampling {
-			return c
-		}
-	}
-	t.Fatal("no resampling check")
-	return forensics.Check{}
-}
 
 // pasteScaled pastes donor's centre over the portrait's frame r. At
 // scale 1 it is cut at r's size and pasted as it is; otherwise cut at r's
@@ -102,7 +85,7 @@ func TestPortraitResampling(t *testing.T) {
 			saved := decode(t, jpeg(t, img, 90))
 			img.Close()
 			defer saved.Close()
-			ch := resamplingCheck(t, saved, fc)
+			ch := portraitCheck(t, saved, fc, forensics.CheckPortraitResampling)
 			if !ch.Applicable {
 				t.Fatalf("not applicable: %v", ch.Evidence)
 			}
@@ -122,7 +105,7 @@ func TestPortraitResamplingFlat(t *testing.T) {
 	roi := page.Region(forensics.PortraitRect(fc, image.Pt(800, 600)))
 	roi.SetTo(gocv.NewScalar(90, 100, 110, 0))
 	roi.Close()
-	c := resamplingCheck(t, page, fc)
+	c := portraitCheck(t, page, fc, forensics.CheckPortraitResampling)
 	if c.Score < 0.5 {
 		t.Errorf("flat portrait fired: %v", c.Evidence)
 	}
