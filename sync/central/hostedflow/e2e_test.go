@@ -725,14 +725,17 @@ const (
 )
 
 // Segment lengths in frames at camFPS. A guide needs StableFrames (5)
-// good frames in a row of the two or so a second the page sends: the
-// steady parts last seven seconds, so a step that starts anywhere in the
-// loop captures within one loop (about 17 s).
+// good frames in a row of the two or so a second the page sends. Each
+// getUserMedia starts the file from its first frame, so a step waits for
+// its segment; on a loaded machine the page sends as few as one frame a
+// second (CI once saw the document's seven seconds pass without five
+// good frames), so the steady parts last twelve seconds, and a step that
+// starts anywhere in the loop captures within one loop (about 26 s).
 const (
 	segBlurred  = 15
-	segDocument = 70
+	segDocument = 120
 	segFaceOff  = 5
-	segFace     = 70
+	segFace     = 120
 	camFrames   = segBlurred + segDocument + segFaceOff + segFace
 )
 

@@ -181,16 +181,19 @@ func (r *renderer) renderActive(t testing.TB, dir string) string {
 		n     int
 		frame func(i int) gocv.Mat
 	}{
-		{70, func(i int) gocv.Mat {
+		// Each part long enough for a loaded machine's one frame a
+		// second (see segDocument): five in a row for a capture, two
+		// for a turn.
+		{120, func(i int) gocv.Mat {
 			p := synth.Placement{CenterX: 0.5 + 0.0004*math.Sin(float64(i)), CenterY: 0.5, WidthFrac: 0.62, Rotate: 2, Tilt: 4}
 			m, _ := synth.Place(desk, card, p)
 			return m
 		}},
-		{50, func(int) gocv.Mat { return frontal.Clone() }},
-		{15, func(int) gocv.Mat { return left.Clone() }},
-		{10, func(int) gocv.Mat { return frontal.Clone() }},
-		{15, func(int) gocv.Mat { return right.Clone() }},
-		{10, func(int) gocv.Mat { return frontal.Clone() }},
+		{80, func(int) gocv.Mat { return frontal.Clone() }},
+		{30, func(int) gocv.Mat { return left.Clone() }},
+		{20, func(int) gocv.Mat { return frontal.Clone() }},
+		{30, func(int) gocv.Mat { return right.Clone() }},
+		{20, func(int) gocv.Mat { return frontal.Clone() }},
 	}
 	total := 0
 	for _, s := range segs {

@@ -188,11 +188,28 @@ async function waitScreen(page, names, timeout = 90_000) {
     shown.catch(() => {});
     if (how === "partner") return "partner";
   } catch (e) {
-    const now = await page.evaluate(() => document.body?.dataset.screen ?? "").catch(() => "?");
-    const codes = page.frames.slice(-8).map((f) => `${f.step}:${f.code}${f.captured ? "*" : ""}(${f.status})`).join(" ");
-    throw new Error(`${page.who}: screen ${names.join("|")} not reached within ${timeout} ms (showing ${now}; last frames ${codes})`);
+    throw new Error(`${page.who}: screen ${names.join("|")} not reached within ${timeout} ms (${await where(page)})`);
   }
   return page.evaluate(() => document.body.dataset.screen);
+}
+
+// leave waits for the page to leave screen s.
+async function leave(page, s, timeout = 90_000) {
+  try {
+    await page.waitForSelector(`body:not([data-screen="${s}"])`, { timeout, state: "attached" });
+  } catch (e) {
+    throw new Error(`${page.who}: still on ${s} after ${timeout} ms (${await where(page)})`);
+  }
+}
+
+// where tells what a page that is not getting on shows: its screen and
+// its last guidance frames (step:code, * captured, HTTP status, the gap
+// since the frame before), for a timeout's message.
+async function where(page) {
+  const now = await page.evaluate(() => document.body?.dataset.screen ?? "").catch(() => "?");
+  const last = page.frames.slice(-10);
+  const codes = last.map((f, i) => `${f.step}:${f.code}${f.captured ? "*" : ""}(${f.status}${i > 0 ? ` +${f.at - last[i - 1].at}ms` : ""})`).join(" ");
+  return `showing ${now}; ${page.frames.length} frames answered; last ${codes}`;
 }
 
 // state is the session's state as the page's own cookie gets it.
@@ -270,14 +287,14 @@ async function captureToResult(page, label, { shootCapture = true } = {}) {
     }
     if (seen.has(s) && s !== "processing") {
       // The same screen again means it was redrawn; wait for another.
-      await page.waitForSelector(`body:not([data-screen="${s}"])`, { timeout: 90_000, state: "attached" });
+      await leave(page, s);
       continue;
     }
     seen.add(s);
     if (s === "intro") {
       if (shootCapture) await shot(page, `${label}-intro`);
       await page.click("#start");
-      await page.waitForSelector(`body:not([data-screen="intro"])`, { state: "attached" });
+      await leave(page, "intro", 30_000);
       continue;
     }
     if (s.startsWith("capture-")) {
@@ -287,12 +304,12 @@ async function captureToResult(page, label, { shootCapture = true } = {}) {
         await page.waitForSelector('#guidance[data-code="capturing"]', { timeout: 90_000 }).catch(() => {});
         if ((await page.evaluate(() => document.body.dataset.screen)) === s) await shot(page, `${label}-${s}`, { both: false });
       }
-      await page.waitForSelector(`body:not([data-screen="${s}"])`, { timeout: 90_000, state: "attached" });
+      await leave(page, s);
       continue;
     }
     if (s === "processing") {
       if (shootCapture) await shot(page, `${label}-processing`, { both: false }).catch(() => {});
-      await page.waitForSelector(`body:not([data-screen="processing"])`, { timeout: 60_000, state: "attached" });
+      await leave(page, "processing", 60_000);
     }
   }
 }
