@@ -193,6 +193,11 @@ type HostedFlow struct {
 	Challenges   []string  `json:"challenges,omitempty"`
 	Uploaded     int64     `json:"uploaded,omitempty"`
 	ProcessingAt time.Time `json:"processing_at,omitzero"`
+	// SelfieUploaded: the selfie captured last came from the page's upload
+	// form, not its camera. Nothing shows such a photo was taken live (it
+	// may be anyone's picture of the person), so its attempt is never
+	// approved without a reviewer (hostedflow's SELFIE_UPLOADED).
+	SelfieUploaded bool `json:"selfie_uploaded,omitempty"`
 	// DoubtChallenge is set once an attempt's passive liveness fell in the
 	// risk policy's band of doubt: from then on the selfie is taken with
 	// the head-turn challenge, whatever the session's liveness_type.

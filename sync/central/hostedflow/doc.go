@@ -93,6 +93,8 @@
 // is below the partner's face_match_threshold, turns an approve into a
 // reject (RETRY while attempts remain) with the reason code
 // DOC_TYPE_NOT_ACCEPTED, COUNTRY_NOT_ACCEPTED or FACE_MATCH_BELOW_PARTNER_THRESHOLD.
+// A selfie from the upload form (allow_upload) turns an approve into a
+// review, SELFIE_UPLOADED: nothing shows the photo was taken live.
 //
 // Each attempt is stored as a central submission (the payload the kiosk
 // seals, internal/submission.Payload, without an attestation; the images as

@@ -155,7 +155,7 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 		return fmt.Errorf("guidance: %w", err)
 	}
 	if captured != nil {
-		if err := f.storeCapture(r.Context(), s, step, captured, done); err != nil {
+		if err := f.storeCapture(r.Context(), s, step, captured, done, false); err != nil {
 			return err
 		}
 	}
@@ -270,7 +270,8 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	// frame. A partner's allow_upload false is a choice of experience
 	// (a person could still send any photo as a camera frame), so this
 	// refuses what the page would not offer.
-	if r.URL.Query().Get("source") == "upload" && !s.cfg.AllowUpload {
+	uploaded := r.URL.Query().Get("source") == "upload"
+	if uploaded && !s.cfg.AllowUpload {
 		return httpx.Errorf(http.StatusForbidden, "upload_not_allowed", "this verification takes photos from the camera only")
 	}
 	body, err := f.readBody(w, r, s, MaxCaptureBytes)
@@ -291,7 +292,7 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 		done = l.pendCh
 		l.gmu.Unlock()
 	}
-	if err := f.storeCapture(r.Context(), s, step, body, done); err != nil {
+	if err := f.storeCapture(r.Context(), s, step, body, done, uploaded); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, struct {

@@ -807,6 +807,59 @@ func TestSessionConfigApplies(t *testing.T) {
 	}
 }
 
+// TestUploadedSelfieGoesToReview: the genuine person's photos from the
+// upload form. An uploaded document is verified as a camera's capture is
+// (approved with the camera's selfie); an uploaded selfie, which may be any
+// photo of the person, caps the attempt at review with SELFIE_UPLOADED;
+// an uploaded selfie the engine turns away (no face in it) stays turned
+// away.
+func TestUploadedSelfieGoesToReview(t *testing.T) {
+	e := newEnv(t, true)
+	doc, selfie, noFace := images(t)
+	upload := func(b *browser, step string, img []byte) {
+		t.Helper()
+		must(t, http.StatusOK, b.post("/flow/api/capture?step="+step+"&source=upload", "image/jpeg", img))
+	}
+	for _, tc := range []struct {
+		name         string
+		uploadSelfie bool
+		selfie       []byte
+		decision     string
+		uploadedCode bool
+	}{
+		{"document uploaded, selfie from the camera", false, selfie, "approve", false},
+		{"both uploaded", true, selfie, "review", true},
+		{"a selfie without a face uploaded", true, noFace, "reject", false},
+	} {
+		pid, fc := e.initiate(map[string]any{"max_retries": 1})
+		b := e.browser()
+		b.open(fc.LaunchURL)
+		upload(b, "document", doc)
+		if tc.uploadSelfie {
+			upload(b, "selfie", tc.selfie)
+		} else {
+			b.capture("selfie", tc.selfie)
+		}
+		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+		st := b.waitResult()
+		f, err := e.store.Flow(context.Background(), pid, fc.SessionID)
+		if err != nil || len(f.Submissions) != 1 {
+			t.Fatalf("%s: session %+v %v", tc.name, f, err)
+		}
+		c, err := e.store.Case(context.Background(), f.Submissions[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %s %v, next %s", tc.name, c.Summary.Decision, c.Summary.Reasons, st.NextAction)
+		if c.Summary.Decision != tc.decision || slices.Contains(c.Summary.Reasons, hostedflow.ReasonSelfieUploaded) != tc.uploadedCode {
+			t.Errorf("%s: decision %s reasons %v, want %s (SELFIE_UPLOADED %v)", tc.name, c.Summary.Decision, c.Summary.Reasons, tc.decision, tc.uploadedCode)
+		}
+		if tc.decision == "review" && (st.Status != "COMPLETED" || st.NextAction != "STATUS" || strings.Contains(strings.ToLower(st.Message), "upload")) {
+			t.Errorf("%s: the person sees %+v; want COMPLETED, STATUS and the generic in-review message", tc.name, st)
+		}
+	}
+}
+
 // TestConfigFlags: the partner's hide_cta and allow_upload reach the
 // page's state, and an upload is refused where allow_upload is off (the
 // manual camera capture is not).

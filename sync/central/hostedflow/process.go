@@ -66,6 +66,9 @@ const (
 	ReasonDocTypeNotAccepted = "DOC_TYPE_NOT_ACCEPTED"
 	ReasonCountryNotAccepted = "COUNTRY_NOT_ACCEPTED"
 	ReasonBelowThreshold     = "FACE_MATCH_BELOW_PARTNER_THRESHOLD"
+	// ReasonSelfieUploaded caps at review an attempt whose selfie came
+	// from the upload form (central.HostedFlow.SelfieUploaded).
+	ReasonSelfieUploaded = "SELFIE_UPLOADED"
 )
 
 // submit starts the verification of the captures (asynchronously).
@@ -92,7 +95,7 @@ func (f *Flow) submit(w http.ResponseWriter, r *http.Request, s *sess) error {
 	// The captures as the store holds them (any instance may have taken
 	// them).
 	ctx := r.Context()
-	in := attemptInput{challenges: slices.Clone(s.fs.Hosted.Challenges)}
+	in := attemptInput{challenges: slices.Clone(s.fs.Hosted.Challenges), selfieUploaded: s.fs.Hosted.SelfieUploaded}
 	steps := []struct {
 		name string
 		dst  *[]byte
@@ -155,10 +158,12 @@ type attemptInput struct {
 	challenges          []string
 	// challengeFrames met the challenges, compared with the selfie.
 	challengeFrames []challengeCapture
-	attempt         int
-	lang            string
-	fs              central.FlowSession
-	cfg             partnerapi.FlowConfig
+	// selfieUploaded: the selfie came from the upload form.
+	selfieUploaded bool
+	attempt        int
+	lang           string
+	fs             central.FlowSession
+	cfg            partnerapi.FlowConfig
 }
 
 // process verifies an attempt, stores it and updates the session; any
@@ -204,6 +209,7 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 		return err
 	}
 	f.applyConfig(rep, in)
+	uploadedSelfie(rep, in)
 	return f.store(ctx, in, rep)
 }
 
@@ -389,6 +395,22 @@ func (f *Flow) applyConfig(rep *verify.Report, in attemptInput) {
 			rep.RetryStep, rep.UserMessage, rep.Risk.Message = risk.RetryNewDocument, userText(risk.MsgOtherDocument, in.lang), risk.MsgOtherDocument
 		}
 	}
+}
+
+// uploadedSelfie sends to review an approve whose selfie was uploaded: a
+// file picked from the phone may be any photo of the person (taken from
+// their social media, or shown to them), and the passive liveness judges
+// how a picture looks, not where it came from. The camera's capture has
+// the guide's frames behind it and, in doubt, the head turns; an upload
+// has neither, so a reviewer decides. A reject stays a reject.
+func uploadedSelfie(rep *verify.Report, in attemptInput) {
+	if !in.selfieUploaded || rep.Decision != risk.Approve {
+		return
+	}
+	rep.Decision = risk.Review
+	rep.Reasons = append(rep.Reasons, risk.Reason{Code: ReasonSelfieUploaded,
+		Detail: "the selfie was uploaded, not taken with the camera: its liveness is for a reviewer to judge"})
+	rep.NextAction, rep.RetryStep, rep.UserMessage, rep.Risk.Message = risk.Status, risk.RetryNone, userText(risk.MsgInReview, in.lang), risk.MsgInReview
 }
 
 func acceptsDoc(list []string, t string) bool {

@@ -43,7 +43,7 @@ type codeRef struct {
 // challenges done and their frames, under stepChallenge) and records it
 // in the session; 409 when the session is not capturing any more (a
 // submit or a result came first).
-func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, done []challengeCapture) error {
+func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, done []challengeCapture, uploaded bool) error {
 	exp := s.fs.ExpiresAt.Add(stateGrace)
 	if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, step), data, exp); err != nil {
 		return fmt.Errorf("storing the capture: %w", err)
@@ -71,7 +71,7 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 			h.Captured = append(h.Captured, step)
 		}
 		if step == stepSelfie {
-			h.Challenges = challenges
+			h.Challenges, h.SelfieUploaded = challenges, uploaded
 		}
 		h.Uploaded += int64(len(data))
 		fs.UpdatedAt = now

@@ -608,7 +608,10 @@ async function denied() {
     check("denied: the uploaded photos are verified: the flow completes", ended(end) && after.status === "COMPLETED",
       `${end} ${JSON.stringify({ status: after.status, next_action: after.next_action, error_code: after.error_code })}`);
     const d = await decision(fc.session_id, 1);
-    check("denied: the engine approved the uploaded photos of the genuine person", d.decision === "approve", d.detail);
+    // An uploaded selfie may be any photo of the person: never approved
+    // without a reviewer.
+    check("denied: the uploaded photos of the genuine person go to review (SELFIE_UPLOADED), not approved",
+      d.decision === "review" && (d.ev?.data?.reason_codes ?? []).includes("SELFIE_UPLOADED"), d.detail);
     if (end === "success") {
       check("denied: the result is in Indonesian", ((await page.textContent("h1")) ?? "").trim() === id.success_title, await page.textContent("h1"));
       await shot(page, "upload-success-id");
