@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
@@ -353,4 +354,44 @@ func TestAdminTokenFailuresRateLimited(t *testing.T) {
 		t.Errorf("admin failures are not logged with a reason: %v", lines)
 	}
 	_ = context.Background
+}
+
+// TestFailureBudgetCoversIPv6Prefix: an IPv6 client holds a whole /64, so
+// a fresh address for every guess must not bring a fresh failure budget.
+// The clients come through a trusted proxy, which names them in
+// X-Forwarded-For.
+func TestFailureBudgetCoversIPv6Prefix(t *testing.T) {
+	c := start(t, central.Config{Store: openBolt(t), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	get := func(client, tok string) int {
+		req := mustRequest(t, http.MethodGet, c.URL+"/admin/v1/devices")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := c.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	limited := false
+	for i := range 30 {
+		status := get(fmt.Sprintf("2001:db8:1:2::%x", i+1), "guess-"+strconv.Itoa(i))
+		if status == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+		if status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, status)
+		}
+	}
+	if !limited {
+		t.Fatal("30 wrong tokens from 30 addresses of one /64 were never rate-limited")
+	}
+	if status := get("2001:db8:1:2:ffff::1", c.Cfg.AdminToken); status != http.StatusTooManyRequests {
+		t.Errorf("the right token from another address of the blocked /64: %d, want 429", status)
+	}
+	if status := get("2001:db8:1:3::1", c.Cfg.AdminToken); status != http.StatusOK {
+		t.Errorf("the right token from another /64: %d, want 200", status)
+	}
 }

@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -146,6 +147,22 @@ func (f *FailureLimiter) sweep(now time.Time) {
 	}
 }
 
+// limitKey is the key a budget spends for key: an IPv6 address stands for
+// its /64, since one subscriber or host is given a whole /64 and could
+// otherwise take a fresh budget for every guess; an IPv4-mapped address is
+// its IPv4 one. Other keys (a partner, a session) are kept as they are.
+func limitKey(key string) string {
+	a, err := netip.ParseAddr(key)
+	if err != nil {
+		return key
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}
+
 // Budgets is where a Budget keeps its keys: central's store
 // (central.RateLimits), shared by every instance.
 type Budgets interface {
@@ -177,7 +194,7 @@ func NewBudget(store Budgets, name string, burst int, interval time.Duration, no
 
 // Blocked reports whether key has no unit left, and when to try again.
 func (b *Budget) Blocked(ctx context.Context, key string) (bool, time.Duration, error) {
-	wait, err := b.store.BudgetWait(ctx, b.name+key, b.now(), b.interval, b.burst)
+	wait, err := b.store.BudgetWait(ctx, b.name+limitKey(key), b.now(), b.interval, b.burst)
 	if err != nil {
 		return false, 0, fmt.Errorf("reading the %s budget: %w", strings.TrimSuffix(b.name, ":"), err)
 	}
@@ -193,7 +210,7 @@ func (b *Budget) Fail(ctx context.Context, key string) error {
 
 // Allow spends one of key's units, or reports false and when one is there.
 func (b *Budget) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	ok, wait, err := b.store.SpendBudget(ctx, b.name+key, b.now(), b.interval, b.burst)
+	ok, wait, err := b.store.SpendBudget(ctx, b.name+limitKey(key), b.now(), b.interval, b.burst)
 	if err != nil {
 		return false, 0, fmt.Errorf("spending the %s budget: %w", strings.TrimSuffix(b.name, ":"), err)
 	}

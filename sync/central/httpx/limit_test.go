@@ -60,3 +60,19 @@ func TestBodyDeadline(t *testing.T) {
 		t.Errorf("1 MiB at 8 KiB/s: %v", got)
 	}
 }
+
+func TestLimitKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":                  "192.0.2.7",
+		"::ffff:192.0.2.7":           "192.0.2.7",
+		"2001:db8:1:2::1":            "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ffff:0:9": "2001:db8:1:2::/64",
+		"fe80::1%eth0":               "fe80::/64",
+		"partner_abc":                "partner_abc",
+		"flow/s_123":                 "flow/s_123",
+	} {
+		if got := limitKey(in); got != want {
+			t.Errorf("limitKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
