@@ -148,3 +148,32 @@ iframe{display:block;border:0;width:100%%;height:calc(100vh - 42px);background:#
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return "http://localhost:" + port
 }
+
+// TestPagesSecurityHeaders: every answer of the hosted flow, served over
+// HTTPS, tells the browser to keep to HTTPS (HSTS; ASVS 14.4.5) and
+// carries its content security policy and nosniff: the launch, the page,
+// the short-code form, a static file, an API error and an unknown path.
+func TestPagesSecurityHeaders(t *testing.T) {
+	e := newEnv(t, false)
+	_, fc := e.initiate(nil)
+	u, _ := url.Parse(fc.LaunchURL)
+	b := e.browser()
+	answers := map[string]answer{
+		"launch":      must(t, http.StatusSeeOther, b.get(u.Path)),
+		"page":        b.get("/flow/app"), // 503 without engines: headers all the same
+		"code form":   must(t, http.StatusOK, e.browser().get("/flow/code")),
+		"static":      must(t, http.StatusOK, e.browser().get("/flow/static/flow.js")),
+		"no session":  must(t, http.StatusUnauthorized, e.browser().get("/flow/api/state")),
+		"unknown":     must(t, http.StatusNotFound, e.browser().get("/flow/nope/nope")),
+		"used launch": e.browser().get(u.Path),
+	}
+	for what, a := range answers {
+		h := a.header
+		if hsts := h.Get("Strict-Transport-Security"); !strings.Contains(hsts, "max-age=") {
+			t.Errorf("%s: Strict-Transport-Security %q", what, hsts)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors") {
+			t.Errorf("%s: nosniff %q, CSP %q", what, h.Get("X-Content-Type-Options"), h.Get("Content-Security-Policy"))
+		}
+	}
+}

@@ -203,8 +203,9 @@ func (f *Flow) Handler() http.Handler { return f.headers(f.mux) }
 
 // headers: nothing cached, no sniffing, no referrer (links carry secrets),
 // the console's content security policy (no inline script), framing by
-// central's own pages only; the pages of a session the partner may embed
-// widen frame-ancestors to its origins (allowFraming).
+// central's own pages only, HSTS when served over HTTPS; the pages of a
+// session the partner may embed widen frame-ancestors to its origins
+// (allowFraming).
 func (f *Flow) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -213,6 +214,12 @@ func (f *Flow) headers(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", basePolicy+"; frame-ancestors 'self'")
 		h.Set("Permissions-Policy", "camera=(self), microphone=()")
+		if f.base.Scheme == "https" {
+			// The launch link is a bearer secret and the pages carry
+			// captures: a browser must never fall back to plain HTTP,
+			// where a network attacker could take them (ASVS 14.4.5).
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

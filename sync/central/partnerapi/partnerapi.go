@@ -245,13 +245,17 @@ func (a *API) routes(r Router) {
 
 // headers sets what every answer of the API carries: nothing cached
 // (tokens, personal data), no sniffing, no referrer (launch URLs carry a
-// secret).
+// secret), HSTS when served over HTTPS.
 func (a *API) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
+		if a.base.Scheme == "https" {
+			// Tokens and personal data never over plain HTTP (ASVS 14.4.5).
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -31,6 +31,31 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 }
 
+// TestSecurityHeaders: every answer of the API, served over HTTPS, carries
+// HSTS (ASVS 14.4.5), nosniff and no-store (no-store but for the public
+// OpenAPI document), errors included.
+func TestSecurityHeaders(t *testing.T) {
+	e := newEnv(t, boltStore)
+	c := e.addPartner("Acme")
+	tok := e.token(c.ClientID, c.PassKey).Token
+	for what, a := range map[string]answer{
+		"openapi":   e.do(req{method: "GET", path: "/openapi.json"}),
+		"token":     e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey}}),
+		"bad token": e.do(req{method: "GET", path: "/api/v1/flows/nope", token: "nope"}),
+		"not found": e.do(req{method: "GET", path: "/api/v1/flows/nope", token: tok}),
+	} {
+		if hsts := a.header.Get("Strict-Transport-Security"); !strings.Contains(hsts, "max-age=") {
+			t.Errorf("%s (%d): Strict-Transport-Security %q", what, a.status, hsts)
+		}
+		if a.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s (%d): X-Content-Type-Options %q", what, a.status, a.header.Get("X-Content-Type-Options"))
+		}
+		if what != "openapi" && a.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s (%d): Cache-Control %q", what, a.status, a.header.Get("Cache-Control"))
+		}
+	}
+}
+
 func TestPartnerToken(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		c := e.addPartner("Acme Bank")
