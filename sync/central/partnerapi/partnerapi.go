@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -342,22 +343,51 @@ func (e *ValidationError) err() error {
 }
 
 // decodeObject reads a JSON object body (at most maxBody bytes) into its
-// members, for validation field by field.
+// members, for validation field by field. A member named twice is refused
+// (422), as is anything after the object (400): parsers disagree on which
+// duplicate wins, and a proxy or log that reads the other one would see a
+// different request than central acts on.
 func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return nil, httpx.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	var m map[string]json.RawMessage
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(&m); err != nil {
+	malformed := func(err error) error {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, err
+			return err
 		}
-		return nil, httpx.Errorf(http.StatusBadRequest, "malformed", "the body is not a JSON object")
+		return httpx.Wrap(err, http.StatusBadRequest, "malformed", "the body is not a JSON object")
 	}
-	if m == nil {
-		return nil, httpx.Errorf(http.StatusBadRequest, "malformed", "the body is not a JSON object")
+	dec := json.NewDecoder(r.Body)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, malformed(err)
+	}
+	m := map[string]json.RawMessage{}
+	var ve ValidationError
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, malformed(err)
+		}
+		name, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, malformed(err)
+		}
+		if _, dup := m[name]; dup {
+			ve.add(name, "duplicate_field", "%s is given more than once", name)
+			continue
+		}
+		m[name] = v
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, malformed(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, malformed(err)
+	}
+	if err := ve.err(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

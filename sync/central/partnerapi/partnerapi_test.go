@@ -376,6 +376,45 @@ func TestInitiateFlowInvalid(t *testing.T) {
 	}
 }
 
+// TestAmbiguousJSONRefused: a body whose meaning depends on the parser (a
+// member given twice: the first or the last wins, by parser) or that holds
+// more than one object is refused, not read one way by central and
+// another by a gateway or log in front of it.
+func TestAmbiguousJSONRefused(t *testing.T) {
+	e := newEnv(t, boltStore)
+	p := e.partner("Acme")
+	c := e.addPartner("Other")
+	for _, tc := range []struct {
+		name, path, token, body string
+		status                  int
+		code, field             string
+	}{
+		{"duplicate user id", "/api/v1/flows", p.tok, `{"partner_user_id":"victim","partner_user_id":"u1"}`, 422, "invalid_request", "partner_user_id"},
+		{"duplicate pass key", "/api/v1/partner-token", "", `{"client_id":"` + c.ClientID + `","pass_key":"x","pass_key":"` + c.PassKey + `"}`, 422, "invalid_request", "pass_key"},
+		{"second object", "/api/v1/flows", p.tok, `{"partner_user_id":"u1"} {"partner_user_id":"u2"}`, 400, "malformed", ""},
+		{"trailing garbage", "/api/v1/flows", p.tok, `{"partner_user_id":"u1"}]`, 400, "malformed", ""},
+		{"null", "/api/v1/flows", p.tok, `null`, 400, "malformed", ""},
+		{"array", "/api/v1/flows", p.tok, `[{"partner_user_id":"u1"}]`, 400, "malformed", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := e.do(req{method: "POST", path: tc.path, token: tc.token, body: []byte(tc.body), invalid: true})
+			var got struct {
+				Code   string                  `json:"code"`
+				Errors []partnerapi.FieldError `json:"errors"`
+			}
+			a.json(t, &got)
+			if a.status != tc.status || got.Code != tc.code {
+				t.Fatalf("%d %s, want %d %s", a.status, a.body, tc.status, tc.code)
+			}
+			if tc.field != "" && (len(got.Errors) != 1 || got.Errors[0].Field != tc.field || got.Errors[0].Code != "duplicate_field") {
+				t.Errorf("errors %+v, want one duplicate_field naming %s", got.Errors, tc.field)
+			}
+		})
+	}
+	// A well-formed body with trailing whitespace is fine.
+	e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: []byte("{\"partner_user_id\":\"u1\"}\n  ")}))
+}
+
 func TestIdempotency(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		p := e.partner("Acme")
