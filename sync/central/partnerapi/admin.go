@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -141,7 +142,7 @@ func checkWebhookURL(ve *ValidationError, field, raw string) {
 
 func okURL(raw string) bool {
 	u, err := url.Parse(raw)
-	if err != nil || len(raw) > 2048 || u.Host == "" || u.User != nil || u.Fragment != "" {
+	if err != nil || len(raw) > 2048 || u.Host == "" || u.User != nil || u.Fragment != "" || !okHost(u.Hostname()) {
 		return false
 	}
 	switch u.Scheme {
@@ -151,6 +152,29 @@ func okURL(raw string) bool {
 		return central.IsLoopback(u.Hostname())
 	}
 	return false
+}
+
+// okHost reports whether h is an IP address or a DNS name (letters,
+// digits, hyphens, underscores and dots). url.Parse also lets through hosts such as
+// "*" or "a.example;sandbox", which would change the meaning of the
+// hosted pages' Content-Security-Policy, where the origins of a flow's
+// redirect and callback URLs are written as frame-ancestors.
+func okHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if len(h) > 253 || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") ||
+			strings.ContainsFunc(label, func(r rune) bool {
+				return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+			}) {
+			return false
+		}
+	}
+	return true
 }
 
 // CreatePartner records a partner with a new client id and pass key (and

@@ -344,6 +344,13 @@ func TestInitiateFlowInvalid(t *testing.T) {
 		{"callback http", base("callback_url", "http://acme.example/cb"), "callback_url"},
 		{"callback relative", base("callback_url", "/cb"), "callback_url"},
 		{"redirect javascript", base("redirect_url", "javascript:alert(1)"), "redirect_url"},
+		// The origins become the hosted pages' CSP frame-ancestors: a
+		// wildcard or a separator in the host would widen or break it.
+		{"redirect wildcard host", base("redirect_url", "https://*/done"), "redirect_url"},
+		{"redirect wildcard subdomain", base("redirect_url", "https://*.example.com/done"), "redirect_url"},
+		{"callback host with semicolon", base("callback_url", "https://bank.example;sandbox/cb"), "callback_url"},
+		{"callback host with comma", base("callback_url", "https://bank.example,script-src/cb"), "callback_url"},
+		{"callback host with quote", base("callback_url", "https://bank'.example/cb"), "callback_url"},
 		{"unknown field", base("webhook", "https://x.example"), "webhook"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,8 +365,10 @@ func TestInitiateFlowInvalid(t *testing.T) {
 			}
 		})
 	}
-	// Loopback http is allowed (a receiver on this machine).
+	// Loopback http is allowed (a receiver on this machine), as are
+	// ordinary hosts, IPv6 literals and punycode.
 	e.flow(p, base("callback_url", "http://127.0.0.1:9/cb"))
+	e.flow(p, base("callback_url", "https://[2001:db8::1]:8443/cb", "redirect_url", "https://xn--bcher-kva.example/done?x=1"))
 	// Every bad field at once, each named.
 	a := e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, invalid: true, body: map[string]any{
 		"liveness_type": "x", "max_retries": 0, "session_ttl": 5, "face_match_threshold": 2, "accepted_countries": []string{"ZZ"}}})
