@@ -1,6 +1,8 @@
 package httpx
 
 import (
+	"errors"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -73,6 +75,31 @@ func TestLimitKey(t *testing.T) {
 	} {
 		if got := limitKey(in); got != want {
 			t.Errorf("limitKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCheckOutboundAddr(t *testing.T) {
+	for addr, refused := range map[string]bool{
+		"169.254.169.254":        true,
+		"::ffff:169.254.169.254": true,
+		"fe80::1":                true,
+		"0.0.0.0":                true,
+		"::":                     true,
+		"224.0.0.1":              true,
+		"ff02::1":                true,
+		"fd00:ec2::254":          true,
+		"100.100.100.200":        true,
+		"127.0.0.1":              false,
+		"::1":                    false,
+		"10.1.2.3":               false,
+		"192.168.1.10":           false,
+		"203.0.113.9":            false,
+		"2001:db8::1":            false,
+	} {
+		err := CheckOutboundAddr(netip.MustParseAddr(addr))
+		if refused != errors.Is(err, ErrForbiddenAddress) {
+			t.Errorf("%s: %v, want refused %v", addr, err, refused)
 		}
 	}
 }

@@ -160,8 +160,8 @@ func okURL(raw string) bool {
 // hosted pages' Content-Security-Policy, where the origins of a flow's
 // redirect and callback URLs are written as frame-ancestors.
 func okHost(h string) bool {
-	if _, err := netip.ParseAddr(h); err == nil {
-		return true
+	if a, err := netip.ParseAddr(h); err == nil {
+		return httpx.CheckOutboundAddr(a) == nil // the dialer refuses it anyway; say so now
 	}
 	if len(h) > 253 || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") {
 		return false

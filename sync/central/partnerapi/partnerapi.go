@@ -141,7 +141,7 @@ func New(cfg Config) (*API, error) {
 	}
 	if a.client == nil {
 		a.client = &http.Client{
-			Transport:     &http.Transport{Proxy: nil, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second},
+			Transport:     httpx.OutboundTransport(), // the reference-image endpoint
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}

@@ -351,6 +351,7 @@ func TestInitiateFlowInvalid(t *testing.T) {
 		{"callback host with semicolon", base("callback_url", "https://bank.example;sandbox/cb"), "callback_url"},
 		{"callback host with comma", base("callback_url", "https://bank.example,script-src/cb"), "callback_url"},
 		{"callback host with quote", base("callback_url", "https://bank'.example/cb"), "callback_url"},
+		{"callback metadata service", base("callback_url", "https://169.254.169.254/latest/meta-data/"), "callback_url"},
 		{"unknown field", base("webhook", "https://x.example"), "webhook"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/webhook"
 )
@@ -76,7 +77,7 @@ func New(cfg Config) (*Sender, error) {
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{
-			Transport:     &http.Transport{Proxy: nil, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second},
+			Transport:     httpx.OutboundTransport(),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}

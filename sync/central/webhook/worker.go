@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
 // Delivery defaults.
@@ -181,8 +182,10 @@ func NewWorker(cfg Config) (*Worker, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Client == nil {
+		tr := httpx.OutboundTransport() // no metadata service, however the URL resolves
+		tr.MaxIdleConnsPerHost = cfg.PerPartner
 		cfg.Client = &http.Client{
-			Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: cfg.PerPartner, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true},
+			Transport:     tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}

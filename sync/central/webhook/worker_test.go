@@ -243,6 +243,56 @@ func TestTransportFailuresRecorded(t *testing.T) {
 	})
 }
 
+// TestForbiddenAddressesNotCalled: a webhook URL whose host is (or
+// resolves to) the cloud metadata service, another link-local address or
+// 0.0.0.0 (which reaches this host on any port) is never connected to:
+// the attempt records the refusal and no request arrives. A loopback
+// receiver, a supported setup, still gets its events.
+func TestForbiddenAddressesNotCalled(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	clk := newClock()
+	secret, _ := NewSecret()
+	rc := newReceiver(t, secret, nil)
+	port := rc.URL[strings.LastIndex(rc.URL, ":")+1:]
+	urls := map[string]string{
+		"metadata":        "https://169.254.169.254/latest/meta-data/iam/",
+		"mapped metadata": "https://[::ffff:169.254.169.254]/latest/meta-data/",
+		"link-local v6":   "https://[fe80::1]/hook",
+		"unspecified":     "http://0.0.0.0:" + port + "/hook",
+		"unspecified v6":  "http://[::]:" + port + "/hook",
+	}
+	for name, u := range urls {
+		id := strings.ReplaceAll(name, " ", "-")
+		addPartner(t, st, id, u, nil, secret)
+		if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, id, "s1", "evt_"+id, clk.Now())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addPartner(t, st, "loopback", rc.URL, nil, secret)
+	if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "loopback", "s1", "evt_loopback", clk.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorker(t, st, clk, nil)
+	if n, err := w.RunOnce(ctx); err != nil || n != len(urls)+1 {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+	for name := range urls {
+		id := strings.ReplaceAll(name, " ", "-")
+		as, err := st.Attempts(ctx, "evt_"+id)
+		if err != nil || len(as) != 1 || as[0].Status != 0 || !strings.Contains(as[0].Excerpt, "does not call") {
+			t.Errorf("%s: attempts %+v, %v; want a refusal", name, as, err)
+		}
+	}
+	var ids []string
+	for _, g := range rc.requests() {
+		ids = append(ids, g.ID)
+	}
+	if len(ids) != 1 || ids[0] != "evt_loopback" {
+		t.Errorf("the loopback receiver got %v, want its own event only", ids)
+	}
+}
+
 func TestRotationSignsWithEveryValidSecret(t *testing.T) {
 	eachStore(t, func(t *testing.T, st central.Store) {
 		ctx := context.Background()
