@@ -177,3 +177,21 @@ func TestPagesSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticFilesOnly: /flow/static/ serves its files and nothing else: no
+// directory listing (ASVS 12.5.1), nothing outside it however the path
+// is spelled.
+func TestStaticFilesOnly(t *testing.T) {
+	e := newEnv(t, false)
+	b := e.browser()
+	if a := b.get("/flow/static/flow.css"); a.status != http.StatusOK {
+		t.Fatalf("flow.css: %d", a.status)
+	}
+	for _, p := range []string{"/flow/static/", "/flow/static", "/flow/static/../app.html", "/flow/static/%2e%2e/app.html",
+		"/flow/static/..%2fapp.html", "/flow/static/%2e%2e%2fapp.html", "/flow/static/..\\app.html", "/flow/static//"} {
+		a := b.get(p)
+		if a.status == http.StatusOK || strings.Contains(string(a.body), "<pre>") || strings.Contains(string(a.body), "flow.js") {
+			t.Errorf("GET %s: %d %.80q", p, a.status, a.body)
+		}
+	}
+}

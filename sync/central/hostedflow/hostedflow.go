@@ -183,7 +183,15 @@ func (f *Flow) routes() {
 	post("/flow/api/finish", f.finish)
 	post("/flow/api/lang", f.setLang)
 	static, _ := fs.Sub(webFS, "web/static")
-	f.mux.Handle("GET /flow/static/", http.StripPrefix("/flow/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/flow/static/", http.FileServerFS(static))
+	f.mux.Handle("GET /flow/static/", f.resp.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		// Files only: no directory listings (ASVS 12.5.1).
+		if p := strings.TrimPrefix(r.URL.Path, "/flow/static/"); p == "" || strings.HasSuffix(p, "/") {
+			return httpx.Errorf(http.StatusNotFound, "not_found", "no such file")
+		}
+		files.ServeHTTP(w, r)
+		return nil
+	}))
 	f.mux.Handle("/flow/", f.resp.Handle(func(http.ResponseWriter, *http.Request) error {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "no such page")
 	}))
