@@ -154,11 +154,12 @@ func okURL(raw string) bool {
 	return false
 }
 
-// okHost reports whether h is an IP address or a DNS name (letters,
-// digits, hyphens, underscores and dots). url.Parse also lets through hosts such as
-// "*" or "a.example;sandbox", which would change the meaning of the
-// hosted pages' Content-Security-Policy, where the origins of a flow's
-// redirect and callback URLs are written as frame-ancestors.
+// okHost reports whether h is an IP address central may call or a DNS
+// name (letters, digits, hyphens, underscores and dots). url.Parse also
+// lets through hosts such as "*" or "a.example;sandbox", which would
+// change the meaning of the hosted pages' Content-Security-Policy, where
+// the origins of a flow's redirect and callback URLs are written as
+// frame-ancestors.
 func okHost(h string) bool {
 	if a, err := netip.ParseAddr(h); err == nil {
 		return httpx.CheckOutboundAddr(a) == nil // the dialer refuses it anyway; say so now
