@@ -86,15 +86,8 @@ func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
 		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 			Message: "too many Face Match requests; retry after the time in Retry-After", RetryAfter: wait}
 	}
-	key := r.Header.Get("Idempotency-Key")
-	var ve ValidationError
-	if len(key) > 255 { // as Initiate Flow
-		ve.add("Idempotency-Key", "too_long", "an Idempotency-Key is at most 255 characters")
-	} else if strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
-		// Stores keep keys as text: printable ASCII only (a UUID, an order id).
-		ve.add("Idempotency-Key", "invalid", "an Idempotency-Key is printable ASCII")
-	}
-	if err := ve.err(); err != nil {
+	key, err := idempotencyKey(r)
+	if err != nil {
 		httpx.CutOff(w)
 		return err
 	}

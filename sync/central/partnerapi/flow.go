@@ -222,7 +222,10 @@ func (a *API) initiateFlow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	key := r.Header.Get("Idempotency-Key")
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
 	if key == "" {
 		status, body, err := a.createFlow(r, p, m)
 		if err != nil {
@@ -230,11 +233,6 @@ func (a *API) initiateFlow(w http.ResponseWriter, r *http.Request) error {
 		}
 		writeBody(w, status, body)
 		return nil
-	}
-	if len(key) > 255 {
-		var ve ValidationError
-		ve.add("Idempotency-Key", "too_long", "an Idempotency-Key is at most 255 characters")
-		return &ve
 	}
 	canon, _ := json.Marshal(m) // map keys sorted: the same request hashes the same
 	h := sha256.Sum256(append([]byte("POST /api/v1/flows\n"), canon...))

@@ -342,6 +342,21 @@ func (e *ValidationError) err() error {
 	return e
 }
 
+// idempotencyKey is the request's Idempotency-Key ("" without one): at
+// most 255 characters of printable ASCII (a UUID, an order id), as the
+// stores keep keys as text; anything else is a validation error (422),
+// never a store's failure.
+func idempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	var ve ValidationError
+	if len(key) > 255 {
+		ve.add("Idempotency-Key", "too_long", "an Idempotency-Key is at most 255 characters")
+	} else if strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+		ve.add("Idempotency-Key", "invalid", "an Idempotency-Key is printable ASCII")
+	}
+	return key, ve.err()
+}
+
 // decodeObject reads a JSON object body (at most maxBody bytes) into its
 // members, for validation field by field. A member named twice is refused
 // (422), as is anything after the object (400): parsers disagree on which

@@ -448,6 +448,14 @@ func TestIdempotency(t *testing.T) {
 		// An invalid request is not stored: the key stays free for the corrected one.
 		e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: map[string]any{"session_ttl": 1}, header: map[string]string{"Idempotency-Key": "k2"}, invalid: true})
 		e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: map[string]any{"partner_user_id": "u3"}, header: map[string]string{"Idempotency-Key": "k2"}}))
+		// A key too long or not printable ASCII is a validation error, not
+		// a store's failure (the stores keep keys as text).
+		for _, k := range []string{strings.Repeat("k", 256), "caf\u00e9", "\xff"} {
+			a := e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: map[string]any{"partner_user_id": "u4"}, header: map[string]string{"Idempotency-Key": k}, invalid: true})
+			if a.status != http.StatusUnprocessableEntity || !strings.Contains(string(a.body), "Idempotency-Key") {
+				t.Errorf("key %.20q: %d %s", k, a.status, a.body)
+			}
+		}
 	})
 }
 
