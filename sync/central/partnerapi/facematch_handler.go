@@ -327,12 +327,19 @@ func readFaceMatchJSON(r *http.Request) (FaceMatchRequest, error) {
 		return req, malformed(err)
 	}
 	var ve ValidationError
+	seen := map[string]bool{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
 			return req, malformed(err)
 		}
 		name, _ := t.(string)
+		if seen[name] {
+			// As decodeObject: which duplicate wins is the parser's choice.
+			ve.add(name, "duplicate_field", "%s is given more than once", name)
+			name = "" // skipped below
+		}
+		seen[name] = true
 		switch name {
 		case "selfie_base64", "reference_base64":
 			field := strings.TrimSuffix(name, "_base64")
@@ -370,6 +377,9 @@ func readFaceMatchJSON(r *http.Request) (FaceMatchRequest, error) {
 		}
 	}
 	if _, err := dec.Token(); err != nil {
+		return req, malformed(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return req, malformed(err)
 	}
 	if ve.err() != nil {

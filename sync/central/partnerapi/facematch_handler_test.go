@@ -272,6 +272,26 @@ func TestFaceMatchAPI(t *testing.T) {
 			t.Errorf("%d %s", resp.StatusCode, b)
 		}
 	})
+	t.Run("ambiguous JSON", func(t *testing.T) {
+		// A member named twice (which one wins is a parser's choice) is a
+		// validation error naming it; anything after the object is malformed.
+		sb, rb := base64.StdEncoding.EncodeToString(face("leonard1")), base64.StdEncoding.EncodeToString(face("leonard2"))
+		for _, c := range []struct {
+			body        string
+			status      int
+			code, field string
+		}{
+			{`{"selfie_base64":"` + sb + `","reference_base64":"` + rb + `","selfie_base64":"` + rb + `"}`, 422, "invalid_request", "selfie_base64"},
+			{`{"selfie_base64":"` + sb + `","reference_base64":"` + rb + `"} {"skip_liveness":true}`, 400, "malformed", ""},
+		} {
+			resp, b := e.call(t, "POST", "/api/v1/face-match", "application/json", []byte(c.body), map[string]string{"Authorization": "Bearer " + token}, true)
+			var fe fmError
+			json.Unmarshal(b, &fe)
+			if resp.StatusCode != c.status || fe.Code != c.code || c.field != "" && (len(fe.Errors) != 1 || fe.Errors[0].Field != c.field || fe.Errors[0].Code != "duplicate_field") {
+				t.Errorf("%.60s...: %d %s, want %d %s naming %q", c.body, resp.StatusCode, b, c.status, c.code, c.field)
+			}
+		}
+	})
 	t.Run("no token", func(t *testing.T) {
 		ct, body := fmRequest{selfie: face("leonard1"), reference: face("leonard2")}.encode(t)
 		resp, b := e.call(t, "POST", "/api/v1/face-match", ct, body, nil, true)
