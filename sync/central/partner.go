@@ -38,9 +38,14 @@ type Partner struct {
 	// Config is the partner API's own per-partner settings (defaults of
 	// the flow, rate limits, the enterprise push, the reference image
 	// endpoint), JSON the partner API package owns.
-	Config    json.RawMessage `json:"config,omitempty"`
-	Disabled  bool            `json:"disabled,omitempty"`
-	CreatedAt time.Time       `json:"created_at"`
+	Config   json.RawMessage `json:"config,omitempty"`
+	Disabled bool            `json:"disabled,omitempty"`
+	// TokensNotBefore: tokens created before it stop working once it has
+	// passed. A rotation sets it to the end of the rotated-out key's
+	// overlap, since the partner's tokens are shared by its keys: after a
+	// leak, the key's holder keeps no token past that key.
+	TokensNotBefore time.Time `json:"tokens_not_before,omitzero"`
+	CreatedAt       time.Time `json:"created_at"`
 }
 
 // PartnerKey is one pass key, as a hash: a keyed HMAC-SHA256 (the partner

@@ -225,7 +225,9 @@ func (a *API) checkOverlap(ve *ValidationError, d time.Duration) time.Duration {
 }
 
 // RotateKey gives a partner a new pass key; the current one stays valid
-// for overlap (0: Config.KeyOverlap), older ones end now.
+// for overlap (0: Config.KeyOverlap), older ones end now. The partner's
+// tokens made until the overlap ends stop working then
+// (central.Partner.TokensNotBefore).
 func (a *API) RotateKey(ctx context.Context, actor, id string, overlap time.Duration) (Rotated, error) {
 	var ve ValidationError
 	overlap = a.checkOverlap(&ve, overlap)
@@ -247,6 +249,7 @@ func (a *API) RotateKey(ctx context.Context, actor, id string, overlap time.Dura
 			}
 		}
 		p.Keys = keys
+		p.TokensNotBefore = now.Add(overlap)
 		return nil
 	})
 	if err != nil {

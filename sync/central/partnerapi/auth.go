@@ -93,8 +93,19 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("reading the partner: %w", err)
 		}
+		if revoked(p, t, a.now()) {
+			// As an expired token: the partner's client makes a new one.
+			return unauthorized(w, "token_expired", "the partner token ended with the pass key it was made under; generate a new one (POST /api/v1/partner-token)")
+		}
 		return h(w, r.WithContext(WithPartner(r.Context(), p)))
 	}
+}
+
+// revoked reports whether t was made before the end of a rotated-out pass
+// key's overlap that has passed (central.Partner.TokensNotBefore).
+func revoked(p central.Partner, t central.PartnerToken, now time.Time) bool {
+	nb := p.TokensNotBefore
+	return !nb.IsZero() && !now.Before(nb) && t.CreatedAt.Before(nb)
 }
 
 // TokenResponse is Generate Partner Token's answer.
@@ -153,7 +164,7 @@ func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
 	if !a.keys.checkPassKey(p, passKey, now) || p.Disabled {
 		return bad()
 	}
-	tok, exp, err := a.issueToken(ctx, p.ID, now)
+	tok, exp, err := a.issueToken(ctx, p, now)
 	if err != nil {
 		return err
 	}
@@ -164,9 +175,12 @@ func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
 
 // issueToken returns the partner's token valid for more than TokenReuse,
 // or records a new one.
-func (a *API) issueToken(ctx context.Context, partnerID string, now time.Time) (string, time.Time, error) {
+func (a *API) issueToken(ctx context.Context, p central.Partner, now time.Time) (string, time.Time, error) {
+	partnerID := p.ID
 	t, err := a.cfg.Store.ValidPartnerToken(ctx, partnerID, now.Add(a.cfg.TokenReuse))
 	switch {
+	case err == nil && revoked(p, t, now):
+		// Made under a rotated-out key: a new one.
 	case err == nil:
 		tok := a.keys.partnerToken(partnerID, t.CreatedAt)
 		if string(tokenHash(tok)) == string(t.Hash) {

@@ -156,14 +156,30 @@ func TestRotateKey(t *testing.T) {
 		if rot.Secret == c.PassKey || rot.PreviousValidUntil == nil || len(rot.Partner.Keys) != 2 {
 			t.Fatalf("rotated: %+v", rot)
 		}
-		e.token(c.ClientID, c.PassKey) // the old key during the overlap
-		e.token(c.ClientID, rot.Secret)
-		e.clk.Advance(time.Hour + time.Second)
+		// The old key during the overlap: the partner's token, which the new
+		// key is given too (a partner's tokens are shared by its keys).
+		e.clk.Advance(40 * time.Minute)
+		leaked := e.token(c.ClientID, c.PassKey)
+		if again := e.token(c.ClientID, rot.Secret); again.Token != leaked.Token {
+			t.Errorf("the new key was given another token during the overlap")
+		}
+		e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/nope", token: leaked.Token}))
+		e.clk.Advance(20*time.Minute + time.Second)
 		a := e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey}})
 		if a.status != http.StatusUnauthorized {
 			t.Errorf("old key after the overlap: %d %s", a.status, a.body)
 		}
-		e.token(c.ClientID, rot.Secret)
+		// That token ends with the old key, 40 minutes before its own
+		// expiry: a leaked key's holder keeps no token past the overlap.
+		// The new key makes another.
+		if a := e.do(req{method: "GET", path: "/api/v1/flows/nope", token: leaked.Token}); a.status != http.StatusUnauthorized || a.code(t) != "token_expired" {
+			t.Errorf("a token of the old key after the overlap: %d %s", a.status, a.body)
+		}
+		fresh := e.token(c.ClientID, rot.Secret)
+		if fresh.Token == leaked.Token {
+			t.Error("the new key was given the old key's token after the overlap")
+		}
+		e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/nope", token: fresh.Token}))
 
 		// The default overlap is 24 h; a second rotation ends the oldest key.
 		var rot2 partnerapi.Rotated
