@@ -57,7 +57,7 @@ func (f *Flow) kioskStart(w http.ResponseWriter, r *http.Request, d central.Devi
 	var req protocol.HandoffRequest
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			return httpx.Errorf(http.StatusBadRequest, "malformed", "the hand-off request is not JSON: %v", err)
+			return httpx.Wrap(err, http.StatusBadRequest, "malformed", "the hand-off request is not JSON")
 		}
 	}
 	switch {
