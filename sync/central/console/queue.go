@@ -70,13 +70,15 @@ var (
 	searchKinds    = []string{string(central.IdentNIK), string(central.IdentDocumentNumber), string(central.IdentName)}
 )
 
-// reasonCodes are the engine's reason codes (engine/risk), for the filter
-// and for their words in the catalogues ("reason.<CODE>").
+// reasonCodes are the engine's reason codes (engine/risk) and the hosted
+// flow's that send a case to review (SELFIE_UPLOADED), for the filter and
+// for their words in the catalogues ("reason.<CODE>").
 var reasonCodes = []string{
 	"WATCHLIST_HIT", "WATCHLIST_POTENTIAL_MATCH", "DOC_EXPIRED", "DOC_TAMPERED", "DOC_TAMPER_SUSPECTED",
 	"DOC_SCREEN_REPLAY", "DOC_PRINTED_COPY", "DOC_REPRODUCTION_SUSPECTED", "DOC_LIVENESS_FAILED", "DOC_IMAGE_QUALITY",
 	"DATA_CHECKS_FAILED", "FACE_MISMATCH", "FACE_MATCH_LOW", "FACE_LIVENESS_FAILED", "FACE_LIVENESS_DOUBT",
 	"FACE_CHALLENGE_FAILED", "FACE_CHALLENGE_IDENTITY", "FACE_CHALLENGE_REPRODUCTION", "FACE_CHALLENGE_PASSED", "NO_FACE", "MULTIPLE_FACES", "SELFIE_IMAGE_QUALITY",
+	"SELFIE_UPLOADED",
 	"DEVICE_BLOCKED", "DEVICE_WARNING", "RETRIES_EXHAUSTED", "SCORE_BELOW_APPROVE", "SCORE_BELOW_REVIEW", "NO_SIGNALS",
 	"SIGNAL_MISSING_DATA_CHECKS", "SIGNAL_MISSING_DEVICE_INTEGRITY", "SIGNAL_MISSING_DOC_AUTHENTICITY",
 	"SIGNAL_MISSING_DOC_LIVENESS", "SIGNAL_MISSING_FACE_LIVENESS", "SIGNAL_MISSING_FACE_MATCH", "SIGNAL_MISSING_SANCTIONS",
