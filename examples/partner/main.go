@@ -445,12 +445,35 @@ func (p *partner) bearer(ctx context.Context) (string, error) {
 	return p.token, nil
 }
 
+// authCall is call with the partner token. A 401 means the token ended
+// before its expiry (central ends a partner's tokens when a rotated-out
+// pass key's overlap ends): the cached one is dropped and the request
+// made once more with a new one.
+func (p *partner) authCall(ctx context.Context, method, path string, in any, h http.Header, out any) (int, error) {
+	for try := 0; ; try++ {
+		tok, err := p.bearer(ctx)
+		if err != nil {
+			return 0, err
+		}
+		var raw json.RawMessage
+		status, err := p.call(ctx, method, path, tok, in, h, &raw)
+		if status == http.StatusUnauthorized && try == 0 {
+			p.tokMu.Lock()
+			if p.token == tok {
+				p.token = ""
+			}
+			p.tokMu.Unlock()
+			continue
+		}
+		if err == nil && out != nil && len(raw) > 0 {
+			err = json.Unmarshal(raw, out)
+		}
+		return status, err
+	}
+}
+
 // initiate starts a verification flow for the configured user.
 func (p *partner) initiate(ctx context.Context) error {
-	tok, err := p.bearer(ctx)
-	if err != nil {
-		return err
-	}
 	req := map[string]any{"partner_user_id": p.cfg.userID, "partner_user_id_type": p.cfg.userIDType,
 		"accepted_documents": []string{"passport", "national_id"}, "liveness_type": "passive", "max_retries": 3, "session_ttl": 1800}
 	var fr struct {
@@ -458,7 +481,7 @@ func (p *partner) initiate(ctx context.Context) error {
 		LaunchURL string `json:"launch_url"`
 		Status    string `json:"status"`
 	}
-	status, err := p.call(ctx, http.MethodPost, "/api/v1/flows", tok, req, nil, &fr)
+	status, err := p.authCall(ctx, http.MethodPost, "/api/v1/flows", req, nil, &fr)
 	if err != nil {
 		return err
 	}
@@ -471,11 +494,6 @@ func (p *partner) initiate(ctx context.Context) error {
 
 // details fetches a session's submission details (Get Submission Details).
 func (p *partner) details(ctx context.Context, d webhook.Data) {
-	tok, err := p.bearer(ctx)
-	if err != nil {
-		p.print(Line{"step": "details", "session_id": d.SessionID, "error": err.Error()})
-		return
-	}
 	var det struct {
 		Status     string `json:"status"`
 		NextAction string `json:"next_action"`
@@ -490,7 +508,7 @@ func (p *partner) details(ctx context.Context, d webhook.Data) {
 		} `json:"result"`
 	}
 	h := http.Header{"X-Partner-Session-Id": {d.SessionID}, "X-Partner-User-Id": {d.PartnerUserID}, "X-Partner-User-Id-Type": {d.PartnerUserIDType}}
-	status, err := p.call(ctx, http.MethodGet, "/api/v1/submission-details", tok, nil, h, &det)
+	status, err := p.authCall(ctx, http.MethodGet, "/api/v1/submission-details", nil, h, &det)
 	l := Line{"step": "details", "session_id": d.SessionID, "http_status": status, "status": det.Status, "next_action": det.NextAction}
 	if err != nil {
 		l["error"] = err.Error()
@@ -511,11 +529,6 @@ func (p *partner) faceMatch(ctx context.Context) {
 		p.print(Line{"step": "face_match", "skipped": "no --selfie/--reference"})
 		return
 	}
-	tok, err := p.bearer(ctx)
-	if err != nil {
-		p.print(Line{"step": "face_match", "error": err.Error()})
-		return
-	}
 	read := func(f string) string {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -530,7 +543,7 @@ func (p *partner) faceMatch(ctx context.Context) {
 		Decision  string  `json:"decision"`
 		Code      string  `json:"code"`
 	}
-	status, err := p.call(ctx, http.MethodPost, "/api/v1/face-match", tok, req, nil, &res)
+	status, err := p.authCall(ctx, http.MethodPost, "/api/v1/face-match", req, nil, &res)
 	l := Line{"step": "face_match", "http_status": status}
 	switch {
 	case err != nil:
