@@ -396,8 +396,8 @@ func TestDesktopEndToEnd(t *testing.T) {
 	}
 	runNode(t, ctx, &h, "e2e/handoff.mjs", "KYC_E2E_URL=http://"+addr, "KYC_E2E_SHOTS="+shots, "KYC_E2E_DISPLAY="+display)
 	t.Logf("hand-off: %+v", h)
-	if h.Error != "" || len(h.Code) != 6 || !slices.Equal(h.Stages, []string{"waiting", "phone"}) || h.PhoneStatus != http.StatusOK || !h.Home {
-		t.Errorf("the Smart QR hand-off: %+v, want a 6-character code, the kiosk following the phone from waiting to phone, and home after cancelling\napp log:\n%s",
+	if h.Error != "" || len(h.Code) != 8 || !slices.Equal(h.Stages, []string{"waiting", "phone"}) || h.PhoneStatus != http.StatusOK || !h.Home {
+		t.Errorf("the Smart QR hand-off: %+v, want an 8-character code, the kiosk following the phone from waiting to phone, and home after cancelling\napp log:\n%s",
 			h, logs.Text())
 	}
 

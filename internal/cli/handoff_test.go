@@ -66,7 +66,7 @@ func TestHandoffCommand(t *testing.T) {
 	pngFile := filepath.Join(t.TempDir(), "qr.png")
 	code, res := runCLI(t, "handoff", "--dir", dir, "--no-wait", "--png", pngFile, "--lang", "id")
 	h, _ := res["handoff"].(map[string]any)
-	if code != ExitOK || !strings.HasPrefix(h["url"].(string), c.URL+"/flow/h/") || len(h["short_code"].(string)) != 6 {
+	if code != ExitOK || !strings.HasPrefix(h["url"].(string), c.URL+"/flow/h/") || len(h["short_code"].(string)) != 8 {
 		t.Fatalf("handoff --no-wait: %d %v", code, res)
 	}
 	f, err := os.Open(pngFile)
@@ -90,7 +90,7 @@ func TestHandoffCommand(t *testing.T) {
 		exit <- Main(ctx, []string{"handoff", "--dir", dir, "--poll", "100ms"}, &out, pw, "test")
 		pw.Close()
 	}()
-	codeRE := regexp.MustCompile(`open (\S+/flow/code) and type ([A-Z0-9]{6})`)
+	codeRE := regexp.MustCompile(`open (\S+/flow/code) and type ([A-Z0-9]{8})`)
 	sc := bufio.NewScanner(pr)
 	var qrLines int
 	phoneBound := false

@@ -604,7 +604,7 @@ func TestHandoff(t *testing.T) {
 	desk.open(fc.LaunchURL)
 	var h hostedflow.HandoffLink
 	json.Unmarshal(must(t, http.StatusOK, desk.post("/flow/api/handoff", "", nil)).body, &h)
-	if !strings.HasPrefix(h.URL, e.base+"/flow/h/") || len(h.ShortCode) != 6 || !strings.HasPrefix(h.QRSVG, "<svg") {
+	if !strings.HasPrefix(h.URL, e.base+"/flow/h/") || len(h.ShortCode) != 8 || !strings.HasPrefix(h.QRSVG, "<svg") {
 		t.Fatalf("handoff %+v", h)
 	}
 	if st := desk.state(); st.Stage != "document" || !st.Handoff.Active {
@@ -641,9 +641,11 @@ func TestHandoff(t *testing.T) {
 	phone2 := e.browser()
 	must(t, http.StatusOK, phone2.get("/flow/code"))
 	for range 3 {
-		must(t, http.StatusNotFound, phone2.post("/flow/code", "application/x-www-form-urlencoded", []byte("code=ZZZZZZ")))
+		must(t, http.StatusNotFound, phone2.post("/flow/code", "application/x-www-form-urlencoded", []byte("code=ZZZZZZZZ")))
 	}
-	a := must(t, http.StatusSeeOther, phone2.post("/flow/code", "application/x-www-form-urlencoded", []byte("code="+strings.ToLower(h.ShortCode))))
+	// Typed in lower case and in two groups, as a person may.
+	typed := strings.ToLower(h.ShortCode[:4] + "-" + h.ShortCode[4:])
+	a := must(t, http.StatusSeeOther, phone2.post("/flow/code", "application/x-www-form-urlencoded", []byte("code="+url.QueryEscape(typed))))
 	if a.header.Get("Location") != "/flow/app" {
 		t.Errorf("code redirect %q", a.header.Get("Location"))
 	}

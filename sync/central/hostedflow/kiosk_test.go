@@ -75,7 +75,7 @@ func TestKioskHandoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.PartnerID != pid || !strings.HasPrefix(h.URL, e.base+"/flow/h/") || len(h.ShortCode) != 6 ||
+	if h.PartnerID != pid || !strings.HasPrefix(h.URL, e.base+"/flow/h/") || len(h.ShortCode) != 8 ||
 		!strings.HasPrefix(h.QRSVG, "<svg") || h.CodeURL != e.base+"/flow/code" || !h.LinkExpiresAt.After(e.clk.Now()) {
 		t.Fatalf("hand-off %+v", h)
 	}

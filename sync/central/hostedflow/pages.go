@@ -23,7 +23,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <link rel="stylesheet" href="/flow/static/flow.css"></head>
 <body><main class="screen"><h1>{{.Title}}</h1><p id="state" data-state="{{.State}}">{{.Message}}</p>
 {{if .Form}}<form method="post" action="/flow/code"><label for="code">{{.Label}}</label>
-<input id="code" name="code" autocomplete="one-time-code" autocapitalize="characters" maxlength="6" minlength="6" required inputmode="text">
+<input id="code" name="code" autocomplete="one-time-code" autocapitalize="characters" maxlength="12" minlength="8" required inputmode="text">
 <button type="submit">{{.Button}}</button></form>{{end}}</main></body></html>
 `))
 
@@ -36,12 +36,12 @@ type page struct {
 var pageTexts = map[string]map[string]string{
 	"en": {"title": "Identity verification", "used": "This link was already used. Continue in the browser where you first opened it, or ask for a new link.",
 		"expired": "This verification link has expired. Ask for a new one.", "unknown": "This verification link is not valid.",
-		"finished": "This verification is finished.", "code": "Type the 6-character code shown on the other screen.",
+		"finished": "This verification is finished.", "code": "Type the 8-character code shown on the other screen.",
 		"label": "Code", "button": "Continue", "badcode": "That code is not valid or has expired. Check it and try again.",
 		"unavailable": "The verification service is not available right now. Please try again later."},
 	"id": {"title": "Verifikasi identitas", "used": "Tautan ini sudah digunakan. Lanjutkan di peramban tempat Anda pertama kali membukanya, atau minta tautan baru.",
 		"expired": "Tautan verifikasi ini sudah kedaluwarsa. Mintalah tautan baru.", "unknown": "Tautan verifikasi ini tidak valid.",
-		"finished": "Verifikasi ini sudah selesai.", "code": "Ketik kode 6 karakter yang tampil di layar lain.",
+		"finished": "Verifikasi ini sudah selesai.", "code": "Ketik kode 8 karakter yang tampil di layar lain.",
 		"label": "Kode", "button": "Lanjutkan", "badcode": "Kode tidak valid atau sudah kedaluwarsa. Periksa dan coba lagi.",
 		"unavailable": "Layanan verifikasi sedang tidak tersedia. Silakan coba lagi nanti."},
 }
@@ -173,13 +173,26 @@ type HandoffLink struct {
 // shortAlphabet leaves out look-alikes (0/O, 1/I/L).
 const shortAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
+// shortCodeLen: 31^8 (8.5e11) codes. Guesses are limited per address
+// only, and a code lives 10 minutes: at 6 characters (8.9e8) a botnet of
+// ten thousand addresses had a few per cent chance of one of a hundred
+// live codes; at 8, a thousand times less.
+const shortCodeLen = 8
+
 func newShortCode() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = shortAlphabet[int(b[i])%len(shortAlphabet)]
+	out := make([]byte, 0, shortCodeLen)
+	var b [16]byte
+	for len(out) < shortCodeLen {
+		_, _ = rand.Read(b[:])
+		for _, c := range b {
+			// Bytes past the last whole multiple of the alphabet would
+			// favour its first letters.
+			if int(c) < 256/len(shortAlphabet)*len(shortAlphabet) && len(out) < shortCodeLen {
+				out = append(out, shortAlphabet[int(c)%len(shortAlphabet)])
+			}
+		}
 	}
-	return string(b)
+	return string(out)
 }
 
 // handoff issues the phone's one-time link and short code (a new pair
@@ -316,10 +329,11 @@ func (f *Flow) codeSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "bad form")
 	}
-	code := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("code")))
+	// As shown, or typed in groups ("ABCD EFGH", "ABCD-EFGH").
+	code := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(r.PostForm.Get("code")))
 	var ref codeRef
 	err = central.ErrNotFound
-	if len(code) == 6 && !strings.ContainsFunc(code, func(c rune) bool { return !strings.ContainsRune(shortAlphabet, c) }) {
+	if len(code) == shortCodeLen && !strings.ContainsFunc(code, func(c rune) bool { return !strings.ContainsRune(shortAlphabet, c) }) {
 		ref, err = f.lookupCode(r.Context(), code)
 	}
 	if err == nil {

@@ -647,7 +647,7 @@ async function handoffCode() {
   const phone = await newPage(phoneCtx, "code-phone");
   await phone.goto(new URL("/flow/code", base).href, { waitUntil: "load" });
   await shot(phone, "handoff-code-form");
-  const wrong = h.short_code === "ZZZZZZ" ? "YYYYYY" : "ZZZZZZ";
+  const wrong = h.short_code === "ZZZZZZZZ" ? "YYYYYYYY" : "ZZZZZZZZ";
   await phone.fill("#code", wrong);
   const [bad] = await Promise.all([phone.waitForNavigation({ waitUntil: "load" }), phone.press("#code", "Enter")]);
   check("handoff-code: a wrong short code is refused with a page", bad.status() === 404 && (await phone.locator("#code").count()) === 1, bad.status());
