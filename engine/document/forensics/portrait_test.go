@@ -163,9 +163,14 @@ func swapPortrait(t testing.TB, page gocv.Mat, fc image.Rectangle, donorPath str
 		interp = gocv.InterpolationLinear
 	}
 	gocv.Resize(crop, &fitted, r.Size(), 0, 0, interp)
+	return pasted(page, r, fitted)
+}
+
+// pasted is a copy of page with m (of r's size) over r.
+func pasted(page gocv.Mat, r image.Rectangle, m gocv.Mat) gocv.Mat {
 	out := page.Clone()
 	roi := out.Region(r)
-	fitted.CopyTo(&roi)
+	m.CopyTo(&roi)
 	roi.Close()
 	return out
 }

@@ -38,11 +38,7 @@ func pasteScaled(t *testing.T, page gocv.Mat, r image.Rectangle, donor gocv.Mat,
 		gocv.Resize(crop, &small, image.Pt(int(float64(r.Dx())/scale+0.5), int(float64(r.Dy())/scale+0.5)), 0, 0, gocv.InterpolationArea)
 		gocv.Resize(small, &fitted, r.Size(), 0, 0, interp)
 	}
-	out := page.Clone()
-	roi := out.Region(r)
-	fitted.CopyTo(&roi)
-	roi.Close()
-	return out
+	return pasted(page, r, fitted)
 }
 
 // TestPortraitResampling: a portrait enlarged to fit the portrait's frame
