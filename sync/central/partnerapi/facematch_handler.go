@@ -317,21 +317,15 @@ func readFaceMatchMultipart(r *http.Request) (FaceMatchRequest, error) {
 func readFaceMatchJSON(r *http.Request) (FaceMatchRequest, error) {
 	var req FaceMatchRequest
 	dec := json.NewDecoder(r.Body)
-	malformed := func(err error) error {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return err
-		}
-		return httpx.Wrap(err, http.StatusBadRequest, "malformed", "the body is not a JSON object")
-	}
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return req, malformed(err)
+		return req, malformedJSON(err)
 	}
 	var ve ValidationError
 	seen := map[string]bool{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return req, malformed(err)
+			return req, malformedJSON(err)
 		}
 		name, _ := t.(string)
 		if seen[name] {
@@ -372,15 +366,15 @@ func readFaceMatchJSON(r *http.Request) (FaceMatchRequest, error) {
 		default:
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return req, malformed(err)
+				return req, malformedJSON(err)
 			}
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return req, malformed(err)
+		return req, malformedJSON(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return req, malformed(err)
+		return req, malformedJSON(err)
 	}
 	if ve.err() != nil {
 		return req, &ve

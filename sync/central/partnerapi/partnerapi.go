@@ -357,6 +357,15 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return key, ve.err()
 }
 
+// malformedJSON is the answer to a JSON body that does not parse: 400,
+// or the body's size error as it is (413).
+func malformedJSON(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return err
+	}
+	return httpx.Wrap(err, http.StatusBadRequest, "malformed", "the body is not a JSON object")
+}
+
 // decodeObject reads a JSON object body (at most maxBody bytes) into its
 // members, for validation field by field. A member named twice is refused
 // (422), as is anything after the object (400): parsers disagree on which
@@ -367,27 +376,21 @@ func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMe
 		return nil, httpx.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	malformed := func(err error) error {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return err
-		}
-		return httpx.Wrap(err, http.StatusBadRequest, "malformed", "the body is not a JSON object")
-	}
 	dec := json.NewDecoder(r.Body)
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, malformed(err)
+		return nil, malformedJSON(err)
 	}
 	m := map[string]json.RawMessage{}
 	var ve ValidationError
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil, malformed(err)
+			return nil, malformedJSON(err)
 		}
 		name, _ := t.(string)
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, malformed(err)
+			return nil, malformedJSON(err)
 		}
 		if _, dup := m[name]; dup {
 			ve.add(name, "duplicate_field", "%s is given more than once", name)
@@ -396,10 +399,10 @@ func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMe
 		m[name] = v
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, malformed(err)
+		return nil, malformedJSON(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, malformed(err)
+		return nil, malformedJSON(err)
 	}
 	if err := ve.err(); err != nil {
 		return nil, err
