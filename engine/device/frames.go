@@ -37,8 +37,9 @@ var ErrNoFrames = errors.New("no frames")
 var ErrBadFrame = errors.New("unusable frame")
 
 // CheckFrames flags consecutive frames too perfect to come from a sensor:
-// a frame repeated byte for byte (a still image or a frame-rate converted
-// video fed through a virtual camera), or frames without sensor noise, whose
+// a frame that repeats an earlier one byte for byte (Repeats: a still image
+// or a frame-rate converted video fed through a virtual camera), or frames
+// without sensor noise, whose
 // flat regions have no high-frequency residual (spatial noise) and do not
 // change between frames (temporal noise). Frames must share one size of at
 // least 24x24. A single frame without spatial noise only warns: MJPEG
@@ -51,37 +52,23 @@ var ErrBadFrame = errors.New("unusable frame")
 // synthetic video: a rendering panned across the whole frame changes every
 // block between frames, so its temporal estimate is high and it passes.
 func CheckFrames(frames []*image.Gray) (Result, error) {
-	if len(frames) == 0 {
-		return Result{}, ErrNoFrames
+	lumas, err := frameLumas(frames)
+	if err != nil {
+		return Result{}, err
 	}
-	size := image.Point{}
-	if frames[0] != nil {
-		size = frames[0].Rect.Size()
-	}
-	lumas := make([][][]byte, len(frames))
-	for i, f := range frames {
-		rows, err := lumaRows(f, size)
-		if err != nil {
-			return Result{}, fmt.Errorf("frame %d: %w", i, err)
-		}
-		lumas[i] = rows
-	}
-
 	r := newResult(CheckFrameStatistics, SeverityHigh)
 	r.Evidence["frames"] = strconv.Itoa(len(frames))
 	var spatial, temporal []float64
 	usableShare := 0.0
-	identical := 0
+	judged := make([]bool, len(lumas))
 	var prevUsable []bool
 	for i, rows := range lumas {
 		usable, residual := blockStats(rows)
 		share := float64(countTrue(usable)) / float64(len(usable))
+		judged[i] = share >= minUsableShare
 		usableShare += share / float64(len(lumas))
 		spatial = append(spatial, percentile(pick(residual, usable), noisePercentile))
 		if i > 0 {
-			if share >= minUsableShare && sameFrame(lumas[i-1], rows) {
-				identical++
-			}
 			both := make([]bool, len(usable))
 			for b := range both {
 				both[b] = usable[b] && prevUsable[b]
@@ -90,13 +77,14 @@ func CheckFrames(frames []*image.Gray) (Result, error) {
 		}
 		prevUsable = usable
 	}
+	identical := repeats(lumas, judged)
 
 	sigma, tsigma := median(spatial), median(temporal)
 	r.Evidence["usable_blocks"] = fmt.Sprintf("%.0f%%", 100*usableShare)
 	r.Evidence["spatial_noise"] = fmt.Sprintf("%.2f", sigma)
 	if len(temporal) > 0 {
 		r.Evidence["temporal_noise"] = fmt.Sprintf("%.2f", tsigma)
-		r.Evidence["identical_pairs"] = strconv.Itoa(identical)
+		r.Evidence["repeated_frames"] = strconv.Itoa(identical)
 	}
 	switch {
 	case identical > 0:
@@ -114,6 +102,63 @@ func CheckFrames(frames []*image.Gray) (Result, error) {
 		r.Flag(StatusFail, "finding", "no sensor noise: frames look rendered or re-encoded")
 	}
 	return r, nil
+}
+
+// Repeats counts the frames that repeat an earlier one byte for byte,
+// consecutive or not, among those with enough unclipped blocks to judge (a
+// covered lens repeats its black on a real sensor too). A sensor's noise
+// never repeats: a still image fed through a virtual camera repeats every
+// frame, two stills taken in turn every other. Frames must share one size
+// of at least 24x24 (ErrNoFrames, ErrBadFrame).
+func Repeats(frames []*image.Gray) (int, error) {
+	lumas, err := frameLumas(frames)
+	if err != nil {
+		return 0, err
+	}
+	judged := make([]bool, len(lumas))
+	for i, rows := range lumas {
+		usable, _ := blockStats(rows)
+		judged[i] = float64(countTrue(usable))/float64(len(usable)) >= minUsableShare
+	}
+	return repeats(lumas, judged), nil
+}
+
+// frameLumas validates frames (one size, at least 24x24) and returns their
+// rows.
+func frameLumas(frames []*image.Gray) ([][][]byte, error) {
+	if len(frames) == 0 {
+		return nil, ErrNoFrames
+	}
+	size := image.Point{}
+	if frames[0] != nil {
+		size = frames[0].Rect.Size()
+	}
+	lumas := make([][][]byte, len(frames))
+	for i, f := range frames {
+		rows, err := lumaRows(f, size)
+		if err != nil {
+			return nil, fmt.Errorf("frame %d: %w", i, err)
+		}
+		lumas[i] = rows
+	}
+	return lumas, nil
+}
+
+// repeats counts the judged frames equal to an earlier judged frame.
+func repeats(lumas [][][]byte, judged []bool) int {
+	n := 0
+	for i := range lumas {
+		if !judged[i] {
+			continue
+		}
+		for j := range i {
+			if judged[j] && sameFrame(lumas[j], lumas[i]) {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // frameResult runs CheckFrames for Run, where bad frames are a warning.

@@ -97,6 +97,8 @@ func jpegRoundTrip(t *testing.T, frames []*image.Gray, quality int) []*image.Gra
 func TestCheckFrames(t *testing.T) {
 	repeated := noisyFrames(4, 1, 7)
 	repeated[2] = repeated[1]
+	alternating := noisyFrames(4, 1, 9)
+	alternating[2], alternating[3] = alternating[0], alternating[1]
 	black := make([]*image.Gray, 3)
 	for i := range black {
 		black[i] = image.NewGray(image.Rect(0, 0, frameW, frameH))
@@ -125,6 +127,7 @@ func TestCheckFrames(t *testing.T) {
 		}, StatusWarn, "single frame"},
 		{"still image looped", func(*testing.T) []*image.Gray { return renderedFrames(4, 0) }, StatusFail, "repeated frames"},
 		{"noisy frame repeated", func(*testing.T) []*image.Gray { return repeated }, StatusFail, "repeated frames"},
+		{"two noisy stills in turn", func(*testing.T) []*image.Gray { return alternating }, StatusFail, "repeated frames"},
 		{"covered lens", func(*testing.T) []*image.Gray { return black }, StatusWarn, "too clipped"},
 	}
 	for _, tt := range tests {
@@ -217,5 +220,38 @@ func BenchmarkCheckFrames720p(b *testing.B) {
 		if _, err := CheckFrames(frames); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestRepeats(t *testing.T) {
+	still := renderedFrames(1, 0)[0]
+	noisy := noisyFrames(4, 1, 11)
+	black := image.NewGray(image.Rect(0, 0, frameW, frameH))
+	tests := []struct {
+		name   string
+		frames []*image.Gray
+		want   int
+	}{
+		{"sensor noise", noisy, 0},
+		{"one frame", noisy[:1], 0},
+		{"a still three times", []*image.Gray{still, still, still}, 2},
+		{"two stills in turn", []*image.Gray{noisy[0], noisy[1], noisy[0], noisy[1]}, 2},
+		{"a repeat after others", []*image.Gray{noisy[0], noisy[1], noisy[2], noisy[0]}, 1},
+		{"a covered lens is not judged", []*image.Gray{black, black, noisy[0]}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Repeats(tt.frames)
+			if err != nil || got != tt.want {
+				t.Errorf("Repeats = %d, %v; want %d", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := Repeats(nil); !errors.Is(err, ErrNoFrames) {
+		t.Errorf("no frames: %v, want ErrNoFrames", err)
+	}
+	small := image.NewGray(image.Rect(0, 0, 10, 10))
+	if _, err := Repeats([]*image.Gray{noisy[0], small}); !errors.Is(err, ErrBadFrame) {
+		t.Errorf("frames of two sizes: %v, want ErrBadFrame", err)
 	}
 }

@@ -38,7 +38,8 @@
 //     capture. Ahead of the rules below, because nothing read from a bad
 //     capture is trustworthy.
 //  4. Face liveness in the band of doubt
-//     ([Thresholds.FaceLivenessChallengeMin, FaceLivenessMin)) with no
+//     ([Thresholds.FaceLivenessChallengeMin, FaceLivenessMin)), or above
+//     it for a selfie from no live camera feed (Input.FeedSuspect), with no
 //     active challenge done: CHALLENGE, then evaluate again with
 //     Input.LivenessChallenge; a client that can run none says so
 //     (ChallengeUnavailable) and the doubt is a review cap (7) instead.

@@ -297,7 +297,8 @@ func docFindingRules(fs []DocFinding, add func(class, ReasonCode, string, ...any
 // traces (each reported), is fraud; a passive score at or above FaceLivenessMin is live; in the band
 // of doubt below it an active challenge is asked for, or, once passed,
 // recorded, or, where none can be run, the decision is capped at review;
-// below the band the face is a spoof.
+// below the band the face is a spoof. A selfie from no live camera feed
+// (Input.FeedSuspect) is in doubt above the band too.
 func livenessRule(th Thresholds, in Input, add func(class, ReasonCode, string, ...any)) LivenessPath {
 	v, measured := in.Signals[FaceLiveness]
 	low := th.FaceLivenessMin // the bottom of the band of doubt
@@ -327,15 +328,25 @@ func livenessRule(th Thresholds, in Input, add func(class, ReasonCode, string, .
 		return LivenessPassive
 	case in.LivenessChallenge == ChallengePassed:
 		add(classNote, FaceChallengePassed, "face_liveness %.3f, active liveness challenge passed", v)
+		if in.FeedSuspect != "" {
+			add(classNote, FaceFeedSuspect, "%s", in.FeedSuspect) // for the record: the challenge decided
+		}
 		return LivenessChallengePassed
-	case v < th.FaceLivenessMin && in.LivenessChallenge == ChallengeUnavailable:
-		add(classReview, FaceLivenessDoubt, "face_liveness %.3f in the band of doubt [%.3f, %.3f), no active challenge available", v, low, th.FaceLivenessMin)
-		return LivenessDoubtReview
-	case v < th.FaceLivenessMin:
-		add(classChallenge, FaceLivenessDoubt, "face_liveness %.3f in the band of doubt [%.3f, %.3f)", v, low, th.FaceLivenessMin)
-		return LivenessChallengeRequested
+	case v >= th.FaceLivenessMin && in.FeedSuspect == "":
+		return LivenessPassive
 	}
-	return LivenessPassive
+	// In doubt: the score in the band, or a selfie from no live feed.
+	c, path, none := classChallenge, LivenessChallengeRequested, ""
+	if in.LivenessChallenge == ChallengeUnavailable {
+		c, path, none = classReview, LivenessDoubtReview, ", no active challenge available"
+	}
+	if v < th.FaceLivenessMin {
+		add(c, FaceLivenessDoubt, "face_liveness %.3f in the band of doubt [%.3f, %.3f)%s", v, low, th.FaceLivenessMin, none)
+	}
+	if in.FeedSuspect != "" {
+		add(c, FaceFeedSuspect, "%s", in.FeedSuspect) // as it is: a fact the console decides again with
+	}
+	return path
 }
 
 // route sets the decision fields of r from the findings, which are sorted by

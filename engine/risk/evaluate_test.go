@@ -58,6 +58,9 @@ func potentialHits(n int) func(*Input) { return func(in *Input) { in.WatchlistPo
 func challenged(o ChallengeOutcome) func(*Input) {
 	return func(in *Input) { in.LivenessChallenge = o }
 }
+func feed(evidence string) func(*Input) {
+	return func(in *Input) { in.FeedSuspect = evidence }
+}
 func otherPerson(evidence string) func(*Input) {
 	return func(in *Input) { in.LivenessChallenge, in.ChallengeIdentity = ChallengeFailed, evidence }
 }
@@ -192,6 +195,14 @@ func TestEvaluateRoutes(t *testing.T) {
 		{name: "no challenge to run, live", cfg: config(), in: clean(set(FaceLiveness, 0.9), challenged(ChallengeUnavailable)), want: approved},
 		{name: "no challenge to run, spoof", cfg: config(), in: clean(set(FaceLiveness, 0.2), challenged(ChallengeUnavailable)), want: finalReject, lead: FaceLivenessFailed},
 		{name: "no challenge to run, band disabled", cfg: config(noBand), in: clean(set(FaceLiveness, 0.6), challenged(ChallengeUnavailable)), want: finalReject, lead: FaceLivenessFailed},
+		// A selfie from no live camera feed is in doubt however live it looks.
+		{name: "feed suspect", cfg: config(), in: clean(set(FaceLiveness, 0.99), feed("3 of 5 frames repeat")), want: challenge, lead: FaceFeedSuspect},
+		{name: "feed suspect and doubt", cfg: config(), in: clean(set(FaceLiveness, 0.5), feed("no frames")), want: challenge, lead: FaceLivenessDoubt, also: []ReasonCode{FaceFeedSuspect}},
+		{name: "feed suspect, no challenge to run", cfg: config(), in: clean(set(FaceLiveness, 0.99), feed("no frames"), challenged(ChallengeUnavailable)), want: inReview, lead: FaceFeedSuspect},
+		{name: "feed suspect, challenge passed", cfg: config(), in: clean(set(FaceLiveness, 0.99), feed("no frames"), challenged(ChallengePassed)), want: approved, lead: FaceChallengePassed, also: []ReasonCode{FaceFeedSuspect}},
+		{name: "feed suspect, challenge failed", cfg: config(), in: clean(set(FaceLiveness, 0.99), feed("no frames"), challenged(ChallengeFailed)), want: finalReject, lead: FaceChallengeFailed},
+		{name: "feed suspect, spoof", cfg: config(), in: clean(set(FaceLiveness, 0.1), feed("no frames")), want: finalReject, lead: FaceLivenessFailed},
+		{name: "feed suspect behind a mismatch", cfg: config(), in: clean(set(FaceLiveness, 0.99), feed("no frames"), set(FaceMatch, 0.3)), want: retryAll, lead: FaceMismatch, also: []ReasonCode{FaceFeedSuspect}},
 
 		// Retryable failures.
 		{name: "doc quality", cfg: config(), in: clean(capture(CaptureDocQuality)), want: retryDoc, lead: DocImageQuality},
@@ -329,6 +340,8 @@ func TestLivenessPath(t *testing.T) {
 		{"challenge passed", config(), clean(set(FaceLiveness, 0.4), challenged(ChallengePassed)), LivenessChallengePassed},
 		{"challenge failed", config(), clean(set(FaceLiveness, 0.4), challenged(ChallengeFailed)), LivenessChallengeFailed},
 		{"in doubt, no challenge to run", config(), clean(set(FaceLiveness, 0.4), challenged(ChallengeUnavailable)), LivenessDoubtReview},
+		{"feed suspect", config(), clean(set(FaceLiveness, 0.9), feed("no frames")), LivenessChallengeRequested},
+		{"feed suspect, no challenge to run", config(), clean(set(FaceLiveness, 0.9), feed("no frames"), challenged(ChallengeUnavailable)), LivenessDoubtReview},
 		{"not measured", config(), clean(drop(FaceLiveness)), LivenessUnmeasured},
 		{"challenge without a passive score", config(), clean(drop(FaceLiveness), challenged(ChallengePassed)), LivenessChallengePassed},
 	} {

@@ -32,6 +32,15 @@ type Input struct {
 	// LivenessChallenge is the outcome of the active liveness challenge
 	// that a Challenge next action asked for; empty before one was done.
 	LivenessChallenge ChallengeOutcome `json:"liveness_challenge,omitempty"`
+	// FeedSuspect, when not empty, is the caller's evidence that the
+	// selfie did not come from a live camera feed: no frames behind it, or
+	// frames that repeat each other byte for byte, as a still image fed
+	// through a virtual camera or a script does. The passive liveness
+	// judges how a picture looks, not where it came from, so a passive
+	// score that would pass is in doubt (FACE_FEED_SUSPECT with this as
+	// its detail): an active challenge is asked for, or, where none can
+	// be run, the decision is capped at review.
+	FeedSuspect string `json:"feed_suspect,omitempty"`
 	// ChallengeIdentity, when not empty, is the caller's evidence that the
 	// frames which met the challenge's prompts do not all show the
 	// selfie's person (engine/verify compares their faces): the challenge

@@ -88,6 +88,11 @@ const (
 	// client can run none (ChallengeUnavailable), the decision is capped at
 	// review.
 	FaceLivenessDoubt ReasonCode = "FACE_LIVENESS_DOUBT"
+	// FaceFeedSuspect: the selfie came from no live camera feed
+	// (Input.FeedSuspect) and no active challenge was done yet: routed as
+	// FaceLivenessDoubt is, whatever the passive score above the band.
+	// Once a challenge passed it is recorded beside FaceChallengePassed.
+	FaceFeedSuspect ReasonCode = "FACE_FEED_SUSPECT"
 	// FaceChallengePassed: face liveness in the band of doubt (or above),
 	// and the active challenge passed. Recorded; no effect on the route.
 	FaceChallengePassed ReasonCode = "FACE_CHALLENGE_PASSED"

@@ -96,6 +96,10 @@ type Input struct {
 	// print's traces (risk.FaceChallengeReproduction). A passed outcome without frames is
 	// taken as it is, the statement of whoever ran the challenge.
 	ChallengeFrames []ChallengeFrame
+	// FeedSuspect, when not empty, is the caller's evidence that the
+	// selfie came from no live camera feed (risk.Input.FeedSuspect): the
+	// client that received the frames judges it.
+	FeedSuspect string
 	// Reference, when set, is the image the selfie is matched against
 	// instead of the document's portrait (a partner's reference image,
 	// seed 000): its largest face. The document is still read and checked.
@@ -275,6 +279,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	riskIn.FeedSuspect = in.FeedSuspect
 	rep.Document, rep.Device, rep.Face, rep.Screening = doc, dev, faceRep, screened
 
 	res, err := risk.Evaluate(e.Risk, riskIn)

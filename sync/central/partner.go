@@ -203,6 +203,11 @@ type HostedFlow struct {
 	// may be anyone's picture of the person), so its attempt is never
 	// approved without a reviewer (hostedflow's SELFIE_UPLOADED).
 	SelfieUploaded bool `json:"selfie_uploaded,omitempty"`
+	// FeedSuspect is why the camera feed behind the selfie captured last
+	// looks like no camera (hostedflow's feedEvidence; empty for a live
+	// feed and for an upload): its attempt takes the active challenge
+	// (risk.Input.FeedSuspect).
+	FeedSuspect string `json:"feed_suspect,omitempty"`
 	// DoubtChallenge is set once an attempt's passive liveness fell in the
 	// risk policy's band of doubt: from then on the selfie is taken with
 	// the head-turn challenge, whatever the session's liveness_type.

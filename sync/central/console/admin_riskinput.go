@@ -102,6 +102,9 @@ func riskInputFrom(payload []byte) (risk.Input, bool) {
 		case risk.FaceChallengeReproduction:
 			// So are the traces on the challenge's frames.
 			in.LivenessChallenge, in.ChallengeReproduction = risk.ChallengeFailed, r.Detail
+		case risk.FaceFeedSuspect:
+			// Where the selfie came from is a fact too.
+			in.FeedSuspect = r.Detail
 		case risk.FaceChallengePassed:
 			if in.LivenessChallenge == risk.ChallengeNone {
 				in.LivenessChallenge = risk.ChallengePassed

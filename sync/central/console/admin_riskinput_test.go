@@ -49,6 +49,8 @@ func TestRiskInputRoundTrip(t *testing.T) {
 			LivenessChallenge: risk.ChallengeFailed, ChallengeIdentity: "turn_left: similarity 0.05"}},
 		{"challenge on a screen", nil, risk.Input{Signals: map[risk.SignalName]float64{risk.FaceLiveness: 0.3, risk.FaceMatch: 0.9}, Attempt: 1,
 			LivenessChallenge: risk.ChallengeFailed, ChallengeIdentity: "turn_left: no face", ChallengeReproduction: "turn_right: trace mass 9"}},
+		{"feed suspect", nil, risk.Input{Signals: all(1), Attempt: 1, FeedSuspect: "4 of 5 frames repeat an earlier one"}},
+		{"feed suspect, no challenge to run", nil, risk.Input{Signals: all(1), Attempt: 1, FeedSuspect: "no camera frames", LivenessChallenge: risk.ChallengeUnavailable}},
 		{"face mismatch", func(c *risk.Config) { c.FaceMismatch = risk.MismatchReject }, risk.Input{Signals: map[risk.SignalName]float64{risk.FaceMatch: 0.2}, Attempt: 1}},
 		{"nothing measured", nil, risk.Input{Signals: map[risk.SignalName]float64{}, Attempt: 1}},
 	}

@@ -94,7 +94,13 @@
 // reject (RETRY while attempts remain) with the reason code
 // DOC_TYPE_NOT_ACCEPTED, COUNTRY_NOT_ACCEPTED or FACE_MATCH_BELOW_PARTNER_THRESHOLD.
 // A selfie from the upload form (allow_upload) turns an approve into a
-// review, SELFIE_UPLOADED: nothing shows the photo was taken live.
+// review, SELFIE_UPLOADED: nothing shows the photo was taken live. A
+// selfie from the camera (the guide's or the manual button's) is judged by
+// the step's last guidance frames received here (feedEvidence): frames that
+// repeat each other byte for byte (a still fed through a virtual camera) or
+// fewer than three (a script posting a photo) make its passive liveness
+// doubtful whatever the score, FACE_FEED_SUSPECT, and the attempt takes
+// the head-turn challenge as the band of doubt does.
 //
 // Each attempt is stored as a central submission (the payload the kiosk
 // seals, internal/submission.Payload, without an attestation; the images as

@@ -81,6 +81,10 @@ import (
 //	           the start with the shortest ttl (60 s): the unopened link
 //	           answers 410 "expired", the page of the opened one says it
 //	           expired and its API refuses frames
+//	injected   the card's person as a still photo fed to the camera (every
+//	           frame the same, as a virtual camera feeds a picture): not
+//	           approved, a RETRY of the selfie with the head turns,
+//	           FACE_FEED_SUSPECT
 //	pep        last (every card of the run is hers): the card's holder
 //	           on a PEP list central publishes meanwhile; the engine
 //	           escalates, the page shows STATUS's screen (in review) whose
@@ -121,6 +125,8 @@ func TestHostedFlowInBrowser(t *testing.T) {
 	genuine.Close()
 	other := r.render(t, videos, "other", personPhoto, otherPhoto)
 	other.Close()
+	still := r.render(t, videos, "still", personPhoto, personPhoto)
+	still.Close()
 
 	centralBin := browsertest.GoBuild(t, root, t.TempDir(), "./cmd/kyc-central")
 	site := startPartnerSite(t)
@@ -150,7 +156,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 	env := []string{
 		"KYC_FLOW_URL=" + c.URL, "KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium,
 		"KYC_FLOW_SHOTS=" + shots, "KYC_FLOW_PARTNER_SITE=" + site.URL,
-		"KYC_FLOW_VIDEO_GENUINE=" + genuine.Path, "KYC_FLOW_VIDEO_OTHER=" + other.Path,
+		"KYC_FLOW_VIDEO_GENUINE=" + genuine.Path, "KYC_FLOW_VIDEO_OTHER=" + other.Path, "KYC_FLOW_VIDEO_STILL=" + still.Path,
 		"KYC_FLOW_UPLOAD_DOCUMENT=" + uploadDoc, "KYC_FLOW_UPLOAD_SELFIE=" + uploadSelfie,
 	}
 	h := &scriptHost{t: t, c: c, site: site, token: tok}
@@ -838,6 +844,8 @@ func (r *renderer) render(t testing.TB, dir, name, cardPhoto, selfiePhoto string
 			return m, "document"
 		case i < segBlurred+segDocument+segFaceOff:
 			return faceAt(room, 0.2*camW, 0.45*camH), "faceOff"
+		case name == "still":
+			return faceAt(room, 0.5*camW, 0.45*camH), "face"
 		default:
 			return faceAt(room, 0.5*camW+0.5*math.Sin(float64(i)), 0.45*camH), "face"
 		}
@@ -854,6 +862,12 @@ func (r *renderer) render(t testing.TB, dir, name, cardPhoto, selfiePhoto string
 	}
 	render := func(i int) gocv.Mat {
 		m, seg := frame(i)
+		if (seg == "faceOff" || seg == "face") && name != "still" {
+			// The selfie is judged by its feed: a camera's frames each
+			// carry noise of their own (hostedflow's feedEvidence); the
+			// still is one photo, as an injection feeds it.
+			addSensorNoise(m, uint64(i))
+		}
 		if keep[i] {
 			cam.Frames[seg] = append(cam.Frames[seg], m.Clone())
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"net/http"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/sync/central/httpx"
 )
@@ -147,15 +149,19 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 	// time ran out: the selfie is kept then with the challenges done so
 	// far, which do not pass (the attempt decides, as after a manual
 	// capture), rather than the guide starting again.
+	var origin captureOrigin
 	if err == nil && (ov.Captured != "" || g.Done()) {
 		captured, done = f.keepCapture(l, step, g, ov.Captured)
+		if captured != nil && step == stepSelfie {
+			origin.feed = feedEvidence(l.recent[step])
+		}
 	}
 	l.gmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("guidance: %w", err)
 	}
 	if captured != nil {
-		if err := f.storeCapture(r.Context(), s, step, captured, done, false); err != nil {
+		if err := f.storeCapture(r.Context(), s, step, captured, done, origin); err != nil {
 			return err
 		}
 	}
@@ -270,8 +276,8 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	// frame. A partner's allow_upload false is a choice of experience
 	// (a person could still send any photo as a camera frame), so this
 	// refuses what the page would not offer.
-	uploaded := r.URL.Query().Get("source") == "upload"
-	if uploaded && !s.cfg.AllowUpload {
+	origin := captureOrigin{uploaded: r.URL.Query().Get("source") == "upload"}
+	if origin.uploaded && !s.cfg.AllowUpload {
 		return httpx.Errorf(http.StatusForbidden, "upload_not_allowed", "this verification takes photos from the camera only")
 	}
 	body, err := f.readBody(w, r, s, MaxCaptureBytes)
@@ -284,21 +290,88 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 		return httpx.Wrap(err, http.StatusUnprocessableEntity, "bad_image", "the photo is not a readable image")
 	}
 	// A manual capture or an upload did no challenge: the selfie's are
-	// those its guide completed here, if any.
+	// those its guide completed here, if any. A manual selfie is judged by
+	// the guidance frames before it: the button is a camera's.
 	var done []challengeCapture
 	if step == stepSelfie {
 		l := s.live
 		l.gmu.Lock()
 		done = l.pendCh
+		if !origin.uploaded {
+			origin.feed = feedEvidence(l.recent[step])
+		}
 		l.gmu.Unlock()
 	}
-	if err := f.storeCapture(r.Context(), s, step, body, done, uploaded); err != nil {
+	if err := f.storeCapture(r.Context(), s, step, body, done, origin); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		State State `json:"state"`
 	}{f.state(s)})
 	return nil
+}
+
+// minFeedFrames is how many guidance frames must stand behind a selfie for
+// its feed to be judged: the guide's window is five, and the page sends
+// about twelve before it offers the manual button.
+const minFeedFrames = 3
+
+// captureOrigin is where a step's capture came from.
+type captureOrigin struct {
+	uploaded bool   // the page's upload form
+	feed     string // a selfie's camera feed as feedEvidence judged it
+}
+
+// feedEvidence judges the camera feed behind a selfie from the step's last
+// guidance frames received here (l.recent): "" for a live feed, else why
+// it is suspect (risk.Input.FeedSuspect). A camera's sensor noise never
+// repeats, so a frame that repeats another byte for byte is a still image
+// fed through a virtual camera or a script (device.Repeats); fewer than
+// minFeedFrames frames show no feed at all, as when a script posts a photo
+// to the manual capture. A feed that a client fabricates with noise of its
+// own passes: the active challenge is for that. Frames that reached
+// another instance are not seen here, so a person whose requests are
+// spread over instances is asked for the challenge (one more step).
+func feedEvidence(frames []rawFrame) string {
+	if len(frames) < minFeedFrames {
+		return fmt.Sprintf("%d camera frames behind the selfie, fewer than %d: no camera feed was seen", len(frames), minFeedFrames)
+	}
+	lumas := make([]*image.Gray, 0, len(frames))
+	for _, fr := range frames {
+		g, err := decodeLuma(fr.data)
+		if err != nil {
+			return fmt.Sprintf("a camera frame behind the selfie is unreadable: %v", err)
+		}
+		lumas = append(lumas, g)
+	}
+	n, err := device.Repeats(lumas)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("the camera frames behind the selfie are not one camera's: %v", err)
+	case n > 0:
+		return fmt.Sprintf("%d of the %d camera frames behind the selfie repeat an earlier one byte for byte: a still image, not a camera", n, len(frames))
+	}
+	return ""
+}
+
+// decodeLuma decodes a guidance frame (untrusted, engine/imageio) to its
+// grey levels.
+func decodeLuma(b []byte) (*image.Gray, error) {
+	m, err := imageio.Decode(b, frameMaxPixels)
+	defer m.Close()
+	if err != nil {
+		return nil, err
+	}
+	grey := gocv.NewMat()
+	defer grey.Close()
+	gocv.CvtColor(m, &grey, gocv.ColorBGRToGray)
+	pix, err := grey.DataPtrUint8()
+	if err != nil {
+		return nil, err
+	}
+	g := image.NewGray(image.Rect(0, 0, grey.Cols(), grey.Rows()))
+	copy(g.Pix, pix)
+	return g, nil
 }
 
 // decodeCapture decodes a stored capture for the engine.

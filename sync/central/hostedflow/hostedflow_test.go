@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"image"
 	"io"
+	"math"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
 	"github.com/openkyc/kyc/internal/engines"
 	"github.com/openkyc/kyc/internal/runtimeinfo"
@@ -161,6 +164,7 @@ type browser struct {
 	e    *env
 	c    *http.Client
 	csrf string
+	fed  uint64 // guidance frames feed sent, each with noise of its own
 }
 
 func (e *env) browser() *browser {
@@ -247,12 +251,90 @@ func (b *browser) state() hostedflow.State {
 	return st
 }
 
+// capture takes step's capture with the manual button: a selfie after the
+// camera's frames (feed), as the page sends them before it shows the
+// button.
 func (b *browser) capture(step string, img []byte) hostedflow.State {
+	b.e.t.Helper()
+	if step == "selfie" {
+		b.feed(img, 3)
+	}
+	return b.captureOnly(step, img)
+}
+
+// captureOnly posts step's capture with no frames before it.
+func (b *browser) captureOnly(step string, img []byte) hostedflow.State {
 	b.e.t.Helper()
 	var out struct{ State hostedflow.State }
 	a := must(b.e.t, http.StatusOK, b.post("/flow/api/capture?step="+step, "image/jpeg", img))
 	json.Unmarshal(a.body, &out)
 	return out.State
+}
+
+// submitOne submits the session's first attempt, waits for its result and
+// returns it with the attempt's case.
+func (b *browser) submitOne(pid, sid string) (hostedflow.State, central.Case) {
+	t := b.e.t
+	t.Helper()
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	st := b.waitResult()
+	f, err := b.e.store.Flow(context.Background(), pid, sid)
+	if err != nil || len(f.Submissions) != 1 {
+		t.Fatalf("session %+v %v, want one attempt", f, err)
+	}
+	c, err := b.e.store.Case(context.Background(), f.Submissions[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, c
+}
+
+// feed sends n guidance frames of img for the selfie, as a camera filming
+// a still scene: each with sensor noise of its own (a deviation of 2 grey
+// levels), half a second apart by the clock (the frame budget).
+func (b *browser) feed(img []byte, n int) {
+	t := b.e.t
+	t.Helper()
+	m, err := imageio.Decode(img, 0)
+	defer m.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		b.fed++
+		noisy := m.Clone()
+		addSensorNoise(noisy, b.fed)
+		frame := encode(t, noisy)
+		noisy.Close()
+		b.e.clk.Advance(time.Second / hostedflow.FrameRate)
+		must(t, http.StatusOK, b.post("/flow/api/frame?step=selfie", "image/jpeg", frame))
+	}
+}
+
+// sensorNoise is Gaussian noise of deviation 2 grey levels, drawn once:
+// addSensorNoise reads it from a place its seed draws, so each frame's
+// noise is its own.
+var sensorNoise = sync.OnceValue(func() []int8 {
+	rng := mrand.New(mrand.NewPCG(2, 17))
+	out := make([]int8, 1<<22)
+	for i := range out {
+		out[i] = int8(max(-127, min(127, math.Round(2*rng.NormFloat64()))))
+	}
+	return out
+})
+
+// addSensorNoise adds a camera's sensor noise to every pixel and channel
+// of the 8-bit m, in place: frames of a still scene, each its own.
+func addSensorNoise(m gocv.Mat, seed uint64) {
+	pix, err := m.DataPtrUint8()
+	if err != nil {
+		panic(err)
+	}
+	noise := sensorNoise()
+	at := int(mrand.New(mrand.NewPCG(seed, 3)).Uint64N(uint64(len(noise))))
+	for i, v := range pix {
+		pix[i] = uint8(max(0, min(255, int(v)+int(noise[(at+i*7)%len(noise)]))))
+	}
 }
 
 // waitResult submits and polls the state until the result, as the page.
@@ -842,22 +924,67 @@ func TestUploadedSelfieGoesToReview(t *testing.T) {
 		} else {
 			b.capture("selfie", tc.selfie)
 		}
-		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
-		st := b.waitResult()
-		f, err := e.store.Flow(context.Background(), pid, fc.SessionID)
-		if err != nil || len(f.Submissions) != 1 {
-			t.Fatalf("%s: session %+v %v", tc.name, f, err)
-		}
-		c, err := e.store.Case(context.Background(), f.Submissions[0])
-		if err != nil {
-			t.Fatal(err)
-		}
+		st, c := b.submitOne(pid, fc.SessionID)
 		t.Logf("%s: %s %v, next %s", tc.name, c.Summary.Decision, c.Summary.Reasons, st.NextAction)
 		if c.Summary.Decision != tc.decision || slices.Contains(c.Summary.Reasons, hostedflow.ReasonSelfieUploaded) != tc.uploadedCode {
 			t.Errorf("%s: decision %s reasons %v, want %s (SELFIE_UPLOADED %v)", tc.name, c.Summary.Decision, c.Summary.Reasons, tc.decision, tc.uploadedCode)
 		}
 		if tc.decision == "review" && (st.Status != "COMPLETED" || st.NextAction != "STATUS" || strings.Contains(strings.ToLower(st.Message), "upload")) {
 			t.Errorf("%s: the person sees %+v; want COMPLETED, STATUS and the generic in-review message", tc.name, st)
+		}
+	}
+}
+
+// TestSelfieFeed: a selfie taken with the manual button is judged by the
+// camera frames the page sent before it. A camera's frames each carry
+// sensor noise of their own; a still image fed through a virtual camera
+// repeats itself, and a script posting a photo sends no frames at all.
+// Either takes the active challenge (FACE_FEED_SUSPECT) however live the
+// photo looks, and the challenge's turns are asked for from then on.
+func TestSelfieFeed(t *testing.T) {
+	e := newEnv(t, true)
+	doc, selfie, _ := images(t)
+	for _, tc := range []struct {
+		name    string
+		send    func(b *browser)
+		suspect bool
+	}{
+		{"a camera's frames", func(b *browser) { b.feed(selfie, 3) }, false},
+		{"no frames", func(*browser) {}, true},
+		{"two frames", func(b *browser) { b.feed(selfie, 2) }, true},
+		{"one photo sent as every frame", func(b *browser) {
+			for range 3 {
+				e.clk.Advance(time.Second)
+				must(t, http.StatusOK, b.post("/flow/api/frame?step=selfie", "image/jpeg", selfie))
+			}
+		}, true},
+		{"a repeat among a camera's frames", func(b *browser) {
+			b.feed(selfie, 3)
+			b.fed -= 2 // the next frame repeats the second
+			b.feed(selfie, 1)
+		}, true},
+	} {
+		pid, fc := e.initiate(map[string]any{"max_retries": 2})
+		b := e.browser()
+		b.open(fc.LaunchURL)
+		b.capture("document", doc)
+		tc.send(b)
+		b.captureOnly("selfie", selfie)
+		st, c := b.submitOne(pid, fc.SessionID)
+		t.Logf("%s: %s %v, next %s %s", tc.name, c.Summary.Decision, c.Summary.Reasons, st.NextAction, st.RetryStep)
+		flagged := slices.Contains(c.Summary.Reasons, string(risk.FaceFeedSuspect))
+		switch {
+		case flagged != tc.suspect:
+			t.Errorf("%s: reasons %v, want FACE_FEED_SUSPECT %v", tc.name, c.Summary.Reasons, tc.suspect)
+		case !tc.suspect && (c.Summary.Decision != "approve" || st.NextAction != "EXIT"):
+			t.Errorf("%s: %s, next %s; want approve, EXIT", tc.name, c.Summary.Decision, st.NextAction)
+		case tc.suspect && (st.NextAction != "RETRY" || st.RetryStep != "selfie" || st.MessageKey != string(risk.MsgLivenessChallenge)):
+			t.Errorf("%s: the person sees %+v; want a RETRY of the selfie with the challenge", tc.name, st)
+		case tc.suspect:
+			must(t, http.StatusOK, b.post("/flow/api/retry", "", nil))
+			if st := b.state(); len(st.Challenges) == 0 {
+				t.Errorf("%s: after the retry no challenge is asked for: %+v", tc.name, st)
+			}
 		}
 	}
 }

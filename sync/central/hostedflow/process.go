@@ -95,7 +95,7 @@ func (f *Flow) submit(w http.ResponseWriter, r *http.Request, s *sess) error {
 	// The captures as the store holds them (any instance may have taken
 	// them).
 	ctx := r.Context()
-	in := attemptInput{challenges: slices.Clone(s.fs.Hosted.Challenges), selfieUploaded: s.fs.Hosted.SelfieUploaded}
+	in := attemptInput{challenges: slices.Clone(s.fs.Hosted.Challenges), selfieUploaded: s.fs.Hosted.SelfieUploaded, feedSuspect: s.fs.Hosted.FeedSuspect}
 	steps := []struct {
 		name string
 		dst  *[]byte
@@ -160,6 +160,9 @@ type attemptInput struct {
 	challengeFrames []challengeCapture
 	// selfieUploaded: the selfie came from the upload form.
 	selfieUploaded bool
+	// feedSuspect: why the camera feed behind the selfie looks like no
+	// camera (feedEvidence), "" for a live feed.
+	feedSuspect string
 	attempt        int
 	lang           string
 	fs             central.FlowSession
@@ -274,7 +277,7 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	rc.MaxRetries = in.cfg.MaxRetries
 	eng := &verify.Engine{Document: e.Document, Face: e.Face, Screening: f.screening(e.Screening), Risk: rc}
 	input := verify.Input{Front: document.Image{Raw: in.front, Mat: front}, Back: back, Selfie: selfie, Attempt: in.attempt,
-		Lang: risk.Language(in.lang), Reference: ref}
+		Lang: risk.Language(in.lang), Reference: ref, FeedSuspect: in.feedSuspect}
 	rep, err := eng.Verify(ctx, input)
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)

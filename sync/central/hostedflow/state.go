@@ -44,7 +44,7 @@ type codeRef struct {
 // in the session, with whether a selfie came from the upload form
 // (uploaded); 409 when the session is not capturing any more (a submit or
 // a result came first).
-func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, done []challengeCapture, uploaded bool) error {
+func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, done []challengeCapture, origin captureOrigin) error {
 	exp := s.fs.ExpiresAt.Add(stateGrace)
 	if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, step), data, exp); err != nil {
 		return fmt.Errorf("storing the capture: %w", err)
@@ -72,7 +72,7 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 			h.Captured = append(h.Captured, step)
 		}
 		if step == stepSelfie {
-			h.Challenges, h.SelfieUploaded = challenges, uploaded
+			h.Challenges, h.SelfieUploaded, h.FeedSuspect = challenges, origin.uploaded, origin.feed
 		}
 		h.Uploaded += int64(len(data))
 		fs.UpdatedAt = now

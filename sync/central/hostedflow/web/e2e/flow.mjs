@@ -23,6 +23,8 @@
 //   KYC_FLOW_PARTNER_SITE    the partner's site (http://127.0.0.1:PORT): /done is the redirect_url
 //   KYC_FLOW_VIDEO_GENUINE   Y4M: the card, then the card's person
 //   KYC_FLOW_VIDEO_OTHER     Y4M: the same card, then another person
+//   KYC_FLOW_VIDEO_STILL     Y4M: the same card, then the card's person as a
+//                            still photo: every frame the same (an injection)
 //   KYC_FLOW_UPLOAD_DOCUMENT a photo (JPEG) of the card, for the upload fallback
 //   KYC_FLOW_UPLOAD_SELFIE   a photo (JPEG) of the card's person
 //   KYC_FLOW_ONLY            optional: comma-separated scenarios to run (default all)
@@ -49,7 +51,7 @@ const id = strings.id;
 const base = process.env.KYC_FLOW_URL;
 const site = process.env.KYC_FLOW_PARTNER_SITE;
 const shots = process.env.KYC_FLOW_SHOTS ?? "screenshots";
-const videos = { genuine: process.env.KYC_FLOW_VIDEO_GENUINE, other: process.env.KYC_FLOW_VIDEO_OTHER };
+const videos = { genuine: process.env.KYC_FLOW_VIDEO_GENUINE, other: process.env.KYC_FLOW_VIDEO_OTHER, still: process.env.KYC_FLOW_VIDEO_STILL };
 const only = (process.env.KYC_FLOW_ONLY ?? "").split(",").filter(Boolean);
 const uploads = { document: process.env.KYC_FLOW_UPLOAD_DOCUMENT, selfie: process.env.KYC_FLOW_UPLOAD_SELFIE };
 mkdirSync(shots, { recursive: true });
@@ -329,7 +331,7 @@ function latency(page, scenario) {
 const browsers = {};
 async function browser(name) {
   if (!browsers[name]) {
-    const spec = { genuine: ["genuine", {}], other: ["other", {}], nocamera: ["none", {}], denied: ["genuine", { fakeUI: false }] }[name];
+    const spec = { genuine: ["genuine", {}], other: ["other", {}], still: ["still", {}], nocamera: ["none", {}], denied: ["genuine", { fakeUI: false }] }[name];
     browsers[name] = await launch(...spec);
   }
   return browsers[name];
@@ -756,7 +758,27 @@ async function pep() {
   await ctx.close();
 }
 
-const scenarios = { genuine, rejected, retry, handoff, handoffCode, denied, links, pep };
+// injected: the genuine person's photo fed to the camera as a still, as an
+// attacker does with a virtual camera or Chromium's own fake capture: the
+// passive liveness alone would pass the photo, but its frames repeat each
+// other byte for byte, so the attempt is not approved: the person is asked
+// for one more step, the head turns (FACE_FEED_SUSPECT).
+async function injected() {
+  const fc = await newFlow("e2e-injected", { max_retries: 3 });
+  const ctx = await newContext(await browser("still"), "phone");
+  const page = await newPage(ctx, "injected");
+  await page.goto(fc.launch_url, { waitUntil: "load" });
+  const end = await captureToResult(page, "injected", { shootCapture: false });
+  const st = await state(page);
+  const d = await decision(fc.session_id, 1);
+  check("injected: a still photo as the camera is not approved", d.decision !== "approve" && (d.ev?.data?.reason_codes ?? []).includes("FACE_FEED_SUSPECT"), d.detail);
+  check("injected: the person is asked for the head turns (a RETRY of the selfie with one more step)",
+    end === "retry" && st.next_action === "RETRY" && st.retry_step === "selfie" && st.message_key === "liveness_challenge",
+    `screen ${end}, ${JSON.stringify({ next_action: st.next_action, retry_step: st.retry_step, message_key: st.message_key })}`);
+  await ctx.close();
+}
+
+const scenarios = { genuine, rejected, retry, handoff, handoffCode, denied, links, injected, pep };
 
 try {
   if (!only.length || only.includes("links")) {
