@@ -163,10 +163,10 @@ type attemptInput struct {
 	// feedSuspect: why the camera feed behind the selfie looks like no
 	// camera (feedEvidence), "" for a live feed.
 	feedSuspect string
-	attempt        int
-	lang           string
-	fs             central.FlowSession
-	cfg            partnerapi.FlowConfig
+	attempt     int
+	lang        string
+	fs          central.FlowSession
+	cfg         partnerapi.FlowConfig
 }
 
 // process verifies an attempt, stores it and updates the session; any
