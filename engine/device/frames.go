@@ -117,7 +117,7 @@ func Repeats(frames []*image.Gray) (int, error) {
 	}
 	judged := make([]bool, len(lumas))
 	for i, rows := range lumas {
-		usable, _ := blockStats(rows)
+		usable := unclipped(rows)
 		judged[i] = float64(countTrue(usable))/float64(len(usable)) >= minUsableShare
 	}
 	return repeats(lumas, judged), nil
@@ -203,15 +203,44 @@ func lumaRows(f *image.Gray, size image.Point) ([][]byte, error) {
 func blockStats(rows [][]byte) (usable []bool, sigma []float64) {
 	h, w := len(rows), len(rows[0])
 	bw, bh := w/noiseBlock, h/noiseBlock
-	lo := make([]byte, bw*bh)
-	hi := make([]byte, bw*bh)
 	sum := make([]int, bw*bh)
+	// Horizontal second differences of rows y-1, y and y+1.
+	prev, cur, next := make([]int32, w), make([]int32, w), make([]int32, w)
+	hdiff(rows[0], prev)
+	hdiff(rows[1], cur)
+	for y := 1; y < min(bh*noiseBlock, h-1); y, prev, cur, next = y+1, cur, next, prev {
+		b0 := (y / noiseBlock) * bw
+		hdiff(rows[y+1], next)
+		for bx := range bw {
+			var acc int32
+			for x := max(bx*noiseBlock, 1); x < min((bx+1)*noiseBlock, w-1); x++ {
+				l := prev[x] - 2*cur[x] + next[x]
+				acc += max(l, -l)
+			}
+			sum[b0+bx] += int(acc)
+		}
+	}
+	sigma = make([]float64, bw*bh)
+	scale := math.Sqrt(math.Pi/2) / 6
+	for i := range sigma {
+		bx, by := i%bw, i/bw
+		// The mask needs both neighbours, so the image's outer pixels are
+		// not centres.
+		cols := min((bx+1)*noiseBlock, w-1) - max(bx*noiseBlock, 1)
+		centres := min((by+1)*noiseBlock, h-1) - max(by*noiseBlock, 1)
+		sigma[i] = scale * float64(sum[i]) / float64(cols*centres)
+	}
+	return unclipped(rows), sigma
+}
+
+// unclipped reports, per whole 8x8 block in row-major order, whether no
+// pixel of the block is at 0 or 255.
+func unclipped(rows [][]byte) []bool {
+	bw, bh := len(rows[0])/noiseBlock, len(rows)/noiseBlock
+	lo, hi := make([]byte, bw*bh), make([]byte, bw*bh)
 	for i := range lo {
 		lo[i] = 255
 	}
-	// Horizontal second differences of rows y-1, y and y+1.
-	prev, cur, next := make([]int32, w), make([]int32, w), make([]int32, w)
-	hdiff(rows[0], cur)
 	for y := range bh * noiseBlock {
 		b0 := (y / noiseBlock) * bw
 		row := rows[y]
@@ -222,36 +251,12 @@ func blockStats(rows [][]byte) (usable []bool, sigma []float64) {
 			}
 			lo[b0+bx], hi[b0+bx] = l, h
 		}
-		if y+1 >= h {
-			break
-		}
-		prev, cur, next = cur, next, prev
-		hdiff(rows[y+1], next)
-		if y == 0 {
-			continue
-		}
-		for bx := range bw {
-			var acc int32
-			for x := max(bx*noiseBlock, 1); x < min((bx+1)*noiseBlock, w-1); x++ {
-				l := prev[x] - 2*cur[x] + next[x]
-				acc += max(l, -l)
-			}
-			sum[b0+bx] += int(acc)
-		}
 	}
-	usable = make([]bool, bw*bh)
-	sigma = make([]float64, bw*bh)
-	scale := math.Sqrt(math.Pi/2) / 6
-	for i := range usable {
-		bx, by := i%bw, i/bw
-		// The mask needs both neighbours, so the image's outer pixels are
-		// not centres.
-		cols := min((bx+1)*noiseBlock, w-1) - max(bx*noiseBlock, 1)
-		rows := min((by+1)*noiseBlock, h-1) - max(by*noiseBlock, 1)
-		usable[i] = lo[i] > 0 && hi[i] < 255
-		sigma[i] = scale * float64(sum[i]) / float64(cols*rows)
+	out := make([]bool, bw*bh)
+	for i := range out {
+		out[i] = lo[i] > 0 && hi[i] < 255
 	}
-	return usable, sigma
+	return out
 }
 
 // hdiff writes the horizontal second difference of row into out; the

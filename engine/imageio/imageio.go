@@ -56,6 +56,16 @@ func ReadFile(path string, maxPixels int) (gocv.Mat, error) {
 // Decode decodes an image into a 3-channel BGR Mat. maxPixels <= 0 means
 // DefaultMaxPixels. The caller closes the Mat.
 func Decode(data []byte, maxPixels int) (gocv.Mat, error) {
+	return decode(data, maxPixels, gocv.IMReadColor)
+}
+
+// DecodeGrey decodes an image into a 1-channel grey Mat, as Decode does
+// otherwise; a JPEG's luma is read without its colour.
+func DecodeGrey(data []byte, maxPixels int) (gocv.Mat, error) {
+	return decode(data, maxPixels, gocv.IMReadGrayScale)
+}
+
+func decode(data []byte, maxPixels int, flags gocv.IMReadFlag) (gocv.Mat, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
@@ -71,7 +81,7 @@ func Decode(data []byte, maxPixels int) (gocv.Mat, error) {
 	if cfg, format, err := image.DecodeConfig(bytes.NewReader(data)); err == nil && cfg.Width*cfg.Height > maxPixels {
 		return gocv.NewMat(), fmt.Errorf("%w: %dx%d %s is over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, format, maxPixels)
 	}
-	m, err := gocv.IMDecode(data, gocv.IMReadColor)
+	m, err := gocv.IMDecode(data, flags)
 	if err != nil || m.Empty() {
 		m.Close()
 		return gocv.NewMat(), ErrNotImage

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"gocv.io/x/gocv"
+
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -53,16 +55,22 @@ func TestDecode(t *testing.T) {
 		{"too many pixels", jpg, 64*48 - 1, ErrTooLarge},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			m, err := Decode(c.data, c.max)
-			defer m.Close()
-			if !errors.Is(err, c.wantErr) {
-				t.Fatalf("Decode = %v, want %v", err, c.wantErr)
-			}
-			if err == nil && (m.Cols() != 64 || m.Rows() != 48 || m.Channels() != 3) {
-				t.Fatalf("decoded %dx%dx%d, want 64x48x3", m.Cols(), m.Rows(), m.Channels())
-			}
-		})
+		for _, d := range []struct {
+			name     string
+			decode   func([]byte, int) (gocv.Mat, error)
+			channels int
+		}{{"Decode", Decode, 3}, {"DecodeGrey", DecodeGrey, 1}} {
+			t.Run(d.name+"/"+c.name, func(t *testing.T) {
+				m, err := d.decode(c.data, c.max)
+				defer m.Close()
+				if !errors.Is(err, c.wantErr) {
+					t.Fatalf("%s = %v, want %v", d.name, err, c.wantErr)
+				}
+				if err == nil && (m.Cols() != 64 || m.Rows() != 48 || m.Channels() != d.channels) {
+					t.Fatalf("decoded %dx%dx%d, want 64x48x%d", m.Cols(), m.Rows(), m.Channels(), d.channels)
+				}
+			})
+		}
 	}
 }
 

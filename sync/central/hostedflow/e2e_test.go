@@ -866,7 +866,7 @@ func (r *renderer) render(t testing.TB, dir, name, cardPhoto, selfiePhoto string
 			// The selfie is judged by its feed: a camera's frames each
 			// carry noise of their own (hostedflow's feedEvidence); the
 			// still is one photo, as an injection feeds it.
-			addSensorNoise(m, uint64(i))
+			synth.AddSensorNoise(&m, uint64(i))
 		}
 		if keep[i] {
 			cam.Frames[seg] = append(cam.Frames[seg], m.Clone())

@@ -357,19 +357,16 @@ func feedEvidence(frames []rawFrame) string {
 // decodeLuma decodes a guidance frame (untrusted, engine/imageio) to its
 // grey levels.
 func decodeLuma(b []byte) (*image.Gray, error) {
-	m, err := imageio.Decode(b, frameMaxPixels)
+	m, err := imageio.DecodeGrey(b, frameMaxPixels)
 	defer m.Close()
 	if err != nil {
 		return nil, err
 	}
-	grey := gocv.NewMat()
-	defer grey.Close()
-	gocv.CvtColor(m, &grey, gocv.ColorBGRToGray)
-	pix, err := grey.DataPtrUint8()
+	pix, err := m.DataPtrUint8()
 	if err != nil {
 		return nil, err
 	}
-	g := image.NewGray(image.Rect(0, 0, grey.Cols(), grey.Rows()))
+	g := image.NewGray(image.Rect(0, 0, m.Cols(), m.Rows()))
 	copy(g.Pix, pix)
 	return g, nil
 }

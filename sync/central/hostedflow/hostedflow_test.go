@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"image"
 	"io"
-	"math"
-	mrand "math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -303,37 +301,11 @@ func (b *browser) feed(img []byte, n int) {
 	for range n {
 		b.fed++
 		noisy := m.Clone()
-		addSensorNoise(noisy, b.fed)
+		synth.AddSensorNoise(&noisy, b.fed)
 		frame := encode(t, noisy)
 		noisy.Close()
 		b.e.clk.Advance(time.Second / hostedflow.FrameRate)
 		must(t, http.StatusOK, b.post("/flow/api/frame?step=selfie", "image/jpeg", frame))
-	}
-}
-
-// sensorNoise is Gaussian noise of deviation 2 grey levels, drawn once:
-// addSensorNoise reads it from a place its seed draws, so each frame's
-// noise is its own.
-var sensorNoise = sync.OnceValue(func() []int8 {
-	rng := mrand.New(mrand.NewPCG(2, 17))
-	out := make([]int8, 1<<22)
-	for i := range out {
-		out[i] = int8(max(-127, min(127, math.Round(2*rng.NormFloat64()))))
-	}
-	return out
-})
-
-// addSensorNoise adds a camera's sensor noise to every pixel and channel
-// of the 8-bit m, in place: frames of a still scene, each its own.
-func addSensorNoise(m gocv.Mat, seed uint64) {
-	pix, err := m.DataPtrUint8()
-	if err != nil {
-		panic(err)
-	}
-	noise := sensorNoise()
-	at := int(mrand.New(mrand.NewPCG(seed, 3)).Uint64N(uint64(len(noise))))
-	for i, v := range pix {
-		pix[i] = uint8(max(0, min(255, int(v)+int(noise[(at+i*7)%len(noise)]))))
 	}
 }
 

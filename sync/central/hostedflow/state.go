@@ -41,9 +41,9 @@ type codeRef struct {
 
 // storeCapture keeps data as the step's capture (with the selfie's
 // challenges done and their frames, under stepChallenge) and records it
-// in the session, with whether a selfie came from the upload form
-// (uploaded); 409 when the session is not capturing any more (a submit or
-// a result came first).
+// in the session, with where a selfie came from (origin: the upload form,
+// or a camera feed and how it was judged); 409 when the session is not
+// capturing any more (a submit or a result came first).
 func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, done []challengeCapture, origin captureOrigin) error {
 	exp := s.fs.ExpiresAt.Add(stateGrace)
 	if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, step), data, exp); err != nil {
