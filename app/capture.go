@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"time"
 
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/capture"
 	"github.com/openkyc/kyc/engine/capture/source"
+	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/document"
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
@@ -23,12 +25,21 @@ import (
 // for a video file too, whose media time starts again at each loop. Past
 // either the guide ends with the challenge failed: a photo or a replay
 // held up to the camera cannot follow prompts it does not know in time.
+//
+// From a live camera it also keeps the grey levels of the last frames it
+// analysed, by which the feed behind the selfie is judged (feed): a
+// virtual camera feeding a still repeats its frames.
 type challengeGuide struct {
 	*capture.SelfieGuide
 	prompts int
 	now     func() time.Time
 	start   time.Time // the first frame's time
+	live    bool      // the camera is a device or a stream, not a file
+	recent  []*image.Gray
 }
+
+// feedFrames is how many of the last frames feed judges.
+const feedFrames = 8
 
 // Analyse implements capture.Guide.
 func (g *challengeGuide) Analyse(ctx context.Context, f capture.Frame) (capture.Overlay, error) {
@@ -36,7 +47,33 @@ func (g *challengeGuide) Analyse(ctx context.Context, f capture.Frame) (capture.
 		g.start = g.now()
 	}
 	f.Time = g.now().Sub(g.start)
+	if g.live {
+		if l, err := imageio.GreyImage(f.Image); err == nil {
+			g.recent = append(g.recent, l)
+			if len(g.recent) > feedFrames {
+				g.recent = g.recent[len(g.recent)-feedFrames:]
+			}
+		}
+	}
 	return g.SelfieGuide.Analyse(ctx, f)
+}
+
+// feed judges the live camera's feed behind the capture
+// (device.FeedSuspect); "" for a video file, which is the operator's
+// choice (the demo camera), not a customer's.
+func (g *challengeGuide) feed() string {
+	if !g.live {
+		return ""
+	}
+	return device.FeedSuspect(g.recent)
+}
+
+// liveCamera reports whether cam names a camera device or a stream, whose
+// feed a customer may have replaced; "" (the demo camera) and a file or
+// folder are the operator's own.
+func liveCamera(cam string) bool {
+	spec, err := source.Parse(cam)
+	return cam != "" && err == nil && spec.Kind.Live()
 }
 
 // outcome is the challenge's outcome once the guide is done: none without

@@ -158,7 +158,7 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	prepared := c.prepared
 	c.prepared = nil
 	rep, err := eng.Verify(ctx, verify.Input{Front: front, Back: back, Selfie: *c.selfie, Attempt: meta.Attempt, Lang: lang,
-		Prepared: prepared, LivenessChallenge: meta.LivenessChallenge, ChallengeFrames: c.challengeFrames})
+		Prepared: prepared, LivenessChallenge: meta.LivenessChallenge, ChallengeFrames: c.challengeFrames, FeedSuspect: c.feedSuspect})
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
 	}

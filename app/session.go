@@ -31,6 +31,10 @@ type captures struct {
 	selfie      *gocv.Mat
 	// challengeFrames met the prompts of the selfie's passed challenge.
 	challengeFrames []verify.ChallengeFrame
+	// feedSuspect is why the camera feed behind the selfie looks like no
+	// camera (device.FeedSuspect; risk.Input.FeedSuspect), "" for a live
+	// feed or a video file.
+	feedSuspect string
 	// prepared is the document already being read, from the moment its
 	// capture ended, while the customer poses for the selfie.
 	prepared *verify.Prepared
@@ -71,6 +75,7 @@ func (c *captures) dropSelfie() {
 		c.selfie.Close()
 		c.selfie = nil
 	}
+	c.feedSuspect = ""
 	c.dropChallengeFrames()
 }
 
@@ -290,9 +295,10 @@ func (a *App) startSelfieCaptureLocked() error {
 	if err != nil {
 		return err
 	}
-	g := &challengeGuide{SelfieGuide: sg, prompts: len(cfg.Challenges), now: a.now}
+	g := &challengeGuide{SelfieGuide: sg, prompts: len(cfg.Challenges), now: a.now, live: liveCamera(a.settings.SelfieCamera)}
 	a.sess.dropSelfie()
 	a.startCaptureLocked(g, a.settings.SelfieCamera, "selfie", func(s *session, caps []capture.Capture, last time.Time) {
+		s.feedSuspect = g.feed()
 		a.selfieCaptured(s, caps, last, g.outcome())
 	})
 	a.setScreenLocked(ScreenCaptureSelfie)

@@ -123,6 +123,35 @@ func Repeats(frames []*image.Gray) (int, error) {
 	return repeats(lumas, judged), nil
 }
 
+// MinFeedFrames is how many frames must stand behind a capture for
+// FeedSuspect to judge its feed.
+const MinFeedFrames = 3
+
+// FeedSuspect judges the camera feed behind a selfie from its last frames,
+// in the order received: "" for a live feed, else why it is suspect
+// (risk.Input.FeedSuspect). A frame that repeats another byte for byte
+// (Repeats) is a still image fed through a virtual camera or a script;
+// fewer than MinFeedFrames frames show no feed at all, as when a script
+// posts a photo as a capture; frames of different sizes are not one
+// camera's. Only repeats are judged, not the noise CheckFrames also
+// measures: a phone's denoising and its JPEG can take the noise of a real
+// camera's flattest blocks, and a capture is judged on every customer's
+// frames. A feed that a client fabricates with noise of its own passes: the
+// active challenge is for that.
+func FeedSuspect(frames []*image.Gray) string {
+	if len(frames) < MinFeedFrames {
+		return fmt.Sprintf("%d camera frames behind the selfie, fewer than %d: no camera feed was seen", len(frames), MinFeedFrames)
+	}
+	n, err := Repeats(frames)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("the camera frames behind the selfie are not one camera's: %v", err)
+	case n > 0:
+		return fmt.Sprintf("%d of the %d camera frames behind the selfie repeat an earlier one byte for byte: a still image, not a camera", n, len(frames))
+	}
+	return ""
+}
+
 // frameLumas validates frames (one size, at least 24x24) and returns their
 // rows.
 func frameLumas(frames []*image.Gray) ([][][]byte, error) {

@@ -275,3 +275,27 @@ func TestBlockStatsEveryRow(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedSuspect: a camera's frames pass; too few, a repeat or two sizes
+// are suspect, each saying why.
+func TestFeedSuspect(t *testing.T) {
+	noisy := noisyFrames(4, 1, 13)
+	small := image.NewGray(image.Rect(0, 0, 40, 30))
+	for _, tc := range []struct {
+		name   string
+		frames []*image.Gray
+		want   string // in the evidence; "" for a live feed
+	}{
+		{"a camera's frames", noisy, ""},
+		{"the fewest judged", noisy[:MinFeedFrames], ""},
+		{"no frames", nil, "no camera feed"},
+		{"too few", noisy[:MinFeedFrames-1], "no camera feed"},
+		{"a repeat", []*image.Gray{noisy[0], noisy[1], noisy[0]}, "1 of the 3"},
+		{"two sizes", []*image.Gray{noisy[0], noisy[1], small}, "not one camera's"},
+	} {
+		got := FeedSuspect(tc.frames)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

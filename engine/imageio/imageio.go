@@ -94,6 +94,27 @@ func decode(data []byte, maxPixels int, flags gocv.IMReadFlag) (gocv.Mat, error)
 	return m, nil
 }
 
+// GreyImage copies m's grey levels into an image.Gray: a 1-channel Mat's
+// own, a 3-channel (BGR) one's converted.
+func GreyImage(m gocv.Mat) (*image.Gray, error) {
+	src := m
+	if m.Channels() == 3 {
+		src = gocv.NewMat()
+		defer src.Close()
+		gocv.CvtColor(m, &src, gocv.ColorBGRToGray)
+	}
+	if src.Channels() != 1 || src.Type() != gocv.MatTypeCV8UC1 {
+		return nil, fmt.Errorf("%w: a %d-channel image of type %v", ErrNotImage, m.Channels(), m.Type())
+	}
+	pix, err := src.DataPtrUint8()
+	if err != nil {
+		return nil, err
+	}
+	g := image.NewGray(image.Rect(0, 0, src.Cols(), src.Rows()))
+	copy(g.Pix, pix) // a Mat's data is continuous here, as DataPtrUint8 checks
+	return g, nil
+}
+
 // checkComplete looks for the format's end marker; OpenCV would otherwise
 // decode a truncated file into an image with a grey lower part.
 func checkComplete(data []byte) error {

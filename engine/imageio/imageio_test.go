@@ -109,3 +109,24 @@ func TestReadFileRealFormats(t *testing.T) {
 		t.Fatalf("ReadFile(absent) = %v", err)
 	}
 }
+
+// TestGreyImage: a BGR Mat's grey levels as OpenCV converts them, a grey
+// Mat's as they are; four channels are refused.
+func TestGreyImage(t *testing.T) {
+	bgr := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(10, 200, 90, 0), 6, 8, gocv.MatTypeCV8UC3)
+	defer bgr.Close()
+	grey := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(77, 0, 0, 0), 6, 8, gocv.MatTypeCV8UC1)
+	defer grey.Close()
+	bgra := gocv.NewMatWithSize(6, 8, gocv.MatTypeCV8UC4)
+	defer bgra.Close()
+	// 0.114 B + 0.587 G + 0.299 R.
+	for m, want := range map[*gocv.Mat]uint8{&bgr: 145, &grey: 77} {
+		g, err := GreyImage(*m)
+		if err != nil || g.Rect.Dx() != 8 || g.Rect.Dy() != 6 || g.GrayAt(7, 5).Y != want {
+			t.Errorf("GreyImage: %v, %v; want 8x6 of %d", g, err, want)
+		}
+	}
+	if _, err := GreyImage(bgra); !errors.Is(err, ErrNotImage) {
+		t.Errorf("four channels: %v, want ErrNotImage", err)
+	}
+}

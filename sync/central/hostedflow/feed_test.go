@@ -31,24 +31,19 @@ func cameraFrames(t testing.TB, n, first, w, h int) []rawFrame {
 	return out
 }
 
-// TestFeedEvidence: a camera's frames pass; too few, one repeated or of
-// two sizes are suspect, each saying why.
+// TestFeedEvidence: guidance frames as the page sends them (JPEG) are
+// judged on their decoded grey levels (device.FeedSuspect has the cases):
+// a camera's pass, a still's repeat.
 func TestFeedEvidence(t *testing.T) {
 	live := cameraFrames(t, 5, 1, 320, 240)
-	other := cameraFrames(t, 1, 9, 160, 120)
 	for _, tc := range []struct {
 		name   string
 		frames []rawFrame
 		want   string // in the evidence; "" for a live feed
 	}{
 		{"a camera's frames", live, ""},
-		{"the fewest frames judged", live[:minFeedFrames], ""},
-		{"no frames", nil, "no camera feed"},
-		{"two frames", live[:2], "no camera feed"},
 		{"a still", []rawFrame{live[0], live[0], live[0]}, "2 of the 3 camera frames behind the selfie repeat"},
-		{"two stills in turn", []rawFrame{live[0], live[1], live[0], live[1]}, "2 of the 4"},
-		{"a repeat among a camera's frames", append(live[:4:4], live[1]), "1 of the 5"},
-		{"frames of two sizes", append(live[:3:3], other[0]), "not one camera's"},
+		{"no frames", nil, "no camera feed"},
 	} {
 		got := feedEvidence(tc.frames)
 		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {

@@ -311,11 +311,6 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	return nil
 }
 
-// minFeedFrames is how many guidance frames must stand behind a selfie for
-// its feed to be judged: the guide's window is five, and the page sends
-// about twelve before it offers the manual button.
-const minFeedFrames = 3
-
 // captureOrigin is where a step's capture came from.
 type captureOrigin struct {
 	uploaded bool   // the page's upload form
@@ -323,19 +318,13 @@ type captureOrigin struct {
 }
 
 // feedEvidence judges the camera feed behind a selfie from the step's last
-// guidance frames received here (l.recent): "" for a live feed, else why
-// it is suspect (risk.Input.FeedSuspect). A camera's sensor noise never
-// repeats, so a frame that repeats another byte for byte is a still image
-// fed through a virtual camera or a script (device.Repeats); fewer than
-// minFeedFrames frames show no feed at all, as when a script posts a photo
-// to the manual capture. A feed that a client fabricates with noise of its
-// own passes: the active challenge is for that. Frames that reached
-// another instance are not seen here, so a person whose requests are
-// spread over instances is asked for the challenge (one more step).
+// guidance frames received here (l.recent; device.FeedSuspect): "" for a
+// live feed, else why it is suspect. The page sends about twelve frames
+// before it offers the manual button, and the guide captures from five.
+// Frames that reached another instance are not seen here, so a person
+// whose requests are spread over instances is asked for the challenge
+// (one more step).
 func feedEvidence(frames []rawFrame) string {
-	if len(frames) < minFeedFrames {
-		return fmt.Sprintf("%d camera frames behind the selfie, fewer than %d: no camera feed was seen", len(frames), minFeedFrames)
-	}
 	lumas := make([]*image.Gray, 0, len(frames))
 	for _, fr := range frames {
 		g, err := decodeLuma(fr.data)
@@ -344,14 +333,7 @@ func feedEvidence(frames []rawFrame) string {
 		}
 		lumas = append(lumas, g)
 	}
-	n, err := device.Repeats(lumas)
-	switch {
-	case err != nil:
-		return fmt.Sprintf("the camera frames behind the selfie are not one camera's: %v", err)
-	case n > 0:
-		return fmt.Sprintf("%d of the %d camera frames behind the selfie repeat an earlier one byte for byte: a still image, not a camera", n, len(frames))
-	}
-	return ""
+	return device.FeedSuspect(lumas)
 }
 
 // decodeLuma decodes a guidance frame (untrusted, engine/imageio) to its
@@ -362,13 +344,7 @@ func decodeLuma(b []byte) (*image.Gray, error) {
 	if err != nil {
 		return nil, err
 	}
-	pix, err := m.DataPtrUint8()
-	if err != nil {
-		return nil, err
-	}
-	g := image.NewGray(image.Rect(0, 0, m.Cols(), m.Rows()))
-	copy(g.Pix, pix)
-	return g, nil
+	return imageio.GreyImage(m)
 }
 
 // decodeCapture decodes a stored capture for the engine.
