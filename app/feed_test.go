@@ -41,7 +41,7 @@ func TestSelfieFeed(t *testing.T) {
 		for i := range feedFrames + 2 {
 			m := photo.Clone()
 			if noisy {
-				synth.AddSensorNoise(&m, uint64(i+1))
+				synth.AddSensorNoise(&m, 1, uint64(i+1))
 			}
 			_, err := g.Analyse(context.Background(), capture.Frame{Seq: i, Image: m})
 			m.Close()

@@ -38,32 +38,34 @@ func WriteVideo(path string, fps float64, n int, frame func(i int) gocv.Mat) err
 	return nil
 }
 
-// sensorNoise is Gaussian noise of deviation 2 grey levels, drawn once;
-// AddSensorNoise reads it from a place its seed draws.
-var sensorNoise = sync.OnceValue(func() []int8 {
+// unitNoise is Gaussian noise of deviation 1, drawn once; AddSensorNoise
+// reads it from a place its seed draws.
+var unitNoise = sync.OnceValue(func() []float32 {
 	rng := rand.New(rand.NewPCG(2, 17))
-	out := make([]int8, 1<<22)
+	out := make([]float32, 1<<22)
 	for i := range out {
-		out[i] = int8(max(-127, min(127, math.Round(2*rng.NormFloat64()))))
+		out[i] = float32(rng.NormFloat64())
 	}
 	return out
 })
 
 // AddSensorNoise adds a camera's sensor noise to every pixel and channel of
-// the 8-bit img in place: independent noise of 2 grey levels, as a
-// consumer sensor keeps at mid-tones, different for each seed. Frames of a
-// still scene each get their own, as a camera's do, and never repeat.
-func AddSensorNoise(img *gocv.Mat, seed uint64) {
+// the 8-bit img in place: independent Gaussian noise of deviation sigma
+// grey levels, rounded, different for each seed. Frames of a still scene
+// each get their own, as a camera's do, and never repeat.
+func AddSensorNoise(img *gocv.Mat, sigma float64, seed uint64) {
 	pix, err := img.DataPtrUint8()
 	if err != nil {
 		return
 	}
-	noise := sensorNoise()
+	noise := unitNoise()
 	at := int(rand.New(rand.NewPCG(seed, 3)).Uint64N(uint64(len(noise))))
+	s := float32(sigma)
 	for i, v := range pix {
 		// A stride coprime to the table's length: another seed's noise is
 		// not this one's shifted by a pixel.
-		pix[i] = uint8(max(0, min(255, int(v)+int(noise[(at+7*i)%len(noise)]))))
+		n := int(math.Round(float64(s * noise[(at+7*i)%len(noise)])))
+		pix[i] = uint8(max(0, min(255, int(v)+n)))
 	}
 }
 

@@ -19,7 +19,7 @@ func cameraFrames(t testing.TB, n, first, w, h int) []rawFrame {
 	out := make([]rawFrame, n)
 	for i := range out {
 		m := scene.Clone()
-		synth.AddSensorNoise(&m, uint64(first+i))
+		synth.AddSensorNoise(&m, 1, uint64(first+i))
 		buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, m, []int{gocv.IMWriteJpegQuality, 92})
 		m.Close()
 		if err != nil {

@@ -206,7 +206,7 @@ func (r *renderer) renderActive(t testing.TB, dir string) string {
 			if n < s.n {
 				m := s.frame(n)
 				if k > 0 { // the face's frames, each with a camera's noise (see render)
-					synth.AddSensorNoise(&m, uint64(i))
+					synth.AddSensorNoise(&m, cameraNoise, uint64(i))
 				}
 				return m
 			}

@@ -288,8 +288,8 @@ func (b *browser) submitOne(pid, sid string) (hostedflow.State, central.Case) {
 }
 
 // feed sends n guidance frames of img for the selfie, as a camera filming
-// a still scene: each with sensor noise of its own (a deviation of 2 grey
-// levels), half a second apart by the clock (the frame budget).
+// a still scene: each with sensor noise of its own (synth.AddSensorNoise),
+// half a second apart by the clock (the frame budget).
 func (b *browser) feed(img []byte, n int) {
 	t := b.e.t
 	t.Helper()
@@ -301,7 +301,7 @@ func (b *browser) feed(img []byte, n int) {
 	for range n {
 		b.fed++
 		noisy := m.Clone()
-		synth.AddSensorNoise(&noisy, b.fed)
+		synth.AddSensorNoise(&noisy, cameraNoise, b.fed)
 		frame := encode(t, noisy)
 		noisy.Close()
 		b.e.clk.Advance(time.Second / hostedflow.FrameRate)
