@@ -48,14 +48,32 @@ func (g *challengeGuide) Analyse(ctx context.Context, f capture.Frame) (capture.
 	}
 	f.Time = g.now().Sub(g.start)
 	if g.live {
-		if l, err := imageio.GreyImage(f.Image); err == nil {
-			g.recent = append(g.recent, l)
-			if len(g.recent) > feedFrames {
-				g.recent = g.recent[len(g.recent)-feedFrames:]
-			}
-		}
+		g.keep(f.Image)
 	}
 	return g.SelfieGuide.Analyse(ctx, f)
+}
+
+// feedWidth is the width frames are kept at for feed: a repeat stays a
+// repeat when made smaller, and a camera's noise still makes every frame
+// its own, at a sixteenth of a 1080p frame's bytes.
+const feedWidth = 480
+
+// keep adds frame's grey levels, at most feedWidth wide, to the last ones.
+func (g *challengeGuide) keep(frame gocv.Mat) {
+	small := frame
+	if w := frame.Cols(); w > feedWidth {
+		small = gocv.NewMat()
+		defer small.Close()
+		gocv.Resize(frame, &small, image.Pt(feedWidth, frame.Rows()*feedWidth/w), 0, 0, gocv.InterpolationArea)
+	}
+	l, err := imageio.GreyImage(small)
+	if err != nil {
+		return // a frame the guide will refuse too
+	}
+	g.recent = append(g.recent, l)
+	if len(g.recent) > feedFrames {
+		g.recent = g.recent[len(g.recent)-feedFrames:]
+	}
 }
 
 // feed judges the live camera's feed behind the capture

@@ -39,11 +39,11 @@ var ErrBadFrame = errors.New("unusable frame")
 // CheckFrames flags consecutive frames too perfect to come from a sensor:
 // a frame that repeats an earlier one byte for byte (Repeats: a still image
 // or a frame-rate converted video fed through a virtual camera), or frames
-// without sensor noise, whose
-// flat regions have no high-frequency residual (spatial noise) and do not
-// change between frames (temporal noise). Frames must share one size of at
-// least 24x24. A single frame without spatial noise only warns: MJPEG
-// compression removes that too, and only temporal noise tells them apart.
+// without sensor noise, whose flat regions have no high-frequency residual
+// (spatial noise) and do not change between frames (temporal noise).
+// Frames must share one size of at least 24x24. A single frame without
+// spatial noise only warns: MJPEG compression removes that too, and only
+// temporal noise tells them apart.
 //
 // Noise is estimated with Immerkær's Laplacian-mask estimator per block,
 // and from the absolute difference of consecutive frames per block; each
