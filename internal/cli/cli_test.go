@@ -9,9 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/models"
 )
 
@@ -243,6 +248,37 @@ func TestDeviceCheck(t *testing.T) {
 	}
 	if r.exit != 0 || rep.Verdict == "block" {
 		t.Fatalf("field profile on this machine: exit %d verdict %q\n%s", r.exit, rep.Verdict, r.stdout)
+	}
+
+	// The frame check on a camera's first frames (video files here): a
+	// still repeats itself, a camera's noise never does.
+	videos := t.TempDir()
+	scene := synth.Background(320, 240, 5)
+	defer scene.Close()
+	for name, noisy := range map[string]bool{"still": false, "camera": true} {
+		path := filepath.Join(videos, name+".avi")
+		err := synth.WriteVideo(path, 10, 8, func(i int) gocv.Mat {
+			m := scene.Clone()
+			if noisy {
+				synth.AddSensorNoise(&m, 2, uint64(i+1))
+			}
+			return m
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := kyc(t, nil, "device-check", "--profile", "field", "--frames-from", path)
+		var rep struct {
+			Checks []device.Result `json:"checks"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, r.stdout)
+		}
+		i := slices.IndexFunc(rep.Checks, func(c device.Result) bool { return c.Name == device.CheckFrameStatistics })
+		want := map[bool]device.Status{false: device.StatusFail, true: device.StatusPass}[noisy]
+		if i < 0 || rep.Checks[i].Status != want {
+			t.Errorf("%s video: frame check %+v, want %s", name, rep.Checks, want)
+		}
 	}
 
 	for _, args := range [][]string{

@@ -3,10 +3,17 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"image"
+	"io"
 	"os"
 	"time"
 
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/capture/source"
 	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/engine/imageio"
 )
 
 // deviceResult is the report; a blocked device exits non-zero with the
@@ -31,6 +38,7 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 	width := fs.Int("camera-width", 0, "selected camera mode: width in pixels")
 	height := fs.Int("camera-height", 0, "selected camera mode: height in pixels")
 	fps := fs.Float64("camera-fps", 0, "selected camera mode: frames per second")
+	framesFrom := fs.String("frames-from", "", "a camera, stream or video file whose first frames the frame check judges: repeated frames or no sensor noise (a virtual camera)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -58,9 +66,54 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 	if *width > 0 || *height > 0 || *fps > 0 {
 		opts.Camera = &device.CameraMode{Width: *width, Height: *height, FPS: *fps}
 	}
+	if *framesFrom != "" {
+		frames, err := readLumas(ctx, *framesFrom, checkFrames)
+		if err != nil {
+			return nil, Errorf(ExitInput, "camera_unreadable", "--frames-from %s: %v", *framesFrom, err)
+		}
+		opts.Frames = frames
+	}
 	rep, err := device.Run(ctx, opts)
 	if err != nil {
 		return nil, Errorf(ExitInput, "invalid_policy", "%v", err)
 	}
 	return deviceResult{rep}, nil
+}
+
+// checkFrames is how many consecutive frames --frames-from reads.
+const checkFrames = 8
+
+// readLumas reads the first n frames of a camera, stream or video file as
+// grey levels; a finite source may give fewer.
+func readLumas(ctx context.Context, src string, n int) ([]*image.Gray, error) {
+	spec, err := source.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	s, err := source.Open(ctx, spec, source.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	m := gocv.NewMat()
+	defer m.Close()
+	var out []*image.Gray
+	for len(out) < n {
+		err := s.Read(ctx, &m)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		g, err := imageio.GreyImage(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no frames")
+	}
+	return out, nil
 }
