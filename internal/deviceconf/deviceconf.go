@@ -8,6 +8,25 @@
 //
 // Everything comes from the environment once (FromEnv) into a Device that
 // tests build directly; nothing here reads a variable that only tests set.
+//
+// The vault key is the operator's key file (KYC_VAULT_KEY_FILE, refused
+// inside the device folder), else the operator's passphrase
+// (KYC_VAULT_PASSPHRASE, refused under 12 characters or below 1e12
+// guesses as zxcvbn estimates them), else a key the device makes once and
+// keeps outside the device folder: /var/lib/openkyc-keys (0700) as root,
+// ~/.local/state/openkyc/keys for a user, or KYC_VAULT_KEY_DIR; a vault.key
+// left beside the vault by earlier versions is moved there (written
+// durably, then removed). A copy of the device folder therefore holds the
+// vault without its key. No OS keyring: kiosks run without a D-Bus secret
+// service, and a root-only file is the one store every deployment has.
+//
+// Verifications use <device>/config/risk.json laid over the defaults (an
+// invalid one is reported; the one in use stays), the lists sync
+// installed in <device>/config/watchlists (NAME.list.json.gz, the file
+// `kyc watchlist import` writes) and the local ones (KYC_WATCHLISTS_DIR);
+// central's list wins a name clash, and a bad list is reported without
+// keeping the others out. Attestations carry the challenge of the last
+// configuration sync verified.
 package deviceconf
 
 import (

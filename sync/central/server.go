@@ -1,13 +1,3 @@
-// Package central is the backend that devices sync to: it enrols devices,
-// authenticates their signed requests, opens their end-to-end encrypted
-// submissions, verifies the device attestation each carries (package
-// attest) and its freshness, dedupes and stores them (through a Store:
-// boltstore embedded, pgstore to scale out), takes large images in
-// resumable chunks, serves signed configuration and watchlists to devices,
-// and offers an authenticated admin API, /healthz and Prometheus /metrics.
-//
-// Every handler returns its error; httpx.Responder turns it into a public
-// code and message with a request id, and logs the cause under that id.
 package central
 
 import (

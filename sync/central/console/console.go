@@ -54,6 +54,29 @@
 // Every change writes an audit event (Actor v.Actor(), a Subject, Before
 // and After): through Store.UpdateReview for cases, with c.audit after the
 // change otherwise. Reads of personal data are audited too.
+//
+// # What reviewers work with
+//
+// Queue: each submission's payload stays sealed; at ingest central takes
+// its non-personal Summary (engine decision, score, reason codes, document
+// type, country, session, hit count: central.Summarize) and the stores
+// keep it in the clear and indexed (bbolt: a queue bucket keyed by
+// received time whose filters compare bytes; PostgreSQL: columns with a
+// covering index). Search by NIK, document number or name goes through the
+// blind index (package seal).
+//
+// Cases: a review is claimed before it is decided (two reviewers cannot
+// hold one case); each change goes through Store.UpdateReview, one
+// transaction that versions the review, gives it a store-wide Seq and
+// appends its audit event. A reject of an escalated or high-score case, or
+// any decision with a confirmed screening hit, waits in second_review for
+// a different reviewer (four eyes). Devices fetch decisions with
+// GET /v1/reviews?after=SEQ.
+//
+// People: accounts come from `kyc-central user add` (password on stdin);
+// TOTP is enrolled at first sign-in. Scopes are branches (a device's branch
+// comes from its enrolment token): a case outside the scope is 404, a
+// change by an auditor 403.
 package console
 
 import (

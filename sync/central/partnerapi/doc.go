@@ -16,6 +16,16 @@
 //	/admin/v1/partners...                 partners, pass keys, branches, webhook endpoint, enterprise push
 //	                                      (push.go), reference-image endpoint (refimage.go) (admin bearer token)
 //
+// The integration, as the seeds describe it: a token from client id and
+// pass key; Initiate Flow returns a launch URL and its QR code; the person
+// verifies in the hosted flow on a phone or desktop (or at a kiosk of a
+// branch the partner owns: synced sessions appear under the device's
+// session id); central calls the partner's webhook (package webhook, at
+// least once, deduplicated by webhook-id) and the partner fetches the
+// details. Central's requests to partners' URLs (webhooks, push, reference
+// images) go through httpx.OutboundTransport, which refuses link-local,
+// multicast, unspecified and cloud metadata addresses as they are dialled.
+//
 // # Wiring
 //
 // New builds the API from a Config; Mount registers it on a central.Server
