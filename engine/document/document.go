@@ -4,6 +4,18 @@
 // liveness, and finds the printed portrait for the face match. The
 // independent pipelines run in parallel; the text-level steps that need
 // their results run after.
+//
+// Three checks need the reading or a face model, so this package runs them
+// beside package forensics: mrz_visual_consistency (a birth or expiry date on
+// which the visual zone and the MRZ disagree, not by a day/month swap or a
+// century, where the MRZ's check digit validates; a differing document
+// number is shown but never fires), portrait_missing (a passport data page,
+// TD3, with no face on the page or the photo: review only, since glare
+// hides a face too) and portrait_ghost_identity (forensics.GhostIdentity:
+// a ghost image of 40 pixels and more compared with the portrait through
+// the FaceEmbedder the caller hands in; this package runs no face model of
+// its own). The portrait's face is handed on as found, for the match to
+// embed without detecting it again.
 package document
 
 import (
