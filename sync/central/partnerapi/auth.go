@@ -134,7 +134,7 @@ func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case !ok:
 			ve.add(name, "required", "%s is required", name)
-		case json.Unmarshal(raw, &s) != nil || s == "" || len(s) > 256:
+		case json.Unmarshal(raw, &s) != nil || !storableID(s) || len(s) > 256:
 			ve.add(name, "invalid", "%s must be a non-empty string", name)
 		}
 		return s

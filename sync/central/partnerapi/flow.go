@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
@@ -302,6 +303,14 @@ func (a *API) launchURL(f central.FlowSession) string {
 	return a.base.String() + "/flow/" + a.keys.launchToken(f.PartnerID, f.ID)
 }
 
+// storableID reports whether s can be an id a store holds: the stores keep
+// ids as text (valid UTF-8 without NUL), so anything else names nothing
+// and must not reach a store, which would fail on it (500) rather than
+// find nothing.
+func storableID(s string) bool {
+	return s != "" && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 func pathEscape(s string) string { return strings.ReplaceAll(s, "/", "%2F") } // ids hold no '/' (idRE)
 
 // FlowStatusView is the status of a session (status polling).
@@ -340,6 +349,9 @@ func (a *API) statusView(f central.FlowSession) FlowStatusView {
 // else, another partner's included).
 func (a *API) flow(r *http.Request, id string) (central.FlowSession, error) {
 	p, _ := PartnerFrom(r.Context())
+	if !storableID(id) {
+		return central.FlowSession{}, httpx.Errorf(http.StatusNotFound, "unknown_session", "no such session")
+	}
 	f, err := a.cfg.Store.Flow(r.Context(), p.ID, id)
 	if errors.Is(err, central.ErrNotFound) {
 		return f, httpx.Errorf(http.StatusNotFound, "unknown_session", "no such session")

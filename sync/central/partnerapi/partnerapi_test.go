@@ -652,3 +652,38 @@ func TestKioskSession(t *testing.T) {
 	e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/kiosk-sess-1", token: other.tok}))
 	e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/submission-details", token: other.tok, header: hdr}))
 }
+
+// TestUnstorableIDs: a session id or client id that no store can hold (a
+// NUL byte, bytes that are not UTF-8) names nothing: the answer is the one
+// for an unknown id, never a store's failure (500), and an unauthenticated
+// caller cannot make central fail at will outside the failure budget.
+func TestUnstorableIDs(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		p := e.partner("Acme")
+		fc := e.flow(p, map[string]any{"partner_user_id": "u1"})
+		details := func(sid string) map[string]string {
+			return map[string]string{"x-partner-session-id": sid, "x-partner-user-id": "u1", "x-partner-user-id-type": "user_id"}
+		}
+		for _, tc := range []struct {
+			name   string
+			r      req
+			status int
+			code   string
+		}{
+			{"status, NUL", req{method: "GET", path: "/api/v1/flows/%00", token: p.tok}, 404, "unknown_session"},
+			{"status, not UTF-8", req{method: "GET", path: "/api/v1/flows/%FF", token: p.tok}, 404, "unknown_session"},
+			{"QR, not UTF-8", req{method: "GET", path: "/api/v1/flows/%FF/qr.png", token: p.tok}, 404, "unknown_session"},
+			{"details, not UTF-8", req{method: "GET", path: "/api/v1/submission-details", token: p.tok, header: details("\xff")}, 404, "unknown_session"},
+			{"token, NUL in client_id", req{method: "POST", path: "/api/v1/partner-token", body: []byte(`{"client_id":"cli_\u0000","pass_key":"pk_x"}`)}, 422, "invalid_request"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				tc.r.invalid = true
+				if a := e.do(tc.r); a.status != tc.status || a.code(t) != tc.code {
+					t.Errorf("%d %s, want %d %s", a.status, a.body, tc.status, tc.code)
+				}
+			})
+		}
+		// The session itself is still found.
+		e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/" + fc.SessionID, token: p.tok}))
+	})
+}
