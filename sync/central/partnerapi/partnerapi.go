@@ -274,9 +274,12 @@ func (a *API) handle(h httpx.HandlerFunc) http.Handler {
 }
 
 // adminErrors makes an admin handler write its ValidationErrors itself
-// (central's Responder knows only the plain error shape).
+// (central's Responder knows only the plain error shape). Its answers are
+// never stored, as the API's own (headers): some show a secret once (a
+// pass key, a webhook secret, a push key).
 func (a *API) adminErrors(h httpx.HandlerFunc) httpx.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store")
 		err := h(w, r)
 		if ve, ok := errors.AsType[*ValidationError](err); ok {
 			a.writeValidation(w, r, ve)

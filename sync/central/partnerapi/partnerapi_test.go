@@ -56,6 +56,30 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// TestAdminSecretsNotStored: the admin answers that show a secret once (a
+// new partner's pass key, a rotated one, a webhook secret) are never kept
+// by a cache or a browser (ASVS 8.2.1), as the partner API's own answers.
+func TestAdminSecretsNotStored(t *testing.T) {
+	e := newEnv(t, boltStore)
+	c := e.addPartner("Acme")
+	id := c.Partner.ID
+	for _, r := range []req{
+		{method: "POST", path: "/admin/v1/partners", body: map[string]any{"name": "Other"}},
+		{method: "POST", path: "/admin/v1/partners/" + id + "/rotate-key"},
+		{method: "POST", path: "/admin/v1/partners/" + id + "/webhook-secret"},
+		{method: "GET", path: "/admin/v1/partners/" + id},
+		{method: "GET", path: "/admin/v1/partners/ptn_nobody"},
+	} {
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			r.admin = true
+			a := e.do(r)
+			if a.status >= 500 || a.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("%d, Cache-Control %q", a.status, a.header.Get("Cache-Control"))
+			}
+		})
+	}
+}
+
 func TestPartnerToken(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		c := e.addPartner("Acme Bank")

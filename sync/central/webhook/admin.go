@@ -45,9 +45,18 @@ const maxEvents = 500
 // Mount registers the endpoints with mount, which is
 // central.Server.MountAdmin (behind the admin bearer token).
 func (a *Admin) Mount(mount func(pattern string, h httpx.HandlerFunc) bool) {
-	mount(PathPartnerEvents, a.events)
-	mount(PathAttempts, a.attempts)
-	mount(PathReplay, a.replay)
+	mount(PathPartnerEvents, noStore(a.events))
+	mount(PathAttempts, noStore(a.attempts))
+	mount(PathReplay, noStore(a.replay))
+}
+
+// noStore keeps h's answers out of caches: event bodies and attempts name
+// partners' users, sessions and decisions.
+func noStore(h httpx.HandlerFunc) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store")
+		return h(w, r)
+	}
 }
 
 func (a *Admin) now() time.Time {
