@@ -274,7 +274,7 @@ func (a *API) createFlow(r *http.Request, p central.Partner, m map[string]json.R
 		if f.ID == "" {
 			f.ID = newSessionID()
 		}
-		f.LaunchHash = tokenHash(a.keys.launchToken(p.ID, f.ID))
+		f.LaunchHash = tokenHash(a.keys.launchToken(p.ID, f.ID, f.CreatedAt))
 		err = a.cfg.Store.CreateFlow(r.Context(), f)
 		if !errors.Is(err, central.ErrPartnerExists) {
 			break
@@ -300,7 +300,11 @@ func (a *API) flowCreated(f central.FlowSession, c FlowConfig) FlowCreated {
 }
 
 func (a *API) launchURL(f central.FlowSession) string {
-	return a.base.String() + "/flow/" + a.keys.launchToken(f.PartnerID, f.ID)
+	tok := a.keys.launchToken(f.PartnerID, f.ID, f.CreatedAt)
+	if old := a.keys.launchToken(f.PartnerID, f.ID, time.Time{}); bytes.Equal(tokenHash(old), f.LaunchHash) {
+		tok = old // a session made before launch tokens were bound to the creation
+	}
+	return a.base.String() + "/flow/" + tok
 }
 
 // storableID reports whether s can be an id a store holds: the stores keep

@@ -465,6 +465,28 @@ func TestAmbiguousJSONRefused(t *testing.T) {
 	e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: []byte("{\"partner_user_id\":\"u1\"}\n  ")}))
 }
 
+// TestLaunchURLNotReused: a session id used again once retention removed
+// its session gets a new launch URL; the old one, perhaps still in the
+// first person's mail, does not open the new person's session.
+func TestLaunchURLNotReused(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		p := e.partner("Acme")
+		old := e.flow(p, map[string]any{"partner_user_id": "u1", "partner_session_id": "order-7", "session_ttl": 60})
+		e.clk.Advance(2 * time.Minute)
+		now := e.clk.Now().UTC()
+		if n, err := e.store.Expire(context.Background(), central.ExpireFlows, now, now, 100); err != nil || n != 1 {
+			t.Fatalf("retention removed %d sessions: %v", n, err)
+		}
+		e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/order-7", token: p.tok}))
+		fresh := e.flow(p, map[string]any{"partner_user_id": "u2", "partner_session_id": "order-7"})
+		if fresh.LaunchURL == old.LaunchURL {
+			t.Fatal("the new session has the removed one's launch URL")
+		}
+		e.must(http.StatusNotFound, e.do(req{method: "GET", path: strings.TrimPrefix(old.LaunchURL, e.base)}))
+		e.must(http.StatusOK, e.do(req{method: "GET", path: strings.TrimPrefix(fresh.LaunchURL, e.base)}))
+	})
+}
+
 func TestIdempotency(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		p := e.partner("Acme")

@@ -125,9 +125,16 @@ func tokenHash(tok string) []byte {
 	return h[:]
 }
 
-// launchToken derives the secret of a session's launch URL.
-func (k keys) launchToken(partnerID, sessionID string) string {
-	return base64.RawURLEncoding.EncodeToString(mac(k.launch, partnerID, sessionID))
+// launchToken derives the secret of a session's launch URL from the
+// session and its creation (microseconds, what every store keeps), so a
+// session id used again after retention removed its session gets a new
+// URL. A zero created derives the token of sessions made before it was
+// bound to their creation (API.launchURL).
+func (k keys) launchToken(partnerID, sessionID string, created time.Time) string {
+	if created.IsZero() {
+		return base64.RawURLEncoding.EncodeToString(mac(k.launch, partnerID, sessionID))
+	}
+	return base64.RawURLEncoding.EncodeToString(mac(k.launch, partnerID, sessionID, fmt.Sprint(created.UnixMicro())))
 }
 
 // newWebhookSecret returns a fresh signing secret ("whsec_" and base64 of
