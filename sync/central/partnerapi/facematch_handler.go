@@ -274,6 +274,7 @@ func readFaceMatchMultipart(r *http.Request) (FaceMatchRequest, error) {
 		return httpx.Wrap(err, http.StatusBadRequest, "malformed", "the multipart body is malformed")
 	}
 	var ve ValidationError
+	seen := map[string]bool{}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -282,7 +283,14 @@ func readFaceMatchMultipart(r *http.Request) (FaceMatchRequest, error) {
 		if err != nil {
 			return req, malformed(err)
 		}
-		switch name := part.FormName(); name {
+		name := part.FormName()
+		if seen[name] && (name == "selfie" || name == "reference" || name == "skip_liveness") {
+			// As a JSON member named twice: which part wins is the parser's choice.
+			ve.add(name, "duplicate_field", "%s is given more than once", name)
+			name = "" // skipped below
+		}
+		seen[name] = true
+		switch name {
 		case "selfie", "reference":
 			b, err := io.ReadAll(io.LimitReader(part, MaxFaceMatchImage+1))
 			if err != nil {

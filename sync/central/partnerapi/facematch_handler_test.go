@@ -383,6 +383,59 @@ func TestFaceMatchRateLimit(t *testing.T) {
 	}
 }
 
+// TestFaceMatchDuplicateParts: a multipart request naming an image or the
+// option twice is refused (422 duplicate_field naming it) before the
+// engine runs, as a JSON member given twice is: which part wins is a
+// parser's choice, and a proxy or scanner that reads the other one would
+// see different images than central compares.
+func TestFaceMatchDuplicateParts(t *testing.T) {
+	m := &countingMatcher{FaceMatcher: notAnImage{}}
+	e := newFaceMatchEnv(t, m)
+	token := e.partner(t, "acme", nil)
+	a, b := []byte("\xff\xd8\xff first"), []byte("\xff\xd8\xff second")
+	for _, tc := range []struct {
+		name  string
+		parts [][2]string // form name, content
+	}{
+		{"selfie twice", [][2]string{{"selfie", string(a)}, {"reference", string(a)}, {"selfie", string(b)}}},
+		{"reference twice", [][2]string{{"selfie", string(a)}, {"reference", string(a)}, {"reference", string(b)}}},
+		{"skip_liveness twice", [][2]string{{"selfie", string(a)}, {"reference", string(b)}, {"skip_liveness", "false"}, {"skip_liveness", "true"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			for _, p := range tc.parts {
+				w, err := mw.CreateFormFile(p[0], p[0]+".img")
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Write([]byte(p[1]))
+			}
+			if err := mw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			resp, body := e.call(t, "POST", "/api/v1/face-match", mw.FormDataContentType(), buf.Bytes(), map[string]string{"Authorization": "Bearer " + token}, true)
+			var fe fmError
+			json.Unmarshal(body, &fe)
+			dup := tc.parts[len(tc.parts)-1][0]
+			if resp.StatusCode != http.StatusUnprocessableEntity || fe.Code != "invalid_request" || len(fe.Errors) != 1 ||
+				fe.Errors[0].Field != dup || fe.Errors[0].Code != "duplicate_field" {
+				t.Errorf("%d %s, want 422 duplicate_field naming %s", resp.StatusCode, body, dup)
+			}
+		})
+	}
+	if n := m.n.Load(); n != 0 {
+		t.Errorf("the engine ran %d times, want none", n)
+	}
+}
+
+// notAnImage refuses every selfie, without models.
+type notAnImage struct{}
+
+func (notAnImage) Match(context.Context, partnerapi.FaceMatchRequest) (partnerapi.FaceMatchResult, error) {
+	return partnerapi.FaceMatchResult{}, &partnerapi.FaceMatchError{Image: "selfie", Err: partnerapi.ErrNotImage}
+}
+
 func TestFaceMatchUnavailable(t *testing.T) {
 	e := newFaceMatchEnv(t, nil)
 	token := e.partner(t, "acme", nil)
