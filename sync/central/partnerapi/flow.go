@@ -227,27 +227,48 @@ func (a *API) initiateFlow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var status int
+	var body []byte
 	if key == "" {
-		status, body, err := a.createFlow(r, p, m)
-		if err != nil {
-			return err
+		status, body, err = a.createFlow(r, p, m)
+	} else {
+		canon, _ := json.Marshal(m) // map keys sorted: the same request hashes the same
+		h := sha256.Sum256(append([]byte("POST /api/v1/flows\n"), canon...))
+		var replayed bool
+		status, body, replayed, err = a.cfg.Store.Idempotent(r.Context(), p.ID, "flows:"+key, h[:], a.now(), func() (int, []byte, error) {
+			return a.createFlow(r, p, m)
+		})
+		if replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
 		}
-		writeBody(w, status, body)
-		return nil
 	}
-	canon, _ := json.Marshal(m) // map keys sorted: the same request hashes the same
-	h := sha256.Sum256(append([]byte("POST /api/v1/flows\n"), canon...))
-	status, body, replayed, err := a.cfg.Store.Idempotent(r.Context(), p.ID, "flows:"+key, h[:], a.now(), func() (int, []byte, error) {
-		return a.createFlow(r, p, m)
-	})
 	if err != nil {
 		return err
 	}
-	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
+	if body, err = a.withLaunchURL(p.ID, status, body); err != nil {
+		return err
 	}
 	writeBody(w, status, body)
 	return nil
+}
+
+// withLaunchURL fills in the launch URL of createFlow's answer, which
+// leaves it out: that answer is kept under its Idempotency-Key in the
+// clear, and the launch token opens the session (the session keeps only
+// its hash). An answer stored with its URL (before) is kept as it is.
+func (a *API) withLaunchURL(partnerID string, status int, body []byte) ([]byte, error) {
+	if status != http.StatusCreated {
+		return body, nil
+	}
+	var fc FlowCreated
+	if err := json.Unmarshal(body, &fc); err != nil {
+		return nil, fmt.Errorf("reading the flow's answer: %w", err)
+	}
+	if fc.LaunchURL != "" {
+		return body, nil
+	}
+	fc.LaunchURL = a.launchURL(central.FlowSession{PartnerID: partnerID, ID: fc.SessionID, CreatedAt: fc.CreatedAt})
+	return json.Marshal(fc)
 }
 
 func writeBody(w http.ResponseWriter, status int, body []byte) {
@@ -295,7 +316,8 @@ func (a *API) createFlow(r *http.Request, p central.Partner, m map[string]json.R
 
 func (a *API) flowCreated(f central.FlowSession, c FlowConfig) FlowCreated {
 	api := a.base.String() + "/api/v1/flows/" + pathEscape(f.ID)
-	return FlowCreated{SessionID: f.ID, Status: f.Status, LaunchURL: a.launchURL(f), QRPNGURL: api + "/qr.png", QRSVGURL: api + "/qr.svg",
+	// No LaunchURL: withLaunchURL adds it to the answer, not to what is stored.
+	return FlowCreated{SessionID: f.ID, Status: f.Status, QRPNGURL: api + "/qr.png", QRSVGURL: api + "/qr.svg",
 		CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt, Config: c}
 }
 

@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -485,6 +486,51 @@ func TestLaunchURLNotReused(t *testing.T) {
 		e.must(http.StatusNotFound, e.do(req{method: "GET", path: strings.TrimPrefix(old.LaunchURL, e.base)}))
 		e.must(http.StatusOK, e.do(req{method: "GET", path: strings.TrimPrefix(fresh.LaunchURL, e.base)}))
 	})
+}
+
+// recordingStore keeps the answers the API stores under idempotency keys.
+type recordingStore struct {
+	central.Store
+	mu     sync.Mutex
+	stored [][]byte
+}
+
+func (s *recordingStore) Idempotent(ctx context.Context, partnerID, key string, requestHash []byte, now time.Time,
+	fn func() (int, []byte, error)) (int, []byte, bool, error) {
+	return s.Store.Idempotent(ctx, partnerID, key, requestHash, now, func() (int, []byte, error) {
+		status, body, err := fn()
+		s.mu.Lock()
+		s.stored = append(s.stored, bytes.Clone(body))
+		s.mu.Unlock()
+		return status, body, err
+	})
+}
+
+// TestIdempotentFlowKeepsNoLaunchSecret: the answer Initiate Flow stores
+// under an Idempotency-Key (in the clear, for 24 h) holds no launch URL,
+// whose token opens the session (the store keeps only its hash): the
+// first answer and every replay get it derived again.
+func TestIdempotentFlowKeepsNoLaunchSecret(t *testing.T) {
+	rs := &recordingStore{}
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) { rs.Store = c.Store; c.Store = rs })
+	p := e.partner("Acme")
+	body := map[string]any{"partner_user_id": "u1"}
+	key := map[string]string{"Idempotency-Key": "order-9"}
+	var first, again partnerapi.FlowCreated
+	e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: body, header: key})).json(t, &first)
+	a := e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: body, header: key}))
+	a.json(t, &again)
+	if again.SessionID != first.SessionID || again.LaunchURL != first.LaunchURL || a.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay %+v, want %+v replayed", again, first)
+	}
+	launch := strings.TrimPrefix(first.LaunchURL, e.base+"/flow/")
+	if launch == "" || launch == first.LaunchURL {
+		t.Fatalf("launch URL %q", first.LaunchURL)
+	}
+	if len(rs.stored) != 1 || bytes.Contains(rs.stored[0], []byte(launch)) {
+		t.Errorf("stored under the key: %s", bytes.Join(rs.stored, []byte("; ")))
+	}
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/flow/" + launch}))
 }
 
 func TestIdempotency(t *testing.T) {
