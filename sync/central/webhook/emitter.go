@@ -251,6 +251,23 @@ func (p *pass) putCursor(ctx context.Context, name string, from, to int64) error
 // errUnchanged aborts an UpdateFlow that has nothing to change.
 var errUnchanged = errors.New("webhook: nothing to change")
 
+// errNotKiosk aborts an UpdateFlow of a session that is not the kiosk
+// session of the submission's device: a session the partner initiated for
+// one of its customers, whose id the device's session id (the device's
+// choice) happens to name. A kiosk's result is never that customer's.
+var errNotKiosk = errors.New("webhook: the session is not the device's kiosk session")
+
+// kioskSessionOf reports whether f is a kiosk session of the device.
+func kioskSessionOf(f *central.FlowSession, deviceID string) bool {
+	return f.UserIDType == KioskUserIDType && f.UserID == deviceID
+}
+
+// skipNotKiosk logs a submission left out by errNotKiosk.
+func (p *pass) skipNotKiosk(ctx context.Context, partnerID, sessionID string, ref central.SubmissionRef) {
+	p.e.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "kiosk submission names a session that is not the kiosk's; left out",
+		slog.String("partner", partnerID), slog.String("session", sessionID), slog.String("device", ref.DeviceID))
+}
+
 // sessionID is the FlowSession id of a kiosk submission: the device's
 // session id (the submission id when the device gave none).
 func sessionID(c central.Case) string {
@@ -272,6 +289,9 @@ func (p *pass) completed(ctx context.Context, pt central.Partner, c central.Case
 		return fmt.Errorf("webhook: creating the session: %w", err)
 	}
 	_, err = st.UpdateFlow(ctx, pt.ID, sid, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+		if !kioskSessionOf(f, c.Ref.DeviceID) {
+			return nil, errNotKiosk
+		}
 		if slices.Contains(f.Submissions, c.Ref) {
 			return nil, errUnchanged
 		}
@@ -286,6 +306,9 @@ func (p *pass) completed(ctx context.Context, pt central.Partner, c central.Case
 	})
 	switch {
 	case errors.Is(err, errUnchanged):
+		return nil
+	case errors.Is(err, errNotKiosk):
+		p.skipNotKiosk(ctx, pt.ID, sid, c.Ref)
 		return nil
 	case err != nil:
 		return fmt.Errorf("webhook: recording the completed session: %w", err)
@@ -354,6 +377,9 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 	}
 	sid := sessionID(c)
 	_, err = st.UpdateFlow(ctx, pt.ID, sid, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+		if !kioskSessionOf(f, ch.Ref.DeviceID) {
+			return nil, errNotKiosk
+		}
 		f.Status, f.NextAction, f.UpdatedAt = central.FlowCompleted, next, p.now
 		d := flowData(*f)
 		d.Decision, d.Score, d.ReasonCodes, d.Attempt = r.Outcome, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
@@ -363,6 +389,10 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 		ev, err := p.event(typ, pt.ID, sid, d, "review", ch.Ref.DeviceID, ch.Ref.Key, fmt.Sprint(r.Seq))
 		return []central.WebhookEvent{ev}, err
 	})
+	if errors.Is(err, errNotKiosk) {
+		p.skipNotKiosk(ctx, pt.ID, sid, ch.Ref)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("webhook: recording the review in the session: %w", err)
 	}

@@ -267,6 +267,36 @@ func TestEmitterKioskSessions(t *testing.T) {
 	})
 }
 
+// TestEmitterKioskSessionsOnlyTheirOwn: a kiosk's submission whose session
+// id (chosen by the device) is that of one of its partner's own sessions,
+// initiated for a customer, is not taken as that customer's result: the
+// session gets neither the submission nor the reviewer's decision on it,
+// and the partner no event saying so.
+func TestEmitterKioskSessionsOnlyTheirOwn(t *testing.T) {
+	eachStore(t, func(t *testing.T, st central.Store) {
+		ctx := context.Background()
+		e := newEmitter(t, st, nil)
+		addPartner(t, st, "p1", "", []string{"JKT-Selatan"})
+		enrol(t, st, "dev-a", "JKT-Selatan")
+		now := time.Now().UTC()
+		if err := st.CreateFlow(ctx, central.FlowSession{ID: "acme-onb-1", PartnerID: "p1", UserID: "cust-1", UserIDType: "customer_id",
+			Config: json.RawMessage(`{}`), Status: central.FlowCreated, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		ref := storeSubmission(t, st, "dev-a", "sub-1", devicePayload(t, "acme-onb-1"))
+		runEmitter(t, e, 0)
+		decide(t, st, ref, central.OutcomeApprove)
+		runEmitter(t, e, 0)
+		f, err := st.Flow(ctx, "p1", "acme-onb-1")
+		if err != nil || f.Status != central.FlowCreated || len(f.Submissions) != 0 || f.NextAction != "" || f.UserID != "cust-1" {
+			t.Errorf("the customer's session after the kiosk's submission: %+v, %v", f, err)
+		}
+		if evs, err := st.Events(ctx, "p1", 0, 100); err != nil || len(evs) != 0 {
+			t.Errorf("events %+v, %v", evs, err)
+		}
+	})
+}
+
 func TestEmitterExpiresSessions(t *testing.T) {
 	eachStore(t, func(t *testing.T, st central.Store) {
 		ctx := context.Background()
