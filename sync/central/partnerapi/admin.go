@@ -129,6 +129,27 @@ func checkBranches(ve *ValidationError, bs []string) []string {
 	return out
 }
 
+// checkBranchOwners refuses the branches a partner other than id owns: a
+// branch's kiosk sessions go to one partner (the webhook emitter keeps one
+// owner a branch), and a second owner would silently take them.
+func (a *API) checkBranchOwners(ctx context.Context, ve *ValidationError, id string, branches []string) error {
+	if len(branches) == 0 {
+		return nil
+	}
+	list, err := a.cfg.Store.PartnersList(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the partners: %w", err)
+	}
+	for _, other := range list {
+		for _, b := range other.Branches {
+			if other.ID != id && slices.Contains(branches, b) {
+				ve.add("branches", "branch_taken", "branch %q belongs to partner %s", b, other.ID)
+			}
+		}
+	}
+	return nil
+}
+
 // checkWebhookURL accepts an https URL (http only for a loopback host,
 // for tests and a receiver on central's own machine), or "" for none.
 func checkWebhookURL(ve *ValidationError, field, raw string) {
@@ -186,6 +207,9 @@ func (a *API) CreatePartner(ctx context.Context, actor string, req NewPartner) (
 	checkName(&ve, req.Name)
 	branches := checkBranches(&ve, req.Branches)
 	checkWebhookURL(&ve, "webhook_url", req.WebhookURL)
+	if err := a.checkBranchOwners(ctx, &ve, "", branches); err != nil {
+		return Created{}, err
+	}
 	if err := ve.err(); err != nil {
 		return Created{}, err
 	}
@@ -304,6 +328,9 @@ func (a *API) RotateWebhookSecret(ctx context.Context, actor, id string, overlap
 func (a *API) SetBranches(ctx context.Context, actor, id string, branches []string) (PartnerView, error) {
 	var ve ValidationError
 	bs := checkBranches(&ve, branches)
+	if err := a.checkBranchOwners(ctx, &ve, id, bs); err != nil {
+		return PartnerView{}, err
+	}
 	if err := ve.err(); err != nil {
 		return PartnerView{}, err
 	}

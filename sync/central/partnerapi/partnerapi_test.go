@@ -81,6 +81,41 @@ func TestAdminSecretsNotStored(t *testing.T) {
 	}
 }
 
+// TestBranchHasOneOwner: a branch another partner owns is refused (422
+// naming it), on creation and on a change of branches: the kiosk sessions
+// of a branch go to one partner, and a second owner would take them from
+// the first (the emitter keeps one owner a branch) without anyone noticing.
+func TestBranchHasOneOwner(t *testing.T) {
+	e := newEnv(t, boltStore)
+	first := e.addPartner("First", "jkt-01")
+	second := e.addPartner("Second", "bdg-01")
+	for _, tc := range []struct {
+		name string
+		r    req
+	}{
+		{"create", req{method: "POST", path: "/admin/v1/partners", body: map[string]any{"name": "Third", "branches": []string{"sby-01", "jkt-01"}}}},
+		{"set branches", req{method: "PUT", path: "/admin/v1/partners/" + second.Partner.ID + "/branches", body: map[string]any{"branches": []string{"bdg-01", "jkt-01"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.r.admin = true
+			a := e.do(tc.r)
+			var got struct {
+				Errors []partnerapi.FieldError `json:"errors"`
+			}
+			if a.status == http.StatusUnprocessableEntity {
+				a.json(t, &got)
+			}
+			if a.status != http.StatusUnprocessableEntity || len(got.Errors) != 1 || got.Errors[0].Code != "branch_taken" ||
+				!strings.Contains(got.Errors[0].Message, "jkt-01") {
+				t.Errorf("%d %s, want 422 branch_taken naming jkt-01", a.status, a.body)
+			}
+		})
+	}
+	// A partner keeps its own branches when it changes them.
+	e.must(http.StatusOK, e.do(req{method: "PUT", path: "/admin/v1/partners/" + first.Partner.ID + "/branches", admin: true,
+		body: map[string]any{"branches": []string{"jkt-01", "jkt-02"}}}))
+}
+
 func TestPartnerToken(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		c := e.addPartner("Acme Bank")
