@@ -12,6 +12,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,16 @@ var DefaultFaceMatchLimit = FaceMatchLimit{PerSecond: 20, Burst: 40}
 
 // faceMatchWait bounds how long a request waits for a turn at the engine
 // before 503 face_match_busy.
-const faceMatchWait = 30 * time.Second
+var faceMatchWait = 30 * time.Second
+
+// faceMatchTurns bounds the Face Match requests one instance runs at once
+// (one per core, as the engine's own default), counted from before the
+// store's transaction of an Idempotency-Key, which holds one of central's
+// few store connections: the others wait for a turn in memory, holding
+// none, for up to faceMatchWait. Queued at the engine inside those
+// transactions instead, one partner's burst would hold every connection
+// of the pool and stall the rest of central.
+var faceMatchTurns = runtime.NumCPU()
 
 // faceMatchMaxBody bounds the whole request: two images as base64 and
 // some room for the rest (multipart headers, JSON).
@@ -57,13 +67,35 @@ var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) 
 
 func init() {
 	extraRoutes = append(extraRoutes, func(a *API, r Router) {
-		h := &faceMatchHandler{a: a}
+		h := &faceMatchHandler{a: a, turns: make(chan struct{}, max(faceMatchTurns, 1))}
 		r.Partner("POST /api/v1/face-match", h.serve)
 	})
 }
 
 type faceMatchHandler struct {
-	a *API
+	a     *API
+	turns chan struct{} // faceMatchTurns
+}
+
+// turn waits for one of the instance's turns (faceMatchTurns) for up to
+// faceMatchWait; the caller calls release when its request is done.
+func (h *faceMatchHandler) turn(ctx context.Context) (release func(), err error) {
+	t := time.NewTimer(faceMatchWait)
+	defer t.Stop()
+	select {
+	case h.turns <- struct{}{}:
+		return func() { <-h.turns }, nil
+	case <-t.C:
+		return nil, errBusy(errFaceMatchBusy)
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// errBusy is the 503 of a request that got no turn at the engine in time.
+func errBusy(cause error) error {
+	return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "face_match_busy",
+		Message: "the Face Match engine is busy; retry shortly", RetryAfter: time.Second, Cause: cause}
 }
 
 func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
@@ -101,6 +133,11 @@ func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	release, err := h.turn(r.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	run := func() (int, []byte, error) { return h.match(r, req) }
 	if key == "" {
 		status, body, err := run()
@@ -134,8 +171,7 @@ func (h *faceMatchHandler) match(r *http.Request, req FaceMatchRequest) (int, []
 		return status, b, err
 	}
 	if errors.Is(err, errFaceMatchBusy) && r.Context().Err() == nil {
-		return 0, nil, &httpx.Error{Status: http.StatusServiceUnavailable, Code: "face_match_busy",
-			Message: "the Face Match engine is busy; retry shortly", RetryAfter: time.Second, Cause: err}
+		return 0, nil, errBusy(err)
 	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("face match: %w", err)

@@ -429,6 +429,77 @@ func TestFaceMatchDuplicateParts(t *testing.T) {
 	}
 }
 
+// blockingMatcher holds every comparison until release is closed, then
+// refuses the selfie; entered receives one value per comparison begun.
+type blockingMatcher struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (m *blockingMatcher) Match(context.Context, partnerapi.FaceMatchRequest) (partnerapi.FaceMatchResult, error) {
+	m.entered <- struct{}{}
+	<-m.release
+	return notAnImage{}.Match(context.Background(), partnerapi.FaceMatchRequest{})
+}
+
+// TestFaceMatchWaitsOutsideTheStore: Face Match requests beyond the
+// instance's turns wait for one in memory, then answer 503
+// face_match_busy, never inside the store's transaction of their
+// Idempotency-Key: there each would hold one of central's few store
+// connections while it queued at the engine, and one partner's burst
+// would stall every other request of central.
+func TestFaceMatchWaitsOutsideTheStore(t *testing.T) {
+	defer partnerapi.SetFaceMatchTurns(1, 300*time.Millisecond)()
+	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(m.release) }) }
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) { c.FaceMatcher = m })
+	t.Cleanup(release) // before the server's shutdown, which waits for the requests
+	p := e.partner("Acme")
+	body, _ := json.Marshal(map[string]string{"selfie_base64": "/9j/", "reference_base64": "/9j/"})
+	type result struct {
+		status int
+		code   string
+		err    error
+	}
+	results := make(chan result, 3)
+	for i := range 3 {
+		go func() {
+			hr, _ := http.NewRequest("POST", e.base+"/api/v1/face-match", bytes.NewReader(body))
+			hr.Header.Set("Content-Type", "application/json")
+			hr.Header.Set("Authorization", "Bearer "+p.tok)
+			hr.Header.Set("Idempotency-Key", fmt.Sprint("fm-", i))
+			resp, err := e.client.Do(hr)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			var fe fmError
+			err = json.NewDecoder(resp.Body).Decode(&fe)
+			results <- result{status: resp.StatusCode, code: fe.Code, err: err}
+		}()
+	}
+	entered, busy := 0, 0
+	for busy < 2 {
+		select {
+		case <-m.entered:
+			if entered++; entered > 1 {
+				t.Fatalf("%d comparisons under way with one turn: the others wait inside the store", entered)
+			}
+		case r := <-results:
+			if r.err != nil || r.status != http.StatusServiceUnavailable || r.code != "face_match_busy" {
+				t.Fatalf("a request waiting for the turn: %d %s %v, want 503 face_match_busy", r.status, r.code, r.err)
+			}
+			busy++
+		}
+	}
+	release()
+	if r := <-results; r.err != nil || r.status != http.StatusUnprocessableEntity || r.code != "not_an_image" {
+		t.Errorf("the request with the turn: %d %s %v", r.status, r.code, r.err)
+	}
+}
+
 // notAnImage refuses every selfie, without models.
 type notAnImage struct{}
 
