@@ -400,6 +400,9 @@ func TestInitiateFlowInvalid(t *testing.T) {
 		{"user id missing", map[string]any{"liveness_type": "passive"}, "partner_user_id"},
 		{"user id bad", base("partner_user_id", "has space"), "partner_user_id"},
 		{"user id type bad", base("partner_user_id_type", strings.Repeat("x", 200)), "partner_user_id_type"},
+		// Kiosk sessions' own type: the emitter records a kiosk's submission
+		// only in a session of that type and device.
+		{"user id type of kiosks", base("partner_user_id_type", "kiosk_device"), "partner_user_id_type"},
 		{"session id bad", base("partner_session_id", "a/b"), "partner_session_id"},
 		{"document unknown", base("accepted_documents", []string{"passport", "library_card"}), "accepted_documents"},
 		{"documents empty", base("accepted_documents", []string{}), "accepted_documents"},
