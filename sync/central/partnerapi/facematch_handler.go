@@ -12,7 +12,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -48,18 +47,15 @@ type FaceMatchLimit struct {
 // of two seconds' worth.
 var DefaultFaceMatchLimit = FaceMatchLimit{PerSecond: 20, Burst: 40}
 
-// faceMatchWait bounds how long a request waits for a turn at the engine
-// before 503 face_match_busy.
-var faceMatchWait = 30 * time.Second
+// DefaultFaceMatchWait bounds how long a request waits for a turn at the
+// engine before 503 face_match_busy (Config.FaceMatchWait).
+const DefaultFaceMatchWait = 30 * time.Second
 
-// faceMatchTurns bounds the Face Match requests one instance runs at once
-// (one per core, as the engine's own default), counted from before the
+// Face Match requests take a turn (Config.FaceMatchTurns) before the
 // store's transaction of an Idempotency-Key, which holds one of central's
-// few store connections: the others wait for a turn in memory, holding
-// none, for up to faceMatchWait. Queued at the engine inside those
-// transactions instead, one partner's burst would hold every connection
-// of the pool and stall the rest of central.
-var faceMatchTurns = runtime.NumCPU()
+// few store connections: queued at the engine inside those transactions
+// instead, one partner's burst would hold every connection of the pool
+// and stall the rest of central.
 
 // faceMatchMaxBody bounds the whole request: two images as base64 and
 // some room for the rest (multipart headers, JSON).
@@ -67,20 +63,20 @@ var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) 
 
 func init() {
 	extraRoutes = append(extraRoutes, func(a *API, r Router) {
-		h := &faceMatchHandler{a: a, turns: make(chan struct{}, max(faceMatchTurns, 1))}
+		h := &faceMatchHandler{a: a, turns: make(chan struct{}, a.cfg.FaceMatchTurns)}
 		r.Partner("POST /api/v1/face-match", h.serve)
 	})
 }
 
 type faceMatchHandler struct {
 	a     *API
-	turns chan struct{} // faceMatchTurns
+	turns chan struct{} // Config.FaceMatchTurns
 }
 
-// turn waits for one of the instance's turns (faceMatchTurns) for up to
-// faceMatchWait; the caller calls release when its request is done.
+// turn waits for one of the instance's turns for up to
+// Config.FaceMatchWait; the caller calls release when its request is done.
 func (h *faceMatchHandler) turn(ctx context.Context) (release func(), err error) {
-	t := time.NewTimer(faceMatchWait)
+	t := time.NewTimer(h.a.cfg.FaceMatchWait)
 	defer t.Stop()
 	select {
 	case h.turns <- struct{}{}:
@@ -162,7 +158,7 @@ func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
 // error, both answers worth storing for an Idempotency-Key; anything else
 // (busy, engine failure) is returned as an error, not stored.
 func (h *faceMatchHandler) match(r *http.Request, req FaceMatchRequest) (int, []byte, error) {
-	ctx, cancel := context.WithTimeoutCause(r.Context(), faceMatchWait, errFaceMatchBusy)
+	ctx, cancel := context.WithTimeoutCause(r.Context(), h.a.cfg.FaceMatchWait, errFaceMatchBusy)
 	defer cancel()
 	res, err := h.a.cfg.FaceMatcher.Match(ctx, req)
 	if fe, ok := errors.AsType[*FaceMatchError](err); ok {

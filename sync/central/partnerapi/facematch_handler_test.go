@@ -449,11 +449,12 @@ func (m *blockingMatcher) Match(context.Context, partnerapi.FaceMatchRequest) (p
 // connections while it queued at the engine, and one partner's burst
 // would stall every other request of central.
 func TestFaceMatchWaitsOutsideTheStore(t *testing.T) {
-	defer partnerapi.SetFaceMatchTurns(1, 300*time.Millisecond)()
 	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
 	var once sync.Once
 	release := func() { once.Do(func() { close(m.release) }) }
-	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) { c.FaceMatcher = m })
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
+		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchWait = m, 1, 300*time.Millisecond
+	})
 	t.Cleanup(release) // before the server's shutdown, which waits for the requests
 	p := e.partner("Acme")
 	body, _ := json.Marshal(map[string]string{"selfie_base64": "/9j/", "reference_base64": "/9j/"})

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -78,6 +79,13 @@ type Config struct {
 	TokenReuse   time.Duration
 	KeyOverlap   time.Duration
 	ImageLinkTTL time.Duration
+	// FaceMatchTurns bounds the Face Match requests this instance runs at
+	// once; 0 means one per core (the engine's own default). The others
+	// wait for a turn in memory, holding no store connection, for up to
+	// FaceMatchWait (0: DefaultFaceMatchWait), then get 503
+	// face_match_busy.
+	FaceMatchTurns int
+	FaceMatchWait  time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the API's log; nil discards it.
@@ -122,6 +130,10 @@ func New(cfg Config) (*API, error) {
 	def(&cfg.TokenReuse, DefaultTokenReuse)
 	def(&cfg.KeyOverlap, DefaultKeyOverlap)
 	def(&cfg.ImageLinkTTL, DefaultImageLinkTTL)
+	def(&cfg.FaceMatchWait, DefaultFaceMatchWait)
+	if cfg.FaceMatchTurns <= 0 {
+		cfg.FaceMatchTurns = runtime.NumCPU()
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
