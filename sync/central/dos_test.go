@@ -349,7 +349,7 @@ func TestAdminTokenFailuresRateLimited(t *testing.T) {
 	if resp := get(from("127.0.0.2"), c.Cfg.AdminToken); resp.StatusCode != http.StatusOK {
 		t.Errorf("the right token from another address: %d, want 200", resp.StatusCode)
 	}
-	lines := c.Log.logLines(t, "authentication failed")
+	lines := logLines(t, c.Log, "authentication failed")
 	if len(lines) < 10 || lines[0]["surface"] != "admin" || lines[0]["reason"] != "bad_token" || lines[0]["request_id"] == "" {
 		t.Errorf("admin failures are not logged with a reason: %v", lines)
 	}

@@ -163,7 +163,7 @@ func checkPrivateError(t *testing.T, c *tc, what string, resp *http.Response, e 
 		t.Errorf("%s: no Date header", what)
 	}
 	found := false
-	for _, l := range c.Log.logLines(t, "request failed") {
+	for _, l := range logLines(t, c.Log, "request failed") {
 		if l["request_id"] == e.RequestID {
 			found = true
 			if cause, _ := l["cause"].(string); cause == "" {
@@ -284,7 +284,7 @@ func TestPostgresOutageStaysPrivate(t *testing.T) {
 			checkPrivateError(t, c, name, resp, e, text)
 		}
 	}
-	for _, l := range c.Log.logLines(t, "request failed") {
+	for _, l := range logLines(t, c.Log, "request failed") {
 		causes += fmt.Sprint(l["cause"]) + "\n"
 	}
 	if !strings.Contains(causes, port) {

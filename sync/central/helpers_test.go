@@ -17,6 +17,7 @@ import (
 
 	"github.com/openkyc/kyc/attest"
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
@@ -26,26 +27,8 @@ import (
 // testAdminToken is 32 random bytes in base64url, as central demands.
 const testAdminToken = "Zq8J2mV4xR7tW0nB5cY1kE9sH3uL6pD8gF2aQ4oT7iM"
 
-// syncBuffer is a log sink tests read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // logLines decodes the JSON log lines whose msg is msg.
-func (s *syncBuffer) logLines(t *testing.T, msg string) []map[string]any {
+func logLines(t *testing.T, s *centraltest.LogBuffer, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, line := range bytes.Split([]byte(s.String()), []byte("\n")) {
@@ -72,7 +55,7 @@ type tc struct {
 	Client *http.Client
 	CA     []byte
 	Cfg    central.Config
-	Log    *syncBuffer
+	Log    *centraltest.LogBuffer
 	stop   func()
 }
 
@@ -94,7 +77,7 @@ func start(t *testing.T, cfg central.Config) *tc {
 	if cfg.AdminToken == "" {
 		cfg.AdminToken = testAdminToken
 	}
-	logs := &syncBuffer{}
+	logs := &centraltest.LogBuffer{}
 	if cfg.Logger == nil {
 		cfg.Logger = jsonLogger(logs)
 	}

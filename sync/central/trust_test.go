@@ -60,7 +60,7 @@ func TestEnrolmentPinsCentralKeys(t *testing.T) {
 	if !bytes.Equal(enr.CentralSignKey, pub) || enr.CentralBoxKey != c.Cfg.BoxKey.Public {
 		t.Error("the enrolment did not pin central's keys")
 	}
-	lines := c.Log.logLines(t, "device enrolled")
+	lines := logLines(t, c.Log, "device enrolled")
 	if len(lines) != 1 || lines[0]["device_id"] != id.DeviceID() || lines[0]["request_id"] == "" {
 		t.Errorf("enrolment log: %v", lines)
 	}
@@ -157,7 +157,7 @@ func TestDeviceRefusalsInWords(t *testing.T) {
 		}
 	}
 	reasons := map[string]bool{}
-	for _, l := range c.Log.logLines(t, "authentication failed") {
+	for _, l := range logLines(t, c.Log, "authentication failed") {
 		reasons[l["reason"].(string)] = true
 	}
 	m := metricsOf(t, c)
@@ -329,7 +329,7 @@ func TestAdminReadsAudited(t *testing.T) {
 		}
 		rid := resp.Header.Get("X-Request-Id")
 		found := false
-		for _, l := range c.Log.logLines(t, "admin read of personal data") {
+		for _, l := range logLines(t, c.Log, "admin read of personal data") {
 			if l["request_id"] != rid {
 				continue
 			}
@@ -349,7 +349,7 @@ func TestAdminReadsAudited(t *testing.T) {
 	if resp, _ := c.admin(t, http.MethodPost, "/admin/v1/devices/"+d.id.DeviceID()+"/revoke", nil, nil); resp.StatusCode != 200 {
 		t.Fatal("revoke failed")
 	}
-	if l := c.Log.logLines(t, "device revoked"); len(l) != 1 || l[0]["device_id"] != d.id.DeviceID() {
+	if l := logLines(t, c.Log, "device revoked"); len(l) != 1 || l[0]["device_id"] != d.id.DeviceID() {
 		t.Errorf("revocation log: %v", l)
 	}
 }

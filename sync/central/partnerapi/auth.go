@@ -37,7 +37,7 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, reason string, e *h
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelWarn, "partner authentication failed",
 		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("reason", reason),
-		slog.String("addr", addr), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		slog.String("addr", addr), slog.String("method", r.Method), slog.String("route", r.Pattern))
 	httpx.CutOff(w)
 	return e
 }

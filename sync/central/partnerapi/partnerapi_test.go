@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image/png"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 )
 
@@ -205,6 +207,20 @@ func TestTokenFailureBudget(t *testing.T) {
 	e.must(http.StatusTooManyRequests, e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey}}))
 	e.clk.Advance(time.Minute)
 	e.token(c.ClientID, c.PassKey)
+}
+
+// TestAuthFailureLogNamesRoute: a refused request is logged by its route,
+// not its path, which for an image link is the link's secret.
+func TestAuthFailureLogNamesRoute(t *testing.T) {
+	var log centraltest.LogBuffer
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	secret := "img_" + strings.Repeat("s3cr3t", 6)
+	e.must(http.StatusUnauthorized, e.do(req{method: "GET", path: "/api/v1/images/" + secret, token: "wrong", invalid: true}))
+	if got := log.String(); strings.Contains(got, secret) || !strings.Contains(got, "/api/v1/images/{token}") {
+		t.Errorf("the refusal's log shows the link or not its route:\n%s", got)
+	}
 }
 
 func TestRotateKey(t *testing.T) {
