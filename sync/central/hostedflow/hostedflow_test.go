@@ -961,6 +961,41 @@ func TestSelfieFeed(t *testing.T) {
 	}
 }
 
+// TestActiveSessionNeedsTurns: a session whose partner asked for active
+// liveness approves only with the head turns done. A selfie taken with
+// the manual button (after a camera's live frames) skips the guide and so
+// the turns: the attempt is the challenge's RETRY of the selfie ("one more
+// step"), or at the last attempt a reject with EXIT, never an approve on
+// the passive liveness alone.
+func TestActiveSessionNeedsTurns(t *testing.T) {
+	e := newEnv(t, true)
+	doc, selfie, _ := images(t)
+	for _, tc := range []struct {
+		name       string
+		maxRetries int
+		next, step string
+	}{
+		{"attempts left", 2, "RETRY", "selfie"},
+		{"the last attempt", 1, "EXIT", ""},
+	} {
+		pid, fc := e.initiate(map[string]any{"liveness_type": "active", "max_retries": tc.maxRetries})
+		b := e.browser()
+		b.open(fc.LaunchURL)
+		if st := b.state(); len(st.Challenges) != 2 {
+			t.Fatalf("%s: an active session lists challenges %v", tc.name, st.Challenges)
+		}
+		b.capture("document", doc)
+		b.capture("selfie", selfie)
+		st, c := b.submitOne(pid, fc.SessionID)
+		t.Logf("%s: %s %v, next %s %s", tc.name, c.Summary.Decision, c.Summary.Reasons, st.NextAction, st.RetryStep)
+		if c.Summary.Decision == "approve" || st.NextAction != tc.next || st.RetryStep != tc.step ||
+			!slices.Contains(c.Summary.Reasons, hostedflow.ReasonChallengeNotDone) {
+			t.Errorf("%s: %s %v, the person sees %+v; want %s %s with %s", tc.name, c.Summary.Decision, c.Summary.Reasons, st,
+				tc.next, tc.step, hostedflow.ReasonChallengeNotDone)
+		}
+	}
+}
+
 // TestConfigFlags: the partner's hide_cta and allow_upload reach the
 // page's state, and an upload is refused where allow_upload is off (the
 // manual camera capture is not).

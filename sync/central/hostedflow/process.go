@@ -69,6 +69,11 @@ const (
 	// ReasonSelfieUploaded caps at review an attempt whose selfie came
 	// from the upload form (central.HostedFlow.SelfieUploaded).
 	ReasonSelfieUploaded = "SELFIE_UPLOADED"
+	// ReasonChallengeNotDone marks an attempt of a session that asks for
+	// the head turns (liveness_type active, or after a doubt) whose
+	// selfie came without them (the manual button, an upload): it cannot
+	// approve, and takes the challenge as the band of doubt does.
+	ReasonChallengeNotDone = "FACE_CHALLENGE_NOT_DONE"
 )
 
 // submit starts the verification of the captures (asynchronously).
@@ -282,13 +287,23 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
 	}
+	want := challenges(in.cfg, in.fs.Hosted)
+	if len(want) > 0 && len(in.challenges) != len(want) && rep.Decision == risk.Approve {
+		// The session asks for the turns (liveness_type active, or after
+		// a doubt) and this selfie came without them (the manual button,
+		// an upload): the passive liveness alone does not approve it. It
+		// takes the challenge, as the band of doubt does below.
+		rep.Decision, rep.NextAction, rep.Risk.LivenessPath = risk.Reject, risk.Challenge, risk.LivenessChallengeRequested
+		rep.Reasons = append(rep.Reasons, risk.Reason{Code: ReasonChallengeNotDone,
+			Detail: "the session asks for the head turns; the selfie came without them"})
+	}
 	// The passive liveness in doubt asks for an active challenge: when
 	// the person did the session's challenges, the same captures are
 	// decided again with it passed; else the selfie is taken again (a
 	// RETRY) with the head-turn challenge (store sets DoubtChallenge), or,
 	// with no attempt left, the attempt stays a reject.
 	if rep.NextAction == risk.Challenge {
-		if want := challenges(in.cfg, in.fs.Hosted); len(in.challenges) > 0 && len(in.challenges) == len(want) {
+		if len(in.challenges) > 0 && len(in.challenges) == len(want) {
 			// Passed, if the frames that met the prompts show the
 			// selfie's person: the engine compares them.
 			frames, err := decodeChallengeFrames(in.challengeFrames)
