@@ -77,7 +77,11 @@
 // (stepChallenge): the verification compares their faces with the
 // selfie's, and another person's fails the challenge
 // (FACE_CHALLENGE_IDENTITY), as do a screen's or a print's traces on one
-// (FACE_CHALLENGE_REPRODUCTION). Every image is untrusted input, decoded by
+// (FACE_CHALLENGE_REPRODUCTION), whatever the passive liveness says. A
+// session that asks for the turns approves only with them done: a selfie
+// without them (the manual button, an upload) that would approve takes the
+// challenge instead (FACE_CHALLENGE_NOT_DONE: a RETRY of the selfie, at
+// the last attempt a reject). Every image is untrusted input, decoded by
 // engine/imageio.
 //
 // Verification runs engine/verify.Engine.Verify (engines loaded by package

@@ -486,3 +486,79 @@ func TestChallengeOrderFromSession(t *testing.T) {
 		t.Errorf("first turns drawn %v, want both", firsts)
 	}
 }
+
+// TestActiveTurnsChecked: in an active session the frames that met the
+// turns are compared with the selfie even when its passive liveness alone
+// would approve it: turns made by someone else (an accomplice turning
+// while a photo or an injected stream gave the selfie) fail the
+// challenge, FACE_CHALLENGE_IDENTITY, a final reject.
+func TestActiveTurnsChecked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs whole verifications: skipped in -short mode")
+	}
+	e := newEnv(t, true, func(c *hostedflow.Config) {
+		c.ChallengeOrder = func(turns []string) []string { return turns } // left, then right
+	})
+	r := newRenderer(t)
+	photo, err := imageio.ReadFile(testenv.Data(t, "liveness", "interfaces_cc0", "089.jpg"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer photo.Close()
+	// A colour portrait facing the camera, which the passive liveness
+	// approves: the document prints it, the camera films it.
+	card := synth.Card(synth.CardOptions{Width: 1000, Portrait: &photo, Seed: 4, Lines: synth.KTPLines("SEUMUR HIDUP")})
+	defer card.Close()
+	desk := synth.Background(1600, 1000, 77)
+	defer desk.Close()
+	scene, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 4, Tilt: 8})
+	defer scene.Close()
+	at, err := r.faceScene(photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := synth.Background(camW, camH, 21)
+	defer room.Close()
+	face := at(room, 0.5*camW, 0.45*camH)
+	defer face.Close()
+	_, left, right := r.turnFrames(t) // Stuart turns
+	defer left.Close()
+	defer right.Close()
+
+	pid, fc := e.initiate(map[string]any{"liveness_type": "active", "max_retries": 2})
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	b.capture("document", encode(t, scene))
+	var fa hostedflow.FrameAnswer
+	var steps []string
+	for i := 0; !fa.Captured; i++ {
+		if i == 40 {
+			t.Fatalf("the selfie and its challenges not captured after %d frames: steps %v, overlay %+v", i, steps, fa.Overlay)
+		}
+		m := face
+		switch fa.Overlay.Step {
+		case "turn_left":
+			m = left
+		case "turn_right":
+			m = right
+		}
+		// A camera's frames, each with its own noise.
+		noisy := m.Clone()
+		synth.AddSensorNoise(&noisy, cameraNoise, uint64(i+1))
+		frame := encode(t, noisy)
+		noisy.Close()
+		e.clk.Advance(500 * time.Millisecond)
+		json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/frame?step=selfie", "image/jpeg", frame)).body, &fa)
+		if len(steps) == 0 || steps[len(steps)-1] != fa.Overlay.Step {
+			steps = append(steps, fa.Overlay.Step)
+		}
+	}
+	if !slices.Equal(steps, []string{"selfie", "turn_left", "turn_right"}) {
+		t.Fatalf("guide steps %v, want the selfie and both turns", steps)
+	}
+	st, c := b.submitOne(pid, fc.SessionID)
+	t.Logf("%s %v, next %s", c.Summary.Decision, c.Summary.Reasons, st.NextAction)
+	if c.Summary.Decision != "reject" || !slices.Contains(c.Summary.Reasons, string(risk.FaceChallengeIdentity)) || st.NextAction != "EXIT" {
+		t.Errorf("someone else's turns: %s %v, next %s; want reject with %s, EXIT", c.Summary.Decision, c.Summary.Reasons, st.NextAction, risk.FaceChallengeIdentity)
+	}
+}

@@ -283,50 +283,49 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	eng := &verify.Engine{Document: e.Document, Face: e.Face, Screening: f.screening(e.Screening), Risk: rc}
 	input := verify.Input{Front: document.Image{Raw: in.front, Mat: front}, Back: back, Selfie: selfie, Attempt: in.attempt,
 		Lang: risk.Language(in.lang), Reference: ref, FeedSuspect: in.feedSuspect}
+	// The head turns the session asks for (liveness_type active, or after
+	// a doubt), when the person did them all, count from the start: the
+	// challenge passed, if the frames that met the prompts show the
+	// selfie's person and no screen's or print's traces (the engine
+	// compares them), whatever the passive liveness says. Left out when the
+	// passive liveness approves, someone else's turns would pass unseen.
+	want := challenges(in.cfg, in.fs.Hosted)
+	turned := len(want) > 0 && len(in.challenges) == len(want)
+	if turned {
+		frames, err := decodeChallengeFrames(in.challengeFrames)
+		defer func() {
+			for _, fr := range frames {
+				fr.Image.Close()
+			}
+		}()
+		if err != nil {
+			return nil, err
+		}
+		input.LivenessChallenge, input.ChallengeFrames = risk.ChallengePassed, frames
+	}
 	rep, err := eng.Verify(ctx, input)
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
 	}
-	want := challenges(in.cfg, in.fs.Hosted)
-	if len(want) > 0 && len(in.challenges) != len(want) && rep.Decision == risk.Approve {
-		// The session asks for the turns (liveness_type active, or after
-		// a doubt) and this selfie came without them (the manual button,
-		// an upload): the passive liveness alone does not approve it. It
-		// takes the challenge, as the band of doubt does below.
+	if len(want) > 0 && !turned && rep.Decision == risk.Approve {
+		// The session asks for the turns and this selfie came without
+		// them (the manual button, an upload): the passive liveness alone
+		// does not approve it. It takes the challenge, as the band of
+		// doubt does below.
 		rep.Decision, rep.NextAction, rep.Risk.LivenessPath = risk.Reject, risk.Challenge, risk.LivenessChallengeRequested
 		rep.Reasons = append(rep.Reasons, risk.Reason{Code: ReasonChallengeNotDone,
 			Detail: "the session asks for the head turns; the selfie came without them"})
 	}
-	// The passive liveness in doubt asks for an active challenge: when
-	// the person did the session's challenges, the same captures are
-	// decided again with it passed; else the selfie is taken again (a
-	// RETRY) with the head-turn challenge (store sets DoubtChallenge), or,
-	// with no attempt left, the attempt stays a reject.
+	// The passive liveness in doubt asks for an active challenge the
+	// person did not do: the selfie is taken again (a RETRY) with the
+	// head-turn challenge (store sets DoubtChallenge), or, with no attempt
+	// left, the attempt stays a reject.
 	if rep.NextAction == risk.Challenge {
-		if len(in.challenges) > 0 && len(in.challenges) == len(want) {
-			// Passed, if the frames that met the prompts show the
-			// selfie's person: the engine compares them.
-			frames, err := decodeChallengeFrames(in.challengeFrames)
-			defer func() {
-				for _, fr := range frames {
-					fr.Image.Close()
-				}
-			}()
-			if err != nil {
-				return nil, err
-			}
-			input.LivenessChallenge, input.ChallengeFrames = risk.ChallengePassed, frames
-			if rep, err = eng.Verify(ctx, input); err != nil {
-				return nil, fmt.Errorf("verifying after the challenge: %w", err)
-			}
-		}
-		if rep.NextAction == risk.Challenge {
-			rep.NextAction, rep.RetryStep = risk.Retry, risk.RetrySelfie
-			rep.UserMessage, rep.Risk.Message = userText(risk.MsgLivenessChallenge, in.lang), risk.MsgLivenessChallenge
-			if in.attempt >= in.cfg.MaxRetries {
-				rep.NextAction, rep.RetryStep = risk.Exit, risk.RetryNone
-				rep.UserMessage, rep.Risk.Message = userText(risk.MsgNotVerified, in.lang), risk.MsgNotVerified
-			}
+		rep.NextAction, rep.RetryStep = risk.Retry, risk.RetrySelfie
+		rep.UserMessage, rep.Risk.Message = userText(risk.MsgLivenessChallenge, in.lang), risk.MsgLivenessChallenge
+		if in.attempt >= in.cfg.MaxRetries {
+			rep.NextAction, rep.RetryStep = risk.Exit, risk.RetryNone
+			rep.UserMessage, rep.Risk.Message = userText(risk.MsgNotVerified, in.lang), risk.MsgNotVerified
 		}
 	}
 	return rep, nil
