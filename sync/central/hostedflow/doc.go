@@ -17,7 +17,8 @@
 //	GET  /flow/api/state          where the session stands (State)
 //	POST /flow/api/frame?step=S   a camera frame (JPEG <= 2 MB): guidance overlay, auto-capture
 //	POST /flow/api/capture?step=S the manual button or, with &source=upload, an upload
-//	                              (<= 10 MB; uploads refused 403 when allow_upload is off)
+//	                              (<= 10 MB; uploads refused 403 when allow_upload is off;
+//	                              CaptureBurst a session, then one every CaptureInterval, else 429)
 //	POST /flow/api/submit         verify the captures (asynchronously; poll state)
 //	POST /flow/api/retry          after RETRY: back to the step that failed
 //	POST /flow/api/handoff        Smart QR: {url, short_code, qr_svg}

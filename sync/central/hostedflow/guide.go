@@ -280,6 +280,13 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if origin.uploaded && !s.cfg.AllowUpload {
 		return httpx.Errorf(http.StatusForbidden, "upload_not_allowed", "this verification takes photos from the camera only")
 	}
+	ok, wait, err := f.captures.Allow(r.Context(), handoffID(s.fs.PartnerID, s.fs.ID))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many photos at once; wait a moment", RetryAfter: max(wait, time.Second)}
+	}
 	body, err := f.readBody(w, r, s, MaxCaptureBytes)
 	if err != nil {
 		return err

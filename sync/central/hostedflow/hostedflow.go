@@ -33,6 +33,13 @@ const (
 	// a second sustained, FrameBurst at once; beyond, 429.
 	FrameRate  = 2
 	FrameBurst = 4
+	// CaptureBurst and CaptureInterval bound manual captures and uploads
+	// a session: CaptureBurst at once (the document, its back and the
+	// selfie, and retakes), then one a CaptureInterval; beyond, 429. Each
+	// is decoded whole (up to captureMaxPixels from a file of a few
+	// kilobytes), so unbounded parallel posts would exhaust memory.
+	CaptureBurst    = 6
+	CaptureInterval = 2 * time.Second
 	// MaxLiveSessions bounds the sessions with state in memory; past it a
 	// new one answers 503 until the sweeper frees some.
 	MaxLiveSessions = 500
@@ -104,8 +111,9 @@ type Flow struct {
 	base  *url.URL
 	slots chan struct{}
 	// codes budgets wrong short codes per client address, frames the
-	// guidance frames per session: in the store, shared by instances.
-	codes, frames *httpx.Budget
+	// guidance frames per session, captures the manual captures and
+	// uploads per session: in the store, shared by instances.
+	codes, frames, captures *httpx.Budget
 
 	hs   central.HostedStates // cfg.Store's: captures and short codes
 	mu   sync.Mutex
@@ -154,8 +162,9 @@ func New(cfg Config) (*Flow, error) {
 	}
 	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base, hs: hs,
 		slots: make(chan struct{}, cfg.MaxConcurrent), live: map[string]*live{},
-		codes:  httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
-		frames: httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now), bg: context.Background()}
+		codes:    httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
+		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
+		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now), bg: context.Background()}
 	f.resp = &httpx.Responder{Log: f.log, Rules: []httpx.Rule{
 		{Err: central.ErrNotFound, Status: http.StatusNotFound, Code: "not_found", Message: "not found"},
 		{Err: context.Canceled, Status: 499, Code: "canceled", Message: "the client went away"},

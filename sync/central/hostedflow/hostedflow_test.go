@@ -754,6 +754,33 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestCaptureRate: manual captures and uploads, each decoded (up to 40
+// megapixels from a small file), are budgeted per session like the
+// guidance frames: the burst, then 429 with Retry-After, and one more once
+// the clock moved on. Without it one session's parallel posts of tiny
+// large-dimension JPEGs held gigabytes of decoded pixels.
+func TestCaptureRate(t *testing.T) {
+	e := newEnv(t, true)
+	doc, _, _ := images(t)
+	_, fc := e.initiate(nil)
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	codes := map[int]int{}
+	var retryAfter string
+	for range hostedflow.CaptureBurst + 2 {
+		a := b.post("/flow/api/capture?step=document&source=upload", "image/jpeg", doc)
+		codes[a.status]++
+		if a.status == http.StatusTooManyRequests {
+			retryAfter = a.header.Get("Retry-After")
+		}
+	}
+	if codes[http.StatusOK] != hostedflow.CaptureBurst || codes[http.StatusTooManyRequests] != 2 || retryAfter == "" {
+		t.Errorf("%d captures at once: %v (Retry-After %q), want %d accepted and 429s with Retry-After", hostedflow.CaptureBurst+2, codes, retryAfter, hostedflow.CaptureBurst)
+	}
+	e.clk.Advance(hostedflow.CaptureInterval)
+	must(t, http.StatusOK, b.post("/flow/api/capture?step=document&source=upload", "image/jpeg", doc))
+}
+
 func TestExpiry(t *testing.T) {
 	e := newEnv(t, true)
 	doc, _, _ := images(t)
