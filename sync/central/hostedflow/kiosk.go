@@ -15,6 +15,7 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/webhook"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -67,6 +68,10 @@ func (f *Flow) kioskStart(w http.ResponseWriter, r *http.Request, d central.Devi
 		return httpx.Errorf(http.StatusUnprocessableEntity, "invalid", "liveness_type must be passive or active")
 	case !validUserRef(req.PartnerUserID) || !validUserRef(req.PartnerUserIDType):
 		return httpx.Errorf(http.StatusUnprocessableEntity, "invalid", "partner_user_id and partner_user_id_type are at most 128 letters, digits or . _ : @ + -")
+	case req.PartnerUserIDType == webhook.KioskUserIDType:
+		// The type of the kiosk's own sessions (the webhook emitter's); a
+		// hand-off is the customer's session.
+		return httpx.Errorf(http.StatusUnprocessableEntity, "invalid", "partner_user_id_type kiosk_device is reserved")
 	}
 	owner, err := f.branchOwner(r, d.Branch)
 	if err != nil {

@@ -132,6 +132,11 @@ func TestKioskHandoff(t *testing.T) {
 		t.Errorf("cancel after the result: %v, want ErrFinished", err)
 	}
 
+	// The type of the kiosk's own sessions is not a customer's.
+	if _, err := k.Start(ctx, handoff.Request{PartnerUserID: "x", PartnerUserIDType: webhook.KioskUserIDType}); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Errorf("a hand-off typed kiosk_device: %v, want refused", err)
+	}
+
 	// A branch nobody owns: a kiosk-only session, canceled.
 	k2 := e.kiosk("bdg-07")
 	h2, err := k2.Start(ctx, handoff.Request{})

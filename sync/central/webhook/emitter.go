@@ -257,9 +257,11 @@ var errUnchanged = errors.New("webhook: nothing to change")
 // choice) happens to name. A kiosk's result is never that customer's.
 var errNotKiosk = errors.New("webhook: the session is not the device's kiosk session")
 
-// kioskSessionOf reports whether f is a kiosk session of the device.
+// kioskSessionOf reports whether f is the kiosk session completed made for
+// the device: not a hosted session (a kiosk's hand-off is told its id),
+// not another device's.
 func kioskSessionOf(f *central.FlowSession, deviceID string) bool {
-	return f.UserIDType == KioskUserIDType && f.UserID == deviceID
+	return f.Hosted == nil && f.UserIDType == KioskUserIDType && f.UserID == deviceID
 }
 
 // skipNotKiosk logs a submission left out by errNotKiosk.

@@ -330,3 +330,65 @@ func TestEmitterExpiresSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestEmitterKeepsToDeviceSessions: a device names its session in its own
+// payload, so the session id is the device's claim. Its submission joins
+// only a kiosk session of that device: naming another device's session,
+// or a hosted session of the partner (whose id a kiosk's hand-off is told),
+// changes neither and emits nothing, so no device marks someone else's
+// session completed with a decision of its own making, nor sends the
+// partner a decision for it.
+func TestEmitterKeepsToDeviceSessions(t *testing.T) {
+	eachStore(t, func(t *testing.T, st central.Store) {
+		ctx := context.Background()
+		e := newEmitter(t, st, nil)
+		addPartner(t, st, "p1", "", []string{"JKT-Selatan"})
+		enrol(t, st, "dev-a", "JKT-Selatan")
+		enrol(t, st, "dev-b", "JKT-Selatan")
+		now := time.Now().UTC()
+		hosted := central.FlowSession{ID: "ses-hosted", PartnerID: "p1", UserID: "cust-1", UserIDType: "user_id", Config: json.RawMessage(`{}`),
+			Status: central.FlowInProgress, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour),
+			Hosted: &central.HostedFlow{Stage: "document"}}
+		// A hand-off's hosted session that says it is dev-b's kiosk session.
+		handoff := hosted
+		handoff.ID, handoff.UserID, handoff.UserIDType = "ses-handoff", "dev-b", KioskUserIDType
+		for _, f := range []central.FlowSession{hosted, handoff} {
+			if err := st.CreateFlow(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		own := storeSubmission(t, st, "dev-a", "sub-a", devicePayload(t, "sess-a"))
+		runEmitter(t, e, 1)
+
+		for _, tc := range []struct{ name, id, session string }{
+			{"another device's kiosk session", "sub-b1", "sess-a"},
+			{"a hosted session of the partner", "sub-b2", "ses-hosted"},
+			{"a hosted session naming the device", "sub-b3", "ses-handoff"},
+		} {
+			ref := storeSubmission(t, st, "dev-b", tc.id, devicePayload(t, tc.session))
+			if n, err := e.RunOnce(ctx); err != nil || n != 0 {
+				t.Errorf("%s: RunOnce = %d, %v; want no event", tc.name, n, err)
+			}
+			decide(t, st, ref, central.OutcomeApprove)
+			if n, err := e.RunOnce(ctx); err != nil || n != 0 {
+				t.Errorf("%s, approved by a reviewer: RunOnce = %d, %v; want no event", tc.name, n, err)
+			}
+		}
+		if f, err := st.Flow(ctx, "p1", "sess-a"); err != nil || len(f.Submissions) != 1 || f.Submissions[0] != own {
+			t.Errorf("dev-a's session %+v, %v; want its own submission alone", f, err)
+		}
+		for _, id := range []string{"ses-hosted", "ses-handoff"} {
+			if f, err := st.Flow(ctx, "p1", id); err != nil || len(f.Submissions) != 0 || f.Status != central.FlowInProgress || f.NextAction != "" {
+				t.Errorf("the hosted session %s %+v, %v; want it untouched", id, f, err)
+			}
+		}
+		evs, err := st.Events(ctx, "p1", 0, 100)
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.SessionID+" "+ev.Type)
+		}
+		if err != nil || len(evs) != 1 || evs[0].SessionID != "sess-a" {
+			t.Errorf("events %v, %v; want dev-a's one", got, err)
+		}
+	})
+}
