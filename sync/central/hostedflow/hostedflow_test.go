@@ -1001,9 +1001,12 @@ func TestActiveSessionNeedsTurns(t *testing.T) {
 		name       string
 		maxRetries int
 		next, step string
+		upload     bool
 	}{
-		{"attempts left", 2, "RETRY", "selfie"},
-		{"the last attempt", 1, "EXIT", ""},
+		{"attempts left", 2, "RETRY", "selfie", false},
+		{"the last attempt", 1, "EXIT", "", false},
+		// No usable camera: no turns to ask for; a reviewer decides.
+		{"an upload", 2, "STATUS", "", true},
 	} {
 		pid, fc := e.initiate(map[string]any{"liveness_type": "active", "max_retries": tc.maxRetries})
 		b := e.browser()
@@ -1012,10 +1015,14 @@ func TestActiveSessionNeedsTurns(t *testing.T) {
 			t.Fatalf("%s: an active session lists challenges %v", tc.name, st.Challenges)
 		}
 		b.capture("document", doc)
-		b.capture("selfie", selfie)
+		if tc.upload {
+			must(t, http.StatusOK, b.post("/flow/api/capture?step=selfie&source=upload", "image/jpeg", selfie))
+		} else {
+			b.capture("selfie", selfie)
+		}
 		st, c := b.submitOne(pid, fc.SessionID)
 		t.Logf("%s: %s %v, next %s %s", tc.name, c.Summary.Decision, c.Summary.Reasons, st.NextAction, st.RetryStep)
-		if c.Summary.Decision == "approve" || st.NextAction != tc.next || st.RetryStep != tc.step ||
+		if c.Summary.Decision == "approve" || tc.upload && c.Summary.Decision != "review" || st.NextAction != tc.next || st.RetryStep != tc.step ||
 			!slices.Contains(c.Summary.Reasons, hostedflow.ReasonChallengeNotDone) {
 			t.Errorf("%s: %s %v, the person sees %+v; want %s %s with %s", tc.name, c.Summary.Decision, c.Summary.Reasons, st,
 				tc.next, tc.step, hostedflow.ReasonChallengeNotDone)

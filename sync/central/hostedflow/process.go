@@ -309,12 +309,16 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	}
 	if len(want) > 0 && !turned && rep.Decision == risk.Approve {
 		// The session asks for the turns and this selfie came without
-		// them (the manual button, an upload): the passive liveness alone
-		// does not approve it. It takes the challenge, as the band of
-		// doubt does below.
-		rep.Decision, rep.NextAction, rep.Risk.LivenessPath = risk.Reject, risk.Challenge, risk.LivenessChallengeRequested
+		// them: the passive liveness alone does not approve it. From the
+		// camera (the manual button) it takes the challenge, as the band
+		// of doubt does below; an upload comes from someone without a
+		// usable camera, who cannot turn for one, so it goes to a reviewer
+		// (uploadedSelfie) with the reason beside SELFIE_UPLOADED.
 		rep.Reasons = append(rep.Reasons, risk.Reason{Code: ReasonChallengeNotDone,
 			Detail: "the session asks for the head turns; the selfie came without them"})
+		if !in.selfieUploaded {
+			rep.Decision, rep.NextAction, rep.Risk.LivenessPath = risk.Reject, risk.Challenge, risk.LivenessChallengeRequested
+		}
 	}
 	// The passive liveness in doubt asks for an active challenge the
 	// person did not do: the selfie is taken again (a RETRY) with the
