@@ -468,6 +468,15 @@ function drawCapture(step) {
       const res = await api("POST", `capture?step=${step}`, blob, "image/jpeg");
       if (stopped) return;
       await afterCapture(step, res.state ?? res);
+    } catch (err) {
+      if (stopped) return;
+      // The guidance said "sending": say what happened instead.
+      if (err instanceof HTTPError && err.status === 429) {
+        guidance.textContent = t("capture_wait");
+      } else {
+        guidance.textContent = "";
+        showError(err);
+      }
     } finally {
       busy = false;
     }

@@ -75,6 +75,7 @@ export const strings = {
     unavailable_title: "Service unavailable",
     unavailable_text: "Verification is not available right now. Please try again later.",
     network: "Connection problem, retrying…",
+    capture_wait: "Too many photos at once. Wait a moment, then try again.",
     error_generic: "Something went wrong. Please try again.",
   },
   id: {
@@ -151,6 +152,7 @@ export const strings = {
     unavailable_title: "Layanan tidak tersedia",
     unavailable_text: "Verifikasi sedang tidak tersedia. Silakan coba lagi nanti.",
     network: "Masalah koneksi, mencoba lagi…",
+    capture_wait: "Terlalu banyak foto sekaligus. Tunggu sebentar, lalu coba lagi.",
     error_generic: "Terjadi kesalahan. Silakan coba lagi.",
   },
 };
