@@ -420,12 +420,29 @@ func (c *Console) exportCSV(w http.ResponseWriter, r *http.Request, v *Viewer) e
 }
 
 // csvSafe defuses cells a spreadsheet would run as a formula (values come
-// from devices).
+// from devices): a part that starts, after spaces, with one of
+// formulaStart gets a leading "'". The parts are the cell and what follows
+// each ";" or tab in it: a spreadsheet whose list separator is ";"
+// (Indonesian and most European locales) splits "x;=cmd" into two cells
+// before reading them, whatever the file's commas say.
 func csvSafe(row []string) []string {
+	const formulaStart = "=+-@\t\r"
 	for i, s := range row {
-		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-			row[i] = "'" + s
+		if !strings.ContainsAny(s, formulaStart) {
+			continue
 		}
+		var b strings.Builder
+		part := true // at the start of a part
+		for j := 0; j < len(s); j++ {
+			if part {
+				if rest := strings.TrimLeft(s[j:], " "); rest != "" && strings.IndexByte(formulaStart, rest[0]) >= 0 {
+					b.WriteByte('\'')
+				}
+			}
+			b.WriteByte(s[j])
+			part = s[j] == ';' || s[j] == '\t'
+		}
+		row[i] = b.String()
 	}
 	return row
 }
