@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/openkyc/kyc/sync/central/auth"
 )
 
 // TestEnrolNeedsEnrolCode: whoever has only an account's password cannot
@@ -45,5 +48,39 @@ func TestEnrolNeedsEnrolCode(t *testing.T) {
 	}
 	if u, _ := e.store.User(context.Background(), "ani"); len(u.TOTPSecret) == 0 || len(u.EnrolCodeHash) != 0 || u.FailedLogins != 0 {
 		t.Errorf("after enrolling: enrolled %v, code kept %v, failures %d", len(u.TOTPSecret) > 0, len(u.EnrolCodeHash) > 0, u.FailedLogins)
+	}
+}
+
+// TestEnrolLockout: wrong enrolment codes lock the account as wrong
+// passwords do (audited alike), and a locked account enrols no phone,
+// not even with the right code in a pending session opened before the
+// lock: else whoever has the password could guess codes on and on.
+func TestEnrolLockout(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ani", "reviewer")
+	b := e.browser()
+	b.get("/console/signin")
+	a := b.post("/console/signin", url.Values{"name": {"ani"}, "password": {testPassword}})
+	page := b.get(a.loc)
+	m, s := secretRE.FindStringSubmatch(page.body), sealedRE.FindStringSubmatch(page.body)
+	if m == nil || s == nil {
+		t.Fatalf("enrolment page without secret: %s", page.body)
+	}
+	e.mu.Lock()
+	code := e.enrolCodes["ani"]
+	e.mu.Unlock()
+	for range auth.MaxFailures {
+		if a := b.post("/console/enrol", url.Values{"sealed": {s[1]}, "enrol_code": {"ABCD-EFGH-JKMN"}, "code": {e.clk.code(t, m[1])}}); a.status != http.StatusUnauthorized {
+			t.Fatalf("wrong enrolment code: %d", a.status)
+		}
+	}
+	if acts := e.auditActions("user:ani"); !slices.Contains(acts, AuditLocked) {
+		t.Errorf("audit of ani = %v, want the lockout", acts)
+	}
+	if a := b.post("/console/enrol", url.Values{"sealed": {s[1]}, "enrol_code": {code}, "code": {e.clk.code(t, m[1])}}); a.status != http.StatusUnauthorized {
+		t.Errorf("right enrolment code on a locked account: %d, want 401", a.status)
+	}
+	if u, _ := e.store.User(context.Background(), "ani"); len(u.TOTPSecret) != 0 || len(u.EnrolCodeHash) == 0 {
+		t.Errorf("a locked account enrolled a phone: enrolled %v, code kept %v", len(u.TOTPSecret) > 0, len(u.EnrolCodeHash) > 0)
 	}
 }

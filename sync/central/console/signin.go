@@ -329,16 +329,21 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 	}
 	now := c.cfg.Now()
 	// The one-time enrolment code `user add` printed: the password alone
-	// does not enrol a phone. A wrong one counts as a failed sign-in.
+	// does not enrol a phone. A wrong one counts as a failed sign-in, and
+	// a locked account is refused as at the other steps (so the pending
+	// session opened before the lock tries no more codes).
+	if auth.Locked(v.User, now) || v.User.Disabled {
+		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
+			return err
+		}
+		return c.renderEnrol(w, r, v, http.StatusUnauthorized, e, next, "enrol.code_failed")
+	}
 	if !auth.CheckEnrolCode(v.User, r.PostFormValue("enrol_code"), now) {
 		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
 		}
-		if _, err := c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
-			auth.Fail(u, now)
-			return nil
-		}); err != nil {
-			return fmt.Errorf("recording a failed enrolment: %w", err)
+		if err := c.failUser(ctx, v.User.Name); err != nil {
+			return err
 		}
 		return c.renderEnrol(w, r, v, http.StatusUnauthorized, e, next, "enrol.code_failed")
 	}
@@ -349,9 +354,14 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 		}
 		return c.renderEnrol(w, r, v, http.StatusUnauthorized, e, next, "enrol.failed")
 	}
-	enrolled := false
+	enrolled, locked := false, false
 	_, err = c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
 		if len(u.TOTPSecret) > 0 { // enrolled meanwhile by another browser
+			return nil
+		}
+		// Locked (or disabled) meanwhile: by wrong codes sent alongside
+		// this one, say.
+		if locked = auth.Locked(*u, now) || u.Disabled; locked {
 			return nil
 		}
 		u.TOTPSecret = c.sealer.Seal(secret, u.Name)
@@ -363,6 +373,9 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 	})
 	if err != nil {
 		return fmt.Errorf("recording the TOTP secret: %w", err)
+	}
+	if locked {
+		return c.renderEnrol(w, r, v, http.StatusUnauthorized, e, next, "enrol.code_failed")
 	}
 	if !enrolled {
 		return fail(http.StatusConflict, "enrolled")
