@@ -159,6 +159,14 @@ func note(r *http.Request) (string, error) {
 	return n, nil
 }
 
+// appendNote adds name's note n (if any) to a case's notes.
+func appendNote(notes, name, n string) string {
+	if n == "" {
+		return notes
+	}
+	return strings.TrimSpace(notes + "\n" + name + ": " + n)
+}
+
 // needsFourEyes reports whether outcome on cs needs a second reviewer: a
 // reject of a case the engine escalated or scored high.
 func (c *Console) needsFourEyes(cs central.Case, outcome string) bool {
@@ -209,7 +217,14 @@ func (c *Console) decide(cs central.Case, r *http.Request, v *Viewer, now time.T
 	default:
 		return rv, "", "", fail(http.StatusBadRequest, "bad_request")
 	}
-	rv.Outcome, rv.Reason, rv.Note = outcome, reason, n
+	rv.Outcome, rv.Reason = outcome, reason
+	// A case sent back keeps its notes (the second reviewer's objection,
+	// which the next one reads): the decision's note is added to them.
+	if rv.Note == "" {
+		rv.Note = n
+	} else {
+		rv.Note = appendNote(rv.Note, v.User.Name, n)
+	}
 	rv.DecidedBy, rv.DecidedAt = v.User.Name, now
 	if c.needsFourEyes(cs, outcome) || confirmedHitOpen(rv) {
 		rv.State = central.ReviewSecond
@@ -318,9 +333,7 @@ func confirm(cs central.Case, r *http.Request, v *Viewer, now time.Time) (centra
 			rv.Hits[i].SecondBy = v.User.Name
 		}
 	}
-	if n != "" {
-		rv.Note = strings.TrimSpace(rv.Note + "\n" + v.User.Name + ": " + n)
-	}
+	rv.Note = appendNote(rv.Note, v.User.Name, n)
 	rv.State, rv.SecondBy = central.ReviewDecided, v.User.Name
 	return rv, "", "msg.confirmed", nil
 }
@@ -344,7 +357,7 @@ func sendBack(cs central.Case, r *http.Request, v *Viewer, now time.Time) (centr
 	}
 	rv.State, rv.Assignee = central.ReviewClaimed, rv.DecidedBy
 	rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = "", "", "", time.Time{}
-	rv.Note = strings.TrimSpace(rv.Note + "\n" + v.User.Name + ": " + n)
+	rv.Note = appendNote(rv.Note, v.User.Name, n)
 	return rv, "", "msg.sent_back", nil
 }
 

@@ -1111,3 +1111,40 @@ func TestOverturnedHitNeedsFourEyes(t *testing.T) {
 		t.Errorf("approval after clearing one's own confirmation: %+v, want decided", rv)
 	}
 }
+
+// TestSendBackNoteKept: the second reviewer's reason for sending a
+// decision back stays on the case when its proposer decides again, so the
+// next second reviewer reads the objection: the proposer cannot wipe it
+// with a new note (or none).
+func TestSendBackNoteKept(t *testing.T) {
+	f := newFixture(t)
+	rev1, rev2 := f.browser(), f.browser()
+	rev1.signIn("rev1")
+	f.clk.nextStep()
+	rev2.signIn("rev2")
+	ref := f.escalate
+	const objection = "the document is genuine, the watchlist entry is someone else"
+	rev1.get(caseHref(ref))
+	rev1.act(ref, "claim", nil)
+	for _, step := range []struct {
+		b            *browser
+		action, note string
+	}{
+		{rev1, "decide", "first look"},
+		{rev2, "send-back", objection},
+		{rev1, "decide", ""},
+	} {
+		step.b.get(caseHref(ref))
+		a := step.b.act(ref, step.action, url.Values{"outcome": {"reject"}, "reason": {"sanctions"}, "note": {step.note}})
+		if a.status != http.StatusSeeOther {
+			t.Fatalf("%s: %d %s", step.action, a.status, a.body)
+		}
+	}
+	rv := f.reviewOf(ref)
+	if rv.State != central.ReviewSecond || !strings.Contains(rv.Note, "rev2: "+objection) {
+		t.Errorf("after deciding again: state %s, note %q lacks the send-back's %q", rv.State, rv.Note, objection)
+	}
+	if p := rev2.get(caseHref(ref)); !strings.Contains(p.body, objection) {
+		t.Error("the case page does not show the objection to the next second reviewer")
+	}
+}
