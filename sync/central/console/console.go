@@ -160,6 +160,7 @@ type Console struct {
 	tmpl    map[string]map[string]*template.Template // lang → file → page
 	cat     catalogues
 	addrs   *httpx.Budget // sign-in failures per client address (in the store: instances share it)
+	signIns *httpx.Slots  // the sign-ins checking a password now (signInSlots)
 	// patterns are the registered route patterns, so a test can check
 	// that its access-control table covers every one.
 	patterns []string
@@ -192,7 +193,8 @@ func New(cfg Config) (*Console, error) {
 	}
 	c := &Console{
 		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), sealer: sealer,
-		addrs: httpx.NewBudget(cfg.Store, "console-signin", addrFailBurst, addrFailInterval, cfg.Now),
+		addrs:   httpx.NewBudget(cfg.Store, "console-signin", addrFailBurst, addrFailInterval, cfg.Now),
+		signIns: httpx.NewSlots(signInSlots),
 	}
 	c.resp = &httpx.Responder{Log: c.log, Rules: errorRules}
 	if c.cat, err = loadCatalogues(); err != nil {

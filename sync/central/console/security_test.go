@@ -1148,3 +1148,83 @@ func TestSendBackNoteKept(t *testing.T) {
 		t.Error("the case page does not show the objection to the next second reviewer")
 	}
 }
+
+// gatedUser holds the console's reads of one account until release is
+// closed, telling entered about each: the test sees how many sign-ins
+// are past the door at once.
+type gatedUser struct {
+	central.Store
+	name    string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedUser) User(ctx context.Context, name string) (central.User, error) {
+	if name == g.name {
+		g.entered <- struct{}{}
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return central.User{}, ctx.Err()
+		}
+	}
+	return g.Store.User(ctx, name)
+}
+
+// TestSignInConcurrency: at most signInSlots sign-ins check a password
+// at once, the others are turned away (503, Retry-After) at once. Each
+// check of a real password hash takes 64 MiB, so a burst of concurrent
+// sign-ins would exhaust the server's memory; and each would have read
+// the account's lockout before any failure was counted, so a burst
+// would try far more than auth.MaxFailures passwords.
+func TestSignInConcurrency(t *testing.T) {
+	const n = 12 // more than the slots and than MaxFailures, under the address budget
+	entered, release := make(chan struct{}, 4*n), make(chan struct{})
+	e := newEnvOn(t, boltStore, func(s central.Store) central.Store {
+		return &gatedUser{Store: s, name: "bob", entered: entered, release: release}
+	})
+	e.addUser("bob", central.RoleReviewer)
+	type result struct {
+		status     int
+		retryAfter string
+	}
+	results := make(chan result, n)
+	for i := range n {
+		b := e.browser()
+		b.get("/console/signin")
+		form := url.Values{"name": {"bob"}, "password": {"wrong password " + itoa(int64(i))}, "csrf": {b.csrf}}
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/console/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		go func() {
+			resp, err := b.c.Do(req)
+			if err != nil {
+				results <- result{}
+				return
+			}
+			resp.Body.Close()
+			results <- result{resp.StatusCode, resp.Header.Get("Retry-After")}
+		}()
+	}
+	// Each sign-in either waits at the account's read or has its answer.
+	inside, early := 0, []result{}
+	for inside+len(early) < n {
+		select {
+		case <-entered:
+			inside++
+		case r := <-results:
+			early = append(early, r)
+		}
+	}
+	close(release)
+	for range inside {
+		<-results
+	}
+	if inside > signInSlots {
+		t.Errorf("%d sign-ins checked a password at once, want at most %d", inside, signInSlots)
+	}
+	for _, r := range early {
+		if r.status != http.StatusServiceUnavailable || r.retryAfter == "" {
+			t.Errorf("a sign-in turned away: %d, Retry-After %q; want 503 with Retry-After", r.status, r.retryAfter)
+		}
+	}
+}

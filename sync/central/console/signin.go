@@ -56,6 +56,13 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, _ *Viewer) 
 	return c.render(w, r, nil, http.StatusOK, "signin.html", signInData{Next: localTarget(r.URL.Query().Get("next"))})
 }
 
+// signInSlots is how many sign-ins check a password at once. Each check
+// of a stored hash takes auth.DefaultParams' 64 MiB, so an unbounded burst
+// of concurrent sign-ins would exhaust the server's memory; and each
+// would read the account's lockout and the address's budget before any
+// failure was counted, trying far more than auth.MaxFailures passwords.
+const signInSlots = 4
+
 // rateLimited answers 429 when the client's address failed too often.
 func (c *Console) rateLimited(r *http.Request) error {
 	blocked, wait, err := c.addrs.Blocked(r.Context(), httpx.ClientAddr(r))
@@ -69,6 +76,12 @@ func (c *Console) rateLimited(r *http.Request) error {
 }
 
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) error {
+	// The slot is taken before the budget and the account are read, so a
+	// burst passes those checks only signInSlots at a time.
+	if !c.signIns.Acquire() {
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "busy", RetryAfter: time.Second}
+	}
+	defer c.signIns.Release()
 	if err := c.rateLimited(r); err != nil {
 		return err
 	}
