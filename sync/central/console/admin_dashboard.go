@@ -385,10 +385,11 @@ func (c *Console) exportCSV(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		return err
 	}
 	// The filter is recorded without a search term, which may name a
-	// person.
+	// person, or its sealed token.
 	q := r.URL.Query()
 	q.Del("q")
-	if err := c.audit(ctx, v, "export", "queue", nil, map[string]any{"filter": q.Encode(), "search": r.URL.Query().Get("q") != "",
+	q.Del("s")
+	if err := c.audit(ctx, v, "export", "queue", nil, map[string]any{"filter": q.Encode(), "search": r.URL.Query().Get("q") != "" || r.URL.Query().Get("s") != "",
 		"rows": len(cases), "matching": total}); err != nil {
 		return err
 	}
@@ -493,16 +494,8 @@ func (c *Console) exportFilter(r *http.Request, v *Viewer) (f central.QueueFilte
 		}
 		f.DeviceIDs = allowed
 	}
-	if search := strings.TrimSpace(q.Get("q")); search != "" {
-		if c.cfg.Index == nil {
-			return f, false, nil
-		}
-		kind := central.IdentifierKind(q.Get("kind"))
-		if !slices.Contains(searchKinds, string(kind)) {
-			kind = central.IdentNIK
-		}
-		tok, ok := c.cfg.Index(kind, search)
-		if !ok {
+	if tok, _, searching := c.search(q, v); searching {
+		if tok == nil {
 			return f, false, nil
 		}
 		f.Tokens = [][]byte{tok}

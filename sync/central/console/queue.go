@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 // (case.go, decide.go).
 func (c *Console) routeReview() {
 	c.route("GET /console/queue", central.RoleAuditor, c.queuePage)
+	c.route("POST /console/queue", central.RoleAuditor, c.queueForm)
 	c.routeCase()
 }
 
@@ -164,16 +166,8 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		f.DeviceIDs = allowed
 	}
 
-	search := strings.TrimSpace(q.Get("q"))
-	if search != "" && c.cfg.Index != nil {
-		kind := central.IdentifierKind(q.Get("kind"))
-		if !slices.Contains(searchKinds, string(kind)) {
-			kind = central.IdentNIK
-		}
-		tok, ok := c.cfg.Index(kind, search)
-		if !ok {
-			d.NoMatch = true
-		}
+	if tok, kind, searching := c.search(q, v); searching {
+		d.NoMatch = tok == nil
 		f.Tokens = [][]byte{tok}
 		// A search by person reads personal data: audited, without the
 		// term itself.
@@ -222,6 +216,78 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		d.Next = link(pageNo + 1)
 	}
 	return c.render(w, r, v, http.StatusOK, "queue.html", d)
+}
+
+// queueFilters are the fields of the queue's filter form that travel in
+// the queue's URL; "s" is a search's sealed token (see search).
+var queueFilters = []string{"state", "decision", "reason", "branch", "device", "from", "to", "doc_type", "country", "mine", "kind", "s"}
+
+// queueForm takes the queue's filter form, which posts so that a search
+// term (a NIK, a document number, a name) is never in a URL (browser
+// history, a proxy's log, the sign-in page's next), and redirects to the
+// queue with the filters and, for a search, the term's blind-index token
+// sealed to the session ("s"; an empty token when the term indexes to
+// nothing).
+func (c *Console) queueForm(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	q := url.Values{}
+	for _, k := range queueFilters {
+		if s := strings.TrimSpace(r.PostFormValue(k)); s != "" {
+			q.Set(k, s)
+		}
+	}
+	if term := strings.TrimSpace(r.PostFormValue("q")); term != "" && c.cfg.Index != nil {
+		tok, ok := c.cfg.Index(searchKind(q.Get("kind")), term)
+		if !ok {
+			tok = nil
+		}
+		q.Set("s", base64.RawURLEncoding.EncodeToString(c.sealer.Seal(tok, searchContext(v))))
+	}
+	target := "/console/queue"
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	return c.seeOther(w, r, target, "")
+}
+
+// searchContext binds a search's sealed token to the session it was made
+// in: a copied URL searches nothing elsewhere.
+func searchContext(v *Viewer) string {
+	return "search:" + base64.RawURLEncoding.EncodeToString(v.Session.Hash)
+}
+
+func searchKind(s string) central.IdentifierKind {
+	if !slices.Contains(searchKinds, s) {
+		return central.IdentNIK
+	}
+	return central.IdentifierKind(s)
+}
+
+// search reads a search by person from the queue's URL: "s", the token
+// queueForm sealed, or a term "q" of "kind" typed into the URL by hand.
+// searching is false without either; tok is nil when nothing can match
+// (the term indexes to nothing, no index, a token of another session).
+func (c *Console) search(q url.Values, v *Viewer) (tok []byte, kind central.IdentifierKind, searching bool) {
+	kind = searchKind(q.Get("kind"))
+	if s := q.Get("s"); s != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(s)
+		if err == nil {
+			tok, err = c.sealer.Open(raw, searchContext(v))
+		}
+		if err != nil || len(tok) == 0 {
+			return nil, kind, true
+		}
+		return tok, kind, true
+	}
+	term := strings.TrimSpace(q.Get("q"))
+	if term == "" {
+		return nil, kind, false
+	}
+	if c.cfg.Index != nil {
+		if tok, ok := c.cfg.Index(kind, term); ok {
+			return tok, kind, true
+		}
+	}
+	return nil, kind, true
 }
 
 // parseDay reads a YYYY-MM-DD date (UTC midnight); empty is the zero time.

@@ -89,6 +89,7 @@ func TestRouteAccess(t *testing.T) {
 		"POST /console/enrol":                             {kind: pending, path: "/console/enrol"},
 		"POST /console/signout":                           {path: "/console/signout", auditor: true},
 		"GET /console/queue":                              {path: "/console/queue"},
+		"POST /console/queue":                             {path: "/console/queue", auditor: true},
 		"GET /console/cases/{device}/{key}":               {path: south, scoped: true},
 		"GET /console/cases/{device}/{key}/images/{name}": {path: south + "/images/front", scoped: true},
 		"POST /console/cases/{device}/{key}/claim":        {path: south + "/claim", scoped: true},
@@ -1226,5 +1227,42 @@ func TestSignInConcurrency(t *testing.T) {
 		if r.status != http.StatusServiceUnavailable || r.retryAfter == "" {
 			t.Errorf("a sign-in turned away: %d, Retry-After %q; want 503 with Retry-After", r.status, r.retryAfter)
 		}
+	}
+}
+
+// TestSearchTermNotInURL: the queue's filter form posts, so a search by
+// person (a NIK, a document number, a name) never is in a URL (browser
+// history, a proxy's log, the sign-in page's next): the queue's URL, its
+// paging and export links carry the term's blind-index token sealed to
+// the session, which another session cannot use.
+func TestSearchTermNotInURL(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser()
+	b.signIn("rev1")
+	const term = "L898902C3"
+	if p := b.get("/console/queue"); !strings.Contains(p.body, `<form method="post" action="/console/queue"`) {
+		t.Error("the queue's filter form does not post")
+	}
+	a := b.post("/console/queue", url.Values{"kind": {"document_number"}, "q": {term}, "decision": {"escalate"}})
+	if a.status != http.StatusSeeOther || strings.Contains(strings.ToUpper(a.loc), term) || strings.Contains(a.loc, "q=") {
+		t.Fatalf("search: %d to %q, want a redirect without the term", a.status, a.loc)
+	}
+	page := b.get(a.loc)
+	if !strings.Contains(page.body, caseHref(f.escalate)) || !strings.Contains(page.body, caseHref(f.south)) ||
+		strings.Contains(page.body, caseHref(f.review)) {
+		t.Errorf("the search's results: escalate %v, south %v, review %v; want escalate and south only", strings.Contains(page.body, caseHref(f.escalate)),
+			strings.Contains(page.body, caseHref(f.south)), strings.Contains(page.body, caseHref(f.review)))
+	}
+	if strings.Contains(strings.ToUpper(page.body), term) {
+		t.Error("the results page shows the term (its links would carry it)")
+	}
+	// Another session holding the URL finds nothing by it.
+	other := f.browser()
+	other.signIn("rev2")
+	if p := other.get(a.loc); strings.Contains(p.body, caseHref(f.escalate)) || !strings.Contains(p.body, `id="queue-count"`) {
+		t.Error("another session's search URL lists the person's cases")
+	}
+	if acts := f.auditActions("queue"); len(acts) == 0 || acts[0] != AuditSearch {
+		t.Errorf("the search is audited as %v", acts)
 	}
 }
