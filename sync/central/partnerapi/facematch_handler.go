@@ -371,7 +371,10 @@ func readFaceMatchJSON(r *http.Request) (FaceMatchRequest, error) {
 		if seen[name] {
 			// As decodeObject: which duplicate wins is the parser's choice.
 			ve.add(name, "duplicate_field", "%s is given more than once", name)
-			name = "" // skipped below
+			if err := skipValue(dec); err != nil {
+				return req, err
+			}
+			continue
 		}
 		seen[name] = true
 		switch name {
@@ -404,9 +407,10 @@ func readFaceMatchJSON(r *http.Request) (FaceMatchRequest, error) {
 				ve.add(name, "invalid", "skip_liveness is true or false")
 			}
 		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return req, malformedJSON(err)
+			// As Initiate Flow's: the document allows no other member.
+			ve.add(name, "unknown_field", "unknown field %s", name)
+			if err := skipValue(dec); err != nil {
+				return req, err
 			}
 		}
 	}
@@ -420,6 +424,15 @@ func readFaceMatchJSON(r *http.Request) (FaceMatchRequest, error) {
 		return req, &ve
 	}
 	return req, nil
+}
+
+// skipValue reads past the next JSON value.
+func skipValue(dec *json.Decoder) error {
+	var skip json.RawMessage
+	if err := dec.Decode(&skip); err != nil {
+		return malformedJSON(err)
+	}
+	return nil
 }
 
 var errTooLarge = errors.New("too large")

@@ -273,21 +273,24 @@ func TestFaceMatchAPI(t *testing.T) {
 		}
 	})
 	t.Run("ambiguous JSON", func(t *testing.T) {
-		// A member named twice (which one wins is a parser's choice) is a
-		// validation error naming it; anything after the object is malformed.
+		// A member named twice (which one wins is a parser's choice) or
+		// unknown is a validation error naming it; anything after the
+		// object is malformed.
 		sb, rb := base64.StdEncoding.EncodeToString(face("leonard1")), base64.StdEncoding.EncodeToString(face("leonard2"))
 		for _, c := range []struct {
-			body        string
-			status      int
-			code, field string
+			body             string
+			status           int
+			code, field, why string
 		}{
-			{`{"selfie_base64":"` + sb + `","reference_base64":"` + rb + `","selfie_base64":"` + rb + `"}`, 422, "invalid_request", "selfie_base64"},
-			{`{"selfie_base64":"` + sb + `","reference_base64":"` + rb + `"} {"skip_liveness":true}`, 400, "malformed", ""},
+			{`{"selfie_base64":"` + sb + `","reference_base64":"` + rb + `","selfie_base64":"` + rb + `"}`, 422, "invalid_request", "selfie_base64", "duplicate_field"},
+			{`{"selfie_base64":"` + sb + `","reference_base64":"` + rb + `"} {"skip_liveness":true}`, 400, "malformed", "", ""},
+			// The document allows no other member, as Initiate Flow's.
+			{`{"selfie_base64":"` + sb + `","reference_base64":"` + rb + `","threshold":0.1}`, 422, "invalid_request", "threshold", "unknown_field"},
 		} {
 			resp, b := e.call(t, "POST", "/api/v1/face-match", "application/json", []byte(c.body), map[string]string{"Authorization": "Bearer " + token}, true)
 			var fe fmError
 			json.Unmarshal(b, &fe)
-			if resp.StatusCode != c.status || fe.Code != c.code || c.field != "" && (len(fe.Errors) != 1 || fe.Errors[0].Field != c.field || fe.Errors[0].Code != "duplicate_field") {
+			if resp.StatusCode != c.status || fe.Code != c.code || c.field != "" && (len(fe.Errors) != 1 || fe.Errors[0].Field != c.field || fe.Errors[0].Code != c.why) {
 				t.Errorf("%.60s...: %d %s, want %d %s naming %q", c.body, resp.StatusCode, b, c.status, c.code, c.field)
 			}
 		}
