@@ -63,6 +63,9 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, _ *Viewer) 
 // failure was counted, trying far more than auth.MaxFailures passwords.
 const signInSlots = 4
 
+// errBusy answers a password check that found no slot (signInSlots).
+var errBusy = &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "busy", RetryAfter: time.Second}
+
 // rateLimited answers 429 when the client's address failed too often.
 func (c *Console) rateLimited(r *http.Request) error {
 	blocked, wait, err := c.addrs.Blocked(r.Context(), httpx.ClientAddr(r))
@@ -79,7 +82,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	// The slot is taken before the budget and the account are read, so a
 	// burst passes those checks only signInSlots at a time.
 	if !c.signIns.Acquire() {
-		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "busy", RetryAfter: time.Second}
+		return errBusy
 	}
 	defer c.signIns.Release()
 	if err := c.rateLimited(r); err != nil {

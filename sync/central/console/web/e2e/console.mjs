@@ -511,7 +511,7 @@ try {
     const row = (await page.textContent("#devices")) ?? "";
     check("a device enrolled with the console's token is listed with its branch",
       row.includes(enrolled.device_id) && row.includes("SBY-Tunjungan"), enrolled.device_id);
-    for (const p of ["lists", "risk", "privacy"]) {
+    for (const p of ["lists", "risk", "privacy", "account"]) {
       const r = await goto(page, `/console/${p}`);
       check(`the ${p} page opens`, r.status() === 200, r.status());
       await shot(page, p);
