@@ -97,8 +97,38 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 			// As an expired token: the partner's client makes a new one.
 			return unauthorized(w, "token_expired", "the partner token ended with the pass key it was made under; generate a new one (POST /api/v1/partner-token)")
 		}
+		if err := a.spend(w, r, p); err != nil {
+			return err
+		}
 		return h(w, r.WithContext(WithPartner(r.Context(), p)))
 	}
+}
+
+// spend takes one of p's calls (Config.PartnerRate) from the store's
+// budget, or answers 429 with the time until one is back (the body
+// unread, the connection cut).
+func (a *API) spend(w http.ResponseWriter, r *http.Request, p central.Partner) error {
+	wait, ok, err := a.spendRate(r.Context(), "partner-calls:"+p.ID, a.cfg.PartnerRate)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		httpx.CutOff(w)
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "too many requests from this partner; retry after the time in Retry-After", RetryAfter: wait}
+	}
+	return nil
+}
+
+// spendRate spends one unit of key's budget at lim in the store (shared
+// by instances), or says how long until one is back.
+func (a *API) spendRate(ctx context.Context, key string, lim RateLimit) (time.Duration, bool, error) {
+	every := time.Duration(float64(time.Second) / lim.PerSecond)
+	ok, wait, err := a.cfg.Store.SpendBudget(ctx, key, a.now(), max(every, time.Microsecond), lim.Burst)
+	if err != nil {
+		return 0, false, fmt.Errorf("rate limit %s: %w", key, err)
+	}
+	return max(wait, time.Second), ok, nil
 }
 
 // revoked reports whether t was made before the end of a rotated-out pass

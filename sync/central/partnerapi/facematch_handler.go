@@ -33,12 +33,14 @@ import (
 // Retry-After); without a FaceMatcher (models not installed) the API
 // answers 503 face_match_unavailable.
 
-// FaceMatchLimit is a partner's Face Match rate: a token bucket refilled
-// at PerSecond, holding Burst.
-type FaceMatchLimit struct {
+// RateLimit is a token bucket refilled at PerSecond, holding Burst.
+type RateLimit struct {
 	PerSecond float64 `json:"per_second"`
 	Burst     int     `json:"burst"`
 }
+
+// FaceMatchLimit is a partner's Face Match rate.
+type FaceMatchLimit = RateLimit
 
 // DefaultFaceMatchLimit is a partner's rate unless its configuration
 // (Partner.Config "face_match_limit") says otherwise: half of what the
@@ -105,7 +107,7 @@ func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
 		return httpx.Errorf(http.StatusServiceUnavailable, "face_match_unavailable",
 			"the Face Match API is not available on this server (its models are not installed)")
 	}
-	wait, ok, err := h.allow(r.Context(), p, a.now())
+	wait, ok, err := h.allow(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -178,17 +180,10 @@ func (h *faceMatchHandler) match(r *http.Request, req FaceMatchRequest) (int, []
 
 var errFaceMatchBusy = errors.New("face match: no turn at the engine in time")
 
-// allow spends one of the partner's units in the store's budget (shared by
-// instances), or says how long until one is back. A rate the admin changed
-// applies from the next request.
-func (h *faceMatchHandler) allow(ctx context.Context, p central.Partner, now time.Time) (time.Duration, bool, error) {
-	lim := partnerFaceMatchLimit(p)
-	every := time.Duration(float64(time.Second) / lim.PerSecond)
-	ok, wait, err := h.a.cfg.Store.SpendBudget(ctx, "face-match:"+p.ID, now, max(every, time.Microsecond), lim.Burst)
-	if err != nil {
-		return 0, false, fmt.Errorf("face match rate limit: %w", err)
-	}
-	return wait, ok, nil
+// allow spends one of the partner's Face Match units; a rate the admin
+// changed applies from the next request.
+func (h *faceMatchHandler) allow(ctx context.Context, p central.Partner) (time.Duration, bool, error) {
+	return h.a.spendRate(ctx, "face-match:"+p.ID, partnerFaceMatchLimit(p))
 }
 
 // partnerFaceMatchLimit is the partner's configured rate (its Config's

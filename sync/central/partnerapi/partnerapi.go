@@ -30,6 +30,13 @@ const (
 	// DefaultKeyOverlap is how long a rotated-out pass key or webhook
 	// secret stays valid beside the new one.
 	DefaultKeyOverlap = 24 * time.Hour
+	// DefaultPartnerRate and DefaultPartnerBurst are a partner's calls a
+	// second and their burst (Config.PartnerRate), Stripe's default rate:
+	// far above what an integration needs (a session takes a handful of
+	// calls), low enough that one partner's runaway loop cannot take
+	// central from the others.
+	DefaultPartnerRate  = 100
+	DefaultPartnerBurst = 200
 	// DefaultImageLinkTTL is how long a submission image link works.
 	DefaultImageLinkTTL = 15 * time.Minute
 	// MaxOverlap bounds an overlap an admin asks for.
@@ -86,6 +93,11 @@ type Config struct {
 	// face_match_busy.
 	FaceMatchTurns int
 	FaceMatchWait  time.Duration
+	// PartnerRate bounds each partner's authenticated calls, whichever
+	// the endpoint, in the store (shared by instances); beyond it, 429
+	// rate_limited with Retry-After. Zero means DefaultPartnerRate and
+	// DefaultPartnerBurst. Face Match has its own limit besides.
+	PartnerRate RateLimit
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the API's log; nil discards it.
@@ -131,6 +143,9 @@ func New(cfg Config) (*API, error) {
 	def(&cfg.KeyOverlap, DefaultKeyOverlap)
 	def(&cfg.ImageLinkTTL, DefaultImageLinkTTL)
 	def(&cfg.FaceMatchWait, DefaultFaceMatchWait)
+	if !(cfg.PartnerRate.PerSecond > 0) || cfg.PartnerRate.Burst < 1 {
+		cfg.PartnerRate = RateLimit{PerSecond: DefaultPartnerRate, Burst: DefaultPartnerBurst}
+	}
 	if cfg.FaceMatchTurns <= 0 {
 		cfg.FaceMatchTurns = runtime.NumCPU()
 	}

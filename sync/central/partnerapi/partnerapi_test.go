@@ -223,6 +223,28 @@ func TestAuthFailureLogNamesRoute(t *testing.T) {
 	}
 }
 
+// TestPartnerRate: a partner's calls beyond its rate are 429 with
+// Retry-After, whichever the endpoint, another partner's are not touched,
+// and the budget comes back with time.
+func TestPartnerRate(t *testing.T) {
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) { c.PartnerRate = partnerapi.RateLimit{PerSecond: 1, Burst: 3} })
+	acme, globex := e.partner("Acme"), e.partner("Globex")
+	status := func(p partner) answer {
+		return e.do(req{method: "GET", path: "/api/v1/flows/nope", token: p.tok})
+	}
+	for range 3 {
+		e.must(http.StatusNotFound, status(acme)) // within the burst
+	}
+	a := e.must(http.StatusTooManyRequests, status(acme))
+	if a.header.Get("Retry-After") == "" || a.code(t) != "rate_limited" {
+		t.Errorf("beyond the rate: %s, Retry-After %q", a.body, a.header.Get("Retry-After"))
+	}
+	e.must(http.StatusTooManyRequests, e.do(req{method: "POST", path: "/api/v1/flows", token: acme.tok, body: map[string]any{}, invalid: true}))
+	e.must(http.StatusNotFound, status(globex))
+	e.clk.Advance(time.Second)
+	e.must(http.StatusNotFound, status(acme))
+}
+
 func TestRotateKey(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		c := e.addPartner("Acme")
