@@ -123,3 +123,19 @@ func TestEndOtherSessions(t *testing.T) {
 		t.Errorf("audit of user:ani %v, want %s", got, AuditSessionsEnds)
 	}
 }
+
+// TestSignInLogNamesKnownAccounts: a refused sign-in logs the name only of
+// an account that exists; an unknown one may be a password typed in the
+// name field.
+func TestSignInLogNamesKnownAccounts(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ani", central.RoleReviewer)
+	b := e.browser()
+	b.get("/console/signin")
+	b.post("/console/signin", url.Values{"name": {"ani"}, "password": {"wrong wrong wrong"}})
+	b.post("/console/signin", url.Values{"name": {"orbit lantern pickle"}, "password": {"x"}})
+	got := e.log.String()
+	if !strings.Contains(got, "user=ani") || strings.Contains(got, "orbit lantern") || !strings.Contains(got, "unknown_user=true") {
+		t.Errorf("sign-in log:\n%s", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -57,6 +58,8 @@ type env struct {
 	// enrolCodes are the one-time enrolment codes addUser made.
 	enrolCodes map[string]string
 	mu         sync.Mutex
+	// log is what the console logged.
+	log *centraltest.LogBuffer
 }
 
 func newEnv(t *testing.T) *env { return newEnvOn(t, boltStore, nil) }
@@ -88,13 +91,15 @@ func newEnvOn(t *testing.T, open opener, wrap func(central.Store) central.Store)
 	if wrap != nil {
 		cs = wrap(store)
 	}
-	c, err := New(Config{Store: cs, Central: srv.Server, Index: store.Token, SecretKey: key, Now: clk.Now})
+	log := &centraltest.LogBuffer{}
+	c, err := New(Config{Store: cs, Central: srv.Server, Index: store.Token, SecretKey: key, Now: clk.Now,
+		Logger: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Server.Mount(Prefix, c.Handler())
 	srv.Serve(t)
-	return &env{t: t, base: srv.Base, store: store, clk: clk, secrets: map[string]string{}, enrolCodes: map[string]string{}}
+	return &env{t: t, base: srv.Base, store: store, clk: clk, secrets: map[string]string{}, enrolCodes: map[string]string{}, log: log}
 }
 
 // addUser creates an account as `kyc-central user add` does.

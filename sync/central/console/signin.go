@@ -91,11 +91,16 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	ctx := r.Context()
 	name, pw := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
 	next := localTarget(r.PostFormValue("next"))
+	known := false // an unknown name is not logged: it may be a password typed in the wrong field
 	refuse := func() error {
 		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
 		}
-		c.log.LogAttrs(ctx, slog.LevelWarn, "console sign-in refused", slog.String("user", name), slog.String("addr", httpx.ClientAddr(r)))
+		who := slog.Bool("unknown_user", true)
+		if known {
+			who = slog.String("user", name)
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "console sign-in refused", who, slog.String("addr", httpx.ClientAddr(r)))
 		return c.render(w, r, nil, http.StatusUnauthorized, "signin.html", signInData{Error: "signin.failed", Next: next, Name: name})
 	}
 	if len(pw) > auth.MaxPasswordLen || len(name) > 128 {
@@ -109,6 +114,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	if err != nil {
 		return fmt.Errorf("reading user: %w", err)
 	}
+	known = true
 	now := c.cfg.Now()
 	if u.Disabled || auth.Locked(u, now) {
 		_ = auth.CheckPassword(dummyHash(), pw)
