@@ -72,10 +72,11 @@ var flowFields = []string{"partner_user_id", "partner_user_id_type", "partner_se
 	"accepted_countries", "liveness_type", "face_match_threshold", "require_address_proof", "max_retries",
 	"session_ttl", "smart_qr", "callback_url", "redirect_url", "hide_cta", "allow_upload", "use_reference_image"}
 
-// kioskUserIDType is the user id type of kiosk sessions
-// (webhook.KioskUserIDType): a kiosk's submission is recorded only in a
-// session of that type and device, so no session a partner initiates has it.
-const kioskUserIDType = "kiosk_device"
+// KioskUserIDType is the partner_user_id_type of a kiosk's own sessions,
+// which the webhook emitter makes: a kiosk's submission is recorded only
+// in a session of that type and device, so no session a partner initiates
+// (or a kiosk's hand-off opens) may have it.
+const KioskUserIDType = "kiosk_device"
 
 // idRE is what partner-chosen ids and user ids may hold.
 var idRE = regexp.MustCompile(`^[A-Za-z0-9._:@+\-]{1,128}$`)
@@ -133,8 +134,8 @@ func parseFlow(m map[string]json.RawMessage, hasReference bool) (flowRequest, er
 	if fr.UserIDType == "" {
 		fr.UserIDType = "user_id"
 	}
-	if fr.UserIDType == kioskUserIDType {
-		ve.add("partner_user_id_type", "reserved", "partner_user_id_type %s is kept for kiosk sessions", kioskUserIDType)
+	if fr.UserIDType == KioskUserIDType {
+		ve.add("partner_user_id_type", "reserved", "partner_user_id_type %s is kept for kiosk sessions", KioskUserIDType)
 	}
 	fr.SessionID = idField("partner_session_id", false)
 

@@ -47,8 +47,9 @@ const (
 
 // KioskUserIDType is the partner_user_id_type of a kiosk session: it has
 // no partner user, so its partner_user_id is the device's id (what
-// Get Submission Details is then asked with).
-const KioskUserIDType = "kiosk_device"
+// Get Submission Details is then asked with). Defined by partnerapi,
+// which refuses it on sessions a partner initiates.
+const KioskUserIDType = partnerapi.KioskUserIDType
 
 // Next actions (the seeds' and the engine's).
 const (
