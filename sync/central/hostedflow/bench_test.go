@@ -284,8 +284,8 @@ type browserSession struct {
 
 var launchCSRF = regexp.MustCompile(`data-csrf="([^"]+)"`)
 
-// open initiates a flow and opens its launch link (303 to /flow/app, whose
-// page carries the CSRF token).
+// open initiates a flow and starts its launch link (the landing page's
+// Start: 303 to /flow/app, whose page carries the CSRF token).
 func (e *benchEnv) open(config map[string]any) (*browserSession, error) {
 	var fc struct {
 		SessionID string `json:"session_id"`
@@ -296,7 +296,7 @@ func (e *benchEnv) open(config map[string]any) (*browserSession, error) {
 	}
 	jar, _ := cookiejar.New(nil)
 	s := &browserSession{e: e, id: fc.SessionID, c: &http.Client{Timeout: time.Minute, Transport: e.tlsTransport, Jar: jar}}
-	resp, err := s.c.Get(fc.LaunchURL)
+	resp, err := s.c.Post(fc.LaunchURL, "application/x-www-form-urlencoded", nil)
 	if err != nil {
 		return nil, err
 	}

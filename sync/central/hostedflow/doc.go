@@ -9,9 +9,12 @@
 // Routes, all under /flow/ (JSON answers; errors {code, message,
 // request_id} through httpx; Cache-Control no-store everywhere):
 //
-//	GET  /flow/{token}            launch URL: single-use, binds the session to this browser
-//	                              (cookie kyc_flow) and 303 -> /flow/app; another browser 410,
-//	                              expired 410, unknown 404
+//	GET  /flow/{token}            launch URL: changes nothing; 200 a landing page (what will
+//	                              happen, a Start button posting to the link); the browser
+//	                              bound 303 -> /flow/app; another browser 410, expired 410,
+//	                              unknown 404
+//	POST /flow/{token}            Start: single-use, binds the session to this browser
+//	                              (cookie kyc_flow) and 303 -> /flow/app; another browser 410
 //	GET  /flow/app                the page (web/app.html, data-csrf and data-lang filled in)
 //	GET  /flow/static/...         the page's files (web/static)
 //	GET  /flow/api/state          where the session stands (State)
@@ -25,8 +28,16 @@
 //	POST /flow/api/finish         the STATUS screen's call to action: {redirect}
 //	POST /flow/api/lang           {"lang": "en"|"id"}: the session's language from now on
 //	                              (guidance messages, the result's message)
-//	GET  /flow/h/{token}          the phone's one-time link: binds the phone, 303 -> /flow/app
+//	GET  /flow/h/{token}          the phone's one-time link: the landing page, as the launch URL
+//	POST /flow/h/{token}          its Start: binds the phone, 303 -> /flow/app
 //	GET  /flow/code               the short-code form (no script); POST /flow/code looks it up
+//
+// Opening a link changes nothing because link previews (chat apps) and mail
+// scanners (Safe Links, Proofpoint) fetch every link in a message before
+// the person taps it: were the GET to bind, they would use the link up and
+// the person would be told it was used. The person's Start binds instead.
+// Cross-site POSTs are refused (http.CrossOriginProtection), so another
+// site cannot bind a session of its own to a visitor's browser.
 //
 // S is document, back or selfie. Every POST under /flow/api/ carries the
 // header X-Flow-CSRF with the token the page got in data-csrf; the cookie

@@ -29,10 +29,12 @@ func TestEmbedHeaders(t *testing.T) {
 	e := newEnv(t, true)
 	_, fc := e.initiate(map[string]any{"redirect_url": "https://bank.example:8443/kyc/done?x=1", "smart_qr": true})
 	b := e.browser()
-	u, _ := url.Parse(fc.LaunchURL)
-	a := must(t, http.StatusSeeOther, b.get(u.Path))
-	if csp := a.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' https://bank.example:8443") {
-		t.Errorf("launch CSP %q", csp)
+	landing, a := b.start(fc.LaunchURL, nil)
+	must(t, http.StatusSeeOther, a)
+	for what, ans := range map[string]answer{"landing page": landing, "Start": a} {
+		if csp := ans.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' https://bank.example:8443") {
+			t.Errorf("%s CSP %q", what, csp)
+		}
 	}
 	if c := a.header.Get("Set-Cookie"); !strings.Contains(c, "SameSite=None") || !strings.Contains(c, "Partitioned") || !strings.Contains(c, "Secure") {
 		t.Errorf("embeddable session's cookie %q", c)
@@ -47,17 +49,19 @@ func TestEmbedHeaders(t *testing.T) {
 	}
 	var h hostedflow.HandoffLink
 	json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/handoff", "", nil)).body, &h)
-	hu, _ := url.Parse(h.URL)
-	pa := must(t, http.StatusSeeOther, e.browser().get(hu.Path))
+	_, pa := e.browser().start(h.URL, nil)
+	must(t, http.StatusSeeOther, pa)
 	if c := pa.header.Get("Set-Cookie"); !strings.Contains(c, "SameSite=Lax") || strings.Contains(c, "Partitioned") {
 		t.Errorf("phone's cookie %q", c)
 	}
 
 	_, fc = e.initiate(nil)
-	u, _ = url.Parse(fc.LaunchURL)
-	a = must(t, http.StatusSeeOther, e.browser().get(u.Path))
-	if csp := a.header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors 'self'") {
-		t.Errorf("launch CSP without a partner origin %q", csp)
+	landing, a = e.browser().start(fc.LaunchURL, nil)
+	must(t, http.StatusSeeOther, a)
+	for what, ans := range map[string]answer{"landing page": landing, "Start": a} {
+		if csp := ans.header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors 'self'") {
+			t.Errorf("%s CSP without a partner origin %q", what, csp)
+		}
 	}
 	if c := a.header.Get("Set-Cookie"); !strings.Contains(c, "SameSite=Lax") || strings.Contains(c, "Partitioned") {
 		t.Errorf("session cookie without a partner origin %q", c)
@@ -151,15 +155,19 @@ iframe{display:block;border:0;width:100%%;height:calc(100vh - 42px);background:#
 
 // TestPagesSecurityHeaders: every answer of the hosted flow, served over
 // HTTPS, tells the browser to keep to HTTPS (HSTS; ASVS 14.4.5) and
-// carries its content security policy and nosniff: the launch, the page,
-// the short-code form, a static file, an API error and an unknown path.
+// carries its content security policy and nosniff: the launch's landing
+// page, its Start and a cross-site Start refused, the page, the
+// short-code form, a static file, an API error and an unknown path.
 func TestPagesSecurityHeaders(t *testing.T) {
 	e := newEnv(t, false)
 	_, fc := e.initiate(nil)
 	u, _ := url.Parse(fc.LaunchURL)
 	b := e.browser()
+	landing, started := b.start(fc.LaunchURL, nil)
 	answers := map[string]answer{
-		"launch":      must(t, http.StatusSeeOther, b.get(u.Path)),
+		"landing":     landing,
+		"start":       must(t, http.StatusSeeOther, started),
+		"cross-site":  must(t, http.StatusForbidden, e.browser().do("POST", u.Path, "", nil, map[string]string{"Sec-Fetch-Site": "cross-site"})),
 		"page":        b.get("/flow/app"), // 503 without engines: headers all the same
 		"code form":   must(t, http.StatusOK, e.browser().get("/flow/code")),
 		"static":      must(t, http.StatusOK, e.browser().get("/flow/static/flow.js")),

@@ -67,7 +67,7 @@ type Config struct {
 	// Store is central's store, sealed (seal.Store); required.
 	Store central.Store
 	// Engines runs guidance and verification; nil: the flow's pages and
-	// API answer 503 service_unavailable (the launch URL still binds).
+	// API answer 503 service_unavailable (the launch URL's Start still binds).
 	Engines *engines.Engines
 	// PublicURL is central's base URL as people reach it (the phone link
 	// and the Smart QR are built on it).
@@ -179,8 +179,10 @@ func (f *Flow) routes() {
 		h("POST "+pattern, f.withSession(fn, true))
 	}
 	h("GET /flow/{token}", f.launch)
+	h("POST /flow/{token}", f.launch)
 	h("GET /flow/app", f.app)
 	h("GET /flow/h/{token}", f.phoneLink)
+	h("POST /flow/h/{token}", f.phoneLink)
 	h("GET /flow/code", f.codeForm)
 	h("POST /flow/code", f.codeSubmit)
 	h("GET /flow/api/state", f.withSession(f.stateHandler, false))
@@ -215,8 +217,19 @@ func (f *Flow) Mount(srv *central.Server) {
 	f.mountDevice(srv)
 }
 
-// Handler serves the flow's routes.
-func (f *Flow) Handler() http.Handler { return f.headers(f.mux) }
+// Handler serves the flow's routes. Cross-site POSTs are refused: a
+// launch or phone link's Start, or a short code, posted from another
+// site's page would bind a session its author opened to the visitor's
+// browser, who would then verify under the author's account. The flow's
+// own pages, framed by a partner or not, post from central's origin.
+func (f *Flow) Handler() http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(f.resp.Handle(func(http.ResponseWriter, *http.Request) error {
+		return httpx.Errorf(http.StatusForbidden, "csrf", "cross-site form")
+	}))
+	// headers wraps the check too, so its 403 carries the same headers.
+	return f.headers(cop.Handler(f.mux))
+}
 
 // headers: nothing cached, no sniffing, no referrer (links carry secrets),
 // the console's content security policy (no inline script), framing by

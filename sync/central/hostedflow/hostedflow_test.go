@@ -218,13 +218,29 @@ func must(t *testing.T, want int, a answer) answer {
 
 var csrfRE = regexp.MustCompile(`data-csrf="([^"]+)"`)
 
-// open follows a launch (or phone) link and loads the page, keeping its
+var startFormRE = regexp.MustCompile(`<form method="post" action="([^"]+)"><button id="begin" type="submit">`)
+
+// start opens a launch (or phone) link as a person does: the landing page
+// (200, its Start form posting back to the link), then Start. hdr goes
+// with both requests. It returns both answers.
+func (b *browser) start(link string, hdr map[string]string) (landing, started answer) {
+	t := b.e.t
+	t.Helper()
+	u, _ := url.Parse(link)
+	landing = must(t, http.StatusOK, b.do("GET", u.Path, "", nil, hdr))
+	if m := startFormRE.FindSubmatch(landing.body); m == nil || string(m[1]) != u.Path {
+		t.Fatalf("landing page of %s without its Start form: %.500s", u.Path, landing.body)
+	}
+	return landing, b.do("POST", u.Path, "application/x-www-form-urlencoded", nil, hdr)
+}
+
+// open starts a launch (or phone) link and loads the page, keeping its
 // CSRF token.
 func (b *browser) open(link string) {
 	t := b.e.t
 	t.Helper()
-	u, _ := url.Parse(link)
-	a := must(t, http.StatusSeeOther, b.get(u.Path))
+	_, a := b.start(link, nil)
+	must(t, http.StatusSeeOther, a)
 	if a.header.Get("Location") != "/flow/app" {
 		t.Fatalf("launch redirects to %q", a.header.Get("Location"))
 	}
@@ -425,28 +441,121 @@ func TestLaunchSingleUse(t *testing.T) {
 	if st := a.state(); st.Stage != "document" || st.DocSides != 1 || st.MaxRetries != 3 || st.Attempt != 1 || st.Lang != "en" {
 		t.Errorf("first state %+v", st)
 	}
-	// Another browser: the link was used.
+	// Another browser: the link was used, to open and to start.
 	b := e.browser()
 	u, _ := url.Parse(fc.LaunchURL)
 	if r := must(t, http.StatusGone, b.get(u.Path)); !bytes.Contains(r.body, []byte(`data-state="used"`)) {
 		t.Errorf("second browser: %s", r.body)
 	}
+	must(t, http.StatusGone, b.post(u.Path, "application/x-www-form-urlencoded", nil))
 	must(t, http.StatusUnauthorized, b.get("/flow/api/state"))
-	// The first browser opening it again is refused too (single use).
-	must(t, http.StatusGone, a.get(u.Path))
+	// The first browser opening it again (a reload) goes on to the page.
+	if r := must(t, http.StatusSeeOther, a.get(u.Path)); r.header.Get("Location") != "/flow/app" {
+		t.Errorf("reload by the bound browser: Location %q", r.header.Get("Location"))
+	}
 	must(t, http.StatusNotFound, b.get("/flow/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
 	// The session is IN_PROGRESS for the partner.
 	f, err := e.store.FlowByLaunch(context.Background(), hashOfPath(u.Path))
 	if err != nil || f.Status != central.FlowInProgress || f.Hosted == nil || f.Hosted.LaunchUsedAt.IsZero() {
 		t.Errorf("stored session %+v %v", f, err)
 	}
-	// Indonesian from the browser's Accept-Language.
+	// Indonesian from the browser's Accept-Language: the landing page, then
+	// the session.
 	_, fc2 := e.initiate(nil)
 	c := e.browser()
-	u2, _ := url.Parse(fc2.LaunchURL)
-	must(t, http.StatusSeeOther, c.do("GET", u2.Path, "", nil, map[string]string{"Accept-Language": "id-ID,id;q=0.9,en;q=0.5"}))
+	landing, started := c.start(fc2.LaunchURL, map[string]string{"Accept-Language": "id-ID,id;q=0.9,en;q=0.5"})
+	if !bytes.Contains(landing.body, []byte("Verifikasi identitas Anda")) || !bytes.Contains(landing.body, []byte(">Mulai</button>")) {
+		t.Errorf("Indonesian landing page: %s", landing.body)
+	}
+	must(t, http.StatusSeeOther, started)
 	if st := c.state(); st.Lang != "id" {
 		t.Errorf("lang %q, want id", st.Lang)
+	}
+}
+
+// TestLinkPreview: opening a launch or phone link changes nothing, so a
+// link preview or mail scanner fetching it first (GET, no cookie) leaves
+// it to the person: the landing page with its Start form, then Start
+// binds the person's browser. A cross-site Start is refused and binds
+// nothing; a Start after another browser's is 410.
+func TestLinkPreview(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// link opens a session and returns its link and a check that
+		// nobody started it yet.
+		link func() (string, func() bool)
+	}{
+		{"launch", func() (string, func() bool) {
+			pid, fc := e.initiate(nil)
+			return fc.LaunchURL, func() bool {
+				f, err := e.store.Flow(ctx, pid, fc.SessionID)
+				return err == nil && f.Hosted == nil && f.Status == central.FlowCreated
+			}
+		}},
+		{"phone", func() (string, func() bool) {
+			pid, fc := e.initiate(map[string]any{"smart_qr": true})
+			desk := e.browser()
+			desk.open(fc.LaunchURL)
+			var h hostedflow.HandoffLink
+			json.Unmarshal(must(t, http.StatusOK, desk.post("/flow/api/handoff", "", nil)).body, &h)
+			return h.URL, func() bool {
+				f, err := e.store.Flow(ctx, pid, fc.SessionID)
+				return err == nil && f.Hosted != nil && len(f.Hosted.PhoneHash) == 0 && len(f.Hosted.HandoffHash) > 0
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			link, unbound := tc.link()
+			u, _ := url.Parse(link)
+			// The preview bot: twice, no cookie set, nothing bound.
+			bot := e.browser()
+			for range 2 {
+				a := must(t, http.StatusOK, bot.get(u.Path))
+				if !startFormRE.Match(a.body) || !bytes.Contains(a.body, []byte(`<meta name="robots" content="noindex">`)) ||
+					!bytes.Contains(a.body, []byte("Verify your identity")) || !bytes.Contains(a.body, []byte(">Start</button>")) {
+					t.Errorf("landing page: %s", a.body)
+				}
+				if c := a.header.Get("Set-Cookie"); c != "" {
+					t.Errorf("the landing page sets a cookie: %q", c)
+				}
+				if a.header.Get("Referrer-Policy") != "no-referrer" || a.header.Get("Cache-Control") != "no-store" ||
+					!strings.Contains(a.header.Get("Content-Security-Policy"), "frame-ancestors 'self'") {
+					t.Errorf("landing page headers %v", a.header)
+				}
+			}
+			if !unbound() {
+				t.Fatal("opening the link bound the session")
+			}
+			// Another site's page posting the Start form: refused, nothing bound.
+			victim := e.browser()
+			for _, hdr := range []map[string]string{{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://attacker.example"}} {
+				a := must(t, http.StatusForbidden, victim.do("POST", u.Path, "application/x-www-form-urlencoded", nil, hdr))
+				if c := a.header.Get("Set-Cookie"); c != "" {
+					t.Errorf("cross-site Start %v sets a cookie: %q", hdr, c)
+				}
+			}
+			if !unbound() {
+				t.Fatal("a cross-site Start bound the session")
+			}
+			// The person: the landing page, Start (same-origin), the flow.
+			person := e.browser()
+			_, started := person.start(link, map[string]string{"Sec-Fetch-Site": "same-origin"})
+			if must(t, http.StatusSeeOther, started).header.Get("Location") != "/flow/app" {
+				t.Errorf("Start redirects to %q", started.header.Get("Location"))
+			}
+			if st := person.state(); st.Stage != "document" {
+				t.Errorf("the person's state %+v", st)
+			}
+			// The link is the person's now: the bot is refused, the person's
+			// reload goes on to the page.
+			must(t, http.StatusGone, bot.post(u.Path, "application/x-www-form-urlencoded", nil))
+			must(t, http.StatusGone, bot.get(u.Path))
+			if a := must(t, http.StatusSeeOther, person.get(u.Path)); a.header.Get("Location") != "/flow/app" {
+				t.Errorf("the person's reload: Location %q", a.header.Get("Location"))
+			}
+		})
 	}
 }
 
@@ -804,8 +913,8 @@ func TestUnavailableWithoutEngines(t *testing.T) {
 	e := newEnv(t, false)
 	_, fc := e.initiate(nil)
 	b := e.browser()
-	u, _ := url.Parse(fc.LaunchURL)
-	must(t, http.StatusSeeOther, b.get(u.Path))
+	_, a := b.start(fc.LaunchURL, nil)
+	must(t, http.StatusSeeOther, a)
 	must(t, http.StatusServiceUnavailable, b.get("/flow/app"))
 }
 

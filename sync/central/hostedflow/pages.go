@@ -24,13 +24,16 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <body><main class="screen"><h1>{{.Title}}</h1><p id="state" data-state="{{.State}}">{{.Message}}</p>
 {{if .Form}}<form method="post" action="/flow/code"><label for="code">{{.Label}}</label>
 <input id="code" name="code" autocomplete="one-time-code" autocapitalize="characters" maxlength="12" minlength="8" required inputmode="text">
-<button type="submit">{{.Button}}</button></form>{{end}}</main></body></html>
+<button type="submit">{{.Button}}</button></form>{{end}}
+{{if .Start}}<form method="post" action="{{.Start}}"><button id="begin" type="submit">{{.Button}}</button></form>{{end}}</main></body></html>
 `))
 
 type page struct {
 	Lang, Title, State, Message string
 	Form                        bool
 	Label, Button               string
+	// Start is the link the landing page's Start button posts to.
+	Start string
 }
 
 var pageTexts = map[string]map[string]string{
@@ -38,12 +41,14 @@ var pageTexts = map[string]map[string]string{
 		"expired": "This verification link has expired. Ask for a new one.", "unknown": "This verification link is not valid.",
 		"finished": "This verification is finished.", "code": "Type the 8-character code shown on the other screen.",
 		"label": "Code", "button": "Continue", "badcode": "That code is not valid or has expired. Check it and try again.",
-		"unavailable": "The verification service is not available right now. Please try again later."},
+		"unavailable": "The verification service is not available right now. Please try again later.",
+		"start_title": "Verify your identity", "start": "You will take a photo of your ID document, then a selfie.", "start_button": "Start"},
 	"id": {"title": "Verifikasi identitas", "used": "Tautan ini sudah digunakan. Lanjutkan di peramban tempat Anda pertama kali membukanya, atau minta tautan baru.",
 		"expired": "Tautan verifikasi ini sudah kedaluwarsa. Mintalah tautan baru.", "unknown": "Tautan verifikasi ini tidak valid.",
 		"finished": "Verifikasi ini sudah selesai.", "code": "Ketik kode 8 karakter yang tampil di layar lain.",
 		"label": "Kode", "button": "Lanjutkan", "badcode": "Kode tidak valid atau sudah kedaluwarsa. Periksa dan coba lagi.",
-		"unavailable": "Layanan verifikasi sedang tidak tersedia. Silakan coba lagi nanti."},
+		"unavailable": "Layanan verifikasi sedang tidak tersedia. Silakan coba lagi nanti.",
+		"start_title": "Verifikasi identitas Anda", "start": "Anda akan memotret dokumen identitas Anda, lalu swafoto.", "start_button": "Mulai"},
 }
 
 // pageLang is the session's language if set, else the browser's (en|id).
@@ -70,8 +75,32 @@ func (f *Flow) writePage(w http.ResponseWriter, status int, lang, state string, 
 	return pageTmpl.Execute(w, page{Lang: lang, Title: t["title"], State: state, Message: t[msgKey], Form: form, Label: t["label"], Button: t["button"]})
 }
 
-// launch is the launch URL: the first browser to open it is bound to the
-// session (single use); the link then only says it was used.
+// writeStart is the landing page of a launch or phone link: what will
+// happen and a Start button that posts back to the link. Opening a link
+// changes nothing; link previews and mail scanners fetch every link in a
+// message before the person taps it, and would otherwise use it up.
+func (f *Flow) writeStart(w http.ResponseWriter, r *http.Request, lang string) error {
+	t := pageTexts[lang]
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return pageTmpl.Execute(w, page{Lang: lang, Title: t["start_title"], State: "start", Message: t["start"], Button: t["start_button"],
+		Start: r.URL.EscapedPath()})
+}
+
+// holdsCookie reports whether r carries the cookie of fs's browser whose
+// secret hashes to bound: the person reloading a link already started.
+func holdsCookie(r *http.Request, fs central.FlowSession, bound []byte) bool {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return false
+	}
+	pid, sid, secret, ok := parseRef(c.Value)
+	return ok && pid == fs.PartnerID && sid == fs.ID && sameHash(hashOf(secret), bound)
+}
+
+// launch is the launch URL. GET shows the landing page (writeStart);
+// POST, its Start button, binds the browser to the session (single use).
+// The link then only says it was used, except to the browser bound, which
+// goes on to the page.
 func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 	tok := r.PathValue("token")
 	lang := pageLang(r, "")
@@ -94,7 +123,14 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
 	if fs.Hosted != nil && len(fs.Hosted.BrowserHash) > 0 {
+		if holdsCookie(r, fs, fs.Hosted.BrowserHash) {
+			http.Redirect(w, r, "/flow/app", http.StatusSeeOther)
+			return nil
+		}
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
+	}
+	if r.Method == http.MethodGet {
+		return f.writeStart(w, r, lang)
 	}
 	secret := newSecret()
 	now := f.now()
@@ -250,7 +286,8 @@ func (f *Flow) handoffLink(ctx context.Context, partnerID, sessionID, secret str
 	return HandoffLink{URL: link, ShortCode: code, QRSVG: string(svg), ExpiresAt: exp}, nil
 }
 
-// phoneLink binds the phone that opens the hand-off link (single use).
+// phoneLink is the hand-off link: GET shows the landing page, POST (its
+// Start button) binds the phone (single use).
 func (f *Flow) phoneLink(w http.ResponseWriter, r *http.Request) error {
 	pid, sid, secret, ok := parseRef(r.PathValue("token"))
 	if !ok {
@@ -259,6 +296,9 @@ func (f *Flow) phoneLink(w http.ResponseWriter, r *http.Request) error {
 	return f.bindPhone(w, r, pid, sid, secret)
 }
 
+// bindPhone binds the phone holding the hand-off's secret; a GET (the link
+// opened) only shows the landing page. A phone already bound that opens
+// the link again goes on to the page.
 func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secret string) error {
 	lang := pageLang(r, "")
 	fs, err := f.cfg.Store.Flow(r.Context(), pid, sid)
@@ -278,8 +318,15 @@ func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secre
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
 	h := fs.Hosted
+	if h != nil && holdsCookie(r, fs, h.PhoneHash) {
+		http.Redirect(w, r, "/flow/app", http.StatusSeeOther)
+		return nil
+	}
 	if h == nil || !sameHash(hashOf(secret), h.HandoffHash) || !f.now().Before(h.HandoffAt.Add(codeTTL)) {
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
+	}
+	if r.Method == http.MethodGet {
+		return f.writeStart(w, r, lang)
 	}
 	phone := newSecret()
 	now := f.now()
@@ -309,14 +356,6 @@ func (f *Flow) codeForm(w http.ResponseWriter, r *http.Request) error {
 // codeSubmit looks a short code up: at most 10 wrong codes per address,
 // then one every 30 s (429).
 func (f *Flow) codeSubmit(w http.ResponseWriter, r *http.Request) error {
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
-		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-			return httpx.Errorf(http.StatusForbidden, "csrf", "cross-site form")
-		}
-	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return httpx.Errorf(http.StatusForbidden, "csrf", "cross-site form")
-	}
 	addr := httpx.ClientAddr(r)
 	blocked, after, err := f.codes.Blocked(r.Context(), addr)
 	if err != nil {
