@@ -1,7 +1,7 @@
 // The Smart QR hand-off from the kiosk: the operator starts it from home,
 // the screen shows the QR code and the short code; a phone (a second
-// browser context) opens the link and the kiosk's screen follows; the
-// operator then cancels and is home again. Prints {"code": "...",
+// browser context) opens the link and presses Start, and the kiosk's
+// screen follows; the operator then cancels and is home again. Prints {"code": "...",
 // "stages": [...], "phone_status": 200, "home": bool} as its last line.
 //
 // Environment: KYC_E2E_URL, KYC_E2E_SHOTS, KYC_E2E_DISPLAY (as flow.mjs).
@@ -35,10 +35,13 @@ try {
   result.stages.push(await page.getAttribute("#handoff-stage", "data-stage"));
   const link = await page.getAttribute("#handoff-qr", "data-url");
   await shot("130-handoff-qr");
-  // The customer's phone opens the link.
+  // The customer's phone opens the link: its landing page (which binds
+  // nothing, so a link preview cannot use it up), then Start, which binds
+  // the phone and leads to the flow's page.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, ignoreHTTPSErrors: true, isMobile: true });
   const pp = await phone.newPage();
-  const resp = await pp.goto(link);
+  await pp.goto(link);
+  const [resp] = await Promise.all([pp.waitForNavigation({ waitUntil: "load" }), pp.click("#begin")]);
   result.phone_status = resp?.status() ?? 0;
   await pp.screenshot({ path: join(shots, "page-131-handoff-phone.png") });
   await page.waitForSelector('#handoff-stage:not([data-stage="waiting"])', { timeout: 30000 });

@@ -67,6 +67,8 @@ try {
 
   step("opening the launch link");
   await page.goto(process.env.KYC_ACTIVE_LAUNCH);
+  // The link's landing page: Start binds this browser.
+  await Promise.all([page.waitForURL((u) => u.pathname === "/flow/app", { timeout: 30_000 }), page.click("#begin")]);
   await page.waitForSelector('body[data-screen="intro"]', { state: "attached", timeout: 30_000 });
   await page.click("#start");
   step("document");

@@ -175,6 +175,21 @@ async function newPage(ctx, who) {
   return page;
 }
 
+// start opens a launch or phone link as a person does: the landing page,
+// which changes nothing (link previews and mail scanners fetch it too),
+// then its Start button, which binds this browser and leads to /flow/app.
+// atLanding, if given, runs on the landing page before Start. It returns
+// the link's answer and, when the link offered Start, the answer Start
+// led to (the page's, its request redirected from Start's POST).
+async function start(page, link, atLanding) {
+  step(`${page.who}: opening ${link.includes("/flow/h/") ? "the phone link" : "the launch link"}`);
+  const landing = await page.goto(link, { waitUntil: "load" });
+  if (landing.status() !== 200) return { landing };
+  await atLanding?.(page);
+  const [app] = await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click("#begin")]);
+  return { landing, app };
+}
+
 const screenSel = (...names) => names.map((n) => `body[data-screen="${n}"]`).join(", ");
 
 // waitScreen waits for one of the screens and returns its name, or
@@ -344,11 +359,18 @@ async function genuine() {
   await ask("cpu", { mark: "genuine" });
   const ctx = await newContext(await browser("genuine"), "phone");
   const page = await newPage(ctx, "genuine");
-  step("genuine: opening the launch link");
-  const resp = await page.goto(fc.launch_url, { waitUntil: "load" });
-  const first = resp.request().redirectedFrom();
-  check("genuine: the launch link answers 303 to /flow/app", first && (await first.response())?.status() === 303 && new URL(page.url()).pathname === "/flow/app",
-    `${(await first?.response())?.status()} -> ${page.url()}`);
+  const { landing, app } = await start(page, fc.launch_url, async (p) => {
+    const h1 = ((await p.textContent("h1")) ?? "").trim();
+    const button = ((await p.textContent("#begin").catch(() => "")) ?? "").trim();
+    check("genuine: the launch link shows the landing page with its Start button, and sets no cookie yet",
+      h1 === "Verify your identity" && button === "Start" && !(await ctx.cookies()).some((c) => c.name === "kyc_flow"), `${h1} / ${button}`);
+    await shot(p, "genuine-landing");
+  });
+  check("genuine: the launch link answers 200", landing.status() === 200, landing.status());
+  const first = app?.request().redirectedFrom();
+  check("genuine: Start posts to the link, which answers 303 to /flow/app",
+    first?.method() === "POST" && (await first.response())?.status() === 303 && new URL(page.url()).pathname === "/flow/app",
+    `${first?.method()} ${(await first?.response())?.status()} -> ${page.url()}`);
   const cookies = await ctx.cookies();
   const ck = cookies.find((c) => c.name === "kyc_flow");
   // The session has the partner's redirect_url, so the partner may frame
@@ -426,7 +448,7 @@ async function rejected() {
   await ask("cpu", { mark: "rejected" });
   const ctx = await newContext(await browser("other"), "desktop");
   const page = await newPage(ctx, "rejected");
-  await page.goto(fc.launch_url, { waitUntil: "load" });
+  await start(page, fc.launch_url);
   const end = await captureToResult(page, "rejected");
   latency(page, "rejected");
   await ask("cpu", { end: "rejected" });
@@ -461,7 +483,7 @@ async function retry() {
   const fc = await newFlow("e2e-retry", { max_retries: 3 });
   const ctx = await newContext(await browser("other"), "phone");
   const page = await newPage(ctx, "retry-1");
-  await page.goto(fc.launch_url, { waitUntil: "load" });
+  await start(page, fc.launch_url);
   const end = await captureToResult(page, "retry", { shootCapture: false });
   latency(page, "retry-attempt-1");
   let st = await state(page);
@@ -508,7 +530,7 @@ async function handoff() {
   const ctx = await newContext(await browser("nocamera"), "desktop");
   const page = await newPage(ctx, "handoff-desktop");
   const handoffResp = page.waitForResponse((r) => new URL(r.url()).pathname === "/flow/api/handoff", { timeout: 60_000 });
-  await page.goto(fc.launch_url, { waitUntil: "load" });
+  await start(page, fc.launch_url);
   let h;
   try {
     const r = await handoffResp;
@@ -528,7 +550,7 @@ async function handoff() {
 
   const phoneCtx = await newContext(await browser("genuine"), "phone");
   const phone = await newPage(phoneCtx, "handoff-phone");
-  await phone.goto(h.url, { waitUntil: "load" });
+  await start(phone, h.url);
   check("handoff: the phone link opens the flow", new URL(phone.url()).pathname === "/flow/app", phone.url());
   // The first page learns the phone took over.
   await page.waitForFunction((text) => document.getElementById("handoff-status")?.textContent === text, en.handoff_active, { timeout: 30_000 })
@@ -582,7 +604,7 @@ async function denied() {
   // The person said no: the camera permission is denied for the site.
   const cdp = await ctx.newCDPSession(page);
   await cdp.send("Browser.setPermission", { permission: { name: "camera" }, setting: "denied", origin: new URL(base).origin });
-  await page.goto(fc.launch_url, { waitUntil: "load" });
+  await start(page, fc.launch_url);
   await waitScreen(page, ["intro"], 30_000);
   check("denied: an Indonesian browser gets the page in Indonesian", ((await page.textContent("#start")) ?? "").trim() === id.start, await page.textContent("#start"));
   await page.click("#start");
@@ -624,7 +646,7 @@ async function denied() {
   const fc2 = await newFlow("e2e-missing", { max_retries: 3 });
   const ctx2 = await newContext(await browser("nocamera"), "desktop");
   const p2 = await newPage(ctx2, "missing");
-  await p2.goto(fc2.launch_url, { waitUntil: "load" });
+  await start(p2, fc2.launch_url);
   await waitScreen(p2, ["intro"], 30_000);
   await p2.click("#start");
   const s2 = await cameraOutcome(p2);
@@ -642,7 +664,7 @@ async function handoffCode() {
   const ctx = await newContext(await browser("nocamera"), "desktop");
   const page = await newPage(ctx, "code-desktop");
   const handoffResp = page.waitForResponse((r) => new URL(r.url()).pathname === "/flow/api/handoff", { timeout: 60_000 });
-  await page.goto(fc.launch_url, { waitUntil: "load" });
+  await start(page, fc.launch_url);
   const h = await (await handoffResp).json();
   await waitScreen(page, ["handoff"], 30_000);
   const phoneCtx = await newContext(await browser("genuine"), "phone");
@@ -666,12 +688,31 @@ async function handoffCode() {
   await Promise.all([ctx.close(), phoneCtx.close()]);
 }
 
-// links: an unknown launch link; a link whose session expired before it
-// was opened, and a session that expired while its page was open (both
-// made at the start of the run with the shortest ttl, 60 s).
+// links: a link fetched by a link preview first is still the person's; an
+// unknown launch link; a link whose session expired before it was opened,
+// and a session that expired while its page was open (both made at the
+// start of the run with the shortest ttl, 60 s).
 async function links() {
   const ctx = await newContext(await browser("nocamera"), "phone");
   const page = await newPage(ctx, "links");
+  // A chat app's preview or a mail scanner fetches the link, without the
+  // person's cookies, before the person taps it.
+  step("links: a link preview fetches the launch link first");
+  const fc = await newFlow("e2e-preview");
+  const bot = await newContext(await browser("nocamera"), "desktop", { camera: false });
+  const seen = await bot.request.get(fc.launch_url, { maxRedirects: 0 });
+  check("links: the preview gets the landing page (200) and no cookie", seen.status() === 200 && !seen.headers()["set-cookie"], seen.status());
+  const { app } = await start(page, fc.launch_url);
+  check("links: the person opening the link after the preview starts the flow", app?.status() === 200 && new URL(page.url()).pathname === "/flow/app",
+    `${app?.status()} ${page.url()}`);
+  await waitScreen(page, ["intro"], 30_000);
+  const late = await bot.request.get(fc.launch_url, { maxRedirects: 0 });
+  check("links: once started, the link is refused to another browser (410)", late.status() === 410, late.status());
+  const reload = await page.goto(fc.launch_url, { waitUntil: "load" });
+  check("links: the person reloading the link goes on to the page", reload.status() === 200 && new URL(page.url()).pathname === "/flow/app",
+    `${reload.status()} ${page.url()}`);
+  await bot.close();
+
   const r = await page.goto(new URL("/flow/0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH", base).href, { waitUntil: "load" });
   check("links: an unknown launch link answers 404 with a page", r.status() === 404 && ((await page.textContent("body")) ?? "").trim().length > 0, r.status());
   await shot(page, "link-unknown");
@@ -721,7 +762,7 @@ async function startExpiring() {
   const opened = await newFlow("e2e-expired-open", { session_ttl: 60 });
   const ctx = await newContext(await browser("nocamera"), "phone");
   const page = await newPage(ctx, "expiring");
-  await page.goto(opened.launch_url, { waitUntil: "load" });
+  await start(page, opened.launch_url);
   await waitScreen(page, ["intro"], 30_000);
   const csrf = await page.getAttribute("html", "data-csrf");
   // The page leaves its screen: it is opened again when the session is over.
@@ -738,7 +779,7 @@ async function pep() {
   const fc = await newFlow("e2e-pep", { max_retries: 3 });
   const ctx = await newContext(await browser("genuine"), "phone");
   const page = await newPage(ctx, "pep");
-  await page.goto(fc.launch_url, { waitUntil: "load" });
+  await start(page, fc.launch_url);
   const end = await captureToResult(page, "pep", { shootCapture: false });
   latency(page, "pep");
   const st = await state(page);
@@ -767,7 +808,7 @@ async function injected() {
   const fc = await newFlow("e2e-injected", { max_retries: 3 });
   const ctx = await newContext(await browser("still"), "phone");
   const page = await newPage(ctx, "injected");
-  await page.goto(fc.launch_url, { waitUntil: "load" });
+  await start(page, fc.launch_url);
   const end = await captureToResult(page, "injected", { shootCapture: false });
   const st = await state(page);
   const d = await decision(fc.session_id, 1);
