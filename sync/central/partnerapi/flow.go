@@ -518,8 +518,9 @@ var launchTmpl = template.Must(template.New("launch").Parse(`<!doctype html>
 `))
 
 // launchPage is the launch URL when the hosted flow (package hostedflow)
-// is not mounted (Config.HostedFlow false); it
-// says whether the session is valid, expired, finished or unknown.
+// is not mounted (Config.HostedFlow false); it says whether the session is
+// valid, expired, finished or unknown, and changes nothing: link previews
+// and mail scanners open every link in a message before the person does.
 func (a *API) launchPage(w http.ResponseWriter, r *http.Request) error {
 	tok := r.PathValue("token")
 	state, msg, code := "unknown", "This verification link is not valid.", http.StatusNotFound

@@ -404,10 +404,17 @@ func TestInitiateFlow(t *testing.T) {
 		t.Errorf("qr.svg: %.200s", svg.body)
 	}
 
-	// The launch URL: valid, then expired; an unknown token.
+	// The launch URL: valid, then expired; an unknown token. Opening it
+	// (twice: a link preview, then the person) changes nothing.
 	path := strings.TrimPrefix(fc.LaunchURL, e.base)
-	if a := e.must(http.StatusOK, e.do(req{method: "GET", path: path})); !bytes.Contains(a.body, []byte(`data-state="valid"`)) {
-		t.Errorf("launch page: %s", a.body)
+	for range 2 {
+		if a := e.must(http.StatusOK, e.do(req{method: "GET", path: path})); !bytes.Contains(a.body, []byte(`data-state="valid"`)) {
+			t.Errorf("launch page: %s", a.body)
+		}
+	}
+	e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/acme-sess-1", token: e.token(p.ClientID, p.PassKey).Token})).json(t, &st)
+	if st.Status != central.FlowCreated {
+		t.Errorf("status after the launch page %+v, want CREATED", st)
 	}
 	e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/flow/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}))
 	e.clk.Advance(31 * time.Minute)
