@@ -218,7 +218,7 @@ func must(t *testing.T, want int, a answer) answer {
 
 var csrfRE = regexp.MustCompile(`data-csrf="([^"]+)"`)
 
-var startFormRE = regexp.MustCompile(`<form method="post" action="([^"]+)"><button id="begin" type="submit">`)
+var startFormRE = regexp.MustCompile(`<form method="post" action="([^"]+)" class="actions"><button id="begin" class="btn primary" type="submit">`)
 
 // start opens a launch (or phone) link as a person does: the landing page
 // (200, its Start form posting back to the link), then Start. hdr goes

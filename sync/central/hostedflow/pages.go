@@ -25,7 +25,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 {{if .Form}}<form method="post" action="/flow/code"><label for="code">{{.Label}}</label>
 <input id="code" name="code" autocomplete="one-time-code" autocapitalize="characters" maxlength="12" minlength="8" required inputmode="text">
 <button type="submit">{{.Button}}</button></form>{{end}}
-{{if .Start}}<form method="post" action="{{.Start}}"><button id="begin" type="submit">{{.Button}}</button></form>{{end}}</main></body></html>
+{{if .Start}}<form method="post" action="{{.Start}}" class="actions"><button id="begin" class="btn primary" type="submit">{{.Button}}</button></form>{{end}}</main></body></html>
 `))
 
 type page struct {
