@@ -2,6 +2,7 @@ package central
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
@@ -390,15 +391,11 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body
 		return s.reject("malformed", "chunk runs past the image size")
 	}
 	if end == im.Size {
-		whole := plain
-		if offset > 0 {
-			prev, err := s.cfg.Store.ImageData(r.Context(), d.ID, key, image)
-			if err != nil {
-				return fmt.Errorf("reading image so far: %w", err)
-			}
-			whole = append(prev, plain...)
+		sum, err := s.imageHash(r.Context(), d.ID, key, image, offset, plain)
+		if err != nil {
+			return err
 		}
-		if sum := sha256.Sum256(whole); !bytes.Equal(sum[:], im.SHA256) {
+		if !bytes.Equal(sum, im.SHA256) {
 			return s.reject("hash_mismatch", "image bytes do not match the manifest's SHA-256")
 		}
 	}
@@ -416,6 +413,40 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body
 	}
 	httpx.WriteJSON(w, http.StatusOK, st)
 	return nil
+}
+
+// errHashed stops imageHash's read of the stored chunks once it has the
+// bytes it needs.
+var errHashed = errors.New("central: image hashed")
+
+// imageHash returns the SHA-256 of an image's first offset bytes as stored
+// followed by last, its final chunk. The stored chunks are hashed as the
+// store reads them, so the request holds a chunk at a time, never the
+// image (up to protocol.MaxImageSize, with MaxInFlight such requests at
+// once). Only the first offset bytes count: a resend of the final chunk
+// racing the first may find it stored already, and must then get the 409
+// AppendChunk gives it, not a hash mismatch (final for the device).
+func (s *Server) imageHash(ctx context.Context, deviceID, key, image string, offset int64, last []byte) ([]byte, error) {
+	h := sha256.New()
+	var n int64
+	if offset > 0 {
+		err := s.cfg.Store.ImageChunks(ctx, deviceID, key, image, func(chunk []byte) error {
+			chunk = chunk[:min(int64(len(chunk)), offset-n)]
+			h.Write(chunk)
+			if n += int64(len(chunk)); n == offset {
+				return errHashed
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errHashed) {
+			return nil, fmt.Errorf("reading image so far: %w", err)
+		}
+	}
+	if n != offset {
+		return nil, fmt.Errorf("reading image so far: %d bytes stored, the upload stands at %d", n, offset)
+	}
+	h.Write(last)
+	return h.Sum(nil), nil
 }
 
 // getConfig answers the configuration signed with central's key: the risk

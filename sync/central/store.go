@@ -78,6 +78,13 @@ type Store interface {
 	AppendChunk(ctx context.Context, c Chunk) (protocol.UploadState, error)
 	// ImageData returns the bytes received so far of one image.
 	ImageData(ctx context.Context, deviceID, key, image string) ([]byte, error)
+	// ImageChunks calls yield with the bytes received so far of one
+	// image, a stored chunk at a time in order, so a reader holds one
+	// chunk rather than the image (checking its hash). It stops at the
+	// first error yield returns, and returns it. The slice is valid only
+	// during the call. ErrNotFound if the submission or image does not
+	// exist.
+	ImageChunks(ctx context.Context, deviceID, key, image string, yield func([]byte) error) error
 	// Submissions lists submissions matching f, oldest received first,
 	// without payloads.
 	Submissions(ctx context.Context, f Filter) ([]Submission, error)

@@ -322,11 +322,16 @@ func appendEncrypted(dst []byte, a cipher.AEAD, plain, aad []byte) []byte {
 // decrypt opens what encrypt sealed; ErrTampered when it does not
 // authenticate (altered, or moved from another row or position).
 func decrypt(a cipher.AEAD, sealed, aad []byte) ([]byte, error) {
+	return appendDecrypted(nil, a, sealed, aad)
+}
+
+// appendDecrypted is decrypt appending to dst.
+func appendDecrypted(dst []byte, a cipher.AEAD, sealed, aad []byte) ([]byte, error) {
 	n := a.NonceSize()
 	if len(sealed) < 1+n+a.Overhead() || sealed[0] != formatV1 {
 		return nil, ErrTampered
 	}
-	plain, err := a.Open(nil, sealed[1:1+n], sealed[1+n:], aad)
+	plain, err := a.Open(dst, sealed[1:1+n], sealed[1+n:], aad)
 	if err != nil {
 		return nil, ErrTampered
 	}

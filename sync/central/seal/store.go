@@ -222,8 +222,8 @@ func (s *Store) dataKey(ctx context.Context, ref central.SubmissionRef) (cipher.
 	return s.open(ctx, ref, sub.Seal)
 }
 
-// chunkHeader is the length prefix of each sealed chunk, so that the
-// concatenation the inner store's ImageData returns splits again.
+// chunkHeader is the length prefix of each sealed chunk, so that sealed
+// chunks read back concatenated split again.
 const chunkHeader = 4
 
 // AppendChunk implements central.Store: the chunk is stored sealed, bound
@@ -246,29 +246,50 @@ func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.Uplo
 
 // ImageData implements central.Store.
 func (s *Store) ImageData(ctx context.Context, deviceID, key, image string) ([]byte, error) {
+	var out []byte
+	err := s.ImageChunks(ctx, deviceID, key, image, func(plain []byte) error {
+		out = append(out, plain...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ImageChunks implements central.Store: it opens each sealed chunk the
+// inner store yields and yields its plaintext, checked to belong at the
+// offset the chunks before it reach.
+func (s *Store) ImageChunks(ctx context.Context, deviceID, key, image string, yield func([]byte) error) error {
 	ref := central.SubmissionRef{DeviceID: deviceID, Key: key}
 	a, err := s.dataKey(ctx, ref)
 	if err != nil {
-		return nil, fmt.Errorf("opening image: %w", err)
+		return fmt.Errorf("opening image: %w", err)
 	}
-	data, err := s.Store.ImageData(ctx, deviceID, key, image)
-	if err != nil || a == nil {
-		return data, err
+	if a == nil {
+		return s.Store.ImageChunks(ctx, deviceID, key, image, yield)
 	}
-	out := make([]byte, 0, len(data))
-	for len(data) > 0 {
-		if len(data) < chunkHeader || int(binary.BigEndian.Uint32(data)) > len(data)-chunkHeader {
-			return nil, fmt.Errorf("opening image: %w", ErrTampered)
+	var off int64
+	var plain []byte // one buffer for every chunk: yield's slice is valid only during the call
+	return s.Store.ImageChunks(ctx, deviceID, key, image, func(data []byte) error {
+		for len(data) > 0 {
+			if len(data) < chunkHeader || int(binary.BigEndian.Uint32(data)) > len(data)-chunkHeader {
+				return fmt.Errorf("opening image: %w", ErrTampered)
+			}
+			n := int(binary.BigEndian.Uint32(data))
+			var err error
+			plain, err = appendDecrypted(plain[:0], a, data[chunkHeader:chunkHeader+n], aad(purposeChunk, ref, image, strconv.FormatInt(off, 10)))
+			if err != nil {
+				return fmt.Errorf("opening image: %w", err)
+			}
+			off += int64(len(plain))
+			data = data[chunkHeader+n:]
+			if err := yield(plain); err != nil {
+				return err
+			}
 		}
-		n := int(binary.BigEndian.Uint32(data))
-		plain, err := decrypt(a, data[chunkHeader:chunkHeader+n], aad(purposeChunk, ref, image, strconv.Itoa(len(out))))
-		if err != nil {
-			return nil, fmt.Errorf("opening image: %w", err)
-		}
-		out = append(out, plain...)
-		data = data[chunkHeader+n:]
-	}
-	return out, nil
+		return nil
+	})
 }
 
 // DeleteSubmission implements central.Store; the data key goes from the

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"SubmissionWithoutImages", testSubmissionWithoutImages},
 		{"Conflict", testConflict},
 		{"ChunkOffsets", testChunkOffsets},
+		{"ImageChunks", testImageChunks},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"Listing", testListing},
 		{"Config", testConfig},
@@ -320,6 +321,60 @@ func testConflict(t *testing.T, s central.Store) {
 	// The same id from another device is another submission.
 	if _, _, err := s.BeginSubmission(ctx, submission("d2", "same-id", t0, map[string][]byte{"selfie": image(9, 10)})); err != nil {
 		t.Errorf("same id from another device = %v", err)
+	}
+}
+
+// testImageChunks reads an image back a stored chunk at a time: each chunk
+// as appended, in order; a reader may stop early; an image not yet sent
+// has no chunk, an unknown one is ErrNotFound.
+func testImageChunks(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	selfie := image(3, 7000)
+	sub := submission("d1", "sub-chunks", t0, map[string][]byte{"selfie": selfie, "document": image(4, 100)})
+	if _, _, err := s.BeginSubmission(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	cuts := []int{0, 4096, 4097, 6000, 7000}
+	for i := range cuts[:len(cuts)-1] {
+		if _, err := appendChunk(t, s, sub, "selfie", int64(cuts[i]), selfie[cuts[i]:cuts[i+1]]); err != nil {
+			t.Fatalf("append at %d: %v", cuts[i], err)
+		}
+	}
+	errStop := errors.New("stop")
+	tests := []struct {
+		name    string
+		image   string
+		stopAt  int   // the call of yield that returns errStop; 0: none
+		want    []int // lengths of the chunks yielded
+		wantErr error
+	}{
+		{"whole", "selfie", 0, []int{4096, 1, 1903, 1000}, nil},
+		{"stopped", "selfie", 2, []int{4096, 1}, errStop},
+		{"nothing sent", "document", 0, nil, nil},
+		{"unknown image", "passport", 0, nil, central.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []int
+			var data []byte
+			err := s.ImageChunks(ctx, "d1", sub.Key, tc.image, func(chunk []byte) error {
+				got = append(got, len(chunk))
+				data = append(data, chunk...)
+				if len(got) == tc.stopAt {
+					return errStop
+				}
+				return nil
+			})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("ImageChunks = %v, want %v", err, tc.wantErr)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("chunk lengths = %v, want %v", got, tc.want)
+			}
+			if want := selfie[:len(data)]; tc.image == "selfie" && !bytes.Equal(data, want) {
+				t.Error("the chunks do not read back the bytes appended, in order")
+			}
+		})
 	}
 }
 

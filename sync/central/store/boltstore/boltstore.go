@@ -457,23 +457,42 @@ func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.Uplo
 func (s *Store) ImageData(ctx context.Context, deviceID, key, image string) ([]byte, error) {
 	var out []byte
 	err := s.view(ctx, "reading image", func(tx *bbolt.Tx) error {
-		var sub central.Submission
-		if err := get(tx.Bucket(bucketSubs), subKey(deviceID, key), &sub); err != nil {
-			return err
-		}
-		im, ok := sub.Image(image)
-		if !ok {
-			return central.ErrNotFound
-		}
-		out = make([]byte, 0, im.Received)
-		prefix := chunkPrefix(deviceID, key, image)
-		c := tx.Bucket(bucketChunks).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		return eachChunk(tx, deviceID, key, image, func(received int64) { out = make([]byte, 0, received) }, func(v []byte) error {
 			out = append(out, v...)
-		}
-		return nil
+			return nil
+		})
 	})
 	return out, err
+}
+
+// ImageChunks implements central.Store.
+func (s *Store) ImageChunks(ctx context.Context, deviceID, key, image string, yield func([]byte) error) error {
+	return s.view(ctx, "reading image", func(tx *bbolt.Tx) error {
+		return eachChunk(tx, deviceID, key, image, func(int64) {}, yield)
+	})
+}
+
+// eachChunk calls yield with each stored chunk of an image in order
+// (slices of the file, valid during tx), once sized has been told how
+// many bytes were received.
+func eachChunk(tx *bbolt.Tx, deviceID, key, image string, sized func(received int64), yield func([]byte) error) error {
+	var sub central.Submission
+	if err := get(tx.Bucket(bucketSubs), subKey(deviceID, key), &sub); err != nil {
+		return err
+	}
+	im, ok := sub.Image(image)
+	if !ok {
+		return central.ErrNotFound
+	}
+	sized(im.Received)
+	prefix := chunkPrefix(deviceID, key, image)
+	c := tx.Bucket(bucketChunks).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if err := yield(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Submissions implements central.Store. Without index tokens it scans

@@ -550,27 +550,45 @@ func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.Uplo
 func (s *Store) ImageData(ctx context.Context, deviceID, key, image string) ([]byte, error) {
 	var out []byte
 	err := s.query(ctx, func(c *pgx.Conn) error {
-		var size int64
-		err := c.QueryRow(ctx, `SELECT received FROM images WHERE device_id = $1 AND key = $2 AND name = $3`, deviceID, key, image).Scan(&size)
-		if err != nil {
-			return notFound(err)
-		}
-		rows, err := c.Query(ctx, `SELECT data FROM image_chunks WHERE device_id = $1 AND key = $2 AND name = $3 ORDER BY off`, deviceID, key, image)
-		if err != nil {
-			return err
-		}
-		out = make([]byte, 0, size)
-		var chunk []byte
-		_, err = pgx.ForEachRow(rows, []any{&chunk}, func() error {
+		return eachChunk(ctx, c, deviceID, key, image, func(received int64) { out = make([]byte, 0, received) }, func(chunk []byte) error {
 			out = append(out, chunk...)
 			return nil
 		})
-		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading image: %w", err)
 	}
 	return out, nil
+}
+
+// ImageChunks implements central.Store. The rows stream from the server a
+// chunk at a time.
+func (s *Store) ImageChunks(ctx context.Context, deviceID, key, image string, yield func([]byte) error) error {
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		return eachChunk(ctx, c, deviceID, key, image, func(int64) {}, yield)
+	})
+	if err != nil {
+		return fmt.Errorf("reading image: %w", err)
+	}
+	return nil
+}
+
+// eachChunk calls yield with each stored chunk of an image in order, once
+// sized has been told how many bytes were received.
+func eachChunk(ctx context.Context, c *pgx.Conn, deviceID, key, image string, sized func(received int64), yield func([]byte) error) error {
+	var received int64
+	err := c.QueryRow(ctx, `SELECT received FROM images WHERE device_id = $1 AND key = $2 AND name = $3`, deviceID, key, image).Scan(&received)
+	if err != nil {
+		return notFound(err)
+	}
+	sized(received)
+	rows, err := c.Query(ctx, `SELECT data FROM image_chunks WHERE device_id = $1 AND key = $2 AND name = $3 ORDER BY off`, deviceID, key, image)
+	if err != nil {
+		return err
+	}
+	var chunk []byte
+	_, err = pgx.ForEachRow(rows, []any{&chunk}, func() error { return yield(chunk) })
+	return err
 }
 
 // Submissions implements central.Store.
