@@ -29,6 +29,24 @@ const (
 	maxEnrollBody   = 16 << 10
 )
 
+// MaxOpenUploads bounds a device's submissions whose images are still
+// arriving (Store.OpenUploads); a manifest that would open one more is
+// answered 429 with Retry-After. The agent sends its outbox one
+// submission at a time (agent.Agent.SyncOnce), each until it is complete
+// or its attempt fails, so a device has one upload under way (two with a
+// second sender on the same vault); more stay open only where attempts
+// failed midway, and the agent resumes each when its backoff ends. Four
+// leaves room for that, and bounds what a device can leave half sent to
+// 4 × protocol.MaxImages × protocol.MaxImageSize (8 GiB) instead of
+// without limit.
+const MaxOpenUploads = 4
+
+// openUploadsRetry is the Retry-After of that 429: longer than the agent's
+// longest wait between retries (30 s), so the agent ends the call at once
+// rather than ask again in vain, keeps the submission queued (only a 422
+// is final for it) and pauses its outbox this long.
+const openUploadsRetry = time.Minute
+
 func (s *Server) routeDevice() {
 	s.mux.Handle("POST "+protocol.PathEnroll, s.handle(s.enroll))
 	s.mux.Handle("PUT "+protocol.PathSubmissions+"{key}", s.device(maxManifestBody, s.putManifest))
@@ -317,6 +335,11 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	case !errors.Is(err, ErrNotFound):
 		return fmt.Errorf("looking up submission: %w", err)
 	}
+	if len(m.Images) > 0 { // one without images is complete at once
+		if err := s.checkOpenUploads(r.Context(), d.ID); err != nil {
+			return err
+		}
+	}
 
 	now := s.cfg.Now()
 	att, err := s.checkAttestation(d, m.Payload, now)
@@ -353,6 +376,23 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	}
 	httpx.WriteJSON(w, http.StatusOK, st)
 	return nil
+}
+
+// checkOpenUploads answers 429 when the device has MaxOpenUploads open
+// already. It is checked before the submission is recorded, not in the
+// same transaction, so manifests of one device arriving together may pass
+// it together: at most MaxPerDevice of them, which still bounds it.
+func (s *Server) checkOpenUploads(ctx context.Context, deviceID string) error {
+	n, err := s.cfg.Store.OpenUploads(ctx, deviceID)
+	if err != nil {
+		return fmt.Errorf("counting the device's open uploads: %w", err)
+	}
+	if n < MaxOpenUploads {
+		return nil
+	}
+	s.metrics.shed.WithLabelValues("uploads").Inc()
+	return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_uploads", RetryAfter: openUploadsRetry,
+		Message: fmt.Sprintf("this device has %d submissions whose images are still arriving, the most central holds open: finish them first", n)}
 }
 
 func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body []byte) error {

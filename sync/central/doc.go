@@ -25,7 +25,11 @@
 // read: an unauthenticated client holds nothing however slowly it sends,
 // and is cut off. Then a per-device slot, one of MaxInFlight, and the body
 // within a deadline of 15 s plus its declared Content-Length at 8 KiB/s.
-// /healthz says "degraded" (503) while every slot is taken. Failed
+// /healthz says "degraded" (503) while every slot is taken. A device
+// holds at most MaxOpenUploads submissions whose images are still
+// arriving (429 with Retry-After for one more), and the last chunk of an
+// image is checked against its SHA-256 by hashing the stored chunks as
+// they are read, never the image whole in memory. Failed
 // authentications are budgeted per address (for IPv6, per /64) in the
 // store, so instances share the budget (429 with Retry-After; for the
 // admin token before any comparison). Behind a load balancer the address

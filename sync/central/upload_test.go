@@ -2,16 +2,19 @@ package central_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/identity"
@@ -29,11 +32,18 @@ type uploader struct {
 }
 
 // begin sends the manifest of a new submission with one image, img, and
-// returns its key, the image's content key and the answer's status.
-func (u *uploader) begin(tb testing.TB) (key string, ck []byte, status int) {
+// returns its key, the image's content key and the answer.
+func (u *uploader) begin(tb testing.TB) (key string, ck []byte, a answer) {
 	tb.Helper()
 	u.n++
-	s := synctest.Submission(tb, u.id, u.n, 0)
+	return u.manifest(tb, u.n)
+}
+
+// manifest sends the manifest of submission n (synctest.Submission) with
+// one image, img.
+func (u *uploader) manifest(tb testing.TB, n int) (key string, ck []byte, a answer) {
+	tb.Helper()
+	s := synctest.Submission(tb, u.id, n, 0)
 	sum := sha256.Sum256(u.img)
 	ck, err := u.id.ContentKey(s.ID, "selfie", sum)
 	if err != nil {
@@ -53,8 +63,8 @@ func (u *uploader) begin(tb testing.TB) (key string, ck []byte, status int) {
 	return key, ck, u.send(tb, protocol.SubmissionPath(key), sealed)
 }
 
-// chunk sends the image's bytes [off, end) and returns the status.
-func (u *uploader) chunk(tb testing.TB, key string, ck []byte, off, end int) int {
+// chunk sends the image's bytes [off, end) and returns the answer.
+func (u *uploader) chunk(tb testing.TB, key string, ck []byte, off, end int) answer {
 	tb.Helper()
 	body, err := protocol.SealChunk(ck, "selfie", int64(off), u.img[off:end])
 	if err != nil {
@@ -63,8 +73,15 @@ func (u *uploader) chunk(tb testing.TB, key string, ck []byte, off, end int) int
 	return u.send(tb, protocol.ImagePath(key, "selfie", int64(off)), body)
 }
 
-// send signs and sends a device request and returns the answer's status.
-func (u *uploader) send(tb testing.TB, path string, body []byte) int {
+// answer is central's answer to one of uploader's requests.
+type answer struct {
+	status     int
+	code       string // the error's code, "" on success
+	retryAfter string
+}
+
+// send signs and sends a device request and returns the answer.
+func (u *uploader) send(tb testing.TB, path string, body []byte) answer {
 	tb.Helper()
 	req, err := http.NewRequest(http.MethodPut, u.c.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -76,10 +93,15 @@ func (u *uploader) send(tb testing.TB, path string, body []byte) int {
 		tb.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		tb.Fatal(err)
+	a := answer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	if resp.StatusCode >= 300 {
+		var e protocol.Error
+		if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+			tb.Fatalf("PUT %s: %d without an error body: %v", path, resp.StatusCode, err)
+		}
+		a.code = e.Code
 	}
-	return resp.StatusCode
+	return a
 }
 
 // BenchmarkFinishingChunk measures the request that brings the last 4 MiB
@@ -110,20 +132,114 @@ func BenchmarkFinishingChunk(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				key, ck, status := u.begin(b)
-				if status != http.StatusOK {
-					b.Fatalf("manifest: %d", status)
+				key, ck, a := u.begin(b)
+				if a.status != http.StatusOK {
+					b.Fatalf("manifest: %+v", a)
 				}
 				for off := 0; off < size-chunk; off += chunk {
-					if status := u.chunk(b, key, ck, off, off+chunk); status != http.StatusOK {
-						b.Fatalf("chunk at %d: %d", off, status)
+					if a := u.chunk(b, key, ck, off, off+chunk); a.status != http.StatusOK {
+						b.Fatalf("chunk at %d: %+v", off, a)
 					}
 				}
 				b.StartTimer()
-				if status := u.chunk(b, key, ck, size-chunk, size); status != http.StatusOK {
-					b.Fatalf("last chunk: %d", status)
+				if a := u.chunk(b, key, ck, size-chunk, size); a.status != http.StatusOK {
+					b.Fatalf("last chunk: %+v", a)
 				}
 			}
 		})
+	}
+}
+
+// TestOpenUploadsBounded checks that a device holds at most
+// central.MaxOpenUploads submissions whose images are still arriving: one
+// more is answered 429 with a Retry-After, and accepted once one of them
+// finishes; resends of an open one's manifest, submissions without images
+// and other devices are not held back.
+func TestOpenUploadsBounded(t *testing.T) {
+	c := synctest.StartCentral(t, openBolt(t), synctest.CentralOptions{})
+	id, _ := c.Enroll(t)
+	u := &uploader{c: c, id: id, img: []byte("a small image")}
+	type open struct {
+		key string
+		ck  []byte
+	}
+	var opened []open
+	for range central.MaxOpenUploads {
+		key, ck, a := u.begin(t)
+		if a.status != http.StatusOK {
+			t.Fatalf("manifest %d of %d: %+v", len(opened)+1, central.MaxOpenUploads, a)
+		}
+		opened = append(opened, open{key, ck})
+	}
+	other, _ := c.Enroll(t)
+	steps := []struct {
+		name string
+		send func() answer
+		want answer
+	}{
+		{"one more", func() answer { _, _, a := u.begin(t); return a },
+			answer{status: http.StatusTooManyRequests, code: "too_many_uploads", retryAfter: "60"}},
+		{"a resend of an open one", func() answer { _, _, a := u.manifest(t, 1); return a },
+			answer{status: http.StatusOK}},
+		{"without images", func() answer {
+			s := synctest.Submission(t, id, 100, 0)
+			pt, err := json.Marshal(protocol.Manifest{ID: s.ID, CreatedAt: s.CreatedAt, Payload: s.Payload})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealed, err := protocol.SealManifest(&c.Box.Public, pt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.send(t, protocol.SubmissionPath(protocol.SubmissionKey(s.ID)), sealed)
+		}, answer{status: http.StatusOK}},
+		{"another device", func() answer { _, _, a := (&uploader{c: c, id: other, img: u.img}).begin(t); return a },
+			answer{status: http.StatusOK}},
+		{"one finishes", func() answer { return u.chunk(t, opened[0].key, opened[0].ck, 0, len(u.img)) },
+			answer{status: http.StatusOK}},
+		{"then one more", func() answer { _, _, a := u.begin(t); return a }, answer{status: http.StatusOK}},
+		{"and no more", func() answer { _, _, a := u.begin(t); return a },
+			answer{status: http.StatusTooManyRequests, code: "too_many_uploads", retryAfter: "60"}},
+	}
+	for _, step := range steps {
+		if got := step.send(); got != step.want {
+			t.Errorf("%s: %+v, want %+v", step.name, got, step.want)
+		}
+	}
+}
+
+// TestOpenUploadsAgentWaits checks that the agent's uploader takes the 429
+// of a device at its bound as "try later", never as a rejection (which
+// would be final), and delivers the submission once an open upload
+// finishes.
+func TestOpenUploadsAgentWaits(t *testing.T) {
+	store := openBolt(t)
+	c := synctest.StartCentral(t, store, synctest.CentralOptions{})
+	id, enr := c.Enroll(t)
+	u := &uploader{c: c, id: id, img: []byte("a small image"), n: 1000}
+	key, ck, a := u.begin(t)
+	for range central.MaxOpenUploads - 1 {
+		if _, _, a = u.begin(t); a.status != http.StatusOK {
+			t.Fatalf("manifest: %+v", a)
+		}
+	}
+	up, err := agent.NewUploader(agent.Config{Identity: id, Enrollment: enr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := synctest.Submission(t, id, 1, 100)
+	err = up.Upload(context.Background(), s)
+	var later *agent.RetryLaterError
+	if !errors.As(err, &later) || later.After != time.Minute || errors.Is(err, agent.ErrRejected) {
+		t.Fatalf("Upload at the bound = %v; want a RetryLaterError of a minute", err)
+	}
+	if a := u.chunk(t, key, ck, 0, len(u.img)); a.status != http.StatusOK {
+		t.Fatalf("finishing an open upload: %+v", a)
+	}
+	if err := up.Upload(context.Background(), s); err != nil {
+		t.Fatalf("Upload once an open upload finished: %v", err)
+	}
+	if sub, err := store.Upload(context.Background(), id.DeviceID(), protocol.SubmissionKey(s.ID)); err != nil || sub.CompletedAt.IsZero() {
+		t.Errorf("central holds %+v, %v; want the submission complete", sub, err)
 	}
 }

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"Conflict", testConflict},
 		{"ChunkOffsets", testChunkOffsets},
 		{"ImageChunks", testImageChunks},
+		{"OpenUploads", testOpenUploads},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"Listing", testListing},
 		{"Config", testConfig},
@@ -375,6 +376,46 @@ func testImageChunks(t *testing.T, s central.Store) {
 				t.Error("the chunks do not read back the bytes appended, in order")
 			}
 		})
+	}
+}
+
+// testOpenUploads counts a device's submissions whose images are still
+// arriving: not those without images, completed, closed by retention, or
+// another device's (one whose id starts with this one's included).
+func testOpenUploads(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	img := map[string][]byte{"selfie": image(5, 300)}
+	begin := func(dev, id string, received time.Time, images map[string][]byte) central.Submission {
+		t.Helper()
+		sub := submission(dev, id, received, images)
+		if _, _, err := s.BeginSubmission(ctx, sub); err != nil {
+			t.Fatalf("BeginSubmission(%s): %v", id, err)
+		}
+		return sub
+	}
+	begin("d1", "open-1", t0, img)
+	begin("d1", "open-2", t0.Add(time.Hour), img)
+	begin("d1", "no-images", t0, nil)
+	done := begin("d1", "done", t0, img)
+	if _, err := appendChunk(t, s, done, "selfie", 0, img["selfie"]); err != nil {
+		t.Fatal(err)
+	}
+	begin("d1", "old", t0.Add(-48*time.Hour), img)
+	if n, err := s.Expire(ctx, central.ExpireImages, t0.Add(-24*time.Hour), t0, 10); err != nil || n != 1 {
+		t.Fatalf("Expire(images) = %d, %v; want the old one closed", n, err)
+	}
+	begin("d10", "other", t0, img)
+	half := begin("d2", "half", t0, img)
+	if _, err := appendChunk(t, s, half, "selfie", 0, img["selfie"][:100]); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		device string
+		want   int
+	}{{"d1", 2}, {"d10", 1}, {"d2", 1}, {"d3", 0}} {
+		if n, err := s.OpenUploads(ctx, tc.device); err != nil || n != tc.want {
+			t.Errorf("OpenUploads(%s) = %d, %v; want %d", tc.device, n, err, tc.want)
+		}
 	}
 }
 

@@ -409,6 +409,27 @@ func (s *Store) Upload(ctx context.Context, deviceID, key string) (central.Submi
 	return sub, err
 }
 
+// OpenUploads implements central.Store. It reads the device's submission
+// records (their keys start with its id), not the others'.
+func (s *Store) OpenUploads(ctx context.Context, deviceID string) (int, error) {
+	n := 0
+	err := s.view(ctx, "counting open uploads", func(tx *bbolt.Tx) error {
+		prefix := subKey(deviceID, "")
+		c := tx.Bucket(bucketSubs).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var sub central.Submission
+			if err := json.Unmarshal(v, &sub); err != nil {
+				return err
+			}
+			if sub.CompletedAt.IsZero() {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
 // AppendChunk implements central.Store.
 func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.UploadState, error) {
 	var st protocol.UploadState

@@ -324,6 +324,11 @@ CREATE INDEX erasures_unfinished ON erasures (requested_at) WHERE finished_at IS
 CREATE INDEX webhook_events_done ON webhook_events (created_at) WHERE delivered_at IS NOT NULL OR dead_at IS NOT NULL;
 CREATE INDEX flows_expires ON flows (expires_at);
 `,
+	// 10: the open uploads of a device, which central bounds
+	// (central.Store.OpenUploads, at every new manifest).
+	`
+CREATE INDEX submissions_open_uploads ON submissions (device_id) WHERE completed_at IS NULL;
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

@@ -489,6 +489,17 @@ func (s *Store) Upload(ctx context.Context, deviceID, key string) (central.Submi
 	return sub, nil
 }
 
+// OpenUploads implements central.Store, from the index of open uploads by
+// device.
+func (s *Store) OpenUploads(ctx context.Context, deviceID string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM submissions WHERE device_id = $1 AND completed_at IS NULL`, deviceID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("counting open uploads: %w", err)
+	}
+	return n, nil
+}
+
 // AppendChunk implements central.Store. Locking every image row of the
 // submission serialises its chunks, so exactly one transaction sees the
 // last image complete and stamps the submission complete.
