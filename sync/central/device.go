@@ -41,6 +41,12 @@ const (
 // without limit.
 const MaxOpenUploads = 4
 
+// openUploadsWindow is how long an upload counts towards MaxOpenUploads
+// after its manifest arrived. One the device abandoned (a chunk answered
+// with a final 422, a device reset) then stops counting, so it never
+// blocks the device for good; the bound becomes MaxOpenUploads a day.
+const openUploadsWindow = 24 * time.Hour
+
 // openUploadsRetry is the Retry-After of that 429: longer than the agent's
 // longest wait between retries (30 s), so the agent ends the call at once
 // rather than ask again in vain, keeps the submission queued (only a 422
@@ -383,7 +389,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 // same transaction, so manifests of one device arriving together may pass
 // it together: at most MaxPerDevice of them, which still bounds it.
 func (s *Server) checkOpenUploads(ctx context.Context, deviceID string) error {
-	n, err := s.cfg.Store.OpenUploads(ctx, deviceID)
+	n, err := s.cfg.Store.OpenUploads(ctx, deviceID, s.cfg.Now().Add(-openUploadsWindow))
 	if err != nil {
 		return fmt.Errorf("counting the device's open uploads: %w", err)
 	}

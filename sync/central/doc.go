@@ -27,7 +27,8 @@
 // within a deadline of 15 s plus its declared Content-Length at 8 KiB/s.
 // /healthz says "degraded" (503) while every slot is taken. A device
 // holds at most MaxOpenUploads submissions whose images are still
-// arriving (429 with Retry-After for one more), and the last chunk of an
+// arriving, counted over a day (429 with Retry-After for one more; an
+// upload it abandoned stops counting then), and the last chunk of an
 // image is checked against its SHA-256 by hashing the stored chunks as
 // they are read, never the image whole in memory. Failed
 // authentications are budgeted per address (for IPv6, per /64) in the

@@ -69,10 +69,10 @@ type Store interface {
 	// A submission without images is complete at once. created reports
 	// whether this call recorded it.
 	BeginSubmission(ctx context.Context, s Submission) (st protocol.UploadState, created bool, err error)
-	// OpenUploads counts a device's submissions whose images are still
-	// arriving (CompletedAt zero). Those retention closed (ExpireImages)
-	// are complete and not counted.
-	OpenUploads(ctx context.Context, deviceID string) (int, error)
+	// OpenUploads counts a device's submissions received at since or later
+	// whose images are still arriving (CompletedAt zero). Those retention
+	// closed (ExpireImages) are complete and not counted.
+	OpenUploads(ctx context.Context, deviceID string, since time.Time) (int, error)
 	// Upload returns a submission's manifest and upload progress.
 	Upload(ctx context.Context, deviceID, key string) (Submission, error)
 	// AppendChunk appends image bytes at offset, which must equal the

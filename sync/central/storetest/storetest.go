@@ -400,6 +400,7 @@ func testOpenUploads(t *testing.T, s central.Store) {
 	if _, err := appendChunk(t, s, done, "selfie", 0, img["selfie"]); err != nil {
 		t.Fatal(err)
 	}
+	begin("d1", "stale", t0.Add(-20*time.Hour), img) // abandoned: counted only from before it
 	begin("d1", "old", t0.Add(-48*time.Hour), img)
 	if n, err := s.Expire(ctx, central.ExpireImages, t0.Add(-24*time.Hour), t0, 10); err != nil || n != 1 {
 		t.Fatalf("Expire(images) = %d, %v; want the old one closed", n, err)
@@ -409,12 +410,14 @@ func testOpenUploads(t *testing.T, s central.Store) {
 	if _, err := appendChunk(t, s, half, "selfie", 0, img["selfie"][:100]); err != nil {
 		t.Fatal(err)
 	}
+	since := t0.Add(-12 * time.Hour)
 	for _, tc := range []struct {
 		device string
+		since  time.Time
 		want   int
-	}{{"d1", 2}, {"d10", 1}, {"d2", 1}, {"d3", 0}} {
-		if n, err := s.OpenUploads(ctx, tc.device); err != nil || n != tc.want {
-			t.Errorf("OpenUploads(%s) = %d, %v; want %d", tc.device, n, err, tc.want)
+	}{{"d1", since, 2}, {"d1", t0.Add(-21 * time.Hour), 3}, {"d10", since, 1}, {"d2", since, 1}, {"d3", since, 0}} {
+		if n, err := s.OpenUploads(ctx, tc.device, tc.since); err != nil || n != tc.want {
+			t.Errorf("OpenUploads(%s, %s) = %d, %v; want %d", tc.device, tc.since, n, err, tc.want)
 		}
 	}
 }

@@ -411,7 +411,7 @@ func (s *Store) Upload(ctx context.Context, deviceID, key string) (central.Submi
 
 // OpenUploads implements central.Store. It reads the device's submission
 // records (their keys start with its id), not the others'.
-func (s *Store) OpenUploads(ctx context.Context, deviceID string) (int, error) {
+func (s *Store) OpenUploads(ctx context.Context, deviceID string, since time.Time) (int, error) {
 	n := 0
 	err := s.view(ctx, "counting open uploads", func(tx *bbolt.Tx) error {
 		prefix := subKey(deviceID, "")
@@ -421,7 +421,7 @@ func (s *Store) OpenUploads(ctx context.Context, deviceID string) (int, error) {
 			if err := json.Unmarshal(v, &sub); err != nil {
 				return err
 			}
-			if sub.CompletedAt.IsZero() {
+			if sub.CompletedAt.IsZero() && !sub.ReceivedAt.Before(since) {
 				n++
 			}
 		}

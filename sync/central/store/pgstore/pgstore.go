@@ -491,9 +491,10 @@ func (s *Store) Upload(ctx context.Context, deviceID, key string) (central.Submi
 
 // OpenUploads implements central.Store, from the index of open uploads by
 // device.
-func (s *Store) OpenUploads(ctx context.Context, deviceID string) (int, error) {
+func (s *Store) OpenUploads(ctx context.Context, deviceID string, since time.Time) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM submissions WHERE device_id = $1 AND completed_at IS NULL`, deviceID).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM submissions WHERE device_id = $1 AND completed_at IS NULL AND received_at >= $2`,
+		deviceID, since).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("counting open uploads: %w", err)
 	}
