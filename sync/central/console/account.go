@@ -41,13 +41,11 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, v *Viewer)
 // address's budget, a wrong one counted towards the lockout), then stores
 // the new one's hash.
 func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, v *Viewer) error {
-	if !c.signIns.Acquire() {
-		return errBusy
-	}
-	defer c.signIns.Release()
-	if err := c.rateLimited(r); err != nil {
+	release, err := c.passwordSlot(r)
+	if err != nil {
 		return err
 	}
+	defer release()
 	ctx := r.Context()
 	current, next, again := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("repeat")
 	refuse := func(status int, key string) error {

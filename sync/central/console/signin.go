@@ -66,6 +66,21 @@ const signInSlots = 4
 // errBusy answers a password check that found no slot (signInSlots).
 var errBusy = &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "busy", RetryAfter: time.Second}
 
+// passwordSlot takes one of the signInSlots for a password check, then
+// checks the address's budget: the slot comes first, so a burst passes
+// the budget and the account's lockout only signInSlots at a time. The
+// caller calls release when done.
+func (c *Console) passwordSlot(r *http.Request) (release func(), err error) {
+	if !c.signIns.Acquire() {
+		return nil, errBusy
+	}
+	if err := c.rateLimited(r); err != nil {
+		c.signIns.Release()
+		return nil, err
+	}
+	return c.signIns.Release, nil
+}
+
 // rateLimited answers 429 when the client's address failed too often.
 func (c *Console) rateLimited(r *http.Request) error {
 	blocked, wait, err := c.addrs.Blocked(r.Context(), httpx.ClientAddr(r))
@@ -79,15 +94,11 @@ func (c *Console) rateLimited(r *http.Request) error {
 }
 
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) error {
-	// The slot is taken before the budget and the account are read, so a
-	// burst passes those checks only signInSlots at a time.
-	if !c.signIns.Acquire() {
-		return errBusy
-	}
-	defer c.signIns.Release()
-	if err := c.rateLimited(r); err != nil {
+	release, err := c.passwordSlot(r)
+	if err != nil {
 		return err
 	}
+	defer release()
 	ctx := r.Context()
 	name, pw := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
 	next := localTarget(r.PostFormValue("next"))
