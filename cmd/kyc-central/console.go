@@ -259,7 +259,7 @@ func userChange(ctx context.Context, cmd string, args []string, stdout, stderr i
 		switch cmd {
 		case "passwd":
 			u.PasswordHash = hash
-			auth.Succeed(u) // a new password ends a lockout
+			auth.Unlock(u) // a new password ends a lockout
 		case "disable":
 			u.Disabled = true
 		case "enable":

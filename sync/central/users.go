@@ -51,9 +51,11 @@ type User struct {
 	// Scopes are the branches (or regions) the user works on; empty means
 	// every branch.
 	Scopes []string `json:"scopes,omitempty"`
-	// FailedLogins counts sign-in failures since the last success;
-	// LockedUntil is set when they reach the lockout threshold.
+	// FailedLogins counts sign-in failures from any address in the
+	// window that began at FailedSince; LockedUntil is set when they reach
+	// the account's ceiling (auth.AccountMaxFailures).
 	FailedLogins int       `json:"failed_logins,omitempty"`
+	FailedSince  time.Time `json:"failed_since,omitzero"`
 	LockedUntil  time.Time `json:"locked_until,omitzero"`
 	Disabled     bool      `json:"disabled,omitempty"`
 	Lang         string    `json:"lang,omitempty"` // "en" or "id"

@@ -171,19 +171,27 @@ func TestSessionsAndLockout(t *testing.T) {
 	}
 
 	u := central.User{Name: "alice"}
-	for range MaxFailures - 1 {
+	for range AccountMaxFailures - 1 {
 		Fail(&u, now)
 	}
 	if Locked(u, now) {
-		t.Fatal("locked before MaxFailures")
+		t.Fatal("locked before AccountMaxFailures")
 	}
 	Fail(&u, now)
 	if !Locked(u, now) || !Locked(u, now.Add(LockDuration-time.Second)) || Locked(u, now.Add(LockDuration)) {
-		t.Errorf("lock after %d failures: until %v", MaxFailures, u.LockedUntil)
+		t.Errorf("lock after %d failures: until %v", AccountMaxFailures, u.LockedUntil)
 	}
-	Succeed(&u)
+	Unlock(&u)
 	if u.FailedLogins != 0 || Locked(u, now) {
-		t.Errorf("after success: %+v", u)
+		t.Errorf("after unlocking: %+v", u)
+	}
+	// Failures older than the window no longer count.
+	for i := range AccountMaxFailures - 1 {
+		Fail(&u, now.Add(time.Duration(i)*time.Second))
+	}
+	Fail(&u, now.Add(AccountWindow))
+	if Locked(u, now.Add(AccountWindow)) || u.FailedLogins != 1 {
+		t.Errorf("failures of a past window counted: %+v", u)
 	}
 }
 

@@ -51,7 +51,11 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, v *View
 	refuse := func(status int, key string) error {
 		return c.render(w, r, v, status, "account.html", accountData{Error: key})
 	}
-	if auth.Locked(v.User, c.cfg.Now()) {
+	pairLocked, err := c.pairLocked(r, v.User.Name)
+	if err != nil {
+		return err
+	}
+	if auth.Locked(v.User, c.cfg.Now()) || pairLocked {
 		// Wrong current passwords locked it: a stolen session guesses no
 		// further.
 		return refuse(http.StatusUnauthorized, "account.locked")
@@ -60,7 +64,7 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, v *View
 		if err := c.addrs.Fail(ctx, httpx.ClientAddr(r)); err != nil {
 			return err
 		}
-		if err := c.failUser(ctx, v.User.Name); err != nil {
+		if err := c.failUser(r, v.User.Name); err != nil {
 			return err
 		}
 		return refuse(http.StatusUnauthorized, "account.wrong_password")

@@ -160,7 +160,11 @@ type Console struct {
 	tmpl    map[string]map[string]*template.Template // lang → file → page
 	cat     catalogues
 	addrs   *httpx.Budget // sign-in failures per client address (in the store: instances share it)
-	signIns *httpx.Slots  // the sign-ins checking a password now (signInSlots)
+	// pairs are sign-in failures per account and client address, in the
+	// store: auth.MaxFailures at once, then one per auth.LockDuration, so
+	// the last of them locks the pair for LockDuration.
+	pairs   *httpx.Budget
+	signIns *httpx.Slots // the sign-ins checking a password now (signInSlots)
 	// patterns are the registered route patterns, so a test can check
 	// that its access-control table covers every one.
 	patterns []string
@@ -194,6 +198,7 @@ func New(cfg Config) (*Console, error) {
 	c := &Console{
 		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), sealer: sealer,
 		addrs:   httpx.NewBudget(cfg.Store, "console-signin", addrFailBurst, addrFailInterval, cfg.Now),
+		pairs:   httpx.NewBudget(cfg.Store, "console-signin-pair", auth.MaxFailures, auth.LockDuration, cfg.Now),
 		signIns: httpx.NewSlots(signInSlots),
 	}
 	c.resp = &httpx.Responder{Log: c.log, Rules: errorRules}
@@ -217,8 +222,9 @@ func New(cfg Config) (*Console, error) {
 // Handler serves the console; mount it at Prefix.
 func (c *Console) Handler() http.Handler { return c.handler }
 
-// Sign-in failures per client address: after the burst, one per interval
-// (the per-account lockout is auth.MaxFailures).
+// Sign-in failures per client address, whatever the accounts: after the
+// burst, one per interval (the lockouts per account and address, and per
+// account, are auth's).
 const (
 	addrFailBurst    = 20
 	addrFailInterval = 30 * time.Second

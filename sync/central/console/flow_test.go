@@ -89,9 +89,9 @@ func TestSignInWithTOTP(t *testing.T) {
 	}
 }
 
-// TestLockout: five wrong passwords lock the account for 15 minutes (the
-// right password is refused meanwhile); an address failing too often is
-// answered 429.
+// TestLockout: five wrong passwords lock the account at that address for
+// 15 minutes (the right password is refused meanwhile); an address
+// failing too often is answered 429.
 func TestLockout(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("bob", central.RoleReviewer)
@@ -122,6 +122,97 @@ func TestLockout(t *testing.T) {
 	if !got429 {
 		t.Error("no 429 with Retry-After after the address's failure budget")
 	}
+}
+
+// TestLockoutPerAddress: an attacker who knows a name and fails five
+// times from their address locks it there only: the owner signs in from
+// another address meanwhile (password and TOTP), the attacker's address
+// stays locked even with the right password until the lock's 15 minutes
+// pass, and the lock is audited with its scope and address.
+func TestLockoutPerAddress(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("bob", central.RoleAdmin)
+	owner := e.browser()
+	owner.signIn("bob") // enrols TOTP
+	attacker := e.browserFrom("127.0.0.2")
+	attacker.get("/console/signin")
+	for range auth.MaxFailures {
+		if a := attacker.post("/console/signin", url.Values{"name": {"bob"}, "password": {"wrong password here"}}); a.status != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", a.status)
+		}
+	}
+	if a := attacker.post("/console/signin", url.Values{"name": {"bob"}, "password": {testPassword}}); a.status != http.StatusUnauthorized {
+		t.Fatalf("right password from the locked address: %d", a.status)
+	}
+	lockedAt := e.clk.Now()
+	e.clk.nextStep()
+	e.browser().signIn("bob")
+
+	evs, err := e.store.Audit(context.Background(), central.AuditFilter{Subject: "user:bob", Action: AuditLocked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || !strings.Contains(string(evs[0].After), `"scope":"address"`) || !strings.Contains(string(evs[0].After), `"address":"127.0.0.2"`) {
+		t.Errorf("lockouts audited: %+v, want one of address 127.0.0.2", evs)
+	}
+
+	e.clk.Advance(lockedAt.Add(auth.LockDuration - time.Second).Sub(e.clk.Now()))
+	if a := attacker.post("/console/signin", url.Values{"name": {"bob"}, "password": {testPassword}}); a.status != http.StatusUnauthorized {
+		t.Fatalf("right password from the address before the lock ends: %d", a.status)
+	}
+	e.clk.Advance(2 * time.Second)
+	if a := attacker.post("/console/signin", url.Values{"name": {"bob"}, "password": {testPassword}}); a.status != http.StatusSeeOther {
+		t.Fatalf("right password from the address after the lock: %d", a.status)
+	}
+}
+
+// TestLockoutAccountCeiling: a guess spread over addresses, five failures
+// from each, locks the whole account at auth.AccountMaxFailures: the
+// owner's right password is refused from any address until the lock
+// ends, and the lock is audited with the account's scope. Failures older
+// than the window no longer count.
+func TestLockoutAccountCeiling(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("bob", central.RoleAdmin)
+	fail := func(first, n int) {
+		t.Helper()
+		for i := range n {
+			b := e.browserFrom("127.0.1." + itoa(int64(first+i/auth.MaxFailures)))
+			b.get("/console/signin")
+			if a := b.post("/console/signin", url.Values{"name": {"bob"}, "password": {"guess number " + itoa(int64(i))}}); a.status != http.StatusUnauthorized {
+				t.Fatalf("guess %d: %d", i, a.status)
+			}
+		}
+	}
+	// One failure short of the ceiling, then the window passes.
+	fail(1, auth.AccountMaxFailures-1)
+	e.clk.Advance(auth.AccountWindow)
+	fail(100, 1)
+	if u, _ := e.store.User(context.Background(), "bob"); auth.Locked(u, e.clk.Now()) || u.FailedLogins != 1 {
+		t.Fatalf("after a window passed: locked until %v, %d failures", u.LockedUntil, u.FailedLogins)
+	}
+
+	fail(101, auth.AccountMaxFailures-1)
+	owner := e.browser()
+	owner.get("/console/signin")
+	if a := owner.post("/console/signin", url.Values{"name": {"bob"}, "password": {testPassword}}); a.status != http.StatusUnauthorized {
+		t.Fatalf("right password on an account at its ceiling: %d", a.status)
+	}
+	evs, err := e.store.Audit(context.Background(), central.AuditFilter{Subject: "user:bob", Action: AuditLocked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes := 0
+	for _, ev := range evs {
+		if strings.Contains(string(ev.After), `"scope":"account"`) {
+			scopes++
+		}
+	}
+	if scopes != 1 {
+		t.Errorf("the account's lock audited %d times, want once (%d lock events)", scopes, len(evs))
+	}
+	e.clk.Advance(auth.LockDuration)
+	owner.signIn("bob")
 }
 
 // fixture is a central with cases on two branches and the users the

@@ -835,9 +835,10 @@ func TestSessions(t *testing.T) {
 	}
 }
 
-// TestTOTPLockout: wrong TOTP codes count towards the account's lockout
-// (a password thief cannot try codes on and on), the lockout is audited
-// as the password's is, and a right code is refused while locked.
+// TestTOTPLockout: wrong TOTP codes count towards the lockouts as wrong
+// passwords do (a password thief cannot try codes on and on), the lockout
+// is audited as the password's is, and a right code is refused while
+// locked.
 func TestTOTPLockout(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("alice", central.RoleReviewer)
@@ -863,9 +864,9 @@ func TestTOTPLockout(t *testing.T) {
 	if acts := e.auditActions("user:alice"); !slices.Contains(acts, AuditLocked) {
 		t.Errorf("audit of alice = %v, want the lockout", acts)
 	}
-	u, _ := e.store.User(context.Background(), "alice")
-	if !auth.Locked(u, e.clk.Now()) {
-		t.Error("the account is not locked after wrong codes")
+	// Locked at this address only (TestLockoutPerAddress).
+	if u, _ := e.store.User(context.Background(), "alice"); auth.Locked(u, e.clk.Now()) || u.FailedLogins != auth.MaxFailures {
+		t.Errorf("after %d wrong codes from one address: locked until %v, %d failures counted on the account", auth.MaxFailures, u.LockedUntil, u.FailedLogins)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -103,6 +104,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	name, pw := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
 	next := localTarget(r.PostFormValue("next"))
 	known := false // an unknown name is not logged: it may be a password typed in the wrong field
+	// Whether the name is locked at this address is read before the name
+	// is looked up, so a known name and an unknown one take the same steps.
+	pairLocked, err := c.pairLocked(r, name)
+	if err != nil {
+		return err
+	}
 	refuse := func() error {
 		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
@@ -120,6 +127,11 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	u, err := c.cfg.Store.User(ctx, name)
 	if errors.Is(err, central.ErrNotFound) {
 		_ = auth.CheckPassword(dummyHash(), pw)
+		// Counted as a known name's failure, so both take the same steps
+		// (not audited: the name is nobody's).
+		if err := c.pairs.Fail(ctx, pairKey(r, name)); err != nil {
+			return err
+		}
 		return refuse()
 	}
 	if err != nil {
@@ -127,7 +139,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	}
 	known = true
 	now := c.cfg.Now()
-	if u.Disabled || auth.Locked(u, now) {
+	if u.Disabled || auth.Locked(u, now) || pairLocked {
 		_ = auth.CheckPassword(dummyHash(), pw)
 		return refuse()
 	}
@@ -135,7 +147,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 		if !errors.Is(err, auth.ErrMismatch) {
 			c.log.LogAttrs(ctx, slog.LevelError, "unreadable password hash", slog.String("user", u.Name), slog.String("cause", err.Error()))
 		}
-		if err := c.failUser(ctx, u.Name); err != nil {
+		if err := c.failUser(r, u.Name); err != nil {
 			return err
 		}
 		return refuse()
@@ -155,8 +167,11 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	return nil
 }
 
-// failUser counts a failed sign-in on the account, audits a lockout.
-func (c *Console) failUser(ctx context.Context, name string) error {
+// failUser counts a failed sign-in of the account name from r's client
+// address: towards the lock of that pair and the account's ceiling
+// (auth.Fail). A lock this failure sets is audited.
+func (c *Console) failUser(r *http.Request, name string) error {
+	ctx := r.Context()
 	now := c.cfg.Now()
 	locked := false
 	_, err := c.cfg.Store.UpdateUser(ctx, name, func(u *central.User) error {
@@ -168,9 +183,52 @@ func (c *Console) failUser(ctx context.Context, name string) error {
 		return fmt.Errorf("counting a failed sign-in: %w", err)
 	}
 	if locked {
-		return c.audit(ctx, &Viewer{User: central.User{Name: name}}, AuditLocked, "user:"+name, nil, map[string]any{"locked_minutes": int(auth.LockDuration.Minutes())})
+		if err := c.auditLock(ctx, name, "account", nil); err != nil {
+			return err
+		}
 	}
-	return nil
+	return c.failPair(r, name, nil)
+}
+
+// pairKey is the key of the failures of the account name from r's client
+// address (an IPv6 one by its /64): the address first, as it has no space.
+func pairKey(r *http.Request, name string) string {
+	return httpx.AddrKey(httpx.ClientAddr(r)) + " " + name
+}
+
+// pairLocked reports whether the account name is locked at r's client
+// address (auth.MaxFailures failures from it).
+func (c *Console) pairLocked(r *http.Request, name string) (bool, error) {
+	locked, _, err := c.pairs.Blocked(r.Context(), pairKey(r, name))
+	return locked, err
+}
+
+// failPair counts a failure of the account name from r's client address
+// and audits the lock of that pair when this failure sets it (the pair
+// was not locked: its callers refuse a locked pair before checking).
+// detail is added to the audit event.
+func (c *Console) failPair(r *http.Request, name string, detail map[string]any) error {
+	if err := c.pairs.Fail(r.Context(), pairKey(r, name)); err != nil {
+		return err
+	}
+	locked, err := c.pairLocked(r, name)
+	if err != nil || !locked {
+		return err
+	}
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	detail["address"] = httpx.AddrKey(httpx.ClientAddr(r))
+	return c.auditLock(r.Context(), name, "address", detail)
+}
+
+// auditLock audits a lock of the account name: of the whole account at
+// its ceiling (scope "account") or of the account at one address (scope
+// "address").
+func (c *Console) auditLock(ctx context.Context, name, scope string, detail map[string]any) error {
+	after := map[string]any{"locked_minutes": int(auth.LockDuration.Minutes()), "scope": scope}
+	maps.Copy(after, detail)
+	return c.audit(ctx, &Viewer{User: central.User{Name: name}}, AuditLocked, "user:"+name, nil, after)
 }
 
 // dropSession deletes the session of r's cookie, if any (sign-in rotates
@@ -240,11 +298,16 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	next := localTarget(r.PostFormValue("next"))
 	code := strings.TrimSpace(r.PostFormValue("code"))
 	now := c.cfg.Now()
-	ok, locked := false, false
+	pairLocked, err := c.pairLocked(r, v.User.Name)
+	if err != nil {
+		return err
+	}
+	ok, locked, counted := false, false, false
 	// The check and LastTOTPStep move in one transaction, so a code is
 	// accepted once even when two requests race with it.
-	_, err := c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
-		if u.Disabled || auth.Locked(*u, now) || len(u.TOTPSecret) == 0 {
+	_, err = c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
+		ok, locked, counted = false, false, false // the function may run again
+		if u.Disabled || auth.Locked(*u, now) || pairLocked || len(u.TOTPSecret) == 0 {
 			return nil
 		}
 		secret, err := c.sealer.Open(u.TOTPSecret, u.Name)
@@ -254,10 +317,9 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		step, good := auth.CheckTOTP(string(secret), code, now, u.LastTOTPStep)
 		if !good {
 			auth.Fail(u, now)
-			locked = auth.Locked(*u, now)
+			locked, counted = auth.Locked(*u, now), true
 			return nil
 		}
-		auth.Succeed(u)
 		u.LastTOTPStep = step
 		ok = true
 		return nil
@@ -265,9 +327,15 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if err != nil {
 		return fmt.Errorf("checking the TOTP code: %w", err)
 	}
+	// A lockout by wrong codes is counted and audited as one by wrong
+	// passwords.
 	if locked {
-		// A lockout by wrong codes is audited as one by wrong passwords.
-		if err := c.audit(ctx, v, AuditLocked, "user:"+v.User.Name, nil, map[string]any{"locked_minutes": int(auth.LockDuration.Minutes()), "step": "totp"}); err != nil {
+		if err := c.auditLock(ctx, v.User.Name, "account", map[string]any{"step": "totp"}); err != nil {
+			return err
+		}
+	}
+	if counted {
+		if err := c.failPair(r, v.User.Name, map[string]any{"step": "totp"}); err != nil {
 			return err
 		}
 	}
@@ -365,7 +433,11 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 	// does not enrol a phone. A wrong one counts as a failed sign-in, and
 	// a locked account is refused as at the other steps (so the pending
 	// session opened before the lock tries no more codes).
-	if auth.Locked(v.User, now) || v.User.Disabled {
+	pairLocked, err := c.pairLocked(r, v.User.Name)
+	if err != nil {
+		return err
+	}
+	if auth.Locked(v.User, now) || pairLocked || v.User.Disabled {
 		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
 		}
@@ -375,7 +447,7 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
 		}
-		if err := c.failUser(ctx, v.User.Name); err != nil {
+		if err := c.failUser(r, v.User.Name); err != nil {
 			return err
 		}
 		return c.renderEnrol(w, r, v, http.StatusUnauthorized, e, next, "enrol.code_failed")
@@ -400,7 +472,6 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 		u.TOTPSecret = c.sealer.Seal(secret, u.Name)
 		u.LastTOTPStep = step
 		u.EnrolCodeHash, u.EnrolCodeExpires = nil, time.Time{}
-		auth.Succeed(u)
 		enrolled = true
 		return nil
 	})

@@ -147,11 +147,12 @@ func (f *FailureLimiter) sweep(now time.Time) {
 	}
 }
 
-// limitKey is the key a budget spends for key: an IPv6 address stands for
+// AddrKey is the key a budget spends for key (and what a caller keys an
+// address's count by, within a key of its own): an IPv6 address stands for
 // its /64, since one subscriber or host is given a whole /64 and could
 // otherwise take a fresh budget for every guess; an IPv4-mapped address is
 // its IPv4 one. Other keys (a partner, a session) are kept as they are.
-func limitKey(key string) string {
+func AddrKey(key string) string {
 	a, err := netip.ParseAddr(key)
 	if err != nil {
 		return key
@@ -194,7 +195,7 @@ func NewBudget(store Budgets, name string, burst int, interval time.Duration, no
 
 // Blocked reports whether key has no unit left, and when to try again.
 func (b *Budget) Blocked(ctx context.Context, key string) (bool, time.Duration, error) {
-	wait, err := b.store.BudgetWait(ctx, b.name+limitKey(key), b.now(), b.interval, b.burst)
+	wait, err := b.store.BudgetWait(ctx, b.name+AddrKey(key), b.now(), b.interval, b.burst)
 	if err != nil {
 		return false, 0, fmt.Errorf("reading the %s budget: %w", strings.TrimSuffix(b.name, ":"), err)
 	}
@@ -210,7 +211,7 @@ func (b *Budget) Fail(ctx context.Context, key string) error {
 
 // Allow spends one of key's units, or reports false and when one is there.
 func (b *Budget) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	ok, wait, err := b.store.SpendBudget(ctx, b.name+limitKey(key), b.now(), b.interval, b.burst)
+	ok, wait, err := b.store.SpendBudget(ctx, b.name+AddrKey(key), b.now(), b.interval, b.burst)
 	if err != nil {
 		return false, 0, fmt.Errorf("spending the %s budget: %w", strings.TrimSuffix(b.name, ":"), err)
 	}

@@ -73,8 +73,8 @@ func TestLimitKey(t *testing.T) {
 		"partner_abc":                "partner_abc",
 		"flow/s_123":                 "flow/s_123",
 	} {
-		if got := limitKey(in); got != want {
-			t.Errorf("limitKey(%q) = %q, want %q", in, got, want)
+		if got := AddrKey(in); got != want {
+			t.Errorf("AddrKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
