@@ -1,7 +1,7 @@
 // Command kyc-central runs the central backend that devices sync to.
 //
 //	kyc-central serve [--addr 127.0.0.1:8443] [--data DIR] [--store bolt|postgres] [--dsn DSN]
-//	                  --tls-cert F --tls-key F | --insecure-http
+//	                  [--metrics-addr 127.0.0.1:9464] --tls-cert F --tls-key F | --insecure-http
 //	kyc-central tls init --dir D --host H [--host H2 ...]
 //	kyc-central token create [--central https://HOST:PORT] [--ca F] [--ttl 24h]
 //	kyc-central keys status|rotate [--data DIR] [--keys F]   (keys.go)
@@ -29,7 +29,10 @@
 // bytes at least) comes from $KYC_CENTRAL_ADMIN_TOKEN or the file named by
 // --admin-token-file; the PostgreSQL DSN from --dsn or $KYC_CENTRAL_DSN.
 // Several instances can share one PostgreSQL database and must then share
-// the box and sign key files (--box-key, --sign-key).
+// the box and sign key files (--box-key, --sign-key). Prometheus metrics
+// are served only with --metrics-addr, on that listener of their own
+// (plain HTTP, unauthenticated: a loopback address such as
+// 127.0.0.1:9464).
 package main
 
 import (
@@ -73,7 +76,7 @@ const (
 
 const usage = `usage:
   kyc-central serve [--addr host:port] [--data dir] [--store bolt|postgres] [--dsn dsn] [--box-key file] [--sign-key file]
-                    [--admin-token-file file] [--console-key file]
+                    [--admin-token-file file] [--console-key file] [--metrics-addr host:port]
                     [--partner-key file] [--public-url https://host] (--tls-cert file --tls-key file | --insecure-http)
   kyc-central tls init --dir dir --host name-or-ip [--host ...]
   kyc-central token create [--central https://host:port] [--ca file] [--ttl 24h] [--admin-token-file file]
@@ -180,6 +183,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	certFile := fs.String("tls-cert", "", "server certificate, PEM (kyc-central tls init makes one)")
 	keyFile := fs.String("tls-key", "", "server certificate's private key, PEM")
 	insecure := fs.Bool("insecure-http", false, "serve plain HTTP, on a loopback address only (tests)")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this address only, plain HTTP without authentication: keep it on loopback (e.g. 127.0.0.1:9464) or a monitoring network (default: no metrics)")
 	promptTime := fs.Duration("challenge-prompt-time", 0, "hosted flow: how long a head-turn prompt may wait for the turn (0: the engine's 5s); longer helps people on slow phones, shorter a replay less")
 	challengeTime := fs.Duration("challenge-time", 0, "hosted flow: how long all the head turns may take from the first prompt (0: the engine's 20s)")
 	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of one webhook or push request; on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
@@ -245,7 +249,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	srv, err := central.New(central.Config{
 		Addr: *addr, Version: version, Store: store, BoxKey: box, SignKey: sign, AdminToken: tok,
-		TLS: srvTLS, InsecureHTTP: *insecure, Logger: logger, SweepByQueue: pg != nil, ErasureByQueue: pg != nil, TrustedProxies: proxies,
+		TLS: srvTLS, InsecureHTTP: *insecure, MetricsAddr: *metricsAddr, Logger: logger, SweepByQueue: pg != nil, ErasureByQueue: pg != nil, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err

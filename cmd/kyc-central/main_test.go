@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -185,4 +186,54 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestServeMetricsAddr: serve answers /metrics only on --metrics-addr
+// (404 on --addr, which partners and phones reach), and the metrics
+// listener ends with serve.
+func TestServeMetricsAddr(t *testing.T) {
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var logs syncBuf
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr, "--data", t.TempDir(), "--insecure-http", "--metrics-addr", metricsAddr}, &bytes.Buffer{}, &logs)
+	}()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(url string) (int, string, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, _, err := get("http://" + addr + "/healthz")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not come up: %v\n%s", err, logs.String())
+		}
+		// Paces a poll of the condition above, bounded by the deadline: the
+		// outcome never depends on how long the sleep lasts.
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _, err := get("http://" + addr + "/metrics"); err != nil || code != http.StatusNotFound {
+		t.Errorf("/metrics on --addr: %d %v, want 404", code, err)
+	}
+	code, body, err := get("http://" + metricsAddr + "/metrics")
+	if err != nil || code != http.StatusOK || !strings.Contains(body, `kyc_central_http_requests_total{code="404",route="unmatched"} 1`) {
+		t.Errorf("/metrics on --metrics-addr: %d %v %.300s", code, err, body)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exit %d: %s", code, logs.String())
+	}
+	if _, _, err := get("http://" + metricsAddr + "/metrics"); err == nil {
+		t.Error("the metrics listener still answers after serve ended")
+	}
 }

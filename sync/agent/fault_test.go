@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -154,13 +153,7 @@ func TestTimeoutsAndLostResponses(t *testing.T) {
 // metric scrapes one series from central's /metrics.
 func metric(t *testing.T, c *synctest.Central, series string) float64 {
 	t.Helper()
-	resp, err := c.Client().Get(c.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(c.Metrics(t), "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {

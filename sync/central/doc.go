@@ -4,7 +4,8 @@
 // attest) and its freshness, dedupes and stores them (through a Store:
 // boltstore embedded, pgstore to scale out), takes large images in
 // resumable chunks, serves signed configuration and watchlists to devices,
-// and offers an authenticated admin API, /healthz and Prometheus /metrics.
+// and offers an authenticated admin API and /healthz; Prometheus /metrics
+// only on a listener of their own (Config.MetricsAddr).
 //
 // Every handler returns its error; httpx.Responder turns it into a public
 // code and message with a request id, and logs the cause under that id.

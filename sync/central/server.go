@@ -87,6 +87,13 @@ type Config struct {
 	// loopback.
 	TLS          *tls.Config
 	InsecureHTTP bool
+	// MetricsAddr, when set, is where Serve also serves the Prometheus
+	// metrics (/metrics, plain HTTP, no authentication: a loopback
+	// address such as 127.0.0.1:9464, or a monitoring network's). The
+	// main listener never serves them: it faces partners and phones, and
+	// the metrics tell about traffic, refusals and the process. Empty:
+	// no metrics listener.
+	MetricsAddr string
 	// Logger receives central's structured log; nil discards it.
 	Logger *slog.Logger
 	// MaxSkew is the largest accepted difference between a request's
@@ -181,7 +188,6 @@ func New(cfg Config) (*Server, error) {
 	s.resp = &httpx.Responder{Log: s.log, Rules: errorRules}
 	s.started = cfg.Now()
 	s.mux.HandleFunc("GET /healthz", s.health)
-	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.routeDevice()
 	s.routeAdmin()
 	s.privacy = s.newPrivacy()
@@ -210,7 +216,7 @@ func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h
 // Handler is the server's HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Registerer is the Prometheus registry /metrics serves. Parts of central
+// Registerer is the Prometheus registry /metrics serves (ServeMetrics). Parts of central
 // wired in New (the retention sweep and erasure in privacy.go) register
 // their collectors here, never on prometheus.DefaultRegisterer, e.g.
 //
@@ -276,18 +282,61 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 // not: without Config.InsecureHTTP, or on an address other than loopback.
 var ErrInsecureHTTP = errors.New("central: plain HTTP is refused")
 
-// Serve listens on cfg.Addr until ctx is cancelled, then stops accepting
-// and drains in-flight requests for up to 10 seconds. ready, when not nil,
-// receives the bound address once the listener is open.
+// Serve listens on cfg.Addr (and cfg.MetricsAddr, when set, for
+// ServeMetrics) until ctx is cancelled, then stops accepting and drains
+// in-flight requests for up to 10 seconds. ready, when not nil, receives
+// the bound address once the listener is open. Should the metrics
+// listener fail, the main one stops too.
 func (s *Server) Serve(ctx context.Context, ready chan<- string) error {
 	if err := s.checkTransport(s.cfg.Addr); err != nil {
 		return err
 	}
+	var mln net.Listener
+	if s.cfg.MetricsAddr != "" {
+		var err error
+		if mln, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("listening for metrics on %s: %w", s.cfg.MetricsAddr, err)
+		}
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
+		if mln != nil {
+			mln.Close()
+		}
 		return fmt.Errorf("listening on %s: %w", s.cfg.Addr, err)
 	}
-	return s.ServeListener(ctx, ln, ready)
+	if mln == nil {
+		return s.ServeListener(ctx, ln, ready)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	mdone := make(chan error, 1)
+	go func() {
+		defer cancel()
+		mdone <- s.ServeMetrics(ctx, mln)
+	}()
+	err = s.ServeListener(ctx, ln, ready)
+	cancel()
+	return errors.Join(err, <-mdone)
+}
+
+// ServeMetrics serves the Prometheus registry (Registerer) at /metrics,
+// plain HTTP and nothing else, on ln until ctx is cancelled (see
+// Config.MetricsAddr).
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if err := serveUntil(ctx, srv, ln); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
 }
 
 // checkTransport refuses plain HTTP unless asked for on loopback.
@@ -357,6 +406,12 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready chan<
 	if !s.cfg.ErasureByQueue {
 		defer s.privacy.resumeErasures(ctx)()
 	}
+	return serveUntil(ctx, srv, ln)
+}
+
+// serveUntil serves srv on ln (TLS when srv.TLSConfig is set) until ctx
+// is cancelled, then shuts it down, draining for up to 10 seconds.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() {
 		if srv.TLSConfig != nil {

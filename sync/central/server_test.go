@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -235,5 +237,60 @@ func TestServeBadAddress(t *testing.T) {
 	}
 	if err := s.Serve(context.Background(), nil); err == nil {
 		t.Fatal("Serve accepted an invalid address")
+	}
+}
+
+// TestMetricsOnTheirOwnListener: the main listener, which partners and
+// phones reach, answers /metrics with 404; the metrics listener serves
+// the registry (central's series and the process's), and ends with its
+// context.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	box, sign := keys(t)
+	srvTLS, client := tlsFiles(t)
+	s, err := central.New(central.Config{Addr: "127.0.0.1:0", Store: openBolt(t), BoxKey: box, SignKey: sign, TLS: srvTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	api, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	go func() { done <- s.ServeListener(ctx, api, nil) }()
+	go func() { done <- s.ServeMetrics(ctx, metrics) }()
+	get := func(c *http.Client, url string) (int, string) {
+		t.Helper()
+		resp, err := c.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get(client, "https://"+api.Addr().String()+"/healthz"); code != http.StatusOK {
+		t.Fatalf("healthz: %d", code)
+	}
+	if code, body := get(client, "https://"+api.Addr().String()+"/metrics"); code != http.StatusNotFound || strings.Contains(body, "kyc_central_") {
+		t.Errorf("/metrics on the main listener: %d %.200s, want 404", code, body)
+	}
+	code, body := get(http.DefaultClient, "http://"+metrics.Addr().String()+"/metrics")
+	if code != http.StatusOK || !strings.Contains(body, `kyc_central_http_requests_total{code="200",route="GET /healthz"} 1`) ||
+		!strings.Contains(body, "process_start_time_seconds") {
+		t.Errorf("metrics listener: %d %s", code, body)
+	}
+	if code, _ := get(http.DefaultClient, "http://"+metrics.Addr().String()+"/healthz"); code != http.StatusNotFound {
+		t.Errorf("the metrics listener serves more than /metrics: /healthz %d", code)
+	}
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Errorf("after cancel: %v", err)
+		}
 	}
 }

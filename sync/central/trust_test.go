@@ -23,7 +23,7 @@ import (
 
 func metricsOf(t *testing.T, c *tc) string {
 	t.Helper()
-	return synctest.Metrics(t, c.Client, c.URL)
+	return synctest.Metrics(t, c.Server)
 }
 
 func containsLine(text, line string) bool {
