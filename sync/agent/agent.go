@@ -255,7 +255,7 @@ func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 		if !ok {
 			return sum, nil
 		}
-		state, sendErr, err := a.syncOne(ctx, e.SubmissionID)
+		state, sendErr, err := a.syncOne(ctx, e)
 		if err != nil {
 			return sum, err
 		}
@@ -280,7 +280,8 @@ func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 // returns the state it left the submission in ("" if another sender held
 // it) and the send's failure; err means the vault itself failed or ctx
 // ended.
-func (a *Agent) syncOne(ctx context.Context, id string) (st vault.State, sendErr, err error) {
+func (a *Agent) syncOne(ctx context.Context, e vault.OutboxEntry) (st vault.State, sendErr, err error) {
+	id := e.SubmissionID
 	if err := a.v.MarkState(ctx, id, vault.StateSending, ""); err != nil {
 		if errors.Is(err, vault.ErrInvalidTransition) {
 			return "", nil, nil // another sender holds its lease
@@ -298,7 +299,18 @@ func (a *Agent) syncOne(ctx context.Context, id string) (st vault.State, sendErr
 		st, err := a.mark(ctx, id, vault.StateRejected, reason)
 		return st, fmt.Errorf("%w: %s", ErrRejected, reason), err
 	}
-	sendErr = a.up.Upload(ctx, s)
+	// Once central holds the manifest, the outbox resumes this upload
+	// before starting others (central refuses a device more than
+	// central.MaxOpenUploads open ones, for a minute each time).
+	var started func()
+	var startErr error
+	if !e.Started {
+		started = func() { startErr = a.v.MarkStarted(ctx, id) }
+	}
+	sendErr = a.up.uploadNoting(ctx, s, started)
+	if startErr != nil && ctx.Err() == nil {
+		return "", nil, startErr // the vault failed; the lease gives the submission back
+	}
 	var later *RetryLaterError
 	switch {
 	case sendErr == nil:

@@ -12,7 +12,12 @@
 // Delivery is at least once: a crash at any point leaves the submission
 // queued or sending (its lease lapses), and it is sent again. Central
 // dedupes by the submission's idempotency key and continues partial image
-// uploads from the bytes it holds, so the effect is exactly once.
+// uploads from the bytes it holds, so the effect is exactly once. An
+// upload central holds open (its manifest in, images missing) is resumed
+// before any submission central has not seen (vault.Vault.MarkStarted):
+// central holds only a few open per device and refuses another manifest
+// for a minute, so a backlog started behind them would wait a minute per
+// submission.
 //
 // Nothing is dropped silently: only a 422 (a content error resending
 // cannot fix) marks a submission rejected, and an operator can re-queue it
@@ -361,6 +366,14 @@ func (u *Uploader) manifest(s vault.Submission) (protocol.Manifest, error) {
 // central has the whole submission; *RejectionError (ErrRejected) means it
 // never will; any other error means try again later.
 func (u *Uploader) Upload(ctx context.Context, s vault.Submission) error {
+	return u.uploadNoting(ctx, s, nil)
+}
+
+// uploadNoting is Upload, calling started (when not nil) as soon as
+// central holds the manifest and still expects images: from then on the
+// upload is one of the few central holds open for the device, which the
+// outbox resumes before it starts another (vault.Vault.MarkStarted).
+func (u *Uploader) uploadNoting(ctx context.Context, s vault.Submission, started func()) error {
 	m, err := u.manifest(s)
 	if err != nil {
 		return &RejectionError{Code: "invalid", Message: "submission cannot be sent: " + err.Error()}
@@ -378,7 +391,7 @@ func (u *Uploader) Upload(ctx context.Context, s vault.Submission) error {
 	// backup) between the manifest and a chunk; sending it again tells
 	// central what to expect and where it stands.
 	for round := 0; ; round++ {
-		err := u.upload(ctx, key, sealed, m, s)
+		err := u.upload(ctx, key, sealed, m, s, started)
 		var ce *CentralError
 		if round == 0 && errors.As(err, &ce) && ce.Code == "unknown_submission" {
 			continue
@@ -387,7 +400,7 @@ func (u *Uploader) Upload(ctx context.Context, s vault.Submission) error {
 	}
 }
 
-func (u *Uploader) upload(ctx context.Context, key string, sealed []byte, m protocol.Manifest, s vault.Submission) error {
+func (u *Uploader) upload(ctx context.Context, key string, sealed []byte, m protocol.Manifest, s vault.Submission, started func()) error {
 	resp, err := u.do(ctx, http.MethodPut, protocol.SubmissionPath(key), sealed)
 	if err != nil {
 		return err
@@ -395,6 +408,9 @@ func (u *Uploader) upload(ctx context.Context, key string, sealed []byte, m prot
 	st, err := decodeState(resp)
 	if err != nil {
 		return err
+	}
+	if !st.Complete && started != nil {
+		started()
 	}
 	for _, im := range m.Images {
 		if st.Complete {

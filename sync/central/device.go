@@ -35,10 +35,10 @@ const (
 // submission at a time (agent.Agent.SyncOnce), each until it is complete
 // or its attempt fails, so a device has one upload under way (two with a
 // second sender on the same vault); more stay open only where attempts
-// failed midway, and the agent resumes each when its backoff ends. Four
-// leaves room for that, and bounds what a device can leave half sent to
-// 4 × protocol.MaxImages × protocol.MaxImageSize (8 GiB) instead of
-// without limit.
+// failed midway, and the agent resumes each when its backoff ends, before
+// it starts another (vault.Vault.MarkStarted). Four leaves room for that,
+// and bounds what a device can leave half sent to 4 × protocol.MaxImages ×
+// protocol.MaxImageSize (8 GiB) instead of without limit.
 const MaxOpenUploads = 4
 
 // openUploadsWindow is how long an upload counts towards MaxOpenUploads

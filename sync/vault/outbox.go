@@ -43,6 +43,11 @@ type OutboxEntry struct {
 	// ImagesDropped is set once DropImages shredded a synced
 	// submission's images.
 	ImagesDropped bool `json:"images_dropped,omitempty"`
+	// Started is set once central holds the submission's manifest but not
+	// yet all its images (MarkStarted): NextPending resumes it before any
+	// submission central has not seen, since central holds only a few
+	// uploads of a device open and refuses to open more.
+	Started bool `json:"started,omitempty"`
 	// Review is central's review of the delivered submission as the
 	// device last heard of it (ApplyReviews); nil until central sends one.
 	Review *Review `json:"review,omitempty"`
@@ -114,8 +119,9 @@ func eachOutbox(ctx context.Context, tx *bbolt.Tx, k *keyring, fn func(OutboxEnt
 }
 
 // NextPending returns the entry a sender should work on next: among queued
-// entries that are due and sending entries whose lease has lapsed, the one
-// due earliest (then enqueued earliest). ok is false when nothing is due.
+// entries that are due and sending entries whose lease has lapsed, a
+// Started one first, then the one due earliest (then enqueued earliest).
+// ok is false when nothing is due.
 // It does not claim the entry; the sender claims it with
 // MarkState(StateSending), which fails for all but one concurrent sender.
 // Every entry is decrypted, so the cost grows with the outbox.
@@ -136,6 +142,9 @@ func (v *Vault) NextPending(ctx context.Context) (entry OutboxEntry, ok bool, er
 
 // before orders entries for NextPending.
 func before(a, b OutboxEntry) bool {
+	if a.Started != b.Started {
+		return a.Started
+	}
 	if c := a.NextAttempt.Compare(b.NextAttempt); c != 0 {
 		return c < 0
 	}
@@ -178,6 +187,34 @@ func (v *Vault) MarkState(ctx context.Context, submissionID string, state State,
 	})
 	if err != nil {
 		return fmt.Errorf("updating outbox entry: %w", err)
+	}
+	return nil
+}
+
+// MarkStarted records that central holds the manifest of a queued or
+// sending submission but not all its images (OutboxEntry.Started).
+// Another state is ErrInvalidTransition.
+func (v *Vault) MarkStarted(ctx context.Context, submissionID string) error {
+	if err := validateID(kindSubmission, submissionID); err != nil {
+		return fmt.Errorf("marking an upload started: %w", err)
+	}
+	err := v.update(ctx, func(tx *bbolt.Tx, k *keyring) error {
+		key := k.recordID(kindSubmission, submissionID)
+		e, err := readOutbox(tx, k, key)
+		if err != nil {
+			return err
+		}
+		if e.State != StateQueued && e.State != StateSending {
+			return fmt.Errorf("%w: %s is %s", ErrInvalidTransition, submissionID, e.State)
+		}
+		if e.Started {
+			return nil
+		}
+		e.Started = true
+		return v.putOutbox(tx, k, key, e)
+	})
+	if err != nil {
+		return fmt.Errorf("marking an upload started: %w", err)
 	}
 	return nil
 }

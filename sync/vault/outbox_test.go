@@ -153,6 +153,46 @@ func TestNextPending(t *testing.T) {
 	}
 }
 
+// TestNextPendingStartedFirst: a submission whose upload central holds
+// open (MarkStarted) comes before older ones central has not seen, once
+// due; a synced one cannot be marked started.
+func TestNextPendingStartedFirst(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	v := openTest(t, Options{Now: clock.Now, Backoff: func(int) time.Duration { return time.Minute }})
+	for _, id := range []string{"first", "second", "started"} {
+		if err := v.PutSubmission(ctx, testSubmission(id, 0)); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+	}
+	if err := v.MarkState(ctx, "started", StateSending, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkStarted(ctx, "started"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkState(ctx, "started", StateQueued, "link lost"); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok, err := v.NextPending(ctx); err != nil || !ok || e.SubmissionID != "first" {
+		t.Fatalf("during the started one's backoff: NextPending = %q, %v, %v; want first", e.SubmissionID, ok, err)
+	}
+	clock.Advance(time.Minute)
+	if e, ok, err := v.NextPending(ctx); err != nil || !ok || e.SubmissionID != "started" || !e.Started {
+		t.Fatalf("NextPending = %+v, %v, %v; want started", e, ok, err)
+	}
+	if err := v.MarkState(ctx, "started", StateSending, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkState(ctx, "started", StateSynced, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkStarted(ctx, "started"); !errors.Is(err, ErrInvalidTransition) {
+		t.Errorf("MarkStarted on a synced submission: %v, want ErrInvalidTransition", err)
+	}
+}
+
 func TestDefaultBackoff(t *testing.T) {
 	tests := []struct {
 		attempts int
