@@ -32,6 +32,15 @@
 //	POST /flow/h/{token}          its Start: binds the phone, 303 -> /flow/app
 //	GET  /flow/code               the short-code form (no script); POST /flow/code looks it up
 //
+// A session's owner is checked at every step (the landing page, Start, the
+// page, each API call, the short code) and again before a verification's
+// result is stored: while its partner is disabled, or for good once the
+// kiosk that handed it off is revoked, each answers 410 link_unavailable
+// (a page or the error object, saying only that the link is no longer
+// available) and changes nothing; a verification running then stores no
+// result and writes no event, the session keeps its captures and goes back
+// to its submit. Enabling the partner again lets its sessions go on.
+//
 // Opening a link changes nothing because link previews (chat apps) and mail
 // scanners (Safe Links, Proofpoint) fetch every link in a message before
 // the person taps it: were the GET to bind, they would use the link up and

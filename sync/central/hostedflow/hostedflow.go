@@ -166,6 +166,7 @@ func New(cfg Config) (*Flow, error) {
 		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
 		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now), bg: context.Background()}
 	f.resp = &httpx.Responder{Log: f.log, Rules: []httpx.Rule{
+		{Err: errUnavailable, Status: http.StatusGone, Code: "link_unavailable", Message: "this verification link is no longer available"},
 		{Err: central.ErrNotFound, Status: http.StatusNotFound, Code: "not_found", Message: "not found"},
 		{Err: context.Canceled, Status: 499, Code: "canceled", Message: "the client went away"},
 	}}

@@ -41,13 +41,13 @@ var pageTexts = map[string]map[string]string{
 		"expired": "This verification link has expired. Ask for a new one.", "unknown": "This verification link is not valid.",
 		"finished": "This verification is finished.", "code": "Type the 8-character code shown on the other screen.",
 		"label": "Code", "button": "Continue", "badcode": "That code is not valid or has expired. Check it and try again.",
-		"unavailable": "The verification service is not available right now. Please try again later.",
+		"unavailable": "The verification service is not available right now. Please try again later.", "link_unavailable": "This verification link is no longer available.",
 		"start_title": "Verify your identity", "start": "You will take a photo of your ID document, then a selfie.", "start_button": "Start"},
 	"id": {"title": "Verifikasi identitas", "used": "Tautan ini sudah digunakan. Lanjutkan di peramban tempat Anda pertama kali membukanya, atau minta tautan baru.",
 		"expired": "Tautan verifikasi ini sudah kedaluwarsa. Mintalah tautan baru.", "unknown": "Tautan verifikasi ini tidak valid.",
 		"finished": "Verifikasi ini sudah selesai.", "code": "Ketik kode 8 karakter yang tampil di layar lain.",
 		"label": "Kode", "button": "Lanjutkan", "badcode": "Kode tidak valid atau sudah kedaluwarsa. Periksa dan coba lagi.",
-		"unavailable": "Layanan verifikasi sedang tidak tersedia. Silakan coba lagi nanti.",
+		"unavailable": "Layanan verifikasi sedang tidak tersedia. Silakan coba lagi nanti.", "link_unavailable": "Tautan verifikasi ini sudah tidak tersedia.",
 		"start_title": "Verifikasi identitas Anda", "start": "Anda akan memotret dokumen identitas Anda, lalu swafoto.", "start_button": "Mulai"},
 }
 
@@ -66,6 +66,12 @@ func pageLang(r *http.Request, configured string) string {
 		}
 	}
 	return "en"
+}
+
+// writeUnavailable is the page of a session whose owner lost access
+// (errUnavailable).
+func (f *Flow) writeUnavailable(w http.ResponseWriter, lang string) error {
+	return f.writePage(w, http.StatusGone, lang, "link_unavailable", false, "link_unavailable")
 }
 
 func (f *Flow) writePage(w http.ResponseWriter, status int, lang, state string, form bool, msgKey string) error {
@@ -115,6 +121,11 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("reading the session: %w", err)
 	}
 	lang = pageLang(r, configLang(fs))
+	if err := f.admit(r.Context(), fs); errors.Is(err, errUnavailable) {
+		return f.writeUnavailable(w, lang)
+	} else if err != nil {
+		return err
+	}
 	allowFraming(w, embedOrigins(flowConfig(fs)))
 	switch f.status(fs) {
 	case central.FlowExpired:
@@ -173,6 +184,9 @@ func configLang(fs central.FlowSession) string {
 // app serves the page with the session's CSRF token and language.
 func (f *Flow) app(w http.ResponseWriter, r *http.Request) error {
 	s, err := f.session(r)
+	if errors.Is(err, errUnavailable) {
+		return f.writeUnavailable(w, pageLang(r, ""))
+	}
 	if err != nil {
 		return f.writePage(w, http.StatusUnauthorized, pageLang(r, ""), "unknown", false, "unknown")
 	}
@@ -301,12 +315,14 @@ func (f *Flow) phoneLink(w http.ResponseWriter, r *http.Request) error {
 // the link again goes on to the page.
 func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secret string) error {
 	lang := pageLang(r, "")
-	fs, err := f.cfg.Store.Flow(r.Context(), pid, sid)
-	if errors.Is(err, central.ErrNotFound) {
+	fs, err := f.flow(r.Context(), pid, sid)
+	switch {
+	case errors.Is(err, central.ErrNotFound):
 		return f.writePage(w, http.StatusNotFound, lang, "unknown", false, "unknown")
-	}
-	if err != nil {
-		return fmt.Errorf("reading the session: %w", err)
+	case errors.Is(err, errUnavailable):
+		return f.writeUnavailable(w, lang)
+	case err != nil:
+		return err
 	}
 	if fs.Hosted != nil && fs.Hosted.Lang != "" {
 		lang = fs.Hosted.Lang
@@ -379,10 +395,15 @@ func (f *Flow) codeSubmit(w http.ResponseWriter, r *http.Request) error {
 		// A code stays stored until it expires; once its link was used
 		// (or replaced) it is as wrong as any other.
 		var fs central.FlowSession
-		fs, err = f.cfg.Store.Flow(r.Context(), ref.PartnerID, ref.SessionID)
+		fs, err = f.flow(r.Context(), ref.PartnerID, ref.SessionID)
 		if err == nil && (fs.Hosted == nil || !sameHash(hashOf(ref.Secret), fs.Hosted.HandoffHash)) {
 			err = central.ErrNotFound
 		}
+	}
+	if errors.Is(err, errUnavailable) {
+		// A right code, not a guess: the address's budget is not spent,
+		// and the code stays for when the session may go on.
+		return f.writeUnavailable(w, pageLang(r, ""))
 	}
 	if errors.Is(err, central.ErrNotFound) {
 		if err := f.codes.Fail(r.Context(), addr); err != nil {

@@ -216,9 +216,32 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	if err != nil {
 		return err
 	}
+	if err := f.admit(ctx, in.fs); errors.Is(err, errUnavailable) {
+		// The owner lost access while this ran: no result, no event. The
+		// captures stay and the session is as before its submit, so the
+		// person submits again once the partner is enabled again.
+		return f.unsubmit(ctx, in.fs)
+	} else if err != nil {
+		return err
+	}
 	f.applyConfig(rep, in)
 	uploadedSelfie(rep, in)
 	return f.store(ctx, in, rep)
+}
+
+// unsubmit ends fs's verification without a result (state then shows
+// the selfie step, its captures kept, as after an instance died verifying).
+func (f *Flow) unsubmit(ctx context.Context, fs central.FlowSession) error {
+	_, err := f.cfg.Store.UpdateFlow(ctx, fs.PartnerID, fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		if h := fs.Hosted; h != nil && h.Stage == stageProcessing {
+			h.ProcessingAt = time.Time{}
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("ending the verification without a result: %w", err)
+	}
+	return nil
 }
 
 // releaseIfIdle gives the native memory the verifications freed back to the

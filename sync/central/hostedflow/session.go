@@ -263,12 +263,12 @@ func (f *Flow) session(r *http.Request) (*sess, error) {
 	if !ok {
 		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
 	}
-	fs, err := f.cfg.Store.Flow(r.Context(), pid, sid)
+	fs, err := f.flow(r.Context(), pid, sid)
 	if errors.Is(err, central.ErrNotFound) {
 		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the session: %w", err)
+		return nil, err
 	}
 	h := fs.Hosted
 	s := &sess{fs: fs, secret: secret}
@@ -284,6 +284,52 @@ func (f *Flow) session(r *http.Request) (*sess, error) {
 	}
 	s.cfg = flowConfig(fs)
 	return s, nil
+}
+
+// errUnavailable means the session's owner may no longer use the flow:
+// its partner was disabled, or the kiosk that handed it off was revoked.
+// Every step of the session is refused with it (410 link_unavailable, as
+// a link that is gone, saying nothing of why) and changes nothing, so the
+// session goes on once the partner is enabled again.
+var errUnavailable = errors.New("hostedflow: the verification link is no longer available")
+
+// flow reads a session for one of its requests, refusing it with
+// errUnavailable when its owner lost access (admit). The session's steps
+// all read it here (the cookie's session, the phone link, the short
+// code); the launch URL, found by its hash, calls admit itself.
+func (f *Flow) flow(ctx context.Context, partnerID, sessionID string) (central.FlowSession, error) {
+	fs, err := f.cfg.Store.Flow(ctx, partnerID, sessionID)
+	if err != nil {
+		return fs, fmt.Errorf("reading the session: %w", err)
+	}
+	return fs, f.admit(ctx, fs)
+}
+
+// admit checks that fs's owner may still use the flow: its partner exists
+// and is not disabled (a kiosk's hand-off belongs to the partner of the
+// kiosk's branch), and the kiosk of a hand-off is enrolled and not
+// revoked. The partner API and the device API refuse them on their own;
+// this carries the refusal to the links and sessions they opened.
+func (f *Flow) admit(ctx context.Context, fs central.FlowSession) error {
+	if fs.PartnerID != KioskPartner {
+		p, err := f.cfg.Store.Partner(ctx, fs.PartnerID)
+		if errors.Is(err, central.ErrNotFound) || err == nil && p.Disabled {
+			return errUnavailable
+		}
+		if err != nil {
+			return fmt.Errorf("reading the session's partner: %w", err)
+		}
+	}
+	if fs.Hosted != nil && fs.Hosted.KioskDevice != "" {
+		d, err := f.cfg.Store.Device(ctx, fs.Hosted.KioskDevice)
+		if errors.Is(err, central.ErrNotFound) || err == nil && d.Revoked() {
+			return errUnavailable
+		}
+		if err != nil {
+			return fmt.Errorf("reading the session's kiosk: %w", err)
+		}
+	}
+	return nil
 }
 
 // flowConfig reads a session's configuration (partner API defaults for

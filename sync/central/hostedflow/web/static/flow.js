@@ -200,6 +200,7 @@ function progress(step) {
 
 function showError(err) {
   if (err instanceof HTTPError) {
+    if (err.status === 410 && err.code === "link_unavailable") return drawLinkUnavailable();
     if (err.status === 410) return drawExpired();
     if (err.status === 503) return drawUnavailable();
     if (err.status === 401) return drawNoSession();
@@ -850,6 +851,10 @@ function qrNode(text) {
 
 function drawExpired() {
   show("expired", () => [heading(t("expired_title")), el("p", { class: "lead", role: "status" }, t("expired_text"))]);
+}
+
+function drawLinkUnavailable() {
+  show("link-unavailable", () => [heading(t("link_unavailable_title")), el("p", { class: "lead", role: "status" }, t("link_unavailable_text"))]);
 }
 
 function drawDone() {
