@@ -50,6 +50,9 @@ type env struct {
 	api    *partnerapi.API
 	admin  string // the admin bearer token
 	client *http.Client
+	// transport is the client's without the validation, for a request
+	// apitest cannot read ahead (a body held back).
+	transport *http.Transport
 }
 
 func newEnv(t *testing.T, open opener) *env { return newEnvWith(t, open, nil) }
@@ -72,7 +75,7 @@ func newEnvWith(t *testing.T, open opener, edit func(*partnerapi.Config)) *env {
 	api.Mount(c.Server)
 	c.Serve(t)
 	return &env{t: t, base: c.Base, store: c.Store, clk: clk, key: key, api: api, admin: c.Admin,
-		client: apitest.Client(t, c.Transport())}
+		client: apitest.Client(t, c.Transport()), transport: c.Transport()}
 }
 
 // answer is a response read whole.

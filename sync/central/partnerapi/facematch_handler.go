@@ -53,11 +53,14 @@ var DefaultFaceMatchLimit = FaceMatchLimit{PerSecond: 20, Burst: 40}
 // engine before 503 face_match_busy (Config.FaceMatchWait).
 const DefaultFaceMatchWait = 30 * time.Second
 
-// Face Match requests take a turn (Config.FaceMatchTurns) before the
-// store's transaction of an Idempotency-Key, which holds one of central's
-// few store connections: queued at the engine inside those transactions
-// instead, one partner's burst would hold every connection of the pool
-// and stall the rest of central.
+// Face Match requests take a turn (Config.FaceMatchTurns) after the
+// partner's rate and before reading their body and before the store's
+// transaction of an Idempotency-Key. Before the body: a request waiting
+// holds its connection only, where read first each of a partner's burst
+// held up to faceMatchMaxBody in memory while it queued. Before the
+// transaction, which holds one of central's few store connections: queued
+// at the engine inside those transactions instead, one partner's burst
+// would hold every connection of the pool and stall the rest of central.
 
 // faceMatchMaxBody bounds the whole request: two images as base64 and
 // some room for the rest (multipart headers, JSON).
@@ -121,7 +124,14 @@ func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
 		httpx.CutOff(w)
 		return err
 	}
-	// The body may take time in proportion to its size, as device uploads.
+	release, err := h.turn(r.Context())
+	if err != nil {
+		httpx.CutOff(w)
+		return err
+	}
+	defer release()
+	// The body may take time in proportion to its size, as device uploads;
+	// counted from the turn, not from the wait for it.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(httpx.BodyDeadline(r.ContentLength, central.DefaultBodyFloor, central.DefaultMinBodyRate)))
 	req, err := readFaceMatchRequest(w, r)
 	if we, ok := errors.AsType[*writtenError](err); ok {
@@ -131,11 +141,6 @@ func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	release, err := h.turn(r.Context())
-	if err != nil {
-		return err
-	}
-	defer release()
 	run := func() (int, []byte, error) { return h.match(r, req) }
 	if key == "" {
 		status, body, err := run()

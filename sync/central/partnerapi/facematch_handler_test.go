@@ -504,6 +504,85 @@ func TestFaceMatchWaitsOutsideTheStore(t *testing.T) {
 	}
 }
 
+// heldBody is a request body that gives its first bytes, then holds the
+// rest back until release is closed; given counts the bytes it gave.
+type heldBody struct {
+	first, rest []byte
+	release     chan struct{}
+	given       atomic.Int64
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	if len(b.first) == 0 && len(b.rest) > 0 {
+		<-b.release
+		b.first, b.rest = b.rest, nil
+	}
+	if len(b.first) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, b.first)
+	b.first = b.first[n:]
+	b.given.Add(int64(n))
+	return n, nil
+}
+
+// TestFaceMatchTurnBeforeBody: a Face Match request waits for its turn
+// before its body is read, so the requests waiting hold no bodies (up to
+// two 10 MB images each, a partner's whole burst of them at once): with
+// the one turn taken, a request whose body is held back after its first
+// bytes gets 503 face_match_busy when its wait ends, the rest of its body
+// never asked for. Read first, it would still be waiting for its body.
+func TestFaceMatchTurnBeforeBody(t *testing.T) {
+	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(m.release) }) }
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
+		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchWait = m, 1, 200*time.Millisecond
+	})
+	t.Cleanup(release)
+	p := e.partner("Acme")
+	body, _ := json.Marshal(map[string]string{"selfie_base64": "/9j/", "reference_base64": "/9j/"})
+	post := func(c *http.Client, r io.Reader) (int, string, error) {
+		hr, _ := http.NewRequest("POST", e.base+"/api/v1/face-match", r)
+		hr.ContentLength = int64(len(body))
+		hr.Header.Set("Content-Type", "application/json")
+		hr.Header.Set("Authorization", "Bearer "+p.tok)
+		resp, err := c.Do(hr)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		var fe fmError
+		err = json.NewDecoder(resp.Body).Decode(&fe)
+		return resp.StatusCode, fe.Code, err
+	}
+	type result struct {
+		status int
+		code   string
+		err    error
+	}
+	holder := make(chan result, 1)
+	go func() {
+		status, code, err := post(e.client, bytes.NewReader(body))
+		holder <- result{status, code, err}
+	}()
+	<-m.entered // the one turn is taken
+
+	held := &heldBody{first: body[:10], rest: body[10:], release: make(chan struct{})}
+	t.Cleanup(func() { close(held.release) })
+	status, code, err := post(&http.Client{Transport: e.transport}, held)
+	if err != nil || status != http.StatusServiceUnavailable || code != "face_match_busy" {
+		t.Errorf("a request waiting for the turn, its body held back: %d %s %v, want 503 face_match_busy", status, code, err)
+	}
+	if n := held.given.Load(); n != 10 {
+		t.Errorf("%d bytes of the waiting request's body were read, want only the 10 before the hold", n)
+	}
+	release()
+	if r := <-holder; r.err != nil || r.status != http.StatusUnprocessableEntity || r.code != "not_an_image" {
+		t.Errorf("the request with the turn: %d %s %v", r.status, r.code, r.err)
+	}
+}
+
 // notAnImage refuses every selfie, without models.
 type notAnImage struct{}
 

@@ -88,7 +88,8 @@ type Config struct {
 	ImageLinkTTL time.Duration
 	// FaceMatchTurns bounds the Face Match requests this instance runs at
 	// once; 0 means one per core (the engine's own default). The others
-	// wait for a turn in memory, holding no store connection, for up to
+	// wait for a turn in memory, their bodies unread and holding no store
+	// connection, for up to
 	// FaceMatchWait (0: DefaultFaceMatchWait), then get 503
 	// face_match_busy.
 	FaceMatchTurns int
