@@ -230,16 +230,41 @@ func (a *API) Mount(srv *central.Server) {
 	for _, f := range a.cfg.Routes {
 		f(r)
 	}
-	// Anything else under /api/ is the API's own 404, in its error shape.
-	a.mux.Handle("/api/", a.handle(func(http.ResponseWriter, *http.Request) error {
-		return httpx.Errorf(http.StatusNotFound, "not_found", "no such endpoint")
-	}))
+	// Anything else under /api/ is the API's own 404 or 405, in its error
+	// shape.
+	a.mux.Handle(catchAll, a.handle(a.noRoute))
 	h := a.headers(a.mux)
 	srv.Mount("/api/", h)
 	if !a.cfg.HostedFlow {
 		srv.Mount("/flow/", h)
 	}
 	srv.Mount("GET /openapi.json", h)
+}
+
+// catchAll is the pattern of what no route of the API serves under /api/.
+const catchAll = "/api/"
+
+// routeMethods are the methods the API's routes may use, in the order
+// Allow lists them.
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// noRoute answers a request no route serves: 405 method_not_allowed with
+// Allow when its path is a route's under other methods, else 404
+// not_found. The mux would work out the 405 itself, but the catch-all,
+// which takes every method, matches first.
+func (a *API) noRoute(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range routeMethods {
+		probe := &http.Request{Method: m, Host: r.Host, URL: r.URL}
+		if _, pattern := a.mux.Handler(probe); pattern != catchAll && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		return httpx.Errorf(http.StatusNotFound, "not_found", "no such endpoint")
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	return httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or "))
 }
 
 // Handler serves the API's own routes (not the admin ones), for tests.

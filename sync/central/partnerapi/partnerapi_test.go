@@ -14,6 +14,7 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 )
 
 // eachStore runs f on a fresh env over bbolt and over PostgreSQL.
@@ -861,4 +862,35 @@ func TestUnstorableIDs(t *testing.T) {
 		// The session itself is still found.
 		e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/flows/" + fc.SessionID, token: p.tok}))
 	})
+}
+
+// TestMethodNotAllowed: a route asked with a method it does not serve is
+// 405 method_not_allowed with Allow naming the ones it does, in the API's
+// error shape, whoever asks (no token needed to learn what the public
+// document says); a path no route serves stays 404 not_found.
+func TestMethodNotAllowed(t *testing.T) {
+	e := newEnv(t, boltStore)
+	for _, tc := range []struct {
+		method, path, allow string
+	}{
+		{"GET", "/api/v1/partner-token", "POST"},
+		{"DELETE", "/api/v1/flows", "POST"},
+		{"POST", "/api/v1/flows/ses_1", "GET, HEAD"},
+		{"PUT", "/api/v1/flows/ses_1/qr.png", "GET, HEAD"},
+		{"DELETE", "/api/v1/flows/ses_1/qr.svg", "GET, HEAD"},
+		{"POST", "/api/v1/submission-details", "GET, HEAD"},
+		{"PATCH", "/api/v1/images/tok", "GET, HEAD"},
+		{"GET", "/api/v1/face-match", "POST"},
+	} {
+		a := e.send(tc.method, tc.path)
+		if a.status != http.StatusMethodNotAllowed || a.header.Get("Allow") != tc.allow || a.code(t) != "method_not_allowed" {
+			t.Errorf("%s %s: %d Allow %q %s, want 405 Allow %q method_not_allowed", tc.method, tc.path, a.status, a.header.Get("Allow"), a.body, tc.allow)
+		}
+		apitest.Response(t, "MethodNotAllowed", a.header, a.body)
+	}
+	a := e.send("GET", "/api/v1/nope")
+	if a.status != http.StatusNotFound || a.code(t) != "not_found" || a.header.Get("Allow") != "" {
+		t.Errorf("GET /api/v1/nope: %d Allow %q %s, want 404 not_found", a.status, a.header.Get("Allow"), a.body)
+	}
+	apitest.Response(t, "NotFound", a.header, a.body)
 }

@@ -18,6 +18,11 @@
 // against its component schema:
 //
 //	apitest.Schema(t, "PushEnvelope", body)
+//
+// So is an answer to an operation the document cannot name (a method a
+// path does not serve), against its component response:
+//
+//	apitest.Response(t, "MethodNotAllowed", resp.Header, body)
 package apitest
 
 import (
@@ -35,6 +40,7 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/schema_validation"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/openkyc/kyc/sync/central/partnerapi"
@@ -171,6 +177,37 @@ func describe(errs []*verrors.ValidationError) string {
 // openapi.json; a mismatch, or no such schema, fails the test.
 func Schema(t testing.TB, name string, payload []byte) {
 	t.Helper()
+	proxy := docModel(t).Components.Schemas.GetOrZero(name)
+	if proxy == nil {
+		t.Fatalf("apitest: openapi.json has no schema %s", name)
+	}
+	validateSchema(t, name, proxy.Schema(), payload)
+}
+
+// Response checks an answer's headers and JSON body against the component
+// response name of openapi.json: each header it requires is there, the
+// body matches its application/json schema.
+func Response(t testing.TB, name string, header http.Header, body []byte) {
+	t.Helper()
+	r := docModel(t).Components.Responses.GetOrZero(name)
+	if r == nil {
+		t.Fatalf("apitest: openapi.json has no response %s", name)
+	}
+	for h, def := range r.Headers.FromOldest() {
+		if def.Required && header.Get(h) == "" {
+			t.Errorf("apitest: response %s without its header %s", name, h)
+		}
+	}
+	mt := r.Content.GetOrZero("application/json")
+	if mt == nil || mt.Schema == nil {
+		t.Fatalf("apitest: response %s of openapi.json has no application/json schema", name)
+	}
+	validateSchema(t, name, mt.Schema.Schema(), body)
+}
+
+// docModel is openapi.json's model, built once.
+func docModel(t testing.TB) *v3.Document {
+	t.Helper()
 	modelOnce.Do(func() {
 		doc, err := libopenapi.NewDocument(partnerapi.OpenAPI)
 		if err != nil {
@@ -187,12 +224,13 @@ func Schema(t testing.TB, name string, payload []byte) {
 	if modelErr != nil {
 		t.Fatal(modelErr)
 	}
-	proxy := model.Components.Schemas.GetOrZero(name)
-	if proxy == nil {
-		t.Fatalf("apitest: openapi.json has no schema %s", name)
-	}
+	return model
+}
+
+func validateSchema(t testing.TB, name string, schema *base.Schema, payload []byte) {
+	t.Helper()
 	mu.Lock()
-	ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaBytes(proxy.Schema(), payload)
+	ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaBytes(schema, payload)
 	mu.Unlock()
 	if !ok {
 		t.Errorf("apitest: %s does not match openapi.json: %s\nbody: %.600s", name, describe(errs), payload)
