@@ -55,6 +55,13 @@ func Wrap(cause error, status int, code, message string) *Error {
 	return &Error{Status: status, Code: code, Message: message, Cause: cause}
 }
 
+// ErrCut marks an error met after an answer began: its status and part of
+// its body are on the wire, so no error answer can follow. Responder.Error
+// logs the cause and aborts the connection (panic with
+// http.ErrAbortHandler), so the client sees a cut answer, never a short one
+// that looks complete.
+var ErrCut = errors.New("httpx: the answer was cut off")
+
 // Rule maps a sentinel error (matched with errors.Is) to its public face.
 type Rule struct {
 	Err     error
@@ -108,10 +115,17 @@ func (x *Responder) Public(err error) *Error {
 
 // Error writes err as a protocol.Error with the request id, and logs it:
 // 5xx at error level with the cause, others at info (debug when there is
-// no cause to tell).
+// no cause to tell). An ErrCut is logged and the connection aborted.
 func (x *Responder) Error(w http.ResponseWriter, r *http.Request, err error) {
 	e := x.Public(err)
 	id := RequestID(r.Context())
+	if errors.Is(err, ErrCut) {
+		if x.Observe != nil {
+			x.Observe(r, e.Status, e.Code)
+		}
+		x.log(r, e)
+		panic(http.ErrAbortHandler)
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, (e.RetryAfter+time.Second-1)/time.Second))))
 	}
@@ -119,9 +133,15 @@ func (x *Responder) Error(w http.ResponseWriter, r *http.Request, err error) {
 	if x.Observe != nil {
 		x.Observe(r, e.Status, e.Code)
 	}
+	x.log(r, e)
+}
+
+// log logs an error answer under the request's id.
+func (x *Responder) log(r *http.Request, e *Error) {
 	if x.Log == nil {
 		return
 	}
+	id := RequestID(r.Context())
 	attrs := []slog.Attr{
 		slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", r.Pattern),
 		slog.Int("status", e.Status), slog.String("code", e.Code),

@@ -3,13 +3,16 @@ package partnerapi
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -411,21 +414,43 @@ func (a *API) image(w http.ResponseWriter, r *http.Request) error {
 	if !slices.Contains(f.Submissions, central.SubmissionRef{DeviceID: c.Device, Key: c.Key}) {
 		return notFound
 	}
-	data, err := a.cfg.Store.ImageData(r.Context(), c.Device, c.Key, c.Image)
+	sub, err := a.cfg.Store.Upload(r.Context(), c.Device, c.Key)
 	if errors.Is(err, central.ErrNotFound) {
 		return notFound
 	}
 	if err != nil {
-		return fmt.Errorf("reading the image: %w", err)
+		return fmt.Errorf("reading the submission: %w", err)
 	}
-	a.log.LogAttrs(r.Context(), slog.LevelInfo, "partner read of personal data", slog.String("request_id", httpx.RequestID(r.Context())),
-		slog.String("partner", p.ID), slog.String("what", "image"), slog.String("image", c.Image))
-	ct := http.DetectContentType(data)
-	if !strings.HasPrefix(ct, "image/") {
-		ct = "application/octet-stream"
+	im, ok := sub.Image(c.Image)
+	if !ok || !sub.ImagesErasedAt.IsZero() {
+		return notFound
 	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Disposition", "inline")
-	_, _ = w.Write(data)
-	return nil
+	// Streamed a chunk at a time: an image is up to 64 MiB, and partners
+	// fetch a submission's images at once. The manifest's size and SHA-256
+	// (checked when the image arrived) give the headers before the bytes.
+	var size int64
+	if im.Received == im.Size {
+		size = im.Size
+	}
+	err = central.WriteImage(r.Context(), a.cfg.Store, w, central.SubmissionRef{DeviceID: c.Device, Key: c.Key}, c.Image, size, func(ct string) error {
+		a.log.LogAttrs(r.Context(), slog.LevelInfo, "partner read of personal data", slog.String("request_id", httpx.RequestID(r.Context())),
+			slog.String("partner", p.ID), slog.String("what", "image"), slog.String("image", c.Image))
+		if !strings.HasPrefix(ct, "image/") {
+			ct = "application/octet-stream"
+		}
+		h := w.Header()
+		h.Set("Content-Type", ct)
+		h.Set("Content-Disposition", "inline")
+		if size > 0 {
+			h.Set("Content-Length", strconv.FormatInt(size, 10))
+			if len(im.SHA256) == sha256.Size {
+				h.Set("ETag", `"`+hex.EncodeToString(im.SHA256)+`"`)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, central.ErrNotFound) {
+		return notFound
+	}
+	return err
 }

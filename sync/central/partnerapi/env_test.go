@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,23 +28,23 @@ var pg pgtest.Lazy
 
 func TestMain(m *testing.M) { pg.Main(m) }
 
-func pgServer(t *testing.T) *pgtest.Server { return pg.Server(t) }
+func pgServer(t testing.TB) *pgtest.Server { return pg.Server(t) }
 
 // clock is the test's clock: real time plus an offset tests move on.
 type clock = centraltest.Clock
 
 // opener opens an empty raw store for a test.
-type opener func(t *testing.T) central.Store
+type opener func(t testing.TB) central.Store
 
-func boltStore(t *testing.T) central.Store { return centraltest.BoltStore(t) }
+func boltStore(t testing.TB) central.Store { return centraltest.BoltStore(t) }
 
-func pgStore(t *testing.T) central.Store { return centraltest.PGStore(t, pgServer(t)) }
+func pgStore(t testing.TB) central.Store { return centraltest.PGStore(t, pgServer(t)) }
 
 // env is a real central with the partner API mounted, over TLS on
 // loopback, on a sealed store; every exchange of its client is validated
 // against openapi.json.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	store  central.Store
 	clk    *clock
@@ -55,10 +57,10 @@ type env struct {
 	transport *http.Transport
 }
 
-func newEnv(t *testing.T, open opener) *env { return newEnvWith(t, open, nil) }
+func newEnv(t testing.TB, open opener) *env { return newEnvWith(t, open, nil) }
 
 // newEnvWith is newEnv with the partner API's Config edited first.
-func newEnvWith(t *testing.T, open opener, edit func(*partnerapi.Config)) *env {
+func newEnvWith(t testing.TB, open opener, edit func(*partnerapi.Config)) *env {
 	t.Helper()
 	clk := &clock{}
 	c := centraltest.New(t, open(t), centraltest.Options{Now: clk.Now})
@@ -86,7 +88,7 @@ type answer struct {
 }
 
 // json decodes the answer's body into v.
-func (a answer) json(t *testing.T, v any) {
+func (a answer) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(a.body, v); err != nil {
 		t.Fatalf("decoding %s: %v", a.body, err)
@@ -94,7 +96,7 @@ func (a answer) json(t *testing.T, v any) {
 }
 
 // code is the error object's code.
-func (a answer) code(t *testing.T) string {
+func (a answer) code(t testing.TB) string {
 	t.Helper()
 	var e struct {
 		Code string `json:"code"`
@@ -230,7 +232,7 @@ func (e *env) flow(p partner, body map[string]any) partnerapi.FlowCreated {
 
 // payload reads a payload captured from a real `kyc verify` (the console's
 // testdata) with the session id.
-func payload(t *testing.T, file, session string) []byte {
+func payload(t testing.TB, file, session string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "console", "testdata", file))
 	if err != nil {
@@ -252,27 +254,37 @@ func payload(t *testing.T, file, session string) []byte {
 // central's ingest does, and returns its ref and images.
 func (e *env) submit(device, id string, pl []byte) (central.SubmissionRef, map[string][]byte) {
 	e.t.Helper()
+	imgs := map[string][]byte{"front": centraltest.JPEG(e.t, 320, 200), "selfie": centraltest.JPEG(e.t, 120, 160)}
+	return e.submitImages(device, id, pl, imgs, protocol.MaxChunkSize), imgs
+}
+
+// submitImages stores a complete submission with the images, each in
+// chunks of at most chunk bytes, as central's ingest does.
+func (e *env) submitImages(device, id string, pl []byte, imgs map[string][]byte, chunk int) central.SubmissionRef {
+	e.t.Helper()
 	ctx := context.Background()
 	now := e.clk.Now().UTC()
 	sum := central.Summarize(pl)
-	imgs := map[string][]byte{"front": centraltest.JPEG(e.t, 320, 200), "selfie": centraltest.JPEG(e.t, 120, 160)}
-	meta := func(name string) central.ImageProgress {
-		h := sha256.Sum256(imgs[name])
-		return central.ImageProgress{ImageMeta: protocol.ImageMeta{Name: name, Size: int64(len(imgs[name])), SHA256: h[:], Key: make([]byte, 32)}}
-	}
 	key := protocol.SubmissionKey(id)
 	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: now.Add(-time.Minute),
-		ReceivedAt: now, Verdict: "ok", AttestationFresh: true, Payload: pl, Summary: &sum,
-		Images: []central.ImageProgress{meta("front"), meta("selfie")}}
+		ReceivedAt: now, Verdict: "ok", AttestationFresh: true, Payload: pl, Summary: &sum}
+	names := slices.Sorted(maps.Keys(imgs))
+	for _, name := range names {
+		h := sha256.Sum256(imgs[name])
+		sub.Images = append(sub.Images, central.ImageProgress{ImageMeta: protocol.ImageMeta{Name: name, Size: int64(len(imgs[name])), SHA256: h[:], Key: make([]byte, 32)}})
+	}
 	if _, _, err := e.store.BeginSubmission(ctx, sub); err != nil {
 		e.t.Fatal(err)
 	}
-	for _, name := range []string{"front", "selfie"} {
-		if _, err := e.store.AppendChunk(ctx, central.Chunk{DeviceID: device, Key: key, Image: name, Data: imgs[name], At: now}); err != nil {
-			e.t.Fatal(err)
+	for _, name := range names {
+		for off := 0; off < len(imgs[name]); off += chunk {
+			c := central.Chunk{DeviceID: device, Key: key, Image: name, Offset: int64(off), Data: imgs[name][off:min(off+chunk, len(imgs[name]))], At: now}
+			if _, err := e.store.AppendChunk(ctx, c); err != nil {
+				e.t.Fatal(err)
+			}
 		}
 	}
-	return central.SubmissionRef{DeviceID: device, Key: key}, imgs
+	return central.SubmissionRef{DeviceID: device, Key: key}
 }
 
 // complete attaches a stored submission to a partner's session, as the

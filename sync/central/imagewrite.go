@@ -1,0 +1,79 @@
+package central
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+// sniffLen is how much of an image http.DetectContentType looks at.
+const sniffLen = 512
+
+// WriteImage writes one stored image to w a stored chunk at a time, as
+// the store reads it, so an answer holds one chunk, never the image (up to
+// protocol.MaxImageSize, and a submission has up to protocol.MaxImages).
+//
+// Before the first byte it calls start with the image's content type as
+// http.DetectContentType sniffs it, so start can set the headers; an
+// error start returns is returned as it is, nothing written. ErrNotFound
+// when the image does not exist or has no byte. Once a byte is written an
+// error can no longer become an error answer: a failure of the store or of
+// w then, or an image of another size than size when size is positive
+// (the Content-Length start may have promised), is returned wrapped in
+// httpx.ErrCut, which cuts the connection off.
+func WriteImage(ctx context.Context, st Store, w io.Writer, ref SubmissionRef, image string, size int64, start func(contentType string) error) error {
+	var (
+		head     = make([]byte, 0, sniffLen) // held until the sniffer has its bytes
+		n        int64
+		started  bool
+		startErr error
+	)
+	begin := func() error {
+		started = true
+		if startErr = start(http.DetectContentType(head)); startErr != nil {
+			return startErr
+		}
+		_, err := w.Write(head)
+		return err
+	}
+	err := st.ImageChunks(ctx, ref.DeviceID, ref.Key, image, func(chunk []byte) error {
+		if n += int64(len(chunk)); size > 0 && n > size {
+			return fmt.Errorf("the store holds more than the image's %d bytes", size)
+		}
+		if !started {
+			take := min(len(chunk), sniffLen-len(head))
+			head, chunk = append(head, chunk[:take]...), chunk[take:]
+			if len(head) < sniffLen {
+				return nil
+			}
+			if err := begin(); err != nil {
+				return err
+			}
+		}
+		_, err := w.Write(chunk)
+		return err
+	})
+	if err == nil && !started {
+		if len(head) == 0 {
+			return fmt.Errorf("reading the image: %w", ErrNotFound)
+		}
+		err = begin()
+	}
+	if err == nil && size > 0 && n != size {
+		err = fmt.Errorf("the store holds %d of the image's %d bytes", n, size)
+	}
+	switch {
+	case startErr != nil:
+		return startErr
+	case err != nil && !started:
+		return fmt.Errorf("reading the image: %w", err)
+	case err != nil:
+		// The cause as text only: no caller may take it for ErrNotFound
+		// and try to answer 404 after the 200.
+		return fmt.Errorf("%w: writing the image: %v", httpx.ErrCut, err)
+	}
+	return nil
+}
