@@ -1,16 +1,19 @@
 package central
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -250,9 +253,14 @@ func writeList[T any](w http.ResponseWriter, list []T) {
 // returns it.
 type SubmissionDetail struct {
 	Submission
-	ImageData map[string][]byte `json:"image_data"` // base64 in JSON
+	ImageData map[string][]byte `json:"image_data"` // base64 in JSON; null for an image without bytes
 }
 
+// getSubmission answers a SubmissionDetail, written as it is read: the
+// submission, then each image's bytes in base64 a stored chunk at a time,
+// so the answer holds one chunk, never the images (up to
+// protocol.MaxImages of protocol.MaxImageSize). The bytes are those
+// json.Encoder writes for a SubmissionDetail (image_data's keys sorted).
 func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request) error {
 	dev, id := r.PathValue("id"), r.PathValue("sub")
 	key := protocol.SubmissionKey(id)
@@ -263,17 +271,47 @@ func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("reading submission: %w", err)
 	}
-	det := SubmissionDetail{Submission: sub, ImageData: make(map[string][]byte, len(sub.Images))}
-	for i, im := range sub.Images {
-		data, err := s.cfg.Store.ImageData(r.Context(), dev, key, im.Name)
-		if err != nil {
-			return fmt.Errorf("reading image: %w", err)
-		}
-		det.ImageData[im.Name] = data
-		det.Images[i].Key = nil
+	names := make([]string, len(sub.Images))
+	for i := range sub.Images {
+		names[i] = sub.Images[i].Name
+		sub.Images[i].Key = nil
+	}
+	slices.Sort(names)
+	head, err := json.Marshal(sub)
+	if err != nil {
+		return fmt.Errorf("encoding submission: %w", err)
 	}
 	s.auditRead(r, "get_submission", slog.String("device_id", dev), slog.String("submission_key", key), slog.Int("images", len(sub.Images)))
-	httpx.WriteJSON(w, http.StatusOK, det)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	bw.Write(head[:len(head)-1]) // the submission's members, without its "}"
+	bw.WriteString(`,"image_data":{`)
+	for i, name := range names {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		k, _ := json.Marshal(name)
+		bw.Write(k)
+		bw.WriteByte(':')
+		b64 := base64.NewEncoder(base64.StdEncoding, bw)
+		err := WriteImage(r.Context(), s.cfg.Store, b64, SubmissionRef{DeviceID: dev, Key: key}, name, 0, func(string) error {
+			return bw.WriteByte('"')
+		})
+		switch {
+		case errors.Is(err, ErrNotFound): // never an ErrCut (WriteImage)
+			bw.WriteString("null") // no bytes yet, or dropped meanwhile
+		case err != nil:
+			return fmt.Errorf("%w: writing image %s: %v", httpx.ErrCut, name, err)
+		default:
+			b64.Close()
+			bw.WriteByte('"')
+		}
+	}
+	bw.WriteString("}}\n")
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("%w: writing the submission: %v", httpx.ErrCut, err)
+	}
 	return nil
 }
 

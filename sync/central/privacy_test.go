@@ -16,7 +16,7 @@ import (
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
-func sealedBolt(t *testing.T) *seal.Store {
+func sealedBolt(t testing.TB) *seal.Store {
 	t.Helper()
 	kr, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "central.keys"))
 	if err != nil {

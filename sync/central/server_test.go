@@ -19,7 +19,7 @@ import (
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
 
-func openBolt(t *testing.T) *boltstore.Store {
+func openBolt(t testing.TB) *boltstore.Store {
 	t.Helper()
 	s, err := boltstore.Open(filepath.Join(t.TempDir(), "central.db"))
 	if err != nil {

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -262,29 +259,11 @@ func (e *env) submit(device, id string, pl []byte) (central.SubmissionRef, map[s
 // chunks of at most chunk bytes, as central's ingest does.
 func (e *env) submitImages(device, id string, pl []byte, imgs map[string][]byte, chunk int) central.SubmissionRef {
 	e.t.Helper()
-	ctx := context.Background()
 	now := e.clk.Now().UTC()
 	sum := central.Summarize(pl)
-	key := protocol.SubmissionKey(id)
-	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: now.Add(-time.Minute),
-		ReceivedAt: now, Verdict: "ok", AttestationFresh: true, Payload: pl, Summary: &sum}
-	names := slices.Sorted(maps.Keys(imgs))
-	for _, name := range names {
-		h := sha256.Sum256(imgs[name])
-		sub.Images = append(sub.Images, central.ImageProgress{ImageMeta: protocol.ImageMeta{Name: name, Size: int64(len(imgs[name])), SHA256: h[:], Key: make([]byte, 32)}})
-	}
-	if _, _, err := e.store.BeginSubmission(ctx, sub); err != nil {
-		e.t.Fatal(err)
-	}
-	for _, name := range names {
-		for off := 0; off < len(imgs[name]); off += chunk {
-			c := central.Chunk{DeviceID: device, Key: key, Image: name, Offset: int64(off), Data: imgs[name][off:min(off+chunk, len(imgs[name]))], At: now}
-			if _, err := e.store.AppendChunk(ctx, c); err != nil {
-				e.t.Fatal(err)
-			}
-		}
-	}
-	return central.SubmissionRef{DeviceID: device, Key: key}
+	return centraltest.StoreSubmission(e.t, e.store, central.Submission{DeviceID: device, Key: protocol.SubmissionKey(id), ID: id,
+		ManifestHash: []byte(id), CreatedAt: now.Add(-time.Minute), ReceivedAt: now, Verdict: "ok", AttestationFresh: true,
+		Payload: pl, Summary: &sum}, imgs, chunk)
 }
 
 // complete attaches a stored submission to a partner's session, as the

@@ -1,10 +1,8 @@
 package partnerapi_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,31 +12,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
-
-// brokenImages is a store whose ImageChunks, once broken, yields half of
-// an image's first chunk and then fails, as a disk or database that dies
-// during a read.
-type brokenImages struct {
-	central.Store
-	broken *atomic.Bool
-}
-
-func (s brokenImages) ImageChunks(ctx context.Context, deviceID, key, image string, yield func([]byte) error) error {
-	if !s.broken.Load() {
-		return s.Store.ImageChunks(ctx, deviceID, key, image, yield)
-	}
-	return s.Store.ImageChunks(ctx, deviceID, key, image, func(chunk []byte) error {
-		if err := yield(chunk[:len(chunk)/2]); err != nil {
-			return err
-		}
-		return errors.New("the disk failed")
-	})
-}
 
 // imageLink sets up a partner's completed session whose submission has
 // the images and returns the partner and each image's link path.
@@ -83,7 +61,7 @@ func rawGet(tb testing.TB, e *env, path, token string) *http.Response {
 // than ending a 200 short.
 func TestImageStreamed(t *testing.T) {
 	var broken atomic.Bool
-	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) { c.Store = brokenImages{Store: c.Store, broken: &broken} })
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) { c.Store = centraltest.FailingImages{Store: c.Store, Fail: &broken} })
 	// Not an image (application/octet-stream); large enough that the half
 	// the broken store yields leaves the server's buffer, headers first.
 	front := make([]byte, 64<<10)
