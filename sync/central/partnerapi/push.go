@@ -1,13 +1,17 @@
 package partnerapi
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -352,45 +356,117 @@ type PushImage struct {
 	Data        []byte `json:"data"`   // base64 in JSON
 }
 
+// PushBody is one push's plaintext as read from the store: the JSON of a
+// PushSubmission, written by Write with the images' bytes read from the
+// store a stored chunk at a time as they are written, so a push holds a
+// chunk, never its images (up to protocol.MaxImages of
+// protocol.MaxImageSize, in base64).
+type PushBody struct {
+	// Submission is the push without its images.
+	Submission PushSubmission
+	store      central.Store
+	ref        central.SubmissionRef
+	images     []central.ImageProgress
+}
+
 // PushSubmission builds the push of partner p's session sessionID: its
 // submission of the given attempt (the newest one when attempt is 0 or
 // none matches), read now from the store. pushID becomes the body's ID.
 // central.ErrNotFound when the session or every submission is gone.
-func (a *API) PushSubmission(ctx context.Context, p central.Partner, sessionID string, attempt int, pushID string) (PushSubmission, error) {
+func (a *API) PushSubmission(ctx context.Context, p central.Partner, sessionID string, attempt int, pushID string) (*PushBody, error) {
 	f, err := a.cfg.Store.Flow(ctx, p.ID, sessionID)
 	if err != nil {
-		return PushSubmission{}, fmt.Errorf("reading the session: %w", err)
+		return nil, fmt.Errorf("reading the session: %w", err)
 	}
 	ref, sub, err := a.pushRef(ctx, f, attempt)
 	if err != nil {
-		return PushSubmission{}, err
+		return nil, err
 	}
 	res, err := a.result(ctx, p.ID, f, ref, false)
 	if err != nil {
-		return PushSubmission{}, err
+		return nil, err
 	}
-	out := PushSubmission{ID: pushID, Type: PushType, CreatedAt: a.now(),
+	b := &PushBody{store: a.cfg.Store, ref: ref, Submission: PushSubmission{ID: pushID, Type: PushType, CreatedAt: a.now(),
 		User:    PushUser{PartnerUserID: f.UserID, PartnerUserIDType: f.UserIDType, SessionID: f.ID, DeviceID: pushDevice(ref.DeviceID)},
-		Session: a.statusView(f), Submission: res, Images: []PushImage{}}
-	if res == nil || !sub.ImagesErasedAt.IsZero() || sub.CompletedAt.IsZero() {
-		return out, nil
+		Session: a.statusView(f), Submission: res, Images: []PushImage{}}}
+	if res != nil && sub.ImagesErasedAt.IsZero() && !sub.CompletedAt.IsZero() {
+		b.images = sub.Images
 	}
-	for _, im := range sub.Images {
-		data, err := a.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, im.Name)
+	return b, nil
+}
+
+// Write writes the push's JSON to w: the bytes json.Marshal gives for the
+// PushSubmission with its images, each image's size and SHA-256 from the
+// manifest (checked against the bytes as they pass), its content type
+// sniffed from its first bytes. An image gone from the store before its
+// first byte is left out; a failure later leaves w holding a part of the
+// push, and the error says so. Each call reads the store anew.
+func (b *PushBody) Write(ctx context.Context, w io.Writer) error {
+	head, err := json.Marshal(b.Submission)
+	if err != nil {
+		return fmt.Errorf("encoding the push: %w", err)
+	}
+	head, ok := bytes.CutSuffix(head, []byte(`[]}`)) // Images, empty, come last
+	if !ok {
+		return errors.New("encoding the push: its images are not its last member")
+	}
+	bw := bufio.NewWriterSize(w, 32<<10)
+	bw.Write(head)
+	bw.WriteByte('[')
+	var written int
+	for _, im := range b.images {
+		h := sha256.New()
+		b64 := base64.NewEncoder(base64.StdEncoding, bw)
+		meta := func(ct string) error {
+			if !strings.HasPrefix(ct, "image/") {
+				ct = "application/octet-stream"
+			}
+			// The image's members but its data, as json.Marshal writes them.
+			m, err := json.Marshal(PushImage{Name: im.Name, ContentType: ct, Size: im.Size, SHA256: hex.EncodeToString(im.SHA256)})
+			if err != nil {
+				return err
+			}
+			m, ok := bytes.CutSuffix(m, []byte(`null}`)) // Data, nil, comes last
+			if !ok {
+				return errors.New("its data is not its last member")
+			}
+			if written++; written > 1 {
+				bw.WriteByte(',')
+			}
+			_, err = bw.Write(m)
+			return err
+		}
+		if im.Size == 0 {
+			// No bytes to sniff or stream: data is null, as for any empty slice.
+			if err := meta(http.DetectContentType(nil)); err != nil {
+				return fmt.Errorf("writing the image %s: %w", im.Name, err)
+			}
+			bw.WriteString(`null}`)
+			continue
+		}
+		err := central.WriteImage(ctx, b.store, io.MultiWriter(b64, h), b.ref, im.Name, im.Size, func(ct string) error {
+			if err := meta(ct); err != nil {
+				return err
+			}
+			return bw.WriteByte('"')
+		})
 		if errors.Is(err, central.ErrNotFound) {
-			continue // dropped meanwhile
+			continue // dropped meanwhile (never after a byte: WriteImage)
 		}
 		if err != nil {
-			return PushSubmission{}, fmt.Errorf("reading the image %s: %w", im.Name, err)
+			return fmt.Errorf("writing the image %s: %w", im.Name, err)
 		}
-		sum := sha256.Sum256(data)
-		ct := http.DetectContentType(data)
-		if !strings.HasPrefix(ct, "image/") {
-			ct = "application/octet-stream"
+		if !bytes.Equal(h.Sum(nil), im.SHA256) {
+			return fmt.Errorf("writing the image %s: its bytes do not match the manifest's SHA-256", im.Name)
 		}
-		out.Images = append(out.Images, PushImage{Name: im.Name, ContentType: ct, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), Data: data})
+		b64.Close()
+		bw.WriteString(`"}`)
 	}
-	return out, nil
+	bw.WriteString(`]}`)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing the push: %w", err)
+	}
+	return nil
 }
 
 // pushRef picks the session's submission of the attempt, newest first.

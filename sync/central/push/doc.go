@@ -24,10 +24,16 @@
 //
 // Each attempt builds the body anew from the store
 // (partnerapi.API.PushSubmission: a reviewer's later decision shows, an
-// erased submission is not sent), seals it (Seal), gets a token from the
-// partner's token endpoint with golang.org/x/oauth2/clientcredentials
-// (kept until it expires; a 401 from the push endpoint fetches a new one
-// and tries once more) and POSTs the envelope.
+// erased submission is not sent), gets a token from the partner's token
+// endpoint with golang.org/x/oauth2/clientcredentials (kept until it
+// expires; a 401 from the push endpoint fetches a new one and tries once
+// more) and POSTs the envelope. The envelope is written as it is sent
+// (chunked), sealed a segment at a time into the bytes Seal gives, the
+// images read from the store a stored chunk at a time: a push holds about
+// a chunk, not its images (up to 32 of 64 MiB). Each send of the request
+// (the 401's, a transport's retry through GetBody) reads the store anew
+// under a new nonce. Should the store fail midway, the request is cut off
+// before the tag and the attempt fails like any other.
 //
 // # Wire format
 //

@@ -31,18 +31,25 @@ func AAD(id, partnerID string) []byte {
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
+	_, gcm, err := newBlockGCM(key)
+	return gcm, err
+}
+
+func newBlockGCM(key []byte) (cipher.Block, cipher.AEAD, error) {
 	if len(key) != 32 {
-		return nil, fmt.Errorf("push: the key is %d bytes, not 32 (AES-256)", len(key))
+		return nil, nil, fmt.Errorf("push: the key is %d bytes, not 32 (AES-256)", len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cipher.NewGCM(block)
+	gcm, err := cipher.NewGCM(block)
+	return block, gcm, err
 }
 
 // Seal encrypts plaintext for a partner under its 32-byte key, with a
-// random nonce.
+// random nonce. The Sender writes the same envelope without holding the
+// plaintext (writeEnvelope).
 func Seal(key []byte, keyID, id, partnerID string, plaintext []byte) (Envelope, error) {
 	gcm, err := newGCM(key)
 	if err != nil {

@@ -1,7 +1,6 @@
 package push
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -39,7 +38,7 @@ const drainBytes = 64 << 10
 // submission to send: *partnerapi.API.
 type Source interface {
 	PushTarget(p central.Partner) (partnerapi.PushTarget, error)
-	PushSubmission(ctx context.Context, p central.Partner, sessionID string, attempt int, pushID string) (partnerapi.PushSubmission, error)
+	PushSubmission(ctx context.Context, p central.Partner, sessionID string, attempt int, pushID string) (*partnerapi.PushBody, error)
 }
 
 // Config configures a Sender.
@@ -112,18 +111,8 @@ func (s *Sender) Send(ctx context.Context, p central.Partner, ev central.Webhook
 	if err != nil {
 		return 0, "", fmt.Errorf("building the submission: %w", err)
 	}
-	plain, err := json.Marshal(sub)
-	if err != nil {
-		return 0, "", fmt.Errorf("encoding the submission: %w", err)
-	}
-	env, err := Seal(target.Key, target.KeyID, ev.ID, p.ID, plain)
-	if err != nil {
-		return 0, "", fmt.Errorf("sealing the submission: %w", err)
-	}
-	body, err := json.Marshal(env)
-	if err != nil {
-		return 0, "", fmt.Errorf("encoding the envelope: %w", err)
-	}
+	body := &envelopeBody{ctx: ctx, target: target, id: ev.ID, partnerID: p.ID, plain: sub}
+	defer body.wait()
 	status, excerpt, err := s.post(ctx, p.ID, target, ev.ID, body, false)
 	if err == nil && status == http.StatusUnauthorized {
 		// The token may have been revoked before its expiry: one more try
@@ -139,27 +128,34 @@ func (s *Sender) Send(ctx context.Context, p central.Partner, ev central.Webhook
 		}
 	}
 	s.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "push sent", slog.String("partner", p.ID), slog.String("event", ev.ID),
-		slog.Int("status", status), slog.Int("bytes", len(body)))
+		slog.Int("status", status))
 	return status, excerpt, nil
 }
 
 // post sends the envelope with a token (a new one when fresh) and reads
 // the answer's start.
-func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTarget, id string, body []byte, fresh bool) (int, string, error) {
+func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTarget, id string, body *envelopeBody, fresh bool) (int, string, error) {
 	tok, err := s.token(ctx, partnerID, t, fresh)
 	if err != nil {
 		return 0, "", err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, nil)
 	if err != nil {
 		return 0, "", errors.New("the push URL is invalid")
 	}
+	// The envelope is written as it is sent, read anew from the store
+	// each time the request is (GetBody: a retry on a new connection).
+	req.Body, _ = body.open()
+	req.GetBody, req.ContentLength = body.open, -1
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	req.Header.Set("Idempotency-Key", id)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
+		if werr := body.err(); werr != nil {
+			return 0, "", fmt.Errorf("building the submission: %w", werr)
+		}
 		return 0, "", webhook.DescribeTransport(err)
 	}
 	defer resp.Body.Close()
@@ -167,6 +163,60 @@ func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTa
 	n, _ := io.ReadFull(resp.Body, buf)
 	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
 	return resp.StatusCode, webhook.Excerpt(string(buf[:n]), ConfirmationBytes), nil
+}
+
+// envelopeBody is a push's request body: each open starts a goroutine
+// writing the envelope into a pipe as the request reads it, so a push
+// holds about a segment of it, not its images. wait ends them all.
+type envelopeBody struct {
+	ctx       context.Context
+	target    partnerapi.PushTarget
+	id        string
+	partnerID string
+	plain     *partnerapi.PushBody
+
+	mu      sync.Mutex
+	readers []*io.PipeReader
+	lastErr error // the last writer's failure but a closed pipe
+	wg      sync.WaitGroup
+}
+
+func (b *envelopeBody) open() (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	b.mu.Lock()
+	b.readers = append(b.readers, pr)
+	b.mu.Unlock()
+	b.wg.Go(func() {
+		err := writeEnvelope(pw, b.target.Key, b.target.KeyID, b.id, b.partnerID, func(w io.Writer) error {
+			return b.plain.Write(b.ctx, w)
+		})
+		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			b.mu.Lock()
+			b.lastErr = err
+			b.mu.Unlock()
+		}
+		// The reader sees err (or EOF) only after it is recorded.
+		pw.CloseWithError(err)
+	})
+	return pr, nil
+}
+
+// err is why the body could not be written, nil if it could or if only
+// its reader went away.
+func (b *envelopeBody) err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastErr
+}
+
+// wait stops the writers (their next write fails) and waits for them.
+func (b *envelopeBody) wait() {
+	b.mu.Lock()
+	for _, r := range b.readers {
+		r.Close()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
 }
 
 // token returns a valid access token for the partner: the cached one,

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ type tokenServer struct {
 	requests       int
 }
 
-func newTokenServer(t *testing.T, clientID, secret string) *tokenServer {
+func newTokenServer(t testing.TB, clientID, secret string) *tokenServer {
 	ts := &tokenServer{clientID: clientID, pass: secret, issued: map[string]bool{}}
 	ts.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ts.mu.Lock()
@@ -123,15 +124,23 @@ type receiver struct {
 	key    []byte
 	got    []got
 	answer func(n int) (int, string)
+	// discard, when set, drops each body unread beyond the bytes, answers
+	// success and records nothing (for benchmarks).
+	discard atomic.Bool
 }
 
-func newReceiver(t *testing.T, tokens *tokenServer) *receiver {
+func newReceiver(t testing.TB, tokens *tokenServer) *receiver {
 	rc := &receiver{tokens: tokens}
 	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !rc.tokens.valid(tok) {
 			w.WriteHeader(http.StatusUnauthorized)
 			io.WriteString(w, `{"status":"failure","reason":"invalid token"}`)
+			return
+		}
+		if rc.discard.Load() {
+			io.Copy(io.Discard, r.Body)
+			io.WriteString(w, `{"status":"success"}`)
 			return
 		}
 		var g got
@@ -186,7 +195,7 @@ type fakeClock = synctest.Clock
 // configured against a real token endpoint and receiver over TLS on
 // loopback, and the webhook emitter and worker with the push Sender.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	store   central.Store
 	api     *partnerapi.API
 	clk     *fakeClock
@@ -199,7 +208,11 @@ type env struct {
 	images  map[string][]byte
 }
 
-func newEnv(t *testing.T, raw central.Store) *env {
+func newEnv(t testing.TB, raw central.Store) *env { return newEnvWith(t, raw, nil) }
+
+// newEnvWith is newEnv with the partner API reading the store through
+// wrap.
+func newEnvWith(t testing.TB, raw central.Store, wrap func(central.Store) central.Store) *env {
 	t.Helper()
 	ctx := context.Background()
 	kr, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "central.keys"))
@@ -211,7 +224,11 @@ func newEnv(t *testing.T, raw central.Store) *env {
 	clk := synctest.NewClock(time.Now().UTC().Truncate(time.Second))
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
-	api, err := partnerapi.New(partnerapi.Config{Store: store, SecretKey: key, Now: clk.Now})
+	apiStore := central.Store(store)
+	if wrap != nil {
+		apiStore = wrap(store)
+	}
+	api, err := partnerapi.New(partnerapi.Config{Store: apiStore, SecretKey: key, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,8 +308,12 @@ func (e *env) complete(sessionID string, attempt int, status central.FlowStatus)
 		e.t.Fatal(err)
 	}
 	for _, name := range []string{"front", "selfie"} {
-		if _, err := e.store.AppendChunk(ctx, central.Chunk{DeviceID: "hosted", Key: key, Image: name, Data: e.images[name], At: now}); err != nil {
-			e.t.Fatal(err)
+		img := e.images[name]
+		for off := 0; off < len(img); off += protocol.MaxChunkSize {
+			c := central.Chunk{DeviceID: "hosted", Key: key, Image: name, Offset: int64(off), Data: img[off:min(off+protocol.MaxChunkSize, len(img))], At: now}
+			if _, err := e.store.AppendChunk(ctx, c); err != nil {
+				e.t.Fatal(err)
+			}
 		}
 	}
 	ref := central.SubmissionRef{DeviceID: "hosted", Key: key}
