@@ -142,7 +142,7 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 		}
 		d.Evidence = evidenceItems(d.Shapes)
 		d.Verdicts = reproductionVerdicts(doc.Liveness)
-		if data, err := c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front"); err == nil {
+		if data, err := c.imageHead(ctx, ref, "front"); err == nil {
 			// The header only: the size of the drawing's frame.
 			if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
 				d.FrontW, d.FrontH = cfg.Width, cfg.Height
@@ -266,20 +266,35 @@ func (c *Console) caseImage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if !slices.Contains(imageNames, name) && name != "portrait" && name != "ela" {
 		return fail(http.StatusNotFound, "not_found")
 	}
+	if name != "portrait" && name != "ela" {
+		// The device's image as it is: streamed a stored chunk at a time
+		// (up to protocol.MaxImageSize), audited before its first byte.
+		err := central.WriteImage(ctx, c.cfg.Store, w, ref, name, 0, func(ct string) error {
+			if err := c.audit(ctx, v, AuditImageView, caseSubject(ref), nil, map[string]string{"image": name}); err != nil {
+				return err
+			}
+			imageHeaders(w, ct)
+			return nil
+		})
+		if errors.Is(err, central.ErrNotFound) {
+			return fail(http.StatusNotFound, "not_found")
+		}
+		return err
+	}
 	var data []byte
-	switch name {
-	case "portrait":
+	if name == "portrait" {
 		data, err = c.portrait(ctx, ref)
-	case "ela":
+	} else {
 		// The front's error level analysis (evidence.go), computed
 		// here: only for a JPEG front within the size bound.
-		if data, err = c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front"); err == nil {
-			if data, err = elaPNG(ctx, data); errors.Is(err, errNotELA) {
+		var release func()
+		if data, release, err = c.frontToDecode(ctx, ref, maxELAPixels, "jpeg"); err == nil {
+			data, err = elaPNG(ctx, data)
+			release()
+			if errors.Is(err, errNotELA) {
 				err = central.ErrNotFound
 			}
 		}
-	default:
-		data, err = c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, name)
 	}
 	if errors.Is(err, central.ErrNotFound) || err == nil && len(data) == 0 {
 		return fail(http.StatusNotFound, "not_found")
@@ -290,7 +305,15 @@ func (c *Console) caseImage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if err := c.audit(ctx, v, AuditImageView, caseSubject(ref), nil, map[string]string{"image": name}); err != nil {
 		return err
 	}
-	ct, disp := http.DetectContentType(data), "inline"
+	imageHeaders(w, http.DetectContentType(data))
+	_, err = w.Write(data)
+	return err
+}
+
+// imageHeaders sets the headers of an image of content type ct (as
+// sniffed), never cached.
+func imageHeaders(w http.ResponseWriter, ct string) {
+	disp := "inline"
 	if ct != "image/jpeg" && ct != "image/png" && ct != "image/webp" {
 		// Not an image (the device sent something else): never shown
 		// by the browser as a page of the console's origin.
@@ -300,8 +323,65 @@ func (c *Console) caseImage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	h.Set("Content-Type", ct)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Disposition", disp)
-	_, err = w.Write(data)
-	return err
+}
+
+// headerBytes is how much of an image the console reads for its header
+// (size, EXIF orientation): room for a JPEG's EXIF, ICC and XMP segments.
+const headerBytes = 512 << 10
+
+// errHeadRead stops imageHead's read once it has its bytes.
+var errHeadRead = errors.New("console: image header read")
+
+// imageHead returns the first headerBytes of an image (the whole of a
+// smaller one), read a stored chunk at a time.
+func (c *Console) imageHead(ctx context.Context, ref central.SubmissionRef, name string) ([]byte, error) {
+	var head []byte
+	err := c.cfg.Store.ImageChunks(ctx, ref.DeviceID, ref.Key, name, func(chunk []byte) error {
+		head = append(head, chunk[:min(len(chunk), headerBytes-len(head))]...)
+		if len(head) == headerBytes {
+			return errHeadRead
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errHeadRead) {
+		return nil, err
+	}
+	return head, nil
+}
+
+// errDecodeBusy: every decode slot stayed taken for Config.DecodeWait.
+var errDecodeBusy = &httpx.Error{Status: http.StatusServiceUnavailable, Code: "decode_busy", Message: "decode_busy", RetryAfter: 5 * time.Second}
+
+// frontToDecode reads a case's front to be decoded, once its header shows
+// an image of at most maxPixels (of format, unless ""), holding one of the
+// console's decode slots: the front's bytes and the slot's release.
+// central.ErrNotFound for a front that is no such image: an image of a few
+// hundred bytes may declare 65535x65535 pixels, which a decoder would
+// allocate (gigabytes) before finding the data missing. errDecodeBusy
+// when no slot frees within Config.DecodeWait.
+func (c *Console) frontToDecode(ctx context.Context, ref central.SubmissionRef, maxPixels int, format string) ([]byte, func(), error) {
+	head, err := c.imageHead(ctx, ref, "front")
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, f, err := image.DecodeConfig(bytes.NewReader(head))
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) || format != "" && f != format {
+		return nil, nil, central.ErrNotFound
+	}
+	wait, cancel := context.WithTimeout(ctx, c.cfg.DecodeWait)
+	defer cancel()
+	if !c.decodes.Wait(wait) {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, errDecodeBusy
+	}
+	data, err := c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front")
+	if err != nil {
+		c.decodes.Release()
+		return nil, nil, err
+	}
+	return data, c.decodes.Release, nil
 }
 
 func init() {
@@ -325,17 +405,11 @@ func (c *Console) portrait(ctx context.Context, ref central.SubmissionRef) ([]by
 	if p == nil || p.Report == nil || p.Report.Document == nil || p.Report.Document.Portrait == nil {
 		return nil, central.ErrNotFound
 	}
-	data, err := c.cfg.Store.ImageData(ctx, ref.DeviceID, ref.Key, "front")
+	data, release, err := c.frontToDecode(ctx, ref, maxDecodePixels, "")
 	if err != nil {
 		return nil, err
 	}
-	// The image comes from the device: a few hundred bytes of JPEG may
-	// declare 65535x65535 pixels, which image.Decode would allocate
-	// (gigabytes) before finding the data missing. Read the size first.
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxDecodePixels {
-		return nil, central.ErrNotFound // not an image the console cuts
-	}
+	defer release()
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, central.ErrNotFound // not an image the console reads: nothing to cut

@@ -116,6 +116,15 @@ const (
 	// DefaultFourEyesScore: a reject of a case whose engine risk score is
 	// at least this needs a second reviewer.
 	DefaultFourEyesScore = 70
+	// DefaultMaxDecodes is how many images the console decodes at once
+	// (a portrait cut, an error level analysis): each holds the image's
+	// bytes (up to protocol.MaxImageSize) and its pixels (up to
+	// maxDecodePixels), so a reviewer's many tabs queue instead of
+	// exhausting memory.
+	DefaultMaxDecodes = 2
+	// DefaultDecodeWait is how long a request waits for a decode before
+	// it is answered 503 "decode_busy" with a Retry-After.
+	DefaultDecodeWait = 10 * time.Second
 	// deviceCacheTTL is how long the device list (for branch scopes) is
 	// reused: a device moved to another branch is seen by scopes within it.
 	deviceCacheTTL = 5 * time.Second
@@ -147,6 +156,10 @@ type Config struct {
 	FourEyesScore float64
 	// Issuer names the TOTP account in authenticator apps.
 	Issuer string
+	// MaxDecodes and DecodeWait: see DefaultMaxDecodes and
+	// DefaultDecodeWait.
+	MaxDecodes int
+	DecodeWait time.Duration
 }
 
 // Console is the review console: New builds it, Handler serves it.
@@ -165,6 +178,7 @@ type Console struct {
 	// the last of them locks the pair for LockDuration.
 	pairs   *httpx.Budget
 	signIns *httpx.Slots // the sign-ins checking a password now (signInSlots)
+	decodes *httpx.Slots // the images being decoded now (Config.MaxDecodes)
 	// patterns are the registered route patterns, so a test can check
 	// that its access-control table covers every one.
 	patterns []string
@@ -195,11 +209,18 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Issuer == "" {
 		cfg.Issuer = "OpenKYC central"
 	}
+	if cfg.MaxDecodes <= 0 {
+		cfg.MaxDecodes = DefaultMaxDecodes
+	}
+	if cfg.DecodeWait <= 0 {
+		cfg.DecodeWait = DefaultDecodeWait
+	}
 	c := &Console{
 		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), sealer: sealer,
 		addrs:   httpx.NewBudget(cfg.Store, "console-signin", addrFailBurst, addrFailInterval, cfg.Now),
 		pairs:   httpx.NewBudget(cfg.Store, "console-signin-pair", auth.MaxFailures, auth.LockDuration, cfg.Now),
 		signIns: httpx.NewSlots(signInSlots),
+		decodes: httpx.NewSlots(cfg.MaxDecodes),
 	}
 	c.resp = &httpx.Responder{Log: c.log, Rules: errorRules}
 	if c.cat, err = loadCatalogues(); err != nil {
@@ -778,6 +799,9 @@ func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *Viewer, e
 		lvl = slog.LevelError
 	}
 	c.log.LogAttrs(r.Context(), lvl, "console request failed", attrs...)
+	if errors.Is(err, httpx.ErrCut) {
+		panic(http.ErrAbortHandler) // the answer has begun: cut it off
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(max(1, e.RetryAfter/time.Second))))
 	}

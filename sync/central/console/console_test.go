@@ -54,6 +54,7 @@ type env struct {
 	t       *testing.T
 	base    string
 	store   central.Store
+	console *Console
 	clk     *clock
 	secrets map[string]string // user → TOTP secret, once enrolled
 	// enrolCodes are the one-time enrolment codes addUser made.
@@ -83,6 +84,12 @@ func pgStore(srv *pgtest.Server) opener {
 
 func newEnvOn(t *testing.T, open opener, wrap func(central.Store) central.Store) *env {
 	t.Helper()
+	return newEnvConfig(t, open, wrap, nil)
+}
+
+// newEnvConfig is newEnvOn with the console's Config edited first.
+func newEnvConfig(t *testing.T, open opener, wrap func(central.Store) central.Store, edit func(*Config)) *env {
+	t.Helper()
 	clk := &clock{}
 	srv := centraltest.New(t, open(t), centraltest.Options{Now: clk.Now, InsecureHTTP: true})
 	store := srv.Store
@@ -93,14 +100,18 @@ func newEnvOn(t *testing.T, open opener, wrap func(central.Store) central.Store)
 		cs = wrap(store)
 	}
 	log := &centraltest.LogBuffer{}
-	c, err := New(Config{Store: cs, Central: srv.Server, Index: store.Token, SecretKey: key, Now: clk.Now,
-		Logger: slog.New(slog.NewTextHandler(log, nil))})
+	cfg := Config{Store: cs, Central: srv.Server, Index: store.Token, SecretKey: key, Now: clk.Now,
+		Logger: slog.New(slog.NewTextHandler(log, nil))}
+	if edit != nil {
+		edit(&cfg)
+	}
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Server.Mount(Prefix, c.Handler())
 	srv.Serve(t)
-	return &env{t: t, base: srv.Base, store: store, clk: clk, secrets: map[string]string{}, enrolCodes: map[string]string{}, log: log}
+	return &env{t: t, base: srv.Base, store: store, console: c, clk: clk, secrets: map[string]string{}, enrolCodes: map[string]string{}, log: log}
 }
 
 // addUser creates an account as `kyc-central user add` does.

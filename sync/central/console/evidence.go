@@ -246,14 +246,12 @@ func reproductionVerdicts(l *checksView) []reproductionVerdict {
 
 // Error level analysis. The front comes from the device: its size is read
 // from the header before anything is decoded, and the work is bounded by
-// maxELAPixels and by one analysis at a time.
+// maxELAPixels and by the console's decode slots (frontToDecode).
 const (
 	maxELAPixels = 16_000_000 // a 16 MP phone photo
 	elaQuality   = 90
 	elaGain      = 16 // the differences are a few levels: amplified to be seen
 )
-
-var elaSlot = make(chan struct{}, 1)
 
 // errNotELA: the image is not a JPEG the console analyses.
 var errNotELA = errors.New("not a JPEG the console analyses")
@@ -275,12 +273,6 @@ func jpegSize(data []byte) (w, h int, ok bool) {
 func elaPNG(ctx context.Context, data []byte) ([]byte, error) {
 	if _, _, ok := jpegSize(data); !ok {
 		return nil, errNotELA
-	}
-	select {
-	case elaSlot <- struct{}{}:
-		defer func() { <-elaSlot }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {

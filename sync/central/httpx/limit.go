@@ -11,7 +11,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Slots bounds concurrent work: Acquire takes a slot without waiting.
+// Slots bounds concurrent work: Acquire takes a slot without waiting,
+// Wait waits for one.
 type Slots struct {
 	ch chan struct{}
 }
@@ -29,7 +30,21 @@ func (s *Slots) Acquire() bool {
 	}
 }
 
-// Release returns a slot taken by Acquire.
+// Wait takes a slot, waiting for one until ctx is done; false then. A
+// free slot is taken even if ctx is done.
+func (s *Slots) Wait(ctx context.Context) bool {
+	if s.Acquire() {
+		return true
+	}
+	select {
+	case s.ch <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Release returns a slot taken by Acquire or Wait.
 func (s *Slots) Release() { <-s.ch }
 
 // InUse is the number of slots taken.

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"testing"
@@ -51,6 +52,24 @@ func TestKeyedSlots(t *testing.T) {
 	k.Release("e")
 	if len(k.m) != 0 {
 		t.Errorf("idle keys remembered: %v", k.m)
+	}
+}
+
+// TestSlotsWait: Wait takes a free slot, even once its context has ended,
+// and with every slot taken gives up when its context ends.
+func TestSlotsWait(t *testing.T) {
+	s := NewSlots(1)
+	if !s.Wait(t.Context()) {
+		t.Fatal("Wait did not take the free slot")
+	}
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	if s.Wait(done) || s.InUse() != 1 {
+		t.Errorf("Wait took a slot none was free of (%d in use)", s.InUse())
+	}
+	s.Release()
+	if !s.Wait(done) {
+		t.Error("Wait did not take the released slot (its context has ended)")
 	}
 }
 
