@@ -80,7 +80,9 @@ type Store interface {
 	// chunk that completes the last image completes the submission in the
 	// same transaction. Callers check image hashes before the last chunk.
 	AppendChunk(ctx context.Context, c Chunk) (protocol.UploadState, error)
-	// ImageData returns the bytes received so far of one image.
+	// ImageData returns the bytes received so far of one image, whole (up
+	// to protocol.MaxImageSize): answers stream ImageChunks instead
+	// (WriteImage); what must hold the image bounds how many do.
 	ImageData(ctx context.Context, deviceID, key, image string) ([]byte, error)
 	// ImageChunks calls yield with the bytes received so far of one
 	// image, a stored chunk at a time in order, so a reader holds one
