@@ -9,6 +9,7 @@
 //	kyc-central user reset-totp --name N
 //	kyc-central partner add --name N [--branch B]... [--webhook URL]   (partner.go)
 //	kyc-central partner rotate-key|webhook-secret --id ID [--overlap 24h]
+//	kyc-central partner disable|enable --id ID
 //	kyc-central partner push|push-key|reference-image --id ID ...   (partner_settings.go)
 //
 // serve also serves the partner API (package partnerapi) at /api/v1/,
@@ -86,6 +87,7 @@ const usage = `usage:
   kyc-central user reset-totp --name name [--data dir] [--store bolt|postgres] [--dsn dsn]
   kyc-central partner add --name name [--branch branch]... [--webhook url] [--data dir] [--store bolt|postgres] [--dsn dsn]
   kyc-central partner rotate-key|webhook-secret --id id [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn]
+  kyc-central partner disable|enable --id id [--data dir] [--store bolt|postgres] [--dsn dsn]
   kyc-central partner push|push-key|reference-image --id id ... (the enterprise push, the reference-image endpoint: kyc-central partner)`
 
 func main() {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -76,6 +77,7 @@ const partnerUsage = `usage:
   kyc-central partner add --name NAME [--branch BRANCH]... [--webhook URL] [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
   kyc-central partner rotate-key --id ID [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
   kyc-central partner webhook-secret --id ID [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
+  kyc-central partner disable|enable --id ID [--data dir] [--store bolt|postgres] [--dsn dsn] [--partner-key file]
   kyc-central partner push --id ID --url URL --token-url URL --client-id ID [--scope S]... [store flags]
                            (the OAuth2 client secret: one line on standard input; an empty line keeps the stored one)
   kyc-central partner push --id ID --remove [store flags]
@@ -88,7 +90,10 @@ const partnerUsage = `usage:
 add prints the partner's client id and pass key (and webhook secret with
 --webhook) once, as JSON: central keeps only a hash of the pass key and the
 secret sealed. rotate-key and webhook-secret print a new one; the previous
-one stays valid for --overlap. push configures the enterprise push and, the
+one stays valid for --overlap. disable stops a partner at once (its API
+calls are refused, its hosted sessions and links answer "no longer
+available", its webhook and push events are held) and enable lets it all
+go on: nothing is deleted. push configures the enterprise push and, the
 first time, prints the AES-256 key shared with the partner (once; push-key
 makes a new one, used at once). reference-image configures the endpoint
 flows with use_reference_image take the reference image from. A bbolt
@@ -132,14 +137,14 @@ func (ps partnerStore) open(ctx context.Context, cmd string) (*partnerapi.API, f
 	return api, func() { store.Close() }, nil
 }
 
-// partner runs `kyc-central partner add|rotate-key|webhook-secret`.
+// partner runs `kyc-central partner add|rotate-key|webhook-secret|disable|enable`.
 func partner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "push" || args[0] == "push-key" || args[0] == "reference-image") {
 		return partnerSettings(ctx, args, stdout, stderr)
 	}
-	if len(args) == 0 || (args[0] != "add" && args[0] != "rotate-key" && args[0] != "webhook-secret") {
+	if len(args) == 0 || !slices.Contains([]string{"add", "rotate-key", "webhook-secret", "disable", "enable"}, args[0]) {
 		fmt.Fprintln(stderr, partnerUsage)
-		return errors.New("partner: add, rotate-key, webhook-secret, push, push-key or reference-image?")
+		return errors.New("partner: add, rotate-key, webhook-secret, disable, enable, push, push-key or reference-image?")
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("partner "+cmd, flag.ContinueOnError)
@@ -154,6 +159,8 @@ func partner(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		webhook = fs.String("webhook", "", "the partner's webhook URL (https://)")
 	} else {
 		id = fs.String("id", "", "the partner's id (ptn_...)")
+	}
+	if cmd == "rotate-key" || cmd == "webhook-secret" {
 		overlap = fs.Duration("overlap", partnerapi.DefaultKeyOverlap, "how long the previous one stays valid")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
@@ -179,6 +186,8 @@ func partner(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		out, err = api.RotateKey(ctx, actor, *id, *overlap)
 	case "webhook-secret":
 		out, err = api.RotateWebhookSecret(ctx, actor, *id, *overlap)
+	case "disable", "enable":
+		out, err = api.SetDisabled(ctx, actor, *id, cmd == "disable")
 	}
 	if ve, ok := errors.AsType[*partnerapi.ValidationError](err); ok {
 		return fmt.Errorf("partner %s: %s", cmd, ve.Fields[0].Message)
@@ -189,7 +198,9 @@ func partner(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("partner %s: %w", cmd, err)
 	}
-	fmt.Fprintln(stderr, "the secret below is shown once: central keeps only its hash (pass key) or sealed (webhook secret)")
+	if cmd != "disable" && cmd != "enable" {
+		fmt.Fprintln(stderr, "the secret below is shown once: central keeps only its hash (pass key) or sealed (webhook secret)")
+	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

@@ -42,7 +42,9 @@ func TestPartnerCommands(t *testing.T) {
 		{"rotate without id", []string{"rotate-key"}, "--id"},
 		{"unknown partner", []string{"rotate-key", "--id", "ptn_nobody"}, "no partner"},
 		{"bad overlap", []string{"webhook-secret", "--id", "ptn_x", "--overlap", "-1h"}, "--overlap"},
-		{"no subcommand", nil, "add, rotate-key, webhook-secret, push, push-key or reference-image"},
+		{"no subcommand", nil, "add, rotate-key, webhook-secret, disable, enable, push, push-key or reference-image"},
+		{"disable without id", []string{"disable"}, "--id"},
+		{"enable an unknown partner", []string{"enable", "--id", "ptn_nobody"}, "no partner"},
 	} {
 		code, _, errOut := partnerCmd(t, append(tc.args, "--data", data)...)
 		if tc.args == nil {
@@ -75,14 +77,22 @@ func TestPartnerCommands(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &ws) != nil || !strings.HasPrefix(ws.Secret, "whsec_") || len(ws.Partner.WebhookSecrets) != 2 {
 		t.Fatalf("webhook-secret: exit %d: %s %s", code, out, errOut)
 	}
+	for _, cmd := range []string{"disable", "enable"} {
+		code, out, errOut = partnerCmd(t, cmd, "--id", c.Partner.ID, "--data", data)
+		var v partnerapi.PartnerView
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v.Disabled != (cmd == "disable") || strings.Contains(errOut, "secret") {
+			t.Fatalf("%s: exit %d: %s %s", cmd, code, out, errOut)
+		}
+	}
 	s, err := boltstore.Open(filepath.Join(data, "central.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	evs, err := s.Audit(context.Background(), central.AuditFilter{Subject: "partner:" + c.Partner.ID})
 	s.Close()
-	if err != nil || len(evs) != 3 || evs[0].Action != partnerapi.AuditPartnerCreate || evs[1].Action != partnerapi.AuditPartnerRotateKey ||
-		evs[2].Action != partnerapi.AuditPartnerWebhookSecret || evs[0].Actor != "kyc-central partner add" {
+	if err != nil || len(evs) != 5 || evs[0].Action != partnerapi.AuditPartnerCreate || evs[1].Action != partnerapi.AuditPartnerRotateKey ||
+		evs[2].Action != partnerapi.AuditPartnerWebhookSecret || evs[0].Actor != "kyc-central partner add" ||
+		evs[3].Action != partnerapi.AuditPartnerDisable || evs[4].Action != partnerapi.AuditPartnerEnable {
 		t.Errorf("audit %+v, %v", evs, err)
 	}
 

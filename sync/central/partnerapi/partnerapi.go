@@ -288,6 +288,7 @@ func (a *API) routes(r Router) {
 	r.Admin("GET /admin/v1/partners/{id}", a.adminGet)
 	r.Admin("POST /admin/v1/partners/{id}/rotate-key", a.adminRotateKey)
 	r.Admin("PUT /admin/v1/partners/{id}/branches", a.adminBranches)
+	r.Admin("PUT /admin/v1/partners/{id}/disabled", a.adminDisabled)
 	r.Admin("PUT /admin/v1/partners/{id}/webhook", a.adminWebhook)
 	r.Admin("POST /admin/v1/partners/{id}/webhook-secret", a.adminWebhookSecret)
 	r.Admin("PUT /admin/v1/partners/{id}/push", a.adminPush)

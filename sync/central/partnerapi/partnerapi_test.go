@@ -894,3 +894,72 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 	apitest.Response(t, "NotFound", a.header, a.body)
 }
+
+// TestDisablePartner: an admin disables a partner (PUT .../disabled) and
+// its pass key and the tokens it already holds are refused at once;
+// enabling it again lets the same ones in, as nothing was deleted. Both
+// are audited; a body without the flag, or with another type, is 422.
+func TestDisablePartner(t *testing.T) {
+	e := newEnv(t, boltStore)
+	c := e.addPartner("Acme")
+	other := e.addPartner("Other")
+	tok := e.token(c.ClientID, c.PassKey).Token
+	otherTok := e.token(other.ClientID, other.PassKey).Token
+	path := "/admin/v1/partners/" + c.Partner.ID + "/disabled"
+	set := func(disabled bool) {
+		t.Helper()
+		var v partnerapi.PartnerView
+		e.must(http.StatusOK, e.do(req{method: "PUT", path: path, admin: true, body: map[string]bool{"disabled": disabled}})).json(t, &v)
+		if v.Disabled != disabled || v.ID != c.Partner.ID {
+			t.Fatalf("PUT disabled %v answered %+v", disabled, v)
+		}
+	}
+	flows := func(tok string) int {
+		t.Helper()
+		return e.do(req{method: "GET", path: "/api/v1/flows/nope", token: tok}).status
+	}
+	if got := flows(tok); got != http.StatusNotFound {
+		t.Fatalf("before: %d, want 404 (the token works)", got)
+	}
+	set(true)
+	if got := flows(tok); got != http.StatusUnauthorized {
+		t.Errorf("disabled: a token it holds gets %d, want 401", got)
+	}
+	if a := e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey}}); a.status != http.StatusUnauthorized {
+		t.Errorf("disabled: its pass key gets %d, want 401", a.status)
+	}
+	if got := flows(otherTok); got != http.StatusNotFound {
+		t.Errorf("another partner's token gets %d while the first is disabled, want 404", got)
+	}
+	set(false)
+	if got := flows(tok); got != http.StatusNotFound {
+		t.Errorf("enabled again: %d, want 404 (the token works again)", got)
+	}
+	e.token(c.ClientID, c.PassKey)
+
+	for _, tc := range []struct {
+		name string
+		body any
+		code int
+	}{
+		{"no flag", map[string]any{}, http.StatusUnprocessableEntity},
+		{"a string", map[string]any{"disabled": "yes"}, http.StatusUnprocessableEntity},
+		{"unknown member", map[string]any{"disabled": true, "why": "x"}, http.StatusUnprocessableEntity},
+	} {
+		if a := e.do(req{method: "PUT", path: path, admin: true, body: tc.body, invalid: true}); a.status != tc.code {
+			t.Errorf("%s: %d %s, want %d", tc.name, a.status, a.body, tc.code)
+		}
+	}
+	e.must(http.StatusNotFound, e.do(req{method: "PUT", path: "/admin/v1/partners/ptn_nobody/disabled", admin: true, body: map[string]bool{"disabled": true}}))
+	if flows(tok) != http.StatusNotFound {
+		t.Error("a refused change disabled the partner")
+	}
+	evs, err := e.store.Audit(context.Background(), central.AuditFilter{Subject: "partner:" + c.Partner.ID})
+	var actions []string
+	for _, ev := range evs {
+		actions = append(actions, ev.Action)
+	}
+	if err != nil || strings.Join(actions, ",") != "partner_create,partner_disable,partner_enable" {
+		t.Errorf("audit %v, %v", actions, err)
+	}
+}
