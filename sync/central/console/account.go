@@ -21,12 +21,10 @@ const (
 // password, giving the current one, and ends their other sessions (a
 // browser left signed in elsewhere). Both end every other session and
 // rotate this one.
-func init() {
-	extraRoutes = append(extraRoutes, func(c *Console) {
-		c.route("GET /console/account", central.RoleAuditor, c.accountPage)
-		c.route("POST /console/account/password", central.RoleAuditor, c.changePassword)
-		c.route("POST /console/account/sessions", central.RoleAuditor, c.endOtherSessions)
-	})
+func (c *Console) routeAccount() {
+	c.route("GET /console/account", central.RoleAuditor, c.accountPage)
+	c.route("POST /console/account/password", central.RoleAuditor, c.changePassword)
+	c.route("POST /console/account/sessions", central.RoleAuditor, c.endOtherSessions)
 }
 
 type accountData struct {

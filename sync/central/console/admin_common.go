@@ -14,17 +14,16 @@ import (
 
 // The admin pages (admin_*.go): the device fleet, watchlists and risk
 // settings, the dashboard with its CSV export, and privacy (erasure and
-// retention). They register from init through extraRoutes, change central
+// retention). They register through routeAdmin, change central
 // only through central.Server's operations (which audit every change), and
 // take their strings from the catalogues' "adm." keys.
 
-func init() {
-	extraRoutes = append(extraRoutes,
-		(*Console).routeAdminFleet, (*Console).routeAdminLists, (*Console).routeAdminRisk,
-		(*Console).routeAdminDashboard, (*Console).routeAdminPrivacy)
-	templateFuncs["admAge"] = admAge
-	templateFuncs["admMS"] = admMS
-	templateFuncs["admNum"] = func(f float64) string { return admTrim(f) }
+func (c *Console) routeAdmin() {
+	c.routeAdminFleet()
+	c.routeAdminLists()
+	c.routeAdminRisk()
+	c.routeAdminDashboard()
+	c.routeAdminPrivacy()
 }
 
 // server is the running central, for pages that change it; 503 when the

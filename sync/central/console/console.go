@@ -265,12 +265,11 @@ func (c *Console) routes() {
 		v, _ := c.viewer(w, r)
 		c.errorPage(w, r, v, fail(http.StatusNotFound, "not_found"))
 	}))
-	c.routeSignIn() // signin.go
-	c.routeReview() // queue.go, case.go
-	c.routeAudit()  // audit.go
-	for _, f := range extraRoutes {
-		f(c)
-	}
+	c.routeSignIn()  // signin.go
+	c.routeReview()  // queue.go, case.go
+	c.routeAudit()   // audit.go
+	c.routeAccount() // account.go
+	c.routeAdmin()   // admin_*.go
 }
 
 // handle registers h on the console's mux and records its pattern.
@@ -278,11 +277,6 @@ func (c *Console) handle(pattern string, h http.Handler) {
 	c.patterns = append(c.patterns, pattern)
 	c.mux.Handle(pattern, h)
 }
-
-// extraRoutes are register functions of pages in other files (admin_*.go
-// add theirs from an init function: extraRoutes = append(extraRoutes,
-// (*Console).routeAdminDevices)), so those files need no change here.
-var extraRoutes []func(*Console)
 
 // assets serves embedded static files; they carry no personal data and are
 // versioned by the binary, so a short cache is enough.
@@ -841,6 +835,10 @@ var templateFuncs = template.FuncMap{
 	"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 	"add":  func(a, b int) int { return a + b },
 	"join": strings.Join,
+	// the admin pages' (admin_common.go)
+	"admAge": admAge,
+	"admMS":  admMS,
+	"admNum": admTrim,
 }
 
 // parseTemplates builds, for each language, every page file in
