@@ -23,18 +23,16 @@ import (
 // (web/static/admin.js) from the JSON the page embeds, and every chart is
 // a table too, which is what shows without JavaScript.
 
-func init() {
-	// exportHref is the CSV export of the queue as filtered by q (the
-	// queue page's query), without the parameters of the page itself.
-	templateFuncs["exportHref"] = func(q url.Values) template.URL {
-		q2 := url.Values{}
-		for k, vs := range q {
-			if k != "page" && k != "msg" {
-				q2[k] = vs
-			}
+// exportHref is the CSV export of the queue as filtered by q (the queue
+// page's query), without the parameters of the page itself.
+func exportHref(q url.Values) template.URL {
+	q2 := url.Values{}
+	for k, vs := range q {
+		if k != "page" && k != "msg" {
+			q2[k] = vs
 		}
-		return template.URL("/console/export.csv?" + q2.Encode())
 	}
+	return template.URL("/console/export.csv?" + q2.Encode())
 }
 
 func (c *Console) routeAdminDashboard() {

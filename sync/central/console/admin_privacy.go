@@ -203,8 +203,3 @@ func sweepCounts(e central.AuditEvent) map[string]int {
 	}
 	return m
 }
-
-func init() {
-	templateFuncs["retentionDays"] = retentionDays
-	templateFuncs["sweepCounts"] = sweepCounts
-}

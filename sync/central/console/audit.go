@@ -136,11 +136,10 @@ func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer)
 	return c.renderAudit(w, r, v, vr)
 }
 
-func init() {
-	templateFuncs["short"] = func(s string) string {
-		if len(s) > 12 {
-			return s[:12]
-		}
-		return s
+// shortID is an id's first 12 characters, for tables.
+func shortID(s string) string {
+	if len(s) > 12 {
+		return s[:12]
 	}
+	return s
 }

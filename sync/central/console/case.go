@@ -384,12 +384,6 @@ func (c *Console) frontToDecode(ctx context.Context, ref central.SubmissionRef, 
 	return data, c.decodes.Release, nil
 }
 
-func init() {
-	templateFuncs["evidence"] = evidenceText
-	templateFuncs["mul100"] = func(f float64) float64 { return f * 100 }
-	templateFuncs["caseHref"] = caseHref
-}
-
 // maxDecodePixels bounds the images the console decodes (to cut the
 // portrait): 50 MP, above any document photo the app takes.
 const maxDecodePixels = 50_000_000

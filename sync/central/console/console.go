@@ -832,13 +832,21 @@ var templateFuncs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02")
 	},
-	"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"add":  func(a, b int) int { return a + b },
-	"join": strings.Join,
-	// the admin pages' (admin_common.go)
-	"admAge": admAge,
-	"admMS":  admMS,
-	"admNum": admTrim,
+	"pct":   func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"add":   func(a, b int) int { return a + b },
+	"join":  strings.Join,
+	"short": shortID,
+	// the case page's (case.go)
+	"evidence": evidenceText,
+	"mul100":   func(f float64) float64 { return f * 100 },
+	"caseHref": caseHref,
+	// the admin pages' (admin_*.go)
+	"admAge":        admAge,
+	"admMS":         admMS,
+	"admNum":        admTrim,
+	"exportHref":    exportHref,
+	"retentionDays": retentionDays,
+	"sweepCounts":   sweepCounts,
 }
 
 // parseTemplates builds, for each language, every page file in

@@ -62,12 +62,8 @@
 // httpx.HandlerFunc: they return errors, written as the one error object
 // {code, message, request_id} (a 422 of field errors: ValidationError).
 //
-// Files of this package register from an init function instead, like the
-// console's pages (facematch_handler.go):
-//
-//	func init() { extraRoutes = append(extraRoutes, func(a *API, r Router) { r.Partner("POST /api/v1/face-match", a.faceMatch) }) }
-//
-// and reach the configuration through a.cfg (a.cfg.FaceMatcher, a.cfg.Store,
+// Files of this package register their routes from a method Mount calls
+// (routeFaceMatch in facematch_handler.go) and reach the configuration through a.cfg (a.cfg.FaceMatcher, a.cfg.Store,
 // a.now()); Idempotency-Key goes through a.cfg.Store.Idempotent with the
 // key prefixed by the endpoint ("flows:", "face-match:"), so one key used
 // on two endpoints never collides.

@@ -66,11 +66,10 @@ const DefaultFaceMatchWait = 30 * time.Second
 // some room for the rest (multipart headers, JSON).
 var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) + 64<<10)
 
-func init() {
-	extraRoutes = append(extraRoutes, func(a *API, r Router) {
-		h := &faceMatchHandler{a: a, turns: make(chan struct{}, a.cfg.FaceMatchTurns)}
-		r.Partner("POST /api/v1/face-match", h.serve)
-	})
+// routeFaceMatch registers the Face Match API.
+func (a *API) routeFaceMatch(r Router) {
+	h := &faceMatchHandler{a: a, turns: make(chan struct{}, a.cfg.FaceMatchTurns)}
+	r.Partner("POST /api/v1/face-match", h.serve)
 }
 
 type faceMatchHandler struct {

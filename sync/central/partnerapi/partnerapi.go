@@ -197,10 +197,6 @@ type Router interface {
 	Public(pattern string, h httpx.HandlerFunc)
 }
 
-// extraRoutes are register functions of files of this package
-// (facematch_handler.go), appended from their init functions.
-var extraRoutes []func(*API, Router)
-
 type router struct {
 	a   *API
 	srv *central.Server
@@ -224,9 +220,7 @@ func (r router) Admin(pattern string, h httpx.HandlerFunc) {
 func (a *API) Mount(srv *central.Server) {
 	r := router{a: a, srv: srv}
 	a.routes(r)
-	for _, f := range extraRoutes {
-		f(a, r)
-	}
+	a.routeFaceMatch(r) // facematch_handler.go
 	for _, f := range a.cfg.Routes {
 		f(r)
 	}
