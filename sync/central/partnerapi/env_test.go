@@ -144,16 +144,7 @@ func (e *env) do(r req) answer {
 	if r.invalid {
 		hr = apitest.Invalid(hr)
 	}
-	resp, err := e.client.Do(hr)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return answer{status: resp.StatusCode, body: b, header: resp.Header}
+	return e.roundTrip(e.client, hr)
 }
 
 // send makes a request the document has no operation for, which the
@@ -165,7 +156,13 @@ func (e *env) send(method, path string) answer {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	resp, err := (&http.Client{Transport: e.transport}).Do(hr)
+	return e.roundTrip(&http.Client{Transport: e.transport}, hr)
+}
+
+// roundTrip sends hr with c and reads the whole answer.
+func (e *env) roundTrip(c *http.Client, hr *http.Request) answer {
+	e.t.Helper()
+	resp, err := c.Do(hr)
 	if err != nil {
 		e.t.Fatal(err)
 	}
