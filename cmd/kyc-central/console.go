@@ -35,7 +35,8 @@ func loadOrCreateConsoleKey(path string) ([]byte, error) {
 	return central.LoadOrCreateSecret(path, "the console key", consoleKeyMagic, auth.KeySize)
 }
 
-// mountConsole serves the review console at /console/ on srv.
+// mountConsole serves the review console at /console/ on srv (on its
+// own listener when srv has a console address).
 func mountConsole(srv *central.Server, store central.Store, keyFile string, secure bool, cfg central.Config) error {
 	key, err := loadOrCreateConsoleKey(keyFile)
 	if err != nil {
@@ -49,7 +50,7 @@ func mountConsole(srv *central.Server, store central.Store, keyFile string, secu
 	if err != nil {
 		return err
 	}
-	srv.Mount(console.Prefix, c.Handler())
+	srv.MountConsole(console.Prefix, c.Handler())
 	return nil
 }
 

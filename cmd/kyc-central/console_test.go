@@ -16,6 +16,7 @@ import (
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
+	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
 
@@ -97,65 +98,166 @@ func TestUserAdd(t *testing.T) {
 }
 
 // TestServeConsole: serve mounts the console, keeps its key in a 0600
-// file it creates, and an account made with user add signs in with its
-// password and is sent to the TOTP enrolment.
+// file it creates, and an account made with user add signs in over HTTPS
+// (password, then the TOTP enrolment with its enrolment code) and reaches
+// the queue, each form posted with the Origin a browser sends. With
+// --console-addr the console is served there only: --addr, where anyone
+// opens the hosted flow, answers 404 for it, and a form posted from that
+// origin is refused.
 func TestServeConsole(t *testing.T) {
-	data := t.TempDir()
-	const pw = "mango tractor velvet quorum"
-	if code, _, errOut := userAdd(t, pw, "--name", "root", "--role", "admin", "--data", data); code != 0 {
-		t.Fatalf("user add: %s", errOut)
-	}
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var logs syncBuf
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--data", data, "--insecure-http"}, &bytes.Buffer{}, &logs)
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exit %d: %s", code, logs.String())
-		}
-	}()
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	base := "http://" + addr
-	var page string
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := client.Get(base + "/console/signin")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("sign-in page: %d", resp.StatusCode)
+	for _, tc := range []struct {
+		name string
+		own  bool // --console-addr
+	}{{"on --addr", false}, {"on --console-addr", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := t.TempDir()
+			const pw = "mango tractor velvet quorum"
+			code, out, errOut := userAdd(t, pw, "--name", "root", "--role", "admin", "--data", data)
+			enrol := regexp.MustCompile(`enrolment code: (\S+)`).FindStringSubmatch(out)
+			if code != 0 || enrol == nil {
+				t.Fatalf("user add: %s %s", out, errOut)
 			}
-			page = string(b)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not come up: %v\n%s", err, logs.String())
-		}
-		// Paces a poll of the condition above, bounded by the deadline: the
-		// outcome never depends on how long the sleep lasts.
-		time.Sleep(50 * time.Millisecond)
+			files, err := pki.Init(t.TempDir(), []string{"127.0.0.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			caPEM, err := os.ReadFile(files.CACert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tlsCfg, err := pki.ClientConfig(caPEM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := freeAddr(t)
+			consoleAddr := addr
+			args := []string{"serve", "--addr", addr, "--data", data, "--tls-cert", files.ServerCert, "--tls-key", files.ServerKey}
+			if tc.own {
+				consoleAddr = freeAddr(t)
+				args = append(args, "--console-addr", consoleAddr)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan int, 1)
+			var logs syncBuf
+			go func() { done <- run(ctx, args, &bytes.Buffer{}, &logs) }()
+			jar, _ := cookiejar.New(nil)
+			client := &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg},
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			base := "https://" + consoleAddr
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				resp, err := client.Get(base + "/console/signin")
+				if err == nil {
+					resp.Body.Close()
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("serve did not come up: %v\n%s", err, logs.String())
+				}
+				// Paces a poll of the condition above, bounded by the deadline: the
+				// outcome never depends on how long the sleep lasts.
+				time.Sleep(50 * time.Millisecond)
+			}
+			fi, err := os.Stat(filepath.Join(data, consoleKeyName))
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("console key: %v, %v", fi, err)
+			}
+			if tc.own {
+				if code, _, _ := consoleDo(t, client, http.MethodGet, "https://"+addr+"/console/signin", "", nil); code != http.StatusNotFound {
+					t.Errorf("/console/ on --addr: %d, want 404", code)
+				}
+				if code, _, _ := consoleDo(t, client, http.MethodGet, "https://"+addr+"/healthz", "", nil); code != http.StatusOK {
+					t.Errorf("/healthz on --addr: %d", code)
+				}
+				_, page, _ := consoleDo(t, client, http.MethodGet, base+"/console/signin", "", nil)
+				form := url.Values{"csrf": {csrfOf(t, page)}, "name": {"root"}, "password": {pw}}
+				if code, _, _ := consoleDo(t, client, http.MethodPost, base+"/console/signin", "https://"+addr, form); code != http.StatusForbidden {
+					t.Errorf("a sign-in posted from --addr's origin: %d, want 403", code)
+				}
+			}
+			consoleSignIn(t, client, base, "root", pw, enrol[1])
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("serve exit %d: %s", code, logs.String())
+			}
+			if _, err := client.Get(base + "/console/signin"); err == nil {
+				t.Error("the console still answers after serve ended")
+			}
+		})
 	}
-	fi, err := os.Stat(filepath.Join(data, consoleKeyName))
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("console key: %v, %v", fi, err)
+}
+
+// consoleDo sends a request to the console (a form, when not nil, posted
+// from origin, as a browser says) and returns the status, the body and
+// Location.
+func consoleDo(t *testing.T, c *http.Client, method, u, origin string, form url.Values) (int, string, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
 	}
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no CSRF token on the sign-in page: %s", page)
-	}
-	resp, err := client.PostForm(base+"/console/signin", url.Values{"csrf": {m[1]}, "name": {"root"}, "password": {pw}})
+	req, err := http.NewRequest(method, u, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/console/enrol") {
-		t.Errorf("sign-in: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b), resp.Header.Get("Location")
+}
+
+var (
+	consoleCSRF   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	consoleSecret = regexp.MustCompile(`id="totp-secret" class="secret">([A-Z2-7]+)<`)
+	consoleSealed = regexp.MustCompile(`name="sealed" value="([^"]+)"`)
+)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := consoleCSRF.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the page: %s", page)
+	}
+	return m[1]
+}
+
+// consoleSignIn signs a new account in at the console at base, as a
+// browser on the console's origin would: the password, the TOTP
+// enrolment with the account's enrolment code, then the queue.
+func consoleSignIn(t *testing.T, c *http.Client, base, name, password, enrolCode string) {
+	t.Helper()
+	_, page, _ := consoleDo(t, c, http.MethodGet, base+"/console/signin", "", nil)
+	code, body, loc := consoleDo(t, c, http.MethodPost, base+"/console/signin", base,
+		url.Values{"csrf": {csrfOf(t, page)}, "name": {name}, "password": {password}, "next": {"/console/queue"}})
+	if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/console/enrol") {
+		t.Fatalf("password step: %d to %q: %s", code, loc, body)
+	}
+	_, page, _ = consoleDo(t, c, http.MethodGet, base+loc, "", nil)
+	secret, sealed := consoleSecret.FindStringSubmatch(page), consoleSealed.FindStringSubmatch(page)
+	if secret == nil || sealed == nil {
+		t.Fatalf("enrolment page without the TOTP secret: %s", page)
+	}
+	totp, err := auth.Code(secret[1], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body, loc = consoleDo(t, c, http.MethodPost, base+"/console/enrol", base, url.Values{"csrf": {csrfOf(t, page)},
+		"sealed": {sealed[1]}, "enrol_code": {enrolCode}, "code": {totp}, "next": {"/console/queue"}})
+	if code != http.StatusSeeOther || loc != "/console/queue" {
+		t.Fatalf("TOTP enrolment: %d to %q: %s", code, loc, body)
+	}
+	if code, body, _ := consoleDo(t, c, http.MethodGet, base+loc, "", nil); code != http.StatusOK || !strings.Contains(body, name) {
+		t.Fatalf("queue after sign-in: %d %.300s", code, body)
 	}
 }
 

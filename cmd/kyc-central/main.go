@@ -1,7 +1,7 @@
 // Command kyc-central runs the central backend that devices sync to.
 //
 //	kyc-central serve [--addr 127.0.0.1:8443] [--data DIR] [--store bolt|postgres] [--dsn DSN]
-//	                  [--metrics-addr 127.0.0.1:9464] --tls-cert F --tls-key F | --insecure-http
+//	                  [--console-addr HOST:PORT] [--metrics-addr 127.0.0.1:9464] --tls-cert F --tls-key F | --insecure-http
 //	kyc-central tls init --dir D --host H [--host H2 ...]
 //	kyc-central token create [--central https://HOST:PORT] [--ca F] [--ttl 24h]
 //	kyc-central keys status|rotate [--data DIR] [--keys F]   (keys.go)
@@ -23,6 +23,10 @@
 // people sign in with the accounts `user add` creates (password from
 // standard input, TOTP enrolled at the first sign-in); the TOTP secrets are
 // sealed under DATA/console.key (--console-key), created when missing.
+// With --console-addr the console is served only there (same certificate,
+// same middleware) and --addr answers 404 for it: the hosted flow's pages,
+// which anyone opens and partners frame, then run in another origin than
+// the console.
 //
 // Central speaks HTTPS (`tls init` makes a private CA and a server
 // certificate for an offline site); plain HTTP only with --insecure-http on
@@ -77,7 +81,7 @@ const (
 
 const usage = `usage:
   kyc-central serve [--addr host:port] [--data dir] [--store bolt|postgres] [--dsn dsn] [--box-key file] [--sign-key file]
-                    [--admin-token-file file] [--console-key file] [--metrics-addr host:port]
+                    [--admin-token-file file] [--console-key file] [--console-addr host:port] [--metrics-addr host:port]
                     [--partner-key file] [--public-url https://host] (--tls-cert file --tls-key file | --insecure-http)
   kyc-central tls init --dir dir --host name-or-ip [--host ...]
   kyc-central token create [--central https://host:port] [--ca file] [--ttl 24h] [--admin-token-file file]
@@ -185,6 +189,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	certFile := fs.String("tls-cert", "", "server certificate, PEM (kyc-central tls init makes one)")
 	keyFile := fs.String("tls-key", "", "server certificate's private key, PEM")
 	insecure := fs.Bool("insecure-http", false, "serve plain HTTP, on a loopback address only (tests)")
+	consoleAddr := fs.String("console-addr", "", "serve the review console only on this address, with the same certificate (best a host name of its own, e.g. console.central.example), and answer 404 for /console/ on --addr, which anyone opens the hosted flow at (default: the console on --addr)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this address only, plain HTTP without authentication: keep it on loopback (e.g. 127.0.0.1:9464) or a monitoring network (default: no metrics)")
 	promptTime := fs.Duration("challenge-prompt-time", 0, "hosted flow: how long a head-turn prompt may wait for the turn (0: the engine's 5s); longer helps people on slow phones, shorter a replay less")
 	challengeTime := fs.Duration("challenge-time", 0, "hosted flow: how long all the head turns may take from the first prompt (0: the engine's 20s)")
@@ -251,7 +256,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	srv, err := central.New(central.Config{
 		Addr: *addr, Version: version, Store: store, BoxKey: box, SignKey: sign, AdminToken: tok,
-		TLS: srvTLS, InsecureHTTP: *insecure, MetricsAddr: *metricsAddr, Logger: logger, SweepByQueue: pg != nil, ErasureByQueue: pg != nil, TrustedProxies: proxies,
+		TLS: srvTLS, InsecureHTTP: *insecure, MetricsAddr: *metricsAddr, ConsoleAddr: *consoleAddr, Logger: logger, SweepByQueue: pg != nil, ErasureByQueue: pg != nil, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err
@@ -289,7 +294,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		select {
 		case a := <-ready:
 			logger.Info("kyc-central listening", "addr", a, "version", version, "store", *storeKind, "tls", srvTLS != nil,
-				"fingerprint", fingerprint(srv))
+				"console_addr", *consoleAddr, "fingerprint", fingerprint(srv))
 		case <-ctx.Done():
 		}
 	}()

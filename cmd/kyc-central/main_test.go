@@ -146,6 +146,7 @@ func TestServeRefusals(t *testing.T) {
 		{"cert without key", []string{"--tls-cert", "x.crt"}, "go together"},
 		{"weak admin token", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--admin-token-file", weak}, "too weak"},
 		{"unknown store", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--store", "mongo"}, "unknown store"},
+		{"insecure console off loopback", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--console-addr", "0.0.0.0:0"}, "console: central: plain HTTP is refused on 0.0.0.0:0"},
 		{"negative prompt time", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--challenge-prompt-time", "-1s"}, "must not be negative"},
 	}
 	for _, tc := range cases {

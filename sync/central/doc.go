@@ -5,7 +5,8 @@
 // boltstore embedded, pgstore to scale out), takes large images in
 // resumable chunks, serves signed configuration and watchlists to devices,
 // and offers an authenticated admin API and /healthz; Prometheus /metrics
-// only on a listener of their own (Config.MetricsAddr).
+// only on a listener of their own (Config.MetricsAddr), and the review
+// console, when Config.ConsoleAddr is set, too (Server.MountConsole).
 //
 // Every handler returns its error; httpx.Responder turns it into a public
 // code and message with a request id, and logs the cause under that id.

@@ -94,6 +94,15 @@ type Config struct {
 	// the metrics tell about traffic, refusals and the process. Empty:
 	// no metrics listener.
 	MetricsAddr string
+	// ConsoleAddr, when set, is where Serve serves the review console
+	// (MountConsole), on a listener of its own with the main listener's
+	// TLS and middleware, and the main listener answers 404 under
+	// /console/. The main listener's pages are opened by anyone and framed
+	// by partners (the hosted flow): a script running there shares the
+	// console's origin when both are on one listener, and could read the
+	// console's pages and act as a signed-in reviewer. Empty: the console
+	// is on the main listener.
+	ConsoleAddr string
 	// Logger receives central's structured log; nil discards it.
 	Logger *slog.Logger
 	// MaxSkew is the largest accepted difference between a request's
@@ -138,6 +147,11 @@ type Server struct {
 	challenge challenger
 	shed      atomic.Int64
 	privacy   *privacy // retention sweep, erasure, search (privacy.go)
+
+	// consoleMux and consoleHandler are mux and handler themselves unless
+	// Config.ConsoleAddr gives the console a listener of its own.
+	consoleMux     *http.ServeMux
+	consoleHandler http.Handler
 }
 
 // New returns a Server with its routes registered.
@@ -191,8 +205,20 @@ func New(cfg Config) (*Server, error) {
 	s.routeDevice()
 	s.routeAdmin()
 	s.privacy = s.newPrivacy()
-	s.handler = httpx.WithTrustedProxies(cfg.TrustedProxies, s.withDate(httpx.WithRequestID(s.defaultDeadlines(s.metrics.instrument(s.mux)))))
+	s.handler = s.wrap(s.mux)
+	s.consoleMux, s.consoleHandler = s.mux, s.handler
+	if cfg.ConsoleAddr != "" {
+		s.consoleMux = http.NewServeMux()
+		s.consoleHandler = s.wrap(s.consoleMux)
+	}
 	return s, nil
+}
+
+// wrap puts around mux what every answer of the main and the console
+// listener goes through: the client's address behind trusted proxies,
+// Date, a request id, the default deadlines and the metrics.
+func (s *Server) wrap(mux *http.ServeMux) http.Handler {
+	return httpx.WithTrustedProxies(s.cfg.TrustedProxies, s.withDate(httpx.WithRequestID(s.defaultDeadlines(s.metrics.instrument(mux)))))
 }
 
 // errorRules give central's sentinel errors their public face when a
@@ -213,8 +239,17 @@ var errorRules = []httpx.Rule{
 // importing them. Call it before Serve.
 func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
+// MountConsole is Mount for the review console (pattern "/console/"): on
+// the console's own listener when Config.ConsoleAddr is set, else on the
+// main one.
+func (s *Server) MountConsole(pattern string, h http.Handler) { s.consoleMux.Handle(pattern, h) }
+
 // Handler is the server's HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// ConsoleHandler is what the console's listener serves (ServeConsole):
+// Handler itself unless Config.ConsoleAddr is set.
+func (s *Server) ConsoleHandler() http.Handler { return s.consoleHandler }
 
 // Registerer is the Prometheus registry /metrics serves (ServeMetrics). Parts of central
 // wired in New (the retention sweep and erasure in privacy.go) register
@@ -282,42 +317,66 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 // not: without Config.InsecureHTTP, or on an address other than loopback.
 var ErrInsecureHTTP = errors.New("central: plain HTTP is refused")
 
-// Serve listens on cfg.Addr (and cfg.MetricsAddr, when set, for
-// ServeMetrics) until ctx is cancelled, then stops accepting and drains
-// in-flight requests for up to 10 seconds. ready, when not nil, receives
-// the bound address once the listener is open. Should the metrics
-// listener fail, the main one stops too.
+// Serve listens on cfg.Addr (and cfg.MetricsAddr and cfg.ConsoleAddr,
+// when set, for ServeMetrics and ServeConsole) until ctx is cancelled,
+// then stops accepting and drains in-flight requests for up to 10
+// seconds. ready, when not nil, receives the bound address once every
+// listener is open. Should a listener of its own fail, the main one stops
+// too and Serve returns that failure.
 func (s *Server) Serve(ctx context.Context, ready chan<- string) error {
 	if err := s.checkTransport(s.cfg.Addr); err != nil {
 		return err
 	}
-	var mln net.Listener
+	type own struct {
+		what, addr string
+		serve      func(context.Context, net.Listener) error
+	}
+	var owns []own
 	if s.cfg.MetricsAddr != "" {
-		var err error
-		if mln, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
-			return fmt.Errorf("listening for metrics on %s: %w", s.cfg.MetricsAddr, err)
+		owns = append(owns, own{"metrics", s.cfg.MetricsAddr, s.ServeMetrics})
+	}
+	if s.cfg.ConsoleAddr != "" {
+		if err := s.checkTransport(s.cfg.ConsoleAddr); err != nil {
+			return fmt.Errorf("console: %w", err)
 		}
+		owns = append(owns, own{"the console", s.cfg.ConsoleAddr, s.ServeConsole})
+	}
+	// Every listener is open before the main one answers, so a taken
+	// address stops serve before anything is served.
+	lns := make([]net.Listener, 0, len(owns))
+	closeAll := func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}
+	for _, o := range owns {
+		ln, err := net.Listen("tcp", o.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("listening for %s on %s: %w", o.what, o.addr, err)
+		}
+		lns = append(lns, ln)
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		if mln != nil {
-			mln.Close()
-		}
+		closeAll()
 		return fmt.Errorf("listening on %s: %w", s.cfg.Addr, err)
-	}
-	if mln == nil {
-		return s.ServeListener(ctx, ln, ready)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	mdone := make(chan error, 1)
-	go func() {
-		defer cancel()
-		mdone <- s.ServeMetrics(ctx, mln)
-	}()
-	err = s.ServeListener(ctx, ln, ready)
+	done := make(chan error, len(owns))
+	for i, o := range owns {
+		go func() {
+			defer cancel()
+			done <- o.serve(ctx, lns[i])
+		}()
+	}
+	errs := []error{s.ServeListener(ctx, ln, ready)}
 	cancel()
-	return errors.Join(err, <-mdone)
+	for range owns {
+		errs = append(errs, <-done)
+	}
+	return errors.Join(errs...)
 }
 
 // ServeMetrics serves the Prometheus registry (Registerer) at /metrics,
@@ -335,6 +394,21 @@ func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
 	}
 	if err := serveUntil(ctx, srv, ln); err != nil {
 		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}
+
+// ServeConsole serves the review console (MountConsole) on ln, which it
+// closes, until ctx is cancelled: with the main listener's TLS and
+// middleware, and nothing but what MountConsole mounted (see
+// Config.ConsoleAddr).
+func (s *Server) ServeConsole(ctx context.Context, ln net.Listener) error {
+	if err := s.checkTransport(ln.Addr().String()); err != nil {
+		ln.Close()
+		return fmt.Errorf("console: %w", err)
+	}
+	if err := serveUntil(ctx, s.webServer(s.consoleHandler), ln); err != nil {
+		return fmt.Errorf("console: %w", err)
 	}
 	return nil
 }
@@ -387,16 +461,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready chan<
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	if s.cfg.TLS != nil {
-		srv.TLSConfig = serverTLS(s.cfg.TLS)
-	}
+	srv := s.webServer(s.handler)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -407,6 +472,21 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready chan<
 		defer s.privacy.resumeErasures(ctx)()
 	}
 	return serveUntil(ctx, srv, ln)
+}
+
+// webServer is the http.Server of the main and the console listener.
+func (s *Server) webServer(h http.Handler) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if s.cfg.TLS != nil {
+		srv.TLSConfig = serverTLS(s.cfg.TLS)
+	}
+	return srv
 }
 
 // serveUntil serves srv on ln (TLS when srv.TLSConfig is set) until ctx

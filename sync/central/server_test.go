@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
@@ -292,5 +294,116 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("after cancel: %v", err)
 		}
+	}
+}
+
+// TestConsoleOnItsOwnListener: with Config.ConsoleAddr the console is
+// served only on its listener, behind the main listener's TLS and
+// middleware (trusted proxies, Date, request id, metrics), and the main
+// listener, whose pages anyone opens, answers 404 for it; without it the
+// console is on the main listener. Every listener ends with the context.
+func TestConsoleOnItsOwnListener(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		consoleAddr string
+	}{
+		{"own listener", "127.0.0.1:0"}, // Serve would listen there; the test hands ServeConsole its listener
+		{"main listener", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			box, sign := keys(t)
+			srvTLS, client := tlsFiles(t)
+			now := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+			s, err := central.New(central.Config{Addr: "127.0.0.1:0", ConsoleAddr: tc.consoleAddr, Store: openBolt(t), BoxKey: box, SignKey: sign,
+				TLS: srvTLS, Now: func() time.Time { return now }, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.MountConsole("/console/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "console for "+httpx.ClientAddr(r))
+			}))
+			ctx, cancel := context.WithCancel(context.Background())
+			listen := func() net.Listener {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ln
+			}
+			api, con, metrics := listen(), listen(), listen()
+			done := make(chan error, 3)
+			go func() { done <- s.ServeListener(ctx, api, nil) }()
+			go func() { done <- s.ServeConsole(ctx, con) }()
+			go func() { done <- s.ServeMetrics(ctx, metrics) }()
+			get := func(c *http.Client, url string) (*http.Response, string) {
+				t.Helper()
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("X-Forwarded-For", "203.0.113.7")
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp, string(b)
+			}
+			consoleAt, elsewhere := "https://"+con.Addr().String(), "https://"+api.Addr().String()
+			if tc.consoleAddr == "" {
+				consoleAt, elsewhere = elsewhere, ""
+			}
+			resp, body := get(client, consoleAt+"/console/queue")
+			if resp.StatusCode != http.StatusOK || body != "console for 203.0.113.7" || resp.Header.Get(httpx.HeaderRequestID) == "" ||
+				resp.Header.Get("Date") != now.Format(http.TimeFormat) {
+				t.Errorf("the console at %s: %d %q, headers %v", consoleAt, resp.StatusCode, body, resp.Header)
+			}
+			if elsewhere != "" {
+				if resp, body := get(client, elsewhere+"/console/queue"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "console for") {
+					t.Errorf("/console/ on the main listener: %d %q, want 404", resp.StatusCode, body)
+				}
+				if resp, _ := get(client, consoleAt+"/healthz"); resp.StatusCode != http.StatusNotFound {
+					t.Errorf("the console listener serves more than the console: /healthz %d", resp.StatusCode)
+				}
+				if resp, _ := get(client, elsewhere+"/healthz"); resp.StatusCode != http.StatusOK {
+					t.Errorf("healthz on the main listener: %d", resp.StatusCode)
+				}
+			}
+			_, m := get(http.DefaultClient, "http://"+metrics.Addr().String()+"/metrics")
+			if !strings.Contains(m, `kyc_central_http_requests_total{code="200",route="/console/"} 1`) {
+				t.Errorf("the console's request is not in the metrics: %s", m)
+			}
+			cancel()
+			for range 3 {
+				if err := <-done; err != nil {
+					t.Errorf("after cancel: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// TestServeConsoleAddrRefused: Serve does not start when the console's
+// address is taken, nor serves the console over plain HTTP off loopback.
+func TestServeConsoleAddrRefused(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	box, sign := keys(t)
+	srvTLS, _ := tlsFiles(t)
+	s, err := central.New(central.Config{Addr: "127.0.0.1:0", ConsoleAddr: taken.Addr().String(), Store: openBolt(t), BoxKey: box, SignKey: sign, TLS: srvTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	if err := s.Serve(context.Background(), ready); err == nil || !strings.Contains(err.Error(), "the console") || len(ready) != 0 {
+		t.Errorf("console address taken: %v (ready %d), want a failure before serving", err, len(ready))
+	}
+	s, err = central.New(central.Config{Addr: "127.0.0.1:0", ConsoleAddr: "0.0.0.0:0", Store: openBolt(t), BoxKey: box, SignKey: sign, InsecureHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(context.Background(), nil); !errors.Is(err, central.ErrInsecureHTTP) {
+		t.Errorf("plain HTTP console off loopback: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 // Package console is central's review console: the web application the
 // central admins, reviewers and auditors work in, served by kyc-central
-// under /console/ (Server.Mount). Pages are server-rendered html/template
+// under /console/ (Server.MountConsole: on a listener of its own with
+// kyc-central serve --console-addr). Pages are server-rendered html/template
 // (no SPA; everything works without JavaScript, which only adds zoom,
 // charts and small conveniences), with sources in web/ embedded in the
 // binary.
