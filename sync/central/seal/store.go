@@ -32,6 +32,11 @@ type Store struct {
 	// keys caches opened data keys, so that the chunks of an upload do not
 	// unwrap the key again each (a KMS round trip).
 	keys keyCache
+	// plainBufs are ImageChunks' buffers (*[]byte, up to a stored chunk,
+	// protocol.MaxChunkSize): each read of an image opens its chunks into
+	// one, and reads that stop at the first chunk (a content type sniffed
+	// before the image is sent) are frequent.
+	plainBufs sync.Pool
 }
 
 var (
@@ -270,7 +275,17 @@ func (s *Store) ImageChunks(ctx context.Context, deviceID, key, image string, yi
 		return s.Store.ImageChunks(ctx, deviceID, key, image, yield)
 	}
 	var off int64
-	var plain []byte // one buffer for every chunk: yield's slice is valid only during the call
+	// One buffer for every chunk: yield's slice is valid only during the
+	// call.
+	buf, _ := s.plainBufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	plain := *buf
+	defer func() {
+		*buf = plain[:0]
+		s.plainBufs.Put(buf)
+	}()
 	return s.Store.ImageChunks(ctx, deviceID, key, image, func(data []byte) error {
 		for len(data) > 0 {
 			if len(data) < chunkHeader || int(binary.BigEndian.Uint32(data)) > len(data)-chunkHeader {
