@@ -2,6 +2,7 @@ package central
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,4 +77,30 @@ func WriteImage(ctx context.Context, st Store, w io.Writer, ref SubmissionRef, i
 		return fmt.Errorf("%w: writing the image: %v", httpx.ErrCut, err)
 	}
 	return nil
+}
+
+// errSniffed stops ImageContentType's read once it has its bytes.
+var errSniffed = errors.New("central: image sniffed")
+
+// ImageContentType is the content type of one stored image as
+// http.DetectContentType sniffs its first bytes, the one WriteImage gives
+// start, read without the rest of the image: for a caller that must know
+// it before it writes anything (a length to announce). ErrNotFound when
+// the image does not exist or has no byte.
+func ImageContentType(ctx context.Context, st Store, ref SubmissionRef, image string) (string, error) {
+	head := make([]byte, 0, sniffLen)
+	err := st.ImageChunks(ctx, ref.DeviceID, ref.Key, image, func(chunk []byte) error {
+		head = append(head, chunk[:min(len(chunk), sniffLen-len(head))]...)
+		if len(head) == sniffLen {
+			return errSniffed
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSniffed) {
+		return "", fmt.Errorf("reading the image: %w", err)
+	}
+	if len(head) == 0 {
+		return "", fmt.Errorf("reading the image: %w", ErrNotFound)
+	}
+	return http.DetectContentType(head), nil
 }

@@ -360,19 +360,30 @@ type PushImage struct {
 // PushSubmission, written by Write with the images' bytes read from the
 // store a stored chunk at a time as they are written, so a push holds a
 // chunk, never its images (up to protocol.MaxImages of
-// protocol.MaxImageSize, in base64).
+// protocol.MaxImageSize, in base64). Its length is known before it is
+// written (Len), so a push can announce it.
 type PushBody struct {
 	// Submission is the push without its images.
 	Submission PushSubmission
 	store      central.Store
 	ref        central.SubmissionRef
-	images     []central.ImageProgress
+	images     []pushImage
+}
+
+// pushImage is an image a PushBody carries: its manifest entry and the
+// content type it was found to have when the body was built, which Len
+// counts and Write writes.
+type pushImage struct {
+	central.ImageProgress
+	contentType string
 }
 
 // PushSubmission builds the push of partner p's session sessionID: its
 // submission of the given attempt (the newest one when attempt is 0 or
-// none matches), read now from the store. pushID becomes the body's ID.
-// central.ErrNotFound when the session or every submission is gone.
+// none matches), read now from the store, each image's content type
+// sniffed from its first bytes (an image gone by then is left out).
+// pushID becomes the body's ID. central.ErrNotFound when the session or
+// every submission is gone.
 func (a *API) PushSubmission(ctx context.Context, p central.Partner, sessionID string, attempt int, pushID string) (*PushBody, error) {
 	f, err := a.cfg.Store.Flow(ctx, p.ID, sessionID)
 	if err != nil {
@@ -389,19 +400,86 @@ func (a *API) PushSubmission(ctx context.Context, p central.Partner, sessionID s
 	b := &PushBody{store: a.cfg.Store, ref: ref, Submission: PushSubmission{ID: pushID, Type: PushType, CreatedAt: a.now(),
 		User:    PushUser{PartnerUserID: f.UserID, PartnerUserIDType: f.UserIDType, SessionID: f.ID, DeviceID: pushDevice(ref.DeviceID)},
 		Session: a.statusView(f), Submission: res, Images: []PushImage{}}}
-	if res != nil && sub.ImagesErasedAt.IsZero() && !sub.CompletedAt.IsZero() {
-		b.images = sub.Images
+	if res == nil || !sub.ImagesErasedAt.IsZero() || sub.CompletedAt.IsZero() {
+		return b, nil
+	}
+	for _, im := range sub.Images {
+		ct := http.DetectContentType(nil) // no bytes to sniff: data is null
+		if im.Size > 0 {
+			ct, err = central.ImageContentType(ctx, a.cfg.Store, ref, im.Name)
+			if errors.Is(err, central.ErrNotFound) {
+				continue // dropped by retention
+			}
+			if err != nil {
+				return nil, fmt.Errorf("sniffing the image %s: %w", im.Name, err)
+			}
+		}
+		if !strings.HasPrefix(ct, "image/") {
+			ct = "application/octet-stream"
+		}
+		b.images = append(b.images, pushImage{ImageProgress: im, contentType: ct})
 	}
 	return b, nil
+}
+
+// Len is how many bytes Write writes, counted without reading an image:
+// the same encoding with each image's base64 counted from its manifest
+// size. Write writes fewer only if an image was dropped from the store
+// in between.
+func (b *PushBody) Len() (int64, error) {
+	var n byteCount
+	err := b.encode(&n, func(_ io.Writer, im pushImage, begin func() error) error {
+		if err := begin(); err != nil {
+			return err
+		}
+		n += byteCount(base64.StdEncoding.EncodedLen(int(im.Size)))
+		return nil
+	})
+	return int64(n), err
 }
 
 // Write writes the push's JSON to w: the bytes json.Marshal gives for the
 // PushSubmission with its images, each image's size and SHA-256 from the
 // manifest (checked against the bytes as they pass), its content type
-// sniffed from its first bytes. An image gone from the store before its
-// first byte is left out; a failure later leaves w holding a part of the
-// push, and the error says so. Each call reads the store anew.
+// the one sniffed when the body was built. An image gone from the store
+// before its first byte is left out (Write then writes fewer than Len
+// bytes); a failure later leaves w holding a part of the push, and the
+// error says so. Each call reads the store anew.
 func (b *PushBody) Write(ctx context.Context, w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 32<<10)
+	err := b.encode(bw, func(w io.Writer, im pushImage, begin func() error) error {
+		h := sha256.New()
+		b64 := base64.NewEncoder(base64.StdEncoding, w)
+		if err := central.WriteImage(ctx, b.store, io.MultiWriter(b64, h), b.ref, im.Name, im.Size, func(string) error { return begin() }); err != nil {
+			return err
+		}
+		if !bytes.Equal(h.Sum(nil), im.SHA256) {
+			return errors.New("its bytes do not match the manifest's SHA-256")
+		}
+		return b64.Close()
+	})
+	if err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing the push: %w", err)
+	}
+	return nil
+}
+
+// jsonWriter is what encode writes to: a bufio.Writer, whose errors stick
+// until Flush, or a byteCount.
+type jsonWriter interface {
+	io.Writer
+	io.ByteWriter
+	io.StringWriter
+}
+
+// encode writes the push's JSON to w, Write's and Len's alike but for
+// each image's data (its base64, between the quotes), which data writes
+// to w after calling begin, or leaves out by returning
+// central.ErrNotFound before calling it.
+func (b *PushBody) encode(w jsonWriter, data func(w io.Writer, im pushImage, begin func() error) error) error {
 	head, err := json.Marshal(b.Submission)
 	if err != nil {
 		return fmt.Errorf("encoding the push: %w", err)
@@ -410,19 +488,13 @@ func (b *PushBody) Write(ctx context.Context, w io.Writer) error {
 	if !ok {
 		return errors.New("encoding the push: its images are not its last member")
 	}
-	bw := bufio.NewWriterSize(w, 32<<10)
-	bw.Write(head)
-	bw.WriteByte('[')
+	w.Write(head)
+	w.WriteByte('[')
 	var written int
 	for _, im := range b.images {
-		h := sha256.New()
-		b64 := base64.NewEncoder(base64.StdEncoding, bw)
-		meta := func(ct string) error {
-			if !strings.HasPrefix(ct, "image/") {
-				ct = "application/octet-stream"
-			}
-			// The image's members but its data, as json.Marshal writes them.
-			m, err := json.Marshal(PushImage{Name: im.Name, ContentType: ct, Size: im.Size, SHA256: hex.EncodeToString(im.SHA256)})
+		// The image's members but its data, as json.Marshal writes them.
+		meta := func() error {
+			m, err := json.Marshal(PushImage{Name: im.Name, ContentType: im.contentType, Size: im.Size, SHA256: hex.EncodeToString(im.SHA256)})
 			if err != nil {
 				return err
 			}
@@ -431,24 +503,24 @@ func (b *PushBody) Write(ctx context.Context, w io.Writer) error {
 				return errors.New("its data is not its last member")
 			}
 			if written++; written > 1 {
-				bw.WriteByte(',')
+				w.WriteByte(',')
 			}
-			_, err = bw.Write(m)
+			_, err = w.Write(m)
 			return err
 		}
 		if im.Size == 0 {
-			// No bytes to sniff or stream: data is null, as for any empty slice.
-			if err := meta(http.DetectContentType(nil)); err != nil {
+			// No bytes: data is null, as for any empty slice.
+			if err := meta(); err != nil {
 				return fmt.Errorf("writing the image %s: %w", im.Name, err)
 			}
-			bw.WriteString(`null}`)
+			w.WriteString(`null}`)
 			continue
 		}
-		err := central.WriteImage(ctx, b.store, io.MultiWriter(b64, h), b.ref, im.Name, im.Size, func(ct string) error {
-			if err := meta(ct); err != nil {
+		err := data(w, im, func() error {
+			if err := meta(); err != nil {
 				return err
 			}
-			return bw.WriteByte('"')
+			return w.WriteByte('"')
 		})
 		if errors.Is(err, central.ErrNotFound) {
 			continue // dropped meanwhile (never after a byte: WriteImage)
@@ -456,17 +528,28 @@ func (b *PushBody) Write(ctx context.Context, w io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("writing the image %s: %w", im.Name, err)
 		}
-		if !bytes.Equal(h.Sum(nil), im.SHA256) {
-			return fmt.Errorf("writing the image %s: its bytes do not match the manifest's SHA-256", im.Name)
-		}
-		b64.Close()
-		bw.WriteString(`"}`)
+		w.WriteString(`"}`)
 	}
-	bw.WriteString(`]}`)
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing the push: %w", err)
-	}
+	w.WriteString(`]}`)
 	return nil
+}
+
+// byteCount is a jsonWriter that only counts what is written to it.
+type byteCount int64
+
+func (n *byteCount) Write(p []byte) (int, error) {
+	*n += byteCount(len(p))
+	return len(p), nil
+}
+
+func (n *byteCount) WriteByte(byte) error {
+	*n++
+	return nil
+}
+
+func (n *byteCount) WriteString(s string) (int, error) {
+	*n += byteCount(len(s))
+	return len(s), nil
 }
 
 // pushRef picks the session's submission of the attempt, newest first.

@@ -27,13 +27,20 @@
 // erased submission is not sent), gets a token from the partner's token
 // endpoint with golang.org/x/oauth2/clientcredentials (kept until it
 // expires; a 401 from the push endpoint fetches a new one and tries once
-// more) and POSTs the envelope. The envelope is written as it is sent
-// (chunked), sealed a segment at a time into the bytes Seal gives, the
-// images read from the store a stored chunk at a time: a push holds about
-// a chunk, not its images (up to 32 of 64 MiB). Each send of the request
-// (the 401's, a transport's retry through GetBody) reads the store anew
-// under a new nonce. Should the store fail midway, the request is cut off
-// before the tag and the attempt fails like any other.
+// more) and POSTs the envelope. The envelope is written as it is sent,
+// sealed a segment at a time into the bytes Seal gives, the images read
+// from the store a stored chunk at a time: a push holds about a chunk, not
+// its images (up to 32 of 64 MiB). Its length is counted first and sent as
+// Content-Length, never chunked (some endpoints, e.g. AWS API Gateway,
+// refuse chunked bodies with 411): the images' sizes come from the
+// manifest, their content types from their first bytes, read once per
+// attempt (partnerapi.PushBody.Len). Each send of the request (the 401's,
+// a transport's retry through GetBody) reads the store anew under a new
+// nonce. Should the store fail midway, the request is cut off before the
+// tag and the attempt fails like any other; should the envelope come out
+// of another length than announced (retention dropped an image in
+// between), it is cut off before its last byte and the attempt fails
+// saying the submission changed while it was sent.
 //
 // # Wire format
 //

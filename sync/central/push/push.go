@@ -111,7 +111,15 @@ func (s *Sender) Send(ctx context.Context, p central.Partner, ev central.Webhook
 	if err != nil {
 		return 0, "", fmt.Errorf("building the submission: %w", err)
 	}
-	body := &envelopeBody{ctx: ctx, target: target, id: ev.ID, partnerID: p.ID, plain: sub}
+	plainLen, err := sub.Len()
+	if err != nil {
+		return 0, "", fmt.Errorf("building the submission: %w", err)
+	}
+	length, err := envelopeLen(target.KeyID, ev.ID, p.ID, plainLen)
+	if err != nil {
+		return 0, "", fmt.Errorf("building the submission: %w", err)
+	}
+	body := &envelopeBody{ctx: ctx, target: target, id: ev.ID, partnerID: p.ID, plain: sub, length: length}
 	defer body.wait()
 	status, excerpt, err := s.post(ctx, p.ID, target, ev.ID, body, false)
 	if err == nil && status == http.StatusUnauthorized {
@@ -144,16 +152,19 @@ func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTa
 		return 0, "", errors.New("the push URL is invalid")
 	}
 	// The envelope is written as it is sent, read anew from the store
-	// each time the request is (GetBody: a retry on a new connection).
+	// each time the request is (GetBody: a retry on a new connection). Its
+	// length is announced: some endpoints refuse a chunked body (411).
 	req.Body, _ = body.open()
-	req.GetBody, req.ContentLength = body.open, -1
+	req.GetBody, req.ContentLength = body.open, body.length
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	req.Header.Set("Idempotency-Key", id)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
-		if werr := body.err(); werr != nil {
+		if werr := body.err(); errors.Is(werr, errChanged) {
+			return 0, "", werr
+		} else if werr != nil {
 			return 0, "", fmt.Errorf("building the submission: %w", werr)
 		}
 		return 0, "", webhook.DescribeTransport(err)
@@ -174,6 +185,7 @@ type envelopeBody struct {
 	id        string
 	partnerID string
 	plain     *partnerapi.PushBody
+	length    int64 // announced (Content-Length): envelopeLen of plain's Len
 
 	mu      sync.Mutex
 	readers []*io.PipeReader
@@ -187,9 +199,11 @@ func (b *envelopeBody) open() (io.ReadCloser, error) {
 	b.readers = append(b.readers, pr)
 	b.mu.Unlock()
 	b.wg.Go(func() {
-		err := writeEnvelope(pw, b.target.Key, b.target.KeyID, b.id, b.partnerID, func(w io.Writer) error {
+		lw := &lengthWriter{w: pw, left: b.length}
+		err := writeEnvelope(lw, b.target.Key, b.target.KeyID, b.id, b.partnerID, func(w io.Writer) error {
 			return b.plain.Write(b.ctx, w)
 		})
+		err = lw.end(err)
 		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
 			b.mu.Lock()
 			b.lastErr = err
@@ -217,6 +231,64 @@ func (b *envelopeBody) wait() {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+}
+
+// errChanged means the envelope came out of another length than the one
+// announced: the store dropped an image between the count and the write.
+var errChanged = errors.New("the submission changed while it was sent (an image dropped from the store meanwhile?), so the push was cut off")
+
+// lengthWriter passes the envelope on a byte behind: the last byte
+// written so far is held, and end writes it only if the envelope came
+// out whole and of the announced length. So a partner never gets an
+// envelope that is whole (its closing brace) unless it is the one
+// announced, whatever it makes of a body cut short. A write past the
+// length is refused (errChanged).
+type lengthWriter struct {
+	w    io.Writer
+	left int64   // announced bytes not yet taken
+	last [1]byte // the last byte taken, held
+	held bool
+	over error // a write past the length
+}
+
+func (l *lengthWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > l.left {
+		l.over = fmt.Errorf("%w: it is longer than the %d bytes announced", errChanged, l.left)
+		return 0, l.over
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if l.held {
+		if _, err := l.w.Write(l.last[:]); err != nil {
+			return 0, err
+		}
+	}
+	l.left -= int64(len(p))
+	l.last[0], l.held = p[len(p)-1], true
+	if len(p) > 1 {
+		if n, err := l.w.Write(p[:len(p)-1]); err != nil {
+			return n, err
+		}
+	}
+	return len(p), nil
+}
+
+// end finishes an envelope whose writing returned werr: it writes the
+// held byte when the envelope was whole and of the announced length, else
+// returns why not (errChanged for another length, whatever the write's
+// error says of it).
+func (l *lengthWriter) end(werr error) error {
+	switch {
+	case l.over != nil:
+		return l.over
+	case werr != nil:
+		return werr
+	case l.left != 0 || !l.held:
+		return fmt.Errorf("%w: it is %d bytes short of the length announced", errChanged, l.left)
+	}
+	_, err := l.w.Write(l.last[:])
+	return err
 }
 
 // token returns a valid access token for the partner: the cached one,

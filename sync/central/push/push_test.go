@@ -1,6 +1,7 @@
 package push_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -113,10 +115,15 @@ type got struct {
 	openErr error
 	idem    string
 	status  int
+	// length is the Content-Length announced, te the Transfer-Encoding.
+	length int64
+	te     []string
 }
 
 // receiver is the partner's push endpoint: it checks the bearer token with
 // the token server, decrypts with its key and answers what answer says.
+// Like an AWS API Gateway REST API or some WAFs, it refuses a body whose
+// length is not announced (chunked) with 411.
 type receiver struct {
 	srv    *httptest.Server
 	tokens *tokenServer
@@ -132,6 +139,11 @@ type receiver struct {
 func newReceiver(t testing.TB, tokens *tokenServer) *receiver {
 	rc := &receiver{tokens: tokens}
 	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength < 0 {
+			w.WriteHeader(http.StatusLengthRequired)
+			io.WriteString(w, `{"message":"Length Required"}`)
+			return
+		}
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !rc.tokens.valid(tok) {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -143,7 +155,7 @@ func newReceiver(t testing.TB, tokens *tokenServer) *receiver {
 			io.WriteString(w, `{"status":"success"}`)
 			return
 		}
-		var g got
+		g := got{length: r.ContentLength, te: r.TransferEncoding}
 		g.idem = r.Header.Get("Idempotency-Key")
 		body, _ := io.ReadAll(r.Body)
 		g.raw = body
@@ -620,5 +632,157 @@ func TestEnvelope(t *testing.T) {
 	}
 	if _, err := push.Seal(key[:16], "k", "i", "p", nil); err == nil {
 		t.Error("a 16-byte key was accepted")
+	}
+}
+
+// TestPushContentLength checks that a push announces its length
+// (Content-Length, no chunked Transfer-Encoding), which the receiver,
+// like an endpoint that refuses chunked bodies, requires, and that it is
+// the length of the body received, whatever the images' sizes (base64's
+// padding) and content types; a body resent through GetBody (net/http's
+// retry on a new connection) announces it as well.
+func TestPushContentLength(t *testing.T) {
+	e := newEnv(t, centraltest.BoltStore(t))
+	check := func(t *testing.T, g got) {
+		t.Helper()
+		if g.status != http.StatusOK || g.openErr != nil {
+			t.Fatalf("the push was answered %d, %v", g.status, g.openErr)
+		}
+		if g.length != int64(len(g.raw)) || len(g.te) != 0 {
+			t.Errorf("Content-Length %d, Transfer-Encoding %q; want the %d bytes received, none", g.length, g.te, len(g.raw))
+		}
+		if b, err := json.Marshal(g.sub); err != nil || !bytes.Equal(b, g.plain) {
+			t.Errorf("the plaintext is not json.Marshal's:\n%.300s", g.plain)
+		}
+	}
+	rng := mrand.NewChaCha8([32]byte{5})
+	for i, size := range []int{1, 2, 3, 4, 511, 512, 513, 100 << 10} {
+		t.Run(fmt.Sprintf("a selfie of %d bytes", size), func(t *testing.T) {
+			e.images["selfie"] = make([]byte, size)
+			rng.Read(e.images["selfie"])
+			e.complete(fmt.Sprintf("ses-%d", i), 1, central.FlowCompleted)
+			e.pass()
+			gs := e.recv.all()
+			g := gs[len(gs)-1]
+			check(t, g)
+			if len(g.sub.Images) != 2 || !bytes.Equal(g.sub.Images[1].Data, e.images["selfie"]) ||
+				g.sub.Images[0].ContentType != "image/jpeg" || g.sub.Images[1].ContentType != "application/octet-stream" {
+				t.Errorf("images %+v", g.sub.Images)
+			}
+		})
+	}
+	t.Run("resent through GetBody", func(t *testing.T) {
+		ctx := context.Background()
+		rt := &resendTransport{base: e.recv.srv.Client().Transport}
+		sender, err := push.New(push.Config{Source: e.api, Client: &http.Client{Transport: rt}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.complete("ses-resent", 1, central.FlowCompleted)
+		if _, err := e.emitter.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		evs := e.pushEvents()
+		status, _, err := sender.Send(ctx, e.partner, evs[len(evs)-1], e.clk.Now())
+		if err != nil || status != http.StatusOK || rt.resent.Load() != 1 {
+			t.Fatalf("Send: %d, %v after %d resends; want 200 after 1", status, err, rt.resent.Load())
+		}
+		gs := e.recv.all()
+		check(t, gs[len(gs)-1])
+	})
+}
+
+// resendTransport sends each push's body anew: it reads the start of the
+// body, drops it as a lost connection would, and sends the one GetBody
+// gives instead, as net/http's transport does when it retries a request
+// on a new connection.
+type resendTransport struct {
+	base   http.RoundTripper
+	resent atomic.Int32
+}
+
+func (rt *resendTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Idempotency-Key") == "" {
+		return rt.base.RoundTrip(req) // the token request
+	}
+	io.CopyN(io.Discard, req.Body, 1000)
+	req.Body.Close()
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, err
+	}
+	again := req.Clone(req.Context())
+	again.Body = body
+	rt.resent.Add(1)
+	return rt.base.RoundTrip(again)
+}
+
+// dropImages is a store whose images retention drops (ExpireImages)
+// right before the read that comes once the push has counted its length
+// (sniffing each image), as it can while a push is being sent.
+type dropImages struct {
+	central.Store
+	expire func(ctx context.Context) error
+	reads  atomic.Int32
+	dropAt int32 // the ImageChunks call before which the images go
+}
+
+func (s *dropImages) ImageChunks(ctx context.Context, deviceID, key, image string, yield func([]byte) error) error {
+	if s.reads.Add(1) == s.dropAt {
+		if err := s.expire(ctx); err != nil {
+			return err
+		}
+	}
+	return s.Store.ImageChunks(ctx, deviceID, key, image, yield)
+}
+
+// TestPushImageDroppedWhileSent checks that a push whose images the store
+// drops between counting its length and writing it is a failed attempt
+// saying the submission changed while it was sent, and that the partner
+// gets nothing that opens (before, the images were left out and the
+// envelope was whole); the retry sends the submission without images.
+func TestPushImageDroppedWhileSent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		dropAt int32 // sniffs of front and selfie are calls 1 and 2
+	}{{"before the front", 3}, {"after the front", 4}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ds *dropImages
+			e := newEnvWith(t, centraltest.BoltStore(t), func(s central.Store) central.Store {
+				ds = &dropImages{Store: s, dropAt: tc.dropAt}
+				return ds
+			})
+			ds.expire = func(ctx context.Context) error {
+				now := e.clk.Now()
+				_, err := e.store.(central.Eraser).Expire(ctx, central.ExpireImages, now.Add(time.Hour), now, 100)
+				return err
+			}
+			e.complete("ses-d", 1, central.FlowCompleted)
+			e.pass()
+			ev := e.pushEvents()[0]
+			as := e.attempts(ev.ID)
+			if !ev.DeliveredAt.IsZero() || len(as) != 1 || as[0].Status != 0 || !strings.Contains(as[0].Excerpt, "the submission changed while it was sent") {
+				t.Fatalf("push with an image dropped: delivered at %v, attempts %+v; want one failed attempt saying why", ev.DeliveredAt, as)
+			}
+			for _, g := range e.recv.all() {
+				if g.openErr == nil {
+					t.Errorf("the partner opened a push whose images were dropped while it was sent: %d images", len(g.sub.Images))
+				}
+			}
+			e.clk.Advance(time.Minute)
+			e.pass()
+			if ev := e.pushEvents()[0]; ev.DeliveredAt.IsZero() {
+				t.Fatalf("the retry was not delivered: %+v, attempts %+v", ev, e.attempts(ev.ID))
+			}
+			var opened []got
+			for _, g := range e.recv.all() {
+				if g.openErr == nil {
+					opened = append(opened, g)
+				}
+			}
+			if len(opened) != 1 || len(opened[0].sub.Images) != 0 || opened[0].length != int64(len(opened[0].raw)) {
+				t.Errorf("the partner opened %d pushes, want one without images (the retry)", len(opened))
+			}
+		})
 	}
 }

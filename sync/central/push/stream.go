@@ -18,25 +18,20 @@ import (
 // at a time rather than the whole (a push carries its images, up to 32 of
 // 64 MiB). The nonce is new for each call: a body written again may
 // differ (an image dropped meanwhile), and GCM must never see a nonce
-// twice.
+// twice. envelopeLen counts the same bytes.
 func writeEnvelope(w io.Writer, key []byte, keyID, id, partnerID string, plain func(io.Writer) error) error {
 	block, gcm, err := newBlockGCM(key)
 	if err != nil {
 		return err
 	}
-	nonce := make([]byte, gcm.NonceSize())
+	nonce := make([]byte, nonceSize)
 	rand.Read(nonce)
-	head, err := json.Marshal(Envelope{ID: id, PartnerID: partnerID, Alg: Alg, KeyID: keyID, Nonce: nonce})
+	head, err := envelopeHead(keyID, id, partnerID, nonce)
 	if err != nil {
-		return fmt.Errorf("encoding the envelope: %w", err)
-	}
-	head, ok := bytes.CutSuffix(head, []byte(`null}`))
-	if !ok {
-		return errors.New("encoding the envelope: its ciphertext is not its last member")
+		return err
 	}
 	bw := bufio.NewWriterSize(w, 32<<10)
 	bw.Write(head)
-	bw.WriteByte('"')
 	b64 := base64.NewEncoder(base64.StdEncoding, bw)
 	sw := newSealWriter(b64, block, gcm, nonce, AAD(id, partnerID))
 	if err := plain(sw); err != nil {
@@ -46,12 +41,47 @@ func writeEnvelope(w io.Writer, key []byte, keyID, id, partnerID string, plain f
 		return fmt.Errorf("sealing the submission: %w", err)
 	}
 	b64.Close()
-	bw.WriteString(`"}`)
+	bw.WriteString(envelopeTail)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("writing the envelope: %w", err)
 	}
 	return nil
 }
+
+// envelopeLen is how many bytes writeEnvelope writes for a plaintext of
+// plainLen bytes: the head, the base64 of the ciphertext and its tag, the
+// tail.
+func envelopeLen(keyID, id, partnerID string, plainLen int64) (int64, error) {
+	head, err := envelopeHead(keyID, id, partnerID, make([]byte, nonceSize))
+	if err != nil {
+		return 0, err
+	}
+	sealed := base64.StdEncoding.EncodedLen(int(plainLen) + tagSize)
+	return int64(len(head) + sealed + len(envelopeTail)), nil
+}
+
+// The sizes of GCM's standard nonce and tag, which newBlockGCM gives.
+const (
+	nonceSize = 12
+	tagSize   = 16
+)
+
+// envelopeHead is the envelope as json.Marshal writes it up to its
+// ciphertext's base64: its length does not depend on the nonce's bytes.
+func envelopeHead(keyID, id, partnerID string, nonce []byte) ([]byte, error) {
+	head, err := json.Marshal(Envelope{ID: id, PartnerID: partnerID, Alg: Alg, KeyID: keyID, Nonce: nonce})
+	if err != nil {
+		return nil, fmt.Errorf("encoding the envelope: %w", err)
+	}
+	head, ok := bytes.CutSuffix(head, []byte(`null}`))
+	if !ok {
+		return nil, errors.New("encoding the envelope: its ciphertext is not its last member")
+	}
+	return append(head, '"'), nil
+}
+
+// envelopeTail ends the envelope after its ciphertext's base64.
+const envelopeTail = `"}`
 
 // segmentSize is how much ciphertext sealWriter holds; a multiple of the
 // 16-byte block.

@@ -3,6 +3,7 @@ package push
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -63,6 +64,9 @@ func TestWriteEnvelope(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := envelopeLen("pek_1", "psh_1", "ptn_1", int64(len(plain))); err != nil || n != int64(got.Len()) {
+		t.Errorf("envelopeLen = %d, %v; writeEnvelope wrote %d bytes", n, err, got.Len())
+	}
 	var env Envelope
 	if err := json.Unmarshal(got.Bytes(), &env); err != nil {
 		t.Fatal(err)
@@ -77,5 +81,38 @@ func TestWriteEnvelope(t *testing.T) {
 	}
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Errorf("writeEnvelope wrote\n%.200s\nwant json.Marshal's\n%.200s", got.Bytes(), want)
+	}
+}
+
+// TestLengthWriter checks that lengthWriter passes on an envelope of the
+// announced length whole, and of any other length never its last byte
+// (nor anything past the length), ending with errChanged.
+func TestLengthWriter(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		left    int // announced
+		writes  []string
+		want    string // what passes on
+		changed bool
+	}{
+		{"exact", 9, []string{`{"a":`, "", `"b"}`}, `{"a":"b"}`, false},
+		{"exact in one write", 9, []string{`{"a":"b"}`}, `{"a":"b"}`, false},
+		{"short", 10, []string{`{"a":`, `"b"}`}, `{"a":"b"`, true},
+		{"long", 9, []string{`{"a":`, `"b"`, `, "c":"d"}`}, `{"a":"b`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			lw := &lengthWriter{w: &out, left: int64(tc.left)}
+			var werr error
+			for _, w := range tc.writes {
+				if _, werr = lw.Write([]byte(w)); werr != nil {
+					break
+				}
+			}
+			err := lw.end(werr)
+			if out.String() != tc.want || errors.Is(err, errChanged) != tc.changed || (err != nil) != tc.changed {
+				t.Errorf("passed on %q, end: %v; want %q, changed %v", out.String(), err, tc.want, tc.changed)
+			}
+		})
 	}
 }
