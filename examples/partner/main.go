@@ -315,6 +315,12 @@ type pushEnvelope struct {
 	Ciphertext []byte `json:"ciphertext"`
 }
 
+// maxPushBytes is the largest envelope taken. It carries the images base64
+// twice over (in the plaintext's JSON, then the ciphertext's), about 1.8
+// times their size: size it to twice what a submission's images weigh at
+// most (central takes up to 32 of 64 MiB; kiosks send three of a few MB).
+const maxPushBytes = 256 << 20
+
 // receivePush is the push endpoint: check the bearer token, decrypt
 // (AES-256-GCM with the additional data "openkyc-push-v1\n" + id + "\n" +
 // partner_id), dedupe by the push id, confirm.
@@ -333,7 +339,7 @@ func (p *partner) receivePush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var env pushEnvelope
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPushBytes))
 	if err == nil {
 		err = json.Unmarshal(body, &env)
 	}
