@@ -594,13 +594,24 @@ func eachChunk(ctx context.Context, c *pgx.Conn, deviceID, key, image string, si
 		return notFound(err)
 	}
 	sized(received)
-	rows, err := c.Query(ctx, `SELECT data FROM image_chunks WHERE device_id = $1 AND key = $2 AND name = $3 ORDER BY off`, deviceID, key, image)
-	if err != nil {
-		return err
-	}
+	// One chunk a query, by its primary key: a reader that stops early
+	// (the push reads an image's first bytes for its type) stops the
+	// transfer too, where closing one query's rows reads them all off the
+	// connection first.
 	var chunk []byte
-	_, err = pgx.ForEachRow(rows, []any{&chunk}, func() error { return yield(chunk) })
-	return err
+	for off := int64(-1); ; {
+		err := c.QueryRow(ctx, `SELECT off, data FROM image_chunks WHERE device_id = $1 AND key = $2 AND name = $3 AND off > $4 ORDER BY off LIMIT 1`,
+			deviceID, key, image, off).Scan(&off, &chunk)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := yield(chunk); err != nil {
+			return err
+		}
+	}
 }
 
 // Submissions implements central.Store.
