@@ -321,6 +321,9 @@ type Webhooks interface {
 	// DueEvents returns up to limit events due at now, at most one per
 	// session (the oldest undelivered one of its session, so a session's
 	// events go in order and a failing session holds back only itself).
+	// It passes over the events of disabled partners: they are held,
+	// unchanged, until the partner is enabled (those of a partner that
+	// no longer exists are returned).
 	DueEvents(ctx context.Context, now time.Time, limit int) ([]WebhookEvent, error)
 	// RecordAttempt stores an attempt and the event's new state
 	// (delivered, next attempt, or dead) in one transaction.

@@ -34,6 +34,7 @@ func partnerTests() []storeTest {
 		{"WebhookAttempts", testWebhookAttempts},
 		{"WebhookReplay", testWebhookReplay},
 		{"WebhookListing", testWebhookListing},
+		{"WebhookHeld", testWebhookHeld},
 		{"Cursors", testCursors},
 		{"Completed", testCompleted},
 		{"CompletedConcurrent", testCompletedConcurrent},
@@ -696,6 +697,49 @@ func testWebhookReplay(t *testing.T, s central.Store) {
 	attempt(t, s, "e1", m(12), true, time.Time{}, time.Time{})
 	if got := dueIDs(t, s, m(12), 10); got != "e2,e3" {
 		t.Errorf("DueEvents after the replay's delivery = %s, want e2,e3", got)
+	}
+}
+
+// testWebhookHeld: DueEvents passes over the events of a disabled partner
+// (held, their state unchanged) and gives them again, in order, once it is
+// enabled; a deleted partner's events stay due.
+func testWebhookHeld(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	m := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	for _, id := range []string{"pa", "pb"} {
+		if err := s.CreatePartner(ctx, partner(id, "cli_"+id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setDisabled := func(id string, disabled bool) {
+		t.Helper()
+		if _, err := s.UpdatePartner(ctx, id, func(p *central.Partner) error { p.Disabled = disabled; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setDisabled("pa", true)
+	if err := s.AppendEvents(ctx, []central.WebhookEvent{
+		event("a1", "pa", "s1", m(0)), event("a2", "pa", "s1", m(1)), event("b1", "pb", "s1", m(2)), event("g1", "gone", "s1", m(3)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dueIDs(t, s, m(10), 10); got != "b1,g1" {
+		t.Errorf("DueEvents while pa is disabled = %s, want b1,g1", got)
+	}
+	// Held events do not use up the limit.
+	if got := dueIDs(t, s, m(10), 1); got != "b1" {
+		t.Errorf("DueEvents limit 1 while pa is disabled = %s, want b1", got)
+	}
+	setDisabled("pa", false)
+	if got := dueIDs(t, s, m(10), 10); got != "a1,b1,g1" {
+		t.Errorf("DueEvents once pa is enabled = %s, want a1,b1,g1", got)
+	}
+	attempt(t, s, "a1", m(11), true, time.Time{}, time.Time{})
+	if got := dueIDs(t, s, m(11), 10); got != "a2,b1,g1" {
+		t.Errorf("DueEvents after a1 = %s, want a2,b1,g1", got)
+	}
+	if evs, err := s.Events(ctx, "pa", 0, 10); err != nil || len(evs) != 2 || evs[1].Attempts != 0 || !evs[1].NextAt.Equal(m(1)) {
+		t.Errorf("pa's events = %+v, %v", evs, err)
 	}
 }
 

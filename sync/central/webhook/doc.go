@@ -33,9 +33,16 @@
 //     endpoint (10 s timeout per request) never slows the others. An
 //     answer 2xx is a delivery; anything else is retried with full jitter
 //     under the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h,
-//     then every 10 h) until three days after the event, then the event
-//     is dead. Each attempt is recorded (status, latency, the first 256
-//     bytes of the answer or the transport error). Notify wakes the
+//     then every 10 h) until three days after its first attempt, then the
+//     event is dead. Each attempt is recorded (status, latency, the first
+//     256 bytes of the answer or the transport error). The events of a
+//     disabled partner (webhooks and pushes alike) are held: DueEvents
+//     passes over them, so no attempt is made or recorded and their three
+//     days have not begun (those retrying already go on from where they
+//     were); once the partner is enabled they go out in their sessions'
+//     order on the normal schedule. A queue job of a disabled partner
+//     snoozes (heldPause) instead. A deleted partner's events fail and
+//     die as usual. Notify wakes the
 //     worker at once (a new event, a replay); otherwise it sleeps until
 //     the earliest retry it scheduled or its fallback poll.
 //

@@ -26,8 +26,8 @@ const (
 	// DefaultPerPartner is how many of them one partner may hold, so a
 	// partner whose endpoint hangs keeps at most this many slots.
 	DefaultPerPartner = 4
-	// DefaultMaxAge is how long after its creation an event is retried
-	// before it is dead.
+	// DefaultMaxAge is how long after its first attempt an event is
+	// retried before it is dead.
 	DefaultMaxAge = 72 * time.Hour
 	// DefaultPoll is how often the worker looks for due events it was not
 	// told about (written by another instance, or a Notify it missed).
@@ -76,8 +76,9 @@ type Config struct {
 	Workers, PerPartner int
 	// Schedule is the retry schedule (StandardSchedule); tests shorten it.
 	Schedule []time.Duration
-	// MaxAge is how long after its creation an event is retried
-	// (DefaultMaxAge).
+	// MaxAge is how long after its first attempt (not its creation, so
+	// that time held for a disabled partner does not count) an event is
+	// retried (DefaultMaxAge).
 	MaxAge time.Duration
 	// Poll is the fallback look for due events (DefaultPoll).
 	Poll time.Duration
@@ -327,6 +328,9 @@ type Result struct {
 // ctx (bounded by Timeout) so an attempt begun is always recorded.
 func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
 	res, err := w.deliverOnce(ctx, ev)
+	if errors.Is(err, errHeld) {
+		return // still due as stored; DueEvents leaves it out while the partner is disabled
+	}
 	if err != nil {
 		// The event is still due as stored: hold its slot a moment, so a
 		// store that fails writes is not answered by a resend loop.
@@ -340,9 +344,22 @@ func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
 	}
 }
 
-// deliverOnce makes one attempt, records it and logs the outcome.
+// errHeld is deliverOnce's error for an event of a disabled partner: no
+// attempt was made or recorded, and the event keeps its state.
+var errHeld = errors.New("webhook: the partner is disabled, its events are held")
+
+// deliverOnce makes one attempt, records it and logs the outcome; it makes
+// none (errHeld) while the event's partner is disabled.
 func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent) (Result, error) {
-	res := w.attempt(ctx, ev)
+	p, perr := w.cfg.Store.Partner(ctx, ev.PartnerID)
+	if perr == nil && p.Disabled {
+		return Result{}, errHeld
+	}
+	from, err := w.window(ctx, ev)
+	if err != nil {
+		return Result{}, err
+	}
+	res := w.attempt(ctx, p, perr, ev, from)
 	if err := w.cfg.Store.RecordAttempt(ctx, res.Attempt, res.Delivered, res.NextAt, res.DeadAt); err != nil {
 		w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: recording the attempt failed",
 			slog.String("event", ev.ID), slog.String("cause", err.Error()))
@@ -361,12 +378,35 @@ func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent) (Resu
 	return res, nil
 }
 
-// attempt sends ev once and decides what follows.
-func (w *Worker) attempt(ctx context.Context, ev central.WebhookEvent) Result {
+// window is when ev's MaxAge starts: its first attempt, which a held event
+// (of a disabled partner) has not had, so time spent disabled does not
+// count and an event held for longer than MaxAge still has its retries.
+// Zero before the first attempt (the attempt's own time then).
+func (w *Worker) window(ctx context.Context, ev central.WebhookEvent) (time.Time, error) {
+	if ev.Attempts == 0 {
+		return time.Time{}, nil
+	}
+	as, err := w.cfg.Store.Attempts(ctx, ev.ID)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the attempts of event %s: %w", ev.ID, err)
+	}
+	if len(as) == 0 {
+		return ev.CreatedAt, nil
+	}
+	return as[0].At, nil
+}
+
+// attempt sends ev once to partner p (perr: reading it failed) and
+// decides what follows; the event is dead once a retry would come more
+// than MaxAge after from (zero: this attempt).
+func (w *Worker) attempt(ctx context.Context, p central.Partner, perr error, ev central.WebhookEvent, from time.Time) Result {
 	at := w.cfg.Now().UTC()
+	if from.IsZero() {
+		from = at
+	}
 	a := central.DeliveryAttempt{EventID: ev.ID, At: at}
 	start := time.Now()
-	status, excerpt, err := w.send(ctx, ev, at)
+	status, excerpt, err := w.send(ctx, p, perr, ev, at)
 	a.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	a.Status, a.Excerpt = status, excerpt
 	if err != nil {
@@ -379,7 +419,7 @@ func (w *Worker) attempt(ctx context.Context, ev central.WebhookEvent) Result {
 		return Result{DeadAt: at, Attempt: a}
 	}
 	next := at.Add(w.Backoff(ev.Attempts + 1))
-	if next.Sub(ev.CreatedAt) > w.cfg.MaxAge {
+	if next.Sub(from) > w.cfg.MaxAge {
 		return Result{DeadAt: at, Attempt: a}
 	}
 	return Result{NextAt: next, Attempt: a}
@@ -395,17 +435,13 @@ func (w *Worker) Backoff(n int) time.Duration {
 // errNoEndpoint is an attempt's error when the partner has no endpoint.
 var errNoEndpoint = errors.New("the partner has no webhook endpoint")
 
-// send POSTs the event and returns the answer's status and excerpt.
-func (w *Worker) send(ctx context.Context, ev central.WebhookEvent, at time.Time) (int, string, error) {
-	p, err := w.cfg.Store.Partner(ctx, ev.PartnerID)
-	if err != nil {
-		if errors.Is(err, central.ErrNotFound) {
+// send POSTs the event to partner p (perr: reading it failed) and returns the answer's status and excerpt.
+func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev central.WebhookEvent, at time.Time) (int, string, error) {
+	if perr != nil {
+		if errors.Is(perr, central.ErrNotFound) {
 			return 0, "", errors.New("the partner no longer exists")
 		}
 		return 0, "", errors.New("reading the partner failed")
-	}
-	if p.Disabled {
-		return 0, "", errors.New("the partner is disabled")
 	}
 	for prefix, sender := range w.cfg.Senders {
 		if strings.HasPrefix(ev.Type, prefix) {

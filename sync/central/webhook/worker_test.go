@@ -116,14 +116,16 @@ func TestDeadAfterThreeDays(t *testing.T) {
 		secret, _ := NewSecret()
 		rc := newReceiver(t, secret, func(int, *http.Request) int { return http.StatusBadGateway })
 		addPartner(t, st, "p1", rc.URL, nil, secret)
-		// Created almost three days ago: the next retry would pass the limit.
-		old := event(t, "p1", "s1", "evt_old", clk.Now().Add(-DefaultMaxAge+3*time.Hour))
+		old := event(t, "p1", "s1", "evt_old", clk.Now())
 		next := event(t, "p1", "s1", "evt_next", clk.Now())
 		if err := st.AppendEvents(ctx, []central.WebhookEvent{old, next}); err != nil {
 			t.Fatal(err)
 		}
 		w := newWorker(t, st, clk, nil)
-		// Attempts 1..5 wait 5 s, 5 min, 30 min, 2 h, 5 h (jitter at its max): the fifth passes the limit.
+		// The first attempt now; the second almost three days later (the
+		// worker was down), so the retries after attempts 2..5, 5 min,
+		// 30 min, 2 h, 5 h (jitter at its max), reach MaxAge, counted from
+		// the first attempt, at the fifth.
 		for i := range 4 {
 			if _, err := w.RunOnce(ctx); err != nil {
 				t.Fatal(err)
@@ -133,6 +135,9 @@ func TestDeadAfterThreeDays(t *testing.T) {
 				t.Fatalf("attempt %d: %+v", i+1, ev)
 			}
 			clk.Advance(ev.NextAt.Sub(clk.Now()))
+			if i == 0 {
+				clk.Advance(DefaultMaxAge - 3*time.Hour)
+			}
 		}
 		if _, err := w.RunOnce(ctx); err != nil {
 			t.Fatal(err)
@@ -147,6 +152,102 @@ func TestDeadAfterThreeDays(t *testing.T) {
 		}
 		if got := rc.requests(); got[len(got)-1].ID != "evt_next" {
 			t.Fatalf("last delivery %s", got[len(got)-1].ID)
+		}
+	})
+}
+
+// pushRecorder is a Sender that records the events it is given and
+// accepts them.
+type pushRecorder struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (r *pushRecorder) Send(_ context.Context, _ central.Partner, ev central.WebhookEvent, _ time.Time) (int, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, ev.ID)
+	return http.StatusOK, "", nil
+}
+
+// TestDisabledPartnerHeld: the events (webhooks and pushes) of a disabled
+// partner are held: no attempt made or recorded, not dead however long
+// the partner stays disabled; once it is enabled again they go out in
+// their sessions' order, with their full retries (MaxAge counts from the
+// first attempt).
+func TestDisabledPartnerHeld(t *testing.T) {
+	eachStore(t, func(t *testing.T, st central.Store) {
+		ctx := context.Background()
+		clk := newClock()
+		secret, _ := NewSecret()
+		// The first request after re-enabling fails; then the endpoint recovers.
+		rc := newReceiver(t, secret, func(n int, _ *http.Request) int {
+			if n == 0 {
+				return http.StatusServiceUnavailable
+			}
+			return http.StatusNoContent
+		})
+		addPartner(t, st, "p1", rc.URL, nil, secret)
+		setDisabled := func(disabled bool) {
+			t.Helper()
+			if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.Disabled = disabled; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		push := &pushRecorder{}
+		w := newWorker(t, st, clk, func(c *Config) { c.Senders = map[string]Sender{"push.": push} })
+		setDisabled(true)
+		var evs []central.WebhookEvent
+		for i, id := range []string{"evt_1", "evt_2", "evt_3"} {
+			evs = append(evs, event(t, "p1", "s1", id, clk.Now().Add(time.Duration(i)*time.Millisecond)))
+		}
+		pe := event(t, "p1", PushLane("s1"), "evt_push", clk.Now())
+		pe.Type = EventPush
+		if err := st.AppendEvents(ctx, append(evs, pe)); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if n, err := w.RunOnce(ctx); err != nil || n != 0 {
+				t.Fatalf("RunOnce while disabled = %d, %v; want nothing tried", n, err)
+			}
+			clk.Advance(DefaultMaxAge)
+		}
+		for _, id := range []string{"evt_1", "evt_2", "evt_3", "evt_push"} {
+			ev := eventByID(t, st, "p1", id)
+			if as, err := st.Attempts(ctx, id); err != nil || len(as) != 0 || ev.Attempts != 0 || !ev.DeadAt.IsZero() || ev.NextAt.IsZero() {
+				t.Fatalf("%s while disabled: %+v, attempts %+v, %v", id, ev, as, err)
+			}
+		}
+		if len(rc.requests()) != 0 || len(push.ids) != 0 {
+			t.Fatalf("sent while disabled: %d webhooks, pushes %v", len(rc.requests()), push.ids)
+		}
+
+		setDisabled(false)
+		if n, err := w.RunOnce(ctx); err != nil || n != 2 { // evt_1 (503) and evt_push
+			t.Fatalf("RunOnce once enabled = %d, %v; want 2", n, err)
+		}
+		ev := eventByID(t, st, "p1", "evt_1")
+		if !ev.DeadAt.IsZero() || ev.NextAt.IsZero() || ev.Attempts != 1 {
+			t.Fatalf("evt_1 after its first attempt, held 9 days: %+v (want a retry)", ev)
+		}
+		clk.Advance(ev.NextAt.Sub(clk.Now()))
+		for range 3 {
+			if n, err := w.RunOnce(ctx); err != nil || n != 1 {
+				t.Fatalf("RunOnce = %d, %v; want 1", n, err)
+			}
+		}
+		var ids []string
+		for _, g := range rc.requests() {
+			if g.Err != nil && !errors.Is(g.Err, ErrTooNew) {
+				t.Fatalf("signature refused: %v", g.Err)
+			}
+			ids = append(ids, g.ID)
+		}
+		if want := []string{"evt_1", "evt_1", "evt_2", "evt_3"}; !slices.Equal(ids, want) {
+			t.Fatalf("deliveries %v, want %v", ids, want)
+		}
+		if !slices.Equal(push.ids, []string{"evt_push"}) {
+			t.Fatalf("pushes %v", push.ids)
 		}
 	})
 }

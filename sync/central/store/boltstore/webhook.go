@@ -18,7 +18,8 @@ import (
 // an entry under its session in webhook-pending; the oldest of each
 // session (its head) has one in webhook-due keyed by its next attempt, so
 // DueEvents walks only the heads that are due, in NextAt then Seq order,
-// however many events were delivered before or wait behind a failing one.
+// however many events were delivered before or wait behind a failing one
+// (and passes over those of disabled partners, which are held).
 
 // eventRecord is a WebhookEvent as stored: the payload as bytes, kept
 // byte for byte (raw JSON would be compacted).
@@ -155,12 +156,24 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]cent
 		out = nil
 		end := timeKey(now)
 		c := tx.Bucket(bucketEventsDue).Cursor()
+		held := map[string]bool{} // partner id -> disabled
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) <= 0 && len(out) < limit; k, _ = c.Next() {
 			r, err := loadEvent(tx, k[8:])
 			if err != nil {
 				return err
 			}
-			out = append(out, r.event())
+			disabled, seen := held[r.PartnerID]
+			if !seen {
+				var p central.Partner
+				if err := get(tx.Bucket(bucketPartners), []byte(r.PartnerID), &p); err != nil && !errors.Is(err, central.ErrNotFound) {
+					return err
+				}
+				disabled = p.Disabled
+				held[r.PartnerID] = disabled
+			}
+			if !disabled {
+				out = append(out, r.event())
+			}
 		}
 		return nil
 	})

@@ -329,6 +329,12 @@ CREATE INDEX flows_expires ON flows (expires_at);
 	`
 CREATE INDEX submissions_open_uploads ON submissions (device_id) WHERE completed_at IS NULL;
 `,
+	// 11: a disabled partner's webhook events are held: DueEvents passes
+	// over them, reading this copy of the doc's "disabled".
+	`
+ALTER TABLE partners ADD COLUMN disabled boolean NOT NULL DEFAULT false;
+UPDATE partners SET disabled = coalesce((convert_from(doc, 'UTF8')::jsonb ->> 'disabled')::boolean, false);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

@@ -62,7 +62,7 @@ func (s *Store) CreatePartner(ctx context.Context, p central.Partner) error {
 	if err != nil {
 		return fmt.Errorf("creating partner: %w", err)
 	}
-	tag, err := s.exec(ctx, `INSERT INTO partners (id, client_id, doc) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, p.ID, p.ClientID, doc)
+	tag, err := s.exec(ctx, `INSERT INTO partners (id, client_id, doc, disabled) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, p.ID, p.ClientID, doc, p.Disabled)
 	if err != nil {
 		return fmt.Errorf("creating partner: %w", err)
 	}
@@ -94,7 +94,7 @@ func (s *Store) UpdatePartner(ctx context.Context, id string, fn func(*central.P
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE partners SET client_id = $2, doc = $3 WHERE id = $1`, id, p.ClientID, doc); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE partners SET client_id = $2, doc = $3, disabled = $4 WHERE id = $1`, id, p.ClientID, doc, p.Disabled); err != nil {
 			if uniqueViolation(err) {
 				return central.ErrPartnerExists
 			}

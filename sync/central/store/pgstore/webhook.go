@@ -18,7 +18,9 @@ import (
 // order. Pending events (neither delivered nor dead) are in two partial
 // indexes: by next attempt, which DueEvents walks, and by session, which
 // tells it whether an older event of the session is still pending; so
-// DueEvents reads pending events only, however many were delivered.
+// DueEvents reads pending events only, however many were delivered; it
+// passes over those of disabled partners (partners.disabled), which are
+// held.
 
 const eventCols = `seq, id, partner_id, session_id, type, payload, created_at, attempts, next_at, delivered_at, dead_at`
 
@@ -113,6 +115,7 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]cent
 			  AND NOT EXISTS (SELECT 1 FROM webhook_events p
 				WHERE p.partner_id = e.partner_id AND p.session_id = e.session_id AND p.seq < e.seq
 				  AND p.delivered_at IS NULL AND p.dead_at IS NULL)
+			  AND NOT EXISTS (SELECT 1 FROM partners d WHERE d.id = e.partner_id AND d.disabled)
 			ORDER BY next_at, seq LIMIT $2`, now, limit)
 		if err != nil {
 			return err
