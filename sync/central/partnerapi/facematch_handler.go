@@ -12,8 +12,10 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -31,7 +33,9 @@ import (
 // errors name the image. An Idempotency-Key replays the stored answer of
 // the same request. Each partner has a token bucket (429 with
 // Retry-After); without a FaceMatcher (models not installed) the API
-// answers 503 face_match_unavailable.
+// answers 503 face_match_unavailable. A body that does not arrive within
+// Config.FaceMatchBodyTime of the request's turn at the engine is 408
+// timeout.
 
 // RateLimit is a token bucket refilled at PerSecond, holding Burst.
 type RateLimit struct {
@@ -53,6 +57,13 @@ var DefaultFaceMatchLimit = FaceMatchLimit{PerSecond: 20, Burst: 40}
 // engine before 503 face_match_busy (Config.FaceMatchWait).
 const DefaultFaceMatchWait = 30 * time.Second
 
+// DefaultFaceMatchBodyTime bounds how long a request's whole body may take
+// to arrive once it has its turn (Config.FaceMatchBodyTime), else 408
+// timeout. Face Match is called by partners' backends, servers on good
+// links, where two 10 MB images take seconds: a body that dribbles must
+// not hold a turn the engine's other callers wait for.
+const DefaultFaceMatchBodyTime = 30 * time.Second
+
 // Face Match requests take a turn (Config.FaceMatchTurns) after the
 // partner's rate and before reading their body and before the store's
 // transaction of an Idempotency-Key. Before the body: a request waiting
@@ -61,6 +72,9 @@ const DefaultFaceMatchWait = 30 * time.Second
 // transaction, which holds one of central's few store connections: queued
 // at the engine inside those transactions instead, one partner's burst
 // would hold every connection of the pool and stall the rest of central.
+// A partner holds at most half of the turns (at least one) at once, so
+// another partner always finds one: one partner's slow uploads or burst
+// cannot block Face Match for everyone.
 
 // faceMatchMaxBody bounds the whole request: two images as base64 and
 // some room for the rest (multipart headers, JSON).
@@ -68,28 +82,68 @@ var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) 
 
 // routeFaceMatch registers the Face Match API.
 func (a *API) routeFaceMatch(r Router) {
-	h := &faceMatchHandler{a: a, turns: make(chan struct{}, a.cfg.FaceMatchTurns)}
+	h := &faceMatchHandler{a: a, turns: make(chan struct{}, a.cfg.FaceMatchTurns),
+		share: max(a.cfg.FaceMatchTurns/2, 1), partners: map[string]*partnerTurns{}}
 	r.Partner("POST /api/v1/face-match", h.serve)
 }
 
 type faceMatchHandler struct {
 	a     *API
 	turns chan struct{} // Config.FaceMatchTurns
+	share int           // the turns one partner may hold at once
+
+	mu       sync.Mutex
+	partners map[string]*partnerTurns // of the partners with requests here
 }
 
-// turn waits for one of the instance's turns for up to
-// Config.FaceMatchWait; the caller calls release when its request is done.
-func (h *faceMatchHandler) turn(ctx context.Context) (release func(), err error) {
+// partnerTurns are one partner's share of the turns; users counts its
+// requests holding or waiting for one, so the entry goes with the last.
+type partnerTurns struct {
+	slots chan struct{}
+	users int
+}
+
+// turn waits, for up to Config.FaceMatchWait, for one of the partner's
+// share of the turns and then one of the instance's; the caller calls
+// release when its request is done.
+func (h *faceMatchHandler) turn(ctx context.Context, partnerID string) (release func(), err error) {
+	h.mu.Lock()
+	pt := h.partners[partnerID]
+	if pt == nil {
+		pt = &partnerTurns{slots: make(chan struct{}, h.share)}
+		h.partners[partnerID] = pt
+	}
+	pt.users++
+	h.mu.Unlock()
+	leave := func() {
+		h.mu.Lock()
+		if pt.users--; pt.users == 0 {
+			delete(h.partners, partnerID)
+		}
+		h.mu.Unlock()
+	}
 	t := time.NewTimer(h.a.cfg.FaceMatchWait)
 	defer t.Stop()
-	select {
-	case h.turns <- struct{}{}:
-		return func() { <-h.turns }, nil
-	case <-t.C:
-		return nil, errBusy(errFaceMatchBusy)
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+	for i, sem := range []chan struct{}{pt.slots, h.turns} {
+		select {
+		case sem <- struct{}{}:
+			continue
+		case <-t.C:
+			err = errBusy(errFaceMatchBusy)
+		case <-ctx.Done():
+			err = context.Cause(ctx)
+		}
+		if i == 1 {
+			<-pt.slots
+		}
+		leave()
+		return nil, err
 	}
+	return func() {
+		<-h.turns
+		<-pt.slots
+		leave()
+	}, nil
 }
 
 // errBusy is the 503 of a request that got no turn at the engine in time.
@@ -123,15 +177,15 @@ func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
 		httpx.CutOff(w)
 		return err
 	}
-	release, err := h.turn(r.Context())
+	release, err := h.turn(r.Context(), p.ID)
 	if err != nil {
 		httpx.CutOff(w)
 		return err
 	}
 	defer release()
-	// The body may take time in proportion to its size, as device uploads;
-	// counted from the turn, not from the wait for it.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(httpx.BodyDeadline(r.ContentLength, central.DefaultBodyFloor, central.DefaultMinBodyRate)))
+	// The whole body within FaceMatchBodyTime of the turn, whatever its
+	// size: a turn is not held for a slow link.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(a.cfg.FaceMatchBodyTime))
 	req, err := readFaceMatchRequest(w, r)
 	if we, ok := errors.AsType[*writtenError](err); ok {
 		httpx.WriteJSON(w, we.status, we.body)
@@ -250,7 +304,34 @@ func (e *faceMatchTooLarge) Error() string { return e.field + ": image over the 
 // readFaceMatchRequest reads a multipart or JSON request. An image over
 // MaxFaceMatchImage is answered 413 naming it; a body over both images'
 // worth 413 too_large.
+// A body that does not arrive by the read deadline is 408 timeout, as
+// httpx answers it elsewhere, whichever parse step it broke.
 func readFaceMatchRequest(w http.ResponseWriter, r *http.Request) (FaceMatchRequest, error) {
+	body := &deadlineBody{ReadCloser: r.Body}
+	r.Body = body
+	req, err := readFaceMatchBody(w, r)
+	if body.err != nil {
+		httpx.CutOff(w)
+		return req, httpx.Wrap(body.err, http.StatusRequestTimeout, "timeout", "request body arrived too slowly")
+	}
+	return req, err
+}
+
+// deadlineBody notes a read that failed at the connection's read deadline.
+type deadlineBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		b.err = err
+	}
+	return n, err
+}
+
+func readFaceMatchBody(w http.ResponseWriter, r *http.Request) (FaceMatchRequest, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, faceMatchMaxBody)
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {

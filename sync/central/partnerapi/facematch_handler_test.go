@@ -541,30 +541,12 @@ func TestFaceMatchTurnBeforeBody(t *testing.T) {
 	})
 	t.Cleanup(release)
 	p := e.partner("Acme")
-	body, _ := json.Marshal(map[string]string{"selfie_base64": "/9j/", "reference_base64": "/9j/"})
-	post := func(c *http.Client, r io.Reader) (int, string, error) {
-		hr, _ := http.NewRequest("POST", e.base+"/api/v1/face-match", r)
-		hr.ContentLength = int64(len(body))
-		hr.Header.Set("Content-Type", "application/json")
-		hr.Header.Set("Authorization", "Bearer "+p.tok)
-		resp, err := c.Do(hr)
-		if err != nil {
-			return 0, "", err
-		}
-		defer resp.Body.Close()
-		var fe fmError
-		err = json.NewDecoder(resp.Body).Decode(&fe)
-		return resp.StatusCode, fe.Code, err
-	}
-	type result struct {
-		status int
-		code   string
-		err    error
-	}
-	holder := make(chan result, 1)
+	body := fmJSONBody
+	post := func(c *http.Client, r io.Reader) (int, string, error) { return postFaceMatch(e, c, p.tok, r) }
+	holder := make(chan fmResult, 1)
 	go func() {
 		status, code, err := post(e.client, bytes.NewReader(body))
-		holder <- result{status, code, err}
+		holder <- fmResult{status, code, err}
 	}()
 	<-m.entered // the one turn is taken
 
@@ -580,6 +562,107 @@ func TestFaceMatchTurnBeforeBody(t *testing.T) {
 	release()
 	if r := <-holder; r.err != nil || r.status != http.StatusUnprocessableEntity || r.code != "not_an_image" {
 		t.Errorf("the request with the turn: %d %s %v", r.status, r.code, r.err)
+	}
+}
+
+// fmJSONBody is a small JSON Face Match request (notAnImage and
+// blockingMatcher refuse it as not_an_image).
+var fmJSONBody, _ = json.Marshal(map[string]string{"selfie_base64": "/9j/", "reference_base64": "/9j/"})
+
+// fmResult is an answer's status and error code.
+type fmResult struct {
+	status int
+	code   string
+	err    error
+}
+
+// postFaceMatch posts fmJSONBody, read from r, as the partner with token
+// tok and returns the answer's status and error code.
+func postFaceMatch(e *env, c *http.Client, tok string, r io.Reader) (int, string, error) {
+	hr, _ := http.NewRequest("POST", e.base+"/api/v1/face-match", r)
+	hr.ContentLength = int64(len(fmJSONBody))
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := c.Do(hr)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var fe fmError
+	err = json.NewDecoder(resp.Body).Decode(&fe)
+	return resp.StatusCode, fe.Code, err
+}
+
+// goFaceMatch posts fmJSONBody as the partner with token tok, from r (or
+// the whole body when r is nil), and returns the channel of the answer.
+func goFaceMatch(e *env, tok string, r io.Reader) <-chan fmResult {
+	if r == nil {
+		r = bytes.NewReader(fmJSONBody)
+	}
+	done := make(chan fmResult, 1)
+	go func() {
+		status, code, err := postFaceMatch(e, &http.Client{Transport: e.transport}, tok, r)
+		done <- fmResult{status, code, err}
+	}()
+	return done
+}
+
+// TestFaceMatchSlowBodyLosesTurn: once a request has its turn, its whole
+// body must arrive within FaceMatchBodyTime, whatever its size, else 408
+// timeout and the turn goes to the next request; before, a 28 MB body had
+// nearly an hour, holding the turn all along.
+func TestFaceMatchSlowBodyLosesTurn(t *testing.T) {
+	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	close(m.release)
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
+		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchWait, c.FaceMatchBodyTime = m, 1, time.Minute, 200*time.Millisecond
+	})
+	slow, quick := e.partner("Slow"), e.partner("Quick")
+	held := &heldBody{first: fmJSONBody[:10], rest: fmJSONBody[10:], release: make(chan struct{})}
+	t.Cleanup(func() { close(held.release) })
+	if r := <-goFaceMatch(e, slow.tok, held); r.err != nil || r.status != http.StatusRequestTimeout || r.code != "timeout" {
+		t.Errorf("a body held back past FaceMatchBodyTime: %d %s %v, want 408 timeout", r.status, r.code, r.err)
+	}
+	if r := <-goFaceMatch(e, quick.tok, nil); r.err != nil || r.status != http.StatusUnprocessableEntity || r.code != "not_an_image" {
+		t.Errorf("the next request, with the turn released: %d %s %v", r.status, r.code, r.err)
+	}
+}
+
+// TestFaceMatchPartnerShare: one partner holds at most half of the turns
+// (here one of two): its further requests wait (503 face_match_busy when
+// their wait ends) while another partner gets the other turn at once.
+// Before, one partner's requests (slow uploads, or a burst) held every
+// turn and Face Match was busy for everyone else.
+func TestFaceMatchPartnerShare(t *testing.T) {
+	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(m.release) }) }
+	t.Cleanup(release)
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
+		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchWait = m, 2, 200*time.Millisecond
+	})
+	greedy, other := e.partner("Greedy"), e.partner("Other")
+	first := goFaceMatch(e, greedy.tok, nil)
+	<-m.entered // the partner's first request holds a turn
+	select {
+	case r := <-goFaceMatch(e, greedy.tok, nil):
+		if r.err != nil || r.status != http.StatusServiceUnavailable || r.code != "face_match_busy" {
+			t.Errorf("the partner's second request: %d %s %v, want 503 face_match_busy", r.status, r.code, r.err)
+		}
+	case <-m.entered:
+		t.Errorf("the partner's second request took a turn beyond its share")
+	}
+	third := goFaceMatch(e, other.tok, nil)
+	select {
+	case <-m.entered: // another partner's request has the other turn
+	case r := <-third:
+		t.Fatalf("another partner while the first holds its share: %d %s %v, want a turn", r.status, r.code, r.err)
+	}
+	release()
+	for _, done := range []<-chan fmResult{first, third} {
+		if r := <-done; r.err != nil || r.status != http.StatusUnprocessableEntity || r.code != "not_an_image" {
+			t.Errorf("a request with a turn: %d %s %v", r.status, r.code, r.err)
+		}
 	}
 }
 

@@ -91,9 +91,13 @@ type Config struct {
 	// wait for a turn in memory, their bodies unread and holding no store
 	// connection, for up to
 	// FaceMatchWait (0: DefaultFaceMatchWait), then get 503
-	// face_match_busy.
-	FaceMatchTurns int
-	FaceMatchWait  time.Duration
+	// face_match_busy. One partner holds at most half of the turns (at
+	// least one). Once a request has its turn its whole body must arrive
+	// within FaceMatchBodyTime (0: DefaultFaceMatchBodyTime), else 408
+	// timeout and the turn goes to the next.
+	FaceMatchTurns    int
+	FaceMatchWait     time.Duration
+	FaceMatchBodyTime time.Duration
 	// PartnerRate bounds each partner's authenticated calls, whichever
 	// the endpoint, in the store (shared by instances); beyond it, 429
 	// rate_limited with Retry-After. Zero means DefaultPartnerRate and
@@ -144,6 +148,7 @@ func New(cfg Config) (*API, error) {
 	def(&cfg.KeyOverlap, DefaultKeyOverlap)
 	def(&cfg.ImageLinkTTL, DefaultImageLinkTTL)
 	def(&cfg.FaceMatchWait, DefaultFaceMatchWait)
+	def(&cfg.FaceMatchBodyTime, DefaultFaceMatchBodyTime)
 	if !(cfg.PartnerRate.PerSecond > 0) || cfg.PartnerRate.Burst < 1 {
 		cfg.PartnerRate = RateLimit{PerSecond: DefaultPartnerRate, Burst: DefaultPartnerBurst}
 	}
