@@ -72,8 +72,11 @@ func (a *App) StartHandoff() (View, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
-		if errors.Is(err, handoff.ErrUnavailable) {
+		switch {
+		case errors.Is(err, handoff.ErrUnavailable):
 			err = errors.New("central does not offer the phone hand-off: use the camera")
+		case errors.Is(err, handoff.ErrPartnerDisabled):
+			err = errors.New("the partner of this branch is disabled on central: ask the administrator")
 		}
 		a.ui.lastError = "The phone hand-off could not start: " + err.Error()
 		a.ui.rev++

@@ -38,6 +38,9 @@ var (
 	// ErrFinished means the hand-off cannot be canceled any more: it has
 	// a final result, or expired.
 	ErrFinished = errors.New("handoff: the hand-off is finished")
+	// ErrPartnerDisabled means the partner owning the device's branch is
+	// disabled on central: no hand-off until an administrator enables it.
+	ErrPartnerDisabled = errors.New("handoff: the partner of this branch is disabled on central")
 )
 
 // Wire types, shared with central.
@@ -158,6 +161,8 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte, out
 		switch {
 		case ce.Code == "handoff_unknown":
 			return fmt.Errorf("%w: %w", ErrNotFound, err)
+		case ce.Code == "partner_disabled":
+			return fmt.Errorf("%w: %w", ErrPartnerDisabled, err)
 		// 501: the hosted flow is served without its models; 404: not
 		// served at all. Neither is retried.
 		case ce.Status == http.StatusNotImplemented, ce.Status == http.StatusNotFound:

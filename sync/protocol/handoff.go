@@ -6,7 +6,8 @@ import "time"
 // QR hand-off (POST, a HandoffRequest, answered 201 with a Handoff), and
 // under which it follows one (GET PathHandoffs+id, a HandoffStatus) or
 // cancels it (DELETE PathHandoffs+id). Requests are signed like every
-// device request; a device sees only its own hand-offs.
+// device request; a device sees only its own hand-offs. Opening one for a
+// branch whose partner is disabled is refused, 403 partner_disabled.
 const PathHandoffs = "/v1/handoffs/"
 
 // Hand-off stages (HandoffStatus.Stage).

@@ -76,7 +76,10 @@
 //
 // The session belongs to the partner whose branches hold the device's
 // branch (its webhooks fire, Get Submission Details finds it), else to
-// KioskPartner, which no partner sees and no webhook serves. No browser
+// KioskPartner, which no partner sees and no webhook serves. A branch
+// whose partner is disabled stays that partner's: the POST is refused,
+// 403 partner_disabled (handoff.ErrPartnerDisabled), rather than opening
+// a kiosk session past the partner's checks and webhooks. No browser
 // is bound: the device plays the first screen, the phone link and short
 // code are issued at once.
 //

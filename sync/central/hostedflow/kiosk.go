@@ -35,6 +35,10 @@ const maxHandoffBody = 4 << 10
 // Error codes of the device endpoints.
 const (
 	codeHandoffUnknown = "handoff_unknown" // no such hand-off for this device (404)
+	// codePartnerDisabled refuses a hand-off of a branch whose partner is
+	// disabled (403): the device shows it to the operator, instead of
+	// getting a session the phone would be refused.
+	codePartnerDisabled = "partner_disabled"
 )
 
 // mountDevice serves the kiosk's Smart QR hand-off (protocol.PathHandoffs)
@@ -48,7 +52,8 @@ func (f *Flow) mountDevice(srv *central.Server) {
 // kioskStart opens a hosted session for an enrolled device without a
 // camera: the session of the partner owning the device's branch (or a
 // KioskPartner session), bound to no browser, with the phone's one-time
-// link and short code issued at once.
+// link and short code issued at once. A branch whose partner is disabled
+// gets 403 partner_disabled.
 func (f *Flow) kioskStart(w http.ResponseWriter, r *http.Request, d central.Device, body []byte) error {
 	if f.cfg.Engines == nil {
 		// 501, not 503: the device's client retries a 503, and models
@@ -73,10 +78,15 @@ func (f *Flow) kioskStart(w http.ResponseWriter, r *http.Request, d central.Devi
 		// hand-off is the customer's session.
 		return httpx.Errorf(http.StatusUnprocessableEntity, "invalid", "partner_user_id_type kiosk_device is reserved")
 	}
-	owner, err := f.branchOwner(r, d.Branch)
+	p, err := f.branchOwner(r, d.Branch)
 	if err != nil {
 		return err
 	}
+	if p.Disabled {
+		return httpx.Errorf(http.StatusForbidden, codePartnerDisabled,
+			"the partner owning this device's branch is disabled: no phone hand-off until an administrator enables it")
+	}
+	owner := p.ID
 	cfg := partnerapi.FlowConfig{LivenessType: "passive", MaxRetries: partnerapi.DefaultMaxRetries, SessionTTL: int(KioskSessionTTL / time.Second),
 		SmartQR: true, AllowUpload: true, AcceptedCountries: []string{}}
 	if req.LivenessType != "" {
@@ -119,21 +129,33 @@ func (f *Flow) kioskStart(w http.ResponseWriter, r *http.Request, d central.Devi
 	return nil
 }
 
-// branchOwner is the partner owning branch (enabled), else KioskPartner.
-func (f *Flow) branchOwner(r *http.Request, branch string) (string, error) {
+// branchOwner is the partner owning branch, an enabled one before a
+// disabled one, else one whose ID is KioskPartner. A disabled partner
+// keeps its branches: falling back to a kiosk session would run its
+// customers' hand-offs past its checks and without its webhooks.
+func (f *Flow) branchOwner(r *http.Request, branch string) (central.Partner, error) {
+	kiosk := central.Partner{ID: KioskPartner}
 	if branch == "" {
-		return KioskPartner, nil
+		return kiosk, nil
 	}
 	ps, err := f.cfg.Store.PartnersList(r.Context())
 	if err != nil {
-		return "", fmt.Errorf("listing partners: %w", err)
+		return central.Partner{}, fmt.Errorf("listing partners: %w", err)
 	}
+	var disabled []central.Partner
 	for _, p := range ps {
-		if !p.Disabled && slices.Contains(p.Branches, branch) {
-			return p.ID, nil
+		switch {
+		case !slices.Contains(p.Branches, branch):
+		case !p.Disabled:
+			return p, nil
+		default:
+			disabled = append(disabled, p)
 		}
 	}
-	return KioskPartner, nil
+	if len(disabled) > 0 {
+		return disabled[0], nil
+	}
+	return kiosk, nil
 }
 
 // configJSON is a session configuration as stored, with the language

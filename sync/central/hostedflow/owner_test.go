@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/openkyc/kyc/internal/handoff"
+	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
@@ -154,6 +156,29 @@ func TestDisabledWhileVerifying(t *testing.T) {
 	}
 	if evs, err := e.store.Events(ctx, pid, 0, 10); err != nil || len(evs) != 1 {
 		t.Errorf("events after the result: %+v %v", evs, err)
+	}
+}
+
+// TestKioskHandoffDisabledPartner: a kiosk of a branch whose partner is
+// disabled gets no hand-off (403 partner_disabled, which the device's
+// client names ErrPartnerDisabled for the operator), not a kiosk session
+// run past the partner's checks and without its webhooks; enabled again,
+// the partner owns the hand-offs as before.
+func TestKioskHandoffDisabledPartner(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	pid := e.partnerWithBranch("mdn-01")
+	k := e.kiosk("mdn-01")
+	e.setDisabled(pid, true)
+	_, err := k.Start(ctx, handoff.Request{})
+	ce, ok := errors.AsType[*agent.CentralError](err)
+	if !errors.Is(err, handoff.ErrPartnerDisabled) || !ok || ce.Status != http.StatusForbidden || ce.Code != "partner_disabled" {
+		t.Fatalf("hand-off of a disabled partner's branch: %v, want 403 partner_disabled", err)
+	}
+	e.setDisabled(pid, false)
+	h, err := k.Start(ctx, handoff.Request{})
+	if err != nil || h.PartnerID != pid {
+		t.Fatalf("hand-off once enabled: %+v %v, want the partner's", h, err)
 	}
 }
 
