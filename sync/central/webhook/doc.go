@@ -41,7 +41,7 @@
 //     days have not begun (those retrying already go on from where they
 //     were); once the partner is enabled they go out in their sessions'
 //     order on the normal schedule. A queue job of a disabled partner
-//     snoozes (heldPause) instead. A deleted partner's events fail and
+//     snoozes (Config.Hold) instead. A deleted partner's events fail and
 //     die as usual. Notify wakes the
 //     worker at once (a new event, a replay); otherwise it sleeps until
 //     the earliest retry it scheduled or its fallback poll.

@@ -20,7 +20,7 @@ import (
 // sends it. A job whose session has an earlier event that is not due (a
 // retry waiting) or is held by another instance snoozes until then; a job
 // whose own attempt failed snoozes until the retry the schedule gave it; a
-// job of a disabled partner makes no attempt and snoozes (heldPause).
+// job of a disabled partner makes no attempt and snoozes (Hold).
 // After its own event a job goes on with the session's later events for up
 // to Drain, so a session's events follow each other without waiting for
 // their jobs. An instance that dies mid-delivery leaves a lease that runs
@@ -41,9 +41,10 @@ const (
 	// busyPause is the snooze of a job whose partner has PerPartner
 	// deliveries under way in this instance.
 	busyPause = time.Second
-	// heldPause is the snooze of a job whose partner is disabled: its
-	// events are held, and go on at most this long after it is enabled.
-	heldPause = 5 * time.Minute
+	// DefaultHold is the snooze of a job whose partner is disabled
+	// (Config.Hold): its events are held, and go on at most this long
+	// after it is enabled.
+	DefaultHold = 5 * time.Minute
 )
 
 // QueueWorker works jobs.Delivery jobs (river.AddWorker).
@@ -108,7 +109,7 @@ func (q *QueueWorker) Work(ctx context.Context, job *river.Job[jobs.Delivery]) e
 		case errors.Is(err, errHeld) && draining:
 			return nil
 		case errors.Is(err, errHeld):
-			return river.JobSnooze(heldPause) // the lease runs out unused
+			return river.JobSnooze(q.w.cfg.Hold) // the lease runs out unused
 		}
 		if err != nil {
 			return err

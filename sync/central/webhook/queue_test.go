@@ -423,6 +423,81 @@ func TestQueueRetriesReplayAndSenders(t *testing.T) {
 	}
 }
 
+// TestQueueHoldsDisabledPartner: through the job queue too, a disabled
+// partner's events are held: their jobs snooze without an attempt, and
+// once the partner is enabled the events go out in order.
+func TestQueueHoldsDisabledPartner(t *testing.T) {
+	ctx := context.Background()
+	st, err := pgstore.Open(ctx, pgDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	secret, _ := NewSecret()
+	rc := newReceiver(t, secret, nil)
+	addPartner(t, st, "p1", rc.URL, nil, secret)
+	setDisabled := func(disabled bool) {
+		t.Helper()
+		if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.Disabled = disabled; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setDisabled(true)
+	w, err := NewWorker(Config{Store: st, Lanes: st, Open: openPlain, Timeout: queueTimeout, Drain: time.Second, Hold: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qw, err := w.QueueWorker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, qw)
+	c, err := st.Jobs(jobs.Config{Workers: workers, SweepEvery: -1, FetchPoll: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+
+	now := time.Now().UTC()
+	if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "p1", "s1", "evt_1", now), event(t, "p1", "s1", "evt_2", now.Add(time.Millisecond))}); err != nil {
+		t.Fatal(err)
+	}
+	// Each job has run and snoozed at least once.
+	waitFor(t, func() bool {
+		res, err := c.JobList(ctx, river.NewJobListParams().Kinds(jobs.Delivery{}.Kind()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		snoozed := 0
+		for _, j := range res.Jobs {
+			if strings.Contains(string(j.Metadata), `"snoozes"`) {
+				snoozed++
+			}
+		}
+		return len(res.Jobs) == 2 && snoozed == 2
+	})
+	for _, id := range []string{"evt_1", "evt_2"} {
+		if as, err := st.Attempts(ctx, id); err != nil || len(as) != 0 {
+			t.Fatalf("%s while disabled: attempts %+v, %v", id, as, err)
+		}
+	}
+	if n := len(rc.requests()); n != 0 {
+		t.Fatalf("%d webhooks sent while disabled", n)
+	}
+	setDisabled(false)
+	var ids []string
+	for range 2 {
+		ids = append(ids, rc.wait(t, time.Minute).ID)
+	}
+	if want := []string{"evt_1", "evt_2"}; !slices.Equal(ids, want) {
+		t.Fatalf("received %v, want %v", ids, want)
+	}
+}
+
 // waitFor polls cond until it holds, failing after a minute.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

@@ -104,6 +104,9 @@ type Config struct {
 	// Drain is how long a queue job goes on delivering its session's
 	// later events after its own (DefaultDrain).
 	Drain time.Duration
+	// Hold is how long a queue job of a disabled partner's event waits
+	// before it looks again (DefaultHold).
+	Hold time.Duration
 }
 
 // ErrGiveUp, wrapped in a Sender's error, ends the event at once (dead,
@@ -164,6 +167,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	if cfg.Drain <= 0 {
 		cfg.Drain = DefaultDrain
+	}
+	if cfg.Hold <= 0 {
+		cfg.Hold = DefaultHold
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
