@@ -441,7 +441,8 @@ func (w *Worker) Backoff(n int) time.Duration {
 // errNoEndpoint is an attempt's error when the partner has no endpoint.
 var errNoEndpoint = errors.New("the partner has no webhook endpoint")
 
-// send POSTs the event to partner p (perr: reading it failed) and returns the answer's status and excerpt.
+// send POSTs the event to partner p (perr: reading it failed) and returns
+// the answer's status and excerpt.
 func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev central.WebhookEvent, at time.Time) (int, string, error) {
 	if perr != nil {
 		if errors.Is(perr, central.ErrNotFound) {
