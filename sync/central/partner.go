@@ -261,6 +261,19 @@ type DeliveryAttempt struct {
 	Excerpt string `json:"excerpt,omitempty"`
 }
 
+// WebhookHealth is the delivery state of a partner's newest webhook events
+// (Webhooks.WebhookHealth).
+type WebhookHealth struct {
+	// Events is how many events were looked at: the partner's newest, at
+	// most the window asked for.
+	Events int
+	// Owed and Dead count those still to be delivered and those given up.
+	Owed, Dead int
+	// Last is the latest delivery attempt of those events (by At); its At
+	// is zero when none was attempted.
+	Last DeliveryAttempt
+}
+
 // Partners is the partner API's store.
 type Partners interface {
 	// CreatePartner records a partner; ErrPartnerExists if its id or
@@ -332,6 +345,10 @@ type Webhooks interface {
 	// partnerID is empty), at most limit; Attempts an event's attempts.
 	Events(ctx context.Context, partnerID string, afterSeq int64, limit int) ([]WebhookEvent, error)
 	Attempts(ctx context.Context, eventID string) ([]DeliveryAttempt, error)
+	// WebhookHealth sums up the delivery of a partner's newest events, at
+	// most window of them, so its cost is bounded however many the
+	// partner has (the console's partners page reads it per partner).
+	WebhookHealth(ctx context.Context, partnerID string, window int) (WebhookHealth, error)
 	// ReplayEvent makes a delivered or dead event due again at now.
 	ReplayEvent(ctx context.Context, eventID string, now time.Time) error
 

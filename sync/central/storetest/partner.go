@@ -35,6 +35,7 @@ func partnerTests() []storeTest {
 		{"WebhookReplay", testWebhookReplay},
 		{"WebhookListing", testWebhookListing},
 		{"WebhookHeld", testWebhookHeld},
+		{"WebhookHealth", testWebhookHealth},
 		{"Cursors", testCursors},
 		{"Completed", testCompleted},
 		{"CompletedConcurrent", testCompletedConcurrent},
@@ -788,6 +789,50 @@ func testWebhookListing(t *testing.T, s central.Store) {
 	} {
 		if got, _ := list(c.partner, c.after, c.limit); strings.Join(got, ",") != c.want {
 			t.Errorf("Events(%q, %d, %d) = %v, want %s", c.partner, c.after, c.limit, got, c.want)
+		}
+	}
+}
+
+// testWebhookHealth: the owed and dead among a partner's newest events,
+// no more than the window, and the latest attempt among them.
+func testWebhookHealth(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	m := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	evs := []central.WebhookEvent{event("e1", "pa", "s1", m(0)), event("e2", "pa", "s2", m(0)), event("e3", "pa", "s3", m(0)),
+		event("e4", "pa", "s4", m(0)), event("f1", "pb", "s1", m(0)), event("g1", "pab", "s1", m(0))}
+	if err := s.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	attempt(t, s, "e1", m(1), true, time.Time{}, time.Time{})
+	attempt(t, s, "e2", m(3), false, time.Time{}, m(3))
+	attempt(t, s, "e3", m(2), false, m(20), time.Time{})
+	attempt(t, s, "f1", m(9), false, m(20), time.Time{})
+	cases := []struct {
+		partner            string
+		window             int
+		events, owed, dead int
+		lastEvent          string
+		lastAt             time.Time
+	}{
+		{"pa", 10, 4, 2, 1, "e2", m(3)},
+		{"pa", 2, 2, 2, 0, "e3", m(2)},
+		{"pa", 0, 0, 0, 0, "", time.Time{}},
+		{"pab", 10, 1, 1, 0, "", time.Time{}},
+		{"pb", 10, 1, 1, 0, "f1", m(9)}, // the last partner in key order
+		{"p", 10, 0, 0, 0, "", time.Time{}},
+		{"pz", 10, 0, 0, 0, "", time.Time{}},
+	}
+	for _, c := range cases {
+		h, err := s.WebhookHealth(ctx, c.partner, c.window)
+		if err != nil {
+			t.Fatalf("WebhookHealth(%s, %d): %v", c.partner, c.window, err)
+		}
+		if h.Events != c.events || h.Owed != c.owed || h.Dead != c.dead || h.Last.EventID != c.lastEvent || !h.Last.At.Equal(c.lastAt) {
+			t.Errorf("WebhookHealth(%s, %d) = %+v, want %d events, %d owed, %d dead, last %q at %v",
+				c.partner, c.window, h, c.events, c.owed, c.dead, c.lastEvent, c.lastAt)
+		}
+		if c.lastEvent != "" && (h.Last.Status != 500 || h.Last.Excerpt != "status 500" || h.Last.LatencyMS != 12.5) {
+			t.Errorf("WebhookHealth(%s, %d).Last = %+v", c.partner, c.window, h.Last)
 		}
 	}
 }

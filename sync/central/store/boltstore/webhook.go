@@ -320,3 +320,50 @@ func (s *Store) PutCursor(ctx context.Context, name string, seq int64) error {
 		return tx.Bucket(bucketCursors).Put([]byte(name), seqKey(seq))
 	})
 }
+
+// WebhookHealth implements central.Store: it walks the partner's entries
+// in webhook-events-by-partner backwards, and reads each attempted
+// event's last attempt.
+func (s *Store) WebhookHealth(ctx context.Context, partnerID string, window int) (central.WebhookHealth, error) {
+	var h central.WebhookHealth
+	err := s.view(ctx, "summing up webhook delivery", func(tx *bbolt.Tx) error {
+		h = central.WebhookHealth{}
+		prefix := append([]byte(partnerID), 0)
+		c := tx.Bucket(bucketEventsBy).Cursor()
+		// The first key after the partner's: its last entry is just before.
+		k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		attempts := tx.Bucket(bucketAttempts)
+		for ; k != nil && bytes.HasPrefix(k, prefix) && h.Events < window; k, _ = c.Prev() {
+			seq := k[len(prefix):]
+			r, err := loadEvent(tx, seq)
+			if err != nil {
+				return err
+			}
+			h.Events++
+			switch {
+			case !r.DeadAt.IsZero():
+				h.Dead++
+			case r.pending():
+				h.Owed++
+			}
+			if r.Attempts == 0 {
+				continue
+			}
+			var a central.DeliveryAttempt
+			if err := get(attempts, append(bytes.Clone(seq), seqKey(int64(r.Attempts))...), &a); err != nil {
+				return err
+			}
+			if h.Last.At.IsZero() || a.At.After(h.Last.At) {
+				h.Last = a
+				h.Last.At = a.At.UTC()
+			}
+		}
+		return nil
+	})
+	return h, err
+}

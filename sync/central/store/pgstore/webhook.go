@@ -268,3 +268,34 @@ func (s *Store) PutCursor(ctx context.Context, name string, seq int64) error {
 	}
 	return nil
 }
+
+// WebhookHealth implements central.Store: the window's events come from
+// the partner's index read backwards, their attempts by primary key.
+func (s *Store) WebhookHealth(ctx context.Context, partnerID string, window int) (central.WebhookHealth, error) {
+	var h central.WebhookHealth
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		var id, excerpt *string
+		var at *time.Time
+		var status *int
+		var latency *float64
+		err := c.QueryRow(ctx, `WITH w AS (
+	SELECT seq, id, delivered_at, dead_at FROM webhook_events WHERE partner_id = $1 ORDER BY seq DESC LIMIT $2
+), last AS (
+	SELECT w.id, a.at, a.status, a.latency_ms, a.excerpt FROM webhook_attempts a JOIN w ON a.event_seq = w.seq
+	ORDER BY a.at DESC, a.event_seq DESC, a.n DESC LIMIT 1
+)
+SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM w WHERE delivered_at IS NULL AND dead_at IS NULL),
+	(SELECT count(*) FROM w WHERE dead_at IS NOT NULL), last.id, last.at, last.status, last.latency_ms, last.excerpt
+FROM (SELECT 1) one LEFT JOIN last ON true`, partnerID, max(window, 0)).
+			Scan(&h.Events, &h.Owed, &h.Dead, &id, &at, &status, &latency, &excerpt)
+		if err != nil || id == nil {
+			return err
+		}
+		h.Last = central.DeliveryAttempt{EventID: *id, At: at.UTC(), Status: *status, LatencyMS: *latency, Excerpt: *excerpt}
+		return nil
+	})
+	if err != nil {
+		return central.WebhookHealth{}, fmt.Errorf("summing up webhook delivery: %w", err)
+	}
+	return h, nil
+}
