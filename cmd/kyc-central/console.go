@@ -36,13 +36,14 @@ func loadOrCreateConsoleKey(path string) ([]byte, error) {
 }
 
 // mountConsole serves the review console at /console/ on srv (on its
-// own listener when srv has a console address).
-func mountConsole(srv *central.Server, store central.Store, keyFile string, secure bool, cfg central.Config) error {
+// own listener when srv has a console address); partners is the partner
+// API, which the partners page changes partners through.
+func mountConsole(srv *central.Server, store central.Store, partners console.PartnerAdmin, keyFile string, secure bool, cfg central.Config) error {
 	key, err := loadOrCreateConsoleKey(keyFile)
 	if err != nil {
 		return err
 	}
-	cc := console.Config{Store: store, Central: srv, SecretKey: key, Logger: cfg.Logger, Secure: secure}
+	cc := console.Config{Store: store, Central: srv, Partners: partners, SecretKey: key, Logger: cfg.Logger, Secure: secure}
 	if idx, ok := store.(central.BlindIndex); ok {
 		cc.Index = idx.Token
 	}

@@ -261,9 +261,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := mountConsole(srv, store, consoleKeyPath(*consoleKey, *data), srvTLS != nil, central.Config{Logger: logger}); err != nil {
-		return err
-	}
 	pkey, err := loadOrCreatePartnerKey(partnerKeyPath(*partnerKey, *data))
 	if err != nil {
 		return err
@@ -273,6 +270,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	api, err := mountPartnerAPI(srv, partnerapi.Config{Store: store, SecretKey: pkey, Logger: logger, FaceMatcher: fm,
 		PublicURL: publicURL(*pubURL, *addr, srvTLS != nil), HostedFlow: true})
 	if err != nil {
+		return err
+	}
+	if err := mountConsole(srv, store, api, consoleKeyPath(*consoleKey, *data), srvTLS != nil, central.Config{Logger: logger}); err != nil {
 		return err
 	}
 	stopFlow, err := startHostedFlow(ctx, srv, hostedflow.Config{Store: store, PublicURL: publicURL(*pubURL, *addr, srvTLS != nil),

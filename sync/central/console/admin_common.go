@@ -12,14 +12,16 @@ import (
 	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
-// The admin pages (admin_*.go): the device fleet, watchlists and risk
-// settings, the dashboard with its CSV export, and privacy (erasure and
-// retention). They register through routeAdmin, change central
-// only through central.Server's operations (which audit every change), and
-// take their strings from the catalogues' "adm." keys.
+// The admin pages (admin_*.go): the device fleet, the partners, watchlists
+// and risk settings, the dashboard with its CSV export, and privacy
+// (erasure and retention). They register through routeAdmin, change
+// central only through central.Server's operations or the partner API's
+// (Config.Partners), which audit every change, and take their strings
+// from the catalogues' "adm." keys.
 
 func (c *Console) routeAdmin() {
 	c.routeAdminFleet()
+	c.routeAdminPartners()
 	c.routeAdminLists()
 	c.routeAdminRisk()
 	c.routeAdminDashboard()

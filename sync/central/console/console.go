@@ -140,6 +140,10 @@ type Config struct {
 	// call (enrolment tokens, erasure, sweeps, fingerprint); nil in tests
 	// of pages that need none (those pages answer 503).
 	Central *central.Server
+	// Partners changes partners for the partners page (the partner API,
+	// which audits); nil shows the page read-only and answers its
+	// changes 503.
+	Partners PartnerAdmin
 	// Index turns a NIK, document number or name into its blind-index
 	// token (seal.Store.Token); nil disables search by person.
 	Index func(kind central.IdentifierKind, value string) ([]byte, bool)
@@ -735,6 +739,7 @@ var nav = []navEntry{
 	{Href: "/console/queue", Key: "nav.queue", Min: central.RoleAuditor},
 	{Href: "/console/dashboard", Key: "nav.dashboard", Min: central.RoleAuditor},
 	{Href: "/console/devices", Key: "nav.devices", Min: central.RoleAuditor},
+	{Href: "/console/partners", Key: "nav.partners", Min: central.RoleAdmin},
 	{Href: "/console/lists", Key: "nav.lists", Min: central.RoleAdmin},
 	{Href: "/console/risk", Key: "nav.risk", Min: central.RoleAdmin},
 	{Href: "/console/privacy", Key: "nav.privacy", Min: central.RoleAdmin},

@@ -24,6 +24,7 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
 	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -56,7 +57,10 @@ type env struct {
 	store   central.Store
 	console *Console
 	clk     *clock
-	secrets map[string]string // user → TOTP secret, once enrolled
+	// partners is the partner API the console changes partners through
+	// (not mounted: tests create partners with it).
+	partners *partnerapi.API
+	secrets  map[string]string // user → TOTP secret, once enrolled
 	// enrolCodes are the one-time enrolment codes addUser made.
 	enrolCodes map[string]string
 	mu         sync.Mutex
@@ -100,7 +104,13 @@ func newEnvConfig(t *testing.T, open opener, wrap func(central.Store) central.St
 		cs = wrap(store)
 	}
 	log := &centraltest.LogBuffer{}
-	cfg := Config{Store: cs, Central: srv.Server, Index: store.Token, SecretKey: key, Now: clk.Now,
+	pkey := make([]byte, 32)
+	rand.Read(pkey)
+	partners, err := partnerapi.New(partnerapi.Config{Store: cs, SecretKey: pkey, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Store: cs, Central: srv.Server, Partners: partners, Index: store.Token, SecretKey: key, Now: clk.Now,
 		Logger: slog.New(slog.NewTextHandler(log, nil))}
 	if edit != nil {
 		edit(&cfg)
@@ -111,7 +121,7 @@ func newEnvConfig(t *testing.T, open opener, wrap func(central.Store) central.St
 	}
 	srv.Server.Mount(Prefix, c.Handler())
 	srv.Serve(t)
-	return &env{t: t, base: srv.Base, store: store, console: c, clk: clk, secrets: map[string]string{}, enrolCodes: map[string]string{}, log: log}
+	return &env{t: t, base: srv.Base, store: store, console: c, clk: clk, partners: partners, secrets: map[string]string{}, enrolCodes: map[string]string{}, log: log}
 }
 
 // addUser creates an account as `kyc-central user add` does.

@@ -119,6 +119,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("publishing the risk configuration: %d %s", code, body)
 	}
 
+	// A partner on the partner API, which the admin disables and enables
+	// again on the partners page.
+	partner := c.newPartner(t, ctx)
+
 	devA := c.newDevice(t, ctx, kycBin, branchA)
 	devB := c.newDevice(t, ctx, kycBin, branchB)
 	// Branch A screens against a PEP list of its own naming the holder of
@@ -159,7 +163,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	res := c.runScript(t, ctx, root, tools, shots, users, cases)
+	res := c.runScript(t, ctx, root, tools, shots, users, cases, partner)
 	t.Logf("screenshots in %s", shots)
 	for _, ch := range res.Checks {
 		if ch.Pass {
@@ -183,6 +187,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if len(res.Checks) == 0 {
 		t.Fatal("the browser script checked nothing")
+	}
+
+	// The partners page's disable and enable went through the partner
+	// API: audited with the admin as the actor, and the partner enabled
+	// again.
+	if got := c.partnerAudit(t, ctx, partner.ID); got != "partner_disable user:ayu.admin,partner_enable user:ayu.admin" {
+		t.Errorf("the partner's disable and enable audited as %q", got)
+	}
+	if code, body := c.admin(t, ctx, http.MethodGet, "/admin/v1/partners/"+partner.ID, nil); code != http.StatusOK || !bytes.Contains(body, []byte(`"disabled":false`)) {
+		t.Errorf("the partner after the partners page: %d %s", code, body)
 	}
 
 	// The decisions reach the device that captured them at its next sync.
@@ -492,13 +506,14 @@ type scriptResult struct {
 //	@@tamper {"action": A}  change the last audit row of action A in PostgreSQL
 //	@@enrol {"token": T}    enrol a new device with a token the console made
 func (c *consoleCentral) runScript(t *testing.T, ctx context.Context, root string, tools browserToolset, shots string,
-	users map[string]consoleUser, cases map[string]caseRef) scriptResult {
+	users map[string]consoleUser, cases map[string]caseRef, partner testPartner) scriptResult {
 	t.Helper()
 	usersJSON, _ := json.Marshal(users)
 	casesJSON, _ := json.Marshal(cases)
+	partnerJSON, _ := json.Marshal(partner)
 	env := []string{"KYC_CONSOLE_URL=" + c.URL, "KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_AXE=" + tools.Axe,
 		"KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_CONSOLE_SHOTS=" + shots, "KYC_CONSOLE_USERS=" + string(usersJSON),
-		"KYC_CONSOLE_CASES=" + string(casesJSON)}
+		"KYC_CONSOLE_CASES=" + string(casesJSON), "KYC_CONSOLE_PARTNER=" + string(partnerJSON)}
 	var last string
 	stderr, err := browsertest.RunScript(t, ctx, filepath.Join(root, "sync", "central", "console", "web", "e2e", "console.mjs"), env,
 		func(req string) string { return c.answer(t, ctx, req) },
@@ -515,6 +530,50 @@ func (c *consoleCentral) runScript(t *testing.T, ctx context.Context, root strin
 		t.Fatalf("console.mjs output %q: %v\n%s\ncentral log:\n%s", last, err, stderr, c.logs.Text())
 	}
 	return res
+}
+
+// testPartner is the test's partner as the browser script gets it: the
+// pass key too, which the partners page must not show.
+type testPartner struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	PassKey string `json:"pass_key"`
+}
+
+// newPartner creates a partner with a webhook endpoint through the admin
+// API.
+func (c *consoleCentral) newPartner(t *testing.T, ctx context.Context) testPartner {
+	t.Helper()
+	code, body := c.admin(t, ctx, http.MethodPost, "/admin/v1/partners", []byte(`{"name":"Bank Nusantara","webhook_url":"https://hooks.example.com/kyc"}`))
+	var created struct {
+		Partner struct{ ID, Name string }
+		PassKey string `json:"pass_key"`
+	}
+	if code != http.StatusCreated || json.Unmarshal(body, &created) != nil || created.Partner.ID == "" || created.PassKey == "" {
+		t.Fatalf("creating a partner: %d %s", code, body)
+	}
+	return testPartner{ID: created.Partner.ID, Name: created.Partner.Name, PassKey: created.PassKey}
+}
+
+// partnerAudit is the partner's disable and enable events in the audit
+// trail, oldest first: "action actor,...".
+func (c *consoleCentral) partnerAudit(t *testing.T, ctx context.Context, id string) string {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, c.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT action || ' ' || actor FROM audit
+		WHERE subject = $1 AND action IN ('partner_disable', 'partner_enable') ORDER BY seq`, "partner:"+id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(evs, ",")
 }
 
 // answer does what the script asked for and says how it went, as JSON.

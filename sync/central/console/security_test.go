@@ -27,6 +27,7 @@ import (
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -75,6 +76,7 @@ func TestRouteAccess(t *testing.T) {
 	f.addUser("root", central.RoleAdmin)
 	f.addUser("northadm", central.RoleAdmin, "north")
 	south := caseHref(f.south)
+	bank := f.addPartner("Bank", "south")
 	table := map[string]routeSpec{
 		"GET /console/static/":                            {kind: open, path: "/console/static/console.css"},
 		"GET /console/dist/":                              {kind: open, path: "/console/dist/.gitkeep"},
@@ -107,6 +109,9 @@ func TestRouteAccess(t *testing.T) {
 		"POST /console/devices/{id}/revoke":               {path: "/console/devices/dev-south/revoke", scoped: true},
 		"POST /console/devices/{id}/branch":               {path: "/console/devices/dev-south/branch", scoped: true},
 		"POST /console/devices/tokens":                    {path: "/console/devices/tokens"},
+		"GET /console/partners":                           {path: "/console/partners"},
+		"POST /console/partners/{id}/disable":             {path: "/console/partners/" + bank.id + "/disable", scoped: true},
+		"POST /console/partners/{id}/enable":              {path: "/console/partners/" + bank.id + "/enable", scoped: true},
 		"GET /console/lists":                              {path: "/console/lists"},
 		"POST /console/lists":                             {path: "/console/lists"},
 		"GET /console/risk":                               {path: "/console/risk"},
@@ -195,7 +200,7 @@ func TestRouteAccess(t *testing.T) {
 				}
 				if spec.scoped {
 					b := northrev
-					if strings.HasPrefix(spec.path, "/console/devices/") {
+					if strings.HasPrefix(spec.path, "/console/devices/") || strings.HasPrefix(spec.path, "/console/partners/") {
 						b = northadm
 					}
 					b.get("/console/queue")
@@ -237,6 +242,9 @@ func TestRouteAccess(t *testing.T) {
 	if err != nil || d.Revoked() || d.Branch != "south" {
 		t.Errorf("a refused request changed dev-south: %+v, %v", d, err)
 	}
+	if p, err := f.store.Partner(context.Background(), bank.id); err != nil || p.Disabled {
+		t.Errorf("a refused request changed the partner: disabled %v, %v", p.Disabled, err)
+	}
 	if _, err := f.store.Upload(context.Background(), "dev-south", f.south.Key); err != nil {
 		t.Errorf("a refused erasure erased south's case: %v", err)
 	}
@@ -246,7 +254,8 @@ func TestRouteAccess(t *testing.T) {
 	}
 	for _, e := range evs {
 		switch e.Action {
-		case AuditSignIn, AuditTOTPEnrol, AuditCaseView, AuditImageView, AuditVerify, "user_add":
+		case AuditSignIn, AuditTOTPEnrol, AuditCaseView, AuditImageView, AuditVerify, "user_add",
+			partnerapi.AuditPartnerCreate, partnerapi.AuditPartnerPush, partnerapi.AuditPartnerReferenceImage: // addPartner's
 		default:
 			t.Errorf("a refused request left audit event %s by %s on %s", e.Action, e.Actor, e.Subject)
 		}

@@ -20,6 +20,7 @@
 //   KYC_CONSOLE_SHOTS   folder for the screenshots
 //   KYC_CONSOLE_USERS   JSON {admin|reviewer1|reviewer2|reviewerB|auditor: {name, password, role, scopes}}
 //   KYC_CONSOLE_CASES   JSON {pep|mismatch|mismatch2|branchB|retry|challenge: {device_id, submission_id, key, decision, score, reasons}}
+//   KYC_CONSOLE_PARTNER JSON {id, name, pass_key}: a partner made with the admin API
 //
 // Everything waits for a condition (a selector, a response, a URL); nothing
 // sleeps.
@@ -36,6 +37,7 @@ const axePath = process.env.KYC_AXE;
 const shots = process.env.KYC_CONSOLE_SHOTS ?? "screenshots";
 const users = JSON.parse(process.env.KYC_CONSOLE_USERS ?? "{}");
 const cases = JSON.parse(process.env.KYC_CONSOLE_CASES ?? "{}");
+const partner = JSON.parse(process.env.KYC_CONSOLE_PARTNER ?? "{}");
 const here = dirname(fileURLToPath(import.meta.url));
 const catalogue = (lang) => JSON.parse(readFileSync(join(here, "..", "i18n", `${lang}.json`), "utf8"));
 const en = catalogue("en");
@@ -459,6 +461,8 @@ try {
     check("the auditor cannot make an enrolment token (403)", code3 === 403, code3);
     const r4 = await goto(page, "/console/lists");
     check("the auditor cannot open the watchlists admin page (403)", r4.status() === 403, r4.status());
+    const r5 = await goto(page, "/console/partners");
+    check("the auditor cannot open the partners page (403)", r5.status() === 403, r5.status());
     await shot(page, "error-forbidden");
     check("the case is still open", (await caseState(pages.admin.page, cases.mismatch)).startsWith(en["state.open"]));
   });
@@ -511,6 +515,23 @@ try {
     const row = (await page.textContent("#devices")) ?? "";
     check("a device enrolled with the console's token is listed with its branch",
       row.includes(enrolled.device_id) && row.includes("SBY-Tunjungan"), enrolled.device_id);
+    // Partners: disabled (the confirmation box ticked) and enabled again.
+    await goto(page, "/console/partners");
+    await page.waitForSelector("#partners");
+    const html = await page.content();
+    check("the partners page lists the partner and its webhook, not its pass key",
+      html.includes(partner.name) && html.includes(partner.id) && !html.includes(partner.pass_key), partner.id);
+    await shot(page, "partners");
+    await page.check(`[id="confirm-${partner.id}"]`);
+    await submitAndWait(page, `form[action='/console/partners/${partner.id}/disable'] button[type=submit]`);
+    check("disabling the partner says so and offers to enable it again",
+      (await page.textContent("main")).includes(en["msg.adm.partner_disabled"]) &&
+      (await page.locator(`form[action='/console/partners/${partner.id}/enable']`).count()) === 1, page.url());
+    await shot(page, "partners-disabled");
+    await submitAndWait(page, `form[action='/console/partners/${partner.id}/enable'] button[type=submit]`);
+    check("enabling the partner again says so and offers to disable it",
+      (await page.textContent("main")).includes(en["msg.adm.partner_enabled"]) &&
+      (await page.locator(`form[action='/console/partners/${partner.id}/disable']`).count()) === 1, page.url());
     for (const p of ["lists", "risk", "privacy", "account"]) {
       const r = await goto(page, `/console/${p}`);
       check(`the ${p} page opens`, r.status() === 200, r.status());
