@@ -49,8 +49,8 @@
 // token .CSRF (put {{template "csrf" .}} in every POST form), and every
 // visible string goes through {{T "key"}} (or {{T "key" arg...}}, a
 // fmt.Sprintf format) with the key in both web/i18n/en.json and id.json
-// (TestCatalogues checks that). Extra template functions go into
-// templateFuncs from an init function of the page's file.
+// (TestCatalogues checks that). Extra template functions are listed in
+// templateFuncs.
 //
 // Every change writes an audit event (Actor v.Actor(), a Subject, Before
 // and After): through Store.UpdateReview for cases, with c.audit after the
@@ -824,7 +824,7 @@ func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *Viewer, e
 }
 
 // templateFuncs are the functions every template has, besides T (bound
-// per language). Page files add theirs from an init function.
+// per language), the page files' included.
 var templateFuncs = template.FuncMap{
 	"fmtTime": func(t time.Time) string {
 		if t.IsZero() {
