@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -52,21 +53,35 @@ func startInstance(ctx context.Context, st *pgstore.Store, ua string) (stop func
 	if err != nil {
 		return nil, err
 	}
+	c, err := runQueue(ctx, st, w, func(qw *QueueWorker) jobs.Config {
+		return jobs.Config{ID: ua, JobTimeout: qw.Timeout(nil) + time.Second,
+			RescueAfter: qw.Timeout(nil) + 3*time.Second, SweepEvery: -1, FetchPoll: 200 * time.Millisecond}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() error { return c.Stop(context.Background()) }, nil
+}
+
+// runQueue starts a River client on st working w's QueueWorker, with the
+// jobs configuration cfg gives (its Workers set here); Stop ends it.
+func runQueue(ctx context.Context, st *pgstore.Store, w *Worker, cfg func(*QueueWorker) jobs.Config) (*river.Client[pgx.Tx], error) {
 	qw, err := w.QueueWorker()
 	if err != nil {
 		return nil, err
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, qw)
-	c, err := st.Jobs(jobs.Config{Workers: workers, ID: ua, JobTimeout: qw.Timeout(nil) + time.Second,
-		RescueAfter: qw.Timeout(nil) + 3*time.Second, SweepEvery: -1, FetchPoll: 200 * time.Millisecond})
+	jc := cfg(qw)
+	jc.Workers = workers
+	c, err := st.Jobs(jc)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.Start(ctx); err != nil {
 		return nil, fmt.Errorf("starting the river client: %w", err)
 	}
-	return func() error { return c.Stop(context.Background()) }, nil
+	return c, nil
 }
 
 // TestQueueInstance is not a test: the binary runs it as the second
@@ -363,17 +378,10 @@ func TestQueueRetriesReplayAndSenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	qw, err := w.QueueWorker()
+	c, err := runQueue(ctx, st, w, func(*QueueWorker) jobs.Config {
+		return jobs.Config{SweepEvery: -1, FetchPoll: 100 * time.Millisecond}
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, qw)
-	c, err := st.Jobs(jobs.Config{Workers: workers, SweepEvery: -1, FetchPoll: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer c.Stop(ctx)
@@ -447,17 +455,10 @@ func TestQueueHoldsDisabledPartner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	qw, err := w.QueueWorker()
+	c, err := runQueue(ctx, st, w, func(*QueueWorker) jobs.Config {
+		return jobs.Config{SweepEvery: -1, FetchPoll: 100 * time.Millisecond}
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, qw)
-	c, err := st.Jobs(jobs.Config{Workers: workers, SweepEvery: -1, FetchPoll: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	defer c.Stop(ctx)
