@@ -144,20 +144,13 @@ func TestServeConsole(t *testing.T) {
 			client := &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg},
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			base := "https://" + consoleAddr
-			deadline := time.Now().Add(20 * time.Second)
-			for {
+			waitServing(t, &logs, func() error {
 				resp, err := client.Get(base + "/console/signin")
 				if err == nil {
 					resp.Body.Close()
-					break
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("serve did not come up: %v\n%s", err, logs.String())
-				}
-				// Paces a poll of the condition above, bounded by the deadline: the
-				// outcome never depends on how long the sleep lasts.
-				time.Sleep(50 * time.Millisecond)
-			}
+				return err
+			})
 			fi, err := os.Stat(filepath.Join(data, consoleKeyName))
 			if err != nil || fi.Mode().Perm() != 0o600 {
 				t.Fatalf("console key: %v, %v", fi, err)

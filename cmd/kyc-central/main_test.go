@@ -172,6 +172,25 @@ func TestUsage(t *testing.T) {
 }
 
 // syncBuf is a buffer serve writes its log to while the test reads it.
+// waitServing waits until get reaches serve (no error), for up to 20 s,
+// else fails with serve's log.
+func waitServing(t *testing.T, logs *syncBuf, get func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := get()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not come up: %v\n%s", err, logs.String())
+		}
+		// Paces a poll of the condition above, bounded by the deadline: the
+		// outcome never depends on how long the sleep lasts.
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 type syncBuf struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -210,19 +229,10 @@ func TestServeMetricsAddr(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b), err
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitServing(t, &logs, func() error {
 		_, _, err := get("http://" + addr + "/healthz")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not come up: %v\n%s", err, logs.String())
-		}
-		// Paces a poll of the condition above, bounded by the deadline: the
-		// outcome never depends on how long the sleep lasts.
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err
+	})
 	if code, _, err := get("http://" + addr + "/metrics"); err != nil || code != http.StatusNotFound {
 		t.Errorf("/metrics on --addr: %d %v, want 404", code, err)
 	}
