@@ -8,9 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	_ "image/gif" // registers the decoders DecodeConfig probes with
-	_ "image/jpeg"
-	_ "image/png"
 	"io"
 	"os"
 
@@ -78,8 +75,12 @@ func decode(data []byte, maxPixels int, flags gocv.IMReadFlag) (gocv.Mat, error)
 	if err := checkComplete(data); err != nil {
 		return gocv.NewMat(), err
 	}
-	if cfg, format, err := image.DecodeConfig(bytes.NewReader(data)); err == nil && cfg.Width*cfg.Height > maxPixels {
-		return gocv.NewMat(), fmt.Errorf("%w: %dx%d %s is over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, format, maxPixels)
+	w, h, format, err := size(data)
+	if err != nil {
+		return gocv.NewMat(), err
+	}
+	if int64(w)*int64(h) > int64(maxPixels) {
+		return gocv.NewMat(), fmt.Errorf("%w: %dx%d %s is over %d pixels", ErrTooLarge, w, h, format, maxPixels)
 	}
 	m, err := gocv.IMDecode(data, flags)
 	if err != nil || m.Empty() {

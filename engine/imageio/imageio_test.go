@@ -2,6 +2,7 @@ package imageio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
@@ -9,6 +10,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -128,5 +130,93 @@ func TestGreyImage(t *testing.T) {
 	}
 	if _, err := GreyImage(bgra); !errors.Is(err, ErrNotImage) {
 		t.Errorf("four channels: %v, want ErrNotImage", err)
+	}
+}
+
+// Every format Decode takes decodes, its size read from its header first;
+// formats OpenCV knows but Decode does not bound are refused.
+func TestDecodeFormats(t *testing.T) {
+	colour := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(30, 120, 210, 0), 48, 64, gocv.MatTypeCV8UC3)
+	defer colour.Close()
+	grey := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(90, 0, 0, 0), 48, 64, gocv.MatTypeCV8UC1)
+	defer grey.Close()
+	for _, ext := range []string{".jpg", ".png", ".webp", ".bmp", ".tiff", ".ppm", ".pgm", ".pbm"} {
+		t.Run(ext, func(t *testing.T) {
+			src := colour
+			if ext == ".pgm" || ext == ".pbm" {
+				src = grey
+			}
+			buf, err := gocv.IMEncode(gocv.FileExt(ext), src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer buf.Close()
+			data := bytes.Clone(buf.GetBytes())
+			w, h, _, err := size(data)
+			if err != nil || w != 64 || h != 48 {
+				t.Fatalf("size = %dx%d, %v; want 64x48", w, h, err)
+			}
+			m, err := Decode(data, 0)
+			defer m.Close()
+			if err != nil || m.Cols() != 64 || m.Rows() != 48 {
+				t.Fatalf("Decode = %dx%d, %v", m.Cols(), m.Rows(), err)
+			}
+			if _, err := Decode(data, 64*48-1); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("Decode with a pixel fewer allowed = %v, want ErrTooLarge", err)
+			}
+		})
+	}
+	for name, data := range map[string][]byte{
+		"Radiance HDR":    []byte("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 30000 +X 30000\n"),
+		"JPEG 2000":       []byte("\x00\x00\x00\x0cjP  \r\n\x87\n\x00\x00\x00\x14ftypjp2 "),
+		"OpenEXR":         []byte("v/1\x01\x02\x00\x00\x00channels\x00"),
+		"Sun raster":      []byte("\x59\xa6\x6a\x95\x00\x00\x75\x30\x00\x00\x75\x30\x00\x00\x00\x18"),
+		"GIF":             []byte("GIF89a\x40\x00\x30\x00\x00\x00\x00;"),
+		"PAM":             []byte("P7\nWIDTH 30000\nHEIGHT 30000\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n"),
+		"JPEG, no frame":  []byte("\xff\xd8\xff\xda\x00\x02\xff\xd9"),
+		"BMP of width 0":  append([]byte("BM"), make([]byte, 40)...),
+		"PNM, bad header": []byte("P6\n64 x48\n255\n\xff\xd9"),
+	} {
+		if m, err := Decode(data, 0); !errors.Is(err, ErrNotImage) {
+			t.Errorf("%s: Decode = %v, want ErrNotImage", name, err)
+			m.Close()
+		}
+	}
+}
+
+// A header declaring a huge image is refused from the header: OpenCV would
+// allocate the whole image before reading a pixel (a 420 KB TIFF took
+// 1.6 GB). The pixels are absent here, so a decode that reached OpenCV
+// would fail as not an image, not as too large.
+func TestDecodeRefusesBombsFromHeader(t *testing.T) {
+	le := binary.LittleEndian
+	tiff := []byte("II*\x00\x08\x00\x00\x00\x02\x00")
+	tiff = []byte("II*\x00\x08\x00\x00\x00\x02\x00")
+	for _, tag := range []uint16{256, 257} { // ImageWidth, ImageLength: LONG 30000
+		tiff = le.AppendUint16(tiff, tag)
+		tiff = le.AppendUint16(tiff, 4)
+		tiff = le.AppendUint32(tiff, 1)
+		tiff = le.AppendUint32(tiff, 30000)
+	}
+	bmp := append([]byte("BM"), make([]byte, 24)...)
+	le.PutUint32(bmp[14:], 40)
+	le.PutUint32(bmp[18:], 30000)
+	le.PutUint32(bmp[22:], uint32(0xFFFFFFFF-30000+1)) // -30000: top-down
+	webp := []byte("RIFF\x16\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00\xff\x3f\x00\xff\x3f\x00")
+	for name, data := range map[string][]byte{
+		"TIFF": tiff, "BMP": bmp, "WebP": webp,
+		"PPM": []byte("P6\n# a comment\n30000 30000\n255\n\x00\x00\x00"),
+	} {
+		m, err := Decode(data, 0)
+		m.Close()
+		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "30000") && !strings.Contains(err.Error(), "16384") {
+			t.Errorf("%s bomb: Decode = %v, want ErrTooLarge with its size", name, err)
+		}
+	}
+	for name, data := range map[string][]byte{"TIFF": tiff[:12], "BMP": bmp[:20], "PPM": []byte("P6\n30000")} {
+		if m, err := Decode(data, 0); !errors.Is(err, ErrTruncated) {
+			t.Errorf("%s header cut short: Decode = %v, want ErrTruncated", name, err)
+			m.Close()
+		}
 	}
 }

@@ -1,0 +1,192 @@
+package imageio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image/png"
+	"io"
+
+	"golang.org/x/image/webp"
+)
+
+// Accepted names the formats Decode takes, for error messages.
+const Accepted = "JPEG, PNG, WebP, BMP, TIFF or PNM"
+
+// size reads an image's width and height from its header alone, for the
+// formats Decode takes. OpenCV allocates the whole image from its header
+// before reading any pixel, so a format whose size is not known first is
+// refused rather than handed to it: a 420 KB deflated TIFF or a 340 KB WebP
+// declaring 16000x12000 pixels took 1.6 GB and 0.8 GB to refuse afterwards.
+func size(data []byte) (w, h int, format string, err error) {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+		w, h, err = jpegSize(data)
+		return w, h, "jpeg", err
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		cfg, err := png.DecodeConfig(bytes.NewReader(data))
+		return cfg.Width, cfg.Height, "png", headerErr(err)
+	case len(data) >= 12 && bytes.Equal(data[:4], []byte("RIFF")) && bytes.Equal(data[8:12], []byte("WEBP")):
+		cfg, err := webp.DecodeConfig(bytes.NewReader(data))
+		return cfg.Width, cfg.Height, "webp", headerErr(err)
+	case bytes.HasPrefix(data, []byte("BM")):
+		w, h, err = bmpSize(data)
+		return w, h, "bmp", err
+	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
+		w, h, err = tiffSize(data)
+		return w, h, "tiff", err
+	case len(data) >= 2 && data[0] == 'P' && data[1] >= '1' && data[1] <= '6':
+		w, h, err = pnmSize(data)
+		return w, h, "pnm", err
+	}
+	return 0, 0, "", fmt.Errorf("%w: not a %s file", ErrNotImage, Accepted)
+}
+
+// headerErr maps a Go decoder's header error: a header cut short is
+// truncation, anything else is not an image.
+func headerErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: the header is cut short", ErrTruncated)
+	}
+	return fmt.Errorf("%w: %v", ErrNotImage, err)
+}
+
+var errNoHeader = fmt.Errorf("%w: the header is cut short", ErrTruncated)
+
+// jpegSize walks the marker segments up to the frame header (any SOFn:
+// baseline, progressive, lossless, arithmetic), which Go's own decoder
+// refuses for the kinds it cannot decode but OpenCV can.
+func jpegSize(b []byte) (w, h int, err error) {
+	for i := 2; ; {
+		if i+2 > len(b) {
+			return 0, 0, errNoHeader
+		}
+		if b[i] != 0xFF {
+			return 0, 0, fmt.Errorf("%w: corrupt JPEG marker at byte %d", ErrNotImage, i)
+		}
+		m := b[i+1]
+		i += 2
+		switch {
+		case m == 0xFF: // fill byte
+			i--
+			continue
+		case m == 0x01 || (m >= 0xD0 && m <= 0xD8): // no length
+			continue
+		case m == 0xD9 || m == 0xDA: // end of image, or scan data before any frame
+			return 0, 0, fmt.Errorf("%w: JPEG has no frame header", ErrNotImage)
+		}
+		if i+2 > len(b) {
+			return 0, 0, errNoHeader
+		}
+		n := int(binary.BigEndian.Uint16(b[i:]))
+		if n < 2 {
+			return 0, 0, fmt.Errorf("%w: corrupt JPEG segment at byte %d", ErrNotImage, i)
+		}
+		if m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC {
+			if n < 7 || i+7 > len(b) {
+				return 0, 0, errNoHeader
+			}
+			h, w = int(binary.BigEndian.Uint16(b[i+3:])), int(binary.BigEndian.Uint16(b[i+5:]))
+			if h == 0 { // the height follows the first scan (a DNL marker)
+				return 0, 0, fmt.Errorf("%w: JPEG without its height in the frame header", ErrNotImage)
+			}
+			return w, h, nil
+		}
+		i += n
+	}
+}
+
+// bmpSize reads a BMP's size from its DIB header (OS/2's 12-byte one or
+// Windows' 40 bytes and more; a negative height is a top-down image).
+func bmpSize(b []byte) (w, h int, err error) {
+	if len(b) < 26 {
+		return 0, 0, errNoHeader
+	}
+	if binary.LittleEndian.Uint32(b[14:]) == 12 {
+		return int(binary.LittleEndian.Uint16(b[18:])), int(binary.LittleEndian.Uint16(b[20:])), nil
+	}
+	w, h = int(int32(binary.LittleEndian.Uint32(b[18:]))), int(int32(binary.LittleEndian.Uint32(b[22:])))
+	if w <= 0 || h == 0 {
+		return 0, 0, fmt.Errorf("%w: BMP of %dx%d pixels", ErrNotImage, w, h)
+	}
+	return w, max(h, -h), nil
+}
+
+// tiffSize reads ImageWidth and ImageLength from the first image file
+// directory, the page OpenCV decodes.
+func tiffSize(b []byte) (w, h int, err error) {
+	var bo binary.ByteOrder = binary.LittleEndian
+	if b[0] == 'M' {
+		bo = binary.BigEndian
+	}
+	if len(b) < 8 {
+		return 0, 0, errNoHeader
+	}
+	off := int64(bo.Uint32(b[4:]))
+	if off+2 > int64(len(b)) {
+		return 0, 0, errNoHeader
+	}
+	n := int64(bo.Uint16(b[off:]))
+	if off+2+12*n > int64(len(b)) {
+		return 0, 0, errNoHeader
+	}
+	for e := b[off+2 : off+2+12*n]; len(e) >= 12; e = e[12:] {
+		var v int
+		switch bo.Uint16(e[2:]) { // the value's type
+		case 3: // SHORT
+			v = int(bo.Uint16(e[8:]))
+		case 4: // LONG
+			v = int(bo.Uint32(e[8:]))
+		default:
+			continue
+		}
+		switch bo.Uint16(e) {
+		case 256:
+			w = v
+		case 257:
+			h = v
+		}
+	}
+	if w <= 0 || h <= 0 {
+		return 0, 0, fmt.Errorf("%w: TIFF without its width and height", ErrNotImage)
+	}
+	return w, h, nil
+}
+
+// pnmSize reads the width and height that follow a PBM/PGM/PPM's magic
+// number, across whitespace and comments.
+func pnmSize(b []byte) (w, h int, err error) {
+	var dims [2]int
+	i := 2
+	for k := range dims {
+		for i < len(b) && (isSpace(b[i]) || b[i] == '#') {
+			if b[i] == '#' {
+				for i < len(b) && b[i] != '\n' && b[i] != '\r' {
+					i++
+				}
+				continue
+			}
+			i++
+		}
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' && i-start < 9 {
+			dims[k] = dims[k]*10 + int(b[i]-'0')
+			i++
+		}
+		switch {
+		case i == len(b):
+			return 0, 0, errNoHeader
+		case i == start || !isSpace(b[i]) || dims[k] == 0:
+			return 0, 0, fmt.Errorf("%w: corrupt PNM header", ErrNotImage)
+		}
+	}
+	return dims[0], dims[1], nil
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
