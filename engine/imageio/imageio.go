@@ -75,7 +75,7 @@ func decode(data []byte, maxPixels int, flags gocv.IMReadFlag) (gocv.Mat, error)
 	if err := checkComplete(data); err != nil {
 		return gocv.NewMat(), err
 	}
-	w, h, format, err := size(data)
+	w, h, format, err := Size(data)
 	if err != nil {
 		return gocv.NewMat(), err
 	}

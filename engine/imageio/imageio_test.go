@@ -152,7 +152,7 @@ func TestDecodeFormats(t *testing.T) {
 			}
 			defer buf.Close()
 			data := bytes.Clone(buf.GetBytes())
-			w, h, _, err := size(data)
+			w, h, _, err := Size(data)
 			if err != nil || w != 64 || h != 48 {
 				t.Fatalf("size = %dx%d, %v; want 64x48", w, h, err)
 			}
@@ -218,5 +218,37 @@ func TestDecodeRefusesBombsFromHeader(t *testing.T) {
 			t.Errorf("%s header cut short: Decode = %v, want ErrTruncated", name, err)
 			m.Close()
 		}
+	}
+}
+
+// A progressive JPEG decodes with its encoder's scans; one whose scans are
+// repeated past MaxJPEGScans is refused before decoding (each scan passes
+// over the whole image: 30,000 of a dozen bytes took 20 s of CPU).
+func TestDecodeJPEGScans(t *testing.T) {
+	src := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(128, 128, 128, 0), 48, 64, gocv.MatTypeCV8UC3)
+	defer src.Close()
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, src, []int{gocv.IMWriteJpegProgressive, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	prog := bytes.Clone(buf.GetBytes())
+	m, err := Decode(prog, 0)
+	m.Close()
+	if err != nil {
+		t.Fatalf("progressive JPEG: %v", err)
+	}
+	// Repeat the last scan (header and data) until there are too many.
+	sos := bytes.LastIndex(prog, []byte{0xFF, 0xDA})
+	end := bytes.LastIndex(prog, []byte{0xFF, 0xD9})
+	bomb := bytes.Clone(prog[:end])
+	for range MaxJPEGScans {
+		bomb = append(bomb, prog[sos:end]...)
+	}
+	bomb = append(bomb, 0xFF, 0xD9)
+	m, err = Decode(bomb, 0)
+	m.Close()
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "scans") {
+		t.Fatalf("JPEG of %d+ scans: Decode = %v, want ErrTooLarge naming its scans", MaxJPEGScans, err)
 	}
 }

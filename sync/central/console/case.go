@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -380,6 +381,12 @@ func (c *Console) frontToDecode(ctx context.Context, ref central.SubmissionRef, 
 	if err != nil {
 		c.decodes.Release()
 		return nil, nil, err
+	}
+	// The whole file, as the engine judges one: a progressive JPEG whose
+	// scans repeat past its header costs minutes of CPU to decode.
+	if _, _, _, err := imageio.Size(data); err != nil {
+		c.decodes.Release()
+		return nil, nil, central.ErrNotFound
 	}
 	return data, c.decodes.Release, nil
 }

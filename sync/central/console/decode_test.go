@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/centraltest"
 )
@@ -83,6 +86,36 @@ func TestDecodeRefusedFromHeader(t *testing.T) {
 	}
 	if n := whole.Load(); n != 0 {
 		t.Errorf("the bomb was read whole %d times; want its header only", n)
+	}
+}
+
+// TestDecodeRefusesScanBomb checks that a front whose scans repeat past
+// imageio.MaxJPEGScans (a header like any other; minutes of CPU for Go's
+// decoder at scale) is neither cut for its portrait nor analysed: 404.
+func TestDecodeRefusesScanBomb(t *testing.T) {
+	e := newEnv(t)
+	e.addDevice("dev-1", "north")
+	e.addUser("rev", central.RoleReviewer)
+	src := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(128, 128, 128, 0), 1000, 1600, gocv.MatTypeCV8UC3)
+	defer src.Close()
+	buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, src, []int{gocv.IMWriteJpegProgressive, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	front := map[string][]byte{"progressive": bytes.Clone(buf.GetBytes())}
+	p := front["progressive"]
+	sos, end := bytes.LastIndex(p, []byte{0xFF, 0xDA}), bytes.LastIndex(p, []byte{0xFF, 0xD9})
+	front["scan bomb"] = append(bytes.Clone(p[:end]), append(bytes.Repeat(p[sos:end], imageio.MaxJPEGScans), 0xFF, 0xD9)...)
+	b := e.browser()
+	b.signIn("rev")
+	for name, want := range map[string]int{"progressive": http.StatusOK, "scan bomb": http.StatusNotFound} {
+		ref := e.submitFront("dev-1", name, payload(t, "payload_escalate.json", name, nil), front[name])
+		for _, img := range []string{"portrait", "ela"} {
+			if a := b.get(caseHref(ref) + "/images/" + img); a.status != want {
+				t.Errorf("%s of the %s JPEG: %d, want %d", img, name, a.status, want)
+			}
+		}
 	}
 }
 
