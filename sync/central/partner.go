@@ -38,14 +38,39 @@ type Partner struct {
 	// Config is the partner API's own per-partner settings (defaults of
 	// the flow, rate limits, the enterprise push, the reference image
 	// endpoint), JSON the partner API package owns.
-	Config   json.RawMessage `json:"config,omitempty"`
-	Disabled bool            `json:"disabled,omitempty"`
+	Config json.RawMessage `json:"config,omitempty"`
+	// Disabled partners are refused everywhere and their webhook events
+	// are held (SetDisabled keeps the two fields after it).
+	Disabled bool `json:"disabled,omitempty"`
+	// DisabledAt is when the partner was disabled; zero while enabled (or
+	// disabled before it was recorded).
+	DisabledAt time.Time `json:"disabled_at,omitzero"`
+	// HeldFor is how long the partner was disabled in all, its current
+	// period aside: the time its events were held, which a webhook event's
+	// MaxAge does not count (WebhookEvent.HeldBefore). It only grows, so
+	// instances and restarts agree on it.
+	HeldFor time.Duration `json:"held_for,omitempty"`
 	// TokensNotBefore: tokens created before it stop working once it has
 	// passed. A rotation sets it to the end of the rotated-out key's
 	// overlap, since the partner's tokens are shared by its keys: after a
 	// leak, the key's holder keeps no token past that key.
 	TokensNotBefore time.Time `json:"tokens_not_before,omitzero"`
 	CreatedAt       time.Time `json:"created_at"`
+}
+
+// SetDisabled disables the partner or enables it again at now, adding a
+// disabled period that ends to HeldFor.
+func (p *Partner) SetDisabled(disabled bool, now time.Time) {
+	switch {
+	case disabled && !p.Disabled:
+		p.DisabledAt = now.UTC()
+	case !disabled && p.Disabled:
+		if !p.DisabledAt.IsZero() {
+			p.HeldFor += max(now.Sub(p.DisabledAt), 0)
+		}
+		p.DisabledAt = time.Time{}
+	}
+	p.Disabled = disabled
 }
 
 // PartnerKey is one pass key, as a hash: a keyed HMAC-SHA256 (the partner
@@ -241,6 +266,11 @@ type WebhookEvent struct {
 	NextAt      time.Time `json:"next_at,omitzero"` // next attempt; zero once delivered or dead
 	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 	DeadAt      time.Time `json:"dead_at,omitzero"` // gave up (retries exhausted)
+	// HeldBefore is its partner's HeldFor at its first attempt (zero
+	// before it), kept by the store from that attempt's Held: the
+	// partner's HeldFor less this is how long the event was held since,
+	// which its MaxAge does not count. Internal bookkeeping, not shown.
+	HeldBefore time.Duration `json:"-"`
 }
 
 // Webhook event types.
@@ -259,6 +289,9 @@ type DeliveryAttempt struct {
 	LatencyMS float64   `json:"latency_ms"`
 	// Excerpt is the start of the answer's body or the transport error.
 	Excerpt string `json:"excerpt,omitempty"`
+	// Held is the partner's HeldFor when the attempt was made; the store
+	// keeps the first attempt's as the event's HeldBefore, nowhere else.
+	Held time.Duration `json:"-"`
 }
 
 // WebhookHealth is the delivery state of a partner's newest webhook events
@@ -336,10 +369,12 @@ type Webhooks interface {
 	// events go in order and a failing session holds back only itself).
 	// It passes over the events of disabled partners: they are held,
 	// unchanged, until the partner is enabled (those of a partner that
-	// no longer exists are returned).
+	// no longer exists are returned). The worker does not count the time
+	// held towards an event's MaxAge (Partner.HeldFor).
 	DueEvents(ctx context.Context, now time.Time, limit int) ([]WebhookEvent, error)
 	// RecordAttempt stores an attempt and the event's new state
-	// (delivered, next attempt, or dead) in one transaction.
+	// (delivered, next attempt, or dead) in one transaction; the event's
+	// first attempt sets its HeldBefore to a.Held.
 	RecordAttempt(ctx context.Context, a DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error
 	// Events lists a partner's events after seq (all partners when
 	// partnerID is empty), at most limit; Attempts an event's attempts.

@@ -354,11 +354,14 @@ func (a *API) SetBranches(ctx context.Context, actor, id string, branches []stri
 // 410 link_unavailable at every step (package hostedflow) and its webhook
 // and push events are held (package webhook); enabling it lets them all
 // go on, since nothing is deleted: disabling is how an operator stops a
-// partner at once (a leaked key, a contract ended) and may be undone.
+// partner at once (a leaked key, a contract ended) and may be undone. The
+// time disabled is kept (central.Partner.SetDisabled) so that it does not
+// count towards the held events' retries.
 func (a *API) SetDisabled(ctx context.Context, actor, id string, disabled bool) (PartnerView, error) {
 	var before bool
 	p, err := a.cfg.Store.UpdatePartner(ctx, id, func(p *central.Partner) error {
-		before, p.Disabled = p.Disabled, disabled
+		before = p.Disabled
+		p.SetDisabled(disabled, a.now())
 		return nil
 	})
 	if err != nil {

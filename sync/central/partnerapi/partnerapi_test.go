@@ -962,4 +962,12 @@ func TestDisablePartner(t *testing.T) {
 	if err != nil || strings.Join(actions, ",") != "partner_create,partner_disable,partner_enable" {
 		t.Errorf("audit %v, %v", actions, err)
 	}
+	// The time disabled is kept, so that it does not count towards the
+	// held events' retries (package webhook).
+	set(true)
+	e.clk.Advance(100 * time.Hour)
+	set(false)
+	if p, err := e.store.Partner(context.Background(), c.Partner.ID); err != nil || p.HeldFor < 100*time.Hour || p.HeldFor > 101*time.Hour {
+		t.Errorf("held for %v after 100 h disabled (%v)", p.HeldFor, err)
+	}
 }

@@ -35,6 +35,7 @@ func partnerTests() []storeTest {
 		{"WebhookReplay", testWebhookReplay},
 		{"WebhookListing", testWebhookListing},
 		{"WebhookHeld", testWebhookHeld},
+		{"WebhookHeldBefore", testWebhookHeldBefore},
 		{"WebhookHealth", testWebhookHealth},
 		{"Cursors", testCursors},
 		{"Completed", testCompleted},
@@ -712,13 +713,13 @@ func testWebhookHeld(t *testing.T, s central.Store) {
 			t.Fatal(err)
 		}
 	}
-	setDisabled := func(id string, disabled bool) {
+	setDisabled := func(id string, disabled bool, at time.Time) {
 		t.Helper()
-		if _, err := s.UpdatePartner(ctx, id, func(p *central.Partner) error { p.Disabled = disabled; return nil }); err != nil {
+		if _, err := s.UpdatePartner(ctx, id, func(p *central.Partner) error { p.SetDisabled(disabled, at); return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	setDisabled("pa", true)
+	setDisabled("pa", true, m(0))
 	if err := s.AppendEvents(ctx, []central.WebhookEvent{
 		event("a1", "pa", "s1", m(0)), event("a2", "pa", "s1", m(1)), event("b1", "pb", "s1", m(2)), event("g1", "gone", "s1", m(3)),
 	}); err != nil {
@@ -731,9 +732,13 @@ func testWebhookHeld(t *testing.T, s central.Store) {
 	if got := dueIDs(t, s, m(10), 1); got != "b1" {
 		t.Errorf("DueEvents limit 1 while pa is disabled = %s, want b1", got)
 	}
-	setDisabled("pa", false)
+	setDisabled("pa", false, m(10))
 	if got := dueIDs(t, s, m(10), 10); got != "a1,b1,g1" {
 		t.Errorf("DueEvents once pa is enabled = %s, want a1,b1,g1", got)
+	}
+	// The time disabled is kept, for the held events' MaxAge.
+	if p, err := s.Partner(ctx, "pa"); err != nil || p.Disabled || !p.DisabledAt.IsZero() || p.HeldFor != 10*time.Minute {
+		t.Errorf("pa once enabled = %+v, %v; want held for 10m", p, err)
 	}
 	attempt(t, s, "a1", m(11), true, time.Time{}, time.Time{})
 	if got := dueIDs(t, s, m(11), 10); got != "a2,b1,g1" {
@@ -741,6 +746,32 @@ func testWebhookHeld(t *testing.T, s central.Store) {
 	}
 	if evs, err := s.Events(ctx, "pa", 0, 10); err != nil || len(evs) != 2 || evs[1].Attempts != 0 || !evs[1].NextAt.Equal(m(1)) {
 		t.Errorf("pa's events = %+v, %v", evs, err)
+	}
+}
+
+// testWebhookHeldBefore: an event keeps its first attempt's Held (its
+// partner's time held then), which later attempts leave as it is.
+func testWebhookHeldBefore(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	if err := s.AppendEvents(ctx, []central.WebhookEvent{event("e1", "pa", "s1", t0), event("e2", "pa", "s2", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	for i, held := range []time.Duration{3 * time.Hour, 50 * time.Hour} {
+		at := t0.Add(time.Duration(i+1) * time.Minute)
+		a := central.DeliveryAttempt{EventID: "e1", At: at, Status: 503, Held: held}
+		if err := s.RecordAttempt(ctx, a, false, at, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, err := s.DueEvents(ctx, t0.Add(time.Hour), 10)
+	if err != nil || len(due) != 2 || due[0].ID != "e2" || due[1].ID != "e1" {
+		t.Fatalf("DueEvents = %+v, %v; want e2, e1", due, err)
+	}
+	if due[1].HeldBefore != 3*time.Hour || due[0].HeldBefore != 0 {
+		t.Errorf("DueEvents: HeldBefore of e1 %v, of e2 %v; want 3h and 0", due[1].HeldBefore, due[0].HeldBefore)
+	}
+	if evs, err := s.Events(ctx, "pa", 0, 10); err != nil || len(evs) != 2 || evs[0].HeldBefore != 3*time.Hour {
+		t.Errorf("Events = %d events, %v; want e1 held 3h before its first attempt", len(evs), err)
 	}
 }
 

@@ -37,10 +37,11 @@
 //     event is dead. Each attempt is recorded (status, latency, the first
 //     256 bytes of the answer or the transport error). The events of a
 //     disabled partner (webhooks and pushes alike) are held: DueEvents
-//     passes over them, so no attempt is made or recorded and their three
-//     days have not begun (those retrying already go on from where they
-//     were); once the partner is enabled they go out in their sessions'
-//     order on the normal schedule. A queue job of a disabled partner
+//     passes over them, so no attempt is made or recorded, and the time
+//     held does not count towards their three days (those retrying
+//     already have the time they had left: central.Partner.HeldFor);
+//     once the partner is enabled they go out in their sessions' order on
+//     the normal schedule. A queue job of a disabled partner
 //     snoozes (Config.Hold) instead. A deleted partner's events fail and
 //     die as usual. Notify wakes the
 //     worker at once (a new event, a replay); otherwise it sleeps until

@@ -499,6 +499,71 @@ func TestQueueHoldsDisabledPartner(t *testing.T) {
 	}
 }
 
+// TestQueueHeldTimeNotCounted: through the job queue too, the time a
+// partner was disabled after an event's first attempt does not count
+// towards its MaxAge: held longer than MaxAge, it still has its retries.
+func TestQueueHeldTimeNotCounted(t *testing.T) {
+	ctx := context.Background()
+	st, err := pgstore.Open(ctx, pgDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := newClock()
+	secret, _ := NewSecret()
+	setDisabled := func(disabled bool) {
+		t.Helper()
+		if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.SetDisabled(disabled, clk.Now()); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// While the first attempt waits for its answer, the partner is
+	// disabled for four days and enabled again; two failures, then the
+	// endpoint recovers.
+	first, answer := make(chan struct{}), make(chan struct{})
+	rc := newReceiver(t, secret, func(n int, _ *http.Request) int {
+		switch n {
+		case 0:
+			close(first)
+			<-answer
+			return http.StatusServiceUnavailable
+		case 1:
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusNoContent
+	})
+	addPartner(t, st, "p1", rc.URL, nil, secret)
+	// No jitter: each retry is due at once.
+	w, err := NewWorker(Config{Store: st, Lanes: st, Open: openPlain, Timeout: time.Minute, Now: clk.Now,
+		Jitter: func(time.Duration) time.Duration { return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := runQueue(ctx, st, w, func(*QueueWorker) jobs.Config {
+		return jobs.Config{SweepEvery: -1, FetchPoll: 100 * time.Millisecond}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "p1", "s1", "evt_1", clk.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	<-first
+	setDisabled(true)
+	clk.Advance(DefaultMaxAge + 24*time.Hour)
+	setDisabled(false)
+	close(answer)
+	var ev central.WebhookEvent
+	waitFor(t, func() bool {
+		ev = eventByID(t, st, "p1", "evt_1")
+		return !ev.DeliveredAt.IsZero() || !ev.DeadAt.IsZero()
+	})
+	if ev.DeliveredAt.IsZero() || ev.Attempts != 3 {
+		t.Fatalf("after %d attempts: delivered %v, dead %v; want delivered at the third", ev.Attempts, ev.DeliveredAt, ev.DeadAt)
+	}
+}
+
 // waitFor polls cond until it holds, failing after a minute.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

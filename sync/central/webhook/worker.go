@@ -76,9 +76,9 @@ type Config struct {
 	Workers, PerPartner int
 	// Schedule is the retry schedule (StandardSchedule); tests shorten it.
 	Schedule []time.Duration
-	// MaxAge is how long after its first attempt (not its creation, so
-	// that time held for a disabled partner does not count) an event is
-	// retried (DefaultMaxAge).
+	// MaxAge is how long after its first attempt (not its creation) an
+	// event is retried (DefaultMaxAge), the time its partner was disabled
+	// (its events held) not counted.
 	MaxAge time.Duration
 	// Poll is the fallback look for due events (DefaultPoll).
 	Poll time.Duration
@@ -361,7 +361,7 @@ func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent) (Resu
 	if perr == nil && p.Disabled {
 		return Result{}, errHeld
 	}
-	from, err := w.window(ctx, ev)
+	from, err := w.window(ctx, p, ev)
 	if err != nil {
 		return Result{}, err
 	}
@@ -384,11 +384,12 @@ func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent) (Resu
 	return res, nil
 }
 
-// window is when ev's MaxAge starts: its first attempt, which a held event
-// (of a disabled partner) has not had, so time spent disabled does not
-// count and an event held for longer than MaxAge still has its retries.
-// Zero before the first attempt (the attempt's own time then).
-func (w *Worker) window(ctx context.Context, ev central.WebhookEvent) (time.Time, error) {
+// window is when ev's MaxAge starts: its first attempt, moved on by the
+// time its partner p was disabled since (p.HeldFor then and now, both in
+// the store), so time spent held does not count and an event held for
+// longer than MaxAge, before or after its first attempt, still has its
+// retries. Zero before the first attempt (the attempt's own time then).
+func (w *Worker) window(ctx context.Context, p central.Partner, ev central.WebhookEvent) (time.Time, error) {
 	if ev.Attempts == 0 {
 		return time.Time{}, nil
 	}
@@ -396,10 +397,11 @@ func (w *Worker) window(ctx context.Context, ev central.WebhookEvent) (time.Time
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reading the attempts of event %s: %w", ev.ID, err)
 	}
-	if len(as) == 0 {
-		return ev.CreatedAt, nil
+	from := ev.CreatedAt
+	if len(as) > 0 {
+		from = as[0].At
 	}
-	return as[0].At, nil
+	return from.Add(max(p.HeldFor-ev.HeldBefore, 0)), nil
 }
 
 // attempt sends ev once to partner p (perr: reading it failed) and
@@ -410,7 +412,7 @@ func (w *Worker) attempt(ctx context.Context, p central.Partner, perr error, ev 
 	if from.IsZero() {
 		from = at
 	}
-	a := central.DeliveryAttempt{EventID: ev.ID, At: at}
+	a := central.DeliveryAttempt{EventID: ev.ID, At: at, Held: p.HeldFor}
 	start := time.Now()
 	status, excerpt, err := w.send(ctx, p, perr, ev, at)
 	a.LatencyMS = float64(time.Since(start).Microseconds()) / 1000

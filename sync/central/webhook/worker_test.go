@@ -252,6 +252,55 @@ func TestDisabledPartnerHeld(t *testing.T) {
 	})
 }
 
+// TestHeldTimeNotCounted: an event attempted before its partner was
+// disabled keeps its retries however long the partner stays disabled,
+// over several periods: the time held does not count towards MaxAge.
+func TestHeldTimeNotCounted(t *testing.T) {
+	eachStore(t, func(t *testing.T, st central.Store) {
+		ctx := context.Background()
+		clk := newClock()
+		secret, _ := NewSecret()
+		// Three failures, then the endpoint recovers.
+		rc := newReceiver(t, secret, func(n int, _ *http.Request) int {
+			if n < 3 {
+				return http.StatusServiceUnavailable
+			}
+			return http.StatusNoContent
+		})
+		addPartner(t, st, "p1", rc.URL, nil, secret)
+		w := newWorker(t, st, clk, nil)
+		if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "p1", "s1", "evt_1", clk.Now())}); err != nil {
+			t.Fatal(err)
+		}
+		runOnce := func(want int) central.WebhookEvent {
+			t.Helper()
+			if n, err := w.RunOnce(ctx); err != nil || n != want {
+				t.Fatalf("RunOnce = %d, %v; want %d", n, err, want)
+			}
+			return eventByID(t, st, "p1", "evt_1")
+		}
+		runOnce(1)
+		// Held twice for two days: four in all, more than MaxAge.
+		for range 2 {
+			if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.SetDisabled(true, clk.Now()); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(48 * time.Hour)
+			runOnce(0)
+			if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.SetDisabled(false, clk.Now()); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if ev := runOnce(1); !ev.DeadAt.IsZero() || ev.NextAt.IsZero() {
+				t.Fatalf("failed attempt %d after the partner was held: next %v, dead %v; want a retry", ev.Attempts, ev.NextAt, ev.DeadAt)
+			}
+		}
+		clk.Advance(eventByID(t, st, "p1", "evt_1").NextAt.Sub(clk.Now()))
+		if ev := runOnce(1); ev.DeliveredAt.IsZero() || ev.Attempts != 4 {
+			t.Fatalf("after %d attempts: delivered %v, dead %v; want delivered at the fourth", ev.Attempts, ev.DeliveredAt, ev.DeadAt)
+		}
+	})
+}
+
 // giveUpSender fails every push: for good (ErrGiveUp) when gone is set,
 // else as a passing outage.
 type giveUpSender struct{ gone bool }

@@ -35,6 +35,8 @@ type eventRecord struct {
 	NextAt      time.Time `json:"next_at,omitzero"`
 	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 	DeadAt      time.Time `json:"dead_at,omitzero"`
+	// HeldBefore is nanoseconds (central.WebhookEvent.HeldBefore).
+	HeldBefore time.Duration `json:"held_before,omitempty"`
 }
 
 func (r *eventRecord) event() central.WebhookEvent {
@@ -45,7 +47,8 @@ func (r *eventRecord) event() central.WebhookEvent {
 		return t.UTC()
 	}
 	return central.WebhookEvent{ID: r.ID, PartnerID: r.PartnerID, SessionID: r.SessionID, Type: r.Type, Payload: r.Payload,
-		CreatedAt: utc(r.CreatedAt), Seq: r.Seq, Attempts: r.Attempts, NextAt: utc(r.NextAt), DeliveredAt: utc(r.DeliveredAt), DeadAt: utc(r.DeadAt)}
+		CreatedAt: utc(r.CreatedAt), Seq: r.Seq, Attempts: r.Attempts, NextAt: utc(r.NextAt), DeliveredAt: utc(r.DeliveredAt), DeadAt: utc(r.DeadAt),
+		HeldBefore: r.HeldBefore}
 }
 
 func (r *eventRecord) pending() bool { return r.DeliveredAt.IsZero() && r.DeadAt.IsZero() }
@@ -184,12 +187,15 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]cent
 // the event is pending: an attempt recorded for an event delivered or
 // dead meanwhile (by another worker, or replayed and delivered) is logged
 // and leaves it as it is. A failed attempt with neither nextAt nor deadAt
-// is retried at once.
+// is retried at once. The first attempt's Held is kept on the event.
 func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
 	return s.update(ctx, "recording delivery attempt", func(tx *bbolt.Tx) error {
 		r, seq, err := eventByID(tx, a.EventID)
 		if err != nil {
 			return err
+		}
+		if r.Attempts == 0 {
+			r.HeldBefore = a.Held
 		}
 		r.Attempts++
 		ak := append(bytes.Clone(seq), seqKey(int64(r.Attempts))...)

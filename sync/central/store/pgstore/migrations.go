@@ -335,6 +335,12 @@ CREATE INDEX submissions_open_uploads ON submissions (device_id) WHERE completed
 ALTER TABLE partners ADD COLUMN disabled boolean NOT NULL DEFAULT false;
 UPDATE partners SET disabled = coalesce((convert_from(doc, 'UTF8')::jsonb ->> 'disabled')::boolean, false);
 `,
+	// 12: the time a partner was disabled does not count towards its
+	// events' MaxAge: each event keeps its partner's held time (the doc's
+	// "held_for", nanoseconds) as of its first attempt.
+	`
+ALTER TABLE webhook_events ADD COLUMN held_before bigint NOT NULL DEFAULT 0;
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

@@ -39,20 +39,13 @@ func (s *Store) LeaseLane(ctx context.Context, l central.Lane, now time.Time, ho
 		row := tx.QueryRow(ctx, `SELECT `+eventCols+`, lease_until FROM webhook_events
 			WHERE partner_id = $1 AND session_id = $2 AND seq <= $3 AND delivered_at IS NULL AND dead_at IS NULL
 			ORDER BY seq LIMIT 1 FOR UPDATE`, l.PartnerID, l.SessionID, upTo)
-		var e central.WebhookEvent
-		var payload []byte
-		var next, delivered, dead *time.Time
-		err := row.Scan(&e.Seq, &e.ID, &e.PartnerID, &e.SessionID, &e.Type, &payload, &e.CreatedAt, &e.Attempts, &next, &delivered, &dead, &lease)
+		e, err := scanEvent(row, &lease)
 		if errors.Is(err, pgx.ErrNoRows) {
 			out.Empty = true
 			return nil
 		}
 		if err != nil {
 			return err
-		}
-		e.Payload, e.CreatedAt = payload, e.CreatedAt.UTC()
-		if next != nil {
-			e.NextAt = next.UTC()
 		}
 		out.Event = e
 		switch {

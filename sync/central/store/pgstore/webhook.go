@@ -22,15 +22,20 @@ import (
 // passes over those of disabled partners (partners.disabled), which are
 // held.
 
-const eventCols = `seq, id, partner_id, session_id, type, payload, created_at, attempts, next_at, delivered_at, dead_at`
+const eventCols = `seq, id, partner_id, session_id, type, payload, created_at, attempts, next_at, delivered_at, dead_at, held_before`
 
-func scanEvent(row pgx.Row) (central.WebhookEvent, error) {
+// scanEvent scans eventCols, then into extra the columns selected after
+// them.
+func scanEvent(row pgx.Row, extra ...any) (central.WebhookEvent, error) {
 	var e central.WebhookEvent
 	var payload []byte
 	var next, delivered, dead *time.Time
-	if err := row.Scan(&e.Seq, &e.ID, &e.PartnerID, &e.SessionID, &e.Type, &payload, &e.CreatedAt, &e.Attempts, &next, &delivered, &dead); err != nil {
+	var held int64
+	dst := append([]any{&e.Seq, &e.ID, &e.PartnerID, &e.SessionID, &e.Type, &payload, &e.CreatedAt, &e.Attempts, &next, &delivered, &dead, &held}, extra...)
+	if err := row.Scan(dst...); err != nil {
 		return e, err
 	}
+	e.HeldBefore = time.Duration(held)
 	e.Payload = payload
 	e.CreatedAt = e.CreatedAt.UTC()
 	for _, t := range []struct{ src, dst *time.Time }{{next, &e.NextAt}, {delivered, &e.DeliveredAt}, {dead, &e.DeadAt}} {
@@ -133,7 +138,8 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]cent
 // the transaction. Its state changes only while it is pending: an attempt
 // recorded for an event delivered or dead meanwhile (by another worker,
 // or replayed and delivered) is logged and leaves it as it is. A failed
-// attempt with neither nextAt nor deadAt is retried at once.
+// attempt with neither nextAt nor deadAt is retried at once. The first
+// attempt's Held is kept on the event (held_before).
 func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var seq int64
@@ -148,6 +154,9 @@ func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, de
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO webhook_attempts (event_seq, n, at, status, latency_ms, excerpt) VALUES ($1, $2, $3, $4, $5, $6)`,
 			seq, n, a.At, a.Status, a.LatencyMS, a.Excerpt)
+		if n == 1 {
+			b.Queue(`UPDATE webhook_events SET held_before = $2 WHERE seq = $1`, seq, int64(a.Held))
+		}
 		switch {
 		case !pending:
 			b.Queue(`UPDATE webhook_events SET attempts = $2, lease_until = NULL WHERE seq = $1`, seq, n)
