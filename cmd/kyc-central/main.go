@@ -1,7 +1,7 @@
 // Command kyc-central runs the central backend that devices sync to.
 //
 //	kyc-central serve [--addr 127.0.0.1:8443] [--data DIR] [--store bolt|postgres] [--dsn DSN]
-//	                  [--console-addr HOST:PORT] [--metrics-addr 127.0.0.1:9464] --tls-cert F --tls-key F | --insecure-http
+//	                  [--console-addr HOST:PORT] [--metrics-addr 127.0.0.1:9464] [--face-match-turns N ...] --tls-cert F --tls-key F | --insecure-http
 //	kyc-central tls init --dir D --host H [--host H2 ...]
 //	kyc-central token create [--central https://HOST:PORT] [--ca F] [--ttl 24h]
 //	kyc-central keys status|rotate [--data DIR] [--keys F]   (keys.go)
@@ -82,7 +82,8 @@ const (
 const usage = `usage:
   kyc-central serve [--addr host:port] [--data dir] [--store bolt|postgres] [--dsn dsn] [--box-key file] [--sign-key file]
                     [--admin-token-file file] [--console-key file] [--console-addr host:port] [--metrics-addr host:port]
-                    [--partner-key file] [--public-url https://host] (--tls-cert file --tls-key file | --insecure-http)
+                    [--partner-key file] [--public-url https://host] [--face-match-turns n] [--face-match-share n]
+                    [--face-match-wait 30s] [--face-match-body-time 30s] (--tls-cert file --tls-key file | --insecure-http)
   kyc-central tls init --dir dir --host name-or-ip [--host ...]
   kyc-central token create [--central https://host:port] [--ca file] [--ttl 24h] [--admin-token-file file]
   kyc-central keys status|rotate [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file]
@@ -196,12 +197,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of one webhook or push request; on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
 	var proxies prefixes
 	fs.Var(&proxies, "trusted-proxy", "a load balancer's address or CIDR whose X-Forwarded-For names the client (repeat for more; default none: forwarding headers ignored)")
+	fmTurns := fs.Int("face-match-turns", 0, "Face Match requests this instance runs at once; the others wait for a turn, their bodies unread (0: one per core)")
+	fmShare := fs.Int("face-match-share", 0, "Face Match turns one partner may hold at once, so that another always finds one (0: half of --face-match-turns, at least one)")
+	fmWait := fs.Duration("face-match-wait", 0, "how long a Face Match request waits for a turn before 503 face_match_busy (0: "+partnerapi.DefaultFaceMatchWait.String()+")")
+	fmBodyTime := fs.Duration("face-match-body-time", 0, "how long a Face Match request's whole body may take to arrive once it has its turn, else 408 timeout (0: "+partnerapi.DefaultFaceMatchBodyTime.String()+")")
 	modelsDir := fs.String("models", "", "model directory of the Face Match API (default $KYC_MODELS_DIR, else $KYC_HOME/models; kyc models install fills it); without the models the API answers 503")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *promptTime < 0 || *challengeTime < 0 {
 		return errors.New("--challenge-prompt-time and --challenge-time must not be negative")
+	}
+	if *fmTurns < 0 || *fmShare < 0 || *fmWait < 0 || *fmBodyTime < 0 {
+		return errors.New("--face-match-turns, --face-match-share, --face-match-wait and --face-match-body-time must not be negative")
+	}
+	if *fmTurns > 0 && *fmShare > *fmTurns {
+		return fmt.Errorf("--face-match-share %d exceeds --face-match-turns %d: a partner cannot hold more turns than there are", *fmShare, *fmTurns)
 	}
 	srvTLS, err := serveTLS(*certFile, *keyFile, *insecure, *addr)
 	if err != nil {
@@ -268,6 +279,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fm, closeFM := openFaceMatcher(ctx, *modelsDir, logger)
 	defer closeFM()
 	api, err := mountPartnerAPI(srv, partnerapi.Config{Store: store, SecretKey: pkey, Logger: logger, FaceMatcher: fm,
+		FaceMatchTurns: *fmTurns, FaceMatchShare: *fmShare, FaceMatchWait: *fmWait, FaceMatchBodyTime: *fmBodyTime,
 		PublicURL: publicURL(*pubURL, *addr, srvTLS != nil), HostedFlow: true})
 	if err != nil {
 		return err

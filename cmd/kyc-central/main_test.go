@@ -148,6 +148,12 @@ func TestServeRefusals(t *testing.T) {
 		{"unknown store", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--store", "mongo"}, "unknown store"},
 		{"insecure console off loopback", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--console-addr", "0.0.0.0:0"}, "console: central: plain HTTP is refused on 0.0.0.0:0"},
 		{"negative prompt time", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--challenge-prompt-time", "-1s"}, "must not be negative"},
+		{"negative face match turns", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-turns", "-2"}, "--face-match-turns, --face-match-share, --face-match-wait and --face-match-body-time must not be negative"},
+		{"negative face match share", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-share", "-1"}, "must not be negative"},
+		{"negative face match wait", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "-1s"}, "must not be negative"},
+		{"negative face match body time", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-body-time", "-5s"}, "must not be negative"},
+		{"face match share above the turns", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-turns", "2", "--face-match-share", "3"}, "--face-match-share 3 exceeds --face-match-turns 2"},
+		{"face match wait not a duration", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "30"}, `invalid value "30" for flag -face-match-wait`},
 	}
 	for _, tc := range cases {
 		var errOut bytes.Buffer

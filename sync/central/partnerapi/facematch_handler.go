@@ -72,9 +72,9 @@ const DefaultFaceMatchBodyTime = 30 * time.Second
 // transaction, which holds one of central's few store connections: queued
 // at the engine inside those transactions instead, one partner's burst
 // would hold every connection of the pool and stall the rest of central.
-// A partner holds at most half of the turns (at least one) at once, so
-// another partner always finds one: one partner's slow uploads or burst
-// cannot block Face Match for everyone.
+// A partner holds at most its share of the turns at once (by default
+// half, at least one), so another partner always finds one: one
+// partner's slow uploads or burst cannot block Face Match for everyone.
 
 // faceMatchMaxBody bounds the whole request: two images as base64 and
 // some room for the rest (multipart headers, JSON).
@@ -83,14 +83,14 @@ var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) 
 // routeFaceMatch registers the Face Match API.
 func (a *API) routeFaceMatch(r Router) {
 	h := &faceMatchHandler{a: a, turns: make(chan struct{}, a.cfg.FaceMatchTurns),
-		share: max(a.cfg.FaceMatchTurns/2, 1), partners: map[string]*partnerTurns{}}
+		share: a.cfg.FaceMatchShare, partners: map[string]*partnerTurns{}}
 	r.Partner("POST /api/v1/face-match", h.serve)
 }
 
 type faceMatchHandler struct {
 	a     *API
 	turns chan struct{} // Config.FaceMatchTurns
-	share int           // the turns one partner may hold at once
+	share int           // the turns one partner may hold at once (Config.FaceMatchShare)
 
 	mu       sync.Mutex
 	partners map[string]*partnerTurns // of the partners with requests here

@@ -666,6 +666,33 @@ func TestFaceMatchPartnerShare(t *testing.T) {
 	}
 }
 
+// TestFaceMatchShareSet: FaceMatchShare gives one partner more than half
+// of the turns (here both), for a site with one main partner.
+func TestFaceMatchShareSet(t *testing.T) {
+	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(m.release) }) }
+	t.Cleanup(release)
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
+		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchShare, c.FaceMatchWait = m, 2, 2, time.Minute
+	})
+	p := e.partner("Main")
+	first := goFaceMatch(e, p.tok, nil)
+	<-m.entered
+	second := goFaceMatch(e, p.tok, nil)
+	select {
+	case <-m.entered: // the partner's second request has the other turn
+	case r := <-second:
+		t.Fatalf("the partner's second request: %d %s %v, want a turn", r.status, r.code, r.err)
+	}
+	release()
+	for _, done := range []<-chan fmResult{first, second} {
+		if r := <-done; r.err != nil || r.status != http.StatusUnprocessableEntity || r.code != "not_an_image" {
+			t.Errorf("a request with a turn: %d %s %v", r.status, r.code, r.err)
+		}
+	}
+}
+
 // notAnImage refuses every selfie, without models.
 type notAnImage struct{}
 

@@ -91,11 +91,13 @@ type Config struct {
 	// wait for a turn in memory, their bodies unread and holding no store
 	// connection, for up to
 	// FaceMatchWait (0: DefaultFaceMatchWait), then get 503
-	// face_match_busy. One partner holds at most half of the turns (at
-	// least one). Once a request has its turn its whole body must arrive
-	// within FaceMatchBodyTime (0: DefaultFaceMatchBodyTime), else 408
-	// timeout and the turn goes to the next.
+	// face_match_busy. One partner holds at most FaceMatchShare of the
+	// turns (0: half of them, at least one; never more than all). Once a
+	// request has its turn its whole body must arrive within
+	// FaceMatchBodyTime (0: DefaultFaceMatchBodyTime), else 408 timeout
+	// and the turn goes to the next.
 	FaceMatchTurns    int
+	FaceMatchShare    int
 	FaceMatchWait     time.Duration
 	FaceMatchBodyTime time.Duration
 	// PartnerRate bounds each partner's authenticated calls, whichever
@@ -155,6 +157,10 @@ func New(cfg Config) (*API, error) {
 	if cfg.FaceMatchTurns <= 0 {
 		cfg.FaceMatchTurns = runtime.NumCPU()
 	}
+	if cfg.FaceMatchShare <= 0 {
+		cfg.FaceMatchShare = max(cfg.FaceMatchTurns/2, 1)
+	}
+	cfg.FaceMatchShare = min(cfg.FaceMatchShare, cfg.FaceMatchTurns)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
