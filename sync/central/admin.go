@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -294,18 +293,12 @@ func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request) error {
 		k, _ := json.Marshal(name)
 		bw.Write(k)
 		bw.WriteByte(':')
-		b64 := base64.NewEncoder(base64.StdEncoding, bw)
-		err := WriteImage(r.Context(), s.cfg.Store, b64, SubmissionRef{DeviceID: dev, Key: key}, name, 0, func(string) error {
-			return bw.WriteByte('"')
-		})
+		err := WriteImageJSON(r.Context(), s.cfg.Store, bw, nil, SubmissionRef{DeviceID: dev, Key: key}, name, 0, nil)
 		switch {
 		case errors.Is(err, ErrNotFound): // never an ErrCut (WriteImage)
 			bw.WriteString("null") // no bytes yet, or dropped meanwhile
 		case err != nil:
 			return fmt.Errorf("%w: writing image %s: %v", httpx.ErrCut, name, err)
-		default:
-			b64.Close()
-			bw.WriteByte('"')
 		}
 	}
 	bw.WriteString("}}\n")

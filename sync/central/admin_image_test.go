@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -99,6 +100,40 @@ func TestSubmissionDetailStreamed(t *testing.T) {
 		resp.Body.Close()
 		if err == nil {
 			t.Errorf("store failing mid-answer: %d and %d bytes, whole; want the answer cut off", resp.StatusCode, len(body))
+		}
+	}
+}
+
+// TestWriteImageJSON: the admin detail's and the push's image strings are
+// the bytes encoding/json writes for the image's []byte, ImageJSONLen
+// counts them (the push announces it as its Content-Length), tee sees the
+// raw bytes, and an image without bytes writes nothing, start included.
+func TestWriteImageJSON(t *testing.T) {
+	st := sealedBolt(t)
+	imgs := map[string][]byte{"selfie": randomBytes(protocol.MaxChunkSize + 1000), "front": randomBytes(7), "back": {}}
+	storeDetail(t, st, imgs)
+	ref := central.SubmissionRef{DeviceID: "dev-1", Key: protocol.SubmissionKey("sub-1")}
+	for _, name := range []string{"selfie", "front", "back"} {
+		var out, tee bytes.Buffer
+		started := false
+		err := central.WriteImageJSON(context.Background(), st, &out, &tee, ref, name, int64(len(imgs[name])), func() error {
+			started = true
+			_, err := out.WriteString("<")
+			return err
+		})
+		if len(imgs[name]) == 0 {
+			if !errors.Is(err, central.ErrNotFound) || started || out.Len() != 0 {
+				t.Errorf("%s, no bytes: %v, started %v, wrote %q; want ErrNotFound and nothing", name, err, started, out.Bytes())
+			}
+			continue
+		}
+		want, _ := json.Marshal(imgs[name])
+		want = append([]byte("<"), want...)
+		if err != nil || !bytes.Equal(out.Bytes(), want) || !bytes.Equal(tee.Bytes(), imgs[name]) {
+			t.Errorf("%s: %v, wrote %.40q (%d bytes), tee %d bytes; want %.40q (%d bytes) and the image", name, err, out.Bytes(), out.Len(), tee.Len(), want, len(want))
+		}
+		if n := central.ImageJSONLen(int64(len(imgs[name]))); n != int64(out.Len()-1) {
+			t.Errorf("%s: ImageJSONLen = %d, wrote %d", name, n, out.Len()-1)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package central
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -77,6 +78,47 @@ func WriteImage(ctx context.Context, st Store, w io.Writer, ref SubmissionRef, i
 		return fmt.Errorf("%w: writing the image: %v", httpx.ErrCut, err)
 	}
 	return nil
+}
+
+// WriteImageJSON writes one stored image to w as a JSON string, its bytes
+// in standard base64 between quotes as encoding/json writes a []byte, a
+// stored chunk at a time: WriteImage, whose size and errors it shares
+// (ErrNotFound, nothing written, for an image without bytes). start, when
+// not nil, runs before the opening quote, so a caller writes what comes
+// before the string (a member's name) only for an image it writes; tee,
+// when not nil, is given the image's bytes too (a digest). ImageJSONLen
+// counts what it writes.
+func WriteImageJSON(ctx context.Context, st Store, w io.Writer, tee io.Writer, ref SubmissionRef, image string, size int64, start func() error) error {
+	b64 := base64.NewEncoder(base64.StdEncoding, w)
+	raw := io.Writer(b64)
+	if tee != nil {
+		raw = io.MultiWriter(b64, tee)
+	}
+	err := WriteImage(ctx, st, raw, ref, image, size, func(string) error {
+		if start != nil {
+			if err := start(); err != nil {
+				return err
+			}
+		}
+		_, err := io.WriteString(w, `"`)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := b64.Close(); err != nil {
+		return fmt.Errorf("%w: writing the image: %v", httpx.ErrCut, err)
+	}
+	if _, err := io.WriteString(w, `"`); err != nil {
+		return fmt.Errorf("%w: writing the image: %v", httpx.ErrCut, err)
+	}
+	return nil
+}
+
+// ImageJSONLen is how many bytes WriteImageJSON writes for an image of
+// size bytes.
+func ImageJSONLen(size int64) int64 {
+	return int64(base64.StdEncoding.EncodedLen(int(size))) + 2
 }
 
 // errSniffed stops ImageContentType's read once it has its bytes.

@@ -432,7 +432,7 @@ func (b *PushBody) Len() (int64, error) {
 		if err := begin(); err != nil {
 			return err
 		}
-		n += byteCount(base64.StdEncoding.EncodedLen(int(im.Size)))
+		n += byteCount(central.ImageJSONLen(im.Size))
 		return nil
 	})
 	return int64(n), err
@@ -449,14 +449,13 @@ func (b *PushBody) Write(ctx context.Context, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 32<<10)
 	err := b.encode(bw, func(w io.Writer, im pushImage, begin func() error) error {
 		h := sha256.New()
-		b64 := base64.NewEncoder(base64.StdEncoding, w)
-		if err := central.WriteImage(ctx, b.store, io.MultiWriter(b64, h), b.ref, im.Name, im.Size, func(string) error { return begin() }); err != nil {
+		if err := central.WriteImageJSON(ctx, b.store, w, h, b.ref, im.Name, im.Size, begin); err != nil {
 			return err
 		}
 		if !bytes.Equal(h.Sum(nil), im.SHA256) {
 			return errors.New("its bytes do not match the manifest's SHA-256")
 		}
-		return b64.Close()
+		return nil
 	})
 	if err != nil {
 		return err
@@ -476,8 +475,8 @@ type jsonWriter interface {
 }
 
 // encode writes the push's JSON to w, Write's and Len's alike but for
-// each image's data (its base64, between the quotes), which data writes
-// to w after calling begin, or leaves out by returning
+// each image's data (its JSON string, central.WriteImageJSON's), which
+// data writes to w after calling begin, or leaves out by returning
 // central.ErrNotFound before calling it.
 func (b *PushBody) encode(w jsonWriter, data func(w io.Writer, im pushImage, begin func() error) error) error {
 	head, err := json.Marshal(b.Submission)
@@ -516,19 +515,14 @@ func (b *PushBody) encode(w jsonWriter, data func(w io.Writer, im pushImage, beg
 			w.WriteString(`null}`)
 			continue
 		}
-		err := data(w, im, func() error {
-			if err := meta(); err != nil {
-				return err
-			}
-			return w.WriteByte('"')
-		})
+		err := data(w, im, meta)
 		if errors.Is(err, central.ErrNotFound) {
 			continue // dropped meanwhile (never after a byte: WriteImage)
 		}
 		if err != nil {
 			return fmt.Errorf("writing the image %s: %w", im.Name, err)
 		}
-		w.WriteString(`"}`)
+		w.WriteByte('}')
 	}
 	w.WriteString(`]}`)
 	return nil
