@@ -445,6 +445,23 @@ func (m *blockingMatcher) Match(context.Context, partnerapi.FaceMatchRequest) (p
 	return notAnImage{}.Match(context.Background(), partnerapi.FaceMatchRequest{})
 }
 
+// blockingEnv is an env whose Face Match engine is a blockingMatcher,
+// configured further by edit; release (which may be called more than
+// once) lets its comparisons end, at the latest before the server's
+// shutdown, which waits for the requests.
+func blockingEnv(t *testing.T, edit func(*partnerapi.Config)) (e *env, m *blockingMatcher, release func()) {
+	t.Helper()
+	m = &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	var once sync.Once
+	release = func() { once.Do(func() { close(m.release) }) }
+	e = newEnvWith(t, boltStore, func(c *partnerapi.Config) {
+		c.FaceMatcher = m
+		edit(c)
+	})
+	t.Cleanup(release)
+	return e, m, release
+}
+
 // TestFaceMatchWaitsOutsideTheStore: Face Match requests beyond the
 // instance's turns wait for one in memory, then answer 503
 // face_match_busy, never inside the store's transaction of their
@@ -452,13 +469,7 @@ func (m *blockingMatcher) Match(context.Context, partnerapi.FaceMatchRequest) (p
 // connections while it queued at the engine, and one partner's burst
 // would stall every other request of central.
 func TestFaceMatchWaitsOutsideTheStore(t *testing.T) {
-	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
-	var once sync.Once
-	release := func() { once.Do(func() { close(m.release) }) }
-	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
-		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchWait = m, 1, 300*time.Millisecond
-	})
-	t.Cleanup(release) // before the server's shutdown, which waits for the requests
+	e, m, release := blockingEnv(t, func(c *partnerapi.Config) { c.FaceMatchTurns, c.FaceMatchWait = 1, 300*time.Millisecond })
 	p := e.partner("Acme")
 	body, _ := json.Marshal(map[string]string{"selfie_base64": "/9j/", "reference_base64": "/9j/"})
 	type result struct {
@@ -533,13 +544,7 @@ func (b *heldBody) Read(p []byte) (int, error) {
 // bytes gets 503 face_match_busy when its wait ends, the rest of its body
 // never asked for. Read first, it would still be waiting for its body.
 func TestFaceMatchTurnBeforeBody(t *testing.T) {
-	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
-	var once sync.Once
-	release := func() { once.Do(func() { close(m.release) }) }
-	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
-		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchWait = m, 1, 200*time.Millisecond
-	})
-	t.Cleanup(release)
+	e, m, release := blockingEnv(t, func(c *partnerapi.Config) { c.FaceMatchTurns, c.FaceMatchWait = 1, 200*time.Millisecond })
 	p := e.partner("Acme")
 	body := fmJSONBody
 	post := func(c *http.Client, r io.Reader) (int, string, error) { return postFaceMatch(e, c, p.tok, r) }
@@ -612,11 +617,10 @@ func goFaceMatch(e *env, tok string, r io.Reader) <-chan fmResult {
 // timeout and the turn goes to the next request; before, a 28 MB body had
 // nearly an hour, holding the turn all along.
 func TestFaceMatchSlowBodyLosesTurn(t *testing.T) {
-	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
-	close(m.release)
-	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
-		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchWait, c.FaceMatchBodyTime = m, 1, time.Minute, 200*time.Millisecond
+	e, _, release := blockingEnv(t, func(c *partnerapi.Config) {
+		c.FaceMatchTurns, c.FaceMatchWait, c.FaceMatchBodyTime = 1, time.Minute, 200*time.Millisecond
 	})
+	release()
 	slow, quick := e.partner("Slow"), e.partner("Quick")
 	held := &heldBody{first: fmJSONBody[:10], rest: fmJSONBody[10:], release: make(chan struct{})}
 	t.Cleanup(func() { close(held.release) })
@@ -634,13 +638,7 @@ func TestFaceMatchSlowBodyLosesTurn(t *testing.T) {
 // Before, one partner's requests (slow uploads, or a burst) held every
 // turn and Face Match was busy for everyone else.
 func TestFaceMatchPartnerShare(t *testing.T) {
-	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
-	var once sync.Once
-	release := func() { once.Do(func() { close(m.release) }) }
-	t.Cleanup(release)
-	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
-		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchWait = m, 2, 200*time.Millisecond
-	})
+	e, m, release := blockingEnv(t, func(c *partnerapi.Config) { c.FaceMatchTurns, c.FaceMatchWait = 2, 200*time.Millisecond })
 	greedy, other := e.partner("Greedy"), e.partner("Other")
 	first := goFaceMatch(e, greedy.tok, nil)
 	<-m.entered // the partner's first request holds a turn
@@ -669,12 +667,8 @@ func TestFaceMatchPartnerShare(t *testing.T) {
 // TestFaceMatchShareSet: FaceMatchShare gives one partner more than half
 // of the turns (here both), for a site with one main partner.
 func TestFaceMatchShareSet(t *testing.T) {
-	m := &blockingMatcher{entered: make(chan struct{}, 8), release: make(chan struct{})}
-	var once sync.Once
-	release := func() { once.Do(func() { close(m.release) }) }
-	t.Cleanup(release)
-	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) {
-		c.FaceMatcher, c.FaceMatchTurns, c.FaceMatchShare, c.FaceMatchWait = m, 2, 2, time.Minute
+	e, m, release := blockingEnv(t, func(c *partnerapi.Config) {
+		c.FaceMatchTurns, c.FaceMatchShare, c.FaceMatchWait = 2, 2, time.Minute
 	})
 	p := e.partner("Main")
 	first := goFaceMatch(e, p.tok, nil)

@@ -82,6 +82,28 @@ func addPartner(t testing.TB, st central.Store, id, url string, branches []strin
 	return p
 }
 
+// setDisabled disables partner id, or enables it again, at at, as the
+// partner API does (central.Partner.SetDisabled).
+func setDisabled(t testing.TB, st central.Store, id string, disabled bool, at time.Time) {
+	t.Helper()
+	if _, err := st.UpdatePartner(context.Background(), id, func(p *central.Partner) error { p.SetDisabled(disabled, at); return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// partnerReceiver records partner p1 with a new secret and a receiver of
+// that secret answering what answer says (nil: 200) as its endpoint.
+func partnerReceiver(t testing.TB, st central.Store, answer func(n int, r *http.Request) int) *receiver {
+	t.Helper()
+	secret, err := NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t, secret, answer)
+	addPartner(t, st, "p1", rc.URL, nil, secret)
+	return rc
+}
+
 // received is one request a receiver got.
 type received struct {
 	ID, Sig string
@@ -123,6 +145,17 @@ func newReceiver(t testing.TB, secret string, answer func(n int, r *http.Request
 	t.Cleanup(srv.Close)
 	rc.URL = srv.URL
 	return rc
+}
+
+// failFirst is a receiver's answer: status to the first n requests,
+// then 204 (the endpoint recovered).
+func failFirst(n, status int) func(int, *http.Request) int {
+	return func(i int, _ *http.Request) int {
+		if i < n {
+			return status
+		}
+		return http.StatusNoContent
+	}
 }
 
 func (rc *receiver) requests() []received {

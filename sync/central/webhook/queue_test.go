@@ -63,6 +63,38 @@ func startInstance(ctx context.Context, st *pgstore.Store, ua string) (stop func
 	return func() error { return c.Stop(context.Background()) }, nil
 }
 
+// openQueueStore opens a store on a new database of the shared server,
+// closed at the test's end.
+func openQueueStore(t *testing.T) *pgstore.Store {
+	t.Helper()
+	st, err := pgstore.Open(context.Background(), pgDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// startQueue starts, until the test's end, one instance delivering on st
+// through the job queue: a Worker with cfg (its Store, Lanes and Open
+// set here) and a River client working its QueueWorker.
+func startQueue(t *testing.T, st *pgstore.Store, cfg Config) *river.Client[pgx.Tx] {
+	t.Helper()
+	cfg.Store, cfg.Lanes, cfg.Open = st, st, openPlain
+	w, err := NewWorker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := runQueue(context.Background(), st, w, func(*QueueWorker) jobs.Config {
+		return jobs.Config{SweepEvery: -1, FetchPoll: 100 * time.Millisecond}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	return c
+}
+
 // runQueue starts a River client on st working w's QueueWorker, with the
 // jobs configuration cfg gives (its Workers set here); Stop ends it.
 func runQueue(ctx context.Context, st *pgstore.Store, w *Worker, cfg func(*QueueWorker) jobs.Config) (*river.Client[pgx.Tx], error) {
@@ -358,33 +390,12 @@ func (p *pushSender) Send(_ context.Context, _ central.Partner, ev central.Webho
 // event again, and an event of a Sender's type goes to the Sender.
 func TestQueueRetriesReplayAndSenders(t *testing.T) {
 	ctx := context.Background()
-	st, err := pgstore.Open(ctx, pgDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	secret, _ := NewSecret()
-	rc := newReceiver(t, secret, func(n int, _ *http.Request) int {
-		if n < 2 {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	})
-	addPartner(t, st, "p1", rc.URL, nil, secret)
+	st := openQueueStore(t)
+	rc := partnerReceiver(t, st, failFirst(2, http.StatusServiceUnavailable))
 	push := &pushSender{}
-	w, err := NewWorker(Config{Store: st, Lanes: st, Open: openPlain, Timeout: queueTimeout, Drain: time.Second,
+	startQueue(t, st, Config{Timeout: queueTimeout, Drain: time.Second,
 		Schedule: []time.Duration{300 * time.Millisecond}, Jitter: func(max time.Duration) time.Duration { return max },
 		Senders: map[string]Sender{"push.": push}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := runQueue(ctx, st, w, func(*QueueWorker) jobs.Config {
-		return jobs.Config{SweepEvery: -1, FetchPoll: 100 * time.Millisecond}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop(ctx)
 
 	now := time.Now().UTC()
 	e1, e2 := event(t, "p1", "s1", "evt_1", now), event(t, "p1", "s1", "evt_2", now.Add(time.Millisecond))
@@ -408,7 +419,7 @@ func TestQueueRetriesReplayAndSenders(t *testing.T) {
 	}
 	waitFor(t, func() bool { return !eventByID(t, st, "p1", "evt_2").DeliveredAt.IsZero() })
 	as, err := st.Attempts(ctx, "evt_1")
-	if err != nil || len(as) != 3 || as[0].Status != 503 || as[2].Status != 200 {
+	if err != nil || len(as) != 3 || as[0].Status != 503 || as[2].Status != 204 {
 		t.Fatalf("evt_1 attempts %+v, %v", as, err)
 	}
 	waitFor(t, func() bool { return !eventByID(t, st, "p1", "evt_push").DeliveredAt.IsZero() })
@@ -436,32 +447,10 @@ func TestQueueRetriesReplayAndSenders(t *testing.T) {
 // once the partner is enabled the events go out in order.
 func TestQueueHoldsDisabledPartner(t *testing.T) {
 	ctx := context.Background()
-	st, err := pgstore.Open(ctx, pgDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	secret, _ := NewSecret()
-	rc := newReceiver(t, secret, nil)
-	addPartner(t, st, "p1", rc.URL, nil, secret)
-	setDisabled := func(disabled bool) {
-		t.Helper()
-		if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.Disabled = disabled; return nil }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setDisabled(true)
-	w, err := NewWorker(Config{Store: st, Lanes: st, Open: openPlain, Timeout: queueTimeout, Drain: time.Second, Hold: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := runQueue(ctx, st, w, func(*QueueWorker) jobs.Config {
-		return jobs.Config{SweepEvery: -1, FetchPoll: 100 * time.Millisecond}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop(ctx)
+	st := openQueueStore(t)
+	rc := partnerReceiver(t, st, nil)
+	setDisabled(t, st, "p1", true, time.Now())
+	c := startQueue(t, st, Config{Timeout: queueTimeout, Drain: time.Second, Hold: 200 * time.Millisecond})
 
 	now := time.Now().UTC()
 	if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "p1", "s1", "evt_1", now), event(t, "p1", "s1", "evt_2", now.Add(time.Millisecond))}); err != nil {
@@ -489,7 +478,7 @@ func TestQueueHoldsDisabledPartner(t *testing.T) {
 	if n := len(rc.requests()); n != 0 {
 		t.Fatalf("%d webhooks sent while disabled", n)
 	}
-	setDisabled(false)
+	setDisabled(t, st, "p1", false, time.Now())
 	var ids []string
 	for range 2 {
 		ids = append(ids, rc.wait(t, time.Minute).ID)
@@ -504,55 +493,29 @@ func TestQueueHoldsDisabledPartner(t *testing.T) {
 // towards its MaxAge: held longer than MaxAge, it still has its retries.
 func TestQueueHeldTimeNotCounted(t *testing.T) {
 	ctx := context.Background()
-	st, err := pgstore.Open(ctx, pgDSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openQueueStore(t)
 	clk := newClock()
-	secret, _ := NewSecret()
-	setDisabled := func(disabled bool) {
-		t.Helper()
-		if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.SetDisabled(disabled, clk.Now()); return nil }); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// While the first attempt waits for its answer, the partner is
 	// disabled for four days and enabled again; two failures, then the
 	// endpoint recovers.
 	first, answer := make(chan struct{}), make(chan struct{})
-	rc := newReceiver(t, secret, func(n int, _ *http.Request) int {
-		switch n {
-		case 0:
+	fail := failFirst(2, http.StatusServiceUnavailable)
+	partnerReceiver(t, st, func(n int, r *http.Request) int {
+		if n == 0 {
 			close(first)
 			<-answer
-			return http.StatusServiceUnavailable
-		case 1:
-			return http.StatusServiceUnavailable
 		}
-		return http.StatusNoContent
+		return fail(n, r)
 	})
-	addPartner(t, st, "p1", rc.URL, nil, secret)
 	// No jitter: each retry is due at once.
-	w, err := NewWorker(Config{Store: st, Lanes: st, Open: openPlain, Timeout: time.Minute, Now: clk.Now,
-		Jitter: func(time.Duration) time.Duration { return 0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := runQueue(ctx, st, w, func(*QueueWorker) jobs.Config {
-		return jobs.Config{SweepEvery: -1, FetchPoll: 100 * time.Millisecond}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop(ctx)
+	startQueue(t, st, Config{Timeout: time.Minute, Now: clk.Now, Jitter: func(time.Duration) time.Duration { return 0 }})
 	if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "p1", "s1", "evt_1", clk.Now())}); err != nil {
 		t.Fatal(err)
 	}
 	<-first
-	setDisabled(true)
+	setDisabled(t, st, "p1", true, clk.Now())
 	clk.Advance(DefaultMaxAge + 24*time.Hour)
-	setDisabled(false)
+	setDisabled(t, st, "p1", false, clk.Now())
 	close(answer)
 	var ev central.WebhookEvent
 	waitFor(t, func() bool {

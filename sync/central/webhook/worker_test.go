@@ -19,9 +19,7 @@ func TestDeliverSignedAndRecorded(t *testing.T) {
 	eachStore(t, func(t *testing.T, st central.Store) {
 		ctx := context.Background()
 		clk := newClock()
-		secret, _ := NewSecret()
-		rc := newReceiver(t, secret, nil)
-		addPartner(t, st, "p1", rc.URL, nil, secret)
+		rc := partnerReceiver(t, st, nil)
 		ev := event(t, "p1", "s1", "evt_a", clk.Now())
 		if err := st.AppendEvents(ctx, []central.WebhookEvent{ev}); err != nil {
 			t.Fatal(err)
@@ -53,15 +51,8 @@ func TestRetriesInOrderPerSession(t *testing.T) {
 	eachStore(t, func(t *testing.T, st central.Store) {
 		ctx := context.Background()
 		clk := newClock()
-		secret, _ := NewSecret()
 		// The first two requests fail; then the endpoint recovers.
-		rc := newReceiver(t, secret, func(n int, _ *http.Request) int {
-			if n < 2 {
-				return http.StatusInternalServerError
-			}
-			return http.StatusNoContent
-		})
-		addPartner(t, st, "p1", rc.URL, nil, secret)
+		rc := partnerReceiver(t, st, failFirst(2, http.StatusInternalServerError))
 		e1, e2 := event(t, "p1", "s1", "evt_1", clk.Now()), event(t, "p1", "s1", "evt_2", clk.Now().Add(time.Millisecond))
 		if err := st.AppendEvents(ctx, []central.WebhookEvent{e1, e2}); err != nil {
 			t.Fatal(err)
@@ -113,9 +104,7 @@ func TestDeadAfterThreeDays(t *testing.T) {
 	eachStore(t, func(t *testing.T, st central.Store) {
 		ctx := context.Background()
 		clk := newClock()
-		secret, _ := NewSecret()
-		rc := newReceiver(t, secret, func(int, *http.Request) int { return http.StatusBadGateway })
-		addPartner(t, st, "p1", rc.URL, nil, secret)
+		rc := partnerReceiver(t, st, func(int, *http.Request) int { return http.StatusBadGateway })
 		old := event(t, "p1", "s1", "evt_old", clk.Now())
 		next := event(t, "p1", "s1", "evt_next", clk.Now())
 		if err := st.AppendEvents(ctx, []central.WebhookEvent{old, next}); err != nil {
@@ -179,24 +168,11 @@ func TestDisabledPartnerHeld(t *testing.T) {
 	eachStore(t, func(t *testing.T, st central.Store) {
 		ctx := context.Background()
 		clk := newClock()
-		secret, _ := NewSecret()
 		// The first request after re-enabling fails; then the endpoint recovers.
-		rc := newReceiver(t, secret, func(n int, _ *http.Request) int {
-			if n == 0 {
-				return http.StatusServiceUnavailable
-			}
-			return http.StatusNoContent
-		})
-		addPartner(t, st, "p1", rc.URL, nil, secret)
-		setDisabled := func(disabled bool) {
-			t.Helper()
-			if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.Disabled = disabled; return nil }); err != nil {
-				t.Fatal(err)
-			}
-		}
+		rc := partnerReceiver(t, st, failFirst(1, http.StatusServiceUnavailable))
 		push := &pushRecorder{}
 		w := newWorker(t, st, clk, func(c *Config) { c.Senders = map[string]Sender{"push.": push} })
-		setDisabled(true)
+		setDisabled(t, st, "p1", true, clk.Now())
 		var evs []central.WebhookEvent
 		for i, id := range []string{"evt_1", "evt_2", "evt_3"} {
 			evs = append(evs, event(t, "p1", "s1", id, clk.Now().Add(time.Duration(i)*time.Millisecond)))
@@ -222,7 +198,7 @@ func TestDisabledPartnerHeld(t *testing.T) {
 			t.Fatalf("sent while disabled: %d webhooks, pushes %v", len(rc.requests()), push.ids)
 		}
 
-		setDisabled(false)
+		setDisabled(t, st, "p1", false, clk.Now())
 		if n, err := w.RunOnce(ctx); err != nil || n != 2 { // evt_1 (503) and evt_push
 			t.Fatalf("RunOnce once enabled = %d, %v; want 2", n, err)
 		}
@@ -259,15 +235,8 @@ func TestHeldTimeNotCounted(t *testing.T) {
 	eachStore(t, func(t *testing.T, st central.Store) {
 		ctx := context.Background()
 		clk := newClock()
-		secret, _ := NewSecret()
 		// Three failures, then the endpoint recovers.
-		rc := newReceiver(t, secret, func(n int, _ *http.Request) int {
-			if n < 3 {
-				return http.StatusServiceUnavailable
-			}
-			return http.StatusNoContent
-		})
-		addPartner(t, st, "p1", rc.URL, nil, secret)
+		partnerReceiver(t, st, failFirst(3, http.StatusServiceUnavailable))
 		w := newWorker(t, st, clk, nil)
 		if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "p1", "s1", "evt_1", clk.Now())}); err != nil {
 			t.Fatal(err)
@@ -282,14 +251,10 @@ func TestHeldTimeNotCounted(t *testing.T) {
 		runOnce(1)
 		// Held twice for two days: four in all, more than MaxAge.
 		for range 2 {
-			if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.SetDisabled(true, clk.Now()); return nil }); err != nil {
-				t.Fatal(err)
-			}
+			setDisabled(t, st, "p1", true, clk.Now())
 			clk.Advance(48 * time.Hour)
 			runOnce(0)
-			if _, err := st.UpdatePartner(ctx, "p1", func(p *central.Partner) error { p.SetDisabled(false, clk.Now()); return nil }); err != nil {
-				t.Fatal(err)
-			}
+			setDisabled(t, st, "p1", false, clk.Now())
 			if ev := runOnce(1); !ev.DeadAt.IsZero() || ev.NextAt.IsZero() {
 				t.Fatalf("failed attempt %d after the partner was held: next %v, dead %v; want a retry", ev.Attempts, ev.NextAt, ev.DeadAt)
 			}
