@@ -105,8 +105,10 @@ type Side struct {
 	Found  bool        `json:"found"`
 	Quad   locate.Quad `json:"quad,omitempty"`
 	Format string      `json:"format"`
-	// Rotation is the turn, in degrees clockwise, applied after
-	// rectification to bring the text upright.
+	// Rotation is the turn, in degrees clockwise (0, 90, 180 or 270),
+	// applied to the rectified page (to the photo when no outline was
+	// found) to bring the text upright; the portrait's box is on the page
+	// so turned.
 	Rotation int `json:"rotation"`
 	// Lines is the number of text lines read.
 	Lines int `json:"lines"`
@@ -169,12 +171,9 @@ type page struct {
 	lines []ocr.Line
 	mrz   *mrz.Result
 	// portrait and portraitCrop are the printed face, looked for on the
-	// front only.
+	// front only; the box is on img once the page is read.
 	portrait     *Portrait
 	portraitCrop PortraitCrop
-	// portraitTurned says the portrait's box is on the page turned by
-	// 180 degrees (found after the text showed it upside down).
-	portraitTurned bool
 	// ghost compares the ghost image with the portrait, when the page
 	// shows one (AnalyzeGhost, and GhostIdentity when it is large enough).
 	ghost []forensics.Check
@@ -302,7 +301,7 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	res.Type, res.Country, res.Confidence = ext.Type, ext.Country, ext.Confidence
 	res.Fields, res.Mismatches, res.Expired, res.NIK = ext.Fields, ext.Mismatches, ext.Expired, ext.NIK
 	res.Forensics.Add(fieldConsistency(res.MRZ, ext.Mismatches))
-	if c, ok := a.portraitSex(ctx, frontPage, res.MRZ, pageToPhoto(loc, size)); ok {
+	if c, ok := a.portraitSex(ctx, frontPage, res.MRZ, pageToPhoto(loc, size, frontPage.side.Rotation)); ok {
 		res.Forensics.Add(c)
 	}
 	if c, ok := a.portraitMissing(frontPage, res.Forensics.Checks); ok {
@@ -366,7 +365,7 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 			if err == nil && pr != nil {
 				// The portrait's forensics, while the text is still read.
 				s := time.Now()
-				p.portraitChecks = a.portraitChecks(ctx, img, loc, image.Pt(rect.Cols(), rect.Rows()), p, false)
+				p.portraitChecks = a.portraitChecks(ctx, img, loc, image.Pt(rect.Cols(), rect.Rows()), p, 0)
 				t.Since("forensics_portrait", s)
 			}
 			portraitDone <- err
@@ -431,9 +430,10 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 	return p, a.finishPortrait(ctx, p, portraitDone, onPortrait, img, loc, t)
 }
 
-// finishPortrait waits for the portrait search; when the page turned out
-// to be upside down and no face was found the right way up, it looks again
-// on the upright page.
+// finishPortrait waits for the portrait search on the page as rectified;
+// when the page turned out not to be upright, it moves the face found onto
+// the page as turned or, none found the wrong way round, looks again on
+// the upright page.
 func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error, onPortrait func(PortraitCrop), photo gocv.Mat, loc locate.Result, t *timing.Recorder) error {
 	if done == nil {
 		return nil
@@ -441,17 +441,23 @@ func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error,
 	if err := <-done; err != nil {
 		return err
 	}
-	if p.portrait != nil || p.side.Rotation == 0 {
+	if p.side.Rotation == 0 {
+		return nil
+	}
+	if p.portrait != nil {
+		b := p.portrait.Box
+		r := turnRect(rect{b.X, b.Y, b.X + b.W, b.Y + b.H}, unturnedSize(image.Pt(p.img.Cols(), p.img.Rows()), p.side.Rotation), p.side.Rotation)
+		p.portrait.Box = face.Box{X: r.x0, Y: r.y0, W: r.x1 - r.x0, H: r.y1 - r.y0}
 		return nil
 	}
 	pr, crop, ghost, err := a.findPortrait(ctx, p.img)
 	if err != nil || pr == nil {
 		return err
 	}
-	p.portrait, p.portraitCrop, p.portraitTurned, p.ghost = pr, crop, true, ghost
+	p.portrait, p.portraitCrop, p.ghost = pr, crop, ghost
 	onPortrait(crop)
 	s := time.Now()
-	p.portraitChecks = a.portraitChecks(ctx, photo, loc, image.Pt(p.img.Cols(), p.img.Rows()), p, true)
+	p.portraitChecks = a.portraitChecks(ctx, photo, loc, image.Pt(p.img.Cols(), p.img.Rows()), p, p.side.Rotation)
 	t.Since("forensics_portrait", s)
 	return nil
 }
@@ -473,11 +479,34 @@ func mayCarryMRZ(lines []ocr.Line, img gocv.Mat, now time.Time) bool {
 	return false
 }
 
-// readUpright OCRs the page, and once more turned by 180 degrees when the
-// first reading is poor; it keeps the more confident reading and leaves img
-// turned to match it.
+// readUpright OCRs the page and turns it upright: by a quarter turn when
+// its text runs down the page (a landscape card photographed by a phone
+// held upright, with no outline found or rectified on its side), and by
+// 180 degrees when the orientation classifier reads most of it upside down
+// or, the first reading being poor, the page turned reads better. It
+// returns the clockwise turn applied, and leaves img turned to match the
+// lines. Upright, it costs one detection and one recognition, as a plain
+// reading does; a quarter turn costs a second detection.
 func (a *Analyzer) readUpright(ctx context.Context, img *gocv.Mat) ([]ocr.Line, int, error) {
-	lines, err := a.cfg.OCR.Read(ctx, *img, ocr.DecodeOptions{})
+	boxes, err := a.cfg.OCR.Detect(ctx, *img)
+	if err != nil {
+		return nil, 0, err
+	}
+	rot := 0
+	if standing(boxes) {
+		turned, err := locate.Rotate(*img, 90)
+		if err != nil {
+			return nil, 0, err
+		}
+		tb, err := a.cfg.OCR.Detect(ctx, turned)
+		if err != nil {
+			turned.Close()
+			return nil, 0, err
+		}
+		img.Close()
+		*img, boxes, rot = turned, tb, 90
+	}
+	lines, err := a.cfg.OCR.Recognize(ctx, *img, boxes, ocr.DecodeOptions{})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -490,14 +519,14 @@ func (a *Analyzer) readUpright(ctx context.Context, img *gocv.Mat) ([]ocr.Line, 
 		}
 		img.Close()
 		*img = turned
-		return turnLines(lines, img.Cols(), img.Rows()), 180, nil
+		return turnLines(lines, img.Cols(), img.Rows()), rot + 180, nil
 	}
 	conf := meanConf(lines)
 	// Upright text reads at high confidence; below this the page may be
 	// upside down (a card held the wrong way round).
 	const uprightConf = 0.75
 	if conf >= uprightConf {
-		return lines, 0, nil
+		return lines, rot, nil
 	}
 	turned, err := locate.Rotate(*img, 180)
 	if err != nil {
@@ -511,10 +540,31 @@ func (a *Analyzer) readUpright(ctx context.Context, img *gocv.Mat) ([]ocr.Line, 
 	if meanConf(alt) > conf+0.05 {
 		img.Close()
 		*img = turned
-		return alt, 180, nil
+		return alt, rot + 180, nil
 	}
 	turned.Close()
-	return lines, 0, nil
+	return lines, rot, nil
+}
+
+// standing reports whether most of the text the detector found runs down
+// the page rather than across it: weighed by how many characters each box
+// may hold (its long side over its short side), boxes at least twice as
+// tall as wide outweigh those at least twice as wide as tall. The
+// detector's boxes read along their more horizontal side, so a line
+// tilted by less than 45 degrees lies, and one turned by a quarter stands.
+func standing(boxes []ocr.Quad) bool {
+	var up, across float64
+	for _, q := range boxes {
+		w, h := q.Width(), q.Height()
+		switch {
+		case w <= 0 || h <= 0:
+		case h >= 2*w:
+			up += h / w
+		case w >= 2*h:
+			across += w / h
+		}
+	}
+	return up > across
 }
 
 // mostlyTurned reports whether more than half the text, by length, was

@@ -169,7 +169,9 @@ func TestPassportEyeDocuments(t *testing.T) {
 
 // BenchmarkAnalyze is issue 4's target: a whole `kyc document` (models
 // loaded) on 1600x1000 photos: a passport data page (Luxembourg specimen,
-// MRZ and 30-odd printed lines) and a synthetic fifteen-line KTP on a desk.
+// MRZ and 30-odd printed lines) and a synthetic fifteen-line KTP on a desk;
+// and the passport photo turned a quarter, as a phone held upright takes a
+// landscape page.
 func BenchmarkAnalyze(b *testing.B) {
 	b.Cleanup(runtimeinfo.TuneGC()) // as kyc runs
 	a := newAnalyzer(b)
@@ -183,10 +185,13 @@ func BenchmarkAnalyze(b *testing.B) {
 	gocv.Resize(lux, &passport, image.Pt(1600, 1000), 0, 0, gocv.InterpolationArea)
 	ktp := synth.KTPOnDesk(1600, 1000, 0.7, nil, 4)
 	defer ktp.Close()
+	turned := gocv.NewMat()
+	defer turned.Close()
+	gocv.Rotate(passport, &turned, gocv.Rotate90Clockwise)
 	for _, c := range []struct {
 		name string
 		img  gocv.Mat
-	}{{"passport", passport}, {"ktp", ktp}} {
+	}{{"passport", passport}, {"ktp", ktp}, {"passport_turned_90", turned}} {
 		buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, c.img, []int{gocv.IMWriteJpegQuality, 92})
 		if err != nil {
 			b.Fatal(err)

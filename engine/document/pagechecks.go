@@ -35,8 +35,7 @@ const portraitFillsPage = 0.2
 // portrait found on the page could not be examined there (no noise check,
 // which AnalyzePortrait always reports: say, too small once rectified).
 func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Result, covers bool, p *page, opts forensics.Options, t *timing.Recorder) []forensics.Check {
-	size := image.Pt(p.img.Cols(), p.img.Rows())
-	toPhoto := pageToPhoto(loc, size)
+	toPhoto := pageToPhoto(loc, image.Pt(p.img.Cols(), p.img.Rows()), p.side.Rotation)
 	var (
 		wg       sync.WaitGroup
 		portrait = p.portraitChecks
@@ -64,7 +63,7 @@ func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Re
 			s := time.Now()
 			lines := make([]image.Rectangle, 0, len(p.lines))
 			for _, l := range p.lines {
-				lines = append(lines, toPhoto(l.Box.Bounds(), p.side.Rotation == 180))
+				lines = append(lines, toPhoto(l.Box.Bounds()))
 			}
 			c, err := forensics.AnalyzeGlyphs(ctx, photo, lines, opts)
 			if err == nil {
@@ -82,13 +81,13 @@ func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Re
 }
 
 // portraitChecks runs the portrait substitution checks on the photo for
-// the portrait found on the page of the given size (turned: on the page
-// turned by 180 degrees), with the ghost image's check when the page shows
-// one, every region in the photo's coordinates.
-func (a *Analyzer) portraitChecks(ctx context.Context, photo gocv.Mat, loc locate.Result, size image.Point, p *page, turned bool) []forensics.Check {
-	toPhoto := pageToPhoto(loc, size)
+// the portrait found on the page of the given size (the rectified page
+// turned clockwise by rot degrees), with the ghost image's check when the
+// page shows one, every region in the photo's coordinates.
+func (a *Analyzer) portraitChecks(ctx context.Context, photo gocv.Mat, loc locate.Result, size image.Point, p *page, rot int) []forensics.Check {
+	toPhoto := pageToPhoto(loc, size, rot)
 	b := p.portrait.Box
-	box := toPhoto(image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))), turned)
+	box := toPhoto(image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))))
 	out, err := forensics.AnalyzePortrait(ctx, photo, box, *a.cfg.Forensics)
 	if err != nil {
 		out = nil
@@ -97,7 +96,7 @@ func (a *Analyzer) portraitChecks(ctx context.Context, photo gocv.Mat, loc locat
 		ev := maps.Clone(g.Evidence)
 		for _, k := range []string{"portrait_face", "ghost_face"} {
 			if r, ok := ev[k].(forensics.Region); ok {
-				pr := toPhoto(image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H), turned)
+				pr := toPhoto(image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H))
 				ev[k] = forensics.Region{X: pr.Min.X, Y: pr.Min.Y, W: pr.Dx(), H: pr.Dy()}
 			}
 		}
@@ -107,11 +106,12 @@ func (a *Analyzer) portraitChecks(ctx context.Context, photo gocv.Mat, loc locat
 	return out
 }
 
-// pageToPhoto maps a rectangle on the page (the rectified document of the
-// given size, or the photo itself when no outline was found; turned by 180
-// degrees when turned is set) to the bounding box of its place in the
+// pageToPhoto maps a rectangle on the page (the rectified document, or the
+// photo itself when no outline was found, turned clockwise by rot degrees
+// and then of the given size) to the bounding box of its place in the
 // photo.
-func pageToPhoto(loc locate.Result, size image.Point) func(r image.Rectangle, turned bool) image.Rectangle {
+func pageToPhoto(loc locate.Result, size image.Point, rot int) func(image.Rectangle) image.Rectangle {
+	turned, size := size, unturnedSize(size, rot)
 	var h [9]float64 // page -> photo homography, row-major
 	identity := !loc.Found
 	if loc.Found {
@@ -135,9 +135,10 @@ func pageToPhoto(loc locate.Result, size image.Point) func(r image.Rectangle, tu
 		src.Close()
 		dst.Close()
 	}
-	return func(r image.Rectangle, turned bool) image.Rectangle {
-		if turned {
-			r = image.Rect(size.X-r.Max.X, size.Y-r.Max.Y, size.X-r.Min.X, size.Y-r.Min.Y)
+	return func(r image.Rectangle) image.Rectangle {
+		if rot != 0 {
+			u := turnRect(rect{float64(r.Min.X), float64(r.Min.Y), float64(r.Max.X), float64(r.Max.Y)}, turned, 360-rot)
+			r = image.Rect(int(math.Floor(u.x0)), int(math.Floor(u.y0)), int(math.Ceil(u.x1)), int(math.Ceil(u.y1)))
 		}
 		if identity {
 			return r
@@ -157,6 +158,33 @@ func pageToPhoto(loc locate.Result, size image.Point) func(r image.Rectangle, tu
 		}
 		return image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1)), int(math.Ceil(y1)))
 	}
+}
+
+// rect is a rectangle in sub-pixel coordinates: x0 <= x1, y0 <= y1.
+type rect struct{ x0, y0, x1, y1 float64 }
+
+// turnRect maps r on an image of the given size to the image turned
+// clockwise by rot degrees (0, 90, 180 or 270), as locate.Rotate turns it.
+func turnRect(r rect, size image.Point, rot int) rect {
+	w, h := float64(size.X), float64(size.Y)
+	switch ((rot % 360) + 360) % 360 {
+	case 90: // (x, y) -> (h-y, x)
+		return rect{h - r.y1, r.x0, h - r.y0, r.x1}
+	case 180: // (x, y) -> (w-x, h-y)
+		return rect{w - r.x1, h - r.y1, w - r.x0, h - r.y0}
+	case 270: // (x, y) -> (y, w-x)
+		return rect{r.y0, w - r.x1, r.y1, w - r.x0}
+	}
+	return r
+}
+
+// unturnedSize is the size, before it was turned clockwise by rot
+// degrees, of an image now of the given size.
+func unturnedSize(size image.Point, rot int) image.Point {
+	if rot%180 != 0 {
+		return image.Pt(size.Y, size.X)
+	}
+	return size
 }
 
 // FaceEmbedder describes a face found on an image (face.Engine does).
@@ -205,7 +233,7 @@ type AgeGenderEstimator interface {
 // false when there is no estimator, portrait or MRZ, or the estimate
 // fails. The face is judged on the portrait's crop; its region is mapped to
 // the photo's coordinates (toPhoto), as the other checks' are.
-func (a *Analyzer) portraitSex(ctx context.Context, p *page, z *mrz.Result, toPhoto func(image.Rectangle, bool) image.Rectangle) (forensics.Check, bool) {
+func (a *Analyzer) portraitSex(ctx context.Context, p *page, z *mrz.Result, toPhoto func(image.Rectangle) image.Rectangle) (forensics.Check, bool) {
 	if a.cfg.AgeGender == nil || p.portrait == nil || p.portraitCrop.Image.Ptr() == nil || z == nil {
 		return forensics.Check{}, false
 	}
@@ -214,7 +242,7 @@ func (a *Analyzer) portraitSex(ctx context.Context, p *page, z *mrz.Result, toPh
 		return forensics.Check{}, false
 	}
 	b := p.portrait.Box
-	box := toPhoto(image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))), p.side.Rotation == 180)
+	box := toPhoto(image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))))
 	return forensics.PortraitSex(z.Fields.Sex, pMale, age, box, *a.cfg.Forensics), true
 }
 

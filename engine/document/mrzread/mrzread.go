@@ -67,9 +67,10 @@ func New(engine *ocr.Engine) *Reader { return &Reader{ocr: engine} }
 // It returns ErrNoMRZ when there is none it can read; a zone whose check
 // digits fail is still a Result, with a low ValidScore.
 //
-// The zone is looked for first with morphology, which is cheap, and only
-// the regions found are given to the text detector; the whole page is
-// detected only when none of them reads well.
+// The zone is looked for first with morphology, which is cheap, across
+// the photo and then down it, and only the regions found are given to the
+// text detector; the whole page is detected only when none of them reads
+// well.
 func (r *Reader) Read(ctx context.Context, img gocv.Mat) (*mrz.Result, error) {
 	if img.Empty() || img.Type() != gocv.MatTypeCV8UC3 {
 		return nil, fmt.Errorf("reading MRZ: %w", ocr.ErrBadImage)
@@ -88,19 +89,39 @@ func (r *Reader) Read(ctx context.Context, img gocv.Mat) (*mrz.Result, error) {
 			firstErr = err
 		}
 	}
-	for _, q := range findBands(img) {
-		crop, extent := cutBand(img, q)
-		res, err := r.readRegion(ctx, crop, extent, now())
-		crop.Close()
-		if err != nil && !isNoMRZ(err) {
-			return nil, err
+	// readBands reads the zone candidates of src: true when one reads
+	// perfectly.
+	readBands := func(src gocv.Mat) (bool, error) {
+		for _, q := range findBands(src) {
+			crop, extent := cutBand(src, q)
+			res, err := r.readRegion(ctx, crop, extent, now())
+			crop.Close()
+			if err != nil && !isNoMRZ(err) {
+				return false, err
+			}
+			keep(res, err)
+			if best != nil && best.ValidScore == 100 {
+				return true, nil
+			}
 		}
-		keep(res, err)
-		if best != nil && best.ValidScore == 100 {
-			return best, nil
-		}
+		return best != nil && best.ValidScore >= retryScore, nil
 	}
-	if best != nil && best.ValidScore >= retryScore {
+	done, err := readBands(img)
+	if err == nil && !done {
+		// A zone running down the photo (a landscape card photographed by
+		// a phone held upright) is no band across it; the photo turned by
+		// a quarter shows it as one, upside down or not, and bands are
+		// read both ways up. Looking costs a few milliseconds; reading,
+		// only when a band is found.
+		turned := gocv.NewMat()
+		defer turned.Close()
+		gocv.Rotate(img, &turned, gocv.Rotate90Clockwise)
+		done, err = readBands(turned)
+	}
+	switch {
+	case err != nil:
+		return nil, err
+	case done:
 		return best, nil
 	}
 	res, err := r.readRegion(ctx, img, [2]float64{}, now())
