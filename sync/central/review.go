@@ -210,3 +210,25 @@ type Reviews interface {
 	// most limit: the log the partner API follows to tell partners.
 	Completed(ctx context.Context, after int64, limit int) ([]Case, error)
 }
+
+// QueueAll reads the cases matching f (its Offset and Limit aside) page by
+// page in f's order, at most limit of them, and how many match in all: what
+// a dashboard or an export reads at once.
+func QueueAll(ctx context.Context, r Reviews, f QueueFilter, limit int) (cases []Case, total int, err error) {
+	f.Limit = MaxListLimit
+	for f.Offset = 0; len(cases) < limit; f.Offset += MaxListLimit {
+		page, n, err := r.Queue(ctx, f)
+		if err != nil {
+			return nil, 0, err
+		}
+		total = n
+		cases = append(cases, page...)
+		if len(page) < MaxListLimit {
+			break
+		}
+	}
+	if len(cases) > limit {
+		cases = cases[:limit]
+	}
+	return cases, total, nil
+}

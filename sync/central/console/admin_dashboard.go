@@ -129,23 +129,11 @@ func (c *Console) scopeFilter(ctx context.Context, v *Viewer, f *central.QueueFi
 	return true, nil
 }
 
-// collect reads the cases matching f page by page, at most limit; total
-// is how many match.
+// collect reads the cases matching f, at most limit; total is how many
+// match.
 func (c *Console) collect(ctx context.Context, f central.QueueFilter, limit int) (cases []central.Case, total int, err error) {
-	f.Limit = central.MaxListLimit
-	for f.Offset = 0; len(cases) < limit; f.Offset += central.MaxListLimit {
-		page, n, err := c.cfg.Store.Queue(ctx, f)
-		if err != nil {
-			return nil, 0, fmt.Errorf("reading cases: %w", err)
-		}
-		total = n
-		cases = append(cases, page...)
-		if len(page) < central.MaxListLimit {
-			break
-		}
-	}
-	if len(cases) > limit {
-		cases = cases[:limit]
+	if cases, total, err = central.QueueAll(ctx, c.cfg.Store, f, limit); err != nil {
+		return nil, 0, fmt.Errorf("reading cases: %w", err)
 	}
 	return cases, total, nil
 }

@@ -536,20 +536,33 @@ func testListing(t *testing.T, s central.Store) {
 			t.Fatal(err)
 		}
 	}
+	// Stored after the others, listed before them: by receipt, then
+	// device and key; and one stored and deleted, not listed.
+	for _, sub := range []central.Submission{submission("d2", "s4", t0.Add(-time.Minute), nil), submission("d0", "s5", t0, nil),
+		submission("d0", "gone", t0, nil)} {
+		if _, _, err := s.BeginSubmission(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteSubmission(ctx, "d0", protocol.SubmissionKey("gone")); err != nil {
+		t.Fatal(err)
+	}
 	yes, no := true, false
 	cases := []struct {
 		name string
 		f    central.Filter
 		want []string
 	}{
-		{"all", central.Filter{}, []string{"s0", "s1", "s2", "s3"}},
+		{"all", central.Filter{}, []string{"s4", "s5", "s0", "s1", "s2", "s3"}},
 		{"device", central.Filter{DeviceID: "d1"}, []string{"s0", "s2"}},
 		{"after", central.Filter{ReceivedAfter: t0.Add(2 * time.Minute)}, []string{"s2", "s3"}},
-		{"before", central.Filter{ReceivedBefore: t0.Add(2 * time.Minute)}, []string{"s0", "s1"}},
-		{"complete", central.Filter{Complete: &yes}, []string{"s0", "s2", "s3"}},
+		{"before", central.Filter{ReceivedBefore: t0.Add(2 * time.Minute)}, []string{"s4", "s5", "s0", "s1"}},
+		{"complete", central.Filter{Complete: &yes}, []string{"s4", "s5", "s0", "s2", "s3"}},
 		{"incomplete", central.Filter{Complete: &no}, []string{"s1"}},
 		{"verdict", central.Filter{Verdict: "warn"}, []string{"s2"}},
-		{"limit", central.Filter{Limit: 3}, []string{"s0", "s1", "s2"}},
+		{"limit", central.Filter{Limit: 3}, []string{"s4", "s5", "s0"}},
+		{"window-limit", central.Filter{ReceivedAfter: t0, ReceivedBefore: t0.Add(3 * time.Minute), Limit: 2}, []string{"s5", "s0"}},
+		{"device-limit", central.Filter{DeviceID: "d2", Limit: 1}, []string{"s4"}},
 		{"none", central.Filter{DeviceID: "d9"}, nil},
 	}
 	for _, c := range cases {

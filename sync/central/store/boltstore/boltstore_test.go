@@ -174,6 +174,39 @@ func bulk(tb testing.TB, s central.Store, subs []central.Submission) {
 	}
 }
 
+// bulkAudit appends audit events ten thousand to a transaction, as
+// AppendAudit does one by one.
+func bulkAudit(tb testing.TB, s central.Store, evs []central.AuditEvent) {
+	tb.Helper()
+	db := s.(*Store).db
+	for len(evs) > 0 {
+		n := min(len(evs), 10_000)
+		err := db.Update(func(tx *bbolt.Tx) error {
+			for _, e := range evs[:n] {
+				if err := appendAudit(tx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		evs = evs[n:]
+	}
+}
+
+// BenchmarkScale: storetest.BenchmarkScale on bbolt.
+func BenchmarkScale(b *testing.B) {
+	storetest.BenchmarkScale(b, func(b *testing.B) central.Store {
+		s, err := Open(filepath.Join(b.TempDir(), "central.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}, storetest.Seeder{Subs: bulk, Audit: bulkAudit})
+}
+
 func BenchmarkQueue(b *testing.B) {
 	s, err := Open(filepath.Join(b.TempDir(), "central.db"))
 	if err != nil {

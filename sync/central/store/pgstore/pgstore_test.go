@@ -187,30 +187,86 @@ func TestMigrationKeepsWatchlists(t *testing.T) {
 	}
 }
 
-// bulk stores complete submissions (no images, no seal) with COPY, the
+// bulk stores complete submissions (no images) with COPY, the
 // rows BeginSubmission would insert, and vacuums and analyses the
 // table as autovacuum would.
 func bulk(tb testing.TB, s central.Store, subs []central.Submission) {
 	tb.Helper()
 	ctx := context.Background()
 	rows := make([][]any, len(subs))
+	var tokens [][]any
 	for i, sub := range subs {
 		sum, err := summaryCols(sub.Summary)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		var keyID *string
+		var wrapped []byte
+		if sub.Seal != nil {
+			keyID, wrapped = &sub.Seal.KeyID, sub.Seal.Key
+			for _, t := range sub.Seal.Tokens {
+				tokens = append(tokens, []any{t, sub.DeviceID, sub.Key})
+			}
+		}
 		rows[i] = []any{sub.DeviceID, sub.Key, sub.ID, sub.ManifestHash, sub.CreatedAt, sub.ReceivedAt, sub.ReceivedAt, sub.Verdict, sub.AttestationFresh,
-			[]byte(sub.Payload), sum.doc, sum.decision, sum.docType, sum.country, sum.reasons}
+			[]byte(sub.Payload), sum.doc, sum.decision, sum.docType, sum.country, sum.reasons, keyID, wrapped}
 	}
 	pool := s.(*Store).pool
 	_, err := pool.CopyFrom(ctx, pgx.Identifier{"submissions"}, []string{"device_id", "key", "id", "manifest_hash", "created_at", "received_at", "completed_at",
-		"verdict", "attestation_fresh", "payload", "summary", "engine_decision", "doc_type", "country", "reasons"}, pgx.CopyFromRows(rows))
+		"verdict", "attestation_fresh", "payload", "summary", "engine_decision", "doc_type", "country", "reasons", "key_id", "wrapped_key"}, pgx.CopyFromRows(rows))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `VACUUM ANALYZE submissions`); err != nil {
+	_, err = pool.CopyFrom(ctx, pgx.Identifier{"submission_tokens"}, []string{"token", "device_id", "key"}, pgx.CopyFromRows(tokens))
+	if err != nil {
 		tb.Fatal(err)
 	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE submissions, submission_tokens`); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// bulkAudit appends audit events with COPY, chained as appendAudit
+// chains them one by one, and moves the chain's head.
+func bulkAudit(tb testing.TB, s central.Store, evs []central.AuditEvent) {
+	tb.Helper()
+	ctx := context.Background()
+	pool := s.(*Store).pool
+	var seq int64
+	var prev []byte
+	if err := pool.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &prev); err != nil {
+		tb.Fatal(err)
+	}
+	rows := make([][]any, len(evs))
+	for i := range evs {
+		e := &evs[i]
+		if err := central.ChainAudit(e, seq, prev); err != nil {
+			tb.Fatal(err)
+		}
+		seq, prev = e.Seq, e.Hash
+		rows[i] = []any{e.Seq, e.ID, e.At, e.Actor, e.Action, e.Count, []string{}, e.Subject, e.Prev, e.Hash}
+	}
+	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"audit"}, []string{"seq", "id", "at", "actor", "action", "count", "refs", "subject", "prev", "hash"},
+		pgx.CopyFromRows(rows)); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, prev); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE audit`); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkScale: storetest.BenchmarkScale on PostgreSQL, vacuumed and
+// analysed after the seeding as autovacuum would.
+func BenchmarkScale(b *testing.B) {
+	storetest.BenchmarkScale(b, func(b *testing.B) central.Store { return openFresh(b) }, storetest.Seeder{Subs: bulk, Audit: bulkAudit,
+		Settle: func(tb testing.TB, s central.Store) {
+			if _, err := s.(*Store).pool.Exec(context.Background(), `VACUUM ANALYZE`); err != nil {
+				tb.Fatal(err)
+			}
+		}})
 }
 
 func BenchmarkQueue(b *testing.B) {
