@@ -516,12 +516,18 @@ func eachChunk(tx *bbolt.Tx, deviceID, key, image string, sized func(received in
 	return nil
 }
 
-// Submissions implements central.Store. Without index tokens it scans
-// every submission record (payloads and images live elsewhere), which
-// suits the embedded store's scale; pgstore uses indexes.
+// Submissions implements central.Store. With index tokens it reads the
+// token's few submissions and sorts them; otherwise it walks the
+// decision's retention queue, which holds every submission in received
+// order until it is deleted, from f.ReceivedAfter and stops at the limit,
+// so a page costs what it lists (and what it skips by its other fields)
+// rather than the whole store.
 func (s *Store) Submissions(ctx context.Context, f central.Filter) ([]central.Submission, error) {
 	var out []central.Submission
+	limit := f.EffectiveLimit()
 	err := s.view(ctx, "listing submissions", func(tx *bbolt.Tx) error {
+		out = nil
+		subs := tx.Bucket(bucketSubs)
 		visit := func(k, v []byte) error {
 			var sub central.Submission
 			if err := json.Unmarshal(v, &sub); err != nil {
@@ -537,27 +543,42 @@ func (s *Store) Submissions(ctx context.Context, f central.Filter) ([]central.Su
 			}
 			return nil
 		}
-		if len(f.Tokens) == 0 {
-			return tx.Bucket(bucketSubs).ForEach(visit)
+		if len(f.Tokens) > 0 {
+			c := tx.Bucket(bucketIndex).Cursor()
+			for k, _ := c.Seek(f.Tokens[0]); k != nil && bytes.HasPrefix(k, f.Tokens[0]); k, _ = c.Next() {
+				sk := k[len(f.Tokens[0]):]
+				if v := subs.Get(sk); v != nil {
+					if err := visit(sk, v); err != nil {
+						return err
+					}
+				}
+			}
+			slices.SortFunc(out, func(a, b central.Submission) int {
+				return cmp.Or(a.ReceivedAt.Compare(b.ReceivedAt), cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.Key, b.Key))
+			})
+			out = out[:min(len(out), limit)]
+			return nil
 		}
-		subs := tx.Bucket(bucketSubs)
-		c := tx.Bucket(bucketIndex).Cursor()
-		for k, _ := c.Seek(f.Tokens[0]); k != nil && bytes.HasPrefix(k, f.Tokens[0]); k, _ = c.Next() {
-			sk := k[len(f.Tokens[0]):]
-			if v := subs.Get(sk); v != nil {
-				if err := visit(sk, v); err != nil {
+		c := tx.Bucket(bucketDueDecision).Cursor()
+		var k []byte
+		if f.ReceivedAfter.IsZero() {
+			k, _ = c.First()
+		} else {
+			k, _ = c.Seek(dueKey(f.ReceivedAfter, nil))
+		}
+		var end []byte
+		if !f.ReceivedBefore.IsZero() {
+			end = dueKey(f.ReceivedBefore, nil)
+		}
+		for ; k != nil && len(out) < limit && (end == nil || bytes.Compare(k[:8], end) < 0); k, _ = c.Next() {
+			if v := subs.Get(k[8:]); v != nil {
+				if err := visit(k[8:], v); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	})
-	slices.SortFunc(out, func(a, b central.Submission) int {
-		return cmp.Or(a.ReceivedAt.Compare(b.ReceivedAt), cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.Key, b.Key))
-	})
-	if len(out) > f.EffectiveLimit() {
-		out = out[:f.EffectiveLimit()]
-	}
 	return out, err
 }
 
