@@ -77,8 +77,8 @@ func likePrefix(p string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p) + "%"
 }
 
-// Audit implements central.Store.
-func (s *Store) Audit(ctx context.Context, f central.AuditFilter) ([]central.AuditEvent, error) {
+// auditQuery is the query of Audit(f) and its arguments.
+func auditQuery(f central.AuditFilter) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
@@ -113,6 +113,12 @@ func (s *Store) Audit(ctx context.Context, f central.AuditFilter) ([]central.Aud
 	}
 	args = append(args, central.Filter{Limit: f.Limit}.EffectiveLimit())
 	sql += fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args))
+	return sql, args
+}
+
+// Audit implements central.Store.
+func (s *Store) Audit(ctx context.Context, f central.AuditFilter) ([]central.AuditEvent, error) {
+	sql, args := auditQuery(f)
 	var out []central.AuditEvent
 	err := s.query(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, sql, args...)

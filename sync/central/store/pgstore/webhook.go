@@ -16,11 +16,11 @@ import (
 // Webhook events are rows numbered from the one-row webhook_counter,
 // locked to the end of the appending transaction, so events commit in Seq
 // order. Pending events (neither delivered nor dead) are in two partial
-// indexes: by next attempt, which DueEvents walks, and by session, which
-// tells it whether an older event of the session is still pending; so
-// DueEvents reads pending events only, however many were delivered; it
-// passes over those of disabled partners (partners.disabled), which are
-// held.
+// indexes: by partner and next attempt, which DueEvents walks, and by
+// session, which tells it whether an older event of the session is still
+// pending; so DueEvents reads pending events only, however many were
+// delivered; it passes over the partners that are disabled
+// (partners.disabled), whose events are held, without reading them.
 
 const eventCols = `seq, id, partner_id, session_id, type, payload, created_at, attempts, next_at, delivered_at, dead_at, held_before`
 
@@ -110,18 +110,38 @@ func (s *Store) AppendEvents(ctx context.Context, evs []central.WebhookEvent) er
 	return nil
 }
 
+// dueEventsSQL lists the due lane heads ($1 now, $2 limit). The partners
+// with pending events are found by skipping through the index by partner
+// (one probe each, however long their backlogs), those disabled left out;
+// each one's due events are read in order from the same index, up to the
+// limit, and whether an event heads its lane is a probe of the session
+// index per event. The probe is a scalar subquery so that it stays one
+// whatever the planner believes of the table (an anti-join planned on
+// stale statistics, after a burst of events, compared every due event
+// with every pending one).
+const dueEventsSQL = `WITH RECURSIVE partner_ids AS (
+	(SELECT partner_id FROM webhook_events WHERE delivered_at IS NULL AND dead_at IS NULL ORDER BY partner_id LIMIT 1)
+	UNION ALL
+	SELECT (SELECT w.partner_id FROM webhook_events w
+		WHERE w.delivered_at IS NULL AND w.dead_at IS NULL AND w.partner_id > p.partner_id ORDER BY w.partner_id LIMIT 1)
+	FROM partner_ids p WHERE p.partner_id IS NOT NULL
+)
+SELECT e.* FROM partner_ids p CROSS JOIN LATERAL (
+	SELECT ` + eventCols + ` FROM webhook_events e
+	WHERE e.partner_id = p.partner_id AND e.delivered_at IS NULL AND e.dead_at IS NULL AND e.next_at <= $1
+	  AND e.seq = (SELECT min(h.seq) FROM webhook_events h
+		WHERE h.partner_id = e.partner_id AND h.session_id = e.session_id AND h.delivered_at IS NULL AND h.dead_at IS NULL)
+	ORDER BY e.next_at, e.seq LIMIT $2
+) e
+WHERE p.partner_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM partners d WHERE d.id = p.partner_id AND d.disabled)
+ORDER BY e.next_at, e.seq LIMIT $2`
+
 // DueEvents implements central.Store.
 func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]central.WebhookEvent, error) {
 	limit = central.Filter{Limit: limit}.EffectiveLimit()
 	var out []central.WebhookEvent
 	err := s.query(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT `+eventCols+` FROM webhook_events e
-			WHERE delivered_at IS NULL AND dead_at IS NULL AND next_at <= $1
-			  AND NOT EXISTS (SELECT 1 FROM webhook_events p
-				WHERE p.partner_id = e.partner_id AND p.session_id = e.session_id AND p.seq < e.seq
-				  AND p.delivered_at IS NULL AND p.dead_at IS NULL)
-			  AND NOT EXISTS (SELECT 1 FROM partners d WHERE d.id = e.partner_id AND d.disabled)
-			ORDER BY next_at, seq LIMIT $2`, now, limit)
+		rows, err := c.Query(ctx, dueEventsSQL, now, limit)
 		if err != nil {
 			return err
 		}
