@@ -140,6 +140,11 @@ type QueueFilter struct {
 	Tokens [][]byte
 	// Newest lists newest first; the queue itself is oldest first.
 	Newest bool
+	// After, if set, is the last case of the page before (keyset paging):
+	// the listing starts after it in the listing's order (received time,
+	// device, key), in place of Offset, which costs what it skips. Then
+	// the total is not counted (0): the first page gave it.
+	After  *Case
 	Offset int
 	// Limit caps the page; zero or above MaxListLimit means MaxListLimit.
 	Limit int
@@ -211,21 +216,25 @@ type Reviews interface {
 	Completed(ctx context.Context, after int64, limit int) ([]Case, error)
 }
 
-// QueueAll reads the cases matching f (its Offset and Limit aside) page by
-// page in f's order, at most limit of them, and how many match in all: what
-// a dashboard or an export reads at once.
+// QueueAll reads the cases matching f (its paging aside) a page at a time
+// in f's order (each page after the one before, After), at most limit of
+// them, and how many match in all: what a dashboard or an export reads at
+// once.
 func QueueAll(ctx context.Context, r Reviews, f QueueFilter, limit int) (cases []Case, total int, err error) {
-	f.Limit = MaxListLimit
-	for f.Offset = 0; len(cases) < limit; f.Offset += MaxListLimit {
+	f.Limit, f.Offset, f.After = MaxListLimit, 0, nil
+	for len(cases) < limit {
 		page, n, err := r.Queue(ctx, f)
 		if err != nil {
 			return nil, 0, err
 		}
-		total = n
+		if f.After == nil {
+			total = n
+		}
 		cases = append(cases, page...)
 		if len(page) < MaxListLimit {
 			break
 		}
+		f.After = &page[len(page)-1]
 	}
 	if len(cases) > limit {
 		cases = cases[:limit]

@@ -29,6 +29,7 @@ func consoleTests() []storeTest {
 		{"ReviewAbort", testReviewAbort},
 		{"ReviewGoesWithSubmission", testReviewGoesWithSubmission},
 		{"Queue", testQueue},
+		{"QueueAfter", testQueueAfter},
 	}
 }
 
@@ -636,6 +637,73 @@ func testQueue(t *testing.T, s central.Store) {
 	if q5.Ref != ref(subs[4]) || q5.Review.Version != 1 || q5.Summary.Decision != "review" || !slices.Equal(q5.Summary.Reasons, []string{"face_mismatch"}) ||
 		!q5.CompletedAt.Equal(at(5)) || q5.Verdict != "allow" {
 		t.Errorf("queue case = %+v", q5)
+	}
+}
+
+// testQueueAfter: paging by the last case of the page before (After) lists
+// what one call lists, in both orders, across cases received at the same
+// time, within a window and a filter, without counting past the page; a
+// page after a case since deleted goes on from where it was.
+func testQueueAfter(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	var subs []central.Submission
+	for i := range 12 {
+		decision := []string{"review", "approve", "escalate"}[i%3]
+		// Three at each minute, from three devices, in no order of key.
+		subs = append(subs, summarised(fmt.Sprint("d", 3-i%3), fmt.Sprintf("k%02d", (i*7)%12), at(i/3), &central.Summary{Decision: decision}))
+	}
+	begin(t, s, subs...)
+	ids := func(cs []central.Case) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	for _, f := range []central.QueueFilter{
+		{},
+		{Newest: true},
+		{Decisions: []string{"review", "escalate"}},
+		{Decisions: []string{"review", "escalate"}, Newest: true},
+		{ReceivedAfter: at(1), ReceivedBefore: at(3)},
+		{ReceivedAfter: at(1), ReceivedBefore: at(3), Newest: true},
+	} {
+		all, total, err := s.Queue(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paged []central.Case
+		p := f
+		p.Limit = 2
+		for range 20 {
+			page, n, err := s.Queue(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.After != nil && n != 0 {
+				t.Errorf("%+v: a page after a case counted %d", p, n)
+			}
+			paged = append(paged, page...)
+			if len(page) < p.Limit {
+				break
+			}
+			p.After = &page[len(page)-1]
+		}
+		if fmt.Sprint(ids(paged)) != fmt.Sprint(ids(all)) || total != len(all) {
+			t.Errorf("%+v: paged %v, want %v (total %d)", f, ids(paged), ids(all), total)
+		}
+	}
+	all, _, err := s.Queue(ctx, central.QueueFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSubmission(ctx, all[4].Ref.DeviceID, all[4].Ref.Key); err != nil {
+		t.Fatal(err)
+	}
+	page, _, err := s.Queue(ctx, central.QueueFilter{After: &all[4], Limit: 2})
+	if err != nil || fmt.Sprint(ids(page)) != fmt.Sprint(ids(all[5:7])) {
+		t.Errorf("after a deleted case: %v, %v; want %v", ids(page), err, ids(all[5:7]))
 	}
 }
 

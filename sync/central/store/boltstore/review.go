@@ -225,6 +225,9 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 	var out []central.Case
 	total := 0
 	limit, offset := queueLimit(f.Limit), max(f.Offset, 0)
+	if f.After != nil {
+		offset = 0
+	}
 	err := s.view(ctx, "listing the review queue", func(tx *bbolt.Tx) error {
 		out, total = nil, 0
 		m := &queueMatcher{f: f, index: tx.Bucket(bucketIndex)}
@@ -251,18 +254,32 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 		if !f.ReceivedBefore.IsZero() {
 			hi = binary.BigEndian.AppendUint64(nil, uint64(f.ReceivedBefore.UnixNano()))
 		}
+		// A page after f.After starts from its entry rather than a bound
+		// (entries sort as the listing does: received time, device, key).
+		from, to := lo, hi
+		var after []byte
+		if f.After != nil {
+			after = dueKey(f.After.ReceivedAt, subKey(f.After.Ref.DeviceID, f.After.Ref.Key))
+			if f.Newest && (to == nil || bytes.Compare(after, to) < 0) {
+				to = after
+			} else if !f.Newest && (from == nil || bytes.Compare(after, from) >= 0) {
+				from = after
+			}
+		}
 		c := tx.Bucket(bucketQueue).Cursor()
 		var k, v []byte
 		next := c.Next
 		switch {
-		case !f.Newest && lo != nil:
-			k, v = c.Seek(lo)
+		case !f.Newest && from != nil:
+			if k, v = c.Seek(from); k != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
 		case !f.Newest:
 			k, v = c.First()
 		default:
 			next = c.Prev
-			if hi != nil {
-				if k, _ = c.Seek(hi); k != nil {
+			if to != nil {
+				if k, _ = c.Seek(to); k != nil {
 					k, v = c.Prev()
 				} else {
 					k, v = c.Last()
@@ -272,7 +289,7 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 			}
 		}
 		var page [][]byte
-		for ; k != nil; k, v = next() {
+		for ; k != nil && (after == nil || len(page) < limit); k, v = next() {
 			if hi != nil && bytes.Compare(k[:8], hi) >= 0 {
 				if f.Newest {
 					continue
@@ -292,6 +309,9 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 				page = append(page, k[8:])
 			}
 			total++
+		}
+		if after != nil {
+			total = 0 // not counted past the page
 		}
 		for _, sk := range page {
 			cs, err := loadCase(tx, sk)

@@ -123,6 +123,21 @@ func queueWhere(f central.QueueFilter) (string, []any) {
 	return strings.Join(where, " AND "), args
 }
 
+// queueAfter is the condition of f.After (a row comparison, which the
+// index in queue order serves) and its arguments numbered from n+1; "" if
+// none.
+func queueAfter(f central.QueueFilter, n int) (string, []any) {
+	if f.After == nil {
+		return "", nil
+	}
+	op := ">"
+	if f.Newest {
+		op = "<"
+	}
+	return fmt.Sprintf(" AND (received_at, device_id, key) %s ($%d, $%d, $%d)", op, n+1, n+2, n+3),
+		[]any{f.After.ReceivedAt, f.After.Ref.DeviceID, f.After.Ref.Key}
+}
+
 // Queue implements central.Store. Both queries run as unnamed statements
 // (QueryExecModeExec), planned with the filter's values each time: a
 // cached generic plan cannot tell a rare assignee or country from a
@@ -134,15 +149,22 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 		order = "received_at DESC, device_id DESC, key DESC"
 	}
 	limit := central.Filter{Limit: f.Limit}.EffectiveLimit()
-	page := fmt.Sprintf(`SELECT %s FROM submissions WHERE %s ORDER BY %s LIMIT %d OFFSET %d`, caseCols, where, order, limit, max(f.Offset, 0))
+	after, afterArgs := queueAfter(f, len(args))
+	offset := max(f.Offset, 0)
+	if f.After != nil {
+		offset = 0
+	}
+	page := fmt.Sprintf(`SELECT %s FROM submissions WHERE %s%s ORDER BY %s LIMIT %d OFFSET %d`, caseCols, where, after, order, limit, offset)
 	args = append([]any{pgx.QueryExecModeExec}, args...)
 	var out []central.Case
 	total := 0
 	err := s.query(ctx, func(c *pgx.Conn) error {
-		if err := c.QueryRow(ctx, `SELECT count(*) FROM submissions WHERE `+where, args...).Scan(&total); err != nil {
-			return err
+		if f.After == nil {
+			if err := c.QueryRow(ctx, `SELECT count(*) FROM submissions WHERE `+where, args...).Scan(&total); err != nil {
+				return err
+			}
 		}
-		rows, err := c.Query(ctx, page, args...)
+		rows, err := c.Query(ctx, page, append(args, afterArgs...)...)
 		if err != nil {
 			return err
 		}
