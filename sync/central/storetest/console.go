@@ -152,6 +152,12 @@ func testAuditChain(t *testing.T, s central.Store) {
 		{"subject not a prefix", central.AuditFilter{Subject: "case:d1"}, "[]"},
 		{"after seq", central.AuditFilter{AfterSeq: 5}, "[ev4 ev5]"},
 		{"after seq and actor", central.AuditFilter{AfterSeq: 3, Actor: "user:u0", Limit: 1}, "[ev2]"},
+		{"action", central.AuditFilter{Action: "user.update"}, "[odd]"},
+		{"actor and action", central.AuditFilter{Actor: "user:u1", Action: "case.claim"}, "[ev1 ev3 ev5]"},
+		{"actor and another's action", central.AuditFilter{Actor: "user:ana", Action: "case.claim"}, "[]"},
+		{"actor from a time", central.AuditFilter{Actor: "user:u0", After: t0.Add(time.Hour + 90*time.Second)}, "[ev2 ev4]"},
+		{"action after seq", central.AuditFilter{Action: "case.claim", AfterSeq: 5, Limit: 1}, "[ev4]"},
+		{"unknown actor", central.AuditFilter{Actor: "user:u"}, "[]"},
 	} {
 		if got := ids(c.f); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
@@ -174,6 +180,12 @@ func testAuditChain(t *testing.T, s central.Store) {
 	verifyChain(t, s, 6)
 	if got := ids(central.AuditFilter{AfterSeq: 7}); got != "[ev0 ev1]" {
 		t.Errorf("appended after retention: %s", got)
+	}
+	if got := ids(central.AuditFilter{Actor: "user:u0"}); got != "[ev2 ev4 ev0]" {
+		t.Errorf("an actor's events after retention: %s", got)
+	}
+	if got := ids(central.AuditFilter{Action: "user.update"}); got != "[]" {
+		t.Errorf("an action's events after retention deleted them: %s", got)
 	}
 	if n, err := s.DeleteAuditBefore(ctx, t0); err != nil || n != 0 {
 		t.Errorf("DeleteAuditBefore of nothing = %d, %v", n, err)

@@ -38,6 +38,7 @@ var (
 	bucketWLData     = []byte("watchlist-data")
 	bucketAudit      = []byte("audit")                  // legacy, before the chain: at (unix ns) + sequence -> AuditEvent
 	bucketChain      = []byte("audit-chain")            // seq -> auditRecord
+	bucketAuditBy    = []byte("audit-by")               // auditByKey -> nil: the chain by actor and by action
 	bucketWLChunks   = []byte("watchlist-chunks")       // upload id + sequence -> up to watchlistChunk bytes
 	bucketClaims     = []byte("attestation-claims")     // attestation hash -> claimRecord
 	bucketClaimsDue  = []byte("attestation-claims-due") // expiry (unix ns) + hash -> nil
@@ -58,7 +59,7 @@ var (
 	bucketCompleted    = []byte("completed")
 	bucketCompletedSeq = []byte("completed-seqs")
 	allBuckets         = append([][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
-		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketDueImages, bucketDueFields, bucketDueDecision,
+		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketAuditBy, bucketDueImages, bucketDueFields, bucketDueDecision,
 		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
 		bucketCompleted, bucketCompletedSeq}, append(partnerBuckets, erasureBuckets...)...)
 	keyRisk      = []byte("risk")
@@ -66,6 +67,7 @@ var (
 	keyQueues    = []byte("retention-queues") // set once the queues hold every submission
 	keyReviewQ   = []byte("review-queue")     // set once the review queue holds every complete submission
 	keyAnchor    = []byte("audit-anchor")     // auditAnchor
+	keyAuditBy   = []byte("audit-by")         // set once audit-by indexes every event of the chain
 	keyCompleted = []byte("completed-log")    // set once the completed log numbers every complete submission
 )
 
@@ -104,6 +106,9 @@ func Open(path string) (*Store, error) {
 			return err
 		}
 		if err := chainLegacyAudit(tx); err != nil {
+			return err
+		}
+		if err := fillAuditBy(tx); err != nil {
 			return err
 		}
 		if err := fillCompletedLog(tx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -193,6 +194,45 @@ func bulkAudit(tb testing.TB, s central.Store, evs []central.AuditEvent) {
 			tb.Fatal(err)
 		}
 		evs = evs[n:]
+	}
+}
+
+// TestAuditIndexOfOlderFiles: a file from before the audit's index by
+// actor and action has its chain indexed at Open.
+func TestAuditIndexOfOlderFiles(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "central.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		if err := s.AppendAudit(ctx, central.AuditEvent{ID: fmt.Sprint("e", i), At: t0, Actor: fmt.Sprint("u", i%2), Action: "claim"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bucketAuditBy); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Delete(keyAuditBy)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, f := range []central.AuditFilter{{Actor: "u1"}, {Action: "claim", AfterSeq: 2}} {
+		evs, err := s.Audit(ctx, f)
+		if err != nil || len(evs) != 2 || evs[1].ID != "e3" {
+			t.Errorf("Audit(%+v) = %+v, %v; want e1 or e2, then e3", f, evs, err)
+		}
 	}
 }
 
