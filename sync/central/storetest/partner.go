@@ -747,6 +747,15 @@ func testWebhookHeld(t *testing.T, s central.Store) {
 	if evs, err := s.Events(ctx, "pa", 0, 10); err != nil || len(evs) != 2 || evs[1].Attempts != 0 || !evs[1].NextAt.Equal(m(1)) {
 		t.Errorf("pa's events = %+v, %v", evs, err)
 	}
+	// A partner created disabled holds the events already there for it.
+	late := partner("gone", "cli_gone")
+	late.Disabled = true
+	if err := s.CreatePartner(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	if got := dueIDs(t, s, m(11), 10); got != "a2,b1" {
+		t.Errorf("DueEvents once gone is created disabled = %s, want a2,b1", got)
+	}
 }
 
 // testWebhookHeldBefore: an event keeps its first attempt's Held (its

@@ -111,6 +111,9 @@ func Open(path string) (*Store, error) {
 		if err := fillAuditBy(tx); err != nil {
 			return err
 		}
+		if err := holdDisabledLanes(tx); err != nil {
+			return err
+		}
 		if err := fillCompletedLog(tx); err != nil {
 			return err
 		}

@@ -1,9 +1,11 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -233,6 +235,46 @@ func TestAuditIndexOfOlderFiles(t *testing.T) {
 		if err != nil || len(evs) != 2 || evs[1].ID != "e3" {
 			t.Errorf("Audit(%+v) = %+v, %v; want e1 or e2, then e3", f, evs, err)
 		}
+	}
+}
+
+// TestHeldLanesOfOlderFiles: a file from before a disabled partner's lane
+// heads were kept out of webhook-due has them taken out at Open, so
+// DueEvents, which no longer looks at partners, still holds them.
+func TestHeldLanesOfOlderFiles(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "central.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.CreatePartner(ctx, central.Partner{ID: "held", ClientID: "c", CreatedAt: t0, Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendEvents(ctx, []central.WebhookEvent{{ID: "e1", PartnerID: "held", SessionID: "s1", Type: "t", Payload: []byte(`{}`), CreatedAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	// As an older build left it: the head in webhook-due.
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		dk := tx.Bucket(bucketEventHeads).Get(sessionKey("held", "s1"))
+		if dk == nil {
+			return errors.New("no head recorded")
+		}
+		return tx.Bucket(bucketEventsDue).Put(bytes.Clone(dk), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if evs, err := s.DueEvents(ctx, t0.Add(time.Hour), 10); err != nil || len(evs) != 0 {
+		t.Errorf("DueEvents = %+v, %v; want the disabled partner's event held", evs, err)
 	}
 }
 

@@ -73,6 +73,11 @@ func (s *Store) CreatePartner(ctx context.Context, p central.Partner) error {
 		if err := tx.Bucket(bucketPartnerClients).Put([]byte(p.ClientID), []byte(p.ID)); err != nil {
 			return err
 		}
+		if p.Disabled { // events may have come for its id already
+			if err := holdLanes(tx, p.ID, true); err != nil {
+				return err
+			}
+		}
 		return put(tx.Bucket(bucketPartners), []byte(p.ID), p)
 	})
 }
@@ -88,12 +93,17 @@ func (s *Store) UpdatePartner(ctx context.Context, id string, fn func(*central.P
 		if err := get(b, []byte(id), &p); err != nil {
 			return err
 		}
-		old := p.ClientID
+		old, wasHeld := p.ClientID, p.Disabled
 		if err := fn(&p); err != nil {
 			fnErr = err
 			return err
 		}
 		p.ID = id
+		if p.Disabled != wasHeld {
+			if err := holdLanes(tx, id, p.Disabled); err != nil {
+				return err
+			}
+		}
 		if p.ClientID != old {
 			if err := checkIDs(p.ClientID); err != nil {
 				return err

@@ -16,10 +16,12 @@ import (
 
 // Webhook events are stored by Seq. Each undelivered, not dead event has
 // an entry under its session in webhook-pending; the oldest of each
-// session (its head) has one in webhook-due keyed by its next attempt, so
-// DueEvents walks only the heads that are due, in NextAt then Seq order,
-// however many events were delivered before or wait behind a failing one
-// (and passes over those of disabled partners, which are held).
+// session (its head) is recorded in webhook-heads with its key in
+// webhook-due, by its next attempt, where it is while its partner is not
+// disabled (a disabled partner's events are held: holdLanes takes its
+// heads out and puts them back). So DueEvents walks only the heads that
+// are due, in NextAt then Seq order, however many events were delivered
+// before, wait behind a failing one, or are held.
 
 // eventRecord is a WebhookEvent as stored: the payload as bytes, kept
 // byte for byte (raw JSON would be compacted).
@@ -95,10 +97,61 @@ func refreshHead(tx *bbolt.Tx, sk []byte) error {
 		return err
 	}
 	dk := append(timeKey(r.NextAt), seq...)
-	if err := due.Put(dk, nil); err != nil {
+	held, err := partnerHeld(tx, r.PartnerID)
+	if err != nil {
 		return err
 	}
+	if !held {
+		if err := due.Put(dk, nil); err != nil {
+			return err
+		}
+	}
 	return heads.Put(sk, dk)
+}
+
+// partnerHeld reports whether partner id is disabled (an unknown one is
+// not: its events fail and die as usual).
+func partnerHeld(tx *bbolt.Tx, id string) (bool, error) {
+	var p central.Partner
+	if err := get(tx.Bucket(bucketPartners), []byte(id), &p); err != nil && !errors.Is(err, central.ErrNotFound) {
+		return false, err
+	}
+	return p.Disabled, nil
+}
+
+// holdLanes takes the heads of partner id's sessions out of webhook-due
+// (held) or puts them back.
+func holdLanes(tx *bbolt.Tx, id string, held bool) error {
+	prefix := append([]byte(id), 0)
+	due := tx.Bucket(bucketEventsDue)
+	c := tx.Bucket(bucketEventHeads).Cursor()
+	for k, dk := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, dk = c.Next() {
+		var err error
+		if held {
+			err = due.Delete(dk)
+		} else {
+			err = due.Put(bytes.Clone(dk), nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holdDisabledLanes takes the heads of every disabled partner out of
+// webhook-due (a file from before they were held this way), at Open.
+func holdDisabledLanes(tx *bbolt.Tx) error {
+	return tx.Bucket(bucketPartners).ForEach(func(k, v []byte) error {
+		var p central.Partner
+		if err := json.Unmarshal(v, &p); err != nil {
+			return err
+		}
+		if !p.Disabled {
+			return nil
+		}
+		return holdLanes(tx, string(k), true)
+	})
 }
 
 // appendEvents stores evs inside tx (AppendEvents).
@@ -159,24 +212,12 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]cent
 		out = nil
 		end := timeKey(now)
 		c := tx.Bucket(bucketEventsDue).Cursor()
-		held := map[string]bool{} // partner id -> disabled
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) <= 0 && len(out) < limit; k, _ = c.Next() {
 			r, err := loadEvent(tx, k[8:])
 			if err != nil {
 				return err
 			}
-			disabled, seen := held[r.PartnerID]
-			if !seen {
-				var p central.Partner
-				if err := get(tx.Bucket(bucketPartners), []byte(r.PartnerID), &p); err != nil && !errors.Is(err, central.ErrNotFound) {
-					return err
-				}
-				disabled = p.Disabled
-				held[r.PartnerID] = disabled
-			}
-			if !disabled {
-				out = append(out, r.event())
-			}
+			out = append(out, r.event())
 		}
 		return nil
 	})
