@@ -727,12 +727,16 @@ func testQueueTokens(t *testing.T, s central.Store) {
 	mk := func(id string, m int, tokens ...string) central.Submission {
 		return sealed(summarised("d1", id, t0.Add(time.Duration(m)*time.Minute), sum), "kek-1", tokens...)
 	}
-	begin(t, s, mk("a", 1, "nik-1", "name-1"), mk("b", 2, "nik-2", "name-1"), mk("c", 3, "nik-1", "name-2"), mk("d", 4))
+	approved := mk("e", 5, "nik-1")
+	approved.Summary = &central.Summary{Decision: "approve"}
+	uploading := sealed(decided("d1", "f", t0.Add(6*time.Minute), map[string][]byte{"selfie": image(1, 100)}), "kek-1", "nik-1")
+	uploading.Summary = sum
+	begin(t, s, mk("a", 1, "nik-1", "name-1"), mk("b", 2, "nik-2", "name-1"), mk("c", 3, "nik-1", "name-2"), mk("d", 4), approved, uploading)
 	for _, c := range []struct {
 		tokens []string
 		want   string
 	}{
-		{[]string{"nik-1"}, "[a c]"},
+		{[]string{"nik-1"}, "[a c e]"},
 		{[]string{"name-1"}, "[a b]"},
 		{[]string{"nik-1", "name-1"}, "[a]"},
 		{[]string{"nik-2", "name-2"}, "[]"},
@@ -755,6 +759,37 @@ func testQueueTokens(t *testing.T, s central.Store) {
 		}
 		if fmt.Sprint(ids) != c.want || total != len(ids) {
 			t.Errorf("tokens %v: %v total %d, want %s", c.tokens, ids, total, c.want)
+		}
+	}
+	// One person's cases ordered, filtered and paged as the queue is.
+	all, _, err := s.Queue(ctx, central.QueueFilter{Tokens: [][]byte{[]byte("nik-1")}})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("nik-1's cases = %d, %v", len(all), err)
+	}
+	for _, c := range []struct {
+		name  string
+		f     central.QueueFilter
+		want  string
+		total int
+	}{
+		{"newest", central.QueueFilter{Newest: true}, "[e c a]", 3},
+		{"decision", central.QueueFilter{Decisions: []string{"review"}}, "[a c]", 2},
+		{"window", central.QueueFilter{ReceivedAfter: t0.Add(2 * time.Minute), ReceivedBefore: t0.Add(5 * time.Minute)}, "[c]", 1},
+		{"page 2", central.QueueFilter{Limit: 1, Offset: 1}, "[c]", 3},
+		{"after", central.QueueFilter{Limit: 1, After: &all[0]}, "[c]", 0},
+		{"newest after", central.QueueFilter{Newest: true, Limit: 1, After: &all[2]}, "[c]", 0},
+	} {
+		c.f.Tokens = [][]byte{[]byte("nik-1")}
+		got, total, err := s.Queue(ctx, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, cs := range got {
+			ids = append(ids, cs.ID)
+		}
+		if fmt.Sprint(ids) != c.want || total != c.total {
+			t.Errorf("nik-1, %s: %v total %d, want %s total %d", c.name, ids, total, c.want, c.total)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.etcd.io/bbolt"
@@ -270,6 +271,13 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 		var k, v []byte
 		next := c.Next
 		switch {
+		case m.tokens != nil:
+			// A search by person walks the person's few cases, not the
+			// queue; the loop below bounds them.
+			var err error
+			if k, v, next, err = tokenCases(tx, m.tokens, f.Newest); err != nil {
+				return err
+			}
 		case !f.Newest && from != nil:
 			if k, v = c.Seek(from); k != nil && bytes.Equal(k, after) {
 				k, v = c.Next()
@@ -302,6 +310,11 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 				}
 				continue
 			}
+			if after != nil && m.tokens != nil { // tokenCases starts at the first case
+				if c := bytes.Compare(k, after); c == 0 || (c < 0) != f.Newest {
+					continue
+				}
+			}
 			if !m.match(k, v) {
 				continue
 			}
@@ -326,6 +339,39 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// tokenCases returns the first queue entry of the complete submissions in
+// tokens (subKeys), in queue order (reversed for newest), and a function
+// giving the next ones, as a cursor over the queue would.
+func tokenCases(tx *bbolt.Tx, tokens map[string]struct{}, newest bool) (k, v []byte, next func() ([]byte, []byte), err error) {
+	queue, subs := tx.Bucket(bucketQueue), tx.Bucket(bucketSubs)
+	var keys [][]byte
+	for sk := range tokens {
+		var sub central.Submission
+		if err := get(subs, []byte(sk), &sub); errors.Is(err, central.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, nil, nil, err
+		}
+		if qk := dueKey(sub.ReceivedAt, []byte(sk)); !sub.CompletedAt.IsZero() && queue.Get(qk) != nil {
+			keys = append(keys, qk)
+		}
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	if newest {
+		slices.Reverse(keys)
+	}
+	next = func() ([]byte, []byte) {
+		if len(keys) == 0 {
+			return nil, nil
+		}
+		k := keys[0]
+		keys = keys[1:]
+		return k, queue.Get(k)
+	}
+	k, v = next()
+	return k, v, next, nil
 }
 
 // Case implements central.Store.
