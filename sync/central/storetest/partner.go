@@ -53,8 +53,13 @@ func testExpirePartnerData(t *testing.T, s central.Store) {
 	m := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
 	later := t0.Add(40 * 24 * time.Hour)
 	evs := []central.WebhookEvent{event("old-done", "pa", "s1", m(0)), event("old-dead", "pa", "s2", m(1)),
-		event("old-owed", "pa", "s3", m(2)), event("new-done", "pa", "s4", later)}
+		event("old-owed", "pa", "s3", m(2)), event("old-replayed", "pa", "s5", m(3)), event("new-done", "pa", "s4", later)}
 	if err := s.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	// Delivered, then replayed by an admin: owed again.
+	attempt(t, s, "old-replayed", m(4), true, time.Time{}, time.Time{})
+	if err := s.ReplayEvent(ctx, "old-replayed", m(5)); err != nil {
 		t.Fatal(err)
 	}
 	attempt(t, s, "old-done", m(5), true, time.Time{}, time.Time{})
@@ -74,8 +79,8 @@ func testExpirePartnerData(t *testing.T, s central.Store) {
 		t.Errorf("a third sweep of events = %d, %v; want 0", n, err)
 	}
 	left, err := s.Events(ctx, "", 0, 100)
-	if err != nil || len(left) != 2 || left[0].ID != "old-owed" || left[1].ID != "new-done" {
-		t.Errorf("events after retention = %+v, %v; want old-owed and new-done", left, err)
+	if err != nil || len(left) != 3 || left[0].ID != "old-owed" || left[1].ID != "old-replayed" || left[2].ID != "new-done" {
+		t.Errorf("events after retention = %+v, %v; want old-owed, old-replayed and new-done", left, err)
 	}
 	for _, id := range []string{"old-done", "old-dead"} {
 		if atts, err := s.Attempts(ctx, id); len(atts) != 0 || err != nil && !errors.Is(err, central.ErrNotFound) {
@@ -85,8 +90,8 @@ func testExpirePartnerData(t *testing.T, s central.Store) {
 	if atts, err := s.Attempts(ctx, "new-done"); err != nil || len(atts) != 1 {
 		t.Errorf("attempts of a kept event = %+v, %v", atts, err)
 	}
-	if got := dueIDs(t, s, later.Add(2*time.Hour), 10); got != "old-owed" {
-		t.Errorf("due after retention = %q, want the event still owed", got)
+	if got := dueIDs(t, s, later.Add(2*time.Hour), 10); got != "old-replayed,old-owed" {
+		t.Errorf("due after retention = %q, want the events still owed", got)
 	}
 
 	old, oldOpen, fresh := flow("pa", "f-old", t0.Add(time.Hour)), flow("pa", "f-old-open", t0.Add(2*time.Hour)), flow("pa", "f-new", later)

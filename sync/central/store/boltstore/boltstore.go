@@ -62,13 +62,14 @@ var (
 		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketAuditBy, bucketDueImages, bucketDueFields, bucketDueDecision,
 		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
 		bucketCompleted, bucketCompletedSeq}, append(partnerBuckets, erasureBuckets...)...)
-	keyRisk      = []byte("risk")
-	keyRetention = []byte("retention")
-	keyQueues    = []byte("retention-queues") // set once the queues hold every submission
-	keyReviewQ   = []byte("review-queue")     // set once the review queue holds every complete submission
-	keyAnchor    = []byte("audit-anchor")     // auditAnchor
-	keyAuditBy   = []byte("audit-by")         // set once audit-by indexes every event of the chain
-	keyCompleted = []byte("completed-log")    // set once the completed log numbers every complete submission
+	keyRisk       = []byte("risk")
+	keyRetention  = []byte("retention")
+	keyQueues     = []byte("retention-queues") // set once the queues hold every submission
+	keyReviewQ    = []byte("review-queue")     // set once the review queue holds every complete submission
+	keyAnchor     = []byte("audit-anchor")     // auditAnchor
+	keyAuditBy    = []byte("audit-by")         // set once audit-by indexes every event of the chain
+	keyEventsDone = []byte("webhook-done")     // set once webhook-done holds every delivered or dead event
+	keyCompleted  = []byte("completed-log")    // set once the completed log numbers every complete submission
 )
 
 // Store is a bbolt-backed central.Store.
@@ -112,6 +113,9 @@ func Open(path string) (*Store, error) {
 			return err
 		}
 		if err := holdDisabledLanes(tx); err != nil {
+			return err
+		}
+		if err := fillEventsDone(tx); err != nil {
 			return err
 		}
 		if err := fillCompletedLog(tx); err != nil {

@@ -278,6 +278,51 @@ func TestHeldLanesOfOlderFiles(t *testing.T) {
 	}
 }
 
+// TestEventsDoneOfOlderFiles: a file from before webhook-done has its
+// delivered events put there at Open, so their retention deletes them.
+func TestEventsDoneOfOlderFiles(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "central.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	evs := []central.WebhookEvent{{ID: "e1", PartnerID: "p", SessionID: "s1", Type: "t", Payload: []byte(`{}`), CreatedAt: t0},
+		{ID: "e2", PartnerID: "p", SessionID: "s2", Type: "t", Payload: []byte(`{}`), CreatedAt: t0}}
+	if err := s.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAttempt(ctx, central.DeliveryAttempt{EventID: "e1", At: t0, Status: 200}, true, time.Time{}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error { // as an older build left it
+		if err := tx.DeleteBucket(bucketEventsDone); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketEventsDone); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Delete(keyEventsDone)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.Expire(ctx, central.ExpireWebhooks, t0.Add(time.Hour), t0.Add(time.Hour), 10); err != nil || n != 1 {
+		t.Errorf("Expire(webhooks) = %d, %v; want the delivered one", n, err)
+	}
+	if left, err := s.Events(ctx, "p", 0, 10); err != nil || len(left) != 1 || left[0].ID != "e2" {
+		t.Errorf("events left = %+v, %v; want e2, still owed", left, err)
+	}
+}
+
 // BenchmarkScale: storetest.BenchmarkScale on bbolt.
 func BenchmarkScale(b *testing.B) {
 	storetest.BenchmarkScale(b, func(b *testing.B) central.Store {

@@ -33,11 +33,12 @@ var (
 	bucketEventsOpen = []byte("webhook-pending")           // partner \0 session \0 seq -> nil, undelivered and not dead
 	bucketEventHeads = []byte("webhook-heads")             // partner \0 session \0 -> its key in webhook-due
 	bucketEventsDue  = []byte("webhook-due")               // next attempt (unix ns) + seq -> nil, each session's oldest pending event
+	bucketEventsDone = []byte("webhook-done")              // created (unix ns) + seq -> nil, delivered or dead (retention's queue)
 	bucketAttempts   = []byte("webhook-attempts")          // event seq + attempt number -> DeliveryAttempt
 	bucketCursors    = []byte("cursors")                   // name -> seq
 	partnerBuckets   = [][]byte{bucketPartners, bucketPartnerClients, bucketPTokens, bucketPTokensBy, bucketFlows, bucketFlowLaunch,
 		bucketFlowExpiry, bucketIdem, bucketIdemDue, bucketEvents, bucketEventIDs, bucketEventsBy, bucketEventsOpen, bucketEventHeads,
-		bucketEventsDue, bucketAttempts, bucketCursors}
+		bucketEventsDue, bucketEventsDone, bucketAttempts, bucketCursors}
 )
 
 // idemTTL is how long an Idempotency-Key is kept.

@@ -20,21 +20,18 @@ import (
 
 // expireWebhooks deletes up to limit events created before before that
 // were delivered or are dead, with their ids, partner index entries and
-// attempts.
+// attempts. It reads webhook-done, so events still owed (a disabled
+// partner's held backlog) are not read again at every sweep.
 func expireWebhooks(tx *bbolt.Tx, before time.Time, limit int) (int, error) {
 	var due []eventRecord
-	c := tx.Bucket(bucketEvents).Cursor()
-	for k, v := c.First(); k != nil && len(due) < limit; k, v = c.Next() {
-		var r eventRecord
-		if err := json.Unmarshal(v, &r); err != nil {
+	end := timeKey(before)
+	c := tx.Bucket(bucketEventsDone).Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0 && len(due) < limit; k, _ = c.Next() {
+		r, err := loadEvent(tx, k[8:])
+		if err != nil {
 			return 0, err
 		}
-		if !r.CreatedAt.Before(before) {
-			break
-		}
-		if !r.pending() {
-			due = append(due, r)
-		}
+		due = append(due, r)
 	}
 	for _, r := range due {
 		seq := seqKey(r.Seq)
@@ -42,6 +39,7 @@ func expireWebhooks(tx *bbolt.Tx, before time.Time, limit int) (int, error) {
 			{bucketEvents, seq},
 			{bucketEventIDs, []byte(r.ID)},
 			{bucketEventsBy, append(append([]byte(r.PartnerID), 0), seq...)},
+			{bucketEventsDone, append(timeKey(r.CreatedAt), seq...)},
 		} {
 			if err := tx.Bucket(d.b).Delete(d.k); err != nil {
 				return 0, err

@@ -267,14 +267,46 @@ func (s *Store) putEvent(tx *bbolt.Tx, seq []byte, r eventRecord) error {
 	}
 	sk := sessionKey(r.PartnerID, r.SessionID)
 	ok := append(bytes.Clone(sk), seq...)
+	done := append(timeKey(r.CreatedAt), seq...)
 	if r.pending() {
 		if err := tx.Bucket(bucketEventsOpen).Put(ok, nil); err != nil {
 			return err
 		}
-	} else if err := tx.Bucket(bucketEventsOpen).Delete(ok); err != nil {
-		return err
+		if err := tx.Bucket(bucketEventsDone).Delete(done); err != nil {
+			return err
+		}
+	} else {
+		if err := tx.Bucket(bucketEventsOpen).Delete(ok); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketEventsDone).Put(done, nil); err != nil {
+			return err
+		}
 	}
 	return refreshHead(tx, sk)
+}
+
+// fillEventsDone puts the delivered and dead events of a file from before
+// webhook-done into it, once.
+func fillEventsDone(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyEventsDone) != nil {
+		return nil
+	}
+	err := tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
+		var r eventRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		if r.pending() {
+			return nil
+		}
+		return tx.Bucket(bucketEventsDone).Put(append(timeKey(r.CreatedAt), k...), nil)
+	})
+	if err != nil {
+		return err
+	}
+	return meta.Put(keyEventsDone, []byte("1"))
 }
 
 // Events implements central.Store.
