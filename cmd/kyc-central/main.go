@@ -211,6 +211,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if *fmTurns < 0 || *fmShare < 0 || *fmWait < 0 || *fmBodyTime < 0 {
 		return errors.New("--face-match-turns, --face-match-share, --face-match-wait and --face-match-body-time must not be negative")
 	}
+	if *whTimeout <= 0 {
+		return errors.New("--webhook-timeout must be positive: it bounds each delivery and scales the job queue's leases")
+	}
 	if *fmTurns > 0 && *fmShare > *fmTurns {
 		return fmt.Errorf("--face-match-share %d exceeds --face-match-turns %d: a partner cannot hold more turns than there are", *fmShare, *fmTurns)
 	}

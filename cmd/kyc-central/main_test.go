@@ -150,6 +150,8 @@ func TestServeRefusals(t *testing.T) {
 		{"negative prompt time", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--challenge-prompt-time", "-1s"}, "must not be negative"},
 		{"negative face match turns", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-turns", "-2"}, "--face-match-turns, --face-match-share, --face-match-wait and --face-match-body-time must not be negative"},
 		{"negative face match share", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-share", "-1"}, "must not be negative"},
+		{"webhook timeout not positive", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--webhook-timeout", "-5s"}, "--webhook-timeout must be positive"},
+		{"webhook timeout zero", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--webhook-timeout", "0s"}, "--webhook-timeout must be positive"},
 		{"negative face match wait", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "-1s"}, "must not be negative"},
 		{"negative face match body time", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-body-time", "-5s"}, "must not be negative"},
 		{"face match share above the turns", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-turns", "2", "--face-match-share", "3"}, "--face-match-share 3 exceeds --face-match-turns 2"},
