@@ -73,6 +73,7 @@ type caseData struct {
 	ShowELA  bool    // asked for (?ela=1): computed and audited only then
 	DotR     float64 // the radius of a copy-move pair's end points, in the photo's pixels
 	History  []central.Case
+	Linked   linkedData // the same person elsewhere (linked.go)
 	// What v may do now.
 	CanClaim, CanRelease, CanDecide, CanConfirm, CanResolve bool
 	Mine                                                    bool
@@ -115,16 +116,26 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 	if err != nil {
 		return fmt.Errorf("reading the submission: %w", err)
 	}
-	// Reading a case is reading personal data: audited before it is shown.
-	if err := c.audit(ctx, v, AuditCaseView, caseSubject(ref), nil, nil); err != nil {
-		return err
-	}
-	d := caseData{Case: cs, Href: caseHref(ref), P: parsePayload(sub.Payload), Erased: !sub.FieldsErasedAt.IsZero(),
-		RejectReasons: rejectReasons, FourEyesScore: c.cfg.FourEyesScore, ShowELA: r.URL.Query().Get("ela") == "1"}
 	devs, err := c.devices(ctx)
 	if err != nil {
 		return err
 	}
+	linked, err := c.linked(ctx, v, cs, sub, devs)
+	if err != nil {
+		return err
+	}
+	// Reading a case is reading personal data: audited before it is shown,
+	// with the linked submissions listed beside it (compared with it, not
+	// shown: opening one is a case view of its own).
+	var seen any
+	if len(linked.Rows) > 0 {
+		seen = map[string][]string{"linked": linked.subjects()}
+	}
+	if err := c.audit(ctx, v, AuditCaseView, caseSubject(ref), nil, seen); err != nil {
+		return err
+	}
+	d := caseData{Case: cs, Href: caseHref(ref), P: parsePayload(sub.Payload), Erased: !sub.FieldsErasedAt.IsZero(),
+		RejectReasons: rejectReasons, FourEyesScore: c.cfg.FourEyesScore, ShowELA: r.URL.Query().Get("ela") == "1", Linked: linked}
 	d.Device = devs[ref.DeviceID]
 	for _, name := range imageNames {
 		if im, ok := sub.Image(name); ok && im.Received > 0 && sub.ImagesErasedAt.IsZero() {

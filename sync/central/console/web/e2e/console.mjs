@@ -352,6 +352,12 @@ try {
     check("the case view has the MRZ check digits", (await page.locator("#mrz-checks tbody tr").count()) > 0);
     check("the case view shows the document and the selfie", (await page.locator("img[src$='/images/front']").count()) === 1 && (await page.locator("img[src$='/images/selfie']").count()) === 1);
     await page.waitForFunction(() => [...document.querySelectorAll("main img")].every((i) => i.complete && i.naturalWidth > 0));
+    // The same passport verified again (the challenge): linked by its
+    // document number, and flagged as the engine's reject.
+    const link = page.locator(`#linked tbody tr:has(a[href="${caseURL(cases.challenge)}"])`);
+    const linkText = (await link.count()) === 1 ? await link.textContent() : "";
+    check("the case view links the same document's other submission, flagged rejected",
+      linkText.includes(en["ident.document_number"]) && linkText.includes(en["linked.flag_rejected"]), linkText.replace(/\s+/g, " ").slice(0, 300));
     await shot(page, "case");
     await goto(page, caseURL(cases.pep));
     check("the watchlist case shows the hit beside the applicant", (await page.locator("#hit-0").count()) === 1);
