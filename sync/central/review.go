@@ -143,9 +143,13 @@ type QueueFilter struct {
 	// After, if set, is the last case of the page before (keyset paging):
 	// the listing starts after it in the listing's order (received time,
 	// device, key), in place of Offset, which costs what it skips. Then
-	// the total is not counted (0): the first page gave it.
-	After  *Case
-	Offset int
+	// the total is not counted (-1): the first page gave it.
+	After *Case
+	// Uncounted asks for the page alone: the store stops at its last case
+	// instead of counting every match, and total comes back -1 (a lookup
+	// that many submissions match stays as cheap as its page).
+	Uncounted bool
+	Offset    int
 	// Limit caps the page; zero or above MaxListLimit means MaxListLimit.
 	Limit int
 }

@@ -322,9 +322,9 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 				page = append(page, k[8:])
 			}
 			total++
-		}
-		if after != nil {
-			total = 0 // not counted past the page
+			if f.Uncounted && len(page) == limit {
+				break
+			}
 		}
 		for _, sk := range page {
 			cs, err := loadCase(tx, sk)
@@ -337,6 +337,9 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 	})
 	if err != nil {
 		return nil, 0, err
+	}
+	if f.Uncounted || f.After != nil {
+		total = -1 // not counted past the page
 	}
 	return out, total, nil
 }

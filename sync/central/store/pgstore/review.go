@@ -157,9 +157,9 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 	page := fmt.Sprintf(`SELECT %s FROM submissions WHERE %s%s ORDER BY %s LIMIT %d OFFSET %d`, caseCols, where, after, order, limit, offset)
 	args = append([]any{pgx.QueryExecModeExec}, args...)
 	var out []central.Case
-	total := 0
+	total := -1
 	err := s.query(ctx, func(c *pgx.Conn) error {
-		if f.After == nil {
+		if f.After == nil && !f.Uncounted {
 			if err := c.QueryRow(ctx, `SELECT count(*) FROM submissions WHERE `+where, args...).Scan(&total); err != nil {
 				return err
 			}
