@@ -16,7 +16,7 @@ import (
 // Linked submissions are the same person elsewhere: the case's NIK and
 // document number, read from its payload in memory, become their
 // blind-index tokens (Config.Index), each looked up with the store's token
-// filter (Queue: no index of its own), newest first and capped. The
+// filter (Queue: no index of its own), newest first, capped and uncounted. The
 // submissions found are opened (never more than the capped rows) and
 // compared with the case: a document number under another NIK or name is
 // a borrowed or made-up identity, a NIK under another name or date of
@@ -90,7 +90,9 @@ func (c *Console) linked(ctx context.Context, v *Viewer, cs central.Case, sub ce
 		return d, nil
 	}
 	me := personOf(sub.Payload)
-	base := central.QueueFilter{Newest: true, Limit: linkedPerKind + 1}
+	// One more than listed besides cs, to tell that there are more; the
+	// store reads no further (Uncounted), however many match.
+	base := central.QueueFilter{Newest: true, Limit: linkedPerKind + 2, Uncounted: true}
 	inScope, err := c.scopeFilter(ctx, v, &base)
 	if err != nil {
 		return d, err
@@ -99,7 +101,6 @@ func (c *Console) linked(ctx context.Context, v *Viewer, cs central.Case, sub ce
 	searched := false
 	for _, kind := range linkedKinds {
 		var found []central.Case
-		more := false
 		for _, value := range me.ids[kind] {
 			// A KTP's NIK is its document number too (seal.Identifiers):
 			// looked up as a NIK, its rows say they share the NIK.
@@ -117,14 +118,10 @@ func (c *Console) linked(ctx context.Context, v *Viewer, cs central.Case, sub ce
 			}
 			f := base
 			f.Tokens = [][]byte{tok}
-			cases, total, err := c.cfg.Store.Queue(ctx, f)
+			cases, _, err := c.cfg.Store.Queue(ctx, f)
 			if err != nil {
 				return d, fmt.Errorf("looking up linked submissions: %w", err)
 			}
-			// More than read means a full page (linkedPerKind+1 rows):
-			// other submissions are left out, whether or not cs is among
-			// those read.
-			more = more || total > len(cases)
 			for _, o := range cases {
 				if o.Ref != cs.Ref && !slices.ContainsFunc(found, func(f central.Case) bool { return f.Ref == o.Ref }) {
 					found = append(found, o)
@@ -133,9 +130,7 @@ func (c *Console) linked(ctx context.Context, v *Viewer, cs central.Case, sub ce
 		}
 		slices.SortFunc(found, newestFirst)
 		if len(found) > linkedPerKind {
-			found, more = found[:linkedPerKind], true
-		}
-		if more {
+			found = found[:linkedPerKind]
 			d.More = append(d.More, kind)
 		}
 		for _, o := range found {
