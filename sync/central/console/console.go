@@ -69,12 +69,12 @@
 // Cases: a case view lists the same person elsewhere, the submissions
 // sharing its NIK or document number found through the same blind index
 // and compared with it in memory (linked.go). A review is claimed before
-// it is decided (two reviewers cannot hold one case); each change goes through Store.UpdateReview, one
-// transaction that versions the review, gives it a store-wide Seq and
-// appends its audit event. A reject of an escalated or high-score case, or
-// any decision with a confirmed screening hit, waits in second_review for
-// a different reviewer (four eyes). Devices fetch decisions with
-// GET /v1/reviews?after=SEQ.
+// it is decided (two reviewers cannot hold one case); each change goes
+// through Store.UpdateReview, one transaction that versions the review,
+// gives it a store-wide Seq and appends its audit event. A reject of an
+// escalated or high-score case, or any decision with a confirmed screening
+// hit, waits in second_review for a different reviewer (four eyes).
+// Devices fetch decisions with GET /v1/reviews?after=SEQ.
 //
 // People: accounts come from `kyc-central user add` (password on stdin);
 // TOTP is enrolled at first sign-in. Scopes are branches (a device's branch
