@@ -200,7 +200,7 @@ type ReviewChange struct {
 type Reviews interface {
 	// Queue lists complete submissions matching f with their reviews,
 	// oldest received first (newest with f.Newest), and how many match in
-	// all.
+	// all (-1 when f.After or f.Uncounted asked not to count).
 	Queue(ctx context.Context, f QueueFilter) (cases []Case, total int, err error)
 	// Case returns one submission's case; ErrNotFound if absent.
 	Case(ctx context.Context, ref SubmissionRef) (Case, error)

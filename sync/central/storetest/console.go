@@ -778,8 +778,8 @@ func testQueueTokens(t *testing.T, s central.Store) {
 		{"decision", central.QueueFilter{Decisions: []string{"review"}}, "[a c]", 2},
 		{"window", central.QueueFilter{ReceivedAfter: t0.Add(2 * time.Minute), ReceivedBefore: t0.Add(5 * time.Minute)}, "[c]", 1},
 		{"page 2", central.QueueFilter{Limit: 1, Offset: 1}, "[c]", 3},
-		{"after", central.QueueFilter{Limit: 1, After: &all[0]}, "[c]", 0},
-		{"newest after", central.QueueFilter{Newest: true, Limit: 1, After: &all[2]}, "[c]", 0},
+		{"after", central.QueueFilter{Limit: 1, After: &all[0]}, "[c]", -1},
+		{"newest after", central.QueueFilter{Newest: true, Limit: 1, After: &all[2]}, "[c]", -1},
 	} {
 		c.f.Tokens = [][]byte{[]byte("nik-1")}
 		got, total, err := s.Queue(ctx, c.f)
