@@ -177,11 +177,14 @@ func Specimens(data string) ([]string, map[string]bool, error) {
 
 // specimen is one document as loaded, with where its parts are.
 type specimen struct {
-	name   string // file name
-	path   string
-	raw    []byte
-	img    gocv.Mat
-	calib  bool
+	name  string // file name
+	path  string
+	raw   []byte
+	img   gocv.Mat
+	calib bool
+	// pos is the file's place among all specimens: its samples' seed, so
+	// they are the same whichever half or subset is built.
+	pos    int
 	layout layout
 }
 
@@ -199,7 +202,7 @@ func Build(ctx context.Context, opts Options, tools Tools, progress func(string)
 	}
 	var specs []*specimen
 	taken := map[bool]int{}
-	for _, f := range files {
+	for pos, f := range files {
 		c := calib[strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))]
 		if (opts.Split == "calibration" && !c) || (opts.Split == "report" && c) {
 			continue
@@ -219,7 +222,7 @@ func Build(ctx context.Context, opts Options, tools Tools, progress func(string)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		s := &specimen{name: filepath.Base(f), path: f, raw: raw, img: img, calib: c}
+		s := &specimen{name: filepath.Base(f), path: f, raw: raw, img: img, calib: c, pos: pos}
 		if s.layout, err = findLayout(ctx, img, tools); err != nil {
 			closeAll(specs)
 			img.Close()
@@ -234,11 +237,11 @@ func Build(ctx context.Context, opts Options, tools Tools, progress func(string)
 		return nil, err
 	}
 	set := &Set{}
-	for i, s := range specs {
+	for _, s := range specs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rng := rand.New(rand.NewPCG(opts.Seed, uint64(i)*7919+1))
+		rng := rand.New(rand.NewPCG(opts.Seed, uint64(s.pos)*7919+1))
 		g := &gen{s: s, rng: rng, dir: opts.Dir, set: set, specs: specs, donors: donors}
 		if err := g.all(); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)

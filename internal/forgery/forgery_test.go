@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/openkyc/kyc/engine/face"
@@ -50,20 +51,25 @@ func TestSplit(t *testing.T) {
 }
 
 // TestBuild renders the report half's first specimens twice with the
-// same seed: every category a specimen allows is made, labelled, and the
-// files are identical.
+// same seed, the second time with both halves and one more specimen before
+// them: every category a specimen allows is made, labelled, and the files
+// are identical (a specimen's samples do not depend on what else is built,
+// so `--split report` and `--fit` report on the same samples).
 func TestBuild(t *testing.T) {
 	tl := tools(t)
 	data := filepath.Join(testenv.SharedDir(), "data")
-	build := func(dir string) *Set {
-		s, err := Build(context.Background(), Options{Data: data, Dir: dir, Seed: 1, Split: "report", Limit: 4,
-			Only: []string{"0_pass-lva.jpg", "100_pass-bdr.jpg", "passport-td2.jpg", "passport-td2.png"}}, tl, func(s string) { t.Log(s) })
+	report := []string{"0_pass-lva.jpg", "100_pass-bdr.jpg", "passport-td2.jpg", "passport-td2.png"}
+	build := func(dir, split string, only []string) *Set {
+		s, err := Build(context.Background(), Options{Data: data, Dir: dir, Seed: 1, Split: split, Limit: 4,
+			Only: only}, tl, func(s string) { t.Log(s) })
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	a, b := build(t.TempDir()), build(t.TempDir())
+	a := build(t.TempDir(), "report", report)
+	b := build(t.TempDir(), "all", append([]string{"0_id-esp.png"}, report...)) // a calibration specimen, listed first
+	b.Samples = slices.DeleteFunc(b.Samples, func(s Sample) bool { return s.Calibration })
 	if len(a.Samples) != len(b.Samples) || len(a.Samples) == 0 {
 		t.Fatalf("%d and %d samples", len(a.Samples), len(b.Samples))
 	}
