@@ -128,7 +128,7 @@ func TestRetentionOfOlderFiles(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	sub := central.Submission{DeviceID: "d1", Key: protocol.SubmissionKey("old"), ID: "old", ManifestHash: []byte("m"), ReceivedAt: t0, CompletedAt: t0, Payload: []byte(`{}`)}
 	// As an older build left it: the record and payload, in no queue.
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	s = reopenAsOlder(t, s, func(tx *bbolt.Tx) error {
 		k := subKey(sub.DeviceID, sub.Key)
 		if err := tx.Bucket(bucketPayloads).Put(k, sub.Payload); err != nil {
 			return err
@@ -140,16 +140,6 @@ func TestRetentionOfOlderFiles(t *testing.T) {
 		rec.Payload = nil
 		return put(tx.Bucket(bucketSubs), k, rec)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	if n, err := s.Expire(ctx, central.ExpireDecision, t0.Add(time.Hour), t0.Add(time.Hour), 10); err != nil || n != 1 {
 		t.Errorf("Expire of an older file's submission = %d, %v; want 1", n, err)
 	}
@@ -214,22 +204,12 @@ func TestAuditIndexOfOlderFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	s = reopenAsOlder(t, s, func(tx *bbolt.Tx) error {
 		if err := tx.DeleteBucket(bucketAuditBy); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketMeta).Delete(keyAuditBy)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	for _, f := range []central.AuditFilter{{Actor: "u1"}, {Action: "claim", AfterSeq: 2}} {
 		evs, err := s.Audit(ctx, f)
 		if err != nil || len(evs) != 2 || evs[1].ID != "e3" {
@@ -256,23 +236,13 @@ func TestHeldLanesOfOlderFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As an older build left it: the head in webhook-due.
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	s = reopenAsOlder(t, s, func(tx *bbolt.Tx) error {
 		dk := tx.Bucket(bucketEventHeads).Get(sessionKey("held", "s1"))
 		if dk == nil {
 			return errors.New("no head recorded")
 		}
 		return tx.Bucket(bucketEventsDue).Put(bytes.Clone(dk), nil)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	if evs, err := s.DueEvents(ctx, t0.Add(time.Hour), 10); err != nil || len(evs) != 0 {
 		t.Errorf("DueEvents = %+v, %v; want the disabled partner's event held", evs, err)
 	}
@@ -296,7 +266,7 @@ func TestEventsDoneOfOlderFiles(t *testing.T) {
 	if err := s.RecordAttempt(ctx, central.DeliveryAttempt{EventID: "e1", At: t0, Status: 200}, true, time.Time{}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error { // as an older build left it
+	s = reopenAsOlder(t, s, func(tx *bbolt.Tx) error { // as an older build left it
 		if err := tx.DeleteBucket(bucketEventsDone); err != nil {
 			return err
 		}
@@ -305,16 +275,6 @@ func TestEventsDoneOfOlderFiles(t *testing.T) {
 		}
 		return tx.Bucket(bucketMeta).Delete(keyEventsDone)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	if n, err := s.Expire(ctx, central.ExpireWebhooks, t0.Add(time.Hour), t0.Add(time.Hour), 10); err != nil || n != 1 {
 		t.Errorf("Expire(webhooks) = %d, %v; want the delivered one", n, err)
 	}
@@ -356,7 +316,7 @@ func TestLegacyConsoleData(t *testing.T) {
 	}
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	sub := central.Submission{DeviceID: "d1", Key: protocol.SubmissionKey("old"), ID: "old", ManifestHash: []byte("m"), ReceivedAt: t0, CompletedAt: t0}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	s = reopenAsOlder(t, s, func(tx *bbolt.Tx) error {
 		if err := put(tx.Bucket(bucketSubs), subKey(sub.DeviceID, sub.Key), sub); err != nil {
 			return err
 		}
@@ -379,16 +339,6 @@ func TestLegacyConsoleData(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	if n, err := central.VerifyAuditChain(ctx, s); err != nil || n != 2 {
 		t.Errorf("VerifyAuditChain = %d, %v; want 2", n, err)
 	}
@@ -406,4 +356,24 @@ func TestLegacyConsoleData(t *testing.T) {
 	if err != nil || total != 1 || cs[0].ID != "old" || cs[0].Summary.Decision != "" {
 		t.Errorf("Queue = %+v total %d, %v; want the old submission", cs, total, err)
 	}
+}
+
+// reopenAsOlder makes s's file what an older build left (older changes it
+// in one transaction), then closes it and opens it again, as an upgrade
+// does; the store opened is closed when the test ends.
+func reopenAsOlder(t *testing.T, s *Store, older func(tx *bbolt.Tx) error) *Store {
+	t.Helper()
+	if err := s.db.Update(older); err != nil {
+		t.Fatal(err)
+	}
+	path := s.db.Path()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

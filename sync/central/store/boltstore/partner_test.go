@@ -44,7 +44,7 @@ func TestCompletedLogOfOlderFiles(t *testing.T) {
 		}
 	}
 	// Make it an older file: no log.
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	s = reopenAsOlder(t, s, func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketCompleted, bucketCompletedSeq} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
@@ -52,14 +52,6 @@ func TestCompletedLogOfOlderFiles(t *testing.T) {
 		}
 		return tx.Bucket(bucketMeta).Delete(keyCompleted)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if s, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	if _, err := s.AppendChunk(ctx, central.Chunk{DeviceID: "d1", Key: subs[1].Key, Image: "selfie", Data: img, At: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
