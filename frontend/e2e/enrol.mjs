@@ -10,6 +10,7 @@
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { screenshot } from "../../internal/browsertest/screenshot.mjs";
 
 const env = process.env;
 const url = env.KYC_E2E_URL ?? "http://127.0.0.1:34115";
@@ -22,7 +23,7 @@ const browser = await chromium.launch({
 const result = { enrolled: false };
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 async function shot(name) {
-  await page.screenshot({ path: join(shots, `page-${name}.png`) });
+  await screenshot(page, { path: join(shots, `page-${name}.png`) });
   if (env.KYC_E2E_DISPLAY) {
     await page.waitForTimeout(700); // the window follows within its 1 s poll or at once on the event
     execFileSync("ffmpeg", ["-loglevel", "error", "-f", "x11grab", "-draw_mouse", "0", "-video_size", "1280x800",
@@ -54,7 +55,7 @@ try {
 } catch (err) {
   result.error = String(err);
   result.page_error = await page.textContent("#error").catch(() => "");
-  await page.screenshot({ path: join(shots, "page-enrol-failure.png") }).catch(() => undefined);
+  await screenshot(page, { path: join(shots, "page-enrol-failure.png") }).catch(() => undefined);
 } finally {
   await browser.close();
 }

@@ -14,6 +14,7 @@ import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { screenshot } from "../../internal/browsertest/screenshot.mjs";
 
 const url = process.env.KYC_E2E_URL ?? "http://127.0.0.1:34115";
 const scenarios = JSON.parse(process.env.KYC_E2E_SCENARIOS ?? "[]");
@@ -34,7 +35,7 @@ page.on("pageerror", (e) => log.push(`page error: ${e.stack}`));
 // shot saves the page and, when a display is given, the real Wails window,
 // which renders the same Go-side view.
 async function shot(name) {
-  await page.screenshot({ path: join(shots, `page-${prefix}${name}.png`) });
+  await screenshot(page, { path: join(shots, `page-${prefix}${name}.png`) });
   if (display) {
     await page.waitForTimeout(700); // the window follows within its 1 s poll or at once on the event
     execFileSync("ffmpeg", ["-loglevel", "error", "-f", "x11grab", "-draw_mouse", "0", "-video_size", "1280x800",
@@ -111,7 +112,7 @@ try {
     // catches it.
     const processingSeen = await page.waitForSelector('body[data-screen="processing"]', { timeout: 5000 }).then(() => true, () => false);
     if (processingSeen && !processingShot) {
-      await page.screenshot({ path: join(shots, `page-${prefix}07-processing.png`) });
+      await screenshot(page, { path: join(shots, `page-${prefix}07-processing.png`) });
       processingShot = true;
     }
     // A selfie whose passive liveness is in doubt is taken back to the
@@ -178,7 +179,7 @@ try {
   }
 } catch (err) {
   result.error = String(err);
-  await page.screenshot({ path: join(shots, "page-failure.png") }).catch(() => undefined);
+  await screenshot(page, { path: join(shots, "page-failure.png") }).catch(() => undefined);
   result.failed_screen = await page.evaluate(() => document.body.dataset.screen).catch(() => "");
   result.failed_error = await page.textContent("#error").catch(() => "");
 } finally {

@@ -8,6 +8,7 @@
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { screenshot } from "../../internal/browsertest/screenshot.mjs";
 
 const env = process.env;
 const shots = env.KYC_E2E_SHOTS ?? "screenshots";
@@ -19,7 +20,7 @@ const browser = await chromium.launch({
 const result = { stages: [] };
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 async function shot(name) {
-  await page.screenshot({ path: join(shots, `page-${name}.png`) });
+  await screenshot(page, { path: join(shots, `page-${name}.png`) });
   if (env.KYC_E2E_DISPLAY) {
     await page.waitForTimeout(700); // the window follows within its 1 s poll or at once on the event
     execFileSync("ffmpeg", ["-loglevel", "error", "-f", "x11grab", "-draw_mouse", "0", "-video_size", "1280x800",
@@ -43,7 +44,7 @@ try {
   await pp.goto(link);
   const [resp] = await Promise.all([pp.waitForNavigation({ waitUntil: "load" }), pp.click("#begin")]);
   result.phone_status = resp?.status() ?? 0;
-  await pp.screenshot({ path: join(shots, "page-131-handoff-phone.png") });
+  await screenshot(pp, { path: join(shots, "page-131-handoff-phone.png") });
   await page.waitForSelector('#handoff-stage:not([data-stage="waiting"])', { timeout: 30000 });
   result.stages.push(await page.getAttribute("#handoff-stage", "data-stage"));
   await shot("132-handoff-following");
@@ -53,7 +54,7 @@ try {
 } catch (err) {
   result.error = String(err);
   result.page_error = await page.textContent("#error").catch(() => "");
-  await page.screenshot({ path: join(shots, "page-handoff-failure.png") }).catch(() => undefined);
+  await screenshot(page, { path: join(shots, "page-handoff-failure.png") }).catch(() => undefined);
 } finally {
   await browser.close();
 }

@@ -9,6 +9,7 @@
 // sends again first, with its row's button).
 import { chromium } from "playwright-core";
 import { join } from "node:path";
+import { screenshot } from "../../internal/browsertest/screenshot.mjs";
 
 const url = process.env.KYC_E2E_URL ?? "http://127.0.0.1:34115";
 const shots = process.env.KYC_E2E_SHOTS ?? "screenshots";
@@ -29,7 +30,7 @@ try {
   if (requeue) {
     const row = `#queue-table tr[data-id="${requeue}"]`;
     await page.waitForSelector(`${row}[data-state="rejected"] button.requeue`, { timeout: 30000 });
-    await page.screenshot({ path: join(shots, "page-100-home-refused.png") });
+    await screenshot(page, { path: join(shots, "page-100-home-refused.png") });
     await page.click(`${row} button.requeue`);
     await page.waitForSelector(`${row}:not([data-state="rejected"])`, { timeout: 30000 });
   }
@@ -41,7 +42,7 @@ try {
   }
   result.sync = (await page.textContent("#sync-panel").catch(() => "")) ?? "";
   result.config = (await page.textContent("#config-in-use").catch(() => "")) ?? "";
-  await page.screenshot({ path: join(shots, `page-100-home-${want}.png`) });
+  await screenshot(page, { path: join(shots, `page-100-home-${want}.png`) });
 } catch (err) {
   result.error = String(err);
 } finally {

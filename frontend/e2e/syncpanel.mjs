@@ -7,6 +7,7 @@
 // (online or offline), KYC_E2E_NAME (the screenshot's name).
 import { chromium } from "playwright-core";
 import { join } from "node:path";
+import { screenshot } from "../../internal/browsertest/screenshot.mjs";
 
 const env = process.env;
 const want = env.KYC_E2E_WANT === "offline" ? "false" : "true";
@@ -40,7 +41,7 @@ try {
   result.waiting = await text("#waiting");
   result.last_contact = await text("#last-contact");
   await page.locator("#sync-panel").scrollIntoViewIfNeeded();
-  await page.screenshot({ path: join(env.KYC_E2E_SHOTS ?? "screenshots", `page-${env.KYC_E2E_NAME ?? "sync"}.png`) });
+  await screenshot(page, { path: join(env.KYC_E2E_SHOTS ?? "screenshots", `page-${env.KYC_E2E_NAME ?? "sync"}.png`) });
 } catch (err) {
   result.error = String(err);
 } finally {

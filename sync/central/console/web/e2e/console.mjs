@@ -30,6 +30,7 @@ import { createServer } from "node:http";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { screenshot } from "../../../../../internal/browsertest/screenshot.mjs";
 
 const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
 const base = process.env.KYC_CONSOLE_URL;
@@ -131,7 +132,7 @@ let shotN = 0;
 async function shot(page, name, { axe = true } = {}) {
   shotN++;
   const file = `${String(shotN).padStart(2, "0")}-${name}.png`;
-  await page.screenshot({ path: join(shots, file), fullPage: false });
+  await screenshot(page, { path: join(shots, file), fullPage: false });
   result.shots.push(file);
   if (axe) await runAxe(page, name);
 }

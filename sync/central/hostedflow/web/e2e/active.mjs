@@ -23,6 +23,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { screenshot } from "../../../../../internal/browsertest/screenshot.mjs";
 
 const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
 const base = process.env.KYC_FLOW_URL;
@@ -82,7 +83,7 @@ try {
     const title = (await page.textContent("#screen-title")) ?? "";
     check("the retry screen is titled one more step", title.trim() === "One more step", title);
     const file = "phone-doubt-retry.png";
-    await page.screenshot({ path: join(shots, file), fullPage: true });
+    await screenshot(page, { path: join(shots, file), fullPage: true });
     result.shots.push(file);
     await page.click("#retry");
     await page.waitForSelector('body[data-screen="capture-selfie"]', { state: "attached", timeout: 30_000 });
@@ -101,7 +102,7 @@ try {
     await page.setViewportSize(sizes[size]);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     const file = `${size}-${doubt ? "doubt" : "active"}-${order[0].replace("_", "-")}.png`;
-    await page.screenshot({ path: join(shots, file), fullPage: true });
+    await screenshot(page, { path: join(shots, file), fullPage: true });
     result.shots.push(file);
   }
   await page.setViewportSize(sizes.phone);

@@ -24,6 +24,7 @@
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { screenshot } from "../../../../../internal/browsertest/screenshot.mjs";
 
 const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
 const base = process.env.KYC_FLOW_URL;
@@ -77,7 +78,7 @@ try {
     await page.setViewportSize(sizes[size].viewport);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     const file = `${size}-embedded-${screen}.png`;
-    await page.screenshot({ path: join(shots, file), fullPage: true });
+    await screenshot(page, { path: join(shots, file), fullPage: true });
     result.shots.push(file);
   }
 
@@ -140,7 +141,7 @@ try {
       await page.setViewportSize(sizes[size].viewport);
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
       const file = `${size}-embedded-${shown}.png`;
-      await page.screenshot({ path: join(shots, file), fullPage: true });
+      await screenshot(page, { path: join(shots, file), fullPage: true });
       result.shots.push(file);
     }
     await f2.click("#cta");
@@ -171,7 +172,7 @@ try {
   const msgs2 = await page2.evaluate(() => window.__messages.length);
   check("no message reached the other origin", msgs2 === 0, msgs2);
   const file = "desktop-embedded-refused.png";
-  await page2.screenshot({ path: join(shots, file), fullPage: true });
+  await screenshot(page2, { path: join(shots, file), fullPage: true });
   result.shots.push(file);
 } catch (e) {
   result.error = e?.stack ?? String(e);

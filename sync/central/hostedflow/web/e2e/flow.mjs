@@ -42,6 +42,7 @@ import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { screenshot } from "../../../../../internal/browsertest/screenshot.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
@@ -246,7 +247,7 @@ async function shot(page, name, { both = true } = {}) {
   const size = page.context().size;
   const save = async (sz) => {
     const file = `${sz}-${String(shotN).padStart(2, "0")}-${name}.png`;
-    await page.screenshot({ path: join(shots, file), fullPage: true });
+    await screenshot(page, { path: join(shots, file), fullPage: true });
     result.shots.push(file);
   };
   await save(size);
