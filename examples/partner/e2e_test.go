@@ -335,14 +335,10 @@ func TestPartnerEndToEnd(t *testing.T) {
 	e.enrol("dev-a", "JKT-Selatan")
 	e.enrol("dev-b", "BDG")
 	e.submit("dev-b", "sub-b1", "kiosk-b1")
-	start := time.Now()
+	// That B's endpoint does not hold A's events back is
+	// webhook.TestDeadEndpointDoesNotSlowOthers's to show, without a clock.
 	refA := e.submit("dev-a", "sub-a1", "kiosk-a1")
 	got := out.wait(t, map[string]any{"step": "webhook", "type": "submission.completed", "session_id": "kiosk-a1"}, 1, 15*time.Second)
-	took := time.Since(start)
-	t.Logf("submission.completed reached partner A %v after the submission (after a 500)", took)
-	if took > 2*time.Second {
-		t.Errorf("partner A's first event took %v, behind partner B's hanging endpoint", took)
-	}
 	completedID := got[0]["webhook_id"].(string)
 	det := out.wait(t, map[string]any{"step": "details", "session_id": "kiosk-a1", "http_status": 200}, 1, 10*time.Second)[0]
 	if det["decision"] == nil || det["status"] != "COMPLETED" {

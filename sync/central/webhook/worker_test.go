@@ -472,7 +472,8 @@ func TestBackoffFollowsTheSchedule(t *testing.T) {
 }
 
 // TestDeadEndpointDoesNotSlowOthers: partner A's endpoint hangs on every
-// request; partner B's event, written after A's many, arrives at once.
+// request until the test ends; partner B's event, written after A's many,
+// arrives while A's requests still hang (behind them it never would).
 func TestDeadEndpointDoesNotSlowOthers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	st := openStore(t)
@@ -509,7 +510,6 @@ func TestDeadEndpointDoesNotSlowOthers(t *testing.T) {
 	// A's first requests are hanging.
 	hang.wait(t, 5*time.Second)
 	hang.wait(t, 5*time.Second)
-	start := time.Now()
 	if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "B", "b1", "evt_b1", time.Now().UTC())}); err != nil {
 		t.Fatal(err)
 	}
@@ -517,9 +517,6 @@ func TestDeadEndpointDoesNotSlowOthers(t *testing.T) {
 	g := rcB.wait(t, 5*time.Second)
 	if g.ID != "evt_b1" || g.Err != nil {
 		t.Fatalf("B got %+v", g)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("B's event took %v behind A's dead endpoint", d)
 	}
 	if n := len(hang.requests()); n != 2 {
 		t.Fatalf("A holds %d requests, its cap is 2", n)

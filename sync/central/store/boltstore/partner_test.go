@@ -114,8 +114,9 @@ func loadEvents(tb testing.TB, s *Store, delivered, sessions, perSession int, t0
 }
 
 // TestDueEventsAtScale: with 100k delivered events and 3000 pending ones
-// DueEvents reads only the sessions' heads. The bound is far above what
-// the index gives (well under a millisecond) and far below a scan.
+// DueEvents reads only the sessions' heads: the due index it walks holds
+// one key a session, whatever was delivered before. How fast that is,
+// BenchmarkDueEvents measures.
 func TestDueEventsAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 100k events")
@@ -124,9 +125,7 @@ func TestDueEventsAtScale(t *testing.T) {
 	defer s.Close()
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	loadEvents(t, s, 100_000, 1000, 3, t0)
-	start := time.Now()
 	evs, err := s.DueEvents(context.Background(), t0.Add(2*time.Hour), 100)
-	took := time.Since(start)
 	if err != nil || len(evs) != 100 {
 		t.Fatalf("DueEvents = %d events, %v", len(evs), err)
 	}
@@ -137,8 +136,15 @@ func TestDueEventsAtScale(t *testing.T) {
 		}
 		seen[e.SessionID] = true
 	}
-	if took > 50*time.Millisecond {
-		t.Errorf("DueEvents took %v", took)
+	var keys int
+	if err := s.db.View(func(tx *bbolt.Tx) error {
+		keys = tx.Bucket(bucketEventsDue).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if keys != 1000 {
+		t.Errorf("the due index holds %d keys, want one for each of the 1000 sessions", keys)
 	}
 }
 

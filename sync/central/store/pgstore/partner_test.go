@@ -140,8 +140,7 @@ func loadEvents(tb testing.TB, s *Store, delivered, sessions, perSession int, t0
 
 // TestDueEventsAtScale: with 100k delivered events and 3000 pending ones,
 // DueEvents reads the pending index, never the delivered rows: the plan
-// uses the partial indexes, and the time bound is far above what they
-// give (a few milliseconds) and far below a scan of the table.
+// uses the partial indexes. How fast that is, BenchmarkScale measures.
 func TestDueEventsAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 100k events")
@@ -152,13 +151,7 @@ func TestDueEventsAtScale(t *testing.T) {
 	loadEvents(t, s, 100_000, 1000, 3, t0)
 	ctx := context.Background()
 	now := t0.Add(2 * time.Hour)
-	// Warm up, then time.
-	if _, err := s.DueEvents(ctx, now, 100); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
 	evs, err := s.DueEvents(ctx, now, 100)
-	took := time.Since(start)
 	if err != nil || len(evs) != 100 {
 		t.Fatalf("DueEvents = %d events, %v", len(evs), err)
 	}
@@ -169,14 +162,11 @@ func TestDueEventsAtScale(t *testing.T) {
 		}
 		seen[e.SessionID] = true
 	}
-	if took > 200*time.Millisecond {
-		t.Errorf("DueEvents took %v", took)
-	}
 	plan := explainDue(t, s, "EXPLAIN", now)
 	if strings.Contains(plan, "Seq Scan on webhook_events") || !strings.Contains(plan, "webhook_events_partner_due") || !strings.Contains(plan, "webhook_events_session_pending") {
 		t.Errorf("DueEvents plan does not use the pending indexes:\n%s", plan)
 	}
-	t.Logf("DueEvents: %v\n%s", took, plan)
+	t.Logf("DueEvents plan:\n%s", plan)
 }
 
 // explainDue explains (as explain says) DueEvents' query at now, limit 100.
