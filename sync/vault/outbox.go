@@ -55,7 +55,22 @@ type OutboxEntry struct {
 
 // due reports whether NextPending may hand the entry to a sender at now.
 func (e OutboxEntry) due(now time.Time) bool {
-	return (e.State == StateQueued || e.State == StateSending) && !e.NextAttempt.After(now)
+	return (e.State == StateQueued || e.State == StateSending) && e.waitOver(now)
+}
+
+// clockStepBack is how far before an entry's last write the clock must
+// read for waitOver to take the clock as put back.
+const clockStepBack = time.Minute
+
+// waitOver reports whether the entry's wait (a backoff, or a sending
+// lease) is over at now. A wait is a few minutes or hours measured from
+// the entry's last write; when the clock reads well before that write, it
+// ran ahead then and was put back since (a clock set forward by hand, then
+// corrected), and waiting for NextAttempt would hold the submission until
+// the clock caught up, possibly years. Such a wait is over. NTP's small
+// steps back stay under clockStepBack, so a live lease still holds.
+func (e OutboxEntry) waitOver(now time.Time) bool {
+	return !e.NextAttempt.After(now) || e.UpdatedAt.After(now.Add(clockStepBack))
 }
 
 // enqueue writes a fresh outbox entry for the submission stored under key.
@@ -223,7 +238,7 @@ func (v *Vault) MarkStarted(ctx context.Context, submissionID string) error {
 func (v *Vault) transition(e *OutboxEntry, to State, now time.Time) error {
 	from := e.State
 	switch {
-	case to == StateSending && (from == StateQueued || from == StateSending && !e.NextAttempt.After(now)):
+	case to == StateSending && (from == StateQueued || from == StateSending && e.waitOver(now)):
 		e.Attempts++
 		e.NextAttempt = now.Add(v.opts.SendLease)
 	case to == StateQueued && from == StateSending:

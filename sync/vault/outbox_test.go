@@ -153,6 +153,53 @@ func TestNextPending(t *testing.T) {
 	}
 }
 
+// TestNextPendingClockPutBack: a clock that ran ahead (set forward by
+// hand, a year here) and is put right does not hold submissions until it
+// catches up: a backoff or a lease measured from a write the clock now
+// reads as in its future is over. A step back of seconds (NTP) keeps a
+// live lease.
+func TestNextPendingClockPutBack(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	v := openTest(t, Options{Now: clock.Now, SendLease: 5 * time.Minute, Backoff: func(int) time.Duration { return time.Hour }})
+	for _, id := range []string{"backoff", "lease"} {
+		if err := v.PutSubmission(ctx, testSubmission(id, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(365 * 24 * time.Hour) // the clock is set a year ahead
+	for _, id := range []string{"backoff", "lease"} {
+		if err := v.MarkState(ctx, id, StateSending, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.MarkState(ctx, "backoff", StateQueued, "central unreachable"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(-10 * time.Second) // an NTP step back
+	if err := v.MarkState(ctx, "lease", StateSending, ""); !errors.Is(err, ErrInvalidTransition) {
+		t.Fatalf("claiming a live lease after a step back of seconds: %v, want ErrInvalidTransition", err)
+	}
+	if e, ok, err := v.NextPending(ctx); err != nil || ok {
+		t.Fatalf("NextPending = %q, %v, %v; want nothing due yet", e.SubmissionID, ok, err)
+	}
+	clock.Advance(-365 * 24 * time.Hour) // and put right
+	due := map[string]bool{}
+	for range 2 {
+		e, ok, err := v.NextPending(ctx)
+		if err != nil || !ok {
+			t.Fatalf("after the clock was put right, NextPending = %v, %v; want %v due", ok, err, []string{"backoff", "lease"})
+		}
+		if err := v.MarkState(ctx, e.SubmissionID, StateSending, ""); err != nil {
+			t.Fatalf("claiming %s: %v", e.SubmissionID, err)
+		}
+		due[e.SubmissionID] = true
+	}
+	if !due["backoff"] || !due["lease"] {
+		t.Errorf("due after the clock was put right: %v", due)
+	}
+}
+
 // TestNextPendingStartedFirst: a submission whose upload central holds
 // open (MarkStarted) comes before older ones central has not seen, once
 // due; a synced one cannot be marked started.
