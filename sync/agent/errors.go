@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
 )
@@ -30,6 +31,11 @@ var (
 	// ErrUntrusted means central's TLS certificate does not chain to the
 	// CA given at enrolment: a wrong address, or someone in between.
 	ErrUntrusted = errors.New("agent: central's certificate is not trusted")
+	// ErrClockWrong means central's certificate, from the CA given at
+	// enrolment, is not valid at the device's clock: the date is wrong
+	// (or central's certificate expired). The error carries an
+	// *identity.CertificateTimeError with the dates.
+	ErrClockWrong = errors.New("agent: the device clock is outside the validity of central's certificate")
 	// ErrBusy means central answered 429, 503 or another 5xx.
 	ErrBusy = errors.New("agent: central is busy or failing")
 	// ErrClockSkew means central found the request's time too far from
@@ -121,11 +127,21 @@ func (e *RetryLaterError) Is(target error) bool { return target == ErrBusy }
 // deviceWide reports whether err concerns the device rather than one
 // submission, so the rest of a pass would fail the same way.
 func deviceWide(err error) bool {
-	return errors.Is(err, ErrUnknownDevice) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrUntrusted) ||
+	return errors.Is(err, ErrUnknownDevice) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrUntrusted) || errors.Is(err, ErrClockWrong) ||
 		errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrClockSkew)
 }
 
 // netError wraps a failure to exchange a request with central.
+func (u *Uploader) netError(op string, err error) error {
+	e := u.cfg.Enrollment
+	if cte, ok := identity.CertificateTime(err, []byte(e.CentralCA), e.CentralURL, u.cfg.Now()); ok {
+		return fmt.Errorf("%s: %w: %w", op, ErrClockWrong, cte)
+	}
+	return netError(op, err)
+}
+
+// netError wraps a failure to exchange a request with central, without
+// telling a clock outside the certificate's validity (Uploader.netError).
 func netError(op string, err error) error {
 	var cv *tls.CertificateVerificationError
 	var ua x509.UnknownAuthorityError
@@ -146,6 +162,7 @@ func Describe(err error) string {
 	var rej *RejectionError
 	var ce *CentralError
 	var later *RetryLaterError
+	var cte *identity.CertificateTimeError
 	switch {
 	case errors.As(err, &rej):
 		msg := "central refused this submission"
@@ -158,6 +175,8 @@ func Describe(err error) string {
 		return msg + ". It is kept on the device; an operator may re-queue it once the cause is fixed."
 	case errors.Is(err, ErrRejected):
 		return "this submission cannot be sent: " + err.Error() + ". It is kept on the device."
+	case errors.As(err, &cte):
+		return cte.Error() + ". Nothing is sent meanwhile; submissions stay queued and are sent once the clock is right."
 	case errors.Is(err, ErrUntrusted):
 		return "central's certificate is not from the CA given at enrolment, so nothing is sent: check the central address, or someone may be intercepting the connection. (" + rootCause(err) + ")"
 	case errors.Is(err, ErrRevoked):

@@ -81,7 +81,10 @@ type Config struct {
 	ChunkSize int
 	ChunkTime time.Duration
 	// Now is the device clock; nil means time.Now. Requests are signed
-	// with it corrected by the offset measured from central's Date.
+	// with it corrected by the offset measured from central's Date;
+	// central's certificate is checked against it as it stands (the
+	// enrolment's transport), and found outside its validity is
+	// ErrClockWrong.
 	Now func() time.Time
 }
 
@@ -136,6 +139,8 @@ func NewUploader(cfg Config) (*Uploader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("agent: %w", err)
 		}
+		// Certificates are judged by the same device clock as the rest.
+		tr.TLSClientConfig.Time = cfg.Now
 		cfg.Transport = tr
 	}
 	u := &Uploader{cfg: cfg, clock: &clock{local: cfg.Now}, link: newLink()}
@@ -274,7 +279,7 @@ const maxAnswer = 16 << 20
 
 // send signs and sends a request, with retries; the caller closes the
 // answer's body. A nil answer comes with an error: the network failed
-// (ErrUnreachable, ErrUntrusted) or ctx ended.
+// (ErrUnreachable, ErrUntrusted, ErrClockWrong) or ctx ended.
 func (u *Uploader) send(ctx context.Context, method, path string, body []byte, contentType string) (*http.Response, error) {
 	op := method + " " + path
 	var rawBody any // a nil []byte would still send an empty body
@@ -294,7 +299,7 @@ func (u *Uploader) send(ctx context.Context, method, path string, body []byte, c
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return nil, netError(op, err)
+		return nil, u.netError(op, err)
 	}
 	return resp, nil
 }
@@ -334,7 +339,7 @@ func (u *Uploader) doType(ctx context.Context, method, path string, body []byte,
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return response{}, ctxErr
 		}
-		return response{}, netError(method+" "+path+": reading answer", rerr)
+		return response{}, u.netError(method+" "+path+": reading answer", rerr)
 	}
 	r := response{status: resp.StatusCode, header: resp.Header, body: data}
 	return r, classify(method+" "+path, resp.StatusCode, resp.Header, data)
@@ -541,7 +546,7 @@ func (u *Uploader) DownloadWatchlist(ctx context.Context, w protocol.Watchlist, 
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
-		return fmt.Errorf("fetching watchlist %s: %w", w.Name, netError("GET "+path, err))
+		return fmt.Errorf("fetching watchlist %s: %w", w.Name, u.netError("GET "+path, err))
 	}
 	if n != w.Size || !bytes.Equal(h.Sum(nil), w.SHA256) {
 		// A newer version may have been published between the two calls;

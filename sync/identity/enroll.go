@@ -77,7 +77,9 @@ func NewTransport(caPEM []byte) (*http.Transport, error) {
 
 // EnrollWithCA is Enroll over a client that trusts only the CA in caPEM
 // (nil: the system roots), with a one-minute timeout. The CA is recorded
-// in the enrolment, so every later request trusts the same.
+// in the enrolment, so every later request trusts the same. A device clock
+// outside the validity of central's certificate is a
+// *CertificateTimeError saying so.
 func EnrollWithCA(ctx context.Context, caPEM []byte, centralURL, token string, id *Identity, appVersion string) (Enrollment, error) {
 	tr, err := NewTransport(caPEM)
 	if err != nil {
@@ -85,6 +87,9 @@ func EnrollWithCA(ctx context.Context, caPEM []byte, centralURL, token string, i
 	}
 	defer tr.CloseIdleConnections()
 	e, err := Enroll(ctx, &http.Client{Transport: tr, Timeout: time.Minute}, centralURL, token, id, appVersion)
+	if cte, ok := CertificateTime(err, caPEM, centralURL, time.Now()); ok {
+		return Enrollment{}, fmt.Errorf("enrolling at %s: %w", centralURL, cte)
+	}
 	if err != nil {
 		return Enrollment{}, err
 	}

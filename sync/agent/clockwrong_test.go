@@ -1,0 +1,70 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/central/pki"
+	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/vault"
+)
+
+// TestClockOutsideCertificate: a device whose clock reads a date outside
+// central's certificate (a dead CMOS battery's 2000-01-01, a clock set
+// years ahead) gets real TLS refused. The pass says so in words, with the
+// certificate's validity, not that someone is in between; nothing is
+// lost, and once the clock is right everything is delivered.
+func TestClockOutsideCertificate(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		clock time.Time
+	}{
+		{"dead CMOS battery", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"years ahead", time.Now().AddDate(5, 0, 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, synctest.CentralOptions{})
+			pem, err := os.ReadFile(filepath.Join(r.central.TLSDir, pki.ServerCertFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			certs, err := pki.ParseCertificates(pem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			notBefore := certs[0].NotBefore.UTC().Format("2006-01-02 15:04")
+			clock := synctest.NewClock(tc.clock)
+			v := r.openVault(t, vault.Options{Now: clock.Now})
+			subs := capture(t, v, r.id, 0, 3, 1000)
+			a := agent.New(r.uploader(t, agent.Config{Now: clock.Now}), v, agent.Options{Now: clock.Now})
+
+			p, err := a.RunOnce(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cte *identity.CertificateTimeError
+			if !errors.Is(p.Err, agent.ErrClockWrong) || errors.Is(p.Err, agent.ErrUntrusted) || !errors.As(p.Err, &cte) {
+				t.Fatalf("pass error %v, want ErrClockWrong with the certificate's dates", p.Err)
+			}
+			for _, words := range []string{"clock reads " + tc.clock.Format("2006-01-02"), notBefore, "set the device's date and time", "stay queued"} {
+				if !strings.Contains(p.LastError, words) {
+					t.Errorf("the operator reads %q, which does not say %q", p.LastError, words)
+				}
+			}
+			if p.Synced != 0 || p.QueueDepth != len(subs) || p.RejectedTotal != 0 {
+				t.Errorf("pass %+v, want all %d still queued", p.Summary, len(subs))
+			}
+
+			clock.Set(time.Now()) // the clock is put right
+			drain(t, a, clock, 5)
+			synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
+		})
+	}
+}
