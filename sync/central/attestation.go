@@ -16,15 +16,26 @@ type checkedAttestation struct {
 	att   attest.Attestation
 	hash  [sha256.Size]byte
 	fresh bool
+	// madeAfter is the latest time, by central's clock or the report's,
+	// the attestation is known to be made after: its challenge's issue
+	// time when it signs one, else the report's time.
+	madeAfter time.Time
 }
 
 // checkAttestation checks the device attestation a submission payload
 // carries under "attestation": present, issued for this device, signed by
-// its enrolled key, its report dated neither in the future (beyond
-// MaxSkew) nor older than MaxAttestationAge. It also tells whether it is
-// fresh: it signs a challenge central issued to this device no later than
-// the report, and at most ChallengeWindow before it. Refusals are 422
-// "attestation": resending cannot change them.
+// its enrolled key, and not old: its report dated neither in the future
+// (beyond MaxSkew) nor older than MaxAttestationAge, unless it signs a
+// challenge central issued to this device within MaxAttestationAge. The
+// report's time is the device's clock, and a challenge proves by central's
+// own clock that the attestation was made after it: a report dated 2000
+// (a dead CMOS battery) or next week (a clock set forward) then says the
+// device's clock was wrong, not that the attestation is old, and refusing
+// it would lose, for good, every capture made while the clock was wrong.
+// It also tells whether it is fresh: it signs such a challenge issued no
+// later than the report, at most ChallengeWindow before it, and the report
+// is not dated after central's clock. Refusals are 422 "attestation":
+// resending cannot change them.
 func (s *Server) checkAttestation(d Device, payload json.RawMessage, now time.Time) (checkedAttestation, error) {
 	var p struct {
 		Attestation *attest.Attestation `json:"attestation"`
@@ -40,15 +51,22 @@ func (s *Server) checkAttestation(d Device, payload json.RawMessage, now time.Ti
 		return checkedAttestation{}, s.reject("attestation", "the attestation's signature does not verify with the device's key")
 	}
 	t := a.Report.Time
+	issued, signed := s.challenge.Open(d.ID, a.Nonce)
+	recent := signed && now.Sub(issued) <= s.cfg.MaxAttestationAge
+	future := t.After(now.Add(s.cfg.MaxSkew))
 	switch {
-	case t.After(now.Add(s.cfg.MaxSkew)):
-		return checkedAttestation{}, s.reject("attestation", "the attestation is dated %s, after central's clock (%s)", t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	case recent:
+	case future:
+		return checkedAttestation{}, s.reject("attestation", "the attestation is dated %s, after central's clock (%s), and signs no recent challenge of central's", t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	case now.Sub(t) > s.cfg.MaxAttestationAge:
-		return checkedAttestation{}, s.reject("attestation", "the attestation is dated %s, older than the %s central accepts", t.UTC().Format(time.RFC3339), s.cfg.MaxAttestationAge)
+		return checkedAttestation{}, s.reject("attestation", "the attestation is dated %s, older than the %s central accepts, and signs no recent challenge of central's", t.UTC().Format(time.RFC3339), s.cfg.MaxAttestationAge)
 	}
-	c := checkedAttestation{att: a, hash: a.Hash()}
-	if issued, ok := s.challenge.Open(d.ID, a.Nonce); ok {
-		c.fresh = !issued.After(t.Add(s.cfg.MaxSkew)) && t.Sub(issued) <= s.cfg.ChallengeWindow
+	c := checkedAttestation{att: a, hash: a.Hash(), madeAfter: t}
+	if signed {
+		c.fresh = !future && !issued.After(t.Add(s.cfg.MaxSkew)) && t.Sub(issued) <= s.cfg.ChallengeWindow
+		if issued.After(t) {
+			c.madeAfter = issued
+		}
 	}
 	return c, nil
 }
@@ -58,9 +76,10 @@ func (s *Server) checkAttestation(d Device, payload json.RawMessage, now time.Ti
 // attestation to this submission's key, so a resend of the same
 // submission, even after a store failure between the claim and
 // BeginSubmission, is no reuse. It lasts as long as the attestation could
-// be accepted at all; after that the age check refuses it anyway.
+// be accepted at all (by its report's time or its challenge's); after that
+// the age check refuses it anyway.
 func (s *Server) claimAttestation(r *http.Request, deviceID, key string, c checkedAttestation) error {
-	expires := c.att.Report.Time.Add(s.cfg.MaxAttestationAge + s.cfg.MaxSkew)
+	expires := c.madeAfter.Add(s.cfg.MaxAttestationAge + s.cfg.MaxSkew)
 	err := s.cfg.Store.ClaimAttestation(r.Context(), deviceID, c.hash, key, expires)
 	if errors.Is(err, ErrReplay) {
 		return s.reject("attestation", "this attestation was already used by another submission: each submission needs its own")

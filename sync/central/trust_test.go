@@ -172,10 +172,12 @@ func TestDeviceRefusalsInWords(t *testing.T) {
 }
 
 // TestAttestationChecks: dated outside the window or reused, an
-// attestation is refused (422 attestation); a resend of the same
-// submission is a duplicate; freshness is recorded only for a challenge
-// this central issued to this device, before the report and within the
-// window.
+// attestation is refused (422 attestation), unless it signs a challenge
+// this central issued to this device within the window: then its date is
+// only the device's clock, wrong (2000-01-01, next week), and it is taken,
+// not fresh; a resend of the same submission is a duplicate; freshness is
+// recorded only for a challenge this central issued to this device, before
+// the report and within the window.
 func TestAttestationChecks(t *testing.T) {
 	store := openBolt(t)
 	c := start(t, central.Config{Store: store})
@@ -198,7 +200,12 @@ func TestAttestationChecks(t *testing.T) {
 		{"forged challenge", now, forgeChallenge(now), true, false},
 		{"another device's challenge", now, other.config(t).Challenge, true, false},
 		{"report before the challenge", now.Add(-time.Hour), challenge, true, false},
-		{"report a day and more after the challenge", now.Add(25 * time.Hour), challenge, false, false}, // also in the future
+		{"report a day and more after the challenge", now.Add(25 * time.Hour), challenge, true, false}, // the device's clock ahead
+		{"dated 2000, signing a recent challenge", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), challenge, true, false},
+		{"dated next week, signing a recent challenge", now.Add(7 * 24 * time.Hour), challenge, true, false},
+		{"dated 2020, forged challenge", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), forgeChallenge(now), false, false},
+		{"dated 2020, another device's challenge", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), other.config(t).Challenge, false, false},
+		{"dated next week, forged challenge", now.Add(7 * 24 * time.Hour), forgeChallenge(now), false, false},
 	}
 	for i, tc := range cases {
 		id := "att-" + string(rune('a'+i))
@@ -234,6 +241,15 @@ func TestAttestationChecks(t *testing.T) {
 	}
 	if _, err := store.Upload(context.Background(), d.id.DeviceID(), protocol.SubmissionKey("second")); !errors.Is(err, central.ErrNotFound) {
 		t.Errorf("central stored the submission with a reused attestation: %v", err)
+	}
+	// One dated by a dead CMOS battery is claimed for as long as its
+	// challenge keeps it acceptable, not until 2000-01-31.
+	cmos := d.attestation(t, time.Date(2000, 1, 2, 0, 0, 0, 0, time.UTC), challenge)
+	if resp, e := d.submit(t, "cmos-first", cmos, "content A"); resp.StatusCode != 200 {
+		t.Fatalf("first use of an attestation dated 2000: %d %+v", resp.StatusCode, e)
+	}
+	if resp, e := d.submit(t, "cmos-second", cmos, "content B"); resp.StatusCode != 422 || e.Code != "attestation" {
+		t.Errorf("the same attestation dated 2000 in a second submission: %d %+v, want 422 attestation", resp.StatusCode, e)
 	}
 }
 
