@@ -10,6 +10,7 @@ import (
 
 func TestBackoff(t *testing.T) {
 	lo, hi := 100*time.Millisecond, 10*time.Second
+	apart := time.Now().AddDate(5, 0, 0)
 	cases := []struct {
 		name       string
 		attempt    int
@@ -23,6 +24,9 @@ func TestBackoff(t *testing.T) {
 		{"429 Retry-After seconds", 0, resp(429, "3"), 3 * time.Second, 3 * time.Second},
 		{"503 Retry-After date", 0, resp(503, time.Now().Add(20*time.Second).UTC().Format(http.TimeFormat)), 18 * time.Second, 20 * time.Second},
 		{"unparseable Retry-After", 1, resp(429, "soon"), lo, 2 * lo},
+		// The server's clock, or the device's, is five years off: the
+		// date is measured from the answer's own Date, not the device's.
+		{"503 Retry-After date, clocks apart", 0, dated(resp(503, apart.Add(20*time.Minute).UTC().Format(http.TimeFormat)), apart), 20 * time.Minute, 20 * time.Minute},
 	}
 	for _, c := range cases {
 		seen := map[time.Duration]bool{}
@@ -41,6 +45,11 @@ func TestBackoff(t *testing.T) {
 
 func resp(code int, retryAfter string) *http.Response {
 	return &http.Response{StatusCode: code, Header: http.Header{"Retry-After": {retryAfter}}}
+}
+
+func dated(r *http.Response, at time.Time) *http.Response {
+	r.Header.Set("Date", at.UTC().Format(http.TimeFormat))
+	return r
 }
 
 func TestOutboxBackoff(t *testing.T) {

@@ -206,6 +206,9 @@ func Backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Durati
 }
 
 // retryAfter reads the Retry-After of a 429 or 503 (seconds or HTTP date).
+// A date is measured from the answer's own Date when it has one: both are
+// the server's clock, and the device's may be years off, which would make
+// the wait years long (or nothing).
 func retryAfter(resp *http.Response) (time.Duration, bool) {
 	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 		return 0, false
@@ -218,7 +221,11 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 		return time.Duration(s) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
+		from := time.Now()
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			from = d
+		}
+		return max(t.Sub(from), 0), true
 	}
 	return 0, false
 }
