@@ -59,3 +59,10 @@ func (c challenger) Open(deviceID, s string) (issuedAt time.Time, ok bool) {
 	}
 	return time.UnixMilli(int64(binary.BigEndian.Uint64(b[:8]))), true
 }
+
+// ChallengeIssued is when this central issued challenge to deviceID (an
+// attestation's Nonce); ok is false for anything it did not issue. An
+// attestation signing it was made after that time, by central's clock.
+func (s *Server) ChallengeIssued(deviceID, challenge string) (issuedAt time.Time, ok bool) {
+	return s.challenge.Open(deviceID, challenge)
+}

@@ -202,7 +202,12 @@ func (c *Console) dashboard(ctx context.Context, v *Viewer, days int) (*dashPage
 		for _, rc := range cs.Summary.Reasons {
 			reasons[rc]++
 		}
-		if !cs.CreatedAt.IsZero() {
+		// Times from capture are the device's claim: one dated by a clock
+		// found wrong (2000-01-01, or after its receipt) would swamp them,
+		// so it is left out, as are captures dated before their device was
+		// enrolled (by central's clock), the only bound known without
+		// opening the payload.
+		if !cs.CreatedAt.IsZero() && central.ClockSkew(cs.CreatedAt, cs.ReceivedAt, devs[cs.Ref.DeviceID].EnrolledAt) == 0 {
 			lag := max(cs.ReceivedAt.Sub(cs.CreatedAt), 0).Minutes()
 			toCentral[i] = append(toCentral[i], lag)
 			b := devs[cs.Ref.DeviceID].Branch

@@ -703,6 +703,31 @@ type admChart struct {
 
 var admDataRE = regexp.MustCompile(`(?s)<script type="application/json" id="dash-data">(.*?)</script>`)
 
+// TestDashboardLeavesOutWrongClocks: a capture dated by a dead CMOS
+// battery (2000-01-01, before its device was enrolled) or after its
+// receipt does not swamp the times from capture, which are the device's
+// claim.
+func TestDashboardLeavesOutWrongClocks(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.user(t, "ada", central.RoleAdmin)
+	e.enrolDevice(t, "dev-jkt", "JKT", &protocol.DeviceStatus{})
+	now := time.Now().UTC()
+	dev := admPayload(t, "payload_device.json")
+	e.submit(t, "dev-jkt", "right", dev, now.Add(-10*time.Minute), now)
+	e.submit(t, "dev-jkt", "cmos", dev, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), now)
+	e.submit(t, "dev-jkt", "ahead", dev, now.Add(72*time.Hour), now)
+	charts := admCharts(t, admBody(admin.get(t, "/console/dashboard?days=7")))
+	for _, id := range []string{"timing", "lag"} {
+		for _, ser := range charts[id].Series {
+			for _, v := range ser.Data {
+				if v > 10 {
+					t.Errorf("chart %s, %s: %v minutes from capture, want at most the right clock's 10", id, ser.Label, v)
+				}
+			}
+		}
+	}
+}
+
 // dashCharts reads the charts' data the dashboard embeds for admin.js.
 func admCharts(t *testing.T, body string) map[string]admChart {
 	t.Helper()

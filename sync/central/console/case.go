@@ -74,6 +74,9 @@ type caseData struct {
 	DotR     float64 // the radius of a copy-move pair's end points, in the photo's pixels
 	History  []central.Case
 	Linked   linkedData // the same person elsewhere (linked.go)
+	// ClockAhead and ClockBehind flag a device clock found wrong when it
+	// dated the capture (central.ClockSkew): one of them, at most, is set.
+	ClockAhead, ClockBehind time.Duration
 	// What v may do now.
 	CanClaim, CanRelease, CanDecide, CanConfirm, CanResolve bool
 	Mine                                                    bool
@@ -137,6 +140,15 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 	d := caseData{Case: cs, Href: caseHref(ref), P: parsePayload(sub.Payload), Erased: !sub.FieldsErasedAt.IsZero(),
 		RejectReasons: rejectReasons, FourEyesScore: c.cfg.FourEyesScore, ShowELA: r.URL.Query().Get("ela") == "1", Linked: linked}
 	d.Device = devs[ref.DeviceID]
+	var notBefore time.Time // the challenge the attestation signs, by central's clock
+	if d.P != nil && d.P.Attestation != nil && c.cfg.Central != nil {
+		notBefore, _ = c.cfg.Central.ChallengeIssued(ref.DeviceID, d.P.Attestation.Nonce)
+	}
+	if skew := central.ClockSkew(cs.CreatedAt, cs.ReceivedAt, notBefore); skew > 0 {
+		d.ClockAhead = skew
+	} else {
+		d.ClockBehind = -skew
+	}
 	for _, name := range imageNames {
 		if im, ok := sub.Image(name); ok && im.Received > 0 && sub.ImagesErasedAt.IsZero() {
 			d.Images = append(d.Images, name)

@@ -68,7 +68,9 @@
 //
 // Cases: a case view lists the same person elsewhere, the submissions
 // sharing its NIK or document number found through the same blind index
-// and compared with it in memory (linked.go). A review is claimed before
+// and compared with it in memory (linked.go). Its capture time is the
+// device's claim, labelled so; a device clock central's own times prove
+// wrong (central.ClockSkew) is flagged in words. A review is claimed before
 // it is decided (two reviewers cannot hold one case); each change goes
 // through Store.UpdateReview, one transaction that versions the review,
 // gives it a store-wide Seq and appends its audit event. A reject of an

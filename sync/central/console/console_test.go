@@ -196,6 +196,12 @@ func asReview(score float64) func(map[string]any) {
 // central's ingest does, and returns its ref.
 func (e *env) submit(device, id string, pl []byte) central.SubmissionRef {
 	e.t.Helper()
+	return e.submitCreated(device, id, pl, e.clk.Now().UTC().Add(-time.Minute))
+}
+
+// submitCreated is submit for a capture the device dated created.
+func (e *env) submitCreated(device, id string, pl []byte, created time.Time) central.SubmissionRef {
+	e.t.Helper()
 	ctx := context.Background()
 	now := e.clk.Now().UTC()
 	sum := central.Summarize(pl)
@@ -205,7 +211,7 @@ func (e *env) submit(device, id string, pl []byte) central.SubmissionRef {
 		return central.ImageProgress{ImageMeta: protocol.ImageMeta{Name: name, Size: int64(len(data)), SHA256: h[:], Key: make([]byte, 32)}}
 	}
 	key := protocol.SubmissionKey(id)
-	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: now.Add(-time.Minute),
+	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: created.UTC(),
 		ReceivedAt: now, Verdict: "ok", AttestationFresh: true, Payload: pl, Summary: &sum,
 		Images: []central.ImageProgress{meta("front", front), meta("selfie", selfie)}}
 	if _, _, err := e.store.BeginSubmission(ctx, sub); err != nil {

@@ -239,6 +239,7 @@ type deviceView struct {
 type attestationView struct {
 	DeviceID   string     `json:"device_id"`
 	AppVersion string     `json:"app_version"`
+	Nonce      string     `json:"nonce"`
 	Report     deviceView `json:"report"`
 }
 

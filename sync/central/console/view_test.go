@@ -3,7 +3,11 @@ package console
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
+	"html"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +18,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/protocol"
 )
 
 // TestCaseView: what a reviewer needs is on the page (fields with source
@@ -114,6 +119,84 @@ func testCaseView(t *testing.T, open opener) {
 
 // TestCatalogues: both catalogues have the same keys, and every literal
 // key the templates use exists.
+// TestCaseViewDeviceClock: the capture time is labelled as the device's
+// claim, and a device clock central's own times prove wrong (a capture
+// dated after its receipt, or before the challenge its attestation signs)
+// is flagged in words; a capture dated a week before its receipt (offline)
+// is not.
+func TestCaseViewDeviceClock(t *testing.T) {
+	e := newEnv(t)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := protocol.DeviceID(pub)
+	ctx := context.Background()
+	now := e.clk.Now().UTC()
+	tok := sha256.Sum256([]byte("token-" + dev))
+	if err := e.store.CreateEnrollToken(ctx, central.EnrollToken{Hash: tok, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Enroll(ctx, tok, central.Device{ID: dev, PublicKey: pub, EnrolledAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	// The challenge central hands the device with its configuration.
+	req, err := http.NewRequest(http.MethodGet, e.base+protocol.PathConfig, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	protocol.Sign(req, sha256.Sum256(nil), dev, priv, e.clk.Now())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc protocol.SignedConfig
+	err = json.NewDecoder(resp.Body).Decode(&sc)
+	resp.Body.Close()
+	var cfg protocol.Config
+	if err == nil {
+		err = json.Unmarshal(sc.Config, &cfg)
+	}
+	if resp.StatusCode != http.StatusOK || err != nil || cfg.Challenge == "" {
+		t.Fatalf("configuration: %d, %v, challenge %q", resp.StatusCode, err, cfg.Challenge)
+	}
+	signed := func(session string) []byte {
+		return payload(t, "payload_device.json", session, func(m map[string]any) {
+			m["attestation"] = map[string]any{"device_id": dev, "nonce": cfg.Challenge}
+		})
+	}
+	e.clk.Advance(8 * 24 * time.Hour) // received a week and more after the challenge
+	received := e.clk.Now().UTC()
+	e.addUser("rev1", central.RoleReviewer)
+	b := e.browser()
+	b.signIn("rev1")
+	for _, tc := range []struct {
+		name    string
+		created time.Time
+		pl      []byte
+		want    string // "" for no flag
+	}{
+		{"dead CMOS battery", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), signed("s-cmos"), "before central issued the challenge"},
+		{"set forward", received.Add(74 * time.Hour), signed("s-ahead"), "wrong: it dated this capture 3d after central received it"},
+		{"set forward, no challenge", received.Add(74 * time.Hour), payload(t, "payload_device.json", "s-ahead2", nil), "wrong: it dated this capture 3d after central received it"},
+		{"offline a week", received.Add(-7 * 24 * time.Hour), signed("s-offline"), ""},
+		{"2000, no challenge to tell", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), payload(t, "payload_device.json", "s-unknown", nil), ""},
+	} {
+		ref := e.submitCreated(dev, "clock-"+strings.ReplaceAll(tc.name, " ", "-"), tc.pl, tc.created)
+		a := b.get(caseHref(ref))
+		if a.status != http.StatusOK {
+			t.Fatalf("%s: case view %d", tc.name, a.status)
+		}
+		if !strings.Contains(a.body, "captured, by the device&#39;s clock,") {
+			t.Errorf("%s: the capture time is not labelled as the device's", tc.name)
+		}
+		flagged := strings.Contains(a.body, `id="clock-skew"`)
+		if flagged != (tc.want != "") || !strings.Contains(a.body, html.EscapeString(tc.want)) {
+			t.Errorf("%s: flagged %v, want %q", tc.name, flagged, tc.want)
+		}
+	}
+}
+
 func TestCatalogues(t *testing.T) {
 	cat, err := loadCatalogues()
 	if err != nil {
