@@ -281,13 +281,15 @@ func sessionID(c central.Case) string {
 }
 
 // completed records a kiosk submission in its partner's FlowSession and
-// writes submission.completed in the same transaction; a submission the
+// writes submission.completed in the same transaction; the session is
+// created as of central's receipt of the submission, never the device's
+// clock (which may read 2000-01-01); a submission the
 // session holds already changes nothing (a repeated pass).
 func (p *pass) completed(ctx context.Context, pt central.Partner, c central.Case) error {
 	st := p.e.cfg.Store
 	sid := sessionID(c)
 	err := st.CreateFlow(ctx, central.FlowSession{ID: sid, PartnerID: pt.ID, UserID: c.Ref.DeviceID, UserIDType: KioskUserIDType, Config: json.RawMessage(`{}`),
-		Status: central.FlowInProgress, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: p.now, ExpiresAt: p.now.Add(kioskTTL)})
+		Status: central.FlowInProgress, CreatedAt: c.ReceivedAt.UTC(), UpdatedAt: p.now, ExpiresAt: p.now.Add(kioskTTL)})
 	if err != nil && !errors.Is(err, central.ErrPartnerExists) {
 		return fmt.Errorf("webhook: creating the session: %w", err)
 	}

@@ -92,10 +92,17 @@ func enrol(t testing.TB, st central.Store, id, branch string) {
 // once, as central's ingest stores one) and returns its ref.
 func storeSubmission(t testing.TB, st central.Store, device, id string, pl []byte) central.SubmissionRef {
 	t.Helper()
+	return storeSubmissionCreated(t, st, device, id, pl, time.Now().UTC().Add(-time.Minute))
+}
+
+// storeSubmissionCreated is storeSubmission for a capture the device dated
+// created.
+func storeSubmissionCreated(t testing.TB, st central.Store, device, id string, pl []byte, created time.Time) central.SubmissionRef {
+	t.Helper()
 	now := time.Now().UTC()
 	sum := central.Summarize(pl)
 	key := protocol.SubmissionKey(id)
-	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: now.Add(-time.Minute),
+	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: []byte(id), CreatedAt: created.UTC(),
 		ReceivedAt: now, Verdict: "ok", AttestationFresh: true, Payload: pl, Summary: &sum}
 	if _, _, err := st.BeginSubmission(context.Background(), sub); err != nil {
 		t.Fatal(err)
@@ -263,6 +270,16 @@ func TestEmitterKioskSessions(t *testing.T) {
 		runEmitter(t, e, 1)
 		if f, _ := st.Flow(ctx, "p1", "sess-1"); len(f.Submissions) != 2 || f.Attempts != 2 {
 			t.Fatalf("flow after a second attempt %+v", f)
+		}
+
+		// A kiosk whose clock reads 2000-01-01: the session the partner
+		// sees was created when central received the capture, by central's
+		// clock, not when the device claims.
+		before := time.Now().UTC()
+		storeSubmissionCreated(t, st, "dev-a", "sub-cmos", devicePayload(t, "sess-cmos"), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+		runEmitter(t, e, 1)
+		if f, err := st.Flow(ctx, "p1", "sess-cmos"); err != nil || f.CreatedAt.Before(before.Add(-time.Second)) {
+			t.Fatalf("the session of a capture dated 2000 was created at %v (%v), want central's receipt", f.CreatedAt, err)
 		}
 	})
 }
