@@ -35,6 +35,11 @@ func (c *Console) routeAdminFleet() {
 	c.route("POST /console/devices/tokens", central.RoleAdmin, c.enrolTokenPost)
 }
 
+// fleetClockFlag is how far a device's clock must be from central's for
+// the fleet page to say so: the device signs its requests with central's
+// time, but dates its captures and attestations by its own.
+const fleetClockFlag = time.Minute
+
 // fleetRow is one device as the fleet page shows it.
 type fleetRow struct {
 	central.Device
@@ -42,9 +47,13 @@ type fleetRow struct {
 	QueueDepth   int
 	Rejected     int
 	OldestQueued time.Time
-	OldestAge    time.Duration
+	OldestAge    time.Duration // by central's clock
 	LastError    string
 	SinceSeen    time.Duration
+	// ClockAhead and ClockBehind are how far the device's clock was from
+	// central's at its last report, when beyond fleetClockFlag (one of
+	// them at most).
+	ClockAhead, ClockBehind time.Duration
 	// From its latest submission: the device check's verdict and whether
 	// the attestation was fresh (signed a recent challenge).
 	LastVerdict  string
@@ -130,8 +139,17 @@ func (c *Console) fleet(r *http.Request, v *Viewer) (*fleetPage, error) {
 		if s := d.Status; s != nil {
 			row.Reported = true
 			row.QueueDepth, row.Rejected, row.OldestQueued, row.LastError = s.QueueDepth, s.Rejected, s.OldestQueued, s.LastError
+			// OldestQueued is by the device's clock: central's is the
+			// device's plus the offset the device measured.
+			offset := time.Duration(s.ClockOffsetMS) * time.Millisecond
 			if !s.OldestQueued.IsZero() {
-				row.OldestAge = now.Sub(s.OldestQueued)
+				row.OldestAge = now.Sub(s.OldestQueued.Add(offset))
+			}
+			switch {
+			case offset < -fleetClockFlag:
+				row.ClockAhead = -offset
+			case offset > fleetClockFlag:
+				row.ClockBehind = offset
 			}
 			row.ConfigVersion = s.ConfigVersion
 			row.ConfigStale = s.ConfigVersion != cfgV

@@ -703,6 +703,24 @@ type admChart struct {
 
 var admDataRE = regexp.MustCompile(`(?s)<script type="application/json" id="dash-data">(.*?)</script>`)
 
+// TestAdminFleetDeviceClock: a device whose clock runs three hours ahead
+// reports its oldest queued submission by that clock: the fleet page ages
+// it by central's (the offset the device measured) and says the clock is
+// ahead.
+func TestAdminFleetDeviceClock(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.user(t, "ada", central.RoleAdmin)
+	ahead := 3 * time.Hour
+	e.enrolDevice(t, "dev-fast", "JKT", &protocol.DeviceStatus{QueueDepth: 1,
+		OldestQueued: time.Now().Add(ahead - 10*time.Minute), ClockOffsetMS: -ahead.Milliseconds()})
+	_, body := admin.get(t, "/console/devices")
+	for _, want := range []string{"oldest 10m", "clock 3h ahead of central&#39;s"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the fleet page does not say %q", want)
+		}
+	}
+}
+
 // TestDashboardLeavesOutWrongClocks: a capture dated by a dead CMOS
 // battery (2000-01-01, before its device was enrolled) or after its
 // receipt does not swamp the times from capture, which are the device's
