@@ -68,3 +68,34 @@ func TestClockOutsideCertificate(t *testing.T) {
 		})
 	}
 }
+
+// TestClockDaysAhead: a device clock three days fast, within central's
+// certificate but beyond the day the agent corrects: every request is
+// refused stale, and the pass says how far off the clock is and that a
+// person must set it; nothing is lost, and once the clock is right
+// everything is delivered.
+func TestClockDaysAhead(t *testing.T) {
+	r := newRig(t, synctest.CentralOptions{})
+	clock := synctest.NewClock(time.Now().Add(72 * time.Hour))
+	v := r.openVault(t, vault.Options{Now: clock.Now})
+	subs := capture(t, v, r.id, 0, 2, 1000)
+	a := agent.New(r.uploader(t, agent.Config{Now: clock.Now}), v, agent.Options{Now: clock.Now})
+	p, err := a.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(p.Err, agent.ErrClockSkew) {
+		t.Fatalf("pass error %v, want ErrClockSkew", p.Err)
+	}
+	for _, words := range []string{"72h0m", "ahead of central's clock", "set the device's date and time", "stay queued"} {
+		if !strings.Contains(p.LastError, words) {
+			t.Errorf("the operator reads %q, which does not say %q", p.LastError, words)
+		}
+	}
+	if p.QueueDepth != len(subs) || p.RejectedTotal != 0 {
+		t.Errorf("pass %+v, want all %d still queued", p.Summary, len(subs))
+	}
+	clock.Set(time.Now())
+	drain(t, a, clock, 5)
+	synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
+}

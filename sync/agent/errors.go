@@ -184,7 +184,11 @@ func Describe(err error) string {
 	case errors.Is(err, ErrUnknownDevice):
 		return "central does not know this device (restored from a backup, migrated, or another central at this address). Submissions stay queued and are retried; ask the administrator to restore or re-enrol the device."
 	case errors.Is(err, ErrClockSkew):
-		return "the device clock differs from central's by more than central accepts; the device signs with central's time and retries. Check the device's date and time."
+		msg := "the device clock differs from central's by more than central accepts"
+		if errors.As(err, &ce) && ce.Message != "" {
+			msg += " (central: " + ce.Message + ")"
+		}
+		return msg + ". The device corrects up to a day from central's time and retries; further off, set the device's date and time. Submissions stay queued."
 	case errors.Is(err, ErrUnauthenticated):
 		return "central did not accept the device's signature (" + codeOf(ce, err) + "); retrying. If it persists, ask the administrator."
 	case errors.As(err, &later):
