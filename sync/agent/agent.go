@@ -573,7 +573,8 @@ func (a *Agent) maintain(ctx context.Context, p *Pass) error {
 // marked rejected for answers that are not final (a 401 stale or
 // unknown_device, a 403 revoked...): their reason reads "central rejected
 // the request: <status> ..." with a status other than 422. Nothing else
-// ever re-queued them.
+// ever re-queued them. It puts back too those a central before this
+// version refused for their attestation's date alone (dateRefusal).
 func (a *Agent) requeueMisjudged(ctx context.Context) error {
 	entries, err := a.v.Outbox(ctx)
 	if err != nil {
@@ -582,7 +583,7 @@ func (a *Agent) requeueMisjudged(ctx context.Context) error {
 	const oldPrefix = "central rejected the request: "
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Reason, oldPrefix)
-		if e.State != vault.StateRejected || !ok || strings.HasPrefix(rest, "422 ") {
+		if e.State != vault.StateRejected || !(ok && !strings.HasPrefix(rest, "422 ") || dateRefusal(e.Reason)) {
 			continue
 		}
 		if err := a.v.Requeue(ctx, e.SubmissionID, "sync (a refusal that is not final)"); err != nil && !errors.Is(err, vault.ErrInvalidTransition) {
@@ -590,6 +591,17 @@ func (a *Agent) requeueMisjudged(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// dateRefusal reports whether a rejection's reason is a central before
+// this version refusing an attestation for its report's date, the device's
+// clock (2000-01-01 after a dead CMOS battery), without looking at the
+// challenge that proves by central's clock when it was made. Central now
+// takes such an attestation when it signs a recent challenge, and says
+// "signs no recent challenge" when it refuses one.
+func dateRefusal(reason string) bool {
+	rest, ok := strings.CutPrefix(reason, "central rejected the submission: 422 attestation: the attestation is dated ")
+	return ok && !strings.Contains(rest, "signs no recent challenge")
 }
 
 // passErrors keeps the most telling failure of a pass: the first one.

@@ -233,17 +233,22 @@ func TestOnlyUnprocessableIsFinal(t *testing.T) {
 }
 
 // TestRejectionsOfOldAgentsRequeued: an agent before this one marked
-// submissions rejected for a 401 or 403; the first pass puts those back
-// (and delivers them), leaving a 422's rejection alone.
+// submissions rejected for a 401 or 403, and a central before this one
+// refused attestations for their date alone (the device's clock); the
+// first pass puts those back (and delivers them), leaving other 422s'
+// rejections alone.
 func TestRejectionsOfOldAgentsRequeued(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, synctest.CentralOptions{})
 	v := r.openVault(t, vault.Options{})
-	subs := capture(t, v, r.id, 0, 3, 1000)
+	subs := capture(t, v, r.id, 0, 6, 1000)
 	for i, reason := range []string{
 		"central rejected the request: 401 stale: request timestamp is 6m0s away from central's clock",
 		"central rejected the request: 403 revoked: device has been revoked",
+		"central rejected the submission: 422 attestation: the attestation is dated 2000-01-01T00:00:00Z, older than the 720h0m0s central accepts",
+		"central rejected the submission: 422 attestation: the attestation is dated 2026-12-10T09:28:41Z, after central's clock (2026-12-03T09:28:41Z)",
 		"central rejected the request: 422 attestation: attestation was issued for another device",
+		"central rejected the submission: 422 attestation: the attestation is dated 2000-01-01T00:00:00Z, older than the 720h0m0s central accepts, and signs no recent challenge of central's",
 	} {
 		if err := v.MarkState(ctx, subs[i].ID, vault.StateRejected, reason); err != nil {
 			t.Fatal(err)
@@ -253,10 +258,10 @@ func TestRejectionsOfOldAgentsRequeued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Synced != 2 || p.RejectedTotal != 1 {
-		t.Fatalf("pass %+v; want the 401 and 403 delivered, the 422 still rejected", p)
+	if p.Synced != 4 || p.RejectedTotal != 2 {
+		t.Fatalf("pass %+v; want the 401, the 403 and the date refusals delivered, the other 422s still rejected", p)
 	}
-	synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs[:2])
+	synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs[:4])
 }
 
 func TestUploaderRefusesPlainHTTP(t *testing.T) {
