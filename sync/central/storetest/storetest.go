@@ -526,14 +526,28 @@ func testListing(t *testing.T, s central.Store) {
 	for i, c := range []struct {
 		dev, verdict string
 		images       bool
-	}{{"d1", "allow", false}, {"d2", "allow", true}, {"d1", "warn", false}, {"d2", "allow", false}} {
+	}{{"d1", "allow", false}, {"d2", "allow", true}, {"d1", "warn", false}, {"d2", "allow", true}} {
 		sub := submission(c.dev, fmt.Sprintf("s%d", i), t0.Add(time.Duration(i)*time.Minute), nil)
 		if c.images {
-			sub = submission(c.dev, fmt.Sprintf("s%d", i), t0.Add(time.Duration(i)*time.Minute), map[string][]byte{"selfie": image(1, 5)})
+			sub = submission(c.dev, fmt.Sprintf("s%d", i), t0.Add(time.Duration(i)*time.Minute), map[string][]byte{"selfie": image(1, 5), "document": image(2, 7)})
 		}
 		sub.Verdict = c.verdict
 		if _, _, err := s.BeginSubmission(ctx, sub); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// s1 part uploaded, s3 complete: each listed with its own images,
+	// in the manifest's order.
+	for key, ims := range map[string][]string{"s1": {"document"}, "s3": {"selfie", "document"}} {
+		sub, err := s.Upload(ctx, "d2", protocol.SubmissionKey(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range ims {
+			data := map[string][]byte{"selfie": image(1, 5), "document": image(2, 7)}[name]
+			if _, err := appendChunk(t, s, sub, name, 0, data); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	// Stored after the others, listed before them: by receipt, then
@@ -581,6 +595,28 @@ func testListing(t *testing.T, s central.Store) {
 			t.Errorf("%s: got %v, want %v", c.name, ids, c.want)
 		}
 	}
+	subs, err := s.Submissions(ctx, central.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range subs {
+		want, err := s.Upload(ctx, sub.DeviceID, sub.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := imageList(sub.Images), imageList(want.Images); got != want {
+			t.Errorf("%s listed with images %s, stored %s", sub.ID, got, want)
+		}
+	}
+}
+
+// imageList writes images' names and progress in order.
+func imageList(ims []central.ImageProgress) string {
+	var out []string
+	for _, im := range ims {
+		out = append(out, fmt.Sprintf("%s:%d/%d:%x", im.Name, im.Received, im.Size, im.SHA256[:4]))
+	}
+	return fmt.Sprint(out)
 }
 
 func testConfig(t *testing.T, s central.Store) {

@@ -483,6 +483,41 @@ func loadImages(ctx context.Context, q querier, deviceID, key string, forUpdate 
 	})
 }
 
+// pageImages reads the images of a page of submissions in one query (one
+// loadImages per row was a round trip per row), each submission's in
+// order; a submission without images gets an empty list, as from
+// loadImages.
+func pageImages(ctx context.Context, q querier, subs []central.Submission) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	devs, keys := make([]string, len(subs)), make([]string, len(subs))
+	at := make(map[central.SubmissionRef]int, len(subs))
+	for i := range subs {
+		devs[i], keys[i] = subs[i].DeviceID, subs[i].Key
+		at[central.SubmissionRef{DeviceID: devs[i], Key: keys[i]}] = i
+		subs[i].Images = []central.ImageProgress{}
+	}
+	// In ord order: grouped by submission below, each keeps its order.
+	rows, err := q.Query(ctx, `SELECT i.device_id, i.key, i.name, i.size, i.sha256, i.content_key, i.received
+		FROM images i JOIN unnest($1::text[], $2::text[]) AS p(device_id, key) USING (device_id, key) ORDER BY i.ord`, devs, keys)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ref central.SubmissionRef
+		var im central.ImageProgress
+		if err := rows.Scan(&ref.DeviceID, &ref.Key, &im.Name, &im.Size, &im.SHA256, &im.Key, &im.Received); err != nil {
+			return err
+		}
+		if i, ok := at[ref]; ok {
+			subs[i].Images = append(subs[i].Images, im)
+		}
+	}
+	return rows.Err()
+}
+
 // Upload implements central.Store.
 func (s *Store) Upload(ctx context.Context, deviceID, key string) (central.Submission, error) {
 	var sub central.Submission
@@ -667,12 +702,7 @@ func (s *Store) Submissions(ctx context.Context, f central.Filter) ([]central.Su
 		if err != nil {
 			return err
 		}
-		for i := range subs {
-			if subs[i].Images, err = loadImages(ctx, c, subs[i].DeviceID, subs[i].Key, false); err != nil {
-				return err
-			}
-		}
-		return nil
+		return pageImages(ctx, c, subs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing submissions: %w", err)
