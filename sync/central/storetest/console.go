@@ -30,6 +30,7 @@ func consoleTests() []storeTest {
 		{"ReviewGoesWithSubmission", testReviewGoesWithSubmission},
 		{"Queue", testQueue},
 		{"QueueAfter", testQueueAfter},
+		{"QueueTotal", testQueueTotal},
 	}
 }
 
@@ -793,5 +794,105 @@ func testQueueTokens(t *testing.T, s central.Store) {
 		if fmt.Sprint(ids) != c.want || total != c.total {
 			t.Errorf("nik-1, %s: %v total %d, want %s total %d", c.name, ids, total, c.want, c.total)
 		}
+	}
+}
+
+// CheckQueueTotals checks that the total Queue gives for filters of states
+// and decisions (which a store may count apart from the queue) is the
+// number of cases it lists, and the same as a filter it walks for.
+func CheckQueueTotals(t *testing.T, s central.Store, when string) {
+	t.Helper()
+	ctx := context.Background()
+	waiting := DefaultQueue.States
+	for _, f := range []central.QueueFilter{
+		{},
+		{States: waiting, Decisions: DefaultQueue.Decisions},
+		{States: waiting, Decisions: DefaultQueue.Decisions, Newest: true, Limit: 1, Offset: 1},
+		{States: []central.ReviewState{central.ReviewOpen}},
+		{States: []central.ReviewState{central.ReviewClaimed, central.ReviewDecided}},
+		{Decisions: []string{"escalate", ""}},
+	} {
+		all := f
+		all.Limit, all.Offset = central.MaxListLimit, 0
+		cases, total, err := s.Queue(ctx, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// From the beginning of time: a filter every case passes, but
+		// not of states and decisions alone.
+		walked := f
+		walked.ReceivedAfter = time.Unix(0, 0)
+		_, wtotal, err := s.Queue(ctx, walked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ftotal, err := s.Queue(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != len(cases) || ftotal != len(cases) || wtotal != len(cases) {
+			t.Errorf("%s: Queue(%+v) lists %d cases, totals %d, %d paged, %d walked", when, f, len(cases), total, ftotal, wtotal)
+		}
+	}
+}
+
+// testQueueTotal: the queue's total follows every change of the queue:
+// submissions completing, reviews moving through their states and back,
+// deletion and retention.
+func testQueueTotal(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	var subs []central.Submission
+	for i := range 9 {
+		subs = append(subs, summarised(fmt.Sprint("d", i%2), fmt.Sprint("t", i), at(i), &central.Summary{Decision: []string{"review", "escalate", "approve"}[i%3]}))
+	}
+	subs = append(subs, summarised("d1", "nosummary", at(9), nil))
+	begin(t, s, subs...)
+	CheckQueueTotals(t, s, "stored")
+	imgs := map[string][]byte{"selfie": image(1, 100)}
+	uploading, closed := decided("d1", "up", at(10), imgs), decided("d1", "closed", at(11), imgs)
+	uploading.Summary, closed.Summary = &central.Summary{Decision: "escalate"}, &central.Summary{Decision: "review"}
+	begin(t, s, uploading, closed)
+	// Claimed while its images arrive, then complete.
+	if _, err := s.UpdateReview(ctx, ref(uploading), claim("ana", at(10))); err != nil {
+		t.Fatal(err)
+	}
+	CheckQueueTotals(t, s, "uploading")
+	if _, err := appendChunk(t, s, uploading, "selfie", 0, imgs["selfie"]); err != nil {
+		t.Fatal(err)
+	}
+	CheckQueueTotals(t, s, "uploaded")
+	set := func(sub central.Submission, st central.ReviewState) {
+		t.Helper()
+		_, err := s.UpdateReview(ctx, ref(sub), func(c central.Case) (central.Review, central.AuditEvent, error) {
+			rv := c.Review
+			rv.State = st
+			return rv, central.AuditEvent{ID: fmt.Sprint("set-", sub.ID, "-", c.Review.Version), At: t0, Action: "test"}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, st := range []central.ReviewState{central.ReviewClaimed, central.ReviewSecond, central.ReviewDecided, central.ReviewOpen, central.ReviewClaimed} {
+		set(subs[i%4], st)
+		set(subs[9], st)
+		CheckQueueTotals(t, s, fmt.Sprint("set ", st))
+	}
+	if err := s.DeleteSubmission(ctx, subs[0].DeviceID, subs[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	CheckQueueTotals(t, s, "deleted")
+	// Retention closes the upload (complete, in the queue) and takes the
+	// decisions of the first hours.
+	if _, err := s.Expire(ctx, central.ExpireImages, at(12), at(12), 10); err != nil {
+		t.Fatal(err)
+	}
+	CheckQueueTotals(t, s, "images expired")
+	if _, err := s.Expire(ctx, central.ExpireDecision, at(4), at(12), 10); err != nil {
+		t.Fatal(err)
+	}
+	CheckQueueTotals(t, s, "decisions expired")
+	if _, total, err := s.Queue(ctx, central.QueueFilter{}); err != nil || total != 8 {
+		t.Errorf("Queue at the end: total %d, %v; want 8", total, err)
 	}
 }

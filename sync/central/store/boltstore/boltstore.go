@@ -50,6 +50,7 @@ var (
 	bucketDueDecision = []byte("due-decision")
 	// The review console's buckets (review.go, users.go).
 	bucketQueue     = []byte("review-queue")   // received-at (unix ns) + subKey -> queueEntry, complete submissions only
+	bucketQueueN    = []byte("review-queue-n") // state NUL decision -> how many queue entries (uint64)
 	bucketReviews   = []byte("reviews")        // subKey -> Review
 	bucketReviewSeq = []byte("review-changes") // review seq -> subKey, the last change of each review
 	bucketUsers     = []byte("users")          // name -> User
@@ -60,12 +61,13 @@ var (
 	bucketCompletedSeq = []byte("completed-seqs")
 	allBuckets         = append([][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
 		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketAuditBy, bucketDueImages, bucketDueFields, bucketDueDecision,
-		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
+		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketQueueN, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
 		bucketCompleted, bucketCompletedSeq}, append(partnerBuckets, erasureBuckets...)...)
 	keyRisk       = []byte("risk")
 	keyRetention  = []byte("retention")
 	keyQueues     = []byte("retention-queues") // set once the queues hold every submission
 	keyReviewQ    = []byte("review-queue")     // set once the review queue holds every complete submission
+	keyReviewQN   = []byte("review-queue-n")   // set once review-queue-n counts every entry of the review queue
 	keyAnchor     = []byte("audit-anchor")     // auditAnchor
 	keyAuditBy    = []byte("audit-by")         // set once audit-by indexes every event of the chain
 	keyEventsDone = []byte("webhook-done")     // set once webhook-done holds every delivered or dead event
@@ -104,6 +106,9 @@ func Open(path string) (*Store, error) {
 			return err
 		}
 		if err := fillReviewQueue(tx); err != nil {
+			return err
+		}
+		if err := countReviewQueue(tx); err != nil {
 			return err
 		}
 		if err := chainLegacyAudit(tx); err != nil {

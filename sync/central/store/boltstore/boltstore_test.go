@@ -377,3 +377,33 @@ func reopenAsOlder(t *testing.T, s *Store, older func(tx *bbolt.Tx) error) *Stor
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// TestQueueCountOfOlderFiles: a file from before review-queue-n has its
+// queue counted at Open, once, so the totals the counts give are exact.
+func TestQueueCountOfOlderFiles(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := storetest.QueueData(40)
+	bulk(t, s, subs)
+	for _, sub := range subs[:5] {
+		_, err := s.UpdateReview(ctx, central.SubmissionRef{DeviceID: sub.DeviceID, Key: sub.Key}, func(c central.Case) (central.Review, central.AuditEvent, error) {
+			return central.Review{State: central.ReviewClaimed, Assignee: "ana"}, central.AuditEvent{ID: "claim-" + c.ID, Action: "claim"}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = reopenAsOlder(t, s, func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bucketQueueN); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Delete(keyReviewQN)
+	})
+	storetest.CheckQueueTotals(t, s, "reopened")
+	if _, total, err := s.Queue(ctx, central.QueueFilter{}); err != nil || total != len(subs) {
+		t.Errorf("Queue of the reopened file: total %d, %v; want %d", total, err, len(subs))
+	}
+}

@@ -19,7 +19,11 @@ import (
 // submission, keyed by received time then submission: oldest-first paging
 // is a cursor walk, and counting every match (the queue's total) reads
 // only these entries, compared in place without decoding JSON or
-// allocating. Only the page's cases are read whole.
+// allocating. Only the page's cases are read whole. A filter of states
+// and decisions alone (the console's queue unfiltered) is not counted
+// that way: review-queue-n counts the entries by state and decision,
+// kept in the transaction that writes them, so its total costs a few
+// reads whatever the queue holds.
 
 // Fields of a queue entry, in order, each a uvarint length and bytes.
 const (
@@ -66,7 +70,81 @@ func decodeQueue(v []byte, out *[qFields][]byte) bool {
 // putQueue records (or rewrites) the queue entry of the complete
 // submission k.
 func putQueue(tx *bbolt.Tx, k []byte, sub *central.Submission, rv central.Review) error {
-	return tx.Bucket(bucketQueue).Put(dueKey(sub.ReceivedAt, k), encodeQueue(sub.Summary, rv))
+	q, qk := tx.Bucket(bucketQueue), dueKey(sub.ReceivedAt, k)
+	if old := q.Get(qk); old != nil {
+		if err := countQueue(tx, old, -1); err != nil {
+			return err
+		}
+	}
+	v := encodeQueue(sub.Summary, rv)
+	if err := q.Put(qk, v); err != nil {
+		return err
+	}
+	return countQueue(tx, v, 1)
+}
+
+// countQueue adds by to the count of queue entry v's state and decision.
+func countQueue(tx *bbolt.Tx, v []byte, by int64) error {
+	var e [qFields][]byte
+	if !decodeQueue(v, &e) {
+		return errors.New("a malformed review queue entry")
+	}
+	b, ck := tx.Bucket(bucketQueueN), queueCountKey(e[qState], e[qDecision])
+	var n uint64
+	if c := b.Get(ck); len(c) == 8 {
+		n = binary.BigEndian.Uint64(c)
+	}
+	// Never below zero: a count an older build's writes left short must
+	// not stop a deletion (an erasure) with an error.
+	n = uint64(max(int64(n)+by, 0))
+	if n == 0 {
+		return b.Delete(ck)
+	}
+	return b.Put(ck, binary.BigEndian.AppendUint64(nil, n))
+}
+
+func queueCountKey(state, decision []byte) []byte {
+	return slices.Concat(state, []byte{0}, decision)
+}
+
+// countReviewQueue counts the review queue of a file from before
+// review-queue-n, once.
+func countReviewQueue(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyReviewQN) != nil {
+		return nil
+	}
+	// Whatever is there was counted by an older build's putQueue, which
+	// did not: start from nothing.
+	if err := tx.DeleteBucket(bucketQueueN); err != nil {
+		return err
+	}
+	if _, err := tx.CreateBucket(bucketQueueN); err != nil {
+		return err
+	}
+	err := tx.Bucket(bucketQueue).ForEach(func(_, v []byte) error { return countQueue(tx, v, 1) })
+	if err != nil {
+		return err
+	}
+	return meta.Put(keyReviewQN, []byte("1"))
+}
+
+// countedTotal is how many queue entries match f from review-queue-n;
+// ok is false if f filters by more than states and decisions.
+func countedTotal(tx *bbolt.Tx, f *central.QueueFilter) (total int, ok bool) {
+	if f.Reason != "" || len(f.DeviceIDs) > 0 || f.DocType != "" || f.Country != "" || f.Assignee != "" ||
+		!f.ReceivedAfter.IsZero() || !f.ReceivedBefore.IsZero() || len(f.Tokens) > 0 {
+		return 0, false
+	}
+	c := tx.Bucket(bucketQueueN).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		state, decision, _ := bytes.Cut(k, []byte{0})
+		if (len(f.States) == 0 || containsBytes(f.States, state)) &&
+			(len(f.Decisions) == 0 || containsBytes(f.Decisions, decision)) && len(v) == 8 {
+			total += int(binary.BigEndian.Uint64(v))
+		}
+	}
+	return total, true
 }
 
 func loadReview(tx *bbolt.Tx, k []byte) (central.Review, error) {
@@ -79,8 +157,14 @@ func loadReview(tx *bbolt.Tx, k []byte) (central.Review, error) {
 
 // deleteReview removes a submission's queue entry, review and change.
 func deleteReview(tx *bbolt.Tx, k []byte, sub *central.Submission) error {
-	if err := tx.Bucket(bucketQueue).Delete(dueKey(sub.ReceivedAt, k)); err != nil {
-		return err
+	q, qk := tx.Bucket(bucketQueue), dueKey(sub.ReceivedAt, k)
+	if old := q.Get(qk); old != nil {
+		if err := countQueue(tx, old, -1); err != nil {
+			return err
+		}
+		if err := q.Delete(qk); err != nil {
+			return err
+		}
 	}
 	rv, err := loadReview(tx, k)
 	if err != nil {
@@ -231,6 +315,12 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 	}
 	err := s.view(ctx, "listing the review queue", func(tx *bbolt.Tx) error {
 		out, total = nil, 0
+		// Counted from review-queue-n, the walk stops at the page.
+		counted := false
+		if !f.Uncounted && f.After == nil {
+			total, counted = countedTotal(tx, &f)
+		}
+		seen := 0
 		m := &queueMatcher{f: f, index: tx.Bucket(bucketIndex)}
 		if len(f.DeviceIDs) > 0 {
 			m.devices = make(map[string]struct{}, len(f.DeviceIDs))
@@ -318,13 +408,16 @@ func (s *Store) Queue(ctx context.Context, f central.QueueFilter) ([]central.Cas
 			if !m.match(k, v) {
 				continue
 			}
-			if total >= offset && len(page) < limit {
+			if seen >= offset && len(page) < limit {
 				page = append(page, k[8:])
 			}
-			total++
-			if f.Uncounted && len(page) == limit {
+			seen++
+			if (f.Uncounted || counted) && len(page) == limit {
 				break
 			}
+		}
+		if !counted {
+			total = seen
 		}
 		for _, sk := range page {
 			cs, err := loadCase(tx, sk)
