@@ -28,7 +28,7 @@ import (
 func exportHref(q url.Values) template.URL {
 	q2 := url.Values{}
 	for k, vs := range q {
-		if k != "page" && k != "msg" {
+		if k != "cursor" && k != "page" && k != "msg" {
 			q2[k] = vs
 		}
 	}

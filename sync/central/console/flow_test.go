@@ -2,9 +2,14 @@ package console
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +18,7 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
+	"github.com/openkyc/kyc/sync/protocol"
 )
 
 // TestSignInWithTOTP: the first sign-in enrols TOTP (a wrong code is
@@ -551,8 +557,130 @@ func TestOnPostgres(t *testing.T) {
 	open := pgStore(pgtest.StartT(t))
 	for name, test := range map[string]func(*testing.T, opener){
 		"scope": testScope, "claim race": testClaimRace, "four eyes": testFourEyes, "queue": testQueueAndSearch, "case view": testCaseView,
-		"linked": testLinked, "linked capped": testLinkedCapped,
+		"linked": testLinked, "linked capped": testLinkedCapped, "queue paging": testQueuePaging,
 	} {
 		t.Run(name, func(t *testing.T) { test(t, open) })
+	}
+}
+
+// TestQueuePaging: the queue pages by cursor (Next and Prev links that
+// name no case), forth and back, with its filters, showing each page's
+// place; a cursor not made by the console, or changed, is a 400 page.
+func TestQueuePaging(t *testing.T) { testQueuePaging(t, boltStore) }
+
+func testQueuePaging(t *testing.T, open opener) {
+	e := newEnvOn(t, open, nil)
+	e.addDevice("dev-north", "north")
+	e.addDevice("dev-south", "south")
+	e.addUser("rev1", central.RoleReviewer)
+	pl := payload(t, "payload_device.json", "sess-p", asReview(40))
+	sum := central.Summarize(pl)
+	// 120 waiting cases, a second apart, every other one in the north.
+	var refs []central.SubmissionRef
+	for i := range 120 {
+		now := e.clk.Now().UTC()
+		dev := []string{"dev-north", "dev-south"}[i%2]
+		sub := central.Submission{DeviceID: dev, Key: protocol.SubmissionKey(fmt.Sprintf("page-%03d", i)), ID: fmt.Sprintf("page-%03d", i),
+			ManifestHash: []byte{byte(i)}, CreatedAt: now.Add(-time.Minute), ReceivedAt: now, CompletedAt: now, Verdict: "ok", Payload: pl, Summary: &sum}
+		if _, _, err := e.store.BeginSubmission(context.Background(), sub); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, central.SubmissionRef{DeviceID: dev, Key: sub.Key})
+		e.clk.Advance(time.Second)
+	}
+	b := e.browser()
+	b.signIn("rev1")
+	link := func(a answer, rel string) string {
+		t.Helper()
+		m := regexp.MustCompile(`<a href="([^"]*)" rel="` + rel + `"`).FindStringSubmatch(a.body)
+		if m == nil {
+			return ""
+		}
+		return html.UnescapeString(m[1])
+	}
+	// page checks that a lists the cases want of refs, in order, as
+	// cases from-to of total.
+	page := func(a answer, want []central.SubmissionRef, from, to, total int) {
+		t.Helper()
+		if a.status != http.StatusOK {
+			t.Fatalf("queue page: %d", a.status)
+		}
+		var got []string
+		for _, m := range regexp.MustCompile(`href="(/console/cases/[^"]*)"`).FindAllStringSubmatch(a.body, -1) {
+			got = append(got, m[1])
+		}
+		var hrefs []string
+		for _, r := range want {
+			hrefs = append(hrefs, caseHref(r))
+		}
+		if !slices.Equal(got, hrefs) {
+			t.Errorf("page lists %d cases %v..., want %d from %s", len(got), got[:min(len(got), 1)], len(hrefs), hrefs[0])
+		}
+		if c := fmt.Sprintf("Cases %d–%d of %d", from, to, total); !strings.Contains(a.body, c) {
+			t.Errorf("page is not %q", c)
+		}
+		for _, rel := range []string{"next", "prev"} {
+			l := link(a, rel)
+			if l == "" {
+				continue
+			}
+			// The cursor names no case: no device, no submission.
+			if strings.Contains(l, "page=") || !strings.Contains(l, "cursor=") || strings.Contains(l, "dev-") || strings.Contains(l, "page-") {
+				t.Errorf("%s link %q", rel, l)
+			}
+		}
+	}
+	first := b.get("/console/queue")
+	page(first, refs[:50], 1, 50, 120)
+	if link(first, "prev") != "" {
+		t.Error("the first page links to a page before it")
+	}
+	second := b.get(link(first, "next"))
+	page(second, refs[50:100], 51, 100, 120)
+	third := b.get(link(second, "next"))
+	page(third, refs[100:], 101, 120, 120)
+	if link(third, "next") != "" {
+		t.Error("the last page links to a page after it")
+	}
+	back := b.get(link(third, "prev"))
+	page(back, refs[50:100], 51, 100, 120)
+	back = b.get(link(back, "prev"))
+	page(back, refs[:50], 1, 50, 120)
+	if link(back, "prev") != "" {
+		t.Error("the first page, back, links to a page before it")
+	}
+	// With a filter: the north's 60 cases, the filter kept.
+	var north []central.SubmissionRef
+	for i := 0; i < len(refs); i += 2 {
+		north = append(north, refs[i])
+	}
+	nf := b.get("/console/queue?branch=north")
+	page(nf, north[:50], 1, 50, 60)
+	nl := link(nf, "next")
+	if !strings.Contains(nl, "branch=north") {
+		t.Errorf("next link %q drops the filter", nl)
+	}
+	page(b.get(nl), north[50:], 51, 60, 60)
+	// Cursors the console did not make, or changed.
+	u, err := url.Parse(link(first, "next"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := u.Query().Get("cursor")
+	if good == "" {
+		t.Fatal("no cursor in the first page's next link")
+	}
+	flipped := []byte(good)
+	flipped[len(flipped)/2] ^= 1
+	other, err := auth.NewSealer(make([]byte, auth.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := base64.RawURLEncoding.EncodeToString(other.Seal([]byte(`{"p":0,"t":0,"d":"dev-north","k":"x"}`), cursorContext))
+	for _, c := range []string{"abc", "!!!", string(flipped), forged, good[:len(good)-4], strings.Repeat("A", 5000)} {
+		a := b.get("/console/queue?cursor=" + url.QueryEscape(c))
+		if a.status != http.StatusBadRequest || !strings.Contains(a.body, "is not valid") {
+			t.Errorf("cursor %.20q: %d", c, a.status)
+		}
 	}
 }

@@ -1,16 +1,19 @@
 package console
 
 import (
+	"context"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
 // routeReview registers the queue, the case view and the decisions
@@ -28,12 +31,8 @@ const (
 	slaAmber = 24 * time.Hour
 )
 
-// queuePageSize is how many cases one queue page lists; maxQueuePage is
-// the last page number read (5 million cases in).
-const (
-	queuePageSize = 50
-	maxQueuePage  = 100_000
-)
+// queuePageSize is how many cases one queue page lists.
+const queuePageSize = 50
 
 // AuditSearch is the audit action of a search by person in the queue.
 const AuditSearch = central.AuditSearch
@@ -126,11 +125,12 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	} else if !f.ReceivedBefore.IsZero() {
 		f.ReceivedBefore = f.ReceivedBefore.AddDate(0, 0, 1) // "to" is inclusive
 	}
-	// The page number is bounded: page=1e18 would overflow the offset
-	// into a negative one.
-	pageNo, _ := strconv.Atoi(q.Get("page"))
-	pageNo = min(max(pageNo, 1), maxQueuePage)
-	f.Offset = (pageNo - 1) * queuePageSize
+	var cur *queueCursor
+	if s := q.Get("cursor"); s != "" {
+		if cur, err = c.openCursor(s); err != nil {
+			return err
+		}
+	}
 
 	// Devices: the viewer's scope, narrowed by the branch and device
 	// filters. An empty set matches nothing (never "every device").
@@ -175,14 +175,13 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 			return err
 		}
 	}
+	var pg queueWindow
 	if d.Invalid == "" && !d.NoMatch && !(narrowed && len(allowed) == 0) {
-		cases, total, err := c.cfg.Store.Queue(ctx, f)
-		if err != nil {
+		if pg, err = c.queueWindow(ctx, f, cur); err != nil {
 			return fmt.Errorf("reading the queue: %w", err)
 		}
-		d.Total = total
 		now := c.cfg.Now()
-		for _, cs := range cases {
+		for _, cs := range pg.cases {
 			row := queueRow{Case: cs, Href: caseHref(cs.Ref), Branch: devs[cs.Ref.DeviceID].Branch, Reasons: cs.Summary.Reasons}
 			age := now.Sub(cs.ReceivedAt)
 			row.Age = fmtAge(age)
@@ -197,25 +196,143 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 			d.Rows = append(d.Rows, row)
 		}
 	}
-	if len(d.Rows) > 0 {
-		d.From, d.To = f.Offset+1, f.Offset+len(d.Rows)
-	}
-	link := func(p int) string {
-		q2 := url.Values{}
-		for k, vs := range q {
-			q2[k] = vs
+	if n := len(pg.cases); n > 0 {
+		d.From, d.To = pg.pos+1, pg.pos+n
+		// Counted after the page was read: cases may have left since.
+		d.Total = max(pg.total, d.To)
+		if pg.after {
+			d.Next = c.cursorLink(q, queueCursor{Pos: pg.pos + n}, pg.cases[n-1])
 		}
-		q2.Set("page", strconv.Itoa(p))
-		q2.Del("msg")
-		return "/console/queue?" + q2.Encode()
-	}
-	if pageNo > 1 {
-		d.Prev = link(pageNo - 1)
-	}
-	if f.Offset+len(d.Rows) < d.Total {
-		d.Next = link(pageNo + 1)
+		if pg.before {
+			d.Prev = c.cursorLink(q, queueCursor{Back: true, Pos: max(pg.pos-queuePageSize, 0)}, pg.cases[0])
+		}
+	} else if cur != nil {
+		d.Prev = c.cursorLink(q, queueCursor{}, central.Case{}) // past the end: the first page
 	}
 	return c.render(w, r, v, http.StatusOK, "queue.html", d)
+}
+
+// The queue pages by keyset: a page's Next and Prev links carry a cursor,
+// the case next to the page they lead to, and the queue reads the page
+// from that case (QueueFilter.After) instead of skipping the cases
+// before it (an offset, which costs what it skips: 138 ms at case 15,000
+// of 100,000 on PostgreSQL). Its one order, oldest first, keyset-pages
+// with every filter.
+
+// queueCursor is where a queue page starts: after the case Dev/Key
+// received at At, or before it (Back), Pos cases into the queue when the
+// link was made (the page's place, shown as "cases 51-100"). It travels
+// sealed with the console's key (cursorContext), so a URL names no
+// device or submission and a cursor cannot be made or changed by hand.
+type queueCursor struct {
+	Back bool   `json:"b,omitempty"`
+	Pos  int    `json:"p"`
+	At   int64  `json:"t"` // unix ns
+	Dev  string `json:"d"`
+	Key  string `json:"k"`
+}
+
+const (
+	cursorContext = "queue-cursor"
+	// maxCursor bounds the parameter read: a cursor is about 150
+	// characters.
+	maxCursor = 1024
+)
+
+// cursorLink is the queue's URL with q's filters and a cursor at cs; the
+// zero Case is the first page.
+func (c *Console) cursorLink(q url.Values, cur queueCursor, cs central.Case) string {
+	q2 := url.Values{}
+	for k, vs := range q {
+		q2[k] = vs
+	}
+	q2.Del("cursor")
+	q2.Del("msg")
+	q2.Del("page") // before cursors: offsets
+	if cs.Ref.DeviceID != "" {
+		cur.At, cur.Dev, cur.Key = cs.ReceivedAt.UnixNano(), cs.Ref.DeviceID, cs.Ref.Key
+		b, err := json.Marshal(cur)
+		if err != nil {
+			panic(err) // a struct of strings and numbers
+		}
+		q2.Set("cursor", base64.RawURLEncoding.EncodeToString(c.sealer.Seal(b, cursorContext)))
+	}
+	if len(q2) == 0 {
+		return "/console/queue"
+	}
+	return "/console/queue?" + q2.Encode()
+}
+
+// openCursor reads a cursor parameter; a cursor that does not open (not
+// one the console made, changed, or made with another key) is a 400.
+func (c *Console) openCursor(s string) (*queueCursor, error) {
+	bad := func(cause error) error {
+		return httpx.Wrap(cause, http.StatusBadRequest, "queue_cursor", "the queue page's link is not valid")
+	}
+	if len(s) > maxCursor {
+		return nil, bad(errors.New("cursor too long"))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, bad(err)
+	}
+	plain, err := c.sealer.Open(raw, cursorContext)
+	if err != nil {
+		return nil, bad(err)
+	}
+	var cur queueCursor
+	if err := json.Unmarshal(plain, &cur); err != nil {
+		return nil, bad(err)
+	}
+	if cur.Pos < 0 || cur.Dev == "" || cur.Key == "" {
+		return nil, bad(fmt.Errorf("cursor %+v", cur))
+	}
+	return &cur, nil
+}
+
+// queueWindow is one page of the queue and where it stands.
+type queueWindow struct {
+	cases []central.Case
+	pos   int // cases before the page
+	total int
+	// after and before: cases follow the page, precede it.
+	after, before bool
+}
+
+// queueWindow reads f's page at cur (nil: the first page) and the
+// queue's total. A cursor's page is read one case longer, to know
+// whether there is another page that way; a page back that comes up
+// short (cases before it left the queue) is the first page instead.
+func (c *Console) queueWindow(ctx context.Context, f central.QueueFilter, cur *queueCursor) (queueWindow, error) {
+	f.Limit = queuePageSize
+	if cur != nil {
+		p := f
+		p.After = &central.Case{ReceivedAt: time.Unix(0, cur.At).UTC(), Ref: central.SubmissionRef{DeviceID: cur.Dev, Key: cur.Key}}
+		p.Newest, p.Limit = cur.Back, queuePageSize+1
+		cases, _, err := c.cfg.Store.Queue(ctx, p)
+		if err != nil {
+			return queueWindow{}, err
+		}
+		more := len(cases) > queuePageSize
+		cases = cases[:min(len(cases), queuePageSize)]
+		w := queueWindow{cases: cases, pos: cur.Pos, after: more, before: true}
+		if cur.Back {
+			slices.Reverse(cases)
+			w.after, w.before = true, more
+			if !more {
+				w.pos = 0
+			}
+		}
+		if !cur.Back || len(cases) == queuePageSize {
+			// The total alone: one case read, and counted.
+			t := f
+			t.Limit = 1
+			_, w.total, err = c.cfg.Store.Queue(ctx, t)
+			return w, err
+		}
+	}
+	cases, total, err := c.cfg.Store.Queue(ctx, f)
+	return queueWindow{cases: cases, total: total, after: len(cases) < total}, err
 }
 
 // queueFilters are the fields of the queue's filter form that travel in
