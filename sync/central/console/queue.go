@@ -92,7 +92,8 @@ func caseHref(ref central.SubmissionRef) string {
 
 // queuePage lists the cases waiting for a person: complete submissions the
 // engine sent to review or escalate and not decided yet, oldest first.
-// It makes one Queue call (plus the cached device list for branches).
+// It makes one Queue call, two for a page by cursor (queueWindow), plus
+// the cached device list for branches.
 func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
 	ctx := r.Context()
 	q := r.URL.Query()
