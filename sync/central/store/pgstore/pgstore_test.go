@@ -7,15 +7,18 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/storetest"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
+	"github.com/openkyc/kyc/sync/protocol"
 )
 
 // server is the package's private PostgreSQL, started by TestMain.
@@ -414,4 +417,55 @@ func databaseAtSchema(t *testing.T, version int) (string, *pgx.Conn) {
 		}
 	}
 	return dsn, conn
+}
+
+// queryCounter is a pgx tracer counting the statements sent.
+type queryCounter struct{ n atomic.Int64 }
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.n.Add(1)
+	return ctx
+}
+
+func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestSubmissionsQueries: the admin list of a page of submissions with
+// images is a bounded number of statements, not one per submission.
+func TestSubmissionsQueries(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabaseFrom(ctx, "migrated", Migrate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &queryCounter{}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{pool: pool, idemBusy: map[string]chan struct{}{}}
+	defer s.Close()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 30 {
+		sub := central.Submission{DeviceID: "d1", Key: fmt.Sprint("k", i), ID: fmt.Sprint("s", i), ManifestHash: []byte{1},
+			CreatedAt: t0, ReceivedAt: t0.Add(time.Duration(i) * time.Second), Verdict: "ok", Payload: []byte(`{}`)}
+		for _, name := range []string{"selfie", "front"} {
+			sub.Images = append(sub.Images, central.ImageProgress{ImageMeta: protocol.ImageMeta{Name: name, Size: 10, SHA256: make([]byte, 32), Key: make([]byte, 32)}})
+		}
+		if _, _, err := s.BeginSubmission(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := counter.n.Load()
+	subs, err := s.Submissions(ctx, central.Filter{Limit: 100})
+	if err != nil || len(subs) != 30 || len(subs[29].Images) != 2 || subs[29].Images[0].Name != "selfie" {
+		t.Fatalf("Submissions = %d, %v", len(subs), err)
+	}
+	if n := counter.n.Load() - before; n > 2 {
+		t.Errorf("listing 30 submissions sent %d statements, want at most 2", n)
+	}
 }
