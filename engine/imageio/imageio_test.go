@@ -252,3 +252,59 @@ func TestDecodeJPEGScans(t *testing.T) {
 		t.Fatalf("JPEG of %d+ scans: Decode = %v, want ErrTooLarge naming its scans", MaxJPEGScans, err)
 	}
 }
+
+// withOrientation inserts an APP1 Exif segment carrying the TIFF
+// Orientation tag o after a JPEG's SOI, as a camera writes it.
+func withOrientation(jpg []byte, o uint16) []byte {
+	tiff := []byte("MM\x00*\x00\x00\x00\x08") // big-endian, IFD at 8
+	ifd := make([]byte, 2+12+4)
+	binary.BigEndian.PutUint16(ifd, 1)          // one entry
+	binary.BigEndian.PutUint16(ifd[2:], 0x0112) // Orientation
+	binary.BigEndian.PutUint16(ifd[4:], 3)      // SHORT
+	binary.BigEndian.PutUint32(ifd[6:], 1)      // one value
+	binary.BigEndian.PutUint16(ifd[10:], o)     // the value, left-aligned
+	payload := append(append([]byte("Exif\x00\x00"), tiff...), ifd...)
+	seg := []byte{0xFF, 0xE1, 0, 0}
+	binary.BigEndian.PutUint16(seg[2:], uint16(2+len(payload)))
+	out := append([]byte{}, jpg[:2]...)
+	out = append(append(out, seg...), payload...)
+	return append(out, jpg[2:]...)
+}
+
+// TestDecodeAppliesOrientation: a phone held sideways writes its pixels as
+// the sensor sees them and says how to turn them in the Exif Orientation
+// tag; the decoded image must be the upright one, whatever the size check
+// read from the frame header (the same pixel count, turned).
+func TestDecodeAppliesOrientation(t *testing.T) {
+	jpg := encode(t, 64, 48, "jpeg")
+	cases := []struct {
+		o    uint16
+		w, h int
+		// corner is where the source's top-left (darkest) pixel lands.
+		cornerX, cornerY int
+	}{
+		{1, 64, 48, 0, 0},
+		{6, 48, 64, 47, 0},  // turned 90 clockwise to view
+		{8, 48, 64, 0, 63},  // turned 90 counter-clockwise
+		{3, 64, 48, 63, 47}, // turned 180
+	}
+	for _, c := range cases {
+		data := withOrientation(jpg, c.o)
+		w, h, _, err := Size(data)
+		if err != nil || w*h != 64*48 {
+			t.Fatalf("orientation %d: Size = %dx%d, %v", c.o, w, h, err)
+		}
+		for _, dec := range []func([]byte, int) (gocv.Mat, error){Decode, DecodeGrey} {
+			m, err := dec(data, 64*48)
+			if err != nil {
+				t.Fatalf("orientation %d: %v", c.o, err)
+			}
+			if m.Cols() != c.w || m.Rows() != c.h {
+				t.Errorf("orientation %d: decoded %dx%d, want %dx%d", c.o, m.Cols(), m.Rows(), c.w, c.h)
+			} else if v := m.GetUCharAt(c.cornerY, c.cornerX*m.Channels()); v > 12 {
+				t.Errorf("orientation %d: pixel (%d,%d) = %d, want the source's dark top-left corner", c.o, c.cornerX, c.cornerY, v)
+			}
+			m.Close()
+		}
+	}
+}
