@@ -98,6 +98,32 @@ func BenchmarkFaceMatch(b *testing.B) {
 	}
 }
 
+// BenchmarkFaceMatchTurned is BenchmarkFaceMatch with the selfie turned by
+// a quarter, its face not found as it comes: what the search of the other
+// turns (AnalyzeStill) adds, in the same run as the upright match.
+func BenchmarkFaceMatchTurned(b *testing.B) {
+	ctx := context.Background()
+	e := newTestEngine(b, 1)
+	selfie, doc := benchImages(b)
+	sideways := turned(b, selfie, 90)
+	mustHideFace(b, e, sideways, "the benchmark selfie turned 90")
+	for _, c := range []struct {
+		name   string
+		selfie gocv.Mat
+	}{{"upright", selfie}, {"turned_90", sideways}} {
+		b.Run(c.name, func(b *testing.B) {
+			testenv.ReportCPU(b)
+			reportP50(b, func() error {
+				r, err := e.Match(ctx, c.selfie, doc, true)
+				if err == nil && r.Decision.Decision == "" {
+					err = fmt.Errorf("no decision")
+				}
+				return err
+			})
+		})
+	}
+}
+
 // BenchmarkLiveness is the passive liveness of one selfie (the 1280x720
 // benchmark selfie, its face found beforehand) with one thread per model:
 // the previous release's MiniFASNetV2-SE alone and the fused three models

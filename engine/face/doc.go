@@ -11,6 +11,11 @@
 // the document forensics measured on the face (Traces), a monochrome face
 // judged by MiniFASNetV2-SE alone and never accepted passively.
 //
+// A still (a selfie or reference photo, not a camera frame) may come turned
+// by a quarter or upside down: AnalyzeStill then finds its face in the
+// image turned back, and every stage after detection, liveness included,
+// runs on that upright copy (Analysis.Turned says how it was turned).
+//
 // Images are BGR gocv.Mats as engine/imageio decodes them; the engine never
 // reads files or resolves model names itself: its constructors take model
 // paths.

@@ -161,9 +161,13 @@ func (e *Engine) Matcher() Matcher { return e.matcher }
 // Analysis is one image's face: where it is, how usable, and its
 // embedding.
 type Analysis struct {
-	Face      Face      `json:"face"`
-	Detected  int       `json:"faces_detected"`
-	Quality   Quality   `json:"quality"`
+	Face     Face    `json:"face"`
+	Detected int     `json:"faces_detected"`
+	Quality  Quality `json:"quality"`
+	// Turned is how many degrees clockwise (90, 180 or 270) AnalyzeStill
+	// turned the image to find its face upright, 0 if it was: Face is then
+	// in the turned copy's pixels.
+	Turned    int       `json:"turned,omitempty"`
 	Embedding Embedding `json:"-"`
 }
 
@@ -187,6 +191,10 @@ func (e *Engine) Analyze(ctx context.Context, img gocv.Mat, pick Selection, t Ti
 		return Analysis{}, err
 	}
 	t.since(prefix+"detect", start)
+	return e.describePicked(ctx, img, faces, pick, t, prefix)
+}
+
+func (e *Engine) describePicked(ctx context.Context, img gocv.Mat, faces []Face, pick Selection, t Timings, prefix string) (Analysis, error) {
 	f, err := pick(faces)
 	if err != nil {
 		return Analysis{Detected: len(faces)}, err
@@ -194,6 +202,112 @@ func (e *Engine) Analyze(ctx context.Context, img gocv.Mat, pick Selection, t Ti
 	a, err := e.Describe(ctx, img, f, t, prefix)
 	a.Detected = len(faces)
 	return a, err
+}
+
+// Upright is a still image as AnalyzeStill analysed it: the caller's own,
+// or a copy turned so that its face stands upright.
+type Upright struct {
+	Mat    gocv.Mat
+	Turned int // degrees clockwise; 0 when Mat is the caller's image
+}
+
+// Close releases a turned copy and leaves the caller's image alone.
+func (u Upright) Close() {
+	if u.Turned != 0 {
+		u.Mat.Close()
+	}
+}
+
+// AnalyzeStill is Analyze for a still image, which may come turned by a
+// quarter (a phone held sideways, a file whose EXIF orientation a
+// messenger stripped): when no face is found upright it tries the image
+// turned by 90, 270 and 180 degrees (pixels moved, not resampled) and
+// keeps the turn whose picked face is the most confident. Everything after
+// detection runs on that upright copy, which is returned for the stages
+// that follow (liveness takes upright crops, as it was trained on); the
+// caller closes it. An image with a face found upright costs what Analyze
+// does.
+func (e *Engine) AnalyzeStill(ctx context.Context, img gocv.Mat, pick Selection, t Timings, prefix string) (Analysis, Upright, error) {
+	up := Upright{Mat: img}
+	start := time.Now()
+	faces, err := e.det.Detect(ctx, img)
+	if err != nil {
+		return Analysis{}, up, err
+	}
+	t.since(prefix+"detect", start)
+	if len(faces) == 0 {
+		start = time.Now()
+		if up, faces, err = e.turnUpright(ctx, img, pick); err != nil {
+			return Analysis{}, up, err
+		}
+		t.since(prefix+"detect_turned", start)
+	}
+	a, err := e.describePicked(ctx, up.Mat, faces, pick, t, prefix)
+	a.Turned = up.Turned
+	return a, up, err
+}
+
+// Turn returns img turned deg degrees clockwise (90, 180 or 270; any
+// other value gives a copy), its pixels moved, not resampled. The caller
+// closes it.
+func Turn(img gocv.Mat, deg int) gocv.Mat {
+	out := gocv.NewMat()
+	switch deg {
+	case 90:
+		gocv.Rotate(img, &out, gocv.Rotate90Clockwise)
+	case 180:
+		gocv.Rotate(img, &out, gocv.Rotate180Clockwise)
+	case 270:
+		gocv.Rotate(img, &out, gocv.Rotate90CounterClockwise)
+	default:
+		img.CopyTo(&out)
+	}
+	return out
+}
+
+// turnUpright detects faces in img turned each way and returns the turn
+// whose picked face scores highest with its faces; if no turn's faces can
+// be picked, the turn whose most confident face scores highest (so that
+// pick's error, such as ErrMultipleFaces, is the answer), and img itself
+// when no turn has any.
+func (e *Engine) turnUpright(ctx context.Context, img gocv.Mat, pick Selection) (Upright, []Face, error) {
+	best, fallback := Upright{Mat: img}, Upright{Mat: img}
+	var bestFaces, fallbackFaces []Face
+	bestScore, fallbackScore := -1.0, -1.0
+	for _, deg := range [...]int{90, 270, 180} {
+		u := Upright{Mat: Turn(img, deg), Turned: deg}
+		faces, err := e.det.Detect(ctx, u.Mat)
+		if err != nil {
+			u.Close()
+			best.Close()
+			fallback.Close()
+			return Upright{Mat: img}, nil, err
+		}
+		switch f, err := pick(faces); {
+		case err == nil && f.Score > bestScore:
+			best.Close()
+			best, bestFaces, bestScore = u, faces, f.Score
+		case err != nil && topScore(faces) > fallbackScore:
+			fallback.Close()
+			fallback, fallbackFaces, fallbackScore = u, faces, topScore(faces)
+		default:
+			u.Close()
+		}
+	}
+	if best.Turned != 0 {
+		fallback.Close()
+		return best, bestFaces, nil
+	}
+	return fallback, fallbackFaces, nil
+}
+
+// topScore is the highest score of faces, -1 when there are none.
+func topScore(faces []Face) float64 {
+	top := -1.0
+	for _, f := range faces {
+		top = max(top, f.Score)
+	}
+	return top
 }
 
 // Describe aligns face f of img, measures its quality and embeds it: the
@@ -272,7 +386,8 @@ func (e *ImageError) Unwrap() error { return e.Err }
 
 // Match compares the selfie's single dominant face with the largest face of
 // the reference, scoring liveness on the selfie when withLiveness. The two
-// images are worked on concurrently.
+// images are worked on concurrently, each turned upright if it came turned
+// (AnalyzeStill).
 func (e *Engine) Match(ctx context.Context, selfie, reference gocv.Mat, withLiveness bool) (MatchResult, error) {
 	if withLiveness && e.live == nil {
 		return MatchResult{}, errors.New("liveness asked for but no liveness model loaded")
@@ -285,13 +400,17 @@ func (e *Engine) Match(ctx context.Context, selfie, reference gocv.Mat, withLive
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		res.Reference, errR = e.Analyze(ctx, reference, Largest, tr, "reference_")
+		var up Upright
+		res.Reference, up, errR = e.AnalyzeStill(ctx, reference, Largest, tr, "reference_")
+		up.Close()
 	}()
-	res.Selfie, errS = e.Analyze(ctx, selfie, Dominant, ts, "selfie_")
+	var up Upright
+	res.Selfie, up, errS = e.AnalyzeStill(ctx, selfie, Dominant, ts, "selfie_")
+	defer up.Close()
 	if errS == nil && withLiveness {
 		t0 := time.Now()
 		var l LivenessResult
-		if l, errS = e.Liveness(ctx, selfie, res.Selfie.Face); errS == nil {
+		if l, errS = e.Liveness(ctx, up.Mat, res.Selfie.Face); errS == nil {
 			res.Liveness = &l
 		}
 		ts.since("selfie_liveness", t0)
