@@ -220,10 +220,12 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	go func() {
 		defer wg.Done()
 		s := time.Now()
-		selfie, selfieErr = e.Face.Analyze(ctx, in.Selfie, face.Dominant, face.Timings{}, "")
+		var up face.Upright
+		selfie, up, selfieErr = e.Face.AnalyzeStill(ctx, in.Selfie, face.Dominant, face.Timings{}, "")
 		if selfieErr == nil {
-			live, liveErr = e.Face.Liveness(ctx, in.Selfie, selfie.Face)
+			live, liveErr = e.Face.Liveness(ctx, up.Mat, selfie.Face)
 		}
+		up.Close()
 		c.Since("selfie", s)
 		done("selfie")
 	}()
@@ -240,7 +242,9 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	if in.Reference != nil {
 		wg.Go(func() {
 			s := time.Now()
-			ref, refErr = e.Face.Analyze(ctx, *in.Reference, face.Largest, face.Timings{}, "")
+			var up face.Upright
+			ref, up, refErr = e.Face.AnalyzeStill(ctx, *in.Reference, face.Largest, face.Timings{}, "")
+			up.Close()
 			c.Since("reference", s)
 		})
 	}

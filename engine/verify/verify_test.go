@@ -2,10 +2,12 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"image"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -296,5 +298,45 @@ func recordStages(t *testing.T, eng *Engine) (check func()) {
 		if want := []string{"decision", "document", "match", "screening", "selfie"}; !slices.Equal(stages, want) {
 			t.Errorf("progress reported %v, want each of %v once", stages, want)
 		}
+	}
+}
+
+// TestVerifyTurnedSelfie: a selfie that came turned by a quarter (a phone
+// held sideways), in which no face is found as it comes, is verified
+// upright: the same match and liveness as the upright selfie, and the
+// report says it was turned, for a reviewer to see.
+func TestVerifyTurnedSelfie(t *testing.T) {
+	eng := newEngine(t)
+	live, doc := genuine(t, eng)
+	want, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Face.Selfie == nil || want.Face.Liveness == nil || want.Face.Match == nil || want.Face.Selfie.Turned != 0 {
+		t.Fatalf("upright selfie: %+v", want.Face)
+	}
+	sideways := gocv.NewMat()
+	defer sideways.Close()
+	gocv.Rotate(live, &sideways, gocv.Rotate90Clockwise)
+	if _, err := eng.Face.Analyze(context.Background(), sideways, face.Dominant, face.Timings{}, ""); !errors.Is(err, face.ErrNoFace) {
+		t.Fatalf("the selfie turned 90: %v, want no face found as it comes", err)
+	}
+	rep, err := eng.Verify(context.Background(), Input{Front: doc, Selfie: sideways, Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Risk.HasReason(risk.NoFace) || rep.Face.Selfie == nil || rep.Face.Liveness == nil || rep.Face.Match == nil {
+		t.Fatalf("selfie turned 90: %s %s %v, face %+v", rep.Decision, rep.NextAction, rep.Reasons, rep.Face)
+	}
+	if rep.Face.Selfie.Turned != 270 || rep.Face.Liveness.Score != want.Face.Liveness.Score || rep.Face.Match.Similarity != want.Face.Match.Similarity || rep.Decision != want.Decision {
+		t.Errorf("selfie turned 90: turned back %d, liveness %.4f, similarity %.4f, %s; upright: liveness %.4f, similarity %.4f, %s",
+			rep.Face.Selfie.Turned, rep.Face.Liveness.Score, rep.Face.Match.Similarity, rep.Decision, want.Face.Liveness.Score, want.Face.Match.Similarity, want.Decision)
+	}
+	js, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"turned":270`) {
+		t.Errorf("the report's JSON does not say the selfie was turned")
 	}
 }
