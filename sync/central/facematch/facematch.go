@@ -230,6 +230,7 @@ func faceInfo(a face.Analysis) partnerapi.FaceInfo {
 		Landmarks:       make([][2]float64, len(a.Face.Landmarks)),
 		Quality:         math.Max(0, 1-float64(len(a.Quality.Failures))/qualityChecks),
 		QualityFailures: append([]string{}, a.Quality.Failures...),
+		Turned:          a.Turned,
 	}
 	for i, p := range a.Face.Landmarks {
 		fi.Landmarks[i] = [2]float64{math.Round(p.X*10) / 10, math.Round(p.Y*10) / 10}

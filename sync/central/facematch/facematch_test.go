@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"testing"
@@ -55,6 +56,32 @@ func TestMatchDecides(t *testing.T) {
 				t.Errorf("timings %v", res.TimingsMS)
 			}
 		})
+	}
+}
+
+// TestMatchTurnedReference: a reference photo that came turned (a phone
+// held sideways, EXIF orientation stripped) is matched upright, and the
+// answer says by how much it was turned; another person's still does not
+// match.
+func TestMatchTurnedReference(t *testing.T) {
+	m := facematchtest.Matcher(t)
+	for _, c := range []struct {
+		selfie, reference string
+		turn              int
+		decision          string
+	}{
+		{"amy2", "amy1", 90, "match"},
+		{"leonard2", "leonard1", 270, "match"},
+		{"penny2", "amy1", 90, "no_match"},
+	} {
+		name := fmt.Sprintf("%s vs %s turned %d", c.selfie, c.reference, c.turn)
+		res, err := m.Match(context.Background(), partnerapi.FaceMatchRequest{Selfie: facematchtest.Face(t, c.selfie), Reference: facematchtest.Turned(t, c.reference, c.turn)})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res.Decision != c.decision || res.Reference.Turned != 360-c.turn || res.Selfie.Turned != 0 {
+			t.Errorf("%s: %s (similarity %.3f), reference turned %d, selfie %d; want %s, %d, 0", name, res.Decision, res.Similarity, res.Reference.Turned, res.Selfie.Turned, c.decision, 360-c.turn)
+		}
 	}
 }
 

@@ -46,13 +46,17 @@ type FaceLiveness struct {
 
 // FaceInfo is one image's face.
 type FaceInfo struct {
-	Box       [4]int       `json:"box"` // x, y, width, height in the image's pixels
+	Box       [4]int       `json:"box"` // x, y, width, height in the image's pixels (turned by Turned)
 	Landmarks [][2]float64 `json:"landmarks"`
 	Quality   float64      `json:"quality"`
 	// QualityFailures names the quality checks the face failed (blurry,
 	// too_dark, pose_yaw, ...; the engine's face.Fail* names); empty when
 	// Quality is 1.
 	QualityFailures []string `json:"quality_failures"`
+	// Turned is how many degrees clockwise (0, 90, 180, 270) the image
+	// was turned to find its face upright; Box and Landmarks are in the
+	// pixels of the image so turned.
+	Turned int `json:"turned"`
 }
 
 // Face Match errors: each is the same condition, code and message as

@@ -266,6 +266,20 @@ func TestFaceMatchAPI(t *testing.T) {
 		})
 	}
 
+	t.Run("reference turned", func(t *testing.T) {
+		// A reference taken sideways is matched upright; the answer,
+		// held to the document, says how it was turned.
+		for _, c := range []struct {
+			selfie, reference string
+			decision          string
+		}{{"amy2", "amy1", "match"}, {"penny2", "amy1", "no_match"}} {
+			resp, b := e.faceMatch(t, token, fmRequest{selfie: face(c.selfie), reference: facematchtest.Turned(t, c.reference, 90)}, nil)
+			var res partnerapi.FaceMatchResult
+			if resp.StatusCode != 200 || json.Unmarshal(b, &res) != nil || res.Decision != c.decision || res.Reference.Turned != 270 || res.Selfie.Turned != 0 {
+				t.Errorf("%s vs %s turned 90: %d %s", c.selfie, c.reference, resp.StatusCode, b)
+			}
+		}
+	})
 	t.Run("unsupported media type", func(t *testing.T) {
 		resp, b := e.call(t, "POST", "/api/v1/face-match", "text/plain", []byte("hello"), map[string]string{"Authorization": "Bearer " + token}, true)
 		if resp.StatusCode != http.StatusUnsupportedMediaType {

@@ -13,6 +13,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/sync/central/facematch"
@@ -41,6 +42,17 @@ func Face(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Turned returns Face(name) turned deg degrees clockwise (90, 180, 270),
+// as a PNG: a photo taken sideways, or whose EXIF orientation a messenger
+// stripped.
+func Turned(t testing.TB, name string, deg int) []byte {
+	t.Helper()
+	m := read(t, "faces", "faceapi_bbt", name[:len(name)-1], name+".png")
+	out := face.Turn(m, deg)
+	defer out.Close()
+	return Encode(t, ".png", out)
 }
 
 // Blank is a 320x240 PNG of a gentle grey texture: an image with no face.
