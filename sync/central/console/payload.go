@@ -149,8 +149,17 @@ type faceView struct {
 		Threshold float64 `json:"threshold"`
 		Live      bool    `json:"live"`
 	} `json:"liveness"`
+	// Selfie and Reference say whether a still came turned
+	// (engine/face.Analysis.Turned: the degrees clockwise it was turned to
+	// find its face upright).
+	Selfie    *turnedView    `json:"selfie"`
+	Reference *turnedView    `json:"reference"`
 	Challenge *challengeView `json:"challenge"`
 	Problem   string         `json:"problem"`
+}
+
+type turnedView struct {
+	Turned int `json:"turned"`
 }
 
 // challengeView is the active challenge's evidence

@@ -89,6 +89,18 @@ func testCaseView(t *testing.T, open opener) {
 	if strings.Count(table, `class="mismatch"`) != 2 || strings.Contains(cv.body, "<b>f.jpg") {
 		t.Errorf("the challenge's frames: want two marked, the file name escaped")
 	}
+	// A selfie that came turned is said so (the engine analysed it
+	// upright); an upright one says nothing.
+	turned := f.submit("dev-north", "sess-4-1", payload(t, "payload_device.json", "sess-4", func(m map[string]any) {
+		asReview(45)(m)
+		m["report"].(map[string]any)["face"].(map[string]any)["selfie"] = map[string]any{"turned": 270, "faces_detected": 1}
+	}))
+	if tv := b.get(caseHref(turned)); !strings.Contains(tv.body, `<p id="selfie-turned">The selfie came sideways or upside down: its face was found, and analysed, with the image turned 270° clockwise.</p>`) {
+		t.Error("the case view does not say the selfie came turned")
+	}
+	if strings.Contains(esc.body, `id="selfie-turned"`) || strings.Contains(esc.body, `id="reference-turned"`) {
+		t.Error("an upright selfie is said to have come turned")
+	}
 	img := b.get(caseHref(f.review) + "/images/front")
 	if img.status != http.StatusOK || img.header.Get("Content-Type") != "image/jpeg" || img.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("front image: %d %q %q", img.status, img.header.Get("Content-Type"), img.header.Get("Cache-Control"))
