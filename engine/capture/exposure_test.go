@@ -181,8 +181,8 @@ func checkMedians(ovs []Overlay, names ...string) string {
 	return out
 }
 
-func TestLightingHintTexts(t *testing.T) {
-	for _, m := range []Message{BrightLighting, DimLighting} {
+func TestHintTexts(t *testing.T) {
+	for _, m := range []Message{BrightLighting, DimLighting, HoldUpright} {
 		en, id := m.Text(English), m.Text(Indonesian)
 		if en == string(m) || id == string(m) || en == id {
 			t.Errorf("%s: texts %q / %q", m, en, id)

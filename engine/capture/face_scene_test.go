@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -211,5 +212,62 @@ func TestSelfieVideo(t *testing.T) {
 	}
 	if st.Analysed != want[2].seq+1 {
 		t.Errorf("analysed %d frames, want %d", st.Analysed, want[2].seq+1)
+	}
+}
+
+// countingDetector counts the detections it runs.
+type countingDetector struct {
+	face.Detector
+	n int
+}
+
+func (d *countingDetector) Detect(ctx context.Context, img gocv.Mat) ([]face.Face, error) {
+	d.n++
+	return d.Detector.Detect(ctx, img)
+}
+
+// TestSelfieHoldUpright: a face found only in the frame turned by a quarter
+// means the camera is held sideways: the guide hints to hold it upright,
+// searching turned frames at most once per UprightEvery and never when a
+// face is found as the frame comes.
+func TestSelfieHoldUpright(t *testing.T) {
+	det := &countingDetector{Detector: yunet(t)}
+	s := newSelfieScene(t, det, "amy/amy1.png")
+	upright := s.frame(0.5, 0.45, 1, 1)
+	defer upright.Close()
+	sideways := face.Turn(upright, 90)
+	defer sideways.Close()
+	if faces, err := det.Detect(context.Background(), sideways); err != nil || len(faces) > 0 {
+		t.Fatalf("the sideways frame has %d faces as it comes (%v): the case needs another", len(faces), err)
+	}
+	g, err := NewSelfieGuide(det, DefaultSelfieConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for i, c := range []struct {
+		name       string
+		at         time.Duration
+		img        gocv.Mat
+		message    Message
+		hint       Message
+		detections int
+	}{
+		{"sideways", 0, sideways, NoFace, HoldUpright, 2},
+		{"sideways, searched a moment ago", 300 * time.Millisecond, sideways, NoFace, HoldUpright, 1},
+		{"empty, searched a moment ago", 600 * time.Millisecond, s.bg, NoFace, HoldUpright, 1},
+		{"empty, searched again", 1100 * time.Millisecond, s.bg, NoFace, "", 3},
+		{"sideways again, searched a moment ago", 1200 * time.Millisecond, sideways, NoFace, "", 1},
+		{"upright", 1300 * time.Millisecond, upright, "", "", 1},
+		{"sideways after a face upright", 1400 * time.Millisecond, sideways, NoFace, HoldUpright, 2},
+	} {
+		det.n = 0
+		ov, err := g.Analyse(context.Background(), Frame{Seq: i, Time: c.at, Image: c.img})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.message != "" && ov.Message != c.message || c.message == "" && ov.Message == NoFace || ov.Hint != c.hint || det.n != c.detections {
+			t.Errorf("%s: message %q hint %q after %d detections, want %q %q after %d", c.name, ov.Message, ov.Hint, det.n, c.message, c.hint, c.detections)
+		}
 	}
 }

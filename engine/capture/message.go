@@ -31,6 +31,10 @@ const (
 	DimLighting    Message = "dim_lighting"    // darker than advised, not too dark
 )
 
+// Selfie hint (Overlay.Hint, beside NoFace): a face is found only in the
+// frame turned by a quarter, so the camera is held sideways.
+const HoldUpright Message = "hold_upright"
+
 // Selfie messages, in precedence order (MoveCloser, MoveBack, ImproveLighting,
 // HoldSteady and Capturing are shared with documents and sit where listed):
 // NoFace, MultipleFaces, MoveCloser, MoveBack, CenterFace, ImproveLighting,
@@ -67,6 +71,7 @@ var texts = map[Message][2]string{
 	ImproveLighting:   {"Improve the lighting", "Perbaiki pencahayaan"},
 	BrightLighting:    {"Bright lighting: avoid direct light if the text fades", "Pencahayaan terang: hindari cahaya langsung jika tulisan memudar"},
 	DimLighting:       {"Dim lighting: more light gives a clearer picture", "Pencahayaan redup: tambah cahaya agar gambar lebih jelas"},
+	HoldUpright:       {"Hold the camera upright", "Pegang kamera dalam posisi tegak"},
 	ReduceGlare:       {"Reduce glare", "Kurangi pantulan cahaya"},
 	RemoveObstruction: {"Remove what covers the document", "Singkirkan benda yang menutupi dokumen"},
 	HoldSteady:        {"Hold steady", "Tahan agar tidak bergerak"},

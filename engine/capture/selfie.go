@@ -67,6 +67,12 @@ type SelfieConfig struct {
 	// SmileGain is the relative widening of the mouth (over the eye
 	// distance) that counts as a smile.
 	SmileGain float64
+	// UprightEvery is how often, in frame time, a frame without a face is
+	// searched again turned by a quarter each way: a face found so means
+	// the camera is held sideways (the hint HoldUpright, kept until the
+	// next search or a face found upright). Two more detections at most
+	// this often, never on a frame with a face; 0 never searches.
+	UprightEvery time.Duration
 }
 
 // DefaultSelfieConfig returns the default thresholds, passive liveness.
@@ -88,6 +94,7 @@ func DefaultSelfieConfig() SelfieConfig {
 		SmileGain:        0.12,
 		PromptTime:       5 * time.Second,
 		ChallengeTime:    20 * time.Second,
+		UprightEvery:     time.Second,
 	}
 }
 
@@ -103,6 +110,8 @@ func (c SelfieConfig) validate() error {
 		return errors.New("selfie guidance: offset, speed and pose limits must be positive")
 	case c.PromptTime < 0 || c.ChallengeTime < 0:
 		return errors.New("selfie guidance: challenge time bounds must not be negative")
+	case c.UprightEvery < 0:
+		return errors.New("selfie guidance: the sideways search's interval must not be negative")
 	}
 	for _, ch := range c.Challenges {
 		if ch != TurnLeft && ch != TurnRight && ch != Blink && ch != Smile {
@@ -157,6 +166,10 @@ type SelfieGuide struct {
 	// Baselines from the selfie window, for the challenges.
 	eyeOpen, mouthWidth float64
 	shut                bool // the blink challenge has seen the eyes shut
+	// searchedAt is the frame time of the last search for a sideways face
+	// (searched whether there was one), sideways its answer.
+	searchedAt         time.Duration
+	searched, sideways bool
 }
 
 type selfieCandidate struct {
@@ -219,6 +232,31 @@ func (g *SelfieGuide) challenge() Message {
 	return ""
 }
 
+// heldSideways reports whether a frame without a face upright has one
+// turned by a quarter either way: the camera is held sideways. It searches
+// at most once per UprightEvery of frame time; between searches the last
+// answer holds.
+func (g *SelfieGuide) heldSideways(ctx context.Context, f Frame) (bool, error) {
+	every := g.cfg.UprightEvery
+	if every <= 0 || g.searched && f.Time-g.searchedAt < every {
+		return g.sideways, nil
+	}
+	g.searched, g.searchedAt, g.sideways = true, f.Time, false
+	for _, deg := range []int{90, 270} {
+		turned := face.Turn(f.Image, deg)
+		faces, err := g.det.Detect(ctx, turned)
+		turned.Close()
+		if err != nil {
+			return false, fmt.Errorf("detecting faces turned %d degrees: %w", deg, err)
+		}
+		if len(faces) > 0 {
+			g.sideways = true
+			break
+		}
+	}
+	return g.sideways, nil
+}
+
 // Analyse implements Guide.
 func (g *SelfieGuide) Analyse(ctx context.Context, f Frame) (Overlay, error) {
 	w, h := f.Image.Cols(), f.Image.Rows()
@@ -245,12 +283,19 @@ func (g *SelfieGuide) Analyse(ctx context.Context, f Frame) (Overlay, error) {
 		}
 	}
 	addCheck(&ov.Checks, CheckFaces, float64(n), n == 1)
+	if n > 0 {
+		g.searched, g.sideways = false, false
+	}
 	if n != 1 {
 		g.prev = nil
 		g.resetWindow()
 		ov.Message = NoFace
 		if n > 1 {
 			ov.Message = MultipleFaces
+		} else if sideways, err := g.heldSideways(ctx, f); err != nil {
+			return ov, err
+		} else if sideways {
+			ov.Hint = HoldUpright
 		}
 		return ov, nil
 	}
