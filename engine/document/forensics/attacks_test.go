@@ -40,6 +40,14 @@ func spliced(t testing.TB, seed uint64) ([]byte, image.Rectangle) {
 	t.Helper()
 	base := decodeBGR(t, genuineJPEG(t, seed))
 	defer base.Close()
+	dst := pastePortrait(t, base, seed)
+	return encodeJPEG(t, base, 90), dst
+}
+
+// pastePortrait pastes into base, off the 8x8 grid, the portrait of
+// another card taken from a quality-60 JPEG, and returns where.
+func pastePortrait(t testing.TB, base gocv.Mat, seed uint64) image.Rectangle {
+	t.Helper()
 	other := renderCard(t, seed+1000, cardW, cardH)
 	donor := decodeBGR(t, encodeJPEG(t, other, 60))
 	other.Close()
@@ -51,7 +59,7 @@ func spliced(t testing.TB, seed uint64) ([]byte, image.Rectangle) {
 	from.CopyTo(&to)
 	from.Close()
 	to.Close()
-	return encodeJPEG(t, base, 90), dst
+	return dst
 }
 
 // doubleSaved is the card saved at quality q1, decoded and saved at 90.

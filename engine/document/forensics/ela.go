@@ -19,14 +19,18 @@ import (
 // EXIF orientation keeps the block grid); other input falls back to the
 // grey of img and skips the DCT check.
 // img is the region of the picture that is checked; full is the whole
-// picture's rectangle, region img's place in it (the file decodes to full).
+// picture's rectangle, region img's place in it (the file decodes to full,
+// turned by its EXIF orientation). A turned file is checked as stored, on
+// its own grid, and the regions found are mapped to the picture.
 func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img gocv.Mat, full, region image.Rectangle, opts Options) []Check {
 	quality := opts.ELAQuality
 	var dq, grid Check
-	// Where grey lies in the whole picture: the region, unless the file
-	// decodes to another size than the picture (a rectified document with
-	// its original file), when grey is the whole file.
+	// Where grey lies in the file: the region, unless the file decodes to
+	// another size than the picture (a rectified document with its
+	// original file), when grey is the whole file.
 	at := region.Min
+	// The file's orientation and size, to map the evidence to the picture.
+	orient, fw, fh := 1, 0, 0
 	var reason string // why the checks of the file's own grid cannot run
 	grey := gocv.NewMat()
 	defer grey.Close()
@@ -49,14 +53,24 @@ func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img
 		}
 		grey.Close()
 		grey = g
-		switch {
-		case g.Cols() != full.Dx() || g.Rows() != full.Dy():
+		o := orientationOf(jpg)
+		switch file := image.Rect(0, 0, g.Cols(), g.Rows()); {
+		case orientedSize(o, g.Cols(), g.Rows()) != full.Size():
 			at = image.Point{}
-		case region != full:
-			sub := g.Region(region)
-			grey = sub.Clone()
-			sub.Close()
-			g.Close()
+		default:
+			orient, fw, fh = o, g.Cols(), g.Rows()
+			// The region on the file, widened to its grid.
+			r := gridAligned(orientRect(inverseOrientation(o), region, full.Dx(), full.Dy())).Intersect(file)
+			if r.Dx() < MinSide || r.Dy() < MinSide {
+				r = file
+			}
+			at = r.Min
+			if r != file {
+				sub := g.Region(r)
+				grey = sub.Clone()
+				sub.Close()
+				g.Close()
+			}
 		}
 		table := jpg.quant[jpg.lumaTable]
 		quality, _ = estimateQuality(table)
@@ -67,7 +81,8 @@ func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img
 		dq, grid = notApplicable(CheckDoubleJPEG, reason), notApplicable(CheckBlockGrid, reason)
 		gocv.CvtColor(img, &grey, gocv.ColorBGRToGray)
 	}
-	return offsetEvidence([]Check{elaCheck(ctx, grey, quality, opts), dq, grid}, at)
+	cs := offsetEvidence([]Check{elaCheck(ctx, grey, quality, opts), dq, grid}, at)
+	return orientEvidence(cs, orient, fw, fh)
 }
 
 // elaGhostSteps are how far below the file's quality the image is

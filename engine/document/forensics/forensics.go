@@ -66,6 +66,13 @@ type Options struct {
 	// costs time nor raises alarms. It is widened to the 8-pixel JPEG grid,
 	// which the JPEG checks need kept. Empty means the whole image.
 	Region image.Rectangle
+	// GridOrigin is where the JPEG file's 8x8 grid starts in the picture
+	// AnalyzePortrait reads (GridOrigin of the file: not the zero point
+	// when its EXIF orientation turned it). Analyze reads the file itself.
+	GridOrigin image.Point
+	// TextTurn is the clockwise turn (0, 90, 180 or 270 degrees) that
+	// brings the text of the picture AnalyzeGlyphs reads upright.
+	TextTurn int
 
 	// MaxPixels bounds the grey re-decode of the JPEG bytes
 	// (default imageio.DefaultMaxPixels).

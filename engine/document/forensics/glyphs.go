@@ -56,7 +56,37 @@ type glyphPair struct {
 // image as one region). img is the photo as decoded, ideally: a rectified
 // copy resamples each clone at its own sub-pixel phase. It returns the
 // check with the near-identical pairs as evidence. img is not modified.
+// Characters are read upright: when img's text does not run across it
+// (opts.TextTurn), img is turned, losslessly, and the evidence turned back.
 func AnalyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, opts Options) (Check, error) {
+	o := map[int]int{90: 6, 180: 3, 270: 8}[opts.TextTurn]
+	if o == 0 {
+		return analyzeGlyphs(ctx, img, lines, opts)
+	}
+	w, h := img.Cols(), img.Rows()
+	turned := gocv.NewMat()
+	defer turned.Close()
+	gocv.Rotate(img, &turned, map[int]gocv.RotateFlag{6: gocv.Rotate90Clockwise, 3: gocv.Rotate180Clockwise, 8: gocv.Rotate90CounterClockwise}[o])
+	upright := make([]image.Rectangle, len(lines))
+	for i, l := range lines {
+		upright[i] = orientRect(o, l.Intersect(image.Rect(0, 0, w, h)), w, h)
+	}
+	c, err := analyzeGlyphs(ctx, turned, upright, opts)
+	if err != nil {
+		return c, err
+	}
+	back := func(r Region) Region {
+		return regionOf(orientRect(inverseOrientation(o), image.Rect(r.X, r.Y, r.X+r.W, r.Y+r.H), turned.Cols(), turned.Rows()))
+	}
+	if pairs, ok := c.Evidence["pairs"].([]glyphPair); ok {
+		for i := range pairs {
+			pairs[i].A, pairs[i].B = back(pairs[i].A), back(pairs[i].B)
+		}
+	}
+	return c, nil
+}
+
+func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, opts Options) (Check, error) {
 	opts = opts.withDefaults()
 	if img.Empty() {
 		return Check{}, fmt.Errorf("forensics: %w: empty image", ErrTooSmall)

@@ -22,6 +22,9 @@ type metadata struct {
 	modified, taken  string
 	photoshopBlocks  bool
 	segmentsExamined int
+	// orientation is the EXIF orientation (1 to 8; 0 when the file
+	// states none), by which decoders turn the picture.
+	orientation int
 }
 
 func metadataCheck(raw []byte, jpg jpegInfo, jpgErr error, opts Options) Check {
@@ -127,6 +130,10 @@ func (md *metadata) readExif(t []byte) {
 			md.modified = s
 		case 0x8769:
 			exifIFD = off
+		case 0x0112:
+			if off >= 1 && off <= 8 {
+				md.orientation = off
+			}
 		}
 	})
 	if exifIFD > 0 {
@@ -139,7 +146,7 @@ func (md *metadata) readExif(t []byte) {
 }
 
 // walkIFD calls fn for each entry of the IFD at off with its ASCII value
-// (for type 2) or its LONG value (for type 4, count 1).
+// (for type 2) or its SHORT or LONG value (for type 3 or 4, count 1).
 func (md *metadata) walkIFD(t []byte, bo binary.ByteOrder, off int, fn func(tag uint16, s string, long int)) {
 	if off < 8 || off+2 > len(t) {
 		return
@@ -163,6 +170,8 @@ func (md *metadata) walkIFD(t []byte, bo binary.ByteOrder, off int, fn func(tag 
 				v = t[p : p+count]
 			}
 			fn(tag, printable(v), 0)
+		case typ == 3 && count == 1:
+			fn(tag, "", int(bo.Uint16(t[e+8:])))
 		case typ == 4 && count == 1:
 			fn(tag, "", int(bo.Uint32(t[e+8:])))
 		}

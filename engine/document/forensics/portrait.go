@@ -495,11 +495,11 @@ var lowDCTBasis = func() [len(quantFreqs)][64]float64 {
 // compatibility is that mean over its coefficients (those of at least half
 // a step: a zero fits any step). The statistic is the page's mean
 // compatibility less the portrait's; a genuine page went through the same
-// saves as its portrait (near 0). img must be the image as decoded (its
-// grid at phase 0): at is the crop's place in it.
+// saves as its portrait (near 0). img must be the image as decoded, its
+// grid starting at opts.GridOrigin: at is the crop's place in it.
 func portraitQuant(g []byte, w, h int, in image.Rectangle, at image.Point, opts Options) Check {
 	// Blocks on the image's grid, within the crop.
-	x0, y0 := (8-at.X&7)&7, (8-at.Y&7)&7
+	x0, y0 := (8-(at.X-opts.GridOrigin.X)&7)&7, (8-(at.Y-opts.GridOrigin.Y)&7)&7
 	bw, bh := (w-x0)/8, (h-y0)/8
 	if bw < 4 || bh < 4 {
 		return notApplicable(CheckPortraitQuant, "portrait or its surroundings too small")
