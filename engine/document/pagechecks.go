@@ -34,6 +34,8 @@ const portraitFillsPage = 0.2
 // locator may have taken the part of the page without it), and when the
 // portrait found on the page could not be examined there (no noise check,
 // which AnalyzePortrait always reports: say, too small once rectified).
+// There, too, only an upright face is taken: the photo is searched turned
+// a quarter at a time until one is found.
 func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Result, covers bool, p *page, opts forensics.Options, t *timing.Recorder) []forensics.Check {
 	toPhoto := pageToPhoto(loc, image.Pt(p.img.Cols(), p.img.Rows()), p.side.Rotation)
 	var (
@@ -45,7 +47,7 @@ func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Re
 	if (p.portrait == nil && !covers || p.portrait != nil && !examined) && loc.Found && a.cfg.Faces != nil {
 		wg.Go(func() {
 			s := time.Now()
-			pr, crop, g, err := a.findPortrait(ctx, photo)
+			pr, crop, g, err := a.findUprightPortrait(ctx, photo, []int{0, 90, 180, 270}, 0)
 			if err == nil && pr != nil {
 				crop.Image.Close()
 				b := pr.Box
@@ -65,6 +67,8 @@ func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Re
 			for _, l := range p.lines {
 				lines = append(lines, toPhoto(l.Box.Bounds()))
 			}
+			opts := opts
+			opts.TextTurn = textTurn(toPhoto, image.Pt(p.img.Cols(), p.img.Rows()))
 			c, err := forensics.AnalyzeGlyphs(ctx, photo, lines, opts)
 			if err == nil {
 				glyphs = c
@@ -84,11 +88,11 @@ func (a *Analyzer) pageChecks(ctx context.Context, photo gocv.Mat, loc locate.Re
 // the portrait found on the page of the given size (the rectified page
 // turned clockwise by rot degrees), with the ghost image's check when the
 // page shows one, every region in the photo's coordinates.
-func (a *Analyzer) portraitChecks(ctx context.Context, photo gocv.Mat, loc locate.Result, size image.Point, p *page, rot int) []forensics.Check {
+func (a *Analyzer) portraitChecks(ctx context.Context, photo gocv.Mat, loc locate.Result, size image.Point, p *page, rot int, opts forensics.Options) []forensics.Check {
 	toPhoto := pageToPhoto(loc, size, rot)
 	b := p.portrait.Box
 	box := toPhoto(image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))))
-	out, err := forensics.AnalyzePortrait(ctx, photo, box, *a.cfg.Forensics)
+	out, err := forensics.AnalyzePortrait(ctx, photo, box, opts)
 	if err != nil {
 		out = nil
 	}
@@ -158,6 +162,34 @@ func pageToPhoto(loc locate.Result, size image.Point, rot int) func(image.Rectan
 		}
 		return image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1)), int(math.Ceil(y1)))
 	}
+}
+
+// textTurn is the clockwise quarter turn that brings the photo's text
+// upright: the upright page's (of the given size) middle line, left to
+// right, mapped to the photo by toPhoto, runs across it left to right
+// once the photo is so turned.
+func textTurn(toPhoto func(image.Rectangle) image.Rectangle, size image.Point) int {
+	centre := func(x int) image.Point {
+		r := toPhoto(image.Rect(x, size.Y/2, x+1, size.Y/2+1))
+		return r.Min.Add(r.Max).Div(2)
+	}
+	d := centre(size.X * 9 / 10).Sub(centre(size.X / 10))
+	switch {
+	case abs(d.X) >= abs(d.Y) && d.X >= 0:
+		return 0
+	case abs(d.X) >= abs(d.Y):
+		return 180
+	case d.Y > 0: // running down: a quarter turn back
+		return 270
+	}
+	return 90
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // rect is a rectangle in sub-pixel coordinates: x0 <= x1, y0 <= y1.
