@@ -227,7 +227,7 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	// EXIF orientation may have moved.
 	fopt.GridOrigin = forensics.GridOrigin(front.Raw)
 	photo := image.Pt(front.Mat.Cols(), front.Mat.Rows())
-	outline := forensics.Outline{Found: loc.Found, Aspect: loc.Aspect, Bounds: loc.Quad.Bounds()}
+	outline := outlineOf(loc)
 	covers, _ := forensics.PageCoverage(outline, photo, fopt)
 	if covers {
 		fopt.Region = loc.Quad.Bounds()
@@ -450,7 +450,9 @@ func (a *Analyzer) readPage(ctx context.Context, img gocv.Mat, found *locate.Res
 // large), so the one found there replaces the first; none found, the first
 // is moved onto the page as turned. When no face was found at all, the
 // text may have misread the page's orientation: the page is searched
-// turned by each other quarter, for a face found surely (turnedFaceScore).
+// turned by each other quarter, for a face found surely (turnedFaceScore),
+// unless the outline is not the whole page, when pageChecks searches the
+// photo.
 // onPortrait is called once, with the first face taken.
 func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error, onPortrait func(PortraitCrop), photo gocv.Mat, loc locate.Result, opts forensics.Options, t *timing.Recorder) error {
 	if done == nil {
@@ -480,6 +482,10 @@ func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error,
 		r := turnRect(rect{b.X, b.Y, b.X + b.W, b.Y + b.H}, unturnedSize(image.Pt(p.img.Cols(), p.img.Rows()), p.side.Rotation), p.side.Rotation)
 		p.portrait.Box = face.Box{X: r.x0, Y: r.y0, W: r.x1 - r.x0, H: r.y1 - r.y0}
 		return nil
+	case pr == nil && loc.Found && !covers(loc, photo, opts):
+		// The outline is not the whole page: the photo is searched
+		// instead (pageChecks).
+		return nil
 	case pr == nil:
 		// The page as first searched is p.img turned back by the
 		// rotation, and p.img itself was searched above.
@@ -504,6 +510,18 @@ func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error,
 	p.portraitChecks = a.portraitChecks(ctx, photo, loc, image.Pt(p.img.Cols(), p.img.Rows()), p, p.side.Rotation, opts)
 	t.Since("forensics_portrait", s)
 	return nil
+}
+
+// outlineOf is what PageCoverage judges of the outline found.
+func outlineOf(loc locate.Result) forensics.Outline {
+	return forensics.Outline{Found: loc.Found, Aspect: loc.Aspect, Bounds: loc.Quad.Bounds()}
+}
+
+// covers reports whether the outline found is the whole document, as far
+// as its shape tells (forensics.PageCoverage).
+func covers(loc locate.Result, photo gocv.Mat, opts forensics.Options) bool {
+	c, _ := forensics.PageCoverage(outlineOf(loc), image.Pt(photo.Cols(), photo.Rows()), opts)
+	return c
 }
 
 // turnedFaceScore is the least detector score of a face found on the page

@@ -131,7 +131,7 @@ func fired(res *Result) []string {
 // box too small (the Polish specimen's sharpness) or too large (the Dutch
 // one's boundary and sharpness, the Czech one's resampling and ghost on a
 // pattern of its page), or none where the text misread the page's turn
-// (the Czech and Egyptian portraits missing).
+// (the Czech, Egyptian and Utopian portraits missing).
 func TestTurnedPortrait(t *testing.T) {
 	a, _ := newFaceAnalyzer(t)
 	dir := testenv.Data(t, "mrz", "passporteye")
@@ -146,6 +146,7 @@ func TestTurnedPortrait(t *testing.T) {
 		{"100_pass-polx.jpg", false, []int{90}},
 		{"98_pass-nld.jpg", true, []int{180}},
 		{"24_pass-egy.jpg", false, []int{270}},
+		{"25_pass-uto.jpg", false, []int{270}},
 	} {
 		specimen, err := imageio.ReadFile(filepath.Join(dir, c.name), 0)
 		if err != nil {
