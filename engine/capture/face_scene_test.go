@@ -10,6 +10,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
@@ -235,7 +236,10 @@ func TestSelfieHoldUpright(t *testing.T) {
 	s := newSelfieScene(t, det, "amy/amy1.png")
 	upright := s.frame(0.5, 0.45, 1, 1)
 	defer upright.Close()
-	sideways := face.Turn(upright, 90)
+	sideways, err := imageio.Turn(upright, 90)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer sideways.Close()
 	if faces, err := det.Detect(context.Background(), sideways); err != nil || len(faces) > 0 {
 		t.Fatalf("the sideways frame has %d faces as it comes (%v): the case needs another", len(faces), err)

@@ -15,6 +15,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/imageio"
 )
 
 // SelfieConfig holds the selfie guidance thresholds.
@@ -243,7 +244,10 @@ func (g *SelfieGuide) heldSideways(ctx context.Context, f Frame) (bool, error) {
 	}
 	g.searched, g.searchedAt, g.sideways = true, f.Time, false
 	for _, deg := range []int{90, 270} {
-		turned := face.Turn(f.Image, deg)
+		turned, err := imageio.Turn(f.Image, deg)
+		if err != nil {
+			return false, err
+		}
 		faces, err := g.det.Detect(ctx, turned)
 		turned.Close()
 		if err != nil {

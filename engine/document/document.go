@@ -37,6 +37,7 @@ import (
 	"github.com/openkyc/kyc/engine/document/mrz"
 	"github.com/openkyc/kyc/engine/document/mrzread"
 	"github.com/openkyc/kyc/engine/face"
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/internal/timing"
 	"github.com/openkyc/kyc/engine/ocr"
 )
@@ -541,7 +542,7 @@ func (a *Analyzer) findUprightPortrait(ctx context.Context, img gocv.Mat, turns 
 		src := img
 		if turn != 0 {
 			var err error
-			if src, err = locate.Rotate(img, turn); err != nil {
+			if src, err = imageio.Turn(img, turn); err != nil {
 				return nil, PortraitCrop{}, nil, fmt.Errorf("turning the page for its portrait: %w", err)
 			}
 		}
@@ -622,7 +623,7 @@ func (a *Analyzer) readUpright(ctx context.Context, img *gocv.Mat) ([]ocr.Line, 
 	}
 	rot := 0
 	if standing(boxes) {
-		turned, err := locate.Rotate(*img, 90)
+		turned, err := imageio.Turn(*img, 90)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -641,7 +642,7 @@ func (a *Analyzer) readUpright(ctx context.Context, img *gocv.Mat) ([]ocr.Line, 
 	if mostlyTurned(lines) {
 		// The orientation classifier read most of the text upside down:
 		// the page is, and turning it (and the boxes) needs no re-reading.
-		turned, err := locate.Rotate(*img, 180)
+		turned, err := imageio.Turn(*img, 180)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -656,7 +657,7 @@ func (a *Analyzer) readUpright(ctx context.Context, img *gocv.Mat) ([]ocr.Line, 
 	if conf >= uprightConf {
 		return lines, rot, nil
 	}
-	turned, err := locate.Rotate(*img, 180)
+	turned, err := imageio.Turn(*img, 180)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -38,7 +38,7 @@ func (s rotatedScene) render(t *testing.T, specimen gocv.Mat) ([]byte, gocv.Mat)
 		src, _ = synth.Place(desk, specimen, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.62, Rotate: s.tilt})
 		defer src.Close()
 	}
-	turned, err := locate.Rotate(src, s.turn)
+	turned, err := imageio.Turn(src, s.turn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestTurnRect(t *testing.T) {
 		region := photo.Region(box)
 		region.SetTo(gocv.NewScalar(255, 0, 0, 0))
 		region.Close()
-		turned, err := locate.Rotate(photo, rot)
+		turned, err := imageio.Turn(photo, rot)
 		photo.Close()
 		if err != nil {
 			t.Fatal(err)

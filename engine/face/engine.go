@@ -9,6 +9,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/ort"
 )
 
@@ -247,24 +248,6 @@ func (e *Engine) AnalyzeStill(ctx context.Context, img gocv.Mat, pick Selection,
 	return a, up, err
 }
 
-// Turn returns img turned deg degrees clockwise (90, 180 or 270; any
-// other value gives a copy), its pixels moved, not resampled. The caller
-// closes it.
-func Turn(img gocv.Mat, deg int) gocv.Mat {
-	out := gocv.NewMat()
-	switch deg {
-	case 90:
-		gocv.Rotate(img, &out, gocv.Rotate90Clockwise)
-	case 180:
-		gocv.Rotate(img, &out, gocv.Rotate180Clockwise)
-	case 270:
-		gocv.Rotate(img, &out, gocv.Rotate90CounterClockwise)
-	default:
-		img.CopyTo(&out)
-	}
-	return out
-}
-
 // turnUpright detects faces in img turned each way and returns the turn
 // whose picked face scores highest with its faces; if no turn's faces can
 // be picked, the turn whose most confident face scores highest (so that
@@ -275,7 +258,13 @@ func (e *Engine) turnUpright(ctx context.Context, img gocv.Mat, pick Selection) 
 	var bestFaces, fallbackFaces []Face
 	bestScore, fallbackScore := -1.0, -1.0
 	for _, deg := range [...]int{90, 270, 180} {
-		u := Upright{Mat: Turn(img, deg), Turned: deg}
+		m, err := imageio.Turn(img, deg)
+		if err != nil {
+			best.Close()
+			fallback.Close()
+			return Upright{Mat: img}, nil, err
+		}
+		u := Upright{Mat: m, Turned: deg}
 		faces, err := e.det.Detect(ctx, u.Mat)
 		if err != nil {
 			u.Close()

@@ -10,6 +10,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/internal/synth"
 )
 
@@ -17,7 +18,10 @@ import (
 // sideways (or a file whose EXIF orientation was stripped) delivers it.
 func turned(t testing.TB, img gocv.Mat, deg int) gocv.Mat {
 	t.Helper()
-	out := Turn(img, deg)
+	out, err := imageio.Turn(img, deg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { out.Close() })
 	return out
 }

@@ -133,3 +133,24 @@ func checkComplete(data []byte) error {
 	}
 	return nil
 }
+
+// Turn returns img turned by a multiple of 90 degrees clockwise (any sign)
+// into a new Mat the caller closes: its pixels moved, never resampled, so
+// a turn keeps every pixel and, turned back, gives img exactly.
+func Turn(img gocv.Mat, degrees int) (gocv.Mat, error) {
+	out := gocv.NewMat()
+	switch ((degrees % 360) + 360) % 360 {
+	case 0:
+		img.CopyTo(&out)
+	case 90:
+		gocv.Rotate(img, &out, gocv.Rotate90Clockwise)
+	case 180:
+		gocv.Rotate(img, &out, gocv.Rotate180Clockwise)
+	case 270:
+		gocv.Rotate(img, &out, gocv.Rotate90CounterClockwise)
+	default:
+		out.Close()
+		return gocv.NewMat(), fmt.Errorf("turning an image: %d is not a multiple of 90 degrees", degrees)
+	}
+	return out, nil
+}

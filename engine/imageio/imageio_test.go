@@ -308,3 +308,45 @@ func TestDecodeAppliesOrientation(t *testing.T) {
 		}
 	}
 }
+
+// TestTurn: a quarter turn moves a 3x2 image's pixels to where a clockwise
+// turn puts them, any sign and multiple of 360 alike; turned back, the
+// image is the same; a turn not of quarters is refused.
+func TestTurn(t *testing.T) {
+	img := gocv.NewMatWithSize(2, 3, gocv.MatTypeCV8U)
+	defer img.Close()
+	for i := range 6 {
+		img.SetUCharAt(i/3, i%3, uint8(i+1)) // 1 2 3 / 4 5 6
+	}
+	for _, tc := range []struct {
+		deg        int
+		rows, cols int
+		first      uint8 // the top-left pixel once turned
+	}{
+		{0, 2, 3, 1}, {90, 3, 2, 4}, {180, 2, 3, 6}, {270, 3, 2, 3}, {-90, 3, 2, 3}, {450, 3, 2, 4},
+	} {
+		out, err := Turn(img, tc.deg)
+		if err != nil {
+			t.Fatalf("Turn(%d): %v", tc.deg, err)
+		}
+		back, err := Turn(out, -tc.deg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Rows() != tc.rows || out.Cols() != tc.cols || out.GetUCharAt(0, 0) != tc.first {
+			t.Errorf("Turn(%d): %dx%d starting %d, want %dx%d starting %d", tc.deg, out.Cols(), out.Rows(), out.GetUCharAt(0, 0), tc.cols, tc.rows, tc.first)
+		}
+		diff := gocv.NewMat()
+		gocv.AbsDiff(img, back, &diff)
+		if n := gocv.CountNonZero(diff); n != 0 {
+			t.Errorf("Turn(%d) and back differs in %d pixels", tc.deg, n)
+		}
+		for _, m := range []gocv.Mat{out, back, diff} {
+			m.Close()
+		}
+	}
+	if out, err := Turn(img, 45); err == nil {
+		out.Close()
+		t.Error("Turn(45) gave no error")
+	}
+}

@@ -412,7 +412,7 @@ func score(r Result, opt Options) float64 {
 // measured aspect for an unknown format). A document standing on its side
 // is turned so its long side is horizontal; telling 90 from 270 degrees, or
 // 0 from 180, needs the content (the MRZ, the portrait) and is the
-// caller's job (see Rotate).
+// caller's job (imageio.Turn).
 func Rectify(img gocv.Mat, r Result, width int) (gocv.Mat, error) {
 	if img.Empty() {
 		return gocv.NewMat(), ErrEmptyImage
@@ -446,25 +446,6 @@ func Rectify(img gocv.Mat, r Result, width int) (gocv.Mat, error) {
 	defer m.Close()
 	out := gocv.NewMat()
 	gocv.WarpPerspective(img, &out, m, image.Pt(width, height))
-	return out, nil
-}
-
-// Rotate turns an image by a multiple of 90 degrees clockwise into a new Mat.
-func Rotate(img gocv.Mat, degrees int) (gocv.Mat, error) {
-	out := gocv.NewMat()
-	switch ((degrees % 360) + 360) % 360 {
-	case 0:
-		img.CopyTo(&out)
-	case 90:
-		gocv.Rotate(img, &out, gocv.Rotate90Clockwise)
-	case 180:
-		gocv.Rotate(img, &out, gocv.Rotate180Clockwise)
-	case 270:
-		gocv.Rotate(img, &out, gocv.Rotate90CounterClockwise)
-	default:
-		out.Close()
-		return gocv.NewMat(), fmt.Errorf("rotate: %d is not a multiple of 90 degrees", degrees)
-	}
 	return out, nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/internal/synth"
 )
 
@@ -133,7 +134,7 @@ func TestRectifyRestoresCard(t *testing.T) {
 				gocv.AbsDiff(resized, card, &d)
 				return d.Mean().Val1
 			}
-			flipped, _ := Rotate(out, 180)
+			flipped, _ := imageio.Turn(out, 180)
 			defer flipped.Close()
 			if m := math.Min(diff(out), diff(flipped)); m > 25 {
 				t.Errorf("rectified card differs from the original by %.1f per pixel", m)

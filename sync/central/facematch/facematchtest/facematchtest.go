@@ -13,7 +13,6 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/sync/central/facematch"
@@ -50,7 +49,10 @@ func Face(t testing.TB, name string) []byte {
 func Turned(t testing.TB, name string, deg int) []byte {
 	t.Helper()
 	m := read(t, "faces", "faceapi_bbt", name[:len(name)-1], name+".png")
-	out := face.Turn(m, deg)
+	out, err := imageio.Turn(m, deg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer out.Close()
 	return Encode(t, ".png", out)
 }
