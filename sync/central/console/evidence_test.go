@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/sync/central"
 )
 
@@ -299,21 +300,11 @@ func TestELAFlat(t *testing.T) {
 	}
 }
 
-// withOrientation puts an EXIF orientation tag into a JPEG (APP1 after
-// SOI, big-endian TIFF with one IFD0 entry).
-func withOrientation(jpg []byte, o byte) []byte {
-	tiff := []byte{'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, o, 0, 0, 0, 0, 0, 0}
-	seg := append([]byte("Exif\x00\x00"), tiff...)
-	n := len(seg) + 2
-	out := append([]byte{0xFF, 0xD8, 0xFF, 0xE1, byte(n >> 8), byte(n)}, seg...)
-	return append(out, jpg[2:]...)
-}
-
 // TestELAOrientation: a front the camera tagged as turned a quarter is
 // drawn and analysed the way it is shown (and the engine read it): the
 // overlay's frame and the ELA map are turned too.
 func TestELAOrientation(t *testing.T) {
-	front := withOrientation(testJPEG(t, 320, 200), 6)
+	front := synth.WithOrientation(testJPEG(t, 320, 200), 6)
 	if o := exifOrientation(front); o != 6 {
 		t.Fatalf("orientation read as %d", o)
 	}
