@@ -893,7 +893,7 @@ func (r *renderer) render(t testing.TB, dir, name, cardPhoto, selfiePhoto string
 		t.Fatal(err)
 	}
 	cam.Path = filepath.Join(dir, name+".y4m")
-	if err := writeY4M(cam.Path, camFrames, render); err != nil {
+	if err := writeY4M(cam.Path, camFPS, camFrames, render); err != nil {
 		t.Fatal(err)
 	}
 	return cam
@@ -929,9 +929,9 @@ func (r *renderer) faceScene(photo gocv.Mat) (func(bg gocv.Mat, cx, cy float64) 
 }
 
 // writeY4M writes n BGR frames of camW x camH as a YUV4MPEG2 video (4:2:0,
-// the format Chromium's fake capture reads); frame(i) renders frame i,
-// which writeY4M closes.
-func writeY4M(path string, n int, frame func(i int) gocv.Mat) (err error) {
+// the format Chromium's fake capture reads) of fps frames a second;
+// frame(i) renders frame i, which writeY4M closes.
+func writeY4M(path string, fps, n int, frame func(i int) gocv.Mat) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -942,7 +942,7 @@ func writeY4M(path string, n int, frame func(i int) gocv.Mat) (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(f, 4<<20)
-	fmt.Fprintf(w, "YUV4MPEG2 W%d H%d F%d:1 Ip A1:1 C420jpeg\n", camW, camH, camFPS)
+	fmt.Fprintf(w, "YUV4MPEG2 W%d H%d F%d:1 Ip A1:1 C420jpeg\n", camW, camH, fps)
 	yuv := gocv.NewMat()
 	defer yuv.Close()
 	for i := range n {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -163,10 +164,24 @@ func (r *renderer) turnCard(t testing.TB) gocv.Mat {
 	return demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
 }
 
+// Seconds of the active-liveness video (renderActive), at activeFPS: the
+// page samples at most two frames a second and, on a loaded machine, as
+// few as one in a few seconds, and the screenshots of the first prompt
+// stop it for seconds more. A capture needs five good frames in a row
+// (see segDocument), so the card and the frontal face last twelve and
+// eight seconds; a turn needs one, and lasts ten, longer than any gap
+// between samples, so each pass of the loop meets the prompt it is asked
+// in. CI once saw a three-second turn missed in every pass for a minute.
+const (
+	activeFPS                                         = 5
+	activeCard, activeFrontal, activeTurn, activeBack = 12, 8, 10, 2
+	activeLoop                                        = activeCard + activeFrontal + 2*(activeTurn+activeBack)
+)
+
 // renderActive writes dir/active.y4m for the fake camera: the demo card
 // printed with the person's frontal face held steady, then the person
 // facing the camera, turning to their left, back, to their right, back
-// (camFPS frames a second, looping).
+// (activeFPS frames a second, looping every activeLoop seconds).
 func (r *renderer) renderActive(t testing.TB, dir string) string {
 	t.Helper()
 	card := r.turnCard(t)
@@ -178,39 +193,32 @@ func (r *renderer) renderActive(t testing.TB, dir string) string {
 	defer left.Close()
 	defer right.Close()
 	segs := []struct {
-		n     int
-		frame func(i int) gocv.Mat
+		seconds int
+		frame   func(i int) gocv.Mat
 	}{
-		// Each part long enough for a loaded machine's one frame a
-		// second (see segDocument): five in a row for a capture, two
-		// for a turn.
-		{120, func(i int) gocv.Mat {
+		{activeCard, func(i int) gocv.Mat {
 			p := synth.Placement{CenterX: 0.5 + 0.0004*math.Sin(float64(i)), CenterY: 0.5, WidthFrac: 0.62, Rotate: 2, Tilt: 4}
 			m, _ := synth.Place(desk, card, p)
 			return m
 		}},
-		{80, func(int) gocv.Mat { return frontal.Clone() }},
-		{30, func(int) gocv.Mat { return left.Clone() }},
-		{20, func(int) gocv.Mat { return frontal.Clone() }},
-		{30, func(int) gocv.Mat { return right.Clone() }},
-		{20, func(int) gocv.Mat { return frontal.Clone() }},
-	}
-	total := 0
-	for _, s := range segs {
-		total += s.n
+		{activeFrontal, func(int) gocv.Mat { return frontal.Clone() }},
+		{activeTurn, func(int) gocv.Mat { return left.Clone() }},
+		{activeBack, func(int) gocv.Mat { return frontal.Clone() }},
+		{activeTurn, func(int) gocv.Mat { return right.Clone() }},
+		{activeBack, func(int) gocv.Mat { return frontal.Clone() }},
 	}
 	path := filepath.Join(dir, "active.y4m")
-	err := writeY4M(path, total, func(i int) gocv.Mat {
+	err := writeY4M(path, activeFPS, activeLoop*activeFPS, func(i int) gocv.Mat {
 		n := i
 		for k, s := range segs {
-			if n < s.n {
+			if n < s.seconds*activeFPS {
 				m := s.frame(n)
 				if k > 0 { // the face's frames, each with a camera's noise (see render)
 					synth.AddSensorNoise(&m, cameraNoise, uint64(i))
 				}
 				return m
 			}
-			n -= s.n
+			n -= s.seconds * activeFPS
 		}
 		return frontal.Clone()
 	})
@@ -253,13 +261,15 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 	tools := browsertest.FindTools(t, root)
 	// The fake camera turns left, then right: the session asks in that
 	// order (the page follows whichever order the state lists). It cannot
-	// wait for a prompt either, and the screenshots of the first prompt
-	// hold the page's frames for seconds, past which its next turn comes
-	// a loop of the video later: the time bounds are a loop's (the
-	// default 5 s is TestDoubtAsksForChallenge's).
+	// wait for a prompt either: a prompt shown just after the video's turn
+	// is met a loop later, and the screenshots of the first prompt may
+	// take that loop's turn too. The time bounds are three loops of the
+	// video (the default 5 s is TestDoubtAsksForChallenge's); they end
+	// the test only when a turn is not met.
+	loop := time.Duration(activeLoop) * time.Second
 	e := newEnv(t, true, func(c *hostedflow.Config) {
 		c.ChallengeOrder = func(turns []string) []string { return turns }
-		c.PromptTime, c.ChallengeTime = time.Minute, 2*time.Minute
+		c.PromptTime, c.ChallengeTime = 3*loop, 6*loop
 	})
 	video := newRenderer(t).renderActive(t, t.TempDir())
 	cfg, attempts, flag := map[string]any{"liveness_type": "active"}, 1, "0"
@@ -268,13 +278,15 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 	}
 	pid, fc := e.initiate(cfg)
 	shots := filepath.Join(browsertest.ArtifactsDir(t, root), "hosted")
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	env := []string{"KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_FLOW_URL=" + e.base,
-		"KYC_ACTIVE_LAUNCH=" + fc.LaunchURL, "KYC_ACTIVE_VIDEO=" + video, "KYC_FLOW_SHOTS=" + shots, "KYC_ACTIVE_DOUBT=" + flag}
+		"KYC_ACTIVE_LAUNCH=" + fc.LaunchURL, "KYC_ACTIVE_VIDEO=" + video, "KYC_FLOW_SHOTS=" + shots, "KYC_ACTIVE_DOUBT=" + flag,
+		"KYC_ACTIVE_PROMPT_MS=" + strconv.FormatInt((3*loop+time.Minute).Milliseconds(), 10)}
 	var res struct {
 		Checks      []scriptCheck
 		Codes       []string
+		Timeline    []string
 		Order       []string
 		Shots       []string
 		Step, Error string
@@ -282,6 +294,9 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 	runScript(t, ctx, root, "active.mjs", env, nil, &res, nil)
 	reportChecks(t, res.Checks)
 	t.Logf("turns listed %v; guidance codes in order: %v; screenshots %v", res.Order, res.Codes, res.Shots)
+	if res.Error != "" || t.Failed() {
+		t.Logf("guidance codes with their seconds from the start: %v", res.Timeline)
+	}
 	if res.Error != "" {
 		t.Fatalf("active.mjs stopped at %q: %s", res.Step, res.Error)
 	}

@@ -18,8 +18,10 @@
 //
 // Environment: KYC_PLAYWRIGHT, KYC_E2E_CHROMIUM, KYC_FLOW_URL,
 // KYC_ACTIVE_LAUNCH (the launch URL), KYC_ACTIVE_VIDEO (Y4M),
-// KYC_FLOW_SHOTS, KYC_ACTIVE_DOUBT. Everything waits for a condition;
-// nothing sleeps.
+// KYC_FLOW_SHOTS, KYC_ACTIVE_DOUBT, KYC_ACTIVE_PROMPT_MS (how long a turn's
+// prompt may wait for the video's turn). Everything waits for a condition;
+// nothing sleeps. The result's timeline lists each guidance code with its
+// seconds from the start, for a failure's report.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -29,11 +31,14 @@ const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href
 const base = process.env.KYC_FLOW_URL;
 const shots = process.env.KYC_FLOW_SHOTS ?? "screenshots";
 const doubt = process.env.KYC_ACTIVE_DOUBT === "1";
+const promptMs = Number(process.env.KYC_ACTIVE_PROMPT_MS) || 120_000;
 mkdirSync(shots, { recursive: true });
-const result = { checks: [], codes: [], shots: [], step: "", error: "" };
+const result = { checks: [], codes: [], timeline: [], shots: [], step: "", error: "" };
+const t0 = Date.now();
 const check = (name, pass, detail = "") => result.checks.push({ name, pass: !!pass, detail: pass ? "" : String(detail) });
 const step = (s) => {
   result.step = s;
+  result.timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s [${s}]`);
   process.stdout.write(`${s}\n`);
 };
 const sizes = {
@@ -60,7 +65,10 @@ try {
     try {
       const j = await resp.json();
       const c = `${u.searchParams.get("step")}:${j?.overlay?.messages?.[0]?.code ?? ""}${j?.captured ? "*" : ""}`;
-      if (codes[codes.length - 1] !== c) codes.push(c);
+      if (codes[codes.length - 1] !== c) {
+        codes.push(c);
+        result.timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${c}`);
+      }
     } catch {
       /* the page moved on */
     }
@@ -106,7 +114,7 @@ try {
     result.shots.push(file);
   }
   await page.setViewportSize(sizes.phone);
-  await page.waitForSelector(`#guidance[data-code="${order[1]}"]`, { timeout: 120_000 });
+  await page.waitForSelector(`#guidance[data-code="${order[1]}"]`, { timeout: promptMs });
   step("processing and result");
   const end = await page.waitForSelector(
     'body[data-screen="processing"], body[data-screen="success"], body[data-screen="error"], body[data-screen="retry"], body[data-screen="exit"], body[data-screen="leaving"], body[data-screen="done"]',
