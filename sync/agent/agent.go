@@ -89,6 +89,9 @@ type Pass struct {
 	// records removed by the retention sweep in this pass.
 	ImagesDropped int `json:"images_dropped,omitempty"`
 	Swept         int `json:"retention_swept,omitempty"`
+	// SweepPostponed: the retention sweep was due but waits, as central's
+	// certificate says the device clock is wrong by an unknown amount.
+	SweepPostponed bool `json:"retention_postponed,omitempty"`
 	// Reviews counts the submissions whose review by central's reviewers
 	// changed in this pass (SyncReviews).
 	Reviews int `json:"reviews,omitempty"`
@@ -120,11 +123,11 @@ type Agent struct {
 	last Pass
 
 	// Owned by the goroutine running passes.
-	pauseUntil time.Time
-	lastConfig time.Time
-	lastSweep  time.Time
-	migrated   bool
-	passErr    error // the outbox pass's most telling failure
+	pauseUntil                  time.Time
+	lastConfig                  time.Time
+	lastMaintain, lastRetention time.Time
+	migrated                    bool
+	passErr                     error // the outbox pass's most telling failure
 }
 
 // New returns an Agent sending v's outbox with up.
@@ -511,6 +514,9 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 			}
 		}
 	}
+	if err := a.sweep(ctx, &p); err != nil {
+		return p, err
+	}
 	p.ClockOffset = a.up.ClockOffset()
 	p.LastContact = a.up.LastContact()
 	p.Online = a.up.lt.answers.Load() > before
@@ -529,11 +535,10 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 }
 
 // maintain drops the images of delivered submissions an earlier run left
-// behind and runs the retention sweep, when due (the first pass, then
-// every RetentionEvery).
+// behind, when due (the first pass, then every RetentionEvery).
 func (a *Agent) maintain(ctx context.Context, p *Pass) error {
 	now := a.opts.Now()
-	if !a.lastSweep.IsZero() && now.Sub(a.lastSweep) < a.opts.RetentionEvery {
+	if !a.lastMaintain.IsZero() && now.Sub(a.lastMaintain) < a.opts.RetentionEvery {
 		return nil
 	}
 	if !a.migrated {
@@ -558,14 +563,37 @@ func (a *Agent) maintain(ctx context.Context, p *Pass) error {
 			p.ImagesDropped++
 		}
 	}
-	if a.opts.Retention > 0 {
-		n, err := a.v.ShredOlderThan(ctx, now.Add(-a.opts.Retention))
-		if err != nil {
-			return err
-		}
-		p.Swept = n
+	a.lastMaintain = now
+	return nil
+}
+
+// sweep runs the retention sweep when due (the first pass, then every
+// RetentionEvery), after the pass's exchanges with central so that it
+// knows central's clock as far as they tell (clock.centralOffset). A
+// record is shredded only when it is older than Retention by both the
+// device's clock and central's: records are dated by the device's clock,
+// which may have been right when they were written and jumped since (a
+// year ahead would shred every delivered and rejected record at once), or
+// been off by the same amount all along (then central's would age them
+// early). While the clock is wrong, records are kept longer, not lost;
+// the status report shows the offset. While central's certificate says
+// the clock is wrong by an unknown amount, the sweep waits.
+func (a *Agent) sweep(ctx context.Context, p *Pass) error {
+	now := a.opts.Now()
+	if a.opts.Retention <= 0 || !a.lastRetention.IsZero() && now.Sub(a.lastRetention) < a.opts.RetentionEvery {
+		return nil
 	}
-	a.lastSweep = now
+	off, ok := a.up.clock.centralOffset()
+	if !ok {
+		p.SweepPostponed = true
+		return nil
+	}
+	n, err := a.v.ShredOlderThan(ctx, now.Add(min(off, 0)-a.opts.Retention))
+	if err != nil {
+		return err
+	}
+	p.Swept = n
+	a.lastRetention = now
 	return nil
 }
 

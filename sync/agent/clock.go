@@ -31,13 +31,23 @@ const clockSamples = 5
 //     such a device clock needs fixing by a person, and the status report
 //     shows it.
 //
-// The corrected time is used only to sign requests to central: the vault,
-// attestations and every record keep the device's own clock.
+// The corrected time is used only to sign requests to central and to age
+// records for the retention sweep (centralOffset): the vault, attestations
+// and every record keep the device's own clock.
 type clock struct {
 	local   func() time.Time
 	mu      sync.Mutex
 	samples []time.Duration
 	offset  time.Duration
+	// far is the last answer's offset when it was beyond
+	// MaxClockCorrection (farSeen): signing ignores it, the retention
+	// sweep does not.
+	far     time.Duration
+	farSeen bool
+	// outside: since the last answer, central's certificate was outside
+	// the device clock's validity (markOutside): the clock is wrong by an
+	// unknown amount.
+	outside bool
 }
 
 // Now is the local time corrected by the measured offset.
@@ -54,11 +64,16 @@ func (c *clock) Offset() time.Duration {
 // central refused the request's timestamp.
 func (c *clock) observe(h http.Header, stale bool) {
 	d, ok := protocol.DateOffset(h, c.local())
-	if !ok || d.Abs() > identity.MaxClockCorrection {
+	if !ok {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.outside = false
+	if c.farSeen = d.Abs() > identity.MaxClockCorrection; c.farSeen {
+		c.far = d
+		return
+	}
 	if stale {
 		c.samples = c.samples[:0]
 	}
@@ -69,4 +84,29 @@ func (c *clock) observe(h http.Header, stale bool) {
 	sorted := slices.Clone(c.samples)
 	slices.Sort(sorted)
 	c.offset = sorted[len(sorted)/2]
+}
+
+// markOutside records that central's certificate was refused for lying
+// outside the device clock's validity (ErrClockWrong).
+func (c *clock) markOutside() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.outside = true
+}
+
+// centralOffset is central's clock minus the device's as far as its
+// answers tell: the last offset measured, however far (0 before any
+// answer); ok is false when central's certificate says the device clock
+// is wrong and no answer since has said by how much. The retention sweep
+// ages records by it too (Agent.sweep).
+func (c *clock) centralOffset() (d time.Duration, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.outside:
+		return 0, false
+	case c.farSeen:
+		return c.far, true
+	}
+	return c.offset, true
 }

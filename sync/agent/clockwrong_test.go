@@ -99,3 +99,57 @@ func TestClockDaysAhead(t *testing.T) {
 	drain(t, a, clock, 5)
 	synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
 }
+
+// TestRetentionWithWrongClock: records are dated by the device's clock.
+// A clock that jumps forty days ahead after they were written (central's
+// answers say how far) does not shred delivered records a minute old by
+// central's clock, online or offline after; a clock five years ahead,
+// outside central's certificate (wrong by an amount no answer tells),
+// postpones the sweep. The records stay either way.
+func TestRetentionWithWrongClock(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, synctest.CentralOptions{})
+	clock := synctest.NewClock(time.Now())
+	v := r.openVault(t, vault.Options{Now: clock.Now})
+	subs := capture(t, v, r.id, 0, 2, 1000)
+	a := agent.New(r.uploader(t, agent.Config{Now: clock.Now}), v, agent.Options{Now: clock.Now, Retention: 30 * 24 * time.Hour, RetentionEvery: time.Hour})
+	if p, err := a.RunOnce(ctx); err != nil || p.Synced != len(subs) || p.Swept != 0 {
+		t.Fatalf("first pass %+v, %v; want both delivered, none swept", p, err)
+	}
+	kept := func(when string) {
+		t.Helper()
+		for _, s := range subs {
+			if _, err := v.GetSubmission(ctx, s.ID); err != nil {
+				t.Errorf("%s: %s: %v, want kept", when, s.ID, err)
+			}
+		}
+	}
+	offline := false
+	for _, step := range []struct {
+		name      string
+		ahead     time.Duration
+		offline   bool
+		postponed bool
+	}{
+		{name: "forty days ahead", ahead: 40 * 24 * time.Hour},
+		{name: "two hours on, offline", ahead: 2 * time.Hour, offline: true},
+		{name: "five years ahead, outside the certificate", ahead: 5 * 365 * 24 * time.Hour, postponed: true},
+	} {
+		switch {
+		case step.offline && !offline:
+			r.central.Stop()
+		case !step.offline && offline:
+			r.restartCentral(t, synctest.CentralOptions{})
+		}
+		offline = step.offline
+		clock.Advance(step.ahead)
+		p, err := a.RunOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Swept != 0 || p.SweepPostponed != step.postponed {
+			t.Errorf("%s: swept %d, postponed %v (%v); want none swept, postponed %v", step.name, p.Swept, p.SweepPostponed, p.Err, step.postponed)
+		}
+		kept(step.name)
+	}
+}

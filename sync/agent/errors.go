@@ -135,6 +135,7 @@ func deviceWide(err error) bool {
 func (u *Uploader) netError(op string, err error) error {
 	e := u.cfg.Enrollment
 	if cte, ok := identity.CertificateTime(err, []byte(e.CentralCA), e.CentralURL, u.cfg.Now()); ok {
+		u.clock.markOutside()
 		return fmt.Errorf("%s: %w: %w", op, ErrClockWrong, cte)
 	}
 	return netError(op, err)
