@@ -154,7 +154,7 @@ func (a *App) runGuide(ctx context.Context, cam string, g capture.Guide, lang ca
 	open := func(ctx context.Context) (source.Source, error) { return source.Open(ctx, spec, source.Options{}) }
 	var last time.Time
 	opt := capture.Options{Pace: true, OnFrame: func(_ capture.Frame, ov capture.Overlay) {
-		a.preview.publishOverlay(ov, ov.Message.Text(lang))
+		a.preview.publishOverlay(ov, lang)
 		if ov.Captured != "" {
 			last = time.Now()
 		}

@@ -26,8 +26,11 @@ type FrameView struct {
 	Height  int              `json:"height"`
 	Overlay *capture.Overlay `json:"overlay,omitempty"`
 	Message string           `json:"message"` // the overlay's message in the session's language
-	FPS     float64          `json:"fps"`     // preview frames per second, measured
-	Live    bool             `json:"live"`    // false once the capture has stopped
+	// Hint is the overlay's advice that does not hold the capture back
+	// (bright or dim light, hold the phone upright), in the same language.
+	Hint string  `json:"hint,omitempty"`
+	FPS  float64 `json:"fps"`  // preview frames per second, measured
+	Live bool    `json:"live"` // false once the capture has stopped
 }
 
 // preview holds the newest frame and overlay; readers wait for a newer one.
@@ -77,11 +80,16 @@ func (p *preview) publishFrame(img gocv.Mat) {
 	p.notify()
 }
 
-// publishOverlay attaches the newest analysis to the frames that follow.
-func (p *preview) publishOverlay(ov capture.Overlay, text string) {
+// publishOverlay attaches the newest analysis, its words in lang, to the
+// frames that follow.
+func (p *preview) publishOverlay(ov capture.Overlay, lang capture.Lang) {
+	hint := ""
+	if ov.Hint != "" {
+		hint = ov.Hint.Text(lang)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.frame.Overlay, p.frame.Message = &ov, text
+	p.frame.Overlay, p.frame.Message, p.frame.Hint = &ov, ov.Message.Text(lang), hint
 }
 
 // stop marks the preview ended and drops the last picture.

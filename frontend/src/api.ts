@@ -65,9 +65,11 @@ export interface SubmissionDetails {
 export interface Point { x: number; y: number }
 export interface Overlay {
   seq: number; message: string; step: string; quad?: Point[]; face?: { x: number; y: number; w: number; h: number };
-  oval?: { cx: number; cy: number; rx: number; ry: number }; captured?: string;
+  oval?: { cx: number; cy: number; rx: number; ry: number }; captured?: string; hint?: string;
 }
-export interface FrameView { seq: number; jpeg: string; width: number; height: number; overlay?: Overlay; message: string; fps: number; live: boolean }
+export interface FrameView {
+  seq: number; jpeg: string; width: number; height: number; overlay?: Overlay; message: string; hint?: string; fps: number; live: boolean;
+}
 
 export interface Review { state: string; outcome?: string; reason?: string; decided_at?: string }
 export interface QueueItem {

@@ -341,7 +341,7 @@ async function renderSettings(v: View): Promise<void> {
   const camPreview = (input: HTMLInputElement) => async () => {
     await b.PreviewCamera(input.value);
     stage.hidden = false;
-    void pullFrames(v.rev, img, null, msg, msg);
+    void pullFrames(v.rev, { img, msg, fps: msg });
   };
   const settings = el("section", { class: "card", id: "settings" }, el("h2", {}, t("settings")), list,
     el("label", {}, t("docCamera"), docCam), button("preview-document-camera", t("testCamera"), camPreview(docCam), "secondary small"),
@@ -418,14 +418,16 @@ function renderCapture(v: View): void {
   const img = el("img", { id: "preview", alt: "" });
   const overlay = svg("svg", { id: "overlay", preserveAspectRatio: "none" });
   const msg = el("p", { id: "guidance", class: "guidance" }, "…");
+  // Advice that does not hold the capture back (bright or dim light).
+  const hint = el("p", { id: "guidance-hint", class: "guidance-hint", "aria-live": "polite" });
   const fps = el("span", { id: "fps", class: "muted" });
   const stage = el("div", { class: "stage" }, img, overlay);
   const cancel = button("cancel", t("cancel"), () => b.Finish(), "secondary");
   const bar = steps(v.screen === "capture_document" ? 1 : 2);
   if (!ch) {
     frame(v, bar, el("section", { class: "card wide capture" }, el("h2", {}, title, " ", fps), stepLine,
-      el("div", { class: "challenge-layout" }, stage, el("div", { class: "side" }, msg, cancel)), dataLine()));
-    void pullFrames(v.rev, img, overlay as SVGSVGElement, msg, fps);
+      el("div", { class: "challenge-layout" }, stage, el("div", { class: "side" }, msg, hint, cancel)), dataLine()));
+    void pullFrames(v.rev, { img, overlay: overlay as SVGSVGElement, msg, hint, fps });
     return;
   }
   // A challenge: beside the camera, the customer sees the generic
@@ -436,7 +438,7 @@ function renderCapture(v: View): void {
   for (const p of ch.prompts) prompts.append(el("li", { "data-key": p.key }, p.text));
   const side = el("div", { class: "side" });
   if (ch.message) side.append(el("p", { id: "challenge-message", class: "customer" }, ch.message));
-  side.append(prompts, msg, cancel);
+  side.append(prompts, msg, hint, cancel);
   if (ch.requested_by) {
     side.append(el("details", { id: "operator-view" }, el("summary", {}, t("operatorView")),
       el("dl", {}, el("dt", {}, "Liveness path"), el("dd", { id: "liveness-path" }, ch.liveness_path ?? ""),
@@ -445,7 +447,7 @@ function renderCapture(v: View): void {
   }
   frame(v, bar, el("section", { class: "card wide capture challenge" }, el("h2", {}, title, " ", fps), stepLine,
     el("div", { class: "challenge-layout" }, stage, side)));
-  void pullFrames(v.rev, img, overlay as SVGSVGElement, msg, fps, prompts);
+  void pullFrames(v.rev, { img, overlay: overlay as SVGSVGElement, msg, hint, fps, prompts });
 }
 
 // markPrompt marks the prompt being asked (the overlay's step) and those
@@ -458,8 +460,11 @@ function markPrompt(list: HTMLOListElement, step: string, captured: string): voi
 }
 
 // pullFrames shows the Go side's preview frames while this view is current.
-async function pullFrames(rev: number, img: HTMLImageElement, overlay: SVGSVGElement | null, msg: HTMLElement, fps: HTMLElement,
-  prompts?: HTMLOListElement): Promise<void> {
+interface PreviewParts {
+  img: HTMLImageElement; overlay?: SVGSVGElement; msg: HTMLElement; hint?: HTMLElement; fps: HTMLElement; prompts?: HTMLOListElement;
+}
+
+async function pullFrames(rev: number, { img, overlay, msg, hint, fps, prompts }: PreviewParts): Promise<void> {
   let seq = 0;
   while (view?.rev === rev) {
     const f: FrameView = await b.Frame(seq);
@@ -471,6 +476,10 @@ async function pullFrames(rev: number, img: HTMLImageElement, overlay: SVGSVGEle
     if (overlay) drawOverlay(overlay, f);
     msg.textContent = f.message;
     msg.dataset.key = f.overlay?.message ?? "";
+    if (hint) {
+      hint.textContent = f.hint ?? "";
+      hint.dataset.key = f.overlay?.hint ?? "";
+    }
     if (prompts) markPrompt(prompts, f.overlay?.step ?? "", f.overlay?.captured ?? "");
     fps.textContent = `${f.fps.toFixed(0)} fps`;
     document.body.dataset.previewSeq = String(seq);
