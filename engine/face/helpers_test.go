@@ -10,6 +10,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -65,6 +66,22 @@ func readImage(t testing.TB, elem ...string) gocv.Mat {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// reproductions returns a colour portrait of the report half (015, odd
+// index, not of the liveness calibration) and the same portrait shown on
+// a screen and printed in halftone, each photographed; the test closes
+// them at cleanup.
+func reproductions(t testing.TB) (portrait, screen, print gocv.Mat) {
+	t.Helper()
+	portrait = readImage(t, "liveness", "interfaces_cc0", "015.jpg")
+	screen = synth.ScreenPhoto(portrait, synth.ScreenOptions{Pitch: 1.2, Angle: 2, Blur: 0.2, Brightness: 0.65, JPEGQuality: 90, Seed: 1})
+	print = synth.PrintPhoto(portrait, synth.PrintOptions{Period: 3, Angle: -1, Blur: 0.3, Light: 0.1, Noise: 2, JPEGQuality: 90, Seed: 1})
+	t.Cleanup(func() {
+		screen.Close()
+		print.Close()
+	})
+	return portrait, screen, print
 }
 
 func bbt(t testing.TB, name string) gocv.Mat {

@@ -11,7 +11,6 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/ort"
-	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -169,12 +168,7 @@ func TestFusionScores(t *testing.T) {
 // refused, its traces showing the reproduction.
 func TestLivenessRefusesRenderedAttacks(t *testing.T) {
 	e := newTestEngine(t, 1)
-	// 015 is of the report half (odd index), not of the calibration.
-	portrait := readImage(t, "liveness", "interfaces_cc0", "015.jpg")
-	screen := synth.ScreenPhoto(portrait, synth.ScreenOptions{Pitch: 1.2, Angle: 2, Blur: 0.2, Brightness: 0.65, JPEGQuality: 90, Seed: 1})
-	defer screen.Close()
-	print := synth.PrintPhoto(portrait, synth.PrintOptions{Period: 3, Angle: -1, Blur: 0.3, Light: 0.1, Noise: 2, JPEGQuality: 90, Seed: 1})
-	defer print.Close()
+	portrait, screen, print := reproductions(t)
 	for _, c := range []struct {
 		name string
 		img  *gocv.Mat

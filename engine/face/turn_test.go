@@ -11,7 +11,6 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/imageio"
-	"github.com/openkyc/kyc/internal/synth"
 )
 
 // turned returns img turned deg degrees clockwise, as a phone held
@@ -161,11 +160,7 @@ func TestAnalyzeStillErrors(t *testing.T) {
 func TestTurnedStillLiveness(t *testing.T) {
 	e := newTestEngine(t, 1)
 	ctx := context.Background()
-	portrait := readImage(t, "liveness", "interfaces_cc0", "015.jpg")
-	screen := synth.ScreenPhoto(portrait, synth.ScreenOptions{Pitch: 1.2, Angle: 2, Blur: 0.2, Brightness: 0.65, JPEGQuality: 90, Seed: 1})
-	defer screen.Close()
-	print := synth.PrintPhoto(portrait, synth.PrintOptions{Period: 3, Angle: -1, Blur: 0.3, Light: 0.1, Noise: 2, JPEGQuality: 90, Seed: 1})
-	defer print.Close()
+	portrait, screen, print := reproductions(t)
 	for _, c := range []struct {
 		name  string
 		img   gocv.Mat
