@@ -418,7 +418,7 @@ func (a *Agent) wait(ctx context.Context, d time.Duration) (kicked bool, err err
 			got <- false
 		}
 	}()
-	err = a.opts.Sleep(wctx, d)
+	_ = a.opts.Sleep(wctx, d) // it ends early on a kick or with ctx, which the lines below tell apart
 	cancel()
 	kicked = <-got
 	if ctx.Err() != nil {

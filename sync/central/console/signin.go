@@ -286,10 +286,6 @@ func (c *Console) totpPage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 	return c.render(w, r, v, http.StatusOK, "totp.html", signInData{Next: localTarget(r.URL.Query().Get("next"))})
 }
 
-// errBadCode aborts the user update of a wrong TOTP code after counting
-// the failure (the count is kept: see totpCheck).
-var errBadCode = errors.New("wrong TOTP code")
-
 func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) error {
 	if err := c.rateLimited(r); err != nil {
 		return err

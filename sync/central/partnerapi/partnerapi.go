@@ -122,12 +122,6 @@ type API struct {
 	base  *url.URL
 	// client is Config.Client or the default (see Config.Client).
 	client *http.Client
-	admin  []adminRoute
-}
-
-type adminRoute struct {
-	pattern string
-	h       httpx.HandlerFunc
 }
 
 // New returns the API with its routes (the admin ones are registered on

@@ -304,7 +304,7 @@ func scaleCalls(n int) []scaleCall {
 		{"events/partner", func(ctx context.Context, s central.Store) error {
 			evs, err := s.Events(ctx, "live", int64(n*3/4), 100)
 			if err == nil && len(evs) == 0 {
-				err = fmt.Errorf("Events found nothing")
+				err = fmt.Errorf("events found nothing")
 			}
 			return err
 		}},

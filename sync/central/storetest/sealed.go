@@ -176,9 +176,7 @@ func testSealedAtRest(t *testing.T, e sealedEnv) {
 			t.Errorf("stored image %s holds its plaintext", im.Name)
 		}
 	}
-	for _, tok := range raw.Seal.Tokens {
-		stored = append(stored, tok)
-	}
+	stored = append(stored, raw.Seal.Tokens...)
 	all := bytes.Join(stored, []byte{0})
 	if l := leaks(all, needles); len(l) > 0 {
 		t.Errorf("the plain store holds in clear: %v", l)
