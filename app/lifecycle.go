@@ -153,8 +153,6 @@ func (a *App) startUp(ctx context.Context) {
 	}
 }
 
-func (a *App) deviceDir() string { return a.dev.Dir }
-
 // deviceConfig is the configuration the next verification uses: the risk
 // configuration and watchlists sync installed, and the lists imported on
 // this device. It reads again only what changed on disk since the last

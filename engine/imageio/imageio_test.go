@@ -191,7 +191,6 @@ func TestDecodeFormats(t *testing.T) {
 func TestDecodeRefusesBombsFromHeader(t *testing.T) {
 	le := binary.LittleEndian
 	tiff := []byte("II*\x00\x08\x00\x00\x00\x02\x00")
-	tiff = []byte("II*\x00\x08\x00\x00\x00\x02\x00")
 	for _, tag := range []uint16{256, 257} { // ImageWidth, ImageLength: LONG 30000
 		tiff = le.AppendUint16(tiff, tag)
 		tiff = le.AppendUint16(tiff, 4)

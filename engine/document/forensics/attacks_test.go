@@ -14,17 +14,6 @@ import (
 
 const cardW, cardH = 1000, 630
 
-// sample is one synthetic capture with its ground truth.
-type sample struct {
-	raw []byte
-	img gocv.Mat
-}
-
-func newSample(t testing.TB, raw []byte) sample {
-	t.Helper()
-	return sample{raw: raw, img: decodeBGR(t, raw)}
-}
-
 // genuineJPEG is the honest capture: the card saved once at quality 90.
 func genuineJPEG(t testing.TB, seed uint64) []byte {
 	t.Helper()

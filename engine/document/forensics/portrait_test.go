@@ -175,16 +175,6 @@ func pasted(page gocv.Mat, r image.Rectangle, m gocv.Mat) gocv.Mat {
 	return out
 }
 
-type portraitStats map[string][]float64
-
-func (s portraitStats) add(cs []forensics.Check) {
-	for _, c := range cs {
-		if c.Applicable {
-			s[c.Name] = append(s[c.Name], 1-c.Score)
-		}
-	}
-}
-
 func portraitChecks(t testing.TB, img gocv.Mat, fallback image.Rectangle) []forensics.Check {
 	t.Helper()
 	fc, ok := faceBox(t, img)

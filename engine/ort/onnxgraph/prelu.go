@@ -31,7 +31,7 @@ func (g *graph) preluToDepthwise() int {
 			continue
 		}
 		c, ok := channels(x, producers, known, maxTraceDepth)
-		if !ok || c%1 != 0 || !perChannel(slope.value, c) {
+		if !ok || !perChannel(slope.value, c) {
 			continue
 		}
 		out := p.outs[0]

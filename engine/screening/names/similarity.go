@@ -81,7 +81,7 @@ func EditSimilarity(a, b string) float64 {
 func osa[T byte | rune](a, b []T) int {
 	var buf [3 * 33]int
 	w := len(b) + 1
-	rows := buf[:0]
+	var rows []int
 	if 3*w <= len(buf) {
 		rows = buf[:3*w]
 	} else {
@@ -152,7 +152,7 @@ func jaro[T byte | rune](a, b []T) float64 {
 	window := max(len(b)/2-1, 0)
 	// Names are short; the stack buffers avoid allocating per comparison.
 	var abuf, bbuf [64]bool
-	am, bm := abuf[:0], bbuf[:0]
+	var am, bm []bool
 	if len(b) > len(bbuf) {
 		am, bm = make([]bool, len(a)), make([]bool, len(b))
 	} else {
