@@ -87,10 +87,11 @@ drills: setup cli
 	@bin/kyc-drill drills
 
 lint:
-	@echo "==> gofmt and go vet"
+	@echo "==> gofmt, go vet and staticcheck"
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' ; git ls-files --others --exclude-standard '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	@go vet ./...
+	@go tool staticcheck ./...
 
 # -timeout: go test's default ten minutes per package is less than the
 # browser packages take on a slow CI machine (hostedflow took 577 s there).

@@ -17,7 +17,14 @@ require (
 	google.golang.org/protobuf v1.36.11
 )
 
-require github.com/test-go/testify v1.1.4 // indirect
+require (
+	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
+	github.com/test-go/testify v1.1.4 // indirect
+	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
+	golang.org/x/mod v0.42.0 // indirect
+	golang.org/x/tools v0.51.0 // indirect
+	honnef.co/go/tools v0.8.2 // indirect
+)
 
 require (
 	github.com/riverqueue/river v0.51.2
@@ -102,3 +109,5 @@ require (
 	golang.org/x/sys v0.49.0
 	golang.org/x/time v0.16.0
 )
+
+tool honnef.co/go/tools/cmd/staticcheck

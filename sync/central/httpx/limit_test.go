@@ -37,8 +37,8 @@ func TestFailureLimiter(t *testing.T) {
 
 func TestKeyedSlots(t *testing.T) {
 	k := NewKeyedSlots(2)
-	if !k.Acquire("d") || !k.Acquire("d") || k.Acquire("d") {
-		t.Fatal("a key got other than 2 slots")
+	if got := []bool{k.Acquire("d"), k.Acquire("d"), k.Acquire("d")}; !got[0] || !got[1] || got[2] {
+		t.Fatalf("a key's three acquisitions: %v, want two slots", got)
 	}
 	if !k.Acquire("e") {
 		t.Fatal("another key has no slot")
