@@ -67,7 +67,7 @@ func BenchmarkStages(b *testing.B) {
 				AssessQuality(sf, al, DefaultQuality)
 				return al.Close()
 			}},
-			{"embed", func() error { _, err := e.emb.Embed(ctx, aligned); return err }},
+			{"embed", func() error { _, _, err := e.emb.Embed(ctx, aligned); return err }},
 			{"liveness", func() error { _, err := e.live.Score(ctx, selfie, sf.Box); return err }},
 		}
 		for _, s := range stages {

@@ -13,8 +13,10 @@
 //
 // A still (a selfie or reference photo, not a camera frame) may come turned
 // by a quarter or upside down: AnalyzeStill then finds its face in the
-// image turned back, and every stage after detection, liveness included,
-// runs on that upright copy (Analysis.Turned says how it was turned).
+// image turned back (tried when no face is found as the still comes, or
+// the face found has a short embedding, Analysis.Norm), and every stage
+// after detection, liveness included, runs on that upright copy
+// (Analysis.Turned says how it was turned).
 //
 // Images are BGR gocv.Mats as engine/imageio decodes them; the engine never
 // reads files or resolves model names itself: its constructors take model

@@ -53,21 +53,24 @@ func NewEmbedder(path string, opt ort.Options) (*Embedder, error) {
 // Close releases the model.
 func (e *Embedder) Close() error { return e.sess.Close() }
 
-// Embed describes an aligned face (see Align).
-func (e *Embedder) Embed(ctx context.Context, aligned gocv.Mat) (Embedding, error) {
+// Embed describes an aligned face (see Align). It also returns the length
+// of the model's output before normalisation, which grows with how
+// recognisable the face is (as MagFace observed): a face aligned upside
+// down or sideways has a short one.
+func (e *Embedder) Embed(ctx context.Context, aligned gocv.Mat) (Embedding, float64, error) {
 	if err := checkImage(aligned); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if aligned.Rows() != AlignedSize || aligned.Cols() != AlignedSize {
-		return nil, fmt.Errorf("embedding face: crop is %dx%d, want %dx%d (use Align)", aligned.Cols(), aligned.Rows(), AlignedSize, AlignedSize)
+		return nil, 0, fmt.Errorf("embedding face: crop is %dx%d, want %dx%d (use Align)", aligned.Cols(), aligned.Rows(), AlignedSize, AlignedSize)
 	}
 	in := ort.NewNCHW(1, 3, AlignedSize, AlignedSize)
 	if err := in.SetImage(0, aligned.ToBytes(), AlignedSize, AlignedSize, embedNorm); err != nil {
-		return nil, fmt.Errorf("embedding face: %w", err)
+		return nil, 0, fmt.Errorf("embedding face: %w", err)
 	}
 	out, err := e.sess.Run(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("embedding face: %w", err)
+		return nil, 0, fmt.Errorf("embedding face: %w", err)
 	}
 	v := Embedding(out[0].Data)
 	var n float64
@@ -76,12 +79,12 @@ func (e *Embedder) Embed(ctx context.Context, aligned gocv.Mat) (Embedding, erro
 	}
 	n = math.Sqrt(n)
 	if n == 0 || math.IsNaN(n) {
-		return nil, fmt.Errorf("embedding face: model returned a zero or invalid vector")
+		return nil, 0, fmt.Errorf("embedding face: model returned a zero or invalid vector")
 	}
 	for i := range v {
 		v[i] = float32(float64(v[i]) / n)
 	}
-	return v, nil
+	return v, n, nil
 }
 
 // EmbedFace aligns face f of img by its landmarks and describes it.
@@ -91,5 +94,6 @@ func (e *Engine) EmbedFace(ctx context.Context, img gocv.Mat, f Face) (Embedding
 		return nil, err
 	}
 	defer aligned.Close()
-	return e.emb.Embed(ctx, aligned)
+	v, _, err := e.emb.Embed(ctx, aligned)
+	return v, err
 }

@@ -42,7 +42,7 @@ func TestEmbedRejectsUnalignedCrop(t *testing.T) {
 	e := newTestEngine(t, 1)
 	m := gocv.NewMatWithSize(100, 100, gocv.MatTypeCV8UC3)
 	defer m.Close()
-	if _, err := e.emb.Embed(context.Background(), m); err == nil {
+	if _, _, err := e.emb.Embed(context.Background(), m); err == nil {
 		t.Error("a 100x100 crop was embedded")
 	}
 }

@@ -195,3 +195,105 @@ func TestTurnedStillLiveness(t *testing.T) {
 		}
 	}
 }
+
+// mustFindFace fails the test when the detector finds no face in img as it
+// is: the case would not exercise the search of a face found turned.
+func mustFindFace(t testing.TB, e *Engine, img gocv.Mat, name string) {
+	t.Helper()
+	if faces, err := e.det.Detect(context.Background(), img); err != nil || len(faces) == 0 {
+		t.Fatalf("%s: the detector finds no face as it is (%v); the case no longer exercises a face found turned", name, err)
+	}
+}
+
+// TestAnalyzeStillFoundTurned: stills turned by a quarter or upside down
+// in which the detector finds a face anyway, its landmarks placed as if
+// upright, are turned back by the length of their embeddings and then
+// match their upright selves; a turned still of the AT&T set matches the
+// person's other photo, as an honest customer's reference that came
+// turned, and not another person's. All are of the held-out split, not the
+// one uprightNorm was calibrated on.
+func TestAnalyzeStillFoundTurned(t *testing.T) {
+	e := newTestEngine(t, 1)
+	ctx := context.Background()
+	for _, c := range []struct {
+		path     []string
+		turns    []int
+		other    []string // the person's other photo, matched upright
+		stranger []string // another person's photo
+	}{
+		{[]string{"liveness", "interfaces_cc0", "007.jpg"}, []int{90, 180, 270}, nil, nil},
+		{[]string{"liveness", "interfaces_cc0", "031.jpg"}, []int{90, 180, 270}, nil, nil},
+		{[]string{"liveness", "interfaces_cc0", "051.jpg"}, []int{90, 180, 270}, nil, nil},
+		{[]string{"faces", "att_faces", "s21", "1.pgm"}, []int{180}, []string{"faces", "att_faces", "s21", "6.pgm"}, []string{"faces", "att_faces", "s32", "1.pgm"}},
+		{[]string{"faces", "att_faces", "s32", "6.pgm"}, []int{180}, []string{"faces", "att_faces", "s32", "1.pgm"}, []string{"faces", "att_faces", "s21", "6.pgm"}},
+	} {
+		upright := readImage(t, c.path...)
+		want, err := e.Analyze(ctx, upright, Dominant, Timings{}, "")
+		if err != nil {
+			t.Fatalf("%v upright: %v", c.path, err)
+		}
+		for _, deg := range c.turns {
+			name := fmt.Sprintf("%v turned %d", c.path, deg)
+			img := turned(t, upright, deg)
+			mustFindFace(t, e, img, name)
+			tm := Timings{}
+			got, up, err := e.AnalyzeStill(ctx, img, Dominant, tm, "")
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			if got.Turned != 360-deg || up.Turned != got.Turned || up.Mat.Cols() != upright.Cols() || up.Mat.Rows() != upright.Rows() {
+				t.Errorf("%s: turned back %d (copy %dx%d, turned %d), want %d", name, got.Turned, up.Mat.Cols(), up.Mat.Rows(), up.Turned, 360-deg)
+			}
+			up.Close()
+			if d := e.matcher.Decide(Cosine(got.Embedding, want.Embedding)); d.Decision != DecisionMatch {
+				t.Errorf("%s: %s with its upright self (similarity %.3f)", name, d.Decision, d.Similarity)
+			}
+			if _, ok := tm["turn_search"]; !ok {
+				t.Errorf("%s: no timing for the search of the turns", name)
+			}
+			if c.other == nil {
+				continue
+			}
+			r, err := e.Match(ctx, readImage(t, c.other...), img, false)
+			if err != nil || r.Decision.Decision != DecisionMatch || r.Reference.Turned != 360-deg {
+				t.Errorf("%s as the reference of %v: %s (similarity %.3f), turned back %d, %v", name, c.other, r.Decision.Decision, r.Similarity, r.Reference.Turned, err)
+			}
+			r, err = e.Match(ctx, readImage(t, c.stranger...), img, false)
+			if err != nil || r.Decision.Decision != DecisionNoMatch || r.Reference.Turned != 360-deg {
+				t.Errorf("%s as the reference of %v: %s (similarity %.3f), turned back %d, %v", name, c.stranger, r.Decision.Decision, r.Similarity, r.Reference.Turned, err)
+			}
+		}
+	}
+}
+
+// TestAnalyzeStillUprightSearched: an upright still whose face has a short
+// embedding pays the search of the other turns and stays upright, its
+// analysis that of the still as it came; one with a long embedding is
+// taken as it comes, without the search.
+func TestAnalyzeStillUprightSearched(t *testing.T) {
+	e := newTestEngine(t, 1)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string
+		searched bool
+	}{{"003.jpg", true}, {"015.jpg", true}, {"019.jpg", true}, {"055.jpg", true}, {"011.jpg", false}, {"087.jpg", false}} {
+		img := readImage(t, "liveness", "interfaces_cc0", c.name)
+		want, err := e.Analyze(ctx, img, Dominant, Timings{}, "")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		tm := Timings{}
+		got, up, err := e.AnalyzeStill(ctx, img, Dominant, tm, "")
+		up.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if _, searched := tm["turn_search"]; searched != c.searched || (got.Norm < uprightNorm) != c.searched {
+			t.Errorf("%s: embedding length %.2f, searched %v; want searched %v", c.name, got.Norm, searched, c.searched)
+		}
+		if got.Turned != 0 || up.Turned != 0 || got.Norm != want.Norm || Cosine(got.Embedding, want.Embedding) < 0.9999 {
+			t.Errorf("%s: turned %d (copy %d), length %.3f, upright %.3f", c.name, got.Turned, up.Turned, got.Norm, want.Norm)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func TestCompareDetectors(t *testing.T) {
 					}
 					al, err := face.Align(img, faces[0].Landmarks)
 					if err == nil {
-						embs[im.Path], err = emb.Embed(ctx, al)
+						embs[im.Path], _, err = emb.Embed(ctx, al)
 						al.Close()
 					}
 					if err != nil {
