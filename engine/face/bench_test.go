@@ -99,18 +99,21 @@ func BenchmarkFaceMatch(b *testing.B) {
 }
 
 // BenchmarkFaceMatchTurned is BenchmarkFaceMatch with the selfie turned by
-// a quarter, its face not found as it comes: what the search of the other
-// turns (AnalyzeStill) adds, in the same run as the upright match.
+// a quarter, its face not found as it comes, and upside down, its face
+// found as it comes with a short embedding: what the search of the other
+// turns (AnalyzeStill) adds each way, in the same run as the upright match.
 func BenchmarkFaceMatchTurned(b *testing.B) {
 	ctx := context.Background()
 	e := newTestEngine(b, 1)
 	selfie, doc := benchImages(b)
 	sideways := turned(b, selfie, 90)
 	mustHideFace(b, e, sideways, "the benchmark selfie turned 90")
+	upsideDown := turned(b, selfie, 180)
+	mustFindFace(b, e, upsideDown, "the benchmark selfie turned 180")
 	for _, c := range []struct {
 		name   string
 		selfie gocv.Mat
-	}{{"upright", selfie}, {"turned_90", sideways}} {
+	}{{"upright", selfie}, {"turned_90", sideways}, {"turned_180_found", upsideDown}} {
 		b.Run(c.name, func(b *testing.B) {
 			testenv.ReportCPU(b)
 			reportP50(b, func() error {

@@ -227,8 +227,8 @@ func (u Upright) Close() {
 // turns: the longest (3.007) of a face found in a wrongly turned still of
 // the calibration split (interfaces_cc0 portraits at even index,
 // faceapi_bbt, AT&T s1-s20 images 1 and 6, each turned 90, 180 and 270).
-// Upright faces there are 2.20-4.4 long, half above 3.59. It only decides
-// when the search is paid for, never which turn wins.
+// Upright faces there are at least 2.20 long, half above 3.59. It decides
+// only when the search is paid for, never which turn wins.
 const uprightNorm = 3.01
 
 // AnalyzeStill is Analyze for a still image, which may come turned by a
