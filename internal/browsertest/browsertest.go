@@ -3,7 +3,8 @@
 // scripts): finding node, Chromium and playwright-core, building the
 // checkout's binaries, the artifacts folder, free loopback addresses,
 // kyc-central's test certificates, and starting a process whose stderr a
-// test can wait on. Every function takes the test and marks itself a
+// test can wait on; and, with axe.mjs and screenshot.mjs, what every
+// browser script shares. Every function takes the test and marks itself a
 // helper; a missing tool skips the test with how to get it.
 package browsertest
 
@@ -53,6 +54,18 @@ func FindTools(t testing.TB, root string) Tools {
 		t.Skipf("playwright-core missing (cd frontend && npm install): %v", err)
 	}
 	return ts
+}
+
+// FindAxe is axe-core's axe.min.js, the console's dev dependency (the
+// one lockfile that pins it), for the browser scripts' accessibility
+// checks (axe.mjs); a missing one skips the test with how to get it.
+func FindAxe(t testing.TB, root string) string {
+	t.Helper()
+	p := filepath.Join(root, "sync", "central", "console", "web", "node_modules", "axe-core", "axe.min.js")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("axe-core missing (cd sync/central/console/web && npm install): %v", err)
+	}
+	return p
 }
 
 // GoBuild builds pkg (relative to the module root) into dir and returns

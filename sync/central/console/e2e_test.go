@@ -246,10 +246,7 @@ type browserToolset struct {
 func browserTools(t *testing.T, root string) browserToolset {
 	t.Helper()
 	ts := browserToolset{Tools: browsertest.FindTools(t, root)}
-	ts.Axe = filepath.Join(root, "sync", "central", "console", "web", "node_modules", "axe-core", "axe.min.js")
-	if _, err := os.Stat(ts.Axe); err != nil {
-		t.Skipf("axe-core missing (cd sync/central/console/web && npm install): %v", err)
-	}
+	ts.Axe = browsertest.FindAxe(t, root)
 	return ts
 }
 

@@ -30,6 +30,7 @@ import { createServer } from "node:http";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { runAxe as axeRun } from "../../../../../internal/browsertest/axe.mjs";
 import { screenshot } from "../../../../../internal/browsertest/screenshot.mjs";
 
 const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
@@ -109,8 +110,8 @@ const browser = await chromium.launch({
 
 // Each person works in a browser context of their own (their own cookies).
 // Central's certificate comes from its private CA, which this throwaway
-// browser profile does not trust; the console's CSP forbids the injected
-// axe-core script, which bypassCSP allows for the test only.
+// browser profile does not trust; the console's CSP would refuse what the
+// test adds to a page, which bypassCSP allows for the test only.
 async function newContext(viewport = { width: 1280, height: 800 }) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, viewport, locale: "en-GB" });
   return ctx;
@@ -138,16 +139,9 @@ async function shot(page, name, { axe = true } = {}) {
 }
 
 async function runAxe(page, name) {
-  await page.addScriptTag({ path: axePath });
-  const r = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const res = await axe.run(document, { resultTypes: ["violations"] });
-    return {
-      passes: res.passes.length,
-      violations: res.violations.map((v) => `${v.id} (${v.impact}) at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}: ${v.help}`),
-    };
-  });
-  result.axe.push({ page: name, violations: r.violations, passes: r.passes });
+  const r = await axeRun(page, axePath);
+  const violations = r.violations.map((v) => `${v.id} (${v.impact}) at ${v.targets.slice(0, 3).join(", ")}: ${v.help}`);
+  result.axe.push({ page: name, violations, passes: r.passes });
 }
 
 // goto loads a console path and returns the response.
