@@ -439,8 +439,17 @@ function drawCapture(step) {
   const manual = button(t("take_photo"), () => manualCapture(), "secondary", { id: "manual-capture", hidden: true });
   const challenges = step === "selfie" && state.challenges?.length ? challengeList(state) : null;
 
+  // The manual capture waits a few seconds so that the guide gets its
+  // chance, but a person on a keyboard, a switch or a screen reader may
+  // not frame the card by sight: any key shows it at once, so Tab reaches it.
+  const reveal = (e) => {
+    if (!stopped && !["Shift", "Control", "Alt", "Meta"].includes(e.key)) manual.hidden = false;
+  };
+  document.addEventListener("keydown", reveal, true);
+
   const stop = () => {
     stopped = true;
+    document.removeEventListener("keydown", reveal, true);
     clearTimeout(timer);
     stopStream(stream);
     stream = null;
@@ -809,7 +818,10 @@ function drawHandoff(h) {
         where = `${location.host}/flow/code`;
       }
       nodes.push(el("p", {}, t("handoff_code_lead", { url: where })),
-        el("p", { class: "code", id: "short-code", "aria-label": `${t("handoff_code")}: ${String(h.short_code || "").split("").join(" ")}` }, h.short_code || ""));
+        // A paragraph may not be named (aria-label): screen readers hear
+        // the code letter by letter from a hidden twin instead.
+        el("p", { class: "code" }, el("span", { class: "sr-only" }, `${t("handoff_code")}: ${String(h.short_code || "").split("").join(" ")}`),
+          el("span", { id: "short-code", "aria-hidden": "true" }, h.short_code || "")));
     } else {
       nodes.push(el("div", { class: "loader", "aria-hidden": "true" }));
     }
