@@ -60,8 +60,9 @@ import (
 //	           id, the launch link opened again in another browser shows
 //	           "already used" (410), a finished session refuses a submit
 //	rejected   another person's face with one attempt allowed, on a
-//	           desktop: the engine rejects, the flow ends (no RETRY) with
-//	           a message that names no fraud signal
+//	           desktop: one Tab on the capture screen reaches the manual
+//	           capture at once; the engine rejects, the flow ends (no
+//	           RETRY) with a message that names no fraud signal
 //	retry      another face first: RETRY with the generic message; the
 //	           person takes the retry (the page goes back to the step that
 //	           failed) and, with the right face, is approved on the second
@@ -75,8 +76,9 @@ import (
 //	           computer's page says so
 //	denied     the camera refused (no automatic permission, denied for the
 //	           site): the page says what to do, in Indonesian for an
-//	           Indonesian browser, and offers the upload of photos, which
-//	           are verified; a computer with no camera at all is told so
+//	           Indonesian browser (marked lang="id"), and offers the
+//	           upload of photos, which are verified; a computer with no
+//	           camera at all is told so
 //	links      an unknown launch link: 404 with a page; sessions made at
 //	           the start with the shortest ttl (60 s): the unopened link
 //	           answers 410 "expired", the page of the opened one says it
@@ -91,12 +93,14 @@ import (
 //	           call to action returns to the partner
 //
 // Screenshots of every page at a phone size (390x844) and a desktop size
-// (1280x800) go to $KYC_ARTIFACTS/hosted. The script also measures, as it
-// goes, the time from the last capture to the result shown and the round
-// trip of every guidance frame, and the test reads central's CPU time per
-// guided session from /proc: all printed as a table, never asserted
-// (BenchmarkGuidance and BenchmarkHostedSession measure the same in
-// isolation).
+// (1280x800) go to $KYC_ARTIFACTS/hosted, and axe-core checks the page at
+// each size against WCAG 2.1 A and AA (what banking-grade flows are held
+// to under the European Accessibility Act): any violation fails the test.
+// The script also measures, as it goes, the time from the last capture to
+// the result shown and the round trip of every guidance frame, and the
+// test reads central's CPU time per guided session from /proc: all
+// printed as a table, never asserted (BenchmarkGuidance and
+// BenchmarkHostedSession measure the same in isolation).
 func TestHostedFlowInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser end-to-end test: skipped in -short mode")
@@ -106,6 +110,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 		t.Fatal("module root not found")
 	}
 	tools := browsertest.FindTools(t, root)
+	axe := browsertest.FindAxe(t, root)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
@@ -154,7 +159,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{
-		"KYC_FLOW_URL=" + c.URL, "KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium,
+		"KYC_FLOW_URL=" + c.URL, "KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_AXE=" + axe,
 		"KYC_FLOW_SHOTS=" + shots, "KYC_FLOW_PARTNER_SITE=" + site.URL,
 		"KYC_FLOW_VIDEO_GENUINE=" + genuine.Path, "KYC_FLOW_VIDEO_OTHER=" + other.Path, "KYC_FLOW_VIDEO_STILL=" + still.Path,
 		"KYC_FLOW_UPLOAD_DOCUMENT=" + uploadDoc, "KYC_FLOW_UPLOAD_SELFIE=" + uploadSelfie,
@@ -164,6 +169,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 	t.Logf("screenshots in %s", shots)
 
 	reportChecks(t, res.Checks)
+	reportAxe(t, res.Axe)
 	var skipped []string
 	for _, s := range res.Skipped {
 		skipped = append(skipped, s.Scenario+" ("+s.Reason+")")
@@ -475,8 +481,9 @@ type flowScriptResult struct {
 		Scenario string `json:"scenario"`
 		Reason   string `json:"reason"`
 	} `json:"skipped"`
-	Shots []string `json:"shots"`
-	Log   []string `json:"log"`
+	Shots []string    `json:"shots"`
+	Axe   []axeResult `json:"axe"`
+	Log   []string    `json:"log"`
 	// Frames are the guidance round trips the browser saw (POST
 	// /flow/api/frame, request sent to response ended), milliseconds.
 	Frames []float64 `json:"frames_ms"`
@@ -561,6 +568,44 @@ func runScript(t *testing.T, ctx context.Context, root, name string, env []strin
 			extra = more()
 		}
 		t.Fatalf("%s output %q: %v\n%s\n%s", name, last, err, stderr, extra)
+	}
+}
+
+// axeResult is axe-core's WCAG 2.1 A and AA check of one screen at one
+// size (internal/browsertest/axe.mjs); Error says why it could not run (the
+// page navigated away).
+type axeResult struct {
+	Page       string `json:"page"`
+	Size       string `json:"size"`
+	Passes     int    `json:"passes"`
+	Violations []struct {
+		ID      string   `json:"id"`
+		Impact  string   `json:"impact"`
+		Help    string   `json:"help"`
+		Nodes   int      `json:"nodes"`
+		Targets []string `json:"targets"`
+	} `json:"violations"`
+	Error string `json:"error"`
+}
+
+// reportAxe fails every accessibility violation, with its rule, impact and
+// where, and logs the screens that passed.
+func reportAxe(t *testing.T, res []axeResult) {
+	t.Helper()
+	if len(res) == 0 {
+		t.Error("axe-core checked no screen")
+	}
+	for _, a := range res {
+		switch {
+		case a.Error != "":
+			t.Logf("axe-core on %s (%s): not run: %s", a.Page, a.Size, a.Error)
+		case len(a.Violations) == 0:
+			t.Logf("axe-core on %s (%s): no violations (%d rules passed)", a.Page, a.Size, a.Passes)
+		}
+		for _, v := range a.Violations {
+			t.Errorf("axe-core on %s (%s): %s (%s) on %d node(s), at %s: %s", a.Page, a.Size, v.ID, v.Impact, v.Nodes,
+				strings.Join(v.Targets, ", "), v.Help)
+		}
 	}
 }
 

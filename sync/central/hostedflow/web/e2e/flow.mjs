@@ -6,7 +6,8 @@
 // reads the JSON line this script prints last:
 //
 //   {"checks": [{name, pass, detail}], "skipped": [{scenario, reason}],
-//    "shots": [...], "log": [...], "frames_ms": [...],
+//    "shots": [...], "axe": [{page, size, passes, violations: [{id, impact, help, nodes, targets}], error}],
+//    "log": [...], "frames_ms": [...],
 //    "capture_to_result": [{scenario, ms}], "sessions": [{scenario, frames, seconds}],
 //    "step": "...", "error": "..."}
 //
@@ -18,6 +19,8 @@
 // Environment:
 //   KYC_FLOW_URL             central's base URL (https://127.0.0.1:PORT)
 //   KYC_PLAYWRIGHT           absolute path of playwright-core's index.mjs
+//   KYC_AXE                  absolute path of axe-core's axe.min.js: every
+//                            screenshot is also checked against WCAG 2.1 AA
 //   KYC_E2E_CHROMIUM         the Chromium binary
 //   KYC_FLOW_SHOTS           folder for the screenshots
 //   KYC_FLOW_PARTNER_SITE    the partner's site (http://127.0.0.1:PORT): /done is the redirect_url
@@ -42,6 +45,7 @@ import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { runAxe, wcag21aa } from "../../../../../internal/browsertest/axe.mjs";
 import { screenshot } from "../../../../../internal/browsertest/screenshot.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,7 +61,8 @@ const only = (process.env.KYC_FLOW_ONLY ?? "").split(",").filter(Boolean);
 const uploads = { document: process.env.KYC_FLOW_UPLOAD_DOCUMENT, selfie: process.env.KYC_FLOW_UPLOAD_SELFIE };
 mkdirSync(shots, { recursive: true });
 
-const result = { checks: [], skipped: [], shots: [], log: [], frames_ms: [], capture_to_result: [], sessions: [], step: "", error: "" };
+const axePath = process.env.KYC_AXE;
+const result = { checks: [], skipped: [], shots: [], axe: [], log: [], frames_ms: [], capture_to_result: [], sessions: [], step: "", error: "" };
 const check = (name, pass, detail = "") => {
   result.checks.push({ name, pass: !!pass, detail: pass ? "" : String(detail) });
   return !!pass;
@@ -238,10 +243,25 @@ async function state(page) {
 }
 
 const other = (size) => (size === "phone" ? "desktop" : "phone");
+// checkA11y runs axe-core's WCAG 2.1 A and AA rules on the page as it
+// stands. A page that navigates meanwhile (EXIT leaves for the partner at
+// once) has nothing left to check: that is recorded, not failed.
+async function checkA11y(page, name, size) {
+  if (!axePath) return;
+  try {
+    const r = await runAxe(page, axePath, { tags: wcag21aa });
+    result.axe.push({ page: name, size, ...r });
+  } catch (e) {
+    if (!/Execution context was destroyed|navigat/i.test(String(e?.message))) throw e;
+    result.axe.push({ page: name, size, passes: 0, violations: [], error: String(e.message).split("\n")[0] });
+  }
+}
+
 let shotN = 0;
 // shot saves the page at its context's size and, with both, at the other
 // size too (the viewport resized and put back): a page reached once is
-// still seen on a phone and on a desktop.
+// still seen on a phone and on a desktop. Each size is also checked with
+// axe-core.
 async function shot(page, name, { both = true } = {}) {
   shotN++;
   const size = page.context().size;
@@ -249,6 +269,7 @@ async function shot(page, name, { both = true } = {}) {
     const file = `${sz}-${String(shotN).padStart(2, "0")}-${name}.png`;
     await screenshot(page, { path: join(shots, file), fullPage: true });
     result.shots.push(file);
+    await checkA11y(page, name, sz);
   };
   await save(size);
   if (both) {
@@ -294,7 +315,7 @@ async function decision(sessionID, attempt) {
 // its result screen, with screenshots of each screen (the capture screens
 // at the context's size only: their live preview cannot wait for a
 // resize), and returns the result screen's name.
-async function captureToResult(page, label, { shootCapture = true } = {}) {
+async function captureToResult(page, label, { shootCapture = true, keyboard = false } = {}) {
   const seen = new Set();
   for (;;) {
     const s = await waitScreen(page, ["intro", "capture-document", "capture-back", "capture-selfie", "processing", "success", "error", "retry", "exit", "leaving",
@@ -316,6 +337,7 @@ async function captureToResult(page, label, { shootCapture = true } = {}) {
       continue;
     }
     if (s.startsWith("capture-")) {
+      if (keyboard && s === "capture-document") await captureA11y(page, label);
       if (shootCapture) {
         // The moment worth showing: the guide satisfied, the capture
         // under way (a few frames before it is taken).
@@ -330,6 +352,23 @@ async function captureToResult(page, label, { shootCapture = true } = {}) {
       await leave(page, "processing", 60_000);
     }
   }
+}
+
+// captureA11y: on a capture screen, the guidance that changes as the
+// person moves is a polite live region (screen readers announce it), and a
+// person who cannot frame the card by sight reaches the manual capture with
+// one Tab at once, not only once the guide has had its few seconds.
+async function captureA11y(page, label) {
+  const live = await page.evaluate(() => {
+    const g = document.getElementById("guidance");
+    return { role: g?.getAttribute("role"), live: g?.getAttribute("aria-live"), atomic: g?.getAttribute("aria-atomic") };
+  });
+  check(`${label}: the capture's guidance is announced (role status, aria-live polite, atomic)`,
+    live.role === "status" && live.live === "polite" && live.atomic === "true", JSON.stringify(live));
+  await page.keyboard.press("Tab");
+  const got = await page.evaluate(() => ({ id: document.activeElement?.id ?? "", text: document.activeElement?.textContent ?? "", screen: document.body.dataset.screen }));
+  check(`${label}: on a capture screen, Tab reaches the manual capture at once`, got.id === "manual-capture" && got.text.trim() === en.take_photo,
+    JSON.stringify(got));
 }
 
 // latency records the time from the page receiving its last capture (the
@@ -450,7 +489,7 @@ async function rejected() {
   const ctx = await newContext(await browser("other"), "desktop");
   const page = await newPage(ctx, "rejected");
   await start(page, fc.launch_url);
-  const end = await captureToResult(page, "rejected");
+  const end = await captureToResult(page, "rejected", { keyboard: true });
   latency(page, "rejected");
   await ask("cpu", { end: "rejected" });
   const st = await state(page);
@@ -498,8 +537,10 @@ async function retry() {
   const ps = await ask("status", { session_id: fc.session_id });
   check("retry: the partner sees the session in progress with RETRY", ps.next_action === "RETRY" && ps.status !== "COMPLETED", JSON.stringify(ps));
 
-  // This browser's camera must not capture again: its frames go nowhere.
-  await ctx.route("**/flow/api/frame*", (r) => r.abort());
+  // This browser's camera must not capture again: its frames are put off
+  // as central puts off too many (429, the page waits and sends the next);
+  // an aborted request would be logged as a page error.
+  await ctx.route("**/flow/api/frame*", (r) => r.fulfill({ status: 429, contentType: "application/json", body: '{"code":"rate_limited"}' }));
   await page.click("#retry");
   const back = await waitScreen(page, ["capture-document", "capture-back", "capture-selfie", "intro"], 30_000);
   // retry_step is the engine's: selfie, document, new_document or all
@@ -608,6 +649,8 @@ async function denied() {
   await start(page, fc.launch_url);
   await waitScreen(page, ["intro"], 30_000);
   check("denied: an Indonesian browser gets the page in Indonesian", ((await page.textContent("#start")) ?? "").trim() === id.start, await page.textContent("#start"));
+  check("denied: the Indonesian page is marked so (html lang=\"id\"), the switch to English as English",
+    (await page.getAttribute("html", "lang")) === "id" && (await page.getAttribute("#lang", "lang")) === "en", await page.getAttribute("html", "lang"));
   await page.click("#start");
   const s = await cameraOutcome(page);
   check("denied: a refused camera shows the camera-denied page", s === "camera-denied", s);
