@@ -15,8 +15,10 @@ export const wcag21aa = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 
 // runAxe runs axe-core (axePath: its axe.min.js) on the page as it stands,
 // with only the rules of tags when given, and returns the number of rules
-// passed and each violation with its rule id, impact, help and the CSS
-// targets of (up to five of) its nodes.
+// passed, each violation with its rule id, impact, help and the CSS
+// targets of (up to five of) its nodes, and the ids of the rules axe-core
+// could not decide (review: for a person to look at, such as the contrast
+// of text over an image).
 export async function runAxe(page, axePath, { tags } = {}) {
   if (!sources.has(axePath)) sources.set(axePath, readFileSync(axePath, "utf8"));
   if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(sources.get(axePath));
@@ -25,6 +27,7 @@ export async function runAxe(page, axePath, { tags } = {}) {
     const res = await axe.run(document, { resultTypes: ["violations"], ...(tags ? { runOnly: { type: "tag", values: tags } } : {}) });
     return {
       passes: res.passes.length,
+      review: res.incomplete.map((v) => v.id),
       violations: res.violations.map((v) => ({
         id: v.id, impact: v.impact ?? "", help: v.help, nodes: v.nodes.length, targets: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
       })),

@@ -572,12 +572,13 @@ func runScript(t *testing.T, ctx context.Context, root, name string, env []strin
 }
 
 // axeResult is axe-core's WCAG 2.1 A and AA check of one screen at one
-// size (internal/browsertest/axe.mjs); Error says why it could not run (the
-// page navigated away).
+// size (internal/browsertest/axe.mjs): Review names the rules it could not
+// decide; Error says why it could not run (the page navigated away).
 type axeResult struct {
-	Page       string `json:"page"`
-	Size       string `json:"size"`
-	Passes     int    `json:"passes"`
+	Page       string   `json:"page"`
+	Size       string   `json:"size"`
+	Passes     int      `json:"passes"`
+	Review     []string `json:"review"`
 	Violations []struct {
 		ID      string   `json:"id"`
 		Impact  string   `json:"impact"`
@@ -601,6 +602,9 @@ func reportAxe(t *testing.T, res []axeResult) {
 			t.Logf("axe-core on %s (%s): not run: %s", a.Page, a.Size, a.Error)
 		case len(a.Violations) == 0:
 			t.Logf("axe-core on %s (%s): no violations (%d rules passed)", a.Page, a.Size, a.Passes)
+		}
+		if len(a.Review) > 0 {
+			t.Logf("axe-core on %s (%s): for a person to review: %s", a.Page, a.Size, strings.Join(a.Review, ", "))
 		}
 		for _, v := range a.Violations {
 			t.Errorf("axe-core on %s (%s): %s (%s) on %d node(s), at %s: %s", a.Page, a.Size, v.ID, v.Impact, v.Nodes,

@@ -6,7 +6,7 @@
 // reads the JSON line this script prints last:
 //
 //   {"checks": [{name, pass, detail}], "skipped": [{scenario, reason}],
-//    "shots": [...], "axe": [{page, size, passes, violations: [{id, impact, help, nodes, targets}], error}],
+//    "shots": [...], "axe": [{page, size, passes, review, violations: [{id, impact, help, nodes, targets}], error}],
 //    "log": [...], "frames_ms": [...],
 //    "capture_to_result": [{scenario, ms}], "sessions": [{scenario, frames, seconds}],
 //    "step": "...", "error": "..."}
