@@ -83,6 +83,12 @@
 // is bound: the device plays the first screen, the phone link and short
 // code are issued at once.
 //
+// The page is held to WCAG 2.1 AA (its browser test runs axe-core on every
+// screen): each screen moves focus to its heading, the guidance is a
+// polite live region, the manual capture appears after a few seconds or at
+// once on any key (a person may not frame the card by sight), and the
+// page's lang follows the language shown.
+//
 // Guidance runs engine/capture's DocumentGuide and SelfieGuide on the
 // frames the page sends a few times a second: the same rules and the same
 // English and Indonesian messages as the kiosk, the active liveness
