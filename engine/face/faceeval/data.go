@@ -156,3 +156,18 @@ func parseDecision(s string) (bool, error) {
 	}
 	return b, nil
 }
+
+// CrossPairs compares every image with every other both ways: when the A
+// side is taken differently from the B side (a photo printed on a card
+// against a selfie), (i, j) and (j, i) are different comparisons.
+func CrossPairs(images []Image) []Pair {
+	var out []Pair
+	for i := range images {
+		for j := range images {
+			if i != j {
+				out = append(out, Pair{A: images[i].Path, B: images[j].Path, Same: images[i].Identity == images[j].Identity})
+			}
+		}
+	}
+	return out
+}

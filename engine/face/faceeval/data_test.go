@@ -61,6 +61,20 @@ func TestLoadFoldersAndPairs(t *testing.T) {
 	if len(pairs) != 6 || same != 1 {
 		t.Errorf("%d pairs, %d genuine; want 6 and 1", len(pairs), same)
 	}
+	// Both ways: (s1/1, s1/2) and (s1/2, s1/1) are different comparisons.
+	cross := CrossPairs(all)
+	same = 0
+	for _, p := range cross {
+		if p.Same {
+			same++
+		}
+		if p.A == p.B {
+			t.Errorf("cross pair of an image with itself: %s", p.A)
+		}
+	}
+	if len(cross) != 12 || same != 2 {
+		t.Errorf("%d cross pairs, %d genuine; want 12 and 2", len(cross), same)
+	}
 	some, err := LoadFolders(dir, []string{"s?"})
 	if err != nil || len(some) != 3 {
 		t.Errorf("pattern s?: %d images, %v", len(some), err)

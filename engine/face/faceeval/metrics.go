@@ -6,6 +6,7 @@ package faceeval
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 )
@@ -42,7 +43,14 @@ type Stats struct {
 	Std  float64 `json:"std"`
 	Min  float64 `json:"min"`
 	Max  float64 `json:"max"`
+	// Percentiles are the scores below which 1, 5, 10, 50, 90 and 99% of
+	// the pairs fall (nearest rank): the genuine tail is what the
+	// threshold cuts into.
+	Percentiles map[string]float64 `json:"percentiles"`
 }
+
+// statsPercentiles are the percentiles Stats gives.
+var statsPercentiles = []float64{1, 5, 10, 50, 90, 99}
 
 // Report is the accuracy of a set of genuine and impostor similarities.
 type Report struct {
@@ -77,7 +85,11 @@ func sorted(v []float64) []float64 {
 }
 
 func stats(s []float64) Stats {
-	st := Stats{N: len(s), Min: s[0], Max: s[len(s)-1]}
+	st := Stats{N: len(s), Min: s[0], Max: s[len(s)-1], Percentiles: map[string]float64{}}
+	for _, p := range statsPercentiles {
+		rank := int(math.Ceil(p / 100 * float64(len(s))))
+		st.Percentiles[fmt.Sprintf("p%g", p)] = s[max(rank, 1)-1]
+	}
 	for _, v := range s {
 		st.Mean += v / float64(len(s))
 	}

@@ -91,3 +91,24 @@ func TestFitCalibration(t *testing.T) {
 		t.Errorf("separated classes: %+v", c)
 	}
 }
+
+func TestStatsPercentiles(t *testing.T) {
+	scores := make([]float64, 200)
+	for i := range scores {
+		scores[len(scores)-1-i] = float64(i+1) / 200 // 0.005 .. 1, given descending
+	}
+	r, err := Evaluate(scores, []float64{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nearest rank: the p-th percentile of 200 scores is the (2p)-th lowest.
+	want := map[string]float64{"p1": 0.01, "p5": 0.05, "p10": 0.1, "p50": 0.5, "p90": 0.9, "p99": 0.99}
+	for k, v := range want {
+		if got, ok := r.Genuine.Percentiles[k]; !ok || math.Abs(got-v) > 1e-12 {
+			t.Errorf("%s: %v, want %v", k, got, v)
+		}
+	}
+	if len(r.Genuine.Percentiles) != len(want) || r.Impostor.Percentiles["p1"] != 0 || r.Impostor.Percentiles["p99"] != 0 {
+		t.Errorf("percentiles %v / %v", r.Genuine.Percentiles, r.Impostor.Percentiles)
+	}
+}

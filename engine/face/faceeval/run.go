@@ -43,27 +43,54 @@ type Result struct {
 // Run embeds every image the pairs name once (the largest face of each)
 // and scores every pair with the engine.
 func Run(ctx context.Context, eng *face.Engine, pairs []Pair, maxPixels int) (Result, error) {
-	emb := map[string]face.Embedding{}
+	return RunWith(ctx, eng.Matcher(), pairs, func(ctx context.Context, path string) (face.Embedding, error) {
+		return embedFile(ctx, eng, path, maxPixels)
+	}, nil)
+}
+
+// Embedder embeds the image at path as one side of a comparison takes it.
+type Embedder func(ctx context.Context, path string) (face.Embedding, error)
+
+// RunWith scores every pair with the matcher, its A side embedded by
+// embedA and its B side by embedB (nil: by embedA, sharing its
+// embeddings), each image once per side. The two sides may take the same
+// photo differently, such as printed on a card and photographed.
+func RunWith(ctx context.Context, m face.Matcher, pairs []Pair, embedA, embedB Embedder) (Result, error) {
+	sides := []map[string]face.Embedding{{}, {}}
+	shared := embedB == nil
+	if shared {
+		embedB, sides[1] = embedA, sides[0]
+	}
 	var res Result
 	for _, p := range pairs {
-		for _, path := range []string{p.A, p.B} {
-			if _, seen := emb[path]; seen {
+		for i, side := range []struct {
+			path  string
+			embed Embedder
+		}{{p.A, embedA}, {p.B, embedB}} {
+			if _, seen := sides[i][side.path]; seen {
 				continue
 			}
-			e, err := embedFile(ctx, eng, path, maxPixels)
+			e, err := side.embed(ctx, side.path)
 			if ctx.Err() != nil {
 				return res, fmt.Errorf("evaluating faces: %w", ctx.Err())
 			}
 			if err != nil {
-				res.Failures = append(res.Failures, Failure{Path: path, Error: err.Error()})
+				res.Failures = append(res.Failures, Failure{Path: side.path, Error: err.Error()})
 			}
-			emb[path] = e // nil marks a failure
+			sides[i][side.path] = e // nil marks a failure
 		}
 	}
-	res.Images, res.Pairs = len(emb), len(pairs)
+	res.Images, res.Pairs = len(sides[0]), len(pairs)
+	if !shared {
+		for path := range sides[1] {
+			if _, ok := sides[0][path]; !ok {
+				res.Images++
+			}
+		}
+	}
 	for _, p := range pairs {
 		s := float64(unusableScore)
-		if a, b := emb[p.A], emb[p.B]; a != nil && b != nil {
+		if a, b := sides[0][p.A], sides[1][p.B]; a != nil && b != nil {
 			s = face.Cosine(a, b)
 		}
 		if p.Same {
@@ -77,7 +104,6 @@ func Run(ctx context.Context, eng *face.Engine, pairs []Pair, maxPixels int) (Re
 		return res, err
 	}
 	res.Report = rep
-	m := eng.Matcher()
 	g, im := sorted(res.GenuineScores), sorted(res.ImpostorScores)
 	res.Engine = AtThreshold{Threshold: m.Threshold, FARTarget: m.FAR, TAR: rateAtOrAbove(g, m.Threshold), FAR: rateAtOrAbove(im, m.Threshold)}
 	return res, nil

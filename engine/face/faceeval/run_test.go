@@ -2,6 +2,8 @@ package faceeval
 
 import (
 	"context"
+	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,5 +47,57 @@ func TestRunOnRealFaces(t *testing.T) {
 	}
 	if r.Engine.Threshold != eng.Matcher().Threshold {
 		t.Errorf("engine threshold %v, want %v", r.Engine.Threshold, eng.Matcher().Threshold)
+	}
+}
+
+func TestRunWithTwoSides(t *testing.T) {
+	// Each side embeds a name into a direction: side A turns identity a's
+	// photos a little away from side B's, as printing a photo would, and
+	// cannot take photo a2.
+	unit := func(x, y float64) face.Embedding {
+		n := math.Hypot(x, y)
+		return face.Embedding{float32(x / n), float32(y / n)}
+	}
+	calls := map[string]int{}
+	embedA := func(_ context.Context, path string) (face.Embedding, error) {
+		calls["A"+path]++
+		switch path {
+		case "a1":
+			return unit(1, 0.5), nil
+		case "a2":
+			return nil, errors.New("no portrait")
+		}
+		return unit(0, 1), nil
+	}
+	embedB := func(_ context.Context, path string) (face.Embedding, error) {
+		calls["B"+path]++
+		if path[0] == 'a' {
+			return unit(1, 0), nil
+		}
+		return unit(0, 1), nil
+	}
+	images := []Image{{"a1", "a"}, {"a2", "a"}, {"b1", "b"}}
+	m := face.Matcher{FAR: 1e-3, Threshold: 0.9}
+	r, err := RunWith(context.Background(), m, CrossPairs(images), embedA, embedB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range calls {
+		if n != 1 {
+			t.Errorf("%s embedded %d times, want once", k, n)
+		}
+	}
+	if len(calls) != 6 || r.Images != 3 || r.Pairs != 6 || len(r.Failures) != 1 || r.Failures[0].Path != "a2" {
+		t.Errorf("calls %v, images %d, pairs %d, failures %+v", calls, r.Images, r.Pairs, r.Failures)
+	}
+	// Genuine: (a1, a2) at cos(atan 0.5) = 0.894, (a2, a1) failed.
+	if r.Genuine.N != 2 || math.Abs(r.Genuine.Max-2/math.Sqrt(5)) > 1e-6 || r.Genuine.Min != unusableScore {
+		t.Errorf("genuine %+v", r.Genuine)
+	}
+	if r.Engine.Threshold != 0.9 || r.Engine.TAR != 0 || r.Engine.FAR != 0 {
+		t.Errorf("at the matcher's threshold: %+v", r.Engine)
+	}
+	if _, err := RunWith(context.Background(), m, []Pair{{A: "a1", B: "b1"}}, embedA, embedB); !errors.Is(err, ErrNoPairs) {
+		t.Errorf("impostors only: %v", err)
 	}
 }
