@@ -157,7 +157,7 @@ type faceEvalResult struct {
 
 func runEval(ctx context.Context, env *Env, args []string) (any, error) {
 	if len(args) == 0 || args[0] != "faces" {
-		return nil, Errorf(ExitUsage, "usage", "kyc eval faces --data DIR [--pairs CSV] [--identities PATTERNS] [--out DIR]")
+		return nil, Errorf(ExitUsage, "usage", "kyc eval faces --data DIR [--pairs CSV | --documents [--seed N]] [--identities PATTERNS] [--out DIR]")
 	}
 	fs := newFlags(env, "eval faces")
 	data := fs.String("data", "", "comma-separated folder-per-identity face sets (or the base folder of --pairs)")
@@ -165,6 +165,8 @@ func runEval(ctx context.Context, env *Env, args []string) (any, error) {
 	ids := fs.String("identities", "", "comma-separated identity folder patterns to keep (e.g. 's2[1-9],s3?,s40')")
 	out := fs.String("out", "", "folder to write det.png into")
 	label := fs.String("label", "", "curve label on the DET plot (default: the data folders)")
+	documents := fs.Bool("documents", false, "print each photo on an ID card, photograph it on a desk and match the portrait the document pipeline cuts out against the other photos")
+	seed := fs.Uint64("seed", 1, "with --documents: seed of the cards' placement on the desk")
 	var ef faceEngineFlags
 	ef.register(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -172,6 +174,13 @@ func runEval(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	if *data == "" && *pairsPath == "" {
 		return nil, Errorf(ExitUsage, "usage", "eval faces needs --data or --pairs")
+	}
+	if *documents {
+		// The product's engines decide at the shipped threshold.
+		if *data == "" || *pairsPath != "" || ef.far != face.DefaultFAR {
+			return nil, Errorf(ExitUsage, "usage", "eval faces --documents needs --data, and takes neither --pairs nor --far")
+		}
+		return runEvalDocumentFaces(ctx, env, splitList(*data), splitList(*ids), *seed, *out, *label)
 	}
 	res := faceEvalResult{Data: splitList(*data), Identities: splitList(*ids), PairsFile: *pairsPath}
 	var pairs []faceeval.Pair

@@ -10,6 +10,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -201,6 +202,93 @@ func TestEvalFaces(t *testing.T) {
 	} {
 		if r := kyc(t, nil, args...); r.exit == ExitOK {
 			t.Errorf("%v: exit 0", args)
+		} else {
+			decodeError(t, r)
+		}
+	}
+}
+
+func TestEvalFacesDocuments(t *testing.T) {
+	out := t.TempDir()
+	data := testenv.Data(t, "faces", "faceapi_bbt")
+	r := kyc(t, nil, "eval", "faces", "--documents", "--data", data, "--identities", "amy,raj,sheldon", "--out", out)
+	if r.exit != ExitOK {
+		t.Fatalf("exit %d: %s %s", r.exit, r.stdout, r.stderr)
+	}
+	type stats struct {
+		N           int                `json:"n"`
+		Mean        float64            `json:"mean"`
+		Percentiles map[string]float64 `json:"percentiles"`
+	}
+	type result struct {
+		Images   int `json:"images"`
+		Failures []struct {
+			Path string `json:"path"`
+		} `json:"failed_images"`
+		Pairs    int     `json:"pairs"`
+		Genuine  stats   `json:"genuine"`
+		Impostor stats   `json:"impostor"`
+		EER      float64 `json:"eer"`
+		Points   []struct {
+			FAR float64 `json:"far"`
+			TAR float64 `json:"tar"`
+		} `json:"tar_at_far"`
+		Engine struct {
+			Threshold float64 `json:"threshold"`
+			TAR       float64 `json:"tar"`
+			FAR       float64 `json:"far"`
+		} `json:"engine_threshold"`
+	}
+	var res struct {
+		Seed         uint64 `json:"seed"`
+		CardVsPhoto  result `json:"card_vs_photo"`
+		PhotoVsPhoto result `json:"photo_vs_photo"`
+		DETPlot      string `json:"det_plot"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]result{"card vs photo": res.CardVsPhoto, "photo vs photo": res.PhotoVsPhoto} {
+		// 15 photos of 3 people, each against the 14 others: 3 x 5 x 4
+		// genuine pairs, the rest impostors.
+		if m.Images != 15 || m.Pairs != 210 || m.Genuine.N != 60 || m.Impostor.N != 150 || len(m.Points) != 3 {
+			t.Errorf("%s: %d images, %d pairs, %d genuine, %d impostor, %d points", name, m.Images, m.Pairs, m.Genuine.N, m.Impostor.N, len(m.Points))
+		}
+		// Every card's portrait found, every photo's face.
+		if len(m.Failures) != 0 {
+			t.Errorf("%s: failures %+v", name, m.Failures)
+		}
+		if m.Genuine.Mean < m.Impostor.Mean+0.4 || m.Engine.Threshold != face.DefaultMatcher().Threshold || m.Engine.TAR < 0.9 || m.Engine.FAR > 0.01 {
+			t.Errorf("%s: genuine mean %.3f, impostor mean %.3f, at the shipped threshold %+v", name, m.Genuine.Mean, m.Impostor.Mean, m.Engine)
+		}
+		prev := -1.0
+		for _, p := range []string{"p1", "p5", "p10", "p50", "p90", "p99"} {
+			v, ok := m.Genuine.Percentiles[p]
+			if !ok || v < prev {
+				t.Errorf("%s: genuine percentiles %v", name, m.Genuine.Percentiles)
+				break
+			}
+			prev = v
+		}
+	}
+	// Printing and photographing the portrait costs a little similarity,
+	// not the match.
+	if d := res.PhotoVsPhoto.Genuine.Mean - res.CardVsPhoto.Genuine.Mean; d > 0.15 || d < -0.05 {
+		t.Errorf("genuine mean card vs photo %.3f, photo vs photo %.3f", res.CardVsPhoto.Genuine.Mean, res.PhotoVsPhoto.Genuine.Mean)
+	}
+	if res.Seed != 1 {
+		t.Errorf("seed %d, want the default 1", res.Seed)
+	}
+	if st, err := os.Stat(res.DETPlot); err != nil || st.Size() == 0 {
+		t.Errorf("DET plot %q: %v", res.DETPlot, err)
+	}
+	for _, args := range [][]string{
+		{"eval", "faces", "--documents"},
+		{"eval", "faces", "--documents", "--data", data, "--pairs", filepath.Join(out, "pairs.csv")},
+		{"eval", "faces", "--documents", "--data", data, "--far", "1e-2"},
+	} {
+		if r := kyc(t, nil, args...); r.exit != ExitUsage {
+			t.Errorf("%v: exit %d, want %d", args, r.exit, ExitUsage)
 		} else {
 			decodeError(t, r)
 		}
