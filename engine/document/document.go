@@ -26,6 +26,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -267,10 +268,11 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	}
 	// The outline may turn out not to be the page once it is read: the
 	// MRZ found on the photo but not on the page, the page the portrait
-	// alone, or no text on it at all. The photo as a whole is then
-	// examined again.
+	// alone, or next to no text on it. The photo as a whole is then
+	// examined again, and read again as the page, as a scan is: its text
+	// and portrait are the document's, not those of the part taken for it.
 	outline.MRZOutside = loc.Found && frontPage.mrzOutside
-	outline.NoText = loc.Found && len(frontPage.lines) == 0
+	outline.NoText = loc.Found && textChars(frontPage.lines) < pageMinChars
 	outline.PortraitFills = loc.Found && frontPage.portrait != nil &&
 		frontPage.portrait.Box.Area() > portraitFillsPage*float64(frontPage.img.Cols()*frontPage.img.Rows())
 	stillCovers, coverage := forensics.PageCoverage(outline, photo, fopt)
@@ -281,6 +283,23 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 			return nil, fmt.Errorf("document forensics: %w", err)
 		}
 		t.Since("forensics_whole_photo", s)
+	}
+	if loc.Found && !stillCovers {
+		again := onPortrait
+		if frontPage.portrait != nil {
+			again = func(PortraitCrop) {} // handed on already, from the outline
+		}
+		whole := locate.Result{}
+		wp, err := a.readPage(ctx, front.Mat, &whole, "front_whole", t, again, fopt)
+		if err != nil {
+			return nil, err
+		}
+		if frontPage.portrait != nil && wp.portrait == nil {
+			wp.close() // the outline's face stays the portrait, with its page
+		} else {
+			frontPage.close()
+			frontPage, loc = wp, whole
+		}
 	}
 	res.Forensics, res.Liveness = fr.Authenticity, fr.Liveness
 	res.Forensics.Add(coverage)
@@ -514,6 +533,22 @@ func (a *Analyzer) finishPortrait(ctx context.Context, p *page, done chan error,
 }
 
 // outlineOf is what PageCoverage judges of the outline found.
+// pageMinChars is the least printed text, in characters, a document page
+// shows: an identity document prints its holder's data on every side (a
+// KTP some 300 characters, a passport page 150 and more). Fewer, such as a
+// letter read in a photo's background, say the locator took something
+// else for the page.
+const pageMinChars = 8
+
+// textChars counts the characters of the lines read, spaces aside.
+func textChars(lines []ocr.Line) int {
+	n := 0
+	for _, l := range lines {
+		n += len(strings.ReplaceAll(l.Text, " ", ""))
+	}
+	return n
+}
+
 func outlineOf(loc locate.Result) forensics.Outline {
 	return forensics.Outline{Found: loc.Found, Aspect: loc.Aspect, Bounds: loc.Quad.Bounds()}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"image"
 	"image/png"
@@ -291,6 +292,31 @@ func TestEvalFacesDocuments(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d", args, r.exit, ExitUsage)
 		} else {
 			decodeError(t, r)
+		}
+	}
+}
+
+// TestCardOutlineNotThePage: three cards of the benchmark whose outline
+// the locator misreads (the printed photo's frame, or the text block,
+// taken for the card): the outline holds next to no text, so the photo is
+// read again as the page, and the portrait is found and described.
+func TestCardOutlineNotThePage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads every model: skipped in -short mode")
+	}
+	ctx := context.Background()
+	eng, err := openEngines(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	for _, c := range []struct {
+		photo string
+		seed  uint64
+	}{{"s25/1.pgm", 1}, {"s2/3.pgm", 1}, {"s39/7.pgm", 2}} {
+		emb, err := embedCard(ctx, eng, testenv.Data(t, "faces", "att_faces", c.photo), c.seed)
+		if err != nil || len(emb) == 0 {
+			t.Errorf("%s (seed %d): %v", c.photo, c.seed, err)
 		}
 	}
 }

@@ -33,10 +33,11 @@ type Outline struct {
 	// PortraitFills says the printed portrait covers most of the outline
 	// (the locator took the photo on the page for the page).
 	PortraitFills bool
-	// NoText says no printed text was read inside the outline: every
-	// identity document prints text on each side, so the locator took
-	// something else for the page (a photo pasted on it, with straight
-	// edges of a card's aspect).
+	// NoText says next to no printed text was read inside the outline
+	// (the caller says how little): every identity document prints its
+	// holder's data on each side, so the locator took something else for
+	// the page (a photo pasted on it, with straight edges of a card's
+	// aspect, or the printed portrait's own frame).
 	NoText bool
 }
 
@@ -74,7 +75,7 @@ func PageCoverage(o Outline, photo image.Point, opts Options) (bool, Check) {
 	case o.PortraitFills:
 		reason = "the outline is the portrait, not the page"
 	case o.NoText:
-		reason = "the outline holds no printed text: it is not the page"
+		reason = "the outline holds next to no printed text: it is not the page"
 	}
 	if reason != "" {
 		c.Evidence["reason"] = reason
