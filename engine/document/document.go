@@ -269,8 +269,9 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	// The outline may turn out not to be the page once it is read: the
 	// MRZ found on the photo but not on the page, the page the portrait
 	// alone, or next to no text on it. The photo as a whole is then
-	// examined again, and read again as the page, as a scan is: its text
-	// and portrait are the document's, not those of the part taken for it.
+	// examined again and, below, read again as the page, as a scan is: its
+	// text and portrait are the document's, not those of the part taken
+	// for it.
 	outline.MRZOutside = loc.Found && frontPage.mrzOutside
 	outline.NoText = loc.Found && textChars(frontPage.lines) < pageMinChars
 	outline.PortraitFills = loc.Found && frontPage.portrait != nil &&
@@ -284,7 +285,13 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 		}
 		t.Since("forensics_whole_photo", s)
 	}
-	if loc.Found && !stillCovers {
+	// Read again when what the outline holds says it is not the page, or
+	// when it has no document's shape and no portrait (the text block
+	// beside the portrait taken for the card): an outline of an odd shape
+	// with the portrait on it (a card seen at an angle) is the page, read
+	// better rectified.
+	notPage := outline.MRZOutside || outline.NoText || outline.PortraitFills
+	if loc.Found && (notPage || !stillCovers && frontPage.portrait == nil) {
 		again := onPortrait
 		if frontPage.portrait != nil {
 			again = func(PortraitCrop) {} // handed on already, from the outline

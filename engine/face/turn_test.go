@@ -61,15 +61,10 @@ func TestAnalyzeStillTurned(t *testing.T) {
 			img := turned(t, upright, deg)
 			mustHideFace(t, e, img, name)
 			tm := Timings{}
-			got, up, err := e.AnalyzeStill(ctx, img, Dominant, tm, "")
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
+			got, ok := analyzeTurned(t, e, img, deg, upright, tm, name)
+			if !ok {
 				continue
 			}
-			if got.Turned != 360-deg || up.Turned != got.Turned || up.Mat.Cols() != 1280 || up.Mat.Rows() != 720 {
-				t.Errorf("%s: turned back %d (upright copy %dx%d), want %d", name, got.Turned, up.Mat.Cols(), up.Mat.Rows(), 360-deg)
-			}
-			up.Close()
 			if sim := Cosine(got.Embedding, want.Embedding); sim < 0.999 {
 				t.Errorf("%s: similarity to the upright face %.4f", name, sim)
 			}
@@ -237,15 +232,10 @@ func TestAnalyzeStillFoundTurned(t *testing.T) {
 			img := turned(t, upright, deg)
 			mustFindFace(t, e, img, name)
 			tm := Timings{}
-			got, up, err := e.AnalyzeStill(ctx, img, Dominant, tm, "")
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
+			got, ok := analyzeTurned(t, e, img, deg, upright, tm, name)
+			if !ok {
 				continue
 			}
-			if got.Turned != 360-deg || up.Turned != got.Turned || up.Mat.Cols() != upright.Cols() || up.Mat.Rows() != upright.Rows() {
-				t.Errorf("%s: turned back %d (copy %dx%d, turned %d), want %d", name, got.Turned, up.Mat.Cols(), up.Mat.Rows(), up.Turned, 360-deg)
-			}
-			up.Close()
 			if d := e.matcher.Decide(Cosine(got.Embedding, want.Embedding)); d.Decision != DecisionMatch {
 				t.Errorf("%s: %s with its upright self (similarity %.3f)", name, d.Decision, d.Similarity)
 			}
@@ -296,4 +286,21 @@ func TestAnalyzeStillUprightSearched(t *testing.T) {
 			t.Errorf("%s: turned %d (copy %d), length %.3f, upright %.3f", c.name, got.Turned, up.Turned, got.Norm, want.Norm)
 		}
 	}
+}
+
+// analyzeTurned analyses img, upright turned by deg degrees, as a still
+// and checks that it was turned back to upright's size; false when it
+// could not be analysed (reported).
+func analyzeTurned(t *testing.T, e *Engine, img gocv.Mat, deg int, upright gocv.Mat, tm Timings, name string) (Analysis, bool) {
+	t.Helper()
+	got, up, err := e.AnalyzeStill(context.Background(), img, Dominant, tm, "")
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return got, false
+	}
+	defer up.Close()
+	if got.Turned != 360-deg || up.Turned != got.Turned || up.Mat.Cols() != upright.Cols() || up.Mat.Rows() != upright.Rows() {
+		t.Errorf("%s: turned back %d (copy %dx%d, turned %d), want %d", name, got.Turned, up.Mat.Cols(), up.Mat.Rows(), up.Turned, 360-deg)
+	}
+	return got, true
 }
