@@ -5,11 +5,13 @@
 // independent pipelines run in parallel; the text-level steps that need
 // their results run after.
 //
-// Three checks need the reading or a face model, so this package runs them
+// Four checks need the reading or a face model, so this package runs them
 // beside package forensics: mrz_visual_consistency (a birth or expiry date on
 // which the visual zone and the MRZ disagree, not by a day/month swap or a
 // century, where the MRZ's check digit validates; a differing document
-// number is shown but never fires), portrait_missing (a passport data page,
+// number is shown but never fires), date_logic (dates that cannot all be
+// true: an issue before the birth or after the expiry, a passport valid
+// longer than 11 years), portrait_missing (a passport data page,
 // TD3, with no face on the page or the photo: review only, since glare
 // hides a face too) and portrait_ghost_identity (forensics.GhostIdentity:
 // a ghost image of 40 pixels and more compared with the portrait through
@@ -147,6 +149,7 @@ type Result struct {
 	Mismatches []fields.Mismatch       `json:"mismatches"`
 	Expired    bool                    `json:"expired"`
 	NIK        *fields.NIK             `json:"nik,omitempty"`
+	Age        *fields.Age             `json:"age,omitempty"`
 	Forensics  forensics.Authenticity  `json:"forensics"`
 	Liveness   forensics.Liveness      `json:"liveness"`
 	Portrait   *Portrait               `json:"portrait"`
@@ -331,8 +334,8 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	ext := fields.Extract(lines, size, res.MRZ, a.cfg.Now())
 	t.Since("fields", s)
 	res.Type, res.Country, res.Confidence = ext.Type, ext.Country, ext.Confidence
-	res.Fields, res.Mismatches, res.Expired, res.NIK = ext.Fields, ext.Mismatches, ext.Expired, ext.NIK
-	res.Forensics.Add(fieldConsistency(res.MRZ, ext.Mismatches))
+	res.Fields, res.Mismatches, res.Expired, res.NIK, res.Age = ext.Fields, ext.Mismatches, ext.Expired, ext.NIK, ext.Age
+	res.Forensics.Add(fieldConsistency(res.MRZ, ext.Mismatches), dateLogic(ext.Type, ext.Fields))
 	if c, ok := a.portraitSex(ctx, frontPage, res.MRZ, pageToPhoto(loc, size, frontPage.side.Rotation)); ok {
 		res.Forensics.Add(c)
 	}

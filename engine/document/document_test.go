@@ -156,6 +156,12 @@ func TestPassportEyeDocuments(t *testing.T) {
 		if res.MRZ != nil {
 			score = res.MRZ.ValidScore
 		}
+		// An honest document's dates are all true together.
+		for _, c := range res.Forensics.Checks {
+			if c.Name == CheckDateLogic && c.Score < 0.5 {
+				t.Errorf("%s: %s fired on a genuine specimen: %v", e.Name(), c.Name, c.Evidence)
+			}
+		}
 		res.Close()
 		got += score
 		ref += want

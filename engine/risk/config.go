@@ -39,7 +39,16 @@ type Config struct {
 	// the last attempt: Reject (EXIT) or Review (STATUS, e.g. to offer a
 	// video call).
 	RetriesExhausted Decision `json:"retries_exhausted"`
+	// MinAge is the youngest a holder may be, in whole years by the
+	// document's birth date (a bank's 17 or 18); 0 admits any age. A
+	// younger holder is rejected (HOLDER_UNDERAGE, EXIT) when two readings
+	// of the birth date agree, and sent to review when it was read once;
+	// a birth date not read leaves the rule out.
+	MinAge int `json:"min_age,omitempty"`
 }
+
+// maxMinAge bounds Config.MinAge: no service asks for more.
+const maxMinAge = 100
 
 // Bands splits the 0-100 score into decisions: approve when score >=
 // ApproveMin, review when score >= ReviewMin, reject below. Scores are floats,
@@ -195,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetriesExhausted != Reject && c.RetriesExhausted != Review {
 		p.add("retries_exhausted: %q, want %q or %q", c.RetriesExhausted, Reject, Review)
+	}
+	if c.MinAge < 0 || c.MinAge > maxMinAge {
+		p.add("min_age: %d, want 0-%d", c.MinAge, maxMinAge)
 	}
 
 	return p.err(ErrInvalidConfig)

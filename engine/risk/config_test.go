@@ -61,6 +61,8 @@ func TestValidate(t *testing.T) {
 		{"empty mismatch policy", func(c *Config) { c.FaceMismatch = "" }, `face_mismatch: ""`},
 		{"exhausted approves", func(c *Config) { c.RetriesExhausted = Approve }, `retries_exhausted: "approve"`},
 		{"exhausted escalates", func(c *Config) { c.RetriesExhausted = Escalate }, `retries_exhausted: "escalate"`},
+		{"negative minimum age", func(c *Config) { c.MinAge = -1 }, "min_age: -1"},
+		{"minimum age past any service", func(c *Config) { c.MinAge = 180 }, "min_age: 180"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

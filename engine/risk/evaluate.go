@@ -128,6 +128,9 @@ type class int
 const (
 	classEscalate class = iota
 	classFraud
+	// classIneligible: a holder the policy does not admit, which no new
+	// capture changes.
+	classIneligible
 	classCapture
 	classExpired
 	classMismatch
@@ -240,6 +243,14 @@ func rules(cfg Config, in Input) ([]finding, LivenessPath) {
 	}
 	if v, ok := below(DocAuthenticity, th.DocAuthenticityMin); ok && !rejTamper {
 		add(classFraud, DocTampered, "doc_authenticity %.3f below %.3f", v, th.DocAuthenticityMin)
+	}
+
+	if a := in.HolderAge; cfg.MinAge > 0 && a != nil && a.Years < cfg.MinAge {
+		if a.Vouched {
+			add(classIneligible, HolderUnderage, "holder aged %d, under the minimum age %d", a.Years, cfg.MinAge)
+		} else {
+			add(classReview, HolderUnderage, "holder aged %d by a birth date read once, under the minimum age %d", a.Years, cfg.MinAge)
+		}
 	}
 
 	for _, c := range in.CaptureIssues {
@@ -366,6 +377,8 @@ func (r *Result) route(cfg Config, in Input, found []finding) {
 		r.set(Escalate, Status, MsgInReview)
 	case classFraud:
 		r.set(Reject, Exit, MsgNotVerified)
+	case classIneligible:
+		r.set(Reject, Exit, MsgAgeRequirement)
 	case classCapture:
 		step, msg := captureRetry(found)
 		r.retry(cfg, in, step, msg)

@@ -30,6 +30,7 @@ var (
 	retryNewDoc  = route{Reject, Retry, RetryNewDocument, MsgOtherDocument}
 	exhaustedRev = route{Review, Status, RetryNone, MsgInReview}
 	challenge    = route{Reject, Challenge, RetryNone, MsgLivenessChallenge}
+	underage     = route{Reject, Exit, RetryNone, MsgAgeRequirement}
 )
 
 // clean returns an attempt in which every signal is fully trustworthy, with
@@ -66,6 +67,10 @@ func otherPerson(evidence string) func(*Input) {
 }
 func expired() func(*Input)   { return func(in *Input) { in.DocExpired = true } }
 func noSignals() func(*Input) { return func(in *Input) { in.Signals = nil } }
+func aged(years int, vouched bool) func(*Input) {
+	return func(in *Input) { in.HolderAge = &HolderAge{Years: years, Vouched: vouched} }
+}
+func minAge(n int) func(*Config) { return func(c *Config) { c.MinAge = n } }
 func mismatchPolicy(p MismatchPolicy) func(*Config) {
 	return func(c *Config) { c.FaceMismatch = p }
 }
@@ -240,6 +245,16 @@ func TestEvaluateRoutes(t *testing.T) {
 		{name: "missing required with a low score", cfg: config(sanctionsOnly, func(c *Config) { c.Required = []SignalName{FaceMatch} }), in: clean(drop(FaceMatch), set(Sanctions, 0.2)), want: finalReject, lead: ScoreBelowReview, also: []ReasonCode{SignalMissingFaceMatch}},
 		{name: "no signals at all", cfg: config(), in: clean(noSignals()), want: inReview, lead: NoSignals, also: []ReasonCode{SignalMissingFaceLiveness, SignalMissingDeviceIntegrity}, score: pts(0)},
 		{name: "only zero-weight signals", cfg: config(sanctionsOnly, func(c *Config) { c.Required = nil }), in: clean(drop(Sanctions)), want: inReview, lead: NoSignals},
+
+		// A minimum age.
+		{name: "under the minimum age", cfg: config(minAge(18)), in: clean(aged(17, true)), want: underage, lead: HolderUnderage},
+		{name: "at the minimum age", cfg: config(minAge(18)), in: clean(aged(18, true)), want: approved},
+		{name: "under the minimum age by a date read once", cfg: config(minAge(18)), in: clean(aged(17, false)), want: inReview, lead: HolderUnderage},
+		{name: "no minimum age", cfg: config(), in: clean(aged(3, true)), want: approved},
+		{name: "minimum age, no birth date read", cfg: config(minAge(18)), in: clean(), want: approved},
+		{name: "fraud over age", cfg: config(minAge(18)), in: clean(aged(15, true), device(DeviceBlock)), want: finalReject, lead: DeviceBlocked, also: []ReasonCode{HolderUnderage}},
+		{name: "age over capture and expiry", cfg: config(minAge(18)), in: clean(aged(15, true), capture(CaptureSelfieQuality), expired()), want: underage, lead: HolderUnderage, also: []ReasonCode{SelfieImageQuality, DocExpired}},
+		{name: "watchlist over age", cfg: config(minAge(18)), in: clean(aged(15, true), watchlistHits(1)), want: escalated, lead: WatchlistHit, also: []ReasonCode{HolderUnderage}},
 
 		// Several rules at once: the first class wins and every finding is listed.
 		{
@@ -459,6 +474,7 @@ func TestEvaluateRejectsInvalidInput(t *testing.T) {
 		{"attempt 0", clean(attempt(0)), "attempt"},
 		{"negative hits", clean(watchlistHits(-1)), "watchlist_hits"},
 		{"negative potential", clean(potentialHits(-2)), "watchlist_potential_matches"},
+		{"negative age", clean(aged(-1, true)), "holder_age"},
 		{"unknown device verdict", clean(device("maybe")), "maybe"},
 		{"unknown doc attack", clean(docAttack("hologram")), "hologram"},
 		{"unknown capture issue", clean(capture("cat_in_frame")), "cat_in_frame"},

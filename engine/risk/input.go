@@ -63,6 +63,17 @@ type Input struct {
 	// DocAuthenticity/DocLiveness threshold rules of its kind, so a check is
 	// reported once, with its evidence.
 	DocFindings []DocFinding `json:"doc_findings,omitempty"`
+	// HolderAge is the holder's age by the document's birth date, for
+	// Config.MinAge; nil when no birth date was read.
+	HolderAge *HolderAge `json:"holder_age,omitempty"`
+}
+
+// HolderAge is the holder's age by the document's birth date.
+type HolderAge struct {
+	Years int `json:"years"`
+	// Vouched: two readings of the birth date agree (an MRZ check digit,
+	// a NIK that encodes the printed date), so the age may refuse.
+	Vouched bool `json:"vouched"`
 }
 
 // DocFinding is one document check that fired.
@@ -185,6 +196,9 @@ func (in Input) validate() error {
 	}
 	if in.WatchlistPotentialMatches < 0 {
 		p.add("watchlist_potential_matches %d, want 0 or more", in.WatchlistPotentialMatches)
+	}
+	if in.HolderAge != nil && in.HolderAge.Years < 0 {
+		p.add("holder_age %d, want 0 or more", in.HolderAge.Years)
 	}
 	switch in.DocAttack {
 	case DocAttackNone, DocAttackScreen, DocAttackPrint:

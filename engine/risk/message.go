@@ -43,6 +43,8 @@ const (
 	// MsgLivenessChallenge: one more step, an active challenge; it names
 	// no check.
 	MsgLivenessChallenge MessageKey = "liveness_challenge"
+	// MsgAgeRequirement: the holder is younger than the service admits.
+	MsgAgeRequirement MessageKey = "age_requirement"
 	// MsgNotVerified: every fraud outcome, a face non-match, a low score and
 	// exhausted retries. It names no check, whether or not a retry follows.
 	MsgNotVerified MessageKey = "not_verified"
@@ -50,7 +52,7 @@ const (
 
 // MessageKeys returns every key of the catalogue.
 func MessageKeys() []MessageKey {
-	return []MessageKey{MsgVerified, MsgInReview, MsgRetryDocument, MsgRetrySelfie, MsgRetryCapture, MsgOtherDocument, MsgLivenessChallenge, MsgNotVerified}
+	return []MessageKey{MsgVerified, MsgInReview, MsgRetryDocument, MsgRetrySelfie, MsgRetryCapture, MsgOtherDocument, MsgLivenessChallenge, MsgAgeRequirement, MsgNotVerified}
 }
 
 // Text returns the message for k in lang.
@@ -78,6 +80,9 @@ func (k MessageKey) Text(lang Language) (string, error) {
 	case MsgLivenessChallenge:
 		en = "One more step: please follow the instructions shown to you."
 		id = "Satu langkah lagi: silakan ikuti petunjuk yang ditampilkan."
+	case MsgAgeRequirement:
+		en = "You don't meet the minimum age for this service."
+		id = "Anda belum memenuhi batas usia minimum untuk layanan ini."
 	case MsgNotVerified:
 		en = "We're unable to verify your identity at this time."
 		id = "Kami belum dapat memverifikasi identitas Anda saat ini."

@@ -69,6 +69,10 @@ const (
 	NoFace ReasonCode = "NO_FACE"
 	// MultipleFaces: more than one face was found in the selfie.
 	MultipleFaces ReasonCode = "MULTIPLE_FACES"
+	// HolderUnderage: the holder is younger than Config.MinAge. Rejected
+	// (EXIT, MsgAgeRequirement) when two readings of the birth date agree,
+	// a review cap when it was read once.
+	HolderUnderage ReasonCode = "HOLDER_UNDERAGE"
 	// DocExpired: the document is past its expiry date; the user is asked
 	// for another document.
 	DocExpired ReasonCode = "DOC_EXPIRED"

@@ -99,6 +99,9 @@ func riskInput(st stageResults, matcher face.Matcher, confirm float64, attempt i
 	doc := st.doc
 	documentEvidence(doc, st.calibration, &in)
 	in.DocExpired = doc.Expired
+	if a := doc.Age; a != nil {
+		in.HolderAge = &risk.HolderAge{Years: a.Years, Vouched: a.Vouched}
+	}
 	if v, ok := dataChecks(doc); ok {
 		in.Signals[risk.DataChecks] = v
 	}

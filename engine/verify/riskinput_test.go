@@ -141,6 +141,13 @@ func TestRiskInput(t *testing.T) {
 				risk.DocLiveness: 0.8, risk.DataChecks: 1}},
 		},
 		{
+			name: "holder's age, vouched",
+			mod:  func(s *stageResults) { s.doc.Age = &fields.Age{Years: 16, Vouched: true} },
+			want: risk.Input{Signals: map[risk.SignalName]float64{risk.FaceLiveness: 0.97, risk.FaceMatch: same, risk.DocAuthenticity: 0.9,
+				risk.DocLiveness: 0.8, risk.DataChecks: 1, risk.Sanctions: 1, risk.DeviceIntegrity: 1}, Device: risk.DeviceOK,
+				HolderAge: &risk.HolderAge{Years: 16, Vouched: true}},
+		},
+		{
 			name: "blocked device",
 			mod:  func(s *stageResults) { s.dev = &device.Report{Verdict: device.VerdictBlock} },
 			want: risk.Input{Signals: map[risk.SignalName]float64{risk.FaceLiveness: 0.97, risk.FaceMatch: same, risk.DocAuthenticity: 0.9,

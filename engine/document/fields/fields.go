@@ -113,6 +113,9 @@ type Result struct {
 	// valid for life never expires.
 	Expired bool `json:"expired"`
 	NIK     *NIK `json:"nik,omitempty"`
+	// Age is the holder's age by the birth date read; nil when none was
+	// read in full.
+	Age *Age `json:"age,omitempty"`
 }
 
 // Extract classifies the document and extracts its fields from the OCR
@@ -154,5 +157,6 @@ func Extract(lines []Line, size image.Point, m *mrz.Result, now time.Time) Resul
 	if e, ok := r.Fields[FieldExpiryDate]; ok && e.Value != Lifetime && len(e.Value) == len("2006-01-02") {
 		r.Expired = e.Value < now.Format(time.DateOnly)
 	}
+	r.Age = holderAge(r.Fields, m, r.NIK, now)
 	return r
 }
