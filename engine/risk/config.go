@@ -47,8 +47,8 @@ type Config struct {
 	MinAge int `json:"min_age,omitempty"`
 }
 
-// maxMinAge bounds Config.MinAge: no service asks for more.
-const maxMinAge = 100
+// MaxMinAge bounds Config.MinAge: no service asks for more.
+const MaxMinAge = 100
 
 // Bands splits the 0-100 score into decisions: approve when score >=
 // ApproveMin, review when score >= ReviewMin, reject below. Scores are floats,
@@ -205,8 +205,8 @@ func (c Config) Validate() error {
 	if c.RetriesExhausted != Reject && c.RetriesExhausted != Review {
 		p.add("retries_exhausted: %q, want %q or %q", c.RetriesExhausted, Reject, Review)
 	}
-	if c.MinAge < 0 || c.MinAge > maxMinAge {
-		p.add("min_age: %d, want 0-%d", c.MinAge, maxMinAge)
+	if c.MinAge < 0 || c.MinAge > MaxMinAge {
+		p.add("min_age: %d, want 0-%d", c.MinAge, MaxMinAge)
 	}
 
 	return p.err(ErrInvalidConfig)

@@ -61,6 +61,7 @@ type riskForm struct {
 	Bands            []riskField
 	Thresholds       []riskField
 	MaxRetries       riskField
+	MinAge           riskField
 	FaceMismatch     string
 	RetriesExhausted string
 	Problems         []riskProblem
@@ -176,6 +177,7 @@ func formFromConfig(cfg risk.Config) *riskForm {
 		f.Thresholds = append(f.Thresholds, riskField{Name: thresholdNames[i], Value: riskNum(*p), Min: "0", Max: "1", Step: "any"})
 	}
 	f.MaxRetries = riskField{Name: "max_retries", Value: strconv.Itoa(cfg.MaxRetries), Min: "1", Max: strconv.Itoa(maxRetriesLimit), Step: "1"}
+	f.MinAge = riskField{Name: "min_age", Value: strconv.Itoa(cfg.MinAge), Min: "0", Max: strconv.Itoa(risk.MaxMinAge), Step: "1"}
 	return f
 }
 
@@ -235,6 +237,14 @@ func formFromRequest(r *http.Request) (*riskForm, risk.Config) {
 		problem(&f.MaxRetries, "adm.risk.err_retries")
 	}
 	cfg.MaxRetries = n
+	// An empty field is no minimum age.
+	if f.MinAge.Value = strings.TrimSpace(r.PostFormValue("min_age")); f.MinAge.Value != "" {
+		n, err := strconv.Atoi(f.MinAge.Value)
+		if err != nil || n < 0 || n > risk.MaxMinAge {
+			problem(&f.MinAge, "adm.risk.err_min_age")
+		}
+		cfg.MinAge = n
+	}
 	f.FaceMismatch = r.PostFormValue("face_mismatch")
 	f.RetriesExhausted = r.PostFormValue("retries_exhausted")
 	cfg.FaceMismatch = risk.MismatchPolicy(f.FaceMismatch)

@@ -14,8 +14,9 @@ import (
 // rebuilt from them: the signals as measured, and the facts that no
 // threshold decides (a watchlist hit, the device verdict, capture issues,
 // an expired document, the liveness challenge, the document findings) from
-// the reason codes that reported them. What thresholds decide (face
-// mismatch, liveness failed, low data checks, the score band) is left for
+// the reason codes that reported them, and the holder's age from the
+// document. What thresholds decide (face mismatch, liveness failed, low
+// data checks, a minimum age, the score band) is left for
 // the new settings to decide again. The preview checks the rebuild by
 // deciding each case again under the current settings too, and says how
 // many came out as recorded.
@@ -34,6 +35,11 @@ type riskPayload struct {
 		Device *struct {
 			Verdict string `json:"verdict"`
 		} `json:"device"`
+		// Document holds the holder's age, which a minimum age decides
+		// again (the engine reports fields.Age as risk.HolderAge reads it).
+		Document *struct {
+			Age *risk.HolderAge `json:"age"`
+		} `json:"document"`
 	} `json:"report"`
 }
 
@@ -54,6 +60,9 @@ func riskInputFrom(payload []byte) (risk.Input, bool) {
 	switch risk.ChallengeOutcome(p.LivenessChallenge) {
 	case risk.ChallengePassed, risk.ChallengeFailed, risk.ChallengeUnavailable:
 		in.LivenessChallenge = risk.ChallengeOutcome(p.LivenessChallenge)
+	}
+	if d := p.Report.Document; d != nil && d.Age != nil && d.Age.Years >= 0 {
+		in.HolderAge = d.Age
 	}
 	if d := p.Report.Device; d != nil {
 		switch v := risk.DeviceVerdict(d.Verdict); v {

@@ -53,6 +53,8 @@ func TestRiskInputRoundTrip(t *testing.T) {
 		{"feed suspect, no challenge to run", nil, risk.Input{Signals: all(1), Attempt: 1, FeedSuspect: "no camera frames", LivenessChallenge: risk.ChallengeUnavailable}},
 		{"face mismatch", func(c *risk.Config) { c.FaceMismatch = risk.MismatchReject }, risk.Input{Signals: map[risk.SignalName]float64{risk.FaceMatch: 0.2}, Attempt: 1}},
 		{"nothing measured", nil, risk.Input{Signals: map[risk.SignalName]float64{}, Attempt: 1}},
+		{"under the minimum age", func(c *risk.Config) { c.MinAge = 18 }, risk.Input{Signals: all(1), Attempt: 1, HolderAge: &risk.HolderAge{Years: 17, Vouched: true}}},
+		{"under the minimum age, read once", func(c *risk.Config) { c.MinAge = 18 }, risk.Input{Signals: all(1), Attempt: 1, HolderAge: &risk.HolderAge{Years: 17}}},
 	}
 	for _, c := range cases {
 		cfg := risk.DefaultConfig()
@@ -64,7 +66,7 @@ func TestRiskInputRoundTrip(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		payload, _ := json.Marshal(map[string]any{"attempt": c.in.Attempt, "liveness_challenge": c.in.LivenessChallenge,
-			"report": map[string]any{"decision": want.Decision, "reasons": want.Reasons, "risk": want}})
+			"report": map[string]any{"decision": want.Decision, "reasons": want.Reasons, "risk": want, "document": map[string]any{"age": c.in.HolderAge}}})
 		in, ok := riskInputFrom(payload)
 		if !ok {
 			t.Errorf("%s: not rebuilt", c.name)

@@ -512,6 +512,7 @@ func TestAdminRisk(t *testing.T) {
 		{"no weight", map[string]string{"w_face_liveness": "0", "w_face_match": "0", "w_doc_authenticity": "0", "w_doc_liveness": "0",
 			"w_data_checks": "0", "w_sanctions": "0", "w_device_integrity": "0"}, "must not all be zero"},
 		{"retries", map[string]string{"max_retries": "0"}, "1 to 10"},
+		{"minimum age", map[string]string{"min_age": "-3"}, "from 0 to 100"},
 		{"choice", map[string]string{"face_mismatch": "shrug"}, "choose one of the options"},
 	}
 	for _, b := range bad {
@@ -529,7 +530,7 @@ func TestAdminRisk(t *testing.T) {
 	// Preview: a face mismatch that rejects at once changes nothing here
 	// (one case escalates first, the other is an expired document); a
 	// watchlist-free world is not in the settings, so bands matter only.
-	f := form(map[string]string{"face_mismatch": "reject", "max_retries": "1", "retries_exhausted": "review"})
+	f := form(map[string]string{"face_mismatch": "reject", "max_retries": "1", "retries_exhausted": "review", "min_age": "17"})
 	f.Set("action", "preview")
 	resp, body = admin.post(t, "/console/risk", f)
 	if resp.StatusCode != 200 || !strings.Contains(body, `id="risk-preview"`) {
@@ -559,7 +560,7 @@ func TestAdminRisk(t *testing.T) {
 		t.Fatalf("risk version %d, %v", v, err)
 	}
 	cfg, err := risk.ParseConfig(doc)
-	if err != nil || cfg.FaceMismatch != risk.MismatchReject || cfg.MaxRetries != 1 || cfg.RetriesExhausted != risk.Review {
+	if err != nil || cfg.FaceMismatch != risk.MismatchReject || cfg.MaxRetries != 1 || cfg.RetriesExhausted != risk.Review || cfg.MinAge != 17 {
 		t.Errorf("published settings %+v, %v", cfg, err)
 	}
 	evs := e.auditOf(t, central.AuditRiskPublish)
@@ -568,7 +569,7 @@ func TestAdminRisk(t *testing.T) {
 		t.Errorf("risk audit: %+v", evs)
 	}
 	_, body = admin.get(t, "/console/risk")
-	if !strings.Contains(body, "Published version 1.") || !strings.Contains(body, `<option value="reject" selected>`) {
+	if !strings.Contains(body, "Published version 1.") || !strings.Contains(body, `<option value="reject" selected>`) || !strings.Contains(body, `name="min_age" type="number" min="0" max="100" step="1" value="17"`) {
 		t.Errorf("the form does not show the published settings")
 	}
 }
