@@ -33,27 +33,33 @@
 //     low document liveness, document tampering: reject (EXIT), never
 //     retried. A document check rejects only when the caller found its
 //     false-positive rate on genuine documents low enough
-//     (DocFinding.Rejects); one that may not is a review cap (7).
-//  3. Capture problem (image quality, no face, several faces): RETRY that
+//     (DocFinding.Rejects); one that may not is a review cap (8).
+//  3. A holder younger than Config.MinAge, by a birth date two readings
+//     agree on (Input.HolderAge): reject (EXIT), with its own message. No
+//     new capture changes a confirmed age; a date read once is a review
+//     cap (8) instead.
+//  4. Capture problem (image quality, no face, several faces): RETRY that
 //     capture. Ahead of the rules below, because nothing read from a bad
 //     capture is trustworthy.
-//  4. Face liveness in the band of doubt
+//  5. Expired document: RETRY with another document.
+//  6. Face non-match: RETRY the whole capture, or reject, per
+//     Config.FaceMismatch.
+//  7. Face liveness in the band of doubt
 //     ([Thresholds.FaceLivenessChallengeMin, FaceLivenessMin)), or above
 //     it for a selfie from no live camera feed (Input.FeedSuspect), with no
 //     active challenge done: CHALLENGE, then evaluate again with
 //     Input.LivenessChallenge; a client that can run none says so
-//     (ChallengeUnavailable) and the doubt is a review cap (7) instead.
-//     Result.LivenessPath records which way the liveness was decided
-//     (passive, the challenge asked, passed or failed, or the doubt sent
-//     to review).
-//  5. Expired document: RETRY with another document.
-//  6. Face non-match: RETRY the whole capture, or reject, per
-//     Config.FaceMismatch.
-//  7. Review caps (required signal missing, face match in its review zone,
+//     (ChallengeUnavailable) and the doubt is a review cap (8) instead.
+//     After the rules that decide without the face liveness: nobody is
+//     asked to turn their head only to be refused for an expired document
+//     or another person's face. Result.LivenessPath records which way the
+//     liveness was decided (passive, the challenge asked, passed or failed,
+//     or the doubt sent to review).
+//  8. Review caps (required signal missing, face match in its review zone,
 //     failed data checks, device warning, potential watchlist match, a
-//     document check that may not reject on its own, no signals at all):
-//     at most review.
-//  8. Score bands: approve, review or reject.
+//     document check that may not reject on its own, an age under the
+//     minimum by a date read once, no signals at all): at most review.
+//  9. Score bands: approve, review or reject.
 //
 // A RETRY is only given while the attempt number is below Config.MaxRetries;
 // after that the attempt ends with Config.RetriesExhausted and reason
