@@ -256,6 +256,14 @@ func checks(p submission.Payload, w words) []Check {
 		out = append(out, check("authenticity", CheckPass))
 	}
 	switch {
+	case has(risk.HolderUnderage):
+		// A confirmed birth date refuses; one read once sends to review.
+		outcome := CheckWarn
+		if rep.Document != nil && rep.Document.Age != nil && rep.Document.Age.Vouched {
+			outcome = CheckFail
+		}
+		out = append(out, check("data", outcome))
+		out[len(out)-1].Text = w.get("check.data.underage." + outcome)
 	case has(risk.DocExpired):
 		out = append(out, check("data", CheckFail))
 		out[len(out)-1].Text = w.get("check.data.expired")
@@ -321,9 +329,12 @@ func nextSteps(dec risk.Decision, next risk.NextAction, step risk.RetryStep, rea
 	case risk.Status:
 		do, say = w.get("do.status"), w.get("say.status")
 	default:
-		if dec == risk.Approve {
+		switch {
+		case dec == risk.Approve:
 			do, say = w.get("do.approve"), w.get("say.approve")
-		} else {
+		case len(reasons) > 0 && reasons[0] == risk.HolderUnderage:
+			do, say = w.get("do.underage"), w.get("say.underage")
+		default:
 			do, say = w.get("do.refuse"), w.get("say.refuse")
 		}
 	}

@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkyc/kyc/engine/document"
+	"github.com/openkyc/kyc/engine/document/fields"
 	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/engine/verify"
 	"github.com/openkyc/kyc/internal/handoff"
+	"github.com/openkyc/kyc/internal/submission"
 	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/identity"
 )
@@ -229,6 +233,34 @@ func TestNextSteps(t *testing.T) {
 	}
 	if do, _, retry := nextSteps(risk.Approve, risk.Exit, "", nil, operatorWords("en")); retry != "" || !strings.HasPrefix(do, "Verified") {
 		t.Errorf("approval: %q %q", do, retry)
+	}
+	if do, say, _ := nextSteps(risk.Reject, risk.Exit, "", []risk.ReasonCode{risk.HolderUnderage}, operatorWords("en")); !strings.Contains(do, "minimum age") || !strings.Contains(say, "minimum age") {
+		t.Errorf("a holder under the minimum age: %q %q", do, say)
+	}
+	if do, _, _ := nextSteps(risk.Reject, risk.Exit, "", []risk.ReasonCode{risk.DeviceBlocked, risk.HolderUnderage}, operatorWords("en")); strings.Contains(do, "minimum age") {
+		t.Errorf("a refusal led by another reason names the age: %q", do)
+	}
+}
+
+// TestUnderageCheck: the operator's data check names a holder under the
+// minimum age, failed when the document confirms the birth date and for
+// central's reviewers when it was read once.
+func TestUnderageCheck(t *testing.T) {
+	for _, vouched := range []bool{true, false} {
+		p := submission.Payload{Report: &verify.Report{
+			Reasons:  []risk.Reason{{Code: risk.HolderUnderage}},
+			Document: &document.Result{Age: &fields.Age{Years: 16, Vouched: vouched}},
+		}}
+		var data Check
+		for _, c := range checks(p, operatorWords("en")) {
+			if c.Key == "data" {
+				data = c
+			}
+		}
+		want := map[bool]string{true: CheckFail, false: CheckWarn}[vouched]
+		if data.Outcome != want || !strings.Contains(data.Text, "minimum age") {
+			t.Errorf("vouched %v: data check %+v, want %s naming the minimum age", vouched, data, want)
+		}
 	}
 }
 
