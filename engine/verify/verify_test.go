@@ -144,6 +144,23 @@ func TestVerifyRoutes(t *testing.T) {
 		}
 	}
 
+	// The card's printed birth date is the one its NIK encodes: the age is
+	// confirmed, and a service that admits only older holders refuses.
+	age := rep.Document.Age
+	if age == nil || !age.Vouched {
+		t.Fatalf("holder's age %+v, want one the NIK confirms (fields %v, NIK %+v)", age, rep.Document.Fields, rep.Document.NIK)
+	}
+	policy := eng.Risk
+	eng.Risk.MinAge = age.Years + 1
+	rep, err = eng.Verify(context.Background(), Input{Front: doc, Selfie: live, Attempt: 1})
+	eng.Risk = policy
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Decision != risk.Reject || rep.NextAction != risk.Exit || rep.Risk.Message != risk.MsgAgeRequirement || !rep.Risk.HasReason(risk.HolderUnderage) {
+		t.Errorf("holder aged %d under a minimum age of %d: %s %s %s %v", age.Years, age.Years+1, rep.Decision, rep.NextAction, rep.Risk.Message, rep.Reasons)
+	}
+
 	other := selfieScene(t, sheldon)
 	defer other.Close()
 	rep, err = eng.Verify(context.Background(), Input{Front: doc, Selfie: other, Attempt: 1, Lang: risk.Indonesian})
