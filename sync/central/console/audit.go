@@ -1,10 +1,12 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -81,8 +83,11 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 			}
 		}
 		for _, e := range evs {
-			if devs != nil && !c.auditInScope(v, devs, e.Subject) {
-				continue
+			if devs != nil {
+				if !c.auditInScope(v, devs, e.Subject) {
+					continue
+				}
+				e.After = c.linkedInScope(v, devs, e)
 			}
 			d.Events = append(d.Events, auditRow{AuditEvent: e, HashHex: fmt.Sprintf("%x", e.Hash)})
 		}
@@ -114,6 +119,27 @@ func (c *Console) auditInScope(v *Viewer, devs map[string]central.Device, subjec
 		return v.User.InScope(rest)
 	}
 	return true
+}
+
+// linkedInScope is the After of e as a user scoped to some branches reads
+// it: a case view's lists the submissions it was compared with, which for
+// a viewer of every branch include other branches' (that the person
+// applied there); those out of v's scope are left out. The event's hash
+// is of the stored After, shown as stored.
+func (c *Console) linkedInScope(v *Viewer, devs map[string]central.Device, e central.AuditEvent) json.RawMessage {
+	if e.Action != AuditCaseView || len(e.After) == 0 {
+		return e.After
+	}
+	var seen map[string][]string
+	if json.Unmarshal(e.After, &seen) != nil {
+		return nil // not the list the console writes: shown to nobody scoped
+	}
+	seen["linked"] = slices.DeleteFunc(seen["linked"], func(s string) bool { return !c.auditInScope(v, devs, s) })
+	if len(seen["linked"]) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(seen) // a map of strings encodes
+	return b
 }
 
 // auditVerify walks the whole chain (central.VerifyAuditChain) and shows

@@ -1,0 +1,54 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// TestAuditLinkedInScope: a case view's audit event names the submissions
+// it was compared with, from every branch when the viewer sees every
+// branch. A reviewer scoped to the case's branch reads that event in the
+// audit view without the other branches' submissions in it (that the
+// person applied there, and where), which the admin of every branch still
+// sees.
+func TestAuditLinkedInScope(t *testing.T) {
+	e := newEnv(t)
+	e.addDevice("dev-north", "north")
+	e.addDevice("dev-south", "south")
+	e.addUser("root", central.RoleAdmin)
+	e.addUser("northrev", central.RoleReviewer, "north")
+	const nik, doc, name, dob = "3174096112900001", "B1234567", "BUDI SANTOSO", "1990-12-21"
+	sub := func(dev, id string) central.SubmissionRef {
+		e.clk.Advance(time.Minute)
+		return e.submit(dev, id, payload(t, "payload_device.json", id, who(nik, doc, name, dob)))
+	}
+	northEarlier := sub("dev-north", "sess-1")
+	south := sub("dev-south", "sess-2")
+	current := sub("dev-north", "sess-3")
+
+	root := e.browser()
+	root.signIn("root")
+	if a := root.get(caseHref(current)); a.status != http.StatusOK || !strings.Contains(a.body, caseHref(south)) {
+		t.Fatalf("the admin's case view (%d) does not link the south submission", a.status)
+	}
+	if a := root.get("/console/audit"); !strings.Contains(a.body, caseSubject(south)) {
+		t.Error("the admin's audit view does not name the south submission the case was compared with")
+	}
+
+	nb := e.browser()
+	nb.signIn("northrev")
+	a := nb.get("/console/audit?action=" + AuditCaseView)
+	if a.status != http.StatusOK {
+		t.Fatalf("north's audit view: %d", a.status)
+	}
+	if !strings.Contains(a.body, caseSubject(current)) || !strings.Contains(a.body, caseSubject(northEarlier)) {
+		t.Errorf("north's audit view lacks the north case view or its north link: %s", a.body)
+	}
+	if strings.Contains(a.body, south.Key) || strings.Contains(a.body, "dev-south") {
+		t.Errorf("north's audit view names the south submission: %s", a.body)
+	}
+}
