@@ -118,6 +118,9 @@ func (c *Console) renewSessions(w http.ResponseWriter, r *http.Request, v *Viewe
 		return fmt.Errorf("ending the sessions: %w", err)
 	}
 	tok, sess := auth.NewSession(v.User.Name, c.cfg.Now(), false)
+	// A new token, not a new lifetime: else a stolen session would live on
+	// past auth.AbsoluteTimeout by renewing itself.
+	sess.CreatedAt, sess.ExpiresAt = v.Session.CreatedAt, v.Session.ExpiresAt
 	if err := c.cfg.Store.PutSession(ctx, sess); err != nil {
 		return fmt.Errorf("recording the session: %w", err)
 	}

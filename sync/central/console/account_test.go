@@ -139,3 +139,34 @@ func TestSignInLogNamesKnownAccounts(t *testing.T) {
 		t.Errorf("sign-in log:\n%s", got)
 	}
 }
+
+// TestRenewedSessionKeepsItsEnd: ending the other sessions and changing
+// the password give this browser a new token, not a new lifetime: a
+// session (a stolen cookie, say) renewed so again and again still ends
+// auth.AbsoluteTimeout after its sign-in.
+func TestRenewedSessionKeepsItsEnd(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("ani", central.RoleAuditor)
+	b := e.browser()
+	b.signIn("ani")
+	start := e.clk.Now()
+	renew := []struct {
+		path string
+		form url.Values
+	}{
+		{"/console/account/password", url.Values{"current": {testPassword}, "new": {"quiet harbour lantern spruce"}, "repeat": {"quiet harbour lantern spruce"}}},
+		{"/console/account/sessions", nil},
+	}
+	for i := 0; e.clk.Now().Sub(start) < auth.AbsoluteTimeout-20*time.Minute; i++ {
+		e.clk.Advance(20 * time.Minute)
+		r := renew[min(i, 1)]
+		b.get("/console/account")
+		if a := b.post(r.path, r.form); a.status != http.StatusSeeOther {
+			t.Fatalf("%s at %v: %d", r.path, e.clk.Now().Sub(start), a.status)
+		}
+	}
+	e.clk.Advance(20 * time.Minute)
+	if a := b.get("/console/queue"); a.status != http.StatusSeeOther {
+		t.Errorf("a renewed session past the absolute timeout of its sign-in: %d, want sent to sign in", a.status)
+	}
+}
