@@ -270,7 +270,7 @@ func (c *Console) permissions(v *Viewer, d *caseData) {
 		state = central.ReviewOpen
 	}
 	d.Mine = rv.Assignee == v.User.Name
-	d.CanClaim = state == central.ReviewOpen
+	d.CanClaim = state == central.ReviewOpen && forReview(d.Case)
 	d.CanRelease = state == central.ReviewClaimed && (d.Mine || v.Can(central.RoleAdmin))
 	d.CanDecide = state == central.ReviewClaimed && d.Mine
 	d.CanResolve = d.CanDecide

@@ -121,8 +121,16 @@ func state(rv central.Review) central.ReviewState {
 // case the reviewer already holds): no new version, no audit entry.
 var errNoChange = errors.New("no change")
 
+// forReview reports whether the engine left cs to a person (the cases
+// the queue lists): a reviewer claims no other, so one reviewer cannot
+// turn the engine's reject into an approve (four eyes guard a reject).
+func forReview(cs central.Case) bool { return slices.Contains(queueDecisions, cs.Summary.Decision) }
+
 func claim(cs central.Case, _ *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
 	rv := cs.Review
+	if !forReview(cs) {
+		return rv, "", "", fail(http.StatusConflict, "not_for_review")
+	}
 	switch state(rv) {
 	case central.ReviewOpen:
 	case central.ReviewClaimed:
