@@ -35,6 +35,9 @@ func exportHref(q url.Values) template.URL {
 	return template.URL("/console/export.csv?" + q2.Encode())
 }
 
+// AuditExport is the audit action of a CSV export of the queue.
+const AuditExport = "export"
+
 func (c *Console) routeAdminDashboard() {
 	c.route("GET /console/dashboard", central.RoleAuditor, c.dashboardPage)
 	c.route("GET /console/export.csv", central.RoleAuditor, c.exportCSV)
@@ -380,8 +383,10 @@ func (c *Console) exportCSV(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	q := r.URL.Query()
 	q.Del("q")
 	q.Del("s")
-	if err := c.audit(ctx, v, "export", "queue", nil, map[string]any{"filter": q.Encode(), "search": r.URL.Query().Get("q") != "" || r.URL.Query().Get("s") != "",
-		"rows": len(cases), "matching": total}); err != nil {
+	// With the scope the counts cover (none: every branch), so that the
+	// audit view shows them only to users who see all of it.
+	if err := c.audit(ctx, v, AuditExport, "queue", nil, map[string]any{"filter": q.Encode(), "search": r.URL.Query().Get("q") != "" || r.URL.Query().Get("s") != "",
+		"rows": len(cases), "matching": total, "scopes": v.User.Scopes}); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")

@@ -87,7 +87,7 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 				if !c.auditInScope(v, devs, e.Subject) {
 					continue
 				}
-				e.After = c.linkedInScope(v, devs, e)
+				e.After = c.afterInScope(v, devs, e)
 			}
 			d.Events = append(d.Events, auditRow{AuditEvent: e, HashHex: fmt.Sprintf("%x", e.Hash)})
 		}
@@ -121,13 +121,25 @@ func (c *Console) auditInScope(v *Viewer, devs map[string]central.Device, subjec
 	return true
 }
 
-// linkedInScope is the After of e as a user scoped to some branches reads
-// it: a case view's lists the submissions it was compared with, which for
+// afterInScope is the After of e as a user scoped to some branches reads
+// it. A case view's lists the submissions it was compared with, which for
 // a viewer of every branch include other branches' (that the person
-// applied there); those out of v's scope are left out. The event's hash
-// is of the stored After, shown as stored.
-func (c *Console) linkedInScope(v *Viewer, devs map[string]central.Device, e central.AuditEvent) json.RawMessage {
-	if e.Action != AuditCaseView || len(e.After) == 0 {
+// applied there): those out of v's scope are left out. An export's counts
+// the cases of its maker's scope: shown only when that scope (recorded in
+// it) lies within v's. The event's hash is of the stored After, shown as
+// stored.
+func (c *Console) afterInScope(v *Viewer, devs map[string]central.Device, e central.AuditEvent) json.RawMessage {
+	switch {
+	case len(e.After) == 0:
+		return e.After
+	case e.Action == AuditExport:
+		var ex struct{ Scopes []string }
+		if json.Unmarshal(e.After, &ex) != nil || len(ex.Scopes) == 0 ||
+			slices.ContainsFunc(ex.Scopes, func(b string) bool { return !v.User.InScope(b) }) {
+			return nil
+		}
+		return e.After
+	case e.Action != AuditCaseView:
 		return e.After
 	}
 	var seen map[string][]string

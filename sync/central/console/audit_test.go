@@ -52,3 +52,40 @@ func TestAuditLinkedInScope(t *testing.T) {
 		t.Errorf("north's audit view names the south submission: %s", a.body)
 	}
 }
+
+// TestAuditExportInScope: an export's audit event counts the cases of its
+// maker's scope. A reviewer scoped to north reads the event of an export
+// of south (or of every branch) without its counts and filter, and that of
+// a north reviewer's export with them.
+func TestAuditExportInScope(t *testing.T) {
+	f := newFixture(t)
+	f.addUser("root", central.RoleAdmin)
+	f.addUser("northaud", central.RoleAuditor, "north")
+	root := f.browser()
+	root.signIn("root")
+	for _, p := range []string{"/console/export.csv?branch=south", "/console/export.csv"} {
+		if a := root.get(p); a.status != http.StatusOK {
+			t.Fatalf("root's export %s: %d", p, a.status)
+		}
+	}
+	nb := f.browser()
+	nb.signIn("northrev")
+	if a := nb.get("/console/export.csv?doc_type=KTP"); a.status != http.StatusOK {
+		t.Fatalf("north's export: %d", a.status)
+	}
+	aud := f.browser()
+	aud.signIn("northaud")
+	a := aud.get("/console/audit?action=" + AuditExport)
+	if a.status != http.StatusOK {
+		t.Fatalf("north's audit view: %d", a.status)
+	}
+	if n := strings.Count(a.body, "<td>"+AuditExport+"</td>"); n != 3 {
+		t.Errorf("north's audit view lists %d exports, want the 3 (who exported, when)", n)
+	}
+	if strings.Contains(a.body, "branch=south") || strings.Count(a.body, "&#34;matching&#34;") != 1 || !strings.Contains(a.body, "doc_type=KTP") {
+		t.Errorf("north's audit view shows the counts of other exports than north's: %s", a.body)
+	}
+	if a := root.get("/console/audit?action=" + AuditExport); strings.Count(a.body, "&#34;matching&#34;") != 3 {
+		t.Error("the admin of every branch does not see every export's counts")
+	}
+}
