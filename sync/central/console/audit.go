@@ -125,9 +125,9 @@ func (c *Console) auditInScope(v *Viewer, devs map[string]central.Device, subjec
 // it. A case view's lists the submissions it was compared with, which for
 // a viewer of every branch include other branches' (that the person
 // applied there): those out of v's scope are left out. An export's counts
-// the cases of its maker's scope: shown only when that scope (recorded in
-// it) lies within v's. The event's hash is of the stored After, shown as
-// stored.
+// cases of its maker's scope: shown only when that scope (recorded in the
+// event) lies within v's. The event's hash is of the stored After, shown
+// as stored.
 func (c *Console) afterInScope(v *Viewer, devs map[string]central.Device, e central.AuditEvent) json.RawMessage {
 	switch {
 	case len(e.After) == 0:
