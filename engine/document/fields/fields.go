@@ -146,6 +146,11 @@ func Extract(lines []Line, size image.Point, m *mrz.Result, now time.Time) Resul
 				visual[FieldExpiryDate] = f
 			}
 		}
+		if _, ok := visual[FieldIssueDate]; !ok {
+			if f, ok := p.unlabeledIssue(want[FieldBirthDate], want[FieldExpiryDate], visual, now); ok {
+				visual[FieldIssueDate] = f
+			}
+		}
 	}
 	r.Fields = visual
 	if m != nil {

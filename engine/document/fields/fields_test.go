@@ -148,6 +148,7 @@ func TestExtractPassport(t *testing.T) {
 		mrz        bool
 		now        time.Time
 		want       map[string]string
+		absent     []string // fields that must not be read
 		mismatches []string
 		expired    bool
 	}{
@@ -223,6 +224,23 @@ func TestExtractPassport(t *testing.T) {
 			mismatches: []string{"expiry_date mrz 2012-04-15 2031-04-15"},
 		},
 		{
+			// The MRZ names the birth and the expiry among the page's
+			// dates: the one between them is the issue.
+			name: "labels unreadable, the issue is the other date",
+			lines: withText(t, withText(t, passportLines(), "Date of expiry/Date d'expiration", "Dalco"),
+				"Date of issue/Date de délivrance", "Dnte"),
+			mrz: true, now: in2010,
+			want: map[string]string{FieldIssueDate: "2007-04-16@visual", FieldExpiryDate: "2012-04-15@mrz"},
+		},
+		{
+			name: "labels unreadable, two other dates: no issue",
+			lines: append(withText(t, withText(t, passportLines(), "Date of expiry/Date d'expiration", "Dalco"),
+				"Date of issue/Date de délivrance", "Dnte"), ln("01 JAN 2001", 380, 700, 620, 735)),
+			mrz: true, now: in2010,
+			want:   map[string]string{FieldExpiryDate: "2012-04-15@mrz"},
+			absent: []string{FieldIssueDate},
+		},
+		{
 			name: "labels unreadable, an earlier year is no expiry",
 			lines: withText(t, withText(t, withText(t, passportLines(), "Date of expiry/Date d'expiration", "Dalco"),
 				"Date of issue/Date de délivrance", "Dnte"), "15 APR/AVR 12", "15 APR/AVR 02"),
@@ -250,6 +268,11 @@ func TestExtractPassport(t *testing.T) {
 					r.Type, r.Country, r.Confidence, r.Evidence)
 			}
 			wantFields(t, r.Fields, tt.want)
+			for _, k := range tt.absent {
+				if f, ok := r.Fields[k]; ok {
+					t.Errorf("field %s read as %+v, want none", k, f)
+				}
+			}
 			var ms []string
 			for _, m := range r.Mismatches {
 				ms = append(ms, strings.Join([]string{m.Field, m.Source, m.Value, m.Visual}, " "))

@@ -1,6 +1,7 @@
 package fields
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -130,3 +131,60 @@ func (p *page) unlabeledExpiry(mrzExpiry string, now time.Time) (Field, bool) {
 
 // unlabeledConf scales the confidence of a date read without its label.
 const unlabeledConf = 0.5
+
+// unlabeledIssue looks for the issue date among the visual zone's dates
+// when no label led to one: a passport or card prints the holder's birth,
+// the issue and the expiry, and the MRZ's validated birth and expiry name
+// two of them, so the one other date between them is the issue. Dates the
+// MRZ or the printed birth and expiry state (any century or day-month
+// order), dates after a label of another field, and dates after now are
+// not candidates; with no candidate, or two different ones (a page that
+// prints a date more, or an expiry edited in one zone), it returns false.
+func (p *page) unlabeledIssue(birth, expiry string, printed map[string]Field, now time.Time) (Field, bool) {
+	if len(birth) != len(time.DateOnly) || len(expiry) != len(time.DateOnly) {
+		return Field{}, false
+	}
+	stated := []string{birth, expiry}
+	for _, k := range []string{FieldBirthDate, FieldExpiryDate} {
+		if f, ok := printed[k]; ok && len(f.Value) == len(time.DateOnly) {
+			stated = append(stated, f.Value)
+		}
+	}
+	var found *Field
+	for i := range p.lines {
+		l := &p.lines[i]
+		if strings.Contains(l.Text, "<") {
+			continue // the MRZ itself
+		}
+		text := l.f.text
+		for _, h := range findLabels(l, genericSpecs) {
+			if h.spec.field != FieldIssueDate {
+				text = text[:h.start]
+				break
+			}
+		}
+		for off := 0; off < len(text); {
+			d, _, end, ok := findDate(text[off:])
+			if !ok {
+				break
+			}
+			off += end
+			d = d.resolve(pastDate, now)
+			v := d.iso()
+			if !plausible(d, pastDate, now) || v <= birth || v >= expiry ||
+				slices.ContainsFunc(stated, func(s string) bool { return sameDate(s, v) }) {
+				continue
+			}
+			switch {
+			case found == nil:
+				found = &Field{Value: v, Source: SourceVisual, Confidence: round(unlabeledConf * l.conf)}
+			case found.Value != v:
+				return Field{}, false
+			}
+		}
+	}
+	if found == nil {
+		return Field{}, false
+	}
+	return *found, true
+}
