@@ -90,7 +90,32 @@ func (p *page) unlabeledExpiry(mrzExpiry string, now time.Time) (Field, bool) {
 	if len(mrzExpiry) != len(time.DateOnly) {
 		return Field{}, false
 	}
-	var later *Field
+	var same, later *Field
+	p.unlabeledDates(FieldExpiryDate, expiryDate, now, func(f Field) bool {
+		if sameDate(mrzExpiry, f.Value) {
+			same = &f
+			return false
+		}
+		if later == nil && f.Value[:4] > mrzExpiry[:4] && f.Value[5:] == mrzExpiry[5:] {
+			later = &f
+		}
+		return true
+	})
+	switch {
+	case same != nil:
+		return *same, true
+	case later != nil:
+		return *later, true
+	}
+	return Field{}, false
+}
+
+// unlabeledDates calls visit with each plausible date of kind in the
+// visual zone, in reading order, until it returns false: the MRZ's lines
+// are left out, and a line's text after the label of a field other than
+// field. Each date is a Field read from the visual zone at a confidence
+// scaled by unlabeledConf.
+func (p *page) unlabeledDates(field string, kind dateKind, now time.Time, visit func(Field) bool) {
 	for i := range p.lines {
 		l := &p.lines[i]
 		if strings.Contains(l.Text, "<") {
@@ -98,7 +123,7 @@ func (p *page) unlabeledExpiry(mrzExpiry string, now time.Time) (Field, bool) {
 		}
 		text := l.f.text
 		for _, h := range findLabels(l, genericSpecs) {
-			if h.spec.field != FieldExpiryDate {
+			if h.spec.field != field {
 				text = text[:h.start]
 				break
 			}
@@ -109,24 +134,15 @@ func (p *page) unlabeledExpiry(mrzExpiry string, now time.Time) (Field, bool) {
 				break
 			}
 			off += end
-			d = d.resolve(expiryDate, now)
-			if !plausible(d, expiryDate, now) {
+			d = d.resolve(kind, now)
+			if !plausible(d, kind, now) {
 				continue
 			}
-			v := d.iso()
-			f := Field{Value: v, Source: SourceVisual, Confidence: round(unlabeledConf * l.conf)}
-			if sameDate(mrzExpiry, v) {
-				return f, true
-			}
-			if later == nil && v[:4] > mrzExpiry[:4] && v[5:] == mrzExpiry[5:] {
-				later = &f
+			if !visit(Field{Value: d.iso(), Source: SourceVisual, Confidence: round(unlabeledConf * l.conf)}) {
+				return
 			}
 		}
 	}
-	if later != nil {
-		return *later, true
-	}
-	return Field{}, false
 }
 
 // unlabeledConf scales the confidence of a date read without its label.
@@ -151,39 +167,20 @@ func (p *page) unlabeledIssue(birth, expiry string, printed map[string]Field, no
 		}
 	}
 	var found *Field
-	for i := range p.lines {
-		l := &p.lines[i]
-		if strings.Contains(l.Text, "<") {
-			continue // the MRZ itself
+	ambiguous := false
+	p.unlabeledDates(FieldIssueDate, pastDate, now, func(f Field) bool {
+		v := f.Value
+		if v <= birth || v >= expiry || slices.ContainsFunc(stated, func(s string) bool { return sameDate(s, v) }) {
+			return true
 		}
-		text := l.f.text
-		for _, h := range findLabels(l, genericSpecs) {
-			if h.spec.field != FieldIssueDate {
-				text = text[:h.start]
-				break
-			}
+		if found == nil {
+			found = &f
+			return true
 		}
-		for off := 0; off < len(text); {
-			d, _, end, ok := findDate(text[off:])
-			if !ok {
-				break
-			}
-			off += end
-			d = d.resolve(pastDate, now)
-			v := d.iso()
-			if !plausible(d, pastDate, now) || v <= birth || v >= expiry ||
-				slices.ContainsFunc(stated, func(s string) bool { return sameDate(s, v) }) {
-				continue
-			}
-			switch {
-			case found == nil:
-				found = &Field{Value: v, Source: SourceVisual, Confidence: round(unlabeledConf * l.conf)}
-			case found.Value != v:
-				return Field{}, false
-			}
-		}
-	}
-	if found == nil {
+		ambiguous = found.Value != v
+		return !ambiguous
+	})
+	if found == nil || ambiguous {
 		return Field{}, false
 	}
 	return *found, true
