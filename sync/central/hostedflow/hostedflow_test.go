@@ -974,9 +974,13 @@ func TestSessionConfigApplies(t *testing.T) {
 	for _, tc := range []struct {
 		cfg    map[string]any
 		reason string
+		next   string
 	}{
-		{map[string]any{"accepted_documents": []string{"passport"}}, hostedflow.ReasonDocTypeNotAccepted},
-		{map[string]any{"face_match_threshold": 1}, hostedflow.ReasonBelowThreshold},
+		{map[string]any{"accepted_documents": []string{"passport"}}, hostedflow.ReasonDocTypeNotAccepted, "RETRY"},
+		{map[string]any{"face_match_threshold": 1}, hostedflow.ReasonBelowThreshold, "RETRY"},
+		// The card's birth date is confirmed by its NIK: no new capture
+		// makes its holder older.
+		{map[string]any{"min_age": 100}, string(risk.HolderUnderage), "EXIT"},
 	} {
 		pid, fc := e.initiate(tc.cfg)
 		b := e.browser()
@@ -990,7 +994,7 @@ func TestSessionConfigApplies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.NextAction != "RETRY" || c.Summary.Decision != "reject" || !slices.Contains(c.Summary.Reasons, tc.reason) {
+		if st.NextAction != tc.next || c.Summary.Decision != "reject" || !slices.Contains(c.Summary.Reasons, tc.reason) {
 			t.Errorf("%v: %+v, case %+v", tc.cfg, st, c.Summary)
 		}
 		if strings.Contains(st.Message, "threshold") || strings.Contains(st.Message, "passport") {

@@ -303,6 +303,9 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	}
 	rc := f.riskConfig(ctx)
 	rc.MaxRetries = in.cfg.MaxRetries
+	if in.cfg.MinAge != nil {
+		rc.MinAge = *in.cfg.MinAge
+	}
 	eng := &verify.Engine{Document: e.Document, Face: e.Face, Screening: f.screening(e.Screening), Risk: rc}
 	input := verify.Input{Front: document.Image{Raw: in.front, Mat: front}, Back: back, Selfie: selfie, Attempt: in.attempt,
 		Lang: risk.Language(in.lang), Reference: ref, FeedSuspect: in.feedSuspect}

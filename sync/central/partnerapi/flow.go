@@ -20,6 +20,7 @@ import (
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
 
+	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
 )
@@ -50,10 +51,13 @@ type FlowConfig struct {
 	FaceMatchThreshold  *float64 `json:"face_match_threshold,omitempty"` // nil: the engine's calibrated threshold
 	RequireAddressProof bool     `json:"require_address_proof"`
 	MaxRetries          int      `json:"max_retries"`
-	SessionTTL          int      `json:"session_ttl"`
-	SmartQR             bool     `json:"smart_qr"`
-	CallbackURL         string   `json:"callback_url,omitempty"`
-	RedirectURL         string   `json:"redirect_url,omitempty"`
+	// MinAge is the youngest holder the session admits (risk.Config's
+	// MinAge); nil leaves central's risk setting.
+	MinAge      *int   `json:"min_age,omitempty"`
+	SessionTTL  int    `json:"session_ttl"`
+	SmartQR     bool   `json:"smart_qr"`
+	CallbackURL string `json:"callback_url,omitempty"`
+	RedirectURL string `json:"redirect_url,omitempty"`
 	// HideCTA hides the call to action of the STATUS screen (seed 000:
 	// "IAB can hide this CTA upon request from the partner").
 	HideCTA bool `json:"hide_cta"`
@@ -70,7 +74,7 @@ type FlowConfig struct {
 // flowFields are the members Initiate Flow accepts.
 var flowFields = []string{"partner_user_id", "partner_user_id_type", "partner_session_id", "accepted_documents",
 	"accepted_countries", "liveness_type", "face_match_threshold", "require_address_proof", "max_retries",
-	"session_ttl", "smart_qr", "callback_url", "redirect_url", "hide_cta", "allow_upload", "use_reference_image"}
+	"min_age", "session_ttl", "smart_qr", "callback_url", "redirect_url", "hide_cta", "allow_upload", "use_reference_image"}
 
 // KioskUserIDType is the partner_user_id_type of a kiosk's own sessions,
 // which the webhook emitter makes: a kiosk's submission is recorded only
@@ -191,6 +195,13 @@ func parseFlow(m map[string]json.RawMessage, hasReference bool) (flowRequest, er
 	get("require_address_proof", &c.RequireAddressProof, "true or false")
 	if get("max_retries", &c.MaxRetries, "an integer") && (c.MaxRetries < 1 || c.MaxRetries > MaxMaxRetries) {
 		ve.add("max_retries", "out_of_range", "max_retries must be from 1 to %d", MaxMaxRetries)
+	}
+	var age int
+	if get("min_age", &age, "an integer (years)") {
+		if age < 0 || age > risk.MaxMinAge {
+			ve.add("min_age", "out_of_range", "min_age must be from 0 to %d years", risk.MaxMinAge)
+		}
+		c.MinAge = &age
 	}
 	if get("session_ttl", &c.SessionTTL, "an integer (seconds)") && (c.SessionTTL < MinSessionTTL || c.SessionTTL > MaxSessionTTL) {
 		ve.add("session_ttl", "out_of_range", "session_ttl must be from %d to %d seconds", MinSessionTTL, MaxSessionTTL)

@@ -362,7 +362,7 @@ func TestInitiateFlow(t *testing.T) {
 	fc := e.flow(p, map[string]any{
 		"partner_user_id": "cust-42", "partner_user_id_type": "customer_id", "partner_session_id": "acme-sess-1",
 		"accepted_documents": []string{"passport", "driving_license", "national_id"}, "accepted_countries": []string{"IN", "usa", "GB", "SGP"},
-		"liveness_type": "active", "face_match_threshold": 0.65, "require_address_proof": true, "max_retries": 3,
+		"liveness_type": "active", "face_match_threshold": 0.65, "require_address_proof": true, "max_retries": 3, "min_age": 17,
 		"session_ttl": 1800, "smart_qr": true, "callback_url": "https://acme.example/cb", "redirect_url": "https://acme.example/done",
 	})
 	if fc.SessionID != "acme-sess-1" || fc.Status != central.FlowCreated || !strings.HasPrefix(fc.LaunchURL, e.base+"/flow/") {
@@ -377,13 +377,16 @@ func TestInitiateFlow(t *testing.T) {
 	if d := fc.ExpiresAt.Sub(fc.CreatedAt); d != 30*time.Minute {
 		t.Errorf("ttl %v", d)
 	}
+	if fc.Config.MinAge == nil || *fc.Config.MinAge != 17 {
+		t.Errorf("min_age %v, want 17", fc.Config.MinAge)
+	}
 	// A used partner_session_id is a conflict; none given: generated.
 	a := e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: map[string]any{"partner_user_id": "cust-42", "partner_session_id": "acme-sess-1"}})
 	if a.status != http.StatusConflict || a.code(t) != "session_exists" {
 		t.Errorf("reused session id: %d %s", a.status, a.body)
 	}
 	gen := e.flow(p, map[string]any{"partner_user_id": "cust-43"})
-	if !strings.HasPrefix(gen.SessionID, "ses_") || gen.Config.LivenessType != "passive" || gen.Config.SessionTTL != 1800 || gen.Config.MaxRetries != 3 {
+	if !strings.HasPrefix(gen.SessionID, "ses_") || gen.Config.LivenessType != "passive" || gen.Config.SessionTTL != 1800 || gen.Config.MaxRetries != 3 || gen.Config.MinAge != nil {
 		t.Errorf("defaults %+v", gen)
 	}
 
@@ -463,6 +466,9 @@ func TestInitiateFlowInvalid(t *testing.T) {
 		{"retries zero", base("max_retries", 0), "max_retries"},
 		{"retries many", base("max_retries", 11), "max_retries"},
 		{"retries fraction", base("max_retries", 2.5), "max_retries"},
+		{"minimum age negative", base("min_age", -1), "min_age"},
+		{"minimum age past any service", base("min_age", 150), "min_age"},
+		{"minimum age as text", base("min_age", "18"), "min_age"},
 		{"ttl short", base("session_ttl", 59), "session_ttl"},
 		{"ttl long", base("session_ttl", 86401), "session_ttl"},
 		{"smart qr", base("smart_qr", 1), "smart_qr"},
