@@ -1,6 +1,7 @@
 package hostedflow
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openkyc/kyc/internal/engines"
 	"github.com/openkyc/kyc/internal/runtimeinfo"
@@ -317,6 +319,10 @@ func cookieValue(partnerID, sessionID, secret string) string {
 	return e([]byte(partnerID)) + "." + e([]byte(sessionID)) + "." + secret
 }
 
+// parseRef reads a cookie or phone link made by cookieValue. Its ids come
+// from whoever sends it: ones no store can hold (NUL, not UTF-8) name no
+// session, and must not reach PostgreSQL, which fails on them (a 500
+// anyone could cause) rather than find nothing.
 func parseRef(v string) (partnerID, sessionID, secret string, ok bool) {
 	if len(v) > 600 {
 		return "", "", "", false
@@ -327,8 +333,13 @@ func parseRef(v string) (partnerID, sessionID, secret string, ok bool) {
 	}
 	p, err1 := base64.RawURLEncoding.DecodeString(parts[0])
 	s, err2 := base64.RawURLEncoding.DecodeString(parts[1])
-	if err1 != nil || err2 != nil || len(p) == 0 || len(s) == 0 || len(parts[2]) < 32 {
+	if err1 != nil || err2 != nil || !storable(p) || !storable(s) || len(parts[2]) < 32 {
 		return "", "", "", false
 	}
 	return string(p), string(s), parts[2], true
+}
+
+// storable reports whether id can be an id the stores hold as text.
+func storable(id []byte) bool {
+	return len(id) > 0 && utf8.Valid(id) && bytes.IndexByte(id, 0) < 0
 }
