@@ -159,7 +159,7 @@
 // central.HostedFlow), "processing" with its start (an instance that dies
 // verifying holds the session at most processingTimeout), the results,
 // the Smart QR short codes, the budgets of guidance frames per session and
-// of wrong short codes per address (central.RateLimits). Kept in an
+// of short codes typed per address (central.RateLimits). Kept in an
 // instance's memory, as a cache: the guides (engine/capture keeps the last
 // frames' history; on another instance a step's guide starts again from
 // the next frames, a couple of seconds of guidance) and the bytes of the

@@ -369,16 +369,17 @@ func (f *Flow) codeForm(w http.ResponseWriter, r *http.Request) error {
 	return f.writePage(w, http.StatusOK, pageLang(r, ""), "code", true, "code")
 }
 
-// codeSubmit looks a short code up: at most 10 wrong codes per address,
-// then one every 30 s (429).
+// codeSubmit looks a short code up: at most 10 codes per address, then
+// one every 30 s (429). Each try spends its unit before the lookup, right
+// or wrong: a budget read first and spent once a code proved wrong let
+// every request sent at once past it (all read it before any spent).
 func (f *Flow) codeSubmit(w http.ResponseWriter, r *http.Request) error {
-	addr := httpx.ClientAddr(r)
-	blocked, after, err := f.codes.Blocked(r.Context(), addr)
+	ok, after, err := f.codes.Allow(r.Context(), httpx.ClientAddr(r))
 	if err != nil {
 		return err
 	}
-	if blocked {
-		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many wrong codes; wait a moment", RetryAfter: after}
+	if !ok {
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many codes; wait a moment", RetryAfter: after}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1024)
 	if err := r.ParseForm(); err != nil {
@@ -401,14 +402,10 @@ func (f *Flow) codeSubmit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if errors.Is(err, errUnavailable) {
-		// A right code, not a guess: the address's budget is not spent,
-		// and the code stays for when the session may go on.
+		// A right code: it stays for when the session may go on.
 		return f.writeUnavailable(w, pageLang(r, ""))
 	}
 	if errors.Is(err, central.ErrNotFound) {
-		if err := f.codes.Fail(r.Context(), addr); err != nil {
-			return err
-		}
 		return f.writePage(w, http.StatusNotFound, pageLang(r, ""), "badcode", true, "badcode")
 	}
 	if err != nil {

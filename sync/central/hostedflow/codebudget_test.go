@@ -1,0 +1,87 @@
+package hostedflow_test
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+)
+
+// hostedStore is a raw store with the hosted flow's state.
+type hostedStore interface {
+	central.Store
+	central.HostedStates
+}
+
+// gatedCodes holds every short code lookup until each of n requests has
+// either reached one or been answered without one.
+type gatedCodes struct {
+	hostedStore
+	mu      sync.Mutex
+	cond    *sync.Cond
+	n, seen int
+}
+
+func (g *gatedCodes) HostedState(ctx context.Context, key string, now time.Time) ([]byte, error) {
+	if strings.HasPrefix(key, "code/") {
+		g.arrive()
+	}
+	return g.hostedStore.HostedState(ctx, key, now)
+}
+
+// arrive counts a request accounted for and waits until all are.
+func (g *gatedCodes) arrive() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.seen++
+	g.cond.Broadcast()
+	for g.seen < g.n {
+		g.cond.Wait()
+	}
+}
+
+// answered counts a request answered without a lookup.
+func (g *gatedCodes) answered() {
+	g.mu.Lock()
+	g.seen++
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+// TestCodeBudgetAtOnce: short codes posted all at once from one address
+// get no more lookups than the address's burst (10); the rest are 429.
+// Each lookup here waits until every request is in, so a budget read
+// before the lookup and spent after it let all of them through.
+func TestCodeBudgetAtOnce(t *testing.T) {
+	const n = 30
+	g := &gatedCodes{hostedStore: centraltest.BoltStore(t).(hostedStore), n: n}
+	g.cond = sync.NewCond(&g.mu)
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	e := newEnvOn(t, false, g, nil, key, &clock{})
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			a := e.browser().post("/flow/code", "application/x-www-form-urlencoded", []byte("code=ZZZZZZZZ"))
+			if a.status == http.StatusTooManyRequests {
+				g.answered()
+			}
+			mu.Lock()
+			codes[a.status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[http.StatusNotFound] != 10 || codes[http.StatusTooManyRequests] != n-10 {
+		t.Errorf("%d wrong codes at once: %v, want 10 looked up (404) and the rest 429", n, codes)
+	}
+}
