@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -428,8 +429,12 @@ func malformedJSON(err error) error {
 // duplicate wins, and a proxy or log that reads the other one would see a
 // different request than central acts on.
 func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return nil, httpx.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		// The media type itself, not a prefix: application/jsonx or
+		// application/json-seq is another format.
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, httpx.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
+		}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	dec := json.NewDecoder(r.Body)

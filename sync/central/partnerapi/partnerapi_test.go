@@ -556,6 +556,43 @@ func TestAmbiguousJSONRefused(t *testing.T) {
 	e.must(http.StatusCreated, e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: []byte("{\"partner_user_id\":\"u1\"}\n  ")}))
 }
 
+// TestContentTypes: a JSON body is taken under its media type only
+// (parameters and case aside); another type that merely begins with its
+// name is another format, 415 as any other.
+func TestContentTypes(t *testing.T) {
+	e := newEnv(t, boltStore)
+	p := e.partner("Acme")
+	c := e.addPartner("Other")
+	token := []byte(`{"client_id":"` + c.ClientID + `","pass_key":"` + c.PassKey + `"}`)
+	for _, tc := range []struct {
+		ctype  string
+		status int
+	}{
+		{"application/json", http.StatusCreated},
+		{"application/json; charset=utf-8", http.StatusCreated},
+		{"Application/JSON", http.StatusCreated},
+		{"application/jsonx", http.StatusUnsupportedMediaType},
+		{"application/json-seq", http.StatusUnsupportedMediaType},
+		{"text/plain", http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+	} {
+		t.Run(tc.ctype, func(t *testing.T) {
+			hdr := map[string]string{"Content-Type": tc.ctype}
+			a := e.do(req{method: "POST", path: "/api/v1/flows", token: p.tok, body: []byte(`{"partner_user_id":"u1"}`), header: hdr, invalid: true})
+			if a.status != tc.status || tc.status == http.StatusUnsupportedMediaType && a.code(t) != "unsupported_media_type" {
+				t.Errorf("Initiate Flow: %d %.200s, want %d", a.status, a.body, tc.status)
+			}
+			want := http.StatusOK
+			if tc.status != http.StatusCreated {
+				want = tc.status
+			}
+			if a := e.do(req{method: "POST", path: "/api/v1/partner-token", body: token, header: hdr, invalid: true}); a.status != want {
+				t.Errorf("Generate Partner Token: %d %.200s, want %d", a.status, a.body, want)
+			}
+		})
+	}
+}
+
 // TestLaunchURLNotReused: a session id used again once retention removed
 // its session gets a new launch URL; the old one, perhaps still in the
 // first person's mail, does not open the new person's session.
