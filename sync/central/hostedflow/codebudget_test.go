@@ -11,6 +11,7 @@ import (
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 )
 
@@ -84,4 +85,30 @@ func TestCodeBudgetAtOnce(t *testing.T) {
 	if codes[http.StatusNotFound] != 10 || codes[http.StatusTooManyRequests] != n-10 {
 		t.Errorf("%d wrong codes at once: %v, want 10 looked up (404) and the rest 429", n, codes)
 	}
+}
+
+// TestActionBudget: a session's hand-off links (each a short code kept
+// ten minutes) and language switches are budgeted together: ActionBurst,
+// then 429 with Retry-After, and one more once the clock moved on. Without
+// it one session's script wrote a code and the session as fast as it
+// posted.
+func TestActionBudget(t *testing.T) {
+	e := newEnv(t, true)
+	_, fc := e.initiate(map[string]any{"smart_qr": true})
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	for i := range hostedflow.ActionBurst {
+		if i%2 == 0 {
+			must(t, http.StatusOK, b.post("/flow/api/handoff", "", nil))
+		} else {
+			must(t, http.StatusOK, b.post("/flow/api/lang", "application/json", []byte(`{"lang":"id"}`)))
+		}
+	}
+	for _, a := range []answer{b.post("/flow/api/handoff", "", nil), b.post("/flow/api/lang", "application/json", []byte(`{"lang":"en"}`))} {
+		if a.status != http.StatusTooManyRequests || a.header.Get("Retry-After") == "" {
+			t.Errorf("past the burst: %d (Retry-After %q) %.200s, want 429 with Retry-After", a.status, a.header.Get("Retry-After"), a.body)
+		}
+	}
+	e.clk.Advance(hostedflow.ActionInterval)
+	must(t, http.StatusOK, b.post("/flow/api/handoff", "", nil))
 }

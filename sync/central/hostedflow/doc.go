@@ -27,7 +27,8 @@
 //	POST /flow/api/handoff        Smart QR: {url, short_code, qr_svg}
 //	POST /flow/api/finish         the STATUS screen's call to action: {redirect}
 //	POST /flow/api/lang           {"lang": "en"|"id"}: the session's language from now on
-//	                              (guidance messages, the result's message)
+//	                              (guidance messages, the result's message); with handoff,
+//	                              ActionBurst a session, then one every ActionInterval, else 429
 //	GET  /flow/h/{token}          the phone's one-time link: the landing page, as the launch URL
 //	POST /flow/h/{token}          its Start: binds the phone, 303 -> /flow/app
 //	GET  /flow/code               the short-code form (no script); POST /flow/code looks it up

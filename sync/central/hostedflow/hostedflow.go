@@ -42,6 +42,13 @@ const (
 	// kilobytes), so unbounded parallel posts would exhaust memory.
 	CaptureBurst    = 6
 	CaptureInterval = 2 * time.Second
+	// ActionBurst and ActionInterval bound a session's other writes, the
+	// Smart QR's links (each one a short code kept codeTTL) and language
+	// switches: ActionBurst at once, then one an ActionInterval; beyond,
+	// 429. A person presses those buttons a few times; a script holding a
+	// session would otherwise write as fast as it posts.
+	ActionBurst    = 10
+	ActionInterval = 3 * time.Second
 	// MaxLiveSessions bounds the sessions with state in memory; past it a
 	// new one answers 503 until the sweeper frees some.
 	MaxLiveSessions = 500
@@ -112,10 +119,11 @@ type Flow struct {
 	resp  *httpx.Responder
 	base  *url.URL
 	slots chan struct{}
-	// codes budgets wrong short codes per client address, frames the
+	// codes budgets short codes typed per client address, frames the
 	// guidance frames per session, captures the manual captures and
-	// uploads per session: in the store, shared by instances.
-	codes, frames, captures *httpx.Budget
+	// uploads per session, actions the hand-offs and language switches
+	// per session: in the store, shared by instances.
+	codes, frames, captures, actions *httpx.Budget
 
 	hs   central.HostedStates // cfg.Store's: captures and short codes
 	mu   sync.Mutex
@@ -166,7 +174,8 @@ func New(cfg Config) (*Flow, error) {
 		slots: make(chan struct{}, cfg.MaxConcurrent), live: map[string]*live{},
 		codes:    httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
 		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
-		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now), bg: context.Background()}
+		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now),
+		actions:  httpx.NewBudget(cfg.Store, "hosted-actions", ActionBurst, ActionInterval, cfg.Now), bg: context.Background()}
 	f.resp = &httpx.Responder{Log: f.log, Rules: []httpx.Rule{
 		{Err: errUnavailable, Status: http.StatusGone, Code: "link_unavailable", Message: "this verification link is no longer available"},
 		{Err: central.ErrNotFound, Status: http.StatusNotFound, Code: "not_found", Message: "not found"},

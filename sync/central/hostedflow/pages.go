@@ -257,6 +257,9 @@ func (f *Flow) handoff(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if len(s.fs.Hosted.PhoneHash) > 0 {
 		return httpx.Errorf(http.StatusConflict, "handoff_used", "the verification already continues on a phone")
 	}
+	if err := f.spendAction(r.Context(), s); err != nil {
+		return err
+	}
 	secret := newSecret()
 	now := f.now()
 	exp := now.Add(codeTTL)

@@ -557,6 +557,9 @@ func (f *Flow) setLang(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256)).Decode(&req); err != nil || (req.Lang != "en" && req.Lang != "id") {
 		return httpx.Errorf(http.StatusBadRequest, "bad_lang", `the body must be {"lang": "en"} or {"lang": "id"}`)
 	}
+	if err := f.spendAction(r.Context(), s); err != nil {
+		return err
+	}
 	if s.fs.Hosted.Lang != req.Lang {
 		fs, err := f.cfg.Store.UpdateFlow(r.Context(), s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
 			if fs.Hosted != nil {
@@ -577,6 +580,20 @@ func (f *Flow) setLang(w http.ResponseWriter, r *http.Request, s *sess) error {
 
 func (f *Flow) stateHandler(w http.ResponseWriter, _ *http.Request, s *sess) error {
 	httpx.WriteJSON(w, http.StatusOK, f.state(s))
+	return nil
+}
+
+// spendAction takes one of the session's actions (ActionBurst), or
+// answers 429 with the time until one is back.
+func (f *Flow) spendAction(ctx context.Context, s *sess) error {
+	ok, wait, err := f.actions.Allow(ctx, handoffID(s.fs.PartnerID, s.fs.ID))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests for this verification; wait a moment",
+			RetryAfter: max(wait, time.Second)}
+	}
 	return nil
 }
 
