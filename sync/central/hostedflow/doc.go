@@ -165,9 +165,9 @@
 // frames' history; on another instance a step's guide starts again from
 // the next frames, a couple of seconds of guidance) and the bytes of the
 // guidance frames it received (counted in the session's upload budget
-// per instance), bounded (MaxLiveSessions) and dropped when idle or
-// expired by the sweeper Run owns, which also expires the store's hosted
-// state.
+// per instance), bounded (MaxLiveSessions, one partner's at most half)
+// and dropped when idle or expired by the sweeper Run owns, which also
+// expires the store's hosted state.
 //
 // A session with use_reference_image matches the selfie against the
 // partner's reference image (Config.ReferenceImage, fetched at each

@@ -49,8 +49,9 @@ const (
 	// session would otherwise write as fast as it posts.
 	ActionBurst    = 10
 	ActionInterval = 3 * time.Second
-	// MaxLiveSessions bounds the sessions with state in memory; past it a
-	// new one answers 503 until the sweeper frees some.
+	// MaxLiveSessions bounds the sessions with state in memory (one
+	// partner's at most half); past it a new one answers 503 until the
+	// sweeper frees some (Config.MaxLive).
 	MaxLiveSessions = 500
 	// frameMaxPixels bounds a decoded guidance frame (1920x1080 and a bit).
 	frameMaxPixels = 2_500_000
@@ -84,6 +85,10 @@ type Config struct {
 	// MaxConcurrent bounds the verifications running at once; 0: one per
 	// core.
 	MaxConcurrent int
+	// MaxLive bounds the sessions with state in this instance's memory;
+	// 0: MaxLiveSessions. One partner's sessions hold at most half of them
+	// (at least one), so another partner's always find room.
+	MaxLive int
 	// WatchlistRefresh: see DefaultWatchlistRefresh.
 	WatchlistRefresh time.Duration
 	// ReferenceImage fetches a session's reference image from its
@@ -128,6 +133,8 @@ type Flow struct {
 	hs   central.HostedStates // cfg.Store's: captures and short codes
 	mu   sync.Mutex
 	live map[string]*live // partner \x00 session -> guidance
+	// livePartner counts each partner's sessions in live.
+	livePartner map[string]int
 
 	screen screenCache
 
@@ -159,6 +166,9 @@ func New(cfg Config) (*Flow, error) {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = runtime.NumCPU()
 	}
+	if cfg.MaxLive <= 0 {
+		cfg.MaxLive = MaxLiveSessions
+	}
 	if cfg.WatchlistRefresh <= 0 {
 		cfg.WatchlistRefresh = DefaultWatchlistRefresh
 	}
@@ -171,7 +181,7 @@ func New(cfg Config) (*Flow, error) {
 		return nil, fmt.Errorf("hostedflow: PublicURL %q is not an http(s) URL", cfg.PublicURL)
 	}
 	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base, hs: hs,
-		slots: make(chan struct{}, cfg.MaxConcurrent), live: map[string]*live{},
+		slots: make(chan struct{}, cfg.MaxConcurrent), live: map[string]*live{}, livePartner: map[string]int{},
 		codes:    httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
 		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
 		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now),

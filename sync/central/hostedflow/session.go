@@ -52,7 +52,8 @@ type sess struct {
 // guidance), and what a verification needs (the captures, the challenges
 // done, the stage) is in the store.
 type live struct {
-	key string
+	key     string
+	partner string // the session's partner id (Flow.livePartner)
 
 	// gmu serialises guidance (a guide is used by one goroutine at a time).
 	gmu    sync.Mutex
@@ -84,8 +85,10 @@ type guide interface {
 
 func liveKey(partnerID, sessionID string) string { return partnerID + "\x00" + sessionID }
 
-// liveOf returns the session's memory, made on first use (503 past
-// MaxLiveSessions).
+// liveOf returns the session's memory, made on first use: 503 past
+// Config.MaxLive, or past its partner's share of them (half), so that one
+// partner's sessions (a script of its own reading each one's state now
+// and then is enough) cannot take every place from the others'.
 func (f *Flow) liveOf(fs central.FlowSession) (*live, error) {
 	k := liveKey(fs.PartnerID, fs.ID)
 	f.mu.Lock()
@@ -93,13 +96,14 @@ func (f *Flow) liveOf(fs central.FlowSession) (*live, error) {
 	if l, ok := f.live[k]; ok {
 		return l, nil
 	}
-	if len(f.live) >= MaxLiveSessions {
+	if len(f.live) >= f.cfg.MaxLive || f.livePartner[fs.PartnerID] >= max(f.cfg.MaxLive/2, 1) {
 		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many sessions at once; try again in a minute", RetryAfter: 30 * time.Second}
 	}
 	now := f.now()
-	l := &live{key: k, guides: map[string]guide{}, start: map[string]time.Time{}, recent: map[string][]rawFrame{},
+	l := &live{key: k, partner: fs.PartnerID, guides: map[string]guide{}, start: map[string]time.Time{}, recent: map[string][]rawFrame{},
 		pend: map[string][]byte{}, expires: fs.ExpiresAt, touched: now}
 	f.live[k] = l
+	f.livePartner[fs.PartnerID]++
 	return l, nil
 }
 
@@ -108,6 +112,11 @@ func (f *Flow) drop(k string) {
 	f.mu.Lock()
 	l, ok := f.live[k]
 	delete(f.live, k)
+	if ok {
+		if f.livePartner[l.partner]--; f.livePartner[l.partner] <= 0 {
+			delete(f.livePartner, l.partner)
+		}
+	}
 	f.mu.Unlock()
 	if ok {
 		l.release()
