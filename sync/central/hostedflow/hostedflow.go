@@ -83,7 +83,7 @@ type Config struct {
 	// and the Smart QR are built on it).
 	PublicURL string
 	// MaxConcurrent bounds the verifications running at once; 0: one per
-	// core.
+	// core. One partner's take at most half of them (at least one).
 	MaxConcurrent int
 	// MaxLive bounds the sessions with state in this instance's memory;
 	// 0: MaxLiveSessions. One partner's sessions hold at most half of them
@@ -135,6 +135,8 @@ type Flow struct {
 	live map[string]*live // partner \x00 session -> guidance
 	// livePartner counts each partner's sessions in live.
 	livePartner map[string]int
+	// turns are the partners' shares of slots (turn).
+	turns map[string]*partnerTurns
 
 	screen screenCache
 
@@ -182,6 +184,7 @@ func New(cfg Config) (*Flow, error) {
 	}
 	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base, hs: hs,
 		slots: make(chan struct{}, cfg.MaxConcurrent), live: map[string]*live{}, livePartner: map[string]int{},
+		turns:    map[string]*partnerTurns{},
 		codes:    httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
 		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
 		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now),

@@ -1,11 +1,14 @@
 package hostedflow_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
+	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
@@ -60,5 +63,68 @@ func TestLiveSessionsShared(t *testing.T) {
 	_, other := e.initiate(nil)
 	if a := state(bound(other)); a.status != http.StatusOK {
 		t.Errorf("another partner's session: %d %.200s, want 200", a.status, a.body)
+	}
+}
+
+// TestVerificationsShared: one partner's verifications take at most half
+// of an instance's slots (at least one), so another partner's person is
+// verified while the first partner's queue waits. Every session uses the
+// reference image, fetched inside the slot; partner A's are held there
+// until B's has run.
+func TestVerificationsShared(t *testing.T) {
+	doc, selfie, _ := images(t)
+	gate := make(chan struct{})
+	entered := make(chan string, 3)
+	var held atomic.Value // partner A's id
+	held.Store("")
+	e := newEnv(t, true, func(c *hostedflow.Config) {
+		c.MaxConcurrent = 2
+		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
+			entered <- fs.ID
+			if fs.PartnerID == held.Load() {
+				select {
+				case <-gate:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			return selfie, nil
+		}
+	})
+	setup := func(pid string) {
+		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
+		must(t, http.StatusOK, e.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
+			map[string]string{"Authorization": "Bearer " + e.admin}))
+	}
+	submit := func(fc partnerapi.FlowCreated) *browser {
+		t.Helper()
+		b := e.browser()
+		b.open(fc.LaunchURL)
+		b.capture("document", doc)
+		b.capture("selfie", selfie)
+		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+		return b
+	}
+	pid, a1 := e.initiateWith(map[string]any{"use_reference_image": true}, setup)
+	held.Store(pid)
+	var a2 partnerapi.FlowCreated
+	json.Unmarshal(must(t, http.StatusCreated, e.browser().do("POST", "/api/v1/flows", "application/json",
+		[]byte(`{"partner_user_id":"cust-2","use_reference_image":true}`), map[string]string{"Authorization": "Bearer " + e.token})).body, &a2)
+	_, b1 := e.initiateWith(map[string]any{"use_reference_image": true}, setup)
+
+	waiting := []*browser{submit(a1)}
+	if id := <-entered; id != a1.SessionID {
+		t.Fatalf("first verification in: %s, want A's first %s", id, a1.SessionID)
+	}
+	waiting = append(waiting, submit(a2))
+	b := submit(b1)
+	if id := <-entered; id != b1.SessionID {
+		t.Errorf("second verification in: %s, want B's %s while A's first holds A's share", id, b1.SessionID)
+	} else if st := b.waitResult(); st.Stage != "result" {
+		t.Errorf("B's session: %+v", st)
+	}
+	close(gate)
+	for _, w := range waiting {
+		w.waitResult()
 	}
 }
