@@ -327,3 +327,40 @@ func TestPartitionOfMinutes(t *testing.T) {
 		}
 	}
 }
+
+// TestAbsurdRetryAfterIsBounded: a 503 whose Retry-After is years away
+// (or beyond what a Duration holds) pauses the agent for at most
+// agent.MaxRetryAfter; before, a device paused for decades, and "sync
+// now" could not end it.
+func TestAbsurdRetryAfterIsBounded(t *testing.T) {
+	for _, after := range []string{"315360000", "99999999999", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		t.Run(after, func(t *testing.T) {
+			var refused atomic.Int32
+			wrap := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if isUpload(r) && refused.Add(1) == 1 {
+						w.Header().Set("Retry-After", after)
+						w.WriteHeader(http.StatusServiceUnavailable)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+			r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+			clock := synctest.NewClock(time.Now())
+			v := r.openVault(t, vault.Options{Now: clock.Now})
+			subs := capture(t, v, r.id, 0, 2, 1000)
+			a := agent.New(r.uploader(t, agent.Config{}), v, agent.Options{Now: clock.Now})
+			sum, err := a.SyncOnce(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Paused.IsZero() || sum.Paused.After(clock.Now().Add(agent.MaxRetryAfter)) {
+				t.Fatalf("paused until %s after Retry-After %q; want a pause of at most %s", sum.Paused, after, agent.MaxRetryAfter)
+			}
+			clock.Advance(agent.MaxRetryAfter + 2*time.Hour)
+			drain(t, a, clock, 5)
+			synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
+		})
+	}
+}

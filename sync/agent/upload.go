@@ -205,6 +205,11 @@ func Backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Durati
 	return d/2 + rand.N(d/2+1)
 }
 
+// MaxRetryAfter is the longest pause a Retry-After obtains: central asks
+// for a minute or so; a header that says years (a misconfigured proxy, a
+// bug) must not park the device's queue until someone restarts it.
+const MaxRetryAfter = time.Hour
+
 // retryAfter reads the Retry-After of a 429 or 503 (seconds or HTTP date).
 // A date is measured from the answer's own Date when it has one: both are
 // the server's clock, and the device's may be years off, which would make
@@ -217,15 +222,16 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		// Compared in seconds: years of them overflow a Duration.
+		return time.Duration(min(s, int64(MaxRetryAfter/time.Second))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		from := time.Now()
 		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 			from = d
 		}
-		return max(t.Sub(from), 0), true
+		return min(max(t.Sub(from), 0), MaxRetryAfter), true
 	}
 	return 0, false
 }
