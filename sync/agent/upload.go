@@ -427,6 +427,9 @@ func (u *Uploader) upload(ctx context.Context, key string, sealed []byte, m prot
 	if err != nil {
 		return err
 	}
+	if err := checkComplete(st, m); err != nil {
+		return err
+	}
 	if !st.Complete && started != nil {
 		started()
 	}
@@ -440,6 +443,24 @@ func (u *Uploader) upload(ctx context.Context, key string, sealed []byte, m prot
 	}
 	if !st.Complete {
 		return errors.New("central does not report the submission complete after every image was sent")
+	}
+	return checkComplete(st, m)
+}
+
+// checkComplete refuses an answer that says complete while naming an
+// image of m with fewer bytes than its size: central contradicting itself
+// (a bug, a confused proxy) is not an acknowledgement, and taking it for
+// one would shred images central does not hold. A complete answer naming
+// no images stays one: central answers so for a submission whose images
+// its retention already erased.
+func checkComplete(st protocol.UploadState, m protocol.Manifest) error {
+	if !st.Complete {
+		return nil
+	}
+	for _, im := range m.Images {
+		if n, ok := st.Received[im.Name]; ok && n != im.Size {
+			return fmt.Errorf("central reports the submission complete with %d of the %d bytes of image %s; not taken as delivered", n, im.Size, im.Name)
+		}
 	}
 	return nil
 }

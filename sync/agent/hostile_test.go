@@ -1,0 +1,102 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/vault"
+)
+
+// TestBrokenAnswersKeepTheQueue plays a broken central (or whatever sits
+// in front of it with its certificate) against the uploads: every answer
+// below is something other than central saying it holds the submission.
+// The device must keep each submission queued with its images, say what
+// happened, and deliver everything once central answers properly again.
+func TestBrokenAnswersKeepTheQueue(t *testing.T) {
+	huge := bytes.Repeat([]byte(`{"complete":false,"received":{}}`), (20<<20)/32)
+	tests := []struct {
+		name   string
+		answer func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"200 with an error body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"code":"internal","message":"database is down"}`))
+		}},
+		{"200 with a proxy's HTML page", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte(`<html><body>Maintenance</body></html>`))
+		}},
+		{"200 with truncated JSON", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"complete":tr`))
+		}},
+		{"200 with a body cut short of its length", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "100")
+			w.Write([]byte(`{"complete":true`))
+		}},
+		{"200 with a huge body", func(w http.ResponseWriter, r *http.Request) {
+			w.Write(huge)
+		}},
+		{"204 without a body", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+		}},
+		{"redirect to plain http", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://127.0.0.1:1"+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		}},
+		{"redirect to another host", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://central.example"+r.URL.RequestURI(), http.StatusPermanentRedirect)
+		}},
+		{"redirect loop", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, r.URL.RequestURI(), http.StatusFound)
+		}},
+		{"complete while images are missing", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"complete":true,"received":{"document":1,"selfie":0}}`))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var broken atomic.Bool
+			broken.Store(true)
+			wrap := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if broken.Load() && isUpload(r) {
+						tt.answer(w, r)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+			r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+			clock := synctest.NewClock(time.Now())
+			v := r.openVault(t, vault.Options{Now: clock.Now})
+			subs := capture(t, v, r.id, 0, 2, 10<<10)
+			a := agent.New(r.uploader(t, agent.Config{RetryMax: 1}), v, agent.Options{Now: clock.Now})
+			ctx := context.Background()
+			p, err := a.RunOnce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Synced != 0 || p.Rejected != 0 || p.QueueDepth != len(subs) || p.LastError == "" {
+				t.Fatalf("pass against a broken central: %+v; want everything queued and a reason", p)
+			}
+			for _, s := range subs {
+				got, err := v.GetSubmission(ctx, s.ID)
+				if err != nil {
+					t.Fatalf("submission %s after a broken answer: %v", s.ID, err)
+				}
+				if len(got.Images) != len(s.Images) {
+					t.Errorf("submission %s lost its images after a broken answer", s.ID)
+				}
+			}
+			broken.Store(false)
+			clock.Advance(2 * time.Hour)
+			drain(t, a, clock, 5)
+			synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
+		})
+	}
+}
