@@ -347,6 +347,55 @@ func TestWatchlistDownloadIsBounded(t *testing.T) {
 	}
 }
 
+// TestWatchlistSlowDripIsBounded: central (or a stalled proxy) drips a
+// watchlist a byte at a time, each just within the idle timeout. The
+// download must end by a deadline sized to the list at the slowest rate
+// the device accepts, not hold the sync loop for as long as the drip
+// lasts.
+func TestWatchlistSlowDripIsBounded(t *testing.T) {
+	var dripping atomic.Bool
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !dripping.Load() || !strings.HasPrefix(r.URL.Path, "/v1/watchlists/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-tick.C:
+					if _, err := w.Write([]byte("x")); err != nil {
+						return
+					}
+					w.(http.Flusher).Flush()
+				}
+			}
+		})
+	}
+	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+	// The floor is also the idle timeout of a streamed answer: each drip
+	// comes well within it.
+	u := r.uploader(t, agent.Config{Timeout: 300 * time.Millisecond})
+	publish(t, r.central, "a", bytes.Repeat([]byte("n"), 1000))
+	dir := t.TempDir()
+	dripping.Store(true)
+	// Without a deadline the drip would take 20 s to fill the list; the
+	// test's own bound stands in for "forever".
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := agent.SyncConfig(ctx, u, dir)
+	if ctx.Err() != nil {
+		t.Fatal("the watchlist download was still dripping after 10 s")
+	}
+	if !errors.Is(err, agent.ErrConfigPartial) || !strings.Contains(res.Failed["a"], "within") {
+		t.Fatalf("SyncConfig against a dripping list = %+v, %v; want list a failed for its deadline", res, err)
+	}
+}
+
 type countingWriter struct{ n int64 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {

@@ -559,8 +559,17 @@ func (u *Uploader) DownloadWatchlist(ctx context.Context, w protocol.Watchlist, 
 		return fmt.Errorf("fetching watchlist %s: size %d beyond the limit of %d", w.Name, w.Size, protocol.MaxWatchlistSize)
 	}
 	path := protocol.WatchlistPath(w.Name)
-	resp, err := u.send(withStream(ctx), http.MethodGet, path, nil, "")
+	// The idle timeout alone lets a drip of a byte now and then hold the
+	// sync loop for as long as it lasts: the whole list must arrive at no
+	// less than the slowest rate the link estimate admits.
+	limit := u.cfg.Timeout + time.Duration(timeoutFactor*float64(w.Size)/minRate*float64(time.Second))
+	dctx, cancel := context.WithTimeoutCause(ctx, limit, fmt.Errorf("%w: the list's %d bytes did not arrive within %s", ErrUnreachable, w.Size, limit.Round(time.Millisecond)))
+	defer cancel()
+	resp, err := u.send(withStream(dctx), http.MethodGet, path, nil, "")
 	if err != nil {
+		if ctx.Err() == nil && dctx.Err() != nil {
+			err = context.Cause(dctx)
+		}
 		return fmt.Errorf("fetching watchlist %s: %w", w.Name, err)
 	}
 	defer resp.Body.Close()
@@ -579,6 +588,9 @@ func (u *Uploader) DownloadWatchlist(ctx context.Context, w protocol.Watchlist, 
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
+		}
+		if dctx.Err() != nil {
+			return fmt.Errorf("fetching watchlist %s: %w", w.Name, context.Cause(dctx))
 		}
 		return fmt.Errorf("fetching watchlist %s: %w", w.Name, u.netError("GET "+path, err))
 	}
