@@ -107,6 +107,17 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		return res, fmt.Errorf("%w: issued %s, installed %s", ErrConfigRollback, remote.IssuedAt, local.IssuedAt)
 	}
 	installed := protocol.Config{Version: local.Version, Risk: local.Risk, IssuedAt: remote.IssuedAt, Challenge: remote.Challenge}
+	if !local.IssuedAt.IsZero() && !remote.IssuedAt.After(local.IssuedAt) {
+		// Within the tolerance a replay from minutes ago passes the check
+		// above: such a bundle may repeat what is installed, never take
+		// it back; and the installed date and challenge stay, or replays
+		// each a little older would walk the device back ten minutes at a
+		// time.
+		if what := goesBack(local, remote); what != "" {
+			return res, fmt.Errorf("%w: issued %s, not after the installed %s, with %s", ErrConfigRollback, remote.IssuedAt, local.IssuedAt, what)
+		}
+		installed.IssuedAt, installed.Challenge = local.IssuedAt, local.Challenge
+	}
 	if remote.Version != local.Version && remote.Version > 0 {
 		if !json.Valid(remote.Risk) {
 			return res, errors.New("central sent a risk configuration that is not JSON")
@@ -184,6 +195,29 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		return res, fmt.Errorf("%w: %s", ErrConfigPartial, strings.Join(parts, "; "))
 	}
 	return res, nil
+}
+
+// goesBack names what remote would take back from local: an older risk
+// version, an older version of an installed list, or an installed list
+// withdrawn; "" when it takes back nothing.
+func goesBack(local, remote protocol.Config) string {
+	if remote.Version > 0 && remote.Version < local.Version {
+		return fmt.Sprintf("risk configuration version %d, installed %d", remote.Version, local.Version)
+	}
+	versions := make(map[string]int64, len(remote.Watchlists))
+	for _, w := range remote.Watchlists {
+		versions[w.Name] = w.Version
+	}
+	for _, w := range local.Watchlists {
+		v, ok := versions[w.Name]
+		switch {
+		case !ok:
+			return fmt.Sprintf("watchlist %s withdrawn", w.Name)
+		case v < w.Version:
+			return fmt.Sprintf("watchlist %s version %d, installed %d", w.Name, v, w.Version)
+		}
+	}
+	return ""
 }
 
 // installWatchlist verifies w's signature, streams its bytes into a

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,6 +242,113 @@ func TestConfigRefusesWhatCentralDidNotSign(t *testing.T) {
 	if _, err := agent.SyncConfig(ctx, u, dir); !errors.Is(err, agent.ErrConfigRollback) {
 		t.Errorf("SyncConfig of a replayed old configuration = %v, want ErrConfigRollback", err)
 	}
+}
+
+// TestConfigDowngradeWithinTheClockTolerance replays older signed
+// bundles, issued minutes before the installed one: within the tolerance
+// kept for central's clock stepping back, but carrying an older risk
+// version, an older list or none of a list. None of them is installed;
+// a bundle issued later that lowers a version (central restored from a
+// backup) still is.
+func TestConfigDowngradeWithinTheClockTolerance(t *testing.T) {
+	clock := synctest.NewClock(time.Now())
+	tp := &tamper{match: func(p string) bool { return p == protocol.PathConfig }}
+	r := newRig(t, synctest.CentralOptions{Wrap: tp.wrap, Now: clock.Now})
+	u := r.uploader(t, agent.Config{Now: clock.Now})
+	ctx := context.Background()
+	dir := t.TempDir()
+	// Version 2 of the risk configuration and of list a, so that older
+	// ones exist.
+	publish(t, r.central, "a", []byte("list a v1"))
+	publish(t, r.central, "a", []byte("list a v2"))
+	publish(t, r.central, "b", []byte("list b v1"))
+	for _, risk := range []string{`{"approve_below":20}`, `{"approve_below":30}`} {
+		if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(risk), nil); code != http.StatusOK {
+			t.Fatalf("publishing risk: %d", code)
+		}
+	}
+	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
+		t.Fatal(err)
+	}
+	installed, err := agent.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listA protocol.Watchlist
+	for _, w := range installed.Watchlists {
+		if w.Name == "a" {
+			listA = w
+		}
+	}
+	// Bundles as central signed them five minutes before the one installed.
+	older := installed.IssuedAt.Add(-5 * time.Minute)
+	if installed.Version != 2 || listA.Version != 2 {
+		t.Fatalf("installed risk version %d, list a version %d; want 2 and 2", installed.Version, listA.Version)
+	}
+	// The same bytes under an older version: what is checked is the
+	// version going back.
+	oldA := listA
+	oldA.Version--
+	protocol.SignWatchlist(r.central.Sign, &oldA)
+	risk := func(v int64) json.RawMessage {
+		return json.RawMessage(`{"approve_below":` + strconv.FormatInt(v, 10) + `}`)
+	}
+	serve := func(c protocol.Config) {
+		sc, err := protocol.SignConfig(r.central.Sign, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(sc)
+		tp.edit = func([]byte) []byte { return body }
+		tp.on.Store(true)
+	}
+	for _, tt := range []struct {
+		name string
+		c    protocol.Config
+	}{
+		{"older risk version", protocol.Config{Version: installed.Version - 1, Risk: risk(99), Watchlists: installed.Watchlists, IssuedAt: older}},
+		{"older list", protocol.Config{Version: installed.Version, Risk: installed.Risk, Watchlists: []protocol.Watchlist{oldA, installed.Watchlists[1]}, IssuedAt: older}},
+		{"list withdrawn", protocol.Config{Version: installed.Version, Risk: installed.Risk, Watchlists: installed.Watchlists[:1], IssuedAt: older}},
+	} {
+		serve(tt.c)
+		if _, err := agent.SyncConfig(ctx, u, dir); !errors.Is(err, agent.ErrConfigRollback) {
+			t.Errorf("%s: SyncConfig = %v, want ErrConfigRollback", tt.name, err)
+		}
+		got, err := agent.LoadConfig(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version != installed.Version || !slices.EqualFunc(got.Watchlists, installed.Watchlists, func(a, b protocol.Watchlist) bool { return a.Name == b.Name && a.Version == b.Version }) {
+			t.Errorf("%s: installed %s after the replay, want %s kept", tt.name, versions(got), versions(installed))
+		}
+		if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"approve_below":30}` {
+			t.Errorf("%s: risk.json = %s after the replay", tt.name, data)
+		}
+		for _, name := range []string{"a", "b"} {
+			if _, err := os.Stat(filepath.Join(dir, agent.WatchlistDir, name)); err != nil {
+				t.Errorf("%s: list %s gone after the replay: %v", tt.name, name, err)
+			}
+		}
+	}
+
+	// Central restored from a backup issues a bundle after the installed
+	// one with a lower risk version: that is central's state, installed.
+	serve(protocol.Config{Version: installed.Version - 1, Risk: risk(40), Watchlists: installed.Watchlists, IssuedAt: installed.IssuedAt.Add(time.Minute)})
+	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
+		t.Fatalf("a later bundle with a lower version: %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"approve_below":40}` {
+		t.Errorf("risk.json = %s, want the later bundle's", data)
+	}
+}
+
+// versions names the versions of what c installs, for messages.
+func versions(c protocol.Config) string {
+	s := "risk " + strconv.FormatInt(c.Version, 10)
+	for _, w := range c.Watchlists {
+		s += ", " + w.Name + " " + strconv.FormatInt(w.Version, 10)
+	}
+	return s
 }
 
 // TestListAddedOnCentralFlagsTheName is the sync half of the end-to-end
