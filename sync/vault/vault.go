@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -182,7 +183,11 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 	if err != nil {
 		return nil, fmt.Errorf("opening vault %s: %w", path, err)
 	}
-	keys, err := unlock(ctx, db, key, opts)
+	var keys *keyring
+	err = guarded(func() (err error) {
+		keys, err = unlock(ctx, db, key, opts)
+		return err
+	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening vault %s: %w", path, err)
@@ -197,14 +202,56 @@ func openDB(path string, opts Options) (*bbolt.DB, error) {
 			return nil, err
 		}
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	var db *bbolt.DB
+	err := guarded(func() (err error) {
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+		return err
+	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, ErrLocked
 	}
 	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrVersionMismatch) || errors.Is(err, bolterrors.ErrChecksum) {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return db, err
+	if err != nil {
+		return nil, err
+	}
+	if err := guarded(func() error { return checkSize(db) }); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// checkSize refuses a file shorter than the pages its last commit uses (cut
+// short by a copy, a restore or the file system): bbolt would map the
+// missing pages and the first read of one would kill the process (SIGBUS).
+func checkSize(db *bbolt.DB) error {
+	fi, err := os.Stat(db.Path())
+	if err != nil {
+		return fmt.Errorf("checking the file's size: %w", err)
+	}
+	return db.View(func(tx *bbolt.Tx) error {
+		if fi.Size() < tx.Size() {
+			return fmt.Errorf("%w: the file has %d bytes of the %d its pages need (cut short)", ErrCorrupt, fi.Size(), tx.Size())
+		}
+		return nil
+	})
+}
+
+// guarded runs fn, which reads the mapped file, and turns a fault there (a
+// page the file no longer holds) or bbolt's panic on a damaged page into
+// ErrCorrupt: a damaged vault is an error the operator is told of, not a
+// crash of the app or of `kyc sync`. bbolt rolls its transaction back as
+// the panic passes.
+func guarded(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	return fn()
 }
 
 // unlock reads the header and unwraps the master secret, or initialises a
@@ -356,7 +403,9 @@ func (v *Vault) view(ctx context.Context, fn func(tx *bbolt.Tx, k *keyring) erro
 	if v.db == nil {
 		return ErrClosed
 	}
-	return v.db.View(func(tx *bbolt.Tx) error { return fn(tx, v.keys) })
+	return guarded(func() error {
+		return v.db.View(func(tx *bbolt.Tx) error { return fn(tx, v.keys) })
+	})
 }
 
 // update runs fn in a write transaction. The transaction commits only if
@@ -373,11 +422,13 @@ func (v *Vault) update(ctx context.Context, fn func(tx *bbolt.Tx, k *keyring) er
 	if v.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	return v.db.Update(func(tx *bbolt.Tx) error {
-		if err := fn(tx, v.keys); err != nil {
-			return err
-		}
-		return ctx.Err()
+	return guarded(func() error {
+		return v.db.Update(func(tx *bbolt.Tx) error {
+			if err := fn(tx, v.keys); err != nil {
+				return err
+			}
+			return ctx.Err()
+		})
 	})
 }
 
