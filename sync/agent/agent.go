@@ -239,13 +239,15 @@ func Requeue(ctx context.Context, v *vault.Vault, actor string, ids ...string) (
 // synced, rejected or its attempt fails (then the vault schedules it again
 // with backoff), and returns. It stops early when central asks for a pause,
 // when a failure concerns the device rather than one submission (revoked,
-// unknown to central, untrusted certificate, signature refused), or when
+// unknown to central, untrusted certificate, signature refused), when
+// central is unreachable and has not answered once in the pass, or when
 // ctx ends. Only a 422 from central marks a submission rejected. The error
 // is the vault's (or ctx's); delivery failures are in the vault and in the
 // Pass of Run.
 func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 	var sum Summary
 	a.passErr = nil
+	answered := a.up.lt.answers.Load()
 	for {
 		if a.opts.Now().Before(a.pauseUntil) {
 			sum.Paused = a.pauseUntil
@@ -273,6 +275,14 @@ func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 		if sendErr != nil {
 			a.passErr = sendErr
 			if deviceWide(sendErr) {
+				return sum, nil
+			}
+			if errors.Is(sendErr, ErrUnreachable) && a.up.lt.answers.Load() == answered {
+				// Central has not answered once in this pass: each other
+				// submission would only wait out the same retries (seconds
+				// each; a long offline queue made a pass of an hour, the
+				// status and "sync now" waiting behind it). They stay due
+				// for the next pass.
 				return sum, nil
 			}
 		}

@@ -364,3 +364,54 @@ func TestAbsurdRetryAfterIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreachablePassStopsEarly: with central unreachable, a pass tries one
+// submission (with the uploader's retries) and stops, rather than wait out
+// the same retries for each queued one; before, a pass over a long offline
+// queue took minutes to an hour, the status line and "sync now" behind it.
+// A pass in which central answers keeps going past a lost connection.
+func TestUnreachablePassStopsEarly(t *testing.T) {
+	var down atomic.Bool
+	var manifests atomic.Int64
+	r := newRig(t, synctest.CentralOptions{})
+	ft := r.newFaultTransport(t, func(_ int, req *http.Request) fault {
+		if isUpload(req) && !isChunk(req) {
+			manifests.Add(1)
+		}
+		switch {
+		case down.Load():
+			return dropRequest
+		case isUpload(req) && !isChunk(req) && manifests.Load() == 2:
+			return dropRequest // one lost connection while central answers
+		}
+		return pass
+	})
+	clock := synctest.NewClock(time.Now())
+	v := r.openVault(t, vault.Options{Now: clock.Now})
+	subs := capture(t, v, r.id, 0, 6, 1000)
+	a := agent.New(r.uploader(t, agent.Config{Transport: ft, RetryMax: -1}), v, agent.Options{Now: clock.Now})
+	ctx := context.Background()
+
+	down.Store(true)
+	sum, err := a.SyncOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 1 || manifests.Load() != 1 {
+		t.Fatalf("offline pass: %+v after %d manifests; want one submission tried", sum, manifests.Load())
+	}
+
+	down.Store(false)
+	manifests.Store(0)
+	clock.Advance(2 * time.Hour)
+	sum, err = a.SyncOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Synced != len(subs)-1 || sum.Failed != 1 {
+		t.Fatalf("pass with one lost connection: %+v; want all but one synced", sum)
+	}
+	clock.Advance(2 * time.Hour)
+	drain(t, a, clock, 5)
+	synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
+}
