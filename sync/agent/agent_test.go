@@ -76,7 +76,7 @@ func TestSyncConfigDownloadsOnlyChanges(t *testing.T) {
 	u := r.uploader(t, agent.Config{})
 	dir := filepath.Join(t.TempDir(), "config")
 	ctx := context.Background()
-	if code := r.central.Admin(t, "PUT", "/admin/v1/config/risk", []byte(`{"weights":{"face":0.4},"approve_below":30}`), nil); code != 200 {
+	if code := r.central.Admin(t, "PUT", "/admin/v1/config/risk", []byte(`{"max_retries":5}`), nil); code != 200 {
 		t.Fatalf("publishing risk config: %d", code)
 	}
 	for _, wl := range []struct{ name, body string }{{"ofac", "v1 list"}, {"un", "un list"}} {
@@ -92,7 +92,7 @@ func TestSyncConfigDownloadsOnlyChanges(t *testing.T) {
 		t.Errorf("first sync = %+v", res)
 	}
 	risk, err := os.ReadFile(filepath.Join(dir, "risk.json"))
-	if err != nil || string(risk) != `{"weights":{"face":0.4},"approve_below":30}` {
+	if err != nil || string(risk) != `{"max_retries":5}` {
 		t.Errorf("risk.json = %q, %v", risk, err)
 	}
 	res, err = agent.SyncConfig(ctx, u, dir)

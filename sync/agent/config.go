@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -35,6 +36,11 @@ const (
 // not all: the ConfigResult says which lists failed and why; the others
 // were installed, and each failed list keeps its previous version.
 var ErrConfigPartial = errors.New("agent: part of the configuration could not be installed")
+
+// ErrRiskUnusable means central's risk configuration is not one the engine
+// can apply (risk.ParseConfig refused it): the one in use stays, the
+// watchlists install, and SyncConfig's error is also ErrConfigPartial.
+var ErrRiskUnusable = errors.New("agent: central's risk configuration cannot be applied by this device")
 
 // ErrConfigRollback means central answered with a configuration issued
 // before the one installed: a replayed old answer is never installed.
@@ -118,15 +124,22 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		}
 		installed.IssuedAt, installed.Challenge = local.IssuedAt, local.Challenge
 	}
+	var riskErr error
 	if remote.Version != local.Version && remote.Version > 0 {
-		if !json.Valid(remote.Risk) {
-			return res, errors.New("central sent a risk configuration that is not JSON")
+		// Central publishes any JSON its admin API is given, and a newer
+		// central may name settings this version does not know: a document
+		// the engine cannot apply would replace the one in use, and the
+		// device would decide with the built-in defaults while reporting
+		// central's version.
+		if _, err := risk.ParseConfig(remote.Risk); err != nil {
+			riskErr = fmt.Errorf("%w: version %d: %w", ErrRiskUnusable, remote.Version, err)
+		} else {
+			if err := atomicfile.Write(filepath.Join(dir, RiskFile), remote.Risk); err != nil {
+				return res, err
+			}
+			res.RiskUpdated = true
+			installed.Version, installed.Risk = remote.Version, remote.Risk
 		}
-		if err := atomicfile.Write(filepath.Join(dir, RiskFile), remote.Risk); err != nil {
-			return res, err
-		}
-		res.RiskUpdated = true
-		installed.Version, installed.Risk = remote.Version, remote.Risk
 	}
 
 	have := make(map[string]protocol.Watchlist, len(local.Watchlists))
@@ -187,11 +200,16 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), state); err != nil {
 		return res, err
 	}
-	if len(res.Failed) > 0 {
-		var parts []string
-		for _, n := range slices.Sorted(maps.Keys(res.Failed)) {
-			parts = append(parts, n+": "+res.Failed[n])
-		}
+	var parts []string
+	for _, n := range slices.Sorted(maps.Keys(res.Failed)) {
+		parts = append(parts, n+": "+res.Failed[n])
+	}
+	switch {
+	case riskErr != nil && len(parts) > 0:
+		return res, fmt.Errorf("%w: %w; %s", ErrConfigPartial, riskErr, strings.Join(parts, "; "))
+	case riskErr != nil:
+		return res, fmt.Errorf("%w: %w", ErrConfigPartial, riskErr)
+	case len(parts) > 0:
 		return res, fmt.Errorf("%w: %s", ErrConfigPartial, strings.Join(parts, "; "))
 	}
 	return res, nil

@@ -183,7 +183,7 @@ func TestConfigRefusesWhatCentralDidNotSign(t *testing.T) {
 	u := r.uploader(t, agent.Config{Now: clock.Now})
 	dir := filepath.Join(t.TempDir(), "config")
 	ctx := context.Background()
-	if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"approve_below":30}`), nil); code != http.StatusOK {
+	if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"max_retries":30}`), nil); code != http.StatusOK {
 		t.Fatalf("publishing risk: %d", code)
 	}
 	publish(t, r.central, "a", []byte("list a v1"))
@@ -229,7 +229,7 @@ func TestConfigRefusesWhatCentralDidNotSign(t *testing.T) {
 	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
 		t.Fatal(err)
 	}
-	if risk, _ := os.ReadFile(filepath.Join(dir, "risk.json")); string(risk) != `{"approve_below":30}` {
+	if risk, _ := os.ReadFile(filepath.Join(dir, "risk.json")); string(risk) != `{"max_retries":30}` {
 		t.Errorf("risk.json = %q", risk)
 	}
 	// Someone replays the answer kept above, an hour older.
@@ -262,7 +262,7 @@ func TestConfigDowngradeWithinTheClockTolerance(t *testing.T) {
 	publish(t, r.central, "a", []byte("list a v1"))
 	publish(t, r.central, "a", []byte("list a v2"))
 	publish(t, r.central, "b", []byte("list b v1"))
-	for _, risk := range []string{`{"approve_below":20}`, `{"approve_below":30}`} {
+	for _, risk := range []string{`{"max_retries":20}`, `{"max_retries":30}`} {
 		if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(risk), nil); code != http.StatusOK {
 			t.Fatalf("publishing risk: %d", code)
 		}
@@ -291,7 +291,7 @@ func TestConfigDowngradeWithinTheClockTolerance(t *testing.T) {
 	oldA.Version--
 	protocol.SignWatchlist(r.central.Sign, &oldA)
 	risk := func(v int64) json.RawMessage {
-		return json.RawMessage(`{"approve_below":` + strconv.FormatInt(v, 10) + `}`)
+		return json.RawMessage(`{"max_retries":` + strconv.FormatInt(v, 10) + `}`)
 	}
 	serve := func(c protocol.Config) {
 		sc, err := protocol.SignConfig(r.central.Sign, c)
@@ -321,7 +321,7 @@ func TestConfigDowngradeWithinTheClockTolerance(t *testing.T) {
 		if got.Version != installed.Version || !slices.EqualFunc(got.Watchlists, installed.Watchlists, func(a, b protocol.Watchlist) bool { return a.Name == b.Name && a.Version == b.Version }) {
 			t.Errorf("%s: installed %s after the replay, want %s kept", tt.name, versions(got), versions(installed))
 		}
-		if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"approve_below":30}` {
+		if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"max_retries":30}` {
 			t.Errorf("%s: risk.json = %s after the replay", tt.name, data)
 		}
 		for _, name := range []string{"a", "b"} {
@@ -337,7 +337,7 @@ func TestConfigDowngradeWithinTheClockTolerance(t *testing.T) {
 	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
 		t.Fatalf("a later bundle with a lower version: %v", err)
 	}
-	if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"approve_below":40}` {
+	if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"max_retries":40}` {
 		t.Errorf("risk.json = %s, want the later bundle's", data)
 	}
 }
@@ -349,6 +349,57 @@ func versions(c protocol.Config) string {
 		s += ", " + w.Name + " " + strconv.FormatInt(w.Version, 10)
 	}
 	return s
+}
+
+// TestRiskTheEngineCannotApplyKeepsThePrevious: central's admin API
+// publishes any JSON, and a newer central may name a setting this version
+// does not know. Before, such a document replaced the risk.json in use, so
+// `kyc verify` decided with the built-in defaults while the device reported
+// central's version as in use. Now the previous one stays, the operator is
+// told why, and the watchlists still install.
+func TestRiskTheEngineCannotApplyKeepsThePrevious(t *testing.T) {
+	r := newRig(t, synctest.CentralOptions{})
+	u := r.uploader(t, agent.Config{})
+	ctx := context.Background()
+	dir := t.TempDir()
+	putRisk := func(doc string) {
+		t.Helper()
+		if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(doc), nil); code != http.StatusOK {
+			t.Fatalf("publishing risk: %d", code)
+		}
+	}
+	putRisk(`{"max_retries":4}`)
+	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{
+		`{"max_retries":4,"face_match_strictness":"high"}`, // a setting of a later version
+		`{"max_retries":0}`, // out of range
+		`[1,2,3]`,
+	} {
+		putRisk(doc)
+		publish(t, r.central, "a", []byte("list a for "+doc))
+		res, err := agent.SyncConfig(ctx, u, dir)
+		if !errors.Is(err, agent.ErrRiskUnusable) || !errors.Is(err, agent.ErrConfigPartial) || res.RiskUpdated {
+			t.Errorf("%s: SyncConfig = %+v, %v; want ErrRiskUnusable, nothing installed", doc, res, err)
+		}
+		if d := agent.Describe(err); !strings.Contains(d, "stays") {
+			t.Errorf("%s: operator told %q", doc, d)
+		}
+		if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"max_retries":4}` {
+			t.Errorf("%s: risk.json = %s, want the previous document kept", doc, data)
+		}
+		if c, err := agent.LoadConfig(dir); err != nil || c.Version != 1 {
+			t.Errorf("%s: configuration in use says version %d (%v), want 1", doc, c.Version, err)
+		}
+		if data, _ := os.ReadFile(filepath.Join(dir, agent.WatchlistDir, "a")); string(data) != "list a for "+doc {
+			t.Errorf("%s: list a = %q, want the new version installed", doc, data)
+		}
+	}
+	putRisk(`{"max_retries":6}`)
+	if res, err := agent.SyncConfig(ctx, u, dir); err != nil || !res.RiskUpdated {
+		t.Fatalf("a usable document after the bad ones: %+v, %v", res, err)
+	}
 }
 
 // TestListAddedOnCentralFlagsTheName is the sync half of the end-to-end

@@ -206,6 +206,8 @@ func Describe(err error) string {
 		return "central sent a configuration older than the one in use (a replayed answer?); it was not installed."
 	case errors.Is(err, ErrNoSignKey):
 		return "this device enrolled before central signed its configuration: enrol it again to receive configuration and watchlists; submissions still sync."
+	case errors.Is(err, ErrRiskUnusable):
+		return "central's risk configuration cannot be applied by this version of the app, so the one in use before stays (" + rootCause(err) + "); the watchlists are installed. Update the app, or correct the configuration on central."
 	case errors.Is(err, ErrConfigPartial):
 		return "some watchlists could not be installed and keep their previous version; the others are in use: " + strings.TrimPrefix(err.Error(), ErrConfigPartial.Error()+": ")
 	case errors.Is(err, vault.ErrClosed), errors.Is(err, vault.ErrCorrupt), errors.Is(err, vault.ErrAuthentication):

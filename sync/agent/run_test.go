@@ -48,7 +48,7 @@ func TestRunReportsEachPassAndKick(t *testing.T) {
 	subs := capture(t, v, r.id, 0, 2, 5000)
 	// A risk configuration published now is fetched by the kicked pass,
 	// not ConfigEvery (10 minutes) later.
-	riskVersion, err := r.store.PutRisk(ctx, []byte(`{"approve_below":30}`))
+	riskVersion, err := r.store.PutRisk(ctx, []byte(`{"max_retries":30}`))
 	if err != nil {
 		t.Fatal(err)
 	}
