@@ -109,6 +109,18 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		// A damaged state file only costs a full download.
 		local = protocol.Config{}
 	}
+	// A bundle dated ahead of both the device's clock and central's (as
+	// its answers now tell) was signed while central's clock ran ahead:
+	// ordered by that date, every bundle central issues would be refused
+	// until its clock caught up. A replayed bundle cannot be dated so, and
+	// whoever can forge central's Date cannot move the device's clock.
+	now := u.cfg.Now()
+	if off, ok := u.clock.centralOffset(); ok && off > 0 {
+		now = now.Add(off) // however far: a device days behind still orders bundles
+	}
+	if local.IssuedAt.After(now.Add(rollbackTolerance)) {
+		local.IssuedAt = time.Time{}
+	}
 	if !local.IssuedAt.IsZero() && remote.IssuedAt.Before(local.IssuedAt.Add(-rollbackTolerance)) {
 		return res, fmt.Errorf("%w: issued %s, installed %s", ErrConfigRollback, remote.IssuedAt, local.IssuedAt)
 	}

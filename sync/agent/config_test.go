@@ -351,6 +351,44 @@ func versions(c protocol.Config) string {
 	return s
 }
 
+// TestConfigAfterCentralClockRanAhead: central signed a bundle while its
+// clock ran hours ahead (a bad time source), then its clock was put right.
+// The installed bundle is dated ahead of both the device's clock and
+// central's, so it says nothing about order: central's next bundles
+// install. Before, each was refused as a rollback until central's clock
+// caught up with the date, up to a day of configuration and watchlists.
+func TestConfigAfterCentralClockRanAhead(t *testing.T) {
+	tp := &tamper{match: func(p string) bool { return p == protocol.PathConfig }}
+	r := newRig(t, synctest.CentralOptions{Wrap: tp.wrap})
+	u := r.uploader(t, agent.Config{})
+	ctx := context.Background()
+	dir := t.TempDir()
+	ahead, err := protocol.SignConfig(r.central.Sign, protocol.Config{Version: 1, Risk: json.RawMessage(`{"max_retries":3}`), IssuedAt: time.Now().Add(20 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(ahead)
+	tp.edit = func([]byte) []byte { return body }
+	tp.on.Store(true)
+	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
+		t.Fatal(err)
+	}
+	tp.on.Store(false)
+	for _, doc := range []string{`{"max_retries":4}`, `{"max_retries":5}`} {
+		if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(doc), nil); code != http.StatusOK {
+			t.Fatalf("publishing risk: %d", code)
+		}
+	}
+	publish(t, r.central, "sanctions", []byte("urgent list"))
+	res, err := agent.SyncConfig(ctx, u, dir)
+	if err != nil || !res.RiskUpdated || len(res.Watchlists) != 1 {
+		t.Fatalf("SyncConfig after central's clock was put right = %+v, %v; want risk and list installed", res, err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"max_retries":5}` {
+		t.Errorf("risk.json = %s", data)
+	}
+}
+
 // TestRiskTheEngineCannotApplyKeepsThePrevious: central's admin API
 // publishes any JSON, and a newer central may name a setting this version
 // does not know. Before, such a document replaced the risk.json in use, so
