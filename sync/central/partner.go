@@ -279,6 +279,11 @@ const (
 	EventDecisionChanged     = "decision.changed"
 	EventResubmission        = "resubmission.requested"
 	EventSessionExpired      = "session.expired"
+	// EventSessionEnded: a session ended in ERROR without a result for
+	// the partner to fetch: the person left at a RETRY (user_exit) or the
+	// verification could not run (verification_failed,
+	// reference_image_unavailable). Its error_code says which.
+	EventSessionEnded = "session.ended"
 )
 
 // DeliveryAttempt is one try at delivering an event, kept for the admin.

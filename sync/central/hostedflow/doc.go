@@ -152,6 +152,10 @@
 // never emits it a second time: it turns a completed submission into an
 // event only for a device of a branch a partner owns, and "hosted" is no
 // enrolled device.
+// A session that ends in ERROR with no result (the person exits at a
+// RETRY, user_exit; a verification that could not run) writes
+// session.ended the same way (id webhook.EventID("session.ended",
+// partner, session)), so a partner following webhooks learns it ended.
 //
 // State: everything a session needs to go on is in the store, so any
 // instance serves any request of it (issue 22): the binding, the stage,

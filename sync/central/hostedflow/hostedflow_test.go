@@ -757,6 +757,30 @@ func TestExitAtRetry(t *testing.T) {
 	if f, _ := e.store.Flow(context.Background(), pid, fc.SessionID); f.Status != central.FlowError || f.ErrorCode != "user_exit" {
 		t.Errorf("flow after exit: status %s error %q", f.Status, f.ErrorCode)
 	}
+	e.wantEnded(t, pid, fc.SessionID, "user_exit")
+}
+
+// wantEnded checks that the partner was told of the session's end in
+// ERROR with code: one session.ended, the last of its events.
+func (e *env) wantEnded(t *testing.T, pid, sid, code string) {
+	t.Helper()
+	evs, err := e.store.Events(context.Background(), pid, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ended []webhook.Body
+	for _, ev := range evs {
+		var b webhook.Body
+		if err := json.Unmarshal(ev.Payload, &b); err != nil {
+			t.Fatal(err)
+		}
+		if ev.SessionID == sid && ev.Type == central.EventSessionEnded {
+			ended = append(ended, b)
+		}
+	}
+	if len(ended) != 1 || ended[0].Data.Status != central.FlowError || ended[0].Data.ErrorCode != code || ended[0].Data.NextAction != "EXIT" {
+		t.Errorf("session %s: session.ended events %+v, want one, ERROR %s", sid, ended, code)
+	}
 }
 
 func TestHandoff(t *testing.T) {

@@ -437,6 +437,7 @@ func (f *Flow) finish(w http.ResponseWriter, r *http.Request, s *sess) error {
 				fs.Hosted.FinishedAt, fs.UpdatedAt = now, now
 				if userExit {
 					fs.Status, fs.ErrorCode, fs.NextAction = central.FlowError, "user_exit", "EXIT"
+					return endedEvent(*fs, now)
 				}
 			}
 			return nil, nil

@@ -195,7 +195,7 @@ func (f *Flow) process(in attemptInput) {
 		if h := fs.Hosted; h != nil {
 			h.Stage, h.Message, h.MessageKey, h.Captured, h.Challenges, h.ProcessingAt = "result", "", "", nil, nil, time.Time{}
 		}
-		return nil, nil
+		return endedEvent(*fs, now)
 	})
 	if uerr != nil {
 		f.log.LogAttrs(ctx, slog.LevelError, "hosted flow: recording the failure", slog.String("cause", uerr.Error()))
@@ -750,4 +750,19 @@ func (f *Flow) refreshScreening(ctx context.Context) {
 	f.screen.idx, f.screen.sig, f.screen.loaded = idx, sig.String(), true
 	f.screen.mu.Unlock()
 	f.log.LogAttrs(ctx, slog.LevelInfo, "hosted flow: watchlists loaded", slog.Int("lists", len(names)))
+}
+
+// endedEvent is session.ended for a session that just ended in ERROR, so
+// that a partner following webhooks learns it ended (none for a kiosk's
+// own sessions: no partner to tell). A session ends once: its id is the
+// session's.
+func endedEvent(fs central.FlowSession, now time.Time) ([]central.WebhookEvent, error) {
+	if fs.PartnerID == KioskPartner {
+		return nil, nil
+	}
+	d := webhook.Data{SessionID: fs.ID, PartnerUserID: fs.UserID, PartnerUserIDType: fs.UserIDType, Status: fs.Status,
+		NextAction: fs.NextAction, ErrorCode: fs.ErrorCode, Attempts: fs.Attempts}
+	ev, err := webhook.NewEvent(central.EventSessionEnded, fs.PartnerID, fs.ID, d, now,
+		webhook.EventID(central.EventSessionEnded, fs.PartnerID, fs.ID))
+	return []central.WebhookEvent{ev}, err
 }

@@ -92,10 +92,11 @@ func TestReferenceImage(t *testing.T) {
 	if d != "reject" || !slices.Contains(why, "FACE_MISMATCH") {
 		t.Errorf("another person's photo: decision %s %v, want reject with FACE_MISMATCH", d, why)
 	}
-	_, st = run(nil)
+	pid, st = run(nil)
 	if st.Status != "ERROR" || st.ErrorCode != hostedflow.ErrorReferenceImage || st.NextAction == "RETRY" {
 		t.Errorf("no reference image: %+v", st)
 	}
+	e.wantEnded(t, pid, st.Callback.SessionID, hostedflow.ErrorReferenceImage)
 	if calls.Load() != 3 {
 		t.Errorf("the endpoint was called %d times, want 3", calls.Load())
 	}

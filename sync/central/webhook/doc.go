@@ -15,7 +15,9 @@
 //     (creating or updating the partner's FlowSession whose id is the
 //     device's session id, its partner_user_id the device's id with
 //     partner_user_id_type "kiosk_device"), decision.changed and resubmission.requested
-//     for a reviewer's final decision, session.expired; and, following
+//     for a reviewer's final decision, session.expired (session.ended,
+//     for a hosted session ending in ERROR, is written by the hosted
+//     flow with the change itself); and, following
 //     the events log itself (CursorPush), push.submission (EventPush, on
 //     the lane PushLane(session)) for each submission.completed that
 //     completes a session of a partner with the enterprise push, which
