@@ -67,16 +67,20 @@ const MaxJPEGScans = 100
 // jpegSize walks the marker segments to the frame header (any SOFn:
 // baseline, progressive, lossless, arithmetic, which Go's own decoder
 // refuses for the kinds it cannot decode but OpenCV can), then over every
-// scan to the end, counting them (an embedded thumbnail's scans sit inside
-// an APP segment and are skipped with it).
+// scan to the end-of-image marker, counting them (an embedded thumbnail's
+// scans sit inside an APP segment and are skipped with it); a file that
+// ends before that marker is ErrTruncated.
 func jpegSize(b []byte) (w, h int, err error) {
 	scans := 0
 	for i := 2; ; {
 		if i+2 > len(b) {
+			// The walk ends only at the image's own end marker: an FF D9
+			// elsewhere near the end (an embedded thumbnail's, a header
+			// byte pair) does not make a file cut short whole.
 			if h == 0 {
 				return 0, 0, errNoHeader
 			}
-			return w, h, nil // checkComplete saw the end marker, past trailing data
+			return 0, 0, fmt.Errorf("%w: JPEG has no end-of-image marker", ErrTruncated)
 		}
 		if b[i] != 0xFF {
 			return 0, 0, fmt.Errorf("%w: corrupt JPEG marker at byte %d", ErrNotImage, i)

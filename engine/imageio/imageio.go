@@ -116,20 +116,12 @@ func GreyImage(m gocv.Mat) (*image.Gray, error) {
 	return g, nil
 }
 
-// checkComplete looks for the format's end marker; OpenCV would otherwise
-// decode a truncated file into an image with a grey lower part.
+// checkComplete looks for a PNG's end chunk; OpenCV would otherwise
+// decode a truncated file into an image with a grey lower part. A JPEG's
+// end is found by walking its segments (jpegSize).
 func checkComplete(data []byte) error {
-	switch {
-	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
-		// Trailing padding after EOI is common; search the last bytes.
-		tail := data[max(0, len(data)-4096):]
-		if !bytes.Contains(tail, []byte{0xFF, 0xD9}) {
-			return fmt.Errorf("%w: JPEG has no end-of-image marker", ErrTruncated)
-		}
-	case bytes.HasPrefix(data, []byte("\x89PNG")):
-		if !bytes.Contains(data[max(0, len(data)-64):], []byte("IEND")) {
-			return fmt.Errorf("%w: PNG has no IEND chunk", ErrTruncated)
-		}
+	if bytes.HasPrefix(data, []byte("\x89PNG")) && !bytes.Contains(data[max(0, len(data)-64):], []byte("IEND")) {
+		return fmt.Errorf("%w: PNG has no IEND chunk", ErrTruncated)
 	}
 	return nil
 }

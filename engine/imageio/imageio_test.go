@@ -286,6 +286,10 @@ func TestDecodeAppliesOrientation(t *testing.T) {
 		{6, 48, 64, 47, 0},  // turned 90 clockwise to view
 		{8, 48, 64, 0, 63},  // turned 90 counter-clockwise
 		{3, 64, 48, 63, 47}, // turned 180
+		{2, 64, 48, 63, 0},  // mirrored left to right
+		{4, 64, 48, 0, 47},  // mirrored top to bottom
+		{5, 48, 64, 0, 0},   // transposed
+		{7, 48, 64, 47, 63}, // transposed the other way
 	}
 	for _, c := range cases {
 		data := withOrientation(jpg, c.o)
@@ -347,5 +351,32 @@ func TestTurn(t *testing.T) {
 	if out, err := Turn(img, 45); err == nil {
 		out.Close()
 		t.Error("Turn(45) gave no error")
+	}
+}
+
+// A phone photo carries a thumbnail JPEG, end marker and all, in its Exif
+// segment: the photo cut short a little past it is truncated, though an
+// FF D9 sits in its last bytes.
+func TestDecodeTruncatedAfterThumbnail(t *testing.T) {
+	thumb := encode(t, 16, 12, "jpeg")
+	photo := encode(t, 320, 240, "jpeg")
+	payload := append([]byte("Exif\x00\x00"), thumb...)
+	seg := binary.BigEndian.AppendUint16([]byte{0xFF, 0xE1}, uint16(2+len(payload)))
+	data := append(append(append(bytes.Clone(photo[:2]), seg...), payload...), photo[2:]...)
+	end := 2 + len(seg) + len(payload)
+	for name, c := range map[string]struct {
+		data []byte
+		want error
+	}{
+		"whole":                  {data, nil},
+		"cut past the thumbnail": {data[:end+len(photo)/3], ErrTruncated},
+	} {
+		for _, dec := range []func([]byte, int) (gocv.Mat, error){Decode, DecodeGrey} {
+			m, err := dec(c.data, 0)
+			if !errors.Is(err, c.want) || err == nil && m.Cols() != 320 {
+				t.Errorf("%s: decoded %dx%d, %v; want %v", name, m.Cols(), m.Rows(), err, c.want)
+			}
+			m.Close()
+		}
 	}
 }
