@@ -1,0 +1,49 @@
+package imageio
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"gocv.io/x/gocv"
+)
+
+// FuzzDecode: whatever the bytes, Decode gives a 3-channel image no larger
+// than allowed, or one of its sentinel errors; never a panic, and never an
+// image for bytes that Size refuses. The seeds are small files of every
+// format Decode takes, encoded here.
+func FuzzDecode(f *testing.F) {
+	src := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(30, 120, 210, 0), 12, 16, gocv.MatTypeCV8UC3)
+	defer src.Close()
+	for _, ext := range []string{".jpg", ".png", ".webp", ".bmp", ".tiff", ".ppm"} {
+		buf, err := gocv.IMEncode(gocv.FileExt(ext), src)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(bytes.Clone(buf.GetBytes()))
+		buf.Close()
+	}
+	prog, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, src, []int{gocv.IMWriteJpegProgressive, 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(withOrientation(bytes.Clone(prog.GetBytes()), 6))
+	prog.Close()
+	const maxPixels = 1 << 16 // small, so a fuzzed header's size is refused quickly
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Decode(data, maxPixels)
+		defer m.Close()
+		if err != nil {
+			if !errors.Is(err, ErrNotImage) && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("Decode: %v is none of the sentinel errors", err)
+			}
+			return
+		}
+		if m.Empty() || m.Channels() != 3 || m.Rows()*m.Cols() > maxPixels {
+			t.Fatalf("Decode gave a %dx%dx%d image", m.Cols(), m.Rows(), m.Channels())
+		}
+		if _, _, _, err := Size(data); err != nil {
+			t.Fatalf("decoded bytes whose size was refused: %v", err)
+		}
+	})
+}
