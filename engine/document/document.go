@@ -208,6 +208,14 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	if front.Mat.Empty() {
 		return nil, fmt.Errorf("document: %w", ocr.ErrBadImage)
 	}
+	// A photo forensics would refuse is refused before the page is read:
+	// otherwise every model ran on it first, for seconds.
+	for _, side := range []*Image{&front, back} {
+		if side != nil && min(side.Mat.Cols(), side.Mat.Rows()) < forensics.MinSide {
+			return nil, fmt.Errorf("document: %w: a %dx%d photo, need %d pixels on each side",
+				forensics.ErrTooSmall, side.Mat.Cols(), side.Mat.Rows(), forensics.MinSide)
+		}
+	}
 	start := time.Now()
 	t := timing.New()
 	res := &Result{TimingsMS: t.Map()}
