@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/engine/document"
+	"github.com/openkyc/kyc/engine/document/forensics"
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/internal/engines"
 	"github.com/openkyc/kyc/models"
@@ -34,6 +35,12 @@ func readDocumentImage(role, path string) (document.Image, error) {
 	if err != nil {
 		m.Close()
 		return document.Image{}, imageInputError(role, fmt.Errorf("image %s: %w", path, err))
+	}
+	// Said before the models load, as the engine would say it after.
+	if min(m.Cols(), m.Rows()) < forensics.MinSide {
+		w, h := m.Cols(), m.Rows()
+		m.Close()
+		return document.Image{}, Errorf(ExitInput, "image_too_small", "%s: image %s is %dx%d, need %d pixels on each side", role, path, w, h, forensics.MinSide)
 	}
 	return document.Image{Raw: raw, Mat: m}, nil
 }

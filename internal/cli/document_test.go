@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"image"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,12 +43,17 @@ func TestDocumentCommand(t *testing.T) {
 	if err := os.WriteFile(junk, []byte("%PDF-1.4 not a photo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A 1-pixel strip decodes but is no photo of a document.
+	strip := filepath.Join(t.TempDir(), "strip.png")
+	writePNG(t, strip, image.NewGray(image.Rect(0, 0, 600, 1)))
 	for _, c := range []struct {
 		args []string
 		exit int
 		code string
 	}{
 		{[]string{"document"}, ExitUsage, "usage"},
+		{[]string{"document", "--image", strip}, ExitInput, "image_too_small"},
+		{[]string{"verify", "--document", strip, "--selfie", strip, "--no-device-check"}, ExitInput, "image_too_small"},
 		{[]string{"document", "--image", junk}, ExitInput, "not_an_image"},
 		{[]string{"document", "--image", filepath.Join(t.TempDir(), "absent.jpg")}, ExitInput, "file_not_found"},
 		{[]string{"verify", "--document", junk}, ExitUsage, "usage"},
