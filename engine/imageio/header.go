@@ -161,9 +161,18 @@ func bmpSize(b []byte) (w, h int, err error) {
 	return w, max(h, -h), nil
 }
 
+// maxTIFFTile bounds a TIFF tile's pixels when the image has fewer: 1024
+// by 1024, above the 256 or 512 square encoders write.
+const maxTIFFTile = 1 << 20
+
 // tiffSize reads ImageWidth and ImageLength from the first image file
-// directory, the page OpenCV decodes.
+// directory, the page OpenCV decodes. OpenCV reads a tiled TIFF a tile at
+// a time into a buffer of four bytes a tile pixel, which the image's size
+// does not bound: a 1 KB file of a 16x12 image declaring 16384x16384
+// tiles took 1.1 GB and 5 s to refuse. A tile larger than both the image
+// and maxTIFFTile is ErrTooLarge.
 func tiffSize(b []byte) (w, h int, err error) {
+	var tw, th int
 	var bo binary.ByteOrder = binary.LittleEndian
 	if b[0] == 'M' {
 		bo = binary.BigEndian
@@ -194,10 +203,17 @@ func tiffSize(b []byte) (w, h int, err error) {
 			w = v
 		case 257:
 			h = v
+		case 322:
+			tw = v
+		case 323:
+			th = v
 		}
 	}
 	if w <= 0 || h <= 0 {
 		return 0, 0, fmt.Errorf("%w: TIFF without its width and height", ErrNotImage)
+	}
+	if int64(tw)*int64(th) > max(int64(w)*int64(h), maxTIFFTile) {
+		return 0, 0, fmt.Errorf("%w: TIFF tiles of %dx%d for a %dx%d image", ErrTooLarge, tw, th, w, h)
 	}
 	return w, h, nil
 }

@@ -380,3 +380,42 @@ func TestDecodeTruncatedAfterThumbnail(t *testing.T) {
 		}
 	}
 }
+
+// tiledTIFF writes a w x h RGB TIFF of one uncompressed tw x th tile,
+// its pixels written for a tile of up to 1024 square.
+func tiledTIFF(w, h, tw, th uint32) []byte {
+	le := binary.LittleEndian
+	n := tw * th * 3
+	if tw*th > 1<<20 {
+		n = 0
+	}
+	tags := []struct{ tag, typ, v uint32 }{
+		{256, 4, w}, {257, 4, h}, {258, 3, 8}, {259, 3, 1}, {262, 3, 2}, {277, 3, 3},
+		{322, 4, tw}, {323, 4, th}, {324, 4, 8 + 2 + 12*10 + 4}, {325, 4, n},
+	}
+	b := le.AppendUint16([]byte("II*\x00\x08\x00\x00\x00"), uint16(len(tags)))
+	for _, e := range tags {
+		b = le.AppendUint16(b, uint16(e.tag))
+		b = le.AppendUint16(b, uint16(e.typ))
+		b = le.AppendUint32(b, 1)
+		b = le.AppendUint32(b, e.v) // a little-endian SHORT, left-aligned, alike
+	}
+	b = le.AppendUint32(b, 0) // no next directory
+	return append(b, make([]byte, n)...)
+}
+
+// A TIFF is read a tile at a time into a buffer of the tile's size: a
+// 16x12 image's tiles may be an encoder's usual 256 square, up to 1024
+// square, but not 16384 square (a 1 KB file took 1.1 GB and 5 s to refuse).
+func TestDecodeTIFFTiles(t *testing.T) {
+	for _, c := range []struct {
+		tile uint32
+		want error
+	}{{256, nil}, {1024, nil}, {2048, ErrTooLarge}, {16384, ErrTooLarge}} {
+		m, err := Decode(tiledTIFF(16, 12, c.tile, c.tile), 0)
+		if !errors.Is(err, c.want) || err == nil && (m.Cols() != 16 || m.Rows() != 12) {
+			t.Errorf("tiles of %d: Decode = %dx%d, %v; want %v", c.tile, m.Cols(), m.Rows(), err, c.want)
+		}
+		m.Close()
+	}
+}
