@@ -111,6 +111,12 @@ func jpegSize(b []byte) (w, h int, err error) {
 			if n < 7 || i+7 > len(b) {
 				return 0, 0, errNoHeader
 			}
+			if h != 0 {
+				// libjpeg sizes the image by the first and decodes it
+				// whole: a small second one hid a 20000x20000 first
+				// (1.2 GB from a file of 700 bytes).
+				return 0, 0, fmt.Errorf("%w: JPEG with a second frame header", ErrNotImage)
+			}
 			h, w = int(binary.BigEndian.Uint16(b[i+3:])), int(binary.BigEndian.Uint16(b[i+5:]))
 			if h == 0 { // the height follows the first scan (a DNL marker)
 				return 0, 0, fmt.Errorf("%w: JPEG without its height in the frame header", ErrNotImage)
@@ -188,25 +194,36 @@ func tiffSize(b []byte) (w, h int, err error) {
 	if off+2+12*n > int64(len(b)) {
 		return 0, 0, errNoHeader
 	}
+	// libtiff takes a tag's first entry and reads a size of any integer
+	// type: one it would read otherwise than here (a SLONG, a second
+	// entry) could hide the image's size, a 30000x30000 behind a 16x12.
+	seen := map[uint16]bool{}
 	for e := b[off+2 : off+2+12*n]; len(e) >= 12; e = e[12:] {
-		var v int
-		switch bo.Uint16(e[2:]) { // the value's type
-		case 3: // SHORT
-			v = int(bo.Uint16(e[8:]))
-		case 4: // LONG
-			v = int(bo.Uint32(e[8:]))
+		var dim *int
+		tag := bo.Uint16(e)
+		switch tag {
+		case 256:
+			dim = &w
+		case 257:
+			dim = &h
+		case 322:
+			dim = &tw
+		case 323:
+			dim = &th
 		default:
 			continue
 		}
-		switch bo.Uint16(e) {
-		case 256:
-			w = v
-		case 257:
-			h = v
-		case 322:
-			tw = v
-		case 323:
-			th = v
+		if seen[tag] {
+			return 0, 0, fmt.Errorf("%w: TIFF with tag %d twice", ErrNotImage, tag)
+		}
+		seen[tag] = true
+		switch typ := bo.Uint16(e[2:]); typ {
+		case 3: // SHORT
+			*dim = int(bo.Uint16(e[8:]))
+		case 4: // LONG
+			*dim = int(bo.Uint32(e[8:]))
+		default:
+			return 0, 0, fmt.Errorf("%w: TIFF tag %d of type %d", ErrNotImage, tag, typ)
 		}
 	}
 	if w <= 0 || h <= 0 {

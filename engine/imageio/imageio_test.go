@@ -419,3 +419,40 @@ func TestDecodeTIFFTiles(t *testing.T) {
 		m.Close()
 	}
 }
+
+// A header the decoder reads otherwise than Size would hide the image's
+// size: libjpeg sizes a JPEG by its first frame header and libtiff takes a
+// tag's first entry, of any integer type. A second frame header, a size
+// tag twice or of another type are refused from the header (a 700-byte
+// JPEG of a 20000x20000 frame behind a 16x16 one took 1.2 GB, or aborted
+// the process when that could not be allocated).
+func TestDecodeRefusesHiddenSizes(t *testing.T) {
+	jpg := encode(t, 16, 16, "jpeg")
+	i := bytes.Index(jpg, []byte{0xFF, 0xC0})
+	sof := bytes.Clone(jpg[i : i+2+int(binary.BigEndian.Uint16(jpg[i+2:]))])
+	big := bytes.Clone(jpg)
+	binary.BigEndian.PutUint16(big[i+5:], 6000) // height
+	binary.BigEndian.PutUint16(big[i+7:], 8000) // width
+	end := bytes.LastIndex(big, []byte{0xFF, 0xD9})
+	twoFrames := append(append(big[:end], sof...), 0xFF, 0xD9)
+
+	le := binary.LittleEndian
+	tiff := func(entries ...[3]uint32) []byte { // tag, type, value
+		b := le.AppendUint16([]byte("II*\x00\x08\x00\x00\x00"), uint16(len(entries)))
+		for _, e := range entries {
+			b = le.AppendUint16(le.AppendUint16(b, uint16(e[0])), uint16(e[1]))
+			b = le.AppendUint32(le.AppendUint32(b, 1), e[2])
+		}
+		return le.AppendUint32(b, 0)
+	}
+	for name, data := range map[string][]byte{
+		"JPEG, 8000x6000 frame then 16x16": twoFrames,
+		"TIFF, width 30000 then 16":        tiff([3]uint32{256, 4, 30000}, [3]uint32{256, 4, 16}, [3]uint32{257, 4, 12}),
+		"TIFF, width a SLONG 30000":        tiff([3]uint32{256, 9, 30000}, [3]uint32{256, 4, 16}, [3]uint32{257, 4, 12}),
+		"TIFF, tile width twice":           tiff([3]uint32{256, 4, 16}, [3]uint32{257, 4, 12}, [3]uint32{322, 4, 16384}, [3]uint32{322, 4, 16}),
+	} {
+		if w, h, _, err := Size(data); !errors.Is(err, ErrNotImage) {
+			t.Errorf("%s: Size = %dx%d, %v; want ErrNotImage", name, w, h, err)
+		}
+	}
+}
