@@ -22,9 +22,6 @@ type metadata struct {
 	modified, taken  string
 	photoshopBlocks  bool
 	segmentsExamined int
-	// orientation is the EXIF orientation (1 to 8; 0 when the file
-	// states none), by which decoders turn the picture.
-	orientation int
 }
 
 func metadataCheck(raw []byte, jpg jpegInfo, jpgErr error, opts Options) Check {
@@ -130,10 +127,6 @@ func (md *metadata) readExif(t []byte) {
 			md.modified = s
 		case 0x8769:
 			exifIFD = off
-		case 0x0112:
-			if off >= 1 && off <= 8 {
-				md.orientation = off
-			}
 		}
 	})
 	if exifIFD > 0 {

@@ -1,6 +1,10 @@
 package forensics
 
-import "image"
+import (
+	"bytes"
+	"encoding/binary"
+	"image"
+)
 
 // A JPEG whose EXIF orientation says it was taken turned (a phone held
 // sideways or upside down saves its sensor's pixels and the tag) is
@@ -13,13 +17,53 @@ import "image"
 // (jpegChecks), and the grid of the picture is told to those that read
 // the picture (Options.GridOrigin, GridOrigin).
 
-// orientationOf is the EXIF orientation of a JPEG's headers, 1 (as
-// stored) when it states none.
+// orientationOf is the EXIF orientation by which the decoder (OpenCV's,
+// imageio.Decode) turns a JPEG, 1 (as stored) when it turns it not: the
+// first Orientation entry of IFD0 in the first APP1 segment only, its
+// value read as a SHORT whatever its type. A file whose other APP1
+// segments or entries say otherwise (an XMP segment first, a second Exif
+// one, a duplicate tag) must not have its grid and regions mapped by a
+// turn the picture was not given.
 func orientationOf(jpg jpegInfo) int {
-	if o := jpegMetadata(jpg).orientation; o != 0 {
-		return o
+	for _, s := range jpg.segments {
+		if s.marker != 0xE1 {
+			continue
+		}
+		if o := firstOrientation(s.data); o >= 1 && o <= 8 {
+			return o
+		}
+		break
 	}
 	return 1
+}
+
+// firstOrientation is the value of the first Orientation (0x0112) entry
+// of IFD0 in an APP1 segment's data, 0 when there is none.
+func firstOrientation(d []byte) int {
+	if !bytes.HasPrefix(d, exifHeader) || len(d) < len(exifHeader)+8 {
+		return 0
+	}
+	t := d[len(exifHeader):]
+	var bo binary.ByteOrder
+	switch string(t[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 0
+	}
+	off := int64(bo.Uint32(t[4:]))
+	if off < 8 || off+2 > int64(len(t)) {
+		return 0
+	}
+	n := int64(bo.Uint16(t[off:]))
+	for e := off + 2; e+12 <= int64(len(t)) && e < off+2+12*n; e += 12 {
+		if bo.Uint16(t[e:]) == 0x0112 {
+			return int(bo.Uint16(t[e+8:]))
+		}
+	}
+	return 0
 }
 
 // GridOrigin is where the 8x8 grid of raw, a JPEG, starts in its picture
