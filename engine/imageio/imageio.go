@@ -21,6 +21,12 @@ const DefaultMaxPixels = 40_000_000
 // MaxFileBytes bounds the file read before any decoding.
 const MaxFileBytes = 64 << 20
 
+// MaxSide bounds an image's width and height, whatever its pixel count:
+// libjpeg's limit, so no camera writes more, and OpenCV's JPEG encoder
+// aborts the process on a longer side (the document's forensics re-encode
+// the photo).
+const MaxSide = 65500
+
 var (
 	// ErrNotImage is returned for bytes that no decoder recognises.
 	ErrNotImage = errors.New("not a decodable image")
@@ -81,6 +87,9 @@ func decode(data []byte, maxPixels int, flags gocv.IMReadFlag) (gocv.Mat, error)
 	}
 	if int64(w)*int64(h) > int64(maxPixels) {
 		return gocv.NewMat(), fmt.Errorf("%w: %dx%d %s is over %d pixels", ErrTooLarge, w, h, format, maxPixels)
+	}
+	if max(w, h) > MaxSide {
+		return gocv.NewMat(), fmt.Errorf("%w: %dx%d %s has a side over %d pixels", ErrTooLarge, w, h, format, MaxSide)
 	}
 	m, err := gocv.IMDecode(data, flags)
 	if err != nil || m.Empty() {

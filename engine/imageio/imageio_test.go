@@ -456,3 +456,23 @@ func TestDecodeRefusesHiddenSizes(t *testing.T) {
 		}
 	}
 }
+
+// A side longer than MaxSide is refused from the header, however few its
+// pixels: a 900 KB PNG of 64x400000 decoded, and OpenCV's JPEG encoder
+// aborted the process when the document's forensics re-encoded it.
+func TestDecodeRefusesLongSide(t *testing.T) {
+	for _, c := range []struct {
+		w, h int
+		want error
+	}{{64, MaxSide, nil}, {64, MaxSide + 1, ErrTooLarge}, {MaxSide + 1, 64, ErrTooLarge}} {
+		var buf bytes.Buffer
+		if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, image.NewGray(image.Rect(0, 0, c.w, c.h))); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Decode(buf.Bytes(), 0)
+		if !errors.Is(err, c.want) || err == nil && m.Cols()*m.Rows() != c.w*c.h {
+			t.Errorf("%dx%d: Decode = %dx%d, %v; want %v", c.w, c.h, m.Cols(), m.Rows(), err, c.want)
+		}
+		m.Close()
+	}
+}
