@@ -233,7 +233,10 @@ func downscaleGrey(img gocv.Mat, longSide int) (gocv.Mat, float64) {
 	}
 	scale := float64(longSide) / float64(long)
 	small := gocv.NewMat()
-	gocv.Resize(grey, &small, image.Pt(int(float64(img.Cols())*scale+0.5), int(float64(img.Rows())*scale+0.5)), 0, 0, gocv.InterpolationArea)
+	// At least a pixel each way: a strip over 2048 times longer than wide
+	// rounded to none, and OpenCV's assertion aborted the process.
+	size := image.Pt(max(1, int(float64(img.Cols())*scale+0.5)), max(1, int(float64(img.Rows())*scale+0.5)))
+	gocv.Resize(grey, &small, size, 0, 0, gocv.InterpolationArea)
 	grey.Close()
 	return small, scale
 }

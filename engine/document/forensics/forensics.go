@@ -38,6 +38,18 @@ var ErrTooSmall = errors.New("image too small for forensics")
 // MinSide is the smallest width or height Analyze accepts.
 const MinSide = 64
 
+// MaxAspect bounds how many times its short side an image's long side may
+// be: no document photo comes near, and the copy-move check's ORB aborted
+// the process on the strip a 64x65500 photo is shrunk to.
+const MaxAspect = 10
+
+// Narrow reports whether an image of w x h pixels is one Analyze refuses
+// as too small: under MinSide on a side, or longer than MaxAspect times
+// its short side.
+func Narrow(w, h int) bool {
+	return min(w, h) < MinSide || max(w, h) > MaxAspect*min(w, h)
+}
+
 // Check names, as they appear in the report.
 const (
 	CheckELA          = "error_level"
@@ -529,8 +541,9 @@ func Analyze(ctx context.Context, raw []byte, img gocv.Mat, opts Options) (Repor
 	if img.Empty() {
 		return Report{}, fmt.Errorf("forensics: %w: empty image", ErrTooSmall)
 	}
-	if img.Cols() < MinSide || img.Rows() < MinSide {
-		return Report{}, fmt.Errorf("forensics: %w: %dx%d, need %d on each side", ErrTooSmall, img.Cols(), img.Rows(), MinSide)
+	if Narrow(img.Cols(), img.Rows()) {
+		return Report{}, fmt.Errorf("forensics: %w: %dx%d, need %d on each side and at most %d times as long as wide",
+			ErrTooSmall, img.Cols(), img.Rows(), MinSide, MaxAspect)
 	}
 	if img.Channels() != 3 {
 		return Report{}, fmt.Errorf("forensics: want a 3-channel BGR image, got %d channels", img.Channels())
