@@ -210,10 +210,11 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	}
 	// A photo forensics would refuse is refused before the page is read:
 	// otherwise every model ran on it first, for seconds.
+	// A strip also costs the MRZ search a page scaled up to its width.
 	for _, side := range []*Image{&front, back} {
-		if side != nil && min(side.Mat.Cols(), side.Mat.Rows()) < forensics.MinSide {
-			return nil, fmt.Errorf("document: %w: a %dx%d photo, need %d pixels on each side",
-				forensics.ErrTooSmall, side.Mat.Cols(), side.Mat.Rows(), forensics.MinSide)
+		if side != nil && forensics.Narrow(side.Mat.Cols(), side.Mat.Rows()) {
+			return nil, fmt.Errorf("document: %w: a %dx%d photo, need %d pixels on each side and at most %d times as long as wide",
+				forensics.ErrTooSmall, side.Mat.Cols(), side.Mat.Rows(), forensics.MinSide, forensics.MaxAspect)
 		}
 	}
 	start := time.Now()
