@@ -37,10 +37,11 @@ func readDocumentImage(role, path string) (document.Image, error) {
 		return document.Image{}, imageInputError(role, fmt.Errorf("image %s: %w", path, err))
 	}
 	// Said before the models load, as the engine would say it after.
-	if min(m.Cols(), m.Rows()) < forensics.MinSide {
+	if forensics.Narrow(m.Cols(), m.Rows()) {
 		w, h := m.Cols(), m.Rows()
 		m.Close()
-		return document.Image{}, Errorf(ExitInput, "image_too_small", "%s: image %s is %dx%d, need %d pixels on each side", role, path, w, h, forensics.MinSide)
+		return document.Image{}, Errorf(ExitInput, "image_too_small", "%s: image %s is %dx%d, need %d pixels on each side and at most %d times as long as wide",
+			role, path, w, h, forensics.MinSide, forensics.MaxAspect)
 	}
 	return document.Image{Raw: raw, Mat: m}, nil
 }

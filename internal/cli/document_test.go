@@ -43,9 +43,11 @@ func TestDocumentCommand(t *testing.T) {
 	if err := os.WriteFile(junk, []byte("%PDF-1.4 not a photo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A 1-pixel strip decodes but is no photo of a document.
-	strip := filepath.Join(t.TempDir(), "strip.png")
+	// A 1-pixel strip, or one 11 times as long as wide, decodes but is no
+	// photo of a document.
+	strip, long := filepath.Join(t.TempDir(), "strip.png"), filepath.Join(t.TempDir(), "long.png")
 	writePNG(t, strip, image.NewGray(image.Rect(0, 0, 600, 1)))
+	writePNG(t, long, image.NewGray(image.Rect(0, 0, 64*11, 64)))
 	for _, c := range []struct {
 		args []string
 		exit int
@@ -53,6 +55,7 @@ func TestDocumentCommand(t *testing.T) {
 	}{
 		{[]string{"document"}, ExitUsage, "usage"},
 		{[]string{"document", "--image", strip}, ExitInput, "image_too_small"},
+		{[]string{"document", "--image", long}, ExitInput, "image_too_small"},
 		{[]string{"verify", "--document", strip, "--selfie", strip, "--no-device-check"}, ExitInput, "image_too_small"},
 		{[]string{"document", "--image", junk}, ExitInput, "not_an_image"},
 		{[]string{"document", "--image", filepath.Join(t.TempDir(), "absent.jpg")}, ExitInput, "file_not_found"},
