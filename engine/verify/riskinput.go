@@ -18,7 +18,11 @@ import (
 // document portrait's analysis (refOK: a portrait was found) and the
 // screening of the holder's name.
 type stageResults struct {
-	doc                *document.Result
+	doc *document.Result
+	// docUnread: the document photo could not be read at all (too small
+	// or thin to hold a document): doc is empty, and no document signal
+	// is measured.
+	docUnread          bool
 	dev                *device.Report
 	selfie             face.Analysis
 	selfieErr, liveErr error
@@ -97,7 +101,9 @@ func riskInput(st stageResults, matcher face.Matcher, confirm float64, attempt i
 
 	// The document.
 	doc := st.doc
-	documentEvidence(doc, st.calibration, &in)
+	if !st.docUnread {
+		documentEvidence(doc, st.calibration, &in)
+	}
 	in.DocExpired = doc.Expired
 	if a := doc.Age; a != nil {
 		in.HolderAge = &risk.HolderAge{Years: a.Years, Vouched: a.Vouched}

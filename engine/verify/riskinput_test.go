@@ -141,6 +141,16 @@ func TestRiskInput(t *testing.T) {
 				risk.DocLiveness: 0.8, risk.DataChecks: 1}},
 		},
 		{
+			name: "document photo too small to read",
+			mod: func(s *stageResults) {
+				s.doc, s.docUnread = &document.Result{Type: fields.TypeUnknown}, true
+				s.refOK = false
+			},
+			want: risk.Input{Signals: map[risk.SignalName]float64{risk.FaceLiveness: 0.97, risk.Sanctions: 1, risk.DeviceIntegrity: 1},
+				Device: risk.DeviceOK, CaptureIssues: []risk.CaptureIssue{risk.CaptureDocQuality}},
+			problem: "no portrait found on the document",
+		},
+		{
 			name: "holder's age, vouched",
 			mod:  func(s *stageResults) { s.doc.Age = &fields.Age{Years: 16, Vouched: true} },
 			want: risk.Input{Signals: map[risk.SignalName]float64{risk.FaceLiveness: 0.97, risk.FaceMatch: same, risk.DocAuthenticity: 0.9,

@@ -252,6 +252,12 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	if devErr != nil {
 		return nil, fmt.Errorf("device check: %w", devErr)
 	}
+	// A photo too small or thin to hold a document is a capture to take
+	// again, as an unreadable one is, not a failure of the machinery.
+	unread := errors.Is(docErr, forensics.ErrTooSmall)
+	if unread {
+		doc, docErr = &document.Result{Type: fields.TypeUnknown, Fields: map[string]fields.Field{}, Mismatches: []fields.Mismatch{}}, nil
+	}
 	if docErr != nil {
 		return nil, fmt.Errorf("document: %w", docErr)
 	}
@@ -265,6 +271,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	}
 	stages := stageResults{
 		doc: doc, dev: dev, selfie: selfie, selfieErr: selfieErr, live: live, liveErr: liveErr,
+		docUnread: unread,
 		ref: half.ref, refErr: half.refErr, refOK: half.refOK, screening: screened, calibration: e.Forensics,
 		challenge: challenge, challengeSimilarity: e.ChallengeSimilarity,
 	}

@@ -178,6 +178,19 @@ func TestVerifyRoutes(t *testing.T) {
 		t.Errorf("different person: %s %v", rep.Decision, rep.Reasons)
 	}
 
+	// A thumbnail for the document: taken again, as an unreadable photo
+	// is, not a failure of the machinery.
+	thumb := gocv.NewMat()
+	defer thumb.Close()
+	gocv.Resize(doc.Mat, &thumb, image.Pt(48, 30), 0, 0, gocv.InterpolationArea)
+	rep, err = eng.Verify(context.Background(), Input{Front: document.Image{Mat: thumb}, Selfie: live, Attempt: 1})
+	if err != nil {
+		t.Fatalf("a thumbnail for the document: %v", err)
+	}
+	if rep.NextAction != risk.Retry || rep.RetryStep != risk.RetryDocument || !rep.Risk.HasReason(risk.DocImageQuality) || rep.Risk.HasReason(risk.DocTampered) {
+		t.Errorf("a thumbnail for the document: %s %s %s %v", rep.Decision, rep.NextAction, rep.RetryStep, rep.Reasons)
+	}
+
 	empty := gocv.NewMatWithSize(720, 1280, gocv.MatTypeCV8UC3)
 	defer empty.Close()
 	rep, err = eng.Verify(context.Background(), Input{Front: doc, Selfie: empty, Attempt: 2})
