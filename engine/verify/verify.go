@@ -272,7 +272,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	stages := stageResults{
 		doc: doc, dev: dev, selfie: selfie, selfieErr: selfieErr, live: live, liveErr: liveErr,
 		docUnread: unread,
-		ref: half.ref, refErr: half.refErr, refOK: half.refOK, screening: screened, calibration: e.Forensics,
+		ref:       half.ref, refErr: half.refErr, refOK: half.refOK, screening: screened, calibration: e.Forensics,
 		challenge: challenge, challengeSimilarity: e.ChallengeSimilarity,
 	}
 	if stages.challengeSimilarity == 0 {

@@ -84,18 +84,25 @@ func TestServerErrorsAndRetryAfter(t *testing.T) {
 	}
 }
 
-func TestLongRetryAfterPausesTheAgent(t *testing.T) {
-	var refused atomic.Int32
-	wrap := func(next http.Handler) http.Handler {
+// unavailableOnce answers the first upload 503 with Retry-After after,
+// and passes everything else to central; refused counts the uploads it
+// saw.
+func unavailableOnce(after string) (wrap func(http.Handler) http.Handler, refused *atomic.Int32) {
+	refused = new(atomic.Int32)
+	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if isUpload(r) && refused.Add(1) == 1 {
-				w.Header().Set("Retry-After", "3600")
+				w.Header().Set("Retry-After", after)
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
-	}
+	}, refused
+}
+
+func TestLongRetryAfterPausesTheAgent(t *testing.T) {
+	wrap, refused := unavailableOnce("3600")
 	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
 	clock := synctest.NewClock(time.Now())
 	v := r.openVault(t, vault.Options{Now: clock.Now})
@@ -335,17 +342,7 @@ func TestPartitionOfMinutes(t *testing.T) {
 func TestAbsurdRetryAfterIsBounded(t *testing.T) {
 	for _, after := range []string{"315360000", "99999999999", "Fri, 31 Dec 9999 23:59:59 GMT"} {
 		t.Run(after, func(t *testing.T) {
-			var refused atomic.Int32
-			wrap := func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if isUpload(r) && refused.Add(1) == 1 {
-						w.Header().Set("Retry-After", after)
-						w.WriteHeader(http.StatusServiceUnavailable)
-						return
-					}
-					next.ServeHTTP(w, r)
-				})
-			}
+			wrap, _ := unavailableOnce(after)
 			r := newRig(t, synctest.CentralOptions{Wrap: wrap})
 			clock := synctest.NewClock(time.Now())
 			v := r.openVault(t, vault.Options{Now: clock.Now})

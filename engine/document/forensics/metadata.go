@@ -104,13 +104,8 @@ func (md *metadata) readExif(t []byte) {
 	if len(t) < 8 {
 		return
 	}
-	var bo binary.ByteOrder
-	switch string(t[:2]) {
-	case "II":
-		bo = binary.LittleEndian
-	case "MM":
-		bo = binary.BigEndian
-	default:
+	bo := tiffByteOrder(t)
+	if bo == nil {
 		return
 	}
 	ifd0 := int(bo.Uint32(t[4:]))
@@ -259,4 +254,18 @@ func printable(b []byte) string {
 		return r
 	}, string(b))
 	return strings.TrimSpace(s)
+}
+
+// tiffByteOrder is the byte order a TIFF structure's header names ("II"
+// little-endian, "MM" big-endian), nil for neither.
+func tiffByteOrder(t []byte) binary.ByteOrder {
+	switch {
+	case len(t) < 2:
+		return nil
+	case string(t[:2]) == "II":
+		return binary.LittleEndian
+	case string(t[:2]) == "MM":
+		return binary.BigEndian
+	}
+	return nil
 }

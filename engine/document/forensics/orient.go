@@ -2,7 +2,6 @@ package forensics
 
 import (
 	"bytes"
-	"encoding/binary"
 	"image"
 )
 
@@ -44,13 +43,8 @@ func firstOrientation(d []byte) int {
 		return 0
 	}
 	t := d[len(exifHeader):]
-	var bo binary.ByteOrder
-	switch string(t[:2]) {
-	case "II":
-		bo = binary.LittleEndian
-	case "MM":
-		bo = binary.BigEndian
-	default:
+	bo := tiffByteOrder(t)
+	if bo == nil {
 		return 0
 	}
 	off := int64(bo.Uint32(t[4:]))
