@@ -24,6 +24,7 @@ import (
 	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/central/shares"
 )
 
 // Limits of a session (see the wire contract in the package doc).
@@ -118,12 +119,14 @@ type Config struct {
 // Flow is the hosted capture flow: New builds it, Mount serves it, Run
 // keeps its memory in bounds.
 type Flow struct {
-	cfg   Config
-	log   *slog.Logger
-	mux   *http.ServeMux
-	resp  *httpx.Responder
-	base  *url.URL
-	slots chan struct{}
+	cfg  Config
+	log  *slog.Logger
+	mux  *http.ServeMux
+	resp *httpx.Responder
+	base *url.URL
+	// slots are the verifications running at once (Config.MaxConcurrent),
+	// of which one partner holds at most half.
+	slots *shares.Pool
 	// codes budgets short codes typed per client address, frames the
 	// guidance frames per session, captures the manual captures and
 	// uploads per session, actions the hand-offs and language switches
@@ -135,8 +138,6 @@ type Flow struct {
 	live map[string]*live // partner \x00 session -> guidance
 	// livePartner counts each partner's sessions in live.
 	livePartner map[string]int
-	// turns are the partners' shares of slots (turn).
-	turns map[string]*partnerTurns
 
 	screen screenCache
 
@@ -183,8 +184,7 @@ func New(cfg Config) (*Flow, error) {
 		return nil, fmt.Errorf("hostedflow: PublicURL %q is not an http(s) URL", cfg.PublicURL)
 	}
 	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base, hs: hs,
-		slots: make(chan struct{}, cfg.MaxConcurrent), live: map[string]*live{}, livePartner: map[string]int{},
-		turns:    map[string]*partnerTurns{},
+		slots: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2), live: map[string]*live{}, livePartner: map[string]int{},
 		codes:    httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
 		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
 		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now),

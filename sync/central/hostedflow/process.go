@@ -204,7 +204,9 @@ func (f *Flow) process(in attemptInput) {
 }
 
 func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
-	release, err := f.turn(ctx, in.fs.PartnerID)
+	// One partner's queue never holds every slot while another's person
+	// waits: it takes at most half of them.
+	release, err := f.slots.Acquire(ctx, in.fs.PartnerID)
 	if err != nil {
 		return err
 	}
@@ -226,53 +228,6 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	f.applyConfig(rep, in)
 	uploadedSelfie(rep, in)
 	return f.store(ctx, in, rep)
-}
-
-// partnerTurns are one partner's verifications running (slots) and those
-// of its that run or wait (users).
-type partnerTurns struct {
-	slots chan struct{}
-	users int
-}
-
-// turn waits for one of the partner's share of the verification slots
-// (half of them, at least one), then for one of the instance's; release
-// gives both back. So one partner's queue (its customers at once, or a
-// script submitting many sessions) never holds every slot while another
-// partner's person waits.
-func (f *Flow) turn(ctx context.Context, partnerID string) (release func(), err error) {
-	f.mu.Lock()
-	pt := f.turns[partnerID]
-	if pt == nil {
-		pt = &partnerTurns{slots: make(chan struct{}, max(cap(f.slots)/2, 1))}
-		f.turns[partnerID] = pt
-	}
-	pt.users++
-	f.mu.Unlock()
-	leave := func() {
-		f.mu.Lock()
-		if pt.users--; pt.users == 0 {
-			delete(f.turns, partnerID)
-		}
-		f.mu.Unlock()
-	}
-	for i, sem := range []chan struct{}{pt.slots, f.slots} {
-		select {
-		case sem <- struct{}{}:
-			continue
-		case <-ctx.Done():
-		}
-		if i == 1 {
-			<-pt.slots
-		}
-		leave()
-		return nil, ctx.Err()
-	}
-	return func() {
-		<-f.slots
-		<-pt.slots
-		leave()
-	}, nil
 }
 
 // unsubmit ends fs's verification without a result (state then shows
@@ -299,7 +254,7 @@ func (f *Flow) unsubmit(ctx context.Context, fs central.FlowSession) error {
 // once are safe: the arena shrinks under its own lock, malloc_trim takes
 // glibc's.
 func (f *Flow) releaseIfIdle() {
-	if len(f.slots) == 0 {
+	if f.slots.Held() == 0 {
 		f.cfg.ReleaseMemory()
 	}
 }

@@ -15,11 +15,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/central/shares"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -82,68 +82,27 @@ var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) 
 
 // routeFaceMatch registers the Face Match API.
 func (a *API) routeFaceMatch(r Router) {
-	h := &faceMatchHandler{a: a, turns: make(chan struct{}, a.cfg.FaceMatchTurns),
-		share: a.cfg.FaceMatchShare, partners: map[string]*partnerTurns{}}
+	h := &faceMatchHandler{a: a, turns: shares.New(a.cfg.FaceMatchTurns, a.cfg.FaceMatchShare)}
 	r.Partner("POST /api/v1/face-match", h.serve)
 }
 
 type faceMatchHandler struct {
-	a     *API
-	turns chan struct{} // Config.FaceMatchTurns
-	share int           // the turns one partner may hold at once (Config.FaceMatchShare)
-
-	mu       sync.Mutex
-	partners map[string]*partnerTurns // of the partners with requests here
+	a *API
+	// turns are Config.FaceMatchTurns, of which a partner holds at most
+	// Config.FaceMatchShare at once.
+	turns *shares.Pool
 }
 
-// partnerTurns are one partner's share of the turns; users counts its
-// requests holding or waiting for one, so the entry goes with the last.
-type partnerTurns struct {
-	slots chan struct{}
-	users int
-}
-
-// turn waits, for up to Config.FaceMatchWait, for one of the partner's
-// share of the turns and then one of the instance's; the caller calls
-// release when its request is done.
+// turn waits, for up to Config.FaceMatchWait, for a turn within the
+// partner's share; the caller calls release when its request is done.
 func (h *faceMatchHandler) turn(ctx context.Context, partnerID string) (release func(), err error) {
-	h.mu.Lock()
-	pt := h.partners[partnerID]
-	if pt == nil {
-		pt = &partnerTurns{slots: make(chan struct{}, h.share)}
-		h.partners[partnerID] = pt
+	ctx, cancel := context.WithTimeoutCause(ctx, h.a.cfg.FaceMatchWait, errFaceMatchBusy)
+	defer cancel()
+	release, err = h.turns.Acquire(ctx, partnerID)
+	if errors.Is(err, errFaceMatchBusy) {
+		return nil, errBusy(err)
 	}
-	pt.users++
-	h.mu.Unlock()
-	leave := func() {
-		h.mu.Lock()
-		if pt.users--; pt.users == 0 {
-			delete(h.partners, partnerID)
-		}
-		h.mu.Unlock()
-	}
-	t := time.NewTimer(h.a.cfg.FaceMatchWait)
-	defer t.Stop()
-	for i, sem := range []chan struct{}{pt.slots, h.turns} {
-		select {
-		case sem <- struct{}{}:
-			continue
-		case <-t.C:
-			err = errBusy(errFaceMatchBusy)
-		case <-ctx.Done():
-			err = context.Cause(ctx)
-		}
-		if i == 1 {
-			<-pt.slots
-		}
-		leave()
-		return nil, err
-	}
-	return func() {
-		<-h.turns
-		<-pt.slots
-		leave()
-	}, nil
+	return release, err
 }
 
 // errBusy is the 503 of a request that got no turn at the engine in time.
