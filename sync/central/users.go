@@ -51,15 +51,23 @@ type User struct {
 	// Scopes are the branches (or regions) the user works on; empty means
 	// every branch.
 	Scopes []string `json:"scopes,omitempty"`
-	// FailedLogins counts sign-in failures from any address in the
-	// window that began at FailedSince; LockedUntil is set when they reach
-	// the account's ceiling (auth.AccountMaxFailures).
+	// FailedLogins counts password (and enrolment code) failures from any
+	// address in the window that began at FailedSince; LockedUntil is set
+	// when they reach the account's ceiling (auth.AccountMaxFailures).
 	FailedLogins int       `json:"failed_logins,omitempty"`
 	FailedSince  time.Time `json:"failed_since,omitzero"`
 	LockedUntil  time.Time `json:"locked_until,omitzero"`
-	Disabled     bool      `json:"disabled,omitempty"`
-	Lang         string    `json:"lang,omitempty"` // "en" or "id"
-	CreatedAt    time.Time `json:"created_at"`
+	// SecondFactorFailures counts wrong second-factor codes in a row,
+	// whatever locks expired meanwhile; only a complete sign-in or a new
+	// password clears it. Only someone who knows the password can make
+	// one, so each lock it sets is longer (auth.FailSecondFactor), and at
+	// auth.SecondFactorMaxFailures SecondFactorBlocked locks the account
+	// until an administrator sets a new password.
+	SecondFactorFailures int       `json:"second_factor_failures,omitempty"`
+	SecondFactorBlocked  bool      `json:"second_factor_blocked,omitempty"`
+	Disabled             bool      `json:"disabled,omitempty"`
+	Lang                 string    `json:"lang,omitempty"` // "en" or "id"
+	CreatedAt            time.Time `json:"created_at"`
 }
 
 // InScope reports whether the user may see a device of branch.

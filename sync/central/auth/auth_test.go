@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,61 @@ func TestEnrolCode(t *testing.T) {
 		if got := CheckEnrolCode(u, tc.code, tc.at); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestSecondFactorLockout: wrong codes in a row lock the account for
+// ever longer, a lock's expiry does not forgive them, a complete sign-in
+// does, and SecondFactorMaxFailures of them block the account until a new
+// password (Unlock).
+func TestSecondFactorLockout(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var u central.User
+	var locks []time.Duration
+	for i := 1; i < SecondFactorMaxFailures; i++ {
+		if Locked(u, now) {
+			t.Fatalf("failure %d: tried while locked until %v", i, u.LockedUntil)
+		}
+		lock, blocked := FailSecondFactor(&u, now)
+		if blocked {
+			t.Fatalf("blocked at failure %d", i)
+		}
+		if (lock > 0) != (i%SecondFactorLockEvery == 0) {
+			t.Fatalf("failure %d: lock %v", i, lock)
+		}
+		if lock > 0 {
+			locks = append(locks, lock)
+			if !Locked(u, now.Add(lock-time.Second)) {
+				t.Fatalf("failure %d: not locked for %v", i, lock)
+			}
+			now = now.Add(lock) // the attacker waits the lock out
+		}
+	}
+	want := []time.Duration{LockDuration, 2 * LockDuration, 4 * LockDuration, 8 * LockDuration, 16 * LockDuration,
+		32 * LockDuration, 64 * LockDuration}
+	for len(want) < len(locks) {
+		want = append(want, SecondFactorMaxLock)
+	}
+	if !slices.Equal(locks, want) {
+		t.Errorf("locks %v, want %v", locks, want)
+	}
+	if _, blocked := FailSecondFactor(&u, now); !blocked || !Locked(u, now.Add(365*24*time.Hour)) {
+		t.Fatalf("after %d wrong codes in a row: blocked %v, %+v", SecondFactorMaxFailures, blocked, u)
+	}
+	if _, blocked := FailSecondFactor(&u, now); blocked {
+		t.Error("the block reported twice")
+	}
+	Unlock(&u)
+	if Locked(u, now) || u.SecondFactorFailures != 0 {
+		t.Errorf("after a new password: %+v", u)
+	}
+
+	// A complete sign-in forgives the codes before it.
+	for range SecondFactorLockEvery - 1 {
+		FailSecondFactor(&u, now)
+	}
+	SignedIn(&u)
+	if lock, _ := FailSecondFactor(&u, now); lock != 0 || Locked(u, now) {
+		t.Errorf("codes before a sign-in counted: %+v", u)
 	}
 }

@@ -21,8 +21,54 @@ const (
 	LockDuration       = 15 * time.Minute
 )
 
+// Second-factor lockout (NIST SP 800-63B 5.2.2: at most 100 consecutive
+// failed attempts). A wrong second-factor code comes only from someone
+// who knows the account's password, so unlike a wrong password it cannot
+// be used to lock an owner out: every SecondFactorLockEvery wrong codes
+// in a row lock the account everywhere, each time twice as long (from
+// LockDuration up to SecondFactorMaxLock), and SecondFactorMaxFailures
+// of them lock it until an administrator sets a new password.
+const (
+	SecondFactorLockEvery   = MaxFailures
+	SecondFactorMaxFailures = 100
+	SecondFactorMaxLock     = 24 * time.Hour
+)
+
 // Locked reports whether u is locked as a whole at now.
-func Locked(u central.User, now time.Time) bool { return now.Before(u.LockedUntil) }
+func Locked(u central.User, now time.Time) bool {
+	return u.SecondFactorBlocked || now.Before(u.LockedUntil)
+}
+
+// FailSecondFactor counts a wrong second-factor code of u at now. It
+// returns how long the lock it set lasts (zero if it set none) and
+// whether it blocked u for good (SecondFactorMaxFailures in a row).
+func FailSecondFactor(u *central.User, now time.Time) (lock time.Duration, blocked bool) {
+	u.SecondFactorFailures++
+	n := u.SecondFactorFailures
+	if n >= SecondFactorMaxFailures {
+		blocked = !u.SecondFactorBlocked
+		u.SecondFactorBlocked = true
+		return 0, blocked
+	}
+	if n%SecondFactorLockEvery != 0 {
+		return 0, false
+	}
+	lock = LockDuration
+	for range n/SecondFactorLockEvery - 1 {
+		if lock *= 2; lock >= SecondFactorMaxLock {
+			lock = SecondFactorMaxLock
+			break
+		}
+	}
+	if until := now.UTC().Add(lock); until.After(u.LockedUntil) {
+		u.LockedUntil = until
+	}
+	return lock, false
+}
+
+// SignedIn records u's complete sign-in: the wrong second-factor codes in
+// a row end.
+func SignedIn(u *central.User) { u.SecondFactorFailures = 0 }
 
 // Fail counts a failed sign-in of u at now towards AccountMaxFailures,
 // locking u when they are reached within AccountWindow (the count starts
@@ -41,9 +87,10 @@ func Fail(u *central.User, now time.Time) {
 	}
 }
 
-// Unlock clears u's failures and lock (an administrator set a new
-// password).
+// Unlock clears u's failures and locks, the second factor's block too
+// (an administrator set a new password, which the block asks for).
 func Unlock(u *central.User) {
 	u.FailedLogins, u.FailedSince = 0, time.Time{}
 	u.LockedUntil = time.Time{}
+	u.SecondFactorFailures, u.SecondFactorBlocked = 0, false
 }

@@ -844,10 +844,9 @@ func TestSessions(t *testing.T) {
 	}
 }
 
-// TestTOTPLockout: wrong TOTP codes count towards the lockouts as wrong
-// passwords do (a password thief cannot try codes on and on), the lockout
-// is audited as the password's is, and a right code is refused while
-// locked.
+// TestTOTPLockout: MaxFailures wrong TOTP codes lock the account
+// everywhere (only someone who knows the password can send them), the
+// lockout is audited, and a right code is refused while locked.
 func TestTOTPLockout(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("alice", central.RoleReviewer)
@@ -858,10 +857,7 @@ func TestTOTPLockout(t *testing.T) {
 	b.post("/console/signin", url.Values{"name": {"alice"}, "password": {testPassword}})
 	b.get("/console/signin/totp")
 	right := e.clk.code(t, e.secrets["alice"])
-	wrong := "000000"
-	if wrong == right {
-		wrong = "111111"
-	}
+	wrong := wrongCode(right)
 	for range auth.MaxFailures {
 		if a := b.post("/console/signin/totp", url.Values{"code": {wrong}}); a.status != http.StatusUnauthorized {
 			t.Fatalf("wrong code: %d", a.status)
@@ -873,10 +869,119 @@ func TestTOTPLockout(t *testing.T) {
 	if acts := e.auditActions("user:alice"); !slices.Contains(acts, AuditLocked) {
 		t.Errorf("audit of alice = %v, want the lockout", acts)
 	}
-	// Locked at this address only (TestLockoutPerAddress).
-	if u, _ := e.store.User(context.Background(), "alice"); auth.Locked(u, e.clk.Now()) || u.FailedLogins != auth.MaxFailures {
-		t.Errorf("after %d wrong codes from one address: locked until %v, %d failures counted on the account", auth.MaxFailures, u.LockedUntil, u.FailedLogins)
+	if u, _ := e.store.User(context.Background(), "alice"); !auth.Locked(u, e.clk.Now()) || u.SecondFactorFailures != auth.MaxFailures || u.FailedLogins != 0 {
+		t.Errorf("after %d wrong codes: locked until %v, %d wrong codes and %d failed passwords counted", auth.MaxFailures, u.LockedUntil, u.SecondFactorFailures, u.FailedLogins)
 	}
+	// From another address too.
+	other := e.browserFrom("127.0.2.1")
+	other.get("/console/signin")
+	if a := other.post("/console/signin", url.Values{"name": {"alice"}, "password": {testPassword}}); a.status != http.StatusUnauthorized {
+		t.Errorf("right password from another address on a locked account: %d", a.status)
+	}
+}
+
+// wrongCode is a six-digit code other than right.
+func wrongCode(right string) string {
+	if right == "000000" {
+		return "111111"
+	}
+	return "000000"
+}
+
+// TestSecondFactorBlock: someone who knows the password and tries codes
+// from many addresses, waiting out every lock, is held to
+// auth.SecondFactorMaxFailures codes in all: the count survives the locks'
+// expiry, and then the account stays locked, audited as a known password,
+// until an administrator sets a new one. A complete sign-in forgives the
+// owner's typos.
+func TestSecondFactorBlock(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("alice", central.RoleReviewer)
+	e.browser().signIn("alice")
+
+	// The owner's typos, then a sign-in: forgiven.
+	e.clk.nextStep()
+	owner := e.browser()
+	owner.get("/console/signin")
+	owner.post("/console/signin", url.Values{"name": {"alice"}, "password": {testPassword}})
+	owner.get("/console/signin/totp")
+	for range auth.SecondFactorLockEvery - 1 {
+		owner.post("/console/signin/totp", url.Values{"code": {wrongCode(e.clk.code(t, e.secrets["alice"]))}})
+	}
+	e.clk.nextStep()
+	if a := owner.post("/console/signin/totp", url.Values{"code": {e.clk.code(t, e.secrets["alice"])}, "next": {"/console/queue"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("owner's code: %d %s", a.status, a.body)
+	}
+	if u, _ := e.store.User(context.Background(), "alice"); u.SecondFactorFailures != 0 {
+		t.Fatalf("%d wrong codes still counted after a sign-in", u.SecondFactorFailures)
+	}
+
+	// The attacker: a new address for each lock, each lock waited out.
+	tries := 0
+	for cycle := 0; ; cycle++ {
+		u, err := e.store.User(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.SecondFactorBlocked {
+			break
+		}
+		if auth.Locked(u, e.clk.Now()) {
+			e.clk.Advance(u.LockedUntil.Sub(e.clk.Now()))
+		}
+		b := e.browserFrom("127.0.1." + itoa(int64(1+cycle)))
+		b.get("/console/signin")
+		if a := b.post("/console/signin", url.Values{"name": {"alice"}, "password": {testPassword}}); a.status != http.StatusSeeOther {
+			t.Fatalf("cycle %d: password refused after the lock expired: %d", cycle, a.status)
+		}
+		b.get("/console/signin/totp")
+		locked := false
+		for i := 0; i < auth.SecondFactorLockEvery && !locked; i++ {
+			e.clk.nextStep()
+			a := b.post("/console/signin/totp", url.Values{"code": {wrongCode(e.clk.code(t, e.secrets["alice"]))}})
+			if a.status != http.StatusUnauthorized {
+				t.Fatalf("wrong code: %d", a.status)
+			}
+			tries++
+			u, err := e.store.User(context.Background(), "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			locked = auth.Locked(u, e.clk.Now())
+		}
+		if !locked {
+			t.Fatalf("account not locked after %d wrong codes in a row", tries)
+		}
+	}
+	if tries != auth.SecondFactorMaxFailures {
+		t.Errorf("%d codes tried before the block, want %d", tries, auth.SecondFactorMaxFailures)
+	}
+	// Blocked for good: a year on, the owner's password and code are refused.
+	e.clk.Advance(365 * 24 * time.Hour)
+	b := e.browserFrom("127.0.3.1")
+	b.get("/console/signin")
+	if a := b.post("/console/signin", url.Values{"name": {"alice"}, "password": {testPassword}}); a.status != http.StatusUnauthorized {
+		t.Fatalf("password of a blocked account: %d", a.status)
+	}
+	evs, err := e.store.Audit(context.Background(), central.AuditFilter{Subject: "user:alice", Action: AuditBlocked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || !strings.Contains(string(evs[0].After), `"password_known":true`) || !strings.Contains(string(evs[0].After), "new password") {
+		t.Errorf("block audited as %d events: %v", len(evs), evs)
+	}
+	if !strings.Contains(e.log.String(), "password is known") {
+		t.Errorf("block not logged: %s", e.log.String())
+	}
+	// A new password, as `kyc-central user passwd` sets it, unblocks.
+	if _, err := e.store.UpdateUser(context.Background(), "alice", func(u *central.User) error {
+		auth.Unlock(u)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.nextStep()
+	e.browserFrom("127.0.3.2").signIn("alice")
 }
 
 // TestStaticFiles: the static handlers serve the embedded files and

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,9 +21,12 @@ import (
 
 // Audit actions of sign-in.
 const (
-	AuditSignIn    = "signin"
-	AuditSignOut   = "signout"
-	AuditLocked    = "account_locked"
+	AuditSignIn  = "signin"
+	AuditSignOut = "signout"
+	AuditLocked  = "account_locked"
+	// AuditBlocked: wrong second-factor codes locked an account until an
+	// administrator sets a new password (auth.SecondFactorMaxFailures).
+	AuditBlocked   = "account_blocked"
 	AuditTOTPEnrol = "totp_enrolled"
 )
 
@@ -183,7 +187,7 @@ func (c *Console) failUser(r *http.Request, name string) error {
 		return fmt.Errorf("counting a failed sign-in: %w", err)
 	}
 	if locked {
-		if err := c.auditLock(ctx, name, "account", nil); err != nil {
+		if err := c.auditLock(ctx, name, "account", auth.LockDuration, nil); err != nil {
 			return err
 		}
 	}
@@ -219,16 +223,29 @@ func (c *Console) failPair(r *http.Request, name string, detail map[string]any) 
 		detail = map[string]any{}
 	}
 	detail["address"] = httpx.AddrKey(httpx.ClientAddr(r))
-	return c.auditLock(r.Context(), name, "address", detail)
+	return c.auditLock(r.Context(), name, "address", auth.LockDuration, detail)
 }
 
-// auditLock audits a lock of the account name: of the whole account at
-// its ceiling (scope "account") or of the account at one address (scope
-// "address").
-func (c *Console) auditLock(ctx context.Context, name, scope string, detail map[string]any) error {
-	after := map[string]any{"locked_minutes": int(auth.LockDuration.Minutes()), "scope": scope}
+// auditLock audits a lock of the account name for d: of the whole account
+// (scope "account") or of the account at one address (scope "address").
+func (c *Console) auditLock(ctx context.Context, name, scope string, d time.Duration, detail map[string]any) error {
+	after := map[string]any{"locked_minutes": int(d.Minutes()), "scope": scope}
 	maps.Copy(after, detail)
 	return c.audit(ctx, &Viewer{User: central.User{Name: name}}, AuditLocked, "user:"+name, nil, after)
+}
+
+// auditBlocked audits and logs the block of the account name after
+// failures wrong second-factor codes in a row: whoever sent them knew its
+// password, which must now be changed (that alone unblocks it).
+func (c *Console) auditBlocked(r *http.Request, name string, failures int) error {
+	c.log.LogAttrs(r.Context(), slog.LevelError, "console account blocked: its password is known to someone failing its second factor",
+		slog.String("user", name), slog.Int("consecutive_failures", failures), slog.String("addr", httpx.ClientAddr(r)))
+	after := map[string]any{
+		"consecutive_failures": failures, "password_known": true, "address": httpx.AddrKey(httpx.ClientAddr(r)),
+		"reason": "someone who knows the password failed the second factor " + strconv.Itoa(failures) + " times in a row",
+		"remedy": "the account stays locked until an administrator sets a new password (kyc-central user passwd)",
+	}
+	return c.audit(r.Context(), &Viewer{User: central.User{Name: name}}, AuditBlocked, "user:"+name, nil, after)
 }
 
 // dropSession deletes the session of r's cookie, if any (sign-in rotates
@@ -298,11 +315,13 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if err != nil {
 		return err
 	}
-	ok, locked, counted := false, false, false
+	ok, counted, blocked := false, false, false
+	var lock time.Duration
+	failures := 0
 	// The check and LastTOTPStep move in one transaction, so a code is
 	// accepted once even when two requests race with it.
 	_, err = c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
-		ok, locked, counted = false, false, false // the function may run again
+		ok, counted, blocked, lock = false, false, false, 0 // the function may run again
 		if u.Disabled || auth.Locked(*u, now) || pairLocked || len(u.TOTPSecret) == 0 {
 			return nil
 		}
@@ -312,21 +331,27 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		}
 		step, good := auth.CheckTOTP(string(secret), code, now, u.LastTOTPStep)
 		if !good {
-			auth.Fail(u, now)
-			locked, counted = auth.Locked(*u, now), true
+			lock, blocked = auth.FailSecondFactor(u, now)
+			counted, failures = true, u.SecondFactorFailures
 			return nil
 		}
 		u.LastTOTPStep = step
+		auth.SignedIn(u)
 		ok = true
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("checking the TOTP code: %w", err)
 	}
-	// A lockout by wrong codes is counted and audited as one by wrong
-	// passwords.
-	if locked {
-		if err := c.auditLock(ctx, v.User.Name, "account", map[string]any{"step": "totp"}); err != nil {
+	// Wrong codes in a row lock the account everywhere, ever longer
+	// (auth.FailSecondFactor), audited as the password's lockout is.
+	if lock > 0 {
+		if err := c.auditLock(ctx, v.User.Name, "account", lock, map[string]any{"step": "totp", "consecutive_failures": failures}); err != nil {
+			return err
+		}
+	}
+	if blocked {
+		if err := c.auditBlocked(r, v.User.Name, failures); err != nil {
 			return err
 		}
 	}
@@ -468,6 +493,7 @@ func (c *Console) enrolConfirm(w http.ResponseWriter, r *http.Request, v *Viewer
 		u.TOTPSecret = c.sealer.Seal(secret, u.Name)
 		u.LastTOTPStep = step
 		u.EnrolCodeHash, u.EnrolCodeExpires = nil, time.Time{}
+		auth.SignedIn(u)
 		enrolled = true
 		return nil
 	})
