@@ -63,7 +63,12 @@ type caseData struct {
 	Images []string
 	FrontW int
 	FrontH int
-	Shapes []shape
+	// FrontAsStored asks the browser to show the front's pixels as stored:
+	// the engine did not turn them (imageio.Orientation), though a browser
+	// may read an orientation elsewhere in the file (an Exif segment after
+	// an XMP one) and would turn the picture under the engine's boxes.
+	FrontAsStored bool
+	Shapes        []shape
 	// The evidence in words (the drawing's text alternative), the
 	// screen/print verdicts shown beside it, and whether the front is a
 	// JPEG whose error level analysis is shown (evidence.go).
@@ -170,9 +175,11 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 			// The header only: the size of the drawing's frame.
 			if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
 				d.FrontW, d.FrontH = cfg.Width, cfg.Height
-				if exifOrientation(data) >= 5 { // shown turned a quarter
+				o := imageio.Orientation(data)
+				if o >= 5 { // shown turned a quarter
 					d.FrontW, d.FrontH = d.FrontH, d.FrontW
 				}
+				d.FrontAsStored = o == 1
 				d.DotR = max(2, roundTenth(float64(max(cfg.Width, cfg.Height))/400))
 				_, _, d.ELA = jpegSize(data)
 			}
@@ -452,7 +459,7 @@ func (c *Console) portrait(ctx context.Context, ref central.SubmissionRef) ([]by
 		}
 	}
 	m := 0.15 * max(b.W, b.H)
-	cut, ok := cutOriented(img, exifOrientation(data),
+	cut, ok := cutOriented(img, imageio.Orientation(data),
 		image.Rect(int(b.X-m), int(b.Y-m), int(b.X+b.W+m), int(b.Y+b.H+m)))
 	if !ok {
 		return nil, central.ErrNotFound

@@ -12,6 +12,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/openkyc/kyc/engine/imageio"
 )
 
 // Where the engine's evidence lies (engine/document, engine/document/
@@ -35,8 +37,8 @@ import (
 //
 // So every drawn shape is in the photo's pixels, the frame of the SVG
 // overlay's viewBox: the photo's size as its header gives it, turned by
-// its EXIF orientation as OpenCV's decoder (the engine's) and browsers
-// turn it (exifOrientation).
+// its EXIF orientation as the engine's decoder turns it
+// (imageio.Orientation, OpenCV's reading of the tag).
 
 // rectifyWidth is the rectified page's width (engine/document's default
 // Config.RectifyWidth).
@@ -289,7 +291,7 @@ func elaPNG(ctx context.Context, data []byte) ([]byte, error) {
 	// The map is turned as the front is shown (EXIF orientation), to lie
 	// beside it the same way up.
 	b := img.Bounds()
-	o, w, h := exifOrientation(data), b.Dx(), b.Dy()
+	o, w, h := imageio.Orientation(data), b.Dx(), b.Dy()
 	ow, oh := w, h
 	if o >= 5 {
 		ow, oh = h, w
@@ -319,73 +321,6 @@ func elaPNG(ctx context.Context, data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("encoding the ELA map: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// exifOrientation reads the EXIF orientation (1-8) of a JPEG, 1 when it
-// has none. The engine decodes the front with OpenCV, which turns the
-// picture as the tag says, and browsers show it turned: the evidence and
-// the drawing are in the turned picture's frame.
-func exifOrientation(data []byte) int {
-	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
-		return 1
-	}
-	for i := 2; i+4 <= len(data); {
-		if data[i] != 0xFF {
-			return 1
-		}
-		marker := data[i+1]
-		if marker == 0xD8 || marker == 0x01 || marker >= 0xD0 && marker <= 0xD7 || marker == 0xFF {
-			i++ // no length (or fill byte)
-			continue
-		}
-		if marker == 0xDA || marker == 0xD9 { // start of scan, end: no more headers
-			return 1
-		}
-		n := int(data[i+2])<<8 | int(data[i+3])
-		if n < 2 || i+2+n > len(data) {
-			return 1
-		}
-		seg := data[i+4 : i+2+n]
-		if marker == 0xE1 && len(seg) >= 14 && string(seg[:6]) == "Exif\x00\x00" {
-			return tiffOrientation(seg[6:])
-		}
-		i += 2 + n
-	}
-	return 1
-}
-
-// tiffOrientation reads tag 0x0112 of IFD0 of a TIFF header.
-func tiffOrientation(t []byte) int {
-	var u16 func([]byte) int
-	var u32 func([]byte) int
-	switch string(t[:2]) {
-	case "II":
-		u16 = func(b []byte) int { return int(b[0]) | int(b[1])<<8 }
-		u32 = func(b []byte) int { return u16(b) | u16(b[2:])<<16 }
-	case "MM":
-		u16 = func(b []byte) int { return int(b[0])<<8 | int(b[1]) }
-		u32 = func(b []byte) int { return u16(b)<<16 | u16(b[2:]) }
-	default:
-		return 1
-	}
-	off := u32(t[4:])
-	if off < 8 || off+2 > len(t) {
-		return 1
-	}
-	count := u16(t[off:])
-	for k := range count {
-		e := off + 2 + 12*k
-		if e+12 > len(t) {
-			return 1
-		}
-		if u16(t[e:]) == 0x0112 && u16(t[e+2:]) == 3 { // SHORT
-			if o := u16(t[e+8:]); o >= 1 && o <= 8 {
-				return o
-			}
-			return 1
-		}
-	}
-	return 1
 }
 
 // oriented is where pixel (x, y) of a w×h picture goes once turned by

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -301,32 +302,48 @@ func TestELAFlat(t *testing.T) {
 }
 
 // TestELAOrientation: a front the camera tagged as turned a quarter is
-// drawn and analysed the way it is shown (and the engine read it): the
-// overlay's frame and the ELA map are turned too.
+// drawn and analysed the way the engine read it: the overlay's frame and
+// the ELA map are turned too, unless the tag is where the engine's decoder
+// (OpenCV) does not look, in an Exif segment after an XMP one.
 func TestELAOrientation(t *testing.T) {
-	front := synth.WithOrientation(testJPEG(t, 320, 200), 6)
-	if o := exifOrientation(front); o != 6 {
-		t.Fatalf("orientation read as %d", o)
-	}
-	if o := exifOrientation(testJPEG(t, 8, 8)); o != 1 {
-		t.Errorf("untagged orientation %d", o)
-	}
+	turned := synth.WithOrientation(testJPEG(t, 320, 200), 6)
+	xmp := append([]byte("http://ns.adobe.com/xap/1.0/\x00"), `<x:xmpmeta xmlns:x="adobe:ns:meta/"/>`...)
+	xmpFirst := append([]byte{0xFF, 0xD8, 0xFF, 0xE1, byte((len(xmp) + 2) >> 8), byte(len(xmp) + 2)}, xmp...)
+	xmpFirst = append(xmpFirst, turned[2:]...)
 	e := newEnv(t)
 	e.addDevice("dev-1", "north")
 	e.addUser("rev", central.RoleReviewer)
-	ref := e.submitFront("dev-1", "ela-rot", payload(t, "payload_escalate.json", "ela-rot", nil), front)
 	b := e.browser()
 	b.signIn("rev")
-	if a := b.get(caseHref(ref)); !strings.Contains(a.body, `viewBox="0 0 200 320"`) {
-		t.Errorf("the overlay's frame is not turned: %d", a.status)
-	}
-	a := b.get(caseHref(ref) + "/images/ela")
-	img, err := png.Decode(strings.NewReader(a.body))
-	if err != nil {
-		t.Fatalf("ELA: %d %v", a.status, err)
-	}
-	if got := img.Bounds().Size(); got != image.Pt(200, 320) {
-		t.Errorf("ELA map of %v, want 200x320", got)
+	for _, tc := range []struct {
+		name     string
+		front    []byte
+		want     image.Point
+		asStored bool
+	}{
+		{"tagged 6", turned, image.Pt(200, 320), false},
+		{"XMP, then tagged 6", xmpFirst, image.Pt(320, 200), true},
+	} {
+		id := "ela-" + strings.ReplaceAll(tc.name, " ", "-")
+		id = strings.NewReplacer(",", "").Replace(id)
+		ref := e.submitFront("dev-1", id, payload(t, "payload_escalate.json", id, nil), tc.front)
+		page := b.get(caseHref(ref))
+		if !strings.Contains(page.body, fmt.Sprintf(`viewBox="0 0 %d %d"`, tc.want.X, tc.want.Y)) {
+			t.Errorf("%s: the overlay's frame is not %v: %d", tc.name, tc.want, page.status)
+		}
+		// A browser reads the orientation of the first Exif segment: it
+		// is told to show as stored the front the engine did not turn.
+		if asStored := strings.Contains(page.body, `class="as-stored"`); asStored != tc.asStored {
+			t.Errorf("%s: front shown as stored %v, want %v", tc.name, asStored, tc.asStored)
+		}
+		a := b.get(caseHref(ref) + "/images/ela")
+		img, err := png.Decode(strings.NewReader(a.body))
+		if err != nil {
+			t.Fatalf("%s: ELA: %d %v", tc.name, a.status, err)
+		}
+		if got := img.Bounds().Size(); got != tc.want {
+			t.Errorf("%s: ELA map of %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
