@@ -156,7 +156,13 @@ func (c *Console) afterInScope(v *Viewer, devs map[string]central.Device, e cent
 
 // auditVerify walks the whole chain (central.VerifyAuditChain) and shows
 // the result: OK with the number of entries, or the first broken one.
+// One walk at a time: each reads and hashes the whole trail, and any
+// auditor may ask, so a burst of them would hold the store and the CPUs.
 func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer) error {
+	if !c.verifies.Acquire() {
+		return errBusy
+	}
+	defer c.verifies.Release()
 	ctx := r.Context()
 	n, err := central.VerifyAuditChain(ctx, c.cfg.Store)
 	vr := &verifyResult{OK: err == nil, Count: n}

@@ -1,8 +1,10 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,5 +89,51 @@ func TestAuditExportInScope(t *testing.T) {
 	}
 	if a := root.get("/console/audit?action=" + AuditExport); strings.Count(a.body, "&#34;matching&#34;") != 3 {
 		t.Error("the admin of every branch does not see every export's counts")
+	}
+}
+
+// gatedAudit holds the first read of the audit trail after armed is set
+// until release is closed, telling entered when it starts.
+type gatedAudit struct {
+	central.Store
+	armed            atomic.Bool
+	entered, release chan struct{}
+}
+
+func (g *gatedAudit) Audit(ctx context.Context, f central.AuditFilter) ([]central.AuditEvent, error) {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Store.Audit(ctx, f)
+}
+
+// TestAuditVerifyOneAtATime: a walk of the whole audit chain is costly
+// and any auditor may ask for one, so a second asked while one runs is
+// answered busy instead of walking the chain again.
+func TestAuditVerifyOneAtATime(t *testing.T) {
+	g := &gatedAudit{entered: make(chan struct{}), release: make(chan struct{})}
+	e := newEnvWrapped(t, func(s central.Store) central.Store { g.Store = s; return g })
+	e.addUser("aud", central.RoleAuditor)
+	first, second := e.browser(), e.browser()
+	first.signIn("aud")
+	e.clk.nextStep()
+	second.signIn("aud")
+	first.get("/console/audit")
+	second.get("/console/audit")
+	g.armed.Store(true)
+	done := make(chan answer, 1)
+	go func() { done <- first.post("/console/audit/verify", nil) }()
+	<-g.entered
+	a := second.post("/console/audit/verify", nil)
+	close(g.release)
+	if a.status != http.StatusServiceUnavailable {
+		t.Errorf("a second verification while one runs: %d, want 503", a.status)
+	}
+	if a := <-done; a.status != http.StatusOK || !strings.Contains(a.body, `id="verify-result"`) {
+		t.Errorf("the first verification: %d", a.status)
+	}
+	if a := second.post("/console/audit/verify", nil); a.status != http.StatusOK {
+		t.Errorf("a verification after it: %d", a.status)
 	}
 }

@@ -188,6 +188,8 @@ type Console struct {
 	pairs   *httpx.Budget
 	signIns *httpx.Slots // the sign-ins checking a password now (signInSlots)
 	decodes *httpx.Slots // the images being decoded now (Config.MaxDecodes)
+	// verifies is the one walk of the audit chain at a time (auditVerify).
+	verifies *httpx.Slots
 	// patterns are the registered route patterns, so a test can check
 	// that its access-control table covers every one.
 	patterns []string
@@ -226,10 +228,11 @@ func New(cfg Config) (*Console, error) {
 	}
 	c := &Console{
 		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), sealer: sealer,
-		addrs:   httpx.NewBudget(cfg.Store, "console-signin", addrFailBurst, addrFailInterval, cfg.Now),
-		pairs:   httpx.NewBudget(cfg.Store, "console-signin-pair", auth.MaxFailures, auth.LockDuration, cfg.Now),
-		signIns: httpx.NewSlots(signInSlots),
-		decodes: httpx.NewSlots(cfg.MaxDecodes),
+		addrs:    httpx.NewBudget(cfg.Store, "console-signin", addrFailBurst, addrFailInterval, cfg.Now),
+		pairs:    httpx.NewBudget(cfg.Store, "console-signin-pair", auth.MaxFailures, auth.LockDuration, cfg.Now),
+		signIns:  httpx.NewSlots(signInSlots),
+		decodes:  httpx.NewSlots(cfg.MaxDecodes),
+		verifies: httpx.NewSlots(1),
 	}
 	c.resp = &httpx.Responder{Log: c.log, Rules: errorRules}
 	if c.cat, err = loadCatalogues(); err != nil {
