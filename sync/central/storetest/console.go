@@ -252,6 +252,7 @@ func testUsers(t *testing.T, s central.Store) {
 	locked := t0.Add(15 * time.Minute)
 	u, err := s.UpdateUser(ctx, "ana", func(u *central.User) error {
 		u.FailedLogins, u.LockedUntil, u.TOTPSecret, u.LastTOTPStep = 5, locked, []byte("sealed-secret"), 12345
+		u.SecondFactorFailures, u.SecondFactorBlocked = 100, true
 		return nil
 	})
 	if err != nil || u.FailedLogins != 5 || !u.LockedUntil.Equal(locked) {
@@ -265,7 +266,8 @@ func testUsers(t *testing.T, s central.Store) {
 		t.Errorf("UpdateUser(unknown) = %v, want ErrNotFound", err)
 	}
 	got, err = s.User(ctx, "ana")
-	if err != nil || got.Disabled || got.FailedLogins != 5 || !got.LockedUntil.Equal(locked) || string(got.TOTPSecret) != "sealed-secret" || got.LastTOTPStep != 12345 {
+	if err != nil || got.Disabled || got.FailedLogins != 5 || !got.LockedUntil.Equal(locked) || string(got.TOTPSecret) != "sealed-secret" || got.LastTOTPStep != 12345 ||
+		got.SecondFactorFailures != 100 || !got.SecondFactorBlocked {
 		t.Errorf("after updates: %+v, %v", got, err)
 	}
 	us, err := s.Users(ctx)
