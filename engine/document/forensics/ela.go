@@ -11,6 +11,8 @@ import (
 	"slices"
 
 	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/imageio"
 )
 
 // jpegChecks runs the checks that need the file's own 8x8 grid: error
@@ -53,7 +55,7 @@ func jpegChecks(ctx context.Context, raw []byte, jpg jpegInfo, jpgErr error, img
 		}
 		grey.Close()
 		grey = g
-		o := orientationOf(jpg)
+		o := imageio.Orientation(raw) // as the picture was decoded
 		switch file := image.Rect(0, 0, g.Cols(), g.Rows()); {
 		case orientedSize(o, g.Cols(), g.Rows()) != full.Size():
 			at = image.Point{}

@@ -1,8 +1,9 @@
 package forensics
 
 import (
-	"bytes"
 	"image"
+
+	"github.com/openkyc/kyc/engine/imageio"
 )
 
 // A JPEG whose EXIF orientation says it was taken turned (a phone held
@@ -16,50 +17,6 @@ import (
 // (jpegChecks), and the grid of the picture is told to those that read
 // the picture (Options.GridOrigin, GridOrigin).
 
-// orientationOf is the EXIF orientation by which the decoder (OpenCV's,
-// imageio.Decode) turns a JPEG, 1 (as stored) when it turns it not: the
-// first Orientation entry of IFD0 in the first APP1 segment only, its
-// value read as a SHORT whatever its type. A file whose other APP1
-// segments or entries say otherwise (an XMP segment first, a second Exif
-// one, a duplicate tag) must not have its grid and regions mapped by a
-// turn the picture was not given.
-func orientationOf(jpg jpegInfo) int {
-	for _, s := range jpg.segments {
-		if s.marker != 0xE1 {
-			continue
-		}
-		if o := firstOrientation(s.data); o >= 1 && o <= 8 {
-			return o
-		}
-		break
-	}
-	return 1
-}
-
-// firstOrientation is the value of the first Orientation (0x0112) entry
-// of IFD0 in an APP1 segment's data, 0 when there is none.
-func firstOrientation(d []byte) int {
-	if !bytes.HasPrefix(d, exifHeader) || len(d) < len(exifHeader)+8 {
-		return 0
-	}
-	t := d[len(exifHeader):]
-	bo := tiffByteOrder(t)
-	if bo == nil {
-		return 0
-	}
-	off := int64(bo.Uint32(t[4:]))
-	if off < 8 || off+2 > int64(len(t)) {
-		return 0
-	}
-	n := int64(bo.Uint16(t[off:]))
-	for e := off + 2; e+12 <= int64(len(t)) && e < off+2+12*n; e += 12 {
-		if bo.Uint16(t[e:]) == 0x0112 {
-			return int(bo.Uint16(t[e+8:]))
-		}
-	}
-	return 0
-}
-
 // GridOrigin is where the 8x8 grid of raw, a JPEG, starts in its picture
 // as decoded (turned by its EXIF orientation), each coordinate modulo 8:
 // the zero point unless the orientation turned or mirrored the picture
@@ -70,7 +27,7 @@ func GridOrigin(raw []byte) image.Point {
 	if err != nil {
 		return image.Point{}
 	}
-	block := orientRect(orientationOf(jpg), image.Rect(0, 0, 8, 8), jpg.width, jpg.height)
+	block := orientRect(imageio.Orientation(raw), image.Rect(0, 0, 8, 8), jpg.width, jpg.height)
 	return image.Pt(block.Min.X&7, block.Min.Y&7)
 }
 
