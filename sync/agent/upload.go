@@ -405,11 +405,12 @@ func (u *Uploader) uploadNoting(ctx context.Context, s vault.Submission, started
 		return err
 	}
 	key := protocol.SubmissionKey(s.ID)
+	sent := sentManifest{m: m, key: key, sum: sha256.Sum256(pt)}
 	// Twice at most: central may have lost the manifest (restored from a
 	// backup) between the manifest and a chunk; sending it again tells
 	// central what to expect and where it stands.
 	for round := 0; ; round++ {
-		err := u.upload(ctx, key, sealed, m, s, started)
+		err := u.upload(ctx, sealed, sent, s, started)
 		var ce *CentralError
 		if round == 0 && errors.As(err, &ce) && ce.Code == "unknown_submission" {
 			continue
@@ -418,7 +419,16 @@ func (u *Uploader) uploadNoting(ctx context.Context, s vault.Submission, started
 	}
 }
 
-func (u *Uploader) upload(ctx context.Context, key string, sealed []byte, m protocol.Manifest, s vault.Submission, started func()) error {
+// sentManifest is what the device sent of a submission, to check
+// central's receipt against.
+type sentManifest struct {
+	m   protocol.Manifest
+	key string
+	sum [sha256.Size]byte // of the manifest's plaintext, as central hashes it
+}
+
+func (u *Uploader) upload(ctx context.Context, sealed []byte, sent sentManifest, s vault.Submission, started func()) error {
+	m, key := sent.m, sent.key
 	resp, err := u.do(ctx, http.MethodPut, protocol.SubmissionPath(key), sealed)
 	if err != nil {
 		return err
@@ -427,7 +437,7 @@ func (u *Uploader) upload(ctx context.Context, key string, sealed []byte, m prot
 	if err != nil {
 		return err
 	}
-	if err := checkComplete(st, m); err != nil {
+	if err := checkComplete(st, sent); err != nil {
 		return err
 	}
 	if !st.Complete && started != nil {
@@ -444,21 +454,43 @@ func (u *Uploader) upload(ctx context.Context, key string, sealed []byte, m prot
 	if !st.Complete {
 		return errors.New("central does not report the submission complete after every image was sent")
 	}
-	return checkComplete(st, m)
+	return checkComplete(st, sent)
 }
 
-// checkComplete refuses an answer that says complete while naming an
-// image of m with fewer bytes than its size: central contradicting itself
-// (a bug, a confused proxy) is not an acknowledgement, and taking it for
-// one would shred images central does not hold. A complete answer naming
-// no images stays one: central answers so for a submission whose images
-// its retention already erased.
-func checkComplete(st protocol.UploadState, m protocol.Manifest) error {
+// checkComplete takes an answer that says complete as delivery only when
+// it shows central holds every image of what the device sent: the device
+// shreds its copy on it (Options.KeepImages), and a mistaken "complete"
+// would lose the only one. An answer with a receipt (protocol.Receipt)
+// must name this submission, the manifest sent and every image; one from
+// a central before receipts must list every image at its full size (it
+// answers a bare "complete" for an upload its retention closed before
+// the images arrived). Anything short of that is an error: the
+// submission stays queued, with its images, and is sent again. The one
+// final answer is a receipt saying central's retention closed the upload
+// before the images arrived: resending cannot help (central refuses
+// images for it), so it is rejected, which keeps the images on the
+// device for an operator, until the device's own retention.
+func checkComplete(st protocol.UploadState, sent sentManifest) error {
 	if !st.Complete {
 		return nil
 	}
+	m := sent.m
+	if rc := st.Receipt; rc != nil {
+		if rc.Key != sent.key || !bytes.Equal(rc.ManifestSHA256, sent.sum[:]) {
+			return errors.New("central reports complete a submission or manifest other than the one sent; not taken as delivered")
+		}
+		if rc.ImagesErased {
+			if rc.Incomplete {
+				return &RejectionError{Code: "images_erased", Message: "central's retention closed the upload before all its images arrived and erased what it held; the device keeps its copy"}
+			}
+			return nil // central held every image whole before its retention erased them
+		}
+		if rc.Images != len(m.Images) {
+			return fmt.Errorf("central's receipt counts %d of the %d images sent; not taken as delivered", rc.Images, len(m.Images))
+		}
+	}
 	for _, im := range m.Images {
-		if n, ok := st.Received[im.Name]; ok && n != im.Size {
+		if n := st.Received[im.Name]; n != im.Size {
 			return fmt.Errorf("central reports the submission complete with %d of the %d bytes of image %s; not taken as delivered", n, im.Size, im.Name)
 		}
 	}

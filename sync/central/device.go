@@ -334,7 +334,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 		// attestation, which may since have aged).
 		s.metrics.event(eventDuplicate)
 		s.metrics.retry("manifest")
-		httpx.WriteJSON(w, http.StatusOK, prev.State())
+		httpx.WriteJSON(w, http.StatusOK, withReceipt(prev.State(), prev))
 		return nil
 	case err == nil:
 		return s.reject("conflict", "submission id already used for different content")
@@ -379,9 +379,38 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	default:
 		s.metrics.event(eventDuplicate)
 		s.metrics.retry("manifest")
+		// Another request stored it first: the receipt is of what the
+		// store holds (retention may have erased its images since).
+		if cur, err := s.cfg.Store.Upload(r.Context(), d.ID, key); err == nil {
+			sub = cur
+		} else if !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("looking up submission: %w", err)
+		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, st)
+	httpx.WriteJSON(w, http.StatusOK, withReceipt(st, sub))
 	return nil
+}
+
+// withReceipt adds to a complete answer the receipt of sub, the
+// submission as central holds it: the device shreds its copy only on a
+// receipt that matches what it sent (protocol.Receipt).
+func withReceipt(st protocol.UploadState, sub Submission) protocol.UploadState {
+	if !st.Complete {
+		return st
+	}
+	rc := &protocol.Receipt{Key: sub.Key, ManifestSHA256: sub.ManifestHash}
+	for _, im := range sub.Images {
+		if n, ok := st.Received[im.Name]; ok && n == im.Size {
+			rc.Images++
+		}
+	}
+	if !sub.ImagesErasedAt.IsZero() {
+		// Retention closes an upload still open by completing it at the
+		// moment it erases the images.
+		rc.ImagesErased, rc.Incomplete = true, sub.CompletedAt.Equal(sub.ImagesErasedAt)
+	}
+	st.Receipt = rc
+	return st
 }
 
 // checkOpenUploads answers 429 when the device has MaxOpenUploads open
@@ -420,7 +449,7 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body
 	}
 	if !sub.CompletedAt.IsZero() {
 		s.metrics.retry("chunk")
-		httpx.WriteJSON(w, http.StatusOK, sub.State()) // a duplicate delivery
+		httpx.WriteJSON(w, http.StatusOK, withReceipt(sub.State(), sub)) // a duplicate delivery
 		return nil
 	}
 	if offset != im.Received {
@@ -449,7 +478,7 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body
 	switch {
 	case errors.Is(err, ErrOffset):
 		s.metrics.retry("offset")
-		httpx.WriteJSON(w, http.StatusConflict, st)
+		httpx.WriteJSON(w, http.StatusConflict, withReceipt(st, sub))
 		return nil
 	case err != nil:
 		return fmt.Errorf("appending chunk: %w", err)
@@ -457,7 +486,7 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body
 	if st.Complete {
 		s.metrics.event(eventCompleted)
 	}
-	httpx.WriteJSON(w, http.StatusOK, st)
+	httpx.WriteJSON(w, http.StatusOK, withReceipt(st, sub))
 	return nil
 }
 

@@ -143,6 +143,30 @@ func (m Manifest) Validate() error {
 type UploadState struct {
 	Complete bool             `json:"complete"`
 	Received map[string]int64 `json:"received,omitempty"`
+	// Receipt names what central holds when it says Complete; a central
+	// before receipts sends none.
+	Receipt *Receipt `json:"receipt,omitempty"`
+}
+
+// Receipt is central's account of a complete submission: the device
+// takes a submission as delivered (and shreds its images) only when the
+// receipt names the submission and manifest it sent and every image.
+// A bare "complete" cannot tell "received" from "closed and erased by
+// retention before the images arrived": central answers both ways.
+type Receipt struct {
+	// Key is the submission key the receipt is for.
+	Key string `json:"key"`
+	// ManifestSHA256 is the SHA-256 of the manifest central holds (as
+	// the device sealed it), which names each image's size and SHA-256;
+	// central checked every image it holds whole against it.
+	ManifestSHA256 []byte `json:"manifest_sha256"`
+	// Images counts the manifest's images central holds whole.
+	Images int `json:"images"`
+	// ImagesErased says central's retention erased the images since;
+	// Incomplete that it closed the upload before they had all arrived
+	// (central never had them whole).
+	ImagesErased bool `json:"images_erased,omitempty"`
+	Incomplete   bool `json:"incomplete,omitempty"`
 }
 
 // EnrollRequest is the body of a device's enrolment. The request is signed

@@ -1,0 +1,159 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/protocol"
+	"github.com/openkyc/kyc/sync/vault"
+)
+
+// TestCompleteWithoutMatchingReceipt alters central's complete answers as
+// a central before receipts, a confused proxy or a mix-up would: the
+// device must take a submission as delivered, and shred its images, only
+// on an answer showing central holds every image of what it sent. Before,
+// a bare {"complete":true} (central's answer for an upload its retention
+// closed before the images arrived) marked the submission synced and
+// shredded the only copy of its images.
+func TestCompleteWithoutMatchingReceipt(t *testing.T) {
+	tests := []struct {
+		name      string
+		alter     func(st *protocol.UploadState)
+		delivered bool
+	}{
+		{"bare complete", func(st *protocol.UploadState) { st.Receipt, st.Received = nil, nil }, false},
+		{"receipt of another submission", func(st *protocol.UploadState) { st.Receipt.Key = protocol.SubmissionKey("other") }, false},
+		{"receipt of another manifest", func(st *protocol.UploadState) { st.Receipt.ManifestSHA256[0] ^= 1 }, false},
+		{"receipt short of an image", func(st *protocol.UploadState) { st.Receipt.Images-- }, false},
+		{"receipt without the bytes", func(st *protocol.UploadState) { st.Received = nil }, false},
+		{"older central: every image at its size", func(st *protocol.UploadState) { st.Receipt = nil }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var altering atomic.Bool
+			altering.Store(true)
+			wrap := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if !altering.Load() || !isUpload(r) {
+						next.ServeHTTP(w, r)
+						return
+					}
+					rec := httptest.NewRecorder()
+					next.ServeHTTP(rec, r)
+					var st protocol.UploadState
+					if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &st) == nil && st.Complete {
+						if st.Receipt == nil {
+							t.Errorf("central's complete answer has no receipt: %s", rec.Body)
+						} else {
+							tt.alter(&st)
+						}
+						body, _ := json.Marshal(st)
+						rec.Body = bytes.NewBuffer(body)
+					}
+					for k, v := range rec.Header() {
+						if k != "Content-Length" {
+							w.Header()[k] = v
+						}
+					}
+					w.WriteHeader(rec.Code)
+					w.Write(rec.Body.Bytes())
+				})
+			}
+			r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+			clock := synctest.NewClock(time.Now())
+			v := r.openVault(t, vault.Options{Now: clock.Now})
+			subs := capture(t, v, r.id, 0, 1, 10<<10)
+			a := agent.New(r.uploader(t, agent.Config{RetryMax: -1}), v, agent.Options{Now: clock.Now})
+			ctx := context.Background()
+			if _, err := a.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e, err := v.OutboxStatus(ctx, subs[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := v.GetSubmission(ctx, subs[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.delivered {
+				if e.State != vault.StateSynced || len(got.Images) != 0 {
+					t.Fatalf("after a complete answer naming every image: %s with %d images, want synced and shredded", e.State, len(got.Images))
+				}
+				return
+			}
+			if e.State != vault.StateQueued || len(got.Images) != len(subs[0].Images) {
+				t.Fatalf("after an answer that does not show central holds it: %s (%s) with %d images, want queued with all", e.State, e.Reason, len(got.Images))
+			}
+			if !strings.Contains(e.Reason, "not taken as delivered") {
+				t.Errorf("reason %q does not say why", e.Reason)
+			}
+			altering.Store(false)
+			clock.Advance(2 * time.Hour)
+			drain(t, a, clock, 3)
+			synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
+		})
+	}
+}
+
+// TestRetentionClosedUploadKeepsImages: central's retention closes an
+// upload whose images never arrived, and erases what it had. The device's
+// resend is answered complete, with a receipt saying so: the submission
+// is rejected (central takes no images for it any more) and keeps its
+// images. Before, the device took the answer for delivery and shredded
+// the only copy.
+func TestRetentionClosedUploadKeepsImages(t *testing.T) {
+	var noImages atomic.Bool
+	noImages.Store(true)
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if noImages.Load() && isUpload(r) && strings.Contains(r.URL.Path, "/images/") {
+				http.Error(w, `{"code":"internal","message":"injected"}`, http.StatusInternalServerError)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+	clock := synctest.NewClock(time.Now())
+	v := r.openVault(t, vault.Options{Now: clock.Now})
+	subs := capture(t, v, r.id, 0, 1, 10<<10)
+	a := agent.New(r.uploader(t, agent.Config{RetryMax: -1}), v, agent.Options{Now: clock.Now})
+	ctx := context.Background()
+	if _, err := a.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if n, err := r.store.Expire(ctx, central.ExpireImages, now.Add(time.Hour), now, 10); err != nil || n != 1 {
+		t.Fatalf("central's retention: %d, %v; want the open upload closed", n, err)
+	}
+	noImages.Store(false)
+	clock.Advance(2 * time.Hour)
+	if _, err := a.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := v.OutboxStatus(ctx, subs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.State != vault.StateRejected || !strings.Contains(e.Reason, "retention") {
+		t.Errorf("after central's retention closed the upload: %s (%s), want rejected saying why", e.State, e.Reason)
+	}
+	got, err := v.GetSubmission(ctx, subs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Images) != len(subs[0].Images) {
+		t.Fatalf("the device kept %d of its %d images of an upload central never had whole", len(got.Images), len(subs[0].Images))
+	}
+}
