@@ -34,8 +34,11 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "writer" {
+	switch os.Getenv(childEnv) {
+	case "writer":
 		os.Exit(runWriter())
+	case "maintainer":
+		os.Exit(runMaintainer())
 	}
 	os.Exit(m.Run())
 }
@@ -44,15 +47,9 @@ func TestMain(m *testing.M) {
 // childMaxWrites, printing "ack <id>" after each commit returns and
 // "fail <error>" when a write fails.
 func runWriter() int {
-	if lim := os.Getenv(childFSizeEnv); lim != "" {
-		n, err := strconv.ParseUint(lim, 10, 64)
-		if err == nil {
-			err = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n})
-		}
-		if err != nil {
-			fmt.Println("setup", err)
-			return 2
-		}
+	if err := limitFileSize(); err != nil {
+		fmt.Println("setup", err)
+		return 2
 	}
 	ctx := context.Background()
 	v, err := Open(ctx, os.Getenv(childPathEnv), KeyFile(os.Getenv(childKeyEnv)), Options{})
@@ -71,6 +68,19 @@ func runWriter() int {
 		fmt.Println("ack", id)
 	}
 	return 0
+}
+
+// limitFileSize sets the child's RLIMIT_FSIZE from childFSizeEnv, if set.
+func limitFileSize() error {
+	lim := os.Getenv(childFSizeEnv)
+	if lim == "" {
+		return nil
+	}
+	n, err := strconv.ParseUint(lim, 10, 64)
+	if err != nil {
+		return err
+	}
+	return syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n})
 }
 
 // writer is a running child writer process.

@@ -161,7 +161,7 @@ func (v *Vault) Rotate(ctx context.Context, newKey KeySource) error {
 		return ErrReadOnly
 	}
 	var newKeys *keyring
-	err = v.db.Update(func(tx *bbolt.Tx) error {
+	err = v.exclusiveUpdate(func(tx *bbolt.Tx) error {
 		master, err := v.readMaster(tx)
 		if err != nil {
 			return err
@@ -210,6 +210,21 @@ func (v *Vault) Rotate(ctx context.Context, newKey KeySource) error {
 	return nil
 }
 
+// exclusiveUpdate runs fn in a write transaction for Rotate, which holds
+// mu itself. It is guarded as every read is: a damaged page, or a page a
+// file cut short no longer holds, is ErrCorrupt, and bbolt rolls the
+// transaction back, so the old key still opens the vault. A file cut
+// short since it was opened is refused before anything is written, as
+// Open refuses it: the commit would put new pages past a hole of zeros.
+func (v *Vault) exclusiveUpdate(fn func(tx *bbolt.Tx) error) error {
+	return guarded(func() error {
+		if err := checkSize(v.db); err != nil {
+			return err
+		}
+		return v.db.Update(fn)
+	})
+}
+
 // readMaster unwraps the master secret with the current KEK.
 func (v *Vault) readMaster(tx *bbolt.Tx) ([]byte, error) {
 	meta := tx.Bucket([]byte(bucketMeta))
@@ -244,7 +259,17 @@ func (v *Vault) Compact(ctx context.Context) error {
 	// A fixed name: the file lock ensures no one else compacts, and a copy
 	// left by a crash is simply replaced.
 	tmp := v.path + ".compact"
-	if err := compactInto(ctx, v.db, tmp); err != nil {
+	// Guarded as every read is: the copy walks every page, and a damaged
+	// one (or one a file cut short no longer holds) is ErrCorrupt with the
+	// original kept as it is; a damaged vault is never replaced by the
+	// part of it a walk could read.
+	err := guarded(func() error {
+		if err := checkSize(v.db); err != nil {
+			return err
+		}
+		return compactInto(ctx, v.db, tmp)
+	})
+	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("compacting vault: %w", err)
 	}
