@@ -51,6 +51,9 @@ type OutboxEntry struct {
 	// Review is central's review of the delivered submission as the
 	// device last heard of it (ApplyReviews); nil until central sends one.
 	Review *Review `json:"review,omitempty"`
+	// HeldReview is a review central sent before the device recorded the
+	// submission synced (ApplyReviews); it becomes Review then.
+	HeldReview *Review `json:"held_review,omitempty"`
 }
 
 // due reports whether NextPending may hand the entry to a sender at now.
@@ -198,6 +201,13 @@ func (v *Vault) MarkState(ctx context.Context, submissionID string, state State,
 			return err
 		}
 		e.Reason, e.UpdatedAt = reason, now
+		if state == StateSynced && e.HeldReview != nil {
+			held := *e.HeldReview
+			e.HeldReview = nil
+			if _, err := v.applyReview(tx, k, &e, held); err != nil {
+				return err
+			}
+		}
 		return v.putOutbox(tx, k, key, e)
 	})
 	if err != nil {

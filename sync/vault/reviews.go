@@ -69,8 +69,13 @@ func (v *Vault) ReviewCursor(ctx context.Context) (int64, error) {
 // moves the review cursor to cursor, all in one transaction: a crash
 // leaves either everything applied and the cursor moved, or neither, so a
 // change is never skipped. A submission the vault no longer holds (shred,
-// retention) is passed over. Each decision is audited. It returns how many
-// entries changed. The cursor never moves back.
+// retention) is passed over. A review of a submission central has not
+// acknowledged (not synced) is held aside on its entry (HeldReview) and
+// applied when central acknowledges it (MarkState): central may hold it
+// while its acknowledgement was lost, and the cursor moves past the change
+// either way, but the device must not show a decision on a submission it
+// cannot tell central holds. Each decision applied is audited. It returns
+// how many entries' reviews changed. The cursor never moves back.
 func (v *Vault) ApplyReviews(ctx context.Context, updates []ReviewUpdate, cursor int64) (int, error) {
 	for _, u := range updates {
 		if err := validateID(kindSubmission, u.SubmissionID); err != nil {
@@ -93,24 +98,24 @@ func (v *Vault) ApplyReviews(ctx context.Context, updates []ReviewUpdate, cursor
 			if err != nil {
 				return err
 			}
-			if e.Review != nil && e.Review.Seq >= u.Seq {
-				continue
-			}
 			r := u.Review
 			r.UpdatedAt = now
-			e.Review = &r
+			changed := false
+			if e.State != StateSynced {
+				if newer(&r, e.HeldReview) {
+					e.HeldReview, changed = &r, true
+				}
+			} else if changed, err = v.applyReview(tx, k, &e, r); err != nil {
+				return err
+			}
+			if !changed {
+				continue
+			}
 			if err := v.putOutbox(tx, k, key, e); err != nil {
 				return err
 			}
-			n++
-			if r.State == "decided" {
-				detail := "central's reviewer decided: " + r.Outcome
-				if r.Reason != "" {
-					detail += " (" + r.Reason + ")"
-				}
-				if err := v.appendAudit(tx, k, AuditEvent{Actor: "central", Action: "submission.reviewed", Subject: u.SubmissionID, Detail: detail}); err != nil {
-					return err
-				}
+			if e.State == StateSynced {
+				n++
 			}
 		}
 		prev, err := getRecord(tx, k, bucketMeta, []byte(metaReviewCursor))
@@ -136,4 +141,25 @@ func (v *Vault) ApplyReviews(ctx context.Context, updates []ReviewUpdate, cursor
 		return 0, fmt.Errorf("applying reviews: %w", err)
 	}
 	return n, nil
+}
+
+// newer reports whether r is a later change than have (nil: none).
+func newer(r, have *Review) bool { return have == nil || have.Seq < r.Seq }
+
+// applyReview makes r the review of the synced entry e unless e holds a
+// newer one, auditing a decision, and reports whether e changed. The
+// caller writes e.
+func (v *Vault) applyReview(tx *bbolt.Tx, k *keyring, e *OutboxEntry, r Review) (bool, error) {
+	if !newer(&r, e.Review) {
+		return false, nil
+	}
+	e.Review = &r
+	if r.State != "decided" {
+		return true, nil
+	}
+	detail := "central's reviewer decided: " + r.Outcome
+	if r.Reason != "" {
+		detail += " (" + r.Reason + ")"
+	}
+	return true, v.appendAudit(tx, k, AuditEvent{Actor: "central", Action: "submission.reviewed", Subject: e.SubmissionID, Detail: detail})
 }

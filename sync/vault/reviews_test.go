@@ -24,6 +24,13 @@ func TestApplyReviews(t *testing.T) {
 	if c, err := v.ReviewCursor(ctx); err != nil || c != 0 {
 		t.Fatalf("cursor of a new vault: %d, %v", c, err)
 	}
+	// Central acknowledged a (reviews of b are held: TestReviewBeforeAcknowledgement).
+	if err := v.MarkState(ctx, "a", StateSending, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkState(ctx, "a", StateSynced, ""); err != nil {
+		t.Fatal(err)
+	}
 	decided := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	n, err := v.ApplyReviews(ctx, []ReviewUpdate{
 		{SubmissionID: "a", Review: Review{State: "claimed", Seq: 3}},
@@ -33,11 +40,8 @@ func TestApplyReviews(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("ApplyReviews: %d, %v; want the two changes of a applied", n, err)
 	}
-	// The outbox moves on; the review stays with the entry.
-	if err := v.MarkState(ctx, "a", StateSending, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.MarkState(ctx, "a", StateSynced, ""); err != nil {
+	// The review stays with the entry.
+	if err := v.DropImages(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
 	path := v.Path()
@@ -97,6 +101,69 @@ func TestApplyReviews(t *testing.T) {
 	}
 	if c, _ := v.ReviewCursor(ctx); c != 5 {
 		t.Errorf("a refused batch moved the cursor to %d", c)
+	}
+}
+
+// TestReviewBeforeAcknowledgement: a review of a submission the device
+// has not recorded as synced (queued, being sent, rejected) is held aside,
+// neither shown nor audited, and becomes the submission's review when
+// central acknowledges it; the cursor moves past it all the same. Before,
+// it was applied at once: the device showed central's decision on a
+// submission central had never acknowledged.
+func TestReviewBeforeAcknowledgement(t *testing.T) {
+	ctx := context.Background()
+	v := openTest(t, Options{})
+	for _, id := range []string{"queued", "sending", "rejected"} {
+		if err := v.PutSubmission(ctx, testSubmission(id, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.MarkState(ctx, "sending", StateSending, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkState(ctx, "rejected", StateRejected, "central rejected the submission"); err != nil {
+		t.Fatal(err)
+	}
+	var updates []ReviewUpdate
+	for i, id := range []string{"queued", "sending", "rejected"} {
+		updates = append(updates,
+			ReviewUpdate{SubmissionID: id, Review: Review{State: "decided", Outcome: "reject", Seq: int64(10 + 2*i)}},
+			ReviewUpdate{SubmissionID: id, Review: Review{State: "claimed", Seq: int64(1 + i)}}) // older: never replaces the held one
+	}
+	n, err := v.ApplyReviews(ctx, updates, 20)
+	if err != nil || n != 0 {
+		t.Fatalf("ApplyReviews: %d, %v; want nothing applied", n, err)
+	}
+	for _, id := range []string{"queued", "sending", "rejected"} {
+		e, err := v.OutboxStatus(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Review != nil || e.HeldReview == nil || e.HeldReview.Outcome != "reject" {
+			t.Errorf("%s: review %+v, held %+v; want the decision held, none shown", id, e.Review, e.HeldReview)
+		}
+	}
+	if c, err := v.ReviewCursor(ctx); err != nil || c != 20 {
+		t.Fatalf("cursor %d, %v; want 20", c, err)
+	}
+	if log, err := v.AuditLog(ctx); err != nil || len(log) != 0 {
+		t.Fatalf("audit log %+v, %v; want no decision audited yet", log, err)
+	}
+
+	// Central acknowledges the one being sent: its review appears.
+	if err := v.MarkState(ctx, "sending", StateSynced, ""); err != nil {
+		t.Fatal(err)
+	}
+	e, err := v.OutboxStatus(ctx, "sending")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.HeldReview != nil || e.Review == nil || e.Review.Outcome != "reject" || e.Review.Seq != 12 {
+		t.Fatalf("after the acknowledgement: review %+v, held %+v", e.Review, e.HeldReview)
+	}
+	log, err := v.AuditLog(ctx)
+	if err != nil || len(log) != 1 || log[0].Action != "submission.reviewed" || log[0].Subject != "sending" {
+		t.Fatalf("audit log %+v, %v; want the decision audited", log, err)
 	}
 }
 
