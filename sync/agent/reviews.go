@@ -64,7 +64,19 @@ func syncReviews(ctx context.Context, u *Uploader, v *vault.Vault) (applied int,
 		}
 		cursor := after
 		updates := make([]vault.ReviewUpdate, 0, len(page.Reviews))
+		var jumped error
 		for _, r := range page.Reviews {
+			if r.Seq <= after {
+				continue // central's ordering broken, or a replay: nothing new
+			}
+			if r.Seq-cursor > MaxReviewSeqJump {
+				// Taken, the cursor would pass every change central numbers
+				// below it, later ones included, for good. Stopping here
+				// loses nothing: central numbers its next changes below it,
+				// so they come before it in the pages to come.
+				jumped = fmt.Errorf("fetching reviews: central numbers a change %d, %d past the one before (%d); it and what follows are not taken", r.Seq, r.Seq-cursor, cursor)
+				break
+			}
 			cursor = max(cursor, r.Seq)
 			if r.SubmissionID == "" || len(r.SubmissionID) > maxSubmissionID || !utf8.ValidString(r.SubmissionID) || r.State == "" {
 				continue // not one of the vault's ids: the cursor passes it
@@ -77,12 +89,21 @@ func syncReviews(ctx context.Context, u *Uploader, v *vault.Vault) (applied int,
 		if err != nil {
 			return applied, nil, err
 		}
+		if jumped != nil {
+			return applied, jumped, nil
+		}
 		if !page.More || cursor == after {
 			return applied, nil, nil
 		}
 	}
 	return applied, nil, nil
 }
+
+// MaxReviewSeqJump is the largest step from one review change to the next
+// the device takes: central numbers its review changes one by one (all
+// devices' together), and four billion of them between two of one
+// device's is a broken number (a bug, a damaged row), not a busy central.
+const MaxReviewSeqJump = 1 << 32
 
 // maxSubmissionID is the longest id the vault stores.
 const maxSubmissionID = 256

@@ -3,6 +3,8 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,5 +129,58 @@ func TestReviewsReachTheDevice(t *testing.T) {
 	defer v2.Close()
 	if n, err := agent.SyncReviews(ctx, up, v2); err != nil || n != 0 {
 		t.Fatalf("after a restart: %d applied, %v", n, err)
+	}
+}
+
+// TestReviewSeqJump: central's answer carries a change numbered far past
+// the others (a bug, a damaged row). The device must not take it nor move
+// its cursor to it, must say so, and must still receive the reviews
+// central makes afterwards. Before, the cursor jumped to that number and
+// every later review, numbered below it, was never fetched again.
+func TestReviewSeqJump(t *testing.T) {
+	ctx := context.Background()
+	var subs []vault.Submission
+	bogus := int64(1) << 50
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || r.URL.Path != protocol.PathReviews {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var page protocol.ReviewUpdates
+			if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+				t.Errorf("central's review answer: %v", err)
+			}
+			page.Reviews = append(page.Reviews, protocol.ReviewUpdate{SubmissionID: subs[2].ID, State: "decided", Outcome: "approve", Seq: bogus})
+			json.NewEncoder(w).Encode(page)
+		})
+	}
+	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+	v := r.openVault(t, vault.Options{})
+	subs = capture(t, v, r.id, 0, 3, 2000)
+	a := agent.New(r.uploader(t, agent.Config{}), v, agent.Options{})
+	if p, err := a.RunOnce(ctx); err != nil || p.Synced != 3 {
+		t.Fatalf("first pass %+v, %v", p, err)
+	}
+	review(t, r.store, r.id.DeviceID(), subs[0].ID, central.Review{State: central.ReviewDecided, Outcome: central.OutcomeReject, DecidedAt: time.Now()})
+	p, err := a.RunOnce(ctx)
+	if err != nil || p.Reviews != 1 || p.Err == nil || !strings.Contains(p.LastError, "not taken") {
+		t.Fatalf("pass with a change numbered %d: %+v, %v; want the real review applied and the jump reported", bogus, p, err)
+	}
+	if c, err := v.ReviewCursor(ctx); err != nil || c >= bogus {
+		t.Fatalf("cursor %d, %v; want it short of the jump", c, err)
+	}
+	if e, _ := v.OutboxStatus(ctx, subs[2].ID); e.Review != nil {
+		t.Errorf("the change numbered past the jump was applied: %+v", e.Review)
+	}
+	// A review made afterwards still arrives.
+	review(t, r.store, r.id.DeviceID(), subs[1].ID, central.Review{State: central.ReviewDecided, Outcome: central.OutcomeApprove, DecidedAt: time.Now()})
+	if p, err := a.RunOnce(ctx); err != nil || p.Reviews != 1 {
+		t.Fatalf("pass after a later review %+v, %v; want it applied", p, err)
+	}
+	if e, _ := v.OutboxStatus(ctx, subs[1].ID); e.Review == nil || e.Review.Outcome != "approve" {
+		t.Errorf("the later review: %+v", e.Review)
 	}
 }
