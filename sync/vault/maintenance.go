@@ -70,7 +70,8 @@ func shredSubmission(tx *bbolt.Tx, key []byte) error {
 }
 
 // ShredOlderThan is the retention sweep: it shreds sessions and submissions
-// first stored before t (by the vault clock) and returns how many it
+// first stored before t (by the vault clock), submissions only once they
+// were also delivered or rejected before t, and returns how many it
 // shredded. Submissions still waiting to reach the server (outbox queued or
 // sending) are kept, because retention must never destroy data that exists
 // nowhere else; Shred removes those explicitly. The audit log is not subject
@@ -106,6 +107,16 @@ func (v *Vault) ShredOlderThan(ctx context.Context, t time.Time) (int, error) {
 					return err
 				}
 				if err == nil && (e.State == StateQueued || e.State == StateSending) {
+					continue
+				}
+				// Old also since it was delivered or rejected: a record
+				// stamped by a clock that was wrong when it was stored (a
+				// dead CMOS battery's 2000-01-01) looked decades old the
+				// moment the clock was set, and one central refused
+				// minutes before, which exists nowhere else, went at once.
+				// Reaching central took a clock central's certificate
+				// accepts, so that stamp is the sounder one.
+				if err == nil && !e.UpdatedAt.Before(t) {
 					continue
 				}
 			}

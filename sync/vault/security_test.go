@@ -392,3 +392,37 @@ func TestShredOlderThan(t *testing.T) {
 		t.Fatalf("audit log = %+v, %v", log, err)
 	}
 }
+
+// TestShredOlderThanClockSetSince: submissions stored while the clock read
+// 2000-01-01 (a dead CMOS battery), then, the clock set, delivered or
+// rejected by central: the sweep keeps them for the retention period from
+// then. Before, they were decades old by their stamp, and one central
+// refused minutes before, which exists nowhere else, was shredded at once.
+func TestShredOlderThanClockSetSince(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	now := clock.Now()
+	v := openTest(t, Options{Now: clock.Now})
+	clock.Advance(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Sub(now))
+	for _, id := range []string{"rejected", "synced"} {
+		if err := v.PutSubmission(ctx, testSubmission(id, 128)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(now.Sub(clock.Now())) // the clock set
+	for id, states := range map[string][]State{"rejected": {StateRejected}, "synced": {StateSending, StateSynced}} {
+		for _, s := range states {
+			if err := v.MarkState(ctx, id, s, "central rejected the submission"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const retention = 30 * 24 * time.Hour
+	if n, err := v.ShredOlderThan(ctx, clock.Now().Add(-retention)); err != nil || n != 0 {
+		t.Fatalf("sweep minutes after delivery and rejection: %d shredded, %v; want none", n, err)
+	}
+	clock.Advance(retention + time.Hour)
+	if n, err := v.ShredOlderThan(ctx, clock.Now().Add(-retention)); err != nil || n != 2 {
+		t.Fatalf("sweep past the retention period: %d shredded, %v; want both", n, err)
+	}
+}
