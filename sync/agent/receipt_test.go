@@ -157,3 +157,43 @@ func TestRetentionClosedUploadKeepsImages(t *testing.T) {
 		t.Fatalf("the device kept %d of its %d images of an upload central never had whole", len(got.Images), len(subs[0].Images))
 	}
 }
+
+// TestErasedAfterDeliveryIsDelivered: central received every image, its
+// answer to the last one was lost, and its retention erased the images
+// before the device sent again. The receipt says central had them whole:
+// the submission is delivered, not held queued for ever.
+func TestErasedAfterDeliveryIsDelivered(t *testing.T) {
+	r := newRig(t, synctest.CentralOptions{})
+	var lose atomic.Bool
+	lose.Store(true)
+	ft := r.newFaultTransport(t, func(n int, req *http.Request) fault {
+		if lose.Load() && strings.Contains(req.URL.Path, "/images/selfie") {
+			return dropResponse
+		}
+		return pass
+	})
+	clock := synctest.NewClock(time.Now())
+	v := r.openVault(t, vault.Options{Now: clock.Now})
+	subs := capture(t, v, r.id, 0, 1, 10<<10)
+	a := agent.New(r.uploader(t, agent.Config{RetryMax: -1, Transport: ft}), v, agent.Options{Now: clock.Now})
+	ctx := context.Background()
+	if _, err := a.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := v.OutboxStatus(ctx, subs[0].ID); err != nil || e.State != vault.StateQueued {
+		t.Fatalf("after the lost answer: %+v, %v; want queued", e, err)
+	}
+	synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
+	now := time.Now()
+	if n, err := r.store.Expire(ctx, central.ExpireImages, now.Add(time.Hour), now, 10); err != nil || n != 1 {
+		t.Fatalf("central's retention: %d, %v", n, err)
+	}
+	lose.Store(false)
+	clock.Advance(2 * time.Hour)
+	if _, err := a.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := v.OutboxStatus(ctx, subs[0].ID); err != nil || e.State != vault.StateSynced {
+		t.Fatalf("after central's receipt of a delivery it has since erased: %+v, %v; want synced", e, err)
+	}
+}
