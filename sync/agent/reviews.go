@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/openkyc/kyc/sync/protocol"
@@ -78,7 +79,7 @@ func syncReviews(ctx context.Context, u *Uploader, v *vault.Vault) (applied int,
 				break
 			}
 			cursor = max(cursor, r.Seq)
-			if r.SubmissionID == "" || len(r.SubmissionID) > maxSubmissionID || !utf8.ValidString(r.SubmissionID) || r.State == "" {
+			if r.SubmissionID == "" || len(r.SubmissionID) > maxSubmissionID || !utf8.ValidString(r.SubmissionID) || strings.TrimSpace(r.State) == "" {
 				continue // not one of the vault's ids: the cursor passes it
 			}
 			updates = append(updates, vault.ReviewUpdate{SubmissionID: r.SubmissionID, Review: vault.Review{

@@ -184,3 +184,33 @@ func TestReviewSeqJump(t *testing.T) {
 		t.Errorf("the later review: %+v", e.Review)
 	}
 }
+
+// TestReviewWithBlankState: a review change whose state is blank (a
+// broken central) is passed over like any change the vault cannot hold.
+// Before, the vault refused the whole page and the agent took that for a
+// vault failure: the pass failed and Run stopped, the outbox with it, at
+// every start.
+func TestReviewWithBlankState(t *testing.T) {
+	ctx := context.Background()
+	var subs []vault.Submission
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || r.URL.Path != protocol.PathReviews || len(subs) == 0 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			json.NewEncoder(w).Encode(protocol.ReviewUpdates{Reviews: []protocol.ReviewUpdate{{SubmissionID: subs[0].ID, State: " ", Seq: 1}}})
+		})
+	}
+	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+	v := r.openVault(t, vault.Options{})
+	subs = capture(t, v, r.id, 0, 1, 2000)
+	a := agent.New(r.uploader(t, agent.Config{}), v, agent.Options{})
+	p, err := a.RunOnce(ctx)
+	if err != nil || p.Synced != 1 {
+		t.Fatalf("pass with a blank review state: %+v, %v; want it passed over", p, err)
+	}
+	if c, err := v.ReviewCursor(ctx); err != nil || c != 1 {
+		t.Errorf("cursor %d, %v; want past the blank change", c, err)
+	}
+}
