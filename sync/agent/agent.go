@@ -74,6 +74,9 @@ type Pass struct {
 	QueueDepth    int       `json:"queue_depth"`
 	OldestQueued  time.Time `json:"oldest_queued,omitzero"`
 	RejectedTotal int       `json:"rejected_total"`
+	// Damaged counts outbox entries the vault cannot open: their
+	// submissions are neither sent nor swept (vault.OutboxStats).
+	Damaged int `json:"damaged,omitempty"`
 	// Config is what a configuration refresh in this pass changed (nil if
 	// none ran); ConfigVersion and Watchlists are what is in use.
 	Config        *ConfigResult    `json:"config,omitempty"`
@@ -494,7 +497,10 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 	if err != nil {
 		return p, err
 	}
-	p.QueueDepth, p.OldestQueued, p.RejectedTotal = stats.Queued, stats.OldestQueued, stats.Rejected
+	p.QueueDepth, p.OldestQueued, p.RejectedTotal, p.Damaged = stats.Queued, stats.OldestQueued, stats.Rejected, stats.Damaged
+	if stats.Damaged > 0 {
+		errs.add(fmt.Errorf("%w: %d outbox entries do not open; their submissions are neither sent nor swept", vault.ErrCorrupt, stats.Damaged))
+	}
 	if a.opts.ConfigDir != "" {
 		if cfg, err := LoadConfig(a.opts.ConfigDir); err == nil {
 			p.ConfigVersion = cfg.Version

@@ -96,7 +96,7 @@ func (v *Vault) ShredOlderThan(ctx context.Context, t time.Time) (int, error) {
 			}
 			_, created, err := unwrapDEK(k.kek, string(bucket), key, wrapped)
 			if err != nil {
-				return fmt.Errorf("reading record age: %w", err)
+				continue // a damaged key: its age is unknown, so it stays
 			}
 			if !created.Before(t) {
 				continue
@@ -104,7 +104,7 @@ func (v *Vault) ShredOlderThan(ctx context.Context, t time.Time) (int, error) {
 			if string(bucket) == bucketSubmissions {
 				e, err := readOutbox(tx, k, key)
 				if err != nil && !errors.Is(err, ErrNotFound) {
-					return err
+					continue // damaged: whether central has it is unknown, so it stays
 				}
 				if err == nil && (e.State == StateQueued || e.State == StateSending) {
 					continue

@@ -120,20 +120,23 @@ func (v *Vault) OutboxStatus(ctx context.Context, submissionID string) (OutboxEn
 }
 
 // eachOutbox decrypts every outbox entry in turn and hands it to fn,
-// stopping when ctx is done.
-func eachOutbox(ctx context.Context, tx *bbolt.Tx, k *keyring, fn func(OutboxEntry)) error {
+// stopping when ctx is done. An entry that does not open (a damaged
+// value or wrapped key) is passed over and counted: one damaged entry
+// must not stop every other submission from being sent.
+func eachOutbox(ctx context.Context, tx *bbolt.Tx, k *keyring, fn func(OutboxEntry)) (damaged int, err error) {
 	c := tx.Bucket([]byte(bucketOutbox)).Cursor()
 	for key, _ := c.First(); key != nil; key, _ = c.Next() {
 		if err := ctx.Err(); err != nil {
-			return err
+			return damaged, err
 		}
 		e, err := readOutbox(tx, k, key)
 		if err != nil {
-			return err
+			damaged++
+			continue
 		}
 		fn(e)
 	}
-	return nil
+	return damaged, nil
 }
 
 // NextPending returns the entry a sender should work on next: among queued
@@ -146,11 +149,12 @@ func eachOutbox(ctx context.Context, tx *bbolt.Tx, k *keyring, fn func(OutboxEnt
 func (v *Vault) NextPending(ctx context.Context) (entry OutboxEntry, ok bool, err error) {
 	err = v.view(ctx, func(tx *bbolt.Tx, k *keyring) error {
 		now := v.opts.Now()
-		return eachOutbox(ctx, tx, k, func(e OutboxEntry) {
+		_, err := eachOutbox(ctx, tx, k, func(e OutboxEntry) {
 			if e.due(now) && (!ok || before(e, entry)) {
 				entry, ok = e, true
 			}
 		})
+		return err
 	})
 	if err != nil {
 		return OutboxEntry{}, false, fmt.Errorf("finding next pending submission: %w", err)

@@ -92,11 +92,8 @@ func (v *Vault) ApplyReviews(ctx context.Context, updates []ReviewUpdate, cursor
 		for _, u := range updates {
 			key := k.recordID(kindSubmission, u.SubmissionID)
 			e, err := readOutbox(tx, k, key)
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
 			if err != nil {
-				return err
+				continue // gone, or damaged (OutboxStats counts it)
 			}
 			r := u.Review
 			r.UpdatedAt = now

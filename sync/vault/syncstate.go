@@ -25,31 +25,42 @@ type OutboxStats struct {
 	// OldestQueued is when the oldest undelivered submission was
 	// enqueued; zero when none waits.
 	OldestQueued time.Time `json:"oldest_queued,omitzero"`
+	// Damaged counts entries that do not open (a damaged value or
+	// wrapped key): left out of the counts above and of Outbox, never
+	// sent, never swept.
+	Damaged int `json:"damaged,omitempty"`
 }
 
-// Outbox returns every outbox entry, in no particular order. Every entry
-// is decrypted, so the cost grows with the outbox.
+// Outbox returns every outbox entry that opens (OutboxStats counts those
+// that do not), in no particular order. Every entry is decrypted, so the
+// cost grows with the outbox.
 func (v *Vault) Outbox(ctx context.Context) ([]OutboxEntry, error) {
-	var out []OutboxEntry
-	err := v.view(ctx, func(tx *bbolt.Tx, k *keyring) error {
+	out, _, err := v.outbox(ctx)
+	return out, err
+}
+
+func (v *Vault) outbox(ctx context.Context) (out []OutboxEntry, damaged int, err error) {
+	err = v.view(ctx, func(tx *bbolt.Tx, k *keyring) error {
 		out = out[:0]
-		return eachOutbox(ctx, tx, k, func(e OutboxEntry) {
+		var err error
+		damaged, err = eachOutbox(ctx, tx, k, func(e OutboxEntry) {
 			out = append(out, e)
 		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing outbox: %w", err)
+		return nil, 0, fmt.Errorf("listing outbox: %w", err)
 	}
-	return out, nil
+	return out, damaged, nil
 }
 
 // OutboxStats counts the outbox by state.
 func (v *Vault) OutboxStats(ctx context.Context) (OutboxStats, error) {
-	entries, err := v.Outbox(ctx)
+	entries, damaged, err := v.outbox(ctx)
 	if err != nil {
 		return OutboxStats{}, err
 	}
-	var s OutboxStats
+	s := OutboxStats{Damaged: damaged}
 	for _, e := range entries {
 		switch e.State {
 		case StateQueued, StateSending:
@@ -94,7 +105,7 @@ func (v *Vault) RequeueRejected(ctx context.Context, actor string) (int, error) 
 		for key, _ := c.First(); key != nil; key, _ = c.Next() {
 			e, err := readOutbox(tx, k, key)
 			if err != nil {
-				return err
+				continue // damaged: OutboxStats counts it
 			}
 			if e.State == StateRejected {
 				keys = append(keys, clone(key))
@@ -239,7 +250,7 @@ func (v *Vault) RetryNow(ctx context.Context) (int, error) {
 		for key, _ := c.First(); key != nil; key, _ = c.Next() {
 			e, err := readOutbox(tx, k, key)
 			if err != nil {
-				return err
+				continue // damaged: OutboxStats counts it
 			}
 			if e.State == StateQueued && e.NextAttempt.After(now) {
 				e.NextAttempt = now

@@ -217,3 +217,59 @@ func TestRetryNow(t *testing.T) {
 		t.Errorf("NextPending after RetryNow = %+v, %v, %v; want backing-off (the leased one keeps its lease)", e, ok, err)
 	}
 }
+
+// TestDamagedOutboxEntry: one outbox entry whose value no longer opens (a
+// flipped bit) is passed over and counted by everything that walks the
+// outbox, and its submission is never swept, since whether central has it
+// is unknown. Before, every walk failed on it: NextPending, OutboxStats
+// and the retention sweep alike, so the sync loop stopped at its first
+// pass and no other submission was ever sent again.
+func TestDamagedOutboxEntry(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	v := openTest(t, Options{Now: clock.Now})
+	for _, id := range []string{"a", "b", "c"} {
+		if err := v.PutSubmission(ctx, testSubmission(id, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.MarkState(ctx, "c", StateRejected, "central rejected the submission"); err != nil {
+		t.Fatal(err)
+	}
+	var damagedKey []byte
+	rawUpdate(t, v, func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucketOutbox))
+		k, val := b.Cursor().First()
+		damagedKey = clone(k)
+		val = clone(val)
+		val[len(val)-1] ^= 1
+		return b.Put(damagedKey, val)
+	})
+	e, ok, err := v.NextPending(ctx)
+	if err != nil || !ok {
+		t.Fatalf("NextPending with a damaged entry: %+v, %v, %v; want one of the others", e, ok, err)
+	}
+	st, err := v.OutboxStats(ctx)
+	if err != nil || st.Damaged != 1 || st.Queued+st.Rejected != 2 {
+		t.Fatalf("OutboxStats: %+v, %v; want 1 damaged and the 2 others counted", st, err)
+	}
+	if _, err := v.RetryNow(ctx); err != nil {
+		t.Errorf("RetryNow: %v", err)
+	}
+	if _, err := v.RequeueRejected(ctx, "operator"); err != nil {
+		t.Errorf("RequeueRejected: %v", err)
+	}
+	if _, err := v.ApplyReviews(ctx, []ReviewUpdate{{SubmissionID: "a", Review: Review{State: "open", Seq: 1}}, {SubmissionID: "b", Review: Review{State: "open", Seq: 2}}}, 2); err != nil {
+		t.Errorf("ApplyReviews: %v", err)
+	}
+	clock.Advance(365 * 24 * time.Hour)
+	if _, err := v.ShredOlderThan(ctx, clock.Now()); err != nil {
+		t.Fatalf("retention sweep: %v", err)
+	}
+	rawUpdate(t, v, func(tx *bbolt.Tx) error {
+		if tx.Bucket([]byte(bucketSubmissions)).Get(damagedKey) == nil {
+			t.Error("the sweep shredded the submission whose entry is damaged")
+		}
+		return nil
+	})
+}

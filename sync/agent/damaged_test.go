@@ -1,0 +1,58 @@
+package agent_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/vault"
+)
+
+// TestDamagedOutboxEntryDoesNotStopSync: one outbox entry in the vault no
+// longer opens (a flipped bit on disk). The pass sends every other
+// submission and says one entry is damaged. Before, the pass failed on it
+// as a vault failure: Run stopped at its first pass, at every start, and
+// nothing was sent again.
+func TestDamagedOutboxEntryDoesNotStopSync(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, synctest.CentralOptions{})
+	v, err := vault.Open(ctx, r.vaultPath(), vault.KeyFile(r.keyFile()), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture(t, v, r.id, 0, 3, 1000)
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(r.vaultPath(), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte("outbox"))
+		k, val := b.Cursor().First()
+		val = append([]byte(nil), val...)
+		val[len(val)-1] ^= 1
+		return b.Put(append([]byte(nil), k...), val)
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	v = r.openVault(t, vault.Options{})
+	a := agent.New(r.uploader(t, agent.Config{}), v, agent.Options{})
+	p, err := a.RunOnce(ctx)
+	if err != nil {
+		t.Fatalf("pass with a damaged outbox entry: %v; want the others sent", err)
+	}
+	if p.Synced != 2 || p.Damaged != 1 || !strings.Contains(p.LastError, "do not open") {
+		t.Fatalf("pass %+v; want 2 sent and the damaged entry reported", p)
+	}
+}
