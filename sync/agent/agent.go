@@ -563,6 +563,13 @@ func (a *Agent) maintain(ctx context.Context, p *Pass) error {
 		}
 		a.migrated = true
 	}
+	repaired, err := a.v.RepairOutbox(ctx)
+	if err != nil {
+		return err
+	}
+	if repaired > 0 {
+		a.opts.Logger.Warn("outbox entries damaged in the vault were made anew", "count", repaired)
+	}
 	if !a.opts.KeepImages {
 		ids, err := a.v.SyncedWithImages(ctx)
 		if err != nil {

@@ -12,11 +12,12 @@ import (
 	"github.com/openkyc/kyc/sync/vault"
 )
 
-// TestDamagedOutboxEntryDoesNotStopSync: one outbox entry in the vault no
-// longer opens (a flipped bit on disk). The pass sends every other
-// submission and says one entry is damaged. Before, the pass failed on it
-// as a vault failure: Run stopped at its first pass, at every start, and
-// nothing was sent again.
+// TestDamagedOutboxEntryDoesNotStopSync: two outbox entries in the vault
+// no longer open (a flipped bit on disk), one of them with its submission.
+// The pass makes the first anew and sends it with the intact one, and says
+// one entry is damaged. Before, the pass failed on them as a vault
+// failure: Run stopped at its first pass, at every start, and nothing was
+// sent again.
 func TestDamagedOutboxEntryDoesNotStopSync(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, synctest.CentralOptions{})
@@ -33,11 +34,22 @@ func TestDamagedOutboxEntryDoesNotStopSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte("outbox"))
-		k, val := b.Cursor().First()
-		val = append([]byte(nil), val...)
-		val[len(val)-1] ^= 1
-		return b.Put(append([]byte(nil), k...), val)
+		flip := func(bucket string, key []byte) error {
+			b := tx.Bucket([]byte(bucket))
+			val := append([]byte(nil), b.Get(key)...)
+			val[len(val)-1] ^= 1
+			return b.Put(key, val)
+		}
+		c := tx.Bucket([]byte("outbox")).Cursor()
+		first, _ := c.First()
+		second, _ := c.Next()
+		first, second = append([]byte(nil), first...), append([]byte(nil), second...)
+		for _, err := range []error{flip("outbox", first), flip("outbox", second), flip("submissions", second)} {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr

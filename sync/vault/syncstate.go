@@ -270,3 +270,57 @@ func (v *Vault) RetryNow(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// RepairOutbox gives a fresh outbox entry to each submission whose entry
+// does not open but whose record does, and returns how many: one whose
+// images were dropped was delivered (DropImages needs that) and is synced
+// again; any other is queued, due now, since whether central has it is
+// unknown and a resend is safe (central dedupes, and the receipt says
+// what it holds). Each repair is audited. Entries whose submission does
+// not open either stay as they are (OutboxStats counts them).
+func (v *Vault) RepairOutbox(ctx context.Context) (int, error) {
+	var n int
+	err := v.update(ctx, func(tx *bbolt.Tx, k *keyring) error {
+		n = 0
+		type fix struct {
+			key []byte
+			e   OutboxEntry
+		}
+		var fixes []fix
+		now := v.opts.Now()
+		c := tx.Bucket([]byte(bucketOutbox)).Cursor()
+		for key, _ := c.First(); key != nil; key, _ = c.Next() {
+			if _, err := readOutbox(tx, k, key); err == nil {
+				continue
+			}
+			rec, err := readSubmission(tx, k, key)
+			if err != nil {
+				continue
+			}
+			e := OutboxEntry{SubmissionID: rec.ID, State: StateQueued, NextAttempt: now, EnqueuedAt: now, UpdatedAt: now, Reason: "outbox entry damaged; sent again"}
+			if !rec.ImagesDroppedAt.IsZero() {
+				e.State, e.NextAttempt, e.ImagesDropped, e.Reason = StateSynced, time.Time{}, true, "outbox entry damaged; delivered before"
+			}
+			fixes = append(fixes, fix{clone(key), e})
+		}
+		// Write after iterating: putting under a bbolt cursor moves it.
+		for _, f := range fixes {
+			// A fresh data key: the old wrapped one may be what is damaged.
+			if err := deleteRecord(tx, bucketOutbox, f.key); err != nil {
+				return err
+			}
+			if err := v.putOutbox(tx, k, f.key, f.e); err != nil {
+				return err
+			}
+			if err := v.appendAudit(tx, k, AuditEvent{Actor: "sync", Action: "submission.outbox_repaired", Subject: f.e.SubmissionID, Detail: f.e.Reason}); err != nil {
+				return err
+			}
+		}
+		n = len(fixes)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("repairing outbox: %w", err)
+	}
+	return n, nil
+}

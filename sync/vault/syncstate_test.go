@@ -273,3 +273,55 @@ func TestDamagedOutboxEntry(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRepairOutbox: a damaged outbox entry gets a fresh one when its
+// submission still opens: queued again (central dedupes a resend), or
+// synced when its images were dropped after delivery; one whose
+// submission does not open either stays counted as damaged.
+func TestRepairOutbox(t *testing.T) {
+	ctx := context.Background()
+	v := openTest(t, Options{})
+	for _, id := range []string{"queued", "delivered", "lost"} {
+		if err := v.PutSubmission(ctx, testSubmission(id, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, st := range []State{StateSending, StateSynced} {
+		if err := v.MarkState(ctx, "delivered", st, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.DropImages(ctx, "delivered"); err != nil {
+		t.Fatal(err)
+	}
+	flip := func(bucket, id string) {
+		t.Helper()
+		rawUpdate(t, v, func(tx *bbolt.Tx) error {
+			key := v.keys.recordID(kindSubmission, id)
+			val := clone(tx.Bucket([]byte(bucket)).Get(key))
+			val[len(val)-1] ^= 1
+			return tx.Bucket([]byte(bucket)).Put(key, val)
+		})
+	}
+	for _, id := range []string{"queued", "delivered", "lost"} {
+		flip(bucketOutbox, id)
+	}
+	flip(bucketSubmissions, "lost")
+
+	n, err := v.RepairOutbox(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("RepairOutbox: %d, %v; want 2 repaired", n, err)
+	}
+	if e, err := v.OutboxStatus(ctx, "queued"); err != nil || e.State != StateQueued {
+		t.Errorf("queued after the repair: %+v, %v", e, err)
+	}
+	if e, err := v.OutboxStatus(ctx, "delivered"); err != nil || e.State != StateSynced || !e.ImagesDropped {
+		t.Errorf("delivered after the repair: %+v, %v", e, err)
+	}
+	if st, err := v.OutboxStats(ctx); err != nil || st.Damaged != 1 {
+		t.Errorf("OutboxStats after the repair: %+v, %v; want the lost one still counted", st, err)
+	}
+	if n, err := v.RepairOutbox(ctx); err != nil || n != 0 {
+		t.Errorf("second RepairOutbox: %d, %v; want nothing", n, err)
+	}
+}
