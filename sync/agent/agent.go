@@ -499,7 +499,7 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 	}
 	p.QueueDepth, p.OldestQueued, p.RejectedTotal, p.Damaged = stats.Queued, stats.OldestQueued, stats.Rejected, stats.Damaged
 	if stats.Damaged > 0 {
-		errs.add(fmt.Errorf("%w: %d outbox entries do not open; their submissions are neither sent nor swept", vault.ErrCorrupt, stats.Damaged))
+		errs.add(fmt.Errorf("%d outbox entries in the vault are damaged: their submissions are neither sent nor swept; one whose record still opens is queued again at the next maintenance", stats.Damaged))
 	}
 	if a.opts.ConfigDir != "" {
 		if cfg, err := LoadConfig(a.opts.ConfigDir); err == nil {

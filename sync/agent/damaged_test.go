@@ -64,7 +64,7 @@ func TestDamagedOutboxEntryDoesNotStopSync(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pass with a damaged outbox entry: %v; want the others sent", err)
 	}
-	if p.Synced != 2 || p.Damaged != 1 || !strings.Contains(p.LastError, "do not open") {
+	if p.Synced != 2 || p.Damaged != 1 || !strings.Contains(p.LastError, "damaged") {
 		t.Fatalf("pass %+v; want 2 sent and the damaged entry reported", p)
 	}
 }
