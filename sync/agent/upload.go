@@ -20,7 +20,10 @@
 // submission.
 //
 // Nothing is dropped silently: only a 422 (a content error resending
-// cannot fix) marks a submission rejected, and an operator can re-queue it
+// cannot fix), or central's receipt saying its retention closed the
+// upload before the images arrived, marks a submission rejected (its
+// images kept); images are shredded only on an answer showing central
+// holds them all (checkComplete). An operator can re-queue a rejected one
 // (Agent.Requeue, `kyc sync requeue`). Every other answer (401 stale,
 // unknown_device, bad_signature, 403 revoked, 5xx, the network) keeps it
 // queued, retried with backoff, and is shown in words (Describe, Pass).
