@@ -558,9 +558,8 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 		if fs.PartnerID == KioskPartner {
 			return nil, nil // no partner to tell: the kiosk follows the session
 		}
-		d := webhook.Data{SessionID: fs.ID, PartnerUserID: fs.UserID, PartnerUserIDType: fs.UserIDType, Status: fs.Status,
-			NextAction: fs.NextAction, Attempts: fs.Attempts, Decision: summary.Decision, Score: &summary.Score,
-			ReasonCodes: summary.Reasons, Attempt: in.attempt}
+		d := webhook.FlowData(*fs)
+		d.Decision, d.Score, d.ReasonCodes, d.Attempt = summary.Decision, &summary.Score, summary.Reasons, in.attempt
 		ev, err := webhook.NewEvent(central.EventSubmissionCompleted, fs.PartnerID, fs.ID, d, now,
 			webhook.EventID(central.EventSubmissionCompleted, DeviceID, fs.PartnerID, fs.ID, fmt.Sprint(in.attempt)))
 		return []central.WebhookEvent{ev}, err
@@ -715,9 +714,7 @@ func endedEvent(fs central.FlowSession, now time.Time) ([]central.WebhookEvent, 
 	if fs.PartnerID == KioskPartner {
 		return nil, nil
 	}
-	d := webhook.Data{SessionID: fs.ID, PartnerUserID: fs.UserID, PartnerUserIDType: fs.UserIDType, Status: fs.Status,
-		NextAction: fs.NextAction, ErrorCode: fs.ErrorCode, Attempts: fs.Attempts}
-	ev, err := webhook.NewEvent(central.EventSessionEnded, fs.PartnerID, fs.ID, d, now,
+	ev, err := webhook.NewEvent(central.EventSessionEnded, fs.PartnerID, fs.ID, webhook.FlowData(fs), now,
 		webhook.EventID(central.EventSessionEnded, fs.PartnerID, fs.ID))
 	return []central.WebhookEvent{ev}, err
 }

@@ -304,7 +304,7 @@ func (p *pass) completed(ctx context.Context, pt central.Partner, c central.Case
 		f.Status, f.NextAction, f.ErrorCode = central.FlowCompleted, c.Summary.NextAction, ""
 		f.Attempts = max(f.Attempts, len(f.Submissions), c.Summary.Attempt)
 		f.UpdatedAt = p.now
-		d := flowData(*f)
+		d := FlowData(*f)
 		d.Decision, d.Score, d.ReasonCodes, d.Attempt = c.Summary.Decision, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
 		ev, err := p.event(central.EventSubmissionCompleted, pt.ID, sid, d, "completed", c.Ref.DeviceID, c.Ref.Key)
 		return []central.WebhookEvent{ev}, err
@@ -386,7 +386,7 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 			return nil, errNotKiosk
 		}
 		f.Status, f.NextAction, f.UpdatedAt = central.FlowCompleted, next, p.now
-		d := flowData(*f)
+		d := FlowData(*f)
 		d.Decision, d.Score, d.ReasonCodes, d.Attempt = r.Outcome, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
 		d.Review = &ReviewData{Outcome: r.Outcome, Reason: r.Reason, EngineDecision: c.Summary.Decision, DecidedAt: r.DecidedAt}
 		// The store skips an event id it holds: a repeated pass adds
@@ -428,7 +428,7 @@ func (p *pass) expire(ctx context.Context) error {
 				if f.PartnerID == central.KioskPartner {
 					return nil, nil // no partner to tell
 				}
-				ev, err := p.event(central.EventSessionExpired, f.PartnerID, f.ID, flowData(*f), "expired", f.PartnerID, f.ID)
+				ev, err := p.event(central.EventSessionExpired, f.PartnerID, f.ID, FlowData(*f), "expired", f.PartnerID, f.ID)
 				return []central.WebhookEvent{ev}, err
 			})
 			switch {
@@ -541,7 +541,10 @@ type ReviewData struct {
 	DecidedAt      time.Time `json:"decided_at,omitzero"`
 }
 
-func flowData(f central.FlowSession) Data {
+// FlowData is an event's data about a session as it stands: what every
+// event of a session carries (the hosted flow's events start from it too,
+// so each has the emitter's shape).
+func FlowData(f central.FlowSession) Data {
 	return Data{SessionID: f.ID, PartnerUserID: f.UserID, PartnerUserIDType: f.UserIDType, Status: f.Status,
 		NextAction: f.NextAction, ErrorCode: f.ErrorCode, Attempts: f.Attempts}
 }
