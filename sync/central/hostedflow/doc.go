@@ -117,7 +117,9 @@
 //
 // Verification runs engine/verify.Engine.Verify (engines loaded by package
 // internal/engines, as `kyc verify` does), at most one per core at a time,
-// with the session's max_retries as the risk policy's attempts. Screening
+// with the session's max_retries as the risk policy's attempts; a
+// submitted session reads its captures from the store only once it holds
+// a slot, so the sessions waiting for one hold no image. Screening
 // uses the watchlists central publishes (the *.list.json.gz files the
 // console's lists page uploads), reloaded every WatchlistRefresh; without
 // any, the engines' own index (Config.Engines.Screening), else the

@@ -97,43 +97,10 @@ func (f *Flow) submit(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if s.fs.Attempts >= s.cfg.MaxRetries {
 		return httpx.Errorf(http.StatusConflict, "no_attempts_left", "no attempts left")
 	}
-	// The captures as the store holds them (any instance may have taken
-	// them).
+	// The captures are read once the verification has its slot
+	// (loadCaptures): a queue of sessions waiting for one holds no image.
 	ctx := r.Context()
 	in := attemptInput{challenges: slices.Clone(s.fs.Hosted.Challenges), selfieUploaded: s.fs.Hosted.SelfieUploaded, feedSuspect: s.fs.Hosted.FeedSuspect}
-	steps := []struct {
-		name string
-		dst  *[]byte
-	}{{stepDocument, &in.front}, {stepSelfie, &in.selfie}}
-	if docSides(s.cfg) == 2 {
-		steps = append(steps, struct {
-			name string
-			dst  *[]byte
-		}{stepBack, &in.back})
-	}
-	var frames []byte
-	if len(in.challenges) > 0 {
-		// The frames that met the challenges, stored with the selfie.
-		steps = append(steps, struct {
-			name string
-			dst  *[]byte
-		}{stepChallenge, &frames})
-	}
-	for _, st := range steps {
-		b, err := f.loadCapture(ctx, s.fs, st.name)
-		if errors.Is(err, central.ErrNotFound) {
-			return httpx.Errorf(http.StatusConflict, "captures_missing", "a capture is missing: take it again")
-		}
-		if err != nil {
-			return err
-		}
-		*st.dst = b
-	}
-	if frames != nil {
-		if err := json.Unmarshal(frames, &in.challengeFrames); err != nil {
-			return fmt.Errorf("reading the challenge frames: %w", err)
-		}
-	}
 	now := f.now()
 	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
 		h := fs.Hosted
@@ -210,6 +177,14 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	if err != nil {
 		return err
 	}
+	missing, err := f.loadCaptures(ctx, &in)
+	if err != nil || missing != "" {
+		release()
+		if err != nil {
+			return err
+		}
+		return f.recapture(ctx, in.fs, missing)
+	}
 	rep, err := f.verify(ctx, in)
 	release()
 	// Once the result is stored: the person waits for it, not for this.
@@ -228,6 +203,70 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	f.applyConfig(rep, in)
 	uploadedSelfie(rep, in)
 	return f.store(ctx, in, rep)
+}
+
+// loadCaptures reads the attempt's captures as the store holds them (any
+// instance may have taken them) into in, only once its verification holds
+// a slot: up to three captures of 10 MB each, which sessions waiting for a
+// slot (as many as the live sessions) would otherwise hold all along.
+// missing names the first step whose capture the store no longer holds
+// (the challenge frames count as the selfie's).
+func (f *Flow) loadCaptures(ctx context.Context, in *attemptInput) (missing string, err error) {
+	steps := []struct {
+		name string
+		dst  *[]byte
+	}{{stepDocument, &in.front}, {stepBack, &in.back}, {stepSelfie, &in.selfie}}
+	if docSides(in.cfg) != 2 {
+		steps = slices.Delete(steps, 1, 2)
+	}
+	var frames []byte
+	if len(in.challenges) > 0 {
+		// The frames that met the challenges, stored with the selfie.
+		steps = append(steps, struct {
+			name string
+			dst  *[]byte
+		}{stepChallenge, &frames})
+	}
+	for _, st := range steps {
+		b, err := f.loadCapture(ctx, in.fs, st.name)
+		if errors.Is(err, central.ErrNotFound) {
+			if st.name == stepChallenge {
+				return stepSelfie, nil
+			}
+			return st.name, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		*st.dst = b
+	}
+	if frames != nil {
+		if err := json.Unmarshal(frames, &in.challengeFrames); err != nil {
+			return "", fmt.Errorf("reading the challenge frames: %w", err)
+		}
+	}
+	return "", nil
+}
+
+// recapture ends fs's verification without a result because the store no
+// longer holds the capture of step (its value expired): the session goes
+// back to that step, as the submit's captures_missing did when it read
+// them itself.
+func (f *Flow) recapture(ctx context.Context, fs central.FlowSession, step string) error {
+	_, err := f.cfg.Store.UpdateFlow(ctx, fs.PartnerID, fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		if h := fs.Hosted; h != nil && h.Stage == stageProcessing {
+			h.Stage, h.ProcessingAt = step, time.Time{}
+			h.Captured = slices.DeleteFunc(h.Captured, func(s string) bool { return s == step })
+			if step == stepSelfie {
+				h.Challenges = nil
+			}
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("sending the session back to its %s: %w", step, err)
+	}
+	return nil
 }
 
 // unsubmit ends fs's verification without a result (state then shows

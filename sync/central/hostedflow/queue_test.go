@@ -1,0 +1,143 @@
+package hostedflow_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/hostedflow"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+)
+
+// captureReads counts the captures read from the store, by session.
+type captureReads struct {
+	hostedStore
+	mu   sync.Mutex
+	read map[string]int
+}
+
+func (c *captureReads) HostedState(ctx context.Context, key string, now time.Time) ([]byte, error) {
+	// cap/<partner>/<session>/<step>, ids in base64url.
+	if parts := strings.Split(key, "/"); len(parts) == 4 && parts[0] == "cap" {
+		sid, _ := base64.RawURLEncoding.DecodeString(parts[2])
+		c.mu.Lock()
+		c.read[string(sid)]++
+		c.mu.Unlock()
+	}
+	return c.hostedStore.HostedState(ctx, key, now)
+}
+
+func (c *captureReads) of(sessionID string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.read[sessionID]
+}
+
+// TestWaitingHoldsNoCaptures: a submitted session waiting for a
+// verification slot holds none of its captures (each up to 10 MB; a
+// partner may have hundreds of sessions waiting): they are read once the
+// slot is taken. One slot, held by the first session (its reference image
+// is fetched inside it) while three more are submitted: theirs are read
+// only after it is given back, and each then gets its result.
+func TestWaitingHoldsNoCaptures(t *testing.T) {
+	const waiting = 3
+	doc, selfie, _ := images(t)
+	raw := &captureReads{hostedStore: centraltest.BoltStore(t).(hostedStore), read: map[string]int{}}
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	gate := make(chan struct{})
+	entered := make(chan string, 1)
+	e := newEnvOn(t, true, raw, nil, key, &clock{}, func(c *hostedflow.Config) {
+		c.MaxConcurrent = 1
+		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
+			entered <- fs.ID
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return selfie, nil
+		}
+	})
+	submit := func(fc partnerapi.FlowCreated) *browser {
+		t.Helper()
+		b := e.browser()
+		b.open(fc.LaunchURL)
+		b.capture("document", doc)
+		b.capture("selfie", selfie)
+		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+		return b
+	}
+	_, first := e.initiateWith(map[string]any{"use_reference_image": true}, func(pid string) {
+		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
+		must(t, http.StatusOK, e.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
+			map[string]string{"Authorization": "Bearer " + e.admin}))
+	})
+	browsers := []*browser{submit(first)}
+	<-entered // the first holds the one slot until the gate opens
+	var queued []string
+	for range waiting {
+		var fc partnerapi.FlowCreated
+		json.Unmarshal(must(t, http.StatusCreated, e.browser().do("POST", "/api/v1/flows", "application/json",
+			[]byte(`{"partner_user_id":"cust-2"}`), map[string]string{"Authorization": "Bearer " + e.token})).body, &fc)
+		browsers = append(browsers, submit(fc))
+		queued = append(queued, fc.SessionID)
+	}
+	for _, sid := range queued {
+		if n := raw.of(sid); n != 0 {
+			t.Errorf("session %s waiting for a slot: %d captures read, want none", sid, n)
+		}
+	}
+	if n := raw.of(first.SessionID); n != 2 {
+		t.Errorf("the verification holding the slot read %d captures, want 2", n)
+	}
+	close(gate)
+	for i, b := range browsers {
+		if st := b.waitResult(); st.Stage != "result" {
+			t.Errorf("session %d after the queue: %+v", i, st)
+		}
+	}
+	for _, sid := range queued {
+		if n := raw.of(sid); n != 2 {
+			t.Errorf("session %s verified with %d captures read, want 2", sid, n)
+		}
+	}
+}
+
+// TestCaptureGoneBeforeSlot: a capture the store no longer holds when the
+// verification takes its slot (its sealed value gone) sends the session
+// back to that step, the other captures kept, rather than verifying
+// without it or ending the session.
+func TestCaptureGoneBeforeSlot(t *testing.T) {
+	doc, selfie, _ := images(t)
+	raw := &captureReads{hostedStore: centraltest.BoltStore(t).(hostedStore), read: map[string]int{}}
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	e := newEnvOn(t, true, raw, nil, key, &clock{})
+	pid, fc := e.initiate(nil)
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	b.capture("document", doc)
+	b.capture("selfie", selfie)
+	enc := base64.RawURLEncoding.EncodeToString
+	if err := raw.DeleteHostedState(context.Background(), "cap/"+enc([]byte(pid))+"/"+enc([]byte(fc.SessionID))+"/document"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	if st := b.waitResult(); st.Stage != "document" || st.Captures.Document || !st.Captures.Selfie || st.Attempt != 1 {
+		t.Errorf("submitted without its document: %+v, want back at the document, the selfie kept", st)
+	}
+	b.capture("document", doc)
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	if st := b.waitResult(); st.Stage != "result" {
+		t.Errorf("the document taken again: %+v", st)
+	}
+}
