@@ -3,6 +3,8 @@ package hostedflow_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -111,4 +113,67 @@ func TestActionBudget(t *testing.T) {
 	}
 	e.clk.Advance(hostedflow.ActionInterval)
 	must(t, http.StatusOK, b.post("/flow/api/handoff", "", nil))
+}
+
+// gatedCaptures holds every capture's store write until each of n
+// requests has either reached one or been answered without one.
+type gatedCaptures struct {
+	gatedCodes
+}
+
+func (g *gatedCaptures) PutHostedState(ctx context.Context, key string, value []byte, expires time.Time) error {
+	if strings.HasPrefix(key, "cap/") {
+		g.arrive()
+	}
+	return g.hostedStore.PutHostedState(ctx, key, value, expires)
+}
+
+// TestUploadBudgetAtOnce: captures posted all at once take no more of the
+// session's upload budget than is left: with room for two and a half,
+// two are kept and the rest are 413 upload_budget. Each capture's store
+// write here waits until every request is in, so a budget read when a
+// request starts and charged once its capture is kept let all of them
+// through (up to CaptureBurst x 10 MB past it).
+func TestUploadBudgetAtOnce(t *testing.T) {
+	const n = hostedflow.CaptureBurst
+	doc, _, _ := images(t)
+	g := &gatedCaptures{gatedCodes{hostedStore: centraltest.BoltStore(t).(hostedStore), n: n}}
+	g.cond = sync.NewCond(&g.mu)
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	e := newEnvOn(t, true, g, nil, key, &clock{})
+	pid, fc := e.initiate(nil)
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	size := int64(len(doc))
+	if _, err := e.store.UpdateFlow(context.Background(), pid, fc.SessionID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		fs.Hosted.Uploaded = hostedflow.MaxUploadBytes - 2*size - size/2
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			a := b.post("/flow/api/capture?step=document", "image/jpeg", doc)
+			if a.status != http.StatusOK {
+				g.answered()
+			}
+			var e struct{ Code string }
+			json.Unmarshal(a.body, &e)
+			mu.Lock()
+			codes[fmt.Sprint(a.status, e.Code)]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes["200"] != 2 || codes["413upload_budget"] != n-2 {
+		t.Errorf("%d captures at once with room for 2.5: %v, want 2 kept and the rest 413 upload_budget", n, codes)
+	}
+	f, err := e.store.Flow(context.Background(), pid, fc.SessionID)
+	if err != nil || f.Hosted.Uploaded > hostedflow.MaxUploadBytes {
+		t.Errorf("bytes counted: %d of %d (%v)", f.Hosted.Uploaded, hostedflow.MaxUploadBytes, err)
+	}
 }

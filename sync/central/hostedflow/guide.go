@@ -1,6 +1,7 @@
 package hostedflow
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/openkyc/kyc/engine/capture"
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
@@ -51,24 +53,40 @@ type MessageView struct {
 }
 
 // readBody reads an image body of at most limit bytes, counting it in the
-// session's upload budget: the captures taken (in the store) and the
-// guidance frames this instance received.
+// session's upload budget (MaxUploadBytes): the captures' bytes (in the
+// store) and the guidance frames' this instance received. Its bytes are
+// reserved before the body is read (the Content-Length, or limit), and
+// what did not arrive is given back after: a budget read at the start and
+// charged at the end let requests sent at once each take all that was
+// left. Every byte received counts, whether or not it makes a capture.
 func (f *Flow) readBody(w http.ResponseWriter, r *http.Request, s *sess, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the image is larger than %d MB", limit>>20)
 	}
-	l := s.live
-	l.mu.Lock()
-	left := MaxUploadBytes - l.frames - s.fs.Hosted.Uploaded
-	l.mu.Unlock()
-	if left <= 0 || r.ContentLength > left {
+	if r.ContentLength == 0 {
+		return nil, httpx.Errorf(http.StatusBadRequest, "empty", "no image")
+	}
+	frame := limit == MaxFrameBytes
+	var res int64
+	var err error
+	if frame {
+		res = f.reserveFrame(s, r.ContentLength, limit)
+	} else if res, err = f.reserveCapture(r.Context(), s, r.ContentLength, limit); err != nil {
+		return nil, err
+	}
+	if res == 0 {
 		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "upload_budget", "this verification has received all the images it accepts")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, min(limit, left)))
-	if limit == MaxFrameBytes {
-		l.mu.Lock()
-		l.frames += int64(len(body))
-		l.mu.Unlock()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, res))
+	if back := res - int64(len(body)); back > 0 {
+		if frame {
+			l := s.live
+			l.mu.Lock()
+			l.frames -= back
+			l.mu.Unlock()
+		} else if gerr := f.giveBack(r.Context(), s, back); gerr != nil {
+			return nil, gerr
+		}
 	}
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return nil, httpx.Errorf(http.StatusRequestEntityTooLarge, "too_large", "the image is too large")
@@ -80,6 +98,76 @@ func (f *Flow) readBody(w http.ResponseWriter, r *http.Request, s *sess, limit i
 		return nil, httpx.Errorf(http.StatusBadRequest, "empty", "no image")
 	}
 	return body, nil
+}
+
+// reservation is what a body of length n (-1: unknown) of at most limit
+// bytes reserves when left remain: 0 when it does not fit.
+func reservation(left, n, limit int64) int64 {
+	if left <= 0 || n > left {
+		return 0
+	}
+	if n > 0 {
+		return n
+	}
+	return min(limit, left)
+}
+
+// reserveFrame reserves a guidance frame's bytes in this instance's count.
+func (f *Flow) reserveFrame(s *sess, n, limit int64) int64 {
+	l := s.live
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	res := reservation(MaxUploadBytes-l.frames-s.fs.Hosted.Uploaded, n, limit)
+	l.frames += res
+	return res
+}
+
+// errNoBudget: the session's upload budget cannot take the body.
+var errNoBudget = errors.New("hostedflow: upload budget spent")
+
+// reserveCapture reserves a capture's bytes in the session's count in the
+// store, which every instance's captures of the session charge.
+func (f *Flow) reserveCapture(ctx context.Context, s *sess, n, limit int64) (int64, error) {
+	l := s.live
+	var res int64
+	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		h := fs.Hosted
+		if h == nil {
+			return nil, errNoBudget
+		}
+		l.mu.Lock()
+		frames := l.frames
+		l.mu.Unlock()
+		if res = reservation(MaxUploadBytes-frames-h.Uploaded, n, limit); res == 0 {
+			return nil, errNoBudget
+		}
+		h.Uploaded += res
+		return nil, nil
+	})
+	if errors.Is(err, errNoBudget) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reserving the upload budget: %w", err)
+	}
+	s.fs = fs
+	return res, nil
+}
+
+// giveBack returns the part of a capture's reservation that did not
+// arrive.
+func (f *Flow) giveBack(ctx context.Context, s *sess, n int64) error {
+	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		if h := fs.Hosted; h != nil {
+			h.Uploaded = max(0, h.Uploaded-n)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("giving back the upload budget: %w", err)
+	}
+	s.fs = fs
+	return nil
 }
 
 func (f *Flow) capturingStep(w http.ResponseWriter, r *http.Request, s *sess) (string, error) {
@@ -161,7 +249,9 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 		return fmt.Errorf("guidance: %w", err)
 	}
 	if captured != nil {
-		if err := f.storeCapture(r.Context(), s, step, captured, done, origin); err != nil {
+		// The frame's bytes were counted here (readBody); kept, they
+		// count in the session's total that every instance sees.
+		if err := f.storeCapture(r.Context(), s, step, captured, int64(len(captured)), done, origin); err != nil {
 			return err
 		}
 	}
@@ -309,7 +399,8 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 		}
 		l.gmu.Unlock()
 	}
-	if err := f.storeCapture(r.Context(), s, step, body, done, origin); err != nil {
+	// Its bytes were charged as they were read (readBody).
+	if err := f.storeCapture(r.Context(), s, step, body, 0, done, origin); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, struct {

@@ -41,10 +41,10 @@ type codeRef struct {
 
 // storeCapture keeps data as the step's capture (with the selfie's
 // challenges done and their frames, under stepChallenge) and records it
-// in the session, with where a selfie came from (origin: the upload form,
+// in the session, adding charge to its bytes uploaded, with where a selfie came from (origin: the upload form,
 // or a camera feed and how it was judged); 409 when the session is not
 // capturing any more (a submit or a result came first).
-func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, done []challengeCapture, origin captureOrigin) error {
+func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []byte, charge int64, done []challengeCapture, origin captureOrigin) error {
 	exp := s.fs.ExpiresAt.Add(stateGrace)
 	if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, step), data, exp); err != nil {
 		return fmt.Errorf("storing the capture: %w", err)
@@ -74,7 +74,7 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 		if step == stepSelfie {
 			h.Challenges, h.SelfieUploaded, h.FeedSuspect = challenges, origin.uploaded, origin.feed
 		}
-		h.Uploaded += int64(len(data))
+		h.Uploaded += charge
 		fs.UpdatedAt = now
 		return nil, nil
 	})
