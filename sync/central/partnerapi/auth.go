@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -28,12 +29,15 @@ func WithPartner(ctx context.Context, p central.Partner) context.Context {
 	return context.WithValue(ctx, partnerKey{}, p)
 }
 
-// refuse spends a failure of the request's address and returns e; an
-// address whose budget is spent gets 429.
-func (a *API) refuse(w http.ResponseWriter, r *http.Request, reason string, e *httpx.Error) error {
+// refuse spends a failure of the request's address (unless charge
+// already spent one for this try) and returns e; an address whose budget
+// is spent gets 429.
+func (a *API) refuse(w http.ResponseWriter, r *http.Request, charged bool, reason string, e *httpx.Error) error {
 	addr := httpx.ClientAddr(r)
-	if err := a.fails.Fail(r.Context(), addr); err != nil {
-		return err
+	if !charged {
+		if err := a.fails.Fail(r.Context(), addr); err != nil {
+			return err
+		}
 	}
 	a.log.LogAttrs(r.Context(), slog.LevelWarn, "partner authentication failed",
 		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("reason", reason),
@@ -49,11 +53,75 @@ func (a *API) blocked(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if b {
-		httpx.CutOff(w)
-		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
-			Message: "too many failed authentications from this address; retry later", RetryAfter: wait}
+		return rateLimitedAuth(w, wait)
 	}
 	return nil
+}
+
+func rateLimitedAuth(w http.ResponseWriter, wait time.Duration) error {
+	httpx.CutOff(w)
+	return &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+		Message: "too many failed authentications from this address; retry later", RetryAfter: max(wait, time.Second)}
+}
+
+// charge spends one of the address's failures before a credential (its
+// keyed hash) not known to be right is looked up, or answers 429 when none
+// is left: every guess pays before it is checked, so guesses sent at once
+// get no more checks than the budget. A budget read first and spent once a
+// guess proved wrong let all of them through (each read it before any
+// spent). A credential found right lately here is not charged, so a
+// partner calling as often as it likes with its own spends nothing.
+func (a *API) charge(w http.ResponseWriter, r *http.Request, cred string) (charged bool, err error) {
+	if a.known.has(cred, a.now()) {
+		return false, nil
+	}
+	ok, wait, err := a.fails.Allow(r.Context(), httpx.ClientAddr(r))
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, rateLimitedAuth(w, wait)
+	}
+	return true, nil
+}
+
+// knownCreds are the keyed hashes of credentials (a client id with its
+// pass key, a partner token) found in the store lately, until when they
+// count as known: an instance's cache, bounded by maxKnown.
+type knownCreds struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+// maxKnown bounds knownCreds: far more than the partners' credentials in
+// use at once; past it, the expired and then arbitrary ones are forgotten
+// (their next use is charged once more).
+const maxKnown = 4096
+
+func (k *knownCreds) has(cred string, now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	until, ok := k.m[cred]
+	return ok && now.Before(until)
+}
+
+func (k *knownCreds) add(cred string, until, now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.m) >= maxKnown {
+		for c, u := range k.m {
+			if !now.Before(u) {
+				delete(k.m, c)
+			}
+		}
+		for c := range k.m {
+			if len(k.m) < maxKnown {
+				break
+			}
+			delete(k.m, c)
+		}
+	}
+	k.m[cred] = until
 }
 
 func unauthorized(w http.ResponseWriter, code, msg string) *httpx.Error {
@@ -72,23 +140,30 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 		}
 		tok := bearer(r.Header)
 		if tok == "" {
-			return a.refuse(w, r, "no_token", unauthorized(w, "unauthorized", "send the partner token: Authorization: Bearer <token> (POST /api/v1/partner-token makes one)"))
+			return a.refuse(w, r, false, "no_token", unauthorized(w, "unauthorized", "send the partner token: Authorization: Bearer <token> (POST /api/v1/partner-token makes one)"))
+		}
+		th := tokenHash(tok)
+		charged, err := a.charge(w, r, "token\x00"+string(th))
+		if err != nil {
+			return err
 		}
 		// Found regardless of expiry (zero now), so an expired token is
 		// told apart from an unknown one by this clock.
-		t, err := a.cfg.Store.PartnerTokenByHash(r.Context(), tokenHash(tok), time.Time{})
+		t, err := a.cfg.Store.PartnerTokenByHash(r.Context(), th, time.Time{})
 		if errors.Is(err, central.ErrNotFound) {
-			return a.refuse(w, r, "bad_token", unauthorized(w, "unauthorized", "the partner token is unknown"))
+			return a.refuse(w, r, charged, "bad_token", unauthorized(w, "unauthorized", "the partner token is unknown"))
 		}
 		if err != nil {
 			return fmt.Errorf("reading the partner token: %w", err)
 		}
+		// A token central made, expired or not, is no guess.
+		a.known.add("token\x00"+string(th), t.ExpiresAt, a.now())
 		if !a.now().Before(t.ExpiresAt) {
 			return unauthorized(w, "token_expired", "the partner token has expired; generate a new one (POST /api/v1/partner-token)")
 		}
 		p, err := a.cfg.Store.Partner(r.Context(), t.PartnerID)
 		if errors.Is(err, central.ErrNotFound) || err == nil && p.Disabled {
-			return a.refuse(w, r, "partner_disabled", unauthorized(w, "unauthorized", "the partner token is unknown"))
+			return a.refuse(w, r, charged, "partner_disabled", unauthorized(w, "unauthorized", "the partner token is unknown"))
 		}
 		if err != nil {
 			return fmt.Errorf("reading the partner: %w", err)
@@ -180,8 +255,13 @@ func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	now := a.now()
+	cred := "pass-key\x00" + string(mac(a.keys.passKey, clientID, passKey))
+	charged, err := a.charge(w, r, cred)
+	if err != nil {
+		return err
+	}
 	bad := func() error {
-		return a.refuse(w, r, "bad_credentials", httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "client_id or pass_key is wrong"))
+		return a.refuse(w, r, charged, "bad_credentials", httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "client_id or pass_key is wrong"))
 	}
 	p, err := a.cfg.Store.PartnerByClientID(ctx, clientID)
 	if errors.Is(err, central.ErrNotFound) {
@@ -198,6 +278,7 @@ func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.known.add(cred, now.Add(a.cfg.TokenTTL), now)
 	httpx.WriteJSON(w, http.StatusOK, TokenResponse{Token: tok, TokenType: "Bearer", ExpiresAt: exp,
 		ExpiresIn: int64(exp.Sub(now) / time.Second)})
 	return nil

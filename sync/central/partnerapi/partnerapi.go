@@ -120,6 +120,8 @@ type API struct {
 	resp  *httpx.Responder
 	keys  keys
 	fails *httpx.Budget // failed authentications per address, in the store
+	// known are the credentials lately found right here (knownCreds).
+	known *knownCreds
 	base  *url.URL
 	// client is Config.Client or the default (see Config.Client).
 	client *http.Client
@@ -172,6 +174,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{
 		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), keys: k, base: base,
 		fails: httpx.NewBudget(cfg.Store, "partner-auth", authFailBurst, authFailInterval, cfg.Now), client: cfg.Client,
+		known: &knownCreds{m: map[string]time.Time{}},
 	}
 	if a.client == nil {
 		a.client = &http.Client{

@@ -1,0 +1,125 @@
+package partnerapi_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
+)
+
+// hostedStore is a raw store with the hosted flow's state, as
+// centraltest's.
+type hostedStore interface {
+	central.Store
+	central.HostedStates
+}
+
+// gatedLookups holds every credential lookup (a client id's partner, a
+// token) until each of n requests has either reached one or been answered
+// without one.
+type gatedLookups struct {
+	hostedStore
+	mu      sync.Mutex
+	cond    *sync.Cond
+	on      bool
+	n, seen int
+}
+
+func (g *gatedLookups) PartnerByClientID(ctx context.Context, clientID string) (central.Partner, error) {
+	g.arrive()
+	return g.hostedStore.PartnerByClientID(ctx, clientID)
+}
+
+func (g *gatedLookups) PartnerTokenByHash(ctx context.Context, hash []byte, now time.Time) (central.PartnerToken, error) {
+	g.arrive()
+	return g.hostedStore.PartnerTokenByHash(ctx, hash, now)
+}
+
+// start gates the next n requests.
+func (g *gatedLookups) start(n int) {
+	g.mu.Lock()
+	g.on, g.n, g.seen = true, n, 0
+	g.mu.Unlock()
+}
+
+// arrive counts a request accounted for and waits until all are.
+func (g *gatedLookups) arrive() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.on {
+		return
+	}
+	g.seen++
+	g.cond.Broadcast()
+	for g.seen < g.n {
+		g.cond.Wait()
+	}
+}
+
+// answered counts a request answered without a lookup.
+func (g *gatedLookups) answered() {
+	g.mu.Lock()
+	g.seen++
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+// TestAuthBudgetAtOnce: wrong credentials sent all at once from one
+// address get no more lookups than the address's failure burst (20); the
+// rest are 429. Each lookup here waits until every request is in, so a
+// budget read before the lookup and spent after it let all of them
+// through. A partner's own credentials are charged once, at their first
+// use, and not once found right: it may call Generate Partner Token before
+// every request.
+func TestAuthBudgetAtOnce(t *testing.T) {
+	const n, burst = 40, 20
+	for _, tc := range []struct {
+		name string
+		r    func(clientID string) req
+	}{
+		{"pass key", func(clientID string) req {
+			return req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": clientID, "pass_key": "pk_guess"}}
+		}},
+		{"partner token", func(string) req {
+			return req{method: "GET", path: "/api/v1/flows/x", token: "ptk_guess"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &gatedLookups{}
+			g.cond = sync.NewCond(&g.mu)
+			e := newEnv(t, func(t testing.TB) central.Store {
+				g.hostedStore = centraltest.BoltStore(t).(hostedStore)
+				return g
+			})
+			c := e.addPartner("Acme")
+			for range 3 * burst { // charged once each, then known right
+				tok := e.token(c.ClientID, c.PassKey).Token
+				e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/x", token: tok}))
+			}
+			g.start(n)
+			var mu sync.Mutex
+			codes := map[int]int{}
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					a := e.do(tc.r(c.ClientID))
+					if a.status == http.StatusTooManyRequests {
+						g.answered()
+					}
+					mu.Lock()
+					codes[a.status]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			// The pass key's and the token's first uses took two.
+			if left := burst - 2; codes[http.StatusUnauthorized] != left || codes[http.StatusTooManyRequests] != n-left {
+				t.Errorf("%d wrong credentials at once: %v, want %d looked up (401) and the rest 429", n, codes, left)
+			}
+		})
+	}
+}
