@@ -97,10 +97,11 @@ func (f *Flow) submit(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if s.fs.Attempts >= s.cfg.MaxRetries {
 		return httpx.Errorf(http.StatusConflict, "no_attempts_left", "no attempts left")
 	}
-	// The captures are read once the verification has its slot
-	// (loadCaptures): a queue of sessions waiting for one holds no image.
+	// The captures, and how they were taken, are read once the
+	// verification has its slot (claim, loadCaptures): a queue of
+	// sessions waiting for one holds no image.
 	ctx := r.Context()
-	in := attemptInput{challenges: slices.Clone(s.fs.Hosted.Challenges), selfieUploaded: s.fs.Hosted.SelfieUploaded, feedSuspect: s.fs.Hosted.FeedSuspect}
+	var in attemptInput
 	now := f.now()
 	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
 		h := fs.Hosted
@@ -177,6 +178,10 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	if err != nil {
 		return err
 	}
+	if ok, err := f.claim(ctx, &in); err != nil || !ok {
+		release()
+		return err
+	}
 	missing, err := f.loadCaptures(ctx, &in)
 	if err != nil || missing != "" {
 		release()
@@ -203,6 +208,38 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	f.applyConfig(rep, in)
 	uploadedSelfie(rep, in)
 	return f.store(ctx, in, rep)
+}
+
+// claim takes the session's verification for this run once it holds a
+// slot: the session is still at the submit that started it (its
+// processing mark unchanged), and its mark is renewed, so the captures
+// stay as they are while it runs. A wait for a slot past
+// processingTimeout shows the person the selfie step again, as for a
+// verification whose instance died: they may then take a capture again
+// (read here with how it was taken, not as the submit found it: an
+// uploaded selfie is not taken for the camera's it replaced) or submit
+// again, which marks the session anew and leaves this run nothing to do
+// (false), rather than a second verification of the same attempt.
+func (f *Flow) claim(ctx context.Context, in *attemptInput) (bool, error) {
+	mark := in.fs.Hosted.ProcessingAt.Truncate(time.Microsecond)
+	now := f.now()
+	fs, err := f.cfg.Store.UpdateFlow(ctx, in.fs.PartnerID, in.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		h := fs.Hosted
+		if h == nil || h.Stage != stageProcessing || !h.ProcessingAt.Truncate(time.Microsecond).Equal(mark) {
+			return nil, errUsed
+		}
+		h.ProcessingAt, fs.UpdatedAt = now, now
+		return nil, nil
+	})
+	if errors.Is(err, errUsed) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claiming the verification: %w", err)
+	}
+	h := fs.Hosted
+	in.fs, in.challenges, in.selfieUploaded, in.feedSuspect = fs, slices.Clone(h.Challenges), h.SelfieUploaded, h.FeedSuspect
+	return true, nil
 }
 
 // loadCaptures reads the attempt's captures as the store holds them (any

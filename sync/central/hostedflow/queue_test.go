@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -139,5 +140,86 @@ func TestCaptureGoneBeforeSlot(t *testing.T) {
 	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
 	if st := b.waitResult(); st.Stage != "result" {
 		t.Errorf("the document taken again: %+v", st)
+	}
+}
+
+// TestQueuedPastTimeout: a verification that waited for its slot longer
+// than processingTimeout (3 min) shows the person the selfie step again,
+// as one whose instance died. A selfie uploaded then is verified as an
+// upload (SELFIE_UPLOADED, review), not under the camera's origin the
+// submit had seen; a submit again leaves the first run nothing to do, so
+// the attempt is verified once. The slot is held by one session (its
+// reference image is fetched inside it) until the gate opens; the queue
+// is served in order, so the session submitted last finishes last.
+func TestQueuedPastTimeout(t *testing.T) {
+	doc, selfie, _ := images(t)
+	raw := &captureReads{hostedStore: centraltest.BoltStore(t).(hostedStore), read: map[string]int{}}
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	gate := make(chan struct{})
+	entered := make(chan string, 1)
+	clk := &clock{}
+	e := newEnvOn(t, true, raw, nil, key, clk, func(c *hostedflow.Config) {
+		c.MaxConcurrent = 1
+		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
+			entered <- fs.ID
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return selfie, nil
+		}
+	})
+	pid, first := e.initiateWith(map[string]any{"use_reference_image": true}, func(pid string) {
+		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
+		must(t, http.StatusOK, e.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
+			map[string]string{"Authorization": "Bearer " + e.admin}))
+	})
+	holder := e.browser()
+	holder.open(first.LaunchURL)
+	holder.capture("document", doc)
+	holder.capture("selfie", selfie)
+	must(t, http.StatusOK, holder.post("/flow/api/submit", "", nil))
+	<-entered
+
+	queued := func() (*browser, partnerapi.FlowCreated) {
+		t.Helper()
+		var fc partnerapi.FlowCreated
+		json.Unmarshal(must(t, http.StatusCreated, e.browser().do("POST", "/api/v1/flows", "application/json",
+			[]byte(`{"partner_user_id":"cust-2","allow_upload":true,"max_retries":1}`), map[string]string{"Authorization": "Bearer " + e.token})).body, &fc)
+		b := e.browser()
+		b.open(fc.LaunchURL)
+		b.capture("document", doc)
+		b.capture("selfie", selfie)
+		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+		return b, fc
+	}
+	again, ag := queued()
+	uploaded, up := queued()
+	clk.Advance(3*time.Minute + time.Second)
+	for _, b := range []*browser{again, uploaded} {
+		if st := b.state(); st.Stage != "selfie" {
+			t.Fatalf("a verification queued past the timeout: %+v, want the selfie step", st)
+		}
+	}
+	must(t, http.StatusOK, uploaded.post("/flow/api/capture?step=selfie&source=upload", "image/jpeg", selfie))
+	must(t, http.StatusOK, again.post("/flow/api/submit", "", nil))
+	last, _ := queued()
+	close(gate)
+	if st := last.waitResult(); st.Stage != "result" {
+		t.Fatalf("the session submitted last: %+v", st)
+	}
+
+	f, err := e.store.Flow(context.Background(), pid, up.SessionID)
+	if err != nil || len(f.Submissions) != 1 {
+		t.Fatalf("the session whose selfie was uploaded while queued: %+v %v", f, err)
+	}
+	c, err := e.store.Case(context.Background(), f.Submissions[0])
+	if err != nil || c.Summary.Decision != "review" || !slices.Contains(c.Summary.Reasons, hostedflow.ReasonSelfieUploaded) {
+		t.Errorf("a selfie uploaded while queued: %+v %v, want review with SELFIE_UPLOADED", c.Summary, err)
+	}
+	if n := raw.of(ag.SessionID); n != 2 {
+		t.Errorf("submitted again while queued: %d captures read, want 2 (one verification)", n)
 	}
 }
