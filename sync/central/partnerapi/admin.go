@@ -236,6 +236,7 @@ func (a *API) CreatePartner(ctx context.Context, actor string, req NewPartner) (
 	if err := a.audit(ctx, actor, AuditPartnerCreate, p.ID, nil, v); err != nil {
 		return Created{}, err
 	}
+	a.known.add(a.passKeyCred(p.ClientID, pass), now.Add(a.cfg.KeyOverlap), now)
 	return Created{Partner: v, ClientID: p.ClientID, PassKey: pass, WebhookSecret: whsec}, nil
 }
 
@@ -285,6 +286,7 @@ func (a *API) RotateKey(ctx context.Context, actor, id string, overlap time.Dura
 	if err := a.audit(ctx, actor, AuditPartnerRotateKey, id, before, v); err != nil {
 		return Rotated{}, err
 	}
+	a.known.add(a.passKeyCred(p.ClientID, pass), now.Add(a.cfg.KeyOverlap), now)
 	return Rotated{Partner: v, Secret: pass, PreviousValidUntil: prevUntil}, nil
 }
 

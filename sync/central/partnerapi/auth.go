@@ -69,8 +69,9 @@ func rateLimitedAuth(w http.ResponseWriter, wait time.Duration) error {
 // is left: every guess pays before it is checked, so guesses sent at once
 // get no more checks than the budget. A budget read first and spent once a
 // guess proved wrong let all of them through (each read it before any
-// spent). A credential found right lately here is not charged, so a
-// partner calling as often as it likes with its own spends nothing.
+// spent). A credential this instance made or found right lately is not
+// charged, so a partner calling as often as it likes with its own spends
+// nothing (on another instance, its first use there).
 func (a *API) charge(w http.ResponseWriter, r *http.Request, cred string) (charged bool, err error) {
 	if a.known.has(cred, a.now()) {
 		return false, nil
@@ -84,6 +85,15 @@ func (a *API) charge(w http.ResponseWriter, r *http.Request, cred string) (charg
 	}
 	return true, nil
 }
+
+// passKeyCred and tokenCred name a credential in knownCreds: a client id
+// with its pass key (keyed: the cache holds nothing that opens the API),
+// a partner token by its hash.
+func (a *API) passKeyCred(clientID, passKey string) string {
+	return "pass-key\x00" + string(mac(a.keys.passKey, clientID, passKey))
+}
+
+func tokenCred(hash []byte) string { return "token\x00" + string(hash) }
 
 // knownCreds are the keyed hashes of credentials (a client id with its
 // pass key, a partner token) found in the store lately, until when they
@@ -143,7 +153,7 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 			return a.refuse(w, r, false, "no_token", unauthorized(w, "unauthorized", "send the partner token: Authorization: Bearer <token> (POST /api/v1/partner-token makes one)"))
 		}
 		th := tokenHash(tok)
-		charged, err := a.charge(w, r, "token\x00"+string(th))
+		charged, err := a.charge(w, r, tokenCred(th))
 		if err != nil {
 			return err
 		}
@@ -157,7 +167,7 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 			return fmt.Errorf("reading the partner token: %w", err)
 		}
 		// A token central made, expired or not, is no guess.
-		a.known.add("token\x00"+string(th), t.ExpiresAt, a.now())
+		a.known.add(tokenCred(th), t.ExpiresAt, a.now())
 		if !a.now().Before(t.ExpiresAt) {
 			return unauthorized(w, "token_expired", "the partner token has expired; generate a new one (POST /api/v1/partner-token)")
 		}
@@ -255,7 +265,7 @@ func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	now := a.now()
-	cred := "pass-key\x00" + string(mac(a.keys.passKey, clientID, passKey))
+	cred := a.passKeyCred(clientID, passKey)
 	charged, err := a.charge(w, r, cred)
 	if err != nil {
 		return err
@@ -295,6 +305,7 @@ func (a *API) issueToken(ctx context.Context, p central.Partner, now time.Time) 
 	case err == nil:
 		tok := a.keys.partnerToken(partnerID, t.CreatedAt)
 		if string(tokenHash(tok)) == string(t.Hash) {
+			a.known.add(tokenCred(t.Hash), t.ExpiresAt, now)
 			return tok, t.ExpiresAt.UTC(), nil
 		}
 		// Not derivable (another SecretKey made it): a new one.
@@ -307,5 +318,6 @@ func (a *API) issueToken(ctx context.Context, p central.Partner, now time.Time) 
 	if err := a.cfg.Store.PutPartnerToken(ctx, central.PartnerToken{Hash: tokenHash(tok), PartnerID: partnerID, CreatedAt: created, ExpiresAt: exp}); err != nil {
 		return "", time.Time{}, fmt.Errorf("storing the partner token: %w", err)
 	}
+	a.known.add(tokenCred(tokenHash(tok)), exp, now)
 	return tok, exp, nil
 }
