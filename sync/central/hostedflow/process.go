@@ -219,13 +219,20 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 // (read here with how it was taken, not as the submit found it: an
 // uploaded selfie is not taken for the camera's it replaced) or submit
 // again, which marks the session anew and leaves this run nothing to do
-// (false), rather than a second verification of the same attempt.
+// (false), rather than a second verification of the same attempt. A
+// session that expired while it waited is not verified either.
 func (f *Flow) claim(ctx context.Context, in *attemptInput) (bool, error) {
 	mark := in.fs.Hosted.ProcessingAt.Truncate(time.Microsecond)
 	now := f.now()
 	fs, err := f.cfg.Store.UpdateFlow(ctx, in.fs.PartnerID, in.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
 		h := fs.Hosted
 		if h == nil || h.Stage != stageProcessing || !h.ProcessingAt.Truncate(time.Microsecond).Equal(mark) {
+			return nil, errUsed
+		}
+		if f.status(*fs) == central.FlowExpired {
+			// It expired while it waited: the partner is told so
+			// (session.expired), and a result after it would make an
+			// expired session completed.
 			return nil, errUsed
 		}
 		h.ProcessingAt, fs.UpdatedAt = now, now

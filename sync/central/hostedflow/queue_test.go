@@ -223,3 +223,75 @@ func TestQueuedPastTimeout(t *testing.T) {
 		t.Errorf("submitted again while queued: %d captures read, want 2 (one verification)", n)
 	}
 }
+
+// TestExpiredWhileQueued: a session whose time ran out while its
+// verification waited for a slot is not verified: it stays expired (the
+// partner is told session.expired), with no submission and no
+// submission.completed after it.
+func TestExpiredWhileQueued(t *testing.T) {
+	doc, selfie, _ := images(t)
+	gate := make(chan struct{})
+	entered := make(chan string, 1)
+	clk := &clock{}
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	e := newEnvOn(t, true, centraltest.BoltStore(t), nil, key, clk, func(c *hostedflow.Config) {
+		c.MaxConcurrent = 1
+		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
+			entered <- fs.ID
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return selfie, nil
+		}
+	})
+	pid, first := e.initiateWith(map[string]any{"use_reference_image": true}, func(pid string) {
+		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
+		must(t, http.StatusOK, e.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
+			map[string]string{"Authorization": "Bearer " + e.admin}))
+	})
+	holder := e.browser()
+	holder.open(first.LaunchURL)
+	holder.capture("document", doc)
+	holder.capture("selfie", selfie)
+	must(t, http.StatusOK, holder.post("/flow/api/submit", "", nil))
+	<-entered
+
+	queued := func(cfg string) (*browser, partnerapi.FlowCreated) {
+		t.Helper()
+		var fc partnerapi.FlowCreated
+		json.Unmarshal(must(t, http.StatusCreated, e.browser().do("POST", "/api/v1/flows", "application/json",
+			[]byte(cfg), map[string]string{"Authorization": "Bearer " + e.token})).body, &fc)
+		b := e.browser()
+		b.open(fc.LaunchURL)
+		b.capture("document", doc)
+		b.capture("selfie", selfie)
+		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+		return b, fc
+	}
+	short, sfc := queued(`{"partner_user_id":"cust-2","session_ttl":120}`)
+	clk.Advance(2*time.Minute + time.Second) // past its ttl, within processingTimeout
+	last, _ := queued(`{"partner_user_id":"cust-3"}`)
+	close(gate)
+	if st := last.waitResult(); st.Stage != "result" {
+		t.Fatalf("the session submitted last: %+v", st)
+	}
+	if st := short.state(); st.Stage != "expired" || st.ErrorCode != "session_expired" {
+		t.Errorf("expired while queued: %+v", st)
+	}
+	f, err := e.store.Flow(context.Background(), pid, sfc.SessionID)
+	if err != nil || len(f.Submissions) != 0 || f.Status == central.FlowCompleted {
+		t.Errorf("expired while queued: %+v %v, want no submission", f, err)
+	}
+	evs, err := e.store.Events(context.Background(), pid, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.SessionID == sfc.SessionID && ev.Type == central.EventSubmissionCompleted {
+			t.Errorf("expired while queued: %s written", ev.Type)
+		}
+	}
+}
