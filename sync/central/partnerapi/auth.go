@@ -166,8 +166,10 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("reading the partner token: %w", err)
 		}
-		// A token central made, expired or not, is no guess.
-		a.known.add(tokenCred(th), t.ExpiresAt, a.now())
+		// A token central made is no guess, expired or not: a client
+		// that keeps sending its expired one is told so (token_expired,
+		// no failure), as before it was known.
+		a.known.add(tokenCred(th), a.now().Add(a.cfg.TokenTTL), a.now())
 		if !a.now().Before(t.ExpiresAt) {
 			return unauthorized(w, "token_expired", "the partner token has expired; generate a new one (POST /api/v1/partner-token)")
 		}

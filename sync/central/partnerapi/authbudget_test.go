@@ -9,7 +9,11 @@ import (
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
 )
+
+// authFailBurst is the partner API's failure burst per address.
+const authFailBurst = 20
 
 // hostedStore is a raw store with the hosted flow's state, as
 // centraltest's.
@@ -75,7 +79,7 @@ func (g *gatedLookups) answered() {
 // through. A partner's own credentials, made here, are not charged: it may
 // call Generate Partner Token before every request.
 func TestAuthBudgetAtOnce(t *testing.T) {
-	const n, burst = 40, 20
+	const n, burst = 40, authFailBurst
 	for _, tc := range []struct {
 		name string
 		r    func(clientID string) req
@@ -120,4 +124,21 @@ func TestAuthBudgetAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExpiredTokenNotAFailure: a client that keeps sending its expired
+// token is told token_expired each time, not 429: the token is no guess,
+// and its address can still get a new one.
+func TestExpiredTokenNotAFailure(t *testing.T) {
+	e := newEnv(t, boltStore)
+	c := e.addPartner("Acme")
+	tok := e.token(c.ClientID, c.PassKey).Token
+	e.clk.Advance(partnerapi.DefaultTokenTTL + time.Minute)
+	for i := range 2 * authFailBurst {
+		a := e.do(req{method: "GET", path: "/api/v1/flows/x", token: tok})
+		if a.status != http.StatusUnauthorized || a.code(t) != "token_expired" {
+			t.Fatalf("the expired token's use %d: %d %s, want 401 token_expired", i+1, a.status, a.body)
+		}
+	}
+	e.token(c.ClientID, c.PassKey)
 }
