@@ -854,8 +854,30 @@ func TestHandoff(t *testing.T) {
 	must(t, http.StatusForbidden, d3.post("/flow/api/handoff", "", nil))
 }
 
+// stillClock is a clock that moves only when told: budgets' tests whose
+// requests take longer than the budget's interval on a loaded machine.
+type stillClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newStillClock() *stillClock { return &stillClock{now: time.Now()} }
+
+func (c *stillClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stillClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
 func TestLimits(t *testing.T) {
-	e := newEnv(t, true)
+	// Six frames take longer than a frame's interval on a loaded machine.
+	e := newEnv(t, true, func(c *hostedflow.Config) { c.Now = newStillClock().Now })
 	doc, _, _ := images(t)
 	_, fc := e.initiate(nil)
 	b := e.browser()
@@ -893,18 +915,11 @@ func TestLimits(t *testing.T) {
 // the clock moved on. Without it one session's parallel posts of tiny
 // large-dimension JPEGs held gigabytes of decoded pixels.
 func TestCaptureRate(t *testing.T) {
-	// The flow's clock stands still but when moved: eight captures (each
-	// decoded, each a few store writes) take longer than an interval on
-	// a loaded machine, which would refill the budget on the way.
-	var mu sync.Mutex
-	now := time.Now()
-	e := newEnv(t, true, func(c *hostedflow.Config) {
-		c.Now = func() time.Time {
-			mu.Lock()
-			defer mu.Unlock()
-			return now
-		}
-	})
+	// Eight captures (each decoded, each a few store writes) take longer
+	// than an interval on a loaded machine, which would refill the budget
+	// on the way: the flow's clock stands still.
+	still := newStillClock()
+	e := newEnv(t, true, func(c *hostedflow.Config) { c.Now = still.Now })
 	doc, _, _ := images(t)
 	_, fc := e.initiate(nil)
 	b := e.browser()
@@ -921,9 +936,7 @@ func TestCaptureRate(t *testing.T) {
 	if codes[http.StatusOK] != hostedflow.CaptureBurst || codes[http.StatusTooManyRequests] != 2 || retryAfter == "" {
 		t.Errorf("%d captures at once: %v (Retry-After %q), want %d accepted and 429s with Retry-After", hostedflow.CaptureBurst+2, codes, retryAfter, hostedflow.CaptureBurst)
 	}
-	mu.Lock()
-	now = now.Add(hostedflow.CaptureInterval)
-	mu.Unlock()
+	still.Advance(hostedflow.CaptureInterval)
 	must(t, http.StatusOK, b.post("/flow/api/capture?step=document&source=upload", "image/jpeg", doc))
 }
 
