@@ -228,6 +228,11 @@ type HostedFlow struct {
 	// may be anyone's picture of the person), so its attempt is never
 	// approved without a reviewer (hostedflow's SELFIE_UPLOADED).
 	SelfieUploaded bool `json:"selfie_uploaded,omitempty"`
+	// Sums are the SHA-256 of each step's capture as recorded (the
+	// challenges' frames under "challenge"): a verification takes only
+	// the bytes the session recorded, with how they were taken, not bytes
+	// a capture refused meanwhile had already replaced.
+	Sums map[string][]byte `json:"sums,omitempty"`
 	// FeedSuspect is why the camera feed behind the selfie captured last
 	// looks like no camera (hostedflow's feedEvidence; empty for a live
 	// feed and for an upload): its attempt takes the active challenge

@@ -162,6 +162,7 @@ func (f *Flow) process(in attemptInput) {
 		fs.Status, fs.NextAction, fs.ErrorCode, fs.UpdatedAt = central.FlowError, webhook.NextExit, code, now
 		if h := fs.Hosted; h != nil {
 			h.Stage, h.Message, h.MessageKey, h.Captured, h.Challenges, h.ProcessingAt = "result", "", "", nil, nil, time.Time{}
+			h.Sums = nil
 		}
 		return endedEvent(*fs, now)
 	})
@@ -631,8 +632,10 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 		h.ProcessingAt = time.Time{}
 		if retry && rep.RetryStep == risk.RetrySelfie {
 			h.Captured = slices.DeleteFunc(h.Captured, func(s string) bool { return s == stepSelfie })
+			delete(h.Sums, stepSelfie)
+			delete(h.Sums, stepChallenge)
 		} else {
-			h.Captured = nil
+			h.Captured, h.Sums = nil, nil
 		}
 		h.Challenges = nil
 		if rep.Risk.LivenessPath == risk.LivenessChallengeRequested {

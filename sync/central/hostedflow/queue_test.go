@@ -295,3 +295,70 @@ func TestExpiredWhileQueued(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureReplacedWhileQueued: a verification takes only the bytes its
+// session recorded. A capture refused once the session was processing (409)
+// had already written its bytes over the step's; a race of an upload with
+// the submit would verify the uploaded selfie as the camera's. Here the
+// selfie's stored bytes are replaced while the session waits for its slot:
+// it goes back to the selfie step instead of being verified.
+func TestCaptureReplacedWhileQueued(t *testing.T) {
+	doc, selfie, noFace := images(t)
+	gate := make(chan struct{})
+	entered := make(chan string, 1)
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	e := newEnvOn(t, true, centraltest.BoltStore(t), nil, key, &clock{}, func(c *hostedflow.Config) {
+		c.MaxConcurrent = 1
+		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
+			entered <- fs.ID
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return selfie, nil
+		}
+	})
+	pid, first := e.initiateWith(map[string]any{"use_reference_image": true}, func(pid string) {
+		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
+		must(t, http.StatusOK, e.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
+			map[string]string{"Authorization": "Bearer " + e.admin}))
+	})
+	holder := e.browser()
+	holder.open(first.LaunchURL)
+	holder.capture("document", doc)
+	holder.capture("selfie", selfie)
+	must(t, http.StatusOK, holder.post("/flow/api/submit", "", nil))
+	<-entered
+
+	queued := func(user string) (*browser, partnerapi.FlowCreated) {
+		t.Helper()
+		var fc partnerapi.FlowCreated
+		json.Unmarshal(must(t, http.StatusCreated, e.browser().do("POST", "/api/v1/flows", "application/json",
+			[]byte(`{"partner_user_id":"`+user+`"}`), map[string]string{"Authorization": "Bearer " + e.token})).body, &fc)
+		b := e.browser()
+		b.open(fc.LaunchURL)
+		b.capture("document", doc)
+		b.capture("selfie", selfie)
+		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+		return b, fc
+	}
+	replaced, fc := queued("cust-2")
+	enc := base64.RawURLEncoding.EncodeToString
+	if err := e.store.(central.HostedStates).PutHostedState(context.Background(),
+		"cap/"+enc([]byte(pid))+"/"+enc([]byte(fc.SessionID))+"/selfie", noFace, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := queued("cust-3")
+	close(gate)
+	if st := last.waitResult(); st.Stage != "result" {
+		t.Fatalf("the session submitted last: %+v", st)
+	}
+	if st := replaced.state(); st.Stage != "selfie" || st.Captures.Selfie || !st.Captures.Document {
+		t.Errorf("its selfie replaced while queued: %+v, want back at the selfie, the document kept", st)
+	}
+	if f, err := e.store.Flow(context.Background(), pid, fc.SessionID); err != nil || len(f.Submissions) != 0 {
+		t.Errorf("its selfie replaced while queued: %+v %v, want no submission", f, err)
+	}
+}

@@ -1,7 +1,9 @@
 package hostedflow
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -50,12 +52,13 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 		return fmt.Errorf("storing the capture: %w", err)
 	}
 	var challenges []string
+	var frames []byte
 	if step == stepSelfie && len(done) > 0 {
-		b, err := json.Marshal(done)
-		if err != nil {
+		var err error
+		if frames, err = json.Marshal(done); err != nil {
 			return fmt.Errorf("encoding the challenge frames: %w", err)
 		}
-		if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, stepChallenge), b, exp); err != nil {
+		if err := f.hs.PutHostedState(ctx, capKey(s.fs.PartnerID, s.fs.ID, stepChallenge), frames, exp); err != nil {
 			return fmt.Errorf("storing the challenge frames: %w", err)
 		}
 		for _, c := range done {
@@ -71,8 +74,16 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 		if !slices.Contains(h.Captured, step) {
 			h.Captured = append(h.Captured, step)
 		}
+		if h.Sums == nil {
+			h.Sums = map[string][]byte{}
+		}
+		h.Sums[step] = sum(data)
 		if step == stepSelfie {
 			h.Challenges, h.SelfieUploaded, h.FeedSuspect = challenges, origin.uploaded, origin.feed
+			delete(h.Sums, stepChallenge)
+			if frames != nil {
+				h.Sums[stepChallenge] = sum(frames)
+			}
 		}
 		h.Uploaded += charge
 		fs.UpdatedAt = now
@@ -88,13 +99,23 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 	return nil
 }
 
-// loadCapture reads a step's capture.
+// loadCapture reads a step's capture: ErrNotFound also when its bytes are
+// not those the session recorded (HostedFlow.Sums; sessions recorded
+// before the sums were kept have none).
 func (f *Flow) loadCapture(ctx context.Context, fs central.FlowSession, step string) ([]byte, error) {
 	b, err := f.hs.HostedState(ctx, capKey(fs.PartnerID, fs.ID, step), f.now())
 	if err != nil {
 		return nil, fmt.Errorf("reading the %s capture: %w", step, err)
 	}
+	if want, ok := fs.Hosted.Sums[step]; ok && !bytes.Equal(sum(b), want) {
+		return nil, fmt.Errorf("reading the %s capture: not the one recorded: %w", step, central.ErrNotFound)
+	}
 	return b, nil
+}
+
+func sum(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
 }
 
 // deleteCaptures deletes steps' captures from the store; a failure is
