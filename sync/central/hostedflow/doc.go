@@ -162,9 +162,10 @@
 // State: everything a session needs to go on is in the store, so any
 // instance serves any request of it (issue 22): the binding, the stage,
 // the captures taken (their bytes in central.HostedStates, sealed; which
-// steps hold one, the challenges done and the bytes uploaded in
-// central.HostedFlow), "processing" with its start (an instance that dies
-// verifying holds the session at most processingTimeout), the results,
+// steps hold one and their SHA-256, the challenges done and the bytes
+// uploaded in central.HostedFlow), "processing" with its start (an
+// instance that dies verifying, or a queue for the slots, holds the
+// session at most processingTimeout), the results,
 // the Smart QR short codes, the budgets of guidance frames per session and
 // of short codes typed per address (central.RateLimits). Kept in an
 // instance's memory, as a cache: the guides (engine/capture keeps the last
