@@ -205,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 	s.routeDevice()
 	s.routeAdmin()
 	s.privacy = s.newPrivacy()
-	s.handler = s.wrap(s.mux)
+	s.handler = s.wrap(s.apiPaths(s.mux))
 	s.consoleMux, s.consoleHandler = s.mux, s.handler
 	if cfg.ConsoleAddr != "" {
 		s.consoleMux = http.NewServeMux()
@@ -217,7 +217,7 @@ func New(cfg Config) (*Server, error) {
 // wrap puts around mux what every answer of the main and the console
 // listener goes through: the client's address behind trusted proxies,
 // Date, a request id, the default deadlines and the metrics.
-func (s *Server) wrap(mux *http.ServeMux) http.Handler {
+func (s *Server) wrap(mux http.Handler) http.Handler {
 	return httpx.WithTrustedProxies(s.cfg.TrustedProxies, s.withDate(httpx.WithRequestID(s.defaultDeadlines(s.metrics.instrument(mux)))))
 }
 
