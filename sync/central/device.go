@@ -279,7 +279,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer release()
-	d := Device{ID: sig.DeviceID, PublicKey: req.PublicKey, AppVersion: req.AppVersion, EnrolledAt: now.UTC()}
+	d := Device{ID: sig.DeviceID, PublicKey: req.PublicKey, AppVersion: clip(req.AppVersion), EnrolledAt: now.UTC()}
 	err = s.cfg.Store.Enroll(r.Context(), sha256.Sum256([]byte(req.Token)), d)
 	switch {
 	case errors.Is(err, ErrTokenInvalid):
@@ -357,7 +357,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	}
 	sub := Submission{
 		DeviceID: d.ID, Key: key, ID: m.ID, ManifestHash: sum[:],
-		CreatedAt: m.CreatedAt.UTC(), ReceivedAt: now.UTC(), Verdict: string(att.att.Report.Verdict),
+		CreatedAt: m.CreatedAt.UTC(), ReceivedAt: now.UTC(), Verdict: clip(string(att.att.Report.Verdict)),
 		AttestationFresh: att.fresh, Payload: m.Payload,
 	}
 	summary := Summarize(m.Payload)

@@ -3,6 +3,8 @@ package central
 import (
 	"encoding/json"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Summarize takes from a submission's payload (as the app and `kyc verify`
@@ -57,10 +59,21 @@ func Summarize(payload []byte) Summary {
 	return s
 }
 
-// clip bounds a string from a device to what an index column holds.
+// clip makes a string from a device fit an index column of either store:
+// at most 64 bytes of valid UTF-8, cut between runes, without control
+// characters. PostgreSQL refuses a NUL or a broken sequence in text, and
+// the submission would fail with a 500 that its device retries for ever;
+// a broken sequence becomes U+FFFD.
 func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64]
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > 64 {
+			break
+		}
+		b.WriteRune(r)
 	}
-	return s
+	return b.String()
 }

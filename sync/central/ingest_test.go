@@ -1,0 +1,143 @@
+package central_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/openkyc/kyc/attest"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/seal"
+	"github.com/openkyc/kyc/sync/central/store/pgstore"
+	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// sealedPG is a sealed store on a fresh PostgreSQL, as kyc-central runs.
+func sealedPG(t *testing.T) *seal.Store {
+	t.Helper()
+	dsn, _ := startPostgres(t)
+	raw, err := pgstore.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "central.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := seal.New(raw, kr, kr)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// submitPayload sends a submission without images whose payload is p, with
+// a fresh attestation under "attestation" unless p has one, created at
+// created.
+func (d *dev) submitPayload(t *testing.T, id string, p map[string]any, created time.Time) (*http.Response, protocol.Error) {
+	t.Helper()
+	if _, ok := p["attestation"]; !ok {
+		p["attestation"] = d.attestation(t, time.Now(), d.config(t).Challenge)
+	}
+	pl, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := json.Marshal(protocol.Manifest{ID: id, CreatedAt: created, Payload: pl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := protocol.SealManifest(&d.c.Cfg.BoxKey.Public, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.do(t, http.MethodPut, protocol.SubmissionPath(protocol.SubmissionKey(id)), sealed, nil)
+}
+
+// verdict is a fresh attestation of d's with the verdict v.
+func verdict(t *testing.T, d *dev, v string) attest.Attestation {
+	t.Helper()
+	a := d.attestation(t, time.Now(), d.config(t).Challenge)
+	a.Report.Verdict = attest.Verdict(v)
+	if err := a.Sign(d.id.Signer()); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// cleanText reports whether s is what an index column may hold.
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && len(s) <= 64 && !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// TestHostileFieldsStored: what a device writes in the fields central
+// indexes in the clear (the engine's decision, reasons, document type and
+// country, the attestation's verdict; the app version at enrolment) may hold a NUL, other control
+// characters or a sequence cut by the 64-byte bound; PostgreSQL refuses
+// such text, and the submission failed with a 500 its device retried for
+// ever. Each is stored, its payload whole, its index fields cleaned.
+func TestHostileFieldsStored(t *testing.T) {
+	for _, st := range []struct {
+		name string
+		open func(t *testing.T) central.Store
+	}{
+		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
+		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			store := st.open(t)
+			c := start(t, central.Config{Store: store})
+			d := c.enrol(t)
+			// The app version a device enrols with is such a field too.
+			if _, err := identity.Enroll(context.Background(), c.Client, c.URL, c.token(t).Token, identity.Generate(), "1.0\x00\x1b"); err != nil {
+				t.Errorf("enrolling with a NUL in the app version: %v", err)
+			}
+			for _, tc := range []struct {
+				name   string
+				report map[string]any
+				extra  map[string]any
+			}{
+				{"NUL in the decision", map[string]any{"decision": "appr\x00ove"}, nil},
+				{"NUL in the country", map[string]any{"decision": "review", "document": map[string]any{"country": "I\x00DN"}}, nil},
+				{"NUL in a reason", map[string]any{"decision": "review", "reasons": []any{map[string]any{"code": "FACE\x00"}}}, nil},
+				{"a rune cut at 64 bytes", map[string]any{"decision": "review", "document": map[string]any{"type": "a" + strings.Repeat("é", 40)}}, nil},
+				{"escapes in the session", map[string]any{"decision": "review"}, map[string]any{"session_id": "s\x1b[31m\u0085\x7f"}},
+				{"NUL in the operator's document type", map[string]any{"decision": "review"}, map[string]any{"doc_type": "k\x00tp"}},
+				{"NUL in the verdict", map[string]any{"decision": "review"}, map[string]any{"attestation": verdict(t, d, "ok\x00")}},
+			} {
+				p := map[string]any{"report": tc.report}
+				for k, v := range tc.extra {
+					p[k] = v
+				}
+				id := "hostile-" + tc.name
+				resp, e := d.submitPayload(t, id, p, time.Now())
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("%s: %d %+v, want 200", tc.name, resp.StatusCode, e)
+					continue
+				}
+				sub, err := store.Upload(context.Background(), d.id.DeviceID(), protocol.SubmissionKey(id))
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				s := sub.Summary
+				if s == nil {
+					t.Fatalf("%s: stored without a summary", tc.name)
+				}
+				for _, f := range append([]string{s.Decision, s.DocType, s.Country, s.SessionID, s.NextAction, sub.Verdict}, s.Reasons...) {
+					if !cleanText(f) {
+						t.Errorf("%s: index field %q stored", tc.name, f)
+					}
+				}
+				var back map[string]any
+				if err := json.Unmarshal(sub.Payload, &back); err != nil || !strings.Contains(string(sub.Payload), `\u0000`) && strings.Contains(tc.name, "NUL") {
+					t.Errorf("%s: payload not kept whole: %s", tc.name, sub.Payload)
+				}
+			}
+		})
+	}
+}
