@@ -155,6 +155,13 @@ func (s *Server) device(maxBody int64, h deviceHandler) http.Handler {
 		if err != nil {
 			return s.refuse(w, r, surfaceDevice, "", httpx.Wrap(err, http.StatusUnauthorized, "bad_signature", "the request's signature headers are malformed"))
 		}
+		if !validDeviceID(sig.DeviceID) {
+			// Refused before the store is asked: PostgreSQL fails a
+			// lookup of invalid UTF-8 (a header may carry any byte), and
+			// that 500 would spend no failure budget.
+			return s.refuse(w, r, surfaceDevice, "", httpx.Errorf(http.StatusUnauthorized, "unknown_device",
+				"this device is not enrolled at this central (was central's store replaced?): enrol it again"))
+		}
 		now := s.cfg.Now()
 		if skew := sig.Timestamp.Sub(now); skew.Abs() > s.cfg.MaxSkew {
 			dir := "ahead of"
@@ -202,6 +209,20 @@ func (s *Server) device(maxBody int64, h deviceHandler) http.Handler {
 		}
 		return h(w, r, d, body)
 	})
+}
+
+// validDeviceID reports whether id has the shape of protocol.DeviceID:
+// 32 lowercase hexadecimal digits.
+func validDeviceID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // takeSlots takes one of the device's slots and one of central's, or
@@ -555,6 +576,9 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, d Device, _ [
 
 func (s *Server) getWatchlist(w http.ResponseWriter, r *http.Request, _ Device, _ []byte) error {
 	name := r.PathValue("name")
+	if !protocol.ValidName(name) { // as published; the store is not asked for a NUL or invalid UTF-8
+		return httpx.Errorf(http.StatusNotFound, "unknown_watchlist", "no such watchlist")
+	}
 	wl, src, err := s.cfg.Store.OpenWatchlist(r.Context(), name)
 	if errors.Is(err, ErrNotFound) {
 		return httpx.Errorf(http.StatusNotFound, "unknown_watchlist", "no such watchlist")

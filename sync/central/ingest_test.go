@@ -141,3 +141,25 @@ func TestHostileFieldsStored(t *testing.T) {
 		})
 	}
 }
+
+// TestMalformedNamesRefused: a device id (a header, which may carry any
+// byte) or a watchlist name (a path segment, %-escaped) that is no such
+// thing's shape is answered as unknown, never with the 500 PostgreSQL's
+// refusal of invalid UTF-8 or a NUL gave, which for the device id was
+// anyone's to cause with no failure budget spent.
+func TestMalformedNamesRefused(t *testing.T) {
+	c := start(t, central.Config{Store: sealedPG(t)})
+	d := c.enrol(t)
+	for _, id := range []string{"\xff\xfe", "zz" + strings.Repeat("0", 30), strings.Repeat("0", 31)} {
+		req := d.request(t, http.MethodGet, protocol.PathConfig, nil, time.Now())
+		req.Header.Set(protocol.HeaderDevice, id)
+		if resp, e := c.send(t, req, nil); resp.StatusCode != http.StatusUnauthorized || e.Code != "unknown_device" {
+			t.Errorf("device id %q: %d %+v, want 401 unknown_device", id, resp.StatusCode, e)
+		}
+	}
+	for _, name := range []string{"%FF", "%00", "a%0Ab"} {
+		if resp, e := d.do(t, http.MethodGet, protocol.PathWatchlists+name, nil, nil); resp.StatusCode != http.StatusNotFound || e.Code != "unknown_watchlist" {
+			t.Errorf("watchlist %s: %d %+v, want 404 unknown_watchlist", name, resp.StatusCode, e)
+		}
+	}
+}
