@@ -362,6 +362,9 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	case !errors.Is(err, ErrNotFound):
 		return fmt.Errorf("looking up submission: %w", err)
 	}
+	if err := s.spendSubmission(r.Context(), d.ID); err != nil {
+		return err
+	}
 	if len(m.Images) > 0 { // one without images is complete at once
 		if err := s.checkOpenUploads(r.Context(), d.ID); err != nil {
 			return err
@@ -432,6 +435,21 @@ func withReceipt(st protocol.UploadState, sub Submission) protocol.UploadState {
 	}
 	st.Receipt = rc
 	return st
+}
+
+// spendSubmission spends one of the device's new submissions
+// (Config.SubmissionBurst), or answers 429 with when the next is there.
+func (s *Server) spendSubmission(ctx context.Context, deviceID string) error {
+	ok, wait, err := s.subRate.Allow(ctx, deviceID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	s.metrics.shed.WithLabelValues("submissions").Inc()
+	return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_submissions", RetryAfter: wait,
+		Message: "this device has sent more new submissions than central takes from one device: the rest wait their turn"}
 }
 
 // checkOpenUploads answers 429 when the device has MaxOpenUploads open

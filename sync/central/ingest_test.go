@@ -3,6 +3,7 @@ package central_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -161,5 +162,42 @@ func TestMalformedNamesRefused(t *testing.T) {
 		if resp, e := d.do(t, http.MethodGet, protocol.PathWatchlists+name, nil, nil); resp.StatusCode != http.StatusNotFound || e.Code != "unknown_watchlist" {
 			t.Errorf("watchlist %s: %d %+v, want 404 unknown_watchlist", name, resp.StatusCode, e)
 		}
+	}
+}
+
+// TestNewSubmissionsBudgeted: a device opens at most SubmissionBurst new
+// submissions at once, then one per SubmissionInterval: beyond, 429
+// too_many_submissions with Retry-After, which the agent waits out with
+// the submission queued. A resend of one central holds costs nothing,
+// and another device has a budget of its own. Before, a stolen or
+// runaway device could open submissions as fast as central took requests.
+func TestNewSubmissionsBudgeted(t *testing.T) {
+	c := start(t, central.Config{Store: openBolt(t), SubmissionBurst: 3, SubmissionInterval: time.Hour})
+	d, other := c.enrol(t), c.enrol(t)
+	challenge := d.config(t).Challenge
+	sent := map[string]attest.Attestation{} // a resend carries the same attestation
+	submit := func(d *dev, id string) (*http.Response, protocol.Error) {
+		a, ok := sent[id]
+		if !ok {
+			a = d.attestation(t, time.Now(), challenge)
+			sent[id] = a
+		}
+		return d.submit(t, id, a, id)
+	}
+	for i := range 3 {
+		if resp, e := submit(d, fmt.Sprint("sub-", i)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("submission %d: %d %+v", i, resp.StatusCode, e)
+		}
+	}
+	resp, e := submit(d, "sub-3")
+	if resp.StatusCode != http.StatusTooManyRequests || e.Code != "too_many_submissions" || resp.Header.Get("Retry-After") != "3600" {
+		t.Errorf("one more: %d Retry-After %q %+v, want 429 too_many_submissions after 3600 s", resp.StatusCode, resp.Header.Get("Retry-After"), e)
+	}
+	if resp, e := submit(d, "sub-0"); resp.StatusCode != http.StatusOK {
+		t.Errorf("a resend: %d %+v, want 200", resp.StatusCode, e)
+	}
+	challenge = other.config(t).Challenge
+	if resp, e := other.submit(t, "sub-3", other.attestation(t, time.Now(), challenge), "sub-3"); resp.StatusCode != http.StatusOK {
+		t.Errorf("another device: %d %+v, want 200", resp.StatusCode, e)
 	}
 }

@@ -48,6 +48,14 @@ const (
 	// gets two minutes.
 	DefaultBodyFloor   = 15 * time.Second
 	DefaultMinBodyRate = 8 << 10
+	// DefaultSubmissionBurst and DefaultSubmissionInterval bound the new
+	// submissions one device opens: a kiosk verifies a person a minute at
+	// most, and a field laptop back from a week offline sends its backlog
+	// of a few hundred at once, then one per 20 s (4,320 a day), so a
+	// stolen or runaway device cannot fill the review queue and the store
+	// at the rate central takes requests.
+	DefaultSubmissionBurst    = 500
+	DefaultSubmissionInterval = 20 * time.Second
 )
 
 // Failure budgets per client address: after the burst, one more failure
@@ -119,6 +127,12 @@ type Config struct {
 	// BodyFloor and MinBodyRate bound how long a body may take.
 	BodyFloor   time.Duration
 	MinBodyRate int64
+	// SubmissionBurst and SubmissionInterval bound the new submissions of
+	// one device, in the store (shared by instances): the burst at once,
+	// then one per interval; beyond, 429 with Retry-After (a resend of a
+	// submission central holds costs nothing). Zero: their defaults.
+	SubmissionBurst    int
+	SubmissionInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// SweepByQueue leaves the retention sweep to the job queue (package
@@ -144,6 +158,7 @@ type Server struct {
 	perDevice *httpx.KeyedSlots
 	authFails *httpx.Budget // device and enrolment failures by address, in the store
 	adminFail *httpx.Budget // admin token failures by address, in the store
+	subRate   *httpx.Budget // new submissions by device, in the store
 	challenge challenger
 	shed      atomic.Int64
 	privacy   *privacy // retention sweep, erasure, search (privacy.go)
@@ -173,6 +188,10 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.ChallengeWindow, DefaultChallengeWindow)
 	def(&cfg.MaxAttestationAge, DefaultMaxAttestationAge)
 	def(&cfg.BodyFloor, DefaultBodyFloor)
+	def(&cfg.SubmissionInterval, DefaultSubmissionInterval)
+	if cfg.SubmissionBurst <= 0 {
+		cfg.SubmissionBurst = DefaultSubmissionBurst
+	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
@@ -197,6 +216,7 @@ func New(cfg Config) (*Server, error) {
 		perDevice: httpx.NewKeyedSlots(cfg.MaxPerDevice),
 		authFails: httpx.NewBudget(cfg.Store, "device-auth", authFailBurst, authFailInterval, cfg.Now),
 		adminFail: httpx.NewBudget(cfg.Store, "admin-auth", adminFailBurst, adminFailInterval, cfg.Now),
+		subRate:   httpx.NewBudget(cfg.Store, "device-submissions", cfg.SubmissionBurst, cfg.SubmissionInterval, cfg.Now),
 		challenge: newChallenger(cfg.SignKey),
 	}
 	s.resp = &httpx.Responder{Log: s.log, Rules: errorRules}
