@@ -71,6 +71,24 @@ func verdict(t *testing.T, d *dev, v string) attest.Attestation {
 	return a
 }
 
+// manifestRequest is d.submit's request, signed now, not sent.
+func (d *dev) manifestRequest(t *testing.T, id string, att attest.Attestation, extra string) *http.Request {
+	t.Helper()
+	payload, err := json.Marshal(map[string]any{"attestation": att, "note": extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := json.Marshal(protocol.Manifest{ID: id, CreatedAt: att.Report.Time, Payload: payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := protocol.SealManifest(&d.c.Cfg.BoxKey.Public, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.request(t, http.MethodPut, protocol.SubmissionPath(protocol.SubmissionKey(id)), sealed, time.Now())
+}
+
 // cleanText reports whether s is what an index column may hold.
 func cleanText(s string) bool {
 	return utf8.ValidString(s) && len(s) <= 64 && !strings.ContainsFunc(s, unicode.IsControl)
@@ -199,5 +217,76 @@ func TestNewSubmissionsBudgeted(t *testing.T) {
 	challenge = other.config(t).Challenge
 	if resp, e := other.submit(t, "sub-3", other.attestation(t, time.Now(), challenge), "sub-3"); resp.StatusCode != http.StatusOK {
 		t.Errorf("another device: %d %+v, want 200", resp.StatusCode, e)
+	}
+}
+
+// TestSubmissionIDNotReused: a submission id names one content for good.
+// A resend of the same manifest is the same submission (200); the same id
+// with another payload, sent after it or racing it, is 422 conflict (final
+// for the device) and central keeps the first it took, whole.
+func TestSubmissionIDNotReused(t *testing.T) {
+	for _, st := range []struct {
+		name string
+		open func(t *testing.T) central.Store
+	}{
+		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
+		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			store := st.open(t)
+			c := start(t, central.Config{Store: store})
+			d := c.enrol(t)
+			a := d.attestation(t, time.Now(), d.config(t).Challenge)
+			if resp, e := d.submit(t, "one", a, "first"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("first: %d %+v", resp.StatusCode, e)
+			}
+			for _, tc := range []struct {
+				name   string
+				att    attest.Attestation
+				extra  string
+				status int
+			}{
+				{"the same again", a, "first", http.StatusOK},
+				{"another payload, same attestation", a, "second", http.StatusUnprocessableEntity},
+				{"another payload and attestation", d.attestation(t, time.Now(), d.config(t).Challenge), "second", http.StatusUnprocessableEntity},
+			} {
+				resp, e := d.submit(t, "one", tc.att, tc.extra)
+				if resp.StatusCode != tc.status || tc.status != http.StatusOK && e.Code != "conflict" {
+					t.Errorf("%s: %d %+v, want %d", tc.name, resp.StatusCode, e, tc.status)
+				}
+			}
+			// Racing: four contents of one id at once, one taken.
+			challenge := d.config(t).Challenge
+			codes := make(chan int, 4)
+			for i := range 4 {
+				req := d.manifestRequest(t, "two", d.attestation(t, time.Now(), challenge), fmt.Sprint("racer ", i))
+				go func() {
+					resp, err := c.Client.Do(req)
+					if err != nil {
+						codes <- 0
+						return
+					}
+					resp.Body.Close()
+					codes <- resp.StatusCode
+				}()
+			}
+			took := 0
+			for range 4 {
+				switch code := <-codes; code {
+				case http.StatusOK:
+					took++
+				case http.StatusUnprocessableEntity:
+				default:
+					t.Errorf("a racer got %d", code)
+				}
+			}
+			if took != 1 {
+				t.Errorf("%d racers taken, want 1", took)
+			}
+			sub, err := store.Upload(context.Background(), d.id.DeviceID(), protocol.SubmissionKey("one"))
+			if err != nil || !strings.Contains(string(sub.Payload), `"note":"first"`) {
+				t.Errorf("kept %s, %v; want the first payload", sub.Payload, err)
+			}
+		})
 	}
 }
