@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -46,7 +47,13 @@ func startJobs(ctx context.Context, q queueConfig, srv *central.Server, w *webho
 	workers := river.NewWorkers()
 	river.AddWorker(workers, qw)
 	run := qw.Timeout(nil)
-	river.AddWorker(workers, jobs.SweepWorker(func(ctx context.Context) error { _, err := srv.Sweep(ctx); return err }, run))
+	river.AddWorker(workers, jobs.SweepWorker(func(ctx context.Context) error {
+		_, err := srv.Sweep(ctx)
+		if cerr := srv.CheckpointAudit(ctx); !errors.Is(cerr, central.ErrNothingToSeal) {
+			err = errors.Join(err, cerr)
+		}
+		return err
+	}, run))
 	river.AddWorker(workers, jobs.ErasureWorker(srv.RunErasure, run))
 	c, err := q.pg.Jobs(jobs.Config{Workers: workers, Logger: slog.New(warnings{logger.Handler()}).With("part", "jobs"),
 		JobTimeout: run, RescueAfter: 2 * run})

@@ -3,12 +3,19 @@ package central
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
 // ErrAuditChain means the stored audit trail does not verify: an entry was
@@ -42,9 +49,19 @@ func ChainAudit(e *AuditEvent, seq int64, prev []byte) error {
 		}
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
+	if e.sealer != nil {
+		after, err := e.sealer.seal(seq, prev, e.At)
+		if err != nil {
+			return err
+		}
+		e.After = after
+	}
 	e.Seq = seq + 1
 	e.Prev = bytes.Clone(prev)
 	e.Hash = AuditHash(prev, *e)
+	if e.sealer != nil {
+		e.sealer.sealed(e.Seq, e.Hash)
+	}
 	return nil
 }
 
@@ -60,37 +77,167 @@ func (b *AuditBreak) Error() string {
 
 func (b *AuditBreak) Unwrap() error { return ErrAuditChain }
 
+// AuditCheck is what VerifyAuditChain found.
+type AuditCheck struct {
+	Events int // events checked
+	// Checkpoints is how many checkpoints were checked; LastCheckpoint and
+	// LastCheckpointAt are the Seq and time of the newest (0 and zero when
+	// none). Events after it are held by the hash chain alone: whoever can
+	// write the store could remove them, or rewrite them and recompute
+	// their hashes, without a trace in the store.
+	Checkpoints      int
+	LastCheckpoint   int64
+	LastCheckpointAt time.Time
+}
+
 // VerifyAuditChain walks the whole stored trail from its anchor and checks
-// every link. It returns the number of events checked, and an *AuditBreak
-// (errors.Is ErrAuditChain) naming the first bad one.
-func VerifyAuditChain(ctx context.Context, log AuditLog) (int, error) {
+// every link, and every checkpoint's signature under key (nil: checkpoints
+// are not checked). It returns what it checked, and an *AuditBreak
+// (errors.Is ErrAuditChain) naming the first bad event.
+func VerifyAuditChain(ctx context.Context, log AuditLog, key ed25519.PublicKey) (AuditCheck, error) {
+	var c AuditCheck
 	seq, prev, err := log.AuditAnchor(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("reading the audit anchor: %w", err)
+		return c, fmt.Errorf("reading the audit anchor: %w", err)
 	}
-	n := 0
 	for {
 		page, err := log.Audit(ctx, AuditFilter{AfterSeq: seq, Limit: MaxListLimit})
 		if err != nil {
-			return n, fmt.Errorf("reading the audit trail: %w", err)
+			return c, fmt.Errorf("reading the audit trail: %w", err)
 		}
 		for _, e := range page {
 			switch {
 			case e.Seq != seq+1:
-				return n, &AuditBreak{Seq: seq + 1, Reason: fmt.Sprintf("entry missing (next stored is %d)", e.Seq)}
+				return c, &AuditBreak{Seq: seq + 1, Reason: fmt.Sprintf("entry missing (next stored is %d)", e.Seq)}
 			case !bytes.Equal(e.Prev, prev):
-				return n, &AuditBreak{Seq: e.Seq, Reason: "does not follow the entry before it"}
+				return c, &AuditBreak{Seq: e.Seq, Reason: "does not follow the entry before it"}
 			case !bytes.Equal(e.Hash, AuditHash(prev, e)):
-				return n, &AuditBreak{Seq: e.Seq, Reason: "its content does not match its hash"}
+				return c, &AuditBreak{Seq: e.Seq, Reason: "its content does not match its hash"}
+			}
+			if e.Action == AuditCheckpoint && key != nil {
+				if reason := checkCheckpoint(key, seq, prev, e); reason != "" {
+					return c, &AuditBreak{Seq: e.Seq, Reason: reason}
+				}
+				c.Checkpoints++
+				c.LastCheckpoint, c.LastCheckpointAt = e.Seq, e.At
 			}
 			seq, prev = e.Seq, e.Hash
-			n++
+			c.Events++
 		}
 		if len(page) < MaxListLimit {
-			return n, nil
+			return c, nil
 		}
 	}
 }
+
+// AuditCheckpoint is the action of a checkpoint: an event whose state is
+// central's signature over the Seq and Hash of the event before it and its
+// own time. The chain alone proves only that its events follow each other:
+// whoever can write the store can rewrite one and recompute every hash
+// after it. A checkpoint, signed with central's sign key (kept in a file,
+// not in the store), cannot be recomputed, so an event changed before it
+// breaks the verification. Events after the newest checkpoint are held by
+// the chain alone; Serve writes one after each retention sweep (hourly)
+// when the trail has grown, and logs it, so a copy of the log witnesses it.
+const AuditCheckpoint = "audit_checkpoint"
+
+// checkpointState is a checkpoint's After.
+type checkpointState struct {
+	Seq  int64  `json:"sealed_seq"`
+	Hash []byte `json:"sealed_hash"`
+	Key  string `json:"key"` // keyID of the signing key
+	Sig  []byte `json:"sig"`
+}
+
+// checkpointMessage is what a checkpoint signs.
+func checkpointMessage(seq int64, hash []byte, at time.Time) []byte {
+	m := []byte("openkyc-audit-checkpoint-v1\n")
+	m = binary.BigEndian.AppendUint64(m, uint64(seq))
+	m = append(m, hash...)
+	return binary.BigEndian.AppendUint64(m, uint64(at.UnixMicro()))
+}
+
+// keyID names a public key in a checkpoint.
+func keyID(pub ed25519.PublicKey) string {
+	h := sha256.Sum256(pub)
+	return hex.EncodeToString(h[:8])
+}
+
+// checkCheckpoint tells what is wrong with the checkpoint e that follows
+// (seq, prev), "" when nothing is.
+func checkCheckpoint(key ed25519.PublicKey, seq int64, prev []byte, e AuditEvent) string {
+	var st checkpointState
+	switch {
+	case json.Unmarshal(e.After, &st) != nil:
+		return "checkpoint is not readable"
+	case st.Key != keyID(key):
+		return "checkpoint signed by another key than central's (" + st.Key + ")"
+	case st.Seq != seq || !bytes.Equal(st.Hash, prev):
+		return "checkpoint does not name the entry before it"
+	case !ed25519.Verify(key, checkpointMessage(st.Seq, st.Hash, e.At), st.Sig):
+		return "checkpoint signature does not verify: the trail before it was changed"
+	}
+	return ""
+}
+
+// ErrNothingToSeal means a checkpoint was not written because the trail
+// has not grown since this sealer's last one.
+var ErrNothingToSeal = errors.New("central: audit trail unchanged since the last checkpoint")
+
+// auditSealer signs checkpoints. It is called by ChainAudit, in the
+// store's transaction, where the event before the checkpoint is known.
+type auditSealer struct {
+	key ed25519.PrivateKey
+
+	mu       sync.Mutex
+	lastSeq  int64 // this sealer's last checkpoint, to skip an unchanged trail
+	lastHash []byte
+}
+
+func (a *auditSealer) seal(seq int64, prev []byte, at time.Time) (json.RawMessage, error) {
+	a.mu.Lock()
+	unchanged := a.lastSeq == seq && bytes.Equal(a.lastHash, prev)
+	a.mu.Unlock()
+	if unchanged {
+		return nil, ErrNothingToSeal
+	}
+	pub := a.key.Public().(ed25519.PublicKey)
+	st := checkpointState{Seq: seq, Hash: prev, Key: keyID(pub), Sig: ed25519.Sign(a.key, checkpointMessage(seq, prev, at))}
+	return json.Marshal(st)
+}
+
+// sealed records the checkpoint just chained (a transaction that then
+// fails only costs a checkpoint written again next time).
+func (a *auditSealer) sealed(seq int64, hash []byte) {
+	a.mu.Lock()
+	a.lastSeq, a.lastHash = seq, bytes.Clone(hash)
+	a.mu.Unlock()
+}
+
+// newCheckpoint is a checkpoint event to append at at, signed by a.
+func (a *auditSealer) newCheckpoint(id string, at time.Time) AuditEvent {
+	return AuditEvent{ID: id, At: at, Actor: "central", Action: AuditCheckpoint, Subject: "audit", sealer: a}
+}
+
+// CheckpointAudit appends a checkpoint signed with central's sign key, and
+// logs what it seals: the scheduled retention sweep calls it. It returns
+// ErrNothingToSeal when the trail has not grown since this instance's last
+// checkpoint (an empty trail included).
+func (s *Server) CheckpointAudit(ctx context.Context) error {
+	e := s.auditSealer.newCheckpoint(httpx.NewRequestID(), s.cfg.Now())
+	if err := s.cfg.Store.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("writing an audit checkpoint: %w", err)
+	}
+	s.auditSealer.mu.Lock()
+	seq, hash := s.auditSealer.lastSeq, s.auditSealer.lastHash
+	s.auditSealer.mu.Unlock()
+	s.log.LogAttrs(ctx, slog.LevelInfo, "audit checkpoint", slog.Int64("seq", seq), slog.String("hash", hex.EncodeToString(hash)))
+	return nil
+}
+
+// AuditKey is the public key VerifyAuditChain checks this central's
+// checkpoints with.
+func (s *Server) AuditKey() ed25519.PublicKey { return s.cfg.SignKey.Public().(ed25519.PublicKey) }
 
 // MatchSubject reports whether subject passes filter (AuditFilter.Subject).
 func MatchSubject(filter, subject string) bool {

@@ -2,8 +2,10 @@ package central
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -81,7 +83,8 @@ func TestAuditChain(t *testing.T) {
 				t.Fatalf("At kept below the microsecond: %v", m.events[0].At)
 			}
 			tc.tamper(m)
-			n, err := VerifyAuditChain(ctx, m)
+			c, err := VerifyAuditChain(ctx, m, nil)
+			n := c.Events
 			var brk *AuditBreak
 			switch {
 			case tc.wantSeq == 0 && err != nil:
@@ -105,12 +108,114 @@ func TestAuditChainFromAnchor(t *testing.T) {
 	if m.events[0].Seq != 42 {
 		t.Fatalf("seq %d after anchor 41", m.events[0].Seq)
 	}
-	if n, err := VerifyAuditChain(context.Background(), m); err != nil || n != 1 {
-		t.Fatalf("verify from anchor: n=%d err=%v", n, err)
+	if c, err := VerifyAuditChain(context.Background(), m, nil); err != nil || c.Events != 1 {
+		t.Fatalf("verify from anchor: n=%d err=%v", c.Events, err)
 	}
 	m.anchorHash = []byte("another")
-	if _, err := VerifyAuditChain(context.Background(), m); !errors.Is(err, ErrAuditChain) {
+	if _, err := VerifyAuditChain(context.Background(), m, nil); !errors.Is(err, ErrAuditChain) {
 		t.Fatalf("a chain not following its anchor verified: %v", err)
+	}
+}
+
+// TestAuditCheckpoint: whoever can write the store can rewrite an event and
+// recompute every hash after it, and the chain alone still verifies; a
+// checkpoint signed with central's key cannot be recomputed, so the
+// rewrite breaks the verification at the checkpoint.
+func TestAuditCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	key, err := GenerateSignKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	fill := func(t *testing.T) *memAudit {
+		t.Helper()
+		m := &memAudit{}
+		sealer := &auditSealer{key: key}
+		if err := m.AppendAudit(ctx, sealer.newCheckpoint("c0", at)); !errors.Is(err, ErrNothingToSeal) {
+			t.Fatalf("checkpoint of an empty trail: %v, want ErrNothingToSeal", err)
+		}
+		for i := range 5 {
+			if i == 3 {
+				if err := m.AppendAudit(ctx, sealer.newCheckpoint("c1", at.Add(time.Hour))); err != nil {
+					t.Fatal(err)
+				}
+				if err := m.AppendAudit(ctx, sealer.newCheckpoint("c2", at.Add(2*time.Hour))); !errors.Is(err, ErrNothingToSeal) {
+					t.Fatalf("a second checkpoint of an unchanged trail: %v, want ErrNothingToSeal", err)
+				}
+			}
+			e := AuditEvent{ID: fmt.Sprint("e", i), At: at.Add(time.Duration(i) * time.Minute), Actor: "user:ana", Action: "decide",
+				Subject: "case:dev/key", After: json.RawMessage(`{"outcome":"reject"}`)}
+			if err := m.AppendAudit(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return m // e0 e1 e2 checkpoint(4) e3 e4
+	}
+	rehashFrom := func(m *memAudit, i int) { // what a writer of the store can do
+		prev := m.events[i-1].Hash
+		for j := i; j < len(m.events); j++ {
+			m.events[j].Prev = prev
+			m.events[j].Hash = AuditHash(prev, m.events[j])
+			prev = m.events[j].Hash
+		}
+	}
+	other, _ := GenerateSignKey()
+	for _, tc := range []struct {
+		name    string
+		tamper  func(m *memAudit)
+		wantSeq int64 // 0: verifies
+	}{
+		{"untouched", func(*memAudit) {}, 0},
+		{"a reject made an approve before the checkpoint, every hash recomputed", func(m *memAudit) {
+			m.events[1].After = json.RawMessage(`{"outcome":"approve"}`)
+			rehashFrom(m, 1)
+		}, 4},
+		{"the same with the checkpoint's sealed hash rewritten too", func(m *memAudit) {
+			m.events[1].After = json.RawMessage(`{"outcome":"approve"}`)
+			rehashFrom(m, 1)
+			var st checkpointState
+			if err := json.Unmarshal(m.events[3].After, &st); err != nil {
+				t.Fatal(err)
+			}
+			st.Hash = m.events[2].Hash
+			m.events[3].After, _ = json.Marshal(st)
+			rehashFrom(m, 3)
+		}, 4},
+		{"a checkpoint signed by another key", func(m *memAudit) {
+			m.events = m.events[:3]
+			if err := m.AppendAudit(ctx, (&auditSealer{key: other}).newCheckpoint("x", at)); err != nil {
+				t.Fatal(err)
+			}
+		}, 4},
+		{"after the checkpoint: held by the chain alone", func(m *memAudit) {
+			m.events[4].After = json.RawMessage(`{"outcome":"approve"}`)
+			rehashFrom(m, 4)
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := fill(t)
+			if _, err := VerifyAuditChain(ctx, m, nil); err != nil {
+				t.Fatalf("the chain alone: %v", err)
+			}
+			tc.tamper(m)
+			if _, err := VerifyAuditChain(ctx, m, nil); err != nil {
+				t.Fatalf("the chain alone does not verify after the tampering (the test's rehash is wrong): %v", err)
+			}
+			c, err := VerifyAuditChain(ctx, m, pub)
+			var brk *AuditBreak
+			switch {
+			case tc.wantSeq == 0 && err != nil:
+				t.Fatalf("does not verify: %v", err)
+			case tc.wantSeq == 0 && (c.Checkpoints != 1 || c.LastCheckpoint != 4 || !c.LastCheckpointAt.Equal(at.Add(time.Hour)) || c.Events != 6):
+				t.Fatalf("checked %+v, want 6 events and checkpoint 4 at %v", c, at.Add(time.Hour))
+			case tc.wantSeq != 0 && !errors.As(err, &brk):
+				t.Fatalf("tampering not found: %+v %v", c, err)
+			case tc.wantSeq != 0 && brk.Seq != tc.wantSeq:
+				t.Fatalf("break at %d (%v), want %d", brk.Seq, err, tc.wantSeq)
+			}
+		})
 	}
 }
 

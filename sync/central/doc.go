@@ -67,5 +67,7 @@
 // its before and after: the store computes each link in the transaction
 // that appends it (PostgreSQL: under a locked head row, so instances share
 // one chain); retention leaves an anchor; VerifyAuditChain names the first
-// entry that was changed, removed or inserted behind the store's back.
+// entry that was changed, removed or inserted behind the store's back. The
+// chain alone cannot stop whoever writes the store from recomputing it:
+// hourly checkpoints signed with central's sign key (AuditCheckpoint) can.
 package central

@@ -102,8 +102,8 @@ func (s *Server) newPrivacy() *privacy {
 	return p
 }
 
-// startSweeps runs the retention sweep every interval (and once at
-// start) until ctx ends or the returned stop is called; stop waits for the
+// startSweeps runs the retention sweep, then an audit checkpoint, every
+// interval (and once at start) until ctx ends or the returned stop is called; stop waits for the
 // goroutine to end.
 func (p *privacy) startSweeps(ctx context.Context, every time.Duration) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -115,6 +115,9 @@ func (p *privacy) startSweeps(ctx context.Context, every time.Duration) (stop fu
 		for {
 			if _, err := p.Sweep(ctx); err != nil && ctx.Err() == nil {
 				p.s.log.LogAttrs(ctx, slog.LevelError, "retention sweep failed", slog.String("cause", err.Error()))
+			}
+			if err := p.s.CheckpointAudit(ctx); err != nil && !errors.Is(err, ErrNothingToSeal) && ctx.Err() == nil {
+				p.s.log.LogAttrs(ctx, slog.LevelError, "audit checkpoint failed", slog.String("cause", err.Error()))
 			}
 			select {
 			case <-ctx.Done():

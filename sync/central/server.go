@@ -160,8 +160,10 @@ type Server struct {
 	adminFail *httpx.Budget // admin token failures by address, in the store
 	subRate   *httpx.Budget // new submissions by device, in the store
 	challenge challenger
-	shed      atomic.Int64
-	privacy   *privacy // retention sweep, erasure, search (privacy.go)
+	// auditSealer signs the audit trail's checkpoints (CheckpointAudit).
+	auditSealer *auditSealer
+	shed        atomic.Int64
+	privacy     *privacy // retention sweep, erasure, search (privacy.go)
 
 	// consoleMux and consoleHandler are mux and handler themselves unless
 	// Config.ConsoleAddr gives the console a listener of its own.
@@ -208,16 +210,17 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		mux:       http.NewServeMux(),
-		metrics:   newMetrics(cfg.MaxInFlight),
-		slots:     httpx.NewSlots(cfg.MaxInFlight),
-		perDevice: httpx.NewKeyedSlots(cfg.MaxPerDevice),
-		authFails: httpx.NewBudget(cfg.Store, "device-auth", authFailBurst, authFailInterval, cfg.Now),
-		adminFail: httpx.NewBudget(cfg.Store, "admin-auth", adminFailBurst, adminFailInterval, cfg.Now),
-		subRate:   httpx.NewBudget(cfg.Store, "device-submissions", cfg.SubmissionBurst, cfg.SubmissionInterval, cfg.Now),
-		challenge: newChallenger(cfg.SignKey),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		mux:         http.NewServeMux(),
+		metrics:     newMetrics(cfg.MaxInFlight),
+		slots:       httpx.NewSlots(cfg.MaxInFlight),
+		perDevice:   httpx.NewKeyedSlots(cfg.MaxPerDevice),
+		authFails:   httpx.NewBudget(cfg.Store, "device-auth", authFailBurst, authFailInterval, cfg.Now),
+		adminFail:   httpx.NewBudget(cfg.Store, "admin-auth", adminFailBurst, adminFailInterval, cfg.Now),
+		subRate:     httpx.NewBudget(cfg.Store, "device-submissions", cfg.SubmissionBurst, cfg.SubmissionInterval, cfg.Now),
+		challenge:   newChallenger(cfg.SignKey),
+		auditSealer: &auditSealer{key: cfg.SignKey},
 	}
 	s.resp = &httpx.Responder{Log: s.log, Rules: errorRules}
 	s.started = cfg.Now()

@@ -292,6 +292,9 @@ type AuditEvent struct {
 	Seq    int64           `json:"seq"`
 	Prev   []byte          `json:"prev,omitempty"`
 	Hash   []byte          `json:"hash,omitempty"`
+
+	// sealer signs a checkpoint's state when ChainAudit chains it.
+	sealer *auditSealer
 }
 
 // AuditFilter selects audit events. Zero fields match everything.

@@ -486,12 +486,20 @@ func testFourEyes(t *testing.T, open opener) {
 		before.State != central.ReviewSecond || after.State != central.ReviewDecided {
 		t.Errorf("confirm event before %s after %s", evs[0].Before, evs[0].After)
 	}
-	n, err := central.VerifyAuditChain(context.Background(), f.store)
-	if err != nil || n < 10 {
-		t.Errorf("VerifyAuditChain = %d, %v", n, err)
+	c, err := central.VerifyAuditChain(context.Background(), f.store, nil)
+	if err != nil || c.Events < 10 {
+		t.Errorf("VerifyAuditChain = %d, %v", c.Events, err)
 	}
-	if a := b1.post("/console/audit/verify", nil); a.status != http.StatusOK || !strings.Contains(a.body, `id="verify-result"`) || !strings.Contains(a.body, "Chain OK") {
+	if a := b1.post("/console/audit/verify", nil); a.status != http.StatusOK || !strings.Contains(a.body, `id="verify-result"`) || !strings.Contains(a.body, "Chain OK") ||
+		!strings.Contains(a.body, "No checkpoint signed by central") {
 		t.Errorf("verify from the console: %d", a.status)
+	}
+	// The hourly sweep's checkpoint, signed by central's key, is checked and named.
+	if err := f.console.cfg.Central.CheckpointAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if a := b1.post("/console/audit/verify", nil); !strings.Contains(a.body, "Chain OK") || !strings.Contains(a.body, "Signed by central&#39;s key up to entry") {
+		t.Errorf("verify after a checkpoint: %d %s", a.status, a.body[strings.Index(a.body, `id="verify-result"`):][:300])
 	}
 	if a := b1.get("/console/audit?actor=user:rev2&action=case_confirm"); !strings.Contains(a.body, caseSubject(f.escalate)) {
 		t.Error("the audit view's filter does not find the confirm")

@@ -339,8 +339,8 @@ func TestLegacyConsoleData(t *testing.T) {
 		}
 		return nil
 	})
-	if n, err := central.VerifyAuditChain(ctx, s); err != nil || n != 2 {
-		t.Errorf("VerifyAuditChain = %d, %v; want 2", n, err)
+	if c, err := central.VerifyAuditChain(ctx, s, nil); err != nil || c.Events != 2 {
+		t.Errorf("VerifyAuditChain = %d, %v; want 2", c.Events, err)
 	}
 	evs, err := s.Audit(ctx, central.AuditFilter{})
 	if err != nil || len(evs) != 2 || evs[0].ID != "a" || evs[0].Seq != 1 || evs[1].ID != "b" || evs[0].Refs[0] != "req-1" {
@@ -349,8 +349,8 @@ func TestLegacyConsoleData(t *testing.T) {
 	if err := s.AppendAudit(ctx, central.AuditEvent{ID: "c", At: t0, Action: "new"}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := central.VerifyAuditChain(ctx, s); err != nil || n != 3 {
-		t.Errorf("VerifyAuditChain after an append = %d, %v; want 3", n, err)
+	if c, err := central.VerifyAuditChain(ctx, s, nil); err != nil || c.Events != 3 {
+		t.Errorf("VerifyAuditChain after an append = %d, %v; want 3", c.Events, err)
 	}
 	cs, total, err := s.Queue(ctx, central.QueueFilter{})
 	if err != nil || total != 1 || cs[0].ID != "old" || cs[0].Summary.Decision != "" {

@@ -110,8 +110,8 @@ func TestAuditConcurrentInstances(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n, err := central.VerifyAuditChain(ctx, stores[0]); err != nil || n != instances*each {
-		t.Errorf("VerifyAuditChain = %d, %v; want %d", n, err, instances*each)
+	if c, err := central.VerifyAuditChain(ctx, stores[0], nil); err != nil || c.Events != instances*each {
+		t.Errorf("VerifyAuditChain = %d, %v; want %d", c.Events, err, instances*each)
 	}
 }
 
@@ -368,8 +368,8 @@ func TestMigrationChainsAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if n, err := central.VerifyAuditChain(ctx, s); err != nil || n != 3 {
-		t.Errorf("VerifyAuditChain = %d, %v; want 3", n, err)
+	if c, err := central.VerifyAuditChain(ctx, s, nil); err != nil || c.Events != 3 {
+		t.Errorf("VerifyAuditChain = %d, %v; want 3", c.Events, err)
 	}
 	evs, err := s.Audit(ctx, central.AuditFilter{})
 	if err != nil || len(evs) != 3 || evs[0].ID != "a" || evs[0].Seq != 1 || evs[2].ID != "c" || evs[2].Seq != 3 || evs[0].Refs[0] != "req-1" {
@@ -378,8 +378,8 @@ func TestMigrationChainsAudit(t *testing.T) {
 	if err := s.AppendAudit(ctx, central.AuditEvent{ID: "d", At: t0, Action: "new"}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := central.VerifyAuditChain(ctx, s); err != nil || n != 4 {
-		t.Errorf("VerifyAuditChain after an append = %d, %v; want 4", n, err)
+	if c, err := central.VerifyAuditChain(ctx, s, nil); err != nil || c.Events != 4 {
+		t.Errorf("VerifyAuditChain after an append = %d, %v; want 4", c.Events, err)
 	}
 	cs, total, err := s.Queue(ctx, central.QueueFilter{})
 	if err != nil || total != 1 || cs[0].ID != "old" || cs[0].Summary.Decision != "" || cs[0].Review.Version != 0 {
