@@ -76,6 +76,11 @@ func TestParseSignedRejectsGarbage(t *testing.T) {
 		{"bad signature", HeaderSignature, "!!!", ErrBadSignature},
 		{"short signature", HeaderSignature, "AAAA", ErrBadSignature},
 		{"huge nonce", HeaderNonce, strings.Repeat("n", 100), ErrBadSignature},
+		{"nonce not base64url (invalid UTF-8)", HeaderNonce, "\xff\xfeabc", ErrBadSignature},
+		{"nonce with a NUL", HeaderNonce, "abc\x00def", ErrBadSignature},
+	}
+	if _, err := ParseSigned(good); err != nil {
+		t.Fatalf("the signed request itself: %v", err)
 	}
 	for _, c := range cases {
 		h := good.Clone()

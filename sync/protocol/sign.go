@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -105,6 +106,14 @@ func ParseSigned(h http.Header) (Signed, error) {
 	}
 	if len(nonce) > 64 || len(dev) > 64 {
 		return s, fmt.Errorf("%w: oversized header", ErrBadSignature)
+	}
+	// Sign's nonces are base64url; any other byte (a header may carry
+	// anything) is refused here, before a store is asked to keep it:
+	// PostgreSQL fails text that is not UTF-8.
+	if strings.ContainsFunc(nonce, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
+	}) {
+		return s, fmt.Errorf("%w: malformed nonce", ErrBadSignature)
 	}
 	s.DeviceID, s.Timestamp, s.Nonce = dev, time.UnixMilli(ms), nonce
 	copy(s.BodyHash[:], hb)
