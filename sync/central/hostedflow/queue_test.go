@@ -143,6 +143,66 @@ func TestCaptureGoneBeforeSlot(t *testing.T) {
 	}
 }
 
+// heldSlot is an env whose one verification slot is held by a first
+// session (its reference image is fetched inside the slot) until gate is
+// closed; queue submits a new session (its Initiate Flow body cfg) with
+// both captures, so it waits for the slot.
+type heldSlot struct {
+	*env
+	pid         string
+	gate        chan struct{}
+	doc, selfie []byte
+	noFace      []byte
+	t           *testing.T
+}
+
+func holdSlot(t *testing.T, store hostedStore, clk *clock) *heldSlot {
+	t.Helper()
+	doc, selfie, noFace := images(t)
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	h := &heldSlot{gate: make(chan struct{}), doc: doc, selfie: selfie, noFace: noFace, t: t}
+	entered := make(chan string, 1)
+	h.env = newEnvOn(t, true, store, nil, key, clk, func(c *hostedflow.Config) {
+		c.MaxConcurrent = 1
+		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
+			entered <- fs.ID
+			select {
+			case <-h.gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return selfie, nil
+		}
+	})
+	pid, first := h.initiateWith(map[string]any{"use_reference_image": true}, func(pid string) {
+		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
+		must(t, http.StatusOK, h.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
+			map[string]string{"Authorization": "Bearer " + h.admin}))
+	})
+	h.pid = pid
+	holder := h.browser()
+	holder.open(first.LaunchURL)
+	holder.capture("document", doc)
+	holder.capture("selfie", selfie)
+	must(t, http.StatusOK, holder.post("/flow/api/submit", "", nil))
+	<-entered
+	return h
+}
+
+func (h *heldSlot) queue(cfg string) (*browser, partnerapi.FlowCreated) {
+	h.t.Helper()
+	var fc partnerapi.FlowCreated
+	json.Unmarshal(must(h.t, http.StatusCreated, h.browser().do("POST", "/api/v1/flows", "application/json",
+		[]byte(cfg), map[string]string{"Authorization": "Bearer " + h.token})).body, &fc)
+	b := h.browser()
+	b.open(fc.LaunchURL)
+	b.capture("document", h.doc)
+	b.capture("selfie", h.selfie)
+	must(h.t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	return b, fc
+}
+
 // TestQueuedPastTimeout: a verification that waited for its slot longer
 // than processingTimeout (3 min) shows the person the selfie step again,
 // as one whose instance died. A selfie uploaded then is verified as an
@@ -152,48 +212,12 @@ func TestCaptureGoneBeforeSlot(t *testing.T) {
 // reference image is fetched inside it) until the gate opens; the queue
 // is served in order, so the session submitted last finishes last.
 func TestQueuedPastTimeout(t *testing.T) {
-	doc, selfie, _ := images(t)
 	raw := &captureReads{hostedStore: centraltest.BoltStore(t).(hostedStore), read: map[string]int{}}
-	key := make([]byte, partnerapi.SecretKeySize)
-	rand.Read(key)
-	gate := make(chan struct{})
-	entered := make(chan string, 1)
 	clk := &clock{}
-	e := newEnvOn(t, true, raw, nil, key, clk, func(c *hostedflow.Config) {
-		c.MaxConcurrent = 1
-		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
-			entered <- fs.ID
-			select {
-			case <-gate:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			return selfie, nil
-		}
-	})
-	pid, first := e.initiateWith(map[string]any{"use_reference_image": true}, func(pid string) {
-		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
-		must(t, http.StatusOK, e.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
-			map[string]string{"Authorization": "Bearer " + e.admin}))
-	})
-	holder := e.browser()
-	holder.open(first.LaunchURL)
-	holder.capture("document", doc)
-	holder.capture("selfie", selfie)
-	must(t, http.StatusOK, holder.post("/flow/api/submit", "", nil))
-	<-entered
-
+	e := holdSlot(t, raw, clk)
+	pid, gate, selfie := e.pid, e.gate, e.selfie
 	queued := func() (*browser, partnerapi.FlowCreated) {
-		t.Helper()
-		var fc partnerapi.FlowCreated
-		json.Unmarshal(must(t, http.StatusCreated, e.browser().do("POST", "/api/v1/flows", "application/json",
-			[]byte(`{"partner_user_id":"cust-2","allow_upload":true,"max_retries":1}`), map[string]string{"Authorization": "Bearer " + e.token})).body, &fc)
-		b := e.browser()
-		b.open(fc.LaunchURL)
-		b.capture("document", doc)
-		b.capture("selfie", selfie)
-		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
-		return b, fc
+		return e.queue(`{"partner_user_id":"cust-2","allow_upload":true,"max_retries":1}`)
 	}
 	again, ag := queued()
 	uploaded, up := queued()
@@ -229,48 +253,9 @@ func TestQueuedPastTimeout(t *testing.T) {
 // partner is told session.expired), with no submission and no
 // submission.completed after it.
 func TestExpiredWhileQueued(t *testing.T) {
-	doc, selfie, _ := images(t)
-	gate := make(chan struct{})
-	entered := make(chan string, 1)
 	clk := &clock{}
-	key := make([]byte, partnerapi.SecretKeySize)
-	rand.Read(key)
-	e := newEnvOn(t, true, centraltest.BoltStore(t), nil, key, clk, func(c *hostedflow.Config) {
-		c.MaxConcurrent = 1
-		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
-			entered <- fs.ID
-			select {
-			case <-gate:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			return selfie, nil
-		}
-	})
-	pid, first := e.initiateWith(map[string]any{"use_reference_image": true}, func(pid string) {
-		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
-		must(t, http.StatusOK, e.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
-			map[string]string{"Authorization": "Bearer " + e.admin}))
-	})
-	holder := e.browser()
-	holder.open(first.LaunchURL)
-	holder.capture("document", doc)
-	holder.capture("selfie", selfie)
-	must(t, http.StatusOK, holder.post("/flow/api/submit", "", nil))
-	<-entered
-
-	queued := func(cfg string) (*browser, partnerapi.FlowCreated) {
-		t.Helper()
-		var fc partnerapi.FlowCreated
-		json.Unmarshal(must(t, http.StatusCreated, e.browser().do("POST", "/api/v1/flows", "application/json",
-			[]byte(cfg), map[string]string{"Authorization": "Bearer " + e.token})).body, &fc)
-		b := e.browser()
-		b.open(fc.LaunchURL)
-		b.capture("document", doc)
-		b.capture("selfie", selfie)
-		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
-		return b, fc
-	}
+	e := holdSlot(t, centraltest.BoltStore(t).(hostedStore), clk)
+	pid, gate, queued := e.pid, e.gate, e.queue
 	short, sfc := queued(`{"partner_user_id":"cust-2","session_ttl":120}`)
 	clk.Advance(2*time.Minute + time.Second) // past its ttl, within processingTimeout
 	last, _ := queued(`{"partner_user_id":"cust-3"}`)
@@ -303,46 +288,10 @@ func TestExpiredWhileQueued(t *testing.T) {
 // selfie's stored bytes are replaced while the session waits for its slot:
 // it goes back to the selfie step instead of being verified.
 func TestCaptureReplacedWhileQueued(t *testing.T) {
-	doc, selfie, noFace := images(t)
-	gate := make(chan struct{})
-	entered := make(chan string, 1)
-	key := make([]byte, partnerapi.SecretKeySize)
-	rand.Read(key)
-	e := newEnvOn(t, true, centraltest.BoltStore(t), nil, key, &clock{}, func(c *hostedflow.Config) {
-		c.MaxConcurrent = 1
-		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
-			entered <- fs.ID
-			select {
-			case <-gate:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			return selfie, nil
-		}
-	})
-	pid, first := e.initiateWith(map[string]any{"use_reference_image": true}, func(pid string) {
-		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
-		must(t, http.StatusOK, e.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
-			map[string]string{"Authorization": "Bearer " + e.admin}))
-	})
-	holder := e.browser()
-	holder.open(first.LaunchURL)
-	holder.capture("document", doc)
-	holder.capture("selfie", selfie)
-	must(t, http.StatusOK, holder.post("/flow/api/submit", "", nil))
-	<-entered
-
+	e := holdSlot(t, centraltest.BoltStore(t).(hostedStore), &clock{})
+	pid, gate, noFace := e.pid, e.gate, e.noFace
 	queued := func(user string) (*browser, partnerapi.FlowCreated) {
-		t.Helper()
-		var fc partnerapi.FlowCreated
-		json.Unmarshal(must(t, http.StatusCreated, e.browser().do("POST", "/api/v1/flows", "application/json",
-			[]byte(`{"partner_user_id":"`+user+`"}`), map[string]string{"Authorization": "Bearer " + e.token})).body, &fc)
-		b := e.browser()
-		b.open(fc.LaunchURL)
-		b.capture("document", doc)
-		b.capture("selfie", selfie)
-		must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
-		return b, fc
+		return e.queue(`{"partner_user_id":"` + user + `"}`)
 	}
 	replaced, fc := queued("cust-2")
 	enc := base64.RawURLEncoding.EncodeToString
