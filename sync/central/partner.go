@@ -253,6 +253,32 @@ type HostedFlow struct {
 	KioskDevice string `json:"kiosk_device,omitempty"`
 }
 
+// HostedStageProcessing is HostedFlow.Stage while an attempt is verified.
+const HostedStageProcessing = "processing"
+
+// HostedProcessingTimeout is how long a verification may hold a session
+// in HostedStageProcessing: past it the instance running it is taken for
+// dead. Far above a verification's time even on a loaded 2-core machine.
+const HostedProcessingTimeout = 3 * time.Minute
+
+// StatusAt is the session's status at now: one past its ExpiresAt that
+// nobody finished is EXPIRED, whether the expiry pass has written it yet
+// or not, unless an attempt submitted in time is still being verified
+// (HostedFlow.Verifying): its result decides.
+func (f FlowSession) StatusAt(now time.Time) FlowStatus {
+	if (f.Status == FlowCreated || f.Status == FlowInProgress) && !now.Before(f.ExpiresAt) && !f.Hosted.Verifying(now) {
+		return FlowExpired
+	}
+	return f.Status
+}
+
+// Verifying reports whether an attempt of the session is being verified
+// (or waits for a slot to be) at now, by an instance not taken for dead.
+// The session's expiry waits for it: the person submitted in time.
+func (h *HostedFlow) Verifying(now time.Time) bool {
+	return h != nil && h.Stage == HostedStageProcessing && now.Sub(h.ProcessingAt) < HostedProcessingTimeout
+}
+
 // WebhookEvent is one event for a partner, written in the same
 // transaction as the change it reports and delivered by the webhook
 // worker in order per session.

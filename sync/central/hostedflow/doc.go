@@ -163,9 +163,10 @@
 // instance serves any request of it (issue 22): the binding, the stage,
 // the captures taken (their bytes in central.HostedStates, sealed; which
 // steps hold one and their SHA-256, the challenges done and the bytes
-// uploaded in central.HostedFlow), "processing" with its start (an
-// instance that dies verifying, or a queue for the slots, holds the
-// session at most processingTimeout), the results,
+// uploaded in central.HostedFlow), "processing" with its start, renewed
+// while the attempt waits for a slot (an instance that dies verifying or
+// queued holds the session at most processingTimeout; the session's
+// expiry waits for a verification under way), the results,
 // the Smart QR short codes, the budgets of guidance frames per session and
 // of short codes typed per address (central.RateLimits). Kept in an
 // instance's memory, as a cache: the guides (engine/capture keeps the last

@@ -86,6 +86,12 @@ type Config struct {
 	// MaxConcurrent bounds the verifications running at once; 0: one per
 	// core. One partner's take at most half of them (at least one).
 	MaxConcurrent int
+	// QueueHeartbeat is how often a verification waiting for a slot
+	// renews its session's processing mark, so that while this instance
+	// lives the person sees it waiting, not the selfie step again as for
+	// a verification whose instance died (processingTimeout), and its
+	// session's expiry waits for it; 0: DefaultQueueHeartbeat.
+	QueueHeartbeat time.Duration
 	// MaxLive bounds the sessions with state in this instance's memory;
 	// 0: MaxLiveSessions. One partner's sessions hold at most half of them
 	// (at least one), so another partner's always find room.
@@ -171,6 +177,9 @@ func New(cfg Config) (*Flow, error) {
 	}
 	if cfg.MaxLive <= 0 {
 		cfg.MaxLive = MaxLiveSessions
+	}
+	if cfg.QueueHeartbeat <= 0 {
+		cfg.QueueHeartbeat = DefaultQueueHeartbeat
 	}
 	if cfg.WatchlistRefresh <= 0 {
 		cfg.WatchlistRefresh = DefaultWatchlistRefresh

@@ -175,7 +175,7 @@ func (f *Flow) process(in attemptInput) {
 func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	// One partner's queue never holds every slot while another's person
 	// waits: it takes at most half of them.
-	release, err := f.slots.Acquire(ctx, in.fs.PartnerID)
+	release, err := f.waitForSlot(ctx, &in)
 	if err != nil {
 		return err
 	}
@@ -209,6 +209,61 @@ func (f *Flow) verifyAndStore(ctx context.Context, in attemptInput) error {
 	f.applyConfig(rep, in)
 	uploadedSelfie(rep, in)
 	return f.store(ctx, in, rep)
+}
+
+// waitForSlot takes a verification slot (at most half of them for one
+// partner). While it waits, the session's processing mark is renewed every
+// Config.QueueHeartbeat and in.fs follows it (claim checks the mark): a
+// long queue keeps showing the verification waiting, and only a mark left
+// unrenewed past processingTimeout (its instance died) lets the person
+// submit again.
+func (f *Flow) waitForSlot(ctx context.Context, in *attemptInput) (release func(), err error) {
+	beat, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(f.cfg.QueueHeartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-beat.Done():
+				return
+			case <-t.C:
+				if !f.renewMark(beat, in) {
+					return
+				}
+			}
+		}
+	}()
+	release, err = f.slots.Acquire(ctx, in.fs.PartnerID)
+	stop()
+	<-done
+	return release, err
+}
+
+// renewMark moves the processing mark of in's session to now while it is
+// still the mark of the submit that queued in (a submit again or an end
+// of the session leaves it to claim), and reports whether it did. A store
+// that fails is tried again at the next beat.
+func (f *Flow) renewMark(ctx context.Context, in *attemptInput) bool {
+	mark := in.fs.Hosted.ProcessingAt.Truncate(time.Microsecond)
+	now := f.now()
+	fs, err := f.cfg.Store.UpdateFlow(ctx, in.fs.PartnerID, in.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		h := fs.Hosted
+		if h == nil || h.Stage != stageProcessing || !h.ProcessingAt.Truncate(time.Microsecond).Equal(mark) {
+			return nil, errUsed
+		}
+		h.ProcessingAt, fs.UpdatedAt = now, now
+		return nil, nil
+	})
+	switch {
+	case errors.Is(err, errUsed):
+		return false
+	case err != nil:
+		return true
+	}
+	in.fs = fs
+	return true
 }
 
 // claim takes the session's verification for this run once it holds a
@@ -613,6 +668,13 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 	ref := central.SubmissionRef{DeviceID: device, Key: key}
 	retry := rep.NextAction == risk.Retry
 	_, err = f.cfg.Store.UpdateFlow(ctx, in.fs.PartnerID, in.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		if fs.Status == central.FlowExpired {
+			// Expired while a verification ran past processingTimeout
+			// (its instance taken for dead): the partner was told
+			// session.expired, and a result after it would contradict it.
+			// The submission stays for the console.
+			return nil, errUsed
+		}
 		if !slices.Contains(fs.Submissions, ref) {
 			fs.Submissions = append(fs.Submissions, ref)
 		}
@@ -650,6 +712,10 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 			webhook.EventID(central.EventSubmissionCompleted, DeviceID, fs.PartnerID, fs.ID, fmt.Sprint(in.attempt)))
 		return []central.WebhookEvent{ev}, err
 	})
+	if errors.Is(err, errUsed) {
+		f.deleteCaptures(ctx, in.fs, stepDocument, stepBack, stepSelfie, stepChallenge)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("recording the result: %w", err)
 	}

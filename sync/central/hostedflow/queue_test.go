@@ -16,6 +16,7 @@ import (
 	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/webhook"
 )
 
 // captureReads counts the captures read from the store, by session.
@@ -144,19 +145,23 @@ func TestCaptureGoneBeforeSlot(t *testing.T) {
 }
 
 // heldSlot is an env whose one verification slot is held by a first
-// session (its reference image is fetched inside the slot) until gate is
-// closed; queue submits a new session (its Initiate Flow body cfg) with
-// both captures, so it waits for the slot.
+// session, holder (its reference image is fetched inside the slot), until
+// gate is closed; queue submits a new session (its Initiate Flow body
+// cfg) with both captures, so it waits for the slot.
 type heldSlot struct {
 	*env
 	pid         string
 	gate        chan struct{}
 	doc, selfie []byte
 	noFace      []byte
+	holder      *browser
+	holderID    string
 	t           *testing.T
 }
 
-func holdSlot(t *testing.T, store hostedStore, clk *clock) *heldSlot {
+// holdSlot starts it; ttl is the holder's session_ttl in seconds (0: the
+// default).
+func holdSlot(t *testing.T, store hostedStore, clk *clock, ttl int, opts ...func(*hostedflow.Config)) *heldSlot {
 	t.Helper()
 	doc, selfie, noFace := images(t)
 	key := make([]byte, partnerapi.SecretKeySize)
@@ -164,6 +169,9 @@ func holdSlot(t *testing.T, store hostedStore, clk *clock) *heldSlot {
 	h := &heldSlot{gate: make(chan struct{}), doc: doc, selfie: selfie, noFace: noFace, t: t}
 	entered := make(chan string, 1)
 	h.env = newEnvOn(t, true, store, nil, key, clk, func(c *hostedflow.Config) {
+		for _, o := range opts {
+			o(c)
+		}
 		c.MaxConcurrent = 1
 		c.ReferenceImage = func(ctx context.Context, fs central.FlowSession) ([]byte, error) {
 			entered <- fs.ID
@@ -175,13 +183,18 @@ func holdSlot(t *testing.T, store hostedStore, clk *clock) *heldSlot {
 			return selfie, nil
 		}
 	})
-	pid, first := h.initiateWith(map[string]any{"use_reference_image": true}, func(pid string) {
+	cfg := map[string]any{"use_reference_image": true}
+	if ttl > 0 {
+		cfg["session_ttl"] = ttl
+	}
+	pid, first := h.initiateWith(cfg, func(pid string) {
 		body, _ := json.Marshal(map[string]any{"url": "https://ref.example/ref", "auth": "bearer", "secret": "s3cret-reference"})
 		must(t, http.StatusOK, h.browser().do("PUT", "/admin/v1/partners/"+pid+"/reference-image", "application/json", body,
 			map[string]string{"Authorization": "Bearer " + h.admin}))
 	})
-	h.pid = pid
+	h.pid, h.holderID = pid, first.SessionID
 	holder := h.browser()
+	h.holder = holder
 	holder.open(first.LaunchURL)
 	holder.capture("document", doc)
 	holder.capture("selfie", selfie)
@@ -214,7 +227,7 @@ func (h *heldSlot) queue(cfg string) (*browser, partnerapi.FlowCreated) {
 func TestQueuedPastTimeout(t *testing.T) {
 	raw := &captureReads{hostedStore: centraltest.BoltStore(t).(hostedStore), read: map[string]int{}}
 	clk := &clock{}
-	e := holdSlot(t, raw, clk)
+	e := holdSlot(t, raw, clk, 0)
 	pid, gate, selfie := e.pid, e.gate, e.selfie
 	queued := func() (*browser, partnerapi.FlowCreated) {
 		return e.queue(`{"partner_user_id":"cust-2","allow_upload":true,"max_retries":1}`)
@@ -248,37 +261,119 @@ func TestQueuedPastTimeout(t *testing.T) {
 	}
 }
 
-// TestExpiredWhileQueued: a session whose time ran out while its
-// verification waited for a slot is not verified: it stays expired (the
-// partner is told session.expired), with no submission and no
-// submission.completed after it.
-func TestExpiredWhileQueued(t *testing.T) {
+// TestQueueHeartbeat: a verification that waits for a slot longer than
+// processingTimeout keeps its session's processing mark renewed, so the
+// person sees it waiting (not the selfie step again, as for an instance
+// that died) and then gets its result.
+func TestQueueHeartbeat(t *testing.T) {
 	clk := &clock{}
-	e := holdSlot(t, centraltest.BoltStore(t).(hostedStore), clk)
-	pid, gate, queued := e.pid, e.gate, e.queue
-	short, sfc := queued(`{"partner_user_id":"cust-2","session_ttl":120}`)
-	clk.Advance(2*time.Minute + time.Second) // past its ttl, within processingTimeout
-	last, _ := queued(`{"partner_user_id":"cust-3"}`)
-	close(gate)
-	if st := last.waitResult(); st.Stage != "result" {
+	e := holdSlot(t, centraltest.BoltStore(t).(hostedStore), clk, 0, func(c *hostedflow.Config) { c.QueueHeartbeat = 10 * time.Millisecond })
+	b, fc := e.queue(`{"partner_user_id":"cust-2"}`)
+	for range 3 { // 6 minutes in all, twice processingTimeout
+		clk.Advance(2 * time.Minute)
+		want := clk.Now().Truncate(time.Microsecond)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			f, err := e.store.Flow(context.Background(), e.pid, fc.SessionID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !f.Hosted.ProcessingAt.Before(want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the waiting verification's mark was not renewed: %v, want %v", f.Hosted.ProcessingAt, want)
+			}
+			time.Sleep(5 * time.Millisecond) // polling a condition, not timing it
+		}
+		if st := b.state(); st.Stage != "processing" {
+			t.Fatalf("a verification waiting for its slot: %+v, want processing", st)
+		}
+	}
+	close(e.gate)
+	if st := b.waitResult(); st.Stage != "result" {
+		t.Errorf("after its wait: %+v, want its result", st)
+	}
+}
+
+// TestExpiryWaitsForTheVerification: a session whose attempt was submitted
+// before its time ran out is verified, queued for a slot or running, even
+// if the expiry pass comes meanwhile: the pass leaves it, and its result
+// completes it (no session.expired before a submission.completed).
+func TestExpiryWaitsForTheVerification(t *testing.T) {
+	clk := &clock{}
+	e := holdSlot(t, centraltest.BoltStore(t).(hostedStore), clk, 120)
+	short, sfc := e.queue(`{"partner_user_id":"cust-2","session_ttl":120}`)
+	clk.Advance(2*time.Minute + time.Second) // past both ttls, within processingTimeout
+	em, err := webhook.NewEmitter(webhook.EmitterConfig{Store: e.store, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := em.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(e.gate)
+	for _, c := range []struct {
+		name string
+		b    *browser
+		id   string
+	}{{"running", e.holder, e.holderID}, {"queued", short, sfc.SessionID}} {
+		if st := c.b.waitResult(); st.Stage != "result" {
+			t.Errorf("%s when its time ran out: %+v, want its result", c.name, st)
+		}
+		f, err := e.store.Flow(context.Background(), e.pid, c.id)
+		if err != nil || len(f.Submissions) != 1 || f.Status != central.FlowCompleted {
+			t.Errorf("%s when its time ran out: %+v %v, want completed with its submission", c.name, f, err)
+		}
+		if got := eventTypes(t, e.env, e.pid, c.id); slices.Contains(got, central.EventSessionExpired) || !slices.Contains(got, central.EventSubmissionCompleted) {
+			t.Errorf("%s when its time ran out: events %v", c.name, got)
+		}
+	}
+}
+
+// TestExpiredPastProcessingTimeout: a verification that outlives
+// processingTimeout is taken for dead, so the expiry pass expires its
+// session (session.expired); its result, when it comes after all, does not
+// complete the session against what the partner was told.
+func TestExpiredPastProcessingTimeout(t *testing.T) {
+	clk := &clock{}
+	e := holdSlot(t, centraltest.BoltStore(t).(hostedStore), clk, 120)
+	clk.Advance(central.HostedProcessingTimeout + time.Second)
+	em, err := webhook.NewEmitter(webhook.EmitterConfig{Store: e.store, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := em.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := e.queue(`{"partner_user_id":"cust-3"}`)
+	close(e.gate)
+	if st := last.waitResult(); st.Stage != "result" { // the queue is served in order: the holder's run has ended
 		t.Fatalf("the session submitted last: %+v", st)
 	}
-	if st := short.state(); st.Stage != "expired" || st.ErrorCode != "session_expired" {
-		t.Errorf("expired while queued: %+v", st)
+	f, err := e.store.Flow(context.Background(), e.pid, e.holderID)
+	if err != nil || f.Status != central.FlowExpired {
+		t.Errorf("expired during its verification: %+v %v, want EXPIRED", f, err)
 	}
-	f, err := e.store.Flow(context.Background(), pid, sfc.SessionID)
-	if err != nil || len(f.Submissions) != 0 || f.Status == central.FlowCompleted {
-		t.Errorf("expired while queued: %+v %v, want no submission", f, err)
+	if got := eventTypes(t, e.env, e.pid, e.holderID); !slices.Contains(got, central.EventSessionExpired) || slices.Contains(got, central.EventSubmissionCompleted) {
+		t.Errorf("expired during its verification: events %v, want session.expired and no submission.completed", got)
 	}
+}
+
+// eventTypes are the types of the webhook events of a session, oldest first.
+func eventTypes(t *testing.T, e *env, pid, sessionID string) []string {
+	t.Helper()
 	evs, err := e.store.Events(context.Background(), pid, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var out []string
 	for _, ev := range evs {
-		if ev.SessionID == sfc.SessionID && ev.Type == central.EventSubmissionCompleted {
-			t.Errorf("expired while queued: %s written", ev.Type)
+		if ev.SessionID == sessionID {
+			out = append(out, ev.Type)
 		}
 	}
+	return out
 }
 
 // TestCaptureReplacedWhileQueued: a verification takes only the bytes its
@@ -288,7 +383,7 @@ func TestExpiredWhileQueued(t *testing.T) {
 // selfie's stored bytes are replaced while the session waits for its slot:
 // it goes back to the selfie step instead of being verified.
 func TestCaptureReplacedWhileQueued(t *testing.T) {
-	e := holdSlot(t, centraltest.BoltStore(t).(hostedStore), &clock{})
+	e := holdSlot(t, centraltest.BoltStore(t).(hostedStore), &clock{}, 0)
 	pid, gate, noFace := e.pid, e.gate, e.noFace
 	queued := func(user string) (*browser, partnerapi.FlowCreated) {
 		return e.queue(`{"partner_user_id":"` + user + `"}`)

@@ -32,7 +32,7 @@ const (
 	// stepChallenge holds the frames that met the selfie's challenges
 	// (not a step the page captures).
 	stepChallenge   = "challenge"
-	stageProcessing = "processing"
+	stageProcessing = central.HostedStageProcessing
 )
 
 // sess is one request's session: the stored one, who asks, and the
@@ -177,15 +177,17 @@ func (f *Flow) resetGuides(fs central.FlowSession, steps ...string) {
 
 // processingTimeout is how long a verification may hold a session in
 // "processing": past it the instance running it is taken for dead and
-// the person may submit again. Far above a verification's time even on
-// a loaded 2-core machine.
-const processingTimeout = 3 * time.Minute
+// the person may submit again.
+const processingTimeout = central.HostedProcessingTimeout
+
+// DefaultQueueHeartbeat is Config.QueueHeartbeat's default: a third of
+// processingTimeout, so two renewals may fail before it passes.
+const DefaultQueueHeartbeat = processingTimeout / 3
 
 // processing reports whether an attempt of the session is being verified
 // (by any instance).
 func (f *Flow) processing(_ context.Context, fs central.FlowSession) bool {
-	h := fs.Hosted
-	return h != nil && h.Stage == stageProcessing && f.now().Sub(h.ProcessingAt) < processingTimeout
+	return fs.Hosted.Verifying(f.now())
 }
 
 func (f *Flow) dropAll() {
@@ -354,14 +356,8 @@ func flowConfig(fs central.FlowSession) partnerapi.FlowConfig {
 	return c
 }
 
-// status is the session's status at now (a session past ExpiresAt that
-// nobody finished is EXPIRED, sweep written or not).
-func (f *Flow) status(fs central.FlowSession) central.FlowStatus {
-	if (fs.Status == central.FlowCreated || fs.Status == central.FlowInProgress) && !f.now().Before(fs.ExpiresAt) {
-		return central.FlowExpired
-	}
-	return fs.Status
-}
+// status is the session's status at now (central.FlowSession.StatusAt).
+func (f *Flow) status(fs central.FlowSession) central.FlowStatus { return fs.StatusAt(f.now()) }
 
 // docSides is 2 when every accepted document is a card with a back the
 // engine reads (national ID cards, driving licences), else 1.

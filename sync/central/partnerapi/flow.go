@@ -373,17 +373,8 @@ type FlowStatusView struct {
 	ExpiresAt         time.Time          `json:"expires_at"`
 }
 
-// status is f's status at now: a session past its ExpiresAt that nobody
-// finished is EXPIRED, whether the expiry sweep has written it yet or not.
-func status(f central.FlowSession, now time.Time) central.FlowStatus {
-	if (f.Status == central.FlowCreated || f.Status == central.FlowInProgress) && !now.Before(f.ExpiresAt) {
-		return central.FlowExpired
-	}
-	return f.Status
-}
-
 func (a *API) statusView(f central.FlowSession) FlowStatusView {
-	v := FlowStatusView{SessionID: f.ID, PartnerUserID: f.UserID, PartnerUserIDType: f.UserIDType, Status: status(f, a.now()),
+	v := FlowStatusView{SessionID: f.ID, PartnerUserID: f.UserID, PartnerUserIDType: f.UserIDType, Status: f.StatusAt(a.now()),
 		NextAction: f.NextAction, ErrorCode: f.ErrorCode, Attempts: f.Attempts, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, ExpiresAt: f.ExpiresAt}
 	if v.Status == central.FlowExpired && v.ErrorCode == "" {
 		v.ErrorCode = "session_expired"
@@ -542,7 +533,7 @@ func (a *API) launchPage(w http.ResponseWriter, r *http.Request) error {
 		case err != nil:
 			return fmt.Errorf("reading the session: %w", err)
 		default:
-			switch status(f, a.now()) {
+			switch f.StatusAt(a.now()) {
 			case central.FlowExpired:
 				state, msg, code = "expired", "This verification link has expired. Ask for a new one.", http.StatusGone
 			case central.FlowCompleted, central.FlowError:

@@ -406,7 +406,8 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 }
 
 // expire marks sessions past their ttl EXPIRED, each with its
-// session.expired in the same transaction.
+// session.expired in the same transaction, but for one whose attempt is
+// being verified.
 func (p *pass) expire(ctx context.Context) error {
 	st := p.e.cfg.Store
 	for {
@@ -421,7 +422,10 @@ func (p *pass) expire(ctx context.Context) error {
 				case central.FlowCompleted, central.FlowError, central.FlowExpired:
 					return nil, errUnchanged
 				}
-				if !f.ExpiresAt.Before(p.now) {
+				if !f.ExpiresAt.Before(p.now) || f.StatusAt(p.now) != central.FlowExpired {
+					// An attempt submitted in time is verified first:
+					// its result completes the session (or, should its
+					// instance die, a later pass expires it).
 					return nil, errUnchanged
 				}
 				f.Status, f.NextAction, f.UpdatedAt = central.FlowExpired, NextExit, p.now
