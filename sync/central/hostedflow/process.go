@@ -269,14 +269,15 @@ func (f *Flow) renewMark(ctx context.Context, in *attemptInput) bool {
 // claim takes the session's verification for this run once it holds a
 // slot: the session is still at the submit that started it (its
 // processing mark unchanged), and its mark is renewed, so the captures
-// stay as they are while it runs. A wait for a slot past
-// processingTimeout shows the person the selfie step again, as for a
+// stay as they are while it runs. A mark left unrenewed past
+// processingTimeout (waitForSlot renews it; a store that failed it may
+// not have) shows the person the selfie step again, as for a
 // verification whose instance died: they may then take a capture again
 // (read here with how it was taken, not as the submit found it: an
 // uploaded selfie is not taken for the camera's it replaced) or submit
 // again, which marks the session anew and leaves this run nothing to do
 // (false), rather than a second verification of the same attempt. A
-// session that expired while it waited is not verified either.
+// session that expired meanwhile (its mark lapsed) is not verified either.
 func (f *Flow) claim(ctx context.Context, in *attemptInput) (bool, error) {
 	mark := in.fs.Hosted.ProcessingAt.Truncate(time.Microsecond)
 	now := f.now()
@@ -286,7 +287,7 @@ func (f *Flow) claim(ctx context.Context, in *attemptInput) (bool, error) {
 			return nil, errUsed
 		}
 		if f.status(*fs) == central.FlowExpired {
-			// It expired while it waited: the partner is told so
+			// It expired, its mark lapsed: the partner is told so
 			// (session.expired), and a result after it would make an
 			// expired session completed.
 			return nil, errUsed
