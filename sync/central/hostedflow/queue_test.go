@@ -272,7 +272,8 @@ func TestQueueHeartbeat(t *testing.T) {
 	for range 3 { // 6 minutes in all, twice processingTimeout
 		clk.Advance(2 * time.Minute)
 		want := clk.Now().Truncate(time.Microsecond)
-		deadline := time.Now().Add(30 * time.Second)
+		deadline := time.After(30 * time.Second)
+		tick := time.NewTicker(5 * time.Millisecond)
 		for {
 			f, err := e.store.Flow(context.Background(), e.pid, fc.SessionID)
 			if err != nil {
@@ -281,11 +282,13 @@ func TestQueueHeartbeat(t *testing.T) {
 			if !f.Hosted.ProcessingAt.Before(want) {
 				break
 			}
-			if time.Now().After(deadline) {
+			select {
+			case <-deadline:
 				t.Fatalf("the waiting verification's mark was not renewed: %v, want %v", f.Hosted.ProcessingAt, want)
+			case <-tick.C:
 			}
-			time.Sleep(5 * time.Millisecond) // polling a condition, not timing it
 		}
+		tick.Stop()
 		if st := b.state(); st.Stage != "processing" {
 			t.Fatalf("a verification waiting for its slot: %+v, want processing", st)
 		}
