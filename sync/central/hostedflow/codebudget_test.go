@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,39 +22,17 @@ type hostedStore interface {
 	central.HostedStates
 }
 
-// gatedCodes holds every short code lookup until each of n requests has
-// either reached one or been answered without one.
+// gatedCodes holds every short code lookup at its gate.
 type gatedCodes struct {
 	hostedStore
-	mu      sync.Mutex
-	cond    *sync.Cond
-	n, seen int
+	centraltest.Gate
 }
 
 func (g *gatedCodes) HostedState(ctx context.Context, key string, now time.Time) ([]byte, error) {
 	if strings.HasPrefix(key, "code/") {
-		g.arrive()
+		g.Arrive()
 	}
 	return g.hostedStore.HostedState(ctx, key, now)
-}
-
-// arrive counts a request accounted for and waits until all are.
-func (g *gatedCodes) arrive() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.seen++
-	g.cond.Broadcast()
-	for g.seen < g.n {
-		g.cond.Wait()
-	}
-}
-
-// answered counts a request answered without a lookup.
-func (g *gatedCodes) answered() {
-	g.mu.Lock()
-	g.seen++
-	g.cond.Broadcast()
-	g.mu.Unlock()
 }
 
 // TestCodeBudgetAtOnce: short codes posted all at once from one address
@@ -64,27 +41,15 @@ func (g *gatedCodes) answered() {
 // before the lookup and spent after it let all of them through.
 func TestCodeBudgetAtOnce(t *testing.T) {
 	const n = 30
-	g := &gatedCodes{hostedStore: centraltest.BoltStore(t).(hostedStore), n: n}
-	g.cond = sync.NewCond(&g.mu)
+	g := &gatedCodes{hostedStore: centraltest.BoltStore(t).(hostedStore)}
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
 	e := newEnvOn(t, false, g, nil, key, &clock{})
-	var mu sync.Mutex
-	codes := map[int]int{}
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			a := e.browser().post("/flow/code", "application/x-www-form-urlencoded", []byte("code=ZZZZZZZZ"))
-			if a.status == http.StatusTooManyRequests {
-				g.answered()
-			}
-			mu.Lock()
-			codes[a.status]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if codes[http.StatusNotFound] != 10 || codes[http.StatusTooManyRequests] != n-10 {
+	codes := g.AtOnce(n, func() (string, bool) {
+		a := e.browser().post("/flow/code", "application/x-www-form-urlencoded", []byte("code=ZZZZZZZZ"))
+		return fmt.Sprint(a.status), a.status != http.StatusTooManyRequests
+	})
+	if codes["404"] != 10 || codes["429"] != n-10 {
 		t.Errorf("%d wrong codes at once: %v, want 10 looked up (404) and the rest 429", n, codes)
 	}
 }
@@ -115,15 +80,15 @@ func TestActionBudget(t *testing.T) {
 	must(t, http.StatusOK, b.post("/flow/api/handoff", "", nil))
 }
 
-// gatedCaptures holds every capture's store write until each of n
-// requests has either reached one or been answered without one.
+// gatedCaptures holds every capture's store write at its gate.
 type gatedCaptures struct {
-	gatedCodes
+	hostedStore
+	centraltest.Gate
 }
 
 func (g *gatedCaptures) PutHostedState(ctx context.Context, key string, value []byte, expires time.Time) error {
 	if strings.HasPrefix(key, "cap/") {
-		g.arrive()
+		g.Arrive()
 	}
 	return g.hostedStore.PutHostedState(ctx, key, value, expires)
 }
@@ -137,8 +102,7 @@ func (g *gatedCaptures) PutHostedState(ctx context.Context, key string, value []
 func TestUploadBudgetAtOnce(t *testing.T) {
 	const n = hostedflow.CaptureBurst
 	doc, _, _ := images(t)
-	g := &gatedCaptures{gatedCodes{hostedStore: centraltest.BoltStore(t).(hostedStore), n: n}}
-	g.cond = sync.NewCond(&g.mu)
+	g := &gatedCaptures{hostedStore: centraltest.BoltStore(t).(hostedStore)}
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
 	e := newEnvOn(t, true, g, nil, key, &clock{})
@@ -152,23 +116,12 @@ func TestUploadBudgetAtOnce(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	codes := map[string]int{}
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			a := b.post("/flow/api/capture?step=document", "image/jpeg", doc)
-			if a.status != http.StatusOK {
-				g.answered()
-			}
-			var e struct{ Code string }
-			json.Unmarshal(a.body, &e)
-			mu.Lock()
-			codes[fmt.Sprint(a.status, e.Code)]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	codes := g.AtOnce(n, func() (string, bool) {
+		a := b.post("/flow/api/capture?step=document", "image/jpeg", doc)
+		var e struct{ Code string }
+		json.Unmarshal(a.body, &e)
+		return fmt.Sprint(a.status, e.Code), a.status == http.StatusOK
+	})
 	if codes["200"] != 2 || codes["413upload_budget"] != n-2 {
 		t.Errorf("%d captures at once with room for 2.5: %v, want 2 kept and the rest 413 upload_budget", n, codes)
 	}

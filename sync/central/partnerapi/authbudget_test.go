@@ -3,7 +3,6 @@ package partnerapi_test
 import (
 	"context"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,53 +22,20 @@ type hostedStore interface {
 }
 
 // gatedLookups holds every credential lookup (a client id's partner, a
-// token) until each of n requests has either reached one or been answered
-// without one.
+// token) at its gate.
 type gatedLookups struct {
 	hostedStore
-	mu      sync.Mutex
-	cond    *sync.Cond
-	on      bool
-	n, seen int
+	centraltest.Gate
 }
 
 func (g *gatedLookups) PartnerByClientID(ctx context.Context, clientID string) (central.Partner, error) {
-	g.arrive()
+	g.Arrive()
 	return g.hostedStore.PartnerByClientID(ctx, clientID)
 }
 
 func (g *gatedLookups) PartnerTokenByHash(ctx context.Context, hash []byte, now time.Time) (central.PartnerToken, error) {
-	g.arrive()
+	g.Arrive()
 	return g.hostedStore.PartnerTokenByHash(ctx, hash, now)
-}
-
-// start gates the next n requests.
-func (g *gatedLookups) start(n int) {
-	g.mu.Lock()
-	g.on, g.n, g.seen = true, n, 0
-	g.mu.Unlock()
-}
-
-// arrive counts a request accounted for and waits until all are.
-func (g *gatedLookups) arrive() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.on {
-		return
-	}
-	g.seen++
-	g.cond.Broadcast()
-	for g.seen < g.n {
-		g.cond.Wait()
-	}
-}
-
-// answered counts a request answered without a lookup.
-func (g *gatedLookups) answered() {
-	g.mu.Lock()
-	g.seen++
-	g.cond.Broadcast()
-	g.mu.Unlock()
 }
 
 // TestAuthBudgetAtOnce: wrong credentials sent all at once from one
@@ -93,7 +59,6 @@ func TestAuthBudgetAtOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &gatedLookups{}
-			g.cond = sync.NewCond(&g.mu)
 			e := newEnv(t, func(t testing.TB) central.Store {
 				g.hostedStore = centraltest.BoltStore(t).(hostedStore)
 				return g
@@ -103,23 +68,11 @@ func TestAuthBudgetAtOnce(t *testing.T) {
 				tok := e.token(c.ClientID, c.PassKey).Token
 				e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/x", token: tok}))
 			}
-			g.start(n)
-			var mu sync.Mutex
-			codes := map[int]int{}
-			var wg sync.WaitGroup
-			for range n {
-				wg.Go(func() {
-					a := e.do(tc.r(c.ClientID))
-					if a.status == http.StatusTooManyRequests {
-						g.answered()
-					}
-					mu.Lock()
-					codes[a.status]++
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
-			if codes[http.StatusUnauthorized] != burst || codes[http.StatusTooManyRequests] != n-burst {
+			codes := g.AtOnce(n, func() (string, bool) {
+				a := e.do(tc.r(c.ClientID))
+				return http.StatusText(a.status), a.status != http.StatusTooManyRequests
+			})
+			if codes[http.StatusText(http.StatusUnauthorized)] != burst || codes[http.StatusText(http.StatusTooManyRequests)] != n-burst {
 				t.Errorf("%d wrong credentials at once: %v, want %d looked up (401) and the rest 429", n, codes, burst)
 			}
 		})
