@@ -55,12 +55,14 @@ const openUploadsRetry = time.Minute
 
 func (s *Server) routeDevice() {
 	s.mux.Handle("POST "+protocol.PathEnroll, s.handle(s.enroll))
-	s.mux.Handle("PUT "+protocol.PathSubmissions+"{key}", s.device(maxManifestBody, s.putManifest))
-	s.mux.Handle("PUT "+protocol.PathSubmissions+"{key}/images/{image}", s.device(maxChunkBody, s.putChunk))
-	s.mux.Handle("GET "+protocol.PathConfig, s.device(0, s.getConfig))
-	s.mux.Handle("GET "+protocol.PathWatchlists+"{name}", s.device(0, s.getWatchlist))
-	s.mux.Handle("PUT "+protocol.PathStatus, s.device(maxStatusBody, s.putStatus))
-	s.mux.Handle("GET "+protocol.PathReviews, s.device(0, s.getReviews))
+	// Uploads have budgets of their own (new submissions, open uploads);
+	// every other device request spends the device's request budget.
+	s.mux.Handle("PUT "+protocol.PathSubmissions+"{key}", s.device(maxManifestBody, false, s.putManifest))
+	s.mux.Handle("PUT "+protocol.PathSubmissions+"{key}/images/{image}", s.device(maxChunkBody, false, s.putChunk))
+	s.mux.Handle("GET "+protocol.PathConfig, s.device(0, true, s.getConfig))
+	s.mux.Handle("GET "+protocol.PathWatchlists+"{name}", s.device(0, true, s.getWatchlist))
+	s.mux.Handle("PUT "+protocol.PathStatus, s.device(maxStatusBody, true, s.putStatus))
+	s.mux.Handle("GET "+protocol.PathReviews, s.device(0, true, s.getReviews))
 }
 
 // refuse records a failed authentication (metric, log with the reason and
@@ -138,12 +140,13 @@ type deviceHandler func(w http.ResponseWriter, r *http.Request, d Device, body [
 // takes anything that is scarce: the signature headers must be present,
 // the timestamp within MaxSkew, the device enrolled, the signature valid
 // over method, URI, body hash, timestamp and nonce, the device not revoked
-// and the nonce unseen. Only then does the request take one of the
-// device's own slots and one of central's, and read its body (which must
-// match the signed hash) within a deadline in proportion to its declared
-// length. So an unauthenticated client holds no slot and central reads no
+// and the nonce unseen; a request other than an upload (budgeted) first
+// spends a unit of the device's request budget, so one refused records no
+// nonce. Only then does the request take one of the device's own slots
+// and one of central's, and read its body (which must match the signed
+// hash) within a deadline in proportion to its declared length. So an unauthenticated client holds no slot and central reads no
 // byte of its body, however slowly it sends.
-func (s *Server) device(maxBody int64, h deviceHandler) http.Handler {
+func (s *Server) device(maxBody int64, budgeted bool, h deviceHandler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := checkLength(w, r, maxBody); err != nil {
 			return err
@@ -187,6 +190,11 @@ func (s *Server) device(maxBody int64, h deviceHandler) http.Handler {
 		// itself learns that it was revoked.
 		if d.Revoked() {
 			return s.refuse(w, r, surfaceDevice, d.ID, httpx.Errorf(http.StatusForbidden, "revoked", "this device was revoked at %s", d.RevokedAt.UTC().Format(time.RFC3339)))
+		}
+		if budgeted {
+			if err := s.spendRequest(w, d.ID); err != nil {
+				return err
+			}
 		}
 		err = s.cfg.Store.UseNonce(r.Context(), d.ID, sig.Nonce, now, now.Add(2*s.cfg.MaxSkew))
 		if errors.Is(err, ErrReplay) {

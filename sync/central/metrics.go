@@ -60,7 +60,7 @@ func newMetrics(maxInFlight int) *metrics {
 		}, []string{"surface", "reason"}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kyc_central_shed_requests_total",
-			Help: "Authenticated requests shed for saturation: all slots taken (slots), the device's own limit (device), its open uploads (uploads), or its new submissions (submissions).",
+			Help: "Authenticated requests shed for saturation: all slots taken (slots), the device's own limit (device), its open uploads (uploads), its new submissions (submissions), or its other requests (requests).",
 		}, []string{"reason"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kyc_central_upload_retries_total",

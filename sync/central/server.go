@@ -133,6 +133,12 @@ type Config struct {
 	// submission central holds costs nothing). Zero: their defaults.
 	SubmissionBurst    int
 	SubmissionInterval time.Duration
+	// RequestBurst and RequestInterval bound a device's other requests
+	// (configuration, watchlists, status, reviews, hand-offs), in this
+	// instance's memory: the burst at once, then one per interval; beyond,
+	// 429 too_many_requests with Retry-After. Zero: their defaults.
+	RequestBurst    int
+	RequestInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// SweepByQueue leaves the retention sweep to the job queue (package
@@ -165,6 +171,8 @@ type Server struct {
 	shed        atomic.Int64
 	privacy     *privacy // retention sweep, erasure, search (privacy.go)
 
+	reqRate *deviceRequests // a device's other requests, in memory (devicerate.go)
+
 	// consoleMux and consoleHandler are mux and handler themselves unless
 	// Config.ConsoleAddr gives the console a listener of its own.
 	consoleMux     *http.ServeMux
@@ -194,6 +202,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SubmissionBurst <= 0 {
 		cfg.SubmissionBurst = DefaultSubmissionBurst
 	}
+	def(&cfg.RequestInterval, DefaultRequestInterval)
+	if cfg.RequestBurst <= 0 {
+		cfg.RequestBurst = DefaultRequestBurst
+	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
@@ -219,6 +231,7 @@ func New(cfg Config) (*Server, error) {
 		authFails:   httpx.NewBudget(cfg.Store, "device-auth", authFailBurst, authFailInterval, cfg.Now),
 		adminFail:   httpx.NewBudget(cfg.Store, "admin-auth", adminFailBurst, adminFailInterval, cfg.Now),
 		subRate:     httpx.NewBudget(cfg.Store, "device-submissions", cfg.SubmissionBurst, cfg.SubmissionInterval, cfg.Now),
+		reqRate:     newDeviceRequests(cfg.RequestBurst, cfg.RequestInterval, cfg.Now),
 		challenge:   newChallenger(cfg.SignKey),
 		auditSealer: &auditSealer{key: cfg.SignKey},
 	}
