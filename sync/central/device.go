@@ -393,6 +393,13 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 		AttestationFresh: att.fresh, Payload: m.Payload,
 	}
 	summary := Summarize(m.Payload)
+	doubt, err := s.doubtDecision(r.Context(), d, summary)
+	if err != nil {
+		return err
+	}
+	if doubt != nil {
+		doubt.distrust(&summary)
+	}
 	sub.Summary = &summary
 	for _, im := range m.Images {
 		sub.Images = append(sub.Images, ImageProgress{ImageMeta: im})
@@ -405,6 +412,9 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 		return fmt.Errorf("recording submission: %w", err)
 	case created:
 		s.metrics.event(eventReceived)
+		if doubt != nil {
+			s.auditDoubt(r.Context(), d.ID, key, doubt)
+		}
 		if st.Complete {
 			s.metrics.event(eventCompleted)
 		}

@@ -32,6 +32,10 @@ type Summary struct {
 	Attempt    int      `json:"attempt,omitempty"`
 	// Hits counts the screening hits (sanctions and PEP) the device found.
 	Hits int `json:"hits,omitempty"`
+	// DeviceDecision is the decision the device reported when central did
+	// not trust it and routed the case to review (decisioncheck.go); empty
+	// when Decision is the device's.
+	DeviceDecision string `json:"device_decision,omitempty"`
 }
 
 // NeedsReview reports whether the engine left the decision to a person.

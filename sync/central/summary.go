@@ -51,13 +51,16 @@ func Summarize(payload []byte) Summary {
 		}
 	}
 	for _, rc := range r.Reasons {
-		if rc.Code != "" && len(s.Reasons) < 32 {
+		if rc.Code != "" && len(s.Reasons) < maxSummaryReasons {
 			s.Reasons = append(s.Reasons, clip(rc.Code))
 		}
 	}
 	s.Country = strings.ToUpper(s.Country)
 	return s
 }
+
+// maxSummaryReasons bounds the reason codes a Summary keeps.
+const maxSummaryReasons = 32
 
 // clip makes a string from a device fit an index column of either store:
 // at most 64 bytes of valid UTF-8, cut between runes, without control
