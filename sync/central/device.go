@@ -234,10 +234,10 @@ func validDeviceID(id string) bool {
 }
 
 // takeSlots takes one of the device's slots and one of central's, or
-// answers 429 (this device has enough in flight) or 503 (central is
-// saturated), both with Retry-After, which the agent honours.
+// answers 429 (this device has its share in flight: deviceSlots) or 503
+// (central is saturated), both with Retry-After, which the agent honours.
 func (s *Server) takeSlots(w http.ResponseWriter, deviceID string) (release func(), err error) {
-	if !s.perDevice.Acquire(deviceID) {
+	if !s.perDevice.acquire(deviceID, s.slots.InUse() >= s.slots.Cap()/2) {
 		s.metrics.shed.WithLabelValues("device").Inc()
 		s.shed.Add(1)
 		httpx.CutOff(w)
@@ -245,7 +245,7 @@ func (s *Server) takeSlots(w http.ResponseWriter, deviceID string) (release func
 			Message: "this device already has as many requests in flight as central allows", RetryAfter: time.Second}
 	}
 	if !s.slots.Acquire() {
-		s.perDevice.Release(deviceID)
+		s.perDevice.release(deviceID)
 		s.metrics.shed.WithLabelValues("slots").Inc()
 		s.shed.Add(1)
 		httpx.CutOff(w)
@@ -256,7 +256,7 @@ func (s *Server) takeSlots(w http.ResponseWriter, deviceID string) (release func
 	return func() {
 		s.metrics.inFlight.Dec()
 		s.slots.Release()
-		s.perDevice.Release(deviceID)
+		s.perDevice.release(deviceID)
 	}, nil
 }
 

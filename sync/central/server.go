@@ -119,7 +119,8 @@ type Config struct {
 	// MaxInFlight bounds concurrent authenticated device requests; beyond
 	// it central answers 503 with Retry-After rather than queueing.
 	MaxInFlight int
-	// MaxPerDevice bounds one device's concurrent requests (429).
+	// MaxPerDevice bounds one device's concurrent requests (429), and
+	// once half of MaxInFlight are taken, one (deviceslots.go).
 	MaxPerDevice int
 	// ChallengeWindow and MaxAttestationAge: see their defaults.
 	ChallengeWindow   time.Duration
@@ -161,7 +162,7 @@ type Server struct {
 	metrics   *metrics
 	resp      *httpx.Responder
 	slots     *httpx.Slots
-	perDevice *httpx.KeyedSlots
+	perDevice *deviceSlots
 	authFails *httpx.Budget // device and enrolment failures by address, in the store
 	adminFail *httpx.Budget // admin token failures by address, in the store
 	subRate   *httpx.Budget // new submissions by device, in the store
@@ -227,7 +228,7 @@ func New(cfg Config) (*Server, error) {
 		mux:         http.NewServeMux(),
 		metrics:     newMetrics(cfg.MaxInFlight),
 		slots:       httpx.NewSlots(cfg.MaxInFlight),
-		perDevice:   httpx.NewKeyedSlots(cfg.MaxPerDevice),
+		perDevice:   newDeviceSlots(cfg.MaxPerDevice),
 		authFails:   httpx.NewBudget(cfg.Store, "device-auth", authFailBurst, authFailInterval, cfg.Now),
 		adminFail:   httpx.NewBudget(cfg.Store, "admin-auth", adminFailBurst, adminFailInterval, cfg.Now),
 		subRate:     httpx.NewBudget(cfg.Store, "device-submissions", cfg.SubmissionBurst, cfg.SubmissionInterval, cfg.Now),
