@@ -96,6 +96,11 @@ func (c *Console) dashboardPage(w http.ResponseWriter, r *http.Request, v *Viewe
 		}
 		days = n
 	}
+	release, err := c.bulkRead()
+	if err != nil {
+		return err
+	}
+	defer release()
 	p, err := c.dashboard(r.Context(), v, days)
 	if err != nil {
 		return err
@@ -367,6 +372,11 @@ func (c *Console) exportCSV(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if err != nil {
 		return err
 	}
+	release, err := c.bulkRead()
+	if err != nil {
+		return err
+	}
+	defer release()
 	var cases []central.Case
 	total := 0
 	if ok {

@@ -190,6 +190,8 @@ type Console struct {
 	decodes *httpx.Slots // the images being decoded now (Config.MaxDecodes)
 	// verifies is the one walk of the audit chain at a time (auditVerify).
 	verifies *httpx.Slots
+	// bulkReads are the dashboards and exports running now (bulkRead).
+	bulkReads *httpx.Slots
 	// patterns are the registered route patterns, so a test can check
 	// that its access-control table covers every one.
 	patterns []string
@@ -233,6 +235,8 @@ func New(cfg Config) (*Console, error) {
 		signIns:  httpx.NewSlots(signInSlots),
 		decodes:  httpx.NewSlots(cfg.MaxDecodes),
 		verifies: httpx.NewSlots(1),
+
+		bulkReads: httpx.NewSlots(bulkReadSlots),
 	}
 	c.resp = &httpx.Responder{Log: c.log, Rules: errorRules}
 	if c.cat, err = loadCatalogues(); err != nil {
