@@ -56,7 +56,21 @@ const (
 	ReviewSecond ReviewState = "second_review"
 	// ReviewDecided: final.
 	ReviewDecided ReviewState = "decided"
+	// ReviewOverride: a case the engine decided itself, with a change of
+	// its decision proposed (Outcome) and waiting for a second user (four
+	// eyes). Until confirmed it changes nothing: devices and partners see
+	// the case as open (Review.Shared).
+	ReviewOverride ReviewState = "override"
 )
+
+// Shared is the state devices and partners see: a pending override is
+// central's own business until confirmed, so it shows as open.
+func (r Review) Shared() ReviewState {
+	if r.State == "" || r.State == ReviewOverride {
+		return ReviewOpen
+	}
+	return r.State
+}
 
 // Outcomes a reviewer gives a case.
 const (
@@ -71,7 +85,7 @@ const (
 // case nobody has touched.
 type Review struct {
 	State    ReviewState `json:"state"`
-	Assignee string      `json:"assignee,omitempty"` // who holds it (claimed, second_review: who proposed)
+	Assignee string      `json:"assignee,omitempty"` // who holds it (claimed, second_review, override: who proposed)
 	// ClaimedAt is when Assignee claimed it.
 	ClaimedAt time.Time `json:"claimed_at,omitzero"`
 	// Outcome is the decision given (or proposed, in second_review).

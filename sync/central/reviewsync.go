@@ -40,10 +40,7 @@ func (s *Server) getReviews(w http.ResponseWriter, r *http.Request, d Device, _ 
 // reviewUpdate is what a device learns of a review change.
 func reviewUpdate(c ReviewChange) protocol.ReviewUpdate {
 	rv := c.Review
-	st := rv.State
-	if st == "" {
-		st = ReviewOpen
-	}
+	st := rv.Shared()
 	u := protocol.ReviewUpdate{SubmissionID: c.ID, State: string(st), Seq: rv.Seq}
 	if st == ReviewDecided {
 		u.Outcome, u.Reason, u.DecidedAt = rv.Outcome, rv.Reason, rv.DecidedAt.UTC()

@@ -469,6 +469,7 @@ func (c *Console) exportFilter(r *http.Request, v *Viewer) (f central.QueueFilte
 			return f, false, fail(http.StatusBadRequest, "bad_request")
 		}
 		f.States = []central.ReviewState{central.ReviewState(s)}
+		f.Decisions = stateDecisions(s)
 	}
 	if s := q.Get("decision"); s != "" {
 		f.Decisions = []string{s}

@@ -31,6 +31,7 @@ func (c *Console) routeCase() {
 	c.route("GET /console/cases/{device}/{key}", central.RoleAuditor, c.casePage)
 	c.route("GET /console/cases/{device}/{key}/images/{name}", central.RoleAuditor, c.caseImage)
 	c.routeDecide()
+	c.routeOverride()
 }
 
 // caseRef reads and checks a case's path, and its scope for v: reading a
@@ -90,6 +91,11 @@ type caseData struct {
 	Fields                                                  []fieldRow
 	FourEyesScore                                           float64
 	FourEyes                                                bool // a reject here goes to a second reviewer
+
+	// CanOverride: v may propose an override (override.go);
+	// CanConfirmOverride: confirm or decline the pending one.
+	CanOverride, CanConfirmOverride bool
+	OverrideOutcomes                []string // the outcomes an override may give: not the engine's
 }
 
 type hitRow struct {
@@ -283,6 +289,14 @@ func (c *Console) permissions(v *Viewer, d *caseData) {
 	d.CanResolve = d.CanDecide
 	d.CanConfirm = state == central.ReviewSecond && !proposedBy(rv, v.User.Name)
 	d.FourEyes = c.needsFourEyes(d.Case, central.OutcomeReject)
+	if d.CanOverride = overridable(d.Case); d.CanOverride {
+		for _, o := range []string{central.OutcomeApprove, central.OutcomeReject, central.OutcomeResubmit} {
+			if o != d.Case.Summary.Decision {
+				d.OverrideOutcomes = append(d.OverrideOutcomes, o)
+			}
+		}
+	}
+	d.CanConfirmOverride = state == central.ReviewOverride && !proposedBy(rv, v.User.Name)
 }
 
 // caseImage serves one image of a case, after the role and scope checks,

@@ -67,7 +67,7 @@ type queueData struct {
 
 var (
 	queueDecisions = []string{"review", "escalate", "unknown"}
-	queueStates    = []string{string(central.ReviewOpen), string(central.ReviewClaimed), string(central.ReviewSecond), string(central.ReviewDecided)}
+	queueStates    = []string{string(central.ReviewOpen), string(central.ReviewClaimed), string(central.ReviewSecond), string(central.ReviewDecided), string(central.ReviewOverride)}
 	searchKinds    = []string{string(central.IdentNIK), string(central.IdentDocumentNumber), string(central.IdentName)}
 )
 
@@ -83,6 +83,15 @@ var reasonCodes = []string{
 	"DEVICE_BLOCKED", "DEVICE_WARNING", "RETRIES_EXHAUSTED", "SCORE_BELOW_APPROVE", "SCORE_BELOW_REVIEW", "NO_SIGNALS",
 	"SIGNAL_MISSING_DATA_CHECKS", "SIGNAL_MISSING_DEVICE_INTEGRITY", "SIGNAL_MISSING_DOC_AUTHENTICITY",
 	"SIGNAL_MISSING_DOC_LIVENESS", "SIGNAL_MISSING_FACE_LIVENESS", "SIGNAL_MISSING_FACE_MATCH", "SIGNAL_MISSING_SANCTIONS",
+}
+
+// stateDecisions are the engine decisions the queue lists in state s by
+// default: pending overrides are of cases the engine decided itself.
+func stateDecisions(s string) []string {
+	if s == string(central.ReviewOverride) {
+		return overrideDecisions
+	}
+	return queueDecisions
 }
 
 // caseHref is the case view's path.
@@ -107,6 +116,7 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 			d.Invalid = "queue.invalid"
 		}
 		f.States = []central.ReviewState{central.ReviewState(s)}
+		f.Decisions = stateDecisions(s)
 	}
 	if s := q.Get("decision"); s != "" {
 		f.Decisions = []string{s}

@@ -322,7 +322,7 @@ func (a *API) result(ctx context.Context, partnerID string, f central.FlowSessio
 	switch {
 	case err == nil:
 		rv := c.Review
-		if rv.State != "" && rv.State != central.ReviewOpen {
+		if rv.Shared() != central.ReviewOpen {
 			res.Review = &ReviewResult{State: string(rv.State), Outcome: rv.Outcome, Reason: rv.Reason, DecidedAt: rv.DecidedAt}
 			if rv.State != central.ReviewDecided { // a proposal is not a decision yet
 				res.Review.Outcome, res.Review.Reason = "", ""
