@@ -125,6 +125,9 @@ func testOverride(t *testing.T, open opener) {
 	if q := b2.get("/console/queue"); strings.Contains(q.body, caseHref(approved)) || !strings.Contains(q.body, `id="pending-overrides"`) {
 		t.Error("the default queue lists the pending override, or has no link to them")
 	}
+	if a := b2.get("/console/export.csv?state=override"); a.status != http.StatusOK || !strings.Contains(a.body, "sess-approved-1") {
+		t.Errorf("the export of pending overrides: %d, lacks the case", a.status)
+	}
 
 	// Another reviewer confirms: it is the decision now.
 	if p := b2.get(caseHref(approved)); !strings.Contains(p.body, `id="confirm-override"`) || !strings.Contains(p.body, "rev1") {

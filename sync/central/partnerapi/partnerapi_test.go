@@ -732,6 +732,19 @@ func TestSubmissionDetails(t *testing.T) {
 			t.Errorf("review %+v attestation %+v images %d", r.Review, r.Attestation, len(r.Images))
 		}
 
+		// A proposed override (console, four eyes) is not shown until confirmed.
+		if _, err := e.store.UpdateReview(context.Background(), ref, func(c central.Case) (central.Review, central.AuditEvent, error) {
+			now := e.clk.Now().UTC()
+			return central.Review{State: central.ReviewOverride, Assignee: "rev1", Outcome: central.OutcomeApprove, DecidedBy: "rev1", DecidedAt: now},
+				central.AuditEvent{ID: "ovr-1", At: now, Actor: "user:rev1", Action: "case_override_propose", Count: 1, Subject: "case:dev-1/" + ref.Key}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/submission-details", token: p.tok, header: hdr})).json(t, &d)
+		if d.Result.Decision != "escalate" || d.Result.Review != nil {
+			t.Errorf("with an override pending: decision %s, review %+v", d.Result.Decision, d.Result.Review)
+		}
+
 		// A reviewer's decision is the final one.
 		_, err := e.store.UpdateReview(context.Background(), ref, func(c central.Case) (central.Review, central.AuditEvent, error) {
 			now := e.clk.Now().UTC()
