@@ -40,8 +40,9 @@ func (s *Server) routeAdmin() {
 
 // adminRoute registers an admin handler behind the bearer token. Handlers
 // return errors (httpx); those that show personal data call s.auditRead.
+// No answer is cached (noStore).
 func (s *Server) adminRoute(pattern string, h httpx.HandlerFunc) {
-	s.mux.Handle(pattern, s.handle(s.admin(h)))
+	s.mux.Handle(pattern, s.handle(noStore(s.admin(h))))
 }
 
 // MountAdmin serves h for pattern (a ServeMux pattern with its method,

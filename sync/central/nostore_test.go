@@ -1,0 +1,42 @@
+package central_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// TestAdminAnswersNotCached: every admin answer, a list of submissions, a
+// search by NIK, the audit trail or an error, tells caches to keep no copy.
+func TestAdminAnswersNotCached(t *testing.T) {
+	c := start(t, central.Config{Store: sealedBolt(t)})
+	for _, tc := range []struct {
+		name, path string
+		auth       bool
+		status     int
+	}{
+		{"submissions", "/admin/v1/submissions", true, http.StatusOK},
+		{"search", "/admin/v1/submissions/search?nik=3171234567890001", true, http.StatusOK},
+		{"audit", "/admin/v1/audit", true, http.StatusOK},
+		{"malformed", "/admin/v1/audit?limit=x", true, http.StatusBadRequest},
+		{"unauthenticated", "/admin/v1/submissions", false, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, c.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.auth {
+				req.Header.Set("Authorization", "Bearer "+c.Cfg.AdminToken)
+			}
+			resp, _ := c.send(t, req, nil)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store", got)
+			}
+		})
+	}
+}
