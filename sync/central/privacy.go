@@ -95,6 +95,7 @@ func (s *Server) newPrivacy() *privacy {
 		a("GET "+adminPrefix+"/erasures/{id}", p.erasureStatus)
 		a("GET "+adminPrefix+"/audit", p.audit)
 		a("GET "+adminPrefix+"/submissions/search", p.search)
+		a("POST "+adminPrefix+"/submissions/search", p.search)
 		a("GET "+adminPrefix+"/retention", p.getRetention)
 		a("PUT "+adminPrefix+"/retention", p.putRetention)
 		a("POST "+adminPrefix+"/retention/sweep", p.sweepNow)
@@ -249,12 +250,49 @@ func (p *privacy) tokens(ids map[IdentifierKind]string) ([][]byte, error) {
 	return out, nil
 }
 
+// SearchRequest is the body of POST /admin/v1/submissions/search: the
+// identifiers (every one given must match) and at most how many to list.
+type SearchRequest struct {
+	NIK            string `json:"nik,omitempty"`
+	DocumentNumber string `json:"document_number,omitempty"`
+	Name           string `json:"name,omitempty"`
+	Limit          int    `json:"limit,omitempty"`
+}
+
+// searchRequest reads a search from a POST's JSON body, or from a GET's
+// query parameters (nik, document_number, name, limit). The POST keeps
+// the identifiers out of the URL, which proxies' access logs and shell
+// histories keep.
+func searchRequest(w http.ResponseWriter, r *http.Request) (SearchRequest, error) {
+	var req SearchRequest
+	if r.Method == http.MethodPost {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxErasureBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || req.Limit < 0 {
+			return req, httpx.Errorf(http.StatusBadRequest, "malformed", "the search must be a JSON object with nik, document_number or name, and a positive limit")
+		}
+		return req, nil
+	}
+	q := r.URL.Query()
+	req = SearchRequest{NIK: q.Get("nik"), DocumentNumber: q.Get("document_number"), Name: q.Get("name")}
+	if v := q.Get("limit"); v != "" {
+		var err error
+		if req.Limit, err = strconv.Atoi(v); err != nil || req.Limit <= 0 {
+			return req, httpx.Errorf(http.StatusBadRequest, "malformed", "limit must be a positive integer")
+		}
+	}
+	return req, nil
+}
+
 // search finds submissions by nik, document_number and name (every one
 // given must match), through the blind index. The answer lists them
 // without payloads or content keys.
 func (p *privacy) search(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	ids := map[IdentifierKind]string{IdentNIK: q.Get("nik"), IdentDocumentNumber: q.Get("document_number"), IdentName: q.Get("name")}
+	req, err := searchRequest(w, r)
+	if err != nil {
+		return err
+	}
+	ids := map[IdentifierKind]string{IdentNIK: req.NIK, IdentDocumentNumber: req.DocumentNumber, IdentName: req.Name}
 	tokens, err := p.tokens(ids)
 	if err != nil {
 		return err
@@ -262,12 +300,7 @@ func (p *privacy) search(w http.ResponseWriter, r *http.Request) error {
 	if len(tokens) == 0 {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "search by nik, document_number or name")
 	}
-	f := Filter{Tokens: tokens}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit <= 0 {
-			return httpx.Errorf(http.StatusBadRequest, "malformed", "limit must be a positive integer")
-		}
-	}
+	f := Filter{Tokens: tokens, Limit: req.Limit}
 	subs, err := p.s.cfg.Store.Submissions(r.Context(), f)
 	if err != nil {
 		return fmt.Errorf("searching submissions: %w", err)
