@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -364,6 +365,9 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 	default:
 		return nil
 	}
+	if central.IsHostedDevice(ch.Ref.DeviceID) {
+		return p.reviewedHosted(ctx, ch, typ)
+	}
 	pt, ok, err := p.owner(ctx, ch.Ref.DeviceID)
 	if err != nil || !ok {
 		return err
@@ -400,6 +404,51 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 	}
 	if err != nil {
 		return fmt.Errorf("webhook: recording the review in the session: %w", err)
+	}
+	p.events++
+	return nil
+}
+
+// reviewedHosted tells the partner a reviewer's final decision on an
+// attempt of a session it initiated, which the hosted flow stored under a
+// hosted pseudo-device with the id "<partner>:<session>-<attempt>" (the
+// session names the submission: a forged id finds nothing). The session
+// is over (its result was a review): the next action is EXIT whatever the
+// outcome, so a resubmission asks the partner for a new session, and the
+// person's finished page is never reopened. Sessions of KioskPartner (a
+// kiosk's hand-off no partner owns) have no webhook: the kiosk follows
+// them.
+func (p *pass) reviewedHosted(ctx context.Context, ch central.ReviewChange, typ string) error {
+	st := p.e.cfg.Store
+	c, err := st.Case(ctx, ch.Ref)
+	if errors.Is(err, central.ErrNotFound) {
+		return nil // erased meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("webhook: reading the case: %w", err)
+	}
+	partnerID, _, ok := strings.Cut(c.ID, ":")
+	sid := c.Summary.SessionID
+	if !ok || sid == "" || partnerID == central.KioskPartner {
+		return nil
+	}
+	r := ch.Review
+	_, err = st.UpdateFlow(ctx, partnerID, sid, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+		if f.Hosted == nil || !slices.Contains(f.Submissions, ch.Ref) {
+			return nil, errUnchanged
+		}
+		f.NextAction, f.UpdatedAt = NextExit, p.now
+		d := FlowData(*f)
+		d.Decision, d.Score, d.ReasonCodes, d.Attempt = r.Outcome, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
+		d.Review = &ReviewData{Outcome: r.Outcome, Reason: r.Reason, EngineDecision: c.Summary.Decision, DecidedAt: r.DecidedAt}
+		ev, err := p.event(typ, partnerID, sid, d, "review", ch.Ref.DeviceID, ch.Ref.Key, fmt.Sprint(r.Seq))
+		return []central.WebhookEvent{ev}, err
+	})
+	switch {
+	case errors.Is(err, errUnchanged), errors.Is(err, central.ErrNotFound):
+		return nil // not a session of the partner's (or erased)
+	case err != nil:
+		return fmt.Errorf("webhook: recording the review in the hosted session: %w", err)
 	}
 	p.events++
 	return nil

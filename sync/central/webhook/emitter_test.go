@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -406,6 +407,71 @@ func TestEmitterKeepsToDeviceSessions(t *testing.T) {
 		}
 		if err != nil || len(evs) != 1 || evs[0].SessionID != "sess-a" {
 			t.Errorf("events %v, %v; want dev-a's one", got, err)
+		}
+	})
+}
+
+// TestEmitterHostedReview: a reviewer's final decision on an attempt of a
+// session the partner initiated (stored by the hosted flow under a hosted
+// pseudo-device) reaches the partner as decision.changed or
+// resubmission.requested, next action EXIT: the session is over. A hand-off
+// of a kiosk no partner owns, and an attempt its session does not list,
+// tell nobody.
+func TestEmitterHostedReview(t *testing.T) {
+	eachStore(t, func(t *testing.T, st central.Store) {
+		ctx := context.Background()
+		e := newEmitter(t, st, nil)
+		addPartner(t, st, "p1", "", nil)
+		now := time.Now().UTC()
+		hosted := func(partner, session string, attempt int, listed bool) central.SubmissionRef {
+			t.Helper()
+			ref := storeSubmission(t, st, central.HostedDevice(""), fmt.Sprintf("%s:%s-%d", partner, session, attempt), devicePayload(t, session))
+			fs := central.FlowSession{ID: session, PartnerID: partner, UserID: "cust-" + session, UserIDType: "customer_id",
+				Config: json.RawMessage(`{}`), Status: central.FlowCompleted, NextAction: "STATUS", Attempts: attempt,
+				CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour), Hosted: &central.HostedFlow{Stage: "result"}}
+			if listed {
+				fs.Submissions = []central.SubmissionRef{ref}
+			}
+			if err := st.CreateFlow(ctx, fs); err != nil {
+				t.Fatal(err)
+			}
+			return ref
+		}
+		approved := hosted("p1", "onb-1", 1, true)
+		resubmit := hosted("p1", "onb-2", 2, true)
+		unlisted := hosted("p1", "onb-3", 1, false)
+		kiosk := hosted(central.KioskPartner, "kiosk-1", 1, true)
+		runEmitter(t, e, 0) // hosted submissions: the hosted flow wrote their completion
+
+		decide(t, st, approved, central.OutcomeApprove)
+		decide(t, st, unlisted, central.OutcomeApprove)
+		decide(t, st, kiosk, central.OutcomeApprove)
+		runEmitter(t, e, 1)
+		decide(t, st, resubmit, central.OutcomeResubmit)
+		runEmitter(t, e, 1)
+		if err := st.PutCursor(ctx, CursorReviews, 0); err != nil {
+			t.Fatal(err)
+		}
+		runEmitter(t, e, 2) // written again, skipped by the store as known
+
+		evs, err := st.Events(ctx, "", 0, 100)
+		if err != nil || len(evs) != 2 {
+			t.Fatalf("events %+v, %v; want the two of p1's listed sessions", evs, err)
+		}
+		for i, want := range []struct{ session, typ, decision string }{
+			{"onb-1", central.EventDecisionChanged, central.OutcomeApprove},
+			{"onb-2", central.EventResubmission, central.OutcomeResubmit},
+		} {
+			ev := evs[i]
+			b, _ := decodeBody(t, ev)
+			if ev.PartnerID != "p1" || ev.SessionID != want.session || ev.Type != want.typ || b.Data.Decision != want.decision ||
+				b.Data.NextAction != NextExit || b.Data.Review == nil || b.Data.Review.Outcome != want.decision ||
+				b.Data.Review.EngineDecision == "" || b.Data.PartnerUserID != "cust-"+want.session {
+				t.Errorf("event %d: %+v %+v", i, ev, b.Data)
+			}
+			if f, err := st.Flow(ctx, "p1", want.session); err != nil || f.NextAction != NextExit || f.Status != central.FlowCompleted {
+				t.Errorf("session %s after the review: %+v, %v", want.session, f, err)
+			}
 		}
 	})
 }
