@@ -195,6 +195,8 @@ func (s *Server) device(maxBody int64, budgeted bool, h deviceHandler) http.Hand
 			if err := s.spendRequest(w, d.ID); err != nil {
 				return err
 			}
+		} else if err := s.checkResends(w, d.ID); err != nil {
+			return err
 		}
 		err = s.cfg.Store.UseNonce(r.Context(), d.ID, sig.Nonce, now, now.Add(2*s.cfg.MaxSkew))
 		if errors.Is(err, ErrReplay) {
@@ -362,7 +364,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 		// A resend of what central holds: a duplicate (checked before the
 		// attestation, which may since have aged).
 		s.metrics.event(eventDuplicate)
-		s.metrics.retry("manifest")
+		s.resent(d.ID, "manifest")
 		httpx.WriteJSON(w, http.StatusOK, withReceipt(prev.State(), prev))
 		return nil
 	case err == nil:
@@ -420,7 +422,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 		}
 	default:
 		s.metrics.event(eventDuplicate)
-		s.metrics.retry("manifest")
+		s.resent(d.ID, "manifest")
 		// Another request stored it first: the receipt is of what the
 		// store holds (retention may have erased its images since).
 		if cur, err := s.cfg.Store.Upload(r.Context(), d.ID, key); err == nil {
@@ -505,12 +507,12 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body
 		return httpx.Errorf(http.StatusNotFound, "unknown_image", "image not in the manifest")
 	}
 	if !sub.CompletedAt.IsZero() {
-		s.metrics.retry("chunk")
+		s.resent(d.ID, "chunk")
 		httpx.WriteJSON(w, http.StatusOK, withReceipt(sub.State(), sub)) // a duplicate delivery
 		return nil
 	}
 	if offset != im.Received {
-		s.metrics.retry("offset")
+		s.resent(d.ID, "offset")
 		httpx.WriteJSON(w, http.StatusConflict, sub.State()) // tell the device where we are
 		return nil
 	}
@@ -534,7 +536,7 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body
 	st, err := s.cfg.Store.AppendChunk(r.Context(), Chunk{DeviceID: d.ID, Key: key, Image: image, Offset: offset, Data: plain, At: s.cfg.Now().UTC()})
 	switch {
 	case errors.Is(err, ErrOffset):
-		s.metrics.retry("offset")
+		s.resent(d.ID, "offset")
 		httpx.WriteJSON(w, http.StatusConflict, withReceipt(st, sub))
 		return nil
 	case err != nil:

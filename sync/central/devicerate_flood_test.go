@@ -68,3 +68,46 @@ func TestDeviceRequestFloodRefused(t *testing.T) {
 		t.Error("metrics do not count the refused requests")
 	}
 }
+
+// TestDeviceResendFloodRefused: a device key that replays a manifest
+// central holds (each answered 200 with its receipt, each a nonce row)
+// is, past its resend budget, refused 429 too_many_resends before a nonce
+// is recorded, its new uploads too until the budget refills; another
+// device goes on.
+func TestDeviceResendFloodRefused(t *testing.T) {
+	store := &nonceCounter{Store: openBolt(t)}
+	c := start(t, central.Config{Store: store, ResendBurst: 5, ResendInterval: time.Hour})
+	d, other := c.enrol(t), c.enrol(t)
+	cfg := d.config(t)
+	att := d.attestation(t, time.Now(), cfg.Challenge)
+	if resp, e := d.submit(t, "held", att, ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the submission: %d %+v", resp.StatusCode, e)
+	}
+	for i := range 5 {
+		if resp, e := d.submit(t, "held", att, ""); resp.StatusCode != http.StatusOK {
+			t.Fatalf("resend %d within the budget: %d %+v", i+1, resp.StatusCode, e)
+		}
+	}
+	before := store.n.Load()
+	for i := range 20 {
+		resp, e := d.submit(t, "held", att, "")
+		if resp.StatusCode != http.StatusTooManyRequests || e.Code != "too_many_resends" || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("resend %d past the budget: %d Retry-After %q %+v, want 429 too_many_resends", 6+i, resp.StatusCode, resp.Header.Get("Retry-After"), e)
+		}
+	}
+	if resp, e := d.submit(t, "new", att, ""); resp.StatusCode != http.StatusTooManyRequests || e.Code != "too_many_resends" {
+		t.Errorf("a new upload of the device past its resend budget: %d %+v, want 429 too_many_resends", resp.StatusCode, e)
+	}
+	if n := store.n.Load() - before; n != 0 {
+		t.Errorf("the refused resends recorded %d nonces, want none", n)
+	}
+	if resp, e := d.do(t, http.MethodGet, protocol.PathConfig, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("the device's other requests: %d %+v", resp.StatusCode, e)
+	}
+	if resp, e := other.submit(t, "other", other.attestation(t, time.Now(), other.config(t).Challenge), ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("another device's submission: %d %+v", resp.StatusCode, e)
+	}
+	if !containsLine(metricsOf(t, c), `kyc_central_shed_requests_total{reason="resends"} 21`) {
+		t.Error("metrics do not count the refused resends")
+	}
+}

@@ -140,6 +140,13 @@ type Config struct {
 	// 429 too_many_requests with Retry-After. Zero: their defaults.
 	RequestBurst    int
 	RequestInterval time.Duration
+	// ResendBurst and ResendInterval bound the resends a device's uploads
+	// are answered (a manifest or a chunk central holds, a chunk at
+	// another offset), in this instance's memory like RequestBurst; once
+	// spent, the device's uploads are 429 too_many_resends before their
+	// nonce is recorded. Zero: their defaults.
+	ResendBurst    int
+	ResendInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// SweepByQueue leaves the retention sweep to the job queue (package
@@ -173,6 +180,7 @@ type Server struct {
 	privacy     *privacy // retention sweep, erasure, search (privacy.go)
 
 	reqRate *deviceRequests // a device's other requests, in memory (devicerate.go)
+	resends *deviceRequests // the resends a device's uploads were answered (devicerate.go)
 
 	// consoleMux and consoleHandler are mux and handler themselves unless
 	// Config.ConsoleAddr gives the console a listener of its own.
@@ -207,6 +215,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RequestBurst <= 0 {
 		cfg.RequestBurst = DefaultRequestBurst
 	}
+	def(&cfg.ResendInterval, DefaultResendInterval)
+	if cfg.ResendBurst <= 0 {
+		cfg.ResendBurst = DefaultResendBurst
+	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
@@ -233,6 +245,7 @@ func New(cfg Config) (*Server, error) {
 		adminFail:   httpx.NewBudget(cfg.Store, "admin-auth", adminFailBurst, adminFailInterval, cfg.Now),
 		subRate:     httpx.NewBudget(cfg.Store, "device-submissions", cfg.SubmissionBurst, cfg.SubmissionInterval, cfg.Now),
 		reqRate:     newDeviceRequests(cfg.RequestBurst, cfg.RequestInterval, cfg.Now),
+		resends:     newDeviceRequests(cfg.ResendBurst, cfg.ResendInterval, cfg.Now),
 		challenge:   newChallenger(cfg.SignKey),
 		auditSealer: &auditSealer{key: cfg.SignKey},
 	}
