@@ -100,6 +100,9 @@ type Review struct {
 	// Hits is each screening hit's resolution, by the hit's index in the
 	// report: HitFalsePositive or HitConfirmed, with a note.
 	Hits []HitResolution `json:"hits,omitempty"`
+	// ProposedHits are the hit resolutions of a pending override
+	// (ReviewOverride), which become Hits only when it is confirmed.
+	ProposedHits []HitResolution `json:"proposed_hits,omitempty"`
 	// Version counts the review's changes; Seq is the store-wide sequence
 	// number of its last change, which devices and webhooks follow.
 	Version int64 `json:"version"`

@@ -102,6 +102,8 @@ type hitRow struct {
 	Index      int
 	Hit        hitView
 	Resolution *central.HitResolution
+	// Proposed is the pending override's verdict on the hit.
+	Proposed *central.HitResolution
 }
 
 type fieldRow struct {
@@ -198,6 +200,11 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 			for j := range cs.Review.Hits {
 				if cs.Review.Hits[j].Index == i {
 					row.Resolution = &cs.Review.Hits[j]
+				}
+			}
+			for j := range cs.Review.ProposedHits {
+				if cs.Review.ProposedHits[j].Index == i {
+					row.Proposed = &cs.Review.ProposedHits[j]
 				}
 			}
 			d.Hits = append(d.Hits, row)

@@ -159,8 +159,11 @@ func release(cs central.Case, _ *http.Request, v *Viewer, now time.Time) (centra
 }
 
 // note reads the form's note, bounded.
-func note(r *http.Request) (string, error) {
-	n := strings.TrimSpace(r.PostFormValue("note"))
+func note(r *http.Request) (string, error) { return formNote(r, "note") }
+
+// formNote reads the form's note named key, bounded.
+func formNote(r *http.Request, key string) (string, error) {
+	n := strings.TrimSpace(r.PostFormValue(key))
 	if utf8.RuneCountInString(n) > maxNote || !utf8.ValidString(n) {
 		return "", fail(http.StatusBadRequest, "bad_request")
 	}

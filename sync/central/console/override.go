@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -57,12 +58,17 @@ func proposeOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 		}
 		return rv, "", "", fail(http.StatusConflict, "not_overridable")
 	}
+	hits, err := proposedHits(cs, r, v, now)
+	if err != nil {
+		return rv, "", "", err
+	}
 	outcome, reason := r.PostFormValue("outcome"), ""
 	switch outcome {
 	case central.OutcomeApprove:
-		// Hits are cleared on a claimed case, which an engine-decided
-		// one never is: an approve over a screening hit stays refused.
-		if cs.Summary.Hits > 0 {
+		// An approve over screening hits clears each of them as a false
+		// positive in the proposal itself: an engine-decided case is
+		// never claimed, where hits are resolved otherwise.
+		if cs.Summary.Hits > 0 && !allCleared(central.Review{Hits: hits}, cs.Summary.Hits) {
 			return rv, "", "", fail(http.StatusConflict, "hits_open")
 		}
 	case central.OutcomeReject:
@@ -87,7 +93,35 @@ func proposeOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 	rv.State, rv.Assignee = central.ReviewOverride, v.User.Name
 	rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = outcome, reason, v.User.Name, now
 	rv.Note = appendNote(rv.Note, v.User.Name, n)
+	rv.ProposedHits = hits
 	return rv, "", "msg.override_proposed", nil
+}
+
+// proposedHits reads the proposal's verdicts on the case's screening hits
+// ("hit_status_<i>" and "hit_note_<i>"): each given one a false positive
+// or confirmed, with a note (required, as on a claimed case), by v. They
+// wait with the proposal (Review.ProposedHits), apart from Review.Hits,
+// which partners read.
+func proposedHits(cs central.Case, r *http.Request, v *Viewer, now time.Time) ([]central.HitResolution, error) {
+	var out []central.HitResolution
+	for i := range cs.Summary.Hits {
+		status := r.PostFormValue("hit_status_" + strconv.Itoa(i))
+		n, err := formNote(r, "hit_note_"+strconv.Itoa(i))
+		if err != nil {
+			return nil, err
+		}
+		if status == "" && n == "" {
+			continue
+		}
+		if status != central.HitFalsePositive && status != central.HitConfirmed {
+			return nil, fail(http.StatusBadRequest, "bad_request")
+		}
+		if n == "" {
+			return nil, fail(http.StatusBadRequest, "note_needed")
+		}
+		out = append(out, central.HitResolution{Index: i, Status: status, Note: n, By: v.User.Name, At: now})
+	}
+	return out, nil
 }
 
 // pendingOverride checks that cs has a proposal v may confirm or decline:
@@ -115,6 +149,18 @@ func confirmOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 	}
 	rv.Note = appendNote(rv.Note, v.User.Name, n)
 	rv.State, rv.SecondBy = central.ReviewDecided, v.User.Name
+	// The proposal's hit verdicts are the case's now, in the same
+	// change; a confirmed match has had its second look (v's).
+	hits := slices.Clone(rv.Hits)
+	for _, h := range rv.ProposedHits {
+		if h.Status == central.HitConfirmed {
+			h.SecondBy = v.User.Name
+		}
+		hits = slices.DeleteFunc(hits, func(o central.HitResolution) bool { return o.Index == h.Index })
+		hits = append(hits, h)
+	}
+	slices.SortFunc(hits, func(a, b central.HitResolution) int { return a.Index - b.Index })
+	rv.Hits, rv.ProposedHits = hits, nil
 	return rv, "", "msg.override_confirmed", nil
 }
 
@@ -136,5 +182,6 @@ func declineOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 	rv.Note = appendNote(rv.Note, v.User.Name, n)
 	rv.State, rv.Assignee = central.ReviewOpen, ""
 	rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = "", "", "", time.Time{}
+	rv.ProposedHits = nil
 	return rv, "", "msg.override_declined", nil
 }
