@@ -95,8 +95,8 @@ func (c *Console) caseAction(action string, fn change) handlerFunc {
 				act = action
 			}
 			// Review holds only strings, numbers and times: it encodes.
-			before, _ := json.Marshal(cs.Review)
-			after, _ := json.Marshal(rv)
+			before, _ := json.Marshal(auditReview(cs.Review))
+			after, _ := json.Marshal(auditReview(rv))
 			return rv, central.AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: v.Actor(), Action: act,
 				Subject: caseSubject(ref), Count: 1, Before: before, After: after}, nil
 		})
@@ -108,6 +108,24 @@ func (c *Console) caseAction(action string, fn change) handlerFunc {
 		}
 		return c.seeOther(w, r, caseHref(ref), msg)
 	}
+}
+
+// auditReview is the copy of rv the audit trail keeps: who, when, the
+// outcome and the reason codes, without the notes. A note is free text
+// about the person ("same DOB as ..."): it goes with the case when the
+// case is erased, and the hash-chained trail, kept longer, must not
+// keep it.
+func auditReview(rv central.Review) central.Review {
+	rv.Note = ""
+	rv.Hits = slices.Clone(rv.Hits)
+	for i := range rv.Hits {
+		rv.Hits[i].Note = ""
+	}
+	rv.ProposedHits = slices.Clone(rv.ProposedHits)
+	for i := range rv.ProposedHits {
+		rv.ProposedHits[i].Note = ""
+	}
+	return rv
 }
 
 func state(rv central.Review) central.ReviewState {
