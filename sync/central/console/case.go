@@ -80,6 +80,9 @@ type caseData struct {
 	DotR     float64 // the radius of a copy-move pair's end points, in the photo's pixels
 	History  []central.Case
 	Linked   linkedData // the same person elsewhere (linked.go)
+	// Distrust says why central sent the case to review instead of taking
+	// the device's decision, DistrustCode its reason code (distrust.go).
+	Distrust, DistrustCode string
 	// ClockAhead and ClockBehind flag a device clock found wrong when it
 	// dated the capture (central.ClockSkew): one of them, at most, is set.
 	ClockAhead, ClockBehind time.Duration
@@ -153,6 +156,9 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 	d := caseData{Case: cs, Href: caseHref(ref), P: parsePayload(sub.Payload), Erased: !sub.FieldsErasedAt.IsZero(),
 		RejectReasons: rejectReasons, FourEyesScore: c.cfg.FourEyesScore, ShowELA: r.URL.Query().Get("ela") == "1", Linked: linked}
 	d.Device = devs[ref.DeviceID]
+	if d.Distrust, d.DistrustCode, err = c.distrustLine(ctx, v, cs); err != nil {
+		return err
+	}
 	var notBefore time.Time // the challenge the attestation signs, by central's clock
 	if d.P != nil && d.P.Attestation != nil && c.cfg.Central != nil {
 		notBefore, _ = c.cfg.Central.ChallengeIssued(ref.DeviceID, d.P.Attestation.Nonce)

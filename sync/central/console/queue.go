@@ -73,8 +73,9 @@ var (
 
 // reasonCodes are the engine's reason codes (engine/risk) and the hosted
 // flow's own (SELFIE_UPLOADED, FACE_CHALLENGE_NOT_DONE), for the filter and
-// for their words in the catalogues ("reason.<CODE>").
-var reasonCodes = []string{
+// for their words in the catalogues ("reason.<CODE>"), and central's for a
+// device decision it did not trust (distrustCodes).
+var reasonCodes = append([]string{
 	"WATCHLIST_HIT", "WATCHLIST_POTENTIAL_MATCH", "HOLDER_UNDERAGE", "DOC_EXPIRED", "DOC_TAMPERED", "DOC_TAMPER_SUSPECTED",
 	"DOC_SCREEN_REPLAY", "DOC_PRINTED_COPY", "DOC_REPRODUCTION_SUSPECTED", "DOC_LIVENESS_FAILED", "DOC_IMAGE_QUALITY",
 	"DATA_CHECKS_FAILED", "FACE_MISMATCH", "FACE_MATCH_LOW", "FACE_LIVENESS_FAILED", "FACE_LIVENESS_DOUBT", "FACE_FEED_SUSPECT",
@@ -83,7 +84,7 @@ var reasonCodes = []string{
 	"DEVICE_BLOCKED", "DEVICE_WARNING", "RETRIES_EXHAUSTED", "SCORE_BELOW_APPROVE", "SCORE_BELOW_REVIEW", "NO_SIGNALS",
 	"SIGNAL_MISSING_DATA_CHECKS", "SIGNAL_MISSING_DEVICE_INTEGRITY", "SIGNAL_MISSING_DOC_AUTHENTICITY",
 	"SIGNAL_MISSING_DOC_LIVENESS", "SIGNAL_MISSING_FACE_LIVENESS", "SIGNAL_MISSING_FACE_MATCH", "SIGNAL_MISSING_SANCTIONS",
-}
+}, distrustCodes...)
 
 // stateDecisions are the engine decisions the queue lists in state s by
 // default: pending overrides are of cases the engine decided itself.

@@ -1,0 +1,65 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// distrustCodes are central's reason codes for a device decision it did
+// not trust (sync/central/decisioncheck.go): first in Summary.Reasons of
+// a case it routed to review.
+var distrustCodes = []string{central.ReasonDecisionContradictsBands, central.ReasonRiskVersionUnknown, central.ReasonDecisionUnknown}
+
+// doubt is the After of a device_decision_distrusted audit event
+// (central's decisionDoubt).
+type doubt struct {
+	Reason        string  `json:"reason"`
+	Decision      string  `json:"device_decision"`
+	Score         float64 `json:"score"`
+	DeviceVersion *int64  `json:"device_risk_version"`
+	Version       int64   `json:"risk_version"`
+	ApproveMin    float64 `json:"approve_min"`
+}
+
+// distrustLine says in v's language why central sent cs to review instead
+// of taking the device's decision: from the case's audit event when there
+// is one (the bands and versions compared), else from the summary alone.
+// "" for a case whose decision is the device's. code is central's reason
+// code, first in the summary's reasons.
+func (c *Console) distrustLine(ctx context.Context, v *Viewer, cs central.Case) (line, code string, err error) {
+	if cs.Summary.DeviceDecision == "" {
+		return "", "", nil
+	}
+	if len(cs.Summary.Reasons) > 0 && slices.Contains(distrustCodes, cs.Summary.Reasons[0]) {
+		code = cs.Summary.Reasons[0]
+	}
+	T := func(key string, args ...any) string { return c.T(v, key, args...) }
+	decision := func(d string) string { return T("decision." + d) }
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	evs, err := c.cfg.Store.Audit(ctx, central.AuditFilter{Subject: caseSubject(cs.Ref), Action: central.AuditDecisionDistrusted, Limit: 1})
+	if err != nil {
+		return "", "", fmt.Errorf("reading why central distrusted the device's decision: %w", err)
+	}
+	var d doubt
+	if len(evs) == 0 || json.Unmarshal(evs[0].After, &d) != nil {
+		d = doubt{Decision: cs.Summary.DeviceDecision, Score: cs.Summary.Score}
+	}
+	switch d.Reason {
+	case central.ReasonDecisionUnknown:
+		return T("case.distrust.unknown", d.Decision), code, nil
+	case central.ReasonDecisionContradictsBands:
+		return T("case.distrust.bands", decision(d.Decision), num(d.Score), num(d.ApproveMin), d.Version), code, nil
+	case central.ReasonRiskVersionUnknown:
+		reported := T("case.distrust.no_version")
+		if d.DeviceVersion != nil {
+			reported = T("case.distrust.device_version", *d.DeviceVersion)
+		}
+		return T("case.distrust.version", decision(d.Decision), num(d.Score), num(d.ApproveMin), d.Version, reported), code, nil
+	}
+	return T("case.distrust.plain", decision(cs.Summary.DeviceDecision), num(cs.Summary.Score)), code, nil
+}

@@ -1,0 +1,117 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// submitDistrusted stores a case as central's ingest does when it does not
+// trust the device's decision (decisioncheck.go): routed to review, the
+// reason code first, the device's decision kept, and (unless doubt is
+// nil) the device_decision_distrusted event with its detail.
+func (e *env) submitDistrusted(t *testing.T, id, decision string, score float64, code string, doubt map[string]any) central.SubmissionRef {
+	t.Helper()
+	ctx := context.Background()
+	pl := payload(t, "payload_device.json", id, func(m map[string]any) {
+		r := m["report"].(map[string]any)
+		r["decision"], r["score"] = decision, score
+	})
+	sum := central.Summarize(pl)
+	sum.DeviceDecision, sum.Decision = sum.Decision, "review"
+	sum.Reasons = slices.Insert(sum.Reasons, 0, code)
+	now := e.clk.Now().UTC()
+	sub := central.Submission{DeviceID: "dev-north", Key: protocol.SubmissionKey(id), ID: id, ManifestHash: []byte(id),
+		CreatedAt: now, ReceivedAt: now, CompletedAt: now, Verdict: "ok", Payload: pl, Summary: &sum}
+	if _, _, err := e.store.BeginSubmission(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	ref := central.SubmissionRef{DeviceID: sub.DeviceID, Key: sub.Key}
+	if doubt != nil {
+		after, _ := json.Marshal(doubt)
+		if err := e.store.AppendAudit(ctx, central.AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: "central",
+			Action: central.AuditDecisionDistrusted, Subject: caseSubject(ref), After: after}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ref
+}
+
+// TestDistrustedDecision: a case central sent to review because it did not
+// trust the device's decision says so on its page, in words, with the
+// bands and versions compared (from the audit event) or from the summary
+// alone, in English and Indonesian; its reason code is explained among
+// the reasons, in the queue and in the queue's reason filter.
+func TestDistrustedDecision(t *testing.T) {
+	f := newFixture(t)
+	browsers := map[string]*browser{}
+	for _, lang := range []string{"en", "id"} {
+		b := f.browser()
+		b.header.Set("Accept-Language", lang)
+		b.signIn("rev1")
+		f.clk.nextStep() // the next sign-in's code
+		browsers[lang] = b
+	}
+	for _, tc := range []struct {
+		name, decision string
+		score          float64
+		code           string
+		doubt          map[string]any
+		lang, want     string
+	}{
+		{"contradicts the bands", "approve", 10, central.ReasonDecisionContradictsBands,
+			map[string]any{"reason": central.ReasonDecisionContradictsBands, "device_decision": "approve", "score": 10, "device_risk_version": 3, "risk_version": 3, "approve_min": 70},
+			"en", "The device decided approve at score 10; central sent the case to review: the approval is outside the approve band (70-100) of risk configuration version 3, which the device reports in use."},
+		{"in Indonesian", "approve", 10, central.ReasonDecisionContradictsBands,
+			map[string]any{"reason": central.ReasonDecisionContradictsBands, "device_decision": "approve", "score": 10, "device_risk_version": 3, "risk_version": 3, "approve_min": 70},
+			"id", "Perangkat memutuskan setujui dengan skor 10; pusat mengirim kasus ke tinjauan: persetujuan berada di luar rentang setuju (70-100) konfigurasi risiko versi 3"},
+		{"an unknown risk version", "approve", 60.5, central.ReasonRiskVersionUnknown,
+			map[string]any{"reason": central.ReasonRiskVersionUnknown, "device_decision": "approve", "score": 60.5, "risk_version": 0, "approve_min": 85},
+			"en", "outside the approve band (85-100) of the current risk configuration version 0, and the device reports no version yet, whose bands central does not keep."},
+		{"another risk version", "approve", 60.5, central.ReasonRiskVersionUnknown,
+			map[string]any{"reason": central.ReasonRiskVersionUnknown, "device_decision": "approve", "score": 60.5, "device_risk_version": 2, "risk_version": 4, "approve_min": 85},
+			"en", "current risk configuration version 4, and the device reports version 2, whose bands"},
+		{"an unknown decision", "approved", 99, central.ReasonDecisionUnknown,
+			map[string]any{"reason": central.ReasonDecisionUnknown, "device_decision": "approved", "score": 99},
+			"en", "The device decided “approved”, a decision the risk engine never gives; central sent the case to review."},
+		{"no audit event", "approve", 10, central.ReasonDecisionContradictsBands, nil,
+			"en", "The device decided approve at score 10; central did not trust that decision and sent the case to review."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := f.submitDistrusted(t, "dd-"+strings.ReplaceAll(tc.name, " ", "-"), tc.decision, tc.score, tc.code, tc.doubt)
+			b := browsers[tc.lang]
+			p := b.get(caseHref(ref))
+			if p.status != 200 || !strings.Contains(p.body, `id="device-distrusted"`) || !strings.Contains(p.body, html.EscapeString(tc.want)) {
+				t.Fatalf("the case page (%d) does not say %q:\n%s", p.status, tc.want, between(p.body, `<dl class="kv">`, `</dl>`))
+			}
+			words := html.EscapeString(f.console.cat.t(tc.lang, "reason."+tc.code))
+			if !strings.Contains(between(p.body, `id="central-reason"`, `</li>`), words) {
+				t.Errorf("the reasons do not explain %s as %q", tc.code, words)
+			}
+			q := b.get("/console/queue")
+			if !strings.Contains(q.body, caseHref(ref)) || !strings.Contains(q.body, `<abbr title="`+tc.code+`">`+words+`</abbr>`) {
+				t.Errorf("the queue does not list the case with %s in words", tc.code)
+			}
+			if !strings.Contains(q.body, `<option value="`+tc.code+`"`) {
+				t.Errorf("the queue's reason filter lacks %s", tc.code)
+			}
+		})
+	}
+	if p := browsers["en"].get(caseHref(f.review)); strings.Contains(p.body, `id="device-distrusted"`) || strings.Contains(p.body, `id="central-reason"`) {
+		t.Error("a case whose decision is the device's says central distrusted it")
+	}
+}
+
+// between is the part of s from the first start to the next end after it.
+func between(s, start, end string) string {
+	_, s, _ = strings.Cut(s, start)
+	s, _, _ = strings.Cut(s, end)
+	return s
+}
