@@ -2,6 +2,7 @@ package central
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -38,4 +39,14 @@ type WebhookLanes interface {
 	// until now+hold and returned Held; otherwise Wait says when it may
 	// be. RecordAttempt ends the lease.
 	LeaseLane(ctx context.Context, l Lane, now time.Time, hold time.Duration) (LaneLease, error)
+	// RenewLane extends a lease LeaseLane gave (l Held) to now+hold, for
+	// a send that lasts longer than one hold (a large push on a slow
+	// link): the new Until, or ErrLeaseLost when the lease is no longer
+	// the one given (it ran out and another holder took the event, or the
+	// event was delivered, replayed or ended meanwhile).
+	RenewLane(ctx context.Context, l LaneLease, now time.Time, hold time.Duration) (time.Time, error)
 }
+
+// ErrLeaseLost is RenewLane's error when the lease is no longer the
+// caller's.
+var ErrLeaseLost = errors.New("the lane's lease is no longer held")

@@ -80,6 +80,9 @@ func New(cfg Config) (*Sender, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
+	// The worker's attempt bounds each request by its size (the push's
+	// images), not by one Timeout: webhook.Config.MinRate.
+	cfg.Client = webhook.PacedClient(cfg.Client)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "kyc-central-push"
 	}
@@ -91,7 +94,8 @@ func New(cfg Config) (*Sender, error) {
 
 // Send pushes ev's submission to partner p once: the answer's status and
 // the start of its confirmation, or an error when there was no usable
-// answer (it implements webhook.Sender; ctx bounds it).
+// answer (it implements webhook.Sender; ctx bounds it, each request by its
+// size).
 func (s *Sender) Send(ctx context.Context, p central.Partner, ev central.WebhookEvent, at time.Time) (int, string, error) {
 	var d webhook.Body
 	if err := json.Unmarshal(ev.Payload, &d); err != nil || d.Type != webhook.EventPush || d.Data.SessionID == "" {

@@ -24,7 +24,8 @@ import (
 // After its own event a job goes on with the session's later events for up
 // to Drain, so a session's events follow each other without waiting for
 // their jobs. An instance that dies mid-delivery leaves a lease that runs
-// out after two Timeouts and a job River rescues: the next job of the
+// out within two Timeouts (a send that lasts longer renews it, lease.go)
+// and a job River rescues: the next job of the
 // session, or the rescued one, sends the event again (at least once; the
 // receiver dedupes by webhook-id), and the session's later events only
 // after it.
@@ -103,9 +104,18 @@ func (q *QueueWorker) Work(ctx context.Context, job *river.Job[jobs.Delivery]) e
 		case !l.Held:
 			return river.JobSnooze(min(max(l.Wait.Sub(now), 0), blockedPoll))
 		}
-		// Recorded even if the job's ctx ends: an attempt made is logged.
-		res, err := q.w.deliverOnce(context.WithoutCancel(ctx), l.Event)
+		// Recorded even if the job's ctx ends: an attempt made is logged
+		// (unless the lane's lease was lost meanwhile, laneKeeper).
+		k := q.keep(context.WithoutCancel(ctx), l, hold)
+		res, err := q.w.deliverOnce(k.ctx, l.Event, k.held)
+		if k.stop() {
+			err = errLeaseLost
+		}
 		switch {
+		case errors.Is(err, errLeaseLost) && draining:
+			return nil
+		case errors.Is(err, errLeaseLost):
+			return river.JobSnooze(blockedPoll) // another instance has the event
 		case errors.Is(err, errHeld) && draining:
 			return nil
 		case errors.Is(err, errHeld):
@@ -127,7 +137,14 @@ func (q *QueueWorker) Work(ctx context.Context, job *river.Job[jobs.Delivery]) e
 }
 
 // Timeout implements river.Worker: a job delivers its own event and drains
-// for up to Drain, each attempt within Timeout.
+// for up to Drain, an attempt usually within Timeout. A large send may
+// outlast it (pace.go): the job's ctx ending does not cut an attempt off
+// (it runs detached, within its own bounds), the job ends after it, and
+// so this, and the sweeps' and erasures' bounds derived from it, need not
+// grow with the largest push. River's RescueAfter may then pass while the
+// job still runs: the job it rescues, here or elsewhere, finds the lane
+// leased (laneKeeper renews it) and snoozes, so the event is never sent
+// by two runs at once; a run after the attempt finds it recorded.
 func (q *QueueWorker) Timeout(*river.Job[jobs.Delivery]) time.Duration {
 	return q.w.cfg.Drain + 3*q.w.cfg.Timeout
 }

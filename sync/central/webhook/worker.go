@@ -19,7 +19,8 @@ import (
 
 // Delivery defaults.
 const (
-	// DefaultTimeout bounds one delivery request, connection to answer.
+	// DefaultTimeout bounds one delivery request's connection and answer,
+	// and a small one in all (pace.go).
 	DefaultTimeout = 10 * time.Second
 	// DefaultWorkers is how many deliveries run at once.
 	DefaultWorkers = 16
@@ -68,10 +69,20 @@ type Config struct {
 	Open func(partnerID string, sealed []byte) ([]byte, error)
 	// Client sends the requests; nil means one without redirects (a 3xx
 	// is a failed attempt, as Standard Webhooks says) and the system
-	// roots. Its own Timeout, if any, is kept; Timeout applies anyway.
+	// roots. Its own Timeout, if any, is kept; the attempt's bounds apply
+	// anyway (PacedClient).
 	Client *http.Client
-	// Timeout bounds one request (DefaultTimeout).
+	// Timeout bounds a request's connection, and its answer's headers
+	// once its body is written (DefaultTimeout). A request with a body of
+	// n bytes gets Timeout + n/MinRate in all, the body's share at most
+	// MaxTransfer (pace.go): a large push on a slow link is delivered, a
+	// small event is bound by Timeout as it always was.
 	Timeout time.Duration
+	// MinRate is the slowest body transfer allowed, in bytes a second
+	// (DefaultMinRate); MaxTransfer caps the time a body adds
+	// (DefaultMaxTransfer).
+	MinRate     int64
+	MaxTransfer time.Duration
 	// Workers and PerPartner bound concurrent deliveries (defaults above).
 	Workers, PerPartner int
 	// Schedule is the retry schedule (StandardSchedule); tests shorten it.
@@ -118,8 +129,10 @@ var ErrGiveUp = errors.New("webhook: giving up on the event")
 // Sender delivers an event somewhere other than the partner's webhook
 // endpoint. It returns the answer's HTTP status and what to keep of its
 // body (the attempt log's excerpt), or an error when no answer came; a 2xx
-// status with a nil error marks the event delivered. Send is bounded by
-// ctx (the worker's Timeout).
+// status with a nil error marks the event delivered. Its requests are
+// bounded by their size as the worker's own are when sent with a client
+// from PacedClient and ctx (which carries the bounds, and a deadline for
+// the attempt as a whole).
 type Sender interface {
 	Send(ctx context.Context, p central.Partner, ev central.WebhookEvent, at time.Time) (status int, excerpt string, err error)
 }
@@ -148,6 +161,12 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MinRate <= 0 {
+		cfg.MinRate = DefaultMinRate
+	}
+	if cfg.MaxTransfer <= 0 {
+		cfg.MaxTransfer = DefaultMaxTransfer
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
@@ -196,6 +215,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
+	cfg.Client = PacedClient(cfg.Client)
 	return &Worker{cfg: cfg, wake: make(chan struct{}, 1), inflight: map[string]bool{}, perPartner: map[string]int{}, finished: map[string]int64{}}, nil
 }
 
@@ -209,7 +229,7 @@ func (w *Worker) Notify() {
 }
 
 // Run delivers events until ctx ends, then waits for the deliveries under
-// way (each bounded by Timeout) and returns nil.
+// way (each bounded, pace.go) and returns nil.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.cfg.Client.CloseIdleConnections()
 	defer w.wg.Wait()
@@ -333,7 +353,7 @@ type Result struct {
 // deliver makes one attempt and records it. It runs detached from Run's
 // ctx (bounded by Timeout) so an attempt begun is always recorded.
 func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
-	res, err := w.deliverOnce(ctx, ev)
+	res, err := w.deliverOnce(ctx, ev, nil)
 	if errors.Is(err, errHeld) {
 		return // still due as stored; DueEvents leaves it out while the partner is disabled
 	}
@@ -355,8 +375,10 @@ func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
 var errHeld = errors.New("webhook: the partner is disabled, its events are held")
 
 // deliverOnce makes one attempt, records it and logs the outcome; it makes
-// none (errHeld) while the event's partner is disabled.
-func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent) (Result, error) {
+// none (errHeld) while the event's partner is disabled. held, when not nil,
+// says whether the lane is still the caller's: an attempt made without it
+// is not recorded (errLeaseLost).
+func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent, held func() bool) (Result, error) {
 	p, perr := w.cfg.Store.Partner(ctx, ev.PartnerID)
 	if perr == nil && p.Disabled {
 		return Result{}, errHeld
@@ -366,6 +388,11 @@ func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent) (Resu
 		return Result{}, err
 	}
 	res := w.attempt(ctx, p, perr, ev, from)
+	if held != nil && !held() {
+		w.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook delivery: the lane's lease was lost during the attempt",
+			slog.String("event", ev.ID))
+		return res, errLeaseLost
+	}
 	if err := w.cfg.Store.RecordAttempt(ctx, res.Attempt, res.Delivered, res.NextAt, res.DeadAt); err != nil {
 		w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: recording the attempt failed",
 			slog.String("event", ev.ID), slog.String("cause", err.Error()))
@@ -452,10 +479,10 @@ func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev cen
 		}
 		return 0, "", errors.New("reading the partner failed")
 	}
+	ctx, cancel := withPace(ctx, w.pace())
+	defer cancel()
 	for prefix, sender := range w.cfg.Senders {
 		if strings.HasPrefix(ev.Type, prefix) {
-			ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-			defer cancel()
 			return sender.Send(ctx, p, ev, at)
 		}
 	}
@@ -466,8 +493,6 @@ func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev cen
 	if err != nil {
 		return 0, "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.Webhook.URL, strings.NewReader(string(ev.Payload)))
 	if err != nil {
 		return 0, "", errors.New("the webhook URL is invalid")
@@ -486,6 +511,11 @@ func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev cen
 	n, _ := io.ReadFull(resp.Body, buf)
 	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
 	return resp.StatusCode, clip(string(buf[:n]), ExcerptBytes), nil
+}
+
+// pace is what bounds an attempt's requests.
+func (w *Worker) pace() pace {
+	return pace{timeout: w.cfg.Timeout, minRate: w.cfg.MinRate, maxTransfer: w.cfg.MaxTransfer}
 }
 
 // keys opens the partner's secrets valid at at.
@@ -519,6 +549,10 @@ func transportError(err error) error {
 		if inner := ue.Unwrap(); inner != nil {
 			err = inner
 		}
+	}
+	var te *timeoutError
+	if errors.As(err, &te) {
+		return te // which bound ran out
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return errors.New("timed out")

@@ -56,7 +56,9 @@ func (s *Store) LeaseLane(ctx context.Context, l central.Lane, now time.Time, ho
 			out.Wait = lease.UTC()
 			return nil
 		}
-		out.Held, out.Until = true, now.Add(hold).UTC()
+		// Until is the lease's token too (RenewLane): it is kept at the
+		// column's microseconds so the caller's copy compares equal.
+		out.Held, out.Until = true, now.Add(hold).UTC().Truncate(time.Microsecond)
 		_, err = tx.Exec(ctx, `UPDATE webhook_events SET lease_until = $2 WHERE seq = $1`, e.Seq, out.Until)
 		return err
 	})
@@ -64,4 +66,22 @@ func (s *Store) LeaseLane(ctx context.Context, l central.Lane, now time.Time, ho
 		return central.LaneLease{}, fmt.Errorf("leasing webhook lane: %w", err)
 	}
 	return out, nil
+}
+
+// RenewLane implements central.WebhookLanes. The lease is ours while the
+// event is pending and its lease_until is still the Until we were given
+// (a lease that ran out and was taken again has another one: each is its
+// taker's now plus hold, at microseconds); it is never shortened.
+func (s *Store) RenewLane(ctx context.Context, l central.LaneLease, now time.Time, hold time.Duration) (time.Time, error) {
+	var until time.Time
+	err := s.pool.QueryRow(ctx, `UPDATE webhook_events SET lease_until = GREATEST(lease_until, $3)
+		WHERE seq = $1 AND lease_until = $2 AND delivered_at IS NULL AND dead_at IS NULL
+		RETURNING lease_until`, l.Event.Seq, l.Until, now.Add(hold).UTC().Truncate(time.Microsecond)).Scan(&until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, central.ErrLeaseLost
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("renewing webhook lane lease: %w", err)
+	}
+	return until.UTC(), nil
 }
