@@ -134,6 +134,11 @@ type receiver struct {
 	// discard, when set, drops each body unread beyond the bytes, answers
 	// success and records nothing (for benchmarks).
 	discard atomic.Bool
+	// rate, when set, is the bytes a second it reads a body at (a slow
+	// link); stall, when set, makes it read nothing and answer nothing
+	// until it is closed.
+	rate  atomic.Int64
+	stall chan struct{}
 }
 
 func newReceiver(t testing.TB, tokens *tokenServer) *receiver {
@@ -150,6 +155,13 @@ func newReceiver(t testing.TB, tokens *tokenServer) *receiver {
 			io.WriteString(w, `{"status":"failure","reason":"invalid token"}`)
 			return
 		}
+		rc.mu.Lock()
+		stall := rc.stall
+		rc.mu.Unlock()
+		if stall != nil {
+			<-stall
+			return
+		}
 		if rc.discard.Load() {
 			io.Copy(io.Discard, r.Body)
 			io.WriteString(w, `{"status":"success"}`)
@@ -157,7 +169,12 @@ func newReceiver(t testing.TB, tokens *tokenServer) *receiver {
 		}
 		g := got{length: r.ContentLength, te: r.TransferEncoding}
 		g.idem = r.Header.Get("Idempotency-Key")
-		body, _ := io.ReadAll(r.Body)
+		var body []byte
+		if rate := rc.rate.Load(); rate > 0 {
+			body, _ = readPaced(r.Body, rate)
+		} else {
+			body, _ = io.ReadAll(r.Body)
+		}
 		g.raw = body
 		if err := json.Unmarshal(body, &g.env); err != nil {
 			g.openErr = err
