@@ -20,7 +20,10 @@
 //
 // Pushes so share the webhooks'
 // ordering, retries (the Standard Webhooks schedule for three days),
-// attempt log and admin replay.
+// attempt log and admin replay, and their bounds: a request gets the
+// worker's Timeout plus its envelope at webhook.Config.MinRate (the Sender's
+// client is a webhook.PacedClient), so a push of many MB on a slow link
+// is delivered, and a queue job's lane lease is renewed while it goes.
 //
 // Each attempt builds the body anew from the store
 // (partnerapi.API.PushSubmission: a reviewer's later decision shows, an

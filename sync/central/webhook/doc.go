@@ -34,7 +34,8 @@
 //     session, the oldest undelivered, so a session's events arrive in
 //     order and a failing session holds back only itself) concurrently
 //     with a bounded pool and a cap per partner, so a dead or slow
-//     endpoint (10 s timeout per request) never slows the others. An
+//     endpoint (10 s to connect and answer, plus the body at 64 KiB/s,
+//     per request: pace.go) never slows the others. An
 //     answer 2xx is a delivery; anything else is retried with full jitter
 //     under the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h,
 //     then every 10 h) until three days after its first attempt, then the
@@ -75,7 +76,8 @@
 // River job with each event in the transaction that writes it, each
 // instance's River client works them with QueueWorker, and a lease on a
 // session's head event (central.WebhookLanes) lets one instance at a time
-// send it. An instance that dies mid-delivery leaves a lease that runs out
+// send it, renewed while a long send lasts (lease.go). An instance that
+// dies mid-delivery leaves a lease that runs out
 // and a job River rescues: the event is sent again (at least once, as
 // Standard Webhooks allows; receivers dedupe by webhook-id), and the
 // session's later events only after it. The polling Worker above is the
