@@ -48,8 +48,10 @@ func (q *QueueWorker) keep(ctx context.Context, l central.LaneLease, hold time.D
 				return
 			case <-tick.C:
 			}
+			// A renewal may take as long as the lease has left: a slow
+			// store (a loaded machine) is not taken for a lost lease.
 			now := q.w.cfg.Now()
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), every)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.Until.Sub(now))
 			until, err := q.lanes.RenewLane(rctx, l, now, hold)
 			cancel()
 			switch {
@@ -57,7 +59,7 @@ func (q *QueueWorker) keep(ctx context.Context, l central.LaneLease, hold time.D
 				l.Until = until
 				continue
 			case errors.Is(err, central.ErrLeaseLost):
-			case now.Add(every).Before(l.Until):
+			case q.w.cfg.Now().Add(every).Before(l.Until):
 				continue // the store failed; the lease lasts till the next try
 			}
 			k.mu.Lock()
