@@ -194,7 +194,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this address only, plain HTTP without authentication: keep it on loopback (e.g. 127.0.0.1:9464) or a monitoring network (default: no metrics)")
 	promptTime := fs.Duration("challenge-prompt-time", 0, "hosted flow: how long a head-turn prompt may wait for the turn (0: the engine's 5s); longer helps people on slow phones, shorter a replay less")
 	challengeTime := fs.Duration("challenge-time", 0, "hosted flow: how long all the head turns may take from the first prompt (0: the engine's 20s)")
-	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of one webhook or push request; on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
+	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of a webhook or push request's connection and answer, to which its body adds its size at 64 KiB/s (at most 15 min); on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
 	var proxies prefixes
 	fs.Var(&proxies, "trusted-proxy", "a load balancer's address or CIDR whose X-Forwarded-For names the client (repeat for more; default none: forwarding headers ignored)")
 	fmTurns := fs.Int("face-match-turns", 0, "Face Match requests this instance runs at once; the others wait for a turn, their bodies unread (0: one per core)")
