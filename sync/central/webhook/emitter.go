@@ -365,12 +365,14 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 	default:
 		return nil
 	}
-	if central.IsHostedDevice(ch.Ref.DeviceID) {
-		return p.reviewedHosted(ctx, ch, typ)
-	}
-	pt, ok, err := p.owner(ctx, ch.Ref.DeviceID)
-	if err != nil || !ok {
-		return err
+	hosted := central.IsHostedDevice(ch.Ref.DeviceID)
+	var pt central.Partner
+	if !hosted {
+		var ok bool
+		var err error
+		if pt, ok, err = p.owner(ctx, ch.Ref.DeviceID); err != nil || !ok {
+			return err
+		}
 	}
 	st := p.e.cfg.Store
 	c, err := st.Case(ctx, ch.Ref)
@@ -379,6 +381,9 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 	}
 	if err != nil {
 		return fmt.Errorf("webhook: reading the case: %w", err)
+	}
+	if hosted {
+		return p.reviewedHosted(ctx, ch, c, typ)
 	}
 	// The completion first (a no-op when the completed log gave it).
 	if err := p.completed(ctx, pt, c); err != nil {
@@ -390,9 +395,7 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 			return nil, errNotKiosk
 		}
 		f.Status, f.NextAction, f.UpdatedAt = central.FlowCompleted, next, p.now
-		d := FlowData(*f)
-		d.Decision, d.Score, d.ReasonCodes, d.Attempt = r.Outcome, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
-		d.Review = &ReviewData{Outcome: r.Outcome, Reason: r.Reason, EngineDecision: c.Summary.Decision, DecidedAt: r.DecidedAt}
+		d := reviewData(*f, r, c)
 		// The store skips an event id it holds: a repeated pass adds
 		// nothing (the session's state is rewritten the same).
 		ev, err := p.event(typ, pt.ID, sid, d, "review", ch.Ref.DeviceID, ch.Ref.Key, fmt.Sprint(r.Seq))
@@ -418,30 +421,18 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 // person's finished page is never reopened. Sessions of KioskPartner (a
 // kiosk's hand-off no partner owns) have no webhook: the kiosk follows
 // them.
-func (p *pass) reviewedHosted(ctx context.Context, ch central.ReviewChange, typ string) error {
-	st := p.e.cfg.Store
-	c, err := st.Case(ctx, ch.Ref)
-	if errors.Is(err, central.ErrNotFound) {
-		return nil // erased meanwhile
-	}
-	if err != nil {
-		return fmt.Errorf("webhook: reading the case: %w", err)
-	}
+func (p *pass) reviewedHosted(ctx context.Context, ch central.ReviewChange, c central.Case, typ string) error {
 	partnerID, _, ok := strings.Cut(c.ID, ":")
 	sid := c.Summary.SessionID
 	if !ok || sid == "" || partnerID == central.KioskPartner {
 		return nil
 	}
-	r := ch.Review
-	_, err = st.UpdateFlow(ctx, partnerID, sid, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+	_, err := p.e.cfg.Store.UpdateFlow(ctx, partnerID, sid, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
 		if f.Hosted == nil || !slices.Contains(f.Submissions, ch.Ref) {
 			return nil, errUnchanged
 		}
 		f.NextAction, f.UpdatedAt = NextExit, p.now
-		d := FlowData(*f)
-		d.Decision, d.Score, d.ReasonCodes, d.Attempt = r.Outcome, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
-		d.Review = &ReviewData{Outcome: r.Outcome, Reason: r.Reason, EngineDecision: c.Summary.Decision, DecidedAt: r.DecidedAt}
-		ev, err := p.event(typ, partnerID, sid, d, "review", ch.Ref.DeviceID, ch.Ref.Key, fmt.Sprint(r.Seq))
+		ev, err := p.event(typ, partnerID, sid, reviewData(*f, ch.Review, c), "review", ch.Ref.DeviceID, ch.Ref.Key, fmt.Sprint(ch.Review.Seq))
 		return []central.WebhookEvent{ev}, err
 	})
 	switch {
@@ -452,6 +443,14 @@ func (p *pass) reviewedHosted(ctx context.Context, ch central.ReviewChange, typ 
 	}
 	p.events++
 	return nil
+}
+
+// reviewData is the event data of session f after review r of case c.
+func reviewData(f central.FlowSession, r central.Review, c central.Case) Data {
+	d := FlowData(f)
+	d.Decision, d.Score, d.ReasonCodes, d.Attempt = r.Outcome, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
+	d.Review = &ReviewData{Outcome: r.Outcome, Reason: r.Reason, EngineDecision: c.Summary.Decision, DecidedAt: r.DecidedAt}
+	return d
 }
 
 // expire marks sessions past their ttl EXPIRED, each with its
