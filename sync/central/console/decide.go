@@ -224,27 +224,13 @@ func (c *Console) decide(cs central.Case, r *http.Request, v *Viewer, now time.T
 		}
 		return rv, "", "", fail(http.StatusConflict, "claim_first")
 	}
-	outcome := r.PostFormValue("outcome")
 	n, err := note(r)
 	if err != nil {
 		return rv, "", "", err
 	}
-	reason := ""
-	switch outcome {
-	case central.OutcomeApprove:
-		// A case with a screening hit is approved only once every hit
-		// is cleared as a false positive.
-		if cs.Summary.Hits > 0 && !allCleared(rv, cs.Summary.Hits) {
-			return rv, "", "", fail(http.StatusConflict, "hits_open")
-		}
-	case central.OutcomeReject:
-		reason = r.PostFormValue("reason")
-		if !slices.Contains(rejectReasons, reason) {
-			return rv, "", "", fail(http.StatusBadRequest, "reason_needed")
-		}
-	case central.OutcomeResubmit:
-	default:
-		return rv, "", "", fail(http.StatusBadRequest, "bad_request")
+	outcome, reason, err := outcomeOf(r, cs, rv.Hits)
+	if err != nil {
+		return rv, "", "", err
 	}
 	rv.Outcome, rv.Reason = outcome, reason
 	// A case sent back keeps its notes (the second reviewer's objection,
@@ -317,9 +303,9 @@ func overturnNeedsFourEyes(decide change, confirmers map[int][]string) change {
 	}
 }
 
-func allCleared(rv central.Review, n int) bool {
+func allCleared(hits []central.HitResolution, n int) bool {
 	cleared := 0
-	for _, h := range rv.Hits {
+	for _, h := range hits {
 		if h.Status != central.HitFalsePositive {
 			return false
 		}
@@ -420,4 +406,26 @@ func resolveHit(cs central.Case, r *http.Request, v *Viewer, now time.Time) (cen
 	rv.Hits = append(rv.Hits, res)
 	slices.SortFunc(rv.Hits, func(a, b central.HitResolution) int { return a.Index - b.Index })
 	return rv, "", "msg.hit_resolved", nil
+}
+
+// outcomeOf reads the outcome a decision form gives, and its reason code
+// for a reject. A case with screening hits is approved only once every
+// hit is cleared as a false positive in hits.
+func outcomeOf(r *http.Request, cs central.Case, hits []central.HitResolution) (outcome, reason string, err error) {
+	outcome = r.PostFormValue("outcome")
+	switch outcome {
+	case central.OutcomeApprove:
+		if cs.Summary.Hits > 0 && !allCleared(hits, cs.Summary.Hits) {
+			return "", "", fail(http.StatusConflict, "hits_open")
+		}
+	case central.OutcomeReject:
+		reason = r.PostFormValue("reason")
+		if !slices.Contains(rejectReasons, reason) {
+			return "", "", fail(http.StatusBadRequest, "reason_needed")
+		}
+	case central.OutcomeResubmit:
+	default:
+		return "", "", fail(http.StatusBadRequest, "bad_request")
+	}
+	return outcome, reason, nil
 }

@@ -62,23 +62,12 @@ func proposeOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 	if err != nil {
 		return rv, "", "", err
 	}
-	outcome, reason := r.PostFormValue("outcome"), ""
-	switch outcome {
-	case central.OutcomeApprove:
-		// An approve over screening hits clears each of them as a false
-		// positive in the proposal itself: an engine-decided case is
-		// never claimed, where hits are resolved otherwise.
-		if cs.Summary.Hits > 0 && !allCleared(central.Review{Hits: hits}, cs.Summary.Hits) {
-			return rv, "", "", fail(http.StatusConflict, "hits_open")
-		}
-	case central.OutcomeReject:
-		reason = r.PostFormValue("reason")
-		if !slices.Contains(rejectReasons, reason) {
-			return rv, "", "", fail(http.StatusBadRequest, "reason_needed")
-		}
-	case central.OutcomeResubmit:
-	default:
-		return rv, "", "", fail(http.StatusBadRequest, "bad_request")
+	// An approve over screening hits clears each of them as a false
+	// positive in the proposal itself: an engine-decided case is never
+	// claimed, where hits are resolved otherwise.
+	outcome, reason, err := outcomeOf(r, cs, hits)
+	if err != nil {
+		return rv, "", "", err
 	}
 	if outcome == cs.Summary.Decision {
 		return rv, "", "", fail(http.StatusBadRequest, "override_same")
