@@ -349,6 +349,7 @@ func RunStorage(t *testing.T, open func(t *testing.T) central.Store) {
 		{"Rewrap", testRewrap},
 		{"ChunkLen", testChunkLen},
 		{"QueueTokens", testQueueTokens},
+		{"TokensExpireWithFields", testTokensExpireWithFields},
 	})
 }
 
@@ -534,5 +535,54 @@ func testChunkLen(t *testing.T, s central.Store) {
 	data, err := s.ImageData(ctx, "d1", sub.Key, "selfie")
 	if err != nil || len(data) != 130 || data[0] != 'a' || data[129] != 'b' {
 		t.Errorf("ImageData = %d stored bytes, %v; want the 130 stored, in order", len(data), err)
+	}
+}
+
+// testTokensExpireWithFields: the index tokens are pseudonymised fields,
+// so they go when the fields expire: the submission is no longer found by
+// them (listing, review queue), while its data key and decision stay.
+func testTokensExpireWithFields(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	at := t0.Add(400 * 24 * time.Hour)
+	old := sealed(decided("d1", "old", t0, nil), "k", "nik-1", "name-1")
+	young := sealed(decided("d1", "young", at.Add(-time.Hour), nil), "k", "nik-1")
+	for _, sub := range []central.Submission{old, young} {
+		if _, _, err := s.BeginSubmission(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Expire(ctx, central.ExpireFields, at.Add(-365*24*time.Hour), at, 100); err != nil || n != 1 {
+		t.Fatalf("Expire(fields) = %d, %v; want 1", n, err)
+	}
+	for _, tok := range []string{"nik-1", "name-1"} {
+		f := central.Filter{Tokens: [][]byte{[]byte(tok)}}
+		subs, err := s.Submissions(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases, _, err := s.Queue(ctx, central.QueueFilter{Tokens: f.Tokens})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range subs {
+			if sub.ID == "old" {
+				t.Errorf("token %s still lists the submission whose fields expired", tok)
+			}
+		}
+		for _, c := range cases {
+			if c.ID == "old" {
+				t.Errorf("token %s still finds the case whose fields expired", tok)
+			}
+		}
+	}
+	if subs, err := s.Submissions(ctx, central.Filter{Tokens: [][]byte{[]byte("nik-1")}}); err != nil || len(subs) != 1 || subs[0].ID != "young" {
+		t.Errorf("a submission within its fields retention is not found by its token: %+v, %v", subs, err)
+	}
+	got, err := s.Upload(ctx, "d1", old.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Seal == nil || len(got.Seal.Tokens) != 0 || string(got.Seal.Key) != "wrapped:old" || string(got.Decision) != `{"decision":"approve"}` {
+		t.Errorf("after the fields expired: seal %+v, decision %s; want no tokens, the key and decision kept", got.Seal, got.Decision)
 	}
 }

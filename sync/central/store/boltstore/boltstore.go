@@ -718,6 +718,9 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 				if err := tx.Bucket(bucketPayloads).Delete(k); err != nil {
 					return err
 				}
+				if err := dropTokens(tx, k); err != nil {
+					return err
+				}
 				sub.FieldsErasedAt = at
 			}
 			if err := put(b, k, sub); err != nil {
@@ -728,6 +731,22 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 		return nil
 	})
 	return n, err
+}
+
+// dropTokens deletes a submission's index tokens, which are pseudonymised
+// fields, when its fields expire: what has no fields is not found by a NIK
+// or name any more. Its wrapped data key stays (the images may remain).
+func dropTokens(tx *bbolt.Tx, k []byte) error {
+	seal, err := loadSeal(tx, k)
+	if err != nil || seal == nil || len(seal.Tokens) == 0 {
+		return err
+	}
+	for _, t := range seal.Tokens {
+		if err := tx.Bucket(bucketIndex).Delete(indexKey(t, k)); err != nil {
+			return err
+		}
+	}
+	return put(tx.Bucket(bucketSeals), k, sealRecord{KeyID: seal.KeyID, Key: seal.Key})
 }
 
 // PutRetention implements central.Store.

@@ -46,6 +46,10 @@ WITH due AS (
 	SELECT device_id, key FROM submissions
 	WHERE received_at < $1 AND fields_erased_at IS NULL
 	ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED
+), tokens AS (
+	-- The index tokens are pseudonymised fields: they go with them, so
+	-- what has no fields is not found by a NIK or name any more.
+	DELETE FROM submission_tokens t USING due WHERE t.device_id = due.device_id AND t.key = due.key
 )
 UPDATE submissions s SET payload = NULL, fields_erased_at = $2
 FROM due WHERE s.device_id = due.device_id AND s.key = due.key`,
