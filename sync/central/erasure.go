@@ -238,7 +238,7 @@ func (p *privacy) runErasure(ctx context.Context, id string, final bool) (Erasur
 func (p *privacy) eraseAll(ctx context.Context, e Erasure) error {
 	st := p.s.cfg.Store
 	if e.DeviceID != "" {
-		err := st.EraseSubmission(ctx, e.ID, SubmissionRef{DeviceID: e.DeviceID, Key: e.SubmissionKey})
+		err := p.eraseSubmission(ctx, e, SubmissionRef{DeviceID: e.DeviceID, Key: e.SubmissionKey})
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("erasing a submission: %w", err)
 		}
@@ -251,7 +251,7 @@ func (p *privacy) eraseAll(ctx context.Context, e Erasure) error {
 			return fmt.Errorf("finding submissions to erase: %w", err)
 		}
 		for _, sub := range subs {
-			switch err := st.EraseSubmission(ctx, e.ID, SubmissionRef{DeviceID: sub.DeviceID, Key: sub.Key}); {
+			switch err := p.eraseSubmission(ctx, e, SubmissionRef{DeviceID: sub.DeviceID, Key: sub.Key}); {
 			case err == nil:
 				done++
 			case !errors.Is(err, ErrNotFound):
@@ -262,6 +262,23 @@ func (p *privacy) eraseAll(ctx context.Context, e Erasure) error {
 			return nil
 		}
 	}
+}
+
+// eraseSubmission erases one submission of e: first the personal data of
+// the partners' sessions holding it and of their webhook events
+// (flowerasure.go), then the submission, so a run cut short between the
+// two finds the submission again and scrubs the sessions the same.
+func (p *privacy) eraseSubmission(ctx context.Context, e Erasure, ref SubmissionRef) error {
+	flows, events, err := p.s.cfg.Store.EraseFlows(ctx, ref, p.s.cfg.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if flows > 0 {
+		// Counts only, as the erasure's audit event: never whose.
+		p.s.log.LogAttrs(ctx, slog.LevelInfo, "erasure scrubbed partner sessions",
+			slog.String("erasure_id", e.ID), slog.Int("sessions", flows), slog.Int("webhook_events", events))
+	}
+	return p.s.cfg.Store.EraseSubmission(ctx, e.ID, ref)
 }
 
 // finishErasure ends e with its audit event, once: a run finding it ended

@@ -179,6 +179,9 @@ type FlowSession struct {
 	UpdatedAt   time.Time       `json:"updated_at"`
 	ExpiresAt   time.Time       `json:"expires_at"`
 	Version     int64           `json:"version"`
+	// ErasedAt is when an erasure on request scrubbed the session's
+	// personal data (ScrubFlow, flowerasure.go); zero while it holds it.
+	ErasedAt time.Time `json:"erased_at,omitzero"`
 	// Hosted is the hosted capture flow's state (package hostedflow); nil
 	// while nobody opened the launch URL, and for kiosk sessions.
 	Hosted *HostedFlow `json:"hosted,omitempty"`

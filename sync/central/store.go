@@ -130,6 +130,7 @@ type Store interface {
 	Users
 	Partners
 	Webhooks
+	FlowEraser
 	RateLimits
 
 	Close() error

@@ -371,11 +371,14 @@ type FlowStatusView struct {
 	CreatedAt         time.Time          `json:"created_at"`
 	UpdatedAt         time.Time          `json:"updated_at"`
 	ExpiresAt         time.Time          `json:"expires_at"`
+	// Erased: an erasure on request removed the session's personal data
+	// (partner_user_id reads "erased"; details carry no result).
+	Erased bool `json:"erased,omitempty"`
 }
 
 func (a *API) statusView(f central.FlowSession) FlowStatusView {
 	v := FlowStatusView{SessionID: f.ID, PartnerUserID: f.UserID, PartnerUserIDType: f.UserIDType, Status: f.StatusAt(a.now()),
-		NextAction: f.NextAction, ErrorCode: f.ErrorCode, Attempts: f.Attempts, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, ExpiresAt: f.ExpiresAt}
+		NextAction: f.NextAction, ErrorCode: f.ErrorCode, Attempts: f.Attempts, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, ExpiresAt: f.ExpiresAt, Erased: !f.ErasedAt.IsZero()}
 	if v.Status == central.FlowExpired && v.ErrorCode == "" {
 		v.ErrorCode = "session_expired"
 	}

@@ -41,6 +41,7 @@ func partnerTests() []storeTest {
 		{"Completed", testCompleted},
 		{"CompletedConcurrent", testCompletedConcurrent},
 		{"ExpirePartnerData", testExpirePartnerData},
+		{"EraseFlows", testEraseFlows},
 	}
 }
 

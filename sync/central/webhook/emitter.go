@@ -32,7 +32,7 @@ const (
 const EventPush = "push.submission"
 
 // PushLane is the SessionID of a session's push events.
-func PushLane(sessionID string) string { return "push/" + sessionID }
+func PushLane(sessionID string) string { return central.PushLane(sessionID) }
 
 // Emitter defaults.
 const (
