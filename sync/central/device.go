@@ -54,7 +54,7 @@ const openUploadsWindow = 24 * time.Hour
 const openUploadsRetry = time.Minute
 
 func (s *Server) routeDevice() {
-	s.mux.Handle("POST "+protocol.PathEnroll, s.handle(s.enroll))
+	s.mux.Handle("POST "+protocol.PathEnroll, s.handle(noStore(s.enroll)))
 	// Uploads have budgets of their own (new submissions, open uploads);
 	// every other device request spends the device's request budget.
 	s.mux.Handle("PUT "+protocol.PathSubmissions+"{key}", s.device(maxManifestBody, false, s.putManifest))
@@ -148,6 +148,7 @@ type deviceHandler func(w http.ResponseWriter, r *http.Request, d Device, body [
 // byte of its body, however slowly it sends.
 func (s *Server) device(maxBody int64, budgeted bool, h deviceHandler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store") // reviews, config, errors: no cache keeps a copy (as noStore)
 		if err := checkLength(w, r, maxBody); err != nil {
 			return err
 		}
