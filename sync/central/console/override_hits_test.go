@@ -1,11 +1,9 @@
 package console
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -117,37 +115,7 @@ func testOverrideHits(t *testing.T, open opener) {
 	// Proposed again; a confirm and a decline at once: one applies, and
 	// the hit is resolved exactly when the confirm did.
 	propose(b2, "rev2")
-	b1.get(caseHref(other))
-	admin.get(caseHref(other))
-	version := itoa(f.reviewOf(other).Version)
-	steps := []struct {
-		b    *browser
-		step string
-	}{{b1, "override/confirm"}, {admin, "override/decline"}}
-	answers := make([]answer, len(steps))
-	var wg sync.WaitGroup
-	for i, s := range steps {
-		wg.Go(func() {
-			answers[i] = s.b.post(caseHref(other)+"/"+s.step, url.Values{"version": {version}, "note": {"mine"}})
-		})
-	}
-	wg.Wait()
-	won := -1
-	for i, a := range answers {
-		switch a.status {
-		case http.StatusSeeOther:
-			if won >= 0 {
-				t.Fatal("both applied")
-			}
-			won = i
-		case http.StatusConflict:
-		default:
-			t.Errorf("%s answered %d: %s", steps[i].step, a.status, a.body)
-		}
-	}
-	if won < 0 {
-		t.Fatal("neither applied")
-	}
+	won := f.raceOverride(t, other, b1, admin)
 	rv = f.reviewOf(other)
 	switch {
 	case len(rv.ProposedHits) != 0:
@@ -158,16 +126,7 @@ func testOverrideHits(t *testing.T, open opener) {
 	case won == 1 && (rv.State != central.ReviewOpen || len(rv.Hits) != 0):
 		t.Errorf("the decline won; the review is %+v", rv)
 	}
-	evs, err := f.store.Audit(context.Background(), central.AuditFilter{Subject: caseSubject(other)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, ev := range evs {
-		if ev.Action == AuditOverrideConfirm || ev.Action == AuditOverrideDecline {
-			n++
-		}
-	}
+	n := f.overrideEnds(t, other)
 	if n != 2 {
 		t.Errorf("%d confirm or decline events, want 2 (the first decline and the race's winner)", n)
 	}

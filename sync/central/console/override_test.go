@@ -209,18 +209,34 @@ func testOverrideRace(t *testing.T, open opener) {
 	if a := b1.act(ref, "override", url.Values{"outcome": {"reject"}, "reason": {"spoof"}, "note": {"screen replay"}}); a.status != http.StatusSeeOther {
 		t.Fatalf("proposal: %d %s", a.status, a.body)
 	}
-	b2.get(caseHref(ref))
-	admin.get(caseHref(ref))
-	version := itoa(f.reviewOf(ref).Version)
-	steps := []struct {
-		b    *browser
-		step string
-	}{{b2, "override/confirm"}, {admin, "override/decline"}}
-	answers := make([]answer, len(steps))
+	won := f.raceOverride(t, ref, b2, admin)
+	rv := f.reviewOf(ref)
+	want := map[int]central.ReviewState{0: central.ReviewDecided, 1: central.ReviewOpen}[won]
+	if rv.State != want || rv.Version != 2 {
+		t.Errorf("%s won, the review is %+v, want state %s at version 2", overrideSteps[won], rv, want)
+	}
+	if n := f.overrideEnds(t, ref); n != 1 {
+		t.Errorf("%d confirm or decline events, want 1", n)
+	}
+}
+
+// overrideSteps are what raceOverride posts at once.
+var overrideSteps = [2]string{"override/confirm", "override/decline"}
+
+// raceOverride posts a confirm by confirmer and a decline by decliner of
+// ref's pending proposal at once (both having read the case) and returns
+// which applied: 0 the confirm, 1 the decline. Exactly one must; the
+// other must be told the case changed (409).
+func (e *env) raceOverride(t *testing.T, ref central.SubmissionRef, confirmer, decliner *browser) int {
+	t.Helper()
+	confirmer.get(caseHref(ref))
+	decliner.get(caseHref(ref))
+	version := itoa(e.reviewOf(ref).Version)
+	var answers [2]answer
 	var wg sync.WaitGroup
-	for i, s := range steps {
+	for i, b := range []*browser{confirmer, decliner} {
 		wg.Go(func() {
-			answers[i] = s.b.post(caseHref(ref)+"/"+s.step, url.Values{"version": {version}, "note": {"mine"}})
+			answers[i] = b.post(caseHref(ref)+"/"+overrideSteps[i], url.Values{"version": {version}, "note": {"mine"}})
 		})
 	}
 	wg.Wait()
@@ -229,23 +245,25 @@ func testOverrideRace(t *testing.T, open opener) {
 		switch a.status {
 		case http.StatusSeeOther:
 			if won >= 0 {
-				t.Fatalf("both applied: %v and %v", steps[won].step, steps[i].step)
+				t.Fatalf("both applied: %s and %s", overrideSteps[won], overrideSteps[i])
 			}
 			won = i
 		case http.StatusConflict:
 		default:
-			t.Errorf("%s answered %d: %s", steps[i].step, a.status, a.body)
+			t.Errorf("%s answered %d: %s", overrideSteps[i], a.status, a.body)
 		}
 	}
 	if won < 0 {
 		t.Fatal("neither applied")
 	}
-	rv := f.reviewOf(ref)
-	want := map[int]central.ReviewState{0: central.ReviewDecided, 1: central.ReviewOpen}[won]
-	if rv.State != want || rv.Version != 2 {
-		t.Errorf("%s won, the review is %+v, want state %s at version 2", steps[won].step, rv, want)
-	}
-	evs, err := f.store.Audit(context.Background(), central.AuditFilter{Subject: caseSubject(ref)})
+	return won
+}
+
+// overrideEnds counts ref's audit events that confirmed or declined an
+// override.
+func (e *env) overrideEnds(t *testing.T, ref central.SubmissionRef) int {
+	t.Helper()
+	evs, err := e.store.Audit(context.Background(), central.AuditFilter{Subject: caseSubject(ref)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +273,5 @@ func testOverrideRace(t *testing.T, open opener) {
 			n++
 		}
 	}
-	if n != 1 {
-		t.Errorf("%d confirm or decline events, want 1", n)
-	}
+	return n
 }
