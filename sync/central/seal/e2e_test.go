@@ -165,7 +165,9 @@ func (e *env) submit(t *testing.T, n int, p person) vault.Submission {
 	payload := map[string]any{
 		"session_id": fmt.Sprintf("sess-%d", n), "attempt": 1, "operator": "op-1", "doc_type": "ktp", "country": "IDN", "app_version": "1.0",
 		"report": map[string]any{
-			"decision": "approve", "score": 0.0625, "next_action": "proceed",
+			// An approval in the default approve band: one below it is
+			// routed to review and audited by central (decisioncheck.go).
+			"decision": "approve", "score": 92.5, "next_action": "proceed",
 			"reasons": []map[string]any{{"code": "screening_clear", "detail": "no watchlist entry for " + p.name}},
 			"document": map[string]any{
 				"type":   "ktp",
