@@ -6,6 +6,7 @@ import (
 
 	"github.com/openkyc/kyc/internal/handoff"
 	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
 // The agent's own bounds that the worst case below counts; unexported
@@ -26,13 +27,13 @@ const (
 // opened each minute. None of it may be refused.
 func TestDeviceRequestBudgetFitsTheAgent(t *testing.T) {
 	now := time.Date(2026, 12, 3, 23, 0, 0, 0, time.UTC)
-	b := newDeviceRequests(DefaultRequestBurst, DefaultRequestInterval, func() time.Time { return now })
+	b := httpx.NewFailureLimiter(DefaultRequestBurst, DefaultRequestInterval, func() time.Time { return now })
 	const dev = "0123456789abcdef0123456789abcdef"
 	pass := 1 + agentReviewPage + 1 + agentLists // status, reviews, config, lists
 	spend := func(n int, what string) {
 		t.Helper()
 		for range n {
-			if ok, wait := b.spend(dev); !ok {
+			if ok, wait := b.Take(dev); !ok {
 				t.Fatalf("%s at %s refused (next in %s)", what, now.Format(time.TimeOnly), wait)
 			}
 		}
@@ -57,18 +58,4 @@ func TestDeviceRequestBudgetFitsTheAgent(t *testing.T) {
 		t.Errorf("the device sent %.2f requests a second, at or over the budget's %.0f", rate, limit)
 	}
 	t.Logf("%d requests in %s: %.2f a second against a budget of %d then %s each", sent, now.Sub(start), rate, DefaultRequestBurst, DefaultRequestInterval)
-}
-
-// TestDeviceRequestsForgotten: a device whose budget is full again holds
-// no memory, so the map stays as small as the devices lately busy.
-func TestDeviceRequestsForgotten(t *testing.T) {
-	now := time.Date(2026, 12, 3, 23, 0, 0, 0, time.UTC)
-	b := newDeviceRequests(2, time.Second, func() time.Time { return now })
-	b.spend("a")
-	b.spend("b")
-	now = now.Add(time.Hour)
-	b.spend("c")
-	if _, ok := b.m["a"]; ok || len(b.m) != 1 {
-		t.Errorf("after an hour the budgets held are %v, want only c's", b.m)
-	}
 }

@@ -179,8 +179,12 @@ type Server struct {
 	shed        atomic.Int64
 	privacy     *privacy // retention sweep, erasure, search (privacy.go)
 
-	reqRate *deviceRequests // a device's other requests, in memory (devicerate.go)
-	resends *deviceRequests // the resends a device's uploads were answered (devicerate.go)
+	// A device's other requests, and the resends its uploads were
+	// answered, budgeted in this instance's memory (devicerate.go): a
+	// budget in the store would add a write to every request, the cost it
+	// is there to bound; behind a balancer a device gets up to one budget
+	// per instance, which still bounds it.
+	reqRate, resends *httpx.FailureLimiter
 
 	// consoleMux and consoleHandler are mux and handler themselves unless
 	// Config.ConsoleAddr gives the console a listener of its own.
@@ -244,8 +248,8 @@ func New(cfg Config) (*Server, error) {
 		authFails:   httpx.NewBudget(cfg.Store, "device-auth", authFailBurst, authFailInterval, cfg.Now),
 		adminFail:   httpx.NewBudget(cfg.Store, "admin-auth", adminFailBurst, adminFailInterval, cfg.Now),
 		subRate:     httpx.NewBudget(cfg.Store, "device-submissions", cfg.SubmissionBurst, cfg.SubmissionInterval, cfg.Now),
-		reqRate:     newDeviceRequests(cfg.RequestBurst, cfg.RequestInterval, cfg.Now),
-		resends:     newDeviceRequests(cfg.ResendBurst, cfg.ResendInterval, cfg.Now),
+		reqRate:     httpx.NewFailureLimiter(cfg.RequestBurst, cfg.RequestInterval, cfg.Now),
+		resends:     httpx.NewFailureLimiter(cfg.ResendBurst, cfg.ResendInterval, cfg.Now),
 		challenge:   newChallenger(cfg.SignKey),
 		auditSealer: &auditSealer{key: cfg.SignKey},
 	}

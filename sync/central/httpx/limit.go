@@ -128,18 +128,37 @@ func (f *FailureLimiter) Blocked(key string) (bool, time.Duration) {
 	return true, time.Duration((1 - tok) / float64(f.every) * float64(time.Second))
 }
 
+// Take spends one of key's budget, or reports false and when one is
+// there: the same per-key budget, spent on every request (a device's
+// requests, package central) rather than on failures.
+func (f *FailureLimiter) Take(key string) (bool, time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	l := f.limiter(key, now)
+	if l.AllowN(now, 1) {
+		return true, 0
+	}
+	return false, time.Duration((1 - l.TokensAt(now)) / float64(f.every) * float64(time.Second))
+}
+
 // Fail spends one of key's failures.
 func (f *FailureLimiter) Fail(key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
+	f.limiter(key, now).AllowN(now, 1)
+}
+
+// limiter is key's budget, made full if it has none; f.mu is held.
+func (f *FailureLimiter) limiter(key string, now time.Time) *rate.Limiter {
 	f.sweep(now)
 	l, ok := f.m[key]
 	if !ok {
 		l = rate.NewLimiter(f.every, f.burst)
 		f.m[key] = l
 	}
-	l.AllowN(now, 1)
+	return l
 }
 
 // sweep forgets keys whose budget is full again, at most once a second,

@@ -122,3 +122,25 @@ func TestCheckOutboundAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestLimiterForgetsFullBudgets: Take spends a budget as Fail does, and a
+// key whose budget is full again is forgotten at the next sweep, so the
+// map holds recent spenders only.
+func TestLimiterForgetsFullBudgets(t *testing.T) {
+	now := time.Date(2026, 12, 3, 23, 0, 0, 0, time.UTC)
+	f := NewFailureLimiter(2, time.Second, func() time.Time { return now })
+	for i, want := range []bool{true, true, false} {
+		if ok, wait := f.Take("a"); ok != want || !ok && wait != time.Second {
+			t.Fatalf("take %d: %v, %v; want %v", i+1, ok, wait, want)
+		}
+	}
+	if blocked, _ := f.Blocked("a"); !blocked {
+		t.Error("a spent budget is not blocked")
+	}
+	f.Take("b")
+	now = now.Add(time.Hour)
+	f.Take("c")
+	if _, ok := f.m["a"]; ok || len(f.m) != 1 {
+		t.Errorf("after an hour the budgets held are %v, want only c's", f.m)
+	}
+}
