@@ -100,6 +100,11 @@ type Store interface {
 	PutRisk(ctx context.Context, doc json.RawMessage) (int64, error)
 	// Risk returns the current risk configuration; version 0 when none.
 	Risk(ctx context.Context) (json.RawMessage, int64, error)
+	// RiskVersion returns the risk configuration published as version:
+	// every version stays (a device's decision is judged by the bands it
+	// was made under, synced days later). ErrNotFound for a version never
+	// published, 0 (the built-in defaults, no document) among them.
+	RiskVersion(ctx context.Context, version int64) (json.RawMessage, error)
 	// PutWatchlist publishes a new version of a watchlist file.
 	PutWatchlist(ctx context.Context, name string, data []byte) (protocol.Watchlist, error)
 	// PutWatchlistFrom publishes a new version of a watchlist read from

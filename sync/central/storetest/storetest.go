@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"Listing", testListing},
 		{"Config", testConfig},
+		{"RiskHistory", testRiskHistory},
 		{"Erasure", testErasure},
 		{"ErasureRecords", testErasureRecords},
 		{"ExpireImages", testExpireImages},

@@ -126,6 +126,9 @@ func Open(path string) (*Store, error) {
 		if err := fillCompletedLog(tx); err != nil {
 			return err
 		}
+		if err := fillRiskHistory(tx); err != nil {
+			return err
+		}
 		return dropOrphanUploads(tx)
 	})
 	if err != nil {
@@ -861,6 +864,9 @@ func (s *Store) PutRisk(ctx context.Context, doc json.RawMessage) (int64, error)
 			return err
 		}
 		version = cur.Version + 1
+		if err := tx.Bucket(bucketRiskHistory).Put(riskKey(version), doc); err != nil {
+			return err
+		}
 		return put(b, keyRisk, riskRecord{Version: version, Doc: doc})
 	})
 	return version, err

@@ -1,0 +1,65 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// TestRiskHistoryMigration: a file written before the history was kept
+// (the current version in meta only) opens with that version in the
+// history, its earlier versions unknown, and the next publication after
+// it.
+func TestRiskHistoryMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "central.db")
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return put(b, keyRisk, riskRecord{Version: 4, Doc: json.RawMessage(`{"bands":{"approve_min":90}}`)})
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // opening again changes nothing
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if doc, err := s.RiskVersion(ctx, 4); err != nil || string(doc) != `{"bands":{"approve_min":90}}` {
+			t.Errorf("RiskVersion(4) = %s, %v; want the current document", doc, err)
+		}
+		if doc, err := s.RiskVersion(ctx, 3); !errors.Is(err, central.ErrNotFound) {
+			t.Errorf("RiskVersion(3) = %s, %v; want ErrNotFound (never kept)", doc, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if v, err := s.PutRisk(ctx, json.RawMessage(`{"bands":{"approve_min":92}}`)); err != nil || v != 5 {
+		t.Fatalf("PutRisk = %d, %v; want version 5", v, err)
+	}
+	for v, want := range map[int64]string{4: `{"bands":{"approve_min":90}}`, 5: `{"bands":{"approve_min":92}}`} {
+		if doc, err := s.RiskVersion(ctx, v); err != nil || string(doc) != want {
+			t.Errorf("RiskVersion(%d) = %s, %v; want %s", v, doc, err, want)
+		}
+	}
+}
