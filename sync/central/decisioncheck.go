@@ -2,6 +2,8 @@ package central
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -17,12 +19,17 @@ import (
 // approve band of its risk configuration (risk.Bands), so an approval
 // below it comes from a device that is broken or lies.
 const (
-	// ReasonDecisionContradictsBands: an approval below the approve band
-	// of the risk configuration the device reports in use.
+	// ReasonDecisionContradictsBands: an approval outside the approve band
+	// of the risk configuration it was made under, as the device's result
+	// names it (a device whose result names none: the version its last
+	// status reports, when that is the current one).
 	ReasonDecisionContradictsBands = "DEVICE_DECISION_CONTRADICTS_BANDS"
-	// ReasonRiskVersionUnknown: an approval below the approve band of the
-	// current risk configuration, from a device that reports another
-	// version (or none yet), whose bands central does not keep.
+	// ReasonRiskVersionUnknown: an approval outside the approve band of the
+	// current risk configuration, made under a version whose bands central
+	// does not know (never published, ahead of central's, one it cannot
+	// apply), or, by a device whose result names no version, while its
+	// last status reports another version than the current one (or none
+	// yet).
 	ReasonRiskVersionUnknown = "DEVICE_RISK_VERSION_UNKNOWN"
 	// ReasonDecisionUnknown: a decision the risk engine never gives.
 	ReasonDecisionUnknown = "DEVICE_DECISION_UNKNOWN"
@@ -32,14 +39,21 @@ const (
 // review (subject the case, After the decisionDoubt).
 const AuditDecisionDistrusted = "device_decision_distrusted"
 
+// Where a decisionDoubt's DeviceVersion comes from.
+const (
+	versionFromDecision = "decision" // the payload's risk_version: the one the decision was made under
+	versionFromStatus   = "status"   // the device's last status: what it runs now
+)
+
 // decisionDoubt is why central does not trust a device's decision.
 type decisionDoubt struct {
 	Reason   string  `json:"reason"`
 	Decision string  `json:"device_decision"`
 	Score    float64 `json:"score"`
-	// DeviceVersion is the risk version in the device's last status
-	// (absent: it sent none yet); Version the one whose bands were applied.
+	// DeviceVersion is the risk version the device names (absent: none),
+	// from VersionFrom; Version the one whose bands were applied.
 	DeviceVersion *int64  `json:"device_risk_version,omitempty"`
+	VersionFrom   string  `json:"device_risk_version_from,omitempty"`
 	Version       int64   `json:"risk_version"`
 	ApproveMin    float64 `json:"approve_min,omitempty"`
 	Detail        string  `json:"detail"`
@@ -49,16 +63,35 @@ type decisionDoubt struct {
 // Summarize's for a payload without one, already left to a person.
 var engineDecisions = []string{string(risk.Approve), string(risk.Review), string(risk.Reject), string(risk.Escalate), "unknown"}
 
+// decidedUnder is the risk configuration version payload says its
+// decision was made under (internal/submission.Payload.RiskVersion); nil
+// for a payload from a device too old to say.
+func decidedUnder(payload []byte) *int64 {
+	var p struct {
+		RiskVersion *int64 `json:"risk_version"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return nil
+	}
+	return p.RiskVersion
+}
+
 // doubtDecision checks the decision the device reports against the bands
-// of the risk configuration it reports in use. The payload does not name
-// the version it was decided under, so that is the version in the
-// device's last status (a kiosk decides under the configuration it last
-// installed). Central keeps the bands of the current version only (and
-// knows the built-in defaults, version 0): for another version an
-// approval is held to the current bands, and one below them is doubted as
-// of an unknown version. Only an approval depends on the bands: review,
-// reject and escalate come from hard rules at any score.
-func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary) (*decisionDoubt, error) {
+// of the risk configuration it was made under. Central keeps every
+// version it published (Store.RiskVersion) and knows the built-in
+// defaults (version 0), so an approval made under an earlier version and
+// synced after a newer one (a rollout, a device offline for days) is
+// judged by its own bands. A version central never published, or one it
+// cannot apply (which no device installs), has bands nobody knows: the
+// approval is held to the current bands, and one outside them is doubted
+// as of an unknown version.
+//
+// A payload from an older device does not name its version: the device's
+// last status stands in, trusted only when it is the current version (it
+// says what the device runs now, not what it ran when it decided). Only
+// an approval depends on the bands: review, reject and escalate come from
+// hard rules at any score.
+func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, payload []byte) (*decisionDoubt, error) {
 	if !slices.Contains(engineDecisions, sum.Decision) {
 		return &decisionDoubt{Reason: ReasonDecisionUnknown, Decision: sum.Decision, Score: sum.Score,
 			Detail: fmt.Sprintf("the device reports decision %q, which the risk engine never gives", sum.Decision)}, nil
@@ -66,37 +99,62 @@ func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary) (*dec
 	if sum.Decision != string(risk.Approve) {
 		return nil, nil
 	}
-	doc, current, err := s.cfg.Store.Risk(ctx)
+	doc, latest, err := s.cfg.Store.Risk(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the risk configuration to check a device's decision: %w", err)
 	}
-	cfg := risk.DefaultConfig()
-	if current > 0 {
+	cfg, current := risk.DefaultConfig(), int64(0)
+	if latest > 0 {
 		// A document the engine cannot apply is installed by no device
 		// (each keeps its previous one): its bands are nobody's, and the
 		// defaults are the ones central can name.
 		if parsed, err := risk.ParseConfig(doc); err == nil {
-			cfg = parsed
-		} else {
-			current = 0
+			cfg, current = parsed, latest
 		}
 	}
-	var reported *int64
-	if d.Status != nil {
-		reported = &d.Status.ConfigVersion
+	dd := &decisionDoubt{Decision: sum.Decision, Score: sum.Score, Version: current}
+	known := false
+	if v := decidedUnder(payload); v != nil {
+		dd.DeviceVersion, dd.VersionFrom = v, versionFromDecision
+		switch {
+		case *v == current:
+			known = true
+		case *v == 0:
+			cfg, known, dd.Version = risk.DefaultConfig(), true, 0
+		case *v > 0 && *v <= latest:
+			// ErrNotFound: a version a boltstore file predating the
+			// history no longer holds.
+			old, err := s.cfg.Store.RiskVersion(ctx, *v)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, fmt.Errorf("reading the risk configuration a device's decision was made under: %w", err)
+			}
+			if err == nil {
+				if parsed, err := risk.ParseConfig(old); err == nil {
+					cfg, known, dd.Version = parsed, true, *v
+				}
+			}
+		}
+	} else if d.Status != nil {
+		dd.DeviceVersion, dd.VersionFrom = &d.Status.ConfigVersion, versionFromStatus
+		known = d.Status.ConfigVersion == current
 	}
-	known := reported != nil && *reported == current
-	approveMin := cfg.Bands.ApproveMin
-	if sum.Score >= approveMin && sum.Score <= 100 {
+	dd.ApproveMin = cfg.Bands.ApproveMin
+	if sum.Score >= dd.ApproveMin && sum.Score <= 100 {
 		return nil, nil
 	}
-	dd := &decisionDoubt{Decision: sum.Decision, Score: sum.Score, DeviceVersion: reported, Version: current, ApproveMin: approveMin}
-	if known {
+	switch {
+	case known && dd.VersionFrom == versionFromDecision:
 		dd.Reason = ReasonDecisionContradictsBands
-		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of risk configuration version %d, which it reports in use", sum.Score, approveMin, current)
-	} else {
+		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of risk configuration version %d, under which it made the decision", sum.Score, dd.ApproveMin, dd.Version)
+	case known:
+		dd.Reason = ReasonDecisionContradictsBands
+		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of risk configuration version %d, which it reports in use", sum.Score, dd.ApproveMin, dd.Version)
+	case dd.VersionFrom == versionFromDecision:
 		dd.Reason = ReasonRiskVersionUnknown
-		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of the current risk configuration version %d; it reports %s, whose bands central does not keep", sum.Score, approveMin, current, versionWords(reported))
+		dd.Detail = fmt.Sprintf("the device approved at score %g under risk configuration version %d, whose bands central does not know (it never published it, no longer holds it, or cannot apply it); the score is outside the approve band (%g to 100) of the current version %d", sum.Score, *dd.DeviceVersion, dd.ApproveMin, dd.Version)
+	default:
+		dd.Reason = ReasonRiskVersionUnknown
+		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of the current risk configuration version %d; its result does not name the version it was made under, and it reports %s in use", sum.Score, dd.ApproveMin, dd.Version, versionWords(dd.DeviceVersion))
 	}
 	return dd, nil
 }

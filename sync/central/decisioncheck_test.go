@@ -114,3 +114,108 @@ func TestDeviceDecisionCheckedAgainstBands(t *testing.T) {
 }
 
 func ver(v int64) *int64 { return &v }
+
+// TestDeviceDecisionJudgedByItsRiskVersion: an approval is judged by the
+// bands of the risk configuration its payload says it was made under,
+// however many versions central published since (a rollout, a device
+// offline for days); a version whose bands central does not know is
+// held to the current bands. A payload that names no version (an older
+// device) is judged as before, by the device's last status.
+func TestDeviceDecisionJudgedByItsRiskVersion(t *testing.T) {
+	const (
+		v1 = `{"bands":{"approve_min":85,"review_min":50}}`
+		v2 = `{"bands":{"approve_min":90,"review_min":50}}`
+		// bad is JSON the bootstrap API publishes as given and no device
+		// can apply.
+		bad = `{"bands":{"approve_min":20,"review_min":60}}`
+	)
+	cases := []struct {
+		name    string
+		publish []string
+		status  int64  // the version the device reports in use now
+		decided *int64 // the version the payload names, if it names one
+		score   float64
+		want    string // the decision central records
+		reason  string // the reason put first, when central distrusts it
+		applied int64  // the version whose bands the doubt names
+	}{
+		{"87 under v1 synced after v2", []string{v1, v2}, 2, ver(1), 87, "approve", "", 0},
+		{"80 under v1 synced after v2", []string{v1, v2}, 2, ver(1), 80, "review", central.ReasonDecisionContradictsBands, 1},
+		{"87 under v2", []string{v1, v2}, 2, ver(2), 87, "review", central.ReasonDecisionContradictsBands, 2},
+		{"87 under v2 before the device reports it", []string{v1, v2}, 1, ver(2), 87, "review", central.ReasonDecisionContradictsBands, 2},
+		{"92 under v2 reporting v1", []string{v1, v2}, 1, ver(2), 92, "approve", "", 0},
+		{"87 under the defaults", []string{v1, v2}, 2, ver(0), 87, "approve", "", 0},
+		{"87 under v7, ahead of central", []string{v1, v2}, 2, ver(7), 87, "review", central.ReasonRiskVersionUnknown, 2},
+		{"95 under v7, in the current band", []string{v1, v2}, 2, ver(7), 95, "approve", "", 0},
+		{"87 under v-1", []string{v1, v2}, 2, ver(-1), 87, "review", central.ReasonRiskVersionUnknown, 2},
+		{"87 under a version no device can apply", []string{v1, bad, v2}, 3, ver(2), 87, "review", central.ReasonRiskVersionUnknown, 3},
+		{"87 naming none, reporting the current v2", []string{v1, v2}, 2, nil, 87, "review", central.ReasonDecisionContradictsBands, 2},
+		{"87 naming none, reporting v1", []string{v1, v2}, 1, nil, 87, "review", central.ReasonRiskVersionUnknown, 2},
+		{"92 naming none, reporting v1", []string{v1, v2}, 1, nil, 92, "approve", "", 0},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var store central.Store = openBolt(t)
+			if i == 0 { // one on PostgreSQL, sealed, as kyc-central runs
+				store = sealedPG(t)
+			}
+			c := start(t, central.Config{Store: store})
+			d := c.enrol(t)
+			for _, doc := range tc.publish {
+				if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(doc), nil); resp.StatusCode != http.StatusOK {
+					t.Fatalf("publishing the risk configuration: %d %+v", resp.StatusCode, e)
+				}
+			}
+			st, _ := json.Marshal(protocol.DeviceStatus{ConfigVersion: tc.status})
+			if resp, e := d.do(t, http.MethodPut, protocol.PathStatus, st, nil); resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("status: %d %+v", resp.StatusCode, e)
+			}
+			payload := map[string]any{"session_id": "s-1", "attempt": 1, "report": map[string]any{
+				"decision": "approve", "score": tc.score, "next_action": "EXIT",
+				"reasons": []map[string]any{{"code": "ALL_CHECKS_PASSED"}},
+			}}
+			if tc.decided != nil {
+				payload["risk_version"] = *tc.decided
+			}
+			if resp, e := d.submitPayload(t, "s-1-1", payload, time.Now()); resp.StatusCode != http.StatusOK {
+				t.Fatalf("submission: %d %+v", resp.StatusCode, e)
+			}
+			ctx := context.Background()
+			sub, err := c.Cfg.Store.Upload(ctx, d.id.DeviceID(), protocol.SubmissionKey("s-1-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum := sub.Summary; sum == nil || sum.Decision != tc.want || tc.reason != "" && sum.Reasons[0] != tc.reason {
+				t.Fatalf("recorded summary %+v, want decision %s (reason %q)", sum, tc.want, tc.reason)
+			}
+			events, err := c.Cfg.Store.Audit(ctx, central.AuditFilter{Action: central.AuditDecisionDistrusted})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.reason == "" {
+				if len(events) != 0 {
+					t.Errorf("an approval its bands give was doubted: %s", events[0].After)
+				}
+				return
+			}
+			if len(events) != 1 {
+				t.Fatalf("%d audit events, want one", len(events))
+			}
+			var doubt struct {
+				Reason        string `json:"reason"`
+				DeviceVersion *int64 `json:"device_risk_version"`
+				From          string `json:"device_risk_version_from"`
+				Version       int64  `json:"risk_version"`
+			}
+			wantFrom, wantDevice := "decision", tc.decided
+			if tc.decided == nil {
+				wantFrom, wantDevice = "status", &tc.status
+			}
+			if err := json.Unmarshal(events[0].After, &doubt); err != nil || doubt.Reason != tc.reason || doubt.Version != tc.applied ||
+				doubt.From != wantFrom || doubt.DeviceVersion == nil || *doubt.DeviceVersion != *wantDevice {
+				t.Errorf("audit event says %s (%v), want %s, the device's version %d from its %s and the bands of version %d",
+					events[0].After, err, tc.reason, *wantDevice, wantFrom, tc.applied)
+			}
+		})
+	}
+}

@@ -396,7 +396,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 		AttestationFresh: att.fresh, Payload: m.Payload,
 	}
 	summary := Summarize(m.Payload)
-	doubt, err := s.doubtDecision(r.Context(), d, summary)
+	doubt, err := s.doubtDecision(r.Context(), d, summary, m.Payload)
 	if err != nil {
 		return err
 	}

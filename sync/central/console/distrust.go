@@ -22,8 +22,12 @@ type doubt struct {
 	Decision      string  `json:"device_decision"`
 	Score         float64 `json:"score"`
 	DeviceVersion *int64  `json:"device_risk_version"`
-	Version       int64   `json:"risk_version"`
-	ApproveMin    float64 `json:"approve_min"`
+	// From is "decision" when DeviceVersion is the version the decision
+	// was made under, "status" (or absent, before it was recorded) when
+	// it is the device's last status.
+	From       string  `json:"device_risk_version_from"`
+	Version    int64   `json:"risk_version"`
+	ApproveMin float64 `json:"approve_min"`
 }
 
 // distrustLine says in v's language why central sent cs to review instead
@@ -53,8 +57,14 @@ func (c *Console) distrustLine(ctx context.Context, v *Viewer, cs central.Case) 
 	case central.ReasonDecisionUnknown:
 		return T("case.distrust.unknown", d.Decision), code, nil
 	case central.ReasonDecisionContradictsBands:
+		if d.From == "decision" {
+			return T("case.distrust.bands_decided", decision(d.Decision), num(d.Score), num(d.ApproveMin), d.Version), code, nil
+		}
 		return T("case.distrust.bands", decision(d.Decision), num(d.Score), num(d.ApproveMin), d.Version), code, nil
 	case central.ReasonRiskVersionUnknown:
+		if d.From == "decision" && d.DeviceVersion != nil {
+			return T("case.distrust.version_decided", decision(d.Decision), num(d.Score), *d.DeviceVersion, num(d.ApproveMin), d.Version), code, nil
+		}
 		reported := T("case.distrust.no_version")
 		if d.DeviceVersion != nil {
 			reported = T("case.distrust.device_version", *d.DeviceVersion)
