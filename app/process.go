@@ -177,7 +177,8 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 	a.mu.Lock()
 	v := a.vault
 	a.mu.Unlock()
-	sealed, err := submission.Seal(ctx, v, a.dev, submission.Attempt{Meta: meta, AppVersion: a.cfg.Version, Report: rep, Images: images})
+	sealed, err := submission.Seal(ctx, v, a.dev, submission.Attempt{Meta: meta, AppVersion: a.cfg.Version, Report: rep,
+		RiskVersion: conf.Risk.Version, Images: images})
 	if err != nil {
 		return nil, err
 	}

@@ -140,7 +140,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		if rc.Config, err = risk.ParseConfig(b); err != nil {
 			return nil, Errorf(ExitInput, "invalid_risk_config", "%v", err)
 		}
-		rc.Path = *riskFile
+		rc.Path, rc.Version = *riskFile, nil // not a version central published
 	}
 	eng := &verify.Engine{Risk: rc.Config}
 	if !*noDevice {
@@ -241,7 +241,8 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		if back != nil {
 			images.Back = back.Raw
 		}
-		sealed, err := submission.Seal(ctx, v, dev, submission.Attempt{Meta: meta, AppVersion: env.Version, Report: rep, Images: images})
+		sealed, err := submission.Seal(ctx, v, dev, submission.Attempt{Meta: meta, AppVersion: env.Version, Report: rep,
+			RiskVersion: rc.Version, Images: images})
 		switch {
 		case errors.Is(err, vault.ErrExists):
 			return nil, Errorf(ExitInput, "submission_exists", "%s-%d is already in the vault: give the next --attempt or another --session", meta.Session, meta.Attempt)

@@ -128,6 +128,11 @@ type Risk struct {
 	Path string `json:"path,omitempty"`
 	// Problem says why the synced document is not applied, if it is not.
 	Problem string `json:"problem,omitempty"`
+	// Version is central's version of the configuration applied (0 for
+	// the built-in defaults), sealed with each result so central judges
+	// the decision by its bands (agent.InstalledRiskVersion); nil when
+	// the document is not the one sync last recorded installing.
+	Version *int64 `json:"version,omitempty"`
 }
 
 // LoadRisk reads configDir/risk.json, central's risk configuration laid
@@ -139,15 +144,19 @@ func LoadRisk(configDir string, last *Risk) Risk {
 	path := filepath.Join(configDir, riskFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Risk{Config: risk.DefaultConfig()}
+		return Risk{Config: risk.DefaultConfig(), Version: new(int64)}
 	}
 	if err == nil {
 		var cfg risk.Config
 		if cfg, err = risk.ParseConfig(b); err == nil {
-			return Risk{Config: cfg, Path: path}
+			r := Risk{Config: cfg, Path: path}
+			if v, ok := agent.InstalledRiskVersion(configDir, b); ok {
+				r.Version = &v
+			}
+			return r
 		}
 	}
-	r := Risk{Config: risk.DefaultConfig()}
+	r := Risk{Config: risk.DefaultConfig(), Version: new(int64)}
 	if last != nil {
 		r = *last
 	}
@@ -186,7 +195,10 @@ type Config struct {
 // verification, and it keeps last's risk configuration when the new
 // document is invalid.
 func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
-	c := &Config{riskStamp: stamp(filepath.Join(d.ConfigDir(), riskFile)), listStamp: stamp(d.WatchlistDirs()...)}
+	// The risk document's version is in the configuration state, which
+	// sync writes after the document.
+	c := &Config{riskStamp: stamp(filepath.Join(d.ConfigDir(), riskFile), filepath.Join(d.ConfigDir(), agent.ConfigFile)),
+		listStamp: stamp(d.WatchlistDirs()...)}
 	if last != nil && last.riskStamp == c.riskStamp {
 		c.Risk = last.Risk
 	} else {

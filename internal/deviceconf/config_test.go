@@ -3,6 +3,7 @@ package deviceconf
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -166,5 +167,67 @@ func TestChallenge(t *testing.T) {
 	}
 	if c, err := Challenge(dir); err != nil || c != "nonce-123" {
 		t.Fatalf("after a sync: %q %v", c, err)
+	}
+}
+
+// TestRiskVersion: the configuration applied is named by the version
+// sync recorded installing it (0 for the built-in defaults), so a result
+// sealed with it tells central which bands it was decided under; a
+// document sync did not record has none. Load notices the record change
+// even when the document did not (sync writes it last).
+func TestRiskVersion(t *testing.T) {
+	d := testDevice(t)
+	dir := d.ConfigDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const doc = `{"bands":{"approve_min":90,"review_min":50}}`
+	record := func(version int64, risk string) {
+		t.Helper()
+		// Indented, as sync writes it.
+		b, err := json.MarshalIndent(protocol.Config{Version: version, Risk: json.RawMessage(risk)}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, agent.ConfigFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version := func(r Risk) string {
+		if r.Version == nil {
+			return "none"
+		}
+		return fmt.Sprint(*r.Version)
+	}
+	ctx := context.Background()
+	c, err := d.Load(ctx, nil)
+	if err != nil || version(c.Risk) != "0" {
+		t.Fatalf("the built-in defaults: version %s, %v; want 0", version(c.Risk), err)
+	}
+	for _, step := range []struct {
+		name string
+		do   func()
+		want string
+	}{
+		{"a document sync is installing", func() { writeFile(t, filepath.Join(dir, riskFile), doc) }, "none"},
+		{"sync recorded it as version 2", func() { record(2, doc) }, "2"},
+		{"a document put there by hand", func() { writeFile(t, filepath.Join(dir, riskFile), `{"max_retries":4}`) }, "none"},
+		{"the recorded document again", func() { writeFile(t, filepath.Join(dir, riskFile), doc) }, "2"},
+		{"an invalid document keeps the last", func() { writeFile(t, filepath.Join(dir, riskFile), `not json`) }, "2"},
+	} {
+		step.do()
+		if c, err = d.Load(ctx, c); err != nil || version(c.Risk) != step.want {
+			t.Errorf("%s: version %s, %v; want %s", step.name, version(c.Risk), err, step.want)
+		}
+	}
+	if r := LoadRisk(dir, nil); version(r) != "0" || r.Problem == "" {
+		t.Errorf("an invalid document, nothing before: version %s (%s); want the defaults, 0", version(r), r.Problem)
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -63,6 +63,13 @@ type Payload struct {
 	Meta
 	App    string         `json:"app_version"`
 	Report *verify.Report `json:"report"`
+	// RiskVersion is central's version of the risk configuration the
+	// report was decided under (0: the built-in defaults): central judges
+	// the decision by that version's bands, however late it syncs.
+	// Absent when the device cannot tell (a configuration not from sync),
+	// and from devices older than it: central then goes by the device's
+	// last status.
+	RiskVersion *int64 `json:"risk_version,omitempty"`
 	// Attestation is the device check of this attempt, signed with the
 	// device key: central refuses a submission without a valid one.
 	Attestation *device.Attestation `json:"attestation"`
@@ -122,7 +129,10 @@ type Attempt struct {
 	Meta       Meta
 	AppVersion string
 	Report     *verify.Report
-	Images     Images
+	// RiskVersion is the version of the risk configuration Report was
+	// decided under (deviceconf.Risk.Version), nil when unknown.
+	RiskVersion *int64
+	Images      Images
 }
 
 // Sealed is what Seal put into the vault.
@@ -152,7 +162,7 @@ func Seal(ctx context.Context, v *vault.Vault, dev deviceconf.Device, a Attempt)
 	if err != nil {
 		return Sealed{}, err
 	}
-	payload, err := json.Marshal(Payload{Meta: a.Meta, App: a.AppVersion, Report: a.Report, Attestation: att})
+	payload, err := json.Marshal(Payload{Meta: a.Meta, App: a.AppVersion, Report: a.Report, RiskVersion: a.RiskVersion, Attestation: att})
 	if err != nil {
 		return Sealed{}, fmt.Errorf("encoding the submission: %w", err)
 	}

@@ -2,6 +2,7 @@ package submission
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,3 +134,46 @@ func TestSeal(t *testing.T) {
 		t.Errorf("the attestation does not verify with the device key: %v", err)
 	}
 }
+
+// TestSealRiskVersion: the payload names the risk configuration version
+// the report was decided under, 0 (the built-in defaults) too, so central
+// judges the decision by its bands however late it syncs; a version the
+// device cannot tell is left out, as older devices leave it.
+func TestSealRiskVersion(t *testing.T) {
+	ctx := context.Background()
+	dev := deviceconf.Device{Dir: t.TempDir()}
+	if err := os.MkdirAll(dev.ConfigDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	v := openVault(t, dev.Dir)
+	rep := &verify.Report{Decision: risk.Approve, Score: 87, NextAction: risk.Exit,
+		Device: &device.Report{Verdict: device.VerdictOK, Profile: device.ProfileField, Time: time.Now()}, TimingsMS: map[string]float64{}}
+	for i, tc := range []struct {
+		name    string
+		version *int64
+		want    string // "" when the payload has no risk_version
+	}{
+		{"decided under version 3", ptr(int64(3)), `"risk_version":3`},
+		{"decided on the built-in defaults", ptr(int64(0)), `"risk_version":0`},
+		{"version unknown", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := Attempt{Meta: Meta{Session: "ses-r", Attempt: i + 1}, AppVersion: "v1", Report: rep, RiskVersion: tc.version,
+				Images: Images{Front: []byte("front"), Selfie: []byte("selfie")}}
+			sealed, err := Seal(ctx, v, dev, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := v.GetSubmission(ctx, sealed.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Contains(string(s.Payload), `"risk_version"`)
+			if tc.want == "" && got || tc.want != "" && !strings.Contains(string(s.Payload), tc.want) {
+				t.Errorf("payload %s, want %q", s.Payload, cmp.Or(tc.want, "no risk_version"))
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

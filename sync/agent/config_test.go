@@ -599,3 +599,43 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(len(p))
 	return len(p), nil
 }
+
+// TestInstalledRiskVersion: the risk document sync installed is named by
+// its central version, through newer publications; a document sync did
+// not install, or one newer than the version config.json records (sync
+// midway), has none.
+func TestInstalledRiskVersion(t *testing.T) {
+	r := newRig(t, synctest.CentralOptions{})
+	u := r.uploader(t, agent.Config{})
+	dir := filepath.Join(t.TempDir(), "config")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		publish string // published before the sync, if any
+		doc     string // the document asked about
+		want    int64  // 0: none
+	}{
+		{"before any sync", "", `{"max_retries":5}`, 0},
+		{"version 1 installed", `{"max_retries":5}`, `{"max_retries":5}`, 1},
+		{"the same, spaced otherwise", "", "{ \"max_retries\": 5 }\n", 1},
+		{"a document sync did not install", "", `{"max_retries":4}`, 0},
+		{"version 2 installed", `{"bands":{"approve_min":90,"review_min":50}}`, `{"bands":{"approve_min":90,"review_min":50}}`, 2},
+		{"version 1 once 2 is installed", "", `{"max_retries":5}`, 0},
+		{"not JSON", "", `{"bands"`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.publish != "" {
+				if code := r.central.Admin(t, "PUT", "/admin/v1/config/risk", []byte(tc.publish), nil); code != 200 {
+					t.Fatalf("publishing risk config: %d", code)
+				}
+				if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			v, ok := agent.InstalledRiskVersion(dir, []byte(tc.doc))
+			if ok != (tc.want > 0) || v != tc.want {
+				t.Errorf("InstalledRiskVersion = %d, %t; want %d", v, ok, tc.want)
+			}
+		})
+	}
+}
