@@ -144,7 +144,9 @@
 // captured) under the pseudo-device id of a branch (central.HostedDevice:
 // the kiosk's branch for a kiosk's hand-off, the partner's for a partner
 // owning exactly one; "hosted" without a branch),
-// its id "<partner>:<session>-<attempt>", so the console's queue shows
+// its id "<partner>:<session>-<attempt>" ("~" and the session's creation
+// after it when an earlier session of that id, removed by retention, holds
+// it: attemptID), so the console's queue shows
 // hosted sessions beside kiosk ones, to the reviewers of that branch and
 // to unscoped ones (a session of no branch: to unscoped ones only), and Get
 // Submission Details finds them through the session's Submissions. The session is then updated
@@ -157,7 +159,7 @@
 // A session that ends in ERROR with no result (the person exits at a
 // RETRY, user_exit; a verification that could not run) writes
 // session.ended the same way (id webhook.EventID("session.ended",
-// partner, session)), so a partner following webhooks learns it ended.
+// partner, session, its creation)), so a partner following webhooks learns it ended.
 //
 // State: everything a session needs to go on is in the store, so any
 // instance serves any request of it (issue 22): the binding, the stage,

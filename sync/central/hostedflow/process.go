@@ -634,7 +634,14 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 	if err != nil {
 		return fmt.Errorf("encoding the payload: %w", err)
 	}
-	id := submissionID(in.fs.PartnerID, in.fs.ID, in.attempt)
+	device, err := f.deviceOf(ctx, in.fs)
+	if err != nil {
+		return err
+	}
+	id, cause, err := f.attemptID(ctx, in.fs, in.attempt, device)
+	if err != nil {
+		return err
+	}
 	key := protocol.SubmissionKey(id)
 	images := []struct {
 		name string
@@ -642,10 +649,6 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 	}{{submission.ImageFront, in.front}, {submission.ImageBack, in.back}, {submission.ImageSelfie, in.selfie}}
 	sum := sha256.Sum256(payload)
 	summary := central.Summarize(payload)
-	device, err := f.deviceOf(ctx, in.fs)
-	if err != nil {
-		return err
-	}
 	sub := central.Submission{DeviceID: device, Key: key, ID: id, ManifestHash: sum[:], CreatedAt: now, ReceivedAt: now,
 		Verdict: "hosted", Payload: payload, Summary: &summary}
 	for _, im := range images {
@@ -710,7 +713,7 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 		d := webhook.FlowData(*fs)
 		d.Decision, d.Score, d.ReasonCodes, d.Attempt = summary.Decision, &summary.Score, summary.Reasons, in.attempt
 		ev, err := webhook.NewEvent(central.EventSubmissionCompleted, fs.PartnerID, fs.ID, d, now,
-			webhook.EventID(central.EventSubmissionCompleted, DeviceID, fs.PartnerID, fs.ID, fmt.Sprint(in.attempt)))
+			webhook.EventID(central.EventSubmissionCompleted, DeviceID, fs.PartnerID, fs.ID, cause))
 		return []central.WebhookEvent{ev}, err
 	})
 	if errors.Is(err, errUsed) {
@@ -862,12 +865,13 @@ func (f *Flow) refreshScreening(ctx context.Context) {
 // endedEvent is session.ended for a session that just ended in ERROR, so
 // that a partner following webhooks learns it ended (none for a kiosk's
 // own sessions: no partner to tell). A session ends once: its id is the
-// session's.
+// session's, with its creation, as a session id may name another session
+// once retention removed the first (attemptID).
 func endedEvent(fs central.FlowSession, now time.Time) ([]central.WebhookEvent, error) {
 	if fs.PartnerID == KioskPartner {
 		return nil, nil
 	}
 	ev, err := webhook.NewEvent(central.EventSessionEnded, fs.PartnerID, fs.ID, webhook.FlowData(fs), now,
-		webhook.EventID(central.EventSessionEnded, fs.PartnerID, fs.ID))
+		webhook.EventID(central.EventSessionEnded, fs.PartnerID, fs.ID, fs.CreatedAt.UTC().Format(time.RFC3339Nano)))
 	return []central.WebhookEvent{ev}, err
 }
