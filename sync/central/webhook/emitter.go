@@ -480,7 +480,11 @@ func (p *pass) expire(ctx context.Context) error {
 				if f.PartnerID == central.KioskPartner {
 					return nil, nil // no partner to tell
 				}
-				ev, err := p.event(central.EventSessionExpired, f.PartnerID, f.ID, FlowData(*f), "expired", f.PartnerID, f.ID)
+				// With the session's creation: once retention removed a
+				// session, its id may name another one, whose expiry is
+				// an event of its own.
+				ev, err := p.event(central.EventSessionExpired, f.PartnerID, f.ID, FlowData(*f), "expired", f.PartnerID, f.ID,
+					f.CreatedAt.UTC().Format(time.RFC3339Nano))
 				return []central.WebhookEvent{ev}, err
 			})
 			switch {
