@@ -33,6 +33,12 @@
 //	POST /flow/h/{token}          its Start: binds the phone, 303 -> /flow/app
 //	GET  /flow/code               the short-code form (no script); POST /flow/code looks it up
 //
+// A cookie or phone link names its session in the clear (the partner's
+// id, its session id, which the partner may have chosen): one without
+// that session's secret is answered as one naming no session (401
+// no_session; the link's "used" page), whatever the session's state or
+// its owner's access, so nobody can probe which sessions exist.
+//
 // A session's owner is checked at every step (the landing page, Start, the
 // page, each API call, the short code) and again before a verification's
 // result is stored: while its partner is disabled, or for good once the

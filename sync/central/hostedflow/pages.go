@@ -318,17 +318,27 @@ func (f *Flow) phoneLink(w http.ResponseWriter, r *http.Request) error {
 // the link again goes on to the page.
 func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secret string) error {
 	lang := pageLang(r, "")
-	fs, err := f.flow(r.Context(), pid, sid)
-	switch {
-	case errors.Is(err, central.ErrNotFound):
-		return f.writePage(w, http.StatusNotFound, lang, "unknown", false, "unknown")
-	case errors.Is(err, errUnavailable):
+	// Only the phone bound or a holder of the hand-off's secret learns
+	// anything of the session (its owner's access, its state, its
+	// language): a link naming a session that does not exist, or with
+	// another secret, is "used" alike. Its ids are the sender's to write,
+	// and a partner's session ids may be guessed (partner_session_id).
+	fs, err := f.cfg.Store.Flow(r.Context(), pid, sid)
+	if err != nil && !errors.Is(err, central.ErrNotFound) {
+		return fmt.Errorf("reading the session: %w", err)
+	}
+	h := fs.Hosted
+	bound := err == nil && h != nil && holdsCookie(r, fs, h.PhoneHash)
+	if !bound && (err != nil || h == nil || !sameHash(hashOf(secret), h.HandoffHash)) {
+		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
+	}
+	if err := f.admit(r.Context(), fs); errors.Is(err, errUnavailable) {
 		return f.writeUnavailable(w, lang)
-	case err != nil:
+	} else if err != nil {
 		return err
 	}
-	if fs.Hosted != nil && fs.Hosted.Lang != "" {
-		lang = fs.Hosted.Lang
+	if h.Lang != "" {
+		lang = h.Lang
 	}
 	switch f.status(fs) {
 	case central.FlowExpired:
@@ -336,12 +346,11 @@ func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secre
 	case central.FlowCompleted, central.FlowError:
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
-	h := fs.Hosted
-	if h != nil && holdsCookie(r, fs, h.PhoneHash) {
+	if bound {
 		http.Redirect(w, r, "/flow/app", http.StatusSeeOther)
 		return nil
 	}
-	if h == nil || !sameHash(hashOf(secret), h.HandoffHash) || !f.now().Before(h.HandoffAt.Add(codeTTL)) {
+	if !f.now().Before(h.HandoffAt.Add(codeTTL)) {
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
 	if r.Method == http.MethodGet {

@@ -274,24 +274,32 @@ func (f *Flow) session(r *http.Request) (*sess, error) {
 	if !ok {
 		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
 	}
-	fs, err := f.flow(r.Context(), pid, sid)
+	// A session that does not exist and one whose secret is not the
+	// cookie's answer alike, and the owner's access (admit) is told only
+	// to a browser of the session: the ids are the sender's to write, and
+	// a partner's session ids may be guessed (partner_session_id).
+	noSession := httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
+	fs, err := f.cfg.Store.Flow(r.Context(), pid, sid)
 	if errors.Is(err, central.ErrNotFound) {
-		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
+		return nil, noSession
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the session: %w", err)
 	}
 	h := fs.Hosted
 	s := &sess{fs: fs, secret: secret}
 	switch {
 	case h == nil:
-		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
+		return nil, noSession
 	case sameHash(hashOf(secret), h.BrowserHash):
 		s.role = roleBrowser
 	case sameHash(hashOf(secret), h.PhoneHash):
 		s.role = rolePhone
 	default:
-		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "this browser is not the one the verification was opened in")
+		return nil, noSession
+	}
+	if err := f.admit(r.Context(), fs); err != nil {
+		return nil, err
 	}
 	s.cfg = flowConfig(fs)
 	return s, nil
@@ -305,9 +313,11 @@ func (f *Flow) session(r *http.Request) (*sess, error) {
 var errUnavailable = errors.New("hostedflow: the verification link is no longer available")
 
 // flow reads a session for one of its requests, refusing it with
-// errUnavailable when its owner lost access (admit). The session's steps
-// all read it here (the cookie's session, the phone link, the short
-// code); the launch URL, found by its hash, calls admit itself.
+// errUnavailable when its owner lost access (admit): the short code's,
+// which names the session once the code proved right. The cookie's
+// session and the phone link call admit themselves once the request
+// proved it holds the session's secret, the launch URL once found by its
+// hash.
 func (f *Flow) flow(ctx context.Context, partnerID, sessionID string) (central.FlowSession, error) {
 	fs, err := f.cfg.Store.Flow(ctx, partnerID, sessionID)
 	if err != nil {
