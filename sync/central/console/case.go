@@ -278,7 +278,7 @@ func (c *Console) history(ctx context.Context, cs central.Case, p *payloadView) 
 	}
 	var out []central.Case
 	for _, o := range cases {
-		if o.Summary.SessionID == sid && o.Ref != cs.Ref {
+		if o.Summary.SessionID == sid && o.Ref != cs.Ref && sameOwner(cs, o) {
 			out = append(out, o)
 		}
 	}
