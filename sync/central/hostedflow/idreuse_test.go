@@ -22,9 +22,9 @@ import (
 func TestSessionIDReusedAfterRetention(t *testing.T) {
 	e := newEnv(t, true)
 	doc, _, noFace := images(t)
+	pid, first := e.initiate(map[string]any{"partner_session_id": "order-7", "session_ttl": 60, "max_retries": 2})
 	// session runs a person's first attempt (no face: a RETRY) and their
 	// exit at it (session.ended), then returns the session.
-	var pid string
 	session := func(launch string) central.FlowSession {
 		t.Helper()
 		b := e.browser()
@@ -42,7 +42,6 @@ func TestSessionIDReusedAfterRetention(t *testing.T) {
 		}
 		return f
 	}
-	pid, first := e.initiate(map[string]any{"partner_session_id": "order-7", "session_ttl": 60, "max_retries": 2})
 	old := session(first.LaunchURL)
 	events := func() int {
 		t.Helper()
