@@ -77,6 +77,8 @@ type env struct {
 	admin string
 	flow  *hostedflow.Flow
 	token string // the partner token of the last initiate
+	// partnerName names the partners initiate creates; "": "Acme <test>".
+	partnerName string
 	c     *centraltest.Central
 	// released receives once per native memory release (non-blocking:
 	// tests that do not count releases leave it full).
@@ -358,7 +360,11 @@ func (e *env) initiateWith(cfg map[string]any, setup func(partnerID string)) (st
 	t.Helper()
 	api := e.browser()
 	var c partnerapi.Created
-	body, _ := json.Marshal(map[string]any{"name": "Acme " + t.Name()})
+	name := e.partnerName
+	if name == "" {
+		name = "Acme " + t.Name()
+	}
+	body, _ := json.Marshal(map[string]any{"name": name})
 	a := must(t, http.StatusCreated, api.do("POST", "/admin/v1/partners", "application/json", body, map[string]string{"Authorization": "Bearer " + e.admin}))
 	json.Unmarshal(a.body, &c)
 	if setup != nil {
@@ -514,7 +520,8 @@ func TestLinkPreview(t *testing.T) {
 			for range 2 {
 				a := must(t, http.StatusOK, bot.get(u.Path))
 				if !startFormRE.Match(a.body) || !bytes.Contains(a.body, []byte(`<meta name="robots" content="noindex">`)) ||
-					!bytes.Contains(a.body, []byte("Verify your identity")) || !bytes.Contains(a.body, []byte(">Start</button>")) {
+					!bytes.Contains(a.body, []byte("Verify your identity")) || !bytes.Contains(a.body, []byte(">Start</button>")) ||
+					!bytes.Contains(a.body, []byte(`<p id="requester">Acme TestLinkPreview asks you to verify your identity.`)) {
 					t.Errorf("landing page: %s", a.body)
 				}
 				if c := a.header.Get("Set-Cookie"); c != "" {
@@ -1267,4 +1274,27 @@ func TestLanguageSwitch(t *testing.T) {
 		t.Errorf("result message %q in id, %q after switching to en", st.Message, out.State.Message)
 	}
 	t.Logf("guidance %q / %q; result %q / %q", textEN, textID, st.Message, out.State.Message)
+}
+
+// TestLandingNamesRequester: the landing page names the partner asking
+// for the verification, escaped and cut to a length, in the
+// page's language, so that a person sent someone else's link sees whose
+// verification it is before starting.
+func TestLandingNamesRequester(t *testing.T) {
+	e := newEnv(t, false)
+	for _, tc := range []struct {
+		name, lang, want string
+	}{
+		{"Bank <b>Merdeka</b> & Co", "en", "Bank &lt;b&gt;Merdeka&lt;/b&gt; &amp; Co asks you to verify your identity. Continue only if you are dealing with Bank &lt;b&gt;Merdeka&lt;/b&gt; &amp; Co yourself."},
+		{"Koperasi Sejahtera", "id", "Koperasi Sejahtera meminta Anda memverifikasi identitas."},
+		{strings.Repeat("x", 100), "en", strings.Repeat("x", 79) + "… asks you"},
+	} {
+		e.partnerName = tc.name
+		_, fc := e.initiate(nil)
+		u, _ := url.Parse(fc.LaunchURL)
+		a := must(t, http.StatusOK, e.browser().do("GET", u.Path, "", nil, map[string]string{"Accept-Language": tc.lang}))
+		if !bytes.Contains(a.body, []byte(`<p id="requester">`+tc.want)) {
+			t.Errorf("partner %q: landing page %s", tc.name, a.body)
+		}
+	}
 }

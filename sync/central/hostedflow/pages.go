@@ -22,6 +22,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <meta name="robots" content="noindex"><meta name="referrer" content="no-referrer"><title>{{.Title}}</title>
 <link rel="stylesheet" href="/flow/static/flow.css"></head>
 <body><main class="screen"><h1>{{.Title}}</h1><p id="state" data-state="{{.State}}">{{.Message}}</p>
+{{if .Requester}}<p id="requester">{{.Requester}}</p>{{end}}
 {{if .Form}}<form method="post" action="/flow/code"><label for="code">{{.Label}}</label>
 <input id="code" name="code" autocomplete="one-time-code" autocapitalize="characters" maxlength="12" minlength="8" required inputmode="text">
 <button type="submit">{{.Button}}</button></form>{{end}}
@@ -34,6 +35,11 @@ type page struct {
 	Label, Button               string
 	// Start is the link the landing page's Start button posts to.
 	Start string
+	// Requester names the partner asking for the verification, on the
+	// landing page: a person sent someone else's link (a scam, a paid
+	// "mule") sees whose verification they would be doing before they
+	// start, as Stripe Identity and Onfido name the business.
+	Requester string
 }
 
 var pageTexts = map[string]map[string]string{
@@ -42,13 +48,15 @@ var pageTexts = map[string]map[string]string{
 		"finished": "This verification is finished.", "code": "Type the 8-character code shown on the other screen.",
 		"label": "Code", "button": "Continue", "badcode": "That code is not valid or has expired. Check it and try again.",
 		"unavailable": "The verification service is not available right now. Please try again later.", "link_unavailable": "This verification link is no longer available.",
-		"start_title": "Verify your identity", "start": "You will take a photo of your ID document, then a selfie.", "start_button": "Start"},
+		"start_title": "Verify your identity", "start": "You will take a photo of your ID document, then a selfie.", "start_button": "Start",
+		"requester": "%s asks you to verify your identity. Continue only if you are dealing with %s yourself."},
 	"id": {"title": "Verifikasi identitas", "used": "Tautan ini sudah digunakan. Lanjutkan di peramban tempat Anda pertama kali membukanya, atau minta tautan baru.",
 		"expired": "Tautan verifikasi ini sudah kedaluwarsa. Mintalah tautan baru.", "unknown": "Tautan verifikasi ini tidak valid.",
 		"finished": "Verifikasi ini sudah selesai.", "code": "Ketik kode 8 karakter yang tampil di layar lain.",
 		"label": "Kode", "button": "Lanjutkan", "badcode": "Kode tidak valid atau sudah kedaluwarsa. Periksa dan coba lagi.",
 		"unavailable": "Layanan verifikasi sedang tidak tersedia. Silakan coba lagi nanti.", "link_unavailable": "Tautan verifikasi ini sudah tidak tersedia.",
-		"start_title": "Verifikasi identitas Anda", "start": "Anda akan memotret dokumen identitas Anda, lalu swafoto.", "start_button": "Mulai"},
+		"start_title": "Verifikasi identitas Anda", "start": "Anda akan memotret dokumen identitas Anda, lalu swafoto.", "start_button": "Mulai",
+		"requester": "%s meminta Anda memverifikasi identitas. Lanjutkan hanya jika Anda sendiri yang berurusan dengan %s."},
 }
 
 // pageLang is the session's language if set, else the browser's (en|id).
@@ -85,11 +93,40 @@ func (f *Flow) writePage(w http.ResponseWriter, status int, lang, state string, 
 // happen and a Start button that posts back to the link. Opening a link
 // changes nothing; link previews and mail scanners fetch every link in a
 // message before the person taps it, and would otherwise use it up.
-func (f *Flow) writeStart(w http.ResponseWriter, r *http.Request, lang string) error {
+func (f *Flow) writeStart(w http.ResponseWriter, r *http.Request, lang string, fs central.FlowSession) error {
 	t := pageTexts[lang]
+	name, err := f.requester(r.Context(), fs)
+	if err != nil {
+		return err
+	}
+	p := page{Lang: lang, Title: t["start_title"], State: "start", Message: t["start"], Button: t["start_button"],
+		Start: r.URL.EscapedPath()}
+	if name != "" {
+		p.Requester = fmt.Sprintf(t["requester"], name, name)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return pageTmpl.Execute(w, page{Lang: lang, Title: t["start_title"], State: "start", Message: t["start"], Button: t["start_button"],
-		Start: r.URL.EscapedPath()})
+	return pageTmpl.Execute(w, p)
+}
+
+// maxRequesterName bounds the partner's name on the landing page, in runes.
+const maxRequesterName = 80
+
+// requester is the name of the partner whose session fs is, for the
+// landing page; "" for a kiosk's own session (the person stands at the
+// branch that asks).
+func (f *Flow) requester(ctx context.Context, fs central.FlowSession) (string, error) {
+	if fs.PartnerID == KioskPartner {
+		return "", nil
+	}
+	p, err := f.cfg.Store.Partner(ctx, fs.PartnerID)
+	if err != nil {
+		return "", fmt.Errorf("reading the session's partner: %w", err)
+	}
+	name := p.Name // 1-128 printable characters (partnerapi)
+	if r := []rune(name); len(r) > maxRequesterName {
+		name = string(r[:maxRequesterName-1]) + "…"
+	}
+	return name, nil
 }
 
 // holdsCookie reports whether r carries the cookie of fs's browser whose
@@ -141,7 +178,7 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
 	if r.Method == http.MethodGet {
-		return f.writeStart(w, r, lang)
+		return f.writeStart(w, r, lang, fs)
 	}
 	secret := newSecret()
 	now := f.now()
@@ -354,7 +391,7 @@ func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secre
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
 	if r.Method == http.MethodGet {
-		return f.writeStart(w, r, lang)
+		return f.writeStart(w, r, lang, fs)
 	}
 	phone := newSecret()
 	now := f.now()
