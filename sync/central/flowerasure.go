@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 )
@@ -17,6 +18,9 @@ import (
 // time, its body reduced to ErasedEventPayload. An event still owed is
 // delivered with that body: the partner learns the session was erased
 // (at-least-once kept), and nothing personal leaves (erasure wins).
+// The receivers' answers kept with the events' delivery attempts lose
+// their excerpts, and the Idempotency-Key answers naming the session are
+// dropped (AnswerSession).
 
 // ErasedUserID replaces the partner's user reference of an erased session.
 const ErasedUserID = "erased"
@@ -27,8 +31,13 @@ type FlowEraser interface {
 	// (ScrubFlow, stamped at) and rewrites the payload of each of its
 	// webhook events, pending or not, to ErasedEventPayload, in one
 	// transaction; it returns how many sessions and events it changed.
-	// A session scrubbed already is scrubbed again the same (a retried
-	// erasure), and counted.
+	// In that transaction it also empties the Excerpt of those events'
+	// delivery attempts that had an answer (Status not 0: the receiver's
+	// body, which may echo the event) and deletes the stored
+	// Idempotency-Key answers of those sessions (AnswerSession). The
+	// sessions are found by an index of their Submissions, not by reading
+	// every session. A session scrubbed already is scrubbed again the
+	// same (a retried erasure), and counted.
 	EraseFlows(ctx context.Context, ref SubmissionRef, at time.Time) (flows, events int, err error)
 }
 
@@ -41,8 +50,9 @@ func PushLane(sessionID string) string { return "push/" + sessionID }
 func FlowLanes(sessionID string) []string { return []string{sessionID, PushLane(sessionID)} }
 
 // ScrubFlow removes the personal data of a session erased at at: the
-// partner's user reference and the hosted flow's result, captures and
-// browser bindings. Its status, attempts and times stay: they tell the
+// partner's user reference, the hosted flow's result, captures and
+// browser bindings, and its Config's URLs but for their origins
+// (personalConfig). Its status, attempts and times stay: they tell the
 // partner what became of the session, not about whom. A kiosk's own
 // session keeps its user reference, the device's id (no person's, and
 // what tells the emitter the session is the kiosk's).
@@ -58,6 +68,61 @@ func ScrubFlow(f *FlowSession, at time.Time) {
 		// session stands (it shows the result screen, without a result).
 		f.Hosted = &HostedFlow{Stage: h.Stage, Lang: h.Lang, LaunchUsedAt: h.LaunchUsedAt, FinishedAt: h.FinishedAt, KioskDevice: h.KioskDevice}
 	}
+	f.Config = scrubConfig(f.Config)
+}
+
+// personalConfig are the members of a session's Config (the partner API's
+// schema) that may name the person: partners put their user's id in
+// their URLs' paths and queries; the origin is the partner's own.
+var personalConfig = []string{"callback_url", "redirect_url"}
+
+// scrubConfig cuts cfg's personalConfig URLs to their origins, which the
+// hosted page of the erased session still frames and redirects to; the
+// rest of the Config (documents, thresholds, times) is the partner's
+// policy, about no one. A Config of another shape is kept as it is.
+func scrubConfig(cfg json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(cfg, &m); err != nil || m == nil {
+		return cfg
+	}
+	changed := false
+	for _, k := range personalConfig {
+		var raw string
+		if err := json.Unmarshal(m[k], &raw); err != nil || raw == "" {
+			continue
+		}
+		origin := ""
+		if u, err := url.Parse(raw); err == nil && u.Scheme != "" && u.Host != "" {
+			origin = (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+		}
+		if origin == raw {
+			continue
+		}
+		m[k], _ = json.Marshal(origin) // a string always encodes
+		changed = true
+	}
+	if !changed {
+		return cfg
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return cfg
+	}
+	return out
+}
+
+// AnswerSession is the partner session a stored Idempotency-Key answer is
+// about: its top-level session_id (Initiate Flow's answer, which carries
+// the session's Config); "" for any other answer. The stores keep the
+// answer under that session, so that EraseFlows finds and drops it.
+func AnswerSession(body []byte) string {
+	var a struct {
+		SessionID string `json:"session_id"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		return ""
+	}
+	return a.SessionID
 }
 
 // erasedEvent is the body of a webhook event whose session was erased:

@@ -103,3 +103,130 @@ func testEraseFlows(t *testing.T, s central.Store) {
 		t.Errorf("EraseFlows of a submission no session holds = %d, %d, %v", flows, events, err)
 	}
 }
+
+// testEraseFlowsTraces: erasure reaches what else names the person. The
+// session's Config URLs keep only their origins (the partner's user id
+// rides in paths and queries), the rest of the Config stays; its events'
+// attempts lose the receiver's answer (it may echo the payload) and keep
+// status, time and latency, and a transport error (central's words);
+// the Idempotency-Key answer of its Initiate Flow is dropped (a retry
+// runs again), while other sessions' answers and answers naming no
+// session stay.
+func testEraseFlowsTraces(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	ref := central.SubmissionRef{DeviceID: "d1", Key: "k1"}
+	mine, other := flow("pa", "s1", t0.Add(time.Hour)), flow("pa", "s2", t0.Add(time.Hour))
+	mine.Config = json.RawMessage(`{"liveness_type":"passive","max_retries":3,"callback_url":"https://shop.example/cb?user=siti%40example.com","redirect_url":"https://Shop.example:8443/u/siti/done#x"}`)
+	for _, f := range []central.FlowSession{mine, other} {
+		if err := s.CreateFlow(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer := func(session string) []byte {
+		return []byte(`{"session_id":"` + session + `","status":"CREATED","config":{"callback_url":"https://shop.example/cb?user=siti%40example.com"}}`)
+	}
+	idem := func(key, body string) (ran bool) {
+		t.Helper()
+		st, _, replayed, err := s.Idempotent(ctx, "pa", key, hash(key), t0, func() (int, []byte, error) { return 201, []byte(body), nil })
+		if err != nil || st != 201 {
+			t.Fatalf("Idempotent(%s) = %d, %v", key, st, err)
+		}
+		return !replayed
+	}
+	keys := map[string]string{"flows:1": string(answer("s1")), "flows:2": string(answer("s2")), "face-match:1": `{"match":true,"similarity":0.91}`}
+	for k, body := range keys {
+		idem(k, body)
+	}
+	_, err := s.UpdateFlow(ctx, "pa", "s1", func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+		f.Submissions, f.Status = append(f.Submissions, ref), central.FlowCompleted
+		return []central.WebhookEvent{event("e1", "pa", "s1", t0)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendEvents(ctx, []central.WebhookEvent{event("e2", "pa", "s2", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	echo := `{"received":{"partner_user_id":"siti@example.com"}}`
+	for _, a := range []central.DeliveryAttempt{
+		{EventID: "e1", At: t0, Status: 0, LatencyMS: 3, Excerpt: "dial tcp 192.0.2.1:443: connection refused"},
+		{EventID: "e1", At: t0.Add(time.Minute), Status: 200, LatencyMS: 7, Excerpt: echo},
+		{EventID: "e2", At: t0, Status: 200, LatencyMS: 7, Excerpt: echo},
+	} {
+		if err := s.RecordAttempt(ctx, a, a.Status == 200, t0.Add(time.Hour), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if _, _, err := s.EraseFlows(ctx, ref, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Flow(ctx, "pa", "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(got.Config, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg["callback_url"] != "https://shop.example" || cfg["redirect_url"] != "https://Shop.example:8443" ||
+		cfg["liveness_type"] != "passive" || cfg["max_retries"] != float64(3) {
+		t.Errorf("erased session's config = %s; want the URLs' origins and the rest kept", got.Config)
+	}
+	as, err := s.Attempts(ctx, "e1")
+	if err != nil || len(as) != 2 {
+		t.Fatalf("Attempts(e1) = %+v, %v", as, err)
+	}
+	if as[0].Excerpt != "dial tcp 192.0.2.1:443: connection refused" || as[1].Excerpt != "" || as[1].Status != 200 ||
+		!as[1].At.Equal(t0.Add(time.Minute)) || as[1].LatencyMS != 7 {
+		t.Errorf("erased session's attempts = %+v; want the answer's excerpt emptied, the rest kept", as)
+	}
+	if as, err := s.Attempts(ctx, "e2"); err != nil || len(as) != 1 || as[0].Excerpt != echo {
+		t.Errorf("another session's attempts = %+v, %v; want them kept", as, err)
+	}
+	for k, wantRun := range map[string]bool{"flows:1": true, "flows:2": false, "face-match:1": false} {
+		if ran := idem(k, keys[k]); ran != wantRun {
+			t.Errorf("after the erasure, Idempotency-Key %s ran again: %v, want %v", k, ran, wantRun)
+		}
+	}
+}
+
+// testEraseFlowsIndex: the sessions of a submission are found however
+// they came to hold it (created with it, as a kiosk's session is, or
+// given it by an update, several sessions at once), and not once
+// retention deleted them.
+func testEraseFlowsIndex(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	ref := central.SubmissionRef{DeviceID: "kiosk-1", Key: "k1"}
+	kiosk := flow("pa", "kiosk-s", t0.Add(time.Hour))
+	kiosk.Submissions = []central.SubmissionRef{ref}
+	hosted, gone := flow("pb", "h1", t0.Add(time.Hour)), flow("pb", "h2", t0.Add(time.Minute))
+	for _, f := range []central.FlowSession{kiosk, hosted, gone} {
+		if err := s.CreateFlow(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"h1", "h2"} {
+		_, err := s.UpdateFlow(ctx, "pb", id, func(f *central.FlowSession) ([]central.WebhookEvent, error) {
+			f.Submissions = append(f.Submissions, central.SubmissionRef{DeviceID: "kiosk-1", Key: "k0"}, ref)
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Expire(ctx, central.ExpireFlows, t0.Add(30*time.Minute), t0.Add(30*time.Minute), 10); err != nil || n != 1 {
+		t.Fatalf("Expire(flows) = %d, %v; want h2", n, err)
+	}
+	if flows, _, err := s.EraseFlows(ctx, ref, t0.Add(time.Hour)); err != nil || flows != 2 {
+		t.Errorf("EraseFlows = %d sessions, %v; want the kiosk's and h1", flows, err)
+	}
+	if flows, _, err := s.EraseFlows(ctx, central.SubmissionRef{DeviceID: "kiosk-1", Key: "k"}, t0.Add(time.Hour)); err != nil || flows != 0 {
+		t.Errorf("EraseFlows of a key prefixing one held = %d sessions, %v; want none", flows, err)
+	}
+	for _, id := range []struct{ partner, id string }{{"pa", "kiosk-s"}, {"pb", "h1"}} {
+		if f, err := s.Flow(ctx, id.partner, id.id); err != nil || f.ErasedAt.IsZero() {
+			t.Errorf("session %s = erased at %v, %v; want erased", id.id, f.ErasedAt, err)
+		}
+	}
+}

@@ -42,6 +42,8 @@ func partnerTests() []storeTest {
 		{"CompletedConcurrent", testCompletedConcurrent},
 		{"ExpirePartnerData", testExpirePartnerData},
 		{"EraseFlows", testEraseFlows},
+		{"EraseFlowsTraces", testEraseFlowsTraces},
+		{"EraseFlowsIndex", testEraseFlowsIndex},
 	}
 }
 

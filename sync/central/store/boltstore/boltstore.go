@@ -129,6 +129,9 @@ func Open(path string) (*Store, error) {
 		if err := fillRiskHistory(tx); err != nil {
 			return err
 		}
+		if err := fillErasureIndexes(tx); err != nil {
+			return err
+		}
 		return dropOrphanUploads(tx)
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
@@ -14,27 +15,37 @@ import (
 
 var _ central.FlowEraser = (*Store)(nil)
 
-// EraseFlows implements central.Store. No index leads from a submission to
-// its sessions, so it reads every session (erasures are rare; sessions
-// leave with their own retention), and each scrubbed session's partner's
-// events. Status, expiry and launch hash stay, so the flows' indexes do.
+var (
+	// What EraseFlows finds by: the sessions holding each submission, and
+	// the Idempotency-Key answers naming each session
+	// (central.AnswerSession). Ids only, no person's data.
+	bucketFlowSubs   = []byte("flow-submissions")      // device \0 key \0 partner \0 id -> nil
+	bucketIdemBySess = []byte("idempotency-by-session") // partner \0 session \0 key -> nil
+	keyFlowSubs      = []byte("flow-submissions")      // set once both hold every session and answer stored before them
+)
+
+// EraseFlows implements central.Store. The sessions are found by
+// flow-submissions (indexFlow keeps it with the session); a session whose
+// Submissions no longer list the submission is passed over. Status,
+// expiry and launch hash stay, so the flows' other indexes do.
 func (s *Store) EraseFlows(ctx context.Context, ref central.SubmissionRef, at time.Time) (flows, events int, err error) {
 	err = s.update(ctx, "erasing partner sessions", func(tx *bbolt.Tx) error {
 		flows, events = 0, 0
 		b := tx.Bucket(bucketFlows)
 		var found []central.FlowSession
-		err := b.ForEach(func(_, v []byte) error {
+		prefix := append(join(ref.DeviceID, ref.Key), 0)
+		c := tx.Bucket(bucketFlowSubs).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			var f central.FlowSession
-			if err := json.Unmarshal(v, &f); err != nil {
+			switch err := get(b, k[len(prefix):], &f); {
+			case errors.Is(err, central.ErrNotFound):
+				continue // a longer submission key sharing the prefix
+			case err != nil:
 				return err
 			}
 			if slices.Contains(f.Submissions, ref) {
 				found = append(found, f)
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 		for _, f := range found {
 			central.ScrubFlow(&f, at)
@@ -47,6 +58,9 @@ func (s *Store) EraseFlows(ctx context.Context, ref central.SubmissionRef, at ti
 				return err
 			}
 			events += n
+			if err := dropSessionAnswers(tx, f.PartnerID, f.ID); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -56,9 +70,119 @@ func (s *Store) EraseFlows(ctx context.Context, ref central.SubmissionRef, at ti
 	return flows, events, nil
 }
 
+// indexFlowSubs adds (add) or removes f's entries in flow-submissions.
+func indexFlowSubs(tx *bbolt.Tx, f *central.FlowSession, add bool) error {
+	b := tx.Bucket(bucketFlowSubs)
+	for _, r := range f.Submissions {
+		k := join(r.DeviceID, r.Key, f.PartnerID, f.ID)
+		var err error
+		if add {
+			err = b.Put(k, nil)
+		} else {
+			err = b.Delete(k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// idemSessionKey is the idempotency-by-session entry of the answer rec
+// stored under k (partner \0 key); nil when the answer names no session.
+func idemSessionKey(k []byte, rec idemRecord) []byte {
+	sess := central.AnswerSession(rec.Body)
+	i := bytes.IndexByte(k, 0)
+	if sess == "" || i < 0 {
+		return nil
+	}
+	return slices.Concat(k[:i+1], []byte(sess), k[i:])
+}
+
+// indexIdem adds (add) or removes the idempotency-by-session entry of the
+// answer rec stored under k.
+func indexIdem(tx *bbolt.Tx, k []byte, rec idemRecord, add bool) error {
+	sk := idemSessionKey(k, rec)
+	if sk == nil {
+		return nil
+	}
+	if add {
+		return tx.Bucket(bucketIdemBySess).Put(sk, nil)
+	}
+	return tx.Bucket(bucketIdemBySess).Delete(sk)
+}
+
+// dropSessionAnswers deletes the stored Idempotency-Key answers naming
+// the session (with their entries in idempotency-due).
+func dropSessionAnswers(tx *bbolt.Tx, partnerID, sessionID string) error {
+	prefix := append(join(partnerID, sessionID), 0)
+	by, idem, due := tx.Bucket(bucketIdemBySess), tx.Bucket(bucketIdem), tx.Bucket(bucketIdemDue)
+	var entries [][]byte
+	c := by.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		entries = append(entries, bytes.Clone(k))
+	}
+	for _, sk := range entries {
+		k := append(join(partnerID), append([]byte{0}, sk[len(prefix):]...)...)
+		var rec idemRecord
+		switch err := get(idem, k, &rec); {
+		case err == nil && bytes.Equal(idemSessionKey(k, rec), sk):
+			if err := due.Delete(append(timeKey(rec.CreatedAt), k...)); err != nil {
+				return err
+			}
+			if err := idem.Delete(k); err != nil {
+				return err
+			}
+		case err != nil && !errors.Is(err, central.ErrNotFound):
+			return err
+		}
+		if err := by.Delete(sk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fillErasureIndexes fills flow-submissions and idempotency-by-session
+// from the sessions and answers of a file written before them, once.
+func fillErasureIndexes(tx *bbolt.Tx) error {
+	for _, b := range [][]byte{bucketFlowSubs, bucketIdemBySess} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyFlowSubs) != nil {
+		return nil
+	}
+	err := tx.Bucket(bucketFlows).ForEach(func(_, v []byte) error {
+		var f central.FlowSession
+		if err := json.Unmarshal(v, &f); err != nil {
+			return err
+		}
+		return indexFlowSubs(tx, &f, true)
+	})
+	if err != nil {
+		return err
+	}
+	err = tx.Bucket(bucketIdem).ForEach(func(k, v []byte) error {
+		var rec idemRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return err
+		}
+		return indexIdem(tx, k, rec, true)
+	})
+	if err != nil {
+		return err
+	}
+	return meta.Put(keyFlowSubs, []byte("1"))
+}
+
 // scrubEvents rewrites the payload of every event of a session (its
 // webhooks' and its pushes', central.FlowLanes) to
-// central.ErasedEventPayload; delivery state and indexes stay as they are.
+// central.ErasedEventPayload, and empties the excerpt of their attempts
+// that had an answer (a receiver may echo the event back); delivery
+// state and indexes stay as they are.
 func scrubEvents(tx *bbolt.Tx, partnerID, sessionID string) (int, error) {
 	n := 0
 	prefix := append([]byte(partnerID), 0)
@@ -81,7 +205,38 @@ func scrubEvents(tx *bbolt.Tx, partnerID, sessionID string) (int, error) {
 		if err := put(tx.Bucket(bucketEvents), seq, r); err != nil {
 			return n, err
 		}
+		if err := scrubAttempts(tx, seq); err != nil {
+			return n, err
+		}
 		n++
 	}
 	return n, nil
+}
+
+// scrubAttempts empties the excerpt of the event's attempts that had an
+// answer.
+func scrubAttempts(tx *bbolt.Tx, seq []byte) error {
+	b := tx.Bucket(bucketAttempts)
+	type change struct {
+		k []byte
+		a central.DeliveryAttempt
+	}
+	var changes []change
+	c := b.Cursor()
+	for k, v := c.Seek(seq); k != nil && bytes.HasPrefix(k, seq); k, v = c.Next() {
+		var a central.DeliveryAttempt
+		if err := json.Unmarshal(v, &a); err != nil {
+			return err
+		}
+		if a.Status != 0 && a.Excerpt != "" {
+			a.Excerpt = ""
+			changes = append(changes, change{bytes.Clone(k), a})
+		}
+	}
+	for _, ch := range changes {
+		if err := put(b, ch.k, ch.a); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -262,8 +262,12 @@ func flowOpen(f *central.FlowSession) bool {
 	return true
 }
 
-// indexFlow adds (add) or removes the launch and expiry entries of f.
+// indexFlow adds (add) or removes the launch, expiry and submission
+// entries of f.
 func indexFlow(tx *bbolt.Tx, f *central.FlowSession, add bool) error {
+	if err := indexFlowSubs(tx, f, add); err != nil {
+		return err
+	}
 	k := join(f.PartnerID, f.ID)
 	lb, eb := tx.Bucket(bucketFlowLaunch), tx.Bucket(bucketFlowExpiry)
 	ek := append(timeKey(f.ExpiresAt), k...)
@@ -484,6 +488,9 @@ func (s *Store) runIdempotent(ctx context.Context, k, requestHash []byte, now ti
 			if err := due.Delete(append(timeKey(old.CreatedAt), k...)); err != nil {
 				return err
 			}
+			if err := indexIdem(tx, k, old, false); err != nil {
+				return err
+			}
 		}
 		// Sweep a few expired keys.
 		end := timeKey(now.Add(-idemTTL))
@@ -496,6 +503,15 @@ func (s *Store) runIdempotent(ctx context.Context, k, requestHash []byte, now ti
 			if err := due.Delete(dk); err != nil {
 				return err
 			}
+			var rec idemRecord
+			switch err := get(b, dk[8:], &rec); {
+			case err == nil:
+				if err := indexIdem(tx, dk[8:], rec, false); err != nil {
+					return err
+				}
+			case !errors.Is(err, central.ErrNotFound):
+				return err
+			}
 			if err := b.Delete(dk[8:]); err != nil {
 				return err
 			}
@@ -503,7 +519,11 @@ func (s *Store) runIdempotent(ctx context.Context, k, requestHash []byte, now ti
 		if err := due.Put(append(timeKey(now), k...), nil); err != nil {
 			return err
 		}
-		return put(b, k, idemRecord{Hash: requestHash, Status: status, Body: body, CreatedAt: now})
+		rec := idemRecord{Hash: requestHash, Status: status, Body: body, CreatedAt: now}
+		if err := indexIdem(tx, k, rec, true); err != nil {
+			return err
+		}
+		return put(b, k, rec)
 	})
 	if err != nil {
 		return 0, nil, err

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,17 +13,17 @@ import (
 
 var _ central.FlowEraser = (*Store)(nil)
 
-// EraseFlows implements central.Store. No index leads from a submission to
-// its sessions (the flows' documents list them), so it reads every
-// session's list: erasures are rare and sessions leave with their own
-// retention. The sessions' rows are locked, so an UpdateFlow meanwhile
-// waits and then sees the scrubbed session.
+// EraseFlows implements central.Store. flow_submissions leads from the
+// submission to its sessions (CreateFlow and UpdateFlow fill it in their
+// transaction); a session whose document no longer lists the submission
+// is passed over. The sessions' rows are locked, so an UpdateFlow
+// meanwhile waits and then sees the scrubbed session.
 func (s *Store) EraseFlows(ctx context.Context, ref central.SubmissionRef, at time.Time) (flows, events int, err error) {
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		flows, events = 0, 0
-		rows, err := tx.Query(ctx, `SELECT doc FROM flows
-			WHERE convert_from(doc, 'UTF8')::jsonb -> 'submissions' @> jsonb_build_array(jsonb_build_object('DeviceID', $1::text, 'Key', $2::text))
-			FOR UPDATE`, ref.DeviceID, ref.Key)
+		rows, err := tx.Query(ctx, `SELECT f.doc FROM flow_submissions x JOIN flows f ON f.partner_id = x.partner_id AND f.id = x.flow_id
+			WHERE x.device_id = $1 AND x.key = $2
+			ORDER BY f.partner_id, f.id FOR UPDATE OF f`, ref.DeviceID, ref.Key)
 		if err != nil {
 			return err
 		}
@@ -31,6 +32,9 @@ func (s *Store) EraseFlows(ctx context.Context, ref central.SubmissionRef, at ti
 			return err
 		}
 		for _, f := range found {
+			if !slices.Contains(f.Submissions, ref) {
+				continue
+			}
 			central.ScrubFlow(&f, at)
 			cols, err := flowCols(&f)
 			if err != nil {
@@ -46,6 +50,9 @@ func (s *Store) EraseFlows(ctx context.Context, ref central.SubmissionRef, at ti
 				return err
 			}
 			events += n
+			if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE partner_id = $1 AND session_id = $2`, f.PartnerID, f.ID); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -55,9 +62,40 @@ func (s *Store) EraseFlows(ctx context.Context, ref central.SubmissionRef, at ti
 	return flows, events, nil
 }
 
+// indexFlowSubmissions records that the session holds refs
+// (flow_submissions, which EraseFlows reads).
+func indexFlowSubmissions(ctx context.Context, tx pgx.Tx, partnerID, id string, refs []central.SubmissionRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	devices, keys := make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		devices[i], keys[i] = r.DeviceID, r.Key
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO flow_submissions (device_id, key, partner_id, flow_id)
+		SELECT d, k, $3, $4 FROM unnest($1::text[], $2::text[]) AS u(d, k) ON CONFLICT DO NOTHING`, devices, keys, partnerID, id)
+	if err != nil {
+		return fmt.Errorf("indexing the session's submissions: %w", err)
+	}
+	return nil
+}
+
+// newRefs are the refs of now that were not in before: what an update
+// adds to a session's Submissions (they are only ever appended).
+func newRefs(before, now []central.SubmissionRef) []central.SubmissionRef {
+	var out []central.SubmissionRef
+	for _, r := range now {
+		if !slices.Contains(before, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // scrubEvents rewrites the payload of every event of a session (its
 // webhooks' and its pushes', central.FlowLanes) to
-// central.ErasedEventPayload.
+// central.ErasedEventPayload, and empties the excerpt of their attempts
+// that had an answer (a receiver may echo the event back).
 func scrubEvents(ctx context.Context, tx pgx.Tx, partnerID, sessionID string) (int, error) {
 	rows, err := tx.Query(ctx, `SELECT seq, session_id, type, payload, created_at FROM webhook_events
 		WHERE partner_id = $1 AND session_id = ANY($2) ORDER BY seq FOR UPDATE`, partnerID, central.FlowLanes(sessionID))
@@ -72,7 +110,8 @@ func scrubEvents(ctx context.Context, tx pgx.Tx, partnerID, sessionID string) (i
 	if err != nil {
 		return 0, err
 	}
-	for _, ev := range evs {
+	seqs := make([]int64, len(evs))
+	for i, ev := range evs {
 		body, err := central.ErasedEventPayload(ev)
 		if err != nil {
 			return 0, err
@@ -80,6 +119,10 @@ func scrubEvents(ctx context.Context, tx pgx.Tx, partnerID, sessionID string) (i
 		if _, err := tx.Exec(ctx, `UPDATE webhook_events SET payload = $2 WHERE seq = $1`, ev.Seq, []byte(body)); err != nil {
 			return 0, err
 		}
+		seqs[i] = ev.Seq
+	}
+	if _, err := tx.Exec(ctx, `UPDATE webhook_attempts SET excerpt = '' WHERE event_seq = ANY($1) AND status <> 0 AND excerpt <> ''`, seqs); err != nil {
+		return 0, fmt.Errorf("scrubbing delivery attempts: %w", err)
 	}
 	return len(evs), nil
 }

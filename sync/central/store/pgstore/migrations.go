@@ -351,6 +351,33 @@ CREATE INDEX audit_action ON audit (action, seq);
 CREATE INDEX webhook_events_partner_due ON webhook_events (partner_id, next_at, seq) WHERE delivered_at IS NULL AND dead_at IS NULL;
 DROP INDEX webhook_events_due;
 `,
+	// 14: erasure finds what it scrubs by index (central.FlowEraser), not
+	// by reading every session's document: the sessions holding each
+	// submission (filled from the documents already stored; ids only, no
+	// person's data), a session's events, and the Idempotency-Key answers
+	// naming a session (central.AnswerSession; Initiate Flow's, the only
+	// answers with a session_id, are the 201s under "flows:" keys).
+	`
+CREATE TABLE flow_submissions (
+	device_id  text NOT NULL,
+	key        text NOT NULL,
+	partner_id text NOT NULL,
+	flow_id    text NOT NULL,
+	PRIMARY KEY (device_id, key, partner_id, flow_id),
+	FOREIGN KEY (partner_id, flow_id) REFERENCES flows ON DELETE CASCADE
+);
+CREATE INDEX flow_submissions_flow ON flow_submissions (partner_id, flow_id);
+INSERT INTO flow_submissions (device_id, key, partner_id, flow_id)
+	SELECT s ->> 'DeviceID', s ->> 'Key', f.partner_id, f.id
+	FROM flows f, LATERAL (SELECT convert_from(f.doc, 'UTF8')::jsonb -> 'submissions' AS subs) d,
+		jsonb_array_elements(CASE WHEN jsonb_typeof(d.subs) = 'array' THEN d.subs ELSE '[]' END) s
+	ON CONFLICT DO NOTHING;
+CREATE INDEX webhook_events_session ON webhook_events (partner_id, session_id);
+ALTER TABLE idempotency_keys ADD COLUMN session_id text;
+UPDATE idempotency_keys SET session_id = convert_from(body, 'UTF8')::jsonb ->> 'session_id'
+	WHERE key LIKE 'flows:%' AND status = 201;
+CREATE INDEX idempotency_keys_session ON idempotency_keys (partner_id, session_id) WHERE session_id IS NOT NULL;
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -246,13 +247,19 @@ func (s *Store) CreateFlow(ctx context.Context, f central.FlowSession) error {
 	if err != nil {
 		return fmt.Errorf("creating flow: %w", err)
 	}
-	tag, err := s.exec(ctx, `INSERT INTO flows (partner_id, id, launch_hash, status, expires_at, doc) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-		append([]any{f.PartnerID, f.ID}, cols...)...)
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO flows (partner_id, id, launch_hash, status, expires_at, doc) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+			append([]any{f.PartnerID, f.ID}, cols...)...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return central.ErrPartnerExists
+		}
+		return indexFlowSubmissions(ctx, tx, f.PartnerID, f.ID, f.Submissions)
+	})
 	if err != nil {
 		return fmt.Errorf("creating flow: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("creating flow: %w", central.ErrPartnerExists)
 	}
 	return nil
 }
@@ -269,7 +276,7 @@ func (s *Store) UpdateFlow(ctx context.Context, partnerID, id string, fn func(*c
 		if err != nil {
 			return err
 		}
-		version := f.Version
+		version, held := f.Version, slices.Clone(f.Submissions)
 		evs, err := fn(&f)
 		if err != nil {
 			fnErr = err
@@ -285,6 +292,9 @@ func (s *Store) UpdateFlow(ctx context.Context, partnerID, id string, fn func(*c
 			if uniqueViolation(err) {
 				return central.ErrPartnerExists
 			}
+			return err
+		}
+		if err := indexFlowSubmissions(ctx, tx, partnerID, id, newRefs(held, f.Submissions)); err != nil {
 			return err
 		}
 		for i := range evs {
@@ -437,7 +447,8 @@ func (s *Store) Idempotent(ctx context.Context, partnerID, key string, requestHa
 		if body == nil {
 			body = []byte{}
 		}
-		_, err = tx.Exec(ctx, `UPDATE idempotency_keys SET status = $3, body = $4 WHERE partner_id = $1 AND key = $2`, partnerID, key, status, body)
+		_, err = tx.Exec(ctx, `UPDATE idempotency_keys SET status = $3, body = $4, session_id = NULLIF($5, '') WHERE partner_id = $1 AND key = $2`,
+			partnerID, key, status, body, central.AnswerSession(body))
 		return err
 	})
 	if fnErr != nil {
