@@ -19,9 +19,9 @@ var (
 	// What EraseFlows finds by: the sessions holding each submission, and
 	// the Idempotency-Key answers naming each session
 	// (central.AnswerSession). Ids only, no person's data.
-	bucketFlowSubs   = []byte("flow-submissions")      // device \0 key \0 partner \0 id -> nil
+	bucketFlowSubs   = []byte("flow-submissions")       // device \0 key \0 partner \0 id -> nil
 	bucketIdemBySess = []byte("idempotency-by-session") // partner \0 session \0 key -> nil
-	keyFlowSubs      = []byte("flow-submissions")      // set once both hold every session and answer stored before them
+	keyFlowSubs      = []byte("flow-submissions")       // set once both hold every session and answer stored before them
 )
 
 // EraseFlows implements central.Store. The sessions are found by

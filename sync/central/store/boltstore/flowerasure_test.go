@@ -1,0 +1,48 @@
+package boltstore
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/openkyc/kyc/sync/central"
+)
+
+// TestErasureIndexesOfOlderFiles: a file from before flow-submissions and
+// idempotency-by-session has them filled at Open, so an erasure finds the
+// sessions holding a submission and drops their Initiate Flow answers.
+func TestErasureIndexesOfOlderFiles(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	ref := central.SubmissionRef{DeviceID: "d1", Key: "k1"}
+	f := central.FlowSession{ID: "s1", PartnerID: "p", UserID: "siti", Status: central.FlowCompleted, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
+		Submissions: []central.SubmissionRef{ref}}
+	if err := s.CreateFlow(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	answer := func() (int, []byte, error) { return 201, []byte(`{"session_id":"s1"}`), nil }
+	if _, _, _, err := s.Idempotent(ctx, "p", "flows:1", []byte("h"), t0, answer); err != nil {
+		t.Fatal(err)
+	}
+	s = reopenAsOlder(t, s, func(tx *bbolt.Tx) error { // as an older build left it
+		for _, b := range [][]byte{bucketFlowSubs, bucketIdemBySess} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Delete(keyFlowSubs)
+	})
+	if flows, _, err := s.EraseFlows(ctx, ref, t0.Add(time.Hour)); err != nil || flows != 1 {
+		t.Errorf("EraseFlows = %d sessions, %v; want the session stored before the index", flows, err)
+	}
+	if _, _, replayed, err := s.Idempotent(ctx, "p", "flows:1", []byte("h"), t0, answer); err != nil || replayed {
+		t.Errorf("Idempotent after the erasure: replayed %v, %v; want the answer dropped", replayed, err)
+	}
+}
