@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/storetest"
 )
 
 // TestErasureIndexesOfOlderFiles: a file from before flow-submissions and
@@ -45,4 +46,15 @@ func TestErasureIndexesOfOlderFiles(t *testing.T) {
 	if _, _, replayed, err := s.Idempotent(ctx, "p", "flows:1", []byte("h"), t0, answer); err != nil || replayed {
 		t.Errorf("Idempotent after the erasure: replayed %v, %v; want the answer dropped", replayed, err)
 	}
+}
+
+// BenchmarkEraseFlows: storetest.BenchmarkEraseFlows among 20,000
+// sessions on bbolt.
+func BenchmarkEraseFlows(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "central.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkEraseFlows(b, s, 20_000)
 }

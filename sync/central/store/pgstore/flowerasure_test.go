@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/storetest"
 )
 
 // TestMigrationIndexesFlowSubmissions: a database of schema 13 (sessions
@@ -44,4 +45,12 @@ func TestMigrationIndexesFlowSubmissions(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT array_agg(key ORDER BY key) FROM idempotency_keys`).Scan(&keys); err != nil || len(keys) != 1 || keys[0] != "face-match:1" {
 		t.Errorf("idempotency keys left = %v, %v; want the Face Match answer only", keys, err)
 	}
+}
+
+// BenchmarkEraseFlows: storetest.BenchmarkEraseFlows among 20,000
+// sessions on PostgreSQL.
+func BenchmarkEraseFlows(b *testing.B) {
+	s := openFresh(b)
+	defer s.Close()
+	storetest.BenchmarkEraseFlows(b, s, 20_000)
 }
