@@ -15,7 +15,9 @@ import (
 // and bulk erasures call it once per submission.
 func BenchmarkEraseFlows(b *testing.B, s central.Store, n int) {
 	ctx := context.Background()
-	ref := func(i int) central.SubmissionRef { return central.SubmissionRef{DeviceID: "d1", Key: fmt.Sprintf("k%07d", i)} }
+	ref := func(i int) central.SubmissionRef {
+		return central.SubmissionRef{DeviceID: "d1", Key: fmt.Sprintf("k%07d", i)}
+	}
 	id := func(i int) string { return fmt.Sprintf("s%07d", i) }
 	const workers = 4
 	errs := make(chan error, workers)

@@ -17,11 +17,12 @@ var _ central.FlowEraser = (*Store)(nil)
 
 var (
 	// What EraseFlows finds by: the sessions holding each submission, and
-	// the Idempotency-Key answers naming each session
-	// (central.AnswerSession). Ids only, no person's data.
-	bucketFlowSubs   = []byte("flow-submissions")       // device \0 key \0 partner \0 id -> nil
-	bucketIdemBySess = []byte("idempotency-by-session") // partner \0 session \0 key -> nil
-	keyFlowSubs      = []byte("flow-submissions")       // set once both hold every session and answer stored before them
+	// the Idempotency-Key answers (central.AnswerSession) and the events
+	// of each session. Ids only, no person's data.
+	bucketFlowSubs     = []byte("flow-submissions")          // device \0 key \0 partner \0 id -> nil
+	bucketIdemBySess   = []byte("idempotency-by-session")    // partner \0 session \0 key -> nil
+	bucketEventsBySess = []byte("webhook-events-by-session") // partner \0 session \0 seq -> nil
+	keyFlowSubs        = []byte("flow-submissions")          // set once the three hold every session, answer and event stored before them
 )
 
 // EraseFlows implements central.Store. The sessions are found by
@@ -143,10 +144,11 @@ func dropSessionAnswers(tx *bbolt.Tx, partnerID, sessionID string) error {
 	return nil
 }
 
-// fillErasureIndexes fills flow-submissions and idempotency-by-session
-// from the sessions and answers of a file written before them, once.
+// fillErasureIndexes fills flow-submissions, idempotency-by-session and
+// webhook-events-by-session from the sessions, answers and events of a
+// file written before them, once.
 func fillErasureIndexes(tx *bbolt.Tx) error {
-	for _, b := range [][]byte{bucketFlowSubs, bucketIdemBySess} {
+	for _, b := range [][]byte{bucketFlowSubs, bucketIdemBySess, bucketEventsBySess} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -175,40 +177,49 @@ func fillErasureIndexes(tx *bbolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	err = tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
+		var r eventRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketEventsBySess).Put(append(sessionKey(r.PartnerID, r.SessionID), k...), nil)
+	})
+	if err != nil {
+		return err
+	}
 	return meta.Put(keyFlowSubs, []byte("1"))
 }
 
 // scrubEvents rewrites the payload of every event of a session (its
-// webhooks' and its pushes', central.FlowLanes) to
-// central.ErasedEventPayload, and empties the excerpt of their attempts
-// that had an answer (a receiver may echo the event back); delivery
-// state and indexes stay as they are.
+// webhooks' and its pushes', central.FlowLanes, found by
+// webhook-events-by-session) to central.ErasedEventPayload, and empties
+// the excerpt of their attempts that had an answer (a receiver may echo
+// the event back); delivery state and other indexes stay as they are.
 func scrubEvents(tx *bbolt.Tx, partnerID, sessionID string) (int, error) {
 	n := 0
-	prefix := append([]byte(partnerID), 0)
-	c := tx.Bucket(bucketEventsBy).Cursor()
-	var seqs [][]byte
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		seqs = append(seqs, bytes.Clone(k[len(prefix):]))
-	}
-	for _, seq := range seqs {
-		r, err := loadEvent(tx, seq)
-		if err != nil {
-			return n, err
+	for _, lane := range central.FlowLanes(sessionID) {
+		prefix := sessionKey(partnerID, lane)
+		var seqs [][]byte
+		c := tx.Bucket(bucketEventsBySess).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			seqs = append(seqs, bytes.Clone(k[len(prefix):]))
 		}
-		if !slices.Contains(central.FlowLanes(sessionID), r.SessionID) {
-			continue
+		for _, seq := range seqs {
+			r, err := loadEvent(tx, seq)
+			if err != nil {
+				return n, err
+			}
+			if r.Payload, err = central.ErasedEventPayload(r.event()); err != nil {
+				return n, err
+			}
+			if err := put(tx.Bucket(bucketEvents), seq, r); err != nil {
+				return n, err
+			}
+			if err := scrubAttempts(tx, seq); err != nil {
+				return n, err
+			}
+			n++
 		}
-		if r.Payload, err = central.ErasedEventPayload(r.event()); err != nil {
-			return n, err
-		}
-		if err := put(tx.Bucket(bucketEvents), seq, r); err != nil {
-			return n, err
-		}
-		if err := scrubAttempts(tx, seq); err != nil {
-			return n, err
-		}
-		n++
 	}
 	return n, nil
 }

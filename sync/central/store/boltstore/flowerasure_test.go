@@ -12,9 +12,10 @@ import (
 	"github.com/openkyc/kyc/sync/central/storetest"
 )
 
-// TestErasureIndexesOfOlderFiles: a file from before flow-submissions and
-// idempotency-by-session has them filled at Open, so an erasure finds the
-// sessions holding a submission and drops their Initiate Flow answers.
+// TestErasureIndexesOfOlderFiles: a file from before flow-submissions,
+// idempotency-by-session and webhook-events-by-session has them filled at
+// Open, so an erasure finds the sessions holding a submission, scrubs
+// their events and drops their Initiate Flow answers.
 func TestErasureIndexesOfOlderFiles(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(filepath.Join(t.TempDir(), "central.db"))
@@ -28,20 +29,23 @@ func TestErasureIndexesOfOlderFiles(t *testing.T) {
 	if err := s.CreateFlow(ctx, f); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.AppendEvents(ctx, []central.WebhookEvent{{ID: "e1", PartnerID: "p", SessionID: "s1", Type: "t", Payload: []byte(`{"user":"siti"}`), CreatedAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
 	answer := func() (int, []byte, error) { return 201, []byte(`{"session_id":"s1"}`), nil }
 	if _, _, _, err := s.Idempotent(ctx, "p", "flows:1", []byte("h"), t0, answer); err != nil {
 		t.Fatal(err)
 	}
 	s = reopenAsOlder(t, s, func(tx *bbolt.Tx) error { // as an older build left it
-		for _, b := range [][]byte{bucketFlowSubs, bucketIdemBySess} {
+		for _, b := range [][]byte{bucketFlowSubs, bucketIdemBySess, bucketEventsBySess} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}
 		}
 		return tx.Bucket(bucketMeta).Delete(keyFlowSubs)
 	})
-	if flows, _, err := s.EraseFlows(ctx, ref, t0.Add(time.Hour)); err != nil || flows != 1 {
-		t.Errorf("EraseFlows = %d sessions, %v; want the session stored before the index", flows, err)
+	if flows, events, err := s.EraseFlows(ctx, ref, t0.Add(time.Hour)); err != nil || flows != 1 || events != 1 {
+		t.Errorf("EraseFlows = %d sessions, %d events, %v; want the session and event stored before the indexes", flows, events, err)
 	}
 	if _, _, replayed, err := s.Idempotent(ctx, "p", "flows:1", []byte("h"), t0, answer); err != nil || replayed {
 		t.Errorf("Idempotent after the erasure: replayed %v, %v; want the answer dropped", replayed, err)

@@ -40,6 +40,7 @@ func expireWebhooks(tx *bbolt.Tx, before time.Time, limit int) (int, error) {
 			{bucketEventIDs, []byte(r.ID)},
 			{bucketEventsBy, append(append([]byte(r.PartnerID), 0), seq...)},
 			{bucketEventsDone, append(timeKey(r.CreatedAt), seq...)},
+			{bucketEventsBySess, append(sessionKey(r.PartnerID, r.SessionID), seq...)},
 		} {
 			if err := tx.Bucket(d.b).Delete(d.k); err != nil {
 				return 0, err

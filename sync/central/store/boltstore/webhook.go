@@ -182,6 +182,7 @@ func appendEvents(tx *bbolt.Tx, evs []central.WebhookEvent) error {
 			{bucketEventIDs, []byte(ev.ID), seq},
 			{bucketEventsBy, append(append([]byte(ev.PartnerID), 0), seq...), nil},
 			{bucketEventsOpen, append(bytes.Clone(sk), seq...), nil},
+			{bucketEventsBySess, append(bytes.Clone(sk), seq...), nil},
 		} {
 			if err := tx.Bucket(e.b).Put(e.k, e.v); err != nil {
 				return err
