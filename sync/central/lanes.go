@@ -17,7 +17,7 @@ type Lane struct {
 // LaneLease is what LeaseLane found at the head of a lane.
 type LaneLease struct {
 	// Event is the lane's oldest pending event, held by the caller until
-	// Until when Held; RecordAttempt releases it.
+	// Until when Held; RecordLeased or ReleaseLane ends the lease.
 	Event WebhookEvent
 	Held  bool
 	Until time.Time
@@ -37,7 +37,7 @@ type WebhookLanes interface {
 	// LeaseLane looks at the oldest pending event of l (neither delivered
 	// nor dead): when it is due at now and nobody holds it, it is held
 	// until now+hold and returned Held; otherwise Wait says when it may
-	// be. RecordAttempt ends the lease.
+	// be. RecordLeased or ReleaseLane ends the lease.
 	LeaseLane(ctx context.Context, l Lane, now time.Time, hold time.Duration) (LaneLease, error)
 	// RenewLane extends a lease LeaseLane gave (l Held) to now+hold, for
 	// a send that lasts longer than one hold (a large push on a slow
@@ -45,8 +45,20 @@ type WebhookLanes interface {
 	// the one given (it ran out and another holder took the event, or the
 	// event was delivered, replayed or ended meanwhile).
 	RenewLane(ctx context.Context, l LaneLease, now time.Time, hold time.Duration) (time.Time, error)
+	// RecordLeased is RecordAttempt for the holder of lease l (its Until
+	// as RenewLane last gave it): the attempt and the event's new state
+	// (delivered, next attempt, dead) are stored only while the lease is
+	// still l, and the lease ends. Otherwise nothing is stored and the
+	// error is ErrLeaseLost: the send outlived the lease, and the event is
+	// the new holder's to send and record (at least once), or was
+	// delivered, replayed or ended meanwhile.
+	RecordLeased(ctx context.Context, l LaneLease, a DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error
+	// ReleaseLane ends lease l without an attempt (a send cut off by
+	// shutdown), so the event may be leased again at once; ErrLeaseLost
+	// when the lease was no longer l.
+	ReleaseLane(ctx context.Context, l LaneLease) error
 }
 
-// ErrLeaseLost is RenewLane's error when the lease is no longer the
-// caller's.
+// ErrLeaseLost is RenewLane's, RecordLeased's and ReleaseLane's error
+// when the lease is no longer the caller's.
 var ErrLeaseLost = errors.New("the lane's lease is no longer held")

@@ -85,3 +85,17 @@ func (s *Store) RenewLane(ctx context.Context, l central.LaneLease, now time.Tim
 	}
 	return until.UTC(), nil
 }
+
+// ReleaseLane implements central.WebhookLanes: the event keeps its state
+// (no attempt), and is due to the next LeaseLane at once.
+func (s *Store) ReleaseLane(ctx context.Context, l central.LaneLease) error {
+	tag, err := s.exec(ctx, `UPDATE webhook_events SET lease_until = NULL
+		WHERE seq = $1 AND lease_until = $2 AND delivered_at IS NULL AND dead_at IS NULL`, l.Event.Seq, l.Until)
+	if err != nil {
+		return fmt.Errorf("releasing webhook lane lease: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return central.ErrLeaseLost
+	}
+	return nil
+}

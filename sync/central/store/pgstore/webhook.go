@@ -161,14 +161,35 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]cent
 // attempt with neither nextAt nor deadAt is retried at once. The first
 // attempt's Held is kept on the event (held_before).
 func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
+	return s.recordAttempt(ctx, nil, a, delivered, nextAt, deadAt)
+}
+
+// RecordLeased implements central.WebhookLanes: RecordAttempt once the
+// locked row shows the event pending under lease l (its lease_until is
+// l.Until, the token RenewLane checks), else ErrLeaseLost and nothing
+// written, so a send that outlived its lease neither ends another
+// holder's lease nor counts an attempt the new holder makes again.
+func (s *Store) RecordLeased(ctx context.Context, l central.LaneLease, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
+	if a.EventID != l.Event.ID {
+		return fmt.Errorf("recording delivery attempt: event %s under the lease of %s", a.EventID, l.Event.ID)
+	}
+	return s.recordAttempt(ctx, &l, a, delivered, nextAt, deadAt)
+}
+
+// recordAttempt is RecordAttempt, and RecordLeased when l is not nil.
+func (s *Store) recordAttempt(ctx context.Context, l *central.LaneLease, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var seq int64
 		var n int
 		var pending bool
-		err := tx.QueryRow(ctx, `SELECT seq, attempts, delivered_at IS NULL AND dead_at IS NULL FROM webhook_events WHERE id = $1 FOR UPDATE`, a.EventID).
-			Scan(&seq, &n, &pending)
+		var lease *time.Time
+		err := tx.QueryRow(ctx, `SELECT seq, attempts, delivered_at IS NULL AND dead_at IS NULL, lease_until FROM webhook_events WHERE id = $1 FOR UPDATE`, a.EventID).
+			Scan(&seq, &n, &pending, &lease)
 		if err != nil {
 			return notFound(err)
+		}
+		if l != nil && (!pending || lease == nil || !lease.Equal(l.Until)) {
+			return central.ErrLeaseLost
 		}
 		n++
 		b := &pgx.Batch{}
@@ -254,11 +275,13 @@ func (s *Store) Attempts(ctx context.Context, eventID string) ([]central.Deliver
 // ReplayEvent implements central.Store: the event is pending again, due at
 // now (before its session's later events, being older); its attempts are
 // kept. A delivery job is queued in the same transaction (the event's
-// first one may be long finished).
+// first one may be long finished). An event still pending keeps its lane
+// lease: an instance may be sending it, and another must not start too.
 func (s *Store) ReplayEvent(ctx context.Context, eventID string, now time.Time) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var d jobs.Delivery
-		err := tx.QueryRow(ctx, `UPDATE webhook_events SET delivered_at = NULL, dead_at = NULL, next_at = $2, lease_until = NULL WHERE id = $1
+		err := tx.QueryRow(ctx, `UPDATE webhook_events SET delivered_at = NULL, dead_at = NULL, next_at = $2,
+			lease_until = CASE WHEN delivered_at IS NULL AND dead_at IS NULL THEN lease_until END WHERE id = $1
 			RETURNING id, seq, partner_id, session_id`, eventID, now).Scan(&d.EventID, &d.Seq, &d.PartnerID, &d.SessionID)
 		if err != nil {
 			return notFound(err)
