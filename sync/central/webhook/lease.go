@@ -22,21 +22,31 @@ var errLeaseLost = errors.New("webhook: the lane's lease was lost during the att
 // instance, or a job River rescued meanwhile, finds the lane held and
 // waits, and never sends the same head at the same time. An instance that
 // dies stops renewing: its lease runs out within a hold and another
-// instance sends the event again (at least once).
+// instance sends the event again (at least once). The attempt is recorded
+// under the lease (record), so a send that outlived it anyway (a stalled
+// process, a store that failed renewals) changes nothing of the new
+// holder's.
 type laneKeeper struct {
-	ctx    context.Context // the attempt's: cancelled when the lease is lost
+	ctx    context.Context // the attempt's: cancelled when the lease is lost or the worker interrupted
 	cancel context.CancelCauseFunc
+	lanes  central.WebhookLanes
 	stopc  chan struct{}
 	done   chan struct{}
+	once   sync.Once
+	// unwatch stops the watch on the worker's Interrupt.
+	unwatch func() bool
 
 	mu   sync.Mutex
 	lost bool
+	l    central.LaneLease // Until as last renewed; the renewer's until done
 }
 
-// keep starts keeping lease l, held for hold at a time; stop ends it.
+// keep starts keeping lease l, held for hold at a time; record or stop
+// ends it.
 func (q *QueueWorker) keep(ctx context.Context, l central.LaneLease, hold time.Duration) *laneKeeper {
-	k := &laneKeeper{stopc: make(chan struct{}), done: make(chan struct{})}
+	k := &laneKeeper{lanes: q.lanes, l: l, stopc: make(chan struct{}), done: make(chan struct{})}
 	k.ctx, k.cancel = context.WithCancelCause(ctx)
+	k.unwatch = context.AfterFunc(q.w.stopping, func() { k.cancel(errInterrupted) })
 	every := hold / 4
 	go func() {
 		defer close(k.done)
@@ -57,6 +67,7 @@ func (q *QueueWorker) keep(ctx context.Context, l central.LaneLease, hold time.D
 			switch {
 			case err == nil:
 				l.Until = until
+				k.l = l // read after done only
 				continue
 			case errors.Is(err, central.ErrLeaseLost):
 			case q.w.cfg.Now().Add(every).Before(l.Until):
@@ -72,17 +83,40 @@ func (q *QueueWorker) keep(ctx context.Context, l central.LaneLease, hold time.D
 	return k
 }
 
-// held reports whether the lease is still the keeper's.
-func (k *laneKeeper) held() bool {
+// stop stops renewing and reports whether the lease was lost meanwhile;
+// it may be called again.
+func (k *laneKeeper) stop() (lost bool) {
+	k.once.Do(func() {
+		close(k.stopc)
+		<-k.done
+		k.unwatch()
+		k.cancel(nil)
+	})
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return !k.lost
+	return k.lost
 }
 
-// stop stops renewing and reports whether the lease was lost meanwhile.
-func (k *laneKeeper) stop() (lost bool) {
-	close(k.stopc)
-	<-k.done
-	k.cancel(nil)
-	return !k.held()
+// record stops renewing and records res under the lease (RecordLeased):
+// errLeaseLost, nothing recorded, when the lease was lost (the keeper saw
+// it, or the store finds it another's). An attempt the worker's Interrupt
+// cut off is not recorded either (errInterrupted) and the lane is
+// released, so another instance sends the event at once; one delivered
+// before the cut is recorded.
+func (k *laneKeeper) record(ctx context.Context, res Result) error {
+	interrupted := errors.Is(context.Cause(k.ctx), errInterrupted)
+	if k.stop() {
+		return errLeaseLost
+	}
+	if interrupted && !res.Delivered {
+		if err := k.lanes.ReleaseLane(ctx, k.l); err != nil && !errors.Is(err, central.ErrLeaseLost) {
+			return errors.Join(errInterrupted, err) // the lease runs out unused
+		}
+		return errInterrupted
+	}
+	err := k.lanes.RecordLeased(ctx, k.l, res.Attempt, res.Delivered, res.NextAt, res.DeadAt)
+	if errors.Is(err, central.ErrLeaseLost) {
+		return errLeaseLost
+	}
+	return err
 }

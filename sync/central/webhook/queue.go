@@ -79,7 +79,7 @@ func (q *QueueWorker) Work(ctx context.Context, job *river.Job[jobs.Delivery]) e
 	var drainEnd time.Time // set once the job's own event is done
 	for {
 		draining := !drainEnd.IsZero()
-		if ctx.Err() != nil { // the instance stops: another goes on at once
+		if ctx.Err() != nil || q.w.stopping.Err() != nil { // the instance stops: another goes on at once
 			if draining {
 				return nil
 			}
@@ -105,15 +105,17 @@ func (q *QueueWorker) Work(ctx context.Context, job *river.Job[jobs.Delivery]) e
 			return river.JobSnooze(min(max(l.Wait.Sub(now), 0), blockedPoll))
 		}
 		// Recorded even if the job's ctx ends: an attempt made is logged
-		// (unless the lane's lease was lost meanwhile, laneKeeper).
-		k := q.keep(context.WithoutCancel(ctx), l, hold)
-		res, err := q.w.deliverOnce(k.ctx, l.Event, k.held)
-		if k.stop() {
-			err = errLeaseLost
-		}
+		// (unless the lane's lease was lost meanwhile, or the worker was
+		// interrupted, laneKeeper).
+		rctx := context.WithoutCancel(ctx)
+		k := q.keep(rctx, l, hold)
+		res, err := q.w.deliverOnce(k.ctx, l.Event, func(res Result) error { return k.record(rctx, res) })
+		k.stop() // deliverOnce made no attempt (held, or the store failed)
 		switch {
-		case errors.Is(err, errLeaseLost) && draining:
+		case (errors.Is(err, errLeaseLost) || errors.Is(err, errInterrupted)) && draining:
 			return nil
+		case errors.Is(err, errInterrupted):
+			return river.JobSnooze(0) // the lane is released: another instance goes on at once
 		case errors.Is(err, errLeaseLost):
 			return river.JobSnooze(blockedPoll) // another instance has the event
 		case errors.Is(err, errHeld) && draining:
@@ -139,9 +141,9 @@ func (q *QueueWorker) Work(ctx context.Context, job *river.Job[jobs.Delivery]) e
 // Timeout implements river.Worker: a job delivers its own event and drains
 // for up to Drain, an attempt usually within Timeout. A large send may
 // outlast it (pace.go): the job's ctx ending does not cut an attempt off
-// (it runs detached, within its own bounds), the job ends after it, and
-// so this, and the sweeps' and erasures' bounds derived from it, need not
-// grow with the largest push. River's RescueAfter may then pass while the
+// (it runs detached, within its own bounds, until Worker.Interrupt), the
+// job ends after it, and so this, and the sweeps' and erasures' bounds
+// derived from it, need not grow with the largest push. River's RescueAfter may then pass while the
 // job still runs: the job it rescues, here or elsewhere, finds the lane
 // leased (laneKeeper renews it) and snoozes, so the event is never sent
 // by two runs at once; a run after the attempt finds it recorded.

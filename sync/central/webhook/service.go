@@ -54,8 +54,8 @@ func (s *Service) Notify() {
 }
 
 // Run runs the emitter and the worker until ctx ends, and returns once
-// both have stopped (deliveries under way finish first, each within the
-// worker's Timeout).
+// both have stopped (deliveries under way finish first, each bounded by
+// its size, pace.go, unless the worker is interrupted).
 //
 // With Config.Lanes the instance's River client delivers (QueueWorker) and
 // Run runs the emitter alone.
@@ -71,7 +71,9 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// Start runs the service in the background; stop ends it and waits.
+// Start runs the service in the background; stop ends it and waits: the
+// deliveries under way get the worker's Timeout to end, then are cut off
+// (Worker.Interrupt), not recorded, and sent again at the next start.
 func (s *Service) Start(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -83,6 +85,14 @@ func (s *Service) Start(ctx context.Context) (stop func()) {
 	}()
 	return func() {
 		cancel()
+		grace := time.NewTimer(s.Worker.cfg.Timeout)
+		defer grace.Stop()
+		select {
+		case <-done:
+			return
+		case <-grace.C:
+		}
+		s.Worker.Interrupt()
 		<-done
 	}
 }

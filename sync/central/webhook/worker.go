@@ -152,6 +152,10 @@ type Worker struct {
 	finished map[string]int64
 	retries  timeHeap // retry times this worker scheduled
 	wg       sync.WaitGroup
+
+	// stopping ends at Interrupt, cutting off the sends under way.
+	stopping  context.Context
+	interrupt context.CancelFunc
 }
 
 // NewWorker returns a worker; it does nothing until Run or RunOnce.
@@ -216,8 +220,23 @@ func NewWorker(cfg Config) (*Worker, error) {
 		}
 	}
 	cfg.Client = PacedClient(cfg.Client)
-	return &Worker{cfg: cfg, wake: make(chan struct{}, 1), inflight: map[string]bool{}, perPartner: map[string]int{}, finished: map[string]int64{}}, nil
+	w := &Worker{cfg: cfg, wake: make(chan struct{}, 1), inflight: map[string]bool{}, perPartner: map[string]int{}, finished: map[string]int64{}}
+	w.stopping, w.interrupt = context.WithCancel(context.Background())
+	return w, nil
 }
+
+// errInterrupted ends an attempt Interrupt cut off: it is not recorded,
+// and the event stays due as stored (its lane released).
+var errInterrupted = errors.New("webhook: the attempt was interrupted by shutdown")
+
+// Interrupt cuts off the sends under way, for a shutdown that cannot wait
+// for them (a large push may take up to MaxTransfer): each ends at once,
+// nothing is recorded of it unless it was delivered, and its event stays
+// due as it was (through the queue, its lane's lease released), so another
+// instance, or this one's next start, sends it again at once. Queue jobs
+// started afterwards make no attempt. Run and the queue jobs still end as
+// their ctx says.
+func (w *Worker) Interrupt() { w.interrupt() }
 
 // Notify wakes the worker to look for due events now: after events were
 // written (the emitter, the partner API) or replayed. It never blocks.
@@ -351,10 +370,19 @@ type Result struct {
 }
 
 // deliver makes one attempt and records it. It runs detached from Run's
-// ctx (bounded by Timeout) so an attempt begun is always recorded.
+// ctx (bounded by its size, pace.go) so an attempt begun is recorded,
+// unless Interrupt cuts it off.
 func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
-	res, err := w.deliverOnce(ctx, ev, nil)
-	if errors.Is(err, errHeld) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(w.stopping, func() { cancel(errInterrupted) })()
+	res, err := w.deliverOnce(sctx, ev, func(res Result) error {
+		if !res.Delivered && errors.Is(context.Cause(sctx), errInterrupted) {
+			return errInterrupted
+		}
+		return w.cfg.Store.RecordAttempt(ctx, res.Attempt, res.Delivered, res.NextAt, res.DeadAt)
+	})
+	if errors.Is(err, errHeld) || errors.Is(err, errInterrupted) {
 		return // still due as stored; DueEvents leaves it out while the partner is disabled
 	}
 	if err != nil {
@@ -374,11 +402,12 @@ func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
 // attempt was made or recorded, and the event keeps its state.
 var errHeld = errors.New("webhook: the partner is disabled, its events are held")
 
-// deliverOnce makes one attempt, records it and logs the outcome; it makes
-// none (errHeld) while the event's partner is disabled. held, when not nil,
-// says whether the lane is still the caller's: an attempt made without it
-// is not recorded (errLeaseLost).
-func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent, held func() bool) (Result, error) {
+// deliverOnce makes one attempt, records it with record and logs the
+// outcome; it makes none (errHeld) while the event's partner is disabled.
+// record's errLeaseLost (the lane is no longer the caller's) and
+// errInterrupted say the attempt was not recorded, and are returned as
+// they are.
+func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent, record func(Result) error) (Result, error) {
 	p, perr := w.cfg.Store.Partner(ctx, ev.PartnerID)
 	if perr == nil && p.Disabled {
 		return Result{}, errHeld
@@ -388,12 +417,16 @@ func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent, held 
 		return Result{}, err
 	}
 	res := w.attempt(ctx, p, perr, ev, from)
-	if held != nil && !held() {
-		w.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook delivery: the lane's lease was lost during the attempt",
+	switch err := record(res); {
+	case errors.Is(err, errLeaseLost):
+		w.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook delivery: the lane's lease was lost during the attempt, which is not recorded",
 			slog.String("event", ev.ID))
 		return res, errLeaseLost
-	}
-	if err := w.cfg.Store.RecordAttempt(ctx, res.Attempt, res.Delivered, res.NextAt, res.DeadAt); err != nil {
+	case errors.Is(err, errInterrupted):
+		w.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "webhook delivery: the attempt was interrupted by shutdown and is not recorded",
+			slog.String("event", ev.ID))
+		return res, errInterrupted
+	case err != nil:
 		w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: recording the attempt failed",
 			slog.String("event", ev.ID), slog.String("cause", err.Error()))
 		return res, fmt.Errorf("recording the attempt of event %s: %w", ev.ID, err)
