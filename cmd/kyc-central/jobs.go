@@ -16,11 +16,16 @@ import (
 )
 
 // queueConfig is serve's job queue: the PostgreSQL store (nil on bbolt:
-// no queue) and the webhook request timeout the queue's timings scale with.
+// no queue), the webhook request timeout the queue's timings scale with,
+// and the deliveries' floor rate (webhook.Config.MinRate).
 type queueConfig struct {
 	pg      *pgstore.Store
 	timeout time.Duration
+	minRate int64
 }
+
+// minWebhookRate is the lowest --webhook-min-rate, in bytes a second.
+const minWebhookRate = 1 << 10
 
 // lanes is the webhook worker's Config.Lanes: the PostgreSQL store when
 // there is one (deliveries through the job queue), else nil (the polling
@@ -64,13 +69,16 @@ func startJobs(ctx context.Context, q queueConfig, srv *central.Server, w *webho
 		return nil, fmt.Errorf("starting the job queue: %w", err)
 	}
 	return func() {
-		// Jobs under way get one request's time to end; then they are
-		// cancelled, and each ends after the attempt it is making (an
-		// attempt begun is recorded), leaving the rest to other instances.
+		// Jobs under way get one request's time to end; then the sends
+		// still under way (a large push may last up to MaxTransfer) are
+		// cut off, not recorded, their lanes released, and the jobs
+		// cancelled, so another instance, or the next start, sends those
+		// events again at once.
 		grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.timeout)
 		err := c.Stop(grace)
 		cancel()
 		if err != nil {
+			w.Interrupt()
 			hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*q.timeout)
 			err = c.StopAndCancel(hard)
 			cancel()

@@ -194,7 +194,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this address only, plain HTTP without authentication: keep it on loopback (e.g. 127.0.0.1:9464) or a monitoring network (default: no metrics)")
 	promptTime := fs.Duration("challenge-prompt-time", 0, "hosted flow: how long a head-turn prompt may wait for the turn (0: the engine's 5s); longer helps people on slow phones, shorter a replay less")
 	challengeTime := fs.Duration("challenge-time", 0, "hosted flow: how long all the head turns may take from the first prompt (0: the engine's 20s)")
-	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of a webhook or push request's connection and answer, to which its body adds its size at 64 KiB/s (at most 15 min); on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
+	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of a webhook or push request's connection and answer, to which its body adds its size at --webhook-min-rate (at most 15 min); on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
+	whMinRate := fs.Int64("webhook-min-rate", webhook.DefaultMinRate, "slowest body transfer a webhook or push request is allowed, in bytes a second (at least 1024): its body adds its size at this rate to --webhook-timeout (at most 15 min)")
 	var proxies prefixes
 	fs.Var(&proxies, "trusted-proxy", "a load balancer's address or CIDR whose X-Forwarded-For names the client (repeat for more; default none: forwarding headers ignored)")
 	fmTurns := fs.Int("face-match-turns", 0, "Face Match requests this instance runs at once; the others wait for a turn, their bodies unread (0: one per core)")
@@ -213,6 +214,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *whTimeout <= 0 {
 		return errors.New("--webhook-timeout must be positive: it bounds each delivery and scales the job queue's leases")
+	}
+	if *whMinRate < minWebhookRate {
+		return fmt.Errorf("--webhook-min-rate must be at least %d bytes a second: slower, a stalled request holds its session's lane for most of 15 minutes", minWebhookRate)
 	}
 	if *fmTurns > 0 && *fmShare > *fmTurns {
 		return fmt.Errorf("--face-match-share %d exceeds --face-match-turns %d: a partner cannot hold more turns than there are", *fmShare, *fmTurns)
@@ -296,7 +300,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopFlow()
-	stopWebhooks, err := startWebhooks(ctx, srv, store, queueConfig{pg: pg, timeout: *whTimeout}, pkey, api, logger)
+	stopWebhooks, err := startWebhooks(ctx, srv, store, queueConfig{pg: pg, timeout: *whTimeout, minRate: *whMinRate}, pkey, api, logger)
 	if err != nil {
 		return err
 	}

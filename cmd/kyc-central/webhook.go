@@ -24,7 +24,7 @@ func startWebhooks(ctx context.Context, srv *central.Server, store central.Store
 	svc, err := webhook.New(store, webhook.Config{Logger: logger, Open: func(partnerID string, sealed []byte) ([]byte, error) {
 		s, err := partnerapi.OpenWebhookSecret(pkey, partnerID, sealed)
 		return []byte(s), err
-	}, Senders: map[string]webhook.Sender{push.SenderPrefix: sender}, Timeout: q.timeout, Drain: 3 * q.timeout, Lanes: q.lanes()})
+	}, Senders: map[string]webhook.Sender{push.SenderPrefix: sender}, Timeout: q.timeout, MinRate: q.minRate, Drain: 3 * q.timeout, Lanes: q.lanes()})
 	if err != nil {
 		return nil, err
 	}
