@@ -143,10 +143,11 @@ func (q *QueueWorker) Work(ctx context.Context, job *river.Job[jobs.Delivery]) e
 // outlast it (pace.go): the job's ctx ending does not cut an attempt off
 // (it runs detached, within its own bounds, until Worker.Interrupt), the
 // job ends after it, and so this, and the sweeps' and erasures' bounds
-// derived from it, need not grow with the largest push. River's RescueAfter may then pass while the
-// job still runs: the job it rescues, here or elsewhere, finds the lane
-// leased (laneKeeper renews it) and snoozes, so the event is never sent
-// by two runs at once; a run after the attempt finds it recorded.
+// derived from it, need not grow with the largest push. River's
+// RescueAfter may then pass while the job still runs: the job it rescues,
+// here or elsewhere, finds the lane leased (laneKeeper renews it) and
+// snoozes, so the event is never sent by two runs at once; a run after
+// the attempt finds it recorded.
 func (q *QueueWorker) Timeout(*river.Job[jobs.Delivery]) time.Duration {
 	return q.w.cfg.Drain + 3*q.w.cfg.Timeout
 }

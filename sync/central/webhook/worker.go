@@ -383,7 +383,7 @@ func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
 		return w.cfg.Store.RecordAttempt(ctx, res.Attempt, res.Delivered, res.NextAt, res.DeadAt)
 	})
 	if errors.Is(err, errHeld) || errors.Is(err, errInterrupted) {
-		return // still due as stored; DueEvents leaves it out while the partner is disabled
+		return // still due as stored: DueEvents leaves it out while the partner is disabled; the next start sends it
 	}
 	if err != nil {
 		// The event is still due as stored: hold its slot a moment, so a
@@ -424,7 +424,7 @@ func (w *Worker) deliverOnce(ctx context.Context, ev central.WebhookEvent, recor
 		return res, errLeaseLost
 	case errors.Is(err, errInterrupted):
 		w.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "webhook delivery: the attempt was interrupted by shutdown and is not recorded",
-			slog.String("event", ev.ID))
+			slog.String("event", ev.ID), slog.String("cause", err.Error())) // with a failed release of the lane
 		return res, errInterrupted
 	case err != nil:
 		w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: recording the attempt failed",
