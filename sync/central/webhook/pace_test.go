@@ -250,11 +250,11 @@ func (d *dyingStore) RenewLane(ctx context.Context, l central.LaneLease, now tim
 	return d.Store.RenewLane(ctx, l, now, hold)
 }
 
-func (d *dyingStore) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
+func (d *dyingStore) RecordLeased(ctx context.Context, l central.LaneLease, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
 	if d.dead.Load() {
 		return errDead
 	}
-	return d.Store.RecordAttempt(ctx, a, delivered, nextAt, deadAt)
+	return d.Store.RecordLeased(ctx, l, a, delivered, nextAt, deadAt)
 }
 
 // queueInstance is one instance's QueueWorker on st (its user agent ua),
