@@ -129,6 +129,13 @@ func (c *Console) riskPost(w http.ResponseWriter, r *http.Request, v *Viewer) er
 	}
 	switch r.PostFormValue("action") {
 	case "publish":
+		// The form carries the version it was read (or previewed) at: an
+		// admin publishing from a stale page would silently undo another
+		// admin's newer settings, which their preview never compared with.
+		if r.PostFormValue("version") != strconv.FormatInt(ver, 10) {
+			f.Problems = append(f.Problems, riskProblem{Key: "adm.risk.err_stale"})
+			return c.render(w, r, v, http.StatusConflict, "admin_risk.html", f)
+		}
 		srv, err := c.server()
 		if err != nil {
 			return err

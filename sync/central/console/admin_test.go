@@ -550,8 +550,9 @@ func TestAdminRisk(t *testing.T) {
 		t.Fatalf("a preview published (version %d)", v)
 	}
 
-	// Publish.
+	// Publish, from the form read at version 0.
 	f.Set("action", "publish")
+	f.Set("version", "0")
 	if resp, body := admin.post(t, "/console/risk", f); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("publish: %d\n%.500s", resp.StatusCode, body)
 	}
