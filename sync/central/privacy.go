@@ -369,15 +369,21 @@ func (p *privacy) putRetention(w http.ResponseWriter, r *http.Request) error {
 	if err := pol.Validate(); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "%s", err.Error())
 	}
+	// The trail keeps the policy before and after: a shortened audit_days
+	// deletes the trail's own past at the next sweep, and an auditor must
+	// read from what to what, not only that it changed.
+	old, err := p.s.cfg.Store.Retention(r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the retention policy: %w", err)
+	}
 	if err := p.s.cfg.Store.PutRetention(r.Context(), pol); err != nil {
 		return fmt.Errorf("recording the retention policy: %w", err)
 	}
-	ev := AuditEvent{ID: httpx.RequestID(r.Context()), At: p.s.cfg.Now().UTC(), Actor: "admin:" + adminID(r.Context()), Action: AuditRetentionUpdate}
-	if err := p.s.cfg.Store.AppendAudit(r.Context(), ev); err != nil {
-		return fmt.Errorf("recording the retention update: %w", err)
+	if err := p.s.audit(r.Context(), "admin:"+adminID(r.Context()), AuditRetentionUpdate, "retention", old, pol); err != nil {
+		return err
 	}
 	p.s.log.LogAttrs(r.Context(), slog.LevelInfo, "retention policy updated",
-		slog.String("request_id", ev.ID), slog.String("admin", adminID(r.Context())), slog.Any("policy", pol))
+		slog.String("request_id", httpx.RequestID(r.Context())), slog.String("admin", adminID(r.Context())), slog.Any("policy", pol))
 	httpx.WriteJSON(w, http.StatusOK, pol)
 	return nil
 }
