@@ -231,7 +231,10 @@ func (f *Flow) routes() {
 	files := http.StripPrefix("/flow/static/", http.FileServerFS(static))
 	f.mux.Handle("GET /flow/static/", f.resp.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		// Files only: no directory listings (ASVS 12.5.1).
-		if p := strings.TrimPrefix(r.URL.Path, "/flow/static/"); p == "" || strings.HasSuffix(p, "/") {
+		// A file that is not there gets the flow's error object, not the
+		// file server's plain text.
+		p := strings.TrimPrefix(r.URL.Path, "/flow/static/")
+		if st, err := fs.Stat(static, p); p == "" || strings.HasSuffix(p, "/") || err != nil || st.IsDir() {
 			return httpx.Errorf(http.StatusNotFound, "not_found", "no such file")
 		}
 		files.ServeHTTP(w, r)

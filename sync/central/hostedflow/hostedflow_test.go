@@ -46,7 +46,7 @@ var (
 	engErr  error
 )
 
-func loadEngines(t *testing.T) *engines.Engines {
+func loadEngines(t testing.TB) *engines.Engines {
 	t.Helper()
 	testenv.ORT(t)
 	engOnce.Do(func() {
@@ -69,7 +69,7 @@ type clock = centraltest.Clock
 // env is a real central over TLS on loopback with the partner API and the
 // hosted flow mounted, on a sealed bolt store.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	store central.Store
 	clk   *clock
@@ -85,7 +85,7 @@ type env struct {
 	released chan struct{}
 }
 
-func newEnv(t *testing.T, withEngines bool, opts ...func(*hostedflow.Config)) *env {
+func newEnv(t testing.TB, withEngines bool, opts ...func(*hostedflow.Config)) *env {
 	t.Helper()
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
@@ -109,7 +109,7 @@ func instanceSecrets(t *testing.T) (*seal.FileKeyring, []byte) {
 // with the partner API's key and a clock: two envs on one store with the
 // same kr and key are two instances of one central. opts edit the hosted
 // flow's configuration.
-func newEnvOn(t *testing.T, withEngines bool, raw central.Store, kr *seal.FileKeyring, key []byte, clk *clock, opts ...func(*hostedflow.Config)) *env {
+func newEnvOn(t testing.TB, withEngines bool, raw central.Store, kr *seal.FileKeyring, key []byte, clk *clock, opts ...func(*hostedflow.Config)) *env {
 	t.Helper()
 	var e *engines.Engines
 	if withEngines {
@@ -210,7 +210,7 @@ func (b *browser) post(path, ctype string, body []byte) answer {
 	return b.do("POST", path, ctype, body, nil)
 }
 
-func must(t *testing.T, want int, a answer) answer {
+func must(t testing.TB, want int, a answer) answer {
 	t.Helper()
 	if a.status != want {
 		t.Fatalf("status %d, want %d: %.300s", a.status, want, a.body)
@@ -977,7 +977,7 @@ func TestUnavailableWithoutEngines(t *testing.T) {
 
 // publishOFAC publishes the OFAC sample as central publishes a watchlist
 // (an engine/screening store file), so the flow screens against it.
-func publishOFAC(t *testing.T, store central.Store) {
+func publishOFAC(t testing.TB, store central.Store) {
 	t.Helper()
 	list, err := screening.ImportOFAC(context.Background(), testenv.Data(t, "sanctions", "ofac_sdn_sample"))
 	if err != nil {
