@@ -404,6 +404,8 @@ async function genuine() {
     const button = ((await p.textContent("#begin").catch(() => "")) ?? "").trim();
     check("genuine: the launch link shows the landing page with its Start button, and sets no cookie yet",
       h1 === "Verify your identity" && button === "Start" && !(await ctx.cookies()).some((c) => c.name === "kyc_flow"), `${h1} / ${button}`);
+    const who = ((await p.textContent("#requester").catch(() => "")) ?? "").trim();
+    check("genuine: the landing page names the partner asking", / asks you to verify your identity\. Continue only if /.test(who), who);
     await shot(p, "genuine-landing");
   });
   check("genuine: the launch link answers 200", landing.status() === 200, landing.status());
