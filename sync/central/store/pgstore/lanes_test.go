@@ -18,16 +18,8 @@ func TestRenewLane(t *testing.T) {
 	s := openFresh(t)
 	defer s.Close()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
-	ev := central.WebhookEvent{ID: "e1", PartnerID: "p1", SessionID: "s1", Type: "t", Payload: []byte(`{}`), CreatedAt: t0}
-	if err := s.AppendEvents(ctx, []central.WebhookEvent{ev}); err != nil {
-		t.Fatal(err)
-	}
-	lane := central.Lane{PartnerID: "p1", SessionID: "s1"}
 	hold := 4 * time.Second
-	a, err := s.LeaseLane(ctx, lane, t0, hold)
-	if err != nil || !a.Held {
-		t.Fatalf("lease = %+v, %v", a, err)
-	}
+	lane, a := leasedEvent(t, s, t0, hold)
 	// Renewed before it ends: past its first end the lane is still held.
 	until, err := s.RenewLane(ctx, a, t0.Add(3*time.Second), hold)
 	if want := t0.Add(7 * time.Second).Truncate(time.Microsecond); err != nil || !until.Equal(want) {
@@ -86,15 +78,7 @@ func TestRecordLeased(t *testing.T) {
 			ctx := context.Background()
 			s := openFresh(t)
 			defer s.Close()
-			ev := central.WebhookEvent{ID: "e1", PartnerID: "p1", SessionID: "s1", Type: "t", Payload: []byte(`{}`), CreatedAt: t0}
-			if err := s.AppendEvents(ctx, []central.WebhookEvent{ev}); err != nil {
-				t.Fatal(err)
-			}
-			lane := central.Lane{PartnerID: "p1", SessionID: "s1"}
-			a, err := s.LeaseLane(ctx, lane, t0, hold)
-			if err != nil || !a.Held {
-				t.Fatalf("a's lease = %+v, %v", a, err)
-			}
+			lane, a := leasedEvent(t, s, t0, hold)
 			b, err := s.LeaseLane(ctx, lane, t0.Add(hold+time.Second), hold)
 			if err != nil || !b.Held {
 				t.Fatalf("b's lease after a's ran out = %+v, %v", b, err)
@@ -128,15 +112,7 @@ func TestReleaseLane(t *testing.T) {
 	defer s.Close()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	hold := 4 * time.Second
-	ev := central.WebhookEvent{ID: "e1", PartnerID: "p1", SessionID: "s1", Type: "t", Payload: []byte(`{}`), CreatedAt: t0}
-	if err := s.AppendEvents(ctx, []central.WebhookEvent{ev}); err != nil {
-		t.Fatal(err)
-	}
-	lane := central.Lane{PartnerID: "p1", SessionID: "s1"}
-	a, err := s.LeaseLane(ctx, lane, t0, hold)
-	if err != nil || !a.Held {
-		t.Fatalf("lease = %+v, %v", a, err)
-	}
+	lane, a := leasedEvent(t, s, t0, hold)
 	if err := s.ReleaseLane(ctx, a); err != nil {
 		t.Fatalf("release = %v", err)
 	}
@@ -160,15 +136,7 @@ func TestReplayKeepsLease(t *testing.T) {
 	defer s.Close()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	hold := 4 * time.Second
-	ev := central.WebhookEvent{ID: "e1", PartnerID: "p1", SessionID: "s1", Type: "t", Payload: []byte(`{}`), CreatedAt: t0}
-	if err := s.AppendEvents(ctx, []central.WebhookEvent{ev}); err != nil {
-		t.Fatal(err)
-	}
-	lane := central.Lane{PartnerID: "p1", SessionID: "s1"}
-	a, err := s.LeaseLane(ctx, lane, t0, hold)
-	if err != nil || !a.Held {
-		t.Fatalf("lease = %+v, %v", a, err)
-	}
+	lane, a := leasedEvent(t, s, t0, hold)
 	if err := s.ReplayEvent(ctx, "e1", t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -178,4 +146,21 @@ func TestReplayKeepsLease(t *testing.T) {
 	if _, err := s.RenewLane(ctx, a, t0.Add(2*time.Second), hold); err != nil {
 		t.Errorf("a's renewal after the replay = %v", err)
 	}
+}
+
+// leasedEvent appends one pending event to lane p1/s1 and leases the lane
+// at t0 for hold.
+func leasedEvent(t *testing.T, s *Store, t0 time.Time, hold time.Duration) (central.Lane, central.LaneLease) {
+	t.Helper()
+	ctx := context.Background()
+	ev := central.WebhookEvent{ID: "e1", PartnerID: "p1", SessionID: "s1", Type: "t", Payload: []byte(`{}`), CreatedAt: t0}
+	if err := s.AppendEvents(ctx, []central.WebhookEvent{ev}); err != nil {
+		t.Fatal(err)
+	}
+	lane := central.Lane{PartnerID: "p1", SessionID: "s1"}
+	a, err := s.LeaseLane(ctx, lane, t0, hold)
+	if err != nil || !a.Held {
+		t.Fatalf("lease = %+v, %v", a, err)
+	}
+	return lane, a
 }
