@@ -79,7 +79,7 @@ type env struct {
 	token string // the partner token of the last initiate
 	// partnerName names the partners initiate creates; "": "Acme <test>".
 	partnerName string
-	c     *centraltest.Central
+	c           *centraltest.Central
 	// released receives once per native memory release (non-blocking:
 	// tests that do not count releases leave it full).
 	released chan struct{}
