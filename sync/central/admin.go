@@ -317,11 +317,13 @@ func (s *Server) putRisk(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !json.Valid(body) {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document of at most %d bytes", maxRiskBody)
 	}
-	v, err := s.PublishRisk(r.Context(), "admin:"+adminID(r.Context()), body)
+	// The token is a shared machine credential, not a person: what it
+	// sends is a proposal a console admin confirms (riskproposal.go).
+	p, err := s.ProposeRisk(r.Context(), "admin:"+adminID(r.Context()), body, r.URL.Query().Get("reason"))
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]int64{"version": v})
+	httpx.WriteJSON(w, http.StatusAccepted, p)
 	return nil
 }
 

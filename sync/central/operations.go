@@ -28,6 +28,8 @@ const (
 	AuditEnrollToken      = "enroll_token"
 	AuditDeviceRevoke     = "device_revoke"
 	AuditDeviceBranch     = "device_branch"
+	// AuditRiskPublish is a publish by one person, before risk settings
+	// took four eyes (AuditRiskConfirmed): older trails hold it.
 	AuditRiskPublish      = "risk_publish"
 	AuditWatchlistPublish = "watchlist_publish"
 	// AuditErasureDryRun is an erasure counted and not carried out: it
@@ -215,30 +217,6 @@ func newRiskState(v int64, doc json.RawMessage) riskState {
 		st.SHA256 = base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 	return st
-}
-
-// PublishRisk publishes a new risk configuration: devices get it, signed,
-// at their next configuration sync. doc must be JSON; what it means is
-// the caller's to check (the console validates it as engine/risk's
-// Config, the bootstrap API takes it as given).
-func (s *Server) PublishRisk(ctx context.Context, actor string, doc json.RawMessage) (int64, error) {
-	if !json.Valid(doc) {
-		return 0, httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document")
-	}
-	old, oldV, err := s.cfg.Store.Risk(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("reading the risk configuration: %w", err)
-	}
-	v, err := s.cfg.Store.PutRisk(ctx, doc)
-	if err != nil {
-		return 0, fmt.Errorf("publishing risk configuration: %w", err)
-	}
-	if err := s.audit(ctx, actor, AuditRiskPublish, "risk", newRiskState(oldV, old), newRiskState(v, doc)); err != nil {
-		return 0, err
-	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "risk configuration published",
-		slog.String("request_id", httpx.RequestID(ctx)), slog.String("actor", actor), slog.Int64("version", v))
-	return v, nil
 }
 
 // watchlistState is what the audit trail keeps of a watchlist.

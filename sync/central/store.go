@@ -127,6 +127,7 @@ type Store interface {
 	// is no error (a resend); h claimed for anything else is ErrReplay.
 	ClaimAttestation(ctx context.Context, deviceID string, h [sha256.Size]byte, key string, expires time.Time) error
 
+	RiskProposals
 	Eraser
 	Erasures
 	AuditLog

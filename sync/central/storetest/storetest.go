@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"Listing", testListing},
 		{"Config", testConfig},
 		{"RiskHistory", testRiskHistory},
+		{"RiskProposal", testRiskProposal},
 		{"Erasure", testErasure},
 		{"ErasureRecords", testErasureRecords},
 		{"ExpireImages", testExpireImages},

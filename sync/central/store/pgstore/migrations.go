@@ -378,6 +378,15 @@ UPDATE idempotency_keys SET session_id = convert_from(body, 'UTF8')::jsonb ->> '
 	WHERE key LIKE 'flows:%' AND status = 201;
 CREATE INDEX idempotency_keys_session ON idempotency_keys (partner_id, session_id) WHERE session_id IS NOT NULL;
 `,
+	// 15: the pending risk proposal (central.RiskProposals), one row at
+	// most: the proposal as JSON.
+	`
+CREATE TABLE risk_proposal (
+	one boolean PRIMARY KEY DEFAULT true CHECK (one),
+	id  text NOT NULL,
+	doc bytea NOT NULL
+);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

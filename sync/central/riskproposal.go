@@ -1,0 +1,218 @@
+package central
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+// Risk settings are published four eyes, as an override of a case is: one
+// person (a console admin, or the admin API's machine token) proposes a
+// whole settings document against the version it was read at, which
+// changes nothing devices get; another console admin confirms it, and
+// only then is it published (if the published version is still the
+// proposal's base), or declines it. One proposal is pending at a time: a
+// new one replaces it only when made by the same proposer or once it has
+// expired; anyone else declines it first, which leaves a trace.
+
+// Audit actions of risk proposals.
+const (
+	AuditRiskProposed  = "risk_proposed"
+	AuditRiskConfirmed = "risk_confirmed"
+	AuditRiskDeclined  = "risk_declined"
+)
+
+// DefaultRiskProposalTTL is how long a risk proposal waits for its second
+// admin when Config.RiskProposalTTL is zero.
+const DefaultRiskProposalTTL = 7 * 24 * time.Hour
+
+// maxProposalReason bounds a proposal's or a decline's reason, in bytes.
+const maxProposalReason = 2000
+
+// Risk proposal errors of the store.
+var (
+	// ErrProposalPending means another proposer's risk proposal is
+	// pending and unexpired.
+	ErrProposalPending = errors.New("central: another risk proposal is pending")
+	// ErrRiskStale means the published risk configuration is no longer
+	// the version a proposal was based on.
+	ErrRiskStale = errors.New("central: the risk configuration changed since the proposal")
+)
+
+// RiskProposal is a risk configuration waiting for a second admin.
+type RiskProposal struct {
+	ID string `json:"id"`
+	// Config is the whole settings document, as it would be published.
+	Config json.RawMessage `json:"config"`
+	// Base is the version published when it was proposed (0: defaults):
+	// it is published only over that version.
+	Base      int64     `json:"base_version"`
+	Proposer  string    `json:"proposer"` // the actor, "user:<name>" or "admin:<credential>"
+	Reason    string    `json:"reason,omitempty"`
+	At        time.Time `json:"proposed_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Expired reports whether p can no longer be confirmed at now.
+func (p RiskProposal) Expired(now time.Time) bool { return !now.Before(p.ExpiresAt) }
+
+// RiskProposals keeps the pending risk proposal.
+type RiskProposals interface {
+	// ProposeRisk records p as the pending proposal. It replaces one
+	// already pending only when that one has p.Proposer or expired at
+	// p.At; otherwise ErrProposalPending and nothing changes.
+	ProposeRisk(ctx context.Context, p RiskProposal) error
+	// RiskProposal returns the pending proposal, expired or not;
+	// ErrNotFound when there is none.
+	RiskProposal(ctx context.Context) (RiskProposal, error)
+	// ConfirmRiskProposal publishes proposal id's Config as a new version
+	// and removes the proposal, in one transaction, and returns the
+	// version. ErrNotFound when id is not pending or expired at now;
+	// ErrRiskStale, keeping the proposal, when the published version is
+	// not its Base.
+	ConfirmRiskProposal(ctx context.Context, id string, now time.Time) (int64, error)
+	// DeleteRiskProposal removes proposal id; ErrNotFound when it is not
+	// pending.
+	DeleteRiskProposal(ctx context.Context, id string) error
+}
+
+// riskProposalState is what the audit trail keeps of a proposal.
+type riskProposalState struct {
+	ID        string    `json:"id"`
+	Base      int64     `json:"base_version"`
+	Proposer  string    `json:"proposer"`
+	Reason    string    `json:"reason,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+	riskState
+}
+
+func newProposalState(p RiskProposal) riskProposalState {
+	return riskProposalState{ID: p.ID, Base: p.Base, Proposer: p.Proposer, Reason: p.Reason, ExpiresAt: p.ExpiresAt,
+		riskState: newRiskState(0, p.Config)}
+}
+
+func (s *Server) riskProposalTTL() time.Duration {
+	if s.cfg.RiskProposalTTL > 0 {
+		return s.cfg.RiskProposalTTL
+	}
+	return DefaultRiskProposalTTL
+}
+
+// ProposeRisk records doc as the pending risk proposal of actor, based on
+// the version published now, with an optional reason: 409
+// proposal_pending while another proposer's is pending.
+func (s *Server) ProposeRisk(ctx context.Context, actor string, doc json.RawMessage, reason string) (RiskProposal, error) {
+	if !json.Valid(doc) {
+		return RiskProposal{}, httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document")
+	}
+	if len(reason) > maxProposalReason {
+		return RiskProposal{}, httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d bytes", maxProposalReason)
+	}
+	cur, ver, err := s.cfg.Store.Risk(ctx)
+	if err != nil {
+		return RiskProposal{}, fmt.Errorf("reading the risk configuration: %w", err)
+	}
+	now := s.cfg.Now().UTC()
+	p := RiskProposal{ID: rand.Text(), Config: doc, Base: ver, Proposer: actor, Reason: reason, At: now, ExpiresAt: now.Add(s.riskProposalTTL())}
+	if err := s.cfg.Store.ProposeRisk(ctx, p); err != nil {
+		if errors.Is(err, ErrProposalPending) {
+			return RiskProposal{}, httpx.Errorf(http.StatusConflict, "proposal_pending", "another risk proposal waits for a second admin: confirm or decline it first")
+		}
+		return RiskProposal{}, fmt.Errorf("recording the risk proposal: %w", err)
+	}
+	if err := s.audit(ctx, actor, AuditRiskProposed, "risk", newRiskState(ver, cur), newProposalState(p)); err != nil {
+		return RiskProposal{}, err
+	}
+	return p, nil
+}
+
+// PendingRisk returns the pending, unexpired risk proposal; ok is false
+// when there is none.
+func (s *Server) PendingRisk(ctx context.Context) (p RiskProposal, ok bool, err error) {
+	p, err = s.cfg.Store.RiskProposal(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return RiskProposal{}, false, nil
+	}
+	if err != nil {
+		return RiskProposal{}, false, fmt.Errorf("reading the risk proposal: %w", err)
+	}
+	if p.Expired(s.cfg.Now()) {
+		return RiskProposal{}, false, nil
+	}
+	return p, true, nil
+}
+
+// pendingRisk is proposal id if it is pending and actor may confirm or
+// decline it: 404 no_proposal, 403 four_eyes for its proposer.
+func (s *Server) pendingRisk(ctx context.Context, actor, id string) (RiskProposal, error) {
+	p, ok, err := s.PendingRisk(ctx)
+	if err != nil {
+		return RiskProposal{}, err
+	}
+	if !ok || p.ID != id {
+		return RiskProposal{}, httpx.Errorf(http.StatusNotFound, "no_proposal", "no such risk proposal is pending")
+	}
+	if p.Proposer == actor {
+		return RiskProposal{}, httpx.Errorf(http.StatusForbidden, "four_eyes", "the proposer of a risk configuration cannot confirm or decline it")
+	}
+	return p, nil
+}
+
+// ConfirmRisk publishes the pending proposal id as actor, its second
+// person: 409 risk_stale, keeping the proposal, when another publish moved
+// the version since it was proposed.
+func (s *Server) ConfirmRisk(ctx context.Context, actor, id string) (int64, error) {
+	p, err := s.pendingRisk(ctx, actor, id)
+	if err != nil {
+		return 0, err
+	}
+	old, oldV, err := s.cfg.Store.Risk(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the risk configuration: %w", err)
+	}
+	v, err := s.cfg.Store.ConfirmRiskProposal(ctx, id, s.cfg.Now())
+	switch {
+	case errors.Is(err, ErrRiskStale):
+		return 0, httpx.Errorf(http.StatusConflict, "risk_stale", "the risk configuration changed since the proposal: decline it and propose again")
+	case errors.Is(err, ErrNotFound):
+		return 0, httpx.Errorf(http.StatusNotFound, "no_proposal", "no such risk proposal is pending")
+	case err != nil:
+		return 0, fmt.Errorf("publishing the risk proposal: %w", err)
+	}
+	after := struct {
+		riskState
+		Proposal riskProposalState `json:"proposal"`
+	}{newRiskState(v, p.Config), newProposalState(p)}
+	if err := s.audit(ctx, actor, AuditRiskConfirmed, "risk", newRiskState(oldV, old), after); err != nil {
+		return 0, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "risk configuration published",
+		slog.String("request_id", httpx.RequestID(ctx)), slog.String("actor", actor), slog.String("proposer", p.Proposer), slog.Int64("version", v))
+	return v, nil
+}
+
+// DeclineRisk drops the pending proposal id as actor, with a reason.
+func (s *Server) DeclineRisk(ctx context.Context, actor, id, reason string) error {
+	if len(reason) > maxProposalReason {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d bytes", maxProposalReason)
+	}
+	p, err := s.pendingRisk(ctx, actor, id)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Store.DeleteRiskProposal(ctx, id); errors.Is(err, ErrNotFound) {
+		return httpx.Errorf(http.StatusNotFound, "no_proposal", "no such risk proposal is pending")
+	} else if err != nil {
+		return fmt.Errorf("declining the risk proposal: %w", err)
+	}
+	return s.audit(ctx, actor, AuditRiskDeclined, "risk", newProposalState(p), struct {
+		Reason string `json:"reason,omitempty"`
+	}{reason})
+}
