@@ -25,9 +25,9 @@ import (
 
 // Audit actions of the operations (besides privacy.go's).
 const (
-	AuditEnrollToken      = "enroll_token"
-	AuditDeviceRevoke     = "device_revoke"
-	AuditDeviceBranch     = "device_branch"
+	AuditEnrollToken  = "enroll_token"
+	AuditDeviceRevoke = "device_revoke"
+	AuditDeviceBranch = "device_branch"
 	// AuditRiskPublish is a publish by one person, before risk settings
 	// took four eyes (AuditRiskConfirmed): older trails hold it.
 	AuditRiskPublish      = "risk_publish"

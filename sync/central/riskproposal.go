@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openkyc/kyc/sync/central/httpx"
 )
@@ -33,7 +34,8 @@ const (
 // admin when Config.RiskProposalTTL is zero.
 const DefaultRiskProposalTTL = 7 * 24 * time.Hour
 
-// maxProposalReason bounds a proposal's or a decline's reason, in bytes.
+// maxProposalReason bounds a proposal's or a decline's reason, in
+// characters (as the console bounds a note).
 const maxProposalReason = 2000
 
 // Risk proposal errors of the store.
@@ -112,8 +114,8 @@ func (s *Server) ProposeRisk(ctx context.Context, actor string, doc json.RawMess
 	if !json.Valid(doc) {
 		return RiskProposal{}, httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document")
 	}
-	if len(reason) > maxProposalReason {
-		return RiskProposal{}, httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d bytes", maxProposalReason)
+	if utf8.RuneCountInString(reason) > maxProposalReason || !utf8.ValidString(reason) {
+		return RiskProposal{}, httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d characters of UTF-8", maxProposalReason)
 	}
 	cur, ver, err := s.cfg.Store.Risk(ctx)
 	if err != nil {
@@ -200,8 +202,8 @@ func (s *Server) ConfirmRisk(ctx context.Context, actor, id string) (int64, erro
 
 // DeclineRisk drops the pending proposal id as actor, with a reason.
 func (s *Server) DeclineRisk(ctx context.Context, actor, id, reason string) error {
-	if len(reason) > maxProposalReason {
-		return httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d bytes", maxProposalReason)
+	if utf8.RuneCountInString(reason) > maxProposalReason || !utf8.ValidString(reason) {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d characters of UTF-8", maxProposalReason)
 	}
 	p, err := s.pendingRisk(ctx, actor, id)
 	if err != nil {

@@ -19,12 +19,14 @@ import (
 // Risk settings: a form over engine/risk's Config (weights, required
 // signals, score bands, thresholds, retries), checked field by field and
 // then by risk's own Validate, with a preview of how the last
-// previewCases submissions would have been decided under it, published to
+// previewCases submissions would have been decided under it, proposed and,
+// once another admin confirms it (admin_riskproposal.go), published to
 // devices through central (signed in the configuration they sync).
 
 func (c *Console) routeAdminRisk() {
 	c.route("GET /console/risk", central.RoleAdmin, c.riskPage)
 	c.route("POST /console/risk", central.RoleAdmin, c.riskPost)
+	c.routeRiskProposal()
 }
 
 // previewCases is how many of the latest submissions the preview decides
@@ -68,6 +70,9 @@ type riskForm struct {
 	Detail           string // risk.Validate's own words, when it refused
 	Preview          *riskPreview
 	Stored           bool // false when the stored document does not parse
+	Reason           string
+	// Pending is the proposal waiting for a second admin, if any.
+	Pending *riskPending
 }
 
 // riskProblem is one thing wrong with the form: a catalogue key and the
@@ -84,6 +89,9 @@ func (c *Console) riskPage(w http.ResponseWriter, r *http.Request, v *Viewer) er
 	}
 	f := formFromConfig(cfg)
 	f.Version, f.Stored = ver, ok
+	if f.Pending, err = c.pendingRisk(r.Context(), v, cfg, ver); err != nil {
+		return err
+	}
 	return c.render(w, r, v, http.StatusOK, "admin_risk.html", f)
 }
 
@@ -128,13 +136,17 @@ func (c *Console) riskPost(w http.ResponseWriter, r *http.Request, v *Viewer) er
 		return c.render(w, r, v, http.StatusUnprocessableEntity, "admin_risk.html", f)
 	}
 	switch r.PostFormValue("action") {
-	case "publish":
-		// The form carries the version it was read (or previewed) at: an
-		// admin publishing from a stale page would silently undo another
-		// admin's newer settings, which their preview never compared with.
+	case "propose":
+		// The form carries the version it was read (or previewed) at: a
+		// proposal from a stale page would silently undo another admin's
+		// newer settings, which its preview never compared with.
 		if r.PostFormValue("version") != strconv.FormatInt(ver, 10) {
 			f.Problems = append(f.Problems, riskProblem{Key: "adm.risk.err_stale"})
 			return c.render(w, r, v, http.StatusConflict, "admin_risk.html", f)
+		}
+		reason, err := formNote(r, "reason")
+		if err != nil {
+			return err
 		}
 		srv, err := c.server()
 		if err != nil {
@@ -144,16 +156,20 @@ func (c *Console) riskPost(w http.ResponseWriter, r *http.Request, v *Viewer) er
 		if err != nil {
 			return fmt.Errorf("encoding the risk configuration: %w", err)
 		}
-		if _, err := srv.PublishRisk(ctx, v.Actor(), doc); err != nil {
+		if _, err := srv.ProposeRisk(ctx, v.Actor(), doc, reason); err != nil {
 			return opError(err)
 		}
-		return c.seeOther(w, r, "/console/risk", "msg.adm.risk_published")
+		return c.seeOther(w, r, "/console/risk", "msg.adm.risk_proposed")
 	default: // preview
 		p, err := c.previewRisk(ctx, cur, cfg)
 		if err != nil {
 			return err
 		}
 		f.Preview = p
+		f.Reason = strings.TrimSpace(r.PostFormValue("reason"))
+		if f.Pending, err = c.pendingRisk(ctx, v, cur, ver); err != nil {
+			return err
+		}
 		return c.render(w, r, v, http.StatusOK, "admin_risk.html", f)
 	}
 }

@@ -250,7 +250,9 @@ func TestAdminPagesRoles(t *testing.T) {
 		{"/console/devices/dev-a/revoke", url.Values{"confirm": {"yes"}}},
 		{"/console/devices/dev-a/branch", url.Values{"branch": {"BDG"}}},
 		{"/console/devices/tokens", url.Values{"branch": {"JKT"}}},
-		{"/console/risk", url.Values{"action": {"publish"}}},
+		{"/console/risk", url.Values{"action": {"propose"}}},
+		{"/console/risk/proposal/confirm", url.Values{"id": {"x"}}},
+		{"/console/risk/proposal/decline", url.Values{"id": {"x"}, "reason": {"no"}}},
 		{"/console/privacy/erase", url.Values{"by": {"submission"}, "device_id": {"dev-a"}, "submission_id": {"x"}, "step": {"confirm"}, "confirm": {"ERASE"}}},
 	}
 	for _, p := range posts {
@@ -274,8 +276,8 @@ func TestAdminPagesRoles(t *testing.T) {
 	if err != nil || d.Revoked() || d.Branch != "JKT" {
 		t.Errorf("refused requests changed the device: %+v, %v", d, err)
 	}
-	for _, action := range []string{central.AuditDeviceRevoke, central.AuditDeviceBranch, central.AuditEnrollToken, central.AuditRiskPublish,
-		central.AuditWatchlistPublish, central.AuditErasure, central.AuditErasureDryRun} {
+	for _, action := range []string{central.AuditDeviceRevoke, central.AuditDeviceBranch, central.AuditEnrollToken, central.AuditRiskProposed,
+		central.AuditRiskConfirmed, central.AuditRiskDeclined, central.AuditWatchlistPublish, central.AuditErasure, central.AuditErasureDryRun} {
 		if evs := e.auditOf(t, action); len(evs) != 0 {
 			t.Errorf("refused requests left %s events: %+v", action, evs)
 		}
@@ -517,7 +519,7 @@ func TestAdminRisk(t *testing.T) {
 	}
 	for _, b := range bad {
 		f := form(b.change)
-		f.Set("action", "publish")
+		f.Set("action", "propose")
 		resp, body := admin.post(t, "/console/risk", f)
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, b.want) {
 			t.Errorf("%s: %d, want 422 with %q", b.name, resp.StatusCode, b.want)
@@ -550,11 +552,15 @@ func TestAdminRisk(t *testing.T) {
 		t.Fatalf("a preview published (version %d)", v)
 	}
 
-	// Publish, from the form read at version 0.
-	f.Set("action", "publish")
+	// Propose, from the form read at version 0; another admin confirms.
+	f.Set("action", "propose")
 	f.Set("version", "0")
 	if resp, body := admin.post(t, "/console/risk", f); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("publish: %d\n%.500s", resp.StatusCode, body)
+		t.Fatalf("propose: %d\n%.500s", resp.StatusCode, body)
+	}
+	second := e.user(t, "bob", central.RoleAdmin)
+	if resp, body := second.post(t, "/console/risk/proposal/confirm", url.Values{"id": {e.pendingRisk(t).ID}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirm: %d\n%.500s", resp.StatusCode, body)
 	}
 	doc, v, err := e.store.Risk(ctx)
 	if err != nil || v != 1 {
@@ -564,7 +570,7 @@ func TestAdminRisk(t *testing.T) {
 	if err != nil || cfg.FaceMismatch != risk.MismatchReject || cfg.MaxRetries != 1 || cfg.RetriesExhausted != risk.Review || cfg.MinAge != 17 {
 		t.Errorf("published settings %+v, %v", cfg, err)
 	}
-	evs := e.auditOf(t, central.AuditRiskPublish)
+	evs := e.auditOf(t, central.AuditRiskConfirmed)
 	if len(evs) != 1 || evs[0].Subject != "risk" || !strings.Contains(string(evs[0].Before), `"version":0`) ||
 		!strings.Contains(string(evs[0].After), `"version":1`) || !strings.Contains(string(evs[0].After), `"face_mismatch":"reject"`) {
 		t.Errorf("risk audit: %+v", evs)

@@ -22,6 +22,8 @@ import (
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/internal/testenv"
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/store/pgstore"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
@@ -115,8 +117,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, body := c.admin(t, ctx, http.MethodPut, "/admin/v1/config/risk", doc); code/100 != 2 {
-		t.Fatalf("publishing the risk configuration: %d %s", code, body)
+	code, body := c.admin(t, ctx, http.MethodPut, "/admin/v1/config/risk", doc)
+	var prop central.RiskProposal
+	if code != http.StatusAccepted || json.Unmarshal(body, &prop) != nil {
+		t.Fatalf("proposing the risk configuration: %d %s", code, body)
+	}
+	// The admin token only proposes; the second admin's confirm is the
+	// store's step here (the browser script is about cases).
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.ConfirmRiskProposal(ctx, prop.ID, time.Now())
+	st.Close()
+	if err != nil {
+		t.Fatalf("confirming the risk configuration: %v", err)
 	}
 
 	// A partner on the partner API, which the admin disables and enables

@@ -121,6 +121,10 @@ func TestRouteAccess(t *testing.T) {
 		"GET /console/privacy":                            {path: "/console/privacy"},
 		"POST /console/privacy/erase":                     {path: "/console/privacy/erase"},
 	}
+	// The risk proposal's steps (admin_riskproposal.go), likewise.
+	for _, step := range []string{"/confirm", "/decline"} {
+		table["POST /console/risk/proposal"+step] = routeSpec{path: "/console/risk/proposal" + step}
+	}
 	// The override's steps (override.go), added here to keep the table's alignment.
 	for _, step := range []string{"", "/confirm", "/decline"} {
 		table["POST /console/cases/{device}/{key}/override"+step] = routeSpec{path: south + "/override" + step, scoped: true}
@@ -291,7 +295,9 @@ func TestScopedAdmin(t *testing.T) {
 		{"erase by person", "/console/privacy/erase", url.Values{"by": {"person"}, "name": {"ANNA MARIA ERIKSSON"}}, http.StatusForbidden},
 		{"erase another branch's submission", "/console/privacy/erase", url.Values{"by": {"submission"}, "device_id": {"dev-south"}, "submission_id": {"sess-3-1"}, "step": {"confirm"}, "confirm": {"ERASE"}}, http.StatusForbidden},
 		{"preview risk settings over every branch", "/console/risk", url.Values{"action": {"preview"}}, http.StatusForbidden},
-		{"publish risk settings for every branch", "/console/risk", url.Values{"action": {"publish"}}, http.StatusForbidden},
+		{"propose risk settings for every branch", "/console/risk", url.Values{"action": {"propose"}}, http.StatusForbidden},
+		{"confirm risk settings for every branch", "/console/risk/proposal/confirm", url.Values{"id": {"x"}}, http.StatusForbidden},
+		{"decline risk settings for every branch", "/console/risk/proposal/decline", url.Values{"id": {"x"}, "reason": {"no"}}, http.StatusForbidden},
 		{"token for north", "/console/devices/tokens", url.Values{"branch": {"north"}}, http.StatusOK},
 		{"move within scope", "/console/devices/dev-north/branch", url.Values{"branch": {"north"}}, http.StatusSeeOther},
 		{"count a north submission", "/console/privacy/erase", url.Values{"by": {"submission"}, "device_id": {"dev-north"}, "submission_id": {"sess-2-1"}}, http.StatusOK},
