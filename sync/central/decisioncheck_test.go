@@ -50,9 +50,7 @@ func TestDeviceDecisionCheckedAgainstBands(t *testing.T) {
 			c := start(t, central.Config{Store: store})
 			d := c.enrol(t)
 			if tc.publish != "" {
-				if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(tc.publish), nil); resp.StatusCode != http.StatusOK {
-					t.Fatalf("publishing the risk configuration: %d %+v", resp.StatusCode, e)
-				}
+				c.publishRisk(t, tc.publish)
 			}
 			if tc.status != nil {
 				st, _ := json.Marshal(protocol.DeviceStatus{ConfigVersion: *tc.status})
@@ -162,9 +160,7 @@ func TestDeviceDecisionJudgedByItsRiskVersion(t *testing.T) {
 			c := start(t, central.Config{Store: store})
 			d := c.enrol(t)
 			for _, doc := range tc.publish {
-				if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(doc), nil); resp.StatusCode != http.StatusOK {
-					t.Fatalf("publishing the risk configuration: %d %+v", resp.StatusCode, e)
-				}
+				c.publishRisk(t, doc)
 			}
 			st, _ := json.Marshal(protocol.DeviceStatus{ConfigVersion: tc.status})
 			if resp, e := d.do(t, http.MethodPut, protocol.PathStatus, st, nil); resp.StatusCode != http.StatusNoContent {

@@ -39,7 +39,7 @@ func TestOperationsAudited(t *testing.T) {
 	if resp, e := c.admin(t, http.MethodPost, "/admin/v1/devices/"+id.DeviceID()+"/revoke", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("revoke: %d %+v", resp.StatusCode, e)
 	}
-	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"max_retries":2}`), nil); resp.StatusCode != 200 {
+	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"max_retries":2}`), nil); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("risk: %d %+v", resp.StatusCode, e)
 	}
 	for range 2 {
@@ -54,7 +54,7 @@ func TestOperationsAudited(t *testing.T) {
 	}{
 		{central.AuditEnrollToken, "branch:JKT-Selatan", 1, "", `"branch":"JKT-Selatan"`},
 		{central.AuditDeviceRevoke, "device:" + id.DeviceID(), 1, `"branch":"JKT-Selatan"}`, `"revoked_at"`},
-		{central.AuditRiskPublish, "risk", 1, `{"version":0}`, `"config":{"max_retries":2}`},
+		{central.AuditRiskProposed, "risk", 1, `{"version":0}`, `"config":{"max_retries":2}`},
 		{central.AuditWatchlistPublish, "watchlist:pep.list.json.gz", 2, `"version":1`, `"version":2`},
 	} {
 		evs, err := store.Audit(ctx, central.AuditFilter{Action: w.action})
@@ -82,7 +82,7 @@ func TestOperationsAudited(t *testing.T) {
 		{"revoke unknown", second(srv.RevokeDevice(ctx, "user:ada", "nope")), http.StatusNotFound},
 		{"branch unknown", second(srv.SetDeviceBranch(ctx, "user:ada", "nope", "x")), http.StatusNotFound},
 		{"token ttl", second(srv.CreateEnrollToken(ctx, "user:ada", "x", -1)), http.StatusBadRequest},
-		{"risk not JSON", second(srv.PublishRisk(ctx, "user:ada", []byte("{"))), http.StatusBadRequest},
+		{"risk not JSON", second(srv.ProposeRisk(ctx, "user:ada", []byte("{"), "")), http.StatusBadRequest},
 		{"watchlist name", second(srv.PublishWatchlist(ctx, "user:ada", "../x", strings.NewReader("x"))), http.StatusBadRequest},
 		{"erasure of nobody", second(srv.Erase(ctx, "user:ada", central.ErasureRequest{})), http.StatusBadRequest},
 		{"erasure without index", second(srv.Erase(ctx, "user:ada", central.ErasureRequest{NIK: "3174096112900001"})), http.StatusNotImplemented},

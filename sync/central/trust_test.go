@@ -76,9 +76,7 @@ func TestSignedConfigAndStatus(t *testing.T) {
 	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/ofac", list, nil); resp.StatusCode != 200 {
 		t.Fatalf("publishing list: %d %+v", resp.StatusCode, e)
 	}
-	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"max_score":70}`), nil); resp.StatusCode != 200 {
-		t.Fatalf("publishing risk: %d %+v", resp.StatusCode, e)
-	}
+	c.publishRisk(t, `{"max_score":70}`)
 	before := time.Now()
 	cfg := d.config(t)
 	if cfg.Version != 1 || !bytes.Contains(cfg.Risk, []byte("max_score")) || cfg.Challenge == "" || cfg.IssuedAt.Before(before.Add(-time.Second)) {
