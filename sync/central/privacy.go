@@ -369,6 +369,12 @@ func (p *privacy) putRetention(w http.ResponseWriter, r *http.Request) error {
 	if err := pol.Validate(); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "%s", err.Error())
 	}
+	// The trail says who decided, confirmed or overrode a decision: it
+	// must outlive the decision it explains. 0 keeps either forever.
+	if pol.AuditDays != 0 && (pol.DecisionDays == 0 || pol.AuditDays < pol.DecisionDays) {
+		return httpx.Errorf(http.StatusUnprocessableEntity, "audit_shorter",
+			"audit_days must be 0 (keep forever) or at least decision_days (and decision_days not 0, which keeps decisions forever): the audit trail of a decision must last as long as the decision")
+	}
 	// The trail keeps the policy before and after: a shortened audit_days
 	// deletes the trail's own past at the next sweep, and an auditor must
 	// read from what to what, not only that it changed.

@@ -1,7 +1,9 @@
 package central_test
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -13,7 +15,7 @@ import (
 // it must say from what to what.
 func TestRetentionUpdateAudited(t *testing.T) {
 	c := start(t, central.Config{Store: openBolt(t)})
-	for _, body := range []string{`{"audit_days":3650,"images_days":30}`, `{"audit_days":1}`} {
+	for _, body := range []string{`{"audit_days":3650,"images_days":30,"decision_days":365}`, `{"audit_days":1,"decision_days":1}`} {
 		if resp, e := c.admin(t, "PUT", "/admin/v1/retention", []byte(body), nil); resp.StatusCode != 200 {
 			t.Fatalf("PUT retention %s: %d %+v", body, resp.StatusCode, e)
 		}
@@ -38,12 +40,49 @@ func TestRetentionUpdateAudited(t *testing.T) {
 		return p
 	}
 	for i, want := range []struct{ before, after central.RetentionPolicy }{
-		{central.RetentionPolicy{}, central.RetentionPolicy{AuditDays: 3650, ImagesDays: 30}},
-		{central.RetentionPolicy{AuditDays: 3650, ImagesDays: 30}, central.RetentionPolicy{AuditDays: 1}},
+		{central.RetentionPolicy{}, central.RetentionPolicy{AuditDays: 3650, ImagesDays: 30, DecisionDays: 365}},
+		{central.RetentionPolicy{AuditDays: 3650, ImagesDays: 30, DecisionDays: 365}, central.RetentionPolicy{AuditDays: 1, DecisionDays: 1}},
 	} {
 		ev := got[i]
 		if ev.Subject != "retention" || ev.Actor == "" || policy(ev.Before) != want.before || policy(ev.After) != want.after {
 			t.Errorf("update %d: subject %q actor %q before %s after %s; want %+v then %+v", i, ev.Subject, ev.Actor, ev.Before, ev.After, want.before, want.after)
 		}
+	}
+}
+
+// TestRetentionAuditOutlivesDecisions: audit_days below decision_days (a
+// decision kept forever counts as longer than any) is 422 and changes
+// nothing: the trail saying who decided or overrode a case would go
+// before the case. 0 keeps the trail forever, whatever decision_days.
+func TestRetentionAuditOutlivesDecisions(t *testing.T) {
+	c := start(t, central.Config{Store: openBolt(t)})
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{
+		{`{"audit_days":30,"decision_days":365}`, 422},
+		{`{"audit_days":30}`, 422},
+		{`{"audit_days":365,"decision_days":365}`, 200},
+		{`{"audit_days":3650,"decision_days":365}`, 200},
+		{`{"decision_days":365}`, 200},
+		{`{}`, 200},
+	} {
+		resp, e := c.admin(t, "PUT", "/admin/v1/retention", []byte(tc.body), nil)
+		if resp.StatusCode != tc.status || (tc.status == 422 && (e.Code != "audit_shorter" || !strings.Contains(e.Message, "at least decision_days"))) {
+			t.Errorf("PUT retention %s: %d %+v, want %d", tc.body, resp.StatusCode, e, tc.status)
+		}
+	}
+	pol, err := c.Cfg.Store.Retention(context.Background())
+	if err != nil || pol != (central.RetentionPolicy{}) {
+		t.Errorf("policy after the last update: %+v, %v; want keep everything", pol, err)
+	}
+	if err := c.Cfg.Store.PutRetention(context.Background(), central.RetentionPolicy{DecisionDays: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := c.admin(t, "PUT", "/admin/v1/retention", []byte(`{"audit_days":29,"decision_days":30}`), nil); resp.StatusCode != 422 {
+		t.Fatalf("a refused update: %d", resp.StatusCode)
+	}
+	if pol, _ := c.Cfg.Store.Retention(context.Background()); pol != (central.RetentionPolicy{DecisionDays: 30}) {
+		t.Errorf("a refused update changed the policy: %+v", pol)
 	}
 }

@@ -375,7 +375,7 @@ func TestRetentionSweep(t *testing.T) {
 			ctx := context.Background()
 			e := start(t, b.open)
 			s := e.submit(t, 1, siti)
-			pol := central.RetentionPolicy{ImagesDays: 30, FieldsDays: 365, AuditDays: 3650}
+			pol := central.RetentionPolicy{ImagesDays: 30, FieldsDays: 365, DecisionDays: 3650, AuditDays: 3650}
 			body, _ := json.Marshal(pol)
 			if code := e.c.Admin(t, http.MethodPut, "/admin/v1/retention", body, nil); code != http.StatusOK {
 				t.Fatalf("setting the retention policy: status %d", code)
