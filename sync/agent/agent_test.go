@@ -76,9 +76,7 @@ func TestSyncConfigDownloadsOnlyChanges(t *testing.T) {
 	u := r.uploader(t, agent.Config{})
 	dir := filepath.Join(t.TempDir(), "config")
 	ctx := context.Background()
-	if code := r.central.Admin(t, "PUT", "/admin/v1/config/risk", []byte(`{"max_retries":5}`), nil); code != 200 {
-		t.Fatalf("publishing risk config: %d", code)
-	}
+	r.central.PublishRisk(t, []byte(`{"max_retries":5}`))
 	for _, wl := range []struct{ name, body string }{{"ofac", "v1 list"}, {"un", "un list"}} {
 		if code := r.central.Admin(t, "PUT", "/admin/v1/watchlists/"+wl.name, []byte(wl.body), nil); code != 200 {
 			t.Fatalf("publishing watchlist: %d", code)

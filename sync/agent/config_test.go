@@ -183,9 +183,7 @@ func TestConfigRefusesWhatCentralDidNotSign(t *testing.T) {
 	u := r.uploader(t, agent.Config{Now: clock.Now})
 	dir := filepath.Join(t.TempDir(), "config")
 	ctx := context.Background()
-	if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"max_retries":30}`), nil); code != http.StatusOK {
-		t.Fatalf("publishing risk: %d", code)
-	}
+	r.central.PublishRisk(t, []byte(`{"max_retries":30}`))
 	publish(t, r.central, "a", []byte("list a v1"))
 	tp.on.Store(true)
 	tp.edit = func(b []byte) []byte {
@@ -263,9 +261,7 @@ func TestConfigDowngradeWithinTheClockTolerance(t *testing.T) {
 	publish(t, r.central, "a", []byte("list a v2"))
 	publish(t, r.central, "b", []byte("list b v1"))
 	for _, risk := range []string{`{"max_retries":20}`, `{"max_retries":30}`} {
-		if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(risk), nil); code != http.StatusOK {
-			t.Fatalf("publishing risk: %d", code)
-		}
+		r.central.PublishRisk(t, []byte(risk))
 	}
 	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
 		t.Fatal(err)
@@ -375,9 +371,7 @@ func TestConfigAfterCentralClockRanAhead(t *testing.T) {
 	}
 	tp.on.Store(false)
 	for _, doc := range []string{`{"max_retries":4}`, `{"max_retries":5}`} {
-		if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(doc), nil); code != http.StatusOK {
-			t.Fatalf("publishing risk: %d", code)
-		}
+		r.central.PublishRisk(t, []byte(doc))
 	}
 	publish(t, r.central, "sanctions", []byte("urgent list"))
 	res, err := agent.SyncConfig(ctx, u, dir)
@@ -402,9 +396,7 @@ func TestRiskTheEngineCannotApplyKeepsThePrevious(t *testing.T) {
 	dir := t.TempDir()
 	putRisk := func(doc string) {
 		t.Helper()
-		if code := r.central.Admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(doc), nil); code != http.StatusOK {
-			t.Fatalf("publishing risk: %d", code)
-		}
+		r.central.PublishRisk(t, []byte(doc))
 	}
 	putRisk(`{"max_retries":4}`)
 	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
@@ -625,9 +617,7 @@ func TestInstalledRiskVersion(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.publish != "" {
-				if code := r.central.Admin(t, "PUT", "/admin/v1/config/risk", []byte(tc.publish), nil); code != 200 {
-					t.Fatalf("publishing risk config: %d", code)
-				}
+				r.central.PublishRisk(t, []byte(tc.publish))
 				if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
 					t.Fatal(err)
 				}

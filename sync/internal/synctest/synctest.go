@@ -194,6 +194,22 @@ func (c *Central) Admin(tb testing.TB, method, path string, body []byte, out any
 	return resp.StatusCode
 }
 
+// PublishRisk publishes a risk configuration as central takes one: the
+// admin API proposes it (202) and a console admin, a second person,
+// confirms it. It returns the published version.
+func (c *Central) PublishRisk(tb testing.TB, doc []byte) int64 {
+	tb.Helper()
+	var p central.RiskProposal
+	if code := c.Admin(tb, http.MethodPut, "/admin/v1/config/risk", doc, &p); code != http.StatusAccepted {
+		tb.Fatalf("proposing the risk configuration: status %d", code)
+	}
+	v, err := c.Server.ConfirmRisk(context.Background(), "user:second-admin", p.ID)
+	if err != nil {
+		tb.Fatalf("confirming the risk configuration: %v", err)
+	}
+	return v
+}
+
 // Token creates an enrolment token through the admin API.
 func (c *Central) Token(tb testing.TB) string {
 	tb.Helper()
