@@ -202,6 +202,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fmShare := fs.Int("face-match-share", 0, "Face Match turns one partner may hold at once, so that another always finds one (0: half of --face-match-turns, at least one)")
 	fmWait := fs.Duration("face-match-wait", 0, "how long a Face Match request waits for a turn before 503 face_match_busy (0: "+partnerapi.DefaultFaceMatchWait.String()+")")
 	fmBodyTime := fs.Duration("face-match-body-time", 0, "how long a Face Match request's whole body may take to arrive once it has its turn, else 408 timeout (0: "+partnerapi.DefaultFaceMatchBodyTime.String()+")")
+	riskTTL := fs.Duration("risk-proposal-ttl", central.DefaultRiskProposalTTL, "how long proposed risk settings wait for a second admin to confirm them before they expire")
 	modelsDir := fs.String("models", "", "model directory of the Face Match API (default $KYC_MODELS_DIR, else $KYC_HOME/models; kyc models install fills it); without the models the API answers 503")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -214,6 +215,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *whTimeout <= 0 {
 		return errors.New("--webhook-timeout must be positive: it bounds each delivery and scales the job queue's leases")
+	}
+	if *riskTTL <= 0 {
+		return errors.New("--risk-proposal-ttl must be positive")
 	}
 	if *whMinRate < minWebhookRate {
 		return fmt.Errorf("--webhook-min-rate must be at least %d bytes a second: slower, a stalled request holds its session's lane for most of 15 minutes", minWebhookRate)
@@ -275,6 +279,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	srv, err := central.New(central.Config{
 		Addr: *addr, Version: version, Store: store, BoxKey: box, SignKey: sign, AdminToken: tok,
 		TLS: srvTLS, InsecureHTTP: *insecure, MetricsAddr: *metricsAddr, ConsoleAddr: *consoleAddr, Logger: logger, SweepByQueue: pg != nil, ErasureByQueue: pg != nil, TrustedProxies: proxies,
+		RiskProposalTTL: *riskTTL,
 	})
 	if err != nil {
 		return err

@@ -158,6 +158,7 @@ func TestServeRefusals(t *testing.T) {
 		{"negative face match wait", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "-1s"}, "must not be negative"},
 		{"negative face match body time", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-body-time", "-5s"}, "must not be negative"},
 		{"face match share above the turns", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-turns", "2", "--face-match-share", "3"}, "--face-match-share 3 exceeds --face-match-turns 2"},
+		{"risk proposal ttl not positive", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--risk-proposal-ttl", "0s"}, "--risk-proposal-ttl must be positive"},
 		{"face match wait not a duration", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "30"}, `invalid value "30" for flag -face-match-wait`},
 	}
 	for _, tc := range cases {

@@ -18,7 +18,8 @@
 // console.New, partnerapi.New and the rest, each mounted with Server.Mount
 // (or MountAdmin, MountDevice). The console and the bearer admin API share
 // the server's operations (operations.go: enrolment tokens for a branch,
-// revocation, publishing risk and lists, erasure), each audited.
+// revocation, publishing lists, erasure; riskproposal.go: risk settings,
+// proposed and confirmed by a second admin), each audited.
 //
 // # Device requests
 //
