@@ -22,8 +22,11 @@ func (c *Console) routeRiskProposal() {
 // riskPending is the pending proposal as the page shows it.
 type riskPending struct {
 	central.RiskProposal
-	Mine  bool // the viewer proposed it: they cannot confirm it
-	Stale bool // another publish moved the version since: it cannot be confirmed
+	Mine bool // the viewer proposed it: they cannot confirm it
+	// Global is false for an admin scoped to branches, who neither
+	// previews (it counts every branch's cases) nor confirms.
+	Global bool
+	Stale  bool // another publish moved the version since: it cannot be confirmed
 	// Parsed is false when the proposal is not valid risk settings (the
 	// admin API takes any JSON): Diff and Preview are left out.
 	Parsed  bool
@@ -52,13 +55,16 @@ func (c *Console) pendingRisk(ctx context.Context, v *Viewer, cur risk.Config, v
 	if err != nil || !ok {
 		return nil, err
 	}
-	pd := &riskPending{RiskProposal: p, Mine: p.Proposer == v.Actor(), Stale: p.Base != ver}
+	pd := &riskPending{RiskProposal: p, Mine: p.Proposer == v.Actor(), Global: globalSetting(v) == nil, Stale: p.Base != ver}
 	next, err := risk.ParseConfig(p.Config)
 	if err != nil || next.Validate() != nil {
 		return pd, nil
 	}
 	pd.Parsed = true
 	pd.Diff = diffRisk(formFromConfig(cur), formFromConfig(next))
+	if !pd.Global {
+		return pd, nil
+	}
 	if pd.Preview, err = c.previewRisk(ctx, cur, next); err != nil {
 		return nil, err
 	}

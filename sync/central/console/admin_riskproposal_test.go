@@ -112,6 +112,17 @@ func TestRiskProposalFourEyes(t *testing.T) {
 		t.Fatalf("the proposer's confirm published version %d", v)
 	}
 
+	// An admin scoped to a branch sees the proposal, neither the preview
+	// (it counts every branch's cases) nor a confirm.
+	north := e.user(t, "north", central.RoleAdmin, "JKT")
+	if _, body := north.get(t, "/console/risk"); !strings.Contains(body, `id="risk-proposal"`) ||
+		strings.Contains(body, "Of the latest") || strings.Contains(body, "/console/risk/proposal/confirm") {
+		t.Error("a scoped admin's page shows the proposal's preview or a confirm form")
+	}
+	if resp, _ := north.post(t, "/console/risk/proposal/confirm", url.Values{"id": {p.ID}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a scoped admin's confirm: %d, want 403", resp.StatusCode)
+	}
+
 	// Bob sees what changes, before → after, and the preview.
 	_, body := bob.get(t, "/console/risk")
 	body = html.UnescapeString(body)
