@@ -79,11 +79,11 @@ func (f *failingStore) Risk(ctx context.Context) (json.RawMessage, int64, error)
 	return d, v, err
 }
 
-func (f *failingStore) PutRisk(ctx context.Context, doc json.RawMessage) (int64, error) {
+func (f *failingStore) ProposeRisk(ctx context.Context, p central.RiskProposal) error {
 	if f.fail {
-		return 0, f.err("put risk")
+		return f.err("propose risk")
 	}
-	return f.Store.PutRisk(ctx, doc)
+	return f.Store.ProposeRisk(ctx, p)
 }
 
 func (f *failingStore) CreateEnrollToken(ctx context.Context, tok central.EnrollToken) error {
