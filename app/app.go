@@ -143,6 +143,7 @@ type staffState struct {
 	accounts operators
 	operator string // "" when nobody is signed in
 	role     Role
+	guard    guessGuard // wrong passphrases in a row
 }
 
 // linkState is the device's link with central.
@@ -283,7 +284,10 @@ func (a *App) checkDevice() DeviceStatus {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	rep, err := device.Run(ctx, device.Options{Root: a.cfg.SysRoot, Policy: pol})
+	a.mu.Lock()
+	lastContact := a.link.status.LastContact // the clock check compares the wall clock with it
+	a.mu.Unlock()
+	rep, err := device.Run(ctx, device.Options{Root: a.cfg.SysRoot, Policy: pol, LastCentralContact: lastContact})
 	if err != nil {
 		st.Error = err.Error()
 		return st

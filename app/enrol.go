@@ -55,9 +55,13 @@ func (a *App) Enrolment() EnrolmentView {
 func (a *App) Enrol(req EnrolRequest) (EnrolmentView, error) {
 	a.mu.Lock()
 	a.touchLocked()
-	accounts := a.staff.accounts
+	role, err := a.checkPassLocked(req.Supervisor, req.Passphrase)
 	a.mu.Unlock()
-	err := a.enrol(a.ctx, accounts, req)
+	if err != nil || role != RoleSupervisor {
+		err = errors.Join(errors.New("a supervisor's name and passphrase are needed to enrol the device"), tooMany(err))
+	} else {
+		err = a.enrol(a.ctx, req)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
@@ -75,10 +79,7 @@ func (a *App) Enrol(req EnrolRequest) (EnrolmentView, error) {
 	return a.Enrolment(), nil
 }
 
-func (a *App) enrol(ctx context.Context, accounts operators, req EnrolRequest) error {
-	if role, err := accounts.check(req.Supervisor, req.Passphrase); err != nil || role != RoleSupervisor {
-		return errors.New("a supervisor's name and passphrase are needed to enrol the device")
-	}
+func (a *App) enrol(ctx context.Context, req EnrolRequest) error {
 	central, token := strings.TrimSpace(req.CentralURL), strings.TrimSpace(req.Token)
 	if c, t, ok := parseEnrolQR(token); ok {
 		central, token = c, t
@@ -189,6 +190,9 @@ func (a *App) cameraWork(cam string, limit time.Duration) (context.Context, cont
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.touchLocked()
+	if err := a.mayConfigureLocked(); err != nil {
+		return nil, nil, "", err
+	}
 	if a.sess != nil {
 		return nil, nil, "", errors.New("the camera is in use by a verification")
 	}

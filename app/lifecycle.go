@@ -126,31 +126,54 @@ func (a *App) loadFiles() error {
 	return nil
 }
 
-// startUp runs the start-up device check, opens the vault, makes sure the
-// demo camera exists and starts syncing; then shows sign-in, or the
-// blocked screen when the device policy says so.
+// startUp opens the vault, runs the start-up device check, makes sure
+// the demo camera exists and starts syncing; sign-in, or the blocked
+// screen when the device policy says so, shows once the check is done.
 func (a *App) startUp(ctx context.Context) {
-	st := a.checkDevice()
-	v, err := a.openVault(ctx)
-	a.mu.Lock()
-	a.device = &st
-	a.vault = v
-	if err != nil {
-		a.vaultErr = err.Error()
-		a.cfg.Logger.Error("opening the vault", "err", err)
-	}
-	if st.Verdict == string(device.VerdictBlock) {
-		a.setScreenLocked(ScreenBlocked)
-	} else {
-		a.setScreenLocked(ScreenSignIn)
-	}
-	a.mu.Unlock()
+	v := a.openAndCheck(ctx)
 	if err := a.ensureDemo(ctx); err != nil {
 		a.cfg.Logger.Warn("demo camera unavailable", "err", err)
 	}
 	if v != nil {
 		a.startSync(ctx, v)
 	}
+}
+
+// openAndCheck opens the vault, takes from it when central last answered
+// (the clock check's reference, which an app started offline would
+// otherwise lack, passing a clock turned back), runs the device check and
+// shows sign-in or the blocked screen. The vault is nil when it did not
+// open (vaultErr says why).
+func (a *App) openAndCheck(ctx context.Context) *vault.Vault {
+	v, err := a.openVault(ctx)
+	var contact time.Time
+	if err == nil {
+		var cerr error
+		if contact, cerr = v.LastContact(ctx); cerr != nil {
+			// The next contact replaces the record; the vault serves on.
+			a.cfg.Logger.Error("reading the last contact with central", "err", cerr)
+		}
+	}
+	a.mu.Lock()
+	a.vault = v
+	if err != nil {
+		a.vaultErr = err.Error()
+		a.cfg.Logger.Error("opening the vault", "err", err)
+	}
+	if a.link.status.LastContact.IsZero() {
+		a.link.status.LastContact = contact
+	}
+	a.mu.Unlock()
+	st := a.checkDevice()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.device = &st
+	if st.Verdict == string(device.VerdictBlock) {
+		a.setScreenLocked(ScreenBlocked)
+	} else {
+		a.setScreenLocked(ScreenSignIn)
+	}
+	return v
 }
 
 // deviceConfig is the configuration the next verification uses: the risk
@@ -196,7 +219,7 @@ func (a *App) openVault(ctx context.Context) (*vault.Vault, error) {
 		a.cfg.Logger.Info("the vault key was moved out of the device folder", "to", k.Path)
 	}
 	if k.Weak != nil {
-		a.cfg.Logger.Warn("the vault's passphrase is weak: rotate it", "why", k.Weak)
+		a.cfg.Logger.Warn("the vault's passphrase is weak: rotate it (kyc vault rotate)", "why", k.Weak)
 	}
 	v, err := vault.Open(ctx, a.dev.VaultPath(), k.Source, vault.Options{Backoff: agent.OutboxBackoff(30*time.Second, time.Hour)})
 	if err != nil {

@@ -129,8 +129,8 @@ func (a *App) AddOperator(req NewOperator) (View, error) {
 }
 
 func (a *App) addOperatorLocked(req NewOperator) error {
-	if role, err := a.staff.accounts.check(req.Supervisor, req.Passphrase); err != nil || role != RoleSupervisor {
-		return errors.New("a supervisor's name and passphrase are needed to add an account")
+	if role, err := a.checkPassLocked(req.Supervisor, req.Passphrase); err != nil || role != RoleSupervisor {
+		return errors.Join(errors.New("a supervisor's name and passphrase are needed to add an account"), tooMany(err))
 	}
 	if req.Role != RoleOperator && req.Role != RoleSupervisor {
 		return fmt.Errorf("role %q: want operator or supervisor", req.Role)

@@ -43,7 +43,8 @@ func rejectedVault(t *testing.T) *vault.Vault {
 }
 
 // TestRequeueRefused: the operator's re-queue puts a refused submission
-// back in the outbox, records who did it, and nobody signed out can.
+// back in the outbox, records who did it, and nobody signed out can (nor
+// see the queue: whose customers were verified when, and how).
 func TestRequeueRefused(t *testing.T) {
 	v := rejectedVault(t)
 	a := New(Config{Logger: slog.New(slog.DiscardHandler)})
@@ -51,6 +52,9 @@ func TestRequeueRefused(t *testing.T) {
 
 	if _, err := a.Requeue("ses-1-1"); err == nil {
 		t.Fatal("re-queued with nobody signed in")
+	}
+	if q := a.Queue(); len(q.Items) != 0 {
+		t.Fatalf("the queue shown with nobody signed in: %+v", q.Items)
 	}
 	if e, _ := v.OutboxStatus(context.Background(), "ses-1-1"); e.State != vault.StateRejected {
 		t.Fatalf("state after a refused re-queue: %s", e.State)

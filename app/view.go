@@ -245,7 +245,7 @@ func (a *App) SignIn(name, passphrase string) (View, error) {
 		}
 		a.staff.accounts = ops
 		a.staff.role = RoleSupervisor
-	} else if role, err := a.staff.accounts.check(name, passphrase); err != nil {
+	} else if role, err := a.checkPassLocked(name, passphrase); err != nil {
 		a.ui.lastError = err.Error()
 		a.cfg.Logger.Warn("sign-in refused")
 		a.ui.rev++
@@ -352,6 +352,12 @@ func (a *App) Queue() QueueView {
 	v, st, op, role := a.vault, a.link.status, a.staff.operator, a.staff.role
 	a.mu.Unlock()
 	q := QueueView{Items: []QueueItem{}, Sync: a.syncView(st), Config: a.configInUse()}
+	if op == "" {
+		// Whose customers were verified when, and how: the signed-in
+		// operator's to see, not the sign-in screen's.
+		q.Error = "sign in to see the queue"
+		return q
+	}
 	if v == nil {
 		q.Error = "the vault is not open"
 		return q
@@ -370,7 +376,7 @@ func (a *App) Queue() QueueView {
 			return q
 		}
 		it := QueueItem{ID: s.ID, CreatedAt: s.CreatedAt, Name: sum.Name, DocType: sum.DocType, Decision: string(sum.Decision),
-			Operator: sum.Operator, Mine: op != "" && (sum.Operator == op || role == RoleSupervisor)}
+			Operator: sum.Operator, Mine: sum.Operator == op || role == RoleSupervisor}
 		e, err := v.OutboxStatus(ctx, s.ID)
 		if errors.Is(err, vault.ErrNotFound) {
 			it.State = "not queued"
@@ -441,6 +447,11 @@ func (a *App) SaveSettings(s Settings) (View, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.touchLocked()
+	if err := a.mayConfigureLocked(); err != nil {
+		a.ui.lastError = err.Error()
+		a.ui.rev++
+		return a.viewLocked(), err
+	}
 	if err := s.Validate(); err != nil {
 		a.ui.lastError = err.Error()
 		a.ui.rev++
@@ -453,6 +464,24 @@ func (a *App) SaveSettings(s Settings) (View, error) {
 	a.settings = s
 	a.setScreenLocked(a.ui.screen)
 	return a.viewLocked(), nil
+}
+
+// errSignInToConfigure refuses the settings' cameras and choices to
+// nobody signed in.
+var errSignInToConfigure = errors.New("sign in to change the settings or use a camera from them")
+
+// mayConfigureLocked lets an operator signed in, or anyone on the first
+// run (no account yet: the installer's setup), save the settings or open
+// a camera from them. The settings screen opens from sign-in, where at a
+// kiosk anyone walking up stands: a camera typed there may be a stream
+// URL, a video or a folder of pictures on the disk (captures exported
+// with `kyc capture`), which the preview would show and the next
+// customer's selfie would come from.
+func (a *App) mayConfigureLocked() error {
+	if a.staff.operator == "" && len(a.staff.accounts.Accounts) > 0 {
+		return errSignInToConfigure
+	}
+	return nil
 }
 
 // LoadKioskSetting reads whether the kiosk mode is set, for main to build

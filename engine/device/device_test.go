@@ -84,6 +84,8 @@ func TestConditionsDetected(t *testing.T) {
 		{"ld_audit", files(map[string]string{"proc/self/environ": "LD_AUDIT=/opt/x/audit.so\x00"}),
 			CheckHooking, StatusFail, "env.LD_AUDIT"},
 		{"empty ld_preload", files(map[string]string{"proc/self/environ": "LD_PRELOAD=\x00"}), CheckHooking, StatusPass, ""},
+		{"onnx runtime override", files(map[string]string{"proc/self/environ": "KYC_ORT_LIB=/tmp/libonnxruntime.so\x00"}),
+			CheckHooking, StatusWarn, "env.KYC_ORT_LIB"},
 		{"ld.so.preload", files(map[string]string{"etc/ld.so.preload": "# injected\n/usr/lib/libprocesshider.so\n"}),
 			CheckHooking, StatusFail, "ld.so.preload"},
 		{"commented ld.so.preload", files(map[string]string{"etc/ld.so.preload": "# nothing\n\n"}), CheckHooking, StatusPass, ""},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -47,6 +48,13 @@ func statusField(status, key string) (string, bool) {
 // process it starts.
 var preloadVars = []string{"LD_PRELOAD", "LD_AUDIT"}
 
+// runtimeVars name a native library the product loads instead of the one
+// the verified model store holds by its sha256 (models.RuntimeEnv): the
+// code that computes every score, chosen by whoever sets the environment.
+// A developer's override, so a warning the attestation carries, not a
+// block.
+var runtimeVars = []string{"KYC_ORT_LIB"}
+
 // hookingMarkers are lower-case substrings of the file names of hooking and
 // instrumentation frameworks (Frida agent and gadget, its Gum engine,
 // Substrate, Xposed).
@@ -67,6 +75,9 @@ func checkHooking(_ context.Context, e env) Result {
 				if k == pv && v != "" {
 					r.Flag(StatusFail, "env."+k, v)
 				}
+			}
+			if slices.Contains(runtimeVars, k) && v != "" {
+				r.Flag(StatusWarn, "env."+k, v+" (ONNX Runtime from outside the verified model store)")
 			}
 		}
 	}

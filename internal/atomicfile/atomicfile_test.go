@@ -2,6 +2,8 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,5 +33,43 @@ func TestWriteAndCreate(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "missing", "f"), nil); err == nil {
 		t.Error("Write into a missing directory succeeded")
+	}
+}
+
+func TestWriteFunc(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := Write(p, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	fill := func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }
+	bad := errors.New("bad")
+	for _, tc := range []struct {
+		name   string
+		fill   func(io.Writer) error
+		verify func(string) error
+		want   string
+	}{
+		{"fill fails", func(io.Writer) error { return bad }, nil, "old"},
+		{"verify refuses", fill, func(string) error { return bad }, "old"},
+		{"verify reads the whole temporary file", fill, func(tmp string) error {
+			if b, err := os.ReadFile(tmp); err != nil || string(b) != "new" {
+				return fmt.Errorf("temporary file %q, %v", b, err)
+			}
+			return nil
+		}, "new"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := WriteFunc(p, tc.fill, tc.verify)
+			if (tc.want == "old") != errors.Is(err, bad) {
+				t.Errorf("WriteFunc = %v", err)
+			}
+			if b, _ := os.ReadFile(p); string(b) != tc.want {
+				t.Errorf("file = %q, want %q", b, tc.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("directory holds %d entries, want no temporary files left", len(entries))
+			}
+		})
 	}
 }

@@ -103,7 +103,9 @@ func runCapture(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, Errorf(ExitUsage, "usage", "--mode %q: want document or selfie", *mode)
 	}
 	defer g.Close()
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	// Captures are faces and identity documents: the folder is the
+	// operator's alone, as the files in it are (0600).
+	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", *out, err)
 	}
 	opt := source.Options{Width: *width, Height: *height, FPS: *fps}

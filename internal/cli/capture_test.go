@@ -82,6 +82,9 @@ func TestCaptureDocument(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("out holds %d files, want only front.jpg (no temporary files)", len(entries))
 	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("out folder: %v, %v; want 0700 (it holds a document)", fi.Mode().Perm(), err)
+	}
 }
 
 func TestCaptureUsageErrors(t *testing.T) {

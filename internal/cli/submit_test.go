@@ -90,6 +90,11 @@ func TestVerifySubmitReachesCentral(t *testing.T) {
 		t.Fatalf("verify --submit: exit %d %+v\n%s\n%s", r.exit, first, r.stdout, r.stderr)
 	}
 	t.Logf("the specimen: %s, next %s", first.Decision, first.NextAction)
+	// The clock check is judged by the last contact sync kept in the vault,
+	// as the app's is: a clock turned back since would fail it.
+	if c, ok := first.Attestation.Report.Check(device.CheckClock); !ok || c.Evidence["last_central_contact"] == "" || c.Evidence["last_central_contact"] == "never" {
+		t.Errorf("clock check of the sealed attempt: %+v; want it to know the last sync's contact", c)
+	}
 	// Input a new capture can fix is a decision, sealed like any other.
 	r, retry := verifyRun(t, nil, "--document", doc, "--selfie", blankImage(t), "--submit", "--session", "ses-cli", "--attempt", "2")
 	if r.exit != ExitOK || retry.NextAction != "RETRY" || retry.SubmissionID != "ses-cli-2" {
@@ -203,5 +208,37 @@ func TestVerifySubmitReachesCentral(t *testing.T) {
 				t.Errorf("ses-cli-2 has a review: %v", item)
 			}
 		}
+	}
+}
+
+// TestVerifySubmitUsesSyncedConfig: a sealed result is decided by the
+// risk configuration and lists sync installed. An operator's own
+// configuration (thresholds down) or an empty folder of lists (no
+// screening) would otherwise seal a decision central cannot tell apart
+// from the device's, so `--submit` refuses both and seals nothing.
+func TestVerifySubmitUsesSyncedConfig(t *testing.T) {
+	dir, _ := deviceEnv(t)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	doc := testenv.Data(t, "mrz", "passporteye", "passport-td3.jpg")
+	selfie := testenv.Data(t, "faces", "faceapi_bbt", "leonard", "leonard1.png")
+	lax := filepath.Join(t.TempDir(), "lax.json")
+	if err := os.WriteFile(lax, []byte(`{"thresholds": {"face_match_min": 0.01, "face_match_accept": 0.02}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, extra := range map[string][]string{
+		"own risk configuration": {"--risk-config", lax},
+		"own watchlists":         {"--watchlists", t.TempDir()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := kyc(t, nil, append([]string{"verify", "--document", doc, "--selfie", selfie, "--submit", "--session", "ses-own"}, extra...)...)
+			if r.exit != ExitUsage {
+				t.Fatalf("exit %d, want %d (usage)\n%.300s\n%.300s", r.exit, ExitUsage, r.stdout, r.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, vaultFile)); err == nil {
+				t.Fatal("the vault was opened: something may have been sealed")
+			}
+		})
 	}
 }

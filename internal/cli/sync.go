@@ -169,7 +169,7 @@ func vaultKey(dir, keyFile string, warn io.Writer) (vault.KeySource, error) {
 		return nil, Errorf(ExitInput, "vault_key", "%v", err)
 	}
 	if k.Weak != nil {
-		fmt.Fprintf(warn, "warning: %v\nThe vault opens so nothing waiting to sync is stranded; rotate its key to a strong passphrase or a key file.\n", k.Weak)
+		fmt.Fprintf(warn, "warning: %v\nThe vault opens so nothing waiting to sync is stranded; rotate its key to a strong passphrase or a key file: kyc vault rotate.\n", k.Weak)
 	}
 	return k.Source, nil
 }

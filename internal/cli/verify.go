@@ -91,8 +91,8 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	profile := fs.String("profile", string(device.ProfileField), "device policy profile: kiosk or field")
 	policyFile := fs.String("device-policy", "", "a JSON device policy replacing the profile's default")
 	noDevice := fs.Bool("no-device-check", false, "skip the device check (a file-based re-run on another machine)")
-	riskFile := fs.String("risk-config", "", "a JSON risk configuration laid over the defaults (default the one sync installed)")
-	wlDir := fs.String("watchlists", "", "screen against this folder's lists only (default central's synced lists and $"+WatchlistsEnv+")")
+	riskFile := fs.String("risk-config", "", "a JSON risk configuration laid over the defaults (default the one sync installed; not with --submit)")
+	wlDir := fs.String("watchlists", "", "screen against this folder's lists only (default central's synced lists and $"+WatchlistsEnv+"; not with --submit)")
 	submit := fs.Bool("submit", false, "seal the verification with its images into the device's vault, queued for kyc sync, as the app does")
 	session := fs.String("session", "", "--submit: the session the attempt belongs to (default a new random id)")
 	docType := fs.String("doc-type", "", "--submit: the document type the operator chose (e.g. ktp, passport)")
@@ -113,6 +113,13 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		// Central accepts a submission only with a signed device check.
 		return nil, Errorf(ExitUsage, "usage", "--submit needs the device check: drop --no-device-check")
 	}
+	if *submit && (*riskFile != "" || *wlDir != "") {
+		// A sealed result reaches central as this device's decision: a risk
+		// configuration or a folder of lists the operator names (one with
+		// the thresholds down, an empty one) would decide it instead of
+		// what central published, and the payload could not tell.
+		return nil, Errorf(ExitUsage, "usage", "--submit decides with the configuration sync installed: drop --risk-config and --watchlists")
+	}
 	if *attempt < 1 {
 		return nil, Errorf(ExitUsage, "usage", "--attempt counts from 1")
 	}
@@ -126,8 +133,8 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, Errorf(ExitUsage, "usage", "--challenge-frame goes with --challenge passed")
 	}
 	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
-	// The risk configuration sync installed; an invalid one is said and
-	// the defaults decide.
+	// The risk configuration sync installed; one missing or invalid is
+	// said, and the one sync recorded installing decides.
 	rc := deviceconf.LoadRisk(dev.ConfigDir(), nil)
 	if rc.Problem != "" {
 		fmt.Fprintf(env.Stderr, "kyc verify: %s\n", rc.Problem)
@@ -143,13 +150,16 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		rc.Path, rc.Version = *riskFile, nil // not a version central published
 	}
 	eng := &verify.Engine{Risk: rc.Config}
+	// lastContact is when central last answered, as sync kept it in the
+	// vault: the clock check's reference, as in the app.
+	var lastContact time.Time
 	if !*noDevice {
 		pol, err := loadDevicePolicy(*profile, *policyFile)
 		if err != nil {
 			return nil, err
 		}
 		eng.Device = func(ctx context.Context) (device.Report, error) {
-			return device.Run(ctx, device.Options{Policy: pol})
+			return device.Run(ctx, device.Options{Policy: pol, LastCentralContact: lastContact})
 		}
 	}
 
@@ -162,6 +172,9 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 			return nil, err
 		}
 		defer v.Close()
+		if lastContact, err = v.LastContact(ctx); err != nil {
+			fmt.Fprintf(env.Stderr, "kyc verify: %v\n", err)
+		}
 	}
 
 	start := time.Now()

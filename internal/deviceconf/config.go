@@ -136,16 +136,16 @@ type Risk struct {
 }
 
 // LoadRisk reads configDir/risk.json, central's risk configuration laid
-// over the defaults (risk.ParseConfig). Without one the built-in defaults
-// apply. An invalid document is reported in Problem and not applied:
-// last, the configuration in use before, is kept when there is one, else
-// the defaults.
+// over the defaults (risk.ParseConfig). Without one, on a device sync
+// never gave one, the built-in defaults apply. A document missing or
+// invalid is reported in Problem and not applied: the document sync
+// recorded installing (agent.ConfigFile) applies instead, else last, the
+// configuration in use before, else the defaults. Deleting or spoiling
+// risk.json therefore never brings the built-in defaults back on a
+// device that has central's configuration.
 func LoadRisk(configDir string, last *Risk) Risk {
 	path := filepath.Join(configDir, riskFile)
 	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Risk{Config: risk.DefaultConfig(), Version: new(int64)}
-	}
 	if err == nil {
 		var cfg risk.Config
 		if cfg, err = risk.ParseConfig(b); err == nil {
@@ -156,16 +156,41 @@ func LoadRisk(configDir string, last *Risk) Risk {
 			return r
 		}
 	}
-	r := Risk{Config: risk.DefaultConfig(), Version: new(int64)}
-	if last != nil {
+	installed, recorded := recordedRisk(configDir)
+	if errors.Is(err, fs.ErrNotExist) && !recorded {
+		return Risk{Config: risk.DefaultConfig(), Version: new(int64)}
+	}
+	r, kept := Risk{Config: risk.DefaultConfig(), Version: new(int64)}, "the built-in defaults stay"
+	switch {
+	case recorded:
+		r, kept = installed, fmt.Sprintf("version %d, as sync recorded installing it, stays", *installed.Version)
+	case last != nil:
 		r = *last
+		if r.Path != "" {
+			kept = "the configuration applied before stays"
+		}
 	}
-	kept := "the built-in defaults"
-	if r.Path != "" {
-		kept = "the configuration applied before"
+	what := fmt.Sprintf("is not applied (%v)", err)
+	if errors.Is(err, fs.ErrNotExist) {
+		what = "is missing"
 	}
-	r.Problem = fmt.Sprintf("the synced risk configuration %s is not applied (%v); %s stay in use", path, err, kept)
+	r.Problem = fmt.Sprintf("the synced risk configuration %s %s; %s in use", path, what, kept)
 	return r
+}
+
+// recordedRisk is the risk document sync recorded installing in
+// configDir's agent.ConfigFile, with its version; false when it recorded
+// none (or one this version cannot apply, which sync never installs).
+func recordedRisk(configDir string) (Risk, bool) {
+	c, err := agent.LoadConfig(configDir)
+	if err != nil || c.Version <= 0 || len(c.Risk) == 0 {
+		return Risk{}, false
+	}
+	cfg, err := risk.ParseConfig(c.Risk)
+	if err != nil {
+		return Risk{}, false
+	}
+	return Risk{Config: cfg, Path: filepath.Join(configDir, agent.ConfigFile), Version: &c.Version}, true
 }
 
 // Challenge is central's attestation challenge from the last configuration

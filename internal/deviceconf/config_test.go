@@ -220,8 +220,21 @@ func TestRiskVersion(t *testing.T) {
 			t.Errorf("%s: version %s, %v; want %s", step.name, version(c.Risk), err, step.want)
 		}
 	}
-	if r := LoadRisk(dir, nil); version(r) != "0" || r.Problem == "" {
-		t.Errorf("an invalid document, nothing before: version %s (%s); want the defaults, 0", version(r), r.Problem)
+	// Nothing before (a restart, the command line): the document sync
+	// recorded, not the built-in defaults, which would otherwise be
+	// back by spoiling or deleting the file.
+	for name, spoil := range map[string]func(){
+		"an invalid document": func() { writeFile(t, filepath.Join(dir, riskFile), `not json`) },
+		"no document": func() {
+			if err := os.Remove(filepath.Join(dir, riskFile)); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		spoil()
+		if r := LoadRisk(dir, nil); version(r) != "2" || r.Config.Bands.ApproveMin != 90 || r.Problem == "" {
+			t.Errorf("%s, nothing before: version %s, approve at %v (%s); want the recorded version 2", name, version(r), r.Config.Bands.ApproveMin, r.Problem)
+		}
 	}
 }
 

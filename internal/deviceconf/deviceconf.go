@@ -20,8 +20,9 @@
 // vault without its key. No OS keyring: kiosks run without a D-Bus secret
 // service, and a root-only file is the one store every deployment has.
 //
-// Verifications use <device>/config/risk.json laid over the defaults (an
-// invalid one is reported; the one in use stays), the lists sync
+// Verifications use <device>/config/risk.json laid over the defaults (one
+// missing or invalid is reported; the document sync recorded installing
+// stays), the lists sync
 // installed in <device>/config/watchlists (NAME.list.json.gz, the file
 // `kyc watchlist import` writes) and the local ones (KYC_WATCHLISTS_DIR);
 // central's list wins a name clash, and a bad list is reported without

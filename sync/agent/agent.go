@@ -95,6 +95,9 @@ type Pass struct {
 	// SweepPostponed: the retention sweep was due but waits, as central's
 	// certificate says the device clock is wrong by an unknown amount.
 	SweepPostponed bool `json:"retention_postponed,omitempty"`
+	// Compacted: the vault was rewritten without its free pages, where
+	// what was shredded lingered (Agent.compact).
+	Compacted bool `json:"vault_compacted,omitempty"`
 	// Reviews counts the submissions whose review by central's reviewers
 	// changed in this pass (SyncReviews).
 	Reviews int `json:"reviews,omitempty"`
@@ -131,6 +134,12 @@ type Agent struct {
 	lastMaintain, lastRetention time.Time
 	migrated                    bool
 	passErr                     error // the outbox pass's most telling failure
+	// recordedContact is the last contact the vault keeps (recordContact).
+	recordedContact time.Time
+	// shredded: images or records were shredded since the last
+	// compaction, at lastCompact (compact).
+	shredded    bool
+	lastCompact time.Time
 }
 
 // New returns an Agent sending v's outbox with up.
@@ -336,6 +345,8 @@ func (a *Agent) syncOne(ctx context.Context, e vault.OutboxEntry) (st vault.Stat
 			// next sweep (SyncedWithImages).
 			if derr := a.v.DropImages(ctx, id); derr != nil {
 				a.opts.Logger.Warn("dropping images of a delivered submission", "err", derr)
+			} else {
+				a.shredded = true
 			}
 		}
 		return st, nil, err
@@ -533,8 +544,12 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 	if err := a.sweep(ctx, &p); err != nil {
 		return p, err
 	}
+	errs.add(a.compact(ctx, &p))
 	p.ClockOffset = a.up.ClockOffset()
 	p.LastContact = a.up.LastContact()
+	if err := a.recordContact(ctx, p.LastContact); err != nil {
+		return p, err
+	}
 	p.Online = a.up.lt.answers.Load() > before
 	p.Err = errs.first()
 	p.LastError = Describe(p.Err)
@@ -548,6 +563,24 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 		a.opts.OnPass(p)
 	}
 	return p, nil
+}
+
+// contactRecordEvery is how far apart two contacts the vault keeps are at
+// least while the device stays online: a write a minute, not one a pass,
+// for a clock check whose tolerance is minutes.
+const contactRecordEvery = time.Minute
+
+// recordContact keeps central's last answer in the vault, where the device
+// check finds it after a restart (vault.RecordContact).
+func (a *Agent) recordContact(ctx context.Context, at time.Time) error {
+	if at.IsZero() || (!a.recordedContact.IsZero() && at.Sub(a.recordedContact).Abs() < contactRecordEvery) {
+		return nil
+	}
+	if err := a.v.RecordContact(ctx, at); err != nil {
+		return err
+	}
+	a.recordedContact = at
+	return nil
 }
 
 // maintain drops the images of delivered submissions an earlier run left
@@ -584,6 +617,7 @@ func (a *Agent) maintain(ctx context.Context, p *Pass) error {
 				continue
 			}
 			p.ImagesDropped++
+			a.shredded = true
 		}
 	}
 	a.lastMaintain = now
@@ -616,7 +650,32 @@ func (a *Agent) sweep(ctx context.Context, p *Pass) error {
 		return err
 	}
 	p.Swept = n
+	a.shredded = a.shredded || n > 0
 	a.lastRetention = now
+	return nil
+}
+
+// compact rewrites the vault without its free pages (vault.Compact) on the
+// first pass, for what an earlier run shredded, then when something was
+// shredded and RetentionEvery has passed since the last time. bbolt leaves
+// a freed page as it was until it reuses it: a delivered submission's
+// images and their wrapped data key stay in the file after DropImages,
+// whole, for anyone holding the file and the vault key (a kiosk's disk
+// holds both) to decrypt, until the file is rewritten. Once an hour bounds
+// the cost: the rewrite copies every image still queued, and the app's
+// sealing waits for it. A failure is the pass's error, retried when due
+// again; it leaves the original file as it was.
+func (a *Agent) compact(ctx context.Context, p *Pass) error {
+	now := a.opts.Now()
+	if !a.lastCompact.IsZero() && (!a.shredded || now.Sub(a.lastCompact) < a.opts.RetentionEvery) {
+		return nil
+	}
+	a.lastCompact = now
+	if err := a.v.Compact(ctx); err != nil {
+		return err
+	}
+	a.shredded = false
+	p.Compacted = true
 	return nil
 }
 

@@ -383,9 +383,9 @@ func TestConfigAfterCentralClockRanAhead(t *testing.T) {
 	}
 }
 
-// TestRiskTheEngineCannotApplyKeepsThePrevious: central's admin API
-// publishes any JSON, and a newer central may name a setting this version
-// does not know. Before, such a document replaced the risk.json in use, so
+// TestRiskTheEngineCannotApplyKeepsThePrevious: a newer central may name
+// a setting this version does not know, and one from before central
+// checked proposals may have published any JSON. Before, such a document replaced the risk.json in use, so
 // `kyc verify` decided with the built-in defaults while the device reported
 // central's version as in use. Now the previous one stays, the operator is
 // told why, and the watchlists still install.
@@ -396,7 +396,7 @@ func TestRiskTheEngineCannotApplyKeepsThePrevious(t *testing.T) {
 	dir := t.TempDir()
 	putRisk := func(doc string) {
 		t.Helper()
-		r.central.PublishRisk(t, []byte(doc))
+		r.central.PublishRiskUnchecked(t, []byte(doc))
 	}
 	putRisk(`{"max_retries":4}`)
 	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {

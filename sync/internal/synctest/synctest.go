@@ -210,6 +210,19 @@ func (c *Central) PublishRisk(tb testing.TB, doc []byte) int64 {
 	return v
 }
 
+// PublishRiskUnchecked publishes doc as the store's next risk version
+// without the engine's check central makes of a proposal: a document
+// this version of the engine refuses, as a newer central (whose engine
+// knows more settings) or one from before the check may have published.
+func (c *Central) PublishRiskUnchecked(tb testing.TB, doc []byte) int64 {
+	tb.Helper()
+	v, err := c.Store.PutRisk(context.Background(), doc)
+	if err != nil {
+		tb.Fatalf("publishing the risk configuration: %v", err)
+	}
+	return v
+}
+
 // Token creates an enrolment token through the admin API.
 func (c *Central) Token(tb testing.TB) string {
 	tb.Helper()
