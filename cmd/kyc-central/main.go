@@ -11,6 +11,8 @@
 //	kyc-central partner rotate-key|webhook-secret --id ID [--overlap 24h]
 //	kyc-central partner disable|enable --id ID
 //	kyc-central partner push|push-key|reference-image --id ID ...   (partner_settings.go)
+//	kyc-central backup --out F [--central URL --ca F] | --data DIR   (backup.go)
+//	kyc-central restore --from F [--data DIR] [--replace]
 //
 // serve also serves the partner API (package partnerapi) at /api/v1/,
 // its OpenAPI document at /openapi.json, the hosted capture flow at /flow/
@@ -62,6 +64,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/backup"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/pki"
@@ -83,7 +86,8 @@ const usage = `usage:
   kyc-central serve [--addr host:port] [--data dir] [--store bolt|postgres] [--dsn dsn] [--box-key file] [--sign-key file]
                     [--admin-token-file file] [--console-key file] [--console-addr host:port] [--metrics-addr host:port]
                     [--partner-key file] [--public-url https://host] [--face-match-turns n] [--face-match-share n]
-                    [--face-match-wait 30s] [--face-match-body-time 30s] (--tls-cert file --tls-key file | --insecure-http)
+                    [--face-match-wait 30s] [--face-match-body-time 30s] [--recheck-approvals]
+                    (--tls-cert file --tls-key file | --insecure-http)
   kyc-central tls init --dir dir --host name-or-ip [--host ...]
   kyc-central token create [--central https://host:port] [--ca file] [--ttl 24h] [--admin-token-file file]
   kyc-central keys status|rotate [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file]
@@ -93,7 +97,9 @@ const usage = `usage:
   kyc-central partner add --name name [--branch branch]... [--webhook url] [--data dir] [--store bolt|postgres] [--dsn dsn]
   kyc-central partner rotate-key|webhook-secret --id id [--overlap 24h] [--data dir] [--store bolt|postgres] [--dsn dsn]
   kyc-central partner disable|enable --id id [--data dir] [--store bolt|postgres] [--dsn dsn]
-  kyc-central partner push|push-key|reference-image --id id ... (the enterprise push, the reference-image endpoint: kyc-central partner)`
+  kyc-central partner push|push-key|reference-image --id id ... (the enterprise push, the reference-image endpoint: kyc-central partner)
+  kyc-central backup --out file [--central https://host:port] [--ca file] [--admin-token-file file] | --data dir
+  kyc-central restore --from file [--data dir] [--replace]   (backup.go; central stopped)`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -113,6 +119,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = user(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "keys":
 		err = keys(ctx, args[1:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "backup":
+		err = backupCmd(ctx, args[1:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "restore":
+		err = restoreCmd(ctx, args[1:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "tls" && args[1] == "init":
 		err = tlsInit(args[2:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "token" && args[1] == "create":
@@ -203,6 +213,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fmWait := fs.Duration("face-match-wait", 0, "how long a Face Match request waits for a turn before 503 face_match_busy (0: "+partnerapi.DefaultFaceMatchWait.String()+")")
 	fmBodyTime := fs.Duration("face-match-body-time", 0, "how long a Face Match request's whole body may take to arrive once it has its turn, else 408 timeout (0: "+partnerapi.DefaultFaceMatchBodyTime.String()+")")
 	riskTTL := fs.Duration("risk-proposal-ttl", central.DefaultRiskProposalTTL, "how long proposed risk settings wait for a second admin to confirm them before they expire")
+	recheckApprovals := fs.Bool("recheck-approvals", false, "recheck every device approval with central's face engine once its images are in (document against selfie, the selfie's liveness), and send one the engine contradicts to review; needs the face models")
 	modelsDir := fs.String("models", "", "model directory of the Face Match API (default $KYC_MODELS_DIR, else $KYC_HOME/models; kyc models install fills it); without the models the API answers 503")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -271,7 +282,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	pg, _ := store.(*pgstore.Store) // nil on bbolt: no job queue
+	pg, _ := store.(*pgstore.Store)     // nil on bbolt: no job queue
+	bolt, _ := store.(*boltstore.Store) // nil on PostgreSQL: pg_dump backs it up
 	if store, err = sealed(store, *keysFile, *data); err != nil {
 		return err
 	}
@@ -290,6 +302,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fm, closeFM := openFaceMatcher(ctx, *modelsDir, logger)
 	defer closeFM()
+	if *recheckApprovals {
+		stopRecheck, err := startRecheck(ctx, store, fm, logger)
+		if err != nil {
+			return err
+		}
+		defer stopRecheck()
+	}
 	api, err := mountPartnerAPI(srv, partnerapi.Config{Store: store, SecretKey: pkey, Logger: logger, FaceMatcher: fm,
 		FaceMatchTurns: *fmTurns, FaceMatchShare: *fmShare, FaceMatchWait: *fmWait, FaceMatchBodyTime: *fmBodyTime,
 		PublicURL: publicURL(*pubURL, *addr, srvTLS != nil), HostedFlow: true})
@@ -299,6 +318,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := mountConsole(srv, store, api, consoleKeyPath(*consoleKey, *data), srvTLS != nil, central.Config{Logger: logger}); err != nil {
 		return err
 	}
+	bcfg := backup.Config{Store: store, StageDir: *data}
+	if bolt != nil {
+		bcfg.Source = bolt
+	}
+	backup.Mount(srv, bcfg)
 	stopFlow, err := startHostedFlow(ctx, srv, hostedflow.Config{Store: store, PublicURL: publicURL(*pubURL, *addr, srvTLS != nil),
 		Logger: logger, ReferenceImage: api.ReferenceImage, PromptTime: *promptTime, ChallengeTime: *challengeTime}, *modelsDir)
 	if err != nil {
@@ -389,24 +413,9 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if tok == "" {
 		return fmt.Errorf("no admin token: set $%s or --admin-token-file", envAdminToken)
 	}
-	u, err := url.Parse(strings.TrimSuffix(*base, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("--central %q is not an https:// URL", *base)
-	}
-	if u.Scheme == "http" && !central.IsLoopback(u.Hostname()) {
-		return fmt.Errorf("refusing to send the admin token over plain HTTP to %s: use https:// (and --ca)", u.Host)
-	}
-	client := &http.Client{Timeout: time.Minute}
-	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
-		if err != nil {
-			return fmt.Errorf("reading CA: %w", err)
-		}
-		cfg, err := pki.ClientConfig(pem)
-		if err != nil {
-			return fmt.Errorf("reading CA %s: %w", *caFile, err)
-		}
-		client.Transport = &http.Transport{TLSClientConfig: cfg}
+	u, client, err := adminClient(*base, *caFile, time.Minute)
+	if err != nil {
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String()+"/admin/v1/enroll-tokens?ttl="+ttl.String(), nil)
 	if err != nil {
@@ -431,4 +440,30 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stderr, "central's key fingerprint: %s (the token carries it; the device checks central's keys against it)\n", tr.Fingerprint)
 	return json.NewEncoder(stdout).Encode(tr)
+}
+
+// adminClient checks central's base URL for the admin API (https, or
+// http on loopback: the token is never sent in clear over a network) and
+// returns it with a client trusting caFile (default: the system's roots).
+func adminClient(base, caFile string, timeout time.Duration) (*url.URL, *http.Client, error) {
+	u, err := url.Parse(strings.TrimSuffix(base, "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, nil, fmt.Errorf("--central %q is not an https:// URL", base)
+	}
+	if u.Scheme == "http" && !central.IsLoopback(u.Hostname()) {
+		return nil, nil, fmt.Errorf("refusing to send the admin token over plain HTTP to %s: use https:// (and --ca)", u.Host)
+	}
+	client := &http.Client{Timeout: timeout}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading CA: %w", err)
+		}
+		cfg, err := pki.ClientConfig(pem)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading CA %s: %w", caFile, err)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: cfg}
+	}
+	return u, client, nil
 }

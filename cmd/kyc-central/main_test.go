@@ -109,6 +109,20 @@ func TestTLSServeAndCreateToken(t *testing.T) {
 	if code := run(context.Background(), []string{"token", "create", "--central", "https://" + addr, "--admin-token-file", tokFile}, &out, &errOut); code == 0 {
 		t.Error("token create trusted central's private CA without --ca")
 	}
+	// A copy of the running central's store through the admin API; the
+	// store file itself is not copied from here while central holds it.
+	copyFile := filepath.Join(dir, "backup", "central-copy.db")
+	if err := os.Mkdir(filepath.Dir(copyFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), []string{"backup", "--central", "https://" + addr, "--ca", filepath.Join(tlsDir, pki.CACertFile), "--admin-token-file", tokFile, "--out", copyFile}, &out, &errOut); code != 0 || !strings.Contains(out.String(), `"submissions":0`) {
+		t.Fatalf("backup: exit %d: %s %s", code, out.String(), errOut.String())
+	}
+	if code := run(context.Background(), []string{"backup", "--data", filepath.Join(dir, "data"), "--out", copyFile + "2"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "in use") {
+		t.Errorf("backup --data of a running central: exit %d: %s", code, errOut.String())
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -117,6 +131,14 @@ func TestTLSServeAndCreateToken(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop on cancel")
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"restore", "--from", copyFile, "--data", filepath.Join(dir, "data")}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "--replace") {
+		t.Errorf("restore over a store without --replace: exit %d: %s", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"restore", "--from", copyFile, "--data", filepath.Join(dir, "data"), "--replace"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "central.db.replaced-") {
+		t.Errorf("restore --replace: exit %d: %s", code, errOut.String())
 	}
 	for _, key := range []string{"box.key", "sign.key"} {
 		if fi, err := os.Stat(filepath.Join(dir, "data", key)); err != nil || fi.Mode().Perm() != 0o600 {

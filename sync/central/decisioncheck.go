@@ -27,13 +27,27 @@ const (
 	// ReasonRiskVersionUnknown: an approval outside the approve band of the
 	// current risk configuration, made under a version whose bands central
 	// does not know (never published, ahead of central's, one it cannot
-	// apply), or, by a device whose result names no version, while its
-	// last status reports another version than the current one (or none
-	// yet).
+	// apply) or central never served that device, or, by a device whose
+	// result names no version, while its last status reports another
+	// version than the current one (or none yet).
 	ReasonRiskVersionUnknown = "DEVICE_RISK_VERSION_UNKNOWN"
 	// ReasonDecisionUnknown: a decision the risk engine never gives.
 	ReasonDecisionUnknown = "DEVICE_DECISION_UNKNOWN"
 )
+
+// RiskServings records which risk configuration versions central served
+// each device (GET /v1/config), so that a device's result can name only a
+// version it was given: a device that lies could otherwise name any version
+// ever published, the defaults (0) among them, to be judged by the
+// loosest bands.
+type RiskServings interface {
+	// ServeRisk records that central serves risk configuration version
+	// (0: the built-in defaults, none published) to deviceID; recording it
+	// again changes nothing.
+	ServeRisk(ctx context.Context, deviceID string, version int64) error
+	// RiskServed reports whether version was recorded served to deviceID.
+	RiskServed(ctx context.Context, deviceID string, version int64) (bool, error)
+}
 
 // AuditDecisionDistrusted records a device's decision central routed to
 // review (subject the case, After the decisionDoubt).
@@ -81,10 +95,14 @@ func decidedUnder(payload []byte) *int64 {
 // version it published (Store.RiskVersion) and knows the built-in
 // defaults (version 0), so an approval made under an earlier version and
 // synced after a newer one (a rollout, a device offline for days) is
-// judged by its own bands. A version central never published, or one it
-// cannot apply (which no device installs), has bands nobody knows: the
-// approval is held to the current bands, and one outside them is doubted
-// as of an unknown version.
+// judged by its own bands. The version is the device's claim: it counts
+// only if central served it to that device (Store.RiskServed), else a
+// device could pick the loosest bands ever published. A version central
+// never served the device, or one it cannot apply (which no device
+// installs), has bands that are not the device's: the approval is held
+// to the current bands, and one outside them is doubted as of an unknown
+// version. Versions served before central recorded servings count from
+// the device's next configuration sync.
 //
 // A payload from an older device does not name its version: the device's
 // last status stands in, trusted only when it is the current version (it
@@ -116,7 +134,12 @@ func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, paylo
 	known := false
 	if v := decidedUnder(payload); v != nil {
 		dd.DeviceVersion, dd.VersionFrom = v, versionFromDecision
+		served, err := s.cfg.Store.RiskServed(ctx, d.ID, *v)
+		if err != nil {
+			return nil, fmt.Errorf("reading whether a device was served the risk version its decision names: %w", err)
+		}
 		switch {
+		case !served:
 		case *v == current:
 			known = true
 		case *v == 0:
@@ -151,7 +174,7 @@ func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, paylo
 		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of risk configuration version %d, which it reports in use", sum.Score, dd.ApproveMin, dd.Version)
 	case dd.VersionFrom == versionFromDecision:
 		dd.Reason = ReasonRiskVersionUnknown
-		dd.Detail = fmt.Sprintf("the device approved at score %g under risk configuration version %d, whose bands central does not know (it never published it, no longer holds it, or cannot apply it); the score is outside the approve band (%g to 100) of the current version %d", sum.Score, *dd.DeviceVersion, dd.ApproveMin, dd.Version)
+		dd.Detail = fmt.Sprintf("the device approved at score %g under risk configuration version %d, whose bands central does not know (it never served it to this device, no longer holds it, or cannot apply it); the score is outside the approve band (%g to 100) of the current version %d", sum.Score, *dd.DeviceVersion, dd.ApproveMin, dd.Version)
 	default:
 		dd.Reason = ReasonRiskVersionUnknown
 		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of the current risk configuration version %d; its result does not name the version it was made under, and it reports %s in use", sum.Score, dd.ApproveMin, dd.Version, versionWords(dd.DeviceVersion))

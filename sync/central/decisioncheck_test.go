@@ -116,20 +116,24 @@ func ver(v int64) *int64 { return &v }
 // TestDeviceDecisionJudgedByItsRiskVersion: an approval is judged by the
 // bands of the risk configuration its payload says it was made under,
 // however many versions central published since (a rollout, a device
-// offline for days); a version whose bands central does not know is
-// held to the current bands. A payload that names no version (an older
+// offline for days), if central served that version to the device; a
+// version whose bands central does not know, or never served that device
+// (a device that lies, naming the defaults or an older, looser version),
+// is held to the current bands. A payload that names no version (an older
 // device) is judged as before, by the device's last status.
 func TestDeviceDecisionJudgedByItsRiskVersion(t *testing.T) {
 	const (
 		v1 = `{"bands":{"approve_min":85,"review_min":50}}`
 		v2 = `{"bands":{"approve_min":90,"review_min":50}}`
-		// bad is JSON the bootstrap API publishes as given and no device
-		// can apply.
+		// bad is a document no device can apply: central no longer
+		// proposes one, but a store may hold one published before it
+		// checked, or by a newer central whose engine knows more.
 		bad = `{"bands":{"approve_min":20,"review_min":60}}`
 	)
 	cases := []struct {
 		name    string
 		publish []string
+		skip    int    // versions published before the device first syncs its configuration (after each one from then on)
 		status  int64  // the version the device reports in use now
 		decided *int64 // the version the payload names, if it names one
 		score   float64
@@ -137,19 +141,22 @@ func TestDeviceDecisionJudgedByItsRiskVersion(t *testing.T) {
 		reason  string // the reason put first, when central distrusts it
 		applied int64  // the version whose bands the doubt names
 	}{
-		{"87 under v1 synced after v2", []string{v1, v2}, 2, ver(1), 87, "approve", "", 0},
-		{"80 under v1 synced after v2", []string{v1, v2}, 2, ver(1), 80, "review", central.ReasonDecisionContradictsBands, 1},
-		{"87 under v2", []string{v1, v2}, 2, ver(2), 87, "review", central.ReasonDecisionContradictsBands, 2},
-		{"87 under v2 before the device reports it", []string{v1, v2}, 1, ver(2), 87, "review", central.ReasonDecisionContradictsBands, 2},
-		{"92 under v2 reporting v1", []string{v1, v2}, 1, ver(2), 92, "approve", "", 0},
-		{"87 under the defaults", []string{v1, v2}, 2, ver(0), 87, "approve", "", 0},
-		{"87 under v7, ahead of central", []string{v1, v2}, 2, ver(7), 87, "review", central.ReasonRiskVersionUnknown, 2},
-		{"95 under v7, in the current band", []string{v1, v2}, 2, ver(7), 95, "approve", "", 0},
-		{"87 under v-1", []string{v1, v2}, 2, ver(-1), 87, "review", central.ReasonRiskVersionUnknown, 2},
-		{"87 under a version no device can apply", []string{v1, bad, v2}, 3, ver(2), 87, "review", central.ReasonRiskVersionUnknown, 3},
-		{"87 naming none, reporting the current v2", []string{v1, v2}, 2, nil, 87, "review", central.ReasonDecisionContradictsBands, 2},
-		{"87 naming none, reporting v1", []string{v1, v2}, 1, nil, 87, "review", central.ReasonRiskVersionUnknown, 2},
-		{"92 naming none, reporting v1", []string{v1, v2}, 1, nil, 92, "approve", "", 0},
+		{"87 under v1 synced after v2", []string{v1, v2}, 0, 2, ver(1), 87, "approve", "", 0},
+		{"80 under v1 synced after v2", []string{v1, v2}, 0, 2, ver(1), 80, "review", central.ReasonDecisionContradictsBands, 1},
+		{"87 under v2", []string{v1, v2}, 0, 2, ver(2), 87, "review", central.ReasonDecisionContradictsBands, 2},
+		{"87 under v2 before the device reports it", []string{v1, v2}, 0, 1, ver(2), 87, "review", central.ReasonDecisionContradictsBands, 2},
+		{"92 under v2 reporting v1", []string{v1, v2}, 0, 1, ver(2), 92, "approve", "", 0},
+		{"87 under the defaults", []string{v1, v2}, 0, 2, ver(0), 87, "approve", "", 0},
+		{"87 under v7, ahead of central", []string{v1, v2}, 0, 2, ver(7), 87, "review", central.ReasonRiskVersionUnknown, 2},
+		{"95 under v7, in the current band", []string{v1, v2}, 0, 2, ver(7), 95, "approve", "", 0},
+		{"87 under v-1", []string{v1, v2}, 0, 2, ver(-1), 87, "review", central.ReasonRiskVersionUnknown, 2},
+		{"87 under the defaults, never served them", []string{v1, v2}, 1, 2, ver(0), 87, "review", central.ReasonRiskVersionUnknown, 2},
+		{"87 under v1, first served v2", []string{v1, v2}, 2, 2, ver(1), 87, "review", central.ReasonRiskVersionUnknown, 2},
+		{"92 under v1, first served v2", []string{v1, v2}, 2, 2, ver(1), 92, "approve", "", 0},
+		{"87 under a version no device can apply", []string{v1, bad, v2}, 0, 3, ver(2), 87, "review", central.ReasonRiskVersionUnknown, 3},
+		{"87 naming none, reporting the current v2", []string{v1, v2}, 0, 2, nil, 87, "review", central.ReasonDecisionContradictsBands, 2},
+		{"87 naming none, reporting v1", []string{v1, v2}, 0, 1, nil, 87, "review", central.ReasonRiskVersionUnknown, 2},
+		{"92 naming none, reporting v1", []string{v1, v2}, 0, 1, nil, 92, "approve", "", 0},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,8 +166,21 @@ func TestDeviceDecisionJudgedByItsRiskVersion(t *testing.T) {
 			}
 			c := start(t, central.Config{Store: store})
 			d := c.enrol(t)
-			for _, doc := range tc.publish {
-				c.publishRisk(t, doc)
+			sync := func(published int) {
+				if published >= tc.skip {
+					d.config(t) // GET /v1/config: central serves the version published (as with each submission's challenge)
+				}
+			}
+			sync(0)
+			for n, doc := range tc.publish {
+				if doc == bad {
+					if _, err := c.Cfg.Store.PutRisk(context.Background(), json.RawMessage(doc)); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					c.publishRisk(t, doc)
+				}
+				sync(n + 1)
 			}
 			st, _ := json.Marshal(protocol.DeviceStatus{ConfigVersion: tc.status})
 			if resp, e := d.do(t, http.MethodPut, protocol.PathStatus, st, nil); resp.StatusCode != http.StatusNoContent {

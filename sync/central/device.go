@@ -592,6 +592,11 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, d Device, _ [
 	if err != nil {
 		return fmt.Errorf("reading risk configuration: %w", err)
 	}
+	// Before it is served: a decision is judged only by a version its
+	// device was given (doubtDecision).
+	if err := s.cfg.Store.ServeRisk(r.Context(), d.ID, v); err != nil {
+		return err
+	}
 	wls, err := s.cfg.Store.Watchlists(r.Context())
 	if err != nil {
 		return fmt.Errorf("listing watchlists: %w", err)

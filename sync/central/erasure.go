@@ -149,6 +149,9 @@ func (p *privacy) eraseRequest(ctx context.Context, actor string, req ErasureReq
 			return Erasure{}, err
 		}
 	}
+	if err := p.refusePendingReview(ctx, e); err != nil {
+		return Erasure{}, err
+	}
 	log := func(e Erasure) {
 		p.s.log.LogAttrs(ctx, slog.LevelInfo, "erasure",
 			slog.String("erasure_id", e.ID), slog.String("request_id", httpx.RequestID(ctx)), slog.String("actor", actor),
@@ -269,6 +272,9 @@ func (p *privacy) eraseAll(ctx context.Context, e Erasure) error {
 // (flowerasure.go), then the submission, so a run cut short between the
 // two finds the submission again and scrubs the sessions the same.
 func (p *privacy) eraseSubmission(ctx context.Context, e Erasure, ref SubmissionRef) error {
+	if err := p.refusePendingCase(ctx, ref); err != nil {
+		return err
+	}
 	flows, events, err := p.s.cfg.Store.EraseFlows(ctx, ref, p.s.cfg.Now().UTC())
 	if err != nil {
 		return err

@@ -79,11 +79,11 @@ func (f *failingStore) Risk(ctx context.Context) (json.RawMessage, int64, error)
 	return d, v, err
 }
 
-func (f *failingStore) ProposeRisk(ctx context.Context, p central.RiskProposal) error {
+func (f *failingStore) ProposeRisk(ctx context.Context, p central.RiskProposal, ev central.AuditEvent) error {
 	if f.fail {
 		return f.err("propose risk")
 	}
-	return f.Store.ProposeRisk(ctx, p)
+	return f.Store.ProposeRisk(ctx, p, ev)
 }
 
 func (f *failingStore) CreateEnrollToken(ctx context.Context, tok central.EnrollToken) error {

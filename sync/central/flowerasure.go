@@ -37,7 +37,9 @@ type FlowEraser interface {
 	// Idempotency-Key answers of those sessions (AnswerSession). The
 	// sessions are found by an index of their Submissions, not by reading
 	// every session. A session scrubbed already is scrubbed again the
-	// same (a retried erasure), and counted.
+	// same (a retried erasure), and counted. Expire(ExpireDecision) does
+	// the same in its transaction for each submission it deletes:
+	// retention reaches the sessions as erasure does.
 	EraseFlows(ctx context.Context, ref SubmissionRef, at time.Time) (flows, events int, err error)
 }
 

@@ -64,18 +64,28 @@ func CheckBranch(b string) error {
 
 // audit appends a console or admin action to the trail.
 func (s *Server) audit(ctx context.Context, actor, action, subject string, before, after any) error {
-	ev := AuditEvent{ID: requestID(ctx), At: s.cfg.Now().UTC(), Actor: actor, Action: action, Subject: subject, Count: 1}
-	var err error
-	if ev.Before, err = rawJSON(before); err != nil {
-		return err
-	}
-	if ev.After, err = rawJSON(after); err != nil {
+	ev, err := s.auditEvent(ctx, actor, action, subject, before, after)
+	if err != nil {
 		return err
 	}
 	if err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
 		return fmt.Errorf("recording %s in the audit trail: %w", action, err)
 	}
 	return nil
+}
+
+// auditEvent is the event of a console or admin action, for a store
+// method that appends it in the transaction of the change.
+func (s *Server) auditEvent(ctx context.Context, actor, action, subject string, before, after any) (AuditEvent, error) {
+	ev := AuditEvent{ID: requestID(ctx), At: s.cfg.Now().UTC(), Actor: actor, Action: action, Subject: subject, Count: 1}
+	var err error
+	if ev.Before, err = rawJSON(before); err != nil {
+		return AuditEvent{}, err
+	}
+	if ev.After, err = rawJSON(after); err != nil {
+		return AuditEvent{}, err
+	}
+	return ev, nil
 }
 
 func rawJSON(v any) (json.RawMessage, error) {

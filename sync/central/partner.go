@@ -400,6 +400,7 @@ type Partners interface {
 // Webhooks is the webhook worker's store: events written with the changes
 // that cause them (UpdateFlow, AppendEvents), taken in order per session.
 type Webhooks interface {
+	WebhookLanes
 	// AppendEvents records events (assigning Seq and NextAt = CreatedAt);
 	// an event whose ID is stored already is skipped.
 	AppendEvents(ctx context.Context, evs []WebhookEvent) error
@@ -413,7 +414,8 @@ type Webhooks interface {
 	DueEvents(ctx context.Context, now time.Time, limit int) ([]WebhookEvent, error)
 	// RecordAttempt stores an attempt and the event's new state
 	// (delivered, next attempt, or dead) in one transaction; the event's
-	// first attempt sets its HeldBefore to a.Held.
+	// first attempt sets its HeldBefore to a.Held. It holds no lease: the
+	// workers record through RecordLeased; this is for tools and tests.
 	RecordAttempt(ctx context.Context, a DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error
 	// Events lists a partner's events after seq (all partners when
 	// partnerID is empty), at most limit; Attempts an event's attempts.

@@ -59,17 +59,40 @@ const (
 	// ReviewOverride: a case the engine decided itself, with a change of
 	// its decision proposed (Outcome) and waiting for a second user (four
 	// eyes). Until confirmed it changes nothing: devices and partners see
-	// the case as open (Review.Shared).
+	// the case as open, or as the decision it would replace (Standing).
 	ReviewOverride ReviewState = "override"
 )
 
 // Shared is the state devices and partners see: a pending override is
-// central's own business until confirmed, so it shows as open.
+// central's own business until confirmed, so it shows as open, or as
+// decided when it would replace a decision (Standing).
 func (r Review) Shared() ReviewState {
-	if r.State == "" || r.State == ReviewOverride {
+	switch {
+	case r.State == ReviewOverride && r.Standing != nil:
+		return ReviewDecided
+	case r.State == "" || r.State == ReviewOverride:
 		return ReviewOpen
 	}
 	return r.State
+}
+
+// Public is r as devices and partners see it (Shared): the outcome and
+// the hits' resolutions of a final decision only, the standing one while
+// an override of it waits; never a proposal's (a reviewer's resolutions
+// before a second reviewer confirmed them), the notes or the names.
+func (r Review) Public() Review {
+	out := Review{State: r.Shared(), Version: r.Version, Seq: r.Seq}
+	if out.State != ReviewDecided {
+		return out
+	}
+	out.Outcome, out.Reason, out.DecidedAt = r.Outcome, r.Reason, r.DecidedAt
+	if s := r.Standing; s != nil && r.State == ReviewOverride {
+		out.Outcome, out.Reason, out.DecidedAt = s.Outcome, s.Reason, s.DecidedAt
+	}
+	for _, h := range r.Hits {
+		out.Hits = append(out.Hits, HitResolution{Index: h.Index, Status: h.Status})
+	}
+	return out
 }
 
 // Outcomes a reviewer gives a case.
@@ -103,10 +126,26 @@ type Review struct {
 	// ProposedHits are the hit resolutions of a pending override
 	// (ReviewOverride), which become Hits only when it is confirmed.
 	ProposedHits []HitResolution `json:"proposed_hits,omitempty"`
+	// Standing is the final decision a pending override (ReviewOverride)
+	// of an overridden case would replace: devices and partners go on
+	// seeing it (Public) until the override is confirmed, and a decline
+	// restores it. Nil for an override of the engine's own decision.
+	Standing *Standing `json:"standing,omitempty"`
 	// Version counts the review's changes; Seq is the store-wide sequence
 	// number of its last change, which devices and webhooks follow.
 	Version int64 `json:"version"`
 	Seq     int64 `json:"seq"`
+}
+
+// Standing is a final decision kept aside while an override of it waits
+// (Review.Standing): the Review fields it restores.
+type Standing struct {
+	Assignee  string    `json:"assignee,omitempty"`
+	Outcome   string    `json:"outcome"`
+	Reason    string    `json:"reason,omitempty"`
+	DecidedBy string    `json:"decided_by,omitempty"`
+	DecidedAt time.Time `json:"decided_at,omitzero"`
+	SecondBy  string    `json:"second_by,omitempty"`
 }
 
 // HitResolution is a reviewer's verdict on one screening hit.

@@ -39,10 +39,9 @@ func (s *Server) getReviews(w http.ResponseWriter, r *http.Request, d Device, _ 
 
 // reviewUpdate is what a device learns of a review change.
 func reviewUpdate(c ReviewChange) protocol.ReviewUpdate {
-	rv := c.Review
-	st := rv.Shared()
-	u := protocol.ReviewUpdate{SubmissionID: c.ID, State: string(st), Seq: rv.Seq}
-	if st == ReviewDecided {
+	rv := c.Review.Public()
+	u := protocol.ReviewUpdate{SubmissionID: c.ID, State: string(rv.State), Seq: rv.Seq}
+	if rv.State == ReviewDecided {
 		u.Outcome, u.Reason, u.DecidedAt = rv.Outcome, rv.Reason, rv.DecidedAt.UTC()
 	}
 	return u

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
@@ -65,24 +68,27 @@ type RiskProposal struct {
 // Expired reports whether p can no longer be confirmed at now.
 func (p RiskProposal) Expired(now time.Time) bool { return !now.Before(p.ExpiresAt) }
 
-// RiskProposals keeps the pending risk proposal.
+// RiskProposals keeps the pending risk proposal. Each change appends its
+// audit event ev in its own transaction (as UpdateReview does), so no
+// change stands without its trace and no trace tells of a change that
+// failed.
 type RiskProposals interface {
-	// ProposeRisk records p as the pending proposal. It replaces one
-	// already pending only when that one has p.Proposer or expired at
+	// ProposeRisk records p as the pending proposal, and ev. It replaces
+	// one already pending only when that one has p.Proposer or expired at
 	// p.At; otherwise ErrProposalPending and nothing changes.
-	ProposeRisk(ctx context.Context, p RiskProposal) error
+	ProposeRisk(ctx context.Context, p RiskProposal, ev AuditEvent) error
 	// RiskProposal returns the pending proposal, expired or not;
 	// ErrNotFound when there is none.
 	RiskProposal(ctx context.Context) (RiskProposal, error)
 	// ConfirmRiskProposal publishes proposal id's Config as a new version
-	// and removes the proposal, in one transaction, and returns the
-	// version. ErrNotFound when id is not pending or expired at now;
-	// ErrRiskStale, keeping the proposal, when the published version is
-	// not its Base.
-	ConfirmRiskProposal(ctx context.Context, id string, now time.Time) (int64, error)
-	// DeleteRiskProposal removes proposal id; ErrNotFound when it is not
-	// pending.
-	DeleteRiskProposal(ctx context.Context, id string) error
+	// (its Base + 1) and removes the proposal, in one transaction with
+	// ev, and returns the version. ErrNotFound when id is not pending or
+	// expired at now; ErrRiskStale, keeping the proposal, when the
+	// published version is not its Base.
+	ConfirmRiskProposal(ctx context.Context, id string, now time.Time, ev AuditEvent) (int64, error)
+	// DeleteRiskProposal removes proposal id, and appends ev; ErrNotFound
+	// when it is not pending.
+	DeleteRiskProposal(ctx context.Context, id string, ev AuditEvent) error
 }
 
 // riskProposalState is what the audit trail keeps of a proposal.
@@ -117,20 +123,28 @@ func (s *Server) ProposeRisk(ctx context.Context, actor string, doc json.RawMess
 	if utf8.RuneCountInString(reason) > maxProposalReason || !utf8.ValidString(reason) {
 		return RiskProposal{}, httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d characters of UTF-8", maxProposalReason)
 	}
+	// Devices apply a document only if the engine parses it, and keep
+	// their previous one otherwise: a document they would refuse, once
+	// confirmed, leaves the fleet on an older version than central names.
+	if _, err := risk.ParseConfig(doc); err != nil {
+		return RiskProposal{}, httpx.Errorf(http.StatusUnprocessableEntity, "invalid_risk_config",
+			"devices would refuse this risk configuration: %s", riskProblems(err))
+	}
 	cur, ver, err := s.cfg.Store.Risk(ctx)
 	if err != nil {
 		return RiskProposal{}, fmt.Errorf("reading the risk configuration: %w", err)
 	}
 	now := s.cfg.Now().UTC()
 	p := RiskProposal{ID: rand.Text(), Config: doc, Base: ver, Proposer: actor, Reason: reason, At: now, ExpiresAt: now.Add(s.riskProposalTTL())}
-	if err := s.cfg.Store.ProposeRisk(ctx, p); err != nil {
+	ev, err := s.auditEvent(ctx, actor, AuditRiskProposed, "risk", newRiskState(ver, cur), newProposalState(p))
+	if err != nil {
+		return RiskProposal{}, err
+	}
+	if err := s.cfg.Store.ProposeRisk(ctx, p, ev); err != nil {
 		if errors.Is(err, ErrProposalPending) {
 			return RiskProposal{}, httpx.Errorf(http.StatusConflict, "proposal_pending", "another risk proposal waits for a second admin: confirm or decline it first")
 		}
 		return RiskProposal{}, fmt.Errorf("recording the risk proposal: %w", err)
-	}
-	if err := s.audit(ctx, actor, AuditRiskProposed, "risk", newRiskState(ver, cur), newProposalState(p)); err != nil {
-		return RiskProposal{}, err
 	}
 	return p, nil
 }
@@ -179,7 +193,17 @@ func (s *Server) ConfirmRisk(ctx context.Context, actor, id string) (int64, erro
 	if err != nil {
 		return 0, fmt.Errorf("reading the risk configuration: %w", err)
 	}
-	v, err := s.cfg.Store.ConfirmRiskProposal(ctx, id, s.cfg.Now())
+	// The store publishes p.Base+1 or nothing (ErrRiskStale), so the
+	// event can name the version before the transaction.
+	after := struct {
+		riskState
+		Proposal riskProposalState `json:"proposal"`
+	}{newRiskState(p.Base+1, p.Config), newProposalState(p)}
+	ev, err := s.auditEvent(ctx, actor, AuditRiskConfirmed, "risk", newRiskState(oldV, old), after)
+	if err != nil {
+		return 0, err
+	}
+	v, err := s.cfg.Store.ConfirmRiskProposal(ctx, id, s.cfg.Now(), ev)
 	switch {
 	case errors.Is(err, ErrRiskStale):
 		return 0, httpx.Errorf(http.StatusConflict, "risk_stale", "the risk configuration changed since the proposal: decline it and propose again")
@@ -187,13 +211,6 @@ func (s *Server) ConfirmRisk(ctx context.Context, actor, id string) (int64, erro
 		return 0, httpx.Errorf(http.StatusNotFound, "no_proposal", "no such risk proposal is pending")
 	case err != nil:
 		return 0, fmt.Errorf("publishing the risk proposal: %w", err)
-	}
-	after := struct {
-		riskState
-		Proposal riskProposalState `json:"proposal"`
-	}{newRiskState(v, p.Config), newProposalState(p)}
-	if err := s.audit(ctx, actor, AuditRiskConfirmed, "risk", newRiskState(oldV, old), after); err != nil {
-		return 0, err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "risk configuration published",
 		slog.String("request_id", httpx.RequestID(ctx)), slog.String("actor", actor), slog.String("proposer", p.Proposer), slog.Int64("version", v))
@@ -209,12 +226,61 @@ func (s *Server) DeclineRisk(ctx context.Context, actor, id, reason string) erro
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Store.DeleteRiskProposal(ctx, id); errors.Is(err, ErrNotFound) {
+	ev, err := s.auditEvent(ctx, actor, AuditRiskDeclined, "risk", newProposalState(p), struct {
+		Reason string `json:"reason,omitempty"`
+	}{reason})
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Store.DeleteRiskProposal(ctx, id, ev); errors.Is(err, ErrNotFound) {
 		return httpx.Errorf(http.StatusNotFound, "no_proposal", "no such risk proposal is pending")
 	} else if err != nil {
 		return fmt.Errorf("declining the risk proposal: %w", err)
 	}
-	return s.audit(ctx, actor, AuditRiskDeclined, "risk", newProposalState(p), struct {
-		Reason string `json:"reason,omitempty"`
-	}{reason})
+	return nil
+}
+
+// riskProblems says what risk.ParseConfig found wrong, field by field, in
+// the engine's words ("bands: approve_min 0 would approve every score"),
+// decoding errors put the same way ("bands.approve_min: a string, want a
+// number") rather than in Go's.
+func riskProblems(err error) string {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		field := te.Field
+		if field == "" {
+			field = "the document"
+		}
+		return fmt.Sprintf("%s: %s %s, want %s", field, article(te.Value), te.Value, jsonKind(te.Type))
+	}
+	msg := strings.TrimPrefix(err.Error(), "decoding risk config: ")
+	msg = strings.TrimPrefix(msg, risk.ErrInvalidConfig.Error()+": ")
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return "unknown field " + name + ": devices of this version have no such setting"
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// article is the indefinite article before word ("an array").
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// jsonKind names the JSON a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Bool:
+		return "true or false"
+	default:
+		return "an object"
+	}
 }

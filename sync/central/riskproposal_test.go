@@ -80,6 +80,109 @@ func TestAdminRiskProposes(t *testing.T) {
 	}
 }
 
+// TestRiskProposalRefusesWhatDevicesRefuse: a risk document the engine
+// cannot apply is refused when proposed, through the admin API or the
+// console, with 422 invalid_risk_config naming the field and why; nothing
+// is proposed or audited. Before, any JSON was proposed, could be
+// confirmed, and left every device on its old configuration while central
+// named the new version.
+func TestRiskProposalRefusesWhatDevicesRefuse(t *testing.T) {
+	ctx := context.Background()
+	store := openBolt(t)
+	c := start(t, central.Config{Store: store})
+	for _, tc := range []struct {
+		name, doc string
+		want      []string // in the message
+	}{
+		{"an unknown field", `{"max_retries":4,"face_match_strictness":"high"}`, []string{`unknown field "face_match_strictness"`}},
+		{"an unknown field in bands", `{"bands":{"approve_min":90,"approve_max":99}}`, []string{`unknown field "approve_max"`}},
+		{"a threshold above 1", `{"thresholds":{"face_liveness_min":1.5}}`, []string{"thresholds: face_liveness_min is 1.5, want 0-1"}},
+		{"approve_min 0", `{"bands":{"approve_min":0,"review_min":0}}`, []string{"bands: approve_min 0 would approve every score"}},
+		{"bands out of order", `{"bands":{"approve_min":20,"review_min":60}}`, []string{"bands: review_min 60 is above approve_min 20"}},
+		{"two problems", `{"max_retries":0,"min_age":101}`, []string{"max_retries: 0", "min_age: 101, want 0-100"}},
+		{"a string for a number", `{"bands":{"approve_min":"90"}}`, []string{"bands.approve_min: a string, want a number"}},
+		{"an array", `[1,2,3]`, []string{"the document: an array, want an object"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(tc.doc), nil)
+			if resp.StatusCode != http.StatusUnprocessableEntity || e.Code != "invalid_risk_config" {
+				t.Fatalf("PUT risk %s: %d %+v, want 422 invalid_risk_config", tc.doc, resp.StatusCode, e)
+			}
+			_, err := c.Server.ProposeRisk(ctx, "user:ada", []byte(tc.doc), "")
+			var he *httpx.Error
+			if !errors.As(err, &he) || he.Status != http.StatusUnprocessableEntity || he.Message != e.Message {
+				t.Fatalf("the console's proposal: %v, want the API's 422", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(e.Message, w) {
+					t.Errorf("message %q does not say %q", e.Message, w)
+				}
+			}
+			if strings.Contains(e.Message, "Go struct") || strings.Contains(e.Message, "json:") {
+				t.Errorf("message %q speaks Go", e.Message)
+			}
+		})
+	}
+	if _, err := store.RiskProposal(ctx); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("a refused document is pending: %v", err)
+	}
+	if evs, _ := store.Audit(ctx, central.AuditFilter{Action: central.AuditRiskProposed}); len(evs) != 0 {
+		t.Errorf("a refused document was audited as proposed: %+v", evs)
+	}
+}
+
+// noAppendStore is a store whose stand-alone AppendAudit fails.
+type noAppendStore struct{ central.Store }
+
+func (noAppendStore) AppendAudit(context.Context, central.AuditEvent) error {
+	return errors.New("the audit trail is unavailable")
+}
+
+// TestRiskProposalChangesCarryTheirAudit: proposing, confirming and
+// declining risk settings write their audit event with the change, not
+// after it. Before, each changed the store and then appended the event on
+// its own: when that append failed the caller saw an error, yet the
+// proposal stood, or the settings were published to every device, with no
+// trace of who did it.
+func TestRiskProposalChangesCarryTheirAudit(t *testing.T) {
+	ctx := context.Background()
+	store := openBolt(t)
+	c := start(t, central.Config{Store: noAppendStore{store}})
+	srv := c.Server
+	trail := func(action string) []central.AuditEvent {
+		t.Helper()
+		evs, err := store.Audit(ctx, central.AuditFilter{Action: action})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	p, err := srv.ProposeRisk(ctx, "user:ada", []byte(`{"max_retries":4}`), "tuning")
+	if err != nil {
+		t.Fatalf("propose: %v", err)
+	}
+	if evs := trail(central.AuditRiskProposed); len(evs) != 1 || evs[0].Actor != "user:ada" {
+		t.Fatalf("a pending proposal with risk_proposed events %+v, want its own", evs)
+	}
+	v, err := srv.ConfirmRisk(ctx, "user:bob", p.ID)
+	if err != nil || v != 1 {
+		t.Fatalf("confirm: %d, %v", v, err)
+	}
+	if evs := trail(central.AuditRiskConfirmed); len(evs) != 1 || evs[0].Actor != "user:bob" || !strings.Contains(string(evs[0].After), `"version":1`) {
+		t.Fatalf("version 1 published with risk_confirmed events %+v, want bob's naming version 1", evs)
+	}
+	p, err = srv.ProposeRisk(ctx, "user:ada", []byte(`{"max_retries":5}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.DeclineRisk(ctx, "user:bob", p.ID, "too many"); err != nil {
+		t.Fatalf("decline: %v", err)
+	}
+	if evs := trail(central.AuditRiskDeclined); len(evs) != 1 || evs[0].Actor != "user:bob" {
+		t.Fatalf("a declined proposal with risk_declined events %+v, want bob's", evs)
+	}
+}
+
 // TestRiskProposalExpires: a proposal not confirmed within
 // Config.RiskProposalTTL is no longer pending: its confirm is 404, and
 // anyone may propose in its place.

@@ -128,6 +128,8 @@ type Store interface {
 	ClaimAttestation(ctx context.Context, deviceID string, h [sha256.Size]byte, key string, expires time.Time) error
 
 	RiskProposals
+	RiskServings
+	ApprovalRoutes
 	Eraser
 	Erasures
 	AuditLog

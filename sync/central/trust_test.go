@@ -76,10 +76,10 @@ func TestSignedConfigAndStatus(t *testing.T) {
 	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/ofac", list, nil); resp.StatusCode != 200 {
 		t.Fatalf("publishing list: %d %+v", resp.StatusCode, e)
 	}
-	c.publishRisk(t, `{"max_score":70}`)
+	c.publishRisk(t, `{"max_retries":7}`)
 	before := time.Now()
 	cfg := d.config(t)
-	if cfg.Version != 1 || !bytes.Contains(cfg.Risk, []byte("max_score")) || cfg.Challenge == "" || cfg.IssuedAt.Before(before.Add(-time.Second)) {
+	if cfg.Version != 1 || !bytes.Contains(cfg.Risk, []byte("max_retries")) || cfg.Challenge == "" || cfg.IssuedAt.Before(before.Add(-time.Second)) {
 		t.Errorf("config: %+v", cfg)
 	}
 	if len(cfg.Watchlists) != 1 {

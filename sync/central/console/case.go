@@ -93,7 +93,9 @@ type caseData struct {
 	Hits                                                    []hitRow
 	Fields                                                  []fieldRow
 	FourEyesScore                                           float64
-	FourEyes                                                bool // a reject here goes to a second reviewer
+	// FourEyes names the outcomes that go to a second reviewer here
+	// (fourEyesOutcomes), "" if none.
+	FourEyes string
 
 	// CanOverride: v may propose an override (override.go);
 	// CanConfirmOverride: confirm or decline the pending one.
@@ -301,15 +303,15 @@ func (c *Console) permissions(v *Viewer, d *caseData) {
 	d.CanDecide = state == central.ReviewClaimed && d.Mine
 	d.CanResolve = d.CanDecide
 	d.CanConfirm = state == central.ReviewSecond && !proposedBy(rv, v.User.Name)
-	d.FourEyes = c.needsFourEyes(d.Case, central.OutcomeReject)
+	d.FourEyes = c.fourEyesOutcomes(d.Case)
 	if d.CanOverride = overridable(d.Case); d.CanOverride {
 		for _, o := range []string{central.OutcomeApprove, central.OutcomeReject, central.OutcomeResubmit} {
-			if o != d.Case.Summary.Decision {
+			if o != inForce(d.Case) {
 				d.OverrideOutcomes = append(d.OverrideOutcomes, o)
 			}
 		}
 	}
-	d.CanConfirmOverride = state == central.ReviewOverride && !proposedBy(rv, v.User.Name)
+	d.CanConfirmOverride = state == central.ReviewOverride && !overrideProposedBy(rv, v.User.Name)
 }
 
 // caseImage serves one image of a case, after the role and scope checks,

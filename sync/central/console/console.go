@@ -73,10 +73,12 @@
 // wrong (central.ClockSkew) is flagged in words. A review is claimed before
 // it is decided (two reviewers cannot hold one case); each change goes
 // through Store.UpdateReview, one transaction that versions the review,
-// gives it a store-wide Seq and appends its audit event. A reject of an
-// escalated or high-score case, or any decision with a confirmed screening
-// hit, waits in second_review for a different reviewer (four eyes).
-// Devices fetch decisions with GET /v1/reviews?after=SEQ.
+// gives it a store-wide Seq and appends its audit event. Any decision on
+// an escalated case, an approval over screening hits, a reject of a
+// high-score case, or any decision with a confirmed screening hit, waits
+// in second_review for a different reviewer (four eyes; needsFourEyes).
+// Devices fetch decisions with GET /v1/reviews?after=SEQ, and see nothing
+// of one waiting (central.Review.Public).
 //
 // People: accounts come from `kyc-central user add` (password on stdin);
 // TOTP is enrolled at first sign-in. Scopes are branches (a device's branch
@@ -118,8 +120,9 @@ const Prefix = "/console/"
 
 // Defaults for Config's zero values.
 const (
-	// DefaultFourEyesScore: a reject of a case whose engine risk score is
-	// at least this needs a second reviewer.
+	// DefaultFourEyesScore: a reject of a case whose engine score is at
+	// least this needs a second reviewer (the score is confidence, 100
+	// fully trustworthy: such a reject goes against the evidence).
 	DefaultFourEyesScore = 70
 	// DefaultMaxDecodes is how many images the console decodes at once
 	// (a portrait cut, an error level analysis): each holds the image's

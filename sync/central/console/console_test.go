@@ -241,6 +241,18 @@ func (e *env) browser() *browser {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// signedIn is a browser signed in as each of names, in turn, each at a
+// clock step of its own (a TOTP code is good once per step).
+func (e *env) signedIn(names ...string) []*browser {
+	bs := make([]*browser, len(names))
+	for i, name := range names {
+		bs[i] = e.browser()
+		e.clk.nextStep()
+		bs[i].signIn(name)
+	}
+	return bs
+}
+
 // browserFrom is a browser whose connections come from ip, a loopback
 // address other than 127.0.0.1: the console sees another client.
 func (e *env) browserFrom(ip string) *browser {

@@ -196,10 +196,42 @@ func appendNote(notes, name, n string) string {
 	return strings.TrimSpace(notes + "\n" + name + ": " + n)
 }
 
-// needsFourEyes reports whether outcome on cs needs a second reviewer: a
-// reject of a case the engine escalated or scored high.
+// needsFourEyes reports whether outcome on cs needs a second reviewer:
+//   - any decision on a case the engine escalated (a sanctions or PEP
+//     match: compliance's call). Approving it clears the match, the
+//     dangerous direction, and a resubmission lets the person try again,
+//     which a sanctions hit never allows: neither is one insider's;
+//   - an approval over screening hits (each cleared as a false positive,
+//     outcomeOf): clearing a potential match is what lets a listed person
+//     through, so whoever cleared them does not also approve alone;
+//   - a reject of a case scored at least FourEyesScore. The score is the
+//     engine's confidence (100 fully trustworthy, engine/risk): a high
+//     score is low risk, so its reject goes against the evidence, while
+//     approving it agrees with the evidence and needs no second look for
+//     its score.
 func (c *Console) needsFourEyes(cs central.Case, outcome string) bool {
-	return outcome == central.OutcomeReject && (cs.Summary.Decision == "escalate" || cs.Summary.Score >= c.cfg.FourEyesScore)
+	switch {
+	case cs.Summary.Decision == "escalate":
+		return true
+	case outcome == central.OutcomeApprove:
+		return cs.Summary.Hits > 0
+	case outcome == central.OutcomeReject:
+		return cs.Summary.Score >= c.cfg.FourEyesScore
+	}
+	return false
+}
+
+// fourEyesOutcomes names the outcomes of cs that wait for a second
+// reviewer, joined by "_" (the suffix of the case view's words for them:
+// "case.four_eyes_hint.<it>"); "" if none does.
+func (c *Console) fourEyesOutcomes(cs central.Case) string {
+	var out []string
+	for _, o := range []string{central.OutcomeApprove, central.OutcomeReject, central.OutcomeResubmit} {
+		if c.needsFourEyes(cs, o) {
+			out = append(out, o)
+		}
+	}
+	return strings.Join(out, "_")
 }
 
 // confirmedHitOpen reports whether a screening hit is confirmed and not
@@ -315,13 +347,17 @@ func allCleared(hits []central.HitResolution, n int) bool {
 }
 
 // proposedBy reports whether name took part in the decision waiting for a
-// second reviewer: its proposer, or who confirmed one of its hits.
+// second reviewer: its proposer, who confirmed one of its hits, or who
+// cleared one as a false positive (the second look at a dismissed match
+// is someone else's).
 func proposedBy(rv central.Review, name string) bool {
 	if rv.DecidedBy == name || rv.Assignee == name {
 		return true
 	}
 	for _, h := range rv.Hits {
-		if h.Status == central.HitConfirmed && h.SecondBy == "" && h.By == name {
+		switch {
+		case h.By != name:
+		case h.Status == central.HitConfirmed && h.SecondBy == "", h.Status == central.HitFalsePositive:
 			return true
 		}
 	}

@@ -13,7 +13,8 @@ import (
 // distrustCodes are central's reason codes for a device decision it did
 // not trust (sync/central/decisioncheck.go): first in Summary.Reasons of
 // a case it routed to review.
-var distrustCodes = []string{central.ReasonDecisionContradictsBands, central.ReasonRiskVersionUnknown, central.ReasonDecisionUnknown}
+var distrustCodes = []string{central.ReasonDecisionContradictsBands, central.ReasonRiskVersionUnknown, central.ReasonDecisionUnknown,
+	central.ReasonCentralRecheckContradicts}
 
 // doubt is the After of a device_decision_distrusted audit event
 // (central's decisionDoubt).
@@ -28,6 +29,7 @@ type doubt struct {
 	From       string  `json:"device_risk_version_from"`
 	Version    int64   `json:"risk_version"`
 	ApproveMin float64 `json:"approve_min"`
+	recheck
 }
 
 // distrustLine says in v's language why central sent cs to review instead
@@ -61,6 +63,8 @@ func (c *Console) distrustLine(ctx context.Context, v *Viewer, cs central.Case) 
 			return T("case.distrust.bands_decided", decision(d.Decision), num(d.Score), num(d.ApproveMin), d.Version), code, nil
 		}
 		return T("case.distrust.bands", decision(d.Decision), num(d.Score), num(d.ApproveMin), d.Version), code, nil
+	case central.ReasonCentralRecheckContradicts:
+		return d.recheck.line(T, decision(d.Decision), num(d.Score)), code, nil
 	case central.ReasonRiskVersionUnknown:
 		if d.From == "decision" && d.DeviceVersion != nil {
 			return T("case.distrust.version_decided", decision(d.Decision), num(d.Score), *d.DeviceVersion, num(d.ApproveMin), d.Version), code, nil

@@ -128,7 +128,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.ConfirmRiskProposal(ctx, prop.ID, time.Now())
+	_, err = st.ConfirmRiskProposal(ctx, prop.ID, time.Now(), central.AuditEvent{ID: "e2e-risk", At: time.Now(),
+		Actor: "user:second-admin", Action: central.AuditRiskConfirmed, Subject: "risk", Count: 1})
 	st.Close()
 	if err != nil {
 		t.Fatalf("confirming the risk configuration: %v", err)

@@ -172,11 +172,11 @@ func newestFirst(a, b central.Case) int {
 	return cmp.Or(b.ReceivedAt.Compare(a.ReceivedAt), cmp.Compare(a.Ref.DeviceID, b.Ref.DeviceID), cmp.Compare(a.Ref.Key, b.Ref.Key))
 }
 
-// rejected: a reviewer's final reject, or, with no final decision by a
-// reviewer, the engine's.
+// rejected: a reviewer's final reject (the one in force while an override
+// of it waits), or, with no final decision by a reviewer, the engine's.
 func rejected(c central.Case) bool {
-	if c.Review.State == central.ReviewDecided {
-		return c.Review.Outcome == central.OutcomeReject
+	if rv := c.Review.Public(); rv.State == central.ReviewDecided {
+		return rv.Outcome == central.OutcomeReject
 	}
 	return c.Summary.Decision == "reject"
 }

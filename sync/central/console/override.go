@@ -15,9 +15,12 @@ import (
 // user confirms it, and only then is it the case's decision, which goes
 // to the device and the partner as a reviewer's does (Store.UpdateReview,
 // ReviewChanges); or another user declines it and the engine's decision
-// stands. Each step is a caseAction: one transaction with its audit event
-// and the version check, so of a confirm and a decline posted at once
-// exactly one applies.
+// stands. A confirmed override may be overridden again the same way (new
+// facts about a person come after a decision): meanwhile the decision it
+// would replace is kept aside (Review.Standing), devices and partners go
+// on seeing it, and a decline restores it. Each step is a caseAction: one
+// transaction with its audit event and the version check, so of a
+// confirm and a decline posted at once exactly one applies.
 
 // Audit actions of overrides.
 const (
@@ -39,17 +42,27 @@ func (c *Console) routeOverride() {
 	c.route(p+"/decline", central.RoleReviewer, c.caseAction(AuditOverrideDecline, declineOverride))
 }
 
-// overridable reports whether cs is an engine-decided case nobody has
-// reviewed or overridden: an override of an override is not offered (the
-// confirmed one is a four-eyes decision already).
+// overridable reports whether cs is an engine-decided case with no
+// override pending: open (the engine's decision stands) or decided (by a
+// confirmed override, the only way such a case is decided).
 func overridable(cs central.Case) bool {
-	return slices.Contains(overrideDecisions, cs.Summary.Decision) && state(cs.Review) == central.ReviewOpen
+	st := state(cs.Review)
+	return slices.Contains(overrideDecisions, cs.Summary.Decision) && (st == central.ReviewOpen || st == central.ReviewDecided)
 }
 
-// proposeOverride records v's proposal: an outcome other than the engine's,
-// a reject reason for a reject, and a note saying why (required: the
-// second user and the auditor read it). The proposer holds it as
-// Assignee, so proposedBy keeps them from confirming it.
+// inForce is the decision an override of cs changes: a confirmed
+// override's, else the engine's.
+func inForce(cs central.Case) string {
+	if state(cs.Review) == central.ReviewDecided {
+		return cs.Review.Outcome
+	}
+	return cs.Summary.Decision
+}
+
+// proposeOverride records v's proposal: an outcome other than the one in
+// force, a reject reason for a reject, and a note saying why (required:
+// the second user and the auditor read it). The proposer holds it as
+// Assignee, so overrideProposedBy keeps them from confirming it.
 func proposeOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
 	rv := cs.Review
 	if !overridable(cs) {
@@ -69,7 +82,7 @@ func proposeOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 	if err != nil {
 		return rv, "", "", err
 	}
-	if outcome == cs.Summary.Decision {
+	if outcome == inForce(cs) {
 		return rv, "", "", fail(http.StatusBadRequest, "override_same")
 	}
 	n, err := note(r)
@@ -79,7 +92,11 @@ func proposeOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 	if n == "" {
 		return rv, "", "", fail(http.StatusBadRequest, "note_needed")
 	}
-	rv.State, rv.Assignee = central.ReviewOverride, v.User.Name
+	if state(rv) == central.ReviewDecided {
+		rv.Standing = &central.Standing{Assignee: rv.Assignee, Outcome: rv.Outcome, Reason: rv.Reason,
+			DecidedBy: rv.DecidedBy, DecidedAt: rv.DecidedAt, SecondBy: rv.SecondBy}
+	}
+	rv.State, rv.Assignee, rv.SecondBy = central.ReviewOverride, v.User.Name, ""
 	rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = outcome, reason, v.User.Name, now
 	rv.Note = appendNote(rv.Note, v.User.Name, n)
 	rv.ProposedHits = hits
@@ -119,10 +136,18 @@ func pendingOverride(cs central.Case, v *Viewer) error {
 	if state(cs.Review) != central.ReviewOverride {
 		return fail(http.StatusConflict, "no_override")
 	}
-	if proposedBy(cs.Review, v.User.Name) {
+	if overrideProposedBy(cs.Review, v.User.Name) {
 		return fail(http.StatusForbidden, "four_eyes")
 	}
 	return nil
+}
+
+// overrideProposedBy reports whether name proposed the pending override
+// (its hit verdicts are the proposer's too). Who took part in the
+// decision it would replace may confirm or decline it: that is a second
+// look at the new proposal, not at their own.
+func overrideProposedBy(rv central.Review, name string) bool {
+	return rv.DecidedBy == name || rv.Assignee == name
 }
 
 // confirmOverride makes the proposal the case's decision: decided, by its
@@ -149,13 +174,14 @@ func confirmOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 		hits = append(hits, h)
 	}
 	slices.SortFunc(hits, func(a, b central.HitResolution) int { return a.Index - b.Index })
-	rv.Hits, rv.ProposedHits = hits, nil
+	rv.Hits, rv.ProposedHits, rv.Standing = hits, nil, nil
 	return rv, "", "msg.override_confirmed", nil
 }
 
 // declineOverride drops the proposal, with v's note (required) why: the
-// engine's decision stands and the case is open to a new proposal. The
-// notes stay, for whoever proposes next.
+// decision in force stands (the engine's, the case open again, or the one
+// the proposal would have replaced, decided again as it was) and the case
+// is open to a new proposal. The notes stay, for whoever proposes next.
 func declineOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time) (central.Review, string, string, error) {
 	rv := cs.Review
 	if err := pendingOverride(cs, v); err != nil {
@@ -169,8 +195,14 @@ func declineOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 		return rv, "", "", fail(http.StatusBadRequest, "note_needed")
 	}
 	rv.Note = appendNote(rv.Note, v.User.Name, n)
+	rv.ProposedHits = nil
+	if s := rv.Standing; s != nil {
+		rv.State, rv.Assignee, rv.SecondBy = central.ReviewDecided, s.Assignee, s.SecondBy
+		rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = s.Outcome, s.Reason, s.DecidedBy, s.DecidedAt
+		rv.Standing = nil
+		return rv, "", "msg.override_declined", nil
+	}
 	rv.State, rv.Assignee = central.ReviewOpen, ""
 	rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = "", "", "", time.Time{}
-	rv.ProposedHits = nil
 	return rv, "", "msg.override_declined", nil
 }

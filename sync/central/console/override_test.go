@@ -143,8 +143,8 @@ func testOverride(t *testing.T, open opener) {
 	if ch := f.lastChange(t, approved); ch.Review.Shared() != central.ReviewDecided || ch.Review.Outcome != central.OutcomeReject || ch.Review.Seq != rv.Seq {
 		t.Errorf("the change devices and the webhook read: %+v", ch.Review)
 	}
-	if a := admin.act(approved, "override", url.Values{"outcome": {"approve"}, "note": {"x"}}); a.status != http.StatusConflict {
-		t.Errorf("an override of the overridden case: %d, want 409", a.status)
+	if a := admin.act(approved, "override", url.Values{"outcome": {"reject"}, "reason": {"spoof"}, "note": {"x"}}); a.status != http.StatusBadRequest {
+		t.Errorf("an override of the overridden case to the decision in force: %d, want 400", a.status)
 	}
 	if got := strings.Join(f.auditActions(caseSubject(approved)), ","); !strings.Contains(got, "case_override_propose") || !strings.Contains(got, "case_override_confirm") {
 		t.Errorf("audit of the case: %s", got)

@@ -1023,14 +1023,8 @@ func TestFourEyesBypass(t *testing.T) {
 	f := newFixture(t)
 	f.addUser("root", central.RoleAdmin)
 	f.addUser("rev3", central.RoleReviewer)
-	rev1, rev1b, rev2, root, rev3 := f.browser(), f.browser(), f.browser(), f.browser(), f.browser()
-	for _, s := range []struct {
-		b    *browser
-		name string
-	}{{rev1, "rev1"}, {rev1b, "rev1"}, {rev2, "rev2"}, {root, "root"}, {rev3, "rev3"}} {
-		f.clk.nextStep()
-		s.b.signIn(s.name)
-	}
+	bs := f.signedIn("rev1", "rev1", "rev2", "root", "rev3")
+	rev1, rev1b, rev2, root, rev3 := bs[0], bs[1], bs[2], bs[3], bs[4]
 	ref := f.escalate
 	rev1.get(caseHref(ref))
 	if a := rev1.act(ref, "decide", url.Values{"outcome": {"reject"}, "reason": {"sanctions"}}); a.status != http.StatusConflict {
@@ -1187,19 +1181,14 @@ func TestEveryChangeAudited(t *testing.T) {
 // TestOverturnedHitNeedsFourEyes: a reviewer who clears as a false
 // positive a screening hit a colleague confirmed (the colleague having
 // let the case go) does not approve alone: the approval waits for a
-// second reviewer, not themselves. Clearing one's own confirmation, or a
-// hit nobody confirmed, stays a one-person decision.
+// second reviewer, not themselves. Clearing one's own confirmation does
+// not make the approval one person's either: any approval over hits
+// waits (TestFourEyesByOutcome).
 func TestOverturnedHitNeedsFourEyes(t *testing.T) {
 	f := newFixture(t)
 	f.addUser("rev3", central.RoleReviewer)
-	rev1, rev2, rev3 := f.browser(), f.browser(), f.browser()
-	for _, s := range []struct {
-		b    *browser
-		name string
-	}{{rev1, "rev1"}, {rev2, "rev2"}, {rev3, "rev3"}} {
-		f.clk.nextStep()
-		s.b.signIn(s.name)
-	}
+	bs := f.signedIn("rev1", "rev2", "rev3")
+	rev1, rev2, rev3 := bs[0], bs[1], bs[2]
 	ref := f.escalate
 	rev1.get(caseHref(ref))
 	rev1.act(ref, "claim", nil)
@@ -1228,7 +1217,7 @@ func TestOverturnedHitNeedsFourEyes(t *testing.T) {
 	if rv := f.reviewOf(ref); rv.State != central.ReviewDecided || rv.SecondBy != "rev3" {
 		t.Errorf("after the second reviewer: %+v", rv)
 	}
-	// One's own change of mind: final at once.
+	// One's own change of mind: still not one person's approval.
 	rev1.get(caseHref(f.south))
 	rev1.act(f.south, "claim", nil)
 	rev1.act(f.south, "hits/0", url.Values{"status": {"confirmed"}, "note": {"n"}})
@@ -1236,8 +1225,8 @@ func TestOverturnedHitNeedsFourEyes(t *testing.T) {
 	if a := rev1.act(f.south, "decide", url.Values{"outcome": {"approve"}}); a.status != http.StatusSeeOther {
 		t.Fatalf("approve: %d", a.status)
 	}
-	if rv := f.reviewOf(f.south); rv.State != central.ReviewDecided {
-		t.Errorf("approval after clearing one's own confirmation: %+v, want decided", rv)
+	if rv := f.reviewOf(f.south); rv.State != central.ReviewSecond {
+		t.Errorf("approval after clearing one's own confirmation: %+v, want second review", rv)
 	}
 }
 

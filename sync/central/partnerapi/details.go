@@ -321,7 +321,7 @@ func (a *API) result(ctx context.Context, partnerID string, f central.FlowSessio
 	c, err := a.cfg.Store.Case(ctx, ref)
 	switch {
 	case err == nil:
-		rv := c.Review
+		rv := c.Review.Public() // no proposal's outcome or hit verdicts before its second reviewer
 		if rv.Shared() != central.ReviewOpen {
 			res.Review = &ReviewResult{State: string(rv.State), Outcome: rv.Outcome, Reason: rv.Reason, DecidedAt: rv.DecidedAt}
 			if rv.State != central.ReviewDecided { // a proposal is not a decision yet

@@ -2,9 +2,7 @@ package partnerapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,7 +80,7 @@ var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) 
 
 // routeFaceMatch registers the Face Match API.
 func (a *API) routeFaceMatch(r Router) {
-	h := &faceMatchHandler{a: a, turns: shares.New(a.cfg.FaceMatchTurns, a.cfg.FaceMatchShare)}
+	h := &faceMatchHandler{a: a, turns: shares.New(a.cfg.FaceMatchTurns, a.cfg.FaceMatchShare), kept: faceMatchKept{key: a.keys.faceMatch}}
 	r.Partner("POST /api/v1/face-match", h.serve)
 }
 
@@ -91,6 +89,8 @@ type faceMatchHandler struct {
 	// turns are Config.FaceMatchTurns, of which a partner holds at most
 	// Config.FaceMatchShare at once.
 	turns *shares.Pool
+	// kept derives what is stored of an answer (facematch_kept.go).
+	kept faceMatchKept
 }
 
 // turn waits, for up to Config.FaceMatchWait, for a turn within the
@@ -162,7 +162,23 @@ func (h *faceMatchHandler) serve(w http.ResponseWriter, r *http.Request) error {
 		writeBody(w, status, body)
 		return nil
 	}
-	status, body, replayed, err := a.cfg.Store.Idempotent(r.Context(), p.ID, "face-match:"+key, faceMatchHash(req), a.now(), run)
+	// Stored so that only this request reads it again (facematch_kept.go):
+	// it names no one an erasure could find it by.
+	stored := h.kept.storeKey(key)
+	requestHash, answerKey := h.kept.digests(req)
+	sealedRun := func() (int, []byte, error) {
+		status, body, err := run()
+		if err != nil {
+			return 0, nil, err
+		}
+		sealed, err := sealAnswer(answerKey, answerAAD(p.ID, stored, status), body)
+		return status, sealed, err
+	}
+	status, sealed, replayed, err := a.cfg.Store.Idempotent(r.Context(), p.ID, stored, requestHash, a.now(), sealedRun)
+	if err != nil {
+		return err
+	}
+	body, err := openAnswer(answerKey, answerAAD(p.ID, stored, status), sealed)
 	if err != nil {
 		return err
 	}
@@ -214,22 +230,6 @@ func partnerFaceMatchLimit(p central.Partner) FaceMatchLimit {
 		return DefaultFaceMatchLimit
 	}
 	return *c.Limit
-}
-
-// faceMatchHash identifies a request by its content, whatever its encoding
-// (multipart or JSON, any boundary): the same images and option hash alike.
-func faceMatchHash(req FaceMatchRequest) []byte {
-	h := sha256.New()
-	for _, b := range [][]byte{req.Selfie, req.Reference} {
-		_ = binary.Write(h, binary.BigEndian, uint64(len(b)))
-		h.Write(b)
-	}
-	if req.SkipLiveness {
-		h.Write([]byte{1})
-	} else {
-		h.Write([]byte{0})
-	}
-	return h.Sum(nil)
 }
 
 // faceMatchErrorResponse is a 422 (or 413) about one image: the

@@ -43,10 +43,17 @@ type fmEnv struct {
 
 func newFaceMatchEnv(t testing.TB, fm partnerapi.FaceMatcher) *fmEnv {
 	t.Helper()
+	return newFaceMatchEnvStore(t, fm, func(s central.Store) central.Store { return s })
+}
+
+// newFaceMatchEnvStore is newFaceMatchEnv with the partner API's store
+// wrapped by wrap.
+func newFaceMatchEnvStore(t testing.TB, fm partnerapi.FaceMatcher, wrap func(central.Store) central.Store) *fmEnv {
+	t.Helper()
 	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{})
 	key := make([]byte, 32)
 	rand.Read(key)
-	api, err := partnerapi.New(partnerapi.Config{Store: c.Store, SecretKey: key, PublicURL: c.Base, FaceMatcher: fm})
+	api, err := partnerapi.New(partnerapi.Config{Store: wrap(c.Store), SecretKey: key, PublicURL: c.Base, FaceMatcher: fm})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -745,6 +745,22 @@ func TestSubmissionDetails(t *testing.T) {
 			t.Errorf("with an override pending: decision %s, review %+v", d.Result.Decision, d.Result.Review)
 		}
 
+		// An approval waiting for its second reviewer: its state, not its
+		// outcome nor the hit its reviewer cleared.
+		if _, err := e.store.UpdateReview(context.Background(), ref, func(c central.Case) (central.Review, central.AuditEvent, error) {
+			now := e.clk.Now().UTC()
+			return central.Review{State: central.ReviewSecond, Assignee: "rev1", Outcome: central.OutcomeApprove, DecidedBy: "rev1", DecidedAt: now,
+					Hits: []central.HitResolution{{Index: 0, Status: central.HitFalsePositive, By: "rev1", At: now}}},
+				central.AuditEvent{ID: "sec-1", At: now, Actor: "user:rev1", Action: "case_second_review", Count: 1, Subject: "case:dev-1/" + ref.Key}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.must(http.StatusOK, e.do(req{method: "GET", path: "/api/v1/submission-details", token: p.tok, header: hdr})).json(t, &d)
+		if d.Result.Decision != "escalate" || d.Result.Review == nil || d.Result.Review.State != string(central.ReviewSecond) ||
+			d.Result.Review.Outcome != "" || d.Result.Screening.Hits[0].Resolution != "" {
+			t.Errorf("with an approval in second review: decision %s, review %+v, hit %+v", d.Result.Decision, d.Result.Review, d.Result.Screening.Hits[0])
+		}
+
 		// A reviewer's decision is the final one.
 		_, err := e.store.UpdateReview(context.Background(), ref, func(c central.Case) (central.Review, central.AuditEvent, error) {
 			now := e.clk.Now().UTC()

@@ -46,6 +46,9 @@ type keys struct {
 	// reference-image settings (a key apart from webhook's, so a sealed
 	// webhook secret never opens as one of those).
 	settings []byte
+	// faceMatch keys what a Face Match answer is stored under
+	// (facematch_kept.go).
+	faceMatch []byte
 }
 
 func deriveKeys(secret []byte) (keys, error) {
@@ -61,7 +64,7 @@ func deriveKeys(secret []byte) (keys, error) {
 		dst  *[]byte
 		info string
 	}{{&k.passKey, "pass-key"}, {&k.token, "token"}, {&k.launch, "launch"}, {&k.image, "image-link"}, {&k.webhook, "webhook-secret"},
-		{&k.settings, "settings-secret"}} {
+		{&k.settings, "settings-secret"}, {&k.faceMatch, "face-match-kept"}} {
 		if *p.dst, err = sub(p.info); err != nil {
 			return keys{}, fmt.Errorf("partnerapi: deriving keys: %w", err)
 		}

@@ -44,6 +44,7 @@ func partnerTests() []storeTest {
 		{"EraseFlows", testEraseFlows},
 		{"EraseFlowsTraces", testEraseFlowsTraces},
 		{"EraseFlowsIndex", testEraseFlowsIndex},
+		{"ExpireDecisionScrubsFlows", testExpireDecisionScrubsFlows},
 	}
 }
 

@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"Config", testConfig},
 		{"RiskHistory", testRiskHistory},
 		{"RiskProposal", testRiskProposal},
+		{"RiskProposalAudit", testRiskProposalAudit},
+		{"RiskServed", testRiskServed},
 		{"Erasure", testErasure},
 		{"ErasureRecords", testErasureRecords},
 		{"ExpireImages", testExpireImages},
@@ -47,8 +49,9 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"Audit", testAudit},
 		{"WatchlistStream", testWatchlistStream},
 		{"AttestationClaims", testAttestationClaims},
+		{"RouteApproval", testRouteApproval},
 	}
-	runAll(t, open, slices.Concat(tests, consoleTests(), partnerTests(), scaleTests()))
+	runAll(t, open, slices.Concat(tests, consoleTests(), partnerTests(), scaleTests(), laneTests()))
 }
 
 type storeTest struct {

@@ -81,7 +81,9 @@
 // and a job River rescues: the event is sent again (at least once, as
 // Standard Webhooks allows; receivers dedupe by webhook-id), and the
 // session's later events only after it. The polling Worker above is the
-// single bbolt instance's.
+// single bbolt instance's; it sends and records under the same lease, so
+// an attempt is recorded one way (RecordLeased), by the lease's owner
+// only (a random token per lease, not its end time).
 //
 // Signing: every request carries webhook-id (the event id, the same on
 // every retry and replay, which receivers dedupe by), webhook-timestamp

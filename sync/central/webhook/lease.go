@@ -41,12 +41,12 @@ type laneKeeper struct {
 	l    central.LaneLease // Until as last renewed; the renewer's until done
 }
 
-// keep starts keeping lease l, held for hold at a time; record or stop
-// ends it.
-func (q *QueueWorker) keep(ctx context.Context, l central.LaneLease, hold time.Duration) *laneKeeper {
-	k := &laneKeeper{lanes: q.lanes, l: l, stopc: make(chan struct{}), done: make(chan struct{})}
+// keep starts keeping lease l on lanes, held for hold at a time; record
+// or stop ends it.
+func (w *Worker) keep(ctx context.Context, lanes central.WebhookLanes, l central.LaneLease, hold time.Duration) *laneKeeper {
+	k := &laneKeeper{lanes: lanes, l: l, stopc: make(chan struct{}), done: make(chan struct{})}
 	k.ctx, k.cancel = context.WithCancelCause(ctx)
-	k.unwatch = context.AfterFunc(q.w.stopping, func() { k.cancel(errInterrupted) })
+	k.unwatch = context.AfterFunc(w.stopping, func() { k.cancel(errInterrupted) })
 	every := hold / 4
 	go func() {
 		defer close(k.done)
@@ -60,9 +60,9 @@ func (q *QueueWorker) keep(ctx context.Context, l central.LaneLease, hold time.D
 			}
 			// A renewal may take as long as the lease has left: a slow
 			// store (a loaded machine) is not taken for a lost lease.
-			now := q.w.cfg.Now()
+			now := w.cfg.Now()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.Until.Sub(now))
-			until, err := q.lanes.RenewLane(rctx, l, now, hold)
+			until, err := lanes.RenewLane(rctx, l, now, hold)
 			cancel()
 			switch {
 			case err == nil:
@@ -70,7 +70,7 @@ func (q *QueueWorker) keep(ctx context.Context, l central.LaneLease, hold time.D
 				k.l = l // read after done only
 				continue
 			case errors.Is(err, central.ErrLeaseLost):
-			case q.w.cfg.Now().Add(every).Before(l.Until):
+			case w.cfg.Now().Add(every).Before(l.Until):
 				continue // the store failed; the lease lasts till the next try
 			}
 			k.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,5 +241,190 @@ func TestServiceStopInterrupts(t *testing.T) {
 	got := eventByID(t, st, "p1", "evt_push")
 	if got.Attempts != 0 || !got.DeliveredAt.IsZero() || !got.NextAt.Equal(t0) {
 		t.Errorf("event after the stop: %d attempts, delivered %v, next %v; want untouched, due at %v", got.Attempts, got.DeliveredAt, got.NextAt, t0)
+	}
+}
+
+// TestQueueStaleRunSameInstant: a job's run whose lease ran out cannot
+// record under the lease another run holds, even one that ends at the
+// same microsecond. Run a (instance a) sends and stalls; River's rescued
+// run on instance b, whose clock is ahead, finds a's lease run out, takes
+// the lane and is cut off by shutdown (the lane released, the job
+// snoozed); the job runs again on instance c, whose clock agrees with a's
+// to the microsecond: c's lease ends when a's did. a's answer, arriving
+// then, is not recorded: c's lease stays and the event is recorded once,
+// as c delivered it.
+func TestQueueStaleRunSameInstant(t *testing.T) {
+	st := openQueueStore(t)
+	rc := newGatedReceiver(t, "a", "b", "c")
+	addPartner(t, st, "p1", rc.URL, nil, "whsec_"+"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	t0 := time.Now().UTC().Truncate(time.Second)
+	ev := appendOne(t, st, event(t, "p1", "s1", "e1", t0))
+	hold := 2 * time.Minute // clockedInstance's
+	clkA, clkB, clkC := newClockAt(t0), newClockAt(t0.Add(hold)), newClockAt(t0)
+	a, b, c := clockedInstance(t, st, "a", clkA), clockedInstance(t, st, "b", clkB), clockedInstance(t, st, "c", clkC)
+	lane := central.Lane{PartnerID: "p1", SessionID: "s1"}
+
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.Work(context.Background(), deliveryJob(ev)) }()
+	rc.await(t, "a")
+	bDone := make(chan error, 1)
+	go func() { bDone <- b.Work(context.Background(), deliveryJob(ev)) }()
+	rc.await(t, "b")
+	b.w.Interrupt()
+	if err := awaitDone(t, "b's run", bDone); !snoozed(err) {
+		t.Fatalf("b's interrupted run = %v, want a snooze", err)
+	}
+	cDone := make(chan error, 1)
+	go func() { cDone <- c.Work(context.Background(), deliveryJob(ev)) }()
+	rc.await(t, "c")
+	held, err := st.LeaseLane(context.Background(), lane, t0.Add(time.Second), hold)
+	if want := t0.Add(hold); err != nil || held.Held || !held.Wait.Equal(want) {
+		t.Fatalf("the lane while c sends = %+v, %v; want held until %v, when a's lease ended", held, err, want)
+	}
+
+	rc.answer("a", http.StatusOK)
+	if err := awaitDone(t, "a's run", aDone); !snoozed(err) {
+		t.Fatalf("a's run = %v, want a snooze (the lease is c's)", err)
+	}
+	if got := eventByID(t, st, "p1", "e1"); got.Attempts != 0 || !got.DeliveredAt.IsZero() {
+		t.Fatalf("a's late answer recorded: %d attempts, delivered %v", got.Attempts, got.DeliveredAt)
+	}
+	if l, err := st.LeaseLane(context.Background(), lane, t0.Add(time.Second), hold); err != nil || l.Held || !l.Wait.Equal(held.Wait) {
+		t.Fatalf("the lane after a's late answer = %+v, %v; want still c's", l, err)
+	}
+	rc.answer("c", http.StatusOK)
+	if err := awaitDone(t, "c's run", cDone); err != nil {
+		t.Fatalf("c's run = %v", err)
+	}
+	if as, err := st.Attempts(context.Background(), "e1"); err != nil || len(as) != 1 || !as[0].At.Equal(t0) {
+		t.Errorf("attempts %+v, %v; want c's only", as, err)
+	}
+}
+
+// TestPollLateRecordAfterLeaseLost: the polling worker (the bbolt
+// instance's) sends under a lane's lease too and records through it. While
+// a's send holds the lane, b's poll sends nothing; once a's lease ran out
+// (a stalled process), b takes the lane and sends the event again, and
+// a's answer, arriving then, is not recorded: the event is recorded once,
+// as b delivered it.
+func TestPollLateRecordAfterLeaseLost(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		aStatus int
+	}{
+		{"late success", http.StatusOK},
+		{"late failure", http.StatusInternalServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eachStore(t, func(t *testing.T, st central.Store) {
+				ctx := context.Background()
+				rc := newGatedReceiver(t, "a", "b")
+				addPartner(t, st, "p1", rc.URL, nil, "whsec_"+"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+				t0 := time.Now().UTC().Truncate(time.Second)
+				if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "p1", "s1", "e1", t0)}); err != nil {
+					t.Fatal(err)
+				}
+				clkA, clkB := newClockAt(t0), newClockAt(t0.Add(time.Second))
+				poller := func(ua string, clk *fakeClock) *Worker {
+					// Timeout long enough that a's keeper never renews
+					// within the test, which moves the clocks instead.
+					w, err := NewWorker(Config{Store: st, Open: openPlain, Timeout: time.Minute, Now: clk.Now, UserAgent: ua})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return w
+				}
+				a, b := poller("a", clkA), poller("b", clkB)
+				hold := 2 * time.Minute
+
+				aDone := make(chan error, 1)
+				go func() { _, err := a.RunOnce(ctx); aDone <- err }()
+				rc.await(t, "a")
+				bDone := make(chan error, 1)
+				go func() { _, err := b.RunOnce(ctx); bDone <- err }()
+				select {
+				case ua := <-rc.arrived:
+					t.Fatalf("%s sent the event while a held its lane", ua)
+				case err := <-bDone:
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				clkB.Advance(hold)
+				go func() { _, err := b.RunOnce(ctx); bDone <- err }()
+				rc.await(t, "b")
+
+				rc.answer("a", tc.aStatus)
+				if err := awaitDone(t, "a's poll", aDone); err != nil {
+					t.Fatal(err)
+				}
+				if got := eventByID(t, st, "p1", "e1"); got.Attempts != 0 || !got.DeliveredAt.IsZero() {
+					t.Fatalf("a's late answer recorded: %d attempts, delivered %v", got.Attempts, got.DeliveredAt)
+				}
+				rc.answer("b", http.StatusOK)
+				if err := awaitDone(t, "b's poll", bDone); err != nil {
+					t.Fatal(err)
+				}
+				got := eventByID(t, st, "p1", "e1")
+				if got.DeliveredAt.IsZero() || got.Attempts != 1 {
+					t.Errorf("event: delivered %v after %d attempts; want delivered, one attempt (b's)", got.DeliveredAt, got.Attempts)
+				}
+				if as, err := st.Attempts(ctx, "e1"); err != nil || len(as) != 1 || !as[0].At.Equal(clkB.Now()) {
+					t.Errorf("attempts %+v, %v; want b's only", as, err)
+				}
+			})
+		})
+	}
+}
+
+// countingLanes counts a store's LeaseLane calls.
+type countingLanes struct {
+	central.Store
+	leases atomic.Int32
+}
+
+func (c *countingLanes) LeaseLane(ctx context.Context, l central.Lane, now time.Time, hold time.Duration) (central.LaneLease, error) {
+	c.leases.Add(1)
+	return c.Store.LeaseLane(ctx, l, now, hold)
+}
+
+// TestPollSkipsHeldLane: the polling worker that finds a lane held by
+// another sender leaves its event until that lease ends (it does not ask
+// again at every poll or completion, each a write), then takes the lane
+// and sends the event.
+func TestPollSkipsHeldLane(t *testing.T) {
+	ctx := context.Background()
+	st := &countingLanes{Store: openStore(t)}
+	var sent atomic.Int32
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		sent.Add(1)
+	}))
+	t.Cleanup(rc.Close)
+	addPartner(t, st, "p1", rc.URL, nil, "whsec_"+"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	t0 := time.Now().UTC().Truncate(time.Second)
+	if err := st.AppendEvents(ctx, []central.WebhookEvent{event(t, "p1", "s1", "e1", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := st.Store.LeaseLane(ctx, central.Lane{PartnerID: "p1", SessionID: "s1"}, t0, time.Minute)
+	if err != nil || !other.Held {
+		t.Fatalf("another sender's lease = %+v, %v", other, err)
+	}
+	clk := newClockAt(t0)
+	w := newWorker(t, st, clk, nil)
+	for i := range 2 {
+		if _, err := w.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, s := st.leases.Load(), sent.Load(); n != 1 || s != 0 {
+			t.Fatalf("poll %d while the lane is held: %d leases asked for, %d sent; want 1, none", i+1, n, s)
+		}
+	}
+	clk.Set(other.Until)
+	if _, err := w.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := eventByID(t, st, "p1", "e1"); sent.Load() != 1 || got.DeliveredAt.IsZero() {
+		t.Errorf("once the lease ran out: %d sent, delivered %v; want sent and delivered", sent.Load(), got.DeliveredAt)
 	}
 }

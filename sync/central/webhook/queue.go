@@ -108,7 +108,7 @@ func (q *QueueWorker) Work(ctx context.Context, job *river.Job[jobs.Delivery]) e
 		// (unless the lane's lease was lost meanwhile, or the worker was
 		// interrupted, laneKeeper).
 		rctx := context.WithoutCancel(ctx)
-		k := q.keep(rctx, l, hold)
+		k := q.w.keep(rctx, q.lanes, l, hold)
 		res, err := q.w.deliverOnce(k.ctx, l.Event, func(res Result) error { return k.record(rctx, res) })
 		k.stop() // deliverOnce made no attempt (held, or the store failed)
 		switch {

@@ -153,6 +153,12 @@ type Worker struct {
 	retries  timeHeap // retry times this worker scheduled
 	wg       sync.WaitGroup
 
+	// blocked maps an event id to when its lane, held by another sender
+	// (or its event not yet due after all), may be leased: until then it
+	// is not started again, so a held lane is not asked for at every
+	// completion.
+	blocked map[string]time.Time
+
 	// stopping ends at Interrupt, cutting off the sends under way.
 	stopping  context.Context
 	interrupt context.CancelFunc
@@ -220,7 +226,8 @@ func NewWorker(cfg Config) (*Worker, error) {
 		}
 	}
 	cfg.Client = PacedClient(cfg.Client)
-	w := &Worker{cfg: cfg, wake: make(chan struct{}, 1), inflight: map[string]bool{}, perPartner: map[string]int{}, finished: map[string]int64{}}
+	w := &Worker{cfg: cfg, wake: make(chan struct{}, 1), inflight: map[string]bool{}, perPartner: map[string]int{}, finished: map[string]int64{},
+		blocked: map[string]time.Time{}}
 	w.stopping, w.interrupt = context.WithCancel(context.Background())
 	return w, nil
 }
@@ -306,6 +313,11 @@ func (w *Worker) start(ctx context.Context) (int, error) {
 			delete(w.finished, id)
 		}
 	}
+	for id, t := range w.blocked {
+		if !t.After(now) {
+			delete(w.blocked, id)
+		}
+	}
 	w.mu.Unlock()
 	if busy >= w.cfg.Workers {
 		return 0, nil
@@ -324,7 +336,7 @@ func (w *Worker) start(ctx context.Context) (int, error) {
 			w.mu.Unlock()
 			break
 		}
-		if w.inflight[ev.ID] || w.finished[ev.ID] > gen || w.perPartner[ev.PartnerID] >= w.cfg.PerPartner {
+		if w.inflight[ev.ID] || w.finished[ev.ID] > gen || w.perPartner[ev.PartnerID] >= w.cfg.PerPartner || !w.blocked[ev.ID].IsZero() {
 			w.mu.Unlock()
 			continue
 		}
@@ -335,7 +347,7 @@ func (w *Worker) start(ctx context.Context) (int, error) {
 		started++
 		go func() {
 			defer w.wg.Done()
-			w.deliver(context.WithoutCancel(ctx), ev)
+			blocked := w.deliver(context.WithoutCancel(ctx), ev)
 			w.mu.Lock()
 			w.gen++
 			w.finished[ev.ID] = w.gen
@@ -343,8 +355,13 @@ func (w *Worker) start(ctx context.Context) (int, error) {
 			if w.perPartner[ev.PartnerID]--; w.perPartner[ev.PartnerID] <= 0 {
 				delete(w.perPartner, ev.PartnerID)
 			}
+			if !blocked.IsZero() {
+				w.blocked[ev.ID] = blocked
+			}
 			w.mu.Unlock()
-			w.Notify()
+			if blocked.IsZero() {
+				w.Notify()
+			}
 		}()
 	}
 	return started, nil
@@ -369,33 +386,61 @@ type Result struct {
 	Attempt   central.DeliveryAttempt
 }
 
-// deliver makes one attempt and records it. It runs detached from Run's
-// ctx (bounded by its size, pace.go) so an attempt begun is recorded,
-// unless Interrupt cuts it off.
-func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) {
-	sctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	defer context.AfterFunc(w.stopping, func() { cancel(errInterrupted) })()
-	res, err := w.deliverOnce(sctx, ev, func(res Result) error {
-		if !res.Delivered && errors.Is(context.Cause(sctx), errInterrupted) {
-			return errInterrupted
-		}
-		return w.cfg.Store.RecordAttempt(ctx, res.Attempt, res.Delivered, res.NextAt, res.DeadAt)
-	})
-	if errors.Is(err, errHeld) || errors.Is(err, errInterrupted) {
-		return // still due as stored: DueEvents leaves it out while the partner is disabled; the next start sends it
+// deliver leases ev's lane (its head up to ev), makes one attempt and
+// records it under the lease, as the job queue's worker does (laneKeeper):
+// a send that outlived its lease records nothing, and an event another
+// sender holds is looked at again when its lease ends. It runs detached
+// from Run's ctx (bounded by its size, pace.go) so an attempt begun is
+// recorded, unless Interrupt cuts it off. blocked, when not zero, is when
+// the lane, found held, may be leased.
+func (w *Worker) deliver(ctx context.Context, ev central.WebhookEvent) (blocked time.Time) {
+	lanes, hold := w.cfg.Store, 2*w.cfg.Timeout
+	l, err := lanes.LeaseLane(ctx, central.Lane{PartnerID: ev.PartnerID, SessionID: ev.SessionID, UpTo: ev.Seq}, w.cfg.Now(), hold)
+	switch {
+	case err != nil:
+		w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: leasing the lane failed",
+			slog.String("event", ev.ID), slog.String("cause", err.Error()))
+		time.Sleep(errorPause) // as a failed record below
+		return time.Time{}
+	case l.Empty:
+		return time.Time{} // delivered or ended meanwhile
+	case !l.Held:
+		w.retryAt(l.Wait) // another sender holds it, or it is no longer due
+		return l.Wait
 	}
-	if err != nil {
-		// The event is still due as stored: hold its slot a moment, so a
-		// store that fails writes is not answered by a resend loop.
+	k := w.keep(ctx, lanes, l, hold)
+	res, err := w.deliverOnce(k.ctx, l.Event, func(res Result) error { return k.record(ctx, res) })
+	k.stop() // deliverOnce made no attempt (held, or the store failed)
+	switch {
+	case errors.Is(err, errLeaseLost) || errors.Is(err, errInterrupted):
+		return time.Time{} // another sender's now; or released, still due as stored, for the next start
+	case err != nil:
+		// Not recorded: the event is still due as stored. The lane is
+		// released so it goes on as soon as it may (a partner enabled
+		// again, the store back).
+		if rerr := lanes.ReleaseLane(ctx, l); rerr != nil && !errors.Is(rerr, central.ErrLeaseLost) {
+			w.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook delivery: releasing the lane failed",
+				slog.String("event", ev.ID), slog.String("cause", rerr.Error())) // it runs out within a hold
+		}
+		if errors.Is(err, errHeld) {
+			return time.Time{} // DueEvents leaves it out while the partner is disabled
+		}
+		// Hold the slot a moment, so a store that fails writes is not
+		// answered by a resend loop.
 		time.Sleep(errorPause)
-		return
+		return time.Time{}
 	}
 	if !res.Delivered && res.DeadAt.IsZero() {
-		w.mu.Lock()
-		heap.Push(&w.retries, res.NextAt)
-		w.mu.Unlock()
+		w.retryAt(res.NextAt)
 	}
+	return time.Time{}
+}
+
+// retryAt has Run look for due events again at t.
+func (w *Worker) retryAt(t time.Time) {
+	w.mu.Lock()
+	heap.Push(&w.retries, t)
+	w.mu.Unlock()
 }
 
 // errHeld is deliverOnce's error for an event of a disabled partner: no

@@ -62,7 +62,7 @@ var (
 	allBuckets         = append([][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
 		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketAuditBy, bucketDueImages, bucketDueFields, bucketDueDecision,
 		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketQueueN, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
-		bucketCompleted, bucketCompletedSeq, bucketRiskProposal}, append(partnerBuckets, erasureBuckets...)...)
+		bucketCompleted, bucketCompletedSeq, bucketRiskProposal, bucketRiskServed}, append(partnerBuckets, erasureBuckets...)...)
 	keyRisk       = []byte("risk")
 	keyRetention  = []byte("retention")
 	keyQueues     = []byte("retention-queues") // set once the queues hold every submission
@@ -130,6 +130,9 @@ func Open(path string) (*Store, error) {
 			return err
 		}
 		if err := fillErasureIndexes(tx); err != nil {
+			return err
+		}
+		if err := resetLeases(tx); err != nil {
 			return err
 		}
 		return dropOrphanUploads(tx)
@@ -687,6 +690,11 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 			}
 			deviceID, key, _ := bytes.Cut(k, []byte{0})
 			if kind == central.ExpireDecision {
+				// The partner sessions holding it are scrubbed as an
+				// erasure scrubs them (central.FlowEraser).
+				if _, _, err := eraseFlows(tx, central.SubmissionRef{DeviceID: string(deviceID), Key: string(key)}, at); err != nil {
+					return err
+				}
 				if err := deleteSubmission(tx, string(deviceID), string(key)); err != nil && !errors.Is(err, central.ErrNotFound) {
 					return err
 				}

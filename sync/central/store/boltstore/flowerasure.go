@@ -31,42 +31,49 @@ var (
 // expiry and launch hash stay, so the flows' other indexes do.
 func (s *Store) EraseFlows(ctx context.Context, ref central.SubmissionRef, at time.Time) (flows, events int, err error) {
 	err = s.update(ctx, "erasing partner sessions", func(tx *bbolt.Tx) error {
-		flows, events = 0, 0
-		b := tx.Bucket(bucketFlows)
-		var found []central.FlowSession
-		prefix := append(join(ref.DeviceID, ref.Key), 0)
-		c := tx.Bucket(bucketFlowSubs).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			var f central.FlowSession
-			switch err := get(b, k[len(prefix):], &f); {
-			case errors.Is(err, central.ErrNotFound):
-				continue // a longer submission key sharing the prefix
-			case err != nil:
-				return err
-			}
-			if slices.Contains(f.Submissions, ref) {
-				found = append(found, f)
-			}
-		}
-		for _, f := range found {
-			central.ScrubFlow(&f, at)
-			if err := put(b, join(f.PartnerID, f.ID), f); err != nil {
-				return err
-			}
-			flows++
-			n, err := scrubEvents(tx, f.PartnerID, f.ID)
-			if err != nil {
-				return err
-			}
-			events += n
-			if err := dropSessionAnswers(tx, f.PartnerID, f.ID); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		flows, events, err = eraseFlows(tx, ref, at)
+		return err
 	})
 	if err != nil {
 		return 0, 0, err
+	}
+	return flows, events, nil
+}
+
+// eraseFlows is EraseFlows inside tx; Expire's ExpireDecision calls it too
+// for each submission it deletes.
+func eraseFlows(tx *bbolt.Tx, ref central.SubmissionRef, at time.Time) (flows, events int, err error) {
+	b := tx.Bucket(bucketFlows)
+	var found []central.FlowSession
+	prefix := append(join(ref.DeviceID, ref.Key), 0)
+	c := tx.Bucket(bucketFlowSubs).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		var f central.FlowSession
+		switch err := get(b, k[len(prefix):], &f); {
+		case errors.Is(err, central.ErrNotFound):
+			continue // a longer submission key sharing the prefix
+		case err != nil:
+			return 0, 0, err
+		}
+		if slices.Contains(f.Submissions, ref) {
+			found = append(found, f)
+		}
+	}
+	for _, f := range found {
+		central.ScrubFlow(&f, at)
+		if err := put(b, join(f.PartnerID, f.ID), f); err != nil {
+			return 0, 0, err
+		}
+		flows++
+		n, err := scrubEvents(tx, f.PartnerID, f.ID)
+		if err != nil {
+			return 0, 0, err
+		}
+		events += n
+		if err := dropSessionAnswers(tx, f.PartnerID, f.ID); err != nil {
+			return 0, 0, err
+		}
 	}
 	return flows, events, nil
 }

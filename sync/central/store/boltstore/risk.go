@@ -17,6 +17,15 @@ import (
 // keyRisk, which Risk reads.
 var bucketRiskHistory = []byte("risk-history")
 
+// bucketRiskServed records the risk versions served to each device
+// (central.RiskServings): device id, 0, version (big-endian uint64) -> 1.
+// A device id holds no 0 (protocol.DeviceID).
+var bucketRiskServed = []byte("risk-served")
+
+func servedKey(deviceID string, version int64) []byte {
+	return append(append([]byte(deviceID), 0), riskKey(version)...)
+}
+
 func riskKey(version int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(version)) }
 
 // fillRiskHistory creates the history in a file written before it was
@@ -53,4 +62,27 @@ func (s *Store) RiskVersion(ctx context.Context, version int64) (json.RawMessage
 		return nil
 	})
 	return doc, err
+}
+
+// ServeRisk implements central.Store. A device syncs its configuration
+// over and over: a version already recorded is found in a read
+// transaction, and only a new one takes the writer's lock and a sync.
+func (s *Store) ServeRisk(ctx context.Context, deviceID string, version int64) error {
+	served, err := s.RiskServed(ctx, deviceID, version)
+	if err != nil || served {
+		return err
+	}
+	return s.update(ctx, fmt.Sprintf("recording risk configuration version %d served to device %s", version, deviceID), func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketRiskServed).Put(servedKey(deviceID, version), []byte{1})
+	})
+}
+
+// RiskServed implements central.Store.
+func (s *Store) RiskServed(ctx context.Context, deviceID string, version int64) (bool, error) {
+	var served bool
+	err := s.view(ctx, fmt.Sprintf("reading whether risk configuration version %d was served to device %s", version, deviceID), func(tx *bbolt.Tx) error {
+		served = tx.Bucket(bucketRiskServed).Get(servedKey(deviceID, version)) != nil
+		return nil
+	})
+	return served, err
 }

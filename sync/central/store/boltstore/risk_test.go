@@ -12,11 +12,10 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 )
 
-// TestRiskHistoryMigration: a file written before the history was kept
-// (the current version in meta only) opens with that version in the
-// history, its earlier versions unknown, and the next publication after
-// it.
-func TestRiskHistoryMigration(t *testing.T) {
+// olderRiskFile is a store file as written before the risk history and
+// the servings were kept: the current risk version, in meta only.
+func olderRiskFile(t *testing.T, version int64) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "central.db")
 	db, err := bbolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -27,11 +26,20 @@ func TestRiskHistoryMigration(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return put(b, keyRisk, riskRecord{Version: 4, Doc: json.RawMessage(`{"bands":{"approve_min":90}}`)})
+		return put(b, keyRisk, riskRecord{Version: version, Doc: json.RawMessage(`{"bands":{"approve_min":90}}`)})
 	})
 	if err := errors.Join(err, db.Close()); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// TestRiskHistoryMigration: a file written before the history was kept
+// (the current version in meta only) opens with that version in the
+// history, its earlier versions unknown, and the next publication after
+// it.
+func TestRiskHistoryMigration(t *testing.T) {
+	path := olderRiskFile(t, 4)
 	for range 2 { // opening again changes nothing
 		s, err := Open(path)
 		if err != nil {
@@ -61,5 +69,26 @@ func TestRiskHistoryMigration(t *testing.T) {
 		if doc, err := s.RiskVersion(ctx, v); err != nil || string(doc) != want {
 			t.Errorf("RiskVersion(%d) = %s, %v; want %s", v, doc, err, want)
 		}
+	}
+}
+
+// TestRiskServedOfOlderFiles: a file written before servings were
+// recorded opens with none (a device names a version it was served from
+// its next configuration sync on), and records them.
+func TestRiskServedOfOlderFiles(t *testing.T) {
+	s, err := Open(olderRiskFile(t, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if served, err := s.RiskServed(ctx, "d1", 2); err != nil || served {
+		t.Errorf("RiskServed in an older file = %t, %v; want none recorded", served, err)
+	}
+	if err := s.ServeRisk(ctx, "d1", 2); err != nil {
+		t.Fatal(err)
+	}
+	if served, err := s.RiskServed(ctx, "d1", 2); err != nil || !served {
+		t.Errorf("RiskServed after ServeRisk = %t, %v; want true", served, err)
 	}
 }

@@ -19,7 +19,7 @@ var (
 )
 
 // ProposeRisk implements central.Store.
-func (s *Store) ProposeRisk(ctx context.Context, p central.RiskProposal) error {
+func (s *Store) ProposeRisk(ctx context.Context, p central.RiskProposal, ev central.AuditEvent) error {
 	return s.update(ctx, "recording the risk proposal", func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketRiskProposal)
 		var old central.RiskProposal
@@ -30,7 +30,10 @@ func (s *Store) ProposeRisk(ctx context.Context, p central.RiskProposal) error {
 		case old.Proposer != p.Proposer && !old.Expired(p.At):
 			return central.ErrProposalPending
 		}
-		return put(b, keyProposal, p)
+		if err := put(b, keyProposal, p); err != nil {
+			return err
+		}
+		return appendAudit(tx, ev)
 	})
 }
 
@@ -57,7 +60,7 @@ func pendingProposal(tx *bbolt.Tx, id string) (central.RiskProposal, error) {
 }
 
 // ConfirmRiskProposal implements central.Store.
-func (s *Store) ConfirmRiskProposal(ctx context.Context, id string, now time.Time) (int64, error) {
+func (s *Store) ConfirmRiskProposal(ctx context.Context, id string, now time.Time, ev central.AuditEvent) (int64, error) {
 	var version int64
 	err := s.update(ctx, "publishing the risk proposal", func(tx *bbolt.Tx) error {
 		p, err := pendingProposal(tx, id)
@@ -83,17 +86,23 @@ func (s *Store) ConfirmRiskProposal(ctx context.Context, id string, now time.Tim
 		if err := put(meta, keyRisk, riskRecord{Version: version, Doc: doc}); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketRiskProposal).Delete(keyProposal)
+		if err := tx.Bucket(bucketRiskProposal).Delete(keyProposal); err != nil {
+			return err
+		}
+		return appendAudit(tx, ev)
 	})
 	return version, err
 }
 
 // DeleteRiskProposal implements central.Store.
-func (s *Store) DeleteRiskProposal(ctx context.Context, id string) error {
+func (s *Store) DeleteRiskProposal(ctx context.Context, id string, ev central.AuditEvent) error {
 	return s.update(ctx, "deleting the risk proposal", func(tx *bbolt.Tx) error {
 		if _, err := pendingProposal(tx, id); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketRiskProposal).Delete(keyProposal)
+		if err := tx.Bucket(bucketRiskProposal).Delete(keyProposal); err != nil {
+			return err
+		}
+		return appendAudit(tx, ev)
 	})
 }

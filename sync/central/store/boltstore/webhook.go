@@ -236,28 +236,37 @@ func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, de
 		if err != nil {
 			return err
 		}
-		if r.Attempts == 0 {
-			r.HeldBefore = a.Held
-		}
-		r.Attempts++
-		ak := append(bytes.Clone(seq), seqKey(int64(r.Attempts))...)
-		if err := put(tx.Bucket(bucketAttempts), ak, a); err != nil {
-			return err
-		}
-		if r.pending() {
-			switch {
-			case delivered:
-				r.DeliveredAt, r.NextAt = a.At, time.Time{}
-			case !deadAt.IsZero():
-				r.DeadAt, r.NextAt = deadAt, time.Time{}
-			case !nextAt.IsZero():
-				r.NextAt = nextAt
-			default:
-				r.NextAt = a.At
-			}
-		}
-		return s.putEvent(tx, seq, r)
+		return s.recordAttempt(tx, r, seq, a, delivered, nextAt, deadAt)
 	})
+}
+
+// recordAttempt stores attempt a of event r (at seq) and its new state
+// (RecordAttempt, RecordLeased); the event's lease, if any, ends.
+func (s *Store) recordAttempt(tx *bbolt.Tx, r eventRecord, seq []byte, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
+	if r.Attempts == 0 {
+		r.HeldBefore = a.Held
+	}
+	r.Attempts++
+	ak := append(bytes.Clone(seq), seqKey(int64(r.Attempts))...)
+	if err := put(tx.Bucket(bucketAttempts), ak, a); err != nil {
+		return err
+	}
+	if r.pending() {
+		switch {
+		case delivered:
+			r.DeliveredAt, r.NextAt = a.At, time.Time{}
+		case !deadAt.IsZero():
+			r.DeadAt, r.NextAt = deadAt, time.Time{}
+		case !nextAt.IsZero():
+			r.NextAt = nextAt
+		default:
+			r.NextAt = a.At
+		}
+	}
+	if err := tx.Bucket(bucketLeases).Delete(seq); err != nil {
+		return err
+	}
+	return s.putEvent(tx, seq, r)
 }
 
 // putEvent stores r and keeps its session's pending entries and head in

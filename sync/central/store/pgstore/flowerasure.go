@@ -20,44 +20,51 @@ var _ central.FlowEraser = (*Store)(nil)
 // meanwhile waits and then sees the scrubbed session.
 func (s *Store) EraseFlows(ctx context.Context, ref central.SubmissionRef, at time.Time) (flows, events int, err error) {
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		flows, events = 0, 0
-		rows, err := tx.Query(ctx, `SELECT f.doc FROM flow_submissions x JOIN flows f ON f.partner_id = x.partner_id AND f.id = x.flow_id
-			WHERE x.device_id = $1 AND x.key = $2
-			ORDER BY f.partner_id, f.id FOR UPDATE OF f`, ref.DeviceID, ref.Key)
-		if err != nil {
-			return err
-		}
-		found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.FlowSession, error) { return scanFlow(r) })
-		if err != nil {
-			return err
-		}
-		for _, f := range found {
-			if !slices.Contains(f.Submissions, ref) {
-				continue
-			}
-			central.ScrubFlow(&f, at)
-			cols, err := flowCols(&f)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE flows SET launch_hash = $3, status = $4, expires_at = $5, doc = $6 WHERE partner_id = $1 AND id = $2`,
-				append([]any{f.PartnerID, f.ID}, cols...)...); err != nil {
-				return err
-			}
-			flows++
-			n, err := scrubEvents(ctx, tx, f.PartnerID, f.ID)
-			if err != nil {
-				return err
-			}
-			events += n
-			if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE partner_id = $1 AND session_id = $2`, f.PartnerID, f.ID); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		flows, events, err = eraseFlows(ctx, tx, ref, at)
+		return err
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("erasing partner sessions: %w", err)
+	}
+	return flows, events, nil
+}
+
+// eraseFlows is EraseFlows inside tx; Expire's ExpireDecision calls it too
+// for each submission it deletes that a session holds.
+func eraseFlows(ctx context.Context, tx pgx.Tx, ref central.SubmissionRef, at time.Time) (flows, events int, err error) {
+	rows, err := tx.Query(ctx, `SELECT f.doc FROM flow_submissions x JOIN flows f ON f.partner_id = x.partner_id AND f.id = x.flow_id
+		WHERE x.device_id = $1 AND x.key = $2
+		ORDER BY f.partner_id, f.id FOR UPDATE OF f`, ref.DeviceID, ref.Key)
+	if err != nil {
+		return 0, 0, err
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.FlowSession, error) { return scanFlow(r) })
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, f := range found {
+		if !slices.Contains(f.Submissions, ref) {
+			continue
+		}
+		central.ScrubFlow(&f, at)
+		cols, err := flowCols(&f)
+		if err != nil {
+			return 0, 0, err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE flows SET launch_hash = $3, status = $4, expires_at = $5, doc = $6 WHERE partner_id = $1 AND id = $2`,
+			append([]any{f.PartnerID, f.ID}, cols...)...); err != nil {
+			return 0, 0, err
+		}
+		flows++
+		n, err := scrubEvents(ctx, tx, f.PartnerID, f.ID)
+		if err != nil {
+			return 0, 0, err
+		}
+		events += n
+		if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE partner_id = $1 AND session_id = $2`, f.PartnerID, f.ID); err != nil {
+			return 0, 0, err
+		}
 	}
 	return flows, events, nil
 }

@@ -387,6 +387,24 @@ CREATE TABLE risk_proposal (
 	doc bytea NOT NULL
 );
 `,
+	// 16: a lane's lease has an owner, random per lease taken
+	// (central.LaneLease.Owner), checked instead of its end time. A lease
+	// taken before has none: it is held until it runs out (an instance of
+	// the previous build may still be sending under it) and is no one's
+	// to renew, record or release.
+	`
+ALTER TABLE webhook_events ADD COLUMN lease_owner text;
+`,
+	// 17: the risk configuration versions served to each device
+	// (central.RiskServings). None is known of the time before: a device
+	// names one it was served from its next configuration sync on.
+	`
+CREATE TABLE risk_served (
+	device_id text NOT NULL REFERENCES devices ON DELETE CASCADE,
+	version   bigint NOT NULL,
+	PRIMARY KEY (device_id, version)
+);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

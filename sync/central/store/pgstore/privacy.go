@@ -59,7 +59,8 @@ WITH due AS (
 	WHERE received_at < $1
 	ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )
-DELETE FROM submissions s USING due WHERE s.device_id = due.device_id AND s.key = due.key`,
+DELETE FROM submissions s USING due WHERE s.device_id = due.device_id AND s.key = due.key
+RETURNING s.device_id, s.key, EXISTS (SELECT 1 FROM flow_submissions x WHERE x.device_id = s.device_id AND x.key = s.key)`,
 	// An event still owed (neither delivered nor dead) is kept whatever
 	// its age; attempts go with their event (ON DELETE CASCADE).
 	central.ExpireWebhooks: `
@@ -95,6 +96,11 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 	}
 	n := 0
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if kind == central.ExpireDecision {
+			var err error
+			n, err = expireDecision(ctx, tx, sql, before, at, limit)
+			return err
+		}
 		tag, err := tx.Exec(ctx, sql, args...)
 		if err != nil {
 			return err
@@ -110,6 +116,37 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 		return 0, fmt.Errorf("expiring %s: %w", kind, err)
 	}
 	return n, nil
+}
+
+// expireDecision deletes the submissions due (sql, expireSQL's
+// ExpireDecision) and scrubs the partner sessions holding them as an
+// erasure scrubs them (central.FlowEraser), in tx.
+func expireDecision(ctx context.Context, tx pgx.Tx, sql string, before, at time.Time, limit int) (int, error) {
+	rows, err := tx.Query(ctx, sql, before, limit)
+	if err != nil {
+		return 0, err
+	}
+	type gone struct {
+		ref  central.SubmissionRef
+		held bool
+	}
+	deleted, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (gone, error) {
+		var g gone
+		err := r.Scan(&g.ref.DeviceID, &g.ref.Key, &g.held)
+		return g, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, g := range deleted {
+		if !g.held {
+			continue
+		}
+		if _, _, err := eraseFlows(ctx, tx, g.ref, at); err != nil {
+			return 0, fmt.Errorf("scrubbing the partner sessions of a deleted submission: %w", err)
+		}
+	}
+	return len(deleted), nil
 }
 
 // PutRetention implements central.Store.

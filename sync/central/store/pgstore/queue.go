@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -56,10 +57,10 @@ func (s *Store) LeaseLane(ctx context.Context, l central.Lane, now time.Time, ho
 			out.Wait = lease.UTC()
 			return nil
 		}
-		// Until is the lease's token too (RenewLane): it is kept at the
-		// column's microseconds so the caller's copy compares equal.
-		out.Held, out.Until = true, now.Add(hold).UTC().Truncate(time.Microsecond)
-		_, err = tx.Exec(ctx, `UPDATE webhook_events SET lease_until = $2 WHERE seq = $1`, e.Seq, out.Until)
+		// Until is kept at the column's microseconds so the caller's copy
+		// compares equal with what others read (Wait).
+		out.Held, out.Until, out.Owner = true, now.Add(hold).UTC().Truncate(time.Microsecond), rand.Text()
+		_, err = tx.Exec(ctx, `UPDATE webhook_events SET lease_until = $2, lease_owner = $3 WHERE seq = $1`, e.Seq, out.Until, out.Owner)
 		return err
 	})
 	if err != nil {
@@ -69,14 +70,13 @@ func (s *Store) LeaseLane(ctx context.Context, l central.Lane, now time.Time, ho
 }
 
 // RenewLane implements central.WebhookLanes. The lease is ours while the
-// event is pending and its lease_until is still the Until we were given
-// (a lease that ran out and was taken again has another one: each is its
-// taker's now plus hold, at microseconds); it is never shortened.
+// event is pending and its lease_owner is still l's (a lease that ran out
+// and was taken again has another); it is never shortened.
 func (s *Store) RenewLane(ctx context.Context, l central.LaneLease, now time.Time, hold time.Duration) (time.Time, error) {
 	var until time.Time
 	err := s.pool.QueryRow(ctx, `UPDATE webhook_events SET lease_until = GREATEST(lease_until, $3)
-		WHERE seq = $1 AND lease_until = $2 AND delivered_at IS NULL AND dead_at IS NULL
-		RETURNING lease_until`, l.Event.Seq, l.Until, now.Add(hold).UTC().Truncate(time.Microsecond)).Scan(&until)
+		WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL AND dead_at IS NULL
+		RETURNING lease_until`, l.Event.Seq, l.Owner, now.Add(hold).UTC().Truncate(time.Microsecond)).Scan(&until)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, central.ErrLeaseLost
 	}
@@ -89,8 +89,8 @@ func (s *Store) RenewLane(ctx context.Context, l central.LaneLease, now time.Tim
 // ReleaseLane implements central.WebhookLanes: the event keeps its state
 // (no attempt), and is due to the next LeaseLane at once.
 func (s *Store) ReleaseLane(ctx context.Context, l central.LaneLease) error {
-	tag, err := s.exec(ctx, `UPDATE webhook_events SET lease_until = NULL
-		WHERE seq = $1 AND lease_until = $2 AND delivered_at IS NULL AND dead_at IS NULL`, l.Event.Seq, l.Until)
+	tag, err := s.exec(ctx, `UPDATE webhook_events SET lease_until = NULL, lease_owner = NULL
+		WHERE seq = $1 AND lease_owner = $2 AND delivered_at IS NULL AND dead_at IS NULL`, l.Event.Seq, l.Owner)
 	if err != nil {
 		return fmt.Errorf("releasing webhook lane lease: %w", err)
 	}

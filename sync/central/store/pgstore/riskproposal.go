@@ -17,7 +17,7 @@ import (
 // publish see no other publish in between.
 
 // ProposeRisk implements central.Store.
-func (s *Store) ProposeRisk(ctx context.Context, p central.RiskProposal) error {
+func (s *Store) ProposeRisk(ctx context.Context, p central.RiskProposal, ev central.AuditEvent) error {
 	doc, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("encoding the risk proposal: %w", err)
@@ -34,9 +34,11 @@ func (s *Store) ProposeRisk(ctx context.Context, p central.RiskProposal) error {
 		case old.Proposer != p.Proposer && !old.Expired(p.At):
 			return central.ErrProposalPending
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO risk_proposal (id, doc) VALUES ($1, $2)
-			ON CONFLICT (one) DO UPDATE SET id = excluded.id, doc = excluded.doc`, p.ID, doc)
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO risk_proposal (id, doc) VALUES ($1, $2)
+			ON CONFLICT (one) DO UPDATE SET id = excluded.id, doc = excluded.doc`, p.ID, doc); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, ev)
 	})
 	if err != nil {
 		return fmt.Errorf("recording the risk proposal: %w", err)
@@ -74,7 +76,7 @@ func (s *Store) RiskProposal(ctx context.Context) (central.RiskProposal, error) 
 }
 
 // ConfirmRiskProposal implements central.Store.
-func (s *Store) ConfirmRiskProposal(ctx context.Context, id string, now time.Time) (int64, error) {
+func (s *Store) ConfirmRiskProposal(ctx context.Context, id string, now time.Time, ev central.AuditEvent) (int64, error) {
 	var v int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockRisk); err != nil {
@@ -97,8 +99,10 @@ func (s *Store) ConfirmRiskProposal(ctx context.Context, id string, now time.Tim
 		if err := tx.QueryRow(ctx, `INSERT INTO risk_config (version, doc) VALUES ($1, $2) RETURNING version`, cur+1, []byte(p.Config)).Scan(&v); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM risk_proposal`)
-		return err
+		if _, err := tx.Exec(ctx, `DELETE FROM risk_proposal`); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, ev)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("publishing the risk proposal: %w", err)
@@ -107,18 +111,19 @@ func (s *Store) ConfirmRiskProposal(ctx context.Context, id string, now time.Tim
 }
 
 // DeleteRiskProposal implements central.Store.
-func (s *Store) DeleteRiskProposal(ctx context.Context, id string) error {
-	var n int64
+func (s *Store) DeleteRiskProposal(ctx context.Context, id string, ev central.AuditEvent) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM risk_proposal WHERE id = $1`, id)
-		n = tag.RowsAffected()
-		return err
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return central.ErrNotFound
+		}
+		return appendAudit(ctx, tx, ev)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting the risk proposal: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("deleting the risk proposal: %w", central.ErrNotFound)
 	}
 	return nil
 }

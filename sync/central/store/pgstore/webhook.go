@@ -165,9 +165,8 @@ func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, de
 }
 
 // RecordLeased implements central.WebhookLanes: RecordAttempt once the
-// locked row shows the event pending under lease l (its lease_until is
-// l.Until, the token RenewLane checks), else ErrLeaseLost and nothing
-// written, so a send that outlived its lease neither ends another
+// locked row shows the event pending under lease l (its lease_owner is
+// l.Owner), else ErrLeaseLost and nothing written, so a send that outlived its lease neither ends another
 // holder's lease nor counts an attempt the new holder makes again.
 func (s *Store) RecordLeased(ctx context.Context, l central.LaneLease, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
 	if a.EventID != l.Event.ID {
@@ -182,13 +181,13 @@ func (s *Store) recordAttempt(ctx context.Context, l *central.LaneLease, a centr
 		var seq int64
 		var n int
 		var pending bool
-		var lease *time.Time
-		err := tx.QueryRow(ctx, `SELECT seq, attempts, delivered_at IS NULL AND dead_at IS NULL, lease_until FROM webhook_events WHERE id = $1 FOR UPDATE`, a.EventID).
-			Scan(&seq, &n, &pending, &lease)
+		var owner *string
+		err := tx.QueryRow(ctx, `SELECT seq, attempts, delivered_at IS NULL AND dead_at IS NULL, lease_owner FROM webhook_events WHERE id = $1 FOR UPDATE`, a.EventID).
+			Scan(&seq, &n, &pending, &owner)
 		if err != nil {
 			return notFound(err)
 		}
-		if l != nil && (!pending || lease == nil || !lease.Equal(l.Until)) {
+		if l != nil && (!pending || owner == nil || *owner != l.Owner) {
 			return central.ErrLeaseLost
 		}
 		n++
@@ -200,16 +199,16 @@ func (s *Store) recordAttempt(ctx context.Context, l *central.LaneLease, a centr
 		}
 		switch {
 		case !pending:
-			b.Queue(`UPDATE webhook_events SET attempts = $2, lease_until = NULL WHERE seq = $1`, seq, n)
+			b.Queue(`UPDATE webhook_events SET attempts = $2, lease_until = NULL, lease_owner = NULL WHERE seq = $1`, seq, n)
 		case delivered:
-			b.Queue(`UPDATE webhook_events SET attempts = $2, delivered_at = $3, next_at = NULL, lease_until = NULL WHERE seq = $1`, seq, n, a.At)
+			b.Queue(`UPDATE webhook_events SET attempts = $2, delivered_at = $3, next_at = NULL, lease_until = NULL, lease_owner = NULL WHERE seq = $1`, seq, n, a.At)
 		case !deadAt.IsZero():
-			b.Queue(`UPDATE webhook_events SET attempts = $2, dead_at = $3, next_at = NULL, lease_until = NULL WHERE seq = $1`, seq, n, deadAt)
+			b.Queue(`UPDATE webhook_events SET attempts = $2, dead_at = $3, next_at = NULL, lease_until = NULL, lease_owner = NULL WHERE seq = $1`, seq, n, deadAt)
 		default:
 			if nextAt.IsZero() {
 				nextAt = a.At
 			}
-			b.Queue(`UPDATE webhook_events SET attempts = $2, next_at = $3, lease_until = NULL WHERE seq = $1`, seq, n, nextAt)
+			b.Queue(`UPDATE webhook_events SET attempts = $2, next_at = $3, lease_until = NULL, lease_owner = NULL WHERE seq = $1`, seq, n, nextAt)
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})
@@ -281,7 +280,8 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, now time.Time) 
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var d jobs.Delivery
 		err := tx.QueryRow(ctx, `UPDATE webhook_events SET delivered_at = NULL, dead_at = NULL, next_at = $2,
-			lease_until = CASE WHEN delivered_at IS NULL AND dead_at IS NULL THEN lease_until END WHERE id = $1
+			lease_until = CASE WHEN delivered_at IS NULL AND dead_at IS NULL THEN lease_until END,
+			lease_owner = CASE WHEN delivered_at IS NULL AND dead_at IS NULL THEN lease_owner END WHERE id = $1
 			RETURNING id, seq, partner_id, session_id`, eventID, now).Scan(&d.EventID, &d.Seq, &d.PartnerID, &d.SessionID)
 		if err != nil {
 			return notFound(err)

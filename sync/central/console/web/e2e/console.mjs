@@ -405,7 +405,7 @@ try {
     const c = cases.pep;
     const r1 = pages.reviewer1.page;
     await goto(r1, caseURL(c));
-    check("the escalated case says a reject needs four eyes", (await r1.locator(".badge.warnv").count()) > 0);
+    check("the escalated case says its decision needs four eyes", (await r1.locator(".badge.warnv").count()) > 0);
     await submitAndWait(r1, "#claim");
     // The screening hit: confirmed, with a note.
     await r1.check("#hit-0 input[name=status][value=confirmed]");

@@ -1,0 +1,356 @@
+package backup_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/backup"
+	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/seal"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// site is a serving central on a bbolt store with the backup endpoint.
+type site struct {
+	c       *centraltest.Central
+	raw     *boltstore.Store
+	keyring *seal.FileKeyring
+	stage   string
+}
+
+// newSite serves a central whose backup source is src (nil: the store).
+func newSite(t *testing.T, wrap func(backup.Source) backup.Source) *site {
+	t.Helper()
+	dir := t.TempDir()
+	raw, err := boltstore.Open(filepath.Join(dir, "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := seal.LoadOrCreateKeyring(filepath.Join(dir, "central.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &site{raw: raw, keyring: kr, stage: filepath.Join(dir, "stage")}
+	if err := os.Mkdir(s.stage, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s.c = centraltest.New(t, raw, centraltest.Options{Keyring: kr})
+	var src backup.Source = raw
+	if wrap != nil {
+		src = wrap(raw) // nil: a store backed up with its own tools
+	}
+	if !backup.Mount(s.c.Server, backup.Config{Source: src, Store: s.c.Store, StageDir: s.stage}) {
+		t.Fatal("backup not mounted")
+	}
+	s.c.Serve(t)
+	return s
+}
+
+func (s *site) client() *http.Client { return &http.Client{Transport: s.c.Transport()} }
+
+// submit stores a complete submission with one image and returns its image.
+func (s *site) submit(t *testing.T, id string) []byte {
+	t.Helper()
+	now := time.Now().UTC()
+	img := centraltest.JPEG(t, 64, 48)
+	centraltest.StoreSubmission(t, s.c.Store, central.Submission{DeviceID: "dev-1", Key: protocol.SubmissionKey(id), ID: id,
+		ManifestHash: []byte(id), CreatedAt: now, ReceivedAt: now, Verdict: "ok", Payload: json.RawMessage(`{"name":"` + id + `"}`)},
+		map[string][]byte{"selfie.jpg": img}, protocol.MaxChunkSize)
+	return img
+}
+
+// TestBackupAndRestore takes a copy of a serving central while writes go
+// on, restores it into another folder and reads a submission back through
+// the same keys: payload and image decrypt as they were stored.
+func TestBackupAndRestore(t *testing.T) {
+	s := newSite(t, nil)
+	ctx := context.Background()
+	img := s.submit(t, "sub-1")
+	s.submit(t, "sub-2")
+
+	if err := s.c.Store.AppendAudit(ctx, central.AuditEvent{ID: "w", At: time.Now(), Actor: "test", Action: "write", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Writes while the copy is taken: the copy is one transaction's view.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ev := central.AuditEvent{ID: fmt.Sprintf("w-%d", i), At: time.Now(), Actor: "test", Action: "write", Count: 1}
+			if err := s.c.Store.AppendAudit(ctx, ev); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	out := filepath.Join(t.TempDir(), "copy.db")
+	sum, err := backup.Fetch(ctx, s.client(), s.c.Base, s.c.Admin, out)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Submissions != 2 || sum.AuditEvents == 0 {
+		t.Errorf("copy holds %+v, want 2 submissions and the audit trail", sum)
+	}
+	if entries, _ := os.ReadDir(s.stage); len(entries) != 0 {
+		t.Errorf("staging folder keeps %d files after the copy was sent", len(entries))
+	}
+	evs, err := s.c.Store.Audit(ctx, central.AuditFilter{Action: backup.AuditBackup})
+	if err != nil || len(evs) != 1 || evs[0].Actor == "" || !bytes.Contains(evs[0].After, []byte(`"sha256"`)) {
+		t.Fatalf("audit of the copy = %+v, %v", evs, err)
+	}
+
+	// Restore into a new folder, as after losing the machine, and read
+	// through the same keyring.
+	db := filepath.Join(t.TempDir(), "central.db")
+	got, kept, err := backup.Restore(ctx, out, db, false, time.Now())
+	if err != nil || kept != "" || got.Submissions != 2 {
+		t.Fatalf("Restore = %+v, %q, %v", got, kept, err)
+	}
+	restored, err := boltstore.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := seal.New(restored, s.keyring, s.keyring)
+	defer st.Close()
+	sub, err := st.Upload(ctx, "dev-1", protocol.SubmissionKey("sub-1"))
+	if err != nil || string(sub.Payload) != `{"name":"sub-1"}` {
+		t.Fatalf("restored submission = %s, %v", sub.Payload, err)
+	}
+	data, err := st.ImageData(ctx, "dev-1", protocol.SubmissionKey("sub-1"), "selfie.jpg")
+	if err != nil || !bytes.Equal(data, img) {
+		t.Errorf("restored image: %d bytes, %v; want the %d stored", len(data), err, len(img))
+	}
+	// The copy's own audit trail verifies, chain and all.
+	if chk, err := central.VerifyAuditChain(ctx, st, s.c.Server.AuditKey()); err != nil || chk.Events != sum.AuditEvents {
+		t.Errorf("restored audit chain: %+v, %v; the copy counted %d events", chk, err, sum.AuditEvents)
+	}
+}
+
+// TestBackupRefusals: no token, a second copy at once.
+func TestBackupRefusals(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	s := newSite(t, func(src backup.Source) backup.Source {
+		return gatedSource{src, entered, release}
+	})
+	get := func(token string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.c.Base+backup.Path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := s.client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := get(""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no token: %s", resp.Status)
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := backup.Fetch(context.Background(), s.client(), s.c.Base, s.c.Admin, filepath.Join(t.TempDir(), "a.db"))
+		first <- err
+	}()
+	<-entered // the first copy is being staged
+	resp := get(s.c.Admin)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !bytes.Contains(body, []byte("backup_running")) || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second copy at once: %s %s", resp.Status, body)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Errorf("first copy: %v", err)
+	}
+}
+
+// TestBackupUnsupported: a central without a source (PostgreSQL) says how
+// it is backed up instead.
+func TestBackupUnsupported(t *testing.T) {
+	s := newSite(t, func(backup.Source) backup.Source { return nil })
+	_, err := backup.Fetch(context.Background(), s.client(), s.c.Base, s.c.Admin, filepath.Join(t.TempDir(), "copy.db"))
+	if err == nil || !strings.Contains(err.Error(), "501") || !strings.Contains(err.Error(), "pg_dump") {
+		t.Errorf("Fetch from a central on PostgreSQL = %v", err)
+	}
+}
+
+// gatedSource holds a copy until released, to overlap two requests.
+type gatedSource struct {
+	backup.Source
+	entered chan<- struct{}
+	release <-chan struct{}
+}
+
+func (g gatedSource) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.Source.Backup(ctx, w)
+}
+
+// TestFetchKeepsNothingBroken: an answer cut short, a digest that does
+// not match or a body that is not a store never replace the file there.
+func TestFetchKeepsNothingBroken(t *testing.T) {
+	good := storeFile(t)
+	copyBytes, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := func(b []byte) string { return "sha-256=:" + b64sum(b) + ":" }
+	for _, tc := range []struct {
+		name    string
+		serve   func(w http.ResponseWriter)
+		wantErr error
+	}{
+		{"digest differs", func(w http.ResponseWriter) {
+			w.Header().Set("Repr-Digest", digest([]byte("something else")))
+			w.Write(copyBytes)
+		}, backup.ErrDigest},
+		{"no digest", func(w http.ResponseWriter) { w.Write(copyBytes) }, backup.ErrDigest},
+		{"cut short", func(w http.ResponseWriter) {
+			w.Header().Set("Repr-Digest", digest(copyBytes))
+			w.Header().Set("Content-Length", fmt.Sprint(len(copyBytes)))
+			w.Write(copyBytes[:len(copyBytes)/2])
+			panic(http.ErrAbortHandler)
+		}, nil},
+		{"not a store", func(w http.ResponseWriter) {
+			junk := bytes.Repeat([]byte("kyc"), 10000)
+			w.Header().Set("Repr-Digest", digest(junk))
+			w.Write(junk)
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tc.serve(w) }))
+			defer srv.Close()
+			out := filepath.Join(t.TempDir(), "copy.db")
+			if err := os.WriteFile(out, []byte("the previous copy"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := backup.Fetch(context.Background(), srv.Client(), srv.URL, "token", out)
+			if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+				t.Errorf("Fetch = %v, want an error (%v)", err, tc.wantErr)
+			}
+			if b, _ := os.ReadFile(out); string(b) != "the previous copy" {
+				t.Errorf("the previous copy was replaced")
+			}
+			if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 1 {
+				t.Errorf("%d files left beside the copy", len(entries))
+			}
+		})
+	}
+}
+
+func b64sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// TestCopyAndRestoreGuards: a store a running central holds is neither
+// copied from here nor replaced; a store in place is kept aside, byte for
+// byte, only when replacing is asked for; a damaged copy is never
+// restored.
+func TestCopyAndRestoreGuards(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "central.db")
+	running, err := boltstore.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.Copy(ctx, db, filepath.Join(dir, "copy.db")); !errors.Is(err, boltstore.ErrInUse) {
+		t.Errorf("Copy of a store in use = %v, want ErrInUse", err)
+	}
+	src := storeFile(t)
+	if _, _, err := backup.Restore(ctx, src, db, true, time.Now()); !errors.Is(err, boltstore.ErrInUse) {
+		t.Errorf("Restore over a store in use = %v, want ErrInUse", err)
+	}
+	running.Close()
+	before, _ := os.ReadFile(db)
+
+	out := filepath.Join(dir, "copy.db")
+	if sum, err := backup.Copy(ctx, db, out); err != nil || sum.Bytes == 0 {
+		t.Fatalf("Copy of a stopped store = %+v, %v", sum, err)
+	}
+	if _, _, err := backup.Restore(ctx, src, db, false, time.Now()); !errors.Is(err, backup.ErrExists) {
+		t.Errorf("Restore over a store without replace = %v, want ErrExists", err)
+	}
+	b, _ := os.ReadFile(src)
+	const page = 4096
+	// The page holding the image's first bytes (a bucket Inspect does not
+	// count, so only reading every bucket finds it) made to name another
+	// page, as a misplaced write would.
+	img := bytes.Index(b, imagePattern)
+	if img < 0 || b[img/page*page+8] != 0x02 { // a leaf page's flag
+		t.Fatalf("image at %d, not on a leaf page", img)
+	}
+	misplaced := slices.Clone(b)
+	misplaced[img/page*page] ^= 0x5a
+	for name, data := range map[string][]byte{"cut short": b[:2*page], "with a misplaced page": misplaced} {
+		damaged := filepath.Join(t.TempDir(), "damaged.db")
+		if err := os.WriteFile(damaged, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := backup.Restore(ctx, damaged, db, true, time.Now()); !errors.Is(err, boltstore.ErrDamaged) {
+			t.Errorf("Restore of a copy %s = %v, want ErrDamaged", name, err)
+		}
+	}
+	at := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+	sum, kept, err := backup.Restore(ctx, src, db, true, at)
+	if err != nil || sum.Submissions != 1 {
+		t.Fatalf("Restore = %+v, %v", sum, err)
+	}
+	if kept != db+".replaced-20261204T060000Z" {
+		t.Errorf("kept %q", kept)
+	}
+	if k, _ := os.ReadFile(kept); !bytes.Equal(k, before) {
+		t.Error("the replaced store was not kept byte for byte")
+	}
+	if got, err := boltstore.Inspect(ctx, db); err != nil || got.Submissions != 1 {
+		t.Errorf("restored store = %+v, %v", got, err)
+	}
+}
+
+// imagePattern makes up the image of storeFile's submission.
+var imagePattern = []byte("KYC-PAGE")
+
+// storeFile is a stopped store file holding one submission.
+func storeFile(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "central.db")
+	st, err := boltstore.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	centraltest.StoreSubmission(t, st, central.Submission{DeviceID: "dev-1", Key: protocol.SubmissionKey("s"), ID: "s",
+		ManifestHash: []byte("s"), CreatedAt: now, ReceivedAt: now, Verdict: "ok", Payload: json.RawMessage(`{}`)},
+		map[string][]byte{"a.jpg": bytes.Repeat(imagePattern, 2500)}, protocol.MaxChunkSize)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

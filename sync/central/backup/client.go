@@ -1,0 +1,183 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/openkyc/kyc/internal/atomicfile"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
+)
+
+// Errors of taking and restoring copies.
+var (
+	// ErrDigest means a downloaded copy is not what central sent: its
+	// SHA-256 or its length differs from the answer's headers.
+	ErrDigest = errors.New("backup: the copy does not match central's digest")
+	// ErrExists means the restore target holds a store and the caller did
+	// not allow replacing it.
+	ErrExists = errors.New("backup: a store is already there")
+)
+
+// Fetch downloads a copy of the store of the central at base (its admin
+// API, with token) into out: to a temporary file beside out, checked
+// against the answer's length and Repr-Digest and by boltstore.Inspect,
+// synced, and only then renamed over out, so out is never a partial or
+// damaged copy. client carries central's CA; its Timeout should be zero
+// (a large store takes a while), ctx bounds the download.
+func Fetch(ctx context.Context, client *http.Client, base, token, out string) (boltstore.Summary, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+Path, nil)
+	if err != nil {
+		return boltstore.Summary{}, fmt.Errorf("fetching a copy of the store: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return boltstore.Summary{}, fmt.Errorf("fetching a copy of the store: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return boltstore.Summary{}, fmt.Errorf("fetching a copy of the store: central answered %s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	want, err := reprDigest(resp.Header.Get("Repr-Digest"))
+	if err != nil {
+		return boltstore.Summary{}, fmt.Errorf("fetching a copy of the store: %w", err)
+	}
+	fill := func(w io.Writer) error {
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(w, h), resp.Body)
+		if err != nil {
+			return fmt.Errorf("receiving the copy: %w", err)
+		}
+		if resp.ContentLength >= 0 && n != resp.ContentLength {
+			return fmt.Errorf("%w: %d bytes of %d", ErrDigest, n, resp.ContentLength)
+		}
+		if !bytes.Equal(h.Sum(nil), want) {
+			return fmt.Errorf("%w: SHA-256 %x, central sent %x", ErrDigest, h.Sum(nil), want)
+		}
+		return nil
+	}
+	return write(ctx, out, fill)
+}
+
+// reprDigest reads the sha-256 of a Repr-Digest header (RFC 9530).
+func reprDigest(h string) ([]byte, error) {
+	for item := range strings.SplitSeq(h, ",") {
+		v, ok := strings.CutPrefix(strings.TrimSpace(item), "sha-256=:")
+		if !ok {
+			continue
+		}
+		d, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(v, ":"))
+		if err != nil || len(d) != sha256.Size {
+			return nil, fmt.Errorf("%w: malformed Repr-Digest %q", ErrDigest, h)
+		}
+		return d, nil
+	}
+	return nil, fmt.Errorf("%w: central sent no sha-256 Repr-Digest", ErrDigest)
+}
+
+// Copy copies the store file at db, which no central may hold open (else
+// boltstore.ErrInUse: fetch from the running central instead), into out as
+// Fetch does.
+func Copy(ctx context.Context, db, out string) (boltstore.Summary, error) {
+	src, err := openIdle(db)
+	if err != nil {
+		return boltstore.Summary{}, err
+	}
+	defer src.Close()
+	return write(ctx, out, func(w io.Writer) error {
+		return src.View(func(tx *bbolt.Tx) error {
+			_, err := tx.WriteTo(w)
+			return err
+		})
+	})
+}
+
+// write publishes what fill writes at out once boltstore.Inspect has
+// read the whole of it.
+func write(ctx context.Context, out string, fill func(io.Writer) error) (boltstore.Summary, error) {
+	var sum boltstore.Summary
+	err := atomicfile.WriteFunc(out, fill, func(tmp string) error {
+		var err error
+		sum, err = boltstore.Inspect(ctx, tmp)
+		return err
+	})
+	return sum, err
+}
+
+// openIdle opens the store file at path read-only when no process holds
+// it: boltstore.ErrInUse when one does (a running central holds bbolt's
+// exclusive lock; the shared lock taken here keeps one from starting
+// until it is closed). Read-only, so the file is left byte for byte.
+func openIdle(path string) (*bbolt.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("opening %s: %w (stop central first)", path, boltstore.ErrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Restore makes the copy at from the store file db of a stopped central:
+// the copy is checked (boltstore.Inspect) and written beside db,
+// temp-fsync-rename. A store already at db is kept, renamed
+// db.replaced-<UTC time> (its name is returned), and only when replace is
+// set (else ErrExists); one a running central holds is never touched
+// (boltstore.ErrInUse). central migrates an older copy forward when it
+// opens it.
+func Restore(ctx context.Context, from, db string, replace bool, now time.Time) (boltstore.Summary, string, error) {
+	sum, err := boltstore.Inspect(ctx, from)
+	if err != nil {
+		return boltstore.Summary{}, "", fmt.Errorf("restoring: the copy: %w", err)
+	}
+	var kept string
+	if _, err := os.Stat(db); err == nil {
+		if !replace {
+			return boltstore.Summary{}, "", fmt.Errorf("restoring over %s: %w (pass --replace to keep it aside and restore)", db, ErrExists)
+		}
+		// Held while the files are swapped: no central starts on the old
+		// store meanwhile, and a running one is found here.
+		cur, err := openIdle(db)
+		if err != nil {
+			return boltstore.Summary{}, "", fmt.Errorf("restoring: %w", err)
+		}
+		defer cur.Close()
+		kept = fmt.Sprintf("%s.replaced-%s", db, now.UTC().Format("20060102T150405Z"))
+		if err := os.Link(db, kept); err != nil {
+			return boltstore.Summary{}, "", fmt.Errorf("restoring: keeping the current store: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return boltstore.Summary{}, "", fmt.Errorf("restoring over %s: %w", db, err)
+	}
+	src, err := os.Open(from)
+	if err != nil {
+		return boltstore.Summary{}, "", fmt.Errorf("restoring: %w", err)
+	}
+	defer src.Close()
+	_, err = write(ctx, db, func(w io.Writer) error {
+		_, err := io.Copy(w, src)
+		return err
+	})
+	if err != nil {
+		return boltstore.Summary{}, kept, fmt.Errorf("restoring into %s: %w", filepath.Dir(db), err)
+	}
+	return sum, kept, nil
+}
