@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -96,4 +97,28 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Kept     string `json:"kept,omitempty"`
 		Summary  any    `json:"store"`
 	}{filepath.Join(*data, "central.db"), kept, sum})
+}
+
+// errBackupsPostgres refuses --backup-dir on PostgreSQL, whose data is
+// not in a file central can copy: an operator who asked for copies must
+// not believe they are being taken.
+var errBackupsPostgres = errors.New("--backup-dir copies the bbolt store: back PostgreSQL up with its own tools (pg_dump, pg_basebackup)")
+
+// startBackups runs s (backup.Schedule) in a goroutine that ends with
+// ctx; stop cancels it and waits, so a copy under way is cut short and
+// never named (its temporary file is removed).
+func startBackups(ctx context.Context, s *backup.Schedule) (stop func(), err error) {
+	if s.Source == nil {
+		return nil, errBackupsPostgres
+	}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the backup folder: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx)
+	}()
+	return func() { cancel(); <-done }, nil
 }

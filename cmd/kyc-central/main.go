@@ -214,6 +214,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fmBodyTime := fs.Duration("face-match-body-time", 0, "how long a Face Match request's whole body may take to arrive once it has its turn, else 408 timeout (0: "+partnerapi.DefaultFaceMatchBodyTime.String()+")")
 	riskTTL := fs.Duration("risk-proposal-ttl", central.DefaultRiskProposalTTL, "how long proposed risk settings wait for a second admin to confirm them before they expire")
 	recheckApprovals := fs.Bool("recheck-approvals", false, "recheck every device approval with central's face engine once its images are in (document against selfie, the selfie's liveness), and send one the engine contradicts to review; needs the face models")
+	backupDir := fs.String("backup-dir", "", "take a checked copy of the bbolt store into this folder every --backup-every, keeping the newest --backup-keep (best another disk; default: no scheduled copies; PostgreSQL: use its own tools)")
+	backupEvery := fs.Duration("backup-every", backup.DefaultEvery, "interval between scheduled copies of the store (--backup-dir), at least a minute")
+	backupKeep := fs.Int("backup-keep", backup.DefaultKeep, "how many scheduled copies of the store to keep (--backup-dir), the newest")
 	modelsDir := fs.String("models", "", "model directory of the Face Match API (default $KYC_MODELS_DIR, else $KYC_HOME/models; kyc models install fills it); without the models the API answers 503")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -229,6 +232,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *riskTTL <= 0 {
 		return errors.New("--risk-proposal-ttl must be positive")
+	}
+	if *backupDir != "" && (*backupEvery < time.Minute || *backupKeep < 1) {
+		return errors.New("--backup-every must be at least a minute and --backup-keep at least 1")
 	}
 	if *whMinRate < minWebhookRate {
 		return fmt.Errorf("--webhook-min-rate must be at least %d bytes a second: slower, a stalled request holds its session's lane for most of 15 minutes", minWebhookRate)
@@ -323,6 +329,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		bcfg.Source = bolt
 	}
 	backup.Mount(srv, bcfg)
+	if *backupDir != "" {
+		stopBackups, err := startBackups(ctx, &backup.Schedule{Source: bcfg.Source, Store: store, Dir: *backupDir,
+			Every: *backupEvery, Keep: *backupKeep, Log: logger.With("part", "backup")})
+		if err != nil {
+			return err
+		}
+		defer stopBackups()
+	}
 	stopFlow, err := startHostedFlow(ctx, srv, hostedflow.Config{Store: store, PublicURL: publicURL(*pubURL, *addr, srvTLS != nil),
 		Logger: logger, ReferenceImage: api.ReferenceImage, PromptTime: *promptTime, ChallengeTime: *challengeTime}, *modelsDir)
 	if err != nil {

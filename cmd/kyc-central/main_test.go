@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/backup"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -56,7 +58,8 @@ func TestTLSServeAndCreateToken(t *testing.T) {
 	var serveErr syncBuf
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", addr, "--data", filepath.Join(dir, "data"), "--admin-token-file", tokFile,
-			"--tls-cert", filepath.Join(tlsDir, pki.ServerCertFile), "--tls-key", filepath.Join(tlsDir, pki.ServerKeyFile)}, &bytes.Buffer{}, &serveErr)
+			"--tls-cert", filepath.Join(tlsDir, pki.ServerCertFile), "--tls-key", filepath.Join(tlsDir, pki.ServerKeyFile),
+			"--backup-dir", filepath.Join(dir, "copies")}, &bytes.Buffer{}, &serveErr)
 	}()
 	caPEM, err := os.ReadFile(filepath.Join(tlsDir, pki.CACertFile))
 	if err != nil {
@@ -123,6 +126,17 @@ func TestTLSServeAndCreateToken(t *testing.T) {
 	if code := run(context.Background(), []string{"backup", "--data", filepath.Join(dir, "data"), "--out", copyFile + "2"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "in use") {
 		t.Errorf("backup --data of a running central: exit %d: %s", code, errOut.String())
 	}
+	// --backup-dir: the scheduled copy due at start, named for its time
+	// (the log says so once it has its name).
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(serveErr.String(), "scheduled copy of the store taken"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no scheduled copy at start: %s", serveErr.String())
+		}
+		time.Sleep(20 * time.Millisecond) // poll the condition
+	}
+	if copies, _ := filepath.Glob(filepath.Join(dir, "copies", "central-*.db")); len(copies) != 1 {
+		t.Errorf("scheduled copies: %v, want one", copies)
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -180,6 +194,8 @@ func TestServeRefusals(t *testing.T) {
 		{"negative face match wait", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "-1s"}, "must not be negative"},
 		{"negative face match body time", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-body-time", "-5s"}, "must not be negative"},
 		{"face match share above the turns", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-turns", "2", "--face-match-share", "3"}, "--face-match-share 3 exceeds --face-match-turns 2"},
+		{"backup interval under a minute", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--backup-dir", dir, "--backup-every", "30s"}, "--backup-every must be at least a minute"},
+		{"no backup kept", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--backup-dir", dir, "--backup-keep", "0"}, "--backup-keep at least 1"},
 		{"risk proposal ttl not positive", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--risk-proposal-ttl", "0s"}, "--risk-proposal-ttl must be positive"},
 		{"face match wait not a duration", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "30"}, `invalid value "30" for flag -face-match-wait`},
 	}
@@ -280,5 +296,13 @@ func TestServeMetricsAddr(t *testing.T) {
 	}
 	if _, _, err := get("http://" + metricsAddr + "/metrics"); err == nil {
 		t.Error("the metrics listener still answers after serve ended")
+	}
+}
+
+// TestBackupsRefusedOnPostgres: --backup-dir has nothing to copy on a
+// store without a file (PostgreSQL), and says so rather than start.
+func TestBackupsRefusedOnPostgres(t *testing.T) {
+	if _, err := startBackups(context.Background(), &backup.Schedule{Dir: t.TempDir()}); !errors.Is(err, errBackupsPostgres) {
+		t.Fatalf("startBackups without a file store: %v, want errBackupsPostgres", err)
 	}
 }

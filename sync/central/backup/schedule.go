@@ -1,0 +1,229 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/httpx"
+)
+
+// Schedule takes a copy of a serving store into a folder every Every and
+// keeps the newest Keep of them (`kyc-central serve --backup-dir`): a
+// central nobody remembers to back up is still one failed disk from
+// losing every case. Each copy is checked page by page before it gets its
+// name (as Fetch's are) and is recorded in the audit trail.
+//
+// When the next copy is due is read from the folder, not kept in memory:
+// the newest copy's time (in its name) plus Every, so a central restarted
+// more often than Every still takes its copies, and one that was down
+// when a copy was due takes it at start.
+type Schedule struct {
+	// Source is the store copied (boltstore.Store).
+	Source Source
+	// Store records each copy in the audit trail (the sealed store).
+	Store central.Store
+	// Dir holds the copies, named central-<UTC time>.db; best another
+	// disk than the store's. Created 0700 if missing.
+	Dir string
+	// Every is the interval between copies (default DefaultEvery).
+	Every time.Duration
+	// Keep is how many copies are kept, the newest (default DefaultKeep).
+	Keep int
+	// Now is central's clock (default time.Now).
+	Now func() time.Time
+	// Log receives the copies taken and the failures of Run.
+	Log *slog.Logger
+}
+
+// Defaults of a Schedule.
+const (
+	DefaultEvery = 24 * time.Hour
+	DefaultKeep  = 7
+)
+
+// copyLayout names a scheduled copy: central-20261204T103000Z.db.
+const (
+	copyPrefix = "central-"
+	copyLayout = "20060102T150405Z"
+	copySuffix = ".db"
+)
+
+// AuditScheduled is the audit actor of a scheduled copy.
+const AuditScheduled = "backup-schedule"
+
+func (s *Schedule) defaults() {
+	if s.Every <= 0 {
+		s.Every = DefaultEvery
+	}
+	if s.Keep <= 0 {
+		s.Keep = DefaultKeep
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// copies lists the scheduled copies in Dir, oldest first, by the time in
+// their names; other files are not the schedule's and are left alone.
+func (s *Schedule) copies() ([]scheduled, error) {
+	ents, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // Take creates it
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the backup folder: %w", err)
+	}
+	var out []scheduled
+	for _, e := range ents {
+		name := e.Name()
+		stamp, ok := strings.CutPrefix(name, copyPrefix)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		stamp, ok = strings.CutSuffix(stamp, copySuffix)
+		if !ok {
+			continue
+		}
+		at, err := time.Parse(copyLayout, stamp)
+		if err != nil {
+			continue
+		}
+		out = append(out, scheduled{path: filepath.Join(s.Dir, name), at: at})
+	}
+	slices.SortFunc(out, func(a, b scheduled) int { return a.at.Compare(b.at) })
+	return out, nil
+}
+
+type scheduled struct {
+	path string
+	at   time.Time
+}
+
+// Due is when the next copy is due: the newest copy's time plus Every, or
+// now when there is none or the newest is dated after now (the clock was
+// set back: a copy from "the future" must not hold off the next one).
+func (s *Schedule) Due() (time.Time, error) {
+	s.defaults()
+	now := s.Now()
+	cs, err := s.copies()
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(cs) == 0 || cs[len(cs)-1].at.After(now) {
+		return now, nil
+	}
+	return cs[len(cs)-1].at.Add(s.Every), nil
+}
+
+// Take takes a copy now and then removes the copies beyond the newest
+// Keep. It returns the copy's path. A copy that cannot be taken or
+// checked leaves no file under a copy's name and removes no older copy.
+func (s *Schedule) Take(ctx context.Context) (string, error) {
+	s.defaults()
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating the backup folder: %w", err)
+	}
+	now := s.Now().UTC()
+	out := filepath.Join(s.Dir, copyPrefix+now.Format(copyLayout)+copySuffix)
+	if _, err := os.Stat(out); err == nil {
+		return "", fmt.Errorf("taking a scheduled copy: %s exists (two copies in one second)", out)
+	}
+	sum := sha256.New()
+	var n int64
+	if _, err := write(ctx, out, func(w io.Writer) error {
+		var err error
+		n, err = s.Source.Backup(ctx, io.MultiWriter(w, sum))
+		return err
+	}); err != nil {
+		return "", fmt.Errorf("taking a scheduled copy: %w", err)
+	}
+	after, err := json.Marshal(scheduledState{backupState: backupState{Bytes: n, SHA256: fmt.Sprintf("%x", sum.Sum(nil))}, File: filepath.Base(out)})
+	if err != nil {
+		return out, err
+	}
+	if err := s.Store.AppendAudit(ctx, central.AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: AuditScheduled,
+		Action: AuditBackup, Subject: "store", Count: 1, After: after}); err != nil {
+		return out, fmt.Errorf("recording the scheduled copy in the audit trail: %w", err)
+	}
+	return out, s.prune()
+}
+
+// scheduledState is what the audit trail keeps of a scheduled copy.
+type scheduledState struct {
+	backupState
+	File string `json:"file"`
+}
+
+// prune removes the oldest copies beyond Keep.
+func (s *Schedule) prune() error {
+	cs, err := s.copies()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cs[:max(0, len(cs)-s.Keep)] {
+		if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing an old copy: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// retryAfter is how long Run waits after a failed copy before it tries
+// again (a full disk, a folder unmounted): soon, but not in a loop.
+const retryAfter = 5 * time.Minute
+
+// Run takes copies when they are due until ctx ends. A failure is logged
+// and retried after retryAfter (or Every, if shorter).
+func (s *Schedule) Run(ctx context.Context) {
+	s.defaults()
+	for {
+		due, err := s.Due()
+		if err == nil {
+			if !wait(ctx, due.Sub(s.Now())) {
+				return
+			}
+			var out string
+			if out, err = s.Take(ctx); err == nil {
+				s.Log.Info("scheduled copy of the store taken", "file", out)
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.Log.Error("scheduled copy of the store failed", "cause", err.Error())
+		if !wait(ctx, min(retryAfter, s.Every)) {
+			return
+		}
+	}
+}
+
+// wait waits d, false when ctx ends first.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,193 @@
+package backup_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/backup"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
+)
+
+// clock is a settable test clock.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+// names lists the files of dir.
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// TestScheduleTakesAndPrunes: each copy is a whole, checked store named
+// for its time and audited; the oldest beyond Keep go, and files that are
+// not the schedule's copies stay.
+func TestScheduleTakesAndPrunes(t *testing.T) {
+	s := newSite(t, nil)
+	ctx := context.Background()
+	s.submit(t, "sub-1")
+	dir := filepath.Join(t.TempDir(), "copies")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, foreign := range []string{"notes.txt", "central-not-a-time.db"} {
+		if err := os.WriteFile(filepath.Join(dir, foreign), []byte("mine"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk := &clock{time.Date(2026, 12, 4, 1, 0, 0, 0, time.UTC)}
+	sch := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: dir, Every: time.Hour, Keep: 2, Now: clk.now}
+	var taken []string
+	for i := range 3 {
+		if i == 2 {
+			s.submit(t, "sub-2") // only the newest copy holds it
+		}
+		out, err := sch.Take(ctx)
+		if err != nil {
+			t.Fatalf("copy %d: %v", i, err)
+		}
+		taken = append(taken, filepath.Base(out))
+		clk.t = clk.t.Add(time.Hour)
+	}
+	want := []string{"central-20261204T020000Z.db", "central-20261204T030000Z.db", "central-not-a-time.db", "notes.txt"}
+	if got := names(t, dir); !slices.Equal(got, want) {
+		t.Fatalf("folder holds %v, want %v (copies taken %v)", got, want, taken)
+	}
+	sum, err := boltstore.Inspect(ctx, filepath.Join(dir, "central-20261204T030000Z.db"))
+	if err != nil || sum.Submissions != 2 {
+		t.Errorf("newest copy: %+v, %v; want both submissions", sum, err)
+	}
+	evs, err := s.c.Store.Audit(ctx, central.AuditFilter{Action: backup.AuditBackup})
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("audit of the copies: %d events, %v; want 3", len(evs), err)
+	}
+	for _, ev := range evs {
+		if ev.Actor != backup.AuditScheduled {
+			t.Errorf("copy audited by %q, want %q", ev.Actor, backup.AuditScheduled)
+		}
+	}
+	if info, err := os.Stat(filepath.Join(dir, taken[2])); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("copy mode: %v, %v; want 0600", info.Mode(), err)
+	}
+}
+
+// TestScheduleDue: due at once without a copy, Every after the newest,
+// and at once when the newest is dated after the clock (set back).
+func TestScheduleDue(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		copies []string
+		want   time.Time
+	}{
+		{"none", nil, now},
+		{"one an hour old", []string{"central-20261204T110000Z.db"}, now.Add(23 * time.Hour)},
+		{"newest counts", []string{"central-20261202T110000Z.db", "central-20261203T090000Z.db"}, now.Add(-3 * time.Hour)},
+		{"dated after the clock", []string{"central-20261204T110000Z.db", "central-20261205T110000Z.db"}, now},
+		{"not a copy", []string{"central-yesterday.db", "other-20261204T110000Z.db"}, now},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, n := range tc.copies {
+				if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sch := &backup.Schedule{Dir: dir, Now: func() time.Time { return now }}
+			got, err := sch.Due()
+			if err != nil || !got.Equal(tc.want) {
+				t.Errorf("Due() = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// brokenSource fails a copy halfway, or writes something that is not a
+// store.
+type brokenSource struct{ garbage bool }
+
+func (b brokenSource) Backup(_ context.Context, w io.Writer) (int64, error) {
+	n, err := w.Write([]byte("half a page of a store"))
+	if err != nil || b.garbage {
+		return int64(n), err
+	}
+	return int64(n), errors.New("disk read error")
+}
+
+// TestScheduleFailureKeepsCopies: a copy that fails, or is not a readable
+// store, gets no copy's name, is not audited, and removes no older copy
+// even with Keep at one.
+func TestScheduleFailureKeepsCopies(t *testing.T) {
+	s := newSite(t, nil)
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := &clock{time.Date(2026, 12, 4, 1, 0, 0, 0, time.UTC)}
+	good := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: dir, Keep: 1, Now: clk.now}
+	first, err := good.Take(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []brokenSource{{}, {garbage: true}} {
+		clk.t = clk.t.Add(time.Hour)
+		bad := &backup.Schedule{Source: src, Store: s.c.Store, Dir: dir, Keep: 1, Now: clk.now}
+		if out, err := bad.Take(ctx); err == nil {
+			t.Fatalf("a broken copy (garbage %v) was kept as %s", src.garbage, out)
+		}
+		if got := names(t, dir); !slices.Equal(got, []string{filepath.Base(first)}) {
+			t.Fatalf("after a failed copy (garbage %v) the folder holds %v, want only %s", src.garbage, got, filepath.Base(first))
+		}
+	}
+	if evs, _ := s.c.Store.Audit(ctx, central.AuditFilter{Action: backup.AuditBackup}); len(evs) != 1 {
+		t.Errorf("%d copies audited, want the one taken", len(evs))
+	}
+}
+
+// TestScheduleRun: Run takes the copy due at start and ends with its
+// context.
+func TestScheduleRun(t *testing.T) {
+	s := newSite(t, nil)
+	dir := filepath.Join(t.TempDir(), "copies") // Run creates it
+	ctx, cancel := context.WithCancel(context.Background())
+	sch := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: dir}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sch.Run(ctx)
+	}()
+	// Wait for the condition: the copy's audit record, written after the
+	// copy has its name.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		evs, err := s.c.Store.Audit(context.Background(), central.AuditFilter{Action: backup.AuditBackup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no copy taken at start")
+		}
+		time.Sleep(20 * time.Millisecond) // poll the condition
+	}
+	cancel()
+	<-done
+	if got := names(t, dir); len(got) != 1 {
+		t.Errorf("folder holds %v, want one copy", got)
+	}
+}
