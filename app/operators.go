@@ -65,26 +65,30 @@ func hashPassphrase(name, pass string) (operatorHash, error) {
 		Hash: argon2.IDKey([]byte(pass), salt, argonTime, argonMemory, argonThreads, 32)}, nil
 }
 
+// decoy is hashed for a name no account has, so that a wrong name takes
+// as long as a wrong passphrase: answering at once would tell a guesser
+// at the kiosk which operator names exist.
+var decoy = operatorHash{Salt: make([]byte, 16), Hash: make([]byte, 32), Time: argonTime, Memory: argonMemory, Threads: argonThreads}
+
 // check verifies name and pass against the accounts and returns the
-// account's role.
+// account's role. It hashes once whether or not the name exists.
 func (o operators) check(name, pass string) (Role, error) {
-	for i, a := range o.Accounts {
-		if a.Name != name {
-			continue
-		}
-		h := argon2.IDKey([]byte(pass), a.Salt, a.Time, a.Memory, a.Threads, uint32(len(a.Hash)))
-		if subtle.ConstantTimeCompare(h, a.Hash) != 1 {
-			return "", ErrBadCredentials
-		}
-		switch {
-		case a.Role != "":
-			return a.Role, nil
-		case i == 0:
-			return RoleSupervisor, nil
-		}
-		return RoleOperator, nil
+	i := slices.IndexFunc(o.Accounts, func(a operatorHash) bool { return a.Name == name })
+	a := decoy
+	if i >= 0 {
+		a = o.Accounts[i]
 	}
-	return "", ErrBadCredentials
+	h := argon2.IDKey([]byte(pass), a.Salt, a.Time, a.Memory, a.Threads, uint32(len(a.Hash)))
+	if subtle.ConstantTimeCompare(h, a.Hash) != 1 || i < 0 {
+		return "", ErrBadCredentials
+	}
+	switch {
+	case a.Role != "":
+		return a.Role, nil
+	case i == 0:
+		return RoleSupervisor, nil
+	}
+	return RoleOperator, nil
 }
 
 // validateAccount checks a new account's name and passphrase.
