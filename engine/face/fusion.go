@@ -23,14 +23,22 @@ const (
 	traceMaxSide        = 255 // larger regions take 256-pixel tiles, four times the cost
 	traceAxisBand       = 1
 	// monoSide and monoMaxChroma decide a monochrome face: on a copy of
-	// its box of monoSide pixels a side, the mean spread between the
-	// colour channels is at most monoMaxChroma grey levels. A grey image
-	// decoded from any format spreads by rounding only (the greyscale
-	// stills: 0; grey prints rendered by synth.PrintPhoto, whose sensor
-	// noise averages out: under 0.1); a colour face far more (the live
-	// portraits of interfaces_cc0: 18 and more, minivision's samples 22).
+	// its box of monoSide pixels a side, each channel scaled so that the
+	// three have the same mean (a colour cast taken out: a grey picture
+	// on a display's white point or under a tinted light), the mean
+	// spread between the channels is at most monoMaxChroma grey levels.
+	// A grey image decoded from any format spreads by rounding only (the
+	// greyscale stills: 0; grey prints rendered by synth.PrintPhoto: under
+	// 0.1), a grey photo shown on a colour screen and photographed by
+	// little more (synth.ScreenPhoto's, `kyc eval liveness`: median 3.0,
+	// the display's sub-pixels and moire adding up to 17); a colour face,
+	// its cast taken out, far more: 8.6 and more on the liveness
+	// calibration half (portraits and the same faces filmed by
+	// synth.CameraPhoto), 10.7 and more on the report half, minivision's
+	// live sample 11. The bound is half the calibration half's lowest, a
+	// margin for faces unlike stock portraits.
 	monoSide              = 64
-	monoMaxChroma         = 1.5
+	monoMaxChroma         = 4.3
 	defaultTraceThreshold = 4
 	defaultTraceProm      = 3.5
 	// blackScale and blackShare measure the frame's black level: the grey
@@ -110,9 +118,10 @@ type FusedLiveness struct {
 	// alone; for a monochrome face, MiniFASNetV2-SE's own, at most
 	// MonochromeCap.
 	Passive float64 `json:"passive"`
-	// Monochrome is true when the face has no colour: a greyscale camera
-	// or still, an injected grey image, or a grey print under a white
-	// balance that neutralised it. See Fusion.Passive.
+	// Monochrome is true when the face has no colour but a cast: a
+	// greyscale camera or still, an injected grey image, a grey print, or
+	// a grey photo shown on a colour screen, tinted by its white point.
+	// See Fusion.Passive.
 	Monochrome bool `json:"monochrome"`
 	// TraceScore is 1 without periodic traces and falls to 0 as a
 	// display's pixel grid or a print's halftone shows; it is 1 when the
@@ -315,13 +324,20 @@ func Traces(ctx context.Context, img gocv.Mat, b Box, f Fusion) (*forensics.Trac
 	return &tr, nil
 }
 
-// Monochrome reports whether face b of img has no colour: the mean of the
-// largest difference between its channels, on a monoSide-pixel copy of the
-// box, is at most monoMaxChroma.
+// Monochrome reports whether face b of img has no colour but a cast: on a
+// monoSide-pixel copy of the box whose channels are scaled to the same
+// mean, the mean of the largest difference between its channels is at
+// most monoMaxChroma.
 func Monochrome(img gocv.Mat, b Box) bool {
+	return castChroma(img, b) <= monoMaxChroma
+}
+
+// castChroma is the mean spread between the channels of face b of img
+// once its cast is taken out (see monoMaxChroma); 0 for an empty box.
+func castChroma(img gocv.Mat, b Box) float64 {
 	r := image.Rect(int(b.X), int(b.Y), int(math.Ceil(b.X+b.W)), int(math.Ceil(b.Y+b.H))).Intersect(image.Rect(0, 0, img.Cols(), img.Rows()))
 	if r.Empty() {
-		return false
+		return 0
 	}
 	roi := img.Region(r)
 	defer roi.Close()
@@ -329,12 +345,21 @@ func Monochrome(img gocv.Mat, b Box) bool {
 	defer small.Close()
 	gocv.Resize(roi, &small, image.Pt(monoSide, monoSide), 0, 0, gocv.InterpolationArea)
 	px := small.ToBytes()
+	var mean [3]float64
+	for i, v := range px {
+		mean[i%3] += float64(v)
+	}
+	grey := (mean[0] + mean[1] + mean[2]) / 3
+	var gain [3]float64
+	for c, m := range mean {
+		gain[c] = grey / math.Max(m, 1)
+	}
 	var sum float64
 	for i := 0; i+2 < len(px); i += 3 {
-		b, g, r := int(px[i]), int(px[i+1]), int(px[i+2])
-		sum += float64(max(b, g, r) - min(b, g, r))
+		b, g, r := gain[0]*float64(px[i]), gain[1]*float64(px[i+1]), gain[2]*float64(px[i+2])
+		sum += max(b, g, r) - min(b, g, r)
 	}
-	return sum/float64(len(px)/3) <= monoMaxChroma
+	return sum / float64(len(px)/3)
 }
 
 // ErrNoLivenessData is returned by FitPlatt when either class is empty.

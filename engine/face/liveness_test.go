@@ -11,6 +11,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/ort"
+	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/internal/testenv"
 )
 
@@ -339,4 +340,57 @@ func BenchmarkBlackLevel(b *testing.B) {
 		}
 		return nil
 	})
+}
+
+// TestMonochrome: a face is monochrome when it has no colour once its
+// cast is taken out, as a grey picture shown on a colour screen tinted by
+// the display's white point has (it was colour under the raw channels'
+// spread alone, and minivision's pair, trained on colour, accepted such
+// screens), while live colour faces, as taken or filmed by the simulated
+// camera, and colour reproductions keep their colour. A monochrome face is
+// never accepted passively.
+func TestMonochrome(t *testing.T) {
+	e := newTestEngine(t, 1)
+	portrait, screen, _ := reproductions(t)
+	grey := gocv.NewMat()
+	defer grey.Close()
+	gocv.CvtColor(portrait, &grey, gocv.ColorBGRToGray)
+	gocv.CvtColor(grey, &grey, gocv.ColorGrayToBGR)
+	render := func(m gocv.Mat) gocv.Mat {
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	// The eval's sweep of screens (renderAttacks): a warm and a cool
+	// display, between its pitches.
+	greyScreen := func(tint float64, seed uint64) gocv.Mat {
+		return render(synth.ScreenPhoto(grey, synth.ScreenOptions{Pitch: 0.9, Angle: 2, Blur: 0.5, Brightness: 0.95, Tint: tint, Noise: 2, JPEGQuality: 90, Seed: seed}))
+	}
+	for _, c := range []struct {
+		name string
+		img  gocv.Mat
+		mono bool
+	}{
+		{"interfaces_cc0 portrait", portrait, false},
+		{"minivision live sample", readImage(t, "liveness", "minivision_samples", "image_T1.jpg"), false},
+		{"portrait filmed by the simulated camera", render(synth.CameraPhoto(portrait, synth.CameraOptions{Blur: 0.6, Exposure: 0.9, Flare: 0.005, Noise: 2, Sharpen: 0.4, JPEGQuality: 90, Seed: 3})), false},
+		{"colour screen", screen, false},
+		{"AT&T still", readImage(t, "faces", "att_faces", "s1", "1.pgm"), true},
+		{"portrait made grey", grey, true},
+		{"grey photo on a warm screen", greyScreen(-0.04, 5), true},
+		{"grey photo on a cool screen", greyScreen(0.05, 6), true},
+		{"grey print", render(synth.PrintPhoto(grey, synth.PrintOptions{Period: 3, Blur: 0.4, Paper: 0.9, Noise: 2, JPEGQuality: 90, Seed: 7})), true},
+	} {
+		f := detectOne(t, e.det, c.img)
+		r, err := e.Liveness(context.Background(), c.img, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: cast chroma %.2f, score %.3f", c.name, castChroma(c.img, f.Box), r.Score)
+		if r.Fused.Monochrome != c.mono {
+			t.Errorf("%s: monochrome %v (cast chroma %.2f), want %v", c.name, r.Fused.Monochrome, castChroma(c.img, f.Box), c.mono)
+		}
+		if c.mono && r.Score > MonochromeCap {
+			t.Errorf("%s: monochrome, score %.3f above %v", c.name, r.Score, MonochromeCap)
+		}
+	}
 }
