@@ -354,3 +354,52 @@ func TestClusterBootstrap(t *testing.T) {
 		t.Errorf("one portrait's 4 accepted attacks fitted %.2f, want above their 0.9", got)
 	}
 }
+
+// TestGreyScreensMonochrome scores the eval's grey photos on a screen
+// (renderAttacks, the same seeds) of the report-half portraits whose grey
+// screens the shipped score accepted passively until the monochrome rule
+// took a colour cast out (12-04: 4 of 47, from these three portraits):
+// each is monochrome now, and so never accepted passively, while the
+// portraits themselves keep their colour.
+func TestGreyScreensMonochrome(t *testing.T) {
+	data := testenv.Data(t)
+	ev, err := openLivenessEval(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.close()
+	files, _ := filepath.Glob(filepath.Join(data, "liveness", "interfaces_cc0", "*.jpg"))
+	sort.Strings(files)
+	if len(files) != 50 {
+		t.Fatalf("%d portraits, want 50", len(files))
+	}
+	ctx := context.Background()
+	passive := risk.DefaultConfig().Thresholds.FaceLivenessMin
+	greys := 0
+	for _, i := range []int{17, 37, 39} {
+		img, err := imageio.ReadFile(files[i], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ev.score(ctx, img, livenessSample{set: setColour})
+		if err != nil || !s.found || s.mono {
+			t.Errorf("%s: found %v, monochrome %v (%v)", filepath.Base(files[i]), s.found, s.mono, err)
+		}
+		for _, a := range renderAttacks(img, uint64(i), 2) {
+			if a.set == setGreyScreen {
+				s, err = ev.score(ctx, a.img, livenessSample{set: a.set, attack: true})
+				score := s.fused(face.DefaultFusion).Score()
+				t.Logf("%s %s: monochrome %v, score %.3f", filepath.Base(files[i]), a.desc, s.mono, score)
+				if err != nil || !s.found || !s.mono || score >= passive {
+					t.Errorf("%s %s: found %v, monochrome %v, score %.3f (%v)", filepath.Base(files[i]), a.desc, s.found, s.mono, score, err)
+				}
+				greys++
+			}
+			a.img.Close()
+		}
+		img.Close()
+	}
+	if greys != 6 {
+		t.Errorf("%d grey screens, want 6", greys)
+	}
+}
