@@ -63,6 +63,16 @@ const (
 	ReviewOverride ReviewState = "override"
 )
 
+// PendingStates are the states of a decision waiting for a second user
+// (Review.Pending).
+var PendingStates = []ReviewState{ReviewSecond, ReviewOverride}
+
+// Pending reports whether r's decision waits for a second user: an
+// override proposed, or a reviewer's decision in second review. Neither an
+// erasure nor retention takes such a case: the second user confirms or
+// declines it first.
+func (r Review) Pending() bool { return contains(PendingStates, r.State) }
+
 // Shared is the state devices and partners see: a pending override is
 // central's own business until confirmed, so it shows as open, or as
 // decided when it would replace a decision (Standing).
@@ -85,14 +95,31 @@ func (r Review) Public() Review {
 	if out.State != ReviewDecided {
 		return out
 	}
-	out.Outcome, out.Reason, out.DecidedAt = r.Outcome, r.Reason, r.DecidedAt
-	if s := r.Standing; s != nil && r.State == ReviewOverride {
-		out.Outcome, out.Reason, out.DecidedAt = s.Outcome, s.Reason, s.DecidedAt
-	}
+	d, _ := r.InForce()
+	out.Outcome, out.Reason, out.DecidedAt = d.Outcome, d.Reason, d.DecidedAt
 	for _, h := range r.Hits {
 		out.Hits = append(out.Hits, HitResolution{Index: h.Index, Status: h.Status})
 	}
 	return out
+}
+
+// InForce is the final decision of r that devices and partners see (as
+// Public): r's own when decided, the one a pending override would replace
+// (Standing) while it waits; with Seq, the change that made it final.
+// False when r has none.
+func (r Review) InForce() (Standing, bool) {
+	switch {
+	case r.State == ReviewDecided:
+		seq := r.DecidedSeq
+		if seq == 0 {
+			seq = r.Seq
+		}
+		return Standing{Assignee: r.Assignee, Outcome: r.Outcome, Reason: r.Reason, DecidedBy: r.DecidedBy,
+			DecidedAt: r.DecidedAt, SecondBy: r.SecondBy, Seq: seq}, true
+	case r.State == ReviewOverride && r.Standing != nil:
+		return *r.Standing, true
+	}
+	return Standing{}, false
 }
 
 // Outcomes a reviewer gives a case.
@@ -131,6 +158,11 @@ type Review struct {
 	// seeing it (Public) until the override is confirmed, and a decline
 	// restores it. Nil for an override of the engine's own decision.
 	Standing *Standing `json:"standing,omitempty"`
+	// DecidedSeq is the Seq of the change that made a decided review's
+	// decision final when a later change restored it (a declined override
+	// of it): the partners were told it then, and a restore tells them
+	// nothing. Zero when the review's own change (Seq) made it.
+	DecidedSeq int64 `json:"decided_seq,omitempty"`
 	// Version counts the review's changes; Seq is the store-wide sequence
 	// number of its last change, which devices and webhooks follow.
 	Version int64 `json:"version"`
@@ -146,6 +178,9 @@ type Standing struct {
 	DecidedBy string    `json:"decided_by,omitempty"`
 	DecidedAt time.Time `json:"decided_at,omitzero"`
 	SecondBy  string    `json:"second_by,omitempty"`
+	// Seq is the review change that made it final (Review.InForce),
+	// zero in reviews stored before it was kept.
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // HitResolution is a reviewer's verdict on one screening hit.

@@ -569,7 +569,7 @@ func TestOnPostgres(t *testing.T) {
 	open := pgStore(pgtest.StartT(t))
 	for name, test := range map[string]func(*testing.T, opener){
 		"scope": testScope, "claim race": testClaimRace, "four eyes": testFourEyes, "queue": testQueueAndSearch, "case view": testCaseView,
-		"linked": testLinked, "linked capped": testLinkedCapped, "queue paging": testQueuePaging,
+		"linked": testLinked, "linked capped": testLinkedCapped, "queue paging": testQueuePaging, "override webhooks": testOverrideWebhooks,
 		"override": testOverride, "override race": testOverrideRace, "override hits": testOverrideHits, "override again": testOverrideAgain,
 	} {
 		t.Run(name, func(t *testing.T) { test(t, open) })

@@ -15,10 +15,11 @@ import (
 // user confirms it, and only then is it the case's decision, which goes
 // to the device and the partner as a reviewer's does (Store.UpdateReview,
 // ReviewChanges); or another user declines it and the engine's decision
-// stands. A confirmed override may be overridden again the same way (new
-// facts about a person come after a decision): meanwhile the decision it
-// would replace is kept aside (Review.Standing), devices and partners go
-// on seeing it, and a decline restores it. Each step is a caseAction: one
+// stands. A decided case, by a confirmed override or by the queue's
+// reviewers, may be overridden the same way (new facts about a person
+// come after a decision): meanwhile the decision it would replace is kept
+// aside (Review.Standing), devices and partners go on seeing it, and a
+// decline restores it without telling them again (Review.DecidedSeq). Each step is a caseAction: one
 // transaction with its audit event and the version check, so of a
 // confirm and a decline posted at once exactly one applies.
 
@@ -29,8 +30,8 @@ const (
 	AuditOverrideDecline = "case_override_decline"
 )
 
-// overrideDecisions are the engine's decisions an override changes; the
-// queue lists pending overrides among them.
+// overrideDecisions are the engine's own decisions an override changes
+// while no reviewer decided the case.
 var overrideDecisions = []string{central.OutcomeApprove, central.OutcomeReject}
 
 // routeOverride registers the override's steps: reviewers and admins
@@ -42,12 +43,18 @@ func (c *Console) routeOverride() {
 	c.route(p+"/decline", central.RoleReviewer, c.caseAction(AuditOverrideDecline, declineOverride))
 }
 
-// overridable reports whether cs is an engine-decided case with no
-// override pending: open (the engine's decision stands) or decided (by a
-// confirmed override, the only way such a case is decided).
+// overridable reports whether cs has a final decision and no override
+// pending: an engine-decided case still open (the engine's decision
+// stands), or any decided case, whether a confirmed override or the
+// queue's reviewers decided it (new facts come after either).
 func overridable(cs central.Case) bool {
-	st := state(cs.Review)
-	return slices.Contains(overrideDecisions, cs.Summary.Decision) && (st == central.ReviewOpen || st == central.ReviewDecided)
+	switch state(cs.Review) {
+	case central.ReviewDecided:
+		return true
+	case central.ReviewOpen:
+		return slices.Contains(overrideDecisions, cs.Summary.Decision)
+	}
+	return false
 }
 
 // inForce is the decision an override of cs changes: a confirmed
@@ -92,10 +99,10 @@ func proposeOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 	if n == "" {
 		return rv, "", "", fail(http.StatusBadRequest, "note_needed")
 	}
-	if state(rv) == central.ReviewDecided {
-		rv.Standing = &central.Standing{Assignee: rv.Assignee, Outcome: rv.Outcome, Reason: rv.Reason,
-			DecidedBy: rv.DecidedBy, DecidedAt: rv.DecidedAt, SecondBy: rv.SecondBy}
+	if d, ok := rv.InForce(); ok {
+		rv.Standing = &d
 	}
+	rv.DecidedSeq = 0 // kept in Standing
 	rv.State, rv.Assignee, rv.SecondBy = central.ReviewOverride, v.User.Name, ""
 	rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = outcome, reason, v.User.Name, now
 	rv.Note = appendNote(rv.Note, v.User.Name, n)
@@ -199,7 +206,9 @@ func declineOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 	if s := rv.Standing; s != nil {
 		rv.State, rv.Assignee, rv.SecondBy = central.ReviewDecided, s.Assignee, s.SecondBy
 		rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = s.Outcome, s.Reason, s.DecidedBy, s.DecidedAt
-		rv.Standing = nil
+		// The decision made final at s.Seq, which partners were told
+		// then: this change tells them nothing (webhook's emitter).
+		rv.Standing, rv.DecidedSeq = nil, s.Seq
 		return rv, "", "msg.override_declined", nil
 	}
 	rv.State, rv.Assignee = central.ReviewOpen, ""

@@ -87,10 +87,11 @@ var reasonCodes = append([]string{
 }, distrustCodes...)
 
 // stateDecisions are the engine decisions the queue lists in state s by
-// default: pending overrides are of cases the engine decided itself.
+// default: pending overrides whatever the engine decided (of its own
+// decisions and of reviewers').
 func stateDecisions(s string) []string {
 	if s == string(central.ReviewOverride) {
-		return overrideDecisions
+		return nil
 	}
 	return queueDecisions
 }

@@ -15,7 +15,8 @@
 //     (creating or updating the partner's FlowSession whose id is the
 //     device's session id, its partner_user_id the device's id with
 //     partner_user_id_type "kiosk_device"), decision.changed and resubmission.requested
-//     for a reviewer's final decision (on a kiosk's submission, or on an
+//     once for each final decision of a reviewer (Review.InForce: a
+//     declined override restoring one tells nothing) (on a kiosk's submission, or on an
 //     attempt of a hosted session the partner initiated: next action
 //     EXIT, the session is over), session.expired (session.ended,
 //     for a hosted session ending in ERROR, is written by the hosted

@@ -336,7 +336,7 @@ func (p *pass) followReviews(ctx context.Context) error {
 		}
 		last := cur
 		for _, ch := range chs {
-			if err := p.reviewed(ctx, ch); err != nil {
+			if err := p.reviewed(ctx, ch, cur); err != nil {
 				return errors.Join(err, p.putCursor(ctx, CursorReviews, cur, last))
 			}
 			last = max(last, ch.Review.Seq)
@@ -351,10 +351,16 @@ func (p *pass) followReviews(ctx context.Context) error {
 }
 
 // reviewed turns a reviewer's final decision into decision.changed, or
-// resubmission.requested when the reviewer asked for another attempt.
-func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
-	r := ch.Review
-	if r.State != central.ReviewDecided {
+// resubmission.requested when the reviewer asked for another attempt:
+// once per decision, named after the change that made it final
+// (Review.InForce). A change after the cursor cur whose decision in force
+// was made final at or before it (a declined override restoring it, an
+// override proposed over it) tells nothing: the pass that read that change
+// told it. One made final after cur is told even when a later change
+// holds it aside (an override proposed before this pass).
+func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange, cur int64) error {
+	r, ok := ch.Review.InForce()
+	if !ok || r.Seq <= cur {
 		return nil
 	}
 	typ, next := central.EventDecisionChanged, NextExit
@@ -383,7 +389,7 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 		return fmt.Errorf("webhook: reading the case: %w", err)
 	}
 	if hosted {
-		return p.reviewedHosted(ctx, ch, c, typ)
+		return p.reviewedHosted(ctx, ch, r, c, typ)
 	}
 	// The completion first (a no-op when the completed log gave it).
 	if err := p.completed(ctx, pt, c); err != nil {
@@ -421,7 +427,7 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange) error {
 // person's finished page is never reopened. Sessions of KioskPartner (a
 // kiosk's hand-off no partner owns) have no webhook: the kiosk follows
 // them.
-func (p *pass) reviewedHosted(ctx context.Context, ch central.ReviewChange, c central.Case, typ string) error {
+func (p *pass) reviewedHosted(ctx context.Context, ch central.ReviewChange, r central.Standing, c central.Case, typ string) error {
 	partnerID, _, ok := strings.Cut(c.ID, ":")
 	sid := c.Summary.SessionID
 	if !ok || sid == "" || partnerID == central.KioskPartner {
@@ -432,7 +438,7 @@ func (p *pass) reviewedHosted(ctx context.Context, ch central.ReviewChange, c ce
 			return nil, errUnchanged
 		}
 		f.NextAction, f.UpdatedAt = NextExit, p.now
-		ev, err := p.event(typ, partnerID, sid, reviewData(*f, ch.Review, c), "review", ch.Ref.DeviceID, ch.Ref.Key, fmt.Sprint(ch.Review.Seq))
+		ev, err := p.event(typ, partnerID, sid, reviewData(*f, r, c), "review", ch.Ref.DeviceID, ch.Ref.Key, fmt.Sprint(r.Seq))
 		return []central.WebhookEvent{ev}, err
 	})
 	switch {
@@ -445,8 +451,8 @@ func (p *pass) reviewedHosted(ctx context.Context, ch central.ReviewChange, c ce
 	return nil
 }
 
-// reviewData is the event data of session f after review r of case c.
-func reviewData(f central.FlowSession, r central.Review, c central.Case) Data {
+// reviewData is the event data of session f after decision r of case c.
+func reviewData(f central.FlowSession, r central.Standing, c central.Case) Data {
 	d := FlowData(f)
 	d.Decision, d.Score, d.ReasonCodes, d.Attempt = r.Outcome, &c.Summary.Score, c.Summary.Reasons, c.Summary.Attempt
 	d.Review = &ReviewData{Outcome: r.Outcome, Reason: r.Reason, EngineDecision: c.Summary.Decision, DecidedAt: r.DecidedAt}
