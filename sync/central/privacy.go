@@ -133,18 +133,23 @@ func (p *privacy) startSweeps(ctx context.Context, every time.Duration) (stop fu
 	}
 }
 
-// SweepResult counts what one sweep removed, by kind of data.
+// SweepResult counts what one sweep removed, by kind of data, and what it
+// held back: submissions due whose review waits for a second user.
 type SweepResult struct {
 	At     time.Time        `json:"at"`
 	Policy RetentionPolicy  `json:"policy"`
 	Counts map[DataKind]int `json:"counts"`
+	Held   map[DataKind]int `json:"held,omitempty"`
 }
 
 // Sweep applies the retention policy once, at the server's clock: images,
 // extracted fields and whole submissions older than their periods go,
 // webhook events (with their attempts) and partner sessions older than
 // theirs, and audit events and ended erasures' records older than theirs.
-// A sweep that removed anything leaves an audit event with the total.
+// A submission whose review waits for a second user keeps its images,
+// fields and decision until it is confirmed or declined, counted as held
+// back. A sweep that removed or held back anything leaves an audit event
+// with the total removed.
 func (s *Server) Sweep(ctx context.Context) (SweepResult, error) { return s.privacy.Sweep(ctx) }
 
 // Sweep implements Server.Sweep.
@@ -152,16 +157,23 @@ func (p *privacy) Sweep(ctx context.Context) (SweepResult, error) {
 	p.sweepMu.Lock()
 	defer p.sweepMu.Unlock()
 	now := p.s.cfg.Now().UTC()
-	res := SweepResult{At: now, Counts: map[DataKind]int{}}
+	res := SweepResult{At: now, Counts: map[DataKind]int{}, Held: map[DataKind]int{}}
 	err := p.sweep(ctx, &res)
-	total := 0
+	total, held := 0, 0
+	// After holds the counts by kind, for the console's retention view,
+	// and those held back as "held_<kind>".
+	counts := map[string]int{}
 	for kind, n := range res.Counts {
 		p.expired.WithLabelValues(string(kind)).Add(float64(n))
 		total += n
+		counts[string(kind)] = n
 	}
-	if total > 0 {
-		// After holds the counts by kind, for the console's retention view.
-		after, _ := json.Marshal(res.Counts)
+	for kind, n := range res.Held {
+		held += n
+		counts["held_"+string(kind)] = n
+	}
+	if total > 0 || held > 0 {
+		after, _ := json.Marshal(counts)
 		aerr := p.s.cfg.Store.AppendAudit(ctx, AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: "retention", Action: AuditSweep, Count: total,
 			Subject: "retention", After: after})
 		err = errors.Join(err, aerr)
@@ -171,8 +183,8 @@ func (p *privacy) Sweep(ctx context.Context) (SweepResult, error) {
 		result = "error"
 	}
 	p.sweeps.WithLabelValues(result).Inc()
-	if total > 0 || err != nil {
-		attrs := []slog.Attr{slog.Time("at", now), slog.Any("counts", res.Counts)}
+	if total > 0 || held > 0 || err != nil {
+		attrs := []slog.Attr{slog.Time("at", now), slog.Any("counts", res.Counts), slog.Any("held", res.Held)}
 		if err != nil {
 			attrs = append(attrs, slog.String("cause", err.Error()))
 		}
@@ -194,8 +206,9 @@ func (p *privacy) sweep(ctx context.Context, res *SweepResult) error {
 		if d == 0 {
 			continue
 		}
+		before := res.At.Add(-days(d))
 		for {
-			n, err := st.Expire(ctx, kind, res.At.Add(-days(d)), res.At, expireBatch)
+			n, err := st.Expire(ctx, kind, before, res.At, expireBatch)
 			res.Counts[kind] += n
 			if err != nil {
 				return fmt.Errorf("sweeping %s: %w", kind, err)
@@ -203,6 +216,13 @@ func (p *privacy) sweep(ctx context.Context, res *SweepResult) error {
 			if n < expireBatch {
 				break
 			}
+		}
+		n, err := st.ExpireHeld(ctx, kind, before)
+		if err != nil {
+			return fmt.Errorf("counting the %s held back: %w", kind, err)
+		}
+		if n > 0 {
+			res.Held[kind] = n
 		}
 	}
 	if pol.AuditDays > 0 {

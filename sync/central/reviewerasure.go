@@ -71,5 +71,5 @@ func (p *privacy) pendingReview(ctx context.Context, ref SubmissionRef) (Case, b
 	if err != nil {
 		return c, false, fmt.Errorf("reading the review of a submission to erase: %w", err)
 	}
-	return c, c.Review.State == ReviewOverride || c.Review.State == ReviewSecond, nil
+	return c, c.Review.Pending(), nil
 }

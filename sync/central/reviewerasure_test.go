@@ -2,6 +2,7 @@ package central_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -99,5 +100,57 @@ func TestErasureRunRefusesPendingDecision(t *testing.T) {
 	setState(central.ReviewDecided)
 	if resp, e := c.admin(t, "POST", "/admin/v1/erasures", []byte(`{"nik":"`+erasureNIK+`"}`), &got); resp.StatusCode != http.StatusAccepted || got.Erased != 1 {
 		t.Errorf("the erasure asked again: %d %q %+v", resp.StatusCode, e.Code, got)
+	}
+}
+
+// TestSweepHoldsPendingDecision: the retention sweep keeps a case past
+// its period while its decision waits for a second user (an override
+// proposed, a decision in second review), says how many it held back (its
+// result and its audit event), and takes the others, a claimed case
+// among them.
+func TestSweepHoldsPendingDecision(t *testing.T) {
+	ctx := context.Background()
+	store := sealedBolt(t)
+	old := time.Now().UTC().Add(-400 * 24 * time.Hour)
+	refs := map[central.ReviewState]central.SubmissionRef{}
+	for _, st := range []central.ReviewState{central.ReviewOverride, central.ReviewSecond, central.ReviewClaimed, central.ReviewOpen} {
+		id := "sub-" + string(st)
+		sub := storedSubmission(t, store, id, old)
+		ref := central.SubmissionRef{DeviceID: sub.DeviceID, Key: sub.Key}
+		refs[st] = ref
+		if st == central.ReviewOpen {
+			continue
+		}
+		if _, err := store.UpdateReview(ctx, ref, func(central.Case) (central.Review, central.AuditEvent, error) {
+			return central.Review{State: st, Assignee: "alice", Outcome: central.OutcomeReject, DecidedBy: "alice", DecidedAt: old},
+				central.AuditEvent{ID: "ev-" + id, At: old, Actor: "user:alice", Action: "review.test", Subject: "case:" + ref.DeviceID + "/" + ref.Key}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.PutRetention(ctx, central.RetentionPolicy{DecisionDays: 365}); err != nil {
+		t.Fatal(err)
+	}
+	c := start(t, central.Config{Store: store})
+	// The sweep Serve runs at start.
+	var sweeps []central.AuditEvent
+	waitFor(t, time.Minute, func() bool {
+		var err error
+		sweeps, err = store.Audit(ctx, central.AuditFilter{Action: central.AuditSweep})
+		return err == nil && len(sweeps) > 0
+	})
+	var counts map[string]int
+	if err := json.Unmarshal(sweeps[0].After, &counts); err != nil || sweeps[0].Count != 2 || counts["decision"] != 2 || counts["held_decision"] != 2 {
+		t.Errorf("the sweep's audit event: count %d, %s (%v); want 2 removed, 2 held back", sweeps[0].Count, sweeps[0].After, err)
+	}
+	for st, ref := range refs {
+		_, err := store.Case(ctx, ref)
+		if kept := err == nil; kept != (st == central.ReviewOverride || st == central.ReviewSecond) {
+			t.Errorf("%s case after the sweep: %v", st, err)
+		}
+	}
+	res, err := c.Server.Sweep(ctx)
+	if err != nil || res.Counts[central.ExpireDecision] != 0 || res.Held[central.ExpireDecision] != 2 {
+		t.Errorf("a sweep again = %+v, %v; want nothing removed, 2 held back", res, err)
 	}
 }

@@ -163,8 +163,15 @@ type Eraser interface {
 	// were delivered or given up (dead), with their attempts (one still
 	// owed is kept); ExpireFlows deletes partner sessions whose life
 	// (ExpiresAt) ended before before; ExpireErasures erasure records
-	// that ended before before.
+	// that ended before before. A submission whose review waits for a
+	// second user (Review.Pending) keeps all three submission kinds: it
+	// is passed over, taking no place in limit, until the review is
+	// confirmed or declined, so a case vanishes under no reviewer.
 	Expire(ctx context.Context, kind DataKind, before, at time.Time, limit int) (int, error)
+	// ExpireHeld counts the submissions Expire of kind passes over at
+	// before: due, but held back by a pending review; 0 for the kinds that
+	// are not submission data.
+	ExpireHeld(ctx context.Context, kind DataKind, before time.Time) (int, error)
 	// PutRetention records the retention policy.
 	PutRetention(ctx context.Context, p RetentionPolicy) error
 	// Retention returns the retention policy; the zero policy (keep

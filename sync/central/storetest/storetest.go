@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"ExpireImages", testExpireImages},
 		{"ExpireFieldsAndDecision", testExpireFieldsAndDecision},
 		{"ExpireBatches", testExpireBatches},
+		{"ExpireHeld", testExpireHeld},
 		{"RetentionPolicy", testRetentionPolicy},
 		{"Audit", testAudit},
 		{"WatchlistStream", testWatchlistStream},

@@ -664,24 +664,72 @@ func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) erro
 	})
 }
 
+// dueQueues are the queues of what is due, by kind of submission data.
+var dueQueues = map[central.DataKind][]byte{central.ExpireImages: bucketDueImages, central.ExpireFields: bucketDueFields, central.ExpireDecision: bucketDueDecision}
+
+// scanDue calls fn with each entry of queue due before before, oldest
+// first, and whether its review holds it back (central.Review.Pending),
+// until fn returns false. The held stay in the queue: each sweep reads
+// them again, as many as reviews are pending.
+func scanDue(tx *bbolt.Tx, queue []byte, before time.Time, fn func(k []byte, held bool) bool) error {
+	end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
+	c := tx.Bucket(queue).Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.Next() {
+		rv, err := loadReview(tx, k[8:])
+		if err != nil {
+			return err
+		}
+		if !fn(k, rv.Pending()) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// ExpireHeld implements central.Store.
+func (s *Store) ExpireHeld(ctx context.Context, kind central.DataKind, before time.Time) (int, error) {
+	queue := dueQueues[kind]
+	if queue == nil {
+		return 0, nil
+	}
+	n := 0
+	err := s.view(ctx, "counting "+string(kind)+" held back", func(tx *bbolt.Tx) error {
+		n = 0
+		return scanDue(tx, queue, before, func(_ []byte, held bool) bool {
+			if held {
+				n++
+			}
+			return true
+		})
+	})
+	return n, err
+}
+
 // Expire implements central.Store, reading only the queue of what is due.
 func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at time.Time, limit int) (int, error) {
 	switch kind {
 	case central.ExpireWebhooks, central.ExpireFlows, central.ExpireErasures:
 		return s.expireRecords(ctx, kind, before, limit)
 	}
-	queue := map[central.DataKind][]byte{central.ExpireImages: bucketDueImages, central.ExpireFields: bucketDueFields, central.ExpireDecision: bucketDueDecision}[kind]
+	queue := dueQueues[kind]
 	if queue == nil {
 		return 0, fmt.Errorf("expiring %s: not a kind of data with a retention period", kind)
 	}
 	n := 0
 	err := s.update(ctx, "expiring "+string(kind), func(tx *bbolt.Tx) error {
 		n = 0
-		end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
-		c := tx.Bucket(queue).Cursor()
 		var due [][]byte
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0 && len(due) < limit; k, _ = c.Next() {
-			due = append(due, bytes.Clone(k))
+		err := scanDue(tx, queue, before, func(k []byte, held bool) bool {
+			if len(due) >= limit {
+				return false
+			}
+			if !held {
+				due = append(due, bytes.Clone(k))
+			}
+			return true
+		})
+		if err != nil {
+			return err
 		}
 		for _, d := range due {
 			k := d[8:]

@@ -26,15 +26,28 @@ func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) erro
 	return nil
 }
 
+// heldSQL is a submission's review waiting for a second user
+// (central.Review.Pending), which holds it back from retention.
+var heldSQL = fmt.Sprintf("review_state IN ('%s', '%s')", central.PendingStates[0], central.PendingStates[1])
+
+// dueSQL is, by kind of submission data, what makes a submission s due:
+// received before $1 and still holding that kind.
+var dueSQL = map[central.DataKind]string{
+	central.ExpireImages: `received_at < $1 AND images_erased_at IS NULL
+	  AND EXISTS (SELECT 1 FROM images i WHERE i.device_id = s.device_id AND i.key = s.key)`,
+	central.ExpireFields:   `received_at < $1 AND fields_erased_at IS NULL`,
+	central.ExpireDecision: `received_at < $1`,
+}
+
 // expireSQL applies each kind of retention to at most $3 submissions
-// received before $1, stamping $2 (deletion has nothing to stamp). SKIP LOCKED lets instances sweeping at
+// received before $1, stamping $2 (deletion has nothing to stamp), but
+// for those held back (heldSQL). SKIP LOCKED lets instances sweeping at
 // the same time share the work instead of waiting on each other.
 var expireSQL = map[central.DataKind]string{
 	central.ExpireImages: `
 WITH due AS (
 	SELECT device_id, key FROM submissions s
-	WHERE received_at < $1 AND images_erased_at IS NULL
-	  AND EXISTS (SELECT 1 FROM images i WHERE i.device_id = s.device_id AND i.key = s.key)
+	WHERE ` + dueSQL[central.ExpireImages] + ` AND NOT ` + heldSQL + `
 	ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED
 ), gone AS (
 	DELETE FROM images i USING due WHERE i.device_id = due.device_id AND i.key = due.key
@@ -43,8 +56,8 @@ UPDATE submissions s SET images_erased_at = $2, completed_at = coalesce(complete
 FROM due WHERE s.device_id = due.device_id AND s.key = due.key`,
 	central.ExpireFields: `
 WITH due AS (
-	SELECT device_id, key FROM submissions
-	WHERE received_at < $1 AND fields_erased_at IS NULL
+	SELECT device_id, key FROM submissions s
+	WHERE ` + dueSQL[central.ExpireFields] + ` AND NOT ` + heldSQL + `
 	ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED
 ), tokens AS (
 	-- The index tokens are pseudonymised fields: they go with them, so
@@ -55,8 +68,8 @@ UPDATE submissions s SET payload = NULL, fields_erased_at = $2
 FROM due WHERE s.device_id = due.device_id AND s.key = due.key`,
 	central.ExpireDecision: `
 WITH due AS (
-	SELECT device_id, key FROM submissions
-	WHERE received_at < $1
+	SELECT device_id, key FROM submissions s
+	WHERE ` + dueSQL[central.ExpireDecision] + ` AND NOT ` + heldSQL + `
 	ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )
 DELETE FROM submissions s USING due WHERE s.device_id = due.device_id AND s.key = due.key
@@ -114,6 +127,22 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 	})
 	if err != nil {
 		return 0, fmt.Errorf("expiring %s: %w", kind, err)
+	}
+	return n, nil
+}
+
+// ExpireHeld implements central.Store.
+func (s *Store) ExpireHeld(ctx context.Context, kind central.DataKind, before time.Time) (int, error) {
+	due, ok := dueSQL[kind]
+	if !ok {
+		return 0, nil
+	}
+	var n int
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT count(*) FROM submissions s WHERE `+due+` AND `+heldSQL, before).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("counting %s held back: %w", kind, err)
 	}
 	return n, nil
 }
