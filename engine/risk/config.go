@@ -45,6 +45,13 @@ type Config struct {
 	// of the birth date agree, and sent to review when it was read once;
 	// a birth date not read leaves the rule out.
 	MinAge int `json:"min_age,omitempty"`
+	// ScreeningMaxAgeDays is how old, in days, the screening data may be
+	// (ScreeningAge: since central last confirmed each list): older, of
+	// unknown age (a device clock behind a list's date) or no list at all
+	// caps the decision at review (SCREENING_STALE) for callers that say
+	// what they screened against (Input.Screening). 1 to
+	// MaxScreeningMaxAgeDays.
+	ScreeningMaxAgeDays int `json:"screening_max_age_days"`
 }
 
 // MaxMinAge bounds Config.MinAge: no service asks for more.
@@ -130,8 +137,9 @@ func DefaultConfig() Config {
 			FaceMatchMin: 0.5, FaceMatchAccept: 0.65, DataChecksMin: 1},
 		MaxRetries: 3,
 		// The flow description allows a retry after a failed face match.
-		FaceMismatch:     MismatchRetry,
-		RetriesExhausted: Reject,
+		FaceMismatch:        MismatchRetry,
+		RetriesExhausted:    Reject,
+		ScreeningMaxAgeDays: DefaultScreeningMaxAgeDays,
 	}
 }
 
@@ -207,6 +215,9 @@ func (c Config) Validate() error {
 	}
 	if c.MinAge < 0 || c.MinAge > MaxMinAge {
 		p.add("min_age: %d, want 0-%d", c.MinAge, MaxMinAge)
+	}
+	if c.ScreeningMaxAgeDays < 1 || c.ScreeningMaxAgeDays > MaxScreeningMaxAgeDays {
+		p.add("screening_max_age_days: %d, want 1-%d", c.ScreeningMaxAgeDays, MaxScreeningMaxAgeDays)
 	}
 
 	return p.err(ErrInvalidConfig)

@@ -63,6 +63,8 @@ func TestValidate(t *testing.T) {
 		{"exhausted escalates", func(c *Config) { c.RetriesExhausted = Escalate }, `retries_exhausted: "escalate"`},
 		{"negative minimum age", func(c *Config) { c.MinAge = -1 }, "min_age: -1"},
 		{"minimum age past any service", func(c *Config) { c.MinAge = 180 }, "min_age: 180"},
+		{"screening age unbounded", func(c *Config) { c.ScreeningMaxAgeDays = 0 }, "screening_max_age_days: 0"},
+		{"screening age past a year", func(c *Config) { c.ScreeningMaxAgeDays = 400 }, "screening_max_age_days: 400"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,7 +163,7 @@ func TestConfigJSONFieldNames(t *testing.T) {
 	if err := json.Unmarshal(data, &fields); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"weights", "required", "bands", "thresholds", "max_retries", "face_mismatch", "retries_exhausted"} {
+	for _, f := range []string{"weights", "required", "bands", "thresholds", "max_retries", "face_mismatch", "retries_exhausted", "screening_max_age_days"} {
 		if _, ok := fields[f]; !ok {
 			t.Errorf("JSON %s has no field %q", data, f)
 		}
@@ -180,6 +182,15 @@ func TestParseConfig(t *testing.T) {
 		want.Thresholds.FaceMatchAccept = 0.7
 		if !reflect.DeepEqual(cfg, want) {
 			t.Errorf("got %+v, want %+v", cfg, want)
+		}
+	})
+	t.Run("screening age from central", func(t *testing.T) {
+		cfg, err := ParseConfig([]byte(`{"screening_max_age_days": 2}`))
+		if err != nil || cfg.ScreeningMaxAgeDays != 2 {
+			t.Fatalf("ScreeningMaxAgeDays %d, err %v; want 2, nil", cfg.ScreeningMaxAgeDays, err)
+		}
+		if cfg, _ := ParseConfig([]byte(`{}`)); cfg.ScreeningMaxAgeDays != DefaultScreeningMaxAgeDays {
+			t.Errorf("left out: %d days, want the default %d", cfg.ScreeningMaxAgeDays, DefaultScreeningMaxAgeDays)
 		}
 	})
 	t.Run("required replaces the list", func(t *testing.T) {
@@ -203,6 +214,8 @@ func TestParseConfig(t *testing.T) {
 		{"overlapping bands", `{"bands": {"approve_min": 50, "review_min": 60}}`},
 		{"bands out of range", `{"bands": {"approve_min": 150}}`},
 		{"null weights", `{"weights": null}`},
+		{"screening age off", `{"screening_max_age_days": 0}`},
+		{"screening age negative", `{"screening_max_age_days": -7}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig([]byte(tt.json))

@@ -58,7 +58,10 @@
 //  8. Review caps (required signal missing, face match in its review zone,
 //     failed data checks, device warning, potential watchlist match, a
 //     document check that may not reject on its own, an age under the
-//     minimum by a date read once, no signals at all): at most review.
+//     minimum by a date read once, screening data older than
+//     Config.ScreeningMaxAgeDays or of unknown age or no list at all
+//     (Input.Screening, SCREENING_STALE), no signals at all): at most
+//     review.
 //  9. Score bands: approve, review or reject.
 //
 // A RETRY is only given while the attempt number is below Config.MaxRetries;

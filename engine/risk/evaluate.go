@@ -101,6 +101,9 @@ type Result struct {
 	// Contributions has one entry per signal, in Signals order, for the
 	// operator view.
 	Contributions []Contribution `json:"contributions"`
+	// Screening is the age of each list screened against, for the
+	// reviewer; nil when Input.Screening was.
+	Screening *ScreeningAge `json:"screening,omitempty"`
 }
 
 // Contribution is one signal's part in the score.
@@ -162,6 +165,13 @@ func Evaluate(cfg Config, in Input) (Result, error) {
 	ruled, path := rules(cfg, in)
 	found = append(found, ruled...)
 	res.LivenessPath = path
+	if in.Screening != nil {
+		age := cfg.ScreeningAge(*in.Screening)
+		res.Screening = &age
+		if age.Stale {
+			found = append(found, finding{class: classReview, Reason: Reason{Code: ScreeningStale, Detail: age.Problem}})
+		}
+	}
 	slices.SortStableFunc(found, func(a, b finding) int { return cmp.Compare(a.class, b.class) })
 	res.route(cfg, in, found)
 	return res, nil

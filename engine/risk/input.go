@@ -66,6 +66,11 @@ type Input struct {
 	// HolderAge is the holder's age by the document's birth date, for
 	// Config.MinAge; nil when no birth date was read.
 	HolderAge *HolderAge `json:"holder_age,omitempty"`
+	// Screening is what the device screened against and when, judged
+	// against Config.ScreeningMaxAgeDays (SCREENING_STALE); nil leaves the
+	// age unjudged, for a caller that screens against lists it keeps
+	// current itself (central's hosted flow).
+	Screening *ScreeningData `json:"screening,omitempty"`
 }
 
 // HolderAge is the holder's age by the document's birth date.
@@ -199,6 +204,13 @@ func (in Input) validate() error {
 	}
 	if in.HolderAge != nil && in.HolderAge.Years < 0 {
 		p.add("holder_age %d, want 0 or more", in.HolderAge.Years)
+	}
+	if in.Screening != nil {
+		for _, l := range in.Screening.Lists {
+			if l.Name == "" {
+				p.add("screening: a list without a name")
+			}
+		}
 	}
 	switch in.DocAttack {
 	case DocAttackNone, DocAttackScreen, DocAttackPrint:

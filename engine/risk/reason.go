@@ -120,6 +120,12 @@ const (
 	DocReproductionSuspected ReasonCode = "DOC_REPRODUCTION_SUSPECTED"
 	// DeviceWarning: the device check returned DeviceWarn.
 	DeviceWarning ReasonCode = "DEVICE_WARNING"
+	// ScreeningStale: the lists screened against are older than
+	// Config.ScreeningMaxAgeDays since central last confirmed them, of
+	// unknown age (the device's clock is behind a list's date), or there
+	// are none. The detail names each list and its age; Result.Screening
+	// has them all.
+	ScreeningStale ReasonCode = "SCREENING_STALE"
 	// NoSignals: no signal with a non-zero weight was present, so there is
 	// no score to band.
 	NoSignals ReasonCode = "NO_SIGNALS"
