@@ -29,7 +29,10 @@ type List struct {
 	Name    string    `json:"name"`    // short stable name, e.g. "ofac-sdn"; also the store file name
 	Version string    `json:"version"` // publisher's version, or a content digest when it has none
 	Date    time.Time `json:"date"`    // publication date, or the best available stand-in (see importers)
-	Entries []Entry   `json:"entries"`
+	// Published: Date is the publisher's own publication date, read from
+	// the file (the UN's dateGenerated), not a stand-in.
+	Published bool    `json:"published,omitempty"`
+	Entries   []Entry `json:"entries"`
 }
 
 // Entry is one listed party.
@@ -58,8 +61,10 @@ type ListInfo struct {
 	Name    string    `json:"name"`
 	Version string    `json:"version"`
 	Date    time.Time `json:"date"`
-	Entries int       `json:"entries"`
-	SHA256  string    `json:"sha256"` // digest of the entries as stored
+	// Published: Date is the publisher's publication date (List.Published).
+	Published bool   `json:"published,omitempty"`
+	Entries   int    `json:"entries"`
+	SHA256    string `json:"sha256"` // digest of the entries as stored
 }
 
 // ErrNoEntries is returned when an import finds no entries at all: an
@@ -68,5 +73,5 @@ var ErrNoEntries = errors.New("list has no entries")
 
 // Info summarises l; SHA256 is left empty since only a stored list has one.
 func (l *List) Info() ListInfo {
-	return ListInfo{Name: l.Name, Version: l.Version, Date: l.Date, Entries: len(l.Entries)}
+	return ListInfo{Name: l.Name, Version: l.Version, Date: l.Date, Published: l.Published, Entries: len(l.Entries)}
 }

@@ -41,7 +41,8 @@ const (
 // alt.csv; the countries of an organisation's addresses from add.csv.
 //
 // The CSV files carry no version or date, so the list's Version is a
-// digest of their contents and its Date the modification time of sdn.csv;
+// digest of their contents and its Date the modification time of sdn.csv
+// (a stand-in: Published is false);
 // callers that know the publication date may overwrite both.
 func ImportOFAC(ctx context.Context, dir string) (*List, error) {
 	digest := sha256.New()

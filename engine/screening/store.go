@@ -49,13 +49,16 @@ type Store struct {
 
 // listFile is the JSON layout of a stored list.
 type listFile struct {
-	Format  int             `json:"format"`
-	Name    string          `json:"name"`
-	Version string          `json:"version"`
-	Date    time.Time       `json:"date"`
-	Count   int             `json:"count"`
-	SHA256  string          `json:"sha256"`
-	Entries json.RawMessage `json:"entries"`
+	Format  int       `json:"format"`
+	Name    string    `json:"name"`
+	Version string    `json:"version"`
+	Date    time.Time `json:"date"`
+	// Published is List.Published; files written before it was recorded
+	// read as stand-in dates, which is what they may be.
+	Published bool            `json:"published,omitempty"`
+	Count     int             `json:"count"`
+	SHA256    string          `json:"sha256"`
+	Entries   json.RawMessage `json:"entries"`
 }
 
 // OpenStore opens the store in dir, creating the directory if needed.
@@ -84,7 +87,7 @@ func (s *Store) Put(ctx context.Context, l *List) error {
 	}
 	sum := sha256.Sum256(entries)
 	doc := listFile{
-		Format: storeFormat, Name: l.Name, Version: l.Version, Date: l.Date,
+		Format: storeFormat, Name: l.Name, Version: l.Version, Date: l.Date, Published: l.Published,
 		Count: len(l.Entries), SHA256: hex.EncodeToString(sum[:]), Entries: entries,
 	}
 	if err := s.writeAtomic(l.Name, doc); err != nil {
@@ -244,7 +247,7 @@ func readListFile(ctx context.Context, path, name string) (*List, string, error)
 	if got := hex.EncodeToString(sum[:]); got != doc.SHA256 {
 		return nil, "", corrupt("entries checksum %s, header says %s", got, doc.SHA256)
 	}
-	l := &List{Name: doc.Name, Version: doc.Version, Date: doc.Date}
+	l := &List{Name: doc.Name, Version: doc.Version, Date: doc.Date, Published: doc.Published}
 	if err := json.Unmarshal(doc.Entries, &l.Entries); err != nil {
 		return nil, "", corrupt("decoding entries: %v", err)
 	}

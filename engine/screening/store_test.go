@@ -37,6 +37,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openStore(t)
 	sample := sampleList(t)
+	sample.Published = true
 	other := smallList("pep", "v1", "Jane Smith")
 	for _, l := range []*List{sample, other} {
 		if err := s.Put(ctx, l); err != nil {
@@ -47,7 +48,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Name != sample.Name || got.Version != sample.Version || !got.Date.Equal(sample.Date) || len(got.Entries) != len(sample.Entries) {
+	if got.Name != sample.Name || got.Version != sample.Version || !got.Date.Equal(sample.Date) || !got.Published || len(got.Entries) != len(sample.Entries) {
 		t.Fatalf("got %s %s %v %d entries, want %s %s %v %d", got.Name, got.Version, got.Date, len(got.Entries),
 			sample.Name, sample.Version, sample.Date, len(sample.Entries))
 	}
@@ -63,7 +64,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	if len(infos) != 2 || infos[0].Name != "ofac-sample" || infos[1].Name != "pep" {
 		t.Fatalf("Lists = %+v, want ofac-sample and pep in name order", infos)
 	}
-	if infos[0].Entries != 17 || len(infos[0].SHA256) != 64 || infos[1].Version != "v1" {
+	if infos[0].Entries != 17 || len(infos[0].SHA256) != 64 || !infos[0].Published || infos[1].Version != "v1" || infos[1].Published {
 		t.Errorf("Lists = %+v", infos)
 	}
 	all, err := s.LoadAll(ctx)

@@ -53,8 +53,8 @@ type unAddress struct {
 
 // ImportUNXML reads the UN Security Council consolidated list in its
 // published XML layout (CONSOLIDATED_LIST with INDIVIDUALS and ENTITIES).
-// The list's Version and Date come from the dateGenerated attribute, which
-// is required. Entry IDs are the UN reference numbers (e.g. "QDi.001"),
+// The list's Version and Date (Published) come from the dateGenerated
+// attribute, which is required. Entry IDs are the UN reference numbers (e.g. "QDi.001"),
 // falling back to DATAID.
 func ImportUNXML(ctx context.Context, r io.Reader) (*List, error) {
 	dec := xml.NewDecoder(r)
@@ -124,7 +124,7 @@ func unHeader(l *List, root xml.StartElement) error {
 		if err != nil {
 			return fmt.Errorf("%w: dateGenerated %q: %w", ErrMalformed, a.Value, err)
 		}
-		l.Version, l.Date = strings.TrimSpace(a.Value), t.UTC()
+		l.Version, l.Date, l.Published = strings.TrimSpace(a.Value), t.UTC(), true
 		return nil
 	}
 	return fmt.Errorf("%w: <CONSOLIDATED_LIST> has no dateGenerated attribute", ErrMalformed)

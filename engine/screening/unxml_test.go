@@ -23,8 +23,8 @@ func TestImportUNXMLSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	if l.Name != ListUN || l.Version != "2026-02-27T00:00:09.554Z" ||
-		!l.Date.Equal(time.Date(2026, 2, 27, 0, 0, 9, 554e6, time.UTC)) {
-		t.Errorf("header = %q %q %v", l.Name, l.Version, l.Date)
+		!l.Date.Equal(time.Date(2026, 2, 27, 0, 0, 9, 554e6, time.UTC)) || !l.Published {
+		t.Errorf("header = %q %q %v published %v", l.Name, l.Version, l.Date, l.Published)
 	}
 	var ids []string
 	for _, e := range l.Entries {
