@@ -22,7 +22,8 @@ import (
 // and the CLI read them.
 const (
 	// ConfigFile holds the protocol.Config in use (LoadConfig reads it):
-	// the risk version, the challenge, and the watchlists installed.
+	// the risk version, the challenge, and the watchlists installed, with
+	// when central last confirmed each (WatchlistsConfirmed).
 	ConfigFile = "config.json"
 	// RiskFile is the risk configuration document.
 	RiskFile = "risk.json"
@@ -67,18 +68,68 @@ type ConfigResult struct {
 // Config (version 0: the built-in risk defaults, no lists, no challenge).
 // The app and the CLI put its Challenge into the attestations they make.
 func LoadConfig(dir string) (protocol.Config, error) {
-	var c protocol.Config
+	st, err := loadState(dir)
+	return st.Config, err
+}
+
+// WatchlistsConfirmed reads from dir when central last confirmed each
+// installed watchlist, by the device's clock (state.Confirmed): the lists'
+// age a verification judges (risk.ScreeningData). A device that never
+// synced, or synced before this was recorded, gets an empty map.
+func WatchlistsConfirmed(dir string) (map[string]time.Time, error) {
+	st, err := loadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	if st.Confirmed == nil {
+		st.Confirmed = map[string]time.Time{}
+	}
+	return st.Confirmed, nil
+}
+
+// state is what ConfigFile holds: the configuration installed and when
+// central last confirmed each list.
+type state struct {
+	protocol.Config
+	// Confirmed maps each installed list to the time, by the device's
+	// clock, as of which central last confirmed it is the version it
+	// publishes: the moment central signed the bundle naming it
+	// (IssuedAt), moved onto the device's clock by the offset measured
+	// from central's answers, and never later than the device's clock at
+	// the sync, so a bundle replayed from long ago confirms nothing
+	// recent.
+	Confirmed map[string]time.Time `json:"watchlists_confirmed,omitempty"`
+}
+
+func loadState(dir string) (state, error) {
+	var st state
 	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return c, nil
+		return st, nil
 	}
 	if err != nil {
-		return c, fmt.Errorf("reading configuration state: %w", err)
+		return st, fmt.Errorf("reading configuration state: %w", err)
 	}
-	if err := json.Unmarshal(data, &c); err != nil {
-		return protocol.Config{}, fmt.Errorf("reading configuration state %s: %w", filepath.Join(dir, ConfigFile), err)
+	if err := json.Unmarshal(data, &st); err != nil {
+		return state{}, fmt.Errorf("reading configuration state %s: %w", filepath.Join(dir, ConfigFile), err)
 	}
-	return c, nil
+	return st, nil
+}
+
+// confirmedAsOf is the device-clock time as of which a bundle central
+// signed at issued confirms its lists (state.Confirmed).
+func (u *Uploader) confirmedAsOf(issued time.Time) time.Time {
+	local := u.cfg.Now()
+	if off, ok := u.clock.centralOffset(); ok {
+		issued = issued.Add(-off)
+	}
+	// Without an offset (central's certificate says the device clock is
+	// wrong by an unknown amount) central's time stands as it is: the
+	// earlier of the two only makes the lists look older.
+	if issued.Before(local) {
+		return issued
+	}
+	return local
 }
 
 // SyncConfig down-syncs the configuration into dir: it verifies the signed
@@ -104,11 +155,12 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 	if err := os.MkdirAll(wlDir, 0o700); err != nil {
 		return res, fmt.Errorf("creating configuration directory: %w", err)
 	}
-	local, err := LoadConfig(dir)
+	localState, err := loadState(dir)
 	if err != nil {
 		// A damaged state file only costs a full download.
-		local = protocol.Config{}
+		localState = state{}
 	}
+	local := localState.Config
 	// A bundle dated ahead of both the device's clock and central's (as
 	// its answers now tell) was signed while central's clock ran ahead:
 	// ordered by that date, every bundle central issues would be refused
@@ -124,7 +176,16 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 	if !local.IssuedAt.IsZero() && remote.IssuedAt.Before(local.IssuedAt.Add(-rollbackTolerance)) {
 		return res, fmt.Errorf("%w: issued %s, installed %s", ErrConfigRollback, remote.IssuedAt, local.IssuedAt)
 	}
-	installed := protocol.Config{Version: local.Version, Risk: local.Risk, IssuedAt: remote.IssuedAt, Challenge: remote.Challenge}
+	installed := state{Config: protocol.Config{Version: local.Version, Risk: local.Risk, IssuedAt: remote.IssuedAt, Challenge: remote.Challenge},
+		Confirmed: map[string]time.Time{}}
+	confirmed := u.confirmedAsOf(remote.IssuedAt)
+	// keep carries a list's earlier confirmation over when this bundle
+	// does not confirm it (its new version failed to install).
+	keep := func(name string) {
+		if t, ok := localState.Confirmed[name]; ok {
+			installed.Confirmed[name] = t
+		}
+	}
 	if !local.IssuedAt.IsZero() && !remote.IssuedAt.After(local.IssuedAt) {
 		// Within the tolerance a replay from minutes ago passes the check
 		// above: such a bundle may repeat what is installed, never take
@@ -175,6 +236,7 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		path := filepath.Join(wlDir, w.Name)
 		if had && old.Version == w.Version && slices.Equal(old.SHA256, w.SHA256) && fileExists(path) {
 			installed.Watchlists = append(installed.Watchlists, old)
+			installed.Confirmed[w.Name] = confirmed
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -187,10 +249,12 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 			fail(w.Name, err)
 			if had && fileExists(path) && protocol.ValidName(w.Name) {
 				installed.Watchlists = append(installed.Watchlists, old) // still in use
+				keep(w.Name)
 			}
 			continue
 		}
 		installed.Watchlists = append(installed.Watchlists, w)
+		installed.Confirmed[w.Name] = confirmed
 		res.Watchlists = append(res.Watchlists, w.Name)
 	}
 	// Lists central stopped publishing are no longer in force.
@@ -201,6 +265,7 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		if err := os.Remove(filepath.Join(wlDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			fail(name, fmt.Errorf("removing a list central withdrew: %w", err))
 			installed.Watchlists = append(installed.Watchlists, have[name])
+			keep(name)
 			continue
 		}
 		res.Removed = append(res.Removed, name)

@@ -629,3 +629,66 @@ func TestInstalledRiskVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigRecordsWhenCentralConfirmedEachList: each sync records, by the
+// device's clock, when central confirmed each list it installed or found
+// unchanged; a list whose new version fails keeps its earlier
+// confirmation, and a bundle replayed from long ago confirms nothing
+// recent.
+func TestConfigRecordsWhenCentralConfirmedEachList(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	central := synctest.NewClock(start)
+	device := synctest.NewClock(start.Add(time.Hour)) // an hour ahead of central
+	tp := &tamper{match: func(p string) bool { return p == protocol.PathConfig }, edit: func(b []byte) []byte { return b }}
+	r := newRig(t, synctest.CentralOptions{Wrap: tp.wrap, Now: central.Now})
+	u := r.uploader(t, agent.Config{Now: device.Now})
+	dir := filepath.Join(t.TempDir(), "config")
+	ctx := context.Background()
+	publish(t, r.central, "a", []byte("list a v1"))
+	publish(t, r.central, "b", []byte("list b v1"))
+
+	var first []byte // central's first answer, for a replay
+	tp.on.Store(true)
+	tp.edit = func(b []byte) []byte { first = bytes.Clone(b); return b }
+	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
+		t.Fatal(err)
+	}
+	tp.on.Store(false)
+	near := func(got, want time.Time) bool { return got.Sub(want).Abs() <= 2*time.Second } // Date has whole seconds
+	got, err := agent.WatchlistsConfirmed(dir)
+	if err != nil || len(got) != 2 || !near(got["a"], device.Now()) || !near(got["b"], device.Now()) {
+		t.Fatalf("confirmed %v (err %v), want a and b at the device's %s", got, err, device.Now())
+	}
+
+	// Nine days on, b's new version arrives damaged: a is confirmed again,
+	// b keeps its first confirmation.
+	central.Advance(9 * 24 * time.Hour)
+	device.Advance(9 * 24 * time.Hour)
+	publish(t, r.central, "b", []byte("list b v2"))
+	tp.match = func(p string) bool { return p == protocol.WatchlistPath("b") }
+	tp.edit = func(b []byte) []byte { return append(bytes.Clone(b), 'x') }
+	tp.on.Store(true)
+	if _, err := agent.SyncConfig(ctx, u, dir); !errors.Is(err, agent.ErrConfigPartial) {
+		t.Fatalf("SyncConfig with b damaged = %v, want ErrConfigPartial", err)
+	}
+	tp.on.Store(false)
+	again, err := agent.WatchlistsConfirmed(dir)
+	if err != nil || !near(again["a"], device.Now()) || !again["b"].Equal(got["b"]) {
+		t.Errorf("confirmed %v (err %v), want a now (%s) and b still at %s", again, err, device.Now(), got["b"])
+	}
+
+	// A device that never synced is handed central's nine-day-old answer:
+	// it installs a (b's bytes are now v2's), confirmed as of when central
+	// signed the answer, not as of now.
+	tp.match = func(p string) bool { return p == protocol.PathConfig }
+	tp.edit = func([]byte) []byte { return first }
+	tp.on.Store(true)
+	fresh := filepath.Join(t.TempDir(), "config")
+	if _, err := agent.SyncConfig(ctx, u, fresh); !errors.Is(err, agent.ErrConfigPartial) {
+		t.Fatalf("SyncConfig of the replayed answer = %v, want b failed", err)
+	}
+	replayed, err := agent.WatchlistsConfirmed(fresh)
+	if err != nil || !near(replayed["a"], got["a"]) {
+		t.Errorf("a replayed answer confirmed %v (err %v), want a as of %s, when central signed it", replayed, err, got["a"])
+	}
+}
