@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,7 +108,18 @@ func TestDeviceConfigFollowsSync(t *testing.T) {
 	if !flagged("Juan Carlos Ortega Ruiz") || !flagged("Siti Rahayu Lestari") {
 		t.Error("a name central added is not flagged, or the local list was dropped")
 	}
-	if ci := a.configInUse(); len(ci.Watchlists) != 2 || ci.Risk != "" {
+	if ci := a.configInUse(); len(ci.Watchlists) != 2 || ci.Risk != "" || ci.ScreeningAge == nil || ci.ScreeningAge.Stale {
 		t.Errorf("config in use %+v", ci)
+	}
+
+	// A month on, with no sync: the status says the lists are stale, and
+	// how old each is.
+	a.cfg.Clock = func() time.Time { return time.Now().Add(30 * 24 * time.Hour) }
+	ci := a.configInUse()
+	if ci.ScreeningAge == nil || !ci.ScreeningAge.Stale || len(ci.ScreeningAge.Lists) != 2 ||
+		!slices.ContainsFunc(ci.Problems, func(p string) bool {
+			return strings.Contains(p, "the watchlists are stale") && strings.Contains(p, "local-pep: 30.0 days old")
+		}) {
+		t.Errorf("a month on, config in use %+v (%+v)", ci, ci.ScreeningAge)
 	}
 }

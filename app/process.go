@@ -148,7 +148,7 @@ func (a *App) process(ctx context.Context, c captures, meta submissionMeta, lang
 		meta.LivenessChallenge = risk.ChallengeUnavailable
 	}
 	eng := verify.Engine{Document: loaded.Document, Face: loaded.Face, Screening: conf.Screening, Risk: rc,
-		Progress: progress,
+		ScreeningData: a.dev.ScreeningData(conf.Watchlists, a.now()), Progress: progress,
 		Device: func(ctx context.Context) (device.Report, error) {
 			return device.Run(ctx, device.Options{Root: a.cfg.SysRoot, Policy: pol, LastCentralContact: lastContact})
 		}}

@@ -324,8 +324,12 @@ type ConfigInUse struct {
 	// Risk is the risk configuration document applied, empty for the
 	// built-in defaults.
 	Risk string `json:"risk,omitempty"`
-	// Problems are the lists and documents left out, in words.
+	// Problems are the lists and documents left out, in words, and stale
+	// screening data (ScreeningAge).
 	Problems []string `json:"problems,omitempty"`
+	// ScreeningAge is the lists' age under the risk configuration in use:
+	// stale, a verification that would approve goes to review.
+	ScreeningAge *risk.ScreeningAge `json:"screening_age,omitempty"`
 }
 
 // configInUse describes the configuration last loaded.
@@ -338,6 +342,11 @@ func (a *App) configInUse() ConfigInUse {
 		ci.Problems = slices.Clone(c.Watchlists.Problems)
 		if c.Risk.Problem != "" {
 			ci.Problems = append(ci.Problems, c.Risk.Problem)
+		}
+		age := c.Risk.Config.ScreeningAge(*a.dev.ScreeningData(c.Watchlists, a.now()))
+		ci.ScreeningAge = &age
+		if age.Stale {
+			ci.Problems = append(ci.Problems, "the watchlists are stale, so verifications go to review (sync with central): "+age.Problem)
 		}
 	}
 	return ci

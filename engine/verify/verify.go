@@ -52,6 +52,9 @@ type Engine struct {
 	// Screening is the watchlist index; nil leaves the sanctions signal
 	// missing, which the risk policy handles explicitly.
 	Screening *screening.Index
+	// ScreeningData is the age of Screening's lists, which the risk policy
+	// judges (risk.Input.Screening); nil leaves it unjudged.
+	ScreeningData *risk.ScreeningData
 	// Device runs the device check; nil leaves the device unchecked.
 	Device func(ctx context.Context) (device.Report, error)
 	Risk   risk.Config
@@ -290,7 +293,7 @@ func (e *Engine) Verify(ctx context.Context, in Input) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	riskIn.FeedSuspect = in.FeedSuspect
+	riskIn.FeedSuspect, riskIn.Screening = in.FeedSuspect, e.ScreeningData
 	rep.Document, rep.Device, rep.Face, rep.Screening = doc, dev, faceRep, screened
 
 	res, err := risk.Evaluate(e.Risk, riskIn)

@@ -12,10 +12,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/internal/synth"
 	"github.com/openkyc/kyc/models"
 )
@@ -290,4 +294,47 @@ func TestDeviceCheck(t *testing.T) {
 			t.Errorf("%v: exit %d error %+v", args, r.exit, e)
 		}
 	}
+}
+
+// TestDeviceCheckWatchlistAge: `kyc device-check` reports the age of the
+// lists a verification would screen against and warns when they are
+// stale; the device's verdict is not theirs to change.
+func TestDeviceCheckWatchlistAge(t *testing.T) {
+	lists := t.TempDir()
+	env := []string{deviceconf.EnvDeviceDir + "=" + t.TempDir(), deviceconf.EnvWatchlists + "=" + lists}
+	check := func(when string, stale bool, want string) {
+		t.Helper()
+		r := kyc(t, env, "device-check", "--profile", "field")
+		var rep struct {
+			Verdict    string            `json:"verdict"`
+			Watchlists risk.ScreeningAge `json:"watchlists"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%s: not JSON: %v\n%s", when, err, r.stdout)
+		}
+		if r.exit != 0 || rep.Verdict == "block" {
+			t.Fatalf("%s: exit %d verdict %q", when, r.exit, rep.Verdict)
+		}
+		warned := strings.Contains(r.stderr, "the watchlists are stale")
+		if rep.Watchlists.Stale != stale || warned != stale || !strings.Contains(rep.Watchlists.Problem, want) {
+			t.Errorf("%s: watchlists %+v, warned %v (%q); want stale %v with %q", when, rep.Watchlists, warned, r.stderr, stale, want)
+		}
+	}
+	check("no list", true, "no watchlist installed")
+
+	st, err := screening.OpenStore(lists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(date time.Time) {
+		t.Helper()
+		l := &screening.List{Name: "pep", Version: "1", Date: date, Entries: []screening.Entry{{ID: "1", Kind: screening.KindIndividual, Name: "Siti Rahayu Lestari"}}}
+		if err := st.Put(context.Background(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(time.Now().Add(-24 * time.Hour))
+	check("a list imported yesterday", false, "")
+	put(time.Now().Add(-30 * 24 * time.Hour))
+	check("a month-old list", true, "pep: 30.0 days old since its date")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"io"
 	"os"
@@ -14,12 +15,19 @@ import (
 	"github.com/openkyc/kyc/engine/capture/source"
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/engine/risk"
+	"github.com/openkyc/kyc/internal/deviceconf"
 )
 
 // deviceResult is the report; a blocked device exits non-zero with the
 // report (not an error) on stdout, since the report says why.
 type deviceResult struct {
 	device.Report
+	// Watchlists is the age of the lists a verification would screen
+	// against, under the risk configuration sync installed. Stale lists
+	// send verifications to review; they do not change the verdict, which
+	// is the device's integrity.
+	Watchlists risk.ScreeningAge `json:"watchlists"`
 }
 
 func (d deviceResult) ExitCode() int {
@@ -77,7 +85,26 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 	if err != nil {
 		return nil, Errorf(ExitInput, "invalid_policy", "%v", err)
 	}
-	return deviceResult{rep}, nil
+	age, err := watchlistAge(ctx, env, deviceconf.FromEnv(), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return deviceResult{Report: rep, Watchlists: age}, nil
+}
+
+// watchlistAge judges the age of the lists a verification on dev would
+// screen against at now, under the risk configuration sync installed, and
+// warns on stderr when they are stale.
+func watchlistAge(ctx context.Context, env *Env, dev deviceconf.Device, now time.Time) (risk.ScreeningAge, error) {
+	lists, err := loadWatchlists(ctx, env, dev.WatchlistDirs())
+	if err != nil {
+		return risk.ScreeningAge{}, err
+	}
+	age := deviceconf.LoadRisk(dev.ConfigDir(), nil).Config.ScreeningAge(*dev.ScreeningData(lists, now))
+	if age.Stale {
+		fmt.Fprintf(env.Stderr, "kyc: the watchlists are stale, so verifications go to review (sync with central): %s\n", age.Problem)
+	}
+	return age, nil
 }
 
 // checkFrames is how many consecutive frames --frames-from reads.

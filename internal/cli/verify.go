@@ -230,6 +230,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	if eng.Screening == nil {
 		fmt.Fprintf(env.Stderr, "kyc verify: no watchlists in %v: the sanctions signal is missing\n", dirs)
 	}
+	eng.ScreeningData = dev.ScreeningData(lists, time.Now())
 	loaded := time.Now()
 
 	rep, err := eng.Verify(ctx, verify.Input{Front: front, Back: back, Selfie: selfie, Attempt: *attempt, Lang: risk.Language(*lang),
@@ -238,6 +239,9 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, faceError(err)
 	}
 	rep.TimingsMS["load"] = ms(loaded.Sub(start))
+	if a := rep.Risk.Screening; a != nil && a.Stale {
+		fmt.Fprintf(env.Stderr, "kyc verify: the watchlists are stale (sync with central): %s\n", a.Problem)
+	}
 	res := verifyResult{Report: rep, RiskConfig: rc.Path, Watchlists: lists.Names()}
 	if *submit {
 		// Every decision is sealed, a RETRY too, as the app seals it; the

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
@@ -64,6 +65,24 @@ func (w Watchlists) Names() []string {
 		out = append(out, l.Name+"@"+l.Version)
 	}
 	return out
+}
+
+// ScreeningData is what the risk policy judges the age of w's lists by at
+// now (risk.Input.Screening): each list's date and, for a list loaded from
+// the folder sync fills, when central last confirmed it
+// (agent.WatchlistsConfirmed). A configuration state sync cannot read
+// leaves central's lists unconfirmed: aged by their dates, never fresher.
+func (d Device) ScreeningData(w Watchlists, now time.Time) *risk.ScreeningData {
+	confirmed, _ := agent.WatchlistsConfirmed(d.ConfigDir())
+	data := &risk.ScreeningData{At: now, Lists: make([]risk.WatchlistDates, 0, len(w.Lists))}
+	for _, l := range w.Lists {
+		wd := risk.WatchlistDates{Name: l.Name, Published: l.Date}
+		if w.From[l.Name] == d.SyncedWatchlists() {
+			wd.Confirmed = confirmed[l.Name+listSuffix]
+		}
+		data.Lists = append(data.Lists, wd)
+	}
+	return data
 }
 
 // LoadWatchlists loads every list file of dirs, each on its own; on a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -242,5 +243,32 @@ func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestScreeningData: a list from the folder sync fills carries central's
+// last confirmation of it; a list imported on the device only its date,
+// whatever the sync state says of a list of its name.
+func TestScreeningData(t *testing.T) {
+	d := testDevice(t)
+	d.LocalWatchlists = filepath.Join(t.TempDir(), "local")
+	putList(t, d.SyncedWatchlists(), "ofac", "central-2", "Ivan Petrovich Sidorov")
+	putList(t, d.LocalWatchlists, "pep", "7", "Siti Rahayu Lestari")
+	w, err := LoadWatchlists(context.Background(), d.WatchlistDirs()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	published := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
+	if got := d.ScreeningData(w, now); !got.At.Equal(now) || len(got.Lists) != 2 || !got.Lists[0].Confirmed.IsZero() || !got.Lists[0].Published.Equal(published) {
+		t.Errorf("never synced: %+v, want both lists by their dates alone", got)
+	}
+	confirmed := now.Add(-time.Hour)
+	writeFile(t, filepath.Join(d.ConfigDir(), agent.ConfigFile), fmt.Sprintf(`{"version": 0, "watchlists_confirmed": {"ofac.list.json.gz": %q, "pep.list.json.gz": %q}}`,
+		confirmed.Format(time.RFC3339), confirmed.Format(time.RFC3339)))
+	got := d.ScreeningData(w, now)
+	want := []risk.WatchlistDates{{Name: "ofac", Published: published, Confirmed: confirmed}, {Name: "pep", Published: published}}
+	if !reflect.DeepEqual(got.Lists, want) {
+		t.Errorf("synced: %+v, want %+v", got.Lists, want)
 	}
 }
