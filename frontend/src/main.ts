@@ -238,7 +238,14 @@ function syncPanel(q: QueueView): Node[] {
   if (s.over_policy) out.push(el("p", { class: "warning", id: "offline-warning" }, t("overPolicy")));
   if (s.last_error) out.push(el("p", { class: "error", id: "sync-error" }, `${t("lastError")}: ${s.last_error}`));
   if (q.error) out.push(el("p", { class: "error" }, q.error));
-  const lists = q.config.watchlists.length ? q.config.watchlists.join(", ") : t("noLists");
+  // Each list with its age: since central last confirmed it, or since its
+  // date for one imported on the device; stale ones are in the problems.
+  const ages = new Map((q.config.screening_age?.lists ?? []).map((l) => [l.name, l]));
+  const aged = (n: string) => {
+    const a = ages.get(n.split("@")[0]);
+    return a?.known ? `${n} (${duration(a.age_ns / 1e9)})` : n;
+  };
+  const lists = q.config.watchlists.length ? q.config.watchlists.map(aged).join(", ") : t("noLists");
   out.push(el("p", { id: "config-in-use", class: "muted" },
     `${t("screeningAgainst")} ${lists}; ${t("riskConfig")}: ${q.config.risk ? t("centrals") : t("builtin")}`));
   for (const p of q.config.problems ?? []) out.push(el("p", { class: "error config-problem" }, p));
