@@ -44,6 +44,8 @@ type WatchlistDates struct {
 
 // ScreeningAge is the screening data's age as the policy judges it.
 type ScreeningAge struct {
+	// At is ScreeningData.At: the device's clock the ages count to.
+	At     time.Time      `json:"at"`
 	MaxAge time.Duration  `json:"max_age_ns"`
 	Lists  []WatchlistAge `json:"lists"`
 	// Stale: no list at all, or one older than MaxAge or of unknown age.
@@ -75,7 +77,7 @@ type WatchlistAge struct {
 // counts from central's last confirmation of it, else (a list imported on
 // the device) from its own date.
 func (c Config) ScreeningAge(d ScreeningData) ScreeningAge {
-	a := ScreeningAge{MaxAge: time.Duration(c.ScreeningMaxAgeDays) * 24 * time.Hour, Lists: make([]WatchlistAge, 0, len(d.Lists))}
+	a := ScreeningAge{At: d.At, MaxAge: time.Duration(c.ScreeningMaxAgeDays) * 24 * time.Hour, Lists: make([]WatchlistAge, 0, len(d.Lists))}
 	var problems []string
 	if len(d.Lists) == 0 {
 		a.Stale = true

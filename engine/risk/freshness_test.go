@@ -48,7 +48,7 @@ func TestScreeningAge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := cfg.ScreeningAge(ScreeningData{At: tt.at, Lists: tt.lists})
-			if a.Stale != tt.stale || a.MaxAge != 7*day {
+			if a.Stale != tt.stale || a.MaxAge != 7*day || !a.At.Equal(tt.at) {
 				t.Errorf("stale %v (max age %s), want %v: %s", a.Stale, a.MaxAge, tt.stale, a.Problem)
 			}
 			if !strings.Contains(a.Problem, tt.want) || (tt.want == "") != (a.Problem == "") {
