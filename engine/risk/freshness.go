@@ -95,6 +95,8 @@ func (c Config) ScreeningAge(d ScreeningData) ScreeningAge {
 	return a
 }
 
+// judgeList ages one list at now: unknown when a date it must be after is
+// ahead of now (beyond ClockSkew), stale beyond maxAge.
 func judgeList(l WatchlistDates, now time.Time, maxAge time.Duration) WatchlistAge {
 	w := WatchlistAge{WatchlistDates: l}
 	asOf, since := l.Confirmed, "confirmed"
