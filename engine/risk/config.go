@@ -50,8 +50,10 @@ type Config struct {
 	// unknown age (a device clock behind a list's date) or no list at all
 	// caps the decision at review (SCREENING_STALE) for callers that say
 	// what they screened against (Input.Screening). 1 to
-	// MaxScreeningMaxAgeDays.
-	ScreeningMaxAgeDays int `json:"screening_max_age_days"`
+	// MaxScreeningMaxAgeDays; 0 (left out) is DefaultScreeningMaxAgeDays,
+	// so a document that keeps the default stays one that devices of an
+	// earlier release (which refuse unknown settings) still install.
+	ScreeningMaxAgeDays int `json:"screening_max_age_days,omitempty"`
 }
 
 // MaxMinAge bounds Config.MinAge: no service asks for more.
@@ -137,9 +139,8 @@ func DefaultConfig() Config {
 			FaceMatchMin: 0.5, FaceMatchAccept: 0.65, DataChecksMin: 1},
 		MaxRetries: 3,
 		// The flow description allows a retry after a failed face match.
-		FaceMismatch:        MismatchRetry,
-		RetriesExhausted:    Reject,
-		ScreeningMaxAgeDays: DefaultScreeningMaxAgeDays,
+		FaceMismatch:     MismatchRetry,
+		RetriesExhausted: Reject,
 	}
 }
 
@@ -216,8 +217,8 @@ func (c Config) Validate() error {
 	if c.MinAge < 0 || c.MinAge > MaxMinAge {
 		p.add("min_age: %d, want 0-%d", c.MinAge, MaxMinAge)
 	}
-	if c.ScreeningMaxAgeDays < 1 || c.ScreeningMaxAgeDays > MaxScreeningMaxAgeDays {
-		p.add("screening_max_age_days: %d, want 1-%d", c.ScreeningMaxAgeDays, MaxScreeningMaxAgeDays)
+	if c.ScreeningMaxAgeDays < 0 || c.ScreeningMaxAgeDays > MaxScreeningMaxAgeDays {
+		p.add("screening_max_age_days: %d, want 1-%d (0: the default, %d)", c.ScreeningMaxAgeDays, MaxScreeningMaxAgeDays, DefaultScreeningMaxAgeDays)
 	}
 
 	return p.err(ErrInvalidConfig)

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -63,7 +64,7 @@ func TestValidate(t *testing.T) {
 		{"exhausted escalates", func(c *Config) { c.RetriesExhausted = Escalate }, `retries_exhausted: "escalate"`},
 		{"negative minimum age", func(c *Config) { c.MinAge = -1 }, "min_age: -1"},
 		{"minimum age past any service", func(c *Config) { c.MinAge = 180 }, "min_age: 180"},
-		{"screening age unbounded", func(c *Config) { c.ScreeningMaxAgeDays = 0 }, "screening_max_age_days: 0"},
+		{"screening age negative", func(c *Config) { c.ScreeningMaxAgeDays = -1 }, "screening_max_age_days: -1"},
 		{"screening age past a year", func(c *Config) { c.ScreeningMaxAgeDays = 400 }, "screening_max_age_days: 400"},
 	}
 	for _, tt := range tests {
@@ -163,9 +164,16 @@ func TestConfigJSONFieldNames(t *testing.T) {
 	if err := json.Unmarshal(data, &fields); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"weights", "required", "bands", "thresholds", "max_retries", "face_mismatch", "retries_exhausted", "screening_max_age_days"} {
+	for _, f := range []string{"weights", "required", "bands", "thresholds", "max_retries", "face_mismatch", "retries_exhausted"} {
 		if _, ok := fields[f]; !ok {
 			t.Errorf("JSON %s has no field %q", data, f)
+		}
+	}
+	// Settings added since devices refused unknown ones are left out at
+	// their default, so the defaults stay a document every device installs.
+	for _, f := range []string{"min_age", "screening_max_age_days"} {
+		if _, ok := fields[f]; ok {
+			t.Errorf("JSON %s has %q at its default", data, f)
 		}
 	}
 }
@@ -189,8 +197,11 @@ func TestParseConfig(t *testing.T) {
 		if err != nil || cfg.ScreeningMaxAgeDays != 2 {
 			t.Fatalf("ScreeningMaxAgeDays %d, err %v; want 2, nil", cfg.ScreeningMaxAgeDays, err)
 		}
-		if cfg, _ := ParseConfig([]byte(`{}`)); cfg.ScreeningMaxAgeDays != DefaultScreeningMaxAgeDays {
-			t.Errorf("left out: %d days, want the default %d", cfg.ScreeningMaxAgeDays, DefaultScreeningMaxAgeDays)
+		for _, doc := range []string{`{}`, `{"screening_max_age_days": 0}`} {
+			cfg, err := ParseConfig([]byte(doc))
+			if age := cfg.ScreeningAge(ScreeningData{}); err != nil || age.MaxAge != DefaultScreeningMaxAgeDays*24*time.Hour {
+				t.Errorf("%s: judged against %v (%v), want the default %d days", doc, age.MaxAge, err, DefaultScreeningMaxAgeDays)
+			}
 		}
 	})
 	t.Run("required replaces the list", func(t *testing.T) {
@@ -214,7 +225,6 @@ func TestParseConfig(t *testing.T) {
 		{"overlapping bands", `{"bands": {"approve_min": 50, "review_min": 60}}`},
 		{"bands out of range", `{"bands": {"approve_min": 150}}`},
 		{"null weights", `{"weights": null}`},
-		{"screening age off", `{"screening_max_age_days": 0}`},
 		{"screening age negative", `{"screening_max_age_days": -7}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,7 +77,11 @@ type WatchlistAge struct {
 // counts from central's last confirmation of it, else (a list imported on
 // the device) from its own date.
 func (c Config) ScreeningAge(d ScreeningData) ScreeningAge {
-	a := ScreeningAge{At: d.At, MaxAge: time.Duration(c.ScreeningMaxAgeDays) * 24 * time.Hour, Lists: make([]WatchlistAge, 0, len(d.Lists))}
+	days := c.ScreeningMaxAgeDays
+	if days == 0 {
+		days = DefaultScreeningMaxAgeDays
+	}
+	a := ScreeningAge{At: d.At, MaxAge: time.Duration(days) * 24 * time.Hour, Lists: make([]WatchlistAge, 0, len(d.Lists))}
 	var problems []string
 	if len(d.Lists) == 0 {
 		a.Stale = true
