@@ -167,21 +167,29 @@ func TestFitFusion(t *testing.T) {
 // and guards their count against regressions.
 var targets = flag.Bool("targets", false, "assert issue 20's target on every simulated screen replay of the report half (slow)")
 
-// TestScreenReplayTarget scores the screen replays of the eval
-// (synth.ScreenReplay over its sweep, the same seeds) rendered from the
-// report half (odd index) of interfaces_cc0 with the shipped fusion.
-func TestScreenReplayTarget(t *testing.T) {
+// portraitsEval opens the liveness eval's models (closed with the test)
+// and lists interfaces_cc0's 50 portraits in the eval's order.
+func portraitsEval(t *testing.T) (*livenessEval, []string) {
+	t.Helper()
 	data := testenv.Data(t)
 	ev, err := openLivenessEval(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ev.close()
+	t.Cleanup(ev.close)
 	files, _ := filepath.Glob(filepath.Join(data, "liveness", "interfaces_cc0", "*.jpg"))
 	sort.Strings(files)
 	if len(files) != 50 {
 		t.Fatalf("%d portraits, want 50", len(files))
 	}
+	return ev, files
+}
+
+// TestScreenReplayTarget scores the screen replays of the eval
+// (synth.ScreenReplay over its sweep, the same seeds) rendered from the
+// report half (odd index) of interfaces_cc0 with the shipped fusion.
+func TestScreenReplayTarget(t *testing.T) {
+	ev, files := portraitsEval(t)
 	portraits := 4
 	if *targets {
 		portraits = 25
@@ -362,17 +370,7 @@ func TestClusterBootstrap(t *testing.T) {
 // each is monochrome now, and so never accepted passively, while the
 // portraits themselves keep their colour.
 func TestGreyScreensMonochrome(t *testing.T) {
-	data := testenv.Data(t)
-	ev, err := openLivenessEval(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ev.close()
-	files, _ := filepath.Glob(filepath.Join(data, "liveness", "interfaces_cc0", "*.jpg"))
-	sort.Strings(files)
-	if len(files) != 50 {
-		t.Fatalf("%d portraits, want 50", len(files))
-	}
+	ev, files := portraitsEval(t)
 	ctx := context.Background()
 	passive := risk.DefaultConfig().Thresholds.FaceLivenessMin
 	greys := 0
