@@ -132,7 +132,7 @@ func TestTLSServeAndCreateToken(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no scheduled copy at start: %s", serveErr.String())
 		}
-		time.Sleep(20 * time.Millisecond) // poll the condition
+		time.Sleep(20 * time.Millisecond) // a poll of the condition until its deadline: a slow machine waits longer, never flaky
 	}
 	if copies, _ := filepath.Glob(filepath.Join(dir, "copies", "central-*.db")); len(copies) != 1 {
 		t.Errorf("scheduled copies: %v, want one", copies)

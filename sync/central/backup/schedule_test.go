@@ -183,7 +183,7 @@ func TestScheduleRun(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no copy taken at start")
 		}
-		time.Sleep(20 * time.Millisecond) // poll the condition
+		time.Sleep(20 * time.Millisecond) // a poll of the condition until its deadline: a slow machine waits longer, never flaky
 	}
 	cancel()
 	<-done
