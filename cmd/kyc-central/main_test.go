@@ -128,12 +128,12 @@ func TestTLSServeAndCreateToken(t *testing.T) {
 	}
 	// --backup-dir: the scheduled copy due at start, named for its time
 	// (the log says so once it has its name).
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(serveErr.String(), "scheduled copy of the store taken"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no scheduled copy at start: %s", serveErr.String())
+	waitServing(t, &serveErr, func() error {
+		if !strings.Contains(serveErr.String(), "scheduled copy of the store taken") {
+			return errors.New("no scheduled copy at start")
 		}
-		time.Sleep(20 * time.Millisecond) // a poll of the condition until its deadline: a slow machine waits longer, never flaky
-	}
+		return nil
+	})
 	if copies, _ := filepath.Glob(filepath.Join(dir, "copies", "central-*.db")); len(copies) != 1 {
 		t.Errorf("scheduled copies: %v, want one", copies)
 	}
