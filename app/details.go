@@ -289,6 +289,10 @@ func checks(p submission.Payload, w words) []Check {
 		out = append(out, check("screening", CheckFail))
 	case has(risk.WatchlistPotentialMatch):
 		out = append(out, check("screening", CheckWarn))
+	case has(risk.ScreeningStale):
+		// Screened against lists too old to trust: not a pass.
+		out = append(out, check("screening", CheckWarn))
+		out[len(out)-1].Text = w.get("check.screening.stale")
 	case !rep.Screening.Screened:
 		out = append(out, check("screening", CheckNotRun))
 	default:

@@ -64,6 +64,7 @@ var operatorText = map[string][2]string{
 	"check.screening.pass":       {"The name is on no watchlist.", "Nama tidak ada di daftar pantauan."},
 	"check.screening.warn":       {"A possible watchlist match: compliance will review.", "Kemungkinan cocok dengan daftar pantauan: tim kepatuhan akan meninjau."},
 	"check.screening.fail":       {"The name matches a watchlist entry: compliance decides.", "Nama cocok dengan daftar pantauan: tim kepatuhan yang memutuskan."},
+	"check.screening.stale":      {"Screened against watchlists too old to trust (see the sync panel): compliance will review.", "Disaring dengan daftar pantauan yang terlalu lama (lihat panel sinkronisasi): tim kepatuhan akan meninjau."},
 	"check.screening.not_run":    {"Not screened: no watchlist installed, or no name read.", "Tidak disaring: tidak ada daftar pantauan, atau nama tidak terbaca."},
 	"check.device":               {"Device", "Perangkat"},
 	"check.device.pass":          {"This device passed its integrity check.", "Perangkat ini lolos pemeriksaan integritas."},
