@@ -330,7 +330,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	backup.Mount(srv, bcfg)
 	if *backupDir != "" {
-		stopBackups, err := startBackups(ctx, &backup.Schedule{Source: bcfg.Source, Store: store, Dir: *backupDir,
+		stopBackups, err := startBackups(ctx, &backup.Schedule{Source: bcfg.Source, Store: store, Dir: *backupDir, StoreDir: bcfg.StageDir,
 			Every: *backupEvery, Keep: *backupKeep, Log: logger.With("part", "backup")})
 		if err != nil {
 			return err

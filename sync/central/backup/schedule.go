@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -36,6 +37,10 @@ type Schedule struct {
 	// Dir holds the copies, named central-<UTC time>.db; best another
 	// disk than the store's. Created 0700 if missing.
 	Dir string
+	// StoreDir is the store's folder: when Dir is on the same file system
+	// Run warns at start, since one failed disk would take the store and
+	// every copy of it.
+	StoreDir string
 	// Every is the interval between copies (default DefaultEvery).
 	Every time.Duration
 	// Keep is how many copies are kept, the newest (default DefaultKeep).
@@ -191,6 +196,13 @@ const retryAfter = 5 * time.Minute
 // and retried after retryAfter (or Every, if shorter).
 func (s *Schedule) Run(ctx context.Context) {
 	s.defaults()
+	if s.StoreDir != "" {
+		if same, err := SameFileSystem(s.Dir, s.StoreDir); err != nil {
+			s.Log.Warn("cannot tell whether the backup folder is on the store's disk", "cause", err.Error())
+		} else if same {
+			s.Log.Warn(WarnSameDisk, "backup_dir", s.Dir, "store_dir", s.StoreDir)
+		}
+	}
 	for {
 		due, err := s.Due()
 		if err == nil {
@@ -210,6 +222,45 @@ func (s *Schedule) Run(ctx context.Context) {
 		if !wait(ctx, min(retryAfter, s.Every)) {
 			return
 		}
+	}
+}
+
+// WarnSameDisk is Run's warning when the copies are kept on the store's
+// own file system.
+const WarnSameDisk = "the backup folder is on the store's own disk: a failed disk takes the copies with it; give --backup-dir another disk"
+
+// SameFileSystem tells whether paths a and b lie on one file system (one
+// device), each judged by itself or, when it does not exist yet, by the
+// nearest folder above it that does (where it will be created).
+func SameFileSystem(a, b string) (bool, error) {
+	da, err := device(a)
+	if err != nil {
+		return false, err
+	}
+	db, err := device(b)
+	if err != nil {
+		return false, err
+	}
+	return da == db, nil
+}
+
+// device is the device number of path's file system.
+func device(path string) (uint64, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return 0, fmt.Errorf("resolving %s: %w", path, err)
+	}
+	for {
+		var st syscall.Stat_t
+		err := syscall.Stat(path, &st)
+		if err == nil {
+			return uint64(st.Dev), nil // Dev is not uint64 on every platform
+		}
+		parent := filepath.Dir(path)
+		if !errors.Is(err, syscall.ENOENT) || parent == path {
+			return 0, fmt.Errorf("reading the file system of %s: %w", path, err)
+		}
+		path = parent
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -206,3 +207,64 @@ func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
 
 func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h signalHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestSameFileSystem: a folder and a file inside it, or a folder not yet
+// made, are on one file system; a tmpfs is not the temporary folder's.
+func TestSameFileSystem(t *testing.T) {
+	tmp := t.TempDir()
+	other := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		a, b string
+		want bool
+	}{
+		{"two temporary folders", tmp, other, true},
+		{"a folder not made yet", filepath.Join(tmp, "copies", "later"), other, true},
+		{"the store folder itself", tmp, tmp, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := backup.SameFileSystem(tc.a, tc.b)
+			if err != nil || got != tc.want {
+				t.Errorf("SameFileSystem(%s, %s) = %v, %v; want %v", tc.a, tc.b, got, err, tc.want)
+			}
+		})
+	}
+	// /dev/shm is a tmpfs on Linux, apart from the disk t.TempDir is on;
+	// where it is the same device there is nothing to tell apart here.
+	shm, err := os.MkdirTemp("/dev/shm", "backup-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	defer os.RemoveAll(shm)
+	var a, b syscall.Stat_t
+	if syscall.Stat(shm, &a) != nil || syscall.Stat(tmp, &b) != nil || a.Dev == b.Dev {
+		t.Skip("/dev/shm is on the temporary folder's device here")
+	}
+	if got, err := backup.SameFileSystem(filepath.Join(shm, "copies"), tmp); err != nil || got {
+		t.Errorf("a tmpfs and the temporary folder: %v, %v; want false", got, err)
+	}
+}
+
+// TestScheduleRunWarnsSameDisk: copies kept beside the store are taken,
+// with a warning at start that one failed disk takes both.
+func TestScheduleRunWarnsSameDisk(t *testing.T) {
+	s := newSite(t, nil)
+	storeDir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	warned := make(chan struct{}, 1)
+	sch := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: filepath.Join(storeDir, "copies"), StoreDir: storeDir,
+		Log: slog.New(signalHandler{msg: backup.WarnSameDisk, c: warned})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sch.Run(ctx)
+	}()
+	select {
+	case <-warned:
+	case <-time.After(time.Minute):
+		t.Fatal("no warning that the copies share the store's disk")
+	}
+	cancel()
+	<-done
+}
