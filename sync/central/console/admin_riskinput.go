@@ -14,9 +14,10 @@ import (
 // rebuilt from them: the signals as measured, and the facts that no
 // threshold decides (a watchlist hit, the device verdict, capture issues,
 // an expired document, the liveness challenge, the document findings) from
-// the reason codes that reported them, and the holder's age from the
-// document. What thresholds decide (face mismatch, liveness failed, low
-// data checks, a minimum age, the score band) is left for
+// the reason codes that reported them, the holder's age from the document,
+// and the watchlists' dates from the lists' ages the result records. What
+// thresholds decide (face mismatch, liveness failed, low data checks, a
+// minimum age, the lists' maximum age, the score band) is left for
 // the new settings to decide again. The preview checks the rebuild by
 // deciding each case again under the current settings too, and says how
 // many came out as recorded.
@@ -31,6 +32,10 @@ type riskPayload struct {
 		Risk     *struct {
 			Contributions []risk.Contribution `json:"contributions"`
 			Reasons       []risk.Reason       `json:"reasons"`
+			// Screening holds each list's dates and the time of the
+			// screening (risk.ScreeningAge), which a new maximum age
+			// judges again; absent from results of devices older than it.
+			Screening *risk.ScreeningAge `json:"screening"`
 		} `json:"risk"`
 		Device *struct {
 			Verdict string `json:"verdict"`
@@ -60,6 +65,12 @@ func riskInputFrom(payload []byte) (risk.Input, bool) {
 	switch risk.ChallengeOutcome(p.LivenessChallenge) {
 	case risk.ChallengePassed, risk.ChallengeFailed, risk.ChallengeUnavailable:
 		in.LivenessChallenge = risk.ChallengeOutcome(p.LivenessChallenge)
+	}
+	if sc := p.Report.Risk.Screening; sc != nil {
+		in.Screening = &risk.ScreeningData{At: sc.At, Lists: make([]risk.WatchlistDates, 0, len(sc.Lists))}
+		for _, l := range sc.Lists {
+			in.Screening.Lists = append(in.Screening.Lists, l.WatchlistDates)
+		}
 	}
 	if d := p.Report.Document; d != nil && d.Age != nil && d.Age.Years >= 0 {
 		in.HolderAge = d.Age

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/openkyc/kyc/engine/risk"
 )
@@ -22,11 +23,22 @@ func TestRiskInputRoundTrip(t *testing.T) {
 		}
 		return m
 	}
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	lists := func(age time.Duration) *risk.ScreeningData {
+		return &risk.ScreeningData{At: at, Lists: []risk.WatchlistDates{
+			{Name: "un", Published: at.AddDate(0, -1, 0), Confirmed: at.Add(-age)},
+			{Name: "local", Published: at.Add(-time.Hour)}}}
+	}
+	twoDays := func(c *risk.Config) { c.ScreeningMaxAgeDays = 2 }
 	cases := []struct {
 		name string
 		cfg  func(*risk.Config)
 		in   risk.Input
 	}{
+		{"lists confirmed 3 days before, fresh under the default", nil, risk.Input{Signals: all(1), Attempt: 1, Screening: lists(72 * time.Hour)}},
+		{"lists confirmed 3 days before, stale under 2 days", twoDays, risk.Input{Signals: all(1), Attempt: 1, Screening: lists(72 * time.Hour)}},
+		{"a list of unknown age", nil, risk.Input{Signals: all(1), Attempt: 1, Screening: lists(-time.Hour)}},
+		{"no list at all", nil, risk.Input{Signals: all(1), Attempt: 1, Screening: &risk.ScreeningData{At: at}}},
 		{"clean approve", nil, risk.Input{Signals: all(1), Attempt: 1, Device: risk.DeviceOK}},
 		{"score review", nil, risk.Input{Signals: all(0.8), Attempt: 1}},
 		{"watchlist hits", nil, risk.Input{Signals: all(1), Attempt: 1, WatchlistHits: 2, WatchlistPotentialMatches: 3}},
@@ -85,6 +97,36 @@ func TestRiskInputRoundTrip(t *testing.T) {
 	for _, bad := range []string{``, `{}`, `{"decision":"approve"}`, `{"report":{"decision":"approve"}}`, `not json`} {
 		if _, ok := riskInputFrom([]byte(bad)); ok {
 			t.Errorf("rebuilt an input from %q", bad)
+		}
+	}
+}
+
+// TestRiskInputScreeningAgeDecidedAgain: the lists' dates a result
+// records are judged again under a new maximum age, so that a stricter one
+// previews the approvals it sends to review (the rebuild once left them
+// out: every limit previewed as no change).
+func TestRiskInputScreeningAgeDecidedAgain(t *testing.T) {
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	in := risk.Input{Signals: map[risk.SignalName]float64{}, Attempt: 1,
+		Screening: &risk.ScreeningData{At: at, Lists: []risk.WatchlistDates{{Name: "un", Confirmed: at.Add(-72 * time.Hour)}}}}
+	for _, s := range risk.Signals() {
+		in.Signals[s] = 1
+	}
+	recorded, err := risk.Evaluate(risk.DefaultConfig(), in)
+	if err != nil || recorded.Decision != risk.Approve {
+		t.Fatalf("recorded %s (%v), want an approval with lists 3 days old", recorded.Decision, err)
+	}
+	payload, _ := json.Marshal(map[string]any{"attempt": 1, "report": map[string]any{"decision": recorded.Decision, "reasons": recorded.Reasons, "risk": recorded}})
+	rebuilt, ok := riskInputFrom(payload)
+	if !ok {
+		t.Fatal("not rebuilt")
+	}
+	for days, want := range map[int]risk.Decision{7: risk.Approve, 3: risk.Approve, 2: risk.Review, 1: risk.Review} {
+		cfg := risk.DefaultConfig()
+		cfg.ScreeningMaxAgeDays = days
+		got, err := risk.Evaluate(cfg, rebuilt)
+		if err != nil || got.Decision != want || (want == risk.Review) != got.HasReason(risk.ScreeningStale) {
+			t.Errorf("at most %d days: decided %s %v (%v), want %s", days, got.Decision, riskCodes(got), err, want)
 		}
 	}
 }
