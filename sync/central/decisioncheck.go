@@ -71,6 +71,8 @@ type decisionDoubt struct {
 	Version       int64   `json:"risk_version"`
 	ApproveMin    float64 `json:"approve_min,omitempty"`
 	Detail        string  `json:"detail"`
+	// Screening is what central compared for ReasonScreeningUnconfirmed.
+	Screening *screeningDoubt `json:"screening,omitempty"`
 }
 
 // engineDecisions are the decisions risk.Evaluate gives; "unknown" is

@@ -400,6 +400,11 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	if err != nil {
 		return err
 	}
+	if doubt == nil {
+		if doubt, err = s.doubtScreening(r.Context(), d, summary, m.Payload); err != nil {
+			return err
+		}
+	}
 	if doubt != nil {
 		doubt.distrust(&summary)
 	}
@@ -592,11 +597,6 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, d Device, _ [
 	if err != nil {
 		return fmt.Errorf("reading risk configuration: %w", err)
 	}
-	// Before it is served: a decision is judged only by a version its
-	// device was given (doubtDecision).
-	if err := s.cfg.Store.ServeRisk(r.Context(), d.ID, v); err != nil {
-		return err
-	}
 	wls, err := s.cfg.Store.Watchlists(r.Context())
 	if err != nil {
 		return fmt.Errorf("listing watchlists: %w", err)
@@ -604,10 +604,21 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, d Device, _ [
 	if wls == nil {
 		wls = []protocol.Watchlist{}
 	}
+	now := s.cfg.Now().UTC()
+	// Before it is served: a decision is judged only by a version its
+	// device was given (doubtDecision), the lists' ages it claims only by
+	// when central last confirmed them (doubtScreening).
+	if err := s.cfg.Store.ServeRisk(r.Context(), d.ID, v); err != nil {
+		return err
+	}
+	served := ConfigServing{At: now, Watchlists: make(map[string]int64, len(wls))}
 	for i := range wls {
+		served.Watchlists[wls[i].Name] = wls[i].Version
 		protocol.SignWatchlist(s.cfg.SignKey, &wls[i])
 	}
-	now := s.cfg.Now().UTC()
+	if err := s.cfg.Store.ServeConfig(r.Context(), d.ID, served); err != nil {
+		return err
+	}
 	sc, err := protocol.SignConfig(s.cfg.SignKey, protocol.Config{
 		Version: v, Risk: doc, Watchlists: wls, IssuedAt: now, Challenge: s.challenge.Issue(d.ID, now),
 	})

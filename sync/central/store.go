@@ -129,6 +129,7 @@ type Store interface {
 
 	RiskProposals
 	RiskServings
+	ConfigServings
 	ApprovalRoutes
 	Eraser
 	Erasures

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/openkyc/kyc/sync/central"
 )
@@ -14,7 +16,7 @@ import (
 // not trust (sync/central/decisioncheck.go): first in Summary.Reasons of
 // a case it routed to review.
 var distrustCodes = []string{central.ReasonDecisionContradictsBands, central.ReasonRiskVersionUnknown, central.ReasonDecisionUnknown,
-	central.ReasonCentralRecheckContradicts}
+	central.ReasonCentralRecheckContradicts, central.ReasonScreeningUnconfirmed}
 
 // doubt is the After of a device_decision_distrusted audit event
 // (central's decisionDoubt).
@@ -29,6 +31,15 @@ type doubt struct {
 	From       string  `json:"device_risk_version_from"`
 	Version    int64   `json:"risk_version"`
 	ApproveMin float64 `json:"approve_min"`
+	// Screening is what central compared for ReasonScreeningUnconfirmed:
+	// when it last served the device its configuration (zero: never) and
+	// the lists whose claimed confirmation that contradicts.
+	Screening struct {
+		ServedAt time.Time `json:"config_served_at"`
+		Lists    []struct {
+			Name string `json:"name"`
+		} `json:"lists"`
+	} `json:"screening"`
 	recheck
 }
 
@@ -65,6 +76,16 @@ func (c *Console) distrustLine(ctx context.Context, v *Viewer, cs central.Case) 
 		return T("case.distrust.bands", decision(d.Decision), num(d.Score), num(d.ApproveMin), d.Version), code, nil
 	case central.ReasonCentralRecheckContradicts:
 		return d.recheck.line(T, decision(d.Decision), num(d.Score)), code, nil
+	case central.ReasonScreeningUnconfirmed:
+		names := make([]string, 0, len(d.Screening.Lists))
+		for _, l := range d.Screening.Lists {
+			names = append(names, l.Name)
+		}
+		if d.Screening.ServedAt.IsZero() {
+			return T("case.distrust.screening_never", decision(d.Decision), num(d.Score), strings.Join(names, ", ")), code, nil
+		}
+		return T("case.distrust.screening", decision(d.Decision), num(d.Score), strings.Join(names, ", "),
+			d.Screening.ServedAt.UTC().Format("2006-01-02 15:04 UTC")), code, nil
 	case central.ReasonRiskVersionUnknown:
 		if d.From == "decision" && d.DeviceVersion != nil {
 			return T("case.distrust.version_decided", decision(d.Decision), num(d.Score), *d.DeviceVersion, num(d.ApproveMin), d.Version), code, nil

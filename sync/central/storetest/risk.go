@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -233,5 +234,38 @@ func testRiskServed(t *testing.T, s central.Store) {
 		if got, err := s.RiskServed(ctx, tc.device, tc.version); err != nil || got != tc.want {
 			t.Errorf("RiskServed(%s, %d) = %t, %v; want %t", tc.device, tc.version, got, err, tc.want)
 		}
+	}
+}
+
+// testConfigServed: the last configuration served is recorded per device
+// with the lists it named; a later serving replaces it, an earlier one
+// (another instance's, recorded late) does not; a device never served has
+// none (ErrNotFound).
+func testConfigServed(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	mustEnroll(t, s, "config-a")
+	mustEnroll(t, s, "config-b")
+	if _, err := s.LastConfig(ctx, "config-a"); !errors.Is(err, central.ErrNotFound) {
+		t.Fatalf("LastConfig before any serving: %v, want ErrNotFound", err)
+	}
+	t1 := t0.Add(48 * time.Hour)
+	first := central.ConfigServing{At: t1, Watchlists: map[string]int64{"un": 3, "ofac": 1}}
+	for _, c := range []central.ConfigServing{first, {At: t1.Add(-time.Hour), Watchlists: map[string]int64{"old": 1}}} {
+		if err := s.ServeConfig(ctx, "config-a", c); err != nil {
+			t.Fatalf("ServeConfig(%v): %v", c.At, err)
+		}
+	}
+	if got, err := s.LastConfig(ctx, "config-a"); err != nil || !got.At.Equal(first.At) || !maps.Equal(got.Watchlists, first.Watchlists) {
+		t.Errorf("LastConfig = %+v, %v; want %+v (an earlier serving recorded late changes nothing)", got, err, first)
+	}
+	later := central.ConfigServing{At: t1.Add(10 * time.Minute)}
+	if err := s.ServeConfig(ctx, "config-a", later); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LastConfig(ctx, "config-a"); err != nil || !got.At.Equal(later.At) || len(got.Watchlists) != 0 {
+		t.Errorf("LastConfig after a later serving without lists = %+v, %v; want %+v", got, err, later)
+	}
+	if _, err := s.LastConfig(ctx, "config-b"); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("LastConfig of a device never served: %v, want ErrNotFound", err)
 	}
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"RiskProposal", testRiskProposal},
 		{"RiskProposalAudit", testRiskProposalAudit},
 		{"RiskServed", testRiskServed},
+		{"ConfigServed", testConfigServed},
 		{"Erasure", testErasure},
 		{"ErasureRecords", testErasureRecords},
 		{"ExpireImages", testExpireImages},

@@ -405,6 +405,17 @@ CREATE TABLE risk_served (
 	PRIMARY KEY (device_id, version)
 );
 `,
+	// 18: the last configuration served to each device
+	// (central.ConfigServings): when, and the watchlists it named with
+	// their versions. None is known of the time before: a device's claimed
+	// lists' ages count from its next configuration sync on.
+	`
+CREATE TABLE config_served (
+	device_id  text PRIMARY KEY REFERENCES devices ON DELETE CASCADE,
+	at         timestamptz NOT NULL,
+	watchlists jsonb NOT NULL
+);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are
