@@ -17,7 +17,8 @@ import (
 )
 
 // Risk settings: a form over engine/risk's Config (weights, required
-// signals, score bands, thresholds, retries), checked field by field and
+// signals, score bands, thresholds, retries, the holder's minimum age, the
+// watchlists' maximum age), checked field by field and
 // then by risk's own Validate, with a preview of how the last
 // previewCases submissions would have been decided under it, proposed and,
 // once another admin confirms it (admin_riskproposal.go), published to
@@ -58,12 +59,15 @@ type riskSignal struct {
 // riskForm is the form's state: the current settings, or what the admin
 // typed with what is wrong with it.
 type riskForm struct {
-	Version          int64 // the published version (0: built-in defaults)
-	Signals          []riskSignal
-	Bands            []riskField
-	Thresholds       []riskField
-	MaxRetries       riskField
-	MinAge           riskField
+	Version    int64 // the published version (0: built-in defaults)
+	Signals    []riskSignal
+	Bands      []riskField
+	Thresholds []riskField
+	MaxRetries riskField
+	MinAge     riskField
+	// ScreeningMaxAge is screening_max_age_days, shown at its default (7)
+	// when the document leaves it out.
+	ScreeningMaxAge  riskField
 	FaceMismatch     string
 	RetriesExhausted string
 	Problems         []riskProblem
@@ -201,6 +205,11 @@ func formFromConfig(cfg risk.Config) *riskForm {
 	}
 	f.MaxRetries = riskField{Name: "max_retries", Value: strconv.Itoa(cfg.MaxRetries), Min: "1", Max: strconv.Itoa(maxRetriesLimit), Step: "1"}
 	f.MinAge = riskField{Name: "min_age", Value: strconv.Itoa(cfg.MinAge), Min: "0", Max: strconv.Itoa(risk.MaxMinAge), Step: "1"}
+	days := cfg.ScreeningMaxAgeDays
+	if days == 0 {
+		days = risk.DefaultScreeningMaxAgeDays
+	}
+	f.ScreeningMaxAge = riskField{Name: "screening_max_age_days", Value: strconv.Itoa(days), Min: "1", Max: strconv.Itoa(risk.MaxScreeningMaxAgeDays), Step: "1"}
 	return f
 }
 
@@ -267,6 +276,16 @@ func formFromRequest(r *http.Request) (*riskForm, risk.Config) {
 			problem(&f.MinAge, "adm.risk.err_min_age")
 		}
 		cfg.MinAge = n
+	}
+	f.ScreeningMaxAge.Value = strings.TrimSpace(r.PostFormValue("screening_max_age_days"))
+	days, err := strconv.Atoi(f.ScreeningMaxAge.Value)
+	if err != nil || days < 1 || days > risk.MaxScreeningMaxAgeDays {
+		problem(&f.ScreeningMaxAge, "adm.risk.err_screening_age")
+	}
+	// The default is left out of the document (0), which devices of an
+	// earlier release, refusing settings they do not know, still install.
+	if days != risk.DefaultScreeningMaxAgeDays {
+		cfg.ScreeningMaxAgeDays = days
 	}
 	f.FaceMismatch = r.PostFormValue("face_mismatch")
 	f.RetriesExhausted = r.PostFormValue("retries_exhausted")

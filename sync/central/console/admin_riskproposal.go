@@ -95,6 +95,7 @@ func diffRisk(a, b *riskForm) []riskDiff {
 	}
 	num("adm.risk.f.max_retries", "", a.MaxRetries, b.MaxRetries)
 	num("adm.risk.f.min_age", "", a.MinAge, b.MinAge)
+	num("adm.risk.f.screening_max_age_days", "", a.ScreeningMaxAge, b.ScreeningMaxAge)
 	if a.FaceMismatch != b.FaceMismatch {
 		out = append(out, riskDiff{Label: "adm.risk.f.face_mismatch", BeforeKey: "adm.risk.mismatch_" + a.FaceMismatch, AfterKey: "adm.risk.mismatch_" + b.FaceMismatch})
 	}

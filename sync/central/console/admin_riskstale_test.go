@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -15,7 +16,8 @@ import (
 func riskFormOf(cfg risk.Config, action, version string) url.Values {
 	f := url.Values{"action": {action}, "version": {version}, "approve_min": {fmt.Sprint(cfg.Bands.ApproveMin)},
 		"review_min": {fmt.Sprint(cfg.Bands.ReviewMin)}, "max_retries": {fmt.Sprint(cfg.MaxRetries)},
-		"face_mismatch": {string(cfg.FaceMismatch)}, "retries_exhausted": {string(cfg.RetriesExhausted)}}
+		"face_mismatch": {string(cfg.FaceMismatch)}, "retries_exhausted": {string(cfg.RetriesExhausted)},
+		"screening_max_age_days": {fmt.Sprint(cmp.Or(cfg.ScreeningMaxAgeDays, risk.DefaultScreeningMaxAgeDays))}}
 	for s, w := range cfg.Weights {
 		f.Set("w_"+string(s), fmt.Sprint(w))
 	}

@@ -484,7 +484,8 @@ func TestAdminRisk(t *testing.T) {
 		t.Fatalf("the form does not show the defaults: %d\n%.500s", resp.StatusCode, body)
 	}
 	form := func(change map[string]string) url.Values {
-		f := url.Values{"approve_min": {"85"}, "review_min": {"50"}, "max_retries": {"3"}, "face_mismatch": {"retry"}, "retries_exhausted": {"reject"}}
+		f := url.Values{"approve_min": {"85"}, "review_min": {"50"}, "max_retries": {"3"}, "face_mismatch": {"retry"}, "retries_exhausted": {"reject"},
+			"screening_max_age_days": {"7"}}
 		def := risk.DefaultConfig()
 		for s, w := range def.Weights {
 			f.Set("w_"+string(s), fmt.Sprint(w))
