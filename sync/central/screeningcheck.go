@@ -65,6 +65,16 @@ type screeningDoubt struct {
 	Lists []claimedList `json:"lists"`
 }
 
+// names are the lists' names, sorted.
+func (sd *screeningDoubt) names() []string {
+	names := make([]string, 0, len(sd.Lists))
+	for _, c := range sd.Lists {
+		names = append(names, c.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // claimedList is one list's confirmation as the device claims it.
 type claimedList struct {
 	Name string `json:"name"`
@@ -155,17 +165,20 @@ func (s *Server) doubtScreening(ctx context.Context, d Device, sum Summary, payl
 	if len(sd.Lists) == 0 {
 		return nil, nil
 	}
-	names := make([]string, 0, len(sd.Lists))
-	for _, c := range sd.Lists {
-		names = append(names, c.Name)
-	}
-	slices.Sort(names)
 	dd := &decisionDoubt{Reason: ReasonScreeningUnconfirmed, Decision: sum.Decision, Score: sum.Score, Screening: sd}
 	if last.At.IsZero() {
-		dd.Detail = fmt.Sprintf("the device approved claiming central confirmed its watchlists (%s), but central never served it a configuration", strings.Join(names, ", "))
-	} else {
-		dd.Detail = fmt.Sprintf("the device approved claiming central confirmed its watchlists (%s) later than central last served it a configuration (%s), or confirmed a list that configuration did not name",
-			strings.Join(names, ", "), last.At.UTC().Format(time.RFC3339))
+		dd.Detail = fmt.Sprintf("the device approved claiming central confirmed its watchlists (%s), but central never served it a configuration", strings.Join(sd.names(), ", "))
+		return dd, nil
 	}
+	why := make([]string, 0, len(sd.Lists))
+	for _, c := range sd.Lists {
+		if c.Central.After(last.At.Add(ScreeningClaimSkew)) {
+			why = append(why, fmt.Sprintf("%s claimed confirmed at %s by central's clock, after it", c.Name, c.Central.UTC().Format(time.RFC3339)))
+		} else {
+			why = append(why, c.Name+" claimed confirmed by it, which did not name the list")
+		}
+	}
+	dd.Detail = fmt.Sprintf("the device approved, but the confirmations of its watchlists it claims contradict the configuration central last served it (%s): %s",
+		last.At.UTC().Format(time.RFC3339), strings.Join(why, "; "))
 	return dd, nil
 }
