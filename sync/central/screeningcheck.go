@@ -35,6 +35,13 @@ const ScreeningClaimSkew = 5 * time.Minute
 type ConfigServing struct {
 	At         time.Time        `json:"at"`
 	Watchlists map[string]int64 `json:"watchlists,omitempty"`
+	// ListsUnknown marks the record a store's upgrade makes for each
+	// device enrolled before servings were recorded: At is the upgrade,
+	// which no list's confirmation can be after, but which lists the
+	// device was served is unknown, so none is doubted for not being
+	// named. Without it every approval queued on a device at the upgrade
+	// would go to review as "never served".
+	ListsUnknown bool `json:"lists_unknown,omitempty"`
 }
 
 // ConfigServings records the last configuration central served each
@@ -156,7 +163,7 @@ func (s *Server) doubtScreening(ctx context.Context, d Device, sum Summary, payl
 		switch {
 		case last.At.IsZero():
 		case c.Central.After(last.At.Add(ScreeningClaimSkew)):
-		case !c.Served && !c.Central.Before(last.At.Add(-ScreeningClaimSkew)):
+		case !c.Served && !last.ListsUnknown && !c.Central.Before(last.At.Add(-ScreeningClaimSkew)):
 		default:
 			continue
 		}

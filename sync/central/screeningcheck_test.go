@@ -34,6 +34,7 @@ func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 	cases := []struct {
 		name     string
 		never    bool          // the device never fetched a configuration
+		upgraded bool          // the device synced before central recorded servings: only the upgrade's record
 		later    time.Duration // how long after the serving the device screens and syncs
 		fast     time.Duration // how far the device's clock is ahead of central's
 		lists    []list
@@ -52,6 +53,8 @@ func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 		{name: "a list imported on the device", later: 10 * day, lists: []list{{"local", -1, 0}}},
 		{name: "never served a configuration", never: true, lists: []list{{"un", 0, 0}}, reason: central.ReasonScreeningUnconfirmed},
 		{name: "a result without ages", later: 10 * day, noAges: true},
+		{name: "synced before servings were recorded, lists confirmed until the upgrade", upgraded: true, later: time.Hour, lists: []list{{"un", 0, 0}, {"other", -day, 0}}},
+		{name: "synced before servings were recorded, claiming a confirmation after the upgrade", upgraded: true, later: 10 * day, lists: []list{{"un", 10*day - time.Hour, 0}}, reason: central.ReasonScreeningUnconfirmed},
 		{name: "a review with a false claim", later: 10 * day, lists: []list{{"un", 10*day - time.Hour, 0}}, decision: "review"},
 	}
 	for i, tc := range cases {
@@ -69,7 +72,12 @@ func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 			d := c.enrol(t)
 			served := now()
 			var challenge string
-			if !tc.never {
+			switch {
+			case tc.upgraded:
+				if err := store.ServeConfig(context.Background(), d.id.DeviceID(), central.ConfigServing{At: served, ListsUnknown: true}); err != nil {
+					t.Fatal(err)
+				}
+			case !tc.never:
 				challenge = d.config(t).Challenge
 			}
 			shift.Add(int64(tc.later))

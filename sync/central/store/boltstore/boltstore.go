@@ -97,6 +97,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("opening central store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
+		servedCreated := tx.Bucket(bucketConfigServed) == nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -130,6 +131,9 @@ func Open(path string) (*Store, error) {
 			return err
 		}
 		if err := fillErasureIndexes(tx); err != nil {
+			return err
+		}
+		if err := fillConfigServed(tx, servedCreated, time.Now()); err != nil {
 			return err
 		}
 		if err := resetLeases(tx); err != nil {

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -34,4 +35,18 @@ func (s *Store) LastConfig(ctx context.Context, deviceID string) (central.Config
 		return get(tx.Bucket(bucketConfigServed), []byte(deviceID), &c)
 	})
 	return c, err
+}
+
+// fillConfigServed gives each device enrolled before servings were
+// recorded the upgrade's time, its lists unknown
+// (central.ConfigServing.ListsUnknown). It runs once, when Open creates
+// the bucket: created is false on every later open.
+func fillConfigServed(tx *bbolt.Tx, created bool, now time.Time) error {
+	if !created {
+		return nil
+	}
+	b := tx.Bucket(bucketConfigServed)
+	return tx.Bucket(bucketDevices).ForEach(func(id, _ []byte) error {
+		return put(b, id, central.ConfigServing{At: now.UTC(), ListsUnknown: true})
+	})
 }

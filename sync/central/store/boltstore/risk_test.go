@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -90,5 +91,51 @@ func TestRiskServedOfOlderFiles(t *testing.T) {
 	}
 	if served, err := s.RiskServed(ctx, "d1", 2); err != nil || !served {
 		t.Errorf("RiskServed after ServeRisk = %t, %v; want true", served, err)
+	}
+}
+
+// TestConfigServedOfOlderFiles: a file written before servings were
+// recorded opens with each of its devices given the upgrade's time, its
+// lists unknown; the next open changes nothing, and a serving recorded
+// since stays.
+func TestConfigServedOfOlderFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "central.db")
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket(bucketDevices)
+		if err != nil {
+			return err
+		}
+		return put(b, []byte("d1"), central.Device{ID: "d1", EnrolledAt: time.Now().Add(-time.Hour)})
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	ctx := context.Background()
+	served := central.ConfigServing{At: time.Now().Add(time.Minute).UTC(), Watchlists: map[string]int64{"un": 2}}
+	for i := range 2 {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.LastConfig(ctx, "d1")
+		switch {
+		case err != nil:
+			t.Errorf("open %d: LastConfig: %v", i, err)
+		case i == 0 && (!got.ListsUnknown || got.At.Before(before.Add(-time.Second)) || len(got.Watchlists) != 0):
+			t.Errorf("after the upgrade: %+v, want the upgrade's time with the lists unknown", got)
+		case i == 1 && (got.ListsUnknown || !got.At.Equal(served.At)):
+			t.Errorf("opened again: %+v, want the serving recorded since (%+v)", got, served)
+		}
+		if i == 0 {
+			err = s.ServeConfig(ctx, "d1", served)
+		}
+		if err := errors.Join(err, s.Close()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -17,9 +17,10 @@ func (s *Store) ServeConfig(ctx context.Context, deviceID string, c central.Conf
 	if err != nil {
 		return fmt.Errorf("encoding the watchlists served to device %s: %w", deviceID, err)
 	}
-	_, err = s.exec(ctx, `INSERT INTO config_served (device_id, at, watchlists) VALUES ($1, $2, $3)
-		ON CONFLICT (device_id) DO UPDATE SET at = EXCLUDED.at, watchlists = EXCLUDED.watchlists WHERE config_served.at <= EXCLUDED.at`,
-		deviceID, c.At, lists)
+	_, err = s.exec(ctx, `INSERT INTO config_served (device_id, at, watchlists, lists_unknown) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (device_id) DO UPDATE SET at = EXCLUDED.at, watchlists = EXCLUDED.watchlists, lists_unknown = EXCLUDED.lists_unknown
+		WHERE config_served.at <= EXCLUDED.at`,
+		deviceID, c.At, lists, c.ListsUnknown)
 	if err != nil {
 		return fmt.Errorf("recording the configuration served to device %s: %w", deviceID, err)
 	}
@@ -31,7 +32,7 @@ func (s *Store) LastConfig(ctx context.Context, deviceID string) (central.Config
 	var c central.ConfigServing
 	var lists []byte
 	err := s.query(ctx, func(conn *pgx.Conn) error {
-		return conn.QueryRow(ctx, `SELECT at, watchlists FROM config_served WHERE device_id = $1`, deviceID).Scan(&c.At, &lists)
+		return conn.QueryRow(ctx, `SELECT at, watchlists, lists_unknown FROM config_served WHERE device_id = $1`, deviceID).Scan(&c.At, &lists, &c.ListsUnknown)
 	})
 	if err != nil {
 		return central.ConfigServing{}, fmt.Errorf("reading the last configuration served to device %s: %w", deviceID, notFound(err))

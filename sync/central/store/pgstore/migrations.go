@@ -407,14 +407,18 @@ CREATE TABLE risk_served (
 `,
 	// 18: the last configuration served to each device
 	// (central.ConfigServings): when, and the watchlists it named with
-	// their versions. None is known of the time before: a device's claimed
-	// lists' ages count from its next configuration sync on.
+	// their versions. Of the time before only a bound is known: each
+	// device enrolled then gets the upgrade's time, its lists unknown
+	// (central.ConfigServing.ListsUnknown).
 	`
 CREATE TABLE config_served (
-	device_id  text PRIMARY KEY REFERENCES devices ON DELETE CASCADE,
-	at         timestamptz NOT NULL,
-	watchlists jsonb NOT NULL
+	device_id     text PRIMARY KEY REFERENCES devices ON DELETE CASCADE,
+	at            timestamptz NOT NULL,
+	watchlists    jsonb NOT NULL,
+	lists_unknown boolean NOT NULL DEFAULT false
 );
+INSERT INTO config_served (device_id, at, watchlists, lists_unknown)
+	SELECT id, now(), '{}'::jsonb, true FROM devices;
 `,
 }
 
