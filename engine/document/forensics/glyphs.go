@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"maps"
 	"math"
 	"slices"
 
@@ -12,6 +13,12 @@ import (
 
 // CheckClonedGlyphs is the name of the cloned-character check.
 const CheckClonedGlyphs = "cloned_glyphs"
+
+// CheckIdenticalGlyphs is the name AnalyzeGlyphs gives its check on a page
+// drawn by a computer and saved as a JPEG since (see exactCopies): bit-
+// identical characters. Review only (ReviewOnly): it was measured on the
+// few digital pages of the forgery benchmark.
+const CheckIdenticalGlyphs = "identical_glyphs"
 
 // Glyph cloning: a field edited by copying characters from elsewhere on
 // the same page (a date's digits, a check digit of the MRZ) leaves two
@@ -55,7 +62,9 @@ type glyphPair struct {
 // boxes in img's coordinates, as the OCR found them; empty means the whole
 // image as one region). img is the photo as decoded, ideally: a rectified
 // copy resamples each clone at its own sub-pixel phase. It returns the
-// check with the near-identical pairs as evidence. img is not modified.
+// check with the near-identical pairs as evidence: cloned_glyphs, or on a
+// page drawn by a computer and saved as a JPEG since, identical_glyphs
+// (see exactCopies). img is not modified.
 // Characters are read upright: when img's text does not run across it
 // (opts.TextTurn), img is turned, losslessly, and the evidence turned back.
 func AnalyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, opts Options) (Check, error) {
@@ -129,11 +138,7 @@ func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 	for i, gl := range glyphs {
 		bySize[gl.box.Size()] = append(bySize[gl.box.Size()], i)
 	}
-	type cand struct {
-		a, b int
-		d    float64
-	}
-	var cands []cand
+	var cands []glyphCand
 	nearest := make([]float64, len(glyphs))
 	for i := range nearest {
 		nearest[i] = math.Inf(1)
@@ -160,7 +165,7 @@ func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 					minDiff = min(minDiff, d)
 					nearest[i], nearest[j] = min(nearest[i], d), min(nearest[j], d)
 					if d <= opts.GlyphCloneDiff {
-						cands = append(cands, cand{i, j, d})
+						cands = append(cands, glyphCand{i, j, d})
 					}
 				}
 			}
@@ -178,10 +183,7 @@ func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 	}
 	baseline := quantile(near, 0.1)
 	if baseline < opts.GlyphDigitalRepeats {
-		c := notApplicable(CheckClonedGlyphs, "the page repeats its characters exactly: digitally made")
-		c.Evidence["page_repeats"] = round3(baseline)
-		c.Evidence["glyphs"] = len(glyphs)
-		return c, nil
+		return digitalPage(glyphs, cands, g, w, opts, map[string]any{"page_repeats": round3(baseline)}), nil
 	}
 	var pairs []glyphPair
 	for _, c := range cands {
@@ -206,10 +208,7 @@ func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 		// Characters drawn by a computer at whole-pixel positions repeat
 		// exactly all over the page: a digitally made page (a specimen, a
 		// template), on which a clone cannot be told from the rest.
-		c := notApplicable(CheckClonedGlyphs, "the page repeats its characters exactly: digitally made")
-		c.Evidence["clone_pairs"] = len(pairs)
-		c.Evidence["glyphs"] = len(glyphs)
-		return c, nil
+		return digitalPage(glyphs, cands, g, w, opts, map[string]any{"clone_pairs": len(pairs)}), nil
 	}
 	n := float64(len(pairs))
 	ev := map[string]any{
@@ -228,6 +227,39 @@ func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 	}
 	ev["pairs"] = pairs
 	return Check{Name: CheckClonedGlyphs, Applicable: true, Score: ramp(n, opts.GlyphCloneThreshold), Evidence: ev}, nil
+}
+
+// glyphCand is a pair of near-identical characters (indices into the
+// glyphs) and their smoothed difference.
+type glyphCand struct {
+	a, b int
+	d    float64
+}
+
+// digitalPage judges a page that repeats its characters near exactly
+// (drawn by a computer), on which cloned_glyphs cannot tell a clone, by
+// its bit-identical pairs (exactCopies, the check identical_glyphs): when
+// the page's own repeats are bit-identical too, it returns cloned_glyphs
+// not applicable. ev is the evidence that found the page digitally made.
+func digitalPage(glyphs []glyph, cands []glyphCand, g []byte, w int, opts Options, ev map[string]any) Check {
+	ev["glyphs"] = len(glyphs)
+	exact, floor, ok := exactCopies(glyphs, cands, g, w, len(g)/w)
+	if ok {
+		ev["page_floor"] = round3(floor)
+	}
+	if !ok || floor < exactFloor {
+		c := notApplicable(CheckClonedGlyphs, "the page repeats its characters exactly: digitally made")
+		maps.Copy(c.Evidence, ev)
+		return c
+	}
+	ev["identical_pairs"] = len(exact)
+	ev["threshold"] = opts.GlyphCloneThreshold
+	ev["floor_min"] = exactFloor
+	if len(exact) > 8 {
+		exact = exact[:8]
+	}
+	ev["pairs"] = exact
+	return Check{Name: CheckIdenticalGlyphs, Applicable: true, Score: ramp(float64(len(exact)), opts.GlyphCloneThreshold), Evidence: ev}
 }
 
 // lineGlyphs finds the character candidates of one line box l.
