@@ -3,6 +3,7 @@ package document
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openkyc/kyc/engine/document/fields"
 )
@@ -50,6 +51,39 @@ func TestDateLogic(t *testing.T) {
 			found, _ := ch.Evidence["found"].([]string)
 			if c.found != "" && (len(found) != 1 || !strings.Contains(found[0], c.found)) {
 				t.Fatalf("evidence %v does not name %q", ch.Evidence, c.found)
+			}
+		})
+	}
+}
+
+// TestPortraitAge: a portrait far younger than the holder will be at the
+// expiry of a valid document fires (an expired document's expiry pushed on
+// 22 years); an honest portrait, an old one on a document near its
+// expiry, an expired document, a "for life" expiry and missing dates do
+// not.
+func TestPortraitAge(t *testing.T) {
+	now := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	dates := func(birth, expiry string) map[string]fields.Field {
+		return map[string]fields.Field{fields.FieldBirthDate: {Value: birth}, fields.FieldExpiryDate: {Value: expiry}}
+	}
+	for _, c := range []struct {
+		name       string
+		fs         map[string]fields.Field
+		apparent   float64
+		applicable bool
+		fired      bool
+	}{
+		{"expiry moved from 2012 to 2034", dates("1974-08-12", "2034-04-15"), 27, true, true},
+		{"honest portrait", dates("1974-08-12", "2034-04-15"), 50, true, false},
+		{"ten-year-old portrait seen 8 years young", dates("1974-08-12", "2027-04-15"), 35, true, false},
+		{"expired", dates("1974-08-12", "2012-04-15"), 21, false, false},
+		{"for life, written as a far date", dates("1950-01-01", "9999-12-31"), 70, false, false},
+		{"no birth date", dates("", "2034-04-15"), 27, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ch := portraitAge(c.fs, c.apparent, now)
+			if ch.Name != CheckPortraitAge || ch.Applicable != c.applicable || (ch.Score < 0.5) != c.fired {
+				t.Fatalf("got %+v, want applicable %v, fired %v", ch, c.applicable, c.fired)
 			}
 		})
 	}

@@ -347,6 +347,11 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	res.Forensics.Add(fieldConsistency(res.MRZ, ext.Mismatches), dateLogic(ext.Type, ext.Fields))
 	if c, ok := a.portraitSex(ctx, frontPage, res.MRZ, pageToPhoto(loc, size, frontPage.side.Rotation)); ok {
 		res.Forensics.Add(c)
+		// The same estimate's age (absent when the sex check did not
+		// apply: no M or F in the MRZ, or a child's face).
+		if age, ok := c.Evidence["apparent_age"].(float64); ok {
+			res.Forensics.Add(portraitAge(ext.Fields, age, a.cfg.Now()))
+		}
 	}
 	if c, ok := a.portraitMissing(frontPage, res.Forensics.Checks); ok {
 		res.Forensics.Add(c)

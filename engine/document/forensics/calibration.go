@@ -54,8 +54,10 @@ const RejectMaxFPR = 0.01
 // found may be glare or a poor photo; a portrait's resampling traces may be
 // the issuer's own (a digital specimen's designer resized its portrait, and
 // an issuer may as well); bit-identical characters on a digitally made
-// page were measured on a handful of such pages.
-var ReviewOnly = []string{CheckDoubleJPEG, CheckMetadata, CheckPortraitSex, CheckPortraitMissing, CheckPortraitResampling, CheckIdenticalGlyphs}
+// page were measured on a handful of such pages; the portrait's apparent
+// age against the holder's dates is a model's guess too
+// ("portrait_age", engine/document).
+var ReviewOnly = []string{CheckDoubleJPEG, CheckMetadata, CheckPortraitSex, CheckPortraitMissing, CheckPortraitResampling, CheckIdenticalGlyphs, "portrait_age"}
 
 // uncalibrated is the operating point of a check the fit has not measured
 // (a detector added since): its detector's threshold, review only.
