@@ -49,6 +49,10 @@ const (
 	AuditSweep           = "retention_sweep"
 	AuditSearch          = "search"
 	AuditRetentionUpdate = "retention_update"
+	// AuditRetentionHeld: what retention holds back of a case changed
+	// (Eraser.HoldRetention): the kinds before and after, none after
+	// when it was let go.
+	AuditRetentionHeld = "retention_held"
 )
 
 // privacy is the retention sweep, erasure and search: its admin routes,
@@ -61,6 +65,7 @@ type privacy struct {
 	sweepMu sync.Mutex
 
 	expired  *prometheus.CounterVec // by kind
+	held     *prometheus.GaugeVec   // by kind, at the last sweep
 	sweeps   *prometheus.CounterVec // by result
 	erasures prometheus.Counter
 	erased   prometheus.Counter
@@ -73,6 +78,10 @@ func (s *Server) newPrivacy() *privacy {
 		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kyc_central_retention_expired_total",
 			Help: "Submissions whose images, fields or whole record the retention sweep removed, by kind.",
+		}, []string{"kind"}),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kyc_central_retention_held",
+			Help: "Submissions the last retention sweep held back past their period (a pending review), by kind.",
 		}, []string{"kind"}),
 		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kyc_central_retention_sweeps_total",
@@ -88,7 +97,7 @@ func (s *Server) newPrivacy() *privacy {
 		}),
 	}
 	p.index, _ = s.cfg.Store.(BlindIndex)
-	s.Registerer().MustRegister(p.expired, p.sweeps, p.erasures, p.erased)
+	s.Registerer().MustRegister(p.expired, p.held, p.sweeps, p.erasures, p.erased)
 	if s.cfg.AdminToken != "" {
 		a := s.adminRoute
 		a("POST "+adminPrefix+"/erasures", p.erase)
@@ -147,9 +156,12 @@ type SweepResult struct {
 // webhook events (with their attempts) and partner sessions older than
 // theirs, and audit events and ended erasures' records older than theirs.
 // A submission whose review waits for a second user keeps its images,
-// fields and decision until it is confirmed or declined, counted as held
-// back. A sweep that removed or held back anything leaves an audit event
-// with the total removed.
+// fields and decision until it is confirmed or declined, counted as
+// held back. A sweep that removed anything, or changed what it holds
+// back, leaves an audit event with the total removed and, as held_<kind>,
+// all it holds back; each case held anew, held for other kinds or let go
+// leaves its own (AuditRetentionHeld). A sweep that changed nothing leaves
+// none: the last event's numbers still hold.
 func (s *Server) Sweep(ctx context.Context) (SweepResult, error) { return s.privacy.Sweep(ctx) }
 
 // Sweep implements Server.Sweep.
@@ -158,8 +170,8 @@ func (p *privacy) Sweep(ctx context.Context) (SweepResult, error) {
 	defer p.sweepMu.Unlock()
 	now := p.s.cfg.Now().UTC()
 	res := SweepResult{At: now, Counts: map[DataKind]int{}, Held: map[DataKind]int{}}
-	err := p.sweep(ctx, &res)
-	total, held := 0, 0
+	changed, err := p.sweep(ctx, &res)
+	total := 0
 	// After holds the counts by kind, for the console's retention view,
 	// and those held back as "held_<kind>".
 	counts := map[string]int{}
@@ -169,10 +181,14 @@ func (p *privacy) Sweep(ctx context.Context) (SweepResult, error) {
 		counts[string(kind)] = n
 	}
 	for kind, n := range res.Held {
-		held += n
 		counts["held_"+string(kind)] = n
 	}
-	if total > 0 || held > 0 {
+	if err == nil {
+		for _, kind := range HeldKinds {
+			p.held.WithLabelValues(string(kind)).Set(float64(res.Held[kind]))
+		}
+	}
+	if total > 0 || changed > 0 {
 		after, _ := json.Marshal(counts)
 		aerr := p.s.cfg.Store.AppendAudit(ctx, AuditEvent{ID: httpx.NewRequestID(), At: now, Actor: "retention", Action: AuditSweep, Count: total,
 			Subject: "retention", After: after})
@@ -183,7 +199,7 @@ func (p *privacy) Sweep(ctx context.Context) (SweepResult, error) {
 		result = "error"
 	}
 	p.sweeps.WithLabelValues(result).Inc()
-	if total > 0 || held > 0 || err != nil {
+	if total > 0 || changed > 0 || err != nil {
 		attrs := []slog.Attr{slog.Time("at", now), slog.Any("counts", res.Counts), slog.Any("held", res.Held)}
 		if err != nil {
 			attrs = append(attrs, slog.String("cause", err.Error()))
@@ -193,14 +209,33 @@ func (p *privacy) Sweep(ctx context.Context) (SweepResult, error) {
 	return res, err
 }
 
-func (p *privacy) sweep(ctx context.Context, res *SweepResult) error {
+// sweep applies the policy into res and returns how many cases' held
+// kinds changed.
+func (p *privacy) sweep(ctx context.Context, res *SweepResult) (int, error) {
 	st := p.s.cfg.Store
 	pol, err := st.Retention(ctx)
 	if err != nil {
-		return fmt.Errorf("sweeping: %w", err)
+		return 0, fmt.Errorf("sweeping: %w", err)
 	}
 	res.Policy = pol
 	days := func(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+	// What is held back is recorded first, so a case decided since the
+	// last sweep is let go in the trail before Expire takes it.
+	due := map[DataKind]time.Time{}
+	for _, kind := range HeldKinds {
+		if d := pol.Days(kind); d != 0 {
+			due[kind] = res.At.Add(-days(d))
+		}
+	}
+	held, changed, err := st.HoldRetention(ctx, due, res.At, heldEvent(res.At))
+	if err != nil {
+		return 0, fmt.Errorf("sweeping: %w", err)
+	}
+	for kind, n := range held {
+		if n > 0 {
+			res.Held[kind] = n
+		}
+	}
 	for _, kind := range []DataKind{ExpireImages, ExpireFields, ExpireDecision, ExpireWebhooks, ExpireFlows, ExpireErasures} {
 		d := pol.Days(kind)
 		if d == 0 {
@@ -211,28 +246,36 @@ func (p *privacy) sweep(ctx context.Context, res *SweepResult) error {
 			n, err := st.Expire(ctx, kind, before, res.At, expireBatch)
 			res.Counts[kind] += n
 			if err != nil {
-				return fmt.Errorf("sweeping %s: %w", kind, err)
+				return changed, fmt.Errorf("sweeping %s: %w", kind, err)
 			}
 			if n < expireBatch {
 				break
 			}
-		}
-		n, err := st.ExpireHeld(ctx, kind, before)
-		if err != nil {
-			return fmt.Errorf("counting the %s held back: %w", kind, err)
-		}
-		if n > 0 {
-			res.Held[kind] = n
 		}
 	}
 	if pol.AuditDays > 0 {
 		n, err := st.DeleteAuditBefore(ctx, res.At.Add(-days(pol.AuditDays)))
 		res.Counts[ExpireAudit] += n
 		if err != nil {
-			return fmt.Errorf("sweeping the audit trail: %w", err)
+			return changed, fmt.Errorf("sweeping the audit trail: %w", err)
 		}
 	}
-	return nil
+	return changed, nil
+}
+
+// heldEvent is the audit event, at at, of a change of what retention
+// holds back of a case: the kinds before (none: not held) and after
+// (none: let go).
+func heldEvent(at time.Time) func(HeldChange) AuditEvent {
+	return func(ch HeldChange) AuditEvent {
+		ev := AuditEvent{ID: httpx.NewRequestID(), At: at, Actor: "retention", Action: AuditRetentionHeld,
+			Subject: "case:" + ch.Ref.DeviceID + "/" + ch.Ref.Key, Count: len(ch.After)}
+		if len(ch.Before) > 0 {
+			ev.Before, _ = json.Marshal(ch.Before)
+		}
+		ev.After, _ = json.Marshal(append([]DataKind{}, ch.After...))
+		return ev
+	}
 }
 
 // ErasureRequest names whose submissions to erase: a person by one or

@@ -169,16 +169,33 @@ type Eraser interface {
 	// is passed over, taking no place in limit, until the review is
 	// confirmed or declined, so a case vanishes under no reviewer.
 	Expire(ctx context.Context, kind DataKind, before, at time.Time, limit int) (int, error)
-	// ExpireHeld counts the submissions Expire of kind passes over at
-	// before: due, but held back by a pending review; 0 for the kinds that
-	// are not submission data.
-	ExpireHeld(ctx context.Context, kind DataKind, before time.Time) (int, error)
+	// HoldRetention records which submissions Expire passes over at at:
+	// for each kind of submission data in due, those received before
+	// due[kind] and held back by a pending review. It returns how many
+	// are held, by kind, and how many submissions' held kinds changed
+	// since the last call (held anew, held for other kinds, or let go):
+	// for each of these, in the same transaction, it records the new
+	// kinds and appends audit(change), so the trail says once that a case
+	// is held, not at every sweep.
+	HoldRetention(ctx context.Context, due map[DataKind]time.Time, at time.Time, audit func(HeldChange) AuditEvent) (held map[DataKind]int, changed int, err error)
 	// PutRetention records the retention policy.
 	PutRetention(ctx context.Context, p RetentionPolicy) error
 	// Retention returns the retention policy; the zero policy (keep
 	// everything) when none was recorded.
 	Retention(ctx context.Context) (RetentionPolicy, error)
 }
+
+// HeldChange is a submission whose data retention holds back changed
+// (Eraser.HoldRetention): the kinds held before and after, in
+// HeldKinds' order; none after when it was let go.
+type HeldChange struct {
+	Ref           SubmissionRef
+	Before, After []DataKind
+}
+
+// HeldKinds are the kinds of data retention may hold back: a
+// submission's.
+var HeldKinds = []DataKind{ExpireImages, ExpireFields, ExpireDecision}
 
 // AuditLog is central's audit trail: privacy operations and every console
 // action, in one hash chain (AuditEvent).

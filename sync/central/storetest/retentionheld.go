@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,8 +15,9 @@ import (
 // testExpireHeld: a submission whose review waits for a second user (an
 // override proposed, a decision in second review) keeps its images,
 // fields and decision past their periods, takes no place in Expire's
-// limit and is counted by ExpireHeld; once its review is decided the next
-// sweep takes it.
+// limit and is counted by HoldRetention, which audits it once, when it
+// is held and when what is held of it changes, not at each call; once its
+// review is decided the next sweep takes it.
 func testExpireHeld(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	at := t0.Add(400 * 24 * time.Hour)
@@ -42,10 +45,53 @@ func testExpireHeld(t *testing.T, s central.Store) {
 	setState(second, central.ReviewSecond)
 	setState(final, central.ReviewDecided)
 
-	for _, kind := range []central.DataKind{central.ExpireImages, central.ExpireFields, central.ExpireDecision} {
-		if n, err := s.ExpireHeld(ctx, kind, cutoff); err != nil || n != 2 {
-			t.Errorf("ExpireHeld(%s) = %d, %v; want the 2 pending", kind, n, err)
+	all := map[central.DataKind]time.Time{central.ExpireImages: cutoff, central.ExpireFields: cutoff, central.ExpireDecision: cutoff}
+	hold := func(due map[central.DataKind]time.Time, wantHeld map[central.DataKind]int, wantChanged int) {
+		t.Helper()
+		held, changed, err := s.HoldRetention(ctx, due, at, func(ch central.HeldChange) central.AuditEvent {
+			return central.AuditEvent{ID: fmt.Sprint("held-", ch.Ref.Key, "-", ch.After), At: at, Actor: "retention", Action: central.AuditRetentionHeld,
+				Subject: "case:" + ch.Ref.DeviceID + "/" + ch.Ref.Key, Before: kindsJSON(ch.Before), After: kindsJSON(ch.After)}
+		})
+		if err != nil || fmt.Sprint(held) != fmt.Sprint(wantHeld) || changed != wantChanged {
+			t.Errorf("HoldRetention = %v, %d changed, %v; want %v, %d changed", held, changed, err, wantHeld, wantChanged)
 		}
+	}
+	heldEvents := func() string {
+		t.Helper()
+		evs, err := s.Audit(ctx, central.AuditFilter{Action: central.AuditRetentionHeld})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, ev := range evs {
+			out = append(out, fmt.Sprintf("%s:%s>%s", ev.Subject, ev.Before, ev.After))
+		}
+		return fmt.Sprint(out)
+	}
+	two := map[central.DataKind]int{central.ExpireImages: 2, central.ExpireFields: 2, central.ExpireDecision: 2}
+	hold(all, two, 2)
+	const heldAll = `["images","fields","decision"]`
+	// batch is the events of one call, which come in their cases' order.
+	batch := func(evs map[central.SubmissionRef]string) []string {
+		var out []string
+		for r, ev := range evs {
+			out = append(out, "case:"+r.DeviceID+"/"+r.Key+":"+ev)
+		}
+		slices.Sort(out)
+		return out
+	}
+	first := batch(map[central.SubmissionRef]string{ref(override): "[]>" + heldAll, ref(second): "[]>" + heldAll})
+	wantEvents := fmt.Sprint(first)
+	if got := heldEvents(); got != wantEvents {
+		t.Errorf("the trail after the first HoldRetention: %s, want %s", got, wantEvents)
+	}
+	// Again, nothing changed: counted, not audited again.
+	hold(all, two, 0)
+	if got := heldEvents(); got != wantEvents {
+		t.Errorf("the trail after HoldRetention again: %s, want %s", got, wantEvents)
+	}
+
+	for _, kind := range []central.DataKind{central.ExpireImages, central.ExpireFields, central.ExpireDecision} {
 		var got []int
 		for {
 			n, err := s.Expire(ctx, kind, cutoff, at, 1)
@@ -60,10 +106,8 @@ func testExpireHeld(t *testing.T, s central.Store) {
 		if fmt.Sprint(got) != "[1 1 0]" {
 			t.Errorf("Expire(%s) in batches of 1 = %v, want [1 1 0]: the 2 not pending, the held taking no place", kind, got)
 		}
-		if n, err := s.ExpireHeld(ctx, kind, cutoff); err != nil || n != 2 {
-			t.Errorf("ExpireHeld(%s) after Expire = %d, %v; want 2", kind, n, err)
-		}
 	}
+	hold(all, two, 0)
 	for _, sub := range []central.Submission{override, second} {
 		got, err := s.Upload(ctx, sub.DeviceID, sub.Key)
 		if err != nil || got.Payload == nil || !got.ImagesErasedAt.IsZero() || !got.FieldsErasedAt.IsZero() {
@@ -78,14 +122,16 @@ func testExpireHeld(t *testing.T, s central.Store) {
 			t.Errorf("%s, not pending, after the sweep = %v, want ErrNotFound", sub.ID, err)
 		}
 	}
-	if n, err := s.ExpireHeld(ctx, central.ExpireWebhooks, cutoff); err != nil || n != 0 {
-		t.Errorf("ExpireHeld(webhooks) = %d, %v; want 0", n, err)
-	}
 
-	// Confirmed: nothing holds it any more.
+	// Confirmed: nothing holds it any more, which the trail says once; a
+	// policy that keeps images and fields changes what is held of the
+	// other.
 	setState(override, central.ReviewDecided)
-	if n, err := s.ExpireHeld(ctx, central.ExpireDecision, cutoff); err != nil || n != 1 {
-		t.Errorf("ExpireHeld(decision) once one is confirmed = %d, %v; want 1", n, err)
+	hold(map[central.DataKind]time.Time{central.ExpireDecision: cutoff}, map[central.DataKind]int{central.ExpireDecision: 1}, 2)
+	hold(map[central.DataKind]time.Time{central.ExpireDecision: cutoff}, map[central.DataKind]int{central.ExpireDecision: 1}, 0)
+	wantEvents = fmt.Sprint(append(first, batch(map[central.SubmissionRef]string{ref(override): heldAll + ">[]", ref(second): heldAll + `>["decision"]`})...))
+	if got := heldEvents(); got != wantEvents {
+		t.Errorf("the trail once one is confirmed: %s, want %s", got, wantEvents)
 	}
 	if n, err := s.Expire(ctx, central.ExpireDecision, cutoff, at, 10); err != nil || n != 1 {
 		t.Errorf("Expire(decision) once one is confirmed = %d, %v; want 1", n, err)
@@ -93,4 +139,10 @@ func testExpireHeld(t *testing.T, s central.Store) {
 	if _, err := s.Case(ctx, ref(override)); !errors.Is(err, central.ErrNotFound) {
 		t.Errorf("the confirmed case after the sweep = %v, want ErrNotFound", err)
 	}
+}
+
+// kindsJSON is kinds as an audit event keeps them: none is [].
+func kindsJSON(kinds []central.DataKind) json.RawMessage {
+	b, _ := json.Marshal(append([]central.DataKind{}, kinds...))
+	return b
 }

@@ -62,7 +62,7 @@ var (
 	allBuckets         = append([][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
 		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketAuditBy, bucketDueImages, bucketDueFields, bucketDueDecision,
 		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketQueueN, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
-		bucketCompleted, bucketCompletedSeq, bucketRiskProposal, bucketRiskServed, bucketConfigServed}, append(partnerBuckets, erasureBuckets...)...)
+		bucketCompleted, bucketCompletedSeq, bucketRiskProposal, bucketRiskServed, bucketConfigServed, bucketRetentionHeld}, append(partnerBuckets, erasureBuckets...)...)
 	keyRisk       = []byte("risk")
 	keyRetention  = []byte("retention")
 	keyQueues     = []byte("retention-queues") // set once the queues hold every submission
@@ -688,25 +688,6 @@ func scanDue(tx *bbolt.Tx, queue []byte, before time.Time, fn func(k []byte, hel
 		}
 	}
 	return nil
-}
-
-// ExpireHeld implements central.Store.
-func (s *Store) ExpireHeld(ctx context.Context, kind central.DataKind, before time.Time) (int, error) {
-	queue := dueQueues[kind]
-	if queue == nil {
-		return 0, nil
-	}
-	n := 0
-	err := s.view(ctx, "counting "+string(kind)+" held back", func(tx *bbolt.Tx) error {
-		n = 0
-		return scanDue(tx, queue, before, func(_ []byte, held bool) bool {
-			if held {
-				n++
-			}
-			return true
-		})
-	})
-	return n, err
 }
 
 // Expire implements central.Store, reading only the queue of what is due.

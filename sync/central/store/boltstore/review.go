@@ -155,7 +155,8 @@ func loadReview(tx *bbolt.Tx, k []byte) (central.Review, error) {
 	return rv, nil
 }
 
-// deleteReview removes a submission's queue entry, review and change.
+// deleteReview removes a submission's queue entry, review and change,
+// and what retention held of it.
 func deleteReview(tx *bbolt.Tx, k []byte, sub *central.Submission) error {
 	q, qk := tx.Bucket(bucketQueue), dueKey(sub.ReceivedAt, k)
 	if old := q.Get(qk); old != nil {
@@ -174,6 +175,9 @@ func deleteReview(tx *bbolt.Tx, k []byte, sub *central.Submission) error {
 		if err := tx.Bucket(bucketReviewSeq).Delete(seqKey(rv.Seq)); err != nil {
 			return err
 		}
+	}
+	if err := tx.Bucket(bucketRetentionHeld).Delete(k); err != nil {
+		return err
 	}
 	return tx.Bucket(bucketReviews).Delete(k)
 }

@@ -420,6 +420,12 @@ CREATE TABLE config_served (
 INSERT INTO config_served (device_id, at, watchlists, lists_unknown)
 	SELECT id, now(), '{}'::jsonb, true FROM devices;
 `,
+	// 19: the kinds of a submission's data retention held back at the
+	// last sweep (central.Eraser.HoldRetention), NULL when none.
+	`
+ALTER TABLE submissions ADD COLUMN retention_held text[];
+CREATE INDEX submissions_retention_held ON submissions (device_id, key) WHERE retention_held IS NOT NULL;
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

@@ -41,6 +41,9 @@ const (
 	lockMigrate   = 0x6b7963_01
 	lockRisk      = 0x6b7963_02
 	lockWatchlist = 0x6b7963_03
+	// lockRetentionHeld: HoldRetention, so two instances' sweeps do not
+	// both audit one change.
+	lockRetentionHeld = 0x6b7963_04
 )
 
 // nonceSweepEvery is how many nonces are recorded between sweeps of the

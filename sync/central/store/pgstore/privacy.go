@@ -1,10 +1,12 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -131,20 +133,91 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 	return n, nil
 }
 
-// ExpireHeld implements central.Store.
-func (s *Store) ExpireHeld(ctx context.Context, kind central.DataKind, before time.Time) (int, error) {
-	due, ok := dueSQL[kind]
-	if !ok {
-		return 0, nil
-	}
-	var n int
-	err := s.query(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, `SELECT count(*) FROM submissions s WHERE `+due+` AND `+heldSQL, before).Scan(&n)
+// HoldRetention implements central.Store.
+func (s *Store) HoldRetention(ctx context.Context, due map[central.DataKind]time.Time, at time.Time, audit func(central.HeldChange) central.AuditEvent) (map[central.DataKind]int, int, error) {
+	var held map[central.DataKind]int
+	changed := 0
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		held, changed = map[central.DataKind]int{}, 0
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockRetentionHeld); err != nil {
+			return err
+		}
+		now := map[central.SubmissionRef][]central.DataKind{}
+		for _, kind := range central.HeldKinds {
+			before, ok := due[kind]
+			if !ok {
+				continue
+			}
+			rows, err := tx.Query(ctx, `SELECT device_id, key FROM submissions s WHERE `+dueSQL[kind]+` AND `+heldSQL, before)
+			if err != nil {
+				return err
+			}
+			refs, err := pgx.CollectRows(rows, scanRef)
+			if err != nil {
+				return err
+			}
+			held[kind] = len(refs)
+			for _, r := range refs {
+				now[r] = append(now[r], kind)
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT device_id, key, retention_held FROM submissions WHERE retention_held IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		var changes []central.HeldChange
+		_, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+			var ref central.SubmissionRef
+			var stored []string
+			if err := r.Scan(&ref.DeviceID, &ref.Key, &stored); err != nil {
+				return struct{}{}, err
+			}
+			was := make([]central.DataKind, len(stored))
+			for i, k := range stored {
+				was[i] = central.DataKind(k)
+			}
+			if kinds, ok := now[ref]; !ok || !slices.Equal(was, kinds) {
+				changes = append(changes, central.HeldChange{Ref: ref, Before: was, After: kinds})
+			}
+			delete(now, ref)
+			return struct{}{}, nil
+		})
+		if err != nil {
+			return err
+		}
+		for ref, kinds := range now {
+			changes = append(changes, central.HeldChange{Ref: ref, After: kinds})
+		}
+		// The trail's order is the same whatever the map's.
+		slices.SortFunc(changes, func(a, b central.HeldChange) int {
+			return cmp.Or(cmp.Compare(a.Ref.DeviceID, b.Ref.DeviceID), cmp.Compare(a.Ref.Key, b.Ref.Key))
+		})
+		for _, ch := range changes {
+			var kinds []string // NULL when let go
+			for _, k := range ch.After {
+				kinds = append(kinds, string(k))
+			}
+			if _, err := tx.Exec(ctx, `UPDATE submissions SET retention_held = $3 WHERE device_id = $1 AND key = $2`, ch.Ref.DeviceID, ch.Ref.Key, kinds); err != nil {
+				return err
+			}
+			if err := appendAudit(ctx, tx, audit(ch)); err != nil {
+				return err
+			}
+		}
+		changed = len(changes)
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("counting %s held back: %w", kind, err)
+		return nil, 0, fmt.Errorf("recording what retention holds back: %w", err)
 	}
-	return n, nil
+	return held, changed, nil
+}
+
+// scanRef reads a row of device_id and key.
+func scanRef(r pgx.CollectableRow) (central.SubmissionRef, error) {
+	var ref central.SubmissionRef
+	err := r.Scan(&ref.DeviceID, &ref.Key)
+	return ref, err
 }
 
 // expireDecision deletes the submissions due (sql, expireSQL's
