@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/openkyc/kyc/sync/central"
 )
@@ -33,8 +34,13 @@ const maxIdentifier = 200
 const privacyEvents = 20
 
 type privacyPage struct {
-	Policy   central.RetentionPolicy
-	Sweeps   []central.AuditEvent
+	Policy central.RetentionPolicy
+	Sweeps []central.AuditEvent
+	// Held is what the last sweep held back, by kind (its event's
+	// held_<kind>: a sweep leaves one only when that changed, so it stands
+	// until the next), nil before any sweep; HeldAt when it was counted.
+	Held     map[central.DataKind]int
+	HeldAt   time.Time
 	Erasures []central.AuditEvent
 	HasIndex bool
 	// Erasure is the one just asked for (from the redirect), Pending those
@@ -74,6 +80,13 @@ func (c *Console) privacyData(ctx context.Context) (*privacyPage, error) {
 	p := &privacyPage{Policy: pol, HasIndex: c.cfg.Central != nil && c.cfg.Central.HasIndex()}
 	if p.Sweeps, err = c.latestEvents(ctx, central.AuditSweep); err != nil {
 		return nil, err
+	}
+	if len(p.Sweeps) > 0 {
+		n := sweepCounts(p.Sweeps[0])
+		p.Held, p.HeldAt = map[central.DataKind]int{}, p.Sweeps[0].At
+		for _, kind := range central.HeldKinds {
+			p.Held[kind] = n["held_"+string(kind)]
+		}
 	}
 	if p.Erasures, err = c.latestEvents(ctx, central.AuditErasure); err != nil {
 		return nil, err
@@ -187,6 +200,25 @@ func (c *Console) erasePost(w http.ResponseWriter, r *http.Request, v *Viewer) e
 }
 
 // retentionDays is a period for the page: "keep" for 0.
+// HeldOf is how many submissions' data of kind the last sweep held back,
+// "" before any sweep.
+func (p *privacyPage) HeldOf(kind central.DataKind) string {
+	if p.Held == nil {
+		return ""
+	}
+	return strconv.Itoa(p.Held[kind])
+}
+
+// HeldAny reports whether the last sweep held anything back.
+func (p *privacyPage) HeldAny() bool {
+	for _, n := range p.Held {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func retentionDays(d int) string {
 	if d == 0 {
 		return ""
