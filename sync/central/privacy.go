@@ -143,7 +143,8 @@ func (p *privacy) startSweeps(ctx context.Context, every time.Duration) (stop fu
 }
 
 // SweepResult counts what one sweep removed, by kind of data, and what it
-// held back: submissions due whose review waits for a second user.
+// held back: submissions due whose review holds them
+// (Review.HoldsRetention: waiting for a second user, or a live claim).
 type SweepResult struct {
 	At     time.Time        `json:"at"`
 	Policy RetentionPolicy  `json:"policy"`
@@ -155,9 +156,10 @@ type SweepResult struct {
 // extracted fields and whole submissions older than their periods go,
 // webhook events (with their attempts) and partner sessions older than
 // theirs, and audit events and ended erasures' records older than theirs.
-// A submission whose review waits for a second user keeps its images,
-// fields and decision until it is confirmed or declined, counted as
-// held back. A sweep that removed anything, or changed what it holds
+// A submission whose review waits for a second user, or that a reviewer
+// claimed less than ClaimLease ago, keeps its images, fields and decision
+// until it is confirmed or declined or the claim ends, counted as held
+// back. A sweep that removed anything, or changed what it holds
 // back, leaves an audit event with the total removed and, as held_<kind>,
 // all it holds back; each case held anew, held for other kinds or let go
 // leaves its own (AuditRetentionHeld). A sweep that changed nothing leaves

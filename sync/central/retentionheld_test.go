@@ -128,3 +128,41 @@ func heldGauge(t *testing.T, c *tc, name, kind string) float64 {
 	t.Fatalf("no %s{kind=%q}", name, kind)
 	return 0
 }
+
+// TestSweepHoldsLiveClaim: a case a reviewer claimed within
+// central.ClaimLease is held back and counted like one waiting for a
+// second user; one claimed longer ago (a claim left behind) is taken.
+func TestSweepHoldsLiveClaim(t *testing.T) {
+	for _, st := range heldStores {
+		t.Run(st.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := st.open(t)
+			now := time.Now().UTC()
+			old := now.Add(-400 * 24 * time.Hour)
+			refs := map[string]central.SubmissionRef{}
+			for name, claimedAt := range map[string]time.Time{"live": now.Add(-time.Hour), "stale": now.Add(-central.ClaimLease - time.Hour)} {
+				sub := storedSubmission(t, store, name, old)
+				refs[name] = central.SubmissionRef{DeviceID: sub.DeviceID, Key: sub.Key}
+				setReview(t, store, refs[name], central.Review{State: central.ReviewClaimed, Assignee: "alice", ClaimedAt: claimedAt})
+			}
+			if err := store.PutRetention(ctx, central.RetentionPolicy{ImagesDays: 30, DecisionDays: 365}); err != nil {
+				t.Fatal(err)
+			}
+			c := start(t, central.Config{Store: store, SweepByQueue: true})
+			res, err := c.Server.Sweep(ctx)
+			if err != nil || res.Held[central.ExpireDecision] != 1 || res.Held[central.ExpireImages] != 1 || res.Counts[central.ExpireDecision] != 1 {
+				t.Fatalf("Sweep = %+v, %v; want the live claim held back, the stale one taken", res, err)
+			}
+			if _, err := store.Case(ctx, refs["live"]); err != nil {
+				t.Errorf("the live claim's case after the sweep: %v", err)
+			}
+			if _, err := store.Case(ctx, refs["stale"]); !errors.Is(err, central.ErrNotFound) {
+				t.Errorf("the stale claim's case after the sweep: %v", err)
+			}
+			evs := auditOf(t, store, central.AuditRetentionHeld)
+			if len(evs) != 1 || evs[0].Subject != "case:"+refs["live"].DeviceID+"/"+refs["live"].Key || string(evs[0].After) != `["images","decision"]` {
+				t.Errorf("held events: %+v; want the live claim's", evs)
+			}
+		})
+	}
+}

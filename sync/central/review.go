@@ -73,6 +73,19 @@ var PendingStates = []ReviewState{ReviewSecond, ReviewOverride}
 // declines it first.
 func (r Review) Pending() bool { return contains(PendingStates, r.State) }
 
+// ClaimLease is how long a reviewer's claim of a case (ReviewClaimed,
+// from ClaimedAt) holds it back from retention: a case is not swept from
+// under the reviewer working on it, nor kept forever by a claim left
+// behind. The console sets no other end to a claim (an admin releases it).
+const ClaimLease = 7 * 24 * time.Hour
+
+// HoldsRetention reports whether r holds its case back from retention at
+// at: its decision waits for a second user (Pending), or a reviewer
+// claimed it less than ClaimLease before at.
+func (r Review) HoldsRetention(at time.Time) bool {
+	return r.Pending() || r.State == ReviewClaimed && at.Before(r.ClaimedAt.Add(ClaimLease))
+}
+
 // Shared is the state devices and partners see: a pending override is
 // central's own business until confirmed, so it shows as open, or as
 // decided when it would replace a decision (Standing).

@@ -107,7 +107,7 @@ func TestErasureRunRefusesPendingDecision(t *testing.T) {
 // its period while its decision waits for a second user (an override
 // proposed, a decision in second review), says how many it held back (its
 // result and its audit event), and takes the others, a claimed case
-// among them.
+// among them (a claim with no time, which ClaimLease has long ended).
 func TestSweepHoldsPendingDecision(t *testing.T) {
 	ctx := context.Background()
 	store := sealedBolt(t)

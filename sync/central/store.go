@@ -164,19 +164,20 @@ type Eraser interface {
 	// were delivered or given up (dead), with their attempts (one still
 	// owed is kept); ExpireFlows deletes partner sessions whose life
 	// (ExpiresAt) ended before before; ExpireErasures erasure records
-	// that ended before before. A submission whose review waits for a
-	// second user (Review.Pending) keeps all three submission kinds: it
-	// is passed over, taking no place in limit, until the review is
-	// confirmed or declined, so a case vanishes under no reviewer.
+	// that ended before before. A submission whose review holds it back
+	// at at (Review.HoldsRetention: a decision waiting for a second user,
+	// a live claim) keeps all three submission kinds: it is passed over,
+	// taking no place in limit, until the review is confirmed or declined
+	// or the claim ends, so a case vanishes under no reviewer.
 	Expire(ctx context.Context, kind DataKind, before, at time.Time, limit int) (int, error)
 	// HoldRetention records which submissions Expire passes over at at:
 	// for each kind of submission data in due, those received before
-	// due[kind] and held back by a pending review. It returns how many
-	// are held, by kind, and how many submissions' held kinds changed
-	// since the last call (held anew, held for other kinds, or let go):
-	// for each of these, in the same transaction, it records the new
-	// kinds and appends audit(change), so the trail says once that a case
-	// is held, not at every sweep.
+	// due[kind] and held back by their review (Review.HoldsRetention).
+	// It returns how many of each kind in due are held, and how many
+	// submissions' held kinds changed since the last call (held anew,
+	// held for other kinds, or let go): for each of these, in the same
+	// transaction, it records the new kinds and appends audit(change), so
+	// the trail says once that a case is held, not at every sweep.
 	HoldRetention(ctx context.Context, due map[DataKind]time.Time, at time.Time, audit func(HeldChange) AuditEvent) (held map[DataKind]int, changed int, err error)
 	// PutRetention records the retention policy.
 	PutRetention(ctx context.Context, p RetentionPolicy) error

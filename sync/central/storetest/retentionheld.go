@@ -146,3 +146,52 @@ func kindsJSON(kinds []central.DataKind) json.RawMessage {
 	b, _ := json.Marshal(append([]central.DataKind{}, kinds...))
 	return b
 }
+
+// testExpireClaimed: a case a reviewer claimed less than
+// central.ClaimLease ago is held back like a pending one; a claim older
+// than that holds nothing, and the case is let go once its claim ends.
+func testExpireClaimed(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	at := t0.Add(400 * 24 * time.Hour)
+	cutoff := at.Add(-365 * 24 * time.Hour)
+	imgs := map[string][]byte{"selfie": image(5, 200)}
+	live, stale := decided("d1", "live", t0, imgs), decided("d1", "stale", t0.Add(time.Minute), imgs)
+	for sub, claimedAt := range map[*central.Submission]time.Time{&live: at.Add(-time.Hour), &stale: at.Add(-central.ClaimLease - time.Hour)} {
+		upload(t, s, *sub, imgs)
+		_, err := s.UpdateReview(ctx, ref(*sub), func(c central.Case) (central.Review, central.AuditEvent, error) {
+			return central.Review{State: central.ReviewClaimed, Assignee: "ana", ClaimedAt: claimedAt},
+				central.AuditEvent{ID: "claim-" + sub.ID, At: claimedAt, Actor: "user:ana", Action: "claim", Subject: "case:" + c.Ref.DeviceID + "/" + c.Ref.Key}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	due := map[central.DataKind]time.Time{central.ExpireImages: cutoff, central.ExpireFields: cutoff, central.ExpireDecision: cutoff}
+	audit := func(ch central.HeldChange) central.AuditEvent {
+		return central.AuditEvent{ID: fmt.Sprint("held-", ch.Ref.Key, "-", ch.After), At: at, Actor: "retention", Action: central.AuditRetentionHeld,
+			Subject: "case:" + ch.Ref.DeviceID + "/" + ch.Ref.Key, After: kindsJSON(ch.After)}
+	}
+	one := map[central.DataKind]int{central.ExpireImages: 1, central.ExpireFields: 1, central.ExpireDecision: 1}
+	if held, changed, err := s.HoldRetention(ctx, due, at, audit); err != nil || fmt.Sprint(held) != fmt.Sprint(one) || changed != 1 {
+		t.Errorf("HoldRetention = %v, %d changed, %v; want the live claim held", held, changed, err)
+	}
+	for _, kind := range []central.DataKind{central.ExpireImages, central.ExpireFields, central.ExpireDecision} {
+		if n, err := s.Expire(ctx, kind, cutoff, at, 10); err != nil || n != 1 {
+			t.Errorf("Expire(%s) = %d, %v; want the stale claim's only", kind, n, err)
+		}
+	}
+	if _, err := s.Case(ctx, ref(stale)); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("the case of a stale claim after the sweep: %v", err)
+	}
+	if got, err := s.Upload(ctx, live.DeviceID, live.Key); err != nil || got.Payload == nil || !got.ImagesErasedAt.IsZero() {
+		t.Fatalf("the case of a live claim after the sweep: %+v, %v; want it whole", got, err)
+	}
+	// Its claim ended: let go, then taken.
+	later := at.Add(central.ClaimLease)
+	if held, changed, err := s.HoldRetention(ctx, due, later, audit); err != nil || fmt.Sprint(held) != fmt.Sprint(map[central.DataKind]int{central.ExpireImages: 0, central.ExpireFields: 0, central.ExpireDecision: 0}) || changed != 1 {
+		t.Errorf("HoldRetention once the claim ended = %v, %d changed, %v; want none held, 1 let go", held, changed, err)
+	}
+	if n, err := s.Expire(ctx, central.ExpireDecision, cutoff, later, 10); err != nil || n != 1 {
+		t.Errorf("Expire(decision) once the claim ended = %d, %v; want 1", n, err)
+	}
+}

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"ExpireFieldsAndDecision", testExpireFieldsAndDecision},
 		{"ExpireBatches", testExpireBatches},
 		{"ExpireHeld", testExpireHeld},
+		{"ExpireClaimed", testExpireClaimed},
 		{"RetentionPolicy", testRetentionPolicy},
 		{"Audit", testAudit},
 		{"WatchlistStream", testWatchlistStream},

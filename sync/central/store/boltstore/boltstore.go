@@ -672,10 +672,10 @@ func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) erro
 var dueQueues = map[central.DataKind][]byte{central.ExpireImages: bucketDueImages, central.ExpireFields: bucketDueFields, central.ExpireDecision: bucketDueDecision}
 
 // scanDue calls fn with each entry of queue due before before, oldest
-// first, and whether its review holds it back (central.Review.Pending),
-// until fn returns false. The held stay in the queue: each sweep reads
-// them again, as many as reviews are pending.
-func scanDue(tx *bbolt.Tx, queue []byte, before time.Time, fn func(k []byte, held bool) bool) error {
+// first, and whether its review holds it back at at
+// (central.Review.HoldsRetention), until fn returns false. The held stay
+// in the queue: each sweep reads them again, as many as reviews hold.
+func scanDue(tx *bbolt.Tx, queue []byte, before, at time.Time, fn func(k []byte, held bool) bool) error {
 	end := binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano()))
 	c := tx.Bucket(queue).Cursor()
 	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.Next() {
@@ -683,7 +683,7 @@ func scanDue(tx *bbolt.Tx, queue []byte, before time.Time, fn func(k []byte, hel
 		if err != nil {
 			return err
 		}
-		if !fn(k, rv.Pending()) {
+		if !fn(k, rv.HoldsRetention(at)) {
 			return nil
 		}
 	}
@@ -704,7 +704,7 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 	err := s.update(ctx, "expiring "+string(kind), func(tx *bbolt.Tx) error {
 		n = 0
 		var due [][]byte
-		err := scanDue(tx, queue, before, func(k []byte, held bool) bool {
+		err := scanDue(tx, queue, before, at, func(k []byte, held bool) bool {
 			if len(due) >= limit {
 				return false
 			}

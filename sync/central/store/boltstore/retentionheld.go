@@ -28,7 +28,8 @@ func (s *Store) HoldRetention(ctx context.Context, due map[central.DataKind]time
 			if !ok {
 				continue
 			}
-			err := scanDue(tx, dueQueues[kind], before, func(k []byte, h bool) bool {
+			held[kind] = 0
+			err := scanDue(tx, dueQueues[kind], before, at, func(k []byte, h bool) bool {
 				if h {
 					held[kind]++
 					now[string(k[8:])] = append(now[string(k[8:])], kind)

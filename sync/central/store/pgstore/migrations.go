@@ -421,9 +421,14 @@ INSERT INTO config_served (device_id, at, watchlists, lists_unknown)
 	SELECT id, now(), '{}'::jsonb, true FROM devices;
 `,
 	// 19: the kinds of a submission's data retention held back at the
-	// last sweep (central.Eraser.HoldRetention), NULL when none.
+	// last sweep (central.Eraser.HoldRetention), NULL when none; when a
+	// claimed case was claimed (central.Review.HoldsRetention), from its
+	// review for the claims made before.
 	`
 ALTER TABLE submissions ADD COLUMN retention_held text[];
+ALTER TABLE submissions ADD COLUMN claimed_at timestamptz;
+UPDATE submissions SET claimed_at = (convert_from(review, 'UTF8')::jsonb ->> 'claimed_at')::timestamptz
+WHERE review_state = 'claimed' AND review IS NOT NULL;
 CREATE INDEX submissions_retention_held ON submissions (device_id, key) WHERE retention_held IS NOT NULL;
 `,
 }

@@ -28,9 +28,13 @@ func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) erro
 	return nil
 }
 
-// heldSQL is a submission's review waiting for a second user
-// (central.Review.Pending), which holds it back from retention.
-var heldSQL = fmt.Sprintf("review_state IN ('%s', '%s')", central.PendingStates[0], central.PendingStates[1])
+// heldSQL is a submission whose review holds it back from retention
+// (central.Review.HoldsRetention): waiting for a second user, or claimed
+// after the parameter p (the sweep's time less central.ClaimLease).
+func heldSQL(p string) string {
+	return fmt.Sprintf("(review_state IN ('%s', '%s') OR (review_state = '%s' AND claimed_at > %s))",
+		central.PendingStates[0], central.PendingStates[1], central.ReviewClaimed, p)
+}
 
 // dueSQL is, by kind of submission data, what makes a submission s due:
 // received before $1 and still holding that kind.
@@ -42,14 +46,14 @@ var dueSQL = map[central.DataKind]string{
 }
 
 // expireSQL applies each kind of retention to at most $3 submissions
-// received before $1, stamping $2 (deletion has nothing to stamp), but
-// for those held back (heldSQL). SKIP LOCKED lets instances sweeping at
+// received before $1, stamping $2, but for those held back (heldSQL, $4);
+// deletion has nothing to stamp: $2 is its limit and $3 the claims'. SKIP LOCKED lets instances sweeping at
 // the same time share the work instead of waiting on each other.
 var expireSQL = map[central.DataKind]string{
 	central.ExpireImages: `
 WITH due AS (
 	SELECT device_id, key FROM submissions s
-	WHERE ` + dueSQL[central.ExpireImages] + ` AND NOT ` + heldSQL + `
+	WHERE ` + dueSQL[central.ExpireImages] + ` AND NOT ` + heldSQL("$4") + `
 	ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED
 ), gone AS (
 	DELETE FROM images i USING due WHERE i.device_id = due.device_id AND i.key = due.key
@@ -59,7 +63,7 @@ FROM due WHERE s.device_id = due.device_id AND s.key = due.key`,
 	central.ExpireFields: `
 WITH due AS (
 	SELECT device_id, key FROM submissions s
-	WHERE ` + dueSQL[central.ExpireFields] + ` AND NOT ` + heldSQL + `
+	WHERE ` + dueSQL[central.ExpireFields] + ` AND NOT ` + heldSQL("$4") + `
 	ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED
 ), tokens AS (
 	-- The index tokens are pseudonymised fields: they go with them, so
@@ -71,7 +75,7 @@ FROM due WHERE s.device_id = due.device_id AND s.key = due.key`,
 	central.ExpireDecision: `
 WITH due AS (
 	SELECT device_id, key FROM submissions s
-	WHERE ` + dueSQL[central.ExpireDecision] + ` AND NOT ` + heldSQL + `
+	WHERE ` + dueSQL[central.ExpireDecision] + ` AND NOT ` + heldSQL("$3") + `
 	ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )
 DELETE FROM submissions s USING due WHERE s.device_id = due.device_id AND s.key = due.key
@@ -105,15 +109,19 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 	if !ok {
 		return 0, fmt.Errorf("expiring %s: not a kind of data with a retention period", kind)
 	}
-	args := []any{before, at, limit}
-	if kind != central.ExpireImages && kind != central.ExpireFields { // nothing to stamp
+	claims := at.Add(-central.ClaimLease)
+	var args []any
+	switch kind {
+	case central.ExpireImages, central.ExpireFields:
+		args = []any{before, at, limit, claims}
+	default: // nothing to stamp, nor any claim but a submission's
 		args = []any{before, limit}
 	}
 	n := 0
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if kind == central.ExpireDecision {
 			var err error
-			n, err = expireDecision(ctx, tx, sql, before, at, limit)
+			n, err = expireDecision(ctx, tx, sql, before, at, limit, claims)
 			return err
 		}
 		tag, err := tx.Exec(ctx, sql, args...)
@@ -148,7 +156,7 @@ func (s *Store) HoldRetention(ctx context.Context, due map[central.DataKind]time
 			if !ok {
 				continue
 			}
-			rows, err := tx.Query(ctx, `SELECT device_id, key FROM submissions s WHERE `+dueSQL[kind]+` AND `+heldSQL, before)
+			rows, err := tx.Query(ctx, `SELECT device_id, key FROM submissions s WHERE `+dueSQL[kind]+` AND `+heldSQL("$2"), before, at.Add(-central.ClaimLease))
 			if err != nil {
 				return err
 			}
@@ -223,8 +231,8 @@ func scanRef(r pgx.CollectableRow) (central.SubmissionRef, error) {
 // expireDecision deletes the submissions due (sql, expireSQL's
 // ExpireDecision) and scrubs the partner sessions holding them as an
 // erasure scrubs them (central.FlowEraser), in tx.
-func expireDecision(ctx context.Context, tx pgx.Tx, sql string, before, at time.Time, limit int) (int, error) {
-	rows, err := tx.Query(ctx, sql, before, limit)
+func expireDecision(ctx context.Context, tx pgx.Tx, sql string, before, at time.Time, limit int, claims time.Time) (int, error) {
+	rows, err := tx.Query(ctx, sql, before, limit, claims)
 	if err != nil {
 		return 0, err
 	}

@@ -218,8 +218,12 @@ func (s *Store) UpdateReview(ctx context.Context, ref central.SubmissionRef, fn 
 		if state == "" {
 			state = central.ReviewOpen
 		}
-		_, err = tx.Exec(ctx, `UPDATE submissions SET review = $3, review_state = $4, assignee = $5, review_seq = $6 WHERE device_id = $1 AND key = $2`,
-			ref.DeviceID, ref.Key, doc, string(state), rv.Assignee, rv.Seq)
+		var claimed *time.Time // what holds the case back from retention (heldSQL)
+		if state == central.ReviewClaimed && !rv.ClaimedAt.IsZero() {
+			claimed = &rv.ClaimedAt
+		}
+		_, err = tx.Exec(ctx, `UPDATE submissions SET review = $3, review_state = $4, assignee = $5, review_seq = $6, claimed_at = $7 WHERE device_id = $1 AND key = $2`,
+			ref.DeviceID, ref.Key, doc, string(state), rv.Assignee, rv.Seq, claimed)
 		if err != nil {
 			return err
 		}
