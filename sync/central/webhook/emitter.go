@@ -323,29 +323,34 @@ func (p *pass) completed(ctx context.Context, pt central.Partner, c central.Case
 	return nil
 }
 
+// followReviews reads the review log to its end from where the last pass
+// ended, and tells each decision made final since (reviewed). The log
+// keeps one change per case, at its last: a case changed again moves up
+// it, so a decision made final before the end of a page may sit in a
+// later one, under an override proposed over it. A page's end is thus no
+// mark of what was told, and the cursor moves only once the log is read
+// to its end; a pass cut short starts again from where it began (the
+// events it wrote are known to the store and skipped).
 func (p *pass) followReviews(ctx context.Context) error {
 	st := p.e.cfg.Store
+	from, err := st.Cursor(ctx, CursorReviews)
+	if err != nil {
+		return fmt.Errorf("webhook: reading cursor: %w", err)
+	}
+	last := from
 	for {
-		cur, err := st.Cursor(ctx, CursorReviews)
-		if err != nil {
-			return fmt.Errorf("webhook: reading cursor: %w", err)
-		}
-		chs, err := st.ReviewChanges(ctx, "", cur, p.e.cfg.Batch)
+		chs, err := st.ReviewChanges(ctx, "", last, p.e.cfg.Batch)
 		if err != nil {
 			return fmt.Errorf("webhook: reading review changes: %w", err)
 		}
-		last := cur
 		for _, ch := range chs {
-			if err := p.reviewed(ctx, ch, cur); err != nil {
-				return errors.Join(err, p.putCursor(ctx, CursorReviews, cur, last))
+			if err := p.reviewed(ctx, ch, from); err != nil {
+				return err
 			}
 			last = max(last, ch.Review.Seq)
 		}
-		if err := p.putCursor(ctx, CursorReviews, cur, last); err != nil {
-			return err
-		}
 		if len(chs) < p.e.cfg.Batch {
-			return nil
+			return p.putCursor(ctx, CursorReviews, from, last)
 		}
 	}
 }
@@ -353,14 +358,14 @@ func (p *pass) followReviews(ctx context.Context) error {
 // reviewed turns a reviewer's final decision into decision.changed, or
 // resubmission.requested when the reviewer asked for another attempt:
 // once per decision, named after the change that made it final
-// (Review.InForce). A change after the cursor cur whose decision in force
-// was made final at or before it (a declined override restoring it, an
-// override proposed over it) tells nothing: the pass that read that change
-// told it. One made final after cur is told even when a later change
-// holds it aside (an override proposed before this pass).
-func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange, cur int64) error {
+// (Review.InForce). A change whose decision in force was made final at
+// or before from, where the pass began (a declined override restoring
+// it, an override proposed over it), tells nothing: the pass that read
+// the log past it told it. One made final after from is told even when a
+// later change holds it aside (an override proposed before this pass).
+func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange, from int64) error {
 	r, ok := ch.Review.InForce()
-	if !ok || r.Seq <= cur {
+	if !ok || r.Seq <= from {
 		return nil
 	}
 	typ, next := central.EventDecisionChanged, NextExit

@@ -475,3 +475,47 @@ func TestEmitterHostedReview(t *testing.T) {
 		}
 	})
 }
+
+// TestEmitterReviewsPastAPage: more review changes between two passes
+// than one read takes (DefaultBatch), with a case confirmed and then an
+// override proposed over it among them: the log keeps the case once, at
+// the proposal, after the first page, and the confirmed decision the
+// proposal holds aside was made final before that page ended. It is
+// told all the same, once.
+func TestEmitterReviewsPastAPage(t *testing.T) {
+	eachStore(t, func(t *testing.T, st central.Store) {
+		ctx := context.Background()
+		e := newEmitter(t, st, nil)
+		addPartner(t, st, "p1", "", []string{"JKT-Selatan"})
+		enrol(t, st, "dev-a", "JKT-Selatan")
+		enrol(t, st, "dev-x", "Surabaya") // a branch nobody owns: no events
+		ref := storeSubmission(t, st, "dev-a", "sub-1", devicePayload(t, "sess-1"))
+		var others []central.SubmissionRef
+		for i := range DefaultBatch {
+			others = append(others, storeSubmission(t, st, "dev-x", fmt.Sprint("sub-x", i), devicePayload(t, fmt.Sprint("sess-x", i))))
+		}
+		runEmitter(t, e, 1) // sub-1's submission.completed
+
+		decide(t, st, ref, central.OutcomeApprove)
+		for _, o := range others {
+			decide(t, st, o, central.OutcomeReject)
+		}
+		if _, err := st.UpdateReview(ctx, ref, func(c central.Case) (central.Review, central.AuditEvent, error) {
+			in, _ := c.Review.InForce()
+			rv := c.Review
+			rv.State, rv.Outcome, rv.Assignee, rv.Standing = central.ReviewOverride, central.OutcomeReject, "bo", &in
+			return rv, central.AuditEvent{ID: "override", At: time.Now().UTC(), Actor: "user:bo", Action: "case.override"}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		runEmitter(t, e, 1)
+		runEmitter(t, e, 0)
+		evs, err := st.Events(ctx, "p1", 0, 100)
+		if err != nil || len(evs) != 2 || evs[1].Type != central.EventDecisionChanged {
+			t.Fatalf("events %+v, %v; want submission.completed, decision.changed", evs, err)
+		}
+		if b, _ := decodeBody(t, evs[1]); b.Data.Decision != central.OutcomeApprove {
+			t.Errorf("decision.changed %+v; want the confirmed approve", b.Data)
+		}
+	})
+}
