@@ -11,17 +11,20 @@ import (
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/jobs"
+	"github.com/openkyc/kyc/sync/central/recheck"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
 	"github.com/openkyc/kyc/sync/central/webhook"
 )
 
 // queueConfig is serve's job queue: the PostgreSQL store (nil on bbolt:
 // no queue), the webhook request timeout the queue's timings scale with,
-// and the deliveries' floor rate (webhook.Config.MinRate).
+// the deliveries' floor rate (webhook.Config.MinRate), and the recheck of
+// approvals it runs (nil: none).
 type queueConfig struct {
 	pg      *pgstore.Store
 	timeout time.Duration
 	minRate int64
+	recheck *recheck.Rechecker
 }
 
 // minWebhookRate is the lowest --webhook-min-rate, in bytes a second.
@@ -39,7 +42,9 @@ func (q queueConfig) lanes() central.WebhookLanes {
 
 // startJobs runs this instance's River client (package jobs) on the
 // PostgreSQL store: webhook and push deliveries with w, the retention
-// sweep the leader queues hourly, and the erasures requested. A job runs
+// sweep the leader queues hourly, the erasures requested, and the recheck
+// of approvals (q.recheck) the leader queues every minute, one at a time
+// in the cluster. A job runs
 // at most 6 webhook timeouts (a delivery: its own event and the session's
 // next ones for 3, webhook.QueueWorker; a sweep or an erasure goes on in
 // another run), and a dead instance's jobs are rescued after 12. stop
@@ -60,8 +65,15 @@ func startJobs(ctx context.Context, q queueConfig, srv *central.Server, w *webho
 		return err
 	}, run))
 	river.AddWorker(workers, jobs.ErasureWorker(srv.RunErasure, run))
-	c, err := q.pg.Jobs(jobs.Config{Workers: workers, Logger: slog.New(warnings{logger.Handler()}).With("part", "jobs"),
-		JobTimeout: run, RescueAfter: 2 * run})
+	cfg := jobs.Config{Workers: workers, Logger: slog.New(warnings{logger.Handler()}).With("part", "jobs"), JobTimeout: run, RescueAfter: 2 * run}
+	if q.recheck != nil {
+		river.AddWorker(workers, jobs.RecheckWorker(func(ctx context.Context) error {
+			_, err := q.recheck.Sweep(ctx)
+			return err
+		}, run))
+		cfg.RecheckEvery = recheck.DefaultEvery
+	}
+	c, err := q.pg.Jobs(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -308,8 +308,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fm, closeFM := openFaceMatcher(ctx, *modelsDir, logger)
 	defer closeFM()
+	q := queueConfig{pg: pg, timeout: *whTimeout, minRate: *whMinRate}
 	if *recheckApprovals {
-		stopRecheck, err := startRecheck(ctx, store, fm, logger)
+		stopRecheck, err := startRecheck(ctx, store, fm, &q, logger)
 		if err != nil {
 			return err
 		}
@@ -343,7 +344,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer stopFlow()
-	stopWebhooks, err := startWebhooks(ctx, srv, store, queueConfig{pg: pg, timeout: *whTimeout, minRate: *whMinRate}, pkey, api, logger)
+	stopWebhooks, err := startWebhooks(ctx, srv, store, q, pkey, api, logger)
 	if err != nil {
 		return err
 	}

@@ -22,12 +22,12 @@ func TestStartRecheck(t *testing.T) {
 	defer store.Close()
 	var log bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&log, nil))
-	if _, err := startRecheck(context.Background(), store, nil, logger); !errors.Is(err, errRecheckNoEngine) {
+	if _, err := startRecheck(context.Background(), store, nil, &queueConfig{}, logger); !errors.Is(err, errRecheckNoEngine) {
 		t.Errorf("startRecheck without the engine = %v, want %v", err, errRecheckNoEngine)
 	}
 	fm, closeFM := openFaceMatcher(context.Background(), "", logger)
 	defer closeFM()
-	stop, err := startRecheck(context.Background(), store, fm, logger)
+	stop, err := startRecheck(context.Background(), store, fm, &queueConfig{}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

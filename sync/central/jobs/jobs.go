@@ -5,8 +5,9 @@
 // commit together or not at all), and every central instance runs a client
 // that works them; River locks each job to one client, rescues the jobs of
 // a client that died, and elects one leader that inserts the periodic jobs
-// (the retention sweep) once for the whole cluster. An erasure request is
-// recorded with its job the same way (Erasure).
+// (the retention sweep, the recheck of approvals) once for the whole
+// cluster. An erasure request is recorded with its job the same way
+// (Erasure).
 //
 // The package holds what the store and the workers share: the job kinds
 // (their args), River's schema migration, and the client's settings. The
@@ -27,6 +28,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Queues.
@@ -38,6 +40,9 @@ const (
 	// QueueErasures holds the erasures on request, apart from the sweep
 	// so that a long sweep does not hold one back.
 	QueueErasures = "erasures"
+	// QueueRecheck holds the recheck of approvals, worked only by the
+	// clients that recheck (Config.RecheckEvery).
+	QueueRecheck = "recheck"
 )
 
 // Delivery is the job of delivering one webhook event (package webhook
@@ -74,6 +79,21 @@ func (Sweep) Kind() string { return "retention_sweep" }
 // a time.
 func (Sweep) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
+}
+
+// Recheck is central's recheck of the device approvals (package
+// recheck), inserted by the leader every Config.RecheckEvery.
+type Recheck struct{}
+
+// Kind implements river.JobArgs.
+func (Recheck) Kind() string { return "recheck_approvals" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: one recheck in the
+// cluster at a time, waiting or running (a run over a backlog may outlast
+// the period, and two would judge the same approvals from one cursor).
+func (Recheck) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueRecheck, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
 }
 
 // Erasure is the job of carrying out one erasure request
@@ -166,6 +186,11 @@ type Config struct {
 	// becomes leader); zero means DefaultSweepEvery, negative none (give
 	// no Sweep worker then).
 	SweepEvery time.Duration
+	// RecheckEvery, when positive, inserts a Recheck job that often (and
+	// once when a client becomes leader) and works QueueRecheck: give a
+	// RecheckWorker then. Zero: this client neither inserts nor works
+	// them (every instance of a cluster should say the same).
+	RecheckEvery time.Duration
 	// FetchPoll is how often an idle client looks for jobs besides
 	// PostgreSQL's notifications of new ones (River's default when zero).
 	FetchPoll time.Duration
@@ -210,8 +235,13 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		},
 	}
 	if cfg.SweepEvery > 0 {
-		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepEvery),
-			func() (river.JobArgs, *river.InsertOpts) { return Sweep{}, nil }, &river.PeriodicJobOpts{ID: "retention_sweep", RunOnStart: true})}
+		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return Sweep{}, nil }, &river.PeriodicJobOpts{ID: "retention_sweep", RunOnStart: true}))
+	}
+	if cfg.RecheckEvery > 0 {
+		rc.Queues[QueueRecheck] = river.QueueConfig{MaxWorkers: 1}
+		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.RecheckEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return Recheck{}, nil }, &river.PeriodicJobOpts{ID: "recheck_approvals", RunOnStart: true}))
 	}
 	c, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
@@ -228,30 +258,44 @@ const sweepRun = 90 * time.Second
 // SweepWorker is the worker of Sweep jobs: sweep is central.Server.Sweep's
 // error; run bounds one run (zero: 90 s, below DefaultRescueAfter).
 func SweepWorker(sweep func(ctx context.Context) error, run time.Duration) river.Worker[Sweep] {
-	if run <= 0 {
-		run = sweepRun
-	}
-	return &sweepWorker{sweep: sweep, run: run}
+	return newSweepWorker[Sweep]("retention sweep", sweep, run)
 }
 
-type sweepWorker struct {
-	river.WorkerDefaults[Sweep]
+// RecheckWorker is the worker of Recheck jobs: recheck is
+// recheck.Rechecker.Sweep's error; run bounds one run as SweepWorker's
+// does, and the recheck goes on from its stored cursor in the next.
+func RecheckWorker(recheck func(ctx context.Context) error, run time.Duration) river.Worker[Recheck] {
+	return newSweepWorker[Recheck]("recheck of approvals", recheck, run)
+}
+
+// sweepWorker works a job that works from the data in batches: a run out
+// of time goes on in the next.
+type sweepWorker[T river.JobArgs] struct {
+	river.WorkerDefaults[T]
+	what  string
 	sweep func(ctx context.Context) error
 	run   time.Duration
 }
 
-func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[Sweep]) error {
+func newSweepWorker[T river.JobArgs](what string, sweep func(ctx context.Context) error, run time.Duration) *sweepWorker[T] {
+	if run <= 0 {
+		run = sweepRun
+	}
+	return &sweepWorker[T]{what: what, sweep: sweep, run: run}
+}
+
+func (w *sweepWorker[T]) Work(ctx context.Context, _ *river.Job[T]) error {
 	err := w.sweep(ctx)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return river.JobSnooze(0) // out of time, not failed: go on
 	}
 	if err != nil {
-		return fmt.Errorf("retention sweep: %w", err)
+		return fmt.Errorf("%s: %w", w.what, err)
 	}
 	return nil
 }
 
-func (w *sweepWorker) Timeout(*river.Job[Sweep]) time.Duration { return w.run }
+func (w *sweepWorker[T]) Timeout(*river.Job[T]) time.Duration { return w.run }
 
 // ErasureWorker is the worker of Erasure jobs: run is
 // central.Server.RunErasure (final on the job's last attempt); a run is

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/openkyc/kyc/sync/central/jobs"
@@ -72,5 +73,92 @@ func TestSweepOncePerCluster(t *testing.T) {
 	}
 	if n := started.Load(); n != 2 {
 		t.Errorf("%d sweep runs, want 2 (one out of time, one finishing it)", n)
+	}
+}
+
+// TestRecheckOnePerCluster: two instances' clients on one database run
+// the recheck of approvals one at a time between them: while a run goes
+// on, a recheck asked for by either (or by the leader's period) is not
+// queued, and the next runs once it ended.
+func TestRecheckOnePerCluster(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running atomic.Int32
+	var overlap atomic.Bool
+	started := make(chan struct{}, 8)
+	release := make(chan struct{})
+	var clients []*river.Client[pgx.Tx]
+	for i := range 2 {
+		st, err := pgstore.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		workers := river.NewWorkers()
+		river.AddWorker(workers, jobs.RecheckWorker(func(ctx context.Context) error {
+			if running.Add(1) > 1 {
+				overlap.Store(true)
+			}
+			defer running.Add(-1)
+			started <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		}, time.Minute))
+		c, err := st.Jobs(jobs.Config{Workers: workers, ID: fmt.Sprint("instance-", i), SweepEvery: -1,
+			RecheckEvery: 100 * time.Millisecond, FetchPoll: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := c.Stop(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+		clients = append(clients, c)
+	}
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-started:
+		case <-time.After(time.Minute):
+			t.Fatalf("no %s recheck started within a minute", what)
+		}
+	}
+	wait("first")
+	// A run may outlast any period: past the next minute (a uniqueness by
+	// period would queue another there), a recheck asked for by either
+	// instance is still not queued, and none is waiting.
+	<-time.After(time.Until(time.Now().Truncate(time.Minute).Add(time.Minute + 100*time.Millisecond)))
+	for i, c := range clients {
+		res, err := c.Insert(ctx, jobs.Recheck{}, nil)
+		if err != nil || !res.UniqueSkippedAsDuplicate {
+			t.Errorf("instance %d asked for a recheck while one runs: %+v, %v; want it skipped", i, res, err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var queued int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state NOT IN ('completed', 'cancelled', 'discarded')`,
+		(jobs.Recheck{}).Kind()).Scan(&queued); err != nil || queued != 1 {
+		t.Errorf("rechecks queued or running while one runs: %d, %v; want that one", queued, err)
+	}
+	release <- struct{}{}
+	// The leader's period queues the next once the first ended.
+	wait("second")
+	close(release)
+	if overlap.Load() {
+		t.Error("two rechecks ran at once")
 	}
 }

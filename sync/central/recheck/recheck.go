@@ -15,7 +15,9 @@
 // run off the request path, in order of completion (central.Reviews
 // Completed), behind a stored cursor (central.Partners Cursor) that moves
 // only past what was judged: a restart, on either store, picks up where
-// the last sweep stopped.
+// the last sweep stopped. Run is the single bbolt instance's loop; on
+// PostgreSQL the job queue runs Sweep, on one instance at a time
+// (jobs.Recheck), since two would judge the same approvals.
 package recheck
 
 import (
