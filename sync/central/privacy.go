@@ -81,7 +81,7 @@ func (s *Server) newPrivacy() *privacy {
 		}, []string{"kind"}),
 		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "kyc_central_retention_held",
-			Help: "Submissions the last retention sweep held back past their period (a pending review), by kind.",
+			Help: "Submissions the last retention sweep held back past their period (a review waiting for a second user, a live claim), by kind.",
 		}, []string{"kind"}),
 		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kyc_central_retention_sweeps_total",
