@@ -468,12 +468,13 @@ func portraitBoundary(g []byte, w, h int, in image.Rectangle, at image.Point, op
 		prof := profile(vertical, 1, limit, qlo, qhi)
 		base := max(median(prof), 1)
 		best := 0.0
-		for i := 2; i < len(prof)-2; i++ {
-			p := i + 1
-			if p >= a-band && p <= b+band {
+		for i, s := range stepsOf(prof) {
+			// The profile starts at position 1 and stepsOf drops its
+			// first two entries.
+			if p := i + 3; p >= a-band && p <= b+band {
 				continue
 			}
-			best = max(best, prof[i]-max(prof[i-2], prof[i+2]))
+			best = max(best, s)
 		}
 		return best / base
 	}
