@@ -305,12 +305,21 @@ func docFindingRules(fs []DocFinding, add func(class, ReasonCode, string, ...any
 			add(classFraud, DocPrintedCopy, "%s fired: %s", f.Check, f.Evidence)
 			rejRepro = true
 		case f.Kind == DocFindingTamper:
-			add(classReview, DocTamperSuspected, "%s fired (review only: too many false positives on genuine documents to reject alone): %s", f.Check, f.Evidence)
+			add(classReview, DocTamperSuspected, "%s fired (review only%s): %s", f.Check, whyPart(f.WhyReviewOnly), f.Evidence)
 		default:
-			add(classReview, DocReproductionSuspected, "%s fired (review only: too many false positives on genuine documents to reject alone): %s", f.Check, f.Evidence)
+			add(classReview, DocReproductionSuspected, "%s fired (review only%s): %s", f.Check, whyPart(f.WhyReviewOnly), f.Evidence)
 		}
 	}
 	return rejTamper, rejRepro
+}
+
+// whyPart is a review-only finding's reason after a colon, or nothing
+// when the device did not say (results from before it did).
+func whyPart(why string) string {
+	if why == "" {
+		return ""
+	}
+	return ": " + why
 }
 
 // livenessRule decides the face liveness: a failed active challenge, or

@@ -90,6 +90,10 @@ type DocFinding struct {
 	// measured, allows it to reject a case on its own. Otherwise it sends
 	// the case to review and no further.
 	Rejects bool `json:"rejects"`
+	// WhyReviewOnly says, for a check that may not reject, why not (a weak
+	// signal by design, too many genuine documents flagged, not
+	// calibrated); the reason text carries it to the reviewer.
+	WhyReviewOnly string `json:"why_review_only,omitempty"`
 	// Evidence is what a reviewer needs: the score against the check's
 	// operating point and the numbers behind it.
 	Evidence string `json:"evidence"`

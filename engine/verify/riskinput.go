@@ -192,7 +192,7 @@ func documentEvidence(doc *document.Result, cal forensics.Calibration, in *risk.
 				measured = fmt.Sprintf("%.1f%% of %d genuine documents flagged at the detector's threshold", 100*cc.GenuineFPR, cc.N)
 			}
 			in.DocFindings = append(in.DocFindings, risk.DocFinding{Check: c.Name, Kind: kind, Rejects: cc.Rejects,
-				Evidence: cal.Summary(c) + "; " + measured})
+				WhyReviewOnly: cal.WhyReviewOnly(c.Name), Evidence: cal.Summary(c) + "; " + measured})
 		}
 	}
 	in.Signals[risk.DocAuthenticity] = auth

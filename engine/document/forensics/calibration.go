@@ -132,6 +132,24 @@ func (c Calibration) Fired(ch Check) bool {
 	return ch.Applicable && ch.Score < c.For(ch.Name).Cut
 }
 
+// WhyReviewOnly says in a few words why the check named name may not
+// reject a case on its own ("" when it may), so a reviewer reading a review
+// cap can tell a signal weak by design from one too often wrong.
+func (c Calibration) WhyReviewOnly(name string) string {
+	cc := c.For(name)
+	switch {
+	case cc.Rejects:
+		return ""
+	case slices.Contains(ReviewOnly, name):
+		return "a weak or indirect signal, never a reject alone whatever its rate"
+	case cc.N == 0:
+		return "not calibrated yet"
+	case cc.GenuineFPR > RejectMaxFPR:
+		return fmt.Sprintf("flags %.1f%% of genuine documents, over the %.0f%% a rejecting check may", 100*cc.GenuineFPR, 100*RejectMaxFPR)
+	}
+	return "its operating point does not reject"
+}
+
 // Normalized maps a check's score so that its Cut lands on 0.5: below 0.5
 // it fires, and scores from different checks compare (1 stays 1, 0 stays
 // 0).

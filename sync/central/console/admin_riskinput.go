@@ -91,7 +91,13 @@ func riskInputFrom(payload []byte) (risk.Input, bool) {
 			if !ok || check == "" {
 				check = string(r.Code)
 			}
-			in.DocFindings = append(in.DocFindings, risk.DocFinding{Check: check, Kind: kind, Rejects: rejects, Evidence: strings.TrimLeft(evidence, " :")})
+			var why string
+			if rest, ok := strings.CutPrefix(strings.TrimLeft(evidence, " "), "(review only"); ok {
+				if inner, after, ok := strings.Cut(rest, "):"); ok {
+					why, evidence = strings.TrimPrefix(inner, ": "), after
+				}
+			}
+			in.DocFindings = append(in.DocFindings, risk.DocFinding{Check: check, Kind: kind, Rejects: rejects, WhyReviewOnly: why, Evidence: strings.TrimLeft(evidence, " :")})
 		}
 		fired := strings.Contains(r.Detail, " fired")
 		switch r.Code {

@@ -51,7 +51,7 @@ func TestRiskInputRoundTrip(t *testing.T) {
 		{"print attack", nil, risk.Input{Signals: all(1), Attempt: 1, DocAttack: risk.DocAttackPrint}},
 		{"findings", nil, risk.Input{Signals: all(1), Attempt: 1, DocFindings: []risk.DocFinding{
 			{Check: "copy_move", Kind: risk.DocFindingTamper, Rejects: true, Evidence: "pairs 40"},
-			{Check: "jpeg_block_grid", Kind: risk.DocFindingTamper, Evidence: "mass 20"},
+			{Check: "jpeg_block_grid", Kind: risk.DocFindingTamper, WhyReviewOnly: "flags 17.0% of genuine documents, over the 1% a rejecting check may", Evidence: "mass 20"},
 			{Check: "screen_replay", Kind: risk.DocFindingScreen, Evidence: "peaks 9"}}}},
 		{"print finding", nil, risk.Input{Signals: all(1), Attempt: 1, DocFindings: []risk.DocFinding{{Check: "printed_copy", Kind: risk.DocFindingPrint, Rejects: true, Evidence: "x"}}}},
 		{"liveness doubt", nil, risk.Input{Signals: map[risk.SignalName]float64{risk.FaceLiveness: 0.3, risk.FaceMatch: 0.9}, Attempt: 1}},
@@ -92,6 +92,11 @@ func TestRiskInputRoundTrip(t *testing.T) {
 		if got.Decision != want.Decision || got.NextAction != want.NextAction || got.Score != want.Score || !slices.Equal(riskCodes(got), riskCodes(want)) {
 			t.Errorf("%s: rebuilt %s %s %v %v, want %s %s %v %v", c.name, got.Decision, got.NextAction, got.Score, riskCodes(got),
 				want.Decision, want.NextAction, want.Score, riskCodes(want))
+		}
+		for i := range min(len(got.Reasons), len(want.Reasons)) {
+			if got.Reasons[i].Detail != want.Reasons[i].Detail {
+				t.Errorf("%s: reason %d rebuilt as %q, want %q", c.name, i, got.Reasons[i].Detail, want.Reasons[i].Detail)
+			}
 		}
 	}
 	for _, bad := range []string{``, `{}`, `{"decision":"approve"}`, `{"report":{"decision":"approve"}}`, `not json`} {
