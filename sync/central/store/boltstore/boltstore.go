@@ -103,43 +103,28 @@ func Open(path string) (*Store, error) {
 				return err
 			}
 		}
-		if err := fillRetentionQueues(tx); err != nil {
-			return err
+		// Each open upgrades a file an older release wrote (every step a
+		// no-op once done) and tidies what a stop left (leases, uploads).
+		for _, upgrade := range []func(*bbolt.Tx) error{
+			fillRetentionQueues,
+			fillReviewQueue,
+			countReviewQueue,
+			chainLegacyAudit,
+			fillAuditBy,
+			holdDisabledLanes,
+			fillEventsDone,
+			fillCompletedLog,
+			fillRiskHistory,
+			fillErasureIndexes,
+			func(tx *bbolt.Tx) error { return fillConfigServed(tx, servedCreated, time.Now()) },
+			resetLeases,
+			dropOrphanUploads,
+		} {
+			if err := upgrade(tx); err != nil {
+				return err
+			}
 		}
-		if err := fillReviewQueue(tx); err != nil {
-			return err
-		}
-		if err := countReviewQueue(tx); err != nil {
-			return err
-		}
-		if err := chainLegacyAudit(tx); err != nil {
-			return err
-		}
-		if err := fillAuditBy(tx); err != nil {
-			return err
-		}
-		if err := holdDisabledLanes(tx); err != nil {
-			return err
-		}
-		if err := fillEventsDone(tx); err != nil {
-			return err
-		}
-		if err := fillCompletedLog(tx); err != nil {
-			return err
-		}
-		if err := fillRiskHistory(tx); err != nil {
-			return err
-		}
-		if err := fillErasureIndexes(tx); err != nil {
-			return err
-		}
-		if err := fillConfigServed(tx, servedCreated, time.Now()); err != nil {
-			return err
-		}
-		if err := resetLeases(tx); err != nil {
-			return err
-		}
-		return dropOrphanUploads(tx)
+		return nil
 	})
 	if err != nil {
 		db.Close()
