@@ -65,10 +65,12 @@ type decisionDoubt struct {
 	Decision string  `json:"device_decision"`
 	Score    float64 `json:"score"`
 	// DeviceVersion is the risk version the device names (absent: none),
-	// from VersionFrom; Version the one whose bands were applied.
+	// from VersionFrom; Version the one whose bands the approval was
+	// judged by (absent for a decision the engine never gives, which no
+	// bands judge), a screening doubt's too.
 	DeviceVersion *int64  `json:"device_risk_version,omitempty"`
 	VersionFrom   string  `json:"device_risk_version_from,omitempty"`
-	Version       int64   `json:"risk_version"`
+	Version       *int64  `json:"risk_version,omitempty"`
 	ApproveMin    float64 `json:"approve_min,omitempty"`
 	Detail        string  `json:"detail"`
 	// Screening is what central compared for ReasonScreeningUnconfirmed.
@@ -111,17 +113,22 @@ func decidedUnder(payload []byte) *int64 {
 // says what the device runs now, not what it ran when it decided). Only
 // an approval depends on the bands: review, reject and escalate come from
 // hard rules at any score.
-func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, payload []byte) (*decisionDoubt, error) {
+//
+// judged is how an approval was judged (the versions and the band), with
+// Reason "" when doubt is nil, for doubtScreening to record beside its
+// own doubt; nil for any other decision.
+func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, payload []byte) (doubt, judged *decisionDoubt, err error) {
 	if !slices.Contains(engineDecisions, sum.Decision) {
-		return &decisionDoubt{Reason: ReasonDecisionUnknown, Decision: sum.Decision, Score: sum.Score,
-			Detail: fmt.Sprintf("the device reports decision %q, which the risk engine never gives", sum.Decision)}, nil
+		dd := &decisionDoubt{Reason: ReasonDecisionUnknown, Decision: sum.Decision, Score: sum.Score,
+			Detail: fmt.Sprintf("the device reports decision %q, which the risk engine never gives", sum.Decision)}
+		return dd, nil, nil
 	}
 	if sum.Decision != string(risk.Approve) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	doc, latest, err := s.cfg.Store.Risk(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the risk configuration to check a device's decision: %w", err)
+		return nil, nil, fmt.Errorf("reading the risk configuration to check a device's decision: %w", err)
 	}
 	cfg, current := risk.DefaultConfig(), int64(0)
 	if latest > 0 {
@@ -132,30 +139,31 @@ func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, paylo
 			cfg, current = parsed, latest
 		}
 	}
-	dd := &decisionDoubt{Decision: sum.Decision, Score: sum.Score, Version: current}
+	applied := current
+	dd := &decisionDoubt{Decision: sum.Decision, Score: sum.Score, Version: &applied}
 	known := false
 	if v := decidedUnder(payload); v != nil {
 		dd.DeviceVersion, dd.VersionFrom = v, versionFromDecision
 		served, err := s.cfg.Store.RiskServed(ctx, d.ID, *v)
 		if err != nil {
-			return nil, fmt.Errorf("reading whether a device was served the risk version its decision names: %w", err)
+			return nil, nil, fmt.Errorf("reading whether a device was served the risk version its decision names: %w", err)
 		}
 		switch {
 		case !served:
 		case *v == current:
 			known = true
 		case *v == 0:
-			cfg, known, dd.Version = risk.DefaultConfig(), true, 0
+			cfg, known, applied = risk.DefaultConfig(), true, 0
 		case *v > 0 && *v <= latest:
 			// ErrNotFound: a version a boltstore file predating the
 			// history no longer holds.
 			old, err := s.cfg.Store.RiskVersion(ctx, *v)
 			if err != nil && !errors.Is(err, ErrNotFound) {
-				return nil, fmt.Errorf("reading the risk configuration a device's decision was made under: %w", err)
+				return nil, nil, fmt.Errorf("reading the risk configuration a device's decision was made under: %w", err)
 			}
 			if err == nil {
 				if parsed, err := risk.ParseConfig(old); err == nil {
-					cfg, known, dd.Version = parsed, true, *v
+					cfg, known, applied = parsed, true, *v
 				}
 			}
 		}
@@ -165,23 +173,23 @@ func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, paylo
 	}
 	dd.ApproveMin = cfg.Bands.ApproveMin
 	if sum.Score >= dd.ApproveMin && sum.Score <= 100 {
-		return nil, nil
+		return nil, dd, nil
 	}
 	switch {
 	case known && dd.VersionFrom == versionFromDecision:
 		dd.Reason = ReasonDecisionContradictsBands
-		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of risk configuration version %d, under which it made the decision", sum.Score, dd.ApproveMin, dd.Version)
+		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of risk configuration version %d, under which it made the decision", sum.Score, dd.ApproveMin, applied)
 	case known:
 		dd.Reason = ReasonDecisionContradictsBands
-		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of risk configuration version %d, which it reports in use", sum.Score, dd.ApproveMin, dd.Version)
+		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of risk configuration version %d, which it reports in use", sum.Score, dd.ApproveMin, applied)
 	case dd.VersionFrom == versionFromDecision:
 		dd.Reason = ReasonRiskVersionUnknown
-		dd.Detail = fmt.Sprintf("the device approved at score %g under risk configuration version %d, whose bands central does not know (it never served it to this device, no longer holds it, or cannot apply it); the score is outside the approve band (%g to 100) of the current version %d", sum.Score, *dd.DeviceVersion, dd.ApproveMin, dd.Version)
+		dd.Detail = fmt.Sprintf("the device approved at score %g under risk configuration version %d, whose bands central does not know (it never served it to this device, no longer holds it, or cannot apply it); the score is outside the approve band (%g to 100) of the current version %d", sum.Score, *dd.DeviceVersion, dd.ApproveMin, applied)
 	default:
 		dd.Reason = ReasonRiskVersionUnknown
-		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of the current risk configuration version %d; its result does not name the version it was made under, and it reports %s in use", sum.Score, dd.ApproveMin, dd.Version, versionWords(dd.DeviceVersion))
+		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of the current risk configuration version %d; its result does not name the version it was made under, and it reports %s in use", sum.Score, dd.ApproveMin, applied, versionWords(dd.DeviceVersion))
 	}
-	return dd, nil
+	return dd, dd, nil
 }
 
 func versionWords(v *int64) string {

@@ -396,12 +396,12 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 		AttestationFresh: att.fresh, Payload: m.Payload,
 	}
 	summary := Summarize(m.Payload)
-	doubt, err := s.doubtDecision(r.Context(), d, summary, m.Payload)
+	doubt, judged, err := s.doubtDecision(r.Context(), d, summary, m.Payload)
 	if err != nil {
 		return err
 	}
 	if doubt == nil {
-		if doubt, err = s.doubtScreening(r.Context(), d, summary, m.Payload); err != nil {
+		if doubt, err = s.doubtScreening(r.Context(), d, summary, m.Payload, judged); err != nil {
 			return err
 		}
 	}

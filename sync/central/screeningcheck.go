@@ -128,9 +128,11 @@ func screeningClaims(payload []byte) *risk.ScreeningAge {
 // the device's own; a result that records no ages is judged as before.
 // The device's agent uploads before it syncs its configuration in each
 // pass, so the last serving central knows at ingest is, for a device
-// back from days offline, the one its lists came from.
-func (s *Server) doubtScreening(ctx context.Context, d Device, sum Summary, payload []byte) (*decisionDoubt, error) {
-	if sum.Decision != string(risk.Approve) {
+// back from days offline, the one its lists came from. judged is how
+// doubtDecision judged the approval by its bands: the doubt records its
+// risk versions and band, as a doubt of the bands does.
+func (s *Server) doubtScreening(ctx context.Context, d Device, sum Summary, payload []byte, judged *decisionDoubt) (*decisionDoubt, error) {
+	if sum.Decision != string(risk.Approve) || judged == nil {
 		return nil, nil
 	}
 	sc := screeningClaims(payload)
@@ -172,7 +174,8 @@ func (s *Server) doubtScreening(ctx context.Context, d Device, sum Summary, payl
 	if len(sd.Lists) == 0 {
 		return nil, nil
 	}
-	dd := &decisionDoubt{Reason: ReasonScreeningUnconfirmed, Decision: sum.Decision, Score: sum.Score, Screening: sd}
+	dd := &decisionDoubt{Reason: ReasonScreeningUnconfirmed, Decision: sum.Decision, Score: sum.Score, Screening: sd,
+		DeviceVersion: judged.DeviceVersion, VersionFrom: judged.VersionFrom, Version: judged.Version, ApproveMin: judged.ApproveMin}
 	if last.At.IsZero() {
 		dd.Detail = fmt.Sprintf("the device approved claiming central confirmed its watchlists (%s), but central never served it a configuration", strings.Join(sd.names(), ", "))
 		return dd, nil

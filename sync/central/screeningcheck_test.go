@@ -24,6 +24,9 @@ import (
 // stand, from a device offline for days and from one whose clock is hours
 // off (its status reports the offset), and so does a result without ages
 // (a device older than the check) or a decision that is not an approval.
+// The audit event names the risk version the device decided under and the
+// one whose bands central judged the approval by, as a doubt of the bands
+// does, not version 0.
 func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 	const day = 24 * time.Hour
 	type list struct {
@@ -69,6 +72,7 @@ func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 			if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/un", []byte("name\n"), nil); resp.StatusCode != http.StatusOK {
 				t.Fatalf("publishing a list: %d %+v", resp.StatusCode, e)
 			}
+			risked := c.publishRisk(t, `{"bands":{"approve_min":90,"review_min":50}}`)
 			d := c.enrol(t)
 			served := now()
 			var challenge string
@@ -110,7 +114,7 @@ func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 			if !tc.noAges {
 				rr["screening"] = age
 			}
-			payload := map[string]any{"session_id": "s-1", "attempt": 1, "attestation": d.attestation(t, at, challenge),
+			payload := map[string]any{"session_id": "s-1", "attempt": 1, "attestation": d.attestation(t, at, challenge), "risk_version": risked,
 				"report": map[string]any{"decision": decision, "score": 95, "next_action": "EXIT", "risk": rr,
 					"reasons": []map[string]any{{"code": "ALL_CHECKS_PASSED"}}}}
 			pl, err := json.Marshal(payload)
@@ -148,8 +152,12 @@ func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 				t.Fatalf("%d audit events, want one", len(events))
 			}
 			var doubt struct {
-				Reason    string `json:"reason"`
-				Screening struct {
+				Reason        string  `json:"reason"`
+				DeviceVersion *int64  `json:"device_risk_version"`
+				From          string  `json:"device_risk_version_from"`
+				Version       *int64  `json:"risk_version"`
+				ApproveMin    float64 `json:"approve_min"`
+				Screening     struct {
 					ServedAt time.Time `json:"config_served_at"`
 					Lists    []struct {
 						Name string `json:"name"`
@@ -159,6 +167,10 @@ func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 			if err := json.Unmarshal(events[0].After, &doubt); err != nil || doubt.Reason != tc.reason || len(doubt.Screening.Lists) != 1 ||
 				tc.never != doubt.Screening.ServedAt.IsZero() {
 				t.Errorf("audit event says %s (%v), want %s, one list and the serving compared", events[0].After, err, tc.reason)
+			}
+			if doubt.DeviceVersion == nil || *doubt.DeviceVersion != risked || doubt.From != "decision" ||
+				doubt.Version == nil || *doubt.Version != risked || doubt.ApproveMin != 90 {
+				t.Errorf("audit event says %s, want the device's risk version %d from its decision, judged by that version's bands (approve from 90)", events[0].After, risked)
 			}
 		})
 	}
