@@ -43,8 +43,9 @@ func (q queueConfig) lanes() central.WebhookLanes {
 // startJobs runs this instance's River client (package jobs) on the
 // PostgreSQL store: webhook and push deliveries with w, the retention
 // sweep the leader queues hourly, the erasures requested, and the recheck
-// of approvals (q.recheck) the leader queues every minute, one at a time
-// in the cluster. A job runs
+// of approvals (q.recheck) this instance queues every minute
+// (jobs.QueueRechecks, whichever instance leads), one at a time in the
+// cluster. A job runs
 // at most 6 webhook timeouts (a delivery: its own event and the session's
 // next ones for 3, webhook.QueueWorker; a sweep or an erasure goes on in
 // another run), and a dead instance's jobs are rescued after 12. stop
@@ -71,7 +72,7 @@ func startJobs(ctx context.Context, q queueConfig, srv *central.Server, w *webho
 			_, err := q.recheck.Sweep(ctx)
 			return err
 		}, run))
-		cfg.RecheckEvery = recheck.DefaultEvery
+		cfg.Rechecks = true
 	}
 	c, err := q.pg.Jobs(cfg)
 	if err != nil {
@@ -80,7 +81,20 @@ func startJobs(ctx context.Context, q queueConfig, srv *central.Server, w *webho
 	if err := c.Start(ctx); err != nil {
 		return nil, fmt.Errorf("starting the job queue: %w", err)
 	}
+	stopAsking := func() {}
+	if q.recheck != nil {
+		asking, cancel := context.WithCancel(ctx)
+		asked := make(chan struct{})
+		go func() {
+			defer close(asked)
+			jobs.QueueRechecks(asking, c, recheck.DefaultEvery, func(err error) {
+				logger.LogAttrs(asking, slog.LevelError, "recheck of approvals not queued", slog.String("cause", err.Error()))
+			})
+		}()
+		stopAsking = func() { cancel(); <-asked }
+	}
 	return func() {
+		stopAsking()
 		// Jobs under way get one request's time to end; then the sends
 		// still under way (a large push may last up to MaxTransfer) are
 		// cut off, not recorded, their lanes released, and the jobs

@@ -5,9 +5,14 @@
 // commit together or not at all), and every central instance runs a client
 // that works them; River locks each job to one client, rescues the jobs of
 // a client that died, and elects one leader that inserts the periodic jobs
-// (the retention sweep, the recheck of approvals) once for the whole
-// cluster. An erasure request is recorded with its job the same way
-// (Erasure).
+// (the retention sweep) once for the whole cluster. An erasure request is
+// recorded with its job the same way (Erasure).
+//
+// The recheck of approvals needs the face engine, which not every instance
+// of a cluster may load: any instance may lead, so the leader does not
+// queue it. Each instance that rechecks queues it itself (QueueRechecks)
+// and alone works its queue; Recheck's uniqueness keeps one waiting or
+// running in the cluster, so an approval is never judged twice.
 //
 // The package holds what the store and the workers share: the job kinds
 // (their args), River's schema migration, and the client's settings. The
@@ -41,7 +46,7 @@ const (
 	// so that a long sweep does not hold one back.
 	QueueErasures = "erasures"
 	// QueueRecheck holds the recheck of approvals, worked only by the
-	// clients that recheck (Config.RecheckEvery).
+	// clients that recheck (Config.Rechecks).
 	QueueRecheck = "recheck"
 )
 
@@ -82,7 +87,7 @@ func (Sweep) InsertOpts() river.InsertOpts {
 }
 
 // Recheck is central's recheck of the device approvals (package
-// recheck), inserted by the leader every Config.RecheckEvery.
+// recheck), inserted by each instance that rechecks (QueueRechecks).
 type Recheck struct{}
 
 // Kind implements river.JobArgs.
@@ -186,11 +191,10 @@ type Config struct {
 	// becomes leader); zero means DefaultSweepEvery, negative none (give
 	// no Sweep worker then).
 	SweepEvery time.Duration
-	// RecheckEvery, when positive, inserts a Recheck job that often (and
-	// once when a client becomes leader) and works QueueRecheck: give a
-	// RecheckWorker then. Zero: this client neither inserts nor works
-	// them (every instance of a cluster should say the same).
-	RecheckEvery time.Duration
+	// Rechecks makes this client work QueueRecheck: give a RecheckWorker
+	// then, and run QueueRechecks with the client. Without it the client
+	// never claims a Recheck, whether or not it leads.
+	Rechecks bool
 	// FetchPoll is how often an idle client looks for jobs besides
 	// PostgreSQL's notifications of new ones (River's default when zero).
 	FetchPoll time.Duration
@@ -238,10 +242,8 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepEvery),
 			func() (river.JobArgs, *river.InsertOpts) { return Sweep{}, nil }, &river.PeriodicJobOpts{ID: "retention_sweep", RunOnStart: true}))
 	}
-	if cfg.RecheckEvery > 0 {
+	if cfg.Rechecks {
 		rc.Queues[QueueRecheck] = river.QueueConfig{MaxWorkers: 1}
-		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.RecheckEvery),
-			func() (river.JobArgs, *river.InsertOpts) { return Recheck{}, nil }, &river.PeriodicJobOpts{ID: "recheck_approvals", RunOnStart: true}))
 	}
 	c, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
@@ -259,6 +261,29 @@ const sweepRun = 90 * time.Second
 // error; run bounds one run (zero: 90 s, below DefaultRescueAfter).
 func SweepWorker(sweep func(ctx context.Context) error, run time.Duration) river.Worker[Sweep] {
 	return newSweepWorker[Sweep]("retention sweep", sweep, run)
+}
+
+// QueueRechecks inserts a Recheck with c at once and then at each multiple
+// of every on the clock, until ctx ends; an instance that rechecks
+// (Config.Rechecks) runs it beside its client. Instances ask at the same
+// moments, so the cluster's asks meet in one job (one asked for while one
+// waits or runs is skipped) and the recheck runs about once each period
+// however many instances recheck. failed is told of an insert that failed
+// (the store unreachable); the next moment asks again.
+func QueueRechecks(ctx context.Context, c *river.Client[pgx.Tx], every time.Duration, failed func(error)) {
+	for {
+		if _, err := c.Insert(ctx, Recheck{}, nil); err != nil && ctx.Err() == nil {
+			failed(fmt.Errorf("queueing the recheck of approvals: %w", err))
+		}
+		now := time.Now()
+		t := time.NewTimer(now.Truncate(every).Add(every).Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // RecheckWorker is the worker of Recheck jobs: recheck is

@@ -2,7 +2,9 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,42 +78,53 @@ func TestSweepOncePerCluster(t *testing.T) {
 	}
 }
 
-// TestRecheckOnePerCluster: two instances' clients on one database run
-// the recheck of approvals one at a time between them: while a run goes
-// on, a recheck asked for by either (or by the leader's period) is not
-// queued, and the next runs once it ended.
+// TestRecheckOnePerCluster: instances with and without the face engine
+// share one database, the leader one without it. The instances that
+// recheck queue the recheck of approvals themselves and run it one at a
+// time between them: while a run goes on, past a minute boundary, a
+// recheck asked for by any instance is not queued, and the next runs once
+// it ended. The instance without the engine never claims one.
 func TestRecheckOnePerCluster(t *testing.T) {
 	ctx := context.Background()
 	dsn, err := server.NewDatabase(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
 	var running atomic.Int32
 	var overlap atomic.Bool
 	started := make(chan struct{}, 8)
 	release := make(chan struct{})
 	var clients []*river.Client[pgx.Tx]
-	for i := range 2 {
+	for i := range 3 {
+		rechecks := i > 0 // instance-0, the leader, has no face engine
 		st, err := pgstore.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
 		workers := river.NewWorkers()
-		river.AddWorker(workers, jobs.RecheckWorker(func(ctx context.Context) error {
-			if running.Add(1) > 1 {
-				overlap.Store(true)
-			}
-			defer running.Add(-1)
-			started <- struct{}{}
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return nil
-		}, time.Minute))
-		c, err := st.Jobs(jobs.Config{Workers: workers, ID: fmt.Sprint("instance-", i), SweepEvery: -1,
-			RecheckEvery: 100 * time.Millisecond, FetchPoll: 100 * time.Millisecond})
+		river.AddWorker(workers, jobs.SweepWorker(func(context.Context) error { return nil }, time.Minute)) // every instance's
+		if rechecks {
+			river.AddWorker(workers, jobs.RecheckWorker(func(ctx context.Context) error {
+				if running.Add(1) > 1 {
+					overlap.Store(true)
+				}
+				defer running.Add(-1)
+				started <- struct{}{}
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+				return nil
+			}, 2*time.Minute))
+		}
+		c, err := st.Jobs(jobs.Config{Workers: workers, ID: fmt.Sprint("instance-", i), SweepEvery: -1, Rechecks: rechecks,
+			JobTimeout: 2 * time.Minute, RescueAfter: 3 * time.Minute, FetchPoll: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,14 +136,25 @@ func TestRecheckOnePerCluster(t *testing.T) {
 				t.Error(err)
 			}
 		}()
+		if !rechecks {
+			waitLeader(t, conn, "instance-0")
+			continue
+		}
+		asking, cancel := context.WithCancel(ctx)
+		asked := make(chan struct{})
+		go func() {
+			defer close(asked)
+			jobs.QueueRechecks(asking, c, 100*time.Millisecond, func(err error) { t.Errorf("instance %d: %v", i, err) })
+		}()
+		defer func() { cancel(); <-asked }()
 		clients = append(clients, c)
 	}
 	wait := func(what string) {
 		t.Helper()
 		select {
 		case <-started:
-		case <-time.After(time.Minute):
-			t.Fatalf("no %s recheck started within a minute", what)
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("no %s recheck started within two minutes", what)
 		}
 	}
 	wait("first")
@@ -141,24 +165,44 @@ func TestRecheckOnePerCluster(t *testing.T) {
 	for i, c := range clients {
 		res, err := c.Insert(ctx, jobs.Recheck{}, nil)
 		if err != nil || !res.UniqueSkippedAsDuplicate {
-			t.Errorf("instance %d asked for a recheck while one runs: %+v, %v; want it skipped", i, res, err)
+			t.Errorf("instance %d asked for a recheck while one runs: %+v, %v; want it skipped", i+1, res, err)
 		}
 	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var queued int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state NOT IN ('completed', 'cancelled', 'discarded')`,
 		(jobs.Recheck{}).Kind()).Scan(&queued); err != nil || queued != 1 {
 		t.Errorf("rechecks queued or running while one runs: %d, %v; want that one", queued, err)
 	}
 	release <- struct{}{}
-	// The leader's period queues the next once the first ended.
+	// The instances' asking queues the next once the first ended.
 	wait("second")
 	close(release)
 	if overlap.Load() {
 		t.Error("two rechecks ran at once")
+	}
+	var by []string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT a), '{}') FROM river_job, unnest(attempted_by) a WHERE kind = $1`,
+		(jobs.Recheck{}).Kind()).Scan(&by); err != nil || slices.Contains(by, "instance-0") || len(by) == 0 {
+		t.Errorf("rechecks attempted by %v (%v), want only the instances that recheck", by, err)
+	}
+}
+
+// waitLeader waits until River's leader is the client id.
+func waitLeader(t *testing.T, conn *pgx.Conn, id string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var leader string
+		err := conn.QueryRow(context.Background(), `SELECT leader_id FROM river_leader`).Scan(&leader)
+		if err == nil && leader == id {
+			return
+		}
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not the leader within two minutes (leader %q)", id, leader)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

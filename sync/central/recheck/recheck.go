@@ -17,7 +17,9 @@
 // only past what was judged: a restart, on either store, picks up where
 // the last sweep stopped. Run is the single bbolt instance's loop; on
 // PostgreSQL the job queue runs Sweep, on one instance at a time
-// (jobs.Recheck), since two would judge the same approvals.
+// (jobs.Recheck), since two would judge the same approvals: each instance
+// with the engine queues it (jobs.QueueRechecks), whichever instance
+// leads, and only those work it.
 package recheck
 
 import (
