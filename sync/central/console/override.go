@@ -207,8 +207,14 @@ func declineOverride(cs central.Case, r *http.Request, v *Viewer, now time.Time)
 		rv.State, rv.Assignee, rv.SecondBy = central.ReviewDecided, s.Assignee, s.SecondBy
 		rv.Outcome, rv.Reason, rv.DecidedBy, rv.DecidedAt = s.Outcome, s.Reason, s.DecidedBy, s.DecidedAt
 		// The decision made final at s.Seq, which partners were told
-		// then: this change tells them nothing (webhook's emitter).
+		// then: this change tells them nothing (webhook's emitter). A
+		// proposal stored by a release before Standing.Seq kept none:
+		// its decision was made final, and told, before the proposal,
+		// whose change (the case's last) stands in for it.
 		rv.Standing, rv.DecidedSeq = nil, s.Seq
+		if s.Seq == 0 {
+			rv.DecidedSeq = cs.Review.Seq
+		}
 		return rv, "", "msg.override_declined", nil
 	}
 	rv.State, rv.Assignee = central.ReviewOpen, ""

@@ -2,11 +2,9 @@ package console
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,34 +37,7 @@ func testOverrideWebhooks(t *testing.T, open opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seen int64
-	// told runs the emitter and checks the decision events it wrote since
-	// the last call ("session type decision").
-	told := func(step string, want ...string) {
-		t.Helper()
-		if _, err := em.RunOnce(ctx); err != nil {
-			t.Fatalf("%s: emitter: %v", step, err)
-		}
-		evs, err := f.store.Events(ctx, "p1", seen, central.MaxListLimit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, ev := range evs {
-			seen = max(seen, ev.Seq)
-			if ev.Type == central.EventSubmissionCompleted {
-				continue
-			}
-			var b webhook.Body
-			if err := json.Unmarshal(ev.Payload, &b); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, ev.SessionID+" "+ev.Type+" "+b.Data.Decision)
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: the partner was told %q, want %q", step, got, want)
-		}
-	}
+	told := teller(t, f.store, em, "p1")
 	engine := f.engineDecided(t, "sess-wh", "approve")
 	bs := f.signedIn("rev1", "rev2", "root")
 	rev1, rev2, root := bs[0], bs[1], bs[2]
