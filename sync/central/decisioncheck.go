@@ -119,9 +119,8 @@ func decidedUnder(payload []byte) *int64 {
 // own doubt; nil for any other decision.
 func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, payload []byte) (doubt, judged *decisionDoubt, err error) {
 	if !slices.Contains(engineDecisions, sum.Decision) {
-		dd := &decisionDoubt{Reason: ReasonDecisionUnknown, Decision: sum.Decision, Score: sum.Score,
-			Detail: fmt.Sprintf("the device reports decision %q, which the risk engine never gives", sum.Decision)}
-		return dd, nil, nil
+		return &decisionDoubt{Reason: ReasonDecisionUnknown, Decision: sum.Decision, Score: sum.Score,
+			Detail: fmt.Sprintf("the device reports decision %q, which the risk engine never gives", sum.Decision)}, nil, nil
 	}
 	if sum.Decision != string(risk.Approve) {
 		return nil, nil, nil
