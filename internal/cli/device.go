@@ -17,6 +17,7 @@ import (
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/internal/deviceconf"
+	"github.com/openkyc/kyc/sync/agent"
 )
 
 // deviceResult is the report; a blocked device exits non-zero with the
@@ -28,10 +29,23 @@ type deviceResult struct {
 	// send verifications to review; they do not change the verdict, which
 	// is the device's integrity.
 	Watchlists risk.ScreeningAge `json:"watchlists"`
+	// Configuration says whether verifications decide with central's
+	// signed configuration, verified, or an unsigned one.
+	Configuration configStatus `json:"configuration"`
+}
+
+// configStatus is where the configuration verifications use comes from.
+type configStatus struct {
+	Source deviceconf.Source `json:"source,omitempty"`
+	// Warning says what to do about an unsigned configuration.
+	Warning string `json:"warning,omitempty"`
+	// Refused says why verifications refuse the configuration (changed
+	// on disk); Source is then empty.
+	Refused string `json:"refused,omitempty"`
 }
 
 func (d deviceResult) ExitCode() int {
-	if d.Verdict == device.VerdictBlock {
+	if d.Verdict == device.VerdictBlock || d.Configuration.Refused != "" {
 		return ExitRejected
 	}
 	return ExitOK
@@ -85,26 +99,52 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 	if err != nil {
 		return nil, Errorf(ExitInput, "invalid_policy", "%v", err)
 	}
-	age, err := watchlistAge(ctx, env, deviceconf.FromEnv(), time.Now())
+	res := deviceResult{Report: rep}
+	dev := deviceconf.FromEnv()
+	conf, err := loadDeviceConfig(ctx, env, dev)
+	var coded *Error
+	switch {
+	case errors.As(err, &coded) && coded.Code == "config_altered":
+		res.Configuration.Refused = err.Error()
+		return res, nil
+	case err != nil:
+		return nil, err
+	}
+	res.Configuration = configStatus{Source: conf.Source, Warning: conf.Warning}
+	res.Watchlists = watchlistAge(env, dev, conf, time.Now())
+	return res, nil
+}
+
+// loadDeviceConfig loads the configuration verifications on dev decide
+// with, as the app does (deviceconf.Device.Load), and says on stderr what
+// was left out or needs doing. One changed on disk is refused.
+func loadDeviceConfig(ctx context.Context, env *Env, dev deviceconf.Device) (*deviceconf.Config, error) {
+	c, err := dev.Load(ctx, nil)
+	if errors.Is(err, agent.ErrConfigAltered) {
+		return nil, Errorf(ExitRejected, "config_altered", "%v", err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return deviceResult{Report: rep, Watchlists: age}, nil
+	for _, p := range c.Watchlists.Problems {
+		fmt.Fprintf(env.Stderr, "kyc: watchlist left out: %s\n", p)
+	}
+	for _, p := range []string{c.Risk.Problem, c.Warning} {
+		if p != "" {
+			fmt.Fprintf(env.Stderr, "kyc: %s\n", p)
+		}
+	}
+	return c, nil
 }
 
-// watchlistAge judges the age of the lists a verification on dev would
-// screen against at now, under the risk configuration sync installed, and
-// warns on stderr when they are stale.
-func watchlistAge(ctx context.Context, env *Env, dev deviceconf.Device, now time.Time) (risk.ScreeningAge, error) {
-	lists, err := loadWatchlists(ctx, env, dev.WatchlistDirs())
-	if err != nil {
-		return risk.ScreeningAge{}, err
-	}
-	age := deviceconf.LoadRisk(dev.ConfigDir(), nil).Config.ScreeningAge(*dev.ScreeningData(lists, now))
+// watchlistAge judges the age of the lists a verification with c would
+// screen against at now, and warns on stderr when they are stale.
+func watchlistAge(env *Env, dev deviceconf.Device, c *deviceconf.Config, now time.Time) risk.ScreeningAge {
+	age := c.Risk.Config.ScreeningAge(*dev.ScreeningData(c.Watchlists, now))
 	if age.Stale {
 		fmt.Fprintf(env.Stderr, "kyc: the watchlists are stale, so verifications go to review (sync with central): %s\n", age.Problem)
 	}
-	return age, nil
+	return age
 }
 
 // checkFrames is how many consecutive frames --frames-from reads.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/engine/device"
+	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
@@ -420,5 +421,67 @@ func TestSyncRequeue(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("audit log records %d operator re-queues, want 2", n)
+	}
+}
+
+// TestDeviceCheckSaysWhoseConfiguration: `kyc device-check` says whether
+// verifications decide with a local, unsigned configuration or central's,
+// verified; a configuration changed on disk after a sync is refused by
+// device-check and `kyc verify` alike, saying to sync again, and a sync
+// puts central's back.
+func TestDeviceCheckSaysWhoseConfiguration(t *testing.T) {
+	c := startCentral(t)
+	dir, _ := deviceEnv(t)
+	t.Setenv(deviceconf.EnvWatchlists, t.TempDir())
+	source := func(when string, wantExit int) map[string]any {
+		t.Helper()
+		code, res := runCLI(t, "device-check", "--profile", "field")
+		conf, _ := res["configuration"].(map[string]any)
+		if code != wantExit || conf == nil {
+			t.Fatalf("%s: exit %d, %v", when, code, res)
+		}
+		return conf
+	}
+	if conf := source("not enrolled", ExitOK); conf["source"] != string(deviceconf.SourceLocal) {
+		t.Errorf("not enrolled: %v", conf)
+	}
+	if code, res := runCLI(t, "enroll", "--central", c.URL, "--ca", c.CAFile, "--token-file", c.tokenFile(t), "--dir", dir); code != ExitOK {
+		t.Fatalf("enroll: %d %v", code, res)
+	}
+	if conf := source("enrolled, not synced", ExitOK); conf["source"] != string(deviceconf.SourceCentralNone) || conf["warning"] == nil {
+		t.Errorf("enrolled, not synced: %v", conf)
+	}
+	sync := func() {
+		t.Helper()
+		if code, res := runCLI(t, "sync", "--once", "--dir", dir); code != ExitOK {
+			t.Fatalf("sync --once: %d %v", code, res)
+		}
+	}
+	sync()
+	if conf := source("synced", ExitOK); conf["source"] != string(deviceconf.SourceCentral) || conf["warning"] != nil {
+		t.Errorf("synced: %v", conf)
+	}
+	state := filepath.Join(dir, deviceconf.ConfigDirName, "config.json")
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(b, []byte(`"version": 0`), []byte(`"version": 0, "risk": {"thresholds": {"face_liveness_min": 0.1}}`), 1)
+	if bytes.Equal(edited, b) {
+		t.Fatalf("nothing edited in %s", b)
+	}
+	if err := os.WriteFile(state, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if conf := source("edited", ExitRejected); !strings.Contains(conf["refused"].(string), "sync again") {
+		t.Errorf("edited: %v", conf)
+	}
+	code, res := runCLI(t, "verify", "--document", "front.jpg", "--selfie", "selfie.jpg", "--no-device-check")
+	if code != ExitRejected || errCode(res) != "config_altered" {
+		t.Errorf("kyc verify on an edited configuration: exit %d %v; want it refused", code, res)
+	}
+	sync()
+	if conf := source("synced again", ExitOK); conf["source"] != string(deviceconf.SourceCentral) {
+		t.Errorf("synced again: %v", conf)
 	}
 }

@@ -133,12 +133,14 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, Errorf(ExitUsage, "usage", "--challenge-frame goes with --challenge passed")
 	}
 	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
-	// The risk configuration sync installed; one missing or invalid is
-	// said, and the one sync recorded installing decides.
-	rc := deviceconf.LoadRisk(dev.ConfigDir(), nil)
-	if rc.Problem != "" {
-		fmt.Fprintf(env.Stderr, "kyc verify: %s\n", rc.Problem)
+	// The configuration the app decides with too: on an enrolled device
+	// central's, checked against its signature; one changed on disk is
+	// refused.
+	conf, err := loadDeviceConfig(ctx, env, dev)
+	if err != nil {
+		return nil, err
 	}
+	rc := conf.Risk
 	if *riskFile != "" {
 		b, err := os.ReadFile(*riskFile)
 		if err != nil {
@@ -216,10 +218,12 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		frames = append(frames, verify.ChallengeFrame{Prompt: filepath.Base(path), Image: im.Mat})
 	}
 
-	dirs := screeningDirs(*wlDir)
-	lists, err := loadWatchlists(ctx, env, dirs)
-	if err != nil {
-		return nil, err
+	dirs, lists := dev.WatchlistDirs(), conf.Watchlists
+	if *wlDir != "" {
+		dirs = []string{*wlDir}
+		if lists, err = loadWatchlists(ctx, env, dirs); err != nil {
+			return nil, err
+		}
 	}
 	engs, err := openEngines(ctx, "")
 	if err != nil {

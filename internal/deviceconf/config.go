@@ -16,6 +16,7 @@ import (
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
 	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/identity"
 )
 
 // Files sync keeps in the configuration folder (sync/agent).
@@ -47,6 +48,11 @@ type Watchlists struct {
 	// that is not a list, a local list hidden by central's. One bad list
 	// never keeps the others out.
 	Problems []string `json:"problems,omitempty"`
+
+	// signed is the configuration sync installed, as verified against
+	// central's key when Load read the lists (nil otherwise): the
+	// confirmations and the lists missing that ScreeningData ages.
+	signed *agent.Installed
 }
 
 // Index is the screening index of the lists; nil when there are none,
@@ -72,15 +78,28 @@ func (w Watchlists) Names() []string {
 // the folder sync fills, when central last confirmed it
 // (agent.WatchlistsConfirmed). A configuration state sync cannot read
 // leaves central's lists unconfirmed: aged by their dates, never fresher.
+//
+// Lists Load verified are aged by central's signed confirmation; a list
+// central's bundle names that the device does not hold is screened as of
+// unknown age, so a would-be approval goes to review (SCREENING_STALE).
 func (d Device) ScreeningData(w Watchlists, now time.Time) *risk.ScreeningData {
-	confirmed, _ := agent.WatchlistsConfirmed(d.ConfigDir())
-	data := &risk.ScreeningData{At: now, Lists: make([]risk.WatchlistDates, 0, len(w.Lists))}
+	var confirmed map[string]time.Time
+	var missing []string
+	if w.signed != nil {
+		confirmed, missing = w.signed.Confirmed, w.signed.Missing
+	} else {
+		confirmed, _ = agent.WatchlistsConfirmed(d.ConfigDir())
+	}
+	data := &risk.ScreeningData{At: now, Lists: make([]risk.WatchlistDates, 0, len(w.Lists)+len(missing))}
 	for _, l := range w.Lists {
 		wd := risk.WatchlistDates{Name: l.Name, Published: l.Date}
 		if w.From[l.Name] == d.SyncedWatchlists() {
 			wd.Confirmed = confirmed[l.Name+listSuffix]
 		}
 		data.Lists = append(data.Lists, wd)
+	}
+	for _, name := range missing {
+		data.Lists = append(data.Lists, risk.WatchlistDates{Name: strings.TrimSuffix(name, listSuffix)})
 	}
 	return data
 }
@@ -223,36 +242,131 @@ func Challenge(configDir string) (string, error) {
 	return c.Challenge, nil
 }
 
+// Source says where the configuration a verification decides with came
+// from, and how far it was checked.
+type Source string
+
+const (
+	// SourceLocal: the device is not enrolled; its administrator
+	// configures it (risk.json in the configuration folder, lists
+	// imported on the device), nothing is signed.
+	SourceLocal Source = "local, unsigned"
+	// SourceCentral: central's signed configuration, verified with its
+	// key pinned at enrolment at this load.
+	SourceCentral Source = "signed by central, verified"
+	// SourceCentralUnsigned: central's configuration as a version that
+	// did not keep its signature installed it; the next sync replaces
+	// it with a signed one.
+	SourceCentralUnsigned Source = "from central, unsigned until the next sync"
+	// SourceCentralNone: enrolled, but sync has not installed central's
+	// configuration yet: the built-in defaults and the local lists.
+	SourceCentralNone Source = "enrolled, no configuration from central yet"
+)
+
 // Config is what a verification on this device is configured by.
 type Config struct {
 	Risk       Risk
 	Watchlists Watchlists
 	// Screening is the index of Watchlists (nil without lists).
 	Screening *screening.Index
+	// Source says where the configuration came from; Warning, when set,
+	// says what the operator should do about it (sync, enrol).
+	Source  Source
+	Warning string
 
-	riskStamp, listStamp string
+	stamp, riskStamp, listStamp string
 }
 
-// Load reads the risk configuration and the watchlists. Given the
-// configuration loaded before, it reads again only what changed on disk
-// (a few stat calls otherwise), so an app can call it before every
-// verification, and it keeps last's risk configuration when the new
-// document is invalid.
+// Load reads the configuration verifications decide with; the app and
+// the command line both go through it. On an enrolled device it is the
+// one sync installed, checked against central's signature
+// (agent.VerifyInstalled) at every load: one changed on disk is
+// agent.ErrConfigAltered and nothing is decided on it, never the
+// built-in defaults in its place. A device not enrolled reads its own
+// risk.json and lists as before (LoadRisk, LoadWatchlists).
+//
+// Given the configuration loaded before, it reads again only what changed
+// on disk (a few stat calls otherwise), so an app can call it before every
+// verification, and on a device not enrolled it keeps last's risk
+// configuration when the new document is invalid.
 func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
+	cfgDir := d.ConfigDir()
+	all := stamp(append([]string{d.EnrollmentPath(), filepath.Join(cfgDir, agent.ConfigFile), filepath.Join(cfgDir, riskFile)}, d.WatchlistDirs()...)...)
+	if last != nil && last.stamp == all {
+		return last, nil
+	}
+	enr, err := identity.LoadEnrollment(d.EnrollmentPath())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		c, err := d.loadLocal(ctx, last)
+		if err != nil {
+			return nil, err
+		}
+		c.stamp, c.Source = all, SourceLocal
+		return c, nil
+	case err != nil:
+		return nil, fmt.Errorf("loading the device configuration: %w", err)
+	case len(enr.CentralSignKey) == 0:
+		// Enrolled before central signed configuration: sync installs
+		// none (agent.ErrNoSignKey), so what is there is the device's own.
+		c, err := d.loadLocal(ctx, last)
+		if err != nil {
+			return nil, err
+		}
+		c.stamp, c.Source, c.Warning = all, SourceLocal, agent.ErrNoSignKey.Error()
+		return c, nil
+	}
+	in, err := agent.VerifyInstalled(cfgDir, enr.CentralSignKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading the device configuration: %w", err)
+	}
+	if in.Trust != agent.TrustSigned {
+		c, err := d.loadLocal(ctx, last)
+		if err != nil {
+			return nil, err
+		}
+		c.stamp, c.Source = all, SourceCentralNone
+		c.Warning = "sync with central (kyc sync) to install its signed configuration; until then verifications use the built-in risk defaults"
+		if in.Trust == agent.TrustUnsigned {
+			c.Source = SourceCentralUnsigned
+			c.Warning = "the configuration from central was installed before this version kept its signature and is used unchecked: sync with central (kyc sync) to replace it with a signed one"
+		}
+		return c, nil
+	}
+	c := &Config{stamp: all, Source: SourceCentral}
+	c.Risk = Risk{Config: risk.DefaultConfig(), Path: filepath.Join(cfgDir, agent.ConfigFile), Version: &in.Config.Version}
+	if len(in.Config.Risk) > 0 {
+		// Sync installs only a document the engine can apply.
+		if c.Risk.Config, err = risk.ParseConfig(in.Config.Risk); err != nil {
+			return nil, fmt.Errorf("loading the device configuration: central's risk configuration version %d: %w", in.Config.Version, err)
+		}
+	}
+	w, err := LoadWatchlists(ctx, d.WatchlistDirs()...)
+	if err != nil {
+		return nil, err
+	}
+	w.signed = &in
+	c.Watchlists, c.Screening = w, w.Index()
+	return c, nil
+}
+
+// loadLocal reads the risk document and the watchlists as they are, for a
+// device whose configuration central did not sign.
+func (d Device) loadLocal(ctx context.Context, last *Config) (*Config, error) {
 	// The risk document's version is in the configuration state, which
 	// sync writes after the document.
 	c := &Config{riskStamp: stamp(filepath.Join(d.ConfigDir(), riskFile), filepath.Join(d.ConfigDir(), agent.ConfigFile)),
 		listStamp: stamp(d.WatchlistDirs()...)}
-	if last != nil && last.riskStamp == c.riskStamp {
+	if last != nil && last.riskStamp == c.riskStamp && last.Source != SourceCentral {
 		c.Risk = last.Risk
 	} else {
 		var prev *Risk
-		if last != nil {
+		if last != nil && last.Source != SourceCentral {
 			prev = &last.Risk
 		}
 		c.Risk = LoadRisk(d.ConfigDir(), prev)
 	}
-	if last != nil && last.listStamp == c.listStamp {
+	if last != nil && last.listStamp == c.listStamp && last.Watchlists.signed == nil {
 		c.Watchlists, c.Screening = last.Watchlists, last.Screening
 		return c, nil
 	}

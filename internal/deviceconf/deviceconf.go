@@ -20,14 +20,34 @@
 // vault without its key. No OS keyring: kiosks run without a D-Bus secret
 // service, and a root-only file is the one store every deployment has.
 //
-// Verifications use <device>/config/risk.json laid over the defaults (one
-// missing or invalid is reported; the document sync recorded installing
-// stays), the lists sync
-// installed in <device>/config/watchlists (NAME.list.json.gz, the file
-// `kyc watchlist import` writes) and the local ones (KYC_WATCHLISTS_DIR);
-// central's list wins a name clash, and a bad list is reported without
-// keeping the others out. Attestations carry the challenge of the last
-// configuration sync verified.
+// On an enrolled device verifications decide with exactly what central
+// signed: sync keeps central's signed bundle, byte for byte, in
+// <device>/config/config.json, and Load checks it with central's key
+// pinned at enrolment every time it reads it — the bundle, the risk
+// document in force, and each list in <device>/config/watchlists against
+// its signed size and SHA-256 (agent.VerifyInstalled). A configuration
+// changed on disk (a threshold relaxed, a list dropped or replaced, a
+// file added) is refused with agent.ErrConfigAltered, which says to sync
+// again or enrol again, and nothing is decided until sync reinstalls it.
+// Refusing is the safe choice: falling back to the built-in defaults
+// would let whoever edits the folder pick the laxer of two
+// configurations, and a last verified copy kept beside it would be an
+// older configuration central has since replaced, which whoever edits
+// the folder could then choose by spoiling the current one. A list central names that the device does not
+// hold (its download failed) is screened as of unknown age, so would-be
+// approvals go to review (SCREENING_STALE); list ages count from the
+// signed bundle's date at the latest. A configuration installed by a
+// version that did not keep the signature is used as before, with a
+// warning, until the next sync replaces it; before the first sync the
+// built-in defaults apply, with a warning too. The local lists
+// (KYC_WATCHLISTS_DIR) join central's; central's list wins a name clash.
+//
+// A device that is not enrolled is configured by its administrator:
+// <device>/config/risk.json laid over the defaults (one missing or invalid
+// is reported) and the local lists, unsigned, as `kyc device-check` says
+// (Source). A bad list is reported without keeping the others out.
+// Attestations carry the challenge of the last configuration sync
+// verified.
 package deviceconf
 
 import (
@@ -62,8 +82,9 @@ const (
 	DeviceKeyFile  = "device.key"
 	EnrollmentFile = "enrollment.json"
 	VaultFile      = "vault.db"
-	// ConfigDirName is the folder sync keeps the verified configuration
-	// in: config.json, risk.json and watchlists/.
+	// ConfigDirName is the folder sync keeps central's signed
+	// configuration in: config.json and watchlists/ (risk.json on a device
+	// not enrolled).
 	ConfigDirName = "config"
 	// legacyVaultKeyFile is where the app used to provision the vault key,
 	// beside the vault; VaultKey moves it out.

@@ -89,9 +89,8 @@ func TestSyncConfigDownloadsOnlyChanges(t *testing.T) {
 	if !res.RiskUpdated || res.RiskVersion != 1 || len(res.Watchlists) != 2 {
 		t.Errorf("first sync = %+v", res)
 	}
-	risk, err := os.ReadFile(filepath.Join(dir, "risk.json"))
-	if err != nil || string(risk) != `{"max_retries":5}` {
-		t.Errorf("risk.json = %q, %v", risk, err)
+	if risk := riskInForce(t, r, dir); risk != `{"max_retries":5}` {
+		t.Errorf("risk in force = %q", risk)
 	}
 	res, err = agent.SyncConfig(ctx, u, dir)
 	if err != nil || res.RiskUpdated || len(res.Watchlists) != 0 {

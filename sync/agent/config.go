@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,13 +20,17 @@ import (
 )
 
 // Files SyncConfig keeps in the configuration directory, where the app
-// and the CLI read them.
+// and the CLI read them (VerifyInstalled).
 const (
 	// ConfigFile holds the protocol.Config in use (LoadConfig reads it):
-	// the risk version, the challenge, and the watchlists installed, with
-	// when central last confirmed each (WatchlistsConfirmed).
+	// the risk version and document, the challenge, and the watchlists
+	// installed, with when central last confirmed each
+	// (WatchlistsConfirmed), and central's signed bundles they came from,
+	// byte for byte, so every load can check them again.
 	ConfigFile = "config.json"
-	// RiskFile is the risk configuration document.
+	// RiskFile is where versions before VerifyInstalled kept a copy of
+	// the risk document; SyncConfig removes it once ConfigFile holds the
+	// signed one, and a device standing alone keeps its own there.
 	RiskFile = "risk.json"
 	// WatchlistDir holds one file per watchlist, named as central names
 	// it. A list named "<name>.list.json.gz" is an engine/screening store
@@ -99,6 +104,28 @@ type state struct {
 	// the sync, so a bundle replayed from long ago confirms nothing
 	// recent.
 	Confirmed map[string]time.Time `json:"watchlists_confirmed,omitempty"`
+	// Signed is central's bundle this state was installed from, as
+	// central signed it; nil in a state written before it was kept.
+	Signed *signedCopy `json:"signed,omitempty"`
+	// RiskSigned is the bundle the risk document in force came from when
+	// it is not Signed (a later one the engine could not apply).
+	RiskSigned *signedCopy `json:"risk_signed,omitempty"`
+	// Pending are the descriptors of lists SyncConfig is installing, or
+	// failed to: their files may hold the new bytes before (or without)
+	// this state recording them.
+	Pending []protocol.Watchlist `json:"pending,omitempty"`
+}
+
+// signedCopy is a protocol.SignedConfig kept at rest: its bytes as
+// base64, so that indenting the state never changes what was signed.
+type signedCopy struct {
+	Config    []byte `json:"config"`
+	Signature []byte `json:"signature"`
+}
+
+// Open verifies the copy with central's key and decodes it.
+func (c *signedCopy) Open(pub ed25519.PublicKey) (protocol.Config, error) {
+	return protocol.SignedConfig{Config: c.Config, Signature: c.Signature}.Open(pub)
 }
 
 func loadState(dir string) (state, error) {
@@ -146,7 +173,7 @@ func (u *Uploader) confirmedAsOf(issued time.Time) time.Time {
 // was issued before the installed one (ErrConfigRollback), changes nothing.
 func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, error) {
 	var res ConfigResult
-	remote, err := u.FetchConfig(ctx)
+	remote, signed, err := u.fetchConfig(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -159,6 +186,18 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 	if err != nil {
 		// A damaged state file only costs a full download.
 		localState = state{}
+	}
+	// Only what still verifies is kept: a state changed on disk is
+	// reinstalled whole, and one from before signatures were kept has its
+	// risk document and lists installed again (once, at the upgrade), so
+	// an edit made to either is never carried into a signed state.
+	trusted := false
+	if localState.Signed != nil {
+		if in, err := VerifyInstalled(dir, u.cfg.Enrollment.CentralSignKey); err == nil && in.Trust == TrustSigned {
+			trusted = true
+		} else {
+			localState = state{}
+		}
 	}
 	local := localState.Config
 	// A bundle dated ahead of both the device's clock and central's (as
@@ -177,11 +216,11 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		return res, fmt.Errorf("%w: issued %s, installed %s", ErrConfigRollback, remote.IssuedAt, local.IssuedAt)
 	}
 	installed := state{Config: protocol.Config{Version: local.Version, Risk: local.Risk, IssuedAt: remote.IssuedAt, Challenge: remote.Challenge},
-		Confirmed: map[string]time.Time{}}
+		Confirmed: map[string]time.Time{}, Signed: &signedCopy{Config: signed.Config, Signature: signed.Signature}}
 	confirmed := u.confirmedAsOf(remote.IssuedAt)
-	// keep carries a list's earlier confirmation over when this bundle
-	// does not confirm it (its new version failed to install).
-	keep := func(name string) {
+	// keepConfirmed carries a list's earlier confirmation over when this
+	// bundle does not confirm it (its new version failed to install).
+	keepConfirmed := func(name string) {
 		if t, ok := localState.Confirmed[name]; ok {
 			installed.Confirmed[name] = t
 		}
@@ -195,10 +234,10 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		if what := goesBack(local, remote); what != "" {
 			return res, fmt.Errorf("%w: issued %s, not after the installed %s, with %s", ErrConfigRollback, remote.IssuedAt, local.IssuedAt, what)
 		}
-		installed.IssuedAt, installed.Challenge = local.IssuedAt, local.Challenge
+		installed.IssuedAt, installed.Challenge, installed.Signed = local.IssuedAt, local.Challenge, localState.Signed
 	}
 	var riskErr error
-	if remote.Version != local.Version && remote.Version > 0 {
+	if (remote.Version != local.Version || !trusted) && remote.Version > 0 {
 		// Central publishes any JSON its admin API is given, and a newer
 		// central may name settings this version does not know: a document
 		// the engine cannot apply would replace the one in use, and the
@@ -207,9 +246,6 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		if _, err := risk.ParseConfig(remote.Risk); err != nil {
 			riskErr = fmt.Errorf("%w: version %d: %w", ErrRiskUnusable, remote.Version, err)
 		} else {
-			if err := atomicfile.Write(filepath.Join(dir, RiskFile), remote.Risk); err != nil {
-				return res, err
-			}
 			res.RiskUpdated = true
 			installed.Version, installed.Risk = remote.Version, remote.Risk
 		}
@@ -217,13 +253,27 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 
 	have := make(map[string]protocol.Watchlist, len(local.Watchlists))
 	for _, w := range local.Watchlists {
-		have[w.Name] = w
+		if trusted {
+			have[w.Name] = w
+		}
 	}
 	fail := func(name string, err error) {
 		if res.Failed == nil {
 			res.Failed = map[string]string{}
 		}
 		res.Failed[name] = err.Error()
+	}
+	// Readers check each list file against the state (VerifyInstalled):
+	// the state names the new versions before their files change.
+	for _, w := range remote.Watchlists {
+		if old, had := have[w.Name]; !had || old.Version != w.Version || !slices.Equal(old.SHA256, w.SHA256) {
+			localState.Pending = append(localState.Pending, w)
+		}
+	}
+	if len(localState.Pending) > 0 {
+		if err := writeState(dir, localState); err != nil {
+			return res, err
+		}
 	}
 	seen := map[string]bool{}
 	for _, w := range remote.Watchlists {
@@ -247,9 +297,10 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 				return res, ctx.Err()
 			}
 			fail(w.Name, err)
+			installed.Pending = append(installed.Pending, w) // its file may be half done: renamed, not yet synced
 			if had && fileExists(path) && protocol.ValidName(w.Name) {
 				installed.Watchlists = append(installed.Watchlists, old) // still in use
-				keep(w.Name)
+				keepConfirmed(w.Name)
 			}
 			continue
 		}
@@ -257,25 +308,39 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		installed.Confirmed[w.Name] = confirmed
 		res.Watchlists = append(res.Watchlists, w.Name)
 	}
-	// Lists central stopped publishing are no longer in force.
-	for name := range have {
-		if seen[name] || !protocol.ValidName(name) {
-			continue
+	if installed.riskFrom(localState, u.cfg.Enrollment.CentralSignKey) {
+		// A copy of the document beside the state is from before: the
+		// one in force is in ConfigFile, signed, and a copy there would be
+		// refused (VerifyInstalled).
+		if err := os.Remove(filepath.Join(dir, RiskFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return res, fmt.Errorf("removing the unsigned risk configuration: %w", err)
 		}
-		if err := os.Remove(filepath.Join(wlDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			fail(name, fmt.Errorf("removing a list central withdrew: %w", err))
-			installed.Watchlists = append(installed.Watchlists, have[name])
-			keep(name)
-			continue
-		}
-		res.Removed = append(res.Removed, name)
 	}
-	state, err := json.MarshalIndent(installed, "", "  ")
-	if err != nil {
-		return res, fmt.Errorf("encoding configuration state: %w", err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), state); err != nil {
+	if err := writeState(dir, installed); err != nil {
 		return res, err
+	}
+	// Lists central stopped publishing are no longer in force; a file the
+	// state does not name goes once the state no longer names it.
+	inForce := map[string]bool{}
+	for _, w := range installed.Watchlists {
+		inForce[w.Name] = true
+	}
+	ents, err := os.ReadDir(wlDir)
+	if err != nil {
+		return res, fmt.Errorf("reading %s: %w", wlDir, err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if inForce[name] || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(wlDir, name)); err != nil {
+			fail(name, fmt.Errorf("removing a list central does not publish: %w", err))
+			continue
+		}
+		if _, had := have[name]; had && !seen[name] {
+			res.Removed = append(res.Removed, name)
+		}
 	}
 	var parts []string
 	for _, n := range slices.Sorted(maps.Keys(res.Failed)) {
@@ -290,6 +355,42 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		return res, fmt.Errorf("%w: %s", ErrConfigPartial, strings.Join(parts, "; "))
 	}
 	return res, nil
+}
+
+// riskFrom records which of central's bundles the risk document in force
+// came from: st.Signed, else the one it came from before (local's),
+// which is kept; true when one is. With neither (a document installed
+// before signatures were kept, and central's latest unusable) the state
+// keeps no signature: it stays unsigned until central's risk
+// configuration installs.
+func (st *state) riskFrom(local state, pub ed25519.PublicKey) bool {
+	matches := func(c *signedCopy) bool {
+		if c == nil {
+			return false
+		}
+		sc, err := c.Open(pub)
+		return err == nil && sc.Version == st.Version && sameJSON(sc.Risk, st.Risk)
+	}
+	switch {
+	case matches(st.Signed):
+	case matches(local.RiskSigned):
+		st.RiskSigned = local.RiskSigned
+	case matches(local.Signed):
+		st.RiskSigned = local.Signed
+	default:
+		st.Signed = nil
+		return false
+	}
+	return true
+}
+
+// writeState writes st into dir's ConfigFile.
+func writeState(dir string, st state) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding configuration state: %w", err)
+	}
+	return atomicfile.Write(filepath.Join(dir, ConfigFile), data)
 }
 
 // goesBack names what remote would take back from local: an older risk

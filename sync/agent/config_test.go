@@ -227,8 +227,8 @@ func TestConfigRefusesWhatCentralDidNotSign(t *testing.T) {
 	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
 		t.Fatal(err)
 	}
-	if risk, _ := os.ReadFile(filepath.Join(dir, "risk.json")); string(risk) != `{"max_retries":30}` {
-		t.Errorf("risk.json = %q", risk)
+	if risk := riskInForce(t, r, dir); risk != `{"max_retries":30}` {
+		t.Errorf("risk in force = %q", risk)
 	}
 	// Someone replays the answer kept above, an hour older.
 	tp.edit = func([]byte) []byte {
@@ -317,8 +317,8 @@ func TestConfigDowngradeWithinTheClockTolerance(t *testing.T) {
 		if got.Version != installed.Version || !slices.EqualFunc(got.Watchlists, installed.Watchlists, func(a, b protocol.Watchlist) bool { return a.Name == b.Name && a.Version == b.Version }) {
 			t.Errorf("%s: installed %s after the replay, want %s kept", tt.name, versions(got), versions(installed))
 		}
-		if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"max_retries":30}` {
-			t.Errorf("%s: risk.json = %s after the replay", tt.name, data)
+		if data := riskInForce(t, r, dir); data != `{"max_retries":30}` {
+			t.Errorf("%s: risk in force = %s after the replay", tt.name, data)
 		}
 		for _, name := range []string{"a", "b"} {
 			if _, err := os.Stat(filepath.Join(dir, agent.WatchlistDir, name)); err != nil {
@@ -333,8 +333,8 @@ func TestConfigDowngradeWithinTheClockTolerance(t *testing.T) {
 	if _, err := agent.SyncConfig(ctx, u, dir); err != nil {
 		t.Fatalf("a later bundle with a lower version: %v", err)
 	}
-	if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"max_retries":40}` {
-		t.Errorf("risk.json = %s, want the later bundle's", data)
+	if data := riskInForce(t, r, dir); data != `{"max_retries":40}` {
+		t.Errorf("risk in force = %s, want the later bundle's", data)
 	}
 }
 
@@ -378,8 +378,8 @@ func TestConfigAfterCentralClockRanAhead(t *testing.T) {
 	if err != nil || !res.RiskUpdated || len(res.Watchlists) != 1 {
 		t.Fatalf("SyncConfig after central's clock was put right = %+v, %v; want risk and list installed", res, err)
 	}
-	if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"max_retries":5}` {
-		t.Errorf("risk.json = %s", data)
+	if data := riskInForce(t, r, dir); data != `{"max_retries":5}` {
+		t.Errorf("risk in force = %s", data)
 	}
 }
 
@@ -416,8 +416,8 @@ func TestRiskTheEngineCannotApplyKeepsThePrevious(t *testing.T) {
 		if d := agent.Describe(err); !strings.Contains(d, "stays") {
 			t.Errorf("%s: operator told %q", doc, d)
 		}
-		if data, _ := os.ReadFile(filepath.Join(dir, agent.RiskFile)); string(data) != `{"max_retries":4}` {
-			t.Errorf("%s: risk.json = %s, want the previous document kept", doc, data)
+		if data := riskInForce(t, r, dir); data != `{"max_retries":4}` {
+			t.Errorf("%s: risk in force = %s, want the previous document kept", doc, data)
 		}
 		if c, err := agent.LoadConfig(dir); err != nil || c.Version != 1 {
 			t.Errorf("%s: configuration in use says version %d (%v), want 1", doc, c.Version, err)
@@ -691,4 +691,21 @@ func TestConfigRecordsWhenCentralConfirmedEachList(t *testing.T) {
 	if err != nil || !near(replayed["a"], got["a"]) {
 		t.Errorf("a replayed answer confirmed %v (err %v), want a as of %s, when central signed it", replayed, err, got["a"])
 	}
+}
+
+// riskInForce is the risk document installed in dir, as it verifies
+// against central's pinned key (agent.VerifyInstalled), compacted.
+func riskInForce(t *testing.T, r *rig, dir string) string {
+	t.Helper()
+	in, err := agent.VerifyInstalled(dir, r.enr.CentralSignKey)
+	if err != nil || in.Trust != agent.TrustSigned {
+		t.Fatalf("the configuration installed: %s, %v; want central's, signed", in.Trust, err)
+	}
+	var b bytes.Buffer
+	if len(in.Config.Risk) > 0 {
+		if err := json.Compact(&b, in.Config.Risk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
 }

@@ -563,22 +563,29 @@ var ErrNoSignKey = errors.New("agent: the enrolment has no central signing key; 
 // signature verifies with the central key pinned at enrolment. The
 // watchlists it lists are not checked here (see SyncConfig).
 func (u *Uploader) FetchConfig(ctx context.Context) (protocol.Config, error) {
+	c, _, err := u.fetchConfig(ctx)
+	return c, err
+}
+
+// fetchConfig is FetchConfig with central's signed answer as it came,
+// which SyncConfig keeps so the device can check it again at every load.
+func (u *Uploader) fetchConfig(ctx context.Context) (protocol.Config, protocol.SignedConfig, error) {
 	var c protocol.Config
+	var sc protocol.SignedConfig
 	if len(u.cfg.Enrollment.CentralSignKey) == 0 {
-		return c, ErrNoSignKey
+		return c, sc, ErrNoSignKey
 	}
 	resp, err := u.do(ctx, http.MethodGet, protocol.PathConfig, nil)
 	if err != nil {
-		return c, fmt.Errorf("fetching configuration: %w", err)
+		return c, sc, fmt.Errorf("fetching configuration: %w", err)
 	}
-	var sc protocol.SignedConfig
 	if err := json.Unmarshal(resp.body, &sc); err != nil {
-		return c, fmt.Errorf("fetching configuration: decoding: %w", err)
+		return c, sc, fmt.Errorf("fetching configuration: decoding: %w", err)
 	}
 	if c, err = sc.Open(u.cfg.Enrollment.CentralSignKey); err != nil {
-		return c, fmt.Errorf("fetching configuration: %w", err)
+		return c, sc, fmt.Errorf("fetching configuration: %w", err)
 	}
-	return c, nil
+	return c, sc, nil
 }
 
 // DownloadWatchlist streams the bytes of the watchlist w describes into
