@@ -176,11 +176,13 @@ func (a *App) openAndCheck(ctx context.Context) *vault.Vault {
 	return v
 }
 
-// deviceConfig is the configuration the next verification uses: the risk
-// configuration and watchlists sync installed, and the lists imported on
-// this device. It reads again only what changed on disk since the last
-// call, keeps the risk configuration in use when a new one is invalid, and
-// logs what it left out.
+// deviceConfig is the configuration the next verification uses, through
+// the loader the command line uses too (deviceconf.Device.Load): the risk
+// configuration and watchlists sync installed, checked against central's
+// signature on an enrolled device (one changed on disk is an error, and
+// nothing is verified), and the lists imported on this device. It reads
+// again only what changed on disk since the last call and logs what it
+// left out.
 func (a *App) deviceConfig(ctx context.Context) (*deviceconf.Config, error) {
 	a.confMu.Lock()
 	defer a.confMu.Unlock()
@@ -191,7 +193,10 @@ func (a *App) deviceConfig(ctx context.Context) (*deviceconf.Config, error) {
 	}
 	a.conf = c
 	if last == nil || c.Screening != last.Screening || c.Risk.Path != last.Risk.Path || c.Risk.Problem != last.Risk.Problem {
-		a.cfg.Logger.Info("device configuration", "watchlists", c.Watchlists.Names(), "risk", cmp.Or(c.Risk.Path, "built-in defaults"))
+		a.cfg.Logger.Info("device configuration", "source", c.Source, "watchlists", c.Watchlists.Names(), "risk", cmp.Or(c.Risk.Path, "built-in defaults"))
+		if c.Warning != "" {
+			a.cfg.Logger.Warn("device configuration", "problem", c.Warning)
+		}
 		for _, p := range c.Watchlists.Problems {
 			a.cfg.Logger.Warn("watchlist left out", "problem", p)
 		}

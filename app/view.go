@@ -340,8 +340,10 @@ func (a *App) configInUse() ConfigInUse {
 	if c := a.conf; c != nil {
 		ci.Watchlists, ci.Risk = c.Watchlists.Names(), c.Risk.Path
 		ci.Problems = slices.Clone(c.Watchlists.Problems)
-		if c.Risk.Problem != "" {
-			ci.Problems = append(ci.Problems, c.Risk.Problem)
+		for _, p := range []string{c.Risk.Problem, c.Warning} {
+			if p != "" {
+				ci.Problems = append(ci.Problems, p)
+			}
 		}
 		age := c.Risk.Config.ScreeningAge(*a.dev.ScreeningData(c.Watchlists, a.now()))
 		ci.ScreeningAge = &age

@@ -143,9 +143,20 @@ func runScreen(ctx context.Context, env *Env, args []string) (any, error) {
 		q.DOB = d
 	}
 	dirs := screeningDirs(*dirFlag)
-	w, err := loadWatchlists(ctx, env, dirs)
-	if err != nil {
-		return nil, err
+	var w deviceconf.Watchlists
+	if *dirFlag != "" {
+		var err error
+		if w, err = loadWatchlists(ctx, env, dirs); err != nil {
+			return nil, err
+		}
+	} else {
+		// The device's lists as a verification screens against them:
+		// central's checked against its signature.
+		c, err := loadDeviceConfig(ctx, env, deviceconf.FromEnv())
+		if err != nil {
+			return nil, err
+		}
+		w = c.Watchlists
 	}
 	if len(w.Lists) == 0 {
 		// Screening against nothing would report a clean person: refuse.
