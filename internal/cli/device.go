@@ -40,7 +40,8 @@ type configStatus struct {
 	// Warning says what to do about an unsigned configuration.
 	Warning string `json:"warning,omitempty"`
 	// Refused says why verifications refuse the configuration (changed
-	// on disk); Source is then empty.
+	// on disk, or none from central on an enrolled device); Source is
+	// then empty.
 	Refused string `json:"refused,omitempty"`
 }
 
@@ -104,7 +105,7 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 	conf, err := loadDeviceConfig(ctx, env, dev)
 	var coded *Error
 	switch {
-	case errors.As(err, &coded) && coded.Code == "config_altered":
+	case errors.As(err, &coded) && (coded.Code == "config_altered" || coded.Code == "config_not_synced"):
 		res.Configuration.Refused = err.Error()
 		return res, nil
 	case err != nil:
@@ -117,13 +118,16 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 
 // loadDeviceConfig loads the configuration verifications on dev decide
 // with, as the app does (deviceconf.Device.Load), and says on stderr what
-// was left out or needs doing. One changed on disk is refused.
+// was left out or needs doing. One changed on disk is refused, and so is
+// an enrolled device's without central's.
 func loadDeviceConfig(ctx context.Context, env *Env, dev deviceconf.Device) (*deviceconf.Config, error) {
 	c, err := dev.Load(ctx, nil)
-	if errors.Is(err, agent.ErrConfigAltered) {
+	switch {
+	case errors.Is(err, agent.ErrConfigAltered):
 		return nil, Errorf(ExitRejected, "config_altered", "%v", err)
-	}
-	if err != nil {
+	case errors.Is(err, deviceconf.ErrNotSynced):
+		return nil, Errorf(ExitRejected, "config_not_synced", "%v", err)
+	case err != nil:
 		return nil, err
 	}
 	for _, p := range c.Watchlists.Problems {

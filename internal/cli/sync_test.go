@@ -426,9 +426,9 @@ func TestSyncRequeue(t *testing.T) {
 
 // TestDeviceCheckSaysWhoseConfiguration: `kyc device-check` says whether
 // verifications decide with a local, unsigned configuration or central's,
-// verified; a configuration changed on disk after a sync is refused by
-// device-check and `kyc verify` alike, saying to sync again, and a sync
-// puts central's back.
+// verified; an enrolled device without central's, or with one changed on
+// disk after a sync, is refused by device-check and `kyc verify` alike,
+// saying to sync (again), and a sync puts central's back.
 func TestDeviceCheckSaysWhoseConfiguration(t *testing.T) {
 	c := startCentral(t)
 	dir, _ := deviceEnv(t)
@@ -448,7 +448,7 @@ func TestDeviceCheckSaysWhoseConfiguration(t *testing.T) {
 	if code, res := runCLI(t, "enroll", "--central", c.URL, "--ca", c.CAFile, "--token-file", c.tokenFile(t), "--dir", dir); code != ExitOK {
 		t.Fatalf("enroll: %d %v", code, res)
 	}
-	if conf := source("enrolled, not synced", ExitOK); conf["source"] != string(deviceconf.SourceCentralNone) || conf["warning"] == nil {
+	if conf := source("enrolled, not synced", ExitRejected); !strings.Contains(conf["refused"].(string), "kyc sync") {
 		t.Errorf("enrolled, not synced: %v", conf)
 	}
 	sync := func() {
@@ -483,5 +483,13 @@ func TestDeviceCheckSaysWhoseConfiguration(t *testing.T) {
 	sync()
 	if conf := source("synced again", ExitOK); conf["source"] != string(deviceconf.SourceCentral) {
 		t.Errorf("synced again: %v", conf)
+	}
+	// Deleting central's configuration brings no defaults back.
+	if err := os.RemoveAll(filepath.Join(dir, deviceconf.ConfigDirName)); err != nil {
+		t.Fatal(err)
+	}
+	code, res = runCLI(t, "verify", "--document", "front.jpg", "--selfie", "selfie.jpg", "--no-device-check")
+	if code != ExitRejected || errCode(res) != "config_not_synced" {
+		t.Errorf("kyc verify with central's configuration deleted: exit %d %v; want it refused", code, res)
 	}
 }

@@ -258,10 +258,13 @@ const (
 	// did not keep its signature installed it; the next sync replaces
 	// it with a signed one.
 	SourceCentralUnsigned Source = "from central, unsigned until the next sync"
-	// SourceCentralNone: enrolled, but sync has not installed central's
-	// configuration yet: the built-in defaults and the local lists.
-	SourceCentralNone Source = "enrolled, no configuration from central yet"
 )
+
+// ErrNotSynced means the device is enrolled but holds no configuration
+// from central: sync has not installed one yet, or it was deleted. An
+// enrolled device decides only with central's configuration, never with
+// the built-in defaults in its place.
+var ErrNotSynced = errors.New("the device is enrolled but holds no configuration from central: sync with central (kyc sync) before verifying")
 
 // Config is what a verification on this device is configured by.
 type Config struct {
@@ -320,17 +323,16 @@ func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the device configuration: %w", err)
 	}
-	if in.Trust != agent.TrustSigned {
+	switch in.Trust {
+	case agent.TrustNone:
+		return nil, ErrNotSynced
+	case agent.TrustUnsigned:
 		c, err := d.loadLocal(ctx, last)
 		if err != nil {
 			return nil, err
 		}
-		c.stamp, c.Source = all, SourceCentralNone
-		c.Warning = "sync with central (kyc sync) to install its signed configuration; until then verifications use the built-in risk defaults"
-		if in.Trust == agent.TrustUnsigned {
-			c.Source = SourceCentralUnsigned
-			c.Warning = "the configuration from central was installed before this version kept its signature and is used unchecked: sync with central (kyc sync) to replace it with a signed one"
-		}
+		c.stamp, c.Source = all, SourceCentralUnsigned
+		c.Warning = "the configuration from central was installed before this version kept its signature and is used unchecked: sync with central (kyc sync) to replace it with a signed one"
 		return c, nil
 	}
 	c := &Config{stamp: all, Source: SourceCentral}

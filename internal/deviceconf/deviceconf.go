@@ -38,9 +38,11 @@
 // approvals go to review (SCREENING_STALE); list ages count from the
 // signed bundle's date at the latest. A configuration installed by a
 // version that did not keep the signature is used as before, with a
-// warning, until the next sync replaces it; before the first sync the
-// built-in defaults apply, with a warning too. The local lists
-// (KYC_WATCHLISTS_DIR) join central's; central's list wins a name clash.
+// warning, until the next sync replaces it; before the first sync (or
+// with the configuration deleted, which looks the same) nothing is
+// verified (ErrNotSynced), since the built-in defaults may be laxer than
+// central's. The local lists (KYC_WATCHLISTS_DIR) join central's;
+// central's list wins a name clash.
 //
 // A device that is not enrolled is configured by its administrator:
 // <device>/config/risk.json laid over the defaults (one missing or invalid

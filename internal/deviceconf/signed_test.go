@@ -250,8 +250,8 @@ func TestUnsignedConfigUpgrade(t *testing.T) {
 	r := newSignedRig(t)
 	r.publish(t, centralRisk, "ofac", "Ivan Petrovich Sidorov")
 	ctx := context.Background()
-	if c, err := r.dev.Load(ctx, nil); err != nil || c.Source != SourceCentralNone || c.Warning == "" {
-		t.Fatalf("enrolled, never synced: %+v, %v", c, err)
+	if c, err := r.dev.Load(ctx, nil); !errors.Is(err, ErrNotSynced) || c != nil {
+		t.Fatalf("enrolled, never synced: %+v, %v; want ErrNotSynced, not the built-in defaults", c, err)
 	}
 	// What the earlier version's sync left, edited since.
 	if err := os.MkdirAll(r.dev.ConfigDir(), 0o700); err != nil {

@@ -252,8 +252,8 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 	}
 
 	have := make(map[string]protocol.Watchlist, len(local.Watchlists))
-	for _, w := range local.Watchlists {
-		if trusted {
+	if trusted {
+		for _, w := range local.Watchlists {
 			have[w.Name] = w
 		}
 	}
@@ -264,9 +264,11 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		res.Failed[name] = err.Error()
 	}
 	// Readers check each list file against the state (VerifyInstalled):
-	// the state names the new versions before their files change.
+	// the state names the new versions before their files change. A state
+	// not trusted stays as it is until the new one replaces it, so that
+	// readers go on refusing (or reading unsigned) what they did.
 	for _, w := range remote.Watchlists {
-		if old, had := have[w.Name]; !had || old.Version != w.Version || !slices.Equal(old.SHA256, w.SHA256) {
+		if old, had := have[w.Name]; trusted && (!had || old.Version != w.Version || !slices.Equal(old.SHA256, w.SHA256)) {
 			localState.Pending = append(localState.Pending, w)
 		}
 	}
