@@ -53,7 +53,14 @@ type Watchlists struct {
 	// central's key when Load read the lists (nil otherwise): the
 	// confirmations and the lists missing that ScreeningData ages.
 	signed *agent.Installed
+	// unverified: Load read them on an enrolled device whose
+	// configuration it could not check against central's key.
+	unverified bool
 }
+
+// UnverifiedLists names, in the screening data, central's lists on an
+// enrolled device whose configuration is not verified: of unknown age.
+const UnverifiedLists = "central's lists (configuration not verified: sync with central)"
 
 // Index is the screening index of the lists; nil when there are none,
 // which leaves the sanctions signal missing.
@@ -81,7 +88,9 @@ func (w Watchlists) Names() []string {
 //
 // Lists Load verified are aged by central's signed confirmation; a list
 // central's bundle names that the device does not hold is screened as of
-// unknown age, so a would-be approval goes to review (SCREENING_STALE).
+// unknown age, so a would-be approval goes to review (SCREENING_STALE),
+// and so is every screening on an enrolled device whose configuration
+// Load could not verify (UnverifiedLists).
 func (d Device) ScreeningData(w Watchlists, now time.Time) *risk.ScreeningData {
 	var confirmed map[string]time.Time
 	var missing []string
@@ -100,6 +109,9 @@ func (d Device) ScreeningData(w Watchlists, now time.Time) *risk.ScreeningData {
 	}
 	for _, name := range missing {
 		data.Lists = append(data.Lists, risk.WatchlistDates{Name: strings.TrimSuffix(name, listSuffix)})
+	}
+	if w.unverified {
+		data.Lists = append(data.Lists, risk.WatchlistDates{Name: UnverifiedLists})
 	}
 	return data
 }
@@ -317,6 +329,7 @@ func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
 			return nil, err
 		}
 		c.stamp, c.Source, c.Warning = all, SourceLocal, agent.ErrNoSignKey.Error()
+		c.Watchlists.unverified = true
 		return c, nil
 	}
 	in, err := agent.VerifyInstalled(cfgDir, enr.CentralSignKey)
@@ -332,7 +345,8 @@ func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
 			return nil, err
 		}
 		c.stamp, c.Source = all, SourceCentralUnsigned
-		c.Warning = "the configuration from central was installed before this version kept its signature and is used unchecked: sync with central (kyc sync) to replace it with a signed one"
+		c.Warning = "the configuration from central was installed before this version kept its signature and cannot be checked, so verifications approve nobody (they go to review): sync with central (kyc sync) to replace it with a signed one"
+		c.Watchlists.unverified = true
 		return c, nil
 	}
 	c := &Config{stamp: all, Source: SourceCentral}

@@ -23,26 +23,32 @@
 // On an enrolled device verifications decide with exactly what central
 // signed: sync keeps central's signed bundle, byte for byte, in
 // <device>/config/config.json, and Load checks it with central's key
-// pinned at enrolment every time it reads it — the bundle, the risk
+// pinned at enrolment every time it reads it: the bundle, the risk
 // document in force, and each list in <device>/config/watchlists against
 // its signed size and SHA-256 (agent.VerifyInstalled). A configuration
-// changed on disk (a threshold relaxed, a list dropped or replaced, a
-// file added) is refused with agent.ErrConfigAltered, which says to sync
-// again or enrol again, and nothing is decided until sync reinstalls it.
-// Refusing is the safe choice: falling back to the built-in defaults
-// would let whoever edits the folder pick the laxer of two
-// configurations, and a last verified copy kept beside it would be an
-// older configuration central has since replaced, which whoever edits
-// the folder could then choose by spoiling the current one. A list central names that the device does not
-// hold (its download failed) is screened as of unknown age, so would-be
-// approvals go to review (SCREENING_STALE); list ages count from the
-// signed bundle's date at the latest. A configuration installed by a
-// version that did not keep the signature is used as before, with a
-// warning, until the next sync replaces it; before the first sync (or
-// with the configuration deleted, which looks the same) nothing is
-// verified (ErrNotSynced), since the built-in defaults may be laxer than
-// central's. The local lists (KYC_WATCHLISTS_DIR) join central's;
-// central's list wins a name clash.
+// changed on disk (a threshold relaxed, a list dropped, replaced or
+// added) is refused with agent.ErrConfigAltered, which says to sync again
+// or enrol again, and nothing is decided until sync reinstalls it. Nor is
+// anything decided without central's configuration (ErrNotSynced: before
+// the first sync, or deleted, which looks the same). Refusing is the safe
+// choice: falling back to the built-in defaults would let whoever edits
+// the folder pick the laxer of two configurations, and a last verified
+// copy kept beside it would be an older configuration central has since
+// replaced, which whoever edits the folder could choose by spoiling the
+// current one.
+//
+// A list central names that the device does not hold (its download
+// failed) is screened as of unknown age, so would-be approvals go to
+// review (SCREENING_STALE); list ages count from the signed bundle's date
+// at the latest. A configuration installed by a version that did not keep
+// the signature is used until the next sync replaces it, with a warning,
+// and its screening is of unknown age (UnverifiedLists), so nothing is
+// approved on it: stripping the signature from an edited configuration
+// gains nothing but reviews. The same holds for an enrolment from before
+// central signed configuration. The local lists (KYC_WATCHLISTS_DIR) join
+// central's; central's list wins a name clash. What this cannot stop is
+// the enrolment itself removed: the device is then one standing alone,
+// as device-check says, and central no longer hears from it.
 //
 // A device that is not enrolled is configured by its administrator:
 // <device>/config/risk.json laid over the defaults (one missing or invalid

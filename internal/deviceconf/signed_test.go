@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -265,9 +266,17 @@ func TestUnsignedConfigUpgrade(t *testing.T) {
 	if err != nil || c.Source != SourceCentralUnsigned || c.Warning == "" || c.Risk.Config.Thresholds.FaceLivenessMin != 0.2 {
 		t.Fatalf("an unsigned copy: %+v, %v; want it used, said to be unsigned", c, err)
 	}
+	// Nothing is approved on it: its screening is of unknown age.
+	age := c.Risk.Config.ScreeningAge(*r.dev.ScreeningData(c.Watchlists, time.Now()))
+	if !age.Stale || !strings.Contains(age.Problem, UnverifiedLists) {
+		t.Errorf("screening on an unsigned copy: %+v; want it stale, of unknown age", age)
+	}
 	r.sync(t)
 	if c, err = r.dev.Load(ctx, c); err != nil || c.Source != SourceCentral || c.Warning != "" || c.Risk.Config.Thresholds.FaceLivenessMin != 0.7 {
 		t.Fatalf("after the next sync: %+v, %v; want central's signed configuration", c, err)
+	}
+	if age := c.Risk.Config.ScreeningAge(*r.dev.ScreeningData(c.Watchlists, time.Now())); age.Stale {
+		t.Errorf("screening on central's signed configuration, just synced: %s", age.Problem)
 	}
 	if _, err := os.Stat(filepath.Join(r.dev.ConfigDir(), agent.RiskFile)); err == nil {
 		t.Error("the unsigned copy of the risk document stays beside the signed one")
