@@ -369,8 +369,8 @@ func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
 // loadLocal reads the risk document and the watchlists as they are, for a
 // device whose configuration central did not sign.
 func (d Device) loadLocal(ctx context.Context, last *Config) (*Config, error) {
-	// The risk document's version is in the configuration state, which
-	// sync writes after the document.
+	// The risk document's version is in the configuration state
+	// (agent.InstalledRiskVersion).
 	c := &Config{riskStamp: stamp(filepath.Join(d.ConfigDir(), riskFile), filepath.Join(d.ConfigDir(), agent.ConfigFile)),
 		listStamp: stamp(d.WatchlistDirs()...)}
 	if last != nil && last.riskStamp == c.riskStamp && last.Source != SourceCentral {
@@ -384,6 +384,7 @@ func (d Device) loadLocal(ctx context.Context, last *Config) (*Config, error) {
 	}
 	if last != nil && last.listStamp == c.listStamp && last.Watchlists.signed == nil {
 		c.Watchlists, c.Screening = last.Watchlists, last.Screening
+		c.Watchlists.unverified = false // the caller says
 		return c, nil
 	}
 	w, err := LoadWatchlists(ctx, d.WatchlistDirs()...)
