@@ -271,6 +271,21 @@ func TestUnsignedConfigUpgrade(t *testing.T) {
 	if !age.Stale || !strings.Contains(age.Problem, UnverifiedLists) {
 		t.Errorf("screening on an unsigned copy: %+v; want it stale, of unknown age", age)
 	}
+	// The enrolment removed, the device stands alone: its own
+	// configuration, the lists aged as they are.
+	if err := os.Remove(r.dev.EnrollmentPath()); err != nil {
+		t.Fatal(err)
+	}
+	alone, err := r.dev.Load(ctx, c)
+	if err != nil || alone.Source != SourceLocal {
+		t.Fatalf("not enrolled any more: %+v, %v", alone, err)
+	}
+	if age := alone.Risk.Config.ScreeningAge(*r.dev.ScreeningData(alone.Watchlists, time.Now())); strings.Contains(age.Problem, UnverifiedLists) {
+		t.Errorf("a device standing alone: %s; its lists are not central's to verify", age.Problem)
+	}
+	if err := identity.SaveEnrollment(r.dev.EnrollmentPath(), r.enr); err != nil {
+		t.Fatal(err)
+	}
 	r.sync(t)
 	if c, err = r.dev.Load(ctx, c); err != nil || c.Source != SourceCentral || c.Warning != "" || c.Risk.Config.Thresholds.FaceLivenessMin != 0.7 {
 		t.Fatalf("after the next sync: %+v, %v; want central's signed configuration", c, err)
