@@ -55,7 +55,12 @@ type Partner struct {
 	// overlap, since the partner's tokens are shared by its keys: after a
 	// leak, the key's holder keeps no token past that key.
 	TokensNotBefore time.Time `json:"tokens_not_before,omitzero"`
-	CreatedAt       time.Time `json:"created_at"`
+	// TokensRevokedBefore: tokens created before it no longer work. A
+	// rotation moves a TokensNotBefore that has passed here, so that the
+	// next rotation's later TokensNotBefore does not bring back tokens
+	// whose end had already come.
+	TokensRevokedBefore time.Time `json:"tokens_revoked_before,omitzero"`
+	CreatedAt           time.Time `json:"created_at"`
 }
 
 // SetDisabled disables the partner or enables it again at now, adding a

@@ -276,6 +276,9 @@ func (a *API) RotateKey(ctx context.Context, actor, id string, overlap time.Dura
 			}
 		}
 		p.Keys = keys
+		if nb := p.TokensNotBefore; !nb.IsZero() && !now.Before(nb) && nb.After(p.TokensRevokedBefore) {
+			p.TokensRevokedBefore = nb // its tokens ended: they stay ended
+		}
 		p.TokensNotBefore = now.Add(overlap)
 		return nil
 	})

@@ -219,10 +219,11 @@ func (a *API) spendRate(ctx context.Context, key string, lim RateLimit) (time.Du
 }
 
 // revoked reports whether t was made before the end of a rotated-out pass
-// key's overlap that has passed (central.Partner.TokensNotBefore).
+// key's overlap that has passed (central.Partner.TokensNotBefore, and
+// TokensRevokedBefore for those of earlier rotations).
 func revoked(p central.Partner, t central.PartnerToken, now time.Time) bool {
 	nb := p.TokensNotBefore
-	return !nb.IsZero() && !now.Before(nb) && t.CreatedAt.Before(nb)
+	return t.CreatedAt.Before(p.TokensRevokedBefore) || !nb.IsZero() && !now.Before(nb) && t.CreatedAt.Before(nb)
 }
 
 // TokenResponse is Generate Partner Token's answer.
