@@ -115,6 +115,16 @@ func TestCheckOutboundAddr(t *testing.T) {
 		"192.168.1.10":           false,
 		"203.0.113.9":            false,
 		"2001:db8::1":            false,
+		// IPv6 addresses standing for an IPv4 one: NAT64's well-known
+		// prefix, 6to4, IPv4-compatible.
+		"64:ff9b::a9fe:a9fe": true,
+		"64:ff9b::6464:64c8": true, // 100.100.100.200
+		"64:ff9b::cb00:7109": false,
+		"2002:a9fe:a9fe::1":  true,
+		"2002:cb00:7109::1":  false,
+		"::a9fe:a9fe":        true,
+		"::e000:1":           true, // 224.0.0.1
+		"::ffff:0:a9fe:a9fe": true, // SIIT's IPv4-translated
 	} {
 		err := CheckOutboundAddr(netip.MustParseAddr(addr))
 		if refused != errors.Is(err, ErrForbiddenAddress) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -18,14 +19,51 @@ var ErrForbiddenAddress = errors.New("central does not call link-local, multicas
 // (which is refused as a whole): AWS's IPv6 one and Alibaba's.
 var metadataAddrs = []netip.Addr{netip.MustParseAddr("fd00:ec2::254"), netip.MustParseAddr("100.100.100.200")}
 
+// embeddingPrefixes are the IPv6 prefixes whose addresses carry an IPv4
+// address in their last 32 bits, which a translator on the way (NAT64 and
+// DNS64 on an IPv6-only network, RFC 6052's well-known prefix; SIIT's
+// IPv4-translated addresses) or the kernel (IPv4-compatible addresses)
+// turns back into that IPv4 address.
+var embeddingPrefixes = []netip.Prefix{netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("::ffff:0:0:0/96"),
+	netip.MustParsePrefix("::/96")}
+
+// sixToFour is 6to4 (RFC 3056): the IPv4 address in bits 16 to 47.
+var sixToFour = netip.MustParsePrefix("2002::/16")
+
 // CheckOutboundAddr refuses an address central must never call on a
 // partner's behalf: link-local (169.254.169.254, the metadata service of
 // most clouds, hands out the instance's credentials), multicast,
 // unspecified (0.0.0.0 reaches this host), and the metadata addresses
-// outside link-local. Loopback and private addresses stay allowed: a
+// outside link-local; and an IPv6 address that stands for one of those
+// (NAT64, 6to4, IPv4-compatible: 64:ff9b::a9fe:a9fe is 169.254.169.254
+// through a NAT64). Loopback and private addresses stay allowed: a
 // receiver on central's own machine or network is a supported setup.
 func CheckOutboundAddr(a netip.Addr) error {
 	a = a.Unmap()
+	if err := checkAddr(a); err != nil {
+		return err
+	}
+	if !a.Is6() || a == netip.IPv6Loopback() {
+		return nil
+	}
+	b := a.As16()
+	var v4 [4]byte
+	switch {
+	case slices.ContainsFunc(embeddingPrefixes, func(p netip.Prefix) bool { return p.Contains(a) }):
+		copy(v4[:], b[12:])
+	case sixToFour.Contains(a):
+		copy(v4[:], b[2:6])
+	default:
+		return nil
+	}
+	if err := checkAddr(netip.AddrFrom4(v4)); err != nil {
+		return fmt.Errorf("%s stands for %w", a, err)
+	}
+	return nil
+}
+
+// checkAddr is CheckOutboundAddr for the address itself.
+func checkAddr(a netip.Addr) error {
 	if !a.IsValid() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() ||
 		a.IsMulticast() || a.IsUnspecified() {
 		return fmt.Errorf("%s: %w", a, ErrForbiddenAddress)
