@@ -11,7 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -49,17 +52,27 @@ const maxBranchLen = 64
 const maxAuditConfig = 16 << 10
 
 // CheckBranch reports whether b can name a branch: at most 64 printable
-// characters without control codes.
+// characters (PlainText).
 func CheckBranch(b string) error {
 	if len(b) > maxBranchLen {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "a branch name is at most %d characters", maxBranchLen)
 	}
-	for _, r := range b {
-		if r < 0x20 || r == 0x7f {
-			return httpx.Errorf(http.StatusBadRequest, "malformed", "a branch name holds no control characters")
-		}
+	if !PlainText(b) {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "a branch name holds no control, format or invisible characters")
 	}
 	return nil
+}
+
+// PlainText reports whether s is valid UTF-8 of visible characters and
+// spaces only (unicode.IsGraphic): no control codes (C0 and C1), line or
+// paragraph separators, and no format characters, among them the
+// bidirectional overrides and isolates (U+202E turns the rest of the line
+// around: a partner's name on the hosted flow's landing page would make
+// its warning say something else) and the zero-width ones (a name that
+// looks like another partner's). For names people read: partners',
+// branches'.
+func PlainText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsGraphic(r) })
 }
 
 // audit appends a console or admin action to the trail.

@@ -107,8 +107,8 @@ type Rotated struct {
 
 // checkName, checkBranches and checkWebhookURL validate admin input.
 func checkName(ve *ValidationError, name string) {
-	if strings.TrimSpace(name) == "" || len(name) > 128 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		ve.add("name", "invalid", "name must be 1-128 printable characters")
+	if strings.TrimSpace(name) == "" || len(name) > 128 || !central.PlainText(name) {
+		ve.add("name", "invalid", "name must be 1-128 printable characters (no control, format or invisible ones)")
 	}
 }
 
