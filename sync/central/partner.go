@@ -55,12 +55,12 @@ type Partner struct {
 	// overlap, since the partner's tokens are shared by its keys: after a
 	// leak, the key's holder keeps no token past that key.
 	TokensNotBefore time.Time `json:"tokens_not_before,omitzero"`
-	// TokensRevokedBefore: tokens created before it no longer work. A
-	// rotation moves a TokensNotBefore that has passed here, so that the
-	// next rotation's later TokensNotBefore does not bring back tokens
-	// whose end had already come.
-	TokensRevokedBefore time.Time `json:"tokens_revoked_before,omitzero"`
-	CreatedAt           time.Time `json:"created_at"`
+	// TokenCutoffs are earlier rotations' TokensNotBefore, each ending
+	// the tokens created before it as TokensNotBefore does: a later
+	// rotation with a longer overlap must neither bring back the tokens
+	// an earlier one ended nor let them outlive that one's overlap.
+	TokenCutoffs []time.Time `json:"token_cutoffs,omitempty"`
+	CreatedAt    time.Time   `json:"created_at"`
 }
 
 // SetDisabled disables the partner or enables it again at now, adding a

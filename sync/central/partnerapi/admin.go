@@ -276,9 +276,7 @@ func (a *API) RotateKey(ctx context.Context, actor, id string, overlap time.Dura
 			}
 		}
 		p.Keys = keys
-		if nb := p.TokensNotBefore; !nb.IsZero() && !now.Before(nb) && nb.After(p.TokensRevokedBefore) {
-			p.TokensRevokedBefore = nb // its tokens ended: they stay ended
-		}
+		p.TokenCutoffs = a.liveCutoffs(append(p.TokenCutoffs, p.TokensNotBefore), now)
 		p.TokensNotBefore = now.Add(overlap)
 		return nil
 	})
@@ -291,6 +289,28 @@ func (a *API) RotateKey(ctx context.Context, actor, id string, overlap time.Dura
 	}
 	a.known.add(a.passKeyCred(p.ClientID, pass), now.Add(a.cfg.KeyOverlap), now)
 	return Rotated{Partner: v, Secret: pass, PreviousValidUntil: prevUntil}, nil
+}
+
+// liveCutoffs keeps of a partner's token cutoffs those that may still end
+// a token: the ones to come, and the last one passed if a token made
+// before it could still be unexpired (it ends every token an earlier
+// passed one does).
+func (a *API) liveCutoffs(cs []time.Time, now time.Time) []time.Time {
+	var out []time.Time
+	var passed time.Time
+	for _, c := range cs {
+		switch {
+		case c.IsZero():
+		case now.Before(c):
+			out = append(out, c)
+		case c.After(passed):
+			passed = c
+		}
+	}
+	if !passed.IsZero() && now.Before(passed.Add(a.cfg.TokenTTL)) {
+		out = append(out, passed)
+	}
+	return out
 }
 
 // RotateWebhookSecret gives a partner a new webhook signing secret; the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -220,10 +221,10 @@ func (a *API) spendRate(ctx context.Context, key string, lim RateLimit) (time.Du
 
 // revoked reports whether t was made before the end of a rotated-out pass
 // key's overlap that has passed (central.Partner.TokensNotBefore, and
-// TokensRevokedBefore for those of earlier rotations).
+// TokenCutoffs for earlier rotations).
 func revoked(p central.Partner, t central.PartnerToken, now time.Time) bool {
-	nb := p.TokensNotBefore
-	return t.CreatedAt.Before(p.TokensRevokedBefore) || !nb.IsZero() && !now.Before(nb) && t.CreatedAt.Before(nb)
+	ended := func(c time.Time) bool { return !c.IsZero() && !now.Before(c) && t.CreatedAt.Before(c) }
+	return ended(p.TokensNotBefore) || slices.ContainsFunc(p.TokenCutoffs, ended)
 }
 
 // TokenResponse is Generate Partner Token's answer.

@@ -6,29 +6,44 @@ import (
 	"time"
 )
 
-// A pass key leaked, the admin rotated it with a 1 s overlap, and the
-// leaked key's token ended with it. A later rotation (the partner lost the
-// new key too, or a routine one) must not bring that token back: its
-// revocation had taken effect, and a new overlap is about the keys in use
-// then.
+// A pass key leaked and the admin rotated it with a short overlap, which
+// ends the leaked key's token with it. A later rotation (the partner lost
+// the new key too, or a routine one) with the default 24 h overlap must
+// neither bring that token back once it ended nor, made during the short
+// overlap, let it outlive it.
 func TestRotationDoesNotReviveRevokedToken(t *testing.T) {
+	rotate := func(e *env, id string, overlap int) {
+		e.t.Helper()
+		body := map[string]any{}
+		if overlap > 0 {
+			body["overlap_seconds"] = overlap
+		}
+		e.must(http.StatusOK, e.do(req{method: "POST", path: "/admin/v1/partners/" + id + "/rotate-key", admin: true, body: body}))
+	}
+	ended := func(e *env, tok, when string) {
+		e.t.Helper()
+		if a := e.do(req{method: "GET", path: "/api/v1/flows/nope", token: tok}); a.status != http.StatusUnauthorized || a.code(e.t) != "token_expired" {
+			e.t.Errorf("the leaked key's token %s: %d %s", when, a.status, a.body)
+		}
+	}
 	eachStore(t, func(t *testing.T, e *env) {
 		c := e.addPartner("Acme")
 		leaked := e.token(c.ClientID, c.PassKey).Token
-		var rot struct {
-			Secret string `json:"secret"`
-		}
-		e.must(http.StatusOK, e.do(req{method: "POST", path: "/admin/v1/partners/" + c.Partner.ID + "/rotate-key", admin: true,
-			body: map[string]any{"overlap_seconds": 1}})).json(t, &rot)
+		rotate(e, c.Partner.ID, 1)
 		e.clk.Advance(2 * time.Second)
-		if a := e.do(req{method: "GET", path: "/api/v1/flows/nope", token: leaked}); a.status != http.StatusUnauthorized {
-			t.Fatalf("the leaked key's token after its overlap: %d %s", a.status, a.body)
-		}
+		ended(e, leaked, "after its overlap")
 		e.clk.Advance(10 * time.Minute)
-		e.must(http.StatusOK, e.do(req{method: "POST", path: "/admin/v1/partners/" + c.Partner.ID + "/rotate-key", admin: true}))
-		if a := e.do(req{method: "GET", path: "/api/v1/flows/nope", token: leaked}); a.status != http.StatusUnauthorized || a.code(t) != "token_expired" {
-			t.Errorf("the leaked key's token after a second rotation: %d %s", a.status, a.body)
-		}
+		rotate(e, c.Partner.ID, 0)
+		ended(e, leaked, "after a second rotation")
+
+		// The second rotation within the first one's overlap.
+		g := e.addPartner("Globex")
+		leaked = e.token(g.ClientID, g.PassKey).Token
+		rotate(e, g.Partner.ID, 120)
+		e.clk.Advance(time.Minute)
+		rotate(e, g.Partner.ID, 0)
+		e.clk.Advance(time.Minute + time.Second)
+		ended(e, leaked, "after the first overlap, rotated again within it")
 	})
 }
 
