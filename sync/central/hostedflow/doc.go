@@ -59,7 +59,9 @@
 // header X-Flow-CSRF with the token the page got in data-csrf; the cookie
 // (HttpOnly, Secure, Path=/flow/) names the session and holds the
 // browser's secret, whose hash the session stores (central.HostedFlow),
-// so a cookie works on any instance and after a restart.
+// so a cookie works on any instance and after a restart. A request with
+// two such cookies is answered as one with none: the other was planted
+// for the parent domain (sessionCookie).
 //
 // Embedding: a partner may run the flow in an iframe of its own site. The
 // origins of the session's redirect_url and callback_url are the ones

@@ -347,6 +347,21 @@ func csrfToken(secret string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
+// sessionCookie is the value of r's session cookie, "" without one or
+// with more than one. A second is planted: a page of a sibling subdomain,
+// or a network attacker answering a plain-HTTP request to one, can set a
+// cookie for the parent domain, which the browser sends beside (and, as
+// the older, before) the one central set, and nothing tells which is the
+// person's. Taking either could run the person's captures into a session
+// of the attacker's.
+func sessionCookie(r *http.Request) string {
+	cs := r.CookiesNamed(cookieName)
+	if len(cs) != 1 {
+		return ""
+	}
+	return cs[0].Value
+}
+
 // cookieValue names the session and carries the browser's secret.
 func cookieValue(partnerID, sessionID, secret string) string {
 	e := base64.RawURLEncoding.EncodeToString

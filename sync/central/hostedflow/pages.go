@@ -132,11 +132,7 @@ func (f *Flow) requester(ctx context.Context, fs central.FlowSession) (string, e
 // holdsCookie reports whether r carries the cookie of fs's browser whose
 // secret hashes to bound: the person reloading a link already started.
 func holdsCookie(r *http.Request, fs central.FlowSession, bound []byte) bool {
-	c, err := r.Cookie(cookieName)
-	if err != nil {
-		return false
-	}
-	pid, sid, secret, ok := parseRef(c.Value)
+	pid, sid, secret, ok := parseRef(sessionCookie(r))
 	return ok && pid == fs.PartnerID && sid == fs.ID && sameHash(hashOf(secret), bound)
 }
 

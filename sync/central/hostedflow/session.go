@@ -266,11 +266,7 @@ func (f *Flow) withSession(fn func(http.ResponseWriter, *http.Request, *sess) er
 
 // session reads the cookie's session.
 func (f *Flow) session(r *http.Request) (*sess, error) {
-	c, err := r.Cookie(cookieName)
-	if err != nil {
-		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
-	}
-	pid, sid, secret, ok := parseRef(c.Value)
+	pid, sid, secret, ok := parseRef(sessionCookie(r))
 	if !ok {
 		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
 	}
