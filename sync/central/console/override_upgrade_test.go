@@ -14,17 +14,30 @@ import (
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 )
 
-// teller returns told, which runs em and checks the decision events it
-// wrote for partner since told's last call ("session type decision").
-func teller(t *testing.T, store central.Store, em *webhook.Emitter, partner string) func(step string, want ...string) {
+// overrideFixture is a console on open's store with an admin "root" and
+// partner "p1" (branch north), and told, which runs a webhook emitter and
+// checks the decision events it wrote for p1 since told's last call
+// ("session type decision").
+func overrideFixture(t *testing.T, open opener) (f *fixture, told func(step string, want ...string)) {
+	t.Helper()
 	ctx := context.Background()
+	f = newFixtureOn(t, open)
+	f.addUser("root", central.RoleAdmin)
+	if err := f.store.CreatePartner(ctx, central.Partner{ID: "p1", Name: "Bank", ClientID: "cli_p1", Branches: []string{"north"},
+		CreatedAt: f.clk.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	em, err := webhook.NewEmitter(webhook.EmitterConfig{Store: f.store, Now: f.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var seen int64
-	return func(step string, want ...string) {
+	return f, func(step string, want ...string) {
 		t.Helper()
 		if _, err := em.RunOnce(ctx); err != nil {
 			t.Fatalf("%s: emitter: %v", step, err)
 		}
-		evs, err := store.Events(ctx, partner, seen, central.MaxListLimit)
+		evs, err := f.store.Events(ctx, "p1", seen, central.MaxListLimit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,17 +80,7 @@ func TestPreReleaseOverrideDeclined(t *testing.T) {
 
 func testPreReleaseOverrideDeclined(t *testing.T, open opener) {
 	ctx := context.Background()
-	f := newFixtureOn(t, open)
-	f.addUser("root", central.RoleAdmin)
-	if err := f.store.CreatePartner(ctx, central.Partner{ID: "p1", Name: "Bank", ClientID: "cli_p1", Branches: []string{"north"},
-		CreatedAt: f.clk.Now().UTC()}); err != nil {
-		t.Fatal(err)
-	}
-	em, err := webhook.NewEmitter(webhook.EmitterConfig{Store: f.store, Now: f.clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	told := teller(t, f.store, em, "p1")
+	f, told := overrideFixture(t, open)
 	ref := f.engineDecided(t, "sess-old", "approve")
 	bs := f.signedIn("rev1", "rev2", "root")
 	rev1, rev2, root := bs[0], bs[1], bs[2]

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"maps"
 	"net/http"
 	"net/url"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
-	"github.com/openkyc/kyc/sync/central/webhook"
 )
 
 // TestOverrideWebhooks: the partner owning a branch gets exactly one
@@ -26,18 +24,7 @@ import (
 func TestOverrideWebhooks(t *testing.T) { testOverrideWebhooks(t, boltStore) }
 
 func testOverrideWebhooks(t *testing.T, open opener) {
-	ctx := context.Background()
-	f := newFixtureOn(t, open)
-	f.addUser("root", central.RoleAdmin)
-	if err := f.store.CreatePartner(ctx, central.Partner{ID: "p1", Name: "Bank", ClientID: "cli_p1", Branches: []string{"north"},
-		CreatedAt: f.clk.Now().UTC()}); err != nil {
-		t.Fatal(err)
-	}
-	em, err := webhook.NewEmitter(webhook.EmitterConfig{Store: f.store, Now: f.clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	told := teller(t, f.store, em, "p1")
+	f, told := overrideFixture(t, open)
 	engine := f.engineDecided(t, "sess-wh", "approve")
 	bs := f.signedIn("rev1", "rev2", "root")
 	rev1, rev2, root := bs[0], bs[1], bs[2]
