@@ -211,6 +211,16 @@ func (s *Store) each(ctx context.Context, fn func(*List, string)) error {
 	return nil
 }
 
+// ReadList reads one list file's contents from r, verified as Get
+// verifies a stored file: it must hold the list called name, and errors
+// name the file as src. A caller that has checked the file's bytes (sync
+// checks central's signature over them) screens with exactly those bytes
+// by handing them here, rather than opening the file again.
+func ReadList(ctx context.Context, r io.Reader, name, src string) (*List, error) {
+	l, _, err := readList(ctx, r, name, src)
+	return l, err
+}
+
 // readListFile reads and verifies one list file, which must hold the list
 // called name. It returns the list and the checksum of its entries.
 func readListFile(ctx context.Context, path, name string) (*List, string, error) {
@@ -222,10 +232,18 @@ func readListFile(ctx context.Context, path, name string) (*List, string, error)
 		return nil, "", fmt.Errorf("loading list %s: %w", path, err)
 	}
 	defer f.Close()
+	return readList(ctx, f, name, path)
+}
+
+// readList is readListFile on the file's contents, read from r.
+func readList(ctx context.Context, r io.Reader, name, path string) (*List, string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("loading list %s: %w: %s", path, ErrCorruptList, fmt.Sprintf(format, args...))
 	}
-	zr, err := gzip.NewReader(f)
+	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, "", corrupt("gzip: %v", err)
 	}

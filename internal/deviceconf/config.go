@@ -1,14 +1,17 @@
 package deviceconf
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -122,53 +125,104 @@ func (d Device) ScreeningData(w Watchlists, now time.Time) *risk.ScreeningData {
 func LoadWatchlists(ctx context.Context, dirs ...string) (Watchlists, error) {
 	w := Watchlists{From: map[string]string{}}
 	for _, dir := range dirs {
-		ents, err := os.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			w.Problems = append(w.Problems, fmt.Sprintf("reading the watchlist folder %s: %v", dir, err))
-			continue
-		}
-		var st *screening.Store
-		for _, e := range ents {
-			if err := ctx.Err(); err != nil {
-				return w, err
-			}
-			name := e.Name()
-			if strings.HasPrefix(name, ".") || e.IsDir() {
-				continue // a temporary file of an interrupted write
-			}
-			list, ok := strings.CutSuffix(name, listSuffix)
-			if !ok {
-				w.Problems = append(w.Problems, fmt.Sprintf("%s: not a watchlist file (lists are named NAME%s, as `kyc watchlist import` writes them)",
-					filepath.Join(dir, name), listSuffix))
-				continue
-			}
-			if from, dup := w.From[list]; dup {
-				w.Problems = append(w.Problems, fmt.Sprintf("%s: list %q is already loaded from %s, which wins", filepath.Join(dir, name), list, from))
-				continue
-			}
-			if st == nil {
-				if st, err = screening.OpenStore(dir); err != nil {
-					w.Problems = append(w.Problems, err.Error())
-					break
-				}
-			}
-			l, err := st.Get(ctx, list)
-			if err != nil {
-				if ctx.Err() != nil {
-					return w, ctx.Err()
-				}
-				w.Problems = append(w.Problems, err.Error())
-				continue
-			}
-			w.Lists = append(w.Lists, l)
-			w.From[list] = dir
+		if err := w.addDir(ctx, dir); err != nil {
+			return w, err
 		}
 	}
-	sort.Slice(w.Lists, func(i, j int) bool { return w.Lists[i].Name < w.Lists[j].Name })
+	w.sort()
 	return w, nil
+}
+
+// addDir adds the lists of the files in dir, read from there.
+func (w *Watchlists) addDir(ctx context.Context, dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		w.Problems = append(w.Problems, fmt.Sprintf("reading the watchlist folder %s: %v", dir, err))
+		return nil
+	}
+	var st *screening.Store
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if strings.HasPrefix(e.Name(), ".") || e.IsDir() {
+			continue // a temporary file of an interrupted write
+		}
+		list, ok := w.listOf(dir, e.Name())
+		if !ok {
+			continue
+		}
+		if st == nil {
+			if st, err = screening.OpenStore(dir); err != nil {
+				w.Problems = append(w.Problems, err.Error())
+				return nil
+			}
+		}
+		if err := w.add(ctx, dir, list, func() (*screening.List, error) { return st.Get(ctx, list) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addVerified adds the lists of dir from the bytes of its files as
+// agent.LoadInstalled checked them: what is screened is what was
+// verified, with no second read that a file swapped in between could
+// slip into.
+func (w *Watchlists) addVerified(ctx context.Context, dir string, files map[string][]byte) error {
+	for _, file := range slices.Sorted(maps.Keys(files)) {
+		list, ok := w.listOf(dir, file)
+		if !ok {
+			continue
+		}
+		read := func() (*screening.List, error) {
+			return screening.ReadList(ctx, bytes.NewReader(files[file]), list, filepath.Join(dir, file))
+		}
+		if err := w.add(ctx, dir, list, read); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listOf is the list the file named file in dir holds, by its name;
+// false, with the problem noted, for a file that is not a list or a list
+// already loaded from an earlier folder.
+func (w *Watchlists) listOf(dir, file string) (string, bool) {
+	list, ok := strings.CutSuffix(file, listSuffix)
+	if !ok {
+		w.Problems = append(w.Problems, fmt.Sprintf("%s: not a watchlist file (lists are named NAME%s, as `kyc watchlist import` writes them)",
+			filepath.Join(dir, file), listSuffix))
+		return "", false
+	}
+	if from, dup := w.From[list]; dup {
+		w.Problems = append(w.Problems, fmt.Sprintf("%s: list %q is already loaded from %s, which wins", filepath.Join(dir, file), list, from))
+		return "", false
+	}
+	return list, true
+}
+
+// add adds the list read returns, from dir, or notes why it cannot; the
+// error is only ever ctx's.
+func (w *Watchlists) add(ctx context.Context, dir, list string, read func() (*screening.List, error)) error {
+	l, err := read()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.Problems = append(w.Problems, err.Error())
+		return nil
+	}
+	w.Lists = append(w.Lists, l)
+	w.From[list] = dir
+	return nil
+}
+
+func (w *Watchlists) sort() {
+	sort.Slice(w.Lists, func(i, j int) bool { return w.Lists[i].Name < w.Lists[j].Name })
 }
 
 // Risk is the risk configuration a verification decides with.
@@ -295,7 +349,7 @@ type Config struct {
 // Load reads the configuration verifications decide with; the app and
 // the command line both go through it. On an enrolled device it is the
 // one sync installed, checked against central's signature
-// (agent.VerifyInstalled) at every load: one changed on disk is
+// (agent.LoadInstalled) at every load: one changed on disk is
 // agent.ErrConfigAltered and nothing is decided on it, never the
 // built-in defaults in its place. A device not enrolled reads its own
 // risk.json and lists as before (LoadRisk, LoadWatchlists).
@@ -332,7 +386,7 @@ func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
 		c.Watchlists.unverified = true
 		return c, nil
 	}
-	in, err := agent.VerifyInstalled(cfgDir, enr.CentralSignKey)
+	in, err := agent.LoadInstalled(cfgDir, enr.CentralSignKey)
 	if err != nil {
 		return nil, fmt.Errorf("loading the device configuration: %w", err)
 	}
@@ -357,10 +411,18 @@ func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
 			return nil, fmt.Errorf("loading the device configuration: central's risk configuration version %d: %w", in.Config.Version, err)
 		}
 	}
-	w, err := LoadWatchlists(ctx, d.WatchlistDirs()...)
-	if err != nil {
+	// Central's lists from the bytes just verified, then the local ones.
+	w := Watchlists{From: map[string]string{}}
+	if err := w.addVerified(ctx, d.SyncedWatchlists(), in.Lists); err != nil {
 		return nil, err
 	}
+	if d.LocalWatchlists != "" {
+		if err := w.addDir(ctx, d.LocalWatchlists); err != nil {
+			return nil, err
+		}
+	}
+	w.sort()
+	in.Lists = nil // decoded; not kept for the configuration's lifetime
 	w.signed = &in
 	c.Watchlists, c.Screening = w, w.Index()
 	return c, nil

@@ -25,7 +25,9 @@
 // <device>/config/config.json, and Load checks it with central's key
 // pinned at enrolment every time it reads it: the bundle, the risk
 // document in force, and each list in <device>/config/watchlists against
-// its signed size and SHA-256 (agent.VerifyInstalled). A configuration
+// its signed size and SHA-256 (agent.LoadInstalled); the lists are
+// screened from the bytes checked, never read again, so a file swapped
+// after the check is not what screens. A configuration
 // changed on disk (a threshold relaxed, a list dropped, replaced or
 // added) is refused with agent.ErrConfigAltered, which says to sync again
 // or enrol again, and nothing is decided until sync reinstalls it. Nor is

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -313,4 +314,95 @@ func TestLocalConfigNotEnrolled(t *testing.T) {
 		!slices.Equal(flags(t, c.Screening, "Siti Rahayu Lestari"), []string{"pep"}) {
 		t.Fatalf("not enrolled: %+v, %v; want its own risk.json and lists", c, err)
 	}
+}
+
+// TestSignedListsScreenedAsVerified: the lists screened are the bytes
+// Load checked against central's signature, not the files read again
+// afterwards. The list file is a pipe that gives central's list at the
+// first read and another at any later one, as a file swapped between the
+// check and its use would: central's list is what screens.
+func TestSignedListsScreenedAsVerified(t *testing.T) {
+	r := newSignedRig(t)
+	r.publish(t, centralRisk, "ofac", "Ivan Petrovich Sidorov")
+	r.sync(t)
+	path := filepath.Join(r.dev.SyncedWatchlists(), "ofac"+listSuffix)
+	genuine, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	putList(t, other, "ofac", "1", "Someone Else Entirely")
+	swapped, err := os.ReadFile(filepath.Join(other, "ofac"+listSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done, stop := make(chan struct{}), make(chan struct{})
+	// until waits for the number of this process's files open on the
+	// pipe to satisfy ok, false if the test ended first.
+	until := func(ok func(n int) bool) bool {
+		for !ok(opens(path)) {
+			select {
+			case <-stop:
+				return false
+			case <-time.After(time.Millisecond):
+			}
+		}
+		return true
+	}
+	go func() {
+		defer close(done)
+		for _, b := range [][]byte{genuine, swapped} {
+			// Each read gets its own writer: one opening while the read
+			// before is open would add to that read.
+			if !until(func(n int) bool { return n == 0 }) {
+				return
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY, 0) // waits for a reader
+			if err != nil {
+				return
+			}
+			// The reader's file is open once its open returns too.
+			if until(func(n int) bool { return n >= 2 }) {
+				_, _ = f.Write(b) // a reader gone early fails it: nothing to check
+			}
+			f.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		// Lets the writer waiting for a second read finish.
+		close(stop)
+		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			defer f.Close()
+		}
+		<-done
+	})
+	c, err := r.dev.Load(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("central's list as verified: %v", err)
+	}
+	if got := flags(t, c.Screening, "Ivan Petrovich Sidorov"); !slices.Equal(got, []string{"ofac"}) {
+		t.Errorf("screened with the list read after the check: flagged by %v, want ofac (central's list)", got)
+	}
+	if got := flags(t, c.Screening, "Someone Else Entirely"); len(got) != 0 {
+		t.Errorf("the list swapped in after the check screens: flagged by %v", got)
+	}
+}
+
+// opens counts this process's files open on path.
+func opens(path string) int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == path {
+			n++
+		}
+	}
+	return n
 }

@@ -55,17 +55,33 @@ type Installed struct {
 	// hold (their download failed): screening without them is of unknown
 	// age.
 	Missing []string
+	// Lists maps each list file in the folder to the bytes checked
+	// against central's signature (LoadInstalled only; nil otherwise).
+	Lists map[string][]byte
 }
 
 // VerifyInstalled reads the configuration SyncConfig installed in dir and
 // checks it against central's signature with pub, the key pinned at
 // enrolment: the signed bundle, the risk document in force, and each
 // watchlist file's size and SHA-256 against its signed descriptor. It
-// reads every list file whole (hashing as it streams), so a caller reads
-// again only what changed. A configuration that does not verify is
+// reads every list file whole (hashing as it streams); a caller that
+// screens with the lists takes their bytes from LoadInstalled rather
+// than reading the files again. A configuration that does not verify is
 // ErrConfigAltered; one installed before signatures were kept is
 // TrustUnsigned, and none at all TrustNone.
 func VerifyInstalled(dir string, pub ed25519.PublicKey) (Installed, error) {
+	return verifyInstalled(dir, pub, false)
+}
+
+// LoadInstalled is VerifyInstalled keeping each list's bytes as they were
+// checked (Installed.Lists) when the configuration is central's
+// (TrustSigned), for the screening index to be built from: a list file
+// read again after the check could have been replaced in between.
+func LoadInstalled(dir string, pub ed25519.PublicKey) (Installed, error) {
+	return verifyInstalled(dir, pub, true)
+}
+
+func verifyInstalled(dir string, pub ed25519.PublicKey, keep bool) (Installed, error) {
 	st, err := loadState(dir)
 	if err != nil {
 		return Installed{}, fmt.Errorf("%w: %w", ErrConfigAltered, err)
@@ -102,7 +118,7 @@ func VerifyInstalled(dir string, pub ed25519.PublicKey) (Installed, error) {
 	if _, err := os.Stat(filepath.Join(dir, RiskFile)); !errors.Is(err, fs.ErrNotExist) {
 		return Installed{}, altered("%s is not central's (the risk configuration in force is in %s); remove it", filepath.Join(dir, RiskFile), ConfigFile)
 	}
-	if err := verifyLists(filepath.Join(dir, WatchlistDir), pub, st); err != nil {
+	if in.Lists, err = verifyLists(filepath.Join(dir, WatchlistDir), pub, st, keep); err != nil {
 		return Installed{}, fmt.Errorf("%w: %w", ErrConfigAltered, err)
 	}
 	in.Confirmed = make(map[string]time.Time, len(st.Confirmed))
@@ -126,15 +142,20 @@ func VerifyInstalled(dir string, pub ed25519.PublicKey) (Installed, error) {
 
 // verifyLists checks that the folder holds exactly the lists st records
 // installed, each signed by central and matching its descriptor. A list
-// sync is installing (st.Pending) may already hold its new bytes.
-func verifyLists(dir string, pub ed25519.PublicKey, st state) error {
+// sync is installing (st.Pending) may already hold its new bytes. With
+// keep it returns each file's bytes as checked.
+func verifyLists(dir string, pub ed25519.PublicKey, st state, keep bool) (map[string][]byte, error) {
 	may := make(map[string][]protocol.Watchlist, len(st.Watchlists))
 	for _, w := range append(slices.Clone(st.Watchlists), st.Pending...) {
 		may[w.Name] = append(may[w.Name], w)
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("reading %s: %w", dir, err)
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	var kept map[string][]byte
+	if keep {
+		kept = make(map[string][]byte, len(ents))
 	}
 	found := map[string]bool{}
 	for _, e := range ents {
@@ -144,41 +165,51 @@ func verifyLists(dir string, pub ed25519.PublicKey, st state) error {
 		path := filepath.Join(dir, e.Name())
 		ws, ok := may[e.Name()]
 		if !ok {
-			return fmt.Errorf("%s: a list central did not send", path)
+			return nil, fmt.Errorf("%s: a list central did not send", path)
 		}
-		if err := verifyList(path, pub, ws); err != nil {
-			return err
+		data, err := verifyList(path, pub, ws, keep)
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			kept[e.Name()] = data
 		}
 		found[e.Name()] = true
 	}
 	for _, w := range st.Watchlists {
 		if !found[w.Name] {
-			return fmt.Errorf("watchlist %s: missing", filepath.Join(dir, w.Name))
+			return nil, fmt.Errorf("watchlist %s: missing", filepath.Join(dir, w.Name))
 		}
 	}
-	return nil
+	return kept, nil
 }
 
 // verifyList checks the file at path against the descriptors it may
-// match: signed by central, with its size and SHA-256.
-func verifyList(path string, pub ed25519.PublicKey, ws []protocol.Watchlist) error {
+// match: signed by central, with its size and SHA-256. With keep it
+// returns the bytes it checked (else streams them, never whole in memory).
+func verifyList(path string, pub ed25519.PublicKey, ws []protocol.Watchlist, keep bool) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("watchlist %s: %w", path, err)
+		return nil, fmt.Errorf("watchlist %s: %w", path, err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(f, protocol.MaxWatchlistSize+1))
+	var data bytes.Buffer
+	var dst io.Writer = h
+	if keep {
+		dst = io.MultiWriter(h, &data)
+	}
+	n, err := io.Copy(dst, io.LimitReader(f, protocol.MaxWatchlistSize+1))
 	if err != nil {
-		return fmt.Errorf("watchlist %s: %w", path, err)
+		return nil, fmt.Errorf("watchlist %s: %w", path, err)
 	}
 	sum := h.Sum(nil)
 	for _, w := range ws {
 		if protocol.VerifyWatchlist(pub, w) == nil && w.Size == n && bytes.Equal(w.SHA256, sum) {
-			return nil
+			return data.Bytes(), nil
 		}
 	}
-	return fmt.Errorf("watchlist %s: its %d bytes are not the version central signed", path, n)
+	return nil, fmt.Errorf("watchlist %s: its %d bytes are not the version central signed", path, n)
 }
 
 // sameJSON reports whether a and b are the same JSON text but for white
