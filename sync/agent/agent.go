@@ -78,7 +78,10 @@ type Pass struct {
 	// submissions are neither sent nor swept (vault.OutboxStats).
 	Damaged int `json:"damaged,omitempty"`
 	// Config is what a configuration refresh in this pass changed (nil if
-	// none ran); ConfigVersion and Watchlists are what is in use.
+	// none ran); ConfigVersion and Watchlists are what is in use, as
+	// verified against central's key: none when the configuration on disk
+	// is refused (ErrConfigAltered, which the status report sends central
+	// as its last error).
 	Config        *ConfigResult    `json:"config,omitempty"`
 	ConfigVersion int64            `json:"config_version"`
 	Watchlists    map[string]int64 `json:"watchlists,omitempty"`
@@ -424,6 +427,32 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
+// configInUse is the risk version and the lists verifications decide
+// with, as the app and the CLI load them: the configuration installed in
+// ConfigDir, checked against central's key (VerifyInstalled). One changed
+// on disk is refused there, so it is reported as refused (err, with
+// version 0 and no lists), never as the versions its file names. An
+// enrolment without central's key has none to check: its file is read.
+func (a *Agent) configInUse() (version int64, lists map[string]int64, err error) {
+	var cfg protocol.Config
+	if pub := a.up.cfg.Enrollment.CentralSignKey; len(pub) > 0 {
+		in, err := VerifyInstalled(a.opts.ConfigDir, pub)
+		if err != nil {
+			return 0, nil, err
+		}
+		cfg = in.Config
+	} else if cfg, err = LoadConfig(a.opts.ConfigDir); err != nil {
+		return 0, nil, nil // as unreadable as none: nothing to report
+	}
+	for _, w := range cfg.Watchlists {
+		if lists == nil {
+			lists = map[string]int64{}
+		}
+		lists[w.Name] = w.Version
+	}
+	return cfg.Version, lists, nil
+}
+
 // wait sleeps for d unless a Kick comes first.
 func (a *Agent) wait(ctx context.Context, d time.Duration) (kicked bool, err error) {
 	select {
@@ -512,19 +541,18 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 	if stats.Damaged > 0 {
 		errs.add(fmt.Errorf("%d outbox entries in the vault are damaged: their submissions are neither sent nor swept; one whose record still opens is queued again at the next maintenance", stats.Damaged))
 	}
+	var refused error
 	if a.opts.ConfigDir != "" {
-		if cfg, err := LoadConfig(a.opts.ConfigDir); err == nil {
-			p.ConfigVersion = cfg.Version
-			for _, w := range cfg.Watchlists {
-				if p.Watchlists == nil {
-					p.Watchlists = map[string]int64{}
-				}
-				p.Watchlists[w.Name] = w.Version
-			}
-		}
+		p.ConfigVersion, p.Watchlists, refused = a.configInUse()
+		errs.add(refused)
 	}
 	p.ClockOffset = a.up.ClockOffset()
 	first := errs.first()
+	if refused != nil {
+		// Version 0 and no lists alone read as a device not yet synced:
+		// the report says the device verifies nothing, and why.
+		first = refused
+	}
 	if !paused {
 		st := protocol.DeviceStatus{
 			AppVersion: a.opts.AppVersion, ConfigVersion: p.ConfigVersion, Watchlists: p.Watchlists,

@@ -709,3 +709,68 @@ func riskInForce(t *testing.T, r *rig, dir string) string {
 	}
 	return b.String()
 }
+
+// TestStatusReportsRefusedConfig: the status a device reports is the
+// configuration it decides with, checked against central's key as every
+// load checks it: once a list is replaced on disk the device decides
+// nothing, and central hears no versions and why, not the versions the
+// configuration file still names; "sync now" puts central's back.
+func TestStatusReportsRefusedConfig(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, synctest.CentralOptions{})
+	v := r.openVault(t, vault.Options{})
+	dir := filepath.Join(t.TempDir(), "config")
+	passes, step := make(chan agent.Pass, 4), make(chan struct{})
+	a := agent.New(r.uploader(t, agent.Config{}), v, agent.Options{ConfigDir: dir, OnPass: func(p agent.Pass) { passes <- p },
+		// The next pass when the test says: no configuration refresh is
+		// due then (ConfigEvery).
+		Sleep: func(ctx context.Context, _ time.Duration) error {
+			select {
+			case <-step:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}})
+	risk := r.central.PublishRisk(t, []byte(`{"max_retries":5}`))
+	publish(t, r.central, "a", []byte("list a"))
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	status := func() *protocol.DeviceStatus {
+		t.Helper()
+		d, err := r.store.Device(ctx, r.id.DeviceID())
+		if err != nil || d.Status == nil {
+			t.Fatalf("central's record of the device: %+v, %v", d, err)
+		}
+		return d.Status
+	}
+
+	if p := nextPass(t, passes); p.Err != nil || p.Config == nil {
+		t.Fatalf("first pass: %+v, %v; want the configuration installed", p, p.Err)
+	}
+	if st := status(); st.ConfigVersion != risk || st.Watchlists["a"] != 1 || st.LastError != "" {
+		t.Fatalf("synced: central heard %+v; want version %d and list a v1", st, risk)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, agent.WatchlistDir, "a"), []byte("list a, edited"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	step <- struct{}{}
+	p := nextPass(t, passes)
+	if p.Config != nil || p.ConfigVersion != 0 || p.Watchlists != nil || !errors.Is(p.Err, agent.ErrConfigAltered) {
+		t.Errorf("pass after the edit: refresh %+v, version %d, lists %v, %v; want none in use, ErrConfigAltered", p.Config, p.ConfigVersion, p.Watchlists, p.Err)
+	}
+	if st := status(); st.ConfigVersion != 0 || len(st.Watchlists) != 0 || !strings.Contains(st.LastError, "not what central signed") {
+		t.Errorf("after the edit: central heard %+v; want no versions and the refusal", st)
+	}
+
+	a.Kick() // "sync now" refreshes the configuration
+	if p := nextPass(t, passes); p.Err != nil || p.Config == nil {
+		t.Fatalf("synced again: %+v, %v", p, p.Err)
+	}
+	if st := status(); st.ConfigVersion != risk || st.Watchlists["a"] != 1 || st.LastError != "" {
+		t.Errorf("synced again: central heard %+v; want version %d and list a v1", st, risk)
+	}
+}
