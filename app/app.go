@@ -115,10 +115,13 @@ type App struct {
 	cameraStop context.CancelFunc
 
 	// confMu guards conf, the risk configuration and watchlists
-	// verifications use, read again when sync changes them (deviceConfig).
-	// Apart from mu: reading a list must not hold up the screens.
-	confMu sync.Mutex
-	conf   *deviceconf.Config
+	// verifications use, read again when sync changes them (deviceConfig),
+	// and confErr, why the last load refused the configuration on disk
+	// (conf is then nil). Apart from mu: reading a list must not hold up
+	// the screens.
+	confMu  sync.Mutex
+	conf    *deviceconf.Config
+	confErr error
 	// summaries are the queue's lines of the sealed submissions, read
 	// once from the vault (a payload never changes).
 	summaries summaryCache
@@ -270,6 +273,14 @@ func (a *App) Home() HomeInfo {
 	return h
 }
 
+// lifetime is the app's context, the background one before Start.
+func (a *App) lifetime() context.Context {
+	if a.ctx == nil {
+		return context.Background()
+	}
+	return a.ctx
+}
+
 // checkDevice runs the device checks under the configured profile. A
 // policy that cannot be built is shown as a blocking problem: an app that
 // cannot judge its device must not start a verification.
@@ -280,10 +291,7 @@ func (a *App) checkDevice() DeviceStatus {
 		st.Error = err.Error()
 		return st
 	}
-	ctx := a.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := a.lifetime()
 	a.mu.Lock()
 	lastContact := a.link.status.LastContact // the clock check compares the wall clock with it
 	a.mu.Unlock()

@@ -47,9 +47,7 @@ func (a *App) Start(ctx context.Context) {
 		// The watchlists are the device's (deviceConfig), not the engines'.
 		e, err := engines.Open(ctx, a.cfg.Store, "")
 		if err == nil {
-			if _, cerr := a.deviceConfig(ctx); cerr != nil && ctx.Err() == nil {
-				a.cfg.Logger.Error("loading the device configuration", "err", cerr)
-			}
+			_, _ = a.deviceConfig(ctx) // it logs a configuration refused
 			// While the operator signs in, not during the first customer.
 			if werr := e.Warm(ctx); werr != nil && ctx.Err() == nil {
 				a.cfg.Logger.Warn("warming the engines", "err", werr)
@@ -182,16 +180,43 @@ func (a *App) openAndCheck(ctx context.Context) *vault.Vault {
 // signature on an enrolled device (one changed on disk is an error, and
 // nothing is verified), and the lists imported on this device. It reads
 // again only what changed on disk since the last call and logs what it
-// left out.
+// left out. When the configuration is refused, or no longer is, the home
+// screen is drawn again to say so (configInUse).
 func (a *App) deviceConfig(ctx context.Context) (*deviceconf.Config, error) {
+	c, flipped, err := a.loadConfig(ctx)
+	if flipped {
+		a.mu.Lock()
+		if a.ui.screen == ScreenHome {
+			a.setScreenLocked(ScreenHome)
+		}
+		a.mu.Unlock()
+	}
+	if err != nil {
+		return nil, err // Load's errors say what it was loading
+	}
+	return c, nil
+}
+
+// loadConfig is deviceConfig under confMu; flipped says whether the
+// configuration turned refused or usable again.
+func (a *App) loadConfig(ctx context.Context) (c *deviceconf.Config, flipped bool, err error) {
 	a.confMu.Lock()
 	defer a.confMu.Unlock()
-	last := a.conf
-	c, err := a.dev.Load(ctx, last)
+	last, lastErr := a.conf, a.confErr
+	c, err = a.dev.Load(ctx, last)
 	if err != nil {
-		return nil, fmt.Errorf("loading the device configuration: %w", err)
+		if ctx.Err() != nil {
+			return nil, false, err
+		}
+		// The last configuration is not kept for show: it is not what the
+		// device would decide with.
+		a.conf, a.confErr = nil, err
+		if lastErr == nil || lastErr.Error() != err.Error() {
+			a.cfg.Logger.Error("device configuration refused", "err", err)
+		}
+		return nil, lastErr == nil, err
 	}
-	a.conf = c
+	a.conf, a.confErr = c, nil
 	if last == nil || c.Screening != last.Screening || c.Risk.Path != last.Risk.Path || c.Risk.Problem != last.Risk.Problem {
 		a.cfg.Logger.Info("device configuration", "source", c.Source, "watchlists", c.Watchlists.Names(), "risk", cmp.Or(c.Risk.Path, "built-in defaults"))
 		if c.Warning != "" {
@@ -204,7 +229,13 @@ func (a *App) deviceConfig(ctx context.Context) (*deviceconf.Config, error) {
 			a.cfg.Logger.Warn("risk configuration", "problem", c.Risk.Problem)
 		}
 	}
-	return c, nil
+	return c, lastErr != nil, nil
+}
+
+// refusedWords says, for the operator, why no verification can start
+// when the device configuration is refused (err from deviceConfig).
+func refusedWords(err error) string {
+	return "No verification can start: " + err.Error()
 }
 
 // openVault opens the device's vault with the key deviceconf resolves:
@@ -339,9 +370,8 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 	}
 }
 
-// onPass shows a sync pass on the home screen and, when it installed new
-// configuration, loads it for the next verification. It runs on the sync
-// loop's goroutine.
+// onPass shows a sync pass on the home screen and loads the configuration
+// for the next verification. It runs on the sync loop's goroutine.
 func (a *App) onPass(p agent.Pass) {
 	a.mu.Lock()
 	old := a.link.status
@@ -364,15 +394,13 @@ func (a *App) onPass(p agent.Pass) {
 		a.setScreenLocked(ScreenHome) // redraw the queue and the status
 	}
 	a.mu.Unlock()
-	if c := p.Config; c != nil && (c.RiskUpdated || len(c.Watchlists) > 0) {
-		// The sync loop is one of the app's goroutines, so Shutdown is
-		// not waiting on a zero count while this one is added.
-		a.goBackground(func(ctx context.Context) {
-			if _, err := a.deviceConfig(ctx); err != nil && ctx.Err() == nil {
-				a.cfg.Logger.Error("loading the configuration sync installed", "err", err)
-			}
-		})
-	}
+	// After every pass: sync may have installed a new configuration, and
+	// the one on disk may have been changed since the last load, which
+	// the home screen then says at once (deviceConfig logs it). Only what
+	// changed on disk is read again. The sync loop is one of the app's
+	// goroutines, so Shutdown is not waiting on a zero count while this
+	// one is added.
+	a.goBackground(func(ctx context.Context) { _, _ = a.deviceConfig(ctx) })
 }
 
 // SyncNow starts a sync pass at once (the home screen's "Sync now"):

@@ -172,9 +172,10 @@ func (a *App) endSessionLocked() {
 	a.preview.stop()
 }
 
-// StartSession begins a verification: the device is checked again (a
-// blocking verdict shows the blocked screen), then the document type and
-// country are chosen.
+// StartSession begins a verification: the device configuration is loaded
+// (one refused keeps the operator on the home screen, told why, before any
+// capture), the device is checked again (a blocking verdict shows the
+// blocked screen), then the document type and country are chosen.
 func (a *App) StartSession() (View, error) {
 	a.mu.Lock()
 	a.touchLocked()
@@ -189,6 +190,13 @@ func (a *App) StartSession() (View, error) {
 		return a.viewLocked(), errors.New(a.ui.lastError)
 	}
 	a.mu.Unlock()
+	if _, err := a.deviceConfig(a.lifetime()); err != nil {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.ui.lastError = refusedWords(err)
+		a.ui.rev++
+		return a.viewLocked(), errors.New(a.ui.lastError)
+	}
 	st := a.checkDevice()
 	a.mu.Lock()
 	defer a.mu.Unlock()

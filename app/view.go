@@ -330,26 +330,33 @@ type ConfigInUse struct {
 	// ScreeningAge is the lists' age under the risk configuration in use:
 	// stale, a verification that would approve goes to review.
 	ScreeningAge *risk.ScreeningAge `json:"screening_age,omitempty"`
+	// Refused, when set, says why no verification can start and what to
+	// do: the configuration on disk is not what central signed, or an
+	// enrolled device holds none yet (sync again). Nothing is in use then.
+	Refused string `json:"refused,omitempty"`
 }
 
-// configInUse describes the configuration last loaded.
+// configInUse describes the configuration verifications would use now,
+// loaded again if it changed on disk (deviceConfig): one refused shows
+// as soon as the home screen asks, not at the next verification.
 func (a *App) configInUse() ConfigInUse {
-	a.confMu.Lock()
-	defer a.confMu.Unlock()
 	ci := ConfigInUse{Watchlists: []string{}}
-	if c := a.conf; c != nil {
-		ci.Watchlists, ci.Risk = c.Watchlists.Names(), c.Risk.Path
-		ci.Problems = slices.Clone(c.Watchlists.Problems)
-		for _, p := range []string{c.Risk.Problem, c.Warning} {
-			if p != "" {
-				ci.Problems = append(ci.Problems, p)
-			}
+	c, err := a.deviceConfig(a.lifetime())
+	if err != nil {
+		ci.Refused = refusedWords(err)
+		return ci
+	}
+	ci.Watchlists, ci.Risk = c.Watchlists.Names(), c.Risk.Path
+	ci.Problems = slices.Clone(c.Watchlists.Problems)
+	for _, p := range []string{c.Risk.Problem, c.Warning} {
+		if p != "" {
+			ci.Problems = append(ci.Problems, p)
 		}
-		age := c.Risk.Config.ScreeningAge(*a.dev.ScreeningData(c.Watchlists, a.now()))
-		ci.ScreeningAge = &age
-		if age.Stale {
-			ci.Problems = append(ci.Problems, "the watchlists are stale, so verifications go to review (sync with central): "+age.Problem)
-		}
+	}
+	age := c.Risk.Config.ScreeningAge(*a.dev.ScreeningData(c.Watchlists, a.now()))
+	ci.ScreeningAge = &age
+	if age.Stale {
+		ci.Problems = append(ci.Problems, "the watchlists are stale, so verifications go to review (sync with central): "+age.Problem)
 	}
 	return ci
 }

@@ -83,7 +83,7 @@ export interface SyncStatus {
 export interface SyncView extends SyncStatus { now: string; max_offline_seconds: number; over_policy: boolean }
 export interface WatchlistAge { name: string; since?: "confirmed" | "published"; age_ns: number; known: boolean; stale: boolean }
 export interface ScreeningAge { max_age_ns: number; lists: WatchlistAge[]; stale: boolean; problem?: string }
-export interface ConfigInUse { watchlists: string[]; risk?: string; problems?: string[]; screening_age?: ScreeningAge }
+export interface ConfigInUse { watchlists: string[]; risk?: string; problems?: string[]; screening_age?: ScreeningAge; refused?: string }
 export interface QueueView { items: QueueItem[]; sync: SyncView; config: ConfigInUse; error?: string }
 
 export interface EnrolRequest { central_url: string; token: string; ca: string; supervisor: string; passphrase: string; again: boolean }

@@ -209,6 +209,8 @@ async function renderHome(v: View): Promise<void> {
   const q: QueueView = await b.Queue();
   if (view?.rev !== v.rev) return; // a newer view is being drawn
   phone.hidden = !(q.sync.enrolled && q.sync.online);
+  // A configuration refused: nothing can be verified until sync reinstalls it.
+  start.toggleAttribute("disabled", !!v.vault_error || !!q.config.refused);
   panel.append(...syncPanel(q));
   queue.append(...queueTable(q));
 }
@@ -238,6 +240,10 @@ function syncPanel(q: QueueView): Node[] {
   if (s.over_policy) out.push(el("p", { class: "warning", id: "offline-warning" }, t("overPolicy")));
   if (s.last_error) out.push(el("p", { class: "error", id: "sync-error" }, `${t("lastError")}: ${s.last_error}`));
   if (q.error) out.push(el("p", { class: "error" }, q.error));
+  if (q.config.refused) {
+    out.push(el("p", { class: "error", id: "config-refused" }, q.config.refused));
+    return out;
+  }
   // Each list with its age: since central last confirmed it, or since its
   // date for one imported on the device; stale ones are in the problems.
   const ages = new Map((q.config.screening_age?.lists ?? []).map((l) => [l.name, l]));
