@@ -158,7 +158,8 @@ func VerifyWatchlist(pub ed25519.PublicKey, w Watchlist) error {
 type DeviceStatus struct {
 	AppVersion string `json:"app_version,omitempty"`
 	// ConfigVersion is the risk configuration version in use; 0 for the
-	// built-in defaults.
+	// built-in defaults, or, with LastError saying so, for a configuration
+	// the device refuses (changed on disk since central signed it).
 	ConfigVersion int64 `json:"config_version"`
 	// Watchlists maps each list in use to its version.
 	Watchlists map[string]int64 `json:"watchlists,omitempty"`
