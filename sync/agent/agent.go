@@ -550,8 +550,11 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 	first := errs.first()
 	if refused != nil {
 		// Version 0 and no lists alone read as a device not yet synced:
-		// the report says the device verifies nothing, and why.
+		// the report says the device verifies nothing, and why. The next
+		// pass installs central's configuration again, not the next
+		// ConfigEvery: until then the device verifies nothing.
 		first = refused
+		a.lastConfig = time.Time{}
 	}
 	if !paused {
 		st := protocol.DeviceStatus{

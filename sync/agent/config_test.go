@@ -714,7 +714,7 @@ func riskInForce(t *testing.T, r *rig, dir string) string {
 // configuration it decides with, checked against central's key as every
 // load checks it: once a list is replaced on disk the device decides
 // nothing, and central hears no versions and why, not the versions the
-// configuration file still names; "sync now" puts central's back.
+// configuration file still names; the next pass puts central's back.
 func TestStatusReportsRefusedConfig(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, synctest.CentralOptions{})
@@ -766,9 +766,9 @@ func TestStatusReportsRefusedConfig(t *testing.T) {
 		t.Errorf("after the edit: central heard %+v; want no versions and the refusal", st)
 	}
 
-	a.Kick() // "sync now" refreshes the configuration
+	step <- struct{}{} // the next pass installs central's again, refresh due or not
 	if p := nextPass(t, passes); p.Err != nil || p.Config == nil {
-		t.Fatalf("synced again: %+v, %v", p, p.Err)
+		t.Fatalf("the pass after the refusal: %+v, %v; want central's configuration installed again", p, p.Err)
 	}
 	if st := status(); st.ConfigVersion != risk || st.Watchlists["a"] != 1 || st.LastError != "" {
 		t.Errorf("synced again: central heard %+v; want version %d and list a v1", st, risk)
