@@ -190,7 +190,7 @@ func (s *Server) device(maxBody int64, budgeted bool, h deviceHandler) http.Hand
 		// Revocation is checked after the signature, so only the device
 		// itself learns that it was revoked.
 		if d.Revoked() {
-			return s.refuse(w, r, surfaceDevice, d.ID, httpx.Errorf(http.StatusForbidden, "revoked", "this device was revoked at %s", d.RevokedAt.UTC().Format(time.RFC3339)))
+			return s.refuse(w, r, surfaceDevice, d.ID, errRevoked(d))
 		}
 		if budgeted {
 			if err := s.spendRequest(w, d.ID); err != nil {
@@ -218,8 +218,24 @@ func (s *Server) device(maxBody int64, budgeted bool, h deviceHandler) http.Hand
 		if err := sig.VerifyBody(body); err != nil {
 			return s.refuse(w, r, surfaceDevice, d.ID, httpx.Wrap(err, http.StatusUnauthorized, "bad_signature", "the body does not match the signed hash"))
 		}
+		if len(body) > 0 {
+			// A body may take minutes to arrive (BodyDeadline): a device
+			// revoked meanwhile (a stolen kiosk that began an upload just
+			// before) must not have it stored.
+			if d, err = s.cfg.Store.Device(r.Context(), d.ID); err != nil {
+				return fmt.Errorf("looking up device %s: %w", sig.DeviceID, err)
+			}
+			if d.Revoked() {
+				return s.refuse(w, r, surfaceDevice, d.ID, errRevoked(d))
+			}
+		}
 		return h(w, r, d, body)
 	})
+}
+
+// errRevoked is the answer to a request of the revoked device d.
+func errRevoked(d Device) *httpx.Error {
+	return httpx.Errorf(http.StatusForbidden, "revoked", "this device was revoked at %s", d.RevokedAt.UTC().Format(time.RFC3339))
 }
 
 // validDeviceID reports whether id has the shape of protocol.DeviceID:
