@@ -115,6 +115,12 @@ func (m Manifest) Validate() error {
 		return fmt.Errorf("manifest: submission id must be 1-256 bytes of UTF-8")
 	case !json.Valid(m.Payload):
 		return fmt.Errorf("manifest: payload is not JSON")
+	case m.CreatedAt.UTC().Year() < 0 || m.CreatedAt.UTC().Year() > 9999:
+		// Central keeps and answers it in UTC as RFC 3339, which has
+		// four-digit years: "9999-12-31T23:00:00-02:00" parses but could
+		// be written nowhere (PostgreSQL would keep it, and every list
+		// naming it would break).
+		return fmt.Errorf("manifest: created_at %s is outside the years 0000-9999 in UTC", m.CreatedAt.Format(time.RFC3339))
 	case len(m.Images) > MaxImages:
 		return fmt.Errorf("manifest: %d images, at most %d", len(m.Images), MaxImages)
 	}
