@@ -55,21 +55,7 @@ func TestRevokedDuringUpload(t *testing.T) {
 	}
 	// The request holds a slot once it is authenticated, before central
 	// reads its body.
-	for {
-		var h central.Health
-		resp, err := c.Client.Get(c.URL + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = json.NewDecoder(resp.Body).Decode(&h)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.InFlight == 1 {
-			break
-		}
-	}
+	waitHealth(t, c, func(h central.Health) bool { return h.InFlight == 1 })
 	if resp, e := c.admin(t, http.MethodPost, "/admin/v1/devices/"+d.id.DeviceID()+"/revoke", nil, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("revoking: %d %+v", resp.StatusCode, e)
 	}
