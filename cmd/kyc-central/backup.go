@@ -30,7 +30,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("out", "", "file to write the copy to (replaced only by a complete, checked copy)")
 	base := fs.String("central", "https://127.0.0.1:8443", "the running central's base URL")
 	caFile := fs.String("ca", "", "CA certificate central's certificate chains to (default: the system's roots)")
-	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token (default $"+envAdminToken+")")
+	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token, private to its owner (mode 0600; default $"+envAdminToken+")")
 	data := fs.String("data", "", "data directory of a stopped central: copy its store file instead of asking central")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -141,9 +141,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// adminToken reads the admin token from a file or the environment.
+// adminToken reads the admin token from a file or the environment. The
+// file must be private to its owner, as central's key files are: the
+// token reads every submission and copies the whole store.
 func adminToken(file string) (string, error) {
 	if file != "" {
+		fi, err := os.Stat(file)
+		if err != nil {
+			return "", fmt.Errorf("reading admin token: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("reading admin token %s: mode %v is readable by others (chmod 600 it)", file, fi.Mode().Perm())
+		}
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("reading admin token: %w", err)
@@ -192,7 +201,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	dsn := fs.String("dsn", os.Getenv(envDSN), "PostgreSQL connection string (--store postgres)")
 	boxKeyFile := fs.String("box-key", "", "central's X25519 key file (default DATA/box.key; created if missing)")
 	signKeyFile := fs.String("sign-key", "", "central's Ed25519 signing key file (default DATA/sign.key; created if missing)")
-	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token (default $"+envAdminToken+")")
+	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token, private to its owner (mode 0600; default $"+envAdminToken+")")
 	keysFile := keysFlag(fs)
 	partnerKey := fs.String("partner-key", "", "the partner API's secret key file (default DATA/"+partnerKeyName+"; created if missing; shared by every instance of a store)")
 	pubURL := fs.String("public-url", "", "central's base URL as partners' users reach it, for launch URLs and links (default https://ADDR)")
@@ -417,7 +426,7 @@ func createToken(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	base := fs.String("central", "https://127.0.0.1:8443", "central's base URL")
 	caFile := fs.String("ca", "", "CA certificate central's certificate chains to (default: the system's roots)")
 	ttl := fs.Duration("ttl", central.DefaultTokenTTL, "how long the token stays valid")
-	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token (default $"+envAdminToken+")")
+	tokenFile := fs.String("admin-token-file", "", "file holding the admin API bearer token, private to its owner (mode 0600; default $"+envAdminToken+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -167,12 +167,18 @@ func TestServeRefusals(t *testing.T) {
 	if err := os.WriteFile(weak, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	shared := filepath.Join(dir, "shared.token")
+	if err := os.WriteFile(shared, []byte(testToken+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"no TLS", []string{"--addr", "127.0.0.1:0"}, "--tls-cert"},
+		// An unknown store after it: serve stops however the token is taken.
+		{"admin token readable by others", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--admin-token-file", shared, "--store", "mongo"}, "readable by others"},
 		{"insecure off loopback", []string{"--addr", "0.0.0.0:0", "--insecure-http"}, "loopback"},
 		{"cert without key", []string{"--tls-cert", "x.crt"}, "go together"},
 		{"weak admin token", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--admin-token-file", weak}, "too weak"},
