@@ -40,7 +40,9 @@ const (
 	surfaceAdmin  = "admin"
 )
 
-func newMetrics(maxInFlight int) *metrics {
+// newMetrics makes the registry; version is central's build, which only
+// the metrics listener tells (kyc_central_build_info), never /healthz.
+func newMetrics(maxInFlight int, version string) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
 		reg: reg,
@@ -74,6 +76,10 @@ func newMetrics(maxInFlight int) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "kyc_central_max_in_flight_requests", Help: "Slots for device requests (Config.MaxInFlight).",
 		}, func() float64 { return float64(maxInFlight) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "kyc_central_build_info", Help: "Always 1: central's build, as its version label (Config.Version).",
+			ConstLabels: prometheus.Labels{"version": version},
+		}, func() float64 { return 1 }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

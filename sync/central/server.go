@@ -245,7 +245,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		mux:         http.NewServeMux(),
-		metrics:     newMetrics(cfg.MaxInFlight),
+		metrics:     newMetrics(cfg.MaxInFlight, cfg.Version),
 		slots:       httpx.NewSlots(cfg.MaxInFlight),
 		perDevice:   newDeviceSlots(cfg.MaxPerDevice),
 		authFails:   httpx.NewBudget(cfg.Store, "device-auth", authFailBurst, authFailInterval, cfg.Now),
@@ -349,18 +349,20 @@ func (s *Server) withDate(next http.Handler) http.Handler {
 type Health struct {
 	// Status is "ok", or "degraded" (with 503) while every device request
 	// slot is taken.
-	Status        string `json:"status"`
-	Version       string `json:"version"`
-	UptimeSeconds int    `json:"uptime_seconds"`
-	InFlight      int    `json:"in_flight"`
-	MaxInFlight   int    `json:"max_in_flight"`
+	Status string `json:"status"`
+	// No version: whoever reaches the main listener reads /healthz, and
+	// a build's version tells an attacker which flaws to try. The metrics
+	// listener tells it (kyc_central_build_info).
+	UptimeSeconds int `json:"uptime_seconds"`
+	InFlight      int `json:"in_flight"`
+	MaxInFlight   int `json:"max_in_flight"`
 	// Shed counts device requests refused for saturation since start.
 	Shed int64 `json:"shed"`
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 	h := Health{
-		Status: "ok", Version: s.cfg.Version, UptimeSeconds: int(s.cfg.Now().Sub(s.started).Seconds()),
+		Status: "ok", UptimeSeconds: int(s.cfg.Now().Sub(s.started).Seconds()),
 		InFlight: s.slots.InUse(), MaxInFlight: s.slots.Cap(), Shed: s.shed.Load(),
 	}
 	code := http.StatusOK
