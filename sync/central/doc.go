@@ -27,7 +27,9 @@
 // covers the body's hash) before it takes a slot or a byte of the body is
 // read: an unauthenticated client holds nothing however slowly it sends,
 // and is cut off. Then a per-device slot, one of MaxInFlight, and the body
-// within a deadline of 15 s plus its declared Content-Length at 8 KiB/s.
+// within a deadline of 15 s plus its declared Content-Length at 8 KiB/s;
+// once it has arrived, the device is looked up again, so one revoked
+// while it sent is refused (403) and nothing of the body is kept.
 // /healthz says "degraded" (503) while every slot is taken. A device
 // holds at most MaxOpenUploads submissions whose images are still
 // arriving, counted over a day (429 with Retry-After for one more; an
