@@ -14,7 +14,7 @@
 //	                              bound 303 -> /flow/app; another browser 410, expired 410,
 //	                              unknown 404
 //	POST /flow/{token}            Start: single-use, binds the session to this browser
-//	                              (cookie kyc_flow) and 303 -> /flow/app; another browser 410
+//	                              (cookie __Host-kyc_flow) and 303 -> /flow/app; another browser 410
 //	GET  /flow/app                the page (web/app.html, data-csrf and data-lang filled in)
 //	GET  /flow/static/...         the page's files (web/static)
 //	GET  /flow/api/state          where the session stands (State)
@@ -57,11 +57,17 @@
 //
 // S is document, back or selfie. Every POST under /flow/api/ carries the
 // header X-Flow-CSRF with the token the page got in data-csrf; the cookie
-// (HttpOnly, Secure, Path=/flow/) names the session and holds the
-// browser's secret, whose hash the session stores (central.HostedFlow),
-// so a cookie works on any instance and after a restart. A request with
-// two such cookies is answered as one with none: the other was planted
-// for the parent domain (sessionCookie).
+// __Host-kyc_flow (HttpOnly, Secure, Path=/, no Domain) names the session
+// and holds the browser's secret, whose hash the session stores
+// (central.HostedFlow), so a cookie works on any instance and after a
+// restart. The __Host- prefix keeps a sibling subdomain or a network
+// attacker from setting or overwriting it (browsers refuse one with a
+// Domain); a request with two is answered as one with none. The cookie
+// before it, kyc_flow (Path=/flow/), is still read for sessions opened
+// before the upgrade, only without a __Host- one (beside it, it is
+// ignored: one planted for the parent domain cannot override the
+// person's) and only alone (two were planted, sessionCookie); the
+// session's next request moves it to __Host-kyc_flow and expires it.
 //
 // Embedding: a partner may run the flow in an iframe of its own site. The
 // origins of the session's redirect_url and callback_url are the ones

@@ -49,12 +49,32 @@ func allowFraming(w http.ResponseWriter, origins []string) {
 // context where Lax cookies are not sent) and Partitioned (CHIPS: kept
 // under the partner's site, so browsers that block third-party cookies
 // still keep it, and no other site's frame shares it); any other stays
-// SameSite=Lax. Both are Secure, HttpOnly and limited to /flow/.
+// SameSite=Lax. Both are Secure, HttpOnly, Path=/ and host-only, as the
+// __Host- prefix requires.
 func (f *Flow) setCookie(w http.ResponseWriter, value string, expires time.Time, embedded bool) {
-	c := &http.Cookie{Name: cookieName, Value: value, Path: "/flow/", HttpOnly: true, Secure: true,
-		SameSite: http.SameSiteLaxMode, Expires: expires}
+	c := flowCookie(cookieName, "/", value, embedded)
+	c.Expires = expires
+	http.SetCookie(w, c)
+}
+
+// moveCookie moves a session proven by its legacy cookie to cookieName,
+// and expires the legacy one. The expiry carries the attributes it was set
+// with: a framed page's answer may set only SameSite=None cookies, and a
+// partitioned cookie is replaced only by a partitioned one.
+func (f *Flow) moveCookie(w http.ResponseWriter, s *sess) {
+	embedded := s.role == roleBrowser && len(embedOrigins(s.cfg)) > 0
+	f.setCookie(w, cookieValue(s.fs.PartnerID, s.fs.ID, s.secret), s.fs.ExpiresAt.Add(cookieGrace), embedded)
+	old := flowCookie(legacyCookieName, legacyCookiePath, "", embedded)
+	old.MaxAge = -1
+	http.SetCookie(w, old)
+}
+
+// flowCookie is a session cookie named name on path, as setCookie
+// describes, without its lifetime.
+func flowCookie(name, path, value string, embedded bool) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}
 	if embedded {
 		c.SameSite, c.Partitioned = http.SameSiteNoneMode, true
 	}
-	http.SetCookie(w, c)
+	return c
 }

@@ -69,7 +69,7 @@ func FuzzHostedFlow(f *testing.F) {
 		case 2: // another browser, whose cookie is made up
 			c = e.browser().c
 			if validHeaderValue(tail) {
-				req.Header.Set("Cookie", "kyc_flow="+tail)
+				req.Header.Set("Cookie", "__Host-kyc_flow="+tail)
 			}
 		}
 		resp, err := c.Do(req)

@@ -67,8 +67,18 @@ const (
 	// expiry, so a page left open then is told its session expired
 	// rather than that its link is not valid.
 	cookieGrace = 24 * time.Hour
-	// cookieName is the session cookie.
-	cookieName = "kyc_flow"
+	// cookieName is the session cookie. The __Host- prefix makes browsers
+	// refuse it unless it is Secure, Path=/ and without Domain, so no
+	// sibling subdomain, nor a network attacker answering a plain-HTTP
+	// request to one, can set or overwrite it (OWASP ASVS 3.4.4).
+	cookieName = "__Host-kyc_flow"
+	// legacyCookieName is the session cookie before the __Host- one
+	// (Path=/flow/), still read for sessions opened before the upgrade:
+	// they end at most MaxSessionTTL and cookieGrace after it (two days),
+	// and the flow moves each to cookieName on its next request.
+	legacyCookieName = "kyc_flow"
+	// legacyCookiePath is the legacy cookie's path, which expiring it names.
+	legacyCookiePath = "/flow/"
 	// csrfHeader carries the page's CSRF token on every POST.
 	csrfHeader = "X-Flow-CSRF"
 )
@@ -348,18 +358,26 @@ func csrfToken(secret string) string {
 }
 
 // sessionCookie is the value of r's session cookie, "" without one or
-// with more than one. A second is planted: a page of a sibling subdomain,
-// or a network attacker answering a plain-HTTP request to one, can set a
-// cookie for the parent domain, which the browser sends beside (and, as
-// the older, before) the one central set, and nothing tells which is the
-// person's. Taking either could run the person's captures into a session
-// of the attacker's.
-func sessionCookie(r *http.Request) string {
-	cs := r.CookiesNamed(cookieName)
-	if len(cs) != 1 {
-		return ""
+// with more than one, and whether it is the legacy one. A second is
+// planted: a page of a sibling subdomain, or a network attacker answering
+// a plain-HTTP request to one, can set a cookie for the parent domain,
+// which the browser sends beside (and, as the older, before) the one
+// central set, and nothing tells which is the person's. Taking either
+// could run the person's captures into a session of the attacker's.
+// Nobody but central can set a __Host- cookie, so one is the person's
+// whatever legacy ones come beside it (planted under the legacy name);
+// only without it is the legacy cookie read, under the same rule.
+func sessionCookie(r *http.Request) (value string, legacy bool) {
+	if cs := r.CookiesNamed(cookieName); len(cs) > 0 {
+		if len(cs) > 1 {
+			return "", false
+		}
+		return cs[0].Value, false
 	}
-	return cs[0].Value
+	if cs := r.CookiesNamed(legacyCookieName); len(cs) == 1 {
+		return cs[0].Value, true
+	}
+	return "", false
 }
 
 // cookieValue names the session and carries the browser's secret.

@@ -35,7 +35,7 @@ func TestLinksTellNothingWithoutTheSecret(t *testing.T) {
 		t.Helper()
 		enc := base64.RawURLEncoding.EncodeToString
 		ref := enc([]byte(pid)) + "." + enc([]byte(sid)) + "." + strings.Repeat("A", 43)
-		cookie := map[string]string{"Cookie": "kyc_flow=" + ref}
+		cookie := map[string]string{"Cookie": "__Host-kyc_flow=" + ref}
 		var out []string
 		for _, r := range []struct {
 			name, method, path string

@@ -132,7 +132,8 @@ func (f *Flow) requester(ctx context.Context, fs central.FlowSession) (string, e
 // holdsCookie reports whether r carries the cookie of fs's browser whose
 // secret hashes to bound: the person reloading a link already started.
 func holdsCookie(r *http.Request, fs central.FlowSession, bound []byte) bool {
-	pid, sid, secret, ok := parseRef(sessionCookie(r))
+	v, _ := sessionCookie(r)
+	pid, sid, secret, ok := parseRef(v)
 	return ok && pid == fs.PartnerID && sid == fs.ID && sameHash(hashOf(secret), bound)
 }
 
@@ -216,7 +217,7 @@ func configLang(fs central.FlowSession) string {
 
 // app serves the page with the session's CSRF token and language.
 func (f *Flow) app(w http.ResponseWriter, r *http.Request) error {
-	s, err := f.session(r)
+	s, err := f.session(w, r)
 	if errors.Is(err, errUnavailable) {
 		return f.writeUnavailable(w, pageLang(r, ""))
 	}

@@ -236,7 +236,7 @@ func (f *Flow) sweep(ctx context.Context) {
 // the state (409, 410).
 func (f *Flow) withSession(fn func(http.ResponseWriter, *http.Request, *sess) error, post bool) httpx.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := f.session(r)
+		s, err := f.session(w, r)
 		if err != nil {
 			return err
 		}
@@ -264,9 +264,11 @@ func (f *Flow) withSession(fn func(http.ResponseWriter, *http.Request, *sess) er
 	}
 }
 
-// session reads the cookie's session.
-func (f *Flow) session(r *http.Request) (*sess, error) {
-	pid, sid, secret, ok := parseRef(sessionCookie(r))
+// session reads the cookie's session; one proven by the legacy cookie
+// moves to the __Host- one (moveCookie).
+func (f *Flow) session(w http.ResponseWriter, r *http.Request) (*sess, error) {
+	v, legacy := sessionCookie(r)
+	pid, sid, secret, ok := parseRef(v)
 	if !ok {
 		return nil, httpx.Errorf(http.StatusUnauthorized, "no_session", "open the verification link again")
 	}
@@ -298,6 +300,9 @@ func (f *Flow) session(r *http.Request) (*sess, error) {
 		return nil, err
 	}
 	s.cfg = flowConfig(fs)
+	if legacy {
+		f.moveCookie(w, s)
+	}
 	return s, nil
 }
 

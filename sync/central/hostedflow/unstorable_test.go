@@ -40,7 +40,7 @@ func TestUnstorableRefs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := e.browser()
-			cookie := map[string]string{"Cookie": "kyc_flow=" + tc.ref}
+			cookie := map[string]string{"Cookie": "__Host-kyc_flow=" + tc.ref}
 			a := b.do("GET", "/flow/api/state", "", nil, cookie)
 			var body struct{ Code string }
 			json.Unmarshal(a.body, &body)

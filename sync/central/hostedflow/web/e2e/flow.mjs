@@ -403,7 +403,7 @@ async function genuine() {
     const h1 = ((await p.textContent("h1")) ?? "").trim();
     const button = ((await p.textContent("#begin").catch(() => "")) ?? "").trim();
     check("genuine: the launch link shows the landing page with its Start button, and sets no cookie yet",
-      h1 === "Verify your identity" && button === "Start" && !(await ctx.cookies()).some((c) => c.name === "kyc_flow"), `${h1} / ${button}`);
+      h1 === "Verify your identity" && button === "Start" && !(await ctx.cookies()).some((c) => c.name.endsWith("kyc_flow")), `${h1} / ${button}`);
     const who = ((await p.textContent("#requester").catch(() => "")) ?? "").trim();
     check("genuine: the landing page names the partner asking", / asks you to verify your identity\. Continue only if /.test(who), who);
     await shot(p, "genuine-landing");
@@ -414,11 +414,25 @@ async function genuine() {
     first?.method() === "POST" && (await first.response())?.status() === 303 && new URL(page.url()).pathname === "/flow/app",
     `${first?.method()} ${(await first?.response())?.status()} -> ${page.url()}`);
   const cookies = await ctx.cookies();
-  const ck = cookies.find((c) => c.name === "kyc_flow");
+  const ck = cookies.find((c) => c.name === "__Host-kyc_flow");
   // The session has the partner's redirect_url, so the partner may frame
   // it: its cookie is SameSite=None (partitioned; embed.mjs runs it framed).
-  check("genuine: the session cookie is HttpOnly, Secure, SameSite=None, Path=/flow/",
-    ck && ck.httpOnly && ck.secure && ck.sameSite === "None" && ck.path === "/flow/", JSON.stringify(ck));
+  // Chromium keeps a __Host- cookie only if Secure, Path=/ and host-only.
+  check("genuine: the session cookie is __Host-, HttpOnly, Secure, SameSite=None, Path=/, host-only, and the only one",
+    ck && ck.httpOnly && ck.secure && ck.sameSite === "None" && ck.path === "/" && !ck.domain.startsWith(".") &&
+      cookies.filter((c) => c.name.endsWith("kyc_flow")).length === 1, JSON.stringify(cookies));
+  // A browser holding this session's cookie as set before the upgrade
+  // (kyc_flow, Path=/flow/, the same partition) goes on with it, and its
+  // first request moves it to __Host-kyc_flow, the legacy one expired.
+  const legacyCtx = await newContext(await browser("genuine"), "phone", { camera: false });
+  await legacyCtx.addCookies([{ ...ck, name: "kyc_flow", path: "/flow/" }]);
+  const legacyPage = await legacyCtx.newPage();
+  const legacyState = await legacyPage.goto(new URL("/flow/api/state", base).href);
+  const moved = (await legacyCtx.cookies()).filter((c) => c.name.endsWith("kyc_flow"));
+  check("genuine: the cookie of before the upgrade goes on, moved to __Host-kyc_flow (Path=/), the legacy one gone",
+    legacyState.status() === 200 && moved.length === 1 && moved[0].name === "__Host-kyc_flow" && moved[0].path === "/" &&
+      moved[0].value === ck?.value && moved[0].partitionKey === ck?.partitionKey, `${legacyState.status()} ${JSON.stringify(moved)}`);
+  await legacyCtx.close();
   const csrf = await page.getAttribute("html", "data-csrf");
   check("genuine: the page carries its CSRF token", !!csrf && csrf.length >= 16, csrf);
   // A POST without the CSRF header is refused.
