@@ -424,6 +424,13 @@ func (p *privacy) getRetention(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// MinAuditDays is the shortest audit retention the admin API accepts
+// (other than 0, forever). The trail holds who did what, never a person's
+// data, so keeping it costs little; a stolen admin token could otherwise
+// set a day and sweep away the record of its own use (OWASP ASVS V7, as
+// PCI DSS keeps security logs a year).
+const MinAuditDays = 365
+
 func (p *privacy) putRetention(w http.ResponseWriter, r *http.Request) error {
 	var pol RetentionPolicy
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxErasureBody))
@@ -433,6 +440,10 @@ func (p *privacy) putRetention(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := pol.Validate(); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "%s", err.Error())
+	}
+	if pol.AuditDays != 0 && pol.AuditDays < MinAuditDays {
+		return httpx.Errorf(http.StatusUnprocessableEntity, "audit_too_short",
+			"audit_days must be 0 (keep forever) or at least %d: the trail is the record of what the holders of the admin token and the console's users did, which one of them must not be able to sweep away", MinAuditDays)
 	}
 	// The trail says who decided, confirmed or overrode a decision: it
 	// must outlive the decision it explains. 0 keeps either forever.

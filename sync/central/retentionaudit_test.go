@@ -15,7 +15,7 @@ import (
 // it must say from what to what.
 func TestRetentionUpdateAudited(t *testing.T) {
 	c := start(t, central.Config{Store: openBolt(t)})
-	for _, body := range []string{`{"audit_days":3650,"images_days":30,"decision_days":365}`, `{"audit_days":1,"decision_days":1}`} {
+	for _, body := range []string{`{"audit_days":3650,"images_days":30,"decision_days":365}`, `{"audit_days":365,"decision_days":30}`} {
 		if resp, e := c.admin(t, "PUT", "/admin/v1/retention", []byte(body), nil); resp.StatusCode != 200 {
 			t.Fatalf("PUT retention %s: %d %+v", body, resp.StatusCode, e)
 		}
@@ -41,12 +41,36 @@ func TestRetentionUpdateAudited(t *testing.T) {
 	}
 	for i, want := range []struct{ before, after central.RetentionPolicy }{
 		{central.RetentionPolicy{}, central.RetentionPolicy{AuditDays: 3650, ImagesDays: 30, DecisionDays: 365}},
-		{central.RetentionPolicy{AuditDays: 3650, ImagesDays: 30, DecisionDays: 365}, central.RetentionPolicy{AuditDays: 1, DecisionDays: 1}},
+		{central.RetentionPolicy{AuditDays: 3650, ImagesDays: 30, DecisionDays: 365}, central.RetentionPolicy{AuditDays: 365, DecisionDays: 30}},
 	} {
 		ev := got[i]
 		if ev.Subject != "retention" || ev.Actor == "" || policy(ev.Before) != want.before || policy(ev.After) != want.after {
 			t.Errorf("update %d: subject %q actor %q before %s after %s; want %+v then %+v", i, ev.Subject, ev.Actor, ev.Before, ev.After, want.before, want.after)
 		}
+	}
+}
+
+// TestRetentionAuditFloor: audit_days other than 0 under MinAuditDays is
+// 422 and changes nothing, so that the admin token cannot set a day and
+// sweep away the record of its own use.
+func TestRetentionAuditFloor(t *testing.T) {
+	c := start(t, central.Config{Store: openBolt(t)})
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{
+		{`{"audit_days":1,"decision_days":1}`, 422},
+		{`{"audit_days":364,"decision_days":30}`, 422},
+		{`{"audit_days":365,"decision_days":30}`, 200},
+		{`{"audit_days":0,"decision_days":1}`, 200},
+	} {
+		resp, e := c.admin(t, "PUT", "/admin/v1/retention", []byte(tc.body), nil)
+		if resp.StatusCode != tc.status || (tc.status == 422 && e.Code != "audit_too_short") {
+			t.Errorf("PUT retention %s: %d %+v, want %d", tc.body, resp.StatusCode, e, tc.status)
+		}
+	}
+	if pol, err := c.Cfg.Store.Retention(context.Background()); err != nil || pol != (central.RetentionPolicy{DecisionDays: 1}) {
+		t.Errorf("policy after the last update: %+v, %v; want decisions a day, the trail forever", pol, err)
 	}
 }
 
@@ -60,8 +84,8 @@ func TestRetentionAuditOutlivesDecisions(t *testing.T) {
 		body   string
 		status int
 	}{
-		{`{"audit_days":30,"decision_days":365}`, 422},
-		{`{"audit_days":30}`, 422},
+		{`{"audit_days":400,"decision_days":730}`, 422},
+		{`{"audit_days":400}`, 422},
 		{`{"audit_days":365,"decision_days":365}`, 200},
 		{`{"audit_days":3650,"decision_days":365}`, 200},
 		{`{"decision_days":365}`, 200},
@@ -79,7 +103,7 @@ func TestRetentionAuditOutlivesDecisions(t *testing.T) {
 	if err := c.Cfg.Store.PutRetention(context.Background(), central.RetentionPolicy{DecisionDays: 30}); err != nil {
 		t.Fatal(err)
 	}
-	if resp, _ := c.admin(t, "PUT", "/admin/v1/retention", []byte(`{"audit_days":29,"decision_days":30}`), nil); resp.StatusCode != 422 {
+	if resp, _ := c.admin(t, "PUT", "/admin/v1/retention", []byte(`{"audit_days":399,"decision_days":400}`), nil); resp.StatusCode != 422 {
 		t.Fatalf("a refused update: %d", resp.StatusCode)
 	}
 	if pol, _ := c.Cfg.Store.Retention(context.Background()); pol != (central.RetentionPolicy{DecisionDays: 30}) {
