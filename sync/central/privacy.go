@@ -256,7 +256,9 @@ func (p *privacy) sweep(ctx context.Context, res *SweepResult) (int, error) {
 		}
 	}
 	if pol.AuditDays > 0 {
-		n, err := st.DeleteAuditBefore(ctx, res.At.Add(-days(pol.AuditDays)))
+		// A policy an earlier release stored may be shorter than the floor
+		// the API now keeps: the sweep keeps it too.
+		n, err := st.DeleteAuditBefore(ctx, res.At.Add(-days(max(pol.AuditDays, MinAuditDays))))
 		res.Counts[ExpireAudit] += n
 		if err != nil {
 			return changed, fmt.Errorf("sweeping the audit trail: %w", err)

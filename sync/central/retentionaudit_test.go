@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 )
 
 // TestRetentionUpdateAudited: each change of the retention policy is in
@@ -108,5 +110,39 @@ func TestRetentionAuditOutlivesDecisions(t *testing.T) {
 	}
 	if pol, _ := c.Cfg.Store.Retention(context.Background()); pol != (central.RetentionPolicy{DecisionDays: 30}) {
 		t.Errorf("a refused update changed the policy: %+v", pol)
+	}
+}
+
+// TestRetentionSweepKeepsAuditFloor: a policy an earlier release stored
+// with audit_days under MinAuditDays sweeps the trail as if it said
+// MinAuditDays: an event 60 days old stays, one past the floor goes.
+func TestRetentionSweepKeepsAuditFloor(t *testing.T) {
+	ctx := context.Background()
+	clk := &centraltest.Clock{}
+	store := openBolt(t)
+	c := start(t, central.Config{Store: store, Now: clk.Now})
+	if err := store.PutRetention(ctx, central.RetentionPolicy{AuditDays: 30, DecisionDays: 30}); err != nil {
+		t.Fatal(err)
+	}
+	now := clk.Now().UTC().Truncate(time.Second)
+	old, recent := now.AddDate(0, 0, -central.MinAuditDays-1), now.AddDate(0, 0, -60)
+	for _, at := range []time.Time{old, recent} {
+		if err := store.AppendAudit(ctx, central.AuditEvent{At: at, Actor: "admin", Action: central.AuditRetentionUpdate, Subject: "retention"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Server.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var evs []central.AuditEvent
+	c.admin(t, "GET", "/admin/v1/audit", nil, &evs)
+	var kept []time.Time
+	for _, ev := range evs {
+		if ev.Action == central.AuditRetentionUpdate {
+			kept = append(kept, ev.At.UTC())
+		}
+	}
+	if len(kept) != 1 || !kept[0].Equal(recent) {
+		t.Errorf("retention events kept by the sweep: %v; want only the one of %v (60 days old)", kept, recent)
 	}
 }
