@@ -23,16 +23,8 @@ import (
 // device it decides with central's signed configuration and refuses one
 // changed on disk, never falling back to the built-in defaults.
 func TestAppRefusesAConfigurationChangedOnDisk(t *testing.T) {
-	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{})
-	c.Serve(t)
 	ctx := context.Background()
-	root := t.TempDir()
-	a := New(Config{DeviceDir: filepath.Join(root, "device"), WatchlistDir: filepath.Join(root, "local"),
-		KeyDir: filepath.Join(root, "keys"), Logger: slog.New(slog.DiscardHandler)})
-	up := enrolApp(t, c, a)
-	if _, err := agent.SyncConfig(ctx, up, a.dev.ConfigDir()); err != nil {
-		t.Fatal(err)
-	}
+	a, _ := syncedApp(t)
 	conf, err := a.deviceConfig(ctx)
 	if err != nil || conf.Source != deviceconf.SourceCentral {
 		t.Fatalf("central's configuration as synced: %+v, %v", conf, err)
@@ -60,16 +52,8 @@ func TestAppRefusesAConfigurationChangedOnDisk(t *testing.T) {
 // verification is refused with that message before any capture; a sync
 // that reinstalls central's configuration clears it.
 func TestHomeShowsRefusedConfiguration(t *testing.T) {
-	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{})
-	c.Serve(t)
 	ctx := context.Background()
-	root := t.TempDir()
-	a := New(Config{DeviceDir: filepath.Join(root, "device"), WatchlistDir: filepath.Join(root, "local"),
-		KeyDir: filepath.Join(root, "keys"), Logger: slog.New(slog.DiscardHandler)})
-	up := enrolApp(t, c, a)
-	if _, err := agent.SyncConfig(ctx, up, a.dev.ConfigDir()); err != nil {
-		t.Fatal(err)
-	}
+	a, up := syncedApp(t)
 	var redraws atomic.Int64
 	a.emit = func(string, ...any) { redraws.Add(1) }
 	a.ctx, a.vault, a.ui.screen, a.staff.operator = ctx, rejectedVault(t), ScreenHome, "agent01"
@@ -128,6 +112,23 @@ func TestHomeShowsRefusedConfiguration(t *testing.T) {
 	if !errors.Is(confErr, agent.ErrConfigAltered) || redraws.Load() == before {
 		t.Errorf("after a sync pass: refusal %v, home drawn again %v; want it refused and shown", confErr, redraws.Load() != before)
 	}
+}
+
+// syncedApp is an app whose device is enrolled with a central serving
+// on loopback and holds the configuration it synced from it, and the
+// device's uploader.
+func syncedApp(t *testing.T) (*App, *agent.Uploader) {
+	t.Helper()
+	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{})
+	c.Serve(t)
+	root := t.TempDir()
+	a := New(Config{DeviceDir: filepath.Join(root, "device"), WatchlistDir: filepath.Join(root, "local"),
+		KeyDir: filepath.Join(root, "keys"), Logger: slog.New(slog.DiscardHandler)})
+	up := enrolApp(t, c, a)
+	if _, err := agent.SyncConfig(context.Background(), up, a.dev.ConfigDir()); err != nil {
+		t.Fatal(err)
+	}
+	return a, up
 }
 
 // enrolApp enrols a's device with c and returns its uploader.
