@@ -88,14 +88,34 @@ type AuditCheck struct {
 	Checkpoints      int
 	LastCheckpoint   int64
 	LastCheckpointAt time.Time
+	// MissingCheckpoints is set when events span more than
+	// AuditCheckpointGap without a checkpoint after them: checkpoints were
+	// removed (a store writer rebuilt the chain without them) or central
+	// stopped writing them. VerifyAuditChain then returns an *AuditBreak
+	// at the first such event.
+	MissingCheckpoints bool
 }
+
+// AuditCheckpointGap is how long a run of events may span with no
+// checkpoint after it: central writes one hourly (DefaultSweepEvery) when
+// the trail grew, so an honest run spans about an hour. Events before the
+// first checkpoint are not judged once one exists (a trail from a release
+// before checkpoints); a trail with none at all is judged as one run, so a
+// fresh trail younger than the gap is fine and a trail older than it is
+// reported until central's first checkpoint (written at start) seals it.
+// The span is measured between events, not to the clock, so a central
+// stopped for days does not make its last events look unsealed.
+const AuditCheckpointGap = 6 * DefaultSweepEvery
 
 // VerifyAuditChain walks the whole stored trail from its anchor and checks
 // every link, and every checkpoint's signature under key (nil: checkpoints
-// are not checked). It returns what it checked, and an *AuditBreak
-// (errors.Is ErrAuditChain) naming the first bad event.
+// are not checked, nor whether they are missing). It returns what it
+// checked, and an *AuditBreak (errors.Is ErrAuditChain) naming the first
+// bad event, or the first event left unsealed longer than
+// AuditCheckpointGap (AuditCheck.MissingCheckpoints).
 func VerifyAuditChain(ctx context.Context, log AuditLog, key ed25519.PublicKey) (AuditCheck, error) {
 	var c AuditCheck
+	var run unsealedRun
 	seq, prev, err := log.AuditAnchor(ctx)
 	if err != nil {
 		return c, fmt.Errorf("reading the audit anchor: %w", err)
@@ -118,15 +138,51 @@ func VerifyAuditChain(ctx context.Context, log AuditLog, key ed25519.PublicKey) 
 				if reason := checkCheckpoint(key, seq, prev, e); reason != "" {
 					return c, &AuditBreak{Seq: e.Seq, Reason: reason}
 				}
+				if c.Checkpoints > 0 {
+					run.judge()
+				}
+				run = unsealedRun{missing: run.missing}
 				c.Checkpoints++
 				c.LastCheckpoint, c.LastCheckpointAt = e.Seq, e.At
+			} else {
+				run.add(e)
 			}
 			seq, prev = e.Seq, e.Hash
 			c.Events++
 		}
 		if len(page) < MaxListLimit {
+			if key == nil {
+				return c, nil
+			}
+			if run.judge(); run.missing != 0 {
+				c.MissingCheckpoints = true
+				return c, &AuditBreak{Seq: run.missing, Reason: fmt.Sprintf("no checkpoint within %v after it: checkpoints were removed, or none were written", AuditCheckpointGap)}
+			}
 			return c, nil
 		}
+	}
+}
+
+// unsealedRun is the events after a checkpoint (or the trail's start) up
+// to the next one, and the first event of a run found too long.
+type unsealedRun struct {
+	first         int64
+	firstAt, last time.Time
+	missing       int64
+}
+
+func (r *unsealedRun) add(e AuditEvent) {
+	if r.first == 0 {
+		r.first, r.firstAt = e.Seq, e.At
+	}
+	r.last = e.At
+}
+
+// judge records the run's first event as missing a checkpoint when the
+// run spans more than AuditCheckpointGap (only the first such run counts).
+func (r *unsealedRun) judge() {
+	if r.missing == 0 && r.first != 0 && r.last.Sub(r.firstAt) > AuditCheckpointGap {
+		r.missing = r.first
 	}
 }
 

@@ -113,13 +113,19 @@ func (s *Server) newPrivacy() *privacy {
 }
 
 // startSweeps runs the retention sweep, then an audit checkpoint, every
-// interval (and once at start) until ctx ends or the returned stop is called; stop waits for the
-// goroutine to end.
-func (p *privacy) startSweeps(ctx context.Context, every time.Duration) (stop func()) {
+// interval (and once at start, once after is closed: the start's audit
+// verification) until ctx ends or the returned stop is called; stop waits
+// for the goroutine to end.
+func (p *privacy) startSweeps(ctx context.Context, every time.Duration, after <-chan struct{}) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		select {
+		case <-ctx.Done():
+			return
+		case <-after:
+		}
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {

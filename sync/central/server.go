@@ -179,6 +179,7 @@ type Server struct {
 	challenge challenger
 	// auditSealer signs the audit trail's checkpoints (CheckpointAudit).
 	auditSealer *auditSealer
+	auditWatch  *auditWatch // scheduled verification (auditwatch.go)
 	shed        atomic.Int64
 	privacy     *privacy // retention sweep, erasure, search (privacy.go)
 
@@ -262,6 +263,7 @@ func New(cfg Config) (*Server, error) {
 	s.routeDevice()
 	s.routeAdmin()
 	s.privacy = s.newPrivacy()
+	s.auditWatch = s.newAuditWatch()
 	s.handler = s.wrap(s.apiPaths(s.mux))
 	s.consoleMux, s.consoleHandler = s.mux, s.handler
 	if cfg.ConsoleAddr != "" {
@@ -524,8 +526,10 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready chan<
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	stopChecks, checked := s.startAuditChecks(ctx, AuditVerifyEvery)
+	defer stopChecks()
 	if !s.cfg.SweepByQueue {
-		defer s.privacy.startSweeps(ctx, DefaultSweepEvery)()
+		defer s.privacy.startSweeps(ctx, DefaultSweepEvery, checked)()
 	}
 	if !s.cfg.ErasureByQueue {
 		defer s.privacy.resumeErasures(ctx)()

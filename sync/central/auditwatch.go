@@ -1,0 +1,126 @@
+package central
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// AuditVerifyEvery is how often Serve verifies the audit chain, after
+// once at start, so a trail altered while central was stopped, or since
+// the last look, is reported without anyone opening the console.
+const AuditVerifyEvery = 24 * time.Hour
+
+// AuditChainBroken is the action of the event central appends (itself
+// chained) when its own verification finds the chain broken or missing
+// checkpoints; After holds the first bad entry and why.
+const AuditChainBroken = "audit_chain_broken"
+
+// auditWatch is the scheduled verification's metrics, and the break last
+// reported, so a break is logged and audited once per process.
+type auditWatch struct {
+	ok, verifiedAt, seconds prometheus.Gauge
+
+	mu       sync.Mutex
+	reported AuditBreak
+}
+
+func (s *Server) newAuditWatch() *auditWatch {
+	a := &auditWatch{
+		ok: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kyc_central_audit_chain_ok",
+			Help: "1 when central's last verification of the audit chain found it intact and sealed by checkpoints, 0 when not (see the error log and the audit_chain_broken event).",
+		}),
+		verifiedAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kyc_central_audit_chain_verified_timestamp_seconds",
+			Help: "When central last finished verifying the audit chain (0: not yet).",
+		}),
+		seconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kyc_central_audit_chain_verify_duration_seconds",
+			Help: "How long central's last verification of the audit chain took.",
+		}),
+	}
+	s.Registerer().MustRegister(a.ok, a.verifiedAt, a.seconds)
+	return a
+}
+
+// VerifyAudit verifies the whole audit trail (VerifyAuditChain, with
+// central's key) and sets kyc_central_audit_chain_ok and its timestamp. A
+// break not reported before by this process is logged at Error and
+// appended to the trail as AuditChainBroken. It returns the check and
+// the *AuditBreak found, or the error that kept it from verifying.
+func (s *Server) VerifyAudit(ctx context.Context) (AuditCheck, error) {
+	a := s.auditWatch
+	start := time.Now()
+	chk, err := VerifyAuditChain(ctx, s.cfg.Store, s.AuditKey())
+	var brk *AuditBreak
+	if err != nil && !errors.As(err, &brk) {
+		return chk, fmt.Errorf("verifying the audit chain: %w", err)
+	}
+	a.seconds.Set(time.Since(start).Seconds())
+	a.verifiedAt.Set(float64(s.cfg.Now().UnixMicro()) / 1e6)
+	if brk == nil {
+		a.ok.Set(1)
+		return chk, nil
+	}
+	a.ok.Set(0)
+	a.mu.Lock()
+	fresh := a.reported != *brk
+	a.reported = *brk
+	a.mu.Unlock()
+	if !fresh {
+		return chk, err
+	}
+	s.log.LogAttrs(ctx, slog.LevelError, "audit chain does not verify",
+		slog.Int64("seq", brk.Seq), slog.String("reason", brk.Reason), slog.Bool("missing_checkpoints", chk.MissingCheckpoints),
+		slog.Int("events", chk.Events), slog.Int("checkpoints", chk.Checkpoints), slog.Int64("last_checkpoint", chk.LastCheckpoint))
+	after, _ := json.Marshal(map[string]any{"broken_at": brk.Seq, "reason": brk.Reason, "missing_checkpoints": chk.MissingCheckpoints}) // strings and numbers encode
+	if aerr := s.cfg.Store.AppendAudit(ctx, AuditEvent{ID: httpx.NewRequestID(), At: s.cfg.Now(), Actor: "central", Action: AuditChainBroken,
+		Subject: "audit", After: after}); aerr != nil {
+		return chk, errors.Join(err, fmt.Errorf("recording the broken audit chain: %w", aerr))
+	}
+	return chk, err
+}
+
+// startAuditChecks verifies the audit chain at once and then every
+// interval until ctx ends or stop is called; stop waits for the goroutine
+// to end. first is closed after the first verification, so the start's
+// checkpoint does not seal a trail stripped of its checkpoints before it
+// is looked at.
+func (s *Server) startAuditChecks(ctx context.Context, every time.Duration) (stop func(), first <-chan struct{}) {
+	ctx, cancel := context.WithCancel(ctx)
+	done, checked := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		once := sync.OnceFunc(func() { close(checked) })
+		for {
+			_, err := s.VerifyAudit(ctx)
+			var brk *AuditBreak
+			errors.As(err, &brk)
+			// A break alone was logged by VerifyAudit; anything else is a
+			// verification (or its report) that failed.
+			if err != nil && (brk == nil || err != error(brk)) && ctx.Err() == nil {
+				s.log.LogAttrs(ctx, slog.LevelError, "audit chain verification failed", slog.String("cause", err.Error()))
+			}
+			once()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}, checked
+}
