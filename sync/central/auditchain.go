@@ -103,8 +103,10 @@ type AuditCheck struct {
 // before checkpoints); a trail with none at all is judged as one run, so a
 // fresh trail younger than the gap is fine and a trail older than it is
 // reported until central's first checkpoint (written at start) seals it.
-// The span is measured between events, not to the clock, so a central
-// stopped for days does not make its last events look unsealed.
+// Spans are measured between events, not to the clock, and a pause
+// longer than the gap between two events ends a run's segment, so a
+// central stopped for days is not taken for missing checkpoints; a store
+// writer stripping checkpoints from a trail that quiet goes unnoticed.
 const AuditCheckpointGap = 6 * DefaultSweepEvery
 
 // VerifyAuditChain walks the whole stored trail from its anchor and checks
@@ -116,6 +118,7 @@ const AuditCheckpointGap = 6 * DefaultSweepEvery
 func VerifyAuditChain(ctx context.Context, log AuditLog, key ed25519.PublicKey) (AuditCheck, error) {
 	var c AuditCheck
 	var run unsealedRun
+	var missing int64 // first event of a run too long, judged
 	seq, prev, err := log.AuditAnchor(ctx)
 	if err != nil {
 		return c, fmt.Errorf("reading the audit anchor: %w", err)
@@ -138,10 +141,10 @@ func VerifyAuditChain(ctx context.Context, log AuditLog, key ed25519.PublicKey) 
 				if reason := checkCheckpoint(key, seq, prev, e); reason != "" {
 					return c, &AuditBreak{Seq: e.Seq, Reason: reason}
 				}
-				if c.Checkpoints > 0 {
-					run.judge()
+				if c.Checkpoints > 0 && missing == 0 {
+					missing = run.long
 				}
-				run = unsealedRun{missing: run.missing}
+				run = unsealedRun{}
 				c.Checkpoints++
 				c.LastCheckpoint, c.LastCheckpointAt = e.Seq, e.At
 			} else {
@@ -154,9 +157,12 @@ func VerifyAuditChain(ctx context.Context, log AuditLog, key ed25519.PublicKey) 
 			if key == nil {
 				return c, nil
 			}
-			if run.judge(); run.missing != 0 {
+			if missing == 0 {
+				missing = run.long
+			}
+			if missing != 0 {
 				c.MissingCheckpoints = true
-				return c, &AuditBreak{Seq: run.missing, Reason: fmt.Sprintf("no checkpoint within %v after it: checkpoints were removed, or none were written", AuditCheckpointGap)}
+				return c, &AuditBreak{Seq: missing, Reason: fmt.Sprintf("no checkpoint within %v after it: checkpoints were removed, or none were written", AuditCheckpointGap)}
 			}
 			return c, nil
 		}
@@ -164,25 +170,25 @@ func VerifyAuditChain(ctx context.Context, log AuditLog, key ed25519.PublicKey) 
 }
 
 // unsealedRun is the events after a checkpoint (or the trail's start) up
-// to the next one, and the first event of a run found too long.
+// to the next one. Events more than AuditCheckpointGap apart start a new
+// segment: central was stopped between them (or nothing happened), and
+// after a restart events may come before its first checkpoint.
 type unsealedRun struct {
-	first         int64
+	first         int64 // the current segment's first event
 	firstAt, last time.Time
-	missing       int64
+	long          int64 // first event of the first segment longer than the gap
 }
 
 func (r *unsealedRun) add(e AuditEvent) {
+	if r.first != 0 && e.At.Sub(r.last) > AuditCheckpointGap {
+		r.first = 0
+	}
 	if r.first == 0 {
 		r.first, r.firstAt = e.Seq, e.At
 	}
 	r.last = e.At
-}
-
-// judge records the run's first event as missing a checkpoint when the
-// run spans more than AuditCheckpointGap (only the first such run counts).
-func (r *unsealedRun) judge() {
-	if r.missing == 0 && r.first != 0 && r.last.Sub(r.firstAt) > AuditCheckpointGap {
-		r.missing = r.first
+	if r.long == 0 && r.last.Sub(r.firstAt) > AuditCheckpointGap {
+		r.long = r.first
 	}
 }
 

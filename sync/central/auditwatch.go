@@ -64,8 +64,12 @@ func (s *Server) VerifyAudit(ctx context.Context) (AuditCheck, error) {
 	if err != nil && !errors.As(err, &brk) {
 		return chk, fmt.Errorf("verifying the audit chain: %w", err)
 	}
-	a.seconds.Set(time.Since(start).Seconds())
-	a.verifiedAt.Set(float64(s.cfg.Now().UnixMicro()) / 1e6)
+	took := time.Since(start)
+	// The timestamp goes last: once it moves, the result is reported.
+	defer func() {
+		a.seconds.Set(took.Seconds())
+		a.verifiedAt.Set(float64(s.cfg.Now().UnixMicro()) / 1e6)
+	}()
 	if brk == nil {
 		a.ok.Set(1)
 		return chk, nil

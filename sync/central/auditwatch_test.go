@@ -1,0 +1,191 @@
+package central_test
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/bbolt"
+)
+
+// TestAuditVerifiedAtStart checks that central verifies the audit trail
+// in a real bbolt file when it starts, before its start checkpoint seals
+// what is there: the trail is written (and changed behind the store's
+// back) while central is stopped, and the start after reports it in
+// kyc_central_audit_chain_ok, the error log and an audit_chain_broken
+// event.
+func TestAuditVerifiedAtStart(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	now := t0.Add(20 * time.Hour)
+	hourly := func(from, n int) func(t *testing.T, s central.Store) {
+		return func(t *testing.T, s central.Store) {
+			t.Helper()
+			for i := from; i < from+n; i++ {
+				e := central.AuditEvent{ID: fmt.Sprint("e", i), At: t0.Add(time.Duration(i) * time.Hour), Actor: "user:ana", Action: "decide", Subject: "case:dev/key"}
+				if err := s.AppendAudit(context.Background(), e); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for _, test := range []struct {
+		name  string
+		trail func(t *testing.T, s central.Store) // before the first start
+		// between is done while central is stopped after its first start;
+		// nil: only one start.
+		between func(t *testing.T, path string)
+		wantOK  bool
+	}{
+		{"fresh trail", hourly(0, 3), nil, true},
+		{"no checkpoint at all", hourly(0, 10), nil, false},
+		{"upgraded: events from before checkpoints, sealed at the first start", hourly(0, 10), func(*testing.T, string) {}, true},
+		{"sealed, then altered while stopped", hourly(0, 3), bumpCount(2), false},
+		// A store writer dropping the checkpoints after the first rebuilds
+		// the chain as appends after it.
+		{"checkpoints after the first removed", hourly(0, 3), func(t *testing.T, path string) {
+			s, err := boltstore.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			hourly(3, 8)(t, s)
+		}, false},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "central.db")
+			key, err := central.GenerateSignKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := func(now time.Time) *tc {
+				s, err := boltstore.Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				c := start(t, central.Config{Store: s, SignKey: key, Now: func() time.Time { return now }})
+				waitAuditVerified(t, c)
+				return c
+			}
+			s, err := boltstore.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			test.trail(t, s)
+			s.Close()
+			c := run(now)
+			if test.between != nil {
+				waitCheckpointed(t, c)
+				c.stop()
+				c.Cfg.Store.Close()
+				test.between(t, path)
+				now = now.Add(time.Hour) // tells this start's reports from the first's
+				c = run(now)
+			}
+			ok := auditGauge(t, c, "kyc_central_audit_chain_ok")
+			broken := 0
+			evs, err := c.Cfg.Store.Audit(context.Background(), central.AuditFilter{Action: central.AuditChainBroken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.At.Equal(now) {
+					broken++
+				}
+			}
+			logged := len(logLines(t, c.Log, "audit chain does not verify"))
+			if test.wantOK && (ok != 1 || broken != 0 || logged != 0) {
+				t.Errorf("kyc_central_audit_chain_ok = %v, %d audit_chain_broken events, %d error logs; want 1, none", ok, broken, logged)
+			}
+			if !test.wantOK && (ok != 0 || broken != 1 || logged != 1) {
+				t.Errorf("kyc_central_audit_chain_ok = %v, %d audit_chain_broken events, %d error logs; want 0, one, one", ok, broken, logged)
+			}
+		})
+	}
+}
+
+// waitAuditVerified waits for c's first audit verification.
+func waitAuditVerified(t *testing.T, c *tc) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); auditGauge(t, c, "kyc_central_audit_chain_verified_timestamp_seconds") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the audit chain was not verified at start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitCheckpointed waits for c's start checkpoint.
+func waitCheckpointed(t *testing.T, c *tc) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		evs, err := c.Cfg.Store.Audit(context.Background(), central.AuditFilter{Action: central.AuditCheckpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint after the first start")
+		}
+	}
+}
+
+// bumpCount changes the event seq in the closed bbolt file at path, as a
+// writer of the file would.
+func bumpCount(seq int64) func(t *testing.T, path string) {
+	return func(t *testing.T, path string) {
+		t.Helper()
+		bumpCountIn(t, path, seq)
+	}
+}
+
+func bumpCountIn(t *testing.T, path string, seq int64) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte("audit-chain"))
+		k := binary.BigEndian.AppendUint64(nil, uint64(seq))
+		var r map[string]any
+		if err := json.Unmarshal(b.Get(k), &r); err != nil {
+			return err
+		}
+		r["count"] = 7
+		v, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		return b.Put(k, v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// auditGauge reads the unlabelled gauge name from c's registry.
+func auditGauge(t *testing.T, c *tc, name string) float64 {
+	t.Helper()
+	mfs, err := c.Server.Registerer().(prometheus.Gatherer).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
