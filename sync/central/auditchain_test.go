@@ -243,3 +243,57 @@ func TestMatchSubject(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditMissingCheckpoints checks which trails VerifyAuditChain takes
+// for ones stripped of their checkpoints (AuditCheck.MissingCheckpoints).
+func TestAuditMissingCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	key, err := GenerateSignKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A trail is written as steps: "e<hours>" an event at that hour, "c" a
+	// checkpoint after the last one.
+	for _, tc := range []struct {
+		name        string
+		steps       []string
+		wantMissing int64 // 0: verifies
+	}{
+		{"fresh, younger than the gap", []string{"e0", "e2", "e5"}, 0},
+		{"no checkpoint, older than the gap", []string{"e0", "e2", "e4", "e7"}, 1},
+		{"upgraded: events before the first checkpoint", []string{"e0", "e3", "e6", "e9", "c", "e10", "c", "e11"}, 0},
+		{"checkpoints removed after the first", []string{"e0", "c", "e1", "e3", "e5", "e8"}, 3},
+		{"the same, sealed again later", []string{"e0", "c", "e1", "e3", "e5", "e8", "c", "e9", "c"}, 3},
+		{"stopped for days between two checkpoints", []string{"e0", "c", "e1", "e80", "e81", "c"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &memAudit{}
+			sealer := &auditSealer{key: key}
+			var last time.Time
+			for _, step := range tc.steps {
+				e := sealer.newCheckpoint("c", last)
+				if step != "c" {
+					var h int
+					fmt.Sscanf(step, "e%d", &h)
+					last = at.Add(time.Duration(h) * time.Hour)
+					e = AuditEvent{ID: step, At: last, Actor: "user:ana", Action: "decide"}
+				}
+				if err := m.AppendAudit(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := VerifyAuditChain(ctx, m, key.Public().(ed25519.PublicKey))
+			var brk *AuditBreak
+			switch {
+			case tc.wantMissing == 0 && (err != nil || c.MissingCheckpoints):
+				t.Fatalf("%+v, %v; want verified", c, err)
+			case tc.wantMissing != 0 && (!errors.As(err, &brk) || brk.Seq != tc.wantMissing || !c.MissingCheckpoints):
+				t.Fatalf("%+v, %v; want missing checkpoints from %d", c, err, tc.wantMissing)
+			}
+			if _, err := VerifyAuditChain(ctx, m, nil); err != nil {
+				t.Fatalf("without a key (checkpoints not checked): %v", err)
+			}
+		})
+	}
+}
