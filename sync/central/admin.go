@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -175,7 +176,11 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.RevokeDevice(r.Context(), "admin:"+adminID(r.Context()), r.PathValue("id"))
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	d, err := s.RevokeDevice(r.Context(), "admin:"+adminID(r.Context()), id)
 	if err != nil {
 		return err
 	}
@@ -227,6 +232,18 @@ func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// pathID returns r's path value name, or 400 malformed when it is no text
+// the stores can hold (invalid UTF-8 or a NUL, which PostgreSQL refuses
+// with an error, not a miss): such an id names nothing, and the store is
+// not asked.
+func pathID(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
+	if !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
+		return "", httpx.Errorf(http.StatusBadRequest, "malformed", "the %s in the path is not UTF-8 text without NUL", name)
+	}
+	return id, nil
+}
+
 // withoutKeys strips the content keys from subs, which never leave
 // central, and makes a nil list an empty one.
 func withoutKeys(subs []Submission) []Submission {
@@ -262,8 +279,11 @@ type SubmissionDetail struct {
 // protocol.MaxImages of protocol.MaxImageSize). The bytes are those
 // json.Encoder writes for a SubmissionDetail (image_data's keys sorted).
 func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request) error {
-	dev, id := r.PathValue("id"), r.PathValue("sub")
-	key := protocol.SubmissionKey(id)
+	dev, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	key := protocol.SubmissionKey(r.PathValue("sub")) // a digest: any id is storable
 	sub, err := s.cfg.Store.Upload(r.Context(), dev, key)
 	if errors.Is(err, ErrNotFound) {
 		return httpx.Errorf(http.StatusNotFound, "unknown_submission", "no such submission")

@@ -353,7 +353,11 @@ func (p *privacy) erase(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (p *privacy) erasureStatus(w http.ResponseWriter, r *http.Request) error {
-	e, err := p.s.ErasureStatus(r.Context(), r.PathValue("id"))
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	e, err := p.s.ErasureStatus(r.Context(), id)
 	if errors.Is(err, ErrNotFound) {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "no erasure with this id")
 	}
