@@ -41,7 +41,7 @@ var (
 	bucketAuditBy    = []byte("audit-by")               // auditByKey -> nil: the chain by actor and by action
 	bucketWLChunks   = []byte("watchlist-chunks")       // upload id + sequence -> up to watchlistChunk bytes
 	bucketClaims     = []byte("attestation-claims")     // attestation hash -> claimRecord
-	bucketClaimsDue  = []byte("attestation-claims-due") // expiry (unix ns) + hash -> nil
+	bucketClaimsDue  = []byte("attestation-claims-due") // expiry (timeKey) + hash -> nil
 	// Retention queues: received-at (unix ns) + subKey -> nil, one per kind
 	// of data, an entry removed once its retention is applied, so a sweep
 	// reads only what is due.

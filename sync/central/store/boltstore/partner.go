@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -54,10 +55,19 @@ func checkIDs(ids ...string) error {
 	return nil
 }
 
-// timeKey is t as a big-endian key part (unix ns; times before 1970 sort
-// first).
+// timeKey is t as a big-endian key part: unix ns, clamped to what an int64
+// holds rather than wrapped around (UnixNano's is undefined outside it), so
+// times before 1970 sort first and times after 2262 last. Times between are
+// the same bytes as files written before the clamp.
 func timeKey(t time.Time) []byte {
-	return binary.BigEndian.AppendUint64(nil, uint64(max(t.UnixNano(), 0)))
+	var ns int64
+	switch {
+	case t.After(time.Unix(0, math.MaxInt64)):
+		ns = math.MaxInt64
+	case t.After(time.Unix(0, 0)):
+		ns = t.UnixNano()
+	}
+	return binary.BigEndian.AppendUint64(nil, uint64(ns))
 }
 
 func join(parts ...string) []byte { return []byte(strings.Join(parts, "\x00")) }

@@ -255,7 +255,7 @@ func (s *Store) ClaimAttestation(ctx context.Context, deviceID string, h [sha256
 	return s.batch(ctx, "claiming attestation", func(tx *bbolt.Tx) error {
 		due := tx.Bucket(bucketClaimsDue)
 		claims := tx.Bucket(bucketClaims)
-		now := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+		now := timeKey(time.Now())
 		c := due.Cursor()
 		for i, k := 0, []byte(nil); i < claimsPruneBatch; i++ {
 			if k, _ = c.First(); k == nil || bytes.Compare(k[:8], now) >= 0 {
@@ -278,7 +278,7 @@ func (s *Store) ClaimAttestation(ctx context.Context, deviceID string, h [sha256
 		case !errors.Is(err, central.ErrNotFound):
 			return err
 		}
-		if err := due.Put(append(binary.BigEndian.AppendUint64(nil, uint64(expires.UnixNano())), h[:]...), nil); err != nil {
+		if err := due.Put(append(timeKey(expires), h[:]...), nil); err != nil {
 			return err
 		}
 		return put(claims, h[:], claimRecord{DeviceID: deviceID, Key: key, Expires: expires})
