@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 )
 
@@ -127,23 +128,39 @@ func TestSessionCookieAttributes(t *testing.T) {
 }
 
 // TestLegacyCookieMoved: a browser holding the cookie of a session opened
-// before the upgrade (kyc_flow, Path=/flow/) goes on with it, and its
-// first request moves it to __Host-kyc_flow and expires the legacy one
-// (Path=/flow/ and, for a framed session, SameSite=None and Partitioned as
-// it was set: a framed answer may set no other, and only a partitioned
-// cookie replaces a partitioned one). The page's CSRF token still holds.
+// before the upgrade (kyc_flow, Path=/flow/) goes on with it on an
+// instance started after the session was created, and its first request
+// moves it to __Host-kyc_flow and expires the legacy one (Path=/flow/ and,
+// for a framed session, SameSite=None and Partitioned as it was set: a
+// framed answer may set no other, and only a partitioned cookie replaces a
+// partitioned one). The page's CSRF token still holds. An instance started
+// before the session was created never gave it a legacy cookie: it
+// refuses one (401), so the legacy door closes as the sessions opened
+// before the upgrade end.
 func TestLegacyCookieMoved(t *testing.T) {
-	e := newEnv(t, true)
-	for _, s := range startSessions(t, e) {
+	raw := centraltest.BoltStore(t)
+	kr, key := instanceSecrets(t)
+	first := newEnvOn(t, true, raw, kr, key, &clock{})
+	sessions := startSessions(t, first)
+	e := newEnvOn(t, true, raw, kr, key, &clock{}) // started after the sessions were created
+	legacyBrowser := func(e *env, value string) *browser {
+		b := e.browser()
+		u, _ := url.Parse(e.base + "/flow/")
+		b.c.Jar.SetCookies(u, []*http.Cookie{{Name: legacyCookie, Value: value, Path: "/flow/", Secure: true, HttpOnly: true}})
+		if got := jarCookies(t, b); len(got) != 1 || len(got[legacyCookie]) != 1 {
+			t.Fatalf("jar before: %v", got)
+		}
+		return b
+	}
+	for _, s := range sessions {
 		t.Run(s.name, func(t *testing.T) {
 			value := heldValue(t, s.b)
-			old := e.browser()
-			u, _ := url.Parse(e.base + "/flow/")
-			old.c.Jar.SetCookies(u, []*http.Cookie{{Name: legacyCookie, Value: value, Path: "/flow/", Secure: true, HttpOnly: true}})
-			if got := jarCookies(t, old); len(got) != 1 || len(got[legacyCookie]) != 1 {
-				t.Fatalf("jar before: %v", got)
+			refused := must(t, http.StatusUnauthorized, legacyBrowser(first, value).get("/flow/api/state"))
+			if sc := refused.header.Values("Set-Cookie"); len(sc) != 0 {
+				t.Errorf("a refused legacy cookie moved: %v", sc)
 			}
 
+			old := legacyBrowser(e, value)
 			a := must(t, http.StatusOK, old.get("/flow/api/state"))
 			cs := setCookies(t, a)
 			checkSessionCookie(t, cs[hostCookie], value, s.embedded)

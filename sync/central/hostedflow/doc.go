@@ -64,10 +64,12 @@
 // attacker from setting or overwriting it (browsers refuse one with a
 // Domain); a request with two is answered as one with none. The cookie
 // before it, kyc_flow (Path=/flow/), is still read for sessions opened
-// before the upgrade, only without a __Host- one (beside it, it is
-// ignored: one planted for the parent domain cannot override the
-// person's) and only alone (two were planted, sessionCookie); the
-// session's next request moves it to __Host-kyc_flow and expires it.
+// before the upgrade (created before the instance started, so the door
+// closes by itself once they have expired), only without a __Host- one
+// (beside it, it is ignored: one planted for the parent domain cannot
+// override the person's) and only alone (two were planted,
+// sessionCookie); the session's next request moves it to __Host-kyc_flow
+// and expires it.
 //
 // Embedding: a partner may run the flow in an iframe of its own site. The
 // origins of the session's redirect_url and callback_url are the ones

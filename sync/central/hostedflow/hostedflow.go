@@ -160,6 +160,11 @@ type Flow struct {
 	// bg is the context verifications run under: Run's.
 	bgMu sync.Mutex
 	bg   context.Context
+
+	// started is cfg.Now() at New: only a session created before it can
+	// hold a legacy cookie (this release sets none), so the legacy door
+	// closes by itself as those sessions end (session).
+	started time.Time
 }
 
 //go:embed web/app.html web/static
@@ -207,7 +212,8 @@ func New(cfg Config) (*Flow, error) {
 		codes:    httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
 		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
 		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now),
-		actions:  httpx.NewBudget(cfg.Store, "hosted-actions", ActionBurst, ActionInterval, cfg.Now), bg: context.Background()}
+		actions:  httpx.NewBudget(cfg.Store, "hosted-actions", ActionBurst, ActionInterval, cfg.Now), bg: context.Background(),
+		started: cfg.Now()}
 	f.resp = &httpx.Responder{Log: f.log, Rules: []httpx.Rule{
 		{Err: errUnavailable, Status: http.StatusGone, Code: "link_unavailable", Message: "this verification link is no longer available"},
 		{Err: central.ErrNotFound, Status: http.StatusNotFound, Code: "not_found", Message: "not found"},

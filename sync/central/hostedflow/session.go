@@ -265,7 +265,9 @@ func (f *Flow) withSession(fn func(http.ResponseWriter, *http.Request, *sess) er
 }
 
 // session reads the cookie's session; one proven by the legacy cookie
-// moves to the __Host- one (moveCookie).
+// moves to the __Host- one (moveCookie). The legacy cookie proves only a
+// session created before this instance started: a later one was never
+// given it, so one sent for it was planted.
 func (f *Flow) session(w http.ResponseWriter, r *http.Request) (*sess, error) {
 	v, legacy := sessionCookie(r)
 	pid, sid, secret, ok := parseRef(v)
@@ -287,7 +289,7 @@ func (f *Flow) session(w http.ResponseWriter, r *http.Request) (*sess, error) {
 	h := fs.Hosted
 	s := &sess{fs: fs, secret: secret}
 	switch {
-	case h == nil:
+	case h == nil, legacy && !fs.CreatedAt.Before(f.started):
 		return nil, noSession
 	case sameHash(hashOf(secret), h.BrowserHash):
 		s.role = roleBrowser
