@@ -118,13 +118,14 @@ func waitAuditVerified(t *testing.T, c *tc) {
 		if time.Now().After(deadline) {
 			t.Fatal("the audit chain was not verified at start")
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // paces the poll of a condition: never a guess at how long it takes
 	}
 }
 
 // waitCheckpointed waits for c's start checkpoint.
 func waitCheckpointed(t *testing.T, c *tc) {
 	t.Helper()
+	// The sleep paces the poll of a condition, bounded by a hang's deadline.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		evs, err := c.Cfg.Store.Audit(context.Background(), central.AuditFilter{Action: central.AuditCheckpoint})
 		if err != nil {

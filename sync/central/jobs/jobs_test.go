@@ -203,6 +203,6 @@ func waitLeader(t *testing.T, conn *pgx.Conn, id string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s not the leader within two minutes (leader %q)", id, leader)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // paces the poll of a condition: never a guess at how long it takes
 	}
 }
