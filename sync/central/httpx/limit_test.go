@@ -125,6 +125,12 @@ func TestCheckOutboundAddr(t *testing.T) {
 		"::a9fe:a9fe":        true,
 		"::e000:1":           true, // 224.0.0.1
 		"::ffff:0:a9fe:a9fe": true, // SIIT's IPv4-translated
+		// RFC 8215's local-use NAT64 prefix, with RFC 6052's /96, /64
+		// and /48 placements of 169.254.169.254 (bits 64-71 skipped).
+		"64:ff9b:1::a9fe:a9fe":       true,
+		"64:ff9b:1:0:a9:fea9:fe00:0": true,
+		"64:ff9b:1:a9fe:a9:fe00::":   true,
+		"64:ff9b:1::cb00:7109":       false,
 	} {
 		err := CheckOutboundAddr(netip.MustParseAddr(addr))
 		if refused != errors.Is(err, ErrForbiddenAddress) {

@@ -30,13 +30,24 @@ var embeddingPrefixes = []netip.Prefix{netip.MustParsePrefix("64:ff9b::/96"), ne
 // sixToFour is 6to4 (RFC 3056): the IPv4 address in bits 16 to 47.
 var sixToFour = netip.MustParsePrefix("2002::/16")
 
+// localNAT64 is RFC 8215's local-use NAT64 prefix. An operator translates
+// with a prefix of 48 to 96 bits inside it, and RFC 6052 puts the IPv4
+// address at a different place for each length (skipping bits 64 to 71),
+// so each place is checked: the address must stand for no refused IPv4
+// address however the network's translator reads it.
+var localNAT64 = netip.MustParsePrefix("64:ff9b:1::/48")
+
+// nat64Places are the IPv4 address's byte positions in an IPv6 address
+// for RFC 6052's prefix lengths 48, 56, 64 and 96.
+var nat64Places = [][4]int{{6, 7, 9, 10}, {7, 9, 10, 11}, {9, 10, 11, 12}, {12, 13, 14, 15}}
+
 // CheckOutboundAddr refuses an address central must never call on a
 // partner's behalf: link-local (169.254.169.254, the metadata service of
 // most clouds, hands out the instance's credentials), multicast,
 // unspecified (0.0.0.0 reaches this host), and the metadata addresses
 // outside link-local; and an IPv6 address that stands for one of those
-// (NAT64, 6to4, IPv4-compatible: 64:ff9b::a9fe:a9fe is 169.254.169.254
-// through a NAT64). Loopback and private addresses stay allowed: a
+// (NAT64 with the well-known or the local-use prefix, 6to4,
+// IPv4-compatible: 64:ff9b::a9fe:a9fe is 169.254.169.254 through a NAT64). Loopback and private addresses stay allowed: a
 // receiver on central's own machine or network is a supported setup.
 func CheckOutboundAddr(a netip.Addr) error {
 	a = a.Unmap()
@@ -47,6 +58,20 @@ func CheckOutboundAddr(a netip.Addr) error {
 		return nil
 	}
 	b := a.As16()
+	if localNAT64.Contains(a) {
+		for i, at := range nat64Places {
+			v4 := netip.AddrFrom4([4]byte{b[at[0]], b[at[1]], b[at[2]], b[at[3]]})
+			// The zeros of a shorter placement are the /96 address's
+			// padding, not 0.0.0.0.
+			if v4.IsUnspecified() && i < len(nat64Places)-1 {
+				continue
+			}
+			if err := checkAddr(v4); err != nil {
+				return fmt.Errorf("%s may stand for %w", a, err)
+			}
+		}
+		return nil
+	}
 	var v4 [4]byte
 	switch {
 	case slices.ContainsFunc(embeddingPrefixes, func(p netip.Prefix) bool { return p.Contains(a) }):
