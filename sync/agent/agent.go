@@ -427,18 +427,64 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
+// syncConfig refreshes the configuration in ConfigDir (SyncConfig),
+// judging central's answer against the newest configuration the vault
+// recorded installing too, and records what it installed there. The
+// enrolment is pinned in the vault first when it holds none (a device
+// enrolled before versions kept the pin, or a vault made after the
+// enrolment); an enrolment other than the one pinned installs nothing
+// (ErrEnrollmentRemoved).
+func (a *Agent) syncConfig(ctx context.Context) (ConfigResult, error) {
+	enr := a.up.cfg.Enrollment
+	pin, ok, err := a.v.Pinned(ctx)
+	switch {
+	case err != nil:
+		return ConfigResult{}, err
+	case !ok:
+		pin = PinOf(enr)
+		if err := a.v.SetPin(ctx, pin); err != nil {
+			return ConfigResult{}, err
+		}
+	default:
+		if err := CheckPin(pin, enr); err != nil {
+			return ConfigResult{}, err
+		}
+	}
+	res, cfg, err := syncConfig(ctx, a.up, a.opts.ConfigDir, pin.Config)
+	if err == nil || errors.Is(err, ErrConfigPartial) {
+		if merr := a.v.RecordConfig(ctx, pin.Keys, MarkOf(cfg)); merr != nil {
+			return res, errors.Join(err, merr)
+		}
+	}
+	return res, err
+}
+
 // configInUse is the risk version and the lists verifications decide
 // with, as the app and the CLI load them: the configuration installed in
 // ConfigDir, checked against central's key (VerifyInstalled). One changed
 // on disk is refused there, so it is reported as refused (err, with
 // version 0 and no lists), never as the versions its file names. An
 // enrolment without central's key has none to check: its file is read.
-func (a *Agent) configInUse() (version int64, lists map[string]int64, err error) {
+func (a *Agent) configInUse(ctx context.Context) (version int64, lists map[string]int64, err error) {
 	var cfg protocol.Config
 	if pub := a.up.cfg.Enrollment.CentralSignKey; len(pub) > 0 {
 		in, err := VerifyInstalled(a.opts.ConfigDir, pub)
 		if err != nil {
 			return 0, nil, err
+		}
+		// As the loader refuses it: an enrolment not the one pinned, or
+		// a configuration older than the newest installed.
+		pin, ok, err := a.v.Pinned(ctx)
+		switch {
+		case err != nil:
+			return 0, nil, err
+		case ok:
+			if err := CheckPin(pin, a.up.cfg.Enrollment); err != nil {
+				return 0, nil, err
+			}
+			if err := CheckMark(pin.Config, in.Config, a.opts.Now()); err != nil {
+				return 0, nil, err
+			}
 		}
 		cfg = in.Config
 	} else if cfg, err = LoadConfig(a.opts.ConfigDir); err != nil {
@@ -501,7 +547,7 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 
 	paused := a.opts.Now().Before(a.pauseUntil)
 	if a.opts.ConfigDir != "" && !paused && (forceConfig || a.lastConfig.IsZero() || a.opts.Now().Sub(a.lastConfig) >= a.opts.ConfigEvery) {
-		res, err := SyncConfig(ctx, a.up, a.opts.ConfigDir)
+		res, err := a.syncConfig(ctx)
 		if ctx.Err() != nil {
 			return p, ctx.Err()
 		}
@@ -543,7 +589,7 @@ func (a *Agent) pass(ctx context.Context, forceConfig bool) (Pass, error) {
 	}
 	var refused error
 	if a.opts.ConfigDir != "" {
-		p.ConfigVersion, p.Watchlists, refused = a.configInUse()
+		p.ConfigVersion, p.Watchlists, refused = a.configInUse(ctx)
 		errs.add(refused)
 	}
 	p.ClockOffset = a.up.ClockOffset()

@@ -17,6 +17,7 @@ import (
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/protocol"
+	"github.com/openkyc/kyc/sync/vault"
 )
 
 // Files SyncConfig keeps in the configuration directory, where the app
@@ -172,15 +173,26 @@ func (u *Uploader) confirmedAsOf(issued time.Time) time.Time {
 // ErrConfigPartial error naming it. A bundle that fails verification, or
 // was issued before the installed one (ErrConfigRollback), changes nothing.
 func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, error) {
+	res, _, err := syncConfig(ctx, u, dir, nil)
+	return res, err
+}
+
+// syncConfig is SyncConfig judging central's answer against floor too,
+// the newest configuration installed as the vault recorded it (nil:
+// none), when the state on disk is older than that (a copy put back, or
+// removed): a replayed older answer is refused, not installed over it.
+// It returns the configuration it installed when it installed one (err
+// nil or ErrConfigPartial).
+func syncConfig(ctx context.Context, u *Uploader, dir string, floor *vault.ConfigMark) (ConfigResult, protocol.Config, error) {
 	var res ConfigResult
 	remote, signed, err := u.fetchConfig(ctx)
 	if err != nil {
-		return res, err
+		return res, protocol.Config{}, err
 	}
 	res.RiskVersion = remote.Version
 	wlDir := filepath.Join(dir, WatchlistDir)
 	if err := os.MkdirAll(wlDir, 0o700); err != nil {
-		return res, fmt.Errorf("creating configuration directory: %w", err)
+		return res, protocol.Config{}, fmt.Errorf("creating configuration directory: %w", err)
 	}
 	localState, err := loadState(dir)
 	if err != nil {
@@ -200,6 +212,15 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		}
 	}
 	local := localState.Config
+	// ref is what central's answer must not be older than: the state on
+	// disk, or the newest configuration the vault recorded installing
+	// when the state on disk is older than that (a copy put back) or not
+	// trusted (changed, removed), so putting an old copy back, or
+	// spoiling the state, never lets an older bundle in.
+	ref, fromFloor := local, floor != nil && floor.IssuedAt.After(local.IssuedAt)
+	if fromFloor {
+		ref = markConfig(*floor)
+	}
 	// A bundle dated ahead of both the device's clock and central's (as
 	// its answers now tell) was signed while central's clock ran ahead:
 	// ordered by that date, every bundle central issues would be refused
@@ -209,11 +230,11 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 	if off, ok := u.clock.centralOffset(); ok && off > 0 {
 		now = now.Add(off) // however far: a device days behind still orders bundles
 	}
-	if local.IssuedAt.After(now.Add(rollbackTolerance)) {
-		local.IssuedAt = time.Time{}
+	if ref.IssuedAt.After(now.Add(rollbackTolerance)) {
+		ref.IssuedAt = time.Time{}
 	}
-	if !local.IssuedAt.IsZero() && remote.IssuedAt.Before(local.IssuedAt.Add(-rollbackTolerance)) {
-		return res, fmt.Errorf("%w: issued %s, installed %s", ErrConfigRollback, remote.IssuedAt, local.IssuedAt)
+	if !ref.IssuedAt.IsZero() && remote.IssuedAt.Before(ref.IssuedAt.Add(-rollbackTolerance)) {
+		return res, protocol.Config{}, fmt.Errorf("%w: issued %s, installed %s", ErrConfigRollback, remote.IssuedAt, ref.IssuedAt)
 	}
 	installed := state{Config: protocol.Config{Version: local.Version, Risk: local.Risk, IssuedAt: remote.IssuedAt, Challenge: remote.Challenge},
 		Confirmed: map[string]time.Time{}, Signed: &signedCopy{Config: signed.Config, Signature: signed.Signature}}
@@ -225,16 +246,18 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 			installed.Confirmed[name] = t
 		}
 	}
-	if !local.IssuedAt.IsZero() && !remote.IssuedAt.After(local.IssuedAt) {
+	if !ref.IssuedAt.IsZero() && !remote.IssuedAt.After(ref.IssuedAt) {
 		// Within the tolerance a replay from minutes ago passes the check
 		// above: such a bundle may repeat what is installed, never take
 		// it back; and the installed date and challenge stay, or replays
 		// each a little older would walk the device back ten minutes at a
 		// time.
-		if what := goesBack(local, remote); what != "" {
-			return res, fmt.Errorf("%w: issued %s, not after the installed %s, with %s", ErrConfigRollback, remote.IssuedAt, local.IssuedAt, what)
+		if what := goesBack(ref, remote); what != "" {
+			return res, protocol.Config{}, fmt.Errorf("%w: issued %s, not after the installed %s, with %s", ErrConfigRollback, remote.IssuedAt, ref.IssuedAt, what)
 		}
-		installed.IssuedAt, installed.Challenge, installed.Signed = local.IssuedAt, local.Challenge, localState.Signed
+		if !fromFloor {
+			installed.IssuedAt, installed.Challenge, installed.Signed = local.IssuedAt, local.Challenge, localState.Signed
+		}
 	}
 	var riskErr error
 	if (remote.Version != local.Version || !trusted) && remote.Version > 0 {
@@ -274,7 +297,7 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 	}
 	if len(localState.Pending) > 0 {
 		if err := writeState(dir, localState); err != nil {
-			return res, err
+			return res, protocol.Config{}, err
 		}
 	}
 	seen := map[string]bool{}
@@ -292,11 +315,11 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return res, protocol.Config{}, err
 		}
 		if err := installWatchlist(ctx, u, wlDir, w); err != nil {
 			if ctx.Err() != nil {
-				return res, ctx.Err()
+				return res, protocol.Config{}, ctx.Err()
 			}
 			fail(w.Name, err)
 			installed.Pending = append(installed.Pending, w) // its file may be half done: renamed, not yet synced
@@ -315,11 +338,11 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 		// one in force is in ConfigFile, signed, and a copy there would be
 		// refused (VerifyInstalled).
 		if err := os.Remove(filepath.Join(dir, RiskFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return res, fmt.Errorf("removing the unsigned risk configuration: %w", err)
+			return res, protocol.Config{}, fmt.Errorf("removing the unsigned risk configuration: %w", err)
 		}
 	}
 	if err := writeState(dir, installed); err != nil {
-		return res, err
+		return res, protocol.Config{}, err
 	}
 	// Lists central stopped publishing are no longer in force; a file the
 	// state does not name goes once the state no longer names it.
@@ -329,7 +352,7 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 	}
 	ents, err := os.ReadDir(wlDir)
 	if err != nil {
-		return res, fmt.Errorf("reading %s: %w", wlDir, err)
+		return res, protocol.Config{}, fmt.Errorf("reading %s: %w", wlDir, err)
 	}
 	for _, e := range ents {
 		name := e.Name()
@@ -350,13 +373,13 @@ func SyncConfig(ctx context.Context, u *Uploader, dir string) (ConfigResult, err
 	}
 	switch {
 	case riskErr != nil && len(parts) > 0:
-		return res, fmt.Errorf("%w: %w; %s", ErrConfigPartial, riskErr, strings.Join(parts, "; "))
+		return res, installed.Config, fmt.Errorf("%w: %w; %s", ErrConfigPartial, riskErr, strings.Join(parts, "; "))
 	case riskErr != nil:
-		return res, fmt.Errorf("%w: %w", ErrConfigPartial, riskErr)
+		return res, installed.Config, fmt.Errorf("%w: %w", ErrConfigPartial, riskErr)
 	case len(parts) > 0:
-		return res, fmt.Errorf("%w: %s", ErrConfigPartial, strings.Join(parts, "; "))
+		return res, installed.Config, fmt.Errorf("%w: %s", ErrConfigPartial, strings.Join(parts, "; "))
 	}
-	return res, nil
+	return res, installed.Config, nil
 }
 
 // riskFrom records which of central's bundles the risk document in force

@@ -129,6 +129,10 @@ func Load(path string) (*Identity, error) {
 // DirEnv names the environment variable that overrides the device folder.
 const DirEnv = "KYC_DEVICE_DIR"
 
+// EnrollmentFile is the enrolment's file in the device folder
+// (SaveEnrollment).
+const EnrollmentFile = "enrollment.json"
+
 // DefaultDir is the folder that holds the device key, the enrolment and
 // the vault: $KYC_DEVICE_DIR, else openkyc/device in the user's
 // configuration directory. The CLI and the desktop app share it.
