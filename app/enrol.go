@@ -13,6 +13,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -113,6 +114,16 @@ func (a *App) enrol(ctx context.Context, req EnrolRequest) error {
 	enr, err := identity.EnrollWithCA(ctx, caPEM, central, token, id, a.cfg.Version)
 	if err != nil {
 		return err
+	}
+	// Pinned in the vault before the file is written (agent.PinOf); a
+	// vault not open pins it at its first sync.
+	a.mu.Lock()
+	v := a.vault
+	a.mu.Unlock()
+	if v != nil {
+		if err := v.SetPin(ctx, agent.PinOf(enr)); err != nil {
+			return err
+		}
 	}
 	return identity.SaveEnrollment(a.dev.EnrollmentPath(), enr)
 }

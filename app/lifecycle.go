@@ -203,7 +203,15 @@ func (a *App) loadConfig(ctx context.Context) (c *deviceconf.Config, flipped boo
 	a.confMu.Lock()
 	defer a.confMu.Unlock()
 	last, lastErr := a.conf, a.confErr
-	c, err = a.dev.Load(ctx, last)
+	// The enrolment the vault pinned: from the vault the app holds, else
+	// (not open yet, or failed to) read from its file.
+	a.mu.Lock()
+	var pins deviceconf.Pins = a.dev.VaultPins()
+	if a.vault != nil {
+		pins = a.vault
+	}
+	a.mu.Unlock()
+	c, err = a.dev.Load(ctx, last, pins)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false, err

@@ -8,6 +8,7 @@ import (
 	"image"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -18,6 +19,7 @@ import (
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/vault"
 )
 
 // deviceResult is the report; a blocked device exits non-zero with the
@@ -102,10 +104,10 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	res := deviceResult{Report: rep}
 	dev := deviceconf.FromEnv()
-	conf, err := loadDeviceConfig(ctx, env, dev)
+	conf, err := loadDeviceConfig(ctx, env, dev, dev.VaultPins())
 	var coded *Error
 	switch {
-	case errors.As(err, &coded) && (coded.Code == "config_altered" || coded.Code == "config_not_synced"):
+	case errors.As(err, &coded) && slices.Contains(refusedCodes, coded.Code):
 		res.Configuration.Refused = err.Error()
 		return res, nil
 	case err != nil:
@@ -116,17 +118,31 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 	return res, nil
 }
 
+// refusedCodes are loadDeviceConfig's codes for a configuration
+// verifications refuse: device-check reports them (exit 4).
+var refusedCodes = []string{"config_altered", "config_not_synced", "enrollment_removed", "config_rollback"}
+
 // loadDeviceConfig loads the configuration verifications on dev decide
-// with, as the app does (deviceconf.Device.Load), and says on stderr what
-// was left out or needs doing. One changed on disk is refused, and so is
-// an enrolled device's without central's.
-func loadDeviceConfig(ctx context.Context, env *Env, dev deviceconf.Device) (*deviceconf.Config, error) {
-	c, err := dev.Load(ctx, nil)
+// with, as the app does (deviceconf.Device.Load), with what the vault
+// keeps of the enrolment from pins, and says on stderr what was left out
+// or needs doing. One changed on disk is refused, and so is an enrolled
+// device's without central's, one older than the newest sync installed,
+// and a device whose enrolment was removed.
+func loadDeviceConfig(ctx context.Context, env *Env, dev deviceconf.Device, pins deviceconf.Pins) (*deviceconf.Config, error) {
+	c, err := dev.Load(ctx, nil, pins)
 	switch {
 	case errors.Is(err, agent.ErrConfigAltered):
 		return nil, Errorf(ExitRejected, "config_altered", "%v", err)
 	case errors.Is(err, deviceconf.ErrNotSynced):
 		return nil, Errorf(ExitRejected, "config_not_synced", "%v", err)
+	case errors.Is(err, agent.ErrEnrollmentRemoved):
+		return nil, Errorf(ExitRejected, "enrollment_removed", "%v", err)
+	case errors.Is(err, agent.ErrConfigRollback):
+		return nil, Errorf(ExitRejected, "config_rollback", "%v", err)
+	case errors.Is(err, vault.ErrLocked):
+		return nil, Errorf(ExitUnavailable, "vault_in_use", "%v: a running `kyc sync` or the app holds it, and the enrolment it records must be read before verifying", err)
+	case errors.Is(err, vault.ErrWrongKey), errors.Is(err, deviceconf.ErrKeyMissing):
+		return nil, Errorf(ExitRejected, "vault_key", "%v", err)
 	case err != nil:
 		return nil, err
 	}

@@ -152,7 +152,8 @@ func runScreen(ctx context.Context, env *Env, args []string) (any, error) {
 	} else {
 		// The device's lists as a verification screens against them:
 		// central's checked against its signature.
-		c, err := loadDeviceConfig(ctx, env, deviceconf.FromEnv())
+		dev := deviceconf.FromEnv()
+		c, err := loadDeviceConfig(ctx, env, dev, dev.VaultPins())
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -123,6 +124,13 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 	if err != nil {
 		return nil, Errorf(ExitInput, "device_key", "%v", err)
 	}
+	v, err := pinVault(ctx, dev, *again, env.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil {
+		defer v.Close()
+	}
 	enr, err := identity.EnrollWithCA(ctx, caPEM, *centralURL, tok, id, env.Version)
 	switch {
 	case errors.Is(err, protocol.ErrKeyMismatch):
@@ -134,10 +142,42 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 	case err != nil:
 		return nil, Errorf(ExitUnavailable, "central_unavailable", "%v", err)
 	}
+	// Pinned before the file is written: a file without its pin would
+	// be refused as a changed enrolment, a pin without its file says to
+	// enrol again.
+	if v != nil {
+		if err := v.SetPin(ctx, agent.PinOf(enr)); err != nil {
+			return nil, Errorf(ExitInternal, "vault", "%v", err)
+		}
+	}
 	if err := identity.SaveEnrollment(enrPath, enr); err != nil {
 		return nil, Errorf(ExitInternal, "save_enrollment", "%v", err)
 	}
 	return enrollResult{DeviceID: enr.DeviceID, CentralURL: enr.CentralURL, EnrolledAt: enr.EnrolledAt, CAPinned: len(caPEM) > 0}, nil
+}
+
+// pinVault opens the device's vault for the enrolment to be pinned in
+// (agent.PinOf), before central is asked: nil when the device has no
+// vault yet (its first sync pins the enrolment), or, for a first
+// enrolment, when another process holds it (that process's sync loop
+// pins it). Enrolling again replaces the pin, so it needs the vault.
+func pinVault(ctx context.Context, dev deviceconf.Device, again bool, warn io.Writer) (*vault.Vault, error) {
+	if _, err := os.Stat(dev.VaultPath()); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	v, err := openDeviceVault(ctx, dev.Dir, "", "", warn)
+	var coded *Error
+	switch {
+	case err == nil:
+		return v, nil
+	case !errors.As(err, &coded):
+		return nil, err
+	case !again && coded.Code == "vault_in_use":
+		return nil, nil
+	case again:
+		coded.Message = "enrolling again replaces the enrolment the vault records: " + coded.Message + " (stop it, or enrol again from the app's settings)"
+	}
+	return nil, coded
 }
 
 // isCertError reports whether err is a TLS certificate verification

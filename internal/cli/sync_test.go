@@ -484,6 +484,29 @@ func TestDeviceCheckSaysWhoseConfiguration(t *testing.T) {
 	if conf := source("synced again", ExitOK); conf["source"] != string(deviceconf.SourceCentral) {
 		t.Errorf("synced again: %v", conf)
 	}
+	// Deleting the enrolment makes no device standing alone of it: the
+	// vault recorded it (sync pinned it).
+	enrPath := filepath.Join(dir, enrollmentFile)
+	enr, err := os.ReadFile(enrPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(enrPath); err != nil {
+		t.Fatal(err)
+	}
+	if conf := source("enrolment removed", ExitRejected); !strings.Contains(conf["refused"].(string), "enrollment removed: ") {
+		t.Errorf("enrolment removed: %v", conf)
+	}
+	code, res = runCLI(t, "verify", "--document", "front.jpg", "--selfie", "selfie.jpg", "--no-device-check")
+	if code != ExitRejected || errCode(res) != "enrollment_removed" {
+		t.Errorf("kyc verify with the enrolment removed: exit %d %v; want it refused", code, res)
+	}
+	if err := os.WriteFile(enrPath, enr, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if conf := source("enrolment put back", ExitOK); conf["source"] != string(deviceconf.SourceCentral) {
+		t.Errorf("enrolment put back: %v", conf)
+	}
 	// Deleting central's configuration brings no defaults back.
 	if err := os.RemoveAll(filepath.Join(dir, deviceconf.ConfigDirName)); err != nil {
 		t.Fatal(err)

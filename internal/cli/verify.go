@@ -133,10 +133,23 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, Errorf(ExitUsage, "usage", "--challenge-frame goes with --challenge passed")
 	}
 	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
+	// The vault opens before the models load: a locked vault or a wrong
+	// key is said before a verification that could not be kept.
+	var v *vault.Vault
+	pins := dev.VaultPins()
+	if *submit {
+		var err error
+		if v, err = openDeviceVault(ctx, dev.Dir, "", *keyFile, env.Stderr); err != nil {
+			return nil, err
+		}
+		defer v.Close()
+		pins = v
+	}
 	// The configuration the app decides with too: on an enrolled device
-	// central's, checked against its signature; one changed on disk is
-	// refused.
-	conf, err := loadDeviceConfig(ctx, env, dev)
+	// central's, checked against its signature and what the vault keeps
+	// of the enrolment; one changed on disk, or older than the newest
+	// sync installed, is refused.
+	conf, err := loadDeviceConfig(ctx, env, dev, pins)
 	if err != nil {
 		return nil, err
 	}
@@ -165,15 +178,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		}
 	}
 
-	// The vault opens before the models load: a locked vault or a wrong
-	// key is said before a verification that could not be kept.
-	var v *vault.Vault
-	if *submit {
-		var err error
-		if v, err = openDeviceVault(ctx, dev.Dir, "", *keyFile, env.Stderr); err != nil {
-			return nil, err
-		}
-		defer v.Close()
+	if v != nil {
 		if lastContact, err = v.LastContact(ctx); err != nil {
 			fmt.Fprintf(env.Stderr, "kyc verify: %v\n", err)
 		}

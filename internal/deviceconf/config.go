@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,6 +21,7 @@ import (
 	"github.com/openkyc/kyc/engine/screening"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/vault"
 )
 
 // Files sync keeps in the configuration folder (sync/agent).
@@ -332,6 +334,37 @@ const (
 // the built-in defaults in its place.
 var ErrNotSynced = errors.New("the device is enrolled but holds no configuration from central: sync with central (kyc sync) before verifying")
 
+// Pins reads what the device keeps of its enrolment where it cannot be
+// deleted alone: its vault (vault.Vault.Pinned). The app passes the
+// vault it holds open; a command that does not hold it, VaultPins.
+type Pins interface {
+	Pinned(ctx context.Context) (vault.Pin, bool, error)
+}
+
+// VaultPins reads the pin from the device's vault, opened read-only for
+// each read, for a command that does not hold the vault open. A device
+// without a vault file has no pin; one whose vault does not open (its
+// key missing, another process holding it) is an error, never "no pin".
+func (d Device) VaultPins() Pins { return vaultPins{d} }
+
+type vaultPins struct{ d Device }
+
+func (p vaultPins) Pinned(ctx context.Context) (vault.Pin, bool, error) {
+	if _, err := os.Stat(p.d.VaultPath()); errors.Is(err, fs.ErrNotExist) {
+		return vault.Pin{}, false, nil
+	}
+	k, err := p.d.VaultKey()
+	if err != nil {
+		return vault.Pin{}, false, fmt.Errorf("the vault key: %w", err)
+	}
+	v, err := vault.Open(ctx, p.d.VaultPath(), k.Source, vault.Options{ReadOnly: true})
+	if err != nil {
+		return vault.Pin{}, false, err
+	}
+	defer v.Close()
+	return v.Pinned(ctx)
+}
+
 // Config is what a verification on this device is configured by.
 type Config struct {
 	Risk       Risk
@@ -354,17 +387,39 @@ type Config struct {
 // built-in defaults in its place. A device not enrolled reads its own
 // risk.json and lists as before (LoadRisk, LoadWatchlists).
 //
+// pins holds what the vault keeps of the enrolment (nil: the device has
+// no vault). A device whose vault pinned an enrolment that the enrolment
+// file no longer is (deleted, changed) is agent.ErrEnrollmentRemoved,
+// never a device standing alone; a configuration older than the newest
+// sync installed (a signed copy put back) is agent.ErrConfigRollback.
+//
 // Given the configuration loaded before, it reads again only what changed
 // on disk (a few stat calls otherwise), so an app can call it before every
 // verification, and on a device not enrolled it keeps last's risk
 // configuration when the new document is invalid.
-func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
+func (d Device) Load(ctx context.Context, last *Config, pins Pins) (*Config, error) {
+	var pin vault.Pin
+	var pinned bool
+	if pins != nil {
+		var err error
+		if pin, pinned, err = pins.Pinned(ctx); err != nil {
+			return nil, fmt.Errorf("loading the device configuration: %w", err)
+		}
+	}
 	cfgDir := d.ConfigDir()
-	all := stamp(append([]string{d.EnrollmentPath(), filepath.Join(cfgDir, agent.ConfigFile), filepath.Join(cfgDir, riskFile)}, d.WatchlistDirs()...)...)
+	all := stamp(append([]string{d.EnrollmentPath(), filepath.Join(cfgDir, agent.ConfigFile), filepath.Join(cfgDir, riskFile)}, d.WatchlistDirs()...)...) + pinStamp(pin, pinned)
 	if last != nil && last.stamp == all {
 		return last, nil
 	}
 	enr, err := identity.LoadEnrollment(d.EnrollmentPath())
+	switch {
+	case pinned && errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w (%s is missing; the vault records the enrolment with %s)", agent.ErrEnrollmentRemoved, d.EnrollmentPath(), pin.CentralURL)
+	case pinned && err == nil:
+		if err := agent.CheckPin(pin, enr); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		c, err := d.loadLocal(ctx, last)
@@ -389,6 +444,16 @@ func (d Device) Load(ctx context.Context, last *Config) (*Config, error) {
 	in, err := agent.LoadInstalled(cfgDir, enr.CentralSignKey)
 	if err != nil {
 		return nil, fmt.Errorf("loading the device configuration: %w", err)
+	}
+	if pinned && pin.Config != nil {
+		// Sync installed a signed configuration: an unsigned one, or an
+		// older one central signed, is a copy put back.
+		if in.Trust == agent.TrustUnsigned {
+			return nil, fmt.Errorf("loading the device configuration: %w: an unsigned configuration where sync installed central's signed one: sync again", agent.ErrConfigRollback)
+		}
+		if err := agent.CheckMark(pin.Config, in.Config, time.Now()); err != nil {
+			return nil, fmt.Errorf("loading the device configuration: %w: a copy put back on disk? sync again to reinstall central's current one", err)
+		}
 	}
 	switch in.Trust {
 	case agent.TrustNone:
@@ -455,6 +520,18 @@ func (d Device) loadLocal(ctx context.Context, last *Config) (*Config, error) {
 	}
 	c.Watchlists, c.Screening = w, w.Index()
 	return c, nil
+}
+
+// pinStamp is the part of Load's stamp that the vault's pin is: a pin
+// changed (the device enrolled again, a sync recorded a newer
+// configuration) loads again.
+func pinStamp(pin vault.Pin, pinned bool) string {
+	if !pinned {
+		return ""
+	}
+	b, _ := json.Marshal(pin) // a struct of plain fields: never fails
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // stamp sums the name, size and modification time of each path and, for

@@ -139,16 +139,16 @@ func TestLoadOnlyWhatChanged(t *testing.T) {
 	d := testDevice(t)
 	ctx := context.Background()
 	putList(t, d.SyncedWatchlists(), "ofac", "1", "Ivan Petrovich Sidorov")
-	c1, err := d.Load(ctx, nil)
+	c1, err := d.Load(ctx, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := d.Load(ctx, c1)
+	c2, err := d.Load(ctx, c1, nil)
 	if err != nil || c2.Screening != c1.Screening {
 		t.Fatalf("unchanged: %v, index rebuilt: %v", err, c2.Screening != c1.Screening)
 	}
 	putList(t, d.SyncedWatchlists(), "ofac", "2", "Ivan Petrovich Sidorov", "Juan Carlos Ortega Ruiz")
-	c3, err := d.Load(ctx, c2)
+	c3, err := d.Load(ctx, c2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestRiskVersion(t *testing.T) {
 		return fmt.Sprint(*r.Version)
 	}
 	ctx := context.Background()
-	c, err := d.Load(ctx, nil)
+	c, err := d.Load(ctx, nil, nil)
 	if err != nil || version(c.Risk) != "0" {
 		t.Fatalf("the built-in defaults: version %s, %v; want 0", version(c.Risk), err)
 	}
@@ -217,7 +217,7 @@ func TestRiskVersion(t *testing.T) {
 		{"an invalid document keeps the last", func() { writeFile(t, filepath.Join(dir, riskFile), `not json`) }, "2"},
 	} {
 		step.do()
-		if c, err = d.Load(ctx, c); err != nil || version(c.Risk) != step.want {
+		if c, err = d.Load(ctx, c, nil); err != nil || version(c.Risk) != step.want {
 			t.Errorf("%s: version %s, %v; want %s", step.name, version(c.Risk), err, step.want)
 		}
 	}

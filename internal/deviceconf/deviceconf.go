@@ -48,9 +48,26 @@
 // approved on it: stripping the signature from an edited configuration
 // gains nothing but reviews. The same holds for an enrolment from before
 // central signed configuration. The local lists (KYC_WATCHLISTS_DIR) join
-// central's; central's list wins a name clash. What this cannot stop is
-// the enrolment itself removed: the device is then one standing alone,
-// as device-check says, and central no longer hears from it.
+// central's; central's list wins a name clash.
+//
+// The vault pins the enrolment (vault.Pin: central's URL, the device id,
+// the fingerprint of central's keys), written by the enrolment, or by
+// the first sync of a device enrolled before it was kept, and the newest
+// configuration sync installed (its date, risk version and list
+// versions). Sealed in the vault, it goes only with the results and
+// audit kept there, and changes only with the vault's key. Load refuses
+// (agent.ErrEnrollmentRemoved) a device whose enrolment file is missing
+// or is not the pinned enrolment, rather than let it stand alone with
+// its own unsigned configuration, and (agent.ErrConfigRollback) a
+// configuration older than the newest installed, or unsigned after a
+// signed one: a copy central signed once, put back, with a laxer
+// threshold or a list without a name added since. Sync refuses to
+// install an older one too. What stays out of reach: the device folder
+// run as a new device (another folder, or the vault deleted with the
+// enrolment), which holds none of this device's results and sends
+// central nothing; and an older copy of the whole vault put back with
+// the configuration, which a local store cannot tell from the newest
+// (central sees the versions in the device's status).
 //
 // A device that is not enrolled is configured by its administrator:
 // <device>/config/risk.json laid over the defaults (one missing or invalid
@@ -90,7 +107,7 @@ const (
 // Files and folders in the device folder.
 const (
 	DeviceKeyFile  = "device.key"
-	EnrollmentFile = "enrollment.json"
+	EnrollmentFile = identity.EnrollmentFile
 	VaultFile      = "vault.db"
 	// ConfigDirName is the folder sync keeps central's signed
 	// configuration in: config.json and watchlists/ (risk.json on a device

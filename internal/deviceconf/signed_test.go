@@ -128,7 +128,7 @@ func TestSignedConfigRefusedWhenChangedOnDisk(t *testing.T) {
 	r.publish(t, centralRisk, "ofac", "Ivan Petrovich Sidorov")
 	r.sync(t)
 	ctx := context.Background()
-	c, err := r.dev.Load(ctx, nil)
+	c, err := r.dev.Load(ctx, nil, nil)
 	if err != nil {
 		t.Fatalf("central's configuration as synced: %v", err)
 	}
@@ -138,7 +138,7 @@ func TestSignedConfigRefusedWhenChangedOnDisk(t *testing.T) {
 	if got := flags(t, c.Screening, "Ivan Petrovich Sidorov"); !slices.Equal(got, []string{"ofac"}) {
 		t.Fatalf("central's list: flagged by %v", got)
 	}
-	if c2, err := r.dev.Load(ctx, c); err != nil || c2 != c {
+	if c2, err := r.dev.Load(ctx, c, nil); err != nil || c2 != c {
 		t.Errorf("unchanged on disk: %v, read again: %v", err, c2 != c)
 	}
 
@@ -192,17 +192,17 @@ func TestSignedConfigRefusedWhenChangedOnDisk(t *testing.T) {
 		{"signed by another key", otherKey},
 	} {
 		tt.alter()
-		if c, err := r.dev.Load(ctx, c); !errors.Is(err, agent.ErrConfigAltered) || c != nil {
+		if c, err := r.dev.Load(ctx, c, nil); !errors.Is(err, agent.ErrConfigAltered) || c != nil {
 			t.Errorf("%s: Load = %v, %v; want ErrConfigAltered and no configuration", tt.name, c, err)
 		}
-		if _, err := r.dev.Load(ctx, nil); !errors.Is(err, agent.ErrConfigAltered) {
+		if _, err := r.dev.Load(ctx, nil, nil); !errors.Is(err, agent.ErrConfigAltered) {
 			t.Errorf("%s, nothing loaded before: %v; want ErrConfigAltered", tt.name, err)
 		}
 		// Sync puts central's back (a list added stays refused until it
 		// is removed: sync removes what central did not send).
 		os.Remove(filepath.Join(r.dev.ConfigDir(), agent.RiskFile))
 		r.sync(t)
-		c2, err := r.dev.Load(ctx, nil)
+		c2, err := r.dev.Load(ctx, nil, nil)
 		if err != nil {
 			t.Fatalf("%s, synced again: %v", tt.name, err)
 		}
@@ -233,7 +233,7 @@ func TestSignedConfigListMissingIsStale(t *testing.T) {
 	if err := os.Remove(filepath.Join(r.dev.SyncedWatchlists(), "ofac"+listSuffix)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.dev.Load(context.Background(), nil)
+	c, err := r.dev.Load(context.Background(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestUnsignedConfigUpgrade(t *testing.T) {
 	r := newSignedRig(t)
 	r.publish(t, centralRisk, "ofac", "Ivan Petrovich Sidorov")
 	ctx := context.Background()
-	if c, err := r.dev.Load(ctx, nil); !errors.Is(err, ErrNotSynced) || c != nil {
+	if c, err := r.dev.Load(ctx, nil, nil); !errors.Is(err, ErrNotSynced) || c != nil {
 		t.Fatalf("enrolled, never synced: %+v, %v; want ErrNotSynced, not the built-in defaults", c, err)
 	}
 	// What the earlier version's sync left, edited since.
@@ -263,7 +263,7 @@ func TestUnsignedConfigUpgrade(t *testing.T) {
 	b, _ := json.MarshalIndent(protocol.Config{Version: 1, Risk: json.RawMessage(edited), IssuedAt: time.Now()}, "", "  ")
 	writeFile(t, filepath.Join(r.dev.ConfigDir(), agent.ConfigFile), string(b))
 	writeFile(t, filepath.Join(r.dev.ConfigDir(), agent.RiskFile), edited)
-	c, err := r.dev.Load(ctx, nil)
+	c, err := r.dev.Load(ctx, nil, nil)
 	if err != nil || c.Source != SourceCentralUnsigned || c.Warning == "" || c.Risk.Config.Thresholds.FaceLivenessMin != 0.2 {
 		t.Fatalf("an unsigned copy: %+v, %v; want it used, said to be unsigned", c, err)
 	}
@@ -277,7 +277,7 @@ func TestUnsignedConfigUpgrade(t *testing.T) {
 	if err := os.Remove(r.dev.EnrollmentPath()); err != nil {
 		t.Fatal(err)
 	}
-	alone, err := r.dev.Load(ctx, c)
+	alone, err := r.dev.Load(ctx, c, nil)
 	if err != nil || alone.Source != SourceLocal {
 		t.Fatalf("not enrolled any more: %+v, %v", alone, err)
 	}
@@ -288,7 +288,7 @@ func TestUnsignedConfigUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.sync(t)
-	if c, err = r.dev.Load(ctx, c); err != nil || c.Source != SourceCentral || c.Warning != "" || c.Risk.Config.Thresholds.FaceLivenessMin != 0.7 {
+	if c, err = r.dev.Load(ctx, c, nil); err != nil || c.Source != SourceCentral || c.Warning != "" || c.Risk.Config.Thresholds.FaceLivenessMin != 0.7 {
 		t.Fatalf("after the next sync: %+v, %v; want central's signed configuration", c, err)
 	}
 	if age := c.Risk.Config.ScreeningAge(*r.dev.ScreeningData(c.Watchlists, time.Now())); age.Stale {
@@ -309,7 +309,7 @@ func TestLocalConfigNotEnrolled(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(d.ConfigDir(), riskFile), `{"thresholds":{"face_liveness_min":0.6}}`)
 	putList(t, d.LocalWatchlists, "pep", "7", "Siti Rahayu Lestari")
-	c, err := d.Load(context.Background(), nil)
+	c, err := d.Load(context.Background(), nil, nil)
 	if err != nil || c.Source != SourceLocal || c.Risk.Config.Thresholds.FaceLivenessMin != 0.6 ||
 		!slices.Equal(flags(t, c.Screening, "Siti Rahayu Lestari"), []string{"pep"}) {
 		t.Fatalf("not enrolled: %+v, %v; want its own risk.json and lists", c, err)
@@ -383,7 +383,7 @@ func TestSignedListsScreenedAsVerified(t *testing.T) {
 		}
 		<-done
 	})
-	c, err := r.dev.Load(context.Background(), nil)
+	c, err := r.dev.Load(context.Background(), nil, nil)
 	if err != nil {
 		t.Fatalf("central's list as verified: %v", err)
 	}

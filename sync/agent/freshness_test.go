@@ -55,7 +55,7 @@ func TestStaleWatchlistsGoToReview(t *testing.T) {
 	// decide verifies a clean attempt as the device would now.
 	decide := func() risk.Result {
 		t.Helper()
-		c, err := dev.Load(ctx, nil)
+		c, err := dev.Load(ctx, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
