@@ -177,6 +177,12 @@ func TestEnrolFromApp(t *testing.T) {
 		t.Fatalf("an operator enrolled the device: %+v", v)
 	}
 	req.Supervisor, req.Passphrase = "chief", "supervisor passphrase"
+	vlt, err := a.openVault(a.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vlt.Close() })
+	a.vault = vlt
 	v, err := a.Enrol(req)
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +193,10 @@ func TestEnrolFromApp(t *testing.T) {
 	}
 	if !v.Enrolled || v.DeviceID != id.DeviceID() || v.CentralURL != c.Base {
 		t.Errorf("enrolment %+v, want device %s at %s", v, id.DeviceID(), c.Base)
+	}
+	// The vault pins the enrolment, so deleting its file is refused.
+	if pin, ok, err := vlt.Pinned(a.ctx); err != nil || !ok || pin.DeviceID != id.DeviceID() || pin.CentralURL != c.Base {
+		t.Errorf("the vault's pin: %+v, %v, %v; want the enrolment", pin, ok, err)
 	}
 	select {
 	case <-a.enrolled:

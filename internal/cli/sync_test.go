@@ -14,6 +14,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/internal/deviceconf"
+	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
@@ -312,6 +313,20 @@ func TestEnrollAgainAfterCentralRestore(t *testing.T) {
 	}
 	if sub, err := restored.Store.Upload(ctx, id.DeviceID(), protocol.SubmissionKey("after-restore")); err != nil || !bytes.Equal(sub.Payload, payload) {
 		t.Errorf("restored central holds %+v, %v", sub, err)
+	}
+	// The vault pins the new enrolment, not the one edited by hand
+	// before it.
+	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	now, err := identity.LoadEnrollment(enrPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pin, ok, err := v.Pinned(ctx); err != nil || !ok || !bytes.Equal(pin.Keys, agent.PinOf(now).Keys) || pin.Config == nil {
+		t.Errorf("the vault's pin after enroll --again and a sync: %+v, %v, %v; want the new enrolment and its configuration", pin, ok, err)
 	}
 }
 

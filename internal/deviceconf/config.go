@@ -445,7 +445,7 @@ func (d Device) Load(ctx context.Context, last *Config, pins Pins) (*Config, err
 	if err != nil {
 		return nil, fmt.Errorf("loading the device configuration: %w", err)
 	}
-	if pinned && pin.Config != nil {
+	if pinned && pin.Config != nil && in.Trust != agent.TrustNone {
 		// Sync installed a signed configuration: an unsigned one, or an
 		// older one central signed, is a copy put back.
 		if in.Trust == agent.TrustUnsigned {

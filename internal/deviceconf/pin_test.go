@@ -153,6 +153,14 @@ func TestOlderConfigPutBackRefused(t *testing.T) {
 		t.Fatalf("an unsigned copy where a signed one was installed: %+v, %v; want ErrConfigRollback", got, err)
 	}
 
+	// None at all is what it always was: sync first.
+	if err := os.RemoveAll(r.dev.ConfigDir()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.dev.Load(ctx, nil, v); !errors.Is(err, ErrNotSynced) || got != nil {
+		t.Fatalf("central's configuration deleted: %+v, %v; want ErrNotSynced", got, err)
+	}
+
 	putBack(t)
 	r.syncPass(t, v)
 	if c, err := r.dev.Load(ctx, nil, v); err != nil || c.Risk.Config.Thresholds.FaceLivenessMin != 0.8 || !flagged(c) {
