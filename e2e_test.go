@@ -465,15 +465,7 @@ func TestCentralListFlaggedAfterSync(t *testing.T) {
 	dev := filepath.Join(t.TempDir(), "device")
 	c.enroll(t, ctx, kyc, dev)
 	c.putWatchlist(t, ctx, "before", "Marta Kowalska Nowak") // something to screen against
-	sync := func() {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, kyc, "sync", "--once", "--dir", dev)
-		cmd.Env = append(os.Environ(), "KYC_DEVICE_DIR="+dev, "KYC_VAULT_PASSPHRASE=", "KYC_VAULT_KEY_FILE=")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("kyc sync --once: %v\n%s", err, out)
-		}
-	}
-	sync()
+	syncOnce(t, ctx, kyc, dev)
 	const person = "Ivan Petrovich Sidorov"
 	if c.screens(t, ctx, kyc, dev, person, "sanctions-added") {
 		t.Fatal("flagged before the list exists")
@@ -482,12 +474,23 @@ func TestCentralListFlaggedAfterSync(t *testing.T) {
 	if c.screens(t, ctx, kyc, dev, person, "sanctions-added") {
 		t.Fatal("flagged before the device synced")
 	}
-	sync()
+	syncOnce(t, ctx, kyc, dev)
 	if !c.screens(t, ctx, kyc, dev, person, "sanctions-added") {
 		t.Fatal("the name central added is not flagged after the sync")
 	}
 	if _, err := os.Stat(filepath.Join(dev, "config", "watchlists", "sanctions-added.list.json.gz")); err != nil {
 		t.Errorf("the list is not in the device's synced folder: %v", err)
+	}
+}
+
+// syncOnce runs `kyc sync --once` on the device folder dev, its vault
+// keyed as TestMain and seedRefused key it.
+func syncOnce(t *testing.T, ctx context.Context, kyc, dev string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, kyc, "sync", "--once", "--dir", dev)
+	cmd.Env = append(os.Environ(), "KYC_DEVICE_DIR="+dev, "KYC_VAULT_PASSPHRASE=", "KYC_VAULT_KEY_FILE=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kyc sync --once: %v\n%s", err, out)
 	}
 }
 
@@ -542,13 +545,15 @@ type e2eCentral struct {
 	Client         *http.Client
 
 	bin, addr, data, tlsDir string
+	flags                   []string // serve's flags beyond the address, store and certificate
 	log                     *browsertest.Log
 	cmd                     *exec.Cmd
 }
 
 // startCentral builds and runs kyc-central on a free loopback port with
-// its embedded store and a private CA.
-func startCentral(t *testing.T, ctx context.Context) *e2eCentral {
+// its embedded store and a private CA, serve given flags besides (at each
+// start).
+func startCentral(t *testing.T, ctx context.Context, flags ...string) *e2eCentral {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kyc-central")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/kyc-central").CombinedOutput(); err != nil {
@@ -570,7 +575,7 @@ func startCentral(t *testing.T, ctx context.Context) *e2eCentral {
 		t.Fatal("ca.crt holds no certificate")
 	}
 	c.Client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	c.addr, c.bin, c.data, c.tlsDir = browsertest.FreeAddr(t), bin, t.TempDir(), tlsDir
+	c.addr, c.bin, c.data, c.tlsDir, c.flags = browsertest.FreeAddr(t), bin, t.TempDir(), tlsDir, flags
 	c.URL = "https://" + c.addr
 	c.start(t, ctx)
 	return c
@@ -579,8 +584,9 @@ func startCentral(t *testing.T, ctx context.Context) *e2eCentral {
 // start runs central.
 func (c *e2eCentral) start(t *testing.T, ctx context.Context) {
 	t.Helper()
-	c.cmd = exec.CommandContext(ctx, c.bin, "serve", "--addr", c.addr, "--data", c.data,
-		"--tls-cert", filepath.Join(c.tlsDir, "server.crt"), "--tls-key", filepath.Join(c.tlsDir, "server.key"))
+	args := append([]string{"serve", "--addr", c.addr, "--data", c.data,
+		"--tls-cert", filepath.Join(c.tlsDir, "server.crt"), "--tls-key", filepath.Join(c.tlsDir, "server.key")}, c.flags...)
+	c.cmd = exec.CommandContext(ctx, c.bin, args...)
 	c.cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
 	c.log = browsertest.StartLogged(t, c.cmd)
 	if !c.log.Wait("kyc-central listening", time.Minute) {
@@ -694,7 +700,14 @@ func (c *e2eCentral) submissions(t *testing.T) int {
 // centralSubmission is what the test reads of central's submissions.
 type centralSubmission struct {
 	ID               string `json:"id"`
+	DeviceID         string `json:"device_id"`
+	Key              string `json:"key"`
 	AttestationFresh bool   `json:"attestation_fresh"`
+	Summary          struct {
+		Decision       string   `json:"decision"`
+		Reasons        []string `json:"reasons"`
+		DeviceDecision string   `json:"device_decision"`
+	} `json:"summary"`
 }
 
 // submissionList lists the complete submissions central holds.
