@@ -160,7 +160,8 @@ func TestTLSServeAndCreateToken(t *testing.T) {
 }
 
 // TestServeRefusals: plain HTTP without the flag or off loopback, a weak
-// admin token, an unknown store: each stops serve with words that say why.
+// admin token, an unknown store, --recheck-approvals without the face
+// models: each stops serve with words that say why.
 func TestServeRefusals(t *testing.T) {
 	dir := t.TempDir()
 	weak := filepath.Join(dir, "weak.token")
@@ -199,11 +200,18 @@ func TestServeRefusals(t *testing.T) {
 		{"no backup kept", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--backup-dir", dir, "--backup-keep", "0"}, "--backup-keep at least 1"},
 		{"risk proposal ttl not positive", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--risk-proposal-ttl", "0s"}, "--risk-proposal-ttl must be positive"},
 		{"face match wait not a duration", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "30"}, `invalid value "30" for flag -face-match-wait`},
+		// An empty model folder: central's second opinion asked for and
+		// no engine to give it.
+		{"recheck without the face models", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--recheck-approvals", "--models", filepath.Join(dir, "no-models")}, errRecheckNoEngine.Error()},
 	}
 	for _, tc := range cases {
+		// A refusal gone missing serves until this ends, and fails.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		var errOut bytes.Buffer
 		args := append([]string{"serve", "--data", filepath.Join(dir, "data")}, tc.args...)
-		if code := run(context.Background(), args, &bytes.Buffer{}, &errOut); code != 1 || !strings.Contains(errOut.String(), tc.want) {
+		code := run(ctx, args, &bytes.Buffer{}, &errOut)
+		cancel()
+		if code != 1 || !strings.Contains(errOut.String(), tc.want) {
 			t.Errorf("%s: exit %d: %q, want 1 saying %q", tc.name, code, errOut.String(), tc.want)
 		}
 	}
