@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/jpeg" // image dimensions for the evidence overlay
 	"image/png"
 	"net/http"
@@ -413,19 +414,22 @@ func (c *Console) imageHead(ctx context.Context, ref central.SubmissionRef, name
 var errDecodeBusy = &httpx.Error{Status: http.StatusServiceUnavailable, Code: "decode_busy", Message: "decode_busy", RetryAfter: 5 * time.Second}
 
 // frontToDecode reads a case's front to be decoded, once its header shows
-// an image of at most maxPixels (of format, unless ""), holding one of the
-// console's decode slots: the front's bytes and the slot's release.
-// central.ErrNotFound for a front that is no such image: an image of a few
-// hundred bytes may declare 65535x65535 pixels, which a decoder would
-// allocate (gigabytes) before finding the data missing. errDecodeBusy
-// when no slot frees within Config.DecodeWait.
+// an image of at most maxPixels (of format, unless "") that decodes into at
+// most maxPixels*maxPixelBytes bytes, holding one of the console's decode
+// slots: the front's bytes and the slot's release. central.ErrNotFound for
+// a front that is no such image: an image of a few hundred bytes may
+// declare 65535x65535 pixels, which a decoder would allocate (gigabytes)
+// before finding the data missing, and a 16-bit PNG takes 8 bytes a pixel.
+// errDecodeBusy when no slot frees within Config.DecodeWait.
 func (c *Console) frontToDecode(ctx context.Context, ref central.SubmissionRef, maxPixels int, format string) ([]byte, func(), error) {
 	head, err := c.imageHead(ctx, ref, "front")
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg, f, err := image.DecodeConfig(bytes.NewReader(head))
-	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) || format != "" && f != format {
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 || pixels > int64(maxPixels) ||
+		pixels*pixelBytes(cfg.ColorModel) > int64(maxPixels)*maxPixelBytes || format != "" && f != format {
 		return nil, nil, central.ErrNotFound
 	}
 	wait, cancel := context.WithTimeout(ctx, c.cfg.DecodeWait)
@@ -453,6 +457,30 @@ func (c *Console) frontToDecode(ctx context.Context, ref central.SubmissionRef, 
 // maxDecodePixels bounds the images the console decodes (to cut the
 // portrait): 50 MP, above any document photo the app takes.
 const maxDecodePixels = 50_000_000
+
+// maxPixelBytes is the most a decoded pixel may take at the bound on
+// pixels: an 8-bit colour photo's (a JPEG's 3, a PNG's 4 with alpha).
+const maxPixelBytes = 4
+
+// pixelBytes is how many bytes a pixel of colour model m takes in Go's
+// decoded image (a JPEG's YCbCr counted as 4:4:4); 8, the most, for a
+// model not listed.
+func pixelBytes(m color.Model) int64 {
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel, color.NYCbCrAModel:
+		return 4
+	}
+	return 8
+}
 
 // portrait cuts the document's printed portrait out of the front image
 // at the box the engine found (with a margin), as a PNG.

@@ -7,12 +7,15 @@ package console
 import (
 	"bytes"
 	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
+	"hash/crc32"
 	"image/jpeg"
 	"mime/multipart"
 	"net/http"
@@ -502,39 +505,80 @@ func (e *env) submitFront(device, id string, pl, front []byte) central.Submissio
 	return central.SubmissionRef{DeviceID: device, Key: key}
 }
 
-// TestImageBomb: a device's front image of a few hundred bytes that
-// declares 65500x65500 pixels is not decoded (that would allocate
-// gigabytes) to cut the portrait: 404, and the server allocates little.
+// TestImageBomb: a device's front image that would take hundreds of MB
+// to decode is not decoded to cut the portrait: 404, and the server
+// allocates little. One of a few hundred bytes declares 65500x65500
+// pixels; another, a 16-bit RGBA PNG of some 400 KB, has fewer pixels
+// than the bound but 8 bytes each in Go's decoder (392 MB).
 func TestImageBomb(t *testing.T) {
 	e := newEnv(t)
 	e.addDevice("dev-1", "north")
 	e.addUser("rev", central.RoleReviewer)
 	small := testJPEG(t, 16, 16)
-	bomb := bytes.Clone(small)
-	i := bytes.Index(bomb, []byte{0xFF, 0xC0}) // SOF0: length, precision, height, width
+	huge := bytes.Clone(small)
+	i := bytes.Index(huge, []byte{0xFF, 0xC0}) // SOF0: length, precision, height, width
 	if i < 0 {
 		t.Fatal("no SOF0 marker in the test JPEG")
 	}
-	copy(bomb[i+5:], []byte{0xFF, 0xDC, 0xFF, 0xDC})
-	if cfg, err := jpeg.DecodeConfig(bytes.NewReader(bomb)); err != nil || cfg.Width != 65500 {
+	copy(huge[i+5:], []byte{0xFF, 0xDC, 0xFF, 0xDC})
+	if cfg, err := jpeg.DecodeConfig(bytes.NewReader(huge)); err != nil || cfg.Width != 65500 {
 		t.Fatalf("the bomb reads as %+v, %v", cfg, err)
 	}
-	ref := e.submitFront("dev-1", "bomb-1", payload(t, "payload_escalate.json", "bomb", nil), bomb)
+	deep := png16Bomb(t, 7000, 7000)
+	if len(deep) > 1<<20 {
+		t.Fatalf("the 16-bit PNG takes %d bytes", len(deep))
+	}
 	b := e.browser()
 	b.signIn("rev")
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	a := b.get(caseHref(ref) + "/images/portrait")
-	runtime.ReadMemStats(&after)
-	if a.status != http.StatusNotFound {
-		t.Errorf("portrait of the bomb: %d, want 404", a.status)
+	for n, bomb := range map[string][]byte{"65500x65500 JPEG": huge, "16-bit RGBA PNG": deep} {
+		ref := e.submitFront("dev-1", "bomb-"+strings.ReplaceAll(n, " ", "-"), payload(t, "payload_escalate.json", "bomb", nil), bomb)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		a := b.get(caseHref(ref) + "/images/portrait")
+		runtime.ReadMemStats(&after)
+		if a.status != http.StatusNotFound {
+			t.Errorf("%s: portrait: %d, want 404", n, a.status)
+		}
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+			t.Errorf("%s: cutting the portrait allocated %d MiB", n, grew>>20)
+		}
+		if a := b.get(caseHref(ref)); a.status != http.StatusOK {
+			t.Errorf("%s: case view: %d", n, a.status)
+		}
 	}
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
-		t.Errorf("cutting the bomb's portrait allocated %d MiB", grew>>20)
+}
+
+// png16Bomb is a w×h PNG of 16-bit RGBA black pixels, compressed as far
+// as zlib goes (about 1000:1), written a row at a time.
+func png16Bomb(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		_ = binary.Write(&out, binary.BigEndian, uint32(len(data)))
+		crc := crc32.NewIEEE()
+		crc.Write([]byte(typ))
+		crc.Write(data)
+		out.WriteString(typ)
+		out.Write(data)
+		_ = binary.Write(&out, binary.BigEndian, crc.Sum32())
 	}
-	if a := b.get(caseHref(ref)); a.status != http.StatusOK {
-		t.Errorf("case view of the bomb: %d", a.status)
+	ihdr := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(w)), uint32(h))
+	chunk("IHDR", append(ihdr, 16, 6, 0, 0, 0)) // 16 bits, RGBA, deflate, no filter set, no interlace
+	var idat bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&idat, zlib.BestCompression)
+	row := make([]byte, 1+8*w) // filter type 0, then the pixels
+	for range h {
+		if _, err := zw.Write(row); err != nil {
+			t.Fatal(err)
+		}
 	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	chunk("IDAT", idat.Bytes())
+	chunk("IEND", nil)
+	return out.Bytes()
 }
 
 // multipartBody is a multipart form with one file of size bytes.
