@@ -530,7 +530,8 @@ func (c *Console) portrait(ctx context.Context, ref central.SubmissionRef) ([]by
 
 // cutOriented cuts rect, given in the frame of img turned by the EXIF
 // orientation o (the engine's frame: OpenCV turns the picture as the tag
-// says, Go's decoders do not), out of img; false when rect lies outside.
+// says, Go's decoders do not), out of img, at most maxCutSide on a side;
+// false when rect lies outside.
 func cutOriented(img image.Image, o int, rect image.Rectangle) (image.Image, bool) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -548,17 +549,25 @@ func cutOriented(img image.Image, o int, rect image.Rectangle) (image.Image, boo
 	if inv == 0 {
 		inv = o
 	}
-	out := image.NewRGBA(image.Rect(0, 0, rect.Dx(), rect.Dy()))
-	for y := rect.Min.Y; y < rect.Max.Y; y++ {
-		for x := rect.Min.X; x < rect.Max.X; x++ {
+	// A box wider than maxCutSide (the device's payload gives it) is
+	// sampled every step pixels, so the cut is never a copy of the page.
+	step := (max(rect.Dx(), rect.Dy()) + maxCutSide - 1) / maxCutSide
+	out := image.NewRGBA(image.Rect(0, 0, (rect.Dx()+step-1)/step, (rect.Dy()+step-1)/step))
+	for y := rect.Min.Y; y < rect.Max.Y; y += step {
+		for x := rect.Min.X; x < rect.Max.X; x += step {
 			sx, sy := oriented(inv, x, y, ow, oh)
 			r, g, bl := rgb8(img, b.Min.X+sx, b.Min.Y+sy)
-			i := out.PixOffset(x-rect.Min.X, y-rect.Min.Y)
+			i := out.PixOffset((x-rect.Min.X)/step, (y-rect.Min.Y)/step)
 			out.Pix[i], out.Pix[i+1], out.Pix[i+2], out.Pix[i+3] = r, g, bl, 255
 		}
 	}
 	return out, true
 }
+
+// maxCutSide bounds the portrait cut's sides: a portrait's on a 50 MP
+// photo filled by an ID card is about 3000 pixels with its margin, shown
+// at a few hundred; the front itself is there at full size.
+const maxCutSide = 2048
 
 // caseSubject is a case's subject in the audit trail.
 func caseSubject(ref central.SubmissionRef) string {

@@ -16,7 +16,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"hash/crc32"
+	"image"
 	"image/jpeg"
+	"image/png"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -545,6 +547,43 @@ func TestImageBomb(t *testing.T) {
 		if a := b.get(caseHref(ref)); a.status != http.StatusOK {
 			t.Errorf("%s: case view: %d", n, a.status)
 		}
+	}
+}
+
+// TestPortraitCutBounded: a device's payload may put the portrait's box
+// over the whole of a 49 MP front; the cut the console serves is at most
+// maxCutSide on a side (sampled), not a copy of the page at 4 bytes a
+// pixel (196 MB).
+func TestPortraitCutBounded(t *testing.T) {
+	e := newEnv(t)
+	e.addDevice("dev-1", "north")
+	e.addUser("rev", central.RoleReviewer)
+	const side = 7000
+	var front bytes.Buffer
+	if err := jpeg.Encode(&front, image.NewGray(image.Rect(0, 0, side, side)), nil); err != nil {
+		t.Fatal(err)
+	}
+	pl := payload(t, "payload_escalate.json", "whole-page", func(m map[string]any) {
+		doc := m["report"].(map[string]any)["document"].(map[string]any)
+		doc["portrait"].(map[string]any)["box"] = map[string]any{"x": 0, "y": 0, "w": side, "h": side}
+		delete(doc, "forensics") // its portrait_region would be cut instead
+	})
+	ref := e.submitFront("dev-1", "whole-page", pl, front.Bytes())
+	b := e.browser()
+	b.signIn("rev")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	a := b.get(caseHref(ref) + "/images/portrait")
+	runtime.ReadMemStats(&after)
+	if a.status != http.StatusOK {
+		t.Fatalf("portrait: %d", a.status)
+	}
+	cfg, err := png.DecodeConfig(strings.NewReader(a.body))
+	if err != nil || cfg.Width > maxCutSide || cfg.Height > maxCutSide || cfg.Width < maxCutSide/2 {
+		t.Errorf("the cut is %dx%d (%v), want at most %d a side", cfg.Width, cfg.Height, err, maxCutSide)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 128<<20 {
+		t.Errorf("cutting the whole page allocated %d MiB", grew>>20)
 	}
 }
 
