@@ -474,6 +474,9 @@ func (c *Console) exportFilter(r *http.Request, v *Viewer) (f central.QueueFilte
 	if s := q.Get("decision"); s != "" {
 		f.Decisions = []string{s}
 	}
+	if !storable(f.Reason, f.DocType, f.Country) || !storable(f.Decisions...) {
+		return f, false, fail(http.StatusBadRequest, "bad_request")
+	}
 	if q.Get("mine") == "1" {
 		f.Assignee = v.User.Name
 	}

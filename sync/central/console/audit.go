@@ -62,6 +62,7 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 	d := auditData{Q: q, Verify: vr}
 	f := central.AuditFilter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
 		Subject: strings.TrimSpace(q.Get("subject")), Limit: auditPageSize}
+	d.Invalid = !storable(f.Actor, f.Action, f.Subject)
 	var err error
 	if f.After, err = parseDay(q.Get("from")); err != nil {
 		d.Invalid = true

@@ -106,6 +106,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
@@ -414,6 +415,10 @@ func (c *Console) route(pattern string, min central.Role, h handlerFunc) {
 				return
 			}
 		}
+		if !storable(r.URL.Path) { // its ids name nothing
+			c.errorPage(w, r, v, fail(http.StatusNotFound, "not_found"))
+			return
+		}
 		if err := h(w, r, v); err != nil {
 			c.errorPage(w, r, v, err)
 		}
@@ -445,6 +450,19 @@ func (c *Console) public(pattern string, h handlerFunc) {
 			c.errorPage(w, r, nil, err)
 		}
 	}))
+}
+
+// storable reports whether each of ss is text the stores keep: UTF-8
+// without NUL. No id, name or filter the console looks up is anything
+// else, and PostgreSQL answers a query holding it with an error, not a
+// miss: a 500 logged as central's own failure.
+func storable(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // maxForm bounds a urlencoded form body.

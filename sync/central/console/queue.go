@@ -126,6 +126,9 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	f.Reason = q.Get("reason")
 	f.DocType = strings.TrimSpace(q.Get("doc_type"))
 	f.Country = strings.ToUpper(strings.TrimSpace(q.Get("country")))
+	if !storable(f.Reason, f.DocType, f.Country) || !storable(f.Decisions...) {
+		d.Invalid = "queue.invalid"
+	}
 	if q.Get("mine") == "1" {
 		f.Assignee = v.User.Name
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -584,6 +585,58 @@ func TestPortraitCutBounded(t *testing.T) {
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 128<<20 {
 		t.Errorf("cutting the whole page allocated %d MiB", grew>>20)
+	}
+}
+
+// TestNotText: on PostgreSQL, which answers a query holding invalid UTF-8
+// or a NUL with an error rather than a miss, such a filter, path id or
+// sign-in name is answered as the console answers any invalid one (a
+// filter's message, 400, 404, a failed sign-in), never a 500 logged as
+// central's own failure, and changes nothing.
+func TestNotText(t *testing.T) {
+	e := newEnvOn(t, pgStore(pgtest.StartT(t)), nil)
+	e.addDevice("dev-1", "north")
+	e.addUser("root", central.RoleAdmin)
+	b := e.browser()
+	b.signIn("root")
+	invalid := "A filter value is not valid"
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/console/queue?reason=%FF", http.StatusOK},
+		{"/console/queue?doc_type=a%00", http.StatusOK},
+		{"/console/queue?decision=%FF", http.StatusOK},
+		{"/console/audit?actor=%FF", http.StatusOK},
+		{"/console/audit?subject=a%00", http.StatusOK},
+		{"/console/export.csv?reason=%FF", http.StatusBadRequest},
+	} {
+		a := b.get(tc.path)
+		if a.status != tc.want || tc.want == http.StatusOK && !strings.Contains(a.body, invalid) {
+			t.Errorf("GET %s: %d, want %d with the invalid filter's message", tc.path, a.status, tc.want)
+		}
+	}
+	b.get("/console/devices")
+	for _, tc := range []struct {
+		path string
+		form url.Values
+		want int
+	}{
+		{"/console/devices/%FF/revoke", url.Values{"confirm": {"yes"}}, http.StatusNotFound},
+		{"/console/partners/a%00/disable", url.Values{"confirm": {"yes"}}, http.StatusNotFound},
+		{"/console/devices/dev-1/branch", url.Values{"branch": {"a\x00"}}, http.StatusBadRequest},
+	} {
+		if a := b.post(tc.path, tc.form); a.status != tc.want {
+			t.Errorf("POST %s %v: %d, want %d", tc.path, tc.form, a.status, tc.want)
+		}
+	}
+	if d, err := e.store.Device(context.Background(), "dev-1"); err != nil || d.Branch != "north" || d.Revoked() {
+		t.Errorf("dev-1 after the refused changes: %+v, %v", d, err)
+	}
+	stranger := e.browser()
+	stranger.get("/console/signin")
+	if a := stranger.post("/console/signin", url.Values{"name": {"\xff"}, "password": {testPassword}}); a.status != http.StatusUnauthorized {
+		t.Errorf("sign-in as a name that is not UTF-8: %d, want 401", a.status)
 	}
 }
 

@@ -108,12 +108,6 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	name, pw := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
 	next := localTarget(r.PostFormValue("next"))
 	known := false // an unknown name is not logged: it may be a password typed in the wrong field
-	// Whether the name is locked at this address is read before the name
-	// is looked up, so a known name and an unknown one take the same steps.
-	pairLocked, err := c.pairLocked(r, name)
-	if err != nil {
-		return err
-	}
 	refuse := func() error {
 		if err := c.addrs.Fail(r.Context(), httpx.ClientAddr(r)); err != nil {
 			return err
@@ -125,8 +119,14 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 		c.log.LogAttrs(ctx, slog.LevelWarn, "console sign-in refused", who, slog.String("addr", httpx.ClientAddr(r)))
 		return c.render(w, r, nil, http.StatusUnauthorized, "signin.html", signInData{Error: "signin.failed", Next: next, Name: name})
 	}
-	if len(pw) > auth.MaxPasswordLen || len(name) > 128 {
+	if len(pw) > auth.MaxPasswordLen || len(name) > 128 || !storable(name) {
 		return refuse()
+	}
+	// Whether the name is locked at this address is read before the name
+	// is looked up, so a known name and an unknown one take the same steps.
+	pairLocked, err := c.pairLocked(r, name)
+	if err != nil {
+		return err
 	}
 	u, err := c.cfg.Store.User(ctx, name)
 	if errors.Is(err, central.ErrNotFound) {
