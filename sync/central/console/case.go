@@ -564,9 +564,10 @@ func cutOriented(img image.Image, o int, rect image.Rectangle) (image.Image, boo
 	return out, true
 }
 
-// maxCutSide bounds the portrait cut's sides: a portrait's on a 50 MP
-// photo filled by an ID card is about 3000 pixels with its margin, shown
-// at a few hundred; the front itself is there at full size.
+// maxCutSide bounds the portrait cut's sides: with its margin a portrait
+// is about 1900 pixels tall on a 12 MP photo an ID card fills (4200 at
+// 50 MP, then sampled every other pixel), and is shown at a few hundred;
+// the front itself is there at full size.
 const maxCutSide = 2048
 
 // caseSubject is a case's subject in the audit trail.
