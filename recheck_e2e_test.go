@@ -124,10 +124,6 @@ func sealApproval(t *testing.T, ctx context.Context, dev, session string, front,
 	t.Helper()
 	d := deviceconf.FromEnv()
 	d.Dir, d.KeyFile, d.Passphrase = dev, "", ""
-	conf, err := d.Load(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	key, err := d.VaultKey()
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +133,10 @@ func sealApproval(t *testing.T, ctx context.Context, dev, session string, front,
 		t.Fatal(err)
 	}
 	defer v.Close()
+	conf, err := d.Load(ctx, nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep := &verify.Report{Decision: risk.Approve, Score: 97, NextAction: risk.Exit,
 		Face: verify.FaceReport{Match: &face.Decision{Similarity: claimedSimilarity, Decision: face.DecisionMatch},
 			Liveness: &face.LivenessResult{Score: 0.98, Live: true}},
