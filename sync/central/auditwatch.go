@@ -98,33 +98,19 @@ func (s *Server) VerifyAudit(ctx context.Context) (AuditCheck, error) {
 // to end. first is closed after the first verification, so the start's
 // checkpoint does not seal a trail stripped of its checkpoints before it
 // is looked at.
-func (s *Server) startAuditChecks(ctx context.Context, every time.Duration) (stop func(), first <-chan struct{}) {
-	ctx, cancel := context.WithCancel(ctx)
-	done, checked := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		once := sync.OnceFunc(func() { close(checked) })
-		for {
-			_, err := s.VerifyAudit(ctx)
-			var brk *AuditBreak
-			errors.As(err, &brk)
-			// A break alone was logged by VerifyAudit; anything else is a
-			// verification (or its report) that failed.
-			if err != nil && (brk == nil || err != error(brk)) && ctx.Err() == nil {
-				s.log.LogAttrs(ctx, slog.LevelError, "audit chain verification failed", slog.String("cause", err.Error()))
-			}
-			once()
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+func (s *Server) startAuditChecks(ctx context.Context, interval time.Duration) (stop func(), first <-chan struct{}) {
+	checked := make(chan struct{})
+	once := sync.OnceFunc(func() { close(checked) })
+	stop = every(ctx, interval, nil, func(ctx context.Context) {
+		defer once()
+		_, err := s.VerifyAudit(ctx)
+		var brk *AuditBreak
+		errors.As(err, &brk)
+		// A break alone was logged by VerifyAudit; anything else is a
+		// verification (or its report) that failed.
+		if err != nil && (brk == nil || err != error(brk)) && ctx.Err() == nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "audit chain verification failed", slog.String("cause", err.Error()))
 		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}, checked
+	})
+	return stop, checked
 }

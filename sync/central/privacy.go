@@ -116,36 +116,15 @@ func (s *Server) newPrivacy() *privacy {
 // interval (and once at start, once after is closed: the start's audit
 // verification) until ctx ends or the returned stop is called; stop waits
 // for the goroutine to end.
-func (p *privacy) startSweeps(ctx context.Context, every time.Duration, after <-chan struct{}) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case <-ctx.Done():
-			return
-		case <-after:
+func (p *privacy) startSweeps(ctx context.Context, interval time.Duration, after <-chan struct{}) (stop func()) {
+	return every(ctx, interval, after, func(ctx context.Context) {
+		if _, err := p.Sweep(ctx); err != nil && ctx.Err() == nil {
+			p.s.log.LogAttrs(ctx, slog.LevelError, "retention sweep failed", slog.String("cause", err.Error()))
 		}
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			if _, err := p.Sweep(ctx); err != nil && ctx.Err() == nil {
-				p.s.log.LogAttrs(ctx, slog.LevelError, "retention sweep failed", slog.String("cause", err.Error()))
-			}
-			if err := p.s.CheckpointAudit(ctx); err != nil && !errors.Is(err, ErrNothingToSeal) && ctx.Err() == nil {
-				p.s.log.LogAttrs(ctx, slog.LevelError, "audit checkpoint failed", slog.String("cause", err.Error()))
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		if err := p.s.CheckpointAudit(ctx); err != nil && !errors.Is(err, ErrNothingToSeal) && ctx.Err() == nil {
+			p.s.log.LogAttrs(ctx, slog.LevelError, "audit checkpoint failed", slog.String("cause", err.Error()))
 		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	})
 }
 
 // SweepResult counts what one sweep removed, by kind of data, and what it
