@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,9 +42,34 @@ func (s *Server) routeAdmin() {
 
 // adminRoute registers an admin handler behind the bearer token. Handlers
 // return errors (httpx); those that show personal data call s.auditRead.
-// No answer is cached (noStore).
+// No answer is cached (noStore). The path's ids are checked before h
+// (pathIDs).
 func (s *Server) adminRoute(pattern string, h httpx.HandlerFunc) {
-	s.mux.Handle(pattern, s.handle(noStore(s.admin(h))))
+	s.mux.Handle(pattern, s.handle(noStore(s.admin(pathIDs(pattern, h)))))
+}
+
+// pathIDs refuses a request, 400 malformed, when the value of a wildcard
+// of pattern ({name} or {name...}) is not StorableText, so no path id of
+// an admin route, its own or a feature package's (MountAdmin), reaches a
+// store that would fail on it.
+func pathIDs(pattern string, h httpx.HandlerFunc) httpx.HandlerFunc {
+	var names []string
+	for seg := range strings.SplitSeq(pattern, "/") {
+		if name, ok := strings.CutPrefix(seg, "{"); ok && name != "$}" {
+			names = append(names, strings.TrimSuffix(strings.TrimSuffix(name, "}"), "..."))
+		}
+	}
+	if len(names) == 0 {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		for _, name := range names {
+			if _, err := storableID(r.PathValue(name), "the "+name+" in the path"); err != nil {
+				return err
+			}
+		}
+		return h(w, r)
+	}
 }
 
 // MountAdmin serves h for pattern (a ServeMux pattern with its method,
@@ -176,11 +202,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	d, err := s.RevokeDevice(r.Context(), "admin:"+adminID(r.Context()), id)
+	d, err := s.RevokeDevice(r.Context(), "admin:"+adminID(r.Context()), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -192,7 +214,15 @@ func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) error {
 // (RFC 3339 receipt times), complete (true/false), verdict and limit.
 func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := Filter{DeviceID: q.Get("device"), Verdict: q.Get("verdict")}
+	dev, err := queryID(q, "device")
+	if err != nil {
+		return err
+	}
+	verdict, err := queryID(q, "verdict")
+	if err != nil {
+		return err
+	}
+	f := Filter{DeviceID: dev, Verdict: verdict}
 	var errs []string
 	parseTime := func(name string, dst *time.Time) {
 		if v := q.Get(name); v != "" {
@@ -232,16 +262,28 @@ func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pathID returns r's path value name, or 400 malformed when it is no text
-// the stores can hold (invalid UTF-8 or a NUL, which PostgreSQL refuses
-// with an error, not a miss): such an id names nothing, and the store is
+// StorableText reports whether s is text every store can hold and look
+// up: valid UTF-8 without NUL. PostgreSQL refuses other text with an
+// error, not a miss, so an id or filter that is not names nothing and must
+// not reach a store.
+func StorableText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// storableID returns id, or 400 malformed naming where it came from
+// (what: "the id in the path") when it is not StorableText: the store is
 // not asked.
-func pathID(r *http.Request, name string) (string, error) {
-	id := r.PathValue(name)
-	if !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
-		return "", httpx.Errorf(http.StatusBadRequest, "malformed", "the %s in the path is not UTF-8 text without NUL", name)
+func storableID(id, what string) (string, error) {
+	if !StorableText(id) {
+		return "", httpx.Errorf(http.StatusBadRequest, "malformed", "%s is not UTF-8 text without NUL", what)
 	}
 	return id, nil
+}
+
+// queryID returns the query parameter name of q, or 400 malformed when it
+// is not StorableText.
+func queryID(q url.Values, name string) (string, error) {
+	return storableID(q.Get(name), "the "+name+" in the query")
 }
 
 // withoutKeys strips the content keys from subs, which never leave
@@ -279,11 +321,8 @@ type SubmissionDetail struct {
 // protocol.MaxImages of protocol.MaxImageSize). The bytes are those
 // json.Encoder writes for a SubmissionDetail (image_data's keys sorted).
 func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request) error {
-	dev, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	key := protocol.SubmissionKey(r.PathValue("sub")) // a digest: any id is storable
+	dev := r.PathValue("id")
+	key := protocol.SubmissionKey(r.PathValue("sub"))
 	sub, err := s.cfg.Store.Upload(r.Context(), dev, key)
 	if errors.Is(err, ErrNotFound) {
 		return httpx.Errorf(http.StatusNotFound, "unknown_submission", "no such submission")

@@ -140,6 +140,9 @@ func (p *privacy) eraseRequest(ctx context.Context, actor string, req ErasureReq
 	if byPerson == bySubmission || bySubmission && (req.DeviceID == "" || req.SubmissionID == "") {
 		return Erasure{}, httpx.Errorf(http.StatusBadRequest, "malformed", "name a person (nik, document_number, name) or one submission (device_id and submission_id), not both")
 	}
+	if _, err := storableID(req.DeviceID, "the device_id"); err != nil {
+		return Erasure{}, err
+	}
 	e := Erasure{ID: httpx.NewRequestID(), Status: ErasureQueued, Actor: actor, RequestedAt: p.s.cfg.Now().UTC(), DryRun: req.DryRun}
 	if bySubmission {
 		e.DeviceID, e.SubmissionKey = req.DeviceID, protocol.SubmissionKey(req.SubmissionID)
@@ -353,11 +356,7 @@ func (p *privacy) erase(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (p *privacy) erasureStatus(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	e, err := p.s.ErasureStatus(r.Context(), id)
+	e, err := p.s.ErasureStatus(r.Context(), r.PathValue("id"))
 	if errors.Is(err, ErrNotFound) {
 		return httpx.Errorf(http.StatusNotFound, "not_found", "no erasure with this id")
 	}

@@ -377,7 +377,11 @@ func (p *privacy) search(w http.ResponseWriter, r *http.Request) error {
 // 3339), action and limit.
 func (p *privacy) audit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := AuditFilter{Action: q.Get("action")}
+	action, err := queryID(q, "action")
+	if err != nil {
+		return err
+	}
+	f := AuditFilter{Action: action}
 	for name, dst := range map[string]*time.Time{"after": &f.After, "before": &f.Before} {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/qr"
@@ -349,12 +348,12 @@ func (a *API) launchURL(f central.FlowSession) string {
 	return a.base.String() + "/flow/" + tok
 }
 
-// storableID reports whether s can be an id a store holds: the stores keep
-// ids as text (valid UTF-8 without NUL), so anything else names nothing
-// and must not reach a store, which would fail on it (500) rather than
-// find nothing.
+// storableID reports whether s can be an id a store holds: not empty, and
+// text every store can hold (central.StorableText); anything else names
+// nothing and must not reach a store, which would fail on it (500) rather
+// than find nothing.
 func storableID(s string) bool {
-	return s != "" && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+	return s != "" && central.StorableText(s)
 }
 
 func pathEscape(s string) string { return strings.ReplaceAll(s, "/", "%2F") } // ids hold no '/' (idRE)
