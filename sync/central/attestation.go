@@ -71,15 +71,25 @@ func (s *Server) checkAttestation(d Device, payload json.RawMessage, now time.Ti
 	return c, nil
 }
 
+// maxClaimExpiry is the latest expiry a claim is stored with: the last
+// second of year 9999, the last time RFC 3339 (so JSON, the embedded
+// store's records) can write. A device's clock may date a report that late
+// and a recent challenge still gets it taken; capped, its claim still
+// lasts until no clock central runs on would take the report by its date.
+var maxClaimExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
 // claimAttestation refuses (422) an attestation already used by another
 // submission. The claim (Store.ClaimAttestation) is durable and binds the
 // attestation to this submission's key, so a resend of the same
 // submission, even after a store failure between the claim and
 // BeginSubmission, is no reuse. It lasts as long as the attestation could
 // be accepted at all (by its report's time or its challenge's); after that
-// the age check refuses it anyway.
+// the age check refuses it anyway, or until maxClaimExpiry.
 func (s *Server) claimAttestation(r *http.Request, deviceID, key string, c checkedAttestation) error {
 	expires := c.madeAfter.Add(s.cfg.MaxAttestationAge + s.cfg.MaxSkew)
+	if expires.After(maxClaimExpiry) {
+		expires = maxClaimExpiry
+	}
 	err := s.cfg.Store.ClaimAttestation(r.Context(), deviceID, c.hash, key, expires)
 	if errors.Is(err, ErrReplay) {
 		return s.reject("attestation", "this attestation was already used by another submission: each submission needs its own")

@@ -367,3 +367,26 @@ func TestAdminReadsAudited(t *testing.T) {
 		t.Errorf("revocation log: %v", l)
 	}
 }
+
+// TestAttestationDatedYear9999: an attestation dated at the end of year
+// 9999 by a device's clock, signing a recent challenge, is taken on both
+// stores (its claim would run past what they hold, not a 500), and is
+// still refused in a second submission.
+func TestAttestationDatedYear9999(t *testing.T) {
+	for name, open := range bothStores {
+		t.Run(name, func(t *testing.T) {
+			c := start(t, central.Config{Store: open(t)})
+			d := c.enrol(t)
+			att := d.attestation(t, time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC), d.config(t).Challenge)
+			if resp, e := d.submit(t, "first", att, "A"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("first use: %d %+v, want 200", resp.StatusCode, e)
+			}
+			if resp, e := d.submit(t, "first", att, "A"); resp.StatusCode != http.StatusOK {
+				t.Errorf("resend: %d %+v, want 200", resp.StatusCode, e)
+			}
+			if resp, e := d.submit(t, "second", att, "B"); resp.StatusCode != http.StatusUnprocessableEntity || e.Code != "attestation" {
+				t.Errorf("reuse: %d %+v, want 422 attestation", resp.StatusCode, e)
+			}
+		})
+	}
+}
