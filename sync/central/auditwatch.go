@@ -57,9 +57,16 @@ func (s *Server) newAuditWatch() *auditWatch {
 // appended to the trail as AuditChainBroken. It returns the check and
 // the *AuditBreak found, or the error that kept it from verifying.
 func (s *Server) VerifyAudit(ctx context.Context) (AuditCheck, error) {
+	return s.VerifyAuditOf(ctx, s.cfg.Store)
+}
+
+// VerifyAuditOf is VerifyAudit of log, central's trail as a part of
+// central reads it (the console's view of the store): a verification
+// asked for there is recorded and reported as the scheduled one is.
+func (s *Server) VerifyAuditOf(ctx context.Context, log AuditLog) (AuditCheck, error) {
 	a := s.auditWatch
 	start := time.Now()
-	chk, err := VerifyAuditChain(ctx, s.cfg.Store, s.AuditKey())
+	chk, err := VerifyAuditChain(ctx, log, s.AuditKey())
 	var brk *AuditBreak
 	if err != nil && !errors.As(err, &brk) {
 		return chk, fmt.Errorf("verifying the audit chain: %w", err)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/openkyc/kyc/sync/central"
 )
 
@@ -135,5 +137,62 @@ func TestAuditVerifyOneAtATime(t *testing.T) {
 	}
 	if a := second.post("/console/audit/verify", nil); a.status != http.StatusOK {
 		t.Errorf("a verification after it: %d", a.status)
+	}
+}
+
+// TestAuditVerifyRecorded: "Verify chain" records its result as central's
+// scheduled check does: kyc_central_audit_chain_ok and the time of the
+// last verification, and a break as one audit_chain_broken event, however
+// often it is found.
+func TestAuditVerifyRecorded(t *testing.T) {
+	e := newEnvWrapped(t, func(s central.Store) central.Store { return tampered{s} })
+	gauge := func(name string) float64 {
+		t.Helper()
+		mfs, err := e.console.cfg.Central.Registerer().(prometheus.Gatherer).Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	const ok, at = "kyc_central_audit_chain_ok", "kyc_central_audit_chain_verified_timestamp_seconds"
+	// Central's own check at start, of the store untampered, comes first.
+	// The sleep paces the poll of a condition, bounded by a hang's deadline.
+	for deadline := time.Now().Add(time.Minute); gauge(at) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("central did not verify the audit chain at start")
+		}
+	}
+	if gauge(ok) != 1 {
+		t.Fatalf("%s = %v after central's check at start, want 1", ok, gauge(ok))
+	}
+	started := gauge(at)
+	e.addUser("aud", central.RoleAuditor)
+	b := e.browser()
+	b.signIn("aud")
+	b.post("/console/signout", nil)
+	e.clk.nextStep()
+	b.signIn("aud")
+	b.get("/console/audit")
+	e.clk.nextStep()
+	for range 2 {
+		if a := b.post("/console/audit/verify", nil); a.status != http.StatusOK || !strings.Contains(a.body, "Chain BROKEN at entry 3") {
+			t.Fatalf("verify of a tampered trail: %d %s", a.status, a.body)
+		}
+		if gauge(ok) != 0 || gauge(at) <= started {
+			t.Errorf("after the console's verification %s = %v, %s = %v; want 0, after %v", ok, gauge(ok), at, gauge(at), started)
+		}
+	}
+	evs, err := e.store.Audit(context.Background(), central.AuditFilter{Action: central.AuditChainBroken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || !strings.Contains(string(evs[0].After), `"broken_at":3`) {
+		t.Errorf("audit_chain_broken events %+v, want one, broken at 3", evs)
 	}
 }
