@@ -109,8 +109,8 @@ type AuditCheck struct {
 // writer stripping checkpoints from a trail that quiet goes unnoticed.
 const AuditCheckpointGap = 6 * DefaultSweepEvery
 
-// VerifyAuditChain walks the whole stored trail from its anchor and checks
-// every link, and every checkpoint's signature under key (nil: checkpoints
+// VerifyAuditChain walks the whole stored trail from its anchor (a later
+// one when retention moves it during the walk) and checks every link, and every checkpoint's signature under key (nil: checkpoints
 // are not checked, nor whether they are missing). It returns what it
 // checked, and an *AuditBreak (errors.Is ErrAuditChain) naming the first
 // bad event, or the first event left unsealed longer than
@@ -127,6 +127,20 @@ func VerifyAuditChain(ctx context.Context, log AuditLog, key ed25519.PublicKey) 
 		page, err := log.Audit(ctx, AuditFilter{AfterSeq: seq, Limit: MaxListLimit})
 		if err != nil {
 			return c, fmt.Errorf("reading the audit trail: %w", err)
+		}
+		if len(page) > 0 && page[0].Seq != seq+1 {
+			// Retention (a sweep of this instance, or another's on a
+			// shared store) may have deleted the trail's start past where
+			// this walk is since it read the anchor: the chain then goes
+			// on from the new anchor, as a walk started now would.
+			aseq, ahash, err := log.AuditAnchor(ctx)
+			if err != nil {
+				return c, fmt.Errorf("reading the audit anchor: %w", err)
+			}
+			if aseq > seq {
+				seq, prev = aseq, ahash
+				continue
+			}
 		}
 		for _, e := range page {
 			switch {
@@ -284,8 +298,17 @@ func (a *auditSealer) newCheckpoint(id string, at time.Time) AuditEvent {
 // CheckpointAudit appends a checkpoint signed with central's sign key, and
 // logs what it seals: the scheduled retention sweep calls it. It returns
 // ErrNothingToSeal when the trail has not grown since this instance's last
-// checkpoint (an empty trail included).
+// checkpoint (an empty trail included). It first waits, as long as ctx
+// lets it, for the first verification of Serve to end: a checkpoint
+// written before it (the sweep at start, on PostgreSQL River's leader's
+// as on bbolt this instance's) would seal a trail stripped of its
+// checkpoints before it was looked at.
 func (s *Server) CheckpointAudit(ctx context.Context) error {
+	select {
+	case <-s.auditWatch.checked:
+	case <-ctx.Done():
+		return fmt.Errorf("writing an audit checkpoint: waiting for the first verification of the trail: %w", ctx.Err())
+	}
 	e := s.auditSealer.newCheckpoint(httpx.NewRequestID(), s.cfg.Now())
 	if err := s.cfg.Store.AppendAudit(ctx, e); err != nil {
 		return fmt.Errorf("writing an audit checkpoint: %w", err)

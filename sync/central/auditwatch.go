@@ -27,6 +27,10 @@ const AuditChainBroken = "audit_chain_broken"
 // reported, so a break is logged and audited once per process.
 type auditWatch struct {
 	ok, verifiedAt, seconds prometheus.Gauge
+	// checked is closed once the first verification of Serve ended
+	// (checkedOnce): CheckpointAudit waits for it.
+	checked     chan struct{}
+	checkedOnce sync.Once
 
 	mu       sync.Mutex
 	reported AuditBreak
@@ -34,6 +38,7 @@ type auditWatch struct {
 
 func (s *Server) newAuditWatch() *auditWatch {
 	a := &auditWatch{
+		checked: make(chan struct{}),
 		ok: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kyc_central_audit_chain_ok",
 			Help: "1 when central's last verification of the audit chain found it intact and sealed by checkpoints, 0 when not (see the error log and the audit_chain_broken event).",
@@ -102,14 +107,11 @@ func (s *Server) VerifyAuditOf(ctx context.Context, log AuditLog) (AuditCheck, e
 
 // startAuditChecks verifies the audit chain at once and then every
 // interval until ctx ends or stop is called; stop waits for the goroutine
-// to end. first is closed after the first verification, so the start's
-// checkpoint does not seal a trail stripped of its checkpoints before it
-// is looked at.
-func (s *Server) startAuditChecks(ctx context.Context, interval time.Duration) (stop func(), first <-chan struct{}) {
-	checked := make(chan struct{})
-	once := sync.OnceFunc(func() { close(checked) })
-	stop = every(ctx, interval, nil, func(ctx context.Context) {
-		defer once()
+// to end. The first verification's end closes auditWatch.checked.
+func (s *Server) startAuditChecks(ctx context.Context, interval time.Duration) (stop func()) {
+	a := s.auditWatch
+	return every(ctx, interval, nil, func(ctx context.Context) {
+		defer a.checkedOnce.Do(func() { close(a.checked) })
 		_, err := s.VerifyAudit(ctx)
 		var brk *AuditBreak
 		errors.As(err, &brk)
@@ -119,5 +121,4 @@ func (s *Server) startAuditChecks(ctx context.Context, interval time.Duration) (
 			s.log.LogAttrs(ctx, slog.LevelError, "audit chain verification failed", slog.String("cause", err.Error()))
 		}
 	})
-	return stop, checked
 }

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
@@ -189,4 +194,133 @@ func auditGauge(t *testing.T, c *tc, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// sweptMidWalk is a store whose audit trail loses its oldest events to
+// retention (as to a sweep of another instance on the same PostgreSQL)
+// just after a verification read the anchor, before it read the trail.
+type sweptMidWalk struct {
+	central.Store
+	before time.Time
+	swept  sync.Once
+}
+
+func (s *sweptMidWalk) Audit(ctx context.Context, f central.AuditFilter) ([]central.AuditEvent, error) {
+	var err error
+	s.swept.Do(func() { _, err = s.Store.DeleteAuditBefore(ctx, s.before) })
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Audit(ctx, f)
+}
+
+// TestAuditVerifiedDuringRetention: a verification that retention
+// overtakes, deleting the trail's start after the walk read the anchor,
+// goes on from the new anchor on both stores instead of reporting the
+// deleted events as missing; a gap the anchor does not explain is still a
+// break.
+func TestAuditVerifiedDuringRetention(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	for name, open := range bothStores {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			for i := range 10 {
+				e := central.AuditEvent{ID: fmt.Sprint("e", i), At: t0.Add(time.Duration(i) * time.Minute), Actor: "user:ana", Action: "decide", Subject: "case:dev/key"}
+				if err := s.AppendAudit(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := central.VerifyAuditChain(ctx, &sweptMidWalk{Store: s, before: t0.Add(4 * time.Minute)}, nil)
+			if err != nil || c.Events != 6 {
+				t.Errorf("verified while retention deleted 4 events: %d events, %v; want 6, nil", c.Events, err)
+			}
+			// The anchor stays; events after it are gone: a break.
+			_, err = central.VerifyAuditChain(ctx, &skipping{Store: s, from: 7}, nil)
+			if brk, ok := errors.AsType[*central.AuditBreak](err); !ok || brk.Seq != 5 {
+				t.Errorf("a gap after the anchor: %v, want a break at 5", err)
+			}
+		})
+	}
+}
+
+// skipping is a store whose trail reads without the events before from
+// that follow the anchor, as if deleted behind central's back.
+type skipping struct {
+	central.Store
+	from int64
+}
+
+func (s *skipping) Audit(ctx context.Context, f central.AuditFilter) ([]central.AuditEvent, error) {
+	f.AfterSeq = max(f.AfterSeq, s.from-1)
+	return s.Store.Audit(ctx, f)
+}
+
+// TestCheckpointAfterFirstCheck: a checkpoint asked for before central's
+// first verification of the trail (on PostgreSQL the sweep River's leader
+// runs at start, whether or not this instance verified yet) waits for it,
+// so a trail stripped of every checkpoint while central was stopped is
+// reported, not sealed unseen; on both stores.
+func TestCheckpointAfterFirstCheck(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	for name, open := range bothStores {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			for i := range 10 { // hourly, none sealed: longer than AuditCheckpointGap
+				e := central.AuditEvent{ID: fmt.Sprint("e", i), At: t0.Add(time.Duration(i) * time.Hour), Actor: "user:ana", Action: "decide", Subject: "case:dev/key"}
+				if err := s.AppendAudit(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			box, err := central.GenerateBoxKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sign, err := central.GenerateSignKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := central.New(central.Config{Store: s, BoxKey: box, SignKey: sign, InsecureHTTP: true, SweepByQueue: true,
+				Now: func() time.Time { return t0.Add(20 * time.Hour) }, Logger: jsonLogger(&centraltest.LogBuffer{})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkpointed := make(chan error, 1)
+			go func() { checkpointed <- srv.CheckpointAudit(ctx) }()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sctx, cancel := context.WithCancel(ctx)
+			served := make(chan error, 1)
+			go func() { served <- srv.ServeListener(sctx, ln, nil) }()
+			defer func() {
+				cancel()
+				if err := <-served; err != nil {
+					t.Errorf("ServeListener: %v", err)
+				}
+			}()
+			if err := <-checkpointed; err != nil {
+				t.Fatal(err)
+			}
+			c := &tc{Server: srv}
+			if at, ok := auditGauge(t, c, "kyc_central_audit_chain_verified_timestamp_seconds"), auditGauge(t, c, "kyc_central_audit_chain_ok"); at == 0 || ok != 0 {
+				t.Errorf("once checkpointed, the chain verified at %v, ok %v; want verified before, not ok", at, ok)
+			}
+			evs, err := s.Audit(ctx, central.AuditFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var order []string
+			for _, e := range evs {
+				if e.Action == central.AuditChainBroken || e.Action == central.AuditCheckpoint {
+					order = append(order, e.Action)
+				}
+			}
+			if want := []string{central.AuditChainBroken, central.AuditCheckpoint}; !slices.Equal(order, want) {
+				t.Errorf("events %v, want %v", order, want)
+			}
+		})
+	}
 }

@@ -526,10 +526,9 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener, ready chan<
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-	stopChecks, checked := s.startAuditChecks(ctx, AuditVerifyEvery)
-	defer stopChecks()
+	defer s.startAuditChecks(ctx, AuditVerifyEvery)()
 	if !s.cfg.SweepByQueue {
-		defer s.privacy.startSweeps(ctx, DefaultSweepEvery, checked)()
+		defer s.privacy.startSweeps(ctx, DefaultSweepEvery, s.auditWatch.checked)()
 	}
 	if !s.cfg.ErasureByQueue {
 		defer s.privacy.resumeErasures(ctx)()
