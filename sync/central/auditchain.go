@@ -110,11 +110,12 @@ type AuditCheck struct {
 const AuditCheckpointGap = 6 * DefaultSweepEvery
 
 // VerifyAuditChain walks the whole stored trail from its anchor (a later
-// one when retention moves it during the walk) and checks every link, and every checkpoint's signature under key (nil: checkpoints
-// are not checked, nor whether they are missing). It returns what it
-// checked, and an *AuditBreak (errors.Is ErrAuditChain) naming the first
-// bad event, or the first event left unsealed longer than
-// AuditCheckpointGap (AuditCheck.MissingCheckpoints).
+// one when retention moves it during the walk) and checks every link, and
+// every checkpoint's signature under key (nil: checkpoints are not
+// checked, nor whether they are missing). It returns what it checked, and
+// an *AuditBreak (errors.Is ErrAuditChain) naming the first bad event, or
+// the first event left unsealed longer than AuditCheckpointGap
+// (AuditCheck.MissingCheckpoints).
 func VerifyAuditChain(ctx context.Context, log AuditLog, key ed25519.PublicKey) (AuditCheck, error) {
 	var c AuditCheck
 	var run unsealedRun

@@ -244,8 +244,9 @@ func TestAuditVerifiedDuringRetention(t *testing.T) {
 	}
 }
 
-// skipping is a store whose trail reads without the events before from
-// that follow the anchor, as if deleted behind central's back.
+// skipping is a store whose trail reads as if the events after the anchor
+// and before from were deleted behind central's back, the anchor left as
+// it was.
 type skipping struct {
 	central.Store
 	from int64
