@@ -106,7 +106,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
@@ -458,7 +457,7 @@ func (c *Console) public(pattern string, h handlerFunc) {
 // miss: a 500 logged as central's own failure.
 func storable(ss ...string) bool {
 	for _, s := range ss {
-		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		if !central.StorableText(s) {
 			return false
 		}
 	}
