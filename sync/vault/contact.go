@@ -35,15 +35,7 @@ func (v *Vault) RecordContact(ctx context.Context, t time.Time) error {
 	if err != nil {
 		return fmt.Errorf("recording the last contact: %w", err)
 	}
-	err = v.update(ctx, func(tx *bbolt.Tx, k *keyring) error {
-		// A new data key each time: a damaged record is replaced, not
-		// reopened, so it cannot stop the sync loop that records contacts.
-		if err := deleteRecord(tx, bucketMeta, []byte(metaLastContact)); err != nil {
-			return err
-		}
-		return v.putRecord(tx, k, bucketMeta, []byte(metaLastContact), pt)
-	})
-	if err != nil {
+	if err := v.replaceMeta(ctx, metaLastContact, pt); err != nil {
 		return fmt.Errorf("recording the last contact: %w", err)
 	}
 	return nil

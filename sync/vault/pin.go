@@ -55,15 +55,8 @@ func (v *Vault) SetPin(ctx context.Context, p Pin) error {
 	if err != nil {
 		return fmt.Errorf("recording the enrolment pin: %w", err)
 	}
-	err = v.update(ctx, func(tx *bbolt.Tx, k *keyring) error {
-		// A new data key: a damaged pin is replaced, not reopened, so
-		// enrolling again mends it.
-		if err := deleteRecord(tx, bucketMeta, []byte(metaPin)); err != nil {
-			return err
-		}
-		return v.putRecord(tx, k, bucketMeta, []byte(metaPin), pt)
-	})
-	if err != nil {
+	// A damaged pin is replaced, not reopened: enrolling again mends it.
+	if err := v.replaceMeta(ctx, metaPin, pt); err != nil {
 		return fmt.Errorf("recording the enrolment pin: %w", err)
 	}
 	return nil

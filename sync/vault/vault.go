@@ -493,6 +493,19 @@ func deleteRecord(tx *bbolt.Tx, bucket string, id []byte) error {
 	return nil
 }
 
+// replaceMeta seals plaintext as the meta record id under a new data key
+// each time: a damaged record is replaced, not reopened, so a writer that
+// must go on (the sync loop's contacts, enrolling again) is never stopped
+// by one.
+func (v *Vault) replaceMeta(ctx context.Context, id string, plaintext []byte) error {
+	return v.update(ctx, func(tx *bbolt.Tx, k *keyring) error {
+		if err := deleteRecord(tx, bucketMeta, []byte(id)); err != nil {
+			return err
+		}
+		return v.putRecord(tx, k, bucketMeta, []byte(id), plaintext)
+	})
+}
+
 // clone copies a bbolt value, which is only valid inside its transaction.
 func clone(b []byte) []byte {
 	if b == nil {
