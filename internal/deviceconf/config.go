@@ -357,7 +357,9 @@ func (p vaultPins) Pinned(ctx context.Context) (vault.Pin, bool, error) {
 	if err != nil {
 		return vault.Pin{}, false, fmt.Errorf("the vault key: %w", err)
 	}
-	v, err := vault.Open(ctx, p.d.VaultPath(), k.Source, vault.Options{ReadOnly: true})
+	// The app holds its vault for as long as it runs: a command run
+	// beside it learns so in a second rather than the default wait.
+	v, err := vault.Open(ctx, p.d.VaultPath(), k.Source, vault.Options{ReadOnly: true, LockTimeout: time.Second})
 	if err != nil {
 		return vault.Pin{}, false, err
 	}
@@ -399,10 +401,20 @@ type Config struct {
 // configuration when the new document is invalid.
 func (d Device) Load(ctx context.Context, last *Config, pins Pins) (*Config, error) {
 	var pin vault.Pin
-	var pinned bool
+	var pinned, unread bool
 	if pins != nil {
 		var err error
-		if pin, pinned, err = pins.Pinned(ctx); err != nil {
+		pin, pinned, err = pins.Pinned(ctx)
+		switch {
+		case errors.Is(err, vault.ErrLocked) && fileExists(d.EnrollmentPath()):
+			// The app or a sync loop holds the vault, and checks the pin
+			// itself. With the enrolment file in place, central's
+			// signature is still checked below; only the check against
+			// an older copy put back waits for the vault. Without the
+			// file, whether the device was enrolled is the vault's to
+			// say, and nothing is loaded.
+			unread = true
+		case err != nil:
 			return nil, fmt.Errorf("loading the device configuration: %w", err)
 		}
 	}
@@ -469,6 +481,9 @@ func (d Device) Load(ctx context.Context, last *Config, pins Pins) (*Config, err
 		return c, nil
 	}
 	c := &Config{stamp: all, Source: SourceCentral}
+	if unread {
+		c.Warning = "the vault is in use (the app or kyc sync holds it): central's signature was checked, but not that this is the newest configuration sync installed"
+	}
 	c.Risk = Risk{Config: risk.DefaultConfig(), Path: filepath.Join(cfgDir, agent.ConfigFile), Version: &in.Config.Version}
 	if len(in.Config.Risk) > 0 {
 		// Sync installs only a document the engine can apply.
@@ -525,6 +540,12 @@ func (d Device) loadLocal(ctx context.Context, last *Config) (*Config, error) {
 // pinStamp is the part of Load's stamp that the vault's pin is: a pin
 // changed (the device enrolled again, a sync recorded a newer
 // configuration) loads again.
+// fileExists reports whether path names something that can be statted.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 func pinStamp(pin vault.Pin, pinned bool) string {
 	if !pinned {
 		return ""

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,5 +166,29 @@ func TestOlderConfigPutBackRefused(t *testing.T) {
 	r.syncPass(t, v)
 	if c, err := r.dev.Load(ctx, nil, v); err != nil || c.Risk.Config.Thresholds.FaceLivenessMin != 0.8 || !flagged(c) {
 		t.Fatalf("synced again: %+v, %v; want central's newest", c, err)
+	}
+}
+
+// TestPinBesideTheApp: a command run while the app (or a sync loop) holds
+// the vault cannot read the pin. With the enrolment file in place it
+// still gets central's configuration, checked against central's key, and
+// says what it could not check; with the file deleted it gets nothing,
+// never the device's own configuration.
+func TestPinBesideTheApp(t *testing.T) {
+	ctx := context.Background()
+	r := newSignedRig(t)
+	r.publish(t, centralRisk, "ofac", "Ivan Petrovich Sidorov")
+	v := r.pinnedVault(t) // held open, as the app holds it
+	r.syncPass(t, v)
+	c, err := r.dev.Load(ctx, nil, r.dev.VaultPins())
+	if err != nil || c.Source != SourceCentral || !strings.Contains(c.Warning, "vault is in use") {
+		t.Fatalf("beside the app: %+v, %v; want central's configuration with a warning", c, err)
+	}
+	writeFile(t, filepath.Join(r.dev.ConfigDir(), riskFile), `{"thresholds":{"face_liveness_min":0.1}}`)
+	if err := os.Remove(r.dev.EnrollmentPath()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.dev.Load(ctx, nil, r.dev.VaultPins()); !errors.Is(err, vault.ErrLocked) || got != nil {
+		t.Fatalf("enrolment removed beside the app: %+v, %v; want vault.ErrLocked, never the device's own configuration", got, err)
 	}
 }
