@@ -386,9 +386,11 @@ func (s *Server) putRisk(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// putWatchlist publishes a watchlist of at most protocol.MaxWatchlistSize
+// putWatchlist takes a watchlist of at most protocol.MaxWatchlistSize
 // bytes (the limit devices apply too), streamed to the store: central never
-// holds it whole.
+// holds it whole. A new name is published (200); a new version of a
+// published one is a proposal a console admin confirms (202,
+// watchlistproposal.go), with the reason query parameter.
 func (s *Server) putWatchlist(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	if !protocol.ValidName(name) {
@@ -407,9 +409,13 @@ func (s *Server) putWatchlist(w http.ResponseWriter, r *http.Request) error {
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(httpx.BodyDeadline(n, s.cfg.BodyFloor, s.cfg.MinBodyRate)))
 	body := http.MaxBytesReader(w, r.Body, protocol.MaxWatchlistSize)
-	wl, err := s.PublishWatchlist(r.Context(), "admin:"+adminID(r.Context()), name, body)
+	wl, p, err := s.PublishWatchlist(r.Context(), "admin:"+adminID(r.Context()), name, r.URL.Query().Get("reason"), body)
 	if err != nil {
 		return err
+	}
+	if p != nil {
+		httpx.WriteJSON(w, http.StatusAccepted, p)
+		return nil
 	}
 	httpx.WriteJSON(w, http.StatusOK, wl)
 	return nil

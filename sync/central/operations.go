@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -247,42 +246,6 @@ type watchlistState struct {
 	Version int64  `json:"version"`
 	Size    int64  `json:"size"`
 	SHA256  []byte `json:"sha256,omitempty"`
-}
-
-// PublishWatchlist publishes a new version of the watchlist name, read
-// from r (which the caller bounds to protocol.MaxWatchlistSize) without
-// holding it whole. Devices install it at their next sync; the console
-// publishes lists in the format their screening store reads
-// (NAME.list.json.gz).
-func (s *Server) PublishWatchlist(ctx context.Context, actor, name string, r io.Reader) (protocol.Watchlist, error) {
-	if !protocol.ValidName(name) {
-		return protocol.Watchlist{}, httpx.Errorf(http.StatusBadRequest, "malformed", "watchlist names are 1-64 letters, digits, '-', '_' or '.'")
-	}
-	var before *watchlistState
-	wls, err := s.cfg.Store.Watchlists(ctx)
-	if err != nil {
-		return protocol.Watchlist{}, fmt.Errorf("listing watchlists: %w", err)
-	}
-	for _, w := range wls {
-		if w.Name == name {
-			before = &watchlistState{Version: w.Version, Size: w.Size, SHA256: w.SHA256}
-		}
-	}
-	wl, err := s.cfg.Store.PutWatchlistFrom(ctx, name, r)
-	if err != nil {
-		return protocol.Watchlist{}, fmt.Errorf("publishing watchlist %q: %w", name, err)
-	}
-	var b any // a first version has no state before
-	if before != nil {
-		b = before
-	}
-	if err := s.audit(ctx, actor, AuditWatchlistPublish, "watchlist:"+name, b, watchlistState{Version: wl.Version, Size: wl.Size, SHA256: wl.SHA256}); err != nil {
-		return protocol.Watchlist{}, err
-	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "watchlist published",
-		slog.String("request_id", httpx.RequestID(ctx)), slog.String("actor", actor),
-		slog.String("watchlist", name), slog.Int64("version", wl.Version), slog.Int64("size", wl.Size))
-	return wl, nil
 }
 
 // HasIndex reports whether central can find a person's submissions (its

@@ -42,9 +42,10 @@ func TestOperationsAudited(t *testing.T) {
 	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"max_retries":2}`), nil); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("risk: %d %+v", resp.StatusCode, e)
 	}
-	for range 2 {
-		if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/pep.list.json.gz", []byte("list\n"), nil); resp.StatusCode != 200 {
-			t.Fatalf("watchlist: %d %+v", resp.StatusCode, e)
+	// A new list is published; its next version is proposed.
+	for _, want := range []int{http.StatusOK, http.StatusAccepted} {
+		if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/pep.list.json.gz", []byte("list\n"), nil); resp.StatusCode != want {
+			t.Fatalf("watchlist: %d %+v, want %d", resp.StatusCode, e, want)
 		}
 	}
 	for _, w := range []struct {
@@ -55,7 +56,8 @@ func TestOperationsAudited(t *testing.T) {
 		{central.AuditEnrollToken, "branch:JKT-Selatan", 1, "", `"branch":"JKT-Selatan"`},
 		{central.AuditDeviceRevoke, "device:" + id.DeviceID(), 1, `"branch":"JKT-Selatan"}`, `"revoked_at"`},
 		{central.AuditRiskProposed, "risk", 1, `{"version":0}`, `"config":{"max_retries":2}`},
-		{central.AuditWatchlistPublish, "watchlist:pep.list.json.gz", 2, `"version":1`, `"version":2`},
+		{central.AuditWatchlistPublish, "watchlist:pep.list.json.gz", 1, "", `"version":1`},
+		{central.AuditWatchlistProposed, "watchlist:pep.list.json.gz", 1, `"version":1`, `"version":2`},
 	} {
 		evs, err := store.Audit(ctx, central.AuditFilter{Action: w.action})
 		if err != nil || len(evs) != w.n {
@@ -83,7 +85,10 @@ func TestOperationsAudited(t *testing.T) {
 		{"branch unknown", second(srv.SetDeviceBranch(ctx, "user:ada", "nope", "x")), http.StatusNotFound},
 		{"token ttl", second(srv.CreateEnrollToken(ctx, "user:ada", "x", -1)), http.StatusBadRequest},
 		{"risk not JSON", second(srv.ProposeRisk(ctx, "user:ada", []byte("{"), "")), http.StatusBadRequest},
-		{"watchlist name", second(srv.PublishWatchlist(ctx, "user:ada", "../x", strings.NewReader("x"))), http.StatusBadRequest},
+		{"watchlist name", func() error {
+			_, _, err := srv.PublishWatchlist(ctx, "user:ada", "../x", "", strings.NewReader("x"))
+			return err
+		}(), http.StatusBadRequest},
 		{"erasure of nobody", second(srv.Erase(ctx, "user:ada", central.ErasureRequest{})), http.StatusBadRequest},
 		{"erasure without index", second(srv.Erase(ctx, "user:ada", central.ErasureRequest{NIK: "3174096112900001"})), http.StatusNotImplemented},
 	} {

@@ -43,21 +43,20 @@ const maxProposalReason = 2000
 
 // Risk proposal errors of the store.
 var (
-	// ErrProposalPending means another proposer's risk proposal is
-	// pending and unexpired.
-	ErrProposalPending = errors.New("central: another risk proposal is pending")
+	// ErrProposalPending means another proposer's proposal (of the risk
+	// configuration, or of the same watchlist) is pending and unexpired.
+	ErrProposalPending = errors.New("central: another proposal is pending")
 	// ErrRiskStale means the published risk configuration is no longer
 	// the version a proposal was based on.
 	ErrRiskStale = errors.New("central: the risk configuration changed since the proposal")
 )
 
-// RiskProposal is a risk configuration waiting for a second admin.
-type RiskProposal struct {
+// Proposal is what every four-eyes proposal has: who proposed what, over
+// which published version, until when.
+type Proposal struct {
 	ID string `json:"id"`
-	// Config is the whole settings document, as it would be published.
-	Config json.RawMessage `json:"config"`
-	// Base is the version published when it was proposed (0: defaults):
-	// it is published only over that version.
+	// Base is the version published when it was proposed (0: none): it
+	// is published only over that version.
 	Base      int64     `json:"base_version"`
 	Proposer  string    `json:"proposer"` // the actor, "user:<name>" or "admin:<credential>"
 	Reason    string    `json:"reason,omitempty"`
@@ -66,7 +65,14 @@ type RiskProposal struct {
 }
 
 // Expired reports whether p can no longer be confirmed at now.
-func (p RiskProposal) Expired(now time.Time) bool { return !now.Before(p.ExpiresAt) }
+func (p Proposal) Expired(now time.Time) bool { return !now.Before(p.ExpiresAt) }
+
+// RiskProposal is a risk configuration waiting for a second admin.
+type RiskProposal struct {
+	Proposal
+	// Config is the whole settings document, as it would be published.
+	Config json.RawMessage `json:"config"`
+}
 
 // RiskProposals keeps the pending risk proposal. Each change appends its
 // audit event ev in its own transaction (as UpdateReview does), so no
@@ -93,17 +99,25 @@ type RiskProposals interface {
 
 // riskProposalState is what the audit trail keeps of a proposal.
 type riskProposalState struct {
+	proposalState
+	riskState
+}
+
+// proposalState is what the audit trail keeps of any proposal.
+type proposalState struct {
 	ID        string    `json:"id"`
 	Base      int64     `json:"base_version"`
 	Proposer  string    `json:"proposer"`
 	Reason    string    `json:"reason,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
-	riskState
+}
+
+func newProposalHead(p Proposal) proposalState {
+	return proposalState{ID: p.ID, Base: p.Base, Proposer: p.Proposer, Reason: p.Reason, ExpiresAt: p.ExpiresAt}
 }
 
 func newProposalState(p RiskProposal) riskProposalState {
-	return riskProposalState{ID: p.ID, Base: p.Base, Proposer: p.Proposer, Reason: p.Reason, ExpiresAt: p.ExpiresAt,
-		riskState: newRiskState(0, p.Config)}
+	return riskProposalState{newProposalHead(p.Proposal), newRiskState(0, p.Config)}
 }
 
 func (s *Server) riskProposalTTL() time.Duration {
@@ -120,8 +134,8 @@ func (s *Server) ProposeRisk(ctx context.Context, actor string, doc json.RawMess
 	if !json.Valid(doc) {
 		return RiskProposal{}, httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document")
 	}
-	if utf8.RuneCountInString(reason) > maxProposalReason || !utf8.ValidString(reason) {
-		return RiskProposal{}, httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d characters of UTF-8", maxProposalReason)
+	if err := checkReason(reason); err != nil {
+		return RiskProposal{}, err
 	}
 	// Devices apply a document only if the engine parses it, and keep
 	// their previous one otherwise: a document they would refuse, once
@@ -134,8 +148,7 @@ func (s *Server) ProposeRisk(ctx context.Context, actor string, doc json.RawMess
 	if err != nil {
 		return RiskProposal{}, fmt.Errorf("reading the risk configuration: %w", err)
 	}
-	now := s.cfg.Now().UTC()
-	p := RiskProposal{ID: rand.Text(), Config: doc, Base: ver, Proposer: actor, Reason: reason, At: now, ExpiresAt: now.Add(s.riskProposalTTL())}
+	p := RiskProposal{Proposal: s.newProposal(actor, reason, ver), Config: doc}
 	ev, err := s.auditEvent(ctx, actor, AuditRiskProposed, "risk", newRiskState(ver, cur), newProposalState(p))
 	if err != nil {
 		return RiskProposal{}, err
@@ -172,13 +185,38 @@ func (s *Server) pendingRisk(ctx context.Context, actor, id string) (RiskProposa
 	if err != nil {
 		return RiskProposal{}, err
 	}
-	if !ok || p.ID != id {
-		return RiskProposal{}, httpx.Errorf(http.StatusNotFound, "no_proposal", "no such risk proposal is pending")
-	}
-	if p.Proposer == actor {
-		return RiskProposal{}, httpx.Errorf(http.StatusForbidden, "four_eyes", "the proposer of a risk configuration cannot confirm or decline it")
+	if err := secondPerson(p.Proposal, ok, actor, id, "risk configuration"); err != nil {
+		return RiskProposal{}, err
 	}
 	return p, nil
+}
+
+// newProposal is a proposal of actor's over version base, made now and
+// expiring after the proposal TTL.
+func (s *Server) newProposal(actor, reason string, base int64) Proposal {
+	now := s.cfg.Now().UTC()
+	return Proposal{ID: rand.Text(), Base: base, Proposer: actor, Reason: reason, At: now, ExpiresAt: now.Add(s.riskProposalTTL())}
+}
+
+// checkReason bounds a proposal's or a decline's reason: 400 malformed.
+func checkReason(reason string) error {
+	if utf8.RuneCountInString(reason) > maxProposalReason || !utf8.ValidString(reason) {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d characters of UTF-8", maxProposalReason)
+	}
+	return nil
+}
+
+// secondPerson checks that actor may confirm or decline proposal id of a
+// what, given p, the pending unexpired one (ok false: none): 404
+// no_proposal when it is not id, 403 four_eyes for its proposer.
+func secondPerson(p Proposal, ok bool, actor, id, what string) error {
+	if !ok || p.ID != id {
+		return httpx.Errorf(http.StatusNotFound, "no_proposal", "no such %s proposal is pending", what)
+	}
+	if p.Proposer == actor {
+		return httpx.Errorf(http.StatusForbidden, "four_eyes", "the proposer of a %s cannot confirm or decline it", what)
+	}
+	return nil
 }
 
 // ConfirmRisk publishes the pending proposal id as actor, its second
@@ -219,8 +257,8 @@ func (s *Server) ConfirmRisk(ctx context.Context, actor, id string) (int64, erro
 
 // DeclineRisk drops the pending proposal id as actor, with a reason.
 func (s *Server) DeclineRisk(ctx context.Context, actor, id, reason string) error {
-	if utf8.RuneCountInString(reason) > maxProposalReason || !utf8.ValidString(reason) {
-		return httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d characters of UTF-8", maxProposalReason)
+	if err := checkReason(reason); err != nil {
+		return err
 	}
 	p, err := s.pendingRisk(ctx, actor, id)
 	if err != nil {

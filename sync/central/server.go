@@ -149,8 +149,8 @@ type Config struct {
 	ResendInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// RiskProposalTTL is how long a risk proposal waits for its second
-	// admin; zero: DefaultRiskProposalTTL.
+	// RiskProposalTTL is how long a risk or watchlist proposal waits for
+	// its second admin; zero: DefaultRiskProposalTTL.
 	RiskProposalTTL time.Duration
 	// SweepByQueue leaves the retention sweep to the job queue (package
 	// jobs, on PostgreSQL: one sweep an hour for all the instances);

@@ -128,6 +128,7 @@ type Store interface {
 	ClaimAttestation(ctx context.Context, deviceID string, h [sha256.Size]byte, key string, expires time.Time) error
 
 	RiskProposals
+	WatchlistProposals
 	RiskServings
 	ConfigServings
 	ApprovalRoutes

@@ -28,11 +28,14 @@ import (
 // with the device's own importer (engine/screening, pure Go), so a list
 // that would not load on a device is refused here, and publishes it in the
 // screening store's file format (NAME.list.json.gz), which devices install
-// as is.
+// as is. A new version of a published list is a proposal (four eyes,
+// central.PublishWatchlist) which another admin confirms on this page.
 
 func (c *Console) routeAdminLists() {
 	c.route("GET /console/lists", central.RoleAdmin, c.listsPage)
 	c.route("POST /console/lists", central.RoleAdmin, c.listUpload)
+	c.route("POST /console/lists/proposal/confirm", central.RoleAdmin, c.listConfirm)
+	c.route("POST /console/lists/proposal/decline", central.RoleAdmin, c.listDecline)
 }
 
 // maxListUpload bounds one upload (all files of it): the published lists
@@ -56,6 +59,15 @@ type listRow struct {
 	ListDate   time.Time
 	Entries    int
 	SHA256Text string
+	Pending    *listPending // a new version waiting for a second admin
+}
+
+// listPending is a list's pending proposal as the page shows it.
+type listPending struct {
+	central.WatchlistProposal
+	SHA256Text string
+	Mine       bool // the viewer proposed it: they cannot confirm it
+	Stale      bool // another publish moved the version since: it cannot be confirmed
 }
 
 type listsPage struct {
@@ -65,7 +77,7 @@ type listsPage struct {
 }
 
 func (c *Console) listsPage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
-	rows, err := c.listRows(r.Context())
+	rows, err := c.listRows(r.Context(), v)
 	if err != nil {
 		return err
 	}
@@ -74,17 +86,25 @@ func (c *Console) listsPage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	})
 }
 
-func (c *Console) listRows(ctx context.Context) ([]listRow, error) {
+func (c *Console) listRows(ctx context.Context, v *Viewer) ([]listRow, error) {
+	srv, err := c.server()
+	if err != nil {
+		return nil, err
+	}
 	wls, err := c.cfg.Store.Watchlists(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing watchlists: %w", err)
 	}
+	pending, err := srv.PendingWatchlists(ctx)
+	if err != nil {
+		return nil, err
+	}
 	sort.Slice(wls, func(i, j int) bool { return wls[i].Name < wls[j].Name })
 	var rows []listRow
 	for _, wl := range wls {
-		row := listRow{Watchlist: wl, SHA256Text: fmt.Sprintf("%x", wl.SHA256)}
-		if len(row.SHA256Text) > 16 {
-			row.SHA256Text = row.SHA256Text[:16]
+		row := listRow{Watchlist: wl, SHA256Text: shortSHA(wl.SHA256)}
+		if p, ok := pending[wl.Name]; ok {
+			row.Pending = &listPending{WatchlistProposal: p, SHA256Text: shortSHA(p.SHA256), Mine: p.Proposer == v.Actor(), Stale: p.Base != wl.Version}
 		}
 		_, rc, err := c.cfg.Store.OpenWatchlist(ctx, wl.Name)
 		if err != nil && !errors.Is(err, central.ErrNotFound) {
@@ -100,6 +120,12 @@ func (c *Console) listRows(ctx context.Context) ([]listRow, error) {
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// shortSHA is the start of a digest in hex, enough to tell lists apart.
+func shortSHA(sum []byte) string {
+	s := fmt.Sprintf("%x", sum)
+	return s[:min(len(s), 16)]
 }
 
 // listHeader is the head of a screening list file, which comes before
@@ -160,7 +186,8 @@ func readListHeader(r io.Reader) (listHeader, bool) {
 
 // listUpload takes a multipart form (format, name, and the files: "file"
 // for UN XML and PEP CSV; "sdn", "alt", "add", "comments" for OFAC),
-// streamed to a temporary directory, parses it and publishes it.
+// streamed to a temporary directory, parses it and publishes it (a new
+// list) or proposes it (a new version of a published one).
 func (c *Console) listUpload(w http.ResponseWriter, r *http.Request, v *Viewer) error {
 	if err := globalSetting(v); err != nil {
 		return err
@@ -214,8 +241,12 @@ func (c *Console) listUpload(w http.ResponseWriter, r *http.Request, v *Viewer) 
 		return fmt.Errorf("reading the list file: %w", err)
 	}
 	defer f.Close()
-	if _, err := srv.PublishWatchlist(r.Context(), v.Actor(), l.Name+listSuffix, f); err != nil {
+	_, p, err := srv.PublishWatchlist(r.Context(), v.Actor(), l.Name+listSuffix, "", f)
+	if err != nil {
 		return opError(err)
+	}
+	if p != nil {
+		return c.seeOther(w, r, "/console/lists", "msg.adm.list_proposed")
 	}
 	return c.seeOther(w, r, "/console/lists", "msg.adm.list_published")
 }

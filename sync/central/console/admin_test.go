@@ -253,6 +253,8 @@ func TestAdminPagesRoles(t *testing.T) {
 		{"/console/risk", url.Values{"action": {"propose"}}},
 		{"/console/risk/proposal/confirm", url.Values{"id": {"x"}}},
 		{"/console/risk/proposal/decline", url.Values{"id": {"x"}, "reason": {"no"}}},
+		{"/console/lists/proposal/confirm", url.Values{"name": {"pep.list.json.gz"}, "id": {"x"}}},
+		{"/console/lists/proposal/decline", url.Values{"name": {"pep.list.json.gz"}, "id": {"x"}, "reason": {"no"}}},
 		{"/console/privacy/erase", url.Values{"by": {"submission"}, "device_id": {"dev-a"}, "submission_id": {"x"}, "step": {"confirm"}, "confirm": {"ERASE"}}},
 	}
 	for _, p := range posts {
@@ -277,7 +279,8 @@ func TestAdminPagesRoles(t *testing.T) {
 		t.Errorf("refused requests changed the device: %+v, %v", d, err)
 	}
 	for _, action := range []string{central.AuditDeviceRevoke, central.AuditDeviceBranch, central.AuditEnrollToken, central.AuditRiskProposed,
-		central.AuditRiskConfirmed, central.AuditRiskDeclined, central.AuditWatchlistPublish, central.AuditErasure, central.AuditErasureDryRun} {
+		central.AuditRiskConfirmed, central.AuditRiskDeclined, central.AuditWatchlistPublish, central.AuditWatchlistProposed, central.AuditWatchlistConfirmed,
+		central.AuditWatchlistDeclined, central.AuditErasure, central.AuditErasureDryRun} {
 		if evs := e.auditOf(t, action); len(evs) != 0 {
 			t.Errorf("refused requests left %s events: %+v", action, evs)
 		}
@@ -399,6 +402,7 @@ const admOFACAdd = `36,25,-0-,"Havana",-0-,-0-
 func TestAdminLists(t *testing.T) {
 	e := newAdminEnv(t)
 	admin := e.user(t, "ada", central.RoleAdmin)
+	bob := e.user(t, "bob", central.RoleAdmin)
 	ctx := context.Background()
 	cases := []struct {
 		name     string
@@ -427,6 +431,9 @@ func TestAdminLists(t *testing.T) {
 		}
 		if c.list == "" {
 			continue
+		}
+		if c.name == "pep again" { // a new version: four eyes
+			e.confirmList(t, admin, bob, c.list+".list.json.gz")
 		}
 		// What devices download loads in their screening store as is.
 		wl, data, err := e.store.Watchlist(ctx, c.list+".list.json.gz")
@@ -457,10 +464,86 @@ func TestAdminLists(t *testing.T) {
 			t.Errorf("the lists page lacks %q", want)
 		}
 	}
-	evs := e.auditOf(t, central.AuditWatchlistPublish)
-	if len(evs) != 3 || evs[2].Subject != "watchlist:pep.list.json.gz" || !strings.Contains(string(evs[2].Before), `"version":1`) ||
-		!strings.Contains(string(evs[2].After), `"version":2`) || evs[2].Actor != "user:ada" {
+	if evs := e.auditOf(t, central.AuditWatchlistPublish); len(evs) != 2 {
+		t.Errorf("watchlist_publish audit: %+v, want the two new lists", evs)
+	}
+	evs := e.auditOf(t, central.AuditWatchlistConfirmed)
+	if len(evs) != 1 || evs[0].Subject != "watchlist:pep.list.json.gz" || !strings.Contains(string(evs[0].Before), `"version":1`) ||
+		!strings.Contains(string(evs[0].After), `"version":2`) || evs[0].Actor != "user:bob" {
 		t.Errorf("watchlist audit: %+v", evs)
+	}
+}
+
+// confirmList confirms name's pending proposal of proposer as confirmer,
+// checking on the way that devices still get the published version, that
+// the proposer sees it without a confirm button and cannot confirm it.
+func (e *adminEnv) confirmList(t *testing.T, proposer, confirmer *admUser, name string) {
+	t.Helper()
+	ctx := context.Background()
+	before, _, err := e.store.Watchlist(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := e.srv.PendingWatchlists(ctx)
+	p, ok := ps[name]
+	if err != nil || !ok {
+		t.Fatalf("no proposal of %s pending: %v", name, err)
+	}
+	if _, body := proposer.get(t, "/console/lists"); !strings.Contains(body, `id="list-proposals"`) || strings.Contains(body, "/console/lists/proposal/confirm") {
+		t.Errorf("the proposer's lists page does not show the proposal without a confirm:\n%.2000s", body)
+	}
+	if _, body := confirmer.get(t, "/console/lists"); !strings.Contains(body, `action="/console/lists/proposal/confirm"`) {
+		t.Errorf("the confirmer's lists page has no confirm:\n%.2000s", body)
+	}
+	form := func() url.Values { return url.Values{"name": {name}, "id": {p.ID}} } // post adds its user's CSRF token
+	if resp, _ := proposer.post(t, "/console/lists/proposal/confirm", form()); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the proposer's own confirm: %d, want 403", resp.StatusCode)
+	}
+	if w, _, err := e.store.Watchlist(ctx, name); err != nil || w.Version != before.Version {
+		t.Fatalf("%s was published before a second admin confirmed: %+v, %v", name, w, err)
+	}
+	if resp, body := confirmer.post(t, "/console/lists/proposal/confirm", form()); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirming: %d\n%.500s", resp.StatusCode, body)
+	}
+}
+
+// TestAdminListDecline: a declined new version (the reason required)
+// leaves the published list.
+func TestAdminListDecline(t *testing.T) {
+	e := newAdminEnv(t)
+	ada := e.user(t, "ada", central.RoleAdmin)
+	bob := e.user(t, "bob", central.RoleAdmin)
+	ctx := context.Background()
+	const name = "pep.list.json.gz"
+	for range 2 {
+		if resp, body := ada.upload(t, "/console/lists", map[string]string{"format": "pep-csv"}, map[string][]byte{"file": []byte(admPEP)}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("upload: %d\n%.400s", resp.StatusCode, body)
+		}
+	}
+	ps, err := e.srv.PendingWatchlists(ctx)
+	if err != nil || ps[name].ID == "" {
+		t.Fatalf("no proposal pending: %+v, %v", ps, err)
+	}
+	form := func(reason string) url.Values { // post adds its user's CSRF token
+		return url.Values{"name": {name}, "id": {ps[name].ID}, "reason": {reason}}
+	}
+	if resp, _ := bob.post(t, "/console/lists/proposal/decline", form("")); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a decline without a reason: %d, want 400", resp.StatusCode)
+	}
+	if resp, _ := ada.post(t, "/console/lists/proposal/decline", form("mine")); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the proposer's decline: %d, want 403", resp.StatusCode)
+	}
+	if resp, body := bob.post(t, "/console/lists/proposal/decline", form("not this one")); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("decline: %d\n%.400s", resp.StatusCode, body)
+	}
+	if w, _, err := e.store.Watchlist(ctx, name); err != nil || w.Version != 1 {
+		t.Errorf("after the decline: %+v, %v; want version 1", w, err)
+	}
+	if ps, err := e.srv.PendingWatchlists(ctx); err != nil || len(ps) != 0 {
+		t.Errorf("pending after the decline: %+v, %v", ps, err)
+	}
+	if evs := e.auditOf(t, central.AuditWatchlistDeclined); len(evs) != 1 || evs[0].Actor != "user:bob" {
+		t.Errorf("watchlist_declined audit: %+v", evs)
 	}
 }
 

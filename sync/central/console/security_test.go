@@ -127,9 +127,11 @@ func TestRouteAccess(t *testing.T) {
 		"GET /console/privacy":                            {path: "/console/privacy"},
 		"POST /console/privacy/erase":                     {path: "/console/privacy/erase"},
 	}
-	// The risk proposal's steps (admin_riskproposal.go), likewise.
+	// The risk and list proposals' steps (admin_riskproposal.go,
+	// admin_listproposal.go), likewise.
 	for _, step := range []string{"/confirm", "/decline"} {
 		table["POST /console/risk/proposal"+step] = routeSpec{path: "/console/risk/proposal" + step}
+		table["POST /console/lists/proposal"+step] = routeSpec{path: "/console/lists/proposal" + step}
 	}
 	// The override's steps (override.go), added here to keep the table's alignment.
 	for _, step := range []string{"", "/confirm", "/decline"} {

@@ -174,7 +174,7 @@ func startInProcess(tb testing.TB) (*benchEnv, error) {
 		return nil, err
 	}
 	for name, b := range lists {
-		if _, err := srv.PublishWatchlist(ctx, "bench", name, bytes.NewReader(b)); err != nil {
+		if _, _, err := srv.PublishWatchlist(ctx, "bench", name, "", bytes.NewReader(b)); err != nil {
 			return nil, err
 		}
 	}

@@ -62,8 +62,8 @@ func testRiskProposal(t *testing.T, s central.Store) {
 	now := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
 	ev := riskEvent(now)
 	prop := func(id, by string, base int64, at time.Time) central.RiskProposal {
-		return central.RiskProposal{ID: id, Config: json.RawMessage(`{"bands":{"approve_min":` + fmt.Sprint(80+len(id)) + `}}`),
-			Base: base, Proposer: by, Reason: "why " + id, At: at, ExpiresAt: at.Add(time.Hour)}
+		return central.RiskProposal{Config: json.RawMessage(`{"bands":{"approve_min":` + fmt.Sprint(80+len(id)) + `}}`),
+			Proposal: central.Proposal{ID: id, Base: base, Proposer: by, Reason: "why " + id, At: at, ExpiresAt: at.Add(time.Hour)}}
 	}
 	if _, err := s.RiskProposal(ctx); !errors.Is(err, central.ErrNotFound) {
 		t.Fatalf("RiskProposal of an empty store = %v, want ErrNotFound", err)
@@ -161,7 +161,7 @@ func testRiskProposalAudit(t *testing.T, s central.Store) {
 		}
 		return len(evs)
 	}
-	p := central.RiskProposal{ID: "p", Config: json.RawMessage(`{"max_retries":4}`), Proposer: "user:ada", At: now, ExpiresAt: now.Add(time.Hour)}
+	p := central.RiskProposal{Config: json.RawMessage(`{"max_retries":4}`), Proposal: central.Proposal{ID: "p", Proposer: "user:ada", At: now, ExpiresAt: now.Add(time.Hour)}}
 	if err := s.ProposeRisk(ctx, p, bad); err == nil {
 		t.Fatal("ProposeRisk with an event the store cannot append succeeded")
 	}
@@ -171,7 +171,7 @@ func testRiskProposalAudit(t *testing.T, s central.Store) {
 	if err := s.ProposeRisk(ctx, p, riskEvent(now)); err != nil || events() != 1 {
 		t.Fatalf("ProposeRisk = %v with %d events, want one", err, events())
 	}
-	if err := s.ProposeRisk(ctx, central.RiskProposal{ID: "q", Proposer: "user:bob", At: now, ExpiresAt: now.Add(time.Hour)}, riskEvent(now)); !errors.Is(err, central.ErrProposalPending) || events() != 1 {
+	if err := s.ProposeRisk(ctx, central.RiskProposal{Proposal: central.Proposal{ID: "q", Proposer: "user:bob", At: now, ExpiresAt: now.Add(time.Hour)}}, riskEvent(now)); !errors.Is(err, central.ErrProposalPending) || events() != 1 {
 		t.Errorf("a refused ProposeRisk = %v with %d events, want ErrProposalPending and no new event", err, events())
 	}
 	if err := s.DeleteRiskProposal(ctx, "p", bad); err == nil {
@@ -195,7 +195,7 @@ func testRiskProposalAudit(t *testing.T, s central.Store) {
 	if err := s.DeleteRiskProposal(ctx, "p", riskEvent(now)); !errors.Is(err, central.ErrNotFound) || events() != 2 {
 		t.Errorf("DeleteRiskProposal of none = %v with %d events, want ErrNotFound and no new event", err, events())
 	}
-	if err := s.ProposeRisk(ctx, central.RiskProposal{ID: "r", Base: 1, Proposer: "user:ada", At: now, ExpiresAt: now.Add(time.Hour)}, riskEvent(now)); err != nil {
+	if err := s.ProposeRisk(ctx, central.RiskProposal{Proposal: central.Proposal{ID: "r", Base: 1, Proposer: "user:ada", At: now, ExpiresAt: now.Add(time.Hour)}}, riskEvent(now)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteRiskProposal(ctx, "r", riskEvent(now)); err != nil || events() != 4 {

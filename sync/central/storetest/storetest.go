@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"RetentionPolicy", testRetentionPolicy},
 		{"Audit", testAudit},
 		{"WatchlistStream", testWatchlistStream},
+		{"WatchlistProposal", testWatchlistProposal},
 		{"AttestationClaims", testAttestationClaims},
 		{"RouteApproval", testRouteApproval},
 	}

@@ -62,7 +62,7 @@ var (
 	allBuckets         = append([][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
 		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketAuditBy, bucketDueImages, bucketDueFields, bucketDueDecision,
 		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketQueueN, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
-		bucketCompleted, bucketCompletedSeq, bucketRiskProposal, bucketRiskServed, bucketConfigServed, bucketRetentionHeld}, append(partnerBuckets, erasureBuckets...)...)
+		bucketCompleted, bucketCompletedSeq, bucketRiskProposal, bucketWLProposals, bucketRiskServed, bucketConfigServed, bucketRetentionHeld}, append(partnerBuckets, erasureBuckets...)...)
 	keyRisk       = []byte("risk")
 	keyRetention  = []byte("retention")
 	keyQueues     = []byte("retention-queues") // set once the queues hold every submission

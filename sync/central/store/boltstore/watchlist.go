@@ -48,57 +48,74 @@ func (s *Store) PutWatchlist(ctx context.Context, name string, data []byte) (pro
 // deletes what it wrote; one cut short by a crash is removed at the next
 // Open.
 func (s *Store) PutWatchlistFrom(ctx context.Context, name string, r io.Reader) (protocol.Watchlist, error) {
-	id := make([]byte, 8)
-	rand.Read(id)
-	upload := hex.EncodeToString(id)
-	h := sha256.New()
-	buf := make([]byte, watchlistChunk)
-	var size int64
-	var seq uint64
-	w, err := func() (protocol.Watchlist, error) {
-		for {
-			n, rerr := io.ReadFull(r, buf)
-			if n > 0 {
-				h.Write(buf[:n])
-				size += int64(n)
-				err := s.update(ctx, "storing watchlist", func(tx *bbolt.Tx) error {
-					return tx.Bucket(bucketWLChunks).Put(wlChunkKey(upload, seq), buf[:n])
-				})
-				if err != nil {
-					return protocol.Watchlist{}, err
-				}
-				seq++
-			}
-			if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-				break
-			}
-			if rerr != nil {
-				return protocol.Watchlist{}, fmt.Errorf("reading watchlist: %w", rerr)
-			}
-		}
-		var w protocol.Watchlist
-		err := s.update(ctx, "publishing watchlist", func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucketWatchlists)
-			var cur wlRecord
-			if err := get(b, []byte(name), &cur); err != nil && !errors.Is(err, central.ErrNotFound) {
-				return err
-			}
-			if err := deleteUpload(tx, cur.Previous); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketWLData).Delete([]byte(name)); err != nil {
-				return err
-			}
-			w = protocol.Watchlist{Name: name, Version: cur.Version + 1, Size: size, SHA256: h.Sum(nil)}
-			return put(b, []byte(name), wlRecord{Watchlist: w, Upload: upload, Previous: cur.Upload})
-		})
-		return w, err
-	}()
+	upload, size, sum, err := s.writeUpload(ctx, r)
+	if err != nil {
+		return protocol.Watchlist{}, err
+	}
+	var w protocol.Watchlist
+	err = s.update(ctx, "publishing watchlist", func(tx *bbolt.Tx) error {
+		var err error
+		w, err = publishUpload(tx, name, upload, size, sum)
+		return err
+	})
 	if err != nil {
 		_ = s.db.Update(func(tx *bbolt.Tx) error { return deleteUpload(tx, upload) })
 		return protocol.Watchlist{}, err
 	}
 	return w, nil
+}
+
+// writeUpload writes r's bytes as the chunks of a fresh upload id, one
+// transaction each, and returns the id, the size and the SHA-256; on an
+// error it deletes what it wrote.
+func (s *Store) writeUpload(ctx context.Context, r io.Reader) (upload string, size int64, sum []byte, err error) {
+	id := make([]byte, 8)
+	rand.Read(id)
+	upload = hex.EncodeToString(id)
+	h := sha256.New()
+	buf := make([]byte, watchlistChunk)
+	var seq uint64
+	for {
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			size += int64(n)
+			err := s.update(ctx, "storing watchlist", func(tx *bbolt.Tx) error {
+				return tx.Bucket(bucketWLChunks).Put(wlChunkKey(upload, seq), buf[:n])
+			})
+			if err != nil {
+				_ = s.db.Update(func(tx *bbolt.Tx) error { return deleteUpload(tx, upload) })
+				return "", 0, nil, err
+			}
+			seq++
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			_ = s.db.Update(func(tx *bbolt.Tx) error { return deleteUpload(tx, upload) })
+			return "", 0, nil, fmt.Errorf("reading watchlist: %w", rerr)
+		}
+	}
+	return upload, size, h.Sum(nil), nil
+}
+
+// publishUpload publishes upload as the next version of name, keeping the
+// version before's chunks for its readers and deleting the one's before.
+func publishUpload(tx *bbolt.Tx, name, upload string, size int64, sum []byte) (protocol.Watchlist, error) {
+	b := tx.Bucket(bucketWatchlists)
+	var cur wlRecord
+	if err := get(b, []byte(name), &cur); err != nil && !errors.Is(err, central.ErrNotFound) {
+		return protocol.Watchlist{}, err
+	}
+	if err := deleteUpload(tx, cur.Previous); err != nil {
+		return protocol.Watchlist{}, err
+	}
+	if err := tx.Bucket(bucketWLData).Delete([]byte(name)); err != nil {
+		return protocol.Watchlist{}, err
+	}
+	w := protocol.Watchlist{Name: name, Version: cur.Version + 1, Size: size, SHA256: sum}
+	return w, put(b, []byte(name), wlRecord{Watchlist: w, Upload: upload, Previous: cur.Upload})
 }
 
 // deleteUpload deletes an upload's chunks ("" has none).
@@ -126,6 +143,17 @@ func dropOrphanUploads(tx *bbolt.Tx) error {
 			return err
 		}
 		live[r.Upload], live[r.Previous] = true, true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = tx.Bucket(bucketWLProposals).ForEach(func(_, v []byte) error {
+		var p wlProposalRecord
+		if err := json.Unmarshal(v, &p); err != nil {
+			return err
+		}
+		live[p.Upload] = true
 		return nil
 	})
 	if err != nil {

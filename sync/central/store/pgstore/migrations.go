@@ -431,6 +431,16 @@ UPDATE submissions SET claimed_at = (convert_from(review, 'UTF8')::jsonb ->> 'cl
 WHERE review_state = 'claimed' AND review IS NOT NULL;
 CREATE INDEX submissions_retention_held ON submissions (device_id, key) WHERE retention_held IS NOT NULL;
 `,
+	// 20: pending watchlist proposals (central.WatchlistProposals), one
+	// per list name; their bytes are the name's watchlist_chunks of
+	// version 0 (published versions start at 1).
+	`
+CREATE TABLE watchlist_proposals (
+	name text PRIMARY KEY,
+	id   text NOT NULL,
+	doc  jsonb NOT NULL
+);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

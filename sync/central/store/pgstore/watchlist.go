@@ -37,32 +37,40 @@ func (s *Store) PutWatchlistFrom(ctx context.Context, name string, r io.Reader) 
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM watchlists WHERE name = $1`, name).Scan(&w.Version); err != nil {
 			return err
 		}
-		h := sha256.New()
-		buf := make([]byte, watchlistChunk)
-		for seq := 0; ; seq++ {
-			n, rerr := io.ReadFull(r, buf)
-			if n > 0 {
-				h.Write(buf[:n])
-				w.Size += int64(n)
-				if _, err := tx.Exec(ctx, `INSERT INTO watchlist_chunks (name, version, seq, data) VALUES ($1, $2, $3, $4)`, name, w.Version, seq, buf[:n]); err != nil {
-					return err
-				}
-			}
-			if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-				break
-			}
-			if rerr != nil {
-				return fmt.Errorf("reading watchlist: %w", rerr)
-			}
+		var err error
+		if w.Size, w.SHA256, err = insertChunks(ctx, tx, name, w.Version, r); err != nil {
+			return err
 		}
-		w.SHA256 = h.Sum(nil)
-		_, err := tx.Exec(ctx, `INSERT INTO watchlists (name, version, size, sha256) VALUES ($1, $2, $3, $4)`, name, w.Version, w.Size, w.SHA256)
+		_, err = tx.Exec(ctx, `INSERT INTO watchlists (name, version, size, sha256) VALUES ($1, $2, $3, $4)`, name, w.Version, w.Size, w.SHA256)
 		return err
 	})
 	if err != nil {
 		return protocol.Watchlist{}, fmt.Errorf("publishing watchlist: %w", err)
 	}
 	return w, nil
+}
+
+// insertChunks inserts r's bytes as the chunks of name's version, one
+// held at a time, and returns their size and SHA-256.
+func insertChunks(ctx context.Context, tx pgx.Tx, name string, version int64, r io.Reader) (size int64, sum []byte, err error) {
+	h := sha256.New()
+	buf := make([]byte, watchlistChunk)
+	for seq := 0; ; seq++ {
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			size += int64(n)
+			if _, err := tx.Exec(ctx, `INSERT INTO watchlist_chunks (name, version, seq, data) VALUES ($1, $2, $3, $4)`, name, version, seq, buf[:n]); err != nil {
+				return 0, nil, err
+			}
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			return size, h.Sum(nil), nil
+		}
+		if rerr != nil {
+			return 0, nil, fmt.Errorf("reading watchlist: %w", rerr)
+		}
+	}
 }
 
 // Watchlists implements central.Store.
