@@ -90,8 +90,9 @@ func (r *signedRig) admin(t *testing.T, method, path string, body []byte, out an
 	}
 }
 
-// publish puts a risk configuration (proposed, then confirmed by a
-// second admin) and a watchlist of the given people on central.
+// publish puts a risk configuration and a watchlist of the given people
+// on central (each proposed, then confirmed by a second admin, when four
+// eyes apply).
 func (r *signedRig) publish(t *testing.T, riskDoc string, list string, people ...string) {
 	t.Helper()
 	var p central.RiskProposal
@@ -105,7 +106,16 @@ func (r *signedRig) publish(t *testing.T, riskDoc string, list string, people ..
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.admin(t, http.MethodPut, "/admin/v1/watchlists/"+list+listSuffix, b, nil)
+	// A new version of a published list is a proposal (it has an id),
+	// which a second admin confirms.
+	var wp central.WatchlistProposal
+	r.admin(t, http.MethodPut, "/admin/v1/watchlists/"+list+listSuffix, b, &wp)
+	if wp.ID == "" {
+		return
+	}
+	if _, err := r.c.Server.ConfirmWatchlist(context.Background(), "user:second-admin", list+listSuffix, wp.ID); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (r *signedRig) sync(t *testing.T) {

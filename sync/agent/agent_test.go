@@ -96,7 +96,7 @@ func TestSyncConfigDownloadsOnlyChanges(t *testing.T) {
 	if err != nil || res.RiskUpdated || len(res.Watchlists) != 0 {
 		t.Errorf("unchanged sync = %+v, %v; want nothing downloaded", res, err)
 	}
-	r.central.Admin(t, "PUT", "/admin/v1/watchlists/ofac", []byte("v2 list"), nil)
+	r.central.PublishWatchlist(t, "ofac", []byte("v2 list"))
 	res, err = agent.SyncConfig(ctx, u, dir)
 	if err != nil || res.RiskUpdated || len(res.Watchlists) != 1 || res.Watchlists[0] != "ofac" {
 		t.Errorf("after a watchlist update = %+v, %v; want ofac only", res, err)

@@ -24,12 +24,11 @@ import (
 	"github.com/openkyc/kyc/sync/vault"
 )
 
-// publish puts a watchlist on central through the admin API.
+// publish puts a watchlist on central through the admin API (and a
+// second admin's confirm, for a new version).
 func publish(t *testing.T, c *synctest.Central, name string, data []byte) {
 	t.Helper()
-	if code := c.Admin(t, http.MethodPut, "/admin/v1/watchlists/"+name, data, nil); code != http.StatusOK {
-		t.Fatalf("publishing %s: status %d", name, code)
-	}
+	c.PublishWatchlist(t, name, data)
 }
 
 // tamper rewrites the body of answers to GET requests whose path passes

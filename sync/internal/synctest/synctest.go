@@ -210,6 +210,23 @@ func (c *Central) PublishRisk(tb testing.TB, doc []byte) int64 {
 	return v
 }
 
+// PublishWatchlist publishes data as watchlist name as central takes
+// one: a new name at once (200); a new version of a published one is
+// proposed (202) and a console admin, a second person, confirms it.
+func (c *Central) PublishWatchlist(tb testing.TB, name string, data []byte) {
+	tb.Helper()
+	var p central.WatchlistProposal
+	switch code := c.Admin(tb, http.MethodPut, "/admin/v1/watchlists/"+name, data, &p); code {
+	case http.StatusOK:
+	case http.StatusAccepted:
+		if _, err := c.Server.ConfirmWatchlist(context.Background(), "user:second-admin", name, p.ID); err != nil {
+			tb.Fatalf("confirming watchlist %s: %v", name, err)
+		}
+	default:
+		tb.Fatalf("publishing watchlist %s: status %d", name, code)
+	}
+}
+
 // PublishRiskUnchecked publishes doc as the store's next risk version
 // without the engine's check central makes of a proposal: a document
 // this version of the engine refuses, as a newer central (whose engine
