@@ -200,8 +200,8 @@ func (s *Server) newProposal(actor, reason string, base int64) Proposal {
 
 // checkReason bounds a proposal's or a decline's reason: 400 malformed.
 func checkReason(reason string) error {
-	if utf8.RuneCountInString(reason) > maxProposalReason || !utf8.ValidString(reason) {
-		return httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d characters of UTF-8", maxProposalReason)
+	if utf8.RuneCountInString(reason) > maxProposalReason || !StorableText(reason) {
+		return httpx.Errorf(http.StatusBadRequest, "malformed", "a reason is at most %d characters of UTF-8 text without NUL", maxProposalReason)
 	}
 	return nil
 }

@@ -40,6 +40,10 @@ func TestAdminRiskProposes(t *testing.T) {
 	d := c.enrol(t)
 
 	lax := `{"bands":{"approve_min":0.01,"review_min":0},"required":[]}`
+	// A reason the stores cannot keep as text is refused before anything.
+	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk?reason=a%00b", []byte(lax), nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("PUT risk with a NUL in its reason: %d %+v, want 400", resp.StatusCode, e)
+	}
 	var p central.RiskProposal
 	resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk?reason=tuning", []byte(lax), &p)
 	if resp.StatusCode != http.StatusAccepted || p.ID == "" || p.Base != 0 || string(p.Config) != lax || p.Reason != "tuning" ||
