@@ -25,12 +25,9 @@ func (c *Console) listDecline(w http.ResponseWriter, r *http.Request, v *Viewer)
 	if err := globalSetting(v); err != nil {
 		return err
 	}
-	reason, err := formNote(r, "reason")
+	reason, err := requiredNote(r, "reason")
 	if err != nil {
 		return err
-	}
-	if reason == "" {
-		return fail(http.StatusBadRequest, "note_needed")
 	}
 	srv, err := c.server()
 	if err != nil {

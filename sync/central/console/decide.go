@@ -188,6 +188,16 @@ func formNote(r *http.Request, key string) (string, error) {
 	return n, nil
 }
 
+// requiredNote is formNote for a note that may not be empty (a decline's
+// reason): 400 note_needed without one.
+func requiredNote(r *http.Request, key string) (string, error) {
+	n, err := formNote(r, key)
+	if err == nil && n == "" {
+		err = fail(http.StatusBadRequest, "note_needed")
+	}
+	return n, err
+}
+
 // appendNote adds name's note n (if any) to a case's notes.
 func appendNote(notes, name, n string) string {
 	if n == "" {
