@@ -75,34 +75,23 @@ func CheckMark(m *vault.ConfigMark, c protocol.Config, now time.Time) error {
 	return nil
 }
 
-// olderThanMark names what c takes back from m, "" when nothing.
+// olderThanMark names what c takes back from m, "" when nothing: what
+// goesBack names, and a risk version 0 where one was installed (a copy
+// from before central published its settings; central's answer of 0 is
+// "none published", which goesBack lets through).
 func olderThanMark(m vault.ConfigMark, c protocol.Config) string {
-	if c.Version < m.RiskVersion {
-		return fmt.Sprintf("risk configuration version %d, the newest installed %d", c.Version, m.RiskVersion)
+	if c.Version == 0 && m.RiskVersion > 0 {
+		return fmt.Sprintf("risk configuration version 0, installed %d", m.RiskVersion)
 	}
-	have := make(map[string]int64, len(c.Watchlists))
-	for _, w := range c.Watchlists {
-		have[w.Name] = w.Version
-	}
-	for _, name := range slices.Sorted(maps.Keys(m.Watchlists)) {
-		v := m.Watchlists[name]
-		got, ok := have[name]
-		switch {
-		case !ok:
-			return fmt.Sprintf("watchlist %s missing, version %d installed before", name, v)
-		case got < v:
-			return fmt.Sprintf("watchlist %s version %d, the newest installed %d", name, got, v)
-		}
-	}
-	return ""
+	return goesBack(markConfig(m), c)
 }
 
 // markConfig is m as the configuration it marks, for SyncConfig's
 // rollback checks.
 func markConfig(m vault.ConfigMark) protocol.Config {
 	c := protocol.Config{Version: m.RiskVersion, IssuedAt: m.IssuedAt}
-	for name, v := range m.Watchlists {
-		c.Watchlists = append(c.Watchlists, protocol.Watchlist{Name: name, Version: v})
+	for _, name := range slices.Sorted(maps.Keys(m.Watchlists)) {
+		c.Watchlists = append(c.Watchlists, protocol.Watchlist{Name: name, Version: m.Watchlists[name]})
 	}
 	return c
 }
