@@ -20,6 +20,9 @@ type checkedAttestation struct {
 	// the attestation is known to be made after: its challenge's issue
 	// time when it signs one, else the report's time.
 	madeAfter time.Time
+	// issued is when central issued the challenge it signs, by central's
+	// clock; zero when it signs none of this central's.
+	issued time.Time
 }
 
 // checkAttestation checks the device attestation a submission payload
@@ -63,6 +66,7 @@ func (s *Server) checkAttestation(d Device, payload json.RawMessage, now time.Ti
 	}
 	c := checkedAttestation{att: a, hash: a.Hash(), madeAfter: t}
 	if signed {
+		c.issued = issued
 		c.fresh = !future && !issued.After(t.Add(s.cfg.MaxSkew)) && t.Sub(issued) <= s.cfg.ChallengeWindow
 		if issued.After(t) {
 			c.madeAfter = issued

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/identity"
 )
 
 // Reason codes central puts first in a submission's Summary.Reasons when
@@ -33,7 +35,19 @@ const (
 	ReasonRiskVersionUnknown = "DEVICE_RISK_VERSION_UNKNOWN"
 	// ReasonDecisionUnknown: a decision the risk engine never gives.
 	ReasonDecisionUnknown = "DEVICE_DECISION_UNKNOWN"
+	// ReasonConfigRolledBack: an approval made under an older risk
+	// configuration than one the device's status had already reported in
+	// use, after that report (doubtRollback): its configuration was put
+	// back, its vault restored from a copy, or it lies.
+	ReasonConfigRolledBack = "DEVICE_CONFIG_ROLLED_BACK"
 )
+
+// RollbackGrace is how long after a device's status first reports a risk
+// configuration version an approval may still be made under an older one:
+// a verification loads its configuration when it starts and may decide
+// minutes later, and the status's time and the decision's (the device's
+// clock moved by its reported offset) are each a little off.
+const RollbackGrace = 15 * time.Minute
 
 // RiskServings records which risk configuration versions central served
 // each device (GET /v1/config), so that a device's result can name only a
@@ -75,6 +89,23 @@ type decisionDoubt struct {
 	Detail        string  `json:"detail"`
 	// Screening is what central compared for ReasonScreeningUnconfirmed.
 	Screening *screeningDoubt `json:"screening,omitempty"`
+	// Rollback is what central compared for ReasonConfigRolledBack.
+	Rollback *rollbackDoubt `json:"rollback,omitempty"`
+}
+
+// rollbackDoubt is what central compared when it doubted an approval made
+// under an older configuration than the device had reported in use.
+type rollbackDoubt struct {
+	// Reported is the newest version the device's statuses reported in
+	// use, and since when.
+	Reported ConfigReported `json:"reported"`
+	// DecidedAfter is the latest time, by central's clock, the decision is
+	// known to be made after; From says how it is known: "challenge" (the
+	// attestation signs a challenge central issued then) or "report" (the
+	// attestation's time, moved by the offset the device's last status
+	// reports).
+	DecidedAfter time.Time `json:"decided_after"`
+	From         string    `json:"decided_after_from"`
 }
 
 // engineDecisions are the decisions risk.Evaluate gives; "unknown" is
@@ -189,6 +220,52 @@ func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, paylo
 		dd.Detail = fmt.Sprintf("the device approved at score %g, outside the approve band (%g to 100) of the current risk configuration version %d; its result does not name the version it was made under, and it reports %s in use", sum.Score, dd.ApproveMin, applied, versionWords(dd.DeviceVersion))
 	}
 	return dd, dd, nil
+}
+
+// doubtRollback checks an approval's risk version against the newest the
+// device's statuses reported in use. An agent installs a configuration and
+// then reports it, and never goes back to an older one (sync/agent refuses
+// an older answer, the vault's pin an older copy on disk), so an approval
+// made under an older version more than RollbackGrace after that report
+// comes from a device whose configuration was put back: a whole vault
+// restored from a copy, which the device cannot tell itself, or a device
+// that lies. When it was made is known by central's clock from the
+// challenge its attestation signs (issued at a configuration sync, no
+// earlier than the newer version's serving when it is later than the
+// report), and from the attestation's time moved onto central's clock by
+// the offset the device's last status reports (an offset beyond
+// identity.MaxClockCorrection, which no agent reports, counting as
+// unknown). An approval queued while the device was offline, before it
+// installed the newer version, was made before the report and stands.
+// judged is how doubtDecision judged it.
+func doubtRollback(d Device, att checkedAttestation, judged *decisionDoubt) *decisionDoubt {
+	if judged == nil || d.NewestConfig == nil || judged.VersionFrom != versionFromDecision {
+		return nil
+	}
+	v := *judged.DeviceVersion
+	if v >= d.NewestConfig.Version {
+		return nil
+	}
+	rd := &rollbackDoubt{Reported: *d.NewestConfig, DecidedAfter: att.issued, From: "challenge"}
+	if d.Status != nil {
+		if off := time.Duration(d.Status.ClockOffsetMS) * time.Millisecond; off.Abs() <= identity.MaxClockCorrection {
+			if t := att.att.Report.Time.Add(off); t.After(rd.DecidedAfter) {
+				rd.DecidedAfter, rd.From = t, "report"
+			}
+		}
+	}
+	if !rd.DecidedAfter.After(rd.Reported.Since.Add(RollbackGrace)) {
+		return nil
+	}
+	dd := *judged
+	dd.Reason, dd.Rollback = ReasonConfigRolledBack, rd
+	how := "the challenge its attestation signs"
+	if rd.From == "report" {
+		how = "its attestation's time and clock offset"
+	}
+	dd.Detail = fmt.Sprintf("the device approved under risk configuration version %d, after %s by central's clock (from %s), though its status had reported version %d in use since %s: a device goes back to an older configuration only when it is put back",
+		v, rd.DecidedAfter.UTC().Format(time.RFC3339), how, rd.Reported.Version, rd.Reported.Since.UTC().Format(time.RFC3339))
+	return &dd
 }
 
 func versionWords(v *int64) string {

@@ -235,3 +235,104 @@ func TestDeviceDecisionJudgedByItsRiskVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestApprovalUnderAConfigPutBack: an approval made under an older risk
+// version than the device's status had already reported in use, more than
+// RollbackGrace after that report (a vault restored from a copy: the device
+// cannot tell), goes to review with ReasonConfigRolledBack; one made before
+// the report (queued offline before the device installed the newer
+// version), or within the grace, stands. When it was made is read from the
+// challenge its attestation signs and from its time moved by the device's
+// reported clock offset.
+func TestApprovalUnderAConfigPutBack(t *testing.T) {
+	const (
+		v1 = `{"bands":{"approve_min":85,"review_min":50}}`
+		v2 = `{"bands":{"approve_min":90,"review_min":50}}`
+	)
+	now := time.Now()
+	cases := []struct {
+		name     string
+		decided  int64         // the version the approval names
+		reported time.Duration // when central received the status reporting v2, from now; 0: by the device's PUT
+		offset   time.Duration // the clock offset that status reports (central minus device)
+		report   time.Duration // the attestation's time from now, by the device's clock
+		want     string        // the decision central records
+		from     string        // how the doubt knows when the approval was made
+	}{
+		{"under v1, v2 reported an hour before", 1, -time.Hour, 0, 0, "review", ""},
+		{"under v2, v2 reported an hour before", 2, -time.Hour, 0, 0, "approve", ""},
+		{"under v1, v2 reported just before", 1, 0, 0, 0, "approve", ""},
+		{"under v1, v2 reported later", 1, 30 * time.Minute, 0, 0, "approve", ""},
+		{"under v1, a clock 2 hours fast, v2 reported later", 1, 30 * time.Minute, -2 * time.Hour, 2 * time.Hour, "approve", ""},
+		{"under v1, a clock 2 hours slow, v2 reported an hour before", 1, -time.Hour, 2 * time.Hour, -2 * time.Hour, "review", ""},
+		{"under v1, a clock 3 days fast, offset past correction", 1, -time.Hour, -72 * time.Hour, 72 * time.Hour, "review", "challenge"},
+		{"under v1, an attestation dated later than its challenge", 1, -time.Hour, 0, time.Minute, "review", "report"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var store central.Store = openBolt(t)
+			if i == 0 { // one on PostgreSQL, sealed, as kyc-central runs
+				store = sealedPG(t)
+			}
+			c := start(t, central.Config{Store: store})
+			d := c.enrol(t)
+			ctx := context.Background()
+			c.publishRisk(t, v1)
+			d.config(t)
+			c.publishRisk(t, v2)
+			d.config(t)
+			st := protocol.DeviceStatus{ConfigVersion: 2, ClockOffsetMS: tc.offset.Milliseconds()}
+			if tc.reported == 0 {
+				body, _ := json.Marshal(st)
+				if resp, e := d.do(t, http.MethodPut, protocol.PathStatus, body, nil); resp.StatusCode != http.StatusNoContent {
+					t.Fatalf("status: %d %+v", resp.StatusCode, e)
+				}
+			} else if err := c.Cfg.Store.SetDeviceStatus(ctx, d.id.DeviceID(), st, now.Add(tc.reported)); err != nil {
+				t.Fatal(err)
+			}
+			payload := map[string]any{"session_id": "s-1", "attempt": 1, "risk_version": tc.decided,
+				"attestation": d.attestation(t, time.Now().Add(tc.report), d.config(t).Challenge),
+				"report": map[string]any{"decision": "approve", "score": 95, "next_action": "EXIT",
+					"reasons": []map[string]any{{"code": "ALL_CHECKS_PASSED"}}}}
+			if resp, e := d.submitPayload(t, "s-1-1", payload, time.Now()); resp.StatusCode != http.StatusOK {
+				t.Fatalf("submission: %d %+v", resp.StatusCode, e)
+			}
+			sub, err := c.Cfg.Store.Upload(ctx, d.id.DeviceID(), protocol.SubmissionKey("s-1-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			events, err := c.Cfg.Store.Audit(ctx, central.AuditFilter{Action: central.AuditDecisionDistrusted})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum := sub.Summary; sum == nil || sum.Decision != tc.want {
+				t.Fatalf("recorded summary %+v, want decision %s", sum, tc.want)
+			}
+			if tc.want == "approve" {
+				if len(events) != 0 {
+					t.Errorf("an approval made before the newer version was reported was doubted: %s", events[0].After)
+				}
+				return
+			}
+			if sub.Summary.Reasons[0] != central.ReasonConfigRolledBack || sub.Summary.DeviceDecision != "approve" {
+				t.Errorf("distrusted summary %+v, want %s first and the device's approval kept", sub.Summary, central.ReasonConfigRolledBack)
+			}
+			var doubt struct {
+				Reason   string `json:"reason"`
+				Rollback struct {
+					Reported struct {
+						Version int64 `json:"version"`
+					} `json:"reported"`
+					From string `json:"decided_after_from"`
+				} `json:"rollback"`
+			}
+			if len(events) != 1 {
+				t.Fatalf("%d audit events, want one", len(events))
+			}
+			if err := json.Unmarshal(events[0].After, &doubt); err != nil || doubt.Reason != central.ReasonConfigRolledBack ||
+				doubt.Rollback.Reported.Version != 2 || tc.from != "" && doubt.Rollback.From != tc.from {
+				t.Errorf("audit event says %s (%v), want the rollback from v2 known by its %q", events[0].After, err, tc.from)
+			}
+		})
+	}
+}

@@ -421,6 +421,9 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 			return err
 		}
 	}
+	if doubt == nil {
+		doubt = doubtRollback(d, att, judged)
+	}
 	if doubt != nil {
 		doubt.distrust(&summary)
 	}

@@ -55,7 +55,9 @@ type Store interface {
 	// an unknown device.
 	SetDeviceBranch(ctx context.Context, id, branch string) error
 	// SetDeviceStatus records the status a device reported at at (its
-	// last contact); ErrNotFound for an unknown device.
+	// last contact), and raises the device's NewestConfig to the status's
+	// ConfigVersion, since at, when it is above it (or there is none);
+	// ErrNotFound for an unknown device.
 	SetDeviceStatus(ctx context.Context, id string, st protocol.DeviceStatus, at time.Time) error
 
 	// UseNonce records a request nonce until expires; a nonce already
@@ -425,6 +427,26 @@ type Device struct {
 	// LastSeen is when the device last reported its Status.
 	LastSeen time.Time              `json:"last_seen,omitzero"`
 	Status   *protocol.DeviceStatus `json:"status,omitempty"`
+	// NewestConfig is the newest risk configuration its statuses
+	// reported in use; nil before the first status recorded since
+	// central kept it.
+	NewestConfig *ConfigReported `json:"newest_config,omitempty"`
+}
+
+// ConfigReported is a risk configuration version a device's status
+// reported in use, and when central first received that report: the
+// device had installed it by then (doubtRollback).
+type ConfigReported struct {
+	Version int64     `json:"version"`
+	Since   time.Time `json:"since"`
+}
+
+// Raise returns the NewestConfig after a status reporting version at at.
+func (c *ConfigReported) Raise(version int64, at time.Time) *ConfigReported {
+	if c != nil && c.Version >= version {
+		return c
+	}
+	return &ConfigReported{Version: version, Since: at.UTC()}
 }
 
 // Revoked reports whether the device has been revoked.

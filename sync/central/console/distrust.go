@@ -16,7 +16,7 @@ import (
 // not trust (sync/central/decisioncheck.go): first in Summary.Reasons of
 // a case it routed to review.
 var distrustCodes = []string{central.ReasonDecisionContradictsBands, central.ReasonRiskVersionUnknown, central.ReasonDecisionUnknown,
-	central.ReasonCentralRecheckContradicts, central.ReasonScreeningUnconfirmed}
+	central.ReasonCentralRecheckContradicts, central.ReasonScreeningUnconfirmed, central.ReasonConfigRolledBack}
 
 // doubt is the After of a device_decision_distrusted audit event
 // (central's decisionDoubt).
@@ -40,6 +40,16 @@ type doubt struct {
 			Name string `json:"name"`
 		} `json:"lists"`
 	} `json:"screening"`
+	// Rollback is what central compared for ReasonConfigRolledBack: the
+	// newest version the device reported in use and since when, and when
+	// the approval is known to be made after.
+	Rollback struct {
+		Reported struct {
+			Version int64     `json:"version"`
+			Since   time.Time `json:"since"`
+		} `json:"reported"`
+		DecidedAfter time.Time `json:"decided_after"`
+	} `json:"rollback"`
 	recheck
 }
 
@@ -86,6 +96,12 @@ func (c *Console) distrustLine(ctx context.Context, v *Viewer, cs central.Case) 
 		}
 		return T("case.distrust.screening", decision(d.Decision), num(d.Score), strings.Join(names, ", "),
 			d.Screening.ServedAt.UTC().Format("2006-01-02 15:04 UTC")), code, nil
+	case central.ReasonConfigRolledBack:
+		if d.DeviceVersion != nil {
+			const at = "2006-01-02 15:04 UTC"
+			return T("case.distrust.rollback", decision(d.Decision), num(d.Score), *d.DeviceVersion, d.Rollback.DecidedAfter.UTC().Format(at),
+				d.Rollback.Reported.Version, d.Rollback.Reported.Since.UTC().Format(at)), code, nil
+		}
 	case central.ReasonRiskVersionUnknown:
 		if d.From == "decision" && d.DeviceVersion != nil {
 			return T("case.distrust.version_decided", decision(d.Decision), num(d.Score), *d.DeviceVersion, num(d.ApproveMin), d.Version), code, nil

@@ -109,6 +109,10 @@ func TestDistrustedDecision(t *testing.T) {
 			map[string]any{"reason": central.ReasonScreeningUnconfirmed, "device_decision": "approve", "score": 95,
 				"screening": map[string]any{"clock_offset_ms": 0, "lists": []map[string]any{{"name": "un"}}}},
 			"id", "Perangkat memutuskan setujui dengan skor 95 dengan klaim bahwa pusat mengonfirmasi daftar pantauannya (un), padahal pusat tidak pernah memberinya konfigurasi"},
+		{"an approval under a configuration put back", "approve", 95, central.ReasonConfigRolledBack,
+			map[string]any{"reason": central.ReasonConfigRolledBack, "device_decision": "approve", "score": 95, "device_risk_version": 1,
+				"rollback": map[string]any{"reported": map[string]any{"version": 2, "since": "2026-11-02T08:30:00Z"}, "decided_after": "2026-11-03T10:00:00Z"}},
+			"en", "The device decided approve at score 95 under risk configuration version 1, after 2026-11-03 10:00 UTC, though it had reported version 2 in use since 2026-11-02 08:30 UTC"},
 		{"no audit event", "approve", 10, central.ReasonDecisionContradictsBands, nil,
 			"en", "The device decided approve at score 10; central did not trust that decision and sent the case to review."},
 	} {

@@ -181,6 +181,27 @@ func testDeviceStatus(t *testing.T, s central.Store) {
 	if err := s.SetDeviceStatus(ctx, "ghost", st, t0); !errors.Is(err, central.ErrNotFound) {
 		t.Errorf("status of an unknown device = %v, want ErrNotFound", err)
 	}
+	// The newest version reported keeps the time of its first report.
+	for _, r := range []struct {
+		version int64
+		at      time.Duration
+		want    central.ConfigReported
+	}{
+		{2, 2 * time.Hour, central.ConfigReported{Version: 3, Since: t0.Add(time.Hour)}},
+		{3, 3 * time.Hour, central.ConfigReported{Version: 3, Since: t0.Add(time.Hour)}},
+		{4, 4 * time.Hour, central.ConfigReported{Version: 4, Since: t0.Add(4 * time.Hour)}},
+	} {
+		if err := s.SetDeviceStatus(ctx, "d1", protocol.DeviceStatus{ConfigVersion: r.version}, t0.Add(r.at)); err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.Device(ctx, "d1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.NewestConfig == nil || d.NewestConfig.Version != r.want.Version || !d.NewestConfig.Since.Equal(r.want.Since) {
+			t.Errorf("after a status reporting version %d: newest %+v, want %+v", r.version, d.NewestConfig, r.want)
+		}
+	}
 }
 
 func testNonces(t *testing.T, s central.Store) {

@@ -266,6 +266,7 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, st protocol.Devi
 			return err
 		}
 		d.Status, d.LastSeen = &st, at
+		d.NewestConfig = d.NewestConfig.Raise(st.ConfigVersion, at)
 		return put(b, []byte(id), d)
 	})
 }

@@ -441,6 +441,13 @@ CREATE TABLE watchlist_proposals (
 	doc  jsonb NOT NULL
 );
 `,
+	// 21: the newest risk configuration each device's statuses reported
+	// in use, and when central first received that report
+	// (central.Device.NewestConfig); none is known of the time before.
+	`
+ALTER TABLE devices ADD COLUMN newest_config bigint;
+ALTER TABLE devices ADD COLUMN newest_config_since timestamptz;
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

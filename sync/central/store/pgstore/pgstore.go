@@ -219,14 +219,19 @@ func (s *Store) Enroll(ctx context.Context, tokenHash [sha256.Size]byte, d centr
 	return nil
 }
 
-const deviceCols = `id, public_key, app_version, enrolled_at, revoked_at, last_seen, status, branch`
+const deviceCols = `id, public_key, app_version, enrolled_at, revoked_at, last_seen, status, branch, newest_config, newest_config_since`
 
 func scanDevice(row pgx.Row) (central.Device, error) {
 	var d central.Device
 	var revoked, seen *time.Time
 	var status []byte
-	if err := row.Scan(&d.ID, &d.PublicKey, &d.AppVersion, &d.EnrolledAt, &revoked, &seen, &status, &d.Branch); err != nil {
+	var newest *int64
+	var since *time.Time
+	if err := row.Scan(&d.ID, &d.PublicKey, &d.AppVersion, &d.EnrolledAt, &revoked, &seen, &status, &d.Branch, &newest, &since); err != nil {
 		return d, err
+	}
+	if newest != nil && since != nil {
+		d.NewestConfig = &central.ConfigReported{Version: *newest, Since: since.UTC()}
 	}
 	d.EnrolledAt = d.EnrolledAt.UTC()
 	if revoked != nil {
@@ -262,7 +267,10 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, st protocol.Devi
 	if err != nil {
 		return fmt.Errorf("recording device status: %w", err)
 	}
-	tag, err := s.exec(ctx, `UPDATE devices SET status = $2, last_seen = $3 WHERE id = $1`, id, data, at)
+	// SET reads the row as it was: the time changes only with the version.
+	tag, err := s.exec(ctx, `UPDATE devices SET status = $2, last_seen = $3,
+		newest_config_since = CASE WHEN newest_config IS NULL OR newest_config < $4 THEN $3 ELSE newest_config_since END,
+		newest_config = GREATEST(newest_config, $4) WHERE id = $1`, id, data, at, st.ConfigVersion)
 	if err != nil {
 		return fmt.Errorf("recording device status: %w", err)
 	}
