@@ -195,12 +195,14 @@ func handoffID(partnerID, sessionID string) string {
 }
 
 // kioskFlow reads the hand-off a device names; another device's, or no
-// hand-off at all, is 404 handoff_unknown.
+// hand-off at all, is 404 handoff_unknown. The id is the device's to
+// write: one no store can hold (NUL, not UTF-8) names no hand-off and must
+// not reach PostgreSQL, which fails on it (500) rather than find nothing.
 func (f *Flow) kioskFlow(r *http.Request, d central.Device) (central.FlowSession, error) {
 	unknown := httpx.Errorf(http.StatusNotFound, codeHandoffUnknown, "no such hand-off for this device")
 	p, sid, ok := strings.Cut(r.PathValue("id"), ".")
 	pid, err := base64.RawURLEncoding.DecodeString(p)
-	if !ok || err != nil || len(pid) == 0 || sid == "" {
+	if !ok || err != nil || !storable(pid) || !storable([]byte(sid)) {
 		return central.FlowSession{}, unknown
 	}
 	fs, err := f.cfg.Store.Flow(r.Context(), string(pid), sid)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/openkyc/kyc/internal/handoff"
+	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 )
@@ -55,6 +58,42 @@ func TestUnstorableRefs(t *testing.T) {
 				if a.status != http.StatusNotFound || !strings.Contains(string(a.body), `data-state="unknown"`) {
 					t.Errorf("%s the phone link: %d %.200s, want 404 and the unknown link's page", m, a.status, a.body)
 				}
+			}
+		})
+	}
+}
+
+// TestKioskUnstorableIDs: a hand-off id in a device's path is the
+// device's to write; one naming a partner or a session by text no store
+// can hold (NUL, not UTF-8) is a hand-off that does not exist, on
+// PostgreSQL too: 404 handoff_unknown to its status and its cancel,
+// never a 500.
+func TestKioskUnstorableIDs(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := pgtest.StartT(t).NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, key := instanceSecrets(t)
+	e := newEnvOn(t, false, raw, kr, key, &clock{})
+	k := e.kiosk("jkt-01")
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct{ name, id string }{
+		{"NUL in the session", enc(hostedflow.KioskPartner) + ".kiosk-\x00"},
+		{"session not UTF-8", enc(hostedflow.KioskPartner) + ".kiosk-\xff"},
+		{"NUL in the partner", enc("a\x00") + ".kiosk-1"},
+		{"partner not UTF-8", enc("\xc3") + ".kiosk-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := k.Status(ctx, tc.id); !errors.Is(err, handoff.ErrNotFound) {
+				t.Errorf("status: %v, want handoff.ErrNotFound", err)
+			}
+			if err := k.Cancel(ctx, tc.id); !errors.Is(err, handoff.ErrNotFound) {
+				t.Errorf("cancel: %v, want handoff.ErrNotFound", err)
 			}
 		})
 	}
