@@ -167,7 +167,7 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 	case central.FlowCompleted, central.FlowError:
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
-	if fs.Hosted != nil && len(fs.Hosted.BrowserHash) > 0 {
+	if launchUsed(fs) {
 		if holdsCookie(r, fs, fs.Hosted.BrowserHash) {
 			http.Redirect(w, r, "/flow/app", http.StatusSeeOther)
 			return nil
@@ -180,7 +180,7 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 	secret := newSecret()
 	now := f.now()
 	fs, err = f.cfg.Store.UpdateFlow(r.Context(), fs.PartnerID, fs.ID, func(s *central.FlowSession) ([]central.WebhookEvent, error) {
-		if s.Hosted != nil && len(s.Hosted.BrowserHash) > 0 {
+		if launchUsed(*s) {
 			return nil, errUsed
 		}
 		s.Hosted = &central.HostedFlow{BrowserHash: hashOf(secret), LaunchUsedAt: now, Stage: stepDocument, Lang: lang,
@@ -205,6 +205,15 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 }
 
 var errUsed = errors.New("hostedflow: link already used")
+
+// launchUsed reports whether fs's launch link was started: a browser is
+// bound, or was (an erasure drops the binding, central.ScrubFlow, and
+// keeps LaunchUsedAt), so the link stays single-use whatever became of
+// the binding.
+func launchUsed(fs central.FlowSession) bool {
+	h := fs.Hosted
+	return h != nil && (len(h.BrowserHash) > 0 || !h.LaunchUsedAt.IsZero())
+}
 
 // configLang is a session configuration's language member, if any.
 func configLang(fs central.FlowSession) string {

@@ -1,0 +1,61 @@
+package hostedflow_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/protocol"
+)
+
+// TestLaunchUsedAfterErasure: erasing a session's submission on request
+// drops the browser's binding with the rest of its personal data, but not
+// the launch link's single use: a link already started (the person's
+// message history, a preview's cache) stays "used" and binds no other
+// browser to the erased session, which would verify someone else under
+// the partner's session for that person.
+func TestLaunchUsedAfterErasure(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	pid, fc := e.initiate(nil)
+	u, _ := url.Parse(fc.LaunchURL)
+	_, started := e.browser().start(fc.LaunchURL, nil)
+	must(t, http.StatusSeeOther, started)
+
+	// Its first attempt asks for a retry, as the flow records one.
+	id := pid + ":" + fc.SessionID + "-1"
+	sum := sha256.Sum256([]byte(id))
+	ref := central.SubmissionRef{DeviceID: central.HostedDevice(""), Key: protocol.SubmissionKey(id)}
+	if _, _, err := e.store.BeginSubmission(ctx, central.Submission{DeviceID: ref.DeviceID, Key: ref.Key, ID: id, ManifestHash: sum[:],
+		CreatedAt: e.clk.Now(), ReceivedAt: e.clk.Now(), Verdict: "hosted", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.UpdateFlow(ctx, pid, fc.SessionID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		fs.Submissions, fs.Attempts, fs.NextAction = append(fs.Submissions, ref), 1, "RETRY"
+		fs.Hosted.Stage = "result"
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"device_id": ref.DeviceID, "submission_id": id})
+	a := must(t, http.StatusAccepted, e.browser().do("POST", "/admin/v1/erasures", "application/json", body,
+		map[string]string{"Authorization": "Bearer " + e.admin}))
+	var er central.Erasure
+	if err := json.Unmarshal(a.body, &er); err != nil || er.Status != central.ErasureDone || er.Erased != 1 {
+		t.Fatalf("erasure %s, %v", a.body, err)
+	}
+
+	other := e.browser()
+	if a := other.get(u.Path); a.status != http.StatusGone || !bytes.Contains(a.body, []byte(`data-state="used"`)) {
+		t.Errorf("the launch link after the erasure: %d %.300s, want 410 used", a.status, a.body)
+	}
+	if a := other.post(u.Path, "application/x-www-form-urlencoded", nil); a.status != http.StatusGone {
+		t.Errorf("its Start after the erasure: %d %.300s, want 410", a.status, a.body)
+	}
+	must(t, http.StatusUnauthorized, other.get("/flow/api/state"))
+}
