@@ -381,8 +381,13 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if err != nil {
 		return err
 	}
+	release, err := f.decodes.Acquire(r.Context(), s.fs.PartnerID)
+	if err != nil {
+		return err
+	}
 	img, err := imageio.Decode(body, captureMaxPixels)
 	img.Close()
+	release()
 	if err != nil {
 		return httpx.Wrap(err, http.StatusUnprocessableEntity, "bad_image", "the photo is not a readable image")
 	}

@@ -93,7 +93,8 @@ type Config struct {
 	// PublicURL is central's base URL as people reach it (the phone link
 	// and the Smart QR are built on it).
 	PublicURL string
-	// MaxConcurrent bounds the verifications running at once; 0: one per
+	// MaxConcurrent bounds the verifications running at once, and apart
+	// from them the manual captures and uploads being decoded; 0: one per
 	// core. One partner's take at most half of them (at least one).
 	MaxConcurrent int
 	// QueueHeartbeat is how often a verification waiting for a slot
@@ -143,6 +144,12 @@ type Flow struct {
 	// slots are the verifications running at once (Config.MaxConcurrent),
 	// of which one partner holds at most half.
 	slots *shares.Pool
+	// decodes are the manual captures and uploads being decoded at once
+	// (as many as slots, one partner's at most half): each holds up to
+	// captureMaxPixels (120 MB) from a file of a few hundred kilobytes,
+	// and the per-session CaptureBurst alone let sessions opened in
+	// numbers (a partner's public sign-up) exhaust memory together.
+	decodes *shares.Pool
 	// codes budgets short codes typed per client address, frames the
 	// guidance frames per session, captures the manual captures and
 	// uploads per session, actions the hand-offs and language switches
@@ -208,7 +215,7 @@ func New(cfg Config) (*Flow, error) {
 		return nil, fmt.Errorf("hostedflow: PublicURL %q is not an http(s) URL", cfg.PublicURL)
 	}
 	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base, hs: hs,
-		slots: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2), live: map[string]*live{}, livePartner: map[string]int{},
+		slots: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2), decodes: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2), live: map[string]*live{}, livePartner: map[string]int{},
 		codes:    httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
 		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
 		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now),
