@@ -129,7 +129,8 @@
 // without them (the manual button, an upload) that would approve takes the
 // challenge instead (FACE_CHALLENGE_NOT_DONE: a RETRY of the selfie, at
 // the last attempt a reject). Every image is untrusted input, decoded by
-// engine/imageio.
+// engine/imageio; the manual captures and uploads (up to 40 megapixels
+// each) as many at once as Config.MaxConcurrent, a partner's at most half.
 //
 // Verification runs engine/verify.Engine.Verify (engines loaded by package
 // internal/engines, as `kyc verify` does), at most one per core at a time,
