@@ -182,10 +182,12 @@ func okURL(raw string) bool {
 // lets through hosts such as "*" or "a.example;sandbox", which would
 // change the meaning of the hosted pages' Content-Security-Policy, where
 // the origins of a flow's redirect and callback URLs are written as
-// frame-ancestors.
+// frame-ancestors. An IPv6 literal's zone is such text too (url.Parse
+// takes "%25" then anything, spaces as %20: "[::1%x * x]" would put a bare
+// * there), and names no interface of central's in a partner's URL.
 func okHost(h string) bool {
 	if a, err := netip.ParseAddr(h); err == nil {
-		return httpx.CheckOutboundAddr(a) == nil // the dialer refuses it anyway; say so now
+		return a.Zone() == "" && httpx.CheckOutboundAddr(a) == nil // the dialer refuses it anyway; say so now
 	}
 	if len(h) > 253 || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") {
 		return false

@@ -483,6 +483,10 @@ func TestInitiateFlowInvalid(t *testing.T) {
 		{"callback host with comma", base("callback_url", "https://bank.example,script-src/cb"), "callback_url"},
 		{"callback host with quote", base("callback_url", "https://bank'.example/cb"), "callback_url"},
 		{"callback metadata service", base("callback_url", "https://169.254.169.254/latest/meta-data/"), "callback_url"},
+		// An IPv6 literal's zone is any text (url.Parse unescapes %20):
+		// "[2001:db8::1%x * x]" would put a bare * in frame-ancestors.
+		{"callback IPv6 zone with a wildcard", base("callback_url", "https://[2001:db8::1%25x%20*%20x]/cb"), "callback_url"},
+		{"redirect IPv6 zone with semicolon", base("redirect_url", "https://[::1%25;sandbox]/done"), "redirect_url"},
 		{"unknown field", base("webhook", "https://x.example"), "webhook"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
