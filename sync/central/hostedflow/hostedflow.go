@@ -215,7 +215,8 @@ func New(cfg Config) (*Flow, error) {
 		return nil, fmt.Errorf("hostedflow: PublicURL %q is not an http(s) URL", cfg.PublicURL)
 	}
 	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base, hs: hs,
-		slots: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2), decodes: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2), live: map[string]*live{}, livePartner: map[string]int{},
+		slots: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2), decodes: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2),
+		live: map[string]*live{}, livePartner: map[string]int{},
 		codes:    httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
 		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
 		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now),
