@@ -130,7 +130,9 @@
 // challenge instead (FACE_CHALLENGE_NOT_DONE: a RETRY of the selfie, at
 // the last attempt a reject). Every image is untrusted input, decoded by
 // engine/imageio; the manual captures and uploads (up to 40 megapixels
-// each) as many at once as Config.MaxConcurrent, a partner's at most half.
+// each) as many at once as Config.MaxConcurrent, a partner's at most half;
+// the guidance frames twice as many, and a frame that waits a second for
+// its turn is dropped (429 busy: the page sends a later one).
 //
 // Verification runs engine/verify.Engine.Verify (engines loaded by package
 // internal/engines, as `kyc verify` does), at most one per core at a time,

@@ -205,6 +205,11 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if err != nil {
 		return err
 	}
+	release, err := f.frameTurn(r.Context(), s.fs.PartnerID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	img, err := imageio.Decode(body, frameMaxPixels)
 	if err != nil {
 		img.Close()
@@ -273,6 +278,24 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 	view.Ready = ov.Message == capture.Capturing || ov.Message == capture.Done
 	httpx.WriteJSON(w, http.StatusOK, FrameAnswer{Overlay: view, Captured: captured != nil, State: f.state(s)})
 	return nil
+}
+
+// frameWait is how long a guidance frame waits for a turn: about the
+// page's interval between frames, after which the next frame is worth more.
+const frameWait = time.Second
+
+// frameTurn waits up to frameWait for one of the guides' turns (taken after
+// the body is read, so a slow body holds none); beyond, the frame is
+// dropped with 429 busy, which the page answers by sending a later one: live
+// guidance slows under load instead of frames queueing without bound.
+func (f *Flow) frameTurn(ctx context.Context, partnerID string) (release func(), err error) {
+	wctx, cancel := context.WithTimeout(ctx, frameWait)
+	defer cancel()
+	release, err = f.guides.Acquire(wctx, partnerID)
+	if err != nil && ctx.Err() == nil {
+		return nil, &httpx.Error{Status: http.StatusTooManyRequests, Code: "busy", Message: "guidance is busy; send a later frame", RetryAfter: time.Second}
+	}
+	return release, err
 }
 
 // guideFor returns the step's guide, made on first use (l.gmu held).

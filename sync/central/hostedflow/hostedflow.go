@@ -150,6 +150,11 @@ type Flow struct {
 	// and the per-session CaptureBurst alone let sessions opened in
 	// numbers (a partner's public sign-up) exhaust memory together.
 	decodes *shares.Pool
+	// guides are the guidance frames being decoded and analysed at once
+	// (twice the slots, one partner's at most half): the per-session
+	// FrameRate alone let sessions in numbers queue frames, 7.5 MB and a
+	// guide's run each, beyond what the cores can analyse (frameTurn).
+	guides *shares.Pool
 	// codes budgets short codes typed per client address, frames the
 	// guidance frames per session, captures the manual captures and
 	// uploads per session, actions the hand-offs and language switches
@@ -216,7 +221,8 @@ func New(cfg Config) (*Flow, error) {
 	}
 	f := &Flow{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), base: base, hs: hs,
 		slots: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2), decodes: shares.New(cfg.MaxConcurrent, cfg.MaxConcurrent/2),
-		live: map[string]*live{}, livePartner: map[string]int{},
+		guides: shares.New(2*cfg.MaxConcurrent, cfg.MaxConcurrent),
+		live:   map[string]*live{}, livePartner: map[string]int{},
 		codes:    httpx.NewBudget(cfg.Store, "hosted-code", 10, 30*time.Second, cfg.Now),
 		frames:   httpx.NewBudget(cfg.Store, "hosted-frames", FrameBurst, time.Second/FrameRate, cfg.Now),
 		captures: httpx.NewBudget(cfg.Store, "hosted-captures", CaptureBurst, CaptureInterval, cfg.Now),
