@@ -11,7 +11,7 @@
 //	GET  /api/v1/submission-details       Get Submission Details (x-partner-session-id, x-partner-user-id, x-partner-user-id-type)
 //	GET  /api/v1/images/{token}           an image of a submission, by a signed link that expires
 //	POST /api/v1/face-match               the Face Match API (facematch_handler.go)
-//	GET  /openapi.json                    the OpenAPI 3.1 document of all of it (openapi.json, embedded)
+//	GET  /openapi.json                    the OpenAPI 3.1 document of all of it, and of central's own admin API (openapi.json, embedded)
 //	GET  /flow/{token}                    the launch URL (package hostedflow serves it when Config.HostedFlow)
 //	/admin/v1/partners...                 partners, pass keys, branches, webhook endpoint, enterprise push
 //	                                      (push.go), reference-image endpoint (refimage.go) (admin bearer token)

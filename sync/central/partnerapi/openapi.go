@@ -5,8 +5,11 @@ import (
 	"net/http"
 )
 
-// OpenAPI is the OpenAPI 3.1 document of the partner API (and its admin
-// routes), served at /openapi.json. Tests validate every request and
+// OpenAPI is the OpenAPI 3.1 document of the partner API, its admin
+// routes and central's own admin API (devices, submissions, risk settings,
+// watchlists, retention, erasure, the audit trail, the backup; everything
+// under /admin/v1 but the console), served at /openapi.json. Only the
+// devices' signed API (/v1) is not in it. Tests validate every request and
 // response against it (package apitest).
 //
 //go:embed openapi.json

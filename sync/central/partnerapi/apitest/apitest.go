@@ -1,9 +1,10 @@
-// Package apitest is the partner API's contract check for tests: a
-// RoundTripper that validates every request and response of a test
-// against the OpenAPI 3.1 document (partnerapi.OpenAPI) with
+// Package apitest is the contract check of central's partner and admin
+// APIs for tests: a RoundTripper that validates every request and response
+// of a test against the OpenAPI 3.1 document (partnerapi.OpenAPI) with
 // github.com/pb33f/libopenapi-validator, and fails the test on any
 // mismatch. Every test of the partner API (and of the webhook admin routes
-// and the Face Match API) talks to central through it:
+// and the Face Match API) talks to central through it, as the admin
+// requests of package central's tests and of package backup's do:
 //
 //	c := apitest.Client(t, tlsTransport) // an *http.Client
 //	resp, err := c.Do(req)              // validated both ways
