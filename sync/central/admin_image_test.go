@@ -37,15 +37,16 @@ func storeDetail(tb testing.TB, st central.Store, imgs map[string][]byte) string
 	return "/admin/v1/devices/" + ref.DeviceID + "/submissions/sub-1"
 }
 
-// adminGet sends an admin GET and returns the answer unread.
-func adminGet(tb testing.TB, c *synctest.Central, path string) *http.Response {
+// adminGet sends an admin GET to c with client and returns the answer
+// unread.
+func adminGet(tb testing.TB, client *http.Client, c *synctest.Central, path string) *http.Response {
 	tb.Helper()
 	req, err := http.NewRequest(http.MethodGet, c.URL+path, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+synctest.AdminToken)
-	resp, err := c.Client().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -79,7 +80,8 @@ func TestSubmissionDetailStreamed(t *testing.T) {
 	if err := json.NewEncoder(&wantBody).Encode(want); err != nil {
 		t.Fatal(err)
 	}
-	resp := adminGet(t, c, path)
+	admins := adminOf(t, c).Admins
+	resp := adminGet(t, admins, c, path)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || err != nil || !bytes.Equal(body, wantBody.Bytes()) {
@@ -95,7 +97,7 @@ func TestSubmissionDetailStreamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+synctest.AdminToken)
-	if resp, err := c.Client().Do(req); err == nil {
+	if resp, err := admins.Do(req); err == nil {
 		body, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err == nil {
@@ -150,7 +152,9 @@ func BenchmarkSubmissionDetail(b *testing.B) {
 			path := storeDetail(b, st, map[string][]byte{"selfie": randomBytes(size)})
 			b.ReportAllocs()
 			for b.Loop() {
-				resp := adminGet(b, c, path)
+				// Not held to openapi.json (apitest): its copy of each
+				// answer would be what the benchmark measures.
+				resp := adminGet(b, c.Client(), c, path)
 				n, err := io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK || n < int64(size) || err != nil {

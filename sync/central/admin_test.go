@@ -10,12 +10,14 @@ import (
 
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/internal/synctest"
 )
 
 func TestAdminAPI(t *testing.T) {
 	c := synctest.StartCentral(t, openBolt(t), synctest.CentralOptions{})
+	a := adminOf(t, c)
 	ids := map[string]string{}
 	idents := map[string]*identity.Identity{}
 	for _, dev := range []string{"a", "b"} {
@@ -37,7 +39,7 @@ func TestAdminAPI(t *testing.T) {
 			if auth != "" {
 				req.Header.Set("Authorization", auth)
 			}
-			resp, err := c.Client().Do(req)
+			resp, err := a.Admins.Do(apitest.Invalid(req))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +63,7 @@ func TestAdminAPI(t *testing.T) {
 		}
 		for _, tc := range cases {
 			var subs []central.Submission
-			if code := c.Admin(t, http.MethodGet, "/admin/v1/submissions"+tc.query, nil, &subs); code != 200 {
+			if code := statusOf(a.admin(t, http.MethodGet, "/admin/v1/submissions"+tc.query, nil, &subs)); code != 200 {
 				t.Fatalf("%q: status %d", tc.query, code)
 			}
 			if len(subs) != tc.want {
@@ -75,7 +77,7 @@ func TestAdminAPI(t *testing.T) {
 				}
 			}
 		}
-		if code := c.Admin(t, http.MethodGet, "/admin/v1/submissions?after=yesterday", nil, nil); code != 400 {
+		if code := statusOf(a.badAdmin(t, http.MethodGet, "/admin/v1/submissions?after=yesterday", nil, nil)); code != 400 {
 			t.Errorf("bad filter: %d, want 400", code)
 		}
 	})
@@ -83,27 +85,27 @@ func TestAdminAPI(t *testing.T) {
 		// Submissions are deterministic in (identity, n): rebuild one.
 		want := synctest.Submission(t, idents["a"], 1, 2000)
 		var det central.SubmissionDetail
-		if code := c.Admin(t, http.MethodGet, "/admin/v1/devices/"+ids["a"]+"/submissions/"+want.ID, nil, &det); code != 200 {
+		if code := statusOf(a.admin(t, http.MethodGet, "/admin/v1/devices/"+ids["a"]+"/submissions/"+want.ID, nil, &det)); code != 200 {
 			t.Fatalf("status %d", code)
 		}
 		if !bytes.Equal(det.Payload, want.Payload) || len(det.ImageData) != 2 || !bytes.Equal(det.ImageData["selfie"], want.Images["selfie"]) {
 			t.Errorf("detail differs from the submission: payload equal %v, %d images", bytes.Equal(det.Payload, want.Payload), len(det.ImageData))
 		}
-		if code := c.Admin(t, http.MethodGet, "/admin/v1/devices/"+ids["a"]+"/submissions/nope", nil, nil); code != 404 {
+		if code := statusOf(a.admin(t, http.MethodGet, "/admin/v1/devices/"+ids["a"]+"/submissions/nope", nil, nil)); code != 404 {
 			t.Errorf("unknown submission: %d, want 404", code)
 		}
 	})
 	t.Run("devices and revocation", func(t *testing.T) {
 		var ds []central.Device
-		c.Admin(t, http.MethodGet, "/admin/v1/devices", nil, &ds)
+		a.admin(t, http.MethodGet, "/admin/v1/devices", nil, &ds)
 		if len(ds) != 2 || ds[0].Revoked() || ds[1].Revoked() {
 			t.Fatalf("devices = %+v", ds)
 		}
 		var d central.Device
-		if code := c.Admin(t, http.MethodPost, "/admin/v1/devices/"+ids["b"]+"/revoke", nil, &d); code != 200 || !d.Revoked() {
+		if code := statusOf(a.admin(t, http.MethodPost, "/admin/v1/devices/"+ids["b"]+"/revoke", nil, &d)); code != 200 || !d.Revoked() {
 			t.Errorf("revoke: %d %+v", code, d)
 		}
-		if code := c.Admin(t, http.MethodPost, "/admin/v1/devices/unknown/revoke", nil, nil); code != 404 {
+		if code := statusOf(a.admin(t, http.MethodPost, "/admin/v1/devices/unknown/revoke", nil, nil)); code != 404 {
 			t.Errorf("revoking an unknown device: %d, want 404", code)
 		}
 	})

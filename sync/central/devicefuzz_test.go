@@ -15,6 +15,7 @@ import (
 	"github.com/openkyc/kyc/attest"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -36,7 +37,7 @@ func FuzzDeviceAPI(f *testing.F) {
 		f.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Admin)
-	resp, err := client.Do(req)
+	resp, err := apitest.Client(f, c.Transport()).Do(req)
 	if err != nil {
 		f.Fatal(err)
 	}

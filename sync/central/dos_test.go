@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -315,12 +316,12 @@ func TestAdminTokenFailuresRateLimited(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, DialContext: d.DialContext}}
+		return apitest.Client(t, &http.Transport{TLSClientConfig: tlsCfg, DialContext: d.DialContext})
 	}
 	get := func(cl *http.Client, tok string) *http.Response {
 		req := mustRequest(t, http.MethodGet, c.URL+"/admin/v1/devices")
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := cl.Do(req)
+		resp, err := cl.Do(apitest.Invalid(req)) // mostly a wrong token
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,7 +367,7 @@ func TestFailureBudgetCoversIPv6Prefix(t *testing.T) {
 		req := mustRequest(t, http.MethodGet, c.URL+"/admin/v1/devices")
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("X-Forwarded-For", client)
-		resp, err := c.Client.Do(req)
+		resp, err := c.Admins.Do(apitest.Invalid(req)) // mostly a wrong token
 		if err != nil {
 			t.Fatal(err)
 		}

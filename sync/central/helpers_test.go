@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,9 +19,11 @@ import (
 	"github.com/openkyc/kyc/attest"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
+	"github.com/openkyc/kyc/sync/internal/synctest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -53,6 +56,9 @@ type tc struct {
 	Addr   string
 	Server *central.Server
 	Client *http.Client
+	// Admins is Client with every exchange held to openapi.json
+	// (apitest): admin and badAdmin send through it.
+	Admins *http.Client
 	CA     []byte
 	Cfg    central.Config
 	Log    *centraltest.LogBuffer
@@ -111,7 +117,7 @@ func start(t *testing.T, cfg central.Config) *tc {
 	tr := &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}
 	c := &tc{
 		URL: "https://" + ln.Addr().String(), Addr: ln.Addr().String(), Server: srv, CA: caPEM, Cfg: cfg, Log: logs,
-		Client: &http.Client{Transport: tr, Timeout: time.Minute},
+		Client: &http.Client{Transport: tr, Timeout: time.Minute}, Admins: apitest.Client(t, tr),
 	}
 	var once sync.Once
 	c.stop = func() {
@@ -127,22 +133,61 @@ func start(t *testing.T, cfg central.Config) *tc {
 	return c
 }
 
-// admin sends an admin request with the token and returns the response
-// (body read) and its decoded error, if any.
+// admin sends an admin request with the token through Admins, which holds
+// request and answer to openapi.json, and returns the response (body read)
+// and its decoded error, if any.
 func (c *tc) admin(t *testing.T, method, path string, body []byte, out any) (*http.Response, protocol.Error) {
+	t.Helper()
+	return c.sendWith(t, c.Admins, c.adminRequest(t, method, path, body), out)
+}
+
+// badAdmin is admin for a request sent against openapi.json on purpose (a
+// bad field, query or id): only its answer is held to the document.
+func (c *tc) badAdmin(t *testing.T, method, path string, body []byte, out any) (*http.Response, protocol.Error) {
+	t.Helper()
+	return c.sendWith(t, c.Admins, apitest.Invalid(c.adminRequest(t, method, path, body)), out)
+}
+
+// adminRequest is an admin request with the token and, for a body, its
+// media type: a watchlist's bytes, else JSON.
+func (c *tc) adminRequest(t *testing.T, method, path string, body []byte) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, c.URL+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Cfg.AdminToken)
-	return c.send(t, req, out)
+	if len(body) > 0 {
+		ct := "application/json"
+		if strings.HasPrefix(path, "/admin/v1/watchlists/") {
+			ct = "application/octet-stream"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	return req
 }
+
+// adminOf is the admin side of a synctest central as a tc, for its admin
+// and badAdmin.
+func adminOf(t *testing.T, c *synctest.Central) *tc {
+	t.Helper()
+	return &tc{URL: c.URL, Addr: c.Addr, Server: c.Server, Client: c.Client(), Admins: apitest.Client(t, c.Client().Transport),
+		CA: c.CA, Cfg: central.Config{AdminToken: synctest.AdminToken}}
+}
+
+// statusOf is the status of an answer of admin or send.
+func statusOf(resp *http.Response, _ protocol.Error) int { return resp.StatusCode }
 
 // send does req and decodes a 2xx answer into out, or the error body.
 func (c *tc) send(t *testing.T, req *http.Request, out any) (*http.Response, protocol.Error) {
 	t.Helper()
-	resp, err := c.Client.Do(req)
+	return c.sendWith(t, c.Client, req, out)
+}
+
+// sendWith is send through client.
+func (c *tc) sendWith(t *testing.T, client *http.Client, req *http.Request, out any) (*http.Response, protocol.Error) {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

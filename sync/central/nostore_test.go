@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 )
 
 // TestAdminAnswersNotCached: every admin answer, a list of submissions, a
@@ -30,7 +31,10 @@ func TestAdminAnswersNotCached(t *testing.T) {
 			if tc.auth {
 				req.Header.Set("Authorization", "Bearer "+c.Cfg.AdminToken)
 			}
-			resp, _ := c.send(t, req, nil)
+			if tc.status != http.StatusOK {
+				req = apitest.Invalid(req)
+			}
+			resp, _ := c.sendWith(t, c.Admins, req, nil)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -60,21 +61,26 @@ func TestPrivacyRequests(t *testing.T) {
 		body         string
 		status       int
 		code         string
+		bad          bool // against openapi.json on purpose
 	}{
-		{"empty erasure", sealed, "POST", "/admin/v1/erasures", `{}`, 400, "malformed"},
-		{"person and submission", sealed, "POST", "/admin/v1/erasures", `{"nik":"1","device_id":"d","submission_id":"s"}`, 400, "malformed"},
-		{"device without submission", sealed, "POST", "/admin/v1/erasures", `{"device_id":"d"}`, 400, "malformed"},
-		{"unknown field", sealed, "POST", "/admin/v1/erasures", `{"email":"x@example.com"}`, 400, "malformed"},
-		{"nik without digits", sealed, "POST", "/admin/v1/erasures", `{"nik":"none"}`, 400, "malformed"},
-		{"erasure by person without index", plain, "POST", "/admin/v1/erasures", `{"nik":"3174096112900001"}`, 501, "no_index"},
-		{"search without index", plain, "GET", "/admin/v1/submissions/search?name=siti", ``, 501, "no_index"},
-		{"search by nothing", sealed, "GET", "/admin/v1/submissions/search", ``, 400, "malformed"},
-		{"negative retention", sealed, "PUT", "/admin/v1/retention", `{"images_days":-1}`, 400, "malformed"},
-		{"retention field unknown", sealed, "PUT", "/admin/v1/retention", `{"images":"30d"}`, 400, "malformed"},
-		{"audit bad time", sealed, "GET", "/admin/v1/audit?after=yesterday", ``, 400, "malformed"},
+		{"empty erasure", sealed, "POST", "/admin/v1/erasures", `{}`, 400, "malformed", false},
+		{"person and submission", sealed, "POST", "/admin/v1/erasures", `{"nik":"1","device_id":"d","submission_id":"s"}`, 400, "malformed", false},
+		{"device without submission", sealed, "POST", "/admin/v1/erasures", `{"device_id":"d"}`, 400, "malformed", false},
+		{"unknown field", sealed, "POST", "/admin/v1/erasures", `{"email":"x@example.com"}`, 400, "malformed", true},
+		{"nik without digits", sealed, "POST", "/admin/v1/erasures", `{"nik":"none"}`, 400, "malformed", false},
+		{"erasure by person without index", plain, "POST", "/admin/v1/erasures", `{"nik":"3174096112900001"}`, 501, "no_index", false},
+		{"search without index", plain, "GET", "/admin/v1/submissions/search?name=siti", ``, 501, "no_index", false},
+		{"search by nothing", sealed, "GET", "/admin/v1/submissions/search", ``, 400, "malformed", false},
+		{"negative retention", sealed, "PUT", "/admin/v1/retention", `{"images_days":-1}`, 400, "malformed", true},
+		{"retention field unknown", sealed, "PUT", "/admin/v1/retention", `{"images":"30d"}`, 400, "malformed", true},
+		{"audit bad time", sealed, "GET", "/admin/v1/audit?after=yesterday", ``, 400, "malformed", true},
 	}
 	for _, c := range cases {
-		resp, e := c.c.admin(t, c.method, c.path, []byte(c.body), nil)
+		send := c.c.admin
+		if c.bad {
+			send = c.c.badAdmin
+		}
+		resp, e := send(t, c.method, c.path, []byte(c.body), nil)
 		if resp.StatusCode != c.status || e.Code != c.code {
 			t.Errorf("%s: %d %q, want %d %q", c.name, resp.StatusCode, e.Code, c.status, c.code)
 		}
@@ -82,7 +88,7 @@ func TestPrivacyRequests(t *testing.T) {
 	// Without the admin token, nothing.
 	for _, path := range []string{"/admin/v1/audit", "/admin/v1/retention", "/admin/v1/submissions/search?nik=3174096112900001"} {
 		req, _ := http.NewRequest(http.MethodGet, sealed.URL+path, nil)
-		if resp, _ := sealed.send(t, req, nil); resp.StatusCode != http.StatusUnauthorized {
+		if resp, _ := sealed.sendWith(t, sealed.Admins, apitest.Invalid(req), nil); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s without the token: %d, want 401", path, resp.StatusCode)
 		}
 	}

@@ -108,7 +108,8 @@ func TestRiskProposalRefusesWhatDevicesRefuse(t *testing.T) {
 		{"an array", `[1,2,3]`, []string{"the document: an array, want an object"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(tc.doc), nil)
+			// badAdmin: an array is not even the object openapi.json asks for.
+			resp, e := c.badAdmin(t, http.MethodPut, "/admin/v1/config/risk", []byte(tc.doc), nil)
 			if resp.StatusCode != http.StatusUnprocessableEntity || e.Code != "invalid_risk_config" {
 				t.Fatalf("PUT risk %s: %d %+v, want 422 invalid_risk_config", tc.doc, resp.StatusCode, e)
 			}

@@ -133,7 +133,7 @@ func TestDeviceRequestsRefused(t *testing.T) {
 	})
 
 	t.Run("revoked", func(t *testing.T) {
-		if code := c.Admin(t, http.MethodPost, "/admin/v1/devices/"+dev+"/revoke", nil, nil); code != 200 {
+		if code := statusOf(adminOf(t, c).admin(t, http.MethodPost, "/admin/v1/devices/"+dev+"/revoke", nil, nil)); code != 200 {
 			t.Fatalf("revoking: %d", code)
 		}
 		if _, status, code := send(t, c, http.MethodGet, protocol.PathConfig, nil, dev, key, time.Now()); status != 403 || code != "revoked" {

@@ -22,6 +22,7 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/backup"
 	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -63,7 +64,7 @@ func newSite(t *testing.T, wrap func(backup.Source) backup.Source) *site {
 	return s
 }
 
-func (s *site) client() *http.Client { return &http.Client{Transport: s.c.Transport()} }
+func (s *site) client(t *testing.T) *http.Client { return apitest.Client(t, s.c.Transport()) }
 
 // submit stores a complete submission with one image and returns its image.
 func (s *site) submit(t *testing.T, id string) []byte {
@@ -106,7 +107,7 @@ func TestBackupAndRestore(t *testing.T) {
 		}
 	})
 	out := filepath.Join(t.TempDir(), "copy.db")
-	sum, err := backup.Fetch(ctx, s.client(), s.c.Base, s.c.Admin, out)
+	sum, err := backup.Fetch(ctx, s.client(t), s.c.Base, s.c.Admin, out)
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -159,10 +160,12 @@ func TestBackupRefusals(t *testing.T) {
 	get := func(token string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, s.c.Base+backup.Path, nil)
-		if token != "" {
+		if token == "" {
+			req = apitest.Invalid(req)
+		} else {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := s.client().Do(req)
+		resp, err := s.client(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +176,7 @@ func TestBackupRefusals(t *testing.T) {
 	}
 	first := make(chan error, 1)
 	go func() {
-		_, err := backup.Fetch(context.Background(), s.client(), s.c.Base, s.c.Admin, filepath.Join(t.TempDir(), "a.db"))
+		_, err := backup.Fetch(context.Background(), s.client(t), s.c.Base, s.c.Admin, filepath.Join(t.TempDir(), "a.db"))
 		first <- err
 	}()
 	<-entered // the first copy is being staged
@@ -193,7 +196,7 @@ func TestBackupRefusals(t *testing.T) {
 // it is backed up instead.
 func TestBackupUnsupported(t *testing.T) {
 	s := newSite(t, func(backup.Source) backup.Source { return nil })
-	_, err := backup.Fetch(context.Background(), s.client(), s.c.Base, s.c.Admin, filepath.Join(t.TempDir(), "copy.db"))
+	_, err := backup.Fetch(context.Background(), s.client(t), s.c.Base, s.c.Admin, filepath.Join(t.TempDir(), "copy.db"))
 	if err == nil || !strings.Contains(err.Error(), "501") || !strings.Contains(err.Error(), "pg_dump") {
 		t.Errorf("Fetch from a central on PostgreSQL = %v", err)
 	}
