@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -280,6 +281,18 @@ func storableID(id, what string) (string, error) {
 	return id, nil
 }
 
+// badBody is the answer to an admin request body that could not be read
+// or decoded (err): the body's own failure as it is, which
+// httpx.Responder.Public answers as it does everywhere in central (413
+// too_large over its http.MaxBytesReader bound, 408 timeout too slow), or
+// else 400 malformed with the message.
+func badBody(err error, format string, args ...any) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok || errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	return httpx.Errorf(http.StatusBadRequest, "malformed", format, args...)
+}
+
 // queryID returns the query parameter name of q, or 400 malformed when it
 // is not StorableText.
 func queryID(q url.Values, name string) (string, error) {
@@ -373,8 +386,11 @@ const maxRiskBody = 4 << 20
 
 func (s *Server) putRisk(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRiskBody))
-	if err != nil || !json.Valid(body) {
-		return httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document of at most %d bytes", maxRiskBody)
+	if err == nil && !json.Valid(body) {
+		err = errors.New("not JSON")
+	}
+	if err != nil {
+		return badBody(err, "the risk configuration must be a JSON document of at most %d bytes", maxRiskBody)
 	}
 	// The token is a shared machine credential, not a person: what it
 	// sends is a proposal a console admin confirms (riskproposal.go).

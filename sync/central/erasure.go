@@ -339,7 +339,7 @@ func (p *privacy) erase(w http.ResponseWriter, r *http.Request) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxErasureBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return httpx.Errorf(http.StatusBadRequest, "malformed", "the erasure request must be a JSON object with nik, document_number, name, or device_id and submission_id")
+		return badBody(err, "the erasure request must be a JSON object with nik, document_number, name, or device_id and submission_id")
 	}
 	e, err := p.eraseRequest(r.Context(), "admin:"+adminID(r.Context()), req)
 	if err != nil {

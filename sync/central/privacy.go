@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -320,8 +319,12 @@ func searchRequest(w http.ResponseWriter, r *http.Request) (SearchRequest, error
 	if r.Method == http.MethodPost {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxErasureBody))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil || req.Limit < 0 {
-			return req, httpx.Errorf(http.StatusBadRequest, "malformed", "the search must be a JSON object with nik, document_number or name, and a positive limit")
+		err := dec.Decode(&req)
+		if err == nil && req.Limit < 0 {
+			err = errors.New("negative limit")
+		}
+		if err != nil {
+			return req, badBody(err, "the search must be a JSON object with nik, document_number or name, and a positive limit")
 		}
 		return req, nil
 	}
@@ -424,10 +427,10 @@ const MinAuditDays = 365
 
 func (p *privacy) putRetention(w http.ResponseWriter, r *http.Request) error {
 	var pol RetentionPolicy
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxErasureBody))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxErasureBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&pol); err != nil {
-		return httpx.Errorf(http.StatusBadRequest, "malformed", "the retention policy is a JSON object of images_days, fields_days, decision_days, audit_days, webhooks_days and flows_days")
+		return badBody(err, "the retention policy is a JSON object of images_days, fields_days, decision_days, audit_days, webhooks_days and flows_days")
 	}
 	if err := pol.Validate(); err != nil {
 		return httpx.Errorf(http.StatusBadRequest, "malformed", "%s", err.Error())
