@@ -221,6 +221,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fmShare := fs.Int("face-match-share", 0, "Face Match turns one partner may hold at once, so that another always finds one (0: half of --face-match-turns, at least one)")
 	fmWait := fs.Duration("face-match-wait", 0, "how long a Face Match request waits for a turn before 503 face_match_busy (0: "+partnerapi.DefaultFaceMatchWait.String()+")")
 	fmBodyTime := fs.Duration("face-match-body-time", 0, "how long a Face Match request's whole body may take to arrive once it has its turn, else 408 timeout (0: "+partnerapi.DefaultFaceMatchBodyTime.String()+")")
+	tokenOwner := fs.String("admin-token-owner", "", "the console admin account of the person who holds the admin token: the token's risk and watchlist proposals are theirs, so another admin must confirm them (default: none, and the token cannot propose, only publish a new watchlist name)")
 	riskTTL := fs.Duration("risk-proposal-ttl", central.DefaultRiskProposalTTL, "how long proposed risk settings wait for a second admin to confirm them before they expire")
 	recheckApprovals := fs.Bool("recheck-approvals", false, "recheck every device approval with central's face engine once its images are in (document against selfie, the selfie's liveness), and send one the engine contradicts to review; needs the face models")
 	backupDir := fs.String("backup-dir", "", "take a checked copy of the bbolt store into this folder every --backup-every, keeping the newest --backup-keep (best another disk; default: no scheduled copies; PostgreSQL: use its own tools)")
@@ -281,6 +282,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("refusing to start: %w", err)
 		}
 	}
+	if *tokenOwner != "" && tok == "" {
+		return errors.New("--admin-token-owner names the holder of the admin token, but there is none (--admin-token-file or $" + envAdminToken + ")")
+	}
 	var store central.Store
 	switch *storeKind {
 	case "bolt":
@@ -306,7 +310,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	srv, err := central.New(central.Config{
 		Addr: *addr, Version: version, Store: store, BoxKey: box, SignKey: sign, AdminToken: tok,
 		TLS: srvTLS, InsecureHTTP: *insecure, MetricsAddr: *metricsAddr, ConsoleAddr: *consoleAddr, Logger: logger, SweepByQueue: pg != nil, ErasureByQueue: pg != nil, TrustedProxies: proxies,
-		RiskProposalTTL: *riskTTL,
+		RiskProposalTTL: *riskTTL, AdminTokenOwner: *tokenOwner,
 	})
 	if err != nil {
 		return err

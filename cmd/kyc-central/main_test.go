@@ -198,6 +198,7 @@ func TestServeRefusals(t *testing.T) {
 		{"face match share above the turns", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-turns", "2", "--face-match-share", "3"}, "--face-match-share 3 exceeds --face-match-turns 2"},
 		{"backup interval under a minute", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--backup-dir", dir, "--backup-every", "30s"}, "--backup-every must be at least a minute"},
 		{"no backup kept", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--backup-dir", dir, "--backup-keep", "0"}, "--backup-keep at least 1"},
+		{"admin token owner without a token", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--admin-token-owner", "ayu"}, "--admin-token-owner names the holder of the admin token, but there is none"},
 		{"risk proposal ttl not positive", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--risk-proposal-ttl", "0s"}, "--risk-proposal-ttl must be positive"},
 		{"face match wait not a duration", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "30"}, `invalid value "30" for flag -face-match-wait`},
 		// An empty model folder: central's second opinion asked for and

@@ -33,7 +33,7 @@ type signedRig struct {
 
 func newSignedRig(t *testing.T) *signedRig {
 	t.Helper()
-	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{})
+	c := centraltest.New(t, centraltest.BoltStore(t), centraltest.Options{AdminTokenOwner: "token-owner"})
 	c.Serve(t)
 	ctx := context.Background()
 	tok, err := c.Server.CreateEnrollToken(ctx, "test", "branch-1", time.Hour)

@@ -392,8 +392,8 @@ func (s *Server) putRisk(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badBody(err, "the risk configuration must be a JSON document of at most %d bytes", maxRiskBody)
 	}
-	// The token is a shared machine credential, not a person: what it
-	// sends is a proposal a console admin confirms (riskproposal.go).
+	// What the token sends is a proposal of its owner's, which another
+	// console admin confirms (riskproposal.go).
 	p, err := s.ProposeRisk(r.Context(), "admin:"+adminID(r.Context()), body, r.URL.Query().Get("reason"))
 	if err != nil {
 		return err
@@ -405,8 +405,9 @@ func (s *Server) putRisk(w http.ResponseWriter, r *http.Request) error {
 // putWatchlist takes a watchlist of at most protocol.MaxWatchlistSize
 // bytes (the limit devices apply too), streamed to the store: central never
 // holds it whole. A new name is published (200); a new version of a
-// published one is a proposal a console admin confirms (202,
-// watchlistproposal.go), with the reason query parameter.
+// published one is a proposal of the token's owner which another console
+// admin confirms (202, watchlistproposal.go), with the reason query
+// parameter.
 func (s *Server) putWatchlist(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	if !protocol.ValidName(name) {

@@ -47,7 +47,7 @@ func TestDeviceDecisionCheckedAgainstBands(t *testing.T) {
 			if i == 4 { // one on PostgreSQL, sealed, as kyc-central runs
 				store = sealedPG(t)
 			}
-			c := start(t, central.Config{Store: store})
+			c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
 			d := c.enrol(t)
 			if tc.publish != "" {
 				c.publishRisk(t, tc.publish)
@@ -164,7 +164,7 @@ func TestDeviceDecisionJudgedByItsRiskVersion(t *testing.T) {
 			if i == 0 { // one on PostgreSQL, sealed, as kyc-central runs
 				store = sealedPG(t)
 			}
-			c := start(t, central.Config{Store: store})
+			c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
 			d := c.enrol(t)
 			sync := func(published int) {
 				if published >= tc.skip {

@@ -121,11 +121,11 @@ func (f *failingStore) OpenWatchlist(ctx context.Context, name string) (protocol
 	return f.Store.OpenWatchlist(ctx, name)
 }
 
-func (f *failingStore) PutWatchlistFrom(ctx context.Context, name string, r io.Reader) (protocol.Watchlist, error) {
+func (f *failingStore) CreateWatchlist(ctx context.Context, name string, r io.Reader, event func(protocol.Watchlist) (central.AuditEvent, error)) (protocol.Watchlist, error) {
 	if f.fail {
-		return protocol.Watchlist{}, f.err("put watchlist")
+		return protocol.Watchlist{}, f.err("create watchlist")
 	}
-	return f.Store.PutWatchlistFrom(ctx, name, r)
+	return f.Store.CreateWatchlist(ctx, name, r, event)
 }
 
 func (f *failingStore) ClaimAttestation(ctx context.Context, dev string, h [sha256.Size]byte, key string, exp time.Time) error {
@@ -181,7 +181,7 @@ func checkPrivateError(t *testing.T, c *tc, what string, resp *http.Response, e 
 // the log has with the cause.
 func TestStoreErrorsStayPrivate(t *testing.T) {
 	fs := &failingStore{Store: openBolt(t)}
-	c := start(t, central.Config{Store: fs})
+	c := start(t, central.Config{Store: fs, AdminTokenOwner: addTokenOwner(t, fs)})
 	d := c.enrol(t)
 	fs.fail = true
 

@@ -14,11 +14,12 @@ import (
 
 // TestOperationsAudited: the bootstrap admin API goes through the same
 // operations as the console, so its changes land in the audit trail too,
-// with the admin credential as the actor; an enrolment token carries its
+// with the admin credential as the actor, or for a proposal the token's
+// owner with the credential it came with; an enrolment token carries its
 // branch to the device it enrols.
 func TestOperationsAudited(t *testing.T) {
 	store := openBolt(t)
-	c := start(t, central.Config{Store: store})
+	c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
 	ctx := context.Background()
 
 	var tr central.TokenResponse
@@ -48,16 +49,18 @@ func TestOperationsAudited(t *testing.T) {
 			t.Fatalf("watchlist: %d %+v, want %d", resp.StatusCode, e, want)
 		}
 	}
+	const token, owner = "admin:bootstrap-token:", "user:" + tokenOwner
 	for _, w := range []struct {
 		action, subject string
 		n               int
 		before, after   string
+		actor           string // its prefix
 	}{
-		{central.AuditEnrollToken, "branch:JKT-Selatan", 1, "", `"branch":"JKT-Selatan"`},
-		{central.AuditDeviceRevoke, "device:" + id.DeviceID(), 1, `"branch":"JKT-Selatan"}`, `"revoked_at"`},
-		{central.AuditRiskProposed, "risk", 1, `{"version":0}`, `"config":{"max_retries":2}`},
-		{central.AuditWatchlistPublish, "watchlist:pep.list.json.gz", 1, "", `"version":1`},
-		{central.AuditWatchlistProposed, "watchlist:pep.list.json.gz", 1, `"version":1`, `"version":2`},
+		{central.AuditEnrollToken, "branch:JKT-Selatan", 1, "", `"branch":"JKT-Selatan"`, token},
+		{central.AuditDeviceRevoke, "device:" + id.DeviceID(), 1, `"branch":"JKT-Selatan"}`, `"revoked_at"`, token},
+		{central.AuditRiskProposed, "risk", 1, `{"version":0}`, `"via":"` + token, owner},
+		{central.AuditWatchlistPublish, "watchlist:pep.list.json.gz", 1, "", `"version":1`, token},
+		{central.AuditWatchlistProposed, "watchlist:pep.list.json.gz", 1, `"version":1`, `"via":"` + token, owner},
 	} {
 		evs, err := store.Audit(ctx, central.AuditFilter{Action: w.action})
 		if err != nil || len(evs) != w.n {
@@ -65,7 +68,7 @@ func TestOperationsAudited(t *testing.T) {
 			continue
 		}
 		e := evs[len(evs)-1]
-		if !strings.HasPrefix(e.Actor, "admin:bootstrap-token:") || e.Subject != w.subject ||
+		if !strings.HasPrefix(e.Actor, w.actor) || e.Subject != w.subject ||
 			!strings.Contains(string(e.Before), w.before) || !strings.Contains(string(e.After), w.after) {
 			t.Errorf("%s: %+v (before %s, after %s)", w.action, e, e.Before, e.After)
 		}

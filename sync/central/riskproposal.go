@@ -18,13 +18,19 @@ import (
 )
 
 // Risk settings are published four eyes, as an override of a case is: one
-// person (a console admin, or the admin API's machine token) proposes a
-// whole settings document against the version it was read at, which
-// changes nothing devices get; another console admin confirms it, and
-// only then is it published (if the published version is still the
+// person (a console admin, or the holder of the admin API's token)
+// proposes a whole settings document against the version it was read at,
+// which changes nothing devices get; another console admin confirms it,
+// and only then is it published (if the published version is still the
 // proposal's base), or declines it. One proposal is pending at a time: a
 // new one replaces it only when made by the same proposer or once it has
 // expired; anyone else declines it first, which leaves a trace.
+//
+// Both acts name a person, a console account: the four-eyes check
+// compares them, so a credential that names nobody would let one person
+// be both. The admin token is such a credential: its proposal is that of
+// Config.AdminTokenOwner, the admin who holds it, and without one the
+// token cannot propose (proposer).
 
 // Audit actions of risk proposals.
 const (
@@ -58,7 +64,7 @@ type Proposal struct {
 	// Base is the version published when it was proposed (0: none): it
 	// is published only over that version.
 	Base      int64     `json:"base_version"`
-	Proposer  string    `json:"proposer"` // the actor, "user:<name>" or "admin:<credential>"
+	Proposer  string    `json:"proposer"` // the person, "user:<name>"
 	Reason    string    `json:"reason,omitempty"`
 	At        time.Time `json:"proposed_at"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -105,9 +111,12 @@ type riskProposalState struct {
 
 // proposalState is what the audit trail keeps of any proposal.
 type proposalState struct {
-	ID        string    `json:"id"`
-	Base      int64     `json:"base_version"`
-	Proposer  string    `json:"proposer"`
+	ID       string `json:"id"`
+	Base     int64  `json:"base_version"`
+	Proposer string `json:"proposer"`
+	// Via is the admin credential a proposal came with, on its
+	// proposer's behalf ("admin:<credential>"); "" from the console.
+	Via       string    `json:"via,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -127,10 +136,15 @@ func (s *Server) riskProposalTTL() time.Duration {
 	return DefaultRiskProposalTTL
 }
 
-// ProposeRisk records doc as the pending risk proposal of actor, based on
-// the version published now, with an optional reason: 409
+// ProposeRisk records doc as the pending risk proposal of actor (a
+// console account, or the admin token for its owner: see proposer),
+// based on the version published now, with an optional reason: 409
 // proposal_pending while another proposer's is pending.
 func (s *Server) ProposeRisk(ctx context.Context, actor string, doc json.RawMessage, reason string) (RiskProposal, error) {
+	by, via, err := s.proposer(ctx, actor)
+	if err != nil {
+		return RiskProposal{}, err
+	}
 	if !json.Valid(doc) {
 		return RiskProposal{}, httpx.Errorf(http.StatusBadRequest, "malformed", "the risk configuration must be a JSON document")
 	}
@@ -148,8 +162,10 @@ func (s *Server) ProposeRisk(ctx context.Context, actor string, doc json.RawMess
 	if err != nil {
 		return RiskProposal{}, fmt.Errorf("reading the risk configuration: %w", err)
 	}
-	p := RiskProposal{Proposal: s.newProposal(actor, reason, ver), Config: doc}
-	ev, err := s.auditEvent(ctx, actor, AuditRiskProposed, "risk", newRiskState(ver, cur), newProposalState(p))
+	p := RiskProposal{Proposal: s.newProposal(by, reason, ver), Config: doc}
+	after := newProposalState(p)
+	after.Via = via
+	ev, err := s.auditEvent(ctx, by, AuditRiskProposed, "risk", newRiskState(ver, cur), after)
 	if err != nil {
 		return RiskProposal{}, err
 	}
@@ -198,6 +214,42 @@ func (s *Server) newProposal(actor, reason string, base int64) Proposal {
 	return Proposal{ID: rand.Text(), Base: base, Proposer: actor, Reason: reason, At: now, ExpiresAt: now.Add(s.riskProposalTTL())}
 }
 
+// proposer is the person, and the credential if any, of a proposal actor
+// sends. A console account ("user:<name>") is its own. The admin token
+// ("admin:<credential>") names no person, yet one who holds it and a
+// console account could propose with it and confirm as themselves: its
+// proposal is Config.AdminTokenOwner's, who must be an enabled console
+// admin, and 403 admin_token_unowned without one.
+func (s *Server) proposer(ctx context.Context, actor string) (by, via string, err error) {
+	if isPerson(actor) {
+		return actor, "", nil
+	}
+	if !strings.HasPrefix(actor, "admin:") {
+		return "", "", fmt.Errorf("central: %q names no person and cannot propose", actor)
+	}
+	owner := s.cfg.AdminTokenOwner
+	if owner == "" {
+		return "", "", httpx.Errorf(http.StatusForbidden, "admin_token_unowned",
+			"the admin token names no person, and a proposal must name one so that another admin confirms it: propose in the console, or name the console admin who holds the token in central's configuration (kyc-central serve --admin-token-owner)")
+	}
+	u, err := s.cfg.Store.User(ctx, owner)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", "", fmt.Errorf("reading the admin token's owner: %w", err)
+	}
+	if err != nil || u.Disabled || u.Role != RoleAdmin {
+		return "", "", httpx.Errorf(http.StatusForbidden, "admin_token_unowned",
+			"the admin token's owner %q is not an enabled console admin, and a proposal must name one: propose in the console, or name the admin who holds the token in central's configuration (kyc-central serve --admin-token-owner)", owner)
+	}
+	// The account's name as stored, which the console's actor is.
+	return "user:" + u.Name, actor, nil
+}
+
+// isPerson reports whether actor is a console account, "user:<name>".
+func isPerson(actor string) bool {
+	name, ok := strings.CutPrefix(actor, "user:")
+	return ok && name != ""
+}
+
 // checkReason bounds a proposal's or a decline's reason: 400 malformed.
 func checkReason(reason string) error {
 	if utf8.RuneCountInString(reason) > maxProposalReason || !StorableText(reason) {
@@ -208,13 +260,26 @@ func checkReason(reason string) error {
 
 // secondPerson checks that actor may confirm or decline proposal id of a
 // what, given p, the pending unexpired one (ok false: none): 404
-// no_proposal when it is not id, 403 four_eyes for its proposer.
+// no_proposal when it is not id, 403 four_eyes for its proposer or an
+// actor that is no person.
 func secondPerson(p Proposal, ok bool, actor, id, what string) error {
 	if !ok || p.ID != id {
 		return httpx.Errorf(http.StatusNotFound, "no_proposal", "no such %s proposal is pending", what)
 	}
-	if p.Proposer == actor {
-		return httpx.Errorf(http.StatusForbidden, "four_eyes", "the proposer of a %s cannot confirm or decline it", what)
+	if p.Proposer == actor || !isPerson(actor) {
+		return httpx.Errorf(http.StatusForbidden, "four_eyes", "the proposer of a %s cannot confirm or decline it, and a second admin is a console account", what)
+	}
+	return nil
+}
+
+// attributed checks that p, about to be confirmed, names its proposer:
+// 403 unattributed_proposal for one the admin token made before its
+// proposals named a person, of which nobody can tell whether the
+// confirmer is its proposer. Any admin may still decline it.
+func attributed(p Proposal, what string) error {
+	if !isPerson(p.Proposer) {
+		return httpx.Errorf(http.StatusForbidden, "unattributed_proposal",
+			"this %s proposal names no person (%s), so a second admin cannot be told from its proposer: decline it and propose again", what, p.Proposer)
 	}
 	return nil
 }
@@ -225,6 +290,9 @@ func secondPerson(p Proposal, ok bool, actor, id, what string) error {
 func (s *Server) ConfirmRisk(ctx context.Context, actor, id string) (int64, error) {
 	p, err := s.pendingRisk(ctx, actor, id)
 	if err != nil {
+		return 0, err
+	}
+	if err := attributed(p.Proposal, "risk configuration"); err != nil {
 		return 0, err
 	}
 	old, oldV, err := s.cfg.Store.Risk(ctx)

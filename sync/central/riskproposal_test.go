@@ -13,6 +13,20 @@ import (
 	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
+// tokenOwner is the console admin who holds the test admin token
+// (Config.AdminTokenOwner), whose proposals the token's are.
+const tokenOwner = "owner"
+
+// addTokenOwner creates tokenOwner's account in store, an enabled admin,
+// and returns its name for Config.AdminTokenOwner.
+func addTokenOwner(t *testing.T, store central.Users) string {
+	t.Helper()
+	if err := store.CreateUser(context.Background(), central.User{Name: tokenOwner, Role: central.RoleAdmin, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return tokenOwner
+}
+
 // publishRisk publishes doc as it is done now: the admin API proposes it
 // (202), and a console admin ("user:second") confirms it.
 func (c *tc) publishRisk(t *testing.T, doc string) int64 {
@@ -28,15 +42,15 @@ func (c *tc) publishRisk(t *testing.T, doc string) int64 {
 	return v
 }
 
-// TestAdminRiskProposes: the admin token, a shared machine credential,
-// cannot publish risk settings alone: PUT /admin/v1/config/risk answers
-// 202 with a proposal, devices' configuration keeps the version before,
-// and a console admin's confirm publishes it. The token's holder cannot
-// confirm (it is no console user), and proposing again replaces its own.
+// TestAdminRiskProposes: the admin token cannot publish risk settings
+// alone: PUT /admin/v1/config/risk answers 202 with a proposal of the
+// token's owner, devices' configuration keeps the version before, and
+// another console admin's confirm publishes it. The owner cannot confirm,
+// and proposing again replaces their own.
 func TestAdminRiskProposes(t *testing.T) {
 	ctx := context.Background()
 	store := openBolt(t)
-	c := start(t, central.Config{Store: store})
+	c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
 	d := c.enrol(t)
 
 	lax := `{"bands":{"approve_min":0.01,"review_min":0},"required":[]}`
@@ -47,7 +61,7 @@ func TestAdminRiskProposes(t *testing.T) {
 	var p central.RiskProposal
 	resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk?reason=tuning", []byte(lax), &p)
 	if resp.StatusCode != http.StatusAccepted || p.ID == "" || p.Base != 0 || string(p.Config) != lax || p.Reason != "tuning" ||
-		!strings.HasPrefix(p.Proposer, "admin:") || p.ExpiresAt.Sub(p.At) != central.DefaultRiskProposalTTL {
+		p.Proposer != "user:"+tokenOwner || p.ExpiresAt.Sub(p.At) != central.DefaultRiskProposalTTL {
 		t.Fatalf("PUT risk: %d %+v %+v", resp.StatusCode, e, p)
 	}
 	if _, v, _ := store.Risk(ctx); v != 0 {
@@ -59,8 +73,9 @@ func TestAdminRiskProposes(t *testing.T) {
 	if _, err := c.Server.ConfirmRisk(ctx, p.Proposer, p.ID); status(err) != http.StatusForbidden {
 		t.Errorf("the proposer's confirm: %v, want 403", err)
 	}
-	if evs, _ := store.Audit(ctx, central.AuditFilter{Action: central.AuditRiskProposed}); len(evs) != 1 || evs[0].Actor != p.Proposer {
-		t.Errorf("risk_proposed audit: %+v", evs)
+	if evs, _ := store.Audit(ctx, central.AuditFilter{Action: central.AuditRiskProposed}); len(evs) != 1 || evs[0].Actor != p.Proposer ||
+		!strings.Contains(string(evs[0].After), `"via":"admin:bootstrap-token:`) {
+		t.Errorf("risk_proposed audit: %+v, want the owner's naming the token", evs)
 	}
 	var again central.RiskProposal
 	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"max_retries":2}`), &again); resp.StatusCode != http.StatusAccepted {
@@ -93,7 +108,7 @@ func TestAdminRiskProposes(t *testing.T) {
 func TestRiskProposalRefusesWhatDevicesRefuse(t *testing.T) {
 	ctx := context.Background()
 	store := openBolt(t)
-	c := start(t, central.Config{Store: store})
+	c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
 	for _, tc := range []struct {
 		name, doc string
 		want      []string // in the message
@@ -134,6 +149,112 @@ func TestRiskProposalRefusesWhatDevicesRefuse(t *testing.T) {
 	if evs, _ := store.Audit(ctx, central.AuditFilter{Action: central.AuditRiskProposed}); len(evs) != 0 {
 		t.Errorf("a refused document was audited as proposed: %+v", evs)
 	}
+}
+
+// TestFourEyesNamesTwoPersons: the admin token's proposal is its owner's
+// (Config.AdminTokenOwner), so one person holding the token and a console
+// admin account cannot propose with the one and confirm with the other.
+// Without an owner, or with one who is not an enabled admin, the token
+// cannot propose: 403 admin_token_unowned, nothing pending or audited;
+// it still publishes a new watchlist name. A proposal that names no
+// person (the token's before this) cannot be confirmed, only declined.
+// Before, the token's proposal named "admin:<credential>", which no
+// console account is, and its holder confirmed it as themselves.
+func TestFourEyesNamesTwoPersons(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		owner string
+		user  *central.User // the owner's account, if any
+	}{
+		{"no owner", "", nil},
+		{"an owner without an account", tokenOwner, nil},
+		{"a disabled owner", tokenOwner, &central.User{Name: tokenOwner, Role: central.RoleAdmin, Disabled: true}},
+		{"an owner who is no admin", tokenOwner, &central.User{Name: tokenOwner, Role: central.RoleReviewer}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := openBolt(t)
+			if tc.user != nil {
+				if err := store.CreateUser(ctx, *tc.user); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := start(t, central.Config{Store: store, AdminTokenOwner: tc.owner})
+			if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/ofac", []byte("A\n"), nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("the token publishing a new list: %d %+v, want 200", resp.StatusCode, e)
+			}
+			for _, path := range []string{"/admin/v1/config/risk", "/admin/v1/watchlists/ofac"} {
+				resp, e := c.admin(t, http.MethodPut, path, []byte(`{"max_retries":2}`), nil)
+				if resp.StatusCode != http.StatusForbidden || e.Code != "admin_token_unowned" || !strings.Contains(e.Message, "console") {
+					t.Errorf("PUT %s: %d %+v, want 403 admin_token_unowned saying what to do", path, resp.StatusCode, e)
+				}
+			}
+			if _, ok, _ := c.Server.PendingRisk(ctx); ok {
+				t.Error("a refused risk proposal is pending")
+			}
+			if ps, _ := c.Server.PendingWatchlists(ctx); len(ps) != 0 {
+				t.Errorf("a refused watchlist proposal is pending: %+v", ps)
+			}
+			for _, action := range []string{central.AuditRiskProposed, central.AuditWatchlistProposed} {
+				if evs, _ := store.Audit(ctx, central.AuditFilter{Action: action}); len(evs) != 0 {
+					t.Errorf("a refused proposal was audited: %+v", evs)
+				}
+			}
+		})
+	}
+
+	t.Run("an owner", func(t *testing.T) {
+		store := openBolt(t)
+		c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
+		owner := "user:" + tokenOwner // as the console names the owner's session
+		var p central.RiskProposal
+		if resp, e := c.admin(t, http.MethodPut, "/admin/v1/config/risk", []byte(`{"max_retries":2}`), &p); resp.StatusCode != http.StatusAccepted || p.Proposer != owner {
+			t.Fatalf("the token's risk proposal: %d %+v %+v, want the owner's", resp.StatusCode, e, p)
+		}
+		if _, err := c.Server.ConfirmRisk(ctx, owner, p.ID); status(err) != http.StatusForbidden {
+			t.Errorf("the owner confirming the token's proposal in the console: %v, want 403", err)
+		}
+		if _, err := c.Server.ConfirmRisk(ctx, "admin:bootstrap-token:x", p.ID); status(err) != http.StatusForbidden {
+			t.Errorf("a credential that is no person confirming: %v, want 403", err)
+		}
+		if _, err := c.Server.ConfirmRisk(ctx, "user:bob", p.ID); err != nil {
+			t.Errorf("another admin's confirm: %v", err)
+		}
+		if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/un", []byte("A\n"), nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("a new list: %d %+v", resp.StatusCode, e)
+		}
+		var w central.WatchlistProposal
+		if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/un", []byte("B\n"), &w); resp.StatusCode != http.StatusAccepted || w.Proposer != owner {
+			t.Fatalf("the token's watchlist proposal: %d %+v %+v, want the owner's", resp.StatusCode, e, w)
+		}
+		if _, err := c.Server.ConfirmWatchlist(ctx, owner, "un", w.ID); status(err) != http.StatusForbidden {
+			t.Errorf("the owner confirming the token's list in the console: %v, want 403", err)
+		}
+		if _, err := c.Server.ConfirmWatchlist(ctx, "user:bob", "un", w.ID); err != nil {
+			t.Errorf("another admin's confirm: %v", err)
+		}
+	})
+
+	t.Run("a proposal naming no person", func(t *testing.T) {
+		store := openBolt(t)
+		c := start(t, central.Config{Store: store})
+		now := time.Now()
+		p := central.RiskProposal{Proposal: central.Proposal{ID: "old", Proposer: "admin:bootstrap-token:0123456789ab", At: now, ExpiresAt: now.Add(time.Hour)},
+			Config: []byte(`{"max_retries":2}`)}
+		if err := store.ProposeRisk(ctx, p, central.AuditEvent{ID: "old", At: now, Actor: p.Proposer, Action: central.AuditRiskProposed, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+		var he *httpx.Error
+		if _, err := c.Server.ConfirmRisk(ctx, "user:bob", p.ID); !errors.As(err, &he) || he.Status != http.StatusForbidden || he.Code != "unattributed_proposal" {
+			t.Errorf("confirming a proposal that names no person: %v, want 403 unattributed_proposal", err)
+		}
+		if _, v, _ := store.Risk(ctx); v != 0 {
+			t.Errorf("it was published (version %d)", v)
+		}
+		if err := c.Server.DeclineRisk(ctx, "user:bob", p.ID, "whose?"); err != nil {
+			t.Errorf("declining it: %v", err)
+		}
+	})
 }
 
 // noAppendStore is a store whose stand-alone AppendAudit fails.

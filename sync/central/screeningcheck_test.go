@@ -68,7 +68,7 @@ func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 			}
 			var shift atomic.Int64 // how far central's clock is moved on
 			now := func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
-			c := start(t, central.Config{Store: store, Now: now})
+			c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store), Now: now})
 			if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/un", []byte("name\n"), nil); resp.StatusCode != http.StatusOK {
 				t.Fatalf("publishing a list: %d %+v", resp.StatusCode, e)
 			}

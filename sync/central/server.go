@@ -89,6 +89,13 @@ type Config struct {
 	// AdminToken is the bootstrap bearer token of the admin API; empty
 	// disables it. New refuses a weak one (see CheckAdminToken).
 	AdminToken string
+	// AdminTokenOwner is the console admin account of the person who
+	// holds AdminToken. A risk or watchlist proposal sent with the token
+	// is that person's (the console's four-eyes check then stops them
+	// confirming it); empty: the token, which names no person, cannot
+	// propose (403 admin_token_unowned), though it still publishes the
+	// first version of a new watchlist name (riskproposal.go: proposer).
+	AdminTokenOwner string
 	// TLS, when set, makes Serve speak HTTPS with it (MinVersion and
 	// cipher suites are raised to central's floor). Without it Serve
 	// refuses to run unless InsecureHTTP is set and the address is
@@ -205,6 +212,9 @@ func New(cfg Config) (*Server, error) {
 		if err := CheckAdminToken(cfg.AdminToken); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.AdminTokenOwner != "" && cfg.AdminToken == "" {
+		return nil, errors.New("central: Config.AdminTokenOwner names the owner of an admin token, but there is none")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

@@ -70,7 +70,8 @@ func TestEnrolmentPinsCentralKeys(t *testing.T) {
 // with each watchlist signed on its own, a tampered bundle does not open,
 // the status report is recorded and shown in the device listing.
 func TestSignedConfigAndStatus(t *testing.T) {
-	c := start(t, central.Config{Store: openBolt(t)})
+	store := openBolt(t)
+	c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
 	d := c.enrol(t)
 	list := []byte("SITI NURHALIZA\nJOHN DOE\n")
 	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/watchlists/ofac", list, nil); resp.StatusCode != 200 {

@@ -70,11 +70,6 @@ func (s *streamingStore) OpenWatchlist(_ context.Context, name string) (protocol
 	return s.desc(), io.NopCloser(newGen(s.size)), nil
 }
 
-func (s *streamingStore) PutWatchlistFrom(_ context.Context, name string, r io.Reader) (protocol.Watchlist, error) {
-	n, sum, err := s.receive(r)
-	return protocol.Watchlist{Name: name, Version: 2, Size: n, SHA256: sum}, err
-}
-
 // ProposeWatchlist takes the upload over "big", which the store has
 // published: a proposal, streamed the same.
 func (s *streamingStore) ProposeWatchlist(_ context.Context, p central.WatchlistProposal, r io.Reader, _ func(central.WatchlistProposal) (central.AuditEvent, error)) (central.WatchlistProposal, error) {
@@ -152,7 +147,7 @@ func TestWatchlistsStream(t *testing.T) {
 		{"boltstore", openBolt(t), size * 3 / 4, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := start(t, central.Config{Store: tc.store})
+			c := start(t, central.Config{Store: tc.store, AdminTokenOwner: addTokenOwner(t, tc.store)})
 			devs := make([]*dev, 8)
 			for i := range devs {
 				devs[i] = c.enrol(t)

@@ -20,7 +20,13 @@ import (
 // is then published as the next version) or declines it. One proposal is
 // pending per name, and it expires as a risk proposal does. The first
 // version of a new name is published at once: a list added can only
-// cause more hits, never clear a person a list in use would stop.
+// cause more hits, never clear a person a list in use would stop; the
+// store publishes it only while the name has no version (CreateWatchlist),
+// so of two uploads racing to create a name one is published and the
+// other answered 409 watchlist_stale, never published over it unseen by
+// a second admin. A proposal names a person, as a risk proposal does
+// (proposer); the first version of a name may come from the admin token
+// alone.
 
 // Audit actions of watchlist proposals.
 const (
@@ -30,7 +36,8 @@ const (
 )
 
 // ErrWatchlistStale means the published watchlist is no longer the
-// version a proposal was based on.
+// version a proposal was based on, or, for the first version of a name,
+// that another upload published one first.
 var ErrWatchlistStale = errors.New("central: the watchlist changed since the proposal")
 
 // WatchlistProposal is a new version of watchlist Name waiting for a
@@ -63,6 +70,13 @@ type WatchlistProposals interface {
 	// DeleteWatchlistProposal removes proposal id of name and its bytes,
 	// and appends ev; ErrNotFound when it is not pending.
 	DeleteWatchlistProposal(ctx context.Context, name, id string, ev AuditEvent) error
+	// CreateWatchlist publishes the list read from r (which the caller
+	// bounds) as version 1 of name, without holding it whole, with the
+	// event that event makes of it, only if no version of name is
+	// published when it commits: otherwise ErrWatchlistStale and nothing
+	// is kept, so of two uploads racing to create a name one publishes
+	// it. A name found published before r is read leaves r unread.
+	CreateWatchlist(ctx context.Context, name string, r io.Reader, event func(protocol.Watchlist) (AuditEvent, error)) (protocol.Watchlist, error)
 }
 
 // watchlistProposalState is what the audit trail keeps of a proposal.
@@ -78,11 +92,13 @@ func newWatchlistProposalState(p WatchlistProposal) watchlistProposalState {
 // PublishWatchlist takes a new version of the watchlist name from actor,
 // read from r (which the caller bounds to protocol.MaxWatchlistSize)
 // without holding it whole. The first version of a name is published at
-// once (prop is nil); a later one becomes the name's pending proposal,
-// with reason, which another admin confirms (409 proposal_pending while
-// another proposer's is pending). Devices install a published version at
-// their next sync; the console publishes lists in the format their
-// screening store reads (NAME.list.json.gz).
+// once (prop is nil; 409 watchlist_stale when another upload published
+// the name first); a later one becomes the name's pending proposal, with
+// reason, of the person proposer names (403 admin_token_unowned), which
+// another admin confirms (409 watchlist_proposal_pending while another
+// proposer's is pending). Devices install a published version at their
+// next sync; the console publishes lists in the format their screening
+// store reads (NAME.list.json.gz).
 func (s *Server) PublishWatchlist(ctx context.Context, actor, name, reason string, r io.Reader) (wl protocol.Watchlist, prop *WatchlistProposal, err error) {
 	if !protocol.ValidName(name) {
 		return protocol.Watchlist{}, nil, httpx.Errorf(http.StatusBadRequest, "malformed", "watchlist names are 1-64 letters, digits, '-', '_' or '.'")
@@ -98,10 +114,16 @@ func (s *Server) PublishWatchlist(ctx context.Context, actor, name, reason strin
 		wl, err := s.publishNewWatchlist(ctx, actor, name, r)
 		return wl, nil, err
 	}
-	p := WatchlistProposal{Proposal: s.newProposal(actor, reason, cur.Version), Name: name}
+	by, via, err := s.proposer(ctx, actor)
+	if err != nil {
+		return protocol.Watchlist{}, nil, err
+	}
+	p := WatchlistProposal{Proposal: s.newProposal(by, reason, cur.Version), Name: name}
 	before := watchlistState{Version: cur.Version, Size: cur.Size, SHA256: cur.SHA256}
 	p, err = s.cfg.Store.ProposeWatchlist(ctx, p, r, func(p WatchlistProposal) (AuditEvent, error) {
-		return s.auditEvent(ctx, actor, AuditWatchlistProposed, "watchlist:"+name, before, newWatchlistProposalState(p))
+		after := newWatchlistProposalState(p)
+		after.Via = via
+		return s.auditEvent(ctx, by, AuditWatchlistProposed, "watchlist:"+name, before, after)
 	})
 	if errors.Is(err, ErrProposalPending) {
 		return protocol.Watchlist{}, nil, httpx.Errorf(http.StatusConflict, "watchlist_proposal_pending", "another proposal of this watchlist waits for a second admin: confirm or decline it first")
@@ -127,14 +149,18 @@ func (s *Server) publishedWatchlist(ctx context.Context, name string) (wl protoc
 	return protocol.Watchlist{}, false, nil
 }
 
-// publishNewWatchlist publishes the first version of name.
+// publishNewWatchlist publishes the first version of name, with its
+// event: 409 watchlist_stale when another upload published one first.
 func (s *Server) publishNewWatchlist(ctx context.Context, actor, name string, r io.Reader) (protocol.Watchlist, error) {
-	wl, err := s.cfg.Store.PutWatchlistFrom(ctx, name, r)
+	wl, err := s.cfg.Store.CreateWatchlist(ctx, name, r, func(wl protocol.Watchlist) (AuditEvent, error) {
+		return s.auditEvent(ctx, actor, AuditWatchlistPublish, "watchlist:"+name, nil, watchlistState{Version: wl.Version, Size: wl.Size, SHA256: wl.SHA256})
+	})
+	if errors.Is(err, ErrWatchlistStale) {
+		return protocol.Watchlist{}, httpx.Errorf(http.StatusConflict, "watchlist_stale",
+			"another upload published watchlist %q meanwhile: send this one again to propose it as the next version, which another admin confirms", name)
+	}
 	if err != nil {
 		return protocol.Watchlist{}, fmt.Errorf("publishing watchlist %q: %w", name, err)
-	}
-	if err := s.audit(ctx, actor, AuditWatchlistPublish, "watchlist:"+name, nil, watchlistState{Version: wl.Version, Size: wl.Size, SHA256: wl.SHA256}); err != nil {
-		return protocol.Watchlist{}, err
 	}
 	s.logWatchlist(ctx, actor, "", wl)
 	return wl, nil
@@ -186,6 +212,9 @@ func (s *Server) pendingWatchlist(ctx context.Context, actor, name, id string) (
 func (s *Server) ConfirmWatchlist(ctx context.Context, actor, name, id string) (protocol.Watchlist, error) {
 	p, err := s.pendingWatchlist(ctx, actor, name, id)
 	if err != nil {
+		return protocol.Watchlist{}, err
+	}
+	if err := attributed(p.Proposal, "watchlist"); err != nil {
 		return protocol.Watchlist{}, err
 	}
 	cur, _, err := s.publishedWatchlist(ctx, name)

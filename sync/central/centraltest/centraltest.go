@@ -83,6 +83,10 @@ type Options struct {
 	// Keyring seals the store; nil: a new one in a temporary folder. Two
 	// centrals on one store (instances) share one.
 	Keyring *seal.FileKeyring
+	// AdminTokenOwner, when set, is made an enabled console admin in the
+	// store and named the admin token's holder
+	// (central.Config.AdminTokenOwner): the token's proposals are hers.
+	AdminTokenOwner string
 }
 
 // Central is a central built by New: mount on Server, then Serve.
@@ -141,6 +145,13 @@ func New(t testing.TB, raw central.Store, o Options) *Central {
 		rand.Read(tok)
 		c.Admin = base64.RawURLEncoding.EncodeToString(tok)
 		cfg.AdminToken = c.Admin
+	}
+	if o.AdminTokenOwner != "" {
+		owner := central.User{Name: o.AdminTokenOwner, Role: central.RoleAdmin, CreatedAt: time.Now()}
+		if err := store.CreateUser(context.Background(), owner); err != nil {
+			t.Fatal(err)
+		}
+		cfg.AdminTokenOwner = o.AdminTokenOwner
 	}
 	if c.Server, err = central.New(cfg); err != nil {
 		t.Fatal(err)

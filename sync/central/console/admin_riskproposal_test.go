@@ -228,3 +228,29 @@ func TestRiskProposalSteps(t *testing.T) {
 		t.Errorf("version %d after bob's proposal was confirmed, want 2", v)
 	}
 }
+
+// TestRiskProposalNamingNoPerson: a proposal the admin token made before
+// its proposals named its owner ("admin:<credential>") is confirmed by
+// no one, since whoever holds the token may be the admin confirming:
+// 403 saying to decline it, nothing published. It is declined as any.
+func TestRiskProposalNamingNoPerson(t *testing.T) {
+	e := newAdminEnv(t)
+	ctx := context.Background()
+	bob := e.user(t, "bob", central.RoleAdmin)
+	now := time.Now()
+	p := central.RiskProposal{Proposal: central.Proposal{ID: "legacy", Proposer: "admin:bootstrap-token:0123456789ab", At: now, ExpiresAt: now.Add(time.Hour)},
+		Config: json.RawMessage(`{"max_retries":2}`)}
+	if err := e.store.ProposeRisk(ctx, p, central.AuditEvent{ID: "legacy", At: now, Actor: p.Proposer, Action: central.AuditRiskProposed, Subject: "risk", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := bob.post(t, "/console/risk/proposal/confirm", url.Values{"id": {p.ID}})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(html.UnescapeString(body), "This proposal names no person") {
+		t.Errorf("confirming a proposal naming no person: %d, want 403 saying so\n%.300s", resp.StatusCode, body)
+	}
+	if _, v, _ := e.store.Risk(ctx); v != 0 {
+		t.Fatalf("it was published (version %d)", v)
+	}
+	if resp, body := bob.post(t, "/console/risk/proposal/decline", url.Values{"id": {p.ID}, "reason": {"whose?"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("declining it: %d\n%.300s", resp.StatusCode, body)
+	}
+}

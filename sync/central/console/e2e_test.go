@@ -122,8 +122,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if code != http.StatusAccepted || json.Unmarshal(body, &prop) != nil {
 		t.Fatalf("proposing the risk configuration: %d %s", code, body)
 	}
-	// The admin token only proposes; the second admin's confirm is the
-	// store's step here (the browser script is about cases).
+	// The admin token only proposes, for its owner; the second admin's
+	// confirm is the store's step here (the browser script is about
+	// cases).
 	st, err := pgstore.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -309,8 +310,10 @@ func startConsoleCentral(t *testing.T, ctx context.Context, bin, dsn string, use
 
 	addr := browsertest.FreeAddr(t)
 	c.URL = "https://" + addr
+	// The admin holds the token: its proposals are hers.
 	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--data", c.data, "--store", "postgres", "--dsn", dsn,
-		"--tls-cert", filepath.Join(tlsDir, "server.crt"), "--tls-key", filepath.Join(tlsDir, "server.key"))
+		"--tls-cert", filepath.Join(tlsDir, "server.crt"), "--tls-key", filepath.Join(tlsDir, "server.key"),
+		"--admin-token-owner", users["admin"].Name)
 	cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
 	c.logs = browsertest.StartLogged(t, cmd)
 	if !c.logs.Wait("kyc-central listening", time.Minute) {

@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"Audit", testAudit},
 		{"WatchlistStream", testWatchlistStream},
 		{"WatchlistProposal", testWatchlistProposal},
+		{"WatchlistCreate", testWatchlistCreate},
+		{"WatchlistCreateRace", testWatchlistCreateRace},
 		{"AttestationClaims", testAttestationClaims},
 		{"RouteApproval", testRouteApproval},
 	}

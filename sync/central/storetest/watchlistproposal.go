@@ -43,9 +43,12 @@ func testWatchlistProposal(t *testing.T, s central.Store) {
 	ev := func(action string) central.AuditEvent {
 		return central.AuditEvent{ID: action, At: now, Actor: "user:bob", Action: action, Subject: "watchlist:" + name, Count: 1}
 	}
-	propose := func(id, by string, base int64, at time.Time, data []byte) (central.WatchlistProposal, error) {
+	proposeFrom := func(id, by string, base int64, at time.Time, r io.Reader) (central.WatchlistProposal, error) {
 		return s.ProposeWatchlist(ctx, central.WatchlistProposal{Name: name,
-			Proposal: central.Proposal{ID: id, Base: base, Proposer: by, At: at, ExpiresAt: at.Add(time.Hour)}}, bytes.NewReader(data), event)
+			Proposal: central.Proposal{ID: id, Base: base, Proposer: by, At: at, ExpiresAt: at.Add(time.Hour)}}, r, event)
+	}
+	propose := func(id, by string, base int64, at time.Time, data []byte) (central.WatchlistProposal, error) {
+		return proposeFrom(id, by, base, at, bytes.NewReader(data))
 	}
 	published := func() []byte {
 		t.Helper()
@@ -83,8 +86,14 @@ func testWatchlistProposal(t *testing.T, s central.Store) {
 	if ps := pending(); len(ps) != 1 || ps[0].ID != "a" || ps[0].Name != name || ps[0].Size != a.Size {
 		t.Errorf("WatchlistProposals = %+v, want a", ps)
 	}
-	if _, err := propose("b", "user:bob", 1, now, listBytes(3, 50)); !errors.Is(err, central.ErrProposalPending) || events() != 1 {
+	// Refused, it is refused before its list is read: nothing of it is
+	// written.
+	refused := &countingReader{r: bytes.NewReader(listBytes(3, 50))}
+	if _, err := proposeFrom("b", "user:bob", 1, now, refused); !errors.Is(err, central.ErrProposalPending) || events() != 1 {
 		t.Errorf("another proposer's ProposeWatchlist = %v with %d events, want ErrProposalPending and no event", err, events())
+	}
+	if n := refused.reads.Load(); n != 0 {
+		t.Errorf("a refused ProposeWatchlist read its list %d times, want none", n)
 	}
 	v2 := listBytes(4, 1<<20+77) // over one of the stores' chunks
 	if _, err := propose("a2", "user:ada", 1, now, v2); err != nil || events() != 2 {

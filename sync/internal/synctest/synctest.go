@@ -12,6 +12,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -37,6 +38,11 @@ import (
 // AdminToken is the admin bearer token of test centrals: 32 random bytes'
 // worth, as central.New demands.
 const AdminToken = "kR3v9XwQe2LmT7bY0cHsJ4fNp8GdZu1A6iVoEq5yWxM"
+
+// AdminTokenOwner is the console admin who holds AdminToken
+// (central.Config.AdminTokenOwner): the token's proposals are hers, and
+// PublishRisk and PublishWatchlist confirm them as another admin.
+const AdminTokenOwner = "token-owner"
 
 // Central is a central server on 127.0.0.1, speaking HTTPS with a
 // certificate from a private CA (sync/central/pki) made for the test.
@@ -88,7 +94,13 @@ func StartCentral(tb testing.TB, store central.Store, o CentralOptions) *Central
 			tb.Fatal(err)
 		}
 	}
-	srv, err := central.New(central.Config{Store: store, BoxKey: o.Box, SignKey: o.Sign, AdminToken: AdminToken, Now: o.Now, MaxSkew: o.MaxSkew, MaxInFlight: 256})
+	// A restart on the same store finds the owner's account there.
+	owner := central.User{Name: AdminTokenOwner, Role: central.RoleAdmin, CreatedAt: time.Now()}
+	if err := store.CreateUser(context.Background(), owner); err != nil && !errors.Is(err, central.ErrUserExists) {
+		tb.Fatal(err)
+	}
+	srv, err := central.New(central.Config{Store: store, BoxKey: o.Box, SignKey: o.Sign, AdminToken: AdminToken, AdminTokenOwner: AdminTokenOwner,
+		Now: o.Now, MaxSkew: o.MaxSkew, MaxInFlight: 256})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -195,8 +207,8 @@ func (c *Central) Admin(tb testing.TB, method, path string, body []byte, out any
 }
 
 // PublishRisk publishes a risk configuration as central takes one: the
-// admin API proposes it (202) and a console admin, a second person,
-// confirms it. It returns the published version.
+// admin API proposes it (202) for the token's owner and another console
+// admin, a second person, confirms it. It returns the published version.
 func (c *Central) PublishRisk(tb testing.TB, doc []byte) int64 {
 	tb.Helper()
 	var p central.RiskProposal

@@ -65,6 +65,47 @@ func (s *Store) PutWatchlistFrom(ctx context.Context, name string, r io.Reader) 
 	return w, nil
 }
 
+// CreateWatchlist implements central.Store: a name already published is
+// refused before r is read; the chunks are written as PutWatchlistFrom
+// writes them, and the last transaction publishes them only if the name
+// is still unpublished (bbolt has one writer at a time, so no publish
+// comes between its check and its write).
+func (s *Store) CreateWatchlist(ctx context.Context, name string, r io.Reader, event func(protocol.Watchlist) (central.AuditEvent, error)) (protocol.Watchlist, error) {
+	if err := s.view(ctx, "reading watchlist", func(tx *bbolt.Tx) error { return unpublished(tx, name) }); err != nil {
+		return protocol.Watchlist{}, err
+	}
+	upload, size, sum, err := s.writeUpload(ctx, r)
+	if err != nil {
+		return protocol.Watchlist{}, err
+	}
+	w := protocol.Watchlist{Name: name, Version: 1, Size: size, SHA256: sum}
+	ev, err := event(w)
+	if err == nil {
+		err = s.update(ctx, "publishing watchlist", func(tx *bbolt.Tx) error {
+			if err := unpublished(tx, name); err != nil {
+				return err
+			}
+			if _, err := publishUpload(tx, name, upload, size, sum); err != nil {
+				return err
+			}
+			return appendAudit(tx, ev)
+		})
+	}
+	if err != nil {
+		_ = s.db.Update(func(tx *bbolt.Tx) error { return deleteUpload(tx, upload) })
+		return protocol.Watchlist{}, err
+	}
+	return w, nil
+}
+
+// unpublished is ErrWatchlistStale when a version of name is published.
+func unpublished(tx *bbolt.Tx, name string) error {
+	if tx.Bucket(bucketWatchlists).Get([]byte(name)) != nil {
+		return central.ErrWatchlistStale
+	}
+	return nil
+}
+
 // writeUpload writes r's bytes as the chunks of a fresh upload id, one
 // transaction each, and returns the id, the size and the SHA-256; on an
 // error it deletes what it wrote.

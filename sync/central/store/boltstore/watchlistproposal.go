@@ -23,10 +23,19 @@ type wlProposalRecord struct {
 	Upload string `json:"upload"`
 }
 
-// ProposeWatchlist implements central.Store: the chunks are written as a
-// publish writes them, and the proposal recorded in a last transaction
-// (which deletes the upload of the one it replaces).
+// ProposeWatchlist implements central.Store: another proposer's pending
+// proposal refuses it before r is read, so a refused proposal writes
+// nothing; otherwise the chunks are written as a publish writes them, and
+// the proposal recorded in a last transaction, which checks again and
+// deletes the upload of the one it replaces.
 func (s *Store) ProposeWatchlist(ctx context.Context, p central.WatchlistProposal, r io.Reader, event func(central.WatchlistProposal) (central.AuditEvent, error)) (central.WatchlistProposal, error) {
+	err := s.view(ctx, "reading the watchlist proposal", func(tx *bbolt.Tx) error {
+		_, err := replaced(tx, p)
+		return err
+	})
+	if err != nil {
+		return central.WatchlistProposal{}, err
+	}
 	upload, size, sum, err := s.writeUpload(ctx, r)
 	if err != nil {
 		return central.WatchlistProposal{}, err
@@ -35,20 +44,14 @@ func (s *Store) ProposeWatchlist(ctx context.Context, p central.WatchlistProposa
 	ev, err := event(p)
 	if err == nil {
 		err = s.update(ctx, "recording the watchlist proposal", func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucketWLProposals)
-			var old wlProposalRecord
-			switch err := get(b, []byte(p.Name), &old); {
-			case errors.Is(err, central.ErrNotFound):
-			case err != nil:
+			old, err := replaced(tx, p)
+			if err != nil {
 				return err
-			case old.Proposer != p.Proposer && !old.Expired(p.At):
-				return central.ErrProposalPending
-			default:
-				if err := deleteUpload(tx, old.Upload); err != nil {
-					return err
-				}
 			}
-			if err := put(b, []byte(p.Name), wlProposalRecord{WatchlistProposal: p, Upload: upload}); err != nil {
+			if err := deleteUpload(tx, old.Upload); err != nil {
+				return err
+			}
+			if err := put(tx.Bucket(bucketWLProposals), []byte(p.Name), wlProposalRecord{WatchlistProposal: p, Upload: upload}); err != nil {
 				return err
 			}
 			return appendAudit(tx, ev)
@@ -59,6 +62,22 @@ func (s *Store) ProposeWatchlist(ctx context.Context, p central.WatchlistProposa
 		return central.WatchlistProposal{}, err
 	}
 	return p, nil
+}
+
+// replaced is the pending proposal of p.Name that p replaces (zero when
+// none is pending): ErrProposalPending when it is another proposer's and
+// unexpired at p.At.
+func replaced(tx *bbolt.Tx, p central.WatchlistProposal) (wlProposalRecord, error) {
+	var old wlProposalRecord
+	switch err := get(tx.Bucket(bucketWLProposals), []byte(p.Name), &old); {
+	case errors.Is(err, central.ErrNotFound):
+		return wlProposalRecord{}, nil
+	case err != nil:
+		return wlProposalRecord{}, err
+	case old.Proposer != p.Proposer && !old.Expired(p.At):
+		return wlProposalRecord{}, central.ErrProposalPending
+	}
+	return old, nil
 }
 
 // WatchlistProposals implements central.Store.

@@ -50,6 +50,43 @@ func (s *Store) PutWatchlistFrom(ctx context.Context, name string, r io.Reader) 
 	return w, nil
 }
 
+// CreateWatchlist implements central.Store: one transaction, under the
+// lock PutWatchlistFrom takes, refuses a name already published before
+// reading r, inserts the chunks as they are read, and publishes version 1
+// with its event; the primary key on (name, version) refuses a second
+// version 1 whatever the lock.
+func (s *Store) CreateWatchlist(ctx context.Context, name string, r io.Reader, event func(protocol.Watchlist) (central.AuditEvent, error)) (protocol.Watchlist, error) {
+	w := protocol.Watchlist{Name: name, Version: 1}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockWatchlist); err != nil {
+			return err
+		}
+		var published bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM watchlists WHERE name = $1)`, name).Scan(&published); err != nil {
+			return err
+		}
+		if published {
+			return central.ErrWatchlistStale
+		}
+		var err error
+		if w.Size, w.SHA256, err = insertChunks(ctx, tx, name, w.Version, r); err != nil {
+			return err
+		}
+		ev, err := event(w)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO watchlists (name, version, size, sha256) VALUES ($1, $2, $3, $4)`, name, w.Version, w.Size, w.SHA256); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, ev)
+	})
+	if err != nil {
+		return protocol.Watchlist{}, fmt.Errorf("publishing watchlist: %w", err)
+	}
+	return w, nil
+}
+
 // insertChunks inserts r's bytes as the chunks of name's version, one
 // held at a time, and returns their size and SHA-256.
 func insertChunks(ctx context.Context, tx pgx.Tx, name string, version int64, r io.Reader) (size int64, sum []byte, err error) {
