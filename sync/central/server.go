@@ -216,6 +216,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdminTokenOwner != "" && cfg.AdminToken == "" {
 		return nil, errors.New("central: Config.AdminTokenOwner names the owner of an admin token, but there is none")
 	}
+	if !StorableText(cfg.AdminTokenOwner) {
+		return nil, errors.New("central: Config.AdminTokenOwner is not an account name (UTF-8 text without NUL)")
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v

@@ -203,9 +203,14 @@ func TestServeRefusesPlainHTTP(t *testing.T) {
 	}
 }
 
+// TestNewNeedsStoreAndKeys: New refuses a configuration without a store
+// or a key, and an admin token owner without a token or that no store
+// could look up.
 func TestNewNeedsStoreAndKeys(t *testing.T) {
 	box, sign := keys(t)
-	for _, cfg := range []central.Config{{}, {Store: openBolt(t), BoxKey: box}, {Store: openBolt(t), SignKey: sign}} {
+	for _, cfg := range []central.Config{{}, {Store: openBolt(t), BoxKey: box}, {Store: openBolt(t), SignKey: sign},
+		{Store: openBolt(t), BoxKey: box, SignKey: sign, AdminTokenOwner: "ayu"},
+		{Store: openBolt(t), BoxKey: box, SignKey: sign, AdminToken: testAdminToken, AdminTokenOwner: "ayu\x00"}} {
 		if _, err := central.New(cfg); err == nil {
 			t.Errorf("New accepted %+v", cfg)
 		}
