@@ -98,8 +98,8 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	docType := fs.String("doc-type", "", "--submit: the document type the operator chose (e.g. ktp, passport)")
 	country := fs.String("country", "", "--submit: the issuing country the operator chose (e.g. IDN)")
 	operator := fs.String("operator", "", "--submit: who ran the verification (default $USER)")
-	dir := fs.String("dir", deviceDir(), "--submit: device state directory ($"+envDeviceDir+")")
-	keyFile := fs.String("vault-key-file", "", "--submit: vault key file ($"+envVaultKeyFile+"); else $"+envVaultPassphrase)
+	dir := fs.String("dir", deviceDir(), "device state directory ($"+envDeviceDir+"): its configuration, and its vault for --submit")
+	keyFile := fs.String("vault-key-file", "", "vault key file ($"+envVaultKeyFile+"); else $"+envVaultPassphrase)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -132,7 +132,9 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		// Only a passed challenge has frames that met its prompts.
 		return nil, Errorf(ExitUsage, "usage", "--challenge-frame goes with --challenge passed")
 	}
-	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
+	// The key file named opens the vault for its pin too, not --submit's
+	// only: the environment's key may be another vault's.
+	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir, KeyFile: *keyFile})
 	// The vault opens before the models load: a locked vault or a wrong
 	// key is said before a verification that could not be kept.
 	var v *vault.Vault

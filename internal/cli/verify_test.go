@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
+	"github.com/openkyc/kyc/sync/vault"
 )
 
 // TestVerifyAttestsWithTheChallenge: on a device with a key, `kyc verify`
@@ -114,5 +116,36 @@ func TestVerifyChallengeOutcome(t *testing.T) {
 	}
 	if r := kyc(t, nil, "verify", "--document", doc, "--selfie", selfie, "--challenge", "failed", "--challenge-frame", other); r.exit != ExitUsage {
 		t.Errorf("frames of a failed challenge: exit %d, want a usage error", r.exit)
+	}
+}
+
+// TestVerifyReadsThePinWithTheKeyFileNamed: without --submit, `kyc verify`
+// reads the vault's enrolment pin with the key --vault-key-file names, not
+// the environment's: the pin of a device whose enrolment file is gone
+// refuses the verification before any image is read.
+func TestVerifyReadsThePinWithTheKeyFileNamed(t *testing.T) {
+	dir, keyFile := deviceEnv(t)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	v, err := vault.Open(ctx, filepath.Join(dir, vaultFile), vault.KeyFile(keyFile), vault.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = v.SetPin(ctx, vault.Pin{CentralURL: "https://central.example.org", DeviceID: "dev-1", Keys: []byte("keys")})
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other.key")
+	if err := vault.GenerateKeyFile(other); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envVaultKeyFile, other)
+	absent := filepath.Join(t.TempDir(), "absent.jpg")
+	code, res := runCLI(t, "verify", "--document", absent, "--selfie", absent, "--no-device-check", "--vault-key-file", keyFile)
+	if code != ExitRejected || errCode(res) != "enrollment_removed" {
+		t.Fatalf("verify with the vault's key file named: exit %d, %v; want enrollment_removed", code, res)
 	}
 }
