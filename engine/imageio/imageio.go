@@ -10,6 +10,7 @@ import (
 	"image"
 	"io"
 	"os"
+	"syscall"
 
 	"gocv.io/x/gocv"
 )
@@ -38,14 +39,9 @@ var (
 	ErrTooLarge = errors.New("image too large")
 )
 
-// ReadFile loads and decodes the image at path (see Decode).
+// ReadFile loads and decodes the image at path (see ReadBytes, Decode).
 func ReadFile(path string, maxPixels int) (gocv.Mat, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return gocv.NewMat(), fmt.Errorf("reading image %s: %w", path, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	data, err := ReadBytes(path)
 	if err != nil {
 		return gocv.NewMat(), fmt.Errorf("reading image %s: %w", path, err)
 	}
@@ -54,6 +50,31 @@ func ReadFile(path string, maxPixels int) (gocv.Mat, error) {
 		return m, fmt.Errorf("image %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// ReadBytes reads the file at path for Decode: a regular file (a symbolic
+// link to one) of at most MaxFileBytes, read up to one byte more so that
+// Decode refuses one that grew. Anything else is ErrNotImage before a byte
+// is read: a FIFO without a writer would block the reader forever, a
+// device such as /dev/zero never ends.
+func ReadBytes(path string) ([]byte, error) {
+	// Without O_NONBLOCK, opening a FIFO waits for a writer; a regular
+	// file reads as it would without it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%w: %s is not a regular file (%v)", ErrNotImage, path, st.Mode().Type())
+	case st.Size() > MaxFileBytes:
+		return nil, fmt.Errorf("%w: file over %d MB", ErrTooLarge, MaxFileBytes>>20)
+	}
+	return io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 }
 
 // Decode decodes an image into a 3-channel BGR Mat. maxPixels <= 0 means

@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -109,6 +111,49 @@ func TestReadFileRealFormats(t *testing.T) {
 	}
 	if _, err := ReadFile(filepath.Join(t.TempDir(), "absent.jpg"), 0); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("ReadFile(absent) = %v", err)
+	}
+}
+
+// TestReadFileRefusesWhatIsNotAFile: a FIFO no one writes to, a device
+// that never ends and a folder are refused at once, never waited on nor
+// read to the limit; a symbolic link to an image is read.
+func TestReadFileRefusesWhatIsNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "photo.jpg")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.png")
+	if err := os.Symlink(testenv.Data(t, "mrz", "passporteye", "passport-td3.png"), link); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		want error
+	}{
+		{fifo, ErrNotImage},
+		{"/dev/zero", ErrNotImage},
+		{dir, ErrNotImage},
+		{link, nil},
+	} {
+		done := make(chan error, 1)
+		go func() {
+			m, err := ReadFile(c.path, 0)
+			m.Close()
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+				t.Errorf("ReadFile(%s) = %v, want %v", c.path, err, c.want)
+			}
+		case <-time.After(time.Minute):
+			// Let the reader blocked in open go: a writer comes and leaves.
+			if w, err := os.OpenFile(c.path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				w.Close()
+			}
+			t.Errorf("ReadFile(%s) still blocked after a minute", c.path)
+		}
 	}
 }
 

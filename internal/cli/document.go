@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/openkyc/kyc/engine/document"
@@ -27,7 +25,7 @@ func openEngines(ctx context.Context, watchlistDir string) (*engines.Engines, er
 // readDocumentImage reads a document photo: its bytes for forensics and
 // its decoded pixels, with the same error codes as every image input.
 func readDocumentImage(role, path string) (document.Image, error) {
-	raw, err := readLimited(path, imageio.MaxFileBytes)
+	raw, err := imageio.ReadBytes(path)
 	if err != nil {
 		return document.Image{}, imageInputError(role, err)
 	}
@@ -84,15 +82,4 @@ func runDocument(ctx context.Context, env *Env, args []string) (any, error) {
 	defer res.Close()
 	res.TimingsMS["load_models"] = ms(loaded.Sub(start))
 	return res, nil
-}
-
-// readLimited reads a file of at most limit bytes (one more is read to
-// tell a file at the limit from a larger one, which imageio refuses).
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, limit+1))
 }

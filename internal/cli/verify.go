@@ -201,7 +201,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		defer b.Mat.Close()
 		back = &b
 	}
-	selfieRaw, err := readLimited(*selfiePath, imageio.MaxFileBytes)
+	selfieRaw, err := imageio.ReadBytes(*selfiePath)
 	if err != nil {
 		return nil, imageInputError("selfie", err)
 	}
