@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -25,6 +26,10 @@ func TestKeyFileChecks(t *testing.T) {
 		return p
 	}
 	key := randomBytes(keySize)
+	fifo := filepath.Join(dir, "fifo.key")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		path string
@@ -34,6 +39,7 @@ func TestKeyFileChecks(t *testing.T) {
 		{"group readable", write("group.key", key, 0o640), ErrInsecureKeyFile},
 		{"world writable", write("ww.key", key, 0o602), ErrInsecureKeyFile},
 		{"directory", dir, ErrInsecureKeyFile},
+		{"FIFO without a writer", fifo, ErrInsecureKeyFile},
 		{"too short", write("short.key", key[:31], 0o600), ErrInvalid},
 		{"too long", write("long.key", append(key, '\n'), 0o600), ErrInvalid},
 		{"missing", filepath.Join(dir, "missing.key"), os.ErrNotExist},

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -198,7 +199,9 @@ func readKeyFile(path string) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: empty key file path", ErrInvalid)
 	}
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO is refused below rather than waited on for a
+	// writer; a regular file reads as it would without it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening key file: %w", err)
 	}
