@@ -216,7 +216,12 @@ func openDB(path string, opts Options) (*bbolt.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := guarded(func() error { return checkSize(db) }); err != nil {
+	if err := guarded(func() error {
+		if err := checkSize(db); err != nil {
+			return err
+		}
+		return checkTree(db)
+	}); err != nil {
 		db.Close()
 		return nil, err
 	}

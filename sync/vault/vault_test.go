@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -225,6 +226,32 @@ func TestDamagedFile(t *testing.T) {
 	}
 	if corrupt == 0 {
 		t.Error("no changed page header was found damaged; the test proves nothing")
+	}
+
+	// A branch page whose child leads back to it: bbolt's search recursed
+	// until the stack overflowed, a crash no recover catches.
+	db, err := bbolt.Open(path, 0o600, nil) // read-only, it would not load the free list Page needs
+	if err != nil {
+		t.Fatal(err)
+	}
+	var branch uint64
+	err = db.View(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			root := tx.Bucket([]byte(name)).Root()
+			if info, err := tx.Page(int(root)); err == nil && info != nil && info.Type == "branch" {
+				branch = uint64(root)
+			}
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil || branch == 0 {
+		t.Fatalf("no bucket's root is a branch page (%v): the test proves nothing", err)
+	}
+	data := bytes.Clone(orig)
+	binary.LittleEndian.PutUint64(data[branch*page+16+8:], branch) // the first element's child
+	if err := readAll(data); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("branch page %d made its own child: %v, want ErrCorrupt", branch, err)
 	}
 }
 
