@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,5 +99,56 @@ func TestBrokenAnswersKeepTheQueue(t *testing.T) {
 			drain(t, a, clock, 5)
 			synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
 		})
+	}
+}
+
+// TestDrippingAnswerIsSaid: central answers an upload and then sends its
+// body a byte at a time for ever. The attempt ends at its deadline, the
+// submissions stay queued with their images, and the device says that
+// the answer was too slow, not a bare "context canceled".
+func TestDrippingAnswerIsSaid(t *testing.T) {
+	var dripping atomic.Bool
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !dripping.Load() || !isUpload(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"complete":`))
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-tick.C:
+					if _, err := w.Write([]byte(" ")); err != nil {
+						return
+					}
+					w.(http.Flusher).Flush()
+				}
+			}
+		})
+	}
+	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+	clock := synctest.NewClock(time.Now())
+	v := r.openVault(t, vault.Options{Now: clock.Now})
+	subs := capture(t, v, r.id, 0, 2, 10<<10)
+	a := agent.New(r.uploader(t, agent.Config{RetryMax: 1, Timeout: 300 * time.Millisecond}), v, agent.Options{Now: clock.Now})
+	dripping.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := a.RunOnce(ctx)
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("a pass against a dripping answer: %v (%v)", err, ctx.Err())
+	}
+	if p.Synced != 0 || p.QueueDepth != len(subs) || !strings.Contains(p.LastError, "did not arrive whole within") {
+		t.Fatalf("pass against a dripping answer: %+v; want everything queued and the answer said too slow", p)
+	}
+	for _, s := range subs {
+		if got, err := v.GetSubmission(ctx, s.ID); err != nil || len(got.Images) != len(s.Images) {
+			t.Errorf("submission %s after a dripping answer: %v, %d images", s.ID, err, len(got.Images))
+		}
 	}
 }

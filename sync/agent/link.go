@@ -194,7 +194,7 @@ func (t *linkTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = &idleBody{ReadCloser: resp.Body, timer: timer, idle: t.floor, cancel: cancel}
 		return resp, nil
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, timer: timer, cancel: cancel}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, timer: timer, cancel: cancel, fired: &fired, limit: limit}
 	return resp, nil
 }
 
@@ -226,6 +226,18 @@ type cancelBody struct {
 	io.ReadCloser
 	timer  *time.Timer
 	cancel context.CancelFunc
+	fired  *atomic.Bool
+	limit  time.Duration
+}
+
+func (b *cancelBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.fired.Load() {
+		// Said as what happened, an answer too slow rather than none: the
+		// error itself would be "context canceled".
+		err = fmt.Errorf("its answer did not arrive whole within %s (%v)", b.limit.Round(time.Millisecond), err)
+	}
+	return n, err
 }
 
 func (b *cancelBody) Close() error {
