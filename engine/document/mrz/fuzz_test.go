@@ -26,6 +26,14 @@ func FuzzParse(f *testing.F) {
 		"V<<\nL",
 		"PASSPORT\nP<UTO\n\x00\xff\xfe",
 		strings.Repeat("<", 44) + "\n" + strings.Repeat("K", 44),
+		// Impossible dates (000000, month 13, day 99) with valid check digits.
+		"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO0000000F9913999ZE184226B<<<<<18",
+		// Check digits that are letters.
+		"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902CXUTO740812YF120415AZE184226B<<<<<BQ",
+		// A TD3 zone with a TD1 line in the middle.
+		"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nL898902C36UTO7408122F1204159ZE184226B<<<<<10",
+		// OCR run long: a line of thousands of characters, non-ASCII among them.
+		strings.Repeat("P<UTOÉRIKSSON«ANNA", 600) + "\n" + strings.Repeat("L898902C36UTO", 600),
 	} {
 		f.Add(seed)
 	}
