@@ -1,14 +1,64 @@
 // Package atomicfile writes files so that a crash leaves either the old
 // file or the complete new one: write a temporary file in the same
 // directory, fsync it, rename (or link) it into place, fsync the directory.
+// It reads them back bounded (Open, Read): whatever took a file's place
+// is an error, never a wait or all of memory.
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 )
+
+// ErrNotRegular: what Open or Read found at the path is not a regular
+// file (a FIFO, a device, a folder).
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrTooLarge: the file is larger than Read's limit.
+var ErrTooLarge = errors.New("file larger than its limit")
+
+// Open opens a regular file (a symbolic link to one) for reading. Anything
+// else is ErrNotRegular before a byte is read: a FIFO would block its
+// reader until a writer came, a device such as /dev/zero never ends.
+func Open(path string) (*os.File, error) {
+	// Without O_NONBLOCK, opening a FIFO waits for a writer; a regular
+	// file reads as it would without it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w (%v)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Read reads the regular file at path (Open) of at most limit bytes; a
+// larger one is ErrTooLarge, read no further than its limit.
+func Read(path string, limit int64) ([]byte, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w of %d bytes", path, ErrTooLarge, limit)
+	}
+	return data, nil
+}
 
 // Write replaces path with data, mode 0600.
 func Write(path string, data []byte) error {

@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestWriteAndCreate(t *testing.T) {
@@ -71,5 +73,53 @@ func TestWriteFunc(t *testing.T) {
 				t.Errorf("directory holds %d entries, want no temporary files left", len(entries))
 			}
 		})
+	}
+}
+
+// TestRead: a file within its limit is read; one over it, a FIFO no one
+// writes to, /dev/zero and a folder are refused at once, never waited on
+// nor read whole.
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	small, big, fifo := filepath.Join(dir, "small"), filepath.Join(dir, "big"), filepath.Join(dir, "fifo")
+	if err := Write(small, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 1<<40); err != nil { // sparse: a terabyte costs nothing on disk
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		want error
+	}{
+		{small, nil},
+		{big, ErrTooLarge},
+		{fifo, ErrNotRegular},
+		{"/dev/zero", ErrNotRegular},
+		{dir, ErrNotRegular},
+	} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Read(c.path, 1<<20)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+				t.Errorf("Read(%s) = %v, want %v", c.path, err, c.want)
+			}
+		case <-time.After(time.Minute):
+			// Let the reader blocked in open go: a writer comes and leaves.
+			if w, err := os.OpenFile(c.path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				w.Close()
+			}
+			t.Errorf("Read(%s) still blocked after a minute", c.path)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/vault"
@@ -250,8 +251,11 @@ type Risk struct {
 // risk.json therefore never brings the built-in defaults back on a
 // device that has central's configuration.
 func LoadRisk(configDir string, last *Risk) Risk {
+	// A risk configuration is a few kilobytes; the bound keeps whatever
+	// took its place from filling memory.
+	const maxRiskFile = 1 << 20
 	path := filepath.Join(configDir, riskFile)
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.Read(path, maxRiskFile)
 	if err == nil {
 		var cfg risk.Config
 		if cfg, err = risk.ParseConfig(b); err == nil {

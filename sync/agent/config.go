@@ -129,9 +129,13 @@ func (c *signedCopy) Open(pub ed25519.PublicKey) (protocol.Config, error) {
 	return protocol.SignedConfig{Config: c.Config, Signature: c.Signature}.Open(pub)
 }
 
+// maxStateFile bounds ConfigFile read back: central's configuration and
+// two signed bundles, each an answer of at most maxAnswer, in base64.
+const maxStateFile = 4 * maxAnswer
+
 func loadState(dir string) (state, error) {
 	var st state
-	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	data, err := atomicfile.Read(filepath.Join(dir, ConfigFile), maxStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
 	}

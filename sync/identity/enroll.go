@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -234,12 +233,16 @@ func SaveEnrollment(path string, e Enrollment) error {
 	return nil
 }
 
+// maxEnrollmentFile bounds the enrolment file read back: central's
+// answer it was made from is read up to the same size (Enroll).
+const maxEnrollmentFile = 1 << 20
+
 // LoadEnrollment reads an enrolment written by SaveEnrollment. An
 // enrolment made before central signed its configuration has no
 // CentralSignKey: it still syncs submissions, but configuration is refused
 // until the device enrols again.
 func LoadEnrollment(path string) (Enrollment, error) {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.Read(path, maxEnrollmentFile)
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("reading enrolment: %w", err)
 	}

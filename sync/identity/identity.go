@@ -101,7 +101,7 @@ func LoadOrCreate(path string) (*Identity, error) {
 // Load reads the key file at path. It refuses a file that group or others
 // can read.
 func Load(path string) (*Identity, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading device key: %w", err)
 	}

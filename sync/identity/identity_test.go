@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -117,6 +118,18 @@ func TestEnrollmentFile(t *testing.T) {
 		if _, err := LoadEnrollment(p); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
+	}
+	// A file grown past any enrolment (sparse here) is refused at its
+	// bound, never read whole into memory.
+	huge := filepath.Join(dir, "huge.json")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadEnrollment(huge); !errors.Is(err, atomicfile.ErrTooLarge) {
+		t.Errorf("an enrolment file of 64 MB: %v, want atomicfile.ErrTooLarge", err)
 	}
 }
 
