@@ -197,9 +197,15 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 
 func openDB(path string, opts Options) (*bbolt.DB, error) {
 	if opts.ReadOnly {
-		// bbolt would create a missing file even in read-only mode.
-		if _, err := os.Stat(path); err != nil {
+		// bbolt would create a missing file even in read-only mode, and
+		// fail to write an empty one's first pages with a bare "bad file
+		// descriptor".
+		fi, err := os.Stat(path)
+		if err != nil {
 			return nil, err
+		}
+		if fi.Size() == 0 {
+			return nil, fmt.Errorf("%w: the file is empty (never written whole); opened to write, it starts a new vault", ErrCorrupt)
 		}
 	}
 	var db *bbolt.DB

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,6 +160,15 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatalf("Open err = %v, want %v", err, tc.want)
 			}
 		})
+	}
+	// An empty file, as a crash before a new vault's first pages leaves
+	// it: read-only, it is said to be empty, not bbolt's failed write.
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, empty, Passphrase(testPassphrase), Options{Argon2: fastArgon2, ReadOnly: true}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("an empty file read-only: %v, want ErrCorrupt saying it is empty", err)
 	}
 	// The right keys still work after all those failures.
 	openAt(t, passPath, Passphrase(testPassphrase), Options{})
