@@ -248,11 +248,10 @@ func (p problems) err(sentinel error) error {
 // data and invalid values are errors.
 func ParseConfig(data []byte) (Config, error) {
 	cfg := DefaultConfig()
-	// Decoding null (or nothing at all) into the defaults changes none of
-	// them: a configuration is an object, and null must not pass for the
-	// built-in defaults by accident.
-	if tok, err := json.NewDecoder(bytes.NewReader(data)).Token(); err != nil || tok != json.Delim('{') {
-		return Config{}, fmt.Errorf("decoding risk config: %w: the document is not a JSON object", ErrInvalidConfig)
+	// Decoding null into the defaults changes none of them, without an
+	// error: null must not pass for the built-in defaults by accident.
+	if tok, err := json.NewDecoder(bytes.NewReader(data)).Token(); err == nil && tok == nil {
+		return Config{}, fmt.Errorf("decoding risk config: %w: the document is null, want an object", ErrInvalidConfig)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -274,7 +274,7 @@ func TestApprovalUnderAConfigPutBack(t *testing.T) {
 			if i == 0 { // one on PostgreSQL, sealed, as kyc-central runs
 				store = sealedPG(t)
 			}
-			c := start(t, central.Config{Store: store})
+			c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
 			d := c.enrol(t)
 			ctx := context.Background()
 			c.publishRisk(t, v1)
