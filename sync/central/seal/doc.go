@@ -23,6 +23,10 @@
 // the keyring's index key, and stored as tokens beside the submission; the
 // plaintext is never stored outside the sealed payload.
 //
+// A partner's user reference (partner_user_id), in its sessions and its
+// webhook and push events' bodies, is sealed under a key derived from the
+// index key, which outlives the KEKs as those sessions do (flow.go).
+//
 // Store is a decorator: it wraps any central.Store, so the server and the
 // store conformance suite run unchanged on bbolt and PostgreSQL, encrypted.
 package seal

@@ -50,8 +50,17 @@ type KEKProvider interface {
 // (HMAC-SHA256) of the normalised value, so equal values match while the
 // stored token tells nothing without the key. It implements
 // central.BlindIndex.
+//
+// It also seals the short personal values central keeps beside no
+// submission (a partner's user reference, flow.go) under a key derived
+// from the index key: those outlive any KEK (a rotation rewraps only
+// submissions' data keys) as the tokens do.
 type Indexer interface {
 	Token(kind central.IdentifierKind, value string) ([]byte, bool)
+	// SealField encrypts plain bound to aad; OpenField opens it
+	// (ErrTampered when it does not authenticate).
+	SealField(plain, aad []byte) ([]byte, error)
+	OpenField(sealed, aad []byte) ([]byte, error)
 }
 
 // keyringFormat heads every keyring file.
@@ -296,6 +305,35 @@ func (k *FileKeyring) Token(kind central.IdentifierKind, value string) ([]byte, 
 	key := k.file.IndexKey
 	k.mu.Unlock()
 	return token(key, kind, norm), true
+}
+
+// SealField implements Indexer.
+func (k *FileKeyring) SealField(plain, aad []byte) ([]byte, error) {
+	a, err := k.fieldAEAD()
+	if err != nil {
+		return nil, err
+	}
+	return encrypt(a, plain, aad), nil
+}
+
+// OpenField implements Indexer.
+func (k *FileKeyring) OpenField(sealed, aad []byte) ([]byte, error) {
+	a, err := k.fieldAEAD()
+	if err != nil {
+		return nil, err
+	}
+	return decrypt(a, sealed, aad)
+}
+
+// fieldAEAD is the field key's cipher: HMAC-SHA256 of a label under the
+// index key, so it is never the index key itself.
+func (k *FileKeyring) fieldAEAD() (cipher.AEAD, error) {
+	k.mu.Lock()
+	key := k.file.IndexKey
+	k.mu.Unlock()
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("openkyc central seal v1\x00field key"))
+	return newAEAD(m.Sum(nil))
 }
 
 func token(key []byte, kind central.IdentifierKind, norm string) []byte {

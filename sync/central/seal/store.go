@@ -24,7 +24,8 @@ var ErrTampered = errors.New("seal: sealed data does not authenticate")
 // store it wraps. Methods it does not override (devices, nonces,
 // configuration, the audit trail, retention, key rotation, accounts) pass
 // through; the console's cases carry no payload, only the sealed id, which
-// review.go opens.
+// review.go opens; partners' sessions and webhook events carry the
+// partner's user reference, which flow.go seals and opens.
 type Store struct {
 	central.Store
 	kek KEKProvider
