@@ -19,9 +19,10 @@ import (
 // queueConfig is serve's job queue: the PostgreSQL store (nil on bbolt:
 // no queue), the webhook request timeout the queue's timings scale with,
 // the deliveries' floor rate (webhook.Config.MinRate), and the recheck of
-// approvals it runs (nil: none).
+// approvals it runs (nil: none). store is the sealed store over pg.
 type queueConfig struct {
 	pg      *pgstore.Store
+	store   central.Store
 	timeout time.Duration
 	minRate int64
 	recheck *recheck.Rechecker
@@ -30,14 +31,15 @@ type queueConfig struct {
 // minWebhookRate is the lowest --webhook-min-rate, in bytes a second.
 const minWebhookRate = 1 << 10
 
-// lanes is the webhook worker's Config.Lanes: the PostgreSQL store when
-// there is one (deliveries through the job queue), else nil (the polling
-// worker of the single bbolt instance).
+// lanes is the webhook worker's Config.Lanes: the sealed PostgreSQL store
+// when there is one (deliveries through the job queue; sealed, so the
+// events' bodies open), else nil (the polling worker of the single bbolt
+// instance).
 func (q queueConfig) lanes() central.WebhookLanes {
 	if q.pg == nil {
 		return nil
 	}
-	return q.pg
+	return q.store
 }
 
 // startJobs runs this instance's River client (package jobs) on the

@@ -321,7 +321,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fm, closeFM := openFaceMatcher(ctx, *modelsDir, logger)
 	defer closeFM()
-	q := queueConfig{pg: pg, timeout: *whTimeout, minRate: *whMinRate}
+	q := queueConfig{pg: pg, store: store, timeout: *whTimeout, minRate: *whMinRate}
 	if *recheckApprovals {
 		stopRecheck, err := startRecheck(ctx, store, fm, &q, logger)
 		if err != nil {
