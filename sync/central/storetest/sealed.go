@@ -69,6 +69,7 @@ func RunSealed(t *testing.T, open func(t *testing.T) central.Store) {
 		{"ErasureShreds", testErasureShreds},
 		{"PlainRowsReadThrough", testPlainRowsReadThrough},
 		{"Queue", testSealedQueue},
+		{"UserReference", testSealedUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -406,4 +407,23 @@ func TestQueueCountOfOlderFiles(t *testing.T) {
 	if _, total, err := s.Queue(ctx, central.QueueFilter{}); err != nil || total != len(subs) {
 		t.Errorf("Queue of the reopened file: total %d, %v; want %d", total, err, len(subs))
 	}
+}
+
+// TestSealedUserAtRest: the file holds no partner's user reference in
+// clear.
+func TestSealedUserAtRest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "central.db")
+	storetest.RunSealedUserAtRest(t, func(t *testing.T) central.Store {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, func(t *testing.T, _ central.Store) []byte {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
 }

@@ -469,3 +469,29 @@ func TestSubmissionsQueries(t *testing.T) {
 		t.Errorf("listing 30 submissions sent %d statements, want at most 2", n)
 	}
 }
+
+// TestSealedUserAtRest: no row of any table holds a partner's user
+// reference in clear.
+func TestSealedUserAtRest(t *testing.T) {
+	storetest.RunSealedUserAtRest(t, openStore, func(t *testing.T, raw central.Store) []byte {
+		ctx := context.Background()
+		pool := raw.(*Store).pool
+		rows, err := pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []byte
+		for _, table := range tables {
+			var text string
+			if err := pool.QueryRow(ctx, `SELECT coalesce(string_agg(t::text, E'\n'), '') FROM `+pgx.Identifier{table}.Sanitize()+` t`).Scan(&text); err != nil {
+				t.Fatalf("reading %s: %v", table, err)
+			}
+			all = append(all, text...)
+		}
+		return all
+	})
+}
