@@ -215,6 +215,76 @@ func (s *Store) openEvents(evs []central.WebhookEvent) error {
 	return nil
 }
 
+// A delivery attempt's Excerpt is the start of the receiver's answer (or
+// the transport's error), which may echo the event's body: it is sealed
+// whole, bound to the event, as the references are. An excerpt stored
+// before sealing reads as it is, unless it began with userSealPrefix
+// (no receiver's answer is expected to).
+
+func excerptAAD(eventID string) []byte {
+	return []byte("openkyc central seal v1\x00attempt-excerpt\x00" + eventID)
+}
+
+func (s *Store) sealAttempt(a *central.DeliveryAttempt) error {
+	if a.Excerpt == "" {
+		return nil
+	}
+	e, err := s.sealUser([]byte(a.Excerpt), excerptAAD(a.EventID))
+	if err != nil {
+		return fmt.Errorf("sealing the excerpt of an attempt at event %s: %w", a.EventID, err)
+	}
+	a.Excerpt = e
+	return nil
+}
+
+func (s *Store) openAttempt(a *central.DeliveryAttempt) error {
+	e, err := s.openUser(a.Excerpt, excerptAAD(a.EventID))
+	if err != nil {
+		return fmt.Errorf("opening the excerpt of an attempt at event %s: %w", a.EventID, err)
+	}
+	a.Excerpt = string(e)
+	return nil
+}
+
+// RecordAttempt implements central.Webhooks: the excerpt sealed.
+func (s *Store) RecordAttempt(ctx context.Context, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
+	if err := s.sealAttempt(&a); err != nil {
+		return err
+	}
+	return s.Store.RecordAttempt(ctx, a, delivered, nextAt, deadAt)
+}
+
+// RecordLeased implements central.WebhookLanes: the excerpt sealed.
+func (s *Store) RecordLeased(ctx context.Context, l central.LaneLease, a central.DeliveryAttempt, delivered bool, nextAt, deadAt time.Time) error {
+	if err := s.sealAttempt(&a); err != nil {
+		return err
+	}
+	return s.Store.RecordLeased(ctx, l, a, delivered, nextAt, deadAt)
+}
+
+// Attempts implements central.Webhooks.
+func (s *Store) Attempts(ctx context.Context, eventID string) ([]central.DeliveryAttempt, error) {
+	as, err := s.Store.Attempts(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range as {
+		if err := s.openAttempt(&as[i]); err != nil {
+			return nil, err
+		}
+	}
+	return as, nil
+}
+
+// WebhookHealth implements central.Webhooks: the last attempt opened.
+func (s *Store) WebhookHealth(ctx context.Context, partnerID string, window int) (central.WebhookHealth, error) {
+	h, err := s.Store.WebhookHealth(ctx, partnerID, window)
+	if err != nil {
+		return h, err
+	}
+	return h, s.openAttempt(&h.Last)
+}
+
 // CreateFlow implements central.Partners: the user reference sealed.
 func (s *Store) CreateFlow(ctx context.Context, f central.FlowSession) error {
 	if err := s.sealFlow(&f); err != nil {

@@ -55,12 +55,21 @@ func storeUserFlow(t *testing.T, s central.Store) []central.WebhookEvent {
 	if err := s.AppendEvents(ctx, []central.WebhookEvent{push}); err != nil {
 		t.Fatal(err)
 	}
+	// The receiver's answer echoes the reference.
+	echo := central.DeliveryAttempt{EventID: "e1", At: t0.Add(time.Second), Status: 200, LatencyMS: 1, Excerpt: userEcho}
+	if err := s.RecordAttempt(ctx, echo, true, time.Time{}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
 	return []central.WebhookEvent{wh, push}
 }
 
-// testSealedUser: a session's user reference and its events' bodies reach
-// the store sealed and read back as given through every read (the bodies
-// byte for byte: they are signed as stored); a sealed reference moved to
+// userEcho is a receiver's answer that echoes userA.
+const userEcho = `{"received":{"partner_user_id":"` + userA + `"}}`
+
+// testSealedUser: a session's user reference, its events' bodies and the
+// excerpts of their delivery attempts reach the store sealed and read back
+// as given through every read (the bodies byte for byte: they are signed
+// as stored); a sealed reference moved to
 // another session does not open; a kiosk's own session keeps its device
 // id clear; rows stored before sealing read as they are; erasure scrubs
 // the sealed reference.
@@ -85,6 +94,16 @@ func testSealedUser(t *testing.T, e sealedEnv) {
 		}
 	}
 
+	if as, err := e.raw.Attempts(ctx, "e1"); err != nil || len(as) != 1 || strings.Contains(as[0].Excerpt, "alice") {
+		t.Errorf("stored attempts = %+v, %v; want one, its excerpt sealed", as, err)
+	}
+	if as, err := e.s.Attempts(ctx, "e1"); err != nil || len(as) != 1 || as[0].Excerpt != userEcho {
+		t.Errorf("Attempts = %+v, %v; want the excerpt %s", as, err, userEcho)
+	}
+	if h, err := e.s.WebhookHealth(ctx, "pa", 10); err != nil || h.Last.Excerpt != userEcho {
+		t.Errorf("WebhookHealth = %+v, %v; want the last excerpt %s", h, err, userEcho)
+	}
+
 	byID := map[string]json.RawMessage{}
 	for _, ev := range evs {
 		byID[ev.ID] = ev.Payload
@@ -104,7 +123,10 @@ func testSealedUser(t *testing.T, e sealedEnv) {
 	checkEvents("Events", got, err)
 	got, err = e.s.DueEvents(ctx, t0, 10)
 	checkEvents("DueEvents", got, err)
-	l, err := e.s.LeaseLane(ctx, central.Lane{PartnerID: "pa", SessionID: "s1"}, t0, time.Minute)
+	l, err := e.s.LeaseLane(ctx, central.Lane{PartnerID: "pa", SessionID: central.PushLane("s1")}, t0, time.Minute)
+	if !l.Held {
+		t.Errorf("LeaseLane = %+v, want the push held", l)
+	}
 	checkEvents("LeaseLane", []central.WebhookEvent{l.Event}, err)
 
 	open := map[string]func() (central.FlowSession, error){
@@ -201,7 +223,7 @@ func testSealedUser(t *testing.T, e sealedEnv) {
 
 // RunSealedUserAtRest stores, through seal.Store over the store open
 // returns, a session of user "alice@example.com" with a webhook and a push
-// event, and checks that dump (every byte the store holds: its file, or
+// event and an attempt whose answer echoes the address, and checks that dump (every byte the store holds: its file, or
 // its tables' rows as text) has the address nowhere, neither as text nor
 // in hex (PostgreSQL's text of a bytea), while it has the event's
 // type (so dump does see the rows).

@@ -12,7 +12,8 @@ import (
 
 // TestDeliverSealedUserReference: on a sealed store the partner's user
 // reference is stored sealed and still reaches the partner in clear, the
-// body byte for byte as written and signed.
+// body byte for byte as written and signed; the answer's excerpt is
+// stored sealed.
 func TestDeliverSealedUserReference(t *testing.T) {
 	eachStore(t, func(t *testing.T, raw central.Store) {
 		ctx := context.Background()
@@ -40,6 +41,13 @@ func TestDeliverSealedUserReference(t *testing.T) {
 		got := rc.requests()
 		if len(got) != 1 || got[0].Err != nil || !bytes.Equal(got[0].Body, ev.Payload) || !bytes.Contains(got[0].Body, []byte(`"partner_user_id":"alice@example.com"`)) {
 			t.Fatalf("received %+v, want the body %s", got, ev.Payload)
+		}
+		// The answer's excerpt is sealed too (RecordLeased).
+		if as, err := raw.Attempts(ctx, "evt_a"); err != nil || len(as) != 1 || as[0].Excerpt == "thanks" {
+			t.Errorf("stored attempts %+v, %v; want one, its excerpt sealed", as, err)
+		}
+		if as, err := st.Attempts(ctx, "evt_a"); err != nil || len(as) != 1 || as[0].Excerpt != "thanks" {
+			t.Errorf("attempts %+v, %v; want the answer's excerpt", as, err)
 		}
 	})
 }
