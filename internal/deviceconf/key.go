@@ -212,6 +212,10 @@ func ensureKeyDir(dir string) error {
 	return nil
 }
 
+// maxKeyFile bounds what migrateKey reads of a key file: a vault key is
+// 32 bytes, a larger file is not one.
+const maxKeyFile = 4 << 10
+
 // migrateKey moves an old key file into the key folder: it writes the new
 // file durably (failing if one is there), and only then removes the old
 // one. A crash between the two leaves both, equal, which the next run
@@ -227,12 +231,12 @@ func migrateKey(old, path string) (bool, error) {
 	if !fi.Mode().IsRegular() {
 		return false, fmt.Errorf("%w: the old vault key %s is not a regular file", vault.ErrInsecureKeyFile, old)
 	}
-	key, err := os.ReadFile(old)
+	key, err := atomicfile.Read(old, maxKeyFile)
 	if err != nil {
 		return false, fmt.Errorf("reading the old vault key: %w", err)
 	}
 	defer clear(key)
-	cur, err := os.ReadFile(path)
+	cur, err := atomicfile.Read(path, maxKeyFile)
 	switch {
 	case err == nil:
 		same := bytes.Equal(cur, key)

@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/vault"
 )
 
@@ -265,5 +268,64 @@ func TestWeakPassphraseOfAnExistingVault(t *testing.T) {
 	k, err := d.VaultKey()
 	if err != nil || !errors.Is(k.Weak, ErrWeakPassphrase) || k.Source == nil {
 		t.Fatalf("weak passphrase for an existing vault: %+v, %v; want it usable and flagged", k, err)
+	}
+}
+
+// TestVaultKeyMigrationReadsRegularFiles: the migration reads both keys
+// as regular files of a key's size: a FIFO where the new key goes is an
+// error at once, not a wait for a writer, and an old "key" of megabytes
+// is refused, not copied.
+func TestVaultKeyMigrationReadsRegularFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		put  func(t *testing.T, old, path string)
+		want error
+	}{
+		{"a FIFO in the key folder", func(t *testing.T, old, path string) {
+			if err := vault.GenerateKeyFile(old); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, atomicfile.ErrNotRegular},
+		{"an old key of megabytes", func(t *testing.T, old, _ string) {
+			if err := os.WriteFile(old, make([]byte, 4<<20), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, atomicfile.ErrTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := testDevice(t)
+			if err := os.MkdirAll(d.Dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			path, err := d.provisionedKeyPath()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ensureKeyDir(filepath.Dir(path)); err != nil {
+				t.Fatal(err)
+			}
+			old := filepath.Join(d.Dir, legacyVaultKeyFile)
+			tc.put(t, old, path)
+			done := make(chan error, 1)
+			go func() { _, err := d.VaultKey(); done <- err }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, tc.want) {
+					t.Errorf("VaultKey = %v, want %v", err, tc.want)
+				}
+			case <-time.After(time.Minute):
+				// Unblocks the reader so the test can end.
+				if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					f.Close()
+				}
+				t.Fatal("VaultKey still blocked after a minute")
+			}
+			if _, err := os.Stat(old); err != nil {
+				t.Errorf("the old key was removed: %v", err)
+			}
+		})
 	}
 }
