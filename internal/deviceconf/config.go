@@ -146,7 +146,6 @@ func (w *Watchlists) addDir(ctx context.Context, dir string) error {
 		w.Problems = append(w.Problems, fmt.Sprintf("reading the watchlist folder %s: %v", dir, err))
 		return nil
 	}
-	var st *screening.Store
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -158,17 +157,23 @@ func (w *Watchlists) addDir(ctx context.Context, dir string) error {
 		if !ok {
 			continue
 		}
-		if st == nil {
-			if st, err = screening.OpenStore(dir); err != nil {
-				w.Problems = append(w.Problems, err.Error())
-				return nil
-			}
-		}
-		if err := w.add(ctx, dir, list, func() (*screening.List, error) { return st.Get(ctx, list) }); err != nil {
+		path := filepath.Join(dir, e.Name())
+		if err := w.add(ctx, dir, list, func() (*screening.List, error) { return readListFile(ctx, path, list) }); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// readListFile reads the list called list from the regular file at path:
+// a FIFO in a folder of lists would hold the load waiting for a writer.
+func readListFile(ctx context.Context, path, list string) (*screening.List, error) {
+	f, err := atomicfile.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading list: %w", err)
+	}
+	defer f.Close()
+	return screening.ReadList(ctx, f, list, path)
 }
 
 // addVerified adds the lists of dir from the bytes of its files as

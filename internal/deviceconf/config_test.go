@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,6 +69,10 @@ func TestLoadWatchlists(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(d.SyncedWatchlists(), "sanctions.csv"), []byte("a,b"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A FIFO no one writes to: a problem at once, not a wait.
+	if err := syscall.Mkfifo(filepath.Join(d.LocalWatchlists, "fifo.list.json.gz"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	w, err := LoadWatchlists(context.Background(), d.WatchlistDirs()...)
 	if err != nil {
 		t.Fatal(err)
@@ -88,13 +93,14 @@ func TestLoadWatchlists(t *testing.T) {
 		}
 	}
 	problems := strings.Join(w.Problems, "\n")
-	for _, want := range []string{"bad.list.json.gz", "sanctions.csv", filepath.Join(d.LocalWatchlists, "ofac.list.json.gz")} {
+	for _, want := range []string{"bad.list.json.gz", "sanctions.csv", filepath.Join(d.LocalWatchlists, "ofac.list.json.gz"),
+		filepath.Join(d.LocalWatchlists, "fifo.list.json.gz") + ": not a regular file"} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("problems do not name %s:\n%s", want, problems)
 		}
 	}
-	if len(w.Problems) != 3 {
-		t.Errorf("%d problems, want 3:\n%s", len(w.Problems), problems)
+	if len(w.Problems) != 4 {
+		t.Errorf("%d problems, want 4:\n%s", len(w.Problems), problems)
 	}
 
 	empty, err := LoadWatchlists(context.Background(), filepath.Join(t.TempDir(), "none"))

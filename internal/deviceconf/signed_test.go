@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/centraltest"
@@ -328,91 +330,88 @@ func TestLocalConfigNotEnrolled(t *testing.T) {
 
 // TestSignedListsScreenedAsVerified: the lists screened are the bytes
 // Load checked against central's signature, not the files read again
-// afterwards. The list file is a pipe that gives central's list at the
-// first read and another at any later one, as a file swapped between the
-// check and its use would: central's list is what screens.
+// afterwards, when one could have been swapped: Load opens each list
+// file once, to check it. The kernel counts the opens (inotify), so Load
+// needs no hook for the test.
 func TestSignedListsScreenedAsVerified(t *testing.T) {
 	r := newSignedRig(t)
 	r.publish(t, centralRisk, "ofac", "Ivan Petrovich Sidorov")
 	r.sync(t)
+	file := "ofac" + listSuffix
+	opened := watchOpens(t, r.dev.SyncedWatchlists())
+	c, err := r.dev.Load(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatalf("central's list as verified: %v", err)
+	}
+	if got := flags(t, c.Screening, "Ivan Petrovich Sidorov"); !slices.Equal(got, []string{"ofac"}) {
+		t.Errorf("screening on central's list: flagged by %v, want ofac", got)
+	}
+	if n := opened(file); n != 1 {
+		t.Errorf("Load opened %s %d times, want once: a file swapped in after the check would be read", file, n)
+	}
+}
+
+// TestSignedListNotRegular: a FIFO in place of one of central's lists is
+// an error at once, not a load waiting for a writer.
+func TestSignedListNotRegular(t *testing.T) {
+	r := newSignedRig(t)
+	r.publish(t, centralRisk, "ofac", "Ivan Petrovich Sidorov")
+	r.sync(t)
 	path := filepath.Join(r.dev.SyncedWatchlists(), "ofac"+listSuffix)
-	genuine, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := t.TempDir()
-	putList(t, other, "ofac", "1", "Someone Else Entirely")
-	swapped, err := os.ReadFile(filepath.Join(other, "ofac"+listSuffix))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	done, stop := make(chan struct{}), make(chan struct{})
-	// until waits for the number of this process's files open on the
-	// pipe to satisfy ok, false if the test ended first.
-	until := func(ok func(n int) bool) bool {
-		for !ok(opens(path)) {
-			select {
-			case <-stop:
-				return false
-			case <-time.After(time.Millisecond):
-			}
+	done := make(chan error, 1)
+	go func() { _, err := r.dev.Load(context.Background(), nil, nil); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, agent.ErrConfigAltered) || !errors.Is(err, atomicfile.ErrNotRegular) {
+			t.Errorf("Load with a FIFO for a list = %v, want ErrConfigAltered and ErrNotRegular", err)
 		}
-		return true
-	}
-	go func() {
-		defer close(done)
-		for _, b := range [][]byte{genuine, swapped} {
-			// Each read gets its own writer: one opening while the read
-			// before is open would add to that read.
-			if !until(func(n int) bool { return n == 0 }) {
-				return
-			}
-			f, err := os.OpenFile(path, os.O_WRONLY, 0) // waits for a reader
-			if err != nil {
-				return
-			}
-			// The reader's file is open once its open returns too.
-			if until(func(n int) bool { return n >= 2 }) {
-				_, _ = f.Write(b) // a reader gone early fails it: nothing to check
-			}
+	case <-time.After(time.Minute):
+		// Unblocks the reader so the test can end.
+		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 			f.Close()
 		}
-	}()
-	t.Cleanup(func() {
-		// Lets the writer waiting for a second read finish.
-		close(stop)
-		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-		if err == nil {
-			defer f.Close()
-		}
-		<-done
-	})
-	c, err := r.dev.Load(context.Background(), nil, nil)
-	if err != nil {
-		t.Fatalf("central's list as verified: %v", err)
-	}
-	if got := flags(t, c.Screening, "Ivan Petrovich Sidorov"); !slices.Equal(got, []string{"ofac"}) {
-		t.Errorf("screened with the list read after the check: flagged by %v, want ofac (central's list)", got)
-	}
-	if got := flags(t, c.Screening, "Someone Else Entirely"); len(got) != 0 {
-		t.Errorf("the list swapped in after the check screens: flagged by %v", got)
+		t.Fatal("Load still blocked on a FIFO after a minute")
 	}
 }
 
-// opens counts this process's files open on path.
-func opens(path string) int {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	n := 0
-	for _, e := range ents {
-		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && l == path {
-			n++
+// watchOpens counts, from now on, the opens of the files in dir as the
+// kernel reports them; opened(name) takes in the events queued so far (an
+// open's event is queued before the open returns) and says how many
+// opens of name there were.
+func watchOpens(t *testing.T, dir string) (opened func(name string) int) {
+	t.Helper()
+	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_OPEN); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	buf := make([]byte, 64<<10)
+	return func(name string) int {
+		t.Helper()
+		for {
+			n, err := syscall.Read(fd, buf)
+			if errors.Is(err, syscall.EAGAIN) {
+				return counts[name]
+			}
+			if err != nil {
+				t.Fatalf("reading inotify events: %v", err)
+			}
+			for ev := buf[:n]; len(ev) >= syscall.SizeofInotifyEvent; {
+				// struct inotify_event: wd, mask, cookie, len, then name.
+				end := syscall.SizeofInotifyEvent + int(binary.NativeEndian.Uint32(ev[12:16]))
+				counts[string(bytes.TrimRight(ev[syscall.SizeofInotifyEvent:end], "\x00"))]++
+				ev = ev[end:]
+			}
 		}
 	}
-	return n
 }

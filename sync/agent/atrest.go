@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -187,8 +188,10 @@ func verifyLists(dir string, pub ed25519.PublicKey, st state, keep bool) (map[st
 // verifyList checks the file at path against the descriptors it may
 // match: signed by central, with its size and SHA-256. With keep it
 // returns the bytes it checked (else streams them, never whole in memory).
+// Only a regular file of at most protocol.MaxWatchlistSize is read: a
+// FIFO put in a list's place would hold every load waiting for a writer.
 func verifyList(path string, pub ed25519.PublicKey, ws []protocol.Watchlist, keep bool) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := atomicfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("watchlist %s: %w", path, err)
 	}

@@ -3,12 +3,17 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/internal/synctest"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -61,5 +66,42 @@ func TestInstalledVerifiesWhileSyncInstalls(t *testing.T) {
 	}
 	if _, err := agent.VerifyInstalled(dir, pub); err != nil {
 		t.Errorf("after the sync: %v", err)
+	}
+}
+
+// TestInstalledListNotRegular: a FIFO in a list's place is
+// ErrConfigAltered at once, not a load waiting for a writer.
+func TestInstalledListNotRegular(t *testing.T) {
+	r := newRig(t, synctest.CentralOptions{})
+	u := r.uploader(t, agent.Config{})
+	dir := filepath.Join(t.TempDir(), "config")
+	publish(t, r.central, "a", []byte("list a v1"))
+	if _, err := agent.SyncConfig(context.Background(), u, dir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, agent.WatchlistDir, "a")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, load := range map[string]func(string, ed25519.PublicKey) (agent.Installed, error){
+		"VerifyInstalled": agent.VerifyInstalled, "LoadInstalled": agent.LoadInstalled,
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := load(dir, r.enr.CentralSignKey); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, agent.ErrConfigAltered) || !errors.Is(err, atomicfile.ErrNotRegular) {
+				t.Errorf("%s with a FIFO for a list = %v, want ErrConfigAltered and ErrNotRegular", name, err)
+			}
+		case <-time.After(time.Minute):
+			// Unblocks the reader so the test can end.
+			if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close()
+			}
+			t.Fatalf("%s still blocked on a FIFO after a minute", name)
+		}
 	}
 }
