@@ -250,16 +250,27 @@ func checkSize(db *bbolt.DB) error {
 	})
 }
 
+// DamagedError is ErrCorrupt from a damaged page met while reading: a
+// panic of bbolt's or a fault on the mapped file, recovered. Cause is Go's
+// text of it ("nil pointer dereference", "unexpected fault address"), for
+// logs; Error leaves it out, for the operator.
+type DamagedError struct{ Cause string }
+
+func (e *DamagedError) Error() string { return ErrCorrupt.Error() + ": a page of it is damaged" }
+
+// Unwrap makes a DamagedError ErrCorrupt.
+func (e *DamagedError) Unwrap() error { return ErrCorrupt }
+
 // guarded runs fn, which reads the mapped file, and turns a fault there (a
 // page the file no longer holds) or bbolt's panic on a damaged page into
-// ErrCorrupt: a damaged vault is an error the operator is told of, not a
-// crash of the app or of `kyc sync`. bbolt rolls its transaction back as
-// the panic passes.
+// a DamagedError: a damaged vault is an error the operator is told of,
+// not a crash of the app or of `kyc sync`. bbolt rolls its transaction
+// back as the panic passes.
 func guarded(fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+			err = &DamagedError{Cause: fmt.Sprint(r)}
 		}
 	}()
 	return fn()
