@@ -11,6 +11,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/openkyc/kyc/sync/vault"
 )
 
 // Env is what a command runs with: its output streams and build facts.
@@ -87,6 +89,11 @@ func fail(env *Env, err error) int {
 	}
 	e := classify(err)
 	writeError(env.Stdout, e)
+	// Go's text of what a damaged page did to the read is for the log,
+	// not for the message.
+	if d := (*vault.DamagedError)(nil); errors.As(err, &d) {
+		fmt.Fprintf(env.Stderr, "kyc: the damage met: %s\n", d.Cause)
+	}
 	return e.Exit
 }
 

@@ -143,6 +143,8 @@ func loadDeviceConfig(ctx context.Context, env *Env, dev deviceconf.Device, pins
 		return nil, Errorf(ExitUnavailable, "vault_in_use", "%v: a running `kyc sync` or the app holds it, and the enrolment it records must be read before verifying", err)
 	case errors.Is(err, vault.ErrWrongKey), errors.Is(err, deviceconf.ErrKeyMissing):
 		return nil, Errorf(ExitRejected, "vault_key", "%v", err)
+	case enrollmentInvalid(err) != nil:
+		return nil, enrollmentInvalid(err)
 	case err != nil:
 		return nil, err
 	}

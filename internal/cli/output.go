@@ -12,6 +12,8 @@ import (
 
 	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/models"
+	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/vault"
 )
 
 // Exit codes of the kyc command (the README documents them).
@@ -30,9 +32,15 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Exit    int    `json:"-"`
+	// cause is the error coded, when classify or codedErr coded one: what
+	// is said on stderr beside the message (a damaged vault's detail).
+	cause error
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Unwrap is the error coded, if any.
+func (e *Error) Unwrap() error { return e.cause }
 
 // Errorf builds an Error with a code and exit status.
 func Errorf(exit int, code, format string, args ...any) *Error {
@@ -45,7 +53,24 @@ func classify(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	msg := err.Error()
+	if e := known(err); e != nil {
+		return e
+	}
+	return &Error{Code: "internal", Message: err.Error(), Exit: ExitInternal, cause: err}
+}
+
+// codedErr is err, from what code names, as classify codes it when it
+// knows its cause (a damaged vault), else with code and exit.
+func codedErr(exit int, code string, err error) *Error {
+	if e := known(err); e != nil {
+		return e
+	}
+	return &Error{Code: code, Message: err.Error(), Exit: exit, cause: err}
+}
+
+// known is err coded by its cause, nil for a cause without a code of its
+// own.
+func known(err error) *Error {
 	for _, c := range []struct {
 		target error
 		exit   int
@@ -58,12 +83,22 @@ func classify(err error) *Error {
 		{ort.ErrLibraryMissing, ExitMissing, "runtime_missing"},
 		{ort.ErrLibraryTooOld, ExitMissing, "runtime_too_old"},
 		{ort.ErrLibraryInvalid, ExitMissing, "runtime_invalid"},
+		{vault.ErrCorrupt, ExitRejected, "vault_corrupt"},
 	} {
 		if errors.Is(err, c.target) {
-			return &Error{Code: c.code, Message: msg, Exit: c.exit}
+			return &Error{Code: c.code, Message: err.Error(), Exit: c.exit, cause: err}
 		}
 	}
-	return &Error{Code: "internal", Message: msg, Exit: ExitInternal}
+	return nil
+}
+
+// enrollmentInvalid is the Error for an enrolment file that is not one
+// (identity.ErrMalformed), nil for any other error.
+func enrollmentInvalid(err error) *Error {
+	if !errors.Is(err, identity.ErrMalformed) {
+		return nil
+	}
+	return &Error{Code: "enrollment_invalid", Message: err.Error(), Exit: ExitInput, cause: err}
 }
 
 // Format is how results are printed.

@@ -147,7 +147,7 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 	// enrol again.
 	if v != nil {
 		if err := v.SetPin(ctx, agent.PinOf(enr)); err != nil {
-			return nil, Errorf(ExitInternal, "vault", "%v", err)
+			return nil, codedErr(ExitInternal, "vault", err)
 		}
 	}
 	if err := identity.SaveEnrollment(enrPath, enr); err != nil {
@@ -301,6 +301,9 @@ func deviceUploader(dir string) (*agent.Uploader, identity.Enrollment, error) {
 		return nil, identity.Enrollment{}, Errorf(ExitInput, "not_enrolled", "%v (run kyc enroll first)", err)
 	}
 	enr, err := identity.LoadEnrollment(dev.EnrollmentPath())
+	if e := enrollmentInvalid(err); e != nil {
+		return nil, identity.Enrollment{}, e
+	}
 	if err != nil {
 		return nil, identity.Enrollment{}, Errorf(ExitInput, "not_enrolled", "%v (run kyc enroll first)", err)
 	}
@@ -330,7 +333,7 @@ func openDeviceVault(ctx context.Context, dir, path, keyFile string, warn io.Wri
 	case errors.Is(err, vault.ErrLocked):
 		return nil, Errorf(ExitUnavailable, "vault_in_use", "%v: a running `kyc sync` or the app holds it; stop it, or use the app's re-queue action", err)
 	case err != nil:
-		return nil, Errorf(ExitInput, "vault", "%v", err)
+		return nil, codedErr(ExitInput, "vault", err)
 	}
 	return v, nil
 }

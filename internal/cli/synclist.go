@@ -33,7 +33,7 @@ type queueListResult struct {
 func listQueue(ctx context.Context, v *vault.Vault) (queueListResult, error) {
 	entries, err := v.Outbox(ctx)
 	if err != nil {
-		return queueListResult{}, Errorf(ExitInternal, "vault", "%v", err)
+		return queueListResult{}, codedErr(ExitInternal, "vault", err)
 	}
 	res := queueListResult{Submissions: make([]queuedItem, 0, len(entries))}
 	for _, e := range entries {

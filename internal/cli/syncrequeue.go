@@ -60,7 +60,7 @@ func runSyncRequeue(ctx context.Context, env *Env, args []string) (any, error) {
 	if *list {
 		entries, err := v.Outbox(ctx)
 		if err != nil {
-			return nil, Errorf(ExitInternal, "vault", "%v", err)
+			return nil, codedErr(ExitInternal, "vault", err)
 		}
 		var res requeueResult
 		for _, e := range entries {
@@ -75,10 +75,10 @@ func runSyncRequeue(ctx context.Context, env *Env, args []string) (any, error) {
 	if *all {
 		before, err := v.Outbox(ctx)
 		if err != nil {
-			return nil, Errorf(ExitInternal, "vault", "%v", err)
+			return nil, codedErr(ExitInternal, "vault", err)
 		}
 		if res.Requeued, err = agent.Requeue(ctx, v, *actor); err != nil {
-			return nil, Errorf(ExitInternal, "vault", "%v", err)
+			return nil, codedErr(ExitInternal, "vault", err)
 		}
 		for _, e := range before {
 			if e.State == vault.StateRejected {
@@ -96,7 +96,7 @@ func runSyncRequeue(ctx context.Context, env *Env, args []string) (any, error) {
 	case errors.Is(err, vault.ErrInvalidTransition):
 		return res, Errorf(ExitInput, "not_rejected", "%s is not rejected, nothing to re-queue (%d re-queued before it): %v", ids[n], n, err)
 	case err != nil:
-		return res, Errorf(ExitInternal, "vault", "%v", err)
+		return res, codedErr(ExitInternal, "vault", err)
 	}
 	return res, nil
 }

@@ -72,7 +72,7 @@ func runVaultRotate(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	defer v.Close()
 	if err := v.Rotate(ctx, newKey); err != nil {
-		return nil, Errorf(ExitInternal, "vault", "%v", err)
+		return nil, codedErr(ExitInternal, "vault", err)
 	}
 	// The keys wrapped under the old key stay in the pages Rotate freed:
 	// whoever knows the old passphrase could unwrap them from the file.

@@ -275,7 +275,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		case errors.Is(err, vault.ErrExists):
 			return nil, Errorf(ExitInput, "submission_exists", "%s-%d is already in the vault: give the next --attempt or another --session", meta.Session, meta.Attempt)
 		case err != nil:
-			return nil, Errorf(ExitInternal, "vault", "%v", err)
+			return nil, codedErr(ExitInternal, "vault", err)
 		}
 		res.SubmissionID, res.Attestation = sealed.ID, sealed.Attestation
 		return res, nil

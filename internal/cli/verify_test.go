@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +150,59 @@ func TestVerifyReadsThePinWithTheKeyFileNamed(t *testing.T) {
 	code, res := runCLI(t, "verify", "--document", absent, "--selfie", absent, "--no-device-check", "--vault-key-file", keyFile)
 	if code != ExitRejected || errCode(res) != "enrollment_removed" {
 		t.Fatalf("verify with the vault's key file named: exit %d, %v; want enrollment_removed", code, res)
+	}
+}
+
+// TestVaultAndEnrollmentCodes: a vault file that is not one and an
+// enrolment file that is not one are said so with their own codes, not
+// internal, by the commands that read them.
+func TestVaultAndEnrollmentCodes(t *testing.T) {
+	absent := filepath.Join(t.TempDir(), "absent.jpg")
+	verify := []string{"verify", "--document", absent, "--selfie", absent, "--no-device-check"}
+	for _, tc := range []struct {
+		name, file, content string
+		args                []string
+		exit                int
+		code                string
+	}{
+		{"verify, vault damaged", vaultFile, strings.Repeat("not a vault ", 1000), verify, ExitRejected, "vault_corrupt"},
+		{"sync --list, vault damaged", vaultFile, strings.Repeat("not a vault ", 1000), []string{"sync", "--list"}, ExitRejected, "vault_corrupt"},
+		{"verify, enrolment malformed", enrollmentFile, "{not json", verify, ExitInput, "enrollment_invalid"},
+		{"sync, enrolment malformed", enrollmentFile, "{not json", []string{"sync", "--once"}, ExitInput, "enrollment_invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, _ := deviceEnv(t)
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			// The device key, which sync reads before the enrolment.
+			if _, err := identity.LoadOrCreate(filepath.Join(dir, deviceconf.DeviceKeyFile)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if code, res := runCLI(t, tc.args...); code != tc.exit || errCode(res) != tc.code {
+				t.Errorf("exit %d, %v; want %d, %s", code, res, tc.exit, tc.code)
+			}
+		})
+	}
+}
+
+// TestDamagedPageMessage: what a damaged page did to the read (Go's text
+// of a recovered panic) goes to stderr, not into the message.
+func TestDamagedPageMessage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := fmt.Errorf("reading the outbox: %w", &vault.DamagedError{Cause: "runtime error: invalid memory address or nil pointer dereference"})
+	code := fail(&Env{Stdout: &stdout, Stderr: &stderr}, err)
+	var res map[string]map[string]string
+	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil {
+		t.Fatalf("output %q: %v", stdout.String(), jerr)
+	}
+	if code != ExitRejected || res["error"]["code"] != "vault_corrupt" || strings.Contains(res["error"]["message"], "nil pointer") {
+		t.Errorf("exit %d, %v; want vault_corrupt without Go's panic text", code, res)
+	}
+	if !strings.Contains(stderr.String(), "nil pointer dereference") {
+		t.Errorf("stderr %q does not keep the cause", stderr.String())
 	}
 }
