@@ -43,8 +43,12 @@ func runHandoff(ctx context.Context, env *Env, args []string) (any, error) {
 	png := fs.String("png", "", "also write the QR code as a PNG to this file")
 	poll := fs.Duration("poll", handoff.DefaultPoll, "how often to ask central")
 	noWait := fs.Bool("no-wait", false, "print the hand-off and exit without following it")
+	wait := fs.Duration("wait", defaultHandoffWait, "follow the hand-off at most this long, then cancel it (exit 6, handoff_timeout)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
+	}
+	if *wait <= 0 {
+		return nil, Errorf(ExitUsage, "usage", "--wait must be more than 0 (--no-wait does not follow the hand-off)")
 	}
 	up, _, err := deviceUploader(*dir)
 	if err != nil {
@@ -75,15 +79,31 @@ func runHandoff(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	fmt.Fprintf(env.Stderr, "%s\nScan with the customer's phone, or open %s and type %s (valid until %s).\n",
 		qr, h.CodeURL, h.ShortCode, h.LinkExpiresAt.Local().Format(time.TimeOnly))
-	st, err := c.Wait(ctx, h.ID, *poll, func(s handoff.Status) {
+	wctx, stop := context.WithTimeoutCause(ctx, *wait, errHandoffWait)
+	defer stop()
+	st, err := c.Wait(wctx, h.ID, *poll, func(s handoff.Status) {
 		fmt.Fprintf(env.Stderr, "%s %s\n", time.Now().Format(time.TimeOnly), describeHandoff(s))
 	})
-	if err != nil && ctx.Err() != nil {
-		// Interrupted: the customer is not to go on with a session nobody
-		// follows. A fresh context, as ctx is done.
+	if err != nil && wctx.Err() != nil {
+		// Interrupted, or central still not done when --wait passed: the
+		// customer is not to go on with a session nobody follows. A fresh
+		// context, as wctx is done.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if cerr := c.Cancel(cctx, h.ID); cerr == nil {
+		cerr := c.Cancel(cctx, h.ID)
+		if ctx.Err() == nil && errors.Is(context.Cause(wctx), errHandoffWait) {
+			canceled := "it is canceled"
+			if cerr != nil {
+				canceled = fmt.Sprintf("canceling it failed: %v", cerr)
+			}
+			last := "no status"
+			if st.Stage != "" {
+				last = describeHandoff(st)
+			}
+			return nil, Errorf(ExitUnavailable, "handoff_timeout", "hand-off %s: central had no result after --wait %s (last: %s); %s",
+				h.ID, *wait, last, canceled)
+		}
+		if cerr == nil {
 			st.Stage, st.Status, st.ErrorCode, st.Final = handoff.StageCanceled, "ERROR", "canceled", true
 		}
 		res.Result = st
@@ -95,6 +115,14 @@ func runHandoff(ctx context.Context, env *Env, args []string) (any, error) {
 	res.Result = st
 	return res, nil
 }
+
+// defaultHandoffWait is how long `kyc handoff` follows a hand-off by
+// default: central ends a kiosk session 30 minutes after it opened, so
+// one still going on after that is central's fault, not the customer's.
+const defaultHandoffWait = 35 * time.Minute
+
+// errHandoffWait is the cause of the wait's end when --wait passed.
+var errHandoffWait = errors.New("--wait passed")
 
 func describeHandoff(s handoff.Status) string {
 	switch s.Stage {

@@ -14,15 +14,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/internal/engines"
+	"github.com/openkyc/kyc/internal/handoff"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/models"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/openkyc/kyc/sync/protocol"
 )
 
 // startFlowCentral is a real central over TLS on loopback with the hosted
@@ -152,4 +155,58 @@ func phoneClient(t *testing.T, c *cliCentral) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Transport: c.client.Transport, Jar: jar, Timeout: time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// TestHandoffWaitBounded: a central that keeps answering "waiting for the
+// phone" does not hold `kyc handoff` past --wait: it ends with
+// handoff_timeout (exit 6), having canceled the hand-off. The hand-off
+// endpoints are a fake behind the real central's device authentication,
+// since the real hosted flow ends its sessions.
+func TestHandoffWaitBounded(t *testing.T) {
+	const id = "hof-stuck"
+	var polls atomic.Int32
+	canceled := make(chan string, 1)
+	answer := func(w http.ResponseWriter, status int, v any) error {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		return json.NewEncoder(w).Encode(v)
+	}
+	c := startCentralWith(t, func(srv *central.Server, _ *boltstore.Store, base string) []func(context.Context) error {
+		srv.MountDevice("POST "+protocol.PathHandoffs, 4<<10, func(w http.ResponseWriter, _ *http.Request, _ central.Device, _ []byte) error {
+			return answer(w, http.StatusCreated, handoff.Handoff{ID: id, URL: base + "/flow/h/x", CodeURL: base + "/flow/code",
+				ShortCode: "ABCD2345", LinkExpiresAt: time.Now().Add(time.Hour), ExpiresAt: time.Now().Add(time.Hour)})
+		})
+		srv.MountDevice("GET "+protocol.PathHandoffs+"{id}", 0, func(w http.ResponseWriter, r *http.Request, _ central.Device, _ []byte) error {
+			polls.Add(1)
+			return answer(w, http.StatusOK, handoff.Status{ID: r.PathValue("id"), Stage: handoff.StageWaiting, ExpiresAt: time.Now().Add(time.Hour)})
+		})
+		srv.MountDevice("DELETE "+protocol.PathHandoffs+"{id}", 0, func(w http.ResponseWriter, r *http.Request, _ central.Device, _ []byte) error {
+			canceled <- r.PathValue("id")
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		})
+		return nil
+	})
+	dir, _ := deviceEnv(t)
+	if code, res := runCLI(t, "enroll", "--central", c.URL, "--token-file", c.tokenFile(t), "--ca", c.CAFile); code != ExitOK {
+		t.Fatalf("enroll: %d %v", code, res)
+	}
+	code, res := runCLI(t, "handoff", "--dir", dir, "--poll", "20ms", "--wait", "500ms")
+	if code != ExitUnavailable || errCode(res) != "handoff_timeout" {
+		t.Errorf("handoff with central pending for ever: exit %d, %v; want %d, handoff_timeout", code, res, ExitUnavailable)
+	}
+	if n := polls.Load(); n < 2 {
+		t.Errorf("central was asked %d times: the wait did not go on until --wait passed", n)
+	}
+	select {
+	case got := <-canceled:
+		if got != id {
+			t.Errorf("canceled hand-off %q, want %q", got, id)
+		}
+	default:
+		t.Error("the hand-off given up on was not canceled at central")
+	}
+	if code, res := runCLI(t, "handoff", "--dir", dir, "--wait", "0s"); code != ExitUsage {
+		t.Errorf("--wait 0s: exit %d, %v; want a usage error", code, res)
+	}
 }
