@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/openkyc/kyc/internal/atomicfile"
 )
 
 // List formats Import understands, as the CLI names them.
@@ -24,7 +25,7 @@ func Import(ctx context.Context, format, path string) (*List, error) {
 	case FormatOFAC:
 		return ImportOFAC(ctx, path)
 	case FormatUN, FormatPEP:
-		f, err := os.Open(path)
+		f, err := atomicfile.Open(path)
 		if err != nil {
 			return nil, fmt.Errorf("importing %s list: %w", format, err)
 		}

@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/openkyc/kyc/internal/atomicfile"
 )
 
 // ListOFAC is the name ImportOFAC gives the SDN list.
@@ -136,10 +138,15 @@ func ImportOFAC(ctx context.Context, dir string) (*List, error) {
 	return l, nil
 }
 
+// maxOFACFile bounds one of OFAC's CSV files (the SDN list is about 10
+// MB): a device or a FIFO in its place is refused, a runaway file not read
+// whole.
+const maxOFACFile = 512 << 20
+
 // readOFACFile reads one headerless OFAC CSV file, checking every row has
 // the expected number of fields, and feeds the raw bytes to digest.
 func readOFACFile(path string, fields int, digest io.Writer) ([][]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := atomicfile.Read(path, maxOFACFile)
 	if err != nil {
 		return nil, err
 	}

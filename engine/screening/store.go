@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/openkyc/kyc/internal/atomicfile"
 )
 
 // storeFormat is the version of the list file layout. A reader refuses
@@ -227,7 +229,8 @@ func readListFile(ctx context.Context, path, name string) (*List, string, error)
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
 	}
-	f, err := os.Open(path)
+	// A FIFO in the folder would hold every load of the lists.
+	f, err := atomicfile.Open(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("loading list %s: %w", path, err)
 	}

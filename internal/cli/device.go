@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"io"
-	"os"
 	"slices"
 	"time"
 
@@ -67,18 +65,9 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
-	pol, err := device.DefaultPolicy(device.Profile(*profile))
+	pol, err := loadDevicePolicy(*profile, *policyFile)
 	if err != nil {
-		return nil, Errorf(ExitUsage, "usage", "%v", err)
-	}
-	if *policyFile != "" {
-		b, err := os.ReadFile(*policyFile)
-		if err != nil {
-			return nil, Errorf(ExitInput, "invalid_policy", "reading policy: %v", err)
-		}
-		if err := json.Unmarshal(b, &pol); err != nil {
-			return nil, Errorf(ExitInput, "invalid_policy", "decoding policy %s: %v", *policyFile, err)
-		}
+		return nil, err
 	}
 	opts := device.Options{Root: *root, Policy: pol}
 	if *lastContact != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/face/faceeval"
 	"github.com/openkyc/kyc/engine/imageio"
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/internal/engines"
 	"github.com/openkyc/kyc/models"
 )
@@ -189,7 +190,7 @@ func runEval(ctx context.Context, env *Env, args []string) (any, error) {
 		if len(res.Data) == 1 {
 			base = res.Data[0]
 		}
-		f, err := os.Open(*pairsPath)
+		f, err := atomicfile.Open(*pairsPath)
 		if err != nil {
 			return nil, Errorf(ExitInput, "file_not_found", "%v", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/openkyc/kyc/engine/screening"
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/internal/deviceconf"
 )
 
@@ -59,6 +60,8 @@ func screeningError(err error) error {
 		return Errorf(ExitRejected, "watchlist_corrupt", "%v", err)
 	case errors.Is(err, os.ErrNotExist):
 		return Errorf(ExitInput, "not_found", "%v", err)
+	case errors.Is(err, atomicfile.ErrNotRegular), errors.Is(err, atomicfile.ErrTooLarge):
+		return Errorf(ExitInput, "invalid_watchlist", "%v", err)
 	}
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/central/pki"
@@ -54,7 +55,7 @@ func readToken(path string) (string, error) {
 	if path == "-" {
 		r = os.Stdin
 	} else {
-		f, err := os.Open(path)
+		f, err := atomicfile.Open(path)
 		if err != nil {
 			return "", Errorf(ExitInput, "token_file", "reading the enrolment token: %v", err)
 		}
@@ -98,7 +99,7 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 	var caPEM []byte
 	if *caFile != "" {
 		var err error
-		if caPEM, err = os.ReadFile(*caFile); err != nil {
+		if caPEM, err = atomicfile.Read(*caFile, maxCAFile); err != nil {
 			return nil, Errorf(ExitInput, "ca", "reading central's CA: %v", err)
 		}
 		if _, err := pki.CertPool(caPEM); err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/verify"
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/internal/deviceconf"
 	"github.com/openkyc/kyc/internal/submission"
 	"github.com/openkyc/kyc/sync/identity"
@@ -57,6 +57,15 @@ func attest(d deviceconf.Device, version string, rep *device.Report) (*device.At
 
 // loadDevicePolicy returns the profile's default policy, or the policy in
 // file when one is given (a deployment's own, e.g. one that accepts VDI).
+// Bounds of the small JSON files a command is given: a FIFO or a device
+// in their place is refused (atomicfile), and a file of gigabytes is not
+// read whole.
+const (
+	maxPolicyFile = 1 << 20
+	maxRiskFile   = 4 << 20 // as central's bound on a published risk configuration
+	maxCAFile     = 1 << 20
+)
+
 func loadDevicePolicy(profile, file string) (device.Policy, error) {
 	pol, err := device.DefaultPolicy(device.Profile(profile))
 	if err != nil {
@@ -65,7 +74,7 @@ func loadDevicePolicy(profile, file string) (device.Policy, error) {
 	if file == "" {
 		return pol, nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := atomicfile.Read(file, maxPolicyFile)
 	if err != nil {
 		return pol, Errorf(ExitInput, "invalid_policy", "reading device policy: %v", err)
 	}
@@ -157,7 +166,7 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	rc := conf.Risk
 	if *riskFile != "" {
-		b, err := os.ReadFile(*riskFile)
+		b, err := atomicfile.Read(*riskFile, maxRiskFile)
 		if err != nil {
 			return nil, Errorf(ExitInput, "invalid_risk_config", "%v", err)
 		}
