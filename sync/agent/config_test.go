@@ -535,6 +535,24 @@ func TestWatchlistDownloadIsBounded(t *testing.T) {
 	}
 }
 
+// drip writes b every 20 ms until the request ends: an answer that never
+// arrives whole, each piece within any idle timeout.
+func drip(w http.ResponseWriter, r *http.Request, b string) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+			if _, err := w.Write([]byte(b)); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}
+}
+
 // TestWatchlistSlowDripIsBounded: central (or a stalled proxy) drips a
 // watchlist a byte at a time, each just within the idle timeout. The
 // download must end by a deadline sized to the list at the slowest rate
@@ -549,19 +567,7 @@ func TestWatchlistSlowDripIsBounded(t *testing.T) {
 				return
 			}
 			w.WriteHeader(http.StatusOK)
-			tick := time.NewTicker(20 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-r.Context().Done():
-					return
-				case <-tick.C:
-					if _, err := w.Write([]byte("x")); err != nil {
-						return
-					}
-					w.(http.Flusher).Flush()
-				}
-			}
+			drip(w, r, "x")
 		})
 	}
 	r := newRig(t, synctest.CentralOptions{Wrap: wrap})

@@ -116,19 +116,7 @@ func TestDrippingAnswerIsSaid(t *testing.T) {
 			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"complete":`))
-			tick := time.NewTicker(20 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-r.Context().Done():
-					return
-				case <-tick.C:
-					if _, err := w.Write([]byte(" ")); err != nil {
-						return
-					}
-					w.(http.Flusher).Flush()
-				}
-			}
+			drip(w, r, " ")
 		})
 	}
 	r := newRig(t, synctest.CentralOptions{Wrap: wrap})

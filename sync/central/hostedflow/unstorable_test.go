@@ -21,17 +21,7 @@ import (
 // instead of finding nothing): 401 no_session and the "not valid" page,
 // never a 500 anyone could cause.
 func TestUnstorableRefs(t *testing.T) {
-	ctx := context.Background()
-	dsn, err := pgtest.StartT(t).NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := pgstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, key := instanceSecrets(t)
-	e := newEnvOn(t, false, raw, kr, key, &clock{})
+	e := newPGEnv(t)
 	pid, _ := e.initiate(nil)
 	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 	secret := strings.Repeat("A", 43)
@@ -70,16 +60,7 @@ func TestUnstorableRefs(t *testing.T) {
 // never a 500.
 func TestKioskUnstorableIDs(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := pgtest.StartT(t).NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := pgstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, key := instanceSecrets(t)
-	e := newEnvOn(t, false, raw, kr, key, &clock{})
+	e := newPGEnv(t)
 	k := e.kiosk("jkt-01")
 	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 	for _, tc := range []struct{ name, id string }{
@@ -97,4 +78,20 @@ func TestKioskUnstorableIDs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newPGEnv is newEnv, without engines, on a PostgreSQL store of its own.
+func newPGEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dsn, err := pgtest.StartT(t).NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, key := instanceSecrets(t)
+	return newEnvOn(t, false, raw, kr, key, &clock{})
 }
