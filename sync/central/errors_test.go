@@ -135,13 +135,6 @@ func (f *failingStore) ClaimAttestation(ctx context.Context, dev string, h [sha2
 	return f.Store.ClaimAttestation(ctx, dev, h, key, exp)
 }
 
-func (f *failingStore) PutWatchlist(ctx context.Context, name string, data []byte) (protocol.Watchlist, error) {
-	if f.fail {
-		return protocol.Watchlist{}, f.err("put watchlist")
-	}
-	return f.Store.PutWatchlist(ctx, name, data)
-}
-
 // checkPrivateError asserts a 5xx answer that tells nothing of the cause
 // and carries a request id, which is also in the X-Request-Id header and
 // in the log beside the cause.

@@ -107,12 +107,6 @@ type Store interface {
 	// was made under, synced days later). ErrNotFound for a version never
 	// published, 0 (the built-in defaults, no document) among them.
 	RiskVersion(ctx context.Context, version int64) (json.RawMessage, error)
-	// PutWatchlist publishes a new version of a watchlist file.
-	PutWatchlist(ctx context.Context, name string, data []byte) (protocol.Watchlist, error)
-	// PutWatchlistFrom publishes a new version of a watchlist read from
-	// r, without holding it whole (the caller bounds its size). Until it
-	// returns, readers see the version before.
-	PutWatchlistFrom(ctx context.Context, name string, r io.Reader) (protocol.Watchlist, error)
 	// Watchlists describes the current version of every watchlist.
 	Watchlists(ctx context.Context) ([]protocol.Watchlist, error)
 	// Watchlist returns the current version of a watchlist with its bytes.

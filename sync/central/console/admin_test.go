@@ -28,6 +28,7 @@ import (
 	"github.com/openkyc/kyc/sync/central/console"
 	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/openkyc/kyc/sync/central/storetest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -327,9 +328,7 @@ func TestAdminFleet(t *testing.T) {
 	if _, err := e.store.PutRisk(ctx, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.PutWatchlist(ctx, "pep.list.json.gz", []byte("x")); err != nil {
-		t.Fatal(err)
-	}
+	storetest.PublishWatchlist(t, e.store, "pep.list.json.gz", []byte("x"))
 	st := protocol.DeviceStatus{ConfigVersion: 0, Watchlists: map[string]int64{}, QueueDepth: 7, Rejected: 1, OldestQueued: now.Add(-3 * time.Hour)}
 	if err := e.store.SetDeviceStatus(ctx, "dev-1", st, now); err != nil {
 		t.Fatal(err)

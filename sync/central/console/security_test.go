@@ -33,6 +33,7 @@ import (
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/storetest"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/protocol"
 )
@@ -827,9 +828,7 @@ func TestHostileDeviceStrings(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	json.NewEncoder(zw).Encode(map[string]any{"format": "x", "name": hostile, "version": hostile, "date": now, "count": 1, "entries": []any{}})
 	zw.Close()
-	if _, err := e.store.PutWatchlist(ctx, "hostile.list.json.gz", gz.Bytes()); err != nil {
-		t.Fatal(err)
-	}
+	storetest.PublishWatchlist(t, e.store, "hostile.list.json.gz", gz.Bytes())
 	e.addUser("root", central.RoleAdmin)
 	b := e.browser()
 	b.signIn("root")

@@ -36,6 +36,7 @@ import (
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/seal"
+	"github.com/openkyc/kyc/sync/central/storetest"
 	"github.com/openkyc/kyc/sync/central/webhook"
 )
 
@@ -999,9 +1000,7 @@ func publishOFAC(t testing.TB, store central.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.PutWatchlist(context.Background(), filepath.Base(files[0]), b); err != nil {
-		t.Fatal(err)
-	}
+	storetest.PublishWatchlist(t, store, filepath.Base(files[0]), b)
 }
 
 func TestAutoCapture(t *testing.T) {

@@ -675,20 +675,13 @@ func testConfig(t *testing.T, s central.Store) {
 	if err != nil || len(wls) != 0 {
 		t.Errorf("empty Watchlists = %v, %v", wls, err)
 	}
-	if _, err := s.PutWatchlist(ctx, "ofac", []byte("v1")); err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.PutWatchlist(ctx, "ofac", []byte("version two"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	PublishWatchlist(t, s, "ofac", []byte("v1"))
+	w := PublishWatchlist(t, s, "ofac", []byte("version two"))
 	sum := sha256.Sum256([]byte("version two"))
 	if w.Version != 2 || w.Size != 11 || !bytes.Equal(w.SHA256, sum[:]) {
-		t.Errorf("PutWatchlist = %+v", w)
+		t.Errorf("second version = %+v", w)
 	}
-	if _, err := s.PutWatchlist(ctx, "un", []byte("un list")); err != nil {
-		t.Fatal(err)
-	}
+	PublishWatchlist(t, s, "un", []byte("un list"))
 	w, data, err := s.Watchlist(ctx, "ofac")
 	if err != nil || w.Version != 2 || string(data) != "version two" {
 		t.Errorf("Watchlist = %+v %q %v", w, data, err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/protocol"
 )
 
 // listBytes is a deterministic watchlist of n bytes.
@@ -43,10 +44,10 @@ func (f *failingReader) Read(p []byte) (int, error) {
 func testWatchlistStream(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	v1 := listBytes(1, 2<<20+12345) // over two of the stores' chunks, not a whole number of them
-	w, err := s.PutWatchlistFrom(ctx, "pep", bytes.NewReader(v1))
+	w := PublishWatchlist(t, s, "pep", v1)
 	sum := sha256.Sum256(v1)
-	if err != nil || w.Version != 1 || w.Size != int64(len(v1)) || !bytes.Equal(w.SHA256, sum[:]) {
-		t.Fatalf("PutWatchlistFrom = %+v, %v", w, err)
+	if w.Version != 1 || w.Size != int64(len(v1)) || !bytes.Equal(w.SHA256, sum[:]) {
+		t.Fatalf("first version = %+v", w)
 	}
 	got, rc, err := s.OpenWatchlist(ctx, "pep")
 	if err != nil || got.Version != 1 || got.Size != w.Size {
@@ -59,8 +60,8 @@ func testWatchlistStream(t *testing.T, s central.Store) {
 		t.Fatal(err)
 	}
 	v2 := listBytes(2, 1<<20+7)
-	if w, err := s.PutWatchlistFrom(ctx, "pep", bytes.NewReader(v2)); err != nil || w.Version != 2 {
-		t.Fatalf("second version = %+v, %v", w, err)
+	if w := PublishWatchlist(t, s, "pep", v2); w.Version != 2 {
+		t.Fatalf("second version = %+v", w)
 	}
 	rest, err := io.ReadAll(rc)
 	rc.Close()
@@ -68,8 +69,20 @@ func testWatchlistStream(t *testing.T, s central.Store) {
 		t.Errorf("reading version 1 across the publication of 2: %d bytes, %v", len(head)+len(rest), err)
 	}
 	// An upload cut off part way publishes nothing.
-	if _, err := s.PutWatchlistFrom(ctx, "pep", &failingReader{r: bytes.NewReader(listBytes(3, 3<<20)), n: 1<<20 + 10}); err == nil {
-		t.Error("an upload that failed part way was accepted")
+	cut := func() io.Reader { return &failingReader{r: bytes.NewReader(listBytes(3, 3<<20)), n: 1<<20 + 10} }
+	if _, err := s.CreateWatchlist(ctx, "cut", cut(), func(protocol.Watchlist) (central.AuditEvent, error) {
+		return central.AuditEvent{ID: "cut", At: time.Now(), Actor: "user:ada", Action: central.AuditWatchlistPublish, Count: 1}, nil
+	}); err == nil {
+		t.Error("a first version whose upload failed part way was published")
+	}
+	p := central.WatchlistProposal{Name: "pep", Proposal: central.Proposal{ID: "cut", Base: 2, Proposer: "user:ada", At: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}}
+	if _, err := s.ProposeWatchlist(ctx, p, cut(), func(central.WatchlistProposal) (central.AuditEvent, error) {
+		return central.AuditEvent{ID: "cut-proposal", At: time.Now(), Actor: "user:ada", Action: central.AuditWatchlistProposed, Count: 1}, nil
+	}); err == nil {
+		t.Error("a proposal whose upload failed part way was accepted")
+	}
+	if ps, err := s.WatchlistProposals(ctx); err != nil || len(ps) != 0 {
+		t.Errorf("after a failed proposal WatchlistProposals = %+v, %v; want none", ps, err)
 	}
 	w, data, err := s.Watchlist(ctx, "pep")
 	if err != nil || w.Version != 2 || !bytes.Equal(data, v2) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/protocol"
 )
 
 // testWatchlistProposal: a proposal's bytes are stored without being
@@ -24,16 +25,14 @@ func testWatchlistProposal(t *testing.T, s central.Store) {
 	now := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
 	const name = "ofac.list.json.gz"
 	v1 := listBytes(1, 1000)
-	if _, err := s.PutWatchlistFrom(ctx, name, bytes.NewReader(v1)); err != nil {
-		t.Fatal(err)
-	}
+	PublishWatchlist(t, s, name, v1)
 	events := func() int {
 		t.Helper()
 		evs, err := s.Audit(ctx, central.AuditFilter{Subject: "watchlist:" + name})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(evs)
+		return len(evs) - 1 // but version 1's publication
 	}
 	event := func(p central.WatchlistProposal) (central.AuditEvent, error) {
 		after, err := json.Marshal(p)
@@ -154,4 +153,48 @@ func testWatchlistProposal(t *testing.T, s central.Store) {
 	if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, v1) {
 		t.Errorf("OpenWatchlist after the last confirm read %d bytes, %v; want e's", len(got), err)
 	}
+}
+
+// PublishWatchlist publishes data as the next version of name the way
+// the console does: CreateWatchlist for the first, a proposal confirmed
+// by a second admin for a later one. It returns the published version.
+func PublishWatchlist(t testing.TB, s central.Store, name string, data []byte) protocol.Watchlist {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	ev := func(action string, version int64) central.AuditEvent {
+		return central.AuditEvent{ID: fmt.Sprintf("%s-%s-%d-%d", action, name, version, now.UnixNano()), At: now,
+			Actor: "user:storetest", Action: action, Subject: "watchlist:" + name, Count: 1}
+	}
+	ws, err := s.Watchlists(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base int64
+	for _, w := range ws {
+		if w.Name == name {
+			base = w.Version
+		}
+	}
+	if base == 0 {
+		w, err := s.CreateWatchlist(ctx, name, bytes.NewReader(data), func(protocol.Watchlist) (central.AuditEvent, error) {
+			return ev(central.AuditWatchlistPublish, 1), nil
+		})
+		if err != nil {
+			t.Fatalf("CreateWatchlist(%s): %v", name, err)
+		}
+		return w
+	}
+	p := central.WatchlistProposal{Name: name, Proposal: central.Proposal{ID: fmt.Sprint("publish-", base+1, "-", now.UnixNano()),
+		Base: base, Proposer: "user:storetest", At: now, ExpiresAt: now.Add(time.Hour)}}
+	if _, err := s.ProposeWatchlist(ctx, p, bytes.NewReader(data), func(central.WatchlistProposal) (central.AuditEvent, error) {
+		return ev(central.AuditWatchlistProposed, base+1), nil
+	}); err != nil {
+		t.Fatalf("ProposeWatchlist(%s): %v", name, err)
+	}
+	w, err := s.ConfirmWatchlistProposal(ctx, name, p.ID, now, ev(central.AuditWatchlistConfirmed, base+1))
+	if err != nil {
+		t.Fatalf("ConfirmWatchlistProposal(%s): %v", name, err)
+	}
+	return w
 }

@@ -90,8 +90,8 @@ func TestLegacyWatchlists(t *testing.T) {
 	if w, data, err := s.Watchlist(ctx, "un"); err != nil || w.Version != 3 || string(data) != "whole list" {
 		t.Errorf("legacy list = %+v %q, %v", w, data, err)
 	}
-	if w, err := s.PutWatchlist(ctx, "un", []byte("chunked")); err != nil || w.Version != 4 {
-		t.Fatalf("PutWatchlist = %+v, %v", w, err)
+	if w := storetest.PublishWatchlist(t, s, "un", []byte("chunked")); w.Version != 4 {
+		t.Fatalf("next version = %+v", w)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -37,39 +37,13 @@ func wlChunkKey(upload string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte(upload), seq)
 }
 
-// PutWatchlist implements central.Store.
-func (s *Store) PutWatchlist(ctx context.Context, name string, data []byte) (protocol.Watchlist, error) {
-	return s.PutWatchlistFrom(ctx, name, bytes.NewReader(data))
-}
-
-// PutWatchlistFrom implements central.Store: the chunks are written under
-// a fresh upload id, one transaction each, and the version is published in
-// a last transaction, so readers never see part of a list. A failed upload
-// deletes what it wrote; one cut short by a crash is removed at the next
-// Open.
-func (s *Store) PutWatchlistFrom(ctx context.Context, name string, r io.Reader) (protocol.Watchlist, error) {
-	upload, size, sum, err := s.writeUpload(ctx, r)
-	if err != nil {
-		return protocol.Watchlist{}, err
-	}
-	var w protocol.Watchlist
-	err = s.update(ctx, "publishing watchlist", func(tx *bbolt.Tx) error {
-		var err error
-		w, err = publishUpload(tx, name, upload, size, sum)
-		return err
-	})
-	if err != nil {
-		_ = s.db.Update(func(tx *bbolt.Tx) error { return deleteUpload(tx, upload) })
-		return protocol.Watchlist{}, err
-	}
-	return w, nil
-}
-
 // CreateWatchlist implements central.Store: a name already published is
-// refused before r is read; the chunks are written as PutWatchlistFrom
-// writes them, and the last transaction publishes them only if the name
-// is still unpublished (bbolt has one writer at a time, so no publish
-// comes between its check and its write).
+// refused before r is read; the chunks are written under a fresh upload
+// id, one transaction each, and the last transaction publishes them only
+// if the name is still unpublished (bbolt has one writer at a time, so no
+// publish comes between its check and its write), so readers never see
+// part of a list. A failed upload deletes what it wrote; one cut short by
+// a crash is removed at the next Open.
 func (s *Store) CreateWatchlist(ctx context.Context, name string, r io.Reader, event func(protocol.Watchlist) (central.AuditEvent, error)) (protocol.Watchlist, error) {
 	if err := s.view(ctx, "reading watchlist", func(tx *bbolt.Tx) error { return unpublished(tx, name) }); err != nil {
 		return protocol.Watchlist{}, err

@@ -19,41 +19,10 @@ import (
 // reader or writer holds one at a time.
 const watchlistChunk = 1 << 20
 
-// PutWatchlist implements central.Store.
-func (s *Store) PutWatchlist(ctx context.Context, name string, data []byte) (protocol.Watchlist, error) {
-	return s.PutWatchlistFrom(ctx, name, bytes.NewReader(data))
-}
-
-// PutWatchlistFrom implements central.Store: one transaction takes the
-// next version under an advisory lock, inserts the chunks as they are
-// read, and publishes the version row last. Older versions are kept for
-// audit; devices only see the newest.
-func (s *Store) PutWatchlistFrom(ctx context.Context, name string, r io.Reader) (protocol.Watchlist, error) {
-	w := protocol.Watchlist{Name: name}
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockWatchlist); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM watchlists WHERE name = $1`, name).Scan(&w.Version); err != nil {
-			return err
-		}
-		var err error
-		if w.Size, w.SHA256, err = insertChunks(ctx, tx, name, w.Version, r); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO watchlists (name, version, size, sha256) VALUES ($1, $2, $3, $4)`, name, w.Version, w.Size, w.SHA256)
-		return err
-	})
-	if err != nil {
-		return protocol.Watchlist{}, fmt.Errorf("publishing watchlist: %w", err)
-	}
-	return w, nil
-}
-
-// CreateWatchlist implements central.Store: one transaction, under the
-// lock PutWatchlistFrom takes, refuses a name already published before
-// reading r, inserts the chunks as they are read, and publishes version 1
-// with its event; the primary key on (name, version) refuses a second
+// CreateWatchlist implements central.Store: one transaction, under
+// lockWatchlist (which the proposal changes take too), refuses a name
+// already published before reading r, inserts the chunks as they are
+// read, and publishes version 1 with its event; the primary key on (name, version) refuses a second
 // version 1 whatever the lock.
 func (s *Store) CreateWatchlist(ctx context.Context, name string, r io.Reader, event func(protocol.Watchlist) (central.AuditEvent, error)) (protocol.Watchlist, error) {
 	w := protocol.Watchlist{Name: name, Version: 1}

@@ -16,7 +16,7 @@ import (
 
 // A pending watchlist proposal is its name's row of watchlist_proposals,
 // its bytes the name's watchlist_chunks of proposalVersion. Each change
-// takes lockWatchlist, as PutWatchlistFrom does, so a confirm's version
+// takes lockWatchlist, as CreateWatchlist does, so a confirm's version
 // check and its publish see no other publish in between.
 
 // proposalVersion is the version a proposal's chunks are stored under;
