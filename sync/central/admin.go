@@ -237,10 +237,11 @@ func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request) error {
 	parseTime("after", &f.ReceivedAfter)
 	parseTime("before", &f.ReceivedBefore)
 	if v := q.Get("complete"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
+		// Only the words openapi.json declares, not ParseBool's 1 or t.
+		if v != "true" && v != "false" {
 			errs = append(errs, "complete must be true or false")
 		}
+		b := v == "true"
 		f.Complete = &b
 	}
 	if v := q.Get("limit"); v != "" {

@@ -77,8 +77,10 @@ func TestAdminAPI(t *testing.T) {
 				}
 			}
 		}
-		if code := statusOf(a.badAdmin(t, http.MethodGet, "/admin/v1/submissions?after=yesterday", nil, nil)); code != 400 {
-			t.Errorf("bad filter: %d, want 400", code)
+		for _, q := range []string{"after=yesterday", "complete=1", "complete=t", "complete=TRUE", "complete=yes"} {
+			if code := statusOf(a.badAdmin(t, http.MethodGet, "/admin/v1/submissions?"+q, nil, nil)); code != 400 {
+				t.Errorf("bad filter %s: %d, want 400", q, code)
+			}
 		}
 	})
 	t.Run("get one with images", func(t *testing.T) {
