@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,22 +148,10 @@ func (c *tc) badAdmin(t *testing.T, method, path string, body []byte, out any) (
 }
 
 // adminRequest is an admin request with the token and, for a body, its
-// media type: a watchlist's bytes, else JSON.
+// media type.
 func (c *tc) adminRequest(t *testing.T, method, path string, body []byte) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(method, c.URL+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Cfg.AdminToken)
-	if len(body) > 0 {
-		ct := "application/json"
-		if strings.HasPrefix(path, "/admin/v1/watchlists/") {
-			ct = "application/octet-stream"
-		}
-		req.Header.Set("Content-Type", ct)
-	}
-	return req
+	return synctest.AdminRequest(t, method, c.URL, path, c.Cfg.AdminToken, body)
 }
 
 // adminOf is the admin side of a synctest central as a tc, for its admin

@@ -29,6 +29,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -185,15 +186,11 @@ func (c *Central) Stop() { c.stop() }
 func (c *Central) Client() *http.Client { return c.client }
 
 // Admin sends an admin API request and decodes a JSON answer into out
-// (when not nil). It returns the status code.
+// (when not nil). It returns the status code. The request and its answer
+// are checked against openapi.json (apitest), failing tb on a mismatch.
 func (c *Central) Admin(tb testing.TB, method, path string, body []byte, out any) int {
 	tb.Helper()
-	req, err := http.NewRequest(method, c.URL+path, bytes.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+AdminToken)
-	resp, err := c.client.Do(req)
+	resp, err := apitest.Client(tb, c.client.Transport).Do(AdminRequest(tb, method, c.URL, path, AdminToken, body))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -204,6 +201,26 @@ func (c *Central) Admin(tb testing.TB, method, path string, body []byte, out any
 		}
 	}
 	return resp.StatusCode
+}
+
+// AdminRequest is an admin API request to central at base with token
+// and, for a body, the media type openapi.json gives it: a watchlist's
+// bytes, else JSON.
+func AdminRequest(tb testing.TB, method, base, path, token string, body []byte) *http.Request {
+	tb.Helper()
+	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if len(body) > 0 {
+		ct := "application/json"
+		if strings.HasPrefix(path, "/admin/v1/watchlists/") {
+			ct = "application/octet-stream"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	return req
 }
 
 // PublishRisk publishes a risk configuration as central takes one: the

@@ -4,7 +4,8 @@
 // github.com/pb33f/libopenapi-validator, and fails the test on any
 // mismatch. Every test of the partner API (and of the webhook admin routes
 // and the Face Match API) talks to central through it, as the admin
-// requests of package central's tests and of package backup's do:
+// requests of package central's tests, of package backup's and of
+// synctest.Central.Admin (the agent's and seal's tests) do:
 //
 //	c := apitest.Client(t, tlsTransport) // an *http.Client
 //	resp, err := c.Do(req)              // validated both ways
