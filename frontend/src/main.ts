@@ -479,6 +479,8 @@ interface PreviewParts {
 
 async function pullFrames(rev: number, { img, overlay, msg, hint, fps, prompts }: PreviewParts): Promise<void> {
   let seq = 0;
+  // previewSeq counts this view's frames only (the e2e tests wait on it).
+  delete document.body.dataset.previewSeq;
   while (view?.rev === rev) {
     const f: FrameView = await b.Frame(seq);
     if (view?.rev !== rev) break;
