@@ -111,7 +111,25 @@ func Parse(s string) (Spec, error) {
 	if st.IsDir() {
 		return Spec{Kind: KindFolder, Target: s}, nil
 	}
+	if err := regularFile(s); err != nil {
+		return Spec{}, err
+	}
 	return Spec{Kind: KindFile, Target: s}, nil
+}
+
+// regularFile refuses a video file path that is no regular file (a
+// symbolic link to one is): ffmpeg opening a FIFO waits for a writer
+// forever, in a call no context ends, and a device such as /dev/zero
+// (camera nodes are KindDevice) holds no video.
+func regularFile(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrUnknownSource, path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s is not a video file (%v)", ErrUnknownSource, path, st.Mode().Type())
+	}
+	return nil
 }
 
 // Open opens the source spec describes.
@@ -122,7 +140,12 @@ func Open(ctx context.Context, spec Spec, opt Options) (Source, error) {
 	switch spec.Kind {
 	case KindDevice:
 		return openDevice(spec.Device, opt)
-	case KindStream, KindFile:
+	case KindFile:
+		if err := regularFile(spec.Target); err != nil {
+			return nil, err
+		}
+		return openURI(spec.Kind, spec.Target)
+	case KindStream:
 		return openURI(spec.Kind, spec.Target)
 	case KindFolder:
 		return OpenFolder(spec.Target, opt.FPS)

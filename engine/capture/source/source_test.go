@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,5 +256,38 @@ func TestReconnectingHonoursContext(t *testing.T) {
 	defer cancel()
 	if err := r.Read(ctx, &m); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("read during an hour's backoff: %v, want the context's deadline", err)
+	}
+}
+
+// TestNotARegularFile: a path that is no video file, folder or camera
+// node is refused before ffmpeg opens it. Opening a FIFO would wait for a
+// writer forever in a call no context ends (the app's preview, its
+// capture and its shutdown waiting on them), and a device such as
+// /dev/zero is no video.
+func TestNotARegularFile(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "clip.mp4")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, os.DevNull, "/dev/zero"} {
+		if spec, err := Parse(path); !errors.Is(err, ErrUnknownSource) {
+			t.Errorf("Parse(%q) = %+v, %v; want ErrUnknownSource", path, spec, err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			s, err := Open(context.Background(), Spec{Kind: KindFile, Target: path}, Options{})
+			if err == nil {
+				s.Close()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrUnknownSource) {
+				t.Errorf("Open(%q): %v, want ErrUnknownSource", path, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("Open(%q) did not return", path)
+		}
 	}
 }
