@@ -117,6 +117,30 @@ func Parse(s string) (Spec, error) {
 	return Spec{Kind: KindFile, Target: s}, nil
 }
 
+// Redact is source s as it may be shown or written to a log: a stream
+// URL's password (rtsp://user:password@camera/stream, as IP cameras are
+// commonly addressed) is replaced by xxxxx. Anything else is s.
+func Redact(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	authority := rest
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		authority = rest[:j]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return s
+	}
+	user, _, hasPass := strings.Cut(authority[:at], ":")
+	if !hasPass {
+		return s
+	}
+	return s[:i+3] + user + ":xxxxx" + rest[at:]
+}
+
 // regularFile refuses a video file path that is no regular file (a
 // symbolic link to one is): ffmpeg opening a FIFO waits for a writer
 // forever, in a call no context ends, and a device such as /dev/zero

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -289,5 +290,27 @@ func TestNotARegularFile(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("Open(%q) did not return", path)
 		}
+	}
+}
+
+// TestRedact: an IP camera's password stays out of what is shown and
+// logged; the rest of the address stays for the operator to recognise.
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"rtsp://admin:hunter2@10.0.0.7:554/stream1": "rtsp://admin:xxxxx@10.0.0.7:554/stream1",
+		"http://u:p@ss:w@cam.local/video.mjpg?x=@":  "http://u:xxxxx@cam.local/video.mjpg?x=@",
+		"https://cam.local/video.mjpg":              "https://cam.local/video.mjpg",
+		"rtsp://viewer@cam.local/stream":            "rtsp://viewer@cam.local/stream",
+		"/dev/video0":                               "/dev/video0",
+		"/home/op/captures":                         "/home/op/captures",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// ffmpeg's refusal names the stream without its password.
+	_, err := Open(context.Background(), Spec{Kind: KindStream, Target: "rtsp://admin:hunter2@127.0.0.1:1/none"}, Options{})
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("opening a stream that is not there: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"gocv.io/x/gocv"
 
@@ -53,9 +54,11 @@ func openURI(kind Kind, uri string) (Source, error) {
 	vc, err := gocv.VideoCaptureFileWithAPI(uri, gocv.VideoCaptureFFmpeg)
 	if err != nil || !vc.IsOpened() {
 		closeCapture(vc)
-		return nil, fmt.Errorf("opening %s %s: %w", kind, uri, orNotOpened(err))
+		// gocv's error repeats the address, password and all.
+		why := strings.ReplaceAll(orNotOpened(err).Error(), uri, Redact(uri))
+		return nil, fmt.Errorf("opening %s %s: %s", kind, Redact(uri), why)
 	}
-	return newVideo(vc, kind, uri), nil
+	return newVideo(vc, kind, Redact(uri)), nil
 }
 
 func closeCapture(vc *gocv.VideoCapture) {
