@@ -148,8 +148,9 @@ func (a *App) startCaptureLocked(g capture.Guide, cam, demo string, done func(*s
 // for a camera that never ends: it is played at its frame rate and looped.
 func (a *App) runGuide(ctx context.Context, cam string, g capture.Guide, lang capture.Lang) ([]capture.Capture, time.Time, error) {
 	spec, err := source.Parse(cam)
+	shown := source.Redact(cam) // what errors say: no camera's password
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("camera %q: %w", cam, err)
+		return nil, time.Time{}, fmt.Errorf("camera %q: %w", shown, err)
 	}
 	open := func(ctx context.Context) (source.Source, error) { return source.Open(ctx, spec, source.Options{}) }
 	var last time.Time
@@ -167,7 +168,7 @@ func (a *App) runGuide(ctx context.Context, cam string, g capture.Guide, lang ca
 			src, err = open(ctx)
 		}
 		if err != nil {
-			return nil, last, fmt.Errorf("opening %s: %w", cam, err)
+			return nil, last, fmt.Errorf("opening %s: %w", shown, err)
 		}
 		st, err := capture.Run(ctx, previewSource{Source: src, p: a.preview}, g, opt)
 		src.Close()
@@ -177,7 +178,7 @@ func (a *App) runGuide(ctx context.Context, cam string, g capture.Guide, lang ca
 		case err != nil:
 			return nil, last, err
 		case st.Seen == 0:
-			return nil, last, fmt.Errorf("%s gave no frames", cam)
+			return nil, last, fmt.Errorf("%s gave no frames", shown)
 		}
 	}
 }

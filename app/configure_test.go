@@ -15,7 +15,9 @@ import (
 // a kiosk anyone walking up stands. Nobody signed in may save a camera
 // (a folder of pictures on the disk as the next customer's selfie) or
 // open one in the preview or the QR scan (and see what the folder
-// holds); an operator signed in may, and so may the first run's setup,
+// holds). A plain operator may not either: the capture sources are every
+// verification's evidence, and a file's frames are not judged as a live
+// camera's are. A supervisor may, and so may the first run's setup,
 // before any account exists.
 func TestSettingsNeedSignIn(t *testing.T) {
 	pictures := t.TempDir() // stands for a folder of captures on the disk
@@ -29,18 +31,20 @@ func TestSettingsNeedSignIn(t *testing.T) {
 	for name, tc := range map[string]struct {
 		accounts int
 		operator string
-		allowed  bool
+		role     Role
+		refused  error // nil: allowed
 	}{
-		"nobody signed in": {accounts: 1},
-		"operator":         {accounts: 1, operator: "agent01", allowed: true},
-		"first run":        {allowed: true},
+		"nobody signed in": {accounts: 1, refused: errSignInToConfigure},
+		"operator":         {accounts: 2, operator: "agent02", role: RoleOperator, refused: errSupervisorCameras},
+		"supervisor":       {accounts: 2, operator: "agent01", role: RoleSupervisor},
+		"first run":        {},
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := New(Config{Dir: filepath.Join(t.TempDir(), "desktop"), Logger: slog.New(slog.DiscardHandler)})
 			a.ctx, a.cancel = context.WithCancel(context.Background())
 			defer a.Shutdown(a.ctx)
 			a.staff.accounts.Accounts = make([]operatorHash, tc.accounts)
-			a.staff.operator = tc.operator
+			a.staff.operator, a.staff.role = tc.operator, tc.role
 			a.ui.screen = ScreenSignIn
 			if tc.operator != "" {
 				a.ui.screen = ScreenHome
@@ -54,23 +58,68 @@ func TestSettingsNeedSignIn(t *testing.T) {
 			previewErr := a.PreviewCamera(pictures)
 			a.StopPreview()
 			_, scanErr := a.ScanQR(pictures) // its picture holds a code, read when allowed
-			if !tc.allowed {
-				for what, err := range map[string]error{"saving": saveErr, "the preview": previewErr, "the QR scan": scanErr} {
-					if !errors.Is(err, errSignInToConfigure) {
-						t.Errorf("%s with nobody signed in: %v", what, err)
+			kiosk := DefaultSettings()
+			kiosk.Kiosk = true
+			_, kioskErr := a.SaveSettings(kiosk)
+			if tc.refused != nil {
+				for what, err := range map[string]error{"saving": saveErr, "the preview": previewErr, "the QR scan": scanErr, "the kiosk mode": kioskErr} {
+					if !errors.Is(err, tc.refused) {
+						t.Errorf("%s: %v, want %v", what, err, tc.refused)
 					}
 				}
-				if a.settings.SelfieCamera != "" {
-					t.Errorf("the selfie camera became %q", a.settings.SelfieCamera)
+				if a.settings.SelfieCamera != "" || a.settings.Kiosk {
+					t.Errorf("the selfie camera became %q, kiosk %v", a.settings.SelfieCamera, a.settings.Kiosk)
 				}
 				if _, err := os.Stat(filepath.Join(a.cfg.Dir, "settings.json")); err == nil {
 					t.Error("settings.json was written")
 				}
 				return
 			}
-			if saveErr != nil || previewErr != nil || scanErr != nil || a.settings.SelfieCamera != pictures {
-				t.Errorf("save %v, preview %v, scan %v, selfie camera %q", saveErr, previewErr, scanErr, a.settings.SelfieCamera)
+			if saveErr != nil || previewErr != nil || scanErr != nil || kioskErr != nil || !a.settings.Kiosk {
+				t.Errorf("save %v, preview %v, scan %v, kiosk %v", saveErr, previewErr, scanErr, kioskErr)
 			}
 		})
+	}
+}
+
+// TestOperatorSettings: a plain operator keeps the language and the idle
+// timeout theirs to set, and may show the cameras set (by the address the
+// screen shows, without its password); the settings screen never shows
+// an IP camera's password, and saving the address as shown keeps it.
+func TestOperatorSettings(t *testing.T) {
+	pictures := t.TempDir()
+	png, err := handoff.QRPNG("a document", 320)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pictures, "front.png"), png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const stream = "rtsp://admin:hunter2@10.0.0.7:554/stream1"
+	a := New(Config{Dir: filepath.Join(t.TempDir(), "desktop"), Logger: slog.New(slog.DiscardHandler)})
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	defer a.Shutdown(a.ctx)
+	a.staff.accounts.Accounts = make([]operatorHash, 2)
+	a.staff.operator, a.staff.role, a.ui.screen = "agent02", RoleOperator, ScreenHome
+	a.settings.DocumentCamera, a.settings.SelfieCamera = pictures, stream
+	sv := a.Settings()
+	if sv.Settings.SelfieCamera != "rtsp://admin:xxxxx@10.0.0.7:554/stream1" || sv.Settings.DocumentCamera != pictures {
+		t.Errorf("the settings screen shows %q and %q", sv.Settings.DocumentCamera, sv.Settings.SelfieCamera)
+	}
+	s := sv.Settings
+	s.Lang, s.IdleSeconds = "id", 300
+	if _, err := a.SaveSettings(s); err != nil {
+		t.Fatalf("the operator's own settings: %v", err)
+	}
+	if a.settings.SelfieCamera != stream || a.settings.Lang != "id" || a.settings.IdleSeconds != 300 {
+		t.Errorf("settings after the operator's save: %+v", a.settings)
+	}
+	if err := a.PreviewCamera(pictures); err != nil {
+		t.Errorf("showing the document camera set: %v", err)
+	}
+	a.StopPreview()
+	s.SelfieCamera = "rtsp://admin:other@10.0.0.8/stream1"
+	if _, err := a.SaveSettings(s); !errors.Is(err, errSupervisorCameras) || a.settings.SelfieCamera != stream {
+		t.Errorf("an operator's new camera: %v, kept %q", err, a.settings.SelfieCamera)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/engine/capture/source"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -174,7 +175,7 @@ func (a *App) PreviewCamera(cam string) error {
 		_, _, err := a.runGuide(ctx, cam, watchGuide{}, capture.Lang(a.settingsLang()))
 		a.preview.stop()
 		if err != nil && ctx.Err() == nil {
-			a.cfg.Logger.Warn("camera preview", "camera", cam, "err", err)
+			a.cfg.Logger.Warn("camera preview", "camera", source.Redact(cam), "err", err)
 		}
 	})
 	return nil
@@ -206,6 +207,13 @@ func (a *App) cameraWork(cam string, limit time.Duration) (context.Context, cont
 	}
 	if a.sess != nil {
 		return nil, nil, "", errors.New("the camera is in use by a verification")
+	}
+	cam = keptCamera(keptCamera(cam, a.settings.DocumentCamera), a.settings.SelfieCamera)
+	if cam != "" && cam != a.settings.DocumentCamera && cam != a.settings.SelfieCamera && !a.supervisesLocked() {
+		// A camera attached, not a file or folder on the disk.
+		if spec, err := source.Parse(cam); err != nil || spec.Kind != source.KindDevice {
+			return nil, nil, "", errSupervisorCameras
+		}
 	}
 	if cam == "" {
 		cam = a.settings.DocumentCamera

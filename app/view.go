@@ -9,6 +9,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/camera"
 	"github.com/openkyc/kyc/engine/capture"
+	"github.com/openkyc/kyc/engine/capture/source"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/models"
 	"github.com/openkyc/kyc/sync/vault"
@@ -427,6 +428,10 @@ func (a *App) Settings() SettingsView {
 	a.mu.Lock()
 	sv := SettingsView{Settings: a.settings}
 	a.mu.Unlock()
+	// Shown from sign-in too: an IP camera's password is not
+	// (SaveSettings takes the address as shown for the one kept).
+	sv.Settings.DocumentCamera = source.Redact(sv.Settings.DocumentCamera)
+	sv.Settings.SelfieCamera = source.Redact(sv.Settings.SelfieCamera)
 	sv.Cameras = []CameraChoice{{Source: "", Label: "Demo video (no camera)"}}
 	cams, _ := camera.List(a.cfg.SysRoot)
 	for _, c := range cams {
@@ -470,6 +475,14 @@ func (a *App) SaveSettings(s Settings) (View, error) {
 		a.ui.rev++
 		return a.viewLocked(), err
 	}
+	s.DocumentCamera = keptCamera(s.DocumentCamera, a.settings.DocumentCamera)
+	s.SelfieCamera = keptCamera(s.SelfieCamera, a.settings.SelfieCamera)
+	changed := s.DocumentCamera != a.settings.DocumentCamera || s.SelfieCamera != a.settings.SelfieCamera || s.Kiosk != a.settings.Kiosk
+	if changed && !a.supervisesLocked() {
+		a.ui.lastError = errSupervisorCameras.Error()
+		a.ui.rev++
+		return a.viewLocked(), errSupervisorCameras
+	}
 	if err := s.Validate(); err != nil {
 		a.ui.lastError = err.Error()
 		a.ui.rev++
@@ -500,6 +513,30 @@ func (a *App) mayConfigureLocked() error {
 		return errSignInToConfigure
 	}
 	return nil
+}
+
+// errSupervisorCameras refuses a plain operator the capture sources and
+// the kiosk mode.
+var errSupervisorCameras = errors.New("only a supervisor may change the cameras or the kiosk mode, or show a camera other than those set or attached")
+
+// supervisesLocked reports whether the signed-in operator is a supervisor,
+// or the device has no account yet (the first run's setup). The capture
+// sources are every verification's evidence: a video file or a folder of
+// pictures as the selfie camera is sealed as a customer's selfie, and the
+// feed check that spots a still fed through a virtual camera does not
+// judge a file (the operator's own, as the demo camera is). So choosing
+// them, and taking a kiosk out of its kiosk mode, is a supervisor's.
+func (a *App) supervisesLocked() bool {
+	return a.staff.role == RoleSupervisor || len(a.staff.accounts.Accounts) == 0
+}
+
+// keptCamera is the camera kept when the settings screen sends back the
+// redacted address it was shown (Settings), else sent.
+func keptCamera(sent, kept string) string {
+	if sent != kept && sent == source.Redact(kept) {
+		return kept
+	}
+	return sent
 }
 
 // LoadKioskSetting reads whether the kiosk mode is set, for main to build
