@@ -14,6 +14,7 @@ import (
 
 	"github.com/openkyc/kyc/engine/capture"
 	"github.com/openkyc/kyc/engine/capture/source"
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -33,6 +34,10 @@ type EnrolRequest struct {
 	// the device key and the vault stay.
 	Again bool `json:"again"`
 }
+
+// maxCAFile bounds the CA file the enrolment form names: a PEM
+// certificate chain is a few kilobytes.
+const maxCAFile = 1 << 20
 
 // EnrolmentView is the settings screen's enrolment state.
 type EnrolmentView struct {
@@ -96,7 +101,9 @@ func (a *App) enrol(ctx context.Context, req EnrolRequest) error {
 	if ca := strings.TrimSpace(req.CA); strings.HasPrefix(ca, "-----BEGIN") {
 		caPEM = []byte(ca)
 	} else if ca != "" {
-		b, err := os.ReadFile(ca)
+		// A regular file of a CA's size: a FIFO would keep this call
+		// waiting for a writer, /dev/zero would fill the memory.
+		b, err := atomicfile.Read(ca, maxCAFile)
 		if err != nil {
 			return fmt.Errorf("reading central's CA: %w", err)
 		}

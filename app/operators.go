@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -98,6 +99,11 @@ func validateAccount(name, pass string) error {
 		return errors.New("operator name: empty or padded with spaces")
 	case utf8.RuneCountInString(name) > 64:
 		return errors.New("operator name: longer than 64 characters")
+	case strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }):
+		// The name is shown on the queue and written to the audit trail
+		// and with each submission: no newline or terminal escape, nor an
+		// invisible character that reorders or hides text (U+202E).
+		return errors.New("operator name: letters, digits, spaces and punctuation only")
 	case utf8.RuneCountInString(pass) < minPassphrase:
 		return fmt.Errorf("passphrase: at least %d characters", minPassphrase)
 	}
