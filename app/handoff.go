@@ -49,9 +49,9 @@ type handoffRun struct {
 func (a *App) StartHandoff() (View, error) {
 	a.mu.Lock()
 	a.touchLocked()
-	up, lang, screen := a.link.uploader, a.settings.Lang, a.ui.screen
+	up, lang, screen, op := a.link.uploader, a.settings.Lang, a.ui.screen, a.staff.operator
 	a.mu.Unlock()
-	if screen != ScreenHome && screen != ScreenHandoff {
+	if op == "" || (screen != ScreenHome && screen != ScreenHandoff) {
 		return a.State(), fmt.Errorf("starting a hand-off: not on the home screen (%s)", screen)
 	}
 	if up == nil {
@@ -71,6 +71,15 @@ func (a *App) StartHandoff() (View, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// Central was asked with the lock let go: an operator who signed out
+	// meanwhile leaves no hand-off on the screen they left (the one just
+	// opened is cancelled on central).
+	if a.staff.operator != op || a.ui.screen != screen {
+		if err == nil {
+			a.endHandoffLocked()
+		}
+		return a.viewLocked(), fmt.Errorf("starting a hand-off: the screen changed meanwhile (%s)", a.ui.screen)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, handoff.ErrUnavailable):

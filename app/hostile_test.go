@@ -4,14 +4,20 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/internal/atomicfile"
+	"github.com/openkyc/kyc/sync/agent"
+	"github.com/openkyc/kyc/sync/identity"
 )
 
 // TestEnrolCAIsAFile: the enrolment form's CA, when not a PEM, is the
@@ -73,5 +79,116 @@ func TestOperatorNameCharacters(t *testing.T) {
 	a.ui.screen = ScreenSignIn
 	if _, err := a.SignIn("chief\r\nrole=supervisor", pass); err == nil || len(a.staff.accounts.Accounts) != 0 {
 		t.Errorf("first-run sign-in with a newline in the name: %v, accounts %d", err, len(a.staff.accounts.Accounts))
+	}
+}
+
+// TestSignOutWhileStarting: a new verification checks the device with the
+// lock let go; an operator signed out meanwhile (the home's "Sign out"
+// pressed right after "New verification") must not find a session open
+// on the screen they left, for whoever stands there next. The device
+// policy read from a FIFO holds the check until the sign-out is done.
+func TestSignOutWhileStarting(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.json")
+	if err := syscall.Mkfifo(policy, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Config{Dir: filepath.Join(dir, "desktop"), DeviceDir: filepath.Join(dir, "device"), WatchlistDir: filepath.Join(dir, "watchlists"),
+		Profile: "field", DevicePolicy: policy, Logger: slog.New(slog.DiscardHandler)})
+	a.ctx, a.vault, a.ui.screen = context.Background(), rejectedVault(t), ScreenHome
+	a.staff.accounts.Accounts = make([]operatorHash, 1)
+	a.staff.operator, a.staff.role = "agent01", RoleSupervisor
+	type started struct {
+		v   View
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		v, err := a.StartSession()
+		done <- started{v, err}
+	}()
+	w, err := os.OpenFile(policy, os.O_WRONLY, 0) // once the check reads the policy
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SignOut()
+	if _, err := w.WriteString("{}"); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var s started
+	select {
+	case s = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("StartSession did not return")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s.err == nil || a.sess != nil || a.ui.screen != ScreenSignIn || s.v.Screen != ScreenSignIn {
+		t.Errorf("after the sign-out: %v, session %v, screen %s (view %s); want no session, sign-in", s.err, a.sess != nil, a.ui.screen, s.v.Screen)
+	}
+}
+
+// heldCentral answers every request with a hand-off once released: the
+// first request waits on release, and started says it came.
+type heldCentral struct {
+	started, release chan struct{}
+	once             sync.Once
+}
+
+func (h *heldCentral) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.once.Do(func() {
+		close(h.started)
+		<-h.release
+	})
+	body := `{"id":"hof-1","session_id":"ses-1","url":"https://central.example/h/abc","code_url":"https://central.example/c","short_code":"ABCD"}`
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+}
+
+// TestSignOutWhileHandingOff: opening the phone hand-off waits on central
+// (up to 30 s) with the lock let go; an operator signed out meanwhile
+// must not find its QR screen, and a hosted session followed, on the
+// screen they left.
+func TestSignOutWhileHandingOff(t *testing.T) {
+	dir := t.TempDir()
+	id, err := identity.LoadOrCreate(filepath.Join(dir, "device.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	central := &heldCentral{started: make(chan struct{}), release: make(chan struct{})}
+	up, err := agent.NewUploader(agent.Config{Identity: id, Transport: central, RetryMax: -1,
+		Enrollment: identity.Enrollment{DeviceID: id.DeviceID(), CentralURL: "https://central.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(Config{Dir: filepath.Join(dir, "desktop"), Logger: slog.New(slog.DiscardHandler)})
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	defer a.Shutdown(a.ctx)
+	a.link.uploader, a.ui.screen = up, ScreenHome
+	a.staff.accounts.Accounts = make([]operatorHash, 1)
+	a.staff.operator, a.staff.role = "agent01", RoleSupervisor
+	type started struct {
+		v   View
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		v, err := a.StartHandoff()
+		done <- started{v, err}
+	}()
+	<-central.started
+	a.SignOut()
+	close(central.release)
+	var s started
+	select {
+	case s = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("StartHandoff did not return")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s.err == nil || a.handoff != nil || a.ui.screen != ScreenSignIn || s.v.Screen != ScreenSignIn {
+		t.Errorf("after the sign-out: %v, hand-off %v, screen %s (view %s); want none, sign-in", s.err, a.handoff != nil, a.ui.screen, s.v.Screen)
 	}
 }

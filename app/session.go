@@ -189,6 +189,7 @@ func (a *App) StartSession() (View, error) {
 		a.ui.rev++
 		return a.viewLocked(), errors.New(a.ui.lastError)
 	}
+	op := a.staff.operator
 	a.mu.Unlock()
 	if _, err := a.deviceConfig(a.lifetime()); err != nil {
 		a.mu.Lock()
@@ -201,6 +202,12 @@ func (a *App) StartSession() (View, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.device = &st
+	// The checks ran with the lock let go: an operator who signed out
+	// meanwhile (or a second press that started a session) leaves no
+	// session open on the screen they left.
+	if a.staff.operator != op || a.ui.screen != ScreenHome {
+		return a.viewLocked(), fmt.Errorf("starting a session: the screen changed meanwhile (%s)", a.ui.screen)
+	}
 	if st.Verdict == string(device.VerdictBlock) {
 		a.setScreenLocked(ScreenBlocked)
 		return a.viewLocked(), errors.New("the device check blocks verification on this device")
