@@ -144,7 +144,7 @@ func TestDesktopEndToEnd(t *testing.T) {
 	cmd.Env = append(os.Environ(), "DISPLAY="+display, "KYC_HOME="+home, "KYC_MODELS_DIR="+modelsDir,
 		"KYC_DEVICE_DIR="+filepath.Join(home, "device"), "KYC_WATCHLISTS_DIR="+filepath.Join(home, "watchlists"),
 		"KYC_DEMO_PHOTO="+testenv.Data(t, "liveness", "interfaces_cc0", app.DemoPortrait), "KYC_DEVICE_POLICY="+policy,
-		"KYC_VAULT_PASSPHRASE=", "KYC_VAULT_KEY_FILE=")
+		"KYC_VAULT_PASSPHRASE=", "KYC_VAULT_KEY_FILE=", devServerOptIn+"=1")
 	logs := browsertest.StartLogged(t, cmd)
 	if !logs.Wait("sign_in screen rendered", 3*time.Minute) {
 		t.Fatalf("the app did not show sign-in; its log:\n%s", logs.Text())

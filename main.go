@@ -61,6 +61,9 @@ func main() {
 }
 
 func run() error {
+	if err := devServerGuard(devBuild, os.Args[1:], os.Getenv); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	store, err := models.DefaultStore()
 	if err != nil {
