@@ -100,6 +100,7 @@ func run() error {
 		},
 		OnShutdown: a.Shutdown,
 		Bind:       []any{a},
+		Logger:     wailsLog{logger},
 		Linux:      &linux.Options{Icon: icon, ProgramName: "OpenKYC"},
 	}
 	if kiosk {
