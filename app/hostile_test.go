@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/internal/atomicfile"
+	"github.com/openkyc/kyc/internal/handoff"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 )
@@ -191,4 +192,51 @@ func TestSignOutWhileHandingOff(t *testing.T) {
 	if s.err == nil || a.handoff != nil || a.ui.screen != ScreenSignIn || s.v.Screen != ScreenSignIn {
 		t.Errorf("after the sign-out: %v, hand-off %v, screen %s (view %s); want none, sign-in", s.err, a.handoff != nil, a.ui.screen, s.v.Screen)
 	}
+}
+
+// TestSignOutStopsThePreview: the settings screen's camera preview (up to
+// 30 s) ends when the operator signs out or is signed out for idling,
+// rather than running on behind the sign-in screen.
+func TestSignOutStopsThePreview(t *testing.T) {
+	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	for _, how := range []string{"sign-out", "idle"} {
+		t.Run(how, func(t *testing.T) {
+			pictures := t.TempDir()
+			if err := os.WriteFile(filepath.Join(pictures, "a.png"), qrPNG(t), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			clock := now
+			a := New(Config{Dir: filepath.Join(t.TempDir(), "desktop"), Logger: slog.New(slog.DiscardHandler),
+				Clock: func() time.Time { return clock }})
+			a.ctx, a.cancel = context.WithCancel(context.Background())
+			defer a.Shutdown(a.ctx)
+			a.staff.accounts.Accounts = make([]operatorHash, 1)
+			a.staff.operator, a.staff.role, a.ui.screen = "agent01", RoleSupervisor, ScreenHome
+			a.OpenSettings()
+			if err := a.PreviewCamera(pictures); err != nil {
+				t.Fatal(err)
+			}
+			if how == "idle" {
+				clock = clock.Add(time.Hour)
+				a.checkIdle()
+			} else {
+				a.SignOut()
+			}
+			a.mu.Lock()
+			running := a.cameraStop != nil
+			a.mu.Unlock()
+			if running || a.staff.operator != "" {
+				t.Errorf("after the %s: preview running %v, operator %q", how, running, a.staff.operator)
+			}
+		})
+	}
+}
+
+func qrPNG(t *testing.T) []byte {
+	t.Helper()
+	png, err := handoff.QRPNG("any picture", 320)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return png
 }

@@ -502,6 +502,7 @@ func (a *App) checkIdle() {
 	case idle && a.staff.operator != "" && a.ui.screen != ScreenProcessing:
 		a.cfg.Logger.Info("operator signed out for inactivity")
 		a.staff.operator, a.staff.role = "", ""
+		a.stopCameraLocked()
 		if a.ui.screen != ScreenIdle {
 			a.setScreenLocked(ScreenSignIn)
 		}

@@ -267,6 +267,7 @@ func (a *App) SignOut() View {
 	a.touchLocked()
 	a.endSessionLocked()
 	a.endHandoffLocked()
+	a.stopCameraLocked() // the settings' preview or QR scan
 	if a.staff.operator != "" {
 		a.audit("operator.sign_out", a.staff.operator)
 	}
