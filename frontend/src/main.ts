@@ -347,6 +347,11 @@ async function renderSettings(v: View): Promise<void> {
   const kiosk = el("input", { id: "kiosk", type: "checkbox" });
   kiosk.checked = sv.settings.kiosk;
   const idle = el("input", { id: "idle", type: "number", min: "10", max: "3600", value: String(sv.settings.idle_seconds) });
+  // The cameras and the kiosk mode are a supervisor's (SaveSettings
+  // refuses them to a plain operator).
+  const supervises = v.role === "supervisor" || v.first_run;
+  docCam.readOnly = selfieCam.readOnly = !supervises;
+  kiosk.disabled = !supervises;
   const img = el("img", { id: "preview", alt: "" });
   const stage = el("div", { class: "stage small-stage", id: "camera-preview" }, img);
   stage.hidden = true;
