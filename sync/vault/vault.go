@@ -42,7 +42,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -165,9 +167,17 @@ type Vault struct {
 	keys *keyring
 }
 
-// Open opens the vault at path, creating it (mode 0600) when the file does
-// not exist, with key as its key source. A wrong passphrase or key file gives
+// Open opens the vault at path, creating it (mode 0600) when no file is
+// there, with key as its key source. A wrong passphrase or key file gives
 // ErrWrongKey.
+//
+// A new vault is made whole under another name and linked into place
+// (createFile), so a crash while it is made leaves no file at path, and
+// the next Open makes it again. A file at path is therefore always a whole
+// vault, and one that is not, an empty file or a bbolt file without a
+// vault's header included, is ErrCorrupt, never a new vault: a vault cut
+// to nothing (a bad restore, or someone erasing what it holds, the
+// enrolment's pin among it) is refused rather than silently replaced.
 func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -180,12 +190,17 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 	}
 	opts = opts.withDefaults()
 	db, err := openDB(path, opts)
+	if errors.Is(err, fs.ErrNotExist) && !opts.ReadOnly {
+		if err = createFile(ctx, path, key, opts); err == nil {
+			db, err = openDB(path, opts)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening vault %s: %w", path, err)
 	}
 	var keys *keyring
 	err = guarded(func() (err error) {
-		keys, err = unlock(ctx, db, key, opts)
+		keys, err = unlock(db, key)
 		return err
 	})
 	if err != nil {
@@ -195,22 +210,35 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 	return &Vault{path: path, opts: opts, db: db, keys: keys}, nil
 }
 
-func openDB(path string, opts Options) (*bbolt.DB, error) {
-	if opts.ReadOnly {
-		// bbolt would create a missing file even in read-only mode, and
-		// fail to write an empty one's first pages with a bare "bad file
-		// descriptor".
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, err
-		}
-		if fi.Size() == 0 {
-			return nil, fmt.Errorf("%w: the file is empty (never written whole); opened to write, it starts a new vault", ErrCorrupt)
-		}
+// restoreAdvice is what an operator can do about a vault file that is not
+// a whole vault: there is no rebuilding one, its records are sealed.
+const restoreAdvice = "restore the vault from a backup; only if what it held is lost for good, move the file aside " +
+	"and a new, empty vault starts (on an enrolled device, enrol again)"
+
+// openExisting opens a file that must already exist (bbolt would create a
+// missing one, even read-only) and refuses an empty one before bbolt
+// would write a new database's first pages into it.
+func openExisting(name string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(name, flag&^os.O_CREATE, perm)
+	if err != nil {
+		return nil, err
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("checking the file's size: %w", err)
+	}
+	if fi.Size() == 0 {
+		f.Close()
+		return nil, fmt.Errorf("%w: the file is empty (a vault is never empty: this one was cut short or erased); %s", ErrCorrupt, restoreAdvice)
+	}
+	return f, nil
+}
+
+func openDB(path string, opts Options) (*bbolt.DB, error) {
 	var db *bbolt.DB
 	err := guarded(func() (err error) {
-		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly, OpenFile: openExisting})
 		return err
 	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
@@ -232,6 +260,44 @@ func openDB(path string, opts Options) (*bbolt.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// createFile makes a new vault whole in a file of its own beside path
+// (bbolt's first pages, then the buckets and the header, each fsynced)
+// and links it into place, which fails rather than replace a file that
+// appeared meanwhile (another process made the vault first: then that one
+// is opened). A crash leaves at most the temporary file, never an empty or
+// half-made file at path.
+func createFile(ctx context.Context, path string, key KeySource, opts Options) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	if err != nil {
+		return fmt.Errorf("creating a new vault: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("creating a new vault: %w", err)
+	}
+	db, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: opts.LockTimeout})
+	if err != nil {
+		return fmt.Errorf("creating a new vault: %w", err)
+	}
+	keys, err := create(ctx, db, key, opts)
+	if err == nil {
+		keys.wipe()
+	}
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("creating a new vault: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("putting the new vault in place: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // checkSize refuses a file shorter than the pages its last commit uses (cut
@@ -276,18 +342,18 @@ func guarded(fn func() error) (err error) {
 	return fn()
 }
 
-// unlock reads the header and unwraps the master secret, or initialises a
-// new vault when the file is empty.
-func unlock(ctx context.Context, db *bbolt.DB, key KeySource, opts Options) (*keyring, error) {
+// unlock reads the header and unwraps the master secret. A file without a
+// header is ErrCorrupt: a new vault gets its header before it is put in
+// place (createFile).
+func unlock(db *bbolt.DB, key KeySource) (*keyring, error) {
 	var rawHeader, wrappedMaster []byte
 	err := db.View(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket([]byte(bucketMeta))
 		if meta == nil {
-			// No header: a new file, unless it already holds something.
 			if k, _ := tx.Cursor().First(); k != nil {
 				return fmt.Errorf("%w: bbolt file without a vault header", ErrCorrupt)
 			}
-			return nil
+			return fmt.Errorf("%w: an empty bbolt file, not a vault (a vault is put in place whole: this one was erased); %s", ErrCorrupt, restoreAdvice)
 		}
 		for _, name := range allBuckets {
 			if tx.Bucket([]byte(name)) == nil {
@@ -303,12 +369,6 @@ func unlock(ctx context.Context, db *bbolt.DB, key KeySource, opts Options) (*ke
 	})
 	if err != nil {
 		return nil, err
-	}
-	if rawHeader == nil {
-		if opts.ReadOnly {
-			return nil, fmt.Errorf("%w: cannot create a vault", ErrReadOnly)
-		}
-		return create(ctx, db, key, opts)
 	}
 	h, err := parseHeader(rawHeader)
 	if err != nil {
@@ -328,7 +388,8 @@ func unlock(ctx context.Context, db *bbolt.DB, key KeySource, opts Options) (*ke
 	return newKeyring(kek, master)
 }
 
-// create initialises an empty file: buckets, header, wrapped master secret.
+// create initialises a new bbolt file: buckets, header, wrapped master
+// secret.
 func create(ctx context.Context, db *bbolt.DB, key KeySource, opts Options) (*keyring, error) {
 	h, kek, err := newKEK(key, opts.Argon2)
 	if err != nil {
