@@ -191,9 +191,10 @@ func verifyLists(dir string, pub ed25519.PublicKey, st state, keep bool) (map[st
 // Only a regular file of at most protocol.MaxWatchlistSize is read: a
 // FIFO put in a list's place would hold every load waiting for a writer.
 func verifyList(path string, pub ed25519.PublicKey, ws []protocol.Watchlist, keep bool) ([]byte, error) {
+	// Both errors below name path already (os.PathError, atomicfile's).
 	f, err := atomicfile.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("watchlist %s: %w", path, err)
+		return nil, fmt.Errorf("checking a watchlist: %w", err)
 	}
 	defer f.Close()
 	h := sha256.New()
@@ -204,7 +205,7 @@ func verifyList(path string, pub ed25519.PublicKey, ws []protocol.Watchlist, kee
 	}
 	n, err := io.Copy(dst, io.LimitReader(f, protocol.MaxWatchlistSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("watchlist %s: %w", path, err)
+		return nil, fmt.Errorf("checking a watchlist: %w", err)
 	}
 	sum := h.Sum(nil)
 	for _, w := range ws {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -95,6 +96,9 @@ func TestInstalledListNotRegular(t *testing.T) {
 		case err := <-done:
 			if !errors.Is(err, agent.ErrConfigAltered) || !errors.Is(err, atomicfile.ErrNotRegular) {
 				t.Errorf("%s with a FIFO for a list = %v, want ErrConfigAltered and ErrNotRegular", name, err)
+			}
+			if err != nil && strings.Count(err.Error(), path) != 1 {
+				t.Errorf("%s: %q names %s %d times, want once", name, err, path, strings.Count(err.Error(), path))
 			}
 		case <-time.After(time.Minute):
 			// Unblocks the reader so the test can end.
