@@ -9,6 +9,17 @@ import (
 // short and still be repaired: beyond that the line is not the layout's.
 const maxLengthRepair = 3
 
+// maxLayoutWidth is the widest layout's width (TD3, MRV-A).
+const maxLayoutWidth = 44
+
+// maxCleanLen is as far as clean reads a line: one character more than
+// the longest line any layout repairs, so a longer line still reads as
+// too long for every layout, and a line of OCR run on (hundreds of
+// thousands of characters) costs no more than that. Before, each foreign
+// character of it became a Correction, and the time grew faster than the
+// line.
+const maxCleanLen = maxLayoutWidth + maxLengthRepair + 1
+
 // cleanLine is one OCR line reduced to the MRZ alphabet.
 type cleanLine struct {
 	src    string // as given
@@ -18,6 +29,35 @@ type cleanLine struct {
 	// engines print runs of '<' as blanks. Empty when there are none.
 	spaced      string
 	spacedFixes []Correction
+}
+
+// maxLines is the most lines Parse and FindLines read: no page's OCR
+// holds as many, so more is no document's text (a flood of line breaks),
+// and refusing it keeps their work bounded by maxLines lines of at most
+// maxCleanLen characters each.
+const maxLines = 1000
+
+// tooManyLines reports whether text holds more than maxLines non-empty
+// lines as splitLines breaks them, reading no further than the line after
+// the last allowed.
+func tooManyLines(text []string) bool {
+	n := 0
+	for _, t := range text {
+		in := false
+		for i := 0; i < len(t); i++ {
+			if t[i] == '\n' || t[i] == '\r' {
+				in = false
+				continue
+			}
+			if !in {
+				in = true
+				if n++; n > maxLines {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // splitLines breaks every entry of text at line breaks.
@@ -65,7 +105,8 @@ const (
 // become '<' ('«' counts for two), full-width forms become ASCII and any
 // other character becomes '<' so that it keeps its position. Spaces are
 // dropped, or read as fillers when spaceAsFiller and after the first
-// character.
+// character. It stops past maxCleanLen characters: the line is then no
+// MRZ line, whatever follows.
 // Case and width changes are lossless and not reported; the rest is. In a
 // mostly uppercase line a lowercase l is the OCR's reading of a vertical
 // stroke, an I (or a 1, which the numeric fields then make of it), not L.
@@ -81,13 +122,16 @@ func clean(s string, spaceAsFiller bool) (string, []Correction) {
 		upper += btoi(unicode.IsUpper(r))
 	}
 	var b strings.Builder
-	b.Grow(len(s))
+	b.Grow(min(len(s), maxCleanLen+1))
 	var fixes []Correction
 	note := func(from rune, to, reason string) {
 		fixes = append(fixes, Correction{Column: b.Len() + 1, From: string(from), To: to, Reason: reason})
 		b.WriteString(to)
 	}
 	for _, r := range s {
+		if b.Len() >= maxCleanLen {
+			break
+		}
 		if r >= 0xFF01 && r <= 0xFF5E { // full-width ASCII forms
 			r -= 0xFEE0
 		}
@@ -167,9 +211,12 @@ func mrzLike(cl cleanLine) bool {
 // the run of consecutive MRZ-looking lines (blank lines are skipped) whose
 // count and lengths best fit a layout, the lowest on the page on a tie. It
 // returns the chosen lines as given, or nil when no line looks like an MRZ
-// line. A run that fits no layout is returned whole so that Parse can say
-// why it is not an MRZ.
+// line or when text has more than maxLines lines. A run that fits no layout
+// is returned whole so that Parse can say why it is not an MRZ.
 func FindLines(text []string) []string {
+	if tooManyLines(text) {
+		return nil
+	}
 	var (
 		runs [][]cleanLine
 		run  []cleanLine

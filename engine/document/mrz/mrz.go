@@ -100,12 +100,19 @@ type Result struct {
 // dates and whether the document has expired; the zero time means
 // time.Now().
 //
+// Text of more than maxLines (1000) lines is ErrNoMRZ, and a line is read
+// no further than it could be an MRZ line, so the work is bounded whatever
+// the OCR returns.
+//
 // Two-digit years resolve as follows: a birth date is the latest date not
 // after now; an expiry year lies within 49 years before and 50 years after
 // now's year.
 func Parse(lines []string, now time.Time) (*Result, error) {
 	if now.IsZero() {
 		now = time.Now()
+	}
+	if tooManyLines(lines) {
+		return nil, fmt.Errorf("%w: more than %d lines, more than a page's text holds", ErrNoMRZ, maxLines)
 	}
 	// Lines given as the zone are taken as such when they fit a layout, are
 	// all plausible and one at least looks like an MRZ line (a name line
