@@ -62,7 +62,9 @@
 // configuration older than the newest installed, or unsigned after a
 // signed one: a copy central signed once, put back, with a laxer
 // threshold or a list without a name added since. Sync refuses to
-// install an older one too. What stays out of reach: the device folder
+// install an older one too. A vault file emptied, or replaced by an
+// empty bbolt file, is vault.ErrCorrupt, never a new vault without the
+// pin (vault.Open). What stays out of reach: the device folder
 // run as a new device (another folder, or the vault deleted with the
 // enrolment), which holds none of this device's results and sends
 // central nothing; and an older copy of the whole vault put back with

@@ -29,7 +29,10 @@
 // # Durability and concurrency
 //
 // Each write is one bbolt transaction, fsynced on commit: when a method
-// returns nil the data survives a crash or power cut. A submission and its
+// returns nil the data survives a crash or power cut. A new vault is made
+// whole under another name and linked into place (Open), so a crash while
+// it is made leaves no file, and a file that is not a whole vault, an
+// empty one included, is ErrCorrupt rather than the start of a new vault. A submission and its
 // outbox entry are written in the same transaction. A Vault is safe for
 // concurrent use: bbolt runs one writer at a time (writers queue) alongside
 // any number of readers, and Rotate, Compact and Close wait for in-flight
