@@ -215,8 +215,8 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 
 // restoreAdvice is what an operator can do about a vault file that is not
 // a whole vault: there is no rebuilding one, its records are sealed.
-const restoreAdvice = "restore the vault from a backup; only if what it held is lost for good, move the file aside " +
-	"and a new, empty vault starts (on an enrolled device, enrol again)"
+const restoreAdvice = "restore the vault from a backup; if no backup holds it, move the file aside and a new, " +
+	"empty vault starts (what this one held is lost)"
 
 // openExisting opens a file that must already exist (bbolt would create a
 // missing one, even read-only) and refuses an empty one before bbolt
