@@ -3,10 +3,12 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -103,5 +105,41 @@ func TestCreateLeavesWholeVault(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("read-only open made %s: %v", missing, err)
+	}
+}
+
+// TestCreateRace: openers racing to make the same vault end with one:
+// the one linked into place first is the one every opener uses, so what
+// each writes is there afterwards, and no opener's file is left behind.
+func TestCreateRace(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vault.db")
+	const n = 4
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			v, err := Open(ctx, path, Passphrase(testPassphrase), Options{Argon2: fastArgon2, LockTimeout: time.Minute})
+			if err != nil {
+				errs <- err
+				return
+			}
+			err = v.PutSubmission(ctx, testSubmission(fmt.Sprintf("sub-%d", i), 10))
+			errs <- errors.Join(err, v.Close())
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := openAt(t, path, Passphrase(testPassphrase), Options{})
+	for i := range n {
+		if _, err := v.GetSubmission(ctx, fmt.Sprintf("sub-%d", i)); err != nil {
+			t.Errorf("sub-%d: %v", i, err)
+		}
+	}
+	if left, _ := filepath.Glob(path + ".new-*"); len(left) != 0 {
+		t.Errorf("files left beside the vault: %v", left)
 	}
 }
