@@ -89,7 +89,9 @@ package console
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
@@ -188,7 +190,15 @@ type Console struct {
 	// pairs are sign-in failures per account and client address, in the
 	// store: auth.MaxFailures at once, then one per auth.LockDuration, so
 	// the last of them locks the pair for LockDuration.
-	pairs   *httpx.Budget
+	pairs *httpx.Budget
+	// standIn is an account's name, whose record a refused sign-in of a
+	// name that is nobody's rewrites as it is (signInFailure): the write
+	// a known name's refusal makes, so both take the same time.
+	standMu sync.Mutex
+	standIn string
+	// nameKey keys the names in the pairs' keys (pairKey): a name as
+	// typed may be a password typed into the wrong field.
+	nameKey []byte
 	signIns *httpx.Slots // the sign-ins checking a password now (signInSlots)
 	decodes *httpx.Slots // the images being decoded now (Config.MaxDecodes)
 	// verifies is the one walk of the audit chain at a time (auditVerify).
@@ -235,6 +245,7 @@ func New(cfg Config) (*Console, error) {
 		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), sealer: sealer,
 		addrs:    httpx.NewBudget(cfg.Store, "console-signin", addrFailBurst, addrFailInterval, cfg.Now),
 		pairs:    httpx.NewBudget(cfg.Store, "console-signin-pair", auth.MaxFailures, auth.LockDuration, cfg.Now),
+		nameKey:  derivedKey(cfg.SecretKey, "console sign-in pair names"),
 		signIns:  httpx.NewSlots(signInSlots),
 		decodes:  httpx.NewSlots(cfg.MaxDecodes),
 		verifies: httpx.NewSlots(1),
@@ -242,6 +253,11 @@ func New(cfg Config) (*Console, error) {
 		bulkReads: httpx.NewSlots(bulkReadSlots),
 	}
 	c.resp = &httpx.Responder{Log: c.log, Rules: errorRules}
+	// A stand-in from the start, if there is an account: else the first
+	// refusal of an unknown name reads the accounts (standInName).
+	if us, err := cfg.Store.Users(context.Background()); err == nil && len(us) > 0 {
+		c.standIn = us[0].Name
+	}
 	if c.cat, err = loadCatalogues(); err != nil {
 		return nil, err
 	}
@@ -921,4 +937,12 @@ func (c *Console) parseTemplates() (map[string]map[string]*template.Template, er
 		}
 	}
 	return out, nil
+}
+
+// derivedKey is a key for one purpose derived from the console's secret
+// key: HMAC-SHA256 of the purpose.
+func derivedKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }

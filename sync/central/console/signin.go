@@ -2,7 +2,11 @@ package console
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -131,9 +135,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	u, err := c.cfg.Store.User(ctx, name)
 	if errors.Is(err, central.ErrNotFound) {
 		_ = auth.CheckPassword(dummyHash(), pw)
-		// Counted as a known name's failure, so both take the same steps
-		// (not audited: the name is nobody's).
-		if err := c.pairs.Fail(ctx, pairKey(r, name)); err != nil {
+		if err := c.signInFailure(r, name, nil, false, pairLocked); err != nil {
 			return err
 		}
 		return refuse()
@@ -142,16 +144,23 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 		return fmt.Errorf("reading user: %w", err)
 	}
 	known = true
+	c.setStandIn(u.Name)
 	now := c.cfg.Now()
 	if u.Disabled || auth.Locked(u, now) || pairLocked {
 		_ = auth.CheckPassword(dummyHash(), pw)
+		// Not counted (a locked pair adds nothing towards the account's
+		// lock, which would let one address lock it everywhere), but the
+		// same steps as a counted failure.
+		if err := c.signInFailure(r, u.Name, &u, false, pairLocked); err != nil {
+			return err
+		}
 		return refuse()
 	}
 	if err := auth.CheckPassword(u.PasswordHash, pw); err != nil {
 		if !errors.Is(err, auth.ErrMismatch) {
 			c.log.LogAttrs(ctx, slog.LevelError, "unreadable password hash", slog.String("user", u.Name), slog.String("cause", err.Error()))
 		}
-		if err := c.failUser(r, u.Name); err != nil {
+		if err := c.signInFailure(r, u.Name, &u, true, false); err != nil {
 			return err
 		}
 		return refuse()
@@ -175,6 +184,15 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 // address: towards the lock of that pair and the account's ceiling
 // (auth.Fail). A lock this failure sets is audited.
 func (c *Console) failUser(r *http.Request, name string) error {
+	if err := c.countAccount(r, name); err != nil {
+		return err
+	}
+	return c.failPair(r, name, true, false, nil)
+}
+
+// countAccount counts a failed sign-in of the account name towards its
+// ceiling (auth.Fail), auditing the lock it sets.
+func (c *Console) countAccount(r *http.Request, name string) error {
 	ctx := r.Context()
 	now := c.cfg.Now()
 	locked := false
@@ -187,50 +205,134 @@ func (c *Console) failUser(r *http.Request, name string) error {
 		return fmt.Errorf("counting a failed sign-in: %w", err)
 	}
 	if locked {
-		if err := c.auditLock(ctx, name, "account", auth.LockDuration, nil); err != nil {
+		return c.auditLock(ctx, name, "account", auth.LockDuration, nil)
+	}
+	return nil
+}
+
+// signInFailure records a refused password step the same way whatever
+// refused it, so that the time a refusal takes (each step is a store
+// round trip, a write an fsync) does not tell an unknown name from a
+// wrong password, a disabled or locked account, or one locked at this
+// address: one write for the account (u; nil for a name that is
+// nobody's): the failure counted when count, else the account rewritten
+// as it is, or for an unknown name another account's (standInName);
+// then the pair's failure and lock, audited when this failure
+// sets it (pairLocked: it was locked before). A lock of an unknown name's
+// pair is audited too, without the name, which may be a password typed
+// into the wrong field.
+func (c *Console) signInFailure(r *http.Request, name string, u *central.User, count, pairLocked bool) error {
+	ctx := r.Context()
+	switch {
+	case u == nil:
+		// Another account rewritten as it is: the same store step as a
+		// known name's, which finds and writes a record.
+		stand, err := c.standInName(ctx)
+		if err != nil {
 			return err
 		}
+		if stand != "" {
+			if _, err := c.cfg.Store.UpdateUser(ctx, stand, func(*central.User) error { return nil }); err != nil && !errors.Is(err, central.ErrNotFound) {
+				return fmt.Errorf("refusing a sign-in: %w", err)
+			}
+		}
+	case count:
+		if err := c.countAccount(r, u.Name); err != nil {
+			return err
+		}
+	default:
+		if _, err := c.cfg.Store.UpdateUser(ctx, u.Name, func(*central.User) error { return nil }); err != nil {
+			return fmt.Errorf("reading the account of a refused sign-in: %w", err)
+		}
 	}
-	return c.failPair(r, name, nil)
+	return c.failPair(r, name, u != nil, pairLocked, nil)
+}
+
+// standInName returns the stand-in account of signInFailure: the last
+// account a sign-in named, else the first in the store; "" when there is
+// no account at all (then no name is anyone's, and nothing to hide).
+func (c *Console) standInName(ctx context.Context) (string, error) {
+	c.standMu.Lock()
+	name := c.standIn
+	c.standMu.Unlock()
+	if name != "" {
+		return name, nil
+	}
+	us, err := c.cfg.Store.Users(ctx)
+	if err != nil {
+		return "", fmt.Errorf("listing accounts: %w", err)
+	}
+	if len(us) > 0 {
+		c.setStandIn(us[0].Name)
+		return us[0].Name, nil
+	}
+	return "", nil
+}
+
+func (c *Console) setStandIn(name string) {
+	c.standMu.Lock()
+	c.standIn = name
+	c.standMu.Unlock()
 }
 
 // pairKey is the key of the failures of the account name from r's client
-// address (an IPv6 one by its /64): the address first, as it has no space.
-func pairKey(r *http.Request, name string) string {
-	return httpx.AddrKey(httpx.ClientAddr(r)) + " " + name
+// address (an IPv6 one by its /64): the address first, as it has no
+// space, then the name keyed with nameKey, never the name as typed (a
+// password in the wrong field would stay in the store in clear).
+func (c *Console) pairKey(r *http.Request, name string) string {
+	m := hmac.New(sha256.New, c.nameKey)
+	m.Write([]byte(name))
+	return httpx.AddrKey(httpx.ClientAddr(r)) + " " + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // pairLocked reports whether the account name is locked at r's client
 // address (auth.MaxFailures failures from it).
 func (c *Console) pairLocked(r *http.Request, name string) (bool, error) {
-	locked, _, err := c.pairs.Blocked(r.Context(), pairKey(r, name))
+	locked, _, err := c.pairs.Blocked(r.Context(), c.pairKey(r, name))
 	return locked, err
 }
 
-// failPair counts a failure of the account name from r's client address
-// and audits the lock of that pair when this failure sets it (the pair
-// was not locked: its callers refuse a locked pair before checking).
-// detail is added to the audit event.
-func (c *Console) failPair(r *http.Request, name string, detail map[string]any) error {
-	if err := c.pairs.Fail(r.Context(), pairKey(r, name)); err != nil {
+// failPair counts a failure of the name from r's client address and
+// audits the lock of that pair when this failure sets it (wasLocked: the
+// pair was locked before; a locked pair's budget is spent, so the
+// failure changes nothing). known says whether the name is an account's:
+// an unknown name's lock is audited without it. detail is added to the
+// audit event.
+func (c *Console) failPair(r *http.Request, name string, known, wasLocked bool, detail map[string]any) error {
+	if err := c.pairs.Fail(r.Context(), c.pairKey(r, name)); err != nil {
 		return err
 	}
 	locked, err := c.pairLocked(r, name)
-	if err != nil || !locked {
+	if err != nil || !locked || wasLocked {
 		return err
 	}
 	if detail == nil {
 		detail = map[string]any{}
 	}
 	detail["address"] = httpx.AddrKey(httpx.ClientAddr(r))
+	if !known {
+		detail["unknown_user"] = true
+		name = ""
+	}
 	return c.auditLock(r.Context(), name, "address", auth.LockDuration, detail)
 }
 
 // auditLock audits a lock of the account name for d: of the whole account
 // (scope "account") or of the account at one address (scope "address").
+// A name that is nobody's ("") is audited as the sign-in's, subject
+// "signin", by nobody.
 func (c *Console) auditLock(ctx context.Context, name, scope string, d time.Duration, detail map[string]any) error {
 	after := map[string]any{"locked_minutes": int(d.Minutes()), "scope": scope}
 	maps.Copy(after, detail)
+	if name == "" {
+		b, _ := json.Marshal(after) // strings, numbers and booleans
+		e := central.AuditEvent{ID: httpx.NewRequestID(), At: c.cfg.Now().UTC(), Actor: "console sign-in", Action: AuditLocked,
+			Subject: "signin", Count: 1, After: b}
+		if err := c.cfg.Store.AppendAudit(ctx, e); err != nil {
+			return fmt.Errorf("recording audit event %s: %w", AuditLocked, err)
+		}
+		return nil
+	}
 	return c.audit(ctx, &Viewer{User: central.User{Name: name}}, AuditLocked, "user:"+name, nil, after)
 }
 
@@ -356,7 +458,7 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		}
 	}
 	if counted {
-		if err := c.failPair(r, v.User.Name, map[string]any{"step": "totp"}); err != nil {
+		if err := c.failPair(r, v.User.Name, true, pairLocked, map[string]any{"step": "totp"}); err != nil {
 			return err
 		}
 	}
