@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,18 +84,18 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 		}
 		// A user scoped to some branches sees the events of cases in
 		// them only (notes in a review's before/after may name people).
-		var devs map[string]central.Device
+		var sc *auditScope
 		if len(v.User.Scopes) > 0 {
-			if devs, err = c.devices(r.Context()); err != nil {
+			if sc, err = c.auditScopeOf(r.Context(), v); err != nil {
 				return err
 			}
 		}
 		for _, e := range evs {
-			if devs != nil {
-				if !c.auditInScope(v, devs, e.Subject) {
+			if sc != nil {
+				if !sc.sees(e.Subject) {
 					continue
 				}
-				e.After = c.afterInScope(v, devs, e)
+				e.After = sc.after(e)
 			}
 			d.Events = append(d.Events, auditRow{AuditEvent: e, HashHex: fmt.Sprintf("%x", e.Hash)})
 		}
@@ -111,31 +112,62 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 	return c.render(w, r, v, http.StatusOK, "audit.html", d)
 }
 
-// auditInScope reports whether a user scoped to some branches sees the
-// event on subject: those of cases and devices (by the device's branch)
-// and branches (enrolment tokens) in scope, and events on anything else
-// (users, lists, the risk configuration, sign-ins).
-func (c *Console) auditInScope(v *Viewer, devs map[string]central.Device, subject string) bool {
+// auditScope is what a user scoped to some branches sees of the trail.
+type auditScope struct {
+	v        *Viewer
+	devs     map[string]central.Device
+	partners map[string]central.Partner
+}
+
+func (c *Console) auditScopeOf(ctx context.Context, v *Viewer) (*auditScope, error) {
+	devs, err := c.devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := c.cfg.Store.PartnersList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing partners: %w", err)
+	}
+	sc := &auditScope{v: v, devs: devs, partners: make(map[string]central.Partner, len(ps))}
+	for _, p := range ps {
+		sc.partners[p.ID] = p
+	}
+	return sc, nil
+}
+
+// sees reports whether the scoped user sees the event on subject: those
+// of cases and devices (by the device's branch), branches (enrolment
+// tokens) in scope and partners all of whose branches are (as the
+// partners page shows them: partnerInScope), and events on anything else
+// (users, lists, the risk configuration, sign-ins) but webhook events,
+// which are some partner's.
+func (sc *auditScope) sees(subject string) bool {
 	kind, rest, _ := strings.Cut(subject, ":")
 	switch kind {
 	case "case", "device":
 		dev, _, _ := strings.Cut(rest, "/")
-		d, known := devs[dev]
-		return known && v.User.InScope(d.Branch)
+		d, known := sc.devs[dev]
+		return known && sc.v.User.InScope(d.Branch)
 	case "branch":
-		return v.User.InScope(rest)
+		return sc.v.User.InScope(rest)
+	case "partner":
+		p, known := sc.partners[rest]
+		return known && partnerInScope(sc.v, p)
+	case "webhook_event":
+		return false
 	}
 	return true
 }
 
-// afterInScope is the After of e as a user scoped to some branches reads
-// it. A case view's lists the submissions it was compared with, which for
-// a viewer of every branch include other branches' (that the person
+// after is the After of e as a user scoped to some branches reads it. A
+// case view's lists the submissions it was compared with, which for a
+// viewer of every branch include other branches' (that the person
 // applied there): those out of v's scope are left out. An export's counts
 // cases of its maker's scope: shown only when that scope (recorded in the
 // event) lies within v's. The event's hash is of the stored After, shown
 // as stored.
-func (c *Console) afterInScope(v *Viewer, devs map[string]central.Device, e central.AuditEvent) json.RawMessage {
+func (sc *auditScope) after(e central.AuditEvent) json.RawMessage {
+	v := sc.v
 	switch {
 	case len(e.After) == 0:
 		return e.After
@@ -153,7 +185,7 @@ func (c *Console) afterInScope(v *Viewer, devs map[string]central.Device, e cent
 	if json.Unmarshal(e.After, &seen) != nil {
 		return nil // not the list the console writes: shown to nobody scoped
 	}
-	seen["linked"] = slices.DeleteFunc(seen["linked"], func(s string) bool { return !c.auditInScope(v, devs, s) })
+	seen["linked"] = slices.DeleteFunc(seen["linked"], func(s string) bool { return !sc.sees(s) })
 	if len(seen["linked"]) == 0 {
 		return nil
 	}
