@@ -540,9 +540,16 @@ func (c *Console) setCookie(w http.ResponseWriter, name, value string, maxAge in
 	})
 }
 
+// pollHeader marks a request a page's script makes by itself (the
+// privacy page's poll while an erasure is under way), not the user: it
+// does not renew the session's idle time, so a browser left on such a
+// page still signs out at auth.IdleTimeout.
+const pollHeader = "X-Console-Poll"
+
 // viewer returns the signed-in user of r, nil when there is none (no
 // cookie, unknown, expired or pending session, disabled account). It
-// renews the session's idle time, writing at most once a minute.
+// renews the session's idle time, writing at most once a minute, unless r
+// is a script's poll (pollHeader).
 func (c *Console) viewer(w http.ResponseWriter, r *http.Request) (*Viewer, error) {
 	sess, ok, err := c.session(r)
 	if err != nil || !ok || sess.Pending {
@@ -561,7 +568,7 @@ func (c *Console) viewer(w http.ResponseWriter, r *http.Request) (*Viewer, error
 		return nil, nil
 	}
 	now := c.cfg.Now()
-	if now.Sub(sess.SeenAt) > time.Minute {
+	if now.Sub(sess.SeenAt) > time.Minute && r.Header.Get(pollHeader) == "" {
 		sess.SeenAt = now.UTC()
 		err := c.cfg.Store.TouchSession(ctx, sess.Hash, sess.SeenAt)
 		if errors.Is(err, central.ErrNotFound) { // signed out meanwhile

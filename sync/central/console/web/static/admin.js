@@ -79,8 +79,10 @@
       return;
     }
     setTimeout(function () {
-      fetch(location.href, { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      // Marked as the script's, not the user's: it does not keep the
+      // session alive; sent to the sign-in page (signed out), it stops.
+      fetch(location.href, { credentials: "same-origin", headers: { "X-Console-Poll": "1" } })
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
           var next = new DOMParser().parseFromString(html, "text/html");
           parts.forEach(function (id) {
