@@ -33,8 +33,11 @@ type FlowEraser interface {
 	// transaction; it returns how many sessions and events it changed.
 	// In that transaction it also empties the Excerpt of those events'
 	// delivery attempts that had an answer (Status not 0: the receiver's
-	// body, which may echo the event) and deletes the stored
-	// Idempotency-Key answers of those sessions (AnswerSession). The
+	// body, which may echo the event), deletes the stored
+	// Idempotency-Key answers of those sessions (AnswerSession) and, in a
+	// store that keeps HostedStates, every hosted state value under those
+	// sessions' HostedSessionPrefix (a session in progress, after a
+	// RETRY, holds the captures of its next attempt). The
 	// sessions are found by an index of their Submissions, not by reading
 	// every session. A session scrubbed already is scrubbed again the
 	// same (a retried erasure), and counted. Expire(ExpireDecision) does

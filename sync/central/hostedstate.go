@@ -2,8 +2,26 @@ package central
 
 import (
 	"context"
+	"encoding/base64"
 	"time"
 )
+
+// HostedSessionKey is the HostedStates key of a hosted session's value
+// name (the hosted flow keeps each step's capture under one). Every such
+// key of a session starts with HostedSessionPrefix, by which EraseFlows
+// deletes them in its transaction: the captures of a session still in
+// progress are a face and an ID document, which an erasure must not leave
+// behind until they expire.
+func HostedSessionKey(partnerID, sessionID, name string) string {
+	return HostedSessionPrefix(partnerID, sessionID) + name
+}
+
+// HostedSessionPrefix starts every HostedSessionKey of the session, and
+// no other session's (the ids are encoded, so neither holds a "/").
+func HostedSessionPrefix(partnerID, sessionID string) string {
+	e := base64.RawURLEncoding.EncodeToString
+	return "cap/" + e([]byte(partnerID)) + "/" + e([]byte(sessionID)) + "/"
+}
 
 // HostedStates keeps the hosted capture flow's live state where every
 // central instance sharing the store sees it (issue 22): a session's

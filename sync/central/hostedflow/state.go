@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,9 +25,10 @@ import (
 // verification that started just before it.
 const stateGrace = 10 * time.Minute
 
+// capKey is where a step's capture is kept: under the session's prefix,
+// which erasure deletes (central.HostedSessionKey).
 func capKey(partnerID, sessionID, step string) string {
-	e := base64.RawURLEncoding.EncodeToString
-	return "cap/" + e([]byte(partnerID)) + "/" + e([]byte(sessionID)) + "/" + step
+	return central.HostedSessionKey(partnerID, sessionID, step)
 }
 
 func codeKey(code string) string { return "code/" + code }

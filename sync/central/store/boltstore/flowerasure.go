@@ -74,8 +74,32 @@ func eraseFlows(tx *bbolt.Tx, ref central.SubmissionRef, at time.Time) (flows, e
 		if err := dropSessionAnswers(tx, f.PartnerID, f.ID); err != nil {
 			return 0, 0, err
 		}
+		if err := dropHostedSession(tx, f.PartnerID, f.ID); err != nil {
+			return 0, 0, err
+		}
 	}
 	return flows, events, nil
+}
+
+// dropHostedSession deletes the session's hosted state (its captures:
+// central.HostedSessionPrefix).
+func dropHostedSession(tx *bbolt.Tx, partnerID, sessionID string) error {
+	b := tx.Bucket(bucketHosted)
+	if b == nil {
+		return nil
+	}
+	prefix := []byte(central.HostedSessionPrefix(partnerID, sessionID))
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // indexFlowSubs adds (add) or removes f's entries in flow-submissions.

@@ -65,6 +65,12 @@ func eraseFlows(ctx context.Context, tx pgx.Tx, ref central.SubmissionRef, at ti
 		if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE partner_id = $1 AND session_id = $2`, f.PartnerID, f.ID); err != nil {
 			return 0, 0, err
 		}
+		// The session's captures (central.HostedSessionPrefix); starts_with,
+		// not LIKE, whose _ the encoded ids hold. hosted_state is small
+		// (live sessions' values only).
+		if _, err := tx.Exec(ctx, `DELETE FROM hosted_state WHERE starts_with(key, $1)`, central.HostedSessionPrefix(f.PartnerID, f.ID)); err != nil {
+			return 0, 0, err
+		}
 	}
 	return flows, events, nil
 }

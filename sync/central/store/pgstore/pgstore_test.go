@@ -473,25 +473,35 @@ func TestSubmissionsQueries(t *testing.T) {
 // TestSealedUserAtRest: no row of any table holds a partner's user
 // reference in clear.
 func TestSealedUserAtRest(t *testing.T) {
-	storetest.RunSealedUserAtRest(t, openStore, func(t *testing.T, raw central.Store) []byte {
-		ctx := context.Background()
-		pool := raw.(*Store).pool
-		rows, err := pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
-		if err != nil {
-			t.Fatal(err)
+	storetest.RunSealedUserAtRest(t, openStore, dumpRows)
+}
+
+// TestErasedCapturesAtRest: after erasure no row holds any of the erased
+// session's sealed captures.
+func TestErasedCapturesAtRest(t *testing.T) {
+	storetest.RunErasedCapturesAtRest(t, openStore, dumpRows)
+}
+
+// dumpRows is every row of every table of raw's schema, as text.
+func dumpRows(t *testing.T, raw central.Store) []byte {
+	t.Helper()
+	ctx := context.Background()
+	pool := raw.(*Store).pool
+	rows, err := pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	for _, table := range tables {
+		var text string
+		if err := pool.QueryRow(ctx, `SELECT coalesce(string_agg(t::text, E'\n'), '') FROM `+pgx.Identifier{table}.Sanitize()+` t`).Scan(&text); err != nil {
+			t.Fatalf("reading %s: %v", table, err)
 		}
-		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var all []byte
-		for _, table := range tables {
-			var text string
-			if err := pool.QueryRow(ctx, `SELECT coalesce(string_agg(t::text, E'\n'), '') FROM `+pgx.Identifier{table}.Sanitize()+` t`).Scan(&text); err != nil {
-				t.Fatalf("reading %s: %v", table, err)
-			}
-			all = append(all, text...)
-		}
-		return all
-	})
+		all = append(all, text...)
+	}
+	return all
 }
