@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"testing"
@@ -18,14 +19,23 @@ import (
 // the launch link's single use: a link already started (the person's
 // message history, a preview's cache) stays "used" and binds no other
 // browser to the erased session, which would verify someone else under
-// the partner's session for that person.
+// the partner's session for that person. The captures the session kept
+// for its next attempt go with the erasure, not when it expires.
 func TestLaunchUsedAfterErasure(t *testing.T) {
-	e := newEnv(t, false)
+	e := newEnv(t, true) // engines: the page, to capture
 	ctx := context.Background()
 	pid, fc := e.initiate(nil)
 	u, _ := url.Parse(fc.LaunchURL)
-	_, started := e.browser().start(fc.LaunchURL, nil)
-	must(t, http.StatusSeeOther, started)
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	// The document captured, kept for the next attempt (a selfie retry).
+	doc, _, _ := images(t)
+	b.captureOnly("document", doc)
+	hs := e.store.(central.HostedStates)
+	docKey := central.HostedSessionKey(pid, fc.SessionID, "document")
+	if _, err := hs.HostedState(ctx, docKey, e.clk.Now()); err != nil {
+		t.Fatalf("the document capture before the erasure: %v", err)
+	}
 
 	// Its first attempt asks for a retry, as the flow records one.
 	id := pid + ":" + fc.SessionID + "-1"
@@ -48,6 +58,10 @@ func TestLaunchUsedAfterErasure(t *testing.T) {
 	var er central.Erasure
 	if err := json.Unmarshal(a.body, &er); err != nil || er.Status != central.ErasureDone || er.Erased != 1 {
 		t.Fatalf("erasure %s, %v", a.body, err)
+	}
+
+	if _, err := hs.HostedState(ctx, docKey, e.clk.Now()); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("the document capture after the erasure: %v, want ErrNotFound", err)
 	}
 
 	other := e.browser()
