@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +100,64 @@ func TestKeysRotate(t *testing.T) {
 	}
 	if code := run(ctx, []string{"keys"}, &out, &errOut); code == 0 {
 		t.Error("keys without a subcommand succeeded")
+	}
+}
+
+// TestServeSealsStoredUsers: serve seals, before it listens, a partner's
+// user reference that a release before sealing stored clear, and says so;
+// it still reads back.
+func TestServeSealsStoredUsers(t *testing.T) {
+	data := t.TempDir()
+	ctx := context.Background()
+	st, err := boltstore.Open(filepath.Join(data, "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const user = "old.clear@example.com"
+	f := central.FlowSession{ID: "s1", PartnerID: "pa", UserID: user, UserIDType: "email", Status: central.FlowCreated,
+		CreatedAt: time.Now(), UpdatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := st.CreateFlow(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := freeAddr(t)
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	var logs syncBuf
+	go func() {
+		done <- run(sctx, []string{"serve", "--addr", addr, "--data", data, "--insecure-http"}, &bytes.Buffer{}, &logs)
+	}()
+	waitServing(t, &logs, func() error {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d: %s", code, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"msg":"sealed the partners' user references stored clear","records":1`) {
+		t.Errorf("serve's log does not say it sealed one record: %s", logs.String())
+	}
+
+	st, err = boltstore.Open(filepath.Join(data, "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got, err := st.Flow(ctx, "pa", "s1"); err != nil || strings.Contains(got.UserID, user) {
+		t.Errorf("stored user reference = %q, %v; want it sealed", got.UserID, err)
+	}
+	kr, err := seal.LoadOrCreateKeyring(filepath.Join(data, keyringName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := seal.New(st, kr, kr).Flow(ctx, "pa", "s1"); err != nil || got.UserID != user {
+		t.Errorf("Flow = user %q, %v; want %q", got.UserID, err, user)
 	}
 }

@@ -68,6 +68,7 @@ import (
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/pki"
+	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
 	"github.com/openkyc/kyc/sync/central/webhook"
@@ -307,6 +308,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	// Once: the user references a release before sealing them stored clear.
+	if n, err := store.(*seal.Store).SealStoredUsers(ctx, 0); err != nil {
+		return fmt.Errorf("sealing the partners' user references stored clear: %w", err)
+	} else if n > 0 {
+		logger.Info("sealed the partners' user references stored clear", slog.Int("records", n))
+	}
 	srv, err := central.New(central.Config{
 		Addr: *addr, Version: version, Store: store, BoxKey: box, SignKey: sign, AdminToken: tok,
 		TLS: srvTLS, InsecureHTTP: *insecure, MetricsAddr: *metricsAddr, ConsoleAddr: *consoleAddr, Logger: logger, SweepByQueue: pg != nil, ErasureByQueue: pg != nil, TrustedProxies: proxies,

@@ -23,7 +23,8 @@ import (
 // as userSealPrefix and the base64 of the sealed bytes: user references
 // hold only letters, digits and "._:@+-" (partnerapi and hostedflow check
 // them), so one stored before sealing never starts with it and reads as it
-// is. Erasure needs nothing more: it overwrites the session's reference
+// is, until SealStoredUsers (storedusers.go) seals it at central's start.
+// Erasure needs nothing more: it overwrites the session's reference
 // (central.ScrubFlow) and its events' bodies. No store looks a session up
 // by its user reference, so there is no blind index of it.
 

@@ -474,3 +474,18 @@ func pagesInUse(t *testing.T, s *Store, path string) []byte {
 	}
 	return out
 }
+
+// TestSealStoredUsers: the user references a release before sealing
+// stored clear are sealed, in no page in use of the file after.
+func TestSealStoredUsers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "central.db")
+	storetest.RunSealStoredUsers(t, func(t *testing.T) central.Store {
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, func(t *testing.T, raw central.Store) []byte {
+		return pagesInUse(t, raw.(*Store), path)
+	})
+}

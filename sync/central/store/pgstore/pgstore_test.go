@@ -482,6 +482,12 @@ func TestErasedCapturesAtRest(t *testing.T) {
 	storetest.RunErasedCapturesAtRest(t, openStore, dumpRows)
 }
 
+// TestSealStoredUsers: the user references a release before sealing
+// stored clear are sealed, in no row after.
+func TestSealStoredUsers(t *testing.T) {
+	storetest.RunSealStoredUsers(t, openStore, dumpRows)
+}
+
 // dumpRows is every row of every table of raw's schema, as text.
 func dumpRows(t *testing.T, raw central.Store) []byte {
 	t.Helper()
