@@ -3,14 +3,20 @@ package hostedflow_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
@@ -72,4 +78,63 @@ func TestLaunchUsedAfterErasure(t *testing.T) {
 		t.Errorf("its Start after the erasure: %d %.300s, want 410", a.status, a.body)
 	}
 	must(t, http.StatusUnauthorized, other.get("/flow/api/state"))
+}
+
+// erasingCaptures runs an erasure of ref just before the first capture's
+// store write once armed: the erasure lands while the capture is in
+// flight, after its session was read and before its bytes are stored.
+type erasingCaptures struct {
+	hostedStore
+	ref   central.SubmissionRef
+	now   func() time.Time
+	armed atomic.Bool
+	err   error
+}
+
+func (s *erasingCaptures) PutHostedState(ctx context.Context, key string, value []byte, expires time.Time) error {
+	if strings.HasPrefix(key, "cap/") && s.armed.CompareAndSwap(true, false) {
+		_, _, s.err = s.EraseFlows(ctx, s.ref, s.now())
+	}
+	return s.hostedStore.PutHostedState(ctx, key, value, expires)
+}
+
+// TestCaptureInFlightDuringErasure: a capture whose bytes were stored just
+// before an erasure scrubbed its session is not recorded after it, and
+// its bytes do not wait in the store for the session to expire.
+func TestCaptureInFlightDuringErasure(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{}
+	s := &erasingCaptures{hostedStore: centraltest.BoltStore(t).(hostedStore), now: clk.Now}
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	e := newEnvOn(t, true, s, nil, key, clk)
+	pid, fc := e.initiate(nil)
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	// A first attempt asked for a retry: the session, capturing again,
+	// holds the submission an erasure names.
+	id := pid + ":" + fc.SessionID + "-1"
+	s.ref = central.SubmissionRef{DeviceID: central.HostedDevice(""), Key: protocol.SubmissionKey(id)}
+	if _, err := e.store.UpdateFlow(ctx, pid, fc.SessionID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		fs.Submissions, fs.Attempts, fs.NextAction = append(fs.Submissions, s.ref), 1, "RETRY"
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.armed.Store(true)
+	doc, _, _ := images(t)
+	a := b.post("/flow/api/capture?step=document", "image/jpeg", doc)
+	if s.err != nil || s.armed.Load() {
+		t.Fatalf("the erasure in flight did not run: %v", s.err)
+	}
+	if a.status == http.StatusOK {
+		t.Errorf("a capture stored as its session was erased: 200 %.200s, want it refused", a.body)
+	}
+	if _, err := s.HostedState(ctx, central.HostedSessionKey(pid, fc.SessionID, "document"), clk.Now()); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("the capture's bytes after the erasure: %v, want ErrNotFound", err)
+	}
+	f, err := e.store.Flow(ctx, pid, fc.SessionID)
+	if err != nil || f.ErasedAt.IsZero() || f.Hosted == nil || len(f.Hosted.Captured) != 0 {
+		t.Errorf("the erased session: %+v (%v), want erased with nothing captured", f.Hosted, err)
+	}
 }

@@ -68,6 +68,9 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 	now := f.now()
 	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
 		h := fs.Hosted
+		if !fs.ErasedAt.IsZero() {
+			return nil, errErasedMeanwhile
+		}
 		if h == nil || f.processing(ctx, *fs) || h.Stage == "result" || !h.FinishedAt.IsZero() {
 			return nil, errUsed
 		}
@@ -89,6 +92,16 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 		fs.UpdatedAt = now
 		return nil, nil
 	})
+	if errors.Is(err, errErasedMeanwhile) {
+		// The erasure deleted the session's captures before these were
+		// stored: they go now, not when the session expires.
+		steps := []string{step}
+		if frames != nil {
+			steps = append(steps, stepChallenge)
+		}
+		f.deleteCaptures(ctx, s.fs, steps...)
+		return httpx.Errorf(http.StatusConflict, "not_capturing", "nothing to capture now")
+	}
 	if errors.Is(err, errUsed) {
 		return httpx.Errorf(http.StatusConflict, "not_capturing", "nothing to capture now")
 	}
@@ -112,6 +125,10 @@ func (f *Flow) loadCapture(ctx context.Context, fs central.FlowSession, step str
 	}
 	return b, nil
 }
+
+// errErasedMeanwhile is storeCapture's: an erasure scrubbed the session
+// while its capture was in flight.
+var errErasedMeanwhile = errors.New("hostedflow: session erased meanwhile")
 
 func sum(b []byte) []byte {
 	h := sha256.Sum256(b)
