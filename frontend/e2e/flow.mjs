@@ -134,7 +134,8 @@ try {
       name: sc.name,
       challenged,
       preview_fps: ((frames.length - 1) * 1000) / (frames[frames.length - 1].t - frames[0].t),
-      document_guidance: frames[frames.length - 1].guidance,
+      // The last words the guide said (the frame of the capture itself may say none).
+      document_guidance: frames.findLast((f) => f.guidance !== "")?.guidance ?? "",
       message: await page.textContent("#customer-message"),
       decision: await page.textContent("#decision"),
       reasons: await page.textContent("#reasons"),
