@@ -413,13 +413,7 @@ func TestQueueCountOfOlderFiles(t *testing.T) {
 // clear.
 func TestSealedUserAtRest(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "central.db")
-	storetest.RunSealedUserAtRest(t, func(t *testing.T) central.Store {
-		s, err := Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}, func(t *testing.T, _ central.Store) []byte {
+	storetest.RunSealedUserAtRest(t, opener(path), func(t *testing.T, _ central.Store) []byte {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -434,15 +428,20 @@ func TestSealedUserAtRest(t *testing.T) {
 // key-encryption key (kyc-central keys rotate) leaves them unopenable.
 func TestErasedCapturesAtRest(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "central.db")
-	storetest.RunErasedCapturesAtRest(t, func(t *testing.T) central.Store {
+	storetest.RunErasedCapturesAtRest(t, opener(path), func(t *testing.T, raw central.Store) []byte {
+		return pagesInUse(t, raw.(*Store), path)
+	})
+}
+
+// opener opens the store at path, for the suites that reopen it.
+func opener(path string) func(t *testing.T) central.Store {
+	return func(t *testing.T) central.Store {
 		s, err := Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
-	}, func(t *testing.T, raw central.Store) []byte {
-		return pagesInUse(t, raw.(*Store), path)
-	})
+	}
 }
 
 // pagesInUse is the bytes of every page of the file at path that is not
@@ -479,13 +478,7 @@ func pagesInUse(t *testing.T, s *Store, path string) []byte {
 // stored clear are sealed, in no page in use of the file after.
 func TestSealStoredUsers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "central.db")
-	storetest.RunSealStoredUsers(t, func(t *testing.T) central.Store {
-		s, err := Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}, func(t *testing.T, raw central.Store) []byte {
+	storetest.RunSealStoredUsers(t, opener(path), func(t *testing.T, raw central.Store) []byte {
 		return pagesInUse(t, raw.(*Store), path)
 	})
 }
