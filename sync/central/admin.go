@@ -32,6 +32,7 @@ func (s *Server) routeAdmin() {
 		return
 	}
 	a := s.adminRoute
+	a("GET "+adminPrefix+"/health", s.healthDetail)
 	a("POST "+adminPrefix+"/enroll-tokens", s.createToken)
 	a("GET "+adminPrefix+"/devices", s.listDevices)
 	a("POST "+adminPrefix+"/devices/{id}/revoke", s.revokeDevice)

@@ -205,18 +205,17 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	return req
 }
 
-// waitHealth polls /healthz until ok(h) or 10 s pass.
+// waitHealth polls an admin's GET /admin/v1/health until ok(h) or 10 s
+// pass.
 func waitHealth(t *testing.T, c *tc, ok func(central.Health) bool) (int, central.Health) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := c.Client.Get(c.URL + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Decoded whatever the status: a saturated instance answers 503
+		// with its Health.
+		resp, _ := c.admin(t, http.MethodGet, "/admin/v1/health", nil, nil)
 		var h central.Health
 		_ = json.NewDecoder(resp.Body).Decode(&h)
-		resp.Body.Close()
 		if ok(h) {
 			return resp.StatusCode, h
 		}
@@ -245,7 +244,17 @@ func TestHealthzReportsSaturation(t *testing.T) {
 	}
 	status, h := waitHealth(t, c, func(h central.Health) bool { return h.InFlight == 2 })
 	if status != http.StatusServiceUnavailable || h.Status != "degraded" || h.MaxInFlight != 2 {
-		t.Errorf("saturated healthz: %d %+v, want 503 degraded", status, h)
+		t.Errorf("saturated health: %d %+v, want 503 degraded", status, h)
+	}
+	// A load balancer's /healthz says so too, and no more.
+	if resp, err := c.Client.Get(c.URL + "/healthz"); err != nil {
+		t.Fatal(err)
+	} else {
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || string(raw) != `{"status":"degraded"}`+"\n" {
+			t.Errorf("saturated /healthz: %d %s, want 503 and the status alone", resp.StatusCode, raw)
+		}
 	}
 	resp, e := third.do(t, http.MethodGet, protocol.PathConfig, nil, nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || e.Code != "overloaded" || resp.Header.Get("Retry-After") == "" {

@@ -360,14 +360,14 @@ func (s *Server) withDate(next http.Handler) http.Handler {
 	})
 }
 
-// Health is the body of /healthz.
+// Health is the body of GET /admin/v1/health; /healthz, open to anyone,
+// answers its Status alone.
 type Health struct {
 	// Status is "ok", or "degraded" (with 503) while every device request
 	// slot is taken.
 	Status string `json:"status"`
-	// No version: whoever reaches the main listener reads /healthz, and
-	// a build's version tells an attacker which flaws to try. The metrics
-	// listener tells it (kyc_central_build_info).
+	// No version: a build's version tells an attacker which flaws to try;
+	// the metrics listener tells it (kyc_central_build_info).
 	UptimeSeconds int `json:"uptime_seconds"`
 	InFlight      int `json:"in_flight"`
 	MaxInFlight   int `json:"max_in_flight"`
@@ -375,16 +375,34 @@ type Health struct {
 	Shed int64 `json:"shed"`
 }
 
-func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+// healthNow is central's health and the status code that goes with it.
+func (s *Server) healthNow() (Health, int) {
 	h := Health{
 		Status: "ok", UptimeSeconds: int(s.cfg.Now().Sub(s.started).Seconds()),
 		InFlight: s.slots.InUse(), MaxInFlight: s.slots.Cap(), Shed: s.shed.Load(),
 	}
-	code := http.StatusOK
 	if h.InFlight >= h.MaxInFlight {
-		h.Status, code = "degraded", http.StatusServiceUnavailable
+		h.Status = "degraded"
+		return h, http.StatusServiceUnavailable
 	}
+	return h, http.StatusOK
+}
+
+// health answers /healthz: the status only, for load balancers. The load
+// and uptime are an admin's (healthDetail): anyone's, they would time a
+// flood to the slots left and date the last restart, thus the last patch.
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	h, code := s.healthNow()
+	httpx.WriteJSON(w, code, struct {
+		Status string `json:"status"`
+	}{h.Status})
+}
+
+// healthDetail answers GET /admin/v1/health: Health whole.
+func (s *Server) healthDetail(w http.ResponseWriter, _ *http.Request) error {
+	h, code := s.healthNow()
 	httpx.WriteJSON(w, code, h)
+	return nil
 }
 
 // ErrInsecureHTTP means Serve was asked to speak plain HTTP where it must
