@@ -244,6 +244,37 @@ func (s *Server) proposer(ctx context.Context, actor string) (by, via string, er
 	return "user:" + u.Name, actor, nil
 }
 
+// RiskProposalVia is the admin credential p came with on its proposer's
+// behalf ("admin:<credential>", proposer), as its audit event keeps it;
+// "" when its proposer sent it from the console. The console shows it, so
+// that the confirming admin knows the proposal came with the token.
+func (s *Server) RiskProposalVia(ctx context.Context, p RiskProposal) (string, error) {
+	return s.proposalVia(ctx, AuditRiskProposed, "risk", p.Proposal)
+}
+
+// WatchlistProposalVia is RiskProposalVia for a watchlist's proposal.
+func (s *Server) WatchlistProposalVia(ctx context.Context, p WatchlistProposal) (string, error) {
+	return s.proposalVia(ctx, AuditWatchlistProposed, "watchlist:"+p.Name, p.Proposal)
+}
+
+// proposalVia reads the Via of p's event (action on subject). The
+// proposal itself does not keep it: its event, appended with it by
+// central's clock at or after p.At, is the one of its proposer's events
+// since then naming p's id.
+func (s *Server) proposalVia(ctx context.Context, action, subject string, p Proposal) (string, error) {
+	evs, err := s.cfg.Store.Audit(ctx, AuditFilter{After: p.At, Action: action, Actor: p.Proposer, Subject: subject})
+	if err != nil {
+		return "", fmt.Errorf("reading the event of proposal %s: %w", p.ID, err)
+	}
+	for _, ev := range evs {
+		var st proposalState
+		if json.Unmarshal(ev.After, &st) == nil && st.ID == p.ID {
+			return st.Via, nil
+		}
+	}
+	return "", nil
+}
+
 // isPerson reports whether actor is a console account, "user:<name>".
 func isPerson(actor string) bool {
 	name, ok := strings.CutPrefix(actor, "user:")

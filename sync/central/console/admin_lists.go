@@ -66,8 +66,11 @@ type listRow struct {
 type listPending struct {
 	central.WatchlistProposal
 	SHA256Text string
-	Mine       bool // the viewer proposed it: they cannot confirm it
-	Stale      bool // another publish moved the version since: it cannot be confirmed
+	// Via is the admin credential its proposer sent it with (the admin
+	// token, kyc-central serve --admin-token-owner); "" from the console.
+	Via   string
+	Mine  bool // the viewer proposed it: they cannot confirm it
+	Stale bool // another publish moved the version since: it cannot be confirmed
 }
 
 type listsPage struct {
@@ -104,7 +107,11 @@ func (c *Console) listRows(ctx context.Context, v *Viewer) ([]listRow, error) {
 	for _, wl := range wls {
 		row := listRow{Watchlist: wl, SHA256Text: shortSHA(wl.SHA256)}
 		if p, ok := pending[wl.Name]; ok {
-			row.Pending = &listPending{WatchlistProposal: p, SHA256Text: shortSHA(p.SHA256), Mine: p.Proposer == v.Actor(), Stale: p.Base != wl.Version}
+			via, err := srv.WatchlistProposalVia(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			row.Pending = &listPending{WatchlistProposal: p, SHA256Text: shortSHA(p.SHA256), Via: via, Mine: p.Proposer == v.Actor(), Stale: p.Base != wl.Version}
 		}
 		_, rc, err := c.cfg.Store.OpenWatchlist(ctx, wl.Name)
 		if err != nil && !errors.Is(err, central.ErrNotFound) {

@@ -22,6 +22,9 @@ func (c *Console) routeRiskProposal() {
 // riskPending is the pending proposal as the page shows it.
 type riskPending struct {
 	central.RiskProposal
+	// Via is the admin credential its proposer sent it with (the admin
+	// token, kyc-central serve --admin-token-owner); "" from the console.
+	Via  string
 	Mine bool // the viewer proposed it: they cannot confirm it
 	// Global is false for an admin scoped to branches, who neither
 	// previews (it counts every branch's cases) nor confirms.
@@ -55,7 +58,11 @@ func (c *Console) pendingRisk(ctx context.Context, v *Viewer, cur risk.Config, v
 	if err != nil || !ok {
 		return nil, err
 	}
-	pd := &riskPending{RiskProposal: p, Mine: p.Proposer == v.Actor(), Global: globalSetting(v) == nil, Stale: p.Base != ver}
+	via, err := srv.RiskProposalVia(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	pd := &riskPending{RiskProposal: p, Via: via, Mine: p.Proposer == v.Actor(), Global: globalSetting(v) == nil, Stale: p.Base != ver}
 	next, err := risk.ParseConfig(p.Config)
 	if err != nil || next.Validate() != nil {
 		return pd, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/auth"
+	"github.com/openkyc/kyc/sync/internal/synctest"
 )
 
 // session is another live session of the existing account name: the same
@@ -252,5 +254,70 @@ func TestRiskProposalNamingNoPerson(t *testing.T) {
 	}
 	if resp, body := bob.post(t, "/console/risk/proposal/decline", url.Values{"id": {p.ID}, "reason": {"whose?"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("declining it: %d\n%.300s", resp.StatusCode, body)
+	}
+}
+
+// TestProposalViaAdminToken: a proposal the admin token sent for its
+// owner (kyc-central serve --admin-token-owner) says so where the console
+// shows it, risk settings and a watchlist's new version alike, in English
+// and in Indonesian; one made in the console does not.
+func TestProposalViaAdminToken(t *testing.T) {
+	e := newAdminEnvWith(t, func(cfg *central.Config) {
+		cfg.AdminToken, cfg.AdminTokenOwner = synctest.AdminToken, "ada"
+	})
+	ada, bob := e.user(t, "ada", central.RoleAdmin), e.user(t, "bob", central.RoleAdmin)
+	admin := func(method, path string, body []byte, want int) {
+		t.Helper()
+		resp, err := e.http.Do(synctest.AdminRequest(t, method, e.url, path, synctest.AdminToken, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d, want %d\n%.300s", method, path, resp.StatusCode, want, b)
+		}
+	}
+	doc, err := json.Marshal(laxRisk())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin(http.MethodPut, "/admin/v1/config/risk", doc, http.StatusAccepted)
+	admin(http.MethodPut, "/admin/v1/watchlists/pep.list.json.gz", []byte("first"), http.StatusOK)
+	admin(http.MethodPut, "/admin/v1/watchlists/pep.list.json.gz", []byte("second"), http.StatusAccepted)
+
+	page := func(path, lang string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.url+path, nil)
+		req.Header.Set("Accept-Language", lang)
+		resp, body := bob.do(t, req)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s (%s): %d", path, lang, resp.StatusCode)
+		}
+		return html.UnescapeString(body)
+	}
+	for _, tc := range []struct{ path, lang, want string }{
+		{"/console/risk", "en", "Proposed by user:ada via the admin token at "},
+		{"/console/risk", "id", "Diusulkan oleh user:ada melalui token admin pada "},
+		{"/console/lists", "en", "pep.list.json.gz: a new version proposed by user:ada via the admin token at "},
+		{"/console/lists", "id", "pep.list.json.gz: versi baru diusulkan oleh user:ada melalui token admin pada "},
+	} {
+		if body := page(tc.path, tc.lang); !strings.Contains(body, tc.want) {
+			t.Errorf("%s (%s) lacks %q", tc.path, tc.lang, tc.want)
+		}
+	}
+
+	// Ada replaces the token's proposals with her own, from the console:
+	// they name her alone.
+	if resp, body := ada.post(t, "/console/risk", riskFormOf(laxRisk(), "propose", "0")); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("ada's proposal: %d\n%.500s", resp.StatusCode, body)
+	}
+	if resp, body := ada.upload(t, "/console/lists", map[string]string{"format": "pep-csv"}, map[string][]byte{"file": []byte(admPEP)}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("ada's upload: %d\n%.500s", resp.StatusCode, body)
+	}
+	for _, path := range []string{"/console/risk", "/console/lists"} {
+		if body := page(path, "en"); !strings.Contains(body, "by user:ada at ") || strings.Contains(body, "admin token") {
+			t.Errorf("%s: a proposal made in the console should name its proposer alone", path)
+		}
 	}
 }

@@ -43,6 +43,13 @@ type adminEnv struct {
 
 func newAdminEnv(t *testing.T) *adminEnv {
 	t.Helper()
+	return newAdminEnvWith(t, func(*central.Config) {})
+}
+
+// newAdminEnvWith is newAdminEnv with central's configuration changed by
+// set (say, an admin token and its owner).
+func newAdminEnvWith(t *testing.T, set func(*central.Config)) *adminEnv {
+	t.Helper()
 	dir := t.TempDir()
 	bolt, err := boltstore.Open(filepath.Join(dir, "central.db"))
 	if err != nil {
@@ -62,7 +69,9 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := central.New(central.Config{Store: st, BoxKey: box, SignKey: sign})
+	cfg := central.Config{Store: st, BoxKey: box, SignKey: sign}
+	set(&cfg)
+	srv, err := central.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
