@@ -54,7 +54,8 @@ type Config struct {
 	// MaxConcurrent bounds the comparisons running at once; 0 means one
 	// per core.
 	MaxConcurrent int
-	// MaxPixels bounds each decoded image; 0 means imageio.DefaultMaxPixels.
+	// MaxPixels bounds each decoded image, by its header; 0 means
+	// partnerapi.MaxFaceMatchPixels.
 	MaxPixels int
 }
 
@@ -98,7 +99,11 @@ func Open(cfg Config) (*Matcher, error) {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	return &Matcher{eng: eng, slots: make(chan struct{}, n), maxPixels: cfg.MaxPixels}, nil
+	px := cfg.MaxPixels
+	if px <= 0 {
+		px = partnerapi.MaxFaceMatchPixels
+	}
+	return &Matcher{eng: eng, slots: make(chan struct{}, n), maxPixels: px}, nil
 }
 
 // Close releases the models.

@@ -3,8 +3,10 @@ package facematch_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/png"
 	"testing"
@@ -170,4 +172,63 @@ func TestMatchWaitsBoundedByContext(t *testing.T) {
 	if _, err := m.Match(context.Background(), partnerapi.FaceMatchRequest{Selfie: facematchtest.Face(t, "leonard2"), Reference: facematchtest.Face(t, "leonard4")}); err != nil {
 		t.Fatalf("after the turn was released: %v", err)
 	}
+}
+
+// TestMatchPixelBound: an image of exactly partnerapi.MaxFaceMatchPixels
+// (4096x4096) is decoded and searched for a face; one pixel more
+// (673x24929, 16,777,217) is refused as too large, judged from its header
+// alone: a PNG that is nothing but a header claiming that size is refused
+// as too large, not as an image that does not decode, while one claiming
+// exactly the bound gets as far as decoding.
+func TestMatchPixelBound(t *testing.T) {
+	if partnerapi.MaxFaceMatchPixels != 16_777_216 || partnerapi.MaxFaceMatchPixels+1 != 673*24929 {
+		t.Fatalf("the bound is %d pixels, want 4096x4096", partnerapi.MaxFaceMatchPixels)
+	}
+	m := facematchtest.Matcher(t)
+	good := facematchtest.Face(t, "leonard1")
+	for _, c := range []struct {
+		name   string
+		selfie []byte
+		want   error
+	}{
+		{"4096x4096 flat grey, the bound", flatPNG(t, 4096, 4096), partnerapi.ErrNoFace},
+		{"673x24929 flat grey, one pixel more", flatPNG(t, 673, 24929), partnerapi.ErrTooLarge},
+		{"4097x4096 flat grey", flatPNG(t, 4097, 4096), partnerapi.ErrTooLarge},
+		{"a PNG header of 4096x4096 alone", pngHeader(4096, 4096), partnerapi.ErrNotImage},
+		{"a PNG header of 673x24929 alone", pngHeader(673, 24929), partnerapi.ErrTooLarge},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := m.Match(context.Background(), partnerapi.FaceMatchRequest{Selfie: c.selfie, Reference: good, SkipLiveness: true})
+			fe, ok := errors.AsType[*partnerapi.FaceMatchError](err)
+			if !ok || fe.Image != "selfie" || !errors.Is(err, c.want) {
+				t.Errorf("error %v, want selfie: %v", err, c.want)
+			}
+		})
+	}
+}
+
+// flatPNG is a w x h PNG of one grey: a small file, cheap to encode.
+func flatPNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&b, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// pngHeader is a PNG of a w x h 8-bit grey image without its pixels: its
+// signature, IHDR and IEND, each chunk with its CRC.
+func pngHeader(w, h int) []byte {
+	out := []byte("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(data)))
+		start := len(out)
+		out = append(append(out, typ...), data...)
+		out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[start:]))
+	}
+	ihdr := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(w)), uint32(h))
+	chunk("IHDR", append(ihdr, 8, 0, 0, 0, 0)) // 8 bits, grey, deflate, no filter, no interlace
+	chunk("IEND", nil)
+	return out
 }
