@@ -18,6 +18,7 @@ import (
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/internal/testsub"
 	"github.com/openkyc/kyc/sync/vault"
 )
 
@@ -61,7 +62,7 @@ func runHelper(mode, dir string) error {
 	switch mode {
 	case "write":
 		for n := 0; n < 1000; n++ {
-			s, err := synctest.NewSubmission(id, n, helperImageSize)
+			s, err := testsub.New(id, n, helperImageSize)
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/internal/testsub"
 	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
 )
@@ -187,7 +188,7 @@ func TestWireCarriesNoPersonalData(t *testing.T) {
 	if len(wire) < 128<<10 {
 		t.Fatalf("proxy saw only %d bytes", len(wire))
 	}
-	name, nik := synctest.Person(1)
+	name, nik := testsub.Person(1)
 	for _, secret := range []string{name, nik, s.ID, `"decision"`} {
 		if synctest.Contains(wire, secret) {
 			t.Errorf("the wire carries %q in clear", secret)

@@ -19,6 +19,7 @@ import (
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/internal/testsub"
 )
 
 // pg is the package's private PostgreSQL server, started by TestMain.
@@ -83,7 +84,7 @@ func setup(tb testing.TB, store central.Store, v Variant, n, total int) []Device
 	tb.Cleanup(c.Stop)
 	// A handful of distinct images, shared by many submissions, keeps the
 	// set-up's memory bounded; central stores each submission's copy.
-	base, err := synctest.NewSubmission(identity.Generate(), 0, imageSize)
+	base, err := testsub.New(identity.Generate(), 0, imageSize)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/identity"
-	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/internal/testsub"
 	"github.com/openkyc/kyc/sync/loadtest"
 	"github.com/openkyc/kyc/sync/vault"
 )
@@ -150,7 +150,7 @@ func (b Batch) Total() int {
 // distinct images: the uploads' work is central's, not the driver's
 // (central seals and stores each submission's copy).
 func NewBatch(devs []Device, first, total, imageSize int) (Batch, error) {
-	base, err := synctest.NewSubmission(identity.Generate(), 0, imageSize)
+	base, err := testsub.New(identity.Generate(), 0, imageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func NewBatch(devs []Device, first, total, imageSize int) (Batch, error) {
 	names := []string{"selfie", "document"}
 	for k := range total {
 		d := devs[k%len(devs)]
-		s, err := synctest.NewSubmission(d.Identity, first+k, 0)
+		s, err := testsub.New(d.Identity, first+k, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -324,7 +324,7 @@ func (c *Cluster) verifyDevice(ctx context.Context, base, dev string, want []vau
 		if len(sub.ImageData) == 0 {
 			sub.ImageData = nil
 		}
-		if synctest.Hash(sub.ID, sub.Payload, sub.ImageData) != synctest.Hash(w.ID, w.Payload, w.Images) {
+		if testsub.Hash(sub.ID, sub.Payload, sub.ImageData) != testsub.Hash(w.ID, w.Payload, w.Images) {
 			k.Altered++
 		}
 	}

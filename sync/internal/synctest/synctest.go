@@ -10,28 +10,23 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log"
-	"maps"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 	"github.com/openkyc/kyc/sync/central/pki"
 	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/internal/testsub"
 	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
 )
@@ -297,73 +292,14 @@ func (c *Central) EnrollIdentity(tb testing.TB, id *identity.Identity) identity.
 	return e
 }
 
-// Person is the personal data in submission n, for wire-capture checks.
-func Person(n int) (name, nik string) {
-	return fmt.Sprintf("Siti Nurhaliza Binti Test%04d", n), fmt.Sprintf("3174%012d", 96_000_000+n)
-}
-
-// Submission builds submission n of a device, deterministically (the same
-// id and n give the same bytes, so a killed process's submissions can be
-// checked): a payload with a name, a NIK and a signed attestation, and
-// images of imageSize bytes (none if imageSize is 0).
+// Submission is testsub.New, failing tb on an error.
 func Submission(tb testing.TB, id *identity.Identity, n, imageSize int) vault.Submission {
 	tb.Helper()
-	s, err := NewSubmission(id, n, imageSize)
+	s, err := testsub.New(id, n, imageSize)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return s
-}
-
-// NewSubmission is Submission for code without a testing.TB (a helper
-// process).
-func NewSubmission(id *identity.Identity, n, imageSize int) (vault.Submission, error) {
-	// Central refuses attestations older than its maximum age (30 days by
-	// default) and ones from its future, so submissions are dated a day
-	// before the start of the current 7-day period: the same in every
-	// process of a test, under 9 days old, and never ahead of the clock
-	// for n under 86,400.
-	created := time.Now().UTC().Truncate(7 * 24 * time.Hour).Add(-24*time.Hour + time.Duration(n)*time.Second)
-	att := device.Attestation{
-		DeviceID: id.DeviceID(), AppVersion: "test",
-		Report: device.Report{Verdict: device.VerdictOK, Profile: device.ProfileKiosk, Time: created, OS: "linux", Arch: "amd64"},
-	}
-	if err := att.Sign(id.Signer()); err != nil {
-		return vault.Submission{}, err
-	}
-	name, nik := Person(n)
-	payload, err := json.Marshal(map[string]any{"name": name, "nik": nik, "decision": "approve", "attestation": att})
-	if err != nil {
-		return vault.Submission{}, err
-	}
-	s := vault.Submission{ID: fmt.Sprintf("sub-%s-%05d", id.DeviceID()[:8], n), CreatedAt: created, Payload: payload}
-	if imageSize > 0 {
-		rng := rand.New(rand.NewPCG(uint64(n), 42))
-		s.Images = map[string][]byte{}
-		for _, name := range []string{"selfie", "document"} {
-			img := make([]byte, imageSize)
-			for i := range img {
-				img[i] = byte(rng.UintN(256))
-			}
-			s.Images[name] = img
-		}
-	}
-	return s, nil
-}
-
-// Hash summarises a submission's content for comparison.
-func Hash(id string, payload []byte, images map[string][]byte) [sha256.Size]byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s|%d:", len(id), id, len(payload))
-	h.Write(payload)
-	for _, n := range slices.Sorted(maps.Keys(images)) {
-		sum := sha256.Sum256(images[n])
-		fmt.Fprintf(h, "|%s:", n)
-		h.Write(sum[:])
-	}
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	return out
 }
 
 // CheckDelivered asserts that central holds exactly the submissions want
@@ -406,7 +342,7 @@ func CheckDelivered(tb testing.TB, store central.Store, deviceID string, want []
 		if len(images) == 0 {
 			images = nil
 		}
-		if Hash(sub.ID, sub.Payload, images) != Hash(w.ID, w.Payload, w.Images) {
+		if testsub.Hash(sub.ID, sub.Payload, images) != testsub.Hash(w.ID, w.Payload, w.Images) {
 			tb.Errorf("submission %s differs at central from what the device captured", w.ID)
 		}
 	}
