@@ -11,6 +11,44 @@ import (
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
+// decisionCase is one case of the decision checks' tables: a central on
+// bbolt, or on PostgreSQL sealed as kyc-central runs (pg), and a device
+// enrolled in it.
+type decisionCase struct {
+	c *tc
+	d *dev
+}
+
+func newDecisionCase(t *testing.T, pg bool) decisionCase {
+	t.Helper()
+	var store central.Store = openBolt(t)
+	if pg {
+		store = sealedPG(t)
+	}
+	c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
+	return decisionCase{c: c, d: c.enrol(t)}
+}
+
+// submit sends payload as the device's submission s-1-1 and reads back
+// what central recorded: the submission, and every audit event of a
+// distrusted decision.
+func (k decisionCase) submit(t *testing.T, payload map[string]any) (central.Submission, []central.AuditEvent) {
+	t.Helper()
+	if resp, e := k.d.submitPayload(t, "s-1-1", payload, time.Now()); resp.StatusCode != http.StatusOK {
+		t.Fatalf("submission: %d %+v", resp.StatusCode, e)
+	}
+	ctx := context.Background()
+	sub, err := k.c.Cfg.Store.Upload(ctx, k.d.id.DeviceID(), protocol.SubmissionKey("s-1-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := k.c.Cfg.Store.Audit(ctx, central.AuditFilter{Action: central.AuditDecisionDistrusted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub, events
+}
+
 // TestDeviceDecisionCheckedAgainstBands: a device's decision that its own
 // score and the bands of its risk configuration cannot give (an approval
 // below the approve band, a decision the engine has not) is not trusted:
@@ -43,12 +81,8 @@ func TestDeviceDecisionCheckedAgainstBands(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var store central.Store = openBolt(t)
-			if i == 4 { // one on PostgreSQL, sealed, as kyc-central runs
-				store = sealedPG(t)
-			}
-			c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
-			d := c.enrol(t)
+			k := newDecisionCase(t, i == 4) // one on PostgreSQL
+			c, d := k.c, k.d
 			if tc.publish != "" {
 				c.publishRisk(t, tc.publish)
 			}
@@ -62,24 +96,13 @@ func TestDeviceDecisionCheckedAgainstBands(t *testing.T) {
 				"decision": tc.decision, "score": tc.score, "next_action": "EXIT",
 				"reasons": []map[string]any{{"code": "FACE_MATCH_LOW", "detail": "kept"}},
 			}}
-			if resp, e := d.submitPayload(t, "s-1-1", payload, time.Now()); resp.StatusCode != http.StatusOK {
-				t.Fatalf("submission: %d %+v", resp.StatusCode, e)
-			}
-			ctx := context.Background()
-			sub, err := c.Cfg.Store.Upload(ctx, d.id.DeviceID(), protocol.SubmissionKey("s-1-1"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			sub, events := k.submit(t, payload)
 			sum := sub.Summary
 			if sum == nil || sum.Decision != tc.want {
 				t.Fatalf("recorded summary %+v, want decision %s", sum, tc.want)
 			}
 			if sent := central.Summarize(sub.Payload); sent.Decision != tc.decision || sent.Score != tc.score {
 				t.Errorf("the payload central keeps says %s at %g, not what the device sent", sent.Decision, sent.Score)
-			}
-			events, err := c.Cfg.Store.Audit(ctx, central.AuditFilter{Action: central.AuditDecisionDistrusted})
-			if err != nil {
-				t.Fatal(err)
 			}
 			if tc.reason == "" {
 				if sum.DeviceDecision != "" || len(sum.Reasons) != 1 || len(events) != 0 {
@@ -160,12 +183,8 @@ func TestDeviceDecisionJudgedByItsRiskVersion(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var store central.Store = openBolt(t)
-			if i == 0 { // one on PostgreSQL, sealed, as kyc-central runs
-				store = sealedPG(t)
-			}
-			c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
-			d := c.enrol(t)
+			k := newDecisionCase(t, i == 0) // one on PostgreSQL
+			c, d := k.c, k.d
 			sync := func(published int) {
 				if published >= tc.skip {
 					d.config(t) // GET /v1/config: central serves the version published (as with each submission's challenge)
@@ -193,20 +212,9 @@ func TestDeviceDecisionJudgedByItsRiskVersion(t *testing.T) {
 			if tc.decided != nil {
 				payload["risk_version"] = *tc.decided
 			}
-			if resp, e := d.submitPayload(t, "s-1-1", payload, time.Now()); resp.StatusCode != http.StatusOK {
-				t.Fatalf("submission: %d %+v", resp.StatusCode, e)
-			}
-			ctx := context.Background()
-			sub, err := c.Cfg.Store.Upload(ctx, d.id.DeviceID(), protocol.SubmissionKey("s-1-1"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			sub, events := k.submit(t, payload)
 			if sum := sub.Summary; sum == nil || sum.Decision != tc.want || tc.reason != "" && sum.Reasons[0] != tc.reason {
 				t.Fatalf("recorded summary %+v, want decision %s (reason %q)", sum, tc.want, tc.reason)
-			}
-			events, err := c.Cfg.Store.Audit(ctx, central.AuditFilter{Action: central.AuditDecisionDistrusted})
-			if err != nil {
-				t.Fatal(err)
 			}
 			if tc.reason == "" {
 				if len(events) != 0 {
@@ -270,13 +278,8 @@ func TestApprovalUnderAConfigPutBack(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var store central.Store = openBolt(t)
-			if i == 0 { // one on PostgreSQL, sealed, as kyc-central runs
-				store = sealedPG(t)
-			}
-			c := start(t, central.Config{Store: store, AdminTokenOwner: addTokenOwner(t, store)})
-			d := c.enrol(t)
-			ctx := context.Background()
+			k := newDecisionCase(t, i == 0) // one on PostgreSQL
+			c, d := k.c, k.d
 			c.publishRisk(t, v1)
 			d.config(t)
 			c.publishRisk(t, v2)
@@ -287,24 +290,14 @@ func TestApprovalUnderAConfigPutBack(t *testing.T) {
 				if resp, e := d.do(t, http.MethodPut, protocol.PathStatus, body, nil); resp.StatusCode != http.StatusNoContent {
 					t.Fatalf("status: %d %+v", resp.StatusCode, e)
 				}
-			} else if err := c.Cfg.Store.SetDeviceStatus(ctx, d.id.DeviceID(), st, now.Add(tc.reported)); err != nil {
+			} else if err := c.Cfg.Store.SetDeviceStatus(context.Background(), d.id.DeviceID(), st, now.Add(tc.reported)); err != nil {
 				t.Fatal(err)
 			}
 			payload := map[string]any{"session_id": "s-1", "attempt": 1, "risk_version": tc.decided,
 				"attestation": d.attestation(t, time.Now().Add(tc.report), d.config(t).Challenge),
 				"report": map[string]any{"decision": "approve", "score": 95, "next_action": "EXIT",
 					"reasons": []map[string]any{{"code": "ALL_CHECKS_PASSED"}}}}
-			if resp, e := d.submitPayload(t, "s-1-1", payload, time.Now()); resp.StatusCode != http.StatusOK {
-				t.Fatalf("submission: %d %+v", resp.StatusCode, e)
-			}
-			sub, err := c.Cfg.Store.Upload(ctx, d.id.DeviceID(), protocol.SubmissionKey("s-1-1"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			events, err := c.Cfg.Store.Audit(ctx, central.AuditFilter{Action: central.AuditDecisionDistrusted})
-			if err != nil {
-				t.Fatal(err)
-			}
+			sub, events := k.submit(t, payload)
 			if sum := sub.Summary; sum == nil || sum.Decision != tc.want {
 				t.Fatalf("recorded summary %+v, want decision %s", sum, tc.want)
 			}
