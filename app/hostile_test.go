@@ -99,15 +99,7 @@ func TestSignOutWhileStarting(t *testing.T) {
 	a.ctx, a.vault, a.ui.screen = context.Background(), rejectedVault(t), ScreenHome
 	a.staff.accounts.Accounts = make([]operatorHash, 1)
 	a.staff.operator, a.staff.role = "agent01", RoleSupervisor
-	type started struct {
-		v   View
-		err error
-	}
-	done := make(chan started, 1)
-	go func() {
-		v, err := a.StartSession()
-		done <- started{v, err}
-	}()
+	done := viewOf(a.StartSession)
 	w, err := os.OpenFile(policy, os.O_WRONLY, 0) // once the check reads the policy
 	if err != nil {
 		t.Fatal(err)
@@ -117,16 +109,39 @@ func TestSignOutWhileStarting(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	var s started
-	select {
-	case s = <-done:
-	case <-time.After(time.Minute):
-		t.Fatal("StartSession did not return")
-	}
+	s := awaitView(t, done, "StartSession")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if s.err == nil || a.sess != nil || a.ui.screen != ScreenSignIn || s.v.Screen != ScreenSignIn {
 		t.Errorf("after the sign-out: %v, session %v, screen %s (view %s); want no session, sign-in", s.err, a.sess != nil, a.ui.screen, s.v.Screen)
+	}
+}
+
+// started is what a bound call run aside returned.
+type started struct {
+	v   View
+	err error
+}
+
+// viewOf runs call aside; its answer comes on the channel.
+func viewOf(call func() (View, error)) <-chan started {
+	done := make(chan started, 1)
+	go func() {
+		v, err := call()
+		done <- started{v, err}
+	}()
+	return done
+}
+
+// awaitView waits, a minute at most, for the answer of the call named.
+func awaitView(t *testing.T, done <-chan started, name string) started {
+	t.Helper()
+	select {
+	case s := <-done:
+		return s
+	case <-time.After(time.Minute):
+		t.Fatalf("%s did not return", name)
+		return started{}
 	}
 }
 
@@ -169,24 +184,11 @@ func TestSignOutWhileHandingOff(t *testing.T) {
 	a.link.uploader, a.ui.screen = up, ScreenHome
 	a.staff.accounts.Accounts = make([]operatorHash, 1)
 	a.staff.operator, a.staff.role = "agent01", RoleSupervisor
-	type started struct {
-		v   View
-		err error
-	}
-	done := make(chan started, 1)
-	go func() {
-		v, err := a.StartHandoff()
-		done <- started{v, err}
-	}()
+	done := viewOf(a.StartHandoff)
 	<-central.started
 	a.SignOut()
 	close(central.release)
-	var s started
-	select {
-	case s = <-done:
-	case <-time.After(time.Minute):
-		t.Fatal("StartHandoff did not return")
-	}
+	s := awaitView(t, done, "StartHandoff")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if s.err == nil || a.handoff != nil || a.ui.screen != ScreenSignIn || s.v.Screen != ScreenSignIn {
