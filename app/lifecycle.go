@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/wailsapp/wails/v2/pkg/runtime"
@@ -425,42 +426,92 @@ func (a *App) SyncNow() error {
 	return nil
 }
 
+// ErrNotYoursToResend means the signed-in operator may not send a refused
+// submission again: it is another operator's and they are not a
+// supervisor, or they asked for every refused one, which is a
+// supervisor's to ask (it covers other operators' submissions).
+var ErrNotYoursToResend = errors.New("only the operator who ran this verification or a supervisor may send it again")
+
 // Requeue puts a submission central refused back in the outbox, or every
 // refused one when id is empty: the operator's action on the home queue,
-// after what made central refuse it is fixed. The vault's audit log
-// records who did it.
+// after what made central refuse it is fixed. One submission is the
+// operator's who ran it or a supervisor's to send again (as Details is
+// theirs to open), every refused one a supervisor's: re-sending is
+// vouching that the cause is fixed, and whoever ran the verification
+// knows whether it is. The vault's audit log records who did it; a
+// refusal is logged, with the submission's id and the operator's name
+// only.
 func (a *App) Requeue(id string) (QueueView, error) {
 	a.mu.Lock()
 	a.touchLocked()
-	ag, v, op := a.link.agent, a.vault, a.staff.operator
+	ag, v, op, role := a.link.agent, a.vault, a.staff.operator, a.staff.role
 	a.mu.Unlock()
 	var ids []string
 	if id != "" {
 		ids = []string{id}
 	}
-	var err error
+	err := a.mayRequeue(v, op, role, id)
 	switch {
-	case op == "":
-		err = errors.New("re-queuing: no operator is signed in")
+	case err != nil:
 	case ag != nil:
 		_, err = ag.Requeue(a.ctx, "operator:"+op, ids...)
-	case v != nil:
-		_, err = agent.Requeue(a.ctx, v, "operator:"+op, ids...) // sent once the device is enrolled
 	default:
-		err = errors.New("re-queuing: the vault is not open")
+		_, err = agent.Requeue(a.ctx, v, "operator:"+op, ids...) // sent once the device is enrolled
 	}
 	a.mu.Lock()
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNotYoursToResend):
+		a.ui.lastError = err.Error()
+		a.cfg.Logger.Warn("re-queue refused", "id", loggedID(id), "operator", op)
+	case err != nil:
 		a.ui.lastError = "The submission could not be re-queued: " + err.Error()
-		a.cfg.Logger.Warn("re-queue", "id", id, "err", err)
-	} else {
-		a.cfg.Logger.Info("re-queued by the operator", "id", cmp.Or(id, "all rejected"))
+		a.cfg.Logger.Warn("re-queue", "id", loggedID(id), "err", err)
+	default:
+		a.cfg.Logger.Info("re-queued by the operator", "id", loggedID(id))
 	}
 	if a.ui.screen == ScreenHome {
 		a.setScreenLocked(ScreenHome)
 	}
 	a.mu.Unlock()
 	return a.Queue(), err
+}
+
+// mayRequeue says whether op, signed in with role, may send submission id
+// (every refused one when empty) again; ErrNotYoursToResend if not.
+func (a *App) mayRequeue(v *vault.Vault, op string, role Role, id string) error {
+	switch {
+	case op == "":
+		return errors.New("re-queuing: no operator is signed in")
+	case v == nil:
+		return errors.New("re-queuing: the vault is not open")
+	case role == RoleSupervisor:
+		return nil
+	case id == "":
+		return ErrNotYoursToResend
+	}
+	sum, err := a.summary(a.ctx, v, id)
+	if err != nil {
+		return fmt.Errorf("re-queuing: %w", err)
+	}
+	if sum.Operator != op {
+		return ErrNotYoursToResend
+	}
+	return nil
+}
+
+// loggedID is a submission id as a log line may carry it: an id the page
+// sent is the page's text, so one longer or stranger than the app's own
+// (submission.NewID's) is logged as a fixed marker.
+func loggedID(id string) string {
+	if id == "" {
+		return "all rejected"
+	}
+	if len(id) > 80 || strings.ContainsFunc(id, func(r rune) bool {
+		return !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) {
+		return "(not a submission id)"
+	}
+	return id
 }
 
 // watchIdle clears the session after the idle timeout without input (or

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -13,8 +15,9 @@ import (
 	"github.com/openkyc/kyc/sync/vault"
 )
 
-// rejectedVault is a vault with one delivered-and-refused submission and
-// one still queued.
+// rejectedVault is a vault with agent01's delivered-and-refused
+// submission (ses-1-1), agent01's still queued (ses-2-1) and agent02's
+// refused (ses-3-1).
 func rejectedVault(t *testing.T) *vault.Vault {
 	t.Helper()
 	ctx := context.Background()
@@ -28,16 +31,18 @@ func rejectedVault(t *testing.T) *vault.Vault {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
-	for _, id := range []string{"ses-1-1", "ses-2-1"} {
-		if err := v.PutSubmission(ctx, vault.Submission{ID: id, Payload: []byte("{}")}); err != nil {
+	for id, op := range map[string]string{"ses-1-1": "agent01", "ses-2-1": "agent01", "ses-3-1": "agent02"} {
+		if err := v.PutSubmission(ctx, vault.Submission{ID: id, Payload: []byte(`{"operator":"` + op + `"}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := v.MarkState(ctx, "ses-1-1", vault.StateSending, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.MarkState(ctx, "ses-1-1", vault.StateRejected, "attestation: stale"); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"ses-1-1", "ses-3-1"} {
+		if err := v.MarkState(ctx, id, vault.StateSending, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.MarkState(ctx, id, vault.StateRejected, "attestation: stale"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return v
 }
@@ -59,7 +64,7 @@ func TestRequeueRefused(t *testing.T) {
 	if e, _ := v.OutboxStatus(context.Background(), "ses-1-1"); e.State != vault.StateRejected {
 		t.Fatalf("state after a refused re-queue: %s", e.State)
 	}
-	a.staff.operator = "agent01"
+	a.staff.operator, a.staff.role = "agent01", RoleOperator
 	q, err := a.Requeue("ses-1-1")
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +88,79 @@ func TestRequeueRefused(t *testing.T) {
 	}
 	if err := a.SyncNow(); err == nil {
 		t.Error("sync now on a device that is not enrolled")
+	}
+}
+
+// TestRequeueOthers: a refused submission is sent again by the operator
+// who ran it or by a supervisor, not by another plain operator (whose
+// page shows its button disabled, the queue item not theirs: Mine), and
+// every refused one at once only by a supervisor. A refusal leaves the
+// outbox as it was, is logged without the person's data, and says why.
+func TestRequeueOthers(t *testing.T) {
+	for name, tc := range map[string]struct {
+		role    Role
+		id      string
+		refused bool
+		want    map[string]vault.State // the outbox after
+	}{
+		"another's": {role: RoleOperator, id: "ses-3-1", refused: true,
+			want: map[string]vault.State{"ses-1-1": vault.StateRejected, "ses-3-1": vault.StateRejected}},
+		"every refused one": {role: RoleOperator, refused: true,
+			want: map[string]vault.State{"ses-1-1": vault.StateRejected, "ses-3-1": vault.StateRejected}},
+		"own": {role: RoleOperator, id: "ses-1-1",
+			want: map[string]vault.State{"ses-1-1": vault.StateQueued, "ses-3-1": vault.StateRejected}},
+		"supervisor, another's": {role: RoleSupervisor, id: "ses-3-1",
+			want: map[string]vault.State{"ses-1-1": vault.StateRejected, "ses-3-1": vault.StateQueued}},
+		"supervisor, every refused one": {role: RoleSupervisor,
+			want: map[string]vault.State{"ses-1-1": vault.StateQueued, "ses-3-1": vault.StateQueued}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			v := rejectedVault(t)
+			var logged bytes.Buffer
+			a := New(Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			a.ctx, a.vault, a.ui.screen = ctx, v, ScreenHome
+			a.staff.operator, a.staff.role = "agent01", tc.role
+			q, err := a.Requeue(tc.id)
+			if tc.refused != errors.Is(err, ErrNotYoursToResend) {
+				t.Fatalf("Requeue(%q): %v, refused want %v", tc.id, err, tc.refused)
+			}
+			if !tc.refused && err != nil {
+				t.Fatal(err)
+			}
+			for id, want := range tc.want {
+				if e, err := v.OutboxStatus(ctx, id); err != nil || e.State != want {
+					t.Errorf("%s: %s, %v; want %s", id, e.State, err, want)
+				}
+			}
+			for _, it := range q.Items {
+				if it.Mine != (it.Operator == "agent01" || tc.role == RoleSupervisor) {
+					t.Errorf("%s (%s's) shown as mine: %v", it.ID, it.Operator, it.Mine)
+				}
+			}
+			if tc.refused {
+				if !strings.Contains(logged.String(), "re-queue refused") || a.State().Error != ErrNotYoursToResend.Error() {
+					t.Errorf("the refusal: log %q, screen %q", logged.String(), a.State().Error)
+				}
+			}
+		})
+	}
+}
+
+// TestRequeueLogsNoPageText: an id the page makes up does not reach the
+// log as it was sent: it is longer and stranger than the app's ids.
+func TestRequeueLogsNoPageText(t *testing.T) {
+	var logged bytes.Buffer
+	a := New(Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	a.ctx, a.vault, a.ui.screen = context.Background(), rejectedVault(t), ScreenHome
+	a.staff.operator, a.staff.role = "agent01", RoleSupervisor
+	for _, forged := range []string{"ses-1-1\n level=INFO msg=forged", strings.Repeat("forged", 10000)} {
+		if _, err := a.Requeue(forged); err == nil {
+			t.Fatal("re-queued a submission the vault does not hold")
+		}
+	}
+	if strings.Contains(logged.String(), "forged") || !strings.Contains(logged.String(), "not a submission id") {
+		t.Errorf("the page's id reached the log: %.300q", logged.String())
 	}
 }
 

@@ -300,7 +300,7 @@ type QueueItem struct {
 	Decision  string    `json:"decision"`
 	Operator  string    `json:"operator"`
 	// Mine says the signed-in operator ran it (or is a supervisor): they
-	// may open it.
+	// may open it and, refused, send it again (Details, Requeue).
 	Mine     bool        `json:"mine"`
 	State    vault.State `json:"state"`
 	Attempts int         `json:"attempts"`

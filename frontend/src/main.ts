@@ -39,6 +39,7 @@ const words: Record<string, [string, string]> = {
   blocked: ["This device cannot run verifications", "Perangkat ini tidak dapat menjalankan verifikasi"],
   starting: ["Checking the device…", "Memeriksa perangkat…"],
   syncNow: ["Sync now", "Sinkronkan"], requeue: ["Send again", "Kirim ulang"], open: ["Open", "Buka"],
+  requeueNotYours: ["Only the operator who ran it or a supervisor can send it again", "Hanya operator yang menjalankannya atau supervisor yang dapat mengirim ulang"],
   review: ["Central review", "Tinjauan pusat"], approve: ["approved", "disetujui"], reject: ["rejected", "ditolak"],
   resubmit: ["resubmission requested", "diminta kirim ulang"], claimed: ["in review", "sedang ditinjau"],
   second_review: ["awaiting a second reviewer", "menunggu peninjau kedua"], waiting: ["waiting for review", "menunggu tinjauan"],
@@ -295,7 +296,14 @@ function queueRow(it: QueueItem, details: HTMLElement): HTMLElement {
     open.addEventListener("click", () => openDetails(it.id, details, true));
     actions.append(open);
   }
-  if (it.state === "rejected") actions.append(button(`requeue-${it.id}`, t("requeue"), () => b.Requeue(it.id), "secondary small requeue"));
+  if (it.state === "rejected" && it.mine) {
+    actions.append(button(`requeue-${it.id}`, t("requeue"), () => b.Requeue(it.id), "secondary small requeue"));
+  } else if (it.state === "rejected") {
+    // Another operator's: only they or a supervisor may send it again
+    // (Requeue refuses it), so the button is shown disabled with why.
+    actions.append(el("button", { id: `requeue-${it.id}`, class: "secondary small requeue", disabled: "", title: t("requeueNotYours") }, t("requeue")),
+      el("div", { class: "muted not-yours" }, t("requeueNotYours")));
+  }
   const stateText = t(it.state) + (it.attempts > 1 ? ` (${it.attempts})` : "");
   return el("tr", { "data-state": it.state, "data-id": it.id },
     el("td", { class: "name" }, it.name || "—"), el("td", {}, t(it.doc_type)),
