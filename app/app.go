@@ -335,7 +335,14 @@ func (a *App) devicePolicy() (device.Policy, error) {
 }
 
 // ScreenRendered is called by the page once a screen is on screen; the log
-// line lets operators and the UI tests see each screen arrive.
+// line lets operators and the UI tests see each screen arrive. The name is
+// the page's text: only one of the app's screens is logged as sent, any
+// other as "unknown", so a script in the page neither writes a line of
+// its choosing nor fills the log with one call.
 func (a *App) ScreenRendered(screen string) {
-	a.cfg.Logger.Info(screen + " screen rendered")
+	name := "unknown"
+	if s := Screen(screen); s.known() {
+		name = string(s)
+	}
+	a.cfg.Logger.Info(name + " screen rendered")
 }

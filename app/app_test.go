@@ -1,8 +1,11 @@
 package app
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/openkyc/kyc/models"
@@ -49,5 +52,27 @@ func TestHome(t *testing.T) {
 	}
 	if h.Cameras == nil || len(h.Cameras) != 0 {
 		t.Fatalf("no cameras should be an empty list (JSON []), got %#v", h.Cameras)
+	}
+}
+
+// TestScreenRenderedBounded: the page names the screen it drew; a name
+// that is not one of the app's screens (a script's text: a forged line,
+// a megabyte) is logged as "unknown", so the log holds only lines the app
+// wrote, each short.
+func TestScreenRenderedBounded(t *testing.T) {
+	var logged bytes.Buffer
+	a := New(Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	for _, name := range []string{"home", "home screen rendered\ntime=x level=ERROR msg=forged\nx", strings.Repeat("forged", 1<<18), "HOME", ""} {
+		a.ScreenRendered(name)
+	}
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	want := []string{`msg="home screen rendered"`, `msg="unknown screen rendered"`, `msg="unknown screen rendered"`, `msg="unknown screen rendered"`, `msg="unknown screen rendered"`}
+	if len(lines) != len(want) || strings.Contains(logged.String(), "forged") {
+		t.Fatalf("the log: %.500q", logged.String())
+	}
+	for i, l := range lines {
+		if !strings.HasSuffix(l, want[i]) || len(l) > 100 {
+			t.Errorf("line %d: %.200q, want it to end %s", i, l, want[i])
+		}
 	}
 }

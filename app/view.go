@@ -34,6 +34,16 @@ const (
 	ScreenIdle            Screen = "idle"             // a kiosk's welcome after a session was cleared: nothing of it left
 )
 
+// known reports whether s is one of the screens above.
+func (s Screen) known() bool {
+	switch s {
+	case ScreenStarting, ScreenBlocked, ScreenSignIn, ScreenHome, ScreenSettings, ScreenDocumentSelect,
+		ScreenCaptureDocument, ScreenCaptureSelfie, ScreenProcessing, ScreenResult, ScreenHandoff, ScreenIdle:
+		return true
+	}
+	return false
+}
+
 // View is the whole state of the screens: the page renders it and nothing
 // else. It holds nothing personal: no image, name or document number.
 type View struct {
