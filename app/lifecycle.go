@@ -413,12 +413,19 @@ func (a *App) onPass(p agent.Pass) {
 }
 
 // SyncNow starts a sync pass at once (the home screen's "Sync now"):
-// submissions waiting out a backoff are sent now.
+// submissions waiting out a backoff are sent now. It is a signed-in
+// operator's, as the home screen is: each call ends the backoff of every
+// queued submission and refreshes the configuration, so a script calling
+// it in a loop at a kiosk's sign-in would have the device send to central
+// without pause.
 func (a *App) SyncNow() error {
 	a.mu.Lock()
 	a.touchLocked()
-	ag := a.link.agent
+	ag, op := a.link.agent, a.staff.operator
 	a.mu.Unlock()
+	if op == "" {
+		return errors.New("syncing now: no operator is signed in")
+	}
 	if ag == nil {
 		return ErrNotEnrolled
 	}

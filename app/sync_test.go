@@ -164,6 +164,23 @@ func TestRequeueLogsNoPageText(t *testing.T) {
 	}
 }
 
+// TestSyncNowNeedsSignIn: "Sync now" is the home screen's, a signed-in
+// operator's: nobody signed in (a script at a kiosk's sign-in) may end
+// every backoff and start a pass.
+func TestSyncNowNeedsSignIn(t *testing.T) {
+	v := rejectedVault(t)
+	a := New(Config{Logger: slog.New(slog.DiscardHandler)})
+	a.ctx, a.vault, a.ui.screen = context.Background(), v, ScreenSignIn
+	a.link.agent = agent.New(nil, v, agent.Options{}) // not run: SyncNow only kicks it
+	if err := a.SyncNow(); err == nil {
+		t.Error("a pass started with nobody signed in")
+	}
+	a.staff.operator, a.staff.role, a.ui.screen = "agent02", RoleOperator, ScreenHome
+	if err := a.SyncNow(); err != nil {
+		t.Errorf("the operator's sync now: %v", err)
+	}
+}
+
 // TestPassShownOnHome: each pass of the sync loop becomes the home
 // screen's status, and a pass that changed something redraws it.
 func TestPassShownOnHome(t *testing.T) {
