@@ -155,11 +155,17 @@ func netError(op string, err error) error {
 }
 
 // Describe says what err means for the operator, in words, with what the
-// device does about it; "" for nil. The app and `kyc sync` show it.
+// device does about it; "" for nil. The app and `kyc sync` show it. The
+// words are printable (protocol.Printable): whatever of central's answer
+// an error quotes cannot act on the terminal or forge a line of its own.
 func Describe(err error) string {
 	if err == nil {
 		return ""
 	}
+	return protocol.Printable(describe(err), 4*protocol.MaxText)
+}
+
+func describe(err error) string {
 	var rej *RejectionError
 	var ce *CentralError
 	var later *RetryLaterError

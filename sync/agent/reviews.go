@@ -82,8 +82,11 @@ func syncReviews(ctx context.Context, u *Uploader, v *vault.Vault) (applied int,
 			if r.SubmissionID == "" || len(r.SubmissionID) > maxSubmissionID || !utf8.ValidString(r.SubmissionID) || strings.TrimSpace(r.State) == "" {
 				continue // not one of the vault's ids: the cursor passes it
 			}
+			// Shown to operators (`kyc sync --list`, the app): defused and
+			// bounded as central's other words are.
 			updates = append(updates, vault.ReviewUpdate{SubmissionID: r.SubmissionID, Review: vault.Review{
-				State: r.State, Outcome: r.Outcome, Reason: r.Reason, DecidedAt: r.DecidedAt, Seq: r.Seq}})
+				State: protocol.Printable(r.State, protocol.MaxText), Outcome: protocol.Printable(r.Outcome, protocol.MaxText),
+				Reason: protocol.Printable(r.Reason, protocol.MaxText), DecidedAt: r.DecidedAt, Seq: r.Seq}})
 		}
 		n, err := v.ApplyReviews(ctx, updates, cursor)
 		applied += n

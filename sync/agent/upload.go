@@ -329,6 +329,9 @@ func classify(op string, status int, header http.Header, data []byte) error {
 	}
 	var e protocol.Error
 	_ = json.Unmarshal(data, &e)
+	// Central's words reach the operator's terminal, the app and the
+	// vault: defused and bounded here, once, for all of them.
+	e.Code, e.Message, e.RequestID = protocol.Printable(e.Code, protocol.MaxText), protocol.Printable(e.Message, protocol.MaxText), protocol.Printable(e.RequestID, protocol.MaxText)
 	if status == http.StatusUnprocessableEntity {
 		return &RejectionError{Status: status, Code: e.Code, Message: e.Message, RequestID: e.RequestID}
 	}
