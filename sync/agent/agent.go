@@ -250,12 +250,19 @@ func Requeue(ctx context.Context, v *vault.Vault, actor string, ids ...string) (
 	return n, nil
 }
 
+// busyStop is how many submissions in a row central may fail (5xx, 429,
+// after the uploader's retries) before a pass stops: one may be central
+// failing on that submission alone; two in a row is central failing, and
+// each further one would only add its retries to the storm.
+const busyStop = 2
+
 // SyncOnce sends every submission that is due now, each until it is
 // synced, rejected or its attempt fails (then the vault schedules it again
 // with backoff), and returns. It stops early when central asks for a pause,
 // when a failure concerns the device rather than one submission (revoked,
 // unknown to central, untrusted certificate, signature refused), when
-// central is unreachable and has not answered once in the pass, or when
+// central is unreachable and has not answered once in the pass, when
+// central failed two submissions in a row (busyStop), or when
 // ctx ends. Only a 422 from central marks a submission rejected. The error
 // is the vault's (or ctx's); delivery failures are in the vault and in the
 // Pass of Run.
@@ -263,6 +270,7 @@ func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 	var sum Summary
 	a.passErr = nil
 	answered := a.up.lt.answers.Load()
+	busy := 0 // submissions in a row central failed (5xx, 429)
 	for {
 		if a.opts.Now().Before(a.pauseUntil) {
 			sum.Paused = a.pauseUntil
@@ -287,9 +295,14 @@ func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 		case vault.StateQueued:
 			sum.Failed++
 		}
+		if errors.Is(sendErr, ErrBusy) {
+			busy++
+		} else {
+			busy = 0
+		}
 		if sendErr != nil {
 			a.passErr = sendErr
-			if deviceWide(sendErr) {
+			if deviceWide(sendErr) || busy >= busyStop {
 				return sum, nil
 			}
 			if errors.Is(sendErr, ErrUnreachable) && a.up.lt.answers.Load() == answered {

@@ -24,6 +24,9 @@ func TestBackoff(t *testing.T) {
 		{"429 Retry-After seconds", 0, resp(429, "3"), 3 * time.Second, 3 * time.Second},
 		{"503 Retry-After date", 0, resp(503, time.Now().Add(20*time.Second).UTC().Format(http.TimeFormat)), 18 * time.Second, 20 * time.Second},
 		{"unparseable Retry-After", 1, resp(429, "soon"), lo, 2 * lo},
+		{"Retry-After 0", 0, resp(503, "0"), lo / 2, lo},
+		{"Retry-After negative", 1, resp(503, "-30"), lo, 2 * lo},
+		{"Retry-After date past", 0, resp(429, time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)), lo / 2, lo},
 		// The server's clock, or the device's, is five years off: the
 		// date is measured from the answer's own Date, not the device's.
 		{"503 Retry-After date, clocks apart", 0, dated(resp(503, apart.Add(20*time.Minute).UTC().Format(http.TimeFormat)), apart), 20 * time.Minute, 20 * time.Minute},

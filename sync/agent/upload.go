@@ -189,11 +189,13 @@ func (u *Uploader) chunkSize() int {
 }
 
 // Backoff is the retry delay for go-retryablehttp: the Retry-After of a 429
-// or 503 when central sent one, else exponential from min, capped at max,
-// with equal jitter (a uniform draw from the upper half) so that devices
-// cut off together do not come back together.
+// or 503 when central sent one of at least lo, else exponential from lo,
+// capped at hi, with equal jitter (a uniform draw from the upper half) so
+// that devices cut off together do not come back together. A Retry-After
+// of nothing (0, a date past) gets the backoff: taken as it stands, a
+// failing central would have every retry at once, for every submission.
 func Backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-	if d, ok := retryAfter(resp); ok {
+	if d, ok := retryAfter(resp); ok && d >= lo {
 		return d
 	}
 	d := lo
