@@ -148,6 +148,9 @@ func Enroll(ctx context.Context, client *http.Client, centralURL, token string, 
 	if status != http.StatusOK {
 		var e protocol.Error
 		_ = json.Unmarshal(raw, &e)
+		// The operator reads them: nothing central sends may act on the
+		// terminal or run to megabytes.
+		e.Code, e.Message = protocol.Printable(e.Code, protocol.MaxText), protocol.Printable(e.Message, protocol.MaxText)
 		if status >= 400 && status < 500 {
 			return Enrollment{}, fmt.Errorf("enrolling at %s: %w: %d %s %s", base, ErrEnrollRefused, status, e.Code, e.Message)
 		}
