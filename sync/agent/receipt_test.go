@@ -36,7 +36,10 @@ func TestCompleteWithoutMatchingReceipt(t *testing.T) {
 		{"receipt of another manifest", func(st *protocol.UploadState) { st.Receipt.ManifestSHA256[0] ^= 1 }, false},
 		{"receipt short of an image", func(st *protocol.UploadState) { st.Receipt.Images-- }, false},
 		{"receipt without the bytes", func(st *protocol.UploadState) { st.Received = nil }, false},
-		{"older central: every image at its size", func(st *protocol.UploadState) { st.Receipt = nil }, true},
+		// A central before receipts, or an impostor answering for it: not
+		// delivery (TestForgedCompleteWithoutReceipt).
+		{"no receipt, every image at its size", func(st *protocol.UploadState) { st.Receipt = nil }, false},
+		{"receipt of every image", func(*protocol.UploadState) {}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,4 +199,59 @@ func TestErasedAfterDeliveryIsDelivered(t *testing.T) {
 	if e, err := v.OutboxStatus(ctx, subs[0].ID); err != nil || e.State != vault.StateSynced {
 		t.Fatalf("after central's receipt of a delivery it has since erased: %+v, %v; want synced", e, err)
 	}
+}
+
+// TestForgedCompleteWithoutReceipt: something holding a certificate from
+// central's CA answers the device's uploads itself, as a central from
+// before receipts would, and central never sees them: "complete", every
+// image at its full size (the sizes it can count from the chunks the
+// device sends). It cannot forge a receipt (that names the SHA-256 of
+// the manifest, sealed to central's key). The submission must stay queued
+// with its images, and reach central once the forger is gone. Before,
+// the device took such an answer as delivery and shredded the only copy
+// of the images.
+func TestForgedCompleteWithoutReceipt(t *testing.T) {
+	var subs []vault.Submission
+	var forging atomic.Bool
+	forging.Store(true)
+	wrap := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !forging.Load() || !isUpload(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			st := protocol.UploadState{Complete: true, Received: map[string]int64{}}
+			for name, img := range subs[0].Images {
+				st.Received[name] = int64(len(img))
+			}
+			json.NewEncoder(w).Encode(st)
+		})
+	}
+	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+	clock := synctest.NewClock(time.Now())
+	v := r.openVault(t, vault.Options{Now: clock.Now})
+	subs = capture(t, v, r.id, 0, 1, 10<<10)
+	a := agent.New(r.uploader(t, agent.Config{RetryMax: -1}), v, agent.Options{Now: clock.Now})
+	ctx := context.Background()
+	if _, err := a.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, err := v.OutboxStatus(ctx, subs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.GetSubmission(ctx, subs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.State != vault.StateQueued || len(got.Images) != len(subs[0].Images) {
+		t.Fatalf("after a forged complete without a receipt: %s (%s) with %d images, want queued with all", e.State, e.Reason, len(got.Images))
+	}
+	if !strings.Contains(e.Reason, "receipt") {
+		t.Errorf("reason %q does not say why", e.Reason)
+	}
+	forging.Store(false)
+	clock.Advance(2 * time.Hour)
+	drain(t, a, clock, 3)
+	synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
 }

@@ -22,8 +22,10 @@
 // Nothing is dropped silently: only a 422 (a content error resending
 // cannot fix), or central's receipt saying its retention closed the
 // upload before the images arrived, marks a submission rejected (its
-// images kept); images are shredded only on an answer showing central
-// holds them all (checkComplete). An operator can re-queue a rejected one
+// images kept); images are shredded only on central's receipt showing it
+// holds them all (checkComplete; a "complete" without one, as a central
+// before receipts or an impostor with a certificate answers, is not
+// delivery). An operator can re-queue a rejected one
 // (Agent.Requeue, `kyc sync requeue`). Every other answer (401 stale,
 // unknown_device, bad_signature, 403 revoked, 5xx, the network) keeps it
 // queued, retried with backoff, and is shown in words (Describe, Pass).
@@ -468,34 +470,40 @@ func (u *Uploader) upload(ctx context.Context, sealed []byte, sent sentManifest,
 // checkComplete takes an answer that says complete as delivery only when
 // it shows central holds every image of what the device sent: the device
 // shreds its copy on it (Options.KeepImages), and a mistaken "complete"
-// would lose the only one. An answer with a receipt (protocol.Receipt)
-// must name this submission, the manifest sent and every image; one from
-// a central before receipts must list every image at its full size (it
-// answers a bare "complete" for an upload its retention closed before
-// the images arrived). Anything short of that is an error: the
-// submission stays queued, with its images, and is sent again. The one
-// final answer is a receipt saying central's retention closed the upload
-// before the images arrived: resending cannot help (central refuses
-// images for it), so it is rejected, which keeps the images on the
-// device for an operator, until the device's own retention.
+// would lose the only one. The answer must carry a receipt
+// (protocol.Receipt) naming this submission, the manifest sent and every
+// image, and list every image at its full size. A complete without a
+// receipt is not delivery: a central from before receipts answers a bare
+// "complete" for an upload its retention closed before the images
+// arrived, and anything holding a certificate from central's CA can
+// answer one, sizes counted from the device's own chunks, without central
+// ever seeing them (it cannot forge a receipt: that names the SHA-256 of
+// the manifest, sealed to central's key). Anything short of that is an
+// error: the submission stays queued, with its images, and is sent again.
+// The one final answer is a receipt saying central's retention closed
+// the upload before the images arrived: resending cannot help (central
+// refuses images for it), so it is rejected, which keeps the images on
+// the device for an operator, until the device's own retention.
 func checkComplete(st protocol.UploadState, sent sentManifest) error {
 	if !st.Complete {
 		return nil
 	}
 	m := sent.m
-	if rc := st.Receipt; rc != nil {
-		if rc.Key != sent.key || !bytes.Equal(rc.ManifestSHA256, sent.sum[:]) {
-			return errors.New("central reports complete a submission or manifest other than the one sent; not taken as delivered")
+	rc := st.Receipt
+	if rc == nil {
+		return errors.New("central reports the submission complete without a receipt (a central older than receipts, or someone in between answering for it); not taken as delivered")
+	}
+	if rc.Key != sent.key || !bytes.Equal(rc.ManifestSHA256, sent.sum[:]) {
+		return errors.New("central reports complete a submission or manifest other than the one sent; not taken as delivered")
+	}
+	if rc.ImagesErased {
+		if rc.Incomplete {
+			return &RejectionError{Code: "images_erased", Message: "central's retention closed the upload before all its images arrived and erased what it held; the device keeps its copy"}
 		}
-		if rc.ImagesErased {
-			if rc.Incomplete {
-				return &RejectionError{Code: "images_erased", Message: "central's retention closed the upload before all its images arrived and erased what it held; the device keeps its copy"}
-			}
-			return nil // central held every image whole before its retention erased them
-		}
-		if rc.Images != len(m.Images) {
-			return fmt.Errorf("central's receipt counts %d of the %d images sent; not taken as delivered", rc.Images, len(m.Images))
-		}
+		return nil // central held every image whole before its retention erased them
+	}
+	if rc.Images != len(m.Images) {
+		return fmt.Errorf("central's receipt counts %d of the %d images sent; not taken as delivered", rc.Images, len(m.Images))
 	}
 	for _, im := range m.Images {
 		if n := st.Received[im.Name]; n != im.Size {
