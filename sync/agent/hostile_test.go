@@ -11,6 +11,7 @@ import (
 
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/internal/synctest"
+	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
 )
 
@@ -137,6 +138,86 @@ func TestDrippingAnswerIsSaid(t *testing.T) {
 	for _, s := range subs {
 		if got, err := v.GetSubmission(ctx, s.ID); err != nil || len(got.Images) != len(s.Images) {
 			t.Errorf("submission %s after a dripping answer: %v, %d images", s.ID, err, len(got.Images))
+		}
+	}
+}
+
+// TestHostileAnswersBesideUploads plays a hostile central at the device's
+// other exchanges (configuration, reviews, status): a redirect to
+// another path (the device's signature must not follow it), a body
+// dripped for ever, a body of deep nesting or of megabytes, an answer in
+// another content type. Each pass ends by the attempt's deadline, not
+// the drip's; nothing is fetched elsewhere; the configuration in use and
+// the review cursor stay as they were; and the uploads still go through.
+func TestHostileAnswersBesideUploads(t *testing.T) {
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	paths := []string{protocol.PathConfig, protocol.PathReviews, protocol.PathStatus}
+	answers := []struct {
+		name   string
+		answer func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+		}},
+		{"drip", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"reviews":[`))
+			drip(w, r, " ")
+		}},
+		{"deep nesting", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(deep)) }},
+		{"megabytes", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"reviews":[`))
+			w.Write(bytes.Repeat([]byte(`{"submission_id":"x","state":"decided","seq":1},`), (20<<20)/48))
+		}},
+		{"html", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte(`<html>login</html>`))
+		}},
+	}
+	for _, path := range paths {
+		for _, tt := range answers {
+			t.Run(path+" "+tt.name, func(t *testing.T) {
+				var elsewhere atomic.Int64
+				wrap := func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						switch {
+						case r.URL.Path == "/elsewhere":
+							elsewhere.Add(1)
+							w.Write([]byte(`{}`))
+						case r.URL.Path == path:
+							tt.answer(w, r)
+						default:
+							next.ServeHTTP(w, r)
+						}
+					})
+				}
+				r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+				v := r.openVault(t, vault.Options{})
+				subs := capture(t, v, r.id, 0, 2, 2000)
+				a := agent.New(r.uploader(t, agent.Config{RetryMax: 1, Timeout: 300 * time.Millisecond}), v, agent.Options{ConfigDir: t.TempDir()})
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				start := time.Now()
+				p, err := a.RunOnce(ctx)
+				if err != nil || ctx.Err() != nil {
+					t.Fatalf("pass: %v (%v)", err, ctx.Err())
+				}
+				if took := time.Since(start); took > 15*time.Second {
+					t.Errorf("the pass took %v", took)
+				}
+				if p.Synced != len(subs) {
+					t.Errorf("pass %+v; want the uploads through", p)
+				}
+				if path != protocol.PathStatus && p.Err == nil {
+					t.Errorf("pass %+v; want the broken answer said", p)
+				}
+				if n := elsewhere.Load(); n != 0 {
+					t.Errorf("%d requests followed the redirect", n)
+				}
+				if c, err := v.ReviewCursor(ctx); err != nil || c != 0 {
+					t.Errorf("review cursor %d, %v; want it where it was", c, err)
+				}
+			})
 		}
 	}
 }
