@@ -735,7 +735,10 @@ func (a *Agent) sweep(ctx context.Context, p *Pass) error {
 		p.SweepPostponed = true
 		return nil
 	}
-	n, err := a.v.ShredOlderThan(ctx, now.Add(min(off, 0)-a.opts.Retention))
+	// Two steps: a Date of the year 1 makes off the smallest Duration,
+	// and off-Retention would wrap round to centuries ahead, shredding
+	// everything; Time.Add saturates instead.
+	n, err := a.v.ShredOlderThan(ctx, now.Add(-a.opts.Retention).Add(min(off, 0)))
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,11 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,4 +154,72 @@ func TestRetentionWithWrongClock(t *testing.T) {
 		}
 		kept(step.name)
 	}
+}
+
+// TestAbsurdCentralDateKeepsRecords: central's Date says the year 1 (or
+// 9999). The retention sweep ages records by central's clock as well as
+// the device's, and must keep them: before, the offset from the year 1
+// (the smallest Duration) less the retention wrapped round to centuries
+// ahead, and the sweep shredded every delivered (and rejected) record at
+// once.
+func TestAbsurdCentralDateKeepsRecords(t *testing.T) {
+	for _, date := range []string{"Mon, 01 Jan 0001 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		t.Run(date, func(t *testing.T) {
+			ctx := context.Background()
+			var absurd atomic.Bool
+			wrap := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if absurd.Load() {
+						w = &dateWriter{ResponseWriter: w, date: date}
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+			r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+			clock := synctest.NewClock(time.Now())
+			v := r.openVault(t, vault.Options{Now: clock.Now})
+			subs := capture(t, v, r.id, 0, 2, 1000)
+			a := agent.New(r.uploader(t, agent.Config{Now: clock.Now}), v, agent.Options{Now: clock.Now, Retention: 30 * 24 * time.Hour, RetentionEvery: time.Hour})
+			if p, err := a.RunOnce(ctx); err != nil || p.Synced != len(subs) {
+				t.Fatalf("first pass %+v, %v; want both delivered", p, err)
+			}
+			absurd.Store(true)
+			clock.Advance(2 * time.Hour)
+			p, err := a.RunOnce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Swept != 0 {
+				t.Errorf("central dated %s: %d records swept two hours after delivery", date, p.Swept)
+			}
+			for _, s := range subs {
+				if _, err := v.GetSubmission(ctx, s.ID); err != nil {
+					t.Errorf("%s: %v, want kept", s.ID, err)
+				}
+			}
+		})
+	}
+}
+
+// dateWriter sets the Date header as the answer's header is written, over
+// central's own.
+type dateWriter struct {
+	http.ResponseWriter
+	date    string
+	written bool
+}
+
+func (d *dateWriter) WriteHeader(code int) {
+	if !d.written {
+		d.written = true
+		d.Header().Set("Date", d.date)
+	}
+	d.ResponseWriter.WriteHeader(code)
+}
+
+func (d *dateWriter) Write(b []byte) (int, error) {
+	if !d.written {
+		d.WriteHeader(http.StatusOK)
+	}
+	return d.ResponseWriter.Write(b)
 }
