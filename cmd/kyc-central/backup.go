@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"github.com/openkyc/kyc/sync/central/backup"
+	"github.com/openkyc/kyc/sync/central/seal"
 )
 
 const backupUsage = `usage:
   kyc-central backup --out file [--central https://host:port] [--ca file] [--admin-token-file file]
                      (a copy of a running central's bbolt store, through its admin API)
   kyc-central backup --out file --data dir      (central stopped: a copy of the store file itself)
-  kyc-central restore --from file [--data dir] [--replace]   (central stopped; --replace keeps the store there aside)
+  kyc-central restore --from file [--data dir] [--keys file] [--replace]
+                     (central stopped, its keyring in place: a copy it cannot open is refused; --replace keeps the store there aside)
 The copy is checked page by page before it is kept; it is read only with the data folder's key files
 (central.keys, box.key, sign.key, console.key, partner.key): back them up apart from it.`
 
@@ -78,6 +80,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	from := fs.String("from", "", "the copy to restore (kyc-central backup)")
 	data := fs.String("data", "kyc-central-data", "data directory of the stopped central")
 	replace := fs.Bool("replace", false, "restore over the store there, keeping it as central.db.replaced-<time>")
+	keysFile := keysFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,7 +88,18 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return errors.New("restore: --from is required")
 	}
-	sum, kept, err := backup.Restore(ctx, *from, filepath.Join(*data, "central.db"), *replace, time.Now())
+	// The copy is restored only beside a keyring that opens it: a copy of
+	// another central, or a data folder whose key files are not back yet,
+	// would serve a store central cannot read.
+	keysPath := keyringPath(*keysFile, *data)
+	if _, err := os.Stat(keysPath); err != nil {
+		return fmt.Errorf("restore: the keyring the copy is read with: %w (put the data folder's key files back first)", err)
+	}
+	kr, err := seal.LoadOrCreateKeyring(keysPath)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	sum, kept, err := backup.Restore(ctx, *from, filepath.Join(*data, "central.db"), *replace, time.Now(), kr)
 	if err != nil {
 		return err
 	}

@@ -37,11 +37,20 @@ func keysFlag(fs *flag.FlagSet) *string {
 }
 
 // sealed wraps store so that it keeps submissions encrypted under the
-// keyring at file (DATA/central.keys when empty), created when missing.
-func sealed(store central.Store, file, data string) (central.Store, error) {
-	kr, err := seal.LoadOrCreateKeyring(keyringPath(file, data))
+// keyring at file (DATA/central.keys when empty), created when missing. A
+// store whose data keys that keyring cannot open (another central's, a
+// copy restored beside the wrong keyring) is refused (seal.CheckKeys)
+// rather than served to fail at each read.
+func sealed(ctx context.Context, store central.Store, file, data string) (central.Store, error) {
+	path := keyringPath(file, data)
+	kr, err := seal.LoadOrCreateKeyring(path)
 	if err != nil {
 		return nil, err
+	}
+	if ks, ok := store.(central.KeyStore); ok {
+		if err := seal.CheckKeys(ctx, ks, kr); err != nil {
+			return nil, fmt.Errorf("refusing the store with keyring %s: %w", path, err)
+		}
 	}
 	return seal.New(store, kr, kr), nil
 }

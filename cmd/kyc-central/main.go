@@ -304,7 +304,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer store.Close()
 	pg, _ := store.(*pgstore.Store)     // nil on bbolt: no job queue
 	bolt, _ := store.(*boltstore.Store) // nil on PostgreSQL: pg_dump backs it up
-	if store, err = sealed(store, *keysFile, *data); err != nil {
+	if store, err = sealed(ctx, store, *keysFile, *data); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))

@@ -124,10 +124,22 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Fatalf("audit of the copy = %+v, %v", evs, err)
 	}
 
+	// Another central's keyring cannot open the copy: it is refused and
+	// nothing is left where the store would be.
+	db := filepath.Join(t.TempDir(), "central.db")
+	other, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "central.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := backup.Restore(ctx, out, db, false, time.Now(), other); !errors.Is(err, seal.ErrForeignKeys) {
+		t.Errorf("Restore beside another keyring = %v, want ErrForeignKeys", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(db)); len(entries) != 0 {
+		t.Errorf("a refused restore left %d files", len(entries))
+	}
 	// Restore into a new folder, as after losing the machine, and read
 	// through the same keyring.
-	db := filepath.Join(t.TempDir(), "central.db")
-	got, kept, err := backup.Restore(ctx, out, db, false, time.Now())
+	got, kept, err := backup.Restore(ctx, out, db, false, time.Now(), s.keyring)
 	if err != nil || kept != "" || got.Submissions != 2 {
 		t.Fatalf("Restore = %+v, %q, %v", got, kept, err)
 	}
@@ -288,7 +300,7 @@ func TestCopyAndRestoreGuards(t *testing.T) {
 		t.Errorf("Copy of a store in use = %v, want ErrInUse", err)
 	}
 	src := storeFile(t)
-	if _, _, err := backup.Restore(ctx, src, db, true, time.Now()); !errors.Is(err, boltstore.ErrInUse) {
+	if _, _, err := backup.Restore(ctx, src, db, true, time.Now(), nil); !errors.Is(err, boltstore.ErrInUse) {
 		t.Errorf("Restore over a store in use = %v, want ErrInUse", err)
 	}
 	running.Close()
@@ -298,7 +310,7 @@ func TestCopyAndRestoreGuards(t *testing.T) {
 	if sum, err := backup.Copy(ctx, db, out); err != nil || sum.Bytes == 0 {
 		t.Fatalf("Copy of a stopped store = %+v, %v", sum, err)
 	}
-	if _, _, err := backup.Restore(ctx, src, db, false, time.Now()); !errors.Is(err, backup.ErrExists) {
+	if _, _, err := backup.Restore(ctx, src, db, false, time.Now(), nil); !errors.Is(err, backup.ErrExists) {
 		t.Errorf("Restore over a store without replace = %v, want ErrExists", err)
 	}
 	b, _ := os.ReadFile(src)
@@ -317,12 +329,12 @@ func TestCopyAndRestoreGuards(t *testing.T) {
 		if err := os.WriteFile(damaged, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := backup.Restore(ctx, damaged, db, true, time.Now()); !errors.Is(err, boltstore.ErrDamaged) {
+		if _, _, err := backup.Restore(ctx, damaged, db, true, time.Now(), nil); !errors.Is(err, boltstore.ErrDamaged) {
 			t.Errorf("Restore of a copy %s = %v, want ErrDamaged", name, err)
 		}
 	}
 	at := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
-	sum, kept, err := backup.Restore(ctx, src, db, true, at)
+	sum, kept, err := backup.Restore(ctx, src, db, true, at, nil)
 	if err != nil || sum.Submissions != 1 {
 		t.Fatalf("Restore = %+v, %v", sum, err)
 	}

@@ -18,6 +18,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/openkyc/kyc/internal/atomicfile"
+	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
 
@@ -141,9 +142,13 @@ func openIdle(path string) (*bbolt.DB, error) {
 // temp-fsync-rename. A store already at db is kept, renamed
 // db.replaced-<UTC time> (its name is returned), and only when replace is
 // set (else ErrExists); one a running central holds is never touched
-// (boltstore.ErrInUse). central migrates an older copy forward when it
-// opens it.
-func Restore(ctx context.Context, from, db string, replace bool, now time.Time) (boltstore.Summary, string, error) {
+// (boltstore.ErrInUse). With keys (the data folder's keyring; nil skips
+// it) the copy written beside db is opened and its data keys must open
+// under keys (seal.CheckKeys, else seal.ErrForeignKeys): another
+// central's copy, which this keyring cannot read, never replaces the
+// store. central migrates an older copy forward when it opens it (the
+// check opens it, so the copy restored with keys is migrated already).
+func Restore(ctx context.Context, from, db string, replace bool, now time.Time, keys seal.KEKProvider) (boltstore.Summary, string, error) {
 	sum, err := boltstore.Inspect(ctx, from)
 	if err != nil {
 		return boltstore.Summary{}, "", fmt.Errorf("restoring: the copy: %w", err)
@@ -172,12 +177,33 @@ func Restore(ctx context.Context, from, db string, replace bool, now time.Time) 
 		return boltstore.Summary{}, "", fmt.Errorf("restoring: %w", err)
 	}
 	defer src.Close()
-	_, err = write(ctx, db, func(w io.Writer) error {
+	err = atomicfile.WriteFunc(db, func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err
+	}, func(tmp string) error {
+		if sum, err = boltstore.Inspect(ctx, tmp); err != nil || keys == nil {
+			return err
+		}
+		return checkKeys(ctx, tmp, keys)
 	})
 	if err != nil {
+		// kept stays: the error may come after the rename (syncing the
+		// folder), when it is the old store's only name.
 		return boltstore.Summary{}, kept, fmt.Errorf("restoring into %s: %w", filepath.Dir(db), err)
 	}
 	return sum, kept, nil
+}
+
+// checkKeys opens the store file at path and reports whether keys opens
+// its data keys (seal.CheckKeys).
+func checkKeys(ctx context.Context, path string, keys seal.KEKProvider) error {
+	st, err := boltstore.Open(path)
+	if err != nil {
+		return err
+	}
+	err = seal.CheckKeys(ctx, st, keys)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
