@@ -19,6 +19,11 @@
 // embedded bbolt store has no queue: one instance, whose webhook worker
 // polls the store, whose Serve runs the retention sweep itself, and whose
 // erasure requests are carried out before they answer.
+//
+// River keeps in river_job, in clear and in every dump of the database,
+// each job's args and the text of its failed runs: the args name records
+// only (ids), the texts are scrubbed by the client (scrub.go), and
+// finished jobs are deleted after CompletedRetention or FailedRetention.
 package jobs
 
 import (
@@ -174,6 +179,14 @@ const (
 	DefaultSweepEvery = time.Hour
 )
 
+// Retention of finished jobs in river_job (River's job cleaner deletes
+// them after it; River's defaults are a day for completed and cancelled
+// jobs, a week for discarded ones).
+const (
+	CompletedRetention = time.Hour
+	FailedRetention    = 7 * 24 * time.Hour
+)
+
 // Config configures an instance's client.
 type Config struct {
 	// Workers are the job kinds this client works (river.AddWorker);
@@ -232,6 +245,15 @@ func NewClient(pool *pgxpool.Pool, cfg Config) (*river.Client[pgx.Tx], error) {
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.FetchPoll,
 		Logger:               cfg.Logger,
+		Middleware:           []rivertype.Middleware{scrubErrors()},
+		// Retention of what River keeps of a job: its args (ids only) and
+		// its errors (scrubbed). A completed job is of no further use (the
+		// store's rows are the record: webhook_events, erasures), so it
+		// goes within the hour; one cancelled or discarded stays a week,
+		// for an operator to see why.
+		CompletedJobRetentionPeriod: CompletedRetention,
+		CancelledJobRetentionPeriod: FailedRetention,
+		DiscardedJobRetentionPeriod: FailedRetention,
 		Queues: map[string]river.QueueConfig{
 			QueueWebhooks:    {MaxWorkers: cfg.MaxWorkers},
 			QueueMaintenance: {MaxWorkers: 1},

@@ -2,9 +2,11 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,5 +206,174 @@ func waitLeader(t *testing.T, conn *pgx.Conn, id string) {
 			t.Fatalf("%s not the leader within two minutes (leader %q)", id, leader)
 		}
 		time.Sleep(50 * time.Millisecond) // paces the poll of a condition: never a guess at how long it takes
+	}
+}
+
+// leak is a test job whose run panics with personal data.
+type leak struct{}
+
+func (leak) Kind() string { return "test_leak" }
+
+func (leak) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 1} }
+
+type leakWorker struct {
+	river.WorkerDefaults[leak]
+	text string
+}
+
+func (w *leakWorker) Work(context.Context, *river.Job[leak]) error { panic(w.text) }
+
+// TestStoredErrorsScrubbed: what River keeps in river_job of a failed
+// run, an error or a panic, holds no URL's path or query (a token, a user
+// id), no e-mail, no NIK, however the worker worded it, and no more than
+// ErrorBytes of it (a receiver's long answer); the args are ids only. A
+// panic keeps its trace.
+func TestStoredErrorsScrubbed(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// A name in free text is not recognisable: the bound is what keeps a
+	// long answer out (ErrorBytes); workers quote no answer (the webhook
+	// worker keeps it in the attempts' excerpts, which erasure empties).
+	secrets := []string{"s3cr3tT0ken", "user-4411", "siti.rahma@example.com", "3174096112900001", "END-OF-ANSWER"}
+	text := `posting to https://hooks.partner.example/u/user-4411?token=s3cr3tT0ken failed for siti.rahma@example.com (nik 3174096112900001): answered ` +
+		strings.Repeat("<p>not found</p>", 100) + "END-OF-ANSWER"
+	workers := river.NewWorkers()
+	river.AddWorker(workers, jobs.ErasureWorker(func(context.Context, string, bool) error { return errors.New(text) }, 0))
+	river.AddWorker(workers, &leakWorker{text: text})
+	c, err := st.Jobs(jobs.Config{Workers: workers, ID: "instance", SweepEvery: -1, FetchPoll: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Insert(ctx, jobs.Erasure{ID: "req_1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Insert(ctx, leak{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var failed int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE cardinality(errors) > 0`).Scan(&failed); err != nil {
+			t.Fatal(err)
+		}
+		if failed == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the 2 jobs failed within a minute", failed)
+		}
+		time.Sleep(50 * time.Millisecond) // paces the poll of a condition
+	}
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `SELECT kind, args::text, errors::text[], coalesce(metadata::text, '') FROM river_job`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var kind, args, metadata string
+		var errs []string
+		if err := rows.Scan(&kind, &args, &errs, &metadata); err != nil {
+			t.Fatal(err)
+		}
+		all := args + metadata + strings.Join(errs, "\n")
+		for _, s := range secrets {
+			if strings.Contains(all, s) {
+				t.Errorf("%s: river_job holds %q: %s", kind, s, all)
+			}
+		}
+		for _, e := range errs {
+			var ae struct{ Error, Trace string }
+			if err := json.Unmarshal([]byte(e), &ae); err != nil {
+				t.Fatal(err)
+			}
+			if len(ae.Error) > jobs.ErrorBytes || !strings.Contains(ae.Error, "https://hooks.partner.example") {
+				t.Errorf("%s: stored error %q, want at most %d bytes naming the receiver's origin", kind, ae.Error, jobs.ErrorBytes)
+			}
+			if kind == (leak{}).Kind() && !strings.Contains(ae.Trace, "leakWorker") {
+				t.Errorf("the panic's trace %q does not lead to the worker", ae.Trace)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCompletedJobsGoWithinTheHour: River's cleaner, run by the leader,
+// deletes a job completed more than CompletedRetention ago (River's
+// default keeps it a day) and keeps one discarded as long ago.
+func TestCompletedJobsGoWithinTheHour(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	workers := river.NewWorkers()
+	river.AddWorker(workers, jobs.ErasureWorker(func(context.Context, string, bool) error { return nil }, 0))
+	c, err := st.Jobs(jobs.Config{Workers: workers, ID: "instance", SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := c.Insert(ctx, jobs.Erasure{ID: "req_done"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed, err := c.Insert(ctx, jobs.Erasure{ID: "req_failed"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	ago := time.Now().Add(-jobs.CompletedRetention - 10*time.Minute)
+	for id, state := range map[int64]string{done.Job.ID: "completed", failed.Job.ID: "discarded"} {
+		if _, err := conn.Exec(ctx, `UPDATE river_job SET state = $2::river_job_state, finalized_at = $3, attempt = 1, attempted_at = $3 WHERE id = $1`, id, state, ago); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	waitLeader(t, conn, "instance")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var left []string
+		if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(state::text ORDER BY state), '{}') FROM river_job`).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(left, []string{"discarded"}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("river_job holds %v two minutes after the leader started, want only the discarded job", left)
+		}
+		time.Sleep(100 * time.Millisecond) // paces the poll of a condition
 	}
 }
