@@ -93,7 +93,8 @@ func checkErased(t *testing.T, s central.Store, erased []central.Submission, kep
 // the person's three submissions (an injected fault), River runs it again,
 // and the retry erases the other two: the record says done, 3 erased in 2
 // attempts, and the audit trail has the erasure once with 3. Neither
-// River's table nor the erasure record holds the NIK.
+// River's table (args, errors, any column) nor the erasure record holds
+// the NIK or an erased submission.
 func TestErasureJobRetried(t *testing.T) {
 	dsn, _ := startPostgres(t)
 	ctx := context.Background()
@@ -169,6 +170,22 @@ wait:
 	}
 	if strings.Contains(args, erasureNIK) || !strings.Contains(args, res.ID) || attempt != 2 {
 		t.Errorf("the erasure job: args %s, attempt %d", args, attempt)
+	}
+	// Nor anywhere in what River keeps of any job: the failed run's error
+	// (which River keeps with the job) names no erased submission.
+	var rows string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(string_agg(j::text, E'\n'), '') FROM river_job j`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rows, errInjected.Error()) {
+		t.Errorf("river_job keeps no error of the failed run: %s", rows)
+	}
+	for _, sub := range subs {
+		for _, v := range []string{erasureNIK, sub.ID, string(sub.Key)} {
+			if strings.Contains(rows, v) {
+				t.Errorf("river_job names %q of an erased submission: %s", v, rows)
+			}
+		}
 	}
 	var left int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM erasures WHERE tokens IS NOT NULL OR device_id IS NOT NULL`).Scan(&left); err != nil || left != 0 {
