@@ -12,10 +12,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,6 +118,9 @@ func TestBackupAndRestore(t *testing.T) {
 	if sum.Submissions != 2 || sum.AuditEvents == 0 {
 		t.Errorf("copy holds %+v, want 2 submissions and the audit trail", sum)
 	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the copy: %v, %v; want a file private to its owner (0600)", fi, err)
+	}
 	if entries, _ := os.ReadDir(s.stage); len(entries) != 0 {
 		t.Errorf("staging folder keeps %d files after the copy was sent", len(entries))
 	}
@@ -142,6 +147,9 @@ func TestBackupAndRestore(t *testing.T) {
 	got, kept, err := backup.Restore(ctx, out, db, false, time.Now(), s.keyring)
 	if err != nil || kept != "" || got.Submissions != 2 {
 		t.Fatalf("Restore = %+v, %q, %v", got, kept, err)
+	}
+	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the restored store: %v, %v; want 0600", fi, err)
 	}
 	restored, err := boltstore.Open(db)
 	if err != nil {
@@ -368,4 +376,92 @@ func storeFile(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestFetchDiskFull: a disk that fills mid-download (the process's file
+// size limit, which makes a write fail as a full disk does) fails the
+// fetch, saying so, and leaves the previous copy and nothing beside it.
+func TestFetchDiskFull(t *testing.T) {
+	b, err := os.ReadFile(storeFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Repr-Digest", "sha-256=:"+b64sum(b)+":")
+		w.Write(b)
+	}))
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(out, []byte("the previous copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Over the limit a write fails with EFBIG instead of killing the
+	// process (SIGXFSZ ignored); both are put back before the test ends.
+	signal.Ignore(syscall.SIGXFSZ)
+	defer signal.Reset(syscall.SIGXFSZ)
+	var was syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &was); err != nil {
+		t.Fatal(err)
+	}
+	limit := was
+	limit.Cur = uint64(len(b) / 2)
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+		t.Skipf("cannot limit file sizes: %v", err)
+	}
+	_, err = backup.Fetch(context.Background(), srv.Client(), srv.URL, "token", out)
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &was); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(err, syscall.EFBIG) {
+		t.Errorf("Fetch onto a full disk = %v, want the write's error", err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "the previous copy" {
+		t.Error("the previous copy was replaced")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(out)); len(entries) != 1 {
+		t.Errorf("%d files left beside the copy", len(entries))
+	}
+}
+
+// TestRestoreNotAFile: a copy named by a FIFO or a device is refused at
+// once (opening a FIFO would wait for a writer without end), and one
+// named by a symbolic link to a copy is restored (the copy is read once,
+// into the file checked and renamed into place).
+func TestRestoreNotAFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "copy.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "central.db")
+	for _, from := range []string{fifo, "/dev/zero"} {
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := backup.Restore(ctx, from, db, false, time.Now(), nil)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, boltstore.ErrDamaged) {
+				t.Errorf("Restore from %s = %v, want ErrDamaged", from, err)
+			}
+		case <-time.After(30 * time.Second): // a bound on a hang, not a wait
+			// Unblock the open so the goroutine ends.
+			if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+				f.Close()
+			}
+			t.Fatalf("Restore from %s still running after 30 s", from)
+		}
+	}
+	link := filepath.Join(dir, "copy.db")
+	if err := os.Symlink(storeFile(t), link); err != nil {
+		t.Fatal(err)
+	}
+	if sum, _, err := backup.Restore(ctx, link, db, false, time.Now(), nil); err != nil || sum.Submissions != 1 {
+		t.Errorf("Restore from a symbolic link to a copy = %+v, %v", sum, err)
+	}
+	if fi, err := os.Lstat(db); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the restored store: %v, %v; want a regular file", fi, err)
+	}
 }

@@ -69,7 +69,8 @@ type Summary struct {
 // Inspect opens the store file at path read-only, checks every page of
 // it (bbolt's consistency check: a cut or damaged copy fails) and counts
 // what it holds, without migrating or changing anything. ErrInUse when a
-// running central holds the file.
+// running central holds the file; a path that is no regular file (a FIFO,
+// a device: a symbolic link is followed) is ErrDamaged.
 func Inspect(ctx context.Context, path string) (sum Summary, err error) {
 	// A page the file no longer holds is mapped all the same, and reading
 	// it would kill the process (SIGBUS); bbolt panics on some damaged
@@ -83,6 +84,10 @@ func Inspect(ctx context.Context, path string) (sum Summary, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return Summary{}, fmt.Errorf("inspecting %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		// A FIFO or a device would block the open or read without end.
+		return Summary{}, fmt.Errorf("inspecting %s: %w: not a regular file (%v)", path, ErrDamaged, fi.Mode().Type())
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
 	if errors.Is(err, bolterrors.ErrTimeout) {
