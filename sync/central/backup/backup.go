@@ -29,6 +29,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -68,8 +69,16 @@ type Config struct {
 }
 
 // Mount serves GET /admin/v1/backup on srv behind the admin token; false
-// when the admin API is disabled.
+// when the admin API is disabled. With a Source it first removes the
+// copies a central stopped mid-copy (killed, or the machine lost power)
+// left staged in StageDir: each is a whole copy of the store, whose
+// submissions an erasure since would otherwise outlive, readable with the
+// keyring until its next rotation. None is in use: the store's lock
+// keeps one central to its folder, and Mount runs before it serves.
 func Mount(srv *central.Server, cfg Config) bool {
+	if cfg.Source != nil {
+		removeStaged(cfg.StageDir)
+	}
 	if cfg.Floor <= 0 {
 		cfg.Floor = central.DefaultBodyFloor
 	}
@@ -81,6 +90,20 @@ func Mount(srv *central.Server, cfg Config) bool {
 	}
 	h := &handler{cfg: cfg, one: make(chan struct{}, 1)}
 	return srv.MountAdmin("GET "+Path, h.serve)
+}
+
+// stagePattern names a copy being staged (os.CreateTemp's pattern).
+const stagePattern = ".backup-*"
+
+// removeStaged removes the copies left staged in dir; one it cannot
+// remove is tried again at the next start.
+func removeStaged(dir string) {
+	left, _ := filepath.Glob(filepath.Join(dir, stagePattern)) // the pattern is well formed
+	for _, f := range left {
+		if fi, err := os.Lstat(f); err == nil && fi.Mode().IsRegular() {
+			os.Remove(f)
+		}
+	}
 }
 
 type handler struct {
@@ -109,7 +132,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 			Message: "another copy of the store is being taken; retry when it is done", RetryAfter: 30 * time.Second}
 	}
 	ctx := r.Context()
-	f, err := os.CreateTemp(h.cfg.StageDir, ".backup-*")
+	f, err := os.CreateTemp(h.cfg.StageDir, stagePattern)
 	if err != nil {
 		return fmt.Errorf("staging a copy of the store: %w", err)
 	}
