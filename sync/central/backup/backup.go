@@ -11,7 +11,9 @@
 // (Fetch) or, central stopped, copies the file itself (Copy), and either
 // way checks every page of the copy (boltstore.Inspect) before it is
 // renamed into place. `kyc-central restore` (Restore) puts a checked copy
-// back as the store, keeping the file it replaces.
+// back as the store, keeping the file it replaces, and only beside a
+// keyring that opens its data keys (another central's copy would serve
+// a store it cannot read).
 //
 // A copy holds what the store holds: sealed payloads, wrapped data keys,
 // blind-index tokens. It is read only with the keyring and the key files
