@@ -3,9 +3,11 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -37,4 +39,80 @@ func syncDir(dir string) error {
 		return fmt.Errorf("syncing directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// removeLeftovers removes the temporary files beside the vault at path
+// that a crash left while a vault was made there (isLeftover: the
+// vault's name, ".new-", digits; nothing else), each only once it holds
+// the lock bbolt takes, without waiting: a file another opener is making
+// now is locked (createFile), and left. A leftover that is another name
+// of the vault itself (a crash after linking it into place) is the file
+// the caller holds open, and only that name is removed.
+func removeLeftovers(path string) error {
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("looking for files left by making a vault: %w", err)
+	}
+	vault, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("looking for files left by making a vault: %w", err)
+	}
+	removed := false
+	for _, e := range entries {
+		if !isLeftover(base, e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		ok, err := removeUnlocked(filepath.Join(dir, e.Name()), vault)
+		if err != nil {
+			return fmt.Errorf("removing a file left by making a vault: %w", err)
+		}
+		removed = removed || ok
+	}
+	if removed {
+		return syncDir(dir)
+	}
+	return nil
+}
+
+// removeUnlocked removes the regular file name when no one holds its
+// lock, or when it is vault, and says whether it did.
+func removeUnlocked(name string, vault fs.FileInfo) (bool, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return false, nil
+	}
+	if !os.SameFile(fi, vault) {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return false, nil // being made now
+		}
+		if err != nil {
+			return false, fmt.Errorf("locking %s: %w", name, err)
+		}
+	}
+	// The name may have been taken meanwhile, and given to a file
+	// another opener is making.
+	now, err := os.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !os.SameFile(fi, now)) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, nil
 }

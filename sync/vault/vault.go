@@ -32,7 +32,9 @@
 // returns nil the data survives a crash or power cut. A new vault is made
 // whole under another name and linked into place (Open), so a crash while
 // it is made leaves no file, and a file that is not a whole vault, an
-// empty one included, is ErrCorrupt rather than the start of a new vault. A submission and its
+// empty one included, is ErrCorrupt rather than the start of a new vault;
+// a missing file where the caller's evidence (the enrolment) shows a vault
+// was is ErrMissing. A submission and its
 // outbox entry are written in the same transaction. A Vault is safe for
 // concurrent use: bbolt runs one writer at a time (writers queue) alongside
 // any number of readers, and Rotate, Compact and Close wait for in-flight
@@ -46,9 +48,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +92,13 @@ var (
 	ErrReadOnly = errors.New("vault: opened read-only")
 	// ErrLocked means another process holds the vault file open.
 	ErrLocked = errors.New("vault: in use by another process")
+	// ErrMissing means no file is at the vault's path although
+	// Options.Evidence shows the device had a vault there: it was deleted
+	// or moved, and a new, empty vault in its place would drop what it
+	// held, the enrolment's pin and the results not yet synced among it.
+	// Open makes one only when told the loss is known
+	// (Options.ReplaceMissing).
+	ErrMissing = errors.New("vault: the vault file is missing")
 )
 
 // Bucket names: fixed, non-personal words.
@@ -130,6 +142,17 @@ type Options struct {
 	LockTimeout time.Duration
 	// ReadOnly opens an existing vault for reading only.
 	ReadOnly bool
+	// Evidence names files kept outside the vault whose presence shows a
+	// vault was made at the path: the device's enrolment, which is
+	// written only once the vault holds its pin. With one of them there
+	// and no file at the path, Open is ErrMissing rather than a new,
+	// empty vault, so deleting the vault alone does not reset what it
+	// held (the enrolment's pin, the rollback check's mark).
+	Evidence []string
+	// ReplaceMissing is the operator's word that the vault is lost: Open
+	// makes a new one in spite of Evidence, and the new vault's audit
+	// log starts with a "vault.replaced_missing" entry saying so.
+	ReplaceMissing bool
 }
 
 // DefaultBackoff doubles the retry delay from 30 seconds up to one hour.
@@ -181,6 +204,10 @@ type Vault struct {
 // vault's header included, is ErrCorrupt, never a new vault: a vault cut
 // to nothing (a bad restore, or someone erasing what it holds, the
 // enrolment's pin among it) is refused rather than silently replaced.
+// Nor is a missing file replaced when opts.Evidence shows there was a
+// vault (ErrMissing), unless opts.ReplaceMissing says the loss is known.
+// Opened to write, Open removes the temporary files a crash left while a
+// vault was made (removeLeftovers).
 func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -194,12 +221,24 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 	opts = opts.withDefaults()
 	db, err := openDB(path, opts)
 	if errors.Is(err, fs.ErrNotExist) && !opts.ReadOnly {
-		if err = createFile(ctx, path, key, opts); err == nil {
-			db, err = openDB(path, opts)
+		var first *AuditEvent
+		if first, err = missingEvidence(path, opts); err == nil {
+			if err = createFile(ctx, path, key, opts, first); err == nil {
+				db, err = openDB(path, opts)
+			}
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening vault %s: %w", path, err)
+	}
+	if !opts.ReadOnly {
+		// Held open to write, the vault is ours: what a crash left of
+		// making it is removed (a file another opener is making now is
+		// locked, and left).
+		if err := removeLeftovers(path); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("opening vault %s: %w", path, err)
+		}
 	}
 	var keys *keyring
 	err = guarded(func() (err error) {
@@ -212,6 +251,33 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 	}
 	return &Vault{path: path, opts: opts, db: db, keys: keys}, nil
 }
+
+// missingEvidence decides whether a vault may be made at path, where no
+// file is: not when a file of opts.Evidence shows one was there
+// (ErrMissing), unless opts.ReplaceMissing acknowledges the loss, in
+// which case first is the audit entry the new vault starts with.
+func missingEvidence(path string, opts Options) (first *AuditEvent, err error) {
+	for _, e := range opts.Evidence {
+		_, err := os.Lstat(e)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("looking for %s, which would show a vault was made: %w", e, err)
+		}
+		if opts.ReplaceMissing {
+			return &AuditEvent{Action: "vault.replaced_missing",
+				Detail: "a new, empty vault made in place of a missing one, " + e + " showing there was one; the operator acknowledged the loss"}, nil
+		}
+		return nil, fmt.Errorf("%w: there is no file at %s, yet %s shows the device had a vault there (deleted or moved); %s",
+			ErrMissing, path, e, missingAdvice)
+	}
+	return nil, nil
+}
+
+// missingAdvice is what an operator can do about a missing vault.
+const missingAdvice = "put it back from a backup; if no backup holds it, acknowledge the loss to start a new, " +
+	"empty vault (the results it held that were not yet synced, and its record of the newest configuration installed, are lost)"
 
 // restoreAdvice is what an operator can do about a vault file that is not
 // a whole vault: there is no rebuilding one, its records are sealed.
@@ -266,28 +332,32 @@ func openDB(path string, opts Options) (*bbolt.DB, error) {
 }
 
 // createFile makes a new vault whole in a file of its own beside path
-// (bbolt's first pages, then the buckets and the header, each fsynced)
-// and links it into place, which fails rather than replace a file that
-// appeared meanwhile (another process made the vault first: then that one
-// is opened). A crash leaves at most the temporary file, never an empty or
-// half-made file at path.
-func createFile(ctx context.Context, path string, key KeySource, opts Options) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+// (bbolt's first pages, then the buckets, the header and first, the
+// audit entry it starts with if any, each fsynced) and links it into
+// place, which fails rather than replace a file that appeared meanwhile
+// (another process made the vault first: then that one is opened). A
+// crash leaves at most the temporary file, never an empty or half-made
+// file at path; the next Open that holds the vault removes it
+// (removeLeftovers).
+//
+// The temporary file is locked (bbolt's lock) from the moment it is
+// known to be at its name until it is linked into place, so
+// removeLeftovers, which removes only a file it can lock, never takes
+// one being made.
+func createFile(ctx context.Context, path string, key KeySource, opts Options, first *AuditEvent) error {
+	db, tmp, err := openTemp(path, opts)
 	if err != nil {
 		return fmt.Errorf("creating a new vault: %w", err)
 	}
-	tmp := f.Name()
 	defer os.Remove(tmp)
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("creating a new vault: %w", err)
-	}
-	db, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: opts.LockTimeout})
-	if err != nil {
-		return fmt.Errorf("creating a new vault: %w", err)
-	}
-	keys, err := create(ctx, db, key, opts)
+	keys, err := create(ctx, db, key, opts, first)
 	if err == nil {
 		keys.wipe()
+		// Linked while bbolt holds its lock: an opener of path waits
+		// for the lock, then finds the vault whole.
+		if lerr := os.Link(tmp, path); lerr != nil && !errors.Is(lerr, fs.ErrExist) {
+			err = fmt.Errorf("putting the new vault in place: %w", lerr)
+		}
 	}
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("creating a new vault: %w", cerr)
@@ -295,12 +365,64 @@ func createFile(ctx context.Context, path string, key KeySource, opts Options) e
 	if err != nil {
 		return err
 	}
-	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("putting the new vault in place: %w", err)
-	}
 	return syncDir(filepath.Dir(path))
+}
+
+// openTemp opens bbolt on a new file beside path named as removeLeftovers
+// expects (leftoverPrefix and digits), made by this call (O_EXCL), and
+// checks, once bbolt holds its lock, that the name is still that file's:
+// removeLeftovers could have taken it in the moment between its making
+// and its locking, then bbolt would have locked a file no name leads to,
+// and another name is tried.
+func openTemp(path string, opts Options) (*bbolt.DB, string, error) {
+	for range 10 {
+		tmp := path + leftoverInfix + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		var f *os.File
+		db, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: opts.LockTimeout,
+			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+				var err error
+				f, err = os.OpenFile(name, flag|os.O_CREATE|os.O_EXCL, perm)
+				return f, err
+			}})
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			if f != nil {
+				os.Remove(tmp)
+			}
+			return nil, "", err
+		}
+		fi, ferr := f.Stat()
+		ni, nerr := os.Lstat(tmp)
+		if ferr == nil && nerr == nil && os.SameFile(fi, ni) {
+			return db, tmp, nil
+		}
+		db.Close()
+		if ferr != nil {
+			return nil, "", ferr
+		}
+	}
+	return nil, "", errors.New("no name free for the new vault's file")
+}
+
+// leftoverInfix joins the vault's file name and the digits of the
+// temporary file a new vault is made in (openTemp).
+const leftoverInfix = ".new-"
+
+// isLeftover says whether name is one of the temporary files openTemp
+// makes for a vault named base: base, leftoverInfix, digits only.
+func isLeftover(base, name string) bool {
+	digits, ok := strings.CutPrefix(name, base+leftoverInfix)
+	if !ok || digits == "" {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkSize refuses a file shorter than the pages its last commit uses (cut
@@ -392,8 +514,8 @@ func unlock(db *bbolt.DB, key KeySource) (*keyring, error) {
 }
 
 // create initialises a new bbolt file: buckets, header, wrapped master
-// secret.
-func create(ctx context.Context, db *bbolt.DB, key KeySource, opts Options) (*keyring, error) {
+// secret, and first, when given, as the first audit entry.
+func create(ctx context.Context, db *bbolt.DB, key KeySource, opts Options, first *AuditEvent) (*keyring, error) {
 	h, kek, err := newKEK(key, opts.Argon2)
 	if err != nil {
 		return nil, err
@@ -411,6 +533,12 @@ func create(ctx context.Context, db *bbolt.DB, key KeySource, opts Options) (*ke
 		}
 		if err := putKEKRecords(tx, h, kek, master); err != nil {
 			return err
+		}
+		if first != nil {
+			v := &Vault{opts: opts}
+			if err := v.appendAudit(tx, keys, *first); err != nil {
+				return err
+			}
 		}
 		return ctx.Err()
 	})
