@@ -35,7 +35,7 @@ func commands() map[string]command {
 		"device-check": {"check the device and its environment before a capture (exit 4 when blocked)", runDeviceCheck},
 		"enroll":       {"enroll this device with central using a one-time token", runEnroll},
 		"handoff":      {"Smart QR: open a hosted session for the customer's phone (QR code and short code), follow it and print central's result", runHandoff},
-		"vault":        {"vault rotate: re-wrap the device's vault under a new key file or passphrase", runVault},
+		"vault":        {"vault rotate: re-wrap the device's vault under a new key file or passphrase; vault reset --i-understand: a new vault in place of a lost one", runVault},
 		"sync":         {"send the vault's outbox to central, refresh configuration and bring back central's review decisions (--once: one pass; --list: the queue with its reviews); sync requeue --all|ID: put rejected submissions back", runSync},
 		"capture":      {"guide a live capture from a camera, stream, video or folder and save the best frame(s)", runCapture},
 		"watchlist":    {"import | list the sanctions and PEP watchlists kept on this device", runWatchlist},

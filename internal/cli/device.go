@@ -109,7 +109,7 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 
 // refusedCodes are loadDeviceConfig's codes for a configuration
 // verifications refuse: device-check reports them (exit 4).
-var refusedCodes = []string{"config_altered", "config_not_synced", "enrollment_removed", "config_rollback"}
+var refusedCodes = []string{"config_altered", "config_not_synced", "enrollment_removed", "config_rollback", "vault_missing"}
 
 // loadDeviceConfig loads the configuration verifications on dev decide
 // with, as the app does (deviceconf.Device.Load), with what the vault
@@ -128,6 +128,8 @@ func loadDeviceConfig(ctx context.Context, env *Env, dev deviceconf.Device, pins
 		return nil, Errorf(ExitRejected, "enrollment_removed", "%v", err)
 	case errors.Is(err, agent.ErrConfigRollback):
 		return nil, Errorf(ExitRejected, "config_rollback", "%v", err)
+	case errors.Is(err, vault.ErrMissing):
+		return nil, Errorf(ExitRejected, "vault_missing", "%v; to acknowledge the loss: kyc vault reset --i-understand --dir %s", err, dev.Dir)
 	case errors.Is(err, vault.ErrLocked):
 		return nil, Errorf(ExitUnavailable, "vault_in_use", "%v: a running `kyc sync` or the app holds it, and the enrolment it records must be read before verifying", err)
 	case errors.Is(err, vault.ErrWrongKey), errors.Is(err, deviceconf.ErrKeyMissing):

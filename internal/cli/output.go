@@ -84,6 +84,7 @@ func known(err error) *Error {
 		{ort.ErrLibraryTooOld, ExitMissing, "runtime_too_old"},
 		{ort.ErrLibraryInvalid, ExitMissing, "runtime_invalid"},
 		{vault.ErrCorrupt, ExitRejected, "vault_corrupt"},
+		{vault.ErrMissing, ExitRejected, "vault_missing"},
 	} {
 		if errors.Is(err, c.target) {
 			return &Error{Code: c.code, Message: err.Error(), Exit: c.exit, cause: err}

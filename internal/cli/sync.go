@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -158,14 +157,14 @@ func runEnroll(ctx context.Context, env *Env, args []string) (any, error) {
 }
 
 // pinVault opens the device's vault for the enrolment to be pinned in
-// (agent.PinOf), before central is asked: nil when the device has no
-// vault yet (its first sync pins the enrolment), or, for a first
-// enrolment, when another process holds it (that process's sync loop
-// pins it). Enrolling again replaces the pin, so it needs the vault.
+// (agent.PinOf), before central is asked, making it when the device has
+// none yet: the enrolment, written after, is then the evidence a vault
+// was made (openVault), and a crash before it is written leaves a device
+// not enrolled, never one enrolled without its vault. It is nil, for a
+// first enrolment, when another process holds the vault (that process's
+// sync loop pins it). Enrolling again replaces the pin, so it needs the
+// vault.
 func pinVault(ctx context.Context, dev deviceconf.Device, again bool, warn io.Writer) (*vault.Vault, error) {
-	if _, err := os.Stat(dev.VaultPath()); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
 	v, err := openDeviceVault(ctx, dev.Dir, "", "", warn)
 	var coded *Error
 	switch {
@@ -319,16 +318,32 @@ func deviceUploader(dir string) (*agent.Uploader, identity.Enrollment, error) {
 }
 
 // openDeviceVault opens the device's vault (path "" means DIR/vault.db).
+// On an enrolled device a missing vault is vault_missing, not a new one
+// (openVault).
 func openDeviceVault(ctx context.Context, dir, path, keyFile string, warn io.Writer) (*vault.Vault, error) {
+	return openVault(ctx, dir, path, keyFile, false, warn)
+}
+
+// openVault opens the device's vault as openDeviceVault does; replace
+// is the operator's word (kyc vault reset --i-understand) that a vault
+// missing on an enrolled device is lost, so a new one is made (its audit
+// log saying so). The enrolment is the evidence there was a vault: it is
+// written only once the vault holds its pin (runEnroll), and deleting
+// it un-enrols the device.
+func openVault(ctx context.Context, dir, path, keyFile string, replace bool, warn io.Writer) (*vault.Vault, error) {
+	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: dir})
 	if path == "" {
-		path = deviceconf.Resolve(deviceconf.Overrides{Dir: dir}).VaultPath()
+		path = dev.VaultPath()
 	}
 	key, err := vaultKey(dir, keyFile, warn)
 	if err != nil {
 		return nil, err
 	}
-	v, err := vault.Open(ctx, path, key, vault.Options{Backoff: agent.OutboxBackoff(30*time.Second, time.Hour)})
+	v, err := vault.Open(ctx, path, key, vault.Options{Backoff: agent.OutboxBackoff(30*time.Second, time.Hour),
+		Evidence: []string{dev.EnrollmentPath()}, ReplaceMissing: replace})
 	switch {
+	case errors.Is(err, vault.ErrMissing):
+		return nil, Errorf(ExitRejected, "vault_missing", "%v; to acknowledge the loss: kyc vault reset --i-understand --dir %s", err, dev.Dir)
 	case errors.Is(err, vault.ErrWrongKey):
 		return nil, Errorf(ExitRejected, "vault_key", "%v", err)
 	case errors.Is(err, vault.ErrLocked):

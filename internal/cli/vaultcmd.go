@@ -20,10 +20,66 @@ type rotateResult struct {
 }
 
 func runVault(ctx context.Context, env *Env, args []string) (any, error) {
-	if len(args) == 0 || args[0] != "rotate" {
-		return nil, Errorf(ExitUsage, "usage", "kyc vault rotate (--new-key-file F | --new-passphrase-env VAR)")
+	switch {
+	case len(args) > 0 && args[0] == "rotate":
+		return runVaultRotate(ctx, env, args[1:])
+	case len(args) > 0 && args[0] == "reset":
+		return runVaultReset(ctx, env, args[1:])
 	}
-	return runVaultRotate(ctx, env, args[1:])
+	return nil, Errorf(ExitUsage, "usage", "kyc vault rotate (--new-key-file F | --new-passphrase-env VAR) | kyc vault reset --i-understand")
+}
+
+// resetResult is what `kyc vault reset` prints.
+type resetResult struct {
+	Reset bool   `json:"reset"`
+	Vault string `json:"vault"`
+	// Audited says the new vault's audit log starts with the loss
+	// (vault.replaced_missing): the device is enrolled, so it had a vault.
+	Audited bool   `json:"audited"`
+	Next    string `json:"next"`
+}
+
+// runVaultReset is `kyc vault reset --i-understand`: the operator's
+// acknowledgement that the vault of an enrolled device is lost (deleted,
+// with no backup to put back), after which a new, empty vault is made in
+// its place, its audit log starting with the loss. Without it every
+// command and the app refuse the device (vault_missing): a new vault
+// made silently would drop the enrolment's pin, so the rollback check,
+// and the results not yet synced, without a word. It never replaces a
+// vault that is there.
+func runVaultReset(ctx context.Context, env *Env, args []string) (any, error) {
+	fs := newFlags(env, "vault reset")
+	dir := fs.String("dir", deviceDir(), "device state directory ($"+envDeviceDir+")")
+	keyFile := fs.String("vault-key-file", "", "the new vault's key file ($"+envVaultKeyFile+"); else $"+envVaultPassphrase+", else the key the device keeps")
+	understand := fs.Bool("i-understand", false, "acknowledge that what the missing vault held is lost: the results not yet synced, the audit log, the enrolment's record of the newest configuration installed")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, Errorf(ExitUsage, "usage", "kyc vault reset --i-understand [--dir DIR]")
+	}
+	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
+	path := dev.VaultPath()
+	if _, err := os.Lstat(path); err == nil {
+		return nil, Errorf(ExitUsage, "vault_present", "%s is there: kyc vault reset only starts a new vault in place of a missing one, and never replaces one (a damaged one: move it aside first)", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, Errorf(ExitInput, "vault", "looking for the vault: %v", err)
+	}
+	if !*understand {
+		return nil, Errorf(ExitUsage, "usage", "kyc vault reset starts a new, empty vault in place of the missing %s: what the missing one held (the results not yet synced, the audit log, the enrolment's record of the newest configuration installed) is lost; if a backup holds it, put that back instead; to go on, pass --i-understand", path)
+	}
+	_, enrolled := os.Lstat(dev.EnrollmentPath())
+	v, err := openVault(ctx, *dir, "", *keyFile, true, env.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	res := resetResult{Reset: true, Vault: path, Audited: enrolled == nil,
+		Next: "the next sync (kyc sync --once, or the app) pins the enrolment in the new vault and installs central's configuration"}
+	if res.Audited {
+		fmt.Fprintf(env.Stderr, "warning: a new, empty vault replaces the missing %s; its audit log records it (vault.replaced_missing)\n", path)
+	}
+	return res, nil
 }
 
 // runVaultRotate is `kyc vault rotate`: it re-wraps the vault under a new

@@ -179,6 +179,13 @@ func TestVaultAndEnrollmentCodes(t *testing.T) {
 			if _, err := identity.LoadOrCreate(filepath.Join(dir, deviceconf.DeviceKeyFile)); err != nil {
 				t.Fatal(err)
 			}
+			// An enrolled device has its vault (made before the
+			// enrolment): without it the vault is what is missing.
+			if tc.file == enrollmentFile {
+				if code, res := runCLI(t, "sync", "--list"); code != ExitOK {
+					t.Fatalf("making the vault: exit %d %v", code, res)
+				}
+			}
 			if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)
 			}

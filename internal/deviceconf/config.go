@@ -352,7 +352,9 @@ type Pins interface {
 
 // VaultPins reads the pin from the device's vault, opened read-only for
 // each read, for a command that does not hold the vault open. A device
-// without a vault file has no pin; one whose vault does not open (its
+// without a vault file has no pin, unless it is enrolled: its vault was
+// made before the enrolment was written, so one missing was deleted, and
+// its pin with it (vault.ErrMissing). One whose vault does not open (its
 // key missing, another process holding it) is an error, never "no pin".
 func (d Device) VaultPins() Pins { return vaultPins{d} }
 
@@ -360,7 +362,7 @@ type vaultPins struct{ d Device }
 
 func (p vaultPins) Pinned(ctx context.Context) (vault.Pin, bool, error) {
 	if _, err := os.Stat(p.d.VaultPath()); errors.Is(err, fs.ErrNotExist) {
-		return vault.Pin{}, false, nil
+		return vault.Pin{}, false, vault.Missing(p.d.VaultPath(), p.d.EnrollmentPath())
 	}
 	k, err := p.d.VaultKey()
 	if err != nil {

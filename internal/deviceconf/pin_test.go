@@ -192,3 +192,26 @@ func TestPinBesideTheApp(t *testing.T) {
 		t.Fatalf("enrolment removed beside the app: %+v, %v; want vault.ErrLocked, never the device's own configuration", got, err)
 	}
 }
+
+// TestVaultDeletedRefused: an enrolled device whose vault was deleted
+// loads no configuration (vault.ErrMissing): the pin the configuration is
+// checked against went with the vault; before, the device had "no pin"
+// and a configuration put back was no longer checked against the newest
+// installed.
+func TestVaultDeletedRefused(t *testing.T) {
+	ctx := context.Background()
+	r := newSignedRig(t)
+	r.publish(t, centralRisk, "ofac", "Ivan Petrovich Sidorov")
+	v := r.pinnedVault(t)
+	r.syncPass(t, v)
+	v.Close()
+	if c, err := r.dev.Load(ctx, nil, r.dev.VaultPins()); err != nil || c.Source != SourceCentral {
+		t.Fatalf("enrolled and synced: %+v, %v; want central's configuration", c, err)
+	}
+	if err := os.Remove(r.dev.VaultPath()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.dev.Load(ctx, nil, r.dev.VaultPins()); !errors.Is(err, vault.ErrMissing) || got != nil {
+		t.Fatalf("vault deleted: %+v, %v; want vault.ErrMissing", got, err)
+	}
+}

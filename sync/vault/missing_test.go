@@ -77,8 +77,9 @@ func TestMissingVaultRefused(t *testing.T) {
 }
 
 // TestNewVaultWithoutEvidence: with no evidence file there (a device
-// never enrolled) a new vault is made as before, its audit log empty,
-// and read-only a missing file is still ErrNotExist, not ErrMissing.
+// never enrolled) a new vault is made as before, its audit log empty.
+// Read-only a missing file is ErrMissing with evidence (Missing says so
+// too), ErrNotExist without.
 func TestNewVaultWithoutEvidence(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -87,11 +88,20 @@ func TestNewVaultWithoutEvidence(t *testing.T) {
 	if err := os.WriteFile(evidence[0], []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, path, Passphrase(testPassphrase), Options{Argon2: fastArgon2, ReadOnly: true, Evidence: evidence}); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("read-only, missing: %v; want ErrNotExist", err)
+	if _, err := Open(ctx, path, Passphrase(testPassphrase), Options{Argon2: fastArgon2, ReadOnly: true, Evidence: evidence}); !errors.Is(err, ErrMissing) {
+		t.Errorf("read-only, missing, with evidence: %v; want ErrMissing", err)
+	}
+	if err := Missing(path, evidence...); !errors.Is(err, ErrMissing) {
+		t.Errorf("Missing with evidence: %v; want ErrMissing", err)
 	}
 	if err := os.Remove(evidence[0]); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := Open(ctx, path, Passphrase(testPassphrase), Options{Argon2: fastArgon2, ReadOnly: true, Evidence: evidence}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("read-only, missing: %v; want ErrNotExist", err)
+	}
+	if err := Missing(path, evidence...); err != nil {
+		t.Errorf("Missing without evidence: %v; want nil", err)
 	}
 	v := openAt(t, path, Passphrase(testPassphrase), Options{Evidence: evidence})
 	if log, err := v.AuditLog(ctx); err != nil || len(log) != 0 {

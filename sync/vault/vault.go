@@ -222,10 +222,18 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 	db, err := openDB(path, opts)
 	if errors.Is(err, fs.ErrNotExist) && !opts.ReadOnly {
 		var first *AuditEvent
-		if first, err = missingEvidence(path, opts); err == nil {
+		if first, err = missingEvidence(opts); err == nil {
 			if err = createFile(ctx, path, key, opts, first); err == nil {
 				db, err = openDB(path, opts)
 			}
+		}
+	} else if errors.Is(err, fs.ErrNotExist) && !opts.ReplaceMissing {
+		// Read-only a missing file is never made; with evidence it is
+		// ErrMissing all the same.
+		if e, eerr := evidenceOf(opts.Evidence); eerr != nil {
+			err = eerr
+		} else if e != "" {
+			err = missingError(e)
 		}
 	}
 	if err != nil {
@@ -252,27 +260,58 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 	return &Vault{path: path, opts: opts, db: db, keys: keys}, nil
 }
 
-// missingEvidence decides whether a vault may be made at path, where no
-// file is: not when a file of opts.Evidence shows one was there
+// missingEvidence decides whether a vault may be made where no file is: not when a file of opts.Evidence shows one was there
 // (ErrMissing), unless opts.ReplaceMissing acknowledges the loss, in
 // which case first is the audit entry the new vault starts with.
-func missingEvidence(path string, opts Options) (first *AuditEvent, err error) {
-	for _, e := range opts.Evidence {
+func missingEvidence(opts Options) (first *AuditEvent, err error) {
+	e, err := evidenceOf(opts.Evidence)
+	if err != nil || e == "" {
+		return nil, err
+	}
+	if opts.ReplaceMissing {
+		return &AuditEvent{Action: "vault.replaced_missing",
+			Detail: "a new, empty vault made in place of a missing one, " + e + " showing there was one; the operator acknowledged the loss"}, nil
+	}
+	return nil, missingError(e)
+}
+
+// Missing is ErrMissing, as Open gives it, when there is no file at path
+// and one of evidence is there; nil otherwise. It is for a reader that
+// would not open the vault when it is missing (the device's
+// configuration checked against the pin), so that it refuses as Open
+// does.
+func Missing(path string, evidence ...string) error {
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	e, err := evidenceOf(evidence)
+	if err != nil {
+		return fmt.Errorf("opening vault %s: %w", path, err)
+	}
+	if e == "" {
+		return nil
+	}
+	return fmt.Errorf("opening vault %s: %w", path, missingError(e))
+}
+
+// evidenceOf is the first file of evidence that is there, "" for none.
+func evidenceOf(evidence []string) (string, error) {
+	for _, e := range evidence {
 		_, err := os.Lstat(e)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("looking for %s, which would show a vault was made: %w", e, err)
+			return "", fmt.Errorf("looking for %s, which would show a vault was made: %w", e, err)
 		}
-		if opts.ReplaceMissing {
-			return &AuditEvent{Action: "vault.replaced_missing",
-				Detail: "a new, empty vault made in place of a missing one, " + e + " showing there was one; the operator acknowledged the loss"}, nil
-		}
-		return nil, fmt.Errorf("%w: there is no file at %s, yet %s shows the device had a vault there (deleted or moved); %s",
-			ErrMissing, path, e, missingAdvice)
+		return e, nil
 	}
-	return nil, nil
+	return "", nil
+}
+
+// missingError is ErrMissing, evidence showing there was a vault.
+func missingError(evidence string) error {
+	return fmt.Errorf("%w: %s shows the device had a vault here (it was deleted or moved); %s", ErrMissing, evidence, missingAdvice)
 }
 
 // missingAdvice is what an operator can do about a missing vault.
