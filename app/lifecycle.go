@@ -266,7 +266,14 @@ func (a *App) openVault(ctx context.Context) (*vault.Vault, error) {
 	if k.Weak != nil {
 		a.cfg.Logger.Warn("the vault's passphrase is weak: rotate it (kyc vault rotate)", "why", k.Weak)
 	}
-	v, err := vault.Open(ctx, a.dev.VaultPath(), k.Source, vault.Options{Backoff: agent.OutboxBackoff(30*time.Second, time.Hour)})
+	// The enrolment is the evidence the device had a vault (it is written
+	// once the vault holds its pin): a vault missing beside it was deleted,
+	// and a new one would drop the pin and the queued results unsaid.
+	v, err := vault.Open(ctx, a.dev.VaultPath(), k.Source, vault.Options{Backoff: agent.OutboxBackoff(30*time.Second, time.Hour),
+		Evidence: []string{a.dev.EnrollmentPath()}})
+	if errors.Is(err, vault.ErrMissing) {
+		return nil, fmt.Errorf("opening the vault: %w; to acknowledge the loss, close the app and run kyc vault reset --i-understand --dir %s", err, a.dev.Dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the vault: %w", err)
 	}

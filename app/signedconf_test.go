@@ -154,6 +154,13 @@ func enrolApp(t *testing.T, c *centraltest.Central, a *App) *agent.Uploader {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The app made its vault at start-up, before any enrolment: an
+	// enrolled device without one has lost it (vault.ErrMissing).
+	v, err := a.openVault(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
 	if err := identity.SaveEnrollment(a.dev.EnrollmentPath(), enr); err != nil {
 		t.Fatal(err)
 	}

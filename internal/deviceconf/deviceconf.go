@@ -64,7 +64,10 @@
 // threshold or a list without a name added since. Sync refuses to
 // install an older one too. A vault file emptied, or replaced by an
 // empty bbolt file, is vault.ErrCorrupt, never a new vault without the
-// pin (vault.Open). What stays out of reach: the device folder
+// pin (vault.Open); one deleted while the enrolment stays is
+// vault.ErrMissing (the enrolment is written only once the vault holds
+// its pin), until the operator acknowledges the loss (kyc vault reset
+// --i-understand). What stays out of reach: the device folder
 // run as a new device (another folder, or the vault deleted with the
 // enrolment), which holds none of this device's results and sends
 // central nothing; and an older copy of the whole vault put back with
