@@ -39,6 +39,8 @@ func TestMain(m *testing.M) {
 		os.Exit(runWriter())
 	case "maintainer":
 		os.Exit(runMaintainer())
+	case "maker":
+		os.Exit(runMaker())
 	}
 	os.Exit(m.Run())
 }

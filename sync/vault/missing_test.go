@@ -1,17 +1,26 @@
-//go:build unix
+//go:build linux
 
 package vault
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/openkyc/kyc/internal/atomicfile"
 )
 
 // TestMissingVaultRefused: a vault deleted while the evidence of it (the
@@ -244,5 +253,105 @@ func TestCrashWhileMade(t *testing.T) {
 				t.Errorf("left beside the vault: %v", left)
 			}
 		})
+	}
+}
+
+// runMaker makes devices' first vaults in the order kyc enroll keeps, in
+// folders 0, 1, ... of childPathEnv until killed: the vault made (with
+// the enrolment as evidence), pinned, closed, then the enrolment written
+// (temp, fsync, rename), printing "made <n>" after each.
+func runMaker() int {
+	ctx := context.Background()
+	base := os.Getenv(childPathEnv)
+	for i := 0; ; i++ {
+		dir := filepath.Join(base, strconv.Itoa(i))
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			fmt.Println("fail", err)
+			return 0
+		}
+		enrolment := filepath.Join(dir, "enrollment.json")
+		v, err := Open(ctx, filepath.Join(dir, "vault.db"), KeyFile(os.Getenv(childKeyEnv)), Options{Evidence: []string{enrolment}})
+		if err != nil {
+			fmt.Println("fail", err)
+			return 0
+		}
+		err = v.SetPin(ctx, Pin{CentralURL: "https://central", DeviceID: "dev", Keys: []byte("keys")})
+		if cerr := v.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = atomicfile.Create(enrolment, []byte("{}"))
+		}
+		if err != nil {
+			fmt.Println("fail", err)
+			return 0
+		}
+		fmt.Println("made", i)
+	}
+}
+
+// TestKilledWhileMade kills a process making devices' first vaults (and
+// writing their enrolments after) at varying points, and checks that
+// every device it left opens, with the enrolment as evidence, to a vault
+// (never ErrMissing: no device is left enrolled without its vault) and
+// without files left beside it.
+func TestKilledWhileMade(t *testing.T) {
+	ctx := context.Background()
+	keyDir := t.TempDir()
+	key := newKeyFile(t, keyDir, "kiosk.key")
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 0))
+	t.Logf("seed %d", seed)
+	devices := 0
+	for round := range 6 {
+		base := t.TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"=maker", childPathEnv+"="+base, childKeyEnv+"="+key)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Killed as soon as it says it made the n-th: somewhere in
+		// making the next one.
+		n := rng.IntN(8)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			verb, rest, _ := strings.Cut(sc.Text(), " ")
+			if verb == "fail" {
+				t.Fatalf("round %d: the maker failed: %s", round, rest)
+			}
+			if verb == "made" && rest == strconv.Itoa(n) {
+				break
+			}
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, out)
+		cmd.Wait() // killed by design
+		entries, err := os.ReadDir(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			dir := filepath.Join(base, e.Name())
+			path := filepath.Join(dir, "vault.db")
+			v, err := Open(ctx, path, KeyFile(key), Options{Evidence: []string{filepath.Join(dir, "enrollment.json")}})
+			if err != nil {
+				t.Fatalf("round %d, device %s after the kill: %v; want its vault made or opened", round, e.Name(), err)
+			}
+			v.Close()
+			if left, _ := filepath.Glob(path + ".new-*"); len(left) != 0 {
+				t.Errorf("round %d, device %s: left beside the vault: %v", round, e.Name(), left)
+			}
+			devices++
+		}
+	}
+	if devices == 0 {
+		t.Fatal("no device made; the test proved nothing")
 	}
 }
