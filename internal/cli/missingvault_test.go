@@ -56,6 +56,10 @@ func TestMissingVaultRefused(t *testing.T) {
 			t.Fatalf("%v made a vault: %v", args, err)
 		}
 	}
+	other := filepath.Join(t.TempDir(), "other.db")
+	if code, res := runCLI(t, "sync", "--list", "--dir", dir, "--vault", other); code != ExitRejected || errCode(res) != "vault_missing" || !strings.Contains(jsonField(res, "error", "message"), "--vault "+other) {
+		t.Errorf("sync --list --vault with no file there: exit %d %v; want vault_missing naming the reset of that file", code, res)
+	}
 	if code, res := runCLI(t, "device-check"); code != ExitRejected || !strings.Contains(jsonField(res, "configuration", "refused"), "kyc vault reset") {
 		t.Errorf("device-check: exit %d %v; want the configuration refused for the missing vault", code, res)
 	}

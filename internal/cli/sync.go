@@ -332,8 +332,11 @@ func openDeviceVault(ctx context.Context, dir, path, keyFile string, warn io.Wri
 // it un-enrols the device.
 func openVault(ctx context.Context, dir, path, keyFile string, replace bool, warn io.Writer) (*vault.Vault, error) {
 	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: dir})
+	reset := "kyc vault reset --i-understand --dir " + dev.Dir
 	if path == "" {
 		path = dev.VaultPath()
+	} else {
+		reset += " --vault " + path
 	}
 	key, err := vaultKey(dir, keyFile, warn)
 	if err != nil {
@@ -343,7 +346,7 @@ func openVault(ctx context.Context, dir, path, keyFile string, replace bool, war
 		Evidence: []string{dev.EnrollmentPath()}, ReplaceMissing: replace})
 	switch {
 	case errors.Is(err, vault.ErrMissing):
-		return nil, Errorf(ExitRejected, "vault_missing", "%v; to acknowledge the loss: kyc vault reset --i-understand --dir %s", err, dev.Dir)
+		return nil, Errorf(ExitRejected, "vault_missing", "%v; to acknowledge the loss: %s", err, reset)
 	case errors.Is(err, vault.ErrWrongKey):
 		return nil, Errorf(ExitRejected, "vault_key", "%v", err)
 	case errors.Is(err, vault.ErrLocked):

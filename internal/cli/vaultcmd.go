@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,7 @@ type resetResult struct {
 func runVaultReset(ctx context.Context, env *Env, args []string) (any, error) {
 	fs := newFlags(env, "vault reset")
 	dir := fs.String("dir", deviceDir(), "device state directory ($"+envDeviceDir+")")
+	vaultPath := fs.String("vault", "", "vault file (default DIR/"+vaultFile+")")
 	keyFile := fs.String("vault-key-file", "", "the new vault's key file ($"+envVaultKeyFile+"); else $"+envVaultPassphrase+", else the key the device keeps")
 	understand := fs.Bool("i-understand", false, "acknowledge that what the missing vault held is lost: the results not yet synced, the audit log, the enrolment's record of the newest configuration installed")
 	if err := parseFlags(fs, args); err != nil {
@@ -59,7 +61,7 @@ func runVaultReset(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, Errorf(ExitUsage, "usage", "kyc vault reset --i-understand [--dir DIR]")
 	}
 	dev := deviceconf.Resolve(deviceconf.Overrides{Dir: *dir})
-	path := dev.VaultPath()
+	path := cmp.Or(*vaultPath, dev.VaultPath())
 	if _, err := os.Lstat(path); err == nil {
 		return nil, Errorf(ExitUsage, "vault_present", "%s is there: kyc vault reset only starts a new vault in place of a missing one, and never replaces one (a damaged one: move it aside first)", path)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -69,7 +71,7 @@ func runVaultReset(ctx context.Context, env *Env, args []string) (any, error) {
 		return nil, Errorf(ExitUsage, "usage", "kyc vault reset starts a new, empty vault in place of the missing %s: what the missing one held (the results not yet synced, the audit log, the enrolment's record of the newest configuration installed) is lost; if a backup holds it, put that back instead; to go on, pass --i-understand", path)
 	}
 	_, enrolled := os.Lstat(dev.EnrollmentPath())
-	v, err := openVault(ctx, *dir, "", *keyFile, true, env.Stderr)
+	v, err := openVault(ctx, *dir, *vaultPath, *keyFile, true, env.Stderr)
 	if err != nil {
 		return nil, err
 	}
