@@ -239,20 +239,19 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 	if err != nil {
 		return nil, fmt.Errorf("opening vault %s: %w", path, err)
 	}
-	if !opts.ReadOnly {
-		// Held open to write, the vault is ours: what a crash left of
-		// making it is removed (a file another opener is making now is
-		// locked, and left).
-		if err := removeLeftovers(path); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("opening vault %s: %w", path, err)
-		}
-	}
 	var keys *keyring
 	err = guarded(func() (err error) {
 		keys, err = unlock(db, key)
 		return err
 	})
+	if err == nil && !opts.ReadOnly {
+		// Held open to write, with its key, the vault is ours: what a
+		// crash left of making it is removed (a file another opener is
+		// making now is locked, and left).
+		if err = removeLeftovers(path); err != nil {
+			keys.wipe()
+		}
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening vault %s: %w", path, err)
@@ -260,9 +259,10 @@ func Open(ctx context.Context, path string, key KeySource, opts Options) (*Vault
 	return &Vault{path: path, opts: opts, db: db, keys: keys}, nil
 }
 
-// missingEvidence decides whether a vault may be made where no file is: not when a file of opts.Evidence shows one was there
-// (ErrMissing), unless opts.ReplaceMissing acknowledges the loss, in
-// which case first is the audit entry the new vault starts with.
+// missingEvidence decides whether a vault may be made where no file is:
+// not when a file of opts.Evidence shows one was there (ErrMissing),
+// unless opts.ReplaceMissing acknowledges the loss, in which case first
+// is the audit entry the new vault starts with.
 func missingEvidence(opts Options) (first *AuditEvent, err error) {
 	e, err := evidenceOf(opts.Evidence)
 	if err != nil || e == "" {
@@ -408,7 +408,7 @@ func createFile(ctx context.Context, path string, key KeySource, opts Options, f
 }
 
 // openTemp opens bbolt on a new file beside path named as removeLeftovers
-// expects (leftoverPrefix and digits), made by this call (O_EXCL), and
+// expects (leftoverInfix and digits), made by this call (O_EXCL), and
 // checks, once bbolt holds its lock, that the name is still that file's:
 // removeLeftovers could have taken it in the moment between its making
 // and its locking, then bbolt would have locked a file no name leads to,
