@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -241,4 +242,126 @@ func qrPNG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return png
+}
+
+// supervisedApp is an app in dir with a supervisor chief (passphrase
+// "supervisor passphrase") and an operator agent02, nobody signed in,
+// logging as text to log.
+func supervisedApp(t *testing.T, log io.Writer) *App {
+	t.Helper()
+	dir := t.TempDir()
+	a := New(Config{Version: "test", Dir: filepath.Join(dir, "desktop"), DeviceDir: filepath.Join(dir, "device"),
+		KeyDir: filepath.Join(dir, "keys"), Logger: slog.New(slog.NewTextHandler(log, nil))})
+	a.ctx, a.ui.screen = context.Background(), ScreenSignIn
+	sup, err := hashPassphrase("chief", "supervisor passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := hashPassphrase("agent02", "another horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup.Role, op.Role = RoleSupervisor, RoleOperator
+	a.staff.accounts = operators{Accounts: []operatorHash{sup, op}}
+	return a
+}
+
+// TestEnrolAddressRedacted: a token or password pasted into the
+// enrolment's central address (user info, a query, a fragment) is refused
+// with a message that shows the address without it, and reaches neither
+// the log nor the screen; an address with user info is refused as such
+// (central knows a device by its token and TLS). identity's refusal
+// quoted the address as typed, and the app logged it once the
+// supervisor's passphrase was accepted.
+func TestEnrolAddressRedacted(t *testing.T) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	token := b64(make([]byte, 16)) + "." + b64(make([]byte, 16))
+	for _, c := range []struct {
+		name, central, token string
+		want                 []string // in the error
+	}{
+		{"user info", "https://admin:hunter2secret@central.example:8443/kyc", token,
+			[]string{"https://central.example:8443/kyc", "user name and password"}},
+		{"user alone", "https://hunter2secret@central.example:8443", token, []string{"https://central.example:8443:", "user name"}},
+		{"query", "https://central.example:8443/kyc?token=hunter2secret", token, []string{"https://central.example:8443/kyc:", "query"}},
+		{"fragment", "https://central.example:8443/#hunter2secret", token, []string{"https://central.example:8443/:", "fragment"}},
+		{"no scheme", "admin:hunter2secret@central.example", token, []string{"want https://"}},
+		{"not a URL", "https://admin:hunter2secret/x@central.example", token, []string{"want https://"}},
+		{"in the QR code", "", "openkyc-enrol:?central=" + url.QueryEscape("https://admin:hunter2secret@central.example") +
+			"&token=" + token, []string{"https://central.example:", "user name"}},
+		{"too long", "https://central.example/" + strings.Repeat("hunter2secret", 200), token, []string{"longer than"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var log strings.Builder
+			a := supervisedApp(t, &log)
+			_, err := a.Enrol(EnrolRequest{CentralURL: c.central, Token: c.token, Supervisor: "chief", Passphrase: "supervisor passphrase"})
+			if err == nil {
+				t.Fatal("enrolled")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q, want %q in it", err, w)
+				}
+			}
+			for where, text := range map[string]string{"error": err.Error(), "screen": a.ui.lastError, "log": log.String()} {
+				if strings.Contains(text, "hunter2") || strings.Contains(text, "admin") {
+					t.Errorf("the %s carries the credentials: %s", where, text)
+				}
+			}
+			if !strings.Contains(log.String(), "enrolment from the app") {
+				t.Errorf("the failure was not logged: %s", log.String())
+			}
+		})
+	}
+}
+
+// TestHandEditedEnrolmentRedacted: an enrolment file written by hand with
+// credentials in central's address stops the sync loop's start with an
+// error (logged, shown on the home screen) that does not carry them, and
+// the status and the settings show the address without them.
+func TestHandEditedEnrolmentRedacted(t *testing.T) {
+	var log strings.Builder
+	a := supervisedApp(t, &log)
+	if err := os.MkdirAll(a.dev.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.LoadOrCreate(a.dev.DeviceKeyPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr := identity.Enrollment{CentralURL: "https://admin:hunter2secret@central.example:8443/kyc?token=hunter2token",
+		DeviceID: id.DeviceID(), CentralBoxKey: [32]byte{1}, EnrolledAt: time.Now()}
+	if err := identity.SaveEnrollment(a.dev.EnrollmentPath(), enr); err != nil {
+		t.Fatal(err)
+	}
+	a.startSync(context.Background(), nil) // returns at once: the uploader is refused
+	a.staff.operator, a.staff.role = "chief", RoleSupervisor
+	st, shown := a.link.status, a.Enrolment()
+	if st.LastError == "" || !strings.Contains(st.LastError, "user name") {
+		t.Errorf("the status's error %q, want the address refused", st.LastError)
+	}
+	if st.CentralURL != "https://central.example:8443/kyc" || shown.CentralURL != st.CentralURL {
+		t.Errorf("the address shown: %q on home, %q in the settings", st.CentralURL, shown.CentralURL)
+	}
+	for where, text := range map[string]string{"status": st.LastError, "log": log.String()} {
+		if strings.Contains(text, "hunter2") {
+			t.Errorf("the %s carries the credentials: %s", where, text)
+		}
+	}
+}
+
+// TestRedactURL: what is kept of a URL shown or logged.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://u:p@central.example:8443/kyc/?token=x#y": "https://central.example:8443/kyc/",
+		"http://127.0.0.1:8080":                           "http://127.0.0.1:8080",
+		"https://u@[::1]:8443/a%20b":                      "https://[::1]:8443/a%20b",
+		"u:p@central.example":                             "(not shown: not a URL)",
+		"https://u:p/q@central.example":                   "(not shown: not a URL)",
+		"":                                                "(not shown: not a URL)",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -358,10 +358,14 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 			t.Stop()
 		}
 	}
-	up, err := agent.NewUploader(agent.Config{Identity: id, Enrollment: enr})
+	// The enrolment file may have been written by hand: its address is
+	// checked here, as the enrolment form's is, so that the errors logged
+	// and shown (NewUploader's quote it) carry no credentials it holds.
+	central := redactURL(enr.CentralURL)
+	up, err := newUploader(id, enr)
 	if err != nil {
 		a.mu.Lock()
-		a.link.status.Enrolled, a.link.status.CentralURL = true, enr.CentralURL
+		a.link.status.Enrolled, a.link.status.CentralURL = true, central
 		a.link.status.LastError = "Sync cannot start: " + err.Error()
 		a.mu.Unlock()
 		a.cfg.Logger.Error("starting sync", "err", err)
@@ -370,7 +374,7 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 	ag := agent.New(up, v, agent.Options{PollInterval: a.cfg.SyncEvery, ConfigDir: a.dev.ConfigDir(),
 		AppVersion: a.cfg.Version, Logger: a.cfg.Logger, OnPass: a.onPass})
 	a.mu.Lock()
-	a.link.status.Enrolled, a.link.status.CentralURL = true, enr.CentralURL
+	a.link.status.Enrolled, a.link.status.CentralURL = true, central
 	a.link.agent, a.link.uploader = ag, up
 	a.mu.Unlock()
 	if err := ag.Run(ctx); err != nil {
@@ -384,6 +388,15 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 		}
 		a.mu.Unlock()
 	}
+}
+
+// newUploader is the sync loop's link to central for enrolment enr, once its
+// address passes checkCentralURL.
+func newUploader(id *identity.Identity, enr identity.Enrollment) (*agent.Uploader, error) {
+	if err := checkCentralURL(enr.CentralURL); err != nil {
+		return nil, fmt.Errorf("the enrolment's address: %w", err)
+	}
+	return agent.NewUploader(agent.Config{Identity: id, Enrollment: enr})
 }
 
 // onPass shows a sync pass on the home screen and loads the configuration
