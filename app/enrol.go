@@ -39,7 +39,8 @@ type EnrolRequest struct {
 // certificate chain is a few kilobytes.
 const maxCAFile = 1 << 20
 
-// EnrolmentView is the settings screen's enrolment state.
+// EnrolmentView is the settings screen's enrolment state. Nobody signed
+// in sees only whether the device is enrolled (Enrolment).
 type EnrolmentView struct {
 	Enrolled   bool      `json:"enrolled"`
 	DeviceID   string    `json:"device_id,omitempty"`
@@ -47,11 +48,27 @@ type EnrolmentView struct {
 	EnrolledAt time.Time `json:"enrolled_at,omitzero"`
 }
 
-// Enrolment says whether and where the device is enrolled.
+// Enrolment says whether and where the device is enrolled. Where is a
+// signed-in operator's (or the first run's) to see: the settings screen
+// opens from sign-in, where at a kiosk anyone stands, and a page's script
+// there may call this; the device's id and central's address tell a
+// walk-up where to aim. The enrolment form needs neither: a supervisor
+// enrolling from sign-in types the address.
 func (a *App) Enrolment() EnrolmentView {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.enrolmentLocked(a.mayConfigureLocked() == nil)
+}
+
+// enrolmentLocked is the enrolment as Enrolment shows it: whether the
+// device is enrolled, and with full where.
+func (a *App) enrolmentLocked(full bool) EnrolmentView {
 	enr, err := identity.LoadEnrollment(a.dev.EnrollmentPath())
 	if err != nil {
 		return EnrolmentView{}
+	}
+	if !full {
+		return EnrolmentView{Enrolled: true}
 	}
 	return EnrolmentView{Enrolled: true, DeviceID: enr.DeviceID, CentralURL: redactURL(enr.CentralURL), EnrolledAt: enr.EnrolledAt}
 }
@@ -75,7 +92,7 @@ func (a *App) Enrol(req EnrolRequest) (EnrolmentView, error) {
 		a.ui.lastError = "Enrolment failed: " + err.Error()
 		a.cfg.Logger.Warn("enrolment from the app", "err", err)
 		a.ui.rev++
-		return a.Enrolment(), err
+		return a.enrolmentLocked(a.mayConfigureLocked() == nil), err
 	}
 	a.audit("device.enrol", req.Supervisor)
 	select {
@@ -83,7 +100,7 @@ func (a *App) Enrol(req EnrolRequest) (EnrolmentView, error) {
 	default:
 	}
 	a.setScreenLocked(a.ui.screen)
-	return a.Enrolment(), nil
+	return a.enrolmentLocked(true), nil // the supervisor's passphrase was given
 }
 
 func (a *App) enrol(ctx context.Context, req EnrolRequest) error {

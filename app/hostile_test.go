@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -364,4 +365,45 @@ func TestRedactURL(t *testing.T) {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestSettingsBeforeSignIn: the settings screen opens from sign-in, where
+// at a kiosk anyone stands: nobody signed in, Settings gives only what the
+// screens render by (no camera, attached or set: a stream's address, the
+// paths captures come from) and Enrolment only whether the device is
+// enrolled (no device id, no central address). A signed-in operator, and
+// the first run's setup, see all.
+func TestSettingsBeforeSignIn(t *testing.T) {
+	a := supervisedApp(t, io.Discard)
+	const stream = "rtsp://admin:hunter2@10.0.0.7:554/stream1"
+	a.settings = Settings{DocumentCamera: t.TempDir(), SelfieCamera: stream, Lang: "id", Kiosk: true, IdleSeconds: 300}
+	if err := os.MkdirAll(a.dev.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	enr := identity.Enrollment{CentralURL: "https://central.example:8443", DeviceID: "dev-0123", CentralBoxKey: [32]byte{1}, EnrolledAt: time.Now()}
+	if err := identity.SaveEnrollment(a.dev.EnrollmentPath(), enr); err != nil {
+		t.Fatal(err)
+	}
+	sv, ev := a.Settings(), a.Enrolment()
+	want := SettingsView{Settings: Settings{Lang: "id", Kiosk: true, IdleSeconds: 300}, Cameras: []CameraChoice{}, SignInToSee: true}
+	if !reflect.DeepEqual(sv, want) {
+		t.Errorf("nobody signed in sees the settings %+v, want %+v", sv, want)
+	}
+	if ev != (EnrolmentView{Enrolled: true}) {
+		t.Errorf("nobody signed in sees the enrolment %+v, want only that it is enrolled", ev)
+	}
+	full := func(who string) {
+		t.Helper()
+		sv, ev := a.Settings(), a.Enrolment()
+		if sv.SignInToSee || sv.Settings.SelfieCamera != "rtsp://admin:xxxxx@10.0.0.7:554/stream1" || sv.Settings.DocumentCamera != a.settings.DocumentCamera || len(sv.Cameras) == 0 {
+			t.Errorf("%s sees the settings %+v", who, sv)
+		}
+		if ev.DeviceID != "dev-0123" || ev.CentralURL != enr.CentralURL || !ev.Enrolled {
+			t.Errorf("%s sees the enrolment %+v", who, ev)
+		}
+	}
+	a.staff.operator, a.staff.role, a.ui.screen = "agent02", RoleOperator, ScreenSettings
+	full("the operator signed in")
+	a.staff.operator, a.staff.role, a.staff.accounts = "", "", operators{}
+	full("the first run")
 }

@@ -431,16 +431,32 @@ type CameraChoice struct {
 type SettingsView struct {
 	Settings Settings       `json:"settings"`
 	Cameras  []CameraChoice `json:"cameras"`
+	// SignInToSee: nobody is signed in, and the settings are shown only
+	// as the screens render themselves (the language, the kiosk mode and
+	// the idle timeout), without the cameras.
+	SignInToSee bool `json:"sign_in_to_see,omitempty"`
 }
 
 // Settings returns the settings and the cameras to choose from: the
-// attached cameras and the demo videos.
+// attached cameras and the demo videos. Nobody signed in (but at the
+// first run) gets only what the screens render themselves by, as the View
+// carries it: the settings screen opens from sign-in, where at a kiosk
+// anyone stands, and may do nothing there but enrol and add an operator,
+// each behind a supervisor's passphrase (mayConfigureLocked). The capture
+// sources (a stream's address and user, the paths on the disk that
+// captures come from) and the cameras attached are a signed-in
+// operator's to see.
 func (a *App) Settings() SettingsView {
 	a.mu.Lock()
-	sv := SettingsView{Settings: a.settings}
+	s, full := a.settings, a.mayConfigureLocked() == nil
 	a.mu.Unlock()
-	// Shown from sign-in too: an IP camera's password is not
-	// (SaveSettings takes the address as shown for the one kept).
+	if !full {
+		return SettingsView{Settings: Settings{Lang: s.Lang, Kiosk: s.Kiosk, IdleSeconds: s.IdleSeconds},
+			Cameras: []CameraChoice{}, SignInToSee: true}
+	}
+	sv := SettingsView{Settings: s}
+	// An IP camera's password is not shown (SaveSettings takes the
+	// address as shown for the one kept).
 	sv.Settings.DocumentCamera = source.Redact(sv.Settings.DocumentCamera)
 	sv.Settings.SelfieCamera = source.Redact(sv.Settings.SelfieCamera)
 	sv.Cameras = []CameraChoice{{Source: "", Label: "Demo video (no camera)"}}

@@ -91,7 +91,8 @@ export interface NewOperator { supervisor: string; passphrase: string; name: str
 export interface EnrolmentView { enrolled: boolean; device_id?: string; central_url?: string; enrolled_at?: string }
 
 export interface Settings { document_camera: string; selfie_camera: string; lang: "en" | "id"; kiosk: boolean; idle_seconds: number }
-export interface SettingsView { settings: Settings; cameras: { source: string; label: string }[] }
+// sign_in_to_see: nobody signed in, so no cameras (nor the enrolment's where).
+export interface SettingsView { settings: Settings; cameras: { source: string; label: string }[]; sign_in_to_see?: boolean }
 
 export interface AppBinding {
   Home(): Promise<HomeInfo>;

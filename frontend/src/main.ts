@@ -85,7 +85,8 @@ const words: Record<string, [string, string]> = {
   token: ["Enrolment token", "Token pendaftaran"], ca: ["Central's CA (PEM or file path)", "CA pusat (PEM atau lokasi berkas)"],
   supervisor: ["Supervisor", "Supervisor"], enrol: ["Enrol this device", "Daftarkan perangkat ini"], scanQR: ["Read the token's QR code", "Baca kode QR token"],
   again: ["Enrol again (central restored or moved)", "Daftar ulang (pusat dipulihkan atau dipindah)"],
-  enrolledTo: ["Enrolled as", "Terdaftar sebagai"],
+  enrolledTo: ["Enrolled as", "Terdaftar sebagai"], enrolled: ["Enrolled with central", "Terdaftar ke pusat"],
+  signInToSee: ["Sign in to see or change the settings.", "Masuk untuk melihat atau mengubah pengaturan."],
   addOperator: ["Add an operator account", "Tambah akun operator"], role: ["Role", "Peran"], roleOperator: ["Operator", "Operator"],
   // hand-off
   handoffTitle: ["Continue on your phone", "Lanjutkan di ponsel Anda"],
@@ -369,15 +370,21 @@ async function renderSettings(v: View): Promise<void> {
     stage.hidden = false;
     void pullFrames(v.rev, { img, msg, fps: msg });
   };
-  const settings = el("section", { class: "card", id: "settings" }, el("h2", {}, t("settings")), list,
-    el("label", {}, t("docCamera"), docCam), button("preview-document-camera", t("testCamera"), camPreview(docCam), "secondary small"),
-    el("label", {}, t("selfieCamera"), selfieCam), button("preview-selfie-camera", t("testCamera"), camPreview(selfieCam), "secondary small"),
-    stage,
-    el("label", {}, t("language"), lang), el("label", {}, t("idle"), idle),
-    el("label", { class: "inline" }, kiosk, " " + t("kiosk")),
-    button("save-settings", t("save"), () => b.SaveSettings({ document_camera: docCam.value, selfie_camera: selfieCam.value,
-      lang: lang.value as "en" | "id", kiosk: kiosk.checked, idle_seconds: Number(idle.value) })),
-    button("close-settings", t("back"), () => b.CloseSettings(), "secondary"));
+  // Nobody signed in (from sign-in): the settings are not shown, only the
+  // enrolment and the new account, each behind a supervisor's passphrase.
+  const settings = sv.sign_in_to_see
+    ? el("section", { class: "card", id: "settings" }, el("h2", {}, t("settings")),
+      el("p", { class: "muted", id: "sign-in-to-see" }, t("signInToSee")),
+      button("close-settings", t("back"), () => b.CloseSettings(), "secondary"))
+    : el("section", { class: "card", id: "settings" }, el("h2", {}, t("settings")), list,
+      el("label", {}, t("docCamera"), docCam), button("preview-document-camera", t("testCamera"), camPreview(docCam), "secondary small"),
+      el("label", {}, t("selfieCamera"), selfieCam), button("preview-selfie-camera", t("testCamera"), camPreview(selfieCam), "secondary small"),
+      stage,
+      el("label", {}, t("language"), lang), el("label", {}, t("idle"), idle),
+      el("label", { class: "inline" }, kiosk, " " + t("kiosk")),
+      button("save-settings", t("save"), () => b.SaveSettings({ document_camera: docCam.value, selfie_camera: selfieCam.value,
+        lang: lang.value as "en" | "id", kiosk: kiosk.checked, idle_seconds: Number(idle.value) })),
+      button("close-settings", t("back"), () => b.CloseSettings(), "secondary"));
 
   const central = el("input", { id: "enrol-central", placeholder: "https://central.example:8443", value: enr.central_url ?? "" });
   const token = el("input", { id: "enrol-token", autocomplete: "off" });
@@ -386,13 +393,16 @@ async function renderSettings(v: View): Promise<void> {
   const supPass = el("input", { id: "enrol-passphrase", type: "password" });
   const again = el("input", { id: "enrol-again", type: "checkbox" });
   const status = el("p", { id: "enrolment-status", "data-enrolled": String(enr.enrolled) },
-    enr.enrolled ? `${t("enrolledTo")} ${enr.device_id} → ${enr.central_url}` : t("notEnrolled"));
+    !enr.enrolled ? t("notEnrolled") : enr.device_id ? `${t("enrolledTo")} ${enr.device_id} → ${enr.central_url}` : t("enrolled"));
+  // The camera is the settings', a signed-in operator's (ScanQR refuses it from sign-in).
+  const scan = button("scan-qr", t("scanQR"), async () => {
+    const text = await b.ScanQR(docCam.value);
+    token.value = text;
+  }, "secondary small");
+  scan.hidden = !!sv.sign_in_to_see;
   const enrolment = el("section", { class: "card", id: "enrolment" }, el("h2", {}, t("enrolment")), status,
     el("label", {}, t("centralURL"), central), el("label", {}, t("token"), token),
-    button("scan-qr", t("scanQR"), async () => {
-      const text = await b.ScanQR(docCam.value);
-      token.value = text;
-    }, "secondary small"),
+    scan,
     el("label", {}, t("ca"), ca), el("label", {}, t("supervisor"), sup), el("label", {}, t("pass"), supPass),
     el("label", { class: "inline" }, again, " " + t("again")),
     button("enrol-button", t("enrol"), () => b.Enrol({ central_url: central.value, token: token.value, ca: ca.value,
