@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -49,7 +50,9 @@ func rejectedVault(t *testing.T) *vault.Vault {
 
 // TestRequeueRefused: the operator's re-queue puts a refused submission
 // back in the outbox, records who did it, and nobody signed out can (nor
-// see the queue: whose customers were verified when, and how).
+// see the queue: whose customers were verified when, and how; nor the
+// sync status beyond whether the device is enrolled: central's address,
+// the last pass's error).
 func TestRequeueRefused(t *testing.T) {
 	v := rejectedVault(t)
 	a := New(Config{Logger: slog.New(slog.DiscardHandler)})
@@ -58,8 +61,9 @@ func TestRequeueRefused(t *testing.T) {
 	if _, err := a.Requeue("ses-1-1"); err == nil {
 		t.Fatal("re-queued with nobody signed in")
 	}
-	if q := a.Queue(); len(q.Items) != 0 {
-		t.Fatalf("the queue shown with nobody signed in: %+v", q.Items)
+	a.link.status = SyncStatus{Enrolled: true, CentralURL: "https://central.example:8443", Online: true, QueueDepth: 1, LastError: "central answered 503"}
+	if q := a.Queue(); len(q.Items) != 0 || q.Sync.SyncStatus != (SyncStatus{Enrolled: true}) || !reflect.DeepEqual(q.Config, ConfigInUse{}) {
+		t.Fatalf("the queue shown with nobody signed in: %+v", q)
 	}
 	if e, _ := v.OutboxStatus(context.Background(), "ses-1-1"); e.State != vault.StateRejected {
 		t.Fatalf("state after a refused re-queue: %s", e.State)

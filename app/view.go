@@ -381,13 +381,16 @@ func (a *App) Queue() QueueView {
 	a.mu.Lock()
 	v, st, op, role := a.vault, a.link.status, a.staff.operator, a.staff.role
 	a.mu.Unlock()
-	q := QueueView{Items: []QueueItem{}, Sync: a.syncView(st), Config: a.configInUse()}
 	if op == "" {
 		// Whose customers were verified when, and how: the signed-in
-		// operator's to see, not the sign-in screen's.
-		q.Error = "sign in to see the queue"
-		return q
+		// operator's to see, not the sign-in screen's; nor where the
+		// device syncs and how that goes (central's address, the last
+		// pass's error), nor the configuration in use, which only the
+		// home screen shows.
+		return QueueView{Items: []QueueItem{}, Sync: SyncView{SyncStatus: SyncStatus{Enrolled: st.Enrolled}, Now: a.now()},
+			Error: "sign in to see the queue"}
 	}
+	q := QueueView{Items: []QueueItem{}, Sync: a.syncView(st), Config: a.configInUse()}
 	if v == nil {
 		q.Error = "the vault is not open"
 		return q
