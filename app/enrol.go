@@ -106,7 +106,10 @@ func (a *App) Enrol(req EnrolRequest) (EnrolmentView, error) {
 func (a *App) enrol(ctx context.Context, req EnrolRequest) error {
 	central, token := strings.TrimSpace(req.CentralURL), strings.TrimSpace(req.Token)
 	if c, t, ok := parseEnrolQR(token); ok {
-		central, token = c, t
+		token = t
+		if c != "" { // a QR code of the token alone keeps the address typed
+			central = c
+		}
 	}
 	if err := checkCentralURL(central); err != nil {
 		return err
@@ -165,6 +168,9 @@ const maxCentralURL = 2048
 // refused outright: central knows a device by its enrolment token and
 // TLS, never by credentials in its address.
 func checkCentralURL(s string) error {
+	if s == "" {
+		return errors.New("central's address is empty: want https://host[:port][/path]")
+	}
 	if len(s) > maxCentralURL {
 		return fmt.Errorf("central's address is longer than %d characters", maxCentralURL)
 	}
@@ -202,8 +208,8 @@ func redactURL(s string) string {
 }
 
 // parseEnrolQR reads an enrolment QR code that carries central's address
-// with the token, openkyc-enrol:?central=URL&token=TOKEN; a QR code of the
-// token alone is the token.
+// with the token, openkyc-enrol:?central=URL&token=TOKEN (central may be
+// left out); a QR code of the token alone is the token.
 func parseEnrolQR(s string) (central, token string, ok bool) {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "openkyc-enrol" {

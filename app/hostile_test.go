@@ -290,6 +290,7 @@ func TestEnrolAddressRedacted(t *testing.T) {
 		{"not a URL", "https://admin:hunter2secret/x@central.example", token, []string{"want https://"}},
 		{"in the QR code", "", "openkyc-enrol:?central=" + url.QueryEscape("https://admin:hunter2secret@central.example") +
 			"&token=" + token, []string{"https://central.example:", "user name"}},
+		{"empty", " ", token, []string{"address is empty"}},
 		{"too long", "https://central.example/" + strings.Repeat("hunter2secret", 200), token, []string{"longer than"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -406,4 +407,19 @@ func TestSettingsBeforeSignIn(t *testing.T) {
 	full("the operator signed in")
 	a.staff.operator, a.staff.role, a.staff.accounts = "", "", operators{}
 	full("the first run")
+}
+
+// TestEnrolQRWithoutAddress: an enrolment QR code that carries the token
+// but no address keeps the address typed (it was replaced by none, and
+// the enrolment refused as to no address at all).
+func TestEnrolQRWithoutAddress(t *testing.T) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	token := b64(make([]byte, 16)) + "." + b64(make([]byte, 16))
+	a := supervisedApp(t, io.Discard)
+	// Plain http to another machine: refused as such before central is asked.
+	_, err := a.Enrol(EnrolRequest{CentralURL: "http://central.example:8080", Token: "openkyc-enrol:?token=" + token,
+		Supervisor: "chief", Passphrase: "supervisor passphrase"})
+	if !errors.Is(err, identity.ErrInsecureURL) {
+		t.Errorf("enrolment: %v, want the typed address refused as plain http", err)
+	}
 }
