@@ -124,6 +124,19 @@ func (s *Server) RunErasure(ctx context.Context, id string, final bool) error {
 	return err
 }
 
+// auditSubject is the subject of e's audit events: the device of one
+// submission erased ("device:<id>", which says no more of the person than
+// the device's other events do), so the console shows it to the admins of
+// that device's branch only; none for a person's, whose submissions may lie
+// in any branch. The store forgets the device when the erasure ends, so
+// the event is where its branch is kept.
+func (e Erasure) auditSubject() string {
+	if e.DeviceID == "" {
+		return ""
+	}
+	return "device:" + e.DeviceID
+}
+
 // answer is e as the API shows it: without criteria, with its status URL.
 func answer(e Erasure) Erasure {
 	e.Tokens, e.DeviceID, e.SubmissionKey = nil, "", ""
@@ -167,7 +180,7 @@ func (p *privacy) eraseRequest(ctx context.Context, actor string, req ErasureReq
 			return Erasure{}, err
 		}
 		e.Status, e.Erased, e.FinishedAt = ErasureDone, n, e.RequestedAt
-		ev := AuditEvent{ID: e.ID, At: e.RequestedAt, Actor: actor, Action: AuditErasureDryRun, Count: n}
+		ev := AuditEvent{ID: e.ID, At: e.RequestedAt, Actor: actor, Action: AuditErasureDryRun, Subject: e.auditSubject(), Count: n}
 		if err := p.s.cfg.Store.AppendAudit(ctx, ev); err != nil {
 			return Erasure{}, fmt.Errorf("recording the erasure count: %w", err)
 		}
@@ -298,7 +311,7 @@ func (p *privacy) finishErasure(ctx context.Context, e Erasure, status ErasureSt
 	if status == ErasureFailed {
 		action = AuditErasureFailed
 	}
-	ev := AuditEvent{ID: e.ID, At: at, Actor: e.Actor, Action: action}
+	ev := AuditEvent{ID: e.ID, At: at, Actor: e.Actor, Action: action, Subject: e.auditSubject()}
 	out, ended, err := p.s.cfg.Store.FinishErasure(ctx, e.ID, status, at, cause, ev)
 	if err != nil {
 		return Erasure{}, fmt.Errorf("ending erasure %s: %w", e.ID, err)

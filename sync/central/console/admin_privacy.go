@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,10 +53,13 @@ type privacyPage struct {
 	Confirm bool
 	Count   int
 	Wrong   bool // the confirmation word was not typed right
+	// scope is what an admin scoped to some branches sees; nil for an
+	// admin of every branch.
+	scope *auditScope
 }
 
 func (c *Console) privacyPage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
-	p, err := c.privacyData(r.Context())
+	p, err := c.privacyData(r.Context(), v)
 	if err != nil {
 		return err
 	}
@@ -63,7 +67,12 @@ func (c *Console) privacyPage(w http.ResponseWriter, r *http.Request, v *Viewer)
 		e, err := c.cfg.Store.Erasure(r.Context(), id)
 		switch {
 		case err == nil:
-			p.Erasure = &e
+			// A scoped admin reads the erasures they asked for (an
+			// ended one no longer names its device) and those under
+			// way in their scope.
+			if p.scope == nil || e.Actor == v.Actor() || p.scope.seesErasure(e) {
+				p.Erasure = &e
+			}
 		case !errors.Is(err, central.ErrNotFound):
 			return fmt.Errorf("reading the erasure: %w", err)
 		}
@@ -71,14 +80,24 @@ func (c *Console) privacyPage(w http.ResponseWriter, r *http.Request, v *Viewer)
 	return c.render(w, r, v, http.StatusOK, "admin_privacy.html", p)
 }
 
-func (c *Console) privacyData(ctx context.Context) (*privacyPage, error) {
+// privacyData reads the page for v. An admin scoped to some branches
+// sees the erasures of submissions of devices in scope only (the audit
+// view's rule, auditScope.seesEvent): another branch's, and a person's
+// (which may lie in any branch), are other branches' activity. Sweeps
+// and the policy are central's, the same for every branch.
+func (c *Console) privacyData(ctx context.Context, v *Viewer) (*privacyPage, error) {
 	st := c.cfg.Store
 	pol, err := st.Retention(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the retention policy: %w", err)
 	}
 	p := &privacyPage{Policy: pol, HasIndex: c.cfg.Central != nil && c.cfg.Central.HasIndex()}
-	if p.Sweeps, err = c.latestEvents(ctx, central.AuditSweep); err != nil {
+	if len(v.User.Scopes) > 0 {
+		if p.scope, err = c.auditScopeOf(ctx, v); err != nil {
+			return nil, err
+		}
+	}
+	if p.Sweeps, err = c.latestEvents(ctx, central.AuditSweep, nil); err != nil {
 		return nil, err
 	}
 	if len(p.Sweeps) > 0 {
@@ -88,18 +107,32 @@ func (c *Console) privacyData(ctx context.Context) (*privacyPage, error) {
 			p.Held[kind] = n["held_"+string(kind)]
 		}
 	}
-	if p.Erasures, err = c.latestEvents(ctx, central.AuditErasure); err != nil {
+	var keep func(central.AuditEvent) bool
+	if p.scope != nil {
+		keep = p.scope.seesEvent
+	}
+	if p.Erasures, err = c.latestEvents(ctx, central.AuditErasure, keep); err != nil {
 		return nil, err
 	}
 	if p.Pending, err = st.Erasures(ctx, true, privacyEvents); err != nil {
 		return nil, fmt.Errorf("listing the erasures under way: %w", err)
 	}
+	if p.scope != nil {
+		p.Pending = slices.DeleteFunc(p.Pending, func(e central.Erasure) bool { return !p.scope.seesErasure(e) })
+	}
 	return p, nil
 }
 
-// latestEvents returns the newest privacyEvents events of action, newest
-// first: the trail lists oldest first, so it pages to the end.
-func (c *Console) latestEvents(ctx context.Context, action string) ([]central.AuditEvent, error) {
+// seesErasure reports whether the scoped user sees e, an erasure under
+// way: one of a submission of a device in scope.
+func (sc *auditScope) seesErasure(e central.Erasure) bool {
+	return e.DeviceID != "" && sc.sees("device:"+e.DeviceID)
+}
+
+// latestEvents returns the newest privacyEvents events of action that
+// keep (nil: all) keeps, newest first: the trail lists oldest first, so it
+// pages to the end.
+func (c *Console) latestEvents(ctx context.Context, action string, keep func(central.AuditEvent) bool) ([]central.AuditEvent, error) {
 	var last []central.AuditEvent
 	f := central.AuditFilter{Action: action, Limit: central.MaxListLimit}
 	for {
@@ -108,13 +141,19 @@ func (c *Console) latestEvents(ctx context.Context, action string) ([]central.Au
 			return nil, fmt.Errorf("reading the audit trail: %w", err)
 		}
 		if len(evs) > 0 {
+			f.AfterSeq = evs[len(evs)-1].Seq
+		}
+		full := len(evs) == central.MaxListLimit
+		if keep != nil {
+			evs = slices.DeleteFunc(evs, func(e central.AuditEvent) bool { return !keep(e) })
+		}
+		if len(evs) > 0 {
 			last = append(last, evs...)
 			if len(last) > privacyEvents {
 				last = last[len(last)-privacyEvents:]
 			}
-			f.AfterSeq = evs[len(evs)-1].Seq
 		}
-		if len(evs) < central.MaxListLimit {
+		if !full {
 			break
 		}
 	}
@@ -187,7 +226,7 @@ func (c *Console) erasePost(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if err != nil {
 		return opError(err)
 	}
-	p, err := c.privacyData(ctx)
+	p, err := c.privacyData(ctx, v)
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 		}
 		for _, e := range evs {
 			if sc != nil {
-				if !sc.sees(e.Subject) {
+				if !sc.seesEvent(e) {
 					continue
 				}
 				e.After = sc.after(e)
@@ -157,6 +157,22 @@ func (sc *auditScope) sees(subject string) bool {
 		return false
 	}
 	return true
+}
+
+// seesEvent reports whether the scoped user sees e: by its subject
+// (sees), but an erasure only when it names a device in scope, as a
+// scoped admin may erase only there (erasePost): an erasure of one
+// submission names its device (central's Erasure), one of a person's
+// nothing, as its submissions may lie in any branch. Another branch's
+// erasures, and a person's, are other branches' activity.
+func (sc *auditScope) seesEvent(e central.AuditEvent) bool {
+	switch e.Action {
+	case central.AuditErasure, central.AuditErasureFailed, central.AuditErasureDryRun:
+		if !strings.HasPrefix(e.Subject, "device:") {
+			return false
+		}
+	}
+	return sc.sees(e.Subject)
 }
 
 // after is the After of e as a user scoped to some branches reads it. A
