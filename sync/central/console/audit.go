@@ -34,6 +34,10 @@ type auditData struct {
 	Next    string
 	Invalid bool
 	Verify  *verifyResult
+	// VerifyAt is when "Verify chain" may run again, zero when it may
+	// now; VerifyRefused says this answer refused it (429).
+	VerifyAt      time.Time
+	VerifyRefused bool
 }
 
 type auditRow struct {
@@ -53,13 +57,26 @@ type verifyResult struct {
 	LastCheckpointAt time.Time
 }
 
+// VerifyAtText is VerifyAt to the second: a cooldown may be a minute.
+func (d auditData) VerifyAtText() string { return d.VerifyAt.Format("2006-01-02 15:04:05 UTC") }
+
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, v *Viewer) error {
-	return c.renderAudit(w, r, v, nil)
+	return c.renderAudit(w, r, v, auditData{})
 }
 
-func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer, vr *verifyResult) error {
+// renderAudit renders the audit view with d's verification fields, the
+// time the next verification may start and the events the query asks for.
+func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer, d auditData) error {
 	q := r.URL.Query()
-	d := auditData{Q: q, Verify: vr}
+	d.Q = q
+	status := http.StatusOK
+	if wait := c.verifyWait(); wait > 0 {
+		d.VerifyAt = c.cfg.Now().Add(wait).UTC()
+		if d.VerifyRefused {
+			status = http.StatusTooManyRequests
+			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		}
+	}
 	f := central.AuditFilter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
 		Subject: strings.TrimSpace(q.Get("subject")), Limit: auditPageSize}
 	d.Invalid = !storable(f.Actor, f.Action, f.Subject)
@@ -109,7 +126,7 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 			d.Next = "/console/audit?" + q2.Encode()
 		}
 	}
-	return c.render(w, r, v, http.StatusOK, "audit.html", d)
+	return c.render(w, r, v, status, "audit.html", d)
 }
 
 // auditScope is what a user scoped to some branches sees of the trail.
@@ -215,17 +232,26 @@ func (sc *auditScope) after(e central.AuditEvent) json.RawMessage {
 // the first broken one.
 // One walk at a time: each reads and hashes the whole trail, and any
 // auditor may ask, so a burst of them would hold the store and the CPUs.
+// And one per cooldown (Config.VerifyCooldown, or ten times the last
+// walk's time if longer) on this instance, from the end of the last: one
+// asked for sooner is answered 429 with a Retry-After, on the audit view
+// saying when it may run again.
 func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer) error {
 	if !c.verifies.Acquire() {
 		return errBusy
 	}
 	defer c.verifies.Release()
+	if c.verifyWait() > 0 {
+		return c.renderAudit(w, r, v, auditData{VerifyRefused: true})
+	}
 	srv, err := c.server()
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
+	start := time.Now()
 	chk, err := srv.VerifyAuditOf(ctx, c.cfg.Store)
+	c.verified(time.Since(start))
 	vr := &verifyResult{OK: err == nil, Count: chk.Events, Checkpoints: chk.Checkpoints, LastCheckpoint: chk.LastCheckpoint, LastCheckpointAt: chk.LastCheckpointAt}
 	var brk *central.AuditBreak
 	switch {
@@ -238,7 +264,28 @@ func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer)
 	if err := c.audit(ctx, v, AuditVerify, "audit", nil, map[string]any{"ok": vr.OK, "count": vr.Count, "broken_at": vr.Seq}); err != nil {
 		return err
 	}
-	return c.renderAudit(w, r, v, vr)
+	return c.renderAudit(w, r, v, auditData{Verify: vr})
+}
+
+// verifyDuty is how many times a walk's own time the cooldown after it
+// lasts at least, so walks of a long trail take at most a tenth of the
+// time.
+const verifyDuty = 10
+
+// verified starts the cooldown after a walk of the chain that took took
+// (whatever its result: a failed walk cost as much).
+func (c *Console) verified(took time.Duration) {
+	c.verifyMu.Lock()
+	defer c.verifyMu.Unlock()
+	c.verifyNext = c.cfg.Now().Add(max(c.cfg.VerifyCooldown, verifyDuty*took))
+}
+
+// verifyWait is how long until the next walk of the chain may start, 0
+// when it may now.
+func (c *Console) verifyWait() time.Duration {
+	c.verifyMu.Lock()
+	defer c.verifyMu.Unlock()
+	return max(0, c.verifyNext.Sub(c.cfg.Now()))
 }
 
 // shortID is an id's first 12 characters, for tables.

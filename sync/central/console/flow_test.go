@@ -498,6 +498,7 @@ func testFourEyes(t *testing.T, open opener) {
 	if err := f.console.cfg.Central.CheckpointAudit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	f.clk.Advance(DefaultVerifyCooldown) // TestAuditVerifyCooldown's business
 	if a := b1.post("/console/audit/verify", nil); !strings.Contains(a.body, "Chain OK") || !strings.Contains(a.body, "Signed by central&#39;s key up to entry") {
 		t.Errorf("verify after a checkpoint: %d %s", a.status, a.body[strings.Index(a.body, `id="verify-result"`):][:300])
 	}
