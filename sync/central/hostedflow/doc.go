@@ -129,8 +129,11 @@
 // without them (the manual button, an upload) that would approve takes the
 // challenge instead (FACE_CHALLENGE_NOT_DONE: a RETRY of the selfie, at
 // the last attempt a reject). Every image is untrusted input, decoded by
-// engine/imageio; the manual captures and uploads (up to 40 megapixels
-// each) as many at once as Config.MaxConcurrent, a partner's at most half;
+// engine/imageio; the manual captures and uploads (the document's up to
+// 40 megapixels, the selfie's, like the partner's reference image, up to
+// the Face Match API's 4096x4096, judged from the header: a larger one is
+// 413 too_many_pixels, which the page explains) as many at once as
+// Config.MaxConcurrent, a partner's at most half;
 // the guidance frames twice as many, and a frame that waits a second for
 // its turn is dropped (429 busy: the page sends a later one).
 //

@@ -77,7 +77,8 @@ import (
 //	denied     the camera refused (no automatic permission, denied for the
 //	           site): the page says what to do, in Indonesian for an
 //	           Indonesian browser (marked lang="id"), and offers the
-//	           upload of photos, which are verified; a computer with no
+//	           upload of photos, which are verified (a selfie over the
+//	           face engine's 4096x4096 first: the page says what to do); a computer with no
 //	           camera at all is told so
 //	links      an unknown launch link: 404 with a page; sessions made at
 //	           the start with the shortest ttl (60 s): the unopened link
@@ -128,6 +129,11 @@ func TestHostedFlowInBrowser(t *testing.T) {
 		}
 	}
 	genuine.Close()
+	// A selfie over the face engine's bound (4096x4096): refused first.
+	uploadBig := filepath.Join(videos, "selfie-too-big.jpg")
+	if err := os.WriteFile(uploadBig, bigJPEG(t, 4097, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	other := r.render(t, videos, "other", personPhoto, otherPhoto)
 	other.Close()
 	still := r.render(t, videos, "still", personPhoto, personPhoto)
@@ -163,6 +169,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 		"KYC_FLOW_SHOTS=" + shots, "KYC_FLOW_PARTNER_SITE=" + site.URL,
 		"KYC_FLOW_VIDEO_GENUINE=" + genuine.Path, "KYC_FLOW_VIDEO_OTHER=" + other.Path, "KYC_FLOW_VIDEO_STILL=" + still.Path,
 		"KYC_FLOW_UPLOAD_DOCUMENT=" + uploadDoc, "KYC_FLOW_UPLOAD_SELFIE=" + uploadSelfie,
+		"KYC_FLOW_UPLOAD_SELFIE_TOO_BIG=" + uploadBig,
 	}
 	h := &scriptHost{t: t, c: c, site: site, token: tok}
 	res := runFlowScript(t, ctx, root, env, h)

@@ -408,9 +408,13 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if err != nil {
 		return err
 	}
-	img, err := imageio.Decode(body, captureMaxPixels)
+	img, err := imageio.Decode(body, stepMaxPixels(step))
 	img.Close()
 	release()
+	if errors.Is(err, imageio.ErrTooLarge) {
+		return httpx.Wrap(err, http.StatusRequestEntityTooLarge, tooManyPixels,
+			fmt.Sprintf("the photo has more pixels than the %d accepted", stepMaxPixels(step)))
+	}
 	if err != nil {
 		return httpx.Wrap(err, http.StatusUnprocessableEntity, "bad_image", "the photo is not a readable image")
 	}
@@ -473,5 +477,20 @@ func decodeLuma(b []byte) (*image.Gray, error) {
 	return imageio.GreyImage(m)
 }
 
-// decodeCapture decodes a stored capture for the engine.
-func decodeCapture(b []byte) (gocv.Mat, error) { return imageio.Decode(b, captureMaxPixels) }
+// tooManyPixels is the code of a capture or upload refused for its
+// pixels (stepMaxPixels), which the page names to the person.
+const tooManyPixels = "too_many_pixels"
+
+// stepMaxPixels bounds the decoded capture of step: the selfie goes to
+// the face engine whole (faceMaxPixels), the document to its pipeline.
+func stepMaxPixels(step string) int {
+	if step == stepSelfie {
+		return faceMaxPixels
+	}
+	return captureMaxPixels
+}
+
+// decodeCapture decodes a stored capture of step for the engine.
+func decodeCapture(b []byte, step string) (gocv.Mat, error) {
+	return imageio.Decode(b, stepMaxPixels(step))
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/openkyc/kyc/internal/runtimeinfo"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/shares"
 )
 
@@ -56,8 +57,16 @@ const (
 	MaxLiveSessions = 500
 	// frameMaxPixels bounds a decoded guidance frame (1920x1080 and a bit).
 	frameMaxPixels = 2_500_000
-	// captureMaxPixels bounds a decoded capture or upload.
+	// captureMaxPixels bounds a decoded capture or upload of the
+	// document, which the document's pipeline reads (its text, its
+	// forensics) at the resolution it was taken.
 	captureMaxPixels = 40_000_000
+	// faceMaxPixels bounds a decoded image that goes to the face engine
+	// whole, the selfie and the partner's reference image: the Face Match
+	// API's bound (4096x4096), judged from the header before decoding.
+	// The engine works on far fewer pixels; a 40 MP image cost seconds
+	// and some 300 MB in decoding alone.
+	faceMaxPixels = partnerapi.MaxFaceMatchPixels
 	// DefaultWatchlistRefresh is how often central's published watchlists
 	// are read again.
 	DefaultWatchlistRefresh = 10 * time.Minute

@@ -405,7 +405,7 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	// (unchanged lists cost one metadata read).
 	f.refreshScreening(ctx)
 	e := f.cfg.Engines
-	front, err := decodeCapture(in.front)
+	front, err := decodeCapture(in.front, stepDocument)
 	if err != nil {
 		front.Close()
 		return nil, fmt.Errorf("decoding the document: %w", err)
@@ -413,7 +413,7 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 	defer front.Close()
 	var back *document.Image
 	if in.back != nil {
-		m, err := decodeCapture(in.back)
+		m, err := decodeCapture(in.back, stepBack)
 		if err != nil {
 			m.Close()
 			return nil, fmt.Errorf("decoding the back: %w", err)
@@ -421,7 +421,7 @@ func (f *Flow) verify(ctx context.Context, in attemptInput) (*verify.Report, err
 		defer m.Close()
 		back = &document.Image{Raw: in.back, Mat: m}
 	}
-	selfie, err := decodeCapture(in.selfie)
+	selfie, err := decodeCapture(in.selfie, stepSelfie)
 	if err != nil {
 		selfie.Close()
 		return nil, fmt.Errorf("decoding the selfie: %w", err)
@@ -535,7 +535,7 @@ func (f *Flow) referenceImage(ctx context.Context, fs central.FlowSession) (gocv
 	if err != nil {
 		return gocv.NewMat(), fmt.Errorf("%w: %w", errReference, err)
 	}
-	m, err := imageio.Decode(b, captureMaxPixels)
+	m, err := imageio.Decode(b, faceMaxPixels)
 	if err != nil {
 		m.Close()
 		return gocv.NewMat(), fmt.Errorf("%w: decoding it: %w", errReference, err)

@@ -20,7 +20,8 @@ import (
 // document's portrait: the person's own photo approves, another person's
 // photo rejects with a face mismatch although the document's portrait is
 // the person's; an endpoint without an image ends the session in ERROR
-// reference_image_unavailable, no RETRY.
+// reference_image_unavailable, no RETRY, as does one over the Face Match
+// API's bound.
 func TestReferenceImage(t *testing.T) {
 	e := newEnv(t, true)
 	doc, selfie, _ := images(t)
@@ -97,7 +98,15 @@ func TestReferenceImage(t *testing.T) {
 		t.Errorf("no reference image: %+v", st)
 	}
 	e.wantEnded(t, pid, st.Callback.SessionID, hostedflow.ErrorReferenceImage)
-	if calls.Load() != 3 {
-		t.Errorf("the endpoint was called %d times, want 3", calls.Load())
+	// A reference image goes to the face engine whole: over the Face
+	// Match API's bound (4096x4096) it is refused from its header, as
+	// unavailable, not decoded.
+	pid, st = run(bigJPEG(t, 4097, 4096))
+	if st.Status != "ERROR" || st.ErrorCode != hostedflow.ErrorReferenceImage || st.NextAction == "RETRY" {
+		t.Errorf("a 4097x4096 reference image: %+v", st)
+	}
+	e.wantEnded(t, pid, st.Callback.SessionID, hostedflow.ErrorReferenceImage)
+	if calls.Load() != 4 {
+		t.Errorf("the endpoint was called %d times, want 4", calls.Load())
 	}
 }

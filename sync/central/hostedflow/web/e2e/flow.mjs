@@ -30,6 +30,7 @@
 //                            still photo: every frame the same (an injection)
 //   KYC_FLOW_UPLOAD_DOCUMENT a photo (JPEG) of the card, for the upload fallback
 //   KYC_FLOW_UPLOAD_SELFIE   a photo (JPEG) of the card's person
+//   KYC_FLOW_UPLOAD_SELFIE_TOO_BIG  optional: a selfie over the face engine's pixel bound, refused first
 //   KYC_FLOW_ONLY            optional: comma-separated scenarios to run (default all)
 //
 // Chromium takes one video file for every camera, so a browser's cameras
@@ -58,7 +59,10 @@ const site = process.env.KYC_FLOW_PARTNER_SITE;
 const shots = process.env.KYC_FLOW_SHOTS ?? "screenshots";
 const videos = { genuine: process.env.KYC_FLOW_VIDEO_GENUINE, other: process.env.KYC_FLOW_VIDEO_OTHER, still: process.env.KYC_FLOW_VIDEO_STILL };
 const only = (process.env.KYC_FLOW_ONLY ?? "").split(",").filter(Boolean);
-const uploads = { document: process.env.KYC_FLOW_UPLOAD_DOCUMENT, selfie: process.env.KYC_FLOW_UPLOAD_SELFIE };
+const uploads = {
+  document: process.env.KYC_FLOW_UPLOAD_DOCUMENT, selfie: process.env.KYC_FLOW_UPLOAD_SELFIE,
+  selfieTooBig: process.env.KYC_FLOW_UPLOAD_SELFIE_TOO_BIG,
+};
 mkdirSync(shots, { recursive: true });
 
 const axePath = process.env.KYC_AXE;
@@ -686,6 +690,16 @@ async function denied() {
     // offers its own upload.
     await page.waitForSelector("#upload-selfie", { timeout: 30_000, state: "attached" });
     await shot(page, "camera-denied-upload-selfie-id", { both: false });
+    if (uploads.selfieTooBig) {
+      // A selfie over the face engine's bound (4096x4096): the page says
+      // so, in the person's language, and the upload can be tried again.
+      await page.setInputFiles("#upload-selfie", uploads.selfieTooBig);
+      await page.waitForFunction(() => document.getElementById("flow-error")?.textContent && !document.getElementById("upload-selfie")?.disabled,
+        null, { timeout: 30_000 });
+      const msg = ((await page.textContent("#flow-error")) ?? "").trim();
+      check("denied: a selfie of too many pixels is refused with what to do, in Indonesian", msg === id.too_many_pixels, msg);
+      await shot(page, "upload-too-many-pixels-id", { both: false });
+    }
     await page.setInputFiles("#upload-selfie", uploads.selfie);
     const end = await waitScreen(page, ["success", "error", "retry", "exit", "leaving"], 60_000);
     const after = await state(page);

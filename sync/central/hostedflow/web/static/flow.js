@@ -207,7 +207,9 @@ function showError(err) {
     if (err.status === 409) return refresh().catch((e) => console.warn("flow:", e));
   }
   const bar = document.getElementById("flow-error") || app.insertBefore(el("p", { id: "flow-error", class: "error", role: "alert" }), app.firstChild);
-  bar.textContent = t("error_generic");
+  // A photo over the bound of its step (the selfie's is Face Match's,
+  // 4096x4096) can be fixed by the person: say how.
+  bar.textContent = t(err instanceof HTTPError && err.code === "too_many_pixels" ? "too_many_pixels" : "error_generic");
   if (err instanceof HTTPError && err.requestId) bar.dataset.requestId = err.requestId;
   console.warn("flow:", err);
 }
