@@ -37,13 +37,15 @@ func loadOrCreateConsoleKey(path string) ([]byte, error) {
 
 // mountConsole serves the review console at /console/ on srv (on its
 // own listener when srv has a console address); partners is the partner
-// API, which the partners page changes partners through.
-func mountConsole(srv *central.Server, store central.Store, partners console.PartnerAdmin, keyFile string, secure bool, cfg central.Config) error {
+// API, which the partners page changes partners through; verifyCooldown
+// is console.Config.VerifyCooldown.
+func mountConsole(srv *central.Server, store central.Store, partners console.PartnerAdmin, keyFile string, secure bool, verifyCooldown time.Duration, cfg central.Config) error {
 	key, err := loadOrCreateConsoleKey(keyFile)
 	if err != nil {
 		return err
 	}
-	cc := console.Config{Store: store, Central: srv, Partners: partners, SecretKey: key, Logger: cfg.Logger, Secure: secure}
+	cc := console.Config{Store: store, Central: srv, Partners: partners, SecretKey: key, Logger: cfg.Logger, Secure: secure,
+		VerifyCooldown: verifyCooldown}
 	if idx, ok := store.(central.BlindIndex); ok {
 		cc.Index = idx.Token
 	}

@@ -65,6 +65,7 @@ import (
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/backup"
+	"github.com/openkyc/kyc/sync/central/console"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/pki"
@@ -223,6 +224,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fmWait := fs.Duration("face-match-wait", 0, "how long a Face Match request waits for a turn before 503 face_match_busy (0: "+partnerapi.DefaultFaceMatchWait.String()+")")
 	fmBodyTime := fs.Duration("face-match-body-time", 0, "how long a Face Match request's whole body may take to arrive once it has its turn, else 408 timeout (0: "+partnerapi.DefaultFaceMatchBodyTime.String()+")")
 	tokenOwner := fs.String("admin-token-owner", "", "the console admin account of the person who holds the admin token: the token's risk and watchlist proposals are theirs, so another admin must confirm them (default: none, and the token cannot propose, only publish a new watchlist name)")
+	verifyCooldown := fs.Duration("audit-verify-cooldown", console.DefaultVerifyCooldown, "console: how long after a \"Verify chain\" (or ten times its walk's time, if longer) the next may start on this instance; sooner is 429 with a Retry-After")
 	riskTTL := fs.Duration("risk-proposal-ttl", central.DefaultRiskProposalTTL, "how long proposed risk settings wait for a second admin to confirm them before they expire")
 	recheckApprovals := fs.Bool("recheck-approvals", false, "recheck every device approval with central's face engine once its images are in (document against selfie, the selfie's liveness), and send one the engine contradicts to review; needs the face models")
 	backupDir := fs.String("backup-dir", "", "take a checked copy of the bbolt store into this folder every --backup-every, keeping the newest --backup-keep (best another disk; default: no scheduled copies; PostgreSQL: use its own tools)")
@@ -342,7 +344,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := mountConsole(srv, store, api, consoleKeyPath(*consoleKey, *data), srvTLS != nil, central.Config{Logger: logger}); err != nil {
+	if err := mountConsole(srv, store, api, consoleKeyPath(*consoleKey, *data), srvTLS != nil, *verifyCooldown, central.Config{Logger: logger}); err != nil {
 		return err
 	}
 	bcfg := backup.Config{Store: store, StageDir: *data}

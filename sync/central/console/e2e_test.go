@@ -313,7 +313,7 @@ func startConsoleCentral(t *testing.T, ctx context.Context, bin, dsn string, use
 	// The admin holds the token: its proposals are hers.
 	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", addr, "--data", c.data, "--store", "postgres", "--dsn", dsn,
 		"--tls-cert", filepath.Join(tlsDir, "server.crt"), "--tls-key", filepath.Join(tlsDir, "server.key"),
-		"--admin-token-owner", users["admin"].Name)
+		"--admin-token-owner", users["admin"].Name, "--audit-verify-cooldown", "1s")
 	cmd.Env = append(os.Environ(), "KYC_CENTRAL_ADMIN_TOKEN="+c.Token)
 	c.logs = browsertest.StartLogged(t, cmd)
 	if !c.logs.Wait("kyc-central listening", time.Minute) {

@@ -158,6 +158,20 @@ async function submitAndWait(page, selector) {
   return resp;
 }
 
+// verifyChain opens the audit view and runs "Verify chain" once the
+// cooldown after the last (kyc-central serve --audit-verify-cooldown, 1 s
+// here) lets it: the view is read again until its button is enabled.
+async function verifyChain(page) {
+  const deadline = Date.now() + 30_000;
+  await goto(page, "/console/audit");
+  while (await page.locator("#verify-chain[disabled]").count()) {
+    if (Date.now() > deadline) throw new Error("Verify chain stayed disabled for 30 s");
+    await page.waitForTimeout(200); // paces the poll of a condition, bounded by the deadline
+    await goto(page, "/console/audit");
+  }
+  return submitAndWait(page, "#verify-chain");
+}
+
 // signIn signs user in from a fresh context: password, then TOTP, enrolling
 // the second factor on the first sign-in (the secret read from the page, as
 // a person types it into an authenticator app). screenshots: true for every
@@ -646,18 +660,18 @@ try {
     await submitAndWait(page, "#verify-chain");
     const ok = (await page.textContent("#verify-result")).trim();
     check("Verify chain: the untouched chain verifies", (await page.locator("#verify-result.notice").count()) === 1, ok);
+    check("Verify chain: the page says from when it may run again, its button disabled until then",
+      (await page.locator("#verify-wait").count()) === 1 && (await page.locator("#verify-chain[disabled]").count()) === 1);
     await shot(page, "audit-verified");
     // An insider rewrites who confirmed the four-eyes reject, in PostgreSQL.
     const t = await ask("tamper", { action: "case_confirm" });
-    await goto(page, "/console/audit");
-    await submitAndWait(page, "#verify-chain");
+    await verifyChain(page);
     const broken = (await page.textContent("#verify-result")).trim();
     check("Verify chain finds the tampered entry", (await page.locator("#verify-result.error").count()) === 1 && broken.includes(String(t.seq)), `${broken} (tampered seq ${t.seq})`);
     await shot(page, "audit-tampered");
     // The auditor may run the check too.
     const a = pages.auditor.page;
-    await goto(a, "/console/audit");
-    await submitAndWait(a, "#verify-chain");
+    await verifyChain(a);
     check("the auditor's Verify chain finds it as well", (await a.locator("#verify-result.error").count()) === 1);
   });
 } catch (err) {
