@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/openkyc/kyc/sync/central/httpx"
 )
 
 // River keeps the text of each failed run of a job in river_job.errors
@@ -27,7 +28,6 @@ import (
 const ErrorBytes = 512
 
 var (
-	urlText   = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>` + "`" + `]+`)
 	emailText = regexp.MustCompile(`[^\s"'<>@()\[\],;:]+@[^\s"'<>@()\[\],;:]+\.[A-Za-z]{2,}`)
 	digitRun  = regexp.MustCompile(`\d{9,}`)
 )
@@ -36,7 +36,7 @@ var (
 // addresses and runs of nine digits or more replaced, at most ErrorBytes
 // (cut at a character).
 func Scrub(s string) string {
-	s = urlText.ReplaceAllStringFunc(s, origin)
+	s = httpx.CutURLs(s)
 	s = emailText.ReplaceAllString(s, "<email>")
 	s = digitRun.ReplaceAllString(s, "<digits>")
 	if len(s) <= ErrorBytes {
@@ -48,19 +48,6 @@ func Scrub(s string) string {
 		cut--
 	}
 	return s[:cut] + more
-}
-
-// origin is the scheme and host of the URL u: its user, path, query and
-// fragment, where a person or a credential is named, dropped.
-func origin(u string) string {
-	scheme, rest, _ := strings.Cut(u, "://")
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
-	}
-	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	return scheme + "://" + rest
 }
 
 // scrubbed is an error whose text is scrubbed; it still wraps the error

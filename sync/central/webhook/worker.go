@@ -523,7 +523,12 @@ func (w *Worker) attempt(ctx context.Context, p central.Partner, perr error, ev 
 	a.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	a.Status, a.Excerpt = status, excerpt
 	if err != nil {
-		a.Excerpt = clip(err.Error(), ExcerptBytes)
+		// The error's text is kept (the console and the admin API show
+		// it) with each URL it quotes cut to its origin: a Sender's may
+		// quote its request's URL (a library's %v of a url.Error), whose
+		// query or path can carry a partner's token. An erasure does not
+		// empty it (it names no one), so nothing else would remove it.
+		a.Excerpt = clip(httpx.CutURLs(err.Error()), ExcerptBytes)
 	}
 	if err == nil && status >= 200 && status < 300 {
 		return Result{Delivered: true, Attempt: a}
