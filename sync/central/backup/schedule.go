@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
 
 // Schedule takes a copy of a serving store into a folder every Every and
@@ -149,7 +151,7 @@ func (s *Schedule) Take(ctx context.Context) (string, error) {
 	}
 	sum := sha256.New()
 	var n int64
-	if _, err := write(ctx, out, func(w io.Writer) error {
+	if err := stage(ctx, out, func(w io.Writer) error {
 		var err error
 		n, err = s.Source.Backup(ctx, io.MultiWriter(w, sum))
 		return err
@@ -165,6 +167,128 @@ func (s *Schedule) Take(ctx context.Context) (string, error) {
 		return out, fmt.Errorf("recording the scheduled copy in the audit trail: %w", err)
 	}
 	return out, s.prune()
+}
+
+// stagedName matches the name a copy has while it is written (stage):
+// its own name after a dot, then ".tmp-" and os.CreateTemp's digits.
+// Nothing else in the folder, which may be shared, matches it.
+var stagedName = regexp.MustCompile(`^\.` + regexp.QuoteMeta(copyPrefix) + `\d{8}T\d{6}Z` + regexp.QuoteMeta(copySuffix) + `\.tmp-\d+$`)
+
+// stage writes the copy out through a staged file beside it (stagedName),
+// synced and checked page by page (boltstore.Inspect) before it is
+// renamed to out; a failure leaves no file. The staged file holds a
+// shared lock (flock) until it is renamed or removed, so that
+// removeStaged, in another central sharing the folder, leaves it.
+// (boltstore.Inspect's read-only open takes a shared lock too: no
+// conflict.)
+func stage(ctx context.Context, out string, fill func(io.Writer) error) (err error) {
+	dir := filepath.Dir(out)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("staging %s: %w", out, err)
+	}
+	defer f.Close() // after the removal below: the lock is held until then
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(f.Name())
+		}
+	}()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		return fmt.Errorf("locking the staged copy: %w", err)
+	}
+	if err := fill(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing the staged copy: %w", err)
+	}
+	if _, err := boltstore.Inspect(ctx, f.Name()); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), out); err != nil {
+		return fmt.Errorf("naming the copy: %w", err)
+	}
+	renamed = true
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing the backup folder: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing the backup folder: %w", err)
+	}
+	return nil
+}
+
+// removeStaged removes the copies a schedule stopped mid-copy (killed, or
+// the machine lost power) left staged in Dir: each is a whole copy of the
+// store, whose submissions an erasure since would otherwise outlive. Only
+// a regular file whose name is stagedName's and whose lock no process
+// holds (taken without waiting: stage holds it while it writes) is
+// removed; it returns how many were.
+func (s *Schedule) removeStaged() (int, error) {
+	ents, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("looking for copies left staged: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, e := range ents {
+		if !stagedName.MatchString(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		ok, err := removeUnlocked(filepath.Join(s.Dir, e.Name()))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("removing a copy left staged: %w", err))
+		} else if ok {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// removeUnlocked removes the regular file name when no process holds its
+// lock, and says whether it did (the edge vault's leftovers are removed
+// the same way).
+func removeUnlocked(name string) (bool, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return false, nil
+	}
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil // being written now
+	}
+	if err != nil {
+		return false, fmt.Errorf("locking %s: %w", name, err)
+	}
+	// The name may have been given meanwhile to another file.
+	now, err := os.Lstat(name)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && !os.SameFile(fi, now)) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	return true, nil
 }
 
 // scheduledState is what the audit trail keeps of a scheduled copy.
@@ -193,9 +317,15 @@ func (s *Schedule) prune() error {
 const retryAfter = 5 * time.Minute
 
 // Run takes copies when they are due until ctx ends. A failure is logged
-// and retried after retryAfter (or Every, if shorter).
+// and retried after retryAfter (or Every, if shorter). It first removes
+// the copies a schedule stopped mid-copy left staged (removeStaged).
 func (s *Schedule) Run(ctx context.Context) {
 	s.defaults()
+	if n, err := s.removeStaged(); err != nil {
+		s.Log.Warn("removing the copies left staged in the backup folder failed", "cause", err.Error())
+	} else if n > 0 {
+		s.Log.Info("removed copies left staged in the backup folder", "files", n)
+	}
 	if s.StoreDir != "" {
 		if same, err := SameFileSystem(s.Dir, s.StoreDir); err != nil {
 			s.Log.Warn("cannot tell whether the backup folder is on the store's disk", "cause", err.Error())
