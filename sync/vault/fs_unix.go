@@ -3,12 +3,13 @@
 package vault
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/openkyc/kyc/internal/atomicfile"
 )
 
 // checkKeyFileOwner refuses a key file that another account could read or
@@ -63,7 +64,7 @@ func removeLeftovers(path string) error {
 		if !isLeftover(base, e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
-		ok, err := removeUnlocked(filepath.Join(dir, e.Name()), vault)
+		ok, err := atomicfile.RemoveUnlocked(filepath.Join(dir, e.Name()), vault)
 		if err != nil {
 			return fmt.Errorf("removing a file left by making a vault: %w", err)
 		}
@@ -73,46 +74,4 @@ func removeLeftovers(path string) error {
 		return syncDir(dir)
 	}
 	return nil
-}
-
-// removeUnlocked removes the regular file name when no one holds its
-// lock, or when it is vault, and says whether it did.
-func removeUnlocked(name string, vault fs.FileInfo) (bool, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return false, err
-	}
-	if !fi.Mode().IsRegular() {
-		return false, nil
-	}
-	if !os.SameFile(fi, vault) {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return false, nil // being made now
-		}
-		if err != nil {
-			return false, fmt.Errorf("locking %s: %w", name, err)
-		}
-	}
-	// The name may have been taken meanwhile, and given to a file
-	// another opener is making.
-	now, err := os.Lstat(name)
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && !os.SameFile(fi, now)) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, err
-	}
-	return true, nil
 }

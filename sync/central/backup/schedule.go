@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/httpx"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
@@ -241,7 +242,7 @@ func (s *Schedule) removeStaged() (int, error) {
 		if !stagedName.MatchString(e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
-		ok, err := removeUnlocked(filepath.Join(s.Dir, e.Name()))
+		ok, err := atomicfile.RemoveUnlocked(filepath.Join(s.Dir, e.Name()), nil)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("removing a copy left staged: %w", err))
 		} else if ok {
@@ -249,46 +250,6 @@ func (s *Schedule) removeStaged() (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
-}
-
-// removeUnlocked removes the regular file name when no process holds its
-// lock, and says whether it did (the edge vault's leftovers are removed
-// the same way).
-func removeUnlocked(name string) (bool, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return false, err
-	}
-	if !fi.Mode().IsRegular() {
-		return false, nil
-	}
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return false, nil // being written now
-	}
-	if err != nil {
-		return false, fmt.Errorf("locking %s: %w", name, err)
-	}
-	// The name may have been given meanwhile to another file.
-	now, err := os.Lstat(name)
-	if errors.Is(err, os.ErrNotExist) || (err == nil && !os.SameFile(fi, now)) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, err
-	}
-	return true, nil
 }
 
 // scheduledState is what the audit trail keeps of a scheduled copy.
