@@ -148,7 +148,7 @@ func (a *App) startCaptureLocked(g capture.Guide, cam, demo string, done func(*s
 // for a camera that never ends: it is played at its frame rate and looped.
 func (a *App) runGuide(ctx context.Context, cam string, g capture.Guide, lang capture.Lang) ([]capture.Capture, time.Time, error) {
 	spec, err := source.Parse(cam)
-	shown := source.Redact(cam) // what errors say: no camera's password
+	shown := source.ForLog(cam) // what errors say: no camera's user, password or token
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("camera %q: %w", shown, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/openkyc/kyc/internal/handoff"
@@ -121,5 +122,58 @@ func TestOperatorSettings(t *testing.T) {
 	s.SelfieCamera = "rtsp://admin:other@10.0.0.8/stream1"
 	if _, err := a.SaveSettings(s); !errors.Is(err, errSupervisorCameras) || a.settings.SelfieCamera != stream {
 		t.Errorf("an operator's new camera: %v, kept %q", err, a.settings.SelfieCamera)
+	}
+}
+
+// chanHandler sends each record's text to a channel, for a test to wait
+// for a log line written in the background.
+type chanHandler struct{ lines chan string }
+
+func (h chanHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h chanHandler) Handle(_ context.Context, r slog.Record) error {
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	h.lines <- line
+	return nil
+}
+func (h chanHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h chanHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestStreamCameraLogged: an IP camera that does not open (a closed port)
+// is logged with its address alone, without the user, the password or
+// the token in its query, while the settings screen's round trip still
+// keeps the password (the screen shows the user and the query, and takes
+// the address back as shown).
+func TestStreamCameraLogged(t *testing.T) {
+	const stream = "rtsp://admin:hunter2@127.0.0.1:1/cam?token=SECRET"
+	lines := make(chan string, 16)
+	a := New(Config{Dir: filepath.Join(t.TempDir(), "desktop"), Logger: slog.New(chanHandler{lines})})
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	defer a.Shutdown(a.ctx)
+	a.ui.screen = ScreenHome // the first run: no account yet
+	a.settings.SelfieCamera = stream
+	sv := a.Settings()
+	if sv.Settings.SelfieCamera != "rtsp://admin:xxxxx@127.0.0.1:1/cam?token=SECRET" {
+		t.Errorf("the settings screen shows %q", sv.Settings.SelfieCamera)
+	}
+	if _, err := a.SaveSettings(sv.Settings); err != nil || a.settings.SelfieCamera != stream {
+		t.Fatalf("saving the address as shown: %v, kept %q", err, a.settings.SelfieCamera)
+	}
+	if err := a.PreviewCamera(sv.Settings.SelfieCamera); err != nil {
+		t.Fatal(err)
+	}
+	for line := range lines {
+		if !strings.HasPrefix(line, "camera preview") {
+			continue
+		}
+		if !strings.Contains(line, "rtsp://127.0.0.1:1/cam") {
+			t.Errorf("the log does not say which camera: %s", line)
+		}
+		for _, s := range []string{"admin", "hunter2", "SECRET"} {
+			if strings.Contains(line, s) {
+				t.Errorf("%q logged: %s", s, line)
+			}
+		}
+		break
 	}
 }

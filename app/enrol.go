@@ -196,8 +196,9 @@ func checkCentralURL(s string) error {
 // scheme://host[:port]/path, without the user info, query or fragment a
 // password or token may have been pasted into. Text that does not parse as
 // a URL with a host is not shown at all, since any part of it may be one.
-// (source.Redact, the capture sources', keeps the user name and query of a
-// stream URL: the settings screen shows it and takes it back as shown.)
+// (source.ForLog is the capture sources' log form; source.Redact, the
+// settings screen's, keeps a stream URL's user name and query, as the
+// screen takes it back as shown.)
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Opaque != "" || u.Host == "" {
@@ -253,7 +254,7 @@ func (a *App) PreviewCamera(cam string) error {
 		_, _, err := a.runGuide(ctx, cam, watchGuide{}, capture.Lang(a.settingsLang()))
 		a.preview.stop()
 		if err != nil && ctx.Err() == nil {
-			a.cfg.Logger.Warn("camera preview", "camera", source.Redact(cam), "err", err)
+			a.cfg.Logger.Warn("camera preview", "camera", source.ForLog(cam), "err", err)
 		}
 	})
 	return nil

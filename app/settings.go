@@ -50,7 +50,7 @@ func (s Settings) Validate() error {
 			continue
 		}
 		if _, err := source.Parse(c); err != nil {
-			return fmt.Errorf("settings: camera %q: %w", c, err)
+			return fmt.Errorf("settings: camera %q: %w", source.ForLog(c), err)
 		}
 	}
 	return nil

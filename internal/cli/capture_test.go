@@ -5,6 +5,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -101,6 +102,36 @@ func TestCaptureUsageErrors(t *testing.T) {
 		r := kyc(t, nil, args...)
 		if r.exit != ExitUsage || decodeError(t, r).Code != "usage" {
 			t.Errorf("%v: exit %d %s", args, r.exit, r.stdout)
+		}
+	}
+}
+
+// TestSourceSecretsNotPrinted: an IP camera's user, password and the
+// token in its query are in neither the output nor stderr (ffmpeg's own
+// lines included) when the stream does not open (a closed port), nor when
+// its scheme is not one read.
+func TestSourceSecretsNotPrinted(t *testing.T) {
+	out := t.TempDir()
+	const stream = "rtsp://admin:hunter2@127.0.0.1:1/cam?token=SECRET#frag"
+	for _, c := range []struct {
+		args []string
+		code string
+	}{
+		{[]string{"capture", "--source", stream, "--out", out}, "source_unavailable"},
+		{[]string{"capture", "--source", "rtmp://admin:hunter2@127.0.0.1:1/cam?token=SECRET", "--out", out}, "usage"},
+		{[]string{"device-check", "--frames-from", stream}, "camera_unreadable"},
+	} {
+		r := kyc(t, nil, c.args...)
+		if e := decodeError(t, r); e.Code != c.code {
+			t.Errorf("%v: %+v, want %s", c.args, e, c.code)
+		}
+		if !strings.Contains(r.stdout, "127.0.0.1:1/cam") {
+			t.Errorf("%v: the error does not say which source: %s", c.args, r.stdout)
+		}
+		for _, s := range []string{"admin", "hunter2", "SECRET", "frag"} {
+			if strings.Contains(r.stdout, s) || strings.Contains(r.stderr, s) {
+				t.Errorf("%v: %q printed: %s %s", c.args, s, r.stdout, r.stderr)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"strconv"
@@ -106,7 +107,13 @@ func Parse(s string) (Spec, error) {
 	}
 	st, err := os.Stat(s)
 	if err != nil {
-		return Spec{}, fmt.Errorf("%w: %s: %v", ErrUnknownSource, s, err)
+		// The path error repeats s: an address of a scheme not read here
+		// (rtmp://user:password@...) stat'ed as a file.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return Spec{}, fmt.Errorf("%w: %s: %v", ErrUnknownSource, ForLog(s), err)
 	}
 	if st.IsDir() {
 		return Spec{Kind: KindFolder, Target: s}, nil
@@ -117,20 +124,46 @@ func Parse(s string) (Spec, error) {
 	return Spec{Kind: KindFile, Target: s}, nil
 }
 
-// Redact is source s as it may be shown or written to a log: a stream
-// URL's password (rtsp://user:password@camera/stream, as IP cameras are
-// commonly addressed) is replaced by xxxxx. Anything else is s.
-func Redact(s string) string {
+// Redact is source s as the settings screen shows it and takes it back:
+// a stream URL's password (rtsp://user:password@camera/stream, as IP
+// cameras are commonly addressed) is replaced by xxxxx, and the rest kept,
+// user name and query too, so that the address sent back as shown is
+// recognised and the password kept restored. Logs and errors take ForLog.
+// Anything but a URL is s.
+func Redact(s string) string { return redact(s, false) }
+
+// ForLog is source s as a log line or an error may carry it: a stream URL
+// as scheme://host[:port]/path, without the user info, query or fragment
+// (cameras take a password or a token in either); one whose user info may
+// have spilled past the host (a password with an unescaped / ? or #) is
+// not shown. Anything but a URL is s.
+func ForLog(s string) string { return redact(s, true) }
+
+// redact is Redact, or ForLog when forLog is set: the address is split
+// once, here, as ffmpeg splits it (the authority ends at the first / ? or
+// #, the user info at its last @).
+func redact(s string, forLog bool) string {
 	i := strings.Index(s, "://")
 	if i < 0 {
 		return s
 	}
-	rest := s[i+3:]
-	authority := rest
+	scheme, rest := s[:i+3], s[i+3:]
+	authority, tail := rest, ""
 	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		authority = rest[:j]
+		authority, tail = rest[:j], rest[j:]
 	}
 	at := strings.LastIndex(authority, "@")
+	host := authority[at+1:]
+	if forLog {
+		if at < 0 && strings.Contains(tail, "@") {
+			return scheme + "(address not shown)"
+		}
+		path := tail
+		if j := strings.IndexAny(tail, "?#"); j >= 0 {
+			path = tail[:j]
+		}
+		return scheme + host + path
+	}
 	if at < 0 {
 		return s
 	}
@@ -138,7 +171,7 @@ func Redact(s string) string {
 	if !hasPass {
 		return s
 	}
-	return s[:i+3] + user + ":xxxxx" + rest[at:]
+	return scheme + user + ":xxxxx@" + host + tail
 }
 
 // regularFile refuses a video file path that is no regular file (a

@@ -293,24 +293,98 @@ func TestNotARegularFile(t *testing.T) {
 	}
 }
 
-// TestRedact: an IP camera's password stays out of what is shown and
-// logged; the rest of the address stays for the operator to recognise.
+// TestRedact: the settings screen's form of an IP camera's address hides
+// its password and keeps the rest (the screen takes it back as shown);
+// the log form keeps no user, query or fragment.
 func TestRedact(t *testing.T) {
-	for in, want := range map[string]string{
-		"rtsp://admin:hunter2@10.0.0.7:554/stream1": "rtsp://admin:xxxxx@10.0.0.7:554/stream1",
-		"http://u:p@ss:w@cam.local/video.mjpg?x=@":  "http://u:xxxxx@cam.local/video.mjpg?x=@",
-		"https://cam.local/video.mjpg":              "https://cam.local/video.mjpg",
-		"rtsp://viewer@cam.local/stream":            "rtsp://viewer@cam.local/stream",
-		"/dev/video0":                               "/dev/video0",
-		"/home/op/captures":                         "/home/op/captures",
+	for _, c := range []struct{ in, screen, log string }{
+		{"rtsp://admin:hunter2@10.0.0.7:554/stream1", "rtsp://admin:xxxxx@10.0.0.7:554/stream1", "rtsp://10.0.0.7:554/stream1"},
+		{"http://u:p@ss:w@cam.local/video.mjpg?x=@", "http://u:xxxxx@cam.local/video.mjpg?x=@", "http://cam.local/video.mjpg"},
+		{"rtsp://user:pass@cam/stream?token=SECRET#frag", "rtsp://user:xxxxx@cam/stream?token=SECRET#frag", "rtsp://cam/stream"},
+		{"rtsp://cam/stream?token=SECRET", "rtsp://cam/stream?token=SECRET", "rtsp://cam/stream"},
+		{"rtsp://[::1]:554/s#k", "rtsp://[::1]:554/s#k", "rtsp://[::1]:554/s"},
+		{"https://cam.local/video.mjpg", "https://cam.local/video.mjpg", "https://cam.local/video.mjpg"},
+		{"rtsp://viewer@cam.local/stream", "rtsp://viewer@cam.local/stream", "rtsp://cam.local/stream"},
+		// A password with an unescaped / ends the authority early.
+		{"rtsp://admin:pa/ss@cam/stream", "rtsp://admin:pa/ss@cam/stream", "rtsp://(address not shown)"},
+		{"/dev/video0", "/dev/video0", "/dev/video0"},
+		{"/home/op/captures", "/home/op/captures", "/home/op/captures"},
 	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		if got := Redact(c.in); got != c.screen {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.screen)
+		}
+		if got := ForLog(c.in); got != c.log {
+			t.Errorf("ForLog(%q) = %q, want %q", c.in, got, c.log)
 		}
 	}
-	// ffmpeg's refusal names the stream without its password.
-	_, err := Open(context.Background(), Spec{Kind: KindStream, Target: "rtsp://admin:hunter2@127.0.0.1:1/none"}, Options{})
-	if err == nil || strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("opening a stream that is not there: %v", err)
+}
+
+// TestOpenErrorsCarryNoSecret: a stream with a user, a password and a
+// token that does not open (a closed port) is refused with an error that
+// holds none of them, and ffmpeg's own stderr (fd 2, where OpenCV lets it
+// write its errors) holds none either; nor does Parse's refusal of an
+// address of a scheme it does not read.
+func TestOpenErrorsCarryNoSecret(t *testing.T) {
+	secrets := []string{"admin", "hunter2", "SECRET", "frag"}
+	for _, uri := range []string{
+		"rtsp://admin:hunter2@127.0.0.1:1/none?token=SECRET#frag",
+		"http://admin:hunter2@127.0.0.1:1/none?token=SECRET#frag",
+	} {
+		var err error
+		stderr := captureStderr(t, func() {
+			_, err = Open(context.Background(), Spec{Kind: KindStream, Target: uri}, Options{})
+		})
+		if err == nil {
+			t.Fatalf("opening %s: no error", uri)
+		}
+		if !strings.Contains(err.Error(), "127.0.0.1:1/none") {
+			t.Errorf("the error does not say which stream: %v", err)
+		}
+		// ffmpeg says why, naming the host it could not reach.
+		if !strings.Contains(stderr, "127.0.0.1") {
+			t.Errorf("ffmpeg's stderr not captured: %q", stderr)
+		}
+		for _, s := range secrets {
+			if strings.Contains(err.Error(), s) || strings.Contains(stderr, s) {
+				t.Errorf("opening %s: %q in the error %q or ffmpeg's stderr %q", uri, s, err, stderr)
+			}
+		}
 	}
+	_, err := Parse("rtmp://admin:hunter2@127.0.0.1:1/none?token=SECRET#frag")
+	if err == nil {
+		t.Fatal("Parse of an rtmp address: no error")
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("Parse: %q in %q", s, err)
+		}
+	}
+}
+
+// captureStderr runs f with file descriptor 2 (where native code writes)
+// sent to a file, and returns what was written there.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	tmp, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tmp.Close()
+	saved, err := syscall.Dup(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Dup3(int(tmp.Fd()), 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	f()
+	if err := syscall.Dup3(saved, 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Close(saved)
+	b, err := os.ReadFile(tmp.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

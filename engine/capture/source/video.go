@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"gocv.io/x/gocv"
 
@@ -54,11 +53,12 @@ func openURI(kind Kind, uri string) (Source, error) {
 	vc, err := gocv.VideoCaptureFileWithAPI(uri, gocv.VideoCaptureFFmpeg)
 	if err != nil || !vc.IsOpened() {
 		closeCapture(vc)
-		// gocv's error repeats the address, password and all.
-		why := strings.ReplaceAll(orNotOpened(err).Error(), uri, Redact(uri))
-		return nil, fmt.Errorf("opening %s %s: %s", kind, Redact(uri), why)
+		// gocv's error says no more than the address, password, token and
+		// all: it is left out.
+		return nil, fmt.Errorf("opening %s %s: %w", kind, ForLog(uri), orNotOpened(nil))
 	}
-	return newVideo(vc, kind, Redact(uri)), nil
+	// Info.Name goes into errors, logs and the CLI's output.
+	return newVideo(vc, kind, ForLog(uri)), nil
 }
 
 func closeCapture(vc *gocv.VideoCapture) {
