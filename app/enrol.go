@@ -64,13 +64,18 @@ func (a *App) Enrolment() EnrolmentView {
 // device is enrolled, and with full where.
 func (a *App) enrolmentLocked(full bool) EnrolmentView {
 	enr, err := identity.LoadEnrollment(a.dev.EnrollmentPath())
+	if errors.Is(err, identity.ErrMalformed) {
+		// Enrolled, but the file is refused (the home screen says why):
+		// nothing of it is shown.
+		return EnrolmentView{Enrolled: true}
+	}
 	if err != nil {
 		return EnrolmentView{}
 	}
 	if !full {
 		return EnrolmentView{Enrolled: true}
 	}
-	return EnrolmentView{Enrolled: true, DeviceID: enr.DeviceID, CentralURL: redactURL(enr.CentralURL), EnrolledAt: enr.EnrolledAt}
+	return EnrolmentView{Enrolled: true, DeviceID: enr.DeviceID, CentralURL: identity.RedactURL(enr.CentralURL), EnrolledAt: enr.EnrolledAt}
 }
 
 // Enrol enrols the device with central as `kyc enroll` does, behind a
@@ -111,7 +116,7 @@ func (a *App) enrol(ctx context.Context, req EnrolRequest) error {
 			central = c
 		}
 	}
-	if err := checkCentralURL(central); err != nil {
+	if _, err := identity.ParseCentralURL(central); err != nil {
 		return err
 	}
 	if _, err := protocol.ParseEnrollToken(token); err != nil {
@@ -154,58 +159,6 @@ func (a *App) enrol(ctx context.Context, req EnrolRequest) error {
 		}
 	}
 	return identity.SaveEnrollment(a.dev.EnrollmentPath(), enr)
-}
-
-// maxCentralURL bounds central's address as typed: a base URL is well
-// under it, and nothing longer reaches a log line.
-const maxCentralURL = 2048
-
-// checkCentralURL refuses a central address the device cannot use, with
-// errors that show it only as redactURL does. It is checked before
-// identity.ParseCentralURL, whose errors quote the address as given, and
-// the app logs and shows an enrolment's error: a token or password pasted
-// into the address field would have gone to the log with it. User info is
-// refused outright: central knows a device by its enrolment token and
-// TLS, never by credentials in its address.
-func checkCentralURL(s string) error {
-	if s == "" {
-		return errors.New("central's address is empty: want https://host[:port][/path]")
-	}
-	if len(s) > maxCentralURL {
-		return fmt.Errorf("central's address is longer than %d characters", maxCentralURL)
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Host == "" {
-		// Not url.Parse's error: it quotes the text, and its reason
-		// (an "invalid port") may be a piece of a password.
-		return fmt.Errorf("central's address %s: want https://host[:port][/path]", redactURL(s))
-	}
-	if u.User != nil {
-		return fmt.Errorf("central's address %s: take the user name and password out of it: central knows a device by its enrolment token and TLS, not by credentials in the address", redactURL(s))
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
-		return fmt.Errorf("central's address %s: take the query (?…) and the fragment (#…) out of it: a token goes in the token field", redactURL(s))
-	}
-	// Clean now: ParseCentralURL's own refusals (plain http but to this
-	// machine) may quote it.
-	_, err = identity.ParseCentralURL(s)
-	return err
-}
-
-// redactURL is URL s as a log line or an error may show it:
-// scheme://host[:port]/path, without the user info, query or fragment a
-// password or token may have been pasted into. Text that does not parse as
-// a URL with a host is not shown at all, since any part of it may be one.
-// (source.ForLog is the capture sources' log form; source.Redact, the
-// settings screen's, keeps a stream URL's user name and query, as the
-// screen takes it back as shown.)
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Opaque != "" || u.Host == "" {
-		return "(not shown: not a URL)"
-	}
-	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-	return u.String()
 }
 
 // parseEnrolQR reads an enrolment QR code that carries central's address

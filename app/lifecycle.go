@@ -347,6 +347,16 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 			if enr, err = identity.LoadEnrollment(a.dev.EnrollmentPath()); err == nil {
 				break
 			}
+			if errors.Is(err, identity.ErrMalformed) {
+				// A file written by hand (its address with credentials in
+				// it, say): the error shows no more of it than RedactURL.
+				a.mu.Lock()
+				a.link.status.Enrolled = true
+				a.link.status.LastError = "Sync cannot start: " + err.Error()
+				a.mu.Unlock()
+				a.cfg.Logger.Error("starting sync", "err", err)
+				return
+			}
 		}
 		t := time.NewTimer(a.cfg.SyncEvery)
 		select {
@@ -358,11 +368,8 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 			t.Stop()
 		}
 	}
-	// The enrolment file may have been written by hand: its address is
-	// checked here, as the enrolment form's is, so that the errors logged
-	// and shown (NewUploader's quote it) carry no credentials it holds.
-	central := redactURL(enr.CentralURL)
-	up, err := newUploader(id, enr)
+	central := identity.RedactURL(enr.CentralURL)
+	up, err := agent.NewUploader(agent.Config{Identity: id, Enrollment: enr})
 	if err != nil {
 		a.mu.Lock()
 		a.link.status.Enrolled, a.link.status.CentralURL = true, central
@@ -388,15 +395,6 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 		}
 		a.mu.Unlock()
 	}
-}
-
-// newUploader is the sync loop's link to central for enrolment enr, once its
-// address passes checkCentralURL.
-func newUploader(id *identity.Identity, enr identity.Enrollment) (*agent.Uploader, error) {
-	if err := checkCentralURL(enr.CentralURL); err != nil {
-		return nil, fmt.Errorf("the enrolment's address: %w", err)
-	}
-	return agent.NewUploader(agent.Config{Identity: id, Enrollment: enr})
 }
 
 // onPass shows a sync pass on the home screen and loads the configuration

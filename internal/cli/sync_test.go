@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -529,5 +530,36 @@ func TestDeviceCheckSaysWhoseConfiguration(t *testing.T) {
 	code, res = runCLI(t, "verify", "--document", "front.jpg", "--selfie", "selfie.jpg", "--no-device-check")
 	if code != ExitRejected || errCode(res) != "config_not_synced" {
 		t.Errorf("kyc verify with central's configuration deleted: exit %d %v; want it refused", code, res)
+	}
+}
+
+// TestEnrollmentAddressCredentials: central's address with credentials in
+// it is refused by enroll, and in an enrolment file written by hand by
+// sync (enrollment_invalid), and neither prints them.
+func TestEnrollmentAddressCredentials(t *testing.T) {
+	dir, _ := deviceEnv(t)
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("x.y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const central = "https://admin:hunter2@central.example:8443/kyc?token=hunter2"
+	code, res := runCLI(t, "enroll", "--central", central, "--token-file", tok, "--dir", dir)
+	if code != ExitUsage || strings.Contains(fmt.Sprint(res), "hunter2") || !strings.Contains(fmt.Sprint(res), "central.example:8443/kyc") {
+		t.Errorf("enroll: exit %d %v, want a usage error without the credentials", code, res)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.LoadOrCreate(filepath.Join(dir, deviceKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enr := identity.Enrollment{CentralURL: central, DeviceID: id.DeviceID(), CentralBoxKey: [32]byte{1}, EnrolledAt: time.Now()}
+	if err := identity.SaveEnrollment(filepath.Join(dir, enrollmentFile), enr); err != nil {
+		t.Fatal(err)
+	}
+	code, res = runCLI(t, "sync", "--once", "--dir", dir)
+	if errCode(res) != "enrollment_invalid" || strings.Contains(fmt.Sprint(res), "hunter2") {
+		t.Errorf("sync with the address written by hand: exit %d %v, want enrollment_invalid without the credentials", code, res)
 	}
 }

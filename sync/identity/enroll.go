@@ -199,18 +199,66 @@ func errorCode(body []byte) string {
 	return e.Code
 }
 
+// maxCentralURL bounds central's address: a base URL is well under it,
+// and nothing longer reaches a log line.
+const maxCentralURL = 2048
+
 // ParseCentralURL checks a central base URL (https, or http to a loopback
-// address only; no query) and returns it without a trailing slash. Plain
-// http elsewhere is ErrInsecureURL.
+// address only) and returns it without a trailing slash. Plain http
+// elsewhere is ErrInsecureURL. Its errors show s only as RedactURL does:
+// they are logged and shown, and a token or password pasted into the
+// address would have gone with them.
 func ParseCentralURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("central URL %q: want https://host[:port][/path]", s)
+	u, err := checkCentralURL(s)
+	if err != nil {
+		return "", err
 	}
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
-		return "", fmt.Errorf("central URL %q: %w", s, ErrInsecureURL)
+		return "", fmt.Errorf("central's address %s: %w", RedactURL(s), ErrInsecureURL)
 	}
 	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// checkCentralURL is ParseCentralURL but for plain http, which is
+// NewUploader's to refuse (ErrInsecureURL) when an enrolment is loaded.
+// User info is refused outright: central knows a device by its enrolment
+// token and TLS, never by credentials in its address; a query or a
+// fragment, where a token may have been pasted, too.
+func checkCentralURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("central's address is empty: want https://host[:port][/path]")
+	}
+	if len(s) > maxCentralURL {
+		return nil, fmt.Errorf("central's address is longer than %d characters", maxCentralURL)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Host == "" {
+		// Not url.Parse's error: it quotes the text, and its reason (an
+		// "invalid port") may be a piece of a password.
+		return nil, fmt.Errorf("central's address %s: want https://host[:port][/path]", RedactURL(s))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("central's address %s: take the user name and password out of it: central knows a device by its enrolment token and TLS, not by credentials in the address", RedactURL(s))
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		return nil, fmt.Errorf("central's address %s: take the query (?…) and the fragment (#…) out of it: a token goes in the token field", RedactURL(s))
+	}
+	return u, nil
+}
+
+// RedactURL is URL s as a log line or an error may show it:
+// scheme://host[:port]/path, without the user info, query or fragment a
+// password or token may have been pasted into. Text that does not parse as
+// a URL with a host is not shown at all, since any part of it may be one.
+// (source.ForLog is the capture sources' own; their settings screen's
+// form, source.Redact, keeps a stream URL's user name and query.)
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" || u.Host == "" {
+		return "(not shown: not a URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
 }
 
 // IsLoopback reports whether host (a name or an IP address, without port)
@@ -240,7 +288,9 @@ func SaveEnrollment(path string, e Enrollment) error {
 // answer it was made from is read up to the same size (Enroll).
 const maxEnrollmentFile = 1 << 20
 
-// LoadEnrollment reads an enrolment written by SaveEnrollment. An
+// LoadEnrollment reads an enrolment written by SaveEnrollment; one whose
+// central address ParseCentralURL would refuse for more than plain http
+// (user info, a query, not a URL) is ErrMalformed. An
 // enrolment made before central signed its configuration has no
 // CentralSignKey: it still syncs submissions, but configuration is refused
 // until the device enrols again.
@@ -255,6 +305,12 @@ func LoadEnrollment(path string) (Enrollment, error) {
 	}
 	if e.DeviceID == "" || e.CentralURL == "" || e.CentralBoxKey == [32]byte{} {
 		return Enrollment{}, fmt.Errorf("reading enrolment %s: %w: missing fields", path, ErrMalformed)
+	}
+	// A file written by hand may hold credentials in the address, which
+	// the sync loop's log lines would carry; plain http is NewUploader's
+	// to refuse (ErrInsecureURL).
+	if _, err := checkCentralURL(e.CentralURL); err != nil {
+		return Enrollment{}, fmt.Errorf("reading enrolment %s: %w: %w", path, ErrMalformed, err)
 	}
 	if len(e.CentralSignKey) != 0 && len(e.CentralSignKey) != ed25519.PublicKeySize {
 		return Enrollment{}, fmt.Errorf("reading enrolment %s: %w: central sign key of %d bytes", path, ErrMalformed, len(e.CentralSignKey))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,9 +110,10 @@ func TestEnrollmentFile(t *testing.T) {
 	}
 	for name, body := range map[string]string{
 		"garbage":        "{",
+		"no URL":         `{"central_url":"x","device_id":"d","central_box_key":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}`,
 		"missing key":    `{"central_url":"x","device_id":"d"}`,
-		"short sign key": `{"central_url":"x","device_id":"d","central_box_key":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"central_sign_key":"AAEC"}`,
-		"bad CA":         `{"central_url":"x","device_id":"d","central_box_key":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"central_ca":"not a certificate"}`,
+		"short sign key": `{"central_url":"https://central.example","device_id":"d","central_box_key":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"central_sign_key":"AAEC"}`,
+		"bad CA":         `{"central_url":"https://central.example","device_id":"d","central_box_key":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"central_ca":"not a certificate"}`,
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(body), 0o600)
@@ -130,6 +132,55 @@ func TestEnrollmentFile(t *testing.T) {
 	}
 	if _, err := LoadEnrollment(huge); !errors.Is(err, atomicfile.ErrTooLarge) {
 		t.Errorf("an enrolment file of 64 MB: %v, want atomicfile.ErrTooLarge", err)
+	}
+}
+
+// TestEnrollmentFileAddress: an enrolment file written by hand with
+// credentials in central's address (user info, a query, a fragment) is
+// refused as malformed, with an error that does not carry them (the sync
+// loop logs it); plain http off this machine loads, for NewUploader to
+// refuse as ErrInsecureURL.
+func TestEnrollmentFileAddress(t *testing.T) {
+	dir := t.TempDir()
+	for name, c := range map[string]struct{ url, why string }{
+		"user info": {"https://admin:hunter2@central.example:8443/kyc", "user name"},
+		"user":      {"https://hunter2@central.example:8443/kyc", "user name"},
+		"query":     {"https://central.example:8443/kyc?token=hunter2", "query"},
+		"fragment":  {"https://central.example:8443/kyc#hunter2", "fragment"},
+		"no host":   {"https://admin:hunter2/x@central.example", "want https://"},
+	} {
+		path := filepath.Join(dir, name+".json")
+		e := Enrollment{CentralURL: c.url, DeviceID: "abc", CentralBoxKey: [32]byte{9}}
+		if err := SaveEnrollment(path, e); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadEnrollment(path)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.why) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: %v, want ErrMalformed saying %q without the secret", name, err, c.why)
+		}
+	}
+	path := filepath.Join(dir, "http.json")
+	if err := SaveEnrollment(path, Enrollment{CentralURL: "http://central.example", DeviceID: "abc", CentralBoxKey: [32]byte{9}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadEnrollment(path); err != nil {
+		t.Errorf("plain http: %v, want it loaded", err)
+	}
+}
+
+// TestRedactURL: what is kept of a URL shown or logged.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://u:p@central.example:8443/kyc/?token=x#y": "https://central.example:8443/kyc/",
+		"http://127.0.0.1:8080":                           "http://127.0.0.1:8080",
+		"https://u@[::1]:8443/a%20b":                      "https://[::1]:8443/a%20b",
+		"u:p@central.example":                             "(not shown: not a URL)",
+		"https://u:p/q@central.example":                   "(not shown: not a URL)",
+		"":                                                "(not shown: not a URL)",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -154,6 +205,9 @@ func TestParseCentralURL(t *testing.T) {
 		got, err := ParseCentralURL(in)
 		if (err != nil) != (want == "") || got != want {
 			t.Errorf("ParseCentralURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw@") {
+			t.Errorf("ParseCentralURL(%q): %v quotes the credentials", in, err)
 		}
 	}
 }
