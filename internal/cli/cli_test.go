@@ -338,3 +338,47 @@ func TestDeviceCheckWatchlistAge(t *testing.T) {
 	put(time.Now().Add(-30 * 24 * time.Hour))
 	check("a month-old list", true, "pep: 30.0 days old since its date")
 }
+
+// TestTableCellsPrintable: --format table prints stored strings (a
+// review's reason stored before it was defused, a name read by OCR, an
+// operator's text) with what a terminal would act on (an ANSI escape, a
+// bidirectional override) replaced by U+FFFD, and a line break or a tab
+// as a space, so no cell clears the screen, reads backwards, shifts the
+// columns or forges a row.
+func TestTableCellsPrintable(t *testing.T) {
+	const hostile = "ok\x1b[2J\x1b]0;pwned\x07 \u202egnp.exe\nforged\trow"
+	type item struct {
+		Name   string `json:"name"`
+		Reason string `json:"reason"`
+	}
+	for name, v := range map[string]any{
+		"list": []item{{"a", hostile}, {hostile, "b"}},
+		"object": struct {
+			Reason string            `json:"reason"`
+			Labels map[string]string `json:"labels"`
+			Items  []item            `json:"items"`
+		}{hostile, map[string]string{hostile: hostile}, []item{{"a", hostile}}},
+		"scalar": hostile,
+	} {
+		var out bytes.Buffer
+		if err := writeResult(&out, FormatTable, v); err != nil {
+			t.Fatal(err)
+		}
+		text := out.String()
+		if strings.ContainsAny(text, "\x1b\x07\u202e\t") || !strings.Contains(text, "\uFFFD[2J") {
+			t.Errorf("%s: the table holds what a terminal acts on: %q", name, text)
+		}
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, "forged") {
+				t.Errorf("%s: a line break in a value forged a row: %q", name, text)
+			}
+		}
+	}
+	var out bytes.Buffer
+	if err := writeResult(&out, FormatTable, strings.Repeat("x", 10*maxCell)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(strings.TrimSpace(out.String())); n > maxCell {
+		t.Errorf("a cell of %d bytes printed as %d", 10*maxCell, n)
+	}
+}

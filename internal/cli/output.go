@@ -13,6 +13,7 @@ import (
 	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/models"
 	"github.com/openkyc/kyc/sync/identity"
+	"github.com/openkyc/kyc/sync/protocol"
 	"github.com/openkyc/kyc/sync/vault"
 )
 
@@ -160,14 +161,18 @@ func writeTable(w io.Writer, raw []byte, v any) {
 			return
 		}
 		cols := columnOrder(raw, x)
-		fmt.Fprintln(w, strings.ToUpper(strings.Join(cols, "\t")))
+		header := make([]string, len(cols))
+		for i, c := range cols {
+			header[i] = strings.ToUpper(c)
+		}
+		writeRow(w, header...)
 		for _, row := range x {
 			flat := rowCells(row)
 			cells := make([]string, len(cols))
 			for i, c := range cols {
 				cells[i] = flat[c]
 			}
-			fmt.Fprintln(w, strings.Join(cells, "\t"))
+			writeRow(w, cells...)
 		}
 	case map[string]any:
 		// Scalar fields as key/value rows, then each list of objects (a
@@ -187,18 +192,36 @@ func writeTable(w io.Writer, raw []byte, v any) {
 		}
 		flat := flatten("", rest)
 		for _, k := range sortedKeys(flat) {
-			fmt.Fprintf(w, "%s\t%s\n", k, flat[k])
+			writeRow(w, k, flat[k])
 		}
 		sort.Strings(lists)
 		for _, k := range lists {
 			if len(flat) > 0 || len(lists) > 1 {
-				fmt.Fprintf(w, "\n%s:\n", strings.ToUpper(k))
+				fmt.Fprintln(w)
+				writeRow(w, strings.ToUpper(k)+":")
 			}
 			writeTable(w, fields[k], x[k])
 		}
 	default:
-		fmt.Fprintln(w, scalar(v))
+		writeRow(w, scalar(v))
 	}
+}
+
+// maxCell bounds a table cell: a table is for people, the JSON output
+// keeps a value whole.
+const maxCell = protocol.MaxText
+
+// writeRow writes one line of a table, every cell through
+// protocol.Printable: a table shows stored strings (a review's reason, a
+// name read from a document, an operator's text) that may hold an ANSI
+// escape sequence or a bidirectional override, which a terminal would act
+// on rather than show, or a tab or a line break, which would shift the
+// columns or forge a row.
+func writeRow(w io.Writer, cells ...string) {
+	for i, c := range cells {
+		cells[i] = protocol.Printable(c, maxCell)
+	}
+	fmt.Fprintln(w, strings.Join(cells, "\t"))
 }
 
 func flatten(prefix string, v any) map[string]string {
