@@ -23,15 +23,35 @@ var server *pgtest.Server
 
 func TestMain(m *testing.M) { pgtest.Main(m, &server) }
 
+// newDatabase is a new empty database on the test's server.
+func newDatabase(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	dsn, err := server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// openStore is a store on a new database, closed when the test ends, and
+// the database's address.
+func openStore(t *testing.T, ctx context.Context) (*pgstore.Store, string) {
+	t.Helper()
+	dsn := newDatabase(t, ctx)
+	st, err := pgstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, dsn
+}
+
 // TestSweepOncePerCluster: two instances' clients on one database run the
 // periodic retention sweep once between them, and a sweep out of time
 // goes on in another run.
 func TestSweepOncePerCluster(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := newDatabase(t, ctx)
 	var runs, started atomic.Int32
 	done := make(chan struct{}, 4)
 	var stops []func()
@@ -88,10 +108,7 @@ func TestSweepOncePerCluster(t *testing.T) {
 // it ended. The instance without the engine never claims one.
 func TestRecheckOnePerCluster(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := newDatabase(t, ctx)
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -230,15 +247,7 @@ func (w *leakWorker) Work(context.Context, *river.Job[leak]) error { panic(w.tex
 // panic keeps its trace.
 func TestStoredErrorsScrubbed(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := pgstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dsn := openStore(t, ctx)
 	// A name in free text is not recognisable: the bound is what keeps a
 	// long answer out (ErrorBytes); workers quote no answer (the webhook
 	// worker keeps it in the attempts' excerpts, which erasure empties).
@@ -323,15 +332,7 @@ func TestStoredErrorsScrubbed(t *testing.T) {
 // default keeps it a day) and keeps one discarded as long ago.
 func TestCompletedJobsGoWithinTheHour(t *testing.T) {
 	ctx := context.Background()
-	dsn, err := server.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := pgstore.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dsn := openStore(t, ctx)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, jobs.ErasureWorker(func(context.Context, string, bool) error { return nil }, 0))
 	c, err := st.Jobs(jobs.Config{Workers: workers, ID: "instance", SweepEvery: -1})
