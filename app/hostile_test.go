@@ -318,10 +318,11 @@ func TestEnrolAddressRedacted(t *testing.T) {
 }
 
 // TestHandEditedEnrolmentRedacted: an enrolment file written by hand with
-// credentials in central's address stops the sync loop's start with an
+// credentials in central's address holds the sync loop's start with an
 // error (logged, shown on the home screen) that does not carry them, and
 // neither the status nor the settings show the address (the file is refused
-// as malformed: identity.LoadEnrollment).
+// as malformed: identity.LoadEnrollment). The loop goes on looking: the
+// file replaced (enrolling again), it reads the new one without a restart.
 func TestHandEditedEnrolmentRedacted(t *testing.T) {
 	var log strings.Builder
 	a := supervisedApp(t, &log)
@@ -337,9 +338,36 @@ func TestHandEditedEnrolmentRedacted(t *testing.T) {
 	if err := identity.SaveEnrollment(a.dev.EnrollmentPath(), enr); err != nil {
 		t.Fatal(err)
 	}
-	a.startSync(context.Background(), nil) // returns at once: the uploader is refused
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.startSync(ctx, nil)
+	}()
+	status := func() SyncStatus {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.link.status
+	}
+	waitFor := func(what string, ok func(SyncStatus) bool) SyncStatus {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for st := status(); ; st = status() {
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the status is %+v after 30 s", what, st)
+			}
+			time.Sleep(10 * time.Millisecond) // paces the poll of a condition
+		}
+	}
+	st := waitFor("the file refused", func(st SyncStatus) bool { return st.LastError != "" })
+	a.mu.Lock()
 	a.staff.operator, a.staff.role = "chief", RoleSupervisor
-	st, shown := a.link.status, a.Enrolment()
+	a.mu.Unlock()
+	shown := a.Enrolment()
 	if st.LastError == "" || !strings.Contains(st.LastError, "user name") {
 		t.Errorf("the status's error %q, want the address refused", st.LastError)
 	}
@@ -350,6 +378,22 @@ func TestHandEditedEnrolmentRedacted(t *testing.T) {
 		if strings.Contains(text, "hunter2") {
 			t.Errorf("the %s carries the credentials: %s", where, text)
 		}
+	}
+	// Enrolled again (here to plain http elsewhere, which LoadEnrollment
+	// reads and the uploader refuses, so the loop needs no central): the
+	// loop takes the new file once woken.
+	enr.CentralURL = "http://central.example:8080"
+	if err := identity.SaveEnrollment(a.dev.EnrollmentPath(), enr); err != nil {
+		t.Fatal(err)
+	}
+	a.enrolled <- struct{}{}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second): // a bound on a hang, not a wait
+		t.Fatal("the sync loop did not read the enrolment written again")
+	}
+	if st := status(); st.CentralURL != enr.CentralURL || !strings.Contains(st.LastError, identity.ErrInsecureURL.Error()) {
+		t.Errorf("after enrolling again: %+v, want the new file read (its plain http refused)", st)
 	}
 }
 

@@ -338,24 +338,36 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 	// A device enrolled while the app runs (`kyc enroll`) starts syncing
 	// without a restart: look for the enrolment until it appears.
 	var (
-		id  *identity.Identity
-		enr identity.Enrollment
-		err error
+		id        *identity.Identity
+		enr       identity.Enrollment
+		err       error
+		malformed string // the refusal last shown, so it is logged once
 	)
 	for {
+		shown := "" // the enrolment file's refusal, if it is refused
 		if id, err = identity.Load(a.dev.DeviceKeyPath()); err == nil {
 			if enr, err = identity.LoadEnrollment(a.dev.EnrollmentPath()); err == nil {
 				break
 			}
 			if errors.Is(err, identity.ErrMalformed) {
-				// A file written by hand (its address with credentials in
-				// it, say): the error shows no more of it than RedactURL.
-				a.mu.Lock()
-				a.link.status.Enrolled = true
-				a.link.status.LastError = "Sync cannot start: " + err.Error()
-				a.mu.Unlock()
+				shown = err.Error()
+			}
+		}
+		// A file written by hand (its address with credentials in it,
+		// say) is refused, shown and logged once, its error showing no
+		// more of it than RedactURL. The loop goes on looking: enrolling
+		// again (the app's "enrol again", kyc enroll --again) replaces
+		// the file.
+		if shown != malformed {
+			malformed = shown
+			a.mu.Lock()
+			a.link.status.Enrolled, a.link.status.LastError = shown != "", ""
+			if shown != "" {
+				a.link.status.LastError = "Sync cannot start: " + shown
+			}
+			a.mu.Unlock()
+			if shown != "" {
 				a.cfg.Logger.Error("starting sync", "err", err)
-				return
 			}
 		}
 		t := time.NewTimer(a.cfg.SyncEvery)
@@ -382,6 +394,9 @@ func (a *App) startSync(ctx context.Context, v *vault.Vault) {
 		AppVersion: a.cfg.Version, Logger: a.cfg.Logger, OnPass: a.onPass})
 	a.mu.Lock()
 	a.link.status.Enrolled, a.link.status.CentralURL = true, central
+	if malformed != "" {
+		a.link.status.LastError = "" // the refused file was replaced
+	}
 	a.link.agent, a.link.uploader = ag, up
 	a.mu.Unlock()
 	if err := ag.Run(ctx); err != nil {
