@@ -173,6 +173,18 @@ func TestBackupAndRestore(t *testing.T) {
 	if chk, err := central.VerifyAuditChain(ctx, st, s.c.Server.AuditKey()); err != nil || chk.Events != sum.AuditEvents {
 		t.Errorf("restored audit chain: %+v, %v; the copy counted %d events", chk, err, sum.AuditEvents)
 	}
+	// Replacing the store with a copy another keyring's is refused too,
+	// and leaves the folder as it was: the store, no second name of it
+	// kept aside (a retry in the same second would find it in its way).
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, kept, err := backup.Restore(ctx, out, db, true, time.Now(), other); !errors.Is(err, seal.ErrForeignKeys) || kept != "" {
+		t.Errorf("Restore with --replace beside another keyring = %q, %v; want ErrForeignKeys, nothing kept", kept, err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(db)); len(entries) != 1 || entries[0].Name() != "central.db" {
+		t.Errorf("a refused restore over a store left %v, want the store alone", entries)
+	}
 }
 
 // TestBackupRefusals: no token, a second copy at once.

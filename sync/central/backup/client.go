@@ -146,7 +146,8 @@ func openIdle(path string) (*bbolt.DB, error) {
 // it) the copy written beside db is opened and its data keys must open
 // under keys (seal.CheckKeys, else seal.ErrForeignKeys): another
 // central's copy, which this keyring cannot read, never replaces the
-// store. central migrates an older copy forward when it opens it (the
+// store. A restore refused leaves no db.replaced-<UTC time> beside the
+// store it did not replace. central migrates an older copy forward when it opens it (the
 // check opens it, so the copy restored with keys is migrated already).
 func Restore(ctx context.Context, from, db string, replace bool, now time.Time, keys seal.KEKProvider) (boltstore.Summary, string, error) {
 	sum, err := boltstore.Inspect(ctx, from)
@@ -187,11 +188,27 @@ func Restore(ctx context.Context, from, db string, replace bool, now time.Time, 
 		return checkKeys(ctx, tmp, keys)
 	})
 	if err != nil {
-		// kept stays: the error may come after the rename (syncing the
-		// folder), when it is the old store's only name.
+		// Refused before the rename (the copy damaged, or not this
+		// keyring's), kept is only another name of the store still in
+		// place, which a retry would find in its way: it goes. After the
+		// rename (syncing the folder failed) it is the old store's only
+		// name, and stays.
+		if kept != "" && sameFile(db, kept) && os.Remove(kept) == nil {
+			kept = ""
+		}
 		return boltstore.Summary{}, kept, fmt.Errorf("restoring into %s: %w", filepath.Dir(db), err)
 	}
 	return sum, kept, nil
+}
+
+// sameFile reports whether paths a and b name one file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // checkKeys opens the store file at path and reports whether keys opens
