@@ -3,6 +3,7 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -65,6 +66,12 @@ func removeLeftovers(path string) error {
 			continue
 		}
 		ok, err := atomicfile.RemoveUnlocked(filepath.Join(dir, e.Name()), vault)
+		if errors.Is(err, fs.ErrPermission) {
+			// Another account's (a run under sudo killed while
+			// making a vault) or immutable: it stays, since tidying
+			// up never keeps the vault from opening.
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("removing a file left by making a vault: %w", err)
 		}

@@ -355,3 +355,23 @@ func TestKilledWhileMade(t *testing.T) {
 		t.Fatal("no device made; the test proved nothing")
 	}
 }
+
+// TestLeftoverNotRemovableKept: a leftover this user may not remove (here
+// immutable; another account's in the field) stays, and the vault opens.
+func TestLeftoverNotRemovableKept(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vault.db")
+	openAt(t, path, Passphrase(testPassphrase), Options{}).Close()
+	left := path + ".new-1"
+	if err := os.WriteFile(left, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chattr", "+i", left).CombinedOutput(); err != nil {
+		t.Skipf("cannot make a file immutable here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", left).Run() })
+	openAt(t, path, Passphrase(testPassphrase), Options{}).Close()
+	if _, err := os.Lstat(left); err != nil {
+		t.Errorf("the leftover it may not remove: %v", err)
+	}
+}

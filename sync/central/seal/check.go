@@ -28,8 +28,9 @@ type keyHolder interface {
 // the store ks: every KEK the store's data keys name must be held (when
 // kek lists what it holds), and the first sealed submission's data key
 // must unwrap (a KEK of the same id but other bytes fails to
-// authenticate). It reads the store's key counts and one wrapped key, so
-// it is cheap enough for every start. An empty store passes.
+// authenticate). It reads the store's key counts (one pass over the
+// submissions' key ids, as a rotation's count makes) and one wrapped key.
+// An empty store passes.
 func CheckKeys(ctx context.Context, ks central.KeyStore, kek KEKProvider) error {
 	usage, err := ks.KeyUsage(ctx)
 	if err != nil {
