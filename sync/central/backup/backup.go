@@ -59,7 +59,9 @@ type Config struct {
 	// Store records the copy in the audit trail (the sealed store).
 	Store central.Store
 	// StageDir is where a copy is staged before it is sent: the store's
-	// own folder, on the same disk and as private as the store.
+	// own folder, on the same disk and as private as the store. Empty is
+	// the system's temporary folder, shared with other programs and other
+	// centrals, where copies left staged are not removed.
 	StageDir string
 	// Floor and MinRate bound the download: Floor plus the copy's size at
 	// MinRate bytes per second (defaults central.DefaultBodyFloor and
@@ -78,7 +80,7 @@ type Config struct {
 // keyring until its next rotation. None is in use: the store's lock
 // keeps one central to its folder, and Mount runs before it serves.
 func Mount(srv *central.Server, cfg Config) bool {
-	if cfg.Source != nil {
+	if cfg.Source != nil && cfg.StageDir != "" {
 		removeStaged(cfg.StageDir)
 	}
 	if cfg.Floor <= 0 {

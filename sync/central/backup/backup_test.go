@@ -481,3 +481,26 @@ func TestRestoreNotAFile(t *testing.T) {
 		t.Errorf("the restored store: %v, %v; want a regular file", fi, err)
 	}
 }
+
+// TestSharedStageKept: with no StageDir, copies are staged in the system's
+// temporary folder, shared with other programs and centrals, so Mount
+// removes nothing there (it looked in the working folder).
+func TestSharedStageKept(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	other := filepath.Join(dir, ".backup-1234")
+	if err := os.WriteFile(other, []byte("not this central's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := boltstore.Open(filepath.Join(dir, "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := centraltest.New(t, raw, centraltest.Options{})
+	if !backup.Mount(c.Server, backup.Config{Source: raw, Store: c.Store}) {
+		t.Fatal("backup not mounted")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file of the working folder: %v", err)
+	}
+}
