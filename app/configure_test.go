@@ -85,8 +85,9 @@ func TestSettingsNeedSignIn(t *testing.T) {
 
 // TestOperatorSettings: a plain operator keeps the language and the idle
 // timeout theirs to set, and may show the cameras set (by the address the
-// screen shows, without its password); the settings screen never shows
-// an IP camera's password, and saving the address as shown keeps it.
+// screen shows); the settings screen never shows an IP camera's password,
+// nor to a plain operator its user or a token in its query, and saving the
+// address as shown keeps it.
 func TestOperatorSettings(t *testing.T) {
 	pictures := t.TempDir()
 	png, err := handoff.QRPNG("a document", 320)
@@ -96,7 +97,7 @@ func TestOperatorSettings(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(pictures, "front.png"), png, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const stream = "rtsp://admin:hunter2@10.0.0.7:554/stream1"
+	const stream = "rtsp://admin:hunter2@10.0.0.7:554/stream1?token=SECRET"
 	a := New(Config{Dir: filepath.Join(t.TempDir(), "desktop"), Logger: slog.New(slog.DiscardHandler)})
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	defer a.Shutdown(a.ctx)
@@ -104,7 +105,7 @@ func TestOperatorSettings(t *testing.T) {
 	a.staff.operator, a.staff.role, a.ui.screen = "agent02", RoleOperator, ScreenHome
 	a.settings.DocumentCamera, a.settings.SelfieCamera = pictures, stream
 	sv := a.Settings()
-	if sv.Settings.SelfieCamera != "rtsp://admin:xxxxx@10.0.0.7:554/stream1" || sv.Settings.DocumentCamera != pictures {
+	if sv.Settings.SelfieCamera != "rtsp://10.0.0.7:554/stream1" || sv.Settings.DocumentCamera != pictures {
 		t.Errorf("the settings screen shows %q and %q", sv.Settings.DocumentCamera, sv.Settings.SelfieCamera)
 	}
 	s := sv.Settings

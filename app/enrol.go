@@ -240,8 +240,9 @@ func (a *App) cameraWork(cam string, limit time.Duration) (context.Context, cont
 	if a.sess != nil {
 		return nil, nil, "", errors.New("the camera is in use by a verification")
 	}
-	cam = keptCamera(keptCamera(cam, a.settings.DocumentCamera), a.settings.SelfieCamera)
-	if cam != "" && cam != a.settings.DocumentCamera && cam != a.settings.SelfieCamera && !a.supervisesLocked() {
+	sup := a.supervisesLocked()
+	cam = keptCamera(keptCamera(cam, a.settings.DocumentCamera, sup), a.settings.SelfieCamera, sup)
+	if cam != "" && cam != a.settings.DocumentCamera && cam != a.settings.SelfieCamera && !sup {
 		// A camera attached, not a file or folder on the disk.
 		if spec, err := source.Parse(cam); err != nil || spec.Kind != source.KindDevice {
 			return nil, nil, "", errSupervisorCameras

@@ -451,7 +451,7 @@ type SettingsView struct {
 // operator's to see.
 func (a *App) Settings() SettingsView {
 	a.mu.Lock()
-	s, full := a.settings, a.mayConfigureLocked() == nil
+	s, full, sup := a.settings, a.mayConfigureLocked() == nil, a.supervisesLocked()
 	a.mu.Unlock()
 	if !full {
 		return SettingsView{Settings: Settings{Lang: s.Lang, Kiosk: s.Kiosk, IdleSeconds: s.IdleSeconds},
@@ -459,9 +459,14 @@ func (a *App) Settings() SettingsView {
 	}
 	sv := SettingsView{Settings: s}
 	// An IP camera's password is not shown (SaveSettings takes the
-	// address as shown for the one kept).
-	sv.Settings.DocumentCamera = source.Redact(sv.Settings.DocumentCamera)
-	sv.Settings.SelfieCamera = source.Redact(sv.Settings.SelfieCamera)
+	// address as shown for the one kept); to a plain operator, who may
+	// not change the cameras, neither its user nor a token in its query.
+	shown := source.Redact
+	if !sup {
+		shown = source.ForLog
+	}
+	sv.Settings.DocumentCamera = shown(sv.Settings.DocumentCamera)
+	sv.Settings.SelfieCamera = shown(sv.Settings.SelfieCamera)
 	sv.Cameras = []CameraChoice{{Source: "", Label: "Demo video (no camera)"}}
 	cams, _ := camera.List(a.cfg.SysRoot)
 	for _, c := range cams {
@@ -505,10 +510,11 @@ func (a *App) SaveSettings(s Settings) (View, error) {
 		a.ui.rev++
 		return a.viewLocked(), err
 	}
-	s.DocumentCamera = keptCamera(s.DocumentCamera, a.settings.DocumentCamera)
-	s.SelfieCamera = keptCamera(s.SelfieCamera, a.settings.SelfieCamera)
+	sup := a.supervisesLocked()
+	s.DocumentCamera = keptCamera(s.DocumentCamera, a.settings.DocumentCamera, sup)
+	s.SelfieCamera = keptCamera(s.SelfieCamera, a.settings.SelfieCamera, sup)
 	changed := s.DocumentCamera != a.settings.DocumentCamera || s.SelfieCamera != a.settings.SelfieCamera || s.Kiosk != a.settings.Kiosk
-	if changed && !a.supervisesLocked() {
+	if changed && !sup {
 		a.ui.lastError = errSupervisorCameras.Error()
 		a.ui.rev++
 		return a.viewLocked(), errSupervisorCameras
@@ -561,9 +567,14 @@ func (a *App) supervisesLocked() bool {
 }
 
 // keptCamera is the camera kept when the settings screen sends back the
-// redacted address it was shown (Settings), else sent.
-func keptCamera(sent, kept string) string {
-	if sent != kept && sent == source.Redact(kept) {
+// redacted address it was shown (Settings: source.Redact to a supervisor,
+// source.ForLog to a plain operator), else sent.
+func keptCamera(sent, kept string, supervisor bool) string {
+	shown := source.Redact(kept)
+	if !supervisor {
+		shown = source.ForLog(kept)
+	}
+	if sent != kept && sent == shown {
 		return kept
 	}
 	return sent
