@@ -645,8 +645,14 @@ func (c *consoleCentral) enrolWith(t *testing.T, ctx context.Context, token stri
 	if err := os.WriteFile(tokFile, []byte(token), 0o600); err != nil {
 		return nil, err
 	}
+	// kyc enroll makes the device's vault, whose key folder must be
+	// the user's alone (t.TempDir's are 0755).
+	keys := filepath.Join(t.TempDir(), "keys")
+	if err := os.Mkdir(keys, 0o700); err != nil {
+		return nil, err
+	}
 	cmd := exec.CommandContext(ctx, c.kyc, "enroll", "--central", c.URL, "--ca", c.CA, "--token-file", tokFile, "--dir", dir)
-	cmd.Env = append(os.Environ(), "KYC_DEVICE_DIR="+dir, "KYC_VAULT_KEY_DIR="+t.TempDir())
+	cmd.Env = append(os.Environ(), "KYC_DEVICE_DIR="+dir, "KYC_VAULT_KEY_DIR="+keys)
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("kyc enroll with the console's token: %v: %s", err, out)
