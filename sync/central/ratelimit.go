@@ -11,14 +11,24 @@ import (
 // budget holds burst units and gains one per interval (GCRA: the store
 // keeps one time per key, when the budget is full again); httpx.Budget
 // uses it.
+//
+// The store reads the clock (now) itself, inside its write of the key:
+// after every spend of the key committed before, before this one commits.
+// Spends are then judged in the order they commit, each at a time no
+// earlier than the last's. A clock read by the caller before the write is
+// not: a spend held between its reading and its write (a loaded machine, a
+// bolt batch, a row lock) while one that read the clock later committed
+// first is judged against the tat that later time pushed on, and the last
+// of a burst sent at once is refused (429) with the budget not spent.
 type RateLimits interface {
-	// SpendBudget spends one unit of key's budget at now. With none left
-	// it spends nothing and returns false and how long until a unit is
-	// there.
-	SpendBudget(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (ok bool, wait time.Duration, err error)
-	// BudgetWait returns how long from now until key's budget has a unit
-	// (0 when it has one), spending nothing.
-	BudgetWait(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (time.Duration, error)
+	// SpendBudget spends one unit of key's budget at now(), read inside
+	// the write. With none left it spends nothing and returns false and
+	// how long until a unit is there.
+	SpendBudget(ctx context.Context, key string, now func() time.Time, interval time.Duration, burst int) (ok bool, wait time.Duration, err error)
+	// BudgetWait returns how long from now() until key's budget has a
+	// unit (0 when it has one), spending nothing; now is read after the
+	// key is.
+	BudgetWait(ctx context.Context, key string, now func() time.Time, interval time.Duration, burst int) (time.Duration, error)
 }
 
 // SpendGCRA is the budget arithmetic for stores that do it in Go: tat is

@@ -56,12 +56,12 @@ func (s *stepStore) AppendAudit(ctx context.Context, e central.AuditEvent) error
 	return s.Store.AppendAudit(ctx, e)
 }
 
-func (s *stepStore) SpendBudget(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (bool, time.Duration, error) {
+func (s *stepStore) SpendBudget(ctx context.Context, key string, now func() time.Time, interval time.Duration, burst int) (bool, time.Duration, error) {
 	s.step("SpendBudget", key)
 	return s.Store.SpendBudget(ctx, key, now, interval, burst)
 }
 
-func (s *stepStore) BudgetWait(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (time.Duration, error) {
+func (s *stepStore) BudgetWait(ctx context.Context, key string, now func() time.Time, interval time.Duration, burst int) (time.Duration, error) {
 	s.step("BudgetWait", key)
 	return s.Store.BudgetWait(ctx, key, now, interval, burst)
 }

@@ -201,8 +201,8 @@ func AddrKey(key string) string {
 // Budgets is where a Budget keeps its keys: central's store
 // (central.RateLimits), shared by every instance.
 type Budgets interface {
-	SpendBudget(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (ok bool, wait time.Duration, err error)
-	BudgetWait(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (time.Duration, error)
+	SpendBudget(ctx context.Context, key string, now func() time.Time, interval time.Duration, burst int) (ok bool, wait time.Duration, err error)
+	BudgetWait(ctx context.Context, key string, now func() time.Time, interval time.Duration, burst int) (time.Duration, error)
 }
 
 // Budget rate-limits by key (a client address, a partner) in a store that
@@ -211,77 +211,16 @@ type Budgets interface {
 // spent (Blocked); request rate limits spend on every request (Allow).
 // Keys are prefixed with the budget's name, so budgets share the store.
 //
-// A key's spends here take turns (turns): each reads the clock and spends
-// before the next reads it. The store applies a spend at the time it was
-// given (GCRA: the later of the key's tat and now, plus an interval,
-// refused past burst intervals from now), so a spend whose clock was read
-// before another's but applied after it is judged against a tat that
-// other's later time pushed on: the last of a burst of requests sent at
-// once could be refused (429) with the budget not spent, whenever a
-// request was held between its clock reading and its write (a loaded
-// machine, a slow store) while one that read the clock later wrote first.
+// The store reads the clock inside its write of the key
+// (central.RateLimits), so a key's spends, here or in another instance,
+// are judged in the order they commit: a burst sent at once is not refused
+// for a spend held between a clock reading and its write.
 type Budget struct {
 	store    Budgets
 	name     string
 	burst    int
 	interval time.Duration
 	now      func() time.Time
-	turns    keyTurns
-}
-
-// keyTurns serialises the spends of each key (Budget); a key's entry goes
-// with its last spend, so the map holds the keys being spent only.
-type keyTurns struct {
-	mu sync.Mutex
-	m  map[string]*keyTurn
-	// waiting, when set (tests), is called when a spend waits for its
-	// key's turn.
-	waiting func(key string)
-}
-
-type keyTurn struct {
-	ch    chan struct{}
-	users int
-}
-
-// take waits for key's turn until ctx ends; release gives it back and
-// must be called once.
-func (k *keyTurns) take(ctx context.Context, key string) (release func(), err error) {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyTurn{}
-	}
-	t := k.m[key]
-	if t == nil {
-		t = &keyTurn{ch: make(chan struct{}, 1)}
-		k.m[key] = t
-	}
-	t.users++
-	k.mu.Unlock()
-	leave := func() {
-		k.mu.Lock()
-		if t.users--; t.users == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
-	select {
-	case t.ch <- struct{}{}:
-	default:
-		if k.waiting != nil {
-			k.waiting(key)
-		}
-		select {
-		case t.ch <- struct{}{}:
-		case <-ctx.Done():
-			leave()
-			return nil, context.Cause(ctx)
-		}
-	}
-	return func() {
-		<-t.ch
-		leave()
-	}, nil
 }
 
 // NewBudget returns the budget name in store. now is the clock (nil:
@@ -295,7 +234,7 @@ func NewBudget(store Budgets, name string, burst int, interval time.Duration, no
 
 // Blocked reports whether key has no unit left, and when to try again.
 func (b *Budget) Blocked(ctx context.Context, key string) (bool, time.Duration, error) {
-	wait, err := b.store.BudgetWait(ctx, b.name+AddrKey(key), b.now(), b.interval, b.burst)
+	wait, err := b.store.BudgetWait(ctx, b.name+AddrKey(key), b.now, b.interval, b.burst)
 	if err != nil {
 		return false, 0, fmt.Errorf("reading the %s budget: %w", strings.TrimSuffix(b.name, ":"), err)
 	}
@@ -310,16 +249,9 @@ func (b *Budget) Fail(ctx context.Context, key string) error {
 }
 
 // Allow spends one of key's units, or reports false and when one is there.
-// The clock is read in the key's turn, right before the store applies the
-// spend (Budget).
+// The store reads the clock in its write (Budget).
 func (b *Budget) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	k := b.name + AddrKey(key)
-	release, err := b.turns.take(ctx, k)
-	if err != nil {
-		return false, 0, fmt.Errorf("spending the %s budget: %w", strings.TrimSuffix(b.name, ":"), err)
-	}
-	ok, wait, err := b.store.SpendBudget(ctx, k, b.now(), b.interval, b.burst)
-	release()
+	ok, wait, err := b.store.SpendBudget(ctx, b.name+AddrKey(key), b.now, b.interval, b.burst)
 	if err != nil {
 		return false, 0, fmt.Errorf("spending the %s budget: %w", strings.TrimSuffix(b.name, ":"), err)
 	}

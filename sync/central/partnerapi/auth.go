@@ -209,10 +209,12 @@ func (a *API) spend(w http.ResponseWriter, r *http.Request, p central.Partner) e
 }
 
 // spendRate spends one unit of key's budget at lim in the store (shared
-// by instances), or says how long until one is back.
+// by instances), or says how long until one is back. The store reads the
+// clock in its write (central.RateLimits): a partner's calls sent at once
+// are judged in the order they commit.
 func (a *API) spendRate(ctx context.Context, key string, lim RateLimit) (time.Duration, bool, error) {
 	every := time.Duration(float64(time.Second) / lim.PerSecond)
-	ok, wait, err := a.cfg.Store.SpendBudget(ctx, key, a.now(), max(every, time.Microsecond), lim.Burst)
+	ok, wait, err := a.cfg.Store.SpendBudget(ctx, key, a.now, max(every, time.Microsecond), lim.Burst)
 	if err != nil {
 		return 0, false, fmt.Errorf("rate limit %s: %w", key, err)
 	}

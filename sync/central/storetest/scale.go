@@ -3,6 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,44 +20,48 @@ func scaleTests() []storeTest {
 	return []storeTest{
 		{"RateLimits", testRateLimits},
 		{"RateLimitsConcurrent", testRateLimitsConcurrent},
+		{"RateLimitsClockInWrite", testRateLimitsClockInWrite},
 	}
 }
+
+// at is a clock stopped at t.
+func at(t time.Time) func() time.Time { return func() time.Time { return t } }
 
 func testRateLimits(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	const burst, every = 3, 10 * time.Second
-	if w, err := s.BudgetWait(ctx, "addr:a", t0, every, burst); err != nil || w != 0 {
+	if w, err := s.BudgetWait(ctx, "addr:a", at(t0), every, burst); err != nil || w != 0 {
 		t.Fatalf("BudgetWait of an unknown key = %v, %v", w, err)
 	}
 	for i := range burst {
-		if w, err := s.BudgetWait(ctx, "addr:a", t0, every, burst); err != nil || w != 0 {
+		if w, err := s.BudgetWait(ctx, "addr:a", at(t0), every, burst); err != nil || w != 0 {
 			t.Fatalf("BudgetWait after %d of %d = %v, %v", i, burst, w, err)
 		}
-		if ok, _, err := s.SpendBudget(ctx, "addr:a", t0, every, burst); err != nil || !ok {
+		if ok, _, err := s.SpendBudget(ctx, "addr:a", at(t0), every, burst); err != nil || !ok {
 			t.Fatalf("spend %d of %d = %v, %v", i+1, burst, ok, err)
 		}
 	}
-	if w, err := s.BudgetWait(ctx, "addr:a", t0, every, burst); err != nil || w != every {
+	if w, err := s.BudgetWait(ctx, "addr:a", at(t0), every, burst); err != nil || w != every {
 		t.Errorf("BudgetWait with the budget spent = %v, %v; want %v", w, err, every)
 	}
-	ok, wait, err := s.SpendBudget(ctx, "addr:a", t0.Add(time.Second), every, burst)
+	ok, wait, err := s.SpendBudget(ctx, "addr:a", at(t0.Add(time.Second)), every, burst)
 	if err != nil || ok || wait != every-time.Second {
 		t.Errorf("spend past the budget = %v, %v, %v; want refused, wait %v", ok, wait, err, every-time.Second)
 	}
 	// A refused spend spends nothing: one interval later there is a unit.
-	if ok, _, err := s.SpendBudget(ctx, "addr:a", t0.Add(every), every, burst); err != nil || !ok {
+	if ok, _, err := s.SpendBudget(ctx, "addr:a", at(t0.Add(every)), every, burst); err != nil || !ok {
 		t.Errorf("spend an interval later = %v, %v; want ok", ok, err)
 	}
-	if ok, _, err := s.SpendBudget(ctx, "addr:a", t0.Add(every), every, burst); err != nil || ok {
+	if ok, _, err := s.SpendBudget(ctx, "addr:a", at(t0.Add(every)), every, burst); err != nil || ok {
 		t.Errorf("a second spend an interval later = %v, %v; want refused", ok, err)
 	}
-	if ok, _, err := s.SpendBudget(ctx, "addr:b", t0, every, burst); err != nil || !ok {
+	if ok, _, err := s.SpendBudget(ctx, "addr:b", at(t0), every, burst); err != nil || !ok {
 		t.Errorf("another key = %v, %v; want ok", ok, err)
 	}
 	// Long after, the budget is whole again.
 	later := t0.Add(time.Hour)
 	for i := range burst {
-		if ok, _, err := s.SpendBudget(ctx, "addr:a", later, every, burst); err != nil || !ok {
+		if ok, _, err := s.SpendBudget(ctx, "addr:a", at(later), every, burst); err != nil || !ok {
 			t.Fatalf("spend %d an hour later = %v, %v", i+1, ok, err)
 		}
 	}
@@ -65,7 +72,7 @@ func testRateLimits(t *testing.T, s central.Store) {
 func testRateLimitsConcurrent(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	wins := concurrentWins(24, func(int) error {
-		ok, _, err := s.SpendBudget(ctx, "partner:p1", t0, time.Minute, 5)
+		ok, _, err := s.SpendBudget(ctx, "partner:p1", at(t0), time.Minute, 5)
 		if err == nil && !ok {
 			err = errors.New("refused")
 		}
@@ -73,6 +80,41 @@ func testRateLimitsConcurrent(t *testing.T, s central.Store) {
 	})
 	if wins != 5 {
 		t.Errorf("%d of 24 concurrent spends of a budget of 5 succeeded", wins)
+	}
+}
+
+// testRateLimitsClockInWrite: the store reads a spend's clock inside its
+// write of the key, so spends of one key at once are judged in the order
+// they commit. A budget of one a second; the clock moves an hour at each
+// reading and yields one to four times right after it, as a loaded
+// machine would. Each spend is taken only if no spend read the clock
+// before it and committed after it: that one would be judged an hour
+// before the tat this one pushed on, and refused. A store reading the
+// clock before its write (a bolt batch's queue, a row lock's wait)
+// refuses some.
+func testRateLimitsClockInWrite(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	const n = 24
+	var readings atomic.Int64
+	now := func() time.Time {
+		r := readings.Add(1)
+		for range 1 + r%4 {
+			runtime.Gosched()
+		}
+		return t0.Add(time.Duration(r) * time.Hour)
+	}
+	wins := concurrentWins(n, func(int) error {
+		ok, wait, err := s.SpendBudget(ctx, "addr:c", now, time.Second, 1)
+		if err == nil && !ok {
+			err = fmt.Errorf("refused, wait %v", wait)
+		}
+		return err
+	})
+	if wins != n {
+		t.Errorf("%d of %d spends at once, each at a clock read an hour after the last, were taken; want all", wins, n)
+	}
+	if r := readings.Load(); r < n {
+		t.Errorf("the clock was read %d times for %d spends", r, n)
 	}
 }
 
@@ -87,7 +129,7 @@ func RunReopen(t *testing.T, open func(t *testing.T) (central.Store, func() (cen
 		t.Fatal(err)
 	}
 	for range 2 {
-		if ok, _, err := s.SpendBudget(ctx, "addr:x", t0, time.Minute, 2); err != nil || !ok {
+		if ok, _, err := s.SpendBudget(ctx, "addr:x", at(t0), time.Minute, 2); err != nil || !ok {
 			t.Fatalf("spend = %v, %v", ok, err)
 		}
 	}
@@ -102,7 +144,7 @@ func RunReopen(t *testing.T, open func(t *testing.T) (central.Store, func() (cen
 	if err := s.UseNonce(ctx, "d1", "n1", t0.Add(time.Minute), exp.Add(time.Minute)); !errors.Is(err, central.ErrReplay) {
 		t.Errorf("a nonce used before the restart = %v, want ErrReplay", err)
 	}
-	if w, err := s.BudgetWait(ctx, "addr:x", t0, time.Minute, 2); err != nil || w != time.Minute {
+	if w, err := s.BudgetWait(ctx, "addr:x", at(t0), time.Minute, 2); err != nil || w != time.Minute {
 		t.Errorf("a budget spent before the restart waits %v, %v; want 1m", w, err)
 	}
 }

@@ -20,8 +20,11 @@ var bucketBudgets = []byte("rate-limits")
 // whose budget is full again (the bucket holds recent offenders only).
 const budgetSweepEvery = 1024
 
-// SpendBudget implements central.RateLimits.
-func (s *Store) SpendBudget(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (bool, time.Duration, error) {
+// SpendBudget implements central.RateLimits: the clock is read in the
+// batch's write transaction, where the key's earlier spends are applied
+// and no later one can be (bbolt has one writer). A batch member run again
+// reads it again.
+func (s *Store) SpendBudget(ctx context.Context, key string, now func() time.Time, interval time.Duration, burst int) (bool, time.Duration, error) {
 	sweep := s.budgets.Add(1)%budgetSweepEvery == 0
 	var ok bool
 	var wait time.Duration
@@ -30,6 +33,7 @@ func (s *Store) SpendBudget(ctx context.Context, key string, now time.Time, inte
 		if err != nil {
 			return err
 		}
+		now := now()
 		if sweep {
 			if err := sweepBudgets(b, now); err != nil {
 				return err
@@ -52,7 +56,7 @@ func (s *Store) SpendBudget(ctx context.Context, key string, now time.Time, inte
 }
 
 // BudgetWait implements central.RateLimits.
-func (s *Store) BudgetWait(ctx context.Context, key string, now time.Time, interval time.Duration, burst int) (time.Duration, error) {
+func (s *Store) BudgetWait(ctx context.Context, key string, now func() time.Time, interval time.Duration, burst int) (time.Duration, error) {
 	var tat time.Time
 	err := s.view(ctx, "reading rate limit", func(tx *bbolt.Tx) error {
 		if b := tx.Bucket(bucketBudgets); b != nil {
@@ -65,7 +69,7 @@ func (s *Store) BudgetWait(ctx context.Context, key string, now time.Time, inter
 	if err != nil {
 		return 0, err
 	}
-	return central.WaitGCRA(tat, now, interval, burst), nil
+	return central.WaitGCRA(tat, now(), interval, burst), nil
 }
 
 // sweepBudgets deletes the keys whose budget is full again at now.
