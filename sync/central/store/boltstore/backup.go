@@ -69,7 +69,8 @@ type Summary struct {
 // Inspect opens the store file at path read-only, checks every page of
 // it (bbolt's consistency check: a cut or damaged copy fails) and counts
 // what it holds, without migrating or changing anything. ErrInUse when a
-// running central holds the file; a path that is no regular file (a FIFO,
+// running central holds the file; ErrNewerFormat when a newer release
+// wrote it (this build would misread it, so backup and restore refuse it); a path that is no regular file (a FIFO,
 // a device: a symbolic link is followed) is ErrDamaged.
 func Inspect(ctx context.Context, path string) (sum Summary, err error) {
 	// A page the file no longer holds is mapped all the same, and reading
@@ -110,6 +111,9 @@ func Inspect(ctx context.Context, path string) (sum Summary, err error) {
 		}
 		if tx.Bucket(bucketSubs) == nil || tx.Bucket(bucketMeta) == nil {
 			return errors.New("a bbolt file but not central's store (no submissions or meta bucket)")
+		}
+		if err := checkFormat(tx); err != nil {
+			return err
 		}
 		sum.Devices = keys(tx, bucketDevices)
 		sum.Submissions = keys(tx, bucketSubs)

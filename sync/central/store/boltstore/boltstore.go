@@ -2,6 +2,19 @@
 // file, one central instance (bbolt locks the file to one process).
 // Everything is in the file, request nonces and rate limits too, so a
 // restart forgets nothing (nonces.go, ratelimit.go).
+//
+// The file carries a format version (FormatVersion, in the meta bucket,
+// written by Open in the transaction that creates the buckets). Open, and
+// Inspect with it backup and restore, refuse a file of a newer version
+// (ErrNewerFormat): an older build would serve it while ignoring buckets
+// and fields it does not know, an erasure or a hold among them. Bump
+// FormatVersion with a change an older build would misread or silently
+// drop: a new bucket or record that must be honoured (erasures, holds,
+// anything that restricts what is served or kept), a field whose absence
+// changes a meaning, a new sealing or encoding of a value. A change an
+// older build reads rightly by ignoring it (an index it rebuilds, a
+// cache) needs no bump. Open's upgrades bring an older file forward and
+// write the new version.
 package boltstore
 
 import (
@@ -72,7 +85,48 @@ var (
 	keyAuditBy    = []byte("audit-by")         // set once audit-by indexes every event of the chain
 	keyEventsDone = []byte("webhook-done")     // set once webhook-done holds every delivered or dead event
 	keyCompleted  = []byte("completed-log")    // set once the completed log numbers every complete submission
+	keyFormat     = []byte("format-version")   // FormatVersion of the file, 8 bytes big-endian; absent is version 1
 )
+
+// FormatVersion is the store file format this build writes and reads
+// (the package doc says when to bump it). A file without one is version 1,
+// the format before it was recorded.
+const FormatVersion = 1
+
+// ErrNewerFormat means the store file was written by a newer release, in
+// a format version above this build's FormatVersion: this build would
+// misread it or silently ignore what it does not know (an erasure, a
+// hold), so it neither serves nor restores it. Run the release that wrote
+// it.
+var ErrNewerFormat = errors.New("boltstore: the store file was written by a newer release")
+
+// formatVersion reads the file's format version from the meta bucket
+// (nil: no meta bucket yet, a new file): 1 when unrecorded.
+func formatVersion(meta *bbolt.Bucket) (uint64, error) {
+	if meta == nil {
+		return FormatVersion, nil
+	}
+	v := meta.Get(keyFormat)
+	if v == nil {
+		return 1, nil
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("reading the store's format version: %d bytes, not 8", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// checkFormat refuses a file whose format is newer than this build's.
+func checkFormat(tx *bbolt.Tx) error {
+	v, err := formatVersion(tx.Bucket(bucketMeta))
+	if err != nil {
+		return err
+	}
+	if v > FormatVersion {
+		return fmt.Errorf("%w: its format version is %d, this build's %d", ErrNewerFormat, v, FormatVersion)
+	}
+	return nil
+}
 
 // Store is a bbolt-backed central.Store.
 type Store struct {
@@ -98,6 +152,11 @@ func Open(path string) (*Store, error) {
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		servedCreated := tx.Bucket(bucketConfigServed) == nil
+		// Before anything is created or upgraded: a newer release's file
+		// is left as it is.
+		if err := checkFormat(tx); err != nil {
+			return err
+		}
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -124,7 +183,8 @@ func Open(path string) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		// A new file, or one upgraded above, is now this build's format.
+		return tx.Bucket(bucketMeta).Put(keyFormat, binary.BigEndian.AppendUint64(nil, FormatVersion))
 	})
 	if err != nil {
 		db.Close()
