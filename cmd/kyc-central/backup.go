@@ -13,6 +13,7 @@ import (
 
 	"github.com/openkyc/kyc/sync/central/backup"
 	"github.com/openkyc/kyc/sync/central/seal"
+	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
 
 const backupUsage = `usage:
@@ -100,6 +101,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("restore: %w", err)
 	}
 	sum, kept, err := backup.Restore(ctx, *from, filepath.Join(*data, "central.db"), *replace, time.Now(), kr)
+	if errors.Is(err, boltstore.ErrNewerFormat) {
+		return fmt.Errorf("%w; restore it with the release that wrote it (nothing was replaced)", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -292,6 +292,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	switch *storeKind {
 	case "bolt":
 		store, err = boltstore.Open(filepath.Join(*data, "central.db"))
+		if errors.Is(err, boltstore.ErrNewerFormat) {
+			// Served, it would ignore what it does not know (an erasure,
+			// a hold): the release that wrote it serves it.
+			return fmt.Errorf("refusing to start: %w; run the release that wrote it, or restore a copy this release wrote", err)
+		}
 	case "postgres":
 		if *dsn == "" {
 			return fmt.Errorf("--store postgres needs --dsn or $%s", envDSN)
@@ -310,6 +315,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	if bolt != nil {
+		// The copies a `kyc-central restore` killed mid-copy left beside
+		// the store: each a whole store, which erasures would not reach.
+		if n, err := backup.RemoveLeftRestores(filepath.Join(*data, "central.db")); err != nil {
+			logger.Warn("removing the copies a restore left in the data folder failed", "cause", err.Error())
+		} else if n > 0 {
+			logger.Info("removed copies a restore left in the data folder", "files", n)
+		}
+	}
 	// Once: the user references a release before sealing them stored clear.
 	if n, err := store.(*seal.Store).SealStoredUsers(ctx, 0); err != nil {
 		return fmt.Errorf("sealing the partners' user references stored clear: %w", err)

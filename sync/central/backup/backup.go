@@ -13,7 +13,11 @@
 // renamed into place. `kyc-central restore` (Restore) puts a checked copy
 // back as the store, keeping the file it replaces, and only beside a
 // keyring that opens its data keys (another central's copy would serve
-// a store it cannot read).
+// a store it cannot read), refusing a copy a newer release wrote
+// (boltstore.ErrNewerFormat); it writes it beside the store under a name
+// of its own, locked while written, and a copy a killed restore left there
+// is removed at the next restore and at central's start
+// (RemoveLeftRestores).
 //
 // A copy holds what the store holds: sealed payloads, wrapped data keys,
 // blind-index tokens. It is read only with the keyring and the key files

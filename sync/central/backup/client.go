@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -147,9 +148,16 @@ func openIdle(path string) (*bbolt.DB, error) {
 // under keys (seal.CheckKeys, else seal.ErrForeignKeys): another
 // central's copy, which this keyring cannot read, never replaces the
 // store. A restore refused leaves no db.replaced-<UTC time> beside the
-// store it did not replace. central migrates an older copy forward when it opens it (the
+// store it did not replace. The copy is written beside db under a name
+// of its own (restoringPrefix), locked while it is written; the copies a
+// restore killed mid-copy left are removed first (RemoveLeftRestores).
+// A copy a newer release wrote is refused (boltstore.ErrNewerFormat)
+// before anything is renamed. central migrates an older copy forward when it opens it (the
 // check opens it, so the copy restored with keys is migrated already).
 func Restore(ctx context.Context, from, db string, replace bool, now time.Time, keys seal.KEKProvider) (boltstore.Summary, string, error) {
+	if _, err := RemoveLeftRestores(db); err != nil {
+		return boltstore.Summary{}, "", fmt.Errorf("restoring: %w", err)
+	}
 	sum, err := boltstore.Inspect(ctx, from)
 	if err != nil {
 		return boltstore.Summary{}, "", fmt.Errorf("restoring: the copy: %w", err)
@@ -178,10 +186,7 @@ func Restore(ctx context.Context, from, db string, replace bool, now time.Time, 
 		return boltstore.Summary{}, "", fmt.Errorf("restoring: %w", err)
 	}
 	defer src.Close()
-	err = atomicfile.WriteFunc(db, func(w io.Writer) error {
-		_, err := io.Copy(w, src)
-		return err
-	}, func(tmp string) error {
+	err = putBack(ctx, db, src, func(tmp string) error {
 		if sum, err = boltstore.Inspect(ctx, tmp); err != nil || keys == nil {
 			return err
 		}
@@ -223,4 +228,121 @@ func checkKeys(ctx context.Context, path string, keys seal.KEKProvider) error {
 		err = cerr
 	}
 	return err
+}
+
+// restoringPrefix begins, after a dot and the store's own name, the name
+// of a copy being restored beside the store (putBack); os.CreateTemp's
+// digits end it.
+const restoringPrefix = ".restore-"
+
+// isRestoring reports whether name is that of a copy being restored
+// beside the store file named base.
+func isRestoring(name, base string) bool {
+	digits, ok := strings.CutPrefix(name, "."+base+restoringPrefix)
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
+}
+
+// putBack writes what src holds to db through a file beside it named
+// .<db's name>.restore-<digits>, synced and checked by verify (which
+// reads it by its name) before it is renamed over db; a failure leaves
+// no file. The file holds a shared lock (flock) while it is written and
+// checked, so that RemoveLeftRestores, run by another restore or a
+// central starting, leaves it; while verify opens it to write (the key
+// check migrates it) bbolt's own lock holds it instead.
+// (boltstore.Inspect's read-only open takes a shared lock too: no
+// conflict.)
+func putBack(ctx context.Context, db string, src io.Reader, verify func(tmp string) error) error {
+	dir := filepath.Dir(db)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(db)+restoringPrefix+"*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", db, err)
+	}
+	defer f.Close() // after the removal below: the lock is held until then
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(f.Name())
+		}
+	}()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		return fmt.Errorf("locking the copy being restored: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", db, err)
+	}
+	if _, err := io.Copy(f, ctxReader{ctx, src}); err != nil {
+		return fmt.Errorf("writing %s: %w", db, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", f.Name(), err)
+	}
+	// bbolt's exclusive lock, taken by verify's open for writing, would
+	// wait on ours: ours is let go for the check and taken again after.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
+		return fmt.Errorf("unlocking the copy being restored: %w", err)
+	}
+	if err := verify(f.Name()); err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		return fmt.Errorf("locking the copy being restored: %w", err)
+	}
+	if err := os.Rename(f.Name(), db); err != nil {
+		return fmt.Errorf("putting the copy in place: %w", err)
+	}
+	renamed = true
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing the data folder: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing the data folder: %w", err)
+	}
+	return nil
+}
+
+// ctxReader stops a copy when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// RemoveLeftRestores removes the copies a restore into the store file db
+// left beside it when it was killed mid-copy (or the machine lost power):
+// each is a whole copy of a store, whose submissions erasures since would
+// otherwise outlive. Only a regular file named as putBack names them
+// whose lock no process holds (taken without waiting: a restore under way
+// holds it) is removed, nothing else of the folder; it returns how many
+// were. Restore runs it first, and central at start.
+func RemoveLeftRestores(db string) (int, error) {
+	dir, base := filepath.Dir(db), filepath.Base(db)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("looking for copies a restore left: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, e := range ents {
+		if !isRestoring(e.Name(), base) || !e.Type().IsRegular() {
+			continue
+		}
+		ok, err := atomicfile.RemoveUnlocked(filepath.Join(dir, e.Name()), nil)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("removing a copy a restore left: %w", err))
+		} else if ok {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
 }
