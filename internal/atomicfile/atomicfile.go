@@ -62,14 +62,14 @@ func Read(path string, limit int64) ([]byte, error) {
 
 // Write replaces path with data, mode 0600.
 func Write(path string, data []byte) error {
-	return write(path, writeAll(data), nil, os.Rename)
+	return write(path, plain, writeAll(data), nil, os.Rename)
 }
 
 // Create writes data to path, mode 0600, failing if path exists.
 func Create(path string, data []byte) error {
 	// A hard link publishes the file atomically and, unlike rename,
 	// fails when the target exists.
-	return write(path, writeAll(data), nil, os.Link)
+	return write(path, plain, writeAll(data), nil, os.Link)
 }
 
 // WriteFunc replaces path, mode 0600, with what fill writes (a stream too
@@ -77,7 +77,7 @@ func Create(path string, data []byte) error {
 // synced temporary file by its name before it is published, and an error
 // of either leaves path as it was.
 func WriteFunc(path string, fill func(w io.Writer) error, verify func(tmp string) error) error {
-	return write(path, fill, verify, os.Rename)
+	return write(path, plain, fill, verify, os.Rename)
 }
 
 func writeAll(data []byte) func(io.Writer) error {
@@ -87,13 +87,38 @@ func writeAll(data []byte) func(io.Writer) error {
 	}
 }
 
-func write(path string, fill func(io.Writer) error, verify func(string) error, publish func(oldpath, newpath string) error) error {
+// temp is how write names and guards its temporary file.
+type temp struct {
+	// pattern is os.CreateTemp's pattern for the file's name.
+	pattern string
+	// hold, if not nil, locks the open file until it is published or
+	// removed (WriteLocked); release lets go of that lock around verify,
+	// and hold takes it again after. Without hold the file is closed
+	// before verify and publish.
+	hold, release func(f *os.File) error
+}
+
+// plain is write's temporary file when nothing else looks for it.
+var plain = temp{pattern: ".tmp-*"}
+
+func write(path string, t temp, fill func(io.Writer) error, verify func(string) error, publish func(oldpath, newpath string) error) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	tmp, err := os.CreateTemp(dir, t.pattern)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
+	closed := false
+	defer func() {
+		if !closed {
+			tmp.Close() // after the removal below: a lock is held until then
+		}
+	}()
+	defer os.Remove(tmp.Name()) // gone already once renamed
+	if t.hold != nil {
+		if err := t.hold(tmp); err != nil {
+			return fmt.Errorf("locking %s: %w", tmp.Name(), err)
+		}
+	}
 	err = tmp.Chmod(0o600)
 	if err == nil {
 		err = fill(tmp)
@@ -101,11 +126,14 @@ func write(path string, fill func(io.Writer) error, verify func(string) error, p
 	if err == nil {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	if t.hold == nil {
+		closed = true
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err == nil && verify != nil {
-		err = verify(tmp.Name())
+		err = verifyHeld(tmp, t, verify)
 	}
 	if err == nil {
 		err = publish(tmp.Name(), path)
@@ -113,13 +141,35 @@ func write(path string, fill func(io.Writer) error, verify func(string) error, p
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing directory of %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("syncing directory of %s: %w", path, err)
 	}
 	return nil
+}
+
+// verifyHeld runs verify on tmp, the lock let go meanwhile if t says so.
+func verifyHeld(tmp *os.File, t temp, verify func(string) error) error {
+	if t.release == nil {
+		return verify(tmp.Name())
+	}
+	if err := t.release(tmp); err != nil {
+		return fmt.Errorf("unlocking %s: %w", tmp.Name(), err)
+	}
+	if err := verify(tmp.Name()); err != nil {
+		return err
+	}
+	if err := t.hold(tmp); err != nil {
+		return fmt.Errorf("locking %s: %w", tmp.Name(), err)
+	}
+	return nil
+}
+
+// syncDir fsyncs the directory dir, so that a name given in it lasts.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
