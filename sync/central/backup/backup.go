@@ -10,7 +10,8 @@
 // audit trail before a byte of it leaves. `kyc-central backup` fetches it
 // (Fetch) or, central stopped, copies the file itself (Copy), and either
 // way checks every page of the copy (boltstore.Inspect) before it is
-// renamed into place. `kyc-central restore` (Restore) puts a checked copy
+// renamed into place (a copy a killed run left beside it is removed by
+// the next run into that folder). `kyc-central restore` (Restore) puts a checked copy
 // back as the store, keeping the file it replaces, and only beside a
 // keyring that opens its data keys (another central's copy would serve
 // a store it cannot read), refusing a copy a newer release wrote

@@ -394,6 +394,18 @@ func storeFile(t *testing.T) string {
 	return p
 }
 
+// serveCopy answers every request with the copy b and its Repr-Digest,
+// as central's backup endpoint does, until the test ends.
+func serveCopy(t *testing.T, b []byte) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Repr-Digest", "sha-256=:"+b64sum(b)+":")
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // TestFetchDiskFull: a disk that fills mid-download (the process's file
 // size limit, which makes a write fail as a full disk does) fails the
 // fetch, saying so, and leaves the previous copy and nothing beside it.
@@ -402,11 +414,7 @@ func TestFetchDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Repr-Digest", "sha-256=:"+b64sum(b)+":")
-		w.Write(b)
-	}))
-	defer srv.Close()
+	srv := serveCopy(t, b)
 	out := filepath.Join(t.TempDir(), "copy.db")
 	if err := os.WriteFile(out, []byte("the previous copy"), 0o600); err != nil {
 		t.Fatal(err)

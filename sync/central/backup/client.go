@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -34,10 +34,10 @@ var (
 )
 
 // Fetch downloads a copy of the store of the central at base (its admin
-// API, with token) into out: to a temporary file beside out, checked
-// against the answer's length and Repr-Digest and by boltstore.Inspect,
-// synced, and only then renamed over out, so out is never a partial or
-// damaged copy. client carries central's CA; its Timeout should be zero
+// API, with token) into out: to a temporary file beside out (write),
+// checked against the answer's length and Repr-Digest and by
+// boltstore.Inspect, synced, and only then renamed over out, so out is
+// never a partial or damaged copy. client carries central's CA; its Timeout should be zero
 // (a large store takes a while), ctx bounds the download.
 func Fetch(ctx context.Context, client *http.Client, base, token, out string) (boltstore.Summary, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+Path, nil)
@@ -109,16 +109,36 @@ func Copy(ctx context.Context, db, out string) (boltstore.Summary, error) {
 }
 
 // write publishes what fill writes at out once boltstore.Inspect has
-// read the whole of it.
+// read the whole of it, through a file beside it named
+// .<out's name>.fetch-<digits>, locked while it is written
+// (atomicfile.WriteLocked). Such files a killed Fetch or Copy left in
+// out's folder, each a whole copy of the store, are removed first when
+// no process holds them (isFetching; a Fetch under way does).
 func write(ctx context.Context, out string, fill func(io.Writer) error) (boltstore.Summary, error) {
+	if _, err := atomicfile.RemoveLeftovers(filepath.Dir(out), isFetching); err != nil {
+		return boltstore.Summary{}, fmt.Errorf("removing the copies a killed backup left: %w", err)
+	}
 	var sum boltstore.Summary
-	err := atomicfile.WriteFunc(out, fill, func(tmp string) error {
+	err := atomicfile.WriteLocked(out, "."+filepath.Base(out)+fetchingInfix, atomicfile.VerifyShared, fill, func(tmp string) error {
 		var err error
 		sum, err = boltstore.Inspect(ctx, tmp)
 		return err
 	})
 	return sum, err
 }
+
+// fetchingInfix comes, in the name of a copy being written by Fetch or
+// Copy, between a dot and the file's own name and os.CreateTemp's digits.
+const fetchingInfix = ".fetch-"
+
+// fetchingName matches the name of a copy being written by Fetch or Copy
+// into a folder, whatever file it is for: --out names differ from run to
+// run (a date in them), and a killed run's copy is found by the next.
+var fetchingName = regexp.MustCompile(`^\..+` + regexp.QuoteMeta(fetchingInfix) + `\d+$`)
+
+// isFetching reports whether name is that of a copy being written by
+// Fetch or Copy.
+func isFetching(name string) bool { return fetchingName.MatchString(name) }
 
 // openIdle opens the store file at path read-only when no process holds
 // it: boltstore.ErrInUse when one does (a running central holds bbolt's
@@ -245,61 +265,15 @@ func isRestoring(name, base string) bool {
 // putBack writes what src holds to db through a file beside it named
 // .<db's name>.restore-<digits>, synced and checked by verify (which
 // reads it by its name) before it is renamed over db; a failure leaves
-// no file. The file holds a shared lock (flock) while it is written and
-// checked, so that RemoveLeftRestores, run by another restore or a
-// central starting, leaves it; while verify opens it to write (the key
-// check migrates it) bbolt's own lock holds it instead.
-// (boltstore.Inspect's read-only open takes a shared lock too: no
-// conflict.)
+// no file. The file holds a shared lock (flock) while it is written, so
+// that RemoveLeftRestores, run by another restore or a central starting,
+// leaves it; while verify opens it to write (the key check migrates it)
+// bbolt's own lock holds it instead (atomicfile.VerifyExclusive).
 func putBack(ctx context.Context, db string, src io.Reader, verify func(tmp string) error) error {
-	dir := filepath.Dir(db)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(db)+restoringPrefix+"*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", db, err)
-	}
-	defer f.Close() // after the removal below: the lock is held until then
-	renamed := false
-	defer func() {
-		if !renamed {
-			os.Remove(f.Name())
-		}
-	}()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
-		return fmt.Errorf("locking the copy being restored: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", db, err)
-	}
-	if _, err := io.Copy(f, ctxReader{ctx, src}); err != nil {
-		return fmt.Errorf("writing %s: %w", db, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", f.Name(), err)
-	}
-	// bbolt's exclusive lock, taken by verify's open for writing, would
-	// wait on ours: ours is let go for the check and taken again after.
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
-		return fmt.Errorf("unlocking the copy being restored: %w", err)
-	}
-	if err := verify(f.Name()); err != nil {
+	return atomicfile.WriteLocked(db, "."+filepath.Base(db)+restoringPrefix, atomicfile.VerifyExclusive, func(w io.Writer) error {
+		_, err := io.Copy(w, ctxReader{ctx, src})
 		return err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
-		return fmt.Errorf("locking the copy being restored: %w", err)
-	}
-	if err := os.Rename(f.Name(), db); err != nil {
-		return fmt.Errorf("putting the copy in place: %w", err)
-	}
-	renamed = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing the data folder: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing the data folder: %w", err)
-	}
-	return nil
+	}, verify)
 }
 
 // ctxReader stops a copy when its context ends.
@@ -323,26 +297,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // holds it) is removed, nothing else of the folder; it returns how many
 // were. Restore runs it first, and central at start.
 func RemoveLeftRestores(db string) (int, error) {
-	dir, base := filepath.Dir(db), filepath.Base(db)
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
+	base := filepath.Base(db)
+	n, err := atomicfile.RemoveLeftovers(filepath.Dir(db), func(name string) bool { return isRestoring(name, base) })
 	if err != nil {
-		return 0, fmt.Errorf("looking for copies a restore left: %w", err)
+		return n, fmt.Errorf("removing the copies a restore left: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, e := range ents {
-		if !isRestoring(e.Name(), base) || !e.Type().IsRegular() {
-			continue
-		}
-		ok, err := atomicfile.RemoveUnlocked(filepath.Join(dir, e.Name()), nil)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("removing a copy a restore left: %w", err))
-		} else if ok {
-			n++
-		}
-	}
-	return n, errors.Join(errs...)
+	return n, nil
 }

@@ -179,47 +179,14 @@ var stagedName = regexp.MustCompile(`^\.` + regexp.QuoteMeta(copyPrefix) + `\d{8
 // synced and checked page by page (boltstore.Inspect) before it is
 // renamed to out; a failure leaves no file. The staged file holds a
 // shared lock (flock) until it is renamed or removed, so that
-// removeStaged, in another central sharing the folder, leaves it.
-// (boltstore.Inspect's read-only open takes a shared lock too: no
-// conflict.)
-func stage(ctx context.Context, out string, fill func(io.Writer) error) (err error) {
-	dir := filepath.Dir(out)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("staging %s: %w", out, err)
-	}
-	defer f.Close() // after the removal below: the lock is held until then
-	renamed := false
-	defer func() {
-		if !renamed {
-			os.Remove(f.Name())
-		}
-	}()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
-		return fmt.Errorf("locking the staged copy: %w", err)
-	}
-	if err := fill(f); err != nil {
+// removeStaged, in another central sharing the folder, leaves it
+// (atomicfile.WriteLocked; boltstore.Inspect's read-only open takes a
+// shared lock too: no conflict).
+func stage(ctx context.Context, out string, fill func(io.Writer) error) error {
+	return atomicfile.WriteLocked(out, "."+filepath.Base(out)+".tmp-", atomicfile.VerifyShared, fill, func(tmp string) error {
+		_, err := boltstore.Inspect(ctx, tmp)
 		return err
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing the staged copy: %w", err)
-	}
-	if _, err := boltstore.Inspect(ctx, f.Name()); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), out); err != nil {
-		return fmt.Errorf("naming the copy: %w", err)
-	}
-	renamed = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing the backup folder: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing the backup folder: %w", err)
-	}
-	return nil
+	})
 }
 
 // removeStaged removes the copies a schedule stopped mid-copy (killed, or
@@ -227,29 +194,13 @@ func stage(ctx context.Context, out string, fill func(io.Writer) error) (err err
 // store, whose submissions an erasure since would otherwise outlive. Only
 // a regular file whose name is stagedName's and whose lock no process
 // holds (taken without waiting: stage holds it while it writes) is
-// removed; it returns how many were.
+// removed (atomicfile.RemoveLeftovers); it returns how many were.
 func (s *Schedule) removeStaged() (int, error) {
-	ents, err := os.ReadDir(s.Dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
+	n, err := atomicfile.RemoveLeftovers(s.Dir, stagedName.MatchString)
 	if err != nil {
-		return 0, fmt.Errorf("looking for copies left staged: %w", err)
+		return n, fmt.Errorf("removing the copies left staged: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, e := range ents {
-		if !stagedName.MatchString(e.Name()) || !e.Type().IsRegular() {
-			continue
-		}
-		ok, err := atomicfile.RemoveUnlocked(filepath.Join(s.Dir, e.Name()), nil)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("removing a copy left staged: %w", err))
-		} else if ok {
-			n++
-		}
-	}
-	return n, errors.Join(errs...)
+	return n, nil
 }
 
 // scheduledState is what the audit trail keeps of a scheduled copy.
