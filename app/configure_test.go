@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openkyc/kyc/engine/capture/source"
 	"github.com/openkyc/kyc/internal/handoff"
 )
 
@@ -176,5 +177,87 @@ func TestStreamCameraLogged(t *testing.T) {
 			}
 		}
 		break
+	}
+}
+
+// TestHostileCameraAddresses: an IP camera's address with a password
+// holding / ? # @ or :, escaped or not, an IPv6 host or no password: the
+// settings screen shows no part of the password (a supervisor sees the
+// user, a plain operator not even that), saving the address as shown
+// keeps the camera set, and an address ffmpeg would end before its @
+// (the user info spilling past the host) is refused when entered, with
+// what to percent-encode; the same address percent-encoded is taken.
+func TestHostileCameraAddresses(t *testing.T) {
+	for _, c := range []struct {
+		kept            string
+		secrets         []string
+		supSees, opSees string
+	}{
+		{"rtsp://admin:pa/ss@10.0.0.7:554/stream1", []string{"pa/ss", "pa"},
+			"rtsp://admin:xxxxx@10.0.0.7:554/stream1", "rtsp://(address not shown)"},
+		{"rtsp://admin:p@s?s@10.0.0.7/stream1?token=SECRET", []string{"p@s", "s?s"},
+			"rtsp://admin:xxxxx@10.0.0.7/stream1?token=SECRET", "rtsp://(address not shown)"},
+		{"rtsp://admin:pa#ss:w@[2001:db8::7]:554/s", []string{"pa#ss", "ss:w"},
+			"rtsp://admin:xxxxx@[2001:db8::7]:554/s", "rtsp://(address not shown)"},
+		{"rtsp://admin:pa%2Fss%40w@[2001:db8::7]:554/s", []string{"pa%2F", "ss%40"},
+			"rtsp://admin:xxxxx@[2001:db8::7]:554/s", "rtsp://[2001:db8::7]:554/s"},
+		{"rtsp://admin:p@ss:w@10.0.0.7/s", []string{"p@ss", "ss:w"},
+			"rtsp://admin:xxxxx@10.0.0.7/s", "rtsp://10.0.0.7/s"},
+		{"rtsp://viewer@10.0.0.7/s", nil,
+			"rtsp://viewer@10.0.0.7/s", "rtsp://10.0.0.7/s"},
+	} {
+		for _, supervisor := range []bool{true, false} {
+			a := New(Config{Dir: filepath.Join(t.TempDir(), "desktop"), Logger: slog.New(slog.DiscardHandler)})
+			a.ctx, a.cancel = context.WithCancel(context.Background())
+			a.ui.screen = ScreenHome // the first run: no account yet
+			want := c.supSees
+			if !supervisor {
+				a.staff.accounts.Accounts = make([]operatorHash, 2)
+				a.staff.operator, a.staff.role = "agent02", RoleOperator
+				want = c.opSees
+			}
+			a.settings.SelfieCamera = c.kept
+			sv := a.Settings()
+			if sv.Settings.SelfieCamera != want {
+				t.Errorf("%s (supervisor %v) shown as %q, want %q", c.kept, supervisor, sv.Settings.SelfieCamera, want)
+			}
+			for _, s := range c.secrets {
+				if strings.Contains(sv.Settings.SelfieCamera, s) {
+					t.Errorf("%s (supervisor %v) shown as %q: %q in it", c.kept, supervisor, sv.Settings.SelfieCamera, s)
+				}
+			}
+			if _, err := a.SaveSettings(sv.Settings); err != nil || a.settings.SelfieCamera != c.kept {
+				t.Errorf("%s (supervisor %v) saved as shown: %v, kept %q", c.kept, supervisor, err, a.settings.SelfieCamera)
+			}
+			a.Shutdown(a.ctx)
+		}
+	}
+
+	a := New(Config{Dir: filepath.Join(t.TempDir(), "desktop"), Logger: slog.New(slog.DiscardHandler)})
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	defer a.Shutdown(a.ctx)
+	a.ui.screen = ScreenHome
+	for _, entered := range []string{
+		"rtsp://admin:pa/ss@10.0.0.7:554/stream1",
+		"rtsp://admin:pa?ss@10.0.0.7/stream1",
+		"rtsp://admin:pa#ss@[2001:db8::7]:554/s",
+		"rtsp://10.0.0.7/stream1?user=a@b.example",
+	} {
+		s := a.settings
+		s.DocumentCamera = entered
+		_, err := a.SaveSettings(s)
+		if !errors.Is(err, source.ErrAmbiguousAddress) || !strings.Contains(err.Error(), "percent-encode") || a.settings.DocumentCamera != "" {
+			t.Errorf("%s entered: %v, kept %q; want refused, saying what to percent-encode", entered, err, a.settings.DocumentCamera)
+		}
+		for _, secret := range []string{"pa/ss", "pa?ss", "pa#ss", "admin", "a@b"} {
+			if err != nil && (strings.Contains(err.Error(), secret) || strings.Contains(a.ui.lastError, secret)) {
+				t.Errorf("%s entered: the refusal %q shows %q", entered, err, secret)
+			}
+		}
+	}
+	s := a.settings
+	s.DocumentCamera = "rtsp://admin:pa%2Fss@10.0.0.7:554/stream1"
+	if _, err := a.SaveSettings(s); err != nil || a.settings.DocumentCamera != s.DocumentCamera {
+		t.Errorf("the address percent-encoded: %v, kept %q", err, a.settings.DocumentCamera)
 	}
 }

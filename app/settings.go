@@ -56,6 +56,27 @@ func (s Settings) Validate() error {
 	return nil
 }
 
+// checkNewCameras refuses a stream address entered now (one that is not
+// the camera kept in old) that ffmpeg and the screens would read apart,
+// with what to percent-encode (source.CheckAddress): ffmpeg would not
+// reach the camera with it, and the settings screen could not show it
+// without risking part of its password. One kept from before passes, so
+// that the settings saved as shown keep it.
+func checkNewCameras(s, old Settings) error {
+	for _, c := range []struct{ name, sent, kept string }{
+		{"document camera", s.DocumentCamera, old.DocumentCamera},
+		{"selfie camera", s.SelfieCamera, old.SelfieCamera},
+	} {
+		if c.sent == c.kept {
+			continue
+		}
+		if err := source.CheckAddress(c.sent); err != nil {
+			return fmt.Errorf("settings: %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
 // SessionConfig is what a verification session accepts and how it
 // captures, as the eKYC flow's session configuration names it. It is read
 // from session.json in the app's folder; missing fields keep the defaults.

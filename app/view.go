@@ -519,7 +519,11 @@ func (a *App) SaveSettings(s Settings) (View, error) {
 		a.ui.rev++
 		return a.viewLocked(), errSupervisorCameras
 	}
-	if err := s.Validate(); err != nil {
+	err := checkNewCameras(s, a.settings)
+	if err == nil {
+		err = s.Validate()
+	}
+	if err != nil {
 		a.ui.lastError = err.Error()
 		a.ui.rev++
 		return a.viewLocked(), err

@@ -130,48 +130,106 @@ func Parse(s string) (Spec, error) {
 // user name and query too, so that the address sent back as shown is
 // recognised and the password kept restored. Logs and errors take ForLog.
 // Anything but a URL is s.
-func Redact(s string) string { return redact(s, false) }
+//
+// An address with an @ past the end of its authority (a password holding
+// an unescaped / ? or #: rtsp://user:pa/ss@camera/stream) is read with
+// its user info reaching that @ (splitStream), so that no part of such a
+// password is shown either; CheckAddress refuses such an address.
+func Redact(s string) string {
+	p, ok := splitStream(s)
+	if !ok || !p.hasUser {
+		return s
+	}
+	user, _, hasPass := strings.Cut(p.userinfo, ":")
+	if !hasPass {
+		return s
+	}
+	return p.scheme + user + ":xxxxx@" + p.after
+}
 
 // ForLog is source s as a log line or an error may carry it: a stream URL
 // as scheme://host[:port]/path, without the user info, query or fragment
 // (cameras take a password or a token in either); one whose user info may
-// have spilled past the host (a password with an unescaped / ? or #) is
-// not shown. Anything but a URL is s.
-func ForLog(s string) string { return redact(s, true) }
+// have spilled past the host (an @ past the end of its authority: a
+// password with an unescaped / ? or #) is not shown. Anything but a URL
+// is s.
+func ForLog(s string) string {
+	p, ok := splitStream(s)
+	if !ok {
+		return s
+	}
+	if p.spilled {
+		return p.scheme + "(address not shown)"
+	}
+	shown := p.after
+	if j := strings.IndexAny(shown, "?#"); j >= 0 {
+		shown = shown[:j]
+	}
+	return p.scheme + shown
+}
 
-// redact is Redact, or ForLog when forLog is set: the address is split
-// once, here, as ffmpeg splits it (the authority ends at the first / ? or
-// #, the user info at its last @).
-func redact(s string, forLog bool) string {
+// ErrAmbiguousAddress is returned by CheckAddress for a stream URL with an
+// @ past the end of its authority.
+var ErrAmbiguousAddress = errors.New("camera address with an @ after its host")
+
+// CheckAddress refuses a stream URL that ffmpeg and the screens would read
+// differently: one with an @ past the end of its authority (the first / ?
+// or # after the scheme). ffmpeg ends the authority there, so a password
+// holding / ? or # unescaped never reaches the camera, and no reading
+// shows such an address without risking part of a password; an @ in the
+// path or query is as ambiguous. Percent-encoded (%2F %3F %23 %40) they
+// are what the camera meant. Settings refuse such an address when it is
+// entered; one kept from before is still opened, and shown as Redact and
+// ForLog read it.
+func CheckAddress(s string) error {
+	if p, ok := splitStream(s); ok && p.spilled {
+		return fmt.Errorf("%w: %s: percent-encode / ? # and @ in the user name or password (%%2F %%3F %%23 %%40), and an @ in the path or query (%%40)", ErrAmbiguousAddress, ForLog(s))
+	}
+	return nil
+}
+
+// streamParts is a URL split for showing: scheme ("rtsp://"), user info
+// (before its @), and what follows it (host, port, path, query, fragment).
+type streamParts struct {
+	scheme, userinfo, after string
+	hasUser                 bool
+	// spilled: an @ follows the end of the authority, and the user info
+	// is read up to it rather than as ffmpeg reads it.
+	spilled bool
+}
+
+// splitStream splits a URL once, for Redact, ForLog and CheckAddress
+// alike. The authority ends at the first / ? or # and the user info at its
+// last @, as ffmpeg splits it, unless an @ comes later: then the user info
+// is read as everything before the last such @ followed by what may be a
+// host (else before the last @), so that a password holding / ? # or @
+// stays in it. ok is false for anything but a URL.
+func splitStream(s string) (p streamParts, ok bool) {
 	i := strings.Index(s, "://")
 	if i < 0 {
-		return s
+		return p, false
 	}
-	scheme, rest := s[:i+3], s[i+3:]
-	authority, tail := rest, ""
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		authority, tail = rest[:j], rest[j:]
+	p.scheme = s[:i+3]
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
 	}
-	at := strings.LastIndex(authority, "@")
-	host := authority[at+1:]
-	if forLog {
-		if at < 0 && strings.Contains(tail, "@") {
-			return scheme + "(address not shown)"
+	at := strings.LastIndex(rest[:end], "@")
+	if j := strings.LastIndex(rest[end:], "@"); j >= 0 {
+		p.spilled, at = true, end+j
+		for k := at; k >= end; k-- {
+			if rest[k] == '@' && k+1 < len(rest) && !strings.ContainsRune("/?#@", rune(rest[k+1])) {
+				at = k
+				break
+			}
 		}
-		path := tail
-		if j := strings.IndexAny(tail, "?#"); j >= 0 {
-			path = tail[:j]
-		}
-		return scheme + host + path
 	}
-	if at < 0 {
-		return s
+	if at >= 0 {
+		p.userinfo, p.hasUser, rest = rest[:at], true, rest[at+1:]
 	}
-	user, _, hasPass := strings.Cut(authority[:at], ":")
-	if !hasPass {
-		return s
-	}
-	return scheme + user + ":xxxxx@" + host + tail
+	p.after = rest
+	return p, true
 }
 
 // regularFile refuses a video file path that is no regular file (a

@@ -295,26 +295,96 @@ func TestNotARegularFile(t *testing.T) {
 
 // TestRedact: the settings screen's form of an IP camera's address hides
 // its password and keeps the rest (the screen takes it back as shown);
-// the log form keeps no user, query or fragment.
+// the log form keeps no user, query or fragment. Neither shows any part
+// of a password that holds / ? # @ or :, escaped or not: one with an @
+// past the end of the authority (a password with an unescaped / ? or #)
+// is read with its user info reaching that @, and not logged at all.
 func TestRedact(t *testing.T) {
-	for _, c := range []struct{ in, screen, log string }{
-		{"rtsp://admin:hunter2@10.0.0.7:554/stream1", "rtsp://admin:xxxxx@10.0.0.7:554/stream1", "rtsp://10.0.0.7:554/stream1"},
-		{"http://u:p@ss:w@cam.local/video.mjpg?x=@", "http://u:xxxxx@cam.local/video.mjpg?x=@", "http://cam.local/video.mjpg"},
-		{"rtsp://user:pass@cam/stream?token=SECRET#frag", "rtsp://user:xxxxx@cam/stream?token=SECRET#frag", "rtsp://cam/stream"},
-		{"rtsp://cam/stream?token=SECRET", "rtsp://cam/stream?token=SECRET", "rtsp://cam/stream"},
-		{"rtsp://[::1]:554/s#k", "rtsp://[::1]:554/s#k", "rtsp://[::1]:554/s"},
-		{"https://cam.local/video.mjpg", "https://cam.local/video.mjpg", "https://cam.local/video.mjpg"},
-		{"rtsp://viewer@cam.local/stream", "rtsp://viewer@cam.local/stream", "rtsp://cam.local/stream"},
-		// A password with an unescaped / ends the authority early.
-		{"rtsp://admin:pa/ss@cam/stream", "rtsp://admin:pa/ss@cam/stream", "rtsp://(address not shown)"},
-		{"/dev/video0", "/dev/video0", "/dev/video0"},
-		{"/home/op/captures", "/home/op/captures", "/home/op/captures"},
+	for _, c := range []struct {
+		in, screen, log string
+		secrets         []string // shown by neither
+	}{
+		{"rtsp://admin:hunter2@10.0.0.7:554/stream1", "rtsp://admin:xxxxx@10.0.0.7:554/stream1", "rtsp://10.0.0.7:554/stream1", []string{"hunter2"}},
+		{"http://u:p@ss:w@cam.local/video.mjpg?x=1", "http://u:xxxxx@cam.local/video.mjpg?x=1", "http://cam.local/video.mjpg", []string{"p@ss", "ss:w"}},
+		{"rtsp://user:pass@cam/stream?token=SECRET#frag", "rtsp://user:xxxxx@cam/stream?token=SECRET#frag", "rtsp://cam/stream", []string{"pass"}},
+		{"rtsp://cam/stream?token=SECRET", "rtsp://cam/stream?token=SECRET", "rtsp://cam/stream", nil},
+		{"rtsp://[::1]:554/s#k", "rtsp://[::1]:554/s#k", "rtsp://[::1]:554/s", nil},
+		{"https://cam.local/video.mjpg", "https://cam.local/video.mjpg", "https://cam.local/video.mjpg", nil},
+		{"rtsp://viewer@cam.local/stream", "rtsp://viewer@cam.local/stream", "rtsp://cam.local/stream", nil},
+		{"rtsp://admin:pa:ss:w@cam/stream", "rtsp://admin:xxxxx@cam/stream", "rtsp://cam/stream", []string{"pa:ss", "ss:w"}},
+		{"rtsp://:hunter2@cam/stream", "rtsp://:xxxxx@cam/stream", "rtsp://cam/stream", []string{"hunter2"}},
+		{"rtsp://admin:hunter2@[fe80::1%25eth0]:554/s", "rtsp://admin:xxxxx@[fe80::1%25eth0]:554/s", "rtsp://[fe80::1%25eth0]:554/s", []string{"hunter2"}},
+		{"rtsp://admin:pa%2Fss%40w%3F@cam/stream", "rtsp://admin:xxxxx@cam/stream", "rtsp://cam/stream", []string{"pa%2F", "ss%40", "w%3F"}},
+		// A password with an unescaped / ? or # ends ffmpeg's authority
+		// early; the user info is read up to the @ that follows.
+		{"rtsp://admin:pa/ss@cam/stream", "rtsp://admin:xxxxx@cam/stream", "rtsp://(address not shown)", []string{"pa/ss", "pa", "ss@"}},
+		{"rtsp://admin:pa?ss@cam:554/stream", "rtsp://admin:xxxxx@cam:554/stream", "rtsp://(address not shown)", []string{"pa?ss", "pa", "ss@"}},
+		{"rtsp://admin:pa#ss@cam/stream", "rtsp://admin:xxxxx@cam/stream", "rtsp://(address not shown)", []string{"pa#ss", "pa", "ss@"}},
+		{"RTSP://admin:pa/ss@cam/stream", "RTSP://admin:xxxxx@cam/stream", "RTSP://(address not shown)", []string{"pa/ss", "pa"}},
+		{"rtsp://admin:h@nt/er2@cam/stream?x=@", "rtsp://admin:xxxxx@cam/stream?x=@", "rtsp://(address not shown)", []string{"nt/er2", "er2", "h@nt"}},
+		{"rtsp://admin:pa/ss@[2001:db8::7]:554/s?t=1", "rtsp://admin:xxxxx@[2001:db8::7]:554/s?t=1", "rtsp://(address not shown)", []string{"pa/ss", "pa"}},
+		{"rtsp://admin:pa/ss@", "rtsp://admin:xxxxx@", "rtsp://(address not shown)", []string{"pa/ss", "pa"}},
+		{"http://u:p@ss:w@cam.local/video.mjpg?x=@", "http://u:xxxxx@", "http://(address not shown)", []string{"p@ss", "ss:w"}},
+		// An @ in the path or query is as ambiguous: hidden from logs.
+		{"rtsp://cam.local/stream?user=a@b.example", "rtsp://cam.local/stream?user=a@b.example", "rtsp://(address not shown)", nil},
+		{"rtsp://cam.local:554/s?token=S3CRET@x", "rtsp://cam.local:xxxxx@x", "rtsp://(address not shown)", []string{"S3CRET"}},
+		{"/dev/video0", "/dev/video0", "/dev/video0", nil},
+		{"/home/op/captures", "/home/op/captures", "/home/op/captures", nil},
 	} {
-		if got := Redact(c.in); got != c.screen {
-			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.screen)
+		screen, log := Redact(c.in), ForLog(c.in)
+		if screen != c.screen {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, screen, c.screen)
 		}
-		if got := ForLog(c.in); got != c.log {
-			t.Errorf("ForLog(%q) = %q, want %q", c.in, got, c.log)
+		if log != c.log {
+			t.Errorf("ForLog(%q) = %q, want %q", c.in, log, c.log)
+		}
+		for _, s := range c.secrets {
+			if strings.Contains(screen, s) || strings.Contains(log, s) {
+				t.Errorf("%q shown as %q and logged as %q: %q in it", c.in, screen, log, s)
+			}
+		}
+	}
+}
+
+// TestCheckAddress: an address with an @ past the end of its authority is
+// refused, with what to percent-encode and none of the address's secrets;
+// the same address percent-encoded, and every ordinary one, passes.
+func TestCheckAddress(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		refused bool
+	}{
+		{"rtsp://admin:hunter2@10.0.0.7:554/stream1", false},
+		{"rtsp://admin:pa%2Fss@10.0.0.7:554/stream1", false},
+		{"rtsp://admin:p@ss:w@cam/stream?token=SECRET", false},
+		{"rtsp://admin:hunter2@[2001:db8::7]:554/s", false},
+		{"rtsp://viewer@cam/stream", false},
+		{"rtsp://cam/stream?user=a%40b.example", false},
+		{"0", false},
+		{"/dev/video2", false},
+		{"/home/op/captures", false},
+		{"/home/op/a@b.mp4", false},
+		{"rtsp://admin:pa/ss@10.0.0.7:554/stream1", true},
+		{"rtsp://admin:pa?ss@10.0.0.7/stream1", true},
+		{"https://admin:pa#ss@cam/video.mjpg", true},
+		{"rtsp://admin:pa/ss@[2001:db8::7]:554/s", true},
+		{"rtsp://cam/stream?user=a@b.example", true},
+	} {
+		err := CheckAddress(c.in)
+		if !c.refused {
+			if err != nil {
+				t.Errorf("CheckAddress(%q) = %v, want nil", c.in, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrAmbiguousAddress) || !strings.Contains(err.Error(), "percent-encode") {
+			t.Errorf("CheckAddress(%q) = %v, want ErrAmbiguousAddress saying what to percent-encode", c.in, err)
+			continue
+		}
+		for _, s := range []string{"pa/ss", "pa?ss", "pa#ss", "admin", "a@b"} {
+			if strings.Contains(err.Error(), s) {
+				t.Errorf("CheckAddress(%q): %q in %q", c.in, s, err)
+			}
 		}
 	}
 }
