@@ -223,3 +223,36 @@ func (d *dateWriter) Write(b []byte) (int, error) {
 	}
 	return d.ResponseWriter.Write(b)
 }
+
+// TestAbsurdCentralDateConfirmsNothingRecent: central's Date says the
+// year 1 (or 9999) while its bundle is signed now. The offset is then the
+// smallest (largest) Duration, and the lists' confirmation, moved onto the
+// device's clock by it, must read as centuries old, the screening stale,
+// never as fresh: for the year 1, -offset wraps round to the smallest
+// Duration again, which moves the confirmation back, not ahead, and
+// confirmedAsOf never dates it after the device's clock either way.
+func TestAbsurdCentralDateConfirmsNothingRecent(t *testing.T) {
+	for _, date := range []string{"Mon, 01 Jan 0001 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		t.Run(date, func(t *testing.T) {
+			wrap := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					next.ServeHTTP(&dateWriter{ResponseWriter: w, date: date}, r)
+				})
+			}
+			r := newRig(t, synctest.CentralOptions{Wrap: wrap})
+			publish(t, r.central, "a", []byte("list a v1"))
+			device := synctest.NewClock(time.Now())
+			dir := filepath.Join(t.TempDir(), "config")
+			if _, err := agent.SyncConfig(context.Background(), r.uploader(t, agent.Config{Now: device.Now}), dir); err != nil {
+				t.Fatal(err)
+			}
+			got, err := agent.WatchlistsConfirmed(dir)
+			if err != nil || got["a"].IsZero() {
+				t.Fatalf("confirmed %v, %v; want a", got, err)
+			}
+			if age := device.Now().Sub(got["a"]); age < 100*365*24*time.Hour {
+				t.Errorf("central dated %s: a confirmed %s, %s before the device's clock; want centuries (stale)", date, got["a"], age)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,7 +154,16 @@ func loadState(dir string) (state, error) {
 func (u *Uploader) confirmedAsOf(issued time.Time) time.Time {
 	local := u.cfg.Now()
 	if off, ok := u.clock.centralOffset(); ok {
-		issued = issued.Add(-off)
+		if off == math.MinInt64 {
+			// Central's Date centuries behind (the year 1) saturates the
+			// offset, by how much unknown, and -off would be off again:
+			// said outright, the bundle is dated back by it, not ahead,
+			// so that its lists look centuries old rather than confirmed
+			// now (TestAbsurdCentralDateConfirmsNothingRecent).
+			issued = issued.Add(off)
+		} else {
+			issued = issued.Add(-off)
+		}
 	}
 	// Without an offset (central's certificate says the device clock is
 	// wrong by an unknown amount) central's time stands as it is: the
