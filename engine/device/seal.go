@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/openkyc/kyc/internal/ctxio"
 )
 
 // A sealed file ends with a trailer: the SHA-256 of every byte before the
@@ -109,7 +111,7 @@ func writeSealed(ctx context.Context, path string, content io.Reader, perm os.Fi
 		}
 	}()
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, content}); err != nil {
+	if _, err := io.Copy(io.MultiWriter(tmp, h), ctxio.Reader(ctx, content)); err != nil {
 		return err
 	}
 	if _, err := tmp.Write(append(h.Sum(nil), sealMagic...)); err != nil {
@@ -151,7 +153,7 @@ func VerifySeal(ctx context.Context, path string) (SealStatus, error) {
 		return SealStatus{}, fmt.Errorf("verifying seal of %s: %w", path, err)
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, 0, content)}); err != nil {
+	if _, err := io.Copy(h, ctxio.Reader(ctx, io.NewSectionReader(f, 0, content))); err != nil {
 		return SealStatus{}, fmt.Errorf("verifying seal of %s: %w", path, err)
 	}
 	st := SealStatus{State: SealAbsent, Digest: hex.EncodeToString(h.Sum(nil))}
@@ -163,19 +165,6 @@ func VerifySeal(ctx context.Context, path string) (SealStatus, error) {
 		}
 	}
 	return st, nil
-}
-
-// ctxReader stops a long copy once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // checkBinaryIntegrity verifies the seal of the running executable.

@@ -19,6 +19,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/openkyc/kyc/internal/atomicfile"
+	"github.com/openkyc/kyc/internal/ctxio"
 	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
@@ -271,22 +272,9 @@ func isRestoring(name, base string) bool {
 // bbolt's own lock holds it instead (atomicfile.VerifyExclusive).
 func putBack(ctx context.Context, db string, src io.Reader, verify func(tmp string) error) error {
 	return atomicfile.WriteLocked(db, "."+filepath.Base(db)+restoringPrefix, atomicfile.VerifyExclusive, func(w io.Writer) error {
-		_, err := io.Copy(w, ctxReader{ctx, src})
+		_, err := io.Copy(w, ctxio.Reader(ctx, src))
 		return err
 	}, verify)
-}
-
-// ctxReader stops a copy when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // RemoveLeftRestores removes the copies a restore into the store file db

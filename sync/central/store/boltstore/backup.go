@@ -13,6 +13,8 @@ import (
 
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/openkyc/kyc/internal/ctxio"
 )
 
 // Errors of Inspect.
@@ -34,26 +36,13 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	var n int64
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		n, err = tx.WriteTo(ctxWriter{ctx, w})
+		n, err = tx.WriteTo(ctxio.Writer(ctx, w))
 		return err
 	})
 	if err != nil {
 		return n, fmt.Errorf("copying the store: %w", err)
 	}
 	return n, nil
-}
-
-// ctxWriter stops a copy when its context ends.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }
 
 // Summary is what a store file holds, counted by Inspect.
