@@ -164,26 +164,41 @@ func TestScheduleFailureKeepsCopies(t *testing.T) {
 func TestScheduleRun(t *testing.T) {
 	s := newSite(t, nil)
 	dir := filepath.Join(t.TempDir(), "copies") // Run creates it
+	sch := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: dir}
+	runUntilCopy(t, sch)
+	if got := names(t, dir); len(got) != 1 {
+		t.Errorf("folder holds %v, want one copy", got)
+	}
+}
+
+// runUntilCopy runs sch until it has taken the copy due at its start, then
+// stops it. The copy's log line is written once it has its name and audit.
+func runUntilCopy(t *testing.T, sch *backup.Schedule) {
+	t.Helper()
+	runUntilLogged(t, sch, "scheduled copy of the store taken", "no copy taken at start")
+}
+
+// runUntilLogged runs sch (its Log set to hear msg) until it logs msg,
+// failing with failure if it has not within a minute; either way Run is
+// canceled and has returned when runUntilLogged does.
+func runUntilLogged(t *testing.T, sch *backup.Schedule, msg, failure string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// The copy's log line is written once it has its name and audit.
-	taken := make(chan struct{}, 1)
-	log := slog.New(signalHandler{msg: "scheduled copy of the store taken", c: taken})
-	sch := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: dir, Log: log}
+	heard := make(chan struct{}, 1)
+	sch.Log = slog.New(signalHandler{msg: msg, c: heard})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		sch.Run(ctx)
 	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
 	select {
-	case <-taken:
+	case <-heard:
 	case <-time.After(time.Minute):
-		t.Fatal("no copy taken at start")
-	}
-	cancel()
-	<-done
-	if got := names(t, dir); len(got) != 1 {
-		t.Errorf("folder holds %v, want one copy", got)
+		t.Fatal(failure)
 	}
 }
 
@@ -250,21 +265,6 @@ func TestSameFileSystem(t *testing.T) {
 func TestScheduleRunWarnsSameDisk(t *testing.T) {
 	s := newSite(t, nil)
 	storeDir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	warned := make(chan struct{}, 1)
-	sch := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: filepath.Join(storeDir, "copies"), StoreDir: storeDir,
-		Log: slog.New(signalHandler{msg: backup.WarnSameDisk, c: warned})}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sch.Run(ctx)
-	}()
-	select {
-	case <-warned:
-	case <-time.After(time.Minute):
-		t.Fatal("no warning that the copies share the store's disk")
-	}
-	cancel()
-	<-done
+	sch := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: filepath.Join(storeDir, "copies"), StoreDir: storeDir}
+	runUntilLogged(t, sch, backup.WarnSameDisk, "no warning that the copies share the store's disk")
 }

@@ -3,7 +3,6 @@ package backup_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -90,24 +89,8 @@ func TestScheduleRemovesStaged(t *testing.T) {
 	}
 	keep = append(keep, ".central-20261204T010000Z.db.tmp-77", ".central-20261204T010000Z.db.tmp-88")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	taken := make(chan struct{}, 1)
 	clk := &clock{time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)}
-	sch := &backup.Schedule{Source: src, Store: s.c.Store, Dir: dir, Now: clk.now,
-		Log: slog.New(signalHandler{msg: "scheduled copy of the store taken", c: taken})}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sch.Run(ctx)
-	}()
-	select {
-	case <-taken:
-	case <-time.After(time.Minute):
-		t.Fatal("no copy taken at start")
-	}
-	cancel()
-	<-done
+	runUntilCopy(t, &backup.Schedule{Source: src, Store: s.c.Store, Dir: dir, Now: clk.now})
 
 	// While it was written, the copy had the staged name Run removes.
 	during := <-seen
