@@ -91,13 +91,23 @@ type writer struct {
 	lines chan string
 }
 
+// startWriter starts a writer child on the vault at path, its ids
+// prefixed with prefix, its files limited to fsize bytes if fsize > 0.
 func startWriter(t *testing.T, path, key, prefix string, fsize int64) *writer {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=writer", childPathEnv+"="+path, childKeyEnv+"="+key, childPrefixEnv+"="+prefix)
+	env := []string{childKeyEnv + "=" + key, childPrefixEnv + "=" + prefix}
 	if fsize > 0 {
-		cmd.Env = append(cmd.Env, childFSizeEnv+"="+strconv.FormatInt(fsize, 10))
+		env = append(env, childFSizeEnv+"="+strconv.FormatInt(fsize, 10))
 	}
+	return startChild(t, "writer", path, env...)
+}
+
+// startChild re-runs the test binary in role (childEnv) on the vault at
+// path, with env added, collecting what it prints.
+func startChild(t *testing.T, role, path string, env ...string) *writer {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childEnv+"="+role, childPathEnv+"="+path), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +116,7 @@ func startWriter(t *testing.T, path, key, prefix string, fsize int64) *writer {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w := &writer{cmd: cmd, lines: make(chan string, childMaxWrites+8)}
+	w := &writer{cmd: cmd, lines: make(chan string, 2*childMaxWrites+8)}
 	go func() {
 		defer close(w.lines)
 		sc := bufio.NewScanner(out)

@@ -3,14 +3,12 @@
 package vault
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -183,31 +181,6 @@ func TestCompactDiskFull(t *testing.T) {
 	if _, err := os.Stat(path + ".compact"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the partial copy stays behind: %v", err)
 	}
-}
-
-// startChild re-runs the test binary in role (childEnv) on the vault at
-// path, with env added, collecting what it prints.
-func startChild(t *testing.T, role, path string, env ...string) *writer {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), childEnv+"="+role, childPathEnv+"="+path), env...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w := &writer{cmd: cmd, lines: make(chan string, 2*childMaxWrites+8)}
-	go func() {
-		defer close(w.lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			w.lines <- sc.Text()
-		}
-	}()
-	return w
 }
 
 // TestMaintenanceOnDamagedFile runs Rotate and Compact on copies of a

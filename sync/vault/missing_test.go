@@ -3,11 +3,9 @@
 package vault
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -305,22 +303,12 @@ func TestKilledWhileMade(t *testing.T) {
 	devices := 0
 	for round := range 6 {
 		base := t.TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"=maker", childPathEnv+"="+base, childKeyEnv+"="+key)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		w := startChild(t, "maker", base, childKeyEnv+"="+key)
 		// Killed as soon as it says it made the n-th: somewhere in
 		// making the next one.
 		n := rng.IntN(8)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			verb, rest, _ := strings.Cut(sc.Text(), " ")
+		for line := range w.lines {
+			verb, rest, _ := strings.Cut(line, " ")
 			if verb == "fail" {
 				t.Fatalf("round %d: the maker failed: %s", round, rest)
 			}
@@ -328,11 +316,12 @@ func TestKilledWhileMade(t *testing.T) {
 				break
 			}
 		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, out)
-		cmd.Wait() // killed by design
+		for range w.lines {
+		}
+		w.cmd.Wait() // killed by design
 		entries, err := os.ReadDir(base)
 		if err != nil {
 			t.Fatal(err)
