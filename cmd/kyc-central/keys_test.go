@@ -19,20 +19,29 @@ import (
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
+// openSealed opens the store file of the data folder data, and that store
+// sealed with the folder's keyring (made if there is none), as serve does.
+// Closing the sealed store closes the file.
+func openSealed(t *testing.T, data string) (*boltstore.Store, central.Store) {
+	t.Helper()
+	raw, err := boltstore.Open(filepath.Join(data, "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sealed(context.Background(), raw, "", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, store
+}
+
 // TestKeysRotate rotates the keyring of a bbolt data directory as an
 // operator would: every data key moves to the new KEK, the old one is
 // retired, and the submission still reads back, images included.
 func TestKeysRotate(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	raw, err := boltstore.Open(filepath.Join(data, "central.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sealed(ctx, raw, "", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store := openSealed(t, data)
 	img := bytes.Repeat([]byte{0xFF, 0xD8, 0xFF, 0xE0}, 1000)
 	sum := sha256.Sum256(img)
 	sub := central.Submission{
@@ -84,14 +93,8 @@ func TestKeysRotate(t *testing.T) {
 		t.Errorf("status after = %+v, want one KEK %s wrapping the one data key", after, res.KeyID)
 	}
 
-	raw, err = boltstore.Open(filepath.Join(data, "central.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, store := openSealed(t, data)
 	defer raw.Close()
-	if store, err = sealed(ctx, raw, "", data); err != nil {
-		t.Fatal(err)
-	}
 	got, err := store.ImageData(ctx, "d1", sub.Key, "selfie")
 	if err != nil || !bytes.Equal(got, img) {
 		t.Errorf("image after rotation = %d bytes, %v", len(got), err)
@@ -172,14 +175,7 @@ func TestServeSealsStoredUsers(t *testing.T) {
 func TestServeRefusesAnotherCentralsStore(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	raw, err := boltstore.Open(filepath.Join(data, "central.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sealed(ctx, raw, "", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store := openSealed(t, data)
 	sub := central.Submission{DeviceID: "d1", Key: protocol.SubmissionKey("s1"), ID: "s1", ManifestHash: []byte("m"), ReceivedAt: time.Now().UTC(),
 		Payload: json.RawMessage(`{"nik":"3174096112900001"}`)}
 	if _, _, err := store.BeginSubmission(ctx, sub); err != nil {
