@@ -102,11 +102,7 @@ func TestOperatorDetails(t *testing.T) {
 	}
 
 	// Another operator sees the masked line and may not open it.
-	h, err := hashPassphrase("agent02", "another horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Role = RoleOperator
+	h := account(t, "agent02", "another horse battery", RoleOperator)
 	a.mu.Lock()
 	a.staff.accounts.Accounts = append(a.staff.accounts.Accounts, h)
 	a.mu.Unlock()
@@ -158,16 +154,7 @@ func TestEnrolFromApp(t *testing.T) {
 	a := New(Config{Version: "test", Dir: filepath.Join(dir, "desktop"), DeviceDir: filepath.Join(dir, "device"),
 		KeyDir: filepath.Join(dir, "keys"), Logger: slog.New(slog.DiscardHandler)})
 	a.ctx = context.Background()
-	sup, err := hashPassphrase("chief", "supervisor passphrase")
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := hashPassphrase("agent02", "another horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sup.Role, op.Role = RoleSupervisor, RoleOperator
-	a.staff.accounts = operators{Accounts: []operatorHash{sup, op}}
+	addChiefAndAgent(t, a)
 	tok, err := c.Server.CreateEnrollToken(a.ctx, "test", "branch-1", time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -18,12 +18,7 @@ func TestPassphraseGuessesBounded(t *testing.T) {
 	now := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 	a := New(Config{Dir: filepath.Join(t.TempDir(), "desktop"), Logger: slog.New(slog.DiscardHandler),
 		Clock: func() time.Time { return now }})
-	chief, err := hashPassphrase("chief", "supervisor passphrase")
-	if err != nil {
-		t.Fatal(err)
-	}
-	chief.Role = RoleSupervisor
-	a.staff.accounts.Accounts = []operatorHash{chief}
+	a.staff.accounts.Accounts = []operatorHash{account(t, "chief", "supervisor passphrase", RoleSupervisor)}
 	a.ui.screen = ScreenSignIn
 	for i := range freeGuesses + 1 {
 		if _, err := a.SignIn("chief", "a guess"); !errors.Is(err, ErrBadCredentials) {

@@ -34,12 +34,7 @@ func TestEnrolCAIsAFile(t *testing.T) {
 	}
 	a := New(Config{Dir: filepath.Join(t.TempDir(), "desktop"), Logger: slog.New(slog.DiscardHandler)})
 	a.ctx = context.Background()
-	chief, err := hashPassphrase("chief", "supervisor passphrase")
-	if err != nil {
-		t.Fatal(err)
-	}
-	chief.Role = RoleSupervisor
-	a.staff.accounts.Accounts = []operatorHash{chief}
+	a.staff.accounts.Accounts = []operatorHash{account(t, "chief", "supervisor passphrase", RoleSupervisor)}
 	b64 := base64.RawURLEncoding.EncodeToString
 	token := b64(make([]byte, 16)) + "." + b64(make([]byte, 16))
 	for _, ca := range []string{fifo, "/dev/zero"} {
@@ -254,17 +249,30 @@ func supervisedApp(t *testing.T, log io.Writer) *App {
 	a := New(Config{Version: "test", Dir: filepath.Join(dir, "desktop"), DeviceDir: filepath.Join(dir, "device"),
 		KeyDir: filepath.Join(dir, "keys"), Logger: slog.New(slog.NewTextHandler(log, nil))})
 	a.ctx, a.ui.screen = context.Background(), ScreenSignIn
-	sup, err := hashPassphrase("chief", "supervisor passphrase")
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := hashPassphrase("agent02", "another horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sup.Role, op.Role = RoleSupervisor, RoleOperator
-	a.staff.accounts = operators{Accounts: []operatorHash{sup, op}}
+	addChiefAndAgent(t, a)
 	return a
+}
+
+// addChiefAndAgent gives a the accounts of a supervisor chief (passphrase
+// "supervisor passphrase") and an operator agent02 ("another horse
+// battery"), and no others.
+func addChiefAndAgent(t *testing.T, a *App) {
+	t.Helper()
+	a.staff.accounts = operators{Accounts: []operatorHash{
+		account(t, "chief", "supervisor passphrase", RoleSupervisor),
+		account(t, "agent02", "another horse battery", RoleOperator),
+	}}
+}
+
+// account is the account of name, with passphrase pass and role.
+func account(t *testing.T, name, pass string, role Role) operatorHash {
+	t.Helper()
+	h, err := hashPassphrase(name, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Role = role
+	return h
 }
 
 // TestEnrolAddressRedacted: a token or password pasted into the
