@@ -108,6 +108,40 @@ func capture(t *testing.T, v *vault.Vault, id *identity.Identity, first, n, imag
 	return subs
 }
 
+// queueOne opens the rig's vault on a test clock, stores one submission of
+// 10 KiB images in it, and makes an agent over it uploading with cfg.
+func (r *rig) queueOne(t *testing.T, cfg agent.Config) (*agent.Agent, *vault.Vault, *synctest.Clock, []vault.Submission) {
+	t.Helper()
+	clock := synctest.NewClock(time.Now())
+	v := r.openVault(t, vault.Options{Now: clock.Now})
+	subs := capture(t, v, r.id, 0, 1, 10<<10)
+	return agent.New(r.uploader(t, cfg), v, agent.Options{Now: clock.Now}), v, clock, subs
+}
+
+// runOnce runs one pass of a, failing the test on its error.
+func runOnce(t *testing.T, a *agent.Agent) {
+	t.Helper()
+	if _, err := a.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stateOf is the outbox entry of the submission id in v, and the
+// submission as v holds it (its images gone once shredded).
+func stateOf(t *testing.T, v *vault.Vault, id string) (vault.OutboxEntry, vault.Submission) {
+	t.Helper()
+	ctx := context.Background()
+	e, err := v.OutboxStatus(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := v.GetSubmission(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, s
+}
+
 // drain runs SyncOnce, advancing the vault clock past every backoff, until
 // the outbox holds nothing queued or sending, or the attempts run out.
 func drain(t *testing.T, a *agent.Agent, clock *synctest.Clock, passes int) agent.Summary {

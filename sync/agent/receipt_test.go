@@ -73,22 +73,9 @@ func TestCompleteWithoutMatchingReceipt(t *testing.T) {
 				})
 			}
 			r := newRig(t, synctest.CentralOptions{Wrap: wrap})
-			clock := synctest.NewClock(time.Now())
-			v := r.openVault(t, vault.Options{Now: clock.Now})
-			subs := capture(t, v, r.id, 0, 1, 10<<10)
-			a := agent.New(r.uploader(t, agent.Config{RetryMax: -1}), v, agent.Options{Now: clock.Now})
-			ctx := context.Background()
-			if _, err := a.RunOnce(ctx); err != nil {
-				t.Fatal(err)
-			}
-			e, err := v.OutboxStatus(ctx, subs[0].ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := v.GetSubmission(ctx, subs[0].ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, v, clock, subs := r.queueOne(t, agent.Config{RetryMax: -1})
+			runOnce(t, a)
+			e, got := stateOf(t, v, subs[0].ID)
 			if tt.delivered {
 				if e.State != vault.StateSynced || len(got.Images) != 0 {
 					t.Fatalf("after a complete answer naming every image: %s with %d images, want synced and shredded", e.State, len(got.Images))
@@ -128,33 +115,18 @@ func TestRetentionClosedUploadKeepsImages(t *testing.T) {
 		})
 	}
 	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
-	clock := synctest.NewClock(time.Now())
-	v := r.openVault(t, vault.Options{Now: clock.Now})
-	subs := capture(t, v, r.id, 0, 1, 10<<10)
-	a := agent.New(r.uploader(t, agent.Config{RetryMax: -1}), v, agent.Options{Now: clock.Now})
-	ctx := context.Background()
-	if _, err := a.RunOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
+	a, v, clock, subs := r.queueOne(t, agent.Config{RetryMax: -1})
+	runOnce(t, a)
 	now := time.Now()
-	if n, err := r.store.Expire(ctx, central.ExpireImages, now.Add(time.Hour), now, 10); err != nil || n != 1 {
+	if n, err := r.store.Expire(context.Background(), central.ExpireImages, now.Add(time.Hour), now, 10); err != nil || n != 1 {
 		t.Fatalf("central's retention: %d, %v; want the open upload closed", n, err)
 	}
 	noImages.Store(false)
 	clock.Advance(2 * time.Hour)
-	if _, err := a.RunOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e, err := v.OutboxStatus(ctx, subs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runOnce(t, a)
+	e, got := stateOf(t, v, subs[0].ID)
 	if e.State != vault.StateRejected || !strings.Contains(e.Reason, "retention") {
 		t.Errorf("after central's retention closed the upload: %s (%s), want rejected saying why", e.State, e.Reason)
-	}
-	got, err := v.GetSubmission(ctx, subs[0].ID)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if len(got.Images) != len(subs[0].Images) {
 		t.Fatalf("the device kept %d of its %d images of an upload central never had whole", len(got.Images), len(subs[0].Images))
@@ -175,14 +147,9 @@ func TestErasedAfterDeliveryIsDelivered(t *testing.T) {
 		}
 		return pass
 	})
-	clock := synctest.NewClock(time.Now())
-	v := r.openVault(t, vault.Options{Now: clock.Now})
-	subs := capture(t, v, r.id, 0, 1, 10<<10)
-	a := agent.New(r.uploader(t, agent.Config{RetryMax: -1, Transport: ft}), v, agent.Options{Now: clock.Now})
+	a, v, clock, subs := r.queueOne(t, agent.Config{RetryMax: -1, Transport: ft})
 	ctx := context.Background()
-	if _, err := a.RunOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runOnce(t, a)
 	if e, err := v.OutboxStatus(ctx, subs[0].ID); err != nil || e.State != vault.StateQueued {
 		t.Fatalf("after the lost answer: %+v, %v; want queued", e, err)
 	}
@@ -193,9 +160,7 @@ func TestErasedAfterDeliveryIsDelivered(t *testing.T) {
 	}
 	lose.Store(false)
 	clock.Advance(2 * time.Hour)
-	if _, err := a.RunOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runOnce(t, a)
 	if e, err := v.OutboxStatus(ctx, subs[0].ID); err != nil || e.State != vault.StateSynced {
 		t.Fatalf("after central's receipt of a delivery it has since erased: %+v, %v; want synced", e, err)
 	}
@@ -228,22 +193,10 @@ func TestForgedCompleteWithoutReceipt(t *testing.T) {
 		})
 	}
 	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
-	clock := synctest.NewClock(time.Now())
-	v := r.openVault(t, vault.Options{Now: clock.Now})
-	subs = capture(t, v, r.id, 0, 1, 10<<10)
-	a := agent.New(r.uploader(t, agent.Config{RetryMax: -1}), v, agent.Options{Now: clock.Now})
-	ctx := context.Background()
-	if _, err := a.RunOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e, err := v.OutboxStatus(ctx, subs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := v.GetSubmission(ctx, subs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, v, clock, queued := r.queueOne(t, agent.Config{RetryMax: -1})
+	subs = queued // what the forger answers for
+	runOnce(t, a)
+	e, got := stateOf(t, v, subs[0].ID)
 	if e.State != vault.StateQueued || len(got.Images) != len(subs[0].Images) {
 		t.Fatalf("after a forged complete without a receipt: %s (%s) with %d images, want queued with all", e.State, e.Reason, len(got.Images))
 	}
