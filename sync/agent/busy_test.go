@@ -22,19 +22,13 @@ func TestRetryAfterNowIsNoBusyLoop(t *testing.T) {
 		t.Run(after, func(t *testing.T) {
 			var mu sync.Mutex
 			var at []time.Time
-			wrap := func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if !isUpload(r) {
-						next.ServeHTTP(w, r)
-						return
-					}
-					mu.Lock()
-					at = append(at, time.Now())
-					mu.Unlock()
-					w.Header().Set("Retry-After", after)
-					w.WriteHeader(http.StatusServiceUnavailable)
-				})
-			}
+			wrap := answerUploads(func(_ http.Handler, w http.ResponseWriter, _ *http.Request) {
+				mu.Lock()
+				at = append(at, time.Now())
+				mu.Unlock()
+				w.Header().Set("Retry-After", after)
+				w.WriteHeader(http.StatusServiceUnavailable)
+			})
 			r := newRig(t, synctest.CentralOptions{Wrap: wrap})
 			v := r.openVault(t, vault.Options{})
 			capture(t, v, r.id, 0, 1, 1000)

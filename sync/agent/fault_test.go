@@ -24,6 +24,21 @@ func isUpload(r *http.Request) bool {
 	return r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/submissions/")
 }
 
+// answerUploads wraps central so that answer handles every upload
+// request (next is central, to pass one on) and every other request
+// reaches central.
+func answerUploads(answer func(next http.Handler, w http.ResponseWriter, r *http.Request)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !isUpload(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			answer(next, w, r)
+		})
+	}
+}
+
 func TestServerErrorsAndRetryAfter(t *testing.T) {
 	var (
 		mu        sync.Mutex
@@ -31,36 +46,30 @@ func TestServerErrorsAndRetryAfter(t *testing.T) {
 		after429  []time.Time // when each 429 was sent
 		firstNext []time.Time // when the request after each 429 arrived
 	)
-	wrap := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !isUpload(r) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			mu.Lock()
-			n++
-			i := n
-			if len(firstNext) < len(after429) {
-				firstNext = append(firstNext, time.Now())
-			}
-			send429 := i%9 == 0 && len(after429) < 2
-			if send429 {
-				after429 = append(after429, time.Now())
-			}
-			mu.Unlock()
-			switch {
-			case send429:
-				w.Header().Set("Retry-After", "1")
-				w.WriteHeader(http.StatusTooManyRequests)
-			case i%4 == 1:
-				w.WriteHeader(http.StatusInternalServerError)
-			case i%4 == 2:
-				w.WriteHeader(http.StatusServiceUnavailable)
-			default:
-				next.ServeHTTP(w, r)
-			}
-		})
-	}
+	wrap := answerUploads(func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		i := n
+		if len(firstNext) < len(after429) {
+			firstNext = append(firstNext, time.Now())
+		}
+		send429 := i%9 == 0 && len(after429) < 2
+		if send429 {
+			after429 = append(after429, time.Now())
+		}
+		mu.Unlock()
+		switch {
+		case send429:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case i%4 == 1:
+			w.WriteHeader(http.StatusInternalServerError)
+		case i%4 == 2:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
 	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
 	clock := synctest.NewClock(time.Now())
 	v := r.openVault(t, vault.Options{Now: clock.Now})
