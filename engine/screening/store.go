@@ -125,17 +125,7 @@ func (s *Store) writeAtomic(name string, doc listFile) (err error) {
 	if err := os.Rename(tmp.Name(), s.path(name)); err != nil {
 		return err
 	}
-	return syncDir(s.dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.SyncDir(s.dir)
 }
 
 // validateList checks what the store and the index rely on: a usable

@@ -141,8 +141,8 @@ func write(path string, t temp, fill func(io.Writer) error, verify func(string) 
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("syncing directory of %s: %w", path, err)
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
@@ -164,12 +164,17 @@ func verifyHeld(tmp *os.File, t temp, verify func(string) error) error {
 	return nil
 }
 
-// syncDir fsyncs the directory dir, so that a name given in it lasts.
-func syncDir(dir string) error {
+// SyncDir fsyncs the directory dir, so that a name given in it (a
+// rename, a link, a removal) survives a crash or power loss. For callers
+// that rename into place themselves.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
 	}
 	defer d.Close()
-	return d.Sync()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
 }

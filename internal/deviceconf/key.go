@@ -254,20 +254,8 @@ func migrateKey(old, path string) (bool, error) {
 	if err := os.Remove(old); err != nil {
 		return false, fmt.Errorf("removing the old vault key %s: %w", old, err)
 	}
-	if err := syncDir(filepath.Dir(old)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(old)); err != nil {
 		return false, err
 	}
 	return true, nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
 }

@@ -487,19 +487,7 @@ func installWatchlist(ctx context.Context, u *Uploader, dir string, w protocol.W
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, w.Name)); err != nil {
 		return fmt.Errorf("installing: %w", err)
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.SyncDir(dir)
 }
 
 func fileExists(path string) bool {

@@ -30,18 +30,9 @@ func checkKeyFileOwner(path string, fi fs.FileInfo) error {
 	return nil
 }
 
-// syncDir fsyncs a directory so a rename or link in it survives power loss.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
-}
+// syncDir fsyncs a directory so a rename or link in it survives power
+// loss (a no-op where the platform cannot, fs_other.go).
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // removeLeftovers removes the temporary files beside the vault at path
 // that a crash left while a vault was made there (isLeftover: the
