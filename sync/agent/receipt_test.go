@@ -82,12 +82,7 @@ func TestCompleteWithoutMatchingReceipt(t *testing.T) {
 				}
 				return
 			}
-			if e.State != vault.StateQueued || len(got.Images) != len(subs[0].Images) {
-				t.Fatalf("after an answer that does not show central holds it: %s (%s) with %d images, want queued with all", e.State, e.Reason, len(got.Images))
-			}
-			if !strings.Contains(e.Reason, "not taken as delivered") {
-				t.Errorf("reason %q does not say why", e.Reason)
-			}
+			checkHeld(t, e, got, subs[0], "after an answer that does not show central holds it", "not taken as delivered")
 			altering.Store(false)
 			clock.Advance(2 * time.Hour)
 			drain(t, a, clock, 3)
@@ -197,14 +192,22 @@ func TestForgedCompleteWithoutReceipt(t *testing.T) {
 	subs = queued // what the forger answers for
 	runOnce(t, a)
 	e, got := stateOf(t, v, subs[0].ID)
-	if e.State != vault.StateQueued || len(got.Images) != len(subs[0].Images) {
-		t.Fatalf("after a forged complete without a receipt: %s (%s) with %d images, want queued with all", e.State, e.Reason, len(got.Images))
-	}
-	if !strings.Contains(e.Reason, "receipt") {
-		t.Errorf("reason %q does not say why", e.Reason)
-	}
+	checkHeld(t, e, got, subs[0], "after a forged complete without a receipt", "receipt")
 	forging.Store(false)
 	clock.Advance(2 * time.Hour)
 	drain(t, a, clock, 3)
 	synctest.CheckDelivered(t, r.store, r.id.DeviceID(), subs)
+}
+
+// checkHeld fails unless the submission want is still queued with every
+// image (e its outbox entry, got what the vault holds of it) and e's
+// reason contains why; after says when, for the failure.
+func checkHeld(t *testing.T, e vault.OutboxEntry, got, want vault.Submission, after, why string) {
+	t.Helper()
+	if e.State != vault.StateQueued || len(got.Images) != len(want.Images) {
+		t.Fatalf("%s: %s (%s) with %d images, want queued with all", after, e.State, e.Reason, len(got.Images))
+	}
+	if !strings.Contains(e.Reason, why) {
+		t.Errorf("reason %q does not say why", e.Reason)
+	}
 }
