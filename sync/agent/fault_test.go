@@ -39,6 +39,18 @@ func answerUploads(answer func(next http.Handler, w http.ResponseWriter, r *http
 	}
 }
 
+// answerUploadsWhile is answerUploads while on is true; while it is false
+// every request reaches central.
+func answerUploadsWhile(on *atomic.Bool, answer func(next http.Handler, w http.ResponseWriter, r *http.Request)) func(http.Handler) http.Handler {
+	return answerUploads(func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+		if !on.Load() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		answer(next, w, r)
+	})
+}
+
 func TestServerErrorsAndRetryAfter(t *testing.T) {
 	var (
 		mu        sync.Mutex

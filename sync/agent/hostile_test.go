@@ -109,17 +109,11 @@ func TestBrokenAnswersKeepTheQueue(t *testing.T) {
 // the answer was too slow, not a bare "context canceled".
 func TestDrippingAnswerIsSaid(t *testing.T) {
 	var dripping atomic.Bool
-	wrap := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !dripping.Load() || !isUpload(r) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"complete":`))
-			drip(w, r, " ")
-		})
-	}
+	wrap := answerUploadsWhile(&dripping, func(_ http.Handler, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"complete":`))
+		drip(w, r, " ")
+	})
 	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
 	clock := synctest.NewClock(time.Now())
 	v := r.openVault(t, vault.Options{Now: clock.Now})

@@ -45,33 +45,27 @@ func TestCompleteWithoutMatchingReceipt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var altering atomic.Bool
 			altering.Store(true)
-			wrap := func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if !altering.Load() || !isUpload(r) {
-						next.ServeHTTP(w, r)
-						return
+			wrap := answerUploadsWhile(&altering, func(next http.Handler, w http.ResponseWriter, r *http.Request) {
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				var st protocol.UploadState
+				if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &st) == nil && st.Complete {
+					if st.Receipt == nil {
+						t.Errorf("central's complete answer has no receipt: %s", rec.Body)
+					} else {
+						tt.alter(&st)
 					}
-					rec := httptest.NewRecorder()
-					next.ServeHTTP(rec, r)
-					var st protocol.UploadState
-					if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &st) == nil && st.Complete {
-						if st.Receipt == nil {
-							t.Errorf("central's complete answer has no receipt: %s", rec.Body)
-						} else {
-							tt.alter(&st)
-						}
-						body, _ := json.Marshal(st)
-						rec.Body = bytes.NewBuffer(body)
+					body, _ := json.Marshal(st)
+					rec.Body = bytes.NewBuffer(body)
+				}
+				for k, v := range rec.Header() {
+					if k != "Content-Length" {
+						w.Header()[k] = v
 					}
-					for k, v := range rec.Header() {
-						if k != "Content-Length" {
-							w.Header()[k] = v
-						}
-					}
-					w.WriteHeader(rec.Code)
-					w.Write(rec.Body.Bytes())
-				})
-			}
+				}
+				w.WriteHeader(rec.Code)
+				w.Write(rec.Body.Bytes())
+			})
 			r := newRig(t, synctest.CentralOptions{Wrap: wrap})
 			a, v, clock, subs := r.queueOne(t, agent.Config{RetryMax: -1})
 			runOnce(t, a)
@@ -174,19 +168,13 @@ func TestForgedCompleteWithoutReceipt(t *testing.T) {
 	var subs []vault.Submission
 	var forging atomic.Bool
 	forging.Store(true)
-	wrap := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !forging.Load() || !isUpload(r) {
-				next.ServeHTTP(w, r)
-				return
-			}
-			st := protocol.UploadState{Complete: true, Received: map[string]int64{}}
-			for name, img := range subs[0].Images {
-				st.Received[name] = int64(len(img))
-			}
-			json.NewEncoder(w).Encode(st)
-		})
-	}
+	wrap := answerUploadsWhile(&forging, func(_ http.Handler, w http.ResponseWriter, _ *http.Request) {
+		st := protocol.UploadState{Complete: true, Received: map[string]int64{}}
+		for name, img := range subs[0].Images {
+			st.Received[name] = int64(len(img))
+		}
+		json.NewEncoder(w).Encode(st)
+	})
 	r := newRig(t, synctest.CentralOptions{Wrap: wrap})
 	a, v, clock, queued := r.queueOne(t, agent.Config{RetryMax: -1})
 	subs = queued // what the forger answers for
