@@ -3,16 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/openkyc/kyc/sync/central/store/boltstore/boltstoretest"
 )
 
 // TestServeRefusesNewerStore: a store a newer release wrote (its format
@@ -29,16 +27,7 @@ func TestServeRefusesNewerStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	db, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("format-version"), binary.BigEndian.AppendUint64(nil, boltstore.FormatVersion+1))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	boltstoretest.SetFormat(t, path, boltstore.FormatVersion+1)
 	before, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

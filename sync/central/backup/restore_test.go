@@ -3,7 +3,6 @@ package backup_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/openkyc/kyc/sync/central/backup"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
+	"github.com/openkyc/kyc/sync/central/store/boltstore/boltstoretest"
 )
 
 // TestRestoreNewerFormat: a copy a newer release wrote (its format
@@ -26,16 +24,7 @@ import (
 func TestRestoreNewerFormat(t *testing.T) {
 	ctx := context.Background()
 	src := storeFile(t)
-	raw, err := bbolt.Open(src, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := raw.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("format-version"), binary.BigEndian.AppendUint64(nil, boltstore.FormatVersion+1))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
+	boltstoretest.SetFormat(t, src, boltstore.FormatVersion+1)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "central.db")
 	st, err := boltstore.Open(db)

@@ -12,27 +12,9 @@ import (
 	"testing"
 
 	"go.etcd.io/bbolt"
-)
 
-// setFormat writes version v (0: removes the key) into the closed store
-// file at path, as a newer release, or one before the key, would have.
-func setFormat(t *testing.T, path string, v uint64) {
-	t.Helper()
-	db, err := bbolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bbolt.Tx) error {
-		if v == 0 {
-			return tx.Bucket(bucketMeta).Delete(keyFormat)
-		}
-		return tx.Bucket(bucketMeta).Put(keyFormat, binary.BigEndian.AppendUint64(nil, v))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/openkyc/kyc/sync/central/store/boltstore/boltstoretest"
+)
 
 // storedFormat reads the format key of the closed store file at path.
 func storedFormat(t *testing.T, path string) []byte {
@@ -77,7 +59,7 @@ func TestFormatVersion(t *testing.T) {
 	})
 	t.Run("unrecorded", func(t *testing.T) {
 		path := newFile(t)
-		setFormat(t, path, 0)
+		boltstoretest.SetFormat(t, path, 0)
 		if got := storedFormat(t, path); got != nil {
 			t.Fatalf("format key still %x", got)
 		}
@@ -95,7 +77,7 @@ func TestFormatVersion(t *testing.T) {
 	})
 	t.Run("newer", func(t *testing.T) {
 		path := newFile(t)
-		setFormat(t, path, FormatVersion+1)
+		boltstoretest.SetFormat(t, path, FormatVersion+1)
 		before, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
