@@ -167,61 +167,80 @@ func TestServeSealsStoredUsers(t *testing.T) {
 	}
 }
 
-// TestServeRefusesAnotherCentralsStore: a store whose data keys the
+// TestServeRefusesAnotherCentralsStore: a store whose sealed data the
 // keyring cannot open (another central's, restored beside this keyring,
 // or its keyring lost) is refused at start, saying why, rather than
 // served to fail at each read; restore refuses such a copy too, and a
-// copy without its keyring in place.
+// copy without its keyring in place. A store holding no submission yet,
+// only a partner's session sealed under the keyring, is refused as well
+// (its key check, written at its first start).
 func TestServeRefusesAnotherCentralsStore(t *testing.T) {
-	ctx := context.Background()
-	data := t.TempDir()
-	_, store := openSealed(t, data)
-	sub := central.Submission{DeviceID: "d1", Key: protocol.SubmissionKey("s1"), ID: "s1", ManifestHash: []byte("m"), ReceivedAt: time.Now().UTC(),
-		Payload: json.RawMessage(`{"nik":"3174096112900001"}`)}
-	if _, _, err := store.BeginSubmission(ctx, sub); err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name  string
+		write func(ctx context.Context, st central.Store) error
+	}{
+		{"submission", func(ctx context.Context, st central.Store) error {
+			sub := central.Submission{DeviceID: "d1", Key: protocol.SubmissionKey("s1"), ID: "s1", ManifestHash: []byte("m"), ReceivedAt: time.Now().UTC(),
+				Payload: json.RawMessage(`{"nik":"3174096112900001"}`)}
+			_, _, err := st.BeginSubmission(ctx, sub)
+			return err
+		}},
+		{"partner session only", func(ctx context.Context, st central.Store) error {
+			return st.CreateFlow(ctx, central.FlowSession{ID: "s1", PartnerID: "pa", UserID: "someone@example.com", UserIDType: "email",
+				Status: central.FlowCreated, CreatedAt: time.Now(), UpdatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+		}},
 	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
-	copyFile := filepath.Join(t.TempDir(), "copy.db")
-	var out, errOut bytes.Buffer
-	if code := run(ctx, []string{"backup", "--data", data, "--out", copyFile}, &out, &errOut); code != 0 {
-		t.Fatalf("backup: exit %d: %s", code, errOut.String())
-	}
-	// Another machine: its own keyring, or none yet.
-	elsewhere := t.TempDir()
-	errOut.Reset()
-	if code := run(ctx, []string{"restore", "--from", copyFile, "--data", elsewhere}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "put the data folder's key files back first") {
-		t.Errorf("restore without a keyring: exit %d: %s", code, errOut.String())
-	}
-	if _, err := seal.LoadOrCreateKeyring(filepath.Join(elsewhere, keyringName)); err != nil {
-		t.Fatal(err)
-	}
-	errOut.Reset()
-	if code := run(ctx, []string{"restore", "--from", copyFile, "--data", elsewhere}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), seal.ErrForeignKeys.Error()) {
-		t.Errorf("restore beside another keyring: exit %d: %s", code, errOut.String())
-	}
-	if _, err := os.Stat(filepath.Join(elsewhere, "central.db")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a refused restore left a store: %v", err)
-	}
-	// The file put there by hand all the same: serve refuses it.
-	b, err := os.ReadFile(copyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(elsewhere, "central.db"), b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, time.Minute) // a refusal gone missing serves until this ends
-	defer cancel()
-	errOut.Reset()
-	if code := run(sctx, []string{"serve", "--addr", "127.0.0.1:0", "--insecure-http", "--data", elsewhere}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), seal.ErrForeignKeys.Error()) {
-		t.Errorf("serve on another central's store: exit %d: %s", code, errOut.String())
-	}
-	// Beside its own keyring the copy restores.
-	errOut.Reset()
-	if code := run(ctx, []string{"restore", "--from", copyFile, "--data", data, "--replace"}, &out, &errOut); code != 0 {
-		t.Errorf("restore beside its keyring: exit %d: %s", code, errOut.String())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			data := t.TempDir()
+			_, store := openSealed(t, data)
+			if err := tc.write(ctx, store); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			copyFile := filepath.Join(t.TempDir(), "copy.db")
+			var out, errOut bytes.Buffer
+			if code := run(ctx, []string{"backup", "--data", data, "--out", copyFile}, &out, &errOut); code != 0 {
+				t.Fatalf("backup: exit %d: %s", code, errOut.String())
+			}
+			// Another machine: its own keyring, or none yet.
+			elsewhere := t.TempDir()
+			errOut.Reset()
+			if code := run(ctx, []string{"restore", "--from", copyFile, "--data", elsewhere}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "put the data folder's key files back first") {
+				t.Errorf("restore without a keyring: exit %d: %s", code, errOut.String())
+			}
+			if _, err := seal.LoadOrCreateKeyring(filepath.Join(elsewhere, keyringName)); err != nil {
+				t.Fatal(err)
+			}
+			errOut.Reset()
+			if code := run(ctx, []string{"restore", "--from", copyFile, "--data", elsewhere}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), seal.ErrForeignKeys.Error()) {
+				t.Errorf("restore beside another keyring: exit %d: %s", code, errOut.String())
+			}
+			if _, err := os.Stat(filepath.Join(elsewhere, "central.db")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a refused restore left a store: %v", err)
+			}
+			// The file put there by hand all the same: serve refuses it.
+			b, err := os.ReadFile(copyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(elsewhere, "central.db"), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sctx, cancel := context.WithTimeout(ctx, time.Minute) // a refusal gone missing serves until this ends
+			defer cancel()
+			errOut.Reset()
+			if code := run(sctx, []string{"serve", "--addr", "127.0.0.1:0", "--insecure-http", "--data", elsewhere}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), seal.ErrForeignKeys.Error()) {
+				t.Errorf("serve on another central's store: exit %d: %s", code, errOut.String())
+			}
+			// Beside its own keyring the copy restores.
+			errOut.Reset()
+			if code := run(ctx, []string{"restore", "--from", copyFile, "--data", data, "--replace"}, &out, &errOut); code != 0 {
+				t.Errorf("restore beside its keyring: exit %d: %s", code, errOut.String())
+			}
+		})
 	}
 }

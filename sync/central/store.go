@@ -225,6 +225,15 @@ type KeyStore interface {
 	// KeyUsage counts submissions by the key-encryption key wrapping their
 	// data key; "" counts those stored without encryption.
 	KeyUsage(ctx context.Context) (map[string]int, error)
+	// KeyCheck returns the store's key check record (seal.CheckKeys: what
+	// shows, without a submission, which keyring the store is sealed
+	// under), opaque to the store; nil when none was stored.
+	KeyCheck(ctx context.Context) ([]byte, error)
+	// SwapKeyCheck stores rec as the key check record if the one stored is
+	// old (nil: none), and reports whether it did: instances starting at
+	// once, or one noting a new key while a rotation rewrites the record,
+	// do not overwrite each other's.
+	SwapKeyCheck(ctx context.Context, old, rec []byte) (bool, error)
 }
 
 // DataKind is a kind of data with its own retention period.

@@ -2,6 +2,8 @@ package seal
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,45 +20,270 @@ import (
 // erase): it must not serve it.
 var ErrForeignKeys = errors.New("seal: the store's data keys are not this keyring's")
 
+// ErrBadKeyCheck means the store's key check record is not one this
+// release reads.
+var ErrBadKeyCheck = errors.New("seal: malformed key check record")
+
 // keyHolder is a KEK provider that can list the KEKs it holds
 // (FileKeyring).
 type keyHolder interface {
 	KeyIDs() (ids []string, current string, err error)
 }
 
-// CheckKeys reports ErrForeignKeys unless kek can open the data keys of
-// the store ks: every KEK the store's data keys name must be held (when
-// kek lists what it holds), and the first sealed submission's data key
-// must unwrap (a KEK of the same id but other bytes fails to
-// authenticate). It reads the store's key counts (one pass over the
-// submissions' key ids, as a rotation's count makes) and one wrapped key.
-// An empty store passes.
+// The key check is a small record in the store (central.KeyStore.KeyCheck)
+// that shows which keyring the store is sealed under without any
+// submission: what else is sealed (partners' user references, webhook
+// event bodies and attempt excerpts under the index key's field key, the
+// hosted flow's state under the KEK, blind-index tokens) cannot be
+// listed cheaply, and a store holding only those would pass a check of
+// submissions beside any keyring. It holds a random key wrapped by a KEK
+// and a constant sealed with the field key, each with associated data
+// naming the key check, and the ids of every KEK that may wrap a data key
+// in the store: Store notes each KEK it wraps with before the data it
+// wraps is written, Rotate rewraps the record under the new KEK and, once
+// nothing is wrapped by the old ones, drops them. So a start reads one
+// record instead of counting every submission's key, and still refuses a
+// keyring that lacks a KEK some data is wrapped by (an old KEK removed by
+// hand, a copy taken mid-rotation put back beside the rotated keyring).
+
+// keyCheckFormat heads every key check record.
+const keyCheckFormat = "openkyc-central-key-check-v1"
+
+// keyCheckPlain is what the record's Field seals.
+const keyCheckPlain = "openkyc central key check"
+
+type keyCheck struct {
+	Format string `json:"format"`
+	// KEKID wraps Wrapped, a random key of no other use.
+	KEKID   string `json:"kek_id"`
+	Wrapped []byte `json:"wrapped"`
+	// Field is keyCheckPlain sealed by the Indexer's field key (empty when
+	// the provider that wrote it was no Indexer).
+	Field []byte `json:"field,omitempty"`
+	// KEKs may wrap data keys in the store, sorted.
+	KEKs []string `json:"keks"`
+}
+
+func keyCheckAAD(what string) []byte {
+	return []byte("openkyc central seal v1\x00key-check\x00" + what)
+}
+
+// newKeyCheck makes a record wrapped by kek's current KEK listing keks and
+// that KEK.
+func newKeyCheck(ctx context.Context, kek KEKProvider, keks []string) (keyCheck, error) {
+	c := keyCheck{Format: keyCheckFormat}
+	if err := c.wrap(ctx, kek); err != nil {
+		return c, err
+	}
+	if idx, ok := kek.(Indexer); ok {
+		f, err := idx.SealField([]byte(keyCheckPlain), keyCheckAAD("field"))
+		if err != nil {
+			return c, fmt.Errorf("making the key check: %w", err)
+		}
+		c.Field = f
+	}
+	c.addKEKs(keks...)
+	return c, nil
+}
+
+// wrap wraps a new random key under kek's current KEK and lists that KEK.
+func (c *keyCheck) wrap(ctx context.Context, kek KEKProvider) error {
+	k := random(32)
+	defer clear(k)
+	id, wrapped, err := kek.Wrap(ctx, k, keyCheckAAD("kek"))
+	if err != nil {
+		return fmt.Errorf("making the key check: %w", err)
+	}
+	c.KEKID, c.Wrapped = id, wrapped
+	c.addKEKs(id)
+	return nil
+}
+
+// addKEKs lists ids and reports whether any was not listed.
+func (c *keyCheck) addKEKs(ids ...string) bool {
+	changed := false
+	for _, id := range ids {
+		if id != "" && !slices.Contains(c.KEKs, id) {
+			c.KEKs = append(c.KEKs, id)
+			changed = true
+		}
+	}
+	slices.Sort(c.KEKs)
+	return changed
+}
+
+// open reports ErrForeignKeys unless kek opens the record.
+func (c *keyCheck) open(ctx context.Context, kek KEKProvider) error {
+	k, err := kek.Unwrap(ctx, c.KEKID, c.Wrapped, keyCheckAAD("kek"))
+	if err != nil {
+		return fmt.Errorf("%w: the store's key check does not open: %v", ErrForeignKeys, err)
+	}
+	clear(k)
+	if idx, ok := kek.(Indexer); ok && len(c.Field) > 0 {
+		plain, err := idx.OpenField(c.Field, keyCheckAAD("field"))
+		if err != nil || subtle.ConstantTimeCompare(plain, []byte(keyCheckPlain)) != 1 {
+			return fmt.Errorf("%w: the store's key check does not open under the index key", ErrForeignKeys)
+		}
+	}
+	return nil
+}
+
+func parseKeyCheck(raw []byte) (keyCheck, error) {
+	var c keyCheck
+	if err := json.Unmarshal(raw, &c); err != nil || c.Format != keyCheckFormat || c.KEKID == "" {
+		return c, ErrBadKeyCheck
+	}
+	return c, nil
+}
+
+// CheckKeys reports ErrForeignKeys unless kek opens the store ks's sealed
+// data. A store with a key check record (see above) is judged by it alone:
+// it must open under kek (and, when kek is an Indexer, its field key),
+// and every KEK it lists must be held (when kek lists what it holds). A
+// store without one (new, or from a release before it) is judged by its
+// submissions: every KEK their data keys name must be held and the first
+// one's data key must unwrap (a KEK of the same id but other bytes fails
+// to authenticate); then, that passed, a record is written, listing those
+// KEKs and the current one. So only the first start counts every
+// submission's key; the others read one record.
 func CheckKeys(ctx context.Context, ks central.KeyStore, kek KEKProvider) error {
-	usage, err := ks.KeyUsage(ctx)
+	raw, err := ks.KeyCheck(ctx)
 	if err != nil {
 		return fmt.Errorf("checking the store's data keys: %w", err)
+	}
+	if raw != nil {
+		return checkRecorded(ctx, raw, kek)
+	}
+	keks, err := checkSubmissions(ctx, ks, kek)
+	if err != nil {
+		return err
+	}
+	c, err := newKeyCheck(ctx, kek, keks)
+	if err != nil {
+		return fmt.Errorf("checking the store's data keys: %w", err)
+	}
+	rec, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("checking the store's data keys: %w", err)
+	}
+	swapped, err := ks.SwapKeyCheck(ctx, nil, rec)
+	if err != nil {
+		return fmt.Errorf("checking the store's data keys: %w", err)
+	}
+	if swapped {
+		return nil
+	}
+	// Another instance wrote one meanwhile: this keyring must open it too.
+	if raw, err = ks.KeyCheck(ctx); err != nil {
+		return fmt.Errorf("checking the store's data keys: %w", err)
+	}
+	return checkRecorded(ctx, raw, kek)
+}
+
+// checkRecorded is CheckKeys by the key check record raw.
+func checkRecorded(ctx context.Context, raw []byte, kek KEKProvider) error {
+	c, err := parseKeyCheck(raw)
+	if err != nil {
+		return fmt.Errorf("checking the store's data keys: %w", err)
+	}
+	if err := c.open(ctx, kek); err != nil {
+		return err
 	}
 	if h, ok := kek.(keyHolder); ok {
 		held, _, err := h.KeyIDs()
 		if err != nil {
 			return fmt.Errorf("checking the store's data keys: %w", err)
 		}
-		for id, n := range usage {
-			if id != "" && n > 0 && !slices.Contains(held, id) {
-				return fmt.Errorf("%w: %d submissions' data keys are wrapped by %s, which the keyring does not hold", ErrForeignKeys, n, id)
+		for _, id := range c.KEKs {
+			if !slices.Contains(held, id) {
+				return fmt.Errorf("%w: data keys may be wrapped by %s, which the keyring does not hold (put the keyring holding it back; `kyc-central keys status` counts them)", ErrForeignKeys, id)
+			}
+		}
+	}
+	return nil
+}
+
+// checkSubmissions is CheckKeys by the submissions' data keys (one pass
+// over their key ids, as a rotation's count makes, and one unwrap); it
+// returns the KEKs they name.
+func checkSubmissions(ctx context.Context, ks central.KeyStore, kek KEKProvider) ([]string, error) {
+	usage, err := ks.KeyUsage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("checking the store's data keys: %w", err)
+	}
+	var keks []string
+	for id, n := range usage {
+		if id != "" && n > 0 {
+			keks = append(keks, id)
+		}
+	}
+	if h, ok := kek.(keyHolder); ok {
+		held, _, err := h.KeyIDs()
+		if err != nil {
+			return nil, fmt.Errorf("checking the store's data keys: %w", err)
+		}
+		for _, id := range keks {
+			if !slices.Contains(held, id) {
+				return nil, fmt.Errorf("%w: %d submissions' data keys are wrapped by %s, which the keyring does not hold", ErrForeignKeys, usage[id], id)
 			}
 		}
 	}
 	first, err := ks.StaleKeys(ctx, "", central.SubmissionRef{}, 1)
 	if err != nil {
-		return fmt.Errorf("checking the store's data keys: %w", err)
+		return nil, fmt.Errorf("checking the store's data keys: %w", err)
 	}
 	for _, w := range first {
 		dek, err := kek.Unwrap(ctx, w.KeyID, w.Wrapped, aad(purposeDEK, w.SubmissionRef))
 		if err != nil {
-			return fmt.Errorf("%w: the data key of %s/%s does not open: %v", ErrForeignKeys, w.DeviceID, w.Key, err)
+			return nil, fmt.Errorf("%w: the data key of %s/%s does not open: %v", ErrForeignKeys, w.DeviceID, w.Key, err)
 		}
 		clear(dek)
 	}
+	return keks, nil
+}
+
+// keyCheckTries bounds updateKeyCheck's swaps lost to other writers.
+const keyCheckTries = 50
+
+// updateKeyCheck applies fn to the store's key check record and stores
+// the result when fn reports a change, again if another writer changed it
+// meanwhile. A store without one is left as it is (CheckKeys writes it,
+// counting the submissions' keys, at the next start).
+func updateKeyCheck(ctx context.Context, ks central.KeyStore, fn func(*keyCheck) (bool, error)) error {
+	for range keyCheckTries {
+		raw, err := ks.KeyCheck(ctx)
+		if err != nil || raw == nil {
+			return err
+		}
+		c, err := parseKeyCheck(raw)
+		if err != nil {
+			return err
+		}
+		changed, err := fn(&c)
+		if err != nil || !changed {
+			return err
+		}
+		rec, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if ok, err := ks.SwapKeyCheck(ctx, raw, rec); err != nil || ok {
+			return err
+		}
+	}
+	return errors.New("seal: the key check kept changing under its update")
+}
+
+// noteKEK lists keyID in the store's key check record, once per Store and
+// KEK: called before data wrapped by keyID is written.
+func (s *Store) noteKEK(ctx context.Context, keyID string) error {
+	if _, ok := s.noted.Load(keyID); ok {
+		return nil
+	}
+	err := updateKeyCheck(ctx, s.Store, func(c *keyCheck) (bool, error) { return c.addKEKs(keyID), nil })
+	if err != nil {
+		return fmt.Errorf("noting key %s in the key check: %w", keyID, err)
+	}
+	s.noted.Store(keyID, struct{}{})
 	return nil
 }

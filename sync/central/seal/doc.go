@@ -18,6 +18,11 @@
 // be opened without it, and once the next rotation retires the KEK that
 // wrapped it, not even from a copy of the old wrapped DEK.
 //
+// Which keyring a store is sealed under is shown by its key check record
+// (check.go), which CheckKeys reads at `serve` and `restore`: a store
+// beside a keyring that cannot open it is refused, whether or not it
+// holds a submission yet.
+//
 // Searching works through keyed blind indexes: the person's NIK, document
 // number and name, normalised (Normalize), hashed with HMAC-SHA256 under
 // the keyring's index key, and stored as tokens beside the submission; the

@@ -49,6 +49,9 @@ func (s *Store) sealHosted(ctx context.Context, key string, value []byte) ([]byt
 	if err != nil {
 		return nil, err
 	}
+	if err := s.noteKEK(ctx, keyID); err != nil {
+		return nil, err
+	}
 	if len(keyID) > 0xffff || len(wrapped) > 0xffff {
 		return nil, errors.New("seal: wrapped key too long")
 	}

@@ -92,6 +92,17 @@ func Rotate(ctx context.Context, ks central.KeyStore, kr *FileKeyring, o RotateO
 	if res.KeyID, err = kr.AddKey(o.Now()); err != nil {
 		return res, err
 	}
+	// The key check moves to the new KEK, the old ones still listed: a
+	// copy of the store taken from now on needs them until it is done.
+	err = updateKeyCheck(ctx, ks, func(c *keyCheck) (bool, error) {
+		if err := c.open(ctx, kr); err != nil {
+			return false, err
+		}
+		return true, c.wrap(ctx, kr)
+	})
+	if err != nil {
+		return res, fmt.Errorf("rewrapping the key check: %w", err)
+	}
 	n, err := Rewrap(ctx, ks, kr)
 	res.Rewrapped += n
 	if err != nil {
@@ -119,6 +130,19 @@ func Rotate(ctx context.Context, ks central.KeyStore, kr *FileKeyring, o RotateO
 		if id != "" && id != res.KeyID && count > 0 {
 			return res, fmt.Errorf("%w: %d under %s", ErrStillWrapped, count, id)
 		}
+	}
+	// Nothing is wrapped by the old KEKs now: the key check stops
+	// listing them before they go (the other order would leave, for a
+	// moment, a record naming keys the keyring no longer holds).
+	err = updateKeyCheck(ctx, ks, func(c *keyCheck) (bool, error) {
+		if len(c.KEKs) == 1 && c.KEKs[0] == res.KeyID {
+			return false, nil
+		}
+		c.KEKs = []string{res.KeyID}
+		return true, nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("updating the key check (the old keys are kept): %w", err)
 	}
 	res.Retired, err = kr.Retire()
 	return res, err

@@ -38,6 +38,8 @@ type Store struct {
 	// one, and reads that stop at the first chunk (a content type sniffed
 	// before the image is sent) are frequent.
 	plainBufs sync.Pool
+	// noted holds the KEK ids the store's key check lists (noteKEK).
+	noted sync.Map
 }
 
 var (
@@ -92,6 +94,9 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 	}
 	keyID, wrapped, err := s.kek.Wrap(ctx, dek, aad(purposeDEK, ref))
 	clear(dek)
+	if err == nil {
+		err = s.noteKEK(ctx, keyID)
+	}
 	if err != nil {
 		return protocol.UploadState{}, false, fmt.Errorf("sealing submission: %w", err)
 	}

@@ -70,6 +70,9 @@ func RunSealed(t *testing.T, open func(t *testing.T) central.Store) {
 		{"PlainRowsReadThrough", testPlainRowsReadThrough},
 		{"Queue", testSealedQueue},
 		{"UserReference", testSealedUser},
+		{"ForeignKeysWithoutSubmissions", testForeignKeysWithoutSubmissions},
+		{"KeyCheckForOldStore", testKeyCheckForOldStore},
+		{"KeyCheckListsKEKs", testKeyCheckListsKEKs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

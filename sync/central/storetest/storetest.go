@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"WatchlistCreateRace", testWatchlistCreateRace},
 		{"AttestationClaims", testAttestationClaims},
 		{"RouteApproval", testRouteApproval},
+		{"KeyCheckSwap", testKeyCheckSwap},
 	}
 	runAll(t, open, slices.Concat(tests, consoleTests(), partnerTests(), scaleTests(), laneTests()))
 }

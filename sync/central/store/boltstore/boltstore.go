@@ -86,6 +86,7 @@ var (
 	keyEventsDone = []byte("webhook-done")     // set once webhook-done holds every delivered or dead event
 	keyCompleted  = []byte("completed-log")    // set once the completed log numbers every complete submission
 	keyFormat     = []byte("format-version")   // FormatVersion of the file, 8 bytes big-endian; absent is version 1
+	keyKeyCheck   = []byte("key-check")        // the key check record (central.KeyStore.KeyCheck), opaque
 )
 
 // FormatVersion is the store file format this build writes and reads
@@ -937,6 +938,33 @@ func (s *Store) KeyUsage(ctx context.Context) (map[string]int, error) {
 		return err
 	})
 	return out, err
+}
+
+// KeyCheck implements central.KeyStore.
+func (s *Store) KeyCheck(ctx context.Context) ([]byte, error) {
+	var rec []byte
+	err := s.view(ctx, "reading the key check", func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyKeyCheck); v != nil {
+			rec = bytes.Clone(v)
+		}
+		return nil
+	})
+	return rec, err
+}
+
+// SwapKeyCheck implements central.KeyStore.
+func (s *Store) SwapKeyCheck(ctx context.Context, old, rec []byte) (bool, error) {
+	swapped := false
+	err := s.update(ctx, "storing the key check", func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		cur := b.Get(keyKeyCheck)
+		if (cur == nil) != (old == nil) || !bytes.Equal(cur, old) {
+			return nil
+		}
+		swapped = true
+		return b.Put(keyKeyCheck, rec)
+	})
+	return swapped, err
 }
 
 type riskRecord struct {

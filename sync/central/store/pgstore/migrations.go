@@ -448,6 +448,13 @@ CREATE TABLE watchlist_proposals (
 ALTER TABLE devices ADD COLUMN newest_config bigint;
 ALTER TABLE devices ADD COLUMN newest_config_since timestamptz;
 `,
+	// 22: the key check record (central.KeyStore.KeyCheck): one row.
+	`
+CREATE TABLE key_check (
+	one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+	record bytea NOT NULL
+);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

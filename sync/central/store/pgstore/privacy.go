@@ -357,3 +357,34 @@ func (s *Store) KeyUsage(ctx context.Context) (map[string]int, error) {
 	}
 	return out, nil
 }
+
+// KeyCheck implements central.KeyStore.
+func (s *Store) KeyCheck(ctx context.Context) ([]byte, error) {
+	var rec []byte
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		err := c.QueryRow(ctx, `SELECT record FROM key_check`).Scan(&rec)
+		if errors.Is(err, pgx.ErrNoRows) {
+			rec = nil
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the key check: %w", err)
+	}
+	return rec, nil
+}
+
+// SwapKeyCheck implements central.KeyStore: one statement, the row's
+// lock orders instances swapping at once (the loser's condition fails).
+func (s *Store) SwapKeyCheck(ctx context.Context, old, rec []byte) (bool, error) {
+	q, args := `UPDATE key_check SET record = $2 WHERE record = $1`, []any{old, rec}
+	if old == nil {
+		q, args = `INSERT INTO key_check (record) VALUES ($1) ON CONFLICT DO NOTHING`, []any{rec}
+	}
+	tag, err := s.exec(ctx, q, args...)
+	if err != nil {
+		return false, fmt.Errorf("storing the key check: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

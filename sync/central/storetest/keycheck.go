@@ -1,0 +1,224 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/seal"
+)
+
+// testKeyCheckSwap: the key check record is swapped only from the record
+// stored (nil: none), and of instances writing the first one at once
+// exactly one succeeds.
+func testKeyCheckSwap(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	if rec, err := s.KeyCheck(ctx); err != nil || rec != nil {
+		t.Fatalf("KeyCheck of a new store = %q, %v; want none", rec, err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			ok, err := s.SwapKeyCheck(ctx, nil, fmt.Appendf(nil, "rec-%d", i))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d first records stored at once; want 1", wins.Load())
+	}
+	first, err := s.KeyCheck(ctx)
+	if err != nil || !bytes.HasPrefix(first, []byte("rec-")) {
+		t.Fatalf("KeyCheck = %q, %v", first, err)
+	}
+	steps := []struct {
+		old, rec string
+		nilOld   bool
+		want     bool
+	}{
+		{nilOld: true, rec: "again", want: false},
+		{old: "stale", rec: "b", want: false},
+		{old: string(first), rec: "b", want: true},
+		{old: string(first), rec: "c", want: false},
+		{old: "b", rec: "c", want: true},
+	}
+	for _, st := range steps {
+		old := []byte(st.old)
+		if st.nilOld {
+			old = nil
+		}
+		if ok, err := s.SwapKeyCheck(ctx, old, []byte(st.rec)); err != nil || ok != st.want {
+			t.Errorf("SwapKeyCheck(%q, %q) = %v, %v; want %v", old, st.rec, ok, err, st.want)
+		}
+	}
+	if rec, err := s.KeyCheck(ctx); err != nil || string(rec) != "c" {
+		t.Errorf("KeyCheck = %q, %v; want c", rec, err)
+	}
+}
+
+// otherKeyring is a keyring of another central.
+func otherKeyring(t *testing.T) *seal.FileKeyring {
+	t.Helper()
+	kr, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "other.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// copyKeyring copies the keyring file at path as it is now, with edit
+// applied to its JSON, and opens the copy.
+func copyKeyring(t *testing.T, path string, edit func(map[string]any)) *seal.FileKeyring {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		if b, err = json.Marshal(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp := filepath.Join(t.TempDir(), "copy.keys")
+	if err := os.WriteFile(cp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := seal.LoadOrCreateKeyring(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+// testForeignKeysWithoutSubmissions: a store holding no submission but
+// other sealed data (a partner's session, its user reference sealed) is
+// refused beside another central's keyring, and beside a keyring whose
+// KEKs are this one's but whose index key is not (the references and
+// blind index would not open); its own keyring passes, again and again.
+func testForeignKeysWithoutSubmissions(t *testing.T, e sealedEnv) {
+	ctx := context.Background()
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Fatalf("CheckKeys of a new store beside its keyring: %v", err)
+	}
+	f := central.FlowSession{ID: "s1", PartnerID: "pa", UserID: "someone@example.com", UserIDType: "email", Status: central.FlowCreated,
+		CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := e.s.CreateFlow(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if usage, err := e.raw.KeyUsage(ctx); err != nil || len(usage) != 0 {
+		t.Fatalf("KeyUsage = %v, %v; want no submission", usage, err)
+	}
+	other := otherKeyring(t)
+	if _, err := seal.New(e.raw, other, other).Flow(ctx, "pa", "s1"); err == nil {
+		t.Fatal("another keyring opened the session's user reference")
+	}
+	otherIndex := copyKeyring(t, e.keyring, func(m map[string]any) { m["index_key"] = bytes.Repeat([]byte{7}, 32) })
+	for name, kr := range map[string]*seal.FileKeyring{"another central's keyring": other, "another index key": otherIndex} {
+		if err := seal.CheckKeys(ctx, e.raw, kr); !errors.Is(err, seal.ErrForeignKeys) {
+			t.Errorf("CheckKeys beside %s = %v; want ErrForeignKeys", name, err)
+		}
+	}
+	for range 2 {
+		if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+			t.Errorf("CheckKeys beside its own keyring: %v", err)
+		}
+	}
+}
+
+// countingKeys counts the passes over every submission's key.
+type countingKeys struct {
+	central.KeyStore
+	usage atomic.Int32
+}
+
+func (c *countingKeys) KeyUsage(ctx context.Context) (map[string]int, error) {
+	c.usage.Add(1)
+	return c.KeyStore.KeyUsage(ctx)
+}
+
+// testKeyCheckForOldStore: a store sealed by a release before the key
+// check (submissions, no record) is judged by its submissions once, gets
+// a record, and is judged by the record from then on, without a pass
+// over the submissions; a foreign keyring is refused either way.
+func testKeyCheckForOldStore(t *testing.T, e sealedEnv) {
+	ctx := context.Background()
+	sub, imgs := sealedSubmission("d1", "old1", nikA, nameA)
+	e.uploadSealed(t, sub, imgs)
+	if rec, err := e.raw.KeyCheck(ctx); err != nil || rec != nil {
+		t.Fatalf("KeyCheck before any check = %q, %v; want none", rec, err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, otherKeyring(t)); !errors.Is(err, seal.ErrForeignKeys) {
+		t.Errorf("CheckKeys of the old store beside another keyring = %v; want ErrForeignKeys", err)
+	}
+	if rec, err := e.raw.KeyCheck(ctx); err != nil || rec != nil {
+		t.Fatalf("a refused check wrote a key check: %q, %v", rec, err)
+	}
+	counted := &countingKeys{KeyStore: e.raw}
+	if err := seal.CheckKeys(ctx, counted, e.kr); err != nil || counted.usage.Load() != 1 {
+		t.Fatalf("CheckKeys of the old store = %v after %d passes; want it to pass after 1", err, counted.usage.Load())
+	}
+	if rec, err := e.raw.KeyCheck(ctx); err != nil || rec == nil {
+		t.Fatalf("KeyCheck after the first check = %q, %v; want one written", rec, err)
+	}
+	counted.usage.Store(0)
+	if err := seal.CheckKeys(ctx, counted, e.kr); err != nil || counted.usage.Load() != 0 {
+		t.Errorf("CheckKeys with a key check = %v after %d passes over the submissions; want 0", err, counted.usage.Load())
+	}
+	if err := seal.CheckKeys(ctx, counted, otherKeyring(t)); !errors.Is(err, seal.ErrForeignKeys) {
+		t.Errorf("CheckKeys with a key check beside another keyring = %v; want ErrForeignKeys", err)
+	}
+}
+
+// testKeyCheckListsKEKs: data wrapped by a KEK made current after the key
+// check was written is noted in it, so a keyring lacking that KEK (the
+// file as it was before a rotation began, put back) is refused although
+// the record itself opens under it; a rotation moves the record to the
+// new KEK, after which the keyring from before it is refused and the
+// rotated one passes.
+func testKeyCheckListsKEKs(t *testing.T, e sealedEnv) {
+	ctx := context.Background()
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Fatal(err)
+	}
+	before := copyKeyring(t, e.keyring, nil)
+	if _, err := e.kr.AddKey(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sub, imgs := sealedSubmission("d1", "new1", nikA, nameA)
+	e.uploadSealed(t, sub, imgs)
+	if err := seal.CheckKeys(ctx, e.raw, before); !errors.Is(err, seal.ErrForeignKeys) {
+		t.Errorf("CheckKeys beside the keyring lacking the KEK new data is wrapped by = %v; want ErrForeignKeys", err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Errorf("CheckKeys beside the keyring holding both: %v", err)
+	}
+	if _, err := seal.Rotate(ctx, e.raw, e.kr, seal.RotateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Errorf("CheckKeys after a rotation retired the old KEKs: %v", err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, before); !errors.Is(err, seal.ErrForeignKeys) {
+		t.Errorf("CheckKeys after a rotation beside the keyring from before it = %v; want ErrForeignKeys", err)
+	}
+}
