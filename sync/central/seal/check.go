@@ -1,12 +1,15 @@
 package seal
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/openkyc/kyc/sync/central"
 )
@@ -143,7 +146,8 @@ func parseKeyCheck(raw []byte) (keyCheck, error) {
 // store without one (new, or from a release before it) is judged by its
 // submissions: every KEK their data keys name must be held and the first
 // one's data key must unwrap (a KEK of the same id but other bytes fails
-// to authenticate); then, that passed, a record is written, listing those
+// to authenticate), and by the first partners' user references sealed
+// among its open sessions and events (checkSealedUsers); then, that passed, a record is written, listing those
 // KEKs and the current one. So only the first start counts every
 // submission's key; the others read one record.
 func CheckKeys(ctx context.Context, ks central.KeyStore, kek KEKProvider) error {
@@ -156,6 +160,9 @@ func CheckKeys(ctx context.Context, ks central.KeyStore, kek KEKProvider) error 
 	}
 	keks, err := checkSubmissions(ctx, ks, kek)
 	if err != nil {
+		return err
+	}
+	if err := checkSealedUsers(ctx, ks, kek); err != nil {
 		return err
 	}
 	c, err := newKeyCheck(ctx, kek, keks)
@@ -240,6 +247,49 @@ func checkSubmissions(ctx context.Context, ks central.KeyStore, kek KEKProvider)
 		clear(dek)
 	}
 	return keks, nil
+}
+
+// sealedUserSample is how many open sessions and events checkSealedUsers
+// reads, at most.
+const sealedUserSample = 20
+
+// checkSealedUsers reports ErrForeignKeys unless the partners' user
+// references a store without a key check holds (a release before the
+// record sealed them, maybe with no submission yet) open under kek's field
+// key: the first sealed one among the oldest open sessions and the first
+// events, when ks is a whole store and kek an Indexer.
+func checkSealedUsers(ctx context.Context, ks central.KeyStore, kek KEKProvider) error {
+	st, ok := ks.(central.Store)
+	idx, isIdx := kek.(Indexer)
+	if !ok || !isIdx {
+		return nil
+	}
+	s := New(st, kek, idx)
+	flows, err := st.ExpiredFlows(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), sealedUserSample)
+	if err != nil {
+		return fmt.Errorf("checking the store's sealed user references: %w", err)
+	}
+	for _, f := range flows {
+		if strings.HasPrefix(f.UserID, userSealPrefix) {
+			if err := s.openFlow(&f); err != nil {
+				return fmt.Errorf("%w: session %s/%s: %v", ErrForeignKeys, f.PartnerID, f.ID, err)
+			}
+			break
+		}
+	}
+	evs, err := st.Events(ctx, "", 0, sealedUserSample)
+	if err != nil {
+		return fmt.Errorf("checking the store's sealed user references: %w", err)
+	}
+	for _, ev := range evs {
+		if bytes.Contains(ev.Payload, []byte(userSealPrefix)) {
+			if err := s.openEvent(&ev); err != nil {
+				return fmt.Errorf("%w: event %s: %v", ErrForeignKeys, ev.ID, err)
+			}
+			break
+		}
+	}
+	return nil
 }
 
 // keyCheckTries bounds updateKeyCheck's swaps lost to other writers.

@@ -145,6 +145,28 @@ func testForeignKeysWithoutSubmissions(t *testing.T, e sealedEnv) {
 	}
 }
 
+// testOldStoreSessionsOnly: a store sealed by a release before the key
+// check holding no submission, only a partner's session (its user
+// reference sealed under the index key), is refused beside another
+// keyring, writing no record; beside its own it passes.
+func testOldStoreSessionsOnly(t *testing.T, e sealedEnv) {
+	ctx := context.Background()
+	f := central.FlowSession{ID: "s1", PartnerID: "pa", UserID: "someone@example.com", UserIDType: "email", Status: central.FlowCreated,
+		CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := e.s.CreateFlow(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, otherKeyring(t)); !errors.Is(err, seal.ErrForeignKeys) {
+		t.Errorf("CheckKeys of the old store beside another keyring = %v; want ErrForeignKeys", err)
+	}
+	if rec, err := e.raw.KeyCheck(ctx); err != nil || rec != nil {
+		t.Fatalf("a refused check wrote a key check: %q, %v", rec, err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Errorf("CheckKeys of the old store beside its keyring: %v", err)
+	}
+}
+
 // countingKeys counts the passes over every submission's key.
 type countingKeys struct {
 	central.KeyStore

@@ -72,6 +72,7 @@ func RunSealed(t *testing.T, open func(t *testing.T) central.Store) {
 		{"UserReference", testSealedUser},
 		{"ForeignKeysWithoutSubmissions", testForeignKeysWithoutSubmissions},
 		{"KeyCheckForOldStore", testKeyCheckForOldStore},
+		{"OldStoreSessionsOnly", testOldStoreSessionsOnly},
 		{"KeyCheckListsKEKs", testKeyCheckListsKEKs},
 	}
 	for _, tc := range tests {
