@@ -38,6 +38,9 @@ type auditData struct {
 	// now; VerifyRefused says this answer refused it (429).
 	VerifyAt      time.Time
 	VerifyRefused bool
+	// refusedWait is, with VerifyRefused, how long the refusal said to
+	// wait.
+	refusedWait time.Duration
 }
 
 type auditRow struct {
@@ -70,12 +73,19 @@ func (c *Console) renderAudit(w http.ResponseWriter, r *http.Request, v *Viewer,
 	q := r.URL.Query()
 	d.Q = q
 	status := http.StatusOK
-	if wait := c.verifyWait(); wait > 0 {
-		d.VerifyAt = c.cfg.Now().Add(wait).UTC()
-		if d.VerifyRefused {
-			status = http.StatusTooManyRequests
-			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	wait := d.refusedWait
+	if !d.VerifyRefused {
+		var err error
+		if wait, err = c.verifyWait(r.Context()); err != nil {
+			return err
 		}
+	}
+	if wait > 0 {
+		d.VerifyAt = c.cfg.Now().Add(wait).UTC()
+	}
+	if d.VerifyRefused {
+		status = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
 	}
 	f := central.AuditFilter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
 		Subject: strings.TrimSpace(q.Get("subject")), Limit: auditPageSize}
@@ -232,17 +242,25 @@ func (sc *auditScope) after(e central.AuditEvent) json.RawMessage {
 // the first broken one.
 // One walk at a time: each reads and hashes the whole trail, and any
 // auditor may ask, so a burst of them would hold the store and the CPUs.
-// And one per cooldown (Config.VerifyCooldown, or ten times the last
-// walk's time if longer) on this instance, from the end of the last: one
-// asked for sooner is answered 429 with a Retry-After, on the audit view
-// saying when it may run again.
+// And one per cooldown (Config.VerifyCooldown from the start of the last,
+// or ten times the last walk's time from its end if later) across every
+// instance sharing the store: the cooldown is a budget of the store's
+// (central.RateLimits, key verifyBudgetKey, one unit per cooldown), spent
+// before the walk, the clock read inside the store's write, so instances
+// asked at once walk once between them. One asked for sooner is answered
+// 429 with a Retry-After, on the audit view saying when it may run
+// again.
 func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer) error {
 	if !c.verifies.Acquire() {
 		return errBusy
 	}
 	defer c.verifies.Release()
-	if c.verifyWait() > 0 {
-		return c.renderAudit(w, r, v, auditData{VerifyRefused: true})
+	ok, wait, err := c.cfg.Store.SpendBudget(r.Context(), verifyBudgetKey, c.cfg.Now, c.cfg.VerifyCooldown, 1)
+	if err != nil {
+		return fmt.Errorf("starting the cooldown of a walk of the audit chain: %w", err)
+	}
+	if !ok {
+		return c.renderAudit(w, r, v, auditData{VerifyRefused: true, refusedWait: wait})
 	}
 	srv, err := c.server()
 	if err != nil {
@@ -251,7 +269,9 @@ func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer)
 	ctx := r.Context()
 	start := time.Now()
 	chk, err := srv.VerifyAuditOf(ctx, c.cfg.Store)
-	c.verified(time.Since(start))
+	if lerr := c.verified(ctx, time.Since(start)); lerr != nil {
+		return errors.Join(lerr, err)
+	}
 	vr := &verifyResult{OK: err == nil, Count: chk.Events, Checkpoints: chk.Checkpoints, LastCheckpoint: chk.LastCheckpoint, LastCheckpointAt: chk.LastCheckpointAt}
 	var brk *central.AuditBreak
 	switch {
@@ -272,20 +292,35 @@ func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer)
 // time.
 const verifyDuty = 10
 
-// verified starts the cooldown after a walk of the chain that took took
-// (whatever its result: a failed walk cost as much).
-func (c *Console) verified(took time.Duration) {
-	c.verifyMu.Lock()
-	defer c.verifyMu.Unlock()
-	c.verifyNext = c.cfg.Now().Add(max(c.cfg.VerifyCooldown, verifyDuty*took))
+// verifyBudgetKey is the store's budget (central.RateLimits) of the
+// console's walks of the audit chain, shared by every instance.
+const verifyBudgetKey = "console-audit-verify"
+
+// verified lengthens the cooldown after a walk of the chain that took
+// took (whatever its result: a failed walk cost as much) to ten times
+// took from now, when that is later than the cooldown spent at its start:
+// a second spend of verifyDuty*took with a burst of 2 always passes (the
+// budget's time is at most one cooldown, less than that, ahead) and moves
+// it to that much after now or after itself, whichever is later.
+func (c *Console) verified(ctx context.Context, took time.Duration) error {
+	d := verifyDuty * took
+	if d <= c.cfg.VerifyCooldown {
+		return nil
+	}
+	if _, _, err := c.cfg.Store.SpendBudget(ctx, verifyBudgetKey, c.cfg.Now, d, 2); err != nil {
+		return fmt.Errorf("lengthening the cooldown after a walk of the audit chain: %w", err)
+	}
+	return nil
 }
 
 // verifyWait is how long until the next walk of the chain may start, 0
 // when it may now.
-func (c *Console) verifyWait() time.Duration {
-	c.verifyMu.Lock()
-	defer c.verifyMu.Unlock()
-	return max(0, c.verifyNext.Sub(c.cfg.Now()))
+func (c *Console) verifyWait(ctx context.Context) (time.Duration, error) {
+	wait, err := c.cfg.Store.BudgetWait(ctx, verifyBudgetKey, c.cfg.Now, c.cfg.VerifyCooldown, 1)
+	if err != nil {
+		return 0, fmt.Errorf("reading the cooldown of the audit chain's walks: %w", err)
+	}
+	return wait, nil
 }
 
 // shortID is an id's first 12 characters, for tables.

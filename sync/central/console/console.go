@@ -135,12 +135,12 @@ const (
 	// DefaultDecodeWait is how long a request waits for a decode before
 	// it is answered 503 "decode_busy" with a Retry-After.
 	DefaultDecodeWait = 10 * time.Second
-	// DefaultVerifyCooldown is how long after a walk of the audit chain
-	// asked for in the console the next may start on this instance (or
-	// ten times the walk's time, if longer): one walk at a time alone
-	// would let an auditor, or a stolen session, walk it back to back,
-	// each a full scan of the trail. Central's own check runs on its
-	// schedule regardless.
+	// DefaultVerifyCooldown is how long after the start of a walk of the
+	// audit chain asked for in the console the next may start on any
+	// instance sharing the store (or ten times the walk's time after its
+	// end, if later): one walk at a time alone would let an auditor, or a
+	// stolen session, walk it back to back, each a full scan of the
+	// trail. Central's own check runs on its schedule regardless.
 	DefaultVerifyCooldown = time.Minute
 	// deviceCacheTTL is how long the device list (for branch scopes) is
 	// reused: a device moved to another branch is seen by scopes within it.
@@ -212,9 +212,6 @@ type Console struct {
 	decodes *httpx.Slots // the images being decoded now (Config.MaxDecodes)
 	// verifies is the one walk of the audit chain at a time (auditVerify).
 	verifies *httpx.Slots
-	// verifyNext is when the next walk may start (auditVerify).
-	verifyMu   sync.Mutex
-	verifyNext time.Time
 	// bulkReads are the dashboards and exports running now (bulkRead).
 	bulkReads *httpx.Slots
 	// patterns are the registered route patterns, so a test can check

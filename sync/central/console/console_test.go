@@ -94,7 +94,13 @@ func newEnvOn(t *testing.T, open opener, wrap func(central.Store) central.Store)
 // newEnvConfig is newEnvOn with the console's Config edited first.
 func newEnvConfig(t *testing.T, open opener, wrap func(central.Store) central.Store, edit func(*Config)) *env {
 	t.Helper()
-	clk := &clock{}
+	return newEnvClock(t, open, wrap, edit, &clock{})
+}
+
+// newEnvClock is newEnvConfig on the clock clk (instances of one store
+// share one).
+func newEnvClock(t *testing.T, open opener, wrap func(central.Store) central.Store, edit func(*Config), clk *clock) *env {
+	t.Helper()
 	srv := centraltest.New(t, open(t), centraltest.Options{Now: clk.Now, InsecureHTTP: true})
 	store := srv.Store
 	key := make([]byte, auth.KeySize)
