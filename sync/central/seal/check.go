@@ -140,15 +140,17 @@ func parseKeyCheck(raw []byte) (keyCheck, error) {
 }
 
 // CheckKeys reports ErrForeignKeys unless kek opens the store ks's sealed
-// data. A store with a key check record (see above) is judged by it alone:
-// it must open under kek (and, when kek is an Indexer, its field key),
-// and every KEK it lists must be held (when kek lists what it holds). A
-// store without one (new, or from a release before it) is judged by its
-// submissions: every KEK their data keys name must be held and the first
-// one's data key must unwrap (a KEK of the same id but other bytes fails
-// to authenticate), and by the first partners' user references sealed
-// among its open sessions and events (checkSealedUsers); then, that passed, a record is written, listing those
-// KEKs and the current one. So only the first start counts every
+// data. A store with a key check record (see above) is judged by it: it
+// must open under kek (and, when kek is an Indexer, its field key), and
+// every KEK it lists must be held (when kek lists what it holds); a
+// record of this central's naming a KEK not held is judged by the data
+// instead (checkRecorded). A store without one (new, or from a release
+// before it) is judged by its submissions: every KEK their data keys
+// name must be held and the first one's data key must unwrap (a KEK of
+// the same id but other bytes fails to authenticate), and by the first
+// partners' user references sealed among its open sessions and events
+// (checkSealedUsers); then, that passed, a record is written, listing
+// those KEKs and the current one. So only the first start counts every
 // submission's key; the others read one record.
 func CheckKeys(ctx context.Context, ks central.KeyStore, kek KEKProvider) error {
 	raw, err := ks.KeyCheck(ctx)
@@ -156,8 +158,15 @@ func CheckKeys(ctx context.Context, ks central.KeyStore, kek KEKProvider) error 
 		return fmt.Errorf("checking the store's data keys: %w", err)
 	}
 	if raw != nil {
-		return checkRecorded(ctx, raw, kek)
+		return checkRecorded(ctx, ks, raw, kek, true)
 	}
+	return checkData(ctx, ks, nil, kek)
+}
+
+// checkData is CheckKeys by the store's data (its submissions and sealed
+// user references); that passed, it stores a new key check record in
+// place of old (nil: none).
+func checkData(ctx context.Context, ks central.KeyStore, old []byte, kek KEKProvider) error {
 	keks, err := checkSubmissions(ctx, ks, kek)
 	if err != nil {
 		return err
@@ -173,7 +182,7 @@ func CheckKeys(ctx context.Context, ks central.KeyStore, kek KEKProvider) error 
 	if err != nil {
 		return fmt.Errorf("checking the store's data keys: %w", err)
 	}
-	swapped, err := ks.SwapKeyCheck(ctx, nil, rec)
+	swapped, err := ks.SwapKeyCheck(ctx, old, rec)
 	if err != nil {
 		return fmt.Errorf("checking the store's data keys: %w", err)
 	}
@@ -181,33 +190,73 @@ func CheckKeys(ctx context.Context, ks central.KeyStore, kek KEKProvider) error 
 		return nil
 	}
 	// Another instance wrote one meanwhile: this keyring must open it too.
-	if raw, err = ks.KeyCheck(ctx); err != nil {
+	raw, err := ks.KeyCheck(ctx)
+	if err != nil {
 		return fmt.Errorf("checking the store's data keys: %w", err)
 	}
-	return checkRecorded(ctx, raw, kek)
+	if raw == nil {
+		return fmt.Errorf("checking the store's data keys: the key check record was removed meanwhile")
+	}
+	return checkRecorded(ctx, ks, raw, kek, false)
 }
 
-// checkRecorded is CheckKeys by the key check record raw.
-func checkRecorded(ctx context.Context, raw []byte, kek KEKProvider) error {
+// checkRecorded is CheckKeys by the key check record raw. A record that
+// names a KEK the keyring does not hold but whose field opens under its
+// index key (this central's keyring, later or earlier) is stale when the
+// data itself opens, and is then judged by the data and replaced (when
+// recheck): an older release's `keys rotate` retired the KEK wrapping it
+// without rewrapping it, or a copy taken after a rotation rewrapped the
+// submissions but before it pruned the record is restored beside the
+// rotated keyring. Refusing those would lock central out of a store
+// every submission of which opens, for good: a retired KEK is nowhere.
+func checkRecorded(ctx context.Context, ks central.KeyStore, raw []byte, kek KEKProvider, recheck bool) error {
 	c, err := parseKeyCheck(raw)
 	if err != nil {
 		return fmt.Errorf("checking the store's data keys: %w", err)
 	}
-	if err := c.open(ctx, kek); err != nil {
-		return err
-	}
-	if h, ok := kek.(keyHolder); ok {
-		held, _, err := h.KeyIDs()
-		if err != nil {
+	var held []string
+	h, holder := kek.(keyHolder)
+	if holder {
+		if held, _, err = h.KeyIDs(); err != nil {
 			return fmt.Errorf("checking the store's data keys: %w", err)
 		}
-		for _, id := range c.KEKs {
-			if !slices.Contains(held, id) {
-				return fmt.Errorf("%w: data keys may be wrapped by %s, which the keyring does not hold (put the keyring holding it back; `kyc-central keys status` counts them)", ErrForeignKeys, id)
-			}
+	}
+	var missing string
+	if holder && !slices.Contains(held, c.KEKID) {
+		missing = c.KEKID
+	} else if err := c.open(ctx, kek); err != nil {
+		return err
+	}
+	for _, id := range c.KEKs {
+		if holder && missing == "" && !slices.Contains(held, id) {
+			missing = id
 		}
 	}
+	if missing == "" {
+		return nil
+	}
+	err = fmt.Errorf("%w: data keys may be wrapped by %s, which the keyring does not hold (put the keyring holding it back; `kyc-central keys status` counts them)", ErrForeignKeys, missing)
+	if !recheck || !c.sameIndexKey(kek) {
+		return err
+	}
+	if derr := checkData(ctx, ks, raw, kek); derr != nil {
+		if errors.Is(derr, ErrForeignKeys) {
+			return err
+		}
+		return derr
+	}
 	return nil
+}
+
+// sameIndexKey reports whether the record's field opens under kek's
+// field key: the keyring is this store's central's, whatever its KEKs.
+func (c *keyCheck) sameIndexKey(kek KEKProvider) bool {
+	idx, ok := kek.(Indexer)
+	if !ok || len(c.Field) == 0 {
+		return false
+	}
+	plain, err := idx.OpenField(c.Field, keyCheckAAD("field"))
+	return err == nil && subtle.ConstantTimeCompare(plain, []byte(keyCheckPlain)) == 1
 }
 
 // checkSubmissions is CheckKeys by the submissions' data keys (one pass

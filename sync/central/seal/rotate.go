@@ -88,7 +88,17 @@ func Rotate(ctx context.Context, ks central.KeyStore, kr *FileKeyring, o RotateO
 		o.Now = time.Now
 	}
 	var res RotateResult
-	var err error
+	// A store whose key check the keyring does not open gets no new key;
+	// a stale one (an older release's rotation) is replaced first.
+	raw, err := ks.KeyCheck(ctx)
+	if err != nil {
+		return res, fmt.Errorf("reading the key check: %w", err)
+	}
+	if raw != nil {
+		if err := checkRecorded(ctx, ks, raw, kr, true); err != nil {
+			return res, err
+		}
+	}
 	if res.KeyID, err = kr.AddKey(o.Now()); err != nil {
 		return res, err
 	}

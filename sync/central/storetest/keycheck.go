@@ -244,3 +244,90 @@ func testKeyCheckListsKEKs(t *testing.T, e sealedEnv) {
 		t.Errorf("CheckKeys after a rotation beside the keyring from before it = %v; want ErrForeignKeys", err)
 	}
 }
+
+// cancelAfterRewrap cancels a rotation's context once its first
+// rewrapping pass is stored: the rotation stops in its grace, as one
+// killed there does.
+type cancelAfterRewrap struct {
+	central.KeyStore
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterRewrap) Rewrap(ctx context.Context, rs []central.Rewrapping) (int, error) {
+	n, err := c.KeyStore.Rewrap(ctx, rs)
+	c.cancel()
+	return n, err
+}
+
+// oldRelease rotates kr as a release before the key check did: a new
+// KEK, every data key rewrapped, the old KEKs retired, the record left
+// wrapped by a retired one.
+func oldRelease(t *testing.T, ks central.KeyStore, kr *seal.FileKeyring) {
+	t.Helper()
+	if _, err := kr.AddKey(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seal.Rewrap(context.Background(), ks, kr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.Retire(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testKeyCheckStale: a key check record naming a KEK its central's
+// keyring no longer holds, while every submission opens under the
+// keyring, does not lock central out: it is judged by the data once and
+// replaced. It happens after a rotation by a release before the record
+// (it retires the KEK wrapping the record) and to a copy taken in a
+// rotation's grace (every data key rewrapped, the record still listing
+// the old KEK) beside the rotated keyring. Another central's keyring, and
+// this one's from before the rotation, are still refused.
+func testKeyCheckStale(t *testing.T, e sealedEnv) {
+	ctx := context.Background()
+	sub, imgs := sealedSubmission("d1", "stale1", nikA, nameA)
+	e.uploadSealed(t, sub, imgs)
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Fatal(err)
+	}
+	before := copyKeyring(t, e.keyring, nil)
+
+	oldRelease(t, e.raw, e.kr)
+	if _, err := seal.Rotate(ctx, e.raw, e.kr, seal.RotateOptions{}); err != nil {
+		t.Errorf("Rotate after an older release's rotation: %v", err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Errorf("CheckKeys after an older release's rotation and this one's: %v", err)
+	}
+
+	oldRelease(t, e.raw, e.kr)
+	for name, kr := range map[string]*seal.FileKeyring{"another central's keyring": otherKeyring(t), "the keyring before the rotations": before} {
+		if err := seal.CheckKeys(ctx, e.raw, kr); !errors.Is(err, seal.ErrForeignKeys) {
+			t.Errorf("CheckKeys beside %s = %v; want ErrForeignKeys", name, err)
+		}
+	}
+	counted := &countingKeys{KeyStore: e.raw}
+	if err := seal.CheckKeys(ctx, counted, e.kr); err != nil || counted.usage.Load() != 1 {
+		t.Errorf("CheckKeys after an older release's rotation = %v after %d passes over the submissions; want it to pass after 1", err, counted.usage.Load())
+	}
+	counted.usage.Store(0)
+	if err := seal.CheckKeys(ctx, counted, e.kr); err != nil || counted.usage.Load() != 0 {
+		t.Errorf("CheckKeys once the record is replaced = %v after %d passes over the submissions; want 0", err, counted.usage.Load())
+	}
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	_, err := seal.Rotate(rctx, cancelAfterRewrap{KeyStore: e.raw, cancel: cancel}, e.kr, seal.RotateOptions{Grace: time.Hour})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Rotate stopped in its grace = %v; want context.Canceled", err)
+	}
+	if _, err := e.kr.Retire(); err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Errorf("CheckKeys of a copy taken in a rotation's grace beside the rotated keyring: %v", err)
+	}
+	if _, err := e.s.Upload(ctx, "d1", sub.Key); err != nil {
+		t.Errorf("reading the submission back: %v", err)
+	}
+}

@@ -74,6 +74,7 @@ func RunSealed(t *testing.T, open func(t *testing.T) central.Store) {
 		{"KeyCheckForOldStore", testKeyCheckForOldStore},
 		{"OldStoreSessionsOnly", testOldStoreSessionsOnly},
 		{"KeyCheckListsKEKs", testKeyCheckListsKEKs},
+		{"KeyCheckStale", testKeyCheckStale},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
