@@ -202,42 +202,53 @@ func checkData(ctx context.Context, ks central.KeyStore, old []byte, kek KEKProv
 
 // checkRecorded is CheckKeys by the key check record raw. A record that
 // names a KEK the keyring does not hold but whose field opens under its
-// index key (this central's keyring, later or earlier) is stale when the
-// data itself opens, and is then judged by the data and replaced (when
-// recheck): an older release's `keys rotate` retired the KEK wrapping it
-// without rewrapping it, or a copy taken after a rotation rewrapped the
-// submissions but before it pruned the record is restored beside the
-// rotated keyring. Refusing those would lock central out of a store
-// every submission of which opens, for good: a retired KEK is nowhere.
+// index key (this central's keyring) and a KEK made before the current
+// one (retired since) is stale when the data itself opens, and is then
+// judged by the data and replaced (when recheck): an older release's
+// `keys rotate` retired the KEK wrapping it without rewrapping it, or a
+// copy taken after a rotation rewrapped the submissions but before it
+// pruned the record is restored beside the rotated keyring. Refusing
+// those would lock central out of a store every submission of which
+// opens, for good: a retired KEK is nowhere. A missing KEK made after the
+// current one is an older copy of the keyring, refused whatever the data.
 func checkRecorded(ctx context.Context, ks central.KeyStore, raw []byte, kek KEKProvider, recheck bool) error {
 	c, err := parseKeyCheck(raw)
 	if err != nil {
 		return fmt.Errorf("checking the store's data keys: %w", err)
 	}
 	var held []string
+	var current string
 	h, holder := kek.(keyHolder)
 	if holder {
-		if held, _, err = h.KeyIDs(); err != nil {
+		if held, current, err = h.KeyIDs(); err != nil {
 			return fmt.Errorf("checking the store's data keys: %w", err)
 		}
 	}
-	var missing string
+	var missing []string
 	if holder && !slices.Contains(held, c.KEKID) {
-		missing = c.KEKID
+		missing = append(missing, c.KEKID)
 	} else if err := c.open(ctx, kek); err != nil {
 		return err
 	}
 	for _, id := range c.KEKs {
-		if holder && missing == "" && !slices.Contains(held, id) {
-			missing = id
+		if holder && !slices.Contains(held, id) && !slices.Contains(missing, id) {
+			missing = append(missing, id)
 		}
 	}
-	if missing == "" {
+	if len(missing) == 0 {
 		return nil
 	}
-	err = fmt.Errorf("%w: data keys may be wrapped by %s, which the keyring does not hold (put the keyring holding it back; `kyc-central keys status` counts them)", ErrForeignKeys, missing)
+	err = fmt.Errorf("%w: data keys may be wrapped by %s, which the keyring does not hold (put the keyring holding it back; `kyc-central keys status` counts them)", ErrForeignKeys, missing[0])
 	if !recheck || !c.sameIndexKey(kek) {
 		return err
+	}
+	// Only KEKs made before the current one can have been retired: one
+	// made after it is missing from an older copy of the keyring, which
+	// is refused, whatever the data.
+	for _, id := range missing {
+		if !madeBefore(id, current) {
+			return err
+		}
 	}
 	if derr := checkData(ctx, ks, raw, kek); derr != nil {
 		if errors.Is(derr, ErrForeignKeys) {
@@ -246,6 +257,25 @@ func checkRecorded(ctx context.Context, ks central.KeyStore, raw []byte, kek KEK
 		return derr
 	}
 	return nil
+}
+
+// madeBefore reports whether KEK id was made before KEK current, by the
+// times their ids carry (keyringFile.add), to the second.
+func madeBefore(id, current string) bool {
+	t, ok := kekMade(id)
+	c, cok := kekMade(current)
+	return ok && cok && t.Before(c)
+}
+
+// kekMade is the time a FileKeyring KEK's id carries.
+func kekMade(id string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(id, "kek-")
+	stamp, _, ok2 := strings.Cut(rest, "-")
+	if !ok || !ok2 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(kekIDTime, stamp)
+	return t, err == nil
 }
 
 // sameIndexKey reports whether the record's field opens under kek's

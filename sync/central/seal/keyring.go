@@ -136,9 +136,13 @@ func random(n int) []byte {
 	return b
 }
 
+// kekIDTime is the layout of the time in a KEK's id (checkRecorded
+// orders KEKs by it).
+const kekIDTime = "20060102T150405Z"
+
 // add makes a new KEK current.
 func (f *keyringFile) add(now time.Time) string {
-	id := "kek-" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(random(4))
+	id := "kek-" + now.UTC().Format(kekIDTime) + "-" + hex.EncodeToString(random(4))
 	f.KEKs = append(f.KEKs, kek{ID: id, Key: random(32), Created: now.UTC()})
 	f.Current = id
 	return id

@@ -259,12 +259,12 @@ func (c cancelAfterRewrap) Rewrap(ctx context.Context, rs []central.Rewrapping) 
 	return n, err
 }
 
-// oldRelease rotates kr as a release before the key check did: a new
-// KEK, every data key rewrapped, the old KEKs retired, the record left
-// wrapped by a retired one.
-func oldRelease(t *testing.T, ks central.KeyStore, kr *seal.FileKeyring) {
+// oldRelease rotates kr at now as a release before the key check did: a
+// new KEK, every data key rewrapped, the old KEKs retired, the record
+// left wrapped by a retired one.
+func oldRelease(t *testing.T, ks central.KeyStore, kr *seal.FileKeyring, now time.Time) {
 	t.Helper()
-	if _, err := kr.AddKey(time.Now()); err != nil {
+	if _, err := kr.AddKey(now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := seal.Rewrap(context.Background(), ks, kr); err != nil {
@@ -291,16 +291,19 @@ func testKeyCheckStale(t *testing.T, e sealedEnv) {
 		t.Fatal(err)
 	}
 	before := copyKeyring(t, e.keyring, nil)
+	// Each rotation an hour after the last (KEK ids carry their time).
+	at := time.Now()
+	later := func() time.Time { at = at.Add(time.Hour); return at }
 
-	oldRelease(t, e.raw, e.kr)
-	if _, err := seal.Rotate(ctx, e.raw, e.kr, seal.RotateOptions{}); err != nil {
+	oldRelease(t, e.raw, e.kr, later())
+	if _, err := seal.Rotate(ctx, e.raw, e.kr, seal.RotateOptions{Now: later}); err != nil {
 		t.Errorf("Rotate after an older release's rotation: %v", err)
 	}
 	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
 		t.Errorf("CheckKeys after an older release's rotation and this one's: %v", err)
 	}
 
-	oldRelease(t, e.raw, e.kr)
+	oldRelease(t, e.raw, e.kr, later())
 	for name, kr := range map[string]*seal.FileKeyring{"another central's keyring": otherKeyring(t), "the keyring before the rotations": before} {
 		if err := seal.CheckKeys(ctx, e.raw, kr); !errors.Is(err, seal.ErrForeignKeys) {
 			t.Errorf("CheckKeys beside %s = %v; want ErrForeignKeys", name, err)
@@ -317,7 +320,7 @@ func testKeyCheckStale(t *testing.T, e sealedEnv) {
 
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	_, err := seal.Rotate(rctx, cancelAfterRewrap{KeyStore: e.raw, cancel: cancel}, e.kr, seal.RotateOptions{Grace: time.Hour})
+	_, err := seal.Rotate(rctx, cancelAfterRewrap{KeyStore: e.raw, cancel: cancel}, e.kr, seal.RotateOptions{Grace: time.Hour, Now: later})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Rotate stopped in its grace = %v; want context.Canceled", err)
 	}
@@ -329,5 +332,33 @@ func testKeyCheckStale(t *testing.T, e sealedEnv) {
 	}
 	if _, err := e.s.Upload(ctx, "d1", sub.Key); err != nil {
 		t.Errorf("reading the submission back: %v", err)
+	}
+}
+
+// testKeyCheckOlderKeyring: the keyring put back as it was before a
+// rotation (lacking the KEK made by it, which wraps the key check) is
+// refused even when no submission is wrapped by that KEK: the store's
+// record is this central's, but the missing KEK is newer than the
+// keyring's current one, so it was not retired: the keyring is old.
+func testKeyCheckOlderKeyring(t *testing.T, e sealedEnv) {
+	ctx := context.Background()
+	f := central.FlowSession{ID: "s1", PartnerID: "pa", UserID: "someone@example.com", UserIDType: "email", Status: central.FlowCreated,
+		CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := e.s.CreateFlow(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Fatal(err)
+	}
+	before := copyKeyring(t, e.keyring, nil)
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	if _, err := seal.Rotate(ctx, e.raw, e.kr, seal.RotateOptions{Now: later}); err != nil {
+		t.Fatal(err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, before); !errors.Is(err, seal.ErrForeignKeys) {
+		t.Errorf("CheckKeys beside the keyring from before a rotation = %v; want ErrForeignKeys", err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Errorf("CheckKeys beside the rotated keyring: %v", err)
 	}
 }

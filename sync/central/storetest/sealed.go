@@ -75,6 +75,7 @@ func RunSealed(t *testing.T, open func(t *testing.T) central.Store) {
 		{"OldStoreSessionsOnly", testOldStoreSessionsOnly},
 		{"KeyCheckListsKEKs", testKeyCheckListsKEKs},
 		{"KeyCheckStale", testKeyCheckStale},
+		{"KeyCheckOlderKeyring", testKeyCheckOlderKeyring},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
