@@ -46,9 +46,10 @@ import (
 // (HTTPS on loopback with the certificate of its own `tls init`, bbolt
 // store, the engine's models installed), with a partner made through the
 // admin API and every session made by Initiate Flow through the partner
-// API. Chromium's fake camera plays a video this test renders (see
-// camera below: a card held steady after blurred frames, then a face);
-// the browser script web/e2e/flow.mjs runs the scenarios:
+// API. Chromium's fake camera plays videos this test renders (see camera
+// below: a card held steady after blurred frames for the back camera, a
+// face for the front one); the browser script web/e2e/flow.mjs runs the
+// scenarios:
 //
 //	genuine    the card's person, on a phone: the launch link binds the
 //	           browser (303, the cookie's attributes), the page's files
@@ -167,7 +168,7 @@ func TestHostedFlowInBrowser(t *testing.T) {
 	env := []string{
 		"KYC_FLOW_URL=" + c.URL, "KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_AXE=" + axe,
 		"KYC_FLOW_SHOTS=" + shots, "KYC_FLOW_PARTNER_SITE=" + site.URL,
-		"KYC_FLOW_VIDEO_GENUINE=" + genuine.Path, "KYC_FLOW_VIDEO_OTHER=" + other.Path, "KYC_FLOW_VIDEO_STILL=" + still.Path,
+		"KYC_FLOW_VIDEOS=" + videos, "KYC_FLOW_CAMERAS=" + t.TempDir(),
 		"KYC_FLOW_UPLOAD_DOCUMENT=" + uploadDoc, "KYC_FLOW_UPLOAD_SELFIE=" + uploadSelfie,
 		"KYC_FLOW_UPLOAD_SELFIE_TOO_BIG=" + uploadBig,
 	}
@@ -761,45 +762,76 @@ func percentiles(v []float64) (p50, p95, mx float64) {
 
 // --- the fake camera ----------------------------------------------------------------
 
-// The fake camera: one video Chromium plays, looping, for every camera
-// (--use-file-for-fake-video-capture takes one file), 1280x720 as the page
-// asks for. It holds, in order (the ground truth the tests and benchmarks
-// rely on):
+// The fake camera: two videos for each person, as a phone has two
+// cameras, 1280x720 as the page asks for. Chromium takes one file for
+// every camera (--use-file-for-fake-video-capture) and reads it as
+// media/capture/video/file_video_capture_device.cc does: opened again at
+// each getUserMedia, so a capture step's camera starts at the file's first
+// frame; played on a timer at the whole frames a second its header
+// declares (F num:den, divided as integers: one a second at the least),
+// never faster, late when the machine is loaded; looped at its end.
+// flow.mjs makes that file a symlink and points it, before each camera
+// opens, at the document video when the page asks for the back camera
+// (facingMode environment) and at the selfie video when it asks for the
+// front one (user), so that no step waits through the other's segments
+// and a steady segment may last a minute for the cost of its file alone.
+// They hold, in order (the ground truth the tests and benchmarks rely
+// on):
 //
+//	the document video (docFPS)
 //	blurred   the card moving into place, out of focus: the document guide
 //	          must refuse these (too blurred, moving)
 //	document  the card held still in the middle, a hand's tremor only:
 //	          auto-captured by the document guide
+//	the selfie video (selfieFPS)
 //	faceOff   the person's face off to the side of the oval
 //	face      the face centred in the oval, steady: auto-captured by the
 //	          selfie guide
 //
-// The flow's guides take the frames that fit their step, whichever part
-// of the loop the page is in when a step starts. The document is the demo
-// card (app/demo: a KTP valid for life printed with the card person's
-// portrait); the face is rendered from a colour portrait of the shared
-// liveness set (interfaces_cc0). The set holds one photo per person, so a
-// genuine person's card and selfie come from the same photo, as the
-// desktop end-to-end test's do (its demo person, 083).
+// The document is the demo card (app/demo: a KTP valid for life printed
+// with the card person's portrait); the face is rendered from a colour
+// portrait of the shared liveness set (interfaces_cc0). The set holds one
+// photo per person, so a genuine person's card and selfie come from the
+// same photo, as the desktop end-to-end test's do (its demo person, 083).
 const (
 	camW, camH = 1280, 720
-	camFPS     = 10
+	// docFPS is the document video's frame rate: the document guide
+	// judges the card's place, sharpness and speed, so the page may take
+	// the same frame twice (a card held perfectly still); one a second
+	// lets the card last long for a small file.
+	docFPS = 1
+	// selfieFPS is the selfie video's: every face frame carries its own
+	// noise and a selfie's feed is judged by its last eight frames, none
+	// of which may repeat another (hostedflow's feedEvidence). The page
+	// sends a frame at least half a second after the one before, so at
+	// four a second each of its frames is a new one even when Chromium's
+	// timer runs a frame late.
+	selfieFPS = 4
 )
 
-// Segment lengths in frames at camFPS. A guide needs StableFrames (5)
-// good frames in a row of the two or so a second the page sends. Each
-// getUserMedia starts the file from its first frame, so a step waits for
-// its segment; on a loaded machine the page sends as few as one frame a
-// second (CI once saw the document's seven seconds pass without five
-// good frames), so the steady parts last twelve seconds, and a step that
-// starts anywhere in the loop captures within one loop (about 26 s).
+// Segment lengths in frames, at their video's frame rate. A guide needs
+// StableFrames (5) good frames in a row, and the page sends the next
+// frame when the last one's answer is back: two a second at most, on an
+// overloaded machine one in 1 to 7 s (CI once saw the steady face's
+// twelve seconds of the single video of before pass with too few). A step
+// captures in the first pass of its steady segment that gets five of the
+// page's frames: the card's ninety seconds and the face's sixty leave
+// room for one frame every fifteen and twelve seconds, twice the worst
+// seen, and the face's minute is longer than eight frames span at seven
+// seconds apart, so a frame of the loop never meets itself in a selfie's
+// feed. The lead-ins (blurred, faceOff) are short: the page's first frame
+// of a step is grabbed as its camera starts, so it meets them.
 const (
-	segBlurred  = 15
-	segDocument = 120
-	segFaceOff  = 5
-	segFace     = 120
-	camFrames   = segBlurred + segDocument + segFaceOff + segFace
+	segBlurred   = 4  // docFPS
+	segDocument  = 90 // docFPS
+	segFaceOff   = 4  // selfieFPS
+	segFace      = 240
+	docFrames    = segBlurred + segDocument
+	selfieFrames = segFaceOff + segFace
 )
+
+// keepFrames bounds the frames of a segment a camera keeps as images.
+const keepFrames = 16
 
 // cameraNoise is the sensor noise the fake camera's face frames carry, in
 // grey levels (synth.AddSensorNoise), so that they never repeat, as a
@@ -817,11 +849,15 @@ const (
 	otherPhoto  = "089.jpg"
 )
 
-// camera is a rendered fake camera video.
+// camera is a person's rendered fake camera videos.
 type camera struct {
-	Path string // the .y4m file ("" when only the frames were kept)
+	// DocumentPath and SelfiePath are the .y4m files, "" when only the
+	// frames were kept.
+	DocumentPath, SelfiePath string
 	// Frames are a few frames of each segment kept as BGR images (the
-	// benchmarks feed them to the guidance), by segment name.
+	// benchmarks feed them to the guidance), by segment name: two a second
+	// as the page sends them (every frame of the document video), at most
+	// keepFrames.
 	Frames map[string][]gocv.Mat
 }
 
@@ -873,8 +909,9 @@ func (r *renderer) card(t testing.TB, cardPhoto string) gocv.Mat {
 	return demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
 }
 
-// render writes dir/name.y4m: the card printed with cardPhoto's face, then
-// selfiePhoto's face (see camera); with dir "" it keeps the frames only.
+// render writes dir/name-document.y4m, the card printed with cardPhoto's
+// face, and dir/name-selfie.y4m, selfiePhoto's face (see camera); with dir
+// "" it keeps the frames only.
 func (r *renderer) render(t testing.TB, dir, name, cardPhoto, selfiePhoto string) *camera {
 	t.Helper()
 	card := r.card(t, cardPhoto)
@@ -890,10 +927,10 @@ func (r *renderer) render(t testing.TB, dir, name, cardPhoto, selfiePhoto string
 	room := synth.Background(camW, camH, 21)
 	defer room.Close()
 
-	frame := func(i int) (gocv.Mat, string) {
+	// Each returns frame i of its video, its segment and its index there.
+	document := func(i int) (gocv.Mat, string, int) {
 		p := synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.62, Rotate: 2, Tilt: 4}
-		switch {
-		case i < segBlurred:
+		if i < segBlurred {
 			// Moving into place and out of focus: the blur fades as the
 			// card settles, never sharp enough to pass.
 			k := float64(segBlurred-i) / segBlurred
@@ -902,55 +939,66 @@ func (r *renderer) render(t testing.TB, dir, name, cardPhoto, selfiePhoto string
 			m, _ := synth.Place(desk, card, p)
 			sigma := 4 + 6*k
 			gocv.GaussianBlur(m, &m, image.Pt(0, 0), sigma, sigma, gocv.BorderReflect)
-			return m, "blurred"
-		case i < segBlurred+segDocument:
-			p.CenterX += 0.0004 * math.Sin(float64(i)) // a hand is never quite still
-			m, _ := synth.Place(desk, card, p)
-			return m, "document"
-		case i < segBlurred+segDocument+segFaceOff:
-			return faceAt(room, 0.2*camW, 0.45*camH), "faceOff"
+			return m, "blurred", i
+		}
+		p.CenterX += 0.0004 * math.Sin(float64(i)) // a hand is never quite still
+		m, _ := synth.Place(desk, card, p)
+		return m, "document", i - segBlurred
+	}
+	selfie := func(i int) (gocv.Mat, string, int) {
+		var m gocv.Mat
+		seg, j := "face", i-segFaceOff
+		switch {
+		case i < segFaceOff:
+			m, seg, j = faceAt(room, 0.2*camW, 0.45*camH), "faceOff", i
 		case name == "still":
-			return faceAt(room, 0.5*camW, 0.45*camH), "face"
+			m = faceAt(room, 0.5*camW, 0.45*camH)
 		default:
-			return faceAt(room, 0.5*camW+0.5*math.Sin(float64(i)), 0.45*camH), "face"
+			m = faceAt(room, 0.5*camW+0.5*math.Sin(float64(i)), 0.45*camH)
 		}
-	}
-	cam := &camera{Frames: map[string][]gocv.Mat{}}
-	keep := map[int]bool{}
-	for _, seg := range []struct{ start, n int }{{0, segBlurred}, {segBlurred, segDocument}, {segBlurred + segDocument, segFaceOff},
-		{segBlurred + segDocument + segFaceOff, segFace}} {
-		// Frames spread over the segment, about two a second as the page
-		// sends them.
-		for i := seg.start; i < seg.start+seg.n; i += camFPS / 2 {
-			keep[i] = true
-		}
-	}
-	render := func(i int) gocv.Mat {
-		m, seg := frame(i)
-		if (seg == "faceOff" || seg == "face") && name != "still" {
+		if name != "still" {
 			// The selfie is judged by its feed: a camera's frames each
 			// carry noise of their own (hostedflow's feedEvidence); the
 			// still is one photo, as an injection feeds it.
 			synth.AddSensorNoise(&m, cameraNoise, uint64(i))
 		}
-		if keep[i] {
-			cam.Frames[seg] = append(cam.Frames[seg], m.Clone())
+		return m, seg, j
+	}
+	cam := &camera{Frames: map[string][]gocv.Mat{}}
+	videos := []struct {
+		path   *string
+		suffix string
+		fps, n int
+		frame  func(i int) (gocv.Mat, string, int)
+	}{
+		{&cam.DocumentPath, "document", docFPS, docFrames, document},
+		{&cam.SelfiePath, "selfie", selfieFPS, selfieFrames, selfie},
+	}
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
 		}
-		return m
 	}
-	if dir == "" {
-		for i := range camFrames {
-			m := render(i)
-			m.Close()
+	for _, v := range videos {
+		render := func(i int) gocv.Mat {
+			m, seg, j := v.frame(i)
+			if j%max(1, v.fps/2) == 0 && len(cam.Frames[seg]) < keepFrames {
+				cam.Frames[seg] = append(cam.Frames[seg], m.Clone())
+			}
+			return m
 		}
-		return cam
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cam.Path = filepath.Join(dir, name+".y4m")
-	if err := writeY4M(cam.Path, camFPS, camFrames, render); err != nil {
-		t.Fatal(err)
+		if dir == "" {
+			for i := range v.n {
+				m := render(i)
+				m.Close()
+			}
+			continue
+		}
+		*v.path = filepath.Join(dir, name+"-"+v.suffix+".y4m")
+		if err := writeY4M(*v.path, v.fps, v.n, render); err != nil {
+			cam.Close()
+			t.Fatal(err)
+		}
 	}
 	return cam
 }
@@ -1074,12 +1122,14 @@ func TestFakeCamera(t *testing.T) {
 	r := newRenderer(t)
 	cam := r.render(t, t.TempDir(), "genuine", personPhoto, personPhoto)
 	defer cam.Close()
-	st, err := os.Stat(cam.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := int64(camFrames * (6 + camW*camH*3/2)); st.Size() < want {
-		t.Fatalf("%s: %d bytes, want at least %d", cam.Path, st.Size(), want)
+	for path, frames := range map[string]int{cam.DocumentPath: docFrames, cam.SelfiePath: selfieFrames} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(frames * (6 + camW*camH*3/2)); st.Size() < want {
+			t.Fatalf("%s: %d bytes, want at least %d", path, st.Size(), want)
+		}
 	}
 	ctx := context.Background()
 	feed := func(g capture.Guide, seg string, n int) (msgs []capture.Message, captured string) {

@@ -24,25 +24,36 @@
 //   KYC_E2E_CHROMIUM         the Chromium binary
 //   KYC_FLOW_SHOTS           folder for the screenshots
 //   KYC_FLOW_PARTNER_SITE    the partner's site (http://127.0.0.1:PORT): /done is the redirect_url
-//   KYC_FLOW_VIDEO_GENUINE   Y4M: the card, then the card's person
-//   KYC_FLOW_VIDEO_OTHER     Y4M: the same card, then another person
-//   KYC_FLOW_VIDEO_STILL     Y4M: the same card, then the card's person as a
-//                            still photo: every frame the same (an injection)
+//   KYC_FLOW_VIDEOS          folder of the fake camera's Y4M videos, two a
+//                            person (NAME-document.y4m for the back camera,
+//                            NAME-selfie.y4m for the front one): genuine (the
+//                            card, the card's person), other (the same card,
+//                            another person), still (the same card, the card's
+//                            person as a still photo: every frame the same, an
+//                            injection)
+//   KYC_FLOW_CAMERAS         folder for the file each browser's fake camera
+//                            opens (a symlink to one of the videos)
 //   KYC_FLOW_UPLOAD_DOCUMENT a photo (JPEG) of the card, for the upload fallback
 //   KYC_FLOW_UPLOAD_SELFIE   a photo (JPEG) of the card's person
 //   KYC_FLOW_UPLOAD_SELFIE_TOO_BIG  optional: a selfie over the face engine's pixel bound, refused first
 //   KYC_FLOW_ONLY            optional: comma-separated scenarios to run (default all)
 //
-// Chromium takes one video file for every camera, so a browser's cameras
-// all show one person: a scenario needing another face launches another
-// browser. Central's certificate comes from its private CA, which the
+// Chromium takes one video file for every camera, opened again at each
+// getUserMedia: the file named to it is a symlink that a page's
+// getUserMedia points, before the camera opens, at the person's document
+// video when the page asks for the back camera and at the selfie video
+// when it asks for the front one (camera below), as a phone's cameras see
+// the card and the face. Each capture step so starts at its own video's
+// first frame, whatever the page or the machine's speed, and never waits
+// for another step's part of a video. A browser's cameras all show one
+// person: a scenario needing another face launches another browser. Central's certificate comes from its private CA, which the
 // throwaway profile does not trust: each context ignores certificate
 // errors (ignoreHTTPSErrors), which concerns this test's contexts only.
 //
 // Everything waits for a condition (a screen, a selector, a response, a
 // URL); nothing sleeps and hopes. The one poll asks the partner API once a
 // second whether the 60 s sessions have expired.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -57,7 +68,8 @@ const id = strings.id;
 const base = process.env.KYC_FLOW_URL;
 const site = process.env.KYC_FLOW_PARTNER_SITE;
 const shots = process.env.KYC_FLOW_SHOTS ?? "screenshots";
-const videos = { genuine: process.env.KYC_FLOW_VIDEO_GENUINE, other: process.env.KYC_FLOW_VIDEO_OTHER, still: process.env.KYC_FLOW_VIDEO_STILL };
+const videoDir = process.env.KYC_FLOW_VIDEOS;
+const cameraDir = process.env.KYC_FLOW_CAMERAS ?? shots;
 const only = (process.env.KYC_FLOW_ONLY ?? "").split(",").filter(Boolean);
 const uploads = {
   document: process.env.KYC_FLOW_UPLOAD_DOCUMENT, selfie: process.env.KYC_FLOW_UPLOAD_SELFIE,
@@ -104,20 +116,43 @@ const sizes = {
   desktop: { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
 };
 
-// launch starts Chromium: camera "video" plays the file as every camera,
-// "none" has no camera at all; fakeUI answers the permission prompt yes.
-async function launch(camera, { fakeUI = true } = {}) {
+// fakeCamera is the fake camera of a browser named name showing person's
+// videos: the file Chromium is told to play, a symlink, and point, which
+// turns it to the document or the selfie video. Chromium opens the file
+// when a camera starts and reads it frame by frame, so the camera already
+// open plays on and the next one to open plays the video pointed at.
+function fakeCamera(name, person) {
+  const file = join(cameraDir, `${name}.y4m`);
+  const point = (video) => {
+    const target = join(videoDir, `${person}-${video}.y4m`);
+    const next = `${file}.${video}`;
+    rmSync(next, { force: true });
+    symlinkSync(target, next);
+    renameSync(next, file); // atomic: Chromium never finds the file missing
+  };
+  point("document");
+  return { file, point };
+}
+
+// launch starts Chromium named name: a camera of person plays that
+// person's videos as every camera (fakeCamera), with no person it has no
+// camera at all; fakeUI answers the permission prompt yes.
+async function launch(name, person, { fakeUI = true } = {}) {
   const args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"];
-  if (camera !== "none") args.push("--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${videos[camera]}`);
+  const camera = person ? fakeCamera(name, person) : null;
+  if (camera) args.push("--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${camera.file}`);
   if (fakeUI) args.push("--use-fake-ui-for-media-stream");
-  return chromium.launch({ executablePath: process.env.KYC_E2E_CHROMIUM ?? "/usr/bin/chromium", args });
+  const b = await chromium.launch({ executablePath: process.env.KYC_E2E_CHROMIUM ?? "/usr/bin/chromium", args });
+  b.camera = camera;
+  return b;
 }
 
 async function newContext(browser, size, { locale = "en-GB", camera = true, storageState } = {}) {
   const ctx = await browser.newContext({ ...sizes[size], ignoreHTTPSErrors: true, locale, storageState });
   if (camera) await ctx.grantPermissions(["camera"], { origin: new URL(base).origin });
   ctx.size = size;
+  ctx.camera = browser.camera;
   return ctx;
 }
 
@@ -168,7 +203,19 @@ async function newPage(ctx, who) {
     }
   });
   await page.exposeBinding("__e2eScreen", (_src, name) => page.screens.push({ name, at: Date.now() }));
+  // The camera a getUserMedia asks for, before it opens: the front one
+  // (facingMode user) sees the face, any other the card.
+  await page.exposeBinding("__e2eCamera", (_src, facing) => ctx.camera?.point(facing === "user" ? "selfie" : "document"));
   await page.addInitScript(() => {
+    const md = navigator.mediaDevices;
+    if (md?.getUserMedia) {
+      const open = md.getUserMedia.bind(md);
+      md.getUserMedia = async (c) => {
+        const f = c?.video?.facingMode;
+        await window.__e2eCamera(String(f?.exact ?? f?.ideal ?? f ?? ""));
+        return open(c);
+      };
+    }
     const watch = () => {
       let last = "";
       new MutationObserver(() => {
@@ -390,8 +437,8 @@ function latency(page, scenario) {
 const browsers = {};
 async function browser(name) {
   if (!browsers[name]) {
-    const spec = { genuine: ["genuine", {}], other: ["other", {}], still: ["still", {}], nocamera: ["none", {}], denied: ["genuine", { fakeUI: false }] }[name];
-    browsers[name] = await launch(...spec);
+    const spec = { genuine: ["genuine", {}], other: ["other", {}], still: ["still", {}], nocamera: ["", {}], denied: ["genuine", { fakeUI: false }] }[name];
+    browsers[name] = await launch(name, ...spec);
   }
   return browsers[name];
 }
