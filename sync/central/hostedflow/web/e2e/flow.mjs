@@ -37,6 +37,13 @@
 //   KYC_FLOW_UPLOAD_SELFIE   a photo (JPEG) of the card's person
 //   KYC_FLOW_UPLOAD_SELFIE_TOO_BIG  optional: a selfie over the face engine's pixel bound, refused first
 //   KYC_FLOW_ONLY            optional: comma-separated scenarios to run (default all)
+//   KYC_FLOW_CPU_THROTTLE    optional: slow every page's CPU by this factor
+//                            (DevTools' CPU throttling), as a slow phone or a
+//                            loaded machine does, while the fake camera plays
+//                            at its own speed: 60 makes the page send a frame
+//                            about every 5 s (the twelve-second segments of the
+//                            single video of before failed at that, the
+//                            current ones pass)
 //
 // Chromium takes one video file for every camera, opened again at each
 // getUserMedia: the file named to it is a symlink that a page's
@@ -162,6 +169,11 @@ async function newContext(browser, size, { locale = "en-GB", camera = true, stor
 async function newPage(ctx, who) {
   const page = await ctx.newPage();
   page.who = who;
+  if (process.env.KYC_FLOW_CPU_THROTTLE) {
+    // A slow page, for checking that the capture waits for it.
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send("Emulation.setCPUThrottlingRate", { rate: Number(process.env.KYC_FLOW_CPU_THROTTLE) });
+  }
   page.frames = []; // {step, code, captured, at, ms}
   page.screens = []; // {name, at}
   page.hosts = new Set(); // every host the page asked anything of
