@@ -120,11 +120,7 @@ func testForeignKeysWithoutSubmissions(t *testing.T, e sealedEnv) {
 	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
 		t.Fatalf("CheckKeys of a new store beside its keyring: %v", err)
 	}
-	f := central.FlowSession{ID: "s1", PartnerID: "pa", UserID: "someone@example.com", UserIDType: "email", Status: central.FlowCreated,
-		CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	if err := e.s.CreateFlow(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	createSession(t, e.s)
 	if usage, err := e.raw.KeyUsage(ctx); err != nil || len(usage) != 0 {
 		t.Fatalf("KeyUsage = %v, %v; want no submission", usage, err)
 	}
@@ -151,11 +147,7 @@ func testForeignKeysWithoutSubmissions(t *testing.T, e sealedEnv) {
 // keyring, writing no record; beside its own it passes.
 func testOldStoreSessionsOnly(t *testing.T, e sealedEnv) {
 	ctx := context.Background()
-	f := central.FlowSession{ID: "s1", PartnerID: "pa", UserID: "someone@example.com", UserIDType: "email", Status: central.FlowCreated,
-		CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	if err := e.s.CreateFlow(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	createSession(t, e.s)
 	if err := seal.CheckKeys(ctx, e.raw, otherKeyring(t)); !errors.Is(err, seal.ErrForeignKeys) {
 		t.Errorf("CheckKeys of the old store beside another keyring = %v; want ErrForeignKeys", err)
 	}
@@ -342,11 +334,7 @@ func testKeyCheckStale(t *testing.T, e sealedEnv) {
 // keyring's current one, so it was not retired: the keyring is old.
 func testKeyCheckOlderKeyring(t *testing.T, e sealedEnv) {
 	ctx := context.Background()
-	f := central.FlowSession{ID: "s1", PartnerID: "pa", UserID: "someone@example.com", UserIDType: "email", Status: central.FlowCreated,
-		CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	if err := e.s.CreateFlow(ctx, f); err != nil {
-		t.Fatal(err)
-	}
+	createSession(t, e.s)
 	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
 		t.Fatal(err)
 	}
@@ -360,5 +348,16 @@ func testKeyCheckOlderKeyring(t *testing.T, e sealedEnv) {
 	}
 	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
 		t.Errorf("CheckKeys beside the rotated keyring: %v", err)
+	}
+}
+
+// createSession writes a partner's session into s, its user reference
+// sealed under the index key: sealed data that is no submission.
+func createSession(t *testing.T, s central.Store) {
+	t.Helper()
+	f := central.FlowSession{ID: "s1", PartnerID: "pa", UserID: "someone@example.com", UserIDType: "email", Status: central.FlowCreated,
+		CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateFlow(context.Background(), f); err != nil {
+		t.Fatal(err)
 	}
 }
