@@ -164,25 +164,38 @@ func (r *renderer) turnCard(t testing.TB) gocv.Mat {
 	return demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
 }
 
-// Seconds of the active-liveness video (renderActive), at activeFPS: the
-// page samples at most two frames a second and, on a loaded machine, as
-// few as one in a few seconds, and the screenshots of the first prompt
-// stop it for seconds more. A capture needs five good frames in a row
-// (see segDocument), so the card and the frontal face last twelve and
-// eight seconds; a turn needs one, and lasts ten, longer than any gap
-// between samples, so each pass of the loop meets the prompt it is asked
-// in. CI once saw a three-second turn missed in every pass for a minute.
+// The active-liveness tests' fake camera (renderActive) is two videos,
+// as the flow's is (see camera in e2e_test.go; active.mjs points
+// Chromium's file at the one a getUserMedia asks for through camera.mjs,
+// as flow.mjs does): the document video, the card held steady for
+// segDocument frames at docFPS as the flow's, for the back camera; and
+// the selfie video, at selfieFPS, for the front camera, whose lengths
+// in seconds are below. The page opens the front camera for the selfie,
+// so the selfie video starts at its first frame: the person facing the
+// camera, then turning to their left, back, to their right, back. A
+// capture needs five good frames in a row of the page's (see segDocument):
+// the frontal forty seconds leave room for one every eight (CI's worst
+// seen is seven; at KYC_FLOW_CPU_THROTTLE=60 the page sends one about
+// every five). Once the selfie is captured the server asks for the turns
+// in the session's order, left then right as the video turns: each prompt
+// is shown before its turn's part starts and waits for it. A turn needs
+// one frame after its prompt, and lasts fifteen seconds, twice the worst
+// gap between the page's frames, with room for the screenshots of the
+// first prompt, which stop the page for seconds as the left turn may be
+// starting. The backs between are the face frontal again, as a person's
+// turns are. A page too slow for a pass's frontal part meets it again a
+// loop later.
 const (
-	activeFPS                                         = 5
-	activeCard, activeFrontal, activeTurn, activeBack = 12, 8, 10, 2
-	activeLoop                                        = activeCard + activeFrontal + 2*(activeTurn+activeBack)
+	activeFrontal, activeTurn, activeBack = 40, 15, 3
+	activeLoop                            = activeFrontal + 2*(activeTurn+activeBack) // the selfie video's seconds
 )
 
-// renderActive writes dir/active.y4m for the fake camera: the demo card
-// printed with the person's frontal face held steady, then the person
-// facing the camera, turning to their left, back, to their right, back
-// (activeFPS frames a second, looping every activeLoop seconds).
-func (r *renderer) renderActive(t testing.TB, dir string) string {
+// renderActive writes dir/active-document.y4m, the demo card printed with
+// the person's frontal face held steady, and dir/active-selfie.y4m, the
+// person facing the camera, turning to their left, back, to their right,
+// back (activeLoop seconds, looping), for the fake camera, and returns
+// their paths.
+func (r *renderer) renderActive(t testing.TB, dir string) (document, selfie string) {
 	t.Helper()
 	card := r.turnCard(t)
 	defer card.Close()
@@ -192,45 +205,47 @@ func (r *renderer) renderActive(t testing.TB, dir string) string {
 	defer frontal.Close()
 	defer left.Close()
 	defer right.Close()
-	segs := []struct {
-		seconds int
-		frame   func(i int) gocv.Mat
-	}{
-		{activeCard, func(i int) gocv.Mat {
-			p := synth.Placement{CenterX: 0.5 + 0.0004*math.Sin(float64(i)), CenterY: 0.5, WidthFrac: 0.62, Rotate: 2, Tilt: 4}
-			m, _ := synth.Place(desk, card, p)
-			return m
-		}},
-		{activeFrontal, func(int) gocv.Mat { return frontal.Clone() }},
-		{activeTurn, func(int) gocv.Mat { return left.Clone() }},
-		{activeBack, func(int) gocv.Mat { return frontal.Clone() }},
-		{activeTurn, func(int) gocv.Mat { return right.Clone() }},
-		{activeBack, func(int) gocv.Mat { return frontal.Clone() }},
-	}
-	path := filepath.Join(dir, "active.y4m")
-	err := writeY4M(path, activeFPS, activeLoop*activeFPS, func(i int) gocv.Mat {
-		n := i
-		for k, s := range segs {
-			if n < s.seconds*activeFPS {
-				m := s.frame(n)
-				if k > 0 { // the face's frames, each with a camera's noise (see render)
-					synth.AddSensorNoise(&m, cameraNoise, uint64(i))
-				}
-				return m
-			}
-			n -= s.seconds * activeFPS
-		}
-		return frontal.Clone()
+	document = filepath.Join(dir, "active-document.y4m")
+	err := writeY4M(document, docFPS, segDocument, func(i int) gocv.Mat {
+		// A hand is never quite still (see render).
+		p := synth.Placement{CenterX: 0.5 + 0.0004*math.Sin(float64(i)), CenterY: 0.5, WidthFrac: 0.62, Rotate: 2, Tilt: 4}
+		m, _ := synth.Place(desk, card, p)
+		return m
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return path
+	segs := []struct {
+		seconds int
+		face    gocv.Mat
+	}{
+		{activeFrontal, frontal}, {activeTurn, left}, {activeBack, frontal}, {activeTurn, right}, {activeBack, frontal},
+	}
+	selfie = filepath.Join(dir, "active-selfie.y4m")
+	err = writeY4M(selfie, selfieFPS, activeLoop*selfieFPS, func(i int) gocv.Mat {
+		face, n := frontal, i
+		for _, s := range segs {
+			if n < s.seconds*selfieFPS {
+				face = s.face
+				break
+			}
+			n -= s.seconds * selfieFPS
+		}
+		m := face.Clone()
+		// Each frame with a camera's noise of its own (see render).
+		synth.AddSensorNoise(&m, cameraNoise, uint64(i))
+		return m
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return document, selfie
 }
 
 // TestActiveLivenessInBrowser runs an active-liveness session through the
-// page in headless Chromium whose fake camera plays renderActive's video:
-// the document is auto-captured, then the selfie, then the page asks the
+// page in headless Chromium whose fake camera plays renderActive's videos
+// (the card for the back camera, the turning face for the front one): the
+// document is auto-captured, then the selfie, then the page asks the
 // person to turn left and right (the server's guidance, from the frames)
 // and the turns in the video complete both challenges; the attempt is
 // stored with both challenges done. Screenshots of the turn prompt at a
@@ -260,10 +275,11 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 	}
 	tools := browsertest.FindTools(t, root)
 	// The fake camera turns left, then right: the session asks in that
-	// order (the page follows whichever order the state lists). It cannot
-	// wait for a prompt either: a prompt shown just after the video's turn
-	// is met a loop later, and the screenshots of the first prompt may
-	// take that loop's turn too. The time bounds are three loops of the
+	// order (the page follows whichever order the state lists). A prompt
+	// waits for its turn's part of the selfie video: from the frontal
+	// selfie's capture through the rest of the frontal part, or a loop
+	// more when the page missed the turn (a slow page, the screenshots of
+	// the first prompt). The time bounds are three loops of the selfie
 	// video (the default 5 s is TestDoubtAsksForChallenge's); they end
 	// the test only when a turn is not met.
 	loop := time.Duration(activeLoop) * time.Second
@@ -271,7 +287,8 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 		c.ChallengeOrder = func(turns []string) []string { return turns }
 		c.PromptTime, c.ChallengeTime = 3*loop, 6*loop
 	})
-	video := newRenderer(t).renderActive(t, t.TempDir())
+	videos := t.TempDir()
+	document, selfie := newRenderer(t).renderActive(t, videos)
 	cfg, attempts, flag := map[string]any{"liveness_type": "active"}, 1, "0"
 	if doubt {
 		cfg, attempts, flag = nil, 2, "1"
@@ -281,7 +298,8 @@ func runActiveInBrowser(t *testing.T, doubt bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	env := []string{"KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_FLOW_URL=" + e.base,
-		"KYC_ACTIVE_LAUNCH=" + fc.LaunchURL, "KYC_ACTIVE_VIDEO=" + video, "KYC_FLOW_SHOTS=" + shots, "KYC_ACTIVE_DOUBT=" + flag,
+		"KYC_ACTIVE_LAUNCH=" + fc.LaunchURL, "KYC_ACTIVE_VIDEO_DOCUMENT=" + document, "KYC_ACTIVE_VIDEO_SELFIE=" + selfie,
+		"KYC_ACTIVE_CAMERA=" + filepath.Join(videos, "camera.y4m"), "KYC_FLOW_SHOTS=" + shots, "KYC_ACTIVE_DOUBT=" + flag,
 		"KYC_ACTIVE_PROMPT_MS=" + strconv.FormatInt((3*loop+time.Minute).Milliseconds(), 10)}
 	var res struct {
 		Checks      []scriptCheck

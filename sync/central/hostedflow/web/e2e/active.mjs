@@ -1,31 +1,38 @@
 // Active liveness through the page (issue 19 item 2): headless Chromium
-// whose fake camera plays the video the Go test renders (the card held
-// steady, then a person facing the camera, turning to their left, back,
-// to their right, back; sync/central/hostedflow/headturn_test.go,
-// TestActiveLivenessInBrowser), against a session with liveness_type
-// active. The page captures the document and the selfie by itself, the
-// server's guidance asks for the turns in the order the page lists them
-// (the session's, state.challenges; the Go test fixes it to the video's,
-// left then right), the video's turns complete them, and the attempt goes
-// to processing and a result. Prints one JSON line
-// last: {"checks": [{name, pass, detail}], "codes": [...], "shots": [...],
-// "step": "...", "error": "..."}.
+// whose fake camera plays the videos the Go test renders
+// (sync/central/hostedflow/headturn_test.go, renderActive): the document
+// video, the card held steady, for the back camera, and the selfie video,
+// a person facing the camera, then turning to their left, back, to their
+// right, back, for the front one; camera.mjs (shared with flow.mjs) points
+// the fake camera at the one a getUserMedia asks for before it opens, so
+// each capture step starts at its own video's first frame. Against a
+// session with liveness_type active, the page captures the document and
+// the selfie by itself, the server's guidance asks for the turns in the
+// order the page lists them (the session's, state.challenges; the Go test
+// fixes it to the video's, left then right), the video's turns complete
+// them, and the attempt goes to processing and a result. Prints one JSON
+// line last: {"checks": [{name, pass, detail}], "codes": [...],
+// "shots": [...], "step": "...", "error": "..."}.
 //
 // With KYC_ACTIVE_DOUBT=1 the session is passive and the person's face
 // greyscale, so the passive liveness is in doubt: the first selfie ends on
-// the retry screen asking for one more step, and the retried selfie takes
-// the turns.
+// the retry screen asking for one more step, and the retried selfie (its
+// camera opened again, the selfie video from its start) takes the turns.
 //
 // Environment: KYC_PLAYWRIGHT, KYC_E2E_CHROMIUM, KYC_FLOW_URL,
-// KYC_ACTIVE_LAUNCH (the launch URL), KYC_ACTIVE_VIDEO (Y4M),
-// KYC_FLOW_SHOTS, KYC_ACTIVE_DOUBT, KYC_ACTIVE_PROMPT_MS (how long a turn's
-// prompt may wait for the video's turn). Everything waits for a condition;
-// nothing sleeps. The result's timeline lists each guidance code with its
-// seconds from the start, for a failure's report.
+// KYC_ACTIVE_LAUNCH (the launch URL), KYC_ACTIVE_VIDEO_DOCUMENT and
+// KYC_ACTIVE_VIDEO_SELFIE (Y4M), KYC_ACTIVE_CAMERA (the file the fake
+// camera opens, made a symlink to one of the videos), KYC_FLOW_SHOTS,
+// KYC_ACTIVE_DOUBT, KYC_ACTIVE_PROMPT_MS (how long a turn's prompt may
+// wait for the video's turn), KYC_FLOW_CPU_THROTTLE (optional: slow the
+// page's CPU by this factor, as flow.mjs does). Everything waits for a
+// condition; nothing sleeps. The result's timeline lists each guidance
+// code with its seconds from the start, for a failure's report.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { screenshot } from "../../../../../internal/browsertest/screenshot.mjs";
+import { fakeCamera, followCamera, throttleCPU } from "./camera.mjs";
 
 const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
 const base = process.env.KYC_FLOW_URL;
@@ -48,14 +55,19 @@ const sizes = {
 
 let browser;
 try {
+  const camera = fakeCamera(process.env.KYC_ACTIVE_CAMERA,
+    { document: process.env.KYC_ACTIVE_VIDEO_DOCUMENT, selfie: process.env.KYC_ACTIVE_VIDEO_SELFIE });
   browser = await chromium.launch({
     executablePath: process.env.KYC_E2E_CHROMIUM ?? "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-      "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${process.env.KYC_ACTIVE_VIDEO}`, "--use-fake-ui-for-media-stream"],
+      ...camera.args, "--use-fake-ui-for-media-stream"],
   });
   const ctx = await browser.newContext({ viewport: sizes.phone, deviceScaleFactor: 2, isMobile: true, hasTouch: true, ignoreHTTPSErrors: true, locale: "en-GB" });
   await ctx.grantPermissions(["camera"], { origin: new URL(base).origin });
   const page = await ctx.newPage();
+  await throttleCPU(page, process.env.KYC_FLOW_CPU_THROTTLE);
+  // The document video for the back camera, the selfie video for the front.
+  await followCamera(page, camera);
   page.on("pageerror", (e) => check(`no page error (${e.message})`, false, e.message));
   // Every guidance answer's first message code, in order (repeats folded).
   const codes = result.codes;
@@ -104,8 +116,10 @@ try {
   const order = await page.$$eval("#challenges li", (lis) => lis.map((li) => li.dataset.key));
   result.order = order;
   check("the page lists both turns", order.length === 2 && order.includes("turn_left") && order.includes("turn_right"), order.join(" "));
-  // The first prompt: the server's guidance after the selfie.
-  await page.waitForSelector(`#guidance[data-code="${order[0]}"]`, { timeout: 120_000 });
+  // The first prompt: the server's guidance after the selfie, captured in
+  // the video's frontal part (in a later pass of the video when the page is
+  // too slow for the first).
+  await page.waitForSelector(`#guidance[data-code="${order[0]}"]`, { timeout: promptMs });
   for (const size of ["phone", "desktop"]) {
     await page.setViewportSize(sizes[size]);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));

@@ -49,23 +49,25 @@
 // getUserMedia: the file named to it is a symlink that a page's
 // getUserMedia points, before the camera opens, at the person's document
 // video when the page asks for the back camera and at the selfie video
-// when it asks for the front one (camera below), as a phone's cameras see
-// the card and the face. Each capture step so starts at its own video's
-// first frame, whatever the page or the machine's speed, and never waits
-// for another step's part of a video. A browser's cameras all show one
-// person: a scenario needing another face launches another browser. Central's certificate comes from its private CA, which the
-// throwaway profile does not trust: each context ignores certificate
+// when it asks for the front one (camera.mjs, shared with active.mjs), as
+// a phone's cameras see the card and the face. Each capture step so starts
+// at its own video's first frame, whatever the page or the machine's
+// speed, and never waits for another step's part of a video. A browser's
+// cameras all show one person: a scenario needing another face launches
+// another browser. Central's certificate comes from its private CA, which
+// the throwaway profile does not trust: each context ignores certificate
 // errors (ignoreHTTPSErrors), which concerns this test's contexts only.
 //
 // Everything waits for a condition (a screen, a selector, a response, a
 // URL); nothing sleeps and hopes. The one poll asks the partner API once a
 // second whether the 60 s sessions have expired.
-import { mkdirSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { runAxe, wcag21aa } from "../../../../../internal/browsertest/axe.mjs";
 import { screenshot } from "../../../../../internal/browsertest/screenshot.mjs";
+import { fakeCamera, followCamera, throttleCPU } from "./camera.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
@@ -123,32 +125,17 @@ const sizes = {
   desktop: { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
 };
 
-// fakeCamera is the fake camera of a browser named name showing person's
-// videos: the file Chromium is told to play, a symlink, and point, which
-// turns it to the document or the selfie video. Chromium opens the file
-// when a camera starts and reads it frame by frame, so the camera already
-// open plays on and the next one to open plays the video pointed at.
-function fakeCamera(name, person) {
-  const file = join(cameraDir, `${name}.y4m`);
-  const point = (video) => {
-    const target = join(videoDir, `${person}-${video}.y4m`);
-    const next = `${file}.${video}`;
-    rmSync(next, { force: true });
-    symlinkSync(target, next);
-    renameSync(next, file); // atomic: Chromium never finds the file missing
-  };
-  point("document");
-  return { file, point };
-}
-
 // launch starts Chromium named name: a camera of person plays that
-// person's videos as every camera (fakeCamera), with no person it has no
-// camera at all; fakeUI answers the permission prompt yes.
+// person's videos as every camera (fakeCamera, its file
+// KYC_FLOW_CAMERAS/NAME.y4m), with no person it has no camera at all;
+// fakeUI answers the permission prompt yes.
 async function launch(name, person, { fakeUI = true } = {}) {
   const args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"];
-  const camera = person ? fakeCamera(name, person) : null;
-  if (camera) args.push("--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${camera.file}`);
+  const camera = person ? fakeCamera(join(cameraDir, `${name}.y4m`), {
+    document: join(videoDir, `${person}-document.y4m`), selfie: join(videoDir, `${person}-selfie.y4m`),
+  }) : null;
+  if (camera) args.push(...camera.args);
   if (fakeUI) args.push("--use-fake-ui-for-media-stream");
   const b = await chromium.launch({ executablePath: process.env.KYC_E2E_CHROMIUM ?? "/usr/bin/chromium", args });
   b.camera = camera;
@@ -169,11 +156,7 @@ async function newContext(browser, size, { locale = "en-GB", camera = true, stor
 async function newPage(ctx, who) {
   const page = await ctx.newPage();
   page.who = who;
-  if (process.env.KYC_FLOW_CPU_THROTTLE) {
-    // A slow page, for checking that the capture waits for it.
-    const cdp = await ctx.newCDPSession(page);
-    await cdp.send("Emulation.setCPUThrottlingRate", { rate: Number(process.env.KYC_FLOW_CPU_THROTTLE) });
-  }
+  await throttleCPU(page, process.env.KYC_FLOW_CPU_THROTTLE);
   page.frames = []; // {step, code, captured, at, ms}
   page.screens = []; // {name, at}
   page.hosts = new Set(); // every host the page asked anything of
@@ -217,17 +200,8 @@ async function newPage(ctx, who) {
   await page.exposeBinding("__e2eScreen", (_src, name) => page.screens.push({ name, at: Date.now() }));
   // The camera a getUserMedia asks for, before it opens: the front one
   // (facingMode user) sees the face, any other the card.
-  await page.exposeBinding("__e2eCamera", (_src, facing) => ctx.camera?.point(facing === "user" ? "selfie" : "document"));
+  await followCamera(page, ctx.camera);
   await page.addInitScript(() => {
-    const md = navigator.mediaDevices;
-    if (md?.getUserMedia) {
-      const open = md.getUserMedia.bind(md);
-      md.getUserMedia = async (c) => {
-        const f = c?.video?.facingMode;
-        await window.__e2eCamera(String(f?.exact ?? f?.ideal ?? f ?? ""));
-        return open(c);
-      };
-    }
     const watch = () => {
       let last = "";
       new MutationObserver(() => {
