@@ -24,12 +24,18 @@ const keyringName = "central.keys"
 const keysUsage = `usage:
   kyc-central keys status [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file]
   kyc-central keys rotate [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file] [--grace 10s]
+  kyc-central keys check  [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file] [--repair]
 
 rotate makes a new key-encryption key current, rewraps every submission's
 data key under it (payloads and images are not re-encrypted), then retires
 the old key. A bbolt store is locked by a running central: stop it first.
 With PostgreSQL, run it while the instances serve, against the keyring file
-they read: they switch to the new key at their next submission.`
+they read: they switch to the new key at their next submission.
+
+check tells whether the keyring opens the store, as serve does before it
+listens. With --repair, a malformed key check record (serve refuses the
+store: "malformed key check record") is rebuilt from the store's data, once
+its submissions' keys and sealed user references open under the keyring.`
 
 // keysFlag registers --keys, the keyring file (serve and keys share it).
 func keysFlag(fs *flag.FlagSet) *string {
@@ -64,9 +70,9 @@ func keyringPath(file, data string) string {
 
 // keys runs `kyc-central keys status|rotate`.
 func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "status" && args[0] != "rotate" {
+	if len(args) == 0 || args[0] != "status" && args[0] != "rotate" && args[0] != "check" {
 		fmt.Fprintln(stderr, keysUsage)
-		return errors.New("keys: status or rotate?")
+		return errors.New("keys: status, rotate or check?")
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("keys "+cmd, flag.ContinueOnError)
@@ -75,6 +81,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	storeKind := fs.String("store", "bolt", "store: bolt or postgres")
 	dsn := fs.String("dsn", os.Getenv(envDSN), "PostgreSQL connection string (--store postgres)")
 	keysFile := keysFlag(fs)
+	repair := fs.Bool("repair", false, "check: rebuild a malformed key check record from the store's data")
 	grace := fs.Duration("grace", -1, "rotate: after rewrapping, how long to wait for requests in flight at running instances before rewrapping again and retiring the old key (default 10s for postgres, 0 for bolt)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -105,6 +112,9 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return enc.Encode(map[string]any{"keyring": path, "current": current, "keks": ids, "data_keys_by_kek": usage})
 	}
+	if cmd == "check" {
+		return keysCheck(ctx, store, kr, path, *repair, enc)
+	}
 	if *grace < 0 {
 		*grace = 0
 		if *storeKind == "postgres" {
@@ -120,6 +130,33 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("recording the rotation (it is done): %w", err)
 	}
 	return enc.Encode(res)
+}
+
+// keysCheck runs `kyc-central keys check`: seal.CheckKeys, or with
+// repair seal.RepairKeyCheck, recorded in the audit trail when it
+// replaced the record.
+func keysCheck(ctx context.Context, store central.Store, kr *seal.FileKeyring, path string, repair bool, enc *json.Encoder) error {
+	ks, ok := store.(central.KeyStore)
+	if !ok {
+		return errors.New("keys check: the store keeps no key check")
+	}
+	repaired := false
+	var err error
+	if repair {
+		repaired, err = seal.RepairKeyCheck(ctx, ks, kr)
+	} else {
+		err = seal.CheckKeys(ctx, ks, kr)
+	}
+	if err != nil {
+		return fmt.Errorf("keys check with keyring %s: %w", path, err)
+	}
+	if repaired {
+		ev := central.AuditEvent{ID: httpx.NewRequestID(), At: time.Now().UTC(), Actor: "kyc-central keys check", Action: "key_check_repaired"}
+		if err := store.AppendAudit(ctx, ev); err != nil {
+			return fmt.Errorf("recording the repair (it is done): %w", err)
+		}
+	}
+	return enc.Encode(map[string]any{"keyring": path, "opens": true, "repaired": repaired})
 }
 
 // openStore opens the store serve would.

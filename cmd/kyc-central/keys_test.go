@@ -244,3 +244,56 @@ func TestServeRefusesAnotherCentralsStore(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysCheckRepair: a store whose key check record was damaged is
+// refused by serve, naming the repair; `keys check` says the same, and
+// `keys check --repair` rebuilds the record from the data, after which the
+// store is served again and the repair is in the audit trail.
+func TestKeysCheckRepair(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	raw, store := openSealed(t, data)
+	sub := central.Submission{
+		DeviceID: "d1", Key: protocol.SubmissionKey("s1"), ID: "s1", ManifestHash: []byte("m"), ReceivedAt: time.Now().UTC(),
+		Payload: json.RawMessage(`{"nik":"3174096112900001"}`),
+	}
+	if _, _, err := store.BeginSubmission(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	old, err := raw.KeyCheck(ctx)
+	if err != nil || old == nil {
+		t.Fatalf("KeyCheck = %q, %v", old, err)
+	}
+	if ok, err := raw.SwapKeyCheck(ctx, old, []byte(`{"format":"openkyc-central-key-check-v1","kek_id":"x"`)); err != nil || !ok {
+		t.Fatalf("damaging the record: %v, %v", ok, err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	keysRun := func(args ...string) (int, string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(ctx, append([]string{"keys"}, args...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	if code, _, errOut := keysRun("check", "--data", data); code == 0 || !strings.Contains(errOut, seal.ErrBadKeyCheck.Error()) || !strings.Contains(errOut, "keys check --repair") {
+		t.Fatalf("keys check of a damaged record = %d, %q; want a failure naming the repair", code, errOut)
+	}
+	code, out, errOut := keysRun("check", "--repair", "--data", data)
+	if code != 0 || !strings.Contains(out, `"repaired": true`) {
+		t.Fatalf("keys check --repair = %d, %q, %q", code, out, errOut)
+	}
+	if code, out, errOut := keysRun("check", "--data", data); code != 0 || !strings.Contains(out, `"repaired": false`) {
+		t.Fatalf("keys check after the repair = %d, %q, %q", code, out, errOut)
+	}
+	raw, store = openSealed(t, data)
+	defer raw.Close()
+	if _, err := store.Upload(ctx, "d1", sub.Key); err != nil {
+		t.Errorf("reading the submission after the repair: %v", err)
+	}
+	evs, err := raw.Audit(ctx, central.AuditFilter{Action: "key_check_repaired"})
+	if err != nil || len(evs) != 1 {
+		t.Errorf("audit of the repair = %+v, %v", evs, err)
+	}
+}

@@ -23,9 +23,16 @@ import (
 // erase): it must not serve it.
 var ErrForeignKeys = errors.New("seal: the store's data keys are not this keyring's")
 
-// ErrBadKeyCheck means the store's key check record is not one this
-// release reads.
+// ErrBadKeyCheck means the store's key check record is malformed (a
+// damaged store, an edit by hand): central refuses the store until
+// RepairKeyCheck (`kyc-central keys check --repair`) rebuilds the record
+// from the data.
 var ErrBadKeyCheck = errors.New("seal: malformed key check record")
+
+// ErrNewerKeyCheck means the store's key check record is of a format a
+// later release wrote: the store was served by that release, whose data
+// this one may not read. Neither serving nor RepairKeyCheck overwrites it.
+var ErrNewerKeyCheck = errors.New("seal: the key check record is a later release's")
 
 // keyHolder is a KEK provider that can list the KEKs it holds
 // (FileKeyring).
@@ -49,8 +56,12 @@ type keyHolder interface {
 // keyring that lacks a KEK some data is wrapped by (an old KEK removed by
 // hand, a copy taken mid-rotation put back beside the rotated keyring).
 
-// keyCheckFormat heads every key check record.
-const keyCheckFormat = "openkyc-central-key-check-v1"
+// keyCheckFormat heads every key check record; keyCheckFormatFamily is
+// what every version's shares.
+const (
+	keyCheckFormat       = keyCheckFormatFamily + "1"
+	keyCheckFormatFamily = "openkyc-central-key-check-v"
+)
 
 // keyCheckPlain is what the record's Field seals.
 const keyCheckPlain = "openkyc central key check"
@@ -133,10 +144,39 @@ func (c *keyCheck) open(ctx context.Context, kek KEKProvider) error {
 
 func parseKeyCheck(raw []byte) (keyCheck, error) {
 	var c keyCheck
-	if err := json.Unmarshal(raw, &c); err != nil || c.Format != keyCheckFormat || c.KEKID == "" {
-		return c, ErrBadKeyCheck
+	err := json.Unmarshal(raw, &c)
+	switch {
+	case err == nil && c.Format != keyCheckFormat && strings.HasPrefix(c.Format, keyCheckFormatFamily):
+		return c, fmt.Errorf("%w (%q): run that release", ErrNewerKeyCheck, c.Format)
+	case err != nil || c.Format != keyCheckFormat || c.KEKID == "" || len(c.Wrapped) == 0:
+		return c, fmt.Errorf("%w: `kyc-central keys check --repair` rebuilds it from the store's data", ErrBadKeyCheck)
 	}
 	return c, nil
+}
+
+// RepairKeyCheck is CheckKeys for a store whose key check record is
+// malformed (ErrBadKeyCheck): the record is set aside and the store judged
+// by its data as one from before the record is (its submissions' keys, its
+// first sealed user references), then a new record replaces the bad one.
+// It reports whether it replaced one. A well-formed record, or none, is
+// only checked (CheckKeys); a later release's is left alone
+// (ErrNewerKeyCheck).
+func RepairKeyCheck(ctx context.Context, ks central.KeyStore, kek KEKProvider) (bool, error) {
+	raw, err := ks.KeyCheck(ctx)
+	if err != nil {
+		return false, fmt.Errorf("repairing the key check: %w", err)
+	}
+	if raw == nil {
+		return false, CheckKeys(ctx, ks, kek)
+	}
+	_, err = parseKeyCheck(raw)
+	if err == nil || !errors.Is(err, ErrBadKeyCheck) {
+		return false, CheckKeys(ctx, ks, kek)
+	}
+	if err := checkData(ctx, ks, raw, kek); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // CheckKeys reports ErrForeignKeys unless kek opens the store ks's sealed

@@ -327,6 +327,67 @@ func testKeyCheckStale(t *testing.T, e sealedEnv) {
 	}
 }
 
+// testKeyCheckRepair: a malformed key check record stops CheckKeys
+// (ErrBadKeyCheck) until RepairKeyCheck rebuilds it from the data, which
+// another central's keyring cannot do; a later release's record is left
+// as it is; a sound record is only checked.
+func testKeyCheckRepair(t *testing.T, e sealedEnv) {
+	ctx := context.Background()
+	sub, imgs := sealedSubmission("d1", "repair1", nikA, nameA)
+	e.uploadSealed(t, sub, imgs)
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Fatal(err)
+	}
+	if repaired, err := seal.RepairKeyCheck(ctx, e.raw, e.kr); err != nil || repaired {
+		t.Errorf("RepairKeyCheck of a sound record = %v, %v; want nothing to repair", repaired, err)
+	}
+	swap := func(rec string) {
+		t.Helper()
+		old, err := e.raw.KeyCheck(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := e.raw.SwapKeyCheck(ctx, old, []byte(rec)); err != nil || !ok {
+			t.Fatalf("SwapKeyCheck = %v, %v", ok, err)
+		}
+	}
+	for _, bad := range []string{`{"format":"openkyc-central-key-check-v1","kek_id":`, `{"format":"openkyc-central-key-check-v1"}`, `[]`} {
+		swap(bad)
+		if err := seal.CheckKeys(ctx, e.raw, e.kr); !errors.Is(err, seal.ErrBadKeyCheck) {
+			t.Errorf("CheckKeys of record %s = %v; want ErrBadKeyCheck", bad, err)
+		}
+		if _, err := seal.RepairKeyCheck(ctx, e.raw, otherKeyring(t)); !errors.Is(err, seal.ErrForeignKeys) {
+			t.Errorf("RepairKeyCheck of record %s beside another central's keyring = %v; want ErrForeignKeys", bad, err)
+		}
+		if rec, _ := e.raw.KeyCheck(ctx); string(rec) != bad {
+			t.Errorf("a refused repair changed the record to %q", rec)
+		}
+		if repaired, err := seal.RepairKeyCheck(ctx, e.raw, e.kr); err != nil || !repaired {
+			t.Errorf("RepairKeyCheck of record %s = %v, %v; want it repaired", bad, repaired, err)
+		}
+		if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+			t.Errorf("CheckKeys after the repair: %v", err)
+		}
+		if err := seal.CheckKeys(ctx, e.raw, otherKeyring(t)); !errors.Is(err, seal.ErrForeignKeys) {
+			t.Errorf("CheckKeys of the repaired record beside another central's keyring = %v; want ErrForeignKeys", err)
+		}
+	}
+	newer := `{"format":"openkyc-central-key-check-v2","kek_id":"k"}`
+	swap(newer)
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); !errors.Is(err, seal.ErrNewerKeyCheck) {
+		t.Errorf("CheckKeys of a later release's record = %v; want ErrNewerKeyCheck", err)
+	}
+	if _, err := seal.RepairKeyCheck(ctx, e.raw, e.kr); !errors.Is(err, seal.ErrNewerKeyCheck) {
+		t.Errorf("RepairKeyCheck of a later release's record = %v; want ErrNewerKeyCheck", err)
+	}
+	if rec, _ := e.raw.KeyCheck(ctx); string(rec) != newer {
+		t.Errorf("a later release's record became %q", rec)
+	}
+	if _, err := e.s.Upload(ctx, "d1", sub.Key); err != nil {
+		t.Errorf("reading the submission back: %v", err)
+	}
+}
+
 // testKeyCheckOlderKeyring: the keyring put back as it was before a
 // rotation (lacking the KEK made by it, which wraps the key check) is
 // refused even when no submission is wrapped by that KEK: the store's

@@ -76,6 +76,7 @@ func RunSealed(t *testing.T, open func(t *testing.T) central.Store) {
 		{"KeyCheckListsKEKs", testKeyCheckListsKEKs},
 		{"KeyCheckStale", testKeyCheckStale},
 		{"KeyCheckOlderKeyring", testKeyCheckOlderKeyring},
+		{"KeyCheckRepair", testKeyCheckRepair},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
