@@ -257,6 +257,12 @@ func RedactURL(s string) string {
 	if err != nil || u.Opaque != "" || u.Host == "" {
 		return "(not shown: not a URL)"
 	}
+	// An @ the parser left outside the user info ends a password that held
+	// a / ? or #: "https://u:1234/x@host" parses as host "u:1234" and path
+	// "/x@host", each part of it a piece of the password.
+	if u.User == nil && strings.Contains(s, "@") {
+		return "(not shown: an @ outside a user name and password)"
+	}
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	return u.String()
 }

@@ -177,6 +177,9 @@ func TestRedactURL(t *testing.T) {
 		"u:p@central.example":                             "(not shown: not a URL)",
 		"https://u:p/q@central.example":                   "(not shown: not a URL)",
 		"":                                                "(not shown: not a URL)",
+		"https://u:1234/pass@central.example":             "(not shown: an @ outside a user name and password)",
+		"https://u:1234?pass@central.example":             "(not shown: an @ outside a user name and password)",
+		"https://u:1234#pass@central.example":             "(not shown: an @ outside a user name and password)",
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
