@@ -182,8 +182,8 @@ func RepairKeyCheck(ctx context.Context, ks central.KeyStore, kek KEKProvider) (
 // CheckKeys reports ErrForeignKeys unless kek opens the store ks's sealed
 // data. A store with a key check record (see above) is judged by it: it
 // must open under kek (and, when kek is an Indexer, its field key), and
-// every KEK it lists must be held (when kek lists what it holds); a
-// record of this central's naming a KEK not held is judged by the data
+// every KEK it lists must be held (when kek lists what it holds), and
+// the first submission's data key must unwrap; a record of this central's naming a KEK not held is judged by the data
 // instead (checkRecorded). A store without one (new, or from a release
 // before it) is judged by its submissions: every KEK their data keys
 // name must be held and the first one's data key must unwrap (a KEK of
@@ -276,7 +276,12 @@ func checkRecorded(ctx context.Context, ks central.KeyStore, raw []byte, kek KEK
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		// The record can be right about the keyring and wrong about the
+		// data: an older release, which leaves the record alone, rotated
+		// the submissions onto a KEK the record never heard of, and a copy
+		// of the keyring from before that rotation was put back. The
+		// first data key tells, for one row.
+		return firstKeyOpens(ctx, ks, kek)
 	}
 	err = fmt.Errorf("%w: data keys may be wrapped by %s, which the keyring does not hold (put the keyring holding it back; `kyc-central keys status` counts them)", ErrForeignKeys, missing[0])
 	if !recheck || !c.sameIndexKey(kek) {
@@ -354,18 +359,27 @@ func checkSubmissions(ctx context.Context, ks central.KeyStore, kek KEKProvider)
 			}
 		}
 	}
+	if err := firstKeyOpens(ctx, ks, kek); err != nil {
+		return nil, err
+	}
+	return keks, nil
+}
+
+// firstKeyOpens reports ErrForeignKeys unless kek unwraps the first
+// submission's data key (none: nil): one row and one unwrap.
+func firstKeyOpens(ctx context.Context, ks central.KeyStore, kek KEKProvider) error {
 	first, err := ks.StaleKeys(ctx, "", central.SubmissionRef{}, 1)
 	if err != nil {
-		return nil, fmt.Errorf("checking the store's data keys: %w", err)
+		return fmt.Errorf("checking the store's data keys: %w", err)
 	}
 	for _, w := range first {
 		dek, err := kek.Unwrap(ctx, w.KeyID, w.Wrapped, aad(purposeDEK, w.SubmissionRef))
 		if err != nil {
-			return nil, fmt.Errorf("%w: the data key of %s/%s does not open: %v", ErrForeignKeys, w.DeviceID, w.Key, err)
+			return fmt.Errorf("%w: the data key of %s/%s does not open: %v", ErrForeignKeys, w.DeviceID, w.Key, err)
 		}
 		clear(dek)
 	}
-	return keks, nil
+	return nil
 }
 
 // sealedUserSample is how many open sessions and events checkSealedUsers

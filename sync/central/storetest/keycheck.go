@@ -327,6 +327,27 @@ func testKeyCheckStale(t *testing.T, e sealedEnv) {
 	}
 }
 
+// testKeyCheckOldReleaseOldKeyring: after a release before the record
+// rotated the submissions onto a new KEK (leaving the record wrapped by
+// the old one, which it retired), the keyring as it was before that
+// rotation opens the record but no submission: refused.
+func testKeyCheckOldReleaseOldKeyring(t *testing.T, e sealedEnv) {
+	ctx := context.Background()
+	sub, imgs := sealedSubmission("d1", "downgrade1", nikA, nameA)
+	e.uploadSealed(t, sub, imgs)
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Fatal(err)
+	}
+	before := copyKeyring(t, e.keyring, nil)
+	oldRelease(t, e.raw, e.kr, time.Now().Add(time.Hour))
+	if err := seal.CheckKeys(ctx, e.raw, before); !errors.Is(err, seal.ErrForeignKeys) {
+		t.Errorf("CheckKeys beside the keyring from before an older release's rotation = %v; want ErrForeignKeys", err)
+	}
+	if err := seal.CheckKeys(ctx, e.raw, e.kr); err != nil {
+		t.Errorf("CheckKeys beside the rotated keyring: %v", err)
+	}
+}
+
 // testKeyCheckRepair: a malformed key check record stops CheckKeys
 // (ErrBadKeyCheck) until RepairKeyCheck rebuilds it from the data, which
 // another central's keyring cannot do; a later release's record is left

@@ -77,6 +77,7 @@ func RunSealed(t *testing.T, open func(t *testing.T) central.Store) {
 		{"KeyCheckStale", testKeyCheckStale},
 		{"KeyCheckOlderKeyring", testKeyCheckOlderKeyring},
 		{"KeyCheckRepair", testKeyCheckRepair},
+		{"KeyCheckOldReleaseOldKeyring", testKeyCheckOldReleaseOldKeyring},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
