@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
@@ -112,25 +111,26 @@ func TestPartnerCommands(t *testing.T) {
 	}()
 	client := apitest.Client(t, nil)
 	base := "http://" + addr
+	waitServing(t, &logs, func() error {
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
 	post := func(path, tok string, body any) *http.Response {
 		t.Helper()
 		b, _ := json.Marshal(body)
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			req, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(b))
-			req.Header.Set("Content-Type", "application/json")
-			if tok != "" {
-				req.Header.Set("Authorization", "Bearer "+tok)
-			}
-			resp, err := client.Do(req)
-			if err == nil {
-				return resp
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("serve did not come up: %v\n%s", err, logs.String())
-			}
-			time.Sleep(50 * time.Millisecond) // serve is starting: nothing to wait on but the port
+		req, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
 		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+		return resp
 	}
 	var tr partnerapi.TokenResponse
 	for _, key := range []string{c.PassKey, rot.Secret} {
