@@ -74,9 +74,11 @@ const DefaultFaceMatchBodyTime = 30 * time.Second
 // half, at least one), so another partner always finds one: one
 // partner's slow uploads or burst cannot block Face Match for everyone.
 
-// faceMatchMaxBody bounds the whole request: two images as base64 and
-// some room for the rest (multipart headers, JSON).
-var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage) + 64<<10)
+// faceMatchMaxBody bounds the whole request: two images as base64, with
+// room for MIME line breaks (a CRLF every 76 characters, escaped in JSON
+// as 4 bytes: decodeBase64Image accepts them), and some room for the rest
+// (multipart headers, JSON).
+var faceMatchMaxBody = int64(2*base64.StdEncoding.EncodedLen(MaxFaceMatchImage)*80/76 + 64<<10)
 
 // routeFaceMatch registers the Face Match API.
 func (a *API) routeFaceMatch(r Router) {
@@ -478,15 +480,21 @@ var errTooLarge = errors.New("too large")
 
 // decodeBase64Image decodes standard base64, padded or not, optionally a
 // data URL ("data:image/jpeg;base64,..."), refusing more than
-// MaxFaceMatchImage bytes before decoding.
+// MaxFaceMatchImage bytes before decoding. Line breaks are allowed
+// anywhere, the end included: base64(1) without -w0, Python's
+// encodebytes and Java's MIME encoder wrap lines and end with one. The
+// decoder skips them inside the text, but the padding before a final one
+// must go with it, else an image whose size is not a multiple of three
+// was refused as not base64 and one that is accepted.
 func decodeBase64Image(s string) ([]byte, error) {
 	if strings.HasPrefix(s, "data:") {
 		if _, rest, ok := strings.Cut(s, ";base64,"); ok {
 			s = rest
 		}
 	}
-	s = strings.TrimRight(s, "=")
-	if base64.RawStdEncoding.DecodedLen(len(s)) > MaxFaceMatchImage {
+	s = strings.TrimRight(s, "=\r\n")
+	n := len(s) - strings.Count(s, "\n") - strings.Count(s, "\r")
+	if base64.RawStdEncoding.DecodedLen(n) > MaxFaceMatchImage {
 		return nil, errTooLarge
 	}
 	return base64.RawStdEncoding.DecodeString(s)

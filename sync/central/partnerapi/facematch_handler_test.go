@@ -853,3 +853,82 @@ func runClients(b *testing.B, clients int, f func() error) float64 {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "matches/s")
 	return p50
 }
+
+// recordingMatcher keeps the images of the last comparison and answers a
+// match.
+type recordingMatcher struct {
+	mu   sync.Mutex
+	last partnerapi.FaceMatchRequest
+}
+
+func (m *recordingMatcher) Match(_ context.Context, r partnerapi.FaceMatchRequest) (partnerapi.FaceMatchResult, error) {
+	m.mu.Lock()
+	m.last = r
+	m.mu.Unlock()
+	face := partnerapi.FaceInfo{Box: [4]int{1, 1, 10, 10}, Landmarks: make([][2]float64, 5), Quality: 1, QualityFailures: []string{}}
+	return partnerapi.FaceMatchResult{Decision: "match", Selfie: face, Reference: face}, nil
+}
+
+func (m *recordingMatcher) take() partnerapi.FaceMatchRequest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.last
+	m.last = partnerapi.FaceMatchRequest{}
+	return r
+}
+
+// TestFaceMatchBase64LineBreaks: base64 as base64(1) without -w0,
+// Python's encodebytes or Java's MIME encoder write it (lines of 76
+// characters, a line break at the end) is the same image as without
+// them, whatever the image's size: a final line break after the padding
+// (an image whose size is not a multiple of three) was refused as not
+// base64 while the same text for another size was taken; and two images
+// of the largest size so wrapped fit in the request.
+func TestFaceMatchBase64LineBreaks(t *testing.T) {
+	m := &recordingMatcher{}
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) { c.FaceMatcher = m })
+	p := e.partner("Acme")
+	wrap := func(s, nl string) string {
+		var b strings.Builder
+		for len(s) > 76 {
+			b.WriteString(s[:76] + nl)
+			s = s[76:]
+		}
+		return b.String() + s + nl
+	}
+	small := func(n int) []byte { return append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, bytes.Repeat([]byte{'x'}, n-4)...) }
+	largest := small(partnerapi.MaxFaceMatchImage)
+	for _, c := range []struct {
+		name string
+		img  []byte
+		nl   string
+	}{
+		{"no padding, LF", small(120), "\n"},
+		{"one padding character, LF", small(121), "\n"},
+		{"two padding characters, LF", small(122), "\n"},
+		{"two padding characters, CRLF", small(122), "\r\n"},
+		{"the largest images, CRLF", largest, "\r\n"},
+	} {
+		s := wrap(base64.StdEncoding.EncodeToString(c.img), c.nl)
+		body, err := json.Marshal(map[string]string{"selfie_base64": s, "reference_base64": s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := e.do(req{method: "POST", path: "/api/v1/face-match", token: p.tok, body: body})
+		got := m.take()
+		if a.status != http.StatusOK || !bytes.Equal(got.Selfie, c.img) || !bytes.Equal(got.Reference, c.img) {
+			t.Errorf("%s: %d %.200s (the engine got %d and %d bytes of %d)", c.name, a.status, a.body, len(got.Selfie), len(got.Reference), len(c.img))
+		}
+	}
+	// A byte more is still too large, line breaks or not.
+	s := wrap(base64.StdEncoding.EncodeToString(small(partnerapi.MaxFaceMatchImage+1)), "\r\n")
+	body, err := json.Marshal(map[string]string{"selfie_base64": s, "reference_base64": base64.StdEncoding.EncodeToString(small(100))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.do(req{method: "POST", path: "/api/v1/face-match", token: p.tok, body: body, invalid: true})
+	var fe fmError
+	if a.json(t, &fe); a.status != http.StatusRequestEntityTooLarge || fe.Code != "too_large" || len(fe.Errors) != 1 || fe.Errors[0].Field != "selfie" {
+		t.Errorf("a wrapped image over the limit: %d %.200s", a.status, a.body)
+	}
+}
