@@ -92,3 +92,23 @@ func TestPartnerNamesArePlainText(t *testing.T) {
 		}
 	}
 }
+
+// The authentication scheme's name is case-insensitive (RFC 9110 11.1):
+// a partner whose HTTP library writes "bearer" is authenticated, not told
+// to send a token it sent. A token in the query string is no credential.
+func TestBearerSchemeAnyCase(t *testing.T) {
+	e := newEnv(t, boltStore)
+	p := e.partner("Acme")
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+		a := e.do(req{method: "GET", path: "/api/v1/flows/nope", header: map[string]string{"Authorization": scheme + " " + p.tok}})
+		if a.status != http.StatusNotFound || a.code(t) != "unknown_session" {
+			t.Errorf("%s: %d %s, want 404 unknown_session", scheme, a.status, a.body)
+		}
+	}
+	for _, q := range []string{"?access_token=", "?token=", "?x-onekyc-token="} {
+		a := e.do(req{method: "GET", path: "/api/v1/flows/nope" + q + p.tok, invalid: true})
+		if a.status != http.StatusUnauthorized || a.code(t) != "unauthorized" {
+			t.Errorf("token in %s: %d %s, want 401 unauthorized", q, a.status, a.body)
+		}
+	}
+}

@@ -223,9 +223,11 @@ func WebhookSecrets(secretKey []byte, p central.Partner, now time.Time) ([]strin
 }
 
 // bearer returns the partner token of r: Authorization: Bearer, or the
-// seeds' x-onekyc-token.
+// seeds' x-onekyc-token. The scheme's name is case-insensitive (RFC 9110
+// 11.1): clients that send "bearer" are not told their token is missing.
 func bearer(h interface{ Get(string) string }) string {
-	if v, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer "); ok {
+	auth := h.Get("Authorization")
+	if scheme, v, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(v)
 	}
 	return strings.TrimSpace(h.Get("x-onekyc-token"))
