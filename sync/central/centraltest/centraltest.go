@@ -87,6 +87,9 @@ type Options struct {
 	// store and named the admin token's holder
 	// (central.Config.AdminTokenOwner): the token's proposals are hers.
 	AdminTokenOwner string
+	// BodyFloor is central's Config.BodyFloor (0: its default), for tests
+	// of a body that arrives too slowly.
+	BodyFloor time.Duration
 }
 
 // Central is a central built by New: mount on Server, then Serve.
@@ -122,7 +125,8 @@ func New(t testing.TB, raw central.Store, o Options) *Central {
 	}
 	_, sign, _ := ed25519.GenerateKey(rand.Reader)
 	c := &Central{Store: store}
-	cfg := central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, Now: o.Now, InsecureHTTP: o.InsecureHTTP}
+	cfg := central.Config{Addr: "127.0.0.1:0", Store: store, BoxKey: box, SignKey: sign, Now: o.Now, InsecureHTTP: o.InsecureHTTP,
+		BodyFloor: o.BodyFloor}
 	scheme := "http://"
 	if !o.InsecureHTTP {
 		scheme = "https://"

@@ -59,8 +59,16 @@ func newEnv(t testing.TB, open opener) *env { return newEnvWith(t, open, nil) }
 // newEnvWith is newEnv with the partner API's Config edited first.
 func newEnvWith(t testing.TB, open opener, edit func(*partnerapi.Config)) *env {
 	t.Helper()
+	return newEnvOptions(t, open, centraltest.Options{}, edit)
+}
+
+// newEnvOptions is newEnvWith on a central built with o (its clock the
+// env's).
+func newEnvOptions(t testing.TB, open opener, o centraltest.Options, edit func(*partnerapi.Config)) *env {
+	t.Helper()
 	clk := &clock{}
-	c := centraltest.New(t, open(t), centraltest.Options{Now: clk.Now})
+	o.Now = clk.Now
+	c := centraltest.New(t, open(t), o)
 	key := make([]byte, partnerapi.SecretKeySize)
 	rand.Read(key)
 	cfg := partnerapi.Config{Store: c.Store, SecretKey: key, PublicURL: c.Base, Now: clk.Now}

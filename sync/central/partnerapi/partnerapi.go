@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -418,10 +419,16 @@ func idempotencyKey(r *http.Request) (string, error) {
 }
 
 // malformedJSON is the answer to a JSON body that does not parse: 400,
-// or the body's size error as it is (413).
+// or the body's size error as it is (413), or 408 timeout for a body that
+// did not arrive by the connection's read deadline (central's BodyFloor):
+// that body may be fine, and its client should send it again, not be
+// told it is not JSON.
 func malformedJSON(err error) error {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return err
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return httpx.Wrap(err, http.StatusRequestTimeout, "timeout", "request body arrived too slowly")
 	}
 	return httpx.Wrap(err, http.StatusBadRequest, "malformed", "the body is not a JSON object")
 }

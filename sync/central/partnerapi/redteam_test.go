@@ -1,9 +1,16 @@
 package partnerapi_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/openkyc/kyc/sync/central/centraltest"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
+	"github.com/openkyc/kyc/sync/central/partnerapi/apitest"
 )
 
 // A pass key leaked and the admin rotated it with a short overlap, which
@@ -110,5 +117,87 @@ func TestBearerSchemeAnyCase(t *testing.T) {
 		if a.status != http.StatusUnauthorized || a.code(t) != "unauthorized" {
 			t.Errorf("token in %s: %d %s, want 401 unauthorized", q, a.status, a.body)
 		}
+	}
+}
+
+// bodyOps are the operations that read a JSON body through decodeObject
+// or readOverlap, with a body each accepts.
+var bodyOps = []struct{ method, path, doc, body string }{
+	{"POST", "/api/v1/partner-token", "/api/v1/partner-token", `{"client_id":"cli_x","pass_key":"pk_x"}`},
+	{"POST", "/api/v1/flows", "/api/v1/flows", `{"partner_user_id":"u1"}`},
+	{"POST", "/admin/v1/partners", "/admin/v1/partners", `{"name":"Initech"}`},
+	{"POST", "/admin/v1/partners/ID/rotate-key", "/admin/v1/partners/{id}/rotate-key", `{"overlap_seconds":60}`},
+	{"PUT", "/admin/v1/partners/ID/branches", "/admin/v1/partners/{id}/branches", `{"branches":[]}`},
+	{"PUT", "/admin/v1/partners/ID/disabled", "/admin/v1/partners/{id}/disabled", `{"disabled":false}`},
+	{"PUT", "/admin/v1/partners/ID/webhook", "/admin/v1/partners/{id}/webhook", `{"url":""}`},
+	{"POST", "/admin/v1/partners/ID/webhook-secret", "/admin/v1/partners/{id}/webhook-secret", `{"overlap_seconds":60}`},
+	{"PUT", "/admin/v1/partners/ID/push", "/admin/v1/partners/{id}/push", `{"url":"https://acme.example/push"}`},
+	{"PUT", "/admin/v1/partners/ID/reference-image", "/admin/v1/partners/{id}/reference-image", `{"url":"https://acme.example/ref"}`},
+}
+
+// A JSON body that stops arriving is 408 timeout when central's body
+// deadline passes, as central's own admin API answers it: the client
+// should send it again. It was 400 malformed, "the body is not a JSON
+// object", of a body that may have been fine. One over the size limit is
+// 413. Both are in openapi.json for every operation that reads a body.
+func TestSlowOrLargeBodyAnswers(t *testing.T) {
+	e := newEnvOptions(t, boltStore, centraltest.Options{BodyFloor: 300 * time.Millisecond}, nil)
+	p := e.partner("Acme")
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(partnerapi.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, path string, body io.Reader, length int64) (int, []byte) {
+		t.Helper()
+		hr, err := http.NewRequest(method, e.base+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.ContentLength = length
+		hr.Header.Set("Content-Type", "application/json")
+		if strings.HasPrefix(path, "/admin/") {
+			hr.Header.Set("Authorization", "Bearer "+e.admin)
+		} else {
+			hr.Header.Set("Authorization", "Bearer "+p.tok)
+		}
+		resp, err := (&http.Client{Transport: e.transport}).Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, b
+	}
+	for _, op := range bodyOps {
+		path := strings.Replace(op.path, "ID", p.Partner.ID, 1)
+		responses := doc.Paths[op.doc][strings.ToLower(op.method)].Responses
+		// Half the body, then nothing until the answer.
+		held := &heldBody{first: []byte(op.body[:len(op.body)/2]), rest: []byte(op.body[len(op.body)/2:]), release: make(chan struct{})}
+		status, b := send(op.method, path, held, int64(len(op.body)))
+		close(held.release)
+		var pe struct{ Code string }
+		if json.Unmarshal(b, &pe); status != http.StatusRequestTimeout || pe.Code != "timeout" {
+			t.Errorf("%s %s, its body held back: %d %s, want 408 timeout", op.method, op.path, status, b)
+		}
+		if _, ok := responses["408"]; !ok {
+			t.Errorf("openapi.json: %s %s has no 408", op.method, op.doc)
+		}
+		apitest.Schema(t, "Error", b)
+		big := op.body[:len(op.body)-1] + `,"x":"` + strings.Repeat("x", 70<<10) + `"}`
+		status, b = send(op.method, path, strings.NewReader(big), int64(len(big)))
+		if json.Unmarshal(b, &pe); status != http.StatusRequestEntityTooLarge || pe.Code != "too_large" {
+			t.Errorf("%s %s, a body over 64 KiB: %d %.200s, want 413 too_large", op.method, op.path, status, b)
+		}
+		if _, ok := responses["413"]; !ok {
+			t.Errorf("openapi.json: %s %s has no 413", op.method, op.doc)
+		}
+		apitest.Schema(t, "Error", b)
 	}
 }
