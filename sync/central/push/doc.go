@@ -65,6 +65,7 @@
 // The partner answers 2xx with a confirmation JSON, e.g.
 // {"status": "success", "reference": "..."}: its first ConfirmationBytes
 // are kept as the attempt's excerpt. A 2xx whose JSON says "status":
-// "failure" (or "error") is a failed attempt, retried like any other
+// "failure" (or "error") is a failed attempt (read from the answer's
+// first 64 KiB, however long its details), retried like any other
 // failure, as is any other status or no answer.
 package push

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -125,19 +126,17 @@ func (s *Sender) Send(ctx context.Context, p central.Partner, ev central.Webhook
 	}
 	body := &envelopeBody{ctx: ctx, target: target, id: ev.ID, partnerID: p.ID, plain: sub, length: length}
 	defer body.wait()
-	status, excerpt, err := s.post(ctx, p.ID, target, ev.ID, body, false)
+	status, excerpt, failed, err := s.post(ctx, p.ID, target, ev.ID, body, false)
 	if err == nil && status == http.StatusUnauthorized {
 		// The token may have been revoked before its expiry: one more try
 		// with a fresh one.
-		status, excerpt, err = s.post(ctx, p.ID, target, ev.ID, body, true)
+		status, excerpt, failed, err = s.post(ctx, p.ID, target, ev.ID, body, true)
 	}
 	if err != nil {
 		return status, "", err
 	}
-	if status >= 200 && status < 300 {
-		if st := confirmationStatus(excerpt); st == "failure" || st == "error" {
-			return status, "", fmt.Errorf("the partner's confirmation says %s: %s", st, excerpt)
-		}
+	if status >= 200 && status < 300 && failed != "" {
+		return status, "", fmt.Errorf("the partner's confirmation says %s: %s", failed, excerpt)
 	}
 	s.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "push sent", slog.String("partner", p.ID), slog.String("event", ev.ID),
 		slog.Int("status", status))
@@ -145,15 +144,16 @@ func (s *Sender) Send(ctx context.Context, p central.Partner, ev central.Webhook
 }
 
 // post sends the envelope with a token (a new one when fresh) and reads
-// the answer's start.
-func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTarget, id string, body *envelopeBody, fresh bool) (int, string, error) {
+// the answer's start: its excerpt, and failed, the confirmation's status
+// when it says failure or error ("" otherwise).
+func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTarget, id string, body *envelopeBody, fresh bool) (int, string, string, error) {
 	tok, err := s.token(ctx, partnerID, t, fresh)
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, nil)
 	if err != nil {
-		return 0, "", errors.New("the push URL is invalid")
+		return 0, "", "", errors.New("the push URL is invalid")
 	}
 	// The envelope is written as it is sent, read anew from the store
 	// each time the request is (GetBody: a retry on a new connection). Its
@@ -167,17 +167,20 @@ func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTa
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		if werr := body.err(); errors.Is(werr, errChanged) {
-			return 0, "", werr
+			return 0, "", "", werr
 		} else if werr != nil {
-			return 0, "", fmt.Errorf("building the submission: %w", werr)
+			return 0, "", "", fmt.Errorf("building the submission: %w", werr)
 		}
-		return 0, "", webhook.DescribeTransport(err)
+		return 0, "", "", webhook.DescribeTransport(err)
 	}
 	defer resp.Body.Close()
-	buf := make([]byte, ConfirmationBytes)
-	n, _ := io.ReadFull(resp.Body, buf)
+	// The status is read from up to drainBytes of the answer, not from
+	// the excerpt kept: a failure whose details run past
+	// ConfirmationBytes was no JSON once cut there, and counted as
+	// delivered.
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, drainBytes))
 	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
-	return resp.StatusCode, webhook.Excerpt(string(buf[:n]), ConfirmationBytes), nil
+	return resp.StatusCode, webhook.Excerpt(string(head[:min(len(head), ConfirmationBytes)]), ConfirmationBytes), failedStatus(head), nil
 }
 
 // envelopeBody is a push's request body: each open starts a goroutine
@@ -348,14 +351,32 @@ func tokenError(err error) string {
 	return webhook.DescribeTransport(err).Error()
 }
 
-// confirmationStatus is the "status" member of a confirmation JSON,
-// lower case ("" when there is none).
-func confirmationStatus(body string) string {
-	var c struct {
-		Status string `json:"status"`
-	}
-	if json.Unmarshal([]byte(body), &c) != nil {
+// failedStatus is the "status" member of a confirmation JSON, lower case,
+// when it says failure or error; "" otherwise. The object's members are
+// read in turn up to the first that does not parse (body may be cut
+// short), so a status before long details counts however long they are;
+// a status named twice that once says failure is a failure.
+func failedStatus(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
 	}
-	return strings.ToLower(c.Status)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return ""
+		}
+		var st string
+		if name, _ := t.(string); name != "status" || json.Unmarshal(v, &st) != nil {
+			continue
+		}
+		if st = strings.ToLower(st); st == "failure" || st == "error" {
+			return st
+		}
+	}
+	return ""
 }

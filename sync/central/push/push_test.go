@@ -803,3 +803,36 @@ func TestPushImageDroppedWhileSent(t *testing.T) {
 		})
 	}
 }
+
+// TestPushLongFailureConfirmation: a 2xx whose confirmation says failure
+// is a failed attempt however long its details run, the status before
+// them or after; before, one past ConfirmationBytes no longer parsed as
+// JSON once cut there and counted as delivered, and the partner never got
+// the submission.
+func TestPushLongFailureConfirmation(t *testing.T) {
+	long := `"errors":["` + strings.Repeat("field missing; ", 200) + `"]`
+	for _, c := range []struct {
+		name, answer string
+		delivered    bool
+	}{
+		{"status first", `{"status":"failure",` + long + `}`, false},
+		{"status last", `{` + long + `,"status":"error"}`, false},
+		{"named twice", `{"status":"success",` + long + `,"status":"failure"}`, false},
+		{"success", `{"status":"success",` + long + `}`, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, centraltest.BoltStore(t))
+			e.recv.answer = func(int) (int, string) { return http.StatusOK, c.answer }
+			e.complete("ses-long", 1, central.FlowCompleted)
+			e.pass()
+			ev := e.pushEvents()[0]
+			if delivered := !ev.DeliveredAt.IsZero(); delivered != c.delivered {
+				t.Errorf("delivered %v, want %v: %+v", delivered, c.delivered, ev)
+			}
+			as := e.attempts(ev.ID)
+			if len(as) != 1 || as[0].Status != 200 || len(as[0].Excerpt) > push.ConfirmationBytes {
+				t.Errorf("attempts %+v, want one 200 with an excerpt of at most %d bytes", as, push.ConfirmationBytes)
+			}
+		})
+	}
+}
