@@ -2,9 +2,11 @@ package partnerapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,4 +202,58 @@ func TestSlowOrLargeBodyAnswers(t *testing.T) {
 		}
 		apitest.Schema(t, "Error", b)
 	}
+}
+
+// A burst of Initiate Flow requests with Idempotency-Keys, within a
+// partner's rate: on PostgreSQL each runs inside the transaction of its
+// key, holding a connection while creating the session takes another.
+// With the pool's every connection held so, every request waited for a
+// connection none would release, and every store call of the instance
+// with them, until clients gave up (2 of 64 answered in 20 s). Each must
+// be answered, and promptly.
+func TestIdempotentFlowBurst(t *testing.T) {
+	e := newEnv(t, pgStore)
+	p := e.partner("Acme")
+	tr := e.transport.Clone()
+	tr.MaxIdleConnsPerHost = 64
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+	const n = 64
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			hr, err := http.NewRequest("POST", e.base+"/api/v1/flows", strings.NewReader(`{"partner_user_id":"u1"}`))
+			if err != nil {
+				errs <- err
+				return
+			}
+			hr.Header.Set("Content-Type", "application/json")
+			hr.Header.Set("Authorization", "Bearer "+p.tok)
+			hr.Header.Set("Idempotency-Key", fmt.Sprintf("order-%d", i))
+			resp, err := c.Do(hr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusCreated {
+				errs <- fmt.Errorf("%d %s", resp.StatusCode, b)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if failed++; failed <= 3 {
+			t.Error(err)
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d requests failed", failed, n)
+	}
+	// Central still answers.
+	e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/nope", token: p.tok}))
 }

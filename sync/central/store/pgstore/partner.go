@@ -375,7 +375,8 @@ func (s *Store) ExpiredFlows(ctx context.Context, now time.Time, limit int) ([]c
 // fn failed and the row was rolled back, runs fn itself. An error from fn
 // stores nothing. A key older than 24 h at now is taken over as new;
 // expired keys are swept every few hundred calls. fn runs while the
-// transaction holds a connection; it may use the store.
+// transaction holds a connection; it may use the store, as at most half
+// the pool's connections are so held at once (Store.idemRuns).
 func (s *Store) Idempotent(ctx context.Context, partnerID, key string, requestHash []byte, now time.Time,
 	fn func() (int, []byte, error)) (int, []byte, bool, error) {
 	if err := checkIDs(partnerID, key); err != nil {
@@ -412,6 +413,13 @@ func (s *Store) Idempotent(ctx context.Context, partnerID, key string, requestHa
 		delete(s.idemBusy, k)
 		s.idemMu.Unlock()
 	}()
+	// A run's turn (idemRuns) before its transaction takes a connection.
+	select {
+	case s.idemRuns <- struct{}{}:
+	case <-ctx.Done():
+		return 0, nil, false, ctx.Err()
+	}
+	defer func() { <-s.idemRuns }()
 	var status int
 	var body []byte
 	var replayed bool

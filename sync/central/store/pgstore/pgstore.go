@@ -63,6 +63,12 @@ type Store struct {
 	// for, closed when it returns (Idempotent).
 	idemMu   sync.Mutex
 	idemBusy map[string]chan struct{}
+	// idemRuns bounds the Idempotent calls running fn at once (half the
+	// pool): each holds its transaction's connection while fn may take
+	// another, so with every connection held so, every fn waited for one
+	// none would release (a partner's burst of Initiate Flow requests with
+	// Idempotency-Keys stalled every store call of the instance).
+	idemRuns chan struct{}
 
 	// jobs inserts the job queue's jobs in the store's transactions
 	// (queue.go).
@@ -103,7 +109,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening central store: %w", err)
 	}
-	s := &Store{pool: pool, idemBusy: make(map[string]chan struct{})}
+	s := &Store{pool: pool, idemBusy: make(map[string]chan struct{}), idemRuns: make(chan struct{}, DefaultPoolSize/2)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
