@@ -185,18 +185,18 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 			// As an expired token: the partner's client makes a new one.
 			return unauthorized(w, "token_expired", "the partner token ended with the pass key it was made under; generate a new one (POST /api/v1/partner-token)")
 		}
-		if err := a.spend(w, r, p); err != nil {
+		if err := a.spend(w, r, "partner-calls:"+p.ID); err != nil {
 			return err
 		}
 		return h(w, r.WithContext(WithPartner(r.Context(), p)))
 	}
 }
 
-// spend takes one of p's calls (Config.PartnerRate) from the store's
-// budget, or answers 429 with the time until one is back (the body
-// unread, the connection cut).
-func (a *API) spend(w http.ResponseWriter, r *http.Request, p central.Partner) error {
-	wait, ok, err := a.spendRate(r.Context(), "partner-calls:"+p.ID, a.cfg.PartnerRate)
+// spend takes one of a partner's calls (Config.PartnerRate) from the
+// store's budget under key, or answers 429 with the time until one is
+// back (the body unread, the connection cut).
+func (a *API) spend(w http.ResponseWriter, r *http.Request, key string) error {
+	wait, ok, err := a.spendRate(r.Context(), key, a.cfg.PartnerRate)
 	if err != nil {
 		return err
 	}
@@ -289,6 +289,13 @@ func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !a.keys.checkPassKey(p, passKey, now) || p.Disabled {
 		return bad()
+	}
+	// Generate Partner Token is a partner's call too: a loop on it (a
+	// client asking before every request, at whatever rate) is bounded as
+	// the others are, with a budget of its own, so a client that does ask
+	// before every request keeps its whole rate for the requests.
+	if err := a.spend(w, r, "partner-token:"+p.ID); err != nil {
+		return err
 	}
 	tok, exp, err := a.issueToken(ctx, p, now)
 	if err != nil {

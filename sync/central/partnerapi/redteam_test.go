@@ -257,3 +257,29 @@ func TestIdempotentFlowBurst(t *testing.T) {
 	// Central still answers.
 	e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/nope", token: p.tok}))
 }
+
+// Generate Partner Token is bounded by the partner's rate as its other
+// calls are (a budget of its own): a client asking for its token in a
+// loop was never refused, however fast, while every other call of the
+// partner was. Another partner's token, and the partner's calls with the
+// token it has, are not touched; the budget comes back with time.
+func TestTokenEndpointRate(t *testing.T) {
+	e := newEnvWith(t, boltStore, func(c *partnerapi.Config) { c.PartnerRate = partnerapi.RateLimit{PerSecond: 1, Burst: 3} })
+	acme, globex := e.addPartner("Acme"), e.addPartner("Globex")
+	ask := func(c partnerapi.Created) answer {
+		return e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey}})
+	}
+	var tok partnerapi.TokenResponse
+	e.must(http.StatusOK, ask(acme)).json(t, &tok)
+	for range 2 {
+		e.must(http.StatusOK, ask(acme)) // within the burst
+	}
+	a := e.must(http.StatusTooManyRequests, ask(acme))
+	if a.header.Get("Retry-After") == "" || a.code(t) != "rate_limited" {
+		t.Errorf("beyond the rate: %s, Retry-After %q", a.body, a.header.Get("Retry-After"))
+	}
+	e.must(http.StatusOK, ask(globex))
+	e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/nope", token: tok.Token}))
+	e.clk.Advance(time.Second)
+	e.must(http.StatusOK, ask(acme))
+}
