@@ -209,6 +209,9 @@ type Console struct {
 	// typed may be a password typed into the wrong field.
 	nameKey []byte
 	signIns *httpx.Slots // the sign-ins checking a password now (signInSlots)
+	// passed are the accepted password steps per account, in the store
+	// (passedBurst): each opens a stored pending session.
+	passed  *httpx.Budget
 	decodes *httpx.Slots // the images being decoded now (Config.MaxDecodes)
 	// verifies is the one walk of the audit chain at a time (auditVerify).
 	verifies *httpx.Slots
@@ -259,6 +262,7 @@ func New(cfg Config) (*Console, error) {
 		pairs:    httpx.NewBudget(cfg.Store, "console-signin-pair", auth.MaxFailures, auth.LockDuration, cfg.Now),
 		nameKey:  derivedKey(cfg.SecretKey, "console sign-in pair names"),
 		signIns:  httpx.NewSlots(signInSlots),
+		passed:   httpx.NewBudget(cfg.Store, "console-signin-passed", passedBurst, auth.PendingTimeout/passedBurst, cfg.Now),
 		decodes:  httpx.NewSlots(cfg.MaxDecodes),
 		verifies: httpx.NewSlots(1),
 

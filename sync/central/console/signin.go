@@ -165,7 +165,15 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 		}
 		return refuse()
 	}
-	// The password is right: a pending session for the second factor.
+	// The password is right: a pending session for the second factor,
+	// within the account's budget of them (passedBurst).
+	if ok, wait, err := c.passed.Allow(ctx, "user:"+u.Name); err != nil {
+		return err
+	} else if !ok {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "console sign-in throttled: too many accepted passwords", slog.String("user", u.Name),
+			slog.String("addr", httpx.ClientAddr(r)))
+		return &httpx.Error{Status: http.StatusTooManyRequests, Code: "signin_throttled", Message: "signin_throttled", RetryAfter: wait}
+	}
 	tok, sess := auth.NewSession(u.Name, now, true)
 	if err := c.cfg.Store.PutSession(ctx, sess); err != nil {
 		return fmt.Errorf("recording the session: %w", err)
@@ -179,6 +187,19 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, _ *Viewer) erro
 	http.Redirect(w, r, step+"?next="+urlQuery(next), http.StatusSeeOther)
 	return nil
 }
+
+// passedBurst is how many password steps of one account are accepted at
+// once, then one per auth.PendingTimeout/passedBurst. Each opens a pending
+// session, a record in the store until auth.PendingTimeout, and a client
+// that drops the cookie is never asked to end the one before: without a
+// bound, anyone holding an account's password (any auditor, their own)
+// could sign in as fast as the password slots allow and fill the store
+// with pending sessions, each of which the embedded store's next session
+// write reads (tens of thousands within PendingTimeout, a write of
+// central's single writer slowed to a crawl). A person signs in far less
+// often; past the bound the step is answered 429, as the address's limit
+// is.
+const passedBurst = 10
 
 // failUser counts a failed sign-in of the account name from r's client
 // address: towards the lock of that pair and the account's ceiling
