@@ -100,6 +100,15 @@ func TestTOTP(t *testing.T) {
 	if _, ok := CheckTOTP(e.Secret, code(now), now, step); ok {
 		t.Error("a code was accepted twice")
 	}
+	if !ReusedTOTP(e.Secret, code(now), now, step) {
+		t.Error("a code used once is not told reused")
+	}
+	if ReusedTOTP(e.Secret, code(now.Add(30*time.Second)), now, step) || ReusedTOTP(e.Secret, "12345", now, step) {
+		t.Error("a code not used yet, or no code, is told reused")
+	}
+	if ReusedTOTP(e.Secret, code(now), now.Add(90*time.Second), step) {
+		t.Error("a code out of the window is told reused")
+	}
 	if _, ok := CheckTOTP(e.Secret, code(now.Add(-30*time.Second)), now, 0); !ok {
 		t.Error("the previous step's code (clock skew) was refused")
 	}

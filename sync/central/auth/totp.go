@@ -93,6 +93,31 @@ func CheckTOTP(secret, code string, now time.Time, last int64) (step int64, ok b
 	return 0, false
 }
 
+// ReusedTOTP reports whether code, refused by CheckTOTP, is the code of a
+// step within the skew that was already used (at or before last): a code
+// seen once and sent again, by whoever saw it (ASVS 2.8.5: a reused
+// one-time code is refused and logged).
+func ReusedTOTP(secret, code string, now time.Time, last int64) bool {
+	if len(code) != 6 {
+		return false
+	}
+	cur := Step(now)
+	for d := int64(-totpSkew); d <= totpSkew; d++ {
+		s := cur + d
+		if s > last {
+			continue
+		}
+		want, err := totp.GenerateCodeCustom(secret, time.Unix(s*totpPeriod, 0), totpOpts)
+		if err != nil {
+			return false
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // Code is the TOTP code of secret at t (for tests and the CLI).
 func Code(secret string, t time.Time) (string, error) {
 	return totp.GenerateCodeCustom(secret, t, totpOpts)

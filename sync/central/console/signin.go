@@ -32,6 +32,9 @@ const (
 	// administrator sets a new password (auth.SecondFactorMaxFailures).
 	AuditBlocked   = "account_blocked"
 	AuditTOTPEnrol = "totp_enrolled"
+	// AuditTOTPReused: a TOTP code already used was sent again (refused):
+	// someone who knows the password saw the code (ASVS 2.8.5).
+	AuditTOTPReused = "totp_reused"
 )
 
 // routeSignIn registers sign-in (password, then the TOTP code, or TOTP
@@ -371,6 +374,18 @@ func (c *Console) auditBlocked(r *http.Request, name string, failures int) error
 	return c.audit(r.Context(), &Viewer{User: central.User{Name: name}}, AuditBlocked, "user:"+name, nil, after)
 }
 
+// auditReused audits and logs a TOTP code of the account name sent again
+// within its window after it was used (ASVS 2.8.5): whoever sent it knows
+// the password and saw a code, looking over a shoulder or through a
+// page that asked for it. It is refused and counted as a wrong code.
+func (c *Console) auditReused(r *http.Request, name string) error {
+	c.log.LogAttrs(r.Context(), slog.LevelError, "console TOTP code reused: refused; its sender knows the password and saw the code",
+		slog.String("user", name), slog.String("addr", httpx.ClientAddr(r)))
+	after := map[string]any{"address": httpx.AddrKey(httpx.ClientAddr(r)), "password_known": true,
+		"reason": "a TOTP code already used to sign in was sent again within its window"}
+	return c.audit(r.Context(), &Viewer{User: central.User{Name: name}}, AuditTOTPReused, "user:"+name, nil, after)
+}
+
 // dropSession deletes the session of r's cookie, if any (sign-in rotates
 // the session at each step).
 func (c *Console) dropSession(r *http.Request) {
@@ -438,13 +453,13 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if err != nil {
 		return err
 	}
-	ok, counted, blocked := false, false, false
+	ok, counted, blocked, reused := false, false, false, false
 	var lock time.Duration
 	failures := 0
 	// The check and LastTOTPStep move in one transaction, so a code is
 	// accepted once even when two requests race with it.
 	_, err = c.cfg.Store.UpdateUser(ctx, v.User.Name, func(u *central.User) error {
-		ok, counted, blocked, lock = false, false, false, 0 // the function may run again
+		ok, counted, blocked, reused, lock = false, false, false, false, 0 // the function may run again
 		if u.Disabled || auth.Locked(*u, now) || pairLocked || len(u.TOTPSecret) == 0 {
 			return nil
 		}
@@ -454,6 +469,7 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 		}
 		step, good := auth.CheckTOTP(string(secret), code, now, u.LastTOTPStep)
 		if !good {
+			reused = auth.ReusedTOTP(string(secret), code, now, u.LastTOTPStep)
 			lock, blocked = auth.FailSecondFactor(u, now)
 			counted, failures = true, u.SecondFactorFailures
 			return nil
@@ -465,6 +481,13 @@ func (c *Console) totpCheck(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	})
 	if err != nil {
 		return fmt.Errorf("checking the TOTP code: %w", err)
+	}
+	// A code used before is refused as a wrong one is, and recorded: its
+	// sender knows the password and saw the code.
+	if reused {
+		if err := c.auditReused(r, v.User.Name); err != nil {
+			return err
+		}
 	}
 	// Wrong codes in a row lock the account everywhere, ever longer
 	// (auth.FailSecondFactor), audited as the password's lockout is.
