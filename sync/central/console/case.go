@@ -330,10 +330,25 @@ func (c *Console) caseImage(w http.ResponseWriter, r *http.Request, v *Viewer) e
 	if name != "portrait" && name != "ela" {
 		// The device's image as it is: streamed a stored chunk at a time
 		// (up to protocol.MaxImageSize), audited before its first byte.
-		err := central.WriteImage(ctx, c.cfg.Store, w, ref, name, 0, func(ct string) error {
-			if err := c.audit(ctx, v, AuditImageView, caseSubject(ref), nil, map[string]string{"image": name}); err != nil {
-				return err
-			}
+		// The audit is written before the stream begins, never from its
+		// start callback: that runs inside the store's read of the chunks
+		// (a bbolt read transaction), and a write there waits for the
+		// read to end whenever it grows the file's mapping, which waits
+		// for the write: every later write of central then hangs.
+		sub, err := c.cfg.Store.Upload(ctx, ref.DeviceID, ref.Key)
+		if errors.Is(err, central.ErrNotFound) {
+			return fail(http.StatusNotFound, "not_found")
+		}
+		if err != nil {
+			return fmt.Errorf("reading the submission: %w", err)
+		}
+		if im, ok := sub.Image(name); !ok || im.Received == 0 || !sub.ImagesErasedAt.IsZero() {
+			return fail(http.StatusNotFound, "not_found")
+		}
+		if err := c.audit(ctx, v, AuditImageView, caseSubject(ref), nil, map[string]string{"image": name}); err != nil {
+			return err
+		}
+		err = central.WriteImage(ctx, c.cfg.Store, w, ref, name, 0, func(ct string) error {
 			imageHeaders(w, ct)
 			return nil
 		})
