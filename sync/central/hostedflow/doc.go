@@ -9,7 +9,7 @@
 // Routes, all under /flow/ (JSON answers; errors {code, message,
 // request_id} through httpx; Cache-Control no-store everywhere):
 //
-//	GET  /flow/{token}            launch URL: changes nothing; 200 a landing page (what will
+//	GET  /flow/{token}            launch URL (HEAD alike): changes nothing; 200 a landing page (what will
 //	                              happen, a Start button posting to the link); the browser
 //	                              bound 303 -> /flow/app; another browser 410, expired 410,
 //	                              unknown 404

@@ -533,6 +533,14 @@ func TestLinkPreview(t *testing.T) {
 					t.Errorf("landing page headers %v", a.header)
 				}
 			}
+			// A scanner that checks the link with HEAD (mail security
+			// gateways, link checkers): the same as a GET, nothing bound.
+			for range 2 {
+				a := must(t, http.StatusOK, bot.do("HEAD", u.Path, "", nil, nil))
+				if c := a.header.Get("Set-Cookie"); c != "" || a.header.Get("Location") != "" {
+					t.Errorf("HEAD on the link sets a cookie %q or redirects to %q", c, a.header.Get("Location"))
+				}
+			}
 			if !unbound() {
 				t.Fatal("opening the link bound the session")
 			}

@@ -174,7 +174,10 @@ func (f *Flow) launch(w http.ResponseWriter, r *http.Request) error {
 		}
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
-	if r.Method == http.MethodGet {
+	if r.Method != http.MethodPost {
+		// GET, and HEAD (which the GET route serves too): mail scanners
+		// and link checkers send HEAD before or instead of a GET, and only
+		// the person's Start may bind.
 		return f.writeStart(w, r, lang, fs)
 	}
 	secret := newSecret()
@@ -396,8 +399,8 @@ func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secre
 	if !f.now().Before(h.HandoffAt.Add(codeTTL)) {
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
-	if r.Method == http.MethodGet {
-		return f.writeStart(w, r, lang, fs)
+	if r.Method != http.MethodPost {
+		return f.writeStart(w, r, lang, fs) // GET or HEAD: see launch
 	}
 	phone := newSecret()
 	now := f.now()
