@@ -177,7 +177,9 @@
 // partner, session, attempt)) in the same transaction. The webhook emitter
 // never emits it a second time: it turns a completed submission into an
 // event only for a device of a branch a partner owns, and "hosted" is no
-// enrolled device.
+// enrolled device. A verification whose session an erasure scrubbed while
+// it ran (central.ScrubFlow) stores nothing: no submission, no result, no
+// event; the erasure wins.
 // A session that ends in ERROR with no result (the person exits at a
 // RETRY, user_exit; a verification that could not run) writes
 // session.ended the same way (id webhook.EventID("session.ended",

@@ -138,3 +138,95 @@ func TestCaptureInFlightDuringErasure(t *testing.T) {
 		t.Errorf("the erased session: %+v (%v), want erased with nothing captured", f.Hosted, err)
 	}
 }
+
+// erasingVerifications runs an erasure of ref once armed, at the moment
+// at names: just after the verification read its selfie from the store
+// ("load": the erasure lands while the verification runs on the bytes it
+// holds), or just after it stored its attempt's submission ("store": the
+// erasure lands before the session records the result).
+type erasingVerifications struct {
+	hostedStore
+	at    string
+	ref   central.SubmissionRef
+	now   func() time.Time
+	armed atomic.Bool
+	err   error
+}
+
+func (s *erasingVerifications) erase(ctx context.Context, at string) {
+	if s.at == at && s.armed.CompareAndSwap(true, false) {
+		_, _, s.err = s.EraseFlows(ctx, s.ref, s.now())
+	}
+}
+
+func (s *erasingVerifications) HostedState(ctx context.Context, key string, now time.Time) ([]byte, error) {
+	b, err := s.hostedStore.HostedState(ctx, key, now)
+	if strings.HasPrefix(key, "cap/") && strings.HasSuffix(key, "/selfie") {
+		s.erase(ctx, "load")
+	}
+	return b, err
+}
+
+func (s *erasingVerifications) BeginSubmission(ctx context.Context, sub central.Submission) (protocol.UploadState, bool, error) {
+	st, created, err := s.hostedStore.BeginSubmission(ctx, sub)
+	s.erase(ctx, "store")
+	return st, created, err
+}
+
+// TestVerificationInFlightDuringErasure: a verification running when an
+// erasure scrubbed its session stores nothing after it: no submission of
+// the person's document and face, no result in the erased session and no
+// submission.completed with its decision for the partner. The erasure
+// (of the session's first attempt, or of everything about the person)
+// won; the browser that could have shown the result lost its binding with
+// it.
+func TestVerificationInFlightDuringErasure(t *testing.T) {
+	for _, at := range []string{"load", "store"} {
+		t.Run(at, func(t *testing.T) {
+			ctx := context.Background()
+			clk := &clock{}
+			s := &erasingVerifications{hostedStore: centraltest.BoltStore(t).(hostedStore), at: at, now: clk.Now}
+			key := make([]byte, partnerapi.SecretKeySize)
+			rand.Read(key)
+			e := newEnvOn(t, true, s, nil, key, clk)
+			pid, fc := e.initiate(map[string]any{"max_retries": 3})
+			b := e.browser()
+			b.open(fc.LaunchURL)
+			doc, selfie, _ := images(t)
+			b.capture("document", doc)
+			b.capture("selfie", selfie)
+			// A first attempt, which the erasure names, is the session's.
+			s.ref = central.SubmissionRef{DeviceID: central.HostedDevice(""), Key: protocol.SubmissionKey(pid + ":" + fc.SessionID + "-1")}
+			if _, err := e.store.UpdateFlow(ctx, pid, fc.SessionID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+				fs.Submissions, fs.Attempts = append(fs.Submissions, s.ref), 1
+				return nil, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			s.armed.Store(true)
+			must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+			e.waitReleased()
+			if s.err != nil || s.armed.Load() {
+				t.Fatalf("the erasure in flight did not run: %v", s.err)
+			}
+			second := central.SubmissionRef{DeviceID: central.HostedDevice(""), Key: protocol.SubmissionKey(pid + ":" + fc.SessionID + "-2")}
+			if _, err := e.store.Upload(ctx, second.DeviceID, second.Key); !errors.Is(err, central.ErrNotFound) {
+				t.Errorf("the attempt verified during the erasure was stored: %v, want ErrNotFound", err)
+			}
+			f, err := e.store.Flow(ctx, pid, fc.SessionID)
+			if err != nil || f.ErasedAt.IsZero() || len(f.Submissions) != 1 || f.Hosted == nil || f.Hosted.Decision != "" || f.Status == central.FlowCompleted {
+				t.Errorf("the erased session after the verification: status %s submissions %d hosted %+v (%v), want erased, no result",
+					f.Status, len(f.Submissions), f.Hosted, err)
+			}
+			evs, err := e.store.Events(ctx, pid, 0, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs {
+				if ev.Type == central.EventSubmissionCompleted {
+					t.Errorf("an event of the verification after the erasure: %s", ev.Payload)
+				}
+			}
+		})
+	}
+}

@@ -642,6 +642,18 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 	if err != nil {
 		return err
 	}
+	// An erasure that scrubbed the session while this ran (its first
+	// attempt's, or everything about the person) wins: the person's
+	// document and face are not stored after it, the erased session gets
+	// no result and the partner no decision (its browser lost its binding
+	// with the erasure, so nobody waits for one). Checked here and again
+	// in the result's transaction.
+	if cur, err := f.cfg.Store.Flow(ctx, in.fs.PartnerID, in.fs.ID); err != nil {
+		return fmt.Errorf("reading the session before storing its attempt: %w", err)
+	} else if !cur.ErasedAt.IsZero() {
+		f.deleteCaptures(ctx, in.fs, stepDocument, stepBack, stepSelfie, stepChallenge)
+		return nil
+	}
 	key := protocol.SubmissionKey(id)
 	images := []struct {
 		name string
@@ -672,6 +684,9 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 	ref := central.SubmissionRef{DeviceID: device, Key: key}
 	retry := rep.NextAction == risk.Retry
 	_, err = f.cfg.Store.UpdateFlow(ctx, in.fs.PartnerID, in.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+		if !fs.ErasedAt.IsZero() {
+			return nil, errErasedMeanwhile
+		}
 		if fs.Status == central.FlowExpired {
 			// Expired while a verification ran past processingTimeout
 			// (its instance taken for dead): the partner was told
@@ -716,6 +731,14 @@ func (f *Flow) store(ctx context.Context, in attemptInput, rep *verify.Report) e
 			webhook.EventID(central.EventSubmissionCompleted, DeviceID, fs.PartnerID, fs.ID, cause))
 		return []central.WebhookEvent{ev}, err
 	})
+	if errors.Is(err, errErasedMeanwhile) {
+		// Erased after the check above: the submission just stored goes
+		// too (its data key with it).
+		if err := f.cfg.Store.DeleteSubmission(ctx, device, key); err != nil && !errors.Is(err, central.ErrNotFound) {
+			return fmt.Errorf("deleting the attempt of a session erased meanwhile: %w", err)
+		}
+		err = errUsed
+	}
 	if errors.Is(err, errUsed) {
 		f.deleteCaptures(ctx, in.fs, stepDocument, stepBack, stepSelfie, stepChallenge)
 		return nil
