@@ -319,9 +319,10 @@ const (
 	EventResubmission        = "resubmission.requested"
 	EventSessionExpired      = "session.expired"
 	// EventSessionEnded: a session ended in ERROR without a result for
-	// the partner to fetch: the person left at a RETRY (user_exit) or the
+	// the partner to fetch: the person left at a RETRY (user_exit), the
 	// verification could not run (verification_failed,
-	// reference_image_unavailable). Its error_code says which.
+	// reference_image_unavailable) or the kiosk that handed it off
+	// canceled it (canceled). Its error_code says which.
 	EventSessionEnded = "session.ended"
 )
 

@@ -181,7 +181,8 @@
 // it ran (central.ScrubFlow) stores nothing: no submission, no result, no
 // event; the erasure wins.
 // A session that ends in ERROR with no result (the person exits at a
-// RETRY, user_exit; a verification that could not run) writes
+// RETRY, user_exit; a verification that could not run; a kiosk's cancel,
+// canceled) writes
 // session.ended the same way (id webhook.EventID("session.ended",
 // partner, session, its creation)), so a partner following webhooks learns it ended.
 //

@@ -283,6 +283,9 @@ func (f *Flow) kioskView(r *http.Request, fs central.FlowSession) protocol.Hando
 // errCanceled is the error_code of a hand-off the kiosk canceled.
 const errCanceled = "canceled"
 
+// errProcessing: the session's captures are being verified.
+var errProcessing = errors.New("hostedflow: the session is being verified")
+
 // kioskCancel ends a hand-off before its result: the phone link stops
 // working, the session ends in ERROR canceled; 409 once it is final.
 func (f *Flow) kioskCancel(w http.ResponseWriter, r *http.Request, d central.Device, _ []byte) error {
@@ -298,10 +301,20 @@ func (f *Flow) kioskCancel(w http.ResponseWriter, r *http.Request, d central.Dev
 		if f.status(*s) != central.FlowInProgress && f.status(*s) != central.FlowCreated {
 			return nil, errUsed
 		}
+		if f.processing(r.Context(), *s) {
+			// A submit that came after the check above: its result,
+			// stored over a cancel, would end the session twice.
+			return nil, errProcessing
+		}
 		s.Status, s.NextAction, s.ErrorCode, s.UpdatedAt = central.FlowError, "EXIT", errCanceled, now
 		s.Hosted.HandoffHash, s.Hosted.FinishedAt = nil, now
-		return nil, nil
+		// The partner owning the kiosk's branch learns that its session
+		// ended, as of any other that ends without a result.
+		return endedEvent(*s, now)
 	})
+	if errors.Is(err, errProcessing) {
+		return httpx.Errorf(http.StatusConflict, "handoff_processing", "the phone's captures are being verified; the result comes in a moment")
+	}
 	if errors.Is(err, errUsed) {
 		return httpx.Errorf(http.StatusConflict, "handoff_finished", "the hand-off is finished")
 	}

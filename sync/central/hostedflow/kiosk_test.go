@@ -2,18 +2,21 @@ package hostedflow_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/internal/handoff"
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/centraltest"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/webhook"
@@ -197,5 +200,79 @@ func TestKioskHandoffUnavailable(t *testing.T) {
 	e := newEnv(t, false)
 	if _, err := e.kiosk("jkt-01").Start(context.Background(), handoff.Request{}); !errors.Is(err, handoff.ErrUnavailable) {
 		t.Errorf("start without models: %v, want ErrUnavailable", err)
+	}
+}
+
+// submittingStore marks the session being verified (as a phone's submit
+// does) just before the first update of a session once armed: the submit
+// lands between the kiosk's cancel reading the session and writing it.
+type submittingStore struct {
+	hostedStore
+	now   func() time.Time
+	armed atomic.Bool
+}
+
+func (s *submittingStore) UpdateFlow(ctx context.Context, partnerID, id string, fn func(*central.FlowSession) ([]central.WebhookEvent, error)) (central.FlowSession, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		if _, err := s.hostedStore.UpdateFlow(ctx, partnerID, id, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
+			fs.Hosted.Stage, fs.Hosted.ProcessingAt = central.HostedStageProcessing, s.now()
+			return nil, nil
+		}); err != nil {
+			return central.FlowSession{}, err
+		}
+	}
+	return s.hostedStore.UpdateFlow(ctx, partnerID, id, fn)
+}
+
+// TestKioskCancel: a kiosk's cancel of a hand-off of a branch a partner
+// owns ends the session for the partner too (session.ended, error_code
+// canceled, as any session ending without a result), and a cancel that a
+// phone's submit overtook is refused (409) rather than recorded over a
+// verification whose result would then end the session a second time.
+func TestKioskCancel(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{}
+	s := &submittingStore{hostedStore: centraltest.BoltStore(t).(hostedStore), now: clk.Now}
+	key := make([]byte, partnerapi.SecretKeySize)
+	rand.Read(key)
+	e := newEnvOn(t, true, s, nil, key, clk) // engines: central offers hand-offs only with them
+	pid := e.partnerWithBranch("mlg-03")
+	k := e.kiosk("mlg-03")
+
+	h, err := k.Start(ctx, handoff.Request{PartnerUserID: "cust-3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Cancel(ctx, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.store.Events(ctx, pid, 0, 10)
+	if err != nil || len(evs) != 1 || evs[0].Type != central.EventSessionEnded || evs[0].SessionID != h.SessionID {
+		t.Fatalf("partner events after the cancel: %+v %v, want one session.ended", evs, err)
+	}
+	var body struct {
+		Data struct {
+			Status    string `json:"status"`
+			ErrorCode string `json:"error_code"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(evs[0].Payload, &body); err != nil || body.Data.Status != "ERROR" || body.Data.ErrorCode != "canceled" {
+		t.Errorf("session.ended %s (%v), want status ERROR, error_code canceled", evs[0].Payload, err)
+	}
+
+	h2, err := k.Start(ctx, handoff.Request{PartnerUserID: "cust-4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.armed.Store(true)
+	if err := k.Cancel(ctx, h2.ID); !errors.Is(err, handoff.ErrFinished) {
+		t.Errorf("cancel overtaken by a submit: %v, want refused (409)", err)
+	}
+	if s.armed.Load() {
+		t.Fatal("the submit did not land")
+	}
+	f, err := e.store.Flow(ctx, pid, h2.SessionID)
+	if err != nil || f.Status == central.FlowError || !f.Hosted.FinishedAt.IsZero() {
+		t.Errorf("session whose cancel a submit overtook: status %s finished %v (%v), want still being verified", f.Status, f.Hosted.FinishedAt, err)
 	}
 }
