@@ -488,15 +488,27 @@ func (f *Flow) finish(w http.ResponseWriter, r *http.Request, s *sess) error {
 	now := f.now()
 	if st.Stage == "result" {
 		fs, err := f.cfg.Store.UpdateFlow(r.Context(), s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
-			if fs.Hosted != nil && fs.Hosted.FinishedAt.IsZero() {
-				fs.Hosted.FinishedAt, fs.UpdatedAt = now, now
-				if userExit {
-					fs.Status, fs.ErrorCode, fs.NextAction = central.FlowError, "user_exit", "EXIT"
-					return endedEvent(*fs, now)
-				}
+			h := fs.Hosted
+			if h == nil || !h.FinishedAt.IsZero() {
+				return nil, nil
+			}
+			// The result read above may be gone: another tab took the
+			// RETRY and submitted again. Ending the session then would
+			// have the verification's result stored over the exit.
+			final := fs.Status == central.FlowCompleted || fs.Status == central.FlowError
+			if f.processing(r.Context(), *fs) || (h.Stage != "result" && !final) {
+				return nil, errUsed
+			}
+			h.FinishedAt, fs.UpdatedAt = now, now
+			if userExit = fs.NextAction == "RETRY" && !final; userExit {
+				fs.Status, fs.ErrorCode, fs.NextAction = central.FlowError, "user_exit", "EXIT"
+				return endedEvent(*fs, now)
 			}
 			return nil, nil
 		})
+		if errors.Is(err, errUsed) {
+			return httpx.Errorf(http.StatusConflict, "not_finished", "the verification is not finished")
+		}
 		if err != nil {
 			return fmt.Errorf("finishing the session: %w", err)
 		}
