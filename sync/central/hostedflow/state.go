@@ -66,12 +66,22 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 		}
 	}
 	now := f.now()
+	// keep are the values just stored that the session records as they
+	// are (a refused capture that put back the bytes it already held).
+	var keep []string
 	fs, err := f.cfg.Store.UpdateFlow(ctx, s.fs.PartnerID, s.fs.ID, func(fs *central.FlowSession) ([]central.WebhookEvent, error) {
 		h := fs.Hosted
 		if !fs.ErasedAt.IsZero() {
 			return nil, errErasedMeanwhile
 		}
 		if h == nil || f.processing(ctx, *fs) || h.Stage == "result" || !h.FinishedAt.IsZero() {
+			keep = nil
+			if h != nil && bytes.Equal(h.Sums[step], sum(data)) {
+				keep = append(keep, step)
+			}
+			if h != nil && frames != nil && bytes.Equal(h.Sums[stepChallenge], sum(frames)) {
+				keep = append(keep, stepChallenge)
+			}
 			return nil, errUsed
 		}
 		if !slices.Contains(h.Captured, step) {
@@ -103,6 +113,17 @@ func (f *Flow) storeCapture(ctx context.Context, s *sess, step string, data []by
 		return httpx.Errorf(http.StatusConflict, "not_capturing", "nothing to capture now")
 	}
 	if errors.Is(err, errUsed) {
+		// Refused (a result, a finish or a submit came first): its bytes
+		// go now, not when the session expires, unless they are the
+		// capture the session holds for its next attempt. A result's or
+		// a finish's deletion may have come before they were stored.
+		var steps []string
+		for _, st := range []string{step, stepChallenge} {
+			if (st == step || frames != nil) && !slices.Contains(keep, st) {
+				steps = append(steps, st)
+			}
+		}
+		f.deleteCaptures(ctx, s.fs, steps...)
 		return httpx.Errorf(http.StatusConflict, "not_capturing", "nothing to capture now")
 	}
 	if err != nil {
