@@ -80,7 +80,9 @@
 // partner's site only and survives third-party cookie blocking), and the
 // page posts its result {type: "kyc.flow.result", status, error_code,
 // session_id} to its parent with each of those origins as the target,
-// never "*". Sessions without them keep SameSite=Lax cookies.
+// never "*", once: at its end, or when it finds the session expired
+// (ERROR, session_expired), so the partner's page does not wait on the
+// frame for good. Sessions without them keep SameSite=Lax cookies.
 //
 // The kiosk's Smart QR (issue 19 item 4), for enrolled devices without a
 // camera, behind central's device authentication (central.Server.MountDevice;

@@ -17,6 +17,7 @@ import (
 	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/sync/central/hostedflow"
+	"github.com/openkyc/kyc/sync/central/partnerapi"
 )
 
 // TestEmbedHeaders: a session whose partner gave a redirect_url may be
@@ -98,18 +99,27 @@ func TestEmbeddedInBrowser(t *testing.T) {
 	partner, other := partnerPage(t), partnerPage(t)
 	_, fc := e.initiate(map[string]any{"redirect_url": partner + "/done"})
 	_, fc2 := e.initiate(map[string]any{"redirect_url": partner + "/done"})
+	_, fc3 := e.initiate(map[string]any{"redirect_url": partner + "/done"})
 	shots := filepath.Join(browsertest.ArtifactsDir(t, root), "hosted")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	env := []string{"KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_FLOW_URL=" + e.base,
 		"KYC_EMBED_PARTNER=" + partner, "KYC_EMBED_OTHER=" + other, "KYC_EMBED_LAUNCH=" + fc.LaunchURL, "KYC_EMBED_LAUNCH2=" + fc2.LaunchURL,
-		"KYC_EMBED_SESSION=" + fc.SessionID, "KYC_EMBED_DOCUMENT=" + docFile, "KYC_EMBED_SELFIE=" + selfieFile, "KYC_FLOW_SHOTS=" + shots}
+		"KYC_EMBED_SESSION=" + fc.SessionID, "KYC_EMBED_LAUNCH3=" + fc3.LaunchURL, "KYC_EMBED_SESSION3=" + fc3.SessionID, "KYC_EMBED_DOCUMENT=" + docFile, "KYC_EMBED_SELFIE=" + selfieFile, "KYC_FLOW_SHOTS=" + shots}
 	var res struct {
 		Checks      []scriptCheck
 		Shots       []string
 		Step, Error string
 	}
-	runScript(t, ctx, root, "embed.mjs", env, nil, &res, nil)
+	// "expire": every session's time runs out (the script's last scenario).
+	answer := func(req string) string {
+		if strings.HasPrefix(req, "expire") {
+			e.clk.Advance(partnerapi.MaxSessionTTL * time.Second)
+			return "{}"
+		}
+		return `{"error": "unknown request"}`
+	}
+	runScript(t, ctx, root, "embed.mjs", env, answer, &res, nil)
 	reportChecks(t, res.Checks)
 	t.Logf("screenshots in %s: %v", shots, res.Shots)
 	if res.Error != "" {

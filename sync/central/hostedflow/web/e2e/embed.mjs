@@ -15,15 +15,22 @@
 //   refused   the same page on another origin (another port) frames a
 //             second session: the browser refuses to render it
 //             (frame-ancestors), and no message reaches that parent
+//   expired   a third session, started in the partner's frame, expires
+//             (the Go test moves central's clock): the page loaded again
+//             shows it expired and tells the parent, status ERROR and
+//             error_code session_expired, as any end
 //
+// A line "@@expire {}" asks the Go test to run every session's time out.
 // Environment: KYC_PLAYWRIGHT, KYC_E2E_CHROMIUM, KYC_FLOW_URL (central),
 // KYC_EMBED_PARTNER and KYC_EMBED_OTHER (the partner's page, allowed and
-// not), KYC_EMBED_LAUNCH and KYC_EMBED_LAUNCH2 (two sessions' launch URLs),
+// not), KYC_EMBED_LAUNCH, KYC_EMBED_LAUNCH2 and KYC_EMBED_LAUNCH3 (three
+// sessions' launch URLs; KYC_EMBED_SESSION3 the third's id),
 // KYC_EMBED_DOCUMENT and KYC_EMBED_SELFIE (JPEG files), KYC_FLOW_SHOTS.
 // Everything waits for a condition; nothing sleeps.
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { createInterface } from "node:readline";
 import { screenshot } from "../../../../../internal/browsertest/screenshot.mjs";
 
 const { chromium } = await import(pathToFileURL(process.env.KYC_PLAYWRIGHT).href);
@@ -43,6 +50,16 @@ const sizes = {
   phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
   desktop: { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
 };
+
+const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function ask(request, arg = {}) {
+  process.stdout.write(`@@${request} ${JSON.stringify(arg)}\n`);
+  const { value, done } = await stdin.next();
+  if (done) throw new Error(`no answer to ${request}`);
+  const answer = JSON.parse(value);
+  if (answer && answer.error) throw new Error(`${request}: ${answer.error}`);
+  return answer;
+}
 
 const embedURL = (site, launch) => `${site}/embed?src=${encodeURIComponent(launch)}`;
 
@@ -174,9 +191,30 @@ try {
   const file = "desktop-embedded-refused.png";
   await screenshot(page2, { path: join(shots, file), fullPage: true });
   result.shots.push(file);
+
+  // --- expired (last: every session's time runs out) ------------------------------
+  step("expired: a session started in the frame expires");
+  const page3 = await ctx.newPage();
+  await page3.goto(embedURL(partner, process.env.KYC_EMBED_LAUNCH3));
+  const frame3 = await (await page3.waitForSelector("#kyc")).contentFrame();
+  await frame3.waitForSelector("#begin", { timeout: 30_000 });
+  await Promise.all([frame3.waitForURL((u) => u.pathname === "/flow/app", { timeout: 30_000 }), frame3.click("#begin")]);
+  await frame3.waitForSelector("body[data-screen]", { state: "attached", timeout: 30_000 });
+  await ask("expire");
+  await frame3.evaluate(() => location.reload()).catch(() => {});
+  const f3 = await (await page3.waitForSelector("#kyc")).contentFrame();
+  await f3.waitForSelector('body[data-screen="expired"]', { state: "attached", timeout: 30_000 });
+  const told = await page3.waitForFunction(() => window.__messages.length > 0, null, { timeout: 10_000 }).then(() => true, () => false);
+  const msgs3 = await page3.evaluate(() => window.__messages);
+  const m3 = msgs3[0];
+  check("the expired session tells its parent (one message)", told && msgs3.length === 1, JSON.stringify(msgs3));
+  check("the expiry's message comes from central's origin and says ERROR session_expired", m3?.origin === new URL(base).origin &&
+    m3?.data?.type === "kyc.flow.result" && m3?.data?.status === "ERROR" && m3?.data?.error_code === "session_expired" &&
+    m3?.data?.session_id === process.env.KYC_EMBED_SESSION3, JSON.stringify(m3));
 } catch (e) {
   result.error = e?.stack ?? String(e);
 } finally {
   if (browser) await browser.close().catch(() => {});
   process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0); // stdin, the Go test's answers, stays open
 }

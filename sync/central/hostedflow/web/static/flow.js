@@ -772,18 +772,7 @@ async function finish() {
   } catch {
     url = null;
   }
-  // Framed, the parent hears the result: posted to each origin the
-  // server allows to frame this session (never "*"), so only a parent of
-  // one of them receives it.
-  if (window.parent !== window) {
-    for (const origin of state?.embed_origins || []) {
-      try {
-        window.parent.postMessage(msg, origin);
-      } catch {
-        /* not a valid origin: the redirect still carries the result */
-      }
-    }
-  }
+  tellParent(msg);
   document.body.dataset.callback = JSON.stringify(msg);
   if (url && (url.protocol === "https:" || url.protocol === "http:")) {
     show("leaving", () => [heading(t("closing")), el("div", { class: "loader", "aria-hidden": "true" })]);
@@ -791,6 +780,24 @@ async function finish() {
     return;
   }
   drawDone();
+}
+
+// told is set once the framing parent heard the session's end.
+let told = false;
+
+// tellParent posts the session's end to a framing parent: to each origin
+// the server allows to frame this session (never "*"), so only a parent of
+// one of them receives it. Once: a session ends once.
+function tellParent(msg) {
+  if (told || window.parent === window) return;
+  told = true;
+  for (const origin of state?.embed_origins || []) {
+    try {
+      window.parent.postMessage(msg, origin);
+    } catch {
+      /* not a valid origin: the redirect still carries the result */
+    }
+  }
 }
 
 // ---------------------------------------------------------------- Smart QR
@@ -865,6 +872,10 @@ function qrNode(text) {
 
 function drawExpired() {
   show("expired", () => [heading(t("expired_title")), el("p", { class: "lead", role: "status" }, t("expired_text"))]);
+  // The session ended without a result: a framing partner hears it as
+  // any end (status ERROR, error_code session_expired), or its page
+  // would wait on the frame for good.
+  tellParent({ type: "kyc.flow.result", status: "ERROR", error_code: "session_expired", session_id: state?.callback?.session_id || "" });
 }
 
 function drawLinkUnavailable() {
