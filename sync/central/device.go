@@ -281,7 +281,9 @@ func (s *Server) takeSlots(w http.ResponseWriter, deviceID string) (release func
 
 // enroll redeems a one-time token. The request is signed like any other,
 // but with the key being enrolled, which proves possession of it. Its body
-// (the token and the key) is small and read within the body floor.
+// (the token and the key) is small and read within the body floor. The
+// device that redeemed a token is answered again when it asks again with
+// it (Store.Enroll): its first answer may have been lost on the way.
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	blocked, wait, err := s.authFails.Blocked(r.Context(), httpx.ClientAddr(r))
 	if err != nil {

@@ -42,7 +42,10 @@ type Store interface {
 	CreateEnrollToken(ctx context.Context, t EnrollToken) error
 	// Enroll consumes the token with hash tokenHash (it must exist, be
 	// unused and not expired at d.EnrolledAt) and records d, atomically:
-	// a token enrols at most one device.
+	// a token enrols at most one device. A token that device d (the same
+	// id and public key, not revoked) redeemed already enrols it again
+	// without a change: the device whose answer was lost asks again with
+	// the key it kept, and would otherwise never learn central's keys.
 	Enroll(ctx context.Context, tokenHash [sha256.Size]byte, d Device) error
 	// Device returns an enrolled device.
 	Device(ctx context.Context, id string) (Device, error)

@@ -117,6 +117,10 @@ func testEnrollment(t *testing.T, s central.Store) {
 		{"unknown token", "zzz", device("d1", t0), central.ErrTokenInvalid},
 		{"expired token", "a", device("d1", t0.Add(time.Hour)), central.ErrTokenInvalid},
 		{"valid", "a", device("d1", t0.Add(time.Minute)), nil},
+		// Its answer lost, the device asks again: enrolled, unchanged.
+		{"the same device again", "a", device("d1", t0.Add(90*time.Second)), nil},
+		{"the same device again, the token expired since", "a", device("d1", t0.Add(2*time.Hour)), nil},
+		{"the same id with another key", "a", central.Device{ID: "d1", PublicKey: bytes.Repeat([]byte{9}, 32), EnrolledAt: t0.Add(100 * time.Second)}, central.ErrTokenInvalid},
 		{"token reused", "a", device("d2", t0.Add(2*time.Minute)), central.ErrTokenInvalid},
 		{"device enrolled twice", "b", device("d1", t0.Add(3*time.Minute)), central.ErrDeviceExists},
 		{"second device", "b", device("d2", t0.Add(4*time.Minute)), nil},

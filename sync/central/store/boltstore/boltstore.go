@@ -243,10 +243,20 @@ func (s *Store) Enroll(ctx context.Context, tokenHash [sha256.Size]byte, d centr
 			}
 			return err
 		}
+		db := tx.Bucket(bucketDevices)
+		if !t.UsedAt.IsZero() && t.DeviceID == d.ID {
+			// The device that redeemed it asks again (its answer was
+			// lost): enrolled already, unless revoked or another key.
+			var cur central.Device
+			if err := get(db, []byte(d.ID), &cur); err == nil && bytes.Equal(cur.PublicKey, d.PublicKey) && !cur.Revoked() {
+				return nil
+			} else if err != nil && !errors.Is(err, central.ErrNotFound) {
+				return err
+			}
+		}
 		if !t.UsedAt.IsZero() || !d.EnrolledAt.Before(t.ExpiresAt) {
 			return central.ErrTokenInvalid
 		}
-		db := tx.Bucket(bucketDevices)
 		if db.Get([]byte(d.ID)) != nil {
 			return central.ErrDeviceExists
 		}

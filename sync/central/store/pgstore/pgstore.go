@@ -202,6 +202,18 @@ func (s *Store) Enroll(ctx context.Context, tokenHash [sha256.Size]byte, d centr
 		err := tx.QueryRow(ctx, `UPDATE enroll_tokens SET used_at = $2, device_id = $3 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING branch`,
 			tokenHash[:], d.EnrolledAt, d.ID).Scan(&branch)
 		if errors.Is(err, pgx.ErrNoRows) {
+			// The device that redeemed it may ask again (its answer was
+			// lost): enrolled already, unless revoked or another key.
+			var again bool
+			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM enroll_tokens t JOIN devices d ON d.id = t.device_id
+				WHERE t.hash = $1 AND t.used_at IS NOT NULL AND t.device_id = $2 AND d.public_key = $3 AND d.revoked_at IS NULL)`,
+				tokenHash[:], d.ID, d.PublicKey).Scan(&again)
+			if err != nil {
+				return err
+			}
+			if again {
+				return nil
+			}
 			return central.ErrTokenInvalid
 		}
 		if err != nil {
