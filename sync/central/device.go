@@ -529,14 +529,16 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body
 	if err != nil {
 		return fmt.Errorf("looking up submission: %w", err)
 	}
+	if !sub.CompletedAt.IsZero() {
+		// A duplicate delivery, or an upload retention closed: its
+		// images erased are listed no more, and the receipt says so.
+		s.resent(d.ID, "chunk")
+		httpx.WriteJSON(w, http.StatusOK, withReceipt(sub.State(), sub))
+		return nil
+	}
 	im, ok := sub.Image(image)
 	if !ok {
 		return httpx.Errorf(http.StatusNotFound, "unknown_image", "image not in the manifest")
-	}
-	if !sub.CompletedAt.IsZero() {
-		s.resent(d.ID, "chunk")
-		httpx.WriteJSON(w, http.StatusOK, withReceipt(sub.State(), sub)) // a duplicate delivery
-		return nil
 	}
 	if offset != im.Received {
 		s.resent(d.ID, "offset")

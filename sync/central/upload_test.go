@@ -243,3 +243,58 @@ func TestOpenUploadsAgentWaits(t *testing.T) {
 		t.Errorf("central holds %+v, %v; want the submission complete", sub, err)
 	}
 }
+
+// TestChunkAfterRetentionClosedUpload: retention erases the images of an
+// upload still open, which closes it (complete, images erased). The
+// device's next chunk is answered with the receipt saying so, which the
+// agent takes as final (the device keeps its copy), not with 404
+// unknown_image because the erased images are no longer listed, which
+// the agent could only take as "try again".
+func TestChunkAfterRetentionClosedUpload(t *testing.T) {
+	for _, st := range []struct {
+		name string
+		open func(t *testing.T) central.Store
+	}{
+		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
+		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			store := st.open(t)
+			c := synctest.StartCentral(t, store, synctest.CentralOptions{})
+			id, _ := c.Enroll(t)
+			u := &uploader{c: c, id: id, img: bytes.Repeat([]byte("image bytes "), 20)}
+			key, ck, a := u.begin(t)
+			if a.status != http.StatusOK {
+				t.Fatalf("manifest: %+v", a)
+			}
+			if a := u.chunk(t, key, ck, 0, 100); a.status != http.StatusOK {
+				t.Fatalf("first chunk: %+v", a)
+			}
+			now := time.Now()
+			if n, err := store.Expire(t.Context(), central.ExpireImages, now.Add(time.Hour), now, 10); err != nil || n != 1 {
+				t.Fatalf("erasing the images: %d, %v", n, err)
+			}
+			body, err := protocol.SealChunk(ck, "selfie", 100, u.img[100:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := http.NewRequest(http.MethodPut, c.URL+protocol.ImagePath(key, "selfie", 100), bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id.SignRequest(req, body, time.Now())
+			resp, err := c.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got protocol.UploadState
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("chunk after the images were erased: %d, %v; want 200 with the receipt", resp.StatusCode, err)
+			}
+			if rc := got.Receipt; !got.Complete || rc == nil || rc.Key != key || !rc.ImagesErased || !rc.Incomplete {
+				t.Errorf("answer %+v (receipt %+v), want complete with a receipt: images erased, incomplete", got, got.Receipt)
+			}
+		})
+	}
+}
