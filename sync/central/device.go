@@ -229,7 +229,11 @@ func (s *Server) device(maxBody int64, budgeted bool, h deviceHandler) http.Hand
 				return s.refuse(w, r, surfaceDevice, d.ID, errRevoked(d))
 			}
 		}
-		return h(w, r, d, body)
+		err = h(w, r, d, body)
+		if !budgeted {
+			s.refusedUpload(d.ID, err)
+		}
+		return err
 	})
 }
 

@@ -1,6 +1,7 @@
 package central
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -61,6 +62,20 @@ func (s *Server) checkResends(w http.ResponseWriter, deviceID string) error {
 	httpx.CutOff(w)
 	return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_resends", RetryAfter: wait,
 		Message: "this device has resent more uploads than central answers one device: wait and send again"}
+}
+
+// refusedUpload spends a unit of the device's resend budget on an upload
+// refused for what the device sent (4xx but 429: a chunk of a submission
+// or image central does not hold, a manifest that does not open, a
+// rejection), as resent does on a resend: each wrote a nonce row, and
+// without it a device key sending such uploads without pause wrote them
+// as fast as central answered. A real device meets them rarely (a 404
+// after central lost a submission, then it sends the manifest again).
+func (s *Server) refusedUpload(deviceID string, err error) {
+	var e *httpx.Error
+	if errors.As(err, &e) && e.Status >= 400 && e.Status < 500 && e.Status != http.StatusTooManyRequests {
+		s.resends.Fail(deviceID)
+	}
 }
 
 // resent counts an upload answered as a resend of kind (the retries

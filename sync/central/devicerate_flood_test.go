@@ -111,3 +111,43 @@ func TestDeviceResendFloodRefused(t *testing.T) {
 		t.Error("metrics do not count the refused resends")
 	}
 }
+
+// TestDeviceRefusedUploadFloodRefused: a device key that sends uploads
+// central refuses (chunks of a submission it does not hold, 404; manifests
+// that do not open, 422), each a nonce row before, spends its resend
+// budget with each: past it, 429 too_many_resends before a nonce is
+// recorded. Before, such uploads spent no budget at all, and a stolen
+// kiosk's key wrote nonce rows as fast as central answered.
+func TestDeviceRefusedUploadFloodRefused(t *testing.T) {
+	store := &nonceCounter{Store: openBolt(t)}
+	c := start(t, central.Config{Store: store, ResendBurst: 5, ResendInterval: time.Hour})
+	d, other := c.enrol(t), c.enrol(t)
+	unknown := protocol.SubmissionKey("never sent")
+	flood := []struct {
+		path string
+		want int
+	}{
+		{protocol.ImagePath(unknown, "selfie", 0), http.StatusNotFound},
+		{protocol.SubmissionPath(unknown), http.StatusUnprocessableEntity},
+	}
+	for i := range 5 {
+		f := flood[i%len(flood)]
+		if resp, e := d.do(t, http.MethodPut, f.path, []byte("not sealed"), nil); resp.StatusCode != f.want {
+			t.Fatalf("refused upload %d within the budget: %d %+v, want %d", i+1, resp.StatusCode, e, f.want)
+		}
+	}
+	before := store.n.Load()
+	for i := range 20 {
+		f := flood[i%len(flood)]
+		resp, e := d.do(t, http.MethodPut, f.path, []byte("not sealed"), nil)
+		if resp.StatusCode != http.StatusTooManyRequests || e.Code != "too_many_resends" || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("refused upload %d past the budget: %d Retry-After %q %+v, want 429 too_many_resends", 6+i, resp.StatusCode, resp.Header.Get("Retry-After"), e)
+		}
+	}
+	if n := store.n.Load() - before; n != 0 {
+		t.Errorf("the refused flood recorded %d nonces, want none", n)
+	}
+	if resp, e := other.submit(t, "other", other.attestation(t, time.Now(), other.config(t).Challenge), ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("another device's submission: %d %+v", resp.StatusCode, e)
+	}
+}

@@ -149,7 +149,8 @@ type Config struct {
 	RequestInterval time.Duration
 	// ResendBurst and ResendInterval bound the resends a device's uploads
 	// are answered (a manifest or a chunk central holds, a chunk at
-	// another offset), in this instance's memory like RequestBurst; once
+	// another offset) and its uploads refused (4xx but 429), in this
+	// instance's memory like RequestBurst; once
 	// spent, the device's uploads are 429 too_many_resends before their
 	// nonce is recorded. Zero: their defaults.
 	ResendBurst    int
