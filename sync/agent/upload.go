@@ -414,6 +414,11 @@ func (u *Uploader) uploadNoting(ctx context.Context, s vault.Submission, started
 	if err != nil {
 		return err
 	}
+	if len(sealed) > protocol.MaxManifestSize {
+		// Central refuses it by its length (413) however often it is
+		// sent: final, kept for an operator, not sent at every pass.
+		return &RejectionError{Code: "invalid", Message: fmt.Sprintf("submission cannot be sent: its sealed manifest is %d bytes, over the %d central takes", len(sealed), protocol.MaxManifestSize)}
+	}
 	key := protocol.SubmissionKey(s.ID)
 	sent := sentManifest{m: m, key: key, sum: sha256.Sum256(pt)}
 	// Twice at most: central may have lost the manifest (restored from a

@@ -298,3 +298,31 @@ func TestChunkAfterRetentionClosedUpload(t *testing.T) {
 		})
 	}
 }
+
+// TestOversizedManifestRejected: a submission whose sealed manifest is
+// over protocol.MaxManifestSize can never be taken (central refuses its
+// length before reading it, 413). The agent rejects it itself, kept on
+// the device for an operator, rather than send it again at every pass for
+// ever (a 413 read as "try again later").
+func TestOversizedManifestRejected(t *testing.T) {
+	c := synctest.StartCentral(t, openBolt(t), synctest.CentralOptions{})
+	id, enr := c.Enroll(t)
+	up, err := agent.NewUploader(agent.Config{Identity: id, Enrollment: enr, RetryMax: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := synctest.Submission(t, id, 1, 0)
+	var p map[string]any
+	if err := json.Unmarshal(s.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	p["padding"] = string(bytes.Repeat([]byte("x"), protocol.MaxManifestSize+8<<10))
+	if s.Payload, err = json.Marshal(p); err != nil {
+		t.Fatal(err)
+	}
+	err = up.Upload(context.Background(), s)
+	var rej *agent.RejectionError
+	if !errors.As(err, &rej) || rej.Code != "invalid" {
+		t.Errorf("Upload of a manifest over %d bytes = %v; want a rejection (invalid)", protocol.MaxManifestSize, err)
+	}
+}
