@@ -94,7 +94,8 @@ type Store interface {
 	// chunk rather than the image (checking its hash). It stops at the
 	// first error yield returns, and returns it. The slice is valid only
 	// during the call. ErrNotFound if the submission or image does not
-	// exist.
+	// exist. yield runs holding no transaction or connection of the store:
+	// it writes to a client that may read slowly.
 	ImageChunks(ctx context.Context, deviceID, key, image string, yield func([]byte) error) error
 	// Submissions lists submissions matching f, oldest received first,
 	// without payloads.

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"Conflict", testConflict},
 		{"ChunkOffsets", testChunkOffsets},
 		{"ImageChunks", testImageChunks},
+		{"ImageChunksLarge", testImageChunksLarge},
 		{"OpenUploads", testOpenUploads},
 		{"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"Listing", testListing},
@@ -717,4 +718,43 @@ func concurrentWins(n int, try func(i int) error) int {
 	}
 	wg.Wait()
 	return wins
+}
+
+// testImageChunksLarge: an image of several megabytes, more than a store
+// reads at a time, comes back whole, a stored chunk a yield in order, and
+// a yield's error stops the reading and is returned.
+func testImageChunksLarge(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	const chunk, n = 300 << 10, 9
+	img := image(3, chunk*n)
+	sub := submission("d1", "large", t0, map[string][]byte{"selfie": img})
+	if _, _, err := s.BeginSubmission(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := appendChunk(t, s, sub, "selfie", int64(i*chunk), img[i*chunk:(i+1)*chunk]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []byte
+	yields := 0
+	err := s.ImageChunks(ctx, "d1", sub.Key, "selfie", func(b []byte) error {
+		yields++
+		got = append(got, b...)
+		return nil
+	})
+	if err != nil || yields != n || !bytes.Equal(got, img) {
+		t.Fatalf("ImageChunks = %v after %d yields of %d bytes; want %d yields of the %d stored", err, yields, len(got), n, len(img))
+	}
+	stop := errors.New("stop")
+	yields = 0
+	err = s.ImageChunks(ctx, "d1", sub.Key, "selfie", func([]byte) error {
+		if yields++; yields == 5 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || yields != 5 {
+		t.Errorf("ImageChunks stopped by its fifth yield = %v after %d yields", err, yields)
+	}
 }

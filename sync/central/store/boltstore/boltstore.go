@@ -573,26 +573,80 @@ func (s *Store) ImageData(ctx context.Context, deviceID, key, image string) ([]b
 	return out, err
 }
 
-// ImageChunks implements central.Store.
+// imageBatch is how many bytes of chunks ImageChunks copies out of a read
+// transaction at a time.
+const imageBatch = 1 << 20
+
+// ImageChunks implements central.Store. yield runs outside any read
+// transaction, on chunks copied out a batch at a time: it writes to a
+// client, who may read slowly, and an open read transaction stops every
+// write that grows the file (bbolt remaps it only once no read holds the
+// old mapping), so a slow download would stall central's writes.
 func (s *Store) ImageChunks(ctx context.Context, deviceID, key, image string, yield func([]byte) error) error {
-	return s.view(ctx, "reading image", func(tx *bbolt.Tx) error {
-		return eachChunk(tx, deviceID, key, image, func(int64) {}, yield)
-	})
+	prefix := chunkPrefix(deviceID, key, image)
+	var last []byte // the key of the last chunk copied
+	for {
+		var batch [][]byte
+		more := false
+		err := s.view(ctx, "reading image", func(tx *bbolt.Tx) error {
+			batch, more = batch[:0], false
+			c := tx.Bucket(bucketChunks).Cursor()
+			k, v := c.Seek(prefix)
+			if last == nil {
+				if _, err := receivedOf(tx, deviceID, key, image); err != nil {
+					return err
+				}
+			} else if k, v = c.Seek(last); bytes.Equal(k, last) {
+				k, v = c.Next()
+			}
+			for size := 0; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				if size >= imageBatch {
+					more = true
+					break
+				}
+				batch = append(batch, bytes.Clone(v))
+				size += len(v)
+				last = bytes.Clone(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, chunk := range batch {
+			if err := yield(chunk); err != nil {
+				return err
+			}
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// receivedOf is how many bytes of an image were received; ErrNotFound
+// without the submission or the image.
+func receivedOf(tx *bbolt.Tx, deviceID, key, image string) (int64, error) {
+	var sub central.Submission
+	if err := get(tx.Bucket(bucketSubs), subKey(deviceID, key), &sub); err != nil {
+		return 0, err
+	}
+	im, ok := sub.Image(image)
+	if !ok {
+		return 0, central.ErrNotFound
+	}
+	return im.Received, nil
 }
 
 // eachChunk calls yield with each stored chunk of an image in order
 // (slices of the file, valid during tx), once sized has been told how
 // many bytes were received.
 func eachChunk(tx *bbolt.Tx, deviceID, key, image string, sized func(received int64), yield func([]byte) error) error {
-	var sub central.Submission
-	if err := get(tx.Bucket(bucketSubs), subKey(deviceID, key), &sub); err != nil {
+	received, err := receivedOf(tx, deviceID, key, image)
+	if err != nil {
 		return err
 	}
-	im, ok := sub.Image(image)
-	if !ok {
-		return central.ErrNotFound
-	}
-	sized(im.Received)
+	sized(received)
 	prefix := chunkPrefix(deviceID, key, image)
 	c := tx.Bucket(bucketChunks).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {

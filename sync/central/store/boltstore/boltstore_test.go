@@ -482,3 +482,55 @@ func TestSealStoredUsers(t *testing.T) {
 		return pagesInUse(t, raw.(*Store), path)
 	})
 }
+
+// TestImageChunksOutsideRead: a write that grows the file completes while
+// an image's reader is inside a yield (a client reading slowly): the
+// chunks are copied out of the read transaction before they are yielded,
+// as bbolt remaps a growing file only once no read holds the old mapping.
+func TestImageChunksOutsideRead(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "central.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	img := bytes.Repeat([]byte{0xFF, 0xD8, 0xFF, 0xE0}, 1<<18)
+	sum := sha256.Sum256(img)
+	sub := central.Submission{
+		DeviceID: "d1", Key: protocol.SubmissionKey("s1"), ID: "s1", ManifestHash: []byte("m"), ReceivedAt: time.Now().UTC(),
+		Payload: []byte(`{}`),
+		Images:  []central.ImageProgress{{ImageMeta: protocol.ImageMeta{Name: "selfie", Size: int64(len(img)), SHA256: sum[:], Key: make([]byte, 32)}}},
+	}
+	if _, _, err := s.BeginSubmission(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendChunk(ctx, central.Chunk{DeviceID: "d1", Key: sub.Key, Image: "selfie", Data: img, At: sub.ReceivedAt}); err != nil {
+		t.Fatal(err)
+	}
+	grown := false
+	err = s.ImageChunks(ctx, "d1", sub.Key, "selfie", func([]byte) error {
+		if grown {
+			return nil
+		}
+		grown = true
+		done := make(chan error, 1)
+		go func() {
+			done <- s.db.Update(func(tx *bbolt.Tx) error {
+				b, err := tx.CreateBucketIfNotExists([]byte("grow"))
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte("k"), make([]byte, 64<<20))
+			})
+		}()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(time.Minute): // a bound on a hang: the write waits for this yield to return
+			return errors.New("a write growing the file waited for the image's reader")
+		}
+	})
+	if err != nil || !grown {
+		t.Fatalf("ImageChunks with a write growing the file in its yield: %v", err)
+	}
+}

@@ -644,21 +644,26 @@ func (s *Store) ImageData(ctx context.Context, deviceID, key, image string) ([]b
 	return out, nil
 }
 
-// ImageChunks implements central.Store. The rows stream from the server a
-// chunk at a time.
+// ImageChunks implements central.Store. Each chunk is a query of its own
+// on a connection taken from the pool for it: yield writes to a client,
+// who may read slowly, and a connection held through a download would let
+// a few slow readers take the whole pool.
 func (s *Store) ImageChunks(ctx context.Context, deviceID, key, image string, yield func([]byte) error) error {
-	err := s.query(ctx, func(c *pgx.Conn) error {
-		return eachChunk(ctx, c, deviceID, key, image, func(int64) {}, yield)
-	})
-	if err != nil {
+	if err := eachChunk(ctx, s.pool, deviceID, key, image, func(int64) {}, yield); err != nil {
 		return fmt.Errorf("reading image: %w", err)
 	}
 	return nil
 }
 
+// rowQuerier runs a query for one row: a connection, or the pool, which
+// takes a connection for the query alone.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // eachChunk calls yield with each stored chunk of an image in order, once
 // sized has been told how many bytes were received.
-func eachChunk(ctx context.Context, c *pgx.Conn, deviceID, key, image string, sized func(received int64), yield func([]byte) error) error {
+func eachChunk(ctx context.Context, c rowQuerier, deviceID, key, image string, sized func(received int64), yield func([]byte) error) error {
 	var received int64
 	err := c.QueryRow(ctx, `SELECT received FROM images WHERE device_id = $1 AND key = $2 AND name = $3`, deviceID, key, image).Scan(&received)
 	if err != nil {

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -510,4 +511,52 @@ func dumpRows(t *testing.T, raw central.Store) []byte {
 		all = append(all, text...)
 	}
 	return all
+}
+
+// TestImageChunksHoldNoConnection: while an image's reader is inside a
+// yield (a client reading slowly), every connection of the pool can be
+// taken: the reader holds none between its chunks' queries, so slow
+// downloads cannot take the pool.
+func TestImageChunksHoldNoConnection(t *testing.T) {
+	ctx := context.Background()
+	s := openFresh(t)
+	defer s.Close()
+	img := bytes.Repeat([]byte{0xFF, 0xD8, 0xFF, 0xE0}, 1<<12)
+	sum := sha256.Sum256(img)
+	sub := central.Submission{
+		DeviceID: "d1", Key: protocol.SubmissionKey("s1"), ID: "s1", ManifestHash: []byte("m"), ReceivedAt: time.Now().UTC(),
+		Payload: []byte(`{}`),
+		Images:  []central.ImageProgress{{ImageMeta: protocol.ImageMeta{Name: "selfie", Size: int64(len(img)), SHA256: sum[:], Key: make([]byte, 32)}}},
+	}
+	if _, _, err := s.BeginSubmission(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendChunk(ctx, central.Chunk{DeviceID: "d1", Key: sub.Key, Image: "selfie", Data: img, At: sub.ReceivedAt}); err != nil {
+		t.Fatal(err)
+	}
+	yields := 0
+	err := s.ImageChunks(ctx, "d1", sub.Key, "selfie", func([]byte) error {
+		yields++
+		// A bound on a hang: with a connection held by the reader, the
+		// last Acquire waits for this yield to return.
+		actx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		var held []*pgxpool.Conn
+		defer func() {
+			for _, c := range held {
+				c.Release()
+			}
+		}()
+		for range s.pool.Stat().MaxConns() {
+			c, err := s.pool.Acquire(actx)
+			if err != nil {
+				return fmt.Errorf("taking the pool's connection %d of %d while the image is read: %w", len(held)+1, s.pool.Stat().MaxConns(), err)
+			}
+			held = append(held, c)
+		}
+		return nil
+	})
+	if err != nil || yields != 1 {
+		t.Fatalf("ImageChunks = %v after %d yields", err, yields)
+	}
 }
