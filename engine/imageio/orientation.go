@@ -3,16 +3,25 @@ package imageio
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/crc32"
 )
 
 // Orientation is the EXIF orientation (1-8) by which Decode turns a JPEG,
-// 1 when it turns it not (no tag, another format). OpenCV reads the first
-// APP1 segment only, the first Orientation entry of its IFD0, its value as
-// a SHORT whatever its type; so does this, so that whoever maps points to
-// the decoded picture (the console drawing the engine's boxes) turns a
-// file as the engine saw it even when its segments disagree (an XMP
-// segment first, a second Exif one, a duplicate entry).
+// a PNG or a TIFF, 1 when it turns it not (no tag, another format). In a
+// JPEG OpenCV reads the first APP1 segment only, the first Orientation
+// entry of its IFD0, its value as a SHORT whatever its type; so does this,
+// so that whoever maps points to the decoded picture (the console drawing
+// the engine's boxes) turns a file as the engine saw it even when its
+// segments disagree (an XMP segment first, a second Exif one, a duplicate
+// entry). A PNG's eXIf chunk and a TIFF's own first directory are read the
+// same way (pngOrientation, tiffOrientation): OpenCV turns those too.
 func Orientation(data []byte) int {
+	switch {
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return valid(pngOrientation(data))
+	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
+		return valid(tiffOrientation(data))
+	}
 	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
 		return 1
 	}
@@ -36,24 +45,66 @@ func Orientation(data []byte) int {
 			return 1
 		}
 		if m == 0xE1 {
-			if o := exifOrientation(data[i+4 : i+2+n]); o >= 1 && o <= 8 {
-				return o
-			}
-			return 1
+			return valid(exifOrientation(data[i+4 : i+2+n]))
 		}
 		i += 2 + n
 	}
 	return 1
 }
 
+// valid is o when it is an orientation, else 1: OpenCV leaves a picture
+// with any other value as stored.
+func valid(o int) int {
+	if o >= 1 && o <= 8 {
+		return o
+	}
+	return 1
+}
+
+// pngOrientation is the orientation in a PNG's eXIf chunk (a TIFF
+// structure without the JPEG's "Exif" header), 0 when there is none.
+// libpng, which OpenCV reads it through, keeps the first eXIf chunk it
+// accepts, before the image data or after it: whole (its CRC matches), of
+// two bytes at least and starting with "II" or "MM"; it passes over the
+// others.
+func pngOrientation(d []byte) int {
+	for i := 8; i+12 <= len(d); {
+		n := int64(binary.BigEndian.Uint32(d[i:]))
+		end := int64(i) + 12 + n
+		if end > int64(len(d)) {
+			return 0
+		}
+		typ, body := d[i+4:i+8], d[i+8:end-4]
+		switch string(typ) {
+		case "IEND":
+			return 0
+		case "eXIf":
+			if crc32.ChecksumIEEE(d[i+4:end-4]) == binary.BigEndian.Uint32(d[end-4:]) &&
+				len(body) >= 2 && body[0] == body[1] && (body[0] == 'I' || body[0] == 'M') {
+				return tiffOrientation(body)
+			}
+		}
+		i = int(end)
+	}
+	return 0
+}
+
 // exifOrientation is the value of the first Orientation (0x0112) entry of
 // IFD0 in an APP1 segment's data, 0 when there is none.
 func exifOrientation(d []byte) int {
 	const header = "Exif\x00\x00"
-	if !bytes.HasPrefix(d, []byte(header)) || len(d) < len(header)+8 {
+	if !bytes.HasPrefix(d, []byte(header)) {
 		return 0
 	}
-	t := d[len(header):]
+	return tiffOrientation(d[len(header):])
+}
+
+// tiffOrientation is the value of the first Orientation (0x0112) entry of
+// the first directory of a TIFF structure, 0 when there is none.
+func tiffOrientation(t []byte) int {
+	if len(t) < 8 {
+		return 0
+	}
 	var bo binary.ByteOrder
 	switch string(t[:2]) {
 	case "II":
