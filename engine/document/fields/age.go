@@ -18,24 +18,27 @@ type Age struct {
 	Vouched bool `json:"vouched"`
 }
 
-// holderAge is the age by fs's birth date at now, nil when no full date
-// was read (an MRZ may leave the day or month unknown).
+// holderAge is the age by fs's birth date at now, nil when no date was
+// read. An MRZ may leave the day, or the month and day, unknown ("<<"):
+// the age is then the youngest the date allows (born on its last day), so
+// that a holder born in 2016 is no adult for a service's minimum age, and
+// vouched only when the date's first day gives the same age (a birth month
+// whose every day is past this year's): otherwise the holder may be a year
+// older, which no reading tells.
 func holderAge(fs map[string]Field, m *mrz.Result, nik *NIK, now time.Time) *Age {
 	b, ok := fs[FieldBirthDate]
 	if !ok {
 		return nil
 	}
-	born, err := time.Parse(time.DateOnly, b.Value)
-	if err != nil {
+	first, last, ok := birthSpan(b.Value)
+	if !ok {
 		return nil
 	}
-	years := now.Year() - born.Year()
-	if now.Month() < born.Month() || now.Month() == born.Month() && now.Day() < born.Day() {
-		years--
-	}
-	if years < 0 {
+	years, oldest := yearsOld(last, now), yearsOld(first, now)
+	if oldest < 0 {
 		return nil
 	}
+	years = max(years, 0) // born this year, on a day not known to be past
 	a := &Age{Years: years}
 	switch b.Source {
 	case SourceMRZ:
@@ -43,5 +46,30 @@ func holderAge(fs map[string]Field, m *mrz.Result, nik *NIK, now time.Time) *Age
 	case SourceVisual:
 		a.Vouched = nik != nil && nik.Valid && nik.sameBirthDate(b.Value)
 	}
+	a.Vouched = a.Vouched && years == oldest
 	return a
+}
+
+// birthSpan is the first and the last day a birth date read as
+// YYYY-MM-DD, YYYY-MM or YYYY may be.
+func birthSpan(v string) (first, last time.Time, ok bool) {
+	for _, f := range []struct {
+		layout       string
+		months, days int
+	}{{time.DateOnly, 0, 1}, {"2006-01", 1, 0}, {"2006", 12, 0}} {
+		if d, err := time.Parse(f.layout, v); err == nil {
+			return d, d.AddDate(0, f.months, f.days-1), true
+		}
+	}
+	return time.Time{}, time.Time{}, false
+}
+
+// yearsOld is the age in whole years at now of one born on born: a
+// birthday on 29 February comes on 1 March in other years.
+func yearsOld(born, now time.Time) int {
+	years := now.Year() - born.Year()
+	if now.Month() < born.Month() || now.Month() == born.Month() && now.Day() < born.Day() {
+		years--
+	}
+	return years
 }

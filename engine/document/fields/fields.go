@@ -113,8 +113,9 @@ type Result struct {
 	// valid for life never expires.
 	Expired bool `json:"expired"`
 	NIK     *NIK `json:"nik,omitempty"`
-	// Age is the holder's age by the birth date read; nil when none was
-	// read in full.
+	// Age is the holder's age by the birth date read (the youngest it
+	// allows when the MRZ leaves its day or month unknown); nil when none
+	// was read.
 	Age *Age `json:"age,omitempty"`
 }
 
