@@ -33,6 +33,7 @@ import (
 	"github.com/openkyc/kyc/engine/document"
 	"github.com/openkyc/kyc/engine/document/fields"
 	"github.com/openkyc/kyc/engine/document/forensics"
+	"github.com/openkyc/kyc/engine/document/mrz"
 	"github.com/openkyc/kyc/engine/face"
 	"github.com/openkyc/kyc/engine/internal/timing"
 	"github.com/openkyc/kyc/engine/risk"
@@ -356,9 +357,10 @@ func holderName(doc *document.Result) string {
 
 // dataChecks is the share of the document's data checks that pass: the
 // MRZ check digits, each MRZ/visual or NIK/printed agreement, the NIK's
-// own validity and whether the document's validity could be read at all
+// own validity, whether the document's validity could be read at all
 // (an expiry date, or a KTP's "for life"): a document whose expiry is
-// unreadable is not known to be in force. ok is false when the document
+// unreadable is not known to be in force, and whether the MRZ's dates its
+// check digits vouch for are dates. ok is false when the document
 // offered nothing to check.
 func dataChecks(doc *document.Result) (float64, bool) {
 	pass, total := 0.0, 0.0
@@ -371,6 +373,12 @@ func dataChecks(doc *document.Result) (float64, bool) {
 	if doc.MRZ != nil {
 		total++
 		pass += float64(doc.MRZ.ValidScore) / 100
+		// A date its check digit vouches for that no calendar has (30
+		// February, month 13) is no misreading: the zone was written so.
+		// It is a failed check of its own, or a document whose birth date
+		// is no date would pass whole, with no age for a minimum age to
+		// judge.
+		total += float64(impossibleDates(doc.MRZ))
 	}
 	if doc.NIK != nil {
 		total++
@@ -385,6 +393,26 @@ func dataChecks(doc *document.Result) (float64, bool) {
 	// check of its own.
 	total += float64(len(doc.Mismatches))
 	return pass / total, true
+}
+
+// impossibleDates counts the zone's birth and expiry dates whose check
+// digit validates but which read as no date; a date of fillers alone
+// (unknown) is not one.
+func impossibleDates(m *mrz.Result) int {
+	valid := map[string]bool{}
+	for _, c := range m.Checks {
+		valid[c.Name] = c.Valid
+	}
+	n := 0
+	for _, d := range []struct{ check, raw, iso string }{
+		{mrz.CheckBirthDate, m.Fields.BirthDate, m.Fields.BirthDateISO},
+		{mrz.CheckExpiryDate, m.Fields.ExpiryDate, m.Fields.ExpiryDateISO},
+	} {
+		if valid[d.check] && d.iso == "" && strings.Trim(d.raw, "<") != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Prepared is the document half of a verification (the document pipelines
