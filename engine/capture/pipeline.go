@@ -154,6 +154,12 @@ func read(ctx context.Context, src source.Source, out chan Frame, everyFrame boo
 			return err
 		}
 		setState(source.StateConnected)
+		// A stream may change its frames' size as it goes, past what its
+		// start declared (source.Open checks that).
+		if err := source.CheckFrameSize(img.Cols(), img.Rows()); err != nil {
+			img.Close()
+			return fmt.Errorf("frame %d of %s: %w", seq, info.Name, err)
+		}
 		f := Frame{Seq: seq, Image: img, Time: time.Since(start)}
 		if !info.Kind.Live() && info.FPS > 0 {
 			f.Time = time.Duration(float64(seq) / info.FPS * float64(time.Second))

@@ -10,6 +10,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/capture/source"
+	"github.com/openkyc/kyc/engine/imageio"
 )
 
 // camera is a fake live source delivering n frames at fps; reads fail from
@@ -126,5 +127,55 @@ func TestRunStopsWhenDone(t *testing.T) {
 	st, err := Run(context.Background(), cam, g, Options{})
 	if err != nil || st.Analysed != 3 || st.Seen > 20 {
 		t.Errorf("stats %+v, err %v: want to stop after 3 analysed", st, err)
+	}
+}
+
+// sized is a fake file source of frames of the sizes given, one a read.
+type sized struct {
+	sizes [][2]int
+	read  int
+}
+
+func (s *sized) Info() source.Info {
+	return source.Info{Kind: source.KindFile, Name: "fake", Width: 16, Height: 16, FPS: 10}
+}
+
+func (s *sized) Read(ctx context.Context, dst *gocv.Mat) error {
+	if s.read >= len(s.sizes) {
+		return io.EOF
+	}
+	w, h := s.sizes[s.read][0], s.sizes[s.read][1]
+	s.read++
+	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC1)
+	defer m.Close()
+	m.CopyTo(dst)
+	return nil
+}
+
+func (s *sized) Close() error { return nil }
+
+// TestRunRefusesHugeFrames: a frame larger than a still image may be (a
+// stream whose frames grow after its start) ends the run with
+// imageio.ErrTooLarge before any guide keeps copies of it.
+func TestRunRefusesHugeFrames(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		size     [2]int
+		analysed int
+	}{
+		{"as large as allowed", [2]int{8000, 5000}, 2},
+		{"a pixel over", [2]int{8000, 5001}, 1},
+		{"a side over", [2]int{imageio.MaxSide + 1, 1}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := &slowGuide{}
+			st, err := Run(context.Background(), &sized{sizes: [][2]int{{16, 16}, c.size}}, g, Options{EveryFrame: true})
+			if tooLarge := c.analysed < 2; errors.Is(err, imageio.ErrTooLarge) != tooLarge || !tooLarge && err != nil {
+				t.Fatalf("Run = %v, want ErrTooLarge %v", err, tooLarge)
+			}
+			if st.Analysed != c.analysed {
+				t.Errorf("analysed %d frames, want %d", st.Analysed, c.analysed)
+			}
+		})
 	}
 }

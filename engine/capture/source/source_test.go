@@ -1,7 +1,9 @@
 package source
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
@@ -15,6 +17,8 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/openkyc/kyc/engine/imageio"
 )
 
 func TestParse(t *testing.T) {
@@ -457,4 +461,62 @@ func captureStderr(t *testing.T, f func()) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestOpenRefusesHugeFrames: a video file whose headers and frames declare
+// frames larger than a still image may be (8000x6000, 48 MP, in 6 KB of
+// MJPEG) is refused at Open, before any frame is decoded into memory; one
+// of the size of a camera's opens.
+func TestOpenRefusesHugeFrames(t *testing.T) {
+	for _, c := range []struct {
+		w, h     uint16
+		tooLarge bool
+	}{{160, 120, false}, {8000, 6000, true}, {8000, 5000, false}} {
+		path := filepath.Join(t.TempDir(), "clip.avi")
+		vw, err := gocv.VideoWriterFile(path, "MJPG", 15, 160, 120, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []uint8{20, 120, 220} {
+			m := frame(160, 120, v)
+			if err := vw.Write(m); err != nil {
+				t.Fatal(err)
+			}
+			m.Close()
+		}
+		vw.Close()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each frame's JPEG frame header, the stream's BITMAPINFOHEADER
+		// and the file's main header say the size.
+		for i := 0; i+9 < len(b); i++ {
+			if b[i] == 0xFF && b[i+1] == 0xC0 {
+				binary.BigEndian.PutUint16(b[i+5:], c.h)
+				binary.BigEndian.PutUint16(b[i+7:], c.w)
+			}
+		}
+		for tag, off := range map[string]int{"strf": 12, "avih": 40} {
+			k := bytes.Index(b, []byte(tag))
+			if k < 0 {
+				t.Fatalf("no %s in the AVI", tag)
+			}
+			binary.LittleEndian.PutUint32(b[k+off:], uint32(c.w))
+			binary.LittleEndian.PutUint32(b[k+off+4:], uint32(c.h))
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := Open(context.Background(), Spec{Kind: KindFile, Target: path}, Options{})
+		if errors.Is(err, imageio.ErrTooLarge) != c.tooLarge || !c.tooLarge && err != nil {
+			t.Errorf("%dx%d: Open = %v, want ErrTooLarge %v", c.w, c.h, err, c.tooLarge)
+		}
+		if err == nil {
+			if info := src.Info(); info.Width != int(c.w) || info.Height != int(c.h) {
+				t.Errorf("%dx%d: the file opened as %dx%d", c.w, c.h, info.Width, info.Height)
+			}
+			src.Close()
+		}
+	}
 }

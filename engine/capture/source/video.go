@@ -9,6 +9,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/camera"
+	"github.com/openkyc/kyc/engine/imageio"
 )
 
 // video reads frames through OpenCV's VideoCapture: V4L2 for devices,
@@ -58,7 +59,25 @@ func openURI(kind Kind, uri string) (Source, error) {
 		return nil, fmt.Errorf("opening %s %s: %w", kind, ForLog(uri), orNotOpened(nil))
 	}
 	// Info.Name goes into errors, logs and the CLI's output.
-	return newVideo(vc, kind, ForLog(uri)), nil
+	v := newVideo(vc, kind, ForLog(uri))
+	if err := CheckFrameSize(v.info.Width, v.info.Height); err != nil {
+		vc.Close()
+		return nil, fmt.Errorf("opening %s %s: %w", kind, v.info.Name, err)
+	}
+	return v, nil
+}
+
+// CheckFrameSize refuses frames larger than a still image may be
+// (imageio.DefaultMaxPixels, imageio.MaxSide): a video file of a few
+// kilobytes may declare frames of 16000x16000, each decoded into 768 MB of
+// BGR, several of which a guide keeps (4.5 MB of MJPEG took 2 GB). It is
+// imageio.ErrTooLarge.
+func CheckFrameSize(w, h int) error {
+	if int64(w)*int64(h) > imageio.DefaultMaxPixels || max(w, h) > imageio.MaxSide {
+		return fmt.Errorf("%w: frames of %dx%d, over %d pixels or %d on a side",
+			imageio.ErrTooLarge, w, h, imageio.DefaultMaxPixels, imageio.MaxSide)
+	}
+	return nil
 }
 
 func closeCapture(vc *gocv.VideoCapture) {
