@@ -2,7 +2,9 @@ package imageio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -10,7 +12,7 @@ import (
 
 // FuzzDecode: whatever the bytes, Decode gives an 8-bit BGR image no larger
 // than allowed, or one of its sentinel errors; never a panic, and never an
-// image for bytes that Size refuses. The seeds are small files of every
+// image for bytes that Size refuses; Orientation says 1-8. The seeds are small files of every
 // format Decode takes, encoded here.
 func FuzzDecode(f *testing.F) {
 	src := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(30, 120, 210, 0), 12, 16, gocv.MatTypeCV8UC3)
@@ -30,8 +32,17 @@ func FuzzDecode(f *testing.F) {
 	f.Add(withOrientation(bytes.Clone(prog.GetBytes()), 6))
 	prog.Close()
 	f.Add(tiledTIFF(16, 12, 256, 256))
+	f.Add(stripTIFF(4, 3, 6, make([]byte, 12)))
+	if png, err := gocv.IMEncode(gocv.PNGFileExt, src); err == nil {
+		b := png.GetBytes()
+		f.Add(slices.Concat(b[:33], pngChunk("eXIf", exifOrientations(binary.BigEndian, 3, 6)[6:]), b[33:]))
+		png.Close()
+	}
 	const maxPixels = 1 << 16 // small, so a fuzzed header's size is refused quickly
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if o := Orientation(data); o < 1 || o > 8 {
+			t.Fatalf("Orientation = %d", o)
+		}
 		m, err := Decode(data, maxPixels)
 		defer m.Close()
 		if err != nil {
