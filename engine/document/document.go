@@ -208,6 +208,13 @@ func (a *Analyzer) Analyze(ctx context.Context, front Image, back *Image, onPort
 	if front.Mat.Empty() {
 		return nil, fmt.Errorf("document: %w", ocr.ErrBadImage)
 	}
+	// Every stage reads 8-bit BGR; OpenCV aborts the process on some
+	// other depths (a 16-bit photo decoded as such, its edges found).
+	for _, side := range []*Image{&front, back} {
+		if side != nil && !side.Mat.Empty() && side.Mat.Type() != gocv.MatTypeCV8UC3 {
+			return nil, fmt.Errorf("document: %w (got %dx%d type %v)", ocr.ErrBadImage, side.Mat.Cols(), side.Mat.Rows(), side.Mat.Type())
+		}
+	}
 	// A photo forensics would refuse is refused before the page is read:
 	// otherwise every model ran on it first, for seconds.
 	// A strip also costs the MRZ search a page scaled up to its width.

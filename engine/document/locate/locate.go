@@ -38,8 +38,9 @@ func (f Format) Aspect() float64 {
 	return 0
 }
 
-// ErrEmptyImage is returned for an empty or non-colour Mat.
-var ErrEmptyImage = errors.New("empty image")
+// ErrEmptyImage is returned for an empty Mat, or one that is not 8-bit
+// BGR (OpenCV's edge detector aborts the process on another depth).
+var ErrEmptyImage = errors.New("empty image, or not 8-bit BGR")
 
 // Point is a sub-pixel image position.
 type Point struct {
@@ -103,9 +104,9 @@ func DefaultOptions() Options {
 	return Options{WorkWidth: 480, MinArea: 0.08, MaxSkew: 35, MinScore: 0.6}
 }
 
-// Find looks for the document in a BGR image.
+// Find looks for the document in an 8-bit BGR image.
 func Find(img gocv.Mat, opt Options) (Result, error) {
-	if img.Empty() || img.Channels() != 3 {
+	if img.Empty() || img.Type() != gocv.MatTypeCV8UC3 {
 		return Result{}, ErrEmptyImage
 	}
 	if opt == (Options{}) {

@@ -1,6 +1,7 @@
 package locate
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -163,5 +164,27 @@ func BenchmarkFind720p(b *testing.B) {
 		if r, err := Find(scene, Options{}); err != nil || !r.Found {
 			b.Fatal("not found", err)
 		}
+	}
+}
+
+// TestFindRefusesOtherDepths: a 3-channel image of another depth than
+// 8 bits (a 16-bit photo decoded as such, a float one) is ErrEmptyImage;
+// OpenCV's edge detector aborted the whole process on it.
+func TestFindRefusesOtherDepths(t *testing.T) {
+	for _, c := range []struct {
+		typ  gocv.MatType
+		want error
+	}{
+		{gocv.MatTypeCV8UC3, nil},
+		{gocv.MatTypeCV16UC3, ErrEmptyImage},
+		{gocv.MatTypeCV32FC3, ErrEmptyImage},
+		{gocv.MatTypeCV8SC3, ErrEmptyImage},
+		{gocv.MatTypeCV8UC1, ErrEmptyImage},
+	} {
+		m := gocv.NewMatWithSize(300, 400, c.typ)
+		if _, err := Find(m, Options{}); !errors.Is(err, c.want) || c.want == nil && err != nil {
+			t.Errorf("a 400x300 image of type %v: Find = %v, want %v", c.typ, err, c.want)
+		}
+		m.Close()
 	}
 }
