@@ -550,8 +550,10 @@ func Analyze(ctx context.Context, raw []byte, img gocv.Mat, opts Options) (Repor
 		return Report{}, fmt.Errorf("forensics: %w: %dx%d, need %d on each side and at most %d times as long as wide",
 			ErrTooSmall, img.Cols(), img.Rows(), MinSide, MaxAspect)
 	}
-	if img.Channels() != 3 {
-		return Report{}, fmt.Errorf("forensics: want a 3-channel BGR image, got %d channels", img.Channels())
+	if img.Type() != gocv.MatTypeCV8UC3 {
+		// OpenCV aborts the process on another depth (its colour
+		// conversions assert 8 bits or float).
+		return Report{}, fmt.Errorf("forensics: want an 8-bit BGR image, got %d channels of type %v", img.Channels(), img.Type())
 	}
 
 	if err := ctx.Err(); err != nil {

@@ -397,3 +397,20 @@ func TestEditorNames(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeRefusesOtherDepths: a 3-channel image of another depth than
+// 8 bits is an error; OpenCV's colour conversion aborted the whole
+// process on a 16-bit one.
+func TestAnalyzeRefusesOtherDepths(t *testing.T) {
+	for _, c := range []struct {
+		typ gocv.MatType
+		ok  bool
+	}{{gocv.MatTypeCV8UC3, true}, {gocv.MatTypeCV16UC3, false}, {gocv.MatTypeCV32FC3, false}, {gocv.MatTypeCV8UC4, false}} {
+		m := gocv.NewMatWithSize(600, 800, c.typ)
+		_, err := Analyze(context.Background(), nil, m, Options{})
+		m.Close()
+		if (err == nil) != c.ok {
+			t.Errorf("an 800x600 image of type %v: Analyze = %v, want success %v", c.typ, err, c.ok)
+		}
+	}
+}
