@@ -399,15 +399,30 @@ func TestEditorNames(t *testing.T) {
 }
 
 // TestAnalyzeRefusesOtherDepths: a 3-channel image of another depth than
-// 8 bits is an error; OpenCV's colour conversion aborted the whole
-// process on a 16-bit one.
+// 8 bits is an error, to Analyze and to each exported check; OpenCV's
+// colour conversion aborted the whole process on a 16-bit one.
 func TestAnalyzeRefusesOtherDepths(t *testing.T) {
 	for _, c := range []struct {
 		typ gocv.MatType
 		ok  bool
 	}{{gocv.MatTypeCV8UC3, true}, {gocv.MatTypeCV16UC3, false}, {gocv.MatTypeCV32FC3, false}, {gocv.MatTypeCV8UC4, false}} {
 		m := gocv.NewMatWithSize(600, 800, c.typ)
-		_, err := Analyze(context.Background(), nil, m, Options{})
+		ctx, box := context.Background(), image.Rect(200, 150, 400, 400)
+		for name, run := range map[string]func() error{
+			"Analyze":         func() error { _, err := Analyze(ctx, nil, m, Options{}); return err },
+			"AnalyzePortrait": func() error { _, err := AnalyzePortrait(ctx, m, box, Options{}); return err },
+			"Reproduction":    func() error { _, _, err := Reproduction(ctx, m, image.Rect(0, 0, 800, 600), 0, Options{}); return err },
+			"AnalyzeGhost": func() error {
+				marks := FaceMarks{Box: box}
+				_, err := AnalyzeGhost(ctx, m, marks, FaceMarks{Box: image.Rect(500, 150, 700, 400)}, Options{})
+				return err
+			},
+		} {
+			if err := run(); !c.ok && err == nil {
+				t.Errorf("an 800x600 image of type %v: %s succeeded", c.typ, name)
+			}
+		}
+		_, err := Analyze(ctx, nil, m, Options{})
 		m.Close()
 		if (err == nil) != c.ok {
 			t.Errorf("an 800x600 image of type %v: Analyze = %v, want success %v", c.typ, err, c.ok)

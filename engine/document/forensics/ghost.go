@@ -57,8 +57,8 @@ var ghostTemplate = func() [5]gocv.Point2f {
 // from another photo, far less. img is not modified.
 func AnalyzeGhost(ctx context.Context, img gocv.Mat, main, ghost FaceMarks, opts Options) (Check, error) {
 	opts = opts.withDefaults()
-	if img.Empty() || img.Channels() != 3 {
-		return Check{}, fmt.Errorf("forensics: want a 3-channel BGR image")
+	if img.Empty() || img.Type() != gocv.MatTypeCV8UC3 {
+		return Check{}, fmt.Errorf("forensics: want an 8-bit BGR image")
 	}
 	if ghost.Box.Dx() < GhostMinSide || ghost.Box.Dy() < GhostMinSide {
 		return Check{}, fmt.Errorf("forensics: %w: ghost %v", ErrTooSmall, ghost.Box)

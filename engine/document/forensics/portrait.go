@@ -61,8 +61,8 @@ const portraitBlock = 8
 // not modified.
 func AnalyzePortrait(ctx context.Context, img gocv.Mat, face image.Rectangle, opts Options) ([]Check, error) {
 	opts = opts.withDefaults()
-	if img.Channels() != 3 {
-		return nil, fmt.Errorf("forensics: want a 3-channel BGR image, got %d channels", img.Channels())
+	if img.Type() != gocv.MatTypeCV8UC3 {
+		return nil, fmt.Errorf("forensics: want an 8-bit BGR image, got %d channels of type %v", img.Channels(), img.Type())
 	}
 	page := image.Pt(img.Cols(), img.Rows())
 	face = face.Intersect(image.Rectangle{Max: page})

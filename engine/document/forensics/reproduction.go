@@ -41,8 +41,8 @@ func Reproduction(ctx context.Context, img gocv.Mat, r image.Rectangle, axisBand
 	if img.Empty() || full.Dx() < MinSide || full.Dy() < MinSide {
 		return Liveness{}, Traces{}, fmt.Errorf("forensics: %w: region %v, need %d on each side", ErrTooSmall, full, MinSide)
 	}
-	if img.Channels() != 3 {
-		return Liveness{}, Traces{}, fmt.Errorf("forensics: want a 3-channel BGR image, got %d channels", img.Channels())
+	if img.Type() != gocv.MatTypeCV8UC3 {
+		return Liveness{}, Traces{}, fmt.Errorf("forensics: want an 8-bit BGR image, got %d channels of type %v", img.Channels(), img.Type())
 	}
 	// spectralPeaks reads tiles of a continuous buffer: a copy of the
 	// region.
