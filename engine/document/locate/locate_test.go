@@ -188,3 +188,37 @@ func TestFindRefusesOtherDepths(t *testing.T) {
 		m.Close()
 	}
 }
+
+// TestFindInRegion: a region of a larger image (its rows apart in
+// memory) gives the outline the same image gives copied whole, refined
+// at full resolution: the refinement read its pixels as one array and
+// skipped a region before.
+func TestFindInRegion(t *testing.T) {
+	card := synth.Card(synth.CardOptions{Width: 856, Lines: []string{"NIK 3171234567890001", "NAMA BUDI SANTOSO"}, Seed: 2})
+	defer card.Close()
+	bg := synth.Background(1280, 720, 77)
+	defer bg.Close()
+	scene, _ := synth.Place(bg, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.6, Rotate: 7, Tilt: 10})
+	defer scene.Close()
+	wide := gocv.NewMatWithSize(820, 1480, gocv.MatTypeCV8UC3)
+	defer wide.Close()
+	region := wide.Region(image.Rect(100, 50, 1380, 770))
+	defer region.Close()
+	scene.CopyTo(&region)
+	if region.IsContinuous() {
+		t.Fatal("the region is continuous; the test needs one that is not")
+	}
+	whole, err := Find(scene, Options{})
+	if err != nil || !whole.Found {
+		t.Fatalf("Find on the scene = %+v, %v", whole, err)
+	}
+	got, err := Find(region, Options{})
+	if err != nil || !got.Found {
+		t.Fatalf("Find on the region = %+v, %v", got, err)
+	}
+	for i := range got.Quad {
+		if d := math.Hypot(got.Quad[i].X-whole.Quad[i].X, got.Quad[i].Y-whole.Quad[i].Y); d > 0.01 {
+			t.Errorf("corner %d: %v in the region, %v in the scene", i, got.Quad[i], whole.Quad[i])
+		}
+	}
+}

@@ -14,6 +14,13 @@ import (
 // which at full size is a percent of the frame: enough to cut the edge of
 // a field off the rectified card.
 func refine(img gocv.Mat, q Quad, radius float64) Quad {
+	// The pixels are read as one array: a region of a larger image (its
+	// rows apart in memory) is copied first, else it went unrefined.
+	if !img.IsContinuous() {
+		c := img.Clone()
+		defer c.Close()
+		img = c
+	}
 	w, h := img.Cols(), img.Rows()
 	pix, err := img.DataPtrUint8()
 	if err != nil || len(pix) < w*h*3 {
