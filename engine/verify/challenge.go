@@ -8,6 +8,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/openkyc/kyc/engine/document/forensics"
 	"github.com/openkyc/kyc/engine/face"
 )
 
@@ -122,8 +123,15 @@ func challengeEvidence(selfie face.Analysis, frames []challengeFace, threshold f
 			if tr := f.traces.Traces; tr != nil {
 				r.TraceMass = tr.ChromaMass + tr.LumaMass
 			}
-			if r.Reproduction {
+			switch {
+			case r.Reproduction:
 				traced = append(traced, fmt.Sprintf("%s: trace mass %.2f, score %.2f", f.prompt, r.TraceMass, r.TraceScore))
+			case f.traces.Traces == nil:
+				// Too small a picture to look for a screen's pixels or a
+				// print's dots in (under forensics.MinSide round the face):
+				// a frame that could not be checked does not pass the
+				// check, or a replay would be sent as thumbnails.
+				traced = append(traced, fmt.Sprintf("%s: too small a picture round the face to look for traces (under %d pixels)", f.prompt, forensics.MinSide))
 			}
 		}
 		rep.Frames = append(rep.Frames, r)

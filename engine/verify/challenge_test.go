@@ -32,7 +32,11 @@ func TestChallengeEvidenceInput(t *testing.T) {
 	turned := face.Embedding{0.5, 0.8, 0.33} // the selfie's person, head turned: similarity 0.94
 	machinery := errors.New("session closed")
 	frame := func(prompt string, e face.Embedding) challengeFace {
-		return challengeFace{prompt: prompt, face: face.Analysis{Embedding: e, Quality: face.Quality{Yaw: -25}}, traces: face.TraceCheck{Score: 1}}
+		return challengeFace{prompt: prompt, face: face.Analysis{Embedding: e, Quality: face.Quality{Yaw: -25}}, traces: face.TraceCheck{Traces: &forensics.Traces{}, Score: 1}}
+	}
+	thumbnail := func(f challengeFace) challengeFace {
+		f.traces = face.TraceCheck{Score: 1} // no traces measured: too small
+		return f
 	}
 	onScreen := func(f challengeFace) challengeFace {
 		f.traces = face.TraceCheck{Traces: &forensics.Traces{ChromaMass: 5.5, LumaMass: 1}, Score: 0.2, Reproduction: true}
@@ -60,6 +64,8 @@ func TestChallengeEvidenceInput(t *testing.T) {
 			want: risk.ChallengeFailed, traced: []string{"turn_right: trace mass 6.50, score 0.20"}, report: true, samePerson: true},
 		{name: "another person on a screen", claimed: risk.ChallengePassed, frames: []challengeFace{onScreen(frame("turn_left", other))},
 			want: risk.ChallengeFailed, evidence: []string{"turn_left: similarity"}, traced: []string{"turn_left: trace mass"}, report: true},
+		{name: "the selfie's person in a frame too small to check", claimed: risk.ChallengePassed, frames: []challengeFace{frame("turn_left", turned), thumbnail(frame("turn_right", emb))},
+			want: risk.ChallengeFailed, traced: []string{"turn_right: too small a picture round the face"}, report: true, samePerson: true},
 		{name: "passed without frames: as claimed", claimed: risk.ChallengePassed, want: risk.ChallengePassed},
 		{name: "failed challenge: frames not read", claimed: risk.ChallengeFailed, frames: []challengeFace{frame("turn_left", other)},
 			want: risk.ChallengeFailed},

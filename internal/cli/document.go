@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"gocv.io/x/gocv"
+
 	"github.com/openkyc/kyc/engine/document"
 	"github.com/openkyc/kyc/engine/document/forensics"
 	"github.com/openkyc/kyc/engine/imageio"
@@ -25,14 +27,9 @@ func openEngines(ctx context.Context, watchlistDir string) (*engines.Engines, er
 // readDocumentImage reads a document photo: its bytes for forensics and
 // its decoded pixels, with the same error codes as every image input.
 func readDocumentImage(role, path string) (document.Image, error) {
-	raw, err := imageio.ReadBytes(path)
+	raw, m, err := readImage(role, path)
 	if err != nil {
-		return document.Image{}, imageInputError(role, err)
-	}
-	m, err := imageio.Decode(raw, imageio.DefaultMaxPixels)
-	if err != nil {
-		m.Close()
-		return document.Image{}, imageInputError(role, fmt.Errorf("image %s: %w", path, err))
+		return document.Image{}, err
 	}
 	// Said before the models load, as the engine would say it after.
 	if forensics.Narrow(m.Cols(), m.Rows()) {
@@ -42,6 +39,23 @@ func readDocumentImage(role, path string) (document.Image, error) {
 			role, path, w, h, forensics.MinSide, forensics.MaxAspect)
 	}
 	return document.Image{Raw: raw, Mat: m}, nil
+}
+
+// readImage reads and decodes the picture at path (role names it in
+// errors): its bytes and the decoded image. A picture of a person (a
+// selfie, a challenge's frame) is read so; a document's also has to meet
+// its least size (readDocumentImage).
+func readImage(role, path string) ([]byte, gocv.Mat, error) {
+	raw, err := imageio.ReadBytes(path)
+	if err != nil {
+		return nil, gocv.Mat{}, imageInputError(role, err)
+	}
+	m, err := imageio.Decode(raw, imageio.DefaultMaxPixels)
+	if err != nil {
+		m.Close()
+		return nil, gocv.Mat{}, imageInputError(role, fmt.Errorf("image %s: %w", path, err))
+	}
+	return raw, m, nil
 }
 
 func runDocument(ctx context.Context, env *Env, args []string) (any, error) {

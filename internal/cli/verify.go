@@ -12,7 +12,6 @@ import (
 
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/document"
-	"github.com/openkyc/kyc/engine/imageio"
 	"github.com/openkyc/kyc/engine/risk"
 	"github.com/openkyc/kyc/engine/verify"
 	"github.com/openkyc/kyc/internal/atomicfile"
@@ -210,14 +209,9 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		defer b.Mat.Close()
 		back = &b
 	}
-	selfieRaw, err := imageio.ReadBytes(*selfiePath)
+	selfieRaw, selfie, err := readImage("selfie", *selfiePath)
 	if err != nil {
-		return nil, imageInputError("selfie", err)
-	}
-	selfie, err := imageio.Decode(selfieRaw, imageio.DefaultMaxPixels)
-	if err != nil {
-		selfie.Close()
-		return nil, imageInputError("selfie", fmt.Errorf("image %s: %w", *selfiePath, err))
+		return nil, err
 	}
 	defer selfie.Close()
 	var frames []verify.ChallengeFrame
@@ -227,11 +221,13 @@ func runVerify(ctx context.Context, env *Env, args []string) (any, error) {
 		}
 	}()
 	for _, path := range challengeFrames {
-		im, err := readDocumentImage("challenge frame", path)
+		// A camera frame like the selfie, not a document: the document's
+		// least size is no bound of it (the engine judges its face).
+		_, im, err := readImage("challenge frame", path)
 		if err != nil {
 			return nil, err
 		}
-		frames = append(frames, verify.ChallengeFrame{Prompt: filepath.Base(path), Image: im.Mat})
+		frames = append(frames, verify.ChallengeFrame{Prompt: filepath.Base(path), Image: im})
 	}
 
 	dirs, lists := dev.WatchlistDirs(), conf.Watchlists

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/engine/device"
 	"github.com/openkyc/kyc/engine/risk"
@@ -117,6 +120,14 @@ func TestVerifyChallengeOutcome(t *testing.T) {
 			t.Errorf("--challenge-frame %v: report %+v", c.frames, ch)
 		}
 	}
+	// A frame is a camera's picture, not a document: one under the
+	// document's least size is judged, not refused as an input, and fails
+	// the challenge: too small to look for a screen's or a print's traces.
+	small := filepath.Join(t.TempDir(), "small.png")
+	writeScaled(t, turned, small, 48)
+	if r := kyc(t, nil, "verify", "--document", doc, "--selfie", selfie, "--no-device-check", "--challenge", "passed", "--challenge-frame", small); r.exit != ExitOK || !strings.Contains(r.stdout, string(risk.FaceChallengeReproduction)) {
+		t.Errorf("a 48-pixel challenge frame: exit %d %s %s; want it judged, FACE_CHALLENGE_REPRODUCTION", r.exit, r.stdout, r.stderr)
+	}
 	if r := kyc(t, nil, "verify", "--document", doc, "--selfie", selfie, "--challenge", "failed", "--challenge-frame", other); r.exit != ExitUsage {
 		t.Errorf("frames of a failed challenge: exit %d, want a usage error", r.exit)
 	}
@@ -211,5 +222,22 @@ func TestDamagedPageMessage(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "nil pointer dereference") {
 		t.Errorf("stderr %q does not keep the cause", stderr.String())
+	}
+}
+
+// writeScaled writes the picture at src to dst (PNG) scaled to side
+// pixels wide.
+func writeScaled(t *testing.T, src, dst string, side int) {
+	t.Helper()
+	m := gocv.IMRead(src, gocv.IMReadColor)
+	defer m.Close()
+	if m.Empty() {
+		t.Fatalf("reading %s", src)
+	}
+	small := gocv.NewMat()
+	defer small.Close()
+	gocv.Resize(m, &small, image.Pt(side, side*m.Rows()/m.Cols()), 0, 0, gocv.InterpolationArea)
+	if !gocv.IMWrite(dst, small) {
+		t.Fatalf("writing %s", dst)
 	}
 }
