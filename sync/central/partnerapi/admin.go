@@ -401,23 +401,69 @@ func (a *API) SetDisabled(ctx context.Context, actor, id string, disabled bool) 
 	return View(p), a.audit(ctx, actor, action, id, map[string]bool{"disabled": before}, map[string]bool{"disabled": disabled})
 }
 
-// SetWebhookURL sets (or with "" removes) a partner's webhook endpoint.
-func (a *API) SetWebhookURL(ctx context.Context, actor, id, u string) (PartnerView, error) {
+// WebhookSet is a partner after its webhook URL was set, with the signing
+// secret made for it (when it had none), shown once.
+type WebhookSet struct {
+	PartnerView
+	// WebhookSecret is set when the partner had no valid signing secret:
+	// an endpoint without one would fail every delivery (the worker signs
+	// every event), so one is made with the URL, as Stripe and Standard
+	// Webhooks do when an endpoint is configured.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
+}
+
+// SetWebhookURL sets (or with "" removes) a partner's webhook endpoint. A
+// URL set on a partner with no secret valid now (one created without a
+// URL) makes one, in the answer only and audited as RotateWebhookSecret
+// audits; a partner with a secret keeps it.
+func (a *API) SetWebhookURL(ctx context.Context, actor, id, u string) (WebhookSet, error) {
 	var ve ValidationError
 	checkWebhookURL(&ve, "url", u)
 	if err := ve.err(); err != nil {
-		return PartnerView{}, err
+		return WebhookSet{}, err
+	}
+	now := a.now()
+	var fresh string
+	var sealed []byte
+	if u != "" {
+		var err error
+		if fresh, sealed, err = a.keys.newWebhookSecret(id); err != nil {
+			return WebhookSet{}, fmt.Errorf("sealing the webhook secret: %w", err)
+		}
 	}
 	var before string
+	var beforeView PartnerView
+	var made bool
 	p, err := a.cfg.Store.UpdatePartner(ctx, id, func(p *central.Partner) error {
-		before = p.Webhook.URL
+		before, beforeView, made = p.Webhook.URL, View(*p), false
 		p.Webhook.URL = u
+		if u != "" && !hasValidWebhookSecret(*p, now) {
+			p.Webhook.Secrets, made = []central.WebhookSecret{{Sealed: sealed, CreatedAt: now}}, true
+		}
 		return nil
 	})
 	if err != nil {
-		return PartnerView{}, fmt.Errorf("setting the webhook URL: %w", err)
+		return WebhookSet{}, fmt.Errorf("setting the webhook URL: %w", err)
 	}
-	return View(p), a.audit(ctx, actor, AuditPartnerWebhook, id, map[string]string{"url": before}, map[string]string{"url": u})
+	v := View(p)
+	if err := a.audit(ctx, actor, AuditPartnerWebhook, id, map[string]string{"url": before}, map[string]string{"url": u}); err != nil {
+		return WebhookSet{}, err
+	}
+	if !made {
+		return WebhookSet{PartnerView: v}, nil
+	}
+	if err := a.audit(ctx, actor, AuditPartnerWebhookSecret, id, beforeView, v); err != nil {
+		return WebhookSet{}, err
+	}
+	return WebhookSet{PartnerView: v, WebhookSecret: fresh}, nil
+}
+
+// hasValidWebhookSecret reports whether p has a webhook secret the worker
+// would sign with at now.
+func hasValidWebhookSecret(p central.Partner, now time.Time) bool {
+	return slices.ContainsFunc(p.Webhook.Secrets, func(s central.WebhookSecret) bool {
+		return s.NotAfter.IsZero() || now.Before(s.NotAfter)
+	})
 }
 
 // --- the admin API's handlers ---
