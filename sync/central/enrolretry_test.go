@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/openkyc/kyc/sync/agent"
-	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/identity"
 	"github.com/openkyc/kyc/sync/internal/synctest"
 	"github.com/openkyc/kyc/sync/protocol"
@@ -24,13 +23,7 @@ import (
 // with that token, a revoked device, or the device with a new token is
 // still refused.
 func TestEnrolmentAnswerLost(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		open func(t *testing.T) central.Store
-	}{
-		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
-		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
-	} {
+	for _, st := range sealedStores {
 		t.Run(st.name, func(t *testing.T) {
 			var drop atomic.Bool
 			// Central's answer to the enrolment is lost after central

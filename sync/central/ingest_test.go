@@ -20,6 +20,15 @@ import (
 	"github.com/openkyc/kyc/sync/protocol"
 )
 
+// sealedStores are the two stores, sealed, for tests that run on each.
+var sealedStores = []struct {
+	name string
+	open func(t *testing.T) central.Store
+}{
+	{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
+	{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
+}
+
 // sealedPG is a sealed store on a fresh PostgreSQL, as kyc-central runs.
 func sealedPG(t *testing.T) *seal.Store {
 	t.Helper()
@@ -101,13 +110,7 @@ func cleanText(s string) bool {
 // such text, and the submission failed with a 500 its device retried for
 // ever. Each is stored, its payload whole, its index fields cleaned.
 func TestHostileFieldsStored(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		open func(t *testing.T) central.Store
-	}{
-		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
-		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
-	} {
+	for _, st := range sealedStores {
 		t.Run(st.name, func(t *testing.T) {
 			store := st.open(t)
 			c := start(t, central.Config{Store: store})
@@ -225,13 +228,7 @@ func TestNewSubmissionsBudgeted(t *testing.T) {
 // with another payload, sent after it or racing it, is 422 conflict (final
 // for the device) and central keeps the first it took, whole.
 func TestSubmissionIDNotReused(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		open func(t *testing.T) central.Store
-	}{
-		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
-		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
-	} {
+	for _, st := range sealedStores {
 		t.Run(st.name, func(t *testing.T) {
 			store := st.open(t)
 			c := start(t, central.Config{Store: store})

@@ -65,13 +65,7 @@ func (f *flakyWrites) ClaimAttestation(ctx context.Context, deviceID string, h [
 // until it reports delivery; every one it takes as delivered is held by
 // central whole, once, and none is rejected.
 func TestStoreFailingMidWrite(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		open func(t *testing.T) central.Store
-	}{
-		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
-		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
-	} {
+	for _, st := range sealedStores {
 		t.Run(st.name, func(t *testing.T) {
 			inner := st.open(t)
 			flaky := &flakyWrites{Store: inner}

@@ -251,13 +251,7 @@ func TestOpenUploadsAgentWaits(t *testing.T) {
 // unknown_image because the erased images are no longer listed, which
 // the agent could only take as "try again".
 func TestChunkAfterRetentionClosedUpload(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		open func(t *testing.T) central.Store
-	}{
-		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
-		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
-	} {
+	for _, st := range sealedStores {
 		t.Run(st.name, func(t *testing.T) {
 			store := st.open(t)
 			c := synctest.StartCentral(t, store, synctest.CentralOptions{})
