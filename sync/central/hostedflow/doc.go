@@ -204,7 +204,13 @@
 // guidance frames it received (counted in the session's upload budget
 // per instance), bounded (MaxLiveSessions, one partner's at most half)
 // and dropped when idle or expired by the sweeper Run owns, which also
-// expires the store's hosted state.
+// expires the store's hosted state. Of those frames a session keeps a
+// step's last eight as received (keepFrame), freed once the step's
+// capture is kept, within SessionFrameBudget over its steps (the oldest
+// go first, never the current step's last five, which its guide's window
+// and feedEvidence need), and an instance within Config.MaxFrameMemory:
+// past it a frame answers 503 guidance_busy with a Retry-After, and the
+// page sends a later one.
 //
 // A session with use_reference_image matches the selfie against the
 // partner's reference image (Config.ReferenceImage, fetched at each

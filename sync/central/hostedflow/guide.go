@@ -230,11 +230,10 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 	l.mu.Unlock()
 	// The step's last frames as received, so the one the guide keeps is
 	// stored as the browser sent it.
-	rec := append(l.recent[step], rawFrame{seq: seq, data: body})
-	if len(rec) > 8 {
-		rec = rec[len(rec)-8:]
+	if !l.keepFrame(step, rawFrame{seq: seq, data: body}, f.cfg.MaxFrameMemory) {
+		l.gmu.Unlock()
+		return errFrameMemory
 	}
-	l.recent[step] = rec
 	ov, err := g.Analyse(r.Context(), capture.Frame{Seq: seq, Time: f.now().Sub(l.start[step]), Image: img})
 	var captured []byte
 	var done []challengeCapture
@@ -247,6 +246,10 @@ func (f *Flow) frame(w http.ResponseWriter, r *http.Request, s *sess) error {
 		captured, done = f.keepCapture(l, step, g, ov.Captured)
 		if captured != nil && step == stepSelfie {
 			origin.feed = feedEvidence(l.recent[step])
+		}
+		if captured != nil {
+			// Kept: the step's frames have served.
+			l.dropRecent(step)
 		}
 	}
 	l.gmu.Unlock()
@@ -435,6 +438,11 @@ func (f *Flow) capture(w http.ResponseWriter, r *http.Request, s *sess) error {
 	if err := f.storeCapture(r.Context(), s, step, body, 0, done, origin); err != nil {
 		return err
 	}
+	// Kept: the step's guidance frames have served.
+	l := s.live
+	l.gmu.Lock()
+	l.dropRecent(step)
+	l.gmu.Unlock()
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		State State `json:"state"`
 	}{f.state(s)})

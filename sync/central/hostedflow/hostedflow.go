@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -116,6 +117,11 @@ type Config struct {
 	// 0: MaxLiveSessions. One partner's sessions hold at most half of them
 	// (at least one), so another partner's always find room.
 	MaxLive int
+	// MaxFrameMemory bounds the bytes of guidance frames this instance's
+	// sessions keep as received (SessionFrameBudget each); past it a frame
+	// answers 503 guidance_busy with a Retry-After, and the page sends a
+	// later one. 0: DefaultMaxFrameMemory.
+	MaxFrameMemory int64
 	// WatchlistRefresh: see DefaultWatchlistRefresh.
 	WatchlistRefresh time.Duration
 	// ReferenceImage fetches a session's reference image from its
@@ -175,6 +181,9 @@ type Flow struct {
 	live map[string]*live // partner \x00 session -> guidance
 	// livePartner counts each partner's sessions in live.
 	livePartner map[string]int
+	// framesHeld are the bytes of the guidance frames live's sessions
+	// keep (Config.MaxFrameMemory).
+	framesHeld atomic.Int64
 
 	screen screenCache
 
@@ -213,6 +222,9 @@ func New(cfg Config) (*Flow, error) {
 	}
 	if cfg.MaxLive <= 0 {
 		cfg.MaxLive = MaxLiveSessions
+	}
+	if cfg.MaxFrameMemory <= 0 {
+		cfg.MaxFrameMemory = DefaultMaxFrameMemory
 	}
 	if cfg.QueueHeartbeat <= 0 {
 		cfg.QueueHeartbeat = DefaultQueueHeartbeat

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openkyc/kyc/engine/capture"
@@ -59,9 +60,13 @@ type live struct {
 	gmu    sync.Mutex
 	guides map[string]guide
 	start  map[string]time.Time
-	recent map[string][]rawFrame // the step's last frames as received
-	pend   map[string][]byte     // a step's chosen frame until the step is complete
-	pendCh []challengeCapture    // the challenges done so far, with their frames
+	recent map[string][]rawFrame // the step's last frames as received (keepFrame)
+	// recentBytes are recent's bytes, counted in held (the Flow's
+	// framesHeld) too.
+	recentBytes int64
+	held        *atomic.Int64
+	pend        map[string][]byte  // a step's chosen frame until the step is complete
+	pendCh      []challengeCapture // the challenges done so far, with their frames
 
 	mu      sync.Mutex
 	seq     int
@@ -101,7 +106,7 @@ func (f *Flow) liveOf(fs central.FlowSession) (*live, error) {
 	}
 	now := f.now()
 	l := &live{key: k, partner: fs.PartnerID, guides: map[string]guide{}, start: map[string]time.Time{}, recent: map[string][]rawFrame{},
-		pend: map[string][]byte{}, expires: fs.ExpiresAt, touched: now}
+		held: &f.framesHeld, pend: map[string][]byte{}, expires: fs.ExpiresAt, touched: now}
 	f.live[k] = l
 	f.livePartner[fs.PartnerID]++
 	return l, nil
@@ -128,7 +133,8 @@ func (l *live) release() {
 	for _, g := range l.guides {
 		closeGuide(g)
 	}
-	l.guides, l.recent, l.pend, l.pendCh = map[string]guide{}, map[string][]rawFrame{}, map[string][]byte{}, nil
+	l.dropAllRecent()
+	l.guides, l.pend, l.pendCh = map[string]guide{}, map[string][]byte{}, nil
 	l.gmu.Unlock()
 }
 
@@ -147,7 +153,7 @@ func (l *live) resetStep(step string) {
 		closeGuide(g)
 		delete(l.guides, step)
 	}
-	delete(l.recent, step)
+	l.dropRecent(step)
 	delete(l.pend, step)
 	if step == stepSelfie {
 		l.pendCh = nil

@@ -549,6 +549,8 @@ function drawCapture(step) {
           if (stopped) return;
           if (err instanceof HTTPError && err.status === 429) {
             backoff = 1000;
+          } else if (err instanceof HTTPError && err.status === 503 && err.code === "guidance_busy") {
+            backoff = 2000; // central holds all the frames it may: send a later one
           } else if (err instanceof HTTPError && [401, 409, 410, 503].includes(err.status)) {
             return showError(err);
           } else if (err instanceof HTTPError && err.status < 500) {
