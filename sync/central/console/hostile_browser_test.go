@@ -1,12 +1,7 @@
 package console
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -20,8 +15,6 @@ import (
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
-	"github.com/openkyc/kyc/sync/central/storetest"
-	"github.com/openkyc/kyc/sync/protocol"
 )
 
 // TestHostileStringsInBrowser is TestHostileDeviceStrings where it
@@ -46,25 +39,7 @@ func TestHostileStringsInBrowser(t *testing.T) {
 	tools := browsertest.FindTools(t, root)
 	e := newEnv(t)
 	ctx := context.Background()
-	h := sha256.Sum256([]byte("token-hostile"))
-	now := e.clk.Now().UTC()
-	if err := e.store.CreateEnrollToken(ctx, central.EnrollToken{Hash: h, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Branch: hostile}); err != nil {
-		t.Fatal(err)
-	}
-	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	if err := e.store.Enroll(ctx, h, central.Device{ID: "dev-h", PublicKey: pub, Branch: hostile, AppVersion: hostile, EnrolledAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.SetDeviceStatus(ctx, "dev-h", protocol.DeviceStatus{AppVersion: hostile, LastError: hostile, QueueDepth: 1,
-		Watchlists: map[string]int64{hostile: 1}}, now); err != nil {
-		t.Fatal(err)
-	}
-	ref := e.submit("dev-h", "hostile-1", hostilePayload(t, "hostile"))
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	json.NewEncoder(zw).Encode(map[string]any{"format": "x", "name": hostile, "version": hostile, "date": now, "count": 1, "entries": []any{}})
-	zw.Close()
-	storetest.PublishWatchlist(t, e.store, "hostile.list.json.gz", gz.Bytes())
+	ref := hostileFixture(t, e)
 	if _, err := e.partners.CreatePartner(ctx, "test", partnerapi.NewPartner{Name: hostile, Branches: []string{"north"},
 		WebhookURL: "https://hooks.example.com/kyc"}); err != nil {
 		t.Logf("a partner named hostile-ly is refused (%v): the partners page shows none", err)

@@ -807,28 +807,7 @@ func hostilePayload(t *testing.T, session string) []byte {
 // defuses formulas.
 func TestHostileDeviceStrings(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	h := sha256.Sum256([]byte("token-hostile"))
-	now := e.clk.Now().UTC()
-	if err := e.store.CreateEnrollToken(ctx, central.EnrollToken{Hash: h, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Branch: hostile}); err != nil {
-		t.Fatal(err)
-	}
-	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	if err := e.store.Enroll(ctx, h, central.Device{ID: "dev-h", PublicKey: pub, Branch: hostile, AppVersion: hostile, EnrolledAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.SetDeviceStatus(ctx, "dev-h", protocol.DeviceStatus{AppVersion: hostile, LastError: hostile, QueueDepth: 1,
-		Watchlists: map[string]int64{hostile: 1}}, now); err != nil {
-		t.Fatal(err)
-	}
-	ref := e.submit("dev-h", "hostile-1", hostilePayload(t, "hostile"))
-	// An uploaded list whose header names it hostile-ly (the lists page
-	// shows the header's name and version).
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	json.NewEncoder(zw).Encode(map[string]any{"format": "x", "name": hostile, "version": hostile, "date": now, "count": 1, "entries": []any{}})
-	zw.Close()
-	storetest.PublishWatchlist(t, e.store, "hostile.list.json.gz", gz.Bytes())
+	ref := hostileFixture(t, e)
 	e.addUser("root", central.RoleAdmin)
 	b := e.browser()
 	b.signIn("root")
@@ -1519,4 +1498,33 @@ func TestSearchTermNotInURL(t *testing.T) {
 	if acts := f.auditActions("queue"); len(acts) == 0 || acts[0] != AuditSearch {
 		t.Errorf("the search is audited as %v", acts)
 	}
+}
+
+// hostileFixture enrols a device in a hostile branch with a hostile status,
+// has it submit a case whose payload's strings are all hostile, and
+// publishes a list whose header names it hostile-ly (the lists page shows
+// the header's name and version); it returns the case.
+func hostileFixture(t *testing.T, e *env) central.SubmissionRef {
+	t.Helper()
+	ctx := context.Background()
+	h := sha256.Sum256([]byte("token-hostile"))
+	now := e.clk.Now().UTC()
+	if err := e.store.CreateEnrollToken(ctx, central.EnrollToken{Hash: h, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Branch: hostile}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	if err := e.store.Enroll(ctx, h, central.Device{ID: "dev-h", PublicKey: pub, Branch: hostile, AppVersion: hostile, EnrolledAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.SetDeviceStatus(ctx, "dev-h", protocol.DeviceStatus{AppVersion: hostile, LastError: hostile, QueueDepth: 1,
+		Watchlists: map[string]int64{hostile: 1}}, now); err != nil {
+		t.Fatal(err)
+	}
+	ref := e.submit("dev-h", "hostile-1", hostilePayload(t, "hostile"))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	json.NewEncoder(zw).Encode(map[string]any{"format": "x", "name": hostile, "version": hostile, "date": now, "count": 1, "entries": []any{}})
+	zw.Close()
+	storetest.PublishWatchlist(t, e.store, "hostile.list.json.gz", gz.Bytes())
+	return ref
 }
