@@ -441,6 +441,16 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	switch {
 	case errors.Is(err, ErrConflict):
 		return s.reject("conflict", "submission id already used for different content")
+	case errors.Is(err, ErrErased):
+		// Erased since it was first received (the device lost the answer,
+		// or its upload was still open): not stored again. The answer is
+		// the receipt of a submission whose images central erased, final,
+		// on which the device shreds its copy as the erasure asks.
+		s.metrics.event(eventDuplicate)
+		s.resent(d.ID, "manifest")
+		httpx.WriteJSON(w, http.StatusOK, protocol.UploadState{Complete: true,
+			Receipt: &protocol.Receipt{Key: key, ManifestSHA256: sum[:], ImagesErased: true}})
+		return nil
 	case err != nil:
 		return fmt.Errorf("recording submission: %w", err)
 	case created:

@@ -82,9 +82,9 @@ type Erasures interface {
 	// StartErasure counts a run of an unfinished erasure, marks it running
 	// and returns it with its criteria; a finished one comes back as is.
 	StartErasure(ctx context.Context, id string) (Erasure, error)
-	// EraseSubmission deletes a submission as DeleteSubmission does and
-	// adds one to erasure id's count, in one transaction; ErrNotFound (and
-	// no count) if the submission is absent.
+	// EraseSubmission deletes a submission as DeleteSubmission does (its
+	// tombstone kept too) and adds one to erasure id's count, in one
+	// transaction; ErrNotFound (and no count) if the submission is absent.
 	EraseSubmission(ctx context.Context, id string, ref SubmissionRef) error
 	// FinishErasure ends an unfinished erasure with status at at (cause
 	// for a failure), drops its criteria and appends ev, its Count set to

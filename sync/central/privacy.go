@@ -239,6 +239,20 @@ func (p *privacy) sweep(ctx context.Context, res *SweepResult) (int, error) {
 			}
 		}
 	}
+	// The tombstones of erased submissions last as long as a device
+	// could resend one and have it accepted: its attestation is at most
+	// MaxAttestationAge old (MaxSkew in the future) when it is received,
+	// so a resend later than that after its receipt is refused as too
+	// old. Not policy: not counted among what retention removed.
+	for before := res.At.Add(-(p.s.cfg.MaxAttestationAge + p.s.cfg.MaxSkew)); ; {
+		n, err := st.Expire(ctx, ExpireErased, before, res.At, expireBatch)
+		if err != nil {
+			return changed, fmt.Errorf("sweeping the tombstones of erased submissions: %w", err)
+		}
+		if n < expireBatch {
+			break
+		}
+	}
 	if pol.AuditDays > 0 {
 		// A policy an earlier release stored may be shorter than the floor
 		// the API now keeps: the sweep keeps it too.

@@ -32,6 +32,11 @@ var (
 	// ErrOffset means an image chunk does not start where the upload
 	// stands; the UploadState returned with it says where that is.
 	ErrOffset = errors.New("central: chunk offset does not continue the upload")
+	// ErrErased means a submission key was erased (Eraser.DeleteSubmission,
+	// Erasures.EraseSubmission) and may not be stored again: BeginSubmission
+	// refuses it while the key's tombstone lasts (ExpireErased), so a device
+	// resending what it sent before the erasure cannot bring it back.
+	ErrErased = errors.New("central: submission was erased")
 )
 
 // Store is central's persistent state. Implementations must be safe for
@@ -72,7 +77,9 @@ type Store interface {
 	// key) is new and returns the upload state. The same manifest again
 	// returns the current state (a retry); a different one ErrConflict.
 	// A submission without images is complete at once. created reports
-	// whether this call recorded it.
+	// whether this call recorded it. A key erased before whose tombstone
+	// is not yet swept (ExpireErased) is ErrErased, checked in the
+	// transaction that would record it.
 	BeginSubmission(ctx context.Context, s Submission) (st protocol.UploadState, created bool, err error)
 	// OpenUploads counts a device's submissions received at since or later
 	// whose images are still arriving (CompletedAt zero). Those retention
@@ -153,6 +160,10 @@ type Eraser interface {
 	// decision, images, wrapped data key and index tokens. Deleting the
 	// wrapped data key is what shreds any copy of its ciphertext left in
 	// the store's free pages or backups. ErrNotFound if it is absent.
+	// In the same transaction it keeps the key's tombstone: the device id,
+	// the submission key and when the submission was received, nothing
+	// else, which BeginSubmission refuses (ErrErased) until ExpireErased
+	// sweeps it.
 	DeleteSubmission(ctx context.Context, deviceID, key string) error
 	// Expire applies the retention of one kind of data to at most limit
 	// submissions received before before and returns how many it changed;
@@ -165,7 +176,8 @@ type Eraser interface {
 	// were delivered or given up (dead), with their attempts (one still
 	// owed is kept); ExpireFlows deletes partner sessions whose life
 	// (ExpiresAt) ended before before; ExpireErasures erasure records
-	// that ended before before. A submission whose review holds it back
+	// that ended before before; ExpireErased the tombstones of erased
+	// submissions received before before. A submission whose review holds it back
 	// at at (Review.HoldsRetention: a decision waiting for a second user,
 	// a live claim) keeps all three submission kinds: it is passed over,
 	// taking no place in limit, until the review is confirmed or declined
@@ -264,6 +276,12 @@ const (
 	// ExpireErasures is the records of erasures on request that ended,
 	// from their end; kept as long as the audit trail (AuditDays).
 	ExpireErasures DataKind = "erasures"
+	// ExpireErased is the tombstones of erased submissions (ErrErased),
+	// from when the submission was received. No policy sets it: the sweep
+	// keeps each as long as the device could resend the submission and
+	// have it accepted, Config.MaxAttestationAge and MaxSkew after it was
+	// received (privacy.go).
+	ExpireErased DataKind = "erased-keys"
 )
 
 // RetentionPolicy says how long each kind of data is kept after a

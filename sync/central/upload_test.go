@@ -29,6 +29,8 @@ type uploader struct {
 	id  *identity.Identity
 	n   int
 	img []byte
+	// last is central's upload state in the last successful answer.
+	last protocol.UploadState
 }
 
 // begin sends the manifest of a new submission with one image, img, and
@@ -100,6 +102,10 @@ func (u *uploader) send(tb testing.TB, path string, body []byte) answer {
 			tb.Fatalf("PUT %s: %d without an error body: %v", path, resp.StatusCode, err)
 		}
 		a.code = e.Code
+		return a
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&u.last); err != nil {
+		tb.Fatalf("PUT %s: %d with an upload state that does not decode: %v", path, resp.StatusCode, err)
 	}
 	return a
 }

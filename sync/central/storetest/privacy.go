@@ -42,6 +42,70 @@ func upload(t *testing.T, s central.Store, sub central.Submission, images map[st
 	}
 }
 
+// testErasedNotStoredAgain: an erased submission's key, sent again (a
+// device that lost the answer), is refused with ErrErased, whether it was
+// deleted or erased on request, with images or an upload still open,
+// until its tombstone is swept; nothing of it is stored again meanwhile.
+func testErasedNotStoredAgain(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	imgs := map[string][]byte{"selfie": image(1, 300), "document": image(2, 500)}
+	a := decided("d1", "deleted", t0, imgs)
+	b := decided("d1", "erased", t0.Add(time.Hour), imgs)
+	open := decided("d1", "open", t0, imgs) // its images still arriving
+	upload(t, s, a, imgs)
+	upload(t, s, b, imgs)
+	if _, _, err := s.BeginSubmission(ctx, open); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddErasure(ctx, central.Erasure{ID: "er-1", Status: central.ErasureQueued, Actor: "admin:ops", RequestedAt: t0, DeviceID: "d1", SubmissionKey: b.Key}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSubmission(ctx, "d1", a.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSubmission(ctx, "d1", open.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EraseSubmission(ctx, "er-1", central.SubmissionRef{DeviceID: "d1", Key: b.Key}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []central.Submission{a, b, open} {
+		if st, created, err := s.BeginSubmission(ctx, sub); !errors.Is(err, central.ErrErased) || created {
+			t.Errorf("%s sent again after its erasure = %+v, created %v, %v; want ErrErased", sub.ID, st, created, err)
+		}
+		if _, err := s.Upload(ctx, "d1", sub.Key); !errors.Is(err, central.ErrNotFound) {
+			t.Errorf("%s stored again after its erasure: %v", sub.ID, err)
+		}
+	}
+	if _, err := appendChunk(t, s, open, "selfie", 0, imgs["selfie"]); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("a chunk of an upload erased while open = %v, want ErrNotFound", err)
+	}
+	// The same key on another device is another submission.
+	other := decided("d2", "deleted", t0, imgs)
+	if _, created, err := s.BeginSubmission(ctx, other); err != nil || !created {
+		t.Errorf("another device's submission of the same id = created %v, %v", created, err)
+	}
+	// Tombstones go by when the submission was received: up to t0 none.
+	if n, err := s.Expire(ctx, central.ExpireErased, t0, t0.Add(48*time.Hour), 10); err != nil || n != 0 {
+		t.Errorf("Expire(erased, before t0) = %d, %v; want 0", n, err)
+	}
+	if _, _, err := s.BeginSubmission(ctx, a); !errors.Is(err, central.ErrErased) {
+		t.Errorf("after an early sweep BeginSubmission = %v, want ErrErased", err)
+	}
+	if n, err := s.Expire(ctx, central.ExpireErased, t0.Add(time.Minute), t0.Add(48*time.Hour), 1); err != nil || n != 1 {
+		t.Errorf("Expire(erased, limit 1) = %d, %v; want 1", n, err)
+	}
+	if n, err := s.Expire(ctx, central.ExpireErased, t0.Add(time.Minute), t0.Add(48*time.Hour), 10); err != nil || n != 1 {
+		t.Errorf("Expire(erased) = %d, %v; want the other of t0", n, err)
+	}
+	if _, _, err := s.BeginSubmission(ctx, b); !errors.Is(err, central.ErrErased) {
+		t.Errorf("b, received later, after the sweep of t0's = %v, want ErrErased still", err)
+	}
+	if _, created, err := s.BeginSubmission(ctx, a); err != nil || !created {
+		t.Errorf("a after its tombstone was swept = created %v, %v; want stored (the attestation's age refuses it in central)", created, err)
+	}
+}
+
 func testErasure(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	imgs := map[string][]byte{"selfie": image(1, 300), "document": image(2, 500)}
@@ -69,9 +133,10 @@ func testErasure(t *testing.T, s central.Store) {
 	if err != nil || !bytes.Equal(got, imgs["document"]) {
 		t.Errorf("the other submission's image = %d bytes, %v", len(got), err)
 	}
-	// The device may send an erased submission again: it is new then.
-	if _, created, err := s.BeginSubmission(ctx, a); err != nil || !created {
-		t.Errorf("sending an erased submission again = created %v, %v", created, err)
+	// A device sending an erased submission again does not bring it back
+	// (testErasedNotStoredAgain).
+	if _, created, err := s.BeginSubmission(ctx, a); !errors.Is(err, central.ErrErased) || created {
+		t.Errorf("sending an erased submission again = created %v, %v; want ErrErased", created, err)
 	}
 }
 

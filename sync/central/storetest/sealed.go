@@ -405,7 +405,11 @@ func testErasureShreds(t *testing.T, e sealedEnv) {
 	if _, err := seal.Rotate(ctx, e.raw, e.kr, seal.RotateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// Restoring the backup's row: its data key no longer unwraps.
+	// Restoring the backup's row (its tombstone swept, as an older
+	// backup would not hold it): its data key no longer unwraps.
+	if _, err := e.raw.Expire(ctx, central.ExpireErased, backup.ReceivedAt.Add(time.Second), backup.ReceivedAt, 10); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := e.raw.BeginSubmission(ctx, backup); err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"ConfigServed", testConfigServed},
 		{"Erasure", testErasure},
 		{"ErasureRecords", testErasureRecords},
+		{"ErasedNotStoredAgain", testErasedNotStoredAgain},
 		{"ExpireImages", testExpireImages},
 		{"ExpireFieldsAndDecision", testExpireFieldsAndDecision},
 		{"ExpireBatches", testExpireBatches},

@@ -75,7 +75,7 @@ var (
 	allBuckets         = append([][]byte{bucketDevices, bucketTokens, bucketSubs, bucketPayloads, bucketDecisions, bucketSeals, bucketIndex,
 		bucketChunks, bucketMeta, bucketWatchlists, bucketWLData, bucketChain, bucketAuditBy, bucketDueImages, bucketDueFields, bucketDueDecision,
 		bucketWLChunks, bucketClaims, bucketClaimsDue, bucketQueue, bucketQueueN, bucketReviews, bucketReviewSeq, bucketUsers, bucketSessions,
-		bucketCompleted, bucketCompletedSeq, bucketRiskProposal, bucketWLProposals, bucketRiskServed, bucketConfigServed, bucketRetentionHeld}, append(partnerBuckets, erasureBuckets...)...)
+		bucketCompleted, bucketCompletedSeq, bucketRiskProposal, bucketWLProposals, bucketRiskServed, bucketConfigServed, bucketRetentionHeld}, slices.Concat(partnerBuckets, erasureBuckets, erasedBuckets)...)
 	keyRisk       = []byte("risk")
 	keyRetention  = []byte("retention")
 	keyQueues     = []byte("retention-queues") // set once the queues hold every submission
@@ -92,7 +92,10 @@ var (
 // FormatVersion is the store file format this build writes and reads
 // (the package doc says when to bump it). A file without one is version 1,
 // the format before it was recorded.
-const FormatVersion = 1
+//
+// Version 2 adds the tombstones of erased submissions (erased.go): a
+// build before it would store an erased submission again.
+const FormatVersion = 2
 
 // ErrNewerFormat means the store file was written by a newer release, in
 // a format version above this build's FormatVersion: this build would
@@ -375,6 +378,9 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 // beginSubmission is BeginSubmission inside tx.
 func beginSubmission(tx *bbolt.Tx, sub central.Submission) (st protocol.UploadState, created bool, err error) {
 	k := subKey(sub.DeviceID, sub.Key)
+	if erased(tx, k) {
+		return st, false, central.ErrErased
+	}
 	b := tx.Bucket(bucketSubs)
 	var cur central.Submission
 	switch err := get(b, k, &cur); {
@@ -775,7 +781,7 @@ func deleteSubmission(tx *bbolt.Tx, deviceID, key string) error {
 // DeleteSubmission implements central.Store.
 func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) error {
 	return s.update(ctx, "deleting submission", func(tx *bbolt.Tx) error {
-		return deleteSubmission(tx, deviceID, key)
+		return eraseSubmission(tx, deviceID, key)
 	})
 }
 
@@ -804,7 +810,7 @@ func scanDue(tx *bbolt.Tx, queue []byte, before, at time.Time, fn func(k []byte,
 // Expire implements central.Store, reading only the queue of what is due.
 func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at time.Time, limit int) (int, error) {
 	switch kind {
-	case central.ExpireWebhooks, central.ExpireFlows, central.ExpireErasures:
+	case central.ExpireWebhooks, central.ExpireFlows, central.ExpireErasures, central.ExpireErased:
 		return s.expireRecords(ctx, kind, before, limit)
 	}
 	queue := dueQueues[kind]

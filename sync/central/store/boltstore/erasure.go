@@ -120,7 +120,7 @@ func (s *Store) EraseSubmission(ctx context.Context, id string, ref central.Subm
 		if err != nil {
 			return fmt.Errorf("no erasure %s: %w", id, err)
 		}
-		if err := deleteSubmission(tx, ref.DeviceID, ref.Key); err != nil {
+		if err := eraseSubmission(tx, ref.DeviceID, ref.Key); err != nil {
 			return err
 		}
 		r.Erased++

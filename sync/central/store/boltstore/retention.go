@@ -110,7 +110,8 @@ func expireErasures(tx *bbolt.Tx, before time.Time, limit int) (int, error) {
 // expireRecords implements Expire's kinds that are not submission data.
 func (s *Store) expireRecords(ctx context.Context, kind central.DataKind, before time.Time, limit int) (int, error) {
 	fn := map[central.DataKind]func(*bbolt.Tx, time.Time, int) (int, error){
-		central.ExpireWebhooks: expireWebhooks, central.ExpireFlows: expireFlows, central.ExpireErasures: expireErasures}[kind]
+		central.ExpireWebhooks: expireWebhooks, central.ExpireFlows: expireFlows, central.ExpireErasures: expireErasures,
+		central.ExpireErased: expireErased}[kind]
 	n := 0
 	err := s.update(ctx, "expiring "+string(kind), func(tx *bbolt.Tx) error {
 		var err error

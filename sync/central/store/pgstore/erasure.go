@@ -120,14 +120,10 @@ func (s *Store) StartErasure(ctx context.Context, id string) (central.Erasure, e
 // matches what is gone.
 func (s *Store) EraseSubmission(ctx context.Context, id string, ref central.SubmissionRef) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM submissions WHERE device_id = $1 AND key = $2`, ref.DeviceID, ref.Key)
-		if err != nil {
+		if err := eraseSubmission(ctx, tx, ref.DeviceID, ref.Key); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return central.ErrNotFound
-		}
-		tag, err = tx.Exec(ctx, `UPDATE erasures SET erased = erased + 1 WHERE id = $1`, id)
+		tag, err := tx.Exec(ctx, `UPDATE erasures SET erased = erased + 1 WHERE id = $1`, id)
 		if err == nil && tag.RowsAffected() == 0 {
 			return fmt.Errorf("no erasure %s: %w", id, central.ErrNotFound)
 		}

@@ -455,6 +455,18 @@ CREATE TABLE key_check (
 	record bytea NOT NULL
 );
 `,
+	// 23: the tombstones of erased submissions (central.ErrErased): the
+	// ids and when the submission was received, nothing else; swept by
+	// received_at (central.ExpireErased).
+	`
+CREATE TABLE erased_submissions (
+	device_id   text NOT NULL,
+	key         text NOT NULL,
+	received_at timestamptz NOT NULL,
+	PRIMARY KEY (device_id, key)
+);
+CREATE INDEX erased_submissions_received ON erased_submissions (received_at);
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

@@ -385,6 +385,16 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 		if err != nil {
 			return err
 		}
+		// Checked after the insert, by a statement of its own: an erasure
+		// committed while the insert waited on the row is seen, and its
+		// tombstone refuses the row just inserted (rolled back).
+		var gone bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM erased_submissions WHERE device_id = $1 AND key = $2)`, sub.DeviceID, sub.Key).Scan(&gone); err != nil {
+			return err
+		}
+		if gone {
+			return central.ErrErased
+		}
 		created = tag.RowsAffected() == 1
 		if created {
 			b := &pgx.Batch{}

@@ -18,12 +18,32 @@ import (
 // DeleteSubmission implements central.Store. Images, chunks and index
 // tokens go with the row (ON DELETE CASCADE), the wrapped data key with it.
 func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) error {
-	tag, err := s.exec(ctx, `DELETE FROM submissions WHERE device_id = $1 AND key = $2`, deviceID, key)
+	err := s.tx(ctx, func(tx pgx.Tx) error { return eraseSubmission(ctx, tx, deviceID, key) })
 	if err != nil {
 		return fmt.Errorf("deleting submission: %w", err)
 	}
+	return nil
+}
+
+// eraseSubmissionSQL deletes a submission and keeps its tombstone
+// (central.ErrErased) in one statement; it returns a row if there was one.
+const eraseSubmissionSQL = `
+WITH gone AS (
+	DELETE FROM submissions WHERE device_id = $1 AND key = $2 RETURNING device_id, key, received_at
+)
+INSERT INTO erased_submissions (device_id, key, received_at) SELECT device_id, key, received_at FROM gone
+ON CONFLICT (device_id, key) DO UPDATE SET received_at = EXCLUDED.received_at
+RETURNING 1`
+
+// eraseSubmission deletes a submission inside tx and keeps its tombstone;
+// ErrNotFound if there is none.
+func eraseSubmission(ctx context.Context, tx pgx.Tx, deviceID, key string) error {
+	tag, err := tx.Exec(ctx, eraseSubmissionSQL, deviceID, key)
+	if err != nil {
+		return err
+	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("deleting submission: %w", central.ErrNotFound)
+		return central.ErrNotFound
 	}
 	return nil
 }
@@ -101,6 +121,12 @@ WITH due AS (
 	ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )
 DELETE FROM erasures e USING due WHERE e.id = due.id`,
+	central.ExpireErased: `
+WITH due AS (
+	SELECT device_id, key FROM erased_submissions WHERE received_at < $1
+	ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+DELETE FROM erased_submissions e USING due WHERE e.device_id = due.device_id AND e.key = due.key`,
 }
 
 // Expire implements central.Store.
