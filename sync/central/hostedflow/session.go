@@ -480,8 +480,8 @@ func (f *Flow) state(s *sess) State {
 		Attempt: fs.Attempts + 1, MaxRetries: s.cfg.MaxRetries, AllowUpload: s.cfg.AllowUpload, SmartQR: s.cfg.SmartQR,
 		NextAction: fs.NextAction, RetryStep: h.RetryStep, Message: h.Message, ErrorCode: fs.ErrorCode,
 		HideCTA: s.cfg.HideCTA, RedirectURL: s.cfg.RedirectURL, EmbedOrigins: []string{}, ExpiresAt: fs.ExpiresAt}
-	if s.role == roleBrowser {
-		st.EmbedOrigins = embedOrigins(s.cfg)
+	if o := embedOrigins(s.cfg); s.role == roleBrowser && o != nil {
+		st.EmbedOrigins = o
 	}
 	if st.Lang == "" {
 		st.Lang = "en"
