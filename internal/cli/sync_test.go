@@ -293,14 +293,20 @@ func TestEnrollAgainAfterCentralRestore(t *testing.T) {
 	if code, res := runCLI(t, "enroll", "--central", restored.URL, "--ca", restored.CAFile, "--token-file", restored.tokenFile(t), "--dir", dir); code != ExitInput || errCode(res) != "already_enrolled" || !strings.Contains(res["error"].(map[string]any)["message"].(string), "--again") {
 		t.Errorf("enroll of an enrolled device without --again: exit %d %v; want already_enrolled naming --again", code, res)
 	}
-	// A refused --again (a used token) keeps the enrolment as it was.
 	used := restored.tokenFile(t)
 	if code, _ := runCLI(t, "enroll", "--again", "--central", restored.URL, "--ca", restored.CAFile, "--token-file", used, "--dir", dir); code != ExitOK {
 		t.Fatalf("enroll --again: exit %d", code)
 	}
+	// The same token from the same device and key (its answer lost) is
+	// answered again.
+	if code, _ := runCLI(t, "enroll", "--again", "--central", restored.URL, "--ca", restored.CAFile, "--token-file", used, "--dir", dir); code != ExitOK {
+		t.Errorf("enroll --again with the token this device redeemed: exit %d, want %d", code, ExitOK)
+	}
+	// A refused --again (a token this central never issued) keeps the
+	// enrolment as it was.
 	before, _ := os.ReadFile(enrPath)
-	if code, _ := runCLI(t, "enroll", "--again", "--central", restored.URL, "--ca", restored.CAFile, "--token-file", used, "--dir", dir); code != ExitRejected {
-		t.Errorf("enroll --again with a used token: exit %d, want %d", code, ExitRejected)
+	if code, _ := runCLI(t, "enroll", "--again", "--central", restored.URL, "--ca", restored.CAFile, "--token-file", old.tokenFile(t), "--dir", dir); code != ExitRejected {
+		t.Errorf("enroll --again with another central's token: exit %d, want %d", code, ExitRejected)
 	}
 	if after, _ := os.ReadFile(enrPath); !bytes.Equal(before, after) {
 		t.Error("a refused enroll --again changed the enrolment")
