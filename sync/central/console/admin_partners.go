@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
@@ -39,6 +40,10 @@ type partnerRow struct {
 	Health central.WebhookHealth
 	// LastOK: the last attempt was answered 2xx.
 	LastOK bool
+	// Unsigned: a webhook URL but no signing secret valid now (a partner
+	// made before every URL got one, or its last secret retired), so every
+	// delivery fails until an admin rotates a secret in.
+	Unsigned bool
 }
 
 type partnersPage struct {
@@ -57,6 +62,7 @@ func (c *Console) partnersPage(w http.ResponseWriter, r *http.Request, v *Viewer
 	if err != nil {
 		return fmt.Errorf("listing partners: %w", err)
 	}
+	now := c.cfg.Now()
 	p := &partnersPage{Window: partnerHealthWindow, ReadOnly: c.cfg.Partners == nil}
 	p.CanChange = !p.ReadOnly && globalSetting(v) == nil
 	for _, pt := range ps {
@@ -68,9 +74,23 @@ func (c *Console) partnersPage(w http.ResponseWriter, r *http.Request, v *Viewer
 			return fmt.Errorf("reading partner %s's webhook delivery: %w", pt.ID, err)
 		}
 		p.Rows = append(p.Rows, partnerRow{PartnerView: partnerapi.View(pt), Health: h,
-			LastOK: h.Last.Status >= 200 && h.Last.Status < 300})
+			LastOK: h.Last.Status >= 200 && h.Last.Status < 300, Unsigned: unsigned(pt, now)})
 	}
 	return c.render(w, r, v, http.StatusOK, "admin_partners.html", p)
+}
+
+// unsigned: p has a webhook URL and no secret to sign its events with at
+// now (the webhook worker's rule: a secret serves until its NotAfter).
+func unsigned(p central.Partner, now time.Time) bool {
+	if p.Webhook.URL == "" {
+		return false
+	}
+	for _, s := range p.Webhook.Secrets {
+		if s.NotAfter.IsZero() || now.Before(s.NotAfter) {
+			return false
+		}
+	}
+	return true
 }
 
 // partnerInScope: an admin scoped to some branches sees the partners

@@ -198,3 +198,44 @@ func TestPartnersReadOnly(t *testing.T) {
 		t.Errorf("the partner changed: disabled %v, %v", p.Disabled, err)
 	}
 }
+
+// TestPartnersPageUnsigned: a partner with a webhook URL and no signing
+// secret valid now (one made before every URL got one, or whose last
+// secret retired) is flagged, since each of its deliveries fails; a
+// partner with a secret, or with a retired one beside a live one, is not.
+func TestPartnersPageUnsigned(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("root", central.RoleAdmin)
+	signed := e.addPartner("Bank Satu")
+	legacy := e.addPartner("Bank Lama")
+	retired := e.addPartner("Bank Pensiun")
+	ctx := context.Background()
+	now := e.clk.Now()
+	if _, err := e.store.UpdatePartner(ctx, legacy.id, func(p *central.Partner) error {
+		p.Webhook.Secrets = nil
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.UpdatePartner(ctx, retired.id, func(p *central.Partner) error {
+		p.Webhook.Secrets[0].NotAfter = now.Add(-time.Minute)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.signIn("root")
+	a := b.get("/console/partners")
+	if a.status != http.StatusOK {
+		t.Fatalf("partners page: %d", a.status)
+	}
+	const flag = "no signing secret"
+	if n := strings.Count(a.body, flag); n != 2 {
+		t.Errorf("%d partners flagged unsigned, want 2 (Bank Lama, Bank Pensiun)", n)
+	}
+	for _, row := range strings.Split(a.body, "<tr")[1:] {
+		if strings.Contains(row, signed.id) && strings.Contains(row, flag) {
+			t.Errorf("the signed partner is flagged unsigned")
+		}
+	}
+}
