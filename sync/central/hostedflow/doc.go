@@ -208,9 +208,10 @@
 // step's last eight as received (keepFrame), freed once the step's
 // capture is kept, within SessionFrameBudget over its steps (the oldest
 // go first, never the current step's last five, which its guide's window
-// and feedEvidence need), and an instance within Config.MaxFrameMemory:
-// past it a frame answers 503 guidance_busy with a Retry-After, and the
-// page sends a later one.
+// and feedEvidence need), and an instance within Config.MaxFrameMemory,
+// which counts too the frames a guide chose that wait for their step to
+// complete (the selfie's and its turns'): past it a frame answers 503
+// guidance_busy with a Retry-After, and the page sends a later one.
 //
 // A session with use_reference_image matches the selfie against the
 // partner's reference image (Config.ReferenceImage, fetched at each

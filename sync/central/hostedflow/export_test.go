@@ -23,3 +23,25 @@ func (f *Flow) KeptFrames(partnerID, sessionID string) map[string][]int {
 
 // FramesHeld is the instance's count of the bytes its sessions keep.
 func (f *Flow) FramesHeld() int64 { return f.framesHeld.Load() }
+
+// PendingBytes are the bytes of the session's chosen frames and
+// challenge frames waiting for their step to complete (live.pend,
+// live.pendCh); -1 when this instance holds no memory of it.
+func (f *Flow) PendingBytes(partnerID, sessionID string) int64 {
+	f.mu.Lock()
+	l, ok := f.live[liveKey(partnerID, sessionID)]
+	f.mu.Unlock()
+	if !ok {
+		return -1
+	}
+	l.gmu.Lock()
+	defer l.gmu.Unlock()
+	var n int64
+	for _, d := range l.pend {
+		n += int64(len(d))
+	}
+	for _, c := range l.pendCh {
+		n += int64(len(c.Image))
+	}
+	return n
+}

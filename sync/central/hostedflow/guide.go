@@ -354,21 +354,20 @@ func (f *Flow) keepCapture(l *live, step string, g guide, _ string) ([]byte, []c
 		}
 		if c.Name == stepSelfie || c.Name == "front" || c.Name == "back" {
 			if data != nil {
-				l.pend[step] = data
+				l.setPending(step, data)
 			}
 		} else {
-			l.pendCh = append(l.pendCh, challengeCapture{Prompt: c.Name, Image: data})
+			l.addChallenge(challengeCapture{Prompt: c.Name, Image: data})
 		}
 		c.Image.Close()
 	}
 	if !g.Done() {
 		return nil, nil
 	}
-	out := l.pend[step]
-	delete(l.pend, step)
+	out := l.takePending(step)
 	var done []challengeCapture
 	if step == stepSelfie {
-		done, l.pendCh = l.pendCh, nil
+		done = l.takeChallenges()
 	}
 	return out, done
 }

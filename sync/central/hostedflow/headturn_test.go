@@ -595,3 +595,66 @@ func TestActiveTurnsChecked(t *testing.T) {
 		t.Errorf("someone else's turns: %s %v, next %s; want reject with %s, EXIT", c.Summary.Decision, c.Summary.Reasons, st.NextAction, risk.FaceChallengeIdentity)
 	}
 }
+
+// TestPendingFramesCounted: the selfie's chosen frame and the frames that
+// met its turns wait in the session's memory until the turns are done
+// (after the guidance frames they came from are gone); the instance counts
+// them with the frames it keeps, so its bound on frame memory
+// (Config.MaxFrameMemory) holds them too, and gets them back when the
+// step completes and when the session ends.
+func TestPendingFramesCounted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the selfie guide on many frames: skipped in -short mode")
+	}
+	e := newEnv(t, true, func(c *hostedflow.Config) {
+		c.ChallengeOrder = func(turns []string) []string { return turns }
+	})
+	r := newRenderer(t)
+	frontal, left, right := r.turnFrames(t)
+	defer frontal.Close()
+	defer left.Close()
+	defer right.Close()
+	card := r.turnCard(t)
+	defer card.Close()
+	desk := synth.Background(1600, 1000, 77)
+	defer desk.Close()
+	scene, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 2, Tilt: 4})
+	defer scene.Close()
+
+	pid, fc := e.initiate(map[string]any{"liveness_type": "active"})
+	b := e.browser()
+	b.open(fc.LaunchURL)
+	b.capture("document", encode(t, scene))
+	var fa hostedflow.FrameAnswer
+	var mostPending int64
+	for i := 0; !fa.Captured; i++ {
+		if i == 40 {
+			t.Fatalf("the selfie and its turns not captured after %d frames: overlay %+v", i, fa.Overlay)
+		}
+		m := frontal
+		switch fa.Overlay.Step {
+		case "turn_left":
+			m = left
+		case "turn_right":
+			m = right
+		}
+		e.clk.Advance(500 * time.Millisecond)
+		json.Unmarshal(must(t, http.StatusOK, b.post("/flow/api/frame?step=selfie", "image/jpeg", encode(t, m))).body, &fa)
+		kept, pending := keptBytes(e.flow.KeptFrames(pid, fc.SessionID)), e.flow.PendingBytes(pid, fc.SessionID)
+		if held := e.flow.FramesHeld(); held != kept+pending {
+			t.Fatalf("frame %d (%s): the instance counts %d bytes, the session keeps %d in frames and %d waiting", i, fa.Overlay.Step, held, kept, pending)
+		}
+		mostPending = max(mostPending, pending)
+	}
+	if mostPending == 0 {
+		t.Fatal("no frame waited for the turns: the test shows nothing")
+	}
+	if p := e.flow.PendingBytes(pid, fc.SessionID); p != 0 {
+		t.Errorf("after the selfie's capture %d bytes still wait", p)
+	}
+	must(t, http.StatusOK, b.post("/flow/api/submit", "", nil))
+	b.waitResult()
+	if held := e.flow.FramesHeld(); held != 0 {
+		t.Errorf("after the session's submission the instance counts %d bytes held", held)
+	}
+}

@@ -111,3 +111,48 @@ func frameBytes(frs []rawFrame) int64 {
 	}
 	return n
 }
+
+// setPending keeps data as step's chosen frame until the step is complete
+// (l.gmu held). Counted in l.held past the instance's limit if need be:
+// the guide has chosen it, and the frames that follow are refused until
+// the bytes are given back.
+func (l *live) setPending(step string, data []byte) {
+	l.takePending(step)
+	l.pend[step] = data
+	l.pendBytes += int64(len(data))
+	l.held.Add(int64(len(data)))
+}
+
+// takePending returns and forgets step's chosen frame (l.gmu held).
+func (l *live) takePending(step string) []byte {
+	data := l.pend[step]
+	delete(l.pend, step)
+	l.pendBytes -= int64(len(data))
+	l.held.Add(-int64(len(data)))
+	return data
+}
+
+// addChallenge keeps a challenge done and its frame until the selfie is
+// complete (l.gmu held), counted as setPending's.
+func (l *live) addChallenge(c challengeCapture) {
+	l.pendCh = append(l.pendCh, c)
+	l.pendBytes += int64(len(c.Image))
+	l.held.Add(int64(len(c.Image)))
+}
+
+// takeChallenges returns and forgets the challenges done (l.gmu held).
+func (l *live) takeChallenges() []challengeCapture {
+	done := l.pendCh
+	l.pendCh = nil
+	for _, c := range done {
+		l.pendBytes -= int64(len(c.Image))
+		l.held.Add(-int64(len(c.Image)))
+	}
+	return done
+}
+
+// dropAllPending forgets every chosen frame and challenge (l.gmu held).
+func (l *live) dropAllPending() {
+	l.held.Add(-l.pendBytes)
+	l.pend, l.pendCh, l.pendBytes = map[string][]byte{}, nil, 0
+}

@@ -67,6 +67,10 @@ type live struct {
 	held        *atomic.Int64
 	pend        map[string][]byte  // a step's chosen frame until the step is complete
 	pendCh      []challengeCapture // the challenges done so far, with their frames
+	// pendBytes are pend's and pendCh's bytes, counted in held too: a
+	// frame waiting there outlives recent (the selfie's, while its turns
+	// are made), and without them 500 sessions held gigabytes uncounted.
+	pendBytes int64
 
 	mu      sync.Mutex
 	seq     int
@@ -134,7 +138,8 @@ func (l *live) release() {
 		closeGuide(g)
 	}
 	l.dropAllRecent()
-	l.guides, l.pend, l.pendCh = map[string]guide{}, map[string][]byte{}, nil
+	l.guides = map[string]guide{}
+	l.dropAllPending()
 	l.gmu.Unlock()
 }
 
@@ -154,9 +159,9 @@ func (l *live) resetStep(step string) {
 		delete(l.guides, step)
 	}
 	l.dropRecent(step)
-	delete(l.pend, step)
+	l.takePending(step)
 	if step == stepSelfie {
-		l.pendCh = nil
+		l.takeChallenges()
 	}
 }
 
