@@ -19,6 +19,10 @@ func TestFold(t *testing.T) {
 		{"  ,;  ", ""},
 		{"ﬁnance", "finance"}, // ligature
 		{"Wei Zhang 2", "wei zhang 2"},
+		// Greek per ICAO 9303: digraphs, accents, final sigma.
+		{"ΓΕΩΡΓΙΟΣ ΠΑΠΑΔΟΠΟΥΛΟΣ", "georgios papadopoulos"},
+		{"Μπάμπης Ντόκος", "bambis dokos"},
+		{"ΕΥΑΓΓΕΛΟΣ", "evangelos"},
 	}
 	for _, tt := range tests {
 		if got := Fold(tt.in); got != tt.want {
@@ -43,6 +47,12 @@ func TestTokens(t *testing.T) {
 		{"MORENO JR., Daniel Gonzalo", []string{"daniel", "gonzalo", "moreno"}},
 		{"Colonel Innocent KAINA", []string{"innocent", "kaina"}},
 		{"Sheikh", []string{"sheikh"}}, // nothing but an honorific: kept
+		// OCR: digits inside words, MRZ filler read as K.
+		{"M0HAMMED AL1", []string{"muhammad", "ali"}},
+		{"CANTERAS 5.A.", []string{"canteras", "sa"}},
+		{"KHOROSHEV, DMITRY YURYEVICHKKKKK", []string{"dmitriy", "yuryevich", "khoroshev"}},
+		{"IVANOV, PETR KKKK", []string{"petr", "ivanov"}},
+		{"AIR 7 2000", []string{"air", "7", "2000"}},
 		{"", nil},
 		{"!!!", nil},
 	}

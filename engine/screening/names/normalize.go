@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -21,7 +22,9 @@ func Fold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := true // suppress leading and repeated spaces
-	for _, r := range norm.NFKD.String(s) {
+	rs := []rune(norm.NFKD.String(s))
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue
@@ -29,7 +32,10 @@ func Fold(s string) string {
 			continue
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			r = unicode.ToLower(r)
-			if t, ok := letterMap[r]; ok {
+			if t, n := greekDigraph(rs[i:], space); n > 0 {
+				b.WriteString(t)
+				i += n - 1
+			} else if t, ok := letterMap[r]; ok {
 				b.WriteString(t)
 			} else {
 				b.WriteRune(r)
@@ -68,6 +74,46 @@ var letterMap = map[rune]string{
 	'ь': "", 'э': "e", 'ю': "iu", 'я': "ia", 'і': "i", 'ї': "i", 'є': "ie",
 	'ґ': "g", 'ў': "u", 'ј': "j", 'љ': "lj", 'њ': "nj", 'џ': "dz", 'ђ': "dj",
 	'ћ': "c",
+	// Greek per ICAO 9303 (ELOT 743); digraphs in greekDigraph.
+	'α': "a", 'β': "v", 'γ': "g", 'δ': "d", 'ε': "e", 'ζ': "z", 'η': "i",
+	'θ': "th", 'ι': "i", 'κ': "k", 'λ': "l", 'μ': "m", 'ν': "n", 'ξ': "x",
+	'ο': "o", 'π': "p", 'ρ': "r", 'σ': "s", 'ς': "s", 'τ': "t", 'υ': "y",
+	'φ': "f", 'χ': "ch", 'ψ': "ps", 'ω': "o",
+}
+
+// greekDigraph transliterates the Greek letter pairs that ICAO 9303
+// writes as one sound (ου → ou; αυ, ευ → av, ev; μπ, ντ, γκ → b, d, g
+// at the start of a word, mb, nd, ng inside), returning the Latin text and
+// how many runes of rs it used, or 0 when rs does not start with one.
+// Combining accents between the two letters have been split off by NFKD
+// and are skipped.
+func greekDigraph(rs []rune, wordStart bool) (string, int) {
+	if len(rs) < 2 {
+		return "", 0
+	}
+	a := unicode.ToLower(rs[0])
+	j := 1
+	for j < len(rs) && unicode.Is(unicode.Mn, rs[j]) {
+		j++
+	}
+	if j == len(rs) {
+		return "", 0
+	}
+	c := unicode.ToLower(rs[j])
+	switch {
+	case a == 'ο' && c == 'υ':
+		return "ou", j + 1
+	case (a == 'α' || a == 'ε') && c == 'υ':
+		return letterMap[a] + "v", j + 1
+	case a == 'μ' && c == 'π', a == 'ν' && c == 'τ', a == 'γ' && c == 'κ':
+		if wordStart {
+			return map[rune]string{'π': "b", 'τ': "d", 'κ': "g"}[c], j + 1
+		}
+		return map[rune]string{'π': "mb", 'τ': "nd", 'κ': "ng"}[c], j + 1
+	case a == 'γ' && c == 'γ':
+		return "ng", j + 1
+	}
+	return "", 0
 }
 
 // Tokens folds s and returns its name tokens in display order, with
@@ -81,6 +127,10 @@ func Tokens(s string) []string {
 		s = given + " " + family
 	}
 	raw := strings.Fields(Fold(s))
+	for i, t := range raw {
+		raw[i] = ocrRepair(t)
+	}
+	raw = slices.DeleteFunc(raw, func(t string) bool { return t == "" })
 	out := make([]string, 0, len(raw))
 	for _, t := range raw {
 		if honorifics[t] {
@@ -94,6 +144,47 @@ func Tokens(s string) []string {
 		}
 	}
 	return out
+}
+
+// ocrLetters are the letters OCR most often reads as digits.
+// Index by digit value; 0 means the digit resembles no letter.
+var ocrLetters = [10]byte{0: 'o', 1: 'i', 2: 'z', 5: 's', 6: 'g', 8: 'b'}
+
+// ocrRepair undoes the two misreadings of machine-read names: a digit
+// inside a word (M0HAMMED, 5.A.), read back as the letter it resembles
+// when the token also holds letters (all-digit tokens are numbers), and
+// MRZ filler '<' read as K, which leaves a run of three or more k at the
+// end of the last name ("YURYEVICHKKKKK"); no name ends that way. A token
+// of nothing but such filler becomes empty.
+func ocrRepair(t string) string {
+	if n := len(t) - len(strings.TrimRight(t, "k")); n >= 3 {
+		t = t[:len(t)-n]
+	}
+	hasLetter, hasDigit := false, false
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case c >= '0' && c <= '9':
+			hasDigit = true
+		case c >= 'a' && c <= 'z', c >= utf8.RuneSelf:
+			hasLetter = true
+		}
+	}
+	if !hasLetter || !hasDigit {
+		return t
+	}
+	b := []byte(t)
+	for i, c := range b {
+		if c >= '0' && c <= '9' && ocrLetters[c-'0'] != 0 {
+			b[i] = ocrLetters[c-'0']
+		}
+	}
+	return string(b)
+}
+
+// Canonical returns the canonical tokens of one folded word, as Tokens
+// would produce them for it (one token, or two for a fused "Abdul" name).
+func Canonical(word string) []string {
+	return appendCanonical(nil, word)
 }
 
 // appendCanonical appends the canonical form of t, splitting the fused
