@@ -45,11 +45,13 @@ type indexEntry struct {
 }
 
 type indexName struct {
-	entry  int32
-	text   string
-	weak   bool
-	tokens span // in nameTokens and nameWeight, in display order
-	total  float64
+	entry int32
+	text  string
+	weak  bool
+	// initials: the name has a one-letter token (see score).
+	initials bool
+	tokens   span // in nameTokens and nameWeight, in display order
+	total    float64
 }
 
 type vocabToken struct {
@@ -170,7 +172,8 @@ func (b *builder) addName(seen map[string]int, ei int32, text string, weak bool)
 		}
 		ix.nameTokens = append(ix.nameTokens, id)
 	}
-	ix.names = append(ix.names, indexName{entry: ei, text: text, weak: weak, tokens: span{start, int32(len(ix.nameTokens))}})
+	initials := slices.ContainsFunc(toks, func(t string) bool { return len(t) == 1 })
+	ix.names = append(ix.names, indexName{entry: ei, text: text, weak: weak, initials: initials, tokens: span{start, int32(len(ix.nameTokens))}})
 	b.person = append(b.person, ix.entries[ei].e.Kind == KindIndividual)
 }
 

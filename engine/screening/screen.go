@@ -53,6 +53,16 @@ const (
 	// minDeletionToken is the shortest token indexed by its one-letter
 	// deletions; shorter ones would land in crowded buckets.
 	minDeletionToken = 4
+	// maxRespellings bounds the extra tokenisations screened per query
+	// (see respellings).
+	maxRespellings = 3
+	// knownSim is how alike a word must be to a vocabulary token for
+	// respellings to treat it as a listed word.
+	knownSim = 0.9
+	// initialSim is the similarity credited to an initial standing for a
+	// word it begins: below a one-typo match of a long word (about 0.9),
+	// since many names share a first letter.
+	initialSim = 0.8
 )
 
 // dobAdjust and countryAdjust move a name score by how well the query's
@@ -222,6 +232,44 @@ func (ix *Index) Screen(q Query) ([]Hit, error) {
 	if len(qtoks) > maxQueryTokens {
 		qtoks = qtoks[:maxQueryTokens]
 	}
+	hits := ix.screenTokens(q, qtoks, minScore)
+	if alts := ix.respellings(qtoks); len(alts) > 0 {
+		at := make(map[string]int, len(hits))
+		for i, h := range hits {
+			at[h.List+"\x00"+h.EntryID] = i
+		}
+		for _, alt := range alts {
+			for _, h := range ix.screenTokens(q, alt, minScore) {
+				k := h.List + "\x00" + h.EntryID
+				if i, ok := at[k]; !ok {
+					at[k] = len(hits)
+					hits = append(hits, h)
+				} else if h.Score > hits[i].Score {
+					hits[i] = h
+				}
+			}
+		}
+	}
+	slices.SortFunc(hits, func(a, b Hit) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		case a.List != b.List:
+			return strings.Compare(a.List, b.List)
+		}
+		return strings.Compare(a.EntryID, b.EntryID)
+	})
+	if len(hits) > maxHits {
+		hits = hits[:maxHits]
+	}
+	return hits, nil
+}
+
+// screenTokens scores the entries against one tokenisation of the query
+// and returns, unsorted, those reaching minScore.
+func (ix *Index) screenTokens(q Query, qtoks []string, minScore float64) []Hit {
 	sc := ix.scratch.Get().(*scratch)
 	defer ix.scratch.Put(sc)
 	sc.found, sc.cands, sc.pairs, sc.best = sc.found[:0], sc.cands[:0], sc.pairs[:0], sc.best[:0]
@@ -238,7 +286,7 @@ func (ix *Index) Screen(q Query) ([]Hit, error) {
 	for c := range sc.cands {
 		cand := &sc.cands[c]
 		nm := &ix.names[cand.name]
-		s := ix.score(sc, cand, nm, qw, totalQ, nil)
+		s := ix.score(sc, cand, nm, qtoks, qw, totalQ, nil)
 		e := nm.entry
 		if sc.entryStamp[e] != entryGen {
 			sc.entryStamp[e] = entryGen
@@ -277,27 +325,88 @@ func (ix *Index) Screen(q Query) ([]Hit, error) {
 		if nm.text != ie.e.Name {
 			h.Alias = nm.text
 		}
-		ix.score(sc, cand, nm, qw, totalQ, func(qi, pos int, sim float64) {
+		ix.score(sc, cand, nm, qtoks, qw, totalQ, func(qi, pos int, sim float64) {
 			entryTok := ix.vocab[ix.nameTokens[int(nm.tokens.start)+pos]].text
 			h.Matched = append(h.Matched, TokenMatch{Query: qtoks[qi], Entry: entryTok, Score: sim})
 		})
 		hits = append(hits, h)
 	}
-	slices.SortFunc(hits, func(a, b Hit) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		case a.List != b.List:
-			return strings.Compare(a.List, b.List)
+	return hits
+}
+
+// respellings returns other tokenisations of the query worth screening
+// too, for the ways a name's word breaks get lost or added: two adjacent
+// tokens whose concatenation is a listed word ("KHORO SHEV", "SA ADAT"
+// for SA'ADAT, "AL ASSAD" against a list writing ALASSAD), and a token
+// unknown to the lists that splits into two words found side by side in a
+// listed name ("ALUBAIDI" for AL-UBAIDI, "HUIBONG" for HUI-BONG). A first
+// half of two letters must be a particle (al, el, bin, ...). Only words
+// the index knows (exactly, one inserted letter away or as a spelling
+// variant) count, so an ordinary name rarely gains a respelling, and each
+// respelling is scored like any query: it must still explain the whole
+// name.
+func (ix *Index) respellings(qtoks []string) [][]string {
+	var alts [][]string
+	var buf [16]int32
+	for i := 0; i+1 < len(qtoks) && len(alts) < maxRespellings; i++ {
+		c := qtoks[i] + qtoks[i+1]
+		if len(ix.near(buf[:0], c)) > 0 {
+			alts = append(alts, slices.Concat(qtoks[:i], []string{c}, qtoks[i+2:]))
 		}
-		return strings.Compare(a.EntryID, b.EntryID)
-	})
-	if len(hits) > maxHits {
-		hits = hits[:maxHits]
 	}
-	return hits, nil
+	for i, t := range qtoks {
+		if len(alts) >= maxRespellings {
+			break
+		}
+		if len(t) < 5 || len(ix.near(buf[:0], t)) > 0 {
+			continue
+		}
+		for k := 2; k+3 <= len(t); k++ {
+			a, b := t[:k], t[k:]
+			if k < 3 && names.LexicalWeight(a) == 1 {
+				continue
+			}
+			ca, cb := names.Canonical(a), names.Canonical(b)
+			if !ix.adjacent(ca[len(ca)-1], cb[0]) {
+				continue
+			}
+			if alt := slices.Concat(qtoks[:i], ca, cb, qtoks[i+1:]); len(alt) <= maxQueryTokens {
+				alts = append(alts, alt)
+			}
+			break
+		}
+	}
+	return alts
+}
+
+// near appends to ids the vocabulary tokens that t is, is one letter
+// short of, or is a spelling variant of.
+func (ix *Index) near(ids []int32, t string) []int32 {
+	for _, id := range ix.byKey.lookup(t) {
+		if names.Similarity(t, ix.vocab[id].text) >= knownSim {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// adjacent reports whether some listed name has a token near a directly
+// followed by a token near b.
+func (ix *Index) adjacent(a, b string) bool {
+	var abuf, bbuf [16]int32
+	as := ix.near(abuf[:0], a)
+	if len(as) == 0 {
+		return false
+	}
+	for _, id := range ix.near(bbuf[:0], b) {
+		v := &ix.vocab[id]
+		for _, p := range ix.postings[v.postings.start:v.postings.end] {
+			if p.pos > 0 && slices.Contains(as, ix.nameTokens[ix.names[p.name].tokens.start+int32(p.pos)-1]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // find records in sc.found the vocabulary tokens alike enough to query
@@ -406,7 +515,7 @@ func (ix *Index) gather(sc *scratch, driverSet uint32) {
 // than a missing surname because middle names, particles and common
 // tokens weigh less. Weak aliases are scaled by weakAliasFactor. When
 // matched is non-nil it is called for each aligned pair.
-func (ix *Index) score(sc *scratch, cand *candidate, nm *indexName, qw []float64, totalQ float64, matched func(qi, pos int, sim float64)) float64 {
+func (ix *Index) score(sc *scratch, cand *candidate, nm *indexName, qtoks []string, qw []float64, totalQ float64, matched func(qi, pos int, sim float64)) float64 {
 	sc.align = sc.align[:0]
 	for p := cand.head; p >= 0; p = sc.pairs[p].next {
 		sc.align = append(sc.align, sc.pairs[p])
@@ -431,6 +540,29 @@ func (ix *Index) score(sc *scratch, cand *candidate, nm *indexName, qw []float64
 		mn += weights[p.pos] * p.sim
 		if matched != nil {
 			matched(int(p.qi), int(p.pos), p.sim)
+		}
+	}
+	// An initial left over on one side stands for a word left over on
+	// the other that starts with its letter ("Mohammad M. Golpayegani"):
+	// weaker evidence than a spelt-out match, but not none.
+	nameToks := ix.nameTokens[nm.tokens.start:nm.tokens.end]
+	for qi, qt := range qtoks {
+		if usedQ&(1<<qi) != 0 || !(nm.initials || len(qt) == 1) {
+			continue
+		}
+		for pos, id := range nameToks {
+			nt := ix.vocab[id].text
+			if usedN&(1<<pos) != 0 || qt[0] != nt[0] || (len(qt) == 1) == (len(nt) == 1) {
+				continue
+			}
+			usedQ |= 1 << qi
+			usedN |= 1 << pos
+			mq += qw[qi] * initialSim
+			mn += weights[pos] * initialSim
+			if matched != nil {
+				matched(qi, pos, initialSim)
+			}
+			break
 		}
 	}
 	if totalQ == 0 || nm.total == 0 {
