@@ -513,7 +513,8 @@ func (ix *Index) gather(sc *scratch, driverSet uint32) {
 // the geometric mean of how much of the query the name explains and how
 // much of the name the query explains. A missing middle name costs less
 // than a missing surname because middle names, particles and common
-// tokens weigh less. Weak aliases are scaled by weakAliasFactor. When
+// tokens weigh less. An initial left unpaired on either side is then paired
+// with a word it begins, at initialSim. Weak aliases are scaled by weakAliasFactor. When
 // matched is non-nil it is called for each aligned pair.
 func (ix *Index) score(sc *scratch, cand *candidate, nm *indexName, qtoks []string, qw []float64, totalQ float64, matched func(qi, pos int, sim float64)) float64 {
 	sc.align = sc.align[:0]

@@ -1,6 +1,7 @@
 // Package names turns person and organisation names into comparable tokens
 // and scores how alike two tokens are. It knows nothing about watchlists:
-// it folds case, diacritics, punctuation and Cyrillic script, drops
+// it folds case, diacritics, punctuation and Cyrillic and Greek script,
+// repairs OCR misreads (digits inside words, MRZ filler read as K), drops
 // honorifics, maps common transliteration variants (Mohammed/Muhammad,
 // Abdel/Abdul, Yusuf/Yousef, ...) to one spelling, and offers Jaro-Winkler
 // similarity plus a consonant-skeleton phonetic key.
