@@ -86,8 +86,14 @@ func (s *Schedule) defaults() {
 }
 
 // copies lists the scheduled copies in Dir, oldest first, by the time in
-// their names; other files are not the schedule's and are left alone.
-func (s *Schedule) copies() ([]scheduled, error) {
+// their names as of now; other files are not the schedule's and are left
+// alone. A copy dated after now was taken while the clock ran ahead (it
+// has been set back since): it counts as older than every copy dated by
+// the clock as it is, since those, the copy just taken among them, hold
+// the store as it is now; were it counted by its date, the copies taken
+// now would be the oldest and pruned as soon as taken, for as long as the
+// clock takes to catch up with it.
+func (s *Schedule) copies(now time.Time) ([]scheduled, error) {
 	ents, err := os.ReadDir(s.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil // Take creates it
@@ -112,7 +118,15 @@ func (s *Schedule) copies() ([]scheduled, error) {
 		}
 		out = append(out, scheduled{path: filepath.Join(s.Dir, name), at: at})
 	}
-	slices.SortFunc(out, func(a, b scheduled) int { return a.at.Compare(b.at) })
+	slices.SortFunc(out, func(a, b scheduled) int {
+		if af, bf := a.at.After(now), b.at.After(now); af != bf {
+			if af {
+				return -1
+			}
+			return 1
+		}
+		return a.at.Compare(b.at)
+	})
 	return out, nil
 }
 
@@ -122,12 +136,13 @@ type scheduled struct {
 }
 
 // Due is when the next copy is due: the newest copy's time plus Every, or
-// now when there is none or the newest is dated after now (the clock was
-// set back: a copy from "the future" must not hold off the next one).
+// now when there is none. Copies dated after now (the clock was set back)
+// are not counted: a copy from "the future" must not hold off the next
+// one, nor make one due again as soon as it is taken.
 func (s *Schedule) Due() (time.Time, error) {
 	s.defaults()
 	now := s.Now()
-	cs, err := s.copies()
+	cs, err := s.copies(now)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -167,7 +182,7 @@ func (s *Schedule) Take(ctx context.Context) (string, error) {
 		Action: AuditBackup, Subject: "store", Count: 1, After: after}); err != nil {
 		return out, fmt.Errorf("recording the scheduled copy in the audit trail: %w", err)
 	}
-	return out, s.prune()
+	return out, s.prune(now)
 }
 
 // stagedName matches the name a copy has while it is written (stage):
@@ -209,9 +224,9 @@ type scheduledState struct {
 	File string `json:"file"`
 }
 
-// prune removes the oldest copies beyond Keep.
-func (s *Schedule) prune() error {
-	cs, err := s.copies()
+// prune removes the oldest copies beyond Keep (copies' order as of now).
+func (s *Schedule) prune(now time.Time) error {
+	cs, err := s.copies(now)
 	if err != nil {
 		return err
 	}

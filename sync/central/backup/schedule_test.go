@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -89,7 +90,7 @@ func TestScheduleTakesAndPrunes(t *testing.T) {
 }
 
 // TestScheduleDue: due at once without a copy, Every after the newest,
-// and at once when the newest is dated after the clock (set back).
+// copies dated after the clock (set back) not counted.
 func TestScheduleDue(t *testing.T) {
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -100,7 +101,8 @@ func TestScheduleDue(t *testing.T) {
 		{"none", nil, now},
 		{"one an hour old", []string{"central-20261204T110000Z.db"}, now.Add(23 * time.Hour)},
 		{"newest counts", []string{"central-20261202T110000Z.db", "central-20261203T090000Z.db"}, now.Add(-3 * time.Hour)},
-		{"dated after the clock", []string{"central-20261204T110000Z.db", "central-20261205T110000Z.db"}, now},
+		{"dated after the clock", []string{"central-20261205T110000Z.db"}, now},
+		{"one dated after the clock, not counted", []string{"central-20261204T110000Z.db", "central-20261205T110000Z.db"}, now.Add(23 * time.Hour)},
 		{"not a copy", []string{"central-yesterday.db", "other-20261204T110000Z.db"}, now},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -267,4 +269,45 @@ func TestScheduleRunWarnsSameDisk(t *testing.T) {
 	storeDir := t.TempDir()
 	sch := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: filepath.Join(storeDir, "copies"), StoreDir: storeDir}
 	runUntilLogged(t, sch, backup.WarnSameDisk, "no warning that the copies share the store's disk")
+}
+
+// TestScheduleClockSetBack: copies dated after the clock (taken while it
+// ran ahead, since set back) neither crowd out the copies taken now nor
+// make one due at every turn: the copy just taken, the store as it is,
+// is kept, the copies from "the future" go first, and the next copy is
+// due Every after the newest one dated by the clock as it is.
+func TestScheduleClockSetBack(t *testing.T) {
+	s := newSite(t, nil)
+	ctx := context.Background()
+	dir := t.TempDir()
+	ahead := &clock{time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)}
+	sch := &backup.Schedule{Source: s.raw, Store: s.c.Store, Dir: dir, Every: time.Hour, Keep: 2, Now: ahead.now}
+	for range 2 {
+		if _, err := sch.Take(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ahead.t = ahead.t.Add(time.Hour)
+	}
+	clk := &clock{time.Date(2026, 12, 4, 1, 0, 0, 0, time.UTC)}
+	sch.Now = clk.now
+	var taken []string
+	for range 2 {
+		s.submit(t, fmt.Sprint("sub-", len(taken)))
+		out, err := sch.Take(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, filepath.Base(out))
+		if _, err := os.Stat(out); err != nil {
+			t.Fatalf("the copy just taken is gone (folder %v): %v", names(t, dir), err)
+		}
+		due, err := sch.Due()
+		if want := clk.t.Add(time.Hour); err != nil || !due.Equal(want) {
+			t.Fatalf("after a copy at %v the next is due %v, %v; want %v", clk.t, due, err, want)
+		}
+		clk.t = clk.t.Add(time.Hour)
+	}
+	if got := names(t, dir); !slices.Equal(got, taken) {
+		t.Errorf("folder holds %v, want the copies taken since the clock was set back %v", got, taken)
+	}
 }
