@@ -12,7 +12,11 @@
 // way checks every page of the copy (boltstore.Inspect) before it is
 // renamed into place (a copy a killed run left beside it is removed by
 // the next run into that folder). `kyc-central restore` (Restore) puts a checked copy
-// back as the store, keeping the file it replaces, and only beside a
+// back as the store, keeping the file it replaces and carrying into the
+// copy the erasures that file still holds tombstones of (a copy taken
+// before an erasure holds the erased submissions; restored over the store
+// that erased them, it does not bring them back; restored after the store
+// was lost, nothing records those erasures), and only beside a
 // keyring that opens its data keys (another central's copy would serve
 // a store it cannot read), refusing a copy a newer release wrote
 // (boltstore.ErrNewerFormat); it writes it beside the store under a name

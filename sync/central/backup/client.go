@@ -20,6 +20,7 @@ import (
 
 	"github.com/openkyc/kyc/internal/atomicfile"
 	"github.com/openkyc/kyc/internal/ctxio"
+	"github.com/openkyc/kyc/sync/central"
 	"github.com/openkyc/kyc/sync/central/seal"
 	"github.com/openkyc/kyc/sync/central/store/boltstore"
 )
@@ -169,7 +170,12 @@ func openIdle(path string) (*bbolt.DB, error) {
 // under keys (seal.CheckKeys, else seal.ErrForeignKeys): another
 // central's copy, which this keyring cannot read, never replaces the
 // store. A restore refused leaves no db.replaced-<UTC time> beside the
-// store it did not replace. The copy is written beside db under a name
+// store it did not replace. The erasures the store at db still holds
+// tombstones of (boltstore.Tombstones: those of the last
+// MaxAttestationAge) are carried into the copy before it is renamed: a
+// submission erased since the copy was taken is erased from it again,
+// its tombstone kept, so a restore does not bring back a person erased
+// meanwhile. The copy is written beside db under a name
 // of its own (restoringPrefix), locked while it is written; the copies a
 // restore killed mid-copy left are removed first (RemoveLeftRestores).
 // A copy a newer release wrote is refused (boltstore.ErrNewerFormat)
@@ -184,6 +190,7 @@ func Restore(ctx context.Context, from, db string, replace bool, now time.Time, 
 		return boltstore.Summary{}, "", fmt.Errorf("restoring: the copy: %w", err)
 	}
 	var kept string
+	var erased []central.SubmissionRef
 	if _, err := os.Stat(db); err == nil {
 		if !replace {
 			return boltstore.Summary{}, "", fmt.Errorf("restoring over %s: %w (pass --replace to keep it aside and restore)", db, ErrExists)
@@ -195,6 +202,9 @@ func Restore(ctx context.Context, from, db string, replace bool, now time.Time, 
 			return boltstore.Summary{}, "", fmt.Errorf("restoring: %w", err)
 		}
 		defer cur.Close()
+		if erased, err = boltstore.Tombstones(cur); err != nil {
+			return boltstore.Summary{}, "", fmt.Errorf("restoring: the store in place: %w", err)
+		}
 		kept = fmt.Sprintf("%s.replaced-%s", db, now.UTC().Format("20060102T150405Z"))
 		if err := os.Link(db, kept); err != nil {
 			return boltstore.Summary{}, "", fmt.Errorf("restoring: keeping the current store: %w", err)
@@ -208,10 +218,12 @@ func Restore(ctx context.Context, from, db string, replace bool, now time.Time, 
 	}
 	defer src.Close()
 	err = putBack(ctx, db, src, func(tmp string) error {
-		if sum, err = boltstore.Inspect(ctx, tmp); err != nil || keys == nil {
+		if sum, err = boltstore.Inspect(ctx, tmp); err != nil || (keys == nil && len(erased) == 0) {
 			return err
 		}
-		return checkKeys(ctx, tmp, keys)
+		n, err := carryOver(ctx, tmp, erased, keys)
+		sum.Submissions -= n
+		return err
 	})
 	if err != nil {
 		// Refused before the rename (the copy damaged, or not this
@@ -237,18 +249,35 @@ func sameFile(a, b string) bool {
 	return err == nil && os.SameFile(fa, fb)
 }
 
-// checkKeys opens the store file at path and reports whether keys opens
-// its data keys (seal.CheckKeys).
-func checkKeys(ctx context.Context, path string, keys seal.KEKProvider) error {
+// carryOver opens the store file at path (a copy being restored), erases
+// again the submissions of erased it holds, keeping their tombstones, and
+// with keys (nil skips it) reports whether keys opens its data keys
+// (seal.CheckKeys). It returns how many submissions it erased.
+func carryOver(ctx context.Context, path string, erased []central.SubmissionRef, keys seal.KEKProvider) (int, error) {
 	st, err := boltstore.Open(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	err = seal.CheckKeys(ctx, st, keys)
+	n := 0
+	for _, ref := range erased {
+		err = st.DeleteSubmission(ctx, ref.DeviceID, ref.Key)
+		if errors.Is(err, central.ErrNotFound) {
+			err = nil // not in the copy: nothing to erase again
+			continue
+		}
+		if err != nil {
+			err = fmt.Errorf("erasing again a submission the store in place erased: %w", err)
+			break
+		}
+		n++
+	}
+	if err == nil && keys != nil {
+		err = seal.CheckKeys(ctx, st, keys)
+	}
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return n, err
 }
 
 // restoringPrefix begins, after a dot and the store's own name, the name

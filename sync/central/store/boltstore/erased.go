@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -62,4 +63,31 @@ func expireErased(tx *bbolt.Tx, before time.Time, limit int) (int, error) {
 		}
 	}
 	return len(due), nil
+}
+
+// Tombstones lists the submissions whose tombstones the store file open
+// as db holds (read-only is enough): a restore over that store carries
+// them into the copy it puts back (backup.Restore), so that a copy taken
+// before an erasure does not bring the erased submissions back. A store
+// of a format before the tombstones holds none.
+func Tombstones(db *bbolt.DB) ([]central.SubmissionRef, error) {
+	var out []central.SubmissionRef
+	err := db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketErased)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			dev, key, ok := bytes.Cut(k, []byte{0})
+			if !ok {
+				return fmt.Errorf("%w: a tombstone's key %q names no submission", ErrDamaged, k)
+			}
+			out = append(out, central.SubmissionRef{DeviceID: string(dev), Key: string(key)})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the tombstones of erased submissions: %w", err)
+	}
+	return out, nil
 }
