@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -39,7 +40,8 @@ var (
 // API, with token) into out: to a temporary file beside out (write),
 // checked against the answer's length and Repr-Digest and by
 // boltstore.Inspect, synced, and only then renamed over out, so out is
-// never a partial or damaged copy. client carries central's CA; its Timeout should be zero
+// never a partial or damaged copy; an out a running central holds open
+// (its store) is refused, boltstore.ErrInUse. client carries central's CA; its Timeout should be zero
 // (a large store takes a while), ctx bounds the download.
 func Fetch(ctx context.Context, client *http.Client, base, token, out string) (boltstore.Summary, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+Path, nil)
@@ -120,13 +122,43 @@ func write(ctx context.Context, out string, fill func(io.Writer) error) (boltsto
 	if _, err := atomicfile.RemoveLeftovers(filepath.Dir(out), isFetching); err != nil {
 		return boltstore.Summary{}, fmt.Errorf("removing the copies a killed backup left: %w", err)
 	}
+	if err := notInUse(out); err != nil {
+		return boltstore.Summary{}, err
+	}
 	var sum boltstore.Summary
 	err := atomicfile.WriteLocked(out, "."+filepath.Base(out)+fetchingInfix, atomicfile.VerifyShared, fill, func(tmp string) error {
 		var err error
-		sum, err = boltstore.Inspect(ctx, tmp)
-		return err
+		if sum, err = boltstore.Inspect(ctx, tmp); err != nil {
+			return err
+		}
+		return notInUse(out) // a central may have started on it meanwhile
 	})
 	return sum, err
+}
+
+// notInUse refuses (boltstore.ErrInUse) an out that is a store a process
+// holds open to write (a running central holds bbolt's exclusive lock on
+// its file): --out naming the data folder's central.db. Renamed over, the
+// store would lose its name while central goes on writing to it, and
+// every write since the copy would be lost at its next start.
+func notInUse(out string) error {
+	fi, err := os.Lstat(out)
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil // nothing there, or not a file a store is kept in: the rename decides
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return fmt.Errorf("checking %s: %w", out, err)
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return fmt.Errorf("writing the copy to %s: %w (a running central's store: give --out another file)", out, boltstore.ErrInUse)
+	}
+	if err != nil {
+		return fmt.Errorf("checking %s: %w", out, err)
+	}
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
 
 // fetchingInfix comes, in the name of a copy being written by Fetch or
