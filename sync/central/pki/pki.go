@@ -59,6 +59,10 @@ var ErrNoHosts = errors.New("pki: the server certificate needs at least one host
 // ErrNoCertificate means a PEM input holds no certificate.
 var ErrNoCertificate = errors.New("pki: no certificate in PEM data")
 
+// ErrCAOutOfDate means the CA Init keeps has expired at the clock: a
+// server certificate it signed would end with it, refused at once.
+var ErrCAOutOfDate = errors.New("pki: the CA is not valid at this time")
+
 // Files are the paths Init wrote.
 type Files struct {
 	CACert, CAKey, ServerCert, ServerKey string
@@ -91,6 +95,10 @@ func initAt(dir string, hosts []string, now time.Time) (Files, error) {
 	caCert, caKey, err := loadCA(f.CACert, f.CAKey)
 	switch {
 	case err == nil:
+		if !now.Before(caCert.NotAfter) {
+			return f, fmt.Errorf("%w: %s expired %s (the clock says %s): check the clock, or move ca.crt and ca.key aside to make a new CA and give every device the new ca.crt",
+				ErrCAOutOfDate, f.CACert, caCert.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
 		f.CAReused = true
 	case errors.Is(err, fs.ErrNotExist):
 		if caCert, caKey, err = newCA(now); err != nil {

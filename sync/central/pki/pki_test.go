@@ -234,3 +234,28 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 	}
 	return certs[0]
 }
+
+// TestInitRefusesACAOutOfDate: a kept CA that has expired at the clock
+// issues no server certificate, which would be out of date at once (its
+// end is the CA's), and leaves the one being served as it was.
+func TestInitRefusesACAOutOfDate(t *testing.T) {
+	dir := t.TempDir()
+	made := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	f, err := initAt(dir, []string{"127.0.0.1"}, made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := os.ReadFile(f.ServerCert)
+	key, _ := os.ReadFile(f.ServerKey)
+	for _, at := range []time.Time{made.Add(CAValidity), made.Add(CAValidity + 24*time.Hour)} {
+		if _, err := initAt(dir, []string{"127.0.0.1"}, at); !errors.Is(err, ErrCAOutOfDate) {
+			t.Errorf("Init at %v with a CA made at %v = %v, want ErrCAOutOfDate", at, made, err)
+		}
+		if c, _ := os.ReadFile(f.ServerCert); !bytes.Equal(c, cert) {
+			t.Errorf("Init at %v replaced the server certificate", at)
+		}
+		if k, _ := os.ReadFile(f.ServerKey); !bytes.Equal(k, key) {
+			t.Errorf("Init at %v replaced the server key", at)
+		}
+	}
+}
