@@ -12,7 +12,8 @@
 // small devices); the CA is valid for ten years, a server certificate for
 // two. Running Init again keeps an existing CA (enrolled devices keep
 // trusting it) and issues a new server certificate, e.g. for a new host
-// name or before the old one expires.
+// name or before the old one expires; a CA that has expired is refused
+// (ErrCAOutOfDate), not used to sign a certificate that would end with it.
 package pki
 
 import (
