@@ -28,6 +28,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,6 +126,15 @@ func (Erasure) InsertOpts() river.InsertOpts {
 
 // ErasureAttempts is how many runs an erasure gets before it ends failed.
 const ErasureAttempts = 10
+
+// ErasureSnoozes bounds the runs of an erasure that end out of time: each
+// goes on in the next run (River snoozes it, counting no attempt), but
+// past ErasureSnoozes of them a run out of time is a failed attempt, so an
+// erasure that never ends within its bound (each run held up the same
+// way) ends failed after ErasureAttempts, visible in its record, rather
+// than "running" for ever. A hundred runs of 90 s erase far more than one
+// person holds.
+const ErasureSnoozes = 100
 
 // Migrate brings River's tables (river_job, river_leader, ...) to the
 // version this build needs. River's migrations cannot share one
@@ -347,7 +357,8 @@ func (w *sweepWorker[T]) Timeout(*river.Job[T]) time.Duration { return w.run }
 // ErasureWorker is the worker of Erasure jobs: run is
 // central.Server.RunErasure (final on the job's last attempt); a run is
 // bounded like a sweep's (zero: 90 s), and one out of time goes on in the
-// next (the erasure works from the data, so it resumes where it was).
+// next (the erasure works from the data, so it resumes where it was), up
+// to ErasureSnoozes times; then it counts as a failed attempt.
 func ErasureWorker(run func(ctx context.Context, id string, final bool) error, bound time.Duration) river.Worker[Erasure] {
 	if bound <= 0 {
 		bound = sweepRun
@@ -364,9 +375,25 @@ type erasureWorker struct {
 func (w *erasureWorker) Work(ctx context.Context, job *river.Job[Erasure]) error {
 	err := w.run(ctx, job.Args.ID, job.Attempt >= job.MaxAttempts)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return river.JobSnooze(0)
+		n := snoozes(job.JobRow)
+		if n < ErasureSnoozes {
+			return river.JobSnooze(0)
+		}
+		return fmt.Errorf("out of time in %d runs: %w", n+1, err)
 	}
 	return err
+}
+
+// snoozes is how many times River snoozed job: the count it keeps in the
+// job's metadata ("snoozes"); zero when unreadable.
+func snoozes(job *rivertype.JobRow) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	if json.Unmarshal(job.Metadata, &m) != nil {
+		return 0
+	}
+	return m.Snoozes
 }
 
 func (w *erasureWorker) Timeout(*river.Job[Erasure]) time.Duration { return w.bound }
