@@ -23,7 +23,9 @@ import (
 )
 
 // Schedule takes a copy of a serving store into a folder every Every and
-// keeps the newest Keep of them (`kyc-central serve --backup-dir`): a
+// keeps the newest Keep of them, removing only older copies its store's
+// audit trail says it took (another store's are left: prune)
+// (`kyc-central serve --backup-dir`): a
 // central nobody remembers to back up is still one failed disk from
 // losing every case. Each copy is checked page by page before it gets its
 // name (as Fetch's are) and is recorded in the audit trail.
@@ -182,7 +184,7 @@ func (s *Schedule) Take(ctx context.Context) (string, error) {
 		Action: AuditBackup, Subject: "store", Count: 1, After: after}); err != nil {
 		return out, fmt.Errorf("recording the scheduled copy in the audit trail: %w", err)
 	}
-	return out, s.prune(now)
+	return out, s.prune(ctx, now)
 }
 
 // stagedName matches the name a copy has while it is written (stage):
@@ -224,19 +226,51 @@ type scheduledState struct {
 	File string `json:"file"`
 }
 
-// prune removes the oldest copies beyond Keep (copies' order as of now).
-func (s *Schedule) prune(now time.Time) error {
+// prune removes the oldest copies beyond Keep (copies' order as of now)
+// that this store took: those its audit trail records (took). A copy it
+// has no record of is another store's, such as the store this one
+// replaced on a new disk, or one not mounted, whose data folder was
+// found empty: pruned by its order, one a day, it would have been
+// replaced within Keep days by copies of a store that holds nothing. It
+// stays until an operator removes it.
+func (s *Schedule) prune(ctx context.Context, now time.Time) error {
 	cs, err := s.copies(now)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, c := range cs[:max(0, len(cs)-s.Keep)] {
+		mine, err := s.took(ctx, c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !mine {
+			continue
+		}
 		if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing an old copy: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// took reports whether this store's audit trail records taking copy c:
+// Take's event, dated in the second its name gives, naming its file.
+func (s *Schedule) took(ctx context.Context, c scheduled) (bool, error) {
+	evs, err := s.Store.Audit(ctx, central.AuditFilter{After: c.at, Before: c.at.Add(time.Second),
+		Action: AuditBackup, Actor: AuditScheduled, Subject: "store"})
+	if err != nil {
+		return false, fmt.Errorf("reading the audit trail of an old copy: %w", err)
+	}
+	name := filepath.Base(c.path)
+	for _, ev := range evs {
+		var st scheduledState
+		if json.Unmarshal(ev.After, &st) == nil && st.File == name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // retryAfter is how long Run waits after a failed copy before it tries

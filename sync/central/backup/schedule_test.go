@@ -311,3 +311,40 @@ func TestScheduleClockSetBack(t *testing.T) {
 		t.Errorf("folder holds %v, want the copies taken since the clock was set back %v", got, taken)
 	}
 }
+
+// TestScheduleKeepsAnotherStoresCopies: a central started on a new, empty
+// store (the data disk replaced, or not mounted) with the folder of the
+// old store's copies takes its own copies there but prunes only those:
+// the old store's copies, which its audit trail does not record, are
+// kept however many of its own it takes, not replaced one a day by
+// copies of nothing.
+func TestScheduleKeepsAnotherStoresCopies(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := &clock{time.Date(2026, 12, 4, 1, 0, 0, 0, time.UTC)}
+	old := newSite(t, nil)
+	old.submit(t, "sub-1")
+	var theirs []string
+	for range 2 {
+		out, err := (&backup.Schedule{Source: old.raw, Store: old.c.Store, Dir: dir, Keep: 2, Now: clk.now}).Take(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs = append(theirs, filepath.Base(out))
+		clk.t = clk.t.Add(time.Hour)
+	}
+	fresh := newSite(t, nil)
+	var mine []string
+	for range 3 {
+		out, err := (&backup.Schedule{Source: fresh.raw, Store: fresh.c.Store, Dir: dir, Keep: 2, Now: clk.now}).Take(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, filepath.Base(out))
+		clk.t = clk.t.Add(time.Hour)
+	}
+	want := append(slices.Clone(theirs), mine[1:]...)
+	if got := names(t, dir); !slices.Equal(got, want) {
+		t.Errorf("folder holds %v, want the old store's copies and the newest two of the new one's: %v", got, want)
+	}
+}
