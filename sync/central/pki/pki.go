@@ -27,6 +27,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -120,12 +121,23 @@ func initAt(dir string, hosts []string, now time.Time) (Files, error) {
 	if err != nil {
 		return f, err
 	}
-	if err := atomicfile.Write(f.ServerKey, encodeKey(key)); err != nil {
-		return f, fmt.Errorf("pki: writing server key: %w", err)
-	}
-	// The chain: a client that has only the CA still verifies.
-	if err := atomicfile.Write(f.ServerCert, encodeCert(certDER)); err != nil {
-		return f, fmt.Errorf("pki: writing server certificate: %w", err)
+	// The pair is replaced together: the certificate is written whole
+	// and synced first, the key replaced while it waits, then the
+	// certificate renamed into place; a write that fails (a full disk)
+	// leaves the old pair, never a new key beside the old certificate,
+	// which central could not start with.
+	certPEM := encodeCert(certDER)
+	err = atomicfile.WriteFunc(f.ServerCert, func(w io.Writer) error {
+		_, err := w.Write(certPEM)
+		return err
+	}, func(string) error {
+		if err := atomicfile.Write(f.ServerKey, encodeKey(key)); err != nil {
+			return fmt.Errorf("pki: writing server key: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return f, fmt.Errorf("pki: writing server certificate and key: %w", err)
 	}
 	return f, nil
 }

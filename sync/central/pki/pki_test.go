@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -257,5 +259,47 @@ func TestInitRefusesACAOutOfDate(t *testing.T) {
 		if k, _ := os.ReadFile(f.ServerKey); !bytes.Equal(k, key) {
 			t.Errorf("Init at %v replaced the server key", at)
 		}
+	}
+}
+
+// TestInitDiskFullKeepsAPair: a disk that fills while a new server
+// certificate is written (the process's file size limit, which fails a
+// write as a full disk does) leaves the key and certificate being served
+// as they were, a pair that still loads, never a new key beside the old
+// certificate, which central could not start with.
+func TestInitDiskFullKeepsAPair(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Init(dir, []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := os.ReadFile(f.ServerKey)
+	cert, _ := os.ReadFile(f.ServerCert)
+	if len(key) >= len(cert) {
+		t.Fatalf("the key (%d bytes) is not shorter than the certificate (%d)", len(key), len(cert))
+	}
+	signal.Ignore(syscall.SIGXFSZ)
+	defer signal.Reset(syscall.SIGXFSZ)
+	var was syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &was); err != nil {
+		t.Fatal(err)
+	}
+	limit := was
+	limit.Cur = uint64(len(key) + 32) // a key fits, a certificate does not
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+		t.Skipf("cannot limit file sizes: %v", err)
+	}
+	_, err = Init(dir, []string{"127.0.0.1", "central.local"})
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &was); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(err, syscall.EFBIG) {
+		t.Errorf("Init onto a full disk = %v, want the write's error", err)
+	}
+	if _, err := ServerConfig(f.ServerCert, f.ServerKey); err != nil {
+		t.Errorf("the server's key and certificate no longer load: %v", err)
+	}
+	if k, _ := os.ReadFile(f.ServerKey); !bytes.Equal(k, key) {
+		t.Error("the server key was replaced")
 	}
 }
