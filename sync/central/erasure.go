@@ -235,7 +235,7 @@ func (p *privacy) runErasure(ctx context.Context, id string, final bool) (Erasur
 	if e.Status.Finished() {
 		return e, nil
 	}
-	if err := p.eraseAll(ctx, e); err != nil {
+	if err := p.eraseAllRecovered(ctx, e); err != nil {
 		if final {
 			cause := err.Error()
 			if len(cause) > maxErasureError {
@@ -249,6 +249,21 @@ func (p *privacy) runErasure(ctx context.Context, id string, final bool) (Erasur
 		return Erasure{}, fmt.Errorf("erasure %s: %w", id, err)
 	}
 	return p.finishErasure(ctx, e, ErasureDone, "")
+}
+
+// eraseAllRecovered is eraseAll with a panic (a damaged record, a
+// store's bug) returned as the run's error: a job's last attempt then
+// ends the erasure failed, saying why, where a panic would leave it
+// running with no job left to finish it (River discards the job), and
+// bbolt's resume at start (resumeErasures) logs it rather than take the
+// process down at every start.
+func (p *privacy) eraseAllRecovered(ctx context.Context, e Erasure) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("erasing submissions panicked: %v", r)
+		}
+	}()
+	return p.eraseAll(ctx, e)
 }
 
 // eraseAll deletes every submission e names, each counted with its
