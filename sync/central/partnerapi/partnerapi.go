@@ -234,19 +234,25 @@ func (a *API) Mount(srv *central.Server) {
 	for _, f := range a.cfg.Routes {
 		f(r)
 	}
-	// Anything else under /api/ is the API's own 404 or 405, in its error
-	// shape.
+	// Anything else under /api/ (and under /flow/ when it is this API's)
+	// is the API's own 404 or 405, in its error shape.
 	a.mux.Handle(catchAll, a.handle(a.noRoute))
 	h := a.headers(a.mux)
 	srv.Mount("/api/", h)
 	if !a.cfg.HostedFlow {
+		a.mux.Handle(flowCatchAll, a.handle(a.noRoute))
 		srv.Mount("/flow/", h)
 	}
 	srv.Mount("GET /openapi.json", h)
 }
 
-// catchAll is the pattern of what no route of the API serves under /api/.
-const catchAll = "/api/"
+// catchAll is the pattern of what no route of the API serves under /api/,
+// flowCatchAll under /flow/ (without the hosted flow, which then serves
+// /flow/ itself).
+const (
+	catchAll     = "/api/"
+	flowCatchAll = "/flow/"
+)
 
 // routeMethods are the methods the API's routes may use, in the order
 // Allow lists them.
@@ -260,7 +266,7 @@ func (a *API) noRoute(w http.ResponseWriter, r *http.Request) error {
 	var allow []string
 	for _, m := range routeMethods {
 		probe := &http.Request{Method: m, Host: r.Host, URL: r.URL}
-		if _, pattern := a.mux.Handler(probe); pattern != catchAll && pattern != "" {
+		if _, pattern := a.mux.Handler(probe); pattern != catchAll && pattern != flowCatchAll && pattern != "" {
 			allow = append(allow, m)
 		}
 	}
