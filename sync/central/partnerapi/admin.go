@@ -218,7 +218,7 @@ func (a *API) CreatePartner(ctx context.Context, actor string, req NewPartner) (
 		return Created{}, err
 	}
 	now := a.now()
-	pass := newPassKey()
+	pass := a.keys.newPassKey()
 	p := central.Partner{ID: newPartnerID(), Name: strings.TrimSpace(req.Name), ClientID: newClientID(),
 		Keys: []central.PartnerKey{{Hash: a.keys.hashPassKey(pass), CreatedAt: now}}, Branches: branches,
 		Webhook: central.WebhookEndpoint{URL: req.WebhookURL}, CreatedAt: now}
@@ -264,7 +264,7 @@ func (a *API) RotateKey(ctx context.Context, actor, id string, overlap time.Dura
 		return Rotated{}, err
 	}
 	now := a.now()
-	pass := newPassKey()
+	pass := a.keys.newPassKey()
 	var before PartnerView
 	var prevUntil *time.Time
 	p, err := a.cfg.Store.UpdatePartner(ctx, id, func(p *central.Partner) error {

@@ -30,12 +30,15 @@ func WithPartner(ctx context.Context, p central.Partner) context.Context {
 	return context.WithValue(ctx, partnerKey{}, p)
 }
 
-// refuse spends a failure of the request's address (unless charge
-// already spent one for this try) and returns e; an address whose budget
-// is spent gets 429.
-func (a *API) refuse(w http.ResponseWriter, r *http.Request, charged bool, reason string, e *httpx.Error) error {
+// refuse logs a refused credential and returns e, spending a failure of
+// the request's address when spend (a request with no credential at all:
+// a credential's guess paid in charge before its lookup); an address whose
+// budget is spent gets 429. A credential central made that no longer
+// works (expired, revoked, of a disabled partner) is no guess, and spends
+// nothing.
+func (a *API) refuse(w http.ResponseWriter, r *http.Request, spend bool, reason string, e *httpx.Error) error {
 	addr := httpx.ClientAddr(r)
-	if !charged {
+	if spend {
 		if err := a.fails.Fail(r.Context(), addr); err != nil {
 			return err
 		}
@@ -72,19 +75,20 @@ func rateLimitedAuth(w http.ResponseWriter, wait time.Duration) error {
 // guess proved wrong let all of them through (each read it before any
 // spent). A credential this instance made or found right lately is not
 // charged, so a partner calling as often as it likes with its own spends
-// nothing (on another instance, its first use there).
-func (a *API) charge(w http.ResponseWriter, r *http.Request, cred string) (charged bool, err error) {
+// nothing (on another instance, its first use there); callers do not
+// charge one that carries central's tag (keys.madeHere) at all.
+func (a *API) charge(w http.ResponseWriter, r *http.Request, cred string) error {
 	if a.known.has(cred, a.now()) {
-		return false, nil
+		return nil
 	}
 	ok, wait, err := a.fails.Allow(r.Context(), httpx.ClientAddr(r))
 	if err != nil {
-		return false, err
+		return err
 	}
 	if !ok {
-		return false, rateLimitedAuth(w, wait)
+		return rateLimitedAuth(w, wait)
 	}
-	return true, nil
+	return nil
 }
 
 // passKeyCred and tokenCred name a credential in knownCreds: a client id
@@ -143,7 +147,10 @@ func unauthorized(w http.ResponseWriter, code, msg string) *httpx.Error {
 // Authenticate wraps h behind the partner token (Authorization: Bearer or
 // x-onekyc-token): an unknown token is 401 "unauthorized" (spending the
 // address's failure budget), an expired one 401 "token_expired"; inside
-// h, PartnerFrom gives the partner.
+// h, PartnerFrom gives the partner. Only a guess spends: a token that
+// carries central's tag (keys.madeHere), or that the store knows, costs
+// its address nothing however stale, so a partner backend still sending
+// one does not lock out its neighbours behind a NAT.
 func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := a.blocked(w, r); err != nil {
@@ -151,18 +158,27 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 		}
 		tok := bearer(r.Header)
 		if tok == "" {
-			return a.refuse(w, r, false, "no_token", unauthorized(w, "unauthorized", "send the partner token: Authorization: Bearer <token> (POST /api/v1/partner-token makes one)"))
+			return a.refuse(w, r, true, "no_token", unauthorized(w, "unauthorized", "send the partner token: Authorization: Bearer <token> (POST /api/v1/partner-token makes one)"))
 		}
 		th := tokenHash(tok)
-		charged, err := a.charge(w, r, tokenCred(th))
-		if err != nil {
-			return err
+		ours := a.keys.madeHere(prefixToken, tok)
+		if !ours { // a guess pays before it is looked up
+			if err := a.charge(w, r, tokenCred(th)); err != nil {
+				return err
+			}
 		}
 		// Found regardless of expiry (zero now), so an expired token is
 		// told apart from an unknown one by this clock.
 		t, err := a.cfg.Store.PartnerTokenByHash(r.Context(), th, time.Time{})
+		if errors.Is(err, central.ErrNotFound) && ours {
+			// Made here and since cleared from the store: the partner's
+			// next token removes its expired ones.
+			return unauthorized(w, "token_expired", "the partner token has expired; generate a new one (POST /api/v1/partner-token)")
+		}
 		if errors.Is(err, central.ErrNotFound) {
-			return a.refuse(w, r, charged, "bad_token", unauthorized(w, "unauthorized", "the partner token is unknown"))
+			// A guess paid before the lookup; one that did not was known
+			// here, central's: no guess either.
+			return a.refuse(w, r, false, "bad_token", unauthorized(w, "unauthorized", "the partner token is unknown"))
 		}
 		if err != nil {
 			return fmt.Errorf("reading the partner token: %w", err)
@@ -176,7 +192,8 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 		}
 		p, err := a.cfg.Store.Partner(r.Context(), t.PartnerID)
 		if errors.Is(err, central.ErrNotFound) || err == nil && p.Disabled {
-			return a.refuse(w, r, charged, "partner_disabled", unauthorized(w, "unauthorized", "the partner token is unknown"))
+			// Its own token, no guess: told as an unknown one, at no cost.
+			return a.refuse(w, r, false, "partner_disabled", unauthorized(w, "unauthorized", "the partner token is unknown"))
 		}
 		if err != nil {
 			return fmt.Errorf("reading the partner: %w", err)
@@ -272,12 +289,18 @@ func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	now := a.now()
 	cred := a.passKeyCred(clientID, passKey)
-	charged, err := a.charge(w, r, cred)
-	if err != nil {
-		return err
+	// A pass key central made (tagged) is no guess, whatever it is sent
+	// with: it pays nothing. Any other pays before it is looked up.
+	if !a.keys.madeHere(prefixPassKey, passKey) {
+		if err := a.charge(w, r, cred); err != nil {
+			return err
+		}
 	}
+	// Refused, it spends nothing more: a guess paid before its lookup,
+	// and one that did not pay is central's (tagged) or was right lately
+	// (known), no guess.
 	bad := func() error {
-		return a.refuse(w, r, charged, "bad_credentials", httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "client_id or pass_key is wrong"))
+		return a.refuse(w, r, false, "bad_credentials", httpx.Errorf(http.StatusUnauthorized, "invalid_credentials", "client_id or pass_key is wrong"))
 	}
 	p, err := a.cfg.Store.PartnerByClientID(ctx, clientID)
 	if errors.Is(err, central.ErrNotFound) {
@@ -287,7 +310,13 @@ func (a *API) partnerToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("reading the partner: %w", err)
 	}
-	if !a.keys.checkPassKey(p, passKey, now) || p.Disabled {
+	if valid := a.keys.checkPassKey(p, passKey, now); !valid || p.Disabled {
+		// The partner's own key (a zero now matches its rotated-out ones
+		// too), rotated out or of a disabled partner, is no guess: known,
+		// so that an untagged one's later tries are not charged either.
+		if valid || a.keys.checkPassKey(p, passKey, time.Time{}) {
+			a.known.add(cred, now.Add(a.cfg.TokenTTL), now)
+		}
 		return bad()
 	}
 	// Generate Partner Token is a partner's call too: a loop on it (a

@@ -3,6 +3,7 @@ package partnerapi_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,80 @@ func TestExpiredTokenNotAFailure(t *testing.T) {
 		}
 	}
 	e.token(c.ClientID, c.PassKey)
+}
+
+// TestStaleCredentialsNotGuesses: a credential central made that no
+// longer works (a token expired and cleared from the store by the
+// partner's next one, a token or pass key of a disabled partner, a pass
+// key rotated out, a token that ended with it) is no guess: a partner
+// backend that keeps sending it is told so each time and spends nothing
+// of its address's failure budget, which its neighbours behind the same
+// NAT share. A guesser from that address still gets exactly the burst of
+// failures (a guessed token in a central token's shape too), then 429.
+func TestStaleCredentialsNotGuesses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// stale makes the credential stale and returns the request
+		// sending it and the code it is answered.
+		stale func(e *env, c partnerapi.Created) (req, string)
+	}{
+		{"expired token, cleared", func(e *env, c partnerapi.Created) (req, string) {
+			tok := e.token(c.ClientID, c.PassKey).Token
+			e.clk.Advance(partnerapi.DefaultTokenTTL + time.Minute)
+			e.token(c.ClientID, c.PassKey) // the next token clears the expired one
+			return req{method: "GET", path: "/api/v1/flows/x", token: tok}, "token_expired"
+		}},
+		{"disabled partner's token", func(e *env, c partnerapi.Created) (req, string) {
+			tok := e.token(c.ClientID, c.PassKey).Token
+			e.disable(c.Partner.ID)
+			return req{method: "GET", path: "/api/v1/flows/x", token: tok}, "unauthorized"
+		}},
+		{"disabled partner's pass key", func(e *env, c partnerapi.Created) (req, string) {
+			e.disable(c.Partner.ID)
+			return req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey}}, "invalid_credentials"
+		}},
+		{"rotated-out pass key and its token", func(e *env, c partnerapi.Created) (req, string) {
+			tok := e.token(c.ClientID, c.PassKey).Token
+			e.must(http.StatusOK, e.do(req{method: "POST", path: "/admin/v1/partners/" + c.Partner.ID + "/rotate-key", admin: true,
+				body: map[string]any{"overlap_seconds": 1}}))
+			e.clk.Advance(time.Minute)
+			for range authFailBurst {
+				a := e.do(req{method: "GET", path: "/api/v1/flows/x", token: tok})
+				if a.status != http.StatusUnauthorized || a.code(t) != "token_expired" {
+					t.Fatalf("the revoked token: %d %s, want 401 token_expired", a.status, a.body)
+				}
+			}
+			return req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": c.PassKey}}, "invalid_credentials"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, boltStore)
+			c := e.addPartner("Acme")
+			r, code := tc.stale(e, c)
+			for i := range 3 * authFailBurst {
+				a := e.do(r)
+				if a.status != http.StatusUnauthorized || a.code(t) != code {
+					t.Fatalf("the stale credential's use %d: %d %s, want 401 %s", i+1, a.status, a.body, code)
+				}
+			}
+			// The address's budget is whole: a guesser gets the burst, then 429.
+			forged := "ptk_" + strings.Repeat("A", 65)
+			for i := range authFailBurst + 1 {
+				a := e.do(req{method: "GET", path: "/api/v1/flows/x", token: forged})
+				want := http.StatusUnauthorized
+				if i == authFailBurst {
+					want = http.StatusTooManyRequests
+				}
+				if a.status != want {
+					t.Fatalf("guess %d after the stale credential's uses: %d %s, want %d", i+1, a.status, a.body, want)
+				}
+			}
+		})
+	}
+}
+
+// disable disables a partner through the admin API.
+func (e *env) disable(id string) {
+	e.t.Helper()
+	e.must(http.StatusOK, e.do(req{method: "PUT", path: "/admin/v1/partners/" + id + "/disabled", admin: true, body: map[string]bool{"disabled": true}}))
 }

@@ -86,7 +86,11 @@
 // the store alone does not even let one test a guess offline. Partner
 // tokens are derived (HMAC of the partner and the token's creation time), so
 // the store keeps only their SHA-256 (PartnerToken.Hash) and the same token
-// can be handed out again until it is near expiry. Webhook secrets are
+// can be handed out again until it is near expiry. Both end with a tag
+// (a truncated HMAC of the rest): a credential central made is told from a
+// guess before any lookup, and only guesses spend an address's failure
+// budget, so a partner backend still sending its expired, revoked or
+// disabled credential does not lock out its neighbours behind a NAT. Webhook secrets are
 // sealed with AES-256-GCM under a key derived from SecretKey (OpenSecret
 // opens them for the webhook worker).
 //

@@ -49,6 +49,10 @@ type keys struct {
 	// faceMatch keys what a Face Match answer is stored under
 	// (facematch_kept.go).
 	faceMatch []byte
+	// tag keys the tag ending every partner token and pass key central
+	// makes (keys.tagged), by which one it made is told from a guess
+	// without the store.
+	tagKey []byte
 }
 
 func deriveKeys(secret []byte) (keys, error) {
@@ -64,7 +68,7 @@ func deriveKeys(secret []byte) (keys, error) {
 		dst  *[]byte
 		info string
 	}{{&k.passKey, "pass-key"}, {&k.token, "token"}, {&k.launch, "launch"}, {&k.image, "image-link"}, {&k.webhook, "webhook-secret"},
-		{&k.settings, "settings-secret"}, {&k.faceMatch, "face-match-kept"}} {
+		{&k.settings, "settings-secret"}, {&k.faceMatch, "face-match-kept"}, {&k.tagKey, "credential-tag"}} {
 		if *p.dst, err = sub(p.info); err != nil {
 			return keys{}, fmt.Errorf("partnerapi: deriving keys: %w", err)
 		}
@@ -81,8 +85,41 @@ func random(n int) string {
 
 func newPartnerID() string { return prefixPartner + random(9) }
 func newClientID() string  { return prefixClient + random(15) }
-func newPassKey() string   { return prefixPassKey + random(32) }
 func newSessionID() string { return prefixSession + random(15) }
+
+// newPassKey returns a fresh pass key: 32 random bytes, tagged.
+func (k keys) newPassKey() string { return k.tagged(prefixPassKey, random(32)) }
+
+// tagLen is the size of a credential's tag (128 bits: not guessed).
+const tagLen = 16
+
+// tagged is prefix and body followed by their tag, a truncated HMAC under
+// the tag key: a credential central made (a partner token, a pass key)
+// carries one, so that one no longer valid (expired and cleared from the
+// store, revoked, of a disabled partner) is told from a guess before, and
+// without, any lookup (madeHere). Only a guess spends its address's
+// failure budget: a partner backend still sending its stale token must
+// not lock out every neighbour behind its NAT.
+func (k keys) tagged(prefix, body string) string {
+	return prefix + body + k.tag(prefix, body)
+}
+
+func (k keys) tag(prefix, body string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(k.tagKey, prefix, body)[:tagLen])
+}
+
+// madeHere reports whether cred is a credential with prefix that central
+// made under this SecretKey (it carries its tag). Pass keys made before
+// they were tagged carry none, and are judged by the store.
+func (k keys) madeHere(prefix, cred string) bool {
+	rest, ok := strings.CutPrefix(cred, prefix)
+	n := base64.RawURLEncoding.EncodedLen(tagLen)
+	if !ok || len(rest) <= n {
+		return false
+	}
+	body, tag := rest[:len(rest)-n], rest[len(rest)-n:]
+	return hmac.Equal([]byte(tag), []byte(k.tag(prefix, body)))
+}
 
 func mac(key []byte, parts ...string) []byte {
 	m := hmac.New(sha256.New, key)
@@ -118,8 +155,9 @@ func (k keys) checkPassKey(p central.Partner, passKey string, now time.Time) boo
 // partnerToken derives the token of a partner's token record created at
 // createdAt (microseconds, what every store keeps): the store holds only
 // its SHA-256, and the same token can be handed out again.
+// It is tagged (keys.tagged).
 func (k keys) partnerToken(partnerID string, createdAt time.Time) string {
-	return prefixToken + base64.RawURLEncoding.EncodeToString(mac(k.token, partnerID, fmt.Sprint(createdAt.UnixMicro())))
+	return k.tagged(prefixToken, base64.RawURLEncoding.EncodeToString(mac(k.token, partnerID, fmt.Sprint(createdAt.UnixMicro()))))
 }
 
 // tokenHash is the stored hash of a bearer or launch token.
