@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"testing"
 	"time"
+
+	"gocv.io/x/gocv"
 
 	"github.com/openkyc/kyc/sync/central/facematch"
 	"github.com/openkyc/kyc/sync/central/facematch/facematchtest"
@@ -231,4 +234,78 @@ func pngHeader(w, h int) []byte {
 	chunk("IHDR", append(ihdr, 8, 0, 0, 0, 0)) // 8 bits, grey, deflate, no filter, no interlace
 	chunk("IEND", nil)
 	return out
+}
+
+// TestMatchEncodings: what partners' systems write besides 8-bit RGB
+// baseline files is matched as the same face (a 16-bit PNG, a grey one, a
+// CMYK JPEG, a progressive JPEG), and a progressive JPEG whose frame
+// header claims 50000x50000 pixels is refused as too large before any
+// decoding.
+func TestMatchEncodings(t *testing.T) {
+	m := facematchtest.Matcher(t)
+	face, ref := facematchtest.Face(t, "leonard2"), facematchtest.Face(t, "leonard4")
+	src, err := png.Decode(bytes.NewReader(face))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := src.Bounds()
+	rgb16, grey16, cmyk := image.NewRGBA64(b), image.NewGray16(b), image.NewCMYK(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := src.At(x, y)
+			rgb16.Set(x, y, c)
+			grey16.Set(x, y, c)
+			cmyk.Set(x, y, c)
+		}
+	}
+	encode := func(enc func(*bytes.Buffer) error) []byte {
+		var buf bytes.Buffer
+		if err := enc(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	mat, err := gocv.IMDecode(face, gocv.IMReadColor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mat.Close()
+	pb, err := gocv.IMEncodeWithParams(".jpg", mat, []int{gocv.IMWriteJpegProgressive, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	progressive := bytes.Clone(pb.GetBytes())
+	pb.Close()
+	sof := bytes.Index(progressive, []byte{0xFF, 0xC2}) // the progressive frame header
+	if sof < 0 {
+		t.Fatal("the progressive JPEG has no SOF2")
+	}
+	bomb := bytes.Clone(progressive)
+	binary.BigEndian.PutUint16(bomb[sof+5:], 50000) // height
+	binary.BigEndian.PutUint16(bomb[sof+7:], 50000) // width
+	for _, c := range []struct {
+		name   string
+		selfie []byte
+		want   error // nil: a match
+	}{
+		{"16-bit RGB PNG", encode(func(w *bytes.Buffer) error { return png.Encode(w, rgb16) }), nil},
+		{"16-bit grey PNG", encode(func(w *bytes.Buffer) error { return png.Encode(w, grey16) }), nil},
+		{"CMYK JPEG", encode(func(w *bytes.Buffer) error { return jpeg.Encode(w, cmyk, nil) }), nil},
+		{"progressive JPEG", progressive, nil},
+		{"progressive JPEG claiming 50000x50000", bomb, partnerapi.ErrTooLarge},
+		{"progressive JPEG cut short", progressive[:len(progressive)/2], partnerapi.ErrTruncated},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := m.Match(context.Background(), partnerapi.FaceMatchRequest{Selfie: c.selfie, Reference: ref, SkipLiveness: true})
+			if c.want == nil {
+				if err != nil || res.Decision != "match" {
+					t.Errorf("%+v, %v; want a match", res, err)
+				}
+				return
+			}
+			if fe, ok := errors.AsType[*partnerapi.FaceMatchError](err); !ok || fe.Image != "selfie" || !errors.Is(err, c.want) {
+				t.Errorf("error %v, want selfie: %v", err, c.want)
+			}
+		})
+	}
 }
