@@ -172,3 +172,39 @@ func (e *env) disable(id string) {
 	e.t.Helper()
 	e.must(http.StatusOK, e.do(req{method: "PUT", path: "/admin/v1/partners/" + id + "/disabled", admin: true, body: map[string]bool{"disabled": true}}))
 }
+
+// TestUntaggedPassKeyNotAGuess: a pass key an older release made carries
+// no tag, so its first use on an instance pays as a guess would (it is
+// not known to be central's until looked up); once found to be the
+// partner's own, its refused uses (here, of a disabled partner) pay
+// nothing more, however many.
+func TestUntaggedPassKeyNotAGuess(t *testing.T) {
+	e := newEnv(t, boltStore)
+	c := e.addPartner("Acme")
+	legacy := "pk_" + strings.Repeat("k", 43) // an older release's: 32 random bytes, no tag
+	if _, err := e.store.UpdatePartner(context.Background(), c.Partner.ID, func(p *central.Partner) error {
+		p.Keys = []central.PartnerKey{{Hash: e.api.HashPassKey(legacy), CreatedAt: e.clk.Now()}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.token(c.ClientID, legacy) // it works
+	e.disable(c.Partner.ID)
+	for i := range 3 * authFailBurst {
+		a := e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": legacy}})
+		if a.status != http.StatusUnauthorized || a.code(t) != "invalid_credentials" {
+			t.Fatalf("the disabled partner's untagged key, use %d: %d %s, want 401 invalid_credentials", i+1, a.status, a.body)
+		}
+	}
+	// Its first use paid one failure; a guesser has the rest of the burst.
+	for i := range authFailBurst {
+		a := e.do(req{method: "POST", path: "/api/v1/partner-token", body: map[string]string{"client_id": c.ClientID, "pass_key": "pk_guess"}})
+		want := http.StatusUnauthorized
+		if i == authFailBurst-1 {
+			want = http.StatusTooManyRequests
+		}
+		if a.status != want {
+			t.Fatalf("guess %d: %d %s, want %d", i+1, a.status, a.body, want)
+		}
+	}
+}
