@@ -316,6 +316,11 @@ type Options struct {
 	// characters GlyphMinHeight high or more measured 0.5 of it and more,
 	// clones 0 to 0.45.
 	GlyphCloneRatio float64
+	// GlyphNoiseRatio: a copy must also differ, unsmoothed, by at most
+	// this fraction of the page's closest repeats unsmoothed (each
+	// character's nearest match once smoothed, its 10th percentile): a
+	// copy repeats its source's noise, a genuine repeat has its own.
+	GlyphNoiseRatio float64
 	// GlyphCloneThreshold applies to the number of such pairs. Default 0.5:
 	// one pair is a clone.
 	GlyphCloneThreshold float64
@@ -393,6 +398,7 @@ func DefaultOptions() Options {
 		GlyphCloneDiff:      0.012,
 		GlyphCloneRatio:     0.45,
 		GlyphCloneThreshold: 0.5,
+		GlyphNoiseRatio:     0.7,
 		GlyphMinHeight:      9,
 		GlyphMax:            3000,
 		GlyphDigitalPairs:   6,
@@ -451,6 +457,7 @@ func (o Options) withDefaults() Options {
 	set(&o.GlyphCloneDiff, d.GlyphCloneDiff)
 	set(&o.GlyphCloneRatio, d.GlyphCloneRatio)
 	set(&o.GlyphCloneThreshold, d.GlyphCloneThreshold)
+	set(&o.GlyphNoiseRatio, d.GlyphNoiseRatio)
 	seti(&o.GlyphMinHeight, d.GlyphMinHeight)
 	seti(&o.GlyphMax, d.GlyphMax)
 	seti(&o.GlyphDigitalPairs, d.GlyphDigitalPairs)

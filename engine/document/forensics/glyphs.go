@@ -140,6 +140,7 @@ func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 	}
 	var cands []glyphCand
 	nearest := make([]float64, len(glyphs))
+	partner := make([]int, len(glyphs)) // the nearest match's index
 	for i := range nearest {
 		nearest[i] = math.Inf(1)
 	}
@@ -163,7 +164,12 @@ func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 					compared++
 					d := alignedDiff(ga, gb) / max(min(ga.contrast, gb.contrast), 1)
 					minDiff = min(minDiff, d)
-					nearest[i], nearest[j] = min(nearest[i], d), min(nearest[j], d)
+					if d < nearest[i] {
+						nearest[i], partner[i] = d, j
+					}
+					if d < nearest[j] {
+						nearest[j], partner[j] = d, i
+					}
 					if d <= opts.GlyphCloneDiff {
 						cands = append(cands, glyphCand{i, j, d})
 					}
@@ -186,14 +192,28 @@ func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 		return digitalPage(glyphs, cands, g, w, opts, map[string]any{"page_repeats": round3(baseline)}), nil
 	}
 	var pairs []glyphPair
+	rawBaseline := -1.0 // measured when first needed
 	for _, c := range cands {
 		// Small characters repeat too closely in print to tell a copy.
 		if glyphs[c.a].box.Dy()-2 < opts.GlyphMinHeight {
 			continue
 		}
-		if c.d <= opts.GlyphCloneRatio*baseline {
-			pairs = append(pairs, glyphPair{A: regionOf(glyphs[c.a].box), B: regionOf(glyphs[c.b].box), Diff: round3(c.d)})
+		if c.d > opts.GlyphCloneRatio*baseline {
+			continue
 		}
+		// A copy carries the noise of its source: unsmoothed it still
+		// differs from it by little more than a JPEG save's rounding.
+		// Two repeats of a character the camera caught at one sub-pixel
+		// phase (a page drawn by a computer, held before a webcam) may
+		// smooth as close as a copy, but each has its own sensor noise.
+		if rawBaseline < 0 {
+			rawBaseline = rawRepeats(glyphs, nearest, partner, g, w)
+		}
+		raw := rawDiff(glyphs[c.a], glyphs[c.b], g, w) / max(min(glyphs[c.a].contrast, glyphs[c.b].contrast), 1)
+		if raw > opts.GlyphNoiseRatio*rawBaseline {
+			continue
+		}
+		pairs = append(pairs, glyphPair{A: regionOf(glyphs[c.a].box), B: regionOf(glyphs[c.b].box), Diff: round3(c.d)})
 	}
 	slices.SortFunc(pairs, func(a, b glyphPair) int {
 		switch {
@@ -218,6 +238,9 @@ func analyzeGlyphs(ctx context.Context, img gocv.Mat, lines []image.Rectangle, o
 		"threshold":      opts.GlyphCloneThreshold,
 		"max_diff":       opts.GlyphCloneDiff,
 		"page_repeats":   round3(baseline),
+	}
+	if rawBaseline >= 0 {
+		ev["page_raw_repeats"] = round3(rawBaseline)
 	}
 	if !math.IsInf(minDiff, 1) {
 		ev["min_diff"] = round3(minDiff)
@@ -352,6 +375,50 @@ func alignedDiff(a, b glyph) float64 {
 		best = min(best, s)
 	}
 	return float64(best) / softScale / float64(cw*ch)
+}
+
+// rawRepeats is the page's closest repeats unsmoothed: the 10th
+// percentile, over the characters, of the raw difference (rawDiff) from
+// the match nearest once smoothed.
+func rawRepeats(glyphs []glyph, nearest []float64, partner []int, g []byte, w int) float64 {
+	var raw []float64
+	for i, d := range nearest {
+		if math.IsInf(d, 1) {
+			continue
+		}
+		a, b := glyphs[i], glyphs[partner[i]]
+		raw = append(raw, rawDiff(a, b, g, w)/max(min(a.contrast, b.contrast), 1))
+	}
+	return quantile(raw, 0.1)
+}
+
+// rawDiff is the least mean absolute difference of the grey levels of a
+// and b as found (not smoothed) over their common size, b shifted by up
+// to a pixel each way within the image.
+func rawDiff(a, b glyph, g []byte, w int) float64 {
+	h := len(g) / w
+	cw, ch := min(a.box.Dx(), b.box.Dx()), min(a.box.Dy(), b.box.Dy())
+	best := math.MaxInt
+	for k := 0; k < 9; k++ {
+		sx, sy := k%3-1, k/3-1
+		x0, y0 := b.box.Min.X+sx, b.box.Min.Y+sy
+		if x0 < 0 || y0 < 0 || x0+cw > w || y0+ch > h {
+			continue
+		}
+		s := 0
+		for y := 0; y < ch && s < best; y++ {
+			pa := g[(a.box.Min.Y+y)*w+a.box.Min.X:][:cw]
+			pb := g[(y0+y)*w+x0:][:cw]
+			for x, v := range pa {
+				s += absInt(int(v) - int(pb[x]))
+			}
+		}
+		best = min(best, s)
+	}
+	if best == math.MaxInt {
+		return math.Inf(1)
+	}
+	return float64(best) / float64(cw*ch)
 }
 
 // softScale is the fixed-point scale of the smoothed boxes.
