@@ -220,13 +220,38 @@ func (d decoder) decodeLine(probs []float32, frames, classes int, opt DecodeOpti
 			want = n
 		}
 	}
-	if want <= len(chars) || (opt.MaxAdded > 0 && want-len(chars) > opt.MaxAdded) {
-		return chars
+	if want > len(chars) && (opt.MaxAdded == 0 || want-len(chars) <= opt.MaxAdded) {
+		if fixed, fixedAt, ok := d.fixedLength(probs, frames, classes, want); ok {
+			chars, at = fixed, fixedAt
+		}
 	}
-	if fixed, ok := d.fixedLength(probs, frames, classes, want); ok {
-		return fixed
-	}
+	d.alternatives(chars, at, probs, classes)
 	return chars
+}
+
+// alternatives sets each character's Alt and AltConf: the likeliest other
+// allowed character at its frame.
+func (d decoder) alternatives(chars []Char, at []int, probs []float32, classes int) {
+	for i := range chars {
+		p := probs[at[i]*classes : (at[i]+1)*classes]
+		var alt rune
+		var ap float32
+		consider := func(c int) {
+			if sym := d.symbol[c]; sym != chars[i].Rune && p[c] > ap {
+				alt, ap = sym, p[c]
+			}
+		}
+		if d.candidates == nil {
+			for c := 1; c < classes; c++ {
+				consider(c)
+			}
+		} else {
+			for _, c := range d.candidates {
+				consider(c)
+			}
+		}
+		chars[i].Alt, chars[i].AltConf = alt, ap
+	}
 }
 
 // frameCandidates is how many characters per frame the fixed-length
@@ -248,9 +273,9 @@ type pathState struct {
 // collapses to exactly n characters (Viterbi over frames, characters
 // emitted so far and the current symbol). It reports false when no such
 // path exists, e.g. when there are too few frames.
-func (d decoder) fixedLength(probs []float32, frames, classes, n int) ([]Char, bool) {
+func (d decoder) fixedLength(probs []float32, frames, classes, n int) ([]Char, []int, bool) {
 	if n > frames {
-		return nil, false
+		return nil, nil, false
 	}
 	logp := func(p float32) float64 { return math.Log(max(float64(p), 1e-12)) }
 	all := make([][]pathState, frames)
@@ -325,7 +350,7 @@ func (d decoder) fixedLength(probs []float32, frames, classes, n int) ([]Char, b
 		}
 	}
 	if end < 0 {
-		return nil, false
+		return nil, nil, false
 	}
 	path := make([]pathState, frames)
 	for t, i := frames-1, int32(end); t >= 0; t-- {
@@ -333,18 +358,22 @@ func (d decoder) fixedLength(probs []float32, frames, classes, n int) ([]Char, b
 		i = path[t].prev
 	}
 	var out []Char
+	var at []int
 	last := rune(-1)
-	for _, s := range path {
+	for t, s := range path {
 		switch {
 		case s.sym == -1:
 		case s.sym == last:
-			out[len(out)-1].Conf = max(out[len(out)-1].Conf, s.p)
+			if s.p > out[len(out)-1].Conf {
+				out[len(out)-1].Conf, at[len(at)-1] = s.p, t
+			}
 		default:
 			out = append(out, Char{Rune: s.sym, Conf: s.p})
+			at = append(at, t)
 		}
 		last = s.sym
 	}
-	return out, len(out) == n
+	return out, at, len(out) == n
 }
 
 // symbolProb is a character and its probability at one frame.

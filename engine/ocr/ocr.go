@@ -254,6 +254,13 @@ func (e *Engine) Close() error {
 type Char struct {
 	Rune rune
 	Conf float32
+	// Alt is the likeliest other character the decoding allowed at the
+	// frame where Rune was likeliest, and AltConf its probability there
+	// (0 when there is none): how close the reading came to another one.
+	// A caller that knows which characters may stand at a place (an MRZ
+	// name's filler '<' read as K) can weigh the two.
+	Alt     rune
+	AltConf float32
 }
 
 // Line is one recognised line of text.

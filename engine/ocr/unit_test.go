@@ -99,7 +99,7 @@ func TestDecode(t *testing.T) {
 	if want := float32(0.9+0.7+0.9+0.95+0.6) / 5; math.Abs(float64(l.Conf-want)) > 1e-6 {
 		t.Errorf("line confidence %v, want %v", l.Conf, want)
 	}
-	if _, ok := d.fixedLength(p, len(frames), 5, 11); ok {
+	if _, _, ok := d.fixedLength(p, len(frames), 5, 11); ok {
 		t.Error("11 characters fitted in 10 frames")
 	}
 	if _, err := e.decoder(DecodeOptions{Allow: "AZ"}); err == nil {

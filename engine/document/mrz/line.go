@@ -14,6 +14,17 @@ import "strings"
 // It serves to measure the reader line by line (a line crop has no zone):
 // Result.Lines, what a caller of Parse gets, are corrected the same way.
 func FixLine(line string) (fixed string, role LineRole, ok bool) {
+	return FixReading(Reading{Text: line})
+}
+
+// FixReading is FixLine for a line with its recogniser's filler odds (see
+// ParseReadings).
+func FixReading(r Reading) (fixed string, role LineRole, ok bool) {
+	line := r.Text
+	var odds map[string][]float32
+	if len(r.FillerOdds) == len(line) && line != "" {
+		odds = map[string][]float32{line: r.FillerOdds}
+	}
 	cl := newCleanLine(line)
 	if cl.joined == "" {
 		return line, LineRole{}, false
@@ -35,6 +46,7 @@ func FixLine(line string) (fixed string, role LineRole, ok bool) {
 				continue
 			}
 			read := string(p.grid[i])
+			p.attachOdds(ls, odds)
 			p.fixCharacters()
 			valid := 0
 			for _, d := range p.checkDefs() {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -108,6 +109,38 @@ type Result struct {
 // after now; an expiry year lies within 49 years before and 50 years after
 // now's year.
 func Parse(lines []string, now time.Time) (*Result, error) {
+	return parse(lines, nil, now)
+}
+
+// Reading is one line as a recogniser read it, with what it said of each
+// character: FillerOdds[i] (when set, one per byte of Text) is the
+// probability it gave the filler '<' over the one it gave the letter it
+// read at Text[i], where '<' was the runner-up; 0 otherwise.
+type Reading struct {
+	Text       string
+	FillerOdds []float32
+}
+
+// ParseReadings is Parse for lines whose recogniser said how close each
+// letter came to being a filler: a letter of the name field that came
+// close enough (fillerOddsCut) is read as the filler it nearly was. The
+// name is covered by no check digit, and K and '<' weigh the same in the
+// others (20 and 0 modulo 10), so the recogniser's own doubt is the only
+// evidence there is. The odds of a line the parser resized or cleaned are
+// not used: its columns no longer match them.
+func ParseReadings(rs []Reading, now time.Time) (*Result, error) {
+	lines := make([]string, len(rs))
+	odds := map[string][]float32{}
+	for i, r := range rs {
+		lines[i] = r.Text
+		if len(r.FillerOdds) == len(r.Text) && len(r.Text) > 0 {
+			odds[r.Text] = r.FillerOdds
+		}
+	}
+	return parse(lines, odds, now)
+}
+
+func parse(lines []string, odds map[string][]float32, now time.Time) (*Result, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
@@ -138,8 +171,23 @@ func Parse(lines []string, now time.Time) (*Result, error) {
 		}
 	}
 	p := newParser(l, ls)
+	p.attachOdds(ls, odds)
 	p.fixCharacters()
 	return p.result(now), nil
+}
+
+// attachOdds gives each line of the zone the filler odds of its reading,
+// when the line stands in the grid exactly as read.
+func (p *parser) attachOdds(ls []cleanLine, odds map[string][]float32) {
+	if len(odds) == 0 {
+		return
+	}
+	p.odds = make([][]float32, len(p.grid))
+	for i, cl := range ls {
+		if o, ok := odds[cl.src]; ok && string(p.grid[i]) == cl.src && !slices.Contains(p.resized, i) {
+			p.odds[i] = o
+		}
+	}
 }
 
 // cleanLines cleans every line and drops the blank ones.
@@ -169,6 +217,9 @@ type parser struct {
 	fixes    []Correction
 	warnings []string
 	resized  []int // lines fitLength changed
+	// odds are the recogniser's filler odds of each grid line's
+	// characters (Reading.FillerOdds), nil for a line without.
+	odds [][]float32
 }
 
 func newParser(l *layout, ls []cleanLine) *parser {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
@@ -246,18 +247,24 @@ func (r *Reader) readCandidates(ctx context.Context, img gocv.Mat, cands []ocr.Q
 // MRZ recognisers in turn (ocr.Config.MRZ) while the check digits do not
 // all hold, and keeps the best zone: the cheapest reads most zones right,
 // and each other reads some that the ones before misread (TestMRZReaders).
+// The zone's name line is then the surest reading of it (nameLine).
 func (r *Reader) parse(ctx context.Context, img gocv.Mat, boxes []ocr.Quad, now time.Time) (*mrz.Result, error) {
 	var best *mrz.Result
+	var bestLines []ocr.Line
+	var reads [][]ocr.Line // every recogniser's reading of the boxes
 	var firstErr error
 	for op := range r.ocr.MRZOpinions() {
 		opt := mrzDecode
 		opt.Opinion = op
-		res, err := r.parseWith(ctx, img, boxes, opt, now)
+		lines, res, err := r.parseWith(ctx, img, boxes, opt, now)
+		if lines != nil {
+			reads = append(reads, lines)
+		}
 		switch {
 		case err != nil && !isNoMRZ(err):
 			return nil, err
 		case res != nil && (best == nil || res.ValidScore > best.ValidScore):
-			best = res
+			best, bestLines = res, lines
 		case err != nil && firstErr == nil:
 			firstErr = err
 		}
@@ -266,32 +273,124 @@ func (r *Reader) parse(ctx context.Context, img gocv.Mat, boxes []ocr.Quad, now 
 		}
 	}
 	if best != nil {
-		return best, nil
+		return nameLine(best, bestLines, reads, now), nil
 	}
 	return nil, firstErr
 }
 
-// parseWith reads the boxes with opt and parses them.
-func (r *Reader) parseWith(ctx context.Context, img gocv.Mat, boxes []ocr.Quad, opt ocr.DecodeOptions, now time.Time) (*mrz.Result, error) {
+// nameLine returns the zone best (read as lines) with its name line as
+// the recogniser surest of it read it, when another recogniser (others,
+// the same boxes) read that line with a higher mean confidence and the
+// zone parses the same otherwise. No check digit covers the name line
+// (TD1's third, the others' first: the code, the issuer, the name), so a
+// zone chosen for its check digits may come with a name line its
+// recogniser misread, the fillers as K and C, where another read it
+// well: 25_pass-uto's first line "PCUTOERIKSSONSKANNACNARIAKKKKCKK...".
+// others may hold lines itself.
+func nameLine(best *mrz.Result, lines []ocr.Line, others [][]ocr.Line, now time.Time) *mrz.Result {
+	name := 0
+	if best.Format == mrz.TD1 {
+		name = 2
+	}
+	if name >= len(best.Lines) {
+		return best
+	}
+	out, conf := best, float32(-1)
+	for _, o := range others {
+		for k := range min(len(o), len(lines)) {
+			if o[k].Text == "" || o[k].Text == lines[k].Text || o[k].Conf <= lines[k].Conf || o[k].Conf <= conf {
+				continue
+			}
+			swapped := append([]ocr.Line(nil), lines...)
+			swapped[k] = o[k]
+			res, err := parseLines(swapped, now)
+			if err != nil || res.Format != best.Format || res.ValidScore < best.ValidScore || !sameBut(res.Lines, best.Lines, name) ||
+				!wellFormedName(res.Lines[name], best.Format) {
+				continue
+			}
+			out, conf = res, o[k].Conf
+		}
+	}
+	return out
+}
+
+// nameShape is an ICAO 9303 name field: components of letters parted by
+// one filler, the primary and secondary identifiers by two, fillers to the
+// end.
+var nameShape = regexp.MustCompile(`^[A-Z]+(<[A-Z]+)*(<<[A-Z]+(<[A-Z]+)*)?<*$`)
+
+// wellFormedName reports whether the name line of a zone of format f
+// holds a name of that shape: another recogniser's surer reading of the
+// line is taken only then (100_pass-bdr's "MUSTERMANN<<<ERIKA" is not).
+func wellFormedName(line string, f mrz.Format) bool {
+	if f != mrz.TD1 {
+		if len(line) < 5 {
+			return false
+		}
+		line = line[5:]
+	}
+	return nameShape.MatchString(line)
+}
+
+// sameBut reports whether a and b hold the same lines but at index skip.
+func sameBut(a, b []string, skip int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if i != skip && a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// parseWith reads the boxes with opt and parses them; it returns the
+// lines read, the zone and an error.
+func (r *Reader) parseWith(ctx context.Context, img gocv.Mat, boxes []ocr.Quad, opt ocr.DecodeOptions, now time.Time) ([]ocr.Line, *mrz.Result, error) {
 	recognize := r.ocr.Recognize
 	if r.recognize != nil {
 		recognize = r.recognize
 	}
 	lines, err := recognize(ctx, img, boxes, opt)
 	if err != nil {
-		return nil, fmt.Errorf("reading MRZ: %w", err)
+		return nil, nil, fmt.Errorf("reading MRZ: %w", err)
 	}
-	texts := make([]string, 0, len(lines))
+	res, err := parseLines(lines, now)
+	return lines, res, err
+}
+
+// parseLines parses lines read as an MRZ, with their filler odds.
+func parseLines(lines []ocr.Line, now time.Time) (*mrz.Result, error) {
+	readings := make([]mrz.Reading, 0, len(lines))
 	for _, l := range lines {
 		if l.Text != "" {
-			texts = append(texts, l.Text)
+			readings = append(readings, Reading(l))
 		}
 	}
-	res, err := mrz.Parse(texts, now)
+	res, err := mrz.ParseReadings(readings, now)
 	if err != nil {
 		return nil, fmt.Errorf("reading MRZ: %w", err)
 	}
 	return res, nil
+}
+
+// Reading is l with the odds, per character, that the recogniser saw a
+// filler where it read a letter (mrz.Reading): the probability of '<' over
+// the letter's, where '<' was its runner-up. A line whose characters are
+// not one byte each has no odds.
+func Reading(l ocr.Line) mrz.Reading {
+	r := mrz.Reading{Text: l.Text}
+	if len(l.Chars) != len(l.Text) {
+		return r
+	}
+	r.FillerOdds = make([]float32, len(l.Chars))
+	for i, c := range l.Chars {
+		if c.Alt == '<' && c.Rune >= 'A' && c.Rune <= 'Z' && c.Conf > 0 {
+			r.FillerOdds[i] = c.AltConf / c.Conf
+		}
+	}
+	return r
 }
 
 // isNoMRZ reports whether err means the text held no zone, as opposed to

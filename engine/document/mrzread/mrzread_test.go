@@ -304,3 +304,40 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 }
+
+// TestNameLineSurestReading: no check digit covers a zone's name line, so
+// the zone chosen for its check digits may bring a name line its
+// recogniser misread. On 25_pass-uto PP-OCRv4's Chinese recogniser, the
+// one that validates the second line, read the fillers of the first as K,
+// C and S ("PCUTOERIKSSONSKANNACNARIAKKKKCKK..."), a surname of 39 letters
+// and no given names; the English one read it surer and in shape. On
+// 100_pass-bdr a surer reading with three fillers inside the name
+// ("MUSTERMANN<<<ERIKA"), no ICAO name, is not taken.
+func TestNameLineSurestReading(t *testing.T) {
+	r := newReader(t, 2)
+	dir := testenv.Data(t, "mrz", "passporteye")
+	for _, c := range []struct {
+		file, surnameWords, givenWords string
+		line                           string // the name line, when known exactly
+	}{
+		{"25_pass-uto.jpg", "1", "2", ""},
+		{"100_pass-bdr.jpg", "1", "1", "P<BDRMUSTERMANN<<ERIKA<<<<<<<<<<<<<<<<<<<<<<"},
+	} {
+		img := readImage(t, filepath.Join(dir, c.file))
+		res, err := r.Read(context.Background(), img)
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		t.Logf("%s: %v %q %q", c.file, res.Lines, res.Fields.Surname, res.Fields.GivenNames)
+		words := func(s string) string { return strconv.Itoa(len(strings.Fields(s))) }
+		if words(res.Fields.Surname) != c.surnameWords || words(res.Fields.GivenNames) != c.givenWords {
+			t.Errorf("%s: surname %q, given names %q: want %s and %s words", c.file, res.Fields.Surname, res.Fields.GivenNames, c.surnameWords, c.givenWords)
+		}
+		if !wellFormedName(res.Lines[0], res.Format) || !strings.HasSuffix(res.Lines[0], strings.Repeat("<", 15)) {
+			t.Errorf("%s: name line %s is no ICAO name padded with fillers", c.file, res.Lines[0])
+		}
+		if c.line != "" && res.Lines[0] != c.line {
+			t.Errorf("%s: name line %s, want %s", c.file, res.Lines[0], c.line)
+		}
+	}
+}
