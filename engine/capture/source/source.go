@@ -58,6 +58,11 @@ type Source interface {
 // delivering frames; reopening it may help.
 var ErrReadFailed = errors.New("frame read failed")
 
+// ErrNoCamera is wrapped by Open's error for a camera whose device node
+// is missing (unplugged, or never there) or is no device: OpenCV's own
+// error says only "Error opening device: N".
+var ErrNoCamera = errors.New("no camera")
+
 // ErrUnknownSource is returned by Parse for a spec that names no device,
 // URL, file or folder.
 var ErrUnknownSource = errors.New("unknown source")

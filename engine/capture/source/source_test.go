@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"io"
@@ -167,6 +168,26 @@ func TestOpenErrors(t *testing.T) {
 			s.Close()
 			t.Errorf("Open(%+v) succeeded", spec)
 		}
+	}
+}
+
+// TestOpenMissingCamera: a camera whose node is gone (unplugged, or never
+// there) is ErrNoCamera, saying so, not OpenCV's "Error opening device: N
+// with api backend: 200".
+func TestOpenMissingCamera(t *testing.T) {
+	index := 0
+	for ; index < 1000; index++ {
+		if _, err := os.Stat(fmt.Sprintf("/dev/video%d", index)); os.IsNotExist(err) {
+			break
+		}
+	}
+	s, err := Open(context.Background(), Spec{Kind: KindDevice, Device: index}, Options{})
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open(/dev/video%d) succeeded", index)
+	}
+	if !errors.Is(err, ErrNoCamera) || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("Open(/dev/video%d): %v, want ErrNoCamera saying the node is missing", index, err)
 	}
 }
 

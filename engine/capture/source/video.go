@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"gocv.io/x/gocv"
 
@@ -20,6 +21,12 @@ type video struct {
 }
 
 func openDevice(index int, opt Options) (Source, error) {
+	node := fmt.Sprintf("/dev/video%d", index)
+	if st, err := os.Stat(node); err != nil {
+		return nil, fmt.Errorf("opening camera %s: %w: %v", node, ErrNoCamera, err)
+	} else if st.Mode()&os.ModeDevice == 0 {
+		return nil, fmt.Errorf("opening camera %s: %w: not a device node (%v)", node, ErrNoCamera, st.Mode().Type())
+	}
 	vc, err := gocv.VideoCaptureDeviceWithAPI(index, gocv.VideoCaptureV4L2)
 	if err != nil || !vc.IsOpened() {
 		closeCapture(vc)
