@@ -315,8 +315,16 @@ func (a *API) liveCutoffs(cs []time.Time, now time.Time) []time.Time {
 	return out
 }
 
+// MaxWebhookSecrets bounds the secrets a partner's events are signed with
+// at once: the current one and those rotated out still in their overlap.
+// A rotation beyond it ends the ones whose overlap ends first.
+const MaxWebhookSecrets = 3
+
 // RotateWebhookSecret gives a partner a new webhook signing secret; the
-// current one stays valid (events are signed with both) for overlap.
+// current one stays valid (events are signed with both) for overlap. A
+// secret rotated out earlier keeps the overlap it was given (a second
+// rotation within it does not cut short a receiver still on it), up to
+// MaxWebhookSecrets in all.
 func (a *API) RotateWebhookSecret(ctx context.Context, actor, id string, overlap time.Duration) (Rotated, error) {
 	var ve ValidationError
 	overlap = a.checkOverlap(&ve, overlap)
@@ -332,15 +340,24 @@ func (a *API) RotateWebhookSecret(ctx context.Context, actor, id string, overlap
 	var prevUntil *time.Time
 	p, err := a.cfg.Store.UpdatePartner(ctx, id, func(p *central.Partner) error {
 		before = View(*p)
-		secs := []central.WebhookSecret{{Sealed: sealed, CreatedAt: now}}
+		var old []central.WebhookSecret
 		for _, s := range p.Webhook.Secrets {
-			if s.NotAfter.IsZero() {
+			switch {
+			case s.NotAfter.IsZero():
 				until := now.Add(overlap)
 				s.NotAfter, prevUntil = until, &until
-				secs = append(secs, s)
+			case !now.Before(s.NotAfter):
+				continue // its overlap is over
 			}
+			old = append(old, s)
 		}
-		p.Webhook.Secrets = secs
+		for len(old) > MaxWebhookSecrets-1 { // past the bound: the one ending first goes
+			first := slices.IndexFunc(old, func(s central.WebhookSecret) bool {
+				return !slices.ContainsFunc(old, func(o central.WebhookSecret) bool { return o.NotAfter.Before(s.NotAfter) })
+			})
+			old = slices.Delete(old, first, first+1)
+		}
+		p.Webhook.Secrets = append([]central.WebhookSecret{{Sealed: sealed, CreatedAt: now}}, old...)
 		return nil
 	})
 	if err != nil {

@@ -90,7 +90,9 @@
 // every retry and replay, which receivers dedupe by), webhook-timestamp
 // (unix seconds of the attempt) and webhook-signature, "v1,<base64
 // HMAC-SHA256(key, id.timestamp.body)>" once per valid secret, separated
-// by spaces (two during a rotation's overlap). Secrets are "whsec_" and
+// by spaces (two during a rotation's overlap; a secret rotated out keeps
+// its whole overlap through later rotations, up to
+// partnerapi.MaxWebhookSecrets signatures). Secrets are "whsec_" and
 // the base64 of 32 random bytes (NewSecret); the partner API stores them
 // sealed, and the Worker opens them with Config.Open, which returns either
 // the secret as shown ("whsec_...") or the raw key bytes. Receivers
