@@ -34,7 +34,8 @@
 //   - Worker delivers due events (Webhooks.DueEvents: at most one per
 //     session, the oldest undelivered, so a session's events arrive in
 //     order and a failing session holds back only itself) concurrently
-//     with a bounded pool and a cap per partner, so a dead or slow
+//     with a bounded pool and a cap per partner and destination (its
+//     webhook endpoint, its push endpoint), so a dead or slow
 //     endpoint (10 s to connect and answer, plus the body at 64 KiB/s,
 //     per request: pace.go) never slows the others. An
 //     answer 2xx is a delivery; anything else is retried with full jitter

@@ -55,7 +55,7 @@ type QueueWorker struct {
 	lanes central.WebhookLanes
 
 	mu         sync.Mutex
-	perPartner map[string]int // deliveries under way in this instance
+	perPartner map[string]int // deliveries under way in this instance, by slotOf
 }
 
 // QueueWorker returns the job queue's delivery worker, sending as w does;
@@ -70,10 +70,11 @@ func (w *Worker) QueueWorker() (*QueueWorker, error) {
 // Work implements river.Worker.
 func (q *QueueWorker) Work(ctx context.Context, job *river.Job[jobs.Delivery]) error {
 	a := job.Args
-	if !q.take(a.PartnerID) {
+	slot := slotOf(a.PartnerID, a.SessionID)
+	if !q.take(slot) {
 		return river.JobSnooze(busyPause)
 	}
-	defer q.release(a.PartnerID)
+	defer q.release(slot)
 	lane := central.Lane{PartnerID: a.PartnerID, SessionID: a.SessionID, UpTo: a.Seq}
 	hold := 2 * q.w.cfg.Timeout
 	var drainEnd time.Time // set once the job's own event is done
@@ -152,22 +153,22 @@ func (q *QueueWorker) Timeout(*river.Job[jobs.Delivery]) time.Duration {
 	return q.w.cfg.Drain + 3*q.w.cfg.Timeout
 }
 
-// take counts a delivery of the partner in this instance, or reports false
-// at PerPartner.
-func (q *QueueWorker) take(partnerID string) bool {
+// take counts a delivery to the slot (slotOf) in this instance, or
+// reports false at PerPartner.
+func (q *QueueWorker) take(slot string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.perPartner[partnerID] >= q.w.cfg.PerPartner {
+	if q.perPartner[slot] >= q.w.cfg.PerPartner {
 		return false
 	}
-	q.perPartner[partnerID]++
+	q.perPartner[slot]++
 	return true
 }
 
-func (q *QueueWorker) release(partnerID string) {
+func (q *QueueWorker) release(slot string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.perPartner[partnerID]--; q.perPartner[partnerID] <= 0 {
-		delete(q.perPartner, partnerID)
+	if q.perPartner[slot]--; q.perPartner[slot] <= 0 {
+		delete(q.perPartner, slot)
 	}
 }

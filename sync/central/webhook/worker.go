@@ -24,8 +24,9 @@ const (
 	DefaultTimeout = 10 * time.Second
 	// DefaultWorkers is how many deliveries run at once.
 	DefaultWorkers = 16
-	// DefaultPerPartner is how many of them one partner may hold, so a
-	// partner whose endpoint hangs keeps at most this many slots.
+	// DefaultPerPartner is how many of them one partner may hold for
+	// each of its destinations (webhook endpoint, push endpoint: slotOf),
+	// so a partner whose endpoint hangs keeps at most this many slots.
 	DefaultPerPartner = 4
 	// DefaultMaxAge is how long after its first attempt an event is
 	// retried before it is dead.
@@ -144,7 +145,7 @@ type Worker struct {
 
 	mu         sync.Mutex
 	inflight   map[string]bool // event ids being delivered
-	perPartner map[string]int
+	perPartner map[string]int  // by slotOf
 	// gen counts finished deliveries; finished maps an event id to the gen
 	// its delivery finished at, so a due list read before that (which
 	// still shows the event due) does not send it again.
@@ -336,12 +337,13 @@ func (w *Worker) start(ctx context.Context) (int, error) {
 			w.mu.Unlock()
 			break
 		}
-		if w.inflight[ev.ID] || w.finished[ev.ID] > gen || w.perPartner[ev.PartnerID] >= w.cfg.PerPartner || !w.blocked[ev.ID].IsZero() {
+		slot := slotOf(ev.PartnerID, ev.SessionID)
+		if w.inflight[ev.ID] || w.finished[ev.ID] > gen || w.perPartner[slot] >= w.cfg.PerPartner || !w.blocked[ev.ID].IsZero() {
 			w.mu.Unlock()
 			continue
 		}
 		w.inflight[ev.ID] = true
-		w.perPartner[ev.PartnerID]++
+		w.perPartner[slot]++
 		w.wg.Add(1)
 		w.mu.Unlock()
 		started++
@@ -352,8 +354,8 @@ func (w *Worker) start(ctx context.Context) (int, error) {
 			w.gen++
 			w.finished[ev.ID] = w.gen
 			delete(w.inflight, ev.ID)
-			if w.perPartner[ev.PartnerID]--; w.perPartner[ev.PartnerID] <= 0 {
-				delete(w.perPartner, ev.PartnerID)
+			if w.perPartner[slot]--; w.perPartner[slot] <= 0 {
+				delete(w.perPartner, slot)
 			}
 			if !blocked.IsZero() {
 				w.blocked[ev.ID] = blocked
@@ -365,6 +367,18 @@ func (w *Worker) start(ctx context.Context) (int, error) {
 		}()
 	}
 	return started, nil
+}
+
+// slotOf is what Config.PerPartner counts deliveries by: a partner's
+// destination, its webhook endpoint or its push endpoint (the lanes of
+// central.PushLane), so an endpoint that hangs takes the partner's share
+// of the pool from its own events only, not from those going elsewhere.
+func slotOf(partnerID, lane string) string {
+	dest := "webhook"
+	if strings.HasPrefix(lane, central.PushLane("")) {
+		dest = "push"
+	}
+	return partnerID + "\x00" + dest
 }
 
 // nextRetry is the earliest retry this worker scheduled that is still to
