@@ -67,5 +67,7 @@
 // are kept as the attempt's excerpt. A 2xx whose JSON says "status":
 // "failure" (or "error") is a failed attempt (read from the answer's
 // first 64 KiB, however long its details), retried like any other
-// failure, as is any other status or no answer.
+// failure, as is any other status or no answer but 410 Gone, which ends
+// the push at once (dead, as a webhook's: the endpoint wants no more of
+// it; a replay still sends it).
 package push

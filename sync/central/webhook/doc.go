@@ -38,7 +38,9 @@
 //     webhook endpoint, its push endpoint), so a dead or slow
 //     endpoint (10 s to connect and answer, plus the body at 64 KiB/s,
 //     per request: pace.go) never slows the others. An
-//     answer 2xx is a delivery; anything else is retried with full jitter
+//     answer 2xx is a delivery; 410 Gone ends the event at once (dead: the
+//     endpoint wants no more of it, as Standard Webhooks says; a replay
+//     still sends it); anything else is retried with full jitter
 //     under the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h,
 //     then every 10 h) until three days after its first attempt, then the
 //     event is dead. Each attempt is recorded (status, latency, the first

@@ -547,7 +547,10 @@ func (w *Worker) attempt(ctx context.Context, p central.Partner, perr error, ev 
 	if err == nil && status >= 200 && status < 300 {
 		return Result{Delivered: true, Attempt: a}
 	}
-	if errors.Is(err, ErrGiveUp) {
+	if errors.Is(err, ErrGiveUp) || (err == nil && status == http.StatusGone) {
+		// 410 Gone: the endpoint wants no more of this (Standard
+		// Webhooks: stop sending it), so it is not asked again for three
+		// days; an admin's replay still sends it.
 		return Result{DeadAt: at, Attempt: a}
 	}
 	next := at.Add(w.Backoff(ev.Attempts + 1))
