@@ -106,7 +106,8 @@ func checkAddr(a netip.Addr) error {
 // reference-image endpoint): no proxy from the environment, and every
 // connection's address checked by CheckOutboundAddr as it is dialled, so
 // a host name that resolves (or is re-resolved: DNS rebinding) to a
-// refused address is refused too.
+// refused address is refused too; an answer's headers are bounded
+// (MaxAnswerHeaderBytes).
 func OutboundTransport() *http.Transport {
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
 		Control: func(_, address string, _ syscall.RawConn) error {
@@ -117,5 +118,12 @@ func OutboundTransport() *http.Transport {
 			return CheckOutboundAddr(ap.Addr())
 		}}
 	return &http.Transport{Proxy: nil, DialContext: d.DialContext, ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second}
+		TLSHandshakeTimeout: 10 * time.Second, MaxResponseHeaderBytes: MaxAnswerHeaderBytes}
 }
+
+// MaxAnswerHeaderBytes bounds the headers of an answer to an outbound
+// request (net/http's default is 10 MB): a partner's endpoint answering
+// each of the webhook worker's many concurrent deliveries with megabytes
+// of headers would have them all held in memory at once. An answer past it
+// is refused, a failed attempt.
+const MaxAnswerHeaderBytes = 64 << 10
