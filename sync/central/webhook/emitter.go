@@ -70,6 +70,7 @@ type EmitterStore interface {
 	CreateFlow(ctx context.Context, f central.FlowSession) error
 	UpdateFlow(ctx context.Context, partnerID, id string, fn func(*central.FlowSession) ([]central.WebhookEvent, error)) (central.FlowSession, error)
 	ExpiredFlows(ctx context.Context, now time.Time, limit int) ([]central.FlowSession, error)
+	central.FlowEraser
 }
 
 // EmitterConfig configures an Emitter.
@@ -320,6 +321,27 @@ func (p *pass) completed(ctx context.Context, pt central.Partner, c central.Case
 		return fmt.Errorf("webhook: recording the completed session: %w", err)
 	}
 	p.events++
+	return p.erasedMeanwhile(ctx, c.Ref)
+}
+
+// erasedMeanwhile scrubs the sessions holding ref (central.FlowEraser)
+// when its submission is gone by now: an erasure that ran whole between
+// this pass's read of the submission and its write of the session's event
+// found no session holding it yet, or scrubbed the session before the
+// event was written, which would otherwise carry the erased submission's
+// decision, score and reasons to the partner.
+func (p *pass) erasedMeanwhile(ctx context.Context, ref central.SubmissionRef) error {
+	st := p.e.cfg.Store
+	switch _, err := st.Case(ctx, ref); {
+	case errors.Is(err, central.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("webhook: reading the case again: %w", err)
+	default:
+		return nil
+	}
+	if _, _, err := st.EraseFlows(ctx, ref, p.now); err != nil {
+		return fmt.Errorf("webhook: scrubbing the sessions of a submission erased meanwhile: %w", err)
+	}
 	return nil
 }
 
@@ -420,7 +442,7 @@ func (p *pass) reviewed(ctx context.Context, ch central.ReviewChange, from int64
 		return fmt.Errorf("webhook: recording the review in the session: %w", err)
 	}
 	p.events++
-	return nil
+	return p.erasedMeanwhile(ctx, ch.Ref)
 }
 
 // reviewedHosted tells the partner a reviewer's final decision on an
@@ -453,7 +475,7 @@ func (p *pass) reviewedHosted(ctx context.Context, ch central.ReviewChange, r ce
 		return fmt.Errorf("webhook: recording the review in the hosted session: %w", err)
 	}
 	p.events++
-	return nil
+	return p.erasedMeanwhile(ctx, ch.Ref)
 }
 
 // reviewData is the event data of session f after decision r of case c.
