@@ -42,7 +42,8 @@
 //     endpoint wants no more of it, as Standard Webhooks says; a replay
 //     still sends it); anything else is retried with full jitter
 //     under the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h,
-//     then every 10 h) until three days after its first attempt, then the
+//     then every 10 h; an answer's Retry-After puts it later, up to
+//     10 h) until three days after its first attempt, then the
 //     event is dead. Each attempt is recorded (status, latency, the first
 //     256 bytes of the answer or the transport error). The events of a
 //     disabled partner (webhooks and pushes alike) are held: DueEvents

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -533,7 +535,8 @@ func (w *Worker) attempt(ctx context.Context, p central.Partner, perr error, ev 
 	}
 	a := central.DeliveryAttempt{EventID: ev.ID, At: at, Held: p.HeldFor}
 	start := time.Now()
-	status, excerpt, err := w.send(ctx, p, perr, ev, at)
+	var retryAfter time.Duration
+	status, excerpt, err := w.send(ctx, p, perr, ev, at, &retryAfter)
 	a.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 	a.Status, a.Excerpt = status, excerpt
 	if err != nil {
@@ -553,7 +556,14 @@ func (w *Worker) attempt(ctx context.Context, p central.Partner, perr error, ev 
 		// days; an admin's replay still sends it.
 		return Result{DeadAt: at, Attempt: a}
 	}
-	next := at.Add(w.Backoff(ev.Attempts + 1))
+	// An answer's Retry-After (a 429's, a 503's) is taken into account,
+	// as Standard Webhooks asks: the retry comes no sooner than it says,
+	// but no later than the schedule's longest wait.
+	wait := w.Backoff(ev.Attempts + 1)
+	if retryAfter > wait {
+		wait = min(retryAfter, w.cfg.Schedule[len(w.cfg.Schedule)-1])
+	}
+	next := at.Add(wait)
 	if next.Sub(from) > w.cfg.MaxAge {
 		return Result{DeadAt: at, Attempt: a}
 	}
@@ -571,8 +581,9 @@ func (w *Worker) Backoff(n int) time.Duration {
 var errNoEndpoint = errors.New("the partner has no webhook endpoint")
 
 // send POSTs the event to partner p (perr: reading it failed) and returns
-// the answer's status and excerpt.
-func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev central.WebhookEvent, at time.Time) (int, string, error) {
+// the answer's status and excerpt; retryAfter is set to what the answer's
+// Retry-After asks, if anything.
+func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev central.WebhookEvent, at time.Time, retryAfter *time.Duration) (int, string, error) {
 	if perr != nil {
 		if errors.Is(perr, central.ErrNotFound) {
 			return 0, "", errors.New("the partner no longer exists")
@@ -607,10 +618,30 @@ func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev cen
 		return 0, "", transportError(err)
 	}
 	defer resp.Body.Close()
+	*retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), at)
 	buf := make([]byte, ExcerptBytes)
 	n, _ := io.ReadFull(resp.Body, buf)
 	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
 	return resp.StatusCode, clip(string(buf[:n]), ExcerptBytes), nil
+}
+
+// parseRetryAfter is the wait a Retry-After value asks for at now
+// (RFC 9110 10.2.3: seconds, or an HTTP date); 0 when it asks none or
+// does not parse.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(math.MaxInt64/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
 }
 
 // pace is what bounds an attempt's requests.
