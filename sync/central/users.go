@@ -89,6 +89,15 @@ type ConsoleSession struct {
 	// Pending marks a session past the password and waiting for the TOTP
 	// code: it authorises nothing but the second step.
 	Pending bool `json:"pending,omitempty"`
+	// ID names the session on the account page, where its user may end
+	// it (ASVS 3.3.4): random, unrelated to the token, so it is no
+	// credential and the page never holds the token or its hash. Empty on
+	// sessions made before it existed.
+	ID string `json:"id,omitempty"`
+	// Client is a coarse description of the browser that signed in
+	// ("Firefox on Linux"), for the user to recognise the session; never
+	// the User-Agent itself, nor the client's address.
+	Client string `json:"client,omitempty"`
 }
 
 // Users is the console's store of accounts and sessions.
@@ -108,6 +117,9 @@ type Users interface {
 	// Session returns the session with that hash; ErrNotFound if absent
 	// or expired at now.
 	Session(ctx context.Context, hash []byte, now time.Time) (ConsoleSession, error)
+	// UserSessions lists user's sessions not expired at now (ExpiresAt;
+	// idle ones are the caller's to judge), oldest sign-in first.
+	UserSessions(ctx context.Context, user string, now time.Time) ([]ConsoleSession, error)
 	// TouchSession records that a session was seen at seenAt, only if it
 	// is still stored: ErrNotFound once it was deleted (a sign-out racing
 	// the renewal does not bring the session back, as PutSession would).

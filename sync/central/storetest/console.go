@@ -318,6 +318,34 @@ func testSessions(t *testing.T, s central.Store) {
 	if got, err := s.Session(ctx, []byte("a2"), t0.Add(time.Hour)); err != nil || !got.SeenAt.Equal(touched) || !got.ExpiresAt.Equal(seen.ExpiresAt) || got.User != "ana" {
 		t.Errorf("Session(a2) after TouchSession = %+v, %v", got, err)
 	}
+	// Listed per user, live ones only (by ExpiresAt), oldest first, with
+	// the id and client the account page shows.
+	listed := sess("a3", "ana", 3*time.Hour)
+	listed.CreatedAt, listed.ID, listed.Client = t0.Add(-time.Minute), "id-a3", "Firefox on Linux"
+	if err := s.PutSession(ctx, listed); err != nil {
+		t.Fatal(err)
+	}
+	list := func(user string, now time.Time) string {
+		t.Helper()
+		ss, err := s.UserSessions(ctx, user, now)
+		if err != nil {
+			t.Fatalf("UserSessions(%s): %v", user, err)
+		}
+		var out []string
+		for _, cs := range ss {
+			out = append(out, string(cs.Hash)+"/"+cs.ID+"/"+cs.Client)
+		}
+		return fmt.Sprint(out)
+	}
+	if got, want := list("ana", t0.Add(time.Minute)), "[a3/id-a3/Firefox on Linux a1// a2// p//]"; got != want {
+		t.Errorf("UserSessions(ana) = %s, want %s", got, want)
+	}
+	if got, want := list("ana", t0.Add(90*time.Minute)), "[a3/id-a3/Firefox on Linux a2//]"; got != want {
+		t.Errorf("UserSessions(ana) later = %s, want %s (expired ones left out)", got, want)
+	}
+	if got, want := list("nobody", t0), "[]"; got != want {
+		t.Errorf("UserSessions(nobody) = %s, want %s", got, want)
+	}
 	if err := s.DeleteSession(ctx, []byte("b1")); err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +367,7 @@ func testSessions(t *testing.T, s central.Store) {
 	if err := s.DeleteSessions(ctx, "ana"); err != nil {
 		t.Fatal(err)
 	}
-	for h, want := range map[string]error{"a2": central.ErrNotFound, "p": central.ErrNotFound, "b2": nil} {
+	for h, want := range map[string]error{"a2": central.ErrNotFound, "a3": central.ErrNotFound, "p": central.ErrNotFound, "b2": nil} {
 		if _, err := s.Session(ctx, []byte(h), t0); !errors.Is(err, want) {
 			t.Errorf("after DeleteSessions(ana): Session(%s) = %v, want %v", h, err, want)
 		}

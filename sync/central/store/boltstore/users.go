@@ -1,8 +1,11 @@
 package boltstore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -117,6 +120,32 @@ func (s *Store) Session(ctx context.Context, hash []byte, now time.Time) (centra
 		return central.ConsoleSession{}, err
 	}
 	return cs, nil
+}
+
+// UserSessions implements central.Store. It reads the whole bucket: it
+// holds only the live sessions of the console's few users (PutSession
+// drops the expired ones).
+func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]central.ConsoleSession, error) {
+	var out []central.ConsoleSession
+	err := s.view(ctx, "listing sessions", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketSessions).ForEach(func(_, v []byte) error {
+			var o central.ConsoleSession
+			if err := json.Unmarshal(v, &o); err != nil {
+				return err
+			}
+			if o.User == user && now.Before(o.ExpiresAt) {
+				out = append(out, o)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b central.ConsoleSession) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), bytes.Compare(a.Hash, b.Hash))
+	})
+	return out, nil
 }
 
 // TouchSession implements central.Store.

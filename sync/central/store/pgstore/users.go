@@ -1,9 +1,12 @@
 package pgstore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -143,6 +146,34 @@ func (s *Store) Session(ctx context.Context, hash []byte, now time.Time) (centra
 		return central.ConsoleSession{}, fmt.Errorf("reading session: %w", err)
 	}
 	return cs, nil
+}
+
+// UserSessions implements central.Store.
+func (s *Store) UserSessions(ctx context.Context, user string, now time.Time) ([]central.ConsoleSession, error) {
+	var out []central.ConsoleSession
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT doc FROM console_sessions WHERE user_name = $1 AND expires_at > $2`, user, now)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (central.ConsoleSession, error) {
+			var doc []byte
+			var cs central.ConsoleSession
+			if err := r.Scan(&doc); err != nil {
+				return cs, err
+			}
+			return cs, json.Unmarshal(doc, &cs)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	// Sorted here, not by the query: created_at is in the document only.
+	slices.SortFunc(out, func(a, b central.ConsoleSession) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), bytes.Compare(a.Hash, b.Hash))
+	})
+	return out, nil
 }
 
 // TouchSession implements central.Store. The row is locked while it is
