@@ -94,10 +94,12 @@ type ConsoleSession struct {
 	// credential and the page never holds the token or its hash. Empty on
 	// sessions made before it existed.
 	ID string `json:"id,omitempty"`
-	// Client is a coarse description of the browser that signed in
-	// ("Firefox on Linux"), for the user to recognise the session; never
-	// the User-Agent itself, nor the client's address.
-	Client string `json:"client,omitempty"`
+	// Browser and OS coarsely describe the client that signed in
+	// ("Firefox", "Linux"; auth.DescribeClient), for the user to
+	// recognise the session: never the User-Agent itself, nor the
+	// client's address, which the account page does not need.
+	Browser string `json:"browser,omitempty"`
+	OS      string `json:"os,omitempty"`
 }
 
 // Users is the console's store of accounts and sessions.

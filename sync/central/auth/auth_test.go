@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -154,9 +155,14 @@ func TestSealer(t *testing.T) {
 func TestSessionsAndLockout(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	tok, s := NewSession("alice", now, false)
-	tok2, _ := NewSession("alice", now, false)
+	tok2, s2 := NewSession("alice", now, false)
 	if tok == tok2 || !bytes.Equal(s.Hash, HashToken(tok)) || s.CSRF == "" || bytes.Contains(s.Hash, []byte(tok)) {
 		t.Fatalf("session %+v for token %q", s, tok)
+	}
+	// The id the account page shows is neither the token, nor part of
+	// it, nor its hash.
+	if len(s.ID) != 22 || s.ID == s2.ID || strings.Contains(tok, s.ID) || strings.Contains(base64.RawURLEncoding.EncodeToString(s.Hash), s.ID) {
+		t.Errorf("session id %q of token %q", s.ID, tok)
 	}
 	for _, tc := range []struct {
 		name string
@@ -307,5 +313,28 @@ func TestSecondFactorLockout(t *testing.T) {
 	SignedIn(&u)
 	if lock, _ := FailSecondFactor(&u, now); lock != 0 || Locked(u, now) {
 		t.Errorf("codes before a sign-in counted: %+v", u)
+	}
+}
+
+// TestDescribeClient: common User-Agents get their browser family and
+// system, in the order that tells Edge from Chrome and Android from
+// Linux; anything else, or an absurdly long header, gets nothing.
+func TestDescribeClient(t *testing.T) {
+	for _, tc := range []struct{ ua, browser, os string }{
+		{"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "Firefox", "Linux"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "Chrome", "Windows"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", "Edge", "Windows"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15", "Safari", "macOS"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1", "Chrome", "iOS"},
+		{"Mozilla/5.0 (Linux; Android 14; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36", "Chrome", "Android"},
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36", "Chrome", "Linux"},
+		{"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 OPR/115.0.0.0", "Opera", "ChromeOS"},
+		{"curl/8.5.0", "", ""},
+		{"", "", ""},
+		{"Firefox/1 Linux" + strings.Repeat("x", maxUserAgent), "", ""},
+	} {
+		if b, o := DescribeClient(tc.ua); b != tc.browser || o != tc.os {
+			t.Errorf("DescribeClient(%.60q) = %q, %q; want %q, %q", tc.ua, b, o, tc.browser, tc.os)
+		}
 	}
 }

@@ -21,7 +21,8 @@ const (
 
 // NewSession makes a session for user at now: the token for the cookie
 // (32 random bytes, base64url) and the record to store, which holds only
-// the token's hash. A pending session is past the password and waiting
+// the token's hash, and an id to name it on the account page, random and
+// unrelated to the token. A pending session is past the password and waiting
 // for the second factor. Every sign-in step makes a new session (the
 // token rotates), so a token seen before sign-in is worth nothing after.
 func NewSession(user string, now time.Time, pending bool) (token string, s central.ConsoleSession) {
@@ -34,6 +35,7 @@ func NewSession(user string, now time.Time, pending bool) (token string, s centr
 	return token, central.ConsoleSession{
 		Hash: HashToken(token), User: user, CSRF: randomString(),
 		CreatedAt: now, ExpiresAt: exp, SeenAt: now, Pending: pending,
+		ID: randomID(),
 	}
 }
 
@@ -43,8 +45,14 @@ func Live(s central.ConsoleSession, now time.Time) bool {
 	return now.Before(s.ExpiresAt) && now.Sub(s.SeenAt) < IdleTimeout
 }
 
-func randomString() string {
-	b := make([]byte, 32)
+func randomString() string { return randomBytes(32) }
+
+// randomID is a session's id: 16 random bytes, base64url, enough to be
+// unique and unguessable, and no credential whatever its length.
+func randomID() string { return randomBytes(16) }
+
+func randomBytes(n int) string {
+	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -100,6 +100,7 @@ func TestRouteAccess(t *testing.T) {
 		"GET /console/account":                            {path: "/console/account"},
 		"POST /console/account/password":                  {path: "/console/account/password", auditor: true},
 		"POST /console/account/sessions":                  {path: "/console/account/sessions", auditor: true},
+		"POST /console/account/sessions/end":              {path: "/console/account/sessions/end", auditor: true},
 		"GET /console/queue":                              {path: "/console/queue"},
 		"POST /console/queue":                             {path: "/console/queue", auditor: true},
 		"GET /console/cases/{device}/{key}":               {path: south, scoped: true},

@@ -523,6 +523,8 @@ func (c *Console) completeSignIn(w http.ResponseWriter, r *http.Request, v *View
 		return fmt.Errorf("ending the pending session: %w", err)
 	}
 	tok, sess := auth.NewSession(v.User.Name, c.cfg.Now(), false)
+	// The browser family and system only, for the account page's list.
+	sess.Browser, sess.OS = auth.DescribeClient(r.UserAgent())
 	if err := c.cfg.Store.PutSession(ctx, sess); err != nil {
 		return fmt.Errorf("recording the session: %w", err)
 	}

@@ -321,7 +321,7 @@ func testSessions(t *testing.T, s central.Store) {
 	// Listed per user, live ones only (by ExpiresAt), oldest first, with
 	// the id and client the account page shows.
 	listed := sess("a3", "ana", 3*time.Hour)
-	listed.CreatedAt, listed.ID, listed.Client = t0.Add(-time.Minute), "id-a3", "Firefox on Linux"
+	listed.CreatedAt, listed.ID, listed.Browser, listed.OS = t0.Add(-time.Minute), "id-a3", "Firefox", "Linux"
 	if err := s.PutSession(ctx, listed); err != nil {
 		t.Fatal(err)
 	}
@@ -333,14 +333,14 @@ func testSessions(t *testing.T, s central.Store) {
 		}
 		var out []string
 		for _, cs := range ss {
-			out = append(out, string(cs.Hash)+"/"+cs.ID+"/"+cs.Client)
+			out = append(out, string(cs.Hash)+"/"+cs.ID+"/"+cs.Browser+"/"+cs.OS)
 		}
 		return fmt.Sprint(out)
 	}
-	if got, want := list("ana", t0.Add(time.Minute)), "[a3/id-a3/Firefox on Linux a1// a2// p//]"; got != want {
+	if got, want := list("ana", t0.Add(time.Minute)), "[a3/id-a3/Firefox/Linux a1/// a2/// p///]"; got != want {
 		t.Errorf("UserSessions(ana) = %s, want %s", got, want)
 	}
-	if got, want := list("ana", t0.Add(90*time.Minute)), "[a3/id-a3/Firefox on Linux a2//]"; got != want {
+	if got, want := list("ana", t0.Add(90*time.Minute)), "[a3/id-a3/Firefox/Linux a2///]"; got != want {
 		t.Errorf("UserSessions(ana) later = %s, want %s (expired ones left out)", got, want)
 	}
 	if got, want := list("nobody", t0), "[]"; got != want {
