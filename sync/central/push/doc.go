@@ -69,5 +69,8 @@
 // first 64 KiB, however long its details), retried like any other
 // failure, as is any other status or no answer but 410 Gone, which ends
 // the push at once (dead, as a webhook's: the endpoint wants no more of
-// it; a replay still sends it).
+// it; a replay still sends it). An answer's Retry-After (seconds or an
+// HTTP date, httpx.ParseRetryAfter) is passed on to the worker
+// (webhook.RetryAfterSender), which retries no sooner than it asks and no
+// later than the schedule's longest wait, as for a webhook.
 package push

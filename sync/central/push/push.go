@@ -98,62 +98,74 @@ func New(cfg Config) (*Sender, error) {
 // answer (it implements webhook.Sender; ctx bounds it, each request by its
 // size).
 func (s *Sender) Send(ctx context.Context, p central.Partner, ev central.WebhookEvent, at time.Time) (int, string, error) {
+	status, excerpt, _, err := s.SendRetryAfter(ctx, p, ev, at)
+	return status, excerpt, err
+}
+
+var _ webhook.RetryAfterSender = (*Sender)(nil)
+
+// SendRetryAfter is Send that also returns the wait the answer's
+// Retry-After asks for (a 429's, a 503's; zero when none): it implements
+// webhook.RetryAfterSender, so the worker retries a push no sooner than
+// the endpoint asks, as it does a webhook.
+func (s *Sender) SendRetryAfter(ctx context.Context, p central.Partner, ev central.WebhookEvent, at time.Time) (int, string, time.Duration, error) {
 	var d webhook.Body
 	if err := json.Unmarshal(ev.Payload, &d); err != nil || d.Type != webhook.EventPush || d.Data.SessionID == "" {
-		return 0, "", errors.New("the event is not a push")
+		return 0, "", 0, errors.New("the event is not a push")
 	}
 	target, err := s.cfg.Source.PushTarget(p)
 	if errors.Is(err, partnerapi.ErrNoPush) {
-		return 0, "", fmt.Errorf("the partner has no enterprise push: %w", webhook.ErrGiveUp)
+		return 0, "", 0, fmt.Errorf("the partner has no enterprise push: %w", webhook.ErrGiveUp)
 	}
 	if err != nil {
-		return 0, "", err
+		return 0, "", 0, err
 	}
 	sub, err := s.cfg.Source.PushSubmission(ctx, p, d.Data.SessionID, d.Data.Attempt, ev.ID)
 	if errors.Is(err, central.ErrNotFound) {
-		return 0, "", fmt.Errorf("the submission no longer exists (erased): %w", webhook.ErrGiveUp)
+		return 0, "", 0, fmt.Errorf("the submission no longer exists (erased): %w", webhook.ErrGiveUp)
 	}
 	if err != nil {
-		return 0, "", fmt.Errorf("building the submission: %w", err)
+		return 0, "", 0, fmt.Errorf("building the submission: %w", err)
 	}
 	plainLen, err := sub.Len()
 	if err != nil {
-		return 0, "", fmt.Errorf("building the submission: %w", err)
+		return 0, "", 0, fmt.Errorf("building the submission: %w", err)
 	}
 	length, err := envelopeLen(target.KeyID, ev.ID, p.ID, plainLen)
 	if err != nil {
-		return 0, "", fmt.Errorf("building the submission: %w", err)
+		return 0, "", 0, fmt.Errorf("building the submission: %w", err)
 	}
 	body := &envelopeBody{ctx: ctx, target: target, id: ev.ID, partnerID: p.ID, plain: sub, length: length}
 	defer body.wait()
-	status, excerpt, failed, err := s.post(ctx, p.ID, target, ev.ID, body, false)
+	status, excerpt, failed, wait, err := s.post(ctx, p.ID, target, ev.ID, body, false, at)
 	if err == nil && status == http.StatusUnauthorized {
 		// The token may have been revoked before its expiry: one more try
 		// with a fresh one.
-		status, excerpt, failed, err = s.post(ctx, p.ID, target, ev.ID, body, true)
+		status, excerpt, failed, wait, err = s.post(ctx, p.ID, target, ev.ID, body, true, at)
 	}
 	if err != nil {
-		return status, "", err
+		return status, "", 0, err
 	}
 	if status >= 200 && status < 300 && failed != "" {
-		return status, "", fmt.Errorf("the partner's confirmation says %s: %s", failed, excerpt)
+		return status, "", wait, fmt.Errorf("the partner's confirmation says %s: %s", failed, excerpt)
 	}
 	s.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "push sent", slog.String("partner", p.ID), slog.String("event", ev.ID),
 		slog.Int("status", status))
-	return status, excerpt, nil
+	return status, excerpt, wait, nil
 }
 
 // post sends the envelope with a token (a new one when fresh) and reads
 // the answer's start: its excerpt, and failed, the confirmation's status
-// when it says failure or error ("" otherwise).
-func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTarget, id string, body *envelopeBody, fresh bool) (int, string, string, error) {
+// when it says failure or error ("" otherwise), and the wait its
+// Retry-After asks for at at.
+func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTarget, id string, body *envelopeBody, fresh bool, at time.Time) (int, string, string, time.Duration, error) {
 	tok, err := s.token(ctx, partnerID, t, fresh)
 	if err != nil {
-		return 0, "", "", err
+		return 0, "", "", 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, nil)
 	if err != nil {
-		return 0, "", "", errors.New("the push URL is invalid")
+		return 0, "", "", 0, errors.New("the push URL is invalid")
 	}
 	// The envelope is written as it is sent, read anew from the store
 	// each time the request is (GetBody: a retry on a new connection). Its
@@ -167,11 +179,11 @@ func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTa
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		if werr := body.err(); errors.Is(werr, errChanged) {
-			return 0, "", "", werr
+			return 0, "", "", 0, werr
 		} else if werr != nil {
-			return 0, "", "", fmt.Errorf("building the submission: %w", werr)
+			return 0, "", "", 0, fmt.Errorf("building the submission: %w", werr)
 		}
-		return 0, "", "", webhook.DescribeTransport(err)
+		return 0, "", "", 0, webhook.DescribeTransport(err)
 	}
 	defer resp.Body.Close()
 	// The status is read from up to drainBytes of the answer, not from
@@ -180,7 +192,8 @@ func (s *Sender) post(ctx context.Context, partnerID string, t partnerapi.PushTa
 	// delivered.
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, drainBytes))
 	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
-	return resp.StatusCode, webhook.Excerpt(string(head[:min(len(head), ConfirmationBytes)]), ConfirmationBytes), failedStatus(head), nil
+	excerpt := webhook.Excerpt(string(head[:min(len(head), ConfirmationBytes)]), ConfirmationBytes)
+	return resp.StatusCode, excerpt, failedStatus(head), httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), at), nil
 }
 
 // envelopeBody is a push's request body: each open starts a goroutine

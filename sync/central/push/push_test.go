@@ -131,6 +131,8 @@ type receiver struct {
 	key    []byte
 	got    []got
 	answer func(n int) (int, string)
+	// retryAfter, when set, is the Retry-After of answer n ("" for none).
+	retryAfter func(n int) string
 	// discard, when set, drops each body unread beyond the bytes, answers
 	// success and records nothing (for benchmarks).
 	discard atomic.Bool
@@ -193,6 +195,11 @@ func newReceiver(t testing.TB, tokens *tokenServer) *receiver {
 		msg := fmt.Sprintf(`{"status":"success","reference":"ref-%d"}`, n)
 		if rc.answer != nil {
 			g.status, msg = rc.answer(n)
+		}
+		if rc.retryAfter != nil {
+			if v := rc.retryAfter(n); v != "" {
+				w.Header().Set("Retry-After", v)
+			}
 		}
 		rc.got = append(rc.got, g)
 		rc.mu.Unlock()
@@ -533,6 +540,58 @@ func TestPushRetried(t *testing.T) {
 	}
 	if string(gs[0].env.Nonce) == string(gs[2].env.Nonce) {
 		t.Error("two tries were sealed with one nonce")
+	}
+}
+
+// TestPushRetryAfter: a push endpoint answering 503 with Retry-After: 120
+// gets its next attempt no sooner than that, not after the schedule's
+// first wait (1 min here), and is not asked again before; the push is
+// delivered once it is due. Over loopback TLS, on the worker's clock.
+func TestPushRetryAfter(t *testing.T) {
+	e := newEnv(t, centraltest.BoltStore(t))
+	// The schedule's longest wait (10 h) bounds what Retry-After may ask;
+	// its first is shorter than the 120 s asked.
+	sender, err := push.New(push.Config{Source: e.api, Client: e.recv.srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.worker, err = webhook.NewWorker(webhook.Config{Store: e.store, Now: e.clk.Now, Timeout: 10 * time.Second,
+		Open:     func(string, []byte) ([]byte, error) { return nil, errors.New("no webhook in these tests") },
+		Schedule: []time.Duration{time.Minute, 10 * time.Hour}, Jitter: func(max time.Duration) time.Duration { return max },
+		Senders: map[string]webhook.Sender{push.SenderPrefix: sender}}); err != nil {
+		t.Fatal(err)
+	}
+	e.recv.answer = func(n int) (int, string) {
+		if n == 0 {
+			return http.StatusServiceUnavailable, `{"status":"failure","reason":"maintenance"}`
+		}
+		return http.StatusOK, `{"status":"success","reference":"kyc-779"}`
+	}
+	e.recv.retryAfter = func(n int) string {
+		if n == 0 {
+			return "120"
+		}
+		return ""
+	}
+	e.complete("ses-ra", 1, central.FlowCompleted)
+	at := e.clk.Now()
+	e.pass()
+	ev := e.pushEvents()[0]
+	if !ev.DeliveredAt.IsZero() || ev.Attempts != 1 || !ev.DeadAt.IsZero() {
+		t.Fatalf("after the 503: %+v, want a retry", ev)
+	}
+	if got := ev.NextAt.Sub(at); got < 120*time.Second {
+		t.Fatalf("retry scheduled %v after the 503, want at least its Retry-After (120 s)", got)
+	}
+	e.clk.Advance(time.Minute) // the schedule's first wait: not yet
+	e.pass()
+	if n := len(e.recv.all()); n != 1 {
+		t.Fatalf("pushed again %d times before the Retry-After had passed", n-1)
+	}
+	e.clk.Advance(time.Minute)
+	e.pass()
+	if ev = e.pushEvents()[0]; ev.DeliveredAt.IsZero() || ev.Attempts != 2 {
+		t.Fatalf("once the Retry-After had passed: %+v, want delivered on the second attempt", ev)
 	}
 }
 

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -138,6 +136,15 @@ var ErrGiveUp = errors.New("webhook: giving up on the event")
 // the attempt as a whole).
 type Sender interface {
 	Send(ctx context.Context, p central.Partner, ev central.WebhookEvent, at time.Time) (status int, excerpt string, err error)
+}
+
+// RetryAfterSender is a Sender that also says what its answer's
+// Retry-After asked for (httpx.ParseRetryAfter; zero: nothing), so the
+// worker retries its events no sooner, as it does its own webhooks', and
+// no later than the schedule's longest wait.
+type RetryAfterSender interface {
+	Sender
+	SendRetryAfter(ctx context.Context, p central.Partner, ev central.WebhookEvent, at time.Time) (status int, excerpt string, retryAfter time.Duration, err error)
 }
 
 // Worker delivers webhook events. Run it once per central instance.
@@ -594,6 +601,11 @@ func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev cen
 	defer cancel()
 	for prefix, sender := range w.cfg.Senders {
 		if strings.HasPrefix(ev.Type, prefix) {
+			if rs, ok := sender.(RetryAfterSender); ok {
+				status, excerpt, wait, err := rs.SendRetryAfter(ctx, p, ev, at)
+				*retryAfter = wait
+				return status, excerpt, err
+			}
 			return sender.Send(ctx, p, ev, at)
 		}
 	}
@@ -618,30 +630,11 @@ func (w *Worker) send(ctx context.Context, p central.Partner, perr error, ev cen
 		return 0, "", transportError(err)
 	}
 	defer resp.Body.Close()
-	*retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), at)
+	*retryAfter = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), at)
 	buf := make([]byte, ExcerptBytes)
 	n, _ := io.ReadFull(resp.Body, buf)
 	_, _ = io.CopyN(io.Discard, resp.Body, drainBytes)
 	return resp.StatusCode, clip(string(buf[:n]), ExcerptBytes), nil
-}
-
-// parseRetryAfter is the wait a Retry-After value asks for at now
-// (RFC 9110 10.2.3: seconds, or an HTTP date); 0 when it asks none or
-// does not parse.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(math.MaxInt64/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0)
-	}
-	return 0
 }
 
 // pace is what bounds an attempt's requests.
