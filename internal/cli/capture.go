@@ -116,7 +116,9 @@ func runCapture(ctx context.Context, env *Env, args []string) (any, error) {
 	} else {
 		s, err = open(ctx)
 	}
-	if err != nil {
+	if e := noCamera(err); e != nil {
+		return nil, e
+	} else if err != nil {
 		return nil, Errorf(ExitInput, "source_unavailable", "%v", err)
 	}
 	defer s.Close()

@@ -135,3 +135,28 @@ func TestSourceSecretsNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCamera: a camera whose /dev/videoN is not there (unplugged, or a
+// wrong index) is no_camera (exit 6) naming the node, for capture's
+// --source and device-check's --frames-from alike, not source_unavailable
+// or camera_unreadable, which a stream that does not answer stays.
+func TestNoCamera(t *testing.T) {
+	const node = "/dev/video97"
+	if _, err := os.Stat(node); err == nil {
+		t.Skipf("%s exists here", node)
+	}
+	out := t.TempDir()
+	for _, args := range [][]string{
+		{"capture", "--source", node, "--out", out},
+		{"device-check", "--frames-from", node},
+	} {
+		r := kyc(t, nil, args...)
+		e := decodeError(t, r)
+		if r.exit != ExitUnavailable || e.Code != "no_camera" {
+			t.Errorf("%v: exit %d %+v, want %d no_camera", args, r.exit, e, ExitUnavailable)
+		}
+		if !strings.Contains(e.Message, node) || !strings.Contains(e.Message, "plugged in") {
+			t.Errorf("%v: %q does not say which camera and what to check", args, e.Message)
+		}
+	}
+}

@@ -82,7 +82,9 @@ func runDeviceCheck(ctx context.Context, env *Env, args []string) (any, error) {
 	}
 	if *framesFrom != "" {
 		frames, err := readLumas(ctx, *framesFrom, checkFrames)
-		if err != nil {
+		if e := noCamera(err); e != nil {
+			return nil, e
+		} else if err != nil {
 			return nil, Errorf(ExitInput, "camera_unreadable", "--frames-from %s: %v", source.ForLog(*framesFrom), err)
 		}
 		opts.Frames = frames

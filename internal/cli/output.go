@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/openkyc/kyc/engine/capture/source"
 	"github.com/openkyc/kyc/engine/ort"
 	"github.com/openkyc/kyc/models"
 	"github.com/openkyc/kyc/sync/identity"
@@ -92,6 +93,19 @@ func known(err error) *Error {
 		}
 	}
 	return nil
+}
+
+// noCamera is the Error for a camera source whose /dev/videoN is missing
+// or no device node (source.ErrNoCamera), nil for any other error: its
+// own code, so a script tells an unplugged camera (or a wrong index) from
+// a stream that did not answer (source_unavailable), and a message saying
+// what to check.
+func noCamera(err error) *Error {
+	if !errors.Is(err, source.ErrNoCamera) {
+		return nil
+	}
+	return &Error{Code: "no_camera", Exit: ExitUnavailable, cause: err,
+		Message: err.Error() + " (is the camera plugged in? ls /dev/video* lists the cameras there are)"}
 }
 
 // enrollmentInvalid is the Error for an enrolment file that is not one
