@@ -119,7 +119,7 @@ func runCapture(ctx context.Context, env *Env, args []string) (any, error) {
 	if e := noCamera(err); e != nil {
 		return nil, e
 	} else if err != nil {
-		return nil, Errorf(ExitInput, "source_unavailable", "%v", err)
+		return nil, Errorf(ExitUnavailable, "source_unavailable", "%v", err)
 	}
 	defer s.Close()
 

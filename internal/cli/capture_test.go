@@ -125,6 +125,9 @@ func TestSourceSecretsNotPrinted(t *testing.T) {
 		if e := decodeError(t, r); e.Code != c.code {
 			t.Errorf("%v: %+v, want %s", c.args, e, c.code)
 		}
+		if c.code == "source_unavailable" && r.exit != ExitUnavailable {
+			t.Errorf("%v: exit %d, want %d (a source that could not be reached, as the README's table says)", c.args, r.exit, ExitUnavailable)
+		}
 		if !strings.Contains(r.stdout, "127.0.0.1:1/cam") {
 			t.Errorf("%v: the error does not say which source: %s", c.args, r.stdout)
 		}
