@@ -325,3 +325,26 @@ func TestScreenConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestScreenPhoneticOnlyGivenName: a given name that shares only a sound
+// key with the listed one ("amit" and "ahmet", a spelling of Ahmad, both
+// reduce to a-m-t) is a different name, so a shared family name alone
+// does not make a hit; a transliteration of the given name still does.
+func TestScreenPhoneticOnlyGivenName(t *testing.T) {
+	ix := NewIndex(&List{Name: "t", Entries: []Entry{
+		{ID: "1", Kind: KindIndividual, Name: "SALIM, Ahmad"},
+		{ID: "2", Kind: KindIndividual, Name: "QADHAFI, Muammar"},
+	}})
+	hits, err := ix.Screen(Query{Name: "Amit SALIM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) > 0 {
+		t.Errorf("Amit SALIM hits %+v at the default minimum score, want none", hits)
+	}
+	for _, q := range []struct{ name, id string }{{"Ahmet Salim", "1"}, {"Muammar Gaddafi", "2"}} {
+		if h := screenOne(t, ix, Query{Name: q.name}, q.id); h.Score < DefaultMinScore {
+			t.Errorf("%s scores %.3f against entry %s, want at least %.2f", q.name, h.Score, q.id, DefaultMinScore)
+		}
+	}
+}

@@ -177,6 +177,8 @@ func TestSimilarity(t *testing.T) {
 		{"muhammad", "muhammad", 1, 1},        // same canonical token
 		{"abdolalh", "abdallah", 0.88, 0.99},  // typo of abdollah
 		{"quanguo", "qiang", 0, 0.75},         // same skeleton, not alike enough to trust it
+		{"amit", "ahmad", 0, 0.75},            // same skeleton (via ahmet), two letters of four apart
+		{"kadafi", "gaddafi", 0.85, 0.95},     // two letters of seven apart: a transliteration
 		{"dmitriy", "khoroshev", 0, unrelatedMax},
 	}
 	for _, tt := range tests {

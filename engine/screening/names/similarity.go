@@ -9,9 +9,14 @@ const minPhoneticKey = 3
 // Phonetic agreement is believed only between tokens that also look
 // alike: unrelated names can share a skeleton (Qiang and Quanguo both
 // reduce to k-n-k) while spelling variants differ in a few letters.
+// The raise grows from nothing at phoneticMinEdit to its full amount at
+// phoneticFullEdit: two edits in four or five letters (amit/ahmet, 0.6)
+// is another name that happens to share a skeleton, two in seven
+// (kadafi/gaddafi, 0.71) a transliteration.
 const (
-	phoneticMinJW   = 0.7
-	phoneticMinEdit = 0.6
+	phoneticMinJW    = 0.7
+	phoneticMinEdit  = 0.6
+	phoneticFullEdit = 0.7
 )
 
 // shortToken is the length below which one edit changes a token too much
@@ -21,8 +26,10 @@ const shortToken = 4
 // Similarity scores two canonical tokens in [0,1]: the mean of their
 // Jaro-Winkler similarity and their edit similarity, lowered for very short
 // tokens (by 0.05 per rune under shortToken) and, when their phonetic keys
-// agree, raised halfway to 1, so that a transliteration variant counts
-// about as much as a close misspelling.
+// agree, raised up to halfway to 1, so that a transliteration variant
+// counts about as much as a close misspelling. The raise shrinks as the
+// spellings draw apart (see phoneticFullEdit): a shared skeleton alone
+// does not make two names alike.
 //
 // Jaro-Winkler alone is lenient on short names: it rates "huang"/"zhang"
 // 0.87, as high as a typo in a long name, because it counts shared letters
@@ -53,9 +60,10 @@ func spellingSimilarity(a, b string) float64 {
 	if n := min(utf8.RuneCountInString(a), utf8.RuneCountInString(b)); n < shortToken {
 		s -= 0.05 * float64(shortToken-n)
 	}
-	if jw >= phoneticMinJW && ed >= phoneticMinEdit {
+	if jw >= phoneticMinJW && ed > phoneticMinEdit {
 		if k := Phonetic(a); k != "" && k == Phonetic(b) {
-			s = (1 + s) / 2
+			f := min((ed-phoneticMinEdit)/(phoneticFullEdit-phoneticMinEdit), 1)
+			s += f * (1 - s) / 2
 		}
 	}
 	return max(s, 0)
