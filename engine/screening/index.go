@@ -51,7 +51,10 @@ type indexName struct {
 	// initials: the name has a one-letter token (see score).
 	initials bool
 	tokens   span // in nameTokens and nameWeight, in display order
-	total    float64
+	// titles is how many of tokens are the name's honorifics, kept
+	// after its words with weight 0 (see names.TokensTitles).
+	titles uint8
+	total  float64
 }
 
 type vocabToken struct {
@@ -61,8 +64,9 @@ type vocabToken struct {
 }
 
 type posting struct {
-	name int32
-	pos  uint8
+	name  int32
+	pos   uint8
+	title bool // the token is one of the name's titles
 }
 
 // keyTable maps a string key to a list of vocabulary ids.
@@ -139,13 +143,14 @@ func (ix *Index) Lists() []ListInfo { return slices.Clone(ix.lists) }
 // has in the same normalised form (a strong alias overrides a weak one).
 func (b *builder) addName(seen map[string]int, ei int32, text string, weak bool) {
 	ix := b.ix
-	toks := names.Tokens(text)
+	toks, titles := names.TokensTitles(text)
 	if len(toks) == 0 {
 		return
 	}
 	if len(toks) > maxNameTokens {
 		toks = toks[:maxNameTokens]
 	}
+	titles = titles[:min(len(titles), maxNameTokens-len(toks))]
 	key := strings.Join(toks, " ")
 	if k, ok := seen[key]; ok {
 		ix.names[k].weak = ix.names[k].weak && weak
@@ -154,7 +159,7 @@ func (b *builder) addName(seen map[string]int, ei int32, text string, weak bool)
 	ni := int32(len(ix.names))
 	seen[key] = len(ix.names)
 	start := int32(len(ix.nameTokens))
-	for pos, t := range toks {
+	for pos, t := range slices.Concat(toks, titles) {
 		id, ok := b.vocabID[t]
 		if !ok {
 			id = int32(len(ix.vocab))
@@ -165,7 +170,7 @@ func (b *builder) addName(seen map[string]int, ei int32, text string, weak bool)
 			b.lastEntry = append(b.lastEntry, -1)
 			b.block(id, t)
 		}
-		b.postings[id] = append(b.postings[id], posting{name: ni, pos: uint8(pos)})
+		b.postings[id] = append(b.postings[id], posting{name: ni, pos: uint8(pos), title: pos >= len(toks)})
 		if b.lastEntry[id] != ei {
 			b.df[id]++
 			b.lastEntry[id] = ei
@@ -173,7 +178,7 @@ func (b *builder) addName(seen map[string]int, ei int32, text string, weak bool)
 		ix.nameTokens = append(ix.nameTokens, id)
 	}
 	initials := slices.ContainsFunc(toks, func(t string) bool { return len(t) == 1 })
-	ix.names = append(ix.names, indexName{entry: ei, text: text, weak: weak, initials: initials, tokens: span{start, int32(len(ix.nameTokens))}})
+	ix.names = append(ix.names, indexName{entry: ei, text: text, weak: weak, initials: initials, tokens: span{start, int32(len(ix.nameTokens))}, titles: uint8(len(titles))})
 	b.person = append(b.person, ix.entries[ei].e.Kind == KindIndividual)
 }
 
@@ -234,7 +239,8 @@ func (b *builder) finish() {
 	ix.nameWeight = make([]float64, len(ix.nameTokens))
 	for i := range ix.names {
 		nm := &ix.names[i]
-		count := int(nm.tokens.end - nm.tokens.start)
+		// Titles keep weight 0: a name is not less matched for lacking one.
+		count := int(nm.tokens.end-nm.tokens.start) - int(nm.titles)
 		for pos := range count {
 			k := int(nm.tokens.start) + pos
 			ix.nameWeight[k] = ix.vocab[ix.nameTokens[k]].weight * positionFactor(b.person[i], pos, count)

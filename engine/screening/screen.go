@@ -63,6 +63,10 @@ const (
 	// word it begins: below a one-typo match of a long word (about 0.9),
 	// since many names share a first letter.
 	initialSim = 0.8
+	// titleSim is how alike a word must be to an honorific on the other
+	// side to be taken for that honorific written otherwise ("haeji" for
+	// haji scores 0.87); lower, given names would pass ("hadi" 0.81).
+	titleSim = 0.85
 )
 
 // dobAdjust and countryAdjust move a name score by how well the query's
@@ -225,21 +229,21 @@ func (ix *Index) Screen(q Query) ([]Hit, error) {
 	if maxHits <= 0 {
 		maxHits = DefaultMaxHits
 	}
-	qtoks := names.Tokens(q.Name)
+	qtoks, titles := names.TokensTitles(q.Name)
 	if len(qtoks) == 0 {
 		return nil, fmt.Errorf("screening %q: %w", q.Name, ErrEmptyName)
 	}
 	if len(qtoks) > maxQueryTokens {
 		qtoks = qtoks[:maxQueryTokens]
 	}
-	hits := ix.screenTokens(q, qtoks, minScore)
+	hits := ix.screenTokens(q, qtoks, titles, minScore)
 	if alts := ix.respellings(qtoks); len(alts) > 0 {
 		at := make(map[string]int, len(hits))
 		for i, h := range hits {
 			at[h.List+"\x00"+h.EntryID] = i
 		}
 		for _, alt := range alts {
-			for _, h := range ix.screenTokens(q, alt, minScore) {
+			for _, h := range ix.screenTokens(q, alt, titles, minScore) {
 				k := h.List + "\x00" + h.EntryID
 				if i, ok := at[k]; !ok {
 					at[k] = len(hits)
@@ -268,17 +272,25 @@ func (ix *Index) Screen(q Query) ([]Hit, error) {
 }
 
 // screenTokens scores the entries against one tokenisation of the query
-// and returns, unsorted, those reaching minScore.
-func (ix *Index) screenTokens(q Query, qtoks []string, minScore float64) []Hit {
+// and returns, unsorted, those reaching minScore. The query's titles are
+// screened after its words with weight 0 (see score).
+func (ix *Index) screenTokens(q Query, words, titles []string, minScore float64) []Hit {
 	sc := ix.scratch.Get().(*scratch)
 	defer ix.scratch.Put(sc)
 	sc.found, sc.cands, sc.pairs, sc.best = sc.found[:0], sc.cands[:0], sc.pairs[:0], sc.best[:0]
 
+	qtoks := words
+	if n := min(len(titles), maxQueryTokens-len(words)); n > 0 {
+		qtoks = slices.Concat(words, titles[:n])
+	}
 	qw := make([]float64, len(qtoks))
 	var totalQ float64
 	for qi, t := range qtoks {
-		qw[qi] = ix.find(sc, qi, t) * positionFactor(!q.Entity, qi, len(qtoks))
-		totalQ += qw[qi]
+		w := ix.find(sc, qi, t)
+		if qi < len(words) {
+			qw[qi] = w * positionFactor(!q.Entity, qi, len(words))
+			totalQ += qw[qi]
+		}
 	}
 	ix.gather(sc, drivers(qw, totalQ, minScore))
 
@@ -451,7 +463,12 @@ func (ix *Index) find(sc *scratch, qi int, t string) float64 {
 // can only confirm candidates found through the others, not find new
 // ones. This keeps "al" or "muhammad" from dragging in thousands of names.
 func drivers(qw []float64, totalQ, minScore float64) uint32 {
-	all := uint32(1)<<len(qw) - 1
+	all := uint32(0)
+	for qi, w := range qw {
+		if w > 0 { // titles weigh 0 and only confirm
+			all |= 1 << qi
+		}
+	}
 	bound := minScore - maxRaise
 	if bound <= 0 || totalQ == 0 {
 		return all
@@ -475,7 +492,8 @@ func drivers(qw []float64, totalQ, minScore float64) uint32 {
 
 // gather turns the found tokens into candidate names and pairs: tokens in
 // the driver set create candidates, the others only add pairs to names
-// already found.
+// already found. A match on a name's title counts only at titleSim or
+// more (see score), so weaker ones are not gathered.
 func (ix *Index) gather(sc *scratch, driverSet uint32) {
 	gen := sc.next()
 	for _, creating := range []bool{true, false} {
@@ -485,6 +503,9 @@ func (ix *Index) gather(sc *scratch, driverSet uint32) {
 			}
 			v := &ix.vocab[f.vocab]
 			for _, p := range ix.postings[v.postings.start:v.postings.end] {
+				if p.title && f.sim < titleSim {
+					continue
+				}
 				slot := sc.nameSlot[p.name]
 				if sc.nameStamp[p.name] != gen {
 					if !creating {
@@ -514,8 +535,11 @@ func (ix *Index) gather(sc *scratch, driverSet uint32) {
 // much of the name the query explains. A missing middle name costs less
 // than a missing surname because middle names, particles and common
 // tokens weigh less. An initial left unpaired on either side is then paired
-// with a word it begins, at initialSim. Weak aliases are scaled by weakAliasFactor. When
-// matched is non-nil it is called for each aligned pair.
+// with a word it begins, at initialSim. Titles weigh 0 on both sides; a
+// word paired with a title of the other side at titleSim or more is taken
+// for that title and leaves its side's total. Weak aliases are scaled by
+// weakAliasFactor. When matched is non-nil it is called for each aligned
+// pair.
 func (ix *Index) score(sc *scratch, cand *candidate, nm *indexName, qtoks []string, qw []float64, totalQ float64, matched func(qi, pos int, sim float64)) float64 {
 	sc.align = sc.align[:0]
 	for p := cand.head; p >= 0; p = sc.pairs[p].next {
@@ -531,14 +555,27 @@ func (ix *Index) score(sc *scratch, cand *candidate, nm *indexName, qtoks []stri
 	var usedQ uint32
 	var usedN uint64
 	var mq, mn float64
+	totalN := nm.total
 	for _, p := range sc.align {
 		if usedQ&(1<<p.qi) != 0 || usedN&(1<<p.pos) != 0 {
 			continue
 		}
+		// A title (weight 0) on either side paired with a word on the
+		// other marks that word as the title written otherwise: it then
+		// counts neither for nor against the name.
+		title := qw[p.qi] == 0 || weights[p.pos] == 0
+		if title && p.sim < titleSim {
+			continue
+		}
 		usedQ |= 1 << p.qi
 		usedN |= 1 << p.pos
-		mq += qw[p.qi] * p.sim
-		mn += weights[p.pos] * p.sim
+		if title {
+			totalQ -= qw[p.qi]
+			totalN -= weights[p.pos]
+		} else {
+			mq += qw[p.qi] * p.sim
+			mn += weights[p.pos] * p.sim
+		}
 		if matched != nil {
 			matched(int(p.qi), int(p.pos), p.sim)
 		}
@@ -548,12 +585,12 @@ func (ix *Index) score(sc *scratch, cand *candidate, nm *indexName, qtoks []stri
 	// weaker evidence than a spelt-out match, but not none.
 	nameToks := ix.nameTokens[nm.tokens.start:nm.tokens.end]
 	for qi, qt := range qtoks {
-		if usedQ&(1<<qi) != 0 || !(nm.initials || len(qt) == 1) {
+		if usedQ&(1<<qi) != 0 || qw[qi] == 0 || !(nm.initials || len(qt) == 1) {
 			continue
 		}
 		for pos, id := range nameToks {
 			nt := ix.vocab[id].text
-			if usedN&(1<<pos) != 0 || qt[0] != nt[0] || (len(qt) == 1) == (len(nt) == 1) {
+			if usedN&(1<<pos) != 0 || weights[pos] == 0 || qt[0] != nt[0] || (len(qt) == 1) == (len(nt) == 1) {
 				continue
 			}
 			usedQ |= 1 << qi
@@ -566,10 +603,10 @@ func (ix *Index) score(sc *scratch, cand *candidate, nm *indexName, qtoks []stri
 			break
 		}
 	}
-	if totalQ == 0 || nm.total == 0 {
+	if totalQ <= 0 || totalN <= 0 {
 		return 0
 	}
-	s := math.Sqrt(mq / totalQ * mn / nm.total)
+	s := math.Sqrt(min(mq/totalQ, 1) * min(mn/totalN, 1))
 	if nm.weak {
 		s *= weakAliasFactor
 	}

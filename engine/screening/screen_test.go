@@ -348,3 +348,36 @@ func TestScreenPhoneticOnlyGivenName(t *testing.T) {
 		}
 	}
 }
+
+// TestScreenTitleAsName: OFAC writes some names with an honorific in the
+// given-name place ("MOHAMMAD, Haji Baz"). Whether a title is recognised
+// must not decide a match: the entry is found with the title, without it,
+// and with it spelt in a way not recognised as a title, and a list title
+// spelt otherwise still matches a query's recognised one. A given name
+// merely close to a title ("Hadi") is not taken for it.
+func TestScreenTitleAsName(t *testing.T) {
+	ix := NewIndex(&List{Name: "t", Entries: []Entry{
+		{ID: "1", Kind: KindIndividual, Name: "MOHAMMAD, Haji Baz"},
+		{ID: "2", Kind: KindIndividual, Name: "KARIMI, Hajie Abdul Wahid"},
+		{ID: "3", Kind: KindIndividual, Name: "NOORI, Haji"},
+	}})
+	for _, tt := range []struct{ query, id string }{
+		{"Haji Baz Mohammad", "1"},
+		{"Baz Mohammad", "1"},
+		{"MOHAMMAD, Haji Baz", "1"},
+		{"Haeji Baz Mohammad", "1"}, // MRZ umlaut spelling
+		{"Hadji Baz Mohammad", "1"},
+		{"Haji Abdul Wahid Karimi", "2"},
+	} {
+		if h := screenOne(t, ix, Query{Name: tt.query}, tt.id); h.Score < DefaultMinScore {
+			t.Errorf("%q scores %.3f against entry %s, want at least %.2f", tt.query, h.Score, tt.id, DefaultMinScore)
+		}
+	}
+	hits, err := ix.Screen(Query{Name: "Hadi Noori"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) > 0 {
+		t.Errorf("Hadi Noori hits %+v, want none: Hadi is a name, not the title Haji", hits)
+	}
+}

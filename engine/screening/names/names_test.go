@@ -63,6 +63,24 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+func TestTokensTitles(t *testing.T) {
+	tests := []struct {
+		in           string
+		toks, titles []string
+	}{
+		{"MOHAMMAD, Haji Baz", []string{"baz", "muhammad"}, []string{"haji"}},
+		{"Haji Sheikh Omar", []string{"umar"}, []string{"haji", "sheikh"}},
+		{"Sheikh", []string{"sheikh"}, nil}, // kept as the name: no title left over
+		{"Omar", []string{"umar"}, nil},
+	}
+	for _, tt := range tests {
+		toks, titles := TokensTitles(tt.in)
+		if !slices.Equal(toks, tt.toks) || !slices.Equal(titles, tt.titles) {
+			t.Errorf("TokensTitles(%q) = %q, %q, want %q, %q", tt.in, toks, titles, tt.toks, tt.titles)
+		}
+	}
+}
+
 func TestTransliterationVariantsShareToken(t *testing.T) {
 	groups := [][]string{
 		{"Mohammed", "Muhammad", "Mohamad", "Mohamed", "Muhammed", "Mohammad"},

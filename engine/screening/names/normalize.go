@@ -124,6 +124,16 @@ func greekDigraph(rs []rune, wordStart bool) (string, int) {
 // honorifics they are kept, so that a non-empty name never yields no
 // tokens.
 func Tokens(s string) []string {
+	toks, _ := TokensTitles(s)
+	return toks
+}
+
+// TokensTitles returns Tokens(s) and, apart, the honorifics it dropped, in
+// the order written. Callers keep the titles so that one side's title can
+// stand for a word the other side writes where that title is
+// ("MOHAMMAD, Haji Baz" against "Haeji Baz Mohammad"): whether a title is
+// recognised must not decide whether two spellings of a name match.
+func TokensTitles(s string) (toks, titles []string) {
 	if family, given, ok := strings.Cut(s, ","); ok {
 		s = given + " " + family
 	}
@@ -135,6 +145,7 @@ func Tokens(s string) []string {
 	out := make([]string, 0, len(raw))
 	for _, t := range raw {
 		if honorifics[t] {
+			titles = append(titles, t)
 			continue
 		}
 		out = appendCanonical(out, t)
@@ -143,8 +154,9 @@ func Tokens(s string) []string {
 		for _, t := range raw {
 			out = appendCanonical(out, t)
 		}
+		titles = nil
 	}
-	return out
+	return out, titles
 }
 
 // ocrLetters are the letters OCR most often reads as digits.
