@@ -3,15 +3,13 @@ package console_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/openkyc/kyc/engine/risk"
-	"github.com/openkyc/kyc/internal/browsertest"
 	"github.com/openkyc/kyc/internal/testenv"
 	"github.com/openkyc/kyc/sync/central"
+	"github.com/openkyc/kyc/sync/central/console"
 )
 
 // TestRiskFormScreeningAgeInBrowser drives the risk form's maximum age of
@@ -37,38 +35,8 @@ func TestRiskFormScreeningAgeInBrowser(t *testing.T) {
 	defer cancel()
 	env := []string{"KYC_CONSOLE_URL=" + e.url, "KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_AXE=" + tools.Axe,
 		"KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_RISK_SESSIONS=" + string(sessions)}
-	var last string
-	stderr, err := browsertest.RunScript(t, ctx, filepath.Join(root, "sync", "central", "console", "web", "e2e", "riskform.mjs"), env,
-		func(string) string { return `{"error":"no requests"}` },
-		func(line string) {
-			if strings.TrimSpace(line) != "" {
-				last = line
-			}
-		})
-	if err != nil {
-		t.Errorf("riskform.mjs: %v\n%s", err, stderr)
-	}
-	var res struct {
-		Checks []struct {
-			Name, Detail string
-			Pass         bool
-		} `json:"checks"`
-		Error string `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		t.Fatalf("riskform.mjs output %q: %v\n%s", last, err, stderr)
-	}
-	if res.Error != "" {
-		t.Errorf("riskform.mjs stopped: %s", res.Error)
-	}
-	if len(res.Checks) < 8 {
-		t.Errorf("%d checks ran, want every one", len(res.Checks))
-	}
-	for _, c := range res.Checks {
-		t.Logf("%t: %s", c.Pass, c.Name)
-		if !c.Pass {
-			t.Errorf("%s: %s", c.Name, c.Detail)
-		}
+	if checks := console.RunBrowserChecks(t, ctx, root, "riskform.mjs", env, nil); len(checks) < 8 {
+		t.Errorf("%d checks ran, want every one", len(checks))
 	}
 	doc, v, err := e.store.Risk(context.Background())
 	if cfg, perr := risk.ParseConfig(doc); err != nil || perr != nil || v != 1 || cfg.ScreeningMaxAgeDays != 3 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,8 +46,7 @@ func TestEndSessionInBrowser(t *testing.T) {
 	defer cancel()
 	env := []string{"KYC_CONSOLE_URL=" + e.base, "KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_AXE=" + axe,
 		"KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_SESSIONS=" + string(cfg)}
-	var last string
-	stderr, err := browsertest.RunScript(t, ctx, filepath.Join(root, "sync", "central", "console", "web", "e2e", "sessions.mjs"), env,
+	checks := RunBrowserChecks(t, ctx, root, "sessions.mjs", env,
 		func(req string) string {
 			if name, _, _ := strings.Cut(req, " "); name != "totp" {
 				return `{"error":"unknown request"}`
@@ -56,36 +54,9 @@ func TestEndSessionInBrowser(t *testing.T) {
 			e.clk.nextStep() // a code signs in once
 			b, _ := json.Marshal(map[string]string{"code": e.clk.code(t, secret)})
 			return string(b)
-		},
-		func(line string) {
-			if strings.TrimSpace(line) != "" {
-				last = line
-			}
 		})
-	if err != nil {
-		t.Errorf("sessions.mjs: %v\n%s", err, stderr)
-	}
-	var res struct {
-		Checks []struct {
-			Name, Detail string
-			Pass         bool
-		} `json:"checks"`
-		Error string `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		t.Fatalf("sessions.mjs output %q: %v\n%s", last, err, stderr)
-	}
-	if res.Error != "" {
-		t.Errorf("sessions.mjs stopped: %s", res.Error)
-	}
-	if len(res.Checks) < 7 {
-		t.Errorf("%d checks ran, want every one", len(res.Checks))
-	}
-	for _, c := range res.Checks {
-		t.Logf("%t: %s", c.Pass, c.Name)
-		if !c.Pass {
-			t.Errorf("%s: %s", c.Name, c.Detail)
-		}
+	if len(checks) < 7 {
+		t.Errorf("%d checks ran, want every one", len(checks))
 	}
 	// What the browser saw, in the store: one session of ani's left.
 	ss, err := e.store.UserSessions(context.Background(), "ani", e.clk.Now())
