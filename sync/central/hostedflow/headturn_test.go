@@ -164,6 +164,17 @@ func (r *renderer) turnCard(t testing.TB) gocv.Mat {
 	return demo.Card(portrait, demo.CardLines("SEUMUR HIDUP"))
 }
 
+// turnScene is turnCard on a desk, as a phone's photo of the document.
+func (r *renderer) turnScene(t testing.TB) gocv.Mat {
+	t.Helper()
+	card := r.turnCard(t)
+	defer card.Close()
+	desk := synth.Background(1600, 1000, 77)
+	defer desk.Close()
+	scene, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 2, Tilt: 4})
+	return scene
+}
+
 // The active-liveness tests' fake camera (renderActive) is two videos,
 // as the flow's is (see camera in e2e_test.go; active.mjs points
 // Chromium's file at the one a getUserMedia asks for through camera.mjs,
@@ -375,11 +386,7 @@ func TestDoubtAsksForChallenge(t *testing.T) {
 	defer howardFrontal.Close()
 	defer howardLeft.Close()
 	defer howardRight.Close()
-	card := r.turnCard(t)
-	defer card.Close()
-	desk := synth.Background(1600, 1000, 77)
-	defer desk.Close()
-	scene, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 2, Tilt: 4})
+	scene := r.turnScene(t)
 	defer scene.Close()
 
 	for _, tc := range []struct {
@@ -614,11 +621,7 @@ func TestPendingFramesCounted(t *testing.T) {
 	defer frontal.Close()
 	defer left.Close()
 	defer right.Close()
-	card := r.turnCard(t)
-	defer card.Close()
-	desk := synth.Background(1600, 1000, 77)
-	defer desk.Close()
-	scene, _ := synth.Place(desk, card, synth.Placement{CenterX: 0.5, CenterY: 0.5, WidthFrac: 0.7, Rotate: 2, Tilt: 4})
+	scene := r.turnScene(t)
 	defer scene.Close()
 
 	pid, fc := e.initiate(map[string]any{"liveness_type": "active"})
