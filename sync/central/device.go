@@ -237,6 +237,16 @@ func (s *Server) device(maxBody int64, budgeted bool, h deviceHandler) http.Hand
 	})
 }
 
+// revokedMeanwhile answers an upload the store refused (ErrRevoked): its
+// device was revoked after the request's own checks, before its write.
+func (s *Server) revokedMeanwhile(w http.ResponseWriter, r *http.Request, deviceID string) error {
+	d, err := s.cfg.Store.Device(r.Context(), deviceID)
+	if err != nil {
+		return fmt.Errorf("looking up device %s: %w", deviceID, err)
+	}
+	return s.refuse(w, r, surfaceDevice, d.ID, errRevoked(d))
+}
+
 // errRevoked is the answer to a request of the revoked device d.
 func errRevoked(d Device) *httpx.Error {
 	return httpx.Errorf(http.StatusForbidden, "revoked", "this device was revoked at %s", d.RevokedAt.UTC().Format(time.RFC3339))
@@ -441,6 +451,8 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	switch {
 	case errors.Is(err, ErrConflict):
 		return s.reject("conflict", "submission id already used for different content")
+	case errors.Is(err, ErrRevoked):
+		return s.revokedMeanwhile(w, r, d.ID)
 	case errors.Is(err, ErrErased):
 		// Erased since it was first received (the device lost the answer,
 		// or its upload was still open): not stored again. The answer is
@@ -582,6 +594,8 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, d Device, body
 		s.resent(d.ID, "offset")
 		httpx.WriteJSON(w, http.StatusConflict, withReceipt(st, sub))
 		return nil
+	case errors.Is(err, ErrRevoked):
+		return s.revokedMeanwhile(w, r, d.ID)
 	case err != nil:
 		return fmt.Errorf("appending chunk: %w", err)
 	}

@@ -37,6 +37,11 @@ var (
 	// refuses it while the key's tombstone lasts (ExpireErased), so a device
 	// resending what it sent before the erasure cannot bring it back.
 	ErrErased = errors.New("central: submission was erased")
+	// ErrRevoked means the device is revoked: BeginSubmission and
+	// AppendChunk check it in the transaction that would write, so a
+	// device revoked while its request was under way (after the handler's
+	// own check) has nothing stored once the revocation has committed.
+	ErrRevoked = errors.New("central: device revoked")
 )
 
 // Store is central's persistent state. Implementations must be safe for
@@ -78,8 +83,10 @@ type Store interface {
 	// returns the current state (a retry); a different one ErrConflict.
 	// A submission without images is complete at once. created reports
 	// whether this call recorded it. A key erased before whose tombstone
-	// is not yet swept (ExpireErased) is ErrErased, checked in the
-	// transaction that would record it.
+	// is not yet swept (ExpireErased) is ErrErased, and a device enrolled
+	// and revoked ErrRevoked, both checked in the transaction that would
+	// record it (a revocation committing meanwhile waits for it, or is
+	// seen by it).
 	BeginSubmission(ctx context.Context, s Submission) (st protocol.UploadState, created bool, err error)
 	// OpenUploads counts a device's submissions received at since or later
 	// whose images are still arriving (CompletedAt zero). Those retention
@@ -91,6 +98,8 @@ type Store interface {
 	// bytes received so far (else ErrOffset with the current state). A
 	// chunk that completes the last image completes the submission in the
 	// same transaction. Callers check image hashes before the last chunk.
+	// A device enrolled and revoked is ErrRevoked, checked in that
+	// transaction as BeginSubmission checks it.
 	AppendChunk(ctx context.Context, c Chunk) (protocol.UploadState, error)
 	// ImageData returns the bytes received so far of one image, whole (up
 	// to protocol.MaxImageSize): answers stream ImageChunks instead

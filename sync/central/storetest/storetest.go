@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 	tests := []storeTest{
 		{"Enrollment", testEnrollment},
 		{"Revocation", testRevocation},
+		{"RevokedUploads", testRevokedUploads},
 		{"DeviceStatus", testDeviceStatus},
 		{"Nonces", testNonces},
 		{"SubmissionLifecycle", testSubmissionLifecycle},
@@ -169,6 +170,42 @@ func testRevocation(t *testing.T, s central.Store) {
 	}
 	if err := s.RevokeDevice(ctx, "ghost", t0); !errors.Is(err, central.ErrNotFound) {
 		t.Errorf("revoking an unknown device = %v, want ErrNotFound", err)
+	}
+}
+
+// testRevokedUploads: once a device's revocation has committed, the store
+// itself refuses its uploads (ErrRevoked), a new manifest and a chunk of
+// an upload begun before alike, and stores nothing of them: central's
+// handler checks before it writes, and a revocation landing between its
+// check and the write must not let the write through.
+func testRevokedUploads(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	mustEnroll(t, s, "d1")
+	mustEnroll(t, s, "d2")
+	imgs := map[string][]byte{"selfie": image(1, 300)}
+	open := submission("d1", "open", t0, imgs)
+	if _, _, err := s.BeginSubmission(ctx, open); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeDevice(ctx, "d1", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	late := submission("d1", "late", t0.Add(2*time.Minute), imgs)
+	if st, created, err := s.BeginSubmission(ctx, late); !errors.Is(err, central.ErrRevoked) || created {
+		t.Errorf("a revoked device's manifest = %+v, created %v, %v; want ErrRevoked", st, created, err)
+	}
+	if _, err := s.Upload(ctx, "d1", late.Key); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("a revoked device's manifest was stored: %v", err)
+	}
+	if _, err := appendChunk(t, s, open, "selfie", 0, imgs["selfie"]); !errors.Is(err, central.ErrRevoked) {
+		t.Errorf("a revoked device's chunk = %v; want ErrRevoked", err)
+	}
+	if got, err := s.Upload(ctx, "d1", open.Key); err != nil || got.Images[0].Received != 0 || !got.CompletedAt.IsZero() {
+		t.Errorf("the open upload after a revoked device's chunk = %+v, %v; want nothing received", got.State(), err)
+	}
+	// Another device is not concerned.
+	if _, created, err := s.BeginSubmission(ctx, submission("d2", "late", t0.Add(2*time.Minute), imgs)); err != nil || !created {
+		t.Errorf("another device's manifest = created %v, %v", created, err)
 	}
 }
 

@@ -375,8 +375,27 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 	return st, created, err
 }
 
+// checkNotRevoked is central.ErrRevoked if device id is enrolled and
+// revoked, read inside the transaction that writes its upload: bolt's one
+// writer orders it against RevokeDevice.
+func checkNotRevoked(tx *bbolt.Tx, id string) error {
+	var d central.Device
+	switch err := get(tx.Bucket(bucketDevices), []byte(id), &d); {
+	case errors.Is(err, central.ErrNotFound):
+		return nil // central authenticated it; storetest writes without enrolling
+	case err != nil:
+		return err
+	case d.Revoked():
+		return central.ErrRevoked
+	}
+	return nil
+}
+
 // beginSubmission is BeginSubmission inside tx.
 func beginSubmission(tx *bbolt.Tx, sub central.Submission) (st protocol.UploadState, created bool, err error) {
+	if err := checkNotRevoked(tx, sub.DeviceID); err != nil {
+		return st, false, err
+	}
 	k := subKey(sub.DeviceID, sub.Key)
 	if erased(tx, k) {
 		return st, false, central.ErrErased
@@ -527,6 +546,9 @@ func (s *Store) OpenUploads(ctx context.Context, deviceID string, since time.Tim
 func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.UploadState, error) {
 	var st protocol.UploadState
 	err := s.batch(ctx, "appending image chunk", func(tx *bbolt.Tx) error {
+		if err := checkNotRevoked(tx, c.DeviceID); err != nil {
+			return err
+		}
 		k := subKey(c.DeviceID, c.Key)
 		b := tx.Bucket(bucketSubs)
 		var sub central.Submission

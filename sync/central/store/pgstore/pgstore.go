@@ -357,11 +357,35 @@ func (s *Store) UseNonce(ctx context.Context, deviceID, nonce string, now, expir
 	return nil
 }
 
+// checkNotRevoked is central.ErrRevoked if device id is enrolled and
+// revoked. It runs first in the transaction that writes the device's
+// upload and holds the device's row FOR SHARE until it ends: a revocation
+// (RevokeDevice's UPDATE) committed before is seen, one arriving after
+// waits for the upload to commit, so no upload commits after the
+// revocation. A device with no row is not refused: central authenticated
+// the request, and storetest writes without enrolling.
+func checkNotRevoked(ctx context.Context, tx pgx.Tx, id string) error {
+	var revoked bool
+	err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM devices WHERE id = $1 FOR SHARE`, id).Scan(&revoked)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	case revoked:
+		return central.ErrRevoked
+	}
+	return nil
+}
+
 // BeginSubmission implements central.Store.
 func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (protocol.UploadState, bool, error) {
 	var st protocol.UploadState
 	var created bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := checkNotRevoked(ctx, tx, sub.DeviceID); err != nil {
+			return err
+		}
 		var completed *time.Time
 		if len(sub.Images) == 0 {
 			completed = &sub.ReceivedAt
@@ -588,6 +612,9 @@ func (s *Store) OpenUploads(ctx context.Context, deviceID string, since time.Tim
 func (s *Store) AppendChunk(ctx context.Context, c central.Chunk) (protocol.UploadState, error) {
 	var st protocol.UploadState
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := checkNotRevoked(ctx, tx, c.DeviceID); err != nil {
+			return err
+		}
 		ims, err := loadImages(ctx, tx, c.DeviceID, c.Key, true)
 		if err != nil {
 			return err
