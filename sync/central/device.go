@@ -425,7 +425,7 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	sub := Submission{
 		DeviceID: d.ID, Key: key, ID: m.ID, ManifestHash: sum[:],
 		CreatedAt: m.CreatedAt.UTC(), ReceivedAt: now.UTC(), Verdict: clip(string(att.att.Report.Verdict)),
-		AttestationFresh: att.fresh, Payload: m.Payload,
+		AttestationFresh: att.fresh, AttestedAt: att.madeAfter.UTC(), Payload: m.Payload,
 	}
 	summary := Summarize(m.Payload)
 	doubt, judged, err := s.doubtDecision(r.Context(), d, summary, m.Payload)

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/openkyc/kyc/sync/agent"
 	"github.com/openkyc/kyc/sync/central"
@@ -106,4 +108,127 @@ func resendManifest(t *testing.T, u *uploader, key string) protocol.UploadState 
 		t.Fatalf("resent manifest of %s, not %s", got, key)
 	}
 	return u.last
+}
+
+// TestRetentionDeletedNotStoredAgain: a submission the retention sweep
+// deleted whole (decision_days), sent again by its device within the
+// attestation's age (the answer lost, or the device offline since), is
+// not stored again: the device gets the final receipt (images erased)
+// and shreds its copy, as after an erasure.
+func TestRetentionDeletedNotStoredAgain(t *testing.T) {
+	for _, st := range []struct {
+		name string
+		open func(t *testing.T) central.Store
+	}{
+		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
+		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := st.open(t)
+			// One clock for central and the device, moved on by the test.
+			var ahead atomic.Int64
+			now := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+			c := synctest.StartCentral(t, store, synctest.CentralOptions{Now: now})
+			id, enr := c.Enroll(t)
+			up, err := agent.NewUploader(agent.Config{Identity: id, Enrollment: enr, RetryMax: -1, Now: now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := synctest.Submission(t, id, 1, 100)
+			if err := up.Upload(ctx, s); err != nil {
+				t.Fatalf("first upload: %v", err)
+			}
+			if err := store.PutRetention(ctx, central.RetentionPolicy{DecisionDays: 1}); err != nil {
+				t.Fatal(err)
+			}
+			ahead.Store(int64(2 * 24 * time.Hour))
+			res, err := c.Server.Sweep(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := protocol.SubmissionKey(s.ID)
+			if _, err := store.Upload(ctx, id.DeviceID(), key); res.Counts[central.ExpireDecision] != 1 || !errors.Is(err, central.ErrNotFound) {
+				t.Fatalf("sweep = %+v, submission %v; want it deleted", res.Counts, err)
+			}
+			if err := up.Upload(ctx, s); err != nil {
+				t.Errorf("resending a submission retention deleted = %v; want the final answer (delivered, the device shreds its copy)", err)
+			}
+			if _, err := store.Upload(ctx, id.DeviceID(), key); !errors.Is(err, central.ErrNotFound) {
+				t.Errorf("central holds the submission retention deleted again (%v)", err)
+			}
+		})
+	}
+}
+
+// TestErasedAheadNotStoredAgain: a submission whose attestation's report
+// is dated ahead of central's clock (a device clock set forward), taken
+// for the recent challenge it signs, erased, and sent again once central's
+// clock has reached the report's time (so the report's age takes it,
+// though the challenge is too old), after a retention sweep: it is not
+// stored again, for its tombstone ages from the attestation's time, not
+// from its receipt.
+func TestErasedAheadNotStoredAgain(t *testing.T) {
+	for _, st := range []struct {
+		name string
+		open func(t *testing.T) central.Store
+	}{
+		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
+		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := st.open(t)
+			var ahead atomic.Int64
+			now := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+			c := start(t, central.Config{Store: store, Now: now})
+			d := c.enrol(t)
+			const id = "0f0e0d0c-0b0a-4908-8706-050403020101"
+			dated := 60 * 24 * time.Hour // ahead of central's clock
+			att := d.attestation(t, now().Add(dated), d.config(t).Challenge)
+			payload, err := json.Marshal(map[string]any{"attestation": att})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pt, err := json.Marshal(protocol.Manifest{ID: id, CreatedAt: att.Report.Time, Payload: payload})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealed, err := protocol.SealManifest(&c.Cfg.BoxKey.Public, pt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := protocol.SubmissionKey(id)
+			send := func() (protocol.UploadState, *http.Response, protocol.Error) {
+				t.Helper()
+				var st protocol.UploadState
+				resp, e := c.send(t, d.request(t, http.MethodPut, protocol.SubmissionPath(key), sealed, now()), &st)
+				return st, resp, e
+			}
+			if _, resp, e := send(); resp.StatusCode != http.StatusOK {
+				t.Fatalf("first upload: %d %+v", resp.StatusCode, e)
+			}
+			body, err := json.Marshal(central.ErasureRequest{DeviceID: d.id.DeviceID(), SubmissionID: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e central.Erasure
+			if resp, pe := c.admin(t, http.MethodPost, "/admin/v1/erasures", body, &e); resp.StatusCode >= 300 || e.Status != central.ErasureDone || e.Erased != 1 {
+				t.Fatalf("erasing = %d %+v, %+v; want done, 1 erased", resp.StatusCode, pe, e)
+			}
+			// A day after the report's time: the challenge is older than
+			// MaxAttestationAge, the report a day old.
+			ahead.Store(int64(dated + 24*time.Hour))
+			if _, err := c.Server.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st, resp, pe := send()
+			if resp.StatusCode != http.StatusOK || st.Receipt == nil || !st.Receipt.ImagesErased {
+				t.Errorf("resending the erased submission = %d %+v, complete %v, receipt %+v; want 200 with the final receipt (images erased)", resp.StatusCode, pe, st.Complete, st.Receipt)
+			}
+			if _, err := store.Upload(ctx, d.id.DeviceID(), key); !errors.Is(err, central.ErrNotFound) {
+				t.Errorf("central holds the erased submission again (%v)", err)
+			}
+		})
+	}
 }

@@ -239,11 +239,16 @@ func (p *privacy) sweep(ctx context.Context, res *SweepResult) (int, error) {
 			}
 		}
 	}
-	// The tombstones of erased submissions last as long as a device
-	// could resend one and have it accepted: its attestation is at most
-	// MaxAttestationAge old (MaxSkew in the future) when it is received,
-	// so a resend later than that after its receipt is refused as too
-	// old. Not policy: not counted among what retention removed.
+	// The tombstones of erased submissions (on request or by retention)
+	// last as long as a device could resend one and have it accepted:
+	// checkAttestation takes an attestation until MaxAttestationAge after
+	// the later of its report's time and its challenge's issue (its
+	// madeAfter, Submission.AttestedAt), and that is at most MaxSkew
+	// after its receipt unless the report was dated ahead and a recent
+	// challenge got it taken: so each tombstone ages from the later of
+	// receipt and AttestedAt (TombstoneFrom), and a resend later than
+	// this after that is refused as too old. Not policy: not counted
+	// among what retention removed.
 	for before := res.At.Add(-(p.s.cfg.MaxAttestationAge + p.s.cfg.MaxSkew)); ; {
 		n, err := st.Expire(ctx, ExpireErased, before, res.At, expireBatch)
 		if err != nil {

@@ -170,9 +170,9 @@ type Eraser interface {
 	// wrapped data key is what shreds any copy of its ciphertext left in
 	// the store's free pages or backups. ErrNotFound if it is absent.
 	// In the same transaction it keeps the key's tombstone: the device id,
-	// the submission key and when the submission was received, nothing
-	// else, which BeginSubmission refuses (ErrErased) until ExpireErased
-	// sweeps it.
+	// the submission key and when the submission was received (or
+	// attested, if later: Submission.AttestedAt), nothing else, which
+	// BeginSubmission refuses (ErrErased) until ExpireErased sweeps it.
 	DeleteSubmission(ctx context.Context, deviceID, key string) error
 	// Expire applies the retention of one kind of data to at most limit
 	// submissions received before before and returns how many it changed;
@@ -180,17 +180,20 @@ type Eraser interface {
 	// change: ExpireImages deletes the images (and closes an upload still
 	// open, so the device stops sending it), ExpireFields deletes the
 	// payload and keeps the Decision, ExpireDecision deletes the
-	// submission whole. The partner kinds count records, not submissions:
+	// submission whole and keeps its tombstone as DeleteSubmission does
+	// (a device holding it still, its answer lost or offline for long,
+	// must not bring it back by sending it again). The partner kinds count records, not submissions:
 	// ExpireWebhooks deletes webhook events created before before that
 	// were delivered or given up (dead), with their attempts (one still
 	// owed is kept); ExpireFlows deletes partner sessions whose life
 	// (ExpiresAt) ended before before; ExpireErasures erasure records
 	// that ended before before; ExpireErased the tombstones of erased
-	// submissions received before before. A submission whose review holds it back
-	// at at (Review.HoldsRetention: a decision waiting for a second user,
-	// a live claim) keeps all three submission kinds: it is passed over,
-	// taking no place in limit, until the review is confirmed or declined
-	// or the claim ends, so a case vanishes under no reviewer.
+	// submissions received (or attested, if later) before before. A
+	// submission whose review holds it back at at (Review.HoldsRetention:
+	// a decision waiting for a second user, a live claim) keeps all three
+	// submission kinds: it is passed over, taking no place in limit,
+	// until the review is confirmed or declined or the claim ends, so a
+	// case vanishes under no reviewer.
 	Expire(ctx context.Context, kind DataKind, before, at time.Time, limit int) (int, error)
 	// HoldRetention records which submissions Expire passes over at at:
 	// for each kind of submission data in due, those received before
@@ -285,11 +288,12 @@ const (
 	// ExpireErasures is the records of erasures on request that ended,
 	// from their end; kept as long as the audit trail (AuditDays).
 	ExpireErasures DataKind = "erasures"
-	// ExpireErased is the tombstones of erased submissions (ErrErased),
-	// from when the submission was received. No policy sets it: the sweep
-	// keeps each as long as the device could resend the submission and
-	// have it accepted, Config.MaxAttestationAge and MaxSkew after it was
-	// received (privacy.go).
+	// ExpireErased is the tombstones of submissions erased on request or
+	// deleted by retention (ErrErased), from when the submission was
+	// received or attested, whichever is later (Submission.AttestedAt).
+	// No policy sets it: the sweep keeps each as long as the device could
+	// resend the submission and have it accepted, Config.MaxAttestationAge
+	// and MaxSkew after that (privacy.go).
 	ExpireErased DataKind = "erased-keys"
 )
 
@@ -498,8 +502,16 @@ type Submission struct {
 	Verdict      string    `json:"verdict"`               // the device attestation's verdict
 	// AttestationFresh records whether the attestation signed a challenge
 	// central issued to the device within the freshness window.
-	AttestationFresh bool            `json:"attestation_fresh"`
-	Payload          json.RawMessage `json:"payload,omitempty"`
+	AttestationFresh bool `json:"attestation_fresh"`
+	// AttestedAt is the latest time the attestation is known to have been
+	// made after (its report's time, or the issue of the challenge it
+	// signs when later): central accepts it again until MaxAttestationAge
+	// after that, which for a report dated ahead of central's clock is
+	// later than its receipt. Zero for submissions stored before it was
+	// kept. A tombstone lasts from the later of this and ReceivedAt
+	// (ExpireErased).
+	AttestedAt time.Time       `json:"attested_at,omitzero"`
+	Payload    json.RawMessage `json:"payload,omitempty"`
 	// Summary is the payload's non-personal part the review queue filters
 	// by (Summarize), kept in the clear; nil for submissions stored before
 	// it existed.
@@ -516,6 +528,15 @@ type Submission struct {
 	// Seal is the wrapped data key and index tokens of a submission stored
 	// encrypted; nil otherwise. It never leaves central.
 	Seal *Seal `json:"-"`
+}
+
+// TombstoneFrom is when the tombstone of s, erased or deleted, starts
+// to age (ExpireErased): the later of its receipt and AttestedAt.
+func (s Submission) TombstoneFrom() time.Time {
+	if s.AttestedAt.After(s.ReceivedAt) {
+		return s.AttestedAt
+	}
+	return s.ReceivedAt
 }
 
 // ImageProgress is one image of a stored submission.

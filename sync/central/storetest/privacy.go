@@ -106,6 +106,87 @@ func testErasedNotStoredAgain(t *testing.T, s central.Store) {
 	}
 }
 
+// testRetentionDeletedNotStoredAgain: a submission retention deleted
+// whole (ExpireDecision) leaves the tombstone an erasure leaves: sent
+// again by a device still holding it, it is refused with ErrErased and
+// nothing of it is stored, until the tombstone is swept.
+func testRetentionDeletedNotStoredAgain(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	imgs := map[string][]byte{"selfie": image(1, 300)}
+	a := decided("d1", "retained", t0, imgs)
+	open := decided("d1", "open", t0, imgs) // its images still arriving
+	upload(t, s, a, imgs)
+	if _, _, err := s.BeginSubmission(ctx, open); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Expire(ctx, central.ExpireDecision, t0.Add(time.Hour), t0.Add(time.Hour), 10); err != nil || n != 2 {
+		t.Fatalf("Expire(decision) = %d, %v; want 2", n, err)
+	}
+	for _, sub := range []central.Submission{a, open} {
+		if st, created, err := s.BeginSubmission(ctx, sub); !errors.Is(err, central.ErrErased) || created {
+			t.Errorf("%s sent again after retention deleted it = %+v, created %v, %v; want ErrErased", sub.ID, st, created, err)
+		}
+		if _, err := s.Upload(ctx, "d1", sub.Key); !errors.Is(err, central.ErrNotFound) {
+			t.Errorf("%s stored again after retention deleted it: %v", sub.ID, err)
+		}
+	}
+	if n, err := s.Expire(ctx, central.ExpireErased, t0.Add(time.Minute), t0.Add(48*time.Hour), 10); err != nil || n != 2 {
+		t.Errorf("Expire(erased) = %d, %v; want both tombstones", n, err)
+	}
+	if _, created, err := s.BeginSubmission(ctx, a); err != nil || !created {
+		t.Errorf("a after its tombstone was swept = created %v, %v; want stored (the attestation's age refuses it in central)", created, err)
+	}
+}
+
+// testTombstoneAgesFromAttestation: the tombstone of a submission whose
+// attestation is dated after its receipt (a report dated ahead, taken for
+// the recent challenge it signs) ages from the attestation's time, for
+// central takes the attestation again until MaxAttestationAge after it;
+// one attested before its receipt ages from the receipt. Whether erased
+// on request or deleted by retention.
+func testTombstoneAgesFromAttestation(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	imgs := map[string][]byte{"selfie": image(1, 300)}
+	ahead := decided("d1", "ahead", t0, imgs)
+	ahead.AttestedAt = t0.Add(365 * 24 * time.Hour)
+	aheadRetained := decided("d1", "ahead-retained", t0, imgs)
+	aheadRetained.AttestedAt = ahead.AttestedAt
+	behind := decided("d1", "behind", t0, imgs)
+	behind.AttestedAt = t0.Add(-24 * time.Hour)
+	for _, sub := range []central.Submission{ahead, aheadRetained, behind} {
+		upload(t, s, sub, imgs)
+	}
+	if got, err := s.Upload(ctx, "d1", ahead.Key); err != nil || !got.AttestedAt.Equal(ahead.AttestedAt) {
+		t.Errorf("AttestedAt stored = %v, %v; want %v", got.AttestedAt, err, ahead.AttestedAt)
+	}
+	for _, sub := range []central.Submission{ahead, behind} {
+		if err := s.DeleteSubmission(ctx, "d1", sub.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Retention takes aheadRetained by its receipt: the tombstone's age
+	// is not the data's.
+	if n, err := s.Expire(ctx, central.ExpireDecision, t0.Add(time.Hour), t0.Add(time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("Expire(decision) = %d, %v; want 1", n, err)
+	}
+	// A sweep after the receipt, long before the attestation's time:
+	// only behind's tombstone goes.
+	if n, err := s.Expire(ctx, central.ExpireErased, t0.Add(40*24*time.Hour), t0.Add(40*24*time.Hour), 10); err != nil || n != 1 {
+		t.Errorf("Expire(erased) 40 days after receipt = %d, %v; want 1 (behind's)", n, err)
+	}
+	for _, sub := range []central.Submission{ahead, aheadRetained} {
+		if _, created, err := s.BeginSubmission(ctx, sub); !errors.Is(err, central.ErrErased) || created {
+			t.Errorf("%s, attested ahead, sent again after a sweep by its receipt = created %v, %v; want ErrErased", sub.ID, created, err)
+		}
+	}
+	if _, created, err := s.BeginSubmission(ctx, behind); err != nil || !created {
+		t.Errorf("behind after its tombstone was swept = created %v, %v; want stored", created, err)
+	}
+	if n, err := s.Expire(ctx, central.ExpireErased, ahead.AttestedAt.Add(time.Minute), ahead.AttestedAt.Add(time.Minute), 10); err != nil || n != 2 {
+		t.Errorf("Expire(erased) after the attestation's time = %d, %v; want 2", n, err)
+	}
+}
+
 func testErasure(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	imgs := map[string][]byte{"selfie": image(1, 300), "document": image(2, 500)}

@@ -46,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T) central.Store) {
 		{"Erasure", testErasure},
 		{"ErasureRecords", testErasureRecords},
 		{"ErasedNotStoredAgain", testErasedNotStoredAgain},
+		{"RetentionDeletedNotStoredAgain", testRetentionDeletedNotStoredAgain},
+		{"TombstoneAgesFromAttestation", testTombstoneAgesFromAttestation},
 		{"ExpireImages", testExpireImages},
 		{"ExpireFieldsAndDecision", testExpireFieldsAndDecision},
 		{"ExpireBatches", testExpireBatches},

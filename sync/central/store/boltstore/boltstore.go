@@ -867,7 +867,9 @@ func (s *Store) Expire(ctx context.Context, kind central.DataKind, before, at ti
 				if _, _, err := eraseFlows(tx, central.SubmissionRef{DeviceID: string(deviceID), Key: string(key)}, at); err != nil {
 					return err
 				}
-				if err := deleteSubmission(tx, string(deviceID), string(key)); err != nil && !errors.Is(err, central.ErrNotFound) {
+				// Its tombstone stays, as an erasure's: a device still
+				// holding it may send it again.
+				if err := eraseSubmission(tx, string(deviceID), string(key)); err != nil && !errors.Is(err, central.ErrNotFound) {
 					return err
 				}
 				n++

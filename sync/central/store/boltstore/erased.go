@@ -11,15 +11,17 @@ import (
 )
 
 // The tombstones of erased submissions (central.ErrErased): the device id
-// and submission key, and when the submission was received, nothing else.
+// and submission key, and when the submission was received (or attested,
+// if later: central.Submission.TombstoneFrom), nothing else.
 var (
-	bucketErased    = []byte("erased-keys")     // subKey -> received (timeKey)
-	bucketErasedDue = []byte("erased-keys-due") // received (timeKey) + subKey -> nil
+	bucketErased    = []byte("erased-keys")     // subKey -> from (timeKey)
+	bucketErasedDue = []byte("erased-keys-due") // from (timeKey) + subKey -> nil
 	erasedBuckets   = [][]byte{bucketErased, bucketErasedDue}
 )
 
 // eraseSubmission deletes a submission whole inside tx and keeps its
-// tombstone, which beginSubmission refuses until expireErased sweeps it.
+// tombstone, which beginSubmission refuses until expireErased sweeps it:
+// erasure on request and retention's deletion alike.
 func eraseSubmission(tx *bbolt.Tx, deviceID, key string) error {
 	k := subKey(deviceID, key)
 	var sub central.Submission
@@ -35,7 +37,7 @@ func eraseSubmission(tx *bbolt.Tx, deviceID, key string) error {
 			return err
 		}
 	}
-	at := timeKey(sub.ReceivedAt)
+	at := timeKey(sub.TombstoneFrom())
 	if err := b.Put(k, at); err != nil {
 		return err
 	}
@@ -45,7 +47,7 @@ func eraseSubmission(tx *bbolt.Tx, deviceID, key string) error {
 // erased reports whether the submission key k has a tombstone.
 func erased(tx *bbolt.Tx, k []byte) bool { return tx.Bucket(bucketErased).Get(k) != nil }
 
-// expireErased deletes at most limit tombstones of submissions received
+// expireErased deletes at most limit tombstones dated (TombstoneFrom)
 // before before, oldest first.
 func expireErased(tx *bbolt.Tx, before time.Time, limit int) (int, error) {
 	end := timeKey(before)

@@ -467,6 +467,14 @@ CREATE TABLE erased_submissions (
 );
 CREATE INDEX erased_submissions_received ON erased_submissions (received_at);
 `,
+	// 24: when a submission's attestation was made after
+	// (central.Submission.AttestedAt; none for those stored before): an
+	// erased or deleted submission's tombstone ages from it when it is
+	// later than received_at, so erased_submissions.received_at holds the
+	// later of the two.
+	`
+ALTER TABLE submissions ADD COLUMN attested_at timestamptz;
+`,
 }
 
 // migrationChain is the migration after which the legacy audit rows are

@@ -401,11 +401,15 @@ func (s *Store) BeginSubmission(ctx context.Context, sub central.Submission) (pr
 		if err != nil {
 			return err
 		}
+		var attested *time.Time
+		if !sub.AttestedAt.IsZero() {
+			attested = &sub.AttestedAt
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO submissions (device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh, payload, decision, key_id, wrapped_key,
-				summary, engine_decision, doc_type, country, reasons)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING`,
+				summary, engine_decision, doc_type, country, reasons, attested_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING`,
 			sub.DeviceID, sub.Key, sub.ID, sub.ManifestHash, sub.CreatedAt, sub.ReceivedAt, completed, sub.Verdict, sub.AttestationFresh,
-			[]byte(sub.Payload), []byte(sub.Decision), keyID, wrapped, sum.doc, sum.decision, sum.docType, sum.country, sum.reasons)
+			[]byte(sub.Payload), []byte(sub.Decision), keyID, wrapped, sum.doc, sum.decision, sum.docType, sum.country, sum.reasons, attested)
 		if err != nil {
 			return err
 		}
@@ -472,18 +476,18 @@ type querier interface {
 // submissionCols are the columns scanSubmission reads: the record, the
 // wrapped data key and the index tokens (in the same round trip).
 const submissionCols = `device_id, key, id, manifest_hash, created_at, received_at, completed_at, verdict, attestation_fresh,
-	fields_erased_at, images_erased_at, key_id, wrapped_key, summary,
+	fields_erased_at, images_erased_at, key_id, wrapped_key, summary, attested_at,
 	(SELECT array_agg(t.token) FROM submission_tokens t WHERE t.device_id = submissions.device_id AND t.key = submissions.key)`
 
 func scanSubmission(row pgx.Row, payload, decision *[]byte) (central.Submission, error) {
 	var s central.Submission
-	var completed, fieldsErased, imagesErased *time.Time
+	var completed, fieldsErased, imagesErased, attested *time.Time
 	var keyID *string
 	var wrapped []byte
 	var tokens [][]byte
 	var summary []byte
 	dst := []any{&s.DeviceID, &s.Key, &s.ID, &s.ManifestHash, &s.CreatedAt, &s.ReceivedAt, &completed, &s.Verdict, &s.AttestationFresh,
-		&fieldsErased, &imagesErased, &keyID, &wrapped, &summary, &tokens}
+		&fieldsErased, &imagesErased, &keyID, &wrapped, &summary, &attested, &tokens}
 	if payload != nil {
 		dst = append(dst, payload, decision)
 	}
@@ -494,7 +498,7 @@ func scanSubmission(row pgx.Row, payload, decision *[]byte) (central.Submission,
 	for _, t := range []struct {
 		src *time.Time
 		dst *time.Time
-	}{{completed, &s.CompletedAt}, {fieldsErased, &s.FieldsErasedAt}, {imagesErased, &s.ImagesErasedAt}} {
+	}{{completed, &s.CompletedAt}, {fieldsErased, &s.FieldsErasedAt}, {imagesErased, &s.ImagesErasedAt}, {attested, &s.AttestedAt}} {
 		if t.src != nil {
 			*t.dst = t.src.UTC()
 		}

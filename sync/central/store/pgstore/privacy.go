@@ -25,14 +25,19 @@ func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) erro
 	return nil
 }
 
-// eraseSubmissionSQL deletes a submission and keeps its tombstone
-// (central.ErrErased) in one statement; it returns a row if there was one.
+// tombstoneSQL keeps the tombstones (central.ErrErased) of the rows of
+// gone, dated by central.Submission.TombstoneFrom (GREATEST passes over
+// a NULL attested_at).
+const tombstoneSQL = `
+INSERT INTO erased_submissions (device_id, key, received_at) SELECT device_id, key, GREATEST(received_at, attested_at) FROM gone
+ON CONFLICT (device_id, key) DO UPDATE SET received_at = EXCLUDED.received_at`
+
+// eraseSubmissionSQL deletes a submission and keeps its tombstone in one
+// statement; it returns a row if there was one.
 const eraseSubmissionSQL = `
 WITH gone AS (
-	DELETE FROM submissions WHERE device_id = $1 AND key = $2 RETURNING device_id, key, received_at
-)
-INSERT INTO erased_submissions (device_id, key, received_at) SELECT device_id, key, received_at FROM gone
-ON CONFLICT (device_id, key) DO UPDATE SET received_at = EXCLUDED.received_at
+	DELETE FROM submissions WHERE device_id = $1 AND key = $2 RETURNING device_id, key, received_at, attested_at
+)` + tombstoneSQL + `
 RETURNING 1`
 
 // eraseSubmission deletes a submission inside tx and keeps its tombstone;
@@ -97,9 +102,15 @@ WITH due AS (
 	SELECT device_id, key FROM submissions s
 	WHERE ` + dueSQL[central.ExpireDecision] + ` AND NOT ` + heldSQL("$3") + `
 	ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED
+), gone AS (
+	DELETE FROM submissions s USING due WHERE s.device_id = due.device_id AND s.key = due.key
+	RETURNING s.device_id, s.key, s.received_at, s.attested_at,
+		EXISTS (SELECT 1 FROM flow_submissions x WHERE x.device_id = s.device_id AND x.key = s.key) AS held
+), tombstones AS (
+	-- Kept as an erasure keeps them: a device still holding the
+	-- submission may send it again.` + tombstoneSQL + `
 )
-DELETE FROM submissions s USING due WHERE s.device_id = due.device_id AND s.key = due.key
-RETURNING s.device_id, s.key, EXISTS (SELECT 1 FROM flow_submissions x WHERE x.device_id = s.device_id AND x.key = s.key)`,
+SELECT device_id, key, held FROM gone`,
 	// An event still owed (neither delivered nor dead) is kept whatever
 	// its age; attempts go with their event (ON DELETE CASCADE).
 	central.ExpireWebhooks: `
