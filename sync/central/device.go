@@ -221,7 +221,8 @@ func (s *Server) device(maxBody int64, budgeted bool, h deviceHandler) http.Hand
 		if len(body) > 0 {
 			// A body may take minutes to arrive (BodyDeadline): a device
 			// revoked meanwhile (a stolen kiosk that began an upload just
-			// before) must not have it stored.
+			// before) must not have it stored. A revocation after this
+			// check the store's write refuses (ErrRevoked).
 			if d, err = s.cfg.Store.Device(r.Context(), d.ID); err != nil {
 				return fmt.Errorf("looking up device %s: %w", sig.DeviceID, err)
 			}
