@@ -172,7 +172,9 @@ type Eraser interface {
 	// In the same transaction it keeps the key's tombstone: the device id,
 	// the submission key and when the submission was received (or
 	// attested, if later: Submission.AttestedAt), nothing else, which
-	// BeginSubmission refuses (ErrErased) until ExpireErased sweeps it.
+	// BeginSubmission refuses (ErrErased) until ExpireErased sweeps it; a
+	// hosted flow's submission (IsHostedDevice) keeps none: no device
+	// sends it, and a partner's session id used again names it again.
 	DeleteSubmission(ctx context.Context, deviceID, key string) error
 	// Expire applies the retention of one kind of data to at most limit
 	// submissions received before before and returns how many it changed;

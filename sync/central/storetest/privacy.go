@@ -109,18 +109,33 @@ func testErasedNotStoredAgain(t *testing.T, s central.Store) {
 // testRetentionDeletedNotStoredAgain: a submission retention deleted
 // whole (ExpireDecision) leaves the tombstone an erasure leaves: sent
 // again by a device still holding it, it is refused with ErrErased and
-// nothing of it is stored, until the tombstone is swept.
+// nothing of it is stored, until the tombstone is swept; a hosted flow's
+// submission leaves none.
 func testRetentionDeletedNotStoredAgain(t *testing.T, s central.Store) {
 	ctx := context.Background()
 	imgs := map[string][]byte{"selfie": image(1, 300)}
 	a := decided("d1", "retained", t0, imgs)
 	open := decided("d1", "open", t0, imgs) // its images still arriving
+	// A hosted flow's keeps none: no device sends it, and the partner's
+	// session id used again names it again.
+	hosted := decided(central.HostedDevice(""), "p:order-7-1", t0, imgs)
+	erased := decided(central.HostedDevice("north"), "p:order-8-1", t0, imgs)
 	upload(t, s, a, imgs)
+	upload(t, s, hosted, imgs)
+	upload(t, s, erased, imgs)
 	if _, _, err := s.BeginSubmission(ctx, open); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.Expire(ctx, central.ExpireDecision, t0.Add(time.Hour), t0.Add(time.Hour), 10); err != nil || n != 2 {
-		t.Fatalf("Expire(decision) = %d, %v; want 2", n, err)
+	if err := s.DeleteSubmission(ctx, erased.DeviceID, erased.Key); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Expire(ctx, central.ExpireDecision, t0.Add(time.Hour), t0.Add(time.Hour), 10); err != nil || n != 3 {
+		t.Fatalf("Expire(decision) = %d, %v; want 3", n, err)
+	}
+	for _, sub := range []central.Submission{hosted, erased} {
+		if _, created, err := s.BeginSubmission(ctx, sub); err != nil || !created {
+			t.Errorf("a hosted submission's id used again after its deletion = created %v, %v; want stored", created, err)
+		}
 	}
 	for _, sub := range []central.Submission{a, open} {
 		if st, created, err := s.BeginSubmission(ctx, sub); !errors.Is(err, central.ErrErased) || created {

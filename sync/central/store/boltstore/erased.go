@@ -21,7 +21,8 @@ var (
 
 // eraseSubmission deletes a submission whole inside tx and keeps its
 // tombstone, which beginSubmission refuses until expireErased sweeps it:
-// erasure on request and retention's deletion alike.
+// erasure on request and retention's deletion alike, of a device's
+// submission (a hosted flow's keeps none).
 func eraseSubmission(tx *bbolt.Tx, deviceID, key string) error {
 	k := subKey(deviceID, key)
 	var sub central.Submission
@@ -30,6 +31,11 @@ func eraseSubmission(tx *bbolt.Tx, deviceID, key string) error {
 	}
 	if err := deleteSubmission(tx, deviceID, key); err != nil {
 		return err
+	}
+	if central.IsHostedDevice(deviceID) {
+		// No device sends a hosted flow's submission, and a partner's
+		// session id used again after retention names the same one.
+		return nil
 	}
 	b, due := tx.Bucket(bucketErased), tx.Bucket(bucketErasedDue)
 	if old := b.Get(k); old != nil {

@@ -25,29 +25,34 @@ func (s *Store) DeleteSubmission(ctx context.Context, deviceID, key string) erro
 	return nil
 }
 
-// tombstoneSQL keeps the tombstones (central.ErrErased) of the rows of
+// tombstonesSQL keeps the tombstones (central.ErrErased) of the rows of
 // gone, dated by central.Submission.TombstoneFrom (GREATEST passes over
-// a NULL attested_at).
-const tombstoneSQL = `
-INSERT INTO erased_submissions (device_id, key, received_at) SELECT device_id, key, GREATEST(received_at, attested_at) FROM gone
-ON CONFLICT (device_id, key) DO UPDATE SET received_at = EXCLUDED.received_at`
+// a NULL attested_at): a device's submissions only, for no device sends a
+// hosted flow's (central.IsHostedDevice), and a partner's session id used
+// again after retention names the same submission id again.
+var tombstonesSQL = `tombstones AS (
+	INSERT INTO erased_submissions (device_id, key, received_at)
+	SELECT device_id, key, GREATEST(received_at, attested_at) FROM gone
+	WHERE device_id <> '` + central.HostedDevice("") + `' AND device_id NOT LIKE '` + central.HostedDevice("") + `.%'
+	ON CONFLICT (device_id, key) DO UPDATE SET received_at = EXCLUDED.received_at
+)`
 
 // eraseSubmissionSQL deletes a submission and keeps its tombstone in one
-// statement; it returns a row if there was one.
-const eraseSubmissionSQL = `
+// statement; it returns how many it deleted.
+var eraseSubmissionSQL = `
 WITH gone AS (
 	DELETE FROM submissions WHERE device_id = $1 AND key = $2 RETURNING device_id, key, received_at, attested_at
-)` + tombstoneSQL + `
-RETURNING 1`
+), ` + tombstonesSQL + `
+SELECT count(*) FROM gone`
 
 // eraseSubmission deletes a submission inside tx and keeps its tombstone;
 // ErrNotFound if there is none.
 func eraseSubmission(ctx context.Context, tx pgx.Tx, deviceID, key string) error {
-	tag, err := tx.Exec(ctx, eraseSubmissionSQL, deviceID, key)
-	if err != nil {
+	var n int
+	if err := tx.QueryRow(ctx, eraseSubmissionSQL, deviceID, key).Scan(&n); err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return central.ErrNotFound
 	}
 	return nil
@@ -106,10 +111,7 @@ WITH due AS (
 	DELETE FROM submissions s USING due WHERE s.device_id = due.device_id AND s.key = due.key
 	RETURNING s.device_id, s.key, s.received_at, s.attested_at,
 		EXISTS (SELECT 1 FROM flow_submissions x WHERE x.device_id = s.device_id AND x.key = s.key) AS held
-), tombstones AS (
-	-- Kept as an erasure keeps them: a device still holding the
-	-- submission may send it again.` + tombstoneSQL + `
-)
+), ` + tombstonesSQL + ` -- as an erasure's: a device still holding it may send it again
 SELECT device_id, key, held FROM gone`,
 	// An event still owed (neither delivered nor dead) is kept whatever
 	// its age; attempts go with their event (ON DELETE CASCADE).
