@@ -301,21 +301,35 @@ func (p *privacy) eraseAll(ctx context.Context, e Erasure) error {
 // eraseSubmission erases one submission of e: first the personal data of
 // the partners' sessions holding it and of their webhook events
 // (flowerasure.go), then the submission, so a run cut short between the
-// two finds the submission again and scrubs the sessions the same.
+// two finds the submission again and scrubs the sessions the same; then
+// the sessions once more, for an event the webhook emitter wrote between
+// the two (its own check after writing, which scrubs what it wrote once
+// the submission is gone, still found the submission then).
 func (p *privacy) eraseSubmission(ctx context.Context, e Erasure, ref SubmissionRef) error {
 	if err := p.refusePendingCase(ctx, ref); err != nil {
 		return err
 	}
+	if err := p.eraseFlows(ctx, e, ref); err != nil {
+		return err
+	}
+	if err := p.s.cfg.Store.EraseSubmission(ctx, e.ID, ref); err != nil {
+		return err
+	}
+	return p.eraseFlows(ctx, e, ref)
+}
+
+// eraseFlows scrubs the partners' sessions holding ref and their events.
+func (p *privacy) eraseFlows(ctx context.Context, e Erasure, ref SubmissionRef) error {
 	flows, events, err := p.s.cfg.Store.EraseFlows(ctx, ref, p.s.cfg.Now().UTC())
 	if err != nil {
-		return err
+		return fmt.Errorf("scrubbing the partners' sessions: %w", err)
 	}
 	if flows > 0 {
 		// Counts only, as the erasure's audit event: never whose.
 		p.s.log.LogAttrs(ctx, slog.LevelInfo, "erasure scrubbed partner sessions",
 			slog.String("erasure_id", e.ID), slog.Int("sessions", flows), slog.Int("webhook_events", events))
 	}
-	return p.s.cfg.Store.EraseSubmission(ctx, e.ID, ref)
+	return nil
 }
 
 // finishErasure ends e with its audit event, once: a run finding it ended

@@ -329,7 +329,9 @@ func (p *pass) completed(ctx context.Context, pt central.Partner, c central.Case
 // this pass's read of the submission and its write of the session's event
 // found no session holding it yet, or scrubbed the session before the
 // event was written, which would otherwise carry the erased submission's
-// decision, score and reasons to the partner.
+// decision, score and reasons to the partner. An event written after the
+// erasure's scrub but before the submission went is the erasure's to
+// scrub: it scrubs the sessions again once the submission is gone.
 func (p *pass) erasedMeanwhile(ctx context.Context, ref central.SubmissionRef) error {
 	st := p.e.cfg.Store
 	switch _, err := st.Case(ctx, ref); {
