@@ -23,13 +23,7 @@ import (
 // (images erased), on which the agent takes it as delivered and shreds its
 // copy, and an open upload's chunk finds nothing to continue.
 func TestErasedNotStoredAgain(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		open func(t *testing.T) central.Store
-	}{
-		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
-		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
-	} {
+	for _, st := range sealedStores {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
 			store := st.open(t)
@@ -116,13 +110,7 @@ func resendManifest(t *testing.T, u *uploader, key string) protocol.UploadState 
 // not stored again: the device gets the final receipt (images erased)
 // and shreds its copy, as after an erasure.
 func TestRetentionDeletedNotStoredAgain(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		open func(t *testing.T) central.Store
-	}{
-		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
-		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
-	} {
+	for _, st := range sealedStores {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
 			store := st.open(t)
@@ -169,13 +157,7 @@ func TestRetentionDeletedNotStoredAgain(t *testing.T) {
 // stored again, for its tombstone ages from the attestation's time, not
 // from its receipt.
 func TestErasedAheadNotStoredAgain(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		open func(t *testing.T) central.Store
-	}{
-		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
-		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
-	} {
+	for _, st := range sealedStores {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
 			store := st.open(t)
@@ -186,18 +168,7 @@ func TestErasedAheadNotStoredAgain(t *testing.T) {
 			const id = "0f0e0d0c-0b0a-4908-8706-050403020101"
 			dated := 60 * 24 * time.Hour // ahead of central's clock
 			att := d.attestation(t, now().Add(dated), d.config(t).Challenge)
-			payload, err := json.Marshal(map[string]any{"attestation": att})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pt, err := json.Marshal(protocol.Manifest{ID: id, CreatedAt: att.Report.Time, Payload: payload})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sealed, err := protocol.SealManifest(&c.Cfg.BoxKey.Public, pt)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sealed := c.attestedManifest(t, id, att)
 			key := protocol.SubmissionKey(id)
 			send := func() (protocol.UploadState, *http.Response, protocol.Error) {
 				t.Helper()

@@ -250,6 +250,25 @@ func (d *dev) do(t *testing.T, method, path string, body []byte, out any) (*http
 	return d.c.send(t, d.request(t, method, path, body, time.Now()), out)
 }
 
+// attestedManifest is the manifest of submission id whose payload is att
+// alone, dated at att's report, sealed to c's box key.
+func (c *tc) attestedManifest(t *testing.T, id string, att attest.Attestation) []byte {
+	t.Helper()
+	payload, err := json.Marshal(map[string]any{"attestation": att})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := json.Marshal(protocol.Manifest{ID: id, CreatedAt: att.Report.Time, Payload: payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := protocol.SealManifest(&c.Cfg.BoxKey.Public, pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealed
+}
+
 // attestation makes a signed attestation dated at with nonce.
 func (d *dev) attestation(t *testing.T, at time.Time, nonce string) attest.Attestation {
 	t.Helper()

@@ -27,18 +27,7 @@ func TestRevokedDuringUpload(t *testing.T) {
 
 	const id = "0f0e0d0c-0b0a-4908-8706-050403020100"
 	att := d.attestation(t, time.Now(), d.config(t).Challenge)
-	payload, err := json.Marshal(map[string]any{"attestation": att})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pt, err := json.Marshal(protocol.Manifest{ID: id, CreatedAt: att.Report.Time, Payload: payload})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := protocol.SealManifest(&c.Cfg.BoxKey.Public, pt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealed := c.attestedManifest(t, id, att)
 	key := protocol.SubmissionKey(id)
 	pr, pw := io.Pipe()
 	req, err := http.NewRequest(http.MethodPut, c.URL+protocol.SubmissionPath(key), pr)
@@ -116,13 +105,7 @@ func (s *revokeAtWrite) AppendChunk(ctx context.Context, c central.Chunk) (proto
 // be stored, nor the chunk appended, and the device is answered 403
 // revoked, on both stores.
 func TestRevokedAtWrite(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		open func(t *testing.T) central.Store
-	}{
-		{"bbolt", func(t *testing.T) central.Store { return sealedBolt(t) }},
-		{"postgres", func(t *testing.T) central.Store { return sealedPG(t) }},
-	} {
+	for _, st := range sealedStores {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
 			store := &revokeAtWrite{Store: st.open(t), t: t}
