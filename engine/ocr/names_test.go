@@ -50,19 +50,9 @@ func fillerConfusion(got, want string) bool {
 	return false
 }
 
-// fillerOdds is mrzread.Reading's odds (package mrzread imports this one).
+// fillerOdds is mrzread.Reading (package mrzread imports this one).
 func fillerOdds(l Line) mrz.Reading {
-	r := mrz.Reading{Text: l.Text}
-	if len(l.Chars) != len(l.Text) {
-		return r
-	}
-	r.FillerOdds = make([]float32, len(l.Chars))
-	for i, c := range l.Chars {
-		if c.Alt == '<' && c.Rune >= 'A' && c.Rune <= 'Z' && c.Conf > 0 {
-			r.FillerOdds[i] = c.AltConf / c.Conf
-		}
-	}
-	return r
+	return mrz.Reading{Text: l.Text, FillerOdds: l.FillerOdds()}
 }
 
 // TestMRZNames reads the doubango name lines (TD1's third line, the first

@@ -275,6 +275,23 @@ type Line struct {
 	Turned bool
 }
 
+// FillerOdds are, per character, the odds that the recogniser saw an MRZ
+// filler where it read a letter: the probability of '<' over the
+// letter's, where '<' was its runner-up, else 0 (mrz.Reading.FillerOdds);
+// nil for a line whose characters are not one byte each.
+func (l Line) FillerOdds() []float32 {
+	if len(l.Chars) != len(l.Text) {
+		return nil
+	}
+	odds := make([]float32, len(l.Chars))
+	for i, c := range l.Chars {
+		if c.Alt == '<' && c.Rune >= 'A' && c.Rune <= 'Z' && c.Conf > 0 {
+			odds[i] = c.AltConf / c.Conf
+		}
+	}
+	return odds
+}
+
 // Read finds and reads every text line in a BGR image, in reading order.
 func (e *Engine) Read(ctx context.Context, img gocv.Mat, opt DecodeOptions) ([]Line, error) {
 	boxes, err := e.Detect(ctx, img)

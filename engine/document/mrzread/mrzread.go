@@ -376,21 +376,9 @@ func parseLines(lines []ocr.Line, now time.Time) (*mrz.Result, error) {
 }
 
 // Reading is l with the odds, per character, that the recogniser saw a
-// filler where it read a letter (mrz.Reading): the probability of '<' over
-// the letter's, where '<' was its runner-up. A line whose characters are
-// not one byte each has no odds.
+// filler where it read a letter (ocr.Line.FillerOdds).
 func Reading(l ocr.Line) mrz.Reading {
-	r := mrz.Reading{Text: l.Text}
-	if len(l.Chars) != len(l.Text) {
-		return r
-	}
-	r.FillerOdds = make([]float32, len(l.Chars))
-	for i, c := range l.Chars {
-		if c.Alt == '<' && c.Rune >= 'A' && c.Rune <= 'Z' && c.Conf > 0 {
-			r.FillerOdds[i] = c.AltConf / c.Conf
-		}
-	}
-	return r
+	return mrz.Reading{Text: l.Text, FillerOdds: l.FillerOdds()}
 }
 
 // isNoMRZ reports whether err means the text held no zone, as opposed to
