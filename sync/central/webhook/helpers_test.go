@@ -123,6 +123,24 @@ type receiver struct {
 	notify chan received
 }
 
+// newHangingReceiver is a receiver that holds every request until its
+// client gives up or free is called (free runs at the test's cleanup too,
+// and may be called more than once).
+func newHangingReceiver(t testing.TB, secret string) (rc *receiver, free func()) {
+	t.Helper()
+	release := make(chan struct{})
+	var once sync.Once
+	free = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	return newReceiver(t, secret, func(_ int, r *http.Request) int {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+		return http.StatusOK
+	}), free
+}
+
 func newReceiver(t testing.TB, secret string, answer func(n int, r *http.Request) int) *receiver {
 	t.Helper()
 	rc := &receiver{secret: secret, answer: answer, notify: make(chan received, 1024)}

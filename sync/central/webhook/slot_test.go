@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,17 +42,7 @@ func TestHangingPushDoesNotHoldBackWebhooks(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
 			secret, _ := NewSecret()
-			release := make(chan struct{})
-			var once sync.Once
-			free := func() { once.Do(func() { close(release) }) }
-			t.Cleanup(free)
-			hang := newReceiver(t, secret, func(_ int, r *http.Request) int {
-				select {
-				case <-r.Context().Done():
-				case <-release:
-				}
-				return http.StatusOK
-			})
+			hang, free := newHangingReceiver(t, secret)
 			rc := newReceiver(t, secret, nil)
 			cfg := Config{Workers: 8, PerPartner: 2, Timeout: time.Minute,
 				Senders: map[string]Sender{"push.": postSender{url: hang.URL, client: PacedClient(nil)}}}

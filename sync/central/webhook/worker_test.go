@@ -315,15 +315,7 @@ func TestTransportFailuresRecorded(t *testing.T) {
 		ctx := context.Background()
 		clk := newClock()
 		secret, _ := NewSecret()
-		release := make(chan struct{})
-		t.Cleanup(func() { close(release) })
-		hang := newReceiver(t, secret, func(_ int, r *http.Request) int {
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-			return http.StatusOK
-		})
+		hang, _ := newHangingReceiver(t, secret)
 		// A port nobody listens on.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -478,17 +470,7 @@ func TestDeadEndpointDoesNotSlowOthers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	st := openStore(t)
 	secret, _ := NewSecret()
-	release := make(chan struct{})
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(free)
-	hang := newReceiver(t, secret, func(_ int, r *http.Request) int {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-		return http.StatusOK
-	})
+	hang, free := newHangingReceiver(t, secret)
 	rcB := newReceiver(t, secret, nil)
 	addPartner(t, st, "A", hang.URL, nil, secret)
 	addPartner(t, st, "B", rcB.URL, nil, secret)
