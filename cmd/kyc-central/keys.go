@@ -27,8 +27,10 @@ const keysUsage = `usage:
   kyc-central keys check  [--data dir] [--store bolt|postgres] [--dsn dsn] [--keys file] [--repair]
 
 rotate makes a new key-encryption key current, rewraps every submission's
-data key under it (payloads and images are not re-encrypted), then retires
-the old key. A bbolt store is locked by a running central: stop it first.
+data key under it, and those of the hosted flow's live captures and short
+codes (payloads and images are not re-encrypted; a person capturing on
+their phone meanwhile keeps their flow), then retires the old key, never
+while a data key is still wrapped by it. A bbolt store is locked by a running central: stop it first.
 With PostgreSQL, run it while the instances serve, against the keyring file
 they read: they switch to the new key at their next submission.
 
@@ -110,7 +112,11 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return enc.Encode(map[string]any{"keyring": path, "current": current, "keks": ids, "data_keys_by_kek": usage})
+		hosted, err := seal.HostedKeyUsage(ctx, store)
+		if err != nil {
+			return err
+		}
+		return enc.Encode(map[string]any{"keyring": path, "current": current, "keks": ids, "data_keys_by_kek": usage, "hosted_values_by_kek": hosted})
 	}
 	if cmd == "check" {
 		return keysCheck(ctx, store, kr, path, *repair, enc)

@@ -47,3 +47,35 @@ type HostedStates interface {
 	// says how many it deleted.
 	ExpireHostedState(ctx context.Context, now time.Time, limit int) (int, error)
 }
+
+// HostedHead is the first bytes of a hosted state value as stored (where
+// seal.Store keeps the value's wrapped data key).
+type HostedHead struct {
+	Key  string
+	Head []byte
+}
+
+// HostedHeadSwap replaces the first bytes of Key's value: Old, as
+// HostedStateHeads listed them, by New.
+type HostedHeadSwap struct {
+	Key      string
+	Old, New []byte
+}
+
+// HostedKeyStore is what key rotation needs of HostedStates: seal.Store
+// keeps each value's data key, wrapped by the key-encryption key, at the
+// value's head, and a rotation rewraps it there, leaving the sealed
+// capture behind it in place (a retired key-encryption key would
+// otherwise end every hosted flow under way). Both stores implement it.
+type HostedKeyStore interface {
+	// HostedStateHeads returns up to limit values (expired or not) whose
+	// keys sort after after, in key order, each cut to its first n bytes.
+	HostedStateHeads(ctx context.Context, after string, n, limit int) ([]HostedHead, error)
+	// SwapHostedStateHeads applies, in one transaction, each swap whose
+	// key's value still starts with Old: those len(Old) bytes become New,
+	// the rest of the value and its expiry stay. It returns how many it
+	// applied; the others were replaced or deleted meanwhile (Old must be
+	// unique to the value it was read from: seal's holds a wrapped key of
+	// its own), and are not brought back.
+	SwapHostedStateHeads(ctx context.Context, swaps []HostedHeadSwap) (int, error)
+}

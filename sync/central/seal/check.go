@@ -211,6 +211,11 @@ func checkData(ctx context.Context, ks central.KeyStore, old []byte, kek KEKProv
 	if err != nil {
 		return err
 	}
+	hk, err := hostedKEKs(ctx, ks, kek)
+	if err != nil {
+		return err
+	}
+	keks = append(keks, hk...)
 	if err := checkSealedUsers(ctx, ks, kek); err != nil {
 		return err
 	}
@@ -363,6 +368,36 @@ func checkSubmissions(ctx context.Context, ks central.KeyStore, kek KEKProvider)
 		return nil, err
 	}
 	return keks, nil
+}
+
+// hostedKEKs returns the KEKs the hosted flow's values are wrapped by
+// that kek holds (when it lists them), for the key check record to list:
+// a rotation must rewrap those values before it retires one. A value
+// wrapped by a KEK not held opens for no one and only waits for its expiry
+// (an older release's rotation retired its KEK): it does not refuse the
+// store.
+func hostedKEKs(ctx context.Context, ks central.KeyStore, kek KEKProvider) ([]string, error) {
+	usage, err := HostedKeyUsage(ctx, ks)
+	if errors.Is(err, errNoHostedKeys) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checking the store's data keys: %w", err)
+	}
+	var held []string
+	h, holder := kek.(keyHolder)
+	if holder {
+		if held, _, err = h.KeyIDs(); err != nil {
+			return nil, fmt.Errorf("checking the store's data keys: %w", err)
+		}
+	}
+	var out []string
+	for id, n := range usage {
+		if id != "" && n > 0 && (!holder || slices.Contains(held, id)) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // firstKeyOpens reports ErrForeignKeys unless kek unwraps the first

@@ -21,10 +21,10 @@ var ErrNoHostedState = errors.New("seal: the store keeps no hosted flow state")
 // is stored under in both associated data (a value moved to another key
 // does not open). Stored: key id length (2 bytes), key id, wrapped key
 // length (2 bytes), wrapped key, then the value as encrypt seals it. One
-// Wrap per value; a session writes a few. Values live no longer than
-// their session, so a key rotation that retires a KEK at most ends the
-// captures of sessions under way (their values no longer open: the
-// person captures again).
+// Wrap per value; a session writes a few. A key rotation rewraps the head
+// (the key id and wrapped key) in place, as it rewraps submissions' data
+// keys, before it retires a KEK (RewrapHosted): a person capturing on
+// their phone meanwhile keeps their captures and short code.
 
 func hostedAAD(purpose, key string) []byte {
 	return []byte("openkyc central seal v1\x00hosted-" + purpose + "\x00" + key)
@@ -52,35 +52,55 @@ func (s *Store) sealHosted(ctx context.Context, key string, value []byte) ([]byt
 	if err := s.noteKEK(ctx, keyID); err != nil {
 		return nil, err
 	}
+	out, err := hostedHead(keyID, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return appendEncrypted(out, a, value, hostedAAD("value", key)), nil
+}
+
+// hostedHead is a sealed hosted value's head: its data key wrapped by
+// KEK keyID.
+func hostedHead(keyID string, wrapped []byte) ([]byte, error) {
 	if len(keyID) > 0xffff || len(wrapped) > 0xffff {
 		return nil, errors.New("seal: wrapped key too long")
 	}
 	out := binary.BigEndian.AppendUint16(nil, uint16(len(keyID)))
 	out = append(out, keyID...)
 	out = binary.BigEndian.AppendUint16(out, uint16(len(wrapped)))
-	out = append(out, wrapped...)
-	return appendEncrypted(out, a, value, hostedAAD("value", key)), nil
+	return append(out, wrapped...), nil
+}
+
+// parseHostedHead reads the head of a sealed hosted value (or of its
+// first bytes): the KEK id, the wrapped data key, and the head's length.
+func parseHostedHead(sealed []byte) (keyID string, wrapped []byte, n int, ok bool) {
+	field := func() ([]byte, bool) {
+		if len(sealed) < n+2 {
+			return nil, false
+		}
+		l := int(binary.BigEndian.Uint16(sealed[n:]))
+		if len(sealed) < n+2+l {
+			return nil, false
+		}
+		f := sealed[n+2 : n+2+l]
+		n += 2 + l
+		return f, true
+	}
+	id, ok1 := field()
+	wrapped, ok2 := field()
+	if !ok1 || !ok2 {
+		return "", nil, 0, false
+	}
+	return string(id), wrapped, n, true
 }
 
 func (s *Store) openHosted(ctx context.Context, key string, sealed []byte) ([]byte, error) {
-	field := func() ([]byte, bool) {
-		if len(sealed) < 2 {
-			return nil, false
-		}
-		n := int(binary.BigEndian.Uint16(sealed))
-		if len(sealed) < 2+n {
-			return nil, false
-		}
-		f := sealed[2 : 2+n]
-		sealed = sealed[2+n:]
-		return f, true
-	}
-	keyID, ok1 := field()
-	wrapped, ok2 := field()
-	if !ok1 || !ok2 {
+	keyID, wrapped, n, ok := parseHostedHead(sealed)
+	if !ok {
 		return nil, ErrTampered
 	}
-	dek, err := s.kek.Unwrap(ctx, string(keyID), wrapped, hostedAAD(purposeDEK, key))
+	sealed = sealed[n:]
+	dek, err := s.kek.Unwrap(ctx, keyID, wrapped, hostedAAD(purposeDEK, key))
 	if err != nil {
 		return nil, err
 	}

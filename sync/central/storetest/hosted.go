@@ -30,6 +30,15 @@ func RunHostedStates(t *testing.T, open func(t *testing.T) central.Store) {
 		defer s.Close()
 		testHostedStates(t, hosted(t, s))
 	})
+	t.Run("Heads", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		hks, ok := s.(central.HostedKeyStore)
+		if !ok {
+			t.Fatalf("%T does not implement central.HostedKeyStore", s)
+		}
+		testHostedHeads(t, hosted(t, s), hks)
+	})
 	t.Run("Sealed", func(t *testing.T) {
 		raw := open(t)
 		kr, err := seal.LoadOrCreateKeyring(filepath.Join(t.TempDir(), "central.keys"))
@@ -57,6 +66,70 @@ func RunHostedStates(t *testing.T, open func(t *testing.T) central.Store) {
 			t.Errorf("a value moved to another key: %v, want ErrTampered", err)
 		}
 	})
+}
+
+// testHostedHeads checks central.HostedKeyStore: heads listed in key
+// order (expired values too), swapped only where the value still starts
+// with what was listed, the rest and the expiry kept.
+func testHostedHeads(t *testing.T, h central.HostedStates, hks central.HostedKeyStore) {
+	ctx := context.Background()
+	now := time.Now()
+	if heads, err := hks.HostedStateHeads(ctx, "", 4, 10); err != nil || len(heads) != 0 {
+		t.Fatalf("empty store: %v, %v", heads, err)
+	}
+	vals := map[string]string{"k1": "head1-rest1", "k2": "head2-rest2", "k3": "he", "k4": "head4-expired"}
+	for k, v := range vals {
+		exp := now.Add(time.Hour)
+		if k == "k4" {
+			exp = now.Add(-time.Minute)
+		}
+		if err := h.PutHostedState(ctx, k, []byte(v), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []central.HostedHead
+	for after := ""; ; {
+		page, err := hks.HostedStateHeads(ctx, after, 5, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page...)
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1].Key
+	}
+	want := []central.HostedHead{{Key: "k1", Head: []byte("head1")}, {Key: "k2", Head: []byte("head2")}, {Key: "k3", Head: []byte("he")}, {Key: "k4", Head: []byte("head4")}}
+	if len(got) != len(want) {
+		t.Fatalf("heads %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i].Key != want[i].Key || !bytes.Equal(got[i].Head, want[i].Head) {
+			t.Errorf("head %d: %s %q, want %s %q", i, got[i].Key, got[i].Head, want[i].Key, want[i].Head)
+		}
+	}
+	if err := h.DeleteHostedState(ctx, "k3"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := hks.SwapHostedStateHeads(ctx, []central.HostedHeadSwap{
+		{Key: "k1", Old: []byte("head1"), New: []byte("NEW-HEAD")}, // applied
+		{Key: "k2", Old: []byte("head9"), New: []byte("lost")},     // replaced meanwhile
+		{Key: "k3", Old: []byte("he"), New: []byte("back")},        // deleted meanwhile
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("swapped %d, %v; want 1", n, err)
+	}
+	for k, want := range map[string]string{"k1": "NEW-HEAD-rest1", "k2": "head2-rest2"} {
+		if v, err := h.HostedState(ctx, k, now); err != nil || string(v) != want {
+			t.Errorf("%s after the swap: %q, %v; want %q", k, v, err, want)
+		}
+	}
+	if v, err := h.HostedState(ctx, "k3", now); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("k3, deleted before the swap: %q, %v; want ErrNotFound", v, err)
+	}
+	if v, err := h.HostedState(ctx, "k1", now.Add(2*time.Hour)); !errors.Is(err, central.ErrNotFound) {
+		t.Errorf("k1 swapped keeps its expiry: %q, %v", v, err)
+	}
 }
 
 func testHostedStates(t *testing.T, h central.HostedStates) {

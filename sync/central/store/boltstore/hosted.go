@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -129,6 +130,68 @@ func (s *Store) ExpireHostedState(_ context.Context, now time.Time, limit int) (
 	})
 	if err != nil {
 		return 0, fmt.Errorf("expiring hosted state: %w", err)
+	}
+	return n, nil
+}
+
+var _ central.HostedKeyStore = (*Store)(nil)
+
+// HostedStateHeads implements central.HostedKeyStore.
+func (s *Store) HostedStateHeads(_ context.Context, after string, n, limit int) ([]central.HostedHead, error) {
+	var out []central.HostedHead
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketHosted)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(out) < max(limit, 1); k, v = c.Next() {
+			if len(v) < 8 {
+				continue
+			}
+			head := v[8:]
+			head = head[:min(len(head), max(n, 0))]
+			out = append(out, central.HostedHead{Key: string(k), Head: bytes.Clone(head)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing hosted state: %w", err)
+	}
+	return out, nil
+}
+
+// SwapHostedStateHeads implements central.HostedKeyStore.
+func (s *Store) SwapHostedStateHeads(_ context.Context, swaps []central.HostedHeadSwap) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		n = 0
+		b := tx.Bucket(bucketHosted)
+		if b == nil {
+			return nil
+		}
+		for _, sw := range swaps {
+			rec := b.Get([]byte(sw.Key))
+			if len(rec) < 8 || !bytes.HasPrefix(rec[8:], sw.Old) {
+				continue
+			}
+			out := make([]byte, 0, len(rec)-len(sw.Old)+len(sw.New))
+			out = append(out, rec[:8]...)
+			out = append(out, sw.New...)
+			out = append(out, rec[8+len(sw.Old):]...)
+			if err := b.Put([]byte(sw.Key), out); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rewrapping hosted state: %w", err)
 	}
 	return n, nil
 }

@@ -1,12 +1,14 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/openkyc/kyc/sync/central"
 )
@@ -72,4 +74,52 @@ func (s *Store) ExpireHostedState(ctx context.Context, now time.Time, limit int)
 		return 0, fmt.Errorf("expiring hosted state: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+var _ central.HostedKeyStore = (*Store)(nil)
+
+// HostedStateHeads implements central.HostedKeyStore.
+func (s *Store) HostedStateHeads(ctx context.Context, after string, n, limit int) ([]central.HostedHead, error) {
+	var out []central.HostedHead
+	err := s.query(ctx, func(c *pgx.Conn) error {
+		out = nil
+		rows, err := c.Query(ctx, `SELECT key, substring(value from 1 for $2) FROM hosted_state
+			WHERE key > $1 ORDER BY key LIMIT $3`, after, max(n, 0), max(limit, 1))
+		if err != nil {
+			return err
+		}
+		var h central.HostedHead
+		_, err = pgx.ForEachRow(rows, []any{&h.Key, &h.Head}, func() error {
+			out = append(out, central.HostedHead{Key: h.Key, Head: bytes.Clone(h.Head)})
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing hosted state: %w", err)
+	}
+	return out, nil
+}
+
+// SwapHostedStateHeads implements central.HostedKeyStore: the value's
+// tail is rewritten by the server, never sent.
+func (s *Store) SwapHostedStateHeads(ctx context.Context, swaps []central.HostedHeadSwap) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		n = 0
+		b := &pgx.Batch{}
+		for _, sw := range swaps {
+			b.Queue(`UPDATE hosted_state SET value = $3::bytea || substring(value from $4::int + 1)
+				WHERE key = $1 AND substring(value from 1 for $4::int) = $2::bytea`,
+				sw.Key, sw.Old, sw.New, len(sw.Old)).Exec(func(tag pgconn.CommandTag) error {
+				n += int(tag.RowsAffected())
+				return nil
+			})
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rewrapping hosted state: %w", err)
+	}
+	return n, nil
 }
