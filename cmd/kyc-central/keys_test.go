@@ -55,6 +55,11 @@ func TestKeysRotate(t *testing.T) {
 	if _, err := store.AppendChunk(ctx, central.Chunk{DeviceID: "d1", Key: sub.Key, Image: "selfie", Data: img, At: sub.ReceivedAt}); err != nil {
 		t.Fatal(err)
 	}
+	// A person capturing on their phone during the rotation.
+	capKey := central.HostedSessionKey("pa", "s9", "selfie")
+	if err := store.(central.HostedStates).PutHostedState(ctx, capKey, []byte("a face"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +68,7 @@ func TestKeysRotate(t *testing.T) {
 		Current string         `json:"current"`
 		KEKs    []string       `json:"keks"`
 		Usage   map[string]int `json:"data_keys_by_kek"`
+		Hosted  map[string]int `json:"hosted_values_by_kek"`
 	}
 	keysStatus := func() status {
 		t.Helper()
@@ -77,7 +83,7 @@ func TestKeysRotate(t *testing.T) {
 		return st
 	}
 	before := keysStatus()
-	if len(before.KEKs) != 1 || before.Usage[before.Current] != 1 {
+	if len(before.KEKs) != 1 || before.Usage[before.Current] != 1 || before.Hosted[before.Current] != 1 {
 		t.Fatalf("status before = %+v", before)
 	}
 	var out, errOut bytes.Buffer
@@ -85,11 +91,11 @@ func TestKeysRotate(t *testing.T) {
 		t.Fatalf("keys rotate = %d: %s", code, errOut.String())
 	}
 	var res seal.RotateResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Rewrapped != 1 || len(res.Retired) != 1 || res.Retired[0] != before.Current {
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Rewrapped != 1 || res.RewrappedHosted != 1 || len(res.Retired) != 1 || res.Retired[0] != before.Current {
 		t.Fatalf("keys rotate answered %q (%v)", out.String(), err)
 	}
 	after := keysStatus()
-	if after.Current != res.KeyID || len(after.KEKs) != 1 || after.Usage[res.KeyID] != 1 {
+	if after.Current != res.KeyID || len(after.KEKs) != 1 || after.Usage[res.KeyID] != 1 || after.Hosted[res.KeyID] != 1 {
 		t.Errorf("status after = %+v, want one KEK %s wrapping the one data key", after, res.KeyID)
 	}
 
@@ -98,6 +104,9 @@ func TestKeysRotate(t *testing.T) {
 	got, err := store.ImageData(ctx, "d1", sub.Key, "selfie")
 	if err != nil || !bytes.Equal(got, img) {
 		t.Errorf("image after rotation = %d bytes, %v", len(got), err)
+	}
+	if got, err := store.(central.HostedStates).HostedState(ctx, capKey, time.Now()); err != nil || string(got) != "a face" {
+		t.Errorf("hosted capture after rotation = %q, %v", got, err)
 	}
 	evs, err := raw.Audit(ctx, central.AuditFilter{Action: "key_rotation"})
 	if err != nil || len(evs) != 1 || evs[0].Count != 1 {
