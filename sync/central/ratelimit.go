@@ -19,7 +19,11 @@ import (
 // not: a spend held between its reading and its write (a loaded machine, a
 // bolt batch, a row lock) while one that read the clock later committed
 // first is judged against the tat that later time pushed on, and the last
-// of a burst sent at once is refused (429) with the budget not spent.
+// of a burst sent at once is refused (429) with the budget not spent. A
+// store may read the clock just before a one-statement write instead
+// (pgstore) when it judges each refusal again at the clock read after it:
+// a unit taken at a clock is taken at any later one, so only refusals
+// depend on when the clock was read.
 type RateLimits interface {
 	// SpendBudget spends one unit of key's budget at now(), read inside
 	// the write. With none left it spends nothing and returns false and
