@@ -24,7 +24,8 @@ import (
 // The Face Match API (seed 001): POST /api/v1/face-match compares a selfie
 // with a reference image, backend to backend. The request is multipart
 // (files selfie and reference, field skip_liveness) or JSON
-// ({selfie_base64, reference_base64, skip_liveness}); each image is at most
+// ({selfie_base64, reference_base64, skip_liveness}; base64 in either
+// alphabet, padded or not, or a data URL: decodeBase64Image); each image is at most
 // MaxFaceMatchImage bytes (413 too_large naming it beyond). An unusable
 // image is a 422 whose code is the FaceMatchError's (no_face,
 // multiple_faces, not_an_image, truncated_image, too_large) and whose
@@ -433,6 +434,8 @@ func readFaceMatchJSON(r *http.Request) (FaceMatchRequest, error) {
 			switch {
 			case errors.Is(err, errTooLarge):
 				return req, &faceMatchTooLarge{field: field}
+			case errors.Is(err, errMixedBase64):
+				ve.add(name, "invalid_base64", "%s %v", name, err)
 			case err != nil:
 				ve.add(name, "invalid_base64", "%s is not base64", name)
 			case field == "selfie":
@@ -478,18 +481,29 @@ func skipValue(dec *json.Decoder) error {
 
 var errTooLarge = errors.New("too large")
 
-// decodeBase64Image decodes standard base64, padded or not, optionally a
-// data URL ("data:image/jpeg;base64,..."), refusing more than
+// errMixedBase64 is an image's base64 written in both alphabets.
+var errMixedBase64 = errors.New("mixes the standard and URL-safe base64 alphabets")
+
+// decodeBase64Image decodes base64 in either alphabet of RFC 4648, the
+// standard one ('+', '/') or the URL-safe one ('-', '_': what web
+// clients, JWT libraries and Python's urlsafe_b64encode write), one per
+// image, padded or not, optionally a data URL ("data:image/jpeg;base64,...",
+// what a browser's FileReader and canvas give), refusing more than
 // MaxFaceMatchImage bytes before decoding. Line breaks are allowed
 // anywhere, the end included: base64(1) without -w0, Python's
 // encodebytes and Java's MIME encoder wrap lines and end with one. The
 // decoder skips them inside the text, but the padding before a final one
 // must go with it, else an image whose size is not a multiple of three
-// was refused as not base64 and one that is accepted.
+// was refused as not base64 and one that is accepted. A text with
+// characters of both alphabets is refused (errMixedBase64): it is no
+// encoder's output, and read as either it is not the image sent.
 func decodeBase64Image(s string) ([]byte, error) {
-	if strings.HasPrefix(s, "data:") {
-		if _, rest, ok := strings.Cut(s, ";base64,"); ok {
-			s = rest
+	if len(s) >= 5 && strings.EqualFold(s[:5], "data:") {
+		// RFC 2397: data:[<mediatype>][;base64],<data>, the token in
+		// any case; a media type's header is short.
+		head := s[:min(len(s), 256)]
+		if i := strings.IndexByte(head, ','); i >= 0 && strings.HasSuffix(strings.ToLower(head[:i]), ";base64") {
+			s = s[i+1:]
 		}
 	}
 	s = strings.TrimRight(s, "=\r\n")
@@ -497,7 +511,14 @@ func decodeBase64Image(s string) ([]byte, error) {
 	if base64.RawStdEncoding.DecodedLen(n) > MaxFaceMatchImage {
 		return nil, errTooLarge
 	}
-	return base64.RawStdEncoding.DecodeString(s)
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(s, "-_") {
+		if strings.ContainsAny(s, "+/") {
+			return nil, errMixedBase64
+		}
+		enc = base64.RawURLEncoding
+	}
+	return enc.DecodeString(s)
 }
 
 // writtenError is an error answer with its own body (a 413 naming the

@@ -932,3 +932,112 @@ func TestFaceMatchBase64LineBreaks(t *testing.T) {
 		t.Errorf("a wrapped image over the limit: %d %.200s", a.status, a.body)
 	}
 }
+
+// keepingMatcher keeps the images of the last comparison it passes on.
+type keepingMatcher struct {
+	partnerapi.FaceMatcher
+	mu   sync.Mutex
+	last partnerapi.FaceMatchRequest
+}
+
+func (m *keepingMatcher) Match(ctx context.Context, r partnerapi.FaceMatchRequest) (partnerapi.FaceMatchResult, error) {
+	m.mu.Lock()
+	m.last = r
+	m.mu.Unlock()
+	return m.FaceMatcher.Match(ctx, r)
+}
+
+func (m *keepingMatcher) take() partnerapi.FaceMatchRequest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.last
+	m.last = partnerapi.FaceMatchRequest{}
+	return r
+}
+
+// TestFaceMatchBase64Forms: the images as partners' code writes base64,
+// standard or URL-safe (RFC 4648 §5: what web clients, JWT libraries and
+// Python's urlsafe_b64encode give), padded or not, bare or in a data URL
+// (a browser's FileReader and canvas), reach the engine as the bytes sent
+// and match; URL-safe was refused as not base64. A text mixing the
+// alphabets, or with a character of neither, is 422 invalid_base64 naming
+// the member; an image over the limit in URL-safe base64 in a data URL is
+// still 413 naming it, judged before decoding.
+func TestFaceMatchBase64Forms(t *testing.T) {
+	m := &keepingMatcher{FaceMatcher: facematchtest.Matcher(t)}
+	e := newFaceMatchEnv(t, m)
+	token := e.partner(t, "Acme", nil)
+	selfie, reference := facematchtest.Face(t, "leonard2"), facematchtest.Face(t, "leonard5")
+	for _, img := range [][]byte{selfie, reference} {
+		// Each form differs from standard padded base64 for these images.
+		if s := base64.StdEncoding.EncodeToString(img); !strings.ContainsAny(s, "+/") || len(img)%3 == 0 {
+			t.Fatalf("a test image of %d bytes needs padding and '+' or '/' in its base64", len(img))
+		}
+	}
+	post := func(t *testing.T, sb, rb string, invalid bool) (*http.Response, []byte) {
+		t.Helper()
+		body, err := json.Marshal(map[string]string{"selfie_base64": sb, "reference_base64": rb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.call(t, "POST", "/api/v1/face-match", "application/json", body, map[string]string{"Authorization": "Bearer " + token}, invalid)
+	}
+	for _, c := range []struct {
+		name   string
+		encode func([]byte) string
+	}{
+		{"standard, padded", base64.StdEncoding.EncodeToString},
+		{"standard, unpadded", base64.RawStdEncoding.EncodeToString},
+		{"URL-safe, padded", base64.URLEncoding.EncodeToString},
+		{"URL-safe, unpadded", base64.RawURLEncoding.EncodeToString},
+		{"data URL, standard", func(b []byte) string { return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b) }},
+		{"data URL, URL-safe unpadded", func(b []byte) string { return "data:image/png;base64," + base64.RawURLEncoding.EncodeToString(b) }},
+		{"data URL in capitals, no media type", func(b []byte) string { return "DATA:;BASE64," + base64.URLEncoding.EncodeToString(b) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, b := post(t, c.encode(selfie), c.encode(reference), false)
+			got := m.take()
+			var res partnerapi.FaceMatchResult
+			if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &res) != nil || res.Decision != "match" {
+				t.Errorf("%d %.300s; want 200, match", resp.StatusCode, b)
+			}
+			if !bytes.Equal(got.Selfie, selfie) || !bytes.Equal(got.Reference, reference) {
+				t.Errorf("the engine got %d and %d bytes, not the %d and %d sent", len(got.Selfie), len(got.Reference), len(selfie), len(reference))
+			}
+		})
+	}
+	std, url := base64.StdEncoding.EncodeToString(selfie), base64.RawURLEncoding.EncodeToString(reference)
+	mixed := strings.Replace(url, "A", "+", 1) // a URL-safe text with one standard character
+	if !strings.ContainsAny(url, "-_") || mixed == url {
+		t.Fatal("the URL-safe text has no '-', '_' or 'A'")
+	}
+	for _, c := range []struct {
+		name, selfie, reference string
+		field                   string
+	}{
+		{"alphabets mixed", std, mixed, "reference_base64"},
+		{"a character of neither alphabet", std[:100] + "*" + std[101:], url, "selfie_base64"},
+		{"a data URL not in base64", "data:image/png," + std, url, "selfie_base64"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, b := post(t, c.selfie, c.reference, true)
+			var fe fmError
+			if json.Unmarshal(b, &fe); resp.StatusCode != http.StatusUnprocessableEntity || fe.Code != "invalid_request" ||
+				len(fe.Errors) != 1 || fe.Errors[0].Field != c.field || fe.Errors[0].Code != "invalid_base64" {
+				t.Errorf("%d %.300s; want 422 invalid_request, %s invalid_base64", resp.StatusCode, b, c.field)
+			}
+			if got := m.take(); got.Selfie != nil {
+				t.Errorf("the engine was called")
+			}
+		})
+	}
+	t.Run("over the limit, URL-safe in a data URL", func(t *testing.T) {
+		big := append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, bytes.Repeat([]byte{0xfb}, partnerapi.MaxFaceMatchImage-3)...)
+		s := "data:image/jpeg;base64," + base64.RawURLEncoding.EncodeToString(big)
+		resp, b := post(t, s, url, true)
+		var fe fmError
+		if json.Unmarshal(b, &fe); resp.StatusCode != http.StatusRequestEntityTooLarge || fe.Code != "too_large" || len(fe.Errors) != 1 || fe.Errors[0].Field != "selfie" {
+			t.Errorf("%d %.300s; want 413 too_large naming selfie", resp.StatusCode, b)
+		}
+	})
+}
