@@ -148,7 +148,7 @@ type deviceHandler func(w http.ResponseWriter, r *http.Request, d Device, body [
 // byte of its body, however slowly it sends.
 func (s *Server) device(maxBody int64, budgeted bool, h deviceHandler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Cache-Control", "no-store") // reviews, config, errors: no cache keeps a copy (as noStore)
+		privateHeaders(w, r) // reviews, config, errors: no cache keeps a copy (as noStore)
 		if err := checkLength(w, r, maxBody); err != nil {
 			return err
 		}
