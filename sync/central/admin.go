@@ -283,6 +283,23 @@ func storableID(id, what string) (string, error) {
 	return id, nil
 }
 
+// decodeOne decodes the one JSON value of an admin request body into v
+// and refuses anything after it: `{"name":"X"} {"nik":"Y"}` is no
+// request, and reading only its first object would erase (or search for)
+// everyone named X, not the one person the client meant.
+func decodeOne(dec *json.Decoder, v any) error {
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("data after the JSON value")
+		}
+		return err
+	}
+	return nil
+}
+
 // badBody is the answer to an admin request body that could not be read
 // or decoded (err): the body's own failure as it is, which
 // httpx.Responder.Public answers as it does everywhere in central (413

@@ -380,7 +380,7 @@ func (p *privacy) erase(w http.ResponseWriter, r *http.Request) error {
 	var req ErasureRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxErasureBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeOne(dec, &req); err != nil {
 		return badBody(err, "the erasure request must be a JSON object with nik, document_number, name, or device_id and submission_id")
 	}
 	e, err := p.eraseRequest(r.Context(), "admin:"+adminID(r.Context()), req)

@@ -338,7 +338,7 @@ func searchRequest(w http.ResponseWriter, r *http.Request) (SearchRequest, error
 	if r.Method == http.MethodPost {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxErasureBody))
 		dec.DisallowUnknownFields()
-		err := dec.Decode(&req)
+		err := decodeOne(dec, &req)
 		if err == nil && req.Limit < 0 {
 			err = errors.New("negative limit")
 		}
@@ -448,7 +448,7 @@ func (p *privacy) putRetention(w http.ResponseWriter, r *http.Request) error {
 	var pol RetentionPolicy
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxErasureBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&pol); err != nil {
+	if err := decodeOne(dec, &pol); err != nil {
 		return badBody(err, "the retention policy is a JSON object of images_days, fields_days, decision_days, audit_days, webhooks_days and flows_days")
 	}
 	if err := pol.Validate(); err != nil {

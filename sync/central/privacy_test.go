@@ -67,6 +67,11 @@ func TestPrivacyRequests(t *testing.T) {
 		{"person and submission", sealed, "POST", "/admin/v1/erasures", `{"nik":"1","device_id":"d","submission_id":"s"}`, 400, "malformed", false},
 		{"device without submission", sealed, "POST", "/admin/v1/erasures", `{"device_id":"d"}`, 400, "malformed", false},
 		{"unknown field", sealed, "POST", "/admin/v1/erasures", `{"email":"x@example.com"}`, 400, "malformed", true},
+		// A second object is no narrowing of the first: before, the first
+		// alone was read, and everyone named Siti Nurhaliza erased.
+		{"erasure with a second object", sealed, "POST", "/admin/v1/erasures", `{"name":"Siti Nurhaliza"} {"nik":"3174096112900002"}`, 400, "malformed", true},
+		{"search with a second object", sealed, "POST", "/admin/v1/submissions/search", `{"name":"Siti Nurhaliza"} {"nik":"3174096112900002"}`, 400, "malformed", true},
+		{"retention with trailing data", sealed, "PUT", "/admin/v1/retention", `{"images_days":30} x`, 400, "malformed", true},
 		{"nik without digits", sealed, "POST", "/admin/v1/erasures", `{"nik":"none"}`, 400, "malformed", false},
 		{"erasure by person without index", plain, "POST", "/admin/v1/erasures", `{"nik":"3174096112900001"}`, 501, "no_index", false},
 		{"search without index", plain, "GET", "/admin/v1/submissions/search?name=siti", ``, 501, "no_index", false},
