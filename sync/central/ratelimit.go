@@ -38,7 +38,19 @@ type RateLimits interface {
 // SpendGCRA is the budget arithmetic for stores that do it in Go: tat is
 // when key's budget is full again (zero for a key never spent). It returns
 // the new tat and whether a unit was spent, or how long until one is.
+//
+// A tat later than burst intervals after now cannot come from spends
+// judged by a clock that only moves on: it was pushed there while the
+// clock read later than it does now (put back by NTP, or set years ahead
+// and corrected). Taken as it is, it would refuse the key for as long as
+// the clock was off, an hour or years, however little the key spent. It
+// is taken as a budget with one unit left, so the spend that finds it is
+// taken and writes a tat by the clock as it reads now (a refused spend
+// writes nothing, and a budget taken as empty would stay so).
 func SpendGCRA(tat, now time.Time, interval time.Duration, burst int) (newTAT time.Time, ok bool, wait time.Duration) {
+	if last := now.Add(time.Duration(burst-1) * interval); tat.After(last.Add(interval)) {
+		tat = last
+	}
 	next := laterOf(tat, now).Add(interval)
 	if over := next.Sub(now) - time.Duration(burst)*interval; over > 0 {
 		return tat, false, over

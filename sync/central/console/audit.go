@@ -247,7 +247,8 @@ func (sc *auditScope) after(e central.AuditEvent) json.RawMessage {
 // instance sharing the store: the cooldown is a budget of the store's
 // (central.RateLimits, key verifyBudgetKey, one unit per cooldown), spent
 // before the walk, the clock read inside the store's write, so instances
-// asked at once walk once between them. One asked for sooner is answered
+// asked at once walk once between them (the longer cooldown after a long
+// walk is verifyLongKey's, read first). One asked for sooner is answered
 // 429 with a Retry-After, on the audit view saying when it may run
 // again.
 func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer) error {
@@ -255,6 +256,13 @@ func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request, v *Viewer)
 		return errBusy
 	}
 	defer c.verifies.Release()
+	wait, err := c.longWait(r.Context())
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return c.renderAudit(w, r, v, auditData{VerifyRefused: true, refusedWait: wait})
+	}
 	ok, wait, err := c.cfg.Store.SpendBudget(r.Context(), verifyBudgetKey, c.cfg.Now, c.cfg.VerifyCooldown, 1)
 	if err != nil {
 		return fmt.Errorf("starting the cooldown of a walk of the audit chain: %w", err)
@@ -296,21 +304,42 @@ const verifyDuty = 10
 // console's walks of the audit chain, shared by every instance.
 const verifyBudgetKey = "console-audit-verify"
 
+// verifyLongKey is the store's budget of the longer cooldown after a long
+// walk (verified), apart from verifyBudgetKey's: a budget's time further
+// ahead than its own spends can set is taken as a clock put back and
+// pulled in (central.SpendGCRA), so the longer cooldown cannot ride on
+// the cooldown's budget.
+const verifyLongKey = "console-audit-verify-long"
+
+// verifyMaxLong bounds the longer cooldown; verifyLongKey is read as a
+// budget of one unit per verifyMaxLong, so anything up to it stands.
+const verifyMaxLong = 24 * time.Hour
+
 // verified lengthens the cooldown after a walk of the chain that took
 // took (whatever its result: a failed walk cost as much) to ten times
-// took from now, when that is later than the cooldown spent at its start:
-// a second spend of verifyDuty*took with a burst of 2 always passes (the
-// budget's time is at most one cooldown, less than that, ahead) and moves
-// it to that much after now or after itself, whichever is later.
+// took from now (at most verifyMaxLong), when that is longer than the
+// cooldown spent at its start: verifyLongKey's one unit, spent with that
+// interval. A walk starts only with that budget whole (longWait), so the
+// spend passes unless another instance's walk lengthened it meanwhile.
 func (c *Console) verified(ctx context.Context, took time.Duration) error {
-	d := verifyDuty * took
+	d := min(verifyDuty*took, verifyMaxLong)
 	if d <= c.cfg.VerifyCooldown {
 		return nil
 	}
-	if _, _, err := c.cfg.Store.SpendBudget(ctx, verifyBudgetKey, c.cfg.Now, d, 2); err != nil {
+	if _, _, err := c.cfg.Store.SpendBudget(ctx, verifyLongKey, c.cfg.Now, d, 1); err != nil {
 		return fmt.Errorf("lengthening the cooldown after a walk of the audit chain: %w", err)
 	}
 	return nil
+}
+
+// longWait is how long the longer cooldown after a long walk lasts from
+// now, 0 when there is none.
+func (c *Console) longWait(ctx context.Context) (time.Duration, error) {
+	wait, err := c.cfg.Store.BudgetWait(ctx, verifyLongKey, c.cfg.Now, verifyMaxLong, 1)
+	if err != nil {
+		return 0, fmt.Errorf("reading the cooldown after a long walk of the audit chain: %w", err)
+	}
+	return wait, nil
 }
 
 // verifyWait is how long until the next walk of the chain may start, 0
@@ -320,7 +349,11 @@ func (c *Console) verifyWait(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading the cooldown of the audit chain's walks: %w", err)
 	}
-	return wait, nil
+	long, err := c.longWait(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return max(wait, long), nil
 }
 
 // shortID is an id's first 12 characters, for tables.

@@ -131,3 +131,34 @@ func TestAuditVerifyCooldownShared(t *testing.T) {
 		t.Errorf("%d verifications recorded, want 2", n)
 	}
 }
+
+// TestAuditVerifyLongWalkCooldown: after a walk of the chain that took
+// six minutes, the next may start only an hour (ten times as long) later,
+// though the cooldown is a minute; a budget's time beyond what its own
+// spends can set is taken as a clock put back (central.SpendGCRA), so
+// the longer cooldown must not ride on the minute's budget.
+func TestAuditVerifyLongWalkCooldown(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("aud", central.RoleAuditor)
+	b := e.signedIn("aud")[0]
+	ctx := context.Background()
+	if a := b.post("/console/audit/verify", nil); a.status != http.StatusOK {
+		t.Fatalf("the first verification: %d", a.status)
+	}
+	const took = 6 * time.Minute
+	if err := e.console.verified(ctx, took); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(2 * DefaultVerifyCooldown)
+	if w, err := e.console.verifyWait(ctx); err != nil || w < verifyDuty*took-3*DefaultVerifyCooldown {
+		t.Errorf("wait after a walk of %v = %v, %v; want about %v", took, w, err, verifyDuty*took)
+	}
+	if a := b.post("/console/audit/verify", nil); a.status != http.StatusTooManyRequests {
+		t.Errorf("a verification %v after a walk of %v: %d; want 429", 2*DefaultVerifyCooldown, took, a.status)
+	}
+	e.clk.Advance(verifyDuty * took)
+	b = e.signedIn("aud")[0] // the first session has gone idle
+	if a := b.post("/console/audit/verify", nil); a.status != http.StatusOK {
+		t.Errorf("a verification after the longer cooldown: %d; want 200", a.status)
+	}
+}

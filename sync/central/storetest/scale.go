@@ -21,6 +21,7 @@ func scaleTests() []storeTest {
 		{"RateLimits", testRateLimits},
 		{"RateLimitsConcurrent", testRateLimitsConcurrent},
 		{"RateLimitsClockInWrite", testRateLimitsClockInWrite},
+		{"RateLimitsClockPutBack", testRateLimitsClockPutBack},
 	}
 }
 
@@ -63,6 +64,37 @@ func testRateLimits(t *testing.T, s central.Store) {
 	for i := range burst {
 		if ok, _, err := s.SpendBudget(ctx, "addr:a", at(later), every, burst); err != nil || !ok {
 			t.Fatalf("spend %d an hour later = %v, %v", i+1, ok, err)
+		}
+	}
+}
+
+// testRateLimitsClockPutBack: a key spent while central's clock read an
+// hour or five years later than it does after a correction is refused
+// for at most one interval, not until the clock catches up with its
+// spends; then its budget is spent as usual.
+func testRateLimitsClockPutBack(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	const burst, every = 3, 10 * time.Second
+	for _, ahead := range []time.Duration{time.Hour, 5 * 365 * 24 * time.Hour} {
+		key := fmt.Sprintf("partner:ahead-%v", ahead)
+		for i := range burst {
+			if ok, _, err := s.SpendBudget(ctx, key, at(t0.Add(ahead)), every, burst); err != nil || !ok {
+				t.Fatalf("spend %d with the clock %v ahead = %v, %v", i+1, ahead, ok, err)
+			}
+		}
+		if w, err := s.BudgetWait(ctx, key, at(t0), every, burst); err != nil || w != 0 {
+			t.Errorf("BudgetWait after the clock was put back %v = %v, %v; want 0", ahead, w, err)
+		}
+		if ok, wait, err := s.SpendBudget(ctx, key, at(t0), every, burst); err != nil || !ok {
+			t.Errorf("spend after the clock was put back %v = %v, wait %v, %v; want ok", ahead, ok, wait, err)
+		}
+		// That spend set the key's time by the clock as it reads now: the
+		// budget is spent, and one interval later has a unit again.
+		if ok, wait, err := s.SpendBudget(ctx, key, at(t0), every, burst); err != nil || ok || wait != every {
+			t.Errorf("a second spend after the clock was put back %v = %v, wait %v, %v; want refused, wait %v", ahead, ok, wait, err, every)
+		}
+		if ok, _, err := s.SpendBudget(ctx, key, at(t0.Add(every)), every, burst); err != nil || !ok {
+			t.Errorf("a spend %v after the clock was put back %v = %v, %v; want ok", every, ahead, ok, err)
 		}
 	}
 }
