@@ -187,7 +187,7 @@ func (a *API) Authenticate(h httpx.HandlerFunc) httpx.HandlerFunc {
 		// that keeps sending its expired one is told so (token_expired,
 		// no failure), as before it was known.
 		a.known.add(tokenCred(th), a.now().Add(a.cfg.TokenTTL), a.now())
-		if !a.now().Before(t.ExpiresAt) {
+		if now := a.now(); !now.Before(t.ExpiresAt) || madeAhead(t, now) {
 			return unauthorized(w, "token_expired", "the partner token has expired; generate a new one (POST /api/v1/partner-token)")
 		}
 		p, err := a.cfg.Store.Partner(r.Context(), t.PartnerID)
@@ -244,6 +244,20 @@ func (a *API) spendRate(ctx context.Context, key string, lim RateLimit) (time.Du
 func revoked(p central.Partner, t central.PartnerToken, now time.Time) bool {
 	ended := func(c time.Time) bool { return !c.IsZero() && !now.Before(c) && t.CreatedAt.Before(c) }
 	return ended(p.TokensNotBefore) || slices.ContainsFunc(p.TokenCutoffs, ended)
+}
+
+// tokenClockSlack is how far after central's clock a token may be dated
+// before madeAhead takes the clock as put back since: the clocks of
+// instances sharing the store differ by less.
+const tokenClockSlack = time.Minute
+
+// madeAhead reports whether t was made while central's clock read later
+// than it does at now: an NTP step back, or a clock set years ahead and
+// corrected. Its expiry was reckoned by that clock, so it would last as
+// long again as the clock was off, years past a token's life; it is
+// taken as expired (the partner's client makes a new one).
+func madeAhead(t central.PartnerToken, now time.Time) bool {
+	return t.CreatedAt.After(now.Add(tokenClockSlack))
 }
 
 // TokenResponse is Generate Partner Token's answer.
@@ -342,8 +356,9 @@ func (a *API) issueToken(ctx context.Context, p central.Partner, now time.Time) 
 	partnerID := p.ID
 	t, err := a.cfg.Store.ValidPartnerToken(ctx, partnerID, now.Add(a.cfg.TokenReuse))
 	switch {
-	case err == nil && revoked(p, t, now):
-		// Made under a rotated-out key: a new one.
+	case err == nil && (revoked(p, t, now) || madeAhead(t, now)):
+		// Made under a rotated-out key, or by a clock since put back: a
+		// new one.
 	case err == nil:
 		tok := a.keys.partnerToken(partnerID, t.CreatedAt)
 		if string(tokenHash(tok)) == string(t.Hash) {

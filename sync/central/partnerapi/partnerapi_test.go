@@ -1047,3 +1047,27 @@ func TestDisablePartner(t *testing.T) {
 		t.Errorf("held for %v after 100 h disabled (%v)", p.HeldFor, err)
 	}
 }
+
+// TestTokenMadeWhileTheClockRanAhead: a token made while central's clock
+// read five years (or an hour) ahead, then corrected, would last as long
+// as the clock was off, past the hour a token lives. It is expired
+// (token_expired, so the partner's client makes a new one) and not handed
+// out again; the new one lives an hour by the corrected clock.
+func TestTokenMadeWhileTheClockRanAhead(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		for _, ahead := range []time.Duration{time.Hour, 5 * 365 * 24 * time.Hour} {
+			c := e.addPartner("Acme " + ahead.String())
+			e.clk.Advance(ahead)
+			early := e.token(c.ClientID, c.PassKey)
+			e.clk.Advance(-ahead)
+			if a := e.do(req{method: "GET", path: "/api/v1/flows/nope", token: early.Token}); a.status != http.StatusUnauthorized || a.code(t) != "token_expired" {
+				t.Errorf("a token made with the clock %v ahead, after it was put back: %d %s; want 401 token_expired", ahead, a.status, a.body)
+			}
+			fresh := e.token(c.ClientID, c.PassKey)
+			if fresh.Token == early.Token || fresh.ExpiresIn > 3600 || fresh.ExpiresAt.After(e.clk.Now().Add(time.Hour)) {
+				t.Errorf("token asked for after the clock was put back %v: %+v; want a new one living an hour (the early one %+v)", ahead, fresh, early)
+			}
+			e.must(http.StatusNotFound, e.do(req{method: "GET", path: "/api/v1/flows/nope", token: fresh.Token}))
+		}
+	})
+}
