@@ -338,3 +338,63 @@ func TestDescribeClient(t *testing.T) {
 		}
 	}
 }
+
+// TestClockPutBack: what was set while central's clock read five years
+// (or an hour) later than it does after a correction. A session made then
+// is not live (its ends were reckoned by that clock, its idle time would
+// be negative for years); a lock set then does not lock the account for
+// as long as the clock was off, and the next lock is set by the corrected
+// clock; failures counted then start a new window.
+func TestClockPutBack(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, ahead := range []time.Duration{time.Hour, 5 * 365 * 24 * time.Hour} {
+		_, s := NewSession("alice", now.Add(ahead), false)
+		if Live(s, now) {
+			t.Errorf("a session made with the clock %v ahead is live after it was put back", ahead)
+		}
+		_, p := NewSession("alice", now.Add(ahead), true)
+		if Live(p, now) {
+			t.Errorf("a pending session made with the clock %v ahead is live after it was put back", ahead)
+		}
+	}
+	if _, s := NewSession("alice", now.Add(30*time.Second), false); !Live(s, now) {
+		t.Error("a session made by an instance whose clock is 30s ahead is not live")
+	}
+
+	ahead := 5 * 365 * 24 * time.Hour
+	var u central.User
+	for range SecondFactorLockEvery {
+		FailSecondFactor(&u, now.Add(ahead))
+	}
+	if !Locked(u, now.Add(ahead)) {
+		t.Fatal("not locked after wrong codes")
+	}
+	if Locked(u, now) {
+		t.Errorf("locked until %v after the clock was put back %v", u.LockedUntil, ahead)
+	}
+	for range SecondFactorLockEvery {
+		FailSecondFactor(&u, now)
+	}
+	if !Locked(u, now) || Locked(u, now.Add(2*LockDuration)) {
+		t.Errorf("the lock after the clock was put back: until %v; want %v", u.LockedUntil, now.Add(2*LockDuration))
+	}
+
+	var v central.User
+	for range AccountMaxFailures - 1 {
+		Fail(&v, now.Add(ahead))
+	}
+	if Locked(v, now) {
+		t.Fatal("locked before AccountMaxFailures")
+	}
+	Fail(&v, now)
+	if v.FailedLogins != 1 || Locked(v, now) {
+		t.Errorf("failures counted with the clock %v ahead still count after it was put back: %+v", ahead, v)
+	}
+	for range AccountMaxFailures - 1 {
+		Fail(&v, now.Add(ahead))
+	}
+	Fail(&v, now.Add(ahead))
+	if Locked(v, now) {
+		t.Errorf("a lock set with the clock %v ahead locks after it was put back: until %v", ahead, v.LockedUntil)
+	}
+}

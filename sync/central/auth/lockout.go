@@ -34,9 +34,20 @@ const (
 	SecondFactorMaxLock     = 24 * time.Hour
 )
 
-// Locked reports whether u is locked as a whole at now.
+// Locked reports whether u is locked as a whole at now. A lock ending
+// later than the longest one (SecondFactorMaxLock) after now was set
+// while central's clock read later than it does now (set years ahead,
+// then corrected): it is no lock, or the account would stay locked for as
+// long as the clock was off (its owner's codes, which cannot match a
+// clock that far off, lock it while it is).
 func Locked(u central.User, now time.Time) bool {
-	return u.SecondFactorBlocked || now.Before(u.LockedUntil)
+	return u.SecondFactorBlocked || now.Before(u.LockedUntil) && !lockedAhead(u, now)
+}
+
+// lockedAhead reports whether u's lock ends further after now than any
+// lock lasts: set by a clock since put back.
+func lockedAhead(u central.User, now time.Time) bool {
+	return u.LockedUntil.After(now.Add(SecondFactorMaxLock))
 }
 
 // FailSecondFactor counts a wrong second-factor code of u at now. It
@@ -60,7 +71,7 @@ func FailSecondFactor(u *central.User, now time.Time) (lock time.Duration, block
 			break
 		}
 	}
-	if until := now.UTC().Add(lock); until.After(u.LockedUntil) {
+	if until := now.UTC().Add(lock); until.After(u.LockedUntil) || lockedAhead(*u, now) {
 		u.LockedUntil = until
 	}
 	return lock, false
@@ -77,7 +88,9 @@ func SignedIn(u *central.User) { u.SecondFactorFailures = 0 }
 // time the owner signs in.
 func Fail(u *central.User, now time.Time) {
 	now = now.UTC()
-	if !now.Before(u.FailedSince.Add(AccountWindow)) {
+	// A window started after now was started by a clock since put back:
+	// it would count failures for as long as the clock was off.
+	if !now.Before(u.FailedSince.Add(AccountWindow)) || u.FailedSince.After(now) {
 		u.FailedLogins, u.FailedSince = 0, now
 	}
 	u.FailedLogins++

@@ -40,10 +40,18 @@ func NewSession(user string, now time.Time, pending bool) (token string, s centr
 }
 
 // Live reports whether s may still be used at now: before its absolute
-// end and not idle for IdleTimeout.
+// end and not idle for IdleTimeout. A session made more than
+// sessionClockSlack after now was made while central's clock read later
+// than it does now (put back since): its ends were reckoned by that
+// clock, and its idle time, negative, would not count until the clock
+// caught up, possibly years; it is not live.
 func Live(s central.ConsoleSession, now time.Time) bool {
-	return now.Before(s.ExpiresAt) && now.Sub(s.SeenAt) < IdleTimeout
+	return now.Before(s.ExpiresAt) && now.Sub(s.SeenAt) < IdleTimeout && !s.CreatedAt.After(now.Add(sessionClockSlack))
 }
+
+// sessionClockSlack is how far after central's clock a session may be
+// dated (the clocks of instances sharing the store differ by less).
+const sessionClockSlack = time.Minute
 
 func randomString() string { return randomBytes(32) }
 
