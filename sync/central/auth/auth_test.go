@@ -253,6 +253,10 @@ func TestEnrolCode(t *testing.T) {
 		{"empty", "", now, false},
 		{"another", "ABCD-EFGH-JKMN", now, false},
 		{"expired", code, now.Add(EnrolCodeTTL + time.Second), false},
+		{"made by an instance whose clock is 30s ahead", code, now.Add(-30 * time.Second), true},
+		// Made while the clock read five years later than after its
+		// correction: valid no longer than a code made now.
+		{"made with the clock five years ahead", code, now.Add(-5 * 365 * 24 * time.Hour), false},
 	} {
 		if got := CheckEnrolCode(u, tc.code, tc.at); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)

@@ -37,12 +37,16 @@ func SetEnrolCode(u *central.User, now time.Time) string {
 
 // CheckEnrolCode reports whether code is u's enrolment code and still
 // valid at now; an account without one needs none (accounts made before
-// enrolment codes existed). Dashes, spaces and case are ignored.
+// enrolment codes existed). Dashes, spaces and case are ignored. A code
+// expiring later than EnrolCodeTTL (and sessionClockSlack) after now was
+// made while central's clock read later than it does now (put back
+// since): it is not valid, or it would be for as long as the clock was
+// off, years; an administrator makes a new one.
 func CheckEnrolCode(u central.User, code string, now time.Time) bool {
 	if len(u.EnrolCodeHash) == 0 {
 		return true
 	}
-	if now.After(u.EnrolCodeExpires) {
+	if now.After(u.EnrolCodeExpires) || u.EnrolCodeExpires.After(now.Add(EnrolCodeTTL+sessionClockSlack)) {
 		return false
 	}
 	norm := strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(code))
