@@ -39,16 +39,17 @@ type RateLimits interface {
 // when key's budget is full again (zero for a key never spent). It returns
 // the new tat and whether a unit was spent, or how long until one is.
 //
-// A tat later than burst intervals after now cannot come from spends
-// judged by a clock that only moves on: it was pushed there while the
-// clock read later than it does now (put back by NTP, or set years ahead
-// and corrected). Taken as it is, it would refuse the key for as long as
-// the clock was off, an hour or years, however little the key spent. It
-// is taken as a budget with one unit left, so the spend that finds it is
-// taken and writes a tat by the clock as it reads now (a refused spend
-// writes nothing, and a budget taken as empty would stay so).
+// A tat later than burst intervals (and BudgetClockSlack) after now
+// cannot come from spends judged by a clock that only moves on: it was
+// pushed there while the clock read later than it does now (put back by
+// NTP, or set years ahead and corrected). Taken as it is, it would refuse
+// the key for as long as the clock was off, an hour or years, however
+// little the key spent. It is taken as a budget with one unit left, so the
+// spend that finds it is taken and writes a tat by the clock as it reads
+// now (a refused spend writes nothing, and a budget taken as empty would
+// stay so).
 func SpendGCRA(tat, now time.Time, interval time.Duration, burst int) (newTAT time.Time, ok bool, wait time.Duration) {
-	if last := now.Add(time.Duration(burst-1) * interval); tat.After(last.Add(interval)) {
+	if last := now.Add(time.Duration(burst-1) * interval); tat.After(last.Add(interval + BudgetClockSlack)) {
 		tat = last
 	}
 	next := laterOf(tat, now).Add(interval)
@@ -57,6 +58,13 @@ func SpendGCRA(tat, now time.Time, interval time.Duration, burst int) (newTAT ti
 	}
 	return next, true, 0
 }
+
+// BudgetClockSlack is how far past its spends' reach a budget's time may
+// be before SpendGCRA takes the clock as put back. It exceeds what the
+// clocks of instances sharing the store differ by: one a little behind
+// another would otherwise pull in each time it spends what the other
+// pushed on, and grant a partner at its limit a unit at every call.
+const BudgetClockSlack = time.Minute
 
 // WaitGCRA is how long from now until a budget whose tat is given has a
 // unit (SpendGCRA's wait, spending nothing).

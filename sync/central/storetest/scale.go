@@ -97,6 +97,18 @@ func testRateLimitsClockPutBack(t *testing.T, s central.Store) {
 			t.Errorf("a spend %v after the clock was put back %v = %v, %v; want ok", every, ahead, ok, err)
 		}
 	}
+	// An instance whose clock is 30s ahead spent the budget: one whose
+	// clock is right still refuses the key (instances' clocks differ a
+	// little; each pulling in what the other pushed on would grant a
+	// unit at every call).
+	for i := range burst {
+		if ok, _, err := s.SpendBudget(ctx, "partner:skew", at(t0.Add(30*time.Second)), every, burst); err != nil || !ok {
+			t.Fatalf("spend %d on the instance 30s ahead = %v, %v", i+1, ok, err)
+		}
+	}
+	if ok, wait, err := s.SpendBudget(ctx, "partner:skew", at(t0), every, burst); err != nil || ok || wait != every+30*time.Second {
+		t.Errorf("a spend on the instance 30s behind = %v, wait %v, %v; want refused, wait %v", ok, wait, err, every+30*time.Second)
+	}
 }
 
 // testRateLimitsConcurrent: spends of one key at once (instances sharing
