@@ -40,9 +40,18 @@ const budgetSweepEvery = 1024
 // a unit.
 const spendTries = 3
 
+// spendT is the row's tat in spendSQL's update, pulled in when the clock
+// was put back. It reads the row being updated, not a snapshot taken
+// before, so a spend that waited for another's commit judges that commit's
+// tat (a value from another CTE would be the snapshot's, and over-admit).
+const spendT = `(CASE WHEN (EXTRACT(EPOCH FROM r.tat) * 1000000000)::bigint > p.now + p.span + p.slack
+	THEN p.now + p.span - p.iv ELSE (EXTRACT(EPOCH FROM r.tat) * 1000000000)::bigint END)`
+
 // spendSQL is SpendGCRA in one statement, in nanoseconds since the Unix
-// epoch: $1 key, $2 now, $3 interval, $4 burst. next is the later of tat
-// and now plus the interval; the spend is taken when next - now is at
+// epoch: $1 key, $2 now, $3 interval, $4 burst, $5 central.BudgetClockSlack.
+// A tat beyond the spends' reach (the clock was put back) is pulled in as
+// SpendGCRA does (spendT); next is the later of that and now plus the
+// interval; the spend is taken when next - now is at
 // most burst intervals, and tat becomes next (to the microsecond below, as
 // pgx writes a time.Time). A key without a row has the epoch as its tat,
 // and its row is inserted when the spend is taken (one that a spend
@@ -53,12 +62,12 @@ const spendTries = 3
 // tries again).
 const spendSQL = `
 WITH p AS (
-	SELECT $2::bigint AS now, $3::bigint AS iv, $4::bigint * $3::bigint AS span
+	SELECT $2::bigint AS now, $3::bigint AS iv, $4::bigint * $3::bigint AS span, $5::bigint AS slack
 ), u AS (
 	UPDATE rate_limits r
-	SET tat = to_timestamp(0) + ((GREATEST((EXTRACT(EPOCH FROM r.tat) * 1000000000)::bigint, p.now) + p.iv) / 1000) * interval '1 microsecond'
+	SET tat = to_timestamp(0) + ((GREATEST(` + spendT + `, p.now) + p.iv) / 1000) * interval '1 microsecond'
 	FROM p
-	WHERE r.key = $1 AND GREATEST((EXTRACT(EPOCH FROM r.tat) * 1000000000)::bigint, p.now) + p.iv - p.now <= p.span
+	WHERE r.key = $1 AND GREATEST(` + spendT + `, p.now) + p.iv - p.now <= p.span
 	RETURNING true
 ), i AS (
 	INSERT INTO rate_limits (key, tat)
@@ -83,7 +92,7 @@ func (s *Store) SpendBudget(ctx context.Context, key string, now func() time.Tim
 	for range spendTries {
 		var taken bool
 		var tat *time.Time
-		err := s.pool.QueryRow(ctx, spendSQL, key, now().UnixNano(), int64(interval), int64(burst)).Scan(&taken, &tat)
+		err := s.pool.QueryRow(ctx, spendSQL, key, now().UnixNano(), int64(interval), int64(burst), int64(central.BudgetClockSlack)).Scan(&taken, &tat)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows): // no row, and the insert refused or beaten
 			tat = new(time.Unix(0, 0))

@@ -15,8 +15,9 @@ import (
 )
 
 // TestSpendSQLIsSpendGCRA: the statement's arithmetic is SpendGCRA's for
-// tats before, at and after now, nanosecond clocks and intervals, bursts
-// of 1 to 600, and a key never spent: the same taken or refused, the same
+// tats before, at and after now (and beyond the spends' reach, left by a
+// clock put back), nanosecond clocks and intervals, bursts of 1 to 600,
+// and a key never spent: the same taken or refused, the same
 // new tat (to the microsecond pgx writes), a refusal's exact wait, and a
 // refused spend writes no row version (xmin unchanged).
 func TestSpendSQLIsSpendGCRA(t *testing.T) {
@@ -37,6 +38,10 @@ func TestSpendSQLIsSpendGCRA(t *testing.T) {
 		{d(time.Second), time.Second, 2}, {d(time.Second + time.Microsecond), time.Second, 2},
 		{d(-time.Hour), time.Second, 1}, {d(29 * time.Second), 10 * time.Second, 3},
 		{d(20*time.Second + 1), 10 * time.Second, 3}, {d(20 * time.Second), 10 * time.Second, 3},
+		// Tats a clock put back left beyond the spends' reach (central.BudgetClockSlack past it is pulled in).
+		{d(30*time.Second + central.BudgetClockSlack), 10 * time.Second, 3},
+		{d(30*time.Second + central.BudgetClockSlack + time.Microsecond), 10 * time.Second, 3},
+		{d(time.Hour), time.Second, 5}, {d(5 * 365 * 24 * time.Hour), time.Minute, 1},
 	}
 	for range 300 {
 		iv := time.Duration(1 + rng.Int64N(int64(time.Minute)))
@@ -57,7 +62,7 @@ func TestSpendSQLIsSpendGCRA(t *testing.T) {
 		wantTAT, wantOK, wantWait := central.SpendGCRA(tat, now, c.interval, c.burst)
 		var taken bool
 		var refusedAt *time.Time
-		err := s.pool.QueryRow(ctx, spendSQL, key, now.UnixNano(), int64(c.interval), int64(c.burst)).Scan(&taken, &refusedAt)
+		err := s.pool.QueryRow(ctx, spendSQL, key, now.UnixNano(), int64(c.interval), int64(c.burst), int64(central.BudgetClockSlack)).Scan(&taken, &refusedAt)
 		if c.tat == nil && !wantOK && errors.Is(err, pgx.ErrNoRows) {
 			err, refusedAt = nil, &tat // no row, none inserted
 		}
