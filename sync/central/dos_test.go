@@ -405,3 +405,66 @@ func TestFailureBudgetCoversIPv6Prefix(t *testing.T) {
 		t.Errorf("the right token from another /64: %d, want 200", status)
 	}
 }
+
+// TestForwardedForBudgets: behind a trusted proxy (here the test client on
+// 127.0.0.1, declared one) each client X-Forwarded-For names spends its
+// own failure budget, so one guessing the admin token locks out itself,
+// not everyone behind the balancer, and cannot escape its lock by
+// prepending other addresses; with no trusted proxy the header is
+// ignored, so a fresh forged address for every guess gains nothing.
+func TestForwardedForBudgets(t *testing.T) {
+	guessUntilLimited := func(t *testing.T, c *tc, xff func(i int) string) {
+		t.Helper()
+		for i := range 30 {
+			status := forwardedAdminGet(t, c, xff(i), "guess-"+strconv.Itoa(i))
+			if status == http.StatusTooManyRequests {
+				return
+			}
+			if status != http.StatusUnauthorized {
+				t.Fatalf("guess %d: %d", i, status)
+			}
+		}
+		t.Fatal("30 wrong tokens were never rate-limited")
+	}
+	t.Run("trusted proxy", func(t *testing.T) {
+		c := start(t, central.Config{Store: openBolt(t), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+		guessUntilLimited(t, c, func(int) string { return "203.0.113.5" })
+		if status := forwardedAdminGet(t, c, "203.0.113.5", c.Cfg.AdminToken); status != http.StatusTooManyRequests {
+			t.Errorf("the right token from the locked-out client: %d, want 429", status)
+		}
+		if status := forwardedAdminGet(t, c, "198.51.100.9, 203.0.113.5", c.Cfg.AdminToken); status != http.StatusTooManyRequests {
+			t.Errorf("the locked-out client prepending another address: %d, want 429", status)
+		}
+		if status := forwardedAdminGet(t, c, "198.51.100.9", c.Cfg.AdminToken); status != http.StatusOK {
+			t.Errorf("another client behind the same proxy: %d, want 200", status)
+		}
+		if status := forwardedAdminGet(t, c, "", c.Cfg.AdminToken); status != http.StatusOK {
+			t.Errorf("the proxy itself (no header): %d, want 200", status)
+		}
+	})
+	t.Run("no trusted proxy", func(t *testing.T) {
+		c := start(t, central.Config{Store: openBolt(t)})
+		guessUntilLimited(t, c, func(i int) string { return fmt.Sprintf("198.51.100.%d", i+1) })
+		if status := forwardedAdminGet(t, c, "192.0.2.77", c.Cfg.AdminToken); status != http.StatusTooManyRequests {
+			t.Errorf("the right token under a fresh forged X-Forwarded-For: %d, want 429", status)
+		}
+	})
+}
+
+// forwardedAdminGet lists devices with tok, saying X-Forwarded-For: xff
+// unless it is empty, and returns the status.
+func forwardedAdminGet(t *testing.T, c *tc, xff, tok string) int {
+	t.Helper()
+	req := mustRequest(t, http.MethodGet, c.URL+"/admin/v1/devices")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	resp, err := c.Admins.Do(apitest.Invalid(req)) // mostly a wrong token
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
