@@ -35,6 +35,10 @@
 // a loopback address. The admin bearer token (bootstrap only; 32 random
 // bytes at least) comes from $KYC_CENTRAL_ADMIN_TOKEN or the file named by
 // --admin-token-file; the PostgreSQL DSN from --dsn or $KYC_CENTRAL_DSN.
+// Behind a load balancer, --trusted-proxies (or
+// $KYC_CENTRAL_TRUSTED_PROXIES) names it, so that failure budgets, audit
+// events and logs count the client its X-Forwarded-For names, not the
+// balancer.
 // Several instances can share one PostgreSQL database and must then share
 // the box and sign key files (--box-key, --sign-key). Prometheus metrics
 // are served only with --metrics-addr, on that listener of their own
@@ -82,6 +86,8 @@ var version = "dev"
 const (
 	envAdminToken = "KYC_CENTRAL_ADMIN_TOKEN"
 	envDSN        = "KYC_CENTRAL_DSN"
+	// envTrustedProxies is --trusted-proxies when no such flag is given.
+	envTrustedProxies = "KYC_CENTRAL_TRUSTED_PROXIES"
 )
 
 const usage = `usage:
@@ -89,6 +95,7 @@ const usage = `usage:
                     [--admin-token-file file] [--console-key file] [--console-addr host:port] [--metrics-addr host:port]
                     [--partner-key file] [--public-url https://host] [--face-match-turns n] [--face-match-share n]
                     [--face-match-wait 30s] [--face-match-body-time 30s] [--recheck-approvals]
+                    [--trusted-proxies ip-or-cidr,...]
                     (--tls-cert file --tls-key file | --insecure-http)
   kyc-central tls init --dir dir --host name-or-ip [--host ...]
   kyc-central token create [--central https://host:port] [--ca file] [--ttl 24h] [--admin-token-file file]
@@ -170,7 +177,8 @@ type hosts []string
 func (h *hosts) String() string     { return strings.Join(*h, ",") }
 func (h *hosts) Set(v string) error { *h = append(*h, v); return nil }
 
-// prefixes is a repeatable flag of addresses or CIDR prefixes.
+// prefixes is a repeatable flag of comma-separated addresses or CIDR
+// prefixes.
 type prefixes []netip.Prefix
 
 func (p *prefixes) String() string {
@@ -181,16 +189,40 @@ func (p *prefixes) String() string {
 	return strings.Join(s, ",")
 }
 
-func (p *prefixes) Set(v string) error {
-	pf, err := netip.ParsePrefix(v)
-	if err != nil {
-		a, aerr := netip.ParseAddr(v)
-		if aerr != nil {
-			return fmt.Errorf("%q is neither an address nor a CIDR prefix", v)
+func (p *prefixes) Set(list string) error {
+	for _, v := range strings.Split(list, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
 		}
-		pf = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		pf, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return fmt.Errorf("%q is neither an address nor a CIDR prefix", v)
+			}
+			pf = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		} else if pf.Addr().Is4In6() {
+			// ::ffff:10.0.0.0/104 is 10.0.0.0/8, as peers are compared unmapped.
+			if pf.Bits() < 96 {
+				return fmt.Errorf("%q mixes IPv4-mapped and other IPv6 addresses: name the IPv4 prefix", v)
+			}
+			pf = netip.PrefixFrom(pf.Addr().Unmap(), pf.Bits()-96)
+		}
+		*p = append(*p, pf.Masked())
 	}
-	*p = append(*p, pf.Masked())
+	return nil
+}
+
+// proxiesFromEnv reads $KYC_CENTRAL_TRUSTED_PROXIES into p unless a
+// --trusted-proxies or --trusted-proxy flag was given, which wins.
+func proxiesFromEnv(fs *flag.FlagSet, p *prefixes) error {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "trusted-proxies" || f.Name == "trusted-proxy" })
+	if env := os.Getenv(envTrustedProxies); env != "" && !given {
+		if err := p.Set(env); err != nil {
+			return fmt.Errorf("reading $%s: %w", envTrustedProxies, err)
+		}
+	}
 	return nil
 }
 
@@ -218,7 +250,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	whTimeout := fs.Duration("webhook-timeout", webhook.DefaultTimeout, "bound of a webhook or push request's connection and answer, to which its body adds its size at --webhook-min-rate (at most 15 min); on PostgreSQL it also scales the job queue's timings (a session's lease 2x, a job's run 6x, the rescue of a dead instance's jobs 12x)")
 	whMinRate := fs.Int64("webhook-min-rate", webhook.DefaultMinRate, "slowest body transfer a webhook or push request is allowed, in bytes a second (at least 1024): its body adds its size at this rate to --webhook-timeout (at most 15 min)")
 	var proxies prefixes
-	fs.Var(&proxies, "trusted-proxy", "a load balancer's address or CIDR whose X-Forwarded-For names the client (repeat for more; default none: forwarding headers ignored)")
+	fs.Var(&proxies, "trusted-proxies", "the load balancers in front of central, comma-separated addresses or CIDRs you control: from them, the client is the rightmost X-Forwarded-For entry that is not one of them (default $"+envTrustedProxies+", else none: forwarding headers ignored, every client is its TCP peer)")
+	fs.Var(&proxies, "trusted-proxy", "one more of --trusted-proxies (repeatable)")
 	fmTurns := fs.Int("face-match-turns", 0, "Face Match requests this instance runs at once; the others wait for a turn, their bodies unread (0: one per core)")
 	fmShare := fs.Int("face-match-share", 0, "Face Match turns one partner may hold at once, so that another always finds one (0: half of --face-match-turns, at least one)")
 	fmWait := fs.Duration("face-match-wait", 0, "how long a Face Match request waits for a turn before 503 face_match_busy (0: "+partnerapi.DefaultFaceMatchWait.String()+")")
@@ -232,6 +265,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	backupKeep := fs.Int("backup-keep", backup.DefaultKeep, "how many scheduled copies of the store to keep (--backup-dir), the newest")
 	modelsDir := fs.String("models", "", "model directory of the Face Match API (default $KYC_MODELS_DIR, else $KYC_HOME/models; kyc models install fills it); without the models the API answers 503")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := proxiesFromEnv(fs, &proxies); err != nil {
 		return err
 	}
 	if *promptTime < 0 || *challengeTime < 0 {

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -200,6 +201,7 @@ func TestServeRefusals(t *testing.T) {
 		{"no backup kept", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--backup-dir", dir, "--backup-keep", "0"}, "--backup-keep at least 1"},
 		{"admin token owner without a token", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--admin-token-owner", "ayu"}, "--admin-token-owner names the holder of the admin token, but there is none"},
 		{"risk proposal ttl not positive", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--risk-proposal-ttl", "0s"}, "--risk-proposal-ttl must be positive"},
+		{"trusted proxy not an address", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--trusted-proxies", "10.0.0.0/8,haproxy"}, `"haproxy" is neither an address nor a CIDR prefix`},
 		{"face match wait not a duration", []string{"--addr", "127.0.0.1:0", "--insecure-http", "--face-match-wait", "30"}, `invalid value "30" for flag -face-match-wait`},
 		// An empty model folder: central's second opinion asked for and
 		// no engine to give it.
@@ -316,5 +318,51 @@ func TestServeMetricsAddr(t *testing.T) {
 func TestBackupsRefusedOnPostgres(t *testing.T) {
 	if _, err := startBackups(context.Background(), &backup.Schedule{Dir: t.TempDir()}); !errors.Is(err, errBackupsPostgres) {
 		t.Fatalf("startBackups without a file store: %v, want errBackupsPostgres", err)
+	}
+}
+
+// TestTrustedProxiesSetting: --trusted-proxies takes a comma-separated
+// list, --trusted-proxy adds one, and $KYC_CENTRAL_TRUSTED_PROXIES counts
+// only when neither flag is given (a bad one refuses to start).
+func TestTrustedProxiesSetting(t *testing.T) {
+	parse := func(t *testing.T, env string, args ...string) ([]string, error) {
+		t.Helper()
+		t.Setenv(envTrustedProxies, env)
+		var p prefixes
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.Var(&p, "trusted-proxies", "")
+		fs.Var(&p, "trusted-proxy", "")
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		err := proxiesFromEnv(fs, &p)
+		return strings.Split(p.String(), ","), err
+	}
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		want      string
+	}{
+		{"none", "", nil, ""},
+		{"a list", "", []string{"--trusted-proxies", "10.0.0.7, 10.1.0.0/16,2001:db8::/48"}, "10.0.0.7/32,10.1.0.0/16,2001:db8::/48"},
+		{"repeated", "", []string{"--trusted-proxy", "10.0.0.7", "--trusted-proxy", "10.0.0.8"}, "10.0.0.7/32,10.0.0.8/32"},
+		{"IPv4-mapped read as IPv4", "", []string{"--trusted-proxies", "::ffff:10.0.0.7,::ffff:10.0.0.0/104"}, "10.0.0.7/32,10.0.0.0/8"},
+		{"host bits masked", "", []string{"--trusted-proxies", "10.1.2.3/16"}, "10.1.0.0/16"},
+		{"from the environment", "127.0.0.1,10.0.0.0/8", nil, "127.0.0.1/32,10.0.0.0/8"},
+		{"a flag wins over the environment", "10.0.0.0/8", []string{"--trusted-proxies", "127.0.0.1"}, "127.0.0.1/32"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parse(t, tc.env, tc.args...)
+			if err != nil || strings.Join(got, ",") != tc.want {
+				t.Errorf("%v %v, want %s", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := parse(t, "10.0.0.0/8,balancer"); err == nil || !strings.Contains(err.Error(), "$"+envTrustedProxies) {
+		t.Errorf("a bad $%s: %v, want an error naming it", envTrustedProxies, err)
+	}
+	if _, err := parse(t, "", "--trusted-proxies", "::ffff:0:0/80"); err == nil {
+		t.Error("a prefix mixing IPv4-mapped and other IPv6 addresses was taken")
 	}
 }
