@@ -39,7 +39,7 @@
 // authentications are budgeted per address (for IPv6, per /64) in the
 // store, so instances share the budget (429 with Retry-After; for the
 // admin token before any comparison). Behind a load balancer the address
-// is the client's only if the balancer is named with --trusted-proxy (then
+// is the client's only if the balancer is named with --trusted-proxies (then
 // the rightmost X-Forwarded-For entry it appended; what a client writes
 // left of it is never believed); otherwise forwarding headers are ignored.
 //

@@ -67,6 +67,10 @@ type Options struct {
 	Serve []string
 }
 
+// ProxySource is the loopback address HAProxy connects to the instances
+// from, the only one they trust to say whom a request is for.
+const ProxySource = "127.0.0.2"
+
 // NoModels as Options.Models starts the instances without models.
 const NoModels = "none"
 
@@ -285,9 +289,12 @@ func (c *Cluster) startInstance(ctx context.Context, in *Instance) error {
 func (c *Cluster) ServeArgs(addr, dsn string) []string {
 	args := []string{"serve", "--addr", addr, "--data", c.DataDir, "--store", "postgres", "--dsn", dsn,
 		"--tls-cert", c.tlsCert, "--tls-key", c.tlsKey, "--admin-token-file", c.AdminFile, "--public-url", c.URL,
-		// HAProxy connects from loopback and says whom for: failure budgets
-		// count each device and browser, not the balancer.
-		"--trusted-proxy", "127.0.0.1"}
+		// HAProxy connects from an address of its own (source in
+		// haproxyConfig) and says whom for: failure budgets count each
+		// device and browser, not the balancer. Not 127.0.0.1, where the
+		// clients are: a trusted hop is walked past, so a client there
+		// could name any address.
+		"--trusted-proxies", ProxySource}
 	if c.models != "" {
 		args = append(args, "--models", c.models)
 	}
@@ -337,7 +344,10 @@ func (c *Cluster) healthy(ctx context.Context, base string) bool {
 // are cut: the device retries them elsewhere); a connection an instance refused is retried on
 // another. Nothing an instance may have seen is retried by HAProxy: the
 // device signs each request with a nonce, so the device's agent retries
-// with a new one.
+// with a new one. option forwardfor appends each client to
+// X-Forwarded-For, which the instances, started with --trusted-proxies
+// naming HAProxy's address (ProxySource), count failure budgets by; a real
+// site names its balancers' addresses instead and drops the source line.
 const haproxyConfig = `global
     maxconn 4096
     stats socket {{SOCK}} mode 600 level admin
@@ -362,6 +372,7 @@ frontend central
 
 backend centrals
     balance leastconn
+    source {{SOURCE}}
     option httpchk GET /healthz
     http-check expect status 200
     default-server check inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions ssl verify required ca-file {{CA}} alpn http/1.1
@@ -388,7 +399,7 @@ func (c *Cluster) startHAProxy() error {
 	}
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(c.URL, "https://"))
 	c.sock = filepath.Join(c.opts.Dir, "haproxy.sock")
-	cfg := strings.NewReplacer("{{SOCK}}", c.sock, "{{PORT}}", port, "{{PEM}}", pem, "{{CA}}", c.CAFile,
+	cfg := strings.NewReplacer("{{SOCK}}", c.sock, "{{PORT}}", port, "{{PEM}}", pem, "{{CA}}", c.CAFile, "{{SOURCE}}", ProxySource,
 		"{{SERVERS}}", servers.String()).Replace(haproxyConfig)
 	cfgFile := filepath.Join(c.opts.Dir, "haproxy.cfg")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
