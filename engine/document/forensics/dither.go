@@ -69,3 +69,85 @@ func fineNoise(img gocv.Mat) (luma, chroma float64, ok bool) {
 	}
 	return med(hl[:]), med(hc[:]), true
 }
+
+// midtone is midtoneNoise's result: the median fine noise of the flat
+// mid-tone areas and of the flat paper (light) areas, and how many sampled
+// pixels each rests on.
+type midtone struct {
+	noise, paper float64
+	n, paperN    int
+	ok           bool
+}
+
+// excess is how far the mid-tones' noise exceeds the paper's.
+func (m midtone) excess() float64 { return m.noise - m.paper }
+
+// Mid-tone dither: the grey levels whose flat areas midtoneNoise reads as
+// tints (paper from paperLo up), and the least number of sampled pixels of
+// each for its median to describe the page rather than a patch of it.
+const (
+	midtoneLo, midtoneHi = 64, 192
+	paperLo              = 192
+	midtoneMinPixels     = 1000
+)
+
+// midtoneNoise is fineNoise's luminance residual (9 times the pixel less
+// its 3x3 neighbourhood, in ninths of a grey level) read over the whole
+// image, every other pixel of every other row, on the flat neighbourhoods
+// (no edge within 3x3), its median taken separately over the mid-tones
+// (mean grey 64 to 191) and over the paper (192 and up). An error-diffused
+// print scatters droplets where the paper is partly inked and leaves bare
+// paper bare: its tints are far noisier than its paper, and a page of
+// mostly white paper keeps fineNoise's median near zero. A camera's own
+// noise, however strong, is on the paper as much as on the tints, and a
+// genuine card's tints are smooth offset or fine lines that the flatness
+// test leaves out. ok is false when either has under midtoneMinPixels.
+func midtoneNoise(img gocv.Mat) midtone {
+	grey := gocv.NewMat()
+	defer grey.Close()
+	gocv.CvtColor(img, &grey, gocv.ColorBGRToGray)
+	w, h := grey.Cols(), grey.Rows()
+	px := pixels(grey)
+	var mid, paper [9 * 256]int
+	var m midtone
+	for y := 1; y < h-1; y += 2 {
+		up, row, down := px[(y-1)*w:y*w], px[y*w:(y+1)*w], px[(y+1)*w:(y+2)*w]
+		for x := 1; x < w-1; x += 2 {
+			a, b, c := int(up[x-1]), int(up[x]), int(up[x+1])
+			d, e, f := int(row[x-1]), int(row[x]), int(row[x+1])
+			g, hh, i := int(down[x-1]), int(down[x]), int(down[x+1])
+			lo := min(a, b, c, d, e, f, g, hh, i)
+			hi := max(a, b, c, d, e, f, g, hh, i)
+			if hi-lo > 40 {
+				continue // an edge of the content
+			}
+			sum := a + b + c + d + e + f + g + hh + i
+			r := min(absInt(9*e-sum), len(mid)-1)
+			switch {
+			case sum >= 9*paperLo:
+				paper[r]++
+				m.paperN++
+			case sum >= 9*midtoneLo && sum < 9*midtoneHi:
+				mid[r]++
+				m.n++
+			}
+		}
+	}
+	if m.n < midtoneMinPixels || m.paperN < midtoneMinPixels {
+		return m
+	}
+	m.noise, m.paper, m.ok = histMedian(mid[:], m.n), histMedian(paper[:], m.paperN), true
+	return m
+}
+
+// histMedian is the median of n values counted in h (value v at h[v]), in
+// ninths.
+func histMedian(h []int, n int) float64 {
+	c := 0
+	for v, k := range h {
+		if c += k; 2*c > n {
+			return float64(v) / 9
+		}
+	}
+	return float64(len(h)) / 9
+}

@@ -57,7 +57,8 @@ func livenessChecks(ctx context.Context, img gocv.Mat, opts Options) []Check {
 	peaks, n := spectralPeaks(ctx, img, opts.PeakProminence, specAxisBand)
 	cs := documentPeriodicChecks(peaks, n, opts)
 	luma, chroma, ok := fineNoise(img)
-	cs = append(cs, colourCheck(img, opts), ditherCheck(luma, chroma, ok, opts))
+	mid := midtoneNoise(img)
+	cs = append(cs, colourCheck(img, opts), ditherCheck(luma, chroma, ok, mid, opts))
 	return cs
 }
 
@@ -97,14 +98,27 @@ func documentPeriodicChecks(peaks []peak, n int, opts Options) []Check {
 // ditherCheck looks for an inkjet's error-diffused droplets: a print with
 // no dot screen, so no periodic peak, but a scatter of droplets the camera
 // sees as fine luminance noise in the page's flat areas (fineNoise), far
-// above a camera's own at a document's distance (DitherThreshold).
-func ditherCheck(luma, chroma float64, ok bool, opts Options) Check {
-	if !ok {
+// above a camera's own at a document's distance (DitherThreshold). The
+// droplets are only where there is ink, so a page of mostly white paper
+// keeps that median low: the noise of the whole image's flat tints in
+// excess of its flat paper's is read too (midtoneNoise,
+// DitherMidtoneThreshold), and the check scores the stronger sign.
+func ditherCheck(luma, chroma float64, ok bool, mid midtone, opts Options) Check {
+	if !ok && !mid.ok {
 		return notApplicable(CheckPrintDither, "too few flat pixels")
 	}
-	return Check{Name: CheckPrintDither, Score: ramp(luma, opts.DitherThreshold), Applicable: true, Evidence: map[string]any{
-		"luma_noise": round3(luma), "chroma_noise": round3(chroma), "threshold": opts.DitherThreshold,
-	}}
+	score := 1.0
+	ev := map[string]any{"threshold": opts.DitherThreshold, "midtone_threshold": opts.DitherMidtoneThreshold,
+		"midtone_pixels": mid.n, "paper_pixels": mid.paperN}
+	if ok {
+		score = ramp(luma, opts.DitherThreshold)
+		ev["luma_noise"], ev["chroma_noise"] = round3(luma), round3(chroma)
+	}
+	if mid.ok {
+		score = min(score, ramp(mid.excess(), opts.DitherMidtoneThreshold))
+		ev["midtone_noise"], ev["paper_noise"] = round3(mid.noise), round3(mid.paper)
+	}
+	return Check{Name: CheckPrintDither, Score: score, Applicable: true, Evidence: ev}
 }
 
 // spectralPeaks averages the power spectra of tiles of the luminance and

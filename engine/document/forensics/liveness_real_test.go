@@ -220,3 +220,49 @@ func TestScreenNeedsTheWholePage(t *testing.T) {
 		}
 	}
 }
+
+// TestDitherMidtones: an inkjet print of a page of mostly bare paper (a
+// digitally drawn passport page, a page scanned on white) has its droplets
+// only in the tints and the picture, so the median fine noise of the
+// page's centre stays near zero; the mid-tone reading catches it. The
+// same pages re-saved, or converted to grey as a scan would be, are not
+// prints. Specimens of the calibration half.
+func TestDitherMidtones(t *testing.T) {
+	for i, name := range []string{"passport-td3.png", "100_pass2-uto.jpg"} {
+		page := readSpecimen(t, name)
+		grey := gocv.NewMat()
+		gocv.CvtColor(page, &grey, gocv.ColorBGRToGray)
+		gocv.CvtColor(grey, &grey, gocv.ColorGrayToBGR)
+		for _, c := range []struct {
+			name    string
+			img     gocv.Mat
+			printed bool
+		}{
+			{"inkjet print", inkjetPhoto(t, page, uint64(i+1)), true},
+			{"re-saved q90", decode(t, jpeg(t, page, 90)), false},
+			{"greyscale scan q90", decode(t, jpeg(t, grey, 90)), false},
+		} {
+			raw := jpeg(t, c.img, 95)
+			rep, err := forensics.Analyze(context.Background(), raw, c.img, forensics.Options{})
+			c.img.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d forensics.Check
+			for _, ch := range rep.Liveness.Checks {
+				if ch.Name == forensics.CheckPrintDither {
+					d = ch
+				}
+			}
+			t.Logf("%s %s: dither score %.2f, evidence %v, attack %q", name, c.name, d.Score, d.Evidence, rep.Liveness.Attack)
+			if fired := d.Applicable && d.Score < 0.5; fired != c.printed {
+				t.Errorf("%s %s: printed_dither score %.2f (applicable %v), want fired %v", name, c.name, d.Score, d.Applicable, c.printed)
+			}
+			if c.printed && rep.Liveness.Attack != forensics.AttackPrint {
+				t.Errorf("%s %s: attack %q, want %q", name, c.name, rep.Liveness.Attack, forensics.AttackPrint)
+			}
+		}
+		grey.Close()
+		page.Close()
+	}
+}

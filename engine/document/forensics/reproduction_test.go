@@ -50,3 +50,20 @@ func TestReproduction(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// TestMidtoneNoiseGuilloche: a card's guilloche (fine lines over a tinted
+// ground) photographed and saved is no inkjet's scatter.
+func TestMidtoneNoiseGuilloche(t *testing.T) {
+	card := renderCard(t, 3, 1600, 1000)
+	defer card.Close()
+	m := decodeBGR(t, encodeJPEG(t, card, 90))
+	defer m.Close()
+	mt := midtoneNoise(m)
+	t.Logf("guilloche card: %+v", mt)
+	if !mt.ok {
+		t.Fatalf("guilloche card: too few flat pixels (%+v)", mt)
+	}
+	if mt.excess() >= DefaultOptions().DitherMidtoneThreshold/2 {
+		t.Errorf("guilloche card: mid-tone noise %.2f over the paper's %.2f, threshold %.2f", mt.noise, mt.paper, DefaultOptions().DitherMidtoneThreshold)
+	}
+}
