@@ -35,6 +35,7 @@ func BenchmarkStages(b *testing.B) {
 		{"copy_move", func() { copyMoveCheck(ctx, img, opts) }},
 		{"spectral_peaks", func() { spectralPeaks(ctx, img, opts.PeakProminence, specAxisBand) }},
 		{"liveness", func() { livenessChecks(ctx, img, opts) }},
+		{"midtone_noise", func() { midtoneNoise(img) }},
 	} {
 		b.Run(s.name, func(b *testing.B) {
 			testenv.ReportCPU(b)
