@@ -633,17 +633,26 @@ func Analyze(ctx context.Context, raw []byte, img gocv.Mat, opts Options) (Repor
 // attackOf names the attack of the failing liveness check with the lowest
 // score; on a tie, in order of specificity: halftone dots (print) also
 // make periodic peaks, so print comes before screen, and the photocopy
-// (colour alone) last.
+// (colour alone) last. The dither check is read only when none of those
+// fails: it finds a print's scattered ink, which a photocopier's toner
+// also leaves, so alone it says print, but beside a photocopy's colour
+// evidence it would misname the photocopy.
 func attackOf(cs []Check, thr float64) string {
-	best, bestScore := attackNone, thr
-	for _, want := range [...][2]string{{CheckPrint, AttackPrint}, {CheckScreen, AttackScreen}, {CheckPrintDither, AttackPrint}, {CheckPhotocopy, AttackPhotocopy}} {
-		for _, c := range cs {
-			if c.Name == want[0] && c.Applicable && c.Score < bestScore {
-				best, bestScore = want[1], c.Score
+	lowest := func(wants ...[2]string) string {
+		best, bestScore := attackNone, thr
+		for _, want := range wants {
+			for _, c := range cs {
+				if c.Name == want[0] && c.Applicable && c.Score < bestScore {
+					best, bestScore = want[1], c.Score
+				}
 			}
 		}
+		return best
 	}
-	return best
+	if a := lowest([2]string{CheckPrint, AttackPrint}, [2]string{CheckScreen, AttackScreen}, [2]string{CheckPhotocopy, AttackPhotocopy}); a != attackNone {
+		return a
+	}
+	return lowest([2]string{CheckPrintDither, AttackPrint})
 }
 
 func minScore(cs []Check) float64 {

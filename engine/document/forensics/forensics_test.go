@@ -429,3 +429,28 @@ func TestAnalyzeRefusesOtherDepths(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackOf: the lowest failing score names the attack, ties in order
+// of specificity, and the dither check names a print only when no other
+// liveness check fails (a photocopy's toner is dithered too).
+func TestAttackOf(t *testing.T) {
+	chk := func(name string, score float64) Check { return Check{Name: name, Applicable: true, Score: score} }
+	tests := []struct {
+		name string
+		cs   []Check
+		want string
+	}{
+		{"nothing fails", []Check{chk(CheckPrint, 0.9), chk(CheckPrintDither, 0.6)}, attackNone},
+		{"dither alone", []Check{chk(CheckPrint, 0.9), chk(CheckPrintDither, 0.2)}, AttackPrint},
+		{"photocopy beside a lower dither", []Check{chk(CheckPrintDither, 0), chk(CheckPhotocopy, 0.44)}, AttackPhotocopy},
+		{"screen below print", []Check{chk(CheckPrint, 0.3), chk(CheckScreen, 0.1)}, AttackScreen},
+		{"print and screen tied", []Check{chk(CheckScreen, 0.2), chk(CheckPrint, 0.2)}, AttackPrint},
+		{"photocopy tied with print", []Check{chk(CheckPhotocopy, 0.2), chk(CheckPrint, 0.2)}, AttackPrint},
+		{"not applicable", []Check{{Name: CheckPhotocopy, Score: 0}, chk(CheckPrintDither, 0.3)}, AttackPrint},
+	}
+	for _, tt := range tests {
+		if got := attackOf(tt.cs, 0.5); got != tt.want {
+			t.Errorf("%s: attackOf = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
