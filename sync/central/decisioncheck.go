@@ -91,6 +91,12 @@ type decisionDoubt struct {
 	Screening *screeningDoubt `json:"screening,omitempty"`
 	// Rollback is what central compared for ReasonConfigRolledBack.
 	Rollback *rollbackDoubt `json:"rollback,omitempty"`
+	// Clock is what central compared for ReasonClockDocExpired and
+	// ReasonClockHolderUnderage.
+	Clock *clockDoubt `json:"clock,omitempty"`
+	// minAge is the min_age of the risk configuration the approval was
+	// judged by, for doubtClock.
+	minAge int
 }
 
 // rollbackDoubt is what central compared when it doubted an approval made
@@ -201,7 +207,7 @@ func (s *Server) doubtDecision(ctx context.Context, d Device, sum Summary, paylo
 		dd.DeviceVersion, dd.VersionFrom = &d.Status.ConfigVersion, versionFromStatus
 		known = d.Status.ConfigVersion == current
 	}
-	dd.ApproveMin = cfg.Bands.ApproveMin
+	dd.ApproveMin, dd.minAge = cfg.Bands.ApproveMin, cfg.MinAge
 	if sum.Score >= dd.ApproveMin && sum.Score <= 100 {
 		return nil, dd, nil
 	}

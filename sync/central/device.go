@@ -441,6 +441,9 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, d Device, b
 	if doubt == nil {
 		doubt = doubtRollback(d, att, judged)
 	}
+	if doubt == nil {
+		doubt = doubtClock(att, now, summary, m.Payload, judged)
+	}
 	if doubt != nil {
 		doubt.distrust(&summary)
 	}

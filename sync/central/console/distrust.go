@@ -16,7 +16,8 @@ import (
 // not trust (sync/central/decisioncheck.go): first in Summary.Reasons of
 // a case it routed to review.
 var distrustCodes = []string{central.ReasonDecisionContradictsBands, central.ReasonRiskVersionUnknown, central.ReasonDecisionUnknown,
-	central.ReasonCentralRecheckContradicts, central.ReasonScreeningUnconfirmed, central.ReasonConfigRolledBack}
+	central.ReasonCentralRecheckContradicts, central.ReasonScreeningUnconfirmed, central.ReasonConfigRolledBack,
+	central.ReasonClockDocExpired, central.ReasonClockHolderUnderage}
 
 // doubt is the After of a device_decision_distrusted audit event
 // (central's decisionDoubt).
@@ -50,6 +51,17 @@ type doubt struct {
 		} `json:"reported"`
 		DecidedAfter time.Time `json:"decided_after"`
 	} `json:"rollback"`
+	// Clock is what central compared for ReasonClockDocExpired (the
+	// document's expiry date and when the capture is known to be made
+	// after) and ReasonClockHolderUnderage (the minimum age and the
+	// holder's age when central received the submission).
+	Clock struct {
+		ExpiryDate   string    `json:"expiry_date"`
+		MadeAfter    time.Time `json:"made_after"`
+		MinAge       int       `json:"min_age"`
+		AgeAtReceipt *int      `json:"age_at_receipt"`
+		ReceivedAt   time.Time `json:"received_at"`
+	} `json:"clock"`
 	recheck
 }
 
@@ -101,6 +113,16 @@ func (c *Console) distrustLine(ctx context.Context, v *Viewer, cs central.Case) 
 			const at = "2006-01-02 15:04 UTC"
 			return T("case.distrust.rollback", decision(d.Decision), num(d.Score), *d.DeviceVersion, d.Rollback.DecidedAfter.UTC().Format(at),
 				d.Rollback.Reported.Version, d.Rollback.Reported.Since.UTC().Format(at)), code, nil
+		}
+	case central.ReasonClockDocExpired:
+		if d.Clock.ExpiryDate != "" && !d.Clock.MadeAfter.IsZero() {
+			return T("case.distrust.clock_expired", decision(d.Decision), num(d.Score), d.Clock.ExpiryDate,
+				d.Clock.MadeAfter.UTC().Format("2006-01-02 15:04 UTC")), code, nil
+		}
+	case central.ReasonClockHolderUnderage:
+		if d.Clock.AgeAtReceipt != nil && d.Clock.MinAge > 0 {
+			return T("case.distrust.clock_underage", decision(d.Decision), num(d.Score), *d.Clock.AgeAtReceipt,
+				d.Clock.ReceivedAt.UTC().Format("2006-01-02 15:04 UTC"), d.Clock.MinAge), code, nil
 		}
 	case central.ReasonRiskVersionUnknown:
 		if d.From == "decision" && d.DeviceVersion != nil {
