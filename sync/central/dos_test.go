@@ -372,18 +372,7 @@ func TestAdminTokenFailuresRateLimited(t *testing.T) {
 // X-Forwarded-For.
 func TestFailureBudgetCoversIPv6Prefix(t *testing.T) {
 	c := start(t, central.Config{Store: openBolt(t), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	get := func(client, tok string) int {
-		req := mustRequest(t, http.MethodGet, c.URL+"/admin/v1/devices")
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("X-Forwarded-For", client)
-		resp, err := c.Admins.Do(apitest.Invalid(req)) // mostly a wrong token
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	get := func(client, tok string) int { return forwardedAdminGet(t, c, client, tok) }
 	limited := false
 	for i := range 30 {
 		status := get(fmt.Sprintf("2001:db8:1:2::%x", i+1), "guess-"+strconv.Itoa(i))
