@@ -1,7 +1,9 @@
 package central_test
 
 import (
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/openkyc/kyc/sync/central"
@@ -13,20 +15,27 @@ import (
 func TestAdminAnswersNotCached(t *testing.T) {
 	c := start(t, central.Config{Store: sealedBolt(t)})
 	for _, tc := range []struct {
-		name, path string
-		auth       bool
-		status     int
+		name, path, body string
+		auth             bool
+		status           int
 	}{
-		{"submissions", "/admin/v1/submissions", true, http.StatusOK},
-		{"search", "/admin/v1/submissions/search?nik=3171234567890001", true, http.StatusOK},
-		{"audit", "/admin/v1/audit", true, http.StatusOK},
-		{"malformed", "/admin/v1/audit?limit=x", true, http.StatusBadRequest},
-		{"unauthenticated", "/admin/v1/submissions", false, http.StatusUnauthorized},
+		{"submissions", "/admin/v1/submissions", "", true, http.StatusOK},
+		{"search", "/admin/v1/submissions/search", `{"nik":"3171234567890001"}`, true, http.StatusOK},
+		{"audit", "/admin/v1/audit", "", true, http.StatusOK},
+		{"malformed", "/admin/v1/audit?limit=x", "", true, http.StatusBadRequest},
+		{"unauthenticated", "/admin/v1/submissions", "", false, http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodGet, c.URL+tc.path, nil)
+			method, body := http.MethodGet, io.Reader(nil)
+			if tc.body != "" {
+				method, body = http.MethodPost, strings.NewReader(tc.body)
+			}
+			req, err := http.NewRequest(method, c.URL+tc.path, body)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.body != "" {
+				req.Header.Set("Content-Type", "application/json")
 			}
 			if tc.auth {
 				req.Header.Set("Authorization", "Bearer "+c.Cfg.AdminToken)

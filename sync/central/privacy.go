@@ -329,10 +329,17 @@ type SearchRequest struct {
 	Limit          int    `json:"limit,omitempty"`
 }
 
-// searchRequest reads a search from a POST's JSON body, or from a GET's
-// query parameters (nik, document_number, name, limit). The POST keeps
-// the identifiers out of the URL, which proxies' access logs and shell
-// histories keep.
+// urlIdentifiers are the query parameters a GET search refuses: a
+// person's identifiers (those the POST takes, and a date of birth, which
+// it does not), which a URL would leave in proxies' and load balancers'
+// access logs, browsers' histories and shell histories (OWASP ASVS 4.0
+// V8.3.1).
+var urlIdentifiers = []string{"nik", "document_number", "name", "date_of_birth"}
+
+// searchRequest reads a search from a POST's JSON body. A GET carries
+// only limit: one with a person's identifier in its query is refused
+// (identifier_in_url) before anything is searched or recorded, pointing to
+// the POST.
 func searchRequest(w http.ResponseWriter, r *http.Request) (SearchRequest, error) {
 	var req SearchRequest
 	if r.Method == http.MethodPost {
@@ -348,7 +355,12 @@ func searchRequest(w http.ResponseWriter, r *http.Request) (SearchRequest, error
 		return req, nil
 	}
 	q := r.URL.Query()
-	req = SearchRequest{NIK: q.Get("nik"), DocumentNumber: q.Get("document_number"), Name: q.Get("name")}
+	for _, name := range urlIdentifiers {
+		if q.Has(name) {
+			return req, httpx.Errorf(http.StatusBadRequest, "identifier_in_url",
+				"a person's identifiers (%s) are not taken in the URL, which access logs and histories keep: send them as a JSON body to POST %s/submissions/search", name, adminPrefix)
+		}
+	}
 	if v := q.Get("limit"); v != "" {
 		var err error
 		if req.Limit, err = strconv.Atoi(v); err != nil || req.Limit <= 0 {

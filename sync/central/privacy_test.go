@@ -74,8 +74,9 @@ func TestPrivacyRequests(t *testing.T) {
 		{"retention with trailing data", sealed, "PUT", "/admin/v1/retention", `{"images_days":30} x`, 400, "malformed", true},
 		{"nik without digits", sealed, "POST", "/admin/v1/erasures", `{"nik":"none"}`, 400, "malformed", false},
 		{"erasure by person without index", plain, "POST", "/admin/v1/erasures", `{"nik":"3174096112900001"}`, 501, "no_index", false},
-		{"search without index", plain, "GET", "/admin/v1/submissions/search?name=siti", ``, 501, "no_index", false},
+		{"search without index", plain, "POST", "/admin/v1/submissions/search", `{"name":"siti"}`, 501, "no_index", false},
 		{"search by nothing", sealed, "GET", "/admin/v1/submissions/search", ``, 400, "malformed", false},
+		{"search by nothing, posted", sealed, "POST", "/admin/v1/submissions/search", `{}`, 400, "malformed", false},
 		{"negative retention", sealed, "PUT", "/admin/v1/retention", `{"images_days":-1}`, 400, "malformed", true},
 		{"retention field unknown", sealed, "PUT", "/admin/v1/retention", `{"images":"30d"}`, 400, "malformed", true},
 		{"audit bad time", sealed, "GET", "/admin/v1/audit?after=yesterday", ``, 400, "malformed", true},
@@ -91,7 +92,7 @@ func TestPrivacyRequests(t *testing.T) {
 		}
 	}
 	// Without the admin token, nothing.
-	for _, path := range []string{"/admin/v1/audit", "/admin/v1/retention", "/admin/v1/submissions/search?nik=3174096112900001"} {
+	for _, path := range []string{"/admin/v1/audit", "/admin/v1/retention", "/admin/v1/submissions/search?limit=1"} {
 		req, _ := http.NewRequest(http.MethodGet, sealed.URL+path, nil)
 		if resp, _ := sealed.sendWith(t, sealed.Admins, apitest.Invalid(req), nil); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s without the token: %d, want 401", path, resp.StatusCode)
@@ -99,7 +100,7 @@ func TestPrivacyRequests(t *testing.T) {
 	}
 	// The search found nothing of it in plaintext: nothing was erased.
 	var found []central.Submission
-	if resp, _ := sealed.admin(t, "GET", "/admin/v1/submissions/search?nik=3174096112900001", nil, &found); resp.StatusCode != 200 || len(found) != 1 {
+	if resp, _ := sealed.admin(t, "POST", "/admin/v1/submissions/search", []byte(`{"nik":"3174096112900001"}`), &found); resp.StatusCode != 200 || len(found) != 1 {
 		t.Errorf("after refused requests, search = %d, %+v", resp.StatusCode, found)
 	}
 	// Erasure by submission works without an index too.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -376,12 +377,38 @@ func TestNoPersonalDataLeaks(t *testing.T) {
 	svc.Notify()
 	out.wait(t, "POST /hook", "decision.changed", "kiosk-leakcheck-1")
 
-	// A search by the person, by POST and by GET, and their erasure.
-	if resp, e := c.admin(t, http.MethodPost, "/admin/v1/submissions/search", jsonBody(central.SearchRequest{NIK: leakNIK, Name: leakGiven + " " + leakSurname}), nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("search: %d %+v", resp.StatusCode, e)
+	// A search by the person, by POST, and their erasure.
+	searches := func() int {
+		t.Helper()
+		evs, err := c.Cfg.Store.Audit(ctx, central.AuditFilter{Action: central.AuditSearch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
 	}
-	if resp, e := c.admin(t, http.MethodGet, "/admin/v1/submissions/search?nik="+leakNIK+"&document_number="+leakDocNo, nil, nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("search by GET: %d %+v", resp.StatusCode, e)
+	var found []central.Submission
+	if resp, e := c.admin(t, http.MethodPost, "/admin/v1/submissions/search", jsonBody(central.SearchRequest{NIK: leakNIK, Name: leakGiven + " " + leakSurname}), &found); resp.StatusCode != http.StatusOK || len(found) != 1 {
+		t.Fatalf("search: %d %+v, found %d", resp.StatusCode, e, len(found))
+	}
+	// The person in a GET's URL, which proxies' access logs and shell
+	// histories keep (V8.3.1): refused, pointing to the POST, before
+	// anything is searched or audited; its answer and central's log (held
+	// below) name no value.
+	before := searches()
+	for _, q := range []string{
+		"nik=" + leakNIK + "&document_number=" + leakDocNo,
+		"name=" + url.QueryEscape(leakGiven+" "+leakSurname),
+		"limit=5&document_number=" + leakDocNo,
+		"date_of_birth=" + leakDOB,
+	} {
+		resp, e := c.badAdmin(t, http.MethodGet, "/admin/v1/submissions/search?"+q, nil, nil)
+		if resp.StatusCode != http.StatusBadRequest || e.Code != "identifier_in_url" || !strings.Contains(e.Message, "POST /admin/v1/submissions/search") {
+			t.Errorf("search by GET ?%s: %d %+v, want 400 identifier_in_url pointing to the POST", q, resp.StatusCode, e)
+		}
+		answers = append(answers, bodyOf(resp))
+	}
+	if n := searches(); n != before {
+		t.Errorf("GET searches with the person in the URL recorded %d searches, want none (they must not run)", n-before)
 	}
 	// Careless admin requests with the person in them: refused, and the
 	// refusal's logged cause names no value.
