@@ -44,17 +44,30 @@ const (
 )
 
 // outbound records the requests central sends out (webhooks, the
-// enterprise push and its OAuth2 token requests), whole.
+// enterprise push and its OAuth2 token requests), whole but for the
+// partner's own query where it belongs.
 type outbound struct {
 	mu   sync.Mutex
 	reqs []string // method, path, headers and body as text
 	more chan struct{}
+	// own is the query (a credential of the partner's) each path's URL
+	// was set with: a request that carries it whole is recorded with
+	// ownQuery in its place, any other query as it came.
+	own map[string]string
 }
+
+// ownQuery stands in outbound's record for the partner's own query, come
+// whole.
+const ownQuery = "?<the partner's own query>"
 
 func (o *outbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	var b strings.Builder
-	b.WriteString(r.Method + " " + r.URL.RequestURI() + "\n")
+	uri := r.URL.RequestURI()
+	if q, ok := o.own[r.URL.Path]; ok && r.URL.RawQuery == q {
+		uri = r.URL.Path + ownQuery
+	}
+	b.WriteString(r.Method + " " + uri + "\n")
 	h := r.Header.Clone()
 	if r.URL.Path == "/kyc" && h.Get("Authorization") == "Bearer push-access-token-leakcheck" {
 		h.Del("Authorization") // the partner's own token, where it belongs
@@ -177,13 +190,16 @@ func TestNoPersonalDataLeaks(t *testing.T) {
 	stopWebhooks := svc.Start(wctx)
 	t.Cleanup(func() { cancel(); stopWebhooks() })
 
-	out := &outbound{more: make(chan struct{}, 1)}
+	// The partner's URLs carry credentials of its own in their queries,
+	// which central calls whole and shows and audits masked.
+	hookQuery, pushQuery, tokenQuery := "token=hook-query-secret-leakcheck&v=2", "key=push-query-secret-leakcheck", "tenant=token-query-secret-leakcheck"
+	out := &outbound{more: make(chan struct{}, 1), own: map[string]string{"/hook": hookQuery, "/kyc": pushQuery, "/oauth/token": tokenQuery}}
 	recv := httptest.NewServer(out)
 	t.Cleanup(recv.Close)
 
 	// What may appear nowhere but the store and the answers meant for it.
 	personal := []string{leakGiven, leakSurname, "QUILLAN", "ZEPHYRINE", leakNIK, leakDocNo, leakDOB, "19610723", leakNote}
-	secrets := []string{c.Cfg.AdminToken, "push-client-secret-leakcheck", "push-access-token-leakcheck", "wrong-pass-key-leakcheck", "wrong-admin-token-leakcheck"}
+	secrets := []string{c.Cfg.AdminToken, "hook-query-secret-leakcheck", "push-query-secret-leakcheck", "token-query-secret-leakcheck", "push-client-secret-leakcheck", "push-access-token-leakcheck", "wrong-pass-key-leakcheck", "wrong-admin-token-leakcheck"}
 	// answers collects every answer's headers and body that must carry
 	// none of either (error bodies, URLs central made).
 	var answers []string
@@ -208,16 +224,33 @@ func TestNoPersonalDataLeaks(t *testing.T) {
 	// A partner for the device's branch, with a webhook and the push.
 	var created partnerapi.Created
 	if resp, e := c.admin(t, http.MethodPost, "/admin/v1/partners", jsonBody(partnerapi.NewPartner{Name: "Acme", Branches: []string{"LEAK-BR"},
-		WebhookURL: recv.URL + "/hook"}), &created); resp.StatusCode != http.StatusCreated {
+		WebhookURL: recv.URL + "/hook?" + hookQuery}), &created); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("creating the partner: %d %+v", resp.StatusCode, e)
 	}
 	secrets = append(secrets, created.PassKey, created.WebhookSecret)
 	var pc partnerapi.PushConfiguredResult
-	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/partners/"+created.Partner.ID+"/push", jsonBody(partnerapi.PushRequest{URL: recv.URL + "/kyc",
-		TokenURL: recv.URL + "/oauth/token", ClientID: "central", ClientSecret: "push-client-secret-leakcheck"}), &pc); resp.StatusCode != http.StatusOK {
+	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/partners/"+created.Partner.ID+"/push", jsonBody(partnerapi.PushRequest{URL: recv.URL + "/kyc?" + pushQuery,
+		TokenURL: recv.URL + "/oauth/token?" + tokenQuery, ClientID: "central", ClientSecret: "push-client-secret-leakcheck"}), &pc); resp.StatusCode != http.StatusOK {
 		t.Fatalf("configuring the push: %d %+v", resp.StatusCode, e)
 	}
 	secrets = append(secrets, pc.EncryptionKey)
+	// The webhook URL set again, and the partner as the admin API shows
+	// and lists it: masked, its parameters' names kept.
+	var ws partnerapi.WebhookSet
+	if resp, e := c.admin(t, http.MethodPut, "/admin/v1/partners/"+created.Partner.ID+"/webhook", jsonBody(map[string]string{"url": recv.URL + "/hook?" + hookQuery}), &ws); resp.StatusCode != http.StatusOK {
+		t.Fatalf("setting the webhook URL: %d %+v", resp.StatusCode, e)
+	}
+	if want := recv.URL + "/hook?token=" + partnerapi.URLMask + "&v=" + partnerapi.URLMask; ws.WebhookURL != want {
+		t.Errorf("webhook URL shown as %q, want %q", ws.WebhookURL, want)
+	}
+	answers = append(answers, string(jsonBody(created.Partner)), string(jsonBody(pc.Partner)), string(jsonBody(ws)))
+	for _, path := range []string{"/admin/v1/partners", "/admin/v1/partners/" + created.Partner.ID} {
+		resp, e := c.admin(t, http.MethodGet, path, nil, nil)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(bodyOf(resp), "/kyc?key="+partnerapi.URLMask) {
+			t.Errorf("GET %s: %d %+v, want the partner with its push URL masked: %s", path, resp.StatusCode, e, bodyOf(resp))
+		}
+		answers = append(answers, bodyOf(resp))
+	}
 
 	// The partner's token, a refused pass key, and a flow with a reference.
 	var tok partnerapi.TokenResponse
@@ -320,8 +353,10 @@ func TestNoPersonalDataLeaks(t *testing.T) {
 	}
 	synctest.CheckDelivered(t, c.Cfg.Store, id.DeviceID(), []vault.Submission{sub})
 	svc.Notify()
-	out.wait(t, "POST /hook", "submission.completed", "kiosk-leakcheck-1")
-	out.wait(t, "POST /kyc", "Idempotency-Key")
+	// Delivered to the URLs as set, their queries whole.
+	out.wait(t, "POST /hook"+ownQuery, "submission.completed", "kiosk-leakcheck-1")
+	out.wait(t, "POST /kyc"+ownQuery, "Idempotency-Key")
+	out.wait(t, "POST /oauth/token"+ownQuery)
 
 	// The answers meant to carry the person: not cached, no Referer.
 	ref := central.SubmissionRef{DeviceID: id.DeviceID(), Key: protocol.SubmissionKey(sub.ID)}

@@ -23,7 +23,9 @@ type partnerSecrets struct {
 
 // addPartner creates a partner through the partner API with every kind of
 // secret: a pass key, a webhook secret, the push's client secret and
-// encryption key, and the reference-image endpoint's token.
+// encryption key, and the reference-image endpoint's token; and URLs with
+// a credential of the partner's in their queries (shown and audited
+// masked, partnerapi.MaskURL).
 func (e *env) addPartner(name string, branches ...string) partnerSecrets {
 	e.t.Helper()
 	ctx := context.Background()
@@ -32,16 +34,20 @@ func (e *env) addPartner(name string, branches ...string) partnerSecrets {
 		e.t.Fatal(err)
 	}
 	id := c.Partner.ID
-	push, err := e.partners.SetPush(ctx, "test", id, partnerapi.PushRequest{URL: "https://push.example.com/in",
-		TokenURL: "https://push.example.com/token", ClientID: "push-client", ClientSecret: "push-client-secret-" + id})
+	if _, err := e.partners.SetWebhookURL(ctx, "test", id, "https://hooks.example.com/kyc?token=hook-query-"+id); err != nil {
+		e.t.Fatal(err)
+	}
+	push, err := e.partners.SetPush(ctx, "test", id, partnerapi.PushRequest{URL: "https://push.example.com/in?key=push-query-" + id,
+		TokenURL: "https://push.example.com/token?tenant=token-query-" + id, ClientID: "push-client", ClientSecret: "push-client-secret-" + id})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.partners.SetReferenceImage(ctx, "test", id, partnerapi.ReferenceImageConfig{URL: "https://ref.example.com/img",
+	if _, err := e.partners.SetReferenceImage(ctx, "test", id, partnerapi.ReferenceImageConfig{URL: "https://ref.example.com/img?sig=ref-query-" + id,
 		Auth: "bearer", Secret: "reference-token-" + id}); err != nil {
 		e.t.Fatal(err)
 	}
-	s := partnerSecrets{id: id, secrets: []string{c.PassKey, c.WebhookSecret, push.EncryptionKey, "push-client-secret-" + id, "reference-token-" + id}}
+	s := partnerSecrets{id: id, secrets: []string{c.PassKey, c.WebhookSecret, push.EncryptionKey, "push-client-secret-" + id, "reference-token-" + id,
+		"hook-query-" + id, "push-query-" + id, "token-query-" + id, "ref-query-" + id}}
 	p, err := e.store.Partner(ctx, id)
 	if err != nil {
 		e.t.Fatal(err)
@@ -108,6 +114,21 @@ func TestPartnersPage(t *testing.T) {
 	for _, name := range []string{"rev", "aud"} {
 		b := e.browser()
 		b.signIn(name)
+		if name == "aud" {
+			// The audit trail, as an auditor reads it, holds the
+			// partners' endpoints masked.
+			a := b.get("/console/audit")
+			if a.status != http.StatusOK || !strings.Contains(a.body, "token="+partnerapi.URLMask) {
+				t.Errorf("audit page: %d, without the masked webhook URL: %s", a.status, a.body)
+			}
+			for _, p := range []partnerSecrets{bank, other} {
+				for _, s := range p.secrets[5:9] {
+					if strings.Contains(a.body, s) {
+						t.Errorf("the audit page shows a query credential of %s: %q", p.id, s)
+					}
+				}
+			}
+		}
 		if a := b.get("/console/partners"); a.status != http.StatusForbidden {
 			t.Errorf("%s's partners page: %d, want 403", name, a.status)
 		}

@@ -273,7 +273,7 @@ func TestRouteAccess(t *testing.T) {
 	for _, e := range evs {
 		switch e.Action {
 		case AuditSignIn, AuditTOTPEnrol, AuditCaseView, AuditImageView, AuditVerify, "user_add",
-			partnerapi.AuditPartnerCreate, partnerapi.AuditPartnerPush, partnerapi.AuditPartnerReferenceImage: // addPartner's
+			partnerapi.AuditPartnerCreate, partnerapi.AuditPartnerWebhook, partnerapi.AuditPartnerPush, partnerapi.AuditPartnerReferenceImage: // addPartner's
 		default:
 			t.Errorf("a refused request left audit event %s by %s on %s", e.Action, e.Actor, e.Subject)
 		}

@@ -56,7 +56,7 @@ type KeyView struct {
 
 // View returns p as the admin API shows it.
 func View(p central.Partner) PartnerView {
-	v := PartnerView{ID: p.ID, Name: p.Name, ClientID: p.ClientID, Branches: p.Branches, WebhookURL: p.Webhook.URL,
+	v := PartnerView{ID: p.ID, Name: p.Name, ClientID: p.ClientID, Branches: p.Branches, WebhookURL: MaskURL(p.Webhook.URL),
 		Disabled: p.Disabled, CreatedAt: p.CreatedAt, Keys: []KeyView{}, WebhookSecrets: []KeyView{},
 		Push: pushView(p), ReferenceImage: referenceImageView(p)}
 	if v.Branches == nil {
@@ -161,6 +161,40 @@ func checkWebhookURL(ve *ValidationError, field, raw string) {
 	if !okURL(raw) {
 		ve.add(field, "invalid_url", "%s must be an absolute https:// URL (http:// only for a loopback host), at most 2048 characters", field)
 	}
+}
+
+// URLMask stands for each query value of a partner's URL where MaskURL
+// shows it.
+const URLMask = "REDACTED"
+
+// MaskURL is a partner's endpoint URL (webhook, push, token, reference
+// image) as it is shown and audited (the admin API's and the console's
+// views, the audit trail, which auditors read): scheme, host, path and
+// the query's parameter names kept, each query value replaced by URLMask,
+// userinfo and fragment removed. A partner may authenticate central by a
+// token in the query (https://partner.example/hook?token=...), which is a
+// credential to central and to no reader of those. The URL stored, and
+// called, is left whole. A URL without a query, userinfo or fragment
+// comes back unchanged; one that does not parse as URLMask.
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return URLMask
+	}
+	if u.User == nil && u.RawQuery == "" && u.Fragment == "" {
+		return raw
+	}
+	u.User, u.Fragment, u.RawFragment = nil, "", ""
+	if u.RawQuery != "" {
+		params := strings.Split(u.RawQuery, "&")
+		for i, p := range params {
+			if name, _, ok := strings.Cut(p, "="); ok {
+				params[i] = name + "=" + URLMask
+			}
+		}
+		u.RawQuery = strings.Join(params, "&")
+	}
+	return u.String()
 }
 
 func okURL(raw string) bool {
@@ -463,7 +497,7 @@ func (a *API) SetWebhookURL(ctx context.Context, actor, id, u string) (WebhookSe
 		return WebhookSet{}, fmt.Errorf("setting the webhook URL: %w", err)
 	}
 	v := View(p)
-	if err := a.audit(ctx, actor, AuditPartnerWebhook, id, map[string]string{"url": before}, map[string]string{"url": u}); err != nil {
+	if err := a.audit(ctx, actor, AuditPartnerWebhook, id, map[string]string{"url": MaskURL(before)}, map[string]string{"url": MaskURL(u)}); err != nil {
 		return WebhookSet{}, err
 	}
 	if !made {

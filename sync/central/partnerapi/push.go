@@ -81,7 +81,7 @@ func pushView(p central.Partner) *PushView {
 	if ok, err := configMember(p, configPush, &s); !ok || err != nil {
 		return nil
 	}
-	v := &PushView{URL: s.URL, TokenURL: s.TokenURL, ClientID: s.ClientID, Scopes: s.Scopes, KeyID: s.KeyID,
+	v := &PushView{URL: MaskURL(s.URL), TokenURL: MaskURL(s.TokenURL), ClientID: s.ClientID, Scopes: s.Scopes, KeyID: s.KeyID,
 		KeyCreatedAt: s.KeyCreatedAt, UpdatedAt: s.UpdatedAt}
 	if v.Scopes == nil {
 		v.Scopes = []string{}

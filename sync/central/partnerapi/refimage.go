@@ -121,7 +121,7 @@ func referenceImageView(p central.Partner) *ReferenceImageView {
 	if ok, err := configMember(p, configReferenceImage, &s); !ok || err != nil {
 		return nil
 	}
-	return &ReferenceImageView{URL: s.URL, Auth: s.Auth, Header: s.Header, Username: s.Username, TimeoutMS: s.TimeoutMS,
+	return &ReferenceImageView{URL: MaskURL(s.URL), Auth: s.Auth, Header: s.Header, Username: s.Username, TimeoutMS: s.TimeoutMS,
 		MaxBytes: s.MaxBytes, UpdatedAt: s.UpdatedAt}
 }
 

@@ -133,3 +133,23 @@ func TestWebhookURLMakesSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestMaskURL: a partner's URL as shown and audited keeps its scheme,
+// host, path and parameter names, loses userinfo and fragment, and each
+// query value is the mask; a URL with none of them is left as it is.
+func TestMaskURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"https://partner.example/hook", "https://partner.example/hook"},
+		{"https://partner.example:8443/a%20b/hook", "https://partner.example:8443/a%20b/hook"},
+		{"https://partner.example/hook?token=s3cret", "https://partner.example/hook?token=REDACTED"},
+		{"https://user:pass@partner.example/hook?token=s3cret&v=2&flag&empty=", "https://partner.example/hook?token=REDACTED&v=REDACTED&flag&empty=REDACTED"},
+		{"https://partner.example/hook?sig=a%3Db%26c#frag", "https://partner.example/hook?sig=REDACTED"},
+		{"https://partner.example/hook?", "https://partner.example/hook?"},
+		{"%zz", partnerapi.URLMask},
+	} {
+		if got := partnerapi.MaskURL(tc.in); got != tc.want {
+			t.Errorf("MaskURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
