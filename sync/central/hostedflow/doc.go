@@ -108,6 +108,18 @@
 // once on any key (a person may not frame the card by sight), and the
 // page's lang follows the language shown.
 //
+// A phone loses the network (a lift, a train, Wi-Fi to mobile data), so
+// the page never asks again for a photo central holds: a state of the
+// selfie step with every capture taken is the submit's (the page loaded
+// again, a submit lost), which the page sends, and sends again while the
+// network fails, saying the photos are kept, with a "Try now" button, at
+// once when the browser is back online, else after a wait that doubles (2
+// s to 30 s); its polls back off too (to 8 s). A submit is idempotent: one
+// running answers its processing state, one done 409, after which the page
+// follows the session (web/e2e/offline.mjs, TestOfflineInBrowser). A
+// capture lost to the network says there is no connection, and the same
+// photo chosen again is sent.
+//
 // Guidance runs engine/capture's DocumentGuide and SelfieGuide on the
 // frames the page sends a few times a second: the same rules and the same
 // English and Indonesian messages as the kiosk, the active liveness

@@ -12,6 +12,9 @@ const FRAME_QUALITY = 0.92;
 const CAPTURE_WIDTH = 1920; // long side of a manual capture
 const MANUAL_AFTER_MS = 6000; // the manual button appears after this long
 const POLL_MS = 500; // processing
+const POLL_MAX_MS = 8000; // processing without a connection: the longest wait between polls
+const SUBMIT_RETRY_MS = 2000; // the submit sent again after a lost connection, first after this long,
+const SUBMIT_RETRY_MAX_MS = 30000; // then twice as long each time up to this
 const FOLLOW_MS = 1000; // Smart QR: following the phone
 const UPLOAD_MAX = 10 * 1024 * 1024;
 const CAPTURE_STAGES = ["document", "back", "selfie"];
@@ -96,6 +99,13 @@ async function api(method, path, body, type) {
   }
   if (!r.ok) throw new HTTPError(r.status, j);
   return j;
+}
+
+// offline: err is the network's, not central's answer (fetch failed: no
+// connection, a lift, a switch from Wi-Fi to mobile data), or a gateway's
+// in between that did not reach central.
+function offline(err) {
+  return err instanceof TypeError || (err instanceof HTTPError && (err.status === 502 || err.status === 504));
 }
 
 function setState(s) {
@@ -209,7 +219,10 @@ function showError(err) {
   const bar = document.getElementById("flow-error") || app.insertBefore(el("p", { id: "flow-error", class: "error", role: "alert" }), app.firstChild);
   // A photo over the bound of its step (the selfie's is Face Match's,
   // 4096x4096) can be fixed by the person: say how.
-  bar.textContent = t(err instanceof HTTPError && err.code === "too_many_pixels" ? "too_many_pixels" : "error_generic");
+  let key = "error_generic";
+  if (err instanceof HTTPError && err.code === "too_many_pixels") key = "too_many_pixels";
+  else if (offline(err)) key = "offline_error"; // not a fault of the person's photo: say what it is
+  bar.textContent = t(key);
   if (err instanceof HTTPError && err.requestId) bar.dataset.requestId = err.requestId;
   console.warn("flow:", err);
 }
@@ -233,6 +246,10 @@ function route(s) {
     case "document":
     case "back":
     case "selfie":
+      // Every photo is already at central (a submit lost to the network,
+      // the page loaded again): what is left is the submit, not the
+      // person's selfie again.
+      if (readyToSubmit(s)) return drawSubmit();
       if (!introSeen && s.stage === "document" && !(s.attempt > 1)) return drawIntro();
       return drawCapture(s.stage);
     default:
@@ -606,11 +623,7 @@ async function afterCapture(step, s) {
   if (CAPTURE_STAGES.includes(st) && st !== step) return route(s);
   if (st === "processing" || st === "result" || st === "done" || st === "expired" || st === "handoff") return route(s);
   const steps = stepNames(s);
-  if (step === steps[steps.length - 1] || !CAPTURE_STAGES.includes(st)) {
-    drawProcessing();
-    const res = await api("POST", "submit");
-    return route(res.state ?? res);
-  }
+  if (step === steps[steps.length - 1] || !CAPTURE_STAGES.includes(st)) return drawSubmit();
   return route(s);
 }
 
@@ -652,6 +665,8 @@ function uploadForm(step) {
       await afterCapture(step, res.state ?? res);
     } catch (err) {
       input.disabled = false;
+      // The same photo chosen again must fire a change: let this one go.
+      input.value = "";
       msg.textContent = "";
       showError(err);
     }
@@ -666,6 +681,7 @@ function uploadForm(step) {
 function pollUntil(done, every) {
   let stopped = false;
   let timer = 0;
+  let wait = every; // longer while the connection is lost, so an offline page does not spin
   const tick = async () => {
     if (stopped) return;
     try {
@@ -678,6 +694,7 @@ function pollUntil(done, every) {
       }
       const status = document.getElementById("net-status");
       if (status) status.textContent = "";
+      wait = every;
     } catch (err) {
       if (stopped) return;
       if (err instanceof HTTPError && [401, 410, 503].includes(err.status)) {
@@ -686,14 +703,85 @@ function pollUntil(done, every) {
       }
       const status = document.getElementById("net-status");
       if (status) status.textContent = t("network");
+      if (offline(err)) wait = Math.min(POLL_MAX_MS, wait * 2);
     }
-    timer = setTimeout(tick, every);
+    timer = setTimeout(tick, wait);
   };
   timer = setTimeout(tick, every);
   return () => {
     stopped = true;
     clearTimeout(timer);
   };
+}
+
+// readyToSubmit: s holds every capture its steps need and waits for the
+// submit (central answers the capture stage of the last step until then).
+function readyToSubmit(s) {
+  const c = s?.captures || {};
+  return s?.stage === "selfie" && !!c.document && !!c.selfie && (Number(s.doc_sides) !== 2 || !!c.back);
+}
+
+// drawSubmit sends the captures to be verified. The photos are at central
+// already; a submit lost to the network (no answer) is sent again, after
+// a wait that doubles each time, at once when the browser is back online
+// or on the person's tap, never by capturing again (so is one central
+// failed, with the generic message). central's submit is
+// idempotent: one already running answers its processing state, one
+// already done 409 (the page then follows the session to where it stands).
+function drawSubmit() {
+  let stopped = false;
+  let timer = 0;
+  let delay = SUBMIT_RETRY_MS;
+  let inFlight = false;
+  const now = button(t("submit_now"), async () => send(), "secondary", { id: "submit-now", hidden: true });
+  show("processing", () => {
+    now.textContent = t("submit_now");
+    return [heading(t("processing_title")),
+      el("div", { class: "loader", "aria-hidden": "true" }),
+      el("p", { class: "lead", role: "status", "aria-live": "polite", id: "processing-status" }, t("processing_lead")),
+      el("p", { class: "hint", id: "net-status", "aria-live": "polite" }), el("div", { class: "actions" }, now)];
+  });
+  const send = async () => {
+    if (stopped || inFlight) return;
+    clearTimeout(timer);
+    inFlight = true;
+    try {
+      const res = await api("POST", "submit");
+      if (stopped) return;
+      stop();
+      route(res.state ?? res);
+    } catch (err) {
+      if (stopped) return;
+      if (err instanceof HTTPError && err.status === 409) {
+        // Sent before (its answer lost) and verified already, or another
+        // device's: follow the session to where it stands.
+        stop();
+        return drawProcessing();
+      }
+      if (err instanceof HTTPError && [401, 410, 503].includes(err.status)) {
+        stop();
+        return showError(err);
+      }
+      // Anything else (most often the network) is sent again, never at
+      // once: the wait doubles each time.
+      const status = document.getElementById("net-status");
+      if (status) status.textContent = t(offline(err) ? "submit_offline" : "error_generic");
+      now.hidden = false;
+      timer = setTimeout(send, delay);
+      delay = Math.min(SUBMIT_RETRY_MAX_MS, delay * 2);
+    } finally {
+      inFlight = false;
+    }
+  };
+  const online = () => send();
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+    window.removeEventListener("online", online);
+  };
+  window.addEventListener("online", online);
+  cleanup = stop;
+  send();
 }
 
 function drawProcessing() {

@@ -80,6 +80,9 @@ export const strings = {
     network: "Connection problem, retrying…",
     capture_wait: "Too many photos at once. Wait a moment, then try again.",
     error_generic: "Something went wrong. Please try again.",
+    offline_error: "No connection. Check your connection, then try again.",
+    submit_offline: "No connection. Your photos are kept: we will send them as soon as you are back online.",
+    submit_now: "Try now",
   },
   id: {
     title: "Verifikasi identitas",
@@ -160,5 +163,8 @@ export const strings = {
     network: "Masalah koneksi, mencoba lagi…",
     capture_wait: "Terlalu banyak foto sekaligus. Tunggu sebentar, lalu coba lagi.",
     error_generic: "Terjadi kesalahan. Silakan coba lagi.",
+    offline_error: "Tidak ada koneksi. Periksa koneksi Anda, lalu coba lagi.",
+    submit_offline: "Tidak ada koneksi. Foto Anda tetap tersimpan: kami akan mengirimnya begitu Anda kembali online.",
+    submit_now: "Coba sekarang",
   },
 };
