@@ -118,7 +118,8 @@
 // running answers its processing state, one done 409, after which the page
 // follows the session (web/e2e/offline.mjs, TestOfflineInBrowser). A
 // capture lost to the network says there is no connection, and the same
-// photo chosen again is sent.
+// photo chosen again is sent; a page whose first state is lost says so and
+// fetches it again by itself, as its polls do.
 //
 // Guidance runs engine/capture's DocumentGuide and SelfieGuide on the
 // frames the page sends a few times a second: the same rules and the same

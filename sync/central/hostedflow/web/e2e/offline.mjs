@@ -155,13 +155,26 @@ try {
 
   // --- reload ------------------------------------------------------------------------
   step("reload: the page loaded again while the submit still fails");
+  // The page's first state is lost to the network too: the page says so
+  // and tries again by itself.
+  let cutState = true;
+  const stateCut = (route) => {
+    if (!cutState) return route.continue();
+    cutState = false;
+    return route.abort("internetdisconnected");
+  };
+  await page.route("**/flow/api/state", stateCut);
   const n0 = attempts.length;
   await page.reload({ waitUntil: "load" });
   const afterReload = await page.waitForFunction(() => {
     if (document.querySelector("#submit-now:not([hidden])")) return "retry";
     const s = document.body?.dataset.screen || "";
     return s.startsWith("capture-") || s.startsWith("camera-") || s === "intro" ? s : false;
-  }, null, { timeout: 30_000 }).then((h) => h.jsonValue());
+  }, null, { timeout: 30_000 }).then((h) => h.jsonValue(), async () => `no screen of its own in 30 s: ${await page.evaluate(() => document.body.dataset.screen)}`);
+  await page.unroute("**/flow/api/state", stateCut);
+  const reloaded = await screens();
+  check("reload: a first state lost to the network says so and is fetched again by itself",
+    reloaded[0] === "offline" && afterReload === "retry", `screens ${reloaded.join(", ")}; ${afterReload}`);
   check("reload: the page lands on the submit of the photos taken, not on a capture step", afterReload === "retry", `landed on ${afterReload}`);
   if (afterReload === "retry") {
     // Three submits since the reload: the first at once, then after

@@ -1000,16 +1000,30 @@ window.addEventListener("pagehide", () => {
   cleanup = null;
 });
 
+// The page's first state lost to the network says "retrying": it does,
+// at once when the browser is back online, else after a wait that doubles.
+let startTimer = 0;
+let startDelay = SUBMIT_RETRY_MS;
+
 async function start() {
+  clearTimeout(startTimer);
   setLang(lang, !!root.dataset.lang);
   try {
     await refresh();
   } catch (err) {
     if (err instanceof HTTPError && (err.status === 401 || err.status === 403 || err.status === 404)) return drawNoSession();
-    if (err instanceof HTTPError) return showError(err);
-    show("offline", () => [heading(t("unavailable_title")), el("p", { class: "lead", role: "alert" }, t("network")),
-      el("div", { class: "actions" }, button(t("retry"), () => start(), "primary", { id: "reload" }))]);
+    if (err instanceof HTTPError && !offline(err)) return showError(err);
+    if (screen !== "offline") {
+      show("offline", () => [heading(t("unavailable_title")), el("p", { class: "lead", role: "alert" }, t("network")),
+        el("div", { class: "actions" }, button(t("retry"), () => start(), "primary", { id: "reload" }))]);
+    }
+    startTimer = setTimeout(start, startDelay);
+    startDelay = Math.min(SUBMIT_RETRY_MAX_MS, startDelay * 2);
   }
 }
+
+window.addEventListener("online", () => {
+  if (screen === "offline") start();
+});
 
 start();
