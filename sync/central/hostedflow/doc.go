@@ -119,7 +119,9 @@
 // follows the session (web/e2e/offline.mjs, TestOfflineInBrowser). A
 // capture lost to the network says there is no connection, and the same
 // photo chosen again is sent; a page whose first state is lost says so and
-// fetches it again by itself, as its polls do.
+// fetches it again by itself, as its polls do; a guidance frame's answer
+// naming the step's capture held (the capture's own answer lost) moves the
+// page on, to the next step or the submit.
 //
 // Guidance runs engine/capture's DocumentGuide and SelfieGuide on the
 // frames the page sends a few times a second: the same rules and the same

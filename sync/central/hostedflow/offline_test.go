@@ -20,6 +20,9 @@ import (
 // after waits that grow; the page loaded again lands on that submit; a
 // submit whose answer is lost after central started the verification, sent
 // again, follows the verification under way: one attempt, one submission.
+// On a second session, with a camera, guidance frames lost say so, and a
+// capture central kept whose answer was lost moves the page on (the
+// selfie's to the submit) instead of capturing it again.
 func TestOfflineInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser end-to-end test: skipped in -short mode")
@@ -41,11 +44,12 @@ func TestOfflineInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, fc := e.initiate(map[string]any{"allow_upload": true, "max_retries": 3})
+	_, fc2 := e.initiate(map[string]any{"allow_upload": true, "max_retries": 3})
 	shots := filepath.Join(browsertest.ArtifactsDir(t, root), "hosted")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	env := []string{"KYC_PLAYWRIGHT=" + tools.Playwright, "KYC_E2E_CHROMIUM=" + tools.Chromium, "KYC_AXE=" + axe, "KYC_FLOW_URL=" + e.base,
-		"KYC_OFFLINE_LAUNCH=" + fc.LaunchURL, "KYC_OFFLINE_DOCUMENT=" + docFile, "KYC_OFFLINE_SELFIE=" + selfieFile, "KYC_FLOW_SHOTS=" + shots}
+		"KYC_OFFLINE_LAUNCH=" + fc.LaunchURL, "KYC_OFFLINE_LAUNCH2=" + fc2.LaunchURL, "KYC_OFFLINE_DOCUMENT=" + docFile, "KYC_OFFLINE_SELFIE=" + selfieFile, "KYC_FLOW_SHOTS=" + shots}
 	var res struct {
 		Checks  []scriptCheck
 		Axe     []axeResult

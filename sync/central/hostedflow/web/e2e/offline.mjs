@@ -23,11 +23,16 @@
 //             verification under way, the page follows it to the result,
 //             one attempt and one submission (the Go test counts them)
 //
+//   frames    a second session, with a camera: guidance frames lost to
+//             the network say so; back online, a capture central kept
+//             whose answer was lost moves the page on (the selfie's to the
+//             submit), never capturing it again
+//
 // Environment: KYC_PLAYWRIGHT, KYC_E2E_CHROMIUM, KYC_AXE, KYC_FLOW_URL,
-// KYC_OFFLINE_LAUNCH (the session's launch URL), KYC_OFFLINE_DOCUMENT and
+// KYC_OFFLINE_LAUNCH and KYC_OFFLINE_LAUNCH2 (two sessions' launch URLs), KYC_OFFLINE_DOCUMENT and
 // KYC_OFFLINE_SELFIE (JPEG files), KYC_FLOW_SHOTS. Nothing sleeps: every
 // step waits for a condition.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { runAxe, wcag21aa } from "../../../../../internal/browsertest/axe.mjs";
@@ -222,6 +227,49 @@ try {
     JSON.stringify(result.submits));
   const all = captureScreens(await screens());
   check("lost: no capture step since the reload", all.length === 0, all.join(", "));
+  await ctx.close();
+
+  // --- frames ------------------------------------------------------------------------
+  // A second session with a camera (Chromium's own fake one, which no
+  // guide captures from): the guidance frames lost to the network, then a
+  // capture central keeps whose answer is lost (sent here from the page's
+  // origin as the capture the frames' guide would have kept).
+  step("frames: guidance frames lost to the network");
+  const camBrowser = await chromium.launch({
+    executablePath: process.env.KYC_E2E_CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+  });
+  try {
+    const ctx2 = await camBrowser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ignoreHTTPSErrors: true, locale: "en-GB" });
+    await ctx2.grantPermissions(["camera"], { origin: new URL(base).origin });
+    const p2 = await ctx2.newPage();
+    p2.on("pageerror", (e) => check("no page error", false, e.message));
+    await p2.goto(process.env.KYC_OFFLINE_LAUNCH2, { waitUntil: "load" });
+    await Promise.all([p2.waitForNavigation({ waitUntil: "load" }), p2.click("#begin")]);
+    await p2.waitForSelector('body[data-screen="intro"]', { state: "attached", timeout: 30_000 });
+    await p2.click("#start");
+    await p2.waitForSelector('body[data-screen="capture-document"]', { state: "attached", timeout: 30_000 });
+    await p2.route("**/flow/api/frame*", (route) => route.abort("internetdisconnected"));
+    const hint = await p2.waitForFunction((msg) => document.getElementById("guidance-hint")?.textContent === msg, en.network, { timeout: 30_000 })
+      .then(() => true, () => false);
+    check("frames: frames lost to the network say so", hint);
+    await p2.unroute("**/flow/api/frame*");
+    const upload = (step, b64) => p2.evaluate(async ({ step, b64 }) => {
+      const r = await fetch(`/flow/api/capture?step=${step}&source=upload`, { method: "POST", body: Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)),
+        headers: { "X-Flow-CSRF": document.documentElement.dataset.csrf, "Content-Type": "image/jpeg" } });
+      return r.status;
+    }, { step, b64 });
+    const docStatus = await upload("document", readFileSync(process.env.KYC_OFFLINE_DOCUMENT).toString("base64"));
+    const onSelfie = await p2.waitForSelector('body[data-screen="capture-selfie"]', { state: "attached", timeout: 30_000 }).then(() => true, () => false);
+    check("frames: back online, the page moves past a document central keeps", docStatus === 200 && onSelfie, `upload ${docStatus}`);
+    step("frames: the selfie kept at central, its answer lost");
+    const selfieStatus = await upload("selfie", readFileSync(process.env.KYC_OFFLINE_SELFIE).toString("base64"));
+    const went = await p2.waitForSelector('body[data-screen="processing"], body[data-screen="success"], body[data-screen="error"], body[data-screen="done"]',
+      { state: "attached", timeout: 30_000 }).then(() => "on", async () => `still on ${await p2.evaluate(() => document.body.dataset.screen)}`);
+    check("frames: a selfie central keeps is submitted, not captured again", selfieStatus === 200 && went === "on", `upload ${selfieStatus}, ${went}`);
+  } finally {
+    await camBrowser.close().catch(() => {});
+  }
 } catch (e) {
   result.error = String(e?.stack ?? e);
 } finally {

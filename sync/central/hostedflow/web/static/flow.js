@@ -535,7 +535,9 @@ function drawCapture(step) {
       afterCapture(step, res.state).catch(showError);
       return true;
     }
-    if (res.state && res.state.stage !== step) {
+    // The step's capture at central already (one whose answer the network
+    // lost): on to the next step or the submit, not capturing again.
+    if (res.state && (res.state.stage !== step || readyToSubmit(res.state))) {
       route(res.state);
       return true;
     }
