@@ -70,6 +70,7 @@ try {
     new MutationObserver(() => {
       const s = document.body?.dataset.screen;
       if (s && window.__screens[window.__screens.length - 1] !== s) window.__screens.push(s);
+      if (s === "offline") window.__offlineTitle = document.querySelector("h1")?.textContent;
     }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-screen"] });
   });
   const screens = () => page.evaluate(() => window.__screens.slice());
@@ -181,6 +182,8 @@ try {
   check("reload: a first state lost to the network says so and is fetched again by itself",
     reloaded[0] === "offline" && afterReload === "retry", `screens ${reloaded.join(", ")}; ${afterReload}`);
   check("reload: the page lands on the submit of the photos taken, not on a capture step", afterReload === "retry", `landed on ${afterReload}`);
+  const offlineTitle = await page.evaluate(() => window.__offlineTitle);
+  check("reload: the lost first state is headed as a lost connection, not as the service down", offlineTitle === "No connection", `heading ${offlineTitle}`);
   if (afterReload === "retry") {
     // Three submits since the reload: the first at once, then after
     // waits that grow.

@@ -1016,7 +1016,7 @@ async function start() {
     if (err instanceof HTTPError && (err.status === 401 || err.status === 403 || err.status === 404)) return drawNoSession();
     if (err instanceof HTTPError && !offline(err)) return showError(err);
     if (screen !== "offline") {
-      show("offline", () => [heading(t("unavailable_title")), el("p", { class: "lead", role: "alert" }, t("network")),
+      show("offline", () => [heading(t("offline_title")), el("p", { class: "lead", role: "alert" }, t("network")),
         el("div", { class: "actions" }, button(t("retry"), () => start(), "primary", { id: "reload" }))]);
     }
     startTimer = setTimeout(start, startDelay);
