@@ -272,19 +272,34 @@ const HostedProcessingTimeout = 3 * time.Minute
 // StatusAt is the session's status at now: one past its ExpiresAt that
 // nobody finished is EXPIRED, whether the expiry pass has written it yet
 // or not, unless an attempt submitted in time is still being verified
-// (HostedFlow.Verifying): its result decides.
+// (HostedFlow.Verifying): its result decides. So is one made more than
+// FlowClockSlack after now: it was made while central's clock read later
+// than it does now (an NTP step back, or a clock set years ahead and
+// corrected), and its expiry, reckoned by that clock, would keep its
+// launch URL, phone link and page valid for as long as the clock was off.
 func (f FlowSession) StatusAt(now time.Time) FlowStatus {
-	if (f.Status == FlowCreated || f.Status == FlowInProgress) && !now.Before(f.ExpiresAt) && !f.Hosted.Verifying(now) {
+	if (f.Status == FlowCreated || f.Status == FlowInProgress) &&
+		(!now.Before(f.ExpiresAt) && !f.Hosted.Verifying(now) || f.CreatedAt.After(now.Add(FlowClockSlack))) {
 		return FlowExpired
 	}
 	return f.Status
 }
 
+// FlowClockSlack is how far after central's clock a hosted session, its
+// hand-off or its verification may be dated before it is taken as set by
+// a clock since put back: the clocks of instances sharing the store
+// differ by less.
+const FlowClockSlack = time.Minute
+
 // Verifying reports whether an attempt of the session is being verified
 // (or waits for a slot to be) at now, by an instance not taken for dead.
-// The session's expiry waits for it: the person submitted in time.
+// The session's expiry waits for it: the person submitted in time. One
+// started more than FlowClockSlack after now was started by a clock since
+// put back: it is taken for dead, or it would hold the session for as
+// long as the clock was off.
 func (h *HostedFlow) Verifying(now time.Time) bool {
-	return h != nil && h.Stage == HostedStageProcessing && now.Sub(h.ProcessingAt) < HostedProcessingTimeout
+	return h != nil && h.Stage == HostedStageProcessing && now.Sub(h.ProcessingAt) < HostedProcessingTimeout &&
+		!h.ProcessingAt.After(now.Add(FlowClockSlack))
 }
 
 // WebhookEvent is one event for a partner, written in the same

@@ -40,3 +40,29 @@ func TestPartnerSetDisabled(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowStatusClockPutBack: a session made, or an attempt of it started,
+// while central's clock read later than it does now (set years ahead, then
+// corrected) neither lives nor holds its expiry for as long as the clock
+// was off; within a minute (instances' clocks) nothing changes.
+func TestFlowStatusClockPutBack(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	const years = 5 * 365 * 24 * time.Hour
+	for _, c := range []struct {
+		name string
+		f    FlowSession
+		want FlowStatus
+	}{
+		{"made years ahead", FlowSession{Status: FlowCreated, CreatedAt: now.Add(years), ExpiresAt: now.Add(years + time.Hour)}, FlowExpired},
+		{"made a second ahead", FlowSession{Status: FlowInProgress, CreatedAt: now.Add(time.Second), ExpiresAt: now.Add(time.Hour)}, FlowInProgress},
+		{"verifying since years ahead, expired", FlowSession{Status: FlowInProgress, CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute),
+			Hosted: &HostedFlow{Stage: HostedStageProcessing, ProcessingAt: now.Add(years)}}, FlowExpired},
+		{"verifying since a second ahead, expired", FlowSession{Status: FlowInProgress, CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute),
+			Hosted: &HostedFlow{Stage: HostedStageProcessing, ProcessingAt: now.Add(time.Second)}}, FlowInProgress},
+		{"made years ahead, completed", FlowSession{Status: FlowCompleted, CreatedAt: now.Add(years), ExpiresAt: now.Add(years + time.Hour)}, FlowCompleted},
+	} {
+		if got := c.f.StatusAt(now); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}

@@ -396,7 +396,9 @@ func (f *Flow) bindPhone(w http.ResponseWriter, r *http.Request, pid, sid, secre
 		http.Redirect(w, r, "/flow/app", http.StatusSeeOther)
 		return nil
 	}
-	if !f.now().Before(h.HandoffAt.Add(codeTTL)) {
+	// A hand-off dated more than a minute ahead was made by a clock since
+	// put back: its link would work for as long as the clock was off.
+	if now := f.now(); !now.Before(h.HandoffAt.Add(codeTTL)) || h.HandoffAt.After(now.Add(central.FlowClockSlack)) {
 		return f.writePage(w, http.StatusGone, lang, "used", false, "used")
 	}
 	if r.Method != http.MethodPost {
