@@ -65,6 +65,13 @@ func startJobs(ctx context.Context, q queueConfig, srv *central.Server, w *webho
 		if cerr := srv.CheckpointAudit(ctx); !errors.Is(cerr, central.ErrNothingToSeal) {
 			err = errors.Join(err, cerr)
 		}
+		// Deliveries River holds for years: scheduled while the clock ran
+		// ahead, put back since.
+		if n, perr := q.pg.PullInDeliveries(ctx, time.Now()); perr != nil {
+			err = errors.Join(err, perr)
+		} else if n > 0 {
+			logger.LogAttrs(ctx, slog.LevelWarn, "webhook deliveries scheduled by a clock since put back are due now", slog.Int64("jobs", n))
+		}
 		return err
 	}, run))
 	river.AddWorker(workers, jobs.ErasureWorker(srv.RunErasure, run))

@@ -68,3 +68,35 @@ type WebhookLanes interface {
 // ErrLeaseLost is RenewLane's, RecordLeased's and ReleaseLane's error
 // when the lease is no longer the caller's.
 var ErrLeaseLost = errors.New("the lane's lease is no longer held")
+
+// EventMaxWait is the longest an event's next attempt is set after the
+// attempt before it: the Standard Webhooks schedule's longest wait
+// (webhook.StandardSchedule, which a Retry-After does not pass), and so
+// the push's, which shares it.
+const EventMaxWait = 10 * time.Hour
+
+// EventClockSlack is how far past EventMaxWait after central's clock an
+// event's next attempt, or a lane's lease, may be before it is taken as
+// set by a clock since put back: the clocks of instances sharing the
+// store differ by less.
+const EventClockSlack = time.Minute
+
+// EventDue reports whether an event whose next attempt is at next is due
+// at now. One further ahead than any wait sets (EventMaxWait and
+// EventClockSlack) was set while central's clock read later than it does
+// now (an NTP step back, or a clock set years ahead and corrected): it is
+// due now, or it, and its session's later events behind it, would wait
+// for as long as the clock was off.
+func EventDue(next, now time.Time) bool {
+	return !next.After(now) || next.After(now.Add(EventMaxWait+EventClockSlack))
+}
+
+// LeaseRunning reports whether a lane's lease until until still holds at
+// now. One ending further ahead than EventMaxWait (and EventClockSlack)
+// was taken by a clock since put back: it has run out, or the lane would
+// stay held for as long as the clock was off. (A lease lasts two of the
+// taking instance's --webhook-timeout, renewed while a send lasts: far
+// less, whatever each instance's setting.)
+func LeaseRunning(until, now time.Time) bool {
+	return until.After(now) && !until.After(now.Add(EventMaxWait+EventClockSlack))
+}

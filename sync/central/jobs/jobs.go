@@ -173,6 +173,23 @@ func NewInserter(pool *pgxpool.Pool) (*river.Client[pgx.Tx], error) {
 	return c, nil
 }
 
+// PullInDeliveries makes the Delivery jobs waiting for a time after
+// after (snoozed or retried by River) available at now, and returns how
+// many. A delivery job waits at most the webhook schedule's longest wait
+// (the event's next attempt); one scheduled further ahead was scheduled
+// while the clock read later than it does now (an NTP step back, or a
+// clock set years ahead and corrected), and would wait for as long as it
+// was off. The webhook worker judges the event due again at once
+// (central.EventDue); this brings its job to it.
+func PullInDeliveries(ctx context.Context, pool *pgxpool.Pool, now, after time.Time) (int64, error) {
+	tag, err := pool.Exec(ctx, `UPDATE river_job SET scheduled_at = $1
+		WHERE kind = $2 AND state IN ('scheduled', 'retryable') AND scheduled_at > $3`, now, Delivery{}.Kind(), after)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: pulling in deliveries scheduled by a clock put back: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Defaults of Config.
 const (
 	// DefaultWorkers is how many deliveries one instance runs at once.

@@ -22,6 +22,7 @@ func laneTests() []storeTest {
 		{"ReleaseLane", testReleaseLane},
 		{"ReplayKeepsLease", testReplayKeepsLease},
 		{"LeaseOwnerNotTime", testLeaseOwnerNotTime},
+		{"LaneClockPutBack", testLaneClockPutBack},
 	}
 }
 
@@ -282,4 +283,44 @@ func leasedEvent(t *testing.T, s central.Store, at time.Time, hold time.Duration
 		t.Fatalf("lease = %+v, %v", a, err)
 	}
 	return lane, a
+}
+
+// testLaneClockPutBack: an event made, and a lease taken, while central's
+// clock read five years ahead, then corrected, would keep the event, and
+// its session's later events, waiting for as long as the clock was off.
+// A next attempt or a lease further ahead than any wait sets
+// (central.EventMaxWait and its minute) is due, or run out, now; one an
+// hour ahead (a retry's wait) is kept.
+func testLaneClockPutBack(t *testing.T, s central.Store) {
+	ctx := context.Background()
+	const years = 5 * 365 * 24 * time.Hour
+	evs := []central.WebhookEvent{
+		{ID: "ahead", PartnerID: "p1", SessionID: "s1", Type: "t", Payload: []byte(`{}`), CreatedAt: laneT0.Add(years)},
+		{ID: "later", PartnerID: "p1", SessionID: "s1", Type: "t", Payload: []byte(`{}`), CreatedAt: laneT0},
+		{ID: "hour", PartnerID: "p1", SessionID: "s2", Type: "t", Payload: []byte(`{}`), CreatedAt: laneT0.Add(time.Hour)},
+		{ID: "leased", PartnerID: "p1", SessionID: "s3", Type: "t", Payload: []byte(`{}`), CreatedAt: laneT0},
+	}
+	if err := s.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	due, err := s.DueEvents(ctx, laneT0, 10)
+	ids := map[string]bool{}
+	for _, e := range due {
+		ids[e.ID] = true
+	}
+	if err != nil || !ids["ahead"] || !ids["leased"] || ids["hour"] || ids["later"] {
+		t.Errorf("DueEvents after the clock was put back = %v, %v; want ahead and leased", ids, err)
+	}
+	if l, err := s.LeaseLane(ctx, central.Lane{PartnerID: "p1", SessionID: "s3"}, laneT0.Add(years), 4*time.Second); err != nil || !l.Held {
+		t.Fatalf("lease with the clock ahead = %+v, %v", l, err)
+	}
+	if l, err := s.LeaseLane(ctx, central.Lane{PartnerID: "p1", SessionID: "s3"}, laneT0, 4*time.Second); err != nil || !l.Held || l.Event.ID != "leased" {
+		t.Errorf("a lane leased with the clock five years ahead, after it was put back = %+v, %v; want held", l, err)
+	}
+	if l, err := s.LeaseLane(ctx, central.Lane{PartnerID: "p1", SessionID: "s1"}, laneT0, 4*time.Second); err != nil || !l.Held || l.Event.ID != "ahead" {
+		t.Errorf("a lane whose head was made with the clock five years ahead, after it was put back = %+v, %v; want its head held", l, err)
+	}
+	if l, err := s.LeaseLane(ctx, central.Lane{PartnerID: "p1", SessionID: "s2"}, laneT0, 4*time.Second); err != nil || l.Held || !l.Wait.Equal(laneT0.Add(time.Hour)) {
+		t.Errorf("a lane whose head is due in an hour = %+v, %v; want it waiting", l, err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -197,6 +198,11 @@ func NewWorker(cfg Config) (*Worker, error) {
 	cfg.PerPartner = min(cfg.PerPartner, cfg.Workers)
 	if len(cfg.Schedule) == 0 {
 		cfg.Schedule = StandardSchedule
+	}
+	if slices.Max(cfg.Schedule) > central.EventMaxWait {
+		// A next attempt further ahead is taken as set by a clock since
+		// put back, and made at once (central.EventDue).
+		return nil, fmt.Errorf("webhook: a retry waits at most %v", central.EventMaxWait)
 	}
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = DefaultMaxAge

@@ -96,10 +96,10 @@ func (s *Store) LeaseLane(ctx context.Context, l central.Lane, now time.Time, ho
 			return err
 		}
 		switch {
-		case r.NextAt.After(now):
+		case !central.EventDue(r.NextAt, now):
 			out.Wait = out.Event.NextAt
 			return nil
-		case cur.Until.After(now):
+		case central.LeaseRunning(cur.Until, now):
 			out.Wait = cur.Until.UTC()
 			return nil
 		}

@@ -220,6 +220,16 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]cent
 			}
 			out = append(out, r.event())
 		}
+		// Then those due because set by a clock since put back
+		// (central.EventDue): the index's far end.
+		far := timeKey(now.Add(central.EventMaxWait + central.EventClockSlack))
+		for k, _ := c.Last(); k != nil && bytes.Compare(k[:8], far) > 0 && len(out) < limit; k, _ = c.Prev() {
+			r, err := loadEvent(tx, k[8:])
+			if err != nil {
+				return err
+			}
+			out = append(out, r.event())
+		}
 		return nil
 	})
 	return out, err

@@ -172,7 +172,7 @@ func TestDueEventsAtScale(t *testing.T) {
 // explainDue explains (as explain says) DueEvents' query at now, limit 100.
 func explainDue(t *testing.T, s *Store, explain string, now time.Time) string {
 	t.Helper()
-	rows, err := s.pool.Query(context.Background(), explain+" "+dueEventsSQL, now, 100)
+	rows, err := s.pool.Query(context.Background(), explain+" "+dueEventsSQL, now, 100, now.Add(central.EventMaxWait+central.EventClockSlack))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,14 @@ func (s *Store) Jobs(cfg jobs.Config) (*river.Client[pgx.Tx], error) {
 	return jobs.NewClient(s.pool, cfg)
 }
 
+// PullInDeliveries makes the delivery jobs River holds for later than
+// any wait of the webhook schedule after now (central.EventMaxWait and
+// its minute: scheduled by a clock since put back) available at now
+// (jobs.PullInDeliveries); the leader's sweep runs it.
+func (s *Store) PullInDeliveries(ctx context.Context, now time.Time) (int64, error) {
+	return jobs.PullInDeliveries(ctx, s.pool, now, now.Add(central.EventMaxWait+central.EventClockSlack))
+}
+
 // LeaseLane implements central.WebhookLanes. The head's row is locked for
 // the transaction, so two instances asking at once do not both hold it.
 func (s *Store) LeaseLane(ctx context.Context, l central.Lane, now time.Time, hold time.Duration) (central.LaneLease, error) {
@@ -50,10 +58,10 @@ func (s *Store) LeaseLane(ctx context.Context, l central.Lane, now time.Time, ho
 		}
 		out.Event = e
 		switch {
-		case e.NextAt.After(now):
+		case !central.EventDue(e.NextAt, now):
 			out.Wait = e.NextAt
 			return nil
-		case lease != nil && lease.After(now):
+		case lease != nil && central.LeaseRunning(*lease, now):
 			out.Wait = lease.UTC()
 			return nil
 		}

@@ -110,7 +110,9 @@ func (s *Store) AppendEvents(ctx context.Context, evs []central.WebhookEvent) er
 	return nil
 }
 
-// dueEventsSQL lists the due lane heads ($1 now, $2 limit). The partners
+// dueEventsSQL lists the due lane heads ($1 now, $2 limit; $3 the
+// horizon past which a next attempt was set by a clock since put back,
+// central.EventDue). The partners
 // with pending events are found by skipping through the index by partner
 // (one probe each, however long their backlogs), those disabled left out;
 // each one's due events are read in order from the same index, up to the
@@ -128,7 +130,7 @@ const dueEventsSQL = `WITH RECURSIVE partner_ids AS (
 )
 SELECT e.* FROM partner_ids p CROSS JOIN LATERAL (
 	SELECT ` + eventCols + ` FROM webhook_events e
-	WHERE e.partner_id = p.partner_id AND e.delivered_at IS NULL AND e.dead_at IS NULL AND e.next_at <= $1
+	WHERE e.partner_id = p.partner_id AND e.delivered_at IS NULL AND e.dead_at IS NULL AND (e.next_at <= $1 OR e.next_at > $3)
 	  AND e.seq = (SELECT min(h.seq) FROM webhook_events h
 		WHERE h.partner_id = e.partner_id AND h.session_id = e.session_id AND h.delivered_at IS NULL AND h.dead_at IS NULL)
 	ORDER BY e.next_at, e.seq LIMIT $2
@@ -141,7 +143,7 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]cent
 	limit = central.Filter{Limit: limit}.EffectiveLimit()
 	var out []central.WebhookEvent
 	err := s.query(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, dueEventsSQL, now, limit)
+		rows, err := c.Query(ctx, dueEventsSQL, now, limit, now.Add(central.EventMaxWait+central.EventClockSlack))
 		if err != nil {
 			return err
 		}
