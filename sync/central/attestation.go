@@ -72,8 +72,27 @@ func (s *Server) checkAttestation(d Device, payload json.RawMessage, now time.Ti
 			c.madeAfter = issued
 		}
 	}
+	if signed && issuedAhead(issued, now) {
+		// Issued while central's clock read later than it does now (an
+		// NTP step back, or a clock set years ahead and corrected): it is
+		// taken as recent, as before, so no capture is lost, but proves
+		// nothing of when the attestation was made, so nothing is judged
+		// by its date (a rollback of the device's configuration, its
+		// freshness). madeAfter keeps it: the claim and the tombstone last
+		// as long as the challenge could be taken, so it is used once.
+		c.issued, c.fresh = time.Time{}, false
+	}
 	return c, nil
 }
+
+// challengeClockSlack is how far after central's clock a challenge may be
+// dated before it is taken as issued by a clock since put back: the
+// clocks of instances sharing the sign key differ by less.
+const challengeClockSlack = time.Minute
+
+// issuedAhead reports whether a challenge issued at issued was issued by
+// a clock since put back, judged at now.
+func issuedAhead(issued, now time.Time) bool { return issued.After(now.Add(challengeClockSlack)) }
 
 // maxClaimExpiry is the latest expiry a claim is stored with: the last
 // second of year 9999, the last time RFC 3339 (so JSON, the embedded

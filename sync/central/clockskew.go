@@ -24,7 +24,10 @@ func ClockSkew(created, received, notBefore time.Time) time.Duration {
 	if d := created.Sub(received); !received.IsZero() && d > ClockSkewFlag {
 		return d
 	}
-	if d := created.Sub(notBefore); !notBefore.IsZero() && d < -ClockSkewFlag {
+	// A challenge issued after the capture was received was issued by
+	// central's clock while it ran ahead (put back since): it bounds
+	// nothing.
+	if d := created.Sub(notBefore); !notBefore.IsZero() && d < -ClockSkewFlag && (received.IsZero() || !issuedAhead(notBefore, received)) {
 		return d
 	}
 	return 0
