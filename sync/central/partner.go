@@ -291,6 +291,11 @@ func (f FlowSession) StatusAt(now time.Time) FlowStatus {
 // differ by less.
 const FlowClockSlack = time.Minute
 
+// FlowMaxTTL is the longest a session lives (the partner API's
+// session_ttl at most, partnerapi.MaxSessionTTL): one expiring further
+// ahead was made by a clock since put back.
+const FlowMaxTTL = 24 * time.Hour
+
 // Verifying reports whether an attempt of the session is being verified
 // (or waits for a slot to be) at now, by an instance not taken for dead.
 // The session's expiry waits for it: the person submitted in time. One
@@ -404,7 +409,8 @@ type Partners interface {
 	Flow(ctx context.Context, partnerID, id string) (FlowSession, error)
 	FlowByLaunch(ctx context.Context, launchHash []byte) (FlowSession, error)
 	// ExpiredFlows lists up to limit sessions not COMPLETED, ERROR or
-	// EXPIRED whose ExpiresAt is before now.
+	// EXPIRED whose ExpiresAt is before now, or later than FlowMaxTTL and
+	// FlowClockSlack after it (made by a clock since put back, StatusAt).
 	ExpiredFlows(ctx context.Context, now time.Time, limit int) ([]FlowSession, error)
 
 	// Idempotent runs fn once per (partner, key): the first call stores

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/openkyc/kyc/sync/central/hostedflow"
 	"github.com/openkyc/kyc/sync/central/partnerapi"
 	"github.com/openkyc/kyc/sync/central/store/pgstore"
+	"github.com/openkyc/kyc/sync/central/webhook"
 	"github.com/openkyc/kyc/sync/internal/pgtest"
 )
 
@@ -49,8 +51,8 @@ func TestLinksMadeWhileTheClockRanAhead(t *testing.T) {
 			const ahead = 5 * 365 * 24 * time.Hour
 
 			e.clk.Advance(ahead)
-			_, unopened := e.initiate(map[string]any{"smart_qr": true})
-			_, opened := e.initiate(map[string]any{"smart_qr": true})
+			p1, unopened := e.initiate(map[string]any{"smart_qr": true})
+			p2, opened := e.initiate(map[string]any{"smart_qr": true})
 			desk := e.browser()
 			desk.open(opened.LaunchURL)
 			var h hostedflow.HandoffLink
@@ -73,6 +75,25 @@ func TestLinksMadeWhileTheClockRanAhead(t *testing.T) {
 			}
 			if a := e.browser().post("/flow/code", "application/x-www-form-urlencoded", []byte("code="+h.ShortCode)); a.status == http.StatusSeeOther {
 				t.Errorf("its short code took a phone on: %d", a.status)
+			}
+
+			// The expiry pass ends them, each with its session.expired.
+			em, err := webhook.NewEmitter(webhook.EmitterConfig{Store: e.store, Now: e.clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := em.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []struct{ pid, sid string }{{p1, unopened.SessionID}, {p2, opened.SessionID}} {
+				f, err := e.store.Flow(context.Background(), s.pid, s.sid)
+				evs, eerr := e.store.Events(context.Background(), s.pid, 0, 100)
+				expired := slices.ContainsFunc(evs, func(ev central.WebhookEvent) bool {
+					return ev.SessionID == s.sid && ev.Type == central.EventSessionExpired
+				})
+				if err != nil || eerr != nil || f.Status != central.FlowExpired || !expired {
+					t.Errorf("session %s after the expiry pass: %s (%v, %v), session.expired sent %v; want EXPIRED and sent", s.sid, f.Status, err, eerr, expired)
+				}
 			}
 
 			// A hand-off an hour ahead in a session of a day made before:

@@ -505,7 +505,8 @@ func (p *pass) expire(ctx context.Context) error {
 				case central.FlowCompleted, central.FlowError, central.FlowExpired:
 					return nil, errUnchanged
 				}
-				if !f.ExpiresAt.Before(p.now) || f.StatusAt(p.now) != central.FlowExpired {
+				madeAhead := f.CreatedAt.After(p.now.Add(central.FlowClockSlack)) // by a clock since put back
+				if !f.ExpiresAt.Before(p.now) && !madeAhead || f.StatusAt(p.now) != central.FlowExpired {
 					// An attempt submitted in time is verified first:
 					// its result completes the session (or, should its
 					// instance die, a later pass expires it).

@@ -416,6 +416,15 @@ func (s *Store) ExpiredFlows(ctx context.Context, now time.Time, limit int) ([]c
 				out = append(out, f)
 			}
 		}
+		// Then those made by a clock since put back: the index's far end.
+		far := timeKey(now.Add(central.FlowMaxTTL + central.FlowClockSlack))
+		for k, _ := c.Last(); k != nil && bytes.Compare(k[:8], far) > 0 && len(out) < limit; k, _ = c.Prev() {
+			var f central.FlowSession
+			if err := get(tx.Bucket(bucketFlows), k[8:], &f); err != nil {
+				return err
+			}
+			out = append(out, f)
+		}
 		return nil
 	})
 	return out, err

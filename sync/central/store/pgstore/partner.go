@@ -354,8 +354,9 @@ func (s *Store) ExpiredFlows(ctx context.Context, now time.Time, limit int) ([]c
 	limit = central.Filter{Limit: limit}.EffectiveLimit()
 	var out []central.FlowSession
 	err := s.query(ctx, func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT doc FROM flows WHERE status NOT IN ('COMPLETED', 'ERROR', 'EXPIRED') AND expires_at < $1
-			ORDER BY expires_at, partner_id, id LIMIT $2`, now, limit)
+		rows, err := c.Query(ctx, `SELECT doc FROM flows WHERE status NOT IN ('COMPLETED', 'ERROR', 'EXPIRED')
+			AND (expires_at < $1 OR expires_at > $3)
+			ORDER BY expires_at, partner_id, id LIMIT $2`, now, limit, now.Add(central.FlowMaxTTL+central.FlowClockSlack))
 		if err != nil {
 			return err
 		}
