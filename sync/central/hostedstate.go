@@ -43,10 +43,20 @@ type HostedStates interface {
 	// DeleteHostedState deletes the keys' values (a key without one is
 	// no error).
 	DeleteHostedState(ctx context.Context, keys ...string) error
-	// ExpireHostedState deletes up to limit values expired at now and
-	// says how many it deleted.
+	// ExpireHostedState deletes up to limit values expired at now, or
+	// expiring later than HostedStateMaxTTL after it, and says how many
+	// it deleted.
 	ExpireHostedState(ctx context.Context, now time.Time, limit int) (int, error)
 }
+
+// HostedStateMaxTTL bounds how long after now a hosted value may expire:
+// a capture lives until its session's end and ten minutes, and a session
+// at most FlowMaxTTL. One expiring later was stored by a clock since put
+// back (an NTP step back, or a clock set years ahead and corrected): a
+// face and an ID document kept for as long as the clock was off, of a
+// session already ended (FlowSession.StatusAt); ExpireHostedState removes
+// it.
+const HostedStateMaxTTL = FlowMaxTTL + time.Hour
 
 // HostedHead is the first bytes of a hosted state value as stored (where
 // seal.Store keeps the value's wrapped data key).

@@ -222,6 +222,21 @@ func testHostedStates(t *testing.T, h central.HostedStates) {
 	if _, err := h.HostedState(ctx, "live", now.Add(5*time.Minute)); err != nil {
 		t.Errorf("a live value after expiry: %v", err)
 	}
+	// A capture stored while the clock read five years ahead, of a session
+	// ended once it was put back, goes now; one of a session of a day
+	// stays.
+	if err := h.PutHostedState(ctx, "cap/ahead", []byte("x"), now.Add(5*365*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.PutHostedState(ctx, "cap/day", []byte("x"), now.Add(central.FlowMaxTTL+10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.ExpireHostedState(ctx, now, 10); err != nil || n != 1 {
+		t.Errorf("expiry after the clock was put back: %d, %v; want the value stored ahead expired", n, err)
+	}
+	if _, err := h.HostedState(ctx, "cap/day", now); err != nil {
+		t.Errorf("a day's session's capture after that: %v", err)
+	}
 }
 
 // BenchmarkHostedCapture measures what the hosted flow does with one

@@ -116,7 +116,7 @@ func (s *Store) ExpireHostedState(_ context.Context, now time.Time, limit int) (
 		var old [][]byte
 		c := b.Cursor()
 		for k, v := c.First(); k != nil && len(old) < max(limit, 1); k, v = c.Next() {
-			if !hostedLive(v, now) {
+			if !hostedLive(v, now) || hostedLive(v, now.Add(central.HostedStateMaxTTL)) {
 				old = append(old, append([]byte(nil), k...))
 			}
 		}

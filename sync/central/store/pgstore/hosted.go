@@ -69,7 +69,8 @@ func (s *Store) DeleteHostedState(ctx context.Context, keys ...string) error {
 // ExpireHostedState implements central.HostedStates.
 func (s *Store) ExpireHostedState(ctx context.Context, now time.Time, limit int) (int, error) {
 	tag, err := s.exec(ctx, `DELETE FROM hosted_state WHERE key IN
-		(SELECT key FROM hosted_state WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)`, now, max(limit, 1))
+		(SELECT key FROM hosted_state WHERE expires_at <= $1 OR expires_at > $3 ORDER BY expires_at LIMIT $2)`,
+		now, max(limit, 1), now.Add(central.HostedStateMaxTTL))
 	if err != nil {
 		return 0, fmt.Errorf("expiring hosted state: %w", err)
 	}
