@@ -164,7 +164,12 @@ func newDedupeReceiver(hold string, holdAfter int) *dedupeReceiver {
 
 func (d *dedupeReceiver) handler(secret string, sessionOf func(id string) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			// The sender died mid-body (the killed instance): not a
+			// delivery, and nobody waits for the answer.
+			return
+		}
 		id, ua := r.Header.Get(HeaderID), r.Header.Get("User-Agent")
 		d.mu.Lock()
 		d.raw++
