@@ -67,21 +67,6 @@ func documentDates(payload []byte) (expiry, birth string) {
 	return p.Report.Document.Fields[fields.FieldExpiryDate].Value, p.Report.Document.Fields[fields.FieldBirthDate].Value
 }
 
-// lastBirthDay is the last day a birth date read as YYYY-MM-DD, YYYY-MM or
-// YYYY may be, as the engine takes it (the youngest the date allows), and
-// the first.
-func lastBirthDay(v string) (first, last time.Time, ok bool) {
-	for _, f := range []struct {
-		layout       string
-		months, days int
-	}{{time.DateOnly, 0, 1}, {"2006-01", 1, 0}, {"2006", 12, 0}} {
-		if d, err := time.Parse(f.layout, v); err == nil {
-			return d, d.AddDate(0, f.months, f.days-1), true
-		}
-	}
-	return time.Time{}, time.Time{}, false
-}
-
 // doubtClock checks the dates an approval's document carries against
 // central's clock. The engine rejects an expired document and holds a
 // holder under the risk configuration's min_age (judged.minAge) at least
@@ -115,7 +100,7 @@ func doubtClock(att checkedAttestation, receivedAt time.Time, sum Summary, paylo
 		}
 	}
 	if judged.minAge > 0 {
-		if first, last, ok := lastBirthDay(birth); ok && !first.After(receivedAt) {
+		if first, last, ok := fields.BirthSpan(birth); ok && !first.After(receivedAt) {
 			// The holder reaches min_age on this day, which starts
 			// everywhere by 10:00 UTC the day before.
 			of := last.AddDate(judged.minAge, 0, 0)

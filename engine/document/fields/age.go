@@ -30,7 +30,7 @@ func holderAge(fs map[string]Field, m *mrz.Result, nik *NIK, now time.Time) *Age
 	if !ok {
 		return nil
 	}
-	first, last, ok := birthSpan(b.Value)
+	first, last, ok := BirthSpan(b.Value)
 	if !ok {
 		return nil
 	}
@@ -50,9 +50,10 @@ func holderAge(fs map[string]Field, m *mrz.Result, nik *NIK, now time.Time) *Age
 	return a
 }
 
-// birthSpan is the first and the last day a birth date read as
-// YYYY-MM-DD, YYYY-MM or YYYY may be.
-func birthSpan(v string) (first, last time.Time, ok bool) {
+// BirthSpan is the first and the last day a birth date read as
+// YYYY-MM-DD, YYYY-MM or YYYY may be (the oldest and the youngest the
+// holder can be).
+func BirthSpan(v string) (first, last time.Time, ok bool) {
 	for _, f := range []struct {
 		layout       string
 		months, days int
