@@ -85,16 +85,7 @@ func TestApprovalOnAWrongClock(t *testing.T) {
 					"document": map[string]any{"type": "passport", "fields": fs}}}
 			// The agent signs its requests by central's Date, whatever its
 			// clock says.
-			pl, err := json.Marshal(payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pt, _ := json.Marshal(protocol.Manifest{ID: "s-1-1", CreatedAt: at, Payload: pl})
-			sealed, err := protocol.SealManifest(&c.Cfg.BoxKey.Public, pt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp, e := c.send(t, d.request(t, http.MethodPut, protocol.SubmissionPath(protocol.SubmissionKey("s-1-1")), sealed, now()), nil); resp.StatusCode != http.StatusOK {
+			if resp, e := c.send(t, d.request(t, http.MethodPut, protocol.SubmissionPath(protocol.SubmissionKey("s-1-1")), d.sealedPayload(t, "s-1-1", payload, at), now()), nil); resp.StatusCode != http.StatusOK {
 				t.Fatalf("submission: %d %+v", resp.StatusCode, e)
 			}
 			ctx := context.Background()

@@ -54,6 +54,13 @@ func (d *dev) submitPayload(t *testing.T, id string, p map[string]any, created t
 	if _, ok := p["attestation"]; !ok {
 		p["attestation"] = d.attestation(t, time.Now(), d.config(t).Challenge)
 	}
+	return d.do(t, http.MethodPut, protocol.SubmissionPath(protocol.SubmissionKey(id)), d.sealedPayload(t, id, p, created), nil)
+}
+
+// sealedPayload is the manifest of submission id with payload p, created
+// at created, sealed to central.
+func (d *dev) sealedPayload(t *testing.T, id string, p map[string]any, created time.Time) []byte {
+	t.Helper()
 	pl, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +73,7 @@ func (d *dev) submitPayload(t *testing.T, id string, p map[string]any, created t
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d.do(t, http.MethodPut, protocol.SubmissionPath(protocol.SubmissionKey(id)), sealed, nil)
+	return sealed
 }
 
 // verdict is a fresh attestation of d's with the verdict v.

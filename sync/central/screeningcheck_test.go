@@ -117,16 +117,7 @@ func TestDeviceScreeningAgesCheckedAgainstServing(t *testing.T) {
 			payload := map[string]any{"session_id": "s-1", "attempt": 1, "attestation": d.attestation(t, at, challenge), "risk_version": risked,
 				"report": map[string]any{"decision": decision, "score": 95, "next_action": "EXIT", "risk": rr,
 					"reasons": []map[string]any{{"code": "ALL_CHECKS_PASSED"}}}}
-			pl, err := json.Marshal(payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pt, _ := json.Marshal(protocol.Manifest{ID: "s-1-1", CreatedAt: at, Payload: pl})
-			sealed, err := protocol.SealManifest(&c.Cfg.BoxKey.Public, pt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp, e := c.send(t, d.request(t, http.MethodPut, protocol.SubmissionPath(protocol.SubmissionKey("s-1-1")), sealed, now()), nil); resp.StatusCode != http.StatusOK {
+			if resp, e := c.send(t, d.request(t, http.MethodPut, protocol.SubmissionPath(protocol.SubmissionKey("s-1-1")), d.sealedPayload(t, "s-1-1", payload, at), now()), nil); resp.StatusCode != http.StatusOK {
 				t.Fatalf("submission: %d %+v", resp.StatusCode, e)
 			}
 			ctx := context.Background()
