@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,15 +86,7 @@ func TestEmbeddedInBrowser(t *testing.T) {
 	}
 	tools := browsertest.FindTools(t, root)
 	e := newEnv(t, true)
-	doc, selfie, _ := images(t)
-	dir := t.TempDir()
-	docFile, selfieFile := filepath.Join(dir, "card.jpg"), filepath.Join(dir, "selfie.jpg")
-	if err := os.WriteFile(docFile, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(selfieFile, selfie, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	docFile, selfieFile := imageFiles(t)
 	partner, other := partnerPage(t), partnerPage(t)
 	_, fc := e.initiate(map[string]any{"redirect_url": partner + "/done"})
 	_, fc2 := e.initiate(map[string]any{"redirect_url": partner + "/done"})

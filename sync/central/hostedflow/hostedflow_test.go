@@ -402,6 +402,22 @@ func encode(t testing.TB, m gocv.Mat) []byte {
 	return append([]byte(nil), buf.GetBytes()...)
 }
 
+// imageFiles writes images' card and selfie to files for a page's upload
+// form and returns their paths.
+func imageFiles(t *testing.T) (docFile, selfieFile string) {
+	t.Helper()
+	doc, selfie, _ := images(t)
+	dir := t.TempDir()
+	docFile, selfieFile = filepath.Join(dir, "card.jpg"), filepath.Join(dir, "selfie.jpg")
+	if err := os.WriteFile(docFile, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(selfieFile, selfie, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return docFile, selfieFile
+}
+
 func images(t *testing.T) (doc, selfie, noFace []byte) {
 	t.Helper()
 	e := loadEngines(t)

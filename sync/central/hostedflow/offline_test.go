@@ -2,7 +2,6 @@ package hostedflow_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,15 +33,7 @@ func TestOfflineInBrowser(t *testing.T) {
 	tools := browsertest.FindTools(t, root)
 	axe := browsertest.FindAxe(t, root)
 	e := newEnv(t, true)
-	doc, selfie, _ := images(t)
-	dir := t.TempDir()
-	docFile, selfieFile := filepath.Join(dir, "card.jpg"), filepath.Join(dir, "selfie.jpg")
-	if err := os.WriteFile(docFile, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(selfieFile, selfie, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	docFile, selfieFile := imageFiles(t)
 	pid, fc := e.initiate(map[string]any{"allow_upload": true, "max_retries": 3})
 	_, fc2 := e.initiate(map[string]any{"allow_upload": true, "max_retries": 3})
 	shots := filepath.Join(browsertest.ArtifactsDir(t, root), "hosted")
