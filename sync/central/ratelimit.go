@@ -49,6 +49,7 @@ type RateLimits interface {
 // now (a refused spend writes nothing, and a budget taken as empty would
 // stay so).
 func SpendGCRA(tat, now time.Time, interval time.Duration, burst int) (newTAT time.Time, ok bool, wait time.Duration) {
+	burst = CapBurst(interval, burst)
 	if last := now.Add(time.Duration(burst-1) * interval); tat.After(last.Add(interval + BudgetClockSlack)) {
 		tat = last
 	}
@@ -65,6 +66,21 @@ func SpendGCRA(tat, now time.Time, interval time.Duration, burst int) (newTAT ti
 // another would otherwise pull in each time it spends what the other
 // pushed on, and grant a partner at its limit a unit at every call.
 const BudgetClockSlack = time.Minute
+
+// maxBudgetSpan bounds a budget's burst intervals: a budget of more than
+// a century of units is unlimited anyway, and burst times interval must
+// not overflow (Go wraps it; PostgreSQL's bigint refuses it, failing the
+// request).
+const maxBudgetSpan = 100 * 365 * 24 * time.Hour
+
+// CapBurst is burst, at most as many units as maxBudgetSpan holds at
+// interval: what SpendGCRA and the stores that spend in SQL count with.
+func CapBurst(interval time.Duration, burst int) int {
+	if interval > 0 && int64(burst) > int64(maxBudgetSpan/interval) {
+		return int(maxBudgetSpan / interval)
+	}
+	return burst
+}
 
 // WaitGCRA is how long from now until a budget whose tat is given has a
 // unit (SpendGCRA's wait, spending nothing).

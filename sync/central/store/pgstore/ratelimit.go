@@ -92,7 +92,7 @@ func (s *Store) SpendBudget(ctx context.Context, key string, now func() time.Tim
 	for range spendTries {
 		var taken bool
 		var tat *time.Time
-		err := s.pool.QueryRow(ctx, spendSQL, key, now().UnixNano(), int64(interval), int64(burst), int64(central.BudgetClockSlack)).Scan(&taken, &tat)
+		err := s.pool.QueryRow(ctx, spendSQL, key, now().UnixNano(), int64(interval), int64(central.CapBurst(interval, burst)), int64(central.BudgetClockSlack)).Scan(&taken, &tat)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows): // no row, and the insert refused or beaten
 			tat = new(time.Unix(0, 0))

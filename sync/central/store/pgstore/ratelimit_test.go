@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -217,5 +218,20 @@ func TestSpendRefusalWaitsForNoLock(t *testing.T) {
 	ok, wait, err := s.SpendBudget(short, "addr:x", clock, time.Minute, 1)
 	if err != nil || ok || wait != time.Minute {
 		t.Errorf("a spend past the budget while the row is locked = %v, %v, %v; want refused at once, wait 1m", ok, wait, err)
+	}
+}
+
+// TestSpendHugeBurst: a burst whose intervals overflow an int64 (the load
+// test's unlimited submissions, math.MaxInt32 at a minute) is a budget
+// capped at a century of units, not a bigint error failing the request.
+func TestSpendHugeBurst(t *testing.T) {
+	s := openFresh(t)
+	defer s.Close()
+	now := time.Now()
+	for i := range 3 {
+		ok, _, err := s.SpendBudget(context.Background(), "huge", func() time.Time { return now }, time.Minute, math.MaxInt32)
+		if err != nil || !ok {
+			t.Fatalf("spend %d of an unlimited budget: %v, %v", i, ok, err)
+		}
 	}
 }
